@@ -1,0 +1,166 @@
+/**
+ * The contract between frame pumps (`drivers/`, the in-memory wire) and the stack.
+ *
+ * A driver moves whole Ethernet frames. Receive is batched into a reusable {@link RxBatch}
+ * (parallel arrays, no object per frame); transmit copies a frame out of stack memory into the
+ * driver's own queue (ring slot or staging buffer) and {@link LinkDriver.flush} pushes the queue
+ * to the kernel once per tick.
+ *
+ * @module
+ */
+
+/** RX flag: the frame's L4 checksum was verified by the kernel/device (DATA_VALID). */
+export const RX_CSUM_VALID = 1;
+/**
+ * RX flag: the frame's L4 checksum is unfinished (CHECKSUM_PARTIAL / NEEDS_CSUM /
+ * TP_STATUS_CSUMNOTREADY): the field holds only the pseudo-header sum. The frame came from a
+ * local kernel peer, so its payload is trusted; treat the checksum as good.
+ */
+export const RX_CSUM_PARTIAL = 2;
+/** RX flag: the frame is a GRO super-frame, possibly larger than the MTU. */
+export const RX_GSO = 4;
+
+/** GSO types, numerically equal to `virtio_net_hdr.gso_type`. */
+export const GSO_NONE = 0;
+/** TCP over IPv4 segmentation. */
+export const GSO_TCPV4 = 1;
+/** UDP fragmentation offload (UFO); rarely accepted. */
+export const GSO_UDP = 3;
+/** TCP over IPv6 segmentation. */
+export const GSO_TCPV6 = 4;
+/** UDP segmentation (USO, `gso_type` 5). */
+export const GSO_UDP_L4 = 5;
+
+/** What a driver can offload; the stack is correct with every flag off. */
+export interface LinkCapabilities {
+  /** The driver takes frames whose L4 checksum is left partial (see {@link TxOffload}). */
+  txChecksumOffload: boolean;
+  /** The driver takes TCP super-segments (up to `maxGsoBytes`) and segments them by gsoSize. */
+  tcpSegmentationOffload: boolean;
+  /** The driver takes UDP super-datagrams segmented by gsoSize (USO). */
+  udpSegmentationOffload: boolean;
+  /** Largest frame the driver takes with segmentation offload (bytes, incl. Ethernet header). */
+  maxGsoBytes: number;
+}
+
+/** Capabilities of a driver that offloads nothing. */
+export const NO_OFFLOADS: Readonly<LinkCapabilities> = Object.freeze({
+  txChecksumOffload: false,
+  tcpSegmentationOffload: false,
+  udpSegmentationOffload: false,
+  maxGsoBytes: 0,
+});
+
+/**
+ * Offload request for one transmitted frame; one object is reused by the stack, never one per
+ * frame. Offsets are from the start of the Ethernet frame.
+ */
+export class TxOffload {
+  /** True when the L4 checksum is partial and must be finished by the driver/kernel. */
+  needsCsum = false;
+  /** Where checksumming starts (the L4 header offset). */
+  csumStart = 0;
+  /** Offset of the checksum field from csumStart (16 for TCP, 6 for UDP). */
+  csumOffset = 0;
+  /** One of the `GSO_*` constants. */
+  gsoType = GSO_NONE;
+  /** Segment payload size for GSO (the MSS for TCP). */
+  gsoSize = 0;
+  /** Length of all headers (Ethernet + IP + L4) in front of the GSO payload. */
+  hdrLen = 0;
+  /** Reset to "no offload". */
+  clear(): void {
+    this.needsCsum = false;
+    this.csumStart = 0;
+    this.csumOffset = 0;
+    this.gsoType = GSO_NONE;
+    this.gsoSize = 0;
+    this.hdrLen = 0;
+  }
+}
+
+/**
+ * A reusable batch of received frames as parallel arrays. Frame i is
+ * `buf[i].subarray(off[i], off[i] + len[i])` with flags `flags[i]` (`RX_*`). The bytes belong
+ * to the driver until {@link LinkDriver.release}; the stack parses them in place and copies
+ * what it keeps.
+ */
+export class RxBatch {
+  /** Number of valid entries. */
+  count = 0;
+  /** Backing memory of each frame (a ring view or a receive buffer). */
+  readonly buf: Uint8Array[];
+  /** Start offset of each frame in its buffer. */
+  readonly off: Int32Array;
+  /** Length of each frame. */
+  readonly len: Int32Array;
+  /** `RX_*` flags of each frame. */
+  readonly flags: Uint8Array;
+  /** Room for `capacity` frames. */
+  constructor(readonly capacity: number) {
+    const empty = new Uint8Array(0);
+    this.buf = new Array<Uint8Array>(capacity).fill(empty);
+    this.off = new Int32Array(capacity);
+    this.len = new Int32Array(capacity);
+    this.flags = new Uint8Array(capacity);
+  }
+}
+
+/** Counters every driver keeps (names follow `ip -s link` where they can). */
+export class DriverStats {
+  /** Frames received and handed to the stack. */
+  rxFrames = 0;
+  /** Bytes received and handed to the stack. */
+  rxBytes = 0;
+  /** Frames the driver dropped on receive (too big, ring overrun reported by the kernel, …). */
+  rxDropped = 0;
+  /** Frames queued for transmit. */
+  txFrames = 0;
+  /** Bytes queued for transmit. */
+  txBytes = 0;
+  /** Frames refused on transmit (queue/ring full, kernel error). */
+  txDropped = 0;
+  /** Times the TX ring or queue was found full. */
+  txRingFull = 0;
+  /** Kicks (sendto/flush syscalls) issued for transmit. */
+  txKicks = 0;
+  /** Every syscall the driver made (receive, transmit, poll excluded). */
+  syscalls = 0;
+}
+
+/**
+ * A frame pump. Implemented by `drivers/af_packet.ts`, `drivers/af_xdp.ts`, `drivers/tap.ts`,
+ * `drivers/loopback.ts` and the in-memory wire of `link/sim_wire.ts`.
+ */
+export interface LinkDriver {
+  /** Interface name (`veth0`, `tap0`, `lo-sim`, …). */
+  readonly name: string;
+  /** Kind of driver: `af_packet`, `af_xdp`, `tap`, `loopback`, `sim`. */
+  readonly kind: string;
+  /** The link's 6-byte MAC address. */
+  readonly mac: Uint8Array;
+  /** Link MTU (IP bytes per frame, without the 14-byte Ethernet header). */
+  readonly mtu: number;
+  /** Offloads this driver performs. */
+  readonly capabilities: LinkCapabilities;
+  /** A file descriptor that polls readable when frames wait, or -1 (simulated links). */
+  readonly fd: number;
+  /** Counters. */
+  readonly stats: DriverStats;
+  /**
+   * Fill `batch` with up to `max` frames (≤ batch.capacity) without blocking; returns the
+   * count (also stored in `batch.count`). The previous batch must have been released.
+   */
+  receive(batch: RxBatch, max: number): number;
+  /** Give the frames of the last `receive` back to the driver (ring slots are returned). */
+  release(batch: RxBatch): void;
+  /**
+   * Queue one frame for transmit, copying `len` bytes from `frame` at `off`. `offload` describes
+   * a partial checksum or GSO super-frame, or is null. Returns false when refused (counted).
+   */
+  transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean;
+  /** Push queued frames to the kernel (one kick per tick). */
+  flush(): void;
+  /** Release every resource; further calls throw. */
+  close(): void;
+}
