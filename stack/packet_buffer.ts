@@ -145,3 +145,9 @@ export class BufferPool {
     this.#free.push(pb);
   }
 }
+
+/**
+ * Headroom every outgoing packet starts with: room for Ethernet (14) + a maximal IPv4 header (60)
+ * + a maximal TCP header (60) + alignment slack.
+ */
+export const HEADROOM_BYTES = 160;

@@ -1,0 +1,108 @@
+/**
+ * Argument handling shared by the `ustack` commands: the link options, usage errors (exit 2)
+ * and the privilege error (exit 1, naming CAP_NET_RAW).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { RuntimeConfig } from "../mod.ts";
+
+/** A usage error: printed with the command's usage, exit status 2. */
+export class UsageError extends Error {
+  /** Make one with a message saying what is wrong. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** `parseArgs` option specs of the link options every command takes. */
+export const LINK_OPTIONS = {
+  driver: { type: "string" },
+  if: { type: "string" },
+  addr: { type: "string", multiple: true },
+  gw: { type: "string" },
+  mtu: { type: "string" },
+  pcap: { type: "string" },
+  netns: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Usage text of the link options. */
+export const LINK_USAGE = `link options:
+  --driver af_packet   frame pump (default af_packet)
+  --if NAME            interface to attach to (required)
+  --addr CIDR          address, e.g. 198.18.0.2/24 (repeatable)
+  --gw ADDR            default gateway
+  --mtu N              use a smaller MTU than the link's
+  --pcap FILE          record every frame to FILE (needs --allow-write)
+  --netns NAME         open the interface inside network namespace NAME
+  --json               machine-readable output, one JSON object per line`;
+
+type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+
+/** Parse `args` with `spec` strictly; unknown flags and bad values become UsageErrors. */
+export function parseStrict(
+  args: string[],
+  spec: Spec,
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: spec, strict: true, allowPositionals: true });
+    return {
+      values: r.values as Record<string, string | boolean | string[] | undefined>,
+      positionals: r.positionals,
+    };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** A positive number from a flag value, else a UsageError. */
+export function numberFlag(
+  name: string,
+  value: unknown,
+  fallback: number,
+  opts: { integer?: boolean; min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} ${value}: not a ${opts.integer ? "whole " : ""}number`);
+  }
+  if (opts.min !== undefined && n < opts.min) {
+    throw new UsageError(`--${name} must be >= ${opts.min}`);
+  }
+  if (opts.max !== undefined && n > opts.max) {
+    throw new UsageError(`--${name} must be <= ${opts.max}`);
+  }
+  return n;
+}
+
+/** Build the Runtime config from parsed link options. */
+export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
+  if (v.if === undefined) throw new UsageError("--if NAME is required");
+  const driver = (v.driver as string | undefined) ?? "af_packet";
+  if (driver !== "af_packet") throw new UsageError(`--driver ${driver}: unknown driver`);
+  return {
+    driver,
+    if: v.if as string,
+    addr: (v.addr as string[] | undefined) ?? [],
+    gw: v.gw as string | undefined,
+    mtu: v.mtu === undefined ? undefined : numberFlag("mtu", v.mtu, 0, { integer: true, min: 68 }),
+    pcap: v.pcap as string | undefined,
+    netns: v.netns as string | undefined,
+  };
+}
+
+/** True if `e` says we lack the privilege to open raw sockets. */
+export function isPrivilegeError(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  return code === "EPERM" || code === "EACCES";
+}
+
+/** The message printed when privileges are missing. */
+export const PRIVILEGE_MESSAGE =
+  "ustack: permission denied: opening a raw packet socket needs CAP_NET_RAW " +
+  "(run as root, or grant the capability with setcap cap_net_raw+ep to the deno binary)";

@@ -1,0 +1,37 @@
+/**
+ * Line-oriented output for the CLI: plain text or one JSON object per line, each written and
+ * flushed at once (scripts wait for lines like `ready …`).
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Write `line` plus a newline to stdout synchronously (so it is flushed when this returns). */
+export function emit(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+/** Write `line` plus a newline to stderr synchronously. */
+export function emitError(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+}
+
+/** Write an event as one JSON line. */
+export function emitJson(event: string, fields: Record<string, unknown>): void {
+  emit(JSON.stringify({ event, ...fields }));
+}
+
+/** Format counters as `layer: Name=1 Other=2` lines (non-zero only). */
+export function formatStats(stats: Record<string, Record<string, number>>): string[] {
+  const lines: string[] = [];
+  for (const [layer, group] of Object.entries(stats)) {
+    const parts = Object.entries(group).map(([k, v]) => `${k}=${v}`);
+    if (parts.length > 0) lines.push(`  ${layer}: ${parts.join(" ")}`);
+  }
+  return lines;
+}

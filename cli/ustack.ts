@@ -1,0 +1,72 @@
+/**
+ * The `ustack` command.
+ *
+ * ```
+ * deno run --allow-ffi [--allow-write for --pcap] cli/ustack.ts <command> [options]
+ * ```
+ *
+ * Commands: `serve`, `ping`. Exit status 2 for bad arguments, 1 for missing privileges
+ * (CAP_NET_RAW) or other failures.
+ *
+ * @module
+ */
+
+import { isPrivilegeError, PRIVILEGE_MESSAGE, UsageError } from "./args.ts";
+import { emit, emitError } from "./output.ts";
+import { PING_USAGE, pingCommand } from "./ping.ts";
+import { SERVE_USAGE, serveCommand } from "./serve.ts";
+
+const USAGE = `usage: ustack <command> [options]
+commands:
+  serve     run as a host until SIGINT/SIGTERM (answers ARP and ping)
+  ping      send ICMP echo requests from the stack
+Run 'ustack <command> --help' for a command's options.`;
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
+  serve: { run: serveCommand, usage: SERVE_USAGE },
+  ping: { run: pingCommand, usage: PING_USAGE },
+};
+
+/** Run the CLI with `args`; resolves to the process exit status. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    emit(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (cmd === undefined) {
+    emitError(`ustack: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      emitError(`ustack ${name}: ${e.message}\n${cmd.usage}`);
+      return 2;
+    }
+    if ((e as { code?: string })?.code === "EINVAL") {
+      emitError(`ustack ${name}: ${(e as Error).message}`);
+      return 2;
+    }
+    if (isPrivilegeError(e)) {
+      emitError(PRIVILEGE_MESSAGE);
+      return 1;
+    }
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      emitError(
+        `ustack ${name}: ${
+          (e as Error).message
+        } (run with --allow-ffi, and --allow-write for --pcap)`,
+      );
+      return 1;
+    }
+    emitError(`ustack ${name}: ${(e as Error).message ?? e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

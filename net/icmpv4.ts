@@ -1,0 +1,316 @@
+/**
+ * ICMPv4 (RFC 792, RFC 1122 §3.2.2): echo server and client, error reporting to transports,
+ * and rate-limited generation of destination-unreachable errors.
+ *
+ * @module
+ */
+
+import type { Clock } from "../stack/clock.ts";
+import type { BufferPool } from "../stack/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../stack/packet_buffer.ts";
+import type { Counters } from "../stack/stats.ts";
+import { foldChecksum, onesComplementSum } from "./checksum.ts";
+import {
+  ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_ECHO_REPLY,
+  ICMPV4_ECHO_REQUEST,
+  ICMPV4_PARAMETER_PROBLEM,
+  ICMPV4_TIME_EXCEEDED,
+  Icmpv4Header,
+} from "./icmpv4_header.ts";
+import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
+import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "./ipv4.ts";
+import { IP_PROTO_ICMP } from "./ipv4_header.ts";
+import { RouteResult } from "./route_table.ts";
+
+/** Receives echo replies for one identifier. */
+export interface EchoReplyListener {
+  /**
+   * An echo reply arrived from `src` with sequence `seq`; its data is `buf[off..off+len)`,
+   * valid only during the call.
+   */
+  onEchoReply(
+    src: number,
+    seq: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    ttl: number,
+  ): void;
+}
+
+/** Tunables of ICMP. */
+export interface IcmpOptions {
+  /** Error messages allowed per second, as a token bucket (Linux icmp_msgs_per_sec) [1000]. */
+  errorsPerSecond?: number;
+  /** Burst of the token bucket (Linux icmp_msgs_burst) [50]. */
+  errorBurst?: number;
+  /** Answer echo requests sent to broadcast addresses (Linux: ignored by default) [false]. */
+  answerBroadcastEcho?: boolean;
+  /** Most echo identifiers registered at once [1024]. */
+  maxEchoListeners?: number;
+}
+
+/**
+ * ICMPv4 for one stack.
+ *
+ * @example
+ * ```ts ignore
+ * const icmp = new Icmpv4Layer(ipv4, pool, clock, stats.icmp);
+ * icmp.listenEcho(0x1234, { onEchoReply(src, seq) { console.log(seq); } });
+ * icmp.sendEcho(dst, 0x1234, 1, data, 0, 56);
+ * ```
+ */
+export class Icmpv4Layer implements Ipv4ProtocolHandler {
+  readonly #ip: Ipv4Layer;
+  readonly #pool: BufferPool;
+  readonly #clock: Clock;
+  readonly #stats: Counters;
+  readonly #hdr = new Icmpv4Header();
+  readonly #route = new RouteResult();
+  readonly #listeners = new Map<number, EchoReplyListener>();
+  readonly #maxListeners: number;
+  readonly #ratePerMs: number;
+  readonly #burst: number;
+  readonly #answerBroadcast: boolean;
+  #tokens: number;
+  #tokensAtMs = 0;
+
+  /** Attach to `ip` as protocol 1. */
+  constructor(
+    ip: Ipv4Layer,
+    pool: BufferPool,
+    clock: Clock,
+    stats: Counters,
+    opts: IcmpOptions = {},
+  ) {
+    this.#ip = ip;
+    this.#pool = pool;
+    this.#clock = clock;
+    this.#stats = stats;
+    this.#ratePerMs = (opts.errorsPerSecond ?? 1000) / 1000;
+    this.#burst = opts.errorBurst ?? 50;
+    this.#tokens = this.#burst;
+    this.#answerBroadcast = opts.answerBroadcastEcho ?? false;
+    this.#maxListeners = opts.maxEchoListeners ?? 1024;
+    ip.registerProtocol(IP_PROTO_ICMP, this);
+  }
+
+  /** Deliver echo replies with identifier `id` to `listener`; throws EADDRINUSE if taken. */
+  listenEcho(id: number, listener: EchoReplyListener): void {
+    if (this.#listeners.has(id)) {
+      throw Object.assign(new Error(`echo identifier ${id} in use`), { code: "EADDRINUSE" });
+    }
+    if (this.#listeners.size >= this.#maxListeners) {
+      throw Object.assign(new Error("too many echo identifiers"), { code: "ENOBUFS" });
+    }
+    this.#listeners.set(id, listener);
+  }
+
+  /** Stop delivering replies for `id`. */
+  unlistenEcho(id: number): void {
+    this.#listeners.delete(id);
+  }
+
+  /**
+   * Send an echo request to `dst` with `data[off..off+len)` as payload. Returns an errno name
+   * (`ENETUNREACH`, `ENOBUFS`, `EMSGSIZE`) or null when it went out.
+   */
+  sendEcho(
+    dst: number,
+    id: number,
+    seq: number,
+    data: Uint8Array,
+    off: number,
+    len: number,
+    ttl = 0,
+  ): string | null {
+    const r = this.#route;
+    if (!this.#ip.route(dst, r)) return "ENETUNREACH";
+    if (len + 8 > 65535 - 20) return "EMSGSIZE";
+    const pb = this.#pool.alloc(HEADROOM_BYTES);
+    if (pb === null || pb.tailroom < len + 8) {
+      if (pb !== null) this.#pool.free(pb);
+      return "ENOBUFS";
+    }
+    const o = pb.append(8 + len);
+    const b = pb.data;
+    b[o] = ICMPV4_ECHO_REQUEST;
+    b[o + 1] = 0;
+    b[o + 2] = 0;
+    b[o + 3] = 0;
+    b[o + 4] = id >>> 8;
+    b[o + 5] = id & 0xff;
+    b[o + 6] = (seq >>> 8) & 0xff;
+    b[o + 7] = seq & 0xff;
+    b.set(data.subarray(off, off + len), o + 8);
+    const c = foldChecksum(onesComplementSum(b, o, 8 + len));
+    b[o + 2] = c >>> 8;
+    b[o + 3] = c & 0xff;
+    this.#stats.OutMsgs++;
+    this.#stats.OutEchos++;
+    this.#ip.send(pb, r, r.source, dst, IP_PROTO_ICMP, ttl || this.#ip.defaultTtl, 0, false, null);
+    return null;
+  }
+
+  /** Handle a received ICMP message. */
+  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, _rxFlags: number): void {
+    const st = this.#stats;
+    st.InMsgs++;
+    const h = this.#hdr.attach(buf, off, len);
+    const bad = h.check();
+    if (bad !== null) {
+      if (bad === "InCsumErrors") st.InCsumErrors++;
+      st.InErrors++;
+      return;
+    }
+    const type = h.type;
+    switch (type) {
+      case ICMPV4_ECHO_REQUEST:
+        st.InEchos++;
+        if (meta.toGroup && !this.#answerBroadcast) return;
+        this.#reply(meta, buf, off, len);
+        return;
+      case ICMPV4_ECHO_REPLY: {
+        st.InEchoReps++;
+        const l = this.#listeners.get(h.identifier);
+        if (l !== undefined) l.onEchoReply(meta.src, h.sequence, buf, off + 8, len - 8, meta.ttl);
+        return;
+      }
+      case ICMPV4_DEST_UNREACHABLE:
+      case ICMPV4_TIME_EXCEEDED:
+      case ICMPV4_PARAMETER_PROBLEM:
+        if (type === ICMPV4_DEST_UNREACHABLE) st.InDestUnreachs++;
+        else if (type === ICMPV4_TIME_EXCEEDED) st.InTimeExcds++;
+        this.#deliverError(type, h.code, buf, off, len);
+        return;
+      default:
+        st.InOther++;
+    }
+  }
+
+  /** ICMP errors about ICMP are not reported further (RFC 1122 §3.2.2). */
+  receiveIcmpError(): void {}
+
+  /**
+   * Send a destination-unreachable `code` about the received datagram whose IP header starts at
+   * `meta.headerOff` in `meta.buf`, quoting its header and first 8 payload bytes (RFC 792).
+   * Suppressed, per RFC 1122 §3.2.2, for group destinations, non-initial fragments, martian or
+   * broadcast sources, and ICMP errors; rate-limited by a token bucket.
+   */
+  sendDestUnreachable(meta: Ipv4RxMeta, code: number, mtu = 0): void {
+    const buf = meta.buf;
+    const ipOff = meta.headerOff;
+    if (meta.toGroup) return;
+    const src = meta.src;
+    if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return;
+    const fragWord = buf[ipOff + 6] << 8 | buf[ipOff + 7];
+    if ((fragWord & 0x1fff) !== 0) return;
+    const total = buf[ipOff + 2] << 8 | buf[ipOff + 3];
+    if (buf[ipOff + 9] === IP_PROTO_ICMP) {
+      const t = buf[ipOff + meta.headerBytes];
+      if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return;
+    }
+    if (!this.#takeToken()) {
+      this.#stats.OutRateLimited++;
+      return;
+    }
+    const r = this.#route;
+    if (!this.#ip.route(src, r)) return;
+    const quote = Math.min(total, meta.headerBytes + 8);
+    const pb = this.#pool.alloc(HEADROOM_BYTES);
+    if (pb === null) {
+      this.#stats.OutErrors++;
+      return;
+    }
+    const o = pb.append(8 + quote);
+    const b = pb.data;
+    b[o] = ICMPV4_DEST_UNREACHABLE;
+    b[o + 1] = code;
+    b[o + 2] = 0;
+    b[o + 3] = 0;
+    b[o + 4] = 0;
+    b[o + 5] = 0;
+    b[o + 6] = mtu >>> 8;
+    b[o + 7] = mtu & 0xff;
+    b.set(buf.subarray(ipOff, ipOff + quote), o + 8);
+    const c = foldChecksum(onesComplementSum(b, o, 8 + quote));
+    b[o + 2] = c >>> 8;
+    b[o + 3] = c & 0xff;
+    this.#stats.OutMsgs++;
+    this.#stats.OutDestUnreachs++;
+    this.#ip.send(pb, r, meta.dst, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
+  }
+
+  #takeToken(): boolean {
+    const now = this.#clock.nowMs();
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#tokensAtMs) * this.#ratePerMs);
+    this.#tokensAtMs = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #reply(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number): void {
+    const r = this.#route;
+    if (!this.#ip.route(meta.src, r)) return;
+    const pb = this.#pool.alloc(HEADROOM_BYTES);
+    if (pb === null || pb.tailroom < len) {
+      if (pb !== null) this.#pool.free(pb);
+      this.#stats.OutErrors++;
+      return;
+    }
+    const o = pb.append(len);
+    const b = pb.data;
+    b.set(buf.subarray(off, off + len), o);
+    // RFC 1624 incremental update: only the type changed (8 → 0).
+    b[o] = ICMPV4_ECHO_REPLY;
+    let sum = (~(b[o + 2] << 8 | b[o + 3]) & 0xffff) + ((~(ICMPV4_ECHO_REQUEST << 8)) & 0xffff) +
+      (ICMPV4_ECHO_REPLY << 8);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    b[o + 2] = c >>> 8;
+    b[o + 3] = c & 0xff;
+    this.#stats.OutMsgs++;
+    this.#stats.OutEchoReps++;
+    // Reply from the address the request was sent to (RFC 1122 §3.2.2.6).
+    this.#ip.send(
+      pb,
+      r,
+      meta.dst,
+      meta.src,
+      IP_PROTO_ICMP,
+      this.#ip.defaultTtl,
+      meta.tos,
+      false,
+      null,
+    );
+  }
+
+  #deliverError(type: number, code: number, buf: Uint8Array, off: number, len: number): void {
+    // The quoted datagram: its IP header and at least 8 bytes of its transport header.
+    const q = off + 8;
+    const qlen = len - 8;
+    if (qlen < 28 || (buf[q] >>> 4) !== 4) {
+      this.#stats.InErrors++;
+      return;
+    }
+    const hb = (buf[q] & 0x0f) * 4;
+    if (hb < 20 || qlen < hb + 8) {
+      this.#stats.InErrors++;
+      return;
+    }
+    const protocol = buf[q + 9];
+    const src = (buf[q + 12] << 24 | buf[q + 13] << 16 | buf[q + 14] << 8 | buf[q + 15]) >>> 0;
+    const dst = (buf[q + 16] << 24 | buf[q + 17] << 16 | buf[q + 18] << 8 | buf[q + 19]) >>> 0;
+    // Only errors about datagrams we sent are believed.
+    if (!this.#ip.isLocalAddress(src)) return;
+    const handler = this.#ip.handlerOf(protocol);
+    if (handler === null) return;
+    const mtu = type === ICMPV4_DEST_UNREACHABLE && code === 4
+      ? (buf[off + 6] << 8 | buf[off + 7])
+      : 0;
+    handler.receiveIcmpError(type, code, src, dst, buf, q + hb, qlen - hb, mtu);
+  }
+}

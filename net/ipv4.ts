@@ -1,0 +1,530 @@
+/**
+ * IPv4 (RFC 791, RFC 1122 §3.2): receive-side validation and demultiplexing to the transport
+ * protocols, and the send path (header, route, neighbour resolution, fragmentation).
+ *
+ * @module
+ */
+
+import type { LinkEndpoint } from "../link/link_endpoint.ts";
+import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
+import type { TxOffload } from "../link/driver.ts";
+import type { Clock } from "../stack/clock.ts";
+import type { BufferPool, PacketBuffer } from "../stack/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../stack/packet_buffer.ts";
+import type { StackStats } from "../stack/stats.ts";
+import type { TimerWheel } from "../stack/timer_wheel.ts";
+import { ArpCache, type ArpOptions } from "./arp.ts";
+import {
+  isIpv4LimitedBroadcast,
+  isIpv4Martian,
+  isIpv4Multicast,
+  prefixMask,
+} from "./ipv4_address.ts";
+import { Ipv4Header } from "./ipv4_header.ts";
+import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
+import { RouteResult, RouteTable } from "./route_table.ts";
+
+/** Size of an IPv4 header without options. */
+export const IPV4_HEADER_BYTES = 20;
+
+/** Facts about the datagram being delivered; one object reused for every packet. */
+export class Ipv4RxMeta {
+  /** NIC it arrived on. */
+  nicIndex = 0;
+  /** Source address. */
+  src = 0;
+  /** Destination address. */
+  dst = 0;
+  /** TTL as received. */
+  ttl = 0;
+  /** TOS byte (DSCP + ECN). */
+  tos = 0;
+  /** True if sent to a broadcast or multicast address. */
+  toGroup = false;
+  /** The IP header: `buf[headerOff .. headerOff + headerBytes)`. */
+  headerOff = 0;
+  /** IP header length. */
+  headerBytes = 0;
+  /** The buffer holding the IP header and the payload. */
+  buf: Uint8Array = new Uint8Array(0);
+}
+
+/** A transport protocol attached to IPv4. */
+export interface Ipv4ProtocolHandler {
+  /**
+   * Deliver a datagram's payload `buf[off .. off+len)`. `rxFlags` are the driver's `RX_*` bits
+   * (checksum already verified or left partial by a local kernel peer).
+   */
+  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void;
+  /**
+   * An ICMP error arrived about a datagram this protocol sent. `buf[off..off+len)` is the start
+   * of that datagram's transport header (at least 8 bytes); `src`/`dst` are its addresses.
+   * `mtu` is the next-hop MTU for "fragmentation needed", else 0.
+   */
+  receiveIcmpError(
+    type: number,
+    code: number,
+    src: number,
+    dst: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    mtu: number,
+  ): void;
+}
+
+/** An IPv4 address assigned to a NIC. */
+export interface Ipv4InterfaceAddress {
+  /** The address. */
+  readonly addr: number;
+  /** Subnet prefix length. */
+  readonly prefixLen: number;
+  /** NIC index. */
+  readonly nicIndex: number;
+  /** Directed broadcast address of the subnet (0 for /31 and /32). */
+  readonly broadcast: number;
+}
+
+/** Options of the IPv4 layer. */
+export interface Ipv4Options {
+  /** TTL of datagrams we originate [64]. */
+  defaultTtl?: number;
+  /** ARP tunables. */
+  arp?: ArpOptions;
+  /** Reassembly tunables. */
+  reassembly?: ReassemblyOptions;
+}
+
+interface AttachedLink {
+  link: LinkEndpoint;
+  arp: ArpCache;
+}
+
+/**
+ * The IPv4 layer of one stack.
+ *
+ * @example
+ * ```ts ignore
+ * const ip = new Ipv4Layer(pool, timers, clock, stats);
+ * ip.attachLink(nic);
+ * ip.addAddress(nic.index, parseIpv4("198.18.0.2"), 24);
+ * ```
+ */
+export class Ipv4Layer {
+  /** The routing table. */
+  readonly routes: RouteTable = new RouteTable();
+  /** TTL for datagrams we originate. */
+  defaultTtl: number;
+  readonly #pool: BufferPool;
+  readonly #timers: TimerWheel;
+  readonly #clock: Clock;
+  readonly #stats: StackStats;
+  readonly #links: (AttachedLink | undefined)[] = [];
+  readonly #addrs: Ipv4InterfaceAddress[] = [];
+  readonly #local = new Set<number>();
+  readonly #handlers: (Ipv4ProtocolHandler | null)[] = new Array(256).fill(null);
+  readonly #hdr = new Ipv4Header();
+  readonly #meta = new Ipv4RxMeta();
+  readonly #route = new RouteResult();
+  readonly #reasm: Ipv4Reassembler;
+  readonly #arpOptions: ArpOptions;
+  #nextId: number;
+
+  /** Build the layer; links are attached afterwards. */
+  constructor(
+    pool: BufferPool,
+    timers: TimerWheel,
+    clock: Clock,
+    stats: StackStats,
+    opts: Ipv4Options = {},
+  ) {
+    this.#pool = pool;
+    this.#timers = timers;
+    this.#clock = clock;
+    this.#stats = stats;
+    this.defaultTtl = opts.defaultTtl ?? 64;
+    this.#arpOptions = opts.arp ?? {};
+    this.#reasm = new Ipv4Reassembler(timers, clock, stats.ip, opts.reassembly);
+    const seed = new Uint16Array(1);
+    crypto.getRandomValues(seed);
+    this.#nextId = seed[0];
+  }
+
+  /** Attach a NIC: it gets an ARP cache. */
+  attachLink(link: LinkEndpoint): void {
+    const owner = {
+      isLocalAddressOn: (nic: number, a: number) => this.isLocalAddressOn(nic, a),
+      primaryAddressOn: (nic: number) => this.primaryAddressOn(nic),
+      isBroadcastOn: (nic: number, a: number) => this.isBroadcastOn(nic, a),
+    };
+    const arp = new ArpCache(
+      link,
+      owner,
+      this.#pool,
+      this.#timers,
+      this.#clock,
+      this.#stats.arp,
+      this.#arpOptions,
+    );
+    this.#links[link.index] = { link, arp };
+  }
+
+  /** The ARP cache of NIC `nicIndex`. */
+  arp(nicIndex: number): ArpCache {
+    const l = this.#links[nicIndex];
+    if (l === undefined) throw new RangeError(`no NIC ${nicIndex}`);
+    return l.arp;
+  }
+
+  /** The link of NIC `nicIndex`, or undefined. */
+  link(nicIndex: number): LinkEndpoint | undefined {
+    return this.#links[nicIndex]?.link;
+  }
+
+  /** The handler of IP protocol `protocol`, or null. */
+  handlerOf(protocol: number): Ipv4ProtocolHandler | null {
+    return this.#handlers[protocol];
+  }
+
+  /** Register the handler of IP protocol `protocol` (6 TCP, 17 UDP, 1 ICMP). */
+  registerProtocol(protocol: number, handler: Ipv4ProtocolHandler): void {
+    this.#handlers[protocol] = handler;
+  }
+
+  /**
+   * Assign `addr/prefixLen` to NIC `nicIndex` and add the connected route. Announces it with
+   * a gratuitous ARP.
+   */
+  addAddress(nicIndex: number, addr: number, prefixLen: number): void {
+    if (this.#links[nicIndex] === undefined) throw new RangeError(`no NIC ${nicIndex}`);
+    const mask = prefixMask(prefixLen);
+    const broadcast = prefixLen >= 31 ? 0 : ((addr & mask) | ~mask) >>> 0;
+    this.#addrs.push({ addr, prefixLen, nicIndex, broadcast });
+    this.#local.add(addr);
+    this.routes.add({
+      dest: (addr & mask) >>> 0,
+      prefixLen,
+      gateway: 0,
+      nicIndex,
+      source: addr,
+      metric: 0,
+    });
+    this.#links[nicIndex]!.arp.announce(addr);
+  }
+
+  /** Add a default route through `gateway` (which must be on a connected subnet). */
+  setDefaultGateway(gateway: number): void {
+    if (!this.routes.lookup(gateway, this.#route)) {
+      throw Object.assign(new Error("gateway is not on a connected subnet"), {
+        code: "ENETUNREACH",
+      });
+    }
+    this.routes.add({
+      dest: 0,
+      prefixLen: 0,
+      gateway,
+      nicIndex: this.#route.nicIndex,
+      source: this.#route.source,
+      metric: 100,
+    });
+  }
+
+  /** Every assigned address. */
+  addresses(): readonly Ipv4InterfaceAddress[] {
+    return this.#addrs;
+  }
+
+  /** True if `addr` is one of ours (any NIC). */
+  isLocalAddress(addr: number): boolean {
+    return this.#local.has(addr);
+  }
+
+  /** True if `addr` is assigned to NIC `nicIndex`. */
+  isLocalAddressOn(nicIndex: number, addr: number): boolean {
+    const a = this.#addrs;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i].addr === addr && a[i].nicIndex === nicIndex) return true;
+    }
+    return false;
+  }
+
+  /** True if `addr` is the directed broadcast of a subnet on NIC `nicIndex`. */
+  isBroadcastOn(nicIndex: number, addr: number): boolean {
+    const a = this.#addrs;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i].broadcast === addr && a[i].nicIndex === nicIndex) return true;
+    }
+    return false;
+  }
+
+  /** The first address of NIC `nicIndex`, or 0. */
+  primaryAddressOn(nicIndex: number): number {
+    for (const a of this.#addrs) if (a.nicIndex === nicIndex) return a.addr;
+    return 0;
+  }
+
+  /** Route `dst`: fills `out` (NIC, next hop, source) and returns true, or false (no route). */
+  route(dst: number, out: RouteResult): boolean {
+    if (isIpv4LimitedBroadcast(dst)) {
+      // RFC 1122 §3.3.6: limited broadcast goes out the first interface.
+      for (const a of this.#addrs) {
+        out.nicIndex = a.nicIndex;
+        out.nextHop = dst;
+        out.source = a.addr;
+        return true;
+      }
+      return false;
+    }
+    return this.routes.lookup(dst, out);
+  }
+
+  /** Path MTU towards NIC `nicIndex` (the link MTU; PMTU discovery refines it per socket). */
+  mtuOf(nicIndex: number): number {
+    return this.#links[nicIndex]?.link.mtu ?? 0;
+  }
+
+  /**
+   * Handle one received IPv4 packet `buf[off..off+len)` from NIC `nicIndex`. Never throws;
+   * every drop is counted.
+   */
+  receive(nicIndex: number, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
+    const st = this.#stats.ip;
+    st.InReceives++;
+    const h = this.#hdr.attach(buf, off, len);
+    const bad = h.check();
+    if (bad !== null) {
+      if (bad in st) st[bad]++;
+      else st.InHdrErrors++;
+      return;
+    }
+    const totalLength = h.totalLength;
+    const src = h.src;
+    const dst = h.dst;
+    // RFC 1122 §3.2.1.3 / RFC 1812 §5.3.7: martian sources are dropped silently.
+    if (isIpv4Martian(src) || this.#local.has(src)) {
+      st.InMartianSrc++;
+      return;
+    }
+    let toGroup = false;
+    if (!this.#local.has(dst)) {
+      if (isIpv4LimitedBroadcast(dst) || this.isBroadcastOn(nicIndex, dst)) toGroup = true;
+      else if (isIpv4Multicast(dst) && dst === 0xe0000001) toGroup = true; // all-hosts
+      else {
+        st.InAddrErrors++;
+        return;
+      }
+    }
+    const headerBytes = h.headerBytes;
+    const meta = this.#meta;
+    meta.nicIndex = nicIndex;
+    meta.src = src;
+    meta.dst = dst;
+    meta.ttl = h.ttl;
+    meta.tos = h.dscp << 2 | h.ecn;
+    meta.toGroup = toGroup;
+    meta.headerOff = off;
+    meta.headerBytes = headerBytes;
+    meta.buf = buf;
+    const protocol = h.protocol;
+    if (h.moreFragments || h.fragmentOffset !== 0) {
+      st.ReasmReqds++;
+      const whole = this.#reasm.add(buf, off, totalLength, rxFlags);
+      if (whole === null) return;
+      // The reassembled datagram: header copied in front of the joined payload.
+      meta.buf = whole.buf;
+      meta.headerOff = whole.off;
+      st.ReasmOKs++;
+      this.#deliver(protocol, meta, whole.buf, whole.off + headerBytes, whole.len - headerBytes, 0);
+      return;
+    }
+    this.#deliver(protocol, meta, buf, off + headerBytes, totalLength - headerBytes, rxFlags);
+  }
+
+  #deliver(
+    protocol: number,
+    meta: Ipv4RxMeta,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    rxFlags: number,
+  ): void {
+    const handler = this.#handlers[protocol];
+    if (handler === null) {
+      this.#stats.ip.InUnknownProtos++;
+      return;
+    }
+    this.#stats.ip.InDelivers++;
+    handler.receiveIpv4(meta, buf, off, len, rxFlags);
+  }
+
+  /**
+   * Send the transport packet in `pb` (its head is the transport header) from `src` to `dst`,
+   * along a route already looked up into `route`. Prepends the IPv4 header, fragments when it
+   * exceeds the MTU and `dontFragment` is false, and hands it to ARP. Takes ownership of `pb`.
+   * Returns false when it was dropped (counted).
+   */
+  send(
+    pb: PacketBuffer,
+    route: RouteResult,
+    src: number,
+    dst: number,
+    protocol: number,
+    ttl: number,
+    tos: number,
+    dontFragment: boolean,
+    offload: TxOffload | null,
+  ): boolean {
+    const st = this.#stats.ip;
+    st.OutRequests++;
+    const l = this.#links[route.nicIndex];
+    if (l === undefined) {
+      st.OutNoRoutes++;
+      this.#pool.free(pb);
+      return false;
+    }
+    const payloadLen = pb.length;
+    const total = payloadLen + IPV4_HEADER_BYTES;
+    const gso = offload !== null && offload.gsoType !== 0;
+    if (total > l.link.mtu && !gso) {
+      if (dontFragment) {
+        st.FragFails++;
+        this.#pool.free(pb);
+        return false;
+      }
+      return this.#fragment(pb, l, route.nextHop, src, dst, protocol, ttl, tos);
+    }
+    const o = pb.prepend(IPV4_HEADER_BYTES);
+    const id = this.#nextId = (this.#nextId + 1) & 0xffff;
+    writeHeader(
+      pb.data,
+      o,
+      total > 0xffff ? 0 : total,
+      id,
+      dontFragment,
+      0,
+      false,
+      ttl,
+      protocol,
+      src,
+      dst,
+      tos,
+    );
+    if (offload !== null) {
+      offload.csumStart += 14 + IPV4_HEADER_BYTES;
+      offload.hdrLen += 14 + IPV4_HEADER_BYTES;
+    }
+    return this.#output(l, pb, route.nextHop, offload);
+  }
+
+  #output(l: AttachedLink, pb: PacketBuffer, nextHop: number, offload: TxOffload | null): boolean {
+    if (offload !== null) {
+      // Offloaded frames skip the ARP queue only when the neighbour is known; otherwise
+      // the frame waits like any other (offload metadata is not kept while queued).
+      const mac = l.arp.lookup(nextHop);
+      if (mac !== null) return l.link.output(pb, mac, 0, ETHERTYPE_IPV4, offload);
+    }
+    return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
+  }
+
+  /** RFC 791 §3.2 fragmentation: slices of (MTU − header) rounded down to 8 bytes. */
+  #fragment(
+    pb: PacketBuffer,
+    l: AttachedLink,
+    nextHop: number,
+    src: number,
+    dst: number,
+    protocol: number,
+    ttl: number,
+    tos: number,
+  ): boolean {
+    const st = this.#stats.ip;
+    const chunk = (l.link.mtu - IPV4_HEADER_BYTES) & ~7;
+    const payloadLen = pb.length;
+    if (chunk <= 0 || payloadLen > 0xffff - IPV4_HEADER_BYTES) {
+      st.FragFails++;
+      this.#pool.free(pb);
+      return false;
+    }
+    const id = this.#nextId = (this.#nextId + 1) & 0xffff;
+    let ok = true;
+    for (let at = 0; at < payloadLen; at += chunk) {
+      const n = Math.min(chunk, payloadLen - at);
+      const frag = this.#pool.alloc(HEADROOM_BYTES);
+      if (frag === null) {
+        st.OutNoBuffers++;
+        st.FragFails++;
+        ok = false;
+        break;
+      }
+      const p = frag.append(n);
+      frag.data.set(pb.data.subarray(pb.head + at, pb.head + at + n), p);
+      const o = frag.prepend(IPV4_HEADER_BYTES);
+      const more = at + n < payloadLen;
+      writeHeader(
+        frag.data,
+        o,
+        n + IPV4_HEADER_BYTES,
+        id,
+        false,
+        at,
+        more,
+        ttl,
+        protocol,
+        src,
+        dst,
+        tos,
+      );
+      st.FragCreates++;
+      this.#output(l, frag, nextHop, null);
+    }
+    this.#pool.free(pb);
+    if (ok) st.FragOKs++;
+    return ok;
+  }
+}
+
+/** Write a 20-byte IPv4 header with its checksum at `buf[o..]`. */
+function writeHeader(
+  buf: Uint8Array,
+  o: number,
+  totalLength: number,
+  id: number,
+  dontFragment: boolean,
+  fragOffsetBytes: number,
+  moreFragments: boolean,
+  ttl: number,
+  protocol: number,
+  src: number,
+  dst: number,
+  tos: number,
+): void {
+  buf[o] = 0x45;
+  buf[o + 1] = tos;
+  buf[o + 2] = totalLength >>> 8;
+  buf[o + 3] = totalLength & 0xff;
+  buf[o + 4] = id >>> 8;
+  buf[o + 5] = id & 0xff;
+  const frag = (dontFragment ? 0x4000 : 0) | (moreFragments ? 0x2000 : 0) | (fragOffsetBytes >>> 3);
+  buf[o + 6] = frag >>> 8;
+  buf[o + 7] = frag & 0xff;
+  buf[o + 8] = ttl;
+  buf[o + 9] = protocol;
+  buf[o + 10] = 0;
+  buf[o + 11] = 0;
+  buf[o + 12] = src >>> 24;
+  buf[o + 13] = (src >>> 16) & 0xff;
+  buf[o + 14] = (src >>> 8) & 0xff;
+  buf[o + 15] = src & 0xff;
+  buf[o + 16] = dst >>> 24;
+  buf[o + 17] = (dst >>> 16) & 0xff;
+  buf[o + 18] = (dst >>> 8) & 0xff;
+  buf[o + 19] = dst & 0xff;
+  // Header checksum: ten 16-bit words, inlined (hot path).
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (buf[o + i] << 8) | buf[o + i + 1];
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  buf[o + 10] = c >>> 8;
+  buf[o + 11] = c & 0xff;
+}

@@ -1,0 +1,146 @@
+/**
+ * Wait queues and the coalescing readiness multiplexer.
+ *
+ * Endpoints call {@link EventMux.notify} as their readiness changes during a tick; nothing is
+ * delivered then. At the end of the tick {@link EventMux.fire} walks the endpoints that became
+ * ready, once each, wakes their waiters, and — if anything at all became ready — signals the
+ * outside world exactly once (one eventfd write per tick, however many sockets were touched).
+ *
+ * @module
+ */
+
+/** Readable (data, a connection to accept, EOF). Same value as `POLLIN`. */
+export const EV_READABLE = 0x001;
+/** Writable (room in the send buffer). Same value as `POLLOUT`. */
+export const EV_WRITABLE = 0x004;
+/** An error is pending (`POLLERR`). */
+export const EV_ERROR = 0x008;
+/** The peer hung up / the endpoint is closed (`POLLHUP`). */
+export const EV_HANGUP = 0x010;
+
+/** A one-shot waiter: resolved when any of `mask` is signalled. */
+interface Waiter {
+  mask: number;
+  wake: (events: number) => void;
+}
+
+/**
+ * The wait queue of one endpoint (socket). The endpoint keeps `readiness` current; waiters are
+ * woken at the end of the tick in which readiness they wait for was signalled.
+ */
+export class WaitQueue {
+  /** The endpoint's current readiness (`EV_*` bits), kept up to date by the endpoint. */
+  readiness = 0;
+  /** Bits signalled during the current tick, not yet delivered. */
+  pending = 0;
+  /** True while queued in the mux for delivery. */
+  queued = false;
+  /** A persistent listener, called at every delivery (used by stream adapters). */
+  listener: ((events: number) => void) | null = null;
+  readonly #waiters: Waiter[] = [];
+
+  /**
+   * Resolve when any of `mask` is (or becomes) ready; resolves at once if it already is.
+   * This is the API side (one promise per wait), never the per-packet path.
+   */
+  wait(mask: number): Promise<number> {
+    const now = this.readiness & mask;
+    if (now !== 0) return Promise.resolve(now);
+    return new Promise((resolve) => this.#waiters.push({ mask, wake: resolve }));
+  }
+
+  /** Number of pending one-shot waiters. */
+  get waiters(): number {
+    return this.#waiters.length;
+  }
+
+  /** Deliver `events` to the waiters they concern. Called by the mux. */
+  deliver(events: number): void {
+    const ws = this.#waiters;
+    if (ws.length > 0) {
+      let keep = 0;
+      for (let i = 0; i < ws.length; i++) {
+        const w = ws[i];
+        const hit = (events | this.readiness) & w.mask;
+        if (hit !== 0) w.wake(hit);
+        else ws[keep++] = w;
+      }
+      ws.length = keep;
+    }
+    if (this.listener !== null) this.listener(events);
+  }
+
+  /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
+  wakeAll(events: number): void {
+    const ws = this.#waiters.splice(0);
+    for (const w of ws) w.wake(events);
+    if (this.listener !== null) this.listener(events);
+  }
+}
+
+/** Counters of the mux. */
+export interface EventMuxStats {
+  /** Ticks that made something ready and signalled (eventfd writes). */
+  signals: number;
+  /** Wait-queue deliveries (one per endpoint per tick at most). */
+  deliveries: number;
+  /** notify() calls (many per delivery when coalesced). */
+  notifies: number;
+}
+
+/**
+ * The readiness multiplexer of a stack.
+ *
+ * @example
+ * ```ts
+ * const mux = new EventMux();
+ * const wq = new WaitQueue();
+ * wq.readiness = EV_READABLE;
+ * mux.notify(wq, EV_READABLE);
+ * mux.notify(wq, EV_READABLE);
+ * mux.fire(); // one delivery, one signal
+ * ```
+ */
+export class EventMux {
+  /** Counters. */
+  readonly stats: EventMuxStats = { signals: 0, deliveries: 0, notifies: 0 };
+  /** Called once per tick that made anything ready (the runtime writes its eventfd here). */
+  signal: (() => void) | null = null;
+  readonly #pending: WaitQueue[] = [];
+
+  /** Record that `wq` gained readiness `events` during this tick. */
+  notify(wq: WaitQueue, events: number): void {
+    this.stats.notifies++;
+    wq.pending |= events;
+    if (!wq.queued) {
+      wq.queued = true;
+      this.#pending.push(wq);
+    }
+  }
+
+  /** True when deliveries are waiting for the end of the tick. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /** Deliver everything signalled this tick; returns the number of wait queues woken. */
+  fire(): number {
+    const p = this.#pending;
+    const n = p.length;
+    if (n === 0) return 0;
+    // Deliveries may notify again (a callback writes, a send frees room): those go to the
+    // next round, so iterate over a fixed count and keep the tail.
+    for (let i = 0; i < n; i++) {
+      const wq = p[i];
+      const ev = wq.pending;
+      wq.pending = 0;
+      wq.queued = false;
+      this.stats.deliveries++;
+      wq.deliver(ev);
+    }
+    p.splice(0, n);
+    this.stats.signals++;
+    if (this.signal !== null) this.signal();
+    return n;
+  }
+}

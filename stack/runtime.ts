@@ -1,0 +1,159 @@
+/**
+ * `Runtime`: boot a whole stack — driver, NIC, addresses, routes, event loop — from one config
+ * object whose names match the CLI flags, and tear all of it down again.
+ *
+ * @module
+ */
+
+import { AfPacketDriver } from "../drivers/af_packet.ts";
+import type { LinkDriver } from "../link/driver.ts";
+import { PcapDriver } from "../link/pcap_driver.ts";
+import { PcapWriter } from "../link/pcap_writer.ts";
+import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
+import { StackError } from "./errors.ts";
+import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
+import type { Nic } from "./nic.ts";
+import { Stack, type StackOptions } from "./stack.ts";
+
+/** Link drivers the runtime can build. */
+export type DriverName = "af_packet";
+
+/** Everything needed to boot a stack; field names follow the CLI flags. */
+export interface RuntimeConfig {
+  /** Frame pump ["af_packet"]. */
+  driver?: DriverName;
+  /** Interface to attach to (required for af_packet). */
+  if?: string;
+  /** Addresses in CIDR form (`198.18.0.2/24`); one or many. */
+  addr?: string | string[];
+  /** Default gateway. */
+  gw?: string;
+  /** Lower the MTU used on the link. */
+  mtu?: number;
+  /** Record every frame sent and received to this pcap file. */
+  pcap?: string;
+  /** Open the driver inside this network namespace (`/var/run/netns/NAME`). */
+  netns?: string;
+  /** Stack tunables. */
+  stack?: StackOptions;
+  /** Event-loop tunables. */
+  loop?: EventLoopOptions;
+  /** Use this driver instead of building one (tests, custom pumps). */
+  linkDriver?: LinkDriver;
+}
+
+function invalid(message: string): StackError {
+  return new StackError("EINVAL", message);
+}
+
+/**
+ * A running stack.
+ *
+ * @example
+ * ```ts ignore
+ * await using rt = await Runtime.start({ if: "veth0", addr: "198.18.0.2/24" });
+ * console.log(rt.nic.macString);
+ * ```
+ */
+export class Runtime {
+  /** The stack. */
+  readonly stack: Stack;
+  /** Its (single) NIC. */
+  readonly nic: Nic;
+  /** The loop driving it. */
+  readonly loop: EventLoop;
+  /** Addresses as configured (CIDR strings). */
+  readonly addrs: readonly string[];
+  readonly #done: Promise<void>;
+  #stopped = false;
+
+  private constructor(stack: Stack, nic: Nic, loop: EventLoop, addrs: string[]) {
+    this.stack = stack;
+    this.nic = nic;
+    this.loop = loop;
+    this.addrs = addrs;
+    this.#done = loop.run();
+  }
+
+  /** Build and start a stack from `config`. Throws StackError (EINVAL) or SyscallError. */
+  static start(config: RuntimeConfig): Promise<Runtime> {
+    const addrs = config.addr === undefined
+      ? []
+      : Array.isArray(config.addr)
+      ? config.addr
+      : [config.addr];
+    const parsed = addrs.map((a) => {
+      try {
+        return parseIpv4Cidr(a);
+      } catch {
+        throw invalid(`--addr ${a}: not an IPv4 CIDR like 198.18.0.2/24`);
+      }
+    });
+    let gw = 0;
+    if (config.gw !== undefined) {
+      try {
+        gw = parseIpv4(config.gw);
+      } catch {
+        throw invalid(`--gw ${config.gw}: not an IPv4 address`);
+      }
+    }
+    if (config.mtu !== undefined && !(Number.isInteger(config.mtu) && config.mtu >= 68)) {
+      throw invalid(`--mtu ${config.mtu}: must be an integer >= 68`);
+    }
+    let driver: LinkDriver;
+    if (config.linkDriver !== undefined) driver = config.linkDriver;
+    else {
+      const kind = config.driver ?? "af_packet";
+      if (kind !== "af_packet") throw invalid(`--driver ${kind}: unknown driver`);
+      if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
+      driver = AfPacketDriver.open({ ifname: config.if, netns: config.netns, mtu: config.mtu });
+    }
+    if (config.pcap !== undefined) {
+      try {
+        driver = new PcapDriver(driver, PcapWriter.open(config.pcap));
+      } catch (e) {
+        driver.close();
+        throw e;
+      }
+    }
+    let stack: Stack;
+    let nic: Nic;
+    try {
+      const so: StackOptions = { ...config.stack };
+      if (so.bufferBytes === undefined) so.bufferBytes = Math.max(2048, driver.mtu + 14 + 160 + 64);
+      stack = new Stack(so);
+      nic = stack.addNic(driver);
+      for (const p of parsed) stack.ipv4.addAddress(nic.index, p.addr, p.prefixLen);
+      if (gw !== 0) stack.ipv4.setDefaultGateway(gw);
+    } catch (e) {
+      driver.close();
+      throw e;
+    }
+    const loop = new EventLoop(stack, config.loop);
+    return Promise.resolve(new Runtime(stack, nic, loop, addrs));
+  }
+
+  /** The first configured IPv4 address as a string, or "" if none. */
+  get primaryAddress(): string {
+    const a = this.stack.ipv4.primaryAddressOn(this.nic.index);
+    return a === 0 ? "" : formatIpv4(a);
+  }
+
+  /** Settles when the loop ends. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Stop the loop and close the driver (and pcap). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.loop.close();
+    this.stack.close();
+  }
+
+  /** `await using` support. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

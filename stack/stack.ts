@@ -1,0 +1,205 @@
+/**
+ * The stack: NICs, the protocol layers, buffer pool, timers and the readiness mux, driven one
+ * `tick()` at a time. `tick()` never blocks and never touches the kernel except through the
+ * drivers, so tests drive it by hand with a virtual clock; `stack/event_loop.ts` drives it for
+ * real.
+ *
+ * @module
+ */
+
+import type { LinkDriver } from "../link/driver.ts";
+import { type IcmpOptions, Icmpv4Layer } from "../net/icmpv4.ts";
+import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
+import { type Clock, MonotonicClock } from "./clock.ts";
+import { EventMux } from "./event_mux.ts";
+import { Nic, type NicReceiver } from "./nic.ts";
+import { BufferPool } from "./packet_buffer.ts";
+import { StackStats } from "./stats.ts";
+import { TimerWheel } from "./timer_wheel.ts";
+
+/** Something with output to send at the end of the tick (a TCP endpoint with data queued). */
+export interface OutputSource {
+  /** True while queued for output; managed by the stack. */
+  outputQueued: boolean;
+  /** Produce the queued output now. */
+  flushOutput(): void;
+}
+
+/** Options of a stack. Every field has a default. */
+export interface StackOptions {
+  /** Time source [MonotonicClock]. */
+  clock?: Clock;
+  /** Packet buffers in the pool [1024]. */
+  poolBuffers?: number;
+  /** Bytes per packet buffer [headroom + 9216; raised to 65 536 + headroom with GSO]. */
+  bufferBytes?: number;
+  /** Frames received per NIC per tick [64]. */
+  rxBatch?: number;
+  /** IPv4 options. */
+  ipv4?: Ipv4Options;
+  /** ICMP options. */
+  icmp?: IcmpOptions;
+}
+
+/**
+ * A user-space TCP/IP stack instance.
+ *
+ * @example
+ * ```ts ignore
+ * const stack = new Stack({ clock: new VirtualClock() });
+ * const nic = stack.addNic(driver);
+ * stack.ipv4.addAddress(nic.index, parseIpv4("198.18.0.2"), 24);
+ * stack.tick();
+ * ```
+ */
+export class Stack {
+  /** Time source. */
+  readonly clock: Clock;
+  /** Timers of every layer. */
+  readonly timers: TimerWheel;
+  /** Packet buffers for everything the stack sends. */
+  readonly pool: BufferPool;
+  /** Counters. */
+  readonly stats: StackStats = new StackStats();
+  /** Readiness multiplexer. */
+  readonly mux: EventMux = new EventMux();
+  /** IPv4, ARP and routing. */
+  readonly ipv4: Ipv4Layer;
+  /** ICMPv4. */
+  readonly icmp: Icmpv4Layer;
+  /** Attached NICs, by index − 1. */
+  readonly nics: Nic[] = [];
+  /** Ticks run. */
+  ticks = 0;
+  readonly #rxBatch: number;
+  readonly #output: OutputSource[] = [];
+  readonly #receiver: NicReceiver;
+  #waker: (() => void) | null = null;
+  #tickRequested = false;
+  #closed = false;
+
+  /** Build a stack with no NICs. */
+  constructor(opts: StackOptions = {}) {
+    this.clock = opts.clock ?? new MonotonicClock();
+    this.timers = new TimerWheel({ startMs: this.clock.nowMs() });
+    this.pool = new BufferPool({
+      count: opts.poolBuffers ?? 1024,
+      bufferBytes: opts.bufferBytes ?? 160 + 9216 + 64,
+    });
+    this.#rxBatch = opts.rxBatch ?? 64;
+    this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
+    this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
+    const ipv4 = this.ipv4;
+    this.#receiver = {
+      receiveArp: (nic, buf, off, len) => ipv4.arp(nic).receive(buf, off, len),
+      receiveIpv4: (nic, buf, off, len, flags) => ipv4.receive(nic, buf, off, len, flags),
+    };
+  }
+
+  /** Attach a driver as a new NIC. Its MTU must fit the pool's buffers. */
+  addNic(driver: LinkDriver): Nic {
+    if (driver.mtu + 14 + 160 > this.pool.bufferBytes) {
+      throw Object.assign(
+        new RangeError(
+          `MTU ${driver.mtu} does not fit packet buffers of ${this.pool.bufferBytes} bytes`,
+        ),
+        { code: "EINVAL" },
+      );
+    }
+    const nic = new Nic(
+      this.nics.length + 1,
+      driver,
+      this.pool,
+      this.stats.link,
+      this.#receiver,
+      this.#rxBatch,
+    );
+    this.nics.push(nic);
+    this.ipv4.attachLink(nic);
+    return nic;
+  }
+
+  /** The NIC with `index`, or undefined. */
+  nic(index: number): Nic | undefined {
+    return this.nics[index - 1];
+  }
+
+  /**
+   * Queue `src` to produce output at the end of this (or the next) tick, and make sure a tick
+   * comes: this is how API calls made outside a tick get their packets sent.
+   */
+  scheduleOutput(src: OutputSource): void {
+    if (!src.outputQueued) {
+      src.outputQueued = true;
+      this.#output.push(src);
+    }
+    this.requestTick();
+  }
+
+  /** Ask the event loop for a tick soon (wakes it if parked). */
+  requestTick(): void {
+    if (this.#tickRequested) return;
+    this.#tickRequested = true;
+    if (this.#waker !== null) this.#waker();
+  }
+
+  /** True if a tick was requested since the last one began. */
+  get tickRequested(): boolean {
+    return this.#tickRequested;
+  }
+
+  /** Installed by the event loop: how to wake it from an idle wait. */
+  setWaker(waker: (() => void) | null): void {
+    this.#waker = waker;
+  }
+
+  /**
+   * One turn of the loop: drain one RX batch per NIC, run due timers, produce queued output,
+   * flush every driver once, deliver readiness once. Returns the number of frames received.
+   */
+  tick(): number {
+    if (this.#closed) return 0;
+    this.ticks++;
+    this.#tickRequested = false;
+    let frames = 0;
+    const nics = this.nics;
+    for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
+    this.timers.advance(this.clock.nowMs());
+    const out = this.#output;
+    if (out.length > 0) {
+      // Sources may re-queue themselves while flushing: process the current list only.
+      const n = out.length;
+      for (let i = 0; i < n; i++) {
+        const s = out[i];
+        s.outputQueued = false;
+        s.flushOutput();
+      }
+      out.splice(0, n);
+    }
+    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    this.mux.fire();
+    return frames;
+  }
+
+  /** True when output or readiness is waiting, so the loop should tick again without waiting. */
+  get hasPendingWork(): boolean {
+    return this.#output.length > 0 || this.mux.hasPending || this.#tickRequested;
+  }
+
+  /** Earliest timer deadline (ms), Infinity if none. */
+  nextDeadlineMs(): number {
+    return this.timers.nextDeadlineMs();
+  }
+
+  /** Close every driver. The stack is unusable afterwards. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const nic of this.nics) nic.driver.close();
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

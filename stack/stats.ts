@@ -1,0 +1,183 @@
+/**
+ * Stack counters, grouped per layer and named after Linux's `nstat` counters where one exists
+ * (`IpInHdrErrors` is `stats.ip.InHdrErrors`), so users recognise them. Every drop on the data
+ * path increments exactly one counter that says why.
+ *
+ * @module
+ */
+
+/** A group of named counters. Keys are fixed at construction so V8 keeps one shape. */
+export type Counters = Record<string, number>;
+
+function counters(names: readonly string[]): Counters {
+  const c: Counters = {};
+  for (const n of names) c[n] = 0;
+  return c;
+}
+
+/** Link-layer counters kept by a NIC (the driver keeps its own in `DriverStats`). */
+export const LINK_COUNTERS = [
+  "InFrames",
+  "OutFrames",
+  "InNotForUs",
+  "InTruncated",
+  "InUnknownEtherType",
+  "OutDropped",
+] as const;
+
+/** ARP counters. */
+export const ARP_COUNTERS = [
+  "InRequests",
+  "InReplies",
+  "InErrors",
+  "InIgnored",
+  "OutRequests",
+  "OutReplies",
+  "OutGratuitous",
+  "ResolveFailed",
+  "QueueDrops",
+  "CacheFull",
+] as const;
+
+/** IPv4 counters (RFC 4293 / Linux `Ip*`). */
+export const IP_COUNTERS = [
+  "InReceives",
+  "InHdrErrors",
+  "InTruncatedPkts",
+  "InBadVersion",
+  "InCsumErrors",
+  "InAddrErrors",
+  "InMartianSrc",
+  "InUnknownProtos",
+  "InDelivers",
+  "InDiscards",
+  "OutRequests",
+  "OutNoRoutes",
+  "OutDiscards",
+  "OutNoBuffers",
+  "FragOKs",
+  "FragFails",
+  "FragCreates",
+  "ReasmReqds",
+  "ReasmOKs",
+  "ReasmFails",
+  "ReasmTimeout",
+  "ReasmOverlaps",
+] as const;
+
+/** ICMPv4 counters (Linux `Icmp*`). */
+export const ICMP_COUNTERS = [
+  "InMsgs",
+  "InErrors",
+  "InCsumErrors",
+  "InEchos",
+  "InEchoReps",
+  "InDestUnreachs",
+  "InTimeExcds",
+  "InOther",
+  "OutMsgs",
+  "OutEchos",
+  "OutEchoReps",
+  "OutDestUnreachs",
+  "OutRateLimited",
+  "OutErrors",
+] as const;
+
+/** UDP counters (Linux `Udp*`). */
+export const UDP_COUNTERS = [
+  "InDatagrams",
+  "NoPorts",
+  "InErrors",
+  "InCsumErrors",
+  "RcvbufErrors",
+  "OutDatagrams",
+  "SndbufErrors",
+  "IgnoredMulti",
+] as const;
+
+/** TCP counters (Linux `Tcp*` and `TcpExt*`). */
+export const TCP_COUNTERS = [
+  "ActiveOpens",
+  "PassiveOpens",
+  "AttemptFails",
+  "EstabResets",
+  "CurrEstab",
+  "InSegs",
+  "OutSegs",
+  "RetransSegs",
+  "InErrs",
+  "InCsumErrors",
+  "OutRsts",
+  "InRsts",
+  "TCPTimeouts",
+  "TCPFastRetrans",
+  "TCPLossProbes",
+  "TCPSackRecovery",
+  "TCPOFOQueue",
+  "TCPOFODrop",
+  "TCPChallengeACK",
+  "TCPSYNChallenge",
+  "PAWSEstab",
+  "TCPAbortOnTimeout",
+  "TCPAbortOnClose",
+  "TCPAbortOnData",
+  "TCPKeepAlive",
+  "TCPZeroWindowProbes",
+  "ListenOverflows",
+  "ListenDrops",
+  "SyncookiesSent",
+  "SyncookiesRecv",
+  "SyncookiesFailed",
+  "TCPDelayedAcks",
+  "TCPTimeWaitReuse",
+  "TCPRcvQDrop",
+  "TCPBacklogDrop",
+] as const;
+
+/**
+ * All counters of one stack.
+ *
+ * @example
+ * ```ts
+ * const stats = new StackStats();
+ * stats.ip.InHdrErrors++;
+ * console.log(stats.snapshot().ip.InHdrErrors); // 1
+ * ```
+ */
+export class StackStats {
+  /** Link-layer counters summed over NICs. */
+  readonly link: Counters = counters(LINK_COUNTERS);
+  /** ARP. */
+  readonly arp: Counters = counters(ARP_COUNTERS);
+  /** IPv4. */
+  readonly ip: Counters = counters(IP_COUNTERS);
+  /** ICMPv4. */
+  readonly icmp: Counters = counters(ICMP_COUNTERS);
+  /** UDP. */
+  readonly udp: Counters = counters(UDP_COUNTERS);
+  /** TCP. */
+  readonly tcp: Counters = counters(TCP_COUNTERS);
+
+  /** A plain-object copy, for printing or JSON. */
+  snapshot(): Record<string, Counters> {
+    return {
+      link: { ...this.link },
+      arp: { ...this.arp },
+      ip: { ...this.ip },
+      icmp: { ...this.icmp },
+      udp: { ...this.udp },
+      tcp: { ...this.tcp },
+    };
+  }
+
+  /** Only the non-zero counters, for compact human-readable output. */
+  nonZero(): Record<string, Counters> {
+    const out: Record<string, Counters> = {};
+    for (const [layer, group] of Object.entries(this.snapshot())) {
+      const nz: Counters = {};
+      for (const [k, v] of Object.entries(group)) if (v !== 0) nz[k] = v;
+      if (Object.keys(nz).length > 0) out[layer] = nz;
+    }
+    return out;
+  }
+}

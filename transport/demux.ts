@@ -1,0 +1,221 @@
+/**
+ * The transport demultiplexing table: (local address, local port, remote address, remote port)
+ * → endpoint, one table per protocol. Lookup tries the exact 4-tuple first, then a listener or
+ * unconnected socket bound to (local address, local port), then one bound to (any, local port).
+ *
+ * Layout: open hashing into `shards` (256) shard arrays by a 32-bit mix of the 4-tuple; each
+ * shard is a small array scanned linearly. Lookup cost: one hash (a handful of integer ops) plus
+ * a scan of one shard — with N connections spread over 256 shards that is N/256 comparisons on
+ * average, so O(1) up to a few thousand connections. For 100k+ connections raise `shards` (a
+ * power of two); the code does not change. Wildcard entries live in a separate per-port map.
+ * No allocation on lookup.
+ *
+ * @module
+ */
+
+/** One entry of a shard. */
+interface Entry<T> {
+  la: number;
+  lp: number;
+  ra: number;
+  rp: number;
+  value: T;
+}
+
+/** A 32-bit mix of a 4-tuple (Murmur3-style finaliser over the combined words). */
+export function hashTuple(la: number, lp: number, ra: number, rp: number): number {
+  let h = Math.imul(la ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= Math.imul(ra ^ (h >>> 15), 0xc2b2ae35);
+  h ^= Math.imul((lp << 16 | rp) ^ (h >>> 13), 0x27d4eb2f);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A bounded demux table for one protocol.
+ *
+ * @example
+ * ```ts
+ * const t = new DemuxTable<string>();
+ * t.insertBound(0, 80, "listener");
+ * t.insertConnected(0xc6120002, 80, 0xc6120001, 40000, "conn");
+ * t.lookup(0xc6120002, 80, 0xc6120001, 40000); // "conn"
+ * t.lookup(0xc6120002, 80, 0xc6120001, 40001); // "listener"
+ * ```
+ */
+export class DemuxTable<T> {
+  /** Most entries (connected + bound) the table holds. */
+  readonly maxEntries: number;
+  /** Inserts refused because the table was full. */
+  refused = 0;
+  readonly #shards: Entry<T>[][];
+  readonly #mask: number;
+  /** port → entries bound to that port (specific addresses and the wildcard 0). */
+  readonly #bound = new Map<number, Entry<T>[]>();
+  #size = 0;
+
+  /** A table with `shards` (power of two, default 256) and a bound of `maxEntries`. */
+  constructor(opts: { shards?: number; maxEntries?: number } = {}) {
+    const shards = opts.shards ?? 256;
+    if (shards <= 0 || (shards & (shards - 1)) !== 0) {
+      throw new RangeError("DemuxTable: shards must be a power of two");
+    }
+    this.#mask = shards - 1;
+    this.#shards = Array.from({ length: shards }, () => []);
+    this.maxEntries = opts.maxEntries ?? 1 << 20;
+  }
+
+  /** Entries in the table. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Add a connected 4-tuple; false if it exists or the table is full (counted). */
+  insertConnected(la: number, lp: number, ra: number, rp: number, value: T): boolean {
+    if (this.lookupExact(la, lp, ra, rp) !== undefined) return false;
+    if (this.#size >= this.maxEntries) {
+      this.refused++;
+      return false;
+    }
+    this.#shards[hashTuple(la, lp, ra, rp) & this.#mask].push({ la, lp, ra, rp, value });
+    this.#size++;
+    return true;
+  }
+
+  /** Remove a connected 4-tuple if it maps to `value` (or any value when omitted). */
+  removeConnected(la: number, lp: number, ra: number, rp: number, value?: T): boolean {
+    const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
+    for (let i = 0; i < shard.length; i++) {
+      const e = shard[i];
+      if (e.la === la && e.lp === lp && e.ra === ra && e.rp === rp) {
+        if (value !== undefined && e.value !== value) return false;
+        shard[i] = shard[shard.length - 1];
+        shard.pop();
+        this.#size--;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Add an endpoint bound to (la or 0 for any, lp); false if that exact binding exists. */
+  insertBound(la: number, lp: number, value: T): boolean {
+    let list = this.#bound.get(lp);
+    if (list !== undefined) {
+      for (const e of list) if (e.la === la) return false;
+    }
+    if (this.#size >= this.maxEntries) {
+      this.refused++;
+      return false;
+    }
+    if (list === undefined) {
+      list = [];
+      this.#bound.set(lp, list);
+    }
+    list.push({ la, lp, ra: 0, rp: 0, value });
+    this.#size++;
+    return true;
+  }
+
+  /** Remove the binding (la, lp) if it maps to `value` (or any value when omitted). */
+  removeBound(la: number, lp: number, value?: T): boolean {
+    const list = this.#bound.get(lp);
+    if (list === undefined) return false;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].la === la && (value === undefined || list[i].value === value)) {
+        list.splice(i, 1);
+        if (list.length === 0) this.#bound.delete(lp);
+        this.#size--;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The endpoint connected on exactly this 4-tuple. */
+  lookupExact(la: number, lp: number, ra: number, rp: number): T | undefined {
+    const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
+    for (let i = 0; i < shard.length; i++) {
+      const e = shard[i];
+      if (e.lp === lp && e.rp === rp && e.ra === ra && e.la === la) return e.value;
+    }
+    return undefined;
+  }
+
+  /** The endpoint bound to (la, lp), falling back to (any, lp). */
+  lookupBound(la: number, lp: number): T | undefined {
+    const list = this.#bound.get(lp);
+    if (list === undefined) return undefined;
+    let any: T | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (e.la === la) return e.value;
+      if (e.la === 0) any = e.value;
+    }
+    return any;
+  }
+
+  /** Exact match first, then the bound (listening / unconnected) endpoint. */
+  lookup(la: number, lp: number, ra: number, rp: number): T | undefined {
+    return this.lookupExact(la, lp, ra, rp) ?? this.lookupBound(la, lp);
+  }
+
+  /** True if anything is bound to `lp` with address `la`, or `la` is 0 / bound is any. */
+  isPortBound(la: number, lp: number): boolean {
+    const list = this.#bound.get(lp);
+    if (list === undefined) return false;
+    for (const e of list) if (la === 0 || e.la === 0 || e.la === la) return true;
+    return false;
+  }
+
+  /** True if any connected entry uses local port `lp` (linear; for port allocation only). */
+  hasConnectedOnPort(lp: number): boolean {
+    for (const shard of this.#shards) for (const e of shard) if (e.lp === lp) return true;
+    return false;
+  }
+
+  /** Every value (for teardown and tools). */
+  *values(): IterableIterator<T> {
+    for (const shard of this.#shards) for (const e of shard) yield e.value;
+    for (const list of this.#bound.values()) for (const e of list) yield e.value;
+  }
+}
+
+/**
+ * Ephemeral port allocation from a range (Linux default 32768–60999), starting at a random
+ * offset and probing forward (RFC 6056 algorithm 1 in its simplest form).
+ *
+ * @example
+ * ```ts
+ * const ports = new PortAllocator(49152, 49160);
+ * const p = ports.allocate(() => false); // a free port in range, or -1
+ * ```
+ */
+export class PortAllocator {
+  /** First port of the range. */
+  readonly low: number;
+  /** Last port of the range (inclusive). */
+  readonly high: number;
+  #next: number;
+
+  /** A range [low, high]. */
+  constructor(low = 32768, high = 60999) {
+    if (!(low >= 1 && high <= 65535 && low <= high)) {
+      throw new RangeError("PortAllocator: need 1 <= low <= high <= 65535");
+    }
+    this.low = low;
+    this.high = high;
+    this.#next = low + Math.floor(Math.random() * (high - low + 1));
+  }
+
+  /** A port for which `inUse(port)` is false, or -1 when the whole range is taken. */
+  allocate(inUse: (port: number) => boolean): number {
+    const n = this.high - this.low + 1;
+    for (let i = 0; i < n; i++) {
+      const p = this.#next;
+      this.#next = p >= this.high ? this.low : p + 1;
+      if (!inUse(p)) return p;
+    }
+    return -1;
+  }
+}
