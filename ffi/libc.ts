@@ -1,0 +1,93 @@
+/**
+ * The one `Deno.dlopen` of libc, opened lazily on first use (importing this module has no side
+ * effects), and the thread's `errno`.
+ *
+ * Type choices (see docs/linux-ffi-facts.md): `size_t`/`unsigned long`/`off_t` parameters are
+ * declared 64-bit and must be passed as BigInt; `ssize_t` results are declared `i32` (safe on
+ * x86-64 for the lengths we use, and faster). Callers never use these symbols directly: use the
+ * wrappers of `ffi/syscalls.ts`.
+ *
+ * @module
+ */
+
+/** The libc the bindings open: an absolute path, so `--allow-ffi=<path>` can scope to it. */
+export const LIBC_PATH = "/lib/x86_64-linux-gnu/libc.so.6";
+
+/** The symbols bound from libc. */
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  // int ioctl(int fd, unsigned long request, ...): one pointer argument.
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout): only ever called with timeout 0.
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // The same poll on Deno's helper thread, for idle waits (errno is not ours after it).
+  poll_nonblocking: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
+  recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "i32" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, struct timespec *t)
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  // int open(const char *path, int flags, ...): the optional mode_t as a third argument.
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  // int fcntl(int fd, int cmd, ...): the optional argument passed as a long.
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The typed libc symbols. */
+export type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let symbols: LibcSymbols | null = null;
+let errnoCell: Int32Array | null = null;
+
+/**
+ * The libc symbols, opening the library on first call (needs `--allow-ffi`).
+ *
+ * @example
+ * ```ts
+ * const fd = libc().socket(17, 3, 0);
+ * ```
+ */
+export function libc(): LibcSymbols {
+  if (symbols === null) {
+    const lib = Deno.dlopen(LIBC_PATH, SYMBOLS);
+    // errno is thread-local: `__errno_location()` of the JS thread never changes, so one view
+    // over it serves every later read (zero-copy, allocation-free).
+    const location = lib.symbols.__errno_location();
+    if (location === null) throw new Error("libc: __errno_location() returned NULL");
+    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(location, 4));
+    symbols = lib.symbols;
+  }
+  return symbols;
+}
+
+/**
+ * The calling thread's `errno`. Meaningful only right after a failed *synchronous* call (a
+ * non-blocking call runs on another thread and leaves this one's errno alone).
+ *
+ * @example
+ * ```ts
+ * if (libc().close(fd) < 0) console.log(errno());
+ * ```
+ */
+export function errno(): number {
+  if (errnoCell === null) libc();
+  return errnoCell![0];
+}

@@ -1,0 +1,447 @@
+/**
+ * Kernel-interop test harness: a veth pair between two fresh network namespaces, one end for
+ * the stack (no kernel address on it), the other end for the Linux kernel as the peer.
+ *
+ * ```
+ *  namespace <stackNs>                      namespace <peerNs>
+ *  us0 (no address, kernel IPv6 off)  <--->  kp0 198.18.0.1/24, fd00::1/64
+ *  ustack uses 198.18.0.2 / fd00::2          ping, curl, socat, iperf3, tshark run here
+ * ```
+ *
+ * Namespace names are unique per process and pair (`ustk-<pid>-<n>-s` / `-p`). Every pair is
+ * kept in a registry and deleted on `destroy()`, and also on `unload` and SIGINT if a test
+ * forgot. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and `ip` from iproute2.
+ *
+ * @module
+ */
+
+/** Options of {@link createVethPair}. */
+export interface VethPairOptions {
+  /** MTU of both ends (default 1500; veth takes up to 65,535). */
+  mtu?: number;
+  /** Also give the peer end `fd00::1/64` (no DAD); default true. */
+  ipv6?: boolean;
+}
+
+/** Options of {@link VethPair.run} and {@link VethPair.runInStackNs}. */
+export interface RunOptions {
+  /** Text written to the command's stdin (stdin is closed otherwise). */
+  stdin?: string;
+  /** Kill the command (SIGKILL) after this many milliseconds; default 60,000. */
+  timeoutMs?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/** What a finished command produced. */
+export interface CommandResult {
+  /** Exit code (128 + signal number when killed). */
+  code: number;
+  /** Standard output, decoded as UTF-8. */
+  stdout: string;
+  /** Standard error, decoded as UTF-8. */
+  stderr: string;
+}
+
+/** Interface counters as `ip -s -j link show` reports them. */
+export interface LinkCounters {
+  /** Packets received. */
+  rxPackets: number;
+  /** Bytes received. */
+  rxBytes: number;
+  /** Received packets dropped. */
+  rxDropped: number;
+  /** Packets transmitted. */
+  txPackets: number;
+  /** Bytes transmitted. */
+  txBytes: number;
+  /** Transmitted packets dropped. */
+  txDropped: number;
+}
+
+/** Default timeout of commands run through the harness. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+let pairCounter = 0;
+const livePairs = new Set<VethPair>();
+let unloadHookInstalled = false;
+let sigintHookInstalled = false;
+
+/**
+ * Two namespaces joined by a veth pair; made by {@link createVethPair}.
+ *
+ * @example
+ * ```ts
+ * const pair = await createVethPair({ mtu: 9000 });
+ * try {
+ *   const r = await pair.run(["ping", "-c", "1", pair.stackAddr]);
+ * } finally {
+ *   await pair.destroy();
+ * }
+ * ```
+ */
+export class VethPair {
+  /** Namespace of the stack end. */
+  readonly stackNs: string;
+  /** Namespace of the kernel peer. */
+  readonly peerNs: string;
+  /** Interface name of the stack end (in `stackNs`). */
+  readonly stackIf = "us0";
+  /** Interface name of the kernel end (in `peerNs`). */
+  readonly peerIf = "kp0";
+  /** The kernel peer's IPv4 address (on `peerIf`). */
+  readonly peerAddr = "198.18.0.1";
+  /** The IPv4 address the stack should use (not configured in any kernel). */
+  readonly stackAddr = "198.18.0.2";
+  /** IPv4 prefix length of the link. */
+  readonly prefixLen = 24;
+  /** The kernel peer's IPv6 address (when created with `ipv6`, the default). */
+  readonly peerAddr6 = "fd00::1";
+  /** The IPv6 address the stack should use. */
+  readonly stackAddr6 = "fd00::2";
+  /** IPv6 prefix length of the link. */
+  readonly prefixLen6 = 64;
+  /** MTU of both ends. */
+  readonly mtu: number;
+  /** MAC address of `peerIf`. */
+  peerMac: Uint8Array = new Uint8Array(6);
+  /** MAC address of `stackIf`. */
+  stackMac: Uint8Array = new Uint8Array(6);
+
+  readonly #children = new Set<Deno.ChildProcess>();
+  #destroyed: Promise<void> | null = null;
+
+  /** Use {@link createVethPair}; the constructor only names things. */
+  constructor(id: string, mtu: number) {
+    this.stackNs = `ustk-${id}-s`;
+    this.peerNs = `ustk-${id}-p`;
+    this.mtu = mtu;
+  }
+
+  /** Run `cmd` inside the peer namespace and wait for it (never throws on a non-zero exit). */
+  run(cmd: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    return runCommand(["ip", "netns", "exec", this.peerNs, ...cmd], opts);
+  }
+
+  /** Run `cmd` inside the stack namespace and wait for it. */
+  runInStackNs(cmd: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    return runCommand(["ip", "netns", "exec", this.stackNs, ...cmd], opts);
+  }
+
+  /**
+   * Start `cmd` in the peer namespace (a server, a capture). stdin defaults to "null",
+   * stdout/stderr to "piped". Killed by `destroy()` if still running.
+   */
+  spawn(cmd: string[], opts: Omit<Deno.CommandOptions, "args"> = {}): Deno.ChildProcess {
+    return this.#spawn(this.peerNs, cmd, opts);
+  }
+
+  /** Start `cmd` in the stack namespace (e.g. `tshark -i us0`). Killed by `destroy()`. */
+  spawnInStackNs(cmd: string[], opts: Omit<Deno.CommandOptions, "args"> = {}): Deno.ChildProcess {
+    return this.#spawn(this.stackNs, cmd, opts);
+  }
+
+  /** Counters of the peer end (`ip -s -j link show kp0`). */
+  peerCounters(): Promise<LinkCounters> {
+    return linkCounters(this.peerNs, this.peerIf);
+  }
+
+  /** Counters of the stack end. */
+  stackCounters(): Promise<LinkCounters> {
+    return linkCounters(this.stackNs, this.stackIf);
+  }
+
+  /** Kill children started here and delete both namespaces. Idempotent. */
+  destroy(): Promise<void> {
+    return this.#destroyed ??= this.#teardown();
+  }
+
+  /** Synchronous best-effort teardown for exit paths (`unload`, SIGINT). */
+  destroySync(): void {
+    for (const child of this.#children) killQuietly(child);
+    this.#children.clear();
+    for (const ns of [this.stackNs, this.peerNs]) {
+      try {
+        new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" })
+          .outputSync();
+      } catch { /* nothing more to do on the way out */ }
+    }
+    forget(this);
+    this.#destroyed ??= Promise.resolve();
+  }
+
+  async #teardown(): Promise<void> {
+    for (const child of this.#children) {
+      killQuietly(child);
+      await settleWithin(child.status, 2_000);
+    }
+    this.#children.clear();
+    for (const ns of [this.stackNs, this.peerNs]) {
+      await runCommand(["ip", "netns", "del", ns], { timeoutMs: 10_000 });
+    }
+    forget(this);
+  }
+
+  #spawn(ns: string, cmd: string[], opts: Omit<Deno.CommandOptions, "args">): Deno.ChildProcess {
+    const child = new Deno.Command("ip", {
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...opts,
+      args: ["netns", "exec", ns, ...cmd],
+    }).spawn();
+    this.#children.add(child);
+    child.status.then(() => this.#children.delete(child), () => this.#children.delete(child));
+    return child;
+  }
+}
+
+/**
+ * Create two namespaces and a veth pair between them: `us0` (stack end: up, no address,
+ * kernel IPv6 disabled so the kernel stays silent) and `kp0` (kernel end: up, 198.18.0.1/24
+ * and fd00::1/64). Loopback is up in both; the MTU applies to both ends.
+ *
+ * @example
+ * ```ts
+ * const pair = await createVethPair({ mtu: 1500 });
+ * ```
+ */
+export async function createVethPair(opts: VethPairOptions = {}): Promise<VethPair> {
+  const mtu = opts.mtu ?? 1500;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65_535) {
+    throw new RangeError(`createVethPair: mtu must be 68..65535, got ${mtu}`);
+  }
+  const pair = new VethPair(`${Deno.pid}-${++pairCounter}`, mtu);
+  remember(pair);
+  try {
+    const { stackNs: s, peerNs: p, stackIf, peerIf } = pair;
+    await ip(["netns", "add", s]);
+    await ip(["netns", "add", p]);
+    // Created directly inside the namespaces: the names never exist in the caller's namespace.
+    await ip([
+      "link",
+      "add",
+      stackIf,
+      "netns",
+      s,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      peerIf,
+      "netns",
+      p,
+    ]);
+    // The stack end belongs to ustack: no kernel IPv6 (no link-local, DAD, RS or MLD).
+    await mustRun([
+      "ip",
+      "netns",
+      "exec",
+      s,
+      "sh",
+      "-c",
+      `echo 1 > /proc/sys/net/ipv6/conf/${stackIf}/disable_ipv6`,
+    ]);
+    await ip(["-n", s, "link", "set", "lo", "up"]);
+    await ip(["-n", s, "link", "set", stackIf, "mtu", String(mtu), "up"]);
+    await ip(["-n", p, "link", "set", "lo", "up"]);
+    await ip(["-n", p, "link", "set", peerIf, "mtu", String(mtu), "up"]);
+    await ip(["-n", p, "addr", "add", `${pair.peerAddr}/${pair.prefixLen}`, "dev", peerIf]);
+    if (opts.ipv6 ?? true) {
+      await ip([
+        "-n",
+        p,
+        "addr",
+        "add",
+        `${pair.peerAddr6}/${pair.prefixLen6}`,
+        "dev",
+        peerIf,
+        "nodad",
+      ]);
+    }
+    pair.stackMac = parseMac(await linkAddress(s, stackIf));
+    pair.peerMac = parseMac(await linkAddress(p, peerIf));
+    return pair;
+  } catch (e) {
+    await pair.destroy();
+    throw e;
+  }
+}
+
+/**
+ * Create a pair, run `fn` with it, and destroy the pair whatever happens.
+ *
+ * @example
+ * ```ts
+ * await withVethPair({}, async (pair) => {
+ *   await pair.run(["ping", "-c", "1", pair.peerAddr]);
+ * });
+ * ```
+ */
+export async function withVethPair<T>(
+  opts: VethPairOptions,
+  fn: (pair: VethPair) => T | Promise<T>,
+): Promise<T> {
+  const pair = await createVethPair(opts);
+  try {
+    return await fn(pair);
+  } finally {
+    await pair.destroy();
+  }
+}
+
+/**
+ * Run a command to completion with a timeout; never throws for a non-zero exit.
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await runCommand(["ip", "netns", "list"]);
+ * ```
+ */
+export async function runCommand(cmd: string[], opts: RunOptions = {}): Promise<CommandResult> {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: opts.env,
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(opts.stdin));
+    await writer.close();
+  }
+  const timer = setTimeout(() => killQuietly(child), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  try {
+    const out = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `"aa:bb:cc:dd:ee:ff"` → 6 bytes.
+ *
+ * @example
+ * ```ts
+ * parseMac("02:00:00:00:00:01");
+ * ```
+ */
+export function parseMac(text: string): Uint8Array {
+  const parts = text.split(":");
+  if (parts.length !== 6) throw new RangeError(`not a MAC address: "${text}"`);
+  return Uint8Array.from(parts, (p) => {
+    const v = parseInt(p, 16);
+    if (!(v >= 0 && v <= 255)) throw new RangeError(`not a MAC address: "${text}"`);
+    return v;
+  });
+}
+
+/**
+ * 6 bytes → `"aa:bb:cc:dd:ee:ff"`.
+ *
+ * @example
+ * ```ts
+ * formatMac(pair.stackMac);
+ * ```
+ */
+export function formatMac(mac: Uint8Array): string {
+  return Array.from(mac.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** Run `cmd`, throwing with its stderr when it fails. */
+async function mustRun(cmd: string[]): Promise<string> {
+  const r = await runCommand(cmd, { timeoutMs: 20_000 });
+  if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** `ip ARGS`, throwing on failure. */
+function ip(args: string[]): Promise<string> {
+  return mustRun(["ip", ...args]);
+}
+
+/** The JSON `ip -j link show` record of `ifname` in `ns`. */
+async function linkRecord(ns: string, ifname: string, stats: boolean): Promise<any> {
+  const args = ["-n", ns, "-j", ...(stats ? ["-s"] : []), "link", "show", "dev", ifname];
+  const records = JSON.parse(await ip(args));
+  if (!Array.isArray(records) || records.length !== 1) {
+    throw new Error(`ip ${args.join(" ")}: unexpected output`);
+  }
+  return records[0];
+}
+
+/** MAC address text of `ifname` in `ns`. */
+async function linkAddress(ns: string, ifname: string): Promise<string> {
+  return String((await linkRecord(ns, ifname, false)).address);
+}
+
+/** Counters of `ifname` in `ns`. */
+async function linkCounters(ns: string, ifname: string): Promise<LinkCounters> {
+  const s = (await linkRecord(ns, ifname, true)).stats64;
+  return {
+    rxPackets: Number(s.rx.packets),
+    rxBytes: Number(s.rx.bytes),
+    rxDropped: Number(s.rx.dropped),
+    txPackets: Number(s.tx.packets),
+    txBytes: Number(s.tx.bytes),
+    txDropped: Number(s.tx.dropped),
+  };
+}
+
+/** Send SIGKILL to a child we started, ignoring "already exited". */
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* already gone */ }
+}
+
+/** Wait for `promise` to settle, but no longer than `ms` (the timer is cleared either way). */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  try {
+    await Promise.race([promise.then(() => {}, () => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Add a pair to the registry and make sure exit paths clean up. */
+function remember(pair: VethPair): void {
+  livePairs.add(pair);
+  if (!unloadHookInstalled) {
+    unloadHookInstalled = true;
+    globalThis.addEventListener("unload", destroyAllSync);
+  }
+  if (!sigintHookInstalled) {
+    sigintHookInstalled = true;
+    Deno.addSignalListener("SIGINT", onSigint);
+  }
+}
+
+/** Drop a pair from the registry; stop listening for SIGINT when none is left. */
+function forget(pair: VethPair): void {
+  livePairs.delete(pair);
+  if (livePairs.size === 0 && sigintHookInstalled) {
+    sigintHookInstalled = false;
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+}
+
+/** Delete every pair still alive, synchronously. */
+function destroyAllSync(): void {
+  for (const pair of [...livePairs]) pair.destroySync();
+}
+
+/** Ctrl-C: clean up, then exit like a process killed by SIGINT would. */
+function onSigint(): void {
+  destroyAllSync();
+  Deno.exit(130);
+}
