@@ -1,0 +1,627 @@
+/**
+ * An in-memory Ethernet segment for simulated-network tests: two (or more) {@link SimEndpoint}
+ * drivers joined like ports of a hub, with seeded, per-direction fault injection (loss,
+ * duplication, reordering, delay, jitter, a serialization rate and a bounded queue) and a
+ * partition switch. Time comes from the {@link Clock} given at construction (a
+ * `VirtualClock` in tests), so a run is exactly reproducible from its seed.
+ *
+ * A frame's life: `transmit()` copies it into a pooled slot on the sender's pending queue;
+ * `flush()` puts the pending frames on the wire at the current time, decides each one's fate
+ * per receiver and files the survivors in the receiver's queue ordered by arrival time;
+ * the receiver's `receive()` hands out those whose arrival time has come. Slots are recycled,
+ * so a steady-state run allocates nothing per frame.
+ *
+ * @module
+ */
+
+import type { Clock } from "../stack/clock.ts";
+import { SeededRandom } from "../stack/random.ts";
+import {
+  DriverStats,
+  GSO_NONE,
+  type LinkCapabilities,
+  type LinkDriver,
+  NO_OFFLOADS,
+  type RxBatch,
+  type TxOffload,
+} from "./driver.ts";
+
+/** Ethernet header bytes (destination, source, EtherType): IEEE 802.3 §3.1.1. */
+const ETHERNET_HEADER_BYTES = 14;
+/** Default link MTU of an endpoint. */
+const DEFAULT_MTU = 1500;
+
+/**
+ * Fault and shaping settings of one direction (the frames one endpoint sends). All
+ * probabilities are per frame and per receiver.
+ */
+export interface SimFaults {
+  /** Probability a frame is lost, in [0, 1]. Default 0. */
+  lossRate: number;
+  /** Probability a delivered frame is delivered twice, in [0, 1]. Default 0. */
+  duplicateRate: number;
+  /**
+   * Probability a frame is held back by {@link SimFaults.reorderExtraMs} so that frames sent
+   * after it overtake it, in [0, 1]. Default 0.
+   */
+  reorderRate: number;
+  /** Extra delay of a reordered frame, in ms. Default 2. */
+  reorderExtraMs: number;
+  /** Fixed one-way propagation delay in ms. Default 0. */
+  delayMs: number;
+  /**
+   * Random extra delay, uniform in [0, jitterMs) ms. Jitter never reorders frames: a frame
+   * never arrives before one sent earlier in the same direction (unless that one was picked
+   * for reordering). Default 0.
+   */
+  jitterMs: number;
+  /** Serialization rate in bit/s; frames queue behind each other. 0 = infinitely fast. */
+  rateBitsPerSec: number;
+  /**
+   * Queue bound in frames: at most this many frames wait in the sender's pending queue (more
+   * are refused by `transmit()`), and at most this many are in flight or waiting to be
+   * received toward one receiver (more are dropped, counted in
+   * {@link SimWireStats.queueDrops}). Default 1024.
+   */
+  queueFrames: number;
+}
+
+/** Options of a {@link SimWire}: a clock, a seed and the initial faults of every direction. */
+export interface SimWireOptions extends Partial<SimFaults> {
+  /** Where time comes from (a `VirtualClock` for deterministic tests). */
+  clock: Clock;
+  /** PRNG seed for every random decision. Default 1. */
+  seed?: number;
+}
+
+/** Counters of a {@link SimWire} (all directions together). */
+export class SimWireStats {
+  /** Frames put on the wire by `flush()` (before any fault). */
+  framesSent = 0;
+  /** Frames handed to a receiver by `receive()`. */
+  framesDelivered = 0;
+  /** Bytes handed to a receiver by `receive()`. */
+  bytesDelivered = 0;
+  /** Frames dropped by random loss. */
+  framesLost = 0;
+  /** Extra copies made by random duplication. */
+  framesDuplicated = 0;
+  /** Frames held back for reordering. */
+  framesReordered = 0;
+  /** Frames dropped because a receiver's queue was full. */
+  queueDrops = 0;
+  /** Frames dropped for exceeding the sender's or the receiver's MTU + 14. */
+  oversizeDrops = 0;
+  /** Frames dropped by a partition (sent during one, or in flight when it started). */
+  partitionDrops = 0;
+  /** Frames sent with no other (open) endpoint on the wire. */
+  noReceiverDrops = 0;
+  /** Slots ever allocated (constant once the run reaches its steady state). */
+  slotsAllocated = 0;
+}
+
+/** One frame's storage, recycled through the wire's free list. */
+class SimSlot {
+  buf: Uint8Array;
+  len = 0;
+  /** When the frame reaches its receiver (ms, clock time). */
+  arrivalMs = 0;
+  /** Tie-break among equal arrival times: the order frames were filed. */
+  seq = 0;
+  constructor(bytes: number) {
+    this.buf = new Uint8Array(bytes);
+  }
+}
+
+const DEFAULT_FAULTS: Readonly<SimFaults> = Object.freeze({
+  lossRate: 0,
+  duplicateRate: 0,
+  reorderRate: 0,
+  reorderExtraMs: 2,
+  delayMs: 0,
+  jitterMs: 0,
+  rateBitsPerSec: 0,
+  queueFrames: 1024,
+});
+
+/** Copy `len` bytes; one short-lived view is far cheaper than a byte loop (see facts doc). */
+function copyInto(dst: Uint8Array, src: Uint8Array, off: number, len: number): void {
+  dst.set(src.subarray(off, off + len), 0);
+}
+
+function checkFaults(f: Partial<SimFaults>): void {
+  for (const key of ["lossRate", "duplicateRate", "reorderRate"] as const) {
+    const v = f[key];
+    if (v !== undefined && !(v >= 0 && v <= 1)) {
+      throw new RangeError(`SimWire: ${key} must be in [0, 1], got ${v}`);
+    }
+  }
+  for (const key of ["reorderExtraMs", "delayMs", "jitterMs", "rateBitsPerSec"] as const) {
+    const v = f[key];
+    if (v !== undefined && !(v >= 0 && Number.isFinite(v))) {
+      throw new RangeError(`SimWire: ${key} must be a finite number >= 0, got ${v}`);
+    }
+  }
+  const q = f.queueFrames;
+  if (q !== undefined && !(Number.isInteger(q) && q >= 1)) {
+    throw new RangeError(`SimWire: queueFrames must be an integer >= 1, got ${q}`);
+  }
+}
+
+function assignFaults(target: SimFaults, f: Partial<SimFaults>): void {
+  if (f.lossRate !== undefined) target.lossRate = f.lossRate;
+  if (f.duplicateRate !== undefined) target.duplicateRate = f.duplicateRate;
+  if (f.reorderRate !== undefined) target.reorderRate = f.reorderRate;
+  if (f.reorderExtraMs !== undefined) target.reorderExtraMs = f.reorderExtraMs;
+  if (f.delayMs !== undefined) target.delayMs = f.delayMs;
+  if (f.jitterMs !== undefined) target.jitterMs = f.jitterMs;
+  if (f.rateBitsPerSec !== undefined) target.rateBitsPerSec = f.rateBitsPerSec;
+  if (f.queueFrames !== undefined) target.queueFrames = f.queueFrames;
+}
+
+/**
+ * The simulated segment. Make endpoints with {@link SimWire.endpoint} and hand each to a
+ * stack as its `LinkDriver`.
+ *
+ * @example
+ * ```ts
+ * import { VirtualClock } from "../stack/clock.ts";
+ * import { RxBatch } from "./driver.ts";
+ * const clock = new VirtualClock();
+ * const wire = new SimWire({ clock, seed: 7, delayMs: 5, lossRate: 0.01 });
+ * const a = wire.endpoint("a0", new Uint8Array([2, 0, 0, 0, 0, 1]));
+ * const b = wire.endpoint("b0", new Uint8Array([2, 0, 0, 0, 0, 2]));
+ * const frame = new Uint8Array(60); // an Ethernet frame from a to b
+ * const batch = new RxBatch(32);
+ * a.transmit(frame, 0, frame.length, null);
+ * a.flush();
+ * clock.advance(wire.nextEventMs() - clock.nowMs());
+ * b.receive(batch, batch.capacity); // the frame, 5 ms later (unless lost)
+ * ```
+ */
+export class SimWire {
+  /** Counters of the whole wire. */
+  readonly stats: SimWireStats = new SimWireStats();
+  /** @internal */
+  readonly _clock: Clock;
+  /** @internal */
+  readonly _rng: SeededRandom;
+  /** @internal Open endpoints, in creation order. */
+  readonly _endpoints: SimEndpoint[] = [];
+  /** @internal Faults given to endpoints created from now on. */
+  readonly _defaults: SimFaults;
+  /** @internal */
+  _partitioned = false;
+  /** @internal Next frame sequence number (arrival-time tie-break). */
+  _seq = 0;
+  readonly #free: SimSlot[] = [];
+  #slotBytes = ETHERNET_HEADER_BYTES + DEFAULT_MTU;
+  #nextIndex = 0;
+
+  /** Make a wire; fault options apply to every direction until changed by `setFaults`. */
+  constructor(opts: SimWireOptions) {
+    checkFaults(opts);
+    this._clock = opts.clock;
+    this._rng = new SeededRandom(opts.seed ?? 1);
+    this._defaults = { ...DEFAULT_FAULTS };
+    assignFaults(this._defaults, opts);
+  }
+
+  /**
+   * Attach a new endpoint (a `LinkDriver` of kind "sim") with its own MAC and MTU
+   * (default 1500).
+   */
+  endpoint(name: string, mac: Uint8Array, mtu: number = DEFAULT_MTU): SimEndpoint {
+    if (mac.length !== 6) throw new RangeError("SimWire.endpoint: a MAC is 6 bytes");
+    if (!(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65536)) {
+      throw new RangeError("SimWire.endpoint: mtu must be an integer in [68, 65536]");
+    }
+    if (mtu + ETHERNET_HEADER_BYTES > this.#slotBytes) {
+      this.#slotBytes = mtu + ETHERNET_HEADER_BYTES;
+    }
+    const ep = new SimEndpoint(this, this.#nextIndex++, name, mac, mtu, this._defaults);
+    for (const other of this._endpoints) {
+      other._lastArrivalMs[ep._index] = -Infinity;
+      ep._lastArrivalMs[other._index] = -Infinity;
+    }
+    this._endpoints.push(ep);
+    return ep;
+  }
+
+  /**
+   * Change faults. Without `from`, every direction changes (and endpoints created later
+   * start with these settings); with `from`, only the frames that endpoint sends.
+   */
+  setFaults(faults: Partial<SimFaults>, from?: SimEndpoint): void {
+    checkFaults(faults);
+    if (from !== undefined) {
+      assignFaults(from._faults, faults);
+      return;
+    }
+    assignFaults(this._defaults, faults);
+    for (const ep of this._endpoints) assignFaults(ep._faults, faults);
+  }
+
+  /** The current faults of the direction `from` sends (a copy). */
+  faults(from: SimEndpoint): SimFaults {
+    return { ...from._faults };
+  }
+
+  /**
+   * Cut (`true`) or restore (`false`) the wire. While cut, every frame sent is dropped;
+   * cutting also drops every frame in flight. Frames already arrived but not yet received
+   * stay (they are in the receiver's NIC).
+   */
+  partition(on: boolean): void {
+    this._partitioned = on;
+    if (!on) return;
+    const now = this._clock.nowMs();
+    for (const ep of this._endpoints) {
+      this.stats.partitionDrops += ep._dropInFlight(now);
+      ep._busyUntilMs = -Infinity; // what was being serialized is gone
+    }
+  }
+
+  /** True while partitioned. */
+  get partitioned(): boolean {
+    return this._partitioned;
+  }
+
+  /**
+   * Earliest arrival time (ms, clock time) of any frame waiting in a receiver queue, or
+   * Infinity. A value ≤ now means a frame is ready to be received. Frames transmitted but
+   * not yet flushed do not count: they wait for `flush()`, not for time.
+   */
+  nextEventMs(): number {
+    let best = Infinity;
+    for (const ep of this._endpoints) {
+      const t = ep._nextArrivalMs();
+      if (t < best) best = t;
+    }
+    return best;
+  }
+
+  /** @internal A slot able to hold `len` bytes. */
+  _alloc(len: number): SimSlot {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      slot = new SimSlot(this.#slotBytes);
+      this.stats.slotsAllocated++;
+    } else if (slot.buf.length < len) {
+      slot.buf = new Uint8Array(this.#slotBytes); // once per slot after a bigger MTU appears
+    }
+    return slot;
+  }
+
+  /** @internal */
+  _free(slot: SimSlot): void {
+    this.#free.push(slot);
+  }
+
+  /** @internal Put the frames `from` flushed on the wire. */
+  _send(from: SimEndpoint, pending: SimSlot[], count: number): void {
+    const stats = this.stats;
+    const now = this._clock.nowMs();
+    const f = from._faults;
+    const rng = this._rng;
+    const endpoints = this._endpoints;
+    for (let i = 0; i < count; i++) {
+      const slot = pending[i];
+      stats.framesSent++;
+      if (this._partitioned) {
+        stats.partitionDrops++;
+        this._free(slot);
+        continue;
+      }
+      // Serialization: frames leave one after another at the direction's rate.
+      let departMs = now > from._busyUntilMs ? now : from._busyUntilMs;
+      if (f.rateBitsPerSec > 0) departMs += (slot.len * 8 * 1000) / f.rateBitsPerSec;
+      from._busyUntilMs = departMs;
+      let lastReceiver = -1;
+      for (let r = 0; r < endpoints.length; r++) if (endpoints[r] !== from) lastReceiver = r;
+      if (lastReceiver < 0) {
+        stats.noReceiverDrops++;
+        this._free(slot);
+        continue;
+      }
+      for (let r = 0; r <= lastReceiver; r++) {
+        const to = endpoints[r];
+        if (to === from) continue;
+        // Four draws per frame and receiver whatever the rates, so changing one rate does
+        // not shift the random stream of the others.
+        const lossDraw = rng.nextFloat();
+        const dupDraw = rng.nextFloat();
+        const reorderDraw = rng.nextFloat();
+        const jitterDraw = rng.nextFloat();
+        let copy: SimSlot;
+        if (r === lastReceiver) {
+          copy = slot;
+        } else {
+          copy = this._alloc(slot.len);
+          copyInto(copy.buf, slot.buf, 0, slot.len);
+          copy.len = slot.len;
+        }
+        if (lossDraw < f.lossRate) {
+          stats.framesLost++;
+          this._free(copy);
+          continue;
+        }
+        let arrivalMs = departMs + f.delayMs + jitterDraw * f.jitterMs;
+        if (reorderDraw < f.reorderRate) {
+          arrivalMs += f.reorderExtraMs;
+          stats.framesReordered++;
+        } else {
+          const last = from._lastArrivalMs[to._index];
+          if (arrivalMs < last) arrivalMs = last;
+          from._lastArrivalMs[to._index] = arrivalMs;
+        }
+        const duplicate = dupDraw < f.duplicateRate;
+        let dup: SimSlot | null = null;
+        if (duplicate) {
+          dup = this._alloc(copy.len);
+          copyInto(dup.buf, copy.buf, 0, copy.len);
+          dup.len = copy.len;
+        }
+        to._deliver(copy, arrivalMs, f.queueFrames);
+        if (dup !== null) {
+          stats.framesDuplicated++;
+          to._deliver(dup, arrivalMs, f.queueFrames);
+        }
+      }
+    }
+  }
+
+  /** @internal */
+  _detach(ep: SimEndpoint): void {
+    const i = this._endpoints.indexOf(ep);
+    if (i >= 0) this._endpoints.splice(i, 1);
+  }
+}
+
+/**
+ * One port of a {@link SimWire}: a `LinkDriver` of kind "sim" (fd -1, no offloads). Frames
+ * it transmits go on the wire at `flush()`; frames sent to it are received once the clock
+ * reaches their arrival time.
+ */
+export class SimEndpoint implements LinkDriver {
+  /** Interface name. */
+  readonly name: string;
+  /** Always "sim". */
+  readonly kind: string = "sim";
+  /** The endpoint's MAC address (a copy of the one given). */
+  readonly mac: Uint8Array;
+  /** Link MTU (IP bytes per frame). */
+  readonly mtu: number;
+  /** No offloads: checksums are complete and frames are at most MTU + 14 bytes. */
+  readonly capabilities: LinkCapabilities = NO_OFFLOADS;
+  /** -1: nothing to poll; drive the simulation with the clock and `nextEventMs()`. */
+  readonly fd: number = -1;
+  /** Counters. */
+  readonly stats: DriverStats = new DriverStats();
+  /** @internal Index on the wire, stable for the endpoint's life. */
+  readonly _index: number;
+  /** @internal Faults of the frames this endpoint sends. */
+  readonly _faults: SimFaults;
+  /** @internal When the sender's serializer is free again (ms). */
+  _busyUntilMs = -Infinity;
+  /** @internal Latest non-reordered arrival time per receiver index (keeps FIFO order). */
+  readonly _lastArrivalMs: number[] = [];
+  readonly #wire: SimWire;
+  readonly #pending: SimSlot[] = [];
+  #pendingCount = 0;
+  /** Min-heap of arriving frames by (arrivalMs, seq). */
+  readonly #heap: SimSlot[] = [];
+  #heapSize = 0;
+  readonly #lent: SimSlot[] = [];
+  #lentCount = 0;
+  #closed = false;
+
+  /** @internal Use {@link SimWire.endpoint}. */
+  constructor(
+    wire: SimWire,
+    index: number,
+    name: string,
+    mac: Uint8Array,
+    mtu: number,
+    faults: SimFaults,
+  ) {
+    this.#wire = wire;
+    this._index = index;
+    this.name = name;
+    this.mac = mac.slice();
+    this.mtu = mtu;
+    this._faults = { ...faults };
+  }
+
+  /**
+   * Move up to `max` arrived frames (arrival time ≤ the clock now) into `batch`, earliest
+   * first. Frames of a previous batch not yet released are released first.
+   */
+  receive(batch: RxBatch, max: number): number {
+    this.#checkOpen();
+    if (this.#lentCount > 0) this.release(batch);
+    const now = this.#wire._clock.nowMs();
+    const limit = max < batch.capacity ? max : batch.capacity;
+    const wireStats = this.#wire.stats;
+    let n = 0;
+    while (n < limit && this.#heapSize > 0 && this.#heap[0].arrivalMs <= now) {
+      const slot = this.#pop();
+      this.#lent[n] = slot;
+      batch.buf[n] = slot.buf;
+      batch.off[n] = 0;
+      batch.len[n] = slot.len;
+      batch.flags[n] = 0;
+      this.stats.rxFrames++;
+      this.stats.rxBytes += slot.len;
+      wireStats.framesDelivered++;
+      wireStats.bytesDelivered += slot.len;
+      n++;
+    }
+    this.#lentCount = n;
+    batch.count = n;
+    return n;
+  }
+
+  /** Return the slots of the last `receive()` to the wire's pool. */
+  release(_batch: RxBatch): void {
+    for (let i = 0; i < this.#lentCount; i++) this.#wire._free(this.#lent[i]);
+    this.#lentCount = 0;
+  }
+
+  /**
+   * Copy a frame onto the pending queue. Refused (false, counted in `txDropped`) when the
+   * endpoint is asked for an offload, the frame is shorter than an Ethernet header or longer
+   * than MTU + 14 (or `off`/`len` fall outside `frame`), or the pending queue holds
+   * `queueFrames` frames already.
+   */
+  transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
+    this.#checkOpen();
+    const stats = this.stats;
+    if (offload !== null && (offload.needsCsum || offload.gsoType !== GSO_NONE)) {
+      stats.txDropped++; // capabilities say NO_OFFLOADS: the caller should not ask
+      return false;
+    }
+    if (
+      len < ETHERNET_HEADER_BYTES || len > this.mtu + ETHERNET_HEADER_BYTES || off < 0 ||
+      off + len > frame.length
+    ) {
+      stats.txDropped++;
+      if (len > this.mtu + ETHERNET_HEADER_BYTES) this.#wire.stats.oversizeDrops++;
+      return false;
+    }
+    if (this.#pendingCount >= this._faults.queueFrames) {
+      stats.txDropped++;
+      stats.txRingFull++;
+      return false;
+    }
+    const slot = this.#wire._alloc(len);
+    copyInto(slot.buf, frame, off, len);
+    slot.len = len;
+    this.#pending[this.#pendingCount++] = slot;
+    stats.txFrames++;
+    stats.txBytes += len;
+    return true;
+  }
+
+  /** Put every pending frame on the wire at the current clock time. */
+  flush(): void {
+    this.#checkOpen();
+    if (this.#pendingCount === 0) return;
+    this.stats.txKicks++;
+    const count = this.#pendingCount;
+    this.#pendingCount = 0;
+    this.#wire._send(this, this.#pending, count);
+  }
+
+  /** Detach from the wire and drop every queued frame; further calls throw. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (let i = 0; i < this.#pendingCount; i++) this.#wire._free(this.#pending[i]);
+    this.#pendingCount = 0;
+    for (let i = 0; i < this.#heapSize; i++) this.#wire._free(this.#heap[i]);
+    this.#heapSize = 0;
+    for (let i = 0; i < this.#lentCount; i++) this.#wire._free(this.#lent[i]);
+    this.#lentCount = 0;
+    this.#wire._detach(this);
+  }
+
+  /** Frames waiting for this endpoint (in flight or arrived, not yet received). */
+  get queuedFrames(): number {
+    return this.#heapSize;
+  }
+
+  /** @internal File an arriving frame, or drop it (queue full, too big for this MTU). */
+  _deliver(slot: SimSlot, arrivalMs: number, queueFrames: number): void {
+    const wireStats = this.#wire.stats;
+    if (slot.len > this.mtu + ETHERNET_HEADER_BYTES) {
+      wireStats.oversizeDrops++;
+      this.stats.rxDropped++;
+      this.#wire._free(slot);
+      return;
+    }
+    if (this.#heapSize >= queueFrames) {
+      wireStats.queueDrops++;
+      this.#wire._free(slot);
+      return;
+    }
+    slot.arrivalMs = arrivalMs;
+    slot.seq = this.#wire._seq++;
+    this.#push(slot);
+  }
+
+  /** @internal Earliest arrival time queued here, or Infinity. */
+  _nextArrivalMs(): number {
+    return this.#heapSize > 0 ? this.#heap[0].arrivalMs : Infinity;
+  }
+
+  /** @internal Drop frames not yet arrived at `nowMs` (a partition); returns how many. */
+  _dropInFlight(nowMs: number): number {
+    let kept = 0;
+    let dropped = 0;
+    const heap = this.#heap;
+    for (let i = 0; i < this.#heapSize; i++) {
+      const slot = heap[i];
+      if (slot.arrivalMs > nowMs) {
+        this.#wire._free(slot);
+        dropped++;
+      } else {
+        heap[kept++] = slot;
+      }
+    }
+    this.#heapSize = kept;
+    // Re-heapify what is left (Floyd's bottom-up construction).
+    for (let i = (kept >> 1) - 1; i >= 0; i--) this.#siftDown(i);
+    for (const other of this.#wire._endpoints) other._lastArrivalMs[this._index] = -Infinity;
+    return dropped;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error(`SimEndpoint ${this.name}: closed`);
+  }
+
+  #push(slot: SimSlot): void {
+    const heap = this.#heap;
+    let i = this.#heapSize++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent];
+      if (earlier(p, slot)) break;
+      heap[i] = p;
+      i = parent;
+    }
+    heap[i] = slot;
+  }
+
+  #pop(): SimSlot {
+    const heap = this.#heap;
+    const top = heap[0];
+    const last = heap[--this.#heapSize];
+    if (this.#heapSize > 0) {
+      heap[0] = last;
+      this.#siftDown(0);
+    }
+    return top;
+  }
+
+  #siftDown(start: number): void {
+    const heap = this.#heap;
+    const n = this.#heapSize;
+    const slot = heap[start];
+    let i = start;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      const right = child + 1;
+      if (right < n && earlier(heap[right], heap[child])) child = right;
+      if (!earlier(heap[child], slot)) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = slot;
+  }
+}
+
+function earlier(a: SimSlot, b: SimSlot): boolean {
+  return a.arrivalMs < b.arrivalMs || (a.arrivalMs === b.arrivalMs && a.seq < b.seq);
+}

@@ -1,0 +1,458 @@
+/**
+ * A hashed, hierarchical timer wheel for protocol timers (TCP RTO/delayed ACK/keepalive/
+ * TIME-WAIT, ARP and NDP retries, reassembly timeouts).
+ *
+ * Each purpose of each endpoint owns one {@link Timer}, created once with its callback bound,
+ * and re-armed for its whole life. Arming, re-arming and cancelling are O(1) and allocate
+ * nothing: timers are nodes of intrusive, circular, doubly linked lists (one per slot, each
+ * with a sentinel head), so unlinking never needs to know which list a timer is on.
+ *
+ * Layout, with `N = slots` and a tick of `slotMs`:
+ * - level 0: `N` slots, one per tick of the *current block* (the aligned run of `N` ticks
+ *   holding the cursor). A level-0 slot only ever holds timers of exactly one tick.
+ * - level 1: `N` slots, one per block of the *current super-block* (`N` blocks). When the
+ *   cursor enters a block, that block's level-1 slot is cascaded into level 0.
+ * - overflow: one list for everything beyond the current super-block (with the defaults:
+ *   more than ~4.6 hours away), re-bucketed once per super-block.
+ * Advancing across idle time jumps straight to the next non-empty block or super-block, so a
+ * virtual clock may leap hours ahead in a handful of steps.
+ *
+ * @module
+ */
+
+/** Where a timer currently lives. */
+const NOT_ARMED = 0;
+const IN_LEVEL0 = 1; // also while on the firing list, which holds one level-0 slot
+const IN_LEVEL1 = 2;
+const IN_OVERFLOW = 3;
+const IN_DEFERRED = 4;
+
+/** Default slot width: 1 ms. */
+const DEFAULT_SLOT_MS = 1;
+/** Default slots per level: 4096 (a block of ~4.1 s, a super-block of ~4.66 h at 1 ms). */
+const DEFAULT_SLOTS = 4096;
+
+function noop(): void {}
+
+/**
+ * One re-armable timer. Create it once per purpose per endpoint and schedule it on a
+ * {@link TimerWheel} as often as needed; arming never allocates.
+ *
+ * @example
+ * ```ts
+ * const wheel = new TimerWheel({ startMs: 0 });
+ * const rto = new Timer(() => console.log("retransmit"));
+ * wheel.schedule(rto, 200);
+ * wheel.advance(200); // logs "retransmit"
+ * ```
+ */
+export class Timer {
+  /** @internal Previous node on the list (itself when unlinked). */
+  _prev: Timer;
+  /** @internal Next node on the list (itself when unlinked). */
+  _next: Timer;
+  /** @internal Absolute deadline in ms. */
+  _deadline = 0;
+  /** @internal Absolute tick the timer is filed under (clamped to the wheel's cursor). */
+  _tick = 0;
+  /** @internal One of the `IN_*` placement codes, `NOT_ARMED` when idle. */
+  _where = NOT_ARMED;
+  /** @internal The wheel holding the timer while armed. */
+  _wheel: TimerWheel | null = null;
+  /** @internal The callback, bound once. */
+  readonly _fire: () => void;
+
+  /** Make an idle timer that calls `fire` (with no arguments, no `this`) when it expires. */
+  constructor(fire: () => void) {
+    this._fire = fire;
+    this._prev = this;
+    this._next = this;
+  }
+
+  /** True while scheduled and not yet fired or cancelled. */
+  get armed(): boolean {
+    return this._where !== NOT_ARMED;
+  }
+
+  /** The deadline of the current (or, when idle, the last) arming, in ms. */
+  get deadlineMs(): number {
+    return this._deadline;
+  }
+}
+
+/** Options of a {@link TimerWheel}. */
+export interface TimerWheelOptions {
+  /** Width of one slot in ms; deadlines are ordered within this precision. Default 1. */
+  slotMs?: number;
+  /** Slots per level, a power of two ≥ 2. Default 4096. */
+  slots?: number;
+  /** The time the wheel starts at (the clock's current time). Default 0. */
+  startMs?: number;
+}
+
+/**
+ * A timer wheel. Timers never fire early: {@link TimerWheel.advance} fires exactly the
+ * timers armed when it was called whose deadline is ≤ `nowMs`, in deadline order to within
+ * one slot (FIFO within a slot).
+ *
+ * @example
+ * ```ts
+ * import { VirtualClock } from "./clock.ts";
+ * const clock = new VirtualClock();
+ * const wheel = new TimerWheel({ startMs: clock.nowMs() });
+ * const t = new Timer(() => console.log("fired"));
+ * wheel.schedule(t, clock.nowMs() + 1000);
+ * clock.advance(wheel.nextDeadlineMs() - clock.nowMs());
+ * wheel.advance(clock.nowMs()); // logs "fired", returns 1
+ * ```
+ */
+export class TimerWheel {
+  readonly #slotMs: number;
+  readonly #n: number;
+  readonly #mask: number;
+  readonly #originMs: number;
+  readonly #level0: Timer[];
+  readonly #level1: Timer[];
+  readonly #overflow = new Timer(noop);
+  readonly #deferred = new Timer(noop);
+  readonly #firing = new Timer(noop);
+
+  /** The lowest tick not yet fully processed; every armed timer's tick is ≥ it. */
+  #cursor = 0;
+  #block = 0;
+  #superBlock = 0;
+  #size = 0;
+  #level0Count = 0;
+  #level1Count = 0;
+  #overflowCount = 0;
+  /** A lower bound on the block of every overflow timer. */
+  #overflowMinBlock = Infinity;
+  #advancing = false;
+  #advanceNowMs = 0;
+  #cachedNextMs = Infinity;
+  #cacheValid = true;
+
+  /** Make an empty wheel (see {@link TimerWheelOptions} for the defaults). */
+  constructor(opts: TimerWheelOptions = {}) {
+    const slotMs = opts.slotMs ?? DEFAULT_SLOT_MS;
+    const slots = opts.slots ?? DEFAULT_SLOTS;
+    if (!(slotMs > 0) || !Number.isFinite(slotMs)) {
+      throw new RangeError("TimerWheel: slotMs must be a positive number");
+    }
+    if (!(slots >= 2 && slots <= 1 << 24 && (slots & (slots - 1)) === 0)) {
+      throw new RangeError("TimerWheel: slots must be a power of two in [2, 2^24]");
+    }
+    const startMs = opts.startMs ?? 0;
+    if (!Number.isFinite(startMs)) throw new RangeError("TimerWheel: startMs must be finite");
+    this.#slotMs = slotMs;
+    this.#n = slots;
+    this.#mask = slots - 1;
+    this.#originMs = startMs;
+    this.#level0 = new Array<Timer>(slots);
+    this.#level1 = new Array<Timer>(slots);
+    for (let i = 0; i < slots; i++) {
+      this.#level0[i] = new Timer(noop);
+      this.#level1[i] = new Timer(noop);
+    }
+  }
+
+  /** Number of armed timers. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Arm `timer` to fire once time reaches `deadlineMs`; an armed timer is moved (re-armed).
+   * A deadline in the past fires at the next {@link TimerWheel.advance}. Throws a RangeError
+   * on NaN (a caller bug). O(1), no allocation.
+   */
+  schedule(timer: Timer, deadlineMs: number): void {
+    if (deadlineMs !== deadlineMs) throw new RangeError("TimerWheel.schedule: NaN deadline");
+    if (timer._where !== NOT_ARMED) timer._wheel!.cancel(timer);
+    timer._deadline = deadlineMs;
+    timer._wheel = this;
+    this.#size++;
+    if (this.#cacheValid && deadlineMs < this.#cachedNextMs) this.#cachedNextMs = deadlineMs;
+    if (this.#advancing && deadlineMs <= this.#advanceNowMs) {
+      // Armed by a callback for a time already reached: it waits for the next advance(),
+      // so a callback re-arming itself "now" cannot loop forever.
+      timer._tick = this.#cursor;
+      timer._where = IN_DEFERRED;
+      this.#append(this.#deferred, timer);
+      return;
+    }
+    timer._tick = this.#tickOf(deadlineMs);
+    this.#place(timer);
+  }
+
+  /** Disarm `timer`; nothing happens if it is not armed. O(1), no allocation. */
+  cancel(timer: Timer): void {
+    if (timer._where === NOT_ARMED) return;
+    if (timer._wheel !== this) {
+      timer._wheel!.cancel(timer);
+      return;
+    }
+    this.#unlink(timer);
+    timer._wheel = null;
+    this.#size--;
+  }
+
+  /**
+   * Fire every timer armed before this call whose deadline is ≤ `nowMs`, in deadline order
+   * within a slot's precision, and move the wheel to `nowMs`. Returns how many fired.
+   * A callback may schedule or cancel any timer (itself included); timers it arms for a time
+   * ≤ `nowMs` fire in a later `advance()`. If a callback throws, the wheel stays consistent
+   * and the exception propagates; timers not yet fired stay armed. Not reentrant; throws a
+   * RangeError on a non-finite `nowMs`.
+   */
+  advance(nowMs: number): number {
+    if (this.#advancing) throw new Error("TimerWheel.advance: not reentrant");
+    if (!Number.isFinite(nowMs)) throw new RangeError("TimerWheel.advance: nowMs must be finite");
+    const nowTick = this.#tickOf(nowMs);
+    if (this.#size === 0) {
+      if (nowTick > this.#cursor) this.#setCursor(nowTick);
+      return 0;
+    }
+    const target = nowTick > this.#cursor ? nowTick : this.#cursor;
+    this.#advancing = true;
+    this.#advanceNowMs = nowMs;
+    let fired = 0;
+    try {
+      for (;;) {
+        if (this.#level0Count > 0) fired += this.#fireSlot(target, nowMs);
+        if (this.#cursor >= target) break;
+        if (this.#level0Count > 0) {
+          // More timers later in this block: step one tick (never crosses the block end,
+          // because every tick before `target` is emptied as it is passed).
+          this.#cursor++;
+        } else {
+          this.#jumpToward(target);
+        }
+      }
+    } finally {
+      this.#finishAdvance();
+    }
+    return fired;
+  }
+
+  /**
+   * The earliest armed deadline in ms (exact; cached between changes), or Infinity when no
+   * timer is armed. It may be ≤ the last `advance()` time when a timer is overdue.
+   */
+  nextDeadlineMs(): number {
+    if (this.#size === 0) return Infinity;
+    if (!this.#cacheValid || this.#advancing) {
+      this.#cachedNextMs = this.#computeNextDeadline();
+      this.#cacheValid = !this.#advancing;
+    }
+    return this.#cachedNextMs;
+  }
+
+  // ---- internals ----------------------------------------------------------------------
+
+  #tickOf(ms: number): number {
+    return Math.floor((ms - this.#originMs) / this.#slotMs);
+  }
+
+  #setCursor(tick: number): void {
+    this.#cursor = tick;
+    this.#block = Math.floor(tick / this.#n);
+    this.#superBlock = Math.floor(this.#block / this.#n);
+  }
+
+  #append(head: Timer, t: Timer): void {
+    const last = head._prev;
+    t._prev = last;
+    t._next = head;
+    last._next = t;
+    head._prev = t;
+  }
+
+  /** Remove an armed timer from its list and its level's count (it stays counted in size). */
+  #unlink(t: Timer): void {
+    t._prev._next = t._next;
+    t._next._prev = t._prev;
+    t._prev = t;
+    t._next = t;
+    switch (t._where) {
+      case IN_LEVEL0:
+        this.#level0Count--;
+        break;
+      case IN_LEVEL1:
+        this.#level1Count--;
+        break;
+      case IN_OVERFLOW:
+        this.#overflowCount--;
+        break;
+    }
+    t._where = NOT_ARMED;
+    // The cached minimum may have been this timer.
+    if (t._deadline <= this.#cachedNextMs) this.#cacheValid = false;
+  }
+
+  /** File an unlinked timer by its tick (clamped to the cursor). */
+  #place(t: Timer): void {
+    let tick = t._tick;
+    if (tick < this.#cursor) tick = t._tick = this.#cursor;
+    const block = Math.floor(tick / this.#n);
+    if (block === this.#block) {
+      t._where = IN_LEVEL0;
+      this.#level0Count++;
+      // `& mask` is exact for any integer below 2^53: ToInt32 keeps the low bits.
+      this.#append(this.#level0[tick & this.#mask], t);
+    } else if (Math.floor(block / this.#n) === this.#superBlock) {
+      t._where = IN_LEVEL1;
+      this.#level1Count++;
+      this.#append(this.#level1[block & this.#mask], t);
+    } else {
+      t._where = IN_OVERFLOW;
+      this.#overflowCount++;
+      if (block < this.#overflowMinBlock) this.#overflowMinBlock = block;
+      this.#append(this.#overflow, t);
+    }
+  }
+
+  /** Fire the due timers of the cursor's slot; the rest go back (or to `deferred`). */
+  #fireSlot(target: number, nowMs: number): number {
+    const head = this.#level0[this.#cursor & this.#mask];
+    if (head._next === head) return 0;
+    // Move the whole slot onto the firing list so callbacks may freely add to the slot.
+    const firing = this.#firing;
+    firing._next = head._next;
+    firing._prev = head._prev;
+    firing._next._prev = firing;
+    firing._prev._next = firing;
+    head._next = head;
+    head._prev = head;
+    let fired = 0;
+    while (firing._next !== firing) {
+      const t = firing._next;
+      this.#unlink(t);
+      if (t._deadline <= nowMs) {
+        t._wheel = null;
+        this.#size--;
+        fired++;
+        const fire = t._fire;
+        fire();
+      } else if (this.#cursor < target) {
+        // Only floating-point rounding can get here: never fire early, never lose it.
+        t._where = IN_DEFERRED;
+        this.#append(this.#deferred, t);
+      } else {
+        this.#place(t);
+      }
+    }
+    return fired;
+  }
+
+  /** With level 0 empty, move the cursor toward `target`, skipping empty blocks. */
+  #jumpToward(target: number): void {
+    const targetBlock = Math.floor(target / this.#n);
+    if (targetBlock === this.#block) {
+      this.#cursor = target;
+      return;
+    }
+    let next = targetBlock;
+    if (this.#level1Count > 0) {
+      // The next non-empty block of this super-block (one must exist).
+      const superEnd = (this.#superBlock + 1) * this.#n;
+      for (let b = this.#block + 1; b < superEnd; b++) {
+        const head = this.#level1[b & this.#mask];
+        if (head._next !== head) {
+          next = b;
+          break;
+        }
+      }
+    } else if (this.#overflowCount > 0) {
+      const nextSuper = this.#superBlock + 1;
+      const minSuper = Math.floor(this.#overflowMinBlock / this.#n);
+      next = (minSuper > nextSuper ? minSuper : nextSuper) * this.#n;
+    }
+    if (next > targetBlock) next = targetBlock;
+    this.#enterBlock(next);
+  }
+
+  /** Move the cursor to the start of block `b` (level 0 is empty): cascade its timers. */
+  #enterBlock(b: number): void {
+    const previousSuper = this.#superBlock;
+    this.#setCursor(b * this.#n);
+    if (this.#superBlock !== previousSuper && this.#overflowCount > 0) {
+      const superEnd = (this.#superBlock + 1) * this.#n;
+      if (this.#overflowMinBlock < superEnd) this.#rebucketOverflow(superEnd);
+    }
+    if (this.#level1Count > 0) {
+      const head = this.#level1[b & this.#mask];
+      while (head._next !== head) {
+        const t = head._next;
+        this.#unlink(t);
+        this.#place(t);
+      }
+    }
+  }
+
+  /** Move overflow timers of blocks before `superEnd` into the levels. */
+  #rebucketOverflow(superEnd: number): void {
+    const head = this.#overflow;
+    let minBlock = Infinity;
+    let t = head._next;
+    while (t !== head) {
+      const next = t._next;
+      const block = Math.floor(t._tick / this.#n);
+      if (block < superEnd) {
+        this.#unlink(t);
+        this.#place(t);
+      } else if (block < minBlock) {
+        minBlock = block;
+      }
+      t = next;
+    }
+    this.#overflowMinBlock = minBlock;
+  }
+
+  /** End of advance(), also after a throwing callback: restore the lists. */
+  #finishAdvance(): void {
+    const firing = this.#firing;
+    while (firing._next !== firing) {
+      const t = firing._next;
+      this.#unlink(t);
+      this.#place(t);
+    }
+    const deferred = this.#deferred;
+    while (deferred._next !== deferred) {
+      const t = deferred._next;
+      this.#unlink(t);
+      this.#place(t);
+    }
+    this.#advancing = false;
+    this.#cacheValid = false;
+  }
+
+  #computeNextDeadline(): number {
+    let best = Infinity;
+    best = minOnList(this.#firing, best);
+    best = minOnList(this.#deferred, best);
+    if (this.#level0Count > 0) {
+      // Level-0 slots hold one tick each, so the first non-empty slot holds the minimum.
+      const blockEnd = (this.#block + 1) * this.#n;
+      for (let tick = this.#cursor; tick < blockEnd; tick++) {
+        const head = this.#level0[tick & this.#mask];
+        if (head._next !== head) return minOnList(head, best);
+      }
+    }
+    if (this.#level1Count > 0) {
+      const superEnd = (this.#superBlock + 1) * this.#n;
+      for (let b = this.#block + 1; b < superEnd; b++) {
+        const head = this.#level1[b & this.#mask];
+        if (head._next !== head) return minOnList(head, best);
+      }
+    }
+    return minOnList(this.#overflow, best);
+  }
+}
+
+function minOnList(head: Timer, best: number): number {
+  for (let t = head._next; t !== head; t = t._next) {
+    if (t._deadline < best) best = t._deadline;
+  }
+  return best;
+}
