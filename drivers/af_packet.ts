@@ -125,7 +125,10 @@ export interface AfPacketOptions {
   txQueue?: number;
 }
 
-/** {@link DriverStats} plus the AF_PACKET driver's own counters. */
+/**
+ * {@link DriverStats} plus the AF_PACKET driver's own counters. `syscalls` counts every
+ * `recvmmsg` and `sendmmsg` (set-up and close are not counted); `txKicks` the `sendmmsg`s.
+ */
 export class AfPacketStats extends DriverStats {
   /** Looped-back copies of our own transmissions skipped (PACKET_OUTGOING). */
   rxOutgoingSkipped = 0;
