@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../stack/clock.ts";
+import { IsnGenerator, TupleHash } from "../../transport/tcp/isn.ts";
+
+const KEY = new Uint32Array([0x01234567, 0x89abcdef, 0xfedcba98, 0x76543210]);
+const A = 0xc6120001; // 198.18.0.1
+const B = 0xc6120002; // 198.18.0.2
+
+Deno.test("ISN = M + F: same tuple advances by 250 per ms (4 µs ticks, RFC 6528 §3)", () => {
+  const clock = new VirtualClock();
+  const g = new IsnGenerator(clock, KEY);
+  const f = g.next(A, 40000, B, 80); // M = 0 at t = 0
+  clock.advance(1);
+  assert.equal(g.next(A, 40000, B, 80), (f + 250) >>> 0);
+  clock.advance(0.004); // one more tick
+  assert.equal(g.next(A, 40000, B, 80), (f + 251) >>> 0);
+  clock.advance(0.003); // not yet a whole tick
+  assert.equal(g.next(A, 40000, B, 80), (f + 251) >>> 0);
+  clock.advance(1000);
+  assert.equal(g.next(A, 40000, B, 80), (f + 251 + 250_000) >>> 0);
+});
+
+Deno.test("M wraps modulo 2**32 and results stay uint32", () => {
+  // 2**32 ticks = 17,179,869.184 ms; start just before that.
+  const clock = new VirtualClock(17_179_869.184 - 0.4);
+  const g = new IsnGenerator(clock, KEY);
+  const before = g.next(A, 1, B, 2);
+  clock.advance(0.8); // 200 ticks, across the wrap of M
+  const after = g.next(A, 1, B, 2);
+  assert.equal((after - before) >>> 0, 200);
+  for (const v of [before, after]) assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
+});
+
+Deno.test("F depends on every tuple field and on the key, not on the generator instance", () => {
+  const clock = new VirtualClock(12345);
+  const g = new IsnGenerator(clock, KEY);
+  const base = g.next(A, 40000, B, 80);
+  assert.equal(new IsnGenerator(clock, KEY).next(A, 40000, B, 80), base);
+  const variants = [
+    g.next(A + 1, 40000, B, 80),
+    g.next(A, 40001, B, 80),
+    g.next(A, 40000, B + 1, 80),
+    g.next(A, 40000, B, 81),
+    g.next(B, 80, A, 40000), // the reverse direction is another tuple
+    new IsnGenerator(clock, new Uint32Array([1, 2, 3, 4])).next(A, 40000, B, 80),
+  ];
+  for (const v of variants) assert.notEqual(v, base);
+  assert.equal(new Set(variants).size, variants.length);
+});
+
+Deno.test("default key is random: two generators disagree", () => {
+  const clock = new VirtualClock();
+  const x = new IsnGenerator(clock).next(A, 1, B, 2);
+  const y = new IsnGenerator(clock).next(A, 1, B, 2);
+  assert.notEqual(x, y); // fails with probability 2**-32
+});
+
+Deno.test("IPv6 variant reads 16-byte addresses at offsets", () => {
+  const clock = new VirtualClock(5);
+  const g = new IsnGenerator(clock, KEY);
+  const local = new Uint8Array(16);
+  local.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  const remote = local.slice();
+  remote[15] = 2;
+  const packet = new Uint8Array(40); // as in an IPv6 header: src at 8, dst at 24
+  packet.set(local, 8);
+  packet.set(remote, 24);
+  const x = g.next6(local, 0, 443, remote, 0, 50000);
+  assert.equal(g.next6(packet, 8, 443, packet, 24, 50000), x);
+  assert.notEqual(g.next6(packet, 24, 443, packet, 8, 50000), x);
+  assert.notEqual(g.next6(local, 0, 443, remote, 0, 50001), x);
+  clock.advance(2);
+  assert.equal(g.next6(local, 0, 443, remote, 0, 50000), (x + 500) >>> 0);
+});
+
+Deno.test("timestamp offsets are stable per tuple and independent of the ISN", () => {
+  const clock = new VirtualClock();
+  const g = new IsnGenerator(clock, KEY);
+  const t = g.timestampOffset(A, 40000, B, 80);
+  clock.advance(10_000);
+  assert.equal(g.timestampOffset(A, 40000, B, 80), t);
+  assert.notEqual(g.timestampOffset(A, 40001, B, 80), t);
+  const isnAt0 = new IsnGenerator(new VirtualClock(), KEY).next(A, 40000, B, 80);
+  assert.notEqual(t, isnAt0);
+  const l = new Uint8Array(16).fill(1), r = new Uint8Array(16).fill(2);
+  assert.equal(g.timestampOffset6(l, 0, 1, r, 0, 2), g.timestampOffset6(l, 0, 1, r, 0, 2));
+  assert.notEqual(g.timestampOffset6(l, 0, 1, r, 0, 2), g.next6(l, 0, 1, r, 0, 2));
+});
+
+Deno.test("TupleHash: keyed, extra word matters, key is copied and validated", () => {
+  const key = KEY.slice();
+  const h = new TupleHash(key);
+  const x = h.hash4(A, 1, B, 2, 7);
+  key[0] ^= 1; // later changes to the caller's array do not affect the hasher
+  assert.equal(h.hash4(A, 1, B, 2, 7), x);
+  assert.notEqual(h.hash4(A, 1, B, 2, 8), x);
+  assert.notEqual(new TupleHash(key).hash4(A, 1, B, 2, 7), x);
+  assert.throws(() => new TupleHash(new Uint32Array(3)), RangeError);
+  const v = h.hash4(0xffffffff, 0xffff, 0, 0, 0xffffffff);
+  assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
+});
+
+Deno.test("ISNs of many tuples look uniform (no gross bias in F)", () => {
+  const g = new IsnGenerator(new VirtualClock(), KEY);
+  const buckets = new Array(16).fill(0);
+  for (let port = 0; port < 16000; port++) buckets[g.next(A, port, B, 80) >>> 28]++;
+  for (const n of buckets) assert.ok(n > 800 && n < 1200, `${buckets}`);
+});

@@ -1,0 +1,291 @@
+/**
+ * NewReno congestion control: slow start and congestion avoidance (RFC 5681 §3.1) with
+ * appropriate byte counting (RFC 3465), fast recovery with NewReno's partial-ACK handling
+ * (RFC 6582 §3.2), or RFC 6675 window setting when the sender recovers with SACK.
+ *
+ * Choices where the RFCs leave room:
+ * - Slow start grows cwnd by `min(ackedBytes, L)` per ACK with L = 2*SMSS by default
+ *   (RFC 3465 §2.2 allows L up to 2*SMSS; RFC 5681 eq. 2 is the L = 1*SMSS case, selectable
+ *   with `slowStartLimitSegments: 1`). L = 2 keeps doubling per RTT with delayed ACKs, like
+ *   Linux, which also caps a stretch ACK at 2 segments in slow start. After an RTO, L = 1*SMSS
+ *   (one ACK then may cover many segments that left the network long ago). Slow start stops
+ *   at ssthresh: cwnd never jumps past it.
+ * - Congestion avoidance counts bytes (RFC 3465 §2.1): acked bytes accumulate, and each time
+ *   they reach cwnd, cwnd grows by one SMSS — about SMSS*SMSS/cwnd per ACK (RFC 5681 eq. 3)
+ *   without the delayed-ACK bias.
+ * - cwnd grows only while it limits the sender (RFC 7661's concern, Linux
+ *   `tcp_is_cwnd_limited`): in slow start when at least half of cwnd was in flight, in
+ *   congestion avoidance when less than one SMSS of cwnd was left unused. Turn off with
+ *   `growOnlyWhenCwndLimited: false`.
+ * - Leaving recovery sets cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) (RFC 6582 §3.2
+ *   step 6, option 1: no burst).
+ * - A restart after idle also raises ssthresh to at least 3/4 of the old cwnd (RFC 2861 §3,
+ *   as Linux does), so slow start climbs back quickly.
+ *
+ * @module
+ */
+
+import {
+  type CongestionControl,
+  DEFAULT_SEND_MSS,
+  INFINITE_SSTHRESH,
+  initialWindowBytes,
+} from "./congestion_control.ts";
+
+/** Options of {@link NewReno}. */
+export interface NewRenoOptions {
+  /** Slow-start byte-counting limit L in segments, 1 or 2 (RFC 3465 §2.2). Default 2. */
+  slowStartLimitSegments?: 1 | 2;
+  /** Grow cwnd only when it limited the sender (see the module doc). Default true. */
+  growOnlyWhenCwndLimited?: boolean;
+}
+
+/**
+ * NewReno ({@link CongestionControl}). All state is a few numbers: no allocation after
+ * construction.
+ *
+ * @example
+ * ```ts
+ * import { NewReno } from "./new_reno.ts";
+ * const cc = new NewReno();
+ * cc.init(1000, 0);
+ * cc.cwnd; // 10000: RFC 6928 initial window
+ * cc.onAck(2000, 10000, 50, 10); // slow start: +2000 (L = 2 segments)
+ * cc.cwnd; // 12000
+ * cc.enterFastRecovery(12000, 20);
+ * cc.ssthresh; // 6000 = FlightSize / 2
+ * cc.cwnd; // 9000 = ssthresh + 3 * SMSS
+ * ```
+ */
+export class NewReno implements CongestionControl {
+  /** "newreno". */
+  readonly name: string = "newreno";
+  readonly #ssLimitSegments: number;
+  readonly #growOnlyWhenLimited: boolean;
+  #mss = DEFAULT_SEND_MSS;
+  #cwnd = 0;
+  #ssthresh = INFINITE_SSTHRESH;
+  /** RFC 3465 §2.1 bytes_acked accumulator for congestion avoidance. */
+  #bytesAcked = 0;
+  #inRecovery = false;
+  /** RFC 6675 recovery: no inflation/deflation. */
+  #sackRecovery = false;
+  /** An RTO fired and no new data was acknowledged since (RFC 5681 §3.1: hold ssthresh). */
+  #inTimeoutSeries = false;
+  /** Slow start that follows an RTO: L = 1*SMSS. */
+  #slowStartAfterRto = false;
+  /** Values before the last reduction, for undoReduction; -1 when none. */
+  #priorCwnd = -1;
+  #priorSsthresh = -1;
+
+  /** A NewReno instance, initialised for {@link DEFAULT_SEND_MSS}; call `init` per connection. */
+  constructor(options: NewRenoOptions = {}) {
+    const l = options.slowStartLimitSegments ?? 2;
+    if (l !== 1 && l !== 2) {
+      throw new RangeError(`NewReno: slowStartLimitSegments must be 1 or 2, got ${l}`);
+    }
+    this.#ssLimitSegments = l;
+    this.#growOnlyWhenLimited = options.growOnlyWhenCwndLimited ?? true;
+    this.init(DEFAULT_SEND_MSS, 0);
+  }
+
+  /** Congestion window in bytes. */
+  get cwnd(): number {
+    return this.#cwnd;
+  }
+
+  /** Slow start threshold in bytes. */
+  get ssthresh(): number {
+    return this.#ssthresh;
+  }
+
+  /** SMSS in bytes. */
+  get mss(): number {
+    return this.#mss;
+  }
+
+  /** True while in slow start. */
+  get inSlowStart(): boolean {
+    return !this.#inRecovery && this.#cwnd < this.#ssthresh;
+  }
+
+  /** True during fast recovery. */
+  get inRecovery(): boolean {
+    return this.#inRecovery;
+  }
+
+  /**
+   * Reset for a new connection with SMSS `mss`.
+   *
+   * @throws {RangeError} if `mss` is not a positive integer.
+   */
+  init(mss: number, _nowMs: number): void {
+    checkMss(mss);
+    this.#mss = mss;
+    // RFC 6928 §2 initial window; RFC 5681 §3.1 "arbitrarily high" initial ssthresh.
+    this.#cwnd = initialWindowBytes(mss);
+    this.#ssthresh = INFINITE_SSTHRESH;
+    this.#bytesAcked = 0;
+    this.#inRecovery = false;
+    this.#sackRecovery = false;
+    this.#inTimeoutSeries = false;
+    this.#slowStartAfterRto = false;
+    this.#priorCwnd = -1;
+    this.#priorSsthresh = -1;
+  }
+
+  /**
+   * Change SMSS. cwnd keeps its byte value but is at least one SMSS; a finite ssthresh is at
+   * least 2*SMSS.
+   *
+   * @throws {RangeError} if `mss` is not a positive integer.
+   */
+  setMss(mss: number): void {
+    checkMss(mss);
+    this.#mss = mss;
+    if (this.#cwnd < mss) this.#cwnd = mss;
+    if (this.#ssthresh < 2 * mss) this.#ssthresh = 2 * mss;
+  }
+
+  /** New data acknowledged outside recovery: slow start or congestion avoidance. */
+  onAck(ackedBytes: number, inflightBytes: number, _rttSampleMs: number, _nowMs: number): void {
+    if (!(ackedBytes > 0)) return;
+    // RFC 5681 §3.1: a later timeout is no longer "the same segment" once new data is acked.
+    this.#inTimeoutSeries = false;
+    if (this.#inRecovery) return; // the sender should have called onPartialAck/exit
+    const mss = this.#mss;
+    const cwnd = this.#cwnd;
+    // What was outstanding when this ACK arrived: the caller already removed ackedBytes.
+    const flightBefore = inflightBytes + ackedBytes;
+    if (cwnd < this.#ssthresh) {
+      if (this.#growOnlyWhenLimited && 2 * flightBefore < cwnd) return;
+      // RFC 3465 §2.2 / RFC 5681 eq. 2: cwnd += min(N, L).
+      const limit = (this.#slowStartAfterRto ? 1 : this.#ssLimitSegments) * mss;
+      let next = cwnd + (ackedBytes < limit ? ackedBytes : limit);
+      if (next >= this.#ssthresh) {
+        next = this.#ssthresh;
+        this.#slowStartAfterRto = false;
+      }
+      this.#cwnd = next;
+      return;
+    }
+    if (this.#growOnlyWhenLimited && flightBefore + mss <= cwnd) return;
+    // RFC 3465 §2.1: when bytes_acked reaches cwnd, subtract cwnd and add one SMSS.
+    this.#bytesAcked += ackedBytes;
+    if (this.#bytesAcked >= cwnd) {
+      this.#bytesAcked -= cwnd;
+      this.#cwnd = cwnd + mss;
+    }
+  }
+
+  /** Enter fast recovery: ssthresh = max(FlightSize/2, 2*SMSS) (RFC 5681 eq. 4). */
+  enterFastRecovery(inflightBytes: number, _nowMs: number, sackBased = false): void {
+    if (this.#inRecovery) return;
+    this.#saveForUndo();
+    this.#ssthresh = this.#lossSsthresh(inflightBytes);
+    // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS, the three segments that left the
+    // network. RFC 6675 §5 step (4.2): cwnd = ssthresh; pipe accounts for them instead.
+    this.#cwnd = sackBased ? this.#ssthresh : this.#ssthresh + 3 * this.#mss;
+    this.#bytesAcked = 0;
+    this.#slowStartAfterRto = false;
+    this.#inRecovery = true;
+    this.#sackRecovery = sackBased;
+  }
+
+  /** RFC 5681 §3.2 step 4: each further duplicate ACK inflates cwnd by one SMSS. */
+  onDupAck(_inflightBytes: number, _nowMs: number): void {
+    if (this.#inRecovery && !this.#sackRecovery) this.#cwnd += this.#mss;
+  }
+
+  /**
+   * RFC 6582 §3.2 step 5: deflate cwnd by the newly acknowledged bytes, then add back one
+   * SMSS if at least one SMSS was acknowledged. cwnd never drops below one SMSS here.
+   */
+  onPartialAck(ackedBytes: number, _inflightBytes: number, _nowMs: number): void {
+    if (!(ackedBytes > 0)) return;
+    this.#inTimeoutSeries = false;
+    if (!this.#inRecovery || this.#sackRecovery) return;
+    const mss = this.#mss;
+    let next = this.#cwnd - ackedBytes;
+    if (ackedBytes >= mss) next += mss;
+    this.#cwnd = next > mss ? next : mss;
+  }
+
+  /** RFC 6582 §3.2 step 6, option 1: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). */
+  exitFastRecovery(inflightBytes: number, _nowMs: number): void {
+    if (!this.#inRecovery) return;
+    const mss = this.#mss;
+    const flight = inflightBytes > mss ? inflightBytes : mss;
+    const bound = flight + mss;
+    this.#cwnd = bound < this.#ssthresh ? bound : this.#ssthresh;
+    this.#inRecovery = false;
+    this.#sackRecovery = false;
+    this.#bytesAcked = 0;
+  }
+
+  /**
+   * RFC 5681 §3.1: ssthresh = max(FlightSize/2, 2*SMSS) — unless this segment already timed
+   * out (no new data acknowledged since the last RTO), when ssthresh is held — and cwnd = LW =
+   * one SMSS. Ends any recovery.
+   */
+  onRetransmitTimeout(inflightBytes: number, _nowMs: number): void {
+    if (!this.#inTimeoutSeries) {
+      this.#saveForUndo();
+      this.#ssthresh = this.#lossSsthresh(inflightBytes);
+      this.#inTimeoutSeries = true;
+    }
+    this.#cwnd = this.#mss;
+    this.#bytesAcked = 0;
+    this.#inRecovery = false;
+    this.#sackRecovery = false;
+    this.#slowStartAfterRto = true;
+  }
+
+  /**
+   * RFC 5681 §4.1: cwnd = RW = min(IW, cwnd). First ssthresh = max(ssthresh, 3/4 cwnd)
+   * (RFC 2861 §3).
+   */
+  onIdleRestart(_nowMs: number): void {
+    const cwnd = this.#cwnd;
+    const threeQuarters = Math.floor((3 * cwnd) / 4);
+    if (this.#ssthresh < threeQuarters) this.#ssthresh = threeQuarters;
+    const iw = initialWindowBytes(this.#mss);
+    if (cwnd > iw) this.#cwnd = iw;
+    this.#bytesAcked = 0;
+  }
+
+  /** Restore cwnd and ssthresh to at least their values before the last reduction. */
+  undoReduction(_nowMs: number): boolean {
+    if (this.#priorCwnd < 0) return false;
+    if (this.#cwnd < this.#priorCwnd) this.#cwnd = this.#priorCwnd;
+    if (this.#ssthresh < this.#priorSsthresh) this.#ssthresh = this.#priorSsthresh;
+    this.#priorCwnd = -1;
+    this.#priorSsthresh = -1;
+    this.#inRecovery = false;
+    this.#sackRecovery = false;
+    this.#inTimeoutSeries = false;
+    this.#slowStartAfterRto = false;
+    this.#bytesAcked = 0;
+    return true;
+  }
+
+  /** RFC 5681 eq. 4: max(FlightSize / 2, 2*SMSS). */
+  #lossSsthresh(inflightBytes: number): number {
+    const half = inflightBytes > 0 ? Math.floor(inflightBytes / 2) : 0;
+    const floor = 2 * this.#mss;
+    return half > floor ? half : floor;
+  }
+
+  /** Remember the window before a reduction (RFC 4015: the response restores it). */
+  #saveForUndo(): void {
+    this.#priorCwnd = this.#cwnd;
+    this.#priorSsthresh = this.#ssthresh;
+  }
+}
+
+/** Throw for an MSS that is not a positive integer (control path only). */
+function checkMss(mss: number): void {
+  if (!Number.isInteger(mss) || mss < 1) {
+    throw new RangeError(`congestion control: mss must be a positive integer, got ${mss}`);
+  }
+}

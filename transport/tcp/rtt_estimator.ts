@@ -1,0 +1,197 @@
+/**
+ * Retransmission timeout computation (RFC 6298).
+ *
+ * Karn's algorithm (RFC 6298 §3, Karn & Partridge 1987) is the caller's job: never feed a
+ * sample measured on a segment that was retransmitted, because its ACK is ambiguous. With the
+ * TCP Timestamps option (RFC 7323 §4) every ACK that acknowledges new data gives an unambiguous
+ * sample, retransmitted or not. The caller also chooses when to sample (RFC 6298 §3: at least
+ * once per RTT), arms the timer (§5) and, per §5.7, reinitialises the RTO to 3 s with
+ * {@link RttEstimator.reset} when the SYN or SYN-ACK was retransmitted and no sample exists.
+ *
+ * @module
+ */
+
+/** Options of {@link RttEstimator}; all in milliseconds. */
+export interface RttEstimatorOptions {
+  /**
+   * RTO before any sample (RFC 6298 §2.1: 1 s). Default 1000.
+   */
+  initialRtoMs?: number;
+  /**
+   * Lower bound of the RTO. RFC 6298 §2.4 says 1 s; Linux uses 200 ms (`TCP_RTO_MIN`), as here.
+   * Default 200.
+   */
+  minRtoMs?: number;
+  /**
+   * Upper bound of the RTO, also for backoff (RFC 6298 §2.5: at least 60 s). Linux: 120 s
+   * (`TCP_RTO_MAX`). Default 120000.
+   */
+  maxRtoMs?: number;
+  /** Clock granularity G (RFC 6298 §2): the RTO is at least SRTT + G. Default 1. */
+  clockGranularityMs?: number;
+}
+
+/** RFC 6298 §2: alpha = 1/8, the SRTT gain. */
+const ALPHA = 1 / 8;
+/** RFC 6298 §2: beta = 1/4, the RTTVAR gain. */
+const BETA = 1 / 4;
+/** RFC 6298 §2: K = 4, the RTTVAR multiplier. */
+const K = 4;
+/** RFC 6298 §5.7: RTO after a handshake retransmission, when data transfer starts. */
+export const HANDSHAKE_RETRY_RTO_MS = 3000;
+
+/**
+ * Smoothed RTT, RTT variance and the (backed-off, clamped) retransmission timeout of one
+ * connection. Allocation-free after construction.
+ *
+ * @example
+ * ```ts
+ * import { RttEstimator } from "./rtt_estimator.ts";
+ * const rtt = new RttEstimator();
+ * rtt.rtoMs; // 1000: no sample yet
+ * rtt.sample(100); // SRTT 100, RTTVAR 50
+ * rtt.rtoMs; // 300 = 100 + 4 * 50
+ * rtt.backoff();
+ * rtt.rtoMs; // 600
+ * ```
+ */
+export class RttEstimator {
+  /** Lower bound of the RTO in ms. */
+  readonly minRtoMs: number;
+  /** Upper bound of the RTO in ms. */
+  readonly maxRtoMs: number;
+  /** Clock granularity G in ms. */
+  readonly clockGranularityMs: number;
+  /** RTO before the first sample in ms. */
+  readonly initialRtoMs: number;
+  #srtt = 0;
+  #rttvar = 0;
+  #hasSample = false;
+  /** Un-backed-off RTO, unclamped. */
+  #baseRto: number;
+  /** Number of doublings since the last sample or reset. */
+  #backoffs = 0;
+  /** The RTO to use, clamped and backed off (cached). */
+  #rto = 0;
+
+  /**
+   * A fresh estimator (no samples, RTO = `initialRtoMs`).
+   *
+   * @throws {RangeError} if a bound is not a positive finite number or min > max.
+   */
+  constructor(options: RttEstimatorOptions = {}) {
+    const {
+      initialRtoMs = 1000,
+      minRtoMs = 200,
+      maxRtoMs = 120_000,
+      clockGranularityMs = 1,
+    } = options;
+    for (const [name, v] of Object.entries({ initialRtoMs, minRtoMs, maxRtoMs })) {
+      if (!(v > 0) || !Number.isFinite(v)) {
+        throw new RangeError(`RttEstimator: ${name} must be a positive number, got ${v}`);
+      }
+    }
+    if (!(clockGranularityMs >= 0) || !Number.isFinite(clockGranularityMs)) {
+      throw new RangeError(
+        `RttEstimator: clockGranularityMs must be >= 0, got ${clockGranularityMs}`,
+      );
+    }
+    if (minRtoMs > maxRtoMs) {
+      throw new RangeError(`RttEstimator: minRtoMs ${minRtoMs} > maxRtoMs ${maxRtoMs}`);
+    }
+    this.initialRtoMs = initialRtoMs;
+    this.minRtoMs = minRtoMs;
+    this.maxRtoMs = maxRtoMs;
+    this.clockGranularityMs = clockGranularityMs;
+    this.#baseRto = initialRtoMs;
+    this.#update();
+  }
+
+  /** True once a sample has been taken. */
+  get hasSample(): boolean {
+    return this.#hasSample;
+  }
+
+  /** Smoothed round-trip time SRTT in ms (0 before the first sample). */
+  get srttMs(): number {
+    return this.#srtt;
+  }
+
+  /** Round-trip time variation RTTVAR in ms (0 before the first sample). */
+  get rttvarMs(): number {
+    return this.#rttvar;
+  }
+
+  /** The retransmission timeout to arm, in ms: backed off and clamped to [min, max]. */
+  get rtoMs(): number {
+    return this.#rto;
+  }
+
+  /** Doublings applied by {@link RttEstimator.backoff} since the last sample or reset. */
+  get backoffCount(): number {
+    return this.#backoffs;
+  }
+
+  /**
+   * Feed one RTT measurement `rttMs` (≥ 0; anything else is ignored). Recomputes the RTO and,
+   * as the new measurement supersedes it, clears the backoff (RFC 6298 §5 and Karn: the
+   * backed-off RTO is kept only until a valid sample arrives).
+   */
+  sample(rttMs: number): void {
+    if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return;
+    if (!this.#hasSample) {
+      // RFC 6298 §2.2: the first measurement R gives SRTT = R, RTTVAR = R/2.
+      this.#srtt = rttMs;
+      this.#rttvar = rttMs / 2;
+      this.#hasSample = true;
+    } else {
+      // RFC 6298 §2.3: RTTVAR is updated first, with the *old* SRTT.
+      const err = this.#srtt - rttMs;
+      this.#rttvar = (1 - BETA) * this.#rttvar + BETA * (err < 0 ? -err : err);
+      this.#srtt = (1 - ALPHA) * this.#srtt + ALPHA * rttMs;
+    }
+    // RFC 6298 §2.2/§2.3: RTO = SRTT + max(G, K*RTTVAR).
+    const v = K * this.#rttvar;
+    this.#baseRto = this.#srtt + (v > this.clockGranularityMs ? v : this.clockGranularityMs);
+    this.#backoffs = 0;
+    this.#update();
+  }
+
+  /**
+   * The retransmission timer expired: double the RTO (RFC 6298 §5.5), up to `maxRtoMs`.
+   */
+  backoff(): void {
+    if (this.#rto < this.maxRtoMs) this.#backoffs++;
+    this.#update();
+  }
+
+  /**
+   * Drop the backoff without a new sample (e.g. an ACK of new data arrived for a
+   * retransmitted segment, which Karn's rule forbids sampling; Linux also resets here).
+   */
+  resetBackoff(): void {
+    this.#backoffs = 0;
+    this.#update();
+  }
+
+  /**
+   * Forget all samples and start over with RTO = `rtoMs` (default `initialRtoMs`). RFC 6298
+   * §5.7: pass {@link HANDSHAKE_RETRY_RTO_MS} when the handshake needed a retransmission
+   * and no sample was taken.
+   */
+  reset(rtoMs: number = this.initialRtoMs): void {
+    this.#srtt = 0;
+    this.#rttvar = 0;
+    this.#hasSample = false;
+    this.#baseRto = rtoMs > 0 ? rtoMs : this.initialRtoMs;
+    this.#backoffs = 0;
+    this.#update();
+  }
+
+  /** Recompute the cached RTO: base × 2^backoffs, clamped (RFC 6298 §2.4, §2.5, §5.5). */
+  #update(): void {
+    let rto = this.#baseRto < this.minRtoMs ? this.minRtoMs : this.#baseRto;
+    rto *= 2 ** this.#backoffs;
+    this.#rto = rto > this.maxRtoMs ? this.maxRtoMs : rto;
+  }
+}
