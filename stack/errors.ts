@@ -7,6 +7,7 @@
 
 /** Error codes the stack raises (a subset of POSIX errno names). */
 export type ErrnoCode =
+  | "EACCES"
   | "EAGAIN"
   | "EADDRINUSE"
   | "EADDRNOTAVAIL"

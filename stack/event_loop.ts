@@ -12,7 +12,7 @@
 
 import { setImmediate } from "node:timers";
 import { POLLIN } from "../ffi/constants.ts";
-import { POLLFD_EVENTS, POLLFD_FD, POLLFD_SIZE } from "../ffi/structs.ts";
+import { pollfds, setPollfd } from "../ffi/structs.ts";
 import { close, eventfdCreate, eventfdDrain, eventfdSignal, pollAsync } from "../ffi/syscalls.ts";
 import type { Stack } from "./stack.ts";
 
@@ -98,12 +98,9 @@ export class EventLoop {
     const fds: number[] = [];
     for (const nic of this.#stack.nics) if (nic.driver.fd >= 0) fds.push(nic.driver.fd);
     fds.push(this.#wakeFd);
-    const p = new Uint8Array(fds.length * POLLFD_SIZE);
-    const dv = new DataView(p.buffer);
-    for (let i = 0; i < fds.length; i++) {
-      dv.setInt32(i * POLLFD_SIZE + POLLFD_FD, fds[i], true);
-      dv.setInt16(i * POLLFD_SIZE + POLLFD_EVENTS, POLLIN, true);
-    }
+    // Off-heap memory: the poll runs on a helper thread and V8 must not move it meanwhile.
+    const p = pollfds(fds.length);
+    for (let i = 0; i < fds.length; i++) setPollfd(p, i, fds[i], POLLIN);
     this.#pollfds = p;
     this.#nfds = fds.length;
   }

@@ -119,9 +119,7 @@ export class Runtime {
     let stack: Stack;
     let nic: Nic;
     try {
-      const so: StackOptions = { ...config.stack };
-      if (so.bufferBytes === undefined) so.bufferBytes = Math.max(2048, driver.mtu + 14 + 160 + 64);
-      stack = new Stack(so);
+      stack = new Stack({ ...config.stack });
       nic = stack.addNic(driver);
       for (const p of parsed) stack.ipv4.addAddress(nic.index, p.addr, p.prefixLen);
       if (gw !== 0) stack.ipv4.setDefaultGateway(gw);

@@ -10,10 +10,11 @@
 import type { LinkDriver } from "../link/driver.ts";
 import { type IcmpOptions, Icmpv4Layer } from "../net/icmpv4.ts";
 import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
+import { UdpLayer, type UdpOptions } from "../transport/udp.ts";
 import { type Clock, MonotonicClock } from "./clock.ts";
 import { EventMux } from "./event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
-import { BufferPool } from "./packet_buffer.ts";
+import { BufferPool, HEADROOM_BYTES } from "./packet_buffer.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 
@@ -29,9 +30,13 @@ export interface OutputSource {
 export interface StackOptions {
   /** Time source [MonotonicClock]. */
   clock?: Clock;
-  /** Packet buffers in the pool [1024]. */
+  /** Packet buffers in the pool [512]. */
   poolBuffers?: number;
-  /** Bytes per packet buffer [headroom + 9216; raised to 65 536 + headroom with GSO]. */
+  /**
+   * Bytes per packet buffer [headroom + 65 536 + 64: room for the largest datagram, which is
+   * fragmented on the way out, and for 64 KB offload super-segments]. Memory is committed by
+   * the OS only as buffers are touched.
+   */
   bufferBytes?: number;
   /** Frames received per NIC per tick [64]. */
   rxBatch?: number;
@@ -39,6 +44,8 @@ export interface StackOptions {
   ipv4?: Ipv4Options;
   /** ICMP options. */
   icmp?: IcmpOptions;
+  /** UDP options. */
+  udp?: UdpOptions;
 }
 
 /**
@@ -67,6 +74,8 @@ export class Stack {
   readonly ipv4: Ipv4Layer;
   /** ICMPv4. */
   readonly icmp: Icmpv4Layer;
+  /** UDP. */
+  readonly udp: UdpLayer;
   /** Attached NICs, by index − 1. */
   readonly nics: Nic[] = [];
   /** Ticks run. */
@@ -83,12 +92,13 @@ export class Stack {
     this.clock = opts.clock ?? new MonotonicClock();
     this.timers = new TimerWheel({ startMs: this.clock.nowMs() });
     this.pool = new BufferPool({
-      count: opts.poolBuffers ?? 1024,
-      bufferBytes: opts.bufferBytes ?? 160 + 9216 + 64,
+      count: opts.poolBuffers ?? 512,
+      bufferBytes: opts.bufferBytes ?? HEADROOM_BYTES + 65536 + 64,
     });
     this.#rxBatch = opts.rxBatch ?? 64;
     this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
     this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
+    this.udp = new UdpLayer(this, opts.udp);
     const ipv4 = this.ipv4;
     this.#receiver = {
       receiveArp: (nic, buf, off, len) => ipv4.arp(nic).receive(buf, off, len),
