@@ -14,9 +14,9 @@
  */
 
 import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
-import { UdpEndpoint, UdpPeer } from "../transport/udp.ts";
+import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
 import { StackError } from "./errors.ts";
-import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "./event_mux.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, type WaitQueue } from "./event_mux.ts";
 import type { Stack } from "./stack.ts";
 
 /** Address family IPv4. */
