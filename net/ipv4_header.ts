@@ -1,0 +1,394 @@
+/**
+ * The IPv4 header (RFC 791 §3.1): a reusable view with a getter and setter per field, a
+ * validity check that names the drop reason, and a writer for the common 20-byte header.
+ *
+ * ```text
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * |Version|  IHL  |    DSCP   |ECN|          Total Length         |
+ * |         Identification        |Flags|     Fragment Offset     |
+ * |  Time to Live |    Protocol   |        Header Checksum        |
+ * |                       Source Address                          |
+ * |                    Destination Address                        |
+ * |                    Options (IHL > 5)                          |
+ * ```
+ *
+ * @module
+ */
+
+import { onesComplementSum } from "./checksum.ts";
+import { readIpv4, writeIpv4 } from "./ipv4_address.ts";
+
+/** Smallest header (IHL 5). */
+export const IPV4_HEADER_MIN_BYTES = 20;
+/** Largest header (IHL 15). */
+export const IPV4_HEADER_MAX_BYTES = 60;
+/** Offset of version (high nibble) and IHL (low nibble, in 32-bit words). */
+export const IPV4_VERSION_IHL_OFFSET = 0;
+/** Offset of DSCP (high 6 bits) and ECN (low 2 bits), the old TOS byte (RFC 2474, RFC 3168). */
+export const IPV4_TOS_OFFSET = 1;
+/** Offset of the total length (header + data, bytes). */
+export const IPV4_TOTAL_LENGTH_OFFSET = 2;
+/** Offset of the identification. */
+export const IPV4_ID_OFFSET = 4;
+/** Offset of the flags (3 bits) and fragment offset (13 bits, 8-byte units). */
+export const IPV4_FLAGS_FRAGMENT_OFFSET = 6;
+/** Offset of the time to live. */
+export const IPV4_TTL_OFFSET = 8;
+/** Offset of the protocol. */
+export const IPV4_PROTOCOL_OFFSET = 9;
+/** Offset of the header checksum. */
+export const IPV4_CHECKSUM_OFFSET = 10;
+/** Offset of the source address. */
+export const IPV4_SRC_OFFSET = 12;
+/** Offset of the destination address. */
+export const IPV4_DST_OFFSET = 16;
+/** Offset of the options (present when IHL > 5). */
+export const IPV4_OPTIONS_OFFSET = 20;
+
+/** Don't Fragment flag in the flags/fragment-offset word (RFC 791 §3.1). */
+export const IPV4_FLAG_DF = 0x4000;
+/** More Fragments flag in the flags/fragment-offset word. */
+export const IPV4_FLAG_MF = 0x2000;
+/** The fragment offset bits of the flags/fragment-offset word (8-byte units). */
+export const IPV4_FRAGMENT_OFFSET_MASK = 0x1fff;
+/** A sensible default TTL (Linux `ip_default_ttl`; RFC 1122 §3.2.1.7 says at least 64 is fine). */
+export const IPV4_DEFAULT_TTL = 64;
+/** Largest total length. */
+export const IPV4_MAX_TOTAL_LENGTH = 65535;
+
+/** IP protocol number of ICMP. */
+export const IP_PROTO_ICMP = 1;
+/** IP protocol number of TCP. */
+export const IP_PROTO_TCP = 6;
+/** IP protocol number of UDP. */
+export const IP_PROTO_UDP = 17;
+/** IP protocol (next header) number of ICMPv6. */
+export const IP_PROTO_ICMPV6 = 58;
+
+/** Drop reason: the bytes end before the header or the datagram does (`IpInTruncatedPkts`). */
+export const IPV4_DROP_TRUNCATED = "InTruncatedPkts";
+/** Drop reason: the version field is not 4 (`IpInBadVersion`; Linux counts it in InHdrErrors). */
+export const IPV4_DROP_BAD_VERSION = "InBadVersion";
+/** Drop reason: IHL < 5 or total length < header length (`IpInHdrErrors`). */
+export const IPV4_DROP_HDR_ERRORS = "InHdrErrors";
+/** Drop reason: the header checksum is wrong (`IpInCsumErrors`). */
+export const IPV4_DROP_CSUM_ERRORS = "InCsumErrors";
+/**
+ * Every reason {@link Ipv4Header.check} can return: each is the name of a counter in the `ip`
+ * group of the stack's stats (the nstat name without its `Ip` prefix).
+ */
+export type Ipv4DropReason =
+  | typeof IPV4_DROP_TRUNCATED
+  | typeof IPV4_DROP_BAD_VERSION
+  | typeof IPV4_DROP_HDR_ERRORS
+  | typeof IPV4_DROP_CSUM_ERRORS;
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A view of an IPv4 header at `buf[off..]`. One object is reused for every packet.
+ *
+ * Receive: `attach` then `check()`; the datagram is `totalLength` bytes (the frame may carry
+ * Ethernet padding after it). Transmit: `attach`, `init(headerBytes)`, set the fields, then
+ * `fillChecksum()` last.
+ *
+ * @example
+ * ```ts
+ * const ip = new Ipv4Header();
+ * const reason = ip.attach(frame, 14, frame.length - 14).check();
+ * if (reason !== null) stats.ip[reason]++;
+ * else deliver(ip.protocol, ip.src, ip.dst, ip.payloadOffset, ip.payloadLength);
+ * ```
+ */
+export class Ipv4Header {
+  /** The bytes the header lives in. */
+  buf: Uint8Array = EMPTY;
+  /** Offset of the header in `buf`. */
+  off = 0;
+  /** Bytes available from `off`. */
+  len = 0;
+
+  /** Point the view at `buf[off, off + len)`; returns `this`. */
+  attach(buf: Uint8Array, off: number, len: number): this {
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return this;
+  }
+
+  /**
+   * Null when the bytes hold a valid IPv4 header (RFC 791 §3.1, RFC 1122 §3.2.1.1–2), else the
+   * drop reason. Checks, in order: ≥ 20 bytes, version 4, IHL ≥ 5, header within the bytes,
+   * header length ≤ total length ≤ bytes, and (unless `verifyChecksum` is false, e.g. a
+   * trusted loopback) the header checksum. Options are not interpreted.
+   */
+  check(verifyChecksum = true): Ipv4DropReason | null {
+    const b = this.buf;
+    const o = this.off;
+    if (this.len < IPV4_HEADER_MIN_BYTES) return IPV4_DROP_TRUNCATED;
+    const vihl = b[o];
+    if (vihl >>> 4 !== 4) return IPV4_DROP_BAD_VERSION;
+    const hdrBytes = (vihl & 0x0f) << 2;
+    if (hdrBytes < IPV4_HEADER_MIN_BYTES) return IPV4_DROP_HDR_ERRORS;
+    if (hdrBytes > this.len) return IPV4_DROP_TRUNCATED;
+    const total = (b[o + IPV4_TOTAL_LENGTH_OFFSET] << 8) | b[o + IPV4_TOTAL_LENGTH_OFFSET + 1];
+    if (total < hdrBytes) return IPV4_DROP_HDR_ERRORS;
+    // RFC 1122 §3.2.1.1 / Linux ip_rcv_core: a datagram longer than the frame is truncated; a
+    // shorter one is fine (link padding), the caller uses totalLength from here on.
+    if (total > this.len) return IPV4_DROP_TRUNCATED;
+    // RFC 1122 §3.2.1.2: silently discard a datagram whose header checksum is wrong.
+    if (verifyChecksum) {
+      let s = onesComplementSum(b, o, hdrBytes);
+      s = (s & 0xffff) + (s >>> 16);
+      if (s !== 0xffff) return IPV4_DROP_CSUM_ERRORS;
+    }
+    return null;
+  }
+
+  /**
+   * Start a header for transmit: zero `headerBytes` bytes (20..60, a multiple of 4), set
+   * version 4 and the IHL. Returns `this`.
+   */
+  init(headerBytes: number = IPV4_HEADER_MIN_BYTES): this {
+    this.buf.fill(0, this.off, this.off + headerBytes);
+    this.buf[this.off] = 0x40 | (headerBytes >>> 2);
+    return this;
+  }
+
+  /** Compute and store the header checksum over `headerBytes` (call after every other field). */
+  fillChecksum(): void {
+    const b = this.buf;
+    const o = this.off + IPV4_CHECKSUM_OFFSET;
+    b[o] = 0;
+    b[o + 1] = 0;
+    let s = onesComplementSum(b, this.off, this.headerBytes);
+    s = (s & 0xffff) + (s >>> 16);
+    const c = ~s & 0xffff;
+    b[o] = c >>> 8;
+    b[o + 1] = c;
+  }
+
+  /** Version (4 for a valid header). */
+  get version(): number {
+    return this.buf[this.off] >>> 4;
+  }
+  set version(v: number) {
+    this.buf[this.off] = (v << 4) | (this.buf[this.off] & 0x0f);
+  }
+
+  /** Header length in 32-bit words (5..15). */
+  get ihl(): number {
+    return this.buf[this.off] & 0x0f;
+  }
+  set ihl(v: number) {
+    this.buf[this.off] = (this.buf[this.off] & 0xf0) | (v & 0x0f);
+  }
+
+  /** Header length in bytes (IHL × 4). */
+  get headerBytes(): number {
+    return (this.buf[this.off] & 0x0f) << 2;
+  }
+  set headerBytes(v: number) {
+    this.ihl = v >>> 2;
+  }
+
+  /** The whole TOS byte (DSCP << 2 | ECN). */
+  get tos(): number {
+    return this.buf[this.off + IPV4_TOS_OFFSET];
+  }
+  set tos(v: number) {
+    this.buf[this.off + IPV4_TOS_OFFSET] = v;
+  }
+
+  /** Differentiated services code point (RFC 2474), 6 bits. */
+  get dscp(): number {
+    return this.buf[this.off + IPV4_TOS_OFFSET] >>> 2;
+  }
+  set dscp(v: number) {
+    const o = this.off + IPV4_TOS_OFFSET;
+    this.buf[o] = (v << 2) | (this.buf[o] & 0x03);
+  }
+
+  /** Explicit congestion notification (RFC 3168), 2 bits. */
+  get ecn(): number {
+    return this.buf[this.off + IPV4_TOS_OFFSET] & 0x03;
+  }
+  set ecn(v: number) {
+    const o = this.off + IPV4_TOS_OFFSET;
+    this.buf[o] = (this.buf[o] & 0xfc) | (v & 0x03);
+  }
+
+  /** Total length of the datagram (header + data) in bytes. */
+  get totalLength(): number {
+    const o = this.off + IPV4_TOTAL_LENGTH_OFFSET;
+    return (this.buf[o] << 8) | this.buf[o + 1];
+  }
+  set totalLength(v: number) {
+    const o = this.off + IPV4_TOTAL_LENGTH_OFFSET;
+    this.buf[o] = v >>> 8;
+    this.buf[o + 1] = v;
+  }
+
+  /** Identification (for reassembly). */
+  get id(): number {
+    const o = this.off + IPV4_ID_OFFSET;
+    return (this.buf[o] << 8) | this.buf[o + 1];
+  }
+  set id(v: number) {
+    const o = this.off + IPV4_ID_OFFSET;
+    this.buf[o] = v >>> 8;
+    this.buf[o + 1] = v;
+  }
+
+  /** The raw flags/fragment-offset word (see {@link IPV4_FLAG_DF}, {@link IPV4_FLAG_MF}). */
+  get flagsFragment(): number {
+    const o = this.off + IPV4_FLAGS_FRAGMENT_OFFSET;
+    return (this.buf[o] << 8) | this.buf[o + 1];
+  }
+  set flagsFragment(v: number) {
+    const o = this.off + IPV4_FLAGS_FRAGMENT_OFFSET;
+    this.buf[o] = v >>> 8;
+    this.buf[o + 1] = v;
+  }
+
+  /** The DF flag. */
+  get dontFragment(): boolean {
+    return (this.buf[this.off + IPV4_FLAGS_FRAGMENT_OFFSET] & 0x40) !== 0;
+  }
+  set dontFragment(v: boolean) {
+    const o = this.off + IPV4_FLAGS_FRAGMENT_OFFSET;
+    this.buf[o] = v ? this.buf[o] | 0x40 : this.buf[o] & ~0x40;
+  }
+
+  /** The MF flag. */
+  get moreFragments(): boolean {
+    return (this.buf[this.off + IPV4_FLAGS_FRAGMENT_OFFSET] & 0x20) !== 0;
+  }
+  set moreFragments(v: boolean) {
+    const o = this.off + IPV4_FLAGS_FRAGMENT_OFFSET;
+    this.buf[o] = v ? this.buf[o] | 0x20 : this.buf[o] & ~0x20;
+  }
+
+  /** Fragment offset in BYTES (the field counts 8-byte units; set only multiples of 8). */
+  get fragmentOffset(): number {
+    return (this.flagsFragment & IPV4_FRAGMENT_OFFSET_MASK) << 3;
+  }
+  set fragmentOffset(bytes: number) {
+    this.flagsFragment = (this.flagsFragment & ~IPV4_FRAGMENT_OFFSET_MASK) |
+      ((bytes >>> 3) & IPV4_FRAGMENT_OFFSET_MASK);
+  }
+
+  /** True when this datagram is a fragment (MF set or a non-zero offset). */
+  isFragment(): boolean {
+    return (this.flagsFragment & (IPV4_FLAG_MF | IPV4_FRAGMENT_OFFSET_MASK)) !== 0;
+  }
+
+  /** Time to live. */
+  get ttl(): number {
+    return this.buf[this.off + IPV4_TTL_OFFSET];
+  }
+  set ttl(v: number) {
+    this.buf[this.off + IPV4_TTL_OFFSET] = v;
+  }
+
+  /** Protocol of the payload (`IP_PROTO_*`). */
+  get protocol(): number {
+    return this.buf[this.off + IPV4_PROTOCOL_OFFSET];
+  }
+  set protocol(v: number) {
+    this.buf[this.off + IPV4_PROTOCOL_OFFSET] = v;
+  }
+
+  /** The header checksum as stored. */
+  get checksum(): number {
+    const o = this.off + IPV4_CHECKSUM_OFFSET;
+    return (this.buf[o] << 8) | this.buf[o + 1];
+  }
+  set checksum(v: number) {
+    const o = this.off + IPV4_CHECKSUM_OFFSET;
+    this.buf[o] = v >>> 8;
+    this.buf[o + 1] = v;
+  }
+
+  /** Source address (unsigned 32-bit). */
+  get src(): number {
+    return readIpv4(this.buf, this.off + IPV4_SRC_OFFSET);
+  }
+  set src(a: number) {
+    writeIpv4(this.buf, this.off + IPV4_SRC_OFFSET, a);
+  }
+
+  /** Destination address (unsigned 32-bit). */
+  get dst(): number {
+    return readIpv4(this.buf, this.off + IPV4_DST_OFFSET);
+  }
+  set dst(a: number) {
+    writeIpv4(this.buf, this.off + IPV4_DST_OFFSET, a);
+  }
+
+  /** Offset of the options in `buf`. */
+  get optionsOffset(): number {
+    return this.off + IPV4_OPTIONS_OFFSET;
+  }
+
+  /** Bytes of options (header bytes − 20). */
+  get optionsLength(): number {
+    return this.headerBytes - IPV4_HEADER_MIN_BYTES;
+  }
+
+  /** Offset of the payload in `buf`. */
+  get payloadOffset(): number {
+    return this.off + this.headerBytes;
+  }
+
+  /** Payload bytes according to the header (total length − header bytes). */
+  get payloadLength(): number {
+    return this.totalLength - this.headerBytes;
+  }
+}
+
+/**
+ * Write a 20-byte IPv4 header (no options, TOS 0, fragment offset 0) at `buf[off..]`,
+ * checksum included; returns {@link IPV4_HEADER_MIN_BYTES}.
+ *
+ * @example
+ * ```ts
+ * const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
+ * writeIpv4Header(pb.data, o, pb.tail - o, id, true, 64, IP_PROTO_UDP, src, dst);
+ * ```
+ */
+export function writeIpv4Header(
+  buf: Uint8Array,
+  off: number,
+  totalLength: number,
+  id: number,
+  dontFragment: boolean,
+  ttl: number,
+  protocol: number,
+  src: number,
+  dst: number,
+): number {
+  buf[off] = 0x45;
+  buf[off + IPV4_TOS_OFFSET] = 0;
+  buf[off + IPV4_TOTAL_LENGTH_OFFSET] = totalLength >>> 8;
+  buf[off + IPV4_TOTAL_LENGTH_OFFSET + 1] = totalLength;
+  buf[off + IPV4_ID_OFFSET] = id >>> 8;
+  buf[off + IPV4_ID_OFFSET + 1] = id;
+  buf[off + IPV4_FLAGS_FRAGMENT_OFFSET] = dontFragment ? 0x40 : 0;
+  buf[off + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = 0;
+  buf[off + IPV4_TTL_OFFSET] = ttl;
+  buf[off + IPV4_PROTOCOL_OFFSET] = protocol;
+  writeIpv4(buf, off + IPV4_SRC_OFFSET, src);
+  writeIpv4(buf, off + IPV4_DST_OFFSET, dst);
+  // The sum of the ten words with the checksum counted as zero, straight from the fields.
+  let s = 0x4500 + (totalLength & 0xffff) + (id & 0xffff) + (dontFragment ? IPV4_FLAG_DF : 0) +
+    ((ttl & 0xff) << 8) + (protocol & 0xff) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) +
+    (dst & 0xffff);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  const c = ~s & 0xffff;
+  buf[off + IPV4_CHECKSUM_OFFSET] = c >>> 8;
+  buf[off + IPV4_CHECKSUM_OFFSET + 1] = c;
+  return IPV4_HEADER_MIN_BYTES;
+}
