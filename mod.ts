@@ -15,6 +15,35 @@
 
 export { type DriverName, Runtime, type RuntimeConfig } from "./stack/runtime.ts";
 export { type OutputSource, Stack, type StackOptions } from "./stack/stack.ts";
+export {
+  AF_INET,
+  IP_TTL,
+  IPPROTO_IP,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+  type RecvFromResult,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_SNDBUF,
+  SO_TYPE,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  type SockAddr,
+  SocketTable,
+  SOL_SOCKET,
+} from "./stack/socket.ts";
+export {
+  UDP_MAX_PAYLOAD,
+  UdpEndpoint,
+  UdpLayer,
+  type UdpOptions,
+  UdpPeer,
+} from "./transport/udp.ts";
+export { DemuxTable, PortAllocator } from "./transport/demux.ts";
 export { Nic } from "./stack/nic.ts";
 export { EventLoop, type EventLoopOptions, type EventLoopStats } from "./stack/event_loop.ts";
 export {
@@ -30,7 +59,8 @@ export { type Clock, MonotonicClock, VirtualClock } from "./stack/clock.ts";
 export { type ErrnoCode, StackError } from "./stack/errors.ts";
 export { type Counters, StackStats } from "./stack/stats.ts";
 export { BufferPool, HEADROOM_BYTES, PacketBuffer } from "./stack/packet_buffer.ts";
-export { Timer, TimerWheel } from "./stack/timer_wheel.ts";
+export { Timer, TimerWheel, type TimerWheelOptions } from "./stack/timer_wheel.ts";
+export { SeededRandom } from "./stack/random.ts";
 export {
   DriverStats,
   type LinkCapabilities,
@@ -42,12 +72,18 @@ export {
   RxBatch,
   TxOffload,
 } from "./link/driver.ts";
-export { SimEndpoint, SimWire, type SimWireOptions } from "./link/sim_wire.ts";
-export { PcapWriter } from "./link/pcap_writer.ts";
-export { PcapDriver } from "./link/pcap_driver.ts";
+export {
+  SimEndpoint,
+  type SimFaults,
+  SimWire,
+  type SimWireOptions,
+  SimWireStats,
+} from "./link/sim_wire.ts";
+export { type PcapSink, PcapWriter, type PcapWriterOptions } from "./link/pcap_writer.ts";
+export { PcapDriver, type PcapDriverOptions } from "./link/pcap_driver.ts";
 export { formatMac, parseMac } from "./link/ethernet.ts";
 export { AfPacketDriver, type AfPacketOptions } from "./drivers/af_packet.ts";
-export { LoopbackDriver } from "./drivers/loopback.ts";
+export { LoopbackDriver, type LoopbackOptions } from "./drivers/loopback.ts";
 export { formatIpv4, parseIpv4, parseIpv4Cidr } from "./net/ipv4_address.ts";
 export { type EchoReplyListener, Icmpv4Layer } from "./net/icmpv4.ts";
 export { Ipv4Layer } from "./net/ipv4.ts";

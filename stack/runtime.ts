@@ -13,6 +13,7 @@ import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
 import { StackError } from "./errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
+import { SocketTable } from "./socket.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
 /** Link drivers the runtime can build. */
@@ -64,6 +65,8 @@ export class Runtime {
   readonly loop: EventLoop;
   /** Addresses as configured (CIDR strings). */
   readonly addrs: readonly string[];
+  /** The BSD-style socket API of this stack. */
+  readonly sockets: SocketTable;
   readonly #done: Promise<void>;
   #stopped = false;
 
@@ -72,6 +75,7 @@ export class Runtime {
     this.nic = nic;
     this.loop = loop;
     this.addrs = addrs;
+    this.sockets = new SocketTable(stack);
     this.#done = loop.run();
   }
 
@@ -146,6 +150,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.sockets.closeAll();
     await this.loop.close();
     this.stack.close();
   }
