@@ -3,9 +3,11 @@
  * packets waiting for resolution, bounded retries, and gratuitous ARP.
  *
  * Cache states follow Linux's neighbour table in simplified form:
- * INCOMPLETE (request sent, packets queued) → REACHABLE (confirmed by a reply) → STALE (after
- * `reachableMs`; still used, and the first use sends a unicast probe: PROBE) → deleted when a
- * probe goes unanswered `maxProbes` times or a STALE entry sits unused for `staleGcMs`.
+ * INCOMPLETE (request sent, packets queued) → REACHABLE (confirmed by a reply, or by an upper
+ * layer through {@link ArpCache.confirm}) → STALE (after `reachableMs`; still used) → DELAY on
+ * first use (`delayProbeMs` for an upper-layer confirmation to arrive) → PROBE (unicast
+ * requests) → deleted when a probe goes unanswered `maxProbes` times or a STALE entry sits
+ * unused for `staleGcMs`.
  *
  * @module
  */
@@ -34,13 +36,16 @@ export interface ArpOptions {
   reachableMs?: number;
   /** How long an unused STALE entry is kept [60 000 ms]. */
   staleGcMs?: number;
+  /** DELAY before probing a STALE entry that is in use [5 000 ms]. */
+  delayProbeMs?: number;
 }
 
 const INCOMPLETE = 0;
 const REACHABLE = 1;
 const STALE = 2;
 const PROBE = 3;
-const STATE_NAMES = ["INCOMPLETE", "REACHABLE", "STALE", "PROBE"] as const;
+const DELAY = 4;
+const STATE_NAMES = ["INCOMPLETE", "REACHABLE", "STALE", "PROBE", "DELAY"] as const;
 
 /** One neighbour. */
 class ArpEntry {
@@ -105,6 +110,7 @@ export class ArpCache {
   readonly #maxProbes: number;
   readonly #reachableMs: number;
   readonly #staleGcMs: number;
+  readonly #delayProbeMs: number;
 
   /** Build the cache for `link`. `stats` is the stack's ARP counter group. */
   constructor(
@@ -128,6 +134,7 @@ export class ArpCache {
     this.#maxProbes = opts.maxProbes ?? 3;
     this.#reachableMs = opts.reachableMs ?? 30_000;
     this.#staleGcMs = opts.staleGcMs ?? 60_000;
+    this.#delayProbeMs = opts.delayProbeMs ?? 5_000;
     this.#timer = new Timer(() => this.#onTimer());
   }
 
@@ -158,13 +165,9 @@ export class ArpCache {
     if (e !== undefined && e.state !== INCOMPLETE) {
       e.usedMs = now;
       if (e.state === STALE) {
-        e.state = PROBE;
+        e.state = DELAY;
         e.sinceMs = now;
-        e.probes = 0;
-        this.#sendRequest(nextHop, e.mac);
-        e.probes = 1;
-        e.probedMs = now;
-        this.#arm(now + this.#retransMs);
+        this.#arm(now + this.#delayProbeMs);
       }
       return link.output(pb, e.mac, 0, etherType, null);
     }
@@ -248,6 +251,20 @@ export class ArpCache {
     const o = pb.append(28);
     writeArp(pb.data, o, ARP_REQUEST, this.#link.mac, 0, addr, ZERO_MAC, 0, addr);
     if (this.#link.output(pb, BROADCAST_MAC, 0, ETHERTYPE_ARP, null)) this.#stats.OutGratuitous++;
+  }
+
+  /**
+   * An upper layer saw forward progress with `ip` (e.g. a TCP ACK of new data): the neighbour
+   * is reachable without probing (RFC 4861 §7.3.1's "reachability confirmation", as Linux
+   * applies it to ARP too).
+   */
+  confirm(ip: number): void {
+    const e = this.#entries.get(ip);
+    if (e === undefined || e.state === INCOMPLETE || e.state === REACHABLE) return;
+    e.state = REACHABLE;
+    e.sinceMs = this.#clock.nowMs();
+    e.probes = 0;
+    this.#arm(e.sinceMs + this.#reachableMs);
   }
 
   /** Remove every entry (queued packets are freed). */
@@ -359,6 +376,15 @@ export class ArpCache {
           e.probedMs = now;
         }
         next = Math.min(next, e.probedMs + this.#retransMs);
+      } else if (e.state === DELAY) {
+        if (now - e.sinceMs >= this.#delayProbeMs - 0.5) {
+          e.state = PROBE;
+          e.sinceMs = now;
+          this.#sendRequest(e.ip, e.mac);
+          e.probes = 1;
+          e.probedMs = now;
+          next = Math.min(next, now + this.#retransMs);
+        } else next = Math.min(next, e.sinceMs + this.#delayProbeMs);
       } else if (e.state === REACHABLE) {
         if (now - e.sinceMs >= this.#reachableMs) {
           e.state = STALE;

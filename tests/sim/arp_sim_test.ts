@@ -1,0 +1,67 @@
+// The ARP neighbour state machine over the in-memory wire with a virtual clock.
+
+import assert from "node:assert/strict";
+import { SimWire } from "../../link/sim_wire.ts";
+import { parseIpv4 } from "../../net/ipv4_address.ts";
+import { VirtualClock } from "../../stack/clock.ts";
+import { Stack } from "../../stack/stack.ts";
+
+Deno.test("sim: ARP entry goes REACHABLE → STALE → DELAY → PROBE → REACHABLE, confirm() skips the probe", () => {
+  const clock = new VirtualClock(0);
+  const wire = new SimWire({ clock, seed: 7, delayMs: 1 });
+  const a = new Stack({ clock, poolBuffers: 32 });
+  const b = new Stack({ clock, poolBuffers: 32 });
+  a.ipv4.addAddress(
+    a.addNic(wire.endpoint("a", new Uint8Array([2, 0, 0, 0, 0, 1]))).index,
+    parseIpv4("198.18.0.1"),
+    24,
+  );
+  b.ipv4.addAddress(
+    b.addNic(wire.endpoint("b", new Uint8Array([2, 0, 0, 0, 0, 2]))).index,
+    parseIpv4("198.18.0.2"),
+    24,
+  );
+  const peer = parseIpv4("198.18.0.2");
+  const run = (ms: number) => {
+    const end = clock.nowMs() + ms;
+    while (clock.nowMs() < end) {
+      a.tick();
+      b.tick();
+      clock.set(
+        Math.min(
+          end,
+          Math.max(
+            clock.nowMs() + 0.5,
+            Math.min(wire.nextEventMs(), a.nextDeadlineMs(), b.nextDeadlineMs()),
+          ),
+        ),
+      );
+    }
+  };
+  const state = () => a.ipv4.arp(1).entries().find((e) => e.ip === peer)?.state;
+  const ping = (seq: number) => a.icmp.sendEcho(peer, 1, seq, new Uint8Array(8), 0, 8);
+
+  ping(1);
+  run(50);
+  assert.equal(state(), "REACHABLE");
+  assert.equal(a.stats.arp.OutRequests, 1);
+  run(31_000);
+  assert.equal(state(), "STALE");
+  ping(2);
+  run(10);
+  assert.equal(state(), "DELAY");
+  assert.equal(a.stats.arp.OutRequests, 1, "no probe while in DELAY");
+  assert.equal(b.stats.icmp.OutEchoReps, 2, "a STALE entry is still used to send");
+  run(5_100);
+  assert.equal(a.stats.arp.OutRequests, 2, "one unicast probe after DELAY");
+  assert.equal(state(), "REACHABLE");
+
+  run(31_000);
+  ping(3);
+  run(10);
+  assert.equal(state(), "DELAY");
+  a.ipv4.arp(1).confirm(peer);
+  assert.equal(state(), "REACHABLE");
+  run(6_000);
+  assert.equal(a.stats.arp.OutRequests, 2, "confirmed: no probe");
+});
