@@ -32,8 +32,8 @@ export const LINK_OPTIONS = {
 
 /** Usage text of the link options. */
 export const LINK_USAGE = `link options:
-  --driver af_packet   frame pump (default af_packet)
-  --if NAME            interface to attach to (required)
+  --driver NAME        frame pump: af_packet (default) or loopback
+  --if NAME            interface to attach to (required for af_packet)
   --addr CIDR          address, e.g. 198.18.0.2/24 (repeatable)
   --gw ADDR            default gateway
   --mtu N              use a smaller MTU than the link's
@@ -82,12 +82,14 @@ export function numberFlag(
 
 /** Build the Runtime config from parsed link options. */
 export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
-  if (v.if === undefined) throw new UsageError("--if NAME is required");
   const driver = (v.driver as string | undefined) ?? "af_packet";
-  if (driver !== "af_packet") throw new UsageError(`--driver ${driver}: unknown driver`);
+  if (driver !== "af_packet" && driver !== "loopback") {
+    throw new UsageError(`--driver ${driver}: unknown driver (af_packet, loopback)`);
+  }
+  if (v.if === undefined && driver === "af_packet") throw new UsageError("--if NAME is required");
   return {
     driver,
-    if: v.if as string,
+    if: v.if as string | undefined,
     addr: (v.addr as string[] | undefined) ?? [],
     gw: v.gw as string | undefined,
     mtu: v.mtu === undefined ? undefined : numberFlag("mtu", v.mtu, 0, { integer: true, min: 68 }),

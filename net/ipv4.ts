@@ -93,6 +93,8 @@ export interface Ipv4Options {
   arp?: ArpOptions;
   /** Reassembly tunables. */
   reassembly?: ReassemblyOptions;
+  /** Datagrams to our own addresses waiting for local delivery at the next tick [256]. */
+  localQueue?: number;
 }
 
 interface AttachedLink {
@@ -128,6 +130,8 @@ export class Ipv4Layer {
   readonly #route = new RouteResult();
   readonly #reasm: Ipv4Reassembler;
   readonly #arpOptions: ArpOptions;
+  readonly #localQueue: PacketBuffer[] = [];
+  readonly #localQueueMax: number;
   #nextId: number;
 
   /** Build the layer; links are attached afterwards. */
@@ -144,6 +148,7 @@ export class Ipv4Layer {
     this.#stats = stats;
     this.defaultTtl = opts.defaultTtl ?? 64;
     this.#arpOptions = opts.arp ?? {};
+    this.#localQueueMax = opts.localQueue ?? 256;
     this.#reasm = new Ipv4Reassembler(timers, clock, stats.ip, opts.reassembly);
     const seed = new Uint16Array(1);
     crypto.getRandomValues(seed);
@@ -288,6 +293,17 @@ export class Ipv4Layer {
    * every drop is counted.
    */
   receive(nicIndex: number, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
+    this.#input(nicIndex, buf, off, len, rxFlags, false);
+  }
+
+  #input(
+    nicIndex: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    rxFlags: number,
+    local: boolean,
+  ): void {
     const st = this.#stats.ip;
     st.InReceives++;
     const h = this.#hdr.attach(buf, off, len);
@@ -300,8 +316,9 @@ export class Ipv4Layer {
     const totalLength = h.totalLength;
     const src = h.src;
     const dst = h.dst;
-    // RFC 1122 §3.2.1.3 / RFC 1812 §5.3.7: martian sources are dropped silently.
-    if (isIpv4Martian(src) || this.#local.has(src)) {
+    // RFC 1122 §3.2.1.3 / RFC 1812 §5.3.7: martian sources are dropped silently; so is our
+    // own address arriving from the wire (only the local path may carry it).
+    if (isIpv4Martian(src) || (!local && this.#local.has(src))) {
       st.InMartianSrc++;
       return;
     }
@@ -384,6 +401,9 @@ export class Ipv4Layer {
     }
     const payloadLen = pb.length;
     const total = payloadLen + IPV4_HEADER_BYTES;
+    if (this.#local.has(dst)) {
+      return this.#sendLocal(pb, route.nicIndex, src, dst, protocol, ttl, tos);
+    }
     const gso = offload !== null && offload.gsoType !== 0;
     if (total > l.link.mtu && !gso) {
       if (dontFragment) {
@@ -414,6 +434,52 @@ export class Ipv4Layer {
       offload.hdrLen += 14 + IPV4_HEADER_BYTES;
     }
     return this.#output(l, pb, route.nextHop, offload);
+  }
+
+  /**
+   * A datagram to one of our own addresses never touches the link: it is queued and delivered
+   * at the start of the next tick (no re-entry into the sender), like Linux's loopback route.
+   */
+  #sendLocal(
+    pb: PacketBuffer,
+    nicIndex: number,
+    src: number,
+    dst: number,
+    protocol: number,
+    ttl: number,
+    tos: number,
+  ): boolean {
+    const total = pb.length + IPV4_HEADER_BYTES;
+    if (this.#localQueue.length >= this.#localQueueMax || total > 0xffff) {
+      this.#stats.ip.OutDiscards++;
+      this.#pool.free(pb);
+      return false;
+    }
+    const o = pb.prepend(IPV4_HEADER_BYTES);
+    const id = this.#nextId = (this.#nextId + 1) & 0xffff;
+    writeHeader(pb.data, o, total, id, false, 0, false, ttl, protocol, src, dst, tos);
+    pb.nextHop = nicIndex;
+    this.#localQueue.push(pb);
+    return true;
+  }
+
+  /** True when datagrams to our own addresses wait for delivery. */
+  get hasLocalPending(): boolean {
+    return this.#localQueue.length > 0;
+  }
+
+  /** Deliver the datagrams queued for our own addresses; returns how many. */
+  deliverLocal(): number {
+    const q = this.#localQueue;
+    const n = q.length;
+    for (let i = 0; i < n; i++) {
+      const pb = q[i];
+      // Checksums were computed by us; RX_CSUM_VALID (1) skips re-verifying them.
+      this.#input(pb.nextHop, pb.data, pb.head, pb.length, 1, true);
+      this.#pool.free(pb);
+    }
+    q.splice(0, n);
+    return n;
   }
 
   #output(l: AttachedLink, pb: PacketBuffer, nextHop: number, offload: TxOffload | null): boolean {

@@ -6,6 +6,7 @@
  */
 
 import { AfPacketDriver } from "../drivers/af_packet.ts";
+import { LoopbackDriver } from "../drivers/loopback.ts";
 import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
@@ -17,11 +18,11 @@ import { SocketTable } from "./socket.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
 /** Link drivers the runtime can build. */
-export type DriverName = "af_packet";
+export type DriverName = "af_packet" | "loopback";
 
 /** Everything needed to boot a stack; field names follow the CLI flags. */
 export interface RuntimeConfig {
-  /** Frame pump ["af_packet"]. */
+  /** Frame pump ["af_packet"]; "loopback" needs no interface (sockets of one process). */
   driver?: DriverName;
   /** Interface to attach to (required for af_packet). */
   if?: string;
@@ -108,9 +109,12 @@ export class Runtime {
     if (config.linkDriver !== undefined) driver = config.linkDriver;
     else {
       const kind = config.driver ?? "af_packet";
-      if (kind !== "af_packet") throw invalid(`--driver ${kind}: unknown driver`);
-      if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
-      driver = AfPacketDriver.open({ ifname: config.if, netns: config.netns, mtu: config.mtu });
+      if (kind === "loopback") {
+        driver = new LoopbackDriver({ name: config.if ?? "lo", mtu: config.mtu ?? 65536 });
+      } else if (kind === "af_packet") {
+        if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
+        driver = AfPacketDriver.open({ ifname: config.if, netns: config.netns, mtu: config.mtu });
+      } else throw invalid(`--driver ${kind}: unknown driver (af_packet, loopback)`);
     }
     if (config.pcap !== undefined) {
       try {

@@ -174,6 +174,7 @@ export class Stack {
     let frames = 0;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
+    if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
     this.timers.advance(this.clock.nowMs());
     const out = this.#output;
     if (out.length > 0) {
@@ -193,7 +194,8 @@ export class Stack {
 
   /** True when output or readiness is waiting, so the loop should tick again without waiting. */
   get hasPendingWork(): boolean {
-    return this.#output.length > 0 || this.mux.hasPending || this.#tickRequested;
+    return this.#output.length > 0 || this.mux.hasPending || this.#tickRequested ||
+      this.ipv4.hasLocalPending;
   }
 
   /** Earliest timer deadline (ms), Infinity if none. */
