@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { ADDR_A, ADDR_B, makeSimNet } from "../harness/sim_net.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
+import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+
+Deno.test("tcp: three-way handshake, data both ways, graceful close, TIME_WAIT", () => {
+  const net = makeSimNet({ tcp: { mslMs: 1000 } });
+  const l = net.tcpB.listen(0, 80, 8);
+  const c = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(c.state, TcpState.SYN_SENT);
+  let s: TcpEndpoint | null = null;
+  assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));
+  assert.equal(s!.state, TcpState.ESTABLISHED);
+  assert.equal(s!.remoteAddr, ADDR_A);
+  const msg = new TextEncoder().encode("hello");
+  assert.equal(c.write(msg, 0, msg.length), 5);
+  const buf = new Uint8Array(100);
+  let got = 0;
+  assert(net.run(() => (got = s!.readableBytes) === 5, 1000));
+  assert.equal(s!.read(buf, 0, 100), 5);
+  assert.equal(new TextDecoder().decode(buf.subarray(0, 5)), "hello");
+  c.close();
+  assert(net.run(() => s!.state === TcpState.CLOSE_WAIT && c.state === TcpState.FIN_WAIT_2, 1000));
+  assert.equal(c.state, TcpState.FIN_WAIT_2);
+  assert.equal(s!.read(buf, 0, 100), 0);
+  s!.close();
+  assert(net.run(() => s!.state === TcpState.CLOSED && c.state === TcpState.TIME_WAIT, 1000));
+  assert.equal(c.state, TcpState.TIME_WAIT);
+  const t0 = net.clock.nowMs();
+  assert(net.run(() => c.state === TcpState.CLOSED, 10_000));
+  const dt = net.clock.nowMs() - t0;
+  assert(dt >= 2000 && dt < 2100, `TIME_WAIT lasted ${dt}`);
+  assert.equal(net.tcpA.endpoints, 0);
+  assert.equal(net.tcpB.endpoints, 0);
+  void got;
+});

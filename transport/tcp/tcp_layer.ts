@@ -1,0 +1,404 @@
+/**
+ * The TCP layer of a stack: IP protocol 6. It owns the demux table, the ISN generator, the
+ * ephemeral ports and the per-layer scratch (one header view, one options record, one route
+ * record), verifies and parses every received segment, and hands it to the connection or
+ * listener it belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ *
+ * @module
+ */
+
+import { RX_CSUM_PARTIAL, RX_CSUM_VALID } from "../../link/driver.ts";
+import { pseudoHeaderSumV4 } from "../../net/checksum.ts";
+import type { Icmpv4Layer } from "../../net/icmpv4.ts";
+import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
+import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
+import { RouteResult } from "../../net/route_table.ts";
+import type { Clock } from "../../stack/clock.ts";
+import { StackError } from "../../stack/errors.ts";
+import type { EventMux } from "../../stack/event_mux.ts";
+import type { BufferPool } from "../../stack/packet_buffer.ts";
+import type { OutputSource } from "../../stack/stack.ts";
+import type { Counters, StackStats } from "../../stack/stats.ts";
+import type { TimerWheel } from "../../stack/timer_wheel.ts";
+import { DemuxTable, PortAllocator } from "../demux.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TcpHeader } from "./header.ts";
+import { IsnGenerator } from "./isn.ts";
+import { parseTcpOptions, TcpOptions as TcpHeaderOptions } from "./options.ts";
+import { TcpEndpoint } from "./endpoint.ts";
+import { endpointInput, RxSegment } from "./input.ts";
+import { TcpListener } from "./listener.ts";
+import { sendRst } from "./output.ts";
+import { seqAdd, seqGt, seqInWindow } from "./seq.ts";
+import { TcpState } from "./state.ts";
+import { handleIcmpError } from "./icmp_error.ts";
+
+/** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
+export interface TransportContext {
+  /** Time source. */
+  readonly clock: Clock;
+  /** Protocol timers. */
+  readonly timers: TimerWheel;
+  /** Packet buffers for output. */
+  readonly pool: BufferPool;
+  /** Counters (`stats.tcp` is used). */
+  readonly stats: StackStats;
+  /** Readiness multiplexer. */
+  readonly mux: EventMux;
+  /** IPv4 (routes, send). */
+  readonly ipv4: Ipv4Layer;
+  /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
+  readonly icmp: Icmpv4Layer;
+  /** Queue an endpoint's output for the end of the tick. */
+  scheduleOutput(src: OutputSource): void;
+}
+
+/** Tunables of the TCP layer; every field has a Linux-like default. */
+export interface TcpOptions {
+  /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL [60000 ms, Linux's TIME_WAIT is 60 s]. */
+  mslMs?: number;
+  /** Lower bound of the RTO [200 ms, Linux TCP_RTO_MIN]. */
+  minRtoMs?: number;
+  /** Upper bound of the RTO [120000 ms, Linux TCP_RTO_MAX]. */
+  maxRtoMs?: number;
+  /** RTO before the first RTT sample [1000 ms, RFC 6298 §2.1]. */
+  initialRtoMs?: number;
+  /** Retransmissions of one segment before giving up with ETIMEDOUT [15, tcp_retries2]. */
+  maxRetries?: number;
+  /** SYN (and SYN-ACK) retransmissions before giving up [6, tcp_syn_retries]. */
+  synRetries?: number;
+  /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
+  finWait2TimeoutMs?: number;
+  /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
+  delayedAckMs?: number;
+  /** Send buffer bytes [524288]. */
+  sendBufferBytes?: number;
+  /** Initial receive buffer bytes [131072, tcp_rmem default]. */
+  receiveBufferBytes?: number;
+  /** Receive auto-tuning cap; also sizes the window scale [4194304]. */
+  maxReceiveBufferBytes?: number;
+  /** Congestion control algorithm ["newreno"]. */
+  congestionControl?: string;
+  /** Ephemeral ports [[32768, 60999], ip_local_port_range]. */
+  ephemeralPortRange?: [number, number];
+  /** Most out-of-order ranges held per connection [16]; more are dropped (TCPOFODrop). */
+  ooqMaxRanges?: number;
+  /** Keepalive idle time before the first probe [7200000 ms, tcp_keepalive_time]. */
+  keepaliveIdleMs?: number;
+  /** Interval between keepalive probes [75000 ms, tcp_keepalive_intvl]. */
+  keepaliveIntervalMs?: number;
+  /** Unanswered probes before the connection is dropped [9, tcp_keepalive_probes]. */
+  keepaliveCount?: number;
+  /** Challenge ACKs per second, layer-wide (RFC 5961 §7) [1000]. */
+  challengeAckLimit?: number;
+  /** Offer timestamps (RFC 7323) [true]. */
+  timestamps?: boolean;
+  /** Offer SACK-permitted (RFC 2018) [true]. */
+  sack?: boolean;
+  /** Offer window scaling (RFC 7323) [true]. */
+  windowScaling?: boolean;
+  /** ACK the first segments at once (Linux quick-ack mode) [16]. */
+  quickAcks?: number;
+  /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
+  isnSecret?: Uint32Array;
+}
+
+/** Options after defaults, as the layer uses them. */
+export type ResolvedTcpOptions = Required<Omit<TcpOptions, "isnSecret">>;
+
+function resolve(o: TcpOptions): ResolvedTcpOptions {
+  return {
+    mslMs: o.mslMs ?? 60_000,
+    minRtoMs: o.minRtoMs ?? 200,
+    maxRtoMs: o.maxRtoMs ?? 120_000,
+    initialRtoMs: o.initialRtoMs ?? 1000,
+    maxRetries: o.maxRetries ?? 15,
+    synRetries: o.synRetries ?? 6,
+    finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
+    delayedAckMs: o.delayedAckMs ?? 40,
+    sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,
+    receiveBufferBytes: o.receiveBufferBytes ?? 128 * 1024,
+    maxReceiveBufferBytes: o.maxReceiveBufferBytes ?? 4 * 1024 * 1024,
+    congestionControl: o.congestionControl ?? "newreno",
+    ephemeralPortRange: o.ephemeralPortRange ?? [32768, 60999],
+    ooqMaxRanges: o.ooqMaxRanges ?? 16,
+    keepaliveIdleMs: o.keepaliveIdleMs ?? 7_200_000,
+    keepaliveIntervalMs: o.keepaliveIntervalMs ?? 75_000,
+    keepaliveCount: o.keepaliveCount ?? 9,
+    challengeAckLimit: o.challengeAckLimit ?? 1000,
+    timestamps: o.timestamps ?? true,
+    sack: o.sack ?? true,
+    windowScaling: o.windowScaling ?? true,
+    quickAcks: o.quickAcks ?? 16,
+  };
+}
+
+/** A demux entry: a connection (4-tuple) or a listener (bound). */
+type TcpSocket = TcpEndpoint | TcpListener;
+
+/**
+ * The TCP protocol layer.
+ *
+ * @example
+ * ```ts ignore
+ * const tcp = new TcpLayer(stack);
+ * const l = tcp.listen(0, 80, 128);
+ * const c = tcp.connect(parseIpv4("198.18.0.1"), 80);
+ * ```
+ */
+export class TcpLayer implements Ipv4ProtocolHandler {
+  /** The stack services. */
+  readonly ctx: TransportContext;
+  /** Options after defaults. */
+  readonly opts: ResolvedTcpOptions;
+  /** The `tcp` counters (Linux names). */
+  readonly stats: Counters;
+  /** @internal Connections and listeners. */
+  readonly demux: DemuxTable<TcpSocket> = new DemuxTable<TcpSocket>();
+  /** @internal RFC 6528 ISNs and timestamp offsets. */
+  readonly isn: IsnGenerator;
+  /** @internal Header view for output (one per layer). */
+  readonly txHdr: TcpHeader = new TcpHeader();
+  /** @internal Options record for output. */
+  readonly txOpts: TcpHeaderOptions = new TcpHeaderOptions();
+  /** @internal Route scratch for stateless replies. */
+  readonly route: RouteResult = new RouteResult();
+  readonly #rxHdr = new TcpHeader();
+  readonly #seg = new RxSegment();
+  readonly #ports: PortAllocator;
+  #live = 0;
+  #challengeTokens: number;
+  #challengeAtMs: number;
+
+  /** Build the layer and register it as IP protocol 6. */
+  constructor(ctx: TransportContext, opts: TcpOptions = {}) {
+    this.ctx = ctx;
+    this.opts = resolve(opts);
+    this.stats = ctx.stats.tcp;
+    this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
+    const [lo, hi] = this.opts.ephemeralPortRange;
+    this.#ports = new PortAllocator(lo, hi);
+    this.#challengeTokens = this.opts.challengeAckLimit;
+    this.#challengeAtMs = ctx.clock.nowMs();
+    ctx.ipv4.registerProtocol(IP_PROTO_TCP, this);
+  }
+
+  /** Live connections (every state but CLOSED, TIME_WAIT included). */
+  get endpoints(): number {
+    return this.#live;
+  }
+
+  /**
+   * Listen on (`localAddr`, `localPort`); 0 means any address / an ephemeral port.
+   *
+   * @throws {StackError} EADDRINUSE when the port is bound, EADDRNOTAVAIL for a foreign
+   * address, EINVAL for a bad port or backlog.
+   */
+  listen(localAddr: number, localPort: number, backlog: number): TcpListener {
+    if (!(localPort >= 0 && localPort <= 65535) || !(backlog >= 0)) {
+      throw new StackError("EINVAL", "listen: bad port or backlog");
+    }
+    if (localAddr !== 0 && !this.ctx.ipv4.isLocalAddress(localAddr)) {
+      throw new StackError("EADDRNOTAVAIL", "listen: not a local address");
+    }
+    let port = localPort;
+    if (port === 0) {
+      port = this.#ports.allocate((p) => this.demux.isPortBound(localAddr, p));
+      if (port < 0) throw new StackError("EADDRINUSE", "listen: no ephemeral port left");
+    }
+    if (this.demux.isPortBound(localAddr, port)) {
+      throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
+    }
+    const l = new TcpListener(this, localAddr, port, backlog > 0 ? backlog : 1);
+    if (!this.demux.insertBound(localAddr, port, l)) {
+      throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
+    }
+    return l;
+  }
+
+  /**
+   * Start an active open to (`remoteAddr`, `remotePort`). Non-blocking: the endpoint is
+   * returned in SYN_SENT; the SYN leaves at the end of the tick. Wait for `EV_WRITABLE`
+   * (connected) or `EV_ERROR` (`error` says why).
+   *
+   * @throws {StackError} ENETUNREACH (no route), EADDRNOTAVAIL (foreign local address or
+   * no ephemeral port), EADDRINUSE (the 4-tuple exists).
+   */
+  connect(
+    remoteAddr: number,
+    remotePort: number,
+    opts: { localAddr?: number; localPort?: number } = {},
+  ): TcpEndpoint {
+    if (!(remotePort > 0 && remotePort <= 65535)) {
+      throw new StackError("EINVAL", "connect: bad remote port");
+    }
+    const route = new RouteResult();
+    if (!this.ctx.ipv4.route(remoteAddr, route)) {
+      throw new StackError("ENETUNREACH", "connect: no route to the destination");
+    }
+    let la = opts.localAddr ?? 0;
+    if (la === 0) la = route.source;
+    else if (!this.ctx.ipv4.isLocalAddress(la)) {
+      throw new StackError("EADDRNOTAVAIL", "connect: not a local address");
+    }
+    let lp = opts.localPort ?? 0;
+    if (lp === 0) {
+      lp = this.#ports.allocate((p) =>
+        this.demux.isPortBound(la, p) ||
+        this.demux.lookupExact(la, p, remoteAddr, remotePort) !== undefined
+      );
+      if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
+    } else if (this.demux.lookupExact(la, lp, remoteAddr, remotePort) !== undefined) {
+      throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
+    }
+    const ep = new TcpEndpoint(this, la, lp, remoteAddr, remotePort, route, null);
+    if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
+    ep.startActiveOpen();
+    return ep;
+  }
+
+  /** @internal Add a connection to the demux; false when the table refused it. */
+  register(ep: TcpEndpoint): boolean {
+    if (!this.demux.insertConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
+      return false;
+    }
+    this.#live++;
+    return true;
+  }
+
+  /** @internal Remove a connection from the demux. */
+  unregister(ep: TcpEndpoint): void {
+    if (this.demux.removeConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
+      this.#live--;
+    }
+  }
+
+  /** @internal Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none left. */
+  takeChallengeToken(): boolean {
+    const now = this.ctx.clock.nowMs();
+    const limit = this.opts.challengeAckLimit;
+    const elapsed = now - this.#challengeAtMs;
+    if (elapsed > 0) {
+      this.#challengeTokens += (elapsed * limit) / 1000;
+      if (this.#challengeTokens > limit) this.#challengeTokens = limit;
+      this.#challengeAtMs = now;
+    }
+    if (this.#challengeTokens < 1) return false;
+    this.#challengeTokens--;
+    return true;
+  }
+
+  /** Deliver one received segment (IP payload `buf[off, off + len)`). Never throws. */
+  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
+    const st = this.stats;
+    const h = this.#rxHdr.attach(buf, off, len);
+    if (h.check() !== null) {
+      st.InErrs++;
+      return;
+    }
+    // A kernel peer leaves checksums partial or already verified: trust its flags.
+    if ((rxFlags & (RX_CSUM_VALID | RX_CSUM_PARTIAL)) === 0) {
+      if (!h.verifyChecksum(pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len))) {
+        st.InCsumErrors++;
+        st.InErrs++;
+        return;
+      }
+    }
+    st.InSegs++;
+    // RFC 1122 §4.2.3.10: no TCP to or from broadcast/multicast.
+    if (meta.toGroup) return;
+    const seg = this.#seg;
+    seg.src = meta.src;
+    seg.dst = meta.dst;
+    seg.srcPort = h.srcPort;
+    seg.dstPort = h.dstPort;
+    seg.seq = h.seq;
+    seg.ack = h.ack;
+    seg.flags = h.flags;
+    seg.window = h.window;
+    seg.buf = buf;
+    seg.dataOff = h.payloadOffset;
+    seg.dataLen = h.payloadLength;
+    if (parseTcpOptions(buf, h.optionsOffset, h.optionsLength, seg.opts) !== null) {
+      st.InErrs++;
+      return;
+    }
+    seg.segLen = seg.dataLen + ((seg.flags & TCP_FLAG_SYN) !== 0 ? 1 : 0) +
+      ((seg.flags & TCP_FLAG_FIN) !== 0 ? 1 : 0);
+    let ep = this.demux.lookupExact(seg.dst, seg.dstPort, seg.src, seg.srcPort) as
+      | TcpEndpoint
+      | undefined;
+    if (ep !== undefined && ep.state === TcpState.TIME_WAIT && this.#timeWaitReusable(ep, seg)) {
+      // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME_WAIT connection.
+      st.TCPTimeWaitReuse++;
+      seg.reuseIsnAfter = seqAdd(ep.sndMax, 65536 + 2);
+      seg.reuse = true;
+      ep.destroy();
+      ep = undefined;
+    } else {
+      seg.reuse = false;
+    }
+    if (ep !== undefined) {
+      endpointInput(ep, seg);
+      return;
+    }
+    const l = this.demux.lookupBound(seg.dst, seg.dstPort) as TcpListener | undefined;
+    if (l !== undefined) {
+      l.input(seg);
+      return;
+    }
+    this.replyRst(seg);
+  }
+
+  /** RFC 6191 §2: reuse when the SYN's timestamp (or, without them, its SEQ) is newer. */
+  #timeWaitReusable(ep: TcpEndpoint, seg: RxSegment): boolean {
+    if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !== TCP_FLAG_SYN) return false;
+    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.tsRecent);
+    return seqGt(seg.seq, ep.rcvNxt);
+  }
+
+  /**
+   * RFC 9293 §3.10.7.1: answer a segment for no connection. A RST is never answered; with
+   * ACK the reply is `<SEQ=SEG.ACK><CTL=RST>`, without it
+   * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+   */
+  replyRst(seg: RxSegment): void {
+    if ((seg.flags & TCP_FLAG_RST) !== 0) return;
+    if ((seg.flags & TCP_FLAG_ACK) !== 0) {
+      sendRst(this, seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.ack, 0, false);
+    } else {
+      sendRst(
+        this,
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        0,
+        seqAdd(seg.seq, seg.segLen),
+        true,
+      );
+    }
+  }
+
+  /** An ICMP error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
+  receiveIcmpError(
+    type: number,
+    code: number,
+    src: number,
+    dst: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    mtu: number,
+  ): void {
+    if (len < 8) return;
+    const sport = (buf[off] << 8) | buf[off + 1];
+    const dport = (buf[off + 2] << 8) | buf[off + 3];
+    const seq =
+      ((buf[off + 4] << 24) | (buf[off + 5] << 16) | (buf[off + 6] << 8) | buf[off + 7]) >>> 0;
+    const ep = this.demux.lookupExact(src, sport, dst, dport) as TcpEndpoint | undefined;
+    if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
+    // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
+    if (!seqInWindow(seq, ep.sndUna, ((ep.sndMax - ep.sndUna) >>> 0) + 1)) return;
+    handleIcmpError(ep, type, code, mtu);
+  }
+}
