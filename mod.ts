@@ -44,6 +44,11 @@ export {
   UdpPeer,
 } from "./transport/udp.ts";
 export { DemuxTable, PortAllocator } from "./transport/demux.ts";
+export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
+export { TcpLayer, type TcpOptions } from "./transport/tcp/tcp_layer.ts";
+export { TcpEndpoint } from "./transport/tcp/endpoint.ts";
+export { TcpListener } from "./transport/tcp/listener.ts";
+export { type TcpInfo } from "./transport/tcp/tcp_info.ts";
 export { Nic } from "./stack/nic.ts";
 export { EventLoop, type EventLoopOptions, type EventLoopStats } from "./stack/event_loop.ts";
 export {

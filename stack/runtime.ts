@@ -15,6 +15,7 @@ import { StackError } from "./errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
+import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
 /** Link drivers the runtime can build. */
@@ -46,6 +47,14 @@ export interface RuntimeConfig {
 
 function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
+}
+
+function parseHost(hostname: string): number {
+  try {
+    return parseIpv4(hostname);
+  } catch {
+    throw invalid(`${hostname}: not an IPv4 address (names are not resolved)`);
+  }
 }
 
 /**
@@ -137,6 +146,43 @@ export class Runtime {
     }
     const loop = new EventLoop(stack, config.loop);
     return Promise.resolve(new Runtime(stack, nic, loop, addrs));
+  }
+
+  /**
+   * Listen for TCP connections on `port` (0 picks one) at `hostname` (default: any address).
+   * Throws StackError EADDRINUSE / EADDRNOTAVAIL / EINVAL.
+   */
+  listen(opts: { port: number; hostname?: string; backlog?: number }): TcpServer {
+    const addr = opts.hostname === undefined || opts.hostname === "0.0.0.0"
+      ? 0
+      : parseHost(opts.hostname);
+    if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) {
+      throw invalid(`listen: port ${opts.port} must be 0..65535`);
+    }
+    const l = this.stack.tcp.listen(addr, opts.port, opts.backlog ?? 128);
+    this.stack.requestTick();
+    return new TcpServer(this.stack, l);
+  }
+
+  /**
+   * Open a TCP connection to `hostname:port`; resolves once established. Throws StackError
+   * (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, …).
+   */
+  async connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
+    const dst = parseHost(opts.hostname);
+    if (!(Number.isInteger(opts.port) && opts.port > 0 && opts.port <= 65535)) {
+      throw invalid(`connect: port ${opts.port} must be 1..65535`);
+    }
+    const ep = this.stack.tcp.connect(dst, opts.port, { localPort: opts.localPort });
+    this.stack.requestTick();
+    const conn = new TcpConn(this.stack, ep);
+    try {
+      await conn.established();
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+    return conn;
   }
 
   /** The first configured IPv4 address as a string, or "" if none. */

@@ -11,6 +11,7 @@ import type { LinkDriver } from "../link/driver.ts";
 import { type IcmpOptions, Icmpv4Layer } from "../net/icmpv4.ts";
 import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
 import { UdpLayer, type UdpOptions } from "../transport/udp.ts";
+import { TcpLayer, type TcpOptions } from "../transport/tcp/tcp_layer.ts";
 import { type Clock, MonotonicClock } from "./clock.ts";
 import { EventMux } from "./event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
@@ -46,6 +47,8 @@ export interface StackOptions {
   icmp?: IcmpOptions;
   /** UDP options. */
   udp?: UdpOptions;
+  /** TCP options. */
+  tcp?: TcpOptions;
 }
 
 /**
@@ -76,6 +79,8 @@ export class Stack {
   readonly icmp: Icmpv4Layer;
   /** UDP. */
   readonly udp: UdpLayer;
+  /** TCP. */
+  readonly tcp: TcpLayer;
   /** Attached NICs, by index − 1. */
   readonly nics: Nic[] = [];
   /** Ticks run. */
@@ -99,6 +104,7 @@ export class Stack {
     this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
     this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
     this.udp = new UdpLayer(this, opts.udp);
+    this.tcp = new TcpLayer(this, opts.tcp);
     const ipv4 = this.ipv4;
     this.#receiver = {
       receiveArp: (nic, buf, off, len) => ipv4.arp(nic).receive(buf, off, len),

@@ -1,0 +1,259 @@
+/**
+ * The Deno-style TCP layer: {@link TcpConn} (a connection with `readable`/`writable` web
+ * streams that respect backpressure, plus `read`/`write` like `Deno.Conn`) and
+ * {@link TcpServer} (accepts connections, async-iterable). Built on the non-blocking endpoint
+ * API of `transport/tcp/` and the wait queues of the event mux.
+ *
+ * @module
+ */
+
+import { formatIpv4 } from "../net/ipv4_address.ts";
+import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
+import type { TcpListener } from "../transport/tcp/listener.ts";
+import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
+import { StackError } from "./errors.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE } from "./event_mux.ts";
+import type { Stack } from "./stack.ts";
+
+/** An address in `Deno.NetAddr` form. */
+export interface TcpAddr {
+  /** Always "tcp". */
+  transport: "tcp";
+  /** Dotted-quad address. */
+  hostname: string;
+  /** Port. */
+  port: number;
+}
+
+/** Largest chunk the readable stream hands out at once. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * One TCP connection.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await rt.connect({ hostname: "198.18.0.1", port: 80 });
+ * await conn.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+ * for await (const chunk of conn.readable) console.log(chunk.length);
+ * ```
+ */
+export class TcpConn {
+  /** The protocol endpoint underneath. */
+  readonly endpoint: TcpEndpoint;
+  readonly #stack: Stack;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #closed = false;
+
+  /** Wrap an endpoint (connected or connecting). */
+  constructor(stack: Stack, endpoint: TcpEndpoint) {
+    this.#stack = stack;
+    this.endpoint = endpoint;
+  }
+
+  /** Local address. */
+  get localAddr(): TcpAddr {
+    return {
+      transport: "tcp",
+      hostname: formatIpv4(this.endpoint.localAddr),
+      port: this.endpoint.localPort,
+    };
+  }
+
+  /** Peer address. */
+  get remoteAddr(): TcpAddr {
+    return {
+      transport: "tcp",
+      hostname: formatIpv4(this.endpoint.remoteAddr),
+      port: this.endpoint.remotePort,
+    };
+  }
+
+  /** Resolve once the handshake completed; throws the connect error (ECONNREFUSED, …). */
+  async established(): Promise<void> {
+    const ep = this.endpoint;
+    for (;;) {
+      const name = ep.stateName();
+      if (ep.error !== null) throw new StackError(ep.takeError()!, "connect");
+      if (name !== "SYN-SENT" && name !== "SYN-RECEIVED") {
+        if (name === "CLOSED") throw new StackError("ECONNRESET", "connect");
+        return;
+      }
+      await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
+    }
+  }
+
+  /**
+   * Read into `buf`: the byte count, or null at EOF. Waits for data; throws a StackError on a
+   * connection error.
+   */
+  async read(buf: Uint8Array): Promise<number | null> {
+    const ep = this.endpoint;
+    for (;;) {
+      const n = ep.read(buf, 0, buf.length);
+      if (n > 0) {
+        this.#stack.requestTick(); // a window update may be due
+        return n;
+      }
+      if (n === 0) return buf.length === 0 ? 0 : null;
+      await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+    }
+  }
+
+  /** Write all of `data`, waiting for send-buffer room as needed; returns `data.length`. */
+  async write(data: Uint8Array): Promise<number> {
+    const ep = this.endpoint;
+    let off = 0;
+    while (off < data.length) {
+      const n = ep.write(data, off, data.length - off);
+      off += n;
+      if (off < data.length) await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
+    }
+    this.#stack.requestTick();
+    return data.length;
+  }
+
+  /** Half-close: send a FIN after the queued data. */
+  closeWrite(): Promise<void> {
+    this.endpoint.shutdownWrite();
+    this.#stack.requestTick();
+    return Promise.resolve();
+  }
+
+  /** Resolve once every byte written so far has been acknowledged by the peer. */
+  async drained(): Promise<void> {
+    const ep = this.endpoint;
+    while (ep.sndBuf.length > 0 && ep.error === null && ep.stateName() !== "CLOSED") {
+      await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
+      if (ep.sndBuf.length > 0) await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Close (graceful; abortive when unread data remains, like Linux). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.endpoint.close();
+    this.#stack.requestTick();
+  }
+
+  /** Abortive close: RST now. */
+  abort(): void {
+    this.#closed = true;
+    this.endpoint.abort();
+    this.#stack.requestTick();
+  }
+
+  /** TCP_NODELAY. */
+  setNoDelay(on = true): void {
+    this.endpoint.setNoDelay(on);
+  }
+
+  /** SO_KEEPALIVE (with optional idle/interval in ms and probe count). */
+  setKeepAlive(on = true, idleMs?: number, intervalMs?: number, count?: number): void {
+    this.endpoint.setKeepAlive(on, idleMs, intervalMs, count);
+  }
+
+  /** TCP_INFO-like snapshot. */
+  info(): TcpInfo {
+    return this.endpoint.info();
+  }
+
+  /** The receiving half as a byte stream; ends at the peer's FIN. */
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable === null) {
+      this.#readable = new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          const buf = new Uint8Array(
+            Math.min(READ_CHUNK_BYTES, Math.max(1, this.endpoint.readableBytes)),
+          );
+          try {
+            const n = await this.read(buf);
+            if (n === null) controller.close();
+            else controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+          } catch (e) {
+            controller.error(e);
+          }
+        },
+        cancel: () => this.close(),
+      }, { highWaterMark: 0 });
+    }
+    return this.#readable;
+  }
+
+  /** The sending half; each write resolves once the bytes are in the send buffer. */
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable === null) {
+      this.#writable = new WritableStream<Uint8Array>({
+        write: async (chunk) => {
+          await this.write(chunk);
+        },
+        close: () => this.closeWrite(),
+        abort: () => this.abort(),
+      }, { highWaterMark: 1 });
+    }
+    return this.#writable;
+  }
+}
+
+/**
+ * A listening TCP socket in `Deno.Listener` style.
+ *
+ * @example
+ * ```ts ignore
+ * const server = rt.listen({ port: 7 });
+ * for await (const conn of server) conn.readable.pipeTo(conn.writable);
+ * ```
+ */
+export class TcpServer implements AsyncIterable<TcpConn> {
+  /** The protocol listener underneath. */
+  readonly listener: TcpListener;
+  readonly #stack: Stack;
+  #closed = false;
+
+  /** Wrap a listener. */
+  constructor(stack: Stack, listener: TcpListener) {
+    this.#stack = stack;
+    this.listener = listener;
+  }
+
+  /** The bound address. */
+  get addr(): TcpAddr {
+    return {
+      transport: "tcp",
+      hostname: formatIpv4(this.listener.localAddr),
+      port: this.listener.localPort,
+    };
+  }
+
+  /** Wait for and return the next established connection; throws EBADF once closed. */
+  async accept(): Promise<TcpConn> {
+    for (;;) {
+      if (this.#closed) throw new StackError("EBADF", "accept: listener closed");
+      const ep = this.listener.accept();
+      if (ep !== null) return new TcpConn(this.#stack, ep);
+      await this.listener.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+    }
+  }
+
+  /** Stop listening; pending accepts reject. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.listener.close();
+    this.#stack.requestTick();
+  }
+
+  /** Iterate over accepted connections until closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (e) {
+        if (this.#closed) return;
+        throw e;
+      }
+    }
+  }
+}
