@@ -14,9 +14,12 @@
  */
 
 import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
+import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
+import type { TcpListener } from "../transport/tcp/listener.ts";
+import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
 import { StackError } from "./errors.ts";
-import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, type WaitQueue } from "./event_mux.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "./event_mux.ts";
 import type { Stack } from "./stack.ts";
 
 /** Address family IPv4. */
@@ -39,6 +42,30 @@ export const SO_BROADCAST = 6;
 export const SO_SNDBUF = 7;
 /** SO_RCVBUF. */
 export const SO_RCVBUF = 8;
+/** SO_KEEPALIVE. */
+export const SO_KEEPALIVE = 9;
+/** SO_LINGER (value: linger seconds, or -1 for off; 0 makes close() send a RST). */
+export const SO_LINGER = 13;
+/** TCP-level options. */
+export const IPPROTO_TCP = 6;
+/** TCP_NODELAY. */
+export const TCP_NODELAY = 1;
+/** TCP_KEEPIDLE (seconds). */
+export const TCP_KEEPIDLE = 4;
+/** TCP_KEEPINTVL (seconds). */
+export const TCP_KEEPINTVL = 5;
+/** TCP_KEEPCNT. */
+export const TCP_KEEPCNT = 6;
+/** TCP_INFO (read with {@link SocketTable.tcpInfo}). */
+export const TCP_INFO = 11;
+/** TCP_CORK. */
+export const TCP_CORK = 3;
+/** shutdown(): no more receives. */
+export const SHUT_RD = 0;
+/** shutdown(): no more sends (FIN). */
+export const SHUT_WR = 1;
+/** shutdown(): both. */
+export const SHUT_RDWR = 2;
 /** IP-level options. */
 export const IPPROTO_IP = 0;
 /** IP_TTL. */
@@ -68,8 +95,28 @@ export interface RecvFromResult extends SockAddr {
   truncated: boolean;
 }
 
+/** A stream socket before listen()/connect(): options and a binding to apply later. */
+class StreamSetup {
+  addr = 0;
+  port = -1;
+  noDelay = false;
+  keepAlive = false;
+  keepIdleMs = 0;
+  keepIntervalMs = 0;
+  keepCount = 0;
+  sndbuf = 0;
+  rcvbuf = 0;
+  lingerSec = -1;
+  reuseAddr = false;
+  readonly wq: WaitQueue = new WaitQueue();
+}
+
 /** One open descriptor. */
-type Entry = { kind: "udp"; ep: UdpEndpoint };
+type Entry =
+  | { kind: "udp"; ep: UdpEndpoint }
+  | { kind: "stream"; setup: StreamSetup }
+  | { kind: "tcp"; ep: TcpEndpoint; setup: StreamSetup; readShut: boolean }
+  | { kind: "listener"; l: TcpListener; setup: StreamSetup };
 
 function parseAddr(call: string, addr: string): number {
   try {
@@ -106,7 +153,37 @@ export class SocketTable {
   }
 
   #udp(call: string, fd: number): UdpEndpoint {
-    return this.#get(call, fd).ep;
+    const e = this.#get(call, fd);
+    if (e.kind !== "udp") throw new StackError("EOPNOTSUPP", `${call}: not a datagram socket`);
+    return e.ep;
+  }
+
+  #tcp(call: string, fd: number): Entry & { kind: "tcp" } {
+    const e = this.#get(call, fd);
+    if (e.kind === "tcp") return e;
+    if (e.kind === "udp") throw new StackError("EOPNOTSUPP", `${call}: not a stream socket`);
+    throw new StackError("ENOTCONN", `${call}: socket is not connected`);
+  }
+
+  #place(entry: Entry): number {
+    let fd = 0;
+    while (this.#fds[fd] !== undefined) fd++;
+    this.#fds[fd] = entry;
+    return fd;
+  }
+
+  #applyOptions(ep: TcpEndpoint, s: StreamSetup): void {
+    if (s.noDelay) ep.setNoDelay(true);
+    if (s.keepAlive) {
+      ep.setKeepAlive(
+        true,
+        s.keepIdleMs || undefined,
+        s.keepIntervalMs || undefined,
+        s.keepCount || undefined,
+      );
+    }
+    if (s.sndbuf > 0) ep.setSendBufferSize(s.sndbuf);
+    if (s.rcvbuf > 0) ep.setReceiveBufferSize(s.rcvbuf);
   }
 
   /** Open a socket; returns its descriptor. */
@@ -114,24 +191,91 @@ export class SocketTable {
     if (family !== AF_INET) throw new StackError("EAFNOSUPPORT", "socket: only AF_INET");
     let entry: Entry;
     if (type === SOCK_DGRAM) entry = { kind: "udp", ep: this.#stack.udp.open() };
-    else if (type === SOCK_STREAM) {
-      throw new StackError("EPROTONOSUPPORT", "socket: SOCK_STREAM is not available yet");
-    } else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
-    let fd = 0;
-    while (this.#fds[fd] !== undefined) fd++;
-    this.#fds[fd] = entry;
-    return fd;
+    else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
+    else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
+    return this.#place(entry);
+  }
+
+  /** Listen on a bound (or unbound: ephemeral port) stream socket. */
+  listen(fd: number, backlog = 128): void {
+    const e = this.#get("listen", fd);
+    if (e.kind === "listener") return;
+    if (e.kind !== "stream") {
+      throw new StackError("EINVAL", "listen: socket is connected or not a stream");
+    }
+    const s = e.setup;
+    const l = this.#stack.tcp.listen(s.addr, Math.max(0, s.port), backlog);
+    this.#fds[fd] = { kind: "listener", l, setup: s };
+  }
+
+  /** Take an established connection; throws EAGAIN when none is waiting. */
+  accept(fd: number): number {
+    const e = this.#get("accept", fd);
+    if (e.kind !== "listener") throw new StackError("EINVAL", "accept: socket is not listening");
+    const ep = e.l.accept();
+    if (ep === null) throw new StackError("EAGAIN", "accept: no connection waiting");
+    this.#applyOptions(ep, e.setup);
+    return this.#place({ kind: "tcp", ep, setup: e.setup, readShut: false });
+  }
+
+  /** Shut down reading, writing (FIN) or both. */
+  shutdown(fd: number, how: number): void {
+    const e = this.#tcp("shutdown", fd);
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) {
+      throw new StackError("EINVAL", "shutdown: how must be SHUT_RD, SHUT_WR or SHUT_RDWR");
+    }
+    if (how !== SHUT_WR) e.readShut = true;
+    if (how !== SHUT_RD) e.ep.shutdownWrite();
+    this.#stack.requestTick();
+  }
+
+  /** TCP_INFO of a connected stream socket. */
+  tcpInfo(fd: number): TcpInfo {
+    return this.#tcp("tcpInfo", fd).ep.info();
   }
 
   /** Bind to `addr` ("0.0.0.0" for any) and `port` (0 picks an ephemeral port). */
   bind(fd: number, addr: string, port: number): void {
-    this.#udp("bind", fd).bind(parseAddr("bind", addr), checkPort("bind", port));
+    const e = this.#get("bind", fd);
+    const a = parseAddr("bind", addr);
+    const p = checkPort("bind", port);
+    if (e.kind === "udp") return e.ep.bind(a, p);
+    if (e.kind !== "stream" || e.setup.port >= 0) {
+      throw new StackError("EINVAL", "bind: socket is already bound");
+    }
+    if (a !== 0 && !this.#stack.ipv4.isLocalAddress(a)) {
+      throw new StackError("EADDRNOTAVAIL", "bind: address is not local");
+    }
+    e.setup.addr = a;
+    e.setup.port = p;
   }
 
   /** Connect (UDP: set the default peer and filter incoming datagrams by it). */
   connect(fd: number, addr: string, port: number): void {
-    this.#udp("connect", fd).connect(parseAddr("connect", addr), checkPort("connect", port));
+    const e = this.#get("connect", fd);
+    const a = parseAddr("connect", addr);
+    const p = checkPort("connect", port);
+    if (e.kind === "udp") {
+      e.ep.connect(a, p);
+      this.#stack.requestTick();
+      return;
+    }
+    if (e.kind === "tcp") {
+      const st = e.ep.stateName();
+      if (st === "SYN_SENT") throw new StackError("EALREADY", "connect: already connecting");
+      throw new StackError("EISCONN", "connect: already connected");
+    }
+    if (e.kind !== "stream") throw new StackError("EINVAL", "connect: socket is listening");
+    const s = e.setup;
+    const ep = this.#stack.tcp.connect(a, p, {
+      localAddr: s.addr || undefined,
+      localPort: s.port > 0 ? s.port : undefined,
+    });
+    this.#applyOptions(ep, s);
+    this.#fds[fd] = { kind: "tcp", ep, setup: s, readShut: false };
     this.#stack.requestTick();
+    // Non-blocking connect, as in C: completion is signalled by POLLOUT (or POLLERR).
+    throw new StackError("EINPROGRESS", "connect: in progress (wait for POLLOUT)");
   }
 
   /** Send a datagram to `addr:port` (or the connected peer). Returns bytes sent. */
@@ -156,16 +300,36 @@ export class SocketTable {
     return { bytes: n, addr: formatIpv4(p.addr), port: p.port, truncated: p.length > n };
   }
 
-  /** Read from a connected socket (UDP: one datagram's payload). Throws EAGAIN. */
+  /**
+   * Read from a connected socket (UDP: one datagram's payload). Returns 0 at EOF (TCP).
+   * Throws EAGAIN when nothing is there yet.
+   */
   read(fd: number, buf: Uint8Array): number {
-    const ep = this.#udp("read", fd);
+    const e = this.#get("read", fd);
+    if (e.kind !== "udp") {
+      const t = this.#tcp("read", fd);
+      if (t.readShut) return 0;
+      const n = t.ep.read(buf, 0, buf.length);
+      if (n < 0) throw new StackError("EAGAIN", "read: no data yet");
+      if (n > 0) this.#stack.requestTick();
+      return n;
+    }
+    const ep = e.ep;
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "read: socket is not connected");
     return this.recvfrom(fd, buf).bytes;
   }
 
-  /** Write to a connected socket. */
+  /** Write to a connected socket; TCP: bytes accepted, EAGAIN when the buffer is full. */
   write(fd: number, data: Uint8Array): number {
-    const ep = this.#udp("write", fd);
+    const e = this.#get("write", fd);
+    if (e.kind !== "udp") {
+      const t = this.#tcp("write", fd);
+      const n = t.ep.write(data, 0, data.length);
+      if (n === 0 && data.length > 0) throw new StackError("EAGAIN", "write: send buffer full");
+      this.#stack.requestTick();
+      return n;
+    }
+    const ep = e.ep;
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "write: socket is not connected");
     return ep.sendto(data, 0, data.length, 0, 0);
   }
@@ -173,18 +337,31 @@ export class SocketTable {
   /** Close the descriptor. */
   close(fd: number): void {
     const e = this.#get("close", fd);
-    e.ep.close();
     this.#fds[fd] = undefined;
+    if (e.kind === "udp") e.ep.close();
+    else if (e.kind === "listener") e.l.close();
+    else if (e.kind === "tcp") {
+      if (e.setup.lingerSec === 0) e.ep.abort();
+      else e.ep.close();
+    } else e.setup.wq.wakeAll(EV_HANGUP);
+    this.#stack.requestTick();
   }
 
   /** Local address. */
   getsockname(fd: number): SockAddr {
-    const ep = this.#udp("getsockname", fd);
-    return { addr: formatIpv4(ep.localAddr), port: ep.localPort };
+    const e = this.#get("getsockname", fd);
+    if (e.kind === "tcp") return { addr: formatIpv4(e.ep.localAddr), port: e.ep.localPort };
+    if (e.kind === "listener") return { addr: formatIpv4(e.l.localAddr), port: e.l.localPort };
+    if (e.kind === "stream") {
+      return { addr: formatIpv4(e.setup.addr), port: Math.max(0, e.setup.port) };
+    }
+    return { addr: formatIpv4(e.ep.localAddr), port: e.ep.localPort };
   }
 
   /** Peer address; ENOTCONN when unconnected. */
   getpeername(fd: number): SockAddr {
+    const e = this.#get("getpeername", fd);
+    if (e.kind === "tcp") return { addr: formatIpv4(e.ep.remoteAddr), port: e.ep.remotePort };
     const ep = this.#udp("getpeername", fd);
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "getpeername: not connected");
     return { addr: formatIpv4(ep.remoteAddr), port: ep.remotePort };
@@ -192,9 +369,13 @@ export class SocketTable {
 
   /** Set an integer option (booleans as 0/1). ENOPROTOOPT for unknown options. */
   setsockopt(fd: number, level: number, name: number, value: number | boolean): void {
-    const ep = this.#udp("setsockopt", fd);
+    const entry = this.#get("setsockopt", fd);
     const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
-    if (!Number.isInteger(v) || v < 0) throw new StackError("EINVAL", "setsockopt: bad value");
+    if (!Number.isInteger(v) || (v < 0 && name !== SO_LINGER)) {
+      throw new StackError("EINVAL", "setsockopt: bad value");
+    }
+    if (entry.kind !== "udp") return this.#setStreamOption(entry, level, name, v);
+    const ep = entry.ep;
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR:
@@ -218,9 +399,100 @@ export class SocketTable {
     throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
   }
 
+  #setStreamOption(
+    e: Exclude<Entry, { kind: "udp" }>,
+    level: number,
+    name: number,
+    v: number,
+  ): void {
+    const s = e.setup;
+    const ep = e.kind === "tcp" ? e.ep : null;
+    if (level === SOL_SOCKET) {
+      switch (name) {
+        case SO_REUSEADDR:
+          s.reuseAddr = v !== 0;
+          return;
+        case SO_KEEPALIVE:
+          s.keepAlive = v !== 0;
+          ep?.setKeepAlive(
+            v !== 0,
+            s.keepIdleMs || undefined,
+            s.keepIntervalMs || undefined,
+            s.keepCount || undefined,
+          );
+          return;
+        case SO_LINGER:
+          s.lingerSec = v;
+          return;
+        case SO_SNDBUF:
+          s.sndbuf = Math.max(2048, v);
+          ep?.setSendBufferSize(s.sndbuf);
+          return;
+        case SO_RCVBUF:
+          s.rcvbuf = Math.max(2048, v);
+          ep?.setReceiveBufferSize(s.rcvbuf);
+          return;
+      }
+    } else if (level === IPPROTO_TCP) {
+      switch (name) {
+        case TCP_NODELAY:
+          s.noDelay = v !== 0;
+          ep?.setNoDelay(v !== 0);
+          return;
+        case TCP_CORK:
+          ep?.setCork(v !== 0);
+          return;
+        case TCP_KEEPIDLE:
+        case TCP_KEEPINTVL:
+        case TCP_KEEPCNT:
+          if (v < 1) throw new StackError("EINVAL", "setsockopt: keepalive values must be >= 1");
+          if (name === TCP_KEEPIDLE) s.keepIdleMs = v * 1000;
+          else if (name === TCP_KEEPINTVL) s.keepIntervalMs = v * 1000;
+          else s.keepCount = v;
+          if (s.keepAlive) {
+            ep?.setKeepAlive(
+              true,
+              s.keepIdleMs || undefined,
+              s.keepIntervalMs || undefined,
+              s.keepCount || undefined,
+            );
+          }
+          return;
+      }
+    }
+    throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
+  }
+
   /** Read an integer option. */
   getsockopt(fd: number, level: number, name: number): number {
-    const ep = this.#udp("getsockopt", fd);
+    const entry = this.#get("getsockopt", fd);
+    if (entry.kind !== "udp") {
+      const s = entry.setup;
+      if (level === SOL_SOCKET && name === SO_TYPE) return SOCK_STREAM;
+      if (level === SOL_SOCKET && name === SO_ERROR) {
+        const err = entry.kind === "tcp" ? entry.ep.takeError() : null;
+        return err === null ? 0 : ERRNO_NUMBERS[err] ?? 5;
+      }
+      if (level === SOL_SOCKET && name === SO_KEEPALIVE) return s.keepAlive ? 1 : 0;
+      if (level === SOL_SOCKET && name === SO_REUSEADDR) return s.reuseAddr ? 1 : 0;
+      if (level === SOL_SOCKET && name === SO_LINGER) return s.lingerSec;
+      if (level === SOL_SOCKET && name === SO_SNDBUF) {
+        return entry.kind === "tcp" ? entry.ep.info().sndBufBytes : s.sndbuf;
+      }
+      if (level === SOL_SOCKET && name === SO_RCVBUF) {
+        return entry.kind === "tcp" ? entry.ep.info().rcvBufBytes : s.rcvbuf;
+      }
+      if (level === IPPROTO_TCP && name === TCP_NODELAY) return s.noDelay ? 1 : 0;
+      if (level === IPPROTO_TCP && name === TCP_KEEPIDLE) {
+        return Math.round((s.keepIdleMs || 7_200_000) / 1000);
+      }
+      if (level === IPPROTO_TCP && name === TCP_KEEPINTVL) {
+        return Math.round((s.keepIntervalMs || 75_000) / 1000);
+      }
+      if (level === IPPROTO_TCP && name === TCP_KEEPCNT) return s.keepCount || 9;
+      throw new StackError("ENOPROTOOPT", `getsockopt: option ${level}/${name}`);
+    }
+    const ep = entry.ep;
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR:
@@ -259,7 +531,10 @@ export class SocketTable {
 
   /** The wait queue of `fd`. */
   waitQueue(fd: number): WaitQueue {
-    return this.#get("poll", fd).ep.wq;
+    const e = this.#get("poll", fd);
+    if (e.kind === "listener") return e.l.wq;
+    if (e.kind === "stream") return e.setup.wq;
+    return e.ep.wq;
   }
 
   /** Close every descriptor. */
@@ -273,6 +548,7 @@ const ERRNO_NUMBERS: Record<string, number> = {
   ECONNREFUSED: 111,
   ECONNRESET: 104,
   ETIMEDOUT: 110,
+  ECONNABORTED: 103,
   EHOSTUNREACH: 113,
   ENETUNREACH: 101,
   EMSGSIZE: 90,

@@ -76,7 +76,7 @@ export class TcpConn {
     for (;;) {
       const name = ep.stateName();
       if (ep.error !== null) throw new StackError(ep.takeError()!, "connect");
-      if (name !== "SYN-SENT" && name !== "SYN-RECEIVED") {
+      if (name !== "SYN_SENT" && name !== "SYN_RECEIVED") {
         if (name === "CLOSED") throw new StackError("ECONNRESET", "connect");
         return;
       }
