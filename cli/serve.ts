@@ -2,57 +2,228 @@
  * `ustack serve`: run as a host until SIGINT/SIGTERM, answering ARP and ping (and, with
  * service flags, the services they name).
  *
+ * Each service has its own `start…` function that binds everything it needs (so that the
+ * `ready` line is printed only once every service is bound) and returns a {@link ServeService}
+ * that is closed at exit and whose counters are printed with the stack's.
+ *
  * @module
  */
 
-import { Runtime, type RuntimeConfig } from "../mod.ts";
-import { LINK_OPTIONS, LINK_USAGE, linkConfig, parseStrict, UsageError } from "./args.ts";
+import {
+  Runtime,
+  type RuntimeConfig,
+  type Stack,
+  UDP_MAX_PAYLOAD,
+  type UdpEndpoint,
+  UdpPeer,
+} from "../mod.ts";
+import {
+  LINK_OPTIONS,
+  LINK_USAGE,
+  linkConfig,
+  numberFlag,
+  parseStrict,
+  UsageError,
+} from "./args.ts";
 import { emit, emitJson, formatStats } from "./output.ts";
 
 /** Usage of `serve`. */
-export const SERVE_USAGE = `usage: ustack serve [link options]
+export const SERVE_USAGE = `usage: ustack serve [--udp-echo PORT]... [link options]
 Run as a host until SIGINT/SIGTERM; answers ARP and ping.
-Prints "ready <if> <addr>..." once it answers, and the final stats when stopped.
+Prints "ready <if> <addr>..." once it answers and every service is bound, and the final
+stats when stopped.
+services:
+  --udp-echo PORT      send every UDP datagram received on PORT back to its sender
+                       (repeatable)
 ${LINK_USAGE}`;
+
+/** Receive buffer of an echo socket: room for a whole RX batch of 64 KB datagrams. */
+const ECHO_RECEIVE_BUFFER_BYTES = 4 << 20;
+
+/** A service run by `serve`. */
+export interface ServeService {
+  /** Name in the output, e.g. `udp-echo/7`. */
+  readonly name: string;
+  /** Counters of the service, printed with the stack's at exit. */
+  readonly stats: Record<string, number>;
+  /** Stop serving and release the service's sockets. Idempotent. */
+  close(): void;
+}
+
+/**
+ * UDP echo (RFC 862 over UDP): every datagram received on the port is sent back to its sender,
+ * byte for byte. Driven by readiness: the socket's wait-queue listener runs at the end of each
+ * tick that queued datagrams and drains all of them; nothing polls.
+ *
+ * @example
+ * ```ts ignore
+ * const echo = new UdpEchoService(rt.stack, 7);
+ * // … later
+ * echo.close();
+ * ```
+ */
+export class UdpEchoService implements ServeService {
+  /** `udp-echo/PORT`. */
+  readonly name: string;
+  /**
+   * Counters: datagrams and bytes received, datagrams echoed, echoes that could not be sent
+   * (no route back, no packet buffer, broadcast source).
+   */
+  readonly stats: Record<string, number> = {
+    InDatagrams: 0,
+    InBytes: 0,
+    OutDatagrams: 0,
+    OutErrors: 0,
+  };
+  readonly #ep: UdpEndpoint;
+  readonly #buf = new Uint8Array(UDP_MAX_PAYLOAD);
+  readonly #peer = new UdpPeer();
+
+  /** Bind `port` (any address) on `stack` and start echoing. Throws EADDRINUSE if taken. */
+  constructor(stack: Stack, port: number) {
+    this.name = `udp-echo/${port}`;
+    const ep = stack.udp.open();
+    try {
+      ep.bind(0, port);
+      ep.receiveBufferBytes = ECHO_RECEIVE_BUFFER_BYTES;
+    } catch (e) {
+      ep.close();
+      throw e;
+    }
+    this.#ep = ep;
+    ep.wq.listener = () => this.#drain();
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.#ep.localPort;
+  }
+
+  #drain(): void {
+    const ep = this.#ep;
+    const buf = this.#buf;
+    const peer = this.#peer;
+    const st = this.stats;
+    while (!ep.closed) {
+      let n: number;
+      try {
+        n = ep.recvfrom(buf, 0, buf.length, peer);
+      } catch {
+        continue; // a pending socket error was reported (and cleared): keep draining
+      }
+      if (n < 0) return;
+      st.InDatagrams++;
+      st.InBytes += n;
+      try {
+        ep.sendto(buf, 0, n, peer.addr, peer.port);
+        st.OutDatagrams++;
+      } catch {
+        st.OutErrors++;
+      }
+    }
+  }
+
+  /** Close the socket. */
+  close(): void {
+    this.#ep.wq.listener = null;
+    this.#ep.close();
+  }
+}
+
+/** Start `serve --udp-echo PORT`. */
+export function startUdpEcho(stack: Stack, port: number): ServeService {
+  return new UdpEchoService(stack, port);
+}
+
+/** Parse the repeatable `--udp-echo` values into distinct ports. */
+function udpEchoPorts(values: unknown): number[] {
+  const ports: number[] = [];
+  for (const v of (values as string[] | undefined) ?? []) {
+    const port = numberFlag("udp-echo", v, 0, { integer: true, min: 1, max: 65535 });
+    if (ports.includes(port)) throw new UsageError(`--udp-echo ${port} given twice`);
+    ports.push(port);
+  }
+  return ports;
+}
+
+/** Start every service the flags name; on failure, close those already started. */
+function startServices(stack: Stack, udpEcho: number[]): ServeService[] {
+  const services: ServeService[] = [];
+  try {
+    for (const port of udpEcho) services.push(startUdpEcho(stack, port));
+  } catch (e) {
+    for (const s of services) s.close();
+    throw e;
+  }
+  return services;
+}
 
 /** Run `serve` with `args`; resolves to the exit status. */
 export async function serveCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(args, { ...LINK_OPTIONS });
+  const { values, positionals } = parseStrict(args, {
+    ...LINK_OPTIONS,
+    "udp-echo": { type: "string", multiple: true },
+  });
   if (values.help) {
     emit(SERVE_USAGE);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const config: RuntimeConfig = linkConfig(values);
+  const udpEcho = udpEchoPorts(values["udp-echo"]);
   const json = values.json === true;
   const rt: Runtime = await Runtime.start(config);
+  let services: ServeService[];
+  try {
+    services = startServices(rt.stack, udpEcho);
+  } catch (e) {
+    await rt.stop();
+    throw e;
+  }
   const stopped = new Promise<void>((resolve) => {
     const onSignal = () => resolve();
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
   });
   if (json) {
-    emitJson("ready", { if: rt.nic.name, mac: rt.nic.macString, addrs: [...rt.addrs] });
+    emitJson("ready", {
+      if: rt.nic.name,
+      mac: rt.nic.macString,
+      addrs: [...rt.addrs],
+      services: services.map((s) => s.name),
+    });
   } else {
     emit(`ready ${rt.nic.name} ${rt.addrs.join(" ")}`.trimEnd());
   }
   await stopped;
+  for (const s of services) s.close();
   await rt.stop();
-  printStats(rt, json);
+  printStats(rt, json, services);
   return 0;
 }
 
-/** Print a runtime's final counters (`stats` JSON line, or an indented block). */
-export function printStats(rt: Runtime, json: boolean): void {
+/**
+ * Print a runtime's final counters (`stats` JSON line, or an indented block), with the
+ * services' counters under `services` (JSON) or one line per service.
+ */
+export function printStats(rt: Runtime, json: boolean, services: ServeService[] = []): void {
   const stats = rt.stack.stats.snapshot();
   const driver = { ...rt.nic.driver.stats } as Record<string, number>;
+  const svc: Record<string, Record<string, number>> = {};
+  for (const s of services) svc[s.name] = { ...s.stats };
   if (json) {
-    emitJson("stats", { ...stats, driver });
+    emitJson(
+      "stats",
+      services.length > 0 ? { ...stats, driver, services: svc } : {
+        ...stats,
+        driver,
+      },
+    );
     return;
   }
   emit("stats");
   const nz = rt.stack.stats.nonZero();
   const drv: Record<string, number> = {};
   for (const [k, v] of Object.entries(driver)) if (v !== 0) drv[k] = v;
-  for (const line of formatStats({ ...nz, driver: drv })) emit(line);
+  for (const line of formatStats({ ...nz, driver: drv, ...svc })) emit(line);
 }

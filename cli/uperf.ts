@@ -1,0 +1,456 @@
+/**
+ * `ustack uperf`: UDP throughput between the stack and anything that speaks UDP.
+ *
+ * ```
+ * ustack uperf server --udp [-p PORT] [-t SECS] [link options]
+ * ustack uperf client HOST --udp [-l LEN] [-t SECS] [-p PORT] [link options]
+ * ```
+ *
+ * The client sends datagrams of exactly LEN bytes to HOST:PORT for SECS seconds, as fast as the
+ * stack takes them; the server counts what arrives on PORT. Neither needs anything from the
+ * other — no greeting, no reply — so any plain UDP sink (`socat -u UDP-RECV:PORT -`, `nc -lu`)
+ * can be the server and any plain sender can feed `uperf server`.
+ *
+ * Both print one line per second and a summary; rates are of UDP payload bytes
+ * (1 Gbit/s = 10⁹ bit/s, 1 GB = 10⁹ bytes). The server's clock starts at its first datagram;
+ * it stops SECS seconds after that, or earlier once no datagram has arrived for 2 s (the
+ * sender is done), or on SIGINT/SIGTERM — whichever comes first — and then measures up to the
+ * last datagram (or SECS). Before the first datagram it waits indefinitely. Exit status 0.
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+import {
+  formatIpv4,
+  parseIpv4,
+  RouteResult,
+  Runtime,
+  StackError,
+  UDP_MAX_PAYLOAD,
+  type UdpEndpoint,
+  UdpPeer,
+} from "../mod.ts";
+import {
+  LINK_OPTIONS,
+  LINK_USAGE,
+  linkConfig,
+  numberFlag,
+  parseStrict,
+  UsageError,
+} from "./args.ts";
+import { emit, emitJson } from "./output.ts";
+
+/** Usage of `uperf`. */
+export const UPERF_USAGE = `usage: ustack uperf server --udp [-p PORT] [-t SECS] [link options]
+       ustack uperf client HOST --udp [-l LEN] [-t SECS] [-p PORT] [link options]
+UDP throughput. The client sends LEN-byte datagrams to HOST:PORT for SECS seconds as fast as
+it can; the server counts what arrives. Neither needs anything from the other: any UDP sink
+can be the server, any UDP sender can feed the server. Both print Gbit/s and packets/s every
+second and a summary, then exit 0. The server's time starts at its first datagram; it stops
+SECS seconds later, or after 2 s without a datagram, or on SIGINT/SIGTERM.
+  --udp            UDP mode (required: TCP mode is not available yet)
+  -l, --len LEN    datagram payload bytes, 0..${UDP_MAX_PAYLOAD} (1472)
+  -t, --time SECS  seconds to send / to count (10)
+  -p, --port PORT  UDP port (5201)
+${LINK_USAGE}`;
+
+/** Datagrams handed to the stack between two yields to the event loop. */
+const SEND_BURST = 64;
+/** How long the client waits for the first hop's ARP answer before giving up. */
+const RESOLVE_TIMEOUT_MS = 3500;
+/** The server stops after this long without a datagram once traffic has started. */
+const SERVER_IDLE_MS = 2000;
+/** A last partial interval shorter than this is folded into the summary only. */
+const MIN_PARTIAL_INTERVAL_MS = 50;
+/** Receive buffer of the server socket: several RX batches of 64 KB datagrams. */
+const SERVER_RECEIVE_BUFFER_BYTES = 4 << 20;
+
+/** What uperf is asked to do. */
+interface UperfOptions {
+  role: "server" | "client";
+  host: number;
+  len: number;
+  seconds: number;
+  port: number;
+  json: boolean;
+}
+
+/** Let Deno's event loop (and so the stack's loop) run: ~3 µs, unlike a clamped timer. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Gbit/s of `bytes` over `seconds` (0 when no time passed). */
+function gbps(bytes: number, seconds: number): number {
+  return seconds > 0 ? (bytes * 8) / seconds / 1e9 : 0;
+}
+
+/** Packets per second (0 when no time passed). */
+function pps(packets: number, seconds: number): number {
+  return seconds > 0 ? packets / seconds : 0;
+}
+
+function formatGbps(g: number): string {
+  return g === 0 || g >= 0.1 ? g.toFixed(2) : g.toPrecision(2);
+}
+
+/** `1.23 GB`, `45.60 MB`, `7.00 kB`, `12 B` (decimal units). */
+function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(2)} kB`;
+  return `${bytes} B`;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Running totals and the per-second report of one side. */
+class Meter {
+  packets = 0;
+  bytes = 0;
+  #startMs = 0;
+  #lastMs = 0;
+  #lastPackets = 0;
+  #lastBytes = 0;
+
+  constructor(readonly role: "server" | "client", readonly json: boolean) {}
+
+  start(nowMs: number): void {
+    this.#startMs = nowMs;
+    this.#lastMs = nowMs;
+  }
+
+  get startMs(): number {
+    return this.#startMs;
+  }
+
+  get lastReportMs(): number {
+    return this.#lastMs;
+  }
+
+  /** Print the interval since the last report, ending at `nowMs`. */
+  report(nowMs: number): void {
+    const seconds = (nowMs - this.#lastMs) / 1000;
+    const packets = this.packets - this.#lastPackets;
+    const bytes = this.bytes - this.#lastBytes;
+    const end = (nowMs - this.#startMs) / 1000;
+    const g = gbps(bytes, seconds);
+    const p = pps(packets, seconds);
+    if (this.json) {
+      emitJson("interval", {
+        role: this.role,
+        start: round((this.#lastMs - this.#startMs) / 1000, 3),
+        end: round(end, 3),
+        bytes,
+        packets,
+        seconds: round(seconds, 3),
+        gbps: round(g, 6),
+        pps: Math.round(p),
+      });
+    } else {
+      emit(`[${end.toFixed(2).padStart(6)}s] ${formatGbps(g)} Gbit/s ${Math.round(p)} pkt/s`);
+    }
+    this.#lastMs = nowMs;
+    this.#lastPackets = this.packets;
+    this.#lastBytes = this.bytes;
+  }
+
+  /** Print the summary over `seconds`, with extra JSON fields. */
+  summary(seconds: number, extra: Record<string, unknown>): void {
+    const g = gbps(this.bytes, seconds);
+    const p = pps(this.packets, seconds);
+    if (this.json) {
+      emitJson("summary", {
+        role: this.role,
+        bytes: this.bytes,
+        packets: this.packets,
+        seconds: round(seconds, 3),
+        gbps: round(g, 6),
+        pps: Math.round(p),
+        ...extra,
+      });
+    } else {
+      const verb = this.role === "client" ? "sent" : "received";
+      emit(
+        `summary: ${verb} ${this.packets} packets, ${formatBytes(this.bytes)} in ` +
+          `${seconds.toFixed(2)} s, ${formatGbps(g)} Gbit/s, ${Math.round(p)} pkt/s`,
+      );
+    }
+  }
+}
+
+/** Resolve on SIGINT/SIGTERM; `remove()` uninstalls the listeners. */
+function onStopSignal(stop: () => void): { remove(): void } {
+  const handler = () => stop();
+  Deno.addSignalListener("SIGINT", handler);
+  Deno.addSignalListener("SIGTERM", handler);
+  return {
+    remove() {
+      Deno.removeSignalListener("SIGINT", handler);
+      Deno.removeSignalListener("SIGTERM", handler);
+    },
+  };
+}
+
+/** Parse `uperf` arguments; throws UsageError. Returns null for `--help`. */
+function parseUperf(
+  args: string[],
+): { opts: UperfOptions; values: Record<string, unknown> } | null {
+  const { values, positionals } = parseStrict(args, {
+    ...LINK_OPTIONS,
+    udp: { type: "boolean" },
+    len: { type: "string", short: "l" },
+    time: { type: "string", short: "t" },
+    port: { type: "string", short: "p" },
+  });
+  if (values.help) return null;
+  const [role, host, ...rest] = positionals;
+  if (role !== "server" && role !== "client") {
+    throw new UsageError(
+      role === undefined ? "say 'server' or 'client'" : `unknown mode '${role}'`,
+    );
+  }
+  if (values.udp !== true) {
+    throw new UsageError("TCP mode is not available yet: pass --udp for UDP mode");
+  }
+  let dst = 0;
+  if (role === "client") {
+    if (host === undefined) throw new UsageError("uperf client needs a HOST");
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+    try {
+      dst = parseIpv4(host);
+    } catch {
+      throw new UsageError(`${host}: not an IPv4 address`);
+    }
+  } else if (host !== undefined) {
+    throw new UsageError(`uperf server takes no HOST (got ${host})`);
+  }
+  if (role === "server" && values.len !== undefined) {
+    throw new UsageError("-l applies to the client only");
+  }
+  const opts: UperfOptions = {
+    role,
+    host: dst,
+    len: numberFlag("len", values.len, 1472, { integer: true, min: 0, max: UDP_MAX_PAYLOAD }),
+    seconds: numberFlag("time", values.time, 10, { min: 0.001, max: 86_400 }),
+    port: numberFlag("port", values.port, 5201, { integer: true, min: 1, max: 65535 }),
+    json: values.json === true,
+  };
+  return { opts, values };
+}
+
+/** Run `uperf` with `args`; resolves to the exit status. */
+export async function uperfCommand(args: string[]): Promise<number> {
+  const parsed = parseUperf(args);
+  if (parsed === null) {
+    emit(UPERF_USAGE);
+    return 0;
+  }
+  const { opts, values } = parsed;
+  const config = linkConfig(values);
+  const rt = await Runtime.start(config);
+  try {
+    return opts.role === "client" ? await runClient(rt, opts) : await runServer(rt, opts);
+  } finally {
+    await rt.stop();
+  }
+}
+
+/** Wait until the first hop towards `dst` is in the ARP cache; false after the timeout. */
+async function resolveNextHop(rt: Runtime, dst: number): Promise<boolean> {
+  const route = new RouteResult();
+  const ipv4 = rt.stack.ipv4;
+  if (!ipv4.route(dst, route)) return false;
+  const deadline = rt.stack.clock.nowMs() + RESOLVE_TIMEOUT_MS;
+  while (ipv4.arp(route.nicIndex).lookup(route.nextHop) === null) {
+    if (rt.stack.clock.nowMs() > deadline) return false;
+    await sleep(1);
+  }
+  return true;
+}
+
+/**
+ * The client: one unconnected socket, bursts of `SEND_BURST` datagrams with a yield between
+ * bursts (each yield lets the stack's loop tick and flush the driver), a yield and a retry
+ * when the stack is out of packet buffers (ENOBUFS).
+ */
+async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
+  const clock = rt.stack.clock;
+  const ep: UdpEndpoint = rt.stack.udp.open();
+  ep.bind(0, 0);
+  const payload = new Uint8Array(o.len);
+  for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
+  const meter = new Meter("client", o.json);
+  const host = formatIpv4(o.host);
+  let stopped = false;
+  const signals = onStopSignal(() => stopped = true);
+  const driver = rt.nic.driver.stats;
+  const droppedBefore = driver.txDropped + rt.stack.stats.arp.QueueDrops;
+  let backoffs = 0;
+  try {
+    if (o.json) {
+      emitJson("start", {
+        role: "client",
+        protocol: "udp",
+        from: `${rt.primaryAddress}:${ep.localPort}`,
+        to: `${host}:${o.port}`,
+        len: o.len,
+        seconds: o.seconds,
+      });
+    } else {
+      emit(
+        `uperf client: ${o.len}-byte UDP datagrams from ${rt.primaryAddress}:${ep.localPort} ` +
+          `to ${host}:${o.port} for ${o.seconds} s`,
+      );
+    }
+    // The first datagram also starts ARP resolution; the clock runs from here.
+    meter.start(clock.nowMs());
+    ep.sendto(payload, 0, o.len, o.host, o.port);
+    meter.packets++;
+    meter.bytes += o.len;
+    if (!(await resolveNextHop(rt, o.host))) {
+      throw new StackError("EHOSTUNREACH", `no ARP answer for the first hop to ${host}`);
+    }
+    const endMs = meter.startMs + o.seconds * 1000;
+    let nextReportMs = meter.startMs + 1000;
+    for (;;) {
+      const now = clock.nowMs();
+      if (now >= nextReportMs) {
+        meter.report(Math.min(now, endMs));
+        nextReportMs += 1000;
+      }
+      if (now >= endMs || stopped) break;
+      let sent = 0;
+      for (; sent < SEND_BURST; sent++) {
+        try {
+          ep.sendto(payload, 0, o.len, o.host, o.port);
+        } catch (e) {
+          if ((e as StackError).code !== "ENOBUFS") throw e;
+          backoffs++;
+          break;
+        }
+      }
+      meter.packets += sent;
+      meter.bytes += sent * o.len;
+      await yieldToEventLoop();
+    }
+    // Every datagram handed over so far is flushed by the tick that clears the request.
+    while (rt.stack.tickRequested) await yieldToEventLoop();
+    const endedMs = Math.min(clock.nowMs(), endMs);
+    if (endedMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endedMs);
+    meter.summary((endedMs - meter.startMs) / 1000, {
+      len: o.len,
+      backoffs,
+      localDrops: driver.txDropped + rt.stack.stats.arp.QueueDrops - droppedBefore,
+    });
+  } finally {
+    signals.remove();
+    ep.close();
+  }
+  return 0;
+}
+
+/**
+ * The server: one socket bound to PORT; its wait-queue listener drains every queued datagram
+ * at the end of each tick that brought some (counting bytes from the datagram length, copying
+ * nothing). Timers only report each second and decide when to stop.
+ */
+async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
+  const clock = rt.stack.clock;
+  const ep: UdpEndpoint = rt.stack.udp.open();
+  ep.bind(0, o.port);
+  ep.receiveBufferBytes = SERVER_RECEIVE_BUFFER_BYTES;
+  const meter = new Meter("server", o.json);
+  const peer = new UdpPeer();
+  const sink = new Uint8Array(0);
+  let firstMs = -1;
+  let lastMs = -1;
+  let stoppedBy = "";
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => finish = resolve);
+  const stop = (why: string) => {
+    if (stoppedBy !== "") return;
+    stoppedBy = why;
+    finish();
+  };
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const signals = onStopSignal(() => stop("signal"));
+
+  const scheduleReport = (k: number) => {
+    const at = firstMs + k * 1000;
+    if (at > firstMs + o.seconds * 1000) return;
+    timers.push(setTimeout(() => {
+      if (stoppedBy !== "") return;
+      meter.report(clock.nowMs());
+      scheduleReport(k + 1);
+    }, Math.max(0, at - clock.nowMs())));
+  };
+  const armIdle = (delayMs: number) => {
+    timers.push(setTimeout(() => {
+      const idle = clock.nowMs() - lastMs;
+      if (idle >= SERVER_IDLE_MS) stop("idle");
+      else armIdle(SERVER_IDLE_MS - idle);
+    }, delayMs));
+  };
+  const onFirst = (now: number) => {
+    firstMs = now;
+    meter.start(now);
+    timers.push(setTimeout(() => stop("time"), o.seconds * 1000));
+    scheduleReport(1);
+    armIdle(SERVER_IDLE_MS);
+  };
+
+  ep.wq.listener = () => {
+    let packets = 0;
+    let bytes = 0;
+    // Length 0: nothing is copied; `peer.length` still says how long the datagram was.
+    while (!ep.closed && ep.recvfrom(sink, 0, 0, peer) >= 0) {
+      packets++;
+      bytes += peer.length;
+    }
+    if (packets === 0) return;
+    const now = clock.nowMs();
+    if (firstMs < 0) onFirst(now);
+    lastMs = now;
+    meter.packets += packets;
+    meter.bytes += bytes;
+  };
+
+  try {
+    if (o.json) {
+      emitJson("ready", {
+        role: "server",
+        protocol: "udp",
+        addrs: [...rt.addrs],
+        port: o.port,
+        seconds: o.seconds,
+      });
+    } else {
+      emit(`ready: uperf server on UDP port ${o.port} ${rt.addrs.join(" ")}`.trimEnd());
+    }
+    await finished;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    signals.remove();
+    ep.wq.listener = null;
+    ep.close();
+  }
+  let endMs = firstMs;
+  if (firstMs >= 0) {
+    endMs = stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
+    if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
+  }
+  meter.summary(firstMs < 0 ? 0 : (endMs - firstMs) / 1000, {
+    stoppedBy,
+    rcvbufErrors: ep.drops,
+  });
+  return 0;
+}
