@@ -48,6 +48,8 @@ const SYMBOLS = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
   // int fcntl(int fd, int cmd, ...): the optional argument passed as a long.
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  // long syscall(long number, ...): used for bpf(2) (no libc wrapper): nr, cmd, attr, size.
+  syscall: { parameters: ["i64", "i64", "buffer", "u64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
