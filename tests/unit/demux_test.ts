@@ -1,0 +1,144 @@
+// The transport demux table (exact 4-tuple, then bound address, then wildcard) and the
+// ephemeral port allocator.
+
+import assert from "node:assert/strict";
+import { DemuxTable, hashTuple, PortAllocator } from "../../transport/demux.ts";
+
+const LOCAL = 0xc6120002; // 198.18.0.2
+const LOCAL2 = 0xc6120003; // 198.18.0.3
+const PEER = 0xc6120001; // 198.18.0.1
+const PEER2 = 0xc6120009; // 198.18.0.9
+
+Deno.test("hashTuple is a deterministic unsigned 32-bit mix that depends on every field", () => {
+  const h = hashTuple(LOCAL, 80, PEER, 40000);
+  assert.equal(h, hashTuple(LOCAL, 80, PEER, 40000));
+  assert.ok(Number.isInteger(h) && h >= 0 && h <= 0xffffffff);
+  const variants = [
+    hashTuple(LOCAL2, 80, PEER, 40000),
+    hashTuple(LOCAL, 81, PEER, 40000),
+    hashTuple(LOCAL, 80, PEER2, 40000),
+    hashTuple(LOCAL, 80, PEER, 40001),
+  ];
+  for (const v of variants) assert.notEqual(v, h);
+  // Spread: 4096 consecutive client ports land in most of the 256 shards.
+  const shards = new Set<number>();
+  for (let p = 40000; p < 44096; p++) shards.add(hashTuple(LOCAL, 80, PEER, p) & 255);
+  assert.ok(shards.size > 240, `only ${shards.size} shards used`);
+});
+
+Deno.test("DemuxTable: exact match first, then the bound address, then the wildcard", () => {
+  const t = new DemuxTable<string>();
+  assert.ok(t.insertBound(0, 53, "any"));
+  assert.ok(t.insertBound(LOCAL, 53, "specific"));
+  assert.ok(t.insertConnected(LOCAL, 53, PEER, 5000, "conn"));
+  assert.equal(t.size, 3);
+  assert.equal(t.lookup(LOCAL, 53, PEER, 5000), "conn");
+  assert.equal(t.lookup(LOCAL, 53, PEER, 5001), "specific", "other peer port");
+  assert.equal(t.lookup(LOCAL, 53, PEER2, 5000), "specific", "other peer address");
+  assert.equal(t.lookup(LOCAL2, 53, PEER, 5000), "any", "other local address");
+  assert.equal(t.lookup(LOCAL, 54, PEER, 5000), undefined, "other port");
+  assert.equal(t.lookupExact(LOCAL, 53, PEER, 5001), undefined);
+  assert.equal(t.lookupBound(LOCAL, 53), "specific");
+  assert.equal(t.lookupBound(LOCAL2, 53), "any");
+  assert.equal(t.lookupBound(0, 53), "any", "a broadcast lookup (address 0) finds the wildcard");
+  // The order of insertion does not matter: the specific binding still wins.
+  const u = new DemuxTable<string>();
+  u.insertBound(LOCAL, 53, "specific");
+  u.insertBound(0, 53, "any");
+  assert.equal(u.lookupBound(LOCAL, 53), "specific");
+});
+
+Deno.test("DemuxTable: duplicates are refused, removal needs the matching value", () => {
+  const t = new DemuxTable<string>();
+  assert.ok(t.insertConnected(LOCAL, 80, PEER, 40000, "a"));
+  assert.equal(t.insertConnected(LOCAL, 80, PEER, 40000, "b"), false);
+  assert.ok(t.insertBound(LOCAL, 80, "l"));
+  assert.equal(t.insertBound(LOCAL, 80, "l2"), false);
+  assert.ok(t.insertBound(0, 80, "w"), "wildcard and specific bindings coexist in the table");
+  assert.equal(t.removeConnected(LOCAL, 80, PEER, 40000, "b"), false, "wrong value");
+  assert.equal(t.lookup(LOCAL, 80, PEER, 40000), "a");
+  assert.ok(t.removeConnected(LOCAL, 80, PEER, 40000, "a"));
+  assert.equal(t.removeConnected(LOCAL, 80, PEER, 40000), false, "already gone");
+  assert.equal(t.lookup(LOCAL, 80, PEER, 40000), "l", "falls back to the listener");
+  assert.equal(t.removeBound(LOCAL, 80, "w"), false, "wrong value");
+  assert.ok(t.removeBound(LOCAL, 80, "l"));
+  assert.equal(t.lookup(LOCAL, 80, PEER, 40000), "w");
+  assert.ok(t.removeBound(0, 80));
+  assert.equal(t.lookup(LOCAL, 80, PEER, 40000), undefined);
+  assert.equal(t.removeBound(0, 80), false);
+  assert.equal(t.size, 0);
+  assert.equal(t.isPortBound(0, 80), false, "the port's list is gone");
+});
+
+Deno.test("DemuxTable: the bound on entries holds for both kinds and refusals are counted", () => {
+  const t = new DemuxTable<number>({ maxEntries: 3 });
+  assert.equal(t.maxEntries, 3);
+  assert.ok(t.insertBound(0, 1, 1));
+  assert.ok(t.insertConnected(LOCAL, 2, PEER, 2, 2));
+  assert.ok(t.insertBound(LOCAL, 3, 3));
+  assert.equal(t.insertBound(0, 4, 4), false);
+  assert.equal(t.insertConnected(LOCAL, 5, PEER, 5, 5), false);
+  assert.equal(t.refused, 2);
+  assert.equal(t.size, 3);
+  // A duplicate is not a refusal for lack of room.
+  assert.equal(t.insertBound(0, 1, 9), false);
+  assert.equal(t.refused, 2);
+  t.removeBound(0, 1);
+  assert.ok(t.insertConnected(LOCAL, 5, PEER, 5, 5));
+  assert.deepEqual([...t.values()].sort(), [2, 3, 5]);
+});
+
+Deno.test("DemuxTable: isPortBound and hasConnectedOnPort answer port-allocation questions", () => {
+  const t = new DemuxTable<string>();
+  t.insertBound(LOCAL, 7, "specific");
+  t.insertBound(0, 8, "any");
+  t.insertConnected(LOCAL, 9, PEER, 1000, "conn");
+  assert.ok(t.isPortBound(LOCAL, 7));
+  assert.ok(t.isPortBound(0, 7), "binding any conflicts with a specific binding");
+  assert.equal(t.isPortBound(LOCAL2, 7), false, "another specific address does not");
+  assert.ok(t.isPortBound(LOCAL2, 8), "a wildcard binding conflicts with every address");
+  assert.equal(t.isPortBound(0, 9), false, "connected entries are not bindings");
+  assert.ok(t.hasConnectedOnPort(9));
+  assert.equal(t.hasConnectedOnPort(7), false);
+});
+
+Deno.test("DemuxTable: many connections over few or many shards all look up right", () => {
+  assert.throws(() => new DemuxTable({ shards: 100 }), RangeError);
+  for (const shards of [1, 256, 4096]) {
+    const t = new DemuxTable<number>({ shards });
+    for (let i = 0; i < 5000; i++) assert.ok(t.insertConnected(LOCAL, 443, PEER + i, 1024 + i, i));
+    for (let i = 0; i < 5000; i++) assert.equal(t.lookupExact(LOCAL, 443, PEER + i, 1024 + i), i);
+    for (let i = 0; i < 5000; i += 2) assert.ok(t.removeConnected(LOCAL, 443, PEER + i, 1024 + i));
+    for (let i = 0; i < 5000; i++) {
+      assert.equal(t.lookupExact(LOCAL, 443, PEER + i, 1024 + i), i % 2 === 0 ? undefined : i);
+    }
+    assert.equal(t.size, 2500);
+  }
+});
+
+Deno.test("PortAllocator: ports come from the range, skip used ones, and run out with -1", () => {
+  assert.throws(() => new PortAllocator(0, 10), RangeError);
+  assert.throws(() => new PortAllocator(100, 99), RangeError);
+  assert.throws(() => new PortAllocator(1, 65536), RangeError);
+  const a = new PortAllocator(40000, 40003);
+  assert.equal(a.low, 40000);
+  assert.equal(a.high, 40003);
+  const used = new Set<number>();
+  for (let i = 0; i < 4; i++) {
+    const p = a.allocate((port) => used.has(port));
+    assert.ok(p >= 40000 && p <= 40003, `port ${p}`);
+    assert.equal(used.has(p), false);
+    used.add(p);
+  }
+  assert.equal(a.allocate((port) => used.has(port)), -1);
+  used.delete(40002);
+  assert.equal(a.allocate((port) => used.has(port)), 40002);
+  // Successive allocations move forward (wrapping), so a just-freed port is not reused first.
+  const b = new PortAllocator(50000, 50009);
+  const first = b.allocate(() => false);
+  const second = b.allocate(() => false);
+  assert.equal(second, first === 50009 ? 50000 : first + 1);
+  const single = new PortAllocator(7, 7);
+  assert.equal(single.allocate(() => false), 7);
+  assert.equal(single.allocate((p) => p === 7), -1);
+});

@@ -1,0 +1,212 @@
+// The coalescing readiness mux: readiness gathered during a tick is delivered once at its end,
+// and the outside world is signalled (one eventfd write) exactly once per tick that made
+// anything ready — checked on the mux alone and on a real Stack over the in-memory wire.
+
+import assert from "node:assert/strict";
+import { SimWire } from "../../link/sim_wire.ts";
+import { parseIpv4 } from "../../net/ipv4_address.ts";
+import { VirtualClock } from "../../stack/clock.ts";
+import {
+  EV_ERROR,
+  EV_HANGUP,
+  EV_READABLE,
+  EV_WRITABLE,
+  EventMux,
+  WaitQueue,
+} from "../../stack/event_mux.ts";
+import { Stack } from "../../stack/stack.ts";
+import { UdpPeer } from "../../transport/udp.ts";
+
+/** Let pending promise reactions run. */
+async function microtasks(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+Deno.test("EventMux: notifications during a tick are delivered once per queue at fire()", async () => {
+  const mux = new EventMux();
+  let signals = 0;
+  mux.signal = () => signals++;
+  const queues = [new WaitQueue(), new WaitQueue(), new WaitQueue()];
+  const calls: number[][] = queues.map(() => []);
+  queues.forEach((wq, i) => wq.listener = (ev) => calls[i].push(ev));
+  let woken = 0;
+  const waiter = queues[0].wait(EV_READABLE).then((ev) => {
+    woken++;
+    return ev;
+  });
+  // "During the tick": many notifications, nothing delivered yet.
+  for (let round = 0; round < 10; round++) {
+    for (const wq of queues) {
+      wq.readiness |= EV_READABLE;
+      mux.notify(wq, EV_READABLE);
+    }
+  }
+  queues[1].readiness |= EV_WRITABLE;
+  mux.notify(queues[1], EV_WRITABLE);
+  await microtasks();
+  assert.deepEqual(calls, [[], [], []]);
+  assert.equal(woken, 0);
+  assert.equal(signals, 0);
+  assert.ok(mux.hasPending);
+  assert.equal(queues[0].waiters, 1);
+  // End of the tick: one delivery per queue, events OR'ed, one signal.
+  assert.equal(mux.fire(), 3);
+  assert.deepEqual(calls, [[EV_READABLE], [EV_READABLE | EV_WRITABLE], [EV_READABLE]]);
+  assert.equal(signals, 1);
+  assert.equal(await waiter, EV_READABLE);
+  assert.equal(queues[0].waiters, 0);
+  assert.equal(mux.hasPending, false);
+  assert.deepEqual(mux.stats, { signals: 1, deliveries: 3, notifies: 31 });
+  // A tick that made nothing ready signals nothing.
+  assert.equal(mux.fire(), 0);
+  assert.equal(signals, 1);
+  for (const wq of queues) assert.equal(wq.pending, 0);
+});
+
+Deno.test("EventMux: readiness raised while delivering goes to the next round", () => {
+  const mux = new EventMux();
+  let signals = 0;
+  mux.signal = () => signals++;
+  const a = new WaitQueue();
+  const b = new WaitQueue();
+  const seen: string[] = [];
+  a.listener = () => {
+    seen.push("a");
+    // A callback that makes another socket ready (say, it wrote to it).
+    b.readiness |= EV_READABLE;
+    mux.notify(b, EV_READABLE);
+  };
+  b.listener = () => seen.push("b");
+  mux.notify(a, EV_READABLE);
+  assert.equal(mux.fire(), 1);
+  assert.deepEqual(seen, ["a"]);
+  assert.ok(mux.hasPending);
+  assert.equal(mux.fire(), 1);
+  assert.deepEqual(seen, ["a", "b"]);
+  assert.equal(signals, 2);
+});
+
+Deno.test("WaitQueue: wait() resolves at once when ready, else only for its own events", async () => {
+  const wq = new WaitQueue();
+  wq.readiness = EV_WRITABLE;
+  assert.equal(await wq.wait(EV_WRITABLE | EV_READABLE), EV_WRITABLE);
+  let readable = 0;
+  let errored = 0;
+  wq.wait(EV_READABLE).then((ev) => readable = ev);
+  wq.wait(EV_ERROR).then((ev) => errored = ev);
+  assert.equal(wq.waiters, 2);
+  wq.deliver(EV_WRITABLE);
+  await microtasks();
+  assert.equal(readable, 0);
+  assert.equal(wq.waiters, 2, "writability wakes neither");
+  wq.readiness = EV_WRITABLE | EV_READABLE;
+  wq.deliver(EV_READABLE);
+  await microtasks();
+  assert.equal(readable, EV_READABLE);
+  assert.equal(errored, 0);
+  assert.equal(wq.waiters, 1);
+  wq.wakeAll(EV_ERROR | EV_HANGUP);
+  await microtasks();
+  assert.equal(errored, EV_ERROR | EV_HANGUP);
+  assert.equal(wq.waiters, 0);
+});
+
+/** Two stacks on a wire; `b` has `sockets` UDP sockets bound to ports 7000.. */
+function setup(sockets: number, rxBatch = 64) {
+  const clock = new VirtualClock(1000);
+  const wire = new SimWire({ clock, seed: 3, delayMs: 1 });
+  const a = new Stack({ clock, poolBuffers: 128 });
+  const b = new Stack({ clock, poolBuffers: 128, rxBatch });
+  const na = a.addNic(wire.endpoint("a", new Uint8Array([2, 0, 0, 0, 0, 1])));
+  const nb = b.addNic(wire.endpoint("b", new Uint8Array([2, 0, 0, 0, 0, 2])));
+  a.ipv4.addAddress(na.index, parseIpv4("198.18.0.1"), 24);
+  b.ipv4.addAddress(nb.index, parseIpv4("198.18.0.2"), 24);
+  let signals = 0;
+  b.mux.signal = () => signals++;
+  const eps = Array.from({ length: sockets }, (_, i) => {
+    const ep = b.udp.open();
+    ep.bind(0, 7000 + i);
+    return ep;
+  });
+  const sender = a.udp.open();
+  const dst = parseIpv4("198.18.0.2");
+  const payload = new Uint8Array(100);
+  // Resolve ARP both ways with one datagram, then empty everything.
+  sender.sendto(payload, 0, 100, dst, 7000);
+  for (let i = 0; i < 20; i++) {
+    a.tick();
+    b.tick();
+    clock.advance(1);
+  }
+  const scratch = new Uint8Array(200);
+  assert.equal(eps[0].recvfrom(scratch, 0, 200, new UdpPeer()), 100);
+  return { clock, a, b, eps, sender, dst, payload, signals: () => signals };
+}
+
+Deno.test("Stack: 50 datagrams to 10 sockets arriving in one tick make exactly one signal", () => {
+  const { clock, a, b, eps, sender, dst, payload, signals } = setup(10);
+  const deliveries = eps.map(() => 0);
+  const queuedAtDelivery = eps.map(() => 0);
+  eps.forEach((ep, i) => {
+    ep.wq.listener = () => {
+      deliveries[i]++;
+      queuedAtDelivery[i] = ep.queuedDatagrams;
+    };
+  });
+  const signalsBefore = signals();
+  const muxBefore = { ...b.mux.stats };
+  for (let i = 0; i < 50; i++) sender.sendto(payload, 0, 100, dst, 7000 + (i % 10));
+  a.tick(); // all 50 on the wire at once
+  clock.advance(1);
+  const ticksBefore = b.ticks;
+  assert.equal(b.tick(), 50, "one tick received all 50 frames");
+  assert.equal(b.ticks, ticksBefore + 1);
+  assert.equal(signals() - signalsBefore, 1, "one eventfd write for the whole tick");
+  assert.equal(b.mux.stats.signals - muxBefore.signals, 1);
+  assert.equal(b.mux.stats.deliveries - muxBefore.deliveries, 10, "one delivery per socket");
+  assert.equal(b.mux.stats.notifies - muxBefore.notifies, 10, "readiness gained once each");
+  assert.deepEqual(deliveries, Array(10).fill(1));
+  // Delivered at the end of the tick: each socket already held all 5 of its datagrams.
+  assert.deepEqual(queuedAtDelivery, Array(10).fill(5));
+  // Ticks with nothing new signal nothing, even with data still queued.
+  b.tick();
+  clock.advance(1);
+  b.tick();
+  assert.equal(signals() - signalsBefore, 1);
+  assert.equal(b.stats.udp.InDatagrams, 51);
+});
+
+Deno.test("Stack: two ticks that each make sockets ready signal twice; no new readiness, no signal", () => {
+  const { clock, a, b, eps, sender, dst, payload, signals } = setup(10, 25);
+  const deliveries = eps.map(() => 0);
+  eps.forEach((ep, i) => ep.wq.listener = () => deliveries[i]++);
+  const before = signals();
+  // The first 25 frames go to sockets 0..4, the next 25 to sockets 5..9; 25 frames per tick.
+  for (let i = 0; i < 50; i++) {
+    sender.sendto(payload, 0, 100, dst, 7000 + (i < 25 ? 0 : 5) + (i % 5));
+  }
+  a.tick();
+  clock.advance(1);
+  assert.equal(b.tick(), 25);
+  assert.equal(signals() - before, 1);
+  assert.deepEqual(deliveries, [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
+  assert.equal(b.tick(), 25);
+  assert.equal(signals() - before, 2);
+  assert.deepEqual(deliveries, Array(10).fill(1));
+  // More datagrams for sockets that are still readable: nothing became ready, no signal.
+  for (let i = 0; i < 10; i++) sender.sendto(payload, 0, 100, dst, 7000 + i);
+  a.tick();
+  clock.advance(1);
+  assert.equal(b.tick(), 10);
+  assert.equal(signals() - before, 2);
+  for (const ep of eps) assert.equal(ep.queuedDatagrams, 6);
+  // Drained, a socket becomes ready again with its next datagram: a new signal.
+  const buf = new Uint8Array(200);
+  for (const ep of eps) while (ep.recvfrom(buf, 0, 200, null) >= 0) { /* drain */ }
+  sender.sendto(payload, 0, 100, dst, 7003);
+  a.tick();
+  clock.advance(1);
+  b.tick();
+  assert.equal(signals() - before, 3);
+  assert.equal(deliveries[3], 2);
+});
