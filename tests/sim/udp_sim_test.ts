@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { UdpEchoService } from "../../cli/serve.ts";
+import { LoopbackDriver } from "../../drivers/loopback.ts";
 import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { VirtualClock } from "../../stack/clock.ts";
@@ -330,4 +331,18 @@ Deno.test("sim udp: the serve --udp-echo service echoes every queued datagram by
   sa.sendto(fa, sent[1], B, 7);
   run(50);
   assert.equal(b.stats.udp.NoPorts, 1);
+});
+
+Deno.test("udp: a port held by a connected socket cannot be bound again (EADDRINUSE)", () => {
+  const stack = new Stack({ clock: new VirtualClock(), poolBuffers: 8 });
+  const nic = stack.addNic(new LoopbackDriver());
+  stack.ipv4.addAddress(nic.index, parseIpv4("198.18.5.1"), 24);
+  const s1 = stack.udp.open();
+  s1.bind(0, 5000);
+  s1.connect(parseIpv4("198.18.5.9"), 9);
+  const s2 = stack.udp.open();
+  assert.throws(() => s2.bind(0, 5000), { code: "EADDRINUSE" });
+  const s3 = stack.udp.open();
+  s3.connect(parseIpv4("198.18.5.9"), 9); // implicitly bound to an ephemeral port
+  assert.throws(() => s2.bind(0, s3.localPort), { code: "EADDRINUSE" });
 });
