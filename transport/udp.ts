@@ -17,6 +17,7 @@ import type { Clock } from "../stack/clock.ts";
 import { type ErrnoCode, StackError } from "../stack/errors.ts";
 import {
   EV_ERROR,
+  EV_HANGUP,
   EV_READABLE,
   EV_WRITABLE,
   type EventMux,
