@@ -1,6 +1,6 @@
 /**
- * The `bpf(2)` system call (reached through libc's `syscall`, there is no libc wrapper): the
- * commands ustack uses, the `union bpf_attr` layouts each of them reads, and typed wrappers
+ * The `bpf(2)` system call (reached through libc's `syscall`, there is no libc wrapper; the
+ * same {@link rawSyscall} serves integer-argument ioctls): the commands ustack uses, the `union bpf_attr` layouts each of them reads, and typed wrappers
  * that throw a {@link SyscallError} naming the errno.
  *
  * Layouts are the kernel's UAPI (`linux/bpf.h`, x86-64). Every attr is built in a zeroed
@@ -151,10 +151,35 @@ const VERIFIER_LOG_BYTES = 16_384;
  * ```
  */
 export function bpf(cmd: number, attr: Uint8Array, what: string): number {
-  const r = Number(libc().syscall(BigInt(SYS_BPF), BigInt(cmd), attr, BigInt(attr.byteLength)));
-  if (r < 0) throw new SyscallError("bpf", errno(), what);
+  const r = rawSyscall(SYS_BPF, cmd, addressOf(attr), attr.byteLength);
+  if (r < 0) throw new SyscallError("bpf", -r, what);
   return r;
 }
+
+/**
+ * `syscall(nr, a1, a2, a3)` with three integer arguments (a pointer goes as the address of an
+ * {@link allocStruct} block, which never moves): the result, or `-errno`. Never throws. For
+ * calls libc has no fitting symbol for: `bpf(2)`, and `ioctl(2)` requests that take a plain
+ * integer (`TUNSETOFFLOAD`). Set-up only: it converts to BigInt.
+ *
+ * @example
+ * ```ts
+ * const r = rawSyscall(SYS_IOCTL, tapFd, TUNSETOFFLOAD, TUN_F_CSUM);
+ * if (r < 0) throw new SyscallError("ioctl", -r);
+ * ```
+ */
+export function rawSyscall(
+  nr: number,
+  a1: number | bigint,
+  a2: number | bigint,
+  a3: number | bigint,
+): number {
+  const r = Number(libc().syscall(BigInt(nr), BigInt(a1), BigInt(a2), BigInt(a3)));
+  return r < 0 ? -errno() : r;
+}
+
+/** `__NR_ioctl` on x86-64 (for {@link rawSyscall}). */
+export const SYS_IOCTL = 16;
 
 /**
  * A zeroed `bpf_attr` block of {@link BPF_ATTR_SIZE} bytes.

@@ -48,8 +48,9 @@ const SYMBOLS = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
   // int fcntl(int fd, int cmd, ...): the optional argument passed as a long.
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
-  // long syscall(long number, ...): used for bpf(2) (no libc wrapper): nr, cmd, attr, size.
-  syscall: { parameters: ["i64", "i64", "buffer", "u64"], result: "i64" },
+  // long syscall(long number, ...): three long arguments (pointers passed as addresses); for
+  // calls without a fitting symbol: bpf(2), ioctl(2) with an integer argument.
+  syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -1,0 +1,616 @@
+/**
+ * The TAP frame pump: a character device (`/dev/net/tun`) attached to a TAP interface. Every
+ * frame the kernel sends out of the TAP is a `read()` here; every `write()` here is a frame the
+ * kernel receives on it. The kernel's side of the TAP is the peer: it has its own MAC and IP
+ * address, and the stack uses a second MAC of its own on the same wire.
+ *
+ * Receive: {@link TapDriver.receive} loops `read()` into preallocated 64 KiB slots until EAGAIN
+ * or the batch is full. Transmit: frames are copied into preallocated staging slots and
+ * {@link TapDriver.flush} writes them — one `write()` per frame, which is inherent to TAP (it
+ * has no batch call): `stats.syscalls` counts every read (the final EAGAIN one too) and write.
+ *
+ * With `vnetHdr`, every frame carries a 10-byte `virtio_net_hdr` in front (IFF_VNET_HDR) and
+ * the kernel is told we accept partial checksums and TCP super-frames (TUNSETOFFLOAD): received
+ * frames report NEEDS_CSUM / DATA_VALID / GSO as `RX_*` flags, and a {@link TxOffload} turns
+ * into header fields, so the kernel finishes checksums and segments for the stack.
+ *
+ * @module
+ */
+
+import {
+  DriverStats,
+  GSO_NONE,
+  type LinkCapabilities,
+  type LinkDriver,
+  NO_OFFLOADS,
+  RX_CSUM_PARTIAL,
+  RX_CSUM_VALID,
+  RX_GSO,
+  type RxBatch,
+  type TxOffload,
+} from "../link/driver.ts";
+import {
+  AF_INET,
+  ETH_HLEN,
+  IFF_NO_PI,
+  IFF_TAP,
+  IFF_VNET_HDR,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  SIOCGIFFLAGS,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  TUNSETIFF,
+  TUNSETOFFLOAD,
+} from "../ffi/constants.ts";
+import {
+  EACCES,
+  EAGAIN,
+  EBADF,
+  EINVAL,
+  ENOBUFS,
+  ENODEV,
+  EPERM,
+  SyscallError,
+} from "../ffi/errno.ts";
+import { withNetns } from "../ffi/netns.ts";
+import { rawSyscall, SYS_IOCTL } from "../ffi/bpf.ts";
+import { allocStruct, IFR_NAME, IFR_UNION, ifreq } from "../ffi/structs.ts";
+import {
+  close,
+  interfaceIndex,
+  interfaceMac,
+  interfaceMtu,
+  ioctl,
+  open,
+  read,
+  socket,
+  write,
+} from "../ffi/syscalls.ts";
+
+// --- linux/if_tun.h, linux/virtio_net.h, linux/sockios.h, linux/if.h ------------------------------
+
+/** TUNSETOFFLOAD bit: the reader accepts frames with a partial checksum. */
+export const TUN_F_CSUM = 0x01;
+/** TUNSETOFFLOAD bit: the reader accepts TCPv4 super-frames. */
+export const TUN_F_TSO4 = 0x02;
+/** TUNSETOFFLOAD bit: the reader accepts TCPv6 super-frames. */
+export const TUN_F_TSO6 = 0x04;
+/** Set interface flags (`ifreq.ifr_flags`). */
+const SIOCSIFFLAGS = 0x8914;
+/** Set interface MTU (`ifreq.ifr_mtu`). */
+const SIOCSIFMTU = 0x8922;
+/** `ifr_flags`: administratively up. */
+const IFF_UP = 0x1;
+
+/** `sizeof(struct virtio_net_hdr)`: the TAP default `vnet_hdr_sz`. */
+export const VIRTIO_NET_HDR_BYTES = 10;
+/** `virtio_net_hdr.flags` (u8). */
+const VNET_FLAGS = 0;
+/** `virtio_net_hdr.gso_type` (u8, `GSO_*`, bit 0x80 = ECN). */
+const VNET_GSO_TYPE = 1;
+/** `virtio_net_hdr.hdr_len` (u16 LE): bytes of headers in front of the GSO payload. */
+const VNET_HDR_LEN = 2;
+/** `virtio_net_hdr.gso_size` (u16 LE): payload bytes per segment. */
+const VNET_GSO_SIZE = 4;
+/** `virtio_net_hdr.csum_start` (u16 LE): where checksumming starts. */
+const VNET_CSUM_START = 6;
+/** `virtio_net_hdr.csum_offset` (u16 LE): checksum field, from csum_start. */
+const VNET_CSUM_OFFSET = 8;
+/** `flags`: the checksum from csum_start on must be finished by the receiver. */
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+/** `flags`: the checksum was verified. */
+export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
+/** `gso_type` bit: the super-frame has ECN (CWR) set. */
+const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+// --- sizes ----------------------------------------------------------------------------------------
+
+/**
+ * Bytes of one receive slot: a 64 KiB super-frame (the largest IP packet plus link header) plus
+ * the vnet header, with room to spare.
+ */
+export const TAP_RX_SLOT_BYTES = 65_600;
+/** Largest frame with segmentation offload: a 65,535-byte IP packet plus Ethernet header. */
+export const TAP_MAX_GSO_FRAME_BYTES = 65_535 + ETH_HLEN;
+/** Smallest transmit staging slot. */
+const TAP_TX_SLOT_MIN_BYTES = 2048;
+/** Default receive batch (slots, and the most frames one `receive` returns). */
+export const TAP_DEFAULT_RX_BATCH = 64;
+/** Default transmit staging queue length (frames per flush). */
+export const TAP_DEFAULT_TX_QUEUE = 64;
+/** Largest accepted `rxBatch`/`txQueue`. */
+export const TAP_MAX_BATCH = 1024;
+/** Frames up to this length are copied byte by byte (cheaper than making a view). */
+const TX_SMALL_COPY_BYTES = 128;
+
+/** Options of {@link TapDriver.open}. */
+export interface TapOptions {
+  /** TAP interface name (≤ 15 bytes), e.g. `"tap0"`. */
+  name: string;
+  /**
+   * Create the TAP when there is none (default true): a TAP made here is not persistent and
+   * disappears when the driver closes. With false, attach to an existing TAP (`ip tuntap add`)
+   * only, and fail with ENODEV when there is none.
+   */
+  create?: boolean;
+  /** Named network namespace (`ip netns`) to create or find the TAP in; default: the current. */
+  netns?: string;
+  /** Prepend a `virtio_net_hdr` (IFF_VNET_HDR) and offer checksum/TSO offloads; default false. */
+  vnetHdr?: boolean;
+  /**
+   * MTU (bytes of IP per frame). A TAP created here gets it as its link MTU; for an attached
+   * TAP it must not exceed the link's. Default: the link's MTU (1500 for a new TAP).
+   */
+  mtu?: number;
+  /** The stack's MAC; default: a random locally administered unicast address. */
+  mac?: Uint8Array;
+  /** Receive slots, the most frames one `receive` returns; default 64, at most 1024. */
+  rxBatch?: number;
+  /** Transmit staging slots, frames per flush; default 64, at most 1024. */
+  txQueue?: number;
+}
+
+/**
+ * {@link DriverStats} plus the TAP driver's own counters. `syscalls` counts every `read` (the
+ * one that ends a receive with EAGAIN included) and every `write`; `txKicks` the writes (one
+ * per frame: TAP has no batched write).
+ */
+export class TapStats extends DriverStats {
+  /** Received frames the kernel left with a partial checksum (NEEDS_CSUM). */
+  rxCsumPartial = 0;
+  /** Received super-frames (vnet `gso_type` set, or longer than the MTU). */
+  rxGso = 0;
+  /** Transmitted frames whose checksum the kernel finishes (NEEDS_CSUM). */
+  txCsumOffload = 0;
+  /** Transmitted super-frames the kernel segments (vnet `gso_type` set). */
+  txGso = 0;
+  /** Frames refused by `transmit` for being too large (also in txDropped). */
+  txOversize = 0;
+}
+
+/** The resources `open` acquires, handed to the constructor. */
+interface OpenedTap {
+  fd: number;
+  name: string;
+  ifindex: number;
+  kernelMac: Uint8Array;
+  linkMtu: number;
+  mtu: number;
+  created: boolean;
+}
+
+/**
+ * A {@link LinkDriver} over a TAP device. Needs CAP_NET_ADMIN (root).
+ *
+ * @example
+ * ```ts
+ * const tap = TapDriver.open({ name: "ustap0", netns: "ustk-1-s", vnetHdr: true });
+ * // in that namespace: ip addr add 198.18.0.1/24 dev ustap0; the stack uses 198.18.0.2
+ * const batch = new RxBatch(64);
+ * tap.receive(batch, 64);
+ * tap.release(batch);
+ * tap.close(); // a TAP the driver created is gone
+ * ```
+ */
+export class TapDriver implements LinkDriver {
+  /** Interface name (as the kernel confirmed it). */
+  readonly name: string;
+  /** Always `"tap"`. */
+  readonly kind = "tap";
+  /** The stack's MAC address (not the TAP's: the kernel side has its own, {@link kernelMac}). */
+  readonly mac: Uint8Array;
+  /** The kernel side's MAC address (the TAP interface's own). */
+  readonly kernelMac: Uint8Array;
+  /** The MTU in use. */
+  readonly mtu: number;
+  /** The TAP interface's MTU. */
+  readonly linkMtu: number;
+  /** The interface index. */
+  readonly ifindex: number;
+  /** True when the driver created the TAP (it disappears on close). */
+  readonly created: boolean;
+  /** True when frames carry a `virtio_net_hdr`. */
+  readonly vnetHdr: boolean;
+  /** With vnetHdr: checksum and TCP segmentation offload; otherwise none. */
+  readonly capabilities: LinkCapabilities;
+  /** Counters. */
+  readonly stats: TapStats = new TapStats();
+  /** Receive slots. */
+  readonly rxSlots: number;
+  /** Transmit staging slots. */
+  readonly txSlots: number;
+  /** Bytes per staging slot (vnet header included). */
+  readonly txSlotBytes: number;
+  /** Largest frame `transmit` takes without segmentation offload (MTU + Ethernet header). */
+  readonly maxFrameBytes: number;
+  /** errno of the last failed read/write other than EAGAIN, or 0. */
+  lastErrno = 0;
+
+  #fd: number;
+  #closed = false;
+  readonly #hdrBytes: number;
+  readonly #rxViews: Uint8Array[];
+  readonly #txViews: Uint8Array[];
+  readonly #txLen: Int32Array;
+  #staged = 0;
+
+  private constructor(t: OpenedTap, vnetHdr: boolean, mac: Uint8Array, rx: number, tx: number) {
+    this.#fd = t.fd;
+    this.name = t.name;
+    this.ifindex = t.ifindex;
+    this.kernelMac = t.kernelMac;
+    this.linkMtu = t.linkMtu;
+    this.mtu = t.mtu;
+    this.created = t.created;
+    this.vnetHdr = vnetHdr;
+    this.mac = mac;
+    this.#hdrBytes = vnetHdr ? VIRTIO_NET_HDR_BYTES : 0;
+    this.maxFrameBytes = t.mtu + ETH_HLEN;
+    this.capabilities = vnetHdr
+      ? Object.freeze({
+        txChecksumOffload: true,
+        tcpSegmentationOffload: true,
+        udpSegmentationOffload: false,
+        maxGsoBytes: TAP_MAX_GSO_FRAME_BYTES,
+      })
+      : NO_OFFLOADS;
+    this.rxSlots = rx;
+    this.txSlots = tx;
+    const rxSlotBytes = roundUp8(Math.max(TAP_RX_SLOT_BYTES, t.linkMtu + ETH_HLEN + 4));
+    const rxData = new ArrayBuffer(rx * rxSlotBytes);
+    this.#rxViews = new Array<Uint8Array>(rx);
+    for (let i = 0; i < rx; i++) {
+      this.#rxViews[i] = new Uint8Array(rxData, i * rxSlotBytes, rxSlotBytes);
+    }
+    const largest = vnetHdr ? TAP_MAX_GSO_FRAME_BYTES : this.maxFrameBytes;
+    this.txSlotBytes = roundUp8(Math.max(largest + this.#hdrBytes, TAP_TX_SLOT_MIN_BYTES));
+    const txData = new ArrayBuffer(tx * this.txSlotBytes);
+    this.#txViews = new Array<Uint8Array>(tx);
+    for (let i = 0; i < tx; i++) {
+      this.#txViews[i] = new Uint8Array(txData, i * this.txSlotBytes, this.txSlotBytes);
+    }
+    this.#txLen = new Int32Array(tx);
+  }
+
+  /**
+   * Create or attach the TAP `opts.name` (inside `opts.netns` when given) and bring it up.
+   * Throws SyscallError: EPERM/EACCES (message names CAP_NET_ADMIN), ENODEV when `create` is
+   * false and there is no such interface, EINVAL when the name belongs to a non-TAP interface
+   * or `mtu` is above an attached TAP's MTU; RangeError for bad options.
+   *
+   * @example
+   * ```ts
+   * const tap = TapDriver.open({ name: "ustap0", mtu: 9000 });
+   * ```
+   */
+  static open(opts: TapOptions): TapDriver {
+    const rx = batchOption("rxBatch", opts.rxBatch, TAP_DEFAULT_RX_BATCH);
+    const tx = batchOption("txQueue", opts.txQueue, TAP_DEFAULT_TX_QUEUE);
+    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
+      throw new RangeError(`TapDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
+    }
+    if (opts.mac !== undefined && (opts.mac.length !== 6 || (opts.mac[0] & 1) !== 0)) {
+      throw new RangeError("TapDriver: mac must be 6 bytes of a unicast address");
+    }
+    ifreq(opts.name); // validates the name before anything is created
+    const vnetHdr = opts.vnetHdr ?? false;
+    const setUp = (): TapDriver => {
+      const t = openTap(opts.name, opts.create ?? true, vnetHdr, opts.mtu);
+      try {
+        return new TapDriver(t, vnetHdr, stackMac(opts.mac, t.kernelMac), rx, tx);
+      } catch (e) {
+        try {
+          close(t.fd);
+        } catch { /* the original error matters more */ }
+        throw e;
+      }
+    };
+    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+  }
+
+  /** The TAP fd (non-blocking; polls readable when frames wait), or -1 once closed. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** Frames staged for the next flush. */
+  get txPending(): number {
+    return this.#staged;
+  }
+
+  /**
+   * Read frames until EAGAIN or `max` (≤ batch capacity, ≤ rxSlots); returns how many (also
+   * `batch.count`). Frames stay valid until the next `receive`.
+   */
+  receive(batch: RxBatch, max: number): number {
+    if (this.#closed) throw closedError("receive");
+    batch.count = 0;
+    let want = max < batch.capacity ? max : batch.capacity;
+    if (want > this.rxSlots) want = this.rxSlots;
+    const stats = this.stats;
+    const hdr = this.#hdrBytes;
+    const gsoAbove = this.maxFrameBytes;
+    let n = 0;
+    while (n < want) {
+      const slot = this.#rxViews[n];
+      const r = read(this.#fd, slot, slot.length);
+      stats.syscalls++;
+      if (r < 0) {
+        if (r !== -EAGAIN) this.lastErrno = -r;
+        break;
+      }
+      const len = r - hdr;
+      if (len < ETH_HLEN) {
+        stats.rxDropped++;
+        continue;
+      }
+      let flags = len > gsoAbove ? RX_GSO : 0;
+      if (hdr !== 0) {
+        const vflags = slot[VNET_FLAGS];
+        if ((vflags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+          flags |= RX_CSUM_PARTIAL;
+          stats.rxCsumPartial++;
+        }
+        if ((vflags & VIRTIO_NET_HDR_F_DATA_VALID) !== 0) flags |= RX_CSUM_VALID;
+        if ((slot[VNET_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) !== GSO_NONE) flags |= RX_GSO;
+      }
+      if ((flags & RX_GSO) !== 0) stats.rxGso++;
+      batch.buf[n] = slot;
+      batch.off[n] = hdr;
+      batch.len[n] = len;
+      batch.flags[n] = flags;
+      n++;
+      stats.rxFrames++;
+      stats.rxBytes += len;
+    }
+    batch.count = n;
+    return n;
+  }
+
+  /** Nothing to return (slots are reused by the next `receive`); empties `batch`. */
+  release(batch: RxBatch): void {
+    batch.count = 0;
+  }
+
+  /**
+   * Copy a frame into the next staging slot (flushing first when the queue is full), with its
+   * vnet header built from `offload` when the TAP has one. Refuses (false, counted) frames
+   * shorter than an Ethernet header, longer than MTU + 14 without GSO, or than the staging
+   * slot; offloads are refused without vnetHdr.
+   */
+  transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
+    if (this.#closed) throw closedError("transmit");
+    const stats = this.stats;
+    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+      stats.txDropped++;
+      return false;
+    }
+    const hdr = this.#hdrBytes;
+    const gso = offload !== null && offload.gsoType !== GSO_NONE;
+    const csum = offload !== null && offload.needsCsum;
+    if ((gso || csum) && hdr === 0) {
+      stats.txDropped++; // the stack asked for an offload this TAP did not offer
+      return false;
+    }
+    if ((len > this.maxFrameBytes && !gso) || len + hdr > this.txSlotBytes) {
+      stats.txOversize++;
+      stats.txDropped++;
+      return false;
+    }
+    if (this.#staged === this.txSlots) this.flush();
+    const slot = this.#staged++;
+    const view = this.#txViews[slot];
+    if (hdr !== 0) writeVnetHeader(view, offload, gso, csum);
+    copyBytes(frame, off, view, hdr, len);
+    this.#txLen[slot] = hdr + len;
+    if (csum) stats.txCsumOffload++;
+    if (gso) stats.txGso++;
+    stats.txFrames++;
+    stats.txBytes += len;
+    return true;
+  }
+
+  /**
+   * Write every staged frame, one `write()` each. EAGAIN/ENOBUFS count `txRingFull` and drop
+   * the rest; another error drops that frame only (counted, `lastErrno`).
+   */
+  flush(): void {
+    if (this.#closed) throw closedError("flush");
+    const staged = this.#staged;
+    if (staged === 0) return;
+    const stats = this.stats;
+    for (let i = 0; i < staged; i++) {
+      const r = write(this.#fd, this.#txViews[i], this.#txLen[i]);
+      stats.syscalls++;
+      stats.txKicks++;
+      if (r >= 0) continue;
+      if (r === -EAGAIN || r === -ENOBUFS) {
+        stats.txRingFull++;
+        stats.txDropped += staged - i;
+        break;
+      }
+      this.lastErrno = -r;
+      stats.txDropped++;
+    }
+    this.#staged = 0;
+  }
+
+  /** Close the fd (a TAP the driver created disappears); a second close throws EBADF. */
+  close(): void {
+    if (this.#closed) throw closedError("close");
+    this.#closed = true;
+    const fd = this.#fd;
+    this.#fd = -1;
+    this.#staged = 0;
+    close(fd);
+  }
+}
+
+/** Fill the 10-byte vnet header at the start of `view` (allocation-free). */
+function writeVnetHeader(
+  view: Uint8Array,
+  offload: TxOffload | null,
+  gso: boolean,
+  csum: boolean,
+): void {
+  view[VNET_FLAGS] = csum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
+  view[VNET_GSO_TYPE] = gso ? offload!.gsoType : GSO_NONE;
+  putU16le(view, VNET_HDR_LEN, gso ? offload!.hdrLen : 0);
+  putU16le(view, VNET_GSO_SIZE, gso ? offload!.gsoSize : 0);
+  putU16le(view, VNET_CSUM_START, csum ? offload!.csumStart : 0);
+  putU16le(view, VNET_CSUM_OFFSET, csum ? offload!.csumOffset : 0);
+}
+
+/** Little-endian u16 store. */
+function putU16le(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+}
+
+/** Open, attach (creating when allowed), configure and bring up the TAP; closes on failure. */
+function openTap(name: string, create: boolean, vnetHdr: boolean, mtu?: number): OpenedTap {
+  let existed = true;
+  try {
+    interfaceIndex(name);
+  } catch (e) {
+    if (!(e instanceof SyscallError && e.errno === ENODEV)) throw e;
+    existed = false;
+  }
+  if (!existed && !create) {
+    throw new SyscallError("TapDriver.open", ENODEV, `no interface "${name}" (create: false)`);
+  }
+  let fd: number;
+  try {
+    fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  } catch (e) {
+    throw withCapabilityHint(e);
+  }
+  let ctl = -1;
+  try {
+    const req = ifreq(name);
+    const view = new DataView(req.buffer);
+    view.setInt16(IFR_UNION, IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0), true);
+    try {
+      ioctl(fd, TUNSETIFF, req);
+    } catch (e) {
+      throw withCapabilityHint(e);
+    }
+    const end = req.indexOf(0, IFR_NAME);
+    const actual = new TextDecoder().decode(req.subarray(IFR_NAME, end < 0 ? 16 : end));
+    if (vnetHdr) {
+      // The argument is the flag word itself, not a pointer: through syscall(2).
+      const r = rawSyscall(SYS_IOCTL, fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+      if (r < 0) throw new SyscallError("ioctl", -r, "TUNSETOFFLOAD");
+    }
+    ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    let linkMtu = interfaceMtu(ctl, actual);
+    if (mtu !== undefined && mtu !== linkMtu) {
+      if (existed) {
+        if (mtu > linkMtu) {
+          throw new SyscallError(
+            "TapDriver.open",
+            EINVAL,
+            `mtu ${mtu} is above the MTU ${linkMtu} of "${actual}"`,
+          );
+        }
+      } else {
+        const mreq = ifreq(actual);
+        new DataView(mreq.buffer).setInt32(IFR_UNION, mtu, true);
+        ioctl(ctl, SIOCSIFMTU, mreq);
+        linkMtu = mtu;
+      }
+    }
+    const freq = ifreq(actual);
+    ioctl(ctl, SIOCGIFFLAGS, freq);
+    const fv = new DataView(freq.buffer);
+    const flags = fv.getUint16(IFR_UNION, true);
+    if ((flags & IFF_UP) === 0) {
+      fv.setUint16(IFR_UNION, flags | IFF_UP, true);
+      ioctl(ctl, SIOCSIFFLAGS, freq);
+    }
+    const kernelMac = interfaceMac(ctl, actual);
+    const ifindex = interfaceIndex(actual);
+    return {
+      fd,
+      name: actual,
+      ifindex,
+      kernelMac,
+      linkMtu,
+      mtu: mtu ?? linkMtu,
+      created: !existed,
+    };
+  } catch (e) {
+    try {
+      close(fd);
+    } catch { /* the original error matters more */ }
+    throw e;
+  } finally {
+    if (ctl >= 0) close(ctl);
+  }
+}
+
+/** Add the capability hint to EPERM/EACCES. */
+function withCapabilityHint(e: unknown): unknown {
+  if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
+    return new SyscallError(
+      e.syscall,
+      e.errno,
+      "TAP devices need CAP_NET_ADMIN (run as root or grant the capability)",
+    );
+  }
+  return e;
+}
+
+/** The stack's MAC: the one given, or a random locally administered unicast one ≠ the TAP's. */
+function stackMac(given: Uint8Array | undefined, kernelMac: Uint8Array): Uint8Array {
+  if (given !== undefined) return given.slice();
+  const mac = allocStruct(6);
+  do {
+    crypto.getRandomValues(mac);
+    // IEEE 802 §8.2.2: bit 0 of the first octet = group, bit 1 = locally administered.
+    mac[0] = (mac[0] & 0xfc) | 0x02;
+  } while (mac.every((b, i) => b === kernelMac[i]));
+  return mac;
+}
+
+/** Validate a slot-count option. */
+function batchOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > TAP_MAX_BATCH) {
+    throw new RangeError(`TapDriver: ${name} must be 1..${TAP_MAX_BATCH}, got ${value}`);
+  }
+  return value;
+}
+
+/** The error every call on a closed driver throws. */
+function closedError(op: string): SyscallError {
+  return new SyscallError(op, EBADF, "TapDriver is closed");
+}
+
+/** `n` rounded up to a multiple of 8. */
+function roundUp8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/**
+ * Copy `len` bytes. Small frames go byte by byte (allocation-free); larger ones use one
+ * transient `subarray` view for a native copy (the one per-frame allocation we accept, as in
+ * `drivers/af_packet.ts`).
+ */
+function copyBytes(
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  len: number,
+): void {
+  if (len <= TX_SMALL_COPY_BYTES) {
+    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+  } else if (srcOff === 0 && len === src.length) {
+    dst.set(src, dstOff);
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+  }
+}
