@@ -668,22 +668,23 @@ export class AfXdpDriver implements LinkDriver {
       const cons = Atomics.load(tx.words, tx.consumer);
       this.#txConsSeen = cons;
       this.#txUnsent = (this.#txProd - cons) >>> 0;
+      // EBUSY: the device dropped one frame (NET_XMIT_DROP); the rest go on.
+      if (r === -EBUSY) stats.txDropped++;
       if (this.#txUnsent === 0) break;
-      if (r === -EAGAIN || r === -EBUSY || r === -ENOBUFS) {
-        if (r === -EAGAIN) stats.txKickEagain++;
-        else stats.txRingFull++;
-        // No progress: the completion ring may be full of our own unread completions.
-        if (cons === seen) this.#drainCompletions();
-        seen = cons;
-      } else if (r < 0) {
+      if (r >= 0) break; // copy mode sent what it could; zero-copy: the driver was woken
+      if (r === -EAGAIN) {
+        stats.txKickEagain++; // more than one kick's worth, or no completion-ring room
+      } else if (r === -EBUSY) {
+        // counted above
+      } else if (r === -ENOBUFS) {
+        stats.txRingFull++;
+      } else {
         this.lastErrno = -r;
         break;
-      } else if (!this.zeroCopy) {
-        // Copy mode sent what it could synchronously; what is left waits for the next flush.
-        break;
-      } else {
-        break; // zero-copy: the driver was woken and sends asynchronously.
       }
+      // No progress: the completion ring may be full of our own unread completions.
+      if (cons === seen) this.#drainCompletions();
+      seen = cons;
       if (--budget <= 0) {
         stats.txKickBudgetExhausted++;
         break;

@@ -95,7 +95,8 @@ interopTest(
         assert.match(link, /prog\/xdp id (\d+) name ustack_redir/);
         assert.equal(Number(/prog\/xdp id (\d+)/.exec(link)![1]), driver.program.progId);
 
-        // The device has one program slot: a second socket's attach fails and leaves nothing.
+        // The queue already has a socket (and the device a program): a second open fails EBUSY
+        // and leaves the first one attached.
         assert.throws(
           () => AfXdpDriver.open({ ifname: pair.stackIf, netns: pair.stackNs }),
           (e: unknown) => e instanceof SyscallError && e.code === "EBUSY",
@@ -287,3 +288,41 @@ interopTest(
     });
   },
 );
+
+interopTest("af_xdp: when the process dies (SIGKILL) the kernel detaches the program", async () => {
+  await withVethPair({}, async (pair) => {
+    const driverUrl = new URL("../../drivers/af_xdp.ts", import.meta.url).href;
+    const code = `import { AfXdpDriver } from ${JSON.stringify(driverUrl)};
+      const d = AfXdpDriver.open({ ifname: ${JSON.stringify(pair.stackIf)},
+        netns: ${JSON.stringify(pair.stackNs)} });
+      console.log(JSON.stringify({ progId: d.program.progId }));
+      setInterval(() => {}, 1000);`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let line = "";
+      while (!line.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        line += value;
+      }
+      reader.releaseLock();
+      const { progId } = JSON.parse(line);
+      assert.match(await stackLink(pair), new RegExp(`prog/xdp id ${progId} `));
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stderr.cancel();
+    }
+    // The link fd died with the process: the kernel detaches the program by itself.
+    await waitFor(async () => !NO_XDP.test(await stackLink(pair)), {
+      what: "the program to go away with the process",
+      intervalMs: 20,
+    });
+  });
+});
