@@ -26,14 +26,19 @@ import {
   UsageError,
 } from "./args.ts";
 import { emit, emitJson, formatStats } from "./output.ts";
+import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 
 /** Usage of `serve`. */
-export const SERVE_USAGE = `usage: ustack serve [--udp-echo PORT]... [link options]
+export const SERVE_USAGE = `usage: ustack serve [service options] [link options]
 Run as a host until SIGINT/SIGTERM; answers ARP and ping.
 Prints "ready <if> <addr>..." once it answers and every service is bound, and the final
 stats when stopped.
 services:
   --udp-echo PORT      send every UDP datagram received on PORT back to its sender
+                       (repeatable)
+  --tcp-echo PORT      echo TCP until the client half-closes, then close (repeatable)
+  --discard PORT       read and drop; close after the peer's FIN (repeatable)
+  --http PORT          HTTP/1.1: GET / (a page), GET /bytes/N (N bytes, byte i = i % 251)
                        (repeatable)
 ${LINK_USAGE}`;
 
@@ -135,22 +140,33 @@ export function startUdpEcho(stack: Stack, port: number): ServeService {
   return new UdpEchoService(stack, port);
 }
 
-/** Parse the repeatable `--udp-echo` values into distinct ports. */
-function udpEchoPorts(values: unknown): number[] {
+/** Parse the repeatable `--NAME PORT` values into distinct ports. */
+function servicePorts(name: string, values: unknown): number[] {
   const ports: number[] = [];
   for (const v of (values as string[] | undefined) ?? []) {
-    const port = numberFlag("udp-echo", v, 0, { integer: true, min: 1, max: 65535 });
-    if (ports.includes(port)) throw new UsageError(`--udp-echo ${port} given twice`);
+    const port = numberFlag(name, v, 0, { integer: true, min: 1, max: 65535 });
+    if (ports.includes(port)) throw new UsageError(`--${name} ${port} given twice`);
     ports.push(port);
   }
   return ports;
 }
 
+/** Ports of each service flag. */
+interface ServicePorts {
+  udpEcho: number[];
+  tcpEcho: number[];
+  discard: number[];
+  http: number[];
+}
+
 /** Start every service the flags name; on failure, close those already started. */
-function startServices(stack: Stack, udpEcho: number[]): ServeService[] {
+function startServices(rt: Runtime, ports: ServicePorts): ServeService[] {
   const services: ServeService[] = [];
   try {
-    for (const port of udpEcho) services.push(startUdpEcho(stack, port));
+    for (const port of ports.udpEcho) services.push(startUdpEcho(rt.stack, port));
+    for (const port of ports.tcpEcho) services.push(startTcpEcho(rt, port));
+    for (const port of ports.discard) services.push(startDiscard(rt, port));
+    for (const port of ports.http) services.push(startHttp(rt, port));
   } catch (e) {
     for (const s of services) s.close();
     throw e;
@@ -163,6 +179,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
     "udp-echo": { type: "string", multiple: true },
+    "tcp-echo": { type: "string", multiple: true },
+    discard: { type: "string", multiple: true },
+    http: { type: "string", multiple: true },
   });
   if (values.help) {
     emit(SERVE_USAGE);
@@ -170,12 +189,17 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const config: RuntimeConfig = linkConfig(values);
-  const udpEcho = udpEchoPorts(values["udp-echo"]);
+  const ports: ServicePorts = {
+    udpEcho: servicePorts("udp-echo", values["udp-echo"]),
+    tcpEcho: servicePorts("tcp-echo", values["tcp-echo"]),
+    discard: servicePorts("discard", values.discard),
+    http: servicePorts("http", values.http),
+  };
   const json = values.json === true;
   const rt: Runtime = await Runtime.start(config);
   let services: ServeService[];
   try {
-    services = startServices(rt.stack, udpEcho);
+    services = startServices(rt, ports);
   } catch (e) {
     await rt.stop();
     throw e;

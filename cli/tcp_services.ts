@@ -7,71 +7,78 @@
  */
 
 import type { Runtime, TcpConn, TcpServer } from "../mod.ts";
+import type { ServeService } from "./serve.ts";
 
-/** A running service: its listener and a counter of connections served. */
-export interface TcpService {
-  /** Service name (`tcp-echo`, `discard`, `http`). */
-  name: string;
+/** A running TCP service: its listener and counters. */
+export class TcpService implements ServeService {
+  /** `kind/PORT`, e.g. `http/80`. */
+  readonly name: string;
   /** The listening socket. */
-  server: TcpServer;
-  /** Connections accepted. */
-  connections: number;
-  /** Bytes received. */
-  bytesIn: number;
-  /** Bytes sent. */
-  bytesOut: number;
-}
+  readonly server: TcpServer;
+  /** Connections accepted, failed (reset/aborted), bytes received and sent. */
+  readonly stats: Record<string, number> = { Connections: 0, Errors: 0, InBytes: 0, OutBytes: 0 };
+  readonly #conns = new Set<TcpConn>();
 
-function serveEach(svc: TcpService, handle: (conn: TcpConn) => Promise<void>): void {
-  (async () => {
-    for await (const conn of svc.server) {
-      svc.connections++;
-      handle(conn).catch(() => conn.abort()).finally(() => conn.close());
-    }
-  })().catch(() => {});
+  /** Listen on `port` and run `handle` for every connection. */
+  constructor(
+    rt: Runtime,
+    kind: string,
+    port: number,
+    handle: (svc: TcpService, conn: TcpConn) => Promise<void>,
+  ) {
+    this.name = `${kind}/${port}`;
+    const server = rt.listen({ port });
+    this.server = server;
+    (async () => {
+      for await (const conn of server) {
+        this.stats.Connections++;
+        this.#conns.add(conn);
+        handle(this, conn)
+          .catch(() => {
+            this.stats.Errors++;
+            conn.abort();
+          })
+          .finally(() => {
+            conn.close();
+            this.#conns.delete(conn);
+          });
+      }
+    })().catch(() => {});
+  }
+
+  /** Stop listening and close open connections. */
+  close(): void {
+    this.server.close();
+    for (const c of this.#conns) c.close();
+    this.#conns.clear();
+  }
 }
 
 /** Echo every byte back until the client half-closes, send what remains, then close. */
 export function startTcpEcho(rt: Runtime, port: number): TcpService {
-  const svc: TcpService = {
-    name: "tcp-echo",
-    server: rt.listen({ port }),
-    connections: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-  };
-  serveEach(svc, async (conn) => {
+  return new TcpService(rt, "tcp-echo", port, async (svc, conn) => {
     const buf = new Uint8Array(64 * 1024);
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) break;
-      svc.bytesIn += n;
+      svc.stats.InBytes += n;
       await conn.write(buf.subarray(0, n));
-      svc.bytesOut += n;
+      svc.stats.OutBytes += n;
     }
     await conn.closeWrite();
   });
-  return svc;
 }
 
 /** Read and drop everything; close our side after the peer's FIN. */
 export function startDiscard(rt: Runtime, port: number): TcpService {
-  const svc: TcpService = {
-    name: "discard",
-    server: rt.listen({ port }),
-    connections: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-  };
-  serveEach(svc, async (conn) => {
+  return new TcpService(rt, "discard", port, async (svc, conn) => {
     const buf = new Uint8Array(64 * 1024);
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) break;
-      svc.bytesIn += n;
+      svc.stats.InBytes += n;
     }
   });
-  return svc;
 }
 
 /** 251 is prime, so `i % 251` never lines up with powers of two: a good integrity pattern. */
@@ -137,14 +144,7 @@ function head(status: string, contentType: string, length: number, keepAlive: bo
 
 /** HTTP/1.1 with keep-alive and Content-Length. */
 export function startHttp(rt: Runtime, port: number): TcpService {
-  const svc: TcpService = {
-    name: "http",
-    server: rt.listen({ port }),
-    connections: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-  };
-  serveEach(svc, async (conn) => {
+  return new TcpService(rt, "http", port, async (svc, conn) => {
     const buf = new Uint8Array(MAX_HEAD_BYTES);
     let have = 0;
     for (;;) {
@@ -160,7 +160,7 @@ export function startHttp(rt: Runtime, port: number): TcpService {
         const n = await conn.read(buf.subarray(have));
         if (n === null) return;
         have += n;
-        svc.bytesIn += n;
+        svc.stats.InBytes += n;
       }
       const req = parseRequestHead(dec.decode(buf.subarray(0, end)));
       if (req === null) {
@@ -185,7 +185,7 @@ export function startHttp(rt: Runtime, port: number): TcpService {
         const n = await conn.read(buf);
         if (n === null) return;
         have = n;
-        svc.bytesIn += n;
+        svc.stats.InBytes += n;
       }
       const isHead = req.method === "HEAD";
       const bytes = /^\/bytes\/(\d{1,12})$/.exec(req.path);
@@ -196,12 +196,12 @@ export function startHttp(rt: Runtime, port: number): TcpService {
           head("200 OK", "text/html; charset=utf-8", INDEX_PAGE.length, req.keepAlive),
         );
         if (!isHead) await conn.write(INDEX_PAGE);
-        svc.bytesOut += INDEX_PAGE.length;
+        svc.stats.OutBytes += INDEX_PAGE.length;
       } else if (bytes !== null) {
         const n = Number(bytes[1]);
         await conn.write(head("200 OK", "application/octet-stream", n, req.keepAlive));
         if (!isHead) await writePattern(conn, n);
-        svc.bytesOut += n;
+        svc.stats.OutBytes += n;
       } else {
         const body = enc.encode("not found\n");
         await conn.write(head("404 Not Found", "text/plain", body.length, req.keepAlive));
@@ -215,7 +215,6 @@ export function startHttp(rt: Runtime, port: number): TcpService {
       }
     }
   });
-  return svc;
 }
 
 function indexOfCrlfCrlf(buf: Uint8Array, len: number): number {
