@@ -113,7 +113,7 @@ const VIRTIO_NET_HDR_GSO_ECN = 0x80;
  */
 export const TAP_RX_SLOT_BYTES = 65_600;
 /** Largest frame with segmentation offload: a 65,535-byte IP packet plus Ethernet header. */
-export const TAP_MAX_GSO_FRAME_BYTES = 65_535 + ETH_HLEN;
+export const TAP_MAX_GSO_FRAME_BYTES: number = 65_535 + ETH_HLEN;
 /** Smallest transmit staging slot. */
 const TAP_TX_SLOT_MIN_BYTES = 2048;
 /** Default receive batch (slots, and the most frames one `receive` returns). */
