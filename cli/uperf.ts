@@ -40,19 +40,23 @@ import {
   UsageError,
 } from "./args.ts";
 import { emit, emitJson } from "./output.ts";
+import { runTcpClient, runTcpServer } from "./uperf_tcp.ts";
 
 /** Usage of `uperf`. */
-export const UPERF_USAGE = `usage: ustack uperf server --udp [-p PORT] [-t SECS] [link options]
-       ustack uperf client HOST --udp [-l LEN] [-t SECS] [-p PORT] [link options]
-UDP throughput. The client sends LEN-byte datagrams to HOST:PORT for SECS seconds as fast as
-it can; the server counts what arrives. Neither needs anything from the other: any UDP sink
-can be the server, any UDP sender can feed the server. Both print Gbit/s and packets/s every
-second and a summary, then exit 0. The server's time starts at its first datagram; it stops
-SECS seconds later, or after 2 s without a datagram, or on SIGINT/SIGTERM.
-  --udp            UDP mode (required: TCP mode is not available yet)
-  -l, --len LEN    datagram payload bytes, 0..${UDP_MAX_PAYLOAD} (1472)
-  -t, --time SECS  seconds to send / to count (10)
-  -p, --port PORT  UDP port (5201)
+export const UPERF_USAGE = `usage: ustack uperf server [--udp] [-p PORT] [-t SECS] [link options]
+       ustack uperf client HOST [--udp] [-l LEN] [-t SECS] [-p PORT] [-P STREAMS] [link options]
+Throughput, TCP by default. The client sends LEN-byte chunks (TCP writes, or UDP datagrams)
+to HOST:PORT for SECS seconds as fast as it can; the server counts what arrives. Neither needs
+anything from the other: any sink (a kernel socket that just reads) can be the server, any
+sender can feed the server. Both print Gbit/s and packets/s every second and a summary, then
+exit 0. TCP: the client waits until everything is acknowledged, then closes; packets are TCP
+segments. The server's time starts at its first byte; it stops SECS seconds later, when every
+connection has ended (TCP), after 2 s without data, or on SIGINT/SIGTERM.
+  --udp              UDP mode
+  -P, --parallel N   TCP client: N parallel connections (1)
+  -l, --len LEN      bytes per datagram, 0..${UDP_MAX_PAYLOAD} (1472), or per TCP write (131072)
+  -t, --time SECS    seconds to send / to count (10)
+  -p, --port PORT    port (5201)
 ${LINK_USAGE}`;
 
 /** Datagrams handed to the stack between two yields to the event loop. */
@@ -62,22 +66,32 @@ const RESOLVE_TIMEOUT_MS = 3500;
 /** The server stops after this long without a datagram once traffic has started. */
 const SERVER_IDLE_MS = 2000;
 /** A last partial interval shorter than this is folded into the summary only. */
-const MIN_PARTIAL_INTERVAL_MS = 50;
+export const MIN_PARTIAL_INTERVAL_MS = 50;
 /** Receive buffer of the server socket: several RX batches of 64 KB datagrams. */
 const SERVER_RECEIVE_BUFFER_BYTES = 4 << 20;
 
 /** What uperf is asked to do. */
-interface UperfOptions {
+export interface UperfOptions {
+  /** Which side. */
   role: "server" | "client";
+  /** UDP or TCP. */
+  protocol: "udp" | "tcp";
+  /** Client: destination address. */
   host: number;
+  /** Bytes per datagram (UDP) or per write (TCP). */
   len: number;
+  /** Seconds to run. */
   seconds: number;
+  /** Port. */
   port: number;
+  /** TCP client: parallel connections. */
+  streams: number;
+  /** JSON lines output. */
   json: boolean;
 }
 
 /** Let Deno's event loop (and so the stack's loop) run: ~3 µs, unlike a clamped timer. */
-function yieldToEventLoop(): Promise<void> {
+export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
@@ -113,25 +127,31 @@ function round(x: number, digits: number): number {
 }
 
 /** Running totals and the per-second report of one side. */
-class Meter {
+export class Meter {
+  /** Packets (datagrams, or TCP segments) so far. */
   packets = 0;
+  /** Payload bytes so far. */
   bytes = 0;
   #startMs = 0;
   #lastMs = 0;
   #lastPackets = 0;
   #lastBytes = 0;
 
+  /** A meter for `role`, printing text or JSON lines. */
   constructor(readonly role: "server" | "client", readonly json: boolean) {}
 
+  /** Start the clock at `nowMs`. */
   start(nowMs: number): void {
     this.#startMs = nowMs;
     this.#lastMs = nowMs;
   }
 
+  /** When the clock started. */
   get startMs(): number {
     return this.#startMs;
   }
 
+  /** When the last interval line ended. */
   get lastReportMs(): number {
     return this.#lastMs;
   }
@@ -188,7 +208,7 @@ class Meter {
 }
 
 /** Resolve on SIGINT/SIGTERM; `remove()` uninstalls the listeners. */
-function onStopSignal(stop: () => void): { remove(): void } {
+export function onStopSignal(stop: () => void): { remove(): void } {
   const handler = () => stop();
   Deno.addSignalListener("SIGINT", handler);
   Deno.addSignalListener("SIGTERM", handler);
@@ -207,6 +227,7 @@ function parseUperf(
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
     udp: { type: "boolean" },
+    parallel: { type: "string", short: "P" },
     len: { type: "string", short: "l" },
     time: { type: "string", short: "t" },
     port: { type: "string", short: "p" },
@@ -218,8 +239,9 @@ function parseUperf(
       role === undefined ? "say 'server' or 'client'" : `unknown mode '${role}'`,
     );
   }
-  if (values.udp !== true) {
-    throw new UsageError("TCP mode is not available yet: pass --udp for UDP mode");
+  const protocol = values.udp === true ? "udp" : "tcp";
+  if (protocol === "udp" && values.parallel !== undefined) {
+    throw new UsageError("-P applies to TCP mode only");
   }
   let dst = 0;
   if (role === "client") {
@@ -238,8 +260,12 @@ function parseUperf(
   }
   const opts: UperfOptions = {
     role,
+    protocol,
     host: dst,
-    len: numberFlag("len", values.len, 1472, { integer: true, min: 0, max: UDP_MAX_PAYLOAD }),
+    len: protocol === "udp"
+      ? numberFlag("len", values.len, 1472, { integer: true, min: 0, max: UDP_MAX_PAYLOAD })
+      : numberFlag("len", values.len, 131072, { integer: true, min: 1, max: 16 << 20 }),
+    streams: numberFlag("parallel", values.parallel, 1, { integer: true, min: 1, max: 128 }),
     seconds: numberFlag("time", values.time, 10, { min: 0.001, max: 86_400 }),
     port: numberFlag("port", values.port, 5201, { integer: true, min: 1, max: 65535 }),
     json: values.json === true,
@@ -258,6 +284,9 @@ export async function uperfCommand(args: string[]): Promise<number> {
   const config = linkConfig(values);
   const rt = await Runtime.start(config);
   try {
+    if (opts.protocol === "tcp") {
+      return opts.role === "client" ? await runTcpClient(rt, opts) : await runTcpServer(rt, opts);
+    }
     return opts.role === "client" ? await runClient(rt, opts) : await runServer(rt, opts);
   } finally {
     await rt.stop();

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import { interopTest } from "../harness/interop.ts";
 import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
-import { startServe } from "../harness/ustack_cli.ts";
+import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 
 const SERVICES = ["--http", "80", "--tcp-echo", "7", "--discard", "9", "--json"];
 
@@ -272,4 +272,56 @@ interopTest(
     });
   },
   { tools: ["curl", "tshark"] },
+);
+
+interopTest(
+  "uperf TCP: client into a kernel sink, and a kernel sender into uperf server",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      // fork: one child per connection (-P 2); timeout ends the sink so wc can report.
+    const sink = pair.spawn(["sh", "-c", "timeout 6 socat -u TCP-LISTEN:5201,reuseaddr,fork - | wc -c"], {
+        stdout: "piped",
+        stderr: "null",
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const link = ["--if", pair.stackIf, "--addr", `${pair.stackAddr}/24`];
+      const c = await runCli(pair, [
+        "uperf",
+        "client",
+        pair.peerAddr,
+        "-t",
+        "2",
+        "-P",
+        "2",
+        "--json",
+        ...link,
+      ]);
+      assert.equal(c.code, 0, c.stdout + c.stderr);
+      const lines = c.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const summary = lines.at(-1);
+      assert.equal(summary.event, "summary");
+      assert.ok(summary.gbps > 0 && summary.bytes > 0);
+      assert.ok(lines.some((l) => l.event === "interval"));
+      const received = Number((await new Response(sink.stdout).text()).trim());
+      assert.equal(
+        received,
+        summary.bytes,
+        "every byte written was delivered (client waited for ACKs)",
+      );
+      await sink.status;
+
+      const server = spawnCli(pair, ["uperf", "server", "-t", "2", ...link]);
+      await server.waitForLine(/^ready: uperf server on TCP port 5201/);
+      const send = await pair.run([
+        "sh",
+        "-c",
+        `head -c 50000000 /dev/zero | socat -u - TCP:${pair.stackAddr}:5201`,
+      ]);
+      assert.equal(send.code, 0, send.stderr);
+      assert.equal(await server.exited(), 0);
+      const sum = server.lines.find((l) => l.startsWith("summary:"));
+      assert.match(sum ?? "", /^summary: received \d+ packets, 50\.00 MB in /);
+    });
+  },
+  { tools: ["socat"] },
 );

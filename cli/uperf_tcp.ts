@@ -1,0 +1,167 @@
+/**
+ * TCP mode of `ustack uperf`: the client writes LEN-byte chunks on STREAMS connections for SECS
+ * seconds, waits until everything is acknowledged and closes; the server accepts and counts.
+ * "Packets" are TCP segments (the stack's OutSegs / InSegs), so pkt/s is comparable with UDP.
+ *
+ * @module
+ */
+
+import { formatIpv4, type Runtime, StackError, type TcpConn } from "../mod.ts";
+import { emit, emitJson } from "./output.ts";
+import { Meter, MIN_PARTIAL_INTERVAL_MS, onStopSignal, type UperfOptions } from "./uperf.ts";
+
+/** The server stops after this long without data once traffic has started. */
+const SERVER_IDLE_MS = 2000;
+
+/** Run the TCP client; resolves to the exit status. */
+export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number> {
+  const clock = rt.stack.clock;
+  const tcp = rt.stack.stats.tcp;
+  const meter = new Meter("client", o.json);
+  const host = formatIpv4(o.host);
+  let stopped = false;
+  const signals = onStopSignal(() => stopped = true);
+  const conns: TcpConn[] = [];
+  try {
+    for (let i = 0; i < o.streams; i++) {
+      conns.push(await rt.connect({ hostname: host, port: o.port }));
+    }
+    if (o.json) {
+      emitJson("start", {
+        role: "client",
+        protocol: "tcp",
+        from: `${rt.primaryAddress}`,
+        to: `${host}:${o.port}`,
+        len: o.len,
+        streams: o.streams,
+        seconds: o.seconds,
+      });
+    } else {
+      emit(
+        `uperf client: TCP to ${host}:${o.port}, ${o.streams} stream(s), ${o.len}-byte writes ` +
+          `for ${o.seconds} s`,
+      );
+    }
+    const chunk = new Uint8Array(o.len);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
+    const segsBefore = tcp.OutSegs;
+    meter.start(clock.nowMs());
+    const endMs = meter.startMs + o.seconds * 1000;
+    const reporter = setInterval(() => {
+      meter.packets = tcp.OutSegs - segsBefore;
+      meter.report(Math.min(clock.nowMs(), endMs));
+    }, 1000);
+    try {
+      await Promise.all(conns.map(async (conn) => {
+        while (!stopped && clock.nowMs() < endMs) {
+          await conn.write(chunk);
+          meter.bytes += chunk.length;
+        }
+      }));
+      // Everything written must be acknowledged before the run counts as done.
+      await Promise.all(conns.map((c) => c.drained()));
+    } finally {
+      clearInterval(reporter);
+    }
+    const endedMs = clock.nowMs();
+    meter.packets = tcp.OutSegs - segsBefore;
+    if (endedMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endedMs);
+    const retransmits = conns.reduce((a, c) => a + c.info().retransmits, 0);
+    meter.summary((endedMs - meter.startMs) / 1000, {
+      len: o.len,
+      streams: o.streams,
+      retransmits,
+    });
+    for (const c of conns) c.close();
+    // Let the FINs go out before the runtime stops.
+    await new Promise((r) => setTimeout(r, 50));
+  } catch (e) {
+    for (const c of conns) c.abort();
+    throw e;
+  } finally {
+    signals.remove();
+  }
+  return 0;
+}
+
+/** Run the TCP server; resolves to the exit status. */
+export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number> {
+  const clock = rt.stack.clock;
+  const tcp = rt.stack.stats.tcp;
+  const meter = new Meter("server", o.json);
+  const server = rt.listen({ port: o.port });
+  let firstMs = -1;
+  let lastMs = -1;
+  let active = 0;
+  let seen = 0;
+  let stoppedBy = "";
+  let segsBefore = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => finish = resolve);
+  const stop = (why: string) => {
+    if (stoppedBy !== "") return;
+    stoppedBy = why;
+    finish();
+  };
+  const signals = onStopSignal(() => stop("signal"));
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const conns = new Set<TcpConn>();
+  const onFirst = (now: number) => {
+    firstMs = now;
+    segsBefore = tcp.InSegs;
+    meter.start(now);
+    timers.push(setTimeout(() => stop("time"), o.seconds * 1000));
+    timers.push(setInterval(() => {
+      meter.packets = tcp.InSegs - segsBefore;
+      meter.report(clock.nowMs());
+      if (clock.nowMs() - lastMs >= SERVER_IDLE_MS) stop("idle");
+    }, 1000));
+  };
+  (async () => {
+    for await (const conn of server) {
+      active++;
+      seen++;
+      conns.add(conn);
+      (async () => {
+        const buf = new Uint8Array(256 * 1024);
+        for (;;) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          const now = clock.nowMs();
+          if (firstMs < 0) onFirst(now);
+          lastMs = now;
+          meter.bytes += n;
+        }
+      })().catch(() => {}).finally(() => {
+        conn.close();
+        conns.delete(conn);
+        if (--active === 0 && seen > 0 && firstMs >= 0) stop("done");
+      });
+    }
+  })().catch(() => {});
+  try {
+    if (o.json) {
+      emitJson("ready", {
+        role: "server",
+        protocol: "tcp",
+        addrs: [...rt.addrs],
+        port: o.port,
+        seconds: o.seconds,
+      });
+    } else {
+      emit(`ready: uperf server on TCP port ${o.port} ${rt.addrs.join(" ")}`.trimEnd());
+    }
+    await finished;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    signals.remove();
+    server.close();
+    for (const c of conns) c.close();
+  }
+  if (firstMs < 0) throw new StackError("ETIMEDOUT", "no data arrived");
+  const endMs = stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
+  meter.packets = tcp.InSegs - segsBefore;
+  if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
+  meter.summary(Math.max(0.001, (endMs - firstMs) / 1000), { stoppedBy, connections: seen });
+  return 0;
+}
