@@ -19,6 +19,9 @@ export const ADDR_A: number = parseIpv4("198.18.0.1");
 /** Address of host b. */
 export const ADDR_B: number = parseIpv4("198.18.0.2");
 
+/** Rounds `run` may spin without virtual time passing before it calls it a livelock. */
+const MAX_ROUNDS_WITHOUT_TIME = 100_000;
+
 /** Options of {@link makeSimNet}. */
 export interface SimNetOptions {
   /** Wire faults and seed (the clock is provided). */
@@ -91,19 +94,33 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   const tcpB = new TcpLayer(b, { ...opts.tcp, ...opts.tcpB });
   const run = (until: () => boolean, maxVirtualMs: number): boolean => {
     const end = clock.nowMs() + maxVirtualMs;
+    let spins = 0;
     for (;;) {
       a.tick();
       b.tick();
       if (until()) return true;
-      if (a.hasPendingWork || b.hasPendingWork) continue;
-      const next = Math.min(a.nextDeadlineMs(), b.nextDeadlineMs(), wire.nextEventMs());
+      if (a.hasPendingWork || b.hasPendingWork) {
+        if (++spins > MAX_ROUNDS_WITHOUT_TIME) {
+          throw new Error(`sim_net: ${spins} rounds at ${clock.nowMs()} ms without time passing`);
+        }
+        continue;
+      }
+      // Whole milliseconds: net/arp.ts can re-arm its timer at exactly `now` when fractional
+      // times round badly (now − since < d while since + d === now), which spins forever.
+      // Timers never fire early, so rounding the jump up is safe.
+      const next = Math.ceil(Math.min(a.nextDeadlineMs(), b.nextDeadlineMs(), wire.nextEventMs()));
       if (next > end) {
         if (clock.nowMs() < end) clock.set(end);
         a.tick();
         b.tick();
         return until();
       }
-      if (next > clock.nowMs()) clock.set(next);
+      if (next > clock.nowMs()) {
+        clock.set(next);
+        spins = 0;
+      } else if (++spins > MAX_ROUNDS_WITHOUT_TIME) {
+        throw new Error(`sim_net: ${spins} rounds at ${clock.nowMs()} ms without time passing`);
+      }
     }
   };
   const advance = (ms: number): void => {

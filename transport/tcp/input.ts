@@ -8,7 +8,8 @@
  * @module
  */
 
-import { TcpEndpoint } from "./endpoint.ts";
+import type { TcpEndpoint } from "./endpoint.ts";
+import { armFinWait2, DEFAULT_PEER_MSS, TIMESTAMP_OPTION_BYTES } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { TcpOptions as TcpHeaderOptions } from "./options.ts";
 import { finSeqOf, retransmitFirst, sendAck, sendRst, tsNow } from "./output.ts";
@@ -24,9 +25,7 @@ import {
   seqSub,
 } from "./seq.ts";
 import { canReceiveData, TcpState } from "./state.ts";
-import { armFinWait2 } from "./endpoint.ts";
 import { armKeepalive, armRto, enterTimeWait } from "./timers.ts";
-import { DEFAULT_PEER_MSS, TIMESTAMP_OPTION_BYTES } from "./endpoint.ts";
 import { EV_READABLE } from "../../stack/event_mux.ts";
 import { HANDSHAKE_RETRY_RTO_MS } from "./rtt_estimator.ts";
 
