@@ -486,6 +486,7 @@ export class TcpEndpoint implements OutputSource {
     this.sndMax = this.iss;
     this.sndBufSeq = (this.iss + 1) >>> 0;
     this.recover = this.iss;
+    this.sndSml = this.iss;
     this.synSentMs = now;
     this.setState(TcpState.SYN_SENT);
     this.layer.stats.ActiveOpens++;

@@ -341,6 +341,7 @@ function processAck(ep: TcpEndpoint, seg: RxSegment): boolean {
     }
     ep.sndUna = ack;
     if (seqLt(ep.sndNxt, ack)) ep.sndNxt = ack;
+    if (seqLt(ep.sndSml, ack)) ep.sndSml = ack; // keep Minshall's marker from wrapping ahead
     // RTT (RFC 7323 §4 with timestamps; else one timed segment, Karn's rule).
     let sample = -1;
     if (ep.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {

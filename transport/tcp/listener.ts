@@ -7,7 +7,7 @@
  */
 
 import { RouteResult } from "../../net/route_table.ts";
-import { EV_READABLE, WaitQueue } from "../../stack/event_mux.ts";
+import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../stack/event_mux.ts";
 import { TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { negotiateSynOptions, type RxSegment } from "./input.ts";
@@ -83,7 +83,7 @@ export class TcpListener {
       ep.abort();
     }
     this.wq.readiness = 0;
-    this.wq.wakeAll(0x010);
+    this.wq.wakeAll(EV_HANGUP);
   }
 
   /** @internal True when the accept queue can take one more connection. */
@@ -149,6 +149,7 @@ export class TcpListener {
     ep.sndNxt = iss;
     ep.sndMax = iss;
     ep.recover = iss;
+    ep.sndSml = iss;
     ep.sndBufSeq = seqAdd(iss, 1);
     ep.sndWnd = seg.window; // RFC 7323 §2.2: unscaled in a SYN
     ep.maxSndWnd = seg.window;
