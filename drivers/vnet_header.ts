@@ -1,0 +1,212 @@
+/**
+ * The `virtio_net_hdr` that AF_PACKET (PACKET_VNET_HDR) and TAP (IFF_VNET_HDR) put in front of
+ * every frame: 10 bytes, or 12 with `num_buffers` (`virtio_net_hdr_mrg_rxbuf`). Fields are
+ * little-endian on the kernels we run on (legacy virtio byte order = host order, x86-64).
+ *
+ * Writers turn a {@link TxOffload} into a header; readers turn a received header into `RX_*`
+ * flags and expose the GSO fields. All helpers work in place on any byte buffer and allocate
+ * nothing.
+ *
+ * Layout (`linux/virtio_net.h`):
+ * ```
+ *  0 flags u8      1 gso_type u8   2 hdr_len u16   4 gso_size u16
+ *  6 csum_start u16                8 csum_offset u16            (10 num_buffers u16)
+ * ```
+ *
+ * @module
+ */
+
+import {
+  GSO_NONE,
+  RX_CSUM_PARTIAL,
+  RX_CSUM_VALID,
+  RX_GSO,
+  type TxOffload,
+} from "../link/driver.ts";
+
+/** Size of `struct virtio_net_hdr`. */
+export const VIRTIO_NET_HDR_LEN = 10;
+/** Size of `struct virtio_net_hdr_mrg_rxbuf` (adds `num_buffers`). */
+export const VIRTIO_NET_HDR_MRG_LEN = 12;
+
+/** `flags` (u8). */
+export const VNET_FLAGS = 0;
+/** `gso_type` (u8, `VIRTIO_NET_HDR_GSO_*`). */
+export const VNET_GSO_TYPE = 1;
+/** `hdr_len` (u16): bytes of headers in front of the GSO payload. */
+export const VNET_HDR_LEN = 2;
+/** `gso_size` (u16): payload bytes per segment. */
+export const VNET_GSO_SIZE = 4;
+/** `csum_start` (u16): where checksumming starts, from the start of the frame. */
+export const VNET_CSUM_START = 6;
+/** `csum_offset` (u16): where the checksum goes, from `csum_start`. */
+export const VNET_CSUM_OFFSET = 8;
+/** `num_buffers` (u16), 12-byte header only. */
+export const VNET_NUM_BUFFERS = 10;
+
+/** flags: the checksum is partial; finish it from `csum_start` into `csum_offset`. */
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+/** flags: the checksum was verified. */
+export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
+/** flags: `csum_start`/`csum_offset` carry RSC coalescing info instead. */
+export const VIRTIO_NET_HDR_F_RSC_INFO = 4;
+
+/** gso_type: not a GSO frame. */
+export const VIRTIO_NET_HDR_GSO_NONE = 0;
+/** gso_type: TCP over IPv4. */
+export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+/** gso_type: UDP fragmentation (UFO). */
+export const VIRTIO_NET_HDR_GSO_UDP = 3;
+/** gso_type: TCP over IPv6. */
+export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+/** gso_type: UDP segmentation (USO). */
+export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
+/** gso_type bit: the TCP stream uses ECN (CWR on the first segment only). */
+export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+/** Read a little-endian u16 at `at`. */
+function u16(buf: Uint8Array, at: number): number {
+  return buf[at] | (buf[at + 1] << 8);
+}
+
+/** Write a little-endian u16 at `at`. */
+function setU16(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = value & 0xff;
+  buf[at + 1] = (value >>> 8) & 0xff;
+}
+
+/**
+ * Write a header for one transmitted frame at `buf[off]`: zeros for `null` (no offload), else
+ * NEEDS_CSUM with `csum_start`/`csum_offset` when `offload.needsCsum`, and `gso_type`/
+ * `gso_size`/`hdr_len` when `offload.gsoType` is not `GSO_NONE` (the `GSO_*` numbers of
+ * `link/driver.ts` are the virtio ones). `size` is 10 or 12 (`num_buffers` written as 0).
+ * Allocation-free.
+ *
+ * @example
+ * ```ts
+ * const off = new TxOffload();
+ * off.needsCsum = true; off.csumStart = 34; off.csumOffset = 6; // UDP over IPv4
+ * writeVnetHeader(slot, 48, off);
+ * ```
+ */
+export function writeVnetHeader(
+  buf: Uint8Array,
+  off: number,
+  offload: TxOffload | null,
+  size: number = VIRTIO_NET_HDR_LEN,
+): void {
+  if (offload === null || (!offload.needsCsum && offload.gsoType === GSO_NONE)) {
+    for (let i = 0; i < size; i++) buf[off + i] = 0;
+    return;
+  }
+  buf[off + VNET_FLAGS] = offload.needsCsum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
+  buf[off + VNET_GSO_TYPE] = offload.gsoType;
+  if (offload.gsoType !== GSO_NONE) {
+    setU16(buf, off + VNET_HDR_LEN, offload.hdrLen);
+    setU16(buf, off + VNET_GSO_SIZE, offload.gsoSize);
+  } else {
+    // The kernel raises hdr_len to cover the checksum field itself (csum_start+offset+2).
+    setU16(buf, off + VNET_HDR_LEN, 0);
+    setU16(buf, off + VNET_GSO_SIZE, 0);
+  }
+  if (offload.needsCsum) {
+    setU16(buf, off + VNET_CSUM_START, offload.csumStart);
+    setU16(buf, off + VNET_CSUM_OFFSET, offload.csumOffset);
+  } else {
+    setU16(buf, off + VNET_CSUM_START, 0);
+    setU16(buf, off + VNET_CSUM_OFFSET, 0);
+  }
+  if (size >= VIRTIO_NET_HDR_MRG_LEN) setU16(buf, off + VNET_NUM_BUFFERS, 0);
+}
+
+/**
+ * The `RX_*` flags a received header implies: NEEDS_CSUM → `RX_CSUM_PARTIAL`, DATA_VALID →
+ * `RX_CSUM_VALID`, any `gso_type` other than NONE → `RX_GSO`.
+ *
+ * @example
+ * ```ts
+ * const flags = vnetRxFlags(ring, frameOff - VIRTIO_NET_HDR_LEN);
+ * ```
+ */
+export function vnetRxFlags(buf: Uint8Array, off: number): number {
+  const f = buf[off + VNET_FLAGS];
+  let flags = 0;
+  if ((f & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) flags |= RX_CSUM_PARTIAL;
+  if ((f & VIRTIO_NET_HDR_F_DATA_VALID) !== 0) flags |= RX_CSUM_VALID;
+  if ((buf[off + VNET_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) !== VIRTIO_NET_HDR_GSO_NONE) {
+    flags |= RX_GSO;
+  }
+  return flags;
+}
+
+/**
+ * `flags` of the header at `off`.
+ *
+ * @example
+ * ```ts
+ * if (vnetFlags(buf, 0) & VIRTIO_NET_HDR_F_NEEDS_CSUM) finishChecksum();
+ * ```
+ */
+export function vnetFlags(buf: Uint8Array, off: number): number {
+  return buf[off + VNET_FLAGS];
+}
+
+/**
+ * `gso_type` of the header at `off` (ECN bit included).
+ *
+ * @example
+ * ```ts
+ * vnetGsoType(buf, 0) === VIRTIO_NET_HDR_GSO_TCPV4;
+ * ```
+ */
+export function vnetGsoType(buf: Uint8Array, off: number): number {
+  return buf[off + VNET_GSO_TYPE];
+}
+
+/**
+ * `gso_size` of the header at `off`.
+ *
+ * @example
+ * ```ts
+ * const mss = vnetGsoSize(buf, 0);
+ * ```
+ */
+export function vnetGsoSize(buf: Uint8Array, off: number): number {
+  return u16(buf, off + VNET_GSO_SIZE);
+}
+
+/**
+ * `hdr_len` of the header at `off`.
+ *
+ * @example
+ * ```ts
+ * const headers = vnetHdrLen(buf, 0);
+ * ```
+ */
+export function vnetHdrLen(buf: Uint8Array, off: number): number {
+  return u16(buf, off + VNET_HDR_LEN);
+}
+
+/**
+ * `csum_start` of the header at `off`.
+ *
+ * @example
+ * ```ts
+ * const l4 = vnetCsumStart(buf, 0);
+ * ```
+ */
+export function vnetCsumStart(buf: Uint8Array, off: number): number {
+  return u16(buf, off + VNET_CSUM_START);
+}
+
+/**
+ * `csum_offset` of the header at `off`.
+ *
+ * @example
+ * ```ts
+ * const field = vnetCsumStart(buf, 0) + vnetCsumOffset(buf, 0);
+ * ```
+ */
+export function vnetCsumOffset(buf: Uint8Array, off: number): number {
+  return u16(buf, off + VNET_CSUM_OFFSET);
+}
