@@ -12,6 +12,7 @@ import {
   writeTcpHeader,
 } from "../../transport/tcp/header.ts";
 import { seqAdd } from "../../transport/tcp/seq.ts";
+import { TcpOptions, writeTcpOptions } from "../../transport/tcp/options.ts";
 
 interface Seg {
   src: number;
@@ -180,4 +181,46 @@ Deno.test("tcp rst: RST in SYN_SENT counts only when it acknowledges the SYN", (
   net.tcpA.receiveIpv4(meta, buf, 0, 20, RX_CSUM_VALID);
   assert.equal(c.state, TcpState.CLOSED);
   assert.equal(c.error, "ECONNREFUSED");
+});
+
+Deno.test("tcp paws: a segment with an old timestamp is dropped and answered with an ACK", () => {
+  const net = makeSimNet();
+  const { c, s } = established(net);
+  const got = captureB(net);
+  const opts = new TcpOptions();
+  opts.hasTimestamps = true;
+  opts.tsVal = (s.tsRecent - 1000) >>> 0; // older than TS.Recent
+  opts.tsEcr = 0;
+  const buf = new Uint8Array(32 + 5);
+  writeTcpOptions(buf, 20, opts, false);
+  writeTcpHeader(buf, 0, c.localPort, 80, s.rcvNxt, s.sndNxt, 32, TCP_FLAG_ACK, 65535);
+  const meta = new Ipv4RxMeta();
+  meta.src = ADDR_A;
+  meta.dst = ADDR_B;
+  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
+  net.b.tick();
+  assert.equal(s.readableBytes, 0);
+  assert.equal(net.b.stats.tcp.PAWSEstab, 1);
+  assert.equal(got.length, 1);
+  assert.equal(got[0].flags, TCP_FLAG_ACK);
+  // A current timestamp gets through.
+  opts.tsVal = s.tsRecent;
+  writeTcpOptions(buf, 20, opts, false);
+  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
+  assert.equal(s.readableBytes, 5);
+});
+
+Deno.test("tcp rst: a RST in SYN_RECEIVED returns the listener to LISTEN", () => {
+  const net = makeSimNet();
+  const l = net.tcpB.listen(0, 80, 8);
+  // A forged SYN "from a": b answers with a SYN-ACK, a's stack (which never sent the SYN)
+  // answers that with <SEQ=SEG.ACK><CTL=RST>, and b drops the half-open connection.
+  inject(net, 42000, 80, 5000, 0, TCP_FLAG_SYN);
+  assert.equal(net.a.stats.tcp.OutRsts, 1);
+  assert.equal(l.halfOpen, 0);
+  assert.equal(net.tcpB.endpoints, 0);
+  assert.equal(net.b.stats.tcp.AttemptFails, 1);
+  // The listener still works.
+  const c = net.tcpA.connect(ADDR_B, 80);
+  assert(net.run(() => l.pending === 1 && c.state === TcpState.ESTABLISHED, 5000));
 });

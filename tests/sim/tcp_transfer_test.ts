@@ -147,3 +147,30 @@ Deno.test("tcp: 50 MB byte-exact through 2% loss, reordering and duplication", (
   assert.equal(r.read, total);
   assert.equal(r.recv, r.sent);
 });
+
+Deno.test("tcp: both directions at once through 2% loss (piggybacked ACKs)", () => {
+  const net = makeSimNet({ wire: { seed: 7, delayMs: 2, lossRate: 0.02, reorderRate: 0.01 } });
+  const l = net.tcpB.listen(0, 7, 4);
+  const c = net.tcpA.connect(ADDR_B, 7);
+  let s: TcpEndpoint | null = null;
+  const total = 3_000_000;
+  const mk = (seed: number) => new Uint8Array(total).map((_, i) => (i * seed + (i >>> 11)) & 0xff);
+  const da = mk(13);
+  const db = mk(29);
+  const ga = new Uint8Array(total);
+  const gb = new Uint8Array(total);
+  let wa = 0, wb = 0, ra = 0, rb = 0;
+  assert(net.run(() => {
+    s ??= l.accept();
+    if (s === null || c.state !== TcpState.ESTABLISHED && c.state !== TcpState.FIN_WAIT_1) {
+      return false;
+    }
+    if (wa < total) wa += c.write(da, wa, total - wa);
+    if (wb < total) wb += s.write(db, wb, total - wb);
+    for (let n; (n = s.read(gb, rb, total - rb)) > 0;) rb += n;
+    for (let n; (n = c.read(ga, ra, total - ra)) > 0;) ra += n;
+    return ra === total && rb === total;
+  }, 600_000));
+  assert.deepEqual(gb, da);
+  assert.deepEqual(ga, db);
+});
