@@ -21,3 +21,4 @@ export { TcpEndpoint } from "./endpoint.ts";
 export { TcpListener } from "./listener.ts";
 export { isSynchronized, TcpState, tcpStateName } from "./state.ts";
 export type { TcpInfo } from "./tcp_info.ts";
+export { RxSegment } from "./input.ts";

@@ -357,7 +357,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   }
 
   /**
-   * RFC 9293 §3.10.7.1: answer a segment for no connection. A RST is never answered; with
+   * @internal RFC 9293 §3.10.7.1: answer a segment for no connection. A RST is never answered; with
    * ACK the reply is `<SEQ=SEG.ACK><CTL=RST>`, without it
    * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
    */
