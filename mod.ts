@@ -89,6 +89,8 @@ export { PcapDriver, type PcapDriverOptions } from "./link/pcap_driver.ts";
 export { formatMac, parseMac } from "./link/ethernet.ts";
 export { AfPacketDriver, type AfPacketOptions } from "./drivers/af_packet.ts";
 export { LoopbackDriver, type LoopbackOptions } from "./drivers/loopback.ts";
+export { TapDriver, type TapOptions } from "./drivers/tap.ts";
+export { AfXdpDriver, type AfXdpOptions } from "./drivers/af_xdp.ts";
 export { formatIpv4, parseIpv4, parseIpv4Cidr } from "./net/ipv4_address.ts";
 export { type EchoReplyListener, Icmpv4Layer } from "./net/icmpv4.ts";
 export { Ipv4Layer } from "./net/ipv4.ts";

@@ -26,14 +26,17 @@ export const LINK_OPTIONS = {
   mtu: { type: "string" },
   pcap: { type: "string" },
   netns: { type: "string" },
+  "vnet-hdr": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 /** Usage text of the link options. */
 export const LINK_USAGE = `link options:
-  --driver NAME        frame pump: af_packet (default) or loopback
-  --if NAME            interface to attach to (required for af_packet)
+  --driver NAME        frame pump: af_packet (default), af_xdp, tap (creates or attaches
+                       the TAP named by --if), loopback (no interface)
+  --if NAME            interface to attach to (not for loopback)
+  --vnet-hdr           tap: use the virtio-net header (checksum/segmentation offloads)
   --addr CIDR          address, e.g. 198.18.0.2/24 (repeatable)
   --gw ADDR            default gateway
   --mtu N              use a smaller MTU than the link's
@@ -80,15 +83,22 @@ export function numberFlag(
   return n;
 }
 
+/** Drivers the CLI can select. */
+const DRIVERS = ["af_packet", "af_xdp", "tap", "loopback"];
+
 /** Build the Runtime config from parsed link options. */
 export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
   const driver = (v.driver as string | undefined) ?? "af_packet";
-  if (driver !== "af_packet" && driver !== "loopback") {
-    throw new UsageError(`--driver ${driver}: unknown driver (af_packet, loopback)`);
+  if (!DRIVERS.includes(driver)) {
+    throw new UsageError(`--driver ${driver}: unknown driver (${DRIVERS.join(", ")})`);
   }
-  if (v.if === undefined && driver === "af_packet") throw new UsageError("--if NAME is required");
+  if (v.if === undefined && driver !== "loopback") throw new UsageError("--if NAME is required");
+  if (v["vnet-hdr"] === true && driver !== "tap") {
+    throw new UsageError("--vnet-hdr applies to --driver tap only");
+  }
   return {
-    driver,
+    driver: driver as RuntimeConfig["driver"],
+    vnetHdr: v["vnet-hdr"] === true,
     if: v.if as string | undefined,
     addr: (v.addr as string[] | undefined) ?? [],
     gw: v.gw as string | undefined,

@@ -26,6 +26,7 @@ import {
   type LinkCapabilities,
   type LinkDriver,
   NO_OFFLOADS,
+  RX_CSUM_MAYBE_PARTIAL,
   RX_GSO,
   type RxBatch,
   type TxOffload,
@@ -453,7 +454,7 @@ export class AfXdpDriver implements LinkDriver {
         batch.buf[n] = mem;
         batch.off[n] = addr;
         batch.len[n] = len;
-        batch.flags[n] = len > gsoAbove ? RX_GSO : 0;
+        batch.flags[n] = len > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
         n++;
         stats.rxFrames++;
         stats.rxBytes += len;
@@ -493,7 +494,7 @@ export class AfXdpDriver implements LinkDriver {
       batch.buf[n] = mem;
       batch.off[n] = slotOff;
       batch.len[n] = total;
-      batch.flags[n] = total > gsoAbove ? RX_GSO : 0;
+      batch.flags[n] = total > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
       n++;
       stats.rxFrames++;
       stats.rxBytes += total;

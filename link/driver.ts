@@ -19,6 +19,22 @@ export const RX_CSUM_VALID = 1;
 export const RX_CSUM_PARTIAL = 2;
 /** RX flag: the frame is a GRO super-frame, possibly larger than the MTU. */
 export const RX_GSO = 4;
+/**
+ * RX flag: the driver cannot tell whether the kernel left the L4 checksum partial (AF_XDP
+ * copies the bytes of a CHECKSUM_PARTIAL skb from a local veth peer and carries no metadata).
+ * A checksum that fails to verify is then accepted only if the field holds exactly the
+ * pseudo-header sum — the one value a partial checksum can have ({@link isPartialChecksum}).
+ */
+export const RX_CSUM_MAYBE_PARTIAL = 8;
+
+/**
+ * True if a transport checksum `field` is what a sender that offloads checksumming leaves in
+ * it: the folded, *uncomplemented* pseudo-header sum (`pseudoFolded`).
+ */
+export function isPartialChecksum(field: number, pseudoFolded: number): boolean {
+  // Ones' complement has two zeros (0x0000 and 0xffff): compare them as equal.
+  return (field === 0xffff ? 0 : field) === (pseudoFolded === 0xffff ? 0 : pseudoFolded);
+}
 
 /** GSO types, numerically equal to `virtio_net_hdr.gso_type`. */
 export const GSO_NONE = 0;

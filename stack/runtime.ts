@@ -6,7 +6,9 @@
  */
 
 import { AfPacketDriver } from "../drivers/af_packet.ts";
+import { AfXdpDriver } from "../drivers/af_xdp.ts";
 import { LoopbackDriver } from "../drivers/loopback.ts";
+import { TapDriver } from "../drivers/tap.ts";
 import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
@@ -19,12 +21,22 @@ import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
 /** Link drivers the runtime can build. */
-export type DriverName = "af_packet" | "loopback";
+export type DriverName = "af_packet" | "af_xdp" | "tap" | "loopback";
 
 /** Everything needed to boot a stack; field names follow the CLI flags. */
 export interface RuntimeConfig {
-  /** Frame pump ["af_packet"]; "loopback" needs no interface (sockets of one process). */
+  /**
+   * Frame pump ["af_packet"]: `af_xdp` (the project's own XDP redirect program, detached when
+   * the runtime stops), `tap` (creates or attaches the TAP named by `if`; the kernel side of the
+   * TAP is the peer), or `loopback` (no interface: sockets of one process).
+   */
   driver?: DriverName;
+  /** TAP: use the virtio-net header (checksum and segmentation offloads). */
+  vnetHdr?: boolean;
+  /** AF_XDP: queue to bind [0]. */
+  queue?: number;
+  /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */
+  zeroCopy?: boolean;
   /** Interface to attach to (required for af_packet). */
   if?: string;
   /** Addresses in CIDR form (`198.18.0.2/24`); one or many. */
@@ -120,10 +132,21 @@ export class Runtime {
       const kind = config.driver ?? "af_packet";
       if (kind === "loopback") {
         driver = new LoopbackDriver({ name: config.if ?? "lo", mtu: config.mtu ?? 65536 });
-      } else if (kind === "af_packet") {
+      } else {
         if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
-        driver = AfPacketDriver.open({ ifname: config.if, netns: config.netns, mtu: config.mtu });
-      } else throw invalid(`--driver ${kind}: unknown driver (af_packet, loopback)`);
+        const common = { netns: config.netns, mtu: config.mtu };
+        if (kind === "af_packet") driver = AfPacketDriver.open({ ifname: config.if, ...common });
+        else if (kind === "tap") {
+          driver = TapDriver.open({ name: config.if, vnetHdr: config.vnetHdr ?? false, ...common });
+        } else if (kind === "af_xdp") {
+          driver = AfXdpDriver.open({
+            ifname: config.if,
+            queue: config.queue,
+            zeroCopy: config.zeroCopy,
+            ...common,
+          });
+        } else throw invalid(`--driver ${kind}: unknown driver (af_packet, af_xdp, tap, loopback)`);
+      }
     }
     if (config.pcap !== undefined) {
       try {

@@ -7,11 +7,16 @@
 
 import type { Icmpv4Layer } from "../net/icmpv4.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../net/ipv4.ts";
-import { foldChecksum, onesComplementSum, pseudoHeaderSumV4 } from "../net/checksum.ts";
+import { foldChecksum, foldSum, onesComplementSum, pseudoHeaderSumV4 } from "../net/checksum.ts";
 import { isIpv4LimitedBroadcast, isIpv4Multicast } from "../net/ipv4_address.ts";
 import { IP_PROTO_UDP } from "../net/ipv4_header.ts";
 import { RouteResult } from "../net/route_table.ts";
-import { RX_CSUM_PARTIAL, RX_CSUM_VALID } from "../link/driver.ts";
+import {
+  isPartialChecksum,
+  RX_CSUM_MAYBE_PARTIAL,
+  RX_CSUM_PARTIAL,
+  RX_CSUM_VALID,
+} from "../link/driver.ts";
 import { ByteRing } from "../stack/byte_ring.ts";
 import type { Clock } from "../stack/clock.ts";
 import { type ErrnoCode, StackError } from "../stack/errors.ts";
