@@ -435,13 +435,12 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     const csum = h.checksum;
     // RFC 768: checksum 0 means "none" on IPv4. Kernel peers may leave it partial (trusted).
     if (csum !== 0 && (rxFlags & (RX_CSUM_VALID | RX_CSUM_PARTIAL)) === 0) {
-      const sum = onesComplementSum(
-        buf,
-        off,
-        ulen,
-        pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_UDP, ulen),
-      );
-      if (foldChecksum(sum) !== 0) {
+      const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_UDP, ulen);
+      const sum = onesComplementSum(buf, off, ulen, pseudo);
+      if (
+        foldChecksum(sum) !== 0 &&
+        !((rxFlags & RX_CSUM_MAYBE_PARTIAL) !== 0 && isPartialChecksum(csum, foldSum(pseudo)))
+      ) {
         st.InCsumErrors++;
         st.InErrors++;
         return;
