@@ -400,7 +400,9 @@ export class ArpCache {
         next = Math.min(next, idleSince + this.#staleGcMs);
       }
     }
-    if (next !== Infinity) this.#timers.schedule(this.#timer, next);
+    // Never re-arm for "now": with fractional clocks a deadline can round onto the current
+    // time and the wheel would fire us again without time moving.
+    if (next !== Infinity) this.#timers.schedule(this.#timer, Math.max(next, now + 1));
   }
 }
 

@@ -7,8 +7,13 @@
  * @module
  */
 
-import { RX_CSUM_PARTIAL, RX_CSUM_VALID } from "../../link/driver.ts";
-import { pseudoHeaderSumV4 } from "../../net/checksum.ts";
+import {
+  isPartialChecksum,
+  RX_CSUM_MAYBE_PARTIAL,
+  RX_CSUM_PARTIAL,
+  RX_CSUM_VALID,
+} from "../../link/driver.ts";
+import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
 import type { Icmpv4Layer } from "../../net/icmpv4.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
 import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
@@ -297,7 +302,11 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     // A kernel peer leaves checksums partial or already verified: trust its flags.
     if ((rxFlags & (RX_CSUM_VALID | RX_CSUM_PARTIAL)) === 0) {
-      if (!h.verifyChecksum(pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len))) {
+      const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
+      if (
+        !h.verifyChecksum(pseudo) &&
+        !((rxFlags & RX_CSUM_MAYBE_PARTIAL) !== 0 && isPartialChecksum(h.checksum, foldSum(pseudo)))
+      ) {
         st.InCsumErrors++;
         st.InErrs++;
         return;
