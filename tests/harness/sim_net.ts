@@ -12,7 +12,7 @@ import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { VirtualClock } from "../../stack/clock.ts";
 import { Stack } from "../../stack/stack.ts";
 import type { SimEndpoint } from "../../link/sim_wire.ts";
-import { TcpLayer, type TcpOptions } from "../../transport/tcp/tcp_layer.ts";
+import type { TcpLayer, TcpOptions } from "../../transport/tcp/tcp_layer.ts";
 
 /** Address of host a. */
 export const ADDR_A: number = parseIpv4("198.18.0.1");
@@ -84,14 +84,14 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   const portA = wire.endpoint("a0", new Uint8Array([2, 0, 0, 0, 0, 0xa]), mtu);
   const portB = wire.endpoint("b0", new Uint8Array([2, 0, 0, 0, 0, 0xb]), mtu);
   const pool = opts.poolBuffers ?? 4096;
-  const a = new Stack({ clock, poolBuffers: pool });
-  const b = new Stack({ clock, poolBuffers: pool });
+  const a = new Stack({ clock, poolBuffers: pool, tcp: { ...opts.tcp, ...opts.tcpA } });
+  const b = new Stack({ clock, poolBuffers: pool, tcp: { ...opts.tcp, ...opts.tcpB } });
   const nicA = a.addNic(portA);
   const nicB = b.addNic(portB);
   a.ipv4.addAddress(nicA.index, ADDR_A, 24);
   b.ipv4.addAddress(nicB.index, ADDR_B, 24);
-  const tcpA = new TcpLayer(a, { ...opts.tcp, ...opts.tcpA });
-  const tcpB = new TcpLayer(b, { ...opts.tcp, ...opts.tcpB });
+  const tcpA = a.tcp;
+  const tcpB = b.tcp;
   const run = (until: () => boolean, maxVirtualMs: number): boolean => {
     const end = clock.nowMs() + maxVirtualMs;
     let spins = 0;

@@ -565,7 +565,6 @@ export class TcpEndpoint implements OutputSource {
 
   /** Send a RST for this connection (abort). */
   #sendReset(): void {
-    this.layer.stats.OutRsts++;
     sendRst(
       this.layer,
       this.localAddr,
