@@ -33,6 +33,7 @@ import {
   pseudoHeaderSumV4,
   verifyChecksum,
 } from "../../net/checksum.ts";
+import { Runtime } from "../../stack/runtime.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
 import { formatMac, runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
 
@@ -931,6 +932,62 @@ interopTest(
     });
   },
   { tools: ["socat"] },
+);
+
+// --- the stack on top ---------------------------------------------------------------------------
+
+interopTest(
+  "af_packet_ring: the stack over the ring answers ping and carries 2 MB of TCP each way",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      for (const vnetHdr of [true, false]) {
+        const driver = openRing(pair, { vnetHdr });
+        const rt = await Runtime.start({ linkDriver: driver, addr: `${pair.stackAddr}/24` });
+        try {
+          const ping = await pair.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", pair.stackAddr]);
+          assert.match(ping.stdout, /3 packets transmitted, 3 received/, ping.stdout);
+
+          // Kernel → stack.
+          const total = 2_000_000;
+          const server = rt.listen({ port: 5001 });
+          const upload = pair.run([
+            "sh",
+            "-c",
+            `head -c ${total} /dev/zero | socat -u - TCP:${pair.stackAddr}:5001`,
+          ]);
+          const conn = await server.accept();
+          const buf = new Uint8Array(65_536);
+          let got = 0;
+          for (let n; (n = await conn.read(buf)) !== null;) got += n;
+          conn.close();
+          server.close();
+          const up = await upload;
+          assert.equal(up.code, 0, up.stderr);
+          assert.equal(got, total, `vnetHdr ${vnetHdr}: bytes from the kernel`);
+
+          // Stack → kernel.
+          const sink = pair.spawn(["sh", "-c", "socat -u TCP-LISTEN:5002,reuseaddr - | wc -c"]);
+          await waitFor(async () => {
+            const r = await pair.run(["cat", "/proc/net/tcp"]);
+            return r.stdout.includes(":138A "); // 5002 in hex
+          }, { what: "the kernel's listener", intervalMs: 20 });
+          const out = await rt.connect({ hostname: pair.peerAddr, port: 5002 });
+          const chunk = pattern(50_000, 9);
+          for (let sent = 0; sent < total; sent += chunk.length) await out.write(chunk);
+          await out.closeWrite();
+          const counted = new TextDecoder().decode((await sink.output()).stdout).trim();
+          out.close();
+          assert.equal(counted, String(total), `vnetHdr ${vnetHdr}: bytes at the kernel`);
+          assert.ok(driver.stats.txKicks < driver.stats.txFrames, "kicks are batched");
+          assert.equal(driver.stats.rxDropped, 0);
+        } finally {
+          await rt.stop();
+        }
+        assert.equal(driver.fd, -1, "the runtime closed the driver");
+      }
+    });
+  },
+  { tools: ["ping", "socat"] },
 );
 
 interopTest(
