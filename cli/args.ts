@@ -27,16 +27,19 @@ export const LINK_OPTIONS = {
   pcap: { type: "string" },
   netns: { type: "string" },
   "vnet-hdr": { type: "boolean" },
+  "no-offload": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 /** Usage text of the link options. */
 export const LINK_USAGE = `link options:
-  --driver NAME        frame pump: af_packet (default), af_xdp, tap (creates or attaches
-                       the TAP named by --if), loopback (no interface)
+  --driver NAME        frame pump: af_packet (default: mmap rings with checksum and
+                       segmentation offloads), af_packet_mmsg (recvmmsg/sendmmsg), af_xdp,
+                       tap (creates or attaches the TAP named by --if), loopback
   --if NAME            interface to attach to (not for loopback)
   --vnet-hdr           tap: use the virtio-net header (checksum/segmentation offloads)
+  --no-offload         af_packet: no virtio-net header, no offloads
   --addr CIDR          address, e.g. 198.18.0.2/24 (repeatable)
   --gw ADDR            default gateway
   --mtu N              use a smaller MTU than the link's
@@ -84,7 +87,7 @@ export function numberFlag(
 }
 
 /** Drivers the CLI can select. */
-const DRIVERS = ["af_packet", "af_xdp", "tap", "loopback"];
+const DRIVERS = ["af_packet", "af_packet_mmsg", "af_xdp", "tap", "loopback"];
 
 /** Build the Runtime config from parsed link options. */
 export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
@@ -93,12 +96,16 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     throw new UsageError(`--driver ${driver}: unknown driver (${DRIVERS.join(", ")})`);
   }
   if (v.if === undefined && driver !== "loopback") throw new UsageError("--if NAME is required");
-  if (v["vnet-hdr"] === true && driver !== "tap") {
-    throw new UsageError("--vnet-hdr applies to --driver tap only");
+  if (
+    (v["vnet-hdr"] !== undefined || v["no-offload"] !== undefined) && driver !== "tap" &&
+    driver !== "af_packet"
+  ) {
+    throw new UsageError("--vnet-hdr / --no-offload apply to --driver tap and af_packet only");
   }
   return {
     driver: driver as RuntimeConfig["driver"],
-    vnetHdr: v["vnet-hdr"] === true,
+    // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
+    vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
     addr: (v.addr as string[] | undefined) ?? [],
     gw: v.gw as string | undefined,

@@ -6,7 +6,14 @@
  */
 
 import type { Clock } from "../stack/clock.ts";
-import type { DriverStats, LinkCapabilities, LinkDriver, RxBatch, TxOffload } from "./driver.ts";
+import {
+  type DriverStats,
+  type LinkCapabilities,
+  type LinkDriver,
+  RX_CSUM_PARTIAL,
+  type RxBatch,
+  type TxOffload,
+} from "./driver.ts";
 import type { PcapWriter } from "./pcap_writer.ts";
 
 /** Options of a {@link PcapDriver}. */
@@ -22,6 +29,18 @@ export interface PcapDriverOptions {
   recordRx?: boolean;
   /** Record transmitted frames. Default true. */
   recordTx?: boolean;
+  /**
+   * Finish checksums left partial by offloads before recording, so the capture shows what
+   * went on the wire (and verifies in tshark): `tx(frame, off, len, csumStart, csumOffset)`
+   * for transmitted frames with `needsCsum` (offsets from the frame start), `rx(frame, off,
+   * len)` for received frames flagged `RX_CSUM_PARTIAL` (it must find the L4 header itself).
+   * The Runtime passes the IPv4 implementations from `net/checksum.ts`. Default: none (frames
+   * recorded exactly as handed over).
+   */
+  finishChecksums?: {
+    tx(frame: Uint8Array, off: number, len: number, csumStart: number, csumOffset: number): void;
+    rx(frame: Uint8Array, off: number, len: number): void;
+  };
 }
 
 const performanceClock: Clock = { nowMs: () => performance.now() };
@@ -55,6 +74,7 @@ export class PcapDriver implements LinkDriver {
   readonly #epochMs: number;
   readonly #recordRx: boolean;
   readonly #recordTx: boolean;
+  readonly #finish: NonNullable<PcapDriverOptions["finishChecksums"]> | null;
 
   /** Wrap `inner`, recording to `pcap` (which this driver closes on `close()`). */
   constructor(inner: LinkDriver, pcap: PcapWriter, opts: PcapDriverOptions = {}) {
@@ -64,6 +84,7 @@ export class PcapDriver implements LinkDriver {
     this.#epochMs = opts.epochMs ?? Date.now() - this.#clock.nowMs();
     this.#recordRx = opts.recordRx ?? true;
     this.#recordTx = opts.recordTx ?? true;
+    this.#finish = opts.finishChecksums ?? null;
   }
 
   /** The wrapped driver's name. */
@@ -100,7 +121,13 @@ export class PcapDriver implements LinkDriver {
     const n = this.inner.receive(batch, max);
     if (n > 0 && this.#recordRx) {
       const t = this.#epochMs + this.#clock.nowMs();
-      for (let i = 0; i < n; i++) this.pcap.write(batch.buf[i], batch.off[i], batch.len[i], t);
+      const fin = this.#finish;
+      for (let i = 0; i < n; i++) {
+        if (fin !== null && (batch.flags[i] & RX_CSUM_PARTIAL) !== 0) {
+          fin.rx(batch.buf[i], batch.off[i], batch.len[i]);
+        }
+        this.pcap.write(batch.buf[i], batch.off[i], batch.len[i], t);
+      }
     }
     return n;
   }
@@ -114,6 +141,10 @@ export class PcapDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     const ok = this.inner.transmit(frame, off, len, offload);
     if (ok && this.#recordTx) {
+      // The driver has its copy: finishing the checksum here changes only what is recorded.
+      if (this.#finish !== null && offload !== null && offload.needsCsum) {
+        this.#finish.tx(frame, off, len, offload.csumStart, offload.csumOffset);
+      }
       this.pcap.write(frame, off, len, this.#epochMs + this.#clock.nowMs());
     }
     return ok;

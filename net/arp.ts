@@ -172,19 +172,12 @@ export class ArpCache {
       return link.output(pb, e.mac, 0, etherType, null);
     }
     if (e === undefined) {
-      if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
-        this.#stats.CacheFull++;
+      const created = this.#create(nextHop, now);
+      if (created === null) {
         this.#pool.free(pb);
         return false;
       }
-      e = new ArpEntry(nextHop);
-      e.sinceMs = now;
-      e.usedMs = now;
-      this.#entries.set(nextHop, e);
-      this.#sendRequest(nextHop, null);
-      e.probes = 1;
-      e.probedMs = now;
-      this.#arm(now + this.#retransMs);
+      e = created;
     }
     if (e.queue.length >= this.#queuePerEntry) {
       // Linux drops the oldest queued packet to make room for the newest.
@@ -195,6 +188,30 @@ export class ArpCache {
     pb.etherType = etherType;
     e.queue.push(pb);
     return true;
+  }
+
+  /**
+   * Start resolving `ip` if it is unknown (no packet is queued): for senders that cannot
+   * queue, such as offloaded super-segments, which are dropped and retransmitted instead.
+   */
+  solicit(ip: number): void {
+    if (!this.#entries.has(ip)) this.#create(ip, this.#clock.nowMs());
+  }
+
+  #create(ip: number, now: number): ArpEntry | null {
+    if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
+      this.#stats.CacheFull++;
+      return null;
+    }
+    const e = new ArpEntry(ip);
+    e.sinceMs = now;
+    e.usedMs = now;
+    this.#entries.set(ip, e);
+    this.#sendRequest(ip, null);
+    e.probes = 1;
+    e.probedMs = now;
+    this.#arm(now + this.#retransMs);
+    return e;
   }
 
   /** Handle one received ARP packet at `buf[off..off+len)`. */

@@ -320,3 +320,40 @@ export function checksumAdjust32(oldChecksum: number, oldValue: number, newValue
   s = (s & 0xffff) + (s >>> 16);
   return ~s & 0xffff;
 }
+
+/**
+ * Finish a checksum left partial for offload, the way a NIC does: the field at
+ * `csumStart + csumOffset` holds the pseudo-header sum; sum everything from `csumStart` to the
+ * end (field included) and store the complement. Offsets are relative to `off`.
+ */
+export function finishPartialChecksum(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  csumStart: number,
+  csumOffset: number,
+): void {
+  const at = off + csumStart + csumOffset;
+  let c = foldChecksum(onesComplementSum(buf, off + csumStart, len - csumStart));
+  // UDP sends a computed zero as all ones (RFC 768); for TCP 0 and 0xffff are equivalent.
+  if (c === 0) c = 0xffff;
+  buf[at] = c >>> 8;
+  buf[at + 1] = c & 0xff;
+}
+
+/**
+ * Finish the partial TCP/UDP checksum of an Ethernet/IPv4 frame (as received with the
+ * kernel's checksum offload). Frames of other kinds are left alone. Used by capture tools so
+ * a recording shows the checksums that were on the wire.
+ */
+export function finishPartialChecksumIpv4Frame(buf: Uint8Array, off: number, len: number): void {
+  if (len < 34 || buf[off + 12] !== 0x08 || buf[off + 13] !== 0x00) return;
+  const ip = off + 14;
+  const ihl = (buf[ip] & 0x0f) * 4;
+  const total = (buf[ip + 2] << 8) | buf[ip + 3];
+  const proto = buf[ip + 9];
+  const end = total > 0 && 14 + total <= len ? 14 + total : len;
+  const csumOffset = proto === 6 ? 16 : proto === 17 ? 6 : -1;
+  if (csumOffset < 0 || 14 + ihl + csumOffset + 2 > end) return;
+  finishPartialChecksum(buf, off, end, 14 + ihl, csumOffset);
+}

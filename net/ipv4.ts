@@ -484,10 +484,14 @@ export class Ipv4Layer {
 
   #output(l: AttachedLink, pb: PacketBuffer, nextHop: number, offload: TxOffload | null): boolean {
     if (offload !== null) {
-      // Offloaded frames skip the ARP queue only when the neighbour is known; otherwise
-      // the frame waits like any other (offload metadata is not kept while queued).
+      // Offload metadata is not kept in the ARP queue: with the neighbour unknown the frame
+      // is dropped (counted) and resolution started; the transport retransmits it.
       const mac = l.arp.lookup(nextHop);
       if (mac !== null) return l.link.output(pb, mac, 0, ETHERTYPE_IPV4, offload);
+      this.#stats.ip.OutDiscards++;
+      this.#pool.free(pb);
+      l.arp.solicit(nextHop);
+      return false;
     }
     return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
   }

@@ -6,12 +6,14 @@
  */
 
 import { AfPacketDriver } from "../drivers/af_packet.ts";
+import { AfPacketRingDriver } from "../drivers/af_packet_ring.ts";
 import { AfXdpDriver } from "../drivers/af_xdp.ts";
 import { LoopbackDriver } from "../drivers/loopback.ts";
 import { TapDriver } from "../drivers/tap.ts";
 import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
+import { finishPartialChecksum, finishPartialChecksumIpv4Frame } from "../net/checksum.ts";
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
 import { StackError } from "./errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
@@ -21,17 +23,19 @@ import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
 /** Link drivers the runtime can build. */
-export type DriverName = "af_packet" | "af_xdp" | "tap" | "loopback";
+export type DriverName = "af_packet" | "af_packet_mmsg" | "af_xdp" | "tap" | "loopback";
 
 /** Everything needed to boot a stack; field names follow the CLI flags. */
 export interface RuntimeConfig {
   /**
-   * Frame pump ["af_packet"]: `af_xdp` (the project's own XDP redirect program, detached when
+   * Frame pump ["af_packet"]: `af_packet` is the TPACKET_V3 RX ring + TX ring with the
+   * virtio-net header (checksum and TCP/UDP segmentation offloads; `vnetHdr: false` turns them
+   * off), `af_packet_mmsg` the simpler recvmmsg/sendmmsg pump, `af_xdp` (the project's own XDP redirect program, detached when
    * the runtime stops), `tap` (creates or attaches the TAP named by `if`; the kernel side of the
    * TAP is the peer), or `loopback` (no interface: sockets of one process).
    */
   driver?: DriverName;
-  /** TAP: use the virtio-net header (checksum and segmentation offloads). */
+  /** af_packet and tap: use the virtio-net header (offloads) [af_packet: true, tap: false]. */
   vnetHdr?: boolean;
   /** AF_XDP: queue to bind [0]. */
   queue?: number;
@@ -135,8 +139,15 @@ export class Runtime {
       } else {
         if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
         const common = { netns: config.netns, mtu: config.mtu };
-        if (kind === "af_packet") driver = AfPacketDriver.open({ ifname: config.if, ...common });
-        else if (kind === "tap") {
+        if (kind === "af_packet") {
+          driver = AfPacketRingDriver.open({
+            ifname: config.if,
+            vnetHdr: config.vnetHdr ?? true,
+            ...common,
+          });
+        } else if (kind === "af_packet_mmsg") {
+          driver = AfPacketDriver.open({ ifname: config.if, ...common });
+        } else if (kind === "tap") {
           driver = TapDriver.open({ name: config.if, vnetHdr: config.vnetHdr ?? false, ...common });
         } else if (kind === "af_xdp") {
           driver = AfXdpDriver.open({
@@ -145,12 +156,16 @@ export class Runtime {
             zeroCopy: config.zeroCopy,
             ...common,
           });
-        } else throw invalid(`--driver ${kind}: unknown driver (af_packet, af_xdp, tap, loopback)`);
+        } else {throw invalid(
+            `--driver ${kind}: unknown driver (af_packet, af_packet_mmsg, af_xdp, tap, loopback)`,
+          );}
       }
     }
     if (config.pcap !== undefined) {
       try {
-        driver = new PcapDriver(driver, PcapWriter.open(config.pcap));
+        driver = new PcapDriver(driver, PcapWriter.open(config.pcap), {
+          finishChecksums: { tx: finishPartialChecksum, rx: finishPartialChecksumIpv4Frame },
+        });
       } catch (e) {
         driver.close();
         throw e;

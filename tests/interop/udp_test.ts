@@ -367,12 +367,12 @@ async function waitForUdpListener(pair: VethPair, port: number): Promise<void> {
   throw new Error(`no kernel UDP socket on port ${port}`);
 }
 
-Deno.test("uperf without --udp is a usage error naming TCP mode; bad flags exit 2", async () => {
+Deno.test("uperf and serve: bad flags exit 2 with the usage", async () => {
   const run = (args: string[]) => runCommand(cliCommand(args));
-  const tcp = await run(["uperf", "client", "198.18.0.1", "--if", "us0"]);
-  assert.equal(tcp.code, 2);
-  assert.match(tcp.stderr, /TCP mode is not available yet/);
-  assert.match(tcp.stderr, /usage: ustack uperf/);
+  const udpOnly = await run(["uperf", "client", "198.18.0.1", "-P", "2", "--udp", "--if", "us0"]);
+  assert.equal(udpOnly.code, 2);
+  assert.match(udpOnly.stderr, /-P applies to TCP mode only/);
+  assert.match(udpOnly.stderr, /usage: ustack uperf/);
   for (
     const args of [
       ["uperf", "client", "--udp", "--if", "us0"],

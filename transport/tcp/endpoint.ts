@@ -117,6 +117,8 @@ export class TcpEndpoint implements OutputSource {
   finReceived = false;
   /** @internal Auto-tuning may grow the receive buffer. */
   rcvAutotune = true;
+  /** @internal Send-buffer auto-tuning (off once SO_SNDBUF is set). */
+  sndAutotune = true;
   /** @internal Auto-tuning: bytes read by the application in the current measurement. */
   rcvSpaceCopied = 0;
   /** @internal Auto-tuning: start of the measurement. */
@@ -329,7 +331,8 @@ export class TcpEndpoint implements OutputSource {
     if (this.writeShutdown || this.state === TcpState.CLOSED || this.state > TcpState.CLOSE_WAIT) {
       throw new StackError("EPIPE", "write: the connection is shut for writing");
     }
-    const n = this.sndBuf.write(src, off, len);
+    let n = this.sndBuf.write(src, off, len);
+    if (n < len && this.sndAutotune) n += this.#growSendBuffer(src, off + n, len - n);
     if (n > 0 && this.state >= TcpState.ESTABLISHED) this.layer.ctx.scheduleOutput(this);
     this.updateReadiness();
     return n;
@@ -421,9 +424,23 @@ export class TcpEndpoint implements OutputSource {
 
   /** SO_SNDBUF: resize the send buffer (not below what it holds). */
   setSendBufferSize(bytes: number): void {
+    this.sndAutotune = false;
     const n = Math.max(bytes | 0, this.sndBuf.length, 1);
     this.sndBuf.resize(n);
     this.updateReadiness();
+  }
+
+  /**
+   * Send-buffer auto-tuning (Linux tcp_sndbuf_expand in spirit): when the application fills
+   * the buffer while the congestion window could carry at least half of it, double it up to
+   * `maxSendBufferBytes`, then take more of the write. Returns the extra bytes accepted.
+   */
+  #growSendBuffer(src: Uint8Array, off: number, len: number): number {
+    const cap = this.sndBuf.capacity;
+    const max = this.layer.opts.maxSendBufferBytes;
+    if (cap >= max || this.cc.cwnd * 2 < cap) return 0;
+    this.sndBuf.resize(Math.min(max, cap * 2));
+    return this.sndBuf.write(src, off, len);
   }
 
   /**

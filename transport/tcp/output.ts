@@ -10,7 +10,8 @@
  * @module
  */
 
-import { pseudoHeaderSumV4 } from "../../net/checksum.ts";
+import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
+import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
 import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
 import { HEADROOM_BYTES } from "../../stack/packet_buffer.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
@@ -34,6 +35,26 @@ import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.t
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
 const SACK_BLOCKS_NO_TS = 4;
+
+/** Bytes of Ethernet + IPv4 header in front of a TCP header. */
+const L2_L3_BYTES = 14 + 20;
+/** Largest TCP header (with options). */
+const TCP_HEADER_MAX_BYTES = 60;
+/** The offload request handed down with each segment (consumed synchronously by the driver). */
+const txOffload = new TxOffload();
+
+/**
+ * Largest payload of one TSO super-segment for `ep`, a multiple of its MSS, or 0 when the
+ * NIC cannot segment TCP.
+ */
+export function tsoLimit(ep: TcpEndpoint): number {
+  const link = ep.layer.ctx.ipv4.link(ep.route.nicIndex);
+  if (link === undefined || !link.capabilities.tcpSegmentationOffload) return 0;
+  const room = Math.min(link.capabilities.maxGsoBytes - L2_L3_BYTES, 0xffff - 20) -
+    TCP_HEADER_MAX_BYTES;
+  const segs = Math.floor(room / ep.mss);
+  return segs >= 2 ? segs * ep.mss : 0;
+}
 
 /** TSval now for `ep` (ms clock plus the per-connection offset, RFC 7323 §5.4). */
 export function tsNow(ep: TcpEndpoint): number {
@@ -66,7 +87,13 @@ export function selectWindow(ep: TcpEndpoint): number {
  * `seq` (so `seq - sndBufSeq` is the ring offset), with `flags`. Returns false when no
  * packet buffer was free (nothing sent; a timer retries).
  */
-export function emitSegment(ep: TcpEndpoint, seq: number, flags: number, len: number): boolean {
+export function emitSegment(
+  ep: TcpEndpoint,
+  seq: number,
+  flags: number,
+  len: number,
+  gsoSize = 0,
+): boolean {
   const layer = ep.layer;
   const ctx = layer.ctx;
   const pb = ctx.pool.alloc(HEADROOM_BYTES);
@@ -112,7 +139,26 @@ export function emitSegment(ep: TcpEndpoint, seq: number, flags: number, len: nu
   writeTcpOptions(buf, at + TCP_HEADER_MIN_BYTES, o, isSyn);
   if (len > 0) ep.sndBuf.peek(buf, at + hdrBytes, seqDiff(seq, ep.sndBufSeq), len);
   const h = layer.txHdr.attach(buf, at, total);
-  h.fillChecksum(pseudoHeaderSumV4(ep.localAddr, ep.remoteAddr, IP_PROTO_TCP, total));
+  const pseudo = pseudoHeaderSumV4(ep.localAddr, ep.remoteAddr, IP_PROTO_TCP, total);
+  let offload: TxOffload | null = null;
+  const link = ctx.ipv4.link(ep.route.nicIndex);
+  if (link !== undefined && link.capabilities.txChecksumOffload && !isSyn) {
+    // Checksum offload: the field holds the folded pseudo-header sum over the whole
+    // (super-)segment, the NIC/kernel finishes it (and fixes it up per segment for TSO).
+    offload = txOffload;
+    offload.clear();
+    offload.needsCsum = true;
+    offload.csumStart = 0; // relative to the TCP header; the IP layer adds its headers
+    offload.csumOffset = 16;
+    offload.hdrLen = hdrBytes;
+    if (gsoSize > 0 && len > gsoSize) {
+      offload.gsoType = GSO_TCPV4;
+      offload.gsoSize = gsoSize;
+    }
+    h.checksum = foldSum(pseudo);
+  } else {
+    h.fillChecksum(pseudo);
+  }
   layer.stats.OutSegs++;
   if ((flags & TCP_FLAG_ACK) !== 0) {
     ep.ackPending = false;
@@ -129,7 +175,7 @@ export function emitSegment(ep: TcpEndpoint, seq: number, flags: number, len: nu
     ctx.ipv4.defaultTtl,
     0,
     true,
-    null,
+    offload,
   );
   return true;
 }
@@ -229,6 +275,7 @@ export function tcpOutput(ep: TcpEndpoint): void {
   const dataEnd = finSeqOf(ep);
   const force = ep.forceSend;
   ep.forceSend = false;
+  const tso = tsoLimit(ep);
   for (;;) {
     let unsent = seqDiff(dataEnd, ep.sndNxt);
     if (unsent < 0) unsent = 0;
@@ -237,6 +284,8 @@ export function tcpOutput(ep: TcpEndpoint): void {
     const isRetrans = seqLt(ep.sndNxt, ep.sndMax);
     const inflight = seqDiff(ep.sndNxt, ep.sndUna);
     let len = unsent < ep.mss ? unsent : ep.mss;
+    // TSO: hand the NIC up to `tso` bytes at once; it cuts MSS-sized segments.
+    if (tso > 0 && unsent > ep.mss && !isRetrans) len = unsent < tso ? unsent : tso;
     if (len > 0) {
       const wndAvail = seqDiff(seqAdd(ep.sndUna, ep.sndWnd), ep.sndNxt);
       const cwndAvail = ep.cc.cwnd - inflight;
@@ -244,7 +293,11 @@ export function tcpOutput(ep: TcpEndpoint): void {
       if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < ep.mss ? wndAvail : ep.mss;
       if (allow <= 0) break;
       const windowLimited = len > allow;
-      if (windowLimited) len = allow;
+      if (windowLimited) {
+        len = allow;
+        // A window-limited super-segment ends on an MSS boundary (no runt segment).
+        if (len > ep.mss) len -= len % ep.mss;
+      }
       const carriesFin = ep.finQueued && seqAdd(ep.sndNxt, len) === dataEnd;
       if (len < ep.mss && !isRetrans && !carriesFin && !force) {
         // RFC 1122 §4.2.3.4 sender SWS: a window-limited short segment waits unless it is
@@ -262,7 +315,7 @@ export function tcpOutput(ep: TcpEndpoint): void {
     let flags = TCP_FLAG_ACK;
     if (fin) flags |= TCP_FLAG_FIN;
     if (len > 0 && seqAdd(ep.sndNxt, len) === dataEnd) flags |= TCP_FLAG_PSH;
-    if (!emitSegment(ep, ep.sndNxt, flags, len)) break;
+    if (!emitSegment(ep, ep.sndNxt, flags, len, len > ep.mss ? ep.mss : 0)) break;
     if (isRetrans) {
       stats.RetransSegs++;
       ep.retransmits++;

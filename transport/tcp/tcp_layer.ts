@@ -75,8 +75,10 @@ export interface TcpOptions {
   finWait2TimeoutMs?: number;
   /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
   delayedAckMs?: number;
-  /** Send buffer bytes [524288]. */
+  /** Initial send buffer bytes [524288]. */
   sendBufferBytes?: number;
+  /** Send-buffer auto-tuning cap [4194304, Linux tcp_wmem max]. */
+  maxSendBufferBytes?: number;
   /** Initial receive buffer bytes [131072, tcp_rmem default]. */
   receiveBufferBytes?: number;
   /** Receive auto-tuning cap; also sizes the window scale [4194304]. */
@@ -121,6 +123,7 @@ function resolve(o: TcpOptions): ResolvedTcpOptions {
     finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
     delayedAckMs: o.delayedAckMs ?? 40,
     sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,
+    maxSendBufferBytes: o.maxSendBufferBytes ?? 4 * 1024 * 1024,
     receiveBufferBytes: o.receiveBufferBytes ?? 128 * 1024,
     maxReceiveBufferBytes: o.maxReceiveBufferBytes ?? 4 * 1024 * 1024,
     congestionControl: o.congestionControl ?? "newreno",
