@@ -24,7 +24,6 @@ import {
   type LinkDriver,
   NO_OFFLOADS,
   RX_CSUM_PARTIAL,
-  RX_CSUM_VALID,
   RX_GSO,
   type RxBatch,
   type TxOffload,
@@ -44,16 +43,7 @@ import {
   TUNSETIFF,
   TUNSETOFFLOAD,
 } from "../ffi/constants.ts";
-import {
-  EACCES,
-  EAGAIN,
-  EBADF,
-  EINVAL,
-  ENOBUFS,
-  ENODEV,
-  EPERM,
-  SyscallError,
-} from "../ffi/errno.ts";
+import { EACCES, EAGAIN, EINVAL, ENOBUFS, ENODEV, EPERM, SyscallError } from "../ffi/errno.ts";
 import { withNetns } from "../ffi/netns.ts";
 import { rawSyscall, SYS_IOCTL } from "../ffi/bpf.ts";
 import { allocStruct, IFR_NAME, IFR_UNION, ifreq } from "../ffi/structs.ts";
@@ -68,6 +58,8 @@ import {
   socket,
   write,
 } from "../ffi/syscalls.ts";
+import { closedError, copyBytes, countOption, roundUp } from "./driver_util.ts";
+import { vnetRxFlags, writeVnetHeader } from "./vnet_header.ts";
 
 // --- linux/if_tun.h, linux/virtio_net.h, linux/sockios.h, linux/if.h ------------------------------
 
@@ -86,24 +78,10 @@ const IFF_UP = 0x1;
 
 /** `sizeof(struct virtio_net_hdr)`: the TAP default `vnet_hdr_sz`. */
 export const VIRTIO_NET_HDR_BYTES = 10;
-/** `virtio_net_hdr.flags` (u8). */
-const VNET_FLAGS = 0;
-/** `virtio_net_hdr.gso_type` (u8, `GSO_*`, bit 0x80 = ECN). */
-const VNET_GSO_TYPE = 1;
-/** `virtio_net_hdr.hdr_len` (u16 LE): bytes of headers in front of the GSO payload. */
-const VNET_HDR_LEN = 2;
-/** `virtio_net_hdr.gso_size` (u16 LE): payload bytes per segment. */
-const VNET_GSO_SIZE = 4;
-/** `virtio_net_hdr.csum_start` (u16 LE): where checksumming starts. */
-const VNET_CSUM_START = 6;
-/** `virtio_net_hdr.csum_offset` (u16 LE): checksum field, from csum_start. */
-const VNET_CSUM_OFFSET = 8;
 /** `flags`: the checksum from csum_start on must be finished by the receiver. */
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 /** `flags`: the checksum was verified. */
 export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
-/** `gso_type` bit: the super-frame has ECN (CWR) set. */
-const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 // --- sizes ----------------------------------------------------------------------------------------
 
@@ -122,8 +100,6 @@ export const TAP_DEFAULT_RX_BATCH = 64;
 export const TAP_DEFAULT_TX_QUEUE = 64;
 /** Largest accepted `rxBatch`/`txQueue`. */
 export const TAP_MAX_BATCH = 1024;
-/** Frames up to this length are copied byte by byte (cheaper than making a view). */
-const TX_SMALL_COPY_BYTES = 128;
 
 /** Options of {@link TapDriver.open}. */
 export interface TapOptions {
@@ -258,14 +234,14 @@ export class TapDriver implements LinkDriver {
       : NO_OFFLOADS;
     this.rxSlots = rx;
     this.txSlots = tx;
-    const rxSlotBytes = roundUp8(Math.max(TAP_RX_SLOT_BYTES, t.linkMtu + ETH_HLEN + 4));
+    const rxSlotBytes = roundUp(Math.max(TAP_RX_SLOT_BYTES, t.linkMtu + ETH_HLEN + 4), 8);
     const rxData = new ArrayBuffer(rx * rxSlotBytes);
     this.#rxViews = new Array<Uint8Array>(rx);
     for (let i = 0; i < rx; i++) {
       this.#rxViews[i] = new Uint8Array(rxData, i * rxSlotBytes, rxSlotBytes);
     }
     const largest = vnetHdr ? TAP_MAX_GSO_FRAME_BYTES : this.maxFrameBytes;
-    this.txSlotBytes = roundUp8(Math.max(largest + this.#hdrBytes, TAP_TX_SLOT_MIN_BYTES));
+    this.txSlotBytes = roundUp(Math.max(largest + this.#hdrBytes, TAP_TX_SLOT_MIN_BYTES), 8);
     const txData = new ArrayBuffer(tx * this.txSlotBytes);
     this.#txViews = new Array<Uint8Array>(tx);
     for (let i = 0; i < tx; i++) {
@@ -286,8 +262,20 @@ export class TapDriver implements LinkDriver {
    * ```
    */
   static open(opts: TapOptions): TapDriver {
-    const rx = batchOption("rxBatch", opts.rxBatch, TAP_DEFAULT_RX_BATCH);
-    const tx = batchOption("txQueue", opts.txQueue, TAP_DEFAULT_TX_QUEUE);
+    const rx = countOption(
+      "TapDriver",
+      "rxBatch",
+      opts.rxBatch,
+      TAP_DEFAULT_RX_BATCH,
+      TAP_MAX_BATCH,
+    );
+    const tx = countOption(
+      "TapDriver",
+      "txQueue",
+      opts.txQueue,
+      TAP_DEFAULT_TX_QUEUE,
+      TAP_MAX_BATCH,
+    );
     if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
       throw new RangeError(`TapDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
     }
@@ -325,7 +313,7 @@ export class TapDriver implements LinkDriver {
    * `batch.count`). Frames stay valid until the next `receive`.
    */
   receive(batch: RxBatch, max: number): number {
-    if (this.#closed) throw closedError("receive");
+    if (this.#closed) throw closedError("TapDriver", "receive");
     batch.count = 0;
     let want = max < batch.capacity ? max : batch.capacity;
     if (want > this.rxSlots) want = this.rxSlots;
@@ -348,13 +336,8 @@ export class TapDriver implements LinkDriver {
       }
       let flags = len > gsoAbove ? RX_GSO : 0;
       if (hdr !== 0) {
-        const vflags = slot[VNET_FLAGS];
-        if ((vflags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
-          flags |= RX_CSUM_PARTIAL;
-          stats.rxCsumPartial++;
-        }
-        if ((vflags & VIRTIO_NET_HDR_F_DATA_VALID) !== 0) flags |= RX_CSUM_VALID;
-        if ((slot[VNET_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) !== GSO_NONE) flags |= RX_GSO;
+        flags |= vnetRxFlags(slot, 0);
+        if ((flags & RX_CSUM_PARTIAL) !== 0) stats.rxCsumPartial++;
       }
       if ((flags & RX_GSO) !== 0) stats.rxGso++;
       batch.buf[n] = slot;
@@ -381,7 +364,7 @@ export class TapDriver implements LinkDriver {
    * slot; offloads are refused without vnetHdr.
    */
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
-    if (this.#closed) throw closedError("transmit");
+    if (this.#closed) throw closedError("TapDriver", "transmit");
     const stats = this.stats;
     if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
       stats.txDropped++;
@@ -402,7 +385,7 @@ export class TapDriver implements LinkDriver {
     if (this.#staged === this.txSlots) this.flush();
     const slot = this.#staged++;
     const view = this.#txViews[slot];
-    if (hdr !== 0) writeVnetHeader(view, offload, gso, csum);
+    if (hdr !== 0) writeVnetHeader(view, 0, offload);
     copyBytes(frame, off, view, hdr, len);
     this.#txLen[slot] = hdr + len;
     if (csum) stats.txCsumOffload++;
@@ -417,7 +400,7 @@ export class TapDriver implements LinkDriver {
    * the rest; another error drops that frame only (counted, `lastErrno`).
    */
   flush(): void {
-    if (this.#closed) throw closedError("flush");
+    if (this.#closed) throw closedError("TapDriver", "flush");
     const staged = this.#staged;
     if (staged === 0) return;
     const stats = this.stats;
@@ -439,34 +422,13 @@ export class TapDriver implements LinkDriver {
 
   /** Close the fd (a TAP the driver created disappears); a second close throws EBADF. */
   close(): void {
-    if (this.#closed) throw closedError("close");
+    if (this.#closed) throw closedError("TapDriver", "close");
     this.#closed = true;
     const fd = this.#fd;
     this.#fd = -1;
     this.#staged = 0;
     close(fd);
   }
-}
-
-/** Fill the 10-byte vnet header at the start of `view` (allocation-free). */
-function writeVnetHeader(
-  view: Uint8Array,
-  offload: TxOffload | null,
-  gso: boolean,
-  csum: boolean,
-): void {
-  view[VNET_FLAGS] = csum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
-  view[VNET_GSO_TYPE] = gso ? offload!.gsoType : GSO_NONE;
-  putU16le(view, VNET_HDR_LEN, gso ? offload!.hdrLen : 0);
-  putU16le(view, VNET_GSO_SIZE, gso ? offload!.gsoSize : 0);
-  putU16le(view, VNET_CSUM_START, csum ? offload!.csumStart : 0);
-  putU16le(view, VNET_CSUM_OFFSET, csum ? offload!.csumOffset : 0);
-}
-
-/** Little-endian u16 store. */
-function putU16le(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
 }
 
 /** Open, attach (creating when allowed), configure and bring up the TAP; closes on failure. */
@@ -573,44 +535,4 @@ function stackMac(given: Uint8Array | undefined, kernelMac: Uint8Array): Uint8Ar
     mac[0] = (mac[0] & 0xfc) | 0x02;
   } while (mac.every((b, i) => b === kernelMac[i]));
   return mac;
-}
-
-/** Validate a slot-count option. */
-function batchOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > TAP_MAX_BATCH) {
-    throw new RangeError(`TapDriver: ${name} must be 1..${TAP_MAX_BATCH}, got ${value}`);
-  }
-  return value;
-}
-
-/** The error every call on a closed driver throws. */
-function closedError(op: string): SyscallError {
-  return new SyscallError(op, EBADF, "TapDriver is closed");
-}
-
-/** `n` rounded up to a multiple of 8. */
-function roundUp8(n: number): number {
-  return (n + 7) & ~7;
-}
-
-/**
- * Copy `len` bytes. Small frames go byte by byte (allocation-free); larger ones use one
- * transient `subarray` view for a native copy (the one per-frame allocation we accept, as in
- * `drivers/af_packet.ts`).
- */
-function copyBytes(
-  src: Uint8Array,
-  srcOff: number,
-  dst: Uint8Array,
-  dstOff: number,
-  len: number,
-): void {
-  if (len <= TX_SMALL_COPY_BYTES) {
-    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
-  } else if (srcOff === 0 && len === src.length) {
-    dst.set(src, dstOff);
-  } else {
-    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-  }
 }
