@@ -6,7 +6,7 @@ import { AfPacketDriver } from "../../drivers/af_packet.ts";
 import { withNetns } from "../../ffi/netns.ts";
 import { interopTest } from "../harness/interop.ts";
 import { formatMac, runCommand, withVethPair } from "../harness/netns.ts";
-import { runCli, startServe } from "../harness/ustack_cli.ts";
+import { cliCommand, runCli, startServe } from "../harness/ustack_cli.ts";
 
 interopTest("kernel ping -c 5 gets 5 replies and learns the stack's MAC", async () => {
   await withVethPair({}, async (pair) => {
@@ -223,4 +223,39 @@ interopTest(
     });
   },
   { tools: ["ping", "tshark"] },
+);
+
+interopTest(
+  "serve without CAP_NET_RAW exits 1 naming the capability; bad arguments exit 2",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const cmd = cliCommand(["serve", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/24`]);
+      const r = await pair.runInStackNs([
+        "setpriv",
+        "--bounding-set",
+        "-net_raw",
+        "--inh-caps",
+        "-net_raw",
+        ...cmd,
+      ]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /CAP_NET_RAW/);
+      assert.doesNotMatch(r.stdout, /^ready/m);
+      for (
+        const args of [
+          ["serve", "--if", pair.stackIf, "--addr", "198.18.0.300/24"],
+          ["serve", "--addr", "198.18.0.2/24"],
+          ["serve", "--if", pair.stackIf, "--bogus"],
+          ["ping", "--if", pair.stackIf],
+          ["ping", "198.18.0.1", "-c", "x", "--if", pair.stackIf],
+          ["nonsense"],
+        ]
+      ) {
+        const bad = await runCli(pair, args);
+        assert.equal(bad.code, 2, `${args.join(" ")}: ${bad.stdout} ${bad.stderr}`);
+        assert.ok(bad.stderr.length > 0);
+      }
+    });
+  },
+  { tools: ["setpriv"] },
 );
