@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { interopTest } from "../harness/interop.ts";
-import { type VethPair, withVethPair } from "../harness/netns.ts";
+import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
 import { type CliProcess, spawnCli } from "../harness/ustack_cli.ts";
 
 const BYTES = 3_000_000;
@@ -92,5 +92,65 @@ for (const vnet of [false, true]) {
       });
     },
     { tools: ["ping", "curl", "python3"] },
+  );
+}
+
+for (
+  const [label, args, expectSuper] of [
+    ["af_packet (rings, offloads on)", ["--driver", "af_packet"], true],
+    ["af_packet --no-offload", ["--driver", "af_packet", "--no-offload"], false],
+    ["af_packet_mmsg", ["--driver", "af_packet_mmsg"], false],
+  ] as const
+) {
+  interopTest(
+    `${label}: ping and curl; tshark sees good checksums and the expected segment sizes`,
+    async () => {
+      await withVethPair({}, async (pair) => {
+        const pcap = await Deno.makeTempFile({ suffix: ".pcap" });
+        try {
+          const serve = await serveOn(pair, [...args, "--if", pair.stackIf, "--pcap", pcap]);
+          try {
+            await pingAndCurl((cmd) => pair.run(cmd), pair.stackAddr);
+          } finally {
+            assert.equal(await serve.stop(), 0);
+          }
+          const bad = await runCommand([
+            "tshark",
+            "-r",
+            pcap,
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-Y",
+            `_ws.malformed || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad"`,
+          ]);
+          assert.equal(bad.code, 0, bad.stderr);
+          assert.equal(bad.stdout.trim(), "", `tshark flagged:\n${bad.stdout.slice(0, 1500)}`);
+          const sizes = await runCommand([
+            "tshark",
+            "-r",
+            pcap,
+            "-Y",
+            `ip.src == ${pair.stackAddr} && tcp.len > 0`,
+            "-T",
+            "fields",
+            "-e",
+            "frame.len",
+          ]);
+          const lens = sizes.stdout.trim().split("\n").map(Number);
+          const biggest = Math.max(...lens);
+          if (expectSuper) {
+            assert.ok(biggest > 1514, `largest frame ${biggest}: no TSO super-segment`);
+          } else {assert.ok(
+              biggest <= 1514,
+              `largest frame ${biggest} exceeds the MTU without offloads`,
+            );}
+        } finally {
+          await Deno.remove(pcap).catch(() => {});
+        }
+      });
+    },
+    { tools: ["ping", "curl", "python3", "tshark"] },
   );
 }
