@@ -98,3 +98,35 @@ Deno.test("sim: garbage frames never throw and are counted", () => {
   assert.ok(dropped > 500, `dropped ${dropped}`);
   assert.equal(a.pool.inUse, 0);
 });
+
+Deno.test("sim: martian sources and packets for other addresses are dropped silently and counted", () => {
+  const { b, wire, run } = twoStacks(0, 8);
+  const ep = wire.endpoint("x", new Uint8Array([2, 0, 0, 0, 0, 7]));
+  const frame = (src: number[], dst: number[]) => {
+    const f = new Uint8Array(14 + 28);
+    f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 7, 0x08, 0x00], 0);
+    f.set([0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, ...src, ...dst], 14);
+    let s = 0;
+    for (let i = 0; i < 20; i += 2) s += (f[14 + i] << 8) | f[15 + i];
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    f[24] = (~s >>> 8) & 0xff;
+    f[25] = ~s & 0xff;
+    f[34] = 8; // echo request, checksum 0xf7ff over the 8 bytes
+    f[36] = 0xf7;
+    f[37] = 0xff;
+    return f;
+  };
+  for (const src of [[127, 0, 0, 1], [0, 0, 0, 0], [224, 0, 0, 5], [198, 18, 0, 2]]) {
+    const f = frame(src, [198, 18, 0, 2]);
+    ep.transmit(f, 0, f.length, null);
+  }
+  const other = frame([198, 18, 0, 9], [198, 18, 0, 99]);
+  ep.transmit(other, 0, other.length, null);
+  const ok = frame([198, 18, 0, 9], [198, 18, 0, 2]);
+  ep.transmit(ok, 0, ok.length, null);
+  ep.flush();
+  run(50);
+  assert.equal(b.stats.ip.InMartianSrc, 4);
+  assert.equal(b.stats.ip.InAddrErrors, 1);
+  assert.equal(b.stats.icmp.InEchos, 1);
+});
