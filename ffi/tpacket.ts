@@ -1,7 +1,8 @@
 /**
- * PACKET_MMAP ring layouts (`linux/if_packet.h`, Linux x86-64): the `tpacket_req3` request, the
- * TPACKET_V3 block descriptor and frame header, the TPACKET_V2 frame header, ring status words,
- * the V3 statistics, and an allocation-free `PACKET_STATISTICS` read.
+ * PACKET_MMAP ring layouts (`linux/if_packet.h`, Linux x86-64): the `tpacket_req` (V1/V2) and
+ * `tpacket_req3` requests, the TPACKET_V3 block descriptor and frame header, the TPACKET_V2 frame
+ * header, ring status words, where each fixed-size frame of a ring starts, the statistics, and an
+ * allocation-free `PACKET_STATISTICS` read.
  *
  * Offsets are byte offsets from the start of the struct; every field named here is a
  * little-endian u32 unless its comment says otherwise. See `drivers/af_packet_ring.ts` for how
@@ -85,16 +86,8 @@ export const REQ3_SIZEOF_PRIV = 20;
 /** `tp_feature_req_word`: `TP_FT_REQ_*` (0 here). */
 export const REQ3_FEATURE_REQ_WORD = 24;
 
-/** The fields of a `tpacket_req3`. */
-export interface TpacketReq3 {
-  /** Bytes per block (multiple of the page size). */
-  blockSize: number;
-  /** Number of blocks. */
-  blockNr: number;
-  /** Bytes per frame (multiple of 16). */
-  frameSize: number;
-  /** Number of frames: `(blockSize / frameSize) * blockNr`. */
-  frameNr: number;
+/** The fields of a `tpacket_req3`: a {@link TpacketReq} plus the V3 retire timeout. */
+export interface TpacketReq3 extends TpacketReq {
   /** V3 RX block retire timeout in ms; must be 0 for a TX ring. */
   retireBlkTovMs?: number;
 }
@@ -117,6 +110,70 @@ export function tpacketReq3(r: TpacketReq3): Uint8Array {
   v.setUint32(REQ3_FRAME_NR, r.frameNr, true);
   v.setUint32(REQ3_RETIRE_BLK_TOV, r.retireBlkTovMs ?? 0, true);
   return req;
+}
+
+// --- struct tpacket_req, 16 bytes (TPACKET_V1/V2 rings) -------------------------------------------
+
+/** `sizeof(struct tpacket_req)`: what the kernel reads for a V1/V2 ring request. */
+export const TPACKET_REQ_SIZE = 16;
+
+/** The fields of a `tpacket_req`: the first four of a `tpacket_req3`, at the same offsets. */
+export interface TpacketReq {
+  /** Bytes per block (multiple of the page size). */
+  blockSize: number;
+  /** Number of blocks. */
+  blockNr: number;
+  /** Bytes per frame (multiple of 16); frames never span blocks. */
+  frameSize: number;
+  /** Number of frames: `(blockSize / frameSize) * blockNr`. */
+  frameNr: number;
+}
+
+/**
+ * A `struct tpacket_req` for `setsockopt(PACKET_RX_RING / PACKET_TX_RING)` on a socket whose
+ * PACKET_VERSION is TPACKET_V1 or V2 (the kernel reads 16 bytes for those). Set-up only.
+ *
+ * @example
+ * ```ts
+ * const req = tpacketReq({ blockSize: 1 << 20, blockNr: 18, frameSize: 69_904, frameNr: 270 });
+ * setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req);
+ * ```
+ */
+export function tpacketReq(r: TpacketReq): Uint8Array {
+  const req = allocStruct(TPACKET_REQ_SIZE);
+  const v = new DataView(req.buffer);
+  v.setUint32(REQ3_BLOCK_SIZE, r.blockSize, true);
+  v.setUint32(REQ3_BLOCK_NR, r.blockNr, true);
+  v.setUint32(REQ3_FRAME_SIZE, r.frameSize, true);
+  v.setUint32(REQ3_FRAME_NR, r.frameNr, true);
+  return req;
+}
+
+// --- frame offsets of a V1/V2 ring or any TX ring ---------------------------------------------------
+
+/**
+ * Where each fixed-size frame of a ring starts, as byte offsets into the mapping: frame `i` is
+ * frame `i % perBlock` of block `i / perBlock` (`packet_lookup_frame`: frames never span blocks,
+ * so the tail of a block that is not a whole frame is never used). `base` is where the ring
+ * starts in the mapping (the TX ring follows the RX ring). Set-up only.
+ *
+ * @example
+ * ```ts
+ * tpacketFrameOffsets(0, 4, 3, 4096, 1024); // [0, 1024, 2048, 4096]
+ * ```
+ */
+export function tpacketFrameOffsets(
+  base: number,
+  frames: number,
+  perBlock: number,
+  blockSize: number,
+  frameSize: number,
+): Int32Array {
+  const off = new Int32Array(frames);
+  for (let i = 0; i < frames; i++) {
+    off[i] = base + Math.floor(i / perBlock) * blockSize + (i % perBlock) * frameSize;
+  }
+  return off;
 }
 
 // --- struct tpacket_block_desc (V3 RX block header), 48 bytes -----------------------------------
@@ -183,22 +240,35 @@ export const T2_STATUS = 0;
 export const T2_LEN = 4;
 /** `tp_snaplen`. */
 export const T2_SNAPLEN = 8;
-/** `tp_mac` (u16). */
+/** `tp_mac` (u16): offset of the link header from the frame start. */
 export const T2_MAC = 12;
-/** `tp_net` (u16). */
+/** `tp_net` (u16): offset of the network header from the frame start. */
 export const T2_NET = 14;
+/** `tp_sec`. */
+export const T2_SEC = 16;
+/** `tp_nsec`. */
+export const T2_NSEC = 20;
+/** `tp_vlan_tci` (u16). */
+export const T2_VLAN_TCI = 24;
+/** `tp_vlan_tpid` (u16). */
+export const T2_VLAN_TPID = 26;
 /** Where a V2 TX frame's data starts (`TPACKET2_HDRLEN - sizeof(sockaddr_ll)`). */
 export const T2_TX_DATA = 32;
+/** Where a V2 RX frame's `sockaddr_ll` starts (`sll_pkttype` at +10 from here). */
+export const T2_RX_SOCKADDR = 32;
 
-// --- struct tpacket_stats_v3, 12 bytes ------------------------------------------------------------
+// --- struct tpacket_stats_v3, 12 bytes (V1/V2: struct tpacket_stats, its first 8) ---------------
 
 /** `sizeof(struct tpacket_stats_v3)`. */
 export const TPACKET_STATS_V3_SIZE = 12;
+/** `sizeof(struct tpacket_stats)`: what a V1/V2 socket returns (no `tp_freeze_q_cnt`). */
+export const TPACKET_STATS_SIZE = 8;
 /** `tp_packets`: frames seen (drops included), since the last read. */
 export const STATS_PACKETS = 0;
 /** `tp_drops`: frames dropped (ring full, clamped, …), since the last read. */
 export const STATS_DROPS = 4;
-/** `tp_freeze_q_cnt`: times the V3 RX queue froze (no free block), since the last read. */
+/** `tp_freeze_q_cnt`: times the V3 RX queue froze (no free block), since the last read; a
+ * V1/V2 socket does not return it ({@link readPacketStatistics} leaves it 0). */
 export const STATS_FREEZE_Q_CNT = 8;
 
 /** Socket option: read (and reset) the socket's counters. */
@@ -222,7 +292,8 @@ export function packetStatisticsCells(): { stats: Uint32Array; len: Uint32Array 
 
 /**
  * `getsockopt(fd, SOL_PACKET, PACKET_STATISTICS)` into `cells.stats` (`[packets, drops,
- * freeze_q_cnt]`; the kernel resets its counters on read). Returns 0, or `-errno`.
+ * freeze_q_cnt]`; the kernel resets its counters on read). A V1/V2 socket writes only the first
+ * two ({@link TPACKET_STATS_SIZE}); the third stays 0. Returns 0, or `-errno`.
  * Allocation-free: a hot-path-safe variant of `getsockopt` for drivers that poll it.
  *
  * @example
