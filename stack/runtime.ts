@@ -234,12 +234,19 @@ export class Runtime {
     return this.#done;
   }
 
-  /** Stop the loop and close the driver (and pcap). Idempotent. */
+  /**
+   * Stop the loop, flush what was already sent, close every socket and the driver (and pcap).
+   * Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.sockets.closeAll();
     await this.loop.close();
+    // One last turn so what the application already sent (staged in the driver, or queued
+    // output such as a FIN) leaves before the drivers close.
+    this.stack.tick();
+    this.sockets.closeAll();
+    this.stack.tick();
     this.stack.close();
   }
 
