@@ -207,6 +207,78 @@ export class Meter {
   }
 }
 
+/** Data-path counters of a runtime at one moment: its driver, event loop and mux. */
+export interface DataPathCounters {
+  /** Driver kind (`af_packet`, `af_xdp`, …). */
+  driver: string;
+  /** Frames queued for transmit (a GSO super-frame counts once). */
+  txFrames: number;
+  /** Bytes queued for transmit. */
+  txBytes: number;
+  /** Frames received. */
+  rxFrames: number;
+  /** Bytes received. */
+  rxBytes: number;
+  /** Frames refused on transmit. */
+  txDropped: number;
+  /** Frames dropped on receive. */
+  rxDropped: number;
+  /** Times the TX ring or queue was found full. */
+  txRingFull: number;
+  /** Transmit kicks. */
+  txKicks: number;
+  /** Syscalls the driver made (receive and transmit). */
+  driverSyscalls: number;
+  /** Times the loop parked in poll() (each park is a poll plus an eventfd read). */
+  loopParks: number;
+  /** Eventfd writes that woke the parked loop. */
+  loopWakes: number;
+  /** Eventfd writes of the readiness mux. */
+  muxSignals: number;
+}
+
+/** Read the data-path counters of `rt` now. */
+export function dataPathCounters(rt: Runtime): DataPathCounters {
+  const d = rt.nic.driver;
+  return {
+    driver: d.kind,
+    txFrames: d.stats.txFrames,
+    txBytes: d.stats.txBytes,
+    rxFrames: d.stats.rxFrames,
+    rxBytes: d.stats.rxBytes,
+    txDropped: d.stats.txDropped,
+    rxDropped: d.stats.rxDropped,
+    txRingFull: d.stats.txRingFull,
+    txKicks: d.stats.txKicks,
+    driverSyscalls: d.stats.syscalls,
+    loopParks: rt.loop.stats.parks,
+    loopWakes: rt.loop.stats.wakes,
+    muxSignals: rt.stack.mux.stats.signals,
+  };
+}
+
+/**
+ * The counters between two snapshots, plus `syscalls` (driver syscalls, two per park — the
+ * poll and the eventfd read — and every eventfd write) and syscalls per frame moved in either
+ * direction: the `driver` field of a summary.
+ */
+export function dataPathDelta(
+  before: DataPathCounters,
+  after: DataPathCounters,
+): Record<string, number | string> {
+  const out: Record<string, number | string> = { kind: after.driver };
+  for (const k of Object.keys(after) as (keyof DataPathCounters)[]) {
+    if (k !== "driver") out[k] = (after[k] as number) - (before[k] as number);
+  }
+  const frames = (out.txFrames as number) + (out.rxFrames as number);
+  const syscalls = (out.driverSyscalls as number) + 2 * (out.loopParks as number) +
+    (out.loopWakes as number) + (out.muxSignals as number);
+  out.syscalls = syscalls;
+  out.driverSyscallsPerFrame = frames > 0 ? round((out.driverSyscalls as number) / frames, 4) : 0;
+  out.syscallsPerFrame = frames > 0 ? round(syscalls / frames, 4) : 0;
+  return out;
+}
+
 /** Resolve on SIGINT/SIGTERM; `remove()` uninstalls the listeners. */
 export function onStopSignal(stop: () => void): { remove(): void } {
   const handler = () => stop();
@@ -323,6 +395,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
   const signals = onStopSignal(() => stopped = true);
   const driver = rt.nic.driver.stats;
   const droppedBefore = driver.txDropped + rt.stack.stats.arp.QueueDrops;
+  const countersBefore = dataPathCounters(rt);
   let backoffs = 0;
   try {
     if (o.json) {
@@ -379,6 +452,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
       len: o.len,
       backoffs,
       localDrops: driver.txDropped + rt.stack.stats.arp.QueueDrops - droppedBefore,
+      driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
     });
   } finally {
     signals.remove();
@@ -429,8 +503,10 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
       else armIdle(SERVER_IDLE_MS - idle);
     }, delayMs));
   };
+  let countersBefore = dataPathCounters(rt);
   const onFirst = (now: number) => {
     firstMs = now;
+    countersBefore = dataPathCounters(rt);
     meter.start(now);
     timers.push(setTimeout(() => stop("time"), o.seconds * 1000));
     scheduleReport(1);
@@ -480,6 +556,7 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   meter.summary(firstMs < 0 ? 0 : (endMs - firstMs) / 1000, {
     stoppedBy,
     rcvbufErrors: ep.drops,
+    driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
   });
   return 0;
 }

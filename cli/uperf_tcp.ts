@@ -8,7 +8,14 @@
 
 import { formatIpv4, type Runtime, StackError, type TcpConn } from "../mod.ts";
 import { emit, emitJson } from "./output.ts";
-import { Meter, MIN_PARTIAL_INTERVAL_MS, onStopSignal, type UperfOptions } from "./uperf.ts";
+import {
+  dataPathCounters,
+  dataPathDelta,
+  Meter,
+  MIN_PARTIAL_INTERVAL_MS,
+  onStopSignal,
+  type UperfOptions,
+} from "./uperf.ts";
 
 /** The server stops after this long without data once traffic has started. */
 const SERVER_IDLE_MS = 2000;
@@ -45,6 +52,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     const chunk = new Uint8Array(o.len);
     for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
     const segsBefore = tcp.OutSegs;
+    const countersBefore = dataPathCounters(rt);
     meter.start(clock.nowMs());
     const endMs = meter.startMs + o.seconds * 1000;
     const reporter = setInterval(() => {
@@ -71,6 +79,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       len: o.len,
       streams: o.streams,
       retransmits,
+      driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
     });
     for (const c of conns) c.close();
     // Let the FINs go out before the runtime stops.
@@ -106,9 +115,11 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
   const signals = onStopSignal(() => stop("signal"));
   const timers: ReturnType<typeof setTimeout>[] = [];
   const conns = new Set<TcpConn>();
+  let countersBefore = dataPathCounters(rt);
   const onFirst = (now: number) => {
     firstMs = now;
     segsBefore = tcp.InSegs;
+    countersBefore = dataPathCounters(rt);
     meter.start(now);
     timers.push(setTimeout(() => stop("time"), o.seconds * 1000));
     timers.push(setInterval(() => {
@@ -162,6 +173,10 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
   const endMs = stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
   meter.packets = tcp.InSegs - segsBefore;
   if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
-  meter.summary(Math.max(0.001, (endMs - firstMs) / 1000), { stoppedBy, connections: seen });
+  meter.summary(Math.max(0.001, (endMs - firstMs) / 1000), {
+    stoppedBy,
+    connections: seen,
+    driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
+  });
   return 0;
 }

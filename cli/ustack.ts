@@ -5,8 +5,8 @@
  * deno run --allow-ffi [--allow-write for --pcap] cli/ustack.ts <command> [options]
  * ```
  *
- * Commands: `serve`, `ping`, `uperf`. Exit status 2 for bad arguments, 1 for missing privileges
- * (CAP_NET_RAW) or other failures.
+ * Commands: `serve`, `ping`, `uperf`, `pingpong`. Exit status 2 for bad arguments, 1 for missing
+ * privileges (CAP_NET_RAW) or other failures.
  *
  * @module
  */
@@ -14,6 +14,7 @@
 import { isPrivilegeError, PRIVILEGE_MESSAGE, UsageError } from "./args.ts";
 import { emit, emitError } from "./output.ts";
 import { PING_USAGE, pingCommand } from "./ping.ts";
+import { PINGPONG_USAGE, pingpongCommand } from "./pingpong.ts";
 import { SERVE_USAGE, serveCommand } from "./serve.ts";
 import { UPERF_USAGE, uperfCommand } from "./uperf.ts";
 
@@ -22,12 +23,14 @@ commands:
   serve     run as a host until SIGINT/SIGTERM (answers ARP and ping; --udp-echo PORT)
   ping      send ICMP echo requests from the stack
   uperf     UDP throughput: 'uperf server --udp' counts, 'uperf client HOST --udp' sends
+  pingpong  TCP request/response latency: 'pingpong server' echoes, 'pingpong client HOST' times
 Run 'ustack <command> --help' for a command's options.`;
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
   serve: { run: serveCommand, usage: SERVE_USAGE },
   ping: { run: pingCommand, usage: PING_USAGE },
   uperf: { run: uperfCommand, usage: UPERF_USAGE },
+  pingpong: { run: pingpongCommand, usage: PINGPONG_USAGE },
 };
 
 /** Run the CLI with `args`; resolves to the process exit status. */
