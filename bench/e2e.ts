@@ -1,0 +1,738 @@
+/**
+ * `deno task bench:e2e`: ustack against the Linux kernel, measured in one run on one veth pair
+ * per MTU (9000, then 1500), three ways:
+ *
+ * - **kernel↔kernel** — both ends are the kernel: iperf3 (TCP bulk and UDP), a Python sender
+ *   into the Python sink the next column uses, `pingpong --kernel` on both ends;
+ * - **ustack→kernel** — `ustack uperf client` / `pingpong client` on the stack end against a
+ *   kernel sink (Python) and `pingpong server --kernel`;
+ * - **ustack↔ustack** — the kernel's address is taken off the peer end too and a second stack
+ *   runs there (`uperf server`, `pingpong server`).
+ *
+ * Measurements: TCP bulk (one stream; Gbit/s of acknowledged / received bytes), UDP 8900-byte
+ * datagrams unthrottled (the figure is the bytes the receiving application got over the
+ * sender's sending time; the sender's own rate is shown too), request/response latency
+ * (64-byte pingpong, p50/p99, transactions/s) and, for the ustack senders, syscalls per frame
+ * from the driver and event-loop counters. The table gives each
+ * figure with its ratio to kernel↔kernel; all figures and tool summaries are written as JSON.
+ *
+ * ```
+ * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N]
+ *                                   [--out FILE]
+ * ```
+ *
+ * Needs root, `ip`, `ss`, `iperf3`, `python3`. Every wait is bounded; the namespaces are
+ * deleted at the end, on errors, on Ctrl-C and on SIGTERM.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { BenchLink, type BenchProcess, type Finished, ustackCommand } from "./netns.ts";
+
+/** The three ways, as JSON keys. */
+export const COLUMNS = ["kernel_kernel", "ustack_kernel", "ustack_ustack"] as const;
+/** One of {@link COLUMNS}. */
+export type Column = typeof COLUMNS[number];
+
+/** Column titles of the table. */
+const TITLES: Record<Column, string> = {
+  kernel_kernel: "kernel↔kernel",
+  ustack_kernel: "ustack→kernel",
+  ustack_ustack: "ustack↔ustack",
+};
+
+/** One row of the table: what is measured and how to print it. */
+interface RowSpec {
+  /** JSON key. */
+  key: string;
+  /** Label in the table. */
+  label: string;
+  /** Unit in the table. */
+  unit: string;
+  /** Which direction is good (for reading the ratio). */
+  better: "higher" | "lower";
+  /** Digits after the point. */
+  digits: number;
+}
+
+/** UDP datagram size of the UDP measurements (fits one 9000-byte frame). */
+const UDP_LEN = 8900;
+/** Message size of the request/response measurement. */
+const RR_LEN = 64;
+/** Transactions before the request/response clock starts. */
+const RR_WARMUP = 100;
+/** Longest request/response measurement (it converges quickly). */
+const RR_MAX_SECONDS = 3;
+/** How long a command may take beyond its nominal duration before it is killed. */
+const GRACE_MS = 20_000;
+/** Python sinks stop this long after their last datagram / at EOF. */
+const SINK_IDLE_S = 1;
+/** A Python sink gives up when nothing arrives for this long. */
+const SINK_FIRST_WAIT_S = 30;
+
+/** A row spec in one line. */
+function row(key: string, label: string, unit: string, better: "higher" | "lower", digits: number) {
+  return { key, label, unit, better, digits };
+}
+
+/** The rows, in table order. */
+const ROWS: RowSpec[] = [
+  row("tcpGbps", "TCP bulk, 1 stream", "Gbit/s", "higher", 2),
+  row("udpRxGbps", `UDP ${UDP_LEN} B, received`, "Gbit/s", "higher", 2),
+  row("udpTxGbps", `UDP ${UDP_LEN} B, sent`, "Gbit/s", "higher", 2),
+  row("udpIperf3RxGbps", `UDP ${UDP_LEN} B, iperf3 received`, "Gbit/s", "higher", 2),
+  row("rrP50Us", `req/resp ${RR_LEN} B, p50`, "µs", "lower", 1),
+  row("rrP99Us", `req/resp ${RR_LEN} B, p99`, "µs", "lower", 1),
+  row("rrTps", `req/resp ${RR_LEN} B`, "trans/s", "higher", 0),
+  row("tcpSyscallsPerFrame", "TCP sender syscalls", "per frame", "lower", 3),
+  row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
+];
+
+/** Options of a run. */
+export interface E2eOptions {
+  /** Seconds per bulk measurement. */
+  seconds: number;
+  /** Seconds of each request/response measurement. */
+  rrSeconds: number;
+  /** The stack's driver. */
+  driver: string;
+  /** MTUs to measure, in order. */
+  mtus: number[];
+  /** Where the JSON goes. */
+  out: string;
+}
+
+/** The figures of one MTU. */
+export interface MtuResult {
+  /** MTU of both veth ends. */
+  mtu: number;
+  /** Figures by row key and column (null where not measured or failed). */
+  values: Record<string, Record<Column, number | null>>;
+  /** Tool summaries by column and measurement. */
+  details: Record<Column, Record<string, unknown>>;
+  /** What failed, one message each. */
+  errors: string[];
+}
+
+/** Python kernel-socket sink: `sink.py tcp|udp PORT IDLE_S FIRST_WAIT_S`; prints one JSON. */
+const PY_SINK = `
+import json, socket, sys, time
+proto, port, idle, first_wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+buf = bytearray(1 << 20)
+total = count = 0
+first = last = 0.0
+if proto == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind(("0.0.0.0", port))
+    print("ready", flush=True)
+    s.settimeout(first_wait)
+    try:
+        n = s.recv_into(buf)
+        first = last = time.monotonic()
+        total, count = n, 1
+        s.settimeout(idle)
+        while True:
+            n = s.recv_into(buf)
+            total += n
+            count += 1
+            last = time.monotonic()
+    except (socket.timeout, KeyboardInterrupt):
+        pass
+else:
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(1)
+    print("ready", flush=True)
+    ls.settimeout(first_wait)
+    try:
+        c, _ = ls.accept()
+        c.settimeout(first_wait)
+        first = time.monotonic()
+        while True:
+            n = c.recv_into(buf)
+            if n == 0:
+                break
+            total += n
+            count += 1
+            last = time.monotonic()
+    except (socket.timeout, KeyboardInterrupt):
+        pass
+print(json.dumps({"bytes": total, "reads": count, "seconds": last - first}), flush=True)
+`;
+
+/** Python kernel-socket UDP sender: `send.py HOST PORT SECONDS LEN`; prints one JSON. */
+const PY_SENDER = `
+import json, socket, sys, time
+host, port, seconds, length = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+s.connect((host, port))
+b = bytes(length)
+sent = errors = 0
+start = time.monotonic()
+end = start + seconds
+now = start
+while now < end:
+    for _ in range(64):
+        try:
+            s.send(b)
+            sent += 1
+        except OSError:
+            errors += 1
+    now = time.monotonic()
+print(json.dumps({"datagrams": sent, "errors": errors, "seconds": now - start}), flush=True)
+`;
+
+/** Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next. */
+const PORTS = {
+  kernel_kernel: { tcp: 5201, udp: 5202, udpIperf3: 5203, rr: 5300 },
+  ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310 },
+  ustack_ustack: { tcp: 5221, udp: 5222, rr: 5320 },
+} as const;
+
+/** Gbit/s of `bytes` over `seconds` (null when no time passed). */
+function gbps(bytes: number, seconds: number): number | null {
+  return seconds > 0 ? (bytes * 8) / seconds / 1e9 : null;
+}
+
+/** The last JSON object on stdout whose `event` is `event` (or the last JSON line at all). */
+function lastJson(stdout: string, event?: string): Record<string, any> {
+  const lines = stdout.trim().split("\n").reverse();
+  for (const l of lines) {
+    if (!l.startsWith("{")) continue;
+    try {
+      const o = JSON.parse(l);
+      if (event === undefined || o.event === event) return o;
+    } catch { /* not JSON */ }
+  }
+  throw new Error(`no JSON ${event ?? "line"} in output:\n${stdout.slice(-2000)}`);
+}
+
+/** Throw unless a process ended well; the message carries its stderr. */
+function mustSucceed(what: string, f: Finished): void {
+  if (f.timedOut) throw new Error(`${what}: timed out\n${f.stderr.slice(-1000)}`);
+  if (f.code !== 0) throw new Error(`${what}: exit ${f.code}\n${f.stderr.slice(-1000)}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function progress(msg: string): void {
+  console.error(`bench:e2e ${msg}`);
+}
+
+/**
+ * An argument vector: `argv\`uperf client ${host} -p ${port} ${opts}\`` — the literal text is
+ * split at white space, each value stays one argument (an array value is spread).
+ */
+function argv(strings: TemplateStringsArray, ...values: (string | number | string[])[]): string[] {
+  const out: string[] = [];
+  strings.forEach((text, i) => {
+    out.push(...text.split(/\s+/).filter((w) => w !== ""));
+    if (i < values.length) {
+      const v = values[i];
+      if (Array.isArray(v)) out.push(...v);
+      else out.push(String(v));
+    }
+  });
+  return out;
+}
+
+/** Measures one MTU: owns the link, the result record and the three phases. */
+class MtuRun {
+  readonly result: MtuResult;
+  readonly #s: number;
+  readonly #peer: string;
+
+  constructor(readonly link: BenchLink, readonly o: E2eOptions) {
+    const values: Record<string, Record<Column, number | null>> = {};
+    for (const r of ROWS) {
+      values[r.key] = { kernel_kernel: null, ustack_kernel: null, ustack_ustack: null };
+    }
+    this.result = {
+      mtu: link.mtu,
+      values,
+      details: { kernel_kernel: {}, ustack_kernel: {}, ustack_ustack: {} },
+      errors: [],
+    };
+    this.#s = o.seconds;
+    this.#peer = link.addr("peer");
+  }
+
+  /** Record a figure (non-numbers become null). */
+  set(key: string, col: Column, value: unknown): void {
+    this.result.values[key][col] = typeof value === "number" && Number.isFinite(value)
+      ? value
+      : null;
+  }
+
+  /** Run one measurement; a failure is recorded and the run goes on. */
+  async measure(col: Column, name: string, fn: () => Promise<unknown>): Promise<void> {
+    progress(`[mtu ${this.link.mtu}] ${TITLES[col]}: ${name}`);
+    try {
+      this.result.details[col][name] = await fn();
+    } catch (e) {
+      const msg = `${TITLES[col]} ${name}: ${(e as Error).message ?? e}`;
+      this.result.errors.push(msg);
+      progress(`[mtu ${this.link.mtu}] FAILED ${msg}`);
+    }
+  }
+
+  /** A Python sink on the peer end, ready to receive. */
+  async startSink(proto: "tcp" | "udp", port: number): Promise<BenchProcess> {
+    const p = this.link.start(
+      "peer",
+      argv`python3 -c ${PY_SINK} ${proto} ${port} ${SINK_IDLE_S} ${SINK_FIRST_WAIT_S}`,
+    );
+    await p.waitForLine(/^ready$/);
+    return p;
+  }
+
+  /**
+   * Start a Python sink on the peer end, run `send`, then wait for the sink to report (it
+   * stops by itself once idle); the sink is killed if anything goes wrong.
+   */
+  async withSink<T>(
+    proto: "tcp" | "udp",
+    port: number,
+    send: () => Promise<T>,
+  ): Promise<[T, Record<string, number>]> {
+    const sink = await this.startSink(proto, port);
+    try {
+      const sent = await send();
+      const f = await sink.finish((SINK_FIRST_WAIT_S + 5) * 1000);
+      mustSucceed("python sink", f);
+      return [sent, lastJson(f.stdout)];
+    } finally {
+      sink.signal("SIGKILL");
+    }
+  }
+
+  /** A ustack server (uperf or pingpong, `--kernel` or not) on the peer end, ready. */
+  async startServer(args: string[]): Promise<BenchProcess> {
+    const p = this.link.start("peer", ustackCommand([...args, "--json"]));
+    await p.waitForLine(/"event":"ready"/);
+    return p;
+  }
+
+  /** A ustack command on the stack end, run to its end; its JSON summary. */
+  async runClient(args: string[], seconds: number): Promise<Record<string, any>> {
+    const cmd = ustackCommand([...args, "--json"]);
+    const f = await this.link.run("stack", cmd, seconds * 1000 + GRACE_MS);
+    mustSucceed(`ustack ${args.slice(0, 2).join(" ")}`, f);
+    return lastJson(f.stdout, "summary");
+  }
+
+  /** iperf3 server on the peer end, client on the stack end; the client's JSON. */
+  async iperf3(port: number, args: string[]): Promise<Record<string, any>> {
+    const server = this.link.start("peer", argv`iperf3 -s -1 -p ${port}`);
+    try {
+      await this.link.waitForKernelPort("peer", "tcp", port);
+      const cmd = argv`iperf3 -c ${this.#peer} -p ${port} -J -t ${this.#s} ${args}`;
+      const f = await this.link.run("stack", cmd, this.#s * 1000 + GRACE_MS);
+      mustSucceed("iperf3 client", f);
+      const j = JSON.parse(f.stdout);
+      if (j.error !== undefined) throw new Error(`iperf3: ${j.error}`);
+      return j;
+    } finally {
+      await server.finish(5_000);
+    }
+  }
+
+  /** Request/response: a server on the peer end, the client on the stack end. */
+  async requestResponse(
+    col: Column,
+    server: string[],
+    client: string[],
+  ): Promise<Record<string, unknown>> {
+    const port = PORTS[col].rr;
+    const srv = await this.startServer(
+      argv`pingpong server --once -p ${port} -l ${RR_LEN} ${server}`,
+    );
+    try {
+      const j = await this.runClient(
+        argv`pingpong client ${this.#peer} -p ${port} -l ${RR_LEN} -t ${this.o.rrSeconds}
+          -w ${RR_WARMUP} ${client}`,
+        this.o.rrSeconds,
+      );
+      if (!(j.transactions > 0)) throw new Error("no transaction completed");
+      this.set("rrP50Us", col, j.p50Us);
+      this.set("rrP99Us", col, j.p99Us);
+      this.set("rrTps", col, j.tps);
+      return { client: j, server: lastJson((await srv.stop()).stdout, "summary") };
+    } finally {
+      await srv.stop();
+    }
+  }
+
+  /** kernel↔kernel: the stack end gets a kernel address for the duration. */
+  async kernelKernel(): Promise<void> {
+    const col: Column = "kernel_kernel";
+    const ports = PORTS[col];
+    await this.link.setKernelAddress("stack", true);
+    try {
+      await this.measure(col, "tcp", async () => {
+        const j = await this.iperf3(ports.tcp, []);
+        this.set("tcpGbps", col, j.end?.sum_received?.bits_per_second / 1e9);
+        return { tool: "iperf3", received: j.end?.sum_received, sent: j.end?.sum_sent };
+      });
+      await this.measure(col, "udpIperf3", async () => {
+        const j = await this.iperf3(ports.udpIperf3, argv`-u -l ${UDP_LEN} -b 0`);
+        const sum = j.end?.sum ?? {};
+        const received = j.end?.sum_received?.bits_per_second ??
+          sum.bits_per_second * (1 - (sum.lost_percent ?? 0) / 100);
+        this.set("udpIperf3RxGbps", col, received / 1e9);
+        return { tool: "iperf3 -u", sum, received: j.end?.sum_received };
+      });
+      await this.measure(col, "udp", async () => {
+        const before = await this.link.udpCounters("peer");
+        const cmd = argv`python3 -c ${PY_SENDER} ${this.#peer} ${ports.udp} ${this.#s} ${UDP_LEN}`;
+        const [sent, got] = await this.withSink("udp", ports.udp, async () => {
+          const f = await this.link.run("stack", cmd, this.#s * 1000 + GRACE_MS);
+          mustSucceed("python sender", f);
+          return lastJson(f.stdout);
+        });
+        const after = await this.link.udpCounters("peer");
+        this.set("udpTxGbps", col, gbps(sent.datagrams * UDP_LEN, sent.seconds));
+        this.set("udpRxGbps", col, gbps(got.bytes, sent.seconds));
+        return {
+          tool: "python3 sender -> python3 sink",
+          sender: sent,
+          sink: got,
+          ...udpDelta(before, after),
+        };
+      });
+      await this.measure(col, "rr", async () => ({
+        tool: "pingpong --kernel on both ends",
+        ...await this.requestResponse(col, ["--kernel"], ["--kernel"]),
+      }));
+    } finally {
+      await this.link.setKernelAddress("stack", false);
+    }
+  }
+
+  /** ustack→kernel: the stack on the stack end, kernel sinks and servers on the peer end. */
+  async ustackKernel(): Promise<void> {
+    const col: Column = "ustack_kernel";
+    const ports = PORTS[col];
+    const opts = this.link.stackOptions("stack", this.o.driver);
+    await this.measure(col, "tcp", async () => {
+      const [j, got] = await this.withSink(
+        "tcp",
+        ports.tcp,
+        () =>
+          this.runClient(
+            argv`uperf client ${this.#peer} -p ${ports.tcp} -t ${this.#s} ${opts}`,
+            this.#s,
+          ),
+      );
+      if (got.bytes !== j.bytes) {
+        throw new Error(`the sink got ${got.bytes} bytes, uperf says ${j.bytes} were acknowledged`);
+      }
+      // uperf's figure: bytes acknowledged over the time until the last one was.
+      this.set("tcpGbps", col, j.gbps);
+      this.set("tcpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
+      return { tool: "uperf client -> python3 sink", client: j, sink: got };
+    });
+    await this.measure(col, "udp", async () => {
+      const before = await this.link.udpCounters("peer");
+      const client = argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${ports.udp}`;
+      const [j, got] = await this.withSink(
+        "udp",
+        ports.udp,
+        () => this.runClient([...client, "-t", String(this.#s), ...opts], this.#s),
+      );
+      const after = await this.link.udpCounters("peer");
+      this.set("udpTxGbps", col, j.gbps);
+      this.set("udpRxGbps", col, gbps(got.bytes, j.seconds));
+      this.set("udpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
+      return {
+        tool: "uperf client --udp -> python3 sink",
+        client: j,
+        sink: got,
+        ...udpDelta(before, after),
+      };
+    });
+    await this.measure(col, "rr", async () => ({
+      tool: "pingpong client (ustack) -> pingpong server --kernel",
+      ...await this.requestResponse(col, ["--kernel"], opts),
+    }));
+  }
+
+  /** ustack↔ustack: the kernel address leaves the peer end and a second stack runs there. */
+  async ustackUstack(): Promise<void> {
+    const col: Column = "ustack_ustack";
+    const ports = PORTS[col];
+    const opts = this.link.stackOptions("stack", this.o.driver);
+    const peerOpts = this.link.stackOptions("peer", this.o.driver);
+    await this.link.setKernelAddress("peer", false);
+    // Servers get a generous -t: the TCP one ends with its connection, the UDP one is stopped.
+    const serverSeconds = this.#s + 30;
+    await this.measure(col, "tcp", async () => {
+      const server = await this.startServer(
+        argv`uperf server -p ${ports.tcp} -t ${serverSeconds} ${peerOpts}`,
+      );
+      try {
+        const j = await this.runClient(
+          argv`uperf client ${this.#peer} -p ${ports.tcp} -t ${this.#s} ${opts}`,
+          this.#s,
+        );
+        const f = await server.finish(10_000);
+        mustSucceed("uperf server", f);
+        this.set("tcpGbps", col, j.gbps);
+        this.set("tcpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
+        return {
+          tool: "uperf client -> uperf server",
+          client: j,
+          server: lastJson(f.stdout, "summary"),
+        };
+      } finally {
+        await server.stop();
+      }
+    });
+    await this.measure(col, "udp", async () => {
+      const server = await this.startServer(
+        argv`uperf server --udp -p ${ports.udp} -t ${serverSeconds} ${peerOpts}`,
+      );
+      try {
+        const j = await this.runClient(
+          argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${ports.udp} -t ${this.#s} ${opts}`,
+          this.#s,
+        );
+        // Let the last datagrams in; stopped by a signal it measures up to its last datagram.
+        await sleep(300);
+        const f = await server.stop(10_000);
+        mustSucceed("uperf server --udp", f);
+        const sj = lastJson(f.stdout, "summary");
+        this.set("udpTxGbps", col, j.gbps);
+        this.set("udpRxGbps", col, gbps(sj.bytes, j.seconds));
+        this.set("udpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
+        return { tool: "uperf client --udp -> uperf server --udp", client: j, server: sj };
+      } finally {
+        await server.stop();
+      }
+    });
+    await this.measure(col, "rr", async () => ({
+      tool: "pingpong client (ustack) -> pingpong server (ustack)",
+      ...await this.requestResponse(col, peerOpts, opts),
+    }));
+  }
+}
+
+/** The kernel UDP counter changes between two readings. */
+function udpDelta(
+  before: { InDatagrams: number; RcvbufErrors: number },
+  after: { InDatagrams: number; RcvbufErrors: number },
+): Record<string, number> {
+  return {
+    kernelInDatagrams: after.InDatagrams - before.InDatagrams,
+    kernelRcvbufErrors: after.RcvbufErrors - before.RcvbufErrors,
+  };
+}
+
+/** Measure one MTU on a fresh link; the link is always deleted. */
+export async function measureMtu(mtu: number, o: E2eOptions): Promise<MtuResult> {
+  const link = await BenchLink.create(mtu);
+  const run = new MtuRun(link, o);
+  try {
+    await run.kernelKernel();
+    await run.ustackKernel();
+    await run.ustackUstack();
+  } catch (e) {
+    run.result.errors.push(`set-up: ${(e as Error).message ?? e}`);
+  } finally {
+    await link.destroy();
+  }
+  return run.result;
+}
+
+/** `value` formatted with `digits`, or "—". */
+function fmt(value: number | null, digits: number): string {
+  if (value === null) return "—";
+  return digits === 0 ? String(Math.round(value)) : value.toFixed(digits);
+}
+
+/** `value / base` as a percentage, or null. */
+export function ratio(value: number | null, base: number | null): number | null {
+  if (value === null || base === null || base === 0) return null;
+  return value / base;
+}
+
+/**
+ * The table of one MTU: a row per measurement, a column per way, each ustack figure followed
+ * by its ratio to kernel↔kernel (for latencies a ratio above 100 % means slower).
+ */
+export function formatTable(r: MtuResult): string {
+  const header = [`MTU ${r.mtu}`, ...COLUMNS.map((c) => TITLES[c])];
+  const body: string[][] = [];
+  for (const spec of ROWS) {
+    const v = r.values[spec.key];
+    if (v === undefined || COLUMNS.every((c) => v[c] === null)) continue;
+    const cells = COLUMNS.map((c) => {
+      const text = fmt(v[c], spec.digits);
+      const q = c === "kernel_kernel" ? null : ratio(v[c], v.kernel_kernel);
+      return q === null ? text : `${text} (${Math.round(q * 100)}%)`;
+    });
+    body.push([`${spec.label} (${spec.unit})`, ...cells]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(
+      "   ",
+    );
+  return [line(header), ...body.map(line)].join("\n");
+}
+
+/** The JSON record of a run. */
+export function toRecord(
+  o: E2eOptions,
+  results: MtuResult[],
+  startedAt: Date,
+  host: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    benchmark: "ustack bench:e2e",
+    date: startedAt.toISOString(),
+    host,
+    options: {
+      driver: o.driver,
+      seconds: o.seconds,
+      rrSeconds: o.rrSeconds,
+      udpLen: UDP_LEN,
+      rrLen: RR_LEN,
+      rrWarmup: RR_WARMUP,
+    },
+    columns: TITLES,
+    rows: Object.fromEntries(
+      ROWS.map((r) => [r.key, { label: r.label, unit: r.unit, better: r.better }]),
+    ),
+    mtus: results.map((r) => ({
+      mtu: r.mtu,
+      results: Object.fromEntries(COLUMNS.map((c) => [
+        c,
+        Object.fromEntries(ROWS.map((row) => [row.key, r.values[row.key][c]])),
+      ])),
+      ratioToKernel: Object.fromEntries(
+        COLUMNS.filter((c) => c !== "kernel_kernel").map((c) => [
+          c,
+          Object.fromEntries(
+            ROWS.map((row) => {
+              const q = ratio(r.values[row.key][c], r.values[row.key].kernel_kernel);
+              return [row.key, q === null ? null : Math.round(q * 10000) / 10000];
+            }),
+          ),
+        ]),
+      ),
+      details: r.details,
+      errors: r.errors,
+    })),
+  };
+}
+
+const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
+  --seconds N    seconds per bulk measurement (10; --quick: 2)
+  --quick        2 s per measurement (a smoke test)
+  --driver NAME  the stack's driver (af_packet)
+  --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
+  --out FILE     JSON record (bench/results/e2e-<date>.json)`;
+
+/** Parse the command line; null for --help. Throws on bad values. */
+export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | null {
+  const { values } = parseArgs({
+    args,
+    options: {
+      seconds: { type: "string" },
+      quick: { type: "boolean" },
+      driver: { type: "string" },
+      mtu: { type: "string", multiple: true },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return null;
+  const seconds = values.seconds === undefined ? (values.quick ? 2 : 10) : Number(values.seconds);
+  if (!(seconds > 0 && seconds <= 3600)) {
+    throw new Error(`--seconds ${values.seconds}: 0 < N <= 3600`);
+  }
+  const mtus = (values.mtu ?? ["9000", "1500"]).map(Number);
+  for (const m of mtus) {
+    if (!(Number.isInteger(m) && m >= 1280 && m <= 65_535)) {
+      throw new Error(`--mtu ${m}: must be an integer 1280..65535`);
+    }
+  }
+  const date = now.toISOString().slice(0, 10);
+  return {
+    seconds,
+    rrSeconds: Math.min(seconds, RR_MAX_SECONDS),
+    driver: values.driver ?? "af_packet",
+    mtus,
+    out: values.out ?? new URL(`./results/e2e-${date}.json`, import.meta.url).pathname,
+  };
+}
+
+/** What machine this ran on. */
+async function hostInfo(): Promise<Record<string, unknown>> {
+  let iperf3 = "";
+  try {
+    const out = await new Deno.Command("iperf3", { args: ["--version"], stdout: "piped" }).output();
+    iperf3 = new TextDecoder().decode(out.stdout).split("\n")[0].trim();
+  } catch { /* reported as "" */ }
+  return {
+    kernel: Deno.osRelease(),
+    cpus: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    iperf3,
+  };
+}
+
+/** Run the benchmark; resolves to the exit status (1 when any measurement failed). */
+export async function main(args: string[]): Promise<number> {
+  let o: E2eOptions | null;
+  try {
+    o = parseE2eArgs(args);
+  } catch (e) {
+    console.error(`bench:e2e: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (o === null) {
+    console.log(USAGE);
+    return 0;
+  }
+  const missing = missingRequirements(["ss", "iperf3", "python3"]);
+  if (missing.length > 0) {
+    console.error(`bench:e2e: cannot run: missing ${missing.join(", ")}`);
+    return 1;
+  }
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const results: MtuResult[] = [];
+  for (const mtu of o.mtus) results.push(await measureMtu(mtu, o));
+  const elapsed = (performance.now() - t0) / 1000;
+  console.log(
+    `ustack bench:e2e — driver ${o.driver}, ${o.seconds} s per bulk measurement, ` +
+      `${RR_LEN}-byte request/response for ${o.rrSeconds} s; ratios are to kernel↔kernel ` +
+      `(latency: above 100% is slower)`,
+  );
+  for (const r of results) console.log(`\n${formatTable(r)}`);
+  const errors = results.flatMap((r) => r.errors.map((e) => `MTU ${r.mtu}: ${e}`));
+  if (errors.length > 0) console.log(`\nfailed:\n  ${errors.join("\n  ")}`);
+  const record = toRecord(o, results, startedAt, {
+    ...(await hostInfo()),
+    elapsedSeconds: Math.round(elapsed),
+  });
+  const dir = o.out.slice(0, o.out.lastIndexOf("/"));
+  if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(o.out, JSON.stringify(record, null, 2) + "\n");
+  console.log(`\nwrote ${o.out} (${elapsed.toFixed(0)} s)`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,318 @@
+/**
+ * The end-to-end benchmark's view of a veth pair: the test harness's namespaces
+ * (`tests/harness/netns.ts`, reused as is) plus what a benchmark needs on top — kernel
+ * addresses switched on and off per phase, processes started on either end with every wait
+ * bounded, the kernel's UDP counters, and cleanup also on SIGTERM (the harness already covers
+ * SIGINT, unload and errors).
+ *
+ * ```
+ *  side "stack": namespace stackNs, us0        side "peer": namespace peerNs, kp0
+ *  kernel↔kernel: kernel 198.18.0.2/24   <->   kernel 198.18.0.1/24
+ *  ustack→kernel: ustack 198.18.0.2      <->   kernel 198.18.0.1/24
+ *  ustack↔ustack: ustack 198.18.0.2      <->   ustack 198.18.0.1 (kernel address removed)
+ * ```
+ *
+ * @module
+ */
+
+import {
+  createVethPair,
+  type LinkCounters,
+  runCommand,
+  type VethPair,
+} from "../tests/harness/netns.ts";
+import { CliProcess } from "../tests/harness/ustack_cli.ts";
+
+/** Which end of the pair. */
+export type Side = "stack" | "peer";
+
+/** Absolute path of cli/ustack.ts. */
+export const USTACK_CLI = new URL("../cli/ustack.ts", import.meta.url).pathname;
+
+/** How a bounded wait ended. */
+export interface Finished {
+  /** Exit code (128 + signal when killed). */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+  /** True when the process had to be killed because the wait ran out. */
+  timedOut: boolean;
+}
+
+/** Kernel UDP counters of one namespace (`/proc/net/snmp`, `Udp:` lines). */
+export interface UdpCounters {
+  /** Datagrams delivered to sockets (read by the application). */
+  InDatagrams: number;
+  /** Datagrams dropped because a socket's receive buffer was full. */
+  RcvbufErrors: number;
+  /** Datagrams to a port nobody listens on. */
+  NoPorts: number;
+}
+
+/**
+ * The deno command line that runs the ustack CLI with what the benchmark uses: FFI for the
+ * stack, net for `pingpong --kernel`.
+ *
+ * @example
+ * ```ts
+ * ustackCommand(["pingpong", "server", "--kernel"]);
+ * ```
+ */
+export function ustackCommand(args: string[]): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-ffi",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    USTACK_CLI,
+    ...args,
+  ];
+}
+
+/**
+ * A process started by the benchmark in one of the namespaces; its output is collected as it
+ * comes, and every wait has a deadline after which the process is killed.
+ */
+export class BenchProcess {
+  /** Line collector and ready-line waiter of the test harness. */
+  readonly cli: CliProcess;
+  readonly #child: Deno.ChildProcess;
+
+  /** Wrap a child spawned with piped stdout and stderr. */
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.cli = new CliProcess(child);
+  }
+
+  /** Resolve with the first stdout line matching `re`; throws after `timeoutMs` or on exit. */
+  waitForLine(re: RegExp, timeoutMs = 15_000): Promise<string> {
+    return this.cli.waitForLine(re, timeoutMs);
+  }
+
+  /** Send `signal` (ignored if the process is gone). */
+  signal(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch { /* already exited */ }
+  }
+
+  /** Wait for the process to exit by itself, killing it (SIGKILL) after `timeoutMs`. */
+  async finish(timeoutMs: number): Promise<Finished> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.signal("SIGKILL");
+    }, timeoutMs);
+    try {
+      const code = await this.cli.exited();
+      return {
+        code,
+        stdout: this.cli.lines.join("\n"),
+        stderr: this.cli.errors.join("\n"),
+        timedOut,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGTERM, then wait up to `timeoutMs` (SIGKILL after that). */
+  stop(timeoutMs = 5_000): Promise<Finished> {
+    this.signal("SIGTERM");
+    return this.finish(timeoutMs);
+  }
+}
+
+/** Links alive in this process, for the SIGTERM hook. */
+const liveLinks = new Set<BenchLink>();
+let sigtermInstalled = false;
+
+function onSigterm(): void {
+  for (const link of [...liveLinks]) link.pair.destroySync();
+  Deno.exit(143);
+}
+
+/**
+ * A veth pair between two fresh namespaces, set up for benchmarking. Made by
+ * {@link BenchLink.create}; always {@link BenchLink.destroy} it (SIGINT, SIGTERM and process
+ * exit delete it too).
+ *
+ * @example
+ * ```ts ignore
+ * const link = await BenchLink.create(9000);
+ * try {
+ *   await link.setKernelAddress("stack", true);
+ * } finally {
+ *   await link.destroy();
+ * }
+ * ```
+ */
+export class BenchLink {
+  /** The harness pair underneath. */
+  readonly pair: VethPair;
+
+  private constructor(pair: VethPair) {
+    this.pair = pair;
+  }
+
+  /** Namespaces and veth pair with `mtu` on both ends, no IPv6 addresses. */
+  static async create(mtu: number): Promise<BenchLink> {
+    if (!sigtermInstalled) {
+      sigtermInstalled = true;
+      Deno.addSignalListener("SIGTERM", onSigterm);
+    }
+    const link = new BenchLink(await createVethPair({ mtu, ipv6: false }));
+    liveLinks.add(link);
+    return link;
+  }
+
+  /** MTU of both ends. */
+  get mtu(): number {
+    return this.pair.mtu;
+  }
+
+  /** Interface name on `side`. */
+  ifname(side: Side): string {
+    return side === "stack" ? this.pair.stackIf : this.pair.peerIf;
+  }
+
+  /** The IPv4 address used on `side` (by the kernel or by a stack). */
+  addr(side: Side): string {
+    return side === "stack" ? this.pair.stackAddr : this.pair.peerAddr;
+  }
+
+  /** Namespace of `side`. */
+  ns(side: Side): string {
+    return side === "stack" ? this.pair.stackNs : this.pair.peerNs;
+  }
+
+  /** The CLI's link options for a stack on `side`. */
+  stackOptions(side: Side, driver: string): string[] {
+    return [
+      "--driver",
+      driver,
+      "--if",
+      this.ifname(side),
+      "--addr",
+      `${this.addr(side)}/${this.pair.prefixLen}`,
+    ];
+  }
+
+  /**
+   * Give the kernel on `side` its IPv4 address (`on`), or take it away — and turn the kernel's
+   * IPv6 off there — so that a stack can own the interface without the kernel answering too.
+   * Neighbour entries on both ends are flushed either way.
+   */
+  async setKernelAddress(side: Side, on: boolean): Promise<void> {
+    const ns = this.ns(side);
+    const dev = this.ifname(side);
+    if (on) {
+      await mustRun([
+        "ip",
+        "-n",
+        ns,
+        "addr",
+        "replace",
+        `${this.addr(side)}/${this.pair.prefixLen}`,
+        "dev",
+        dev,
+      ]);
+    } else {
+      await mustRun(["ip", "-n", ns, "addr", "flush", "dev", dev]);
+      await mustRun([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "sh",
+        "-c",
+        `echo 1 > /proc/sys/net/ipv6/conf/${dev}/disable_ipv6`,
+      ]);
+    }
+    for (const s of ["stack", "peer"] as const) {
+      await runCommand(["ip", "-n", this.ns(s), "neigh", "flush", "dev", this.ifname(s)], {
+        timeoutMs: 5_000,
+      });
+    }
+  }
+
+  /** Start `cmd` in the namespace of `side` (stdout and stderr collected). */
+  start(side: Side, cmd: string[]): BenchProcess {
+    const opts = { stdout: "piped", stderr: "piped" } as const;
+    return new BenchProcess(
+      side === "stack" ? this.pair.spawnInStackNs(cmd, opts) : this.pair.spawn(cmd, opts),
+    );
+  }
+
+  /** Run `cmd` in the namespace of `side` to its end, killing it after `timeoutMs`. */
+  run(side: Side, cmd: string[], timeoutMs: number): Promise<Finished> {
+    return this.start(side, cmd).finish(timeoutMs);
+  }
+
+  /** Wait until a kernel socket listens on TCP (or binds UDP) `port` on `side`. */
+  async waitForKernelPort(
+    side: Side,
+    proto: "tcp" | "udp",
+    port: number,
+    timeoutMs = 10_000,
+  ): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const flags = proto === "tcp" ? "-Hltn" : "-Hlun";
+    for (;;) {
+      const r = await runCommand(
+        ["ip", "netns", "exec", this.ns(side), "ss", flags, `sport = :${port}`],
+        { timeoutMs: 5_000 },
+      );
+      if (r.stdout.trim() !== "") return;
+      if (performance.now() > deadline) {
+        throw new Error(`nothing listens on ${proto} port ${port} in ${this.ns(side)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** The kernel's UDP counters in the namespace of `side`. */
+  async udpCounters(side: Side): Promise<UdpCounters> {
+    const r = await runCommand(["ip", "netns", "exec", this.ns(side), "cat", "/proc/net/snmp"], {
+      timeoutMs: 5_000,
+    });
+    const lines = r.stdout.split("\n").filter((l) => l.startsWith("Udp:"));
+    if (lines.length < 2) throw new Error(`no Udp: lines in /proc/net/snmp of ${this.ns(side)}`);
+    const names = lines[0].trim().split(/\s+/);
+    const values = lines[1].trim().split(/\s+/);
+    const get = (name: string) => Number(values[names.indexOf(name)] ?? NaN);
+    return {
+      InDatagrams: get("InDatagrams"),
+      RcvbufErrors: get("RcvbufErrors"),
+      NoPorts: get("NoPorts"),
+    };
+  }
+
+  /** Interface counters of `side`. */
+  counters(side: Side): Promise<LinkCounters> {
+    return side === "stack" ? this.pair.stackCounters() : this.pair.peerCounters();
+  }
+
+  /** Kill everything started here and delete both namespaces. Idempotent. */
+  async destroy(): Promise<void> {
+    try {
+      await this.pair.destroy();
+    } finally {
+      liveLinks.delete(this);
+      if (liveLinks.size === 0 && sigtermInstalled) {
+        sigtermInstalled = false;
+        Deno.removeSignalListener("SIGTERM", onSigterm);
+      }
+    }
+  }
+}
+
+/** Run `cmd`, throwing with its stderr when it fails. */
+async function mustRun(cmd: string[]): Promise<void> {
+  const r = await runCommand(cmd, { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+}

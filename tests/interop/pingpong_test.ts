@@ -1,0 +1,224 @@
+// `ustack pingpong` against the kernel, and a smoke run of the end-to-end benchmark
+// (bench/e2e.ts) that checks its table and its JSON record.
+
+import assert from "node:assert/strict";
+import { latencySummary } from "../../cli/pingpong.ts";
+import { formatTable, type MtuResult, parseE2eArgs } from "../../bench/e2e.ts";
+import { interopTest } from "../harness/interop.ts";
+import { runCommand, withVethPair } from "../harness/netns.ts";
+import { cliCommand, CliProcess } from "../harness/ustack_cli.ts";
+
+/** The CLI command line with --allow-net added (pingpong --kernel uses Deno's sockets). */
+function cliWithNet(args: string[]): string[] {
+  const cmd = cliCommand(args);
+  cmd.splice(2, 0, "--allow-net");
+  return cmd;
+}
+
+/** Names of the network namespaces made by the harness (`ustk-<pid>-<n>-s|p`). */
+async function netnsNames(): Promise<string[]> {
+  const r = await runCommand(["ip", "netns", "list"]);
+  return r.stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith("ustk-"));
+}
+
+/** True if the process whose pid a harness namespace name carries still runs. */
+function pidAlive(ns: string): boolean {
+  try {
+    Deno.statSync(`/proc/${ns.split("-")[1]}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interopTest("pingpong client on the stack against pingpong server --kernel", async () => {
+  await withVethPair({ ipv6: false }, async (pair) => {
+    const server = new CliProcess(
+      pair.spawn(cliWithNet(["pingpong", "server", "--kernel", "-l", "100", "--json"]), {
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    );
+    await server.waitForLine(/"event":"ready"/);
+    const link = ["--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`];
+    const run = (args: string[]) =>
+      runCommand(["ip", "netns", "exec", pair.stackNs, ...cliWithNet(args)], {
+        timeoutMs: 60_000,
+      });
+
+    const json = await run([
+      "pingpong",
+      "client",
+      pair.peerAddr,
+      "-l",
+      "100",
+      "-n",
+      "300",
+      "-w",
+      "20",
+      "--json",
+      ...link,
+    ]);
+    assert.equal(json.code, 0, json.stdout + json.stderr);
+    const lines = json.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, "--json prints one summary object");
+    const s = JSON.parse(lines[0]);
+    assert.equal(s.event, "summary");
+    assert.equal(s.stack, "ustack");
+    assert.equal(s.len, 100);
+    assert.equal(s.transactions, 300);
+    assert.ok(s.tps > 0);
+    assert.ok(s.minUs > 0 && s.minUs <= s.p50Us, JSON.stringify(s));
+    assert.ok(s.p50Us <= s.p90Us && s.p90Us <= s.p99Us && s.p99Us <= s.maxUs, JSON.stringify(s));
+
+    const text = await run([
+      "pingpong",
+      "client",
+      pair.peerAddr,
+      "-l",
+      "100",
+      "-t",
+      "0.3",
+      ...link,
+    ]);
+    assert.equal(text.code, 0, text.stdout + text.stderr);
+    assert.match(
+      text.stdout,
+      /^pingpong client: 100-byte requests to 198\.18\.0\.1:5300 over ustack/,
+    );
+    assert.match(
+      text.stdout,
+      /summary: \d+ transactions in 0\.\d\d s, \d+ trans\/s; latency µs p50 [\d.]+ p90 [\d.]+ p99 [\d.]+ max [\d.]+/,
+    );
+    const served = Number(/summary: (\d+) transactions/.exec(text.stdout)![1]);
+
+    assert.equal(await server.stop(), 0);
+    const sum = JSON.parse(server.lines.find((l) => l.includes('"event":"summary"'))!);
+    assert.equal(sum.transactions, 320 + served, "the server echoed every transaction");
+    assert.equal(sum.connections, 2);
+    assert.equal(sum.stoppedBy, "signal");
+  });
+});
+
+interopTest(
+  "bench:e2e --quick --seconds 1 prints the three-way table and writes the JSON record",
+  async () => {
+    const out = await Deno.makeTempFile({ suffix: ".json" });
+    const before = await netnsNames();
+    try {
+      const e2e = new URL("../../bench/e2e.ts", import.meta.url).pathname;
+      const r = await runCommand(
+        [Deno.execPath(), "run", "--allow-all", e2e, "--quick", "--seconds", "1", "--out", out],
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      for (const title of ["kernel↔kernel", "ustack→kernel", "ustack↔ustack"]) {
+        assert.ok(r.stdout.includes(title), `table column ${title}:\n${r.stdout}`);
+      }
+      for (const mtu of [9000, 1500]) {
+        assert.match(r.stdout, new RegExp(`^MTU ${mtu} `, "m"));
+      }
+      assert.match(r.stdout, /^TCP bulk, 1 stream \(Gbit\/s\) .*%\)/m);
+      assert.match(r.stdout, /^req\/resp 64 B, p50 \(µs\) /m);
+      const record = JSON.parse(await Deno.readTextFile(out));
+      assert.deepEqual(record.mtus.map((m: { mtu: number }) => m.mtu), [9000, 1500]);
+      for (const m of record.mtus) {
+        assert.deepEqual(Object.keys(m.results).sort(), [
+          "kernel_kernel",
+          "ustack_kernel",
+          "ustack_ustack",
+        ]);
+        for (const col of ["kernel_kernel", "ustack_kernel", "ustack_ustack"]) {
+          for (const key of ["tcpGbps", "udpTxGbps", "rrP50Us", "rrP99Us", "rrTps"]) {
+            assert.ok(m.results[col][key] > 0, `${m.mtu} ${col} ${key}: ${m.results[col][key]}`);
+          }
+          // What arrives of unthrottled UDP may be little; it must have been measured.
+          assert.equal(typeof m.results[col].udpRxGbps, "number", `${m.mtu} ${col} udpRxGbps`);
+        }
+        assert.ok(m.results.ustack_kernel.udpSyscallsPerFrame > 0);
+        assert.deepEqual(m.errors, []);
+      }
+      // Namespaces named after a process that is gone (the benchmark has exited) are leaks;
+      // other live processes on the machine may have their own.
+      const after = await netnsNames();
+      const leaked = after.filter((n) => !before.includes(n) && !pidAlive(n));
+      assert.deepEqual(leaked, [], "bench:e2e deleted its namespaces");
+    } finally {
+      await Deno.remove(out).catch(() => {});
+    }
+  },
+  { tools: ["iperf3", "python3", "ss"] },
+);
+
+Deno.test("latencySummary: nearest-rank percentiles in µs", () => {
+  const ms = new Float64Array(100);
+  for (let i = 0; i < 100; i++) ms[99 - i] = (i + 1) / 1000; // 1..100 µs, reversed
+  const s = latencySummary(ms, 100);
+  assert.deepEqual(s, {
+    count: 100,
+    minUs: 1,
+    meanUs: 50.5,
+    p50Us: 50,
+    p90Us: 90,
+    p99Us: 99,
+    maxUs: 100,
+  });
+  assert.equal(ms[0], 0.1, "the samples are not reordered");
+  assert.equal(latencySummary(ms, 0).p99Us, 0);
+  assert.equal(latencySummary(new Float64Array([0.25]), 1).p50Us, 250);
+});
+
+Deno.test("pingpong: bad arguments exit 2 with the usage; --help exits 0", async () => {
+  for (
+    const args of [
+      ["pingpong"],
+      ["pingpong", "sideways"],
+      ["pingpong", "client", "--if", "us0"],
+      ["pingpong", "client", "not-an-ip", "--if", "us0"],
+      ["pingpong", "server", "198.18.0.1", "--if", "us0"],
+      ["pingpong", "client", "198.18.0.1", "-l", "0", "--if", "us0"],
+      ["pingpong", "client", "198.18.0.1", "--once", "--if", "us0"],
+      ["pingpong", "server", "-w", "5", "--if", "us0"],
+      ["pingpong", "client", "198.18.0.1", "--kernel", "--if", "us0"],
+    ]
+  ) {
+    const r = await runCommand(cliWithNet(args));
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /usage: ustack pingpong/);
+  }
+  const help = await runCommand(cliCommand(["pingpong", "--help"]));
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--kernel/);
+  const noNet = await runCommand(cliCommand(["pingpong", "client", "198.18.0.1", "--kernel"]));
+  assert.equal(noNet.code, 1);
+  assert.match(noNet.stderr, /--allow-net/);
+});
+
+Deno.test("bench:e2e: options and the table's ratios", () => {
+  const o = parseE2eArgs(["--quick"], new Date("2026-01-02T03:04:05Z"))!;
+  assert.equal(o.seconds, 2);
+  assert.equal(o.rrSeconds, 2);
+  assert.deepEqual(o.mtus, [9000, 1500]);
+  assert.match(o.out, /bench\/results\/e2e-2026-01-02\.json$/);
+  assert.equal(parseE2eArgs(["--seconds", "30"])!.rrSeconds, 3);
+  assert.throws(() => parseE2eArgs(["--seconds", "0"]));
+  assert.throws(() => parseE2eArgs(["--mtu", "100"]));
+  assert.equal(parseE2eArgs(["--help"]), null);
+
+  const none = { kernel_kernel: null, ustack_kernel: null, ustack_ustack: null };
+  const r: MtuResult = {
+    mtu: 9000,
+    values: {
+      tcpGbps: { kernel_kernel: 10, ustack_kernel: 5, ustack_ustack: 2.5 },
+      rrP50Us: { kernel_kernel: 40, ustack_kernel: 80, ustack_ustack: null },
+      udpRxGbps: none,
+    },
+    details: { kernel_kernel: {}, ustack_kernel: {}, ustack_ustack: {} },
+    errors: [],
+  };
+  const table = formatTable(r).split("\n");
+  assert.match(table[0], /^MTU 9000 +kernel↔kernel +ustack→kernel +ustack↔ustack$/);
+  assert.match(table[1], /^TCP bulk, 1 stream \(Gbit\/s\) +10\.00 +5\.00 \(50%\) +2\.50 \(25%\)$/);
+  assert.match(table[2], /^req\/resp 64 B, p50 \(µs\) +40\.0 +80\.0 \(200%\) +—$/);
+  assert.equal(table.length, 3, "rows without any figure are left out");
+});
