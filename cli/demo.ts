@@ -1,8 +1,9 @@
 /**
  * The ustack demo: makes two network namespaces joined by a veth pair, boots the stack on one
  * end (in this process, through `Runtime`), and points real kernel tools at it from the other
- * end — `ping`, the kernel's ARP table, a UDP round trip with `socat` — then prints what
- * happened and the stack's counters, and deletes everything it made.
+ * end — `ping`, the kernel's ARP table, a UDP round trip with `socat`, a 10 MB HTTP download
+ * with `curl` checked by SHA-256 — then prints what happened and the stack's counters, and
+ * deletes everything it made.
  *
  * Run as root: `deno task demo`.
  *
@@ -11,6 +12,7 @@
 
 import { AF_INET, POLLIN, Runtime, SOCK_DGRAM } from "../mod.ts";
 import { createVethPair, type VethPair } from "../tests/harness/netns.ts";
+import { startHttp } from "./tcp_services.ts";
 
 const step = (title: string) => console.log(`\n=== ${title}`);
 const indent = (text: string) => text.trimEnd().split("\n").map((l) => "  " + l).join("\n");
@@ -55,6 +57,7 @@ async function main(): Promise<number> {
     });
     console.log(`  up: ${rt.nic.name} ${rt.nic.macString} ${rt.addrs.join(" ")} mtu ${rt.nic.mtu}`);
     void udpEchoServer(rt, 7).catch((e) => console.error("udp echo:", e));
+    const http = startHttp(rt, 80);
 
     step(`kernel: ping -c 3 ${pair.stackAddr}`);
     const ping = await pair.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", pair.stackAddr]);
@@ -72,6 +75,32 @@ async function main(): Promise<number> {
     console.log(
       indent(echo.code === 0 ? `echoed back: ${echo.stdout}` : `socat failed: ${echo.stderr}`),
     );
+
+    const n = 10_000_000;
+    step(
+      `kernel: curl http://${pair.stackAddr}/bytes/${n} (byte i is i % 251), checked by SHA-256`,
+    );
+    const t0curl = performance.now();
+    const curl = await pair.run([
+      "sh",
+      "-c",
+      `curl -sS --fail -m 60 http://${pair.stackAddr}/bytes/${n} | sha256sum`,
+    ], { timeoutMs: 70_000 });
+    const secs = (performance.now() - t0curl) / 1000;
+    const body = new Uint8Array(n);
+    for (let i = 0; i < n; i++) body[i] = i % 251;
+    const want = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", body)))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const got = curl.stdout.split(" ")[0];
+    console.log(indent(
+      curl.code !== 0
+        ? `curl failed: ${curl.stderr}`
+        : `${got === want ? "byte-exact" : "MISMATCH"}: sha256 ${got}\n` +
+          `${(n / 1e6).toFixed(0)} MB in ${secs.toFixed(2)} s (${
+            (n * 8 / secs / 1e9).toFixed(2)
+          } Gbit/s)`,
+    ));
+    http.close();
 
     step("stack: ping the kernel from user space");
     const seen: number[] = [];
@@ -93,7 +122,7 @@ async function main(): Promise<number> {
     for (const [layer, group] of Object.entries(rt.stack.stats.nonZero())) {
       console.log(`  ${layer}: ${Object.entries(group).map(([k, v]) => `${k}=${v}`).join(" ")}`);
     }
-    return ping.code === 0 && seen.length > 0 ? 0 : 1;
+    return ping.code === 0 && seen.length > 0 && got === want ? 0 : 1;
   } finally {
     if (pair !== undefined) {
       await pair.destroy();
