@@ -1,8 +1,8 @@
 /**
  * Transmit cost of the AF_PACKET drivers, in one run on one veth pair: the `sendmmsg` driver
- * against the TPACKET_V3 ring driver (with and without the vnet header). Each iteration queues
- * 64 frames and flushes once, as one stack tick would; frames per second = 64 / time per
- * iteration. The peer is the kernel in another namespace, which drops the frames at its
+ * against the ring driver with TPACKET_V2 and V3 rings (with and without the vnet header).
+ * Each iteration queues 64 frames and flushes once, as one stack tick would; frames per second
+ * = 64 / time per iteration. The peer is the kernel in another namespace, which drops the frames at its
  * EtherType demux.
  *
  * Needs root (namespaces, CAP_NET_RAW); without it every case is ignored. The namespaces are
@@ -89,14 +89,18 @@ for (const mtu of [1500, 9000]) {
     (p) => AfPacketDriver.open({ ifname: p.stackIf, netns: p.stackNs }),
     true,
   );
-  txBench(
-    `af_packet_ring (TPACKET_V3, vnet header), MTU ${mtu}`,
-    mtu,
-    (p) => AfPacketRingDriver.open({ ifname: p.stackIf, netns: p.stackNs }),
-  );
-  txBench(
-    `af_packet_ring (TPACKET_V3, no vnet header), MTU ${mtu}`,
-    mtu,
-    (p) => AfPacketRingDriver.open({ ifname: p.stackIf, netns: p.stackNs, vnetHdr: false }),
-  );
+  for (const rxRing of ["v2", "v3"] as const) {
+    const version = rxRing === "v2" ? "TPACKET_V2" : "TPACKET_V3";
+    txBench(
+      `af_packet_ring (${version}, vnet header), MTU ${mtu}`,
+      mtu,
+      (p) => AfPacketRingDriver.open({ ifname: p.stackIf, netns: p.stackNs, rxRing }),
+    );
+    txBench(
+      `af_packet_ring (${version}, no vnet header), MTU ${mtu}`,
+      mtu,
+      (p) =>
+        AfPacketRingDriver.open({ ifname: p.stackIf, netns: p.stackNs, vnetHdr: false, rxRing }),
+    );
+  }
 }

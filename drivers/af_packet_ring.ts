@@ -2,14 +2,24 @@
  * The fast AF_PACKET frame pump: PACKET_MMAP rings shared with the kernel, so the steady state
  * makes no syscall per frame in either direction.
  *
- * - **RX**: a TPACKET_V3 ring of blocks. The kernel packs frames into a block and hands the
- *   whole block over (full, or after the retire timeout). {@link AfPacketRingDriver.receive}
- *   walks blocks in place and hands out views into the ring — `RxBatch.buf[i]` is always the
- *   one view of the mapping made at open, with `off`/`len` per frame — and
- *   {@link AfPacketRingDriver.release} gives the blocks the batch finished back to the kernel.
- *   No syscall at all on receive.
- * - **TX**: a TPACKET_V3 ring of fixed slots. `transmit` copies the frame into the next free slot
- *   and marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
+ * - **RX** (`drivers/af_packet_rx_ring.ts`), two ring versions:
+ *   - `rxRing: "v2"` (default), TPACKET_V2: fixed-size frame slots, each sized for a 64 KB
+ *     GRO/GSO super-frame and each with its own status word, so a frame is ours the moment
+ *     the kernel has written it. Default 256 slots (270: whole 1 MiB blocks of 15).
+ *   - `rxRing: "v3"`, TPACKET_V3: blocks the kernel packs with frames and hands over whole —
+ *     full, or after the retire timeout (`rxRetireMs`, ≥ 1 ms). Dense (a 256 KiB block holds
+ *     thousands of ACKs), but a frame that does not fill its block waits for the timer
+ *     (measured 0.45 ms median extra delay against `recvmmsg` on Linux 6.18; a jiffy-based
+ *     timer rounds it up to a tick). Under a bulk send, whose only inbound frames are ACKs,
+ *     that delay lands on every ACK: RTT and throughput suffer.
+ *
+ *   Either way {@link AfPacketRingDriver.receive} walks the ring in place and hands out views
+ *   into it — `RxBatch.buf[i]` is always the one view of the mapping made at open, with
+ *   `off`/`len` per frame — and {@link AfPacketRingDriver.release} gives the frames (V2) or
+ *   blocks (V3) back to the kernel. No syscall at all on receive.
+ * - **TX** (`drivers/af_packet_tx_ring.ts`): a ring of fixed slots of the same TPACKET version
+ *   (PACKET_VERSION is per socket). `transmit` copies the frame into the next free slot and
+ *   marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
  *   MSG_DONTWAIT)` when anything is pending.
  * - **Offloads** (`vnetHdr`, on by default): every frame in both rings is preceded by a 10-byte
  *   `virtio_net_hdr`. On TX it carries partial-checksum and segmentation requests (TCP
@@ -18,13 +28,11 @@
  *   super-frame. To take 64 KB super-frames every TX slot is 64 KiB with the header on; without
  *   it slots are MTU-sized.
  *
- * Memory: RX ring `rxBlocks × rxBlockBytes` (default 32 × 256 KiB = 8 MiB); TX ring `txFrames`
- * slots (default 128; 64 KiB each with vnetHdr = 8 MiB, ~1.5 KiB each at MTU 1500 without).
- *
- * Latency note: a V3 block that is not full reaches user space only when its retire timer fires
- * (`rxRetireMs`, default 1 ms; measured 0.45 ms median extra delay against `recvmmsg` on Linux
- * 6.18, kernels with a jiffy-based timer round it up to a tick). Under load blocks fill and leave
- * at once; a quiet link sees that delay.
+ * Memory: RX ring V2 `rxFrames` slots of 68 KiB (default 270 = 18 MiB), V3 `rxBlocks ×
+ * rxBlockBytes` (default 32 × 256 KiB = 8 MiB); TX ring `txFrames` slots (default 128; 64 KiB
+ * each with vnetHdr = 8 MiB, ~1.5 KiB each at MTU 1500 without). A V2 slot holds one frame
+ * whatever its size: at high rates of small frames (a kernel peer without GSO) 270 slots
+ * overflow long before 8 MiB of V3 blocks would — raise `rxFrames` or use V3 there.
  *
  * Qdisc bypass caveat (measured): with PACKET_QDISC_BYPASS the kernel drops any frame it would
  * have to segment in software, so with vnetHdr the bypass is only used when the device does
@@ -40,9 +48,6 @@ import {
   type LinkCapabilities,
   type LinkDriver,
   NO_OFFLOADS,
-  RX_CSUM_PARTIAL,
-  RX_CSUM_VALID,
-  RX_GSO,
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
@@ -51,9 +56,7 @@ import {
   ETH_HLEN,
   ETH_P_ALL,
   MAP_SHARED,
-  MSG_DONTWAIT,
   PACKET_IGNORE_OUTGOING,
-  PACKET_OUTGOING,
   PACKET_QDISC_BYPASS,
   PACKET_RX_RING,
   PACKET_TX_RING,
@@ -68,14 +71,13 @@ import {
   SOCK_RAW,
   SOL_PACKET,
   SOL_SOCKET,
-  TP_STATUS_CSUM_VALID,
-  TP_STATUS_CSUMNOTREADY,
+  TPACKET_V2,
   TPACKET_V3,
 } from "../ffi/constants.ts";
-import { EACCES, EAGAIN, EBADF, EINVAL, ENOBUFS, EPERM, SyscallError } from "../ffi/errno.ts";
+import { EACCES, EBADF, EINVAL, EPERM, SyscallError } from "../ffi/errno.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { withNetns } from "../ffi/netns.ts";
-import { allocStruct, SLL_PKTTYPE, sockaddrLl } from "../ffi/structs.ts";
+import { allocStruct, sockaddrLl } from "../ffi/structs.ts";
 import {
   bind,
   close,
@@ -84,63 +86,65 @@ import {
   interfaceMtu,
   mmap,
   munmap,
-  sendto,
   setsockopt,
   setsockoptInt,
   socket,
 } from "../ffi/syscalls.ts";
 import {
-  BD_BLOCK_STATUS,
-  BD_NUM_PKTS,
-  BD_OFFSET_TO_FIRST_PKT,
   PACKET_LOSS,
   packetStatisticsCells,
   readPacketStatistics,
   STATS_DROPS,
   STATS_FREEZE_Q_CNT,
-  T3_LEN,
-  T3_MAC,
-  T3_NEXT_OFFSET,
-  T3_RX_SOCKADDR,
-  T3_SNAPLEN,
-  T3_STATUS,
-  T3_TX_DATA,
-  TP_STATUS_KERNEL,
-  TP_STATUS_LOSING,
-  TP_STATUS_SEND_REQUEST,
-  TP_STATUS_TX_BUSY,
-  TP_STATUS_USER,
-  TPACKET_BLOCK_DESC_SIZE,
-  tpacketAlign,
+  tpacketReq,
   tpacketReq3,
 } from "../ffi/tpacket.ts";
-import { VIRTIO_NET_HDR_LEN, vnetRxFlags, writeVnetHeader } from "./vnet_header.ts";
+import {
+  AF_PACKET_RING_V2_BLOCK_BYTES,
+  AF_PACKET_RING_V2_FRAME_BYTES,
+  AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
+  type RxRing,
+  RxRingV2,
+  RxRingV3,
+} from "./af_packet_rx_ring.ts";
+import {
+  PAGE_BYTES,
+  TX_SLOT_V2,
+  TX_SLOT_V3,
+  TxRing,
+  type TxRingGeometry,
+  txRingGeometry,
+} from "./af_packet_tx_ring.ts";
+import { VIRTIO_NET_HDR_LEN } from "./vnet_header.ts";
 
-/** Page size of x86-64 Linux: ring blocks are whole pages. */
-export const PAGE_BYTES = 4096;
-/** Default bytes per RX block. */
+export {
+  AF_PACKET_RING_V2_BLOCK_BYTES,
+  AF_PACKET_RING_V2_FRAME_BYTES,
+  AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
+} from "./af_packet_rx_ring.ts";
+export { AF_PACKET_RING_GSO_SLOT_BYTES, PAGE_BYTES } from "./af_packet_tx_ring.ts";
+
+/** RX ring version: `"v2"` (per-frame hand-over, the default) or `"v3"` (blocks). */
+export type AfPacketRxRingVersion = "v2" | "v3";
+/** Default RX ring version. */
+export const AF_PACKET_RING_DEFAULT_RX_RING: AfPacketRxRingVersion = "v2";
+/** Default number of V2 RX frame slots asked for (rounded up to whole blocks: 270). */
+export const AF_PACKET_RING_DEFAULT_RX_FRAMES = 256;
+/** Default bytes per V3 RX block. */
 export const AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES = 256 * 1024;
 /**
- * Smallest RX block: a 64 KiB super-frame plus its frame header, vnet header and the block
+ * Smallest V3 RX block: a 64 KiB super-frame plus its frame header, vnet header and the block
  * descriptor must fit in one block (the kernel cuts larger frames short).
  */
 export const AF_PACKET_RING_MIN_RX_BLOCK_BYTES = 128 * 1024;
-/** Default number of RX blocks. */
+/** Default number of V3 RX blocks. */
 export const AF_PACKET_RING_DEFAULT_RX_BLOCKS = 32;
-/** Default RX block retire timeout (ms). */
+/** Default V3 RX block retire timeout (ms). */
 export const AF_PACKET_RING_DEFAULT_RX_RETIRE_MS = 1;
 /** Default number of TX slots. */
 export const AF_PACKET_RING_DEFAULT_TX_FRAMES = 128;
-/** Bytes of one TX slot when vnetHdr is on: room for a 64 KB super-frame. */
-export const AF_PACKET_RING_GSO_SLOT_BYTES = 64 * 1024;
-/** TX slots are packed into blocks of about this size (without vnetHdr). */
-const TX_BLOCK_TARGET_BYTES = 64 * 1024;
 /** `tp_frame_size` declared for the V3 RX ring (V3 frames are variable; only checked). */
-const RX_DECLARED_FRAME_BYTES = 2048;
-/** Frames up to this length are copied byte by byte (cheaper than making a view). */
-const TX_SMALL_COPY_BYTES = 128;
-/** The zero-length buffer passed to the kick (`sendto(fd, NULL, 0, …)` in effect). */
-const EMPTY = new Uint8Array(0);
+const RX_V3_DECLARED_FRAME_BYTES = 2048;
 
 /** Options of {@link AfPacketRingDriver.open}. */
 export interface AfPacketRingOptions {
@@ -158,11 +162,22 @@ export interface AfPacketRingOptions {
    * {@link AfPacketRingDriver.qdiscBypass}).
    */
   qdiscBypass?: boolean;
-  /** Bytes per RX block: a multiple of 4096, at least 128 KiB; default 256 KiB. */
+  /**
+   * RX ring version; default `"v2"`: each frame is handed over the moment the kernel wrote it.
+   * `"v3"` packs frames into blocks handed over when full or after `rxRetireMs` — denser, but
+   * a lone frame waits for the timer. The TX ring takes the same version (one per socket).
+   */
+  rxRing?: AfPacketRxRingVersion;
+  /**
+   * V2 only: RX frame slots, at least (rounded up to whole blocks of
+   * {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK}; 1..65535); default 256 (270 slots, 18 MiB).
+   */
+  rxFrames?: number;
+  /** V3 only: bytes per RX block, a multiple of 4096, at least 128 KiB; default 256 KiB. */
   rxBlockBytes?: number;
-  /** Number of RX blocks (2..65536); default 32. */
+  /** V3 only: number of RX blocks (2..65536); default 32. */
   rxBlocks?: number;
-  /** Hand a partly filled RX block over after this many ms (1..1000); default 1. */
+  /** V3 only: hand a partly filled RX block over after this many ms (1..1000); default 1. */
   rxRetireMs?: number;
   /** TX slots, at least (rounded up to whole blocks; 1..65536); default 128. */
   txFrames?: number;
@@ -177,19 +192,19 @@ export interface AfPacketRingOptions {
 /**
  * {@link DriverStats} plus the ring driver's own counters. `syscalls` counts kicks and
  * statistics reads; receive makes none. `rxDropped` includes the kernel's ring drops
- * (`rxKernelDrops`), read with PACKET_STATISTICS when a block says frames were lost, and by
- * {@link AfPacketRingDriver.refreshStats}.
+ * (`rxKernelDrops`), read with PACKET_STATISTICS when a frame (V2) or block (V3) says frames
+ * were lost, and by {@link AfPacketRingDriver.refreshStats}.
  */
 export class AfPacketRingStats extends DriverStats {
-  /** RX blocks taken from the kernel. */
+  /** RX blocks taken from the kernel (V3 only). */
   rxBlocks = 0;
   /** Looped-back copies of our own transmissions skipped (PACKET_OUTGOING). */
   rxOutgoingSkipped = 0;
-  /** Frames the kernel cut short to fit a block (also counted in rxDropped). */
+  /** Frames the kernel cut short to fit a block or slot (also counted in rxDropped). */
   rxTruncated = 0;
-  /** Frames the kernel dropped because no block was free (also counted in rxDropped). */
+  /** Frames the kernel dropped because no block or slot was free (also counted in rxDropped). */
   rxKernelDrops = 0;
-  /** Times the kernel found the whole RX ring in user hands (`tp_freeze_q_cnt`). */
+  /** Times the kernel found the whole V3 RX ring in user hands (`tp_freeze_q_cnt`). */
   rxRingFreezes = 0;
   /** Frames refused for exceeding the MTU or, with GSO, maxGsoBytes (also in txDropped). */
   txOversize = 0;
@@ -201,13 +216,24 @@ export class AfPacketRingStats extends DriverStats {
 
 /** Sizes of both rings, derived from the options and the MTU. */
 interface RingGeometry {
+  rxRing: AfPacketRxRingVersion;
+  rxBlockBytes: number;
+  rxBlocks: number;
+  /** V2: slots; V3: 0 (frames are variable). */
+  rxFrames: number;
+  /** V3: retire timeout; V2: 0. */
+  rxRetireMs: number;
+  tx: TxRingGeometry;
+}
+
+/** Validated ring sizes asked for. */
+interface RingSizes {
+  rxRing: AfPacketRxRingVersion;
+  rxFrames: number;
   rxBlockBytes: number;
   rxBlocks: number;
   rxRetireMs: number;
-  txFrameBytes: number;
-  txBlockBytes: number;
-  txFramesPerBlock: number;
-  txBlocks: number;
+  txFrames: number;
 }
 
 /** What `open` acquired, handed to the constructor. */
@@ -228,8 +254,9 @@ interface OpenedRing {
 }
 
 /**
- * A {@link LinkDriver} over AF_PACKET with mmap'ed TPACKET_V3 RX and TX rings. Needs
- * CAP_NET_RAW (CAP_NET_ADMIN too for the large send buffer; without it the default applies).
+ * A {@link LinkDriver} over AF_PACKET with mmap'ed TPACKET_V2 (default) or V3 RX and TX rings.
+ * Needs CAP_NET_RAW (CAP_NET_ADMIN too for the large send buffer; without it the default
+ * applies).
  *
  * @example
  * ```ts
@@ -270,11 +297,17 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly qdiscBypass: boolean;
   /** True when the kernel drops our own frames for us (PACKET_IGNORE_OUTGOING took). */
   readonly ignoresOutgoing: boolean;
-  /** Bytes per RX block. */
+  /** The TPACKET version of both rings: `"v2"` or `"v3"`. */
+  readonly rxRing: AfPacketRxRingVersion;
+  /** Bytes per RX block (V2: 1 MiB of {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK} slots). */
   readonly rxBlockBytes: number;
   /** Number of RX blocks. */
   readonly rxBlocks: number;
-  /** RX block retire timeout (ms). */
+  /** V2: number of RX frame slots; V3: 0 (a block holds as many frames as fit). */
+  readonly rxFrames: number;
+  /** V2: bytes per RX frame slot ({@link AF_PACKET_RING_V2_FRAME_BYTES}); V3: 0. */
+  readonly rxFrameBytes: number;
+  /** V3: RX block retire timeout (ms); V2: 0 (no timer: frames are handed over at once). */
   readonly rxRetireMs: number;
   /** Number of TX slots. */
   readonly txFrames: number;
@@ -284,39 +317,18 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly maxGsoBytes: number;
   /** Bytes of the whole mapping (RX ring, then TX ring). */
   readonly ringBytes: number;
-  /** errno of the last failed kick other than EAGAIN/ENOBUFS, or 0. */
-  lastErrno = 0;
 
   #fd: number;
   #closed = false;
   #map: Deno.PointerObject;
   #mapBuffer: ArrayBuffer;
-  /** The one byte view of the whole mapping; every RxBatch.buf entry is this object. */
-  #ring: Uint8Array;
-  /** The same memory as u32 words (ring words are 4-aligned). */
-  #words: Uint32Array;
+  readonly #rx: RxRing;
+  readonly #tx: TxRing;
   readonly #vnetBytes: number;
   readonly #usoAllowed: boolean;
-  /** Frames longer than this (Ethernet bytes) are flagged RX_GSO. */
+  /** Frames longer than this (Ethernet bytes) are GSO super-frames. */
   readonly #gsoAbove: number;
   readonly #statsCells = packetStatisticsCells();
-
-  // RX walk state: the block being read and where in it.
-  #rxBlock = 0;
-  #rxLeft = 0;
-  #rxNext = 0;
-  /** Blocks finished by the batches since the last release, starting at #rxReleaseFrom. */
-  #rxDone = 0;
-  #rxReleaseFrom = 0;
-  #rxLossSeen = false;
-
-  // TX state.
-  readonly #txBase: number;
-  readonly #txSlotOff: Int32Array;
-  #txHead = 0;
-  #txQueued = 0;
-  #txLast = -1;
-  #kickNeeded = false;
 
   private constructor(o: OpenedRing) {
     const g = o.geometry;
@@ -329,15 +341,19 @@ export class AfPacketRingDriver implements LinkDriver {
     this.vnetHdr = o.vnetHdr;
     this.qdiscBypass = o.qdiscBypass;
     this.ignoresOutgoing = o.ignoresOutgoing;
+    this.rxRing = g.rxRing;
     this.rxBlockBytes = g.rxBlockBytes;
     this.rxBlocks = g.rxBlocks;
+    this.rxFrames = g.rxFrames;
+    this.rxFrameBytes = g.rxRing === "v2" ? AF_PACKET_RING_V2_FRAME_BYTES : 0;
     this.rxRetireMs = g.rxRetireMs;
-    this.txFrameBytes = g.txFrameBytes;
-    this.txFrames = g.txFramesPerBlock * g.txBlocks;
+    this.txFrameBytes = g.tx.frameBytes;
+    this.txFrames = g.tx.framesPerBlock * g.tx.blocks;
     this.ringBytes = o.mapBytes;
     this.#vnetBytes = o.vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
     this.#usoAllowed = o.vnetHdr && o.uso;
-    this.maxGsoBytes = o.vnetHdr ? g.txFrameBytes - T3_TX_DATA - VIRTIO_NET_HDR_LEN : 0;
+    const layout = g.rxRing === "v2" ? TX_SLOT_V2 : TX_SLOT_V3;
+    this.maxGsoBytes = o.vnetHdr ? g.tx.frameBytes - layout.data - VIRTIO_NET_HDR_LEN : 0;
     this.capabilities = o.vnetHdr
       ? Object.freeze({
         txChecksumOffload: true,
@@ -350,23 +366,37 @@ export class AfPacketRingDriver implements LinkDriver {
 
     this.#map = o.map;
     this.#mapBuffer = Deno.UnsafePointerView.getArrayBuffer(o.map, o.mapBytes);
-    this.#ring = new Uint8Array(this.#mapBuffer);
-    this.#words = new Uint32Array(this.#mapBuffer);
-
-    this.#txBase = g.rxBlockBytes * g.rxBlocks;
-    this.#txSlotOff = new Int32Array(this.txFrames);
-    for (let i = 0; i < this.txFrames; i++) {
-      const block = Math.floor(i / g.txFramesPerBlock);
-      const inBlock = i % g.txFramesPerBlock;
-      this.#txSlotOff[i] = this.#txBase + block * g.txBlockBytes + inBlock * g.txFrameBytes;
-    }
+    // The one view of the mapping: every RxBatch.buf entry is this object.
+    const ring = new Uint8Array(this.#mapBuffer);
+    const words = new Uint32Array(this.#mapBuffer);
+    const rxSetup = {
+      ring,
+      words,
+      stats: this.stats,
+      vnetBytes: this.#vnetBytes,
+      gsoAbove: this.#gsoAbove,
+      blockBytes: g.rxBlockBytes,
+      blocks: g.rxBlocks,
+    };
+    this.#rx = g.rxRing === "v2" ? new RxRingV2(rxSetup) : new RxRingV3(rxSetup);
+    this.#tx = new TxRing({
+      fd: o.fd,
+      ring,
+      words,
+      base: g.rxBlockBytes * g.rxBlocks,
+      geometry: g.tx,
+      layout,
+      vnetBytes: this.#vnetBytes,
+      stats: this.stats,
+    });
   }
 
   /**
    * Open the rings on `opts.ifname` (inside `opts.netns` when given). Throws SyscallError:
    * EPERM/EACCES (message names CAP_NET_RAW), ENODEV for an unknown interface, EINVAL when
    * `opts.mtu` is above the link's MTU or the kernel refuses a ring size, ENOMEM when it cannot
-   * allocate the rings. RangeError for option values out of range.
+   * allocate the rings. RangeError for option values out of range, and for a V3-only option
+   * with a V2 ring or `rxFrames` with a V3 ring.
    *
    * @example
    * ```ts
@@ -377,126 +407,51 @@ export class AfPacketRingDriver implements LinkDriver {
     if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
       throw new RangeError(`AfPacketRingDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
     }
-    const rxBlockBytes = intOption(
-      "rxBlockBytes",
-      opts.rxBlockBytes,
-      AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES,
-      AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
-      1 << 30,
-    );
-    if (rxBlockBytes % PAGE_BYTES !== 0) {
-      throw new RangeError(`AfPacketRingDriver: rxBlockBytes must be a multiple of ${PAGE_BYTES}`);
-    }
-    const rxBlocks = intOption(
-      "rxBlocks",
-      opts.rxBlocks,
-      AF_PACKET_RING_DEFAULT_RX_BLOCKS,
-      2,
-      65536,
-    );
-    const rxRetireMs = intOption(
-      "rxRetireMs",
-      opts.rxRetireMs,
-      AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
-      1,
-      1000,
-    );
-    const txFrames = intOption(
-      "txFrames",
-      opts.txFrames,
-      AF_PACKET_RING_DEFAULT_TX_FRAMES,
-      1,
-      65536,
-    );
-    const setUp = (): AfPacketRingDriver =>
-      new AfPacketRingDriver(
-        openRing(opts, { rxBlockBytes, rxBlocks, rxRetireMs, txFrames }),
-      );
+    const sizes = ringSizes(opts);
+    const setUp = (): AfPacketRingDriver => new AfPacketRingDriver(openRing(opts, sizes));
     return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
   }
 
-  /** The socket fd (polls readable when an RX block is ready), or -1 once closed. */
+  /** The socket fd (polls readable when RX frames wait), or -1 once closed. */
   get fd(): number {
     return this.#fd;
   }
 
   /** Frames queued in the TX ring since the last kick. */
   get txPending(): number {
-    return this.#txQueued;
+    return this.#tx.pending;
+  }
+
+  /** errno of the last failed kick other than EAGAIN/ENOBUFS, or 0. */
+  get lastErrno(): number {
+    return this.#tx.lastErrno;
   }
 
   /**
    * Fill `batch` with up to `max` frames from the RX ring, in place; returns how many (also
    * `batch.count`). Frames stay valid until {@link release}. Makes no syscall (except a
-   * PACKET_STATISTICS read when a block reports kernel drops).
+   * PACKET_STATISTICS read when the kernel marked a frame or block as following drops).
    */
   receive(batch: RxBatch, max: number): number {
     if (this.#closed) throw closedError("receive");
-    if (this.#rxDone > 0) this.#releaseBlocks(); // the previous batch was not released
-    batch.count = 0;
-    const want = max < batch.capacity ? max : batch.capacity;
-    if (want <= 0) return 0;
-    const ring = this.#ring;
-    const words = this.#words;
-    const stats = this.stats;
-    const vnetBytes = this.#vnetBytes;
-    const gsoAbove = this.#gsoAbove;
-    let n = 0;
-    while (n < want) {
-      if (this.#rxLeft === 0 && !this.#openBlock()) break;
-      const f = this.#rxNext;
-      const fw = f >>> 2;
-      const next = words[fw + (T3_NEXT_OFFSET >>> 2)];
-      const snaplen = words[fw + (T3_SNAPLEN >>> 2)];
-      const len = words[fw + (T3_LEN >>> 2)];
-      const status = words[fw + (T3_STATUS >>> 2)];
-      const mac = ring[f + T3_MAC] | (ring[f + T3_MAC + 1] << 8);
-      if (--this.#rxLeft === 0 || next === 0) this.#finishBlock();
-      else this.#rxNext = f + next;
-
-      if (ring[f + T3_RX_SOCKADDR + SLL_PKTTYPE] === PACKET_OUTGOING) {
-        stats.rxOutgoingSkipped++;
-        continue;
-      }
-      if (snaplen < len) {
-        stats.rxTruncated++;
-        stats.rxDropped++;
-        continue;
-      }
-      if (snaplen < ETH_HLEN || mac < vnetBytes) {
-        stats.rxDropped++;
-        continue;
-      }
-      let flags = 0;
-      if ((status & TP_STATUS_CSUMNOTREADY) !== 0) flags |= RX_CSUM_PARTIAL;
-      if ((status & TP_STATUS_CSUM_VALID) !== 0) flags |= RX_CSUM_VALID;
-      // The vnet header sits right in front of the Ethernet header.
-      if (vnetBytes !== 0) flags |= vnetRxFlags(ring, f + mac - vnetBytes);
-      if (snaplen > gsoAbove) flags |= RX_GSO;
-      batch.buf[n] = ring;
-      batch.off[n] = f + mac;
-      batch.len[n] = snaplen;
-      batch.flags[n] = flags;
-      n++;
-      stats.rxFrames++;
-      stats.rxBytes += snaplen;
-    }
-    batch.count = n;
-    if (this.#rxLossSeen) {
-      this.#rxLossSeen = false;
+    const rx = this.#rx;
+    const n = rx.receive(batch, max);
+    if (rx.lossSeen) {
+      rx.lossSeen = false;
       this.refreshStats();
     }
     return n;
   }
 
   /**
-   * Give the RX blocks the last batches finished back to the kernel (a block the batch only
-   * partly read stays ours until a later batch finishes it); empties `batch`.
+   * Give the RX frames (V2) or the blocks the last batches finished (V3; a block a batch only
+   * partly read stays ours until a later batch finishes it) back to the kernel; empties
+   * `batch`.
    */
   release(batch: RxBatch): void {
     batch.count = 0;
     if (this.#closed) return;
-    if (this.#rxDone > 0) this.#releaseBlocks();
+    this.#rx.release();
   }
 
   /**
@@ -527,34 +482,7 @@ export class AfPacketRingDriver implements LinkDriver {
       stats.txDropped++;
       return false;
     }
-    const slot = this.#txHead;
-    const base = this.#txSlotOff[slot];
-    const statusWord = (base + T3_STATUS) >>> 2;
-    const words = this.#words;
-    if ((Atomics.load(words, statusWord) & TP_STATUS_TX_BUSY) !== 0) {
-      stats.txRingFull++;
-      this.#kick();
-      if ((Atomics.load(words, statusWord) & TP_STATUS_TX_BUSY) !== 0) {
-        stats.txDropped++;
-        return false;
-      }
-    }
-    const ring = this.#ring;
-    let data = base + T3_TX_DATA;
-    if (this.#vnetBytes !== 0) {
-      writeVnetHeader(ring, data, offload, this.#vnetBytes);
-      data += this.#vnetBytes;
-    }
-    copyBytes(frame, off, ring, data, len);
-    words[(base + T3_LEN) >>> 2] = len + this.#vnetBytes;
-    // Publish last: the kernel reads the slot once it sees SEND_REQUEST.
-    Atomics.store(words, statusWord, TP_STATUS_SEND_REQUEST);
-    this.#txHead = slot + 1 === this.txFrames ? 0 : slot + 1;
-    this.#txLast = slot;
-    this.#txQueued++;
-    stats.txFrames++;
-    stats.txBytes += len;
-    return true;
+    return this.#tx.put(frame, off, len, offload);
   }
 
   /**
@@ -563,13 +491,13 @@ export class AfPacketRingDriver implements LinkDriver {
    */
   flush(): void {
     if (this.#closed) throw closedError("flush");
-    if (this.#txQueued > 0 || this.#kickNeeded) this.#kick();
+    this.#tx.flush();
   }
 
   /**
    * Read PACKET_STATISTICS now (one syscall; the kernel resets its counters on read) and add
-   * the kernel's ring drops to `rxKernelDrops`/`rxDropped` and its freezes to `rxRingFreezes`.
-   * `receive` calls it by itself when a block reports losses.
+   * the kernel's ring drops to `rxKernelDrops`/`rxDropped` and (V3) its freezes to
+   * `rxRingFreezes`. `receive` calls it by itself when the ring reports losses.
    */
   refreshStats(): void {
     if (this.#closed) return;
@@ -593,12 +521,9 @@ export class AfPacketRingDriver implements LinkDriver {
     this.#closed = true;
     const fd = this.#fd;
     this.#fd = -1;
-    this.#txQueued = 0;
-    this.#kickNeeded = false;
+    this.#tx.abandon();
     // Detach first so every view over the mapping reads as empty instead of faulting.
     const buffer = this.#mapBuffer;
-    this.#ring = new Uint8Array(0);
-    this.#words = new Uint32Array(0);
     this.#mapBuffer = new ArrayBuffer(0);
     buffer.transfer(0);
     try {
@@ -607,78 +532,69 @@ export class AfPacketRingDriver implements LinkDriver {
       close(fd);
     }
   }
+}
 
-  /**
-   * Open the next RX block if the kernel has handed it over; returns false if not. A block
-   * with no frames is finished at once.
-   */
-  #openBlock(): boolean {
-    for (;;) {
-      // Blocks finished by this batch are still USER until release(): never walk them again.
-      if (this.#rxDone >= this.rxBlocks) return false;
-      const base = this.#rxBlock * this.rxBlockBytes;
-      const words = this.#words;
-      const status = Atomics.load(words, (base + BD_BLOCK_STATUS) >>> 2);
-      if ((status & TP_STATUS_USER) === 0) return false;
-      if ((status & TP_STATUS_LOSING) !== 0) this.#rxLossSeen = true;
-      this.stats.rxBlocks++;
-      const count = words[(base + BD_NUM_PKTS) >>> 2];
-      const first = words[(base + BD_OFFSET_TO_FIRST_PKT) >>> 2];
-      if (count === 0 || first < TPACKET_BLOCK_DESC_SIZE || first >= this.rxBlockBytes) {
-        this.#finishBlock();
-        continue;
-      }
-      this.#rxLeft = count;
-      this.#rxNext = base + first;
-      return true;
+/** Validate the ring options and fill in the defaults. */
+function ringSizes(opts: AfPacketRingOptions): RingSizes {
+  const rxRing = opts.rxRing ?? AF_PACKET_RING_DEFAULT_RX_RING;
+  if (rxRing !== "v2" && rxRing !== "v3") {
+    throw new RangeError(`AfPacketRingDriver: rxRing must be "v2" or "v3", got ${rxRing}`);
+  }
+  const only = (name: keyof AfPacketRingOptions, ring: AfPacketRxRingVersion): void => {
+    if (opts[name] !== undefined && rxRing !== ring) {
+      throw new RangeError(`AfPacketRingDriver: ${name} applies to rxRing "${ring}" only`);
     }
+  };
+  only("rxFrames", "v2");
+  only("rxBlockBytes", "v3");
+  only("rxBlocks", "v3");
+  only("rxRetireMs", "v3");
+  const rxFrames = intOption(
+    "rxFrames",
+    opts.rxFrames,
+    AF_PACKET_RING_DEFAULT_RX_FRAMES,
+    1,
+    65535,
+  );
+  const rxBlockBytes = intOption(
+    "rxBlockBytes",
+    opts.rxBlockBytes,
+    AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES,
+    AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
+    1 << 30,
+  );
+  if (rxBlockBytes % PAGE_BYTES !== 0) {
+    throw new RangeError(`AfPacketRingDriver: rxBlockBytes must be a multiple of ${PAGE_BYTES}`);
   }
-
-  /** The current block has been walked: queue it for release and move to the next one. */
-  #finishBlock(): void {
-    this.#rxLeft = 0;
-    this.#rxDone++;
-    this.#rxBlock = this.#rxBlock + 1 === this.rxBlocks ? 0 : this.#rxBlock + 1;
-  }
-
-  /** Hand every finished block back to the kernel, oldest first. */
-  #releaseBlocks(): void {
-    const words = this.#words;
-    let b = this.#rxReleaseFrom;
-    for (let i = 0; i < this.#rxDone; i++) {
-      Atomics.store(words, (b * this.rxBlockBytes + BD_BLOCK_STATUS) >>> 2, TP_STATUS_KERNEL);
-      b = b + 1 === this.rxBlocks ? 0 : b + 1;
-    }
-    this.#rxReleaseFrom = b;
-    this.#rxDone = 0;
-  }
-
-  /** One `sendto(fd, NULL, 0, MSG_DONTWAIT)`: the kernel sends every SEND_REQUEST slot. */
-  #kick(): void {
-    const r = sendto(this.#fd, EMPTY, 0, MSG_DONTWAIT, null);
-    this.stats.syscalls++;
-    this.stats.txKicks++;
-    if (r < 0 && r !== -EAGAIN && r !== -ENOBUFS) {
-      this.lastErrno = -r;
-      this.stats.txKickErrors++;
-    }
-    this.#txQueued = 0;
-    // The kernel sends in ring order: if the newest slot still waits, so may others (socket
-    // buffer full, device busy). The next flush kicks again.
-    this.#kickNeeded = this.#txLast >= 0 &&
-      Atomics.load(this.#words, (this.#txSlotOff[this.#txLast] + T3_STATUS) >>> 2) ===
-        TP_STATUS_SEND_REQUEST;
-  }
+  const rxBlocks = intOption(
+    "rxBlocks",
+    opts.rxBlocks,
+    AF_PACKET_RING_DEFAULT_RX_BLOCKS,
+    2,
+    65536,
+  );
+  const rxRetireMs = intOption(
+    "rxRetireMs",
+    opts.rxRetireMs,
+    AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
+    1,
+    1000,
+  );
+  const txFrames = intOption(
+    "txFrames",
+    opts.txFrames,
+    AF_PACKET_RING_DEFAULT_TX_FRAMES,
+    1,
+    65536,
+  );
+  return { rxRing, rxFrames, rxBlockBytes, rxBlocks, rxRetireMs, txFrames };
 }
 
 /**
  * Create the socket, configure it, set up and map both rings and bind, in the current
  * namespace; undoes what it did if a later step fails.
  */
-function openRing(
-  opts: AfPacketRingOptions,
-  sizes: { rxBlockBytes: number; rxBlocks: number; rxRetireMs: number; txFrames: number },
-): OpenedRing {
+function openRing(opts: AfPacketRingOptions, sizes: RingSizes): OpenedRing {
   let fd: number;
   try {
     // Protocol 0: nothing arrives until bind() hooks the socket to our interface.
@@ -710,9 +626,11 @@ function openRing(
     const mtu = opts.mtu ?? linkMtu;
     const vnetHdr = opts.vnetHdr ?? true;
     const qdiscBypass = opts.qdiscBypass ?? true;
+    const v2 = sizes.rxRing === "v2";
 
     // Order matters: version, vnet header and loss mode must be set before the rings exist.
-    setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3);
+    // The version is the socket's: it applies to the RX and the TX ring alike.
+    setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, v2 ? TPACKET_V2 : TPACKET_V3);
     if (vnetHdr) setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
     // A malformed TX frame is skipped instead of stopping the ring at it for good.
     setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1);
@@ -730,34 +648,30 @@ function openRing(
     if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
 
     const g = geometry(mtu, vnetHdr, sizes);
+    const rxReq = {
+      blockSize: g.rxBlockBytes,
+      blockNr: g.rxBlocks,
+      frameSize: v2 ? AF_PACKET_RING_V2_FRAME_BYTES : RX_V3_DECLARED_FRAME_BYTES,
+      frameNr: v2 ? g.rxFrames : (g.rxBlockBytes / RX_V3_DECLARED_FRAME_BYTES) * g.rxBlocks,
+    };
     setsockopt(
       fd,
       SOL_PACKET,
       PACKET_RX_RING,
-      tpacketReq3({
-        blockSize: g.rxBlockBytes,
-        blockNr: g.rxBlocks,
-        frameSize: RX_DECLARED_FRAME_BYTES,
-        frameNr: (g.rxBlockBytes / RX_DECLARED_FRAME_BYTES) * g.rxBlocks,
-        retireBlkTovMs: g.rxRetireMs,
-      }),
+      v2 ? tpacketReq(rxReq) : tpacketReq3({ ...rxReq, retireBlkTovMs: g.rxRetireMs }),
     );
-    setsockopt(
-      fd,
-      SOL_PACKET,
-      PACKET_TX_RING,
-      tpacketReq3({
-        blockSize: g.txBlockBytes,
-        blockNr: g.txBlocks,
-        frameSize: g.txFrameBytes,
-        frameNr: g.txFramesPerBlock * g.txBlocks,
-      }),
-    );
+    const txReq = {
+      blockSize: g.tx.blockBytes,
+      blockNr: g.tx.blocks,
+      frameSize: g.tx.frameBytes,
+      frameNr: g.tx.framesPerBlock * g.tx.blocks,
+    };
+    setsockopt(fd, SOL_PACKET, PACKET_TX_RING, v2 ? tpacketReq(txReq) : tpacketReq3(txReq));
     // Every slot in flight is charged to the send buffer: make room for the whole TX ring.
-    raiseSendBuffer(fd, g.txBlockBytes * g.txBlocks);
+    raiseSendBuffer(fd, g.tx.blockBytes * g.tx.blocks);
 
     // One mapping: the RX ring's blocks, then the TX ring's.
-    mapBytes = g.rxBlockBytes * g.rxBlocks + g.txBlockBytes * g.txBlocks;
+    mapBytes = g.rxBlockBytes * g.rxBlocks + g.tx.blockBytes * g.tx.blocks;
     map = mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
     bind(fd, sockaddrLl(ifindex, ETH_P_ALL));
     return {
@@ -801,31 +715,35 @@ function deviceOffloads(fd: number, ifname: string): { tso: boolean; uso: boolea
   }
 }
 
-/** Ring sizes for the options: RX as asked, TX slots sized for the largest frame. */
-function geometry(
-  mtu: number,
-  vnetHdr: boolean,
-  sizes: { rxBlockBytes: number; rxBlocks: number; rxRetireMs: number; txFrames: number },
-): RingGeometry {
-  // Without a vnet header a slot holds one MTU frame (plus a VLAN tag's worth of slack); with
-  // one it holds a 64 KiB super-frame, which is also the kernel's largest GSO packet.
-  const txFrameBytes = vnetHdr
-    ? Math.max(
-      AF_PACKET_RING_GSO_SLOT_BYTES,
-      tpacketAlign(T3_TX_DATA + VIRTIO_NET_HDR_LEN + mtu + ETH_HLEN + 4),
-    )
-    : tpacketAlign(T3_TX_DATA + mtu + ETH_HLEN + 4);
-  const txBlockBytes = roundUp(Math.max(txFrameBytes, TX_BLOCK_TARGET_BYTES), PAGE_BYTES);
-  const txFramesPerBlock = Math.floor(txBlockBytes / txFrameBytes);
-  const txBlocks = Math.ceil(sizes.txFrames / txFramesPerBlock);
+/**
+ * Ring sizes: V2 RX in whole 1 MiB blocks of fixed slots, V3 RX as asked; TX slots sized for
+ * the largest frame, laid out for the ring version.
+ */
+function geometry(mtu: number, vnetHdr: boolean, sizes: RingSizes): RingGeometry {
+  const tx = txRingGeometry(
+    sizes.rxRing === "v2" ? TX_SLOT_V2 : TX_SLOT_V3,
+    mtu,
+    vnetHdr,
+    sizes.txFrames,
+  );
+  if (sizes.rxRing === "v2") {
+    const blocks = Math.ceil(sizes.rxFrames / AF_PACKET_RING_V2_FRAMES_PER_BLOCK);
+    return {
+      rxRing: "v2",
+      rxBlockBytes: AF_PACKET_RING_V2_BLOCK_BYTES,
+      rxBlocks: blocks,
+      rxFrames: blocks * AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
+      rxRetireMs: 0,
+      tx,
+    };
+  }
   return {
+    rxRing: "v3",
     rxBlockBytes: sizes.rxBlockBytes,
     rxBlocks: sizes.rxBlocks,
+    rxFrames: 0,
     rxRetireMs: sizes.rxRetireMs,
-    txFrameBytes,
-    txBlockBytes,
-    txFramesPerBlock,
-    txBlocks,
+    tx,
   };
 }
 
@@ -860,32 +778,4 @@ function intOption(
 /** The error every call on a closed driver throws. */
 function closedError(op: string): SyscallError {
   return new SyscallError(op, EBADF, "AfPacketRingDriver is closed");
-}
-
-/** `n` rounded up to a multiple of `to`. */
-function roundUp(n: number, to: number): number {
-  return Math.ceil(n / to) * to;
-}
-
-/**
- * Copy `len` bytes. Small frames go byte by byte; larger ones through a transient `subarray`
- * view and a native copy (tens of ns, against microseconds for a JS loop over a 9 KB frame).
- * The view never escapes, and in optimised code it costs no heap: 300,000 frames through
- * transmit/flush/receive ran without a single scavenge (V8 `--trace-gc`, Deno 2.9.6), where
- * 300,000 escaping views take 30.
- */
-function copyBytes(
-  src: Uint8Array,
-  srcOff: number,
-  dst: Uint8Array,
-  dstOff: number,
-  len: number,
-): void {
-  if (len <= TX_SMALL_COPY_BYTES) {
-    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
-  } else if (srcOff === 0 && len === src.length) {
-    dst.set(src, dstOff);
-  } else {
-    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-  }
 }

@@ -1,0 +1,292 @@
+/**
+ * The transmit side of the AF_PACKET ring driver: a PACKET_MMAP TX ring of fixed-size slots.
+ * `put` copies a frame (behind its virtio_net_hdr when the socket has one) into the next free
+ * slot and marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
+ * MSG_DONTWAIT)` when anything is pending. The slot layout is the same for TPACKET_V2 and V3
+ * except for where the status, length and data sit ({@link TX_SLOT_V2}, {@link TX_SLOT_V3}):
+ * PACKET_VERSION is per socket, so the TX ring has the RX ring's version.
+ *
+ * @module
+ */
+
+import type { TxOffload } from "../link/driver.ts";
+import { ETH_HLEN, MSG_DONTWAIT } from "../ffi/constants.ts";
+import { EAGAIN, ENOBUFS } from "../ffi/errno.ts";
+import { sendto } from "../ffi/syscalls.ts";
+import {
+  T2_LEN,
+  T2_STATUS,
+  T2_TX_DATA,
+  T3_LEN,
+  T3_STATUS,
+  T3_TX_DATA,
+  TP_STATUS_SEND_REQUEST,
+  TP_STATUS_TX_BUSY,
+  tpacketAlign,
+  tpacketFrameOffsets,
+} from "../ffi/tpacket.ts";
+import { VIRTIO_NET_HDR_LEN, writeVnetHeader } from "./vnet_header.ts";
+
+/** Page size of x86-64 Linux: ring blocks are whole pages. */
+export const PAGE_BYTES = 4096;
+/** Bytes of one TX slot when vnetHdr is on: room for a 64 KB super-frame. */
+export const AF_PACKET_RING_GSO_SLOT_BYTES = 64 * 1024;
+/** TX slots are packed into blocks of about this size (without vnetHdr). */
+const TX_BLOCK_TARGET_BYTES = 64 * 1024;
+/** Frames up to this length are copied byte by byte (cheaper than making a view). */
+const TX_SMALL_COPY_BYTES = 128;
+/** The zero-length buffer passed to the kick (`sendto(fd, NULL, 0, …)` in effect). */
+const EMPTY = new Uint8Array(0);
+
+/** Where a TX slot's fields are, from the slot start. */
+export interface TxSlotLayout {
+  /** `tp_status`: the slot's ownership word. */
+  readonly status: number;
+  /** `tp_len`: bytes to send (vnet header included). */
+  readonly len: number;
+  /** Where the data (vnet header, then frame) starts: `TPACKET*_HDRLEN - sizeof(sockaddr_ll)`. */
+  readonly data: number;
+}
+
+/** TPACKET_V2 TX slot: status @0, len @4, data at +32. */
+export const TX_SLOT_V2: TxSlotLayout = Object.freeze({
+  status: T2_STATUS,
+  len: T2_LEN,
+  data: T2_TX_DATA,
+});
+/** TPACKET_V3 TX slot: len @16, status @20, data at +48 (`tp_next_offset` stays 0). */
+export const TX_SLOT_V3: TxSlotLayout = Object.freeze({
+  status: T3_STATUS,
+  len: T3_LEN,
+  data: T3_TX_DATA,
+});
+
+/** Sizes of a TX ring. */
+export interface TxRingGeometry {
+  /** Bytes per slot (header, vnet header and frame). */
+  frameBytes: number;
+  /** Bytes per block (whole pages). */
+  blockBytes: number;
+  /** Slots per block. */
+  framesPerBlock: number;
+  /** Number of blocks. */
+  blocks: number;
+}
+
+/**
+ * TX ring sizes: at least `frames` slots, each sized for the largest frame — a 64 KiB
+ * super-frame with the vnet header, one MTU frame (plus a VLAN tag's worth of slack) without.
+ *
+ * @example
+ * ```ts
+ * txRingGeometry(TX_SLOT_V2, 1500, false, 10); // 1552-byte slots, 42 in one 64 KiB block
+ * ```
+ */
+export function txRingGeometry(
+  layout: TxSlotLayout,
+  mtu: number,
+  vnetHdr: boolean,
+  frames: number,
+): TxRingGeometry {
+  // 64 KiB is also the kernel's largest GSO packet.
+  const frameBytes = vnetHdr
+    ? Math.max(
+      AF_PACKET_RING_GSO_SLOT_BYTES,
+      tpacketAlign(layout.data + VIRTIO_NET_HDR_LEN + mtu + ETH_HLEN + 4),
+    )
+    : tpacketAlign(layout.data + mtu + ETH_HLEN + 4);
+  const blockBytes = Math.ceil(Math.max(frameBytes, TX_BLOCK_TARGET_BYTES) / PAGE_BYTES) *
+    PAGE_BYTES;
+  const framesPerBlock = Math.floor(blockBytes / frameBytes);
+  return {
+    frameBytes,
+    blockBytes,
+    framesPerBlock,
+    blocks: Math.ceil(frames / framesPerBlock),
+  };
+}
+
+/** Counters the TX ring keeps: the TX part of `AfPacketRingStats`. */
+export interface TxRingCounters {
+  /** Frames queued. */
+  txFrames: number;
+  /** Bytes queued. */
+  txBytes: number;
+  /** Frames refused. */
+  txDropped: number;
+  /** Times the next slot was still busy. */
+  txRingFull: number;
+  /** Kicks issued. */
+  txKicks: number;
+  /** Syscalls made. */
+  syscalls: number;
+  /** Kicks that failed with an error other than EAGAIN/ENOBUFS. */
+  txKickErrors: number;
+}
+
+/** What a {@link TxRing} needs. */
+export interface TxRingSetup {
+  /** The socket. */
+  fd: number;
+  /** The one byte view of the whole mapping. */
+  ring: Uint8Array;
+  /** The same memory as u32 words. */
+  words: Uint32Array;
+  /** Where the TX ring starts in the mapping (after the RX ring). */
+  base: number;
+  /** Its sizes. */
+  geometry: TxRingGeometry;
+  /** Where a slot's fields are (the socket's TPACKET version). */
+  layout: TxSlotLayout;
+  /** Bytes of the vnet header in front of each frame (0 or 10). */
+  vnetBytes: number;
+  /** Counters to update. */
+  stats: TxRingCounters;
+}
+
+/**
+ * A TX ring of fixed-size slots, filled in order. The caller validates frames and offloads;
+ * this class owns the slots and the kicks.
+ *
+ * @example
+ * ```ts
+ * const tx = new TxRing({ fd, ring, words, base, geometry, layout: TX_SLOT_V2, vnetBytes: 10,
+ *   stats });
+ * if (tx.put(frame, 0, frame.length, null)) tx.flush();
+ * ```
+ */
+export class TxRing {
+  /** Number of slots. */
+  readonly slots: number;
+  /** errno of the last failed kick other than EAGAIN/ENOBUFS, or 0. */
+  lastErrno = 0;
+  readonly #fd: number;
+  readonly #ring: Uint8Array;
+  readonly #words: Uint32Array;
+  readonly #slot: Int32Array;
+  readonly #status: number;
+  readonly #len: number;
+  readonly #data: number;
+  readonly #vnetBytes: number;
+  readonly #stats: TxRingCounters;
+  #head = 0;
+  #queued = 0;
+  #last = -1;
+  #kickNeeded = false;
+
+  /** Lay the slots out as `s.geometry` says. */
+  constructor(s: TxRingSetup) {
+    const g = s.geometry;
+    this.slots = g.framesPerBlock * g.blocks;
+    this.#fd = s.fd;
+    this.#ring = s.ring;
+    this.#words = s.words;
+    this.#slot = tpacketFrameOffsets(
+      s.base,
+      this.slots,
+      g.framesPerBlock,
+      g.blockBytes,
+      g.frameBytes,
+    );
+    this.#status = s.layout.status;
+    this.#len = s.layout.len;
+    this.#data = s.layout.data;
+    this.#vnetBytes = s.vnetBytes;
+    this.#stats = s.stats;
+  }
+
+  /** Frames queued since the last kick. */
+  get pending(): number {
+    return this.#queued;
+  }
+
+  /**
+   * Copy `len` bytes of `frame` at `off` into the next slot (behind a vnet header written from
+   * `offload`) and mark it for sending. When the slot is still busy: count `txRingFull`, kick,
+   * and if it is still busy refuse (counted in txDropped). The frame was validated by the
+   * caller: it fits a slot.
+   */
+  put(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
+    const stats = this.#stats;
+    const slot = this.#head;
+    const base = this.#slot[slot];
+    const statusWord = (base + this.#status) >>> 2;
+    const words = this.#words;
+    if ((Atomics.load(words, statusWord) & TP_STATUS_TX_BUSY) !== 0) {
+      stats.txRingFull++;
+      this.kick();
+      if ((Atomics.load(words, statusWord) & TP_STATUS_TX_BUSY) !== 0) {
+        stats.txDropped++;
+        return false;
+      }
+    }
+    const ring = this.#ring;
+    let data = base + this.#data;
+    if (this.#vnetBytes !== 0) {
+      writeVnetHeader(ring, data, offload, this.#vnetBytes);
+      data += this.#vnetBytes;
+    }
+    copyBytes(frame, off, ring, data, len);
+    words[(base + this.#len) >>> 2] = len + this.#vnetBytes;
+    // Publish last: the kernel reads the slot once it sees SEND_REQUEST.
+    Atomics.store(words, statusWord, TP_STATUS_SEND_REQUEST);
+    this.#head = slot + 1 === this.slots ? 0 : slot + 1;
+    this.#last = slot;
+    this.#queued++;
+    stats.txFrames++;
+    stats.txBytes += len;
+    return true;
+  }
+
+  /** Kick once if frames were queued since the last kick or it left some unsent. */
+  flush(): void {
+    if (this.#queued > 0 || this.#kickNeeded) this.kick();
+  }
+
+  /** One `sendto(fd, NULL, 0, MSG_DONTWAIT)`: the kernel sends every SEND_REQUEST slot. */
+  kick(): void {
+    const r = sendto(this.#fd, EMPTY, 0, MSG_DONTWAIT, null);
+    const stats = this.#stats;
+    stats.syscalls++;
+    stats.txKicks++;
+    if (r < 0 && r !== -EAGAIN && r !== -ENOBUFS) {
+      this.lastErrno = -r;
+      stats.txKickErrors++;
+    }
+    this.#queued = 0;
+    // The kernel sends in ring order: if the newest slot still waits, so may others (socket
+    // buffer full, device busy). The next flush kicks again.
+    this.#kickNeeded = this.#last >= 0 &&
+      Atomics.load(this.#words, (this.#slot[this.#last] + this.#status) >>> 2) ===
+        TP_STATUS_SEND_REQUEST;
+  }
+
+  /** Forget queued work (the socket is closing). */
+  abandon(): void {
+    this.#queued = 0;
+    this.#kickNeeded = false;
+  }
+}
+
+/**
+ * Copy `len` bytes. Small frames go byte by byte; larger ones through a transient `subarray`
+ * view and a native copy (tens of ns, against microseconds for a JS loop over a 9 KB frame).
+ * The view never escapes, and in optimised code it costs no heap: 300,000 frames through
+ * transmit/flush/receive ran without a single scavenge (V8 `--trace-gc`, Deno 2.9.6), where
+ * 300,000 escaping views take 30.
+ */
+function copyBytes(
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  len: number,
+): void {
+  if (len <= TX_SMALL_COPY_BYTES) {
+    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+  } else if (srcOff === 0 && len === src.length) {
+    dst.set(src, dstOff);
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+  }
+}
