@@ -2,8 +2,9 @@
  * `deno task bench:e2e`: ustack against the Linux kernel, measured in one run on one veth pair
  * per MTU (9000, then 1500), three ways:
  *
- * - **kernel↔kernel** — both ends are the kernel: iperf3 (TCP bulk and UDP), a Python sender
- *   into the Python sink the next column uses, `pingpong --kernel` on both ends;
+ * - **kernel↔kernel** — both ends are the kernel: a Python sender into the Python sink the
+ *   next column uses (TCP and UDP: the figures ustack is compared with, same receiver), iperf3
+ *   for reference rows, `pingpong --kernel` on both ends;
  * - **ustack→kernel** — `ustack uperf client` / `pingpong client` on the stack end against a
  *   kernel sink (Python) and `pingpong server --kernel`;
  * - **ustack↔ustack** — the kernel's address is taken off the peer end too and a second stack
@@ -80,6 +81,7 @@ function row(key: string, label: string, unit: string, better: "higher" | "lower
 /** The rows, in table order. */
 const ROWS: RowSpec[] = [
   row("tcpGbps", "TCP bulk, 1 stream", "Gbit/s", "higher", 2),
+  row("tcpIperf3Gbps", "TCP bulk, iperf3", "Gbit/s", "higher", 2),
   row("udpRxGbps", `UDP ${UDP_LEN} B, received`, "Gbit/s", "higher", 2),
   row("udpTxGbps", `UDP ${UDP_LEN} B, sent`, "Gbit/s", "higher", 2),
   row("udpIperf3RxGbps", `UDP ${UDP_LEN} B, iperf3 received`, "Gbit/s", "higher", 2),
@@ -164,14 +166,19 @@ else:
 print(json.dumps({"bytes": total, "reads": count, "seconds": last - first}), flush=True)
 `;
 
-/** Python kernel-socket UDP sender: `send.py HOST PORT SECONDS LEN`; prints one JSON. */
+/**
+ * Python kernel-socket sender: `send.py tcp|udp HOST PORT SECONDS LEN`; prints one JSON. TCP
+ * writes LEN-byte chunks, then half-closes and waits for the sink's close, so its time runs
+ * until every byte has arrived.
+ */
 const PY_SENDER = `
 import json, socket, sys, time
-host, port, seconds, length = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+proto, host, port, seconds, length = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+s = socket.socket(socket.AF_INET, kind)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
 s.connect((host, port))
-b = bytes(length)
+b = memoryview(bytes(length))
 sent = errors = 0
 start = time.monotonic()
 end = start + seconds
@@ -179,17 +186,22 @@ now = start
 while now < end:
     for _ in range(64):
         try:
-            s.send(b)
-            sent += 1
+            n = s.send(b)
+            sent += n
         except OSError:
             errors += 1
     now = time.monotonic()
-print(json.dumps({"datagrams": sent, "errors": errors, "seconds": now - start}), flush=True)
+if proto == "tcp":
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(30)
+    s.recv(1)
+    now = time.monotonic()
+print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start}), flush=True)
 `;
 
 /** Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next. */
 const PORTS = {
-  kernel_kernel: { tcp: 5201, udp: 5202, udpIperf3: 5203, rr: 5300 },
+  kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300 },
   ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310 },
   ustack_ustack: { tcp: 5221, udp: 5222, rr: 5320 },
 } as const;
@@ -370,6 +382,16 @@ class MtuRun {
     }
   }
 
+  /** The Python sender on the stack end (TCP chunks of 128 KiB, UDP datagrams of 8900 B). */
+  async pySend(proto: "tcp" | "udp"): Promise<Record<string, number>> {
+    const port = PORTS.kernel_kernel[proto];
+    const len = proto === "tcp" ? 128 * 1024 : UDP_LEN;
+    const cmd = argv`python3 -c ${PY_SENDER} ${proto} ${this.#peer} ${port} ${this.#s} ${len}`;
+    const f = await this.link.run("stack", cmd, this.#s * 1000 + GRACE_MS);
+    mustSucceed(`python ${proto} sender`, f);
+    return lastJson(f.stdout);
+  }
+
   /** kernel↔kernel: the stack end gets a kernel address for the duration. */
   async kernelKernel(): Promise<void> {
     const col: Column = "kernel_kernel";
@@ -377,8 +399,16 @@ class MtuRun {
     await this.link.setKernelAddress("stack", true);
     try {
       await this.measure(col, "tcp", async () => {
-        const j = await this.iperf3(ports.tcp, []);
-        this.set("tcpGbps", col, j.end?.sum_received?.bits_per_second / 1e9);
+        const [sent, got] = await this.withSink("tcp", ports.tcp, () => this.pySend("tcp"));
+        if (got.bytes !== sent.bytes) {
+          throw new Error(`the sink got ${got.bytes} bytes of the ${sent.bytes} sent`);
+        }
+        this.set("tcpGbps", col, gbps(sent.bytes, sent.seconds));
+        return { tool: "python3 sender -> python3 sink", sender: sent, sink: got };
+      });
+      await this.measure(col, "tcpIperf3", async () => {
+        const j = await this.iperf3(ports.tcpIperf3, []);
+        this.set("tcpIperf3Gbps", col, j.end?.sum_received?.bits_per_second / 1e9);
         return { tool: "iperf3", received: j.end?.sum_received, sent: j.end?.sum_sent };
       });
       await this.measure(col, "udpIperf3", async () => {
@@ -391,14 +421,9 @@ class MtuRun {
       });
       await this.measure(col, "udp", async () => {
         const before = await this.link.udpCounters("peer");
-        const cmd = argv`python3 -c ${PY_SENDER} ${this.#peer} ${ports.udp} ${this.#s} ${UDP_LEN}`;
-        const [sent, got] = await this.withSink("udp", ports.udp, async () => {
-          const f = await this.link.run("stack", cmd, this.#s * 1000 + GRACE_MS);
-          mustSucceed("python sender", f);
-          return lastJson(f.stdout);
-        });
+        const [sent, got] = await this.withSink("udp", ports.udp, () => this.pySend("udp"));
         const after = await this.link.udpCounters("peer");
-        this.set("udpTxGbps", col, gbps(sent.datagrams * UDP_LEN, sent.seconds));
+        this.set("udpTxGbps", col, gbps(sent.bytes, sent.seconds));
         this.set("udpRxGbps", col, gbps(got.bytes, sent.seconds));
         return {
           tool: "python3 sender -> python3 sink",
