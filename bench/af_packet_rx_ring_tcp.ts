@@ -57,6 +57,8 @@ interface CaseResult {
   gbitPerS?: number;
   /** Bulk send: mean of conn.info().srttMs sampled every 100 ms (ms-granular TS samples). */
   srttMs?: number;
+  /** Bulk send: the peer's smallest advertised window among those samples (bytes). */
+  peerWindowMin?: number;
   /** Round-trip cases: median and 99th percentile, µs. */
   p50Us?: number;
   p99Us?: number;
@@ -117,12 +119,15 @@ async function bulkSend(
   const end = t0 + seconds * 1000;
   let srttSum = 0;
   let srttSamples = 0;
+  let peerWindowMin = Infinity;
   let lastSample = t0;
   while (performance.now() < end) {
     await conn.write(chunk);
     const now = performance.now();
     if (now - lastSample >= 100) {
-      srttSum += conn.info().srttMs;
+      const sample = conn.info();
+      srttSum += sample.srttMs;
+      peerWindowMin = Math.min(peerWindowMin, sample.sndWnd);
       srttSamples++;
       lastSample = now;
     }
@@ -135,6 +140,7 @@ async function bulkSend(
   return {
     gbitPerS: (info.bytesAcked * 8) / elapsed / 1e9,
     srttMs: srttSamples > 0 ? srttSum / srttSamples : info.srttMs,
+    peerWindowMin,
     retransmits: info.retransmits,
   };
 }
@@ -250,6 +256,7 @@ function describe(c: CaseResult): string {
   const parts = [`${c.name.padEnd(28)} ${c.rxRing}:`];
   if (c.gbitPerS !== undefined) parts.push(`${c.gbitPerS.toFixed(2)} Gbit/s`);
   if (c.srttMs !== undefined) parts.push(`srtt ${c.srttMs.toFixed(2)} ms`);
+  if (c.peerWindowMin !== undefined) parts.push(`peer window min ${c.peerWindowMin} B`);
   if (c.p50Us !== undefined) {
     parts.push(`p50 ${c.p50Us.toFixed(0)} µs, p99 ${c.p99Us!.toFixed(0)} µs`);
   }
