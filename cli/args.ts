@@ -28,6 +28,7 @@ export const LINK_OPTIONS = {
   netns: { type: "string" },
   "vnet-hdr": { type: "boolean" },
   "no-offload": { type: "boolean" },
+  "rx-ring": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -40,6 +41,8 @@ export const LINK_USAGE = `link options:
   --if NAME            interface to attach to (not for loopback)
   --vnet-hdr           tap: use the virtio-net header (checksum/segmentation offloads)
   --no-offload         af_packet: no virtio-net header, no offloads
+  --rx-ring v2|v3      af_packet: per-frame RX ring (v2, default, lowest latency) or block
+                       ring (v3, less memory)
   --addr CIDR          address, e.g. 198.18.0.2/24 (repeatable)
   --gw ADDR            default gateway
   --mtu N              use a smaller MTU than the link's
@@ -104,6 +107,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
   }
   return {
     driver: driver as RuntimeConfig["driver"],
+    rxRing: rxRingFlag(v["rx-ring"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
@@ -113,6 +117,13 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     pcap: v.pcap as string | undefined,
     netns: v.netns as string | undefined,
   };
+}
+
+function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet") throw new UsageError("--rx-ring applies to --driver af_packet only");
+  if (value !== "v2" && value !== "v3") throw new UsageError(`--rx-ring ${value}: say v2 or v3`);
+  return value;
 }
 
 /** True if `e` says we lack the privilege to open raw sockets. */

@@ -37,6 +37,11 @@ export interface RuntimeConfig {
   driver?: DriverName;
   /** af_packet and tap: use the virtio-net header (offloads) [af_packet: true, tap: false]. */
   vnetHdr?: boolean;
+  /**
+   * af_packet: RX ring version ["v2"]: per-frame hand-over (lowest latency, 64 KB slots), or
+   * "v3" (block ring: less memory, better for floods of small frames, up to 1 ms extra latency).
+   */
+  rxRing?: "v2" | "v3";
   /** AF_XDP: queue to bind [0]. */
   queue?: number;
   /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */
@@ -143,6 +148,7 @@ export class Runtime {
           driver = AfPacketRingDriver.open({
             ifname: config.if,
             vnetHdr: config.vnetHdr ?? true,
+            rxRing: config.rxRing,
             ...common,
           });
         } else if (kind === "af_packet_mmsg") {

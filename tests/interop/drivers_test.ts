@@ -99,6 +99,7 @@ for (
   const [label, args, expectSuper] of [
     ["af_packet (rings, offloads on)", ["--driver", "af_packet"], true],
     ["af_packet --no-offload", ["--driver", "af_packet", "--no-offload"], false],
+    ["af_packet --rx-ring v3", ["--driver", "af_packet", "--rx-ring", "v3"], true],
     ["af_packet_mmsg", ["--driver", "af_packet_mmsg"], false],
   ] as const
 ) {
