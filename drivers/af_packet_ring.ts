@@ -77,7 +77,7 @@ import {
   TPACKET_V2,
   TPACKET_V3,
 } from "../ffi/constants.ts";
-import { EACCES, EBADF, EINVAL, EPERM, SyscallError } from "../ffi/errno.ts";
+import { EACCES, EINVAL, EPERM, SyscallError } from "../ffi/errno.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { withNetns } from "../ffi/netns.ts";
 import { allocStruct, sockaddrLl } from "../ffi/structs.ts";
@@ -119,6 +119,7 @@ import {
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
 import { VIRTIO_NET_HDR_LEN } from "./vnet_header.ts";
+import { closedError } from "./driver_util.ts";
 
 export {
   AF_PACKET_RING_V2_BLOCK_BYTES,
@@ -442,7 +443,7 @@ export class AfPacketRingDriver implements LinkDriver {
    * PACKET_STATISTICS read when the kernel marked a frame or block as following drops).
    */
   receive(batch: RxBatch, max: number): number {
-    if (this.#closed) throw closedError("receive");
+    if (this.#closed) throw closedError("AfPacketRingDriver", "receive");
     const rx = this.#rx;
     const n = rx.receive(batch, max);
     if (rx.lossSeen) {
@@ -471,7 +472,7 @@ export class AfPacketRingDriver implements LinkDriver {
    * driver cannot do (any offload without vnetHdr; USO when disabled).
    */
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
-    if (this.#closed) throw closedError("transmit");
+    if (this.#closed) throw closedError("AfPacketRingDriver", "transmit");
     const stats = this.stats;
     if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
       stats.txDropped++;
@@ -499,7 +500,7 @@ export class AfPacketRingDriver implements LinkDriver {
    * last kick or the last kick left some unsent; otherwise do nothing.
    */
   flush(): void {
-    if (this.#closed) throw closedError("flush");
+    if (this.#closed) throw closedError("AfPacketRingDriver", "flush");
     this.#tx.flush();
   }
 
@@ -525,7 +526,7 @@ export class AfPacketRingDriver implements LinkDriver {
    * memory is gone). A second close throws EBADF.
    */
   close(): void {
-    if (this.#closed) throw closedError("close");
+    if (this.#closed) throw closedError("AfPacketRingDriver", "close");
     this.refreshStats();
     this.#closed = true;
     const fd = this.#fd;
@@ -782,9 +783,4 @@ function intOption(
     throw new RangeError(`AfPacketRingDriver: ${name} must be ${min}..${max}, got ${value}`);
   }
   return value;
-}
-
-/** The error every call on a closed driver throws. */
-function closedError(op: string): SyscallError {
-  return new SyscallError(op, EBADF, "AfPacketRingDriver is closed");
 }
