@@ -207,3 +207,19 @@ Deno.test("tcp options: the receive buffer auto-tunes up to its cap", () => {
   assert(i.rcvBufBytes > 64 * 1024 && i.rcvBufBytes <= 1024 * 1024, `rcvbuf ${i.rcvBufBytes}`);
   assert.equal(i.rcvWscale, 5);
 });
+
+Deno.test("tcp options: TCP_CORK holds a short segment at most 200 ms; uncorking sends at once", () => {
+  const net = netWith({ wire: { delayMs: 1 } });
+  const { c, s } = established(net);
+  net.advance(100);
+  c.setCork(true);
+  c.write(new Uint8Array(100), 0, 100);
+  net.advance(150);
+  assert.equal(s.readableBytes, 0, "held by the cork");
+  assert(net.run(() => s.readableBytes === 100, 100), "released by the 200 ms cork bound");
+  c.write(new Uint8Array(50), 0, 50);
+  net.advance(20);
+  assert.equal(s.readableBytes, 100, "held again");
+  c.setCork(false);
+  assert(net.run(() => s.readableBytes === 150, 20), "uncork sends what was held");
+});

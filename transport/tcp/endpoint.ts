@@ -21,7 +21,15 @@ import { TcpState, tcpStateName } from "./state.ts";
 import type { TcpInfo } from "./tcp_info.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
 import type { TcpListener } from "./listener.ts";
-import { armKeepalive, onDelayedAck, onKeepalive, onLinger, onPersist, onRto } from "./timers.ts";
+import {
+  armKeepalive,
+  onCorkTimeout,
+  onDelayedAck,
+  onKeepalive,
+  onLinger,
+  onPersist,
+  onRto,
+} from "./timers.ts";
 import { seqDiff } from "./seq.ts";
 import { MAX_WINDOW_FIELD } from "./window_scale.ts";
 
@@ -218,6 +226,8 @@ export class TcpEndpoint implements OutputSource {
   readonly keepTimer: Timer;
   /** @internal TIME_WAIT and FIN_WAIT_2 timer. */
   readonly lingerTimer: Timer;
+  /** @internal TCP_CORK holds a short segment at most this long (Linux: 200 ms). */
+  readonly corkTimer: Timer;
 
   /** @internal Use `TcpLayer.connect` or `TcpListener.accept`. */
   constructor(
@@ -260,6 +270,7 @@ export class TcpEndpoint implements OutputSource {
     this.delackTimer = new Timer(() => onDelayedAck(this));
     this.keepTimer = new Timer(() => onKeepalive(this));
     this.lingerTimer = new Timer(() => onLinger(this));
+    this.corkTimer = new Timer(() => onCorkTimeout(this));
   }
 
   // ---- public API ----------------------------------------------------------------------
@@ -409,7 +420,10 @@ export class TcpEndpoint implements OutputSource {
   /** TCP_CORK: hold short segments until uncorked (a FIN still goes out). */
   setCork(on: boolean): void {
     this.cork = on;
-    if (!on) this.layer.ctx.scheduleOutput(this);
+    if (!on) {
+      this.layer.ctx.timers.cancel(this.corkTimer);
+      this.layer.ctx.scheduleOutput(this);
+    }
   }
 
   /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (ms, ms, probes). */
@@ -561,6 +575,7 @@ export class TcpEndpoint implements OutputSource {
     timers.cancel(this.delackTimer);
     timers.cancel(this.keepTimer);
     timers.cancel(this.lingerTimer);
+    timers.cancel(this.corkTimer);
     this.setState(TcpState.CLOSED);
     this.layer.unregister(this);
     if (this.listener !== null) {

@@ -28,7 +28,7 @@ import { tcpOptionsLength, writeTcpOptions } from "./options.ts";
 import { seqAdd, seqDiff, seqGt, seqLt } from "./seq.ts";
 import { TcpState } from "./state.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
-import { armPersist, armRto } from "./timers.ts";
+import { armCork, armPersist, armRto } from "./timers.ts";
 import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
 /** Most SACK blocks sent beside timestamps (RFC 2018 §3). */
@@ -304,7 +304,10 @@ export function tcpOutput(ep: TcpEndpoint): void {
         // at least half the largest window the peer ever offered.
         if (windowLimited && len < (ep.maxSndWnd >>> 1)) break;
         if (!windowLimited) {
-          if (ep.cork) break;
+          if (ep.cork) {
+            armCork(ep);
+            break;
+          }
           // RFC 896 Nagle, Minshall's form (Linux): hold a short segment while an earlier
           // short one is unacknowledged.
           if (!ep.noDelay && inflight > 0 && seqGt(ep.sndSml, ep.sndUna)) break;

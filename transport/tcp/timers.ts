@@ -29,6 +29,23 @@ export function armPersist(ep: TcpEndpoint): void {
   ctx.timers.schedule(ep.persistTimer, ctx.clock.nowMs() + (base < max ? base : max));
 }
 
+/** Linux's TCP_CORK bound: a corked partial segment leaves after at most this long. */
+export const CORK_TIMEOUT_MS = 200;
+
+/** Arm the cork timer if a short segment is being held by TCP_CORK. */
+export function armCork(ep: TcpEndpoint): void {
+  if (ep.corkTimer.armed) return;
+  const ctx = ep.layer.ctx;
+  ctx.timers.schedule(ep.corkTimer, ctx.clock.nowMs() + CORK_TIMEOUT_MS);
+}
+
+/** The cork held a short segment long enough: send it (as Linux does after 200 ms). */
+export function onCorkTimeout(ep: TcpEndpoint): void {
+  if (ep.state < TcpState.ESTABLISHED || ep.state === TcpState.TIME_WAIT) return;
+  ep.forceSend = true;
+  tcpOutput(ep);
+}
+
 /** (Re)arm keepalive for `idle` after the last segment received. */
 export function armKeepalive(ep: TcpEndpoint): void {
   if (!ep.keepAlive || ep.state === TcpState.CLOSED) return;
