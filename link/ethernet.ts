@@ -5,6 +5,8 @@
  * @module
  */
 
+import { WireView } from "./wire_view.ts";
+
 /** Bytes in a MAC address. */
 export const ETH_ADDR_BYTES = 6;
 /** Bytes in an Ethernet II header: destination, source, EtherType. */
@@ -37,8 +39,6 @@ export type EthernetDropReason = typeof ETH_DROP_TRUNCATED;
 /** ff:ff:ff:ff:ff:ff. Shared: never write into it. */
 export const BROADCAST_MAC: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A view of an Ethernet II header at `buf[off..]`. One object is reused for every frame:
  * {@link EthernetHeader.attach} points it at the next one.
@@ -51,22 +51,7 @@ const EMPTY = new Uint8Array(0);
  * }
  * ```
  */
-export class EthernetHeader {
-  /** The bytes the header lives in. */
-  buf: Uint8Array = EMPTY;
-  /** Offset of the header in `buf`. */
-  off = 0;
-  /** Bytes available from `off` (the frame length). */
-  len = 0;
-
-  /** Point the view at `buf[off, off + len)`; returns `this`. */
-  attach(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class EthernetHeader extends WireView {
   /** Null when the frame holds a whole header, else {@link ETH_DROP_TRUNCATED}. */
   check(): EthernetDropReason | null {
     return this.len < ETH_HEADER_BYTES ? ETH_DROP_TRUNCATED : null;

@@ -12,6 +12,7 @@
  */
 
 import { readIpv4, writeIpv4 } from "./ipv4_address.ts";
+import { WireView } from "../link/wire_view.ts";
 
 /** Bytes of an Ethernet/IPv4 ARP packet (the frame is padded to 60 bytes after it). */
 export const ARP_HEADER_BYTES = 28;
@@ -51,8 +52,6 @@ export const ARP_DROP_ERRORS = "InErrors";
 /** Every reason {@link ArpHeader.check} can return. */
 export type ArpDropReason = typeof ARP_DROP_ERRORS;
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A view of an ARP packet at `buf[off..]`. One object is reused for every packet.
  *
@@ -64,22 +63,7 @@ const EMPTY = new Uint8Array(0);
  * }
  * ```
  */
-export class ArpHeader {
-  /** The bytes the packet lives in. */
-  buf: Uint8Array = EMPTY;
-  /** Offset of the packet in `buf`. */
-  off = 0;
-  /** Bytes available from `off`. */
-  len = 0;
-
-  /** Point the view at `buf[off, off + len)`; returns `this`. */
-  attach(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class ArpHeader extends WireView {
   /**
    * Null for a well-formed Ethernet/IPv4 request or reply (RFC 826: htype 1, ptype 0x0800,
    * hlen 6, plen 4, op 1 or 2, at least 28 bytes), else {@link ARP_DROP_ERRORS}.

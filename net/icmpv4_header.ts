@@ -7,6 +7,7 @@
  */
 
 import { onesComplementSum } from "./checksum.ts";
+import { WireView } from "../link/wire_view.ts";
 
 /** Bytes of the fixed header: type, code, checksum, rest of header. */
 export const ICMPV4_HEADER_BYTES = 8;
@@ -68,8 +69,6 @@ export const ICMPV4_DROP_CSUM_ERRORS = "InCsumErrors";
 /** Every reason {@link Icmpv4Header.check} can return (names of `icmp` counters). */
 export type Icmpv4DropReason = typeof ICMPV4_DROP_ERRORS | typeof ICMPV4_DROP_CSUM_ERRORS;
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A view of an ICMPv4 message at `buf[off..]`; attach it with `len` = the whole message (the IP
  * payload length), since the checksum covers all of it. One object is reused for every packet.
@@ -84,22 +83,7 @@ const EMPTY = new Uint8Array(0);
  * }
  * ```
  */
-export class Icmpv4Header {
-  /** The bytes the message lives in. */
-  buf: Uint8Array = EMPTY;
-  /** Offset of the message in `buf`. */
-  off = 0;
-  /** Bytes of the message from `off`. */
-  len = 0;
-
-  /** Point the view at `buf[off, off + len)`; returns `this`. */
-  attach(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class Icmpv4Header extends WireView {
   /**
    * Null when the message has a whole header and (unless `verifyChecksum` is false) a valid
    * checksum over all `len` bytes (RFC 792), else the drop reason. Types are not judged here.

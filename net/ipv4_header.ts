@@ -18,6 +18,7 @@
 
 import { onesComplementSum } from "./checksum.ts";
 import { readIpv4, writeIpv4 } from "./ipv4_address.ts";
+import { WireView } from "../link/wire_view.ts";
 
 /** Smallest header (IHL 5). */
 export const IPV4_HEADER_MIN_BYTES = 20;
@@ -84,8 +85,6 @@ export type Ipv4DropReason =
   | typeof IPV4_DROP_HDR_ERRORS
   | typeof IPV4_DROP_CSUM_ERRORS;
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A view of an IPv4 header at `buf[off..]`. One object is reused for every packet.
  *
@@ -101,22 +100,7 @@ const EMPTY = new Uint8Array(0);
  * else deliver(ip.protocol, ip.src, ip.dst, ip.payloadOffset, ip.payloadLength);
  * ```
  */
-export class Ipv4Header {
-  /** The bytes the header lives in. */
-  buf: Uint8Array = EMPTY;
-  /** Offset of the header in `buf`. */
-  off = 0;
-  /** Bytes available from `off`. */
-  len = 0;
-
-  /** Point the view at `buf[off, off + len)`; returns `this`. */
-  attach(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class Ipv4Header extends WireView {
   /**
    * Null when the bytes hold a valid IPv4 header (RFC 791 §3.1, RFC 1122 §3.2.1.1–2), else the
    * drop reason. Checks, in order: ≥ 20 bytes, version 4, IHL ≥ 5, header within the bytes,

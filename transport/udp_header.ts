@@ -10,6 +10,7 @@
  */
 
 import { onesComplementSum, udpChecksumToWire } from "../net/checksum.ts";
+import { WireView } from "../link/wire_view.ts";
 
 /** Bytes of the header. */
 export const UDP_HEADER_BYTES = 8;
@@ -29,8 +30,6 @@ export const UDP_DROP_CSUM_ERRORS = "InCsumErrors";
 /** Every reason {@link UdpHeader.check} can return (names of `udp` counters). */
 export type UdpDropReason = typeof UDP_DROP_ERRORS;
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A view of a UDP header at `buf[off..]`, attached with `len` = the IP payload length. One
  * object is reused for every datagram.
@@ -45,22 +44,7 @@ const EMPTY = new Uint8Array(0);
  * }
  * ```
  */
-export class UdpHeader {
-  /** The bytes the datagram lives in. */
-  buf: Uint8Array = EMPTY;
-  /** Offset of the header in `buf`. */
-  off = 0;
-  /** Bytes available from `off`. */
-  len = 0;
-
-  /** Point the view at `buf[off, off + len)`; returns `this`. */
-  attach(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class UdpHeader extends WireView {
   /**
    * Null when there are ≥ 8 bytes and 8 ≤ length field ≤ bytes (RFC 768; bytes after
    * `length` are ignored, as Linux trims them), else {@link UDP_DROP_ERRORS}. The checksum

@@ -18,6 +18,7 @@
  */
 
 import { onesComplementSum } from "../../net/checksum.ts";
+import { WireView } from "../../link/wire_view.ts";
 
 /** Smallest header (data offset 5). */
 export const TCP_HEADER_MIN_BYTES = 20;
@@ -68,8 +69,6 @@ export const TCP_DROP_CSUM_ERRORS = "InCsumErrors";
 /** Every reason {@link TcpHeader.check} can return (names of `tcp` counters). */
 export type TcpDropReason = typeof TCP_DROP_ERRORS;
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A view of a TCP header at `buf[off..]`, attached with `len` = the segment length (the IP
  * payload length), which the checksum and {@link TcpHeader.payloadLength} use. One object is
@@ -85,22 +84,7 @@ const EMPTY = new Uint8Array(0);
  * }
  * ```
  */
-export class TcpHeader {
-  /** The bytes the segment lives in. */
-  buf: Uint8Array = EMPTY;
-  /** Offset of the header in `buf`. */
-  off = 0;
-  /** Bytes of the segment from `off`. */
-  len = 0;
-
-  /** Point the view at `buf[off, off + len)`; returns `this`. */
-  attach(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class TcpHeader extends WireView {
   /**
    * Null when there are ≥ 20 bytes and 5 ≤ data offset ≤ bytes / 4 (RFC 9293 §3.1), else
    * {@link TCP_DROP_ERRORS}. The checksum needs the pseudo-header: see
