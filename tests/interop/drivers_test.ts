@@ -2,8 +2,9 @@
 // stack, and curl downloads from the stack's HTTP server byte-exact.
 
 import assert from "node:assert/strict";
+import { assertCleanCapture, tcpFrameSizes } from "../harness/capture.ts";
 import { interopTest } from "../harness/interop.ts";
-import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { type VethPair, withVethPair } from "../harness/netns.ts";
 import { type CliProcess, spawnCli } from "../harness/ustack_cli.ts";
 
 const BYTES = 3_000_000;
@@ -115,31 +116,8 @@ for (
           } finally {
             assert.equal(await serve.stop(), 0);
           }
-          const bad = await runCommand([
-            "tshark",
-            "-r",
-            pcap,
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-Y",
-            `_ws.malformed || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad"`,
-          ]);
-          assert.equal(bad.code, 0, bad.stderr);
-          assert.equal(bad.stdout.trim(), "", `tshark flagged:\n${bad.stdout.slice(0, 1500)}`);
-          const sizes = await runCommand([
-            "tshark",
-            "-r",
-            pcap,
-            "-Y",
-            `ip.src == ${pair.stackAddr} && tcp.len > 0`,
-            "-T",
-            "fields",
-            "-e",
-            "frame.len",
-          ]);
-          const lens = sizes.stdout.trim().split("\n").map(Number);
+          await assertCleanCapture(pcap);
+          const lens = await tcpFrameSizes(pcap, pair.stackAddr);
           const biggest = Math.max(...lens);
           if (expectSuper) {
             assert.ok(biggest > 1514, `largest frame ${biggest}: no TSO super-segment`);

@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import { interopTest } from "../harness/interop.ts";
-import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { type VethPair, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
+import { assertCleanCapture, tcpFrameSizes } from "../harness/capture.ts";
 
 const SERVICES = ["--http", "80", "--tcp-echo", "7", "--discard", "9", "--json"];
 
@@ -245,31 +246,8 @@ interopTest(
         await serve.stop();
         // Checksums left partial by offloads (ours and the kernel peer's) are finished in the
         // recording (PcapDriver finishChecksums), so every frame must verify.
-        const bad = await runCommand([
-          "tshark",
-          "-r",
-          pcap,
-          "-o",
-          "ip.check_checksum:TRUE",
-          "-o",
-          "tcp.check_checksum:TRUE",
-          "-Y",
-          `_ws.malformed || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad"`,
-        ]);
-        assert.equal(bad.code, 0, bad.stderr);
-        assert.equal(bad.stdout.trim(), "", `tshark flagged:\n${bad.stdout.slice(0, 2000)}`);
-        const sizes = await runCommand([
-          "tshark",
-          "-r",
-          pcap,
-          "-Y",
-          `ip.src == ${pair.stackAddr} && tcp`,
-          "-T",
-          "fields",
-          "-e",
-          "frame.len",
-        ]);
-        const lens = sizes.stdout.trim().split("\n").map(Number);
+        await assertCleanCapture(pcap);
+        const lens = await tcpFrameSizes(pcap, pair.stackAddr);
         assert.ok(lens.length > 10, `only ${lens.length} frames from the stack`);
         // af_packet offloads segmentation by default: the stack hands over super-segments.
         assert.ok(lens.some((l) => l > 1514), "TSO super-segments were handed to the kernel");
