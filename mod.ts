@@ -45,7 +45,13 @@ export {
 } from "./transport/udp.ts";
 export { DemuxTable, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
-export { TcpLayer, type TcpOptions } from "./transport/tcp/tcp_layer.ts";
+export {
+  type ResolvedTcpOptions,
+  TcpLayer,
+  type TcpOptions,
+  type TransportContext,
+} from "./transport/tcp/tcp_layer.ts";
+export { TcpState } from "./transport/tcp/state.ts";
 export { TcpEndpoint } from "./transport/tcp/endpoint.ts";
 export { TcpListener } from "./transport/tcp/listener.ts";
 export { type TcpInfo } from "./transport/tcp/tcp_info.ts";
@@ -63,7 +69,12 @@ export {
 export { type Clock, MonotonicClock, VirtualClock } from "./stack/clock.ts";
 export { type ErrnoCode, StackError } from "./stack/errors.ts";
 export { type Counters, StackStats } from "./stack/stats.ts";
-export { BufferPool, HEADROOM_BYTES, PacketBuffer } from "./stack/packet_buffer.ts";
+export {
+  BufferPool,
+  type BufferPoolStats,
+  HEADROOM_BYTES,
+  PacketBuffer,
+} from "./stack/packet_buffer.ts";
 export { Timer, TimerWheel, type TimerWheelOptions } from "./stack/timer_wheel.ts";
 export { SeededRandom } from "./stack/random.ts";
 export {
@@ -87,12 +98,33 @@ export {
 export { type PcapSink, PcapWriter, type PcapWriterOptions } from "./link/pcap_writer.ts";
 export { PcapDriver, type PcapDriverOptions } from "./link/pcap_driver.ts";
 export { formatMac, parseMac } from "./link/ethernet.ts";
-export { AfPacketDriver, type AfPacketOptions } from "./drivers/af_packet.ts";
+export { AfPacketDriver, type AfPacketOptions, AfPacketStats } from "./drivers/af_packet.ts";
+export {
+  AfPacketRingDriver,
+  type AfPacketRingOptions,
+  AfPacketRingStats,
+  type AfPacketRxRingVersion,
+} from "./drivers/af_packet_ring.ts";
+export { type XdpAttachMode, XdpRedirectProgram } from "./drivers/xdp_program.ts";
 export { LoopbackDriver, type LoopbackOptions } from "./drivers/loopback.ts";
-export { TapDriver, type TapOptions } from "./drivers/tap.ts";
-export { AfXdpDriver, type AfXdpOptions } from "./drivers/af_xdp.ts";
+export { TapDriver, type TapOptions, TapStats } from "./drivers/tap.ts";
+export {
+  AfXdpDriver,
+  type AfXdpOptions,
+  AfXdpStats,
+  type XdpKernelStats,
+} from "./drivers/af_xdp.ts";
 export { formatIpv4, parseIpv4, parseIpv4Cidr } from "./net/ipv4_address.ts";
-export { type EchoReplyListener, Icmpv4Layer } from "./net/icmpv4.ts";
-export { Ipv4Layer } from "./net/ipv4.ts";
-export { RouteResult, RouteTable } from "./net/route_table.ts";
+export { type EchoReplyListener, type IcmpOptions, Icmpv4Layer } from "./net/icmpv4.ts";
+export {
+  type Ipv4InterfaceAddress,
+  Ipv4Layer,
+  type Ipv4Options,
+  type Ipv4ProtocolHandler,
+  Ipv4RxMeta,
+} from "./net/ipv4.ts";
+export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
+export { type ReassemblyOptions } from "./net/ipv4_reassembly.ts";
+export { type Ipv4Route, RouteResult, RouteTable } from "./net/route_table.ts";
+export { type LinkEndpoint } from "./link/link_endpoint.ts";
 export { SyscallError } from "./ffi/errno.ts";

@@ -79,7 +79,7 @@ export class TxOffload {
   /** Offset of the checksum field from csumStart (16 for TCP, 6 for UDP). */
   csumOffset = 0;
   /** One of the `GSO_*` constants. */
-  gsoType = GSO_NONE;
+  gsoType: number = GSO_NONE;
   /** Segment payload size for GSO (the MSS for TCP). */
   gsoSize = 0;
   /** Length of all headers (Ethernet + IP + L4) in front of the GSO payload. */

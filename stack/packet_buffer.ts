@@ -24,7 +24,7 @@ export class PacketBuffer {
   /** True while handed out by the pool. */
   inUse = false;
   /** Layer-4 header offset once known (for checksum offload), or -1. */
-  l4Offset = -1;
+  l4Offset: number = -1;
   /** Link-layer scratch: the next-hop address this packet waits on (ARP queue), or 0. */
   nextHop = 0;
   /** Link-layer scratch: the EtherType this packet goes out as. */

@@ -71,13 +71,13 @@ export const IPPROTO_IP = 0;
 /** IP_TTL. */
 export const IP_TTL = 2;
 /** Readable (same value as poll's POLLIN). */
-export const POLLIN = EV_READABLE;
+export const POLLIN: number = EV_READABLE;
 /** Writable. */
-export const POLLOUT = EV_WRITABLE;
+export const POLLOUT: number = EV_WRITABLE;
 /** Error pending. */
-export const POLLERR = EV_ERROR;
+export const POLLERR: number = EV_ERROR;
 /** Hung up / closed. */
-export const POLLHUP = EV_HANGUP;
+export const POLLHUP: number = EV_HANGUP;
 
 /** A socket address. */
 export interface SockAddr {
