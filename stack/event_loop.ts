@@ -37,6 +37,8 @@ export interface EventLoopStats {
   wakes: number;
   /** Yields to Deno's event loop. */
   yields: number;
+  /** Ticks that threw (a stack bug, reported and survived). */
+  tickErrors: number;
 }
 
 function yieldToDeno(): Promise<void> {
@@ -59,7 +61,13 @@ export class EventLoop {
   /** The eventfd the mux signals once per tick that made anything ready. */
   readonly muxFd: number;
   /** Counters. */
-  readonly stats: EventLoopStats = { ticks: 0, parks: 0, wakes: 0, yields: 0 };
+  readonly stats: EventLoopStats = {
+    ticks: 0,
+    parks: 0,
+    wakes: 0,
+    yields: 0,
+    tickErrors: 0,
+  };
   readonly #stack: Stack;
   readonly #wakeFd: number;
   readonly #maxIdleWaitMs: number;
@@ -130,7 +138,13 @@ export class EventLoop {
     const pollable = stack.nics.every((n) => n.driver.fd >= 0);
     let lastBusy = clock.nowMs();
     while (!this.#stopped && !stack.closed) {
-      const frames = stack.tick();
+      let frames = 0;
+      try {
+        frames = stack.tick();
+      } catch (e) {
+        // A bug somewhere below must not stop the host: report it, keep running.
+        if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
+      }
       this.stats.ticks++;
       const now = clock.nowMs();
       if (frames > 0 || stack.hasPendingWork) lastBusy = now;

@@ -86,6 +86,8 @@ export interface EventMuxStats {
   deliveries: number;
   /** notify() calls (many per delivery when coalesced). */
   notifies: number;
+  /** Exceptions thrown by listeners or waiters (caught: one bad callback never stops the stack). */
+  listenerErrors: number;
 }
 
 /**
@@ -103,7 +105,10 @@ export interface EventMuxStats {
  */
 export class EventMux {
   /** Counters. */
-  readonly stats: EventMuxStats = { signals: 0, deliveries: 0, notifies: 0 };
+  readonly stats: EventMuxStats = { signals: 0, deliveries: 0, notifies: 0, listenerErrors: 0 };
+  /** Called with what a listener threw [prints it with console.error]. */
+  onListenerError: (error: unknown) => void = (e) =>
+    console.error("ustack: a socket listener threw:", e);
   /** Called once per tick that made anything ready (the runtime writes its eventfd here). */
   signal: (() => void) | null = null;
   readonly #pending: WaitQueue[] = [];
@@ -136,7 +141,12 @@ export class EventMux {
       wq.pending = 0;
       wq.queued = false;
       this.stats.deliveries++;
-      wq.deliver(ev);
+      try {
+        wq.deliver(ev);
+      } catch (e) {
+        this.stats.listenerErrors++;
+        this.onListenerError(e);
+      }
     }
     p.splice(0, n);
     this.stats.signals++;

@@ -106,18 +106,30 @@ export class Nic implements LinkEndpoint {
         continue;
       }
       const type = eth.etherType;
-      if (type === ETHERTYPE_IPV4) {
-        this.#receiver.receiveIpv4(
-          this.index,
-          buf,
-          off + ETH_HEADER_BYTES,
-          len - ETH_HEADER_BYTES,
-          batch.flags[i],
-        );
-      } else if (type === ETHERTYPE_ARP) {
-        this.#receiver.receiveArp(this.index, buf, off + ETH_HEADER_BYTES, len - ETH_HEADER_BYTES);
-      } else {
-        st.InUnknownEtherType++;
+      // The protocol code drops bad input without throwing; this guard only keeps a stack bug
+      // that one frame triggers from taking the whole stack down (counted, never silent).
+      try {
+        if (type === ETHERTYPE_IPV4) {
+          this.#receiver.receiveIpv4(
+            this.index,
+            buf,
+            off + ETH_HEADER_BYTES,
+            len - ETH_HEADER_BYTES,
+            batch.flags[i],
+          );
+        } else if (type === ETHERTYPE_ARP) {
+          this.#receiver.receiveArp(
+            this.index,
+            buf,
+            off + ETH_HEADER_BYTES,
+            len - ETH_HEADER_BYTES,
+          );
+        } else {
+          st.InUnknownEtherType++;
+        }
+      } catch (e) {
+        st.InInternalErrors++;
+        if (st.InInternalErrors <= 10) console.error("ustack: internal error on receive:", e);
       }
     }
     this.driver.release(batch);

@@ -22,6 +22,7 @@ export const LINK_COUNTERS = [
   "InNotForUs",
   "InTruncated",
   "InUnknownEtherType",
+  "InInternalErrors",
   "OutDropped",
 ] as const;
 

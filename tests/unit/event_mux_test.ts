@@ -56,7 +56,7 @@ Deno.test("EventMux: notifications during a tick are delivered once per queue at
   assert.equal(await waiter, EV_READABLE);
   assert.equal(queues[0].waiters, 0);
   assert.equal(mux.hasPending, false);
-  assert.deepEqual(mux.stats, { signals: 1, deliveries: 3, notifies: 31 });
+  assert.deepEqual(mux.stats, { signals: 1, deliveries: 3, notifies: 31, listenerErrors: 0 });
   // A tick that made nothing ready signals nothing.
   assert.equal(mux.fire(), 0);
   assert.equal(signals, 1);
@@ -209,4 +209,23 @@ Deno.test("Stack: two ticks that each make sockets ready signal twice; no new re
   b.tick();
   assert.equal(signals() - before, 3);
   assert.equal(deliveries[3], 2);
+});
+
+Deno.test("event mux: a throwing listener is counted and does not stop other deliveries", () => {
+  const mux = new EventMux();
+  const errors: unknown[] = [];
+  mux.onListenerError = (e) => errors.push(e);
+  const bad = new WaitQueue();
+  const good = new WaitQueue();
+  let delivered = 0;
+  bad.listener = () => {
+    throw new Error("application bug");
+  };
+  good.listener = () => delivered++;
+  mux.notify(bad, EV_READABLE);
+  mux.notify(good, EV_READABLE);
+  assert.equal(mux.fire(), 2);
+  assert.equal(delivered, 1);
+  assert.equal(mux.stats.listenerErrors, 1);
+  assert.equal(errors.length, 1);
 });
