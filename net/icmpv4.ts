@@ -94,6 +94,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     this.#answerBroadcast = opts.answerBroadcastEcho ?? false;
     this.#maxListeners = opts.maxEchoListeners ?? 1024;
     ip.registerProtocol(IP_PROTO_ICMP, this);
+    ip.onReassemblyTimeout = (meta) => this.sendTimeExceeded(meta, 1);
   }
 
   /** Deliver echo replies with identifier `id` to `listener`; throws EADDRINUSE if taken. */
@@ -199,33 +200,45 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
    * broadcast sources, and ICMP errors; rate-limited by a token bucket.
    */
   sendDestUnreachable(meta: Ipv4RxMeta, code: number, mtu = 0): void {
+    if (this.#sendError(ICMPV4_DEST_UNREACHABLE, code, meta, mtu)) this.#stats.OutDestUnreachs++;
+  }
+
+  /**
+   * Send a time-exceeded `code` (1: fragment reassembly time exceeded, RFC 1122 §3.3.2) about
+   * the datagram described by `meta`, with the same suppression rules and rate limit.
+   */
+  sendTimeExceeded(meta: Ipv4RxMeta, code: number): void {
+    if (this.#sendError(ICMPV4_TIME_EXCEEDED, code, meta, 0)) this.#stats.OutTimeExcds++;
+  }
+
+  #sendError(type: number, code: number, meta: Ipv4RxMeta, mtu: number): boolean {
     const buf = meta.buf;
     const ipOff = meta.headerOff;
-    if (meta.toGroup) return;
+    if (meta.toGroup) return false;
     const src = meta.src;
-    if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return;
+    if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return false;
     const fragWord = buf[ipOff + 6] << 8 | buf[ipOff + 7];
-    if ((fragWord & 0x1fff) !== 0) return;
+    if ((fragWord & 0x1fff) !== 0) return false;
     const total = buf[ipOff + 2] << 8 | buf[ipOff + 3];
     if (buf[ipOff + 9] === IP_PROTO_ICMP) {
       const t = buf[ipOff + meta.headerBytes];
-      if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return;
+      if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return false;
     }
     if (!this.#takeToken()) {
       this.#stats.OutRateLimited++;
-      return;
+      return false;
     }
     const r = this.#route;
-    if (!this.#ip.route(src, r)) return;
+    if (!this.#ip.route(src, r)) return false;
     const quote = Math.min(total, meta.headerBytes + 8);
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null) {
       this.#stats.OutErrors++;
-      return;
+      return false;
     }
     const o = pb.append(8 + quote);
     const b = pb.data;
-    b[o] = ICMPV4_DEST_UNREACHABLE;
+    b[o] = type;
     b[o + 1] = code;
     b[o + 2] = 0;
     b[o + 3] = 0;
@@ -238,8 +251,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     b[o + 2] = c >>> 8;
     b[o + 3] = c & 0xff;
     this.#stats.OutMsgs++;
-    this.#stats.OutDestUnreachs++;
     this.#ip.send(pb, r, meta.dst, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
+    return true;
   }
 
   #takeToken(): boolean {

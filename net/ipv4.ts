@@ -117,6 +117,8 @@ export class Ipv4Layer {
   readonly routes: RouteTable = new RouteTable();
   /** TTL for datagrams we originate. */
   defaultTtl: number;
+  /** Set by ICMP: report a reassembly timeout to the datagram's source. */
+  onReassemblyTimeout: ((meta: Ipv4RxMeta) => void) | null = null;
   readonly #pool: BufferPool;
   readonly #timers: TimerWheel;
   readonly #clock: Clock;
@@ -150,6 +152,22 @@ export class Ipv4Layer {
     this.#arpOptions = opts.arp ?? {};
     this.#localQueueMax = opts.localQueue ?? 256;
     this.#reasm = new Ipv4Reassembler(timers, clock, stats.ip, opts.reassembly);
+    const timeoutMeta = new Ipv4RxMeta();
+    this.#reasm.onTimeout = (buf, off, headerBytes) => {
+      if (this.onReassemblyTimeout === null) return;
+      const m = timeoutMeta;
+      m.buf = buf;
+      m.headerOff = off;
+      m.headerBytes = headerBytes;
+      m.src = (buf[off + 12] << 24 | buf[off + 13] << 16 | buf[off + 14] << 8 | buf[off + 15]) >>>
+        0;
+      m.dst = (buf[off + 16] << 24 | buf[off + 17] << 16 | buf[off + 18] << 8 | buf[off + 19]) >>>
+        0;
+      m.toGroup = !this.#local.has(m.dst);
+      m.ttl = buf[off + 8];
+      m.tos = buf[off + 1];
+      this.onReassemblyTimeout(m);
+    };
     const seed = new Uint16Array(1);
     crypto.getRandomValues(seed);
     this.#nextId = seed[0];

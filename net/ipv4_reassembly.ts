@@ -81,6 +81,11 @@ export class Ipv4Reassembler {
   readonly #stats: Counters;
   readonly #timeoutMs: number;
   readonly #max: number;
+  /**
+   * Called when a datagram whose first fragment arrived times out, with that fragment's
+   * header at `buf[off, off + headerBytes)` followed by its first payload bytes.
+   */
+  onTimeout: ((buf: Uint8Array, off: number, headerBytes: number) => void) | null = null;
   readonly #result: ReassembledDatagram = { buf: new Uint8Array(0), off: 0, len: 0 };
 
   /** Make the slots (allocated lazily on first use, so an idle stack costs nothing). */
@@ -211,6 +216,10 @@ export class Ipv4Reassembler {
     if (!slot.used) return;
     this.#stats.ReasmTimeout++;
     this.#stats.ReasmFails++;
+    // RFC 1122 §3.3.2: report the timeout to the source if fragment zero arrived.
+    if (slot.headerBytes !== 0 && this.onTimeout !== null) {
+      this.onTimeout(slot.data, HEADER_ROOM - slot.headerBytes, slot.headerBytes);
+    }
     slot.reset();
   }
 }

@@ -80,6 +80,7 @@ export const ICMP_COUNTERS = [
   "OutEchos",
   "OutEchoReps",
   "OutDestUnreachs",
+  "OutTimeExcds",
   "OutRateLimited",
   "OutErrors",
 ] as const;

@@ -130,3 +130,26 @@ Deno.test("sim: martian sources and packets for other addresses are dropped sile
   assert.equal(b.stats.ip.InAddrErrors, 1);
   assert.equal(b.stats.icmp.InEchos, 1);
 });
+
+Deno.test("sim: an incomplete datagram times out after 30 s and the source hears Time Exceeded", () => {
+  const { a, b, wire, run } = twoStacks(0, 9);
+  const ep = wire.endpoint("x", new Uint8Array([2, 0, 0, 0, 0, 1])); // poses as a's port
+  // Fragment zero only (MF set) of a UDP datagram from a to b.
+  const f = new Uint8Array(14 + 20 + 16);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00], 0);
+  f.set([0x45, 0, 0, 36, 0x12, 0x34, 0x20, 0x00, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2], 14);
+  let s = 0;
+  for (let i = 0; i < 20; i += 2) s += (f[14 + i] << 8) | f[15 + i];
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  f[24] = (~s >>> 8) & 0xff;
+  f[25] = ~s & 0xff;
+  ep.transmit(f, 0, f.length, null);
+  ep.flush();
+  run(1000);
+  assert.equal(b.stats.ip.ReasmReqds, 1);
+  assert.equal(b.stats.icmp.OutTimeExcds, 0);
+  run(30_000);
+  assert.equal(b.stats.ip.ReasmTimeout, 1);
+  assert.equal(b.stats.icmp.OutTimeExcds, 1);
+  assert.equal(a.stats.icmp.InTimeExcds, 1);
+});
