@@ -142,3 +142,22 @@ Deno.test("PortAllocator: ports come from the range, skip used ones, and run out
   assert.equal(single.allocate(() => false), 7);
   assert.equal(single.allocate((p) => p === 7), -1);
 });
+
+Deno.test("demux: the table grows its shards as connections arrive and still finds every one", () => {
+  const t = new DemuxTable<number>({ shards: 4 });
+  assert.equal(t.shardCount, 4);
+  for (let i = 0; i < 20_000; i++) {
+    assert.ok(t.insertConnected(1, 80, 0xc6120000 + i, 40000 + (i % 1000), i));
+  }
+  assert.ok(t.shardCount >= 4096, `shards ${t.shardCount}`);
+  for (let i = 0; i < 20_000; i++) {
+    assert.equal(t.lookupExact(1, 80, 0xc6120000 + i, 40000 + (i % 1000)), i);
+  }
+  for (let i = 0; i < 20_000; i += 2) {
+    assert.ok(t.removeConnected(1, 80, 0xc6120000 + i, 40000 + (i % 1000)));
+  }
+  assert.equal(t.size, 10_000);
+  const fixed = new DemuxTable<number>({ shards: 16, maxShards: 16 });
+  for (let i = 0; i < 1000; i++) fixed.insertConnected(1, 80, i, 1, i);
+  assert.equal(fixed.shardCount, 16);
+});
