@@ -235,13 +235,18 @@ export class Ipv4Layer {
     this.#links[nicIndex]!.arp.announce(addr);
   }
 
-  /** Add a default route through `gateway` (which must be on a connected subnet). */
+  /**
+   * Set the default route through `gateway` (which must be on a connected subnet), replacing
+   * any earlier one. Throws an ENETUNREACH-coded error otherwise.
+   */
   setDefaultGateway(gateway: number): void {
-    if (!this.routes.lookup(gateway, this.#route)) {
+    // The gateway must be on-link: reached by a connected route, not through another router.
+    if (!this.routes.lookup(gateway, this.#route) || this.#route.nextHop !== gateway) {
       throw Object.assign(new Error("gateway is not on a connected subnet"), {
         code: "ENETUNREACH",
       });
     }
+    this.routes.remove(0, 0); // replaces an earlier default route, like `ip route replace`
     this.routes.add({
       dest: 0,
       prefixLen: 0,

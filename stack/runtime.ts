@@ -183,7 +183,13 @@ export class Runtime {
       stack = new Stack({ ...config.stack });
       nic = stack.addNic(driver);
       for (const p of parsed) stack.ipv4.addAddress(nic.index, p.addr, p.prefixLen);
-      if (gw !== 0) stack.ipv4.setDefaultGateway(gw);
+      if (gw !== 0) {
+        try {
+          stack.ipv4.setDefaultGateway(gw);
+        } catch {
+          throw invalid(`--gw ${config.gw}: not on a subnet of --addr`);
+        }
+      }
     } catch (e) {
       driver.close();
       throw e;

@@ -246,6 +246,7 @@ interopTest(
           ["serve", "--if", pair.stackIf, "--addr", "198.18.0.300/24"],
           ["serve", "--addr", "198.18.0.2/24"],
           ["serve", "--if", pair.stackIf, "--bogus"],
+          ["serve", "--if", pair.stackIf, "--addr", "198.18.0.2/24", "--gw", "198.19.0.1"],
           ["ping", "--if", pair.stackIf],
           ["ping", "198.18.0.1", "-c", "x", "--if", pair.stackIf],
           ["nonsense"],

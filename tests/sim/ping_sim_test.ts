@@ -153,3 +153,21 @@ Deno.test("sim: an incomplete datagram times out after 30 s and the source hears
   assert.equal(b.stats.icmp.OutTimeExcds, 1);
   assert.equal(a.stats.icmp.InTimeExcds, 1);
 });
+
+Deno.test("sim: an off-subnet destination goes to the default gateway's MAC", () => {
+  const { a, b, run } = twoStacks(0, 10);
+  a.ipv4.setDefaultGateway(parseIpv4("198.18.0.2"));
+  assert.throws(() => a.ipv4.setDefaultGateway(parseIpv4("198.19.9.9")), { code: "ENETUNREACH" });
+  assert.equal(a.icmp.sendEcho(parseIpv4("198.19.5.5"), 3, 1, new Uint8Array(8), 0, 8), null);
+  run(100);
+  // The frame reached b (the gateway's MAC) addressed to 198.19.5.5, which b does not own.
+  assert.ok(a.ipv4.arp(1).lookup(parseIpv4("198.18.0.2")) !== null, "a resolved the gateway");
+  assert.equal(a.ipv4.arp(1).lookup(parseIpv4("198.19.5.5")), null, "never ARPs off-subnet");
+  assert.equal(b.stats.ip.InAddrErrors, 1);
+  // Without a default route there is no route at all.
+  const { a: lonely } = twoStacks(0, 11);
+  assert.equal(
+    lonely.icmp.sendEcho(parseIpv4("198.19.5.5"), 3, 1, new Uint8Array(8), 0, 8),
+    "ENETUNREACH",
+  );
+});
