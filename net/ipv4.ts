@@ -428,6 +428,12 @@ export class Ipv4Layer {
       return this.#sendLocal(pb, route.nicIndex, src, dst, protocol, ttl, tos);
     }
     const gso = offload !== null && offload.gsoType !== 0;
+    if (total > 0xffff && !gso) {
+      // RFC 791: the total length field is 16 bits; nothing larger exists as one datagram.
+      st.OutDiscards++;
+      this.#pool.free(pb);
+      return false;
+    }
     if (total > l.link.mtu && !gso) {
       if (dontFragment) {
         st.FragFails++;

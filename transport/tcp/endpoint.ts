@@ -258,7 +258,8 @@ export class TcpEndpoint implements OutputSource {
       maxRtoMs: o.maxRtoMs,
     });
     const mtu = layer.ctx.ipv4.mtuOf(route.nicIndex);
-    this.advMss = (mtu > 0 ? mtu : 576) - TCP_IPV4_OVERHEAD_BYTES;
+    // An IPv4 datagram holds at most 65535 bytes, whatever the link MTU (loopback: 65536).
+    this.advMss = Math.min(mtu > 0 ? mtu : 576, 0xffff) - TCP_IPV4_OVERHEAD_BYTES;
     this.keepIdleMs = o.keepaliveIdleMs;
     this.keepIntervalMs = o.keepaliveIntervalMs;
     this.keepCount = o.keepaliveCount;
