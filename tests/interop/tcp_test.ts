@@ -314,3 +314,46 @@ interopTest(
   },
   { tools: ["socat"] },
 );
+
+interopTest(
+  "500 kernel HTTP connections, 50 at a time, all answered; none left behind",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const serve = await startServe(pair, SERVICES);
+      try {
+        // "-o /dev/null" applies to one URL each.
+        const urls = Array.from(
+          { length: 500 },
+          (_, i) => ["-o", "/dev/null", `http://${pair.stackAddr}/bytes/${i}`],
+        ).flat();
+        const r = await pair.run([
+          "curl",
+          "-sS",
+          "--parallel",
+          "--parallel-max",
+          "50",
+          "-H",
+          "Connection: close", // one connection per request
+          "-w",
+          "%{http_code} %{size_download}\\n",
+          ...urls,
+        ], { timeoutMs: 120_000 });
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stdout.trim().split("\n");
+        assert.equal(lines.length, 500);
+        const sizes = lines.map((l) => {
+          const [code, size] = l.split(" ");
+          assert.equal(code, "200");
+          return Number(size);
+        }).sort((a, b) => a - b);
+        assert.deepEqual(sizes, Array.from({ length: 500 }, (_, i) => i));
+      } finally {
+        assert.equal(await serve.stop(), 0);
+      }
+      const stats = serve.statsEvent()!;
+      assert.equal(stats.tcp.PassiveOpens, 500);
+      assert.equal(stats.tcp.ListenOverflows, 0);
+    });
+  },
+  { tools: ["curl"] },
+);
