@@ -19,6 +19,13 @@
  * @module
  */
 
+import {
+  isPartialChecksum,
+  RX_CSUM_MAYBE_PARTIAL,
+  RX_CSUM_PARTIAL,
+  RX_CSUM_VALID,
+} from "../link/driver.ts";
+
 /** True when the host stores integers little-endian (every platform Deno ships for). */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -356,4 +363,26 @@ export function finishPartialChecksumIpv4Frame(buf: Uint8Array, off: number, len
   const csumOffset = proto === 6 ? 16 : proto === 17 ? 6 : -1;
   if (csumOffset < 0 || 14 + ihl + csumOffset + 2 > end) return;
   finishPartialChecksum(buf, off, end, 14 + ihl, csumOffset);
+}
+
+/**
+ * Decide whether a received TCP/UDP segment's checksum is acceptable, honouring what the driver
+ * says about it (`rxFlags`, the `RX_*` bits of `link/driver.ts`): verified by the kernel
+ * (DATA_VALID) or left partial by a local kernel peer (NEEDS_CSUM) → accepted; otherwise the
+ * sum over `buf[off, off+len)` plus `pseudo` must verify — or, when the driver cannot tell
+ * (`RX_CSUM_MAYBE_PARTIAL`, AF_XDP), the field at `fieldOff` may hold exactly the pseudo-header
+ * sum, the one value a partial checksum has. One place for this rule, used by TCP and UDP.
+ */
+export function transportChecksumOk(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  fieldOff: number,
+  pseudo: number,
+  rxFlags: number,
+): boolean {
+  if ((rxFlags & (RX_CSUM_VALID | RX_CSUM_PARTIAL)) !== 0) return true;
+  if (foldChecksum(onesComplementSum(buf, off, len, pseudo)) === 0) return true;
+  if ((rxFlags & RX_CSUM_MAYBE_PARTIAL) === 0) return false;
+  return isPartialChecksum((buf[off + fieldOff] << 8) | buf[off + fieldOff + 1], foldSum(pseudo));
 }

@@ -7,16 +7,15 @@
 
 import type { Icmpv4Layer } from "../net/icmpv4.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../net/ipv4.ts";
-import { foldChecksum, foldSum, onesComplementSum, pseudoHeaderSumV4 } from "../net/checksum.ts";
+import {
+  foldChecksum,
+  onesComplementSum,
+  pseudoHeaderSumV4,
+  transportChecksumOk,
+} from "../net/checksum.ts";
 import { isIpv4LimitedBroadcast, isIpv4Multicast } from "../net/ipv4_address.ts";
 import { IP_PROTO_UDP } from "../net/ipv4_header.ts";
 import { RouteResult } from "../net/route_table.ts";
-import {
-  isPartialChecksum,
-  RX_CSUM_MAYBE_PARTIAL,
-  RX_CSUM_PARTIAL,
-  RX_CSUM_VALID,
-} from "../link/driver.ts";
 import { ByteRing } from "../stack/byte_ring.ts";
 import type { Clock } from "../stack/clock.ts";
 import { type ErrnoCode, StackError } from "../stack/errors.ts";
@@ -432,19 +431,21 @@ export class UdpLayer implements Ipv4ProtocolHandler {
       return;
     }
     const ulen = h.length;
-    const csum = h.checksum;
-    // RFC 768: checksum 0 means "none" on IPv4. Kernel peers may leave it partial (trusted).
-    if (csum !== 0 && (rxFlags & (RX_CSUM_VALID | RX_CSUM_PARTIAL)) === 0) {
-      const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_UDP, ulen);
-      const sum = onesComplementSum(buf, off, ulen, pseudo);
-      if (
-        foldChecksum(sum) !== 0 &&
-        !((rxFlags & RX_CSUM_MAYBE_PARTIAL) !== 0 && isPartialChecksum(csum, foldSum(pseudo)))
-      ) {
-        st.InCsumErrors++;
-        st.InErrors++;
-        return;
-      }
+    // RFC 768: checksum 0 means "none" on IPv4.
+    if (
+      h.checksum !== 0 &&
+      !transportChecksumOk(
+        buf,
+        off,
+        ulen,
+        6,
+        pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_UDP, ulen),
+        rxFlags,
+      )
+    ) {
+      st.InCsumErrors++;
+      st.InErrors++;
+      return;
     }
     const dport = h.dstPort;
     const sport = h.srcPort;

@@ -8,9 +8,11 @@ import {
   onesComplementSum,
   pseudoHeaderSumV4,
   pseudoHeaderSumV6,
+  transportChecksumOk,
   udpChecksumToWire,
   verifyChecksum,
 } from "../../net/checksum.ts";
+import { RX_CSUM_MAYBE_PARTIAL, RX_CSUM_PARTIAL, RX_CSUM_VALID } from "../../link/driver.ts";
 
 /** The obvious RFC 1071 definition: big-endian byte pairs, end-around carry, complement. */
 function naiveChecksum(b: Uint8Array, off: number, len: number): number {
@@ -272,4 +274,25 @@ Deno.test("checksum: RFC 1624 32-bit update (address rewrite)", () => {
     dv.setUint16(10, checksumAdjust32(c, oldA, newA));
     assert.ok(verifyChecksum(b, 0, 20));
   }
+});
+
+Deno.test("transportChecksumOk: trusts kernel flags, verifies otherwise, MAYBE_PARTIAL accepts only the pseudo sum", () => {
+  // A UDP datagram 198.18.0.1:1000 → 198.18.0.2:2000 with 4 payload bytes.
+  const b = new Uint8Array([0x03, 0xe8, 0x07, 0xd0, 0, 12, 0, 0, 1, 2, 3, 4]);
+  const pseudo = pseudoHeaderSumV4(0xc6120001, 0xc6120002, 17, 12);
+  const good = foldChecksum(onesComplementSum(b, 0, 12, pseudo));
+  b[6] = good >>> 8;
+  b[7] = good & 0xff;
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, 0), true);
+  b[11] ^= 1; // corrupt the payload
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, 0), false);
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, RX_CSUM_VALID), true);
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, RX_CSUM_PARTIAL), true);
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, RX_CSUM_MAYBE_PARTIAL), false);
+  // What an offloading sender leaves: the folded pseudo-header sum in the field.
+  const partial = foldSum(pseudo);
+  b[6] = partial >>> 8;
+  b[7] = partial & 0xff;
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, 0), false);
+  assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, RX_CSUM_MAYBE_PARTIAL), true);
 });

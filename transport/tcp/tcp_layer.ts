@@ -7,13 +7,7 @@
  * @module
  */
 
-import {
-  isPartialChecksum,
-  RX_CSUM_MAYBE_PARTIAL,
-  RX_CSUM_PARTIAL,
-  RX_CSUM_VALID,
-} from "../../link/driver.ts";
-import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
+import { pseudoHeaderSumV4, transportChecksumOk } from "../../net/checksum.ts";
 import type { Icmpv4Layer } from "../../net/icmpv4.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
 import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
@@ -303,17 +297,12 @@ export class TcpLayer implements Ipv4ProtocolHandler {
       st.InErrs++;
       return;
     }
-    // A kernel peer leaves checksums partial or already verified: trust its flags.
-    if ((rxFlags & (RX_CSUM_VALID | RX_CSUM_PARTIAL)) === 0) {
-      const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
-      if (
-        !h.verifyChecksum(pseudo) &&
-        !((rxFlags & RX_CSUM_MAYBE_PARTIAL) !== 0 && isPartialChecksum(h.checksum, foldSum(pseudo)))
-      ) {
-        st.InCsumErrors++;
-        st.InErrs++;
-        return;
-      }
+    // A kernel peer leaves checksums partial or already verified: the shared rule decides.
+    const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
+    if (!transportChecksumOk(buf, off, len, 16, pseudo, rxFlags)) {
+      st.InCsumErrors++;
+      st.InErrs++;
+      return;
     }
     st.InSegs++;
     // RFC 1122 §4.2.3.10: no TCP to or from broadcast/multicast.
