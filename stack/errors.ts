@@ -23,6 +23,7 @@ export type ErrnoCode =
   | "EINPROGRESS"
   | "EINVAL"
   | "EISCONN"
+  | "EMFILE"
   | "EMSGSIZE"
   | "ENETUNREACH"
   | "ENOBUFS"

@@ -137,13 +137,26 @@ function checkPort(call: string, port: number): number {
  * The descriptor table of one stack. Descriptors are small integers, lowest free first.
  */
 export class SocketTable {
+  /** Most open descriptors; `socket()`/`accept()` beyond it throw EMFILE (Linux RLIMIT_NOFILE). */
+  readonly maxDescriptors: number;
+  /** Descriptors refused because the table was full. */
+  refused = 0;
   readonly #stack: Stack;
   readonly #fds: (Entry | undefined)[] = [];
+  #open = 0;
   readonly #peer = new UdpPeer();
 
-  /** A table over `stack`. */
-  constructor(stack: Stack) {
+  /** A table over `stack`, bounded at `maxDescriptors` (default 65 536). */
+  constructor(stack: Stack, maxDescriptors = 65_536) {
     this.#stack = stack;
+    this.maxDescriptors = maxDescriptors;
+  }
+
+  #checkRoom(call: string): void {
+    if (this.#open >= this.maxDescriptors) {
+      this.refused++;
+      throw new StackError("EMFILE", `${call}: ${this.maxDescriptors} descriptors open`);
+    }
   }
 
   #get(call: string, fd: number): Entry {
@@ -169,6 +182,7 @@ export class SocketTable {
     let fd = 0;
     while (this.#fds[fd] !== undefined) fd++;
     this.#fds[fd] = entry;
+    this.#open++;
     return fd;
   }
 
@@ -189,6 +203,10 @@ export class SocketTable {
   /** Open a socket; returns its descriptor. */
   socket(family: number, type: number): number {
     if (family !== AF_INET) throw new StackError("EAFNOSUPPORT", "socket: only AF_INET");
+    if (type !== SOCK_DGRAM && type !== SOCK_STREAM) {
+      throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
+    }
+    this.#checkRoom("socket");
     let entry: Entry;
     if (type === SOCK_DGRAM) entry = { kind: "udp", ep: this.#stack.udp.open() };
     else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
@@ -212,6 +230,7 @@ export class SocketTable {
   accept(fd: number): number {
     const e = this.#get("accept", fd);
     if (e.kind !== "listener") throw new StackError("EINVAL", "accept: socket is not listening");
+    this.#checkRoom("accept");
     const ep = e.l.accept();
     if (ep === null) throw new StackError("EAGAIN", "accept: no connection waiting");
     this.#applyOptions(ep, e.setup);
@@ -338,6 +357,7 @@ export class SocketTable {
   close(fd: number): void {
     const e = this.#get("close", fd);
     this.#fds[fd] = undefined;
+    this.#open--;
     if (e.kind === "udp") e.ep.close();
     else if (e.kind === "listener") e.l.close();
     else if (e.kind === "tcp") {

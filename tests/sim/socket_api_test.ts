@@ -139,3 +139,14 @@ Deno.test("socket API: SO_LINGER 0 makes close() abortive; options and misuse", 
   assert.equal(code(() => sa.socket(AF_INET, 99)), "EPROTONOSUPPORT");
   assert.equal(code(() => sa.socket(10, SOCK_STREAM)), "EAFNOSUPPORT");
 });
+
+Deno.test("socket API: the descriptor table is bounded (EMFILE, counted) and frees on close", () => {
+  const { a } = hosts();
+  const s = new SocketTable(a, 2);
+  const x = s.socket(AF_INET, SOCK_DGRAM);
+  s.socket(AF_INET, SOCK_STREAM);
+  assert.equal(code(() => s.socket(AF_INET, SOCK_DGRAM)), "EMFILE");
+  assert.equal(s.refused, 1);
+  s.close(x);
+  assert.equal(s.socket(AF_INET, SOCK_DGRAM), x, "lowest free descriptor is reused");
+});
