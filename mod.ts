@@ -14,7 +14,8 @@
  */
 
 export { type DriverName, Runtime, type RuntimeConfig } from "./stack/runtime.ts";
-export { type OutputSource, Stack, type StackOptions } from "./stack/stack.ts";
+export { Stack, type StackOptions } from "./stack/stack.ts";
+export { type OutputScheduler, type OutputSource } from "./core/output_queue.ts";
 export {
   AF_INET,
   IP_TTL,
@@ -65,18 +66,19 @@ export {
   EventMux,
   type EventMuxStats,
   WaitQueue,
-} from "./stack/event_mux.ts";
-export { type Clock, MonotonicClock, VirtualClock } from "./stack/clock.ts";
-export { type ErrnoCode, StackError } from "./stack/errors.ts";
-export { type Counters, StackStats } from "./stack/stats.ts";
+} from "./core/event_mux.ts";
+export { type Clock, MonotonicClock, VirtualClock } from "./core/clock.ts";
+export { type ErrnoCode, StackError } from "./core/errors.ts";
+export { StackStats } from "./stack/stats.ts";
+export { type Counters } from "./core/counters.ts";
 export {
   BufferPool,
   type BufferPoolStats,
   HEADROOM_BYTES,
   PacketBuffer,
-} from "./stack/packet_buffer.ts";
-export { Timer, TimerWheel, type TimerWheelOptions } from "./stack/timer_wheel.ts";
-export { SeededRandom } from "./stack/random.ts";
+} from "./core/packet_buffer.ts";
+export { Timer, TimerWheel, type TimerWheelOptions } from "./core/timer_wheel.ts";
+export { SeededRandom } from "./core/random.ts";
 export {
   DriverStats,
   type LinkCapabilities,

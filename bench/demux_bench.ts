@@ -11,7 +11,7 @@
  */
 
 import { DemuxTable } from "../transport/demux.ts";
-import { SeededRandom } from "../stack/random.ts";
+import { SeededRandom } from "../core/random.ts";
 
 /** Lookups per iteration. */
 const LOOKUPS = 1024;

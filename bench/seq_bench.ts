@@ -7,9 +7,9 @@
  * @module
  */
 
-import { ByteRing, type ByteSpan } from "../stack/byte_ring.ts";
-import { VirtualClock } from "../stack/clock.ts";
-import { siphash24, sipKeyFromBytes } from "../stack/siphash.ts";
+import { ByteRing, type ByteSpan } from "../core/byte_ring.ts";
+import { VirtualClock } from "../core/clock.ts";
+import { siphash24, sipKeyFromBytes } from "../core/siphash.ts";
 import { Assembler } from "../transport/tcp/assembler.ts";
 import { IsnGenerator } from "../transport/tcp/isn.ts";
 import {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { Timer, TimerWheel } from "../stack/timer_wheel.ts";
-import { SeededRandom } from "../stack/random.ts";
+import { Timer, TimerWheel } from "../core/timer_wheel.ts";
+import { SeededRandom } from "../core/random.ts";
 
 const COUNT = 10_000;
 const rng = new SeededRandom(1);

@@ -26,7 +26,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { emit, emitError, emitJson } from "./output.ts";
-import { onStopSignal } from "./uperf.ts";
+import { onStopSignal } from "./meter.ts";
 
 /** Default port. */
 const DEFAULT_PORT = 5300;

@@ -26,6 +26,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { emit, emitJson, formatStats } from "./output.ts";
+import type { ServeService } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 
 /** Usage of `serve`. */
@@ -44,16 +45,6 @@ ${LINK_USAGE}`;
 
 /** Receive buffer of an echo socket: room for a whole RX batch of 64 KB datagrams. */
 const ECHO_RECEIVE_BUFFER_BYTES = 4 << 20;
-
-/** A service run by `serve`. */
-export interface ServeService {
-  /** Name in the output, e.g. `udp-echo/7`. */
-  readonly name: string;
-  /** Counters of the service, printed with the stack's at exit. */
-  readonly stats: Record<string, number>;
-  /** Stop serving and release the service's sockets. Idempotent. */
-  close(): void;
-}
 
 /**
  * UDP echo (RFC 862 over UDP): every datagram received on the port is sent back to its sender,

@@ -7,7 +7,7 @@
  */
 
 import type { Runtime, TcpConn, TcpServer } from "../mod.ts";
-import type { ServeService } from "./serve.ts";
+import type { ServeService } from "./service.ts";
 
 /** A running TCP service: its listener and counters. */
 export class TcpService implements ServeService {

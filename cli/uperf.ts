@@ -20,7 +20,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import {
   formatIpv4,
   parseIpv4,
@@ -39,8 +38,18 @@ import {
   parseStrict,
   UsageError,
 } from "./args.ts";
+import {
+  dataPathCounters,
+  dataPathDelta,
+  Meter,
+  MIN_PARTIAL_INTERVAL_MS,
+  onStopSignal,
+  sleep,
+  yieldToEventLoop,
+} from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
 import { runTcpClient, runTcpServer } from "./uperf_tcp.ts";
+import type { UperfOptions } from "./uperf_options.ts";
 
 /** Usage of `uperf`. */
 export const UPERF_USAGE = `usage: ustack uperf server [--udp] [-p PORT] [-t SECS] [link options]
@@ -65,232 +74,8 @@ const SEND_BURST = 64;
 const RESOLVE_TIMEOUT_MS = 3500;
 /** The server stops after this long without a datagram once traffic has started. */
 const SERVER_IDLE_MS = 2000;
-/** A last partial interval shorter than this is folded into the summary only. */
-export const MIN_PARTIAL_INTERVAL_MS = 50;
 /** Receive buffer of the server socket: several RX batches of 64 KB datagrams. */
 const SERVER_RECEIVE_BUFFER_BYTES = 4 << 20;
-
-/** What uperf is asked to do. */
-export interface UperfOptions {
-  /** Which side. */
-  role: "server" | "client";
-  /** UDP or TCP. */
-  protocol: "udp" | "tcp";
-  /** Client: destination address. */
-  host: number;
-  /** Bytes per datagram (UDP) or per write (TCP). */
-  len: number;
-  /** Seconds to run. */
-  seconds: number;
-  /** Port. */
-  port: number;
-  /** TCP client: parallel connections. */
-  streams: number;
-  /** JSON lines output. */
-  json: boolean;
-}
-
-/** Let Deno's event loop (and so the stack's loop) run: ~3 µs, unlike a clamped timer. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Gbit/s of `bytes` over `seconds` (0 when no time passed). */
-function gbps(bytes: number, seconds: number): number {
-  return seconds > 0 ? (bytes * 8) / seconds / 1e9 : 0;
-}
-
-/** Packets per second (0 when no time passed). */
-function pps(packets: number, seconds: number): number {
-  return seconds > 0 ? packets / seconds : 0;
-}
-
-function formatGbps(g: number): string {
-  return g === 0 || g >= 0.1 ? g.toFixed(2) : g.toPrecision(2);
-}
-
-/** `1.23 GB`, `45.60 MB`, `7.00 kB`, `12 B` (decimal units). */
-function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(2)} kB`;
-  return `${bytes} B`;
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-/** Running totals and the per-second report of one side. */
-export class Meter {
-  /** Packets (datagrams, or TCP segments) so far. */
-  packets = 0;
-  /** Payload bytes so far. */
-  bytes = 0;
-  #startMs = 0;
-  #lastMs = 0;
-  #lastPackets = 0;
-  #lastBytes = 0;
-
-  /** A meter for `role`, printing text or JSON lines. */
-  constructor(readonly role: "server" | "client", readonly json: boolean) {}
-
-  /** Start the clock at `nowMs`. */
-  start(nowMs: number): void {
-    this.#startMs = nowMs;
-    this.#lastMs = nowMs;
-  }
-
-  /** When the clock started. */
-  get startMs(): number {
-    return this.#startMs;
-  }
-
-  /** When the last interval line ended. */
-  get lastReportMs(): number {
-    return this.#lastMs;
-  }
-
-  /** Print the interval since the last report, ending at `nowMs`. */
-  report(nowMs: number): void {
-    const seconds = (nowMs - this.#lastMs) / 1000;
-    const packets = this.packets - this.#lastPackets;
-    const bytes = this.bytes - this.#lastBytes;
-    const end = (nowMs - this.#startMs) / 1000;
-    const g = gbps(bytes, seconds);
-    const p = pps(packets, seconds);
-    if (this.json) {
-      emitJson("interval", {
-        role: this.role,
-        start: round((this.#lastMs - this.#startMs) / 1000, 3),
-        end: round(end, 3),
-        bytes,
-        packets,
-        seconds: round(seconds, 3),
-        gbps: round(g, 6),
-        pps: Math.round(p),
-      });
-    } else {
-      emit(`[${end.toFixed(2).padStart(6)}s] ${formatGbps(g)} Gbit/s ${Math.round(p)} pkt/s`);
-    }
-    this.#lastMs = nowMs;
-    this.#lastPackets = this.packets;
-    this.#lastBytes = this.bytes;
-  }
-
-  /** Print the summary over `seconds`, with extra JSON fields. */
-  summary(seconds: number, extra: Record<string, unknown>): void {
-    const g = gbps(this.bytes, seconds);
-    const p = pps(this.packets, seconds);
-    if (this.json) {
-      emitJson("summary", {
-        role: this.role,
-        bytes: this.bytes,
-        packets: this.packets,
-        seconds: round(seconds, 3),
-        gbps: round(g, 6),
-        pps: Math.round(p),
-        ...extra,
-      });
-    } else {
-      const verb = this.role === "client" ? "sent" : "received";
-      emit(
-        `summary: ${verb} ${this.packets} packets, ${formatBytes(this.bytes)} in ` +
-          `${seconds.toFixed(2)} s, ${formatGbps(g)} Gbit/s, ${Math.round(p)} pkt/s`,
-      );
-    }
-  }
-}
-
-/** Data-path counters of a runtime at one moment: its driver, event loop and mux. */
-export interface DataPathCounters {
-  /** Driver kind (`af_packet`, `af_xdp`, …). */
-  driver: string;
-  /** Frames queued for transmit (a GSO super-frame counts once). */
-  txFrames: number;
-  /** Bytes queued for transmit. */
-  txBytes: number;
-  /** Frames received. */
-  rxFrames: number;
-  /** Bytes received. */
-  rxBytes: number;
-  /** Frames refused on transmit. */
-  txDropped: number;
-  /** Frames dropped on receive. */
-  rxDropped: number;
-  /** Times the TX ring or queue was found full. */
-  txRingFull: number;
-  /** Transmit kicks. */
-  txKicks: number;
-  /** Syscalls the driver made (receive and transmit). */
-  driverSyscalls: number;
-  /** Times the loop parked in poll() (each park is a poll plus an eventfd read). */
-  loopParks: number;
-  /** Eventfd writes that woke the parked loop. */
-  loopWakes: number;
-  /** Eventfd writes of the readiness mux. */
-  muxSignals: number;
-}
-
-/** Read the data-path counters of `rt` now. */
-export function dataPathCounters(rt: Runtime): DataPathCounters {
-  const d = rt.nic.driver;
-  return {
-    driver: d.kind,
-    txFrames: d.stats.txFrames,
-    txBytes: d.stats.txBytes,
-    rxFrames: d.stats.rxFrames,
-    rxBytes: d.stats.rxBytes,
-    txDropped: d.stats.txDropped,
-    rxDropped: d.stats.rxDropped,
-    txRingFull: d.stats.txRingFull,
-    txKicks: d.stats.txKicks,
-    driverSyscalls: d.stats.syscalls,
-    loopParks: rt.loop.stats.parks,
-    loopWakes: rt.loop.stats.wakes,
-    muxSignals: rt.stack.mux.stats.signals,
-  };
-}
-
-/**
- * The counters between two snapshots, plus `syscalls` (driver syscalls, two per park — the
- * poll and the eventfd read — and every eventfd write) and syscalls per frame moved in either
- * direction: the `driver` field of a summary.
- */
-export function dataPathDelta(
-  before: DataPathCounters,
-  after: DataPathCounters,
-): Record<string, number | string> {
-  const out: Record<string, number | string> = { kind: after.driver };
-  for (const k of Object.keys(after) as (keyof DataPathCounters)[]) {
-    if (k !== "driver") out[k] = (after[k] as number) - (before[k] as number);
-  }
-  const frames = (out.txFrames as number) + (out.rxFrames as number);
-  const syscalls = (out.driverSyscalls as number) + 2 * (out.loopParks as number) +
-    (out.loopWakes as number) + (out.muxSignals as number);
-  out.syscalls = syscalls;
-  out.driverSyscallsPerFrame = frames > 0 ? round((out.driverSyscalls as number) / frames, 4) : 0;
-  out.syscallsPerFrame = frames > 0 ? round(syscalls / frames, 4) : 0;
-  return out;
-}
-
-/** Resolve on SIGINT/SIGTERM; `remove()` uninstalls the listeners. */
-export function onStopSignal(stop: () => void): { remove(): void } {
-  const handler = () => stop();
-  Deno.addSignalListener("SIGINT", handler);
-  Deno.addSignalListener("SIGTERM", handler);
-  return {
-    remove() {
-      Deno.removeSignalListener("SIGINT", handler);
-      Deno.removeSignalListener("SIGTERM", handler);
-    },
-  };
-}
 
 /** Parse `uperf` arguments; throws UsageError. Returns null for `--help`. */
 function parseUperf(

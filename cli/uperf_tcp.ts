@@ -14,8 +14,8 @@ import {
   Meter,
   MIN_PARTIAL_INTERVAL_MS,
   onStopSignal,
-  type UperfOptions,
-} from "./uperf.ts";
+} from "./meter.ts";
+import type { UperfOptions } from "./uperf_options.ts";
 
 /** The server stops after this long without data once traffic has started. */
 const SERVER_IDLE_MS = 2000;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PacketBuffer } from "../stack/packet_buffer.ts";
+import type { PacketBuffer } from "../core/packet_buffer.ts";
 import type { LinkCapabilities, TxOffload } from "./driver.ts";
 
 /** A NIC as seen from the network layer. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Clock } from "../stack/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import {
   type DriverStats,
   type LinkCapabilities,
@@ -54,7 +54,7 @@ const performanceClock: Clock = { nowMs: () => performance.now() };
  *
  * @example
  * ```ts
- * import { VirtualClock } from "../stack/clock.ts";
+ * import { VirtualClock } from "../core/clock.ts";
  * import { PcapWriter } from "./pcap_writer.ts";
  * import { SimWire } from "./sim_wire.ts";
  * const clock = new VirtualClock();

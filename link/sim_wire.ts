@@ -14,8 +14,8 @@
  * @module
  */
 
-import type { Clock } from "../stack/clock.ts";
-import { SeededRandom } from "../stack/random.ts";
+import type { Clock } from "../core/clock.ts";
+import { SeededRandom } from "../core/random.ts";
 import {
   DriverStats,
   GSO_NONE,
@@ -165,7 +165,7 @@ function assignFaults(target: SimFaults, f: Partial<SimFaults>): void {
  *
  * @example
  * ```ts
- * import { VirtualClock } from "../stack/clock.ts";
+ * import { VirtualClock } from "../core/clock.ts";
  * import { RxBatch } from "./driver.ts";
  * const clock = new VirtualClock();
  * const wire = new SimWire({ clock, seed: 7, delayMs: 5, lossRate: 0.01 });

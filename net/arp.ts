@@ -14,11 +14,11 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { BROADCAST_MAC, ETHERTYPE_ARP, macEquals } from "../link/ethernet.ts";
-import type { BufferPool, PacketBuffer } from "../stack/packet_buffer.ts";
-import { HEADROOM_BYTES } from "../stack/packet_buffer.ts";
-import type { Counters } from "../stack/stats.ts";
-import { Timer, type TimerWheel } from "../stack/timer_wheel.ts";
-import type { Clock } from "../stack/clock.ts";
+import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import type { Counters } from "../core/counters.ts";
+import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
+import type { Clock } from "../core/clock.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpHeader, writeArp } from "./arp_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
 

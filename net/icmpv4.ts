@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Clock } from "../stack/clock.ts";
-import type { BufferPool } from "../stack/packet_buffer.ts";
-import { HEADROOM_BYTES } from "../stack/packet_buffer.ts";
-import type { Counters } from "../stack/stats.ts";
+import type { Clock } from "../core/clock.ts";
+import type { BufferPool } from "../core/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import type { Counters } from "../core/counters.ts";
 import { foldChecksum, onesComplementSum } from "./checksum.ts";
 import {
   ICMPV4_DEST_UNREACHABLE,

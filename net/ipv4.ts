@@ -8,11 +8,11 @@
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
 import type { TxOffload } from "../link/driver.ts";
-import type { Clock } from "../stack/clock.ts";
-import type { BufferPool, PacketBuffer } from "../stack/packet_buffer.ts";
-import { HEADROOM_BYTES } from "../stack/packet_buffer.ts";
-import type { StackStats } from "../stack/stats.ts";
-import type { TimerWheel } from "../stack/timer_wheel.ts";
+import type { Clock } from "../core/clock.ts";
+import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import type { Counters } from "../core/counters.ts";
+import type { TimerWheel } from "../core/timer_wheel.ts";
 import { ArpCache, type ArpOptions } from "./arp.ts";
 import {
   isIpv4LimitedBroadcast,
@@ -97,6 +97,14 @@ export interface Ipv4Options {
   localQueue?: number;
 }
 
+/** The counter groups the IPv4 layer keeps: IP itself and the ARP caches of its links. */
+export interface Ipv4Counters {
+  /** IPv4 (`Ip*`). */
+  readonly ip: Counters;
+  /** ARP. */
+  readonly arp: Counters;
+}
+
 interface AttachedLink {
   link: LinkEndpoint;
   arp: ArpCache;
@@ -122,7 +130,7 @@ export class Ipv4Layer {
   readonly #pool: BufferPool;
   readonly #timers: TimerWheel;
   readonly #clock: Clock;
-  readonly #stats: StackStats;
+  readonly #stats: Ipv4Counters;
   readonly #links: (AttachedLink | undefined)[] = [];
   readonly #addrs: Ipv4InterfaceAddress[] = [];
   readonly #local = new Set<number>();
@@ -141,7 +149,7 @@ export class Ipv4Layer {
     pool: BufferPool,
     timers: TimerWheel,
     clock: Clock,
-    stats: StackStats,
+    stats: Ipv4Counters,
     opts: Ipv4Options = {},
   ) {
     this.#pool = pool;

@@ -10,9 +10,9 @@
  * @module
  */
 
-import type { Clock } from "../stack/clock.ts";
-import type { Counters } from "../stack/stats.ts";
-import { Timer, type TimerWheel } from "../stack/timer_wheel.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Counters } from "../core/counters.ts";
+import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 
 /** Tunables of reassembly. */
 export interface ReassemblyOptions {

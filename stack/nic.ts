@@ -16,7 +16,7 @@ import {
   ETHERTYPE_IPV4,
   formatMac,
 } from "../link/ethernet.ts";
-import type { BufferPool, PacketBuffer } from "./packet_buffer.ts";
+import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "./stats.ts";
 
 /** Where a NIC hands the frames it received. */

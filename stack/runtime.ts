@@ -15,7 +15,7 @@ import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
 import { finishPartialChecksum, finishPartialChecksumIpv4Frame } from "../net/checksum.ts";
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
-import { StackError } from "./errors.ts";
+import { StackError } from "../core/errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";

@@ -18,8 +18,8 @@ import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
-import { StackError } from "./errors.ts";
-import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "./event_mux.ts";
+import { StackError } from "../core/errors.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../core/event_mux.ts";
 import type { Stack } from "./stack.ts";
 
 /** Address family IPv4. */

@@ -12,20 +12,13 @@ import { type IcmpOptions, Icmpv4Layer } from "../net/icmpv4.ts";
 import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
 import { UdpLayer, type UdpOptions } from "../transport/udp.ts";
 import { TcpLayer, type TcpOptions } from "../transport/tcp/tcp_layer.ts";
-import { type Clock, MonotonicClock } from "./clock.ts";
-import { EventMux } from "./event_mux.ts";
+import { type Clock, MonotonicClock } from "../core/clock.ts";
+import { OutputQueue, type OutputSource } from "../core/output_queue.ts";
+import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
-import { BufferPool, HEADROOM_BYTES } from "./packet_buffer.ts";
+import { BufferPool, HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import { StackStats } from "./stats.ts";
-import { TimerWheel } from "./timer_wheel.ts";
-
-/** Something with output to send at the end of the tick (a TCP endpoint with data queued). */
-export interface OutputSource {
-  /** True while queued for output; managed by the stack. */
-  outputQueued: boolean;
-  /** Produce the queued output now. */
-  flushOutput(): void;
-}
+import { TimerWheel } from "../core/timer_wheel.ts";
 
 /** Options of a stack. Every field has a default. */
 export interface StackOptions {
@@ -86,7 +79,7 @@ export class Stack {
   /** Ticks run. */
   ticks = 0;
   readonly #rxBatch: number;
-  readonly #output: OutputSource[] = [];
+  readonly #output: OutputQueue = new OutputQueue();
   readonly #receiver: NicReceiver;
   #waker: (() => void) | null = null;
   #tickRequested = false;
@@ -145,10 +138,7 @@ export class Stack {
    * comes: this is how API calls made outside a tick get their packets sent.
    */
   scheduleOutput(src: OutputSource): void {
-    if (!src.outputQueued) {
-      src.outputQueued = true;
-      this.#output.push(src);
-    }
+    this.#output.add(src);
     this.requestTick();
   }
 
@@ -182,17 +172,7 @@ export class Stack {
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
     this.timers.advance(this.clock.nowMs());
-    const out = this.#output;
-    if (out.length > 0) {
-      // Sources may re-queue themselves while flushing: process the current list only.
-      const n = out.length;
-      for (let i = 0; i < n; i++) {
-        const s = out[i];
-        s.outputQueued = false;
-        s.flushOutput();
-      }
-      out.splice(0, n);
-    }
+    this.#output.flush();
     for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
     this.mux.fire();
     return frames;

@@ -6,14 +6,9 @@
  * @module
  */
 
-/** A group of named counters. Keys are fixed at construction so V8 keeps one shape. */
-export type Counters = Record<string, number>;
+import { type Counters, makeCounters as counters } from "../core/counters.ts";
 
-function counters(names: readonly string[]): Counters {
-  const c: Counters = {};
-  for (const n of names) c[n] = 0;
-  return c;
-}
+export type { Counters } from "../core/counters.ts";
 
 /** Link-layer counters kept by a NIC (the driver keeps its own in `DriverStats`). */
 export const LINK_COUNTERS = [

@@ -11,8 +11,8 @@ import { formatIpv4 } from "../net/ipv4_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
-import { StackError } from "./errors.ts";
-import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE } from "./event_mux.ts";
+import { StackError } from "../core/errors.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE } from "../core/event_mux.ts";
 import type { Stack } from "./stack.ts";
 
 /** An address in `Deno.NetAddr` form. */

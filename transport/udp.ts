@@ -16,9 +16,9 @@ import {
 import { isIpv4LimitedBroadcast, isIpv4Multicast } from "../net/ipv4_address.ts";
 import { IP_PROTO_UDP } from "../net/ipv4_header.ts";
 import { RouteResult } from "../net/route_table.ts";
-import { ByteRing } from "../stack/byte_ring.ts";
-import type { Clock } from "../stack/clock.ts";
-import { type ErrnoCode, StackError } from "../stack/errors.ts";
+import { ByteRing } from "../core/byte_ring.ts";
+import type { Clock } from "../core/clock.ts";
+import { type ErrnoCode, StackError } from "../core/errors.ts";
 import {
   EV_ERROR,
   EV_HANGUP,
@@ -26,10 +26,10 @@ import {
   EV_WRITABLE,
   type EventMux,
   WaitQueue,
-} from "../stack/event_mux.ts";
-import type { BufferPool } from "../stack/packet_buffer.ts";
-import { HEADROOM_BYTES } from "../stack/packet_buffer.ts";
-import type { StackStats } from "../stack/stats.ts";
+} from "../core/event_mux.ts";
+import type { BufferPool } from "../core/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import type { Counters } from "../core/counters.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
 import { UDP_HEADER_BYTES, UdpHeader } from "./udp_header.ts";
 
@@ -43,7 +43,7 @@ export interface UdpContext {
   /** Packet buffers. */
   readonly pool: BufferPool;
   /** Counters. */
-  readonly stats: StackStats;
+  readonly stats: { readonly udp: Counters };
   /** Readiness mux. */
   readonly mux: EventMux;
   /** IPv4. */

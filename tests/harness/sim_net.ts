@@ -9,7 +9,7 @@
 
 import { SimWire, type SimWireOptions } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
-import { VirtualClock } from "../../stack/clock.ts";
+import { VirtualClock } from "../../core/clock.ts";
 import { Stack } from "../../stack/stack.ts";
 import type { SimEndpoint } from "../../link/sim_wire.ts";
 import type { TcpLayer, TcpOptions } from "../../transport/tcp/tcp_layer.ts";

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
-import { VirtualClock } from "../../stack/clock.ts";
+import { VirtualClock } from "../../core/clock.ts";
 import { Stack } from "../../stack/stack.ts";
 
 function twoStacks(lossRate: number, seed: number) {

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { ADDR_A, ADDR_B, makeSimNet } from "../harness/sim_net.ts";
-import { SeededRandom } from "../../stack/random.ts";
+import { SeededRandom } from "../../core/random.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ADDR_A, ADDR_B, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
-import { EV_ERROR, EV_READABLE, EV_WRITABLE } from "../../stack/event_mux.ts";
+import { EV_ERROR, EV_READABLE, EV_WRITABLE } from "../../core/event_mux.ts";
 
 /** Connect a→b:80 and return both established ends. */
 function pair(net: SimNet, port = 80): { c: TcpEndpoint; s: TcpEndpoint } {

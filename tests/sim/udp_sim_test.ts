@@ -7,8 +7,8 @@ import { UdpEchoService } from "../../cli/serve.ts";
 import { LoopbackDriver } from "../../drivers/loopback.ts";
 import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
-import { VirtualClock } from "../../stack/clock.ts";
-import { StackError } from "../../stack/errors.ts";
+import { VirtualClock } from "../../core/clock.ts";
+import { StackError } from "../../core/errors.ts";
 import {
   AF_INET,
   POLLERR,

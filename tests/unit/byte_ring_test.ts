@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ByteRing, type ByteSpan } from "../../stack/byte_ring.ts";
+import { ByteRing, type ByteSpan } from "../../core/byte_ring.ts";
 
 /** Deterministic xorshift32 in [0, 2**32). */
 function rng(seed: number): () => number {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
-import { VirtualClock } from "../../stack/clock.ts";
+import { VirtualClock } from "../../core/clock.ts";
 import {
   EV_ERROR,
   EV_HANGUP,
@@ -13,7 +13,7 @@ import {
   EV_WRITABLE,
   EventMux,
   WaitQueue,
-} from "../../stack/event_mux.ts";
+} from "../../core/event_mux.ts";
 import { Stack } from "../../stack/stack.ts";
 import { UdpPeer } from "../../transport/udp.ts";
 

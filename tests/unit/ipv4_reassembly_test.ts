@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Ipv4Reassembler } from "../../net/ipv4_reassembly.ts";
-import { VirtualClock } from "../../stack/clock.ts";
+import { VirtualClock } from "../../core/clock.ts";
 import { StackStats } from "../../stack/stats.ts";
-import { TimerWheel } from "../../stack/timer_wheel.ts";
+import { TimerWheel } from "../../core/timer_wheel.ts";
 
 /** One fragment of a datagram with `id` whose payload is `payload[start..end)`. */
 function fragment(

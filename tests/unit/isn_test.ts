@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../stack/clock.ts";
+import { VirtualClock } from "../../core/clock.ts";
 import { IsnGenerator, TupleHash } from "../../transport/tcp/isn.ts";
 
 const KEY = new Uint32Array([0x01234567, 0x89abcdef, 0xfedcba98, 0x76543210]);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LoopbackDriver } from "../../drivers/loopback.ts";
 import { NO_OFFLOADS, RxBatch, TxOffload } from "../../link/driver.ts";
-import { SeededRandom } from "../../stack/random.ts";
+import { SeededRandom } from "../../core/random.ts";
 
 /** A frame of `len` bytes whose content is derived from `id`. */
 function frame(id: number, len: number): Uint8Array {

@@ -11,7 +11,7 @@ import {
 import { PcapDriver } from "../../link/pcap_driver.ts";
 import { LoopbackDriver } from "../../drivers/loopback.ts";
 import { RxBatch } from "../../link/driver.ts";
-import { VirtualClock } from "../../stack/clock.ts";
+import { VirtualClock } from "../../core/clock.ts";
 
 const TSHARK = "/usr/bin/tshark";
 const MAC_A = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];

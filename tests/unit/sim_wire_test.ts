@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../stack/random.ts";
-import { VirtualClock } from "../../stack/clock.ts";
+import { SeededRandom } from "../../core/random.ts";
+import { VirtualClock } from "../../core/clock.ts";
 import { type SimEndpoint, SimWire, type SimWireOptions } from "../../link/sim_wire.ts";
 import { GSO_TCPV4, NO_OFFLOADS, RxBatch, TxOffload } from "../../link/driver.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomSipKey, siphash24, sipKeyFromBytes } from "../../stack/siphash.ts";
+import { randomSipKey, siphash24, sipKeyFromBytes } from "../../core/siphash.ts";
 
 /**
  * SipHash-2-4 reference vectors (the SipHash paper, Appendix A / the reference code's

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Timer, TimerWheel } from "../../stack/timer_wheel.ts";
-import { SeededRandom } from "../../stack/random.ts";
+import { Timer, TimerWheel } from "../../core/timer_wheel.ts";
+import { SeededRandom } from "../../core/random.ts";
 
 /** A wheel plus a log of which timer fired at which advance() time. */
 function harness(opts?: ConstructorParameters<typeof TimerWheel>[0]) {

@@ -8,11 +8,11 @@
  */
 
 import type { RouteResult } from "../../net/route_table.ts";
-import { ByteRing } from "../../stack/byte_ring.ts";
-import { type ErrnoCode, StackError } from "../../stack/errors.ts";
-import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../stack/event_mux.ts";
-import type { OutputSource } from "../../stack/stack.ts";
-import { Timer } from "../../stack/timer_wheel.ts";
+import { ByteRing } from "../../core/byte_ring.ts";
+import { type ErrnoCode, StackError } from "../../core/errors.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
+import type { OutputSource } from "../../core/output_queue.ts";
+import { Timer } from "../../core/timer_wheel.ts";
 import { Assembler } from "./assembler.ts";
 import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
 import { RttEstimator } from "./rtt_estimator.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ErrnoCode } from "../../stack/errors.ts";
+import type { ErrnoCode } from "../../core/errors.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
 import { TCP_IPV4_OVERHEAD_BYTES, TIMESTAMP_OPTION_BYTES } from "./endpoint.ts";
 import { retransmitFirst } from "./output.ts";

@@ -26,7 +26,7 @@ import {
 } from "./seq.ts";
 import { canReceiveData, TcpState } from "./state.ts";
 import { armKeepalive, armRto, enterTimeWait } from "./timers.ts";
-import { EV_READABLE } from "../../stack/event_mux.ts";
+import { EV_READABLE } from "../../core/event_mux.ts";
 import { HANDSHAKE_RETRY_RTO_MS } from "./rtt_estimator.ts";
 
 /** One received segment, decoded; the layer reuses a single record. */

@@ -21,8 +21,8 @@
  * @module
  */
 
-import type { Clock } from "../../stack/clock.ts";
-import { randomSipKey, siphash24 } from "../../stack/siphash.ts";
+import type { Clock } from "../../core/clock.ts";
+import { randomSipKey, siphash24 } from "../../core/siphash.ts";
 
 /** RFC 6528 §3 (after RFC 793 §3.3): M ticks every 4 µs, i.e. 250 ticks per millisecond. */
 const ISN_TICKS_PER_MS = 250;
@@ -120,7 +120,7 @@ export class TupleHash {
  *
  * @example
  * ```ts
- * import { VirtualClock } from "../../stack/clock.ts";
+ * import { VirtualClock } from "../../core/clock.ts";
  * import { IsnGenerator } from "./isn.ts";
  * const clock = new VirtualClock();
  * const isn = new IsnGenerator(clock);

@@ -7,7 +7,7 @@
  */
 
 import { RouteResult } from "../../net/route_table.ts";
-import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../stack/event_mux.ts";
+import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import { TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { negotiateSynOptions, type RxSegment } from "./input.ts";

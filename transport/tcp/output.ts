@@ -13,7 +13,7 @@
 import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
 import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
 import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
-import { HEADROOM_BYTES } from "../../stack/packet_buffer.ts";
+import { HEADROOM_BYTES } from "../../core/packet_buffer.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
 import {
   TCP_FLAG_ACK,

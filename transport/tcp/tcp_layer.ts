@@ -12,13 +12,13 @@ import type { Icmpv4Layer } from "../../net/icmpv4.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
 import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
 import { RouteResult } from "../../net/route_table.ts";
-import type { Clock } from "../../stack/clock.ts";
-import { StackError } from "../../stack/errors.ts";
-import type { EventMux } from "../../stack/event_mux.ts";
-import type { BufferPool } from "../../stack/packet_buffer.ts";
-import type { OutputSource } from "../../stack/stack.ts";
-import type { Counters, StackStats } from "../../stack/stats.ts";
-import type { TimerWheel } from "../../stack/timer_wheel.ts";
+import type { Clock } from "../../core/clock.ts";
+import { StackError } from "../../core/errors.ts";
+import type { EventMux } from "../../core/event_mux.ts";
+import type { BufferPool } from "../../core/packet_buffer.ts";
+import type { Counters } from "../../core/counters.ts";
+import type { OutputScheduler } from "../../core/output_queue.ts";
+import type { TimerWheel } from "../../core/timer_wheel.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TcpHeader } from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
@@ -32,7 +32,7 @@ import { TcpState } from "./state.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
 /** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
-export interface TransportContext {
+export interface TransportContext extends OutputScheduler {
   /** Time source. */
   readonly clock: Clock;
   /** Protocol timers. */
@@ -40,15 +40,13 @@ export interface TransportContext {
   /** Packet buffers for output. */
   readonly pool: BufferPool;
   /** Counters (`stats.tcp` is used). */
-  readonly stats: StackStats;
+  readonly stats: { readonly tcp: Counters };
   /** Readiness multiplexer. */
   readonly mux: EventMux;
   /** IPv4 (routes, send). */
   readonly ipv4: Ipv4Layer;
   /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
   readonly icmp: Icmpv4Layer;
-  /** Queue an endpoint's output for the end of the tick. */
-  scheduleOutput(src: OutputSource): void;
 }
 
 /** Tunables of the TCP layer; every field has a Linux-like default. */

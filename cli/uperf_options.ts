@@ -1,0 +1,25 @@
+/**
+ * What `ustack uperf` is asked to do, once its arguments are parsed.
+ *
+ * @module
+ */
+
+/** What uperf is asked to do. */
+export interface UperfOptions {
+  /** Which side. */
+  role: "server" | "client";
+  /** UDP or TCP. */
+  protocol: "udp" | "tcp";
+  /** Client: destination address. */
+  host: number;
+  /** Bytes per datagram (UDP) or per write (TCP). */
+  len: number;
+  /** Seconds to run. */
+  seconds: number;
+  /** Port. */
+  port: number;
+  /** TCP client: parallel connections. */
+  streams: number;
+  /** JSON lines output. */
+  json: boolean;
+}
