@@ -13,8 +13,6 @@
 export class PacketBuffer {
   /** The whole chunk. */
   readonly data: Uint8Array;
-  /** A DataView over the whole chunk, for multi-byte header fields. */
-  readonly view: DataView;
   /** Offset of the first byte of the packet. */
   head = 0;
   /** Offset one past the last byte of the packet. */
@@ -23,17 +21,17 @@ export class PacketBuffer {
   readonly index: number;
   /** True while handed out by the pool. */
   inUse = false;
-  /** Layer-4 header offset once known (for checksum offload), or -1. */
-  l4Offset: number = -1;
-  /** Link-layer scratch: the next-hop address this packet waits on (ARP queue), or 0. */
-  nextHop = 0;
-  /** Link-layer scratch: the EtherType this packet goes out as. */
+  /**
+   * A number kept with the packet by the queue holding it (the IPv4 local-delivery queue: the
+   * NIC the datagram is received on), or 0.
+   */
+  queueTag = 0;
+  /** The EtherType the packet goes out as, kept while it waits in a neighbour queue. */
   etherType = 0;
 
   /** Wrap `data` (the pool's chunk). */
   constructor(data: Uint8Array, index: number) {
     this.data = data;
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.index = index;
   }
 
@@ -46,8 +44,7 @@ export class PacketBuffer {
   reset(headroom: number): void {
     this.head = headroom;
     this.tail = headroom;
-    this.l4Offset = -1;
-    this.nextHop = 0;
+    this.queueTag = 0;
     this.etherType = 0;
   }
 

@@ -126,7 +126,16 @@ export class EthernetHeader extends WireView {
 }
 
 /** Copy 6 bytes without allocating (no subarray). */
-function copyMac(from: Uint8Array, fromOff: number, to: Uint8Array, toOff: number): void {
+/**
+ * Copy the 6-byte MAC at `from[fromOff..]` to `to[toOff..]` (no view is made).
+ *
+ * @example
+ * ```ts
+ * const frame = new Uint8Array(14);
+ * copyMac(BROADCAST_MAC, 0, frame, 0);
+ * ```
+ */
+export function copyMac(from: Uint8Array, fromOff: number, to: Uint8Array, toOff: number): void {
   to[toOff] = from[fromOff];
   to[toOff + 1] = from[fromOff + 1];
   to[toOff + 2] = from[fromOff + 2];

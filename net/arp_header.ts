@@ -12,6 +12,7 @@
  */
 
 import { readIpv4, writeIpv4 } from "./ipv4_address.ts";
+import { copyMac } from "../link/ethernet.ts";
 import { WireView } from "../link/wire_view.ts";
 
 /** Bytes of an Ethernet/IPv4 ARP packet (the frame is padded to 60 bytes after it). */
@@ -134,22 +135,22 @@ export class ArpHeader extends WireView {
 
   /** Copy the sender hardware address to `to[toOff..toOff + 6)`. */
   copySha(to: Uint8Array, toOff: number): void {
-    copy6(this.buf, this.off + ARP_SHA_OFFSET, to, toOff);
+    copyMac(this.buf, this.off + ARP_SHA_OFFSET, to, toOff);
   }
 
   /** Copy the target hardware address to `to[toOff..toOff + 6)`. */
   copyTha(to: Uint8Array, toOff: number): void {
-    copy6(this.buf, this.off + ARP_THA_OFFSET, to, toOff);
+    copyMac(this.buf, this.off + ARP_THA_OFFSET, to, toOff);
   }
 
   /** Set the sender hardware address from `mac[macOff..macOff + 6)`. */
   setSha(mac: Uint8Array, macOff = 0): void {
-    copy6(mac, macOff, this.buf, this.off + ARP_SHA_OFFSET);
+    copyMac(mac, macOff, this.buf, this.off + ARP_SHA_OFFSET);
   }
 
   /** Set the target hardware address from `mac[macOff..macOff + 6)`. */
   setTha(mac: Uint8Array, macOff = 0): void {
-    copy6(mac, macOff, this.buf, this.off + ARP_THA_OFFSET);
+    copyMac(mac, macOff, this.buf, this.off + ARP_THA_OFFSET);
   }
 
   /** Sender protocol address (IPv4, unsigned 32-bit). */
@@ -178,15 +179,6 @@ export class ArpHeader extends WireView {
     this.buf[o] = v >>> 8;
     this.buf[o + 1] = v;
   }
-}
-
-function copy6(from: Uint8Array, fromOff: number, to: Uint8Array, toOff: number): void {
-  to[toOff] = from[fromOff];
-  to[toOff + 1] = from[fromOff + 1];
-  to[toOff + 2] = from[fromOff + 2];
-  to[toOff + 3] = from[fromOff + 3];
-  to[toOff + 4] = from[fromOff + 4];
-  to[toOff + 5] = from[fromOff + 5];
 }
 
 /**
@@ -254,9 +246,9 @@ export function writeArp(
   buf[off + ARP_PLEN_OFFSET] = 4;
   buf[off + ARP_OPER_OFFSET] = oper >>> 8;
   buf[off + ARP_OPER_OFFSET + 1] = oper;
-  copy6(sha, shaOff, buf, off + ARP_SHA_OFFSET);
+  copyMac(sha, shaOff, buf, off + ARP_SHA_OFFSET);
   writeIpv4(buf, off + ARP_SPA_OFFSET, spa);
-  copy6(tha, thaOff, buf, off + ARP_THA_OFFSET);
+  copyMac(tha, thaOff, buf, off + ARP_THA_OFFSET);
   writeIpv4(buf, off + ARP_TPA_OFFSET, tpa);
   return ARP_HEADER_BYTES;
 }

@@ -9,18 +9,20 @@ import type { Clock } from "../core/clock.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
-import { foldChecksum, onesComplementSum } from "./checksum.ts";
 import {
   ICMPV4_DEST_UNREACHABLE,
   ICMPV4_ECHO_REPLY,
   ICMPV4_ECHO_REQUEST,
+  ICMPV4_HEADER_BYTES,
   ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
+  ICMPV4_UNREACH_FRAG_NEEDED,
   Icmpv4Header,
+  writeIcmpv4Header,
 } from "./icmpv4_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "./ipv4.ts";
-import { IP_PROTO_ICMP } from "./ipv4_header.ts";
+import { IP_PROTO_ICMP, IPV4_HEADER_MIN_BYTES, Ipv4Header } from "./ipv4_header.ts";
 import { RouteResult } from "./route_table.ts";
 
 /** Receives echo replies for one identifier. */
@@ -67,6 +69,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   readonly #clock: Clock;
   readonly #stats: Counters;
   readonly #hdr = new Icmpv4Header();
+  readonly #txHdr = new Icmpv4Header();
+  readonly #quoted = new Ipv4Header();
   readonly #route = new RouteResult();
   readonly #listeners = new Map<number, EchoReplyListener>();
   readonly #maxListeners: number;
@@ -134,20 +138,11 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       if (pb !== null) this.#pool.free(pb);
       return "ENOBUFS";
     }
-    const o = pb.append(8 + len);
+    const o = pb.append(ICMPV4_HEADER_BYTES + len);
     const b = pb.data;
-    b[o] = ICMPV4_ECHO_REQUEST;
-    b[o + 1] = 0;
-    b[o + 2] = 0;
-    b[o + 3] = 0;
-    b[o + 4] = id >>> 8;
-    b[o + 5] = id & 0xff;
-    b[o + 6] = (seq >>> 8) & 0xff;
-    b[o + 7] = seq & 0xff;
-    b.set(data.subarray(off, off + len), o + 8);
-    const c = foldChecksum(onesComplementSum(b, o, 8 + len));
-    b[o + 2] = c >>> 8;
-    b[o + 3] = c & 0xff;
+    writeIcmpv4Header(b, o, ICMPV4_ECHO_REQUEST, 0, ((id & 0xffff) << 16) | (seq & 0xffff));
+    b.set(data.subarray(off, off + len), o + ICMPV4_HEADER_BYTES);
+    this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + len).fillChecksum();
     this.#stats.OutMsgs++;
     this.#stats.OutEchos++;
     this.#ip.send(pb, r, r.source, dst, IP_PROTO_ICMP, ttl || this.#ip.defaultTtl, 0, false, null);
@@ -217,10 +212,10 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     if (meta.toGroup) return false;
     const src = meta.src;
     if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return false;
-    const fragWord = buf[ipOff + 6] << 8 | buf[ipOff + 7];
-    if ((fragWord & 0x1fff) !== 0) return false;
-    const total = buf[ipOff + 2] << 8 | buf[ipOff + 3];
-    if (buf[ipOff + 9] === IP_PROTO_ICMP) {
+    const ip = this.#quoted.attach(buf, ipOff, meta.headerBytes);
+    if (ip.fragmentOffset !== 0) return false;
+    const total = ip.totalLength;
+    if (ip.protocol === IP_PROTO_ICMP) {
       const t = buf[ipOff + meta.headerBytes];
       if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return false;
     }
@@ -236,20 +231,11 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       this.#stats.OutErrors++;
       return false;
     }
-    const o = pb.append(8 + quote);
+    const o = pb.append(ICMPV4_HEADER_BYTES + quote);
     const b = pb.data;
-    b[o] = type;
-    b[o + 1] = code;
-    b[o + 2] = 0;
-    b[o + 3] = 0;
-    b[o + 4] = 0;
-    b[o + 5] = 0;
-    b[o + 6] = mtu >>> 8;
-    b[o + 7] = mtu & 0xff;
-    b.set(buf.subarray(ipOff, ipOff + quote), o + 8);
-    const c = foldChecksum(onesComplementSum(b, o, 8 + quote));
-    b[o + 2] = c >>> 8;
-    b[o + 3] = c & 0xff;
+    writeIcmpv4Header(b, o, type, code, mtu & 0xffff);
+    b.set(buf.subarray(ipOff, ipOff + quote), o + ICMPV4_HEADER_BYTES);
+    this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + quote).fillChecksum();
     this.#stats.OutMsgs++;
     this.#ip.send(pb, r, meta.dst, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
     return true;
@@ -277,14 +263,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     const b = pb.data;
     b.set(buf.subarray(off, off + len), o);
     // RFC 1624 incremental update: only the type changed (8 → 0).
-    b[o] = ICMPV4_ECHO_REPLY;
-    let sum = (~(b[o + 2] << 8 | b[o + 3]) & 0xffff) + ((~(ICMPV4_ECHO_REQUEST << 8)) & 0xffff) +
-      (ICMPV4_ECHO_REPLY << 8);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    const c = ~sum & 0xffff;
-    b[o + 2] = c >>> 8;
-    b[o + 3] = c & 0xff;
+    this.#txHdr.attach(b, o, len).rewriteType(ICMPV4_ECHO_REPLY);
     this.#stats.OutMsgs++;
     this.#stats.OutEchoReps++;
     // Reply from the address the request was sent to (RFC 1122 §3.2.2.6).
@@ -303,26 +282,27 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
 
   #deliverError(type: number, code: number, buf: Uint8Array, off: number, len: number): void {
     // The quoted datagram: its IP header and at least 8 bytes of its transport header.
-    const q = off + 8;
-    const qlen = len - 8;
-    if (qlen < 28 || (buf[q] >>> 4) !== 4) {
+    const q = off + ICMPV4_HEADER_BYTES;
+    const qlen = len - ICMPV4_HEADER_BYTES;
+    const ip = this.#quoted.attach(buf, q, qlen);
+    if (qlen < IPV4_HEADER_MIN_BYTES + 8 || ip.version !== 4) {
       this.#stats.InErrors++;
       return;
     }
-    const hb = (buf[q] & 0x0f) * 4;
-    if (hb < 20 || qlen < hb + 8) {
+    const hb = ip.headerBytes;
+    if (hb < IPV4_HEADER_MIN_BYTES || qlen < hb + 8) {
       this.#stats.InErrors++;
       return;
     }
-    const protocol = buf[q + 9];
-    const src = (buf[q + 12] << 24 | buf[q + 13] << 16 | buf[q + 14] << 8 | buf[q + 15]) >>> 0;
-    const dst = (buf[q + 16] << 24 | buf[q + 17] << 16 | buf[q + 18] << 8 | buf[q + 19]) >>> 0;
+    const protocol = ip.protocol;
+    const src = ip.src;
+    const dst = ip.dst;
     // Only errors about datagrams we sent are believed.
     if (!this.#ip.isLocalAddress(src)) return;
     const handler = this.#ip.handlerOf(protocol);
     if (handler === null) return;
-    const mtu = type === ICMPV4_DEST_UNREACHABLE && code === 4
-      ? (buf[off + 6] << 8 | buf[off + 7])
+    const mtu = type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED
+      ? this.#hdr.attach(buf, off, len).nextHopMtu
       : 0;
     handler.receiveIcmpError(type, code, src, dst, buf, q + hb, qlen - hb, mtu);
   }

@@ -111,6 +111,23 @@ export class Icmpv4Header extends WireView {
     b[o + 1] = c;
   }
 
+  /**
+   * Change the type in place and patch the checksum incrementally (RFC 1624 eqn. 3: only the
+   * type/code word changed), e.g. to turn a received echo request into its reply without
+   * summing the data again.
+   */
+  rewriteType(type: number): void {
+    const b = this.buf;
+    const o = this.off;
+    const oldWord = (b[o + ICMPV4_TYPE_OFFSET] << 8) | b[o + ICMPV4_CODE_OFFSET];
+    const newWord = ((type & 0xff) << 8) | b[o + ICMPV4_CODE_OFFSET];
+    let sum = (~this.checksum & 0xffff) + (~oldWord & 0xffff) + newWord;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    b[o + ICMPV4_TYPE_OFFSET] = type;
+    this.checksum = ~sum & 0xffff;
+  }
+
   /** Message type (`ICMPV4_*`). */
   get type(): number {
     return this.buf[this.off + ICMPV4_TYPE_OFFSET];
@@ -208,4 +225,35 @@ export class Icmpv4Header extends WireView {
     this.buf[o] = v >>> 8;
     this.buf[o + 1] = v;
   }
+}
+
+/**
+ * Write an 8-byte ICMPv4 header at `buf[off..]`: `type`, `code`, a zero checksum and the 32-bit
+ * rest of header (`rest`: identifier << 16 | sequence for echo, the next-hop MTU for
+ * "fragmentation needed", 0 otherwise). Returns {@link ICMPV4_HEADER_BYTES}. Fill the checksum
+ * with {@link Icmpv4Header.fillChecksum} once the data is in place.
+ *
+ * @example
+ * ```ts
+ * const buf = new Uint8Array(8 + 4);
+ * writeIcmpv4Header(buf, 0, ICMPV4_ECHO_REQUEST, 0, (0x1234 << 16) | 1);
+ * new Icmpv4Header().attach(buf, 0, buf.length).fillChecksum();
+ * ```
+ */
+export function writeIcmpv4Header(
+  buf: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  rest: number,
+): number {
+  buf[off + ICMPV4_TYPE_OFFSET] = type;
+  buf[off + ICMPV4_CODE_OFFSET] = code;
+  buf[off + ICMPV4_CHECKSUM_OFFSET] = 0;
+  buf[off + ICMPV4_CHECKSUM_OFFSET + 1] = 0;
+  buf[off + ICMPV4_REST_OFFSET] = rest >>> 24;
+  buf[off + ICMPV4_REST_OFFSET + 1] = rest >>> 16;
+  buf[off + ICMPV4_REST_OFFSET + 2] = rest >>> 8;
+  buf[off + ICMPV4_REST_OFFSET + 3] = rest;
+  return ICMPV4_HEADER_BYTES;
 }

@@ -20,12 +20,9 @@ import {
   isIpv4Multicast,
   prefixMask,
 } from "./ipv4_address.ts";
-import { Ipv4Header } from "./ipv4_header.ts";
+import { IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
 import { RouteResult, RouteTable } from "./route_table.ts";
-
-/** Size of an IPv4 header without options. */
-export const IPV4_HEADER_BYTES = 20;
 
 /** Facts about the datagram being delivered; one object reused for every packet. */
 export class Ipv4RxMeta {
@@ -136,6 +133,7 @@ export class Ipv4Layer {
   readonly #local = new Set<number>();
   readonly #handlers: (Ipv4ProtocolHandler | null)[] = new Array(256).fill(null);
   readonly #hdr = new Ipv4Header();
+  readonly #repr = new Ipv4Repr();
   readonly #meta = new Ipv4RxMeta();
   readonly #route = new RouteResult();
   readonly #reasm: Ipv4Reassembler;
@@ -374,7 +372,7 @@ export class Ipv4Layer {
     meta.headerBytes = headerBytes;
     meta.buf = buf;
     const protocol = h.protocol;
-    if (h.moreFragments || h.fragmentOffset !== 0) {
+    if (h.isFragment()) {
       st.ReasmReqds++;
       const whole = this.#reasm.add(buf, off, totalLength, rxFlags);
       if (whole === null) return;
@@ -431,7 +429,7 @@ export class Ipv4Layer {
       return false;
     }
     const payloadLen = pb.length;
-    const total = payloadLen + IPV4_HEADER_BYTES;
+    const total = payloadLen + IPV4_HEADER_MIN_BYTES;
     if (this.#local.has(dst)) {
       return this.#sendLocal(pb, route.nicIndex, src, dst, protocol, ttl, tos);
     }
@@ -450,25 +448,14 @@ export class Ipv4Layer {
       }
       return this.#fragment(pb, l, route.nextHop, src, dst, protocol, ttl, tos);
     }
-    const o = pb.prepend(IPV4_HEADER_BYTES);
-    const id = this.#nextId = (this.#nextId + 1) & 0xffff;
-    writeHeader(
-      pb.data,
-      o,
-      total > 0xffff ? 0 : total,
-      id,
-      dontFragment,
-      0,
-      false,
-      ttl,
-      protocol,
-      src,
-      dst,
-      tos,
-    );
+    const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
+    const repr = this.#txRepr(src, dst, protocol, ttl, tos);
+    repr.totalLength = total;
+    repr.dontFragment = dontFragment;
+    repr.emit(pb.data, o);
     if (offload !== null) {
-      offload.csumStart += 14 + IPV4_HEADER_BYTES;
-      offload.hdrLen += 14 + IPV4_HEADER_BYTES;
+      offload.csumStart += 14 + IPV4_HEADER_MIN_BYTES;
+      offload.hdrLen += 14 + IPV4_HEADER_MIN_BYTES;
     }
     return this.#output(l, pb, route.nextHop, offload);
   }
@@ -486,16 +473,17 @@ export class Ipv4Layer {
     ttl: number,
     tos: number,
   ): boolean {
-    const total = pb.length + IPV4_HEADER_BYTES;
+    const total = pb.length + IPV4_HEADER_MIN_BYTES;
     if (this.#localQueue.length >= this.#localQueueMax || total > 0xffff) {
       this.#stats.ip.OutDiscards++;
       this.#pool.free(pb);
       return false;
     }
-    const o = pb.prepend(IPV4_HEADER_BYTES);
-    const id = this.#nextId = (this.#nextId + 1) & 0xffff;
-    writeHeader(pb.data, o, total, id, false, 0, false, ttl, protocol, src, dst, tos);
-    pb.nextHop = nicIndex;
+    const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
+    const repr = this.#txRepr(src, dst, protocol, ttl, tos);
+    repr.totalLength = total;
+    repr.emit(pb.data, o);
+    pb.queueTag = nicIndex;
     this.#localQueue.push(pb);
     return true;
   }
@@ -512,11 +500,26 @@ export class Ipv4Layer {
     for (let i = 0; i < n; i++) {
       const pb = q[i];
       // Checksums were computed by us; RX_CSUM_VALID (1) skips re-verifying them.
-      this.#input(pb.nextHop, pb.data, pb.head, pb.length, 1, true);
+      this.#input(pb.queueTag, pb.data, pb.head, pb.length, 1, true);
       this.#pool.free(pb);
     }
     q.splice(0, n);
     return n;
+  }
+
+  /** The layer's header record, set up for a new datagram (fresh id, no fragment fields). */
+  #txRepr(src: number, dst: number, protocol: number, ttl: number, tos: number): Ipv4Repr {
+    const r = this.#repr;
+    r.src = src;
+    r.dst = dst;
+    r.protocol = protocol;
+    r.ttl = ttl;
+    r.tos = tos;
+    r.id = this.#nextId = (this.#nextId + 1) & 0xffff;
+    r.dontFragment = false;
+    r.moreFragments = false;
+    r.fragmentOffsetBytes = 0;
+    return r;
   }
 
   #output(l: AttachedLink, pb: PacketBuffer, nextHop: number, offload: TxOffload | null): boolean {
@@ -545,14 +548,14 @@ export class Ipv4Layer {
     tos: number,
   ): boolean {
     const st = this.#stats.ip;
-    const chunk = (l.link.mtu - IPV4_HEADER_BYTES) & ~7;
+    const chunk = (l.link.mtu - IPV4_HEADER_MIN_BYTES) & ~7;
     const payloadLen = pb.length;
-    if (chunk <= 0 || payloadLen > 0xffff - IPV4_HEADER_BYTES) {
+    if (chunk <= 0 || payloadLen > 0xffff - IPV4_HEADER_MIN_BYTES) {
       st.FragFails++;
       this.#pool.free(pb);
       return false;
     }
-    const id = this.#nextId = (this.#nextId + 1) & 0xffff;
+    const repr = this.#txRepr(src, dst, protocol, ttl, tos);
     let ok = true;
     for (let at = 0; at < payloadLen; at += chunk) {
       const n = Math.min(chunk, payloadLen - at);
@@ -565,22 +568,11 @@ export class Ipv4Layer {
       }
       const p = frag.append(n);
       frag.data.set(pb.data.subarray(pb.head + at, pb.head + at + n), p);
-      const o = frag.prepend(IPV4_HEADER_BYTES);
-      const more = at + n < payloadLen;
-      writeHeader(
-        frag.data,
-        o,
-        n + IPV4_HEADER_BYTES,
-        id,
-        false,
-        at,
-        more,
-        ttl,
-        protocol,
-        src,
-        dst,
-        tos,
-      );
+      const o = frag.prepend(IPV4_HEADER_MIN_BYTES);
+      repr.totalLength = n + IPV4_HEADER_MIN_BYTES;
+      repr.fragmentOffsetBytes = at;
+      repr.moreFragments = at + n < payloadLen;
+      repr.emit(frag.data, o);
       st.FragCreates++;
       this.#output(l, frag, nextHop, null);
     }
@@ -588,50 +580,4 @@ export class Ipv4Layer {
     if (ok) st.FragOKs++;
     return ok;
   }
-}
-
-/** Write a 20-byte IPv4 header with its checksum at `buf[o..]`. */
-function writeHeader(
-  buf: Uint8Array,
-  o: number,
-  totalLength: number,
-  id: number,
-  dontFragment: boolean,
-  fragOffsetBytes: number,
-  moreFragments: boolean,
-  ttl: number,
-  protocol: number,
-  src: number,
-  dst: number,
-  tos: number,
-): void {
-  buf[o] = 0x45;
-  buf[o + 1] = tos;
-  buf[o + 2] = totalLength >>> 8;
-  buf[o + 3] = totalLength & 0xff;
-  buf[o + 4] = id >>> 8;
-  buf[o + 5] = id & 0xff;
-  const frag = (dontFragment ? 0x4000 : 0) | (moreFragments ? 0x2000 : 0) | (fragOffsetBytes >>> 3);
-  buf[o + 6] = frag >>> 8;
-  buf[o + 7] = frag & 0xff;
-  buf[o + 8] = ttl;
-  buf[o + 9] = protocol;
-  buf[o + 10] = 0;
-  buf[o + 11] = 0;
-  buf[o + 12] = src >>> 24;
-  buf[o + 13] = (src >>> 16) & 0xff;
-  buf[o + 14] = (src >>> 8) & 0xff;
-  buf[o + 15] = src & 0xff;
-  buf[o + 16] = dst >>> 24;
-  buf[o + 17] = (dst >>> 16) & 0xff;
-  buf[o + 18] = (dst >>> 8) & 0xff;
-  buf[o + 19] = dst & 0xff;
-  // Header checksum: ten 16-bit words, inlined (hot path).
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (buf[o + i] << 8) | buf[o + i + 1];
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  const c = ~sum & 0xffff;
-  buf[o + 10] = c >>> 8;
-  buf[o + 11] = c & 0xff;
 }

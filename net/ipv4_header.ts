@@ -333,46 +333,97 @@ export class Ipv4Header extends WireView {
 }
 
 /**
- * Write a 20-byte IPv4 header (no options, TOS 0, fragment offset 0) at `buf[off..]`,
- * checksum included; returns {@link IPV4_HEADER_MIN_BYTES}.
+ * The decoded form of an option-less IPv4 header, and the one writer every IPv4 header the
+ * stack sends goes through (smoltcp's `Ipv4Repr`): fill the fields, then {@link Ipv4Repr.emit}.
+ * A layer keeps one record and reuses it, so sending allocates nothing.
  *
  * @example
  * ```ts
- * const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
- * writeIpv4Header(pb.data, o, pb.tail - o, id, true, 64, IP_PROTO_UDP, src, dst);
+ * const repr = new Ipv4Repr();
+ * repr.src = 0xc6120001;
+ * repr.dst = 0xc6120002;
+ * repr.protocol = IP_PROTO_UDP;
+ * repr.totalLength = 20 + 8;
+ * repr.dontFragment = true;
+ * const buf = new Uint8Array(28);
+ * repr.emit(buf, 0);
+ * console.log(new Ipv4Header().attach(buf, 0, 28).check()); // null
  * ```
  */
-export function writeIpv4Header(
-  buf: Uint8Array,
-  off: number,
-  totalLength: number,
-  id: number,
-  dontFragment: boolean,
-  ttl: number,
-  protocol: number,
-  src: number,
-  dst: number,
-): number {
-  buf[off] = 0x45;
-  buf[off + IPV4_TOS_OFFSET] = 0;
-  buf[off + IPV4_TOTAL_LENGTH_OFFSET] = totalLength >>> 8;
-  buf[off + IPV4_TOTAL_LENGTH_OFFSET + 1] = totalLength;
-  buf[off + IPV4_ID_OFFSET] = id >>> 8;
-  buf[off + IPV4_ID_OFFSET + 1] = id;
-  buf[off + IPV4_FLAGS_FRAGMENT_OFFSET] = dontFragment ? 0x40 : 0;
-  buf[off + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = 0;
-  buf[off + IPV4_TTL_OFFSET] = ttl;
-  buf[off + IPV4_PROTOCOL_OFFSET] = protocol;
-  writeIpv4(buf, off + IPV4_SRC_OFFSET, src);
-  writeIpv4(buf, off + IPV4_DST_OFFSET, dst);
-  // The sum of the ten words with the checksum counted as zero, straight from the fields.
-  let s = 0x4500 + (totalLength & 0xffff) + (id & 0xffff) + (dontFragment ? IPV4_FLAG_DF : 0) +
-    ((ttl & 0xff) << 8) + (protocol & 0xff) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) +
-    (dst & 0xffff);
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  const c = ~s & 0xffff;
-  buf[off + IPV4_CHECKSUM_OFFSET] = c >>> 8;
-  buf[off + IPV4_CHECKSUM_OFFSET + 1] = c;
-  return IPV4_HEADER_MIN_BYTES;
+export class Ipv4Repr {
+  /** Source address (unsigned 32-bit). */
+  src = 0;
+  /** Destination address (unsigned 32-bit). */
+  dst = 0;
+  /** Protocol of the payload (`IP_PROTO_*`). */
+  protocol = 0;
+  /** Time to live. */
+  ttl: number = IPV4_DEFAULT_TTL;
+  /** The DSCP/ECN byte. */
+  tos = 0;
+  /** Identification. */
+  id = 0;
+  /** DF. */
+  dontFragment = false;
+  /** MF. */
+  moreFragments = false;
+  /** Fragment offset in bytes (a multiple of 8). */
+  fragmentOffsetBytes = 0;
+  /**
+   * Header + payload bytes. 0 is written for an offload super-packet larger than 65535 bytes
+   * (the device rewrites it per segment).
+   */
+  totalLength: number = IPV4_HEADER_MIN_BYTES;
+
+  /** Fill the record from a checked header view; returns `this`. */
+  parse(h: Ipv4Header): this {
+    this.src = h.src;
+    this.dst = h.dst;
+    this.protocol = h.protocol;
+    this.ttl = h.ttl;
+    this.tos = h.tos;
+    this.id = h.id;
+    this.dontFragment = h.dontFragment;
+    this.moreFragments = h.moreFragments;
+    this.fragmentOffsetBytes = h.fragmentOffset;
+    this.totalLength = h.totalLength;
+    return this;
+  }
+
+  /**
+   * Write the 20-byte header (no options) with its checksum at `buf[off..]`; returns
+   * {@link IPV4_HEADER_MIN_BYTES}.
+   */
+  emit(buf: Uint8Array, off: number): number {
+    const total = this.totalLength > IPV4_MAX_TOTAL_LENGTH ? 0 : this.totalLength;
+    const id = this.id & 0xffff;
+    const frag = (this.dontFragment ? IPV4_FLAG_DF : 0) | (this.moreFragments ? IPV4_FLAG_MF : 0) |
+      ((this.fragmentOffsetBytes >>> 3) & IPV4_FRAGMENT_OFFSET_MASK);
+    const tos = this.tos & 0xff;
+    const ttl = this.ttl & 0xff;
+    const protocol = this.protocol & 0xff;
+    const src = this.src;
+    const dst = this.dst;
+    buf[off] = 0x45;
+    buf[off + IPV4_TOS_OFFSET] = tos;
+    buf[off + IPV4_TOTAL_LENGTH_OFFSET] = total >>> 8;
+    buf[off + IPV4_TOTAL_LENGTH_OFFSET + 1] = total;
+    buf[off + IPV4_ID_OFFSET] = id >>> 8;
+    buf[off + IPV4_ID_OFFSET + 1] = id;
+    buf[off + IPV4_FLAGS_FRAGMENT_OFFSET] = frag >>> 8;
+    buf[off + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = frag;
+    buf[off + IPV4_TTL_OFFSET] = ttl;
+    buf[off + IPV4_PROTOCOL_OFFSET] = protocol;
+    writeIpv4(buf, off + IPV4_SRC_OFFSET, src);
+    writeIpv4(buf, off + IPV4_DST_OFFSET, dst);
+    // The sum of the ten words with the checksum counted as zero, straight from the fields.
+    let s = 0x4500 + tos + total + id + frag + (ttl << 8) + protocol + (src >>> 16) +
+      (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    s = (s & 0xffff) + (s >>> 16);
+    s = (s & 0xffff) + (s >>> 16);
+    const c = ~s & 0xffff;
+    buf[off + IPV4_CHECKSUM_OFFSET] = c >>> 8;
+    buf[off + IPV4_CHECKSUM_OFFSET + 1] = c;
+    return IPV4_HEADER_MIN_BYTES;
+  }
 }

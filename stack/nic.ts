@@ -15,6 +15,7 @@ import {
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   formatMac,
+  writeEthernetHeader,
 } from "../link/ethernet.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "./stats.ts";
@@ -146,11 +147,7 @@ export class Nic implements LinkEndpoint {
   ): boolean {
     const o = pb.prepend(ETH_HEADER_BYTES);
     const d = pb.data;
-    for (let i = 0; i < 6; i++) d[o + i] = dstMac[dstOff + i];
-    const mac = this.mac;
-    for (let i = 0; i < 6; i++) d[o + 6 + i] = mac[i];
-    d[o + 12] = etherType >>> 8;
-    d[o + 13] = etherType & 0xff;
+    writeEthernetHeader(d, o, dstMac, this.mac, etherType, dstOff);
     const ok = this.driver.transmit(d, o, pb.tail - o, offload);
     if (ok) this.#stats.OutFrames++;
     else this.#stats.OutDropped++;

@@ -7,12 +7,7 @@
 
 import type { Icmpv4Layer } from "../net/icmpv4.ts";
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../net/ipv4.ts";
-import {
-  foldChecksum,
-  onesComplementSum,
-  pseudoHeaderSumV4,
-  transportChecksumOk,
-} from "../net/checksum.ts";
+import { pseudoHeaderSumV4, transportChecksumOk } from "../net/checksum.ts";
 import { isIpv4LimitedBroadcast, isIpv4Multicast } from "../net/ipv4_address.ts";
 import { IP_PROTO_UDP } from "../net/ipv4_header.ts";
 import { RouteResult } from "../net/route_table.ts";
@@ -31,7 +26,7 @@ import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
-import { UDP_HEADER_BYTES, UdpHeader } from "./udp_header.ts";
+import { UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
 
 /** Largest UDP payload over IPv4 (65535 − 20 − 8). */
 export const UDP_MAX_PAYLOAD = 65507;
@@ -268,6 +263,7 @@ export class UdpLayer implements Ipv4ProtocolHandler {
   readonly #table: DemuxTable<UdpEndpoint>;
   readonly #ports: PortAllocator;
   readonly #hdr = new UdpHeader();
+  readonly #txHdr = new UdpHeader();
   readonly #route = new RouteResult();
   readonly #rcvbuf: number;
   readonly #maxDatagrams: number;
@@ -401,21 +397,9 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     // measured ~18x cheaper than a byte loop at 1460 bytes.
     if (off === 0 && len === data.length) b.set(data, o + UDP_HEADER_BYTES);
     else b.set(data.subarray(off, off + len), o + UDP_HEADER_BYTES);
-    const sport = ep.localPort;
-    b[o] = sport >>> 8;
-    b[o + 1] = sport & 0xff;
-    b[o + 2] = port >>> 8;
-    b[o + 3] = port & 0xff;
-    b[o + 4] = total >>> 8;
-    b[o + 5] = total & 0xff;
-    b[o + 6] = 0;
-    b[o + 7] = 0;
-    let c = foldChecksum(
-      onesComplementSum(b, o, total, pseudoHeaderSumV4(src, addr, IP_PROTO_UDP, total)),
-    );
-    if (c === 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones.
-    b[o + 6] = c >>> 8;
-    b[o + 7] = c & 0xff;
+    writeUdpHeader(b, o, ep.localPort, port, total);
+    // RFC 768: a computed zero is sent as all ones (the view's writer does it).
+    this.#txHdr.attach(b, o, total).fillChecksum(pseudoHeaderSumV4(src, addr, IP_PROTO_UDP, total));
     ctx.stats.udp.OutDatagrams++;
     ctx.ipv4.send(pb, r, src, addr, IP_PROTO_UDP, ep.ttl || ctx.ipv4.defaultTtl, 0, false, null);
     ctx.requestTick();

@@ -11,6 +11,7 @@ import {
   ICMPV4_UNREACH_FRAG_NEEDED,
   ICMPV4_UNREACH_PORT,
   Icmpv4Header,
+  writeIcmpv4Header,
 } from "../../net/icmpv4_header.ts";
 import { Ipv4Header } from "../../net/ipv4_header.ts";
 
@@ -147,5 +148,38 @@ Deno.test("icmpv4 header: random bytes never throw", () => {
     const r = icmp.attach(buf, off, len).check();
     if (i % 3 === 0 && len >= 8) assert.equal(r, null);
     void [icmp.type, icmp.code, icmp.rest, icmp.nextHopMtu, icmp.payloadLength, icmp.isError()];
+  }
+});
+
+Deno.test("icmpv4 header: writeIcmpv4Header + fillChecksum builds what the view reads back", () => {
+  const buf = new Uint8Array(8 + 5);
+  buf.set([1, 2, 3, 4, 5], 8);
+  assert.equal(writeIcmpv4Header(buf, 0, ICMPV4_ECHO_REQUEST, 0, (0x1234 << 16) | 0x0102), 8);
+  const h = new Icmpv4Header().attach(buf, 0, buf.length);
+  h.fillChecksum();
+  assert.equal(h.check(), null);
+  assert.equal(h.type, ICMPV4_ECHO_REQUEST);
+  assert.equal(h.identifier, 0x1234);
+  assert.equal(h.sequence, 0x0102);
+  // Fragmentation needed carries the next-hop MTU in the low 16 bits (RFC 1191 §4).
+  writeIcmpv4Header(buf, 0, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, 1400);
+  assert.equal(h.nextHopMtu, 1400);
+  assert.equal(h.rest, 1400);
+});
+
+Deno.test("icmpv4 header: rewriteType patches the checksum as a full recomputation would", () => {
+  for (let i = 0; i < 200; i++) {
+    const len = 8 + (i % 37);
+    const buf = crypto.getRandomValues(new Uint8Array(len));
+    buf[0] = ICMPV4_ECHO_REQUEST;
+    const h = new Icmpv4Header().attach(buf, 0, len);
+    h.fillChecksum();
+    h.rewriteType(ICMPV4_ECHO_REPLY);
+    assert.equal(h.type, ICMPV4_ECHO_REPLY);
+    assert.equal(h.check(), null);
+    const patched = h.checksum;
+    h.fillChecksum();
+    // One's complement has two zeros; both verify, and a recomputation gives one of them.
+    assert.ok(patched === h.checksum || (patched ^ h.checksum) === 0xffff);
   }
 });

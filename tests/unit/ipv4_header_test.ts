@@ -12,7 +12,7 @@ import {
   IPV4_FLAG_MF,
   IPV4_HEADER_MIN_BYTES,
   Ipv4Header,
-  writeIpv4Header,
+  Ipv4Repr,
 } from "../../net/ipv4_header.ts";
 import {
   formatIpv4,
@@ -98,9 +98,30 @@ Deno.test("ipv4 header: parse inside an Ethernet frame with padding", () => {
   assert.equal(ip.payloadLength, 16);
 });
 
-Deno.test("ipv4 header: build with writeIpv4Header and with setters, byte for byte", () => {
+/** A record with the given fields (the rest at their defaults). */
+function repr(
+  total: number,
+  id: number,
+  df: boolean,
+  ttl: number,
+  proto: number,
+  src: number,
+  dst: number,
+): Ipv4Repr {
+  const r = new Ipv4Repr();
+  r.totalLength = total;
+  r.id = id;
+  r.dontFragment = df;
+  r.ttl = ttl;
+  r.protocol = proto;
+  r.src = src;
+  r.dst = dst;
+  return r;
+}
+
+Deno.test("ipv4 header: build with Ipv4Repr.emit and with setters, byte for byte", () => {
   const a = new Uint8Array(40);
-  const n = writeIpv4Header(a, 3, 36, 0xabcd, true, 64, IP_PROTO_ICMP, 0xc6120001, 0xc6120002);
+  const n = repr(36, 0xabcd, true, 64, IP_PROTO_ICMP, 0xc6120001, 0xc6120002).emit(a, 3);
   assert.equal(n, 20);
   assert.deepEqual(a.subarray(3, 23), ICMP_PKT.subarray(0, 20));
 
@@ -117,26 +138,35 @@ Deno.test("ipv4 header: build with writeIpv4Header and with setters, byte for by
   assert.deepEqual(b.subarray(0, 20), HDR);
   assert.equal(ip.check(), null);
 
-  // writeIpv4Header agrees with fillChecksum for many field values.
+  // Ipv4Repr.emit agrees with fillChecksum for many field values, fragments and TOS included,
+  // and parse() reads back what emit() wrote.
+  const r = new Ipv4Repr();
+  const back = new Ipv4Repr();
   for (let i = 0; i < 500; i++) {
-    const v = crypto.getRandomValues(new Uint32Array(5));
-    const total = 20 + (v[0] % 65516);
-    writeIpv4Header(
-      a,
-      0,
-      total,
-      v[1] & 0xffff,
-      (v[2] & 1) === 1,
-      v[2] >>> 24,
-      v[2] >>> 16 & 0xff,
-      v[3],
-      v[4],
-    );
+    const v = crypto.getRandomValues(new Uint32Array(6));
+    r.totalLength = 20 + (v[0] % 65516);
+    r.id = v[1] & 0xffff;
+    r.dontFragment = (v[2] & 1) === 1;
+    r.moreFragments = (v[2] & 2) === 2;
+    r.fragmentOffsetBytes = (v[5] & 0x1fff) << 3;
+    r.tos = v[5] >>> 24;
+    r.ttl = v[2] >>> 24;
+    r.protocol = v[2] >>> 16 & 0xff;
+    r.src = v[3];
+    r.dst = v[4];
+    r.emit(a, 0);
     assert.ok(verifyChecksum(a, 0, 20));
     const c = ip.attach(a, 0, 20).checksum;
     ip.fillChecksum();
     assert.equal(ip.checksum, c);
+    back.parse(ip.attach(a, 0, 20));
+    assert.deepEqual({ ...back }, { ...r });
   }
+  // An offload super-packet larger than 65535 bytes carries total length 0.
+  r.totalLength = 70000;
+  r.emit(a, 0);
+  assert.equal(ip.attach(a, 0, 20).totalLength, 0);
+  assert.ok(verifyChecksum(a, 0, 20));
 });
 
 Deno.test("ipv4 header: every field setter round-trips and leaves the others alone", () => {
