@@ -65,6 +65,7 @@ import {
   PACKET_TX_RING,
   PACKET_VERSION,
   PACKET_VNET_HDR,
+  PAGE_BYTES,
   PROT_READ,
   PROT_WRITE,
   SO_SNDBUF,
@@ -111,14 +112,13 @@ import {
   RxRingV3,
 } from "./af_packet_rx_ring.ts";
 import {
-  PAGE_BYTES,
   TX_SLOT_V2,
   TX_SLOT_V3,
   TxRing,
   type TxRingGeometry,
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
-import { VIRTIO_NET_HDR_LEN } from "./vnet_header.ts";
+import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { closedError } from "./driver_util.ts";
 
 export {
@@ -126,7 +126,7 @@ export {
   AF_PACKET_RING_V2_FRAME_BYTES,
   AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
 } from "./af_packet_rx_ring.ts";
-export { AF_PACKET_RING_GSO_SLOT_BYTES, PAGE_BYTES } from "./af_packet_tx_ring.ts";
+export { AF_PACKET_RING_GSO_SLOT_BYTES } from "./af_packet_tx_ring.ts";
 
 /** RX ring version: `"v2"` (per-frame hand-over, the default) or `"v3"` (blocks). */
 export type AfPacketRxRingVersion = "v2" | "v3";

@@ -40,18 +40,38 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   MSG_DONTWAIT,
+  PAGE_BYTES,
   PROT_READ,
   PROT_WRITE,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_RAW,
   SOL_XDP,
+} from "../ffi/constants.ts";
+import {
+  EACCES,
+  EAGAIN,
+  EBUSY,
+  EINVAL,
+  ENOBUFS,
+  EOPNOTSUPP,
+  EPERM,
+  SyscallError,
+} from "../ffi/errno.ts";
+import {
+  sockaddrXdp,
+  XDP_ADDR_ENTRY_SIZE,
   XDP_COPY,
-  XDP_MMAP_OFFSETS,
+  XDP_DESC_ADDR_LO_WORD,
+  XDP_DESC_LEN_WORD,
+  XDP_DESC_OPTIONS_WORD,
+  XDP_DESC_SIZE,
+  XDP_OPTIONS_ZEROCOPY,
+  XDP_PACKET_HEADROOM,
   XDP_PGOFF_RX_RING,
   XDP_PGOFF_TX_RING,
+  XDP_PKT_CONTD,
   XDP_RX_RING,
-  XDP_STATISTICS,
   XDP_TX_RING,
   XDP_UMEM_COMPLETION_RING,
   XDP_UMEM_FILL_RING,
@@ -60,14 +80,18 @@ import {
   XDP_UMEM_REG,
   XDP_USE_SG,
   XDP_ZEROCOPY,
-} from "../ffi/constants.ts";
-import { EACCES, EAGAIN, EINVAL, ENOBUFS, EPERM, SyscallError } from "../ffi/errno.ts";
+  type XdpKernelStats,
+  xdpMmapOffsets,
+  xdpOptionFlags,
+  type XdpRingOffsets,
+  xdpStatistics,
+  xdpUmemReg,
+} from "../ffi/if_xdp.ts";
 import { withNetns } from "../ffi/netns.ts";
 import { allocStruct } from "../ffi/structs.ts";
 import {
   bind,
   close,
-  getsockopt,
   interfaceIndex,
   interfaceMac,
   interfaceMtu,
@@ -81,50 +105,10 @@ import {
 import { type XdpAttachMode, XdpRedirectProgram } from "./xdp_program.ts";
 import { closedError, copyBytes, roundUp } from "./driver_util.ts";
 
-// --- linux/if_xdp.h layouts (x86-64) --------------------------------------------------------------
-
-/** `struct xdp_umem_reg`: `addr` (u64), `len` (u64), `chunk_size`, `headroom`, `flags`, … */
-const UMEM_REG_SIZE = 32;
-const UMEM_REG_ADDR = 0;
-const UMEM_REG_LEN = 8;
-const UMEM_REG_CHUNK_SIZE = 16;
-const UMEM_REG_HEADROOM = 20;
-/** `struct xdp_mmap_offsets`: four `xdp_ring_offset` (producer, consumer, desc, flags: u64). */
-const MMAP_OFFSETS_SIZE = 128;
-const MMAP_OFF_RX = 0;
-const MMAP_OFF_TX = 32;
-const MMAP_OFF_FILL = 64;
-const MMAP_OFF_COMPLETION = 96;
-const RING_OFF_PRODUCER = 0;
-const RING_OFF_CONSUMER = 8;
-const RING_OFF_DESC = 16;
-/** `struct sockaddr_xdp`: family u16, flags u16, ifindex u32, queue_id u32, shared_umem_fd u32. */
-const SOCKADDR_XDP_SIZE = 16;
-const SXDP_FAMILY = 0;
-const SXDP_FLAGS = 2;
-const SXDP_IFINDEX = 4;
-const SXDP_QUEUE_ID = 8;
-/** `struct xdp_desc`: addr u64, len u32, options u32 — as four u32 words. */
-const XDP_DESC_WORDS = 4;
-const DESC_ADDR_LO = 0;
-const DESC_LEN = 2;
-const DESC_OPTIONS = 3;
-/** Fill/completion ring entries are one u64 address: two u32 words. */
-const ADDR_DESC_WORDS = 2;
-/** `xdp_desc.options`: more descriptors of the same frame follow (multi-buffer). */
-export const XDP_PKT_CONTD = 1;
-/** Headroom the kernel keeps in front of received data in every chunk (`XDP_PACKET_HEADROOM`). */
-export const XDP_PACKET_HEADROOM = 256;
-/** `struct xdp_statistics`: six u64 counters. */
-const XDP_STATISTICS_SIZE = 48;
-/** XDP sockopt: `struct xdp_options` (u32 flags). */
-const XDP_OPTIONS = 8;
-/** `xdp_options.flags`: the socket runs in zero-copy mode. */
-const XDP_OPTIONS_ZEROCOPY = 1;
-/** errno: operation not supported (a driver without zero-copy AF_XDP). */
-const EOPNOTSUPP = 95;
-/** errno: the device refused a frame (NET_XMIT_DROP on a copy-mode kick). */
-const EBUSY = 16;
+/** `xdp_desc` as u32 words. */
+const DESC_WORDS = XDP_DESC_SIZE >>> 2;
+/** Fill/completion ring entries (one u64 address) as u32 words. */
+const ADDR_WORDS = XDP_ADDR_ENTRY_SIZE >>> 2;
 
 // --- defaults -------------------------------------------------------------------------------------
 
@@ -196,21 +180,7 @@ export class AfXdpStats extends DriverStats {
   txKickBudgetExhausted = 0;
 }
 
-/** The kernel's own counters of the socket (`XDP_STATISTICS`). */
-export interface XdpKernelStats {
-  /** Frames dropped for reasons other than the two below. */
-  rxDropped: number;
-  /** Invalid descriptors found on the fill ring. */
-  rxInvalidDescs: number;
-  /** Invalid descriptors found on the TX ring. */
-  txInvalidDescs: number;
-  /** Frames dropped because the RX ring was full. */
-  rxRingFull: number;
-  /** Frames dropped because the fill ring was empty. */
-  rxFillRingEmptyDescs: number;
-  /** Times the kernel found the TX ring empty. */
-  txRingEmptyDescs: number;
-}
+export type { XdpKernelStats } from "../ffi/if_xdp.ts";
 
 /** A mapped ring: its memory, a word view, and the word indices of its fields. */
 interface Ring {
@@ -437,10 +407,10 @@ export class AfXdpDriver implements LinkDriver {
     let avail = (Atomics.load(words, rx.producer) - cons) >>> 0;
     let n = 0;
     while (n < want && avail > 0) {
-      let d = rx.desc + (cons & rx.mask) * XDP_DESC_WORDS;
-      const addr = words[d + DESC_ADDR_LO];
-      const len = words[d + DESC_LEN];
-      if ((words[d + DESC_OPTIONS] & XDP_PKT_CONTD) === 0) {
+      let d = rx.desc + (cons & rx.mask) * DESC_WORDS;
+      const addr = words[d + XDP_DESC_ADDR_LO_WORD];
+      const len = words[d + XDP_DESC_LEN_WORD];
+      if ((words[d + XDP_DESC_OPTIONS_WORD] & XDP_PKT_CONTD) === 0) {
         // The common case: the whole frame in one chunk, lent in place.
         held[this.#heldCount++] = addr;
         cons = (cons + 1) >>> 0;
@@ -464,19 +434,19 @@ export class AfXdpDriver implements LinkDriver {
       let parts = 1;
       let total = len;
       while (parts < avail) {
-        d = rx.desc + (((cons + parts) >>> 0) & rx.mask) * XDP_DESC_WORDS;
-        total += words[d + DESC_LEN];
+        d = rx.desc + (((cons + parts) >>> 0) & rx.mask) * DESC_WORDS;
+        total += words[d + XDP_DESC_LEN_WORD];
         parts++;
-        if ((words[d + DESC_OPTIONS] & XDP_PKT_CONTD) === 0) break;
+        if ((words[d + XDP_DESC_OPTIONS_WORD] & XDP_PKT_CONTD) === 0) break;
       }
-      if ((words[d + DESC_OPTIONS] & XDP_PKT_CONTD) !== 0) break;
+      if ((words[d + XDP_DESC_OPTIONS_WORD] & XDP_PKT_CONTD) !== 0) break;
       const slotOff = this.#umemBytes + n * this.#stagingSlotBytes;
       const fits = total <= this.#stagingSlotBytes;
       let at = slotOff;
       for (let p = 0; p < parts; p++) {
-        d = rx.desc + (((cons + p) >>> 0) & rx.mask) * XDP_DESC_WORDS;
-        const partAddr = words[d + DESC_ADDR_LO];
-        const partLen = words[d + DESC_LEN];
+        d = rx.desc + (((cons + p) >>> 0) & rx.mask) * DESC_WORDS;
+        const partAddr = words[d + XDP_DESC_ADDR_LO_WORD];
+        const partLen = words[d + XDP_DESC_LEN_WORD];
         if (fits) mem.copyWithin(at, partAddr, partAddr + partLen);
         at += partLen;
         held[this.#heldCount++] = partAddr;
@@ -552,11 +522,11 @@ export class AfXdpDriver implements LinkDriver {
       const partLen = len - done < fb ? len - done : fb;
       copyBytes(frame, off + done, mem, addr, partLen);
       done += partLen;
-      const d = tx.desc + (prod & tx.mask) * XDP_DESC_WORDS;
-      words[d + DESC_ADDR_LO] = addr;
-      words[d + DESC_ADDR_LO + 1] = 0;
-      words[d + DESC_LEN] = partLen;
-      words[d + DESC_OPTIONS] = p + 1 < parts ? XDP_PKT_CONTD : 0;
+      const d = tx.desc + (prod & tx.mask) * DESC_WORDS;
+      words[d + XDP_DESC_ADDR_LO_WORD] = addr;
+      words[d + XDP_DESC_ADDR_LO_WORD + 1] = 0;
+      words[d + XDP_DESC_LEN_WORD] = partLen;
+      words[d + XDP_DESC_OPTIONS_WORD] = p + 1 < parts ? XDP_PKT_CONTD : 0;
       prod = (prod + 1) >>> 0;
     }
     this.#txProd = prod;
@@ -581,18 +551,7 @@ export class AfXdpDriver implements LinkDriver {
   /** The kernel's counters for this socket (`getsockopt(XDP_STATISTICS)`; allocates). */
   kernelStats(): XdpKernelStats {
     if (this.#closed) throw closedError("AfXdpDriver", "kernelStats");
-    const buf = allocStruct(XDP_STATISTICS_SIZE);
-    getsockopt(this.#fd, SOL_XDP, XDP_STATISTICS, buf);
-    const v = new DataView(buf.buffer);
-    const at = (i: number): number => Number(v.getBigUint64(i * 8, true));
-    return {
-      rxDropped: at(0),
-      rxInvalidDescs: at(1),
-      txInvalidDescs: at(2),
-      rxRingFull: at(3),
-      rxFillRingEmptyDescs: at(4),
-      txRingEmptyDescs: at(5),
-    };
+    return xdpStatistics(this.#fd);
   }
 
   /**
@@ -630,7 +589,7 @@ export class AfXdpDriver implements LinkDriver {
     let prod = this.#fillProd;
     const count = this.#heldCount;
     for (let i = 0; i < count; i++) {
-      const e = fill.desc + (prod & fill.mask) * ADDR_DESC_WORDS;
+      const e = fill.desc + (prod & fill.mask) * ADDR_WORDS;
       // The kernel put the data XDP_PACKET_HEADROOM bytes into the chunk: give back the base.
       words[e] = (held[i] & mask) >>> 0;
       words[e + 1] = 0;
@@ -703,7 +662,7 @@ export class AfXdpDriver implements LinkDriver {
     const free = this.#txFree;
     let n = 0;
     while (cons !== prod) {
-      const e = cq.desc + (cons & cq.mask) * ADDR_DESC_WORDS;
+      const e = cq.desc + (cons & cq.mask) * ADDR_WORDS;
       free[this.#txFreeCount++] = (words[e] & mask) >>> 0;
       cons = (cons + 1) >>> 0;
       n++;
@@ -777,7 +736,7 @@ function openSocket(opts: AfXdpOptions, g: Geometry): Opened {
       (linkMtu + ETH_HLEN + 4 > g.frameBytes - XDP_PACKET_HEADROOM);
     const stagingSlotBytes = multiBuffer ? roundUp(linkMtu + ETH_HLEN + 4, 64) : 0;
     const umemBytes = g.frames * g.frameBytes;
-    const mapBytes = roundUp(umemBytes + g.rxBatch * stagingSlotBytes, 4096);
+    const mapBytes = roundUp(umemBytes + g.rxBatch * stagingSlotBytes, PAGE_BYTES);
     const umemPtr = mmap(
       mapBytes,
       PROT_READ | PROT_WRITE,
@@ -798,10 +757,7 @@ function openSocket(opts: AfXdpOptions, g: Geometry): Opened {
       sock = bindSocket(umemPtr, umemBytes, ifindex, g, multiBuffer, false);
     }
     cleanups.push(() => sock.release());
-    const optionsBuf = allocStruct(4);
-    getsockopt(sock.fd, SOL_XDP, XDP_OPTIONS, optionsBuf);
-    const zeroCopy = (new DataView(optionsBuf.buffer).getUint32(0, true) &
-      XDP_OPTIONS_ZEROCOPY) !== 0;
+    const zeroCopy = (xdpOptionFlags(sock.fd) & XDP_OPTIONS_ZEROCOPY) !== 0;
     if (wantZeroCopy && !zeroCopy && zeroCopyFallback === null) zeroCopyFallback = "copy mode";
 
     const program = XdpRedirectProgram.attach({
@@ -881,64 +837,46 @@ function bindSocket(
     if (first !== null) throw first;
   };
   try {
-    const reg = allocStruct(UMEM_REG_SIZE);
-    const rv = new DataView(reg.buffer);
-    rv.setBigUint64(UMEM_REG_ADDR, Deno.UnsafePointer.value(umemPtr), true);
-    rv.setBigUint64(UMEM_REG_LEN, BigInt(umemBytes), true);
-    rv.setUint32(UMEM_REG_CHUNK_SIZE, g.frameBytes, true);
-    rv.setUint32(UMEM_REG_HEADROOM, 0, true);
+    const reg = xdpUmemReg(Deno.UnsafePointer.value(umemPtr), umemBytes, g.frameBytes);
     setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg);
     setsockoptInt(fd, SOL_XDP, XDP_UMEM_FILL_RING, g.ringSize);
     setsockoptInt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, g.ringSize);
     setsockoptInt(fd, SOL_XDP, XDP_RX_RING, g.ringSize);
     setsockoptInt(fd, SOL_XDP, XDP_TX_RING, g.ringSize);
-    const offsets = allocStruct(MMAP_OFFSETS_SIZE);
-    getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, offsets);
-    const ov = new DataView(offsets.buffer);
-    const map = (base: number, pgoff: bigint, descBytes: number): Ring => {
-      const off = (field: number): number => Number(ov.getBigUint64(base + field, true));
-      const descOff = off(RING_OFF_DESC);
-      const bytes = descOff + g.ringSize * descBytes;
+    const offsets = xdpMmapOffsets(fd);
+    const map = (off: XdpRingOffsets, pgoff: bigint, descBytes: number): Ring => {
+      const bytes = off.desc + g.ringSize * descBytes;
       const ptr = mmap(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
       const ring: Ring = {
         ptr,
         bytes,
         words: new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, bytes)),
-        producer: off(RING_OFF_PRODUCER) >>> 2,
-        consumer: off(RING_OFF_CONSUMER) >>> 2,
-        desc: descOff >>> 2,
+        producer: off.producer >>> 2,
+        consumer: off.consumer >>> 2,
+        desc: off.desc >>> 2,
         mask: g.ringSize - 1,
       };
       mapped.push(ring);
       return ring;
     };
-    const rx = map(MMAP_OFF_RX, XDP_PGOFF_RX_RING, XDP_DESC_WORDS * 4);
-    const tx = map(MMAP_OFF_TX, XDP_PGOFF_TX_RING, XDP_DESC_WORDS * 4);
-    const fill = map(MMAP_OFF_FILL, XDP_UMEM_PGOFF_FILL_RING, ADDR_DESC_WORDS * 4);
+    const rx = map(offsets.rx, XDP_PGOFF_RX_RING, XDP_DESC_SIZE);
+    const tx = map(offsets.tx, XDP_PGOFF_TX_RING, XDP_DESC_SIZE);
+    const fill = map(offsets.fill, XDP_UMEM_PGOFF_FILL_RING, XDP_ADDR_ENTRY_SIZE);
     const completion = map(
-      MMAP_OFF_COMPLETION,
+      offsets.completion,
       XDP_UMEM_PGOFF_COMPLETION_RING,
-      ADDR_DESC_WORDS * 4,
+      XDP_ADDR_ENTRY_SIZE,
     );
     // Prime the fill ring with the receive chunks (0..rxFrames-1) before frames can arrive.
     for (let i = 0; i < g.rxFrames; i++) {
-      const e = fill.desc + (i & fill.mask) * ADDR_DESC_WORDS;
+      const e = fill.desc + (i & fill.mask) * ADDR_WORDS;
       fill.words[e] = i * g.frameBytes;
       fill.words[e + 1] = 0;
     }
     Atomics.store(fill.words, fill.producer, g.rxFrames);
 
-    const sxdp = allocStruct(SOCKADDR_XDP_SIZE);
-    const sv = new DataView(sxdp.buffer);
-    sv.setUint16(SXDP_FAMILY, AF_XDP, true);
-    sv.setUint16(
-      SXDP_FLAGS,
-      (zeroCopy ? XDP_ZEROCOPY : XDP_COPY) | (multiBuffer ? XDP_USE_SG : 0),
-      true,
-    );
-    sv.setUint32(SXDP_IFINDEX, ifindex, true);
-    sv.setUint32(SXDP_QUEUE_ID, g.queue, true);
-    bind(fd, sxdp);
+    const flags = (zeroCopy ? XDP_ZEROCOPY : XDP_COPY) | (multiBuffer ? XDP_USE_SG : 0);
+    bind(fd, sockaddrXdp(ifindex, g.queue, flags));
     return { fd, rings: { rx, tx, fill, completion }, release };
   } catch (e) {
     try {

@@ -33,16 +33,23 @@ import {
   ETH_HLEN,
   IFF_NO_PI,
   IFF_TAP,
+  IFF_UP,
   IFF_VNET_HDR,
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
   SIOCGIFFLAGS,
+  SIOCSIFFLAGS,
+  SIOCSIFMTU,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
   TUNSETIFF,
   TUNSETOFFLOAD,
 } from "../ffi/constants.ts";
+import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { EACCES, EAGAIN, EINVAL, ENOBUFS, ENODEV, EPERM, SyscallError } from "../ffi/errno.ts";
 import { withNetns } from "../ffi/netns.ts";
 import { rawSyscall, SYS_IOCTL } from "../ffi/bpf.ts";
@@ -60,28 +67,6 @@ import {
 } from "../ffi/syscalls.ts";
 import { closedError, copyBytes, countOption, roundUp } from "./driver_util.ts";
 import { vnetRxFlags, writeVnetHeader } from "./vnet_header.ts";
-
-// --- linux/if_tun.h, linux/virtio_net.h, linux/sockios.h, linux/if.h ------------------------------
-
-/** TUNSETOFFLOAD bit: the reader accepts frames with a partial checksum. */
-export const TUN_F_CSUM = 0x01;
-/** TUNSETOFFLOAD bit: the reader accepts TCPv4 super-frames. */
-export const TUN_F_TSO4 = 0x02;
-/** TUNSETOFFLOAD bit: the reader accepts TCPv6 super-frames. */
-export const TUN_F_TSO6 = 0x04;
-/** Set interface flags (`ifreq.ifr_flags`). */
-const SIOCSIFFLAGS = 0x8914;
-/** Set interface MTU (`ifreq.ifr_mtu`). */
-const SIOCSIFMTU = 0x8922;
-/** `ifr_flags`: administratively up. */
-const IFF_UP = 0x1;
-
-/** `sizeof(struct virtio_net_hdr)`: the TAP default `vnet_hdr_sz`. */
-export const VIRTIO_NET_HDR_BYTES = 10;
-/** `flags`: the checksum from csum_start on must be finished by the receiver. */
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-/** `flags`: the checksum was verified. */
-export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 
 // --- sizes ----------------------------------------------------------------------------------------
 
@@ -222,7 +207,7 @@ export class TapDriver implements LinkDriver {
     this.created = t.created;
     this.vnetHdr = vnetHdr;
     this.mac = mac;
-    this.#hdrBytes = vnetHdr ? VIRTIO_NET_HDR_BYTES : 0;
+    this.#hdrBytes = vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
     this.maxFrameBytes = t.mtu + ETH_HLEN;
     this.capabilities = vnetHdr
       ? Object.freeze({

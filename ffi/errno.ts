@@ -172,12 +172,16 @@ export const EBADF = 9;
 export const EAGAIN = 11;
 /** Permission denied. */
 export const EACCES = 13;
+/** Device or resource busy. */
+export const EBUSY = 16;
 /** No such device. */
 export const ENODEV = 19;
 /** Invalid argument. */
 export const EINVAL = 22;
 /** Message too long. */
 export const EMSGSIZE = 90;
+/** Operation not supported. */
+export const EOPNOTSUPP = 95;
 /** Address family not supported by protocol. */
 export const EAFNOSUPPORT = 97;
 /** Network is down. */
