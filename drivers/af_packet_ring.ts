@@ -55,11 +55,8 @@ import {
   type TxOffload,
 } from "../link/driver.ts";
 import {
-  AF_PACKET,
   ETH_HLEN,
-  ETH_P_ALL,
   MAP_SHARED,
-  PACKET_IGNORE_OUTGOING,
   PACKET_QDISC_BYPASS,
   PACKET_RX_RING,
   PACKET_TX_RING,
@@ -70,30 +67,14 @@ import {
   PROT_WRITE,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_RAW,
   SOL_PACKET,
   SOL_SOCKET,
   TPACKET_V2,
   TPACKET_V3,
 } from "../ffi/constants.ts";
-import { EACCES, EINVAL, EPERM, SyscallError } from "../ffi/errno.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
-import { withNetns } from "../ffi/netns.ts";
-import { allocStruct, sockaddrLl } from "../ffi/structs.ts";
-import {
-  bind,
-  close,
-  interfaceIndex,
-  interfaceMac,
-  interfaceMtu,
-  mmap,
-  munmap,
-  setsockopt,
-  setsockoptInt,
-  socket,
-} from "../ffi/syscalls.ts";
+import { allocStruct } from "../ffi/structs.ts";
+import { mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
 import {
   PACKET_LOSS,
   packetStatisticsCells,
@@ -119,7 +100,15 @@ import {
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
-import { closedError } from "./driver_util.ts";
+import { asksOffload, closedError, intOption, txFrameInBounds } from "./driver_util.ts";
+import { type LinkInfo, openOnInterface, queryLink } from "./interface_open.ts";
+import {
+  AF_PACKET_CAPABILITIES,
+  bindPacketSocket,
+  ignoreOutgoing,
+  openPacketSocket,
+} from "./packet_socket.ts";
+import type { ResourceStack } from "./resource_stack.ts";
 
 export {
   AF_PACKET_RING_V2_BLOCK_BYTES,
@@ -153,6 +142,8 @@ export const AF_PACKET_RING_DEFAULT_RX_BLOCKS = 32;
 export const AF_PACKET_RING_DEFAULT_RX_RETIRE_MS = 1;
 /** Default number of TX slots. */
 export const AF_PACKET_RING_DEFAULT_TX_FRAMES = 128;
+/** The driver's class name, for messages. */
+const DRIVER = "AfPacketRingDriver";
 /** `tp_frame_size` declared for the V3 RX ring (V3 frames are variable; only checked). */
 const RX_V3_DECLARED_FRAME_BYTES = 2048;
 
@@ -246,14 +237,12 @@ interface RingSizes {
   txFrames: number;
 }
 
-/** What `open` acquired, handed to the constructor. */
+/** What `open` set up, handed to the constructor. */
 interface OpenedRing {
   fd: number;
-  ifname: string;
-  ifindex: number;
-  mac: Uint8Array;
-  linkMtu: number;
-  mtu: number;
+  /** The socket and the mapping, released by `close()`. */
+  resources: ResourceStack;
+  link: LinkInfo;
   vnetHdr: boolean;
   qdiscBypass: boolean;
   ignoresOutgoing: boolean;
@@ -330,7 +319,7 @@ export class AfPacketRingDriver implements LinkDriver {
 
   #fd: number;
   #closed = false;
-  #map: Deno.PointerObject;
+  readonly #resources: ResourceStack;
   #mapBuffer: ArrayBuffer;
   readonly #rx: RxRing;
   readonly #tx: TxRing;
@@ -342,12 +331,14 @@ export class AfPacketRingDriver implements LinkDriver {
 
   private constructor(o: OpenedRing) {
     const g = o.geometry;
+    const link = o.link;
     this.#fd = o.fd;
-    this.name = o.ifname;
-    this.ifindex = o.ifindex;
-    this.mac = o.mac;
-    this.linkMtu = o.linkMtu;
-    this.mtu = o.mtu;
+    this.#resources = o.resources;
+    this.name = link.ifname;
+    this.ifindex = link.ifindex;
+    this.mac = link.mac;
+    this.linkMtu = link.linkMtu;
+    this.mtu = link.mtu;
     this.vnetHdr = o.vnetHdr;
     this.qdiscBypass = o.qdiscBypass;
     this.ignoresOutgoing = o.ignoresOutgoing;
@@ -372,9 +363,8 @@ export class AfPacketRingDriver implements LinkDriver {
         maxGsoBytes: this.maxGsoBytes,
       })
       : NO_OFFLOADS;
-    this.#gsoAbove = o.mtu + ETH_HLEN;
+    this.#gsoAbove = link.mtu + ETH_HLEN;
 
-    this.#map = o.map;
     this.#mapBuffer = Deno.UnsafePointerView.getArrayBuffer(o.map, o.mapBytes);
     // The one view of the mapping: every RxBatch.buf entry is this object.
     const ring = new Uint8Array(this.#mapBuffer);
@@ -414,12 +404,14 @@ export class AfPacketRingDriver implements LinkDriver {
    * ```
    */
   static open(opts: AfPacketRingOptions): AfPacketRingDriver {
-    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
-      throw new RangeError(`AfPacketRingDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
-    }
     const sizes = ringSizes(opts);
-    const setUp = (): AfPacketRingDriver => new AfPacketRingDriver(openRing(opts, sizes));
-    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+    const o = {
+      driver: DRIVER,
+      netns: opts.netns,
+      mtu: opts.mtu,
+      capabilities: AF_PACKET_CAPABILITIES,
+    };
+    return openOnInterface(o, (res) => new AfPacketRingDriver(openRing(res, opts, sizes)));
   }
 
   /** The socket fd (polls readable when RX frames wait), or -1 once closed. */
@@ -474,12 +466,12 @@ export class AfPacketRingDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     if (this.#closed) throw closedError("AfPacketRingDriver", "transmit");
     const stats = this.stats;
-    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+    if (!txFrameInBounds(frame, off, len)) {
       stats.txDropped++;
       return false;
     }
     let limit = this.#gsoAbove;
-    if (offload !== null && (offload.needsCsum || offload.gsoType !== GSO_NONE)) {
+    if (offload !== null && asksOffload(offload)) {
       if (this.#vnetBytes === 0 || (offload.gsoType === GSO_UDP_L4 && !this.#usoAllowed)) {
         stats.txOffloadRefused++;
         stats.txDropped++;
@@ -529,18 +521,13 @@ export class AfPacketRingDriver implements LinkDriver {
     if (this.#closed) throw closedError("AfPacketRingDriver", "close");
     this.refreshStats();
     this.#closed = true;
-    const fd = this.#fd;
     this.#fd = -1;
     this.#tx.abandon();
     // Detach first so every view over the mapping reads as empty instead of faulting.
     const buffer = this.#mapBuffer;
     this.#mapBuffer = new ArrayBuffer(0);
     buffer.transfer(0);
-    try {
-      munmap(this.#map, this.ringBytes);
-    } finally {
-      close(fd);
-    }
+    this.#resources.close(); // munmap, then close the socket
   }
 }
 
@@ -560,6 +547,7 @@ function ringSizes(opts: AfPacketRingOptions): RingSizes {
   only("rxBlocks", "v3");
   only("rxRetireMs", "v3");
   const rxFrames = intOption(
+    DRIVER,
     "rxFrames",
     opts.rxFrames,
     AF_PACKET_RING_DEFAULT_RX_FRAMES,
@@ -567,6 +555,7 @@ function ringSizes(opts: AfPacketRingOptions): RingSizes {
     65535,
   );
   const rxBlockBytes = intOption(
+    DRIVER,
     "rxBlockBytes",
     opts.rxBlockBytes,
     AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES,
@@ -577,6 +566,7 @@ function ringSizes(opts: AfPacketRingOptions): RingSizes {
     throw new RangeError(`AfPacketRingDriver: rxBlockBytes must be a multiple of ${PAGE_BYTES}`);
   }
   const rxBlocks = intOption(
+    DRIVER,
     "rxBlocks",
     opts.rxBlocks,
     AF_PACKET_RING_DEFAULT_RX_BLOCKS,
@@ -584,6 +574,7 @@ function ringSizes(opts: AfPacketRingOptions): RingSizes {
     65536,
   );
   const rxRetireMs = intOption(
+    DRIVER,
     "rxRetireMs",
     opts.rxRetireMs,
     AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
@@ -591,6 +582,7 @@ function ringSizes(opts: AfPacketRingOptions): RingSizes {
     1000,
   );
   const txFrames = intOption(
+    DRIVER,
     "txFrames",
     opts.txFrames,
     AF_PACKET_RING_DEFAULT_TX_FRAMES,
@@ -602,110 +594,68 @@ function ringSizes(opts: AfPacketRingOptions): RingSizes {
 
 /**
  * Create the socket, configure it, set up and map both rings and bind, in the current
- * namespace; undoes what it did if a later step fails.
+ * namespace; everything acquired goes on `res`.
  */
-function openRing(opts: AfPacketRingOptions, sizes: RingSizes): OpenedRing {
-  let fd: number;
-  try {
-    // Protocol 0: nothing arrives until bind() hooks the socket to our interface.
-    fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  } catch (e) {
-    if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SyscallError(
-        "socket",
-        e.errno,
-        "AF_PACKET sockets need CAP_NET_RAW (run as root or grant the capability)",
-      );
-    }
-    throw e;
-  }
-  let map: Deno.PointerObject | null = null;
-  let mapBytes = 0;
-  try {
-    const ifname = opts.ifname;
-    const ifindex = interfaceIndex(ifname);
-    const mac = interfaceMac(fd, ifname);
-    const linkMtu = interfaceMtu(fd, ifname);
-    if (opts.mtu !== undefined && opts.mtu > linkMtu) {
-      throw new SyscallError(
-        "AfPacketRingDriver.open",
-        EINVAL,
-        `mtu ${opts.mtu} is above the MTU ${linkMtu} of "${ifname}"`,
-      );
-    }
-    const mtu = opts.mtu ?? linkMtu;
-    const vnetHdr = opts.vnetHdr ?? true;
-    const qdiscBypass = opts.qdiscBypass ?? true;
-    const v2 = sizes.rxRing === "v2";
+function openRing(res: ResourceStack, opts: AfPacketRingOptions, sizes: RingSizes): OpenedRing {
+  const link = queryLink(DRIVER, opts.ifname, opts.mtu);
+  const fd = openPacketSocket(res);
+  const vnetHdr = opts.vnetHdr ?? true;
+  const qdiscBypass = opts.qdiscBypass ?? true;
+  const v2 = sizes.rxRing === "v2";
 
-    // Order matters: version, vnet header and loss mode must be set before the rings exist.
-    // The version is the socket's: it applies to the RX and the TX ring alike.
-    setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, v2 ? TPACKET_V2 : TPACKET_V3);
-    if (vnetHdr) setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
-    // A malformed TX frame is skipped instead of stopping the ring at it for good.
-    setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1);
-    let ignoresOutgoing = true;
-    try {
-      setsockoptInt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1); // Linux ≥ 4.20
-    } catch {
-      ignoresOutgoing = false; // receive() skips PACKET_OUTGOING frames itself
-    }
-    // With the qdisc bypassed, the kernel drops any frame it would have to segment in
-    // software (__dev_direct_xmit refuses a segmented skb): keep the bypass for super-segments
-    // only when the device segments them itself, else the qdisc path segments them for us.
-    const device = vnetHdr ? deviceOffloads(fd, ifname) : { tso: false, uso: false };
-    const bypass = qdiscBypass && (!vnetHdr || device.tso);
-    if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
+  // Order matters: version, vnet header and loss mode must be set before the rings exist.
+  // The version is the socket's: it applies to the RX and the TX ring alike.
+  setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, v2 ? TPACKET_V2 : TPACKET_V3);
+  if (vnetHdr) setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
+  // A malformed TX frame is skipped instead of stopping the ring at it for good.
+  setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1);
+  const ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
+  // With the qdisc bypassed, the kernel drops any frame it would have to segment in
+  // software (__dev_direct_xmit refuses a segmented skb): keep the bypass for super-segments
+  // only when the device segments them itself, else the qdisc path segments them for us.
+  const device = vnetHdr ? deviceOffloads(fd, link.ifname) : { tso: false, uso: false };
+  const bypass = qdiscBypass && (!vnetHdr || device.tso);
+  if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
 
-    const g = geometry(mtu, vnetHdr, sizes);
-    const rxReq = {
-      blockSize: g.rxBlockBytes,
-      blockNr: g.rxBlocks,
-      frameSize: v2 ? AF_PACKET_RING_V2_FRAME_BYTES : RX_V3_DECLARED_FRAME_BYTES,
-      frameNr: v2 ? g.rxFrames : (g.rxBlockBytes / RX_V3_DECLARED_FRAME_BYTES) * g.rxBlocks,
-    };
-    setsockopt(
-      fd,
-      SOL_PACKET,
-      PACKET_RX_RING,
-      v2 ? tpacketReq(rxReq) : tpacketReq3({ ...rxReq, retireBlkTovMs: g.rxRetireMs }),
-    );
-    const txReq = {
-      blockSize: g.tx.blockBytes,
-      blockNr: g.tx.blocks,
-      frameSize: g.tx.frameBytes,
-      frameNr: g.tx.framesPerBlock * g.tx.blocks,
-    };
-    setsockopt(fd, SOL_PACKET, PACKET_TX_RING, v2 ? tpacketReq(txReq) : tpacketReq3(txReq));
-    // Every slot in flight is charged to the send buffer: make room for the whole TX ring.
-    raiseSendBuffer(fd, g.tx.blockBytes * g.tx.blocks);
+  const g = geometry(link.mtu, vnetHdr, sizes);
+  const rxReq = {
+    blockSize: g.rxBlockBytes,
+    blockNr: g.rxBlocks,
+    frameSize: v2 ? AF_PACKET_RING_V2_FRAME_BYTES : RX_V3_DECLARED_FRAME_BYTES,
+    frameNr: v2 ? g.rxFrames : (g.rxBlockBytes / RX_V3_DECLARED_FRAME_BYTES) * g.rxBlocks,
+  };
+  setsockopt(
+    fd,
+    SOL_PACKET,
+    PACKET_RX_RING,
+    v2 ? tpacketReq(rxReq) : tpacketReq3({ ...rxReq, retireBlkTovMs: g.rxRetireMs }),
+  );
+  const txReq = {
+    blockSize: g.tx.blockBytes,
+    blockNr: g.tx.blocks,
+    frameSize: g.tx.frameBytes,
+    frameNr: g.tx.framesPerBlock * g.tx.blocks,
+  };
+  setsockopt(fd, SOL_PACKET, PACKET_TX_RING, v2 ? tpacketReq(txReq) : tpacketReq3(txReq));
+  // Every slot in flight is charged to the send buffer: make room for the whole TX ring.
+  raiseSendBuffer(fd, g.tx.blockBytes * g.tx.blocks);
 
-    // One mapping: the RX ring's blocks, then the TX ring's.
-    mapBytes = g.rxBlockBytes * g.rxBlocks + g.tx.blockBytes * g.tx.blocks;
-    map = mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
-    bind(fd, sockaddrLl(ifindex, ETH_P_ALL));
-    return {
-      fd,
-      ifname,
-      ifindex,
-      mac,
-      linkMtu,
-      mtu,
-      vnetHdr,
-      qdiscBypass: bypass,
-      ignoresOutgoing,
-      uso: vnetHdr && (opts.udpSegmentationOffload ?? true) && (!bypass || device.uso),
-      geometry: g,
-      map,
-      mapBytes,
-    };
-  } catch (e) {
-    try {
-      if (map !== null) munmap(map, mapBytes);
-      close(fd);
-    } catch { /* the original error matters more */ }
-    throw e;
-  }
+  // One mapping: the RX ring's blocks, then the TX ring's.
+  const mapBytes = g.rxBlockBytes * g.rxBlocks + g.tx.blockBytes * g.tx.blocks;
+  const map = res.mapping(mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd), mapBytes);
+  bindPacketSocket(fd, link.ifindex);
+  return {
+    fd,
+    resources: res,
+    link,
+    vnetHdr,
+    qdiscBypass: bypass,
+    ignoresOutgoing,
+    uso: vnetHdr && (opts.udpSegmentationOffload ?? true) && (!bypass || device.uso),
+    geometry: g,
+    map,
+    mapBytes,
+  };
 }
 
 /**
@@ -768,19 +718,4 @@ function raiseSendBuffer(fd: number, bytes: number): void {
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, value);
     } catch { /* keep the default; kicks then send what fits and the rest next time */ }
   }
-}
-
-/** Validate an integer option. */
-function intOption(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`AfPacketRingDriver: ${name} must be ${min}..${max}, got ${value}`);
-  }
-  return value;
 }

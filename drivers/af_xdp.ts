@@ -32,7 +32,6 @@ import {
   type TxOffload,
 } from "../link/driver.ts";
 import {
-  AF_INET,
   AF_XDP,
   ETH_HLEN,
   MAP_ANONYMOUS,
@@ -44,20 +43,10 @@ import {
   PROT_READ,
   PROT_WRITE,
   SOCK_CLOEXEC,
-  SOCK_DGRAM,
   SOCK_RAW,
   SOL_XDP,
 } from "../ffi/constants.ts";
-import {
-  EACCES,
-  EAGAIN,
-  EBUSY,
-  EINVAL,
-  ENOBUFS,
-  EOPNOTSUPP,
-  EPERM,
-  SyscallError,
-} from "../ffi/errno.ts";
+import { EAGAIN, EBUSY, ENOBUFS, EOPNOTSUPP, SyscallError } from "../ffi/errno.ts";
 import {
   sockaddrXdp,
   XDP_ADDR_ENTRY_SIZE,
@@ -87,23 +76,19 @@ import {
   xdpStatistics,
   xdpUmemReg,
 } from "../ffi/if_xdp.ts";
-import { withNetns } from "../ffi/netns.ts";
 import { allocStruct } from "../ffi/structs.ts";
-import {
-  bind,
-  close,
-  interfaceIndex,
-  interfaceMac,
-  interfaceMtu,
-  mmap,
-  munmap,
-  sendto,
-  setsockopt,
-  setsockoptInt,
-  socket,
-} from "../ffi/syscalls.ts";
+import { bind, mmap, sendto, setsockopt, setsockoptInt, socket } from "../ffi/syscalls.ts";
 import { type XdpAttachMode, XdpRedirectProgram } from "./xdp_program.ts";
-import { closedError, copyBytes, roundUp } from "./driver_util.ts";
+import {
+  closedError,
+  copyBytes,
+  intOption,
+  roundUp,
+  rxWant,
+  txFrameInBounds,
+} from "./driver_util.ts";
+import { type LinkInfo, openOnInterface, queryLink } from "./interface_open.ts";
+import type { ResourceStack } from "./resource_stack.ts";
 
 /** `xdp_desc` as u32 words. */
 const DESC_WORDS = XDP_DESC_SIZE >>> 2;
@@ -120,6 +105,10 @@ export const AF_XDP_DEFAULT_FRAMES = 4096;
 export const AF_XDP_DEFAULT_RING_SIZE = 2048;
 /** Default most frames one `receive` returns (also the multi-buffer staging slots). */
 export const AF_XDP_DEFAULT_RX_BATCH = 64;
+/** The driver's class name, for messages. */
+const DRIVER = "AfXdpDriver";
+/** What the AF_XDP driver needs, named in the message of an EPERM/EACCES at open. */
+const AF_XDP_CAPABILITIES = "AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)";
 /** Copy-mode kernels send at most this many descriptors per `sendto` kick (TX_BATCH_SIZE). */
 const KICK_DESCS = 32;
 /** Extra kicks allowed per flush beyond the descriptors' share (EAGAIN without progress). */
@@ -207,11 +196,9 @@ interface Geometry {
 /** Everything acquired by the set-up, handed to the constructor. */
 interface Opened {
   fd: number;
-  ifname: string;
-  ifindex: number;
-  mac: Uint8Array;
-  linkMtu: number;
-  mtu: number;
+  /** UMEM, socket, rings and program, released by `close()`. */
+  resources: ResourceStack;
+  link: LinkInfo;
   geometry: Geometry;
   umemPtr: Deno.PointerObject;
   mapBytes: number;
@@ -282,8 +269,7 @@ export class AfXdpDriver implements LinkDriver {
 
   #fd: number;
   #closed = false;
-  readonly #umemPtr: Deno.PointerObject;
-  readonly #mapBytes: number;
+  readonly #resources: ResourceStack;
   /** The whole mapping: UMEM chunks, then the staging slots. */
   readonly #mem: Uint8Array;
   readonly #umemBytes: number;
@@ -313,11 +299,11 @@ export class AfXdpDriver implements LinkDriver {
 
   private constructor(o: Opened) {
     this.#fd = o.fd;
-    this.name = o.ifname;
-    this.ifindex = o.ifindex;
-    this.mac = o.mac;
-    this.linkMtu = o.linkMtu;
-    this.mtu = o.mtu;
+    this.name = o.link.ifname;
+    this.ifindex = o.link.ifindex;
+    this.mac = o.link.mac;
+    this.linkMtu = o.link.linkMtu;
+    this.mtu = o.link.mtu;
     this.queue = o.geometry.queue;
     this.zeroCopy = o.zeroCopy;
     this.zeroCopyFallback = o.zeroCopyFallback;
@@ -326,10 +312,9 @@ export class AfXdpDriver implements LinkDriver {
     this.rxFrames = o.geometry.rxFrames;
     this.txFrames = o.geometry.txFrames;
     this.ringSize = o.geometry.ringSize;
-    this.maxFrameBytes = o.mtu + ETH_HLEN;
+    this.maxFrameBytes = o.link.mtu + ETH_HLEN;
     this.program = o.program;
-    this.#umemPtr = o.umemPtr;
-    this.#mapBytes = o.mapBytes;
+    this.#resources = o.resources;
     this.#mem = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(o.umemPtr, o.mapBytes));
     this.#umemBytes = o.umemBytes;
     this.#stagingSlotBytes = o.stagingSlotBytes;
@@ -363,11 +348,13 @@ export class AfXdpDriver implements LinkDriver {
    */
   static open(opts: AfXdpOptions): AfXdpDriver {
     const geometry = validate(opts);
-    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
-      throw new RangeError(`AfXdpDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
-    }
-    const setUp = (): AfXdpDriver => new AfXdpDriver(openSocket(opts, geometry));
-    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+    const o = {
+      driver: DRIVER,
+      netns: opts.netns,
+      mtu: opts.mtu,
+      capabilities: AF_XDP_CAPABILITIES,
+    };
+    return openOnInterface(o, (res) => new AfXdpDriver(openSocket(res, opts, geometry)));
   }
 
   /** The XDP socket fd (polls readable when the RX ring has frames), or -1 once closed. */
@@ -394,8 +381,7 @@ export class AfXdpDriver implements LinkDriver {
     if (this.#closed) throw closedError("AfXdpDriver", "receive");
     if (this.#heldCount > 0) this.#refill();
     batch.count = 0;
-    let want = max < batch.capacity ? max : batch.capacity;
-    if (want > this.#rxBatch) want = this.#rxBatch;
+    const want = rxWant(batch, max, this.#rxBatch);
     if (want <= 0) return 0;
     const rx = this.#rx;
     const words = rx.words;
@@ -493,7 +479,7 @@ export class AfXdpDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, _offload: TxOffload | null): boolean {
     if (this.#closed) throw closedError("AfXdpDriver", "transmit");
     const stats = this.stats;
-    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+    if (!txFrameInBounds(frame, off, len)) {
       stats.txDropped++;
       return false;
     }
@@ -561,23 +547,9 @@ export class AfXdpDriver implements LinkDriver {
   close(): void {
     if (this.#closed) throw closedError("AfXdpDriver", "close");
     this.#closed = true;
-    const fd = this.#fd;
     this.#fd = -1;
-    let first: unknown = null;
-    const attempt = (fn: () => void): void => {
-      try {
-        fn();
-      } catch (e) {
-        first ??= e;
-      }
-    };
-    attempt(() => this.program.close());
-    attempt(() => close(fd));
-    for (const ring of [this.#rx, this.#tx, this.#fill, this.#completion]) {
-      attempt(() => munmap(ring.ptr, ring.bytes));
-    }
-    attempt(() => munmap(this.#umemPtr, this.#mapBytes));
-    if (first !== null) throw first;
+    // Detach the program, unmap the rings, close the socket, unmap the UMEM.
+    this.#resources.close();
   }
 
   /** Return the held chunks to the fill ring (masked back to their chunk base). */
@@ -675,26 +647,26 @@ export class AfXdpDriver implements LinkDriver {
 
 /** Validate the geometry options and derive the receive/transmit split. */
 function validate(opts: AfXdpOptions): Geometry {
-  const queue = opts.queue ?? 0;
-  if (!Number.isInteger(queue) || queue < 0 || queue > 0xffff) {
-    throw new RangeError(`AfXdpDriver: queue must be 0..65535, got ${queue}`);
-  }
+  const queue = intOption(DRIVER, "queue", opts.queue, 0, 0, 0xffff);
   const frameBytes = opts.frameBytes ?? AF_XDP_DEFAULT_FRAME_BYTES;
   if (frameBytes !== 2048 && frameBytes !== 4096) {
     throw new RangeError(`AfXdpDriver: frameBytes must be 2048 or 4096, got ${frameBytes}`);
   }
-  const ringSize = opts.ringSize ?? AF_XDP_DEFAULT_RING_SIZE;
-  if (!Number.isInteger(ringSize) || ringSize < 2 || ringSize > 1 << 20 || !isPow2(ringSize)) {
+  const ringSize = intOption(
+    DRIVER,
+    "ringSize",
+    opts.ringSize,
+    AF_XDP_DEFAULT_RING_SIZE,
+    2,
+    1 << 20,
+  );
+  if (!isPow2(ringSize)) {
     throw new RangeError(`AfXdpDriver: ringSize must be a power of two, got ${ringSize}`);
   }
-  const frames = opts.frames ?? AF_XDP_DEFAULT_FRAMES;
-  if (!Number.isInteger(frames) || frames < 2 || frames * frameBytes > 0xffff_f000) {
-    throw new RangeError(`AfXdpDriver: frames must be 2.. and fit 4 GiB, got ${frames}`);
-  }
-  const rxBatch = opts.rxBatch ?? AF_XDP_DEFAULT_RX_BATCH;
-  if (!Number.isInteger(rxBatch) || rxBatch < 1 || rxBatch > ringSize) {
-    throw new RangeError(`AfXdpDriver: rxBatch must be 1..ringSize, got ${rxBatch}`);
-  }
+  // Chunk addresses are u32 words on the rings: the UMEM stays below 4 GiB.
+  const maxFrames = Math.floor(0xffff_f000 / frameBytes);
+  const frames = intOption(DRIVER, "frames", opts.frames, AF_XDP_DEFAULT_FRAMES, 2, maxFrames);
+  const rxBatch = intOption(DRIVER, "rxBatch", opts.rxBatch, AF_XDP_DEFAULT_RX_BATCH, 1, ringSize);
   // Receive gets half the chunks (the fill ring holds them all); transmit the rest, bounded by
   // the completion ring so every chunk in flight has a completion slot.
   const rxFrames = Math.min(ringSize, frames >>> 1);
@@ -702,114 +674,77 @@ function validate(opts: AfXdpOptions): Geometry {
   return { queue, frameBytes, frames, ringSize, rxFrames, txFrames, rxBatch };
 }
 
-/** Create, map, bind and attach, in the current namespace; undoes everything on failure. */
-function openSocket(opts: AfXdpOptions, g: Geometry): Opened {
-  const cleanups: (() => void)[] = [];
-  const undo = (): void => {
-    for (let i = cleanups.length - 1; i >= 0; i--) {
-      try {
-        cleanups[i]();
-      } catch { /* the original error matters more */ }
-    }
-  };
+/**
+ * Look the interface up, map the UMEM, make and bind the socket (falling back to copy mode
+ * where zero-copy is refused) and attach the redirect program, in the current namespace;
+ * everything acquired goes on `res`.
+ */
+function openSocket(res: ResourceStack, opts: AfXdpOptions, g: Geometry): Opened {
+  const link = queryLink(DRIVER, opts.ifname, opts.mtu);
+  // A link-MTU frame (plus a VLAN tag) must fit one chunk after the kernel's headroom.
+  const multiBuffer = opts.multiBuffer ??
+    (link.linkMtu + ETH_HLEN + 4 > g.frameBytes - XDP_PACKET_HEADROOM);
+  const stagingSlotBytes = multiBuffer ? roundUp(link.linkMtu + ETH_HLEN + 4, 64) : 0;
+  const umemBytes = g.frames * g.frameBytes;
+  const mapBytes = roundUp(umemBytes + g.rxBatch * stagingSlotBytes, PAGE_BYTES);
+  const umemPtr = res.mapping(
+    mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1),
+    mapBytes,
+  );
+
+  const wantZeroCopy = opts.zeroCopy ?? false;
+  let zeroCopyFallback: string | null = null;
+  const beforeSocket = res.size;
+  let sock: BoundSocket;
   try {
-    const ifindex = interfaceIndex(opts.ifname);
-    const ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    let mac: Uint8Array;
-    let linkMtu: number;
-    try {
-      mac = interfaceMac(ctl, opts.ifname);
-      linkMtu = interfaceMtu(ctl, opts.ifname);
-    } finally {
-      close(ctl);
-    }
-    if (opts.mtu !== undefined && opts.mtu > linkMtu) {
-      throw new SyscallError(
-        "AfXdpDriver.open",
-        EINVAL,
-        `mtu ${opts.mtu} is above the MTU ${linkMtu} of "${opts.ifname}"`,
-      );
-    }
-    const mtu = opts.mtu ?? linkMtu;
-    // A link-MTU frame (plus a VLAN tag) must fit one chunk after the kernel's headroom.
-    const multiBuffer = opts.multiBuffer ??
-      (linkMtu + ETH_HLEN + 4 > g.frameBytes - XDP_PACKET_HEADROOM);
-    const stagingSlotBytes = multiBuffer ? roundUp(linkMtu + ETH_HLEN + 4, 64) : 0;
-    const umemBytes = g.frames * g.frameBytes;
-    const mapBytes = roundUp(umemBytes + g.rxBatch * stagingSlotBytes, PAGE_BYTES);
-    const umemPtr = mmap(
-      mapBytes,
-      PROT_READ | PROT_WRITE,
-      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-      -1,
-    );
-    cleanups.push(() => munmap(umemPtr, mapBytes));
-
-    const wantZeroCopy = opts.zeroCopy ?? false;
-    let zeroCopyFallback: string | null = null;
-    let sock: BoundSocket;
-    try {
-      sock = bindSocket(umemPtr, umemBytes, ifindex, g, multiBuffer, wantZeroCopy);
-    } catch (e) {
-      if (!(wantZeroCopy && e instanceof SyscallError && e.errno === EOPNOTSUPP)) throw e;
-      // The driver cannot do zero-copy (veth): start over in copy mode on a fresh socket.
-      zeroCopyFallback = e.code;
-      sock = bindSocket(umemPtr, umemBytes, ifindex, g, multiBuffer, false);
-    }
-    cleanups.push(() => sock.release());
-    const zeroCopy = (xdpOptionFlags(sock.fd) & XDP_OPTIONS_ZEROCOPY) !== 0;
-    if (wantZeroCopy && !zeroCopy && zeroCopyFallback === null) zeroCopyFallback = "copy mode";
-
-    const program = XdpRedirectProgram.attach({
-      ifindex,
-      queue: g.queue,
-      xskFd: sock.fd,
-      multiBuffer,
-      mode: opts.attachMode,
-    });
-    return {
-      fd: sock.fd,
-      ifname: opts.ifname,
-      ifindex,
-      mac,
-      linkMtu,
-      mtu,
-      geometry: g,
-      umemPtr,
-      mapBytes,
-      umemBytes,
-      stagingSlotBytes,
-      rings: sock.rings,
-      zeroCopy,
-      zeroCopyFallback,
-      multiBuffer,
-      program,
-    };
+    sock = bindSocket(res, umemPtr, umemBytes, link.ifindex, g, multiBuffer, wantZeroCopy);
   } catch (e) {
-    undo();
-    if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SyscallError(
-        e.syscall,
-        e.errno,
-        `${e.message}: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)`,
-      );
-    }
-    throw e;
+    if (!(wantZeroCopy && e instanceof SyscallError && e.errno === EOPNOTSUPP)) throw e;
+    // The driver cannot do zero-copy (veth): start over in copy mode on a fresh socket.
+    res.unwind(beforeSocket);
+    zeroCopyFallback = e.code;
+    sock = bindSocket(res, umemPtr, umemBytes, link.ifindex, g, multiBuffer, false);
   }
+  const zeroCopy = (xdpOptionFlags(sock.fd) & XDP_OPTIONS_ZEROCOPY) !== 0;
+  if (wantZeroCopy && !zeroCopy && zeroCopyFallback === null) zeroCopyFallback = "copy mode";
+
+  const program = XdpRedirectProgram.attach({
+    ifindex: link.ifindex,
+    queue: g.queue,
+    xskFd: sock.fd,
+    multiBuffer,
+    mode: opts.attachMode,
+  });
+  res.defer(() => program.close());
+  return {
+    fd: sock.fd,
+    resources: res,
+    link,
+    geometry: g,
+    umemPtr,
+    mapBytes,
+    umemBytes,
+    stagingSlotBytes,
+    rings: sock.rings,
+    zeroCopy,
+    zeroCopyFallback,
+    multiBuffer,
+    program,
+  };
 }
 
 /** A bound XDP socket with its four rings mapped. */
 interface BoundSocket {
   fd: number;
   rings: { rx: Ring; tx: Ring; fill: Ring; completion: Ring };
-  release(): void;
 }
 
 /**
  * socket → XDP_UMEM_REG → ring sizes → XDP_MMAP_OFFSETS → mmap the rings → prime the fill ring
- * → bind. Closes and unmaps everything it made if a step fails.
+ * → bind; the socket and the ring mappings go on `res`.
  */
 function bindSocket(
+  res: ResourceStack,
   umemPtr: Deno.PointerObject,
   umemBytes: number,
   ifindex: number,
@@ -817,73 +752,49 @@ function bindSocket(
   multiBuffer: boolean,
   zeroCopy: boolean,
 ): BoundSocket {
-  const fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
-  const mapped: Ring[] = [];
-  const release = (): void => {
-    let first: unknown = null;
-    for (const ring of mapped) {
-      try {
-        munmap(ring.ptr, ring.bytes);
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    mapped.length = 0;
-    try {
-      close(fd);
-    } catch (e) {
-      first ??= e;
-    }
-    if (first !== null) throw first;
-  };
-  try {
-    const reg = xdpUmemReg(Deno.UnsafePointer.value(umemPtr), umemBytes, g.frameBytes);
-    setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg);
-    setsockoptInt(fd, SOL_XDP, XDP_UMEM_FILL_RING, g.ringSize);
-    setsockoptInt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, g.ringSize);
-    setsockoptInt(fd, SOL_XDP, XDP_RX_RING, g.ringSize);
-    setsockoptInt(fd, SOL_XDP, XDP_TX_RING, g.ringSize);
-    const offsets = xdpMmapOffsets(fd);
-    const map = (off: XdpRingOffsets, pgoff: bigint, descBytes: number): Ring => {
-      const bytes = off.desc + g.ringSize * descBytes;
-      const ptr = mmap(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
-      const ring: Ring = {
-        ptr,
-        bytes,
-        words: new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, bytes)),
-        producer: off.producer >>> 2,
-        consumer: off.consumer >>> 2,
-        desc: off.desc >>> 2,
-        mask: g.ringSize - 1,
-      };
-      mapped.push(ring);
-      return ring;
-    };
-    const rx = map(offsets.rx, XDP_PGOFF_RX_RING, XDP_DESC_SIZE);
-    const tx = map(offsets.tx, XDP_PGOFF_TX_RING, XDP_DESC_SIZE);
-    const fill = map(offsets.fill, XDP_UMEM_PGOFF_FILL_RING, XDP_ADDR_ENTRY_SIZE);
-    const completion = map(
-      offsets.completion,
-      XDP_UMEM_PGOFF_COMPLETION_RING,
-      XDP_ADDR_ENTRY_SIZE,
+  const fd = res.fd(socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0));
+  const reg = xdpUmemReg(Deno.UnsafePointer.value(umemPtr), umemBytes, g.frameBytes);
+  setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg);
+  setsockoptInt(fd, SOL_XDP, XDP_UMEM_FILL_RING, g.ringSize);
+  setsockoptInt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, g.ringSize);
+  setsockoptInt(fd, SOL_XDP, XDP_RX_RING, g.ringSize);
+  setsockoptInt(fd, SOL_XDP, XDP_TX_RING, g.ringSize);
+  const offsets = xdpMmapOffsets(fd);
+  const map = (off: XdpRingOffsets, pgoff: bigint, descBytes: number): Ring => {
+    const bytes = off.desc + g.ringSize * descBytes;
+    const ptr = res.mapping(
+      mmap(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff),
+      bytes,
     );
-    // Prime the fill ring with the receive chunks (0..rxFrames-1) before frames can arrive.
-    for (let i = 0; i < g.rxFrames; i++) {
-      const e = fill.desc + (i & fill.mask) * ADDR_WORDS;
-      fill.words[e] = i * g.frameBytes;
-      fill.words[e + 1] = 0;
-    }
-    Atomics.store(fill.words, fill.producer, g.rxFrames);
-
-    const flags = (zeroCopy ? XDP_ZEROCOPY : XDP_COPY) | (multiBuffer ? XDP_USE_SG : 0);
-    bind(fd, sockaddrXdp(ifindex, g.queue, flags));
-    return { fd, rings: { rx, tx, fill, completion }, release };
-  } catch (e) {
-    try {
-      release();
-    } catch { /* the original error matters more */ }
-    throw e;
+    return {
+      ptr,
+      bytes,
+      words: new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, bytes)),
+      producer: off.producer >>> 2,
+      consumer: off.consumer >>> 2,
+      desc: off.desc >>> 2,
+      mask: g.ringSize - 1,
+    };
+  };
+  const rx = map(offsets.rx, XDP_PGOFF_RX_RING, XDP_DESC_SIZE);
+  const tx = map(offsets.tx, XDP_PGOFF_TX_RING, XDP_DESC_SIZE);
+  const fill = map(offsets.fill, XDP_UMEM_PGOFF_FILL_RING, XDP_ADDR_ENTRY_SIZE);
+  const completion = map(
+    offsets.completion,
+    XDP_UMEM_PGOFF_COMPLETION_RING,
+    XDP_ADDR_ENTRY_SIZE,
+  );
+  // Prime the fill ring with the receive chunks (0..rxFrames-1) before frames can arrive.
+  for (let i = 0; i < g.rxFrames; i++) {
+    const e = fill.desc + (i & fill.mask) * ADDR_WORDS;
+    fill.words[e] = i * g.frameBytes;
+    fill.words[e + 1] = 0;
   }
+  Atomics.store(fill.words, fill.producer, g.rxFrames);
+
+  const flags = (zeroCopy ? XDP_ZEROCOPY : XDP_COPY) | (multiBuffer ? XDP_USE_SG : 0);
+  bind(fd, sockaddrXdp(ifindex, g.queue, flags));
+  return { fd, rings: { rx, tx, fill, completion } };
 }
 
 /** True for powers of two. */

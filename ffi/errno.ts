@@ -251,6 +251,8 @@ export class SyscallError extends Error {
   readonly code: string;
   /** The call that failed, e.g. `"socket"`. */
   readonly syscall: string;
+  /** What the message adds after the errno (the interface, option or hint), if anything. */
+  readonly detail: string | undefined;
 
   /**
    * `syscall` failed with `errno`; `detail` (optional) is appended to the message:
@@ -263,5 +265,6 @@ export class SyscallError extends Error {
     this.errno = errno;
     this.code = errnoName(errno);
     this.syscall = syscall;
+    this.detail = detail;
   }
 }
