@@ -2,10 +2,10 @@
  * Per-frame cost of the kernel drivers, in one run:
  *
  * - **tx**: each iteration queues 64 frames and flushes once, as one stack tick would; frames
- *   per second = 64 / time per iteration. The `sendmmsg` driver against the ring driver with
- *   TPACKET_V2 and V3 rings (with and without the vnet header), AF_XDP (one chunk per frame at
- *   MTU 1500, multi-buffer at 9000) and TAP. The peer is the kernel, which drops the frames at
- *   its EtherType demux.
+ *   per second = 64 / time per iteration. `af_packet_mmsg` (sendmmsg) against `af_packet` (the
+ *   ring driver) with TPACKET_V2 and V3 rings (with and without the vnet header), `af_xdp` (one
+ *   chunk per frame at MTU 1500, multi-buffer at 9000) and `tap`. Cases are named by the
+ *   `--driver` name. The peer is the kernel, which drops the frames at its EtherType demux.
  * - **rx**: each iteration a kernel-side `sendmmsg` driver in the peer namespace sends 64
  *   frames and the driver under test receives and releases them all (the sender's cost is in
  *   every row alike; differences between rows are the receivers').
@@ -147,7 +147,7 @@ function rxBench(
 for (const mtu of [1500, 9000]) {
   const shared = `tx ${mtu}`;
   txBench(
-    `af_packet (sendmmsg), MTU ${mtu}`,
+    `af_packet_mmsg (sendmmsg), MTU ${mtu}`,
     mtu,
     shared,
     (p) => AfPacketDriver.open({ ifname: p.stackIf, netns: p.stackNs }),
@@ -156,13 +156,13 @@ for (const mtu of [1500, 9000]) {
   for (const rxRing of ["v2", "v3"] as const) {
     const version = rxRing === "v2" ? "TPACKET_V2" : "TPACKET_V3";
     txBench(
-      `af_packet_ring (${version}, vnet header), MTU ${mtu}`,
+      `af_packet (${version} rings, vnet header), MTU ${mtu}`,
       mtu,
       shared,
       (p) => AfPacketRingDriver.open({ ifname: p.stackIf, netns: p.stackNs, rxRing }),
     );
     txBench(
-      `af_packet_ring (${version}, no vnet header), MTU ${mtu}`,
+      `af_packet (${version} rings, no vnet header), MTU ${mtu}`,
       mtu,
       shared,
       (p) =>
@@ -185,13 +185,13 @@ for (const mtu of [1500, 9000]) {
 
 for (const len of [60, 1514]) {
   rxBench(
-    `af_packet (recvmmsg), ${len} B`,
+    `af_packet_mmsg (recvmmsg), ${len} B`,
     len,
     (p) => AfPacketDriver.open({ ifname: p.stackIf, netns: p.stackNs }),
     true,
   );
   rxBench(
-    `af_packet_ring (TPACKET_V2, vnet header), ${len} B`,
+    `af_packet (TPACKET_V2 rings, vnet header), ${len} B`,
     len,
     (p) => AfPacketRingDriver.open({ ifname: p.stackIf, netns: p.stackNs }),
   );

@@ -152,8 +152,8 @@ interface OpenedSocket {
 export class AfPacketDriver implements LinkDriver {
   /** Interface name. */
   readonly name: string;
-  /** Always `"af_packet"`. */
-  readonly kind = "af_packet";
+  /** Always `"af_packet_mmsg"`: the `--driver` name that opens it. */
+  readonly kind = "af_packet_mmsg";
   /** The interface's MAC address. */
   readonly mac: Uint8Array;
   /** The MTU in use (the link's, or the smaller one asked for). */

@@ -144,8 +144,8 @@ export class AfPacketRingStats extends DriverStats {
 export class AfPacketRingDriver implements LinkDriver {
   /** Interface name. */
   readonly name: string;
-  /** Always `"af_packet_ring"`. */
-  readonly kind = "af_packet_ring";
+  /** Always `"af_packet"`: the `--driver` name that opens it (the default driver). */
+  readonly kind = "af_packet";
   /** The interface's MAC address. */
   readonly mac: Uint8Array;
   /** The MTU in use (the link's, or the smaller one asked for). */
