@@ -66,6 +66,7 @@ import {
   closedError,
   copyBytes,
   intOption,
+  putRxFrame,
   roundUp,
   rxWant,
   slotViews,
@@ -347,11 +348,7 @@ export class AfPacketDriver implements LinkDriver {
       if ((status & TP_STATUS_CSUMNOTREADY) !== 0) flags |= RX_CSUM_PARTIAL;
       if ((status & TP_STATUS_CSUM_VALID) !== 0) flags |= RX_CSUM_VALID;
       if (len > gsoAbove) flags |= RX_GSO;
-      batch.buf[n] = this.#rxViews[i];
-      batch.off[n] = 0;
-      batch.len[n] = len;
-      batch.flags[n] = flags;
-      n++;
+      putRxFrame(batch, n++, this.#rxViews[i], 0, len, flags);
       stats.rxFrames++;
       stats.rxBytes += len;
     }

@@ -35,7 +35,7 @@ import { EAGAIN, EBUSY, ENOBUFS } from "../ffi/errno.ts";
 import { XDP_PKT_CONTD, type XdpKernelStats, xdpStatistics } from "../ffi/if_xdp.ts";
 import { allocStruct } from "../ffi/structs.ts";
 import { sendto } from "../ffi/syscalls.ts";
-import { closedError, copyBytes, rxWant, txFrameInBounds } from "./driver_util.ts";
+import { closedError, copyBytes, putRxFrame, rxWant, txFrameInBounds } from "./driver_util.ts";
 import { openOnInterface } from "./interface_open.ts";
 import type { ResourceStack } from "./resource_stack.ts";
 import {
@@ -265,11 +265,9 @@ export class AfXdpDriver implements LinkDriver {
           stats.rxDropped++;
           continue;
         }
-        batch.buf[n] = mem;
-        batch.off[n] = addr;
-        batch.len[n] = len;
-        batch.flags[n] = len > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
-        n++;
+        // AF_XDP carries no checksum metadata: RX_CSUM_MAYBE_PARTIAL lets the stack decide.
+        const flags = len > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
+        putRxFrame(batch, n++, mem, addr, len, flags);
         stats.rxFrames++;
         stats.rxBytes += len;
         continue;
@@ -306,11 +304,8 @@ export class AfXdpDriver implements LinkDriver {
         continue;
       }
       stats.rxMultiBuffer++;
-      batch.buf[n] = mem;
-      batch.off[n] = slotOff;
-      batch.len[n] = total;
-      batch.flags[n] = total > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
-      n++;
+      const flags = total > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
+      putRxFrame(batch, n++, mem, slotOff, total, flags);
       stats.rxFrames++;
       stats.rxBytes += total;
     }

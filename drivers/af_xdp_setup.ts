@@ -27,13 +27,14 @@ import {
   XDP_ZEROCOPY,
   xdpMmapOffsets,
   xdpOptionFlags,
+  type XdpRingOffsets,
 } from "../ffi/if_xdp.ts";
 import { bind, setsockoptInt, socket } from "../ffi/syscalls.ts";
 import { intOption, roundUp } from "./driver_util.ts";
 import { type LinkInfo, queryLink } from "./interface_open.ts";
 import type { ResourceStack } from "./resource_stack.ts";
 import { type XdpAttachMode, XdpRedirectProgram } from "./xdp_program.ts";
-import { XdpConsumerRing, XdpProducerRing } from "./xdp_ring.ts";
+import { mapXdpRing, XdpConsumerRing, XdpProducerRing, type XdpRingEntry } from "./xdp_ring.ts";
 import { XdpUmem } from "./xdp_umem.ts";
 
 /** Default UMEM chunk size (one page). */
@@ -252,18 +253,13 @@ function bindSocket(
   setsockoptInt(fd, SOL_XDP, XDP_RX_RING, size);
   setsockoptInt(fd, SOL_XDP, XDP_TX_RING, size);
   const off = xdpMmapOffsets(fd);
+  const map = (o: XdpRingOffsets, pgoff: bigint, entry: XdpRingEntry) =>
+    mapXdpRing(res, fd, o, pgoff, size, entry);
   const rings: XdpRings = {
-    rx: XdpConsumerRing.map(res, fd, off.rx, XDP_PGOFF_RX_RING, size, "desc"),
-    tx: XdpProducerRing.map(res, fd, off.tx, XDP_PGOFF_TX_RING, size, "desc"),
-    fill: XdpProducerRing.map(res, fd, off.fill, XDP_UMEM_PGOFF_FILL_RING, size, "addr"),
-    completion: XdpConsumerRing.map(
-      res,
-      fd,
-      off.completion,
-      XDP_UMEM_PGOFF_COMPLETION_RING,
-      size,
-      "addr",
-    ),
+    rx: new XdpConsumerRing(map(off.rx, XDP_PGOFF_RX_RING, "desc")),
+    tx: new XdpProducerRing(map(off.tx, XDP_PGOFF_TX_RING, "desc")),
+    fill: new XdpProducerRing(map(off.fill, XDP_UMEM_PGOFF_FILL_RING, "addr")),
+    completion: new XdpConsumerRing(map(off.completion, XDP_UMEM_PGOFF_COMPLETION_RING, "addr")),
   };
   // Prime the fill ring with every receive chunk before frames can arrive.
   const fill = rings.fill;

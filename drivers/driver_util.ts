@@ -100,6 +100,29 @@ export function rxWant(batch: RxBatch, max: number, limit: number): number {
 }
 
 /**
+ * Fill entry `n` of `batch`: frame bytes `buf[off, off + len)` with `RX_*` flags `flags`.
+ * Allocation-free.
+ *
+ * @example
+ * ```ts
+ * putRxFrame(batch, n, slot, vnetBytes, len, RX_CSUM_PARTIAL);
+ * ```
+ */
+export function putRxFrame(
+  batch: RxBatch,
+  n: number,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  flags: number,
+): void {
+  batch.buf[n] = buf;
+  batch.off[n] = off;
+  batch.len[n] = len;
+  batch.flags[n] = flags;
+}
+
+/**
  * `count` views of `bytes` each over one new block of memory: receive or staging slots made
  * once at open.
  *

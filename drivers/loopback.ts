@@ -20,7 +20,7 @@ import {
   type TxOffload,
 } from "../link/driver.ts";
 import { ETH_HLEN } from "../ffi/constants.ts";
-import { asksOffload, txFrameInBounds } from "./driver_util.ts";
+import { asksOffload, putRxFrame, txFrameInBounds } from "./driver_util.ts";
 
 /** Default MTU: 64 KiB, like Linux `lo`. */
 const DEFAULT_MTU = 65536;
@@ -134,10 +134,7 @@ export class LoopbackDriver implements LinkDriver {
     let d = this.#first;
     for (let i = 0; i < n; i++) {
       const len = this.#descLen[d];
-      batch.buf[i] = this.#ring;
-      batch.off[i] = this.#descOff[d];
-      batch.len[i] = len;
-      batch.flags[i] = 0;
+      putRxFrame(batch, i, this.#ring, this.#descOff[d], len, 0);
       stats.rxFrames++;
       stats.rxBytes += len;
       if (++d === this.#maxFrames) d = 0;

@@ -55,6 +55,7 @@ import {
   closedError,
   copyBytes,
   intOption,
+  putRxFrame,
   roundUp,
   rxWant,
   slotViews,
@@ -296,11 +297,7 @@ export class TapDriver implements LinkDriver {
         if ((flags & RX_CSUM_PARTIAL) !== 0) stats.rxCsumPartial++;
       }
       if ((flags & RX_GSO) !== 0) stats.rxGso++;
-      batch.buf[n] = slot;
-      batch.off[n] = hdr;
-      batch.len[n] = len;
-      batch.flags[n] = flags;
-      n++;
+      putRxFrame(batch, n++, slot, hdr, len, flags);
       stats.rxFrames++;
       stats.rxBytes += len;
     }

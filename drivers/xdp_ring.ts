@@ -30,8 +30,12 @@ import type { ResourceStack } from "./resource_stack.ts";
 /** What a ring's entries are: a UMEM address (fill, completion) or an `xdp_desc` (RX, TX). */
 export type XdpRingEntry = "addr" | "desc";
 
-/** One mapped ring: its words and where its fields are, as word indices. */
-class MappedRing {
+/**
+ * One mapped ring: its words and where its fields are, as word indices. Made by
+ * {@link mapXdpRing}; read and written through an {@link XdpProducerRing} or
+ * {@link XdpConsumerRing}.
+ */
+export class XdpRingMapping {
   /** The mapping as u32 words. */
   readonly words: Uint32Array;
   /** Word index of the producer index. */
@@ -47,21 +51,9 @@ class MappedRing {
   /** `size - 1`. */
   readonly mask: number;
 
-  constructor(
-    res: ResourceStack,
-    fd: number,
-    offsets: XdpRingOffsets,
-    pgoff: bigint,
-    size: number,
-    entry: XdpRingEntry,
-  ) {
-    const entryBytes = entry === "desc" ? XDP_DESC_SIZE : XDP_ADDR_ENTRY_SIZE;
-    const bytes = offsets.desc + size * entryBytes;
-    const ptr = res.mapping(
-      mmap(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff),
-      bytes,
-    );
-    this.words = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, bytes));
+  /** The ring of `size` `entryBytes`-byte entries mapped as `words`, at `offsets`. */
+  constructor(words: Uint32Array, offsets: XdpRingOffsets, size: number, entryBytes: number) {
+    this.words = words;
     this.producerWord = offsets.producer >>> 2;
     this.consumerWord = offsets.consumer >>> 2;
     this.descWord = offsets.desc >>> 2;
@@ -77,43 +69,58 @@ class MappedRing {
 }
 
 /**
+ * Map the ring of `size` entries at page offset `pgoff` of XDP socket `fd`, its fields at
+ * `offsets` (from `XDP_MMAP_OFFSETS`); the mapping goes on `res`. Set-up only.
+ *
+ * @example
+ * ```ts
+ * const rx = new XdpConsumerRing(mapXdpRing(res, fd, off.rx, XDP_PGOFF_RX_RING, 2048, "desc"));
+ * ```
+ */
+export function mapXdpRing(
+  res: ResourceStack,
+  fd: number,
+  offsets: XdpRingOffsets,
+  pgoff: bigint,
+  size: number,
+  entry: XdpRingEntry,
+): XdpRingMapping {
+  const entryBytes = entry === "desc" ? XDP_DESC_SIZE : XDP_ADDR_ENTRY_SIZE;
+  const bytes = offsets.desc + size * entryBytes;
+  const ptr = res.mapping(
+    mmap(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff),
+    bytes,
+  );
+  const words = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, bytes));
+  return new XdpRingMapping(words, offsets, size, entryBytes);
+}
+
+/**
  * The side of a ring this process produces into (fill, TX): entries are written at
  * {@link head} onwards and handed to the kernel by {@link publish}.
  *
  * @example
  * ```ts
- * const fill = XdpProducerRing.map(res, fd, offsets.fill, XDP_UMEM_PGOFF_FILL_RING, 2048, "addr");
+ * const fill = new XdpProducerRing(
+ *   mapXdpRing(res, fd, offsets.fill, XDP_UMEM_PGOFF_FILL_RING, 2048, "addr"),
+ * );
  * fill.setAddr(fill.head, chunk);
  * fill.advance(1);
  * fill.publish();
  * ```
  */
 export class XdpProducerRing {
-  readonly #ring: MappedRing;
+  readonly #ring: XdpRingMapping;
   readonly #words: Uint32Array;
   /** Next index to write: ours alone until {@link publish}. */
   #head = 0;
   /** The kernel's consumer index as last read. */
   #consumerSeen = 0;
 
-  private constructor(ring: MappedRing) {
+  /** This side of the ring `ring` (from {@link mapXdpRing}). */
+  constructor(ring: XdpRingMapping) {
     this.#ring = ring;
     this.#words = ring.words;
-  }
-
-  /**
-   * Map the ring at page offset `pgoff` of XDP socket `fd` (the mapping goes on `res`).
-   * Set-up only.
-   */
-  static map(
-    res: ResourceStack,
-    fd: number,
-    offsets: XdpRingOffsets,
-    pgoff: bigint,
-    size: number,
-    entry: XdpRingEntry,
-  ): XdpProducerRing {
-    return new XdpProducerRing(new MappedRing(res, fd, offsets, pgoff, size, entry));
   }
 
   /** Entries in the ring. */
@@ -188,29 +195,15 @@ export class XdpProducerRing {
  * ```
  */
 export class XdpConsumerRing {
-  readonly #ring: MappedRing;
+  readonly #ring: XdpRingMapping;
   readonly #words: Uint32Array;
   /** Next index to read: ours alone until {@link release}. */
   #tail = 0;
 
-  private constructor(ring: MappedRing) {
+  /** This side of the ring `ring` (from {@link mapXdpRing}). */
+  constructor(ring: XdpRingMapping) {
     this.#ring = ring;
     this.#words = ring.words;
-  }
-
-  /**
-   * Map the ring at page offset `pgoff` of XDP socket `fd` (the mapping goes on `res`).
-   * Set-up only.
-   */
-  static map(
-    res: ResourceStack,
-    fd: number,
-    offsets: XdpRingOffsets,
-    pgoff: bigint,
-    size: number,
-    entry: XdpRingEntry,
-  ): XdpConsumerRing {
-    return new XdpConsumerRing(new MappedRing(res, fd, offsets, pgoff, size, entry));
   }
 
   /** The next index to read. */
