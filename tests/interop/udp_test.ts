@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AfPacketDriver } from "../../drivers/af_packet.ts";
 import { withNetns } from "../../ffi/netns.ts";
-import { interopTest } from "../harness/interop.ts";
+import { interopTest, waitFor } from "../harness/interop.ts";
 import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
 import { cliCommand, runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 
@@ -140,7 +140,7 @@ interopTest("uperf client --udp sends to a kernel UDP socket and prints its rate
         "UDP-RECV:5201",
         `OPEN:${sinkFile},trunc`,
       ]);
-      await waitForUdpListener(pair, 5201);
+      await pair.waitForListener("udp", 5201);
       const len = 1000;
       const r = await runCli(pair, [
         "uperf",
@@ -167,7 +167,12 @@ interopTest("uperf client --udp sends to a kernel UDP socket and prints its rate
       const sent = Number(m[1]);
       assert.ok(sent > 100, `sent ${sent}`);
       assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, summary);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The client has exited, so every datagram reached the kernel: wait until socat has
+      // read them all (its socket's receive queue is empty) before stopping it.
+      await waitFor(async () => {
+        const q = await pair.run(["ss", "-Hlun", "sport = :5201"]);
+        return q.stdout.trim().split(/\s+/)[1] === "0";
+      }, { what: "the kernel sink to drain its receive queue" });
       sink.kill("SIGTERM");
       await sink.status;
       const got = await Deno.readFile(sinkFile);
@@ -281,6 +286,32 @@ interopTest(
   { tools: ["socat", "ss", "timeout"] },
 );
 
+/** Collects a child's stdout as text; a test waits for what it expects instead of sleeping. */
+class TextSink {
+  text = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #pump: Promise<void>;
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#pump = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stdout) this.text += dec.decode(chunk, { stream: true });
+    })();
+  }
+  /** Wait until the output contains `needle` (throws after `timeoutMs`). */
+  waitForText(needle: string, timeoutMs = 10_000): Promise<boolean> {
+    return waitFor(() => this.text.includes(needle), { what: JSON.stringify(needle), timeoutMs });
+  }
+  /** SIGTERM the child and wait for the rest of its output. */
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await this.#child.status;
+    await this.#pump;
+  }
+}
+
 /** Ethernet + IPv4 + UDP from the peer (198.18.0.1:sport) to the stack (:dport). */
 function udpFrame(
   pair: VethPair,
@@ -327,8 +358,8 @@ interopTest("a bad UDP checksum is dropped and counted; a zero checksum is accep
   await withVethPair({}, async (pair) => {
     const serve = await startServe(pair, ["--udp-echo", "7", "--json"]);
     // The echoes go back to 198.18.0.1:40000, where a kernel socket collects them.
-    const sink = pair.spawn(["socat", "-u", "UDP-RECV:40000", "-"]);
-    await waitForUdpListener(pair, 40000);
+    const sink = new TextSink(pair.spawn(["socat", "-u", "UDP-RECV:40000", "-"]));
+    await pair.waitForListener("udp", 40000);
     const inject = withNetns(pair.peerNs, () => AfPacketDriver.open({ ifname: pair.peerIf }));
     const text = (s: string) => new TextEncoder().encode(s);
     try {
@@ -341,14 +372,14 @@ interopTest("a bad UDP checksum is dropped and counted; a zero checksum is accep
         assert.ok(inject.transmit(f, 0, f.length, null));
         inject.flush();
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The stack handles frames in order: the echo of the last one means all were counted.
+      await sink.waitForText("good-checksum\n");
     } finally {
       inject.close();
       assert.equal(await serve.stop(), 0);
-      sink.kill("SIGTERM");
+      await sink.stop();
     }
-    const out = new TextDecoder().decode((await sink.output()).stdout);
-    assert.equal(out, "zero-checksum\ngood-checksum\n");
+    assert.equal(sink.text, "zero-checksum\ngood-checksum\n");
     const stats = serve.statsEvent() as any;
     assert.equal(stats.udp.InCsumErrors, 1);
     assert.equal(stats.udp.InErrors, 1);
@@ -356,16 +387,6 @@ interopTest("a bad UDP checksum is dropped and counted; a zero checksum is accep
     assert.equal(stats.services["udp-echo/7"].OutDatagrams, 2);
   });
 }, { tools: ["socat", "ss"] });
-
-/** Wait until a kernel UDP socket is bound to `port` in the peer namespace. */
-async function waitForUdpListener(pair: VethPair, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await pair.run(["ss", "-Hlun", `sport = :${port}`]);
-    if (r.stdout.trim() !== "") return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no kernel UDP socket on port ${port}`);
-}
 
 Deno.test("uperf and serve: bad flags exit 2 with the usage", async () => {
   const run = (args: string[]) => runCommand(cliCommand(args));
