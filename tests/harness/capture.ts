@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCommand, type VethPair } from "./netns.ts";
+import { runCommand, terminate, type VethPair } from "./netns.ts";
 
 /** Assert tshark reads `pcap` and flags no malformed packet and no bad checksum. */
 export async function assertCleanCapture(pcap: string): Promise<void> {
@@ -161,10 +161,7 @@ export class LiveCapture {
 
   /** Stop tshark and wait for it. */
   async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await this.#child.status;
+    await terminate(this.#child);
     await this.#pump;
   }
 }

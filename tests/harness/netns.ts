@@ -412,6 +412,21 @@ async function linkCounters(ns: string, ifname: string): Promise<LinkCounters> {
   };
 }
 
+/**
+ * Send SIGTERM to a child (ignoring "already exited") and wait for it to exit.
+ *
+ * @example
+ * ```ts
+ * const status = await terminate(pair.spawn(["socat", "UDP-RECV:9", "-"]));
+ * ```
+ */
+export async function terminate(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  return await child.status;
+}
+
 /** Send SIGKILL to a child we started, ignoring "already exited". */
 function killQuietly(child: Deno.ChildProcess): void {
   try {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { AfPacketDriver } from "../../drivers/af_packet.ts";
 import { withNetns } from "../../ffi/netns.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
-import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { runCommand, terminate, type VethPair, withVethPair } from "../harness/netns.ts";
 import { cliCommand, runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 
 /** The link options that put the CLI on the pair's stack end. */
@@ -304,10 +304,7 @@ class TextSink {
   }
   /** SIGTERM the child and wait for the rest of its output. */
   async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await this.#child.status;
+    await terminate(this.#child);
     await this.#pump;
   }
 }
