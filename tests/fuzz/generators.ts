@@ -324,8 +324,9 @@ export class Generators {
       }
     }
     const dst = STACK_IP;
+    // Mostly up to an MTU; now and then a GRO-sized super-segment (sent whole or fragmented).
     const dataLen = !pure && (flags & (SYN | RST)) === 0 && rng.chance(0.6)
-      ? rng.nextInt(Math.min(3000, this.#mtu))
+      ? rng.nextInt(rng.chance(0.95) ? Math.min(3000, this.#mtu) : 12000)
       : 0;
     let hdr = 0;
     const len = this.#datagram(b, s.peerIp, dst, 6, (f, l4) => {
@@ -347,8 +348,10 @@ export class Generators {
     if (seq === s.peerNext) {
       s.peerNext = (s.peerNext + dataLen + ((flags & FIN) !== 0 ? 1 : 0)) >>> 0;
     }
-    // Too big for the link: send it as fragments.
-    if (len - ETH > this.#mtu) return fragmentInto(this.queue, rng, this.#mtu, b, len);
+    // Too big for the link: fragments, or whole as a receive-offload (GRO) super-frame would.
+    if (len - ETH > this.#mtu && rng.chance(0.6)) {
+      return fragmentInto(this.queue, rng, this.#mtu, b, len);
+    }
     if (duplicate && rng.chance(0.5)) {
       // Three more of the same duplicate ACK: fast retransmit (RFC 5681 §3.2).
       for (let i = 0; i < 3; i++) {
