@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
-import { interopTest } from "../harness/interop.ts";
-import { type VethPair, withVethPair } from "../harness/netns.ts";
+import { interopTest, waitFor } from "../harness/interop.ts";
+import { terminate, type VethPair, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
 
@@ -228,15 +228,14 @@ interopTest(
   "uperf TCP: client into a kernel sink, and a kernel sender into uperf server",
   async () => {
     await withVethPair({}, async (pair) => {
-      // fork: one child per connection (-P 2); timeout ends the sink so wc can report.
+      // fork: one child per connection (-P 2), each appending what it reads to one file.
+      const sinkFile = await Deno.makeTempFile({ suffix: ".sink" });
       const sink = pair.spawn([
-        "sh",
-        "-c",
-        "timeout 6 socat -u TCP-LISTEN:5201,reuseaddr,fork - | wc -c",
-      ], {
-        stdout: "piped",
-        stderr: "null",
-      });
+        "socat",
+        "-u",
+        "TCP-LISTEN:5201,reuseaddr,fork",
+        `OPEN:${sinkFile},append`,
+      ], { stdout: "null", stderr: "null" });
       await pair.waitForListener("tcp", 5201);
       const link = ["--if", pair.stackIf, "--addr", `${pair.stackAddr}/24`];
       const c = await runCli(pair, [
@@ -256,7 +255,23 @@ interopTest(
       assert.equal(summary.event, "summary");
       assert.ok(summary.gbps > 0 && summary.bytes > 0);
       assert.ok(lines.some((l) => l.event === "interval"));
-      const received = Number((await new Response(sink.stdout).text()).trim());
+      // The client waited for its data to be acknowledged; once no connection to the sink is
+      // left open, every child has written what it read.
+      await waitFor(async () => {
+        const open = await pair.run([
+          "ss",
+          "-Htn",
+          "state",
+          "established",
+          "state",
+          "close-wait",
+          "sport = :5201",
+        ]);
+        return open.code === 0 && open.stdout.trim() === "";
+      }, { what: "the sink's connections to close", timeoutMs: 10_000 });
+      await terminate(sink);
+      const received = (await Deno.stat(sinkFile)).size;
+      await Deno.remove(sinkFile);
       assert.equal(
         received,
         summary.bytes,
