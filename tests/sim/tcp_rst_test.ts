@@ -12,7 +12,7 @@ import {
   writeTcpHeader,
 } from "../../transport/tcp/header.ts";
 import { seqAdd } from "../../transport/tcp/seq.ts";
-import { TcpOptions, writeTcpOptions } from "../../transport/tcp/options.ts";
+import { TcpHeaderOptions, writeTcpOptions } from "../../transport/tcp/options.ts";
 
 interface Seg {
   src: number;
@@ -187,7 +187,7 @@ Deno.test("tcp paws: a segment with an old timestamp is dropped and answered wit
   const net = makeSimNet();
   const { c, s } = established(net);
   const got = captureB(net);
-  const opts = new TcpOptions();
+  const opts = new TcpHeaderOptions();
   opts.hasTimestamps = true;
   opts.tsVal = (s.tsRecent - 1000) >>> 0; // older than TS.Recent
   opts.tsEcr = 0;

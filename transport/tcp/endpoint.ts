@@ -32,13 +32,7 @@ import {
 } from "./timers.ts";
 import { seqDiff } from "./seq.ts";
 import { MAX_WINDOW_FIELD } from "./window_scale.ts";
-
-/** RFC 9293 §3.7.1: the send MSS assumed when the peer sends no MSS option (IPv4). */
-export const DEFAULT_PEER_MSS = 536;
-/** IPv4 + TCP fixed headers: the MSS is the MTU minus this. */
-export const TCP_IPV4_OVERHEAD_BYTES = 40;
-/** Bytes the timestamps option takes in every segment (with its two NOPs). */
-export const TIMESTAMP_OPTION_BYTES = 12;
+import { advertisedMss, DEFAULT_PEER_MSS } from "./mss.ts";
 
 /**
  * One TCP connection.
@@ -257,9 +251,7 @@ export class TcpEndpoint implements OutputSource {
       minRtoMs: o.minRtoMs,
       maxRtoMs: o.maxRtoMs,
     });
-    const mtu = layer.ctx.ipv4.mtuOf(route.nicIndex);
-    // An IPv4 datagram holds at most 65535 bytes, whatever the link MTU (loopback: 65536).
-    this.advMss = Math.min(mtu > 0 ? mtu : 576, 0xffff) - TCP_IPV4_OVERHEAD_BYTES;
+    this.advMss = advertisedMss(layer.ctx.ipv4.mtuOf(route.nicIndex));
     this.keepIdleMs = o.keepaliveIdleMs;
     this.keepIntervalMs = o.keepaliveIntervalMs;
     this.keepCount = o.keepaliveCount;

@@ -9,9 +9,10 @@
  */
 
 import type { TcpEndpoint } from "./endpoint.ts";
-import { armFinWait2, DEFAULT_PEER_MSS, TIMESTAMP_OPTION_BYTES } from "./endpoint.ts";
+import { armFinWait2 } from "./endpoint.ts";
+import { DEFAULT_PEER_MSS, sendMss } from "./mss.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
-import { TcpOptions as TcpHeaderOptions } from "./options.ts";
+import { TcpHeaderOptions } from "./options.ts";
 import { finSeqOf, retransmitFirst, sendAck, sendRst, tsNow } from "./output.ts";
 import {
   seqAdd,
@@ -67,17 +68,13 @@ export class RxSegment {
 export function negotiateSynOptions(ep: TcpEndpoint, seg: RxSegment, offered: boolean): void {
   const o = seg.opts;
   const lo = ep.layer.opts;
-  const peerMss = o.mss > 0 ? o.mss : DEFAULT_PEER_MSS;
   ep.wsOk = o.windowScale >= 0 && lo.windowScaling && offered;
   ep.sndShift = ep.wsOk ? o.windowScale : 0;
   if (!ep.wsOk) ep.rcvShift = 0;
   ep.tsOk = o.hasTimestamps && lo.timestamps && offered;
   if (ep.tsOk) ep.tsRecent = o.tsVal;
   ep.sackOk = o.sackPermitted && lo.sack && offered;
-  // MSS: the peer's, never above our MTU − 40; the timestamp option takes 12 of it.
-  let mss = peerMss < ep.advMss ? peerMss : ep.advMss;
-  if (ep.tsOk) mss -= TIMESTAMP_OPTION_BYTES;
-  ep.mss = mss > 64 ? mss : 64;
+  ep.mss = sendMss(o.mss, ep.advMss, ep.tsOk);
   ep.rcvMss = Math.min(ep.advMss, DEFAULT_PEER_MSS);
 }
 

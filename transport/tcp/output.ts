@@ -11,16 +11,23 @@
  */
 
 import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
+import { ETH_HEADER_BYTES } from "../../link/ethernet.ts";
 import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
-import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
+import {
+  IP_PROTO_TCP,
+  IPV4_HEADER_MIN_BYTES,
+  IPV4_MAX_TOTAL_LENGTH,
+} from "../../net/ipv4_header.ts";
 import { HEADROOM_BYTES } from "../../core/packet_buffer.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
 import {
+  TCP_CHECKSUM_OFFSET,
   TCP_FLAG_ACK,
   TCP_FLAG_FIN,
   TCP_FLAG_PSH,
   TCP_FLAG_RST,
   TCP_FLAG_SYN,
+  TCP_HEADER_MAX_BYTES,
   TCP_HEADER_MIN_BYTES,
   writeTcpHeader,
 } from "./header.ts";
@@ -37,9 +44,7 @@ const SACK_BLOCKS_WITH_TS = 3;
 const SACK_BLOCKS_NO_TS = 4;
 
 /** Bytes of Ethernet + IPv4 header in front of a TCP header. */
-const L2_L3_BYTES = 14 + 20;
-/** Largest TCP header (with options). */
-const TCP_HEADER_MAX_BYTES = 60;
+const L2_L3_BYTES = ETH_HEADER_BYTES + IPV4_HEADER_MIN_BYTES;
 /** The offload request handed down with each segment (consumed synchronously by the driver). */
 const txOffload = new TxOffload();
 
@@ -50,8 +55,10 @@ const txOffload = new TxOffload();
 export function tsoLimit(ep: TcpEndpoint): number {
   const link = ep.layer.ctx.ipv4.link(ep.route.nicIndex);
   if (link === undefined || !link.capabilities.tcpSegmentationOffload) return 0;
-  const room = Math.min(link.capabilities.maxGsoBytes - L2_L3_BYTES, 0xffff - 20) -
-    TCP_HEADER_MAX_BYTES;
+  const room = Math.min(
+    link.capabilities.maxGsoBytes - L2_L3_BYTES,
+    IPV4_MAX_TOTAL_LENGTH - IPV4_HEADER_MIN_BYTES,
+  ) - TCP_HEADER_MAX_BYTES;
   const segs = Math.floor(room / ep.mss);
   return segs >= 2 ? segs * ep.mss : 0;
 }
@@ -149,7 +156,7 @@ export function emitSegment(
     offload.clear();
     offload.needsCsum = true;
     offload.csumStart = 0; // relative to the TCP header; the IP layer adds its headers
-    offload.csumOffset = 16;
+    offload.csumOffset = TCP_CHECKSUM_OFFSET;
     offload.hdrLen = hdrBytes;
     if (gsoSize > 0 && len > gsoSize) {
       offload.gsoType = GSO_TCPV4;

@@ -20,9 +20,16 @@ import type { Counters } from "../../core/counters.ts";
 import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TcpHeader } from "./header.ts";
+import {
+  TCP_CHECKSUM_OFFSET,
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TcpHeader,
+} from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
-import { parseTcpOptions, TcpOptions as TcpHeaderOptions } from "./options.ts";
+import { parseTcpOptions, TcpHeaderOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
 import { endpointInput, RxSegment } from "./input.ts";
 import { TcpListener } from "./listener.ts";
@@ -30,6 +37,9 @@ import { sendRst } from "./output.ts";
 import { seqAdd, seqGt, seqInWindow } from "./seq.ts";
 import { TcpState } from "./state.ts";
 import { handleIcmpError } from "./icmp_error.ts";
+
+/** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
+const ICMP_QUOTE_BYTES = 8;
 
 /** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
 export interface TransportContext extends OutputScheduler {
@@ -163,6 +173,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   /** @internal Route scratch for stateless replies. */
   readonly route: RouteResult = new RouteResult();
   readonly #rxHdr = new TcpHeader();
+  readonly #quoteHdr = new TcpHeader();
   readonly #seg = new RxSegment();
   readonly #ports: PortAllocator;
   #live = 0;
@@ -297,7 +308,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     // A kernel peer leaves checksums partial or already verified: the shared rule decides.
     const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
-    if (!transportChecksumOk(buf, off, len, 16, pseudo, rxFlags)) {
+    if (!transportChecksumOk(buf, off, len, TCP_CHECKSUM_OFFSET, pseudo, rxFlags)) {
       st.InCsumErrors++;
       st.InErrs++;
       return;
@@ -389,11 +400,12 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     len: number,
     mtu: number,
   ): void {
-    if (len < 8) return;
-    const sport = (buf[off] << 8) | buf[off + 1];
-    const dport = (buf[off + 2] << 8) | buf[off + 3];
-    const seq =
-      ((buf[off + 4] << 24) | (buf[off + 5] << 16) | (buf[off + 6] << 8) | buf[off + 7]) >>> 0;
+    // RFC 792: the quote holds at least the first 8 bytes: ports and sequence number.
+    if (len < ICMP_QUOTE_BYTES) return;
+    const h = this.#quoteHdr.attach(buf, off, len);
+    const sport = h.srcPort;
+    const dport = h.dstPort;
+    const seq = h.seq;
     const ep = this.demux.lookupExact(src, sport, dst, dport) as TcpEndpoint | undefined;
     if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
