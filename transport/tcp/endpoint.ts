@@ -16,7 +16,7 @@ import { Timer } from "../../core/timer_wheel.ts";
 import { Assembler } from "./assembler.ts";
 import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
 import { RttEstimator } from "./rtt_estimator.ts";
-import { sendAck, sendRst, tcpOutput } from "./output.ts";
+import { sendAck, tcpOutput } from "./output.ts";
 import { TcpState, tcpStateName } from "./state.ts";
 import type { TcpInfo } from "./tcp_info.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
@@ -387,7 +387,7 @@ export class TcpEndpoint implements OutputSource {
     }
     if (this.rcvBuf.length > 0 && this.state !== TcpState.TIME_WAIT) {
       st.TCPAbortOnClose++;
-      this.#sendReset();
+      this.sendReset();
       this.destroy();
       return;
     }
@@ -400,7 +400,7 @@ export class TcpEndpoint implements OutputSource {
     if (this.state === TcpState.CLOSED) return;
     this.appClosed = true;
     this.writeShutdown = true;
-    if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) this.#sendReset();
+    if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) this.sendReset();
     this.destroy();
   }
 
@@ -588,10 +588,12 @@ export class TcpEndpoint implements OutputSource {
     ) === this;
   }
 
-  /** Send a RST for this connection (abort). */
-  #sendReset(): void {
-    sendRst(
-      this.layer,
+  /**
+   * @internal Reset the connection: `<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>` (abort, close
+   * with unread data, data after close, FIN_WAIT_2 timeout; RFC 9293 §3.10.4 ABORT).
+   */
+  sendReset(): void {
+    this.layer.tx.sendRst(
       this.localAddr,
       this.localPort,
       this.remoteAddr,

@@ -12,8 +12,8 @@ import type { TcpEndpoint } from "./endpoint.ts";
 import { armFinWait2 } from "./endpoint.ts";
 import { DEFAULT_PEER_MSS, sendMss } from "./mss.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
-import { TcpHeaderOptions } from "./options.ts";
-import { finSeqOf, retransmitFirst, sendAck, sendRst, tsNow } from "./output.ts";
+import type { RxSegment } from "./segment.ts";
+import { finSeqOf, retransmitFirst, sendAck, tsNow } from "./output.ts";
 import {
   seqAdd,
   seqBetween,
@@ -29,40 +29,6 @@ import { canReceiveData, TcpState } from "./state.ts";
 import { armKeepalive, armRto, enterTimeWait } from "./timers.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { HANDSHAKE_RETRY_RTO_MS } from "./rtt_estimator.ts";
-
-/** One received segment, decoded; the layer reuses a single record. */
-export class RxSegment {
-  /** Source address (the peer). */
-  src = 0;
-  /** Destination address (ours). */
-  dst = 0;
-  /** Source port. */
-  srcPort = 0;
-  /** Destination port. */
-  dstPort = 0;
-  /** SEG.SEQ. */
-  seq = 0;
-  /** SEG.ACK. */
-  ack = 0;
-  /** Control bits. */
-  flags = 0;
-  /** Window field as received (unscaled). */
-  window = 0;
-  /** Buffer holding the payload. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Payload offset in `buf`. */
-  dataOff = 0;
-  /** Payload length (may exceed the MSS: GRO super-segments). */
-  dataLen = 0;
-  /** SEG.LEN: payload plus one for SYN and one for FIN. */
-  segLen = 0;
-  /** Decoded options. */
-  readonly opts: TcpHeaderOptions = new TcpHeaderOptions();
-  /** The SYN reopens a TIME_WAIT connection (RFC 6191). */
-  reuse = false;
-  /** With `reuse`: the new ISN must be after this. */
-  reuseIsnAfter = 0;
-}
 
 /** Negotiate options from a SYN (or SYN-ACK) `seg` into `ep` (RFC 7323, RFC 2018). */
 export function negotiateSynOptions(ep: TcpEndpoint, seg: RxSegment, offered: boolean): void {
@@ -217,16 +183,7 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
   if ((seg.flags & TCP_FLAG_ACK) === 0) return;
   if (ep.state === TcpState.SYN_RECEIVED) {
     if (!seqBetween(seg.ack, seqAdd(ep.sndUna, 1), ep.sndMax)) {
-      sendRst(
-        ep.layer,
-        ep.localAddr,
-        ep.localPort,
-        ep.remoteAddr,
-        ep.remotePort,
-        seg.ack,
-        0,
-        false,
-      );
+      ep.layer.tx.replyRst(seg); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
     if (ep.listener !== null && !ep.listener.hasRoom()) {
@@ -261,18 +218,7 @@ function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
   const flags = seg.flags;
   const hasAck = (flags & TCP_FLAG_ACK) !== 0;
   if (hasAck && (seqLe(seg.ack, ep.iss) || seqGt(seg.ack, ep.sndMax))) {
-    if ((flags & TCP_FLAG_RST) === 0) {
-      sendRst(
-        ep.layer,
-        ep.localAddr,
-        ep.localPort,
-        ep.remoteAddr,
-        ep.remotePort,
-        seg.ack,
-        0,
-        false,
-      );
-    }
+    ep.layer.tx.replyRst(seg); // <SEQ=SEG.ACK><CTL=RST>, never to a RST
     return;
   }
   if ((flags & TCP_FLAG_RST) !== 0) {
@@ -439,16 +385,7 @@ function processData(ep: TcpEndpoint, seg: RxSegment): void {
   if (len > 0 && ep.appClosed) {
     // Linux: data for a socket the application closed is answered with a RST.
     stats.TCPAbortOnData++;
-    sendRst(
-      ep.layer,
-      ep.localAddr,
-      ep.localPort,
-      ep.remoteAddr,
-      ep.remotePort,
-      ep.sndMax,
-      ep.rcvNxt,
-      true,
-    );
+    ep.sendReset();
     ep.destroy();
     return;
   }

@@ -10,7 +10,8 @@ import { RouteResult } from "../../net/route_table.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import { TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
-import { negotiateSynOptions, type RxSegment } from "./input.ts";
+import { negotiateSynOptions } from "./input.ts";
+import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
 import { TcpState } from "./state.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
@@ -115,7 +116,7 @@ export class TcpListener {
     const flags = seg.flags;
     if ((flags & TCP_FLAG_RST) !== 0) return; // first: ignore a RST
     if ((flags & TCP_FLAG_ACK) !== 0) {
-      layer.replyRst(seg); // second: an ACK for nothing here
+      layer.tx.replyRst(seg); // second: an ACK for nothing here
       return;
     }
     if ((flags & TCP_FLAG_SYN) === 0) return;

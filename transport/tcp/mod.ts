@@ -21,4 +21,4 @@ export { TcpEndpoint } from "./endpoint.ts";
 export { TcpListener } from "./listener.ts";
 export { isSynchronized, TcpState, tcpStateName } from "./state.ts";
 export type { TcpInfo } from "./tcp_info.ts";
-export { RxSegment } from "./input.ts";
+export { RxSegment } from "./segment.ts";

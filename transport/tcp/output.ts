@@ -2,39 +2,18 @@
  * The sending half of TCP: what may go out now (windows, Nagle/cork, sender-side SWS
  * avoidance), building segments straight from the send ring (`ByteRing.peek`, so a
  * retransmission is rebuilt the same way as the first transmission), the window we advertise
- * (receiver-side SWS avoidance, never shrinking), and stateless RSTs.
+ * (receiver-side SWS avoidance, never shrinking).
  *
- * No allocation per segment: one pooled packet buffer, the layer's header view and options
- * record.
+ * Segments are written and sent by the layer's transmitter (`transmit.ts`); no allocation per
+ * segment.
  *
  * @module
  */
 
-import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
-import { ETH_HEADER_BYTES } from "../../link/ethernet.ts";
-import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
-import {
-  IP_PROTO_TCP,
-  IPV4_HEADER_MIN_BYTES,
-  IPV4_MAX_TOTAL_LENGTH,
-} from "../../net/ipv4_header.ts";
-import { HEADROOM_BYTES } from "../../core/packet_buffer.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
-import {
-  TCP_CHECKSUM_OFFSET,
-  TCP_FLAG_ACK,
-  TCP_FLAG_FIN,
-  TCP_FLAG_PSH,
-  TCP_FLAG_RST,
-  TCP_FLAG_SYN,
-  TCP_HEADER_MAX_BYTES,
-  TCP_HEADER_MIN_BYTES,
-  writeTcpHeader,
-} from "./header.ts";
-import { tcpOptionsLength, writeTcpOptions } from "./options.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { seqAdd, seqDiff, seqGt, seqLt } from "./seq.ts";
 import { TcpState } from "./state.ts";
-import type { TcpLayer } from "./tcp_layer.ts";
 import { armCork, armPersist, armRto } from "./timers.ts";
 import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
@@ -42,26 +21,6 @@ import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.t
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
 const SACK_BLOCKS_NO_TS = 4;
-
-/** Bytes of Ethernet + IPv4 header in front of a TCP header. */
-const L2_L3_BYTES = ETH_HEADER_BYTES + IPV4_HEADER_MIN_BYTES;
-/** The offload request handed down with each segment (consumed synchronously by the driver). */
-const txOffload = new TxOffload();
-
-/**
- * Largest payload of one TSO super-segment for `ep`, a multiple of its MSS, or 0 when the
- * NIC cannot segment TCP.
- */
-export function tsoLimit(ep: TcpEndpoint): number {
-  const link = ep.layer.ctx.ipv4.link(ep.route.nicIndex);
-  if (link === undefined || !link.capabilities.tcpSegmentationOffload) return 0;
-  const room = Math.min(
-    link.capabilities.maxGsoBytes - L2_L3_BYTES,
-    IPV4_MAX_TOTAL_LENGTH - IPV4_HEADER_MIN_BYTES,
-  ) - TCP_HEADER_MAX_BYTES;
-  const segs = Math.floor(room / ep.mss);
-  return segs >= 2 ? segs * ep.mss : 0;
-}
 
 /** TSval now for `ep` (ms clock plus the per-connection offset, RFC 7323 §5.4). */
 export function tsNow(ep: TcpEndpoint): number {
@@ -92,7 +51,7 @@ export function selectWindow(ep: TcpEndpoint): number {
 /**
  * Build and send one segment of `ep`: `len` payload bytes taken from the send ring at
  * `seq` (so `seq - sndBufSeq` is the ring offset), with `flags`. Returns false when no
- * packet buffer was free (nothing sent; a timer retries).
+ * packet buffer was free (nothing sent, nothing changed; a timer retries).
  */
 export function emitSegment(
   ep: TcpEndpoint,
@@ -102,12 +61,12 @@ export function emitSegment(
   gsoSize = 0,
 ): boolean {
   const layer = ep.layer;
-  const ctx = layer.ctx;
-  const pb = ctx.pool.alloc(HEADROOM_BYTES);
+  const tx = layer.tx;
+  const pb = tx.begin();
   if (pb === null) return false;
+  const s = tx.seg;
   const isSyn = (flags & TCP_FLAG_SYN) !== 0;
-  const o = layer.txOpts;
-  o.clear();
+  const o = s.opts;
   let window: number;
   if (isSyn) {
     o.mss = ep.advMss;
@@ -137,88 +96,35 @@ export function emitSegment(
     o.tsVal = tsNow(ep);
     o.tsEcr = (flags & TCP_FLAG_ACK) !== 0 ? ep.tsRecent : 0;
   }
-  const hdrBytes = TCP_HEADER_MIN_BYTES + tcpOptionsLength(o, isSyn);
-  const total = hdrBytes + len;
-  const at = pb.append(total);
-  const buf = pb.data;
-  const ackNo = (flags & TCP_FLAG_ACK) !== 0 ? ep.rcvNxt : 0;
-  writeTcpHeader(buf, at, ep.localPort, ep.remotePort, seq, ackNo, hdrBytes, flags, window);
-  writeTcpOptions(buf, at + TCP_HEADER_MIN_BYTES, o, isSyn);
-  if (len > 0) ep.sndBuf.peek(buf, at + hdrBytes, seqDiff(seq, ep.sndBufSeq), len);
-  const h = layer.txHdr.attach(buf, at, total);
-  const pseudo = pseudoHeaderSumV4(ep.localAddr, ep.remoteAddr, IP_PROTO_TCP, total);
-  let offload: TxOffload | null = null;
-  const link = ctx.ipv4.link(ep.route.nicIndex);
-  if (link !== undefined && link.capabilities.txChecksumOffload && !isSyn) {
-    // Checksum offload: the field holds the folded pseudo-header sum over the whole
-    // (super-)segment, the NIC/kernel finishes it (and fixes it up per segment for TSO).
-    offload = txOffload;
-    offload.clear();
-    offload.needsCsum = true;
-    offload.csumStart = 0; // relative to the TCP header; the IP layer adds its headers
-    offload.csumOffset = TCP_CHECKSUM_OFFSET;
-    offload.hdrLen = hdrBytes;
-    if (gsoSize > 0 && len > gsoSize) {
-      offload.gsoType = GSO_TCPV4;
-      offload.gsoSize = gsoSize;
-    }
-    h.checksum = foldSum(pseudo);
-  } else {
-    h.fillChecksum(pseudo);
+  s.route = ep.route;
+  s.src = ep.localAddr;
+  s.dst = ep.remoteAddr;
+  s.srcPort = ep.localPort;
+  s.dstPort = ep.remotePort;
+  s.seq = seq;
+  s.ack = ep.rcvNxt;
+  s.flags = flags;
+  s.window = window;
+  if (len > 0) {
+    s.payload = ep.sndBuf;
+    s.payloadOffset = seqDiff(seq, ep.sndBufSeq);
+    s.payloadLength = len;
+    s.gsoSize = gsoSize;
   }
-  layer.stats.OutSegs++;
+  tx.write(pb, s);
   if ((flags & TCP_FLAG_ACK) !== 0) {
     ep.ackPending = false;
     ep.rcvUnackedBytes = 0;
     ep.lastAckSent = ep.rcvNxt;
-    if (ep.delackTimer.armed) ctx.timers.cancel(ep.delackTimer);
+    if (ep.delackTimer.armed) layer.ctx.timers.cancel(ep.delackTimer);
   }
-  ctx.ipv4.send(
-    pb,
-    ep.route,
-    ep.localAddr,
-    ep.remoteAddr,
-    IP_PROTO_TCP,
-    ctx.ipv4.defaultTtl,
-    0,
-    true,
-    offload,
-  );
+  tx.send(pb, s);
   return true;
 }
 
 /** Send a bare ACK now (also a window update or a reply to an unacceptable segment). */
 export function sendAck(ep: TcpEndpoint): void {
   emitSegment(ep, ep.sndNxt, TCP_FLAG_ACK, 0);
-}
-
-/**
- * A RST not tied to a connection's buffers: `<SEQ=seq><CTL=RST>` or, with `withAck`,
- * `<SEQ=seq><ACK=ack><CTL=RST,ACK>`, from (la, lp) to (ra, rp).
- */
-export function sendRst(
-  layer: TcpLayer,
-  la: number,
-  lp: number,
-  ra: number,
-  rp: number,
-  seq: number,
-  ack: number,
-  withAck: boolean,
-): void {
-  const ctx = layer.ctx;
-  const route = layer.route;
-  if (!ctx.ipv4.route(ra, route)) return;
-  const pb = ctx.pool.alloc(HEADROOM_BYTES);
-  if (pb === null) return;
-  const at = pb.append(TCP_HEADER_MIN_BYTES);
-  const flags = withAck ? TCP_FLAG_RST | TCP_FLAG_ACK : TCP_FLAG_RST;
-  writeTcpHeader(pb.data, at, lp, rp, seq, withAck ? ack : 0, TCP_HEADER_MIN_BYTES, flags, 0);
-  const h = layer.txHdr.attach(pb.data, at, TCP_HEADER_MIN_BYTES);
-  h.fillChecksum(pseudoHeaderSumV4(la, ra, IP_PROTO_TCP, TCP_HEADER_MIN_BYTES));
-  layer.stats.OutSegs++;
-  layer.stats.OutRsts++;
-  ctx.ipv4.send(pb, route, la, ra, IP_PROTO_TCP, ctx.ipv4.defaultTtl, 0, true, null);
 }
 
 /** Sequence number of our FIN (valid when `finQueued`). */
@@ -282,7 +188,7 @@ export function tcpOutput(ep: TcpEndpoint): void {
   const dataEnd = finSeqOf(ep);
   const force = ep.forceSend;
   ep.forceSend = false;
-  const tso = tsoLimit(ep);
+  const tso = ep.layer.tx.tsoLimit(ep.route, ep.mss);
   for (;;) {
     let unsent = seqDiff(dataEnd, ep.sndNxt);
     if (unsent < 0) unsent = 0;

@@ -9,7 +9,7 @@
 
 import type { TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK } from "./header.ts";
-import { emitSegment, finSeqOf, sendAck, sendRst, tcpOutput } from "./output.ts";
+import { emitSegment, finSeqOf, sendAck, tcpOutput } from "./output.ts";
 import { seqDiff, seqSub } from "./seq.ts";
 import { TcpState } from "./state.ts";
 
@@ -174,16 +174,7 @@ export function onLinger(ep: TcpEndpoint): void {
     return;
   }
   if (ep.state === TcpState.FIN_WAIT_2) {
-    sendRst(
-      ep.layer,
-      ep.localAddr,
-      ep.localPort,
-      ep.remoteAddr,
-      ep.remotePort,
-      ep.sndMax,
-      ep.rcvNxt,
-      true,
-    );
+    ep.sendReset();
     ep.destroy();
   }
 }
