@@ -17,7 +17,14 @@ import { Assembler } from "./assembler.ts";
 import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
 import { RttEstimator } from "./rtt_estimator.ts";
 import { sendAck, tcpOutput } from "./output.ts";
-import { TcpState, tcpStateName } from "./state.ts";
+import {
+  countsAsEstablished,
+  nextState,
+  NO_TRANSITION,
+  TcpEvent,
+  TcpState,
+  tcpStateName,
+} from "./state.ts";
 import type { TcpInfo } from "./tcp_info.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
 import type { TcpListener } from "./listener.ts";
@@ -57,8 +64,6 @@ export class TcpEndpoint implements OutputSource {
   readonly wq: WaitQueue = new WaitQueue();
   /** Managed by the stack's output queue. */
   outputQueued = false;
-  /** Current state. */
-  state: TcpState = TcpState.CLOSED;
   /** Local address. */
   readonly localAddr: number;
   /** Local port. */
@@ -204,8 +209,6 @@ export class TcpEndpoint implements OutputSource {
   writeShutdown = false;
   /** @internal close() was called: the application reads no more (orphan). */
   appClosed = false;
-  /** @internal Counted in CurrEstab. */
-  countedEstab = false;
   /** @internal */ bytesAcked = 0;
   /** @internal */ bytesReceived = 0;
 
@@ -266,7 +269,16 @@ export class TcpEndpoint implements OutputSource {
     this.corkTimer = new Timer(() => onCorkTimeout(this));
   }
 
+  #state: TcpState = TcpState.CLOSED;
+  /** Counted in CurrEstab. */
+  #countedEstab = false;
+
   // ---- public API ----------------------------------------------------------------------
+
+  /** Current state (changed only by {@link TcpEndpoint.transition}). */
+  get state(): TcpState {
+    return this.#state;
+  }
 
   /** The state's RFC name. */
   stateName(): string {
@@ -352,13 +364,9 @@ export class TcpEndpoint implements OutputSource {
         this.finQueued = true; // sent once established
         break;
       case TcpState.ESTABLISHED:
-        this.finQueued = true;
-        this.setState(TcpState.FIN_WAIT_1);
-        this.layer.ctx.scheduleOutput(this);
-        break;
       case TcpState.CLOSE_WAIT:
         this.finQueued = true;
-        this.setState(TcpState.LAST_ACK);
+        this.transition(TcpEvent.CLOSE);
         this.layer.ctx.scheduleOutput(this);
         break;
       default:
@@ -392,7 +400,7 @@ export class TcpEndpoint implements OutputSource {
       return;
     }
     this.shutdownWrite();
-    if (this.state === TcpState.FIN_WAIT_2) armFinWait2(this);
+    if (this.state === TcpState.FIN_WAIT_2) this.#armFinWait2();
   }
 
   /** Abortive close (SO_LINGER 0): send a RST and drop the connection at once. */
@@ -512,19 +520,55 @@ export class TcpEndpoint implements OutputSource {
     this.recover = this.iss;
     this.sndSml = this.iss;
     this.synSentMs = now;
-    this.setState(TcpState.SYN_SENT);
+    this.transition(TcpEvent.CONNECT);
     this.layer.stats.ActiveOpens++;
     this.layer.ctx.scheduleOutput(this);
   }
 
-  /** @internal Change state, keeping CurrEstab right. */
-  setState(s: TcpState): void {
-    this.state = s;
-    const estab = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT;
-    if (estab !== this.countedEstab) {
-      this.countedEstab = estab;
+  /**
+   * @internal The one place the state changes: apply `ev` (RFC 9293 §3.3.2, see
+   * {@link nextState}), keep `CurrEstab` right, and run the entry actions of the new state —
+   * TIME_WAIT stops the other timers and (re)starts 2·MSL; FIN_WAIT_2 of a closed socket
+   * starts the FIN_WAIT_2 timeout; CLOSED leaves the demux and stops every timer.
+   */
+  transition(ev: TcpEvent): void {
+    const to = nextState(this.#state, ev);
+    if (to === NO_TRANSITION) return;
+    this.#state = to;
+    const estab = countsAsEstablished(to);
+    if (estab !== this.#countedEstab) {
+      this.#countedEstab = estab;
       this.layer.stats.CurrEstab += estab ? 1 : -1;
     }
+    switch (to) {
+      case TcpState.TIME_WAIT:
+        this.#enterTimeWait();
+        break;
+      case TcpState.FIN_WAIT_2:
+        if (this.appClosed) this.#armFinWait2();
+        break;
+      case TcpState.CLOSED:
+        this.#release();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** TIME_WAIT: every other timer stops; the connection lingers 2·MSL (RFC 9293 §3.10.7.4). */
+  #enterTimeWait(): void {
+    const ctx = this.layer.ctx;
+    ctx.timers.cancel(this.rtoTimer);
+    ctx.timers.cancel(this.persistTimer);
+    ctx.timers.cancel(this.keepTimer);
+    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + 2 * this.layer.opts.mslMs);
+    this.updateReadiness();
+  }
+
+  /** The FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */
+  #armFinWait2(): void {
+    const ctx = this.layer.ctx;
+    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + this.layer.opts.finWait2TimeoutMs);
   }
 
   /** @internal Recompute readiness and notify rising bits (and new data). */
@@ -556,12 +600,13 @@ export class TcpEndpoint implements OutputSource {
     this.destroy();
   }
 
-  /** @internal Leave the demux, stop the timers, become CLOSED. */
+  /** @internal The connection ends here: CLOSED (see {@link TcpEndpoint.transition}). */
   destroy(): void {
-    if (this.state === TcpState.CLOSED && !this.#registered()) {
-      this.updateReadiness();
-      return;
-    }
+    this.transition(TcpEvent.DELETE_TCB);
+  }
+
+  /** Entering CLOSED: stop every timer, leave the demux and the listener. Idempotent. */
+  #release(): void {
     const timers = this.layer.ctx.timers;
     timers.cancel(this.rtoTimer);
     timers.cancel(this.persistTimer);
@@ -569,7 +614,6 @@ export class TcpEndpoint implements OutputSource {
     timers.cancel(this.keepTimer);
     timers.cancel(this.lingerTimer);
     timers.cancel(this.corkTimer);
-    this.setState(TcpState.CLOSED);
     this.layer.unregister(this);
     if (this.listener !== null) {
       this.listener.forget(this);
@@ -577,15 +621,6 @@ export class TcpEndpoint implements OutputSource {
     }
     this.ackPending = false;
     this.updateReadiness();
-  }
-
-  #registered(): boolean {
-    return this.layer.demux.lookupExact(
-      this.localAddr,
-      this.localPort,
-      this.remoteAddr,
-      this.remotePort,
-    ) === this;
   }
 
   /**
@@ -640,10 +675,4 @@ export class TcpEndpoint implements OutputSource {
     this.rcvSpaceCopied = 0;
     this.rcvSpaceStartMs = now;
   }
-}
-
-/** Arm the FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */
-export function armFinWait2(ep: TcpEndpoint): void {
-  const ctx = ep.layer.ctx;
-  ctx.timers.schedule(ep.lingerTimer, ctx.clock.nowMs() + ep.layer.opts.finWait2TimeoutMs);
 }

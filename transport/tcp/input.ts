@@ -9,7 +9,6 @@
  */
 
 import type { TcpEndpoint } from "./endpoint.ts";
-import { armFinWait2 } from "./endpoint.ts";
 import { DEFAULT_PEER_MSS, sendMss } from "./mss.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { RxSegment } from "./segment.ts";
@@ -25,8 +24,8 @@ import {
   seqSegmentAcceptable,
   seqSub,
 } from "./seq.ts";
-import { canReceiveData, TcpState } from "./state.ts";
-import { armKeepalive, armRto, enterTimeWait } from "./timers.ts";
+import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
+import { armKeepalive, armRto } from "./timers.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { HANDSHAKE_RETRY_RTO_MS } from "./rtt_estimator.ts";
 
@@ -52,7 +51,8 @@ export function establish(ep: TcpEndpoint): void {
   ep.retries = 0;
   ep.lastRecvMs = now;
   ep.rcvSpaceStartMs = now;
-  ep.setState(ep.finQueued ? TcpState.FIN_WAIT_1 : TcpState.ESTABLISHED);
+  ep.transition(TcpEvent.RCV_ACK_OF_SYN);
+  if (ep.finQueued) ep.transition(TcpEvent.CLOSE); // shut for writing during the handshake
   if (ep.sndUna === ep.sndMax) ep.layer.ctx.timers.cancel(ep.rtoTimer);
   if (ep.keepAlive) armKeepalive(ep);
   if (ep.listener !== null) ep.listener.established(ep);
@@ -155,7 +155,7 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
     if (!isRst) {
       if (ep.state === TcpState.TIME_WAIT && (flags & TCP_FLAG_FIN) !== 0) {
         // A retransmitted FIN: ACK it again and restart 2·MSL (RFC 9293 §3.10.7.4).
-        enterTimeWait(ep);
+        ep.transition(TcpEvent.RCV_FIN);
       }
       sendAck(ep);
     }
@@ -256,7 +256,7 @@ function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
     return;
   }
   // Simultaneous open (RFC 9293 §3.5 figure 7): SYN_RECEIVED, send SYN-ACK.
-  ep.setState(TcpState.SYN_RECEIVED);
+  ep.transition(TcpEvent.RCV_SYN);
   ep.sndNxt = ep.iss;
   ep.layer.ctx.scheduleOutput(ep);
 }
@@ -318,20 +318,8 @@ function processAck(ep: TcpEndpoint, seg: RxSegment): boolean {
     ctx.scheduleOutput(ep);
     // Our FIN acknowledged?
     if (ep.finQueued && seqGt(ack, finSeqOf(ep))) {
-      switch (ep.state) {
-        case TcpState.FIN_WAIT_1:
-          ep.setState(TcpState.FIN_WAIT_2);
-          if (ep.appClosed) armFinWait2(ep);
-          break;
-        case TcpState.CLOSING:
-          enterTimeWait(ep);
-          break;
-        case TcpState.LAST_ACK:
-          ep.destroy();
-          return false;
-        default:
-          break;
-      }
+      ep.transition(TcpEvent.RCV_ACK_OF_FIN);
+      if (ep.state === TcpState.CLOSED) return false; // LAST_ACK done
     }
     ep.updateReadiness();
   } else if (
@@ -454,21 +442,8 @@ function processData(ep: TcpEndpoint, seg: RxSegment): void {
 function finReceived(ep: TcpEndpoint): void {
   ep.rcvNxt = seqAdd(ep.rcvNxt, 1);
   ep.finReceived = true;
-  switch (ep.state) {
-    case TcpState.ESTABLISHED:
-      ep.setState(TcpState.CLOSE_WAIT);
-      break;
-    case TcpState.FIN_WAIT_1:
-      // Our FIN is not acknowledged yet (else we would be in FIN_WAIT_2): simultaneous close.
-      ep.setState(TcpState.CLOSING);
-      break;
-    case TcpState.FIN_WAIT_2:
-      ep.layer.ctx.timers.cancel(ep.lingerTimer);
-      enterTimeWait(ep);
-      break;
-    default:
-      break;
-  }
+  // FIN_WAIT_1 here means our FIN is not acknowledged yet: simultaneous close, CLOSING.
+  ep.transition(TcpEvent.RCV_FIN);
   sendAck(ep);
   ep.updateReadiness(EV_READABLE);
 }

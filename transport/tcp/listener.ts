@@ -13,7 +13,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { negotiateSynOptions } from "./input.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqGt } from "./seq.ts";
-import { TcpState } from "./state.ts";
+import { TcpEvent } from "./state.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
 import { windowShiftFor } from "./window_scale.ts";
 
@@ -156,7 +156,7 @@ export class TcpListener {
     ep.maxSndWnd = seg.window;
     ep.sndWl1 = seg.seq;
     ep.synSentMs = layer.ctx.clock.nowMs();
-    ep.setState(TcpState.SYN_RECEIVED);
+    ep.transition(TcpEvent.RCV_SYN);
     if (!layer.register(ep)) {
       stats.ListenDrops++;
       ep.listener = null;

@@ -53,17 +53,6 @@ export function armKeepalive(ep: TcpEndpoint): void {
   ctx.timers.schedule(ep.keepTimer, ep.lastRecvMs + ep.keepIdleMs);
 }
 
-/** Enter TIME_WAIT: every other timer stops; the connection lingers 2·MSL. */
-export function enterTimeWait(ep: TcpEndpoint): void {
-  const ctx = ep.layer.ctx;
-  ep.setState(TcpState.TIME_WAIT);
-  ctx.timers.cancel(ep.rtoTimer);
-  ctx.timers.cancel(ep.persistTimer);
-  ctx.timers.cancel(ep.keepTimer);
-  ctx.timers.schedule(ep.lingerTimer, ctx.clock.nowMs() + 2 * ep.layer.opts.mslMs);
-  ep.updateReadiness();
-}
-
 /** The retransmission timer fired. */
 export function onRto(ep: TcpEndpoint): void {
   const layer = ep.layer;
