@@ -141,12 +141,15 @@ Deno.test("tcp input: in-order data advances RCV.NXT and the ACK is delayed", ()
   c.peerNxt = seqAdd(c.peerNxt, 100);
   assert.equal(rig.take().length, 0, "no ACK at once");
   assert.equal(c.ep.readableBytes, 100);
+  assert.equal(c.ep.rcv.rcvNxt, c.peerNxt);
+  assert(c.ep.rcv.ackPending && c.ep.rcv.delackTimer.armed);
   rig.advance(39);
   assert.equal(rig.take().length, 0);
   rig.advance(2);
   const ack = only(rig.take());
   assert.deepEqual([ack.flags, ack.ack], [TCP_FLAG_ACK, c.peerNxt]);
   assert.equal(rig.stack.stats.tcp.TCPDelayedAcks, 1);
+  assert(!c.ep.rcv.ackPending && !c.ep.rcv.delackTimer.armed);
   // Two full-sized segments are ACKed at once (RFC 1122 §4.2.3.2).
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, payload: 1000 }));
   c.peerNxt = seqAdd(c.peerNxt, 1000);
@@ -286,12 +289,15 @@ Deno.test("tcp input: the third duplicate ACK triggers a fast retransmit of SND.
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: una }));
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: una }));
   assert.equal(rig.take().length, 0, "two duplicate ACKs are not enough");
+  assert.equal(c.ep.snd.dupAcks, 2);
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: una }));
   const rtx = only(rig.take());
   assert.deepEqual([rtx.seq, rtx.payload.length], [una, 1000]);
   assert.equal(rig.stack.stats.tcp.TCPFastRetrans, 1);
   assert.equal(rig.stack.stats.tcp.RetransSegs, 1);
   assert.equal(c.ep.info().retransmits, 1);
+  assert(c.ep.snd.cc.inRecovery);
+  assert.equal(c.ep.snd.recover, seqAdd(c.iss, 5001));
   // A window update is not a duplicate ACK.
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: una, window: 60000 }));
   assert.equal(rig.take().length, 0);

@@ -18,7 +18,6 @@ import {
 } from "../../net/icmpv4_header.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
 import { pathMtuMss } from "./mss.ts";
-import { retransmitFirst } from "./output.ts";
 import { TcpState } from "./state.ts";
 
 /** errno of a destination-unreachable code (Linux `icmp_err_convert`). */
@@ -39,14 +38,7 @@ function unreachErrno(code: number): ErrnoCode {
 export function handleIcmpError(ep: TcpEndpoint, type: number, code: number, mtu: number): void {
   if (type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED) {
     if (mtu <= 0) return;
-    const mss = pathMtuMss(mtu, ep.tsOk);
-    if (mss >= ep.mss) return;
-    ep.mss = mss;
-    if (ep.state >= TcpState.ESTABLISHED) {
-      ep.cc.setMss(mss);
-      // Linux tcp_simple_retransmit: what was sent too big is resent now.
-      retransmitFirst(ep);
-    }
+    ep.snd.lowerMss(pathMtuMss(mtu, ep.tsOk));
     return;
   }
   if (type !== ICMPV4_DEST_UNREACHABLE && type !== ICMPV4_TIME_EXCEEDED) return;

@@ -31,6 +31,7 @@ import {
 import { IsnGenerator } from "./isn.ts";
 import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
+import { activeOpen } from "./handshake.ts";
 import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
 import { RxSegment } from "./segment.ts";
@@ -40,6 +41,13 @@ import { TcpState } from "./state.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
 export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
+
+/**
+ * RFC 6191 / Linux `tcp_twsk_unique`: a connection reopened from TIME_WAIT starts its ISS
+ * beyond anything the old one could have sent (its SND.MAX plus a maximal unscaled window
+ * and the SYN and FIN).
+ */
+const TIME_WAIT_ISN_GAP = 65536 + 2;
 
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
@@ -162,7 +170,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     const ep = new TcpEndpoint(this, la, lp, remoteAddr, remotePort, route, null);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    ep.startActiveOpen();
+    activeOpen(ep);
     return ep;
   }
 
@@ -180,6 +188,11 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     if (this.demux.removeConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
       this.#live--;
     }
+  }
+
+  /** @internal Take `l` out of the demux (it stopped listening). */
+  removeListener(l: TcpListener): void {
+    this.demux.removeBound(l.localAddr, l.localPort, l);
   }
 
   /** @internal Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none left. */
@@ -239,7 +252,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     if (ep !== undefined && ep.state === TcpState.TIME_WAIT && this.#timeWaitReusable(ep, seg)) {
       // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME_WAIT connection.
       st.TCPTimeWaitReuse++;
-      seg.reuseIsnAfter = seqAdd(ep.sndMax, 65536 + 2);
+      seg.reuseIsnAfter = seqAdd(ep.snd.sndMax, TIME_WAIT_ISN_GAP);
       seg.reuse = true;
       ep.destroy();
       ep = undefined;
@@ -261,8 +274,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   /** RFC 6191 §2: reuse when the SYN's timestamp (or, without them, its SEQ) is newer. */
   #timeWaitReusable(ep: TcpEndpoint, seg: RxSegment): boolean {
     if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !== TCP_FLAG_SYN) return false;
-    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.tsRecent);
-    return seqGt(seg.seq, ep.rcvNxt);
+    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.rcv.tsRecent);
+    return seqGt(seg.seq, ep.rcv.rcvNxt);
   }
 
   /** An ICMP error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
@@ -285,7 +298,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     const ep = this.demux.lookupExact(src, sport, dst, dport) as TcpEndpoint | undefined;
     if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
-    if (!seqInWindow(seq, ep.sndUna, ((ep.sndMax - ep.sndUna) >>> 0) + 1)) return;
+    const snd = ep.snd;
+    if (!seqInWindow(seq, snd.sndUna, ((snd.sndMax - snd.sndUna) >>> 0) + 1)) return;
     handleIcmpError(ep, type, code, mtu);
   }
 }
