@@ -1,8 +1,8 @@
 /**
  * The TCP layer of a stack: IP protocol 6. It owns the demux table, the ISN generator, the
- * ephemeral ports and the per-layer scratch (one header view, one options record, one route
- * record), verifies and parses every received segment, and hands it to the connection or
- * listener it belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ * ephemeral ports and the transmitter every segment leaves through; it verifies and parses
+ * every received segment (one reused record) and hands it to the connection or listener it
+ * belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
  *
  * @module
  */
