@@ -23,6 +23,9 @@ import {
   linkConfig,
   numberFlag,
   parseStrict,
+  TCP_STACK_OPTIONS,
+  TCP_STACK_USAGE,
+  tcpStackConfig,
   UsageError,
 } from "./args.ts";
 import { emit, emitJson, formatStats } from "./output.ts";
@@ -41,6 +44,7 @@ services:
   --discard PORT       read and drop; close after the peer's FIN (repeatable)
   --http PORT          HTTP/1.1: GET / (a page), GET /bytes/N (N bytes, byte i = i % 251)
                        (repeatable)
+${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
 /** Receive buffer of an echo socket: room for a whole RX batch of 64 KB datagrams. */
@@ -169,6 +173,7 @@ function startServices(rt: Runtime, ports: ServicePorts): ServeService[] {
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
+    ...TCP_STACK_OPTIONS,
     "udp-echo": { type: "string", multiple: true },
     "tcp-echo": { type: "string", multiple: true },
     discard: { type: "string", multiple: true },
@@ -179,7 +184,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const config: RuntimeConfig = linkConfig(values);
+  const config: RuntimeConfig = tcpStackConfig(values, linkConfig(values));
   const ports: ServicePorts = {
     udpEcho: servicePorts("udp-echo", values["udp-echo"]),
     tcpEcho: servicePorts("tcp-echo", values["tcp-echo"]),
