@@ -68,9 +68,12 @@ Deno.test("newreno slow start: +min(delivered, 2*SMSS) per ACK by default (RFC 3
   ack(cc, 0, 15000);
   ack(cc, -5, 15000);
   assert.equal(cc.cwnd, 15300);
-  // SACKed bytes count like acknowledged ones (RFC 6675: delivered data).
+  // A duplicate ACK's SACKed bytes do not grow cwnd (Linux tcp_may_raise_cwnd): the data
+  // below them may be missing; with the cumulative ACK moving they count like acked bytes.
   ack(cc, 1000, 15300, 0);
-  assert.equal(cc.cwnd, 16300);
+  assert.equal(cc.cwnd, 15300);
+  ack(cc, 2000, 15300, 500);
+  assert.equal(cc.cwnd, 17300);
 });
 
 Deno.test("newreno slow start with L = 1 (RFC 5681 eq. 2)", () => {

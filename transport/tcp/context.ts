@@ -78,7 +78,11 @@ export interface TcpOptions {
   ecn?: "on" | "passive" | "off";
   /** Ephemeral ports [[32768, 60999], ip_local_port_range]. */
   ephemeralPortRange?: [number, number];
-  /** Most out-of-order ranges held per connection [16]; more are dropped (TCPOFODrop). */
+  /**
+   * Most out-of-order ranges held per connection [64]; more are dropped (TCPOFODrop). A
+   * sender repairing scattered drop-tail losses leaves many holes at once: too few ranges
+   * make the receiver drop what the sender will then have to send again.
+   */
   ooqMaxRanges?: number;
   /** Keepalive idle time before the first probe [7200000 ms, tcp_keepalive_time]. */
   keepaliveIdleMs?: number;
@@ -129,7 +133,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     pacing: o.pacing ?? true,
     ecn: o.ecn ?? "passive",
     ephemeralPortRange: o.ephemeralPortRange ?? [32768, 60999],
-    ooqMaxRanges: o.ooqMaxRanges ?? 16,
+    ooqMaxRanges: o.ooqMaxRanges ?? 64,
     keepaliveIdleMs: o.keepaliveIdleMs ?? 7_200_000,
     keepaliveIntervalMs: o.keepaliveIntervalMs ?? 75_000,
     keepaliveCount: o.keepaliveCount ?? 9,

@@ -9,12 +9,11 @@
  * one millisecond of data at the pacing rate (at least two segments, at most what the NIC
  * takes), so a fast flow still hands the NIC large segments and a slow one is spread out.
  *
- * Timers fire late — the event loop is busy, or (simulated) time moves in whole
- * milliseconds — so time not used is credited, but never more than one burst horizon
- * ({@link PACING_BURST_MS}) less the transmission's own spacing: a link without TSO then
- * still sends a millisecond's worth of segments per wake-up, and a TSO flow whose bursts
- * are a millisecond long gets no extra burst (the role of Linux's jitter credit and fq's
- * quantum).
+ * Timers fire late — the event loop waits in whole milliseconds when idle, simulated time
+ * moves in whole milliseconds — so time not used is credited, up to one burst horizon
+ * ({@link PACING_BURST_MS}): a link without TSO still sends a millisecond's worth of segments
+ * per wake-up and the average rate is kept (the role of Linux's jitter credit and fq's
+ * quantum); a burst never exceeds about two horizons of data.
  *
  * Rates are bytes per ms; 0 means "not paced".
  *
@@ -34,9 +33,9 @@ const MIN_BURST_SEGMENTS = 2;
  * const p = new Pacer();
  * p.rateBytesPerMs = 1250; // 10 Mbit/s
  * p.burstBytes(1448, 65160); // 2896: 1 ms is 1250 bytes, two segments at least
- * p.onSent(2896, 100); // 2.3 ms of data: no credit to use
- * p.releaseMs; // 102.3168
- * p.ready(101); // false: wait until 102.3
+ * p.onSent(2896, 100); // first send: 1 ms of credit, 2.3 ms of data
+ * p.releaseMs; // 101.3168
+ * p.ready(101); // false: wait until 101.3
  * ```
  */
 export class Pacer {
@@ -54,11 +53,9 @@ export class Pacer {
   onSent(bytes: number, nowMs: number): void {
     const rate = this.rateBytesPerMs;
     if (rate <= 0) return;
-    const gap = bytes / rate;
-    const credit = PACING_BURST_MS - gap;
-    const floor = credit > 0 ? nowMs - credit : nowMs;
+    const floor = nowMs - PACING_BURST_MS;
     const base = this.releaseMs > floor ? this.releaseMs : floor;
-    this.releaseMs = base + gap;
+    this.releaseMs = base + bytes / rate;
   }
 
   /**

@@ -233,6 +233,8 @@ export class TcpSender {
   #lastTxRetrans = false;
   /** Retransmission probes since SND.UNA last moved. */
   #retransProbes = 0;
+  /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
+  #partialAck = false;
 
   /** The send side of `conn`. */
   constructor(conn: SenderConnection, svc: TcpServices) {
@@ -604,6 +606,7 @@ export class TcpSender {
     if (!mark || sb.count === 0) return;
     if (sb.length(0) > this.mss && sb.hasRoom()) sb.splitAt(0, seqAdd(sb.start(0), this.mss));
     sb.markLost(0);
+    this.#partialAck = rec.repairing;
   }
 
   /** RFC 6675 §5 / RFC 6582 §3.2: losses found: fast recovery (once). */
@@ -675,10 +678,14 @@ export class TcpSender {
     s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;
     this.#cwndLimited = false;
     if (s.inRecovery && !cc.ownsRecovery) {
-      // RFC 6937: cwnd = pipe + sndcnt during the reduction.
+      // RFC 6937: cwnd = pipe + sndcnt during the reduction; RFC 6582 §3.2 step 5: a
+      // partial ACK's hole is retransmitted at once.
       rec.prr.onAck(s.deliveredBytes, pipe, cc.ssthresh, this.mss);
-      cc.setCwnd(pipe + rec.prr.sndcnt);
+      let sndcnt = rec.prr.sndcnt;
+      if (this.#partialAck && sndcnt < this.mss) sndcnt = this.mss;
+      cc.setCwnd(pipe + sndcnt);
     }
+    this.#partialAck = false;
     if (s.deliveredBytes > 0 || lost > 0) cc.onAck(s);
     this.#updatePacingRate();
   }

@@ -170,13 +170,14 @@ export class Cubic implements CongestionControl {
         this.#ssthresh = Math.floor(this.#cwnd);
         return;
       }
-      if (!(delivered > 0) || !this.#limited(s)) return;
+      if (!(delivered > 0) || !(s.ackedBytes > 0) || !this.#limited(s)) return;
       let next = this.#cwnd + hy.growth(delivered);
       if (next > this.#ssthresh) next = this.#ssthresh;
       this.#cwnd = next;
       return;
     }
-    if (!(delivered > 0) || !this.#limited(s)) return;
+    // Linux tcp_may_raise_cwnd: only when the cumulative ACK advanced.
+    if (!(delivered > 0) || !(s.ackedBytes > 0) || !this.#limited(s)) return;
     this.#avoid(delivered, s);
   }
 

@@ -150,7 +150,9 @@ export class NewReno implements CongestionControl {
     if (!(delivered > 0)) return;
     // RFC 5681 §3.1: a later timeout is no longer "the same segment" once new data is acked.
     if (s.ackedBytes > 0) this.#inTimeoutSeries = false;
-    if (s.inRecovery) return;
+    // Linux tcp_may_raise_cwnd: grow only when the cumulative ACK advanced (not on SACKs of
+    // a duplicate ACK, whose data may still be missing below them) and not in a reduction.
+    if (s.inRecovery || !(s.ackedBytes > 0)) return;
     const mss = this.#mss;
     const cwnd = this.#cwnd;
     const flightBefore = s.priorInflight;
