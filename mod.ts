@@ -99,8 +99,10 @@ export {
   TxOffload,
 } from "./link/driver.ts";
 export {
+  SIM_DROP,
   SimEndpoint,
   type SimFaults,
+  type SimFrameHook,
   SimWire,
   type SimWireOptions,
   SimWireStats,

@@ -26,6 +26,15 @@ const L3 = 14;
 const ECN_NOT_ECT = 0;
 const ECN_CE = 3;
 
+/** What a frame hook returns to drop the frame. */
+export const SIM_DROP: number = -1;
+
+/**
+ * A test's look at each frame a direction sends (`frame[0, len)`, Ethernet header first):
+ * {@link SIM_DROP} drops it, a positive number holds it back that many ms, 0 lets it pass.
+ */
+export type SimFrameHook = (frame: Uint8Array, len: number) => number;
+
 /** {@link SimBottleneck.lose}: the frame goes on. */
 export const LINK_OK = 0;
 /** {@link SimBottleneck.lose}: a scheduled drop took it. */
@@ -80,6 +89,8 @@ export class SimBottleneck {
   dropSkip = 0;
   /** Frames still to lose in the current burst. */
   burstLeft = 0;
+  /** The test's frame hook, or null. */
+  hook: SimFrameHook | null = null;
   #depart = new Float64Array(16);
   #len = new Uint32Array(16);
   #head = 0;

@@ -21,7 +21,15 @@
 
 import type { Clock } from "../core/clock.ts";
 import { SeededRandom } from "../core/random.ts";
-import { LINK_OK, LINK_SCHEDULED_DROP, markCe, SimBottleneck } from "./sim_bottleneck.ts";
+import {
+  LINK_OK,
+  LINK_SCHEDULED_DROP,
+  markCe,
+  SimBottleneck,
+  type SimFrameHook,
+} from "./sim_bottleneck.ts";
+
+export { SIM_DROP, type SimFrameHook } from "./sim_bottleneck.ts";
 import {
   DriverStats,
   GSO_NONE,
@@ -132,6 +140,8 @@ export class SimWireStats {
   scheduledDrops = 0;
   /** Frames CE-marked at the bottleneck. */
   ecnMarks = 0;
+  /** Frames dropped by a frame hook ({@link SimWire.setFrameHook}). */
+  hookDrops = 0;
 }
 
 /** One frame's storage, recycled through the wire's free list. */
@@ -333,6 +343,16 @@ export class SimWire {
     from._bottleneck.dropCount = count;
   }
 
+  /**
+   * Look at every frame `from` sends (tests): `hook` returns {@link SIM_DROP} to drop it
+   * ({@link SimWireStats.hookDrops}), a positive number of ms to hold it back (frames sent
+   * after it overtake it), or 0 to let it pass. `null` removes the hook. Make the function
+   * once: it is called per frame.
+   */
+  setFrameHook(from: SimEndpoint, hook: SimFrameHook | null): void {
+    from._bottleneck.hook = hook;
+  }
+
   /** Frames waiting in the bottleneck queue of the direction `from` sends, now. */
   backlogFrames(from: SimEndpoint): number {
     return from._bottleneck.frames(this._clock.nowMs());
@@ -389,7 +409,17 @@ export class SimWire {
         this._free(slot);
         continue;
       }
-      const lost = from._bottleneck.lose(f.burstLossRate, f.burstLossFrames, this._rng);
+      const q0 = from._bottleneck;
+      let holdMs = 0;
+      if (q0.hook !== null) {
+        holdMs = q0.hook(slot.buf, slot.len);
+        if (holdMs < 0) {
+          stats.hookDrops++;
+          this._free(slot);
+          continue;
+        }
+      }
+      const lost = q0.lose(f.burstLossRate, f.burstLossFrames, this._rng);
       if (lost !== LINK_OK) {
         if (lost === LINK_SCHEDULED_DROP) stats.scheduledDrops++;
         else stats.burstLosses++;
@@ -442,7 +472,10 @@ export class SimWire {
           continue;
         }
         let arrivalMs = departMs + f.delayMs + jitterDraw * f.jitterMs;
-        if (reorderDraw < f.reorderRate) {
+        if (holdMs > 0) {
+          arrivalMs += holdMs; // held back by the frame hook: overtaken like a reordered frame
+          stats.framesReordered++;
+        } else if (reorderDraw < f.reorderRate) {
           arrivalMs += f.reorderExtraMs;
           stats.framesReordered++;
         } else {
