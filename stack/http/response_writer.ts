@@ -1,0 +1,239 @@
+/**
+ * Writing a fetch `Response` as an HTTP/1.1 response (RFC 9112 §4, §6): status line, the
+ * response's fields (minus the hop-by-hop ones this writer decides itself), a `date`, and the
+ * framing — Content-Length when the length is known (given by the handler, or the body turned
+ * out to be one chunk), chunked otherwise, or the end of the connection for an HTTP/1.0 client.
+ * Small responses leave in one write with their head.
+ *
+ * @module
+ */
+
+import { LAST_CHUNK, writeChunkHeader } from "./chunked.ts";
+import type { ConnWriter } from "./conn_io.ts";
+import { reasonPhrase } from "./status.ts";
+
+/** Head plus body up to this size is copied into one buffer and written at once. */
+const COALESCE_BYTES = 16 * 1024;
+/** Microtask turns to wait for a body's second read to show the body is already complete. */
+const SETTLE_TURNS = 3;
+
+const encoder = new TextEncoder();
+const CRLF = new Uint8Array([13, 10]);
+
+let dateSecond = -1;
+let dateText = "";
+
+/** The IMF-fixdate of now (RFC 9110 §5.6.7), recomputed once a second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
+function isNullBodyStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+/** A response's framing and connection choices, after {@link ResponseWriter.write}. */
+export interface WriteResult {
+  /** Body bytes written. */
+  bodyBytes: number;
+  /** The connection must close after this response. */
+  close: boolean;
+}
+
+/**
+ * Writes responses on one connection, reusing its scratch buffer.
+ *
+ * @example
+ * ```ts ignore
+ * const rw = new ResponseWriter(writer);
+ * const { close } = await rw.write(new Response("hi"), { head: false, minor: 1, keepAlive: true });
+ * ```
+ */
+export class ResponseWriter {
+  readonly #w: ConnWriter;
+  #scratch = new Uint8Array(4096);
+  /** Set once the status line is on its way: later failures can only abort. */
+  headSent = false;
+
+  /** A writer for responses on `w`. */
+  constructor(w: ConnWriter) {
+    this.#w = w;
+  }
+
+  /** Copy `head` (latin1) into the scratch buffer, with room for `extra` bytes after it. */
+  #encodeHead(head: string, extra: number): number {
+    const need = head.length * 3 + extra;
+    if (this.#scratch.length < need) {
+      this.#scratch = new Uint8Array(Math.max(need, this.#scratch.length * 2));
+    }
+    const r = encoder.encodeInto(head, this.#scratch);
+    if (r.written === head.length) return r.written; // ASCII: one byte per char
+    // Field values are ByteStrings: one byte per char, not UTF-8.
+    for (let i = 0; i < head.length; i++) this.#scratch[i] = head.charCodeAt(i) & 0xff;
+    return head.length;
+  }
+
+  async #send(buf: Uint8Array, off: number, len: number): Promise<void> {
+    const p = this.#w.write(buf, off, len);
+    if (p !== null) await p;
+  }
+
+  /** Send just a head (no body), e.g. an error or `100 Continue`. */
+  async writeHead(head: string): Promise<void> {
+    const n = this.#encodeHead(head, 0);
+    this.headSent = true;
+    await this.#send(this.#scratch, 0, n);
+  }
+
+  /**
+   * Write `res` for a request of HTTP/1.`minor` (`head`: a HEAD request). `keepAlive` says
+   * whether the request allows another message on the connection.
+   */
+  async write(
+    res: Response,
+    req: { head: boolean; minor: number; keepAlive: boolean },
+  ): Promise<WriteResult> {
+    this.headSent = false;
+    const status = res.status;
+    let close = !req.keepAlive;
+    let userLength = -1;
+    let hasDate = false;
+    let h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
+    for (const [name, value] of res.headers) {
+      switch (name) {
+        case "content-length": {
+          const n = Number(value);
+          if (/^\d{1,15}$/.test(value)) userLength = n;
+          continue;
+        }
+        case "transfer-encoding":
+        case "keep-alive":
+          continue; // framing and connection management are ours
+        case "connection":
+          if (value.toLowerCase().includes("close")) close = true;
+          continue;
+        case "date":
+          hasDate = true;
+          break;
+      }
+      h += `${name}: ${value}\r\n`;
+    }
+    if (!hasDate) h += `date: ${httpDate()}\r\n`;
+    const body = res.body;
+    if (req.head || isNullBodyStatus(status) || body === null) {
+      if (body !== null) body.cancel().catch(() => {});
+      if (!isNullBodyStatus(status)) {
+        const len = userLength >= 0 ? userLength : body === null && !req.head ? 0 : -1;
+        if (len >= 0) h += `content-length: ${len}\r\n`;
+      }
+      h += close ? "connection: close\r\n\r\n" : "\r\n";
+      await this.writeHead(h);
+      return { bodyBytes: 0, close };
+    }
+    const reader = body.getReader();
+    try {
+      return await this.#writeBody(reader, h, userLength, req.minor, close);
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  async #writeBody(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    h: string,
+    userLength: number,
+    minor: number,
+    close: boolean,
+  ): Promise<WriteResult> {
+    const first = await reader.read();
+    let chunk: Uint8Array | null = first.done ? null : toBytes(first.value);
+    let next: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+    let ended = chunk === null;
+    let length = userLength;
+    if (length < 0) {
+      if (chunk === null) length = 0;
+      else {
+        // One chunk and an already-closed stream (a string or bytes body): the length is
+        // known, so no chunked coding. Give the second read a few microtask turns to settle.
+        let settled: ReadableStreamReadResult<Uint8Array> | null = null;
+        next = reader.read();
+        next.then((r) => (settled = r), () => {});
+        for (let i = 0; i < SETTLE_TURNS && settled === null; i++) await null;
+        if (settled !== null && (settled as ReadableStreamReadResult<Uint8Array>).done) {
+          length = chunk.length;
+          ended = true;
+        }
+      }
+    }
+    const chunked = length < 0 && minor === 1;
+    if (length < 0 && !chunked) close = true; // HTTP/1.0: the end of the connection frames it
+    if (length >= 0) h += `content-length: ${length}\r\n`;
+    else if (chunked) h += "transfer-encoding: chunked\r\n";
+    h += close ? "connection: close\r\n\r\n" : "\r\n";
+    let sent = 0;
+    const limit = length;
+    const emit = async (data: Uint8Array, headLen: number): Promise<void> => {
+      // `headLen` bytes of head are already in the scratch buffer.
+      if (limit >= 0 && sent + data.length > limit) {
+        throw new Error(`response body longer than its content-length ${limit}`);
+      }
+      let prefix = headLen;
+      if (chunked) prefix += writeChunkHeader(this.#scratch, prefix, data.length);
+      const total = prefix + data.length + (chunked ? 2 : 0);
+      if (total <= COALESCE_BYTES || total <= this.#scratch.length) {
+        if (this.#scratch.length < total) this.#grow(total, prefix);
+        this.#scratch.set(data, prefix);
+        if (chunked) this.#scratch.set(CRLF, prefix + data.length);
+        await this.#send(this.#scratch, 0, total);
+      } else {
+        if (prefix > 0) await this.#send(this.#scratch, 0, prefix);
+        await this.#send(data, 0, data.length);
+        if (chunked) await this.#send(CRLF, 0, 2);
+      }
+      sent += data.length;
+    };
+    let headLen = this.#encodeHead(h, 0);
+    this.headSent = true;
+    if (chunk === null) await this.#send(this.#scratch, 0, headLen);
+    else {
+      await emit(chunk, headLen);
+      headLen = 0;
+      while (!ended) {
+        const r = await (next ?? reader.read());
+        if (r.done) break;
+        next = reader.read();
+        chunk = toBytes(r.value);
+        // (the next read runs while this chunk is written)
+        if (chunk.length > 0) await emit(chunk, 0);
+      }
+    }
+    if (chunked) {
+      await this.#send(LAST_CHUNK, 0, LAST_CHUNK.length);
+    }
+    if (limit >= 0 && sent !== limit) {
+      throw new Error(`response body of ${sent} bytes, content-length said ${limit}`);
+    }
+    return { bodyBytes: sent, close };
+  }
+
+  #grow(total: number, keep: number): void {
+    const bigger = new Uint8Array(Math.max(total, this.#scratch.length * 2));
+    bigger.set(this.#scratch.subarray(0, keep));
+    this.#scratch = bigger;
+  }
+}
+
+/** A body chunk as bytes (streams of strings are not bodies; anything else is an error). */
+function toBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  throw new TypeError("a response body chunk must be a Uint8Array");
+}
