@@ -14,11 +14,39 @@ import { reasonPhrase } from "./status.ts";
 
 /** Head plus body up to this size is copied into one buffer and written at once. */
 const COALESCE_BYTES = 16 * 1024;
+/**
+ * A body whose declared length is at most this is read whole with `bytes()`, which for a
+ * string or bytes body never builds a stream (the cheap path of small responses).
+ */
+const WHOLE_BODY_BYTES = 64 * 1024;
 /** Microtask turns to wait for a body's second read to show the body is already complete. */
 const SETTLE_TURNS = 3;
 
 const encoder = new TextEncoder();
 const CRLF = new Uint8Array([13, 10]);
+
+/**
+ * Deno keeps a `Response` made from a string or bytes in an own property keyed by a symbol
+ * described "serve fast body" (what `Deno.serve` sends without building a stream). Reading it
+ * saves a stream and several promise turns per response. It is found at run time, trusted only
+ * for a body nobody has read (`bodyUsed` false) that is a string or bytes, and everything else
+ * — another Deno, a stream body — takes the standard path. A test checks that this Deno still
+ * offers it.
+ */
+let fastBodyKey: symbol | null | undefined;
+
+/** The static body of `res` (string or bytes), or undefined when it must be streamed. */
+export function staticBody(res: Response): string | Uint8Array | undefined {
+  if (fastBodyKey === undefined) {
+    fastBodyKey = Object.getOwnPropertySymbols(res).find((s) =>
+      s.description === "serve fast body"
+    ) ??
+      null;
+  }
+  if (fastBodyKey === null || res.bodyUsed) return undefined;
+  const v = (res as unknown as Record<symbol, unknown>)[fastBodyKey];
+  return typeof v === "string" || v instanceof Uint8Array ? v : undefined;
+}
 
 let dateSecond = -1;
 let dateText = "";
@@ -80,16 +108,17 @@ export class ResponseWriter {
     return head.length;
   }
 
-  async #send(buf: Uint8Array, off: number, len: number): Promise<void> {
-    const p = this.#w.write(buf, off, len);
-    if (p !== null) await p;
+  /** Write; null when the send buffer took it all at once (no promise, no microtask turn). */
+  #send(buf: Uint8Array, off: number, len: number): Promise<void> | null {
+    return this.#w.write(buf, off, len);
   }
 
   /** Send just a head (no body), e.g. an error or `100 Continue`. */
   async writeHead(head: string): Promise<void> {
     const n = this.#encodeHead(head, 0);
     this.headSent = true;
-    await this.#send(this.#scratch, 0, n);
+    const p = this.#send(this.#scratch, 0, n);
+    if (p !== null) await p;
   }
 
   /**
@@ -137,12 +166,63 @@ export class ResponseWriter {
       await this.writeHead(h);
       return { bodyBytes: 0, close };
     }
+    const fixed = staticBody(res);
+    if (fixed !== undefined) return await this.#writeStatic(fixed, h, userLength, close);
+    if (userLength >= 0 && userLength <= WHOLE_BODY_BYTES) {
+      return await this.#writeWhole(res, h, userLength, close);
+    }
     const reader = body.getReader();
     try {
       return await this.#writeBody(reader, h, userLength, req.minor, close);
     } finally {
       reader.releaseLock();
     }
+  }
+
+  /** A string or bytes body: head and body in one write (large bodies in two). */
+  async #writeStatic(
+    body: string | Uint8Array,
+    h: string,
+    userLength: number,
+    close: boolean,
+  ): Promise<WriteResult> {
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    if (userLength >= 0 && userLength !== bytes.length) {
+      throw new Error(`response body of ${bytes.length} bytes, content-length said ${userLength}`);
+    }
+    h += `content-length: ${bytes.length}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+    this.headSent = true;
+    if (bytes.length > COALESCE_BYTES) {
+      const headLen = this.#encodeHead(h, 0);
+      await this.#send(this.#scratch, 0, headLen);
+      await this.#send(bytes, 0, bytes.length);
+    } else {
+      const headLen = this.#encodeHead(h, bytes.length);
+      this.#scratch.set(bytes, headLen);
+      const p = this.#send(this.#scratch, 0, headLen + bytes.length);
+      if (p !== null) await p;
+    }
+    return { bodyBytes: bytes.length, close };
+  }
+
+  /** A small body of declared length: read it whole, send head and body in one write. */
+  async #writeWhole(
+    res: Response,
+    h: string,
+    length: number,
+    close: boolean,
+  ): Promise<WriteResult> {
+    const data = await res.bytes();
+    if (data.length !== length) {
+      throw new Error(`response body of ${data.length} bytes, content-length said ${length}`);
+    }
+    h += `content-length: ${length}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+    const headLen = this.#encodeHead(h, length);
+    this.#scratch.set(data, headLen);
+    this.headSent = true;
+    const p = this.#send(this.#scratch, 0, headLen + length);
+    if (p !== null) await p;
+    return { bodyBytes: length, close };
   }
 
   async #writeBody(

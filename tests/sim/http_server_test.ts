@@ -367,3 +367,13 @@ Deno.test({
     await server.shutdown();
   },
 });
+
+Deno.test("serve's static-body fast path is offered by this Deno and matches the body", async () => {
+  const { staticBody } = await import("../../stack/http/response_writer.ts");
+  assert.deepEqual(staticBody(new Response(new Uint8Array([1, 2, 3]))), new Uint8Array([1, 2, 3]));
+  assert.equal(staticBody(new Response("héllo")), "héllo");
+  assert.equal(staticBody(new Response(new ReadableStream())), undefined);
+  const used = new Response("x");
+  await used.text();
+  assert.equal(staticBody(used), undefined, "a consumed body is never resent");
+});
