@@ -67,6 +67,14 @@ export {
 } from "./stack/host_address.ts";
 export { SocketRegistry } from "./stack/socket_registry.ts";
 export {
+  ControlServer,
+  type ControlSources,
+  listSockets,
+  queryControl,
+  type SocketEntry,
+} from "./stack/control.ts";
+export { nstatCounters, nstatName } from "./stack/nstat.ts";
+export {
   type ResolvedTcpOptions,
   TcpLayer,
   type TcpOptions,

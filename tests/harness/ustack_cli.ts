@@ -19,6 +19,7 @@ export function cliCommand(args: string[]): string[] {
     "--allow-ffi",
     "--allow-write",
     "--allow-read",
+    "--allow-net",
     CLI_PATH,
     ...args,
   ];
