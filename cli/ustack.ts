@@ -11,6 +11,7 @@
  * @module
  */
 
+import { IPERF3_USAGE, iperf3Command } from "./iperf3.ts";
 import { isPrivilegeError, PRIVILEGE_MESSAGE, UsageError } from "./args.ts";
 import { emit, emitError } from "./output.ts";
 import { PING_USAGE, pingCommand } from "./ping.ts";
@@ -26,6 +27,7 @@ commands:
   ping      send ICMP echo requests from the stack
   uperf     UDP throughput: 'uperf server --udp' counts, 'uperf client HOST --udp' sends
   pingpong  TCP request/response latency: 'pingpong server' echoes, 'pingpong client HOST' times
+  iperf3    iperf3's protocol: 'iperf3 server' for a stock iperf3 -c, 'iperf3 client HOST' for iperf3 -s
   stats     counters of a running 'serve --control PATH', as nstat prints them
   ss        sockets of a running 'serve --control PATH', as 'ss -tuna' lists them
 Run 'ustack <command> --help' for a command's options.`;
@@ -35,6 +37,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usage
   ping: { run: pingCommand, usage: PING_USAGE },
   uperf: { run: uperfCommand, usage: UPERF_USAGE },
   pingpong: { run: pingpongCommand, usage: PINGPONG_USAGE },
+  iperf3: { run: iperf3Command, usage: IPERF3_USAGE },
   stats: { run: statsCommand, usage: STATS_USAGE },
   ss: { run: ssCommand, usage: SS_USAGE },
 };
