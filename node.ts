@@ -20,14 +20,16 @@ export {
   connect,
   type ConnectArgs,
   createConnection,
-  createServer,
-  type ListenOptions,
   type NetConnectOptions,
   type NodeNetError,
-  Server,
-  type ServerOptions,
   Socket,
   type SocketConnectOptions,
   type SocketOptions,
 } from "./stack/node_net.ts";
+export {
+  createServer,
+  type ListenOptions,
+  Server,
+  type ServerOptions,
+} from "./stack/node_net_server.ts";
 export { isIP, isIPv4, isIPv6 } from "./stack/host_address.ts";

@@ -3,7 +3,8 @@
  * socket or accept a socket factory (database clients, protocol libraries): {@link Socket}
  * (a `Duplex` emitting `connect`, `ready`, `data`, `end`, `close`, `error`, `timeout`, with
  * `setNoDelay`, `setKeepAlive`, `setTimeout`, `remoteAddress`, …), {@link Server},
- * {@link connect}/{@link createConnection} and {@link createServer}.
+ * {@link connect} and {@link createConnection}; `node_net_server.ts` has `Server` and
+ * `createServer`.
  *
  * Which stack a socket uses is always explicit: every entry point takes `runtime`
  * (`new Socket({ runtime: rt })` is an unconnected socket whose `connect(port, host)` works as
@@ -18,12 +19,11 @@
  */
 
 import { Buffer } from "node:buffer";
-import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";
 import { StackError } from "../core/errors.ts";
 import { formatHostAddress, resolveHost } from "./host_address.ts";
 import type { Runtime } from "./runtime.ts";
-import type { TcpConn, TcpServer } from "./tcp_conn.ts";
+import type { TcpConn } from "./tcp_conn.ts";
 
 /** Largest chunk pushed to the readable side at once. */
 const MAX_READ_CHUNK = 64 * 1024;
@@ -57,7 +57,13 @@ export interface NodeNetError extends Error {
   port?: number;
 }
 
-function netError(e: unknown, syscall: string, address?: string, port?: number): NodeNetError {
+/** A libuv-shaped error for `e` from `syscall` (on `address:port`). */
+export function netError(
+  e: unknown,
+  syscall: string,
+  address?: string,
+  port?: number,
+): NodeNetError {
   const code = e instanceof StackError ? e.code : (e as { code?: string })?.code ?? "EIO";
   const where = address === undefined
     ? ""
@@ -465,177 +471,6 @@ export class Socket extends Duplex {
   }
 }
 
-/** Options of {@link createServer}. */
-export interface ServerOptions {
-  /** The stack the server listens on (required). */
-  runtime: Runtime;
-  /** Passed to accepted sockets [false]. */
-  allowHalfOpen?: boolean;
-  /** Accepted sockets start paused [false]. */
-  pauseOnConnect?: boolean;
-  /** TCP_NODELAY on accepted sockets [false]. */
-  noDelay?: boolean;
-  /** SO_KEEPALIVE on accepted sockets [false]. */
-  keepAlive?: boolean;
-  /** Keepalive idle time in ms. */
-  keepAliveInitialDelay?: number;
-}
-
-/** `listen()` options. */
-export interface ListenOptions {
-  /** Port (0 or absent: any free port). */
-  port?: number;
-  /** Local address [any]. */
-  host?: string;
-  /** Accept backlog [511]. */
-  backlog?: number;
-}
-
-/**
- * A TCP server over ustack with node:net's `Server` interface: `listening`, `connection`,
- * `close` and `error` events, `address()`, `close()`, `getConnections()`, `maxConnections`.
- *
- * @example
- * ```ts ignore
- * const server = createServer({ runtime: rt }, (socket) => socket.pipe(socket));
- * server.listen(7, () => console.log(server.address()));
- * ```
- */
-export class Server extends EventEmitter {
-  /** Connections beyond this are refused (reset); unlimited when undefined. */
-  maxConnections: number | undefined;
-  readonly #options: ServerOptions;
-  #tcp: TcpServer | null = null;
-  readonly #sockets = new Set<Socket>();
-  #closing = false;
-
-  /** A server on `options.runtime`; `listener` handles `connection` events. */
-  constructor(options: ServerOptions, listener?: (socket: Socket) => void) {
-    if (options?.runtime === undefined) {
-      throw new TypeError("ustack createServer: pass { runtime } (the stack to listen on)");
-    }
-    super();
-    this.#options = options;
-    if (listener !== undefined) this.on("connection", listener);
-  }
-
-  /** True while listening. */
-  get listening(): boolean {
-    return this.#tcp !== null;
-  }
-
-  /**
-   * Listen: `listen(port[, host][, backlog][, callback])` or `listen({ port, host, backlog }[,
-   * callback])`. Emits `listening`, or `error` (EADDRINUSE, …).
-   */
-  listen(...args: unknown[]): this {
-    let opts: ListenOptions = {};
-    let cb: (() => void) | undefined;
-    const rest = [...args];
-    if (typeof rest.at(-1) === "function") cb = rest.pop() as () => void;
-    if (typeof rest[0] === "object" && rest[0] !== null) opts = rest[0] as ListenOptions;
-    else {
-      opts.port = rest[0] === undefined ? 0 : Number(rest[0]);
-      if (typeof rest[1] === "string") opts.host = rest[1];
-      const backlog = typeof rest[1] === "number" ? rest[1] : rest[2];
-      if (typeof backlog === "number") opts.backlog = backlog;
-    }
-    if (cb !== undefined) this.once("listening", cb);
-    try {
-      this.#tcp = this.#options.runtime.listen({
-        port: opts.port ?? 0,
-        hostname: opts.host,
-        backlog: opts.backlog ?? 511,
-      });
-    } catch (e) {
-      const err = netError(e, "listen", opts.host ?? "0.0.0.0", opts.port);
-      queueMicrotask(() => this.emit("error", err));
-      return this;
-    }
-    queueMicrotask(() => this.emit("listening"));
-    void this.#accept(this.#tcp);
-    return this;
-  }
-
-  async #accept(tcp: TcpServer): Promise<void> {
-    const o = this.#options;
-    try {
-      for await (const conn of tcp) {
-        if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
-          conn.abort();
-          continue;
-        }
-        const socket = new Socket({ runtime: o.runtime, allowHalfOpen: o.allowHalfOpen }, conn);
-        if (o.noDelay) socket.setNoDelay(true);
-        if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay ?? 0);
-        if (o.pauseOnConnect) socket.pause();
-        this.#sockets.add(socket);
-        socket.once("close", () => {
-          this.#sockets.delete(socket);
-          this.#maybeClosed();
-        });
-        this.emit("connection", socket);
-      }
-    } catch (e) {
-      this.emit("error", netError(e, "accept"));
-    }
-  }
-
-  /** The bound address, or null when not listening. */
-  address(): AddressInfo | null {
-    if (this.#tcp === null) return null;
-    const a = this.#tcp.addr;
-    return { address: a.hostname, family: "IPv4", port: a.port };
-  }
-
-  /** Stop accepting; `close` is emitted (and `callback` called) once every socket closed. */
-  close(callback?: (error?: Error) => void): this {
-    if (this.#tcp === null) {
-      if (callback !== undefined) {
-        const err = netError(new StackError("ENOTCONN", "close"), "close");
-        (err as NodeNetError).code = "ERR_SERVER_NOT_RUNNING";
-        queueMicrotask(() => callback(err));
-      }
-      return this;
-    }
-    if (callback !== undefined) this.once("close", () => callback());
-    this.#closing = true;
-    this.#tcp.close();
-    this.#tcp = null;
-    this.#maybeClosed();
-    return this;
-  }
-
-  #maybeClosed(): void {
-    if (this.#closing && this.#sockets.size === 0) {
-      this.#closing = false;
-      queueMicrotask(() => this.emit("close"));
-    }
-  }
-
-  /** Report the number of open connections. */
-  getConnections(callback: (error: Error | null, count: number) => void): this {
-    queueMicrotask(() => callback(null, this.#sockets.size));
-    return this;
-  }
-
-  /** No effect; returns the server. */
-  ref(): this {
-    return this;
-  }
-
-  /** No effect; returns the server. */
-  unref(): this {
-    return this;
-  }
-
-  /** `await using` support: close and wait for `close`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    if (this.#tcp === null) return Promise.resolve();
-    return new Promise((resolve) => this.close(() => resolve()));
-  }
-}
-
 /**
  * Open a connection (node:net's `connect`): `connect({ port, host, runtime }[, listener])`.
  *
@@ -664,16 +499,4 @@ export function connect(options: NetConnectOptions, listener?: () => void): Sock
  */
 export function createConnection(options: NetConnectOptions, listener?: () => void): Socket {
   return connect(options, listener);
-}
-
-/**
- * Make a {@link Server} (node:net's `createServer`): `createServer({ runtime }[, listener])`.
- *
- * @example
- * ```ts ignore
- * createServer({ runtime: rt }, (s) => s.end("hello\n")).listen(7);
- * ```
- */
-export function createServer(options: ServerOptions, listener?: (socket: Socket) => void): Server {
-  return new Server(options, listener);
 }
