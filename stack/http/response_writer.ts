@@ -26,26 +26,45 @@ const encoder = new TextEncoder();
 const CRLF = new Uint8Array([13, 10]);
 
 /**
- * Deno keeps a `Response` made from a string or bytes in an own property keyed by a symbol
- * described "serve fast body" (what `Deno.serve` sends without building a stream). Reading it
- * saves a stream and several promise turns per response. It is found at run time, trusted only
- * for a body nobody has read (`bodyUsed` false) that is a string or bytes, and everything else
- * — another Deno, a stream body — takes the standard path. A test checks that this Deno still
- * offers it.
+ * Deno keeps the body of a `Response` made from a string or bytes as bytes, not as a stream: in
+ * an own property keyed by a symbol described "serve fast body" (a response made without an
+ * init, what `Deno.serve` sends directly) or in the inner response's body
+ * (`[Symbol(response)].body.streamOrStatic = { body, consumed }`). Reading the bytes from there
+ * saves building a stream and several promise turns per response — most of the cost of a small
+ * one. The keys are found at run time; the bytes are trusted only when nobody has read the body
+ * (`bodyUsed` false, not consumed) and they are a string or a `Uint8Array`. Anything else —
+ * another Deno, a stream, a Blob — takes the standard path. The fast body must be read before
+ * `res.headers`, which materialises a lazy response and clears it. A test checks that this
+ * Deno still offers both.
  */
 let fastBodyKey: symbol | null | undefined;
+let innerKey: symbol | null | undefined;
+
+function findKey(res: Response, description: string): symbol | null {
+  return Object.getOwnPropertySymbols(res).find((s) => s.description === description) ?? null;
+}
 
 /** The static body of `res` (string or bytes), or undefined when it must be streamed. */
 export function staticBody(res: Response): string | Uint8Array | undefined {
-  if (fastBodyKey === undefined) {
-    fastBodyKey = Object.getOwnPropertySymbols(res).find((s) =>
-      s.description === "serve fast body"
-    ) ??
-      null;
+  if (fastBodyKey === undefined) fastBodyKey = findKey(res, "serve fast body");
+  if (innerKey === undefined) innerKey = findKey(res, "response");
+  if (res.bodyUsed) return undefined;
+  const r = res as unknown as Record<symbol, unknown>;
+  if (fastBodyKey !== null) {
+    const v = r[fastBodyKey];
+    if (typeof v === "string" || v instanceof Uint8Array) return v;
   }
-  if (fastBodyKey === null || res.bodyUsed) return undefined;
-  const v = (res as unknown as Record<symbol, unknown>)[fastBodyKey];
-  return typeof v === "string" || v instanceof Uint8Array ? v : undefined;
+  if (innerKey !== null) {
+    const inner = r[innerKey] as { body?: { streamOrStatic?: unknown } } | undefined;
+    const st = inner?.body?.streamOrStatic as { body?: unknown; consumed?: unknown } | undefined;
+    if (
+      st !== undefined && st !== null && !(st instanceof ReadableStream) && st.consumed === false
+    ) {
+      const v = st.body;
+      if (typeof v === "string" || v instanceof Uint8Array) return v;
+    }
+  }
+  return undefined;
 }
 
 let dateSecond = -1;
@@ -130,6 +149,10 @@ export class ResponseWriter {
     req: { head: boolean; minor: number; keepAlive: boolean },
   ): Promise<WriteResult> {
     this.headSent = false;
+    // A string or bytes body is sent as it is: `res.body` would build a stream for it (the
+    // most expensive step of a small response). Read it first: touching `res.headers` turns
+    // Deno's lazy response into a full one and drops the static form.
+    const fixed = staticBody(res);
     const status = res.status;
     let close = !req.keepAlive;
     let userLength = -1;
@@ -155,19 +178,25 @@ export class ResponseWriter {
       h += `${name}: ${value}\r\n`;
     }
     if (!hasDate) h += `date: ${httpDate()}\r\n`;
-    const body = res.body;
-    if (req.head || isNullBodyStatus(status) || body === null) {
+    const body = fixed === undefined ? res.body : null;
+    const hasBody = fixed !== undefined || body !== null;
+    if (req.head || isNullBodyStatus(status) || !hasBody) {
       if (body !== null) body.cancel().catch(() => {});
       if (!isNullBodyStatus(status)) {
-        const len = userLength >= 0 ? userLength : body === null && !req.head ? 0 : -1;
+        const known = fixed === undefined
+          ? -1
+          : typeof fixed === "string"
+          ? encoder.encode(fixed).length
+          : fixed.length;
+        const len = userLength >= 0 ? userLength : known >= 0 ? known : !hasBody ? 0 : -1;
         if (len >= 0) h += `content-length: ${len}\r\n`;
       }
       h += close ? "connection: close\r\n\r\n" : "\r\n";
       await this.writeHead(h);
       return { bodyBytes: 0, close };
     }
-    const fixed = staticBody(res);
     if (fixed !== undefined) return await this.#writeStatic(fixed, h, userLength, close);
+    if (body === null) throw new Error("unreachable: a body that is neither static nor a stream");
     if (userLength >= 0 && userLength <= WHOLE_BODY_BYTES) {
       return await this.#writeWhole(res, h, userLength, close);
     }

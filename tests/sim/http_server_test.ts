@@ -372,6 +372,14 @@ Deno.test("serve's static-body fast path is offered by this Deno and matches the
   const { staticBody } = await import("../../stack/http/response_writer.ts");
   assert.deepEqual(staticBody(new Response(new Uint8Array([1, 2, 3]))), new Uint8Array([1, 2, 3]));
   assert.equal(staticBody(new Response("héllo")), "héllo");
+  const withInit = new Response("hi", { status: 201, headers: { "x-a": "b" } });
+  const got = staticBody(withInit);
+  assert.equal(typeof got === "string" ? got : new TextDecoder().decode(got), "hi", "with an init");
+  const bytesInit = staticBody(new Response(new Uint8Array([7]), { headers: { a: "b" } }));
+  assert.deepEqual(bytesInit, new Uint8Array([7]), "bytes with an init");
+  const read = new Response("x", { headers: { a: "b" } });
+  await read.text();
+  assert.equal(staticBody(read), undefined);
   assert.equal(staticBody(new Response(new ReadableStream())), undefined);
   const used = new Response("x");
   await used.text();
