@@ -111,6 +111,8 @@ class HttpConnection {
   readonly rw: ResponseWriter;
   readonly head = new HttpHead();
   readonly remoteAddr: TcpAddr;
+  /** The body of every request without one (it holds no state: shared per connection). */
+  readonly noBody: BodyReader;
   phase = PHASE_IDLE;
   phaseStartMs = 0;
   /** A body read by the handler is outstanding: the I/O timeout applies. */
@@ -123,6 +125,7 @@ class HttpConnection {
     this.reader = new ConnReader(conn, INITIAL_READ_BUFFER, maxHeadBytes + 1024, this.activity);
     this.rw = new ResponseWriter(new ConnWriter(conn, this.activity));
     this.remoteAddr = conn.remoteAddr;
+    this.noBody = new BodyReader(this.reader, BODY_NONE, 0, 0);
   }
 
   setPhase(phase: number): void {
@@ -332,7 +335,9 @@ export class HttpServer implements AsyncDisposable {
       await this.#refuse(c, 413);
       return false;
     }
-    const body = new BodyReader(c.reader, mode, head.contentLength, this.#maxBodyBytes);
+    const body = mode === BODY_NONE
+      ? c.noBody
+      : new BodyReader(c.reader, mode, head.contentLength, this.#maxBodyBytes);
     let continueSent = false;
     if (head.expectContinue && head.minor === 1 && mode !== BODY_NONE) {
       body.beforeFirstRead = () => {
