@@ -6,9 +6,10 @@
  *
  * A connection stays listed after the application closes it, through FIN_WAIT and TIME_WAIT,
  * until it reaches CLOSED — like `ss`. Connections still in the listener's accept queue are
- * not listed (their listener's Recv-Q counts them). Dead entries are dropped by a sweep that
- * runs whenever a set has doubled since the last one, so the registry holds at most about
- * twice the live sockets and adding costs O(1) amortised.
+ * not listed (their listener's Recv-Q counts them). Connections and UDP endpoints are held by
+ * `WeakRef`, so listing a socket never keeps it (and its buffers) alive; dead entries are
+ * dropped by a sweep that runs whenever a set has doubled since the last one, so the registry
+ * holds at most about twice the live sockets and adding costs O(1) amortised.
  *
  * @module
  */
@@ -29,17 +30,17 @@ const FIRST_SWEEP = 64;
  * ```
  */
 export class SocketRegistry {
-  readonly #tcp = new Set<TcpEndpoint>();
+  readonly #tcp = new Set<WeakRef<TcpEndpoint>>();
   readonly #listeners = new Set<TcpListener>();
-  readonly #udp = new Set<UdpEndpoint>();
+  readonly #udp = new Set<WeakRef<UdpEndpoint>>();
   #tcpSweepAt = FIRST_SWEEP;
   #udpSweepAt = FIRST_SWEEP;
 
   /** List a TCP connection until it reaches CLOSED. */
   addTcp(ep: TcpEndpoint): void {
-    this.#tcp.add(ep);
+    this.#tcp.add(new WeakRef(ep));
     if (this.#tcp.size >= this.#tcpSweepAt) {
-      for (const e of this.#tcp) if (e.stateName() === "CLOSED") this.#tcp.delete(e);
+      this.tcp();
       this.#tcpSweepAt = Math.max(FIRST_SWEEP, 2 * this.#tcp.size);
     }
   }
@@ -56,9 +57,9 @@ export class SocketRegistry {
 
   /** List a UDP endpoint until it is closed. */
   addUdp(ep: UdpEndpoint): void {
-    this.#udp.add(ep);
+    this.#udp.add(new WeakRef(ep));
     if (this.#udp.size >= this.#udpSweepAt) {
-      for (const e of this.#udp) if (e.closed) this.#udp.delete(e);
+      this.udp();
       this.#udpSweepAt = Math.max(FIRST_SWEEP, 2 * this.#udp.size);
     }
   }
@@ -66,8 +67,9 @@ export class SocketRegistry {
   /** TCP connections not yet CLOSED. */
   tcp(): TcpEndpoint[] {
     const out: TcpEndpoint[] = [];
-    for (const e of this.#tcp) {
-      if (e.stateName() === "CLOSED") this.#tcp.delete(e);
+    for (const ref of this.#tcp) {
+      const e = ref.deref();
+      if (e === undefined || e.stateName() === "CLOSED") this.#tcp.delete(ref);
       else out.push(e);
     }
     return out;
@@ -81,8 +83,9 @@ export class SocketRegistry {
   /** Open UDP endpoints. */
   udp(): UdpEndpoint[] {
     const out: UdpEndpoint[] = [];
-    for (const e of this.#udp) {
-      if (e.closed) this.#udp.delete(e);
+    for (const ref of this.#udp) {
+      const e = ref.deref();
+      if (e === undefined || e.closed) this.#udp.delete(ref);
       else out.push(e);
     }
     return out;
