@@ -10,8 +10,10 @@
  *
  * ```
  * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--driver NAME]
- *                                          [--out FILE]
+ *                                          [--cli PATH] [--out FILE]
  * ```
+ *
+ * `--cli PATH` runs another checkout's `cli/ustack.ts` (to compare builds in one sitting).
  *
  * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
  * the end, on errors, on Ctrl-C and on SIGTERM.
@@ -123,6 +125,7 @@ export async function main(args: string[]): Promise<number> {
       seconds: { type: "string", default: "10" },
       requests: { type: "string", default: "20000" },
       driver: { type: "string", default: "af_packet" },
+      cli: { type: "string" },
       out: { type: "string" },
     },
   });

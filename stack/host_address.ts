@@ -136,7 +136,8 @@ function lookupHosts(hosts: HostsMap | undefined, name: string): string | undefi
 
 /**
  * Resolve a host (a literal address, or a name found in `hosts`) to an address. Throws a
- * {@link StackError}: EAFNOSUPPORT for IPv6, ENOTFOUND-style EINVAL naming the host otherwise.
+ * {@link StackError}: EAFNOSUPPORT for IPv6, EINVAL naming the host when it is neither an
+ * address nor in the map (the node-style sockets report that as `ENOTFOUND`).
  * `""` and `"localhost"` are not special: the stack has no loopback address of its own unless
  * it was given one.
  *

@@ -19,7 +19,7 @@ import { StackError } from "../core/errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
-import type { HostsMap } from "./host_address.ts";
+import { type HostsMap, resolveHost } from "./host_address.ts";
 import { HttpClient, type HttpClientOptions } from "./http/client.ts";
 import { HttpServer, type ServeHandler, type ServeOptions } from "./http/server.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
@@ -80,13 +80,6 @@ function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
 }
 
-function parseHost(hostname: string): number {
-  try {
-    return parseIpv4(hostname);
-  } catch {
-    throw invalid(`${hostname}: not an IPv4 address (names are not resolved)`);
-  }
-}
 
 /**
  * A running stack.
@@ -227,7 +220,7 @@ export class Runtime {
   listen(opts: { port: number; hostname?: string; backlog?: number }): TcpServer {
     const addr = opts.hostname === undefined || opts.hostname === "0.0.0.0"
       ? 0
-      : parseHost(opts.hostname);
+      : resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) {
       throw invalid(`listen: port ${opts.port} must be 0..65535`);
     }
@@ -237,11 +230,12 @@ export class Runtime {
   }
 
   /**
-   * Open a TCP connection to `hostname:port`; resolves once established. Throws StackError
-   * (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, …).
+   * Open a TCP connection to `hostname:port` (an IPv4 address, or a name in
+   * {@link RuntimeConfig.hosts}); resolves once established. Throws StackError (ECONNREFUSED,
+   * ETIMEDOUT, ENETUNREACH, EINVAL for an unknown name, …).
    */
   async connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
-    const dst = parseHost(opts.hostname);
+    const dst = resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port > 0 && opts.port <= 65535)) {
       throw invalid(`connect: port ${opts.port} must be 1..65535`);
     }
