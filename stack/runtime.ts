@@ -80,7 +80,6 @@ function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
 }
 
-
 /**
  * A running stack.
  *
