@@ -10,7 +10,7 @@ import { runCommand } from "../harness/netns.ts";
 
 /** Run `ustack ARGS` in this namespace (the control socket is a path, not an address). */
 async function ustack(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return await runCommand(cliCommand(args), { timeoutMs: 30_000 });
+  return await runCommand(cliCommand(args, ["--allow-net"]), { timeoutMs: 30_000 });
 }
 
 interopTest("ustack stats and ss read a running serve through its control socket", async () => {
@@ -26,7 +26,7 @@ interopTest("ustack stats and ss read a running serve through its control socket
       "7",
       "--control",
       control,
-    ]);
+    ], ["--allow-net"]);
     // A connection held open while we look: socat waits on stdin that never ends.
     const held = pair.spawn(["sh", "-c", `sleep 30 | socat - TCP:${pair.stackAddr}:7`], {
       stdout: "null",
