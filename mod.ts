@@ -154,7 +154,7 @@ export {
   Ipv4RxMeta,
 } from "./net/ipv4.ts";
 export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
-export { type ReassemblyOptions } from "./net/ipv4_reassembly.ts";
+export { type ReassemblyOptions } from "./net/reassembly.ts";
 export { type Ipv4Route, RouteResult, RouteTable } from "./net/route_table.ts";
 export { type LinkEndpoint } from "./link/link_endpoint.ts";
 export { SyscallError } from "./ffi/errno.ts";

@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { AfXdpDriver } from "../../drivers/af_xdp.ts";
-import { XDP_PASS, xdpRedirectInsns } from "../../drivers/xdp_program.ts";
+import { xdpRedirectInsns } from "../../drivers/xdp_program.ts";
+import { XDP_PASS } from "../../ffi/bpf.ts";
 import { SyscallError } from "../../ffi/errno.ts";
 import { RxBatch } from "../../link/driver.ts";
 import { Runtime } from "../../stack/runtime.ts";
@@ -315,7 +316,9 @@ interopTest("af_xdp: when the process dies (SIGKILL) the kernel detaches the pro
       const { progId } = JSON.parse(line);
       assert.match(await stackLink(pair), new RegExp(`prog/xdp id ${progId} `));
     } finally {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
       await child.status;
       await child.stderr.cancel();
     }
