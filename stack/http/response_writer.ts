@@ -81,6 +81,15 @@ export function httpDate(): string {
   return dateText;
 }
 
+/**
+ * The Connection field a response needs: `close` when the connection ends after it, and for
+ * an HTTP/1.0 client that asked to keep it, `keep-alive` (RFC 9112 §9.3: 1.0 defaults to close).
+ */
+function connectionField(close: boolean, minor: number): string {
+  if (close) return "connection: close\r\n";
+  return minor === 0 ? "connection: keep-alive\r\n" : "";
+}
+
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
 function isNullBodyStatus(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
@@ -191,14 +200,16 @@ export class ResponseWriter {
         const len = userLength >= 0 ? userLength : known >= 0 ? known : !hasBody ? 0 : -1;
         if (len >= 0) h += `content-length: ${len}\r\n`;
       }
-      h += close ? "connection: close\r\n\r\n" : "\r\n";
+      h += connectionField(close, req.minor) + "\r\n";
       await this.writeHead(h);
       return { bodyBytes: 0, close };
     }
-    if (fixed !== undefined) return await this.#writeStatic(fixed, h, userLength, close);
+    if (fixed !== undefined) {
+      return await this.#writeStatic(fixed, h, userLength, close, req.minor);
+    }
     if (body === null) throw new Error("unreachable: a body that is neither static nor a stream");
     if (userLength >= 0 && userLength <= WHOLE_BODY_BYTES) {
-      return await this.#writeWhole(res, h, userLength, close);
+      return await this.#writeWhole(res, h, userLength, close, req.minor);
     }
     const reader = body.getReader();
     try {
@@ -214,12 +225,13 @@ export class ResponseWriter {
     h: string,
     userLength: number,
     close: boolean,
+    minor: number,
   ): Promise<WriteResult> {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     if (userLength >= 0 && userLength !== bytes.length) {
       throw new Error(`response body of ${bytes.length} bytes, content-length said ${userLength}`);
     }
-    h += `content-length: ${bytes.length}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+    h += `content-length: ${bytes.length}\r\n${connectionField(close, minor)}\r\n`;
     this.headSent = true;
     if (bytes.length > COALESCE_BYTES) {
       const headLen = this.#encodeHead(h, 0);
@@ -240,12 +252,13 @@ export class ResponseWriter {
     h: string,
     length: number,
     close: boolean,
+    minor: number,
   ): Promise<WriteResult> {
     const data = await res.bytes();
     if (data.length !== length) {
       throw new Error(`response body of ${data.length} bytes, content-length said ${length}`);
     }
-    h += `content-length: ${length}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+    h += `content-length: ${length}\r\n${connectionField(close, minor)}\r\n`;
     const headLen = this.#encodeHead(h, length);
     this.#scratch.set(data, headLen);
     this.headSent = true;
@@ -285,7 +298,7 @@ export class ResponseWriter {
     if (length < 0 && !chunked) close = true; // HTTP/1.0: the end of the connection frames it
     if (length >= 0) h += `content-length: ${length}\r\n`;
     else if (chunked) h += "transfer-encoding: chunked\r\n";
-    h += close ? "connection: close\r\n\r\n" : "\r\n";
+    h += connectionField(close, minor) + "\r\n";
     let sent = 0;
     const limit = length;
     const emit = async (data: Uint8Array, headLen: number): Promise<void> => {

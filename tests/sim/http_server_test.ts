@@ -88,6 +88,13 @@ Deno.test({
     assert.match(v11, /transfer-encoding: chunked\r\n/);
     assert.match(v11, /\r\n\r\n6\r\npart1;\r\n6\r\npart2;\r\n6\r\npart3;\r\n0\r\n\r\n$/);
     const v10 = await exchange(rt, 80, "GET / HTTP/1.0\r\n\r\n");
+    // HTTP/1.0 keep-alive (ab -k): the response says keep-alive and the connection stays open.
+    const ka = await rt.connect({ hostname: ADDR, port: 80 });
+    await ka.write(enc.encode("HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    assert.match(await readText(ka, /\r\n\r\n$/), /connection: keep-alive\r\n\r\n$/);
+    await ka.write(enc.encode("HEAD / HTTP/1.0\r\n\r\n"));
+    assert.match(await readText(ka), /^HTTP\/1\.1 200 OK[\s\S]*connection: close\r\n\r\n$/);
+    ka.close();
     assert.doesNotMatch(v10, /transfer-encoding/);
     assert.match(v10, /connection: close\r\n\r\npart1;part2;part3;$/);
     const head = await exchange(rt, 80, "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
