@@ -167,25 +167,24 @@ export class ResponseWriter {
     let userLength = -1;
     let hasDate = false;
     let h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
-    for (const [name, value] of res.headers) {
+    // forEach, not the iterator: same pairs (set-cookie kept apart), a fraction of the cost.
+    res.headers.forEach((value, name) => {
       switch (name) {
-        case "content-length": {
-          const n = Number(value);
-          if (/^\d{1,15}$/.test(value)) userLength = n;
-          continue;
-        }
+        case "content-length":
+          if (/^\d{1,15}$/.test(value)) userLength = Number(value);
+          return;
         case "transfer-encoding":
         case "keep-alive":
-          continue; // framing and connection management are ours
+          return; // framing and connection management are ours
         case "connection":
           if (value.toLowerCase().includes("close")) close = true;
-          continue;
+          return;
         case "date":
           hasDate = true;
           break;
       }
       h += `${name}: ${value}\r\n`;
-    }
+    });
     if (!hasDate) h += `date: ${httpDate()}\r\n`;
     const body = fixed === undefined ? res.body : null;
     const hasBody = fixed !== undefined || body !== null;

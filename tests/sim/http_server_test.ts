@@ -392,3 +392,23 @@ Deno.test("serve's static-body fast path is offered by this Deno and matches the
   await used.text();
   assert.equal(staticBody(used), undefined, "a consumed body is never resent");
 });
+
+Deno.test({
+  ...T,
+  name: "serve: response fields — set-cookie lines kept apart, hop-by-hop fields replaced, date",
+  async fn() {
+    await using rt = await loopback();
+    const server = rt.serve({ port: 80, onListen() {} }, () => {
+      const h = new Headers({ "transfer-encoding": "gzip", "keep-alive": "timeout=1", "x-a": "1" });
+      h.append("set-cookie", "a=1");
+      h.append("set-cookie", "b=2");
+      return new Response("ok", { headers: h });
+    });
+    const text = await exchange(rt, 80, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.match(text, /\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n/);
+    assert.doesNotMatch(text, /transfer-encoding|keep-alive/);
+    assert.match(text, /\r\ndate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/);
+    assert.match(text, /content-length: 2\r\nconnection: close\r\n\r\nok$/);
+    await server.shutdown();
+  },
+});
