@@ -30,7 +30,8 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { BenchLink, type Finished, ustackCommand } from "./netns.ts";
+import { lastJson, mustSucceed } from "./e2e.ts";
+import { BenchLink, ustackCommand } from "./netns.ts";
 
 /** Python kernel-socket TCP sink: `PORT`; prints one JSON line with bytes and seconds. */
 const PY_SINK = `
@@ -119,22 +120,6 @@ const GRACE_MS = 60_000;
 
 function progress(msg: string): void {
   console.error(`bench:cc ${msg}`);
-}
-
-function lastJson(stdout: string, event?: string): Record<string, any> {
-  for (const l of stdout.trim().split("\n").reverse()) {
-    if (!l.startsWith("{")) continue;
-    try {
-      const o = JSON.parse(l);
-      if (event === undefined || o.event === event) return o;
-    } catch { /* not JSON */ }
-  }
-  throw new Error(`no JSON ${event ?? "line"} in output:\n${stdout.slice(-2000)}`);
-}
-
-function mustSucceed(what: string, f: Finished): void {
-  if (f.timedOut) throw new Error(`${what}: timed out\n${f.stderr.slice(-1000)}`);
-  if (f.code !== 0) throw new Error(`${what}: exit ${f.code}\n${f.stderr.slice(-1000)}`);
 }
 
 /** Install (loss > 0) or remove the peer's drop rule for packets from the sender. */

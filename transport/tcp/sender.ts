@@ -1,61 +1,41 @@
 /**
  * The sending half of a TCP connection (gVisor's `sender`, snd.go): the send sequence space
  * (ISS, SND.UNA, SND.NXT, SND.MAX, SND.WND and its update numbers), the send ring, the send
- * MSS, and the parts of loss recovery and congestion control it drives, each in its own
- * file: the SACK scoreboard (`scoreboard.ts`, RFC 6675), RACK-TLP (`rack.ts`, RFC 8985), the
- * recovery state with PRR and undo (`recovery.ts`, `prr.ts`), delivery-rate sampling
- * (`delivery_rate.ts`), pacing (`pacing.ts`), the RTT estimator and the congestion algorithm
- * (`congestion/`).
- *
- * ACK processing (`onAck`, RFC 9293 §3.10.7.4 fifth check) goes: the cumulative part and the
- * SACK blocks update the scoreboard (RFC 2018, D-SACK RFC 2883); RTT (RFC 6298, per-segment
- * send times, Karn) and RACK learn; an outstanding tail loss probe is judged; a spurious
- * reduction is undone (D-SACK, Eifel); RACK (with SACK) or the NewReno rules (RFC 6582,
- * without) deem segments lost and start fast recovery; ECN-Echo starts a reduction (RFC
- * 3168); PRR sets the window during reductions; the congestion algorithm sees the ACK.
- *
- * Output (`output`) follows RFC 6675's NextSeg: segments deemed lost first, then new data
- * as the windows, Nagle/Minshall, cork and sender SWS avoidance (RFC 1122 §4.2.3.4) allow,
- * in TSO bursts sized by the pacer, which holds transmissions until their release time.
- *
- * One timer serves the retransmission timeout, the RACK reordering timeout and the tail loss
- * probe (Linux's `icsk_retransmit_timer` with its modes); persist, cork and pacing have their
- * own.
+ * MSS and the congestion control algorithm in use. It processes the sequence-space part of
+ * ACKs (RFC 9293 §3.10.7.4 fifth check, RFC 5961 §5.2), decides what may go out — segments
+ * deemed lost first, then new data as the windows, Nagle/Minshall, cork and sender SWS
+ * avoidance (RFC 1122 §4.2.3.4) allow (RFC 6675 NextSeg) — in TSO bursts sized by the pacer,
+ * and probes zero windows (RFC 9293 §3.8.6.1). Everything about losses — the scoreboard,
+ * RACK-TLP, PRR, undo, ECN, the congestion algorithm's ACK sample, pacing and the
+ * retransmission timer with its modes — is in `loss_control.ts` ({@link LossControl}), which
+ * never writes SND.*.
  *
  * Only this file writes these fields: "who moves SND.NXT?" is answered here. Segments are
  * built by the connection ({@link SenderConnection.emit}), which adds the receive side's ACK
- * and window. Nothing is allocated per segment or ACK.
+ * and window. Nothing is allocated per segment.
  *
- * Why this file is over 600 lines: it is the whole send side — state, ACK processing,
- * output, timers — so that SND.* has exactly one writer; splitting it by function would
- * bring back fields written from several files. The algorithms themselves live in the
- * files named above.
+ * Why this file is over 600 lines: it is the whole sequence-space side — state, handshake,
+ * ACK bookkeeping, output, the application side, persist and cork — so that SND.* has
+ * exactly one writer.
  *
  * @module
  */
 
 import { ByteRing } from "../../core/byte_ring.ts";
 import { Timer } from "../../core/timer_wheel.ts";
-import { AckSample, type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
+import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
 import type { TcpServices } from "./context.ts";
-import { DeliveryRate } from "./delivery_rate.ts";
-import {
-  TCP_FLAG_ACK,
-  TCP_FLAG_CWR,
-  TCP_FLAG_ECE,
-  TCP_FLAG_FIN,
-  TCP_FLAG_PSH,
-  TCP_FLAG_SYN,
-} from "./header.ts";
+import type { DeliveryRate } from "./delivery_rate.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
+import { type LossConnection, LossControl, type LossSender } from "./loss_control.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
-import type { TcpHeaderOptions } from "./options.ts";
-import { Pacer } from "./pacing.ts";
-import { RackTlp, TLP_LOSS } from "./rack.ts";
-import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
+import type { Pacer } from "./pacing.ts";
+import type { RackTlp } from "./rack.ts";
+import { CA_LOSS, type LossRecovery } from "./recovery.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
-import { isDsack, SB_FIN, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
+import { SB_FIN, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
-import { seqAdd, seqBetween, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
+import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
 
 /** Linux's TCP_CORK bound: a corked partial segment leaves after at most this long. */
@@ -64,23 +44,6 @@ export const CORK_TIMEOUT_MS = 200;
 const MAX_PERSIST_BACKOFF = 16;
 /** RFC 5961 §5.2 bound on old ACKs while the peer never offered a window yet. */
 const DEFAULT_MAX_SND_WND = 0x10000;
-/** Linux tcp_pacing_ss_ratio: pacing rate in slow start, % of cwnd/SRTT. */
-const PACING_SS_RATIO = 2;
-/** Linux tcp_pacing_ca_ratio: pacing rate in congestion avoidance, % of cwnd/SRTT. */
-const PACING_CA_RATIO = 1.2;
-
-/** Mode of the loss timer: retransmission timeout (RFC 6298). */
-const LT_RTO = 0;
-/** Mode of the loss timer: RACK reordering timeout (RFC 8985 §6.3). */
-const LT_REO = 1;
-/** Mode of the loss timer: tail loss probe (RFC 8985 §7). */
-const LT_PTO = 2;
-/** Mode of the loss timer: the newest transmission is a retransmission; probe its fate. */
-const LT_RETRANS_PROBE = 3;
-/** Consecutive retransmission probes without progress before the RTO takes over. */
-const MAX_RETRANS_PROBES = 2;
-/** Added to 2·SRTT for a retransmission probe (a hole-filling segment is ACKed at once). */
-const RETRANS_PROBE_EXTRA_MS = 2;
 
 /** {@link TcpSender.checkAck}: the ACK may be processed. */
 export const ACK_OK = 0;
@@ -92,17 +55,7 @@ export const ACK_TOO_OLD = 2;
 export type AckVerdict = typeof ACK_OK | typeof ACK_TOO_NEW | typeof ACK_TOO_OLD;
 
 /** What a sender needs from its connection; `TcpEndpoint` implements it. */
-export interface SenderConnection {
-  /** The connection's state. */
-  readonly state: TcpState;
-  /** Timestamps were negotiated. */
-  readonly tsOk: boolean;
-  /** SACK was negotiated. */
-  readonly sackOk: boolean;
-  /** ECN was negotiated (RFC 3168 §6.1.1). */
-  readonly ecnOk: boolean;
-  /** TSval now (RFC 7323 §5.4). */
-  tsNow(): number;
+export interface SenderConnection extends LossConnection {
   /**
    * Build and send one segment: `len` bytes of the send ring from `seq` with `flags` (the
    * connection adds ACK, window and options), cut into `gsoSize` segments by the NIC when
@@ -118,8 +71,6 @@ export interface SenderConnection {
   sackOptionBytes(): number;
   /** Produce output at the end of the tick. */
   scheduleOutput(): void;
-  /** Produce output now (the SYN, or data and a pending ACK). */
-  flushOutput(): void;
   /** Report a state-machine event (our FIN acknowledged). */
   transition(ev: TcpEvent): void;
   /** Retries are exhausted: give up (ETIMEDOUT, or the ICMP error seen). */
@@ -139,7 +90,7 @@ export interface SenderConnection {
  * snd.output();
  * ```
  */
-export class TcpSender {
+export class TcpSender implements LossSender {
   /** ISS. */
   iss = 0;
   /** SND.UNA: oldest unacknowledged sequence number. */
@@ -172,16 +123,18 @@ export class TcpSender {
   cc: CongestionControl;
   /** RTT estimate and RTO. */
   readonly rtt: RttEstimator;
-  /** The SACK scoreboard: every transmission in flight. */
+  /** Loss control: scoreboard, RACK-TLP, recovery, pacing, the retransmission timer. */
+  readonly loss: LossControl;
+  /** The SACK scoreboard (`loss.sb`). */
   readonly sb: Scoreboard;
-  /** Delivery-rate estimation. */
-  readonly rate: DeliveryRate = new DeliveryRate();
-  /** RACK-TLP loss detection. */
-  readonly rack: RackTlp = new RackTlp();
-  /** Recovery state, PRR, undo. */
-  readonly rec: LossRecovery = new LossRecovery();
-  /** Pacing. */
-  readonly pacer: Pacer = new Pacer();
+  /** Delivery-rate estimation (`loss.rate`). */
+  readonly rate: DeliveryRate;
+  /** RACK-TLP (`loss.rack`). */
+  readonly rack: RackTlp;
+  /** Recovery state, PRR, undo (`loss.rec`). */
+  readonly rec: LossRecovery;
+  /** Pacing (`loss.pacer`). */
+  readonly pacer: Pacer;
   /** Consecutive RTOs without progress. */
   retries = 0;
   /** SYN / SYN-ACK retransmissions. */
@@ -190,8 +143,6 @@ export class TcpSender {
   synSentMs = 0;
   /** Total segments retransmitted. */
   retransmits = 0;
-  /** Segments deemed lost over the connection's life. */
-  lostSegments = 0;
   /** Zero-window probes sent without an answer. */
   probes = 0;
   /** Persist backoff count. */
@@ -206,8 +157,6 @@ export class TcpSender {
   noDelay = false;
   /** TCP_CORK. */
   cork = false;
-  /** Retransmission timer: RTO, RACK reordering timeout or tail loss probe (and SYN retry). */
-  readonly rtoTimer: Timer;
   /** Zero-window probe timer. */
   readonly persistTimer: Timer;
   /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
@@ -216,25 +165,8 @@ export class TcpSender {
   readonly pacingTimer: Timer;
   readonly #conn: SenderConnection;
   readonly #svc: TcpServices;
-  readonly #sample = new AckSample();
-  /** Which of the `LT_*` the retransmission timer is armed for. */
-  #timerMode = LT_RTO;
-  /** When the RTO expires (the PTO and reordering timer never go beyond it). */
-  #rtoDeadlineMs = 0;
-  /** Output stopped on cwnd since the last ACK (RFC 7661). */
-  #cwndLimited = false;
   /** When data was last sent (idle restart, RFC 5681 §4.1). */
   #lastSendMs = -1;
-  /** `sb.lostRetransmits` already counted. */
-  #lostRetransCounted = 0;
-  /** The RTT of the most recently sent delivered segment (ms; for CC). */
-  #lastRttMs = -1;
-  /** The newest transmission was a retransmission. */
-  #lastTxRetrans = false;
-  /** Retransmission probes since SND.UNA last moved. */
-  #retransProbes = 0;
-  /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
-  #partialAck = false;
 
   /** The send side of `conn`. */
   constructor(conn: SenderConnection, svc: TcpServices) {
@@ -248,8 +180,13 @@ export class TcpSender {
       minRtoMs: o.minRtoMs,
       maxRtoMs: o.maxRtoMs,
     });
-    this.sb = new Scoreboard(this.rate);
-    this.rtoTimer = new Timer(() => this.#onLossTimer());
+    const loss = new LossControl(this, conn, svc, this.rtt);
+    this.loss = loss;
+    this.sb = loss.sb;
+    this.rate = loss.rate;
+    this.rack = loss.rack;
+    this.rec = loss.rec;
+    this.pacer = loss.pacer;
     this.persistTimer = new Timer(() => this.#onPersist());
     this.corkTimer = new Timer(() => this.#onCork());
     this.pacingTimer = new Timer(() => this.#onPacing());
@@ -267,7 +204,17 @@ export class TcpSender {
 
   /** RFC 6675 pipe: bytes estimated in the network. */
   get pipe(): number {
-    return this.sb.pipe(seqDiff(this.sndMax, this.sndUna));
+    return this.loss.pipe;
+  }
+
+  /** Retransmission timer: RTO, RACK reordering timeout, loss probes (and SYN retries). */
+  get rtoTimer(): Timer {
+    return this.loss.timer;
+  }
+
+  /** Segments deemed lost over the connection's life. */
+  get lostSegments(): number {
+    return this.loss.lostSegments;
   }
 
   /**
@@ -297,9 +244,7 @@ export class TcpSender {
     this.sndBufSeq = seqAdd(iss, 1);
     this.sndSml = iss;
     this.synSentMs = nowMs;
-    this.sb.reset(seqAdd(iss, 1));
-    this.rec.reset(iss);
-    this.rack.reset();
+    this.loss.start(seqAdd(iss, 1));
   }
 
   /** The peer's SYN (RFC 7323 §2.2: its window is not scaled) with SEG.SEQ, SEG.ACK. */
@@ -334,7 +279,7 @@ export class TcpSender {
     else if (this.#conn.tsOk && seg.opts.tsEcr !== 0) {
       this.rtt.sample((this.#conn.tsNow() - seg.opts.tsEcr) >>> 0);
     }
-    this.#svc.ctx.timers.cancel(this.rtoTimer);
+    this.loss.stop();
   }
 
   /** The ACK completing a passive handshake carries the peer's first scaled window. */
@@ -356,9 +301,8 @@ export class TcpSender {
     this.cc.init(this.mss, nowMs, this.rtt.hasSample ? this.rtt.srttMs : 0);
     if (this.synRetries > 0 && !this.rtt.hasSample) this.rtt.reset(HANDSHAKE_RETRY_RTO_MS);
     this.retries = 0;
-    this.sb.reset(this.sndUna);
-    this.rec.reset(this.sndUna);
-    if (this.sndUna === this.sndMax) this.#svc.ctx.timers.cancel(this.rtoTimer);
+    this.loss.reset(this.sndUna);
+    if (this.sndUna === this.sndMax) this.loss.stop();
   }
 
   /** Send the SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED) if it is due, and time it. */
@@ -371,7 +315,7 @@ export class TcpSender {
       this.sndNxt = seqAdd(this.iss, 1);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     }
-    if (!this.rtoTimer.armed) this.#armTimer(LT_RTO, this.#svc.ctx.clock.nowMs() + this.rtt.rtoMs);
+    this.loss.armRto(this.#svc.ctx.clock.nowMs());
   }
 
   // ---- ACK processing --------------------------------------------------------------------
@@ -393,21 +337,15 @@ export class TcpSender {
   onAck(seg: RxSegment): boolean {
     const conn = this.#conn;
     const svc = this.#svc;
-    const stats = svc.stats;
     const now = svc.ctx.clock.nowMs();
     const ack = seg.ack;
-    const sb = this.sb;
-    const rec = this.rec;
-    const rack = this.rack;
-    const mss = this.mss;
+    const loss = this.loss;
     const o = seg.opts;
     const scaledWnd = seg.window << this.sndShift;
     const priorUna = this.sndUna;
     const priorOut = seqDiff(this.sndMax, priorUna);
-    const priorPipe = sb.pipe(priorOut);
     const advanced = seqGt(ack, priorUna);
-    sb.beginAck(now, rack.minRttMs);
-    this.rate.beginAck();
+    loss.beginAck(now);
     // The cumulative part.
     let acked = 0;
     if (advanced) {
@@ -422,89 +360,19 @@ export class TcpSender {
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.sndSml, ack)) this.sndSml = ack; // keep Minshall's marker from wrapping
-      sb.ackTo(ack);
-      this.#retransProbes = 0;
+      loss.ackTo(ack);
       this.retries = 0;
       this.probes = 0;
       this.persistBackoff = 0;
     }
     // SACK blocks (RFC 2018), the first one maybe a D-SACK (RFC 2883).
-    let dsackRight = -1;
-    if (conn.sackOk && o.sackBlockCount > 0) dsackRight = this.#processSack(o, ack);
+    const dsackRight = conn.sackOk && o.sackBlockCount > 0 ? loss.sack(o, ack) : -1;
     // RFC 5681 §2 duplicate ACK.
     const dup = !advanced && ack === priorUna && seg.dataLen === 0 &&
       (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 && scaledWnd === this.sndWnd &&
       priorOut > 0;
-    if (dup) rec.dupAcks++;
-    else if (advanced) rec.dupAcks = 0;
-    const renoDelivered = conn.sackOk ? 0 : this.#renoAccount(dup, acked);
-    this.rate.endAck(rack.minRttMs);
-    // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
-    let rtt = sb.ackRttOldestMs;
-    if (rtt < 0 && advanced && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
-      const r = (conn.tsNow() - o.tsEcr) >>> 0;
-      if (r < 0x7fffffff) rtt = r;
-    }
-    if (rtt >= 0) this.rtt.sample(rtt);
-    else if (advanced) this.rtt.resetBackoff();
-    if (sb.ackRttNewestMs >= 0) this.#lastRttMs = sb.ackRttNewestMs;
-    rack.onAck(sb, dsackRight >= 0, this.sndUna, this.sndMax, now);
-    // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
-    if (rack.tlpActive) {
-      const news = advanced || sb.ackSacked > 0 || seg.dataLen > 0 || scaledWnd !== this.sndWnd;
-      if (rack.tlpAck(ack, dsackRight, news) === TLP_LOSS) {
-        stats.TCPLossProbeRecovery++;
-        if (!rec.inReduction) this.#startReduction(CA_CWR, now);
-      }
-    }
-    // Spurious reductions: every retransmission D-SACKed, or Eifel with timestamps.
-    if (
-      advanced && rec.repairing && conn.tsOk && o.hasTimestamps && rec.eifelSpurious(o.tsEcr)
-    ) {
-      if (rec.state === CA_LOSS) stats.TCPSpuriousRTOs++;
-      this.#undo(now);
-    }
-    // The end of a reduction: SND.UNA reached `recover`.
-    if (rec.inReduction && seqGe(this.sndUna, rec.recover)) this.#endReduction(now);
-    // Loss detection: RACK with SACK, NewReno's rules without.
-    let reoWait = 0;
-    const lostBefore = sb.lostBytes;
-    if (sb.count > 0) {
-      if (conn.sackOk) {
-        if (sb.sackedBytes > 0 || rec.repairing || dup || dsackRight >= 0) {
-          reoWait = rack.detectLoss(sb, now, this.rtt.srttMs, rec.repairing, mss);
-        }
-      } else {
-        this.#renoMarkLost(dup, advanced);
-      }
-    }
-    const newlyLost = sb.lostBytes > lostBefore ? sb.lostBytes - lostBefore : 0;
-    if (newlyLost > 0) this.lostSegments += Math.ceil(newlyLost / mss);
-    if (sb.lostRetransmits !== this.#lostRetransCounted) {
-      stats.TCPLostRetransmit += sb.lostRetransmits - this.#lostRetransCounted;
-      this.#lostRetransCounted = sb.lostRetransmits;
-    }
-    if (sb.lostBytes > 0 && !rec.repairing) this.#enterRecovery(now);
-    else if (rec.state === CA_OPEN && (sb.sackedBytes > 0 || rec.dupAcks > 0)) {
-      rec.state = CA_DISORDER;
-    } else if (rec.state === CA_DISORDER && sb.sackedBytes === 0 && rec.dupAcks === 0) {
-      rec.state = CA_OPEN;
-    }
-    // RFC 3168 §6.1.2: ECN-Echo reduces the window once per window of data.
-    if (conn.ecnOk && (seg.flags & TCP_FLAG_ECE) !== 0 && !rec.inReduction) {
-      stats.TCPECNCwr++;
-      this.#startReduction(CA_CWR, now);
-      rec.cwrPending = true;
-    }
-    this.#congestionControl(now, acked, sb.ackDelivered + renoDelivered, priorPipe, newlyLost);
-    // Timers: RFC 6298 §5.2–5.3, RACK reordering timer, TLP.
-    if (this.sndUna === this.sndMax) {
-      svc.ctx.timers.cancel(this.rtoTimer);
-      rack.tlpActive = false;
-    } else if (advanced || reoWait > 0 || this.#timerMode !== LT_RTO || !this.rtoTimer.armed) {
-      this.#armLossTimer(now, advanced, reoWait);
-    }
-    if (advanced || sb.ackDelivered > 0 || dup || newlyLost > 0) conn.scheduleOutput();
+    const news = advanced || seg.dataLen > 0 || scaledWnd !== this.sndWnd;
+    if (loss.onAck(seg, now, acked, dup, dsackRight, news)) conn.scheduleOutput();
     if (advanced) {
       if (this.finQueued && seqGt(ack, this.finSeq)) {
         conn.transition(TcpEvent.RCV_ACK_OF_FIN);
@@ -529,189 +397,10 @@ export class TcpSender {
     return true;
   }
 
-  /**
-   * The SACK blocks of an ACK (SND.UNA already moved to `ack`): a D-SACK first block is
-   * counted and offered to undo; the others mark the scoreboard, clipped to what is in
-   * flight (RFC 2018 §3; invalid blocks are discarded, Linux TCPSACKDiscard). Returns the
-   * D-SACK's right edge, or -1.
-   */
-  #processSack(o: TcpHeaderOptions, ack: number): number {
-    const stats = this.#svc.stats;
-    const blocks = o.sackBlocks;
-    const n = o.sackBlockCount;
-    let first = 0;
-    let dsackRight = -1;
-    if (isDsack(blocks, n, ack)) {
-      first = 1;
-      dsackRight = blocks[1];
-      stats.TCPDSACKRecv++;
-      if (this.rec.onDsack(blocks[0], blocks[1], this.mss)) {
-        stats.TCPDSACKUndo++;
-        this.#undo(this.#svc.ctx.clock.nowMs());
-      }
-    }
-    for (let k = first; k < n; k++) {
-      let l = blocks[2 * k];
-      const r = blocks[2 * k + 1];
-      if (!seqLt(l, r) || seqGt(r, this.sndMax) || seqLe(r, ack)) {
-        if (!seqLe(r, ack)) stats.TCPSACKDiscard++;
-        continue;
-      }
-      if (seqLt(l, ack)) l = ack;
-      this.sb.sack(l, r);
-    }
-    return dsackRight;
-  }
-
-  /**
-   * Without SACK, duplicate ACKs stand for segments that left the network (Linux "reno
-   * SACKs"); a cumulative ACK takes back all but the first segment it covers. Returns the
-   * change to the ACK's delivered bytes (RFC 6937 DeliveredData without SACK).
-   */
-  #renoAccount(dup: boolean, acked: number): number {
-    const sb = this.sb;
-    const mss = this.mss;
-    if (dup) {
-      const room = seqDiff(this.sndMax, this.sndUna) - sb.renoSackedBytes - mss;
-      const add = room < mss ? (room > 0 ? room : 0) : mss;
-      sb.renoSackedBytes += add;
-      return add;
-    }
-    if (acked > 0 && sb.renoSackedBytes > 0) {
-      let removed = acked - mss;
-      if (removed < 0) removed = 0;
-      if (removed > sb.renoSackedBytes) removed = sb.renoSackedBytes;
-      sb.renoSackedBytes -= removed;
-      if (this.sndUna === this.sndMax) sb.renoSackedBytes = 0;
-      return -removed;
-    }
-    return 0;
-  }
-
-  /**
-   * NewReno without SACK (RFC 6582 §3.2): the third duplicate ACK — if it covers more than
-   * `recover` (step 2) — deems the first unacknowledged segment lost; in recovery, a partial
-   * ACK deems the next one lost (step 5).
-   */
-  #renoMarkLost(dup: boolean, advanced: boolean): void {
-    const rec = this.rec;
-    const sb = this.sb;
-    let mark = false;
-    if (!rec.repairing) {
-      mark = dup && rec.dupAcks === 3 &&
-        (seqGt(this.sndUna, rec.recover) || rec.recover === this.sndUna);
-    } else if (advanced && rec.state === CA_RECOVERY && seqLt(this.sndUna, rec.recover)) {
-      mark = true;
-    }
-    if (!mark || sb.count === 0) return;
-    if (sb.length(0) > this.mss && sb.hasRoom()) sb.splitAt(0, seqAdd(sb.start(0), this.mss));
-    sb.markLost(0);
-    this.#partialAck = rec.repairing;
-  }
-
-  /** RFC 6675 §5 / RFC 6582 §3.2: losses found: fast recovery (once). */
-  #enterRecovery(now: number): void {
-    const rec = this.rec;
-    const stats = this.#svc.stats;
-    if (this.#conn.sackOk) stats.TCPSackRecovery++;
-    else stats.TCPRenoRecovery++;
-    if (rec.state === CA_CWR) {
-      // Already reducing (ECN/TLP): the loss extends it, it does not reduce again.
-      rec.upgradeToRecovery(this.sndUna, this.sndMax);
-      return;
-    }
-    this.#startReduction(CA_RECOVERY, now);
-  }
-
-  /** A reduction (`state`: CWR or Recovery) starts: ssthresh from the algorithm, PRR on. */
-  #startReduction(state: number, now: number): void {
-    const cc = this.cc;
-    this.rec.enter(state, this.sndUna, this.sndMax, cc.cwnd);
-    cc.onCongestionEvent(seqDiff(this.sndMax, this.sndUna), now);
-    if (this.#conn.ecnOk) this.rec.cwrPending = true;
-  }
-
-  /** SND.UNA reached `recover`: the reduction is over, cwnd = ssthresh. */
-  #endReduction(now: number): void {
-    if (this.rec.repairing) this.rack.onRecoveryEnd();
-    this.cc.onRecoveryEnd(now);
-    this.rec.end();
-  }
-
-  /** The last reduction was spurious: the window comes back, nothing is deemed lost. */
-  #undo(now: number): void {
-    const rec = this.rec;
-    if (rec.repairing) this.rack.onRecoveryEnd();
-    this.cc.undoReduction(now);
-    this.sb.unmarkLost();
-    rec.undone();
-  }
-
-  /** Fill the ACK sample, run PRR during a reduction, and let the algorithm see the ACK. */
-  #congestionControl(
-    now: number,
-    acked: number,
-    delivered: number,
-    priorPipe: number,
-    lost: number,
-  ): void {
-    const cc = this.cc;
-    const rec = this.rec;
-    const rate = this.rate;
-    const s = this.#sample;
-    const pipe = this.pipe;
-    s.nowMs = now;
-    s.ackedBytes = acked;
-    s.deliveredBytes = delivered > 0 ? delivered : 0;
-    s.priorInflight = priorPipe;
-    s.inflight = pipe;
-    s.rttMs = this.sb.ackRttNewestMs;
-    s.minRttMs = this.rack.minRttMs;
-    s.srttMs = this.rtt.hasSample ? this.rtt.srttMs : 0;
-    s.lostBytes = lost;
-    s.delivered = rate.delivered;
-    s.priorDelivered = rate.priorDelivered;
-    s.deliveryRate = rate.rateBytesPerMs;
-    s.intervalMs = rate.intervalMs;
-    s.isAppLimited = rate.isAppLimited;
-    s.cwndLimited = this.#cwndLimited;
-    s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;
-    this.#cwndLimited = false;
-    if (s.inRecovery && !cc.ownsRecovery) {
-      // RFC 6937: cwnd = pipe + sndcnt during the reduction; RFC 6582 §3.2 step 5: a
-      // partial ACK's hole is retransmitted at once.
-      rec.prr.onAck(s.deliveredBytes, pipe, cc.ssthresh, this.mss);
-      let sndcnt = rec.prr.sndcnt;
-      if (this.#partialAck && sndcnt < this.mss) sndcnt = this.mss;
-      cc.setCwnd(pipe + sndcnt);
-    }
-    this.#partialAck = false;
-    if (s.deliveredBytes > 0 || lost > 0) cc.onAck(s);
-    this.#updatePacingRate();
-  }
-
-  /**
-   * The pacing rate: the algorithm's (BBR), or with `pacing` on Linux's default — 2× cwnd /
-   * SRTT in slow start (below half of ssthresh), 1.2× after.
-   */
-  #updatePacingRate(): void {
-    const cc = this.cc;
-    let rate = cc.pacingRate;
-    if (rate <= 0 && this.#svc.opts.pacing && this.rtt.hasSample) {
-      const srtt = this.rtt.srttMs;
-      if (srtt > 0) {
-        const pipe = this.pipe;
-        const w = cc.cwnd > pipe ? cc.cwnd : pipe;
-        rate = (w / srtt) * (cc.cwnd < cc.ssthresh / 2 ? PACING_SS_RATIO : PACING_CA_RATIO);
-      }
-    }
-    this.pacer.rateBytesPerMs = rate > 0 ? rate : 0;
-  }
-
   // ---- output ----------------------------------------------------------------------------
 
   /** Payload of a full segment now: the MSS less the SACK option it would carry. */
-  #segMss(): number {
+  segMss(): number {
     const m = this.mss - this.#conn.sackOptionBytes();
     return m > 64 ? m : 64;
   }
@@ -724,7 +413,7 @@ export class TcpSender {
     const conn = this.#conn;
     const svc = this.#svc;
     const now = svc.ctx.clock.nowMs();
-    const mss = this.#segMss();
+    const mss = this.segMss();
     const sb = this.sb;
     const rec = this.rec;
     const pacer = this.pacer;
@@ -736,7 +425,7 @@ export class TcpSender {
       if (now - this.#lastSendMs > this.rtt.rtoMs && seqGt(dataEnd, this.sndNxt)) {
         this.cc.onIdleRestart(now);
         this.#lastSendMs = now;
-        this.#updatePacingRate();
+        this.loss.updatePacingRate();
       }
     }
     const burst = pacer.burstBytes(mss, conn.tsoLimit(mss));
@@ -754,10 +443,10 @@ export class TcpSender {
       const li = sb.nextLost();
       if (li >= 0) {
         if (budget <= 0) {
-          this.#cwndLimited = true;
+          this.loss.cwndLimited = true;
           break;
         }
-        const len = this.#retransmit(li, budget < burst ? budget : burst, now);
+        const len = this.retransmit(li, budget < burst ? budget : burst, now);
         if (len <= 0) break;
         if (rec.state === CA_LOSS) svc.stats.TCPSlowStartRetrans++;
         else svc.stats.TCPFastRetrans++;
@@ -779,7 +468,7 @@ export class TcpSender {
         let allow = wndAvail < budget ? wndAvail : budget;
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
-          if (budget <= 0) this.#cwndLimited = true;
+          if (budget <= 0) this.loss.cwndLimited = true;
           break;
         }
         const windowLimited = len > allow;
@@ -806,13 +495,13 @@ export class TcpSender {
           }
         }
       }
-      if (!this.#sendNew(len, now)) break;
+      if (!this.sendNew(len, now)) break;
       sent = true;
       sentNew = true;
       if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
     }
     if (this.sndUna !== this.sndMax) {
-      if (sent) this.#armAfterSend(now, sentNew);
+      if (sent) this.loss.afterSend(now, sentNew);
     } else if (seqGt(dataEnd, this.sndNxt)) {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
@@ -823,9 +512,9 @@ export class TcpSender {
    * Send `len` bytes of new data at SND.NXT (with the FIN when they end the stream, or the
    * FIN alone for `len` 0) and record the transmission. False when nothing could be sent.
    */
-  #sendNew(len: number, now: number): boolean {
+  sendNew(len: number, now: number): boolean {
     const conn = this.#conn;
-    const mss = this.#segMss();
+    const mss = this.segMss();
     const dataEnd = this.finSeq;
     const seq = this.sndNxt;
     const fin = this.finQueued && seqAdd(seq, len) === dataEnd;
@@ -845,7 +534,7 @@ export class TcpSender {
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     sb.onSend(seq, end, now, fin ? SB_FIN : 0);
     if (len < mss && len > 0) this.sndSml = end;
-    this.#lastTxRetrans = false;
+    this.loss.lastTxRetrans = false;
     this.sndNxt = end;
     if (seqGt(end, this.sndMax)) this.sndMax = end;
     this.#lastSendMs = now;
@@ -858,9 +547,9 @@ export class TcpSender {
    * Retransmit record `i` of the scoreboard, at most `cap` bytes of it (a whole record when
    * the scoreboard cannot split it). Returns the sequence space resent, 0 when nothing left.
    */
-  #retransmit(i: number, cap: number, now: number): number {
+  retransmit(i: number, cap: number, now: number): number {
     const sb = this.sb;
-    const mss = this.#segMss();
+    const mss = this.segMss();
     const start = sb.start(i);
     let len = sb.length(i);
     let fin = (sb.flags(i) & SB_FIN) !== 0;
@@ -874,7 +563,7 @@ export class TcpSender {
     if (fin) flags |= TCP_FLAG_FIN;
     if (!this.#conn.emit(start, flags, dataLen, dataLen > mss ? mss : 0)) return 0;
     const got = sb.onRetransmit(i, len, now);
-    this.#lastTxRetrans = true;
+    this.loss.lastTxRetrans = true;
     const segs = Math.ceil(got / mss);
     this.#svc.stats.RetransSegs += segs;
     this.retransmits += segs;
@@ -960,7 +649,7 @@ export class TcpSender {
   /** TIME_WAIT: nothing is retransmitted or probed any more. */
   stopRetransmitting(): void {
     const timers = this.#svc.ctx.timers;
-    timers.cancel(this.rtoTimer);
+    this.loss.stop();
     timers.cancel(this.persistTimer);
     timers.cancel(this.pacingTimer);
   }
@@ -969,135 +658,6 @@ export class TcpSender {
   stop(): void {
     this.stopRetransmitting();
     this.#svc.ctx.timers.cancel(this.corkTimer);
-  }
-
-  /** Arm the retransmission timer for `mode` at `deadlineMs`. */
-  #armTimer(mode: number, deadlineMs: number): void {
-    this.#timerMode = mode;
-    if (mode === LT_RTO) this.#rtoDeadlineMs = deadlineMs;
-    this.#svc.ctx.timers.schedule(this.rtoTimer, deadlineMs);
-  }
-
-  /**
-   * After an ACK (`restart`: it acknowledged new data, RFC 6298 §5.3): the RACK reordering
-   * timer when a segment may soon be deemed lost (`reoWaitMs`), else a tail loss probe when
-   * allowed, else the RTO — never later than the RTO would fire.
-   */
-  #armLossTimer(now: number, restart: boolean, reoWaitMs: number): void {
-    if (restart || !this.rtoTimer.armed || this.#rtoDeadlineMs <= now) {
-      this.#rtoDeadlineMs = now + this.rtt.rtoMs;
-    }
-    const rtoAt = this.#rtoDeadlineMs;
-    if (reoWaitMs > 0) {
-      const at = now + reoWaitMs;
-      this.#timerMode = LT_REO;
-      this.#svc.ctx.timers.schedule(this.rtoTimer, at < rtoAt ? at : rtoAt);
-    } else if (this.#tlpAllowed()) {
-      this.#armPto(now);
-    } else if (this.#retransProbeAllowed()) {
-      this.#armRetransProbe(now);
-    } else {
-      this.#timerMode = LT_RTO;
-      this.#svc.ctx.timers.schedule(this.rtoTimer, rtoAt);
-    }
-  }
-
-  /**
-   * RACK detects a lost retransmission only from a later transmission's delivery (RFC 8985
-   * §6): when the newest transmission is itself a retransmission, in recovery, nothing ever
-   * will. Like a tail loss probe, a short timer (2·SRTT + 2 ms; a segment filling a hole is
-   * ACKed at once, RFC 5681 §4.2) then deems it lost and resends it — at most
-   * {@link MAX_RETRANS_PROBES} times in a row, after that the RTO backs off as usual. An
-   * extension of RACK-TLP, which leaves this case to the RTO (200 ms at least, here and in
-   * Linux).
-   */
-  #retransProbeAllowed(): boolean {
-    const st = this.rec.state;
-    return this.#conn.sackOk && this.#lastTxRetrans && this.rtt.hasSample &&
-      (st === CA_RECOVERY || st === CA_LOSS) && this.sb.retransBytes > 0 &&
-      this.#retransProbes < MAX_RETRANS_PROBES;
-  }
-
-  #armRetransProbe(now: number): void {
-    const at = now + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
-    const rtoAt = this.#rtoDeadlineMs;
-    this.#timerMode = LT_RETRANS_PROBE;
-    this.#svc.ctx.timers.schedule(this.rtoTimer, at < rtoAt ? at : rtoAt);
-  }
-
-  /** The retransmission probe fired: the newest retransmission is deemed lost and resent. */
-  #onRetransProbe(): void {
-    const conn = this.#conn;
-    const st = conn.state;
-    const now = this.#svc.ctx.clock.nowMs();
-    if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT || this.sndUna === this.sndMax) {
-      return;
-    }
-    if (!this.#retransProbeAllowed()) {
-      this.#armLossTimer(now, false, 0);
-      return;
-    }
-    this.#retransProbes++;
-    const sb = this.sb;
-    let newest = -1;
-    for (let i = 0; i < sb.count; i++) {
-      if ((sb.flags(i) & SB_RETRANS) === 0) continue;
-      if (newest < 0 || sb.xmitMs(i) >= sb.xmitMs(newest)) newest = i;
-    }
-    if (newest >= 0) {
-      sb.markLost(newest);
-      this.lostSegments += Math.ceil(sb.length(newest) / this.mss);
-      this.#svc.stats.TCPLostRetransmit++;
-      this.#lostRetransCounted = sb.lostRetransmits;
-      const cc = this.cc;
-      if (this.rec.state === CA_RECOVERY && !cc.ownsRecovery) {
-        const pipe = this.pipe;
-        this.rec.prr.onAck(this.mss, pipe, cc.ssthresh, this.mss);
-        cc.setCwnd(pipe + this.rec.prr.sndcnt);
-      }
-      conn.flushOutput();
-    }
-    this.#armLossTimer(now, false, 0);
-  }
-
-  /**
-   * After sending: start the RTO if it is not running (RFC 6298 §5.1); (re)start the PTO
-   * after new data, the retransmission probe after a retransmission.
-   */
-  #armAfterSend(now: number, sentNew: boolean): void {
-    if (!this.rtoTimer.armed) {
-      this.#rtoDeadlineMs = now + this.rtt.rtoMs;
-      this.#timerMode = LT_RTO;
-      this.#svc.ctx.timers.schedule(this.rtoTimer, this.#rtoDeadlineMs);
-    }
-    if (this.#timerMode === LT_REO) return;
-    // RFC 8985 §7.2: restart the probe timer after new data went out.
-    if (sentNew && this.#tlpAllowed()) this.#armPto(now);
-    else if (this.#retransProbeAllowed()) this.#armRetransProbe(now);
-    else if (this.#timerMode === LT_RETRANS_PROBE) this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
-  }
-
-  /** RFC 8985 §7.2: the PTO, capped by the RTO deadline. */
-  #armPto(now: number): void {
-    const rtt = this.rtt;
-    const left = this.#rtoDeadlineMs - now;
-    const pto = this.rack.ptoMs(
-      rtt.hasSample,
-      rtt.srttMs,
-      seqDiff(this.sndMax, this.sndUna),
-      this.mss,
-      left > 0 ? left : 0,
-    );
-    this.#timerMode = LT_PTO;
-    this.#svc.ctx.timers.schedule(this.rtoTimer, now + pto);
-  }
-
-  /** A probe may be scheduled: SACK, no reduction or SACKed data, no probe out (§7.2). */
-  #tlpAllowed(): boolean {
-    const st = this.rec.state;
-    return this.#conn.sackOk && (st === CA_OPEN || st === CA_CWR) && !this.rack.tlpActive &&
-      this.sb.sackedBytes === 0 && this.sndUna !== this.sndMax &&
-      this.#conn.state >= TcpState.ESTABLISHED;
   }
 
   /** Arm the persist timer (unless it or the RTO timer runs), backed off. */
@@ -1129,86 +689,13 @@ export class TcpSender {
     this.#conn.flushOutput();
   }
 
-  /** The retransmission timer fired in one of its modes. */
-  #onLossTimer(): void {
-    const mode = this.#timerMode;
-    this.#timerMode = LT_RTO;
-    if (mode === LT_REO) this.#onReorderTimeout();
-    else if (mode === LT_PTO) this.#onPto();
-    else if (mode === LT_RETRANS_PROBE) this.#onRetransProbe();
-    else this.#onRto();
-  }
-
-  /** RFC 8985 §6.3: the reordering window of a segment passed: RACK decides again. */
-  #onReorderTimeout(): void {
-    const conn = this.#conn;
-    const st = conn.state;
-    if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT || this.sndUna === this.sndMax) {
-      return;
-    }
-    const now = this.#svc.ctx.clock.nowMs();
-    const sb = this.sb;
-    const before = sb.lostBytes;
-    const wait = this.rack.detectLoss(sb, now, this.rtt.srttMs, this.rec.repairing, this.mss);
-    const lost = sb.lostBytes - before;
-    if (lost > 0) {
-      this.lostSegments += Math.ceil(lost / this.mss);
-      if (!this.rec.repairing) this.#enterRecovery(now);
-      const cc = this.cc;
-      if (this.rec.state === CA_RECOVERY && !cc.ownsRecovery) {
-        // Linux tcp_rack_reo_timeout: one segment's worth of PRR credit to retransmit now.
-        const pipe = this.pipe;
-        this.rec.prr.onAck(this.mss, pipe, cc.ssthresh, this.mss);
-        cc.setCwnd(pipe + this.rec.prr.sndcnt);
-      }
-      conn.flushOutput();
-    }
-    this.#armLossTimer(now, false, wait);
-  }
-
   /**
-   * RFC 8985 §7.3: the probe timeout fired: send one new segment if the peer's window
-   * allows (cwnd does not matter), else retransmit the last segment; then the RTO.
+   * The retransmission timeout ({@link LossSender.rtoExpired}): resend the SYN (give up
+   * after `synRetries`), or let loss control collapse cwnd and deem every unSACKed segment
+   * lost (RFC 6298 §5.4–5.7, RFC 5681 §3.1) and resend from SND.UNA (give up after
+   * `maxRetries`).
    */
-  #onPto(): void {
-    const conn = this.#conn;
-    const st = conn.state;
-    if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT || this.sndUna === this.sndMax) {
-      return;
-    }
-    const svc = this.#svc;
-    const now = svc.ctx.clock.nowMs();
-    const sb = this.sb;
-    const mss = this.#segMss();
-    let sent = false;
-    let isRetrans = false;
-    let unsent = seqDiff(this.finSeq, this.sndNxt);
-    if (unsent > mss) unsent = mss;
-    const wndAvail = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
-    if (unsent > 0 && wndAvail >= unsent) sent = this.#sendNew(unsent, now);
-    if (!sent && sb.count > 0) {
-      let i = sb.count - 1;
-      const end = sb.end(i);
-      if (sb.length(i) > mss && sb.splitAt(i, seqSub(end, mss))) i++;
-      if ((sb.flags(i) & SB_SACKED) === 0 && this.#retransmit(i, sb.length(i), now) > 0) {
-        sent = true;
-        isRetrans = true;
-      }
-    }
-    if (sent) {
-      svc.stats.TCPLossProbes++;
-      this.rack.probeSent(this.sndMax, isRetrans);
-    }
-    if (this.#rtoDeadlineMs <= now) this.#rtoDeadlineMs = now + this.rtt.rtoMs;
-    this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
-  }
-
-  /**
-   * The retransmission timeout: resend the SYN (give up after `synRetries`), or (RFC 6298
-   * §5.4–5.7, RFC 5681 §3.1) back off, collapse cwnd, deem every unSACKed segment lost and
-   * resend from SND.UNA (give up after `maxRetries`).
-   */
-  #onRto(): void {
+  rtoExpired(): void {
     const conn = this.#conn;
     const svc = this.#svc;
     const stats = svc.stats;
@@ -1237,27 +724,7 @@ export class TcpSender {
       return;
     }
     stats.TCPTimeouts++;
-    const rec = this.rec;
-    const sb = this.sb;
-    if (rec.state !== CA_LOSS) {
-      if (rec.repairing) this.rack.onRecoveryEnd();
-      rec.enter(CA_LOSS, this.sndUna, this.sndMax, this.cc.cwnd);
-    } else {
-      rec.recover = this.sndMax;
-    }
-    this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
-    const before = sb.lostBytes;
-    sb.markAllLost();
-    if (sb.lostBytes > before) this.lostSegments += Math.ceil((sb.lostBytes - before) / this.mss);
-    if (sb.lostRetransmits !== this.#lostRetransCounted) {
-      stats.TCPLostRetransmit += sb.lostRetransmits - this.#lostRetransCounted;
-      this.#lostRetransCounted = sb.lostRetransmits;
-    }
-    this.rack.tlpActive = false;
-    this.rtt.backoff();
-    rec.dupAcks = 0;
-    this.pacer.releaseMs = now;
-    this.#armTimer(LT_RTO, now + this.rtt.rtoMs);
+    this.loss.onRto(now);
     conn.flushOutput();
   }
 
