@@ -134,6 +134,7 @@ export const TCP_COUNTERS = [
   "TCPSpuriousRTOs",
   "TCPLostRetransmit",
   "TCPSACKDiscard",
+  "TCPSACKReorder",
   "TCPSackScoreboardFull",
   "TCPECNCwr",
   "TCPOFOQueue",

@@ -8,14 +8,20 @@ import { type RigConn, type SentSegment, TcpRig } from "../harness/tcp_rig.ts";
 
 const MSS = 1000;
 
-/** A connection with `mss` 1000, cwnd 10 segments, that has sent s0..s9 one ms ago. */
-function tenInFlight(sack: boolean): { rig: TcpRig; c: RigConn; seg: (i: number) => number } {
+/**
+ * A connection with `mss` 1000, cwnd 10 segments, that has sent s0..s9 one ms ago (of
+ * `written` segments queued).
+ */
+function tenInFlight(
+  sack: boolean,
+  written = 20,
+): { rig: TcpRig; c: RigConn; seg: (i: number) => number } {
   const rig = new TcpRig({ tcp: { quickAcks: 0 } });
   const c = rig.openActive({ mss: MSS, sackPermitted: sack, windowScale: 7 });
   // The peer's first scaled window (1000 << 7), so that later ACKs are pure duplicates.
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, window: 1000 }));
   c.ep.setNoDelay(true);
-  c.ep.write(new Uint8Array(20 * MSS).fill(9), 0, 20 * MSS);
+  c.ep.write(new Uint8Array(written * MSS).fill(9), 0, written * MSS);
   rig.tick();
   const sent = rig.take();
   assert.equal(sent.length, 10);
@@ -73,6 +79,25 @@ Deno.test("rig: without SACK, NewReno resends the next hole on each partial ACK 
   assert.deepEqual(seqs(rig.take(), seg).slice(0, 1), [3]);
   assert.equal(c.ep.info().caState, "Recovery");
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(12), window: 1000 }));
+  assert.equal(c.ep.info().caState, "Open");
+  assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
+});
+
+Deno.test("rig: a lost tail with no new data to send goes out as the rescue retransmission (RFC 6675)", () => {
+  const { rig, c, seg } = tenInFlight(true, 10);
+  // s0 arrived, s1 and the last segment s9 were lost: the SACK covers s2..s8.
+  rig.inject(
+    c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 1000, sack: [[seg(2), seg(9)]] }),
+  );
+  // RACK finds s1 (sent before the SACKed s8); s9 was sent after everything delivered, so
+  // nothing could show it lost — NextSeg rule 4 resends it at once, once per recovery.
+  assert.deepEqual(seqs(rig.take(), seg), [1, 9]);
+  assert.equal(c.ep.info().caState, "Recovery");
+  rig.inject(
+    c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 1000, sack: [[seg(2), seg(9)]] }),
+  );
+  assert.deepEqual(seqs(rig.take(), seg), [], "no second rescue");
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(10), window: 1000 }));
   assert.equal(c.ep.info().caState, "Open");
   assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
 });

@@ -224,6 +224,7 @@ export class LossControl {
     if (rtt >= 0) this.rtt.sample(rtt);
     else if (advanced) this.rtt.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd.sndUna, snd.sndMax, now);
+    if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
       stats.TCPLossProbeRecovery++;
@@ -430,11 +431,17 @@ export class LossControl {
     if (this.#conn.ecnOk) this.rec.cwrPending = true;
   }
 
-  /** SND.UNA reached `recover`: the reduction is over, cwnd = ssthresh. */
+  /**
+   * SND.UNA reached `recover`: the reduction is over — cwnd = ssthresh after CWR and
+   * Recovery; after Loss slow start simply goes on (Linux sets no window when it leaves
+   * Loss), except for an algorithm that owns recovery (BBR restores its window).
+   */
   #endReduction(now: number): void {
-    if (this.rec.repairing) this.rack.onRecoveryEnd();
-    this.#snd.cc.onRecoveryEnd(now);
-    this.rec.end();
+    const rec = this.rec;
+    const cc = this.#snd.cc;
+    if (rec.repairing) this.rack.onRecoveryEnd();
+    if (rec.state !== CA_LOSS || cc.ownsRecovery) cc.onRecoveryEnd(now);
+    rec.end();
   }
 
   /** The last reduction was spurious: the window comes back, nothing is deemed lost. */

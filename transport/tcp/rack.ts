@@ -79,6 +79,8 @@ export class RackTlp {
   dsackRoundActive = false;
   /** RACK.dsack_round: SND.NXT when the last widening D-SACK came. */
   dsackRound = 0;
+  /** ACKs that showed reordering (Linux tcpi_reord_seen). */
+  reorderEvents = 0;
   /** Bytes the last {@link RackTlp.detectLoss} marked lost. */
   newlyLostBytes = 0;
   /** RACK.min_RTT (ms), windowed. */
@@ -128,7 +130,10 @@ export class RackTlp {
       const rtt = nowMs - x;
       if (x >= this.xmitMs) this.rttMs = rtt > 0 ? rtt : 0;
     }
-    if (sb.ackReordered) this.reorderingSeen = true;
+    if (sb.ackReordered) {
+      this.reorderingSeen = true;
+      this.reorderEvents++;
+    }
     if (this.dsackRoundActive && seqGe(sndUna, this.dsackRound)) this.dsackRoundActive = false;
     if (dsack && !this.dsackRoundActive) {
       this.dsackRoundActive = true;

@@ -75,6 +75,8 @@ export class LossRecovery {
   hasRetransTs = false;
   /** The CWR flag goes on the next new data segment (RFC 3168 §6.1.2). */
   cwrPending = false;
+  /** This recovery's rescue retransmission went out (RFC 6675 §4 NextSeg (4): RescueRxt). */
+  rescueUsed = false;
 
   /** A window reduction (CWR, Recovery or Loss) is in progress. */
   get inReduction(): boolean {
@@ -104,6 +106,7 @@ export class LossRecovery {
   enter(state: number, sndUna: number, sndMax: number, cwnd: number): void {
     this.state = state;
     this.recover = sndMax;
+    this.rescueUsed = false;
     this.prr.start(cwnd);
     if (state >= CA_RECOVERY) {
       this.undoPossible = true;
@@ -120,6 +123,7 @@ export class LossRecovery {
   upgradeToRecovery(sndUna: number, sndMax: number): void {
     this.state = CA_RECOVERY;
     this.recover = sndMax;
+    this.rescueUsed = false;
     this.undoPossible = true;
     this.undoMarker = sndUna;
     this.undoRetrans = 0;

@@ -509,10 +509,12 @@ export class Scoreboard {
     this.#n -= k - 1;
   }
 
-  /** Open `by` slots at physical `p` by moving `[p, tail)` up. */
+  /**
+   * Open `by` slots at physical `p` by moving `[p, tail)` up; the new slots start as copies
+   * of the record before them (the one being split), for the caller to adjust.
+   */
   #shift(p: number, tail: number, by: number): void {
     this.#move(p + by, p, tail - p);
-    // Slot p - 1 + by ... keep fields of the record being split duplicated into p.
     const src = p - 1;
     for (let k = 0; k < by; k++) {
       const d = p + k;

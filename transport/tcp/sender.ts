@@ -31,9 +31,9 @@ import { type LossConnection, LossControl, type LossSender } from "./loss_contro
 import { DEFAULT_PEER_MSS } from "./mss.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
-import { CA_LOSS, type LossRecovery } from "./recovery.ts";
+import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
-import { SB_FIN, type Scoreboard } from "./scoreboard.ts";
+import { SB_FIN, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
@@ -458,6 +458,10 @@ export class TcpSender implements LossSender {
       if (unsent < 0) unsent = 0;
       const finNow = this.finQueued && this.sndNxt === dataEnd;
       if (unsent === 0 && !finNow) {
+        if (budget > 0 && this.#rescue(now)) {
+          sent = true;
+          continue;
+        }
         // §3.4 of the delivery-rate draft: nothing to send though the window is open.
         if (budget > 0 && sb.lostBytes <= sb.retransBytes) this.rate.markAppLimited(pipe);
         break;
@@ -469,6 +473,10 @@ export class TcpSender implements LossSender {
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
           if (budget <= 0) this.loss.cwndLimited = true;
+          else if (this.#rescue(now)) {
+            sent = true;
+            continue;
+          }
           break;
         }
         const windowLimited = len > allow;
@@ -575,6 +583,26 @@ export class TcpSender implements LossSender {
   }
 
   /**
+   * RFC 6675 §4 NextSeg (4), the rescue retransmission: in SACK recovery, when nothing is
+   * deemed lost and no new data can go, once per recovery (RescueRxt = RecoveryPoint)
+   * retransmit the segment holding the highest unSACKed sequence number — a lost tail that
+   * no later delivery would reveal. (Rule (3), resending what is not deemed lost yet, is
+   * left out, as Linux leaves it out: RACK decides what is lost.)
+   */
+  #rescue(now: number): boolean {
+    const rec = this.rec;
+    const sb = this.sb;
+    if (rec.state !== CA_RECOVERY || rec.rescueUsed || !this.#conn.sackOk) return false;
+    rec.rescueUsed = true;
+    let i = sb.count - 1;
+    while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
+    if (i < 0 || (sb.flags(i) & SB_RETRANS) !== 0) return false;
+    const mss = this.segMss();
+    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
+    return this.retransmit(i, sb.length(i), now) > 0;
+  }
+
+  /**
    * A segment the peer must answer and cannot take as data: SEQ = SND.UNA − 1, no payload
    * (zero-window probe as Linux sends it; keepalive probe, RFC 1122 §4.2.3.6).
    */
@@ -638,8 +666,11 @@ export class TcpSender implements LossSender {
     const sb = this.sb;
     for (let i = 0; i < sb.count; i++) if (sb.length(i) > mss) sb.markLost(i);
     if (sb.lostBytes > 0 && !this.rec.repairing) {
+      // Not a congestion event: the Loss state only so that the resends go first, with no
+      // window reduction and nothing to undo.
       this.rec.state = CA_LOSS;
       this.rec.recover = this.sndMax;
+      this.rec.undoPossible = false;
     }
     this.#conn.scheduleOutput();
   }

@@ -83,6 +83,8 @@ export interface TcpInfo {
   inflight: number;
   /** RACK saw reordering on this connection. */
   reorderingSeen: boolean;
+  /** ACKs that showed reordering (Linux `tcpi_reord_seen`). */
+  reorderings: number;
   /** RACK's reordering window in units of min RTT / 4. */
   reorderingWindowSteps: number;
   /** Records in the SACK scoreboard (transmissions in flight). */
@@ -140,6 +142,7 @@ export function tcpInfo(
     sackedBytes: sb.sackedBytes,
     inflight: snd.pipe,
     reorderingSeen: snd.rack.reorderingSeen,
+    reorderings: snd.rack.reorderEvents,
     reorderingWindowSteps: snd.rack.reoWndMult,
     scoreboardRecords: sb.count,
   };
