@@ -19,6 +19,7 @@
  *
  * ```
  * deno run --allow-all bench/cc_bench.ts [--seconds 20] [--loss 1] [--cc newreno,cubic,bbr]
+ *                                        [--kernel-cc cubic,bbr] [--repeat N]
  *                                        [--driver af_packet] [--out FILE]
  * ```
  *
@@ -102,6 +103,8 @@ export interface CcBenchOptions {
   mtu: number;
   /** JSON record path. */
   out: string;
+  /** Runs per sender and phase (round robin); the figure is the median. */
+  repeat: number;
 }
 
 /** One measurement. */
@@ -223,22 +226,35 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
     for (const loss of [0, o.lossPercent]) {
       await setLoss(link, loss);
       const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`), ...o.algorithms];
-      for (const sender of senders) {
-        progress(`loss ${loss} %: ${sender}`);
-        const before = await droppedPackets(link);
-        let fig: CcFigure;
-        try {
-          const d = sender.startsWith("kernel-")
-            ? await kernelRun(link, o, port++, sender.slice(7))
-            : await ustackRun(link, o, port++, sender);
-          d.droppedPackets = (await droppedPackets(link)) - before;
-          fig = { sender, lossPercent: loss, gbps: d.gbps, details: d };
-        } catch (e) {
-          progress(`FAILED ${sender}: ${(e as Error).message}`);
-          fig = { sender, lossPercent: loss, gbps: null, details: { error: String(e) } };
+      const runs = new Map<string, Record<string, any>[]>(senders.map((s) => [s, []]));
+      // Round robin, so that a slow stretch of the machine does not fall on one sender.
+      for (let r = 0; r < o.repeat; r++) {
+        for (const sender of senders) {
+          progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
+          const before = await droppedPackets(link);
+          try {
+            const d = sender.startsWith("kernel-")
+              ? await kernelRun(link, o, port++, sender.slice(7))
+              : await ustackRun(link, o, port++, sender);
+            d.droppedPackets = (await droppedPackets(link)) - before;
+            runs.get(sender)!.push(d);
+            progress(`  ${d.gbps.toFixed(3)} Gbit/s`);
+          } catch (e) {
+            progress(`FAILED ${sender}: ${(e as Error).message}`);
+            runs.get(sender)!.push({ gbps: null, error: String(e) });
+          }
         }
-        progress(`  ${fig.gbps === null ? "failed" : fig.gbps.toFixed(3) + " Gbit/s"}`);
-        figures.push(fig);
+      }
+      for (const sender of senders) {
+        const all = runs.get(sender)!;
+        const ok = all.map((d) => d.gbps).filter((g): g is number => typeof g === "number");
+        ok.sort((a, b) => a - b);
+        const median = ok.length === 0 ? null : ok[(ok.length - 1) >> 1];
+        const details = all.length === 1 ? all[0] : { runs: all, gbpsAll: ok };
+        if (all.length > 1) {
+          details.droppedPackets = all.reduce((n, d) => n + (d.droppedPackets ?? 0), 0);
+        }
+        figures.push({ sender, lossPercent: loss, gbps: median, details });
       }
     }
     await setLoss(link, 0);
@@ -283,6 +299,7 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
   --driver NAME   the stack's driver (af_packet)
   --mtu N         MTU (1500)
+  --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
 /** Parse the command line; null for --help. */
@@ -296,6 +313,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       "kernel-cc": { type: "string" },
       driver: { type: "string" },
       mtu: { type: "string" },
+      repeat: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -308,6 +326,10 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
   if (!(seconds > 0 && seconds <= 600)) throw new Error(`--seconds: 0 < N <= 600`);
   if (!(loss > 0 && loss < 100)) throw new Error(`--loss: 0 < P < 100`);
   if (!(Number.isInteger(mtu) && mtu >= 1280)) throw new Error(`--mtu: an integer >= 1280`);
+  const repeat = Number(values.repeat ?? 1);
+  if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) {
+    throw new Error(`--repeat: an integer 1..20`);
+  }
   const date = now.toISOString().slice(0, 10);
   return {
     seconds,
@@ -316,6 +338,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     kernelAlgorithms: (values["kernel-cc"] ?? "cubic,bbr").split(",").filter((s) => s !== ""),
     driver: values.driver ?? "af_packet",
     mtu,
+    repeat,
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };
 }
