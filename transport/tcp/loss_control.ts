@@ -546,22 +546,23 @@ export class LossControl {
   }
 
   /**
-   * RACK detects a lost retransmission only from a later transmission's delivery (RFC 8985
-   * §6): when the newest transmission is itself a retransmission, in recovery, nothing ever
-   * will. Like a tail loss probe, a short timer (2·SRTT + 2 ms; a segment filling a hole is
-   * ACKed at once, RFC 5681 §4.2) then deems it lost and resends it — at most
-   * {@link MAX_RETRANS_PROBES} times in a row, after that the RTO backs off as usual. An
-   * extension of RACK-TLP, which leaves this case to the RTO (200 ms at least, here and in
-   * Linux).
+   * RACK finds a loss only from a later transmission's delivery (RFC 8985 §6), and TLP does
+   * not probe during recovery (§7.2): in recovery, when the newest transmission is lost,
+   * nothing but the RTO — 200 ms at least, here and in Linux — would find it. A probe timer
+   * (2·SRTT + 2 ms; a segment filling a hole is ACKed at once, RFC 5681 §4.2) does instead:
+   * a newest retransmission is deemed lost and resent; newest new data gets a tail probe
+   * (the last segment resent, as TLP does). At most {@link MAX_RETRANS_PROBES} probes in a
+   * row without SND.UNA moving; after that the RTO backs off as usual. An extension of
+   * RACK-TLP: on veth, where a dropped super-segment is often most of the flight, it turns
+   * most of the RTOs of a lossy transfer into millisecond repairs.
    */
   #retransProbeAllowed(): boolean {
     const st = this.rec.state;
-    return this.#conn.sackOk && this.lastTxRetrans && this.rtt.hasSample &&
-      (st === CA_RECOVERY || st === CA_LOSS) && this.sb.retransBytes > 0 &&
+    return this.#conn.sackOk && this.rtt.hasSample && (st === CA_RECOVERY || st === CA_LOSS) &&
       this.#retransProbes < MAX_RETRANS_PROBES;
   }
 
-  /** Arm the retransmission probe: 2·SRTT + 2 ms, never past the RTO. */
+  /** Arm the recovery probe: 2·SRTT + 2 ms, never past the RTO. */
   #armRetransProbe(now: number): void {
     const at = now + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
     const rtoAt = this.#rtoDeadlineMs;
@@ -569,7 +570,7 @@ export class LossControl {
     this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
   }
 
-  /** The retransmission probe fired: the newest retransmission is deemed lost and resent. */
+  /** The recovery probe fired (see {@link LossControl.#retransProbeAllowed}). */
   #onRetransProbe(): void {
     const conn = this.#conn;
     const now = this.#svc.ctx.clock.nowMs();
@@ -580,20 +581,36 @@ export class LossControl {
     }
     this.#retransProbes++;
     const sb = this.sb;
-    let newest = -1;
-    for (let i = 0; i < sb.count; i++) {
-      if ((sb.flags(i) & SB_RETRANS) === 0) continue;
-      if (newest < 0 || sb.xmitMs(i) >= sb.xmitMs(newest)) newest = i;
-    }
-    if (newest >= 0) {
-      sb.markLost(newest);
-      this.lostSegments += Math.ceil(sb.length(newest) / this.#snd.mss);
-      this.#svc.stats.TCPLostRetransmit++;
-      this.#lostRetransCounted = sb.lostRetransmits;
-      this.#prrCredit();
-      conn.flushOutput();
+    if (this.lastTxRetrans && sb.retransBytes > 0) {
+      // The newest retransmission is deemed lost: resent as soon as PRR allows (now).
+      let newest = -1;
+      for (let i = 0; i < sb.count; i++) {
+        if ((sb.flags(i) & SB_RETRANS) === 0) continue;
+        if (newest < 0 || sb.xmitMs(i) >= sb.xmitMs(newest)) newest = i;
+      }
+      if (newest >= 0) {
+        sb.markLost(newest);
+        this.lostSegments += Math.ceil(sb.length(newest) / this.#snd.mss);
+        this.#svc.stats.TCPLostRetransmit++;
+        this.#lostRetransCounted = sb.lostRetransmits;
+        this.#prrCredit();
+        conn.flushOutput();
+      }
+    } else if (this.#tailProbe(now)) {
+      this.#svc.stats.TCPLossProbes++;
     }
     this.#armLossTimer(now, false, 0);
+  }
+
+  /** Resend the last segment of the highest unSACKed transmission (a TLP-style probe). */
+  #tailProbe(now: number): boolean {
+    const sb = this.sb;
+    let i = sb.count - 1;
+    while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
+    if (i < 0) return false;
+    const mss = this.#snd.segMss();
+    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
+    return this.#snd.retransmit(i, sb.length(i), now) > 0;
   }
 
   /**
@@ -692,7 +709,6 @@ export class LossControl {
     if (this.#nothingToDo()) return;
     const svc = this.#svc;
     const now = svc.ctx.clock.nowMs();
-    const sb = this.sb;
     const mss = this.#snd.segMss();
     let sent = false;
     let isRetrans = false;
@@ -700,14 +716,9 @@ export class LossControl {
     if (unsent > mss) unsent = mss;
     const wndAvail = seqDiff(seqAdd(this.#snd.sndUna, this.#snd.sndWnd), this.#snd.sndNxt);
     if (unsent > 0 && wndAvail >= unsent) sent = this.#snd.sendNew(unsent, now);
-    if (!sent && sb.count > 0) {
-      let i = sb.count - 1;
-      const end = sb.end(i);
-      if (sb.length(i) > mss && sb.splitAt(i, seqSub(end, mss))) i++;
-      if ((sb.flags(i) & SB_SACKED) === 0 && this.#snd.retransmit(i, sb.length(i), now) > 0) {
-        sent = true;
-        isRetrans = true;
-      }
+    if (!sent && this.#tailProbe(now)) {
+      sent = true;
+      isRetrans = true;
     }
     if (sent) {
       svc.stats.TCPLossProbes++;

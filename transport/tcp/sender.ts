@@ -40,6 +40,10 @@ import { TcpEvent, TcpState } from "./state.ts";
 
 /** Linux's TCP_CORK bound: a corked partial segment leaves after at most this long. */
 export const CORK_TIMEOUT_MS = 200;
+/** TSO deferral waits only while the last transmission is at most this recent (Linux: 1 ms). */
+const TSO_DEFER_MAX_MS = 1;
+/** TSO deferral: send anyway once a third of the window is free (Linux tcp_tso_win_divisor). */
+const TSO_WIN_DIVISOR = 3;
 /** Most doublings of the persist interval. */
 const MAX_PERSIST_BACKOFF = 16;
 /** RFC 5961 §5.2 bound on old ACKs while the peer never offered a window yet. */
@@ -161,7 +165,7 @@ export class TcpSender implements LossSender {
   readonly persistTimer: Timer;
   /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
   readonly corkTimer: Timer;
-  /** Pacing: restarts output at the pacer's release time. */
+  /** Pacing (and TSO deferral): restarts output at the pacer's release time. */
   readonly pacingTimer: Timer;
   readonly #conn: SenderConnection;
   readonly #svc: TcpServices;
@@ -479,6 +483,7 @@ export class TcpSender implements LossSender {
           }
           break;
         }
+        if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
         const windowLimited = len > allow;
         if (windowLimited) {
           len = allow;
@@ -580,6 +585,33 @@ export class TcpSender implements LossSender {
     this.pacer.onSent(dataLen, now);
     this.#lastSendMs = now;
     return got;
+  }
+
+  /**
+   * TSO deferral (Linux tcp_tso_should_defer): when the windows let only a sliver of a burst
+   * go (`allow` bytes of `unsent`, less than a full `burst` and less than a third of the
+   * window) and ACKs are on their way, wait for them instead of sending a small segment —
+   * per-segment costs dominate a cwnd-limited flow that sends what each ACK frees. Never in
+   * a reduction, not when the last transmission is more than 1 ms old, and only until the
+   * oldest unacknowledged segment is half an RTT old (a wake-up is set for then, the role
+   * of Linux's TSQ tasklet).
+   */
+  #deferTso(allow: number, budget: number, unsent: number, burst: number, now: number): boolean {
+    if (burst <= this.mss || allow >= burst || unsent <= allow) return false;
+    if (this.rec.inReduction || this.sndUna === this.sndMax || !this.rtt.hasSample) return false;
+    if (now - this.#lastSendMs > TSO_DEFER_MAX_MS) return false;
+    const wnd = this.sndWnd < this.cc.cwnd ? this.sndWnd : this.cc.cwnd;
+    if (allow >= wnd / TSO_WIN_DIVISOR) return false;
+    // The next ACK is late once the oldest unacknowledged segment is half an RTT old: then
+    // send (a lost super-segment must have followers, or only a timer could find the loss).
+    const lateAt = this.sb.xmitMs(0) + this.rtt.srttMs / 2;
+    if (now >= lateAt) return false;
+    const timers = this.#svc.ctx.timers;
+    if (!this.pacingTimer.armed || this.pacingTimer.deadlineMs > lateAt) {
+      timers.schedule(this.pacingTimer, lateAt);
+    }
+    if (budget <= allow) this.loss.cwndLimited = true; // cwnd held us: it may grow
+    return true;
   }
 
   /**
