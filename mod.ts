@@ -129,4 +129,15 @@ export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } fr
 export { type ReassemblyOptions } from "./net/ipv4_reassembly.ts";
 export { type Ipv4Route, RouteResult, RouteTable } from "./net/route_table.ts";
 export { type LinkEndpoint } from "./link/link_endpoint.ts";
+export {
+  formatIp,
+  type IpAddr,
+  IpAddress,
+  IpAddressScratch,
+  type IpCidr,
+  ipEquals,
+  type IpFamily,
+  parseIpCidr,
+  tryParseIp,
+} from "./net/ip_address.ts";
 export { SyscallError } from "./ffi/errno.ts";

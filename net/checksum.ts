@@ -25,6 +25,7 @@ import {
   RX_CSUM_PARTIAL,
   RX_CSUM_VALID,
 } from "../link/driver.ts";
+import type { IpAddr } from "./ip_address.ts";
 
 /** True when the host stores integers little-endian (every platform Deno ships for). */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -385,4 +386,28 @@ export function transportChecksumOk(
   if (foldChecksum(onesComplementSum(buf, off, len, pseudo)) === 0) return true;
   if ((rxFlags & RX_CSUM_MAYBE_PARTIAL) === 0) return false;
   return isPartialChecksum((buf[off + fieldOff] << 8) | buf[off + fieldOff + 1], foldSum(pseudo));
+}
+
+/**
+ * The pseudo-header sum of either family from the addresses' words: the IPv6 pseudo-header
+ * (RFC 8200 §8.1) for IPv6. For IPv4-mapped addresses the two 0xffff words add 0xffff twice,
+ * which is zero in one's complement arithmetic, so the same sum is the IPv4 pseudo-header sum
+ * (RFC 9293 §3.1) and one function serves both families.
+ *
+ * @example
+ * ```ts
+ * const acc = pseudoHeaderSumIp(IpAddress.parse("fd00::1"), IpAddress.parse("fd00::2"), 17, 16);
+ * ```
+ */
+export function pseudoHeaderSumIp(
+  src: IpAddr,
+  dst: IpAddr,
+  protocol: number,
+  l4Length: number,
+): number {
+  return (src.w0 >>> 16) + (src.w0 & 0xffff) + (src.w1 >>> 16) + (src.w1 & 0xffff) +
+    (src.w2 >>> 16) + (src.w2 & 0xffff) + (src.w3 >>> 16) + (src.w3 & 0xffff) +
+    (dst.w0 >>> 16) + (dst.w0 & 0xffff) + (dst.w1 >>> 16) + (dst.w1 & 0xffff) +
+    (dst.w2 >>> 16) + (dst.w2 & 0xffff) + (dst.w3 >>> 16) + (dst.w3 & 0xffff) +
+    (l4Length >>> 16) + (l4Length & 0xffff) + protocol;
 }
