@@ -127,6 +127,8 @@ export {
 } from "./net/ipv4.ts";
 export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
 export { type ReassemblyOptions } from "./net/ipv4_reassembly.ts";
+export { LocalDeliveryQueue, type LocalReceiver } from "./net/local_delivery.ts";
+export { TokenBucket } from "./core/token_bucket.ts";
 export { type Ipv4Route, RouteResult, RouteTable } from "./net/route_table.ts";
 export { type LinkEndpoint } from "./link/link_endpoint.ts";
 export {

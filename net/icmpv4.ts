@@ -6,6 +6,7 @@
  */
 
 import type { Clock } from "../core/clock.ts";
+import { TokenBucket } from "../core/token_bucket.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -66,7 +67,6 @@ export interface IcmpOptions {
 export class Icmpv4Layer implements Ipv4ProtocolHandler {
   readonly #ip: Ipv4Layer;
   readonly #pool: BufferPool;
-  readonly #clock: Clock;
   readonly #stats: Counters;
   readonly #hdr = new Icmpv4Header();
   readonly #txHdr = new Icmpv4Header();
@@ -74,11 +74,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   readonly #route = new RouteResult();
   readonly #listeners = new Map<number, EchoReplyListener>();
   readonly #maxListeners: number;
-  readonly #ratePerMs: number;
-  readonly #burst: number;
+  readonly #bucket: TokenBucket;
   readonly #answerBroadcast: boolean;
-  #tokens: number;
-  #tokensAtMs = 0;
 
   /** Attach to `ip` as protocol 1. */
   constructor(
@@ -90,11 +87,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   ) {
     this.#ip = ip;
     this.#pool = pool;
-    this.#clock = clock;
     this.#stats = stats;
-    this.#ratePerMs = (opts.errorsPerSecond ?? 1000) / 1000;
-    this.#burst = opts.errorBurst ?? 50;
-    this.#tokens = this.#burst;
+    this.#bucket = new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
     this.#answerBroadcast = opts.answerBroadcastEcho ?? false;
     this.#maxListeners = opts.maxEchoListeners ?? 1024;
     ip.registerProtocol(IP_PROTO_ICMP, this);
@@ -219,7 +213,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       const t = buf[ipOff + meta.headerBytes];
       if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return false;
     }
-    if (!this.#takeToken()) {
+    if (!this.#bucket.take()) {
       this.#stats.OutRateLimited++;
       return false;
     }
@@ -238,15 +232,6 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + quote).fillChecksum();
     this.#stats.OutMsgs++;
     this.#ip.send(pb, r, meta.dst, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
-    return true;
-  }
-
-  #takeToken(): boolean {
-    const now = this.#clock.nowMs();
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#tokensAtMs) * this.#ratePerMs);
-    this.#tokensAtMs = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
     return true;
   }
 

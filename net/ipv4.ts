@@ -23,6 +23,7 @@ import {
 import { IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
 import { RouteResult, RouteTable } from "./route_table.ts";
+import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 
 /** Facts about the datagram being delivered; one object reused for every packet. */
 export class Ipv4RxMeta {
@@ -117,7 +118,7 @@ interface AttachedLink {
  * ip.addAddress(nic.index, parseIpv4("198.18.0.2"), 24);
  * ```
  */
-export class Ipv4Layer {
+export class Ipv4Layer implements LocalReceiver {
   /** The routing table. */
   readonly routes: RouteTable = new RouteTable();
   /** TTL for datagrams we originate. */
@@ -138,8 +139,7 @@ export class Ipv4Layer {
   readonly #route = new RouteResult();
   readonly #reasm: Ipv4Reassembler;
   readonly #arpOptions: ArpOptions;
-  readonly #localQueue: PacketBuffer[] = [];
-  readonly #localQueueMax: number;
+  readonly #localQueue: LocalDeliveryQueue;
   #nextId: number;
 
   /** Build the layer; links are attached afterwards. */
@@ -156,7 +156,7 @@ export class Ipv4Layer {
     this.#stats = stats;
     this.defaultTtl = opts.defaultTtl ?? 64;
     this.#arpOptions = opts.arp ?? {};
-    this.#localQueueMax = opts.localQueue ?? 256;
+    this.#localQueue = new LocalDeliveryQueue(pool, opts.localQueue ?? 256);
     this.#reasm = new Ipv4Reassembler(timers, clock, stats.ip, opts.reassembly);
     const timeoutMeta = new Ipv4RxMeta();
     this.#reasm.onTimeout = (buf, off, headerBytes) => {
@@ -474,7 +474,7 @@ export class Ipv4Layer {
     tos: number,
   ): boolean {
     const total = pb.length + IPV4_HEADER_MIN_BYTES;
-    if (this.#localQueue.length >= this.#localQueueMax || total > 0xffff) {
+    if (total > 0xffff) {
       this.#stats.ip.OutDiscards++;
       this.#pool.free(pb);
       return false;
@@ -483,28 +483,24 @@ export class Ipv4Layer {
     const repr = this.#txRepr(src, dst, protocol, ttl, tos);
     repr.totalLength = total;
     repr.emit(pb.data, o);
-    pb.queueTag = nicIndex;
-    this.#localQueue.push(pb);
-    return true;
+    if (this.#localQueue.push(pb, nicIndex)) return true;
+    this.#stats.ip.OutDiscards++;
+    return false;
   }
 
   /** True when datagrams to our own addresses wait for delivery. */
   get hasLocalPending(): boolean {
-    return this.#localQueue.length > 0;
+    return this.#localQueue.pending;
   }
 
   /** Deliver the datagrams queued for our own addresses; returns how many. */
   deliverLocal(): number {
-    const q = this.#localQueue;
-    const n = q.length;
-    for (let i = 0; i < n; i++) {
-      const pb = q[i];
-      // Checksums were computed by us; RX_CSUM_VALID (1) skips re-verifying them.
-      this.#input(pb.queueTag, pb.data, pb.head, pb.length, 1, true);
-      this.#pool.free(pb);
-    }
-    q.splice(0, n);
-    return n;
+    return this.#localQueue.deliver(this);
+  }
+
+  /** {@link LocalReceiver.receiveLocal}: checksums were computed by us (RX_CSUM_VALID). */
+  receiveLocal(nicIndex: number, buf: Uint8Array, off: number, len: number): void {
+    this.#input(nicIndex, buf, off, len, 1, true);
   }
 
   /** The layer's header record, set up for a new datagram (fresh id, no fragment fields). */
