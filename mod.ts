@@ -142,4 +142,45 @@ export {
   parseIpCidr,
   tryParseIp,
 } from "./net/ip_address.ts";
+export {
+  type Ipv6AddressListener,
+  type Ipv6Counters,
+  type Ipv6ErrorReporter,
+  Ipv6Layer,
+  type Ipv6Options,
+} from "./net/ipv6.ts";
+export { Ipv6Interface, type Ipv6InterfaceOptions, type Ipv6Output } from "./net/ipv6_interface.ts";
+export {
+  Ipv6AddressList,
+  type Ipv6AddressOptions,
+  type Ipv6AddressOrigin,
+  type Ipv6AddressOwner,
+  type Ipv6AddressState,
+  Ipv6InterfaceAddress,
+} from "./net/ipv6_addresses.ts";
+export {
+  NdpCache,
+  type NdpCacheOptions,
+  type NdpCacheOwner,
+  type NdpEntryInfo,
+} from "./net/ndp_cache.ts";
+export { MldListener, type MldOptions, type MldOwner } from "./net/mld.ts";
+export {
+  type DefaultRouter,
+  type Ipv6RouteOrigin,
+  Ipv6Routes,
+  type OnLinkPrefix,
+  type RouterReachability,
+} from "./net/ipv6_routes.ts";
+export { PathMtuCache, type PathMtuOptions } from "./net/path_mtu.ts";
+export { type Ipv6ReassemblyOptions } from "./net/ipv6_reassembly.ts";
+export { type Echo6ReplyListener, Icmpv6Layer, type Icmpv6Options } from "./net/icmpv6.ts";
+export { RouterDiscovery, type RouterDiscoveryOptions } from "./net/router_discovery.ts";
+export {
+  NetError,
+  type NetProtocolHandler,
+  NetRoute,
+  NetRxMeta,
+  type NetworkLayer,
+} from "./net/network_layer.ts";
 export { SyscallError } from "./ffi/errno.ts";

@@ -10,7 +10,8 @@
 import { SimWire, type SimWireOptions } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
-import { Stack } from "../../stack/stack.ts";
+import { Stack, type StackOptions } from "../../stack/stack.ts";
+import { SeededRandom } from "../../core/random.ts";
 import type { SimEndpoint } from "../../link/sim_wire.ts";
 import type { TcpLayer, TcpOptions } from "../../transport/tcp/tcp_layer.ts";
 
@@ -36,6 +37,8 @@ export interface SimNetOptions {
   mtu?: number;
   /** Packet buffers per stack [4096]. */
   poolBuffers?: number;
+  /** Further options of both stacks (a seeded `random` is the default). */
+  stack?: StackOptions;
 }
 
 /** The simulated network. */
@@ -84,8 +87,23 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   const portA = wire.endpoint("a0", new Uint8Array([2, 0, 0, 0, 0, 0xa]), mtu);
   const portB = wire.endpoint("b0", new Uint8Array([2, 0, 0, 0, 0, 0xb]), mtu);
   const pool = opts.poolBuffers ?? 4096;
-  const a = new Stack({ clock, poolBuffers: pool, tcp: { ...opts.tcp, ...opts.tcpA } });
-  const b = new Stack({ clock, poolBuffers: pool, tcp: { ...opts.tcp, ...opts.tcpB } });
+  // Seeded, so the IPv6 start-up traffic (DAD, MLD) is the same in every run.
+  const rngA = new SeededRandom(opts.wire?.seed ?? 1);
+  const rngB = new SeededRandom((opts.wire?.seed ?? 1) + 1000);
+  const a = new Stack({
+    clock,
+    poolBuffers: pool,
+    random: () => rngA.nextFloat(),
+    ...opts.stack,
+    tcp: { ...opts.tcp, ...opts.tcpA },
+  });
+  const b = new Stack({
+    clock,
+    poolBuffers: pool,
+    random: () => rngB.nextFloat(),
+    ...opts.stack,
+    tcp: { ...opts.tcp, ...opts.tcpB },
+  });
   const nicA = a.addNic(portA);
   const nicB = b.addNic(portB);
   a.ipv4.addAddress(nicA.index, ADDR_A, 24);
