@@ -26,23 +26,16 @@ import {
   type TxOffload,
 } from "../link/driver.ts";
 import {
-  AF_PACKET,
   ETH_HLEN,
-  ETH_P_ALL,
   MSG_DONTWAIT,
   MSG_TRUNC,
   PACKET_AUXDATA,
-  PACKET_IGNORE_OUTGOING,
   PACKET_OUTGOING,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_RAW,
   SOL_PACKET,
   TP_STATUS_CSUM_VALID,
   TP_STATUS_CSUMNOTREADY,
 } from "../ffi/constants.ts";
-import { EACCES, EAGAIN, EINVAL, EMSGSIZE, ENOBUFS, EPERM, SyscallError } from "../ffi/errno.ts";
-import { withNetns } from "../ffi/netns.ts";
+import { EAGAIN, EINVAL, EMSGSIZE, ENOBUFS } from "../ffi/errno.ts";
 import {
   addressOf,
   allocStruct,
@@ -65,22 +58,28 @@ import {
   MSG_NAMELEN,
   SLL_PKTTYPE,
   SOCKADDR_LL_SIZE,
-  sockaddrLl,
   TP_AUX_STATUS,
   TPACKET_AUXDATA_SIZE,
 } from "../ffi/structs.ts";
+import { recvmmsg, sendmmsg, setsockoptInt } from "../ffi/syscalls.ts";
 import {
-  bind,
-  close,
-  interfaceIndex,
-  interfaceMac,
-  interfaceMtu,
-  recvmmsg,
-  sendmmsg,
-  setsockoptInt,
-  socket,
-} from "../ffi/syscalls.ts";
-import { closedError, copyBytes, countOption, roundUp } from "./driver_util.ts";
+  closedError,
+  copyBytes,
+  intOption,
+  putRxFrame,
+  roundUp,
+  rxWant,
+  slotViews,
+  txFrameInBounds,
+} from "./driver_util.ts";
+import { type LinkInfo, openOnInterface, queryLink } from "./interface_open.ts";
+import {
+  AF_PACKET_CAPABILITIES,
+  bindPacketSocket,
+  ignoreOutgoing,
+  openPacketSocket,
+} from "./packet_socket.ts";
+import type { ResourceStack } from "./resource_stack.ts";
 
 /**
  * Bytes of one receive slot at least: the largest IP packet (65,535 B) plus link header and
@@ -95,6 +94,7 @@ export const AF_PACKET_DEFAULT_RX_BATCH = 64;
 export const AF_PACKET_DEFAULT_TX_QUEUE = 64;
 /** Largest accepted `rxBatch`/`txQueue` (the kernel caps one `*mmsg` call at 1024). */
 export const AF_PACKET_MAX_BATCH = 1024;
+const MAX = AF_PACKET_MAX_BATCH;
 
 /** Stride of a `sockaddr_ll` in the receive metadata (20 bytes rounded up to 8). */
 const RX_NAME_STRIDE = 24;
@@ -128,14 +128,11 @@ export class AfPacketStats extends DriverStats {
   txOversize = 0;
 }
 
-/** The resources `open` acquires, handed to the constructor. */
+/** What `open` set up, handed to the constructor. */
 interface OpenedSocket {
   fd: number;
-  ifname: string;
-  ifindex: number;
-  mac: Uint8Array;
-  linkMtu: number;
-  mtu: number;
+  resources: ResourceStack;
+  link: LinkInfo;
   ignoresOutgoing: boolean;
 }
 
@@ -156,8 +153,8 @@ interface OpenedSocket {
 export class AfPacketDriver implements LinkDriver {
   /** Interface name. */
   readonly name: string;
-  /** Always `"af_packet"`. */
-  readonly kind = "af_packet";
+  /** Always `"af_packet_mmsg"`: the `--driver` name that opens it. */
+  readonly kind = "af_packet_mmsg";
   /** The interface's MAC address. */
   readonly mac: Uint8Array;
   /** The MTU in use (the link's, or the smaller one asked for). */
@@ -185,6 +182,8 @@ export class AfPacketDriver implements LinkDriver {
 
   #fd: number;
   #closed = false;
+  /** The socket, closed by `close()`. */
+  readonly #resources: ResourceStack;
 
   // Receive: one view per slot over one block of memory, and the mmsghdr/iovec/sockaddr_ll/
   // control areas in one metadata block read through `#rxMetaView`.
@@ -205,31 +204,29 @@ export class AfPacketDriver implements LinkDriver {
   #staged = 0;
 
   private constructor(s: OpenedSocket, rxSlots: number, txSlots: number) {
+    const link = s.link;
     this.#fd = s.fd;
-    this.name = s.ifname;
-    this.ifindex = s.ifindex;
-    this.mac = s.mac;
-    this.linkMtu = s.linkMtu;
-    this.mtu = s.mtu;
+    this.#resources = s.resources;
+    this.name = link.ifname;
+    this.ifindex = link.ifindex;
+    this.mac = link.mac;
+    this.linkMtu = link.linkMtu;
+    this.mtu = link.mtu;
     this.ignoresOutgoing = s.ignoresOutgoing;
     this.rxSlots = rxSlots;
     this.txSlots = txSlots;
-    this.rxSlotBytes = roundUp(Math.max(AF_PACKET_RX_SLOT_BYTES, s.linkMtu + ETH_HLEN + 4), 8);
-    this.txSlotBytes = roundUp(Math.max(s.mtu + ETH_HLEN, AF_PACKET_TX_SLOT_MIN_BYTES), 8);
+    this.rxSlotBytes = roundUp(Math.max(AF_PACKET_RX_SLOT_BYTES, link.linkMtu + ETH_HLEN + 4), 8);
+    this.txSlotBytes = roundUp(Math.max(link.mtu + ETH_HLEN, AF_PACKET_TX_SLOT_MIN_BYTES), 8);
 
     // --- receive structures ---
-    const rxData = new ArrayBuffer(rxSlots * this.rxSlotBytes);
-    this.#rxViews = new Array<Uint8Array>(rxSlots);
-    for (let i = 0; i < rxSlots; i++) {
-      this.#rxViews[i] = new Uint8Array(rxData, i * this.rxSlotBytes, this.rxSlotBytes);
-    }
+    this.#rxViews = slotViews(rxSlots, this.rxSlotBytes);
     const iovBase = rxSlots * MMSGHDR_SIZE;
     this.#rxNameBase = iovBase + rxSlots * IOVEC_SIZE;
     this.#rxControlBase = this.#rxNameBase + rxSlots * RX_NAME_STRIDE;
     this.#rxMeta = allocStruct(this.#rxControlBase + rxSlots * RX_CONTROL_BYTES);
     this.#rxMetaView = new DataView(this.#rxMeta.buffer);
     const rxMetaAddr = addressOf(this.#rxMeta);
-    const rxDataAddr = addressOf(new Uint8Array(rxData));
+    const rxDataAddr = addressOf(this.#rxViews[0]);
     const rv = this.#rxMetaView;
     for (let i = 0; i < rxSlots; i++) {
       const m = i * MMSGHDR_SIZE;
@@ -283,26 +280,19 @@ export class AfPacketDriver implements LinkDriver {
    * ```
    */
   static open(opts: AfPacketOptions): AfPacketDriver {
-    const rxSlots = countOption(
-      "AfPacketDriver",
-      "rxBatch",
-      opts.rxBatch,
-      AF_PACKET_DEFAULT_RX_BATCH,
-      AF_PACKET_MAX_BATCH,
-    );
-    const txSlots = countOption(
-      "AfPacketDriver",
-      "txQueue",
-      opts.txQueue,
-      AF_PACKET_DEFAULT_TX_QUEUE,
-      AF_PACKET_MAX_BATCH,
-    );
-    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
-      throw new RangeError(`AfPacketDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
-    }
-    const setUp = (): AfPacketDriver =>
-      new AfPacketDriver(openSocket(opts.ifname, opts.mtu), rxSlots, txSlots);
-    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+    const driver = "AfPacketDriver";
+    const { rxBatch, txQueue } = opts;
+    const rxSlots = intOption(driver, "rxBatch", rxBatch, AF_PACKET_DEFAULT_RX_BATCH, 1, MAX);
+    const txSlots = intOption(driver, "txQueue", txQueue, AF_PACKET_DEFAULT_TX_QUEUE, 1, MAX);
+    const o = { driver, netns: opts.netns, mtu: opts.mtu, capabilities: AF_PACKET_CAPABILITIES };
+    return openOnInterface(o, (resources) => {
+      const link = queryLink(driver, opts.ifname, opts.mtu);
+      const fd = openPacketSocket(resources);
+      setsockoptInt(fd, SOL_PACKET, PACKET_AUXDATA, 1);
+      const ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
+      bindPacketSocket(fd, link.ifindex);
+      return new AfPacketDriver({ fd, resources, link, ignoresOutgoing }, rxSlots, txSlots);
+    });
   }
 
   /** The socket fd (polls readable when frames wait), or -1 once closed. */
@@ -322,8 +312,7 @@ export class AfPacketDriver implements LinkDriver {
   receive(batch: RxBatch, max: number): number {
     if (this.#closed) throw closedError("AfPacketDriver", "receive");
     batch.count = 0;
-    let want = max < batch.capacity ? max : batch.capacity;
-    if (want > this.rxSlots) want = this.rxSlots;
+    const want = rxWant(batch, max, this.rxSlots);
     if (want <= 0) return 0;
     this.#rearmRx();
     const r = recvmmsg(this.#fd, this.#rxMeta, want, MSG_DONTWAIT);
@@ -359,11 +348,7 @@ export class AfPacketDriver implements LinkDriver {
       if ((status & TP_STATUS_CSUMNOTREADY) !== 0) flags |= RX_CSUM_PARTIAL;
       if ((status & TP_STATUS_CSUM_VALID) !== 0) flags |= RX_CSUM_VALID;
       if (len > gsoAbove) flags |= RX_GSO;
-      batch.buf[n] = this.#rxViews[i];
-      batch.off[n] = 0;
-      batch.len[n] = len;
-      batch.flags[n] = flags;
-      n++;
+      putRxFrame(batch, n++, this.#rxViews[i], 0, len, flags);
       stats.rxFrames++;
       stats.rxBytes += len;
     }
@@ -388,7 +373,7 @@ export class AfPacketDriver implements LinkDriver {
       this.stats.txDropped++;
       return false;
     }
-    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+    if (!txFrameInBounds(frame, off, len)) {
       this.stats.txDropped++;
       return false;
     }
@@ -441,10 +426,9 @@ export class AfPacketDriver implements LinkDriver {
   close(): void {
     if (this.#closed) throw closedError("AfPacketDriver", "close");
     this.#closed = true;
-    const fd = this.#fd;
     this.#fd = -1;
     this.#staged = 0;
-    close(fd);
+    this.#resources.close();
   }
 
   /** Re-arm the in-out fields (`msg_namelen`, `msg_controllen`) the last call overwrote. */
@@ -479,53 +463,5 @@ export class AfPacketDriver implements LinkDriver {
       o += cmsgAlign(cmsgLen);
     }
     return 0;
-  }
-}
-
-/**
- * Create, configure and bind the socket in the current namespace; closes it again if a later
- * step fails.
- */
-function openSocket(ifname: string, mtu: number | undefined): OpenedSocket {
-  let fd: number;
-  try {
-    // Protocol 0: the socket receives nothing until bind() hooks it to our interface with
-    // ETH_P_ALL, so no frame from another interface can sneak in between socket() and bind().
-    fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  } catch (e) {
-    if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SyscallError(
-        "socket",
-        e.errno,
-        "AF_PACKET sockets need CAP_NET_RAW (run as root or grant the capability)",
-      );
-    }
-    throw e;
-  }
-  try {
-    const ifindex = interfaceIndex(ifname);
-    setsockoptInt(fd, SOL_PACKET, PACKET_AUXDATA, 1);
-    let ignoresOutgoing = true;
-    try {
-      setsockoptInt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1); // Linux ≥ 4.20
-    } catch {
-      ignoresOutgoing = false; // receive() still skips PACKET_OUTGOING frames itself
-    }
-    bind(fd, sockaddrLl(ifindex, ETH_P_ALL));
-    const mac = interfaceMac(fd, ifname);
-    const linkMtu = interfaceMtu(fd, ifname);
-    if (mtu !== undefined && mtu > linkMtu) {
-      throw new SyscallError(
-        "AfPacketDriver.open",
-        EINVAL,
-        `mtu ${mtu} is above the MTU ${linkMtu} of "${ifname}"`,
-      );
-    }
-    return { fd, ifname, ifindex, mac, linkMtu, mtu: mtu ?? linkMtu, ignoresOutgoing };
-  } catch (e) {
-    try {
-      close(fd);
-    } catch { /* the original error matters more */ }
-    throw e;
   }
 }

@@ -54,150 +54,50 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
+import { ETH_HLEN } from "../ffi/constants.ts";
 import {
-  AF_PACKET,
-  ETH_HLEN,
-  ETH_P_ALL,
-  MAP_SHARED,
-  PACKET_IGNORE_OUTGOING,
-  PACKET_QDISC_BYPASS,
-  PACKET_RX_RING,
-  PACKET_TX_RING,
-  PACKET_VERSION,
-  PACKET_VNET_HDR,
-  PROT_READ,
-  PROT_WRITE,
-  SO_SNDBUF,
-  SO_SNDBUFFORCE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_RAW,
-  SOL_PACKET,
-  SOL_SOCKET,
-  TPACKET_V2,
-  TPACKET_V3,
-} from "../ffi/constants.ts";
-import { EACCES, EINVAL, EPERM, SyscallError } from "../ffi/errno.ts";
-import { netdevFeatures } from "../ffi/ethtool.ts";
-import { withNetns } from "../ffi/netns.ts";
-import { allocStruct, sockaddrLl } from "../ffi/structs.ts";
-import {
-  bind,
-  close,
-  interfaceIndex,
-  interfaceMac,
-  interfaceMtu,
-  mmap,
-  munmap,
-  setsockopt,
-  setsockoptInt,
-  socket,
-} from "../ffi/syscalls.ts";
-import {
-  PACKET_LOSS,
   packetStatisticsCells,
   readPacketStatistics,
   STATS_DROPS,
   STATS_FREEZE_Q_CNT,
-  tpacketReq,
-  tpacketReq3,
 } from "../ffi/tpacket.ts";
+import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import {
-  AF_PACKET_RING_V2_BLOCK_BYTES,
   AF_PACKET_RING_V2_FRAME_BYTES,
-  AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
   type RxRing,
   RxRingV2,
   RxRingV3,
 } from "./af_packet_rx_ring.ts";
+import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import {
-  PAGE_BYTES,
-  TX_SLOT_V2,
-  TX_SLOT_V3,
-  TxRing,
-  type TxRingGeometry,
-  txRingGeometry,
-} from "./af_packet_tx_ring.ts";
-import { VIRTIO_NET_HDR_LEN } from "./vnet_header.ts";
-import { closedError } from "./driver_util.ts";
+  type AfPacketRingOptions,
+  type AfPacketRxRingVersion,
+  type OpenedPacketRing,
+  openPacketRing,
+  packetRingSizes,
+} from "./af_packet_ring_setup.ts";
+import { asksOffload, closedError, txFrameInBounds } from "./driver_util.ts";
+import { openOnInterface } from "./interface_open.ts";
+import { AF_PACKET_CAPABILITIES } from "./packet_socket.ts";
+import type { ResourceStack } from "./resource_stack.ts";
 
 export {
   AF_PACKET_RING_V2_BLOCK_BYTES,
   AF_PACKET_RING_V2_FRAME_BYTES,
   AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
 } from "./af_packet_rx_ring.ts";
-export { AF_PACKET_RING_GSO_SLOT_BYTES, PAGE_BYTES } from "./af_packet_tx_ring.ts";
-
-/** RX ring version: `"v2"` (per-frame hand-over, the default) or `"v3"` (blocks). */
-export type AfPacketRxRingVersion = "v2" | "v3";
-/** Default RX ring version. */
-export const AF_PACKET_RING_DEFAULT_RX_RING: AfPacketRxRingVersion = "v2";
-/**
- * Default number of V2 RX frame slots asked for (rounded up to whole blocks: 525 slots, 35 MiB).
- * Measured on a veth pair, kernel → ustack bulk TCP for 3 s with the peer's TSO off (every
- * frame MTU-sized, ~200k frames/s): 270 slots dropped ~15,000 frames and lost a third of the
- * throughput, 525 dropped 17–1,339 at full throughput, 1,035 none. With the peer's offloads on
- * (64 KB super-frames) no size dropped any.
- */
-export const AF_PACKET_RING_DEFAULT_RX_FRAMES = 512;
-/** Default bytes per V3 RX block. */
-export const AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES = 256 * 1024;
-/**
- * Smallest V3 RX block: a 64 KiB super-frame plus its frame header, vnet header and the block
- * descriptor must fit in one block (the kernel cuts larger frames short).
- */
-export const AF_PACKET_RING_MIN_RX_BLOCK_BYTES = 128 * 1024;
-/** Default number of V3 RX blocks. */
-export const AF_PACKET_RING_DEFAULT_RX_BLOCKS = 32;
-/** Default V3 RX block retire timeout (ms). */
-export const AF_PACKET_RING_DEFAULT_RX_RETIRE_MS = 1;
-/** Default number of TX slots. */
-export const AF_PACKET_RING_DEFAULT_TX_FRAMES = 128;
-/** `tp_frame_size` declared for the V3 RX ring (V3 frames are variable; only checked). */
-const RX_V3_DECLARED_FRAME_BYTES = 2048;
-
-/** Options of {@link AfPacketRingDriver.open}. */
-export interface AfPacketRingOptions {
-  /** Interface to bind (e.g. `"us0"`). */
-  ifname: string;
-  /** Named network namespace (`ip netns`) the interface lives in; default: the current one. */
-  netns?: string;
-  /** Use a smaller MTU than the link's (bytes of IP per frame); default: the link's MTU. */
-  mtu?: number;
-  /** Prefix frames with a virtio_net_hdr (checksum and segmentation offloads); default true. */
-  vnetHdr?: boolean;
-  /**
-   * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
-   * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
-   * {@link AfPacketRingDriver.qdiscBypass}).
-   */
-  qdiscBypass?: boolean;
-  /**
-   * RX ring version; default `"v2"`: each frame is handed over the moment the kernel wrote it.
-   * `"v3"` packs frames into blocks handed over when full or after `rxRetireMs` — denser, but
-   * a lone frame waits for the timer. The TX ring takes the same version (one per socket).
-   */
-  rxRing?: AfPacketRxRingVersion;
-  /**
-   * V2 only: RX frame slots, at least (rounded up to whole blocks of
-   * {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK}; 1..65535); default 512 (525 slots, 35 MiB).
-   */
-  rxFrames?: number;
-  /** V3 only: bytes per RX block, a multiple of 4096, at least 128 KiB; default 256 KiB. */
-  rxBlockBytes?: number;
-  /** V3 only: number of RX blocks (2..65536); default 32. */
-  rxBlocks?: number;
-  /** V3 only: hand a partly filled RX block over after this many ms (1..1000); default 1. */
-  rxRetireMs?: number;
-  /** TX slots, at least (rounded up to whole blocks; 1..65536); default 128. */
-  txFrames?: number;
-  /**
-   * Offer UDP segmentation offload (`gso_type` 5, Linux ≥ 6.2) when vnetHdr is on; default
-   * true (reported only if the qdisc is not bypassed or the device does USO itself). Set false
-   * for older kernels.
-   */
-  udpSegmentationOffload?: boolean;
-}
+export { AF_PACKET_RING_GSO_SLOT_BYTES } from "./af_packet_tx_ring.ts";
+export {
+  AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES,
+  AF_PACKET_RING_DEFAULT_RX_BLOCKS,
+  AF_PACKET_RING_DEFAULT_RX_FRAMES,
+  AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
+  AF_PACKET_RING_DEFAULT_RX_RING,
+  AF_PACKET_RING_DEFAULT_TX_FRAMES,
+  AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
+  type AfPacketRingOptions,
+  type AfPacketRxRingVersion,
+} from "./af_packet_ring_setup.ts";
 
 /**
  * {@link DriverStats} plus the ring driver's own counters. `syscalls` counts kicks and
@@ -224,45 +124,6 @@ export class AfPacketRingStats extends DriverStats {
   txKickErrors = 0;
 }
 
-/** Sizes of both rings, derived from the options and the MTU. */
-interface RingGeometry {
-  rxRing: AfPacketRxRingVersion;
-  rxBlockBytes: number;
-  rxBlocks: number;
-  /** V2: slots; V3: 0 (frames are variable). */
-  rxFrames: number;
-  /** V3: retire timeout; V2: 0. */
-  rxRetireMs: number;
-  tx: TxRingGeometry;
-}
-
-/** Validated ring sizes asked for. */
-interface RingSizes {
-  rxRing: AfPacketRxRingVersion;
-  rxFrames: number;
-  rxBlockBytes: number;
-  rxBlocks: number;
-  rxRetireMs: number;
-  txFrames: number;
-}
-
-/** What `open` acquired, handed to the constructor. */
-interface OpenedRing {
-  fd: number;
-  ifname: string;
-  ifindex: number;
-  mac: Uint8Array;
-  linkMtu: number;
-  mtu: number;
-  vnetHdr: boolean;
-  qdiscBypass: boolean;
-  ignoresOutgoing: boolean;
-  uso: boolean;
-  geometry: RingGeometry;
-  map: Deno.PointerObject;
-  mapBytes: number;
-}
-
 /**
  * A {@link LinkDriver} over AF_PACKET with mmap'ed TPACKET_V2 (default) or V3 RX and TX rings.
  * Needs CAP_NET_RAW (CAP_NET_ADMIN too for the large send buffer; without it the default
@@ -283,8 +144,8 @@ interface OpenedRing {
 export class AfPacketRingDriver implements LinkDriver {
   /** Interface name. */
   readonly name: string;
-  /** Always `"af_packet_ring"`. */
-  readonly kind = "af_packet_ring";
+  /** Always `"af_packet"`: the `--driver` name that opens it (the default driver). */
+  readonly kind = "af_packet";
   /** The interface's MAC address. */
   readonly mac: Uint8Array;
   /** The MTU in use (the link's, or the smaller one asked for). */
@@ -330,7 +191,7 @@ export class AfPacketRingDriver implements LinkDriver {
 
   #fd: number;
   #closed = false;
-  #map: Deno.PointerObject;
+  readonly #resources: ResourceStack;
   #mapBuffer: ArrayBuffer;
   readonly #rx: RxRing;
   readonly #tx: TxRing;
@@ -340,14 +201,16 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly #gsoAbove: number;
   readonly #statsCells = packetStatisticsCells();
 
-  private constructor(o: OpenedRing) {
+  private constructor(o: OpenedPacketRing, resources: ResourceStack) {
     const g = o.geometry;
+    const link = o.link;
     this.#fd = o.fd;
-    this.name = o.ifname;
-    this.ifindex = o.ifindex;
-    this.mac = o.mac;
-    this.linkMtu = o.linkMtu;
-    this.mtu = o.mtu;
+    this.#resources = resources;
+    this.name = link.ifname;
+    this.ifindex = link.ifindex;
+    this.mac = link.mac;
+    this.linkMtu = link.linkMtu;
+    this.mtu = link.mtu;
     this.vnetHdr = o.vnetHdr;
     this.qdiscBypass = o.qdiscBypass;
     this.ignoresOutgoing = o.ignoresOutgoing;
@@ -372,9 +235,8 @@ export class AfPacketRingDriver implements LinkDriver {
         maxGsoBytes: this.maxGsoBytes,
       })
       : NO_OFFLOADS;
-    this.#gsoAbove = o.mtu + ETH_HLEN;
+    this.#gsoAbove = link.mtu + ETH_HLEN;
 
-    this.#map = o.map;
     this.#mapBuffer = Deno.UnsafePointerView.getArrayBuffer(o.map, o.mapBytes);
     // The one view of the mapping: every RxBatch.buf entry is this object.
     const ring = new Uint8Array(this.#mapBuffer);
@@ -414,12 +276,17 @@ export class AfPacketRingDriver implements LinkDriver {
    * ```
    */
   static open(opts: AfPacketRingOptions): AfPacketRingDriver {
-    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
-      throw new RangeError(`AfPacketRingDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
-    }
-    const sizes = ringSizes(opts);
-    const setUp = (): AfPacketRingDriver => new AfPacketRingDriver(openRing(opts, sizes));
-    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+    const sizes = packetRingSizes(opts);
+    const o = {
+      driver: "AfPacketRingDriver",
+      netns: opts.netns,
+      mtu: opts.mtu,
+      capabilities: AF_PACKET_CAPABILITIES,
+    };
+    return openOnInterface(
+      o,
+      (res) => new AfPacketRingDriver(openPacketRing(res, opts, sizes), res),
+    );
   }
 
   /** The socket fd (polls readable when RX frames wait), or -1 once closed. */
@@ -474,12 +341,12 @@ export class AfPacketRingDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     if (this.#closed) throw closedError("AfPacketRingDriver", "transmit");
     const stats = this.stats;
-    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+    if (!txFrameInBounds(frame, off, len)) {
       stats.txDropped++;
       return false;
     }
     let limit = this.#gsoAbove;
-    if (offload !== null && (offload.needsCsum || offload.gsoType !== GSO_NONE)) {
+    if (offload !== null && asksOffload(offload)) {
       if (this.#vnetBytes === 0 || (offload.gsoType === GSO_UDP_L4 && !this.#usoAllowed)) {
         stats.txOffloadRefused++;
         stats.txDropped++;
@@ -529,258 +396,12 @@ export class AfPacketRingDriver implements LinkDriver {
     if (this.#closed) throw closedError("AfPacketRingDriver", "close");
     this.refreshStats();
     this.#closed = true;
-    const fd = this.#fd;
     this.#fd = -1;
     this.#tx.abandon();
     // Detach first so every view over the mapping reads as empty instead of faulting.
     const buffer = this.#mapBuffer;
     this.#mapBuffer = new ArrayBuffer(0);
     buffer.transfer(0);
-    try {
-      munmap(this.#map, this.ringBytes);
-    } finally {
-      close(fd);
-    }
+    this.#resources.close(); // munmap, then close the socket
   }
-}
-
-/** Validate the ring options and fill in the defaults. */
-function ringSizes(opts: AfPacketRingOptions): RingSizes {
-  const rxRing = opts.rxRing ?? AF_PACKET_RING_DEFAULT_RX_RING;
-  if (rxRing !== "v2" && rxRing !== "v3") {
-    throw new RangeError(`AfPacketRingDriver: rxRing must be "v2" or "v3", got ${rxRing}`);
-  }
-  const only = (name: keyof AfPacketRingOptions, ring: AfPacketRxRingVersion): void => {
-    if (opts[name] !== undefined && rxRing !== ring) {
-      throw new RangeError(`AfPacketRingDriver: ${name} applies to rxRing "${ring}" only`);
-    }
-  };
-  only("rxFrames", "v2");
-  only("rxBlockBytes", "v3");
-  only("rxBlocks", "v3");
-  only("rxRetireMs", "v3");
-  const rxFrames = intOption(
-    "rxFrames",
-    opts.rxFrames,
-    AF_PACKET_RING_DEFAULT_RX_FRAMES,
-    1,
-    65535,
-  );
-  const rxBlockBytes = intOption(
-    "rxBlockBytes",
-    opts.rxBlockBytes,
-    AF_PACKET_RING_DEFAULT_RX_BLOCK_BYTES,
-    AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
-    1 << 30,
-  );
-  if (rxBlockBytes % PAGE_BYTES !== 0) {
-    throw new RangeError(`AfPacketRingDriver: rxBlockBytes must be a multiple of ${PAGE_BYTES}`);
-  }
-  const rxBlocks = intOption(
-    "rxBlocks",
-    opts.rxBlocks,
-    AF_PACKET_RING_DEFAULT_RX_BLOCKS,
-    2,
-    65536,
-  );
-  const rxRetireMs = intOption(
-    "rxRetireMs",
-    opts.rxRetireMs,
-    AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
-    1,
-    1000,
-  );
-  const txFrames = intOption(
-    "txFrames",
-    opts.txFrames,
-    AF_PACKET_RING_DEFAULT_TX_FRAMES,
-    1,
-    65536,
-  );
-  return { rxRing, rxFrames, rxBlockBytes, rxBlocks, rxRetireMs, txFrames };
-}
-
-/**
- * Create the socket, configure it, set up and map both rings and bind, in the current
- * namespace; undoes what it did if a later step fails.
- */
-function openRing(opts: AfPacketRingOptions, sizes: RingSizes): OpenedRing {
-  let fd: number;
-  try {
-    // Protocol 0: nothing arrives until bind() hooks the socket to our interface.
-    fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  } catch (e) {
-    if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SyscallError(
-        "socket",
-        e.errno,
-        "AF_PACKET sockets need CAP_NET_RAW (run as root or grant the capability)",
-      );
-    }
-    throw e;
-  }
-  let map: Deno.PointerObject | null = null;
-  let mapBytes = 0;
-  try {
-    const ifname = opts.ifname;
-    const ifindex = interfaceIndex(ifname);
-    const mac = interfaceMac(fd, ifname);
-    const linkMtu = interfaceMtu(fd, ifname);
-    if (opts.mtu !== undefined && opts.mtu > linkMtu) {
-      throw new SyscallError(
-        "AfPacketRingDriver.open",
-        EINVAL,
-        `mtu ${opts.mtu} is above the MTU ${linkMtu} of "${ifname}"`,
-      );
-    }
-    const mtu = opts.mtu ?? linkMtu;
-    const vnetHdr = opts.vnetHdr ?? true;
-    const qdiscBypass = opts.qdiscBypass ?? true;
-    const v2 = sizes.rxRing === "v2";
-
-    // Order matters: version, vnet header and loss mode must be set before the rings exist.
-    // The version is the socket's: it applies to the RX and the TX ring alike.
-    setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, v2 ? TPACKET_V2 : TPACKET_V3);
-    if (vnetHdr) setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
-    // A malformed TX frame is skipped instead of stopping the ring at it for good.
-    setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1);
-    let ignoresOutgoing = true;
-    try {
-      setsockoptInt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1); // Linux ≥ 4.20
-    } catch {
-      ignoresOutgoing = false; // receive() skips PACKET_OUTGOING frames itself
-    }
-    // With the qdisc bypassed, the kernel drops any frame it would have to segment in
-    // software (__dev_direct_xmit refuses a segmented skb): keep the bypass for super-segments
-    // only when the device segments them itself, else the qdisc path segments them for us.
-    const device = vnetHdr ? deviceOffloads(fd, ifname) : { tso: false, uso: false };
-    const bypass = qdiscBypass && (!vnetHdr || device.tso);
-    if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
-
-    const g = geometry(mtu, vnetHdr, sizes);
-    const rxReq = {
-      blockSize: g.rxBlockBytes,
-      blockNr: g.rxBlocks,
-      frameSize: v2 ? AF_PACKET_RING_V2_FRAME_BYTES : RX_V3_DECLARED_FRAME_BYTES,
-      frameNr: v2 ? g.rxFrames : (g.rxBlockBytes / RX_V3_DECLARED_FRAME_BYTES) * g.rxBlocks,
-    };
-    setsockopt(
-      fd,
-      SOL_PACKET,
-      PACKET_RX_RING,
-      v2 ? tpacketReq(rxReq) : tpacketReq3({ ...rxReq, retireBlkTovMs: g.rxRetireMs }),
-    );
-    const txReq = {
-      blockSize: g.tx.blockBytes,
-      blockNr: g.tx.blocks,
-      frameSize: g.tx.frameBytes,
-      frameNr: g.tx.framesPerBlock * g.tx.blocks,
-    };
-    setsockopt(fd, SOL_PACKET, PACKET_TX_RING, v2 ? tpacketReq(txReq) : tpacketReq3(txReq));
-    // Every slot in flight is charged to the send buffer: make room for the whole TX ring.
-    raiseSendBuffer(fd, g.tx.blockBytes * g.tx.blocks);
-
-    // One mapping: the RX ring's blocks, then the TX ring's.
-    mapBytes = g.rxBlockBytes * g.rxBlocks + g.tx.blockBytes * g.tx.blocks;
-    map = mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
-    bind(fd, sockaddrLl(ifindex, ETH_P_ALL));
-    return {
-      fd,
-      ifname,
-      ifindex,
-      mac,
-      linkMtu,
-      mtu,
-      vnetHdr,
-      qdiscBypass: bypass,
-      ignoresOutgoing,
-      uso: vnetHdr && (opts.udpSegmentationOffload ?? true) && (!bypass || device.uso),
-      geometry: g,
-      map,
-      mapBytes,
-    };
-  } catch (e) {
-    try {
-      if (map !== null) munmap(map, mapBytes);
-      close(fd);
-    } catch { /* the original error matters more */ }
-    throw e;
-  }
-}
-
-/**
- * Whether `ifname` segments TCP (v4 and v6) and UDP super-frames itself (ethtool features
- * `tx-tcp-segmentation`, `tx-tcp6-segmentation`, `tx-udp-segmentation`); false when unknown.
- */
-function deviceOffloads(fd: number, ifname: string): { tso: boolean; uso: boolean } {
-  try {
-    const f = netdevFeatures(fd, ifname);
-    const on = (name: string): boolean => f.get(name)?.active ?? false;
-    return {
-      tso: on("tx-tcp-segmentation") && on("tx-tcp6-segmentation"),
-      uso: on("tx-udp-segmentation"),
-    };
-  } catch {
-    return { tso: false, uso: false };
-  }
-}
-
-/**
- * Ring sizes: V2 RX in whole 1 MiB blocks of fixed slots, V3 RX as asked; TX slots sized for
- * the largest frame, laid out for the ring version.
- */
-function geometry(mtu: number, vnetHdr: boolean, sizes: RingSizes): RingGeometry {
-  const tx = txRingGeometry(
-    sizes.rxRing === "v2" ? TX_SLOT_V2 : TX_SLOT_V3,
-    mtu,
-    vnetHdr,
-    sizes.txFrames,
-  );
-  if (sizes.rxRing === "v2") {
-    const blocks = Math.ceil(sizes.rxFrames / AF_PACKET_RING_V2_FRAMES_PER_BLOCK);
-    return {
-      rxRing: "v2",
-      rxBlockBytes: AF_PACKET_RING_V2_BLOCK_BYTES,
-      rxBlocks: blocks,
-      rxFrames: blocks * AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
-      rxRetireMs: 0,
-      tx,
-    };
-  }
-  return {
-    rxRing: "v3",
-    rxBlockBytes: sizes.rxBlockBytes,
-    rxBlocks: sizes.rxBlocks,
-    rxFrames: 0,
-    rxRetireMs: sizes.rxRetireMs,
-    tx,
-  };
-}
-
-/** Ask for a send buffer of `bytes` (SO_SNDBUFFORCE, else SO_SNDBUF up to wmem_max). */
-function raiseSendBuffer(fd: number, bytes: number): void {
-  const value = allocStruct(4);
-  new DataView(value.buffer).setInt32(0, Math.min(bytes, 0x3fffffff), true);
-  try {
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, value);
-  } catch {
-    try {
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, value);
-    } catch { /* keep the default; kicks then send what fits and the rest next time */ }
-  }
-}
-
-/** Validate an integer option. */
-function intOption(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`AfPacketRingDriver: ${name} must be ${min}..${max}, got ${value}`);
-  }
-  return value;
 }

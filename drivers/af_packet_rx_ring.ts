@@ -46,6 +46,7 @@ import {
   tpacketFrameOffsets,
 } from "../ffi/tpacket.ts";
 import { vnetRxFlags } from "./vnet_header.ts";
+import { putRxFrame } from "./driver_util.ts";
 
 /** Bytes of one V2 RX block: 256 pages, one kernel allocation of order 8 (or vmalloc). */
 export const AF_PACKET_RING_V2_BLOCK_BYTES = 1024 * 1024;
@@ -174,10 +175,7 @@ export abstract class RxRing {
     // The vnet header sits right in front of the Ethernet header.
     if (vnetBytes !== 0) flags |= vnetRxFlags(ring, at - vnetBytes);
     if (snaplen > this.gsoAbove) flags |= RX_GSO;
-    batch.buf[n] = ring;
-    batch.off[n] = at;
-    batch.len[n] = snaplen;
-    batch.flags[n] = flags;
+    putRxFrame(batch, n, ring, at, snaplen, flags);
     stats.rxFrames++;
     stats.rxBytes += snaplen;
     return true;

@@ -10,7 +10,7 @@
  */
 
 import type { TxOffload } from "../link/driver.ts";
-import { ETH_HLEN, MSG_DONTWAIT } from "../ffi/constants.ts";
+import { ETH_HLEN, MSG_DONTWAIT, PAGE_BYTES } from "../ffi/constants.ts";
 import { EAGAIN, ENOBUFS } from "../ffi/errno.ts";
 import { sendto } from "../ffi/syscalls.ts";
 import {
@@ -25,11 +25,10 @@ import {
   tpacketAlign,
   tpacketFrameOffsets,
 } from "../ffi/tpacket.ts";
-import { VIRTIO_NET_HDR_LEN, writeVnetHeader } from "./vnet_header.ts";
+import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
+import { writeVnetHeader } from "./vnet_header.ts";
 import { copyBytes } from "./driver_util.ts";
 
-/** Page size of x86-64 Linux: ring blocks are whole pages. */
-export const PAGE_BYTES = 4096;
 /** Bytes of one TX slot when vnetHdr is on: room for a 64 KB super-frame. */
 export const AF_PACKET_RING_GSO_SLOT_BYTES = 64 * 1024;
 /** TX slots are packed into blocks of about this size (without vnetHdr). */

@@ -2,14 +2,13 @@
  * The AF_XDP frame pump: an XDP socket bound to one queue of one interface, fed by ustack's own
  * redirect program (`drivers/xdp_program.ts`).
  *
- * Memory: one anonymous mapping holds the UMEM — `frames` chunks of `frameBytes`, registered
- * with `XDP_UMEM_REG` — followed (multi-buffer only) by staging slots where frames that span
- * several chunks are reassembled. Half the chunks (at most `ringSize`) belong to receive and
- * circulate fill ring → RX ring → stack → fill ring; the rest belong to transmit and circulate
- * free list → TX ring → completion ring → free list. The four rings are mapped at the kernel's
- * page offsets with the field offsets of `XDP_MMAP_OFFSETS`; their producer/consumer words are
- * read and written with `Atomics` through `Uint32Array` views made once in
- * {@link AfXdpDriver.open}. Nothing is allocated per frame.
+ * Memory (`drivers/xdp_umem.ts`): one anonymous mapping holds the UMEM — `frames` chunks of
+ * `frameBytes`, registered with `XDP_UMEM_REG` — followed (multi-buffer only) by staging slots
+ * where frames that span several chunks are reassembled. Half the chunks (at most `ringSize`)
+ * belong to receive and circulate fill ring → RX ring → stack → fill ring; the rest belong to
+ * transmit and circulate free list → TX ring → completion ring → free list. The four rings
+ * (`drivers/xdp_ring.ts`) are mapped at the kernel's page offsets with the field offsets of
+ * `XDP_MMAP_OFFSETS`. Set-up is in `drivers/af_xdp_setup.ts`. Nothing is allocated per frame.
  *
  * Receive is syscall-free: the kernel fills the RX ring, {@link AfXdpDriver.receive} lends the
  * stack views of the UMEM, {@link AfXdpDriver.release} hands the chunks back through the fill
@@ -31,144 +30,38 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
-import {
-  AF_INET,
-  AF_XDP,
-  ETH_HLEN,
-  MAP_ANONYMOUS,
-  MAP_POPULATE,
-  MAP_PRIVATE,
-  MAP_SHARED,
-  MSG_DONTWAIT,
-  PROT_READ,
-  PROT_WRITE,
-  SOCK_CLOEXEC,
-  SOCK_DGRAM,
-  SOCK_RAW,
-  SOL_XDP,
-  XDP_COPY,
-  XDP_MMAP_OFFSETS,
-  XDP_PGOFF_RX_RING,
-  XDP_PGOFF_TX_RING,
-  XDP_RX_RING,
-  XDP_STATISTICS,
-  XDP_TX_RING,
-  XDP_UMEM_COMPLETION_RING,
-  XDP_UMEM_FILL_RING,
-  XDP_UMEM_PGOFF_COMPLETION_RING,
-  XDP_UMEM_PGOFF_FILL_RING,
-  XDP_UMEM_REG,
-  XDP_USE_SG,
-  XDP_ZEROCOPY,
-} from "../ffi/constants.ts";
-import { EACCES, EAGAIN, EINVAL, ENOBUFS, EPERM, SyscallError } from "../ffi/errno.ts";
-import { withNetns } from "../ffi/netns.ts";
+import { ETH_HLEN, MSG_DONTWAIT } from "../ffi/constants.ts";
+import { EAGAIN, EBUSY, ENOBUFS } from "../ffi/errno.ts";
+import { XDP_PKT_CONTD, type XdpKernelStats, xdpStatistics } from "../ffi/if_xdp.ts";
 import { allocStruct } from "../ffi/structs.ts";
+import { sendto } from "../ffi/syscalls.ts";
+import { closedError, copyBytes, putRxFrame, rxWant, txFrameInBounds } from "./driver_util.ts";
+import { openOnInterface } from "./interface_open.ts";
+import type { ResourceStack } from "./resource_stack.ts";
 import {
-  bind,
-  close,
-  getsockopt,
-  interfaceIndex,
-  interfaceMac,
-  interfaceMtu,
-  mmap,
-  munmap,
-  sendto,
-  setsockopt,
-  setsockoptInt,
-  socket,
-} from "../ffi/syscalls.ts";
-import { type XdpAttachMode, XdpRedirectProgram } from "./xdp_program.ts";
-import { closedError, copyBytes, roundUp } from "./driver_util.ts";
+  AF_XDP_CAPABILITIES,
+  type AfXdpOptions,
+  type OpenedXdp,
+  openXdpSocket,
+  xdpGeometry,
+} from "./af_xdp_setup.ts";
+import type { XdpRedirectProgram } from "./xdp_program.ts";
+import type { XdpConsumerRing, XdpProducerRing } from "./xdp_ring.ts";
+import type { XdpUmem } from "./xdp_umem.ts";
 
-// --- linux/if_xdp.h layouts (x86-64) --------------------------------------------------------------
+export {
+  AF_XDP_DEFAULT_FRAME_BYTES,
+  AF_XDP_DEFAULT_FRAMES,
+  AF_XDP_DEFAULT_RING_SIZE,
+  AF_XDP_DEFAULT_RX_BATCH,
+  type AfXdpOptions,
+} from "./af_xdp_setup.ts";
+export type { XdpKernelStats } from "../ffi/if_xdp.ts";
 
-/** `struct xdp_umem_reg`: `addr` (u64), `len` (u64), `chunk_size`, `headroom`, `flags`, … */
-const UMEM_REG_SIZE = 32;
-const UMEM_REG_ADDR = 0;
-const UMEM_REG_LEN = 8;
-const UMEM_REG_CHUNK_SIZE = 16;
-const UMEM_REG_HEADROOM = 20;
-/** `struct xdp_mmap_offsets`: four `xdp_ring_offset` (producer, consumer, desc, flags: u64). */
-const MMAP_OFFSETS_SIZE = 128;
-const MMAP_OFF_RX = 0;
-const MMAP_OFF_TX = 32;
-const MMAP_OFF_FILL = 64;
-const MMAP_OFF_COMPLETION = 96;
-const RING_OFF_PRODUCER = 0;
-const RING_OFF_CONSUMER = 8;
-const RING_OFF_DESC = 16;
-/** `struct sockaddr_xdp`: family u16, flags u16, ifindex u32, queue_id u32, shared_umem_fd u32. */
-const SOCKADDR_XDP_SIZE = 16;
-const SXDP_FAMILY = 0;
-const SXDP_FLAGS = 2;
-const SXDP_IFINDEX = 4;
-const SXDP_QUEUE_ID = 8;
-/** `struct xdp_desc`: addr u64, len u32, options u32 — as four u32 words. */
-const XDP_DESC_WORDS = 4;
-const DESC_ADDR_LO = 0;
-const DESC_LEN = 2;
-const DESC_OPTIONS = 3;
-/** Fill/completion ring entries are one u64 address: two u32 words. */
-const ADDR_DESC_WORDS = 2;
-/** `xdp_desc.options`: more descriptors of the same frame follow (multi-buffer). */
-export const XDP_PKT_CONTD = 1;
-/** Headroom the kernel keeps in front of received data in every chunk (`XDP_PACKET_HEADROOM`). */
-export const XDP_PACKET_HEADROOM = 256;
-/** `struct xdp_statistics`: six u64 counters. */
-const XDP_STATISTICS_SIZE = 48;
-/** XDP sockopt: `struct xdp_options` (u32 flags). */
-const XDP_OPTIONS = 8;
-/** `xdp_options.flags`: the socket runs in zero-copy mode. */
-const XDP_OPTIONS_ZEROCOPY = 1;
-/** errno: operation not supported (a driver without zero-copy AF_XDP). */
-const EOPNOTSUPP = 95;
-/** errno: the device refused a frame (NET_XMIT_DROP on a copy-mode kick). */
-const EBUSY = 16;
-
-// --- defaults -------------------------------------------------------------------------------------
-
-/** Default UMEM chunk size (one page). */
-export const AF_XDP_DEFAULT_FRAME_BYTES = 4096;
-/** Default UMEM chunks (16 MiB at 4 KiB). */
-export const AF_XDP_DEFAULT_FRAMES = 4096;
-/** Default entries of each of the four rings. */
-export const AF_XDP_DEFAULT_RING_SIZE = 2048;
-/** Default most frames one `receive` returns (also the multi-buffer staging slots). */
-export const AF_XDP_DEFAULT_RX_BATCH = 64;
 /** Copy-mode kernels send at most this many descriptors per `sendto` kick (TX_BATCH_SIZE). */
 const KICK_DESCS = 32;
 /** Extra kicks allowed per flush beyond the descriptors' share (EAGAIN without progress). */
 const KICK_SLACK = 4;
-
-/** Options of {@link AfXdpDriver.open}. */
-export interface AfXdpOptions {
-  /** Interface to bind (e.g. `"us0"`). */
-  ifname: string;
-  /** Named network namespace (`ip netns`) the interface lives in; default: the current one. */
-  netns?: string;
-  /** Device queue to bind and redirect; default 0. */
-  queue?: number;
-  /** Use a smaller MTU than the link's (bytes of IP per frame); default: the link's MTU. */
-  mtu?: number;
-  /** UMEM chunk size, 2048 or 4096; default 4096. */
-  frameBytes?: number;
-  /** UMEM chunks, split between receive and transmit; default 4096. */
-  frames?: number;
-  /** Entries of each ring (a power of two); default 2048. */
-  ringSize?: number;
-  /** Ask for zero-copy; where the driver cannot (veth: EOPNOTSUPP) fall back to copy mode. */
-  zeroCopy?: boolean;
-  /**
-   * Multi-buffer frames (XDP_USE_SG + BPF_F_XDP_HAS_FRAGS); default: on when a link-MTU frame
-   * does not fit one chunk after the kernel's 256-byte headroom (MTU 9000 at 4 KiB chunks).
-   */
-  multiBuffer?: boolean;
-  /** How the redirect program is attached; default "auto" (native where the driver has it). */
-  attachMode?: XdpAttachMode;
-  /** Most frames one `receive` returns; default 64. */
-  rxBatch?: number;
-}
 
 /**
  * {@link DriverStats} plus the AF_XDP driver's own counters. `syscalls` counts the `sendto`
@@ -194,64 +87,6 @@ export class AfXdpStats extends DriverStats {
   txOversize = 0;
   /** Flushes that ran out of kick budget with descriptors still unsent (sent next flush). */
   txKickBudgetExhausted = 0;
-}
-
-/** The kernel's own counters of the socket (`XDP_STATISTICS`). */
-export interface XdpKernelStats {
-  /** Frames dropped for reasons other than the two below. */
-  rxDropped: number;
-  /** Invalid descriptors found on the fill ring. */
-  rxInvalidDescs: number;
-  /** Invalid descriptors found on the TX ring. */
-  txInvalidDescs: number;
-  /** Frames dropped because the RX ring was full. */
-  rxRingFull: number;
-  /** Frames dropped because the fill ring was empty. */
-  rxFillRingEmptyDescs: number;
-  /** Times the kernel found the TX ring empty. */
-  txRingEmptyDescs: number;
-}
-
-/** A mapped ring: its memory, a word view, and the word indices of its fields. */
-interface Ring {
-  ptr: Deno.PointerObject;
-  bytes: number;
-  words: Uint32Array;
-  producer: number;
-  consumer: number;
-  desc: number;
-  mask: number;
-}
-
-/** The validated numbers {@link AfXdpDriver.open} works with. */
-interface Geometry {
-  queue: number;
-  frameBytes: number;
-  frames: number;
-  ringSize: number;
-  rxFrames: number;
-  txFrames: number;
-  rxBatch: number;
-}
-
-/** Everything acquired by the set-up, handed to the constructor. */
-interface Opened {
-  fd: number;
-  ifname: string;
-  ifindex: number;
-  mac: Uint8Array;
-  linkMtu: number;
-  mtu: number;
-  geometry: Geometry;
-  umemPtr: Deno.PointerObject;
-  mapBytes: number;
-  umemBytes: number;
-  stagingSlotBytes: number;
-  rings: { rx: Ring; tx: Ring; fill: Ring; completion: Ring };
-  zeroCopy: boolean;
-  zeroCopyFallback: string | null;
-  multiBuffer: boolean;
-  program: XdpRedirectProgram;
 }
 
 /**
@@ -312,71 +147,47 @@ export class AfXdpDriver implements LinkDriver {
 
   #fd: number;
   #closed = false;
-  readonly #umemPtr: Deno.PointerObject;
-  readonly #mapBytes: number;
-  /** The whole mapping: UMEM chunks, then the staging slots. */
-  readonly #mem: Uint8Array;
-  readonly #umemBytes: number;
-  readonly #stagingSlotBytes: number;
+  /** UMEM, socket, rings and program, released by `close()`. */
+  readonly #resources: ResourceStack;
+  readonly #umem: XdpUmem;
   readonly #rxBatch: number;
-  readonly #chunkMask: number;
-  readonly #rx: Ring;
-  readonly #tx: Ring;
-  readonly #fill: Ring;
-  readonly #completion: Ring;
-  /** Local copies of the indices this side owns (the kernel only reads them). */
-  #rxCons = 0;
-  #fillProd = 0;
-  #txProd = 0;
-  #completionCons = 0;
-  /** Last TX consumer index seen (the kernel's), to count free TX-ring slots. */
-  #txConsSeen = 0;
+  readonly #rx: XdpConsumerRing;
+  readonly #tx: XdpProducerRing;
+  readonly #fill: XdpProducerRing;
+  readonly #completion: XdpConsumerRing;
   /** Chunks taken off the RX ring since the last release (lent or dropped). */
   readonly #held: Uint32Array;
   #heldCount = 0;
-  /** Free transmit chunks (a stack of chunk addresses). */
-  readonly #txFree: Uint32Array;
-  #txFreeCount = 0;
   /** Descriptors published on the TX ring since the last complete kick. */
   #txUnsent = 0;
   readonly #kickBuf = allocStruct(8);
 
-  private constructor(o: Opened) {
+  private constructor(o: OpenedXdp, resources: ResourceStack) {
+    const g = o.geometry;
     this.#fd = o.fd;
-    this.name = o.ifname;
-    this.ifindex = o.ifindex;
-    this.mac = o.mac;
-    this.linkMtu = o.linkMtu;
-    this.mtu = o.mtu;
-    this.queue = o.geometry.queue;
+    this.#resources = resources;
+    this.name = o.link.ifname;
+    this.ifindex = o.link.ifindex;
+    this.mac = o.link.mac;
+    this.linkMtu = o.link.linkMtu;
+    this.mtu = o.link.mtu;
+    this.queue = g.queue;
     this.zeroCopy = o.zeroCopy;
     this.zeroCopyFallback = o.zeroCopyFallback;
     this.multiBuffer = o.multiBuffer;
-    this.frameBytes = o.geometry.frameBytes;
-    this.rxFrames = o.geometry.rxFrames;
-    this.txFrames = o.geometry.txFrames;
-    this.ringSize = o.geometry.ringSize;
-    this.maxFrameBytes = o.mtu + ETH_HLEN;
+    this.frameBytes = g.frameBytes;
+    this.rxFrames = g.rxFrames;
+    this.txFrames = g.txFrames;
+    this.ringSize = g.ringSize;
+    this.maxFrameBytes = o.link.mtu + ETH_HLEN;
     this.program = o.program;
-    this.#umemPtr = o.umemPtr;
-    this.#mapBytes = o.mapBytes;
-    this.#mem = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(o.umemPtr, o.mapBytes));
-    this.#umemBytes = o.umemBytes;
-    this.#stagingSlotBytes = o.stagingSlotBytes;
-    this.#rxBatch = o.geometry.rxBatch;
-    this.#chunkMask = ~(o.geometry.frameBytes - 1);
+    this.#umem = o.umem;
+    this.#rxBatch = g.rxBatch;
     this.#rx = o.rings.rx;
     this.#tx = o.rings.tx;
     this.#fill = o.rings.fill;
     this.#completion = o.rings.completion;
-    this.#held = new Uint32Array(o.geometry.rxFrames);
-    this.#txFree = new Uint32Array(o.geometry.txFrames);
-    // The fill ring was primed with chunks 0..rxFrames-1; transmit owns the rest.
-    this.#fillProd = o.geometry.rxFrames;
-    for (let i = 0; i < o.geometry.txFrames; i++) {
-      this.#txFree[i] = (o.geometry.rxFrames + i) * o.geometry.frameBytes;
-    }
-    this.#txFreeCount = o.geometry.txFrames;
+    this.#held = new Uint32Array(g.rxFrames);
   }
 
   /**
@@ -392,12 +203,17 @@ export class AfXdpDriver implements LinkDriver {
    * ```
    */
   static open(opts: AfXdpOptions): AfXdpDriver {
-    const geometry = validate(opts);
-    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
-      throw new RangeError(`AfXdpDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
-    }
-    const setUp = (): AfXdpDriver => new AfXdpDriver(openSocket(opts, geometry));
-    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+    const geometry = xdpGeometry(opts);
+    const o = {
+      driver: "AfXdpDriver",
+      netns: opts.netns,
+      mtu: opts.mtu,
+      capabilities: AF_XDP_CAPABILITIES,
+    };
+    return openOnInterface(
+      o,
+      (res) => new AfXdpDriver(openXdpSocket(res, opts, geometry), res),
+    );
   }
 
   /** The XDP socket fd (polls readable when the RX ring has frames), or -1 once closed. */
@@ -412,7 +228,7 @@ export class AfXdpDriver implements LinkDriver {
 
   /** Transmit chunks currently free. */
   get txFreeFrames(): number {
-    return this.#txFreeCount;
+    return this.#umem.txFree;
   }
 
   /**
@@ -424,23 +240,22 @@ export class AfXdpDriver implements LinkDriver {
     if (this.#closed) throw closedError("AfXdpDriver", "receive");
     if (this.#heldCount > 0) this.#refill();
     batch.count = 0;
-    let want = max < batch.capacity ? max : batch.capacity;
-    if (want > this.#rxBatch) want = this.#rxBatch;
+    const want = rxWant(batch, max, this.#rxBatch);
     if (want <= 0) return 0;
     const rx = this.#rx;
-    const words = rx.words;
-    const mem = this.#mem;
+    const umem = this.#umem;
+    const mem = umem.mem;
     const stats = this.stats;
     const held = this.#held;
     const gsoAbove = this.maxFrameBytes;
-    let cons = this.#rxCons;
-    let avail = (Atomics.load(words, rx.producer) - cons) >>> 0;
+    const first = rx.tail;
+    let cons = first;
+    let avail = rx.available();
     let n = 0;
     while (n < want && avail > 0) {
-      let d = rx.desc + (cons & rx.mask) * XDP_DESC_WORDS;
-      const addr = words[d + DESC_ADDR_LO];
-      const len = words[d + DESC_LEN];
-      if ((words[d + DESC_OPTIONS] & XDP_PKT_CONTD) === 0) {
+      const addr = rx.descAddr(cons);
+      const len = rx.descLen(cons);
+      if ((rx.descOptions(cons) & XDP_PKT_CONTD) === 0) {
         // The common case: the whole frame in one chunk, lent in place.
         held[this.#heldCount++] = addr;
         cons = (cons + 1) >>> 0;
@@ -450,11 +265,9 @@ export class AfXdpDriver implements LinkDriver {
           stats.rxDropped++;
           continue;
         }
-        batch.buf[n] = mem;
-        batch.off[n] = addr;
-        batch.len[n] = len;
-        batch.flags[n] = len > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
-        n++;
+        // AF_XDP carries no checksum metadata: RX_CSUM_MAYBE_PARTIAL lets the stack decide.
+        const flags = len > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
+        putRxFrame(batch, n++, mem, addr, len, flags);
         stats.rxFrames++;
         stats.rxBytes += len;
         continue;
@@ -463,20 +276,21 @@ export class AfXdpDriver implements LinkDriver {
       // the last one is not there yet, leave the frame for the next call).
       let parts = 1;
       let total = len;
+      let last = cons;
       while (parts < avail) {
-        d = rx.desc + (((cons + parts) >>> 0) & rx.mask) * XDP_DESC_WORDS;
-        total += words[d + DESC_LEN];
+        last = (cons + parts) >>> 0;
+        total += rx.descLen(last);
         parts++;
-        if ((words[d + DESC_OPTIONS] & XDP_PKT_CONTD) === 0) break;
+        if ((rx.descOptions(last) & XDP_PKT_CONTD) === 0) break;
       }
-      if ((words[d + DESC_OPTIONS] & XDP_PKT_CONTD) !== 0) break;
-      const slotOff = this.#umemBytes + n * this.#stagingSlotBytes;
-      const fits = total <= this.#stagingSlotBytes;
+      if ((rx.descOptions(last) & XDP_PKT_CONTD) !== 0) break;
+      const slotOff = umem.stagingOffset(n);
+      const fits = total <= umem.stagingSlotBytes;
       let at = slotOff;
       for (let p = 0; p < parts; p++) {
-        d = rx.desc + (((cons + p) >>> 0) & rx.mask) * XDP_DESC_WORDS;
-        const partAddr = words[d + DESC_ADDR_LO];
-        const partLen = words[d + DESC_LEN];
+        const d = (cons + p) >>> 0;
+        const partAddr = rx.descAddr(d);
+        const partLen = rx.descLen(d);
         if (fits) mem.copyWithin(at, partAddr, partAddr + partLen);
         at += partLen;
         held[this.#heldCount++] = partAddr;
@@ -490,20 +304,14 @@ export class AfXdpDriver implements LinkDriver {
         continue;
       }
       stats.rxMultiBuffer++;
-      batch.buf[n] = mem;
-      batch.off[n] = slotOff;
-      batch.len[n] = total;
-      batch.flags[n] = total > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
-      n++;
+      const flags = total > gsoAbove ? RX_GSO | RX_CSUM_MAYBE_PARTIAL : RX_CSUM_MAYBE_PARTIAL;
+      putRxFrame(batch, n++, mem, slotOff, total, flags);
       stats.rxFrames++;
       stats.rxBytes += total;
     }
-    if (cons !== this.#rxCons) {
-      // The descriptors are read: the kernel may reuse those RX-ring slots (the chunks stay
-      // ours until they go back through the fill ring).
-      this.#rxCons = cons;
-      Atomics.store(words, rx.consumer, cons);
-    }
+    // The descriptors are read: the kernel may reuse those RX-ring slots (the chunks stay ours
+    // until they go back through the fill ring).
+    rx.release((cons - first) >>> 0);
     batch.count = n;
     return n;
   }
@@ -523,7 +331,7 @@ export class AfXdpDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, _offload: TxOffload | null): boolean {
     if (this.#closed) throw closedError("AfXdpDriver", "transmit");
     const stats = this.stats;
-    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+    if (!txFrameInBounds(frame, off, len)) {
       stats.txDropped++;
       return false;
     }
@@ -543,23 +351,19 @@ export class AfXdpDriver implements LinkDriver {
       }
     }
     const tx = this.#tx;
-    const words = tx.words;
-    const mem = this.#mem;
-    let prod = this.#txProd;
+    const umem = this.#umem;
+    const mem = umem.mem;
+    let index = tx.head;
     let done = 0;
     for (let p = 0; p < parts; p++) {
-      const addr = this.#txFree[--this.#txFreeCount];
+      const addr = umem.takeTxChunk();
       const partLen = len - done < fb ? len - done : fb;
       copyBytes(frame, off + done, mem, addr, partLen);
       done += partLen;
-      const d = tx.desc + (prod & tx.mask) * XDP_DESC_WORDS;
-      words[d + DESC_ADDR_LO] = addr;
-      words[d + DESC_ADDR_LO + 1] = 0;
-      words[d + DESC_LEN] = partLen;
-      words[d + DESC_OPTIONS] = p + 1 < parts ? XDP_PKT_CONTD : 0;
-      prod = (prod + 1) >>> 0;
+      tx.setDesc(index, addr, partLen, p + 1 < parts ? XDP_PKT_CONTD : 0);
+      index = (index + 1) >>> 0;
     }
-    this.#txProd = prod;
+    tx.advance(parts);
     this.#txUnsent += parts;
     stats.txDescs += parts;
     stats.txFrames++;
@@ -581,96 +385,61 @@ export class AfXdpDriver implements LinkDriver {
   /** The kernel's counters for this socket (`getsockopt(XDP_STATISTICS)`; allocates). */
   kernelStats(): XdpKernelStats {
     if (this.#closed) throw closedError("AfXdpDriver", "kernelStats");
-    const buf = allocStruct(XDP_STATISTICS_SIZE);
-    getsockopt(this.#fd, SOL_XDP, XDP_STATISTICS, buf);
-    const v = new DataView(buf.buffer);
-    const at = (i: number): number => Number(v.getBigUint64(i * 8, true));
-    return {
-      rxDropped: at(0),
-      rxInvalidDescs: at(1),
-      txInvalidDescs: at(2),
-      rxRingFull: at(3),
-      rxFillRingEmptyDescs: at(4),
-      txRingEmptyDescs: at(5),
-    };
+    return xdpStatistics(this.#fd);
   }
 
   /**
-   * Detach the program (the kernel sees the interface's traffic again), close the socket and
-   * unmap rings and UMEM. Unsent frames are discarded. A second close throws EBADF.
+   * Detach the program (the kernel sees the interface's traffic again), unmap the rings, close
+   * the socket and unmap the UMEM. Unsent frames are discarded. A second close throws EBADF.
    */
   close(): void {
     if (this.#closed) throw closedError("AfXdpDriver", "close");
     this.#closed = true;
-    const fd = this.#fd;
     this.#fd = -1;
-    let first: unknown = null;
-    const attempt = (fn: () => void): void => {
-      try {
-        fn();
-      } catch (e) {
-        first ??= e;
-      }
-    };
-    attempt(() => this.program.close());
-    attempt(() => close(fd));
-    for (const ring of [this.#rx, this.#tx, this.#fill, this.#completion]) {
-      attempt(() => munmap(ring.ptr, ring.bytes));
-    }
-    attempt(() => munmap(this.#umemPtr, this.#mapBytes));
-    if (first !== null) throw first;
+    this.#resources.close();
   }
 
   /** Return the held chunks to the fill ring (masked back to their chunk base). */
   #refill(): void {
     const fill = this.#fill;
-    const words = fill.words;
+    const umem = this.#umem;
     const held = this.#held;
-    const mask = this.#chunkMask;
-    let prod = this.#fillProd;
     const count = this.#heldCount;
+    let index = fill.head;
     for (let i = 0; i < count; i++) {
-      const e = fill.desc + (prod & fill.mask) * ADDR_DESC_WORDS;
       // The kernel put the data XDP_PACKET_HEADROOM bytes into the chunk: give back the base.
-      words[e] = (held[i] & mask) >>> 0;
-      words[e + 1] = 0;
-      prod = (prod + 1) >>> 0;
+      fill.setAddr(index, umem.chunkBase(held[i]));
+      index = (index + 1) >>> 0;
     }
-    this.#fillProd = prod;
+    fill.advance(count);
+    fill.publish();
     this.#heldCount = 0;
     this.stats.fillRefills += count;
-    Atomics.store(words, fill.producer, prod);
   }
 
   /** True when `parts` TX-ring slots and chunks are free (recycling completions if needed). */
   #txRoom(parts: number): boolean {
-    if (this.#txFreeCount < parts) this.#drainCompletions();
-    if (this.#txFreeCount < parts) return false;
-    const tx = this.#tx;
-    if (((this.#txProd - this.#txConsSeen) >>> 0) + parts > this.ringSize) {
-      this.#txConsSeen = Atomics.load(tx.words, tx.consumer);
-      if (((this.#txProd - this.#txConsSeen) >>> 0) + parts > this.ringSize) return false;
-    }
-    return true;
+    if (this.#umem.txFree < parts) this.#drainCompletions();
+    if (this.#umem.txFree < parts) return false;
+    return this.#tx.hasRoom(parts);
   }
 
   /** Publish the TX producer and kick until the kernel has taken every descriptor. */
   #kick(): void {
     const tx = this.#tx;
     const stats = this.stats;
-    Atomics.store(tx.words, tx.producer, this.#txProd);
+    tx.publish();
     let budget = Math.ceil(this.#txUnsent / KICK_DESCS) + KICK_SLACK;
-    let seen = Atomics.load(tx.words, tx.consumer);
+    let before = tx.unconsumed();
     for (;;) {
       const r = sendto(this.#fd, this.#kickBuf, 0, MSG_DONTWAIT, null);
       stats.syscalls++;
       stats.txKicks++;
-      const cons = Atomics.load(tx.words, tx.consumer);
-      this.#txConsSeen = cons;
-      this.#txUnsent = (this.#txProd - cons) >>> 0;
+      const unsent = tx.unconsumed();
+      this.#txUnsent = unsent;
       // EBUSY: the device dropped one frame (NET_XMIT_DROP); the rest go on.
       if (r === -EBUSY) stats.txDropped++;
-      if (this.#txUnsent === 0) break;
+      if (unsent === 0) break;
       if (r >= 0) break; // copy mode sent what it could; zero-copy: the driver was woken
       if (r === -EAGAIN) {
         stats.txKickEagain++; // more than one kick's worth, or no completion-ring room
@@ -683,8 +452,8 @@ export class AfXdpDriver implements LinkDriver {
         break;
       }
       // No progress: the completion ring may be full of our own unread completions.
-      if (cons === seen) this.#drainCompletions();
-      seen = cons;
+      if (unsent === before) this.#drainCompletions();
+      before = unsent;
       if (--budget <= 0) {
         stats.txKickBudgetExhausted++;
         break;
@@ -695,260 +464,15 @@ export class AfXdpDriver implements LinkDriver {
   /** Move completed transmit chunks back to the free list. */
   #drainCompletions(): void {
     const cq = this.#completion;
-    const words = cq.words;
-    const prod = Atomics.load(words, cq.producer);
-    let cons = this.#completionCons;
-    if (prod === cons) return;
-    const mask = this.#chunkMask;
-    const free = this.#txFree;
-    let n = 0;
-    while (cons !== prod) {
-      const e = cq.desc + (cons & cq.mask) * ADDR_DESC_WORDS;
-      free[this.#txFreeCount++] = (words[e] & mask) >>> 0;
-      cons = (cons + 1) >>> 0;
-      n++;
+    const n = cq.available();
+    if (n === 0) return;
+    const umem = this.#umem;
+    let index = cq.tail;
+    for (let i = 0; i < n; i++) {
+      umem.returnTxChunk(umem.chunkBase(cq.addrAt(index)));
+      index = (index + 1) >>> 0;
     }
-    this.#completionCons = cons;
+    cq.release(n);
     this.stats.txCompleted += n;
-    Atomics.store(words, cq.consumer, cons);
   }
-}
-
-/** Validate the geometry options and derive the receive/transmit split. */
-function validate(opts: AfXdpOptions): Geometry {
-  const queue = opts.queue ?? 0;
-  if (!Number.isInteger(queue) || queue < 0 || queue > 0xffff) {
-    throw new RangeError(`AfXdpDriver: queue must be 0..65535, got ${queue}`);
-  }
-  const frameBytes = opts.frameBytes ?? AF_XDP_DEFAULT_FRAME_BYTES;
-  if (frameBytes !== 2048 && frameBytes !== 4096) {
-    throw new RangeError(`AfXdpDriver: frameBytes must be 2048 or 4096, got ${frameBytes}`);
-  }
-  const ringSize = opts.ringSize ?? AF_XDP_DEFAULT_RING_SIZE;
-  if (!Number.isInteger(ringSize) || ringSize < 2 || ringSize > 1 << 20 || !isPow2(ringSize)) {
-    throw new RangeError(`AfXdpDriver: ringSize must be a power of two, got ${ringSize}`);
-  }
-  const frames = opts.frames ?? AF_XDP_DEFAULT_FRAMES;
-  if (!Number.isInteger(frames) || frames < 2 || frames * frameBytes > 0xffff_f000) {
-    throw new RangeError(`AfXdpDriver: frames must be 2.. and fit 4 GiB, got ${frames}`);
-  }
-  const rxBatch = opts.rxBatch ?? AF_XDP_DEFAULT_RX_BATCH;
-  if (!Number.isInteger(rxBatch) || rxBatch < 1 || rxBatch > ringSize) {
-    throw new RangeError(`AfXdpDriver: rxBatch must be 1..ringSize, got ${rxBatch}`);
-  }
-  // Receive gets half the chunks (the fill ring holds them all); transmit the rest, bounded by
-  // the completion ring so every chunk in flight has a completion slot.
-  const rxFrames = Math.min(ringSize, frames >>> 1);
-  const txFrames = Math.min(ringSize, frames - rxFrames);
-  return { queue, frameBytes, frames, ringSize, rxFrames, txFrames, rxBatch };
-}
-
-/** Create, map, bind and attach, in the current namespace; undoes everything on failure. */
-function openSocket(opts: AfXdpOptions, g: Geometry): Opened {
-  const cleanups: (() => void)[] = [];
-  const undo = (): void => {
-    for (let i = cleanups.length - 1; i >= 0; i--) {
-      try {
-        cleanups[i]();
-      } catch { /* the original error matters more */ }
-    }
-  };
-  try {
-    const ifindex = interfaceIndex(opts.ifname);
-    const ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    let mac: Uint8Array;
-    let linkMtu: number;
-    try {
-      mac = interfaceMac(ctl, opts.ifname);
-      linkMtu = interfaceMtu(ctl, opts.ifname);
-    } finally {
-      close(ctl);
-    }
-    if (opts.mtu !== undefined && opts.mtu > linkMtu) {
-      throw new SyscallError(
-        "AfXdpDriver.open",
-        EINVAL,
-        `mtu ${opts.mtu} is above the MTU ${linkMtu} of "${opts.ifname}"`,
-      );
-    }
-    const mtu = opts.mtu ?? linkMtu;
-    // A link-MTU frame (plus a VLAN tag) must fit one chunk after the kernel's headroom.
-    const multiBuffer = opts.multiBuffer ??
-      (linkMtu + ETH_HLEN + 4 > g.frameBytes - XDP_PACKET_HEADROOM);
-    const stagingSlotBytes = multiBuffer ? roundUp(linkMtu + ETH_HLEN + 4, 64) : 0;
-    const umemBytes = g.frames * g.frameBytes;
-    const mapBytes = roundUp(umemBytes + g.rxBatch * stagingSlotBytes, 4096);
-    const umemPtr = mmap(
-      mapBytes,
-      PROT_READ | PROT_WRITE,
-      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-      -1,
-    );
-    cleanups.push(() => munmap(umemPtr, mapBytes));
-
-    const wantZeroCopy = opts.zeroCopy ?? false;
-    let zeroCopyFallback: string | null = null;
-    let sock: BoundSocket;
-    try {
-      sock = bindSocket(umemPtr, umemBytes, ifindex, g, multiBuffer, wantZeroCopy);
-    } catch (e) {
-      if (!(wantZeroCopy && e instanceof SyscallError && e.errno === EOPNOTSUPP)) throw e;
-      // The driver cannot do zero-copy (veth): start over in copy mode on a fresh socket.
-      zeroCopyFallback = e.code;
-      sock = bindSocket(umemPtr, umemBytes, ifindex, g, multiBuffer, false);
-    }
-    cleanups.push(() => sock.release());
-    const optionsBuf = allocStruct(4);
-    getsockopt(sock.fd, SOL_XDP, XDP_OPTIONS, optionsBuf);
-    const zeroCopy = (new DataView(optionsBuf.buffer).getUint32(0, true) &
-      XDP_OPTIONS_ZEROCOPY) !== 0;
-    if (wantZeroCopy && !zeroCopy && zeroCopyFallback === null) zeroCopyFallback = "copy mode";
-
-    const program = XdpRedirectProgram.attach({
-      ifindex,
-      queue: g.queue,
-      xskFd: sock.fd,
-      multiBuffer,
-      mode: opts.attachMode,
-    });
-    return {
-      fd: sock.fd,
-      ifname: opts.ifname,
-      ifindex,
-      mac,
-      linkMtu,
-      mtu,
-      geometry: g,
-      umemPtr,
-      mapBytes,
-      umemBytes,
-      stagingSlotBytes,
-      rings: sock.rings,
-      zeroCopy,
-      zeroCopyFallback,
-      multiBuffer,
-      program,
-    };
-  } catch (e) {
-    undo();
-    if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SyscallError(
-        e.syscall,
-        e.errno,
-        `${e.message}: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)`,
-      );
-    }
-    throw e;
-  }
-}
-
-/** A bound XDP socket with its four rings mapped. */
-interface BoundSocket {
-  fd: number;
-  rings: { rx: Ring; tx: Ring; fill: Ring; completion: Ring };
-  release(): void;
-}
-
-/**
- * socket → XDP_UMEM_REG → ring sizes → XDP_MMAP_OFFSETS → mmap the rings → prime the fill ring
- * → bind. Closes and unmaps everything it made if a step fails.
- */
-function bindSocket(
-  umemPtr: Deno.PointerObject,
-  umemBytes: number,
-  ifindex: number,
-  g: Geometry,
-  multiBuffer: boolean,
-  zeroCopy: boolean,
-): BoundSocket {
-  const fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
-  const mapped: Ring[] = [];
-  const release = (): void => {
-    let first: unknown = null;
-    for (const ring of mapped) {
-      try {
-        munmap(ring.ptr, ring.bytes);
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    mapped.length = 0;
-    try {
-      close(fd);
-    } catch (e) {
-      first ??= e;
-    }
-    if (first !== null) throw first;
-  };
-  try {
-    const reg = allocStruct(UMEM_REG_SIZE);
-    const rv = new DataView(reg.buffer);
-    rv.setBigUint64(UMEM_REG_ADDR, Deno.UnsafePointer.value(umemPtr), true);
-    rv.setBigUint64(UMEM_REG_LEN, BigInt(umemBytes), true);
-    rv.setUint32(UMEM_REG_CHUNK_SIZE, g.frameBytes, true);
-    rv.setUint32(UMEM_REG_HEADROOM, 0, true);
-    setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg);
-    setsockoptInt(fd, SOL_XDP, XDP_UMEM_FILL_RING, g.ringSize);
-    setsockoptInt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, g.ringSize);
-    setsockoptInt(fd, SOL_XDP, XDP_RX_RING, g.ringSize);
-    setsockoptInt(fd, SOL_XDP, XDP_TX_RING, g.ringSize);
-    const offsets = allocStruct(MMAP_OFFSETS_SIZE);
-    getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, offsets);
-    const ov = new DataView(offsets.buffer);
-    const map = (base: number, pgoff: bigint, descBytes: number): Ring => {
-      const off = (field: number): number => Number(ov.getBigUint64(base + field, true));
-      const descOff = off(RING_OFF_DESC);
-      const bytes = descOff + g.ringSize * descBytes;
-      const ptr = mmap(bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
-      const ring: Ring = {
-        ptr,
-        bytes,
-        words: new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, bytes)),
-        producer: off(RING_OFF_PRODUCER) >>> 2,
-        consumer: off(RING_OFF_CONSUMER) >>> 2,
-        desc: descOff >>> 2,
-        mask: g.ringSize - 1,
-      };
-      mapped.push(ring);
-      return ring;
-    };
-    const rx = map(MMAP_OFF_RX, XDP_PGOFF_RX_RING, XDP_DESC_WORDS * 4);
-    const tx = map(MMAP_OFF_TX, XDP_PGOFF_TX_RING, XDP_DESC_WORDS * 4);
-    const fill = map(MMAP_OFF_FILL, XDP_UMEM_PGOFF_FILL_RING, ADDR_DESC_WORDS * 4);
-    const completion = map(
-      MMAP_OFF_COMPLETION,
-      XDP_UMEM_PGOFF_COMPLETION_RING,
-      ADDR_DESC_WORDS * 4,
-    );
-    // Prime the fill ring with the receive chunks (0..rxFrames-1) before frames can arrive.
-    for (let i = 0; i < g.rxFrames; i++) {
-      const e = fill.desc + (i & fill.mask) * ADDR_DESC_WORDS;
-      fill.words[e] = i * g.frameBytes;
-      fill.words[e + 1] = 0;
-    }
-    Atomics.store(fill.words, fill.producer, g.rxFrames);
-
-    const sxdp = allocStruct(SOCKADDR_XDP_SIZE);
-    const sv = new DataView(sxdp.buffer);
-    sv.setUint16(SXDP_FAMILY, AF_XDP, true);
-    sv.setUint16(
-      SXDP_FLAGS,
-      (zeroCopy ? XDP_ZEROCOPY : XDP_COPY) | (multiBuffer ? XDP_USE_SG : 0),
-      true,
-    );
-    sv.setUint32(SXDP_IFINDEX, ifindex, true);
-    sv.setUint32(SXDP_QUEUE_ID, g.queue, true);
-    bind(fd, sxdp);
-    return { fd, rings: { rx, tx, fill, completion }, release };
-  } catch (e) {
-    try {
-      release();
-    } catch { /* the original error matters more */ }
-    throw e;
-  }
-}
-
-/** True for powers of two. */
-function isPow2(n: number): boolean {
-  return (n & (n - 1)) === 0;
 }

@@ -19,9 +19,9 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
+import { ETH_HLEN } from "../ffi/constants.ts";
+import { asksOffload, putRxFrame, txFrameInBounds } from "./driver_util.ts";
 
-/** Ethernet header bytes (destination, source, EtherType): IEEE 802.3 §3.1.1. */
-const ETHERNET_HEADER_BYTES = 14;
 /** Default MTU: 64 KiB, like Linux `lo`. */
 const DEFAULT_MTU = 65536;
 /** Default bound on queued frames. */
@@ -95,8 +95,8 @@ export class LoopbackDriver implements LinkDriver {
     if (!(Number.isInteger(frames) && frames >= 1)) {
       throw new RangeError("LoopbackDriver: queueFrames must be an integer >= 1");
     }
-    const bytes = opts.queueBytes ?? Math.max(DEFAULT_QUEUE_BYTES, mtu + ETHERNET_HEADER_BYTES);
-    if (!(Number.isInteger(bytes) && bytes >= mtu + ETHERNET_HEADER_BYTES)) {
+    const bytes = opts.queueBytes ?? Math.max(DEFAULT_QUEUE_BYTES, mtu + ETH_HLEN);
+    if (!(Number.isInteger(bytes) && bytes >= mtu + ETH_HLEN)) {
       throw new RangeError("LoopbackDriver: queueBytes must be an integer >= mtu + 14");
     }
     const mac = opts.mac ?? new Uint8Array(6);
@@ -134,10 +134,7 @@ export class LoopbackDriver implements LinkDriver {
     let d = this.#first;
     for (let i = 0; i < n; i++) {
       const len = this.#descLen[d];
-      batch.buf[i] = this.#ring;
-      batch.off[i] = this.#descOff[d];
-      batch.len[i] = len;
-      batch.flags[i] = 0;
+      putRxFrame(batch, i, this.#ring, this.#descOff[d], len, 0);
       stats.rxFrames++;
       stats.rxBytes += len;
       if (++d === this.#maxFrames) d = 0;
@@ -164,11 +161,7 @@ export class LoopbackDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     this.#checkOpen();
     const stats = this.stats;
-    if (
-      (offload !== null && (offload.needsCsum || offload.gsoType !== 0)) ||
-      len < ETHERNET_HEADER_BYTES || len > this.mtu + ETHERNET_HEADER_BYTES || off < 0 ||
-      off + len > frame.length
-    ) {
+    if (asksOffload(offload) || !txFrameInBounds(frame, off, len) || len > this.mtu + ETH_HLEN) {
       stats.txDropped++;
       return false;
     }

@@ -29,59 +29,41 @@ import {
   type TxOffload,
 } from "../link/driver.ts";
 import {
-  AF_INET,
   ETH_HLEN,
   IFF_NO_PI,
   IFF_TAP,
+  IFF_UP,
   IFF_VNET_HDR,
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
   SIOCGIFFLAGS,
-  SOCK_CLOEXEC,
-  SOCK_DGRAM,
+  SIOCSIFFLAGS,
+  SIOCSIFMTU,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
   TUNSETIFF,
   TUNSETOFFLOAD,
 } from "../ffi/constants.ts";
-import { EACCES, EAGAIN, EINVAL, ENOBUFS, ENODEV, EPERM, SyscallError } from "../ffi/errno.ts";
-import { withNetns } from "../ffi/netns.ts";
+import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
+import { EAGAIN, ENOBUFS, ENODEV, SyscallError } from "../ffi/errno.ts";
 import { rawSyscall, SYS_IOCTL } from "../ffi/bpf.ts";
 import { allocStruct, IFR_NAME, IFR_UNION, ifreq } from "../ffi/structs.ts";
+import { interfaceIndex, ioctl, open, read, write } from "../ffi/syscalls.ts";
 import {
-  close,
-  interfaceIndex,
-  interfaceMac,
-  interfaceMtu,
-  ioctl,
-  open,
-  read,
-  socket,
-  write,
-} from "../ffi/syscalls.ts";
-import { closedError, copyBytes, countOption, roundUp } from "./driver_util.ts";
+  closedError,
+  copyBytes,
+  intOption,
+  putRxFrame,
+  roundUp,
+  rxWant,
+  slotViews,
+  txFrameInBounds,
+} from "./driver_util.ts";
+import { type LinkInfo, openOnInterface, queryLink, withControlSocket } from "./interface_open.ts";
+import type { ResourceStack } from "./resource_stack.ts";
 import { vnetRxFlags, writeVnetHeader } from "./vnet_header.ts";
-
-// --- linux/if_tun.h, linux/virtio_net.h, linux/sockios.h, linux/if.h ------------------------------
-
-/** TUNSETOFFLOAD bit: the reader accepts frames with a partial checksum. */
-export const TUN_F_CSUM = 0x01;
-/** TUNSETOFFLOAD bit: the reader accepts TCPv4 super-frames. */
-export const TUN_F_TSO4 = 0x02;
-/** TUNSETOFFLOAD bit: the reader accepts TCPv6 super-frames. */
-export const TUN_F_TSO6 = 0x04;
-/** Set interface flags (`ifreq.ifr_flags`). */
-const SIOCSIFFLAGS = 0x8914;
-/** Set interface MTU (`ifreq.ifr_mtu`). */
-const SIOCSIFMTU = 0x8922;
-/** `ifr_flags`: administratively up. */
-const IFF_UP = 0x1;
-
-/** `sizeof(struct virtio_net_hdr)`: the TAP default `vnet_hdr_sz`. */
-export const VIRTIO_NET_HDR_BYTES = 10;
-/** `flags`: the checksum from csum_start on must be finished by the receiver. */
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-/** `flags`: the checksum was verified. */
-export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 
 // --- sizes ----------------------------------------------------------------------------------------
 
@@ -100,6 +82,8 @@ export const TAP_DEFAULT_RX_BATCH = 64;
 export const TAP_DEFAULT_TX_QUEUE = 64;
 /** Largest accepted `rxBatch`/`txQueue`. */
 export const TAP_MAX_BATCH = 1024;
+/** What the TAP driver needs, named in the message of an EPERM/EACCES at open. */
+const TAP_CAPABILITIES = "TAP devices need CAP_NET_ADMIN (run as root or grant the capability)";
 
 /** Options of {@link TapDriver.open}. */
 export interface TapOptions {
@@ -146,14 +130,12 @@ export class TapStats extends DriverStats {
   txOversize = 0;
 }
 
-/** The resources `open` acquires, handed to the constructor. */
+/** What `open` set up, handed to the constructor. */
 interface OpenedTap {
   fd: number;
-  name: string;
-  ifindex: number;
-  kernelMac: Uint8Array;
-  linkMtu: number;
-  mtu: number;
+  resources: ResourceStack;
+  /** The TAP as the kernel sees it (`mac` is the kernel side's). */
+  link: LinkInfo;
   created: boolean;
 }
 
@@ -206,6 +188,8 @@ export class TapDriver implements LinkDriver {
 
   #fd: number;
   #closed = false;
+  /** The TAP fd, closed by `close()`. */
+  readonly #resources: ResourceStack;
   readonly #hdrBytes: number;
   readonly #rxViews: Uint8Array[];
   readonly #txViews: Uint8Array[];
@@ -213,17 +197,19 @@ export class TapDriver implements LinkDriver {
   #staged = 0;
 
   private constructor(t: OpenedTap, vnetHdr: boolean, mac: Uint8Array, rx: number, tx: number) {
+    const link = t.link;
     this.#fd = t.fd;
-    this.name = t.name;
-    this.ifindex = t.ifindex;
-    this.kernelMac = t.kernelMac;
-    this.linkMtu = t.linkMtu;
-    this.mtu = t.mtu;
+    this.#resources = t.resources;
+    this.name = link.ifname;
+    this.ifindex = link.ifindex;
+    this.kernelMac = link.mac;
+    this.linkMtu = link.linkMtu;
+    this.mtu = link.mtu;
     this.created = t.created;
     this.vnetHdr = vnetHdr;
     this.mac = mac;
-    this.#hdrBytes = vnetHdr ? VIRTIO_NET_HDR_BYTES : 0;
-    this.maxFrameBytes = t.mtu + ETH_HLEN;
+    this.#hdrBytes = vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
+    this.maxFrameBytes = link.mtu + ETH_HLEN;
     this.capabilities = vnetHdr
       ? Object.freeze({
         txChecksumOffload: true,
@@ -234,19 +220,11 @@ export class TapDriver implements LinkDriver {
       : NO_OFFLOADS;
     this.rxSlots = rx;
     this.txSlots = tx;
-    const rxSlotBytes = roundUp(Math.max(TAP_RX_SLOT_BYTES, t.linkMtu + ETH_HLEN + 4), 8);
-    const rxData = new ArrayBuffer(rx * rxSlotBytes);
-    this.#rxViews = new Array<Uint8Array>(rx);
-    for (let i = 0; i < rx; i++) {
-      this.#rxViews[i] = new Uint8Array(rxData, i * rxSlotBytes, rxSlotBytes);
-    }
+    const rxSlotBytes = roundUp(Math.max(TAP_RX_SLOT_BYTES, link.linkMtu + ETH_HLEN + 4), 8);
+    this.#rxViews = slotViews(rx, rxSlotBytes);
     const largest = vnetHdr ? TAP_MAX_GSO_FRAME_BYTES : this.maxFrameBytes;
     this.txSlotBytes = roundUp(Math.max(largest + this.#hdrBytes, TAP_TX_SLOT_MIN_BYTES), 8);
-    const txData = new ArrayBuffer(tx * this.txSlotBytes);
-    this.#txViews = new Array<Uint8Array>(tx);
-    for (let i = 0; i < tx; i++) {
-      this.#txViews[i] = new Uint8Array(txData, i * this.txSlotBytes, this.txSlotBytes);
-    }
+    this.#txViews = slotViews(tx, this.txSlotBytes);
     this.#txLen = new Int32Array(tx);
   }
 
@@ -262,40 +240,20 @@ export class TapDriver implements LinkDriver {
    * ```
    */
   static open(opts: TapOptions): TapDriver {
-    const rx = countOption(
-      "TapDriver",
-      "rxBatch",
-      opts.rxBatch,
-      TAP_DEFAULT_RX_BATCH,
-      TAP_MAX_BATCH,
-    );
-    const tx = countOption(
-      "TapDriver",
-      "txQueue",
-      opts.txQueue,
-      TAP_DEFAULT_TX_QUEUE,
-      TAP_MAX_BATCH,
-    );
-    if (opts.mtu !== undefined && !(Number.isInteger(opts.mtu) && opts.mtu >= 68)) {
-      throw new RangeError(`TapDriver: mtu must be an integer >= 68, got ${opts.mtu}`);
-    }
+    const driver = "TapDriver";
+    const max = TAP_MAX_BATCH;
+    const rx = intOption(driver, "rxBatch", opts.rxBatch, TAP_DEFAULT_RX_BATCH, 1, max);
+    const tx = intOption(driver, "txQueue", opts.txQueue, TAP_DEFAULT_TX_QUEUE, 1, max);
     if (opts.mac !== undefined && (opts.mac.length !== 6 || (opts.mac[0] & 1) !== 0)) {
       throw new RangeError("TapDriver: mac must be 6 bytes of a unicast address");
     }
     ifreq(opts.name); // validates the name before anything is created
     const vnetHdr = opts.vnetHdr ?? false;
-    const setUp = (): TapDriver => {
-      const t = openTap(opts.name, opts.create ?? true, vnetHdr, opts.mtu);
-      try {
-        return new TapDriver(t, vnetHdr, stackMac(opts.mac, t.kernelMac), rx, tx);
-      } catch (e) {
-        try {
-          close(t.fd);
-        } catch { /* the original error matters more */ }
-        throw e;
-      }
-    };
-    return opts.netns === undefined ? setUp() : withNetns(opts.netns, setUp);
+    const o = { driver, netns: opts.netns, mtu: opts.mtu, capabilities: TAP_CAPABILITIES };
+    return openOnInterface(o, (resources) => {
+      const t = openTap(resources, opts.name, opts.create ?? true, vnetHdr, opts.mtu);
+      return new TapDriver(t, vnetHdr, stackMac(opts.mac, t.link.mac), rx, tx);
+    });
   }
 
   /** The TAP fd (non-blocking; polls readable when frames wait), or -1 once closed. */
@@ -315,8 +273,7 @@ export class TapDriver implements LinkDriver {
   receive(batch: RxBatch, max: number): number {
     if (this.#closed) throw closedError("TapDriver", "receive");
     batch.count = 0;
-    let want = max < batch.capacity ? max : batch.capacity;
-    if (want > this.rxSlots) want = this.rxSlots;
+    const want = rxWant(batch, max, this.rxSlots);
     const stats = this.stats;
     const hdr = this.#hdrBytes;
     const gsoAbove = this.maxFrameBytes;
@@ -340,11 +297,7 @@ export class TapDriver implements LinkDriver {
         if ((flags & RX_CSUM_PARTIAL) !== 0) stats.rxCsumPartial++;
       }
       if ((flags & RX_GSO) !== 0) stats.rxGso++;
-      batch.buf[n] = slot;
-      batch.off[n] = hdr;
-      batch.len[n] = len;
-      batch.flags[n] = flags;
-      n++;
+      putRxFrame(batch, n++, slot, hdr, len, flags);
       stats.rxFrames++;
       stats.rxBytes += len;
     }
@@ -366,7 +319,7 @@ export class TapDriver implements LinkDriver {
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     if (this.#closed) throw closedError("TapDriver", "transmit");
     const stats = this.stats;
-    if (len < ETH_HLEN || off < 0 || off + len > frame.length) {
+    if (!txFrameInBounds(frame, off, len)) {
       stats.txDropped++;
       return false;
     }
@@ -424,15 +377,23 @@ export class TapDriver implements LinkDriver {
   close(): void {
     if (this.#closed) throw closedError("TapDriver", "close");
     this.#closed = true;
-    const fd = this.#fd;
     this.#fd = -1;
     this.#staged = 0;
-    close(fd);
+    this.#resources.close();
   }
 }
 
-/** Open, attach (creating when allowed), configure and bring up the TAP; closes on failure. */
-function openTap(name: string, create: boolean, vnetHdr: boolean, mtu?: number): OpenedTap {
+/**
+ * Open /dev/net/tun (held by `res`), attach it to the TAP `name` (creating it when allowed),
+ * configure it and bring it up, in the current namespace.
+ */
+function openTap(
+  res: ResourceStack,
+  name: string,
+  create: boolean,
+  vnetHdr: boolean,
+  mtu: number | undefined,
+): OpenedTap {
   let existed = true;
   try {
     interfaceIndex(name);
@@ -443,46 +404,27 @@ function openTap(name: string, create: boolean, vnetHdr: boolean, mtu?: number):
   if (!existed && !create) {
     throw new SyscallError("TapDriver.open", ENODEV, `no interface "${name}" (create: false)`);
   }
-  let fd: number;
-  try {
-    fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  } catch (e) {
-    throw withCapabilityHint(e);
+  const fd = res.fd(open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  const req = ifreq(name);
+  new DataView(req.buffer).setInt16(
+    IFR_UNION,
+    IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0),
+    true,
+  );
+  ioctl(fd, TUNSETIFF, req);
+  const end = req.indexOf(0, IFR_NAME);
+  const actual = new TextDecoder().decode(req.subarray(IFR_NAME, end < 0 ? 16 : end));
+  if (vnetHdr) {
+    // The argument is the flag word itself, not a pointer: through syscall(2).
+    const r = rawSyscall(SYS_IOCTL, fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+    if (r < 0) throw new SyscallError("ioctl", -r, "TUNSETOFFLOAD");
   }
-  let ctl = -1;
-  try {
-    const req = ifreq(name);
-    const view = new DataView(req.buffer);
-    view.setInt16(IFR_UNION, IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0), true);
-    try {
-      ioctl(fd, TUNSETIFF, req);
-    } catch (e) {
-      throw withCapabilityHint(e);
-    }
-    const end = req.indexOf(0, IFR_NAME);
-    const actual = new TextDecoder().decode(req.subarray(IFR_NAME, end < 0 ? 16 : end));
-    if (vnetHdr) {
-      // The argument is the flag word itself, not a pointer: through syscall(2).
-      const r = rawSyscall(SYS_IOCTL, fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
-      if (r < 0) throw new SyscallError("ioctl", -r, "TUNSETOFFLOAD");
-    }
-    ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    let linkMtu = interfaceMtu(ctl, actual);
-    if (mtu !== undefined && mtu !== linkMtu) {
-      if (existed) {
-        if (mtu > linkMtu) {
-          throw new SyscallError(
-            "TapDriver.open",
-            EINVAL,
-            `mtu ${mtu} is above the MTU ${linkMtu} of "${actual}"`,
-          );
-        }
-      } else {
-        const mreq = ifreq(actual);
-        new DataView(mreq.buffer).setInt32(IFR_UNION, mtu, true);
-        ioctl(ctl, SIOCSIFMTU, mreq);
-        linkMtu = mtu;
-      }
+  withControlSocket((ctl) => {
+    // A TAP made here takes the MTU asked for as its link MTU; an attached one keeps its own.
+    if (!existed && mtu !== undefined) {
+      const mreq = ifreq(actual);
+      new DataView(mreq.buffer).setInt32(IFR_UNION, mtu, true);
+      ioctl(ctl, SIOCSIFMTU, mreq);
     }
     const freq = ifreq(actual);
     ioctl(ctl, SIOCGIFFLAGS, freq);
@@ -492,37 +434,8 @@ function openTap(name: string, create: boolean, vnetHdr: boolean, mtu?: number):
       fv.setUint16(IFR_UNION, flags | IFF_UP, true);
       ioctl(ctl, SIOCSIFFLAGS, freq);
     }
-    const kernelMac = interfaceMac(ctl, actual);
-    const ifindex = interfaceIndex(actual);
-    return {
-      fd,
-      name: actual,
-      ifindex,
-      kernelMac,
-      linkMtu,
-      mtu: mtu ?? linkMtu,
-      created: !existed,
-    };
-  } catch (e) {
-    try {
-      close(fd);
-    } catch { /* the original error matters more */ }
-    throw e;
-  } finally {
-    if (ctl >= 0) close(ctl);
-  }
-}
-
-/** Add the capability hint to EPERM/EACCES. */
-function withCapabilityHint(e: unknown): unknown {
-  if (e instanceof SyscallError && (e.errno === EPERM || e.errno === EACCES)) {
-    return new SyscallError(
-      e.syscall,
-      e.errno,
-      "TAP devices need CAP_NET_ADMIN (run as root or grant the capability)",
-    );
-  }
-  return e;
+  });
+  return { fd, resources: res, link: queryLink("TapDriver", actual, mtu), created: !existed };
 }
 
 /** The stack's MAC: the one given, or a random locally administered unicast one ≠ the TAP's. */

@@ -20,8 +20,16 @@
 
 import {
   BPF_F_XDP_HAS_FRAGS,
+  BPF_FUNC_REDIRECT_MAP,
+  BPF_INSN_BYTES,
   BPF_MAP_TYPE_XSKMAP,
+  BPF_OP_CALL,
+  BPF_OP_EXIT,
+  BPF_OP_LD_IMM64,
+  BPF_OP_LDX_MEM_W,
+  BPF_OP_MOV64_IMM,
   BPF_PROG_TYPE_XDP,
+  BPF_PSEUDO_MAP_FD,
   BPF_XDP,
   bpfLinkCreate,
   bpfLinkDetach,
@@ -31,34 +39,10 @@ import {
   bpfProgLoad,
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_SKB_MODE,
+  XDP_MD_RX_QUEUE_INDEX,
+  XDP_PASS,
 } from "../ffi/bpf.ts";
 import { close } from "../ffi/syscalls.ts";
-
-// --- eBPF instruction encoding (linux/bpf_common.h, linux/bpf.h) --------------------------------
-
-/** Bytes of one instruction slot: `code` u8, `dst_reg:4 src_reg:4` u8, `off` s16, `imm` s32. */
-export const BPF_INSN_BYTES = 8;
-/** Class `BPF_LDX` | mode `BPF_MEM` | size `BPF_W`: `dst = *(u32 *)(src + off)`. */
-const OP_LDX_MEM_W = 0x01 | 0x60 | 0x00;
-/** Class `BPF_LD` | mode `BPF_IMM` | size `BPF_DW`: 64-bit immediate load (two slots). */
-const OP_LD_IMM64 = 0x00 | 0x00 | 0x18;
-/** Class `BPF_ALU64` | op `BPF_MOV` | source `BPF_K`: `dst = imm`. */
-const OP_MOV64_IMM = 0x07 | 0xb0 | 0x00;
-/** Class `BPF_JMP` | op `BPF_CALL`: call helper `imm`. */
-const OP_CALL = 0x05 | 0x80;
-/** Class `BPF_JMP` | op `BPF_EXIT`: return r0. */
-const OP_EXIT = 0x05 | 0x90;
-/** `src_reg` of a 64-bit immediate load whose `imm` is a map fd (`BPF_PSEUDO_MAP_FD`). */
-const BPF_PSEUDO_MAP_FD = 1;
-/** Helper id of `bpf_redirect_map(map, key, flags)`. */
-const BPF_FUNC_REDIRECT_MAP = 51;
-/** `struct xdp_md`: offset of `rx_queue_index` (after data, data_end, data_meta, ifindex). */
-const XDP_MD_RX_QUEUE_INDEX = 16;
-
-/** XDP action: let the frame continue into the kernel's stack. */
-export const XDP_PASS = 2;
-/** XDP action: drop the frame. */
-export const XDP_DROP = 1;
 
 /** Instruction slots of the redirect program. */
 export const XDP_REDIRECT_PROG_SLOTS = 6;
@@ -93,15 +77,15 @@ export function xdpRedirectInsns(mapFd: number, fallbackAction: number = XDP_PAS
   const bytes = new Uint8Array(XDP_REDIRECT_PROG_SLOTS * BPF_INSN_BYTES);
   const v = new DataView(bytes.buffer);
   // r2 = ctx->rx_queue_index (r1 holds the struct xdp_md pointer on entry)
-  insn(v, 0, OP_LDX_MEM_W, 2, 1, XDP_MD_RX_QUEUE_INDEX, 0);
+  insn(v, 0, BPF_OP_LDX_MEM_W, 2, 1, XDP_MD_RX_QUEUE_INDEX, 0);
   // r1 = the map (lower 32 bits in this slot, upper 32 bits in the next, which is all zero)
-  insn(v, 1, OP_LD_IMM64, 1, BPF_PSEUDO_MAP_FD, 0, mapFd);
+  insn(v, 1, BPF_OP_LD_IMM64, 1, BPF_PSEUDO_MAP_FD, 0, mapFd);
   insn(v, 2, 0, 0, 0, 0, 0);
   // r3 = flags: the action bpf_redirect_map returns when the key has no socket
-  insn(v, 3, OP_MOV64_IMM, 3, 0, 0, fallbackAction);
+  insn(v, 3, BPF_OP_MOV64_IMM, 3, 0, 0, fallbackAction);
   // r0 = bpf_redirect_map(r1, r2, r3)
-  insn(v, 4, OP_CALL, 0, 0, 0, BPF_FUNC_REDIRECT_MAP);
-  insn(v, 5, OP_EXIT, 0, 0, 0, 0);
+  insn(v, 4, BPF_OP_CALL, 0, 0, 0, BPF_FUNC_REDIRECT_MAP);
+  insn(v, 5, BPF_OP_EXIT, 0, 0, 0, 0);
   return bytes;
 }
 

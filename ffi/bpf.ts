@@ -51,6 +51,32 @@ export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 /** `BPF_ANY`: create the element or update it. */
 export const BPF_ANY = 0;
 
+// --- instruction encoding (linux/bpf_common.h, linux/bpf.h) --------------------------------------
+
+/** Bytes of one instruction slot: `code` u8, `dst_reg:4 src_reg:4` u8, `off` s16, `imm` s32. */
+export const BPF_INSN_BYTES = 8;
+/** Class `BPF_LDX` | mode `BPF_MEM` | size `BPF_W`: `dst = *(u32 *)(src + off)`. */
+export const BPF_OP_LDX_MEM_W = 0x01 | 0x60 | 0x00;
+/** Class `BPF_LD` | mode `BPF_IMM` | size `BPF_DW`: 64-bit immediate load (two slots). */
+export const BPF_OP_LD_IMM64 = 0x00 | 0x00 | 0x18;
+/** Class `BPF_ALU64` | op `BPF_MOV` | source `BPF_K`: `dst = imm`. */
+export const BPF_OP_MOV64_IMM = 0x07 | 0xb0 | 0x00;
+/** Class `BPF_JMP` | op `BPF_CALL`: call helper `imm`. */
+export const BPF_OP_CALL = 0x05 | 0x80;
+/** Class `BPF_JMP` | op `BPF_EXIT`: return r0. */
+export const BPF_OP_EXIT = 0x05 | 0x90;
+/** `src_reg` of a 64-bit immediate load whose `imm` is a map fd (`BPF_PSEUDO_MAP_FD`). */
+export const BPF_PSEUDO_MAP_FD = 1;
+/** Helper id of `bpf_redirect_map(map, key, flags)`. */
+export const BPF_FUNC_REDIRECT_MAP = 51;
+/** `struct xdp_md`: offset of `rx_queue_index` (after data, data_end, data_meta, ifindex). */
+export const XDP_MD_RX_QUEUE_INDEX = 16;
+
+/** XDP action: let the frame continue into the kernel's stack. */
+export const XDP_PASS = 2;
+/** XDP action: drop the frame. */
+export const XDP_DROP = 1;
+
 /** XDP attach flag (`linux/if_link.h`): generic (skb) mode, works on every device. */
 export const XDP_FLAGS_SKB_MODE = 1 << 1;
 /** XDP attach flag: native driver mode (fails where the driver has no XDP support). */

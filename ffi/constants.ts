@@ -2,7 +2,9 @@
  * Linux x86-64 constants used by the libc bindings and the drivers: address families, socket
  * options, ioctl requests, poll bits, open/eventfd/mmap flags. Values are the kernel's UAPI
  * numbers (`linux/if_packet.h`, `linux/if_ether.h`, `asm-generic/socket.h`, `linux/sockios.h`,
- * `linux/if_xdp.h`, `linux/if_tun.h`, `asm-generic/fcntl.h`, `asm-generic/mman-common.h`).
+ * `linux/if_tun.h`, `asm-generic/fcntl.h`, `asm-generic/mman-common.h`).
+ *
+ * AF_XDP's own numbers and layouts are in `ffi/if_xdp.ts`.
  *
  * @module
  */
@@ -117,14 +119,20 @@ export const MSG_DONTWAIT = 0x40;
 
 /** Get interface flags (`ifreq.ifr_flags`). */
 export const SIOCGIFFLAGS = 0x8913;
+/** Set interface flags (`ifreq.ifr_flags`). */
+export const SIOCSIFFLAGS = 0x8914;
 /** Get interface MTU (`ifreq.ifr_mtu`). */
 export const SIOCGIFMTU = 0x8921;
+/** Set interface MTU (`ifreq.ifr_mtu`). */
+export const SIOCSIFMTU = 0x8922;
 /** Get hardware address (`ifreq.ifr_hwaddr`, a sockaddr; MAC at ifreq offset 18). */
 export const SIOCGIFHWADDR = 0x8927;
 /** Get interface index (`ifreq.ifr_ifindex`). */
 export const SIOCGIFINDEX = 0x8933;
 /** Interface name size including the terminating NUL. */
 export const IFNAMSIZ = 16;
+/** `ifr_flags` (`linux/if.h`): administratively up. */
+export const IFF_UP = 0x1;
 
 /** TUN/TAP: attach the fd to an interface (`ifreq` with name and IFF_* flags). */
 export const TUNSETIFF = 0x400454ca;
@@ -136,6 +144,12 @@ export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 /** TUN/TAP `ifr_flags`: prepend a `virtio_net_hdr`. */
 export const IFF_VNET_HDR = 0x4000;
+/** TUNSETOFFLOAD bit: the reader accepts frames with a partial checksum. */
+export const TUN_F_CSUM = 0x01;
+/** TUNSETOFFLOAD bit: the reader accepts TCPv4 super-frames. */
+export const TUN_F_TSO4 = 0x02;
+/** TUNSETOFFLOAD bit: the reader accepts TCPv6 super-frames. */
+export const TUN_F_TSO6 = 0x04;
 
 // --- poll ----------------------------------------------------------------------------------------
 
@@ -192,38 +206,7 @@ export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 /** mmap: fault the pages in now. */
 export const MAP_POPULATE = 0x8000;
+/** Page size of x86-64 Linux: mappings, ring blocks and UMEMs are whole pages. */
+export const PAGE_BYTES = 4096;
 /** The value `mmap` returns on failure, `(void *) -1`. */
 export const MAP_FAILED = 0xffffffffffffffffn;
-
-// --- AF_XDP (linux/if_xdp.h) --------------------------------------------------------------------
-
-/** XDP sockopt: ring offsets inside the mmaps (`xdp_mmap_offsets`). */
-export const XDP_MMAP_OFFSETS = 1;
-/** XDP sockopt: RX ring size. */
-export const XDP_RX_RING = 2;
-/** XDP sockopt: TX ring size. */
-export const XDP_TX_RING = 3;
-/** XDP sockopt: register UMEM (`xdp_umem_reg`). */
-export const XDP_UMEM_REG = 4;
-/** XDP sockopt: fill ring size. */
-export const XDP_UMEM_FILL_RING = 5;
-/** XDP sockopt: completion ring size. */
-export const XDP_UMEM_COMPLETION_RING = 6;
-/** XDP sockopt: counters (`xdp_statistics`). */
-export const XDP_STATISTICS = 7;
-/** `sockaddr_xdp.sxdp_flags`: copy mode. */
-export const XDP_COPY = 1 << 1;
-/** `sockaddr_xdp.sxdp_flags`: zero-copy mode. */
-export const XDP_ZEROCOPY = 1 << 2;
-/** `sockaddr_xdp.sxdp_flags`: use the need-wakeup flags. */
-export const XDP_USE_NEED_WAKEUP = 1 << 3;
-/** `sockaddr_xdp.sxdp_flags`: multi-buffer frames. */
-export const XDP_USE_SG = 1 << 4;
-/** mmap offset of the RX ring. */
-export const XDP_PGOFF_RX_RING = 0n;
-/** mmap offset of the TX ring. */
-export const XDP_PGOFF_TX_RING = 0x80000000n;
-/** mmap offset of the fill ring. */
-export const XDP_UMEM_PGOFF_FILL_RING = 0x100000000n;
-/** mmap offset of the completion ring. */
-export const XDP_UMEM_PGOFF_COMPLETION_RING = 0x180000000n;

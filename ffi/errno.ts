@@ -172,12 +172,16 @@ export const EBADF = 9;
 export const EAGAIN = 11;
 /** Permission denied. */
 export const EACCES = 13;
+/** Device or resource busy. */
+export const EBUSY = 16;
 /** No such device. */
 export const ENODEV = 19;
 /** Invalid argument. */
 export const EINVAL = 22;
 /** Message too long. */
 export const EMSGSIZE = 90;
+/** Operation not supported. */
+export const EOPNOTSUPP = 95;
 /** Address family not supported by protocol. */
 export const EAFNOSUPPORT = 97;
 /** Network is down. */
@@ -247,6 +251,8 @@ export class SyscallError extends Error {
   readonly code: string;
   /** The call that failed, e.g. `"socket"`. */
   readonly syscall: string;
+  /** What the message adds after the errno (the interface, option or hint), if anything. */
+  readonly detail: string | undefined;
 
   /**
    * `syscall` failed with `errno`; `detail` (optional) is appended to the message:
@@ -259,5 +265,6 @@ export class SyscallError extends Error {
     this.errno = errno;
     this.code = errnoName(errno);
     this.syscall = syscall;
+    this.detail = detail;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * libc bindings for ustack: one lazy `dlopen`, typed syscall wrappers (set-up calls throw a
- * {@link SyscallError}; hot-path calls return `-errno`), struct layouts, constants, errno
- * names and network-namespace switching.
+ * {@link SyscallError}; hot-path calls return `-errno`), struct layouts, constants (AF_XDP's in
+ * `if_xdp.ts`), errno names and network-namespace switching.
  *
  * @example
  * ```ts
@@ -18,6 +18,7 @@
 
 export * from "./constants.ts";
 export * from "./errno.ts";
+export * from "./if_xdp.ts";
 export * from "./libc.ts";
 export * from "./netns.ts";
 export * from "./structs.ts";

@@ -145,13 +145,17 @@ export class DriverStats {
 }
 
 /**
- * A frame pump. Implemented by `drivers/af_packet.ts`, `drivers/af_xdp.ts`, `drivers/tap.ts`,
- * `drivers/loopback.ts` and the in-memory wire of `link/sim_wire.ts`.
+ * A frame pump. Implemented by `drivers/af_packet_ring.ts`, `drivers/af_packet.ts`,
+ * `drivers/af_xdp.ts`, `drivers/tap.ts`, `drivers/loopback.ts` and the in-memory wire of
+ * `link/sim_wire.ts`.
  */
 export interface LinkDriver {
   /** Interface name (`veth0`, `tap0`, `lo-sim`, …). */
   readonly name: string;
-  /** Kind of driver: `af_packet`, `af_xdp`, `tap`, `loopback`, `sim`. */
+  /**
+   * Kind of driver: `af_packet`, `af_packet_mmsg`, `af_xdp`, `tap`, `loopback` — the
+   * `--driver` name that opens it — or `sim`.
+   */
   readonly kind: string;
   /** The link's 6-byte MAC address. */
   readonly mac: Uint8Array;

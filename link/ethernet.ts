@@ -79,13 +79,10 @@ export class EthernetHeader extends WireView {
 
   /** The EtherType (or 802.3 length when below {@link ETHERTYPE_MIN}). */
   get etherType(): number {
-    const o = this.off + ETH_TYPE_OFFSET;
-    return (this.buf[o] << 8) | this.buf[o + 1];
+    return this.get16(ETH_TYPE_OFFSET);
   }
   set etherType(v: number) {
-    const o = this.off + ETH_TYPE_OFFSET;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
+    this.set16(ETH_TYPE_OFFSET, v);
   }
 
   /** Copy the destination MAC to `to[toOff..toOff + 6)`. */

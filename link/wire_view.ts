@@ -36,4 +36,34 @@ export class WireView {
     this.len = len;
     return this;
   }
+
+  /** The big-endian 16-bit field at `at` bytes into the view. */
+  protected get16(at: number): number {
+    const o = this.off + at;
+    return (this.buf[o] << 8) | this.buf[o + 1];
+  }
+
+  /** Store `v` as a big-endian 16-bit field at `at` bytes into the view. */
+  protected set16(at: number, v: number): void {
+    const o = this.off + at;
+    this.buf[o] = v >>> 8;
+    this.buf[o + 1] = v;
+  }
+
+  /** The big-endian 32-bit field at `at` bytes into the view (unsigned). */
+  protected get32(at: number): number {
+    const b = this.buf;
+    const o = this.off + at;
+    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  }
+
+  /** Store `v` as a big-endian 32-bit field at `at` bytes into the view. */
+  protected set32(at: number, v: number): void {
+    const b = this.buf;
+    const o = this.off + at;
+    b[o] = v >>> 24;
+    b[o + 1] = v >>> 16;
+    b[o + 2] = v >>> 8;
+    b[o + 3] = v;
+  }
 }

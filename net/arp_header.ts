@@ -85,18 +85,18 @@ export class ArpHeader extends WireView {
 
   /** Hardware type. */
   get htype(): number {
-    return this.#get16(ARP_HTYPE_OFFSET);
+    return this.get16(ARP_HTYPE_OFFSET);
   }
   set htype(v: number) {
-    this.#set16(ARP_HTYPE_OFFSET, v);
+    this.set16(ARP_HTYPE_OFFSET, v);
   }
 
   /** Protocol type. */
   get ptype(): number {
-    return this.#get16(ARP_PTYPE_OFFSET);
+    return this.get16(ARP_PTYPE_OFFSET);
   }
   set ptype(v: number) {
-    this.#set16(ARP_PTYPE_OFFSET, v);
+    this.set16(ARP_PTYPE_OFFSET, v);
   }
 
   /** Hardware address length. */
@@ -117,10 +117,10 @@ export class ArpHeader extends WireView {
 
   /** Operation ({@link ARP_REQUEST} or {@link ARP_REPLY}). */
   get oper(): number {
-    return this.#get16(ARP_OPER_OFFSET);
+    return this.get16(ARP_OPER_OFFSET);
   }
   set oper(v: number) {
-    this.#set16(ARP_OPER_OFFSET, v);
+    this.set16(ARP_OPER_OFFSET, v);
   }
 
   /** Offset of the sender hardware address in `buf`. */
@@ -167,17 +167,6 @@ export class ArpHeader extends WireView {
   }
   set tpa(a: number) {
     writeIpv4(this.buf, this.off + ARP_TPA_OFFSET, a);
-  }
-
-  #get16(at: number): number {
-    const o = this.off + at;
-    return (this.buf[o] << 8) | this.buf[o + 1];
-  }
-
-  #set16(at: number, v: number): void {
-    const o = this.off + at;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
   }
 }
 

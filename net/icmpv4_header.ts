@@ -146,40 +146,34 @@ export class Icmpv4Header extends WireView {
 
   /** The checksum as stored. */
   get checksum(): number {
-    return this.#get16(ICMPV4_CHECKSUM_OFFSET);
+    return this.get16(ICMPV4_CHECKSUM_OFFSET);
   }
   set checksum(v: number) {
-    this.#set16(ICMPV4_CHECKSUM_OFFSET, v);
+    this.set16(ICMPV4_CHECKSUM_OFFSET, v);
   }
 
   /** Echo identifier. */
   get identifier(): number {
-    return this.#get16(ICMPV4_ID_OFFSET);
+    return this.get16(ICMPV4_ID_OFFSET);
   }
   set identifier(v: number) {
-    this.#set16(ICMPV4_ID_OFFSET, v);
+    this.set16(ICMPV4_ID_OFFSET, v);
   }
 
   /** Echo sequence number. */
   get sequence(): number {
-    return this.#get16(ICMPV4_SEQ_OFFSET);
+    return this.get16(ICMPV4_SEQ_OFFSET);
   }
   set sequence(v: number) {
-    this.#set16(ICMPV4_SEQ_OFFSET, v);
+    this.set16(ICMPV4_SEQ_OFFSET, v);
   }
 
   /** The whole 32-bit rest of header (unsigned); e.g. the redirect gateway address. */
   get rest(): number {
-    const b = this.buf;
-    const o = this.off + ICMPV4_REST_OFFSET;
-    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    return this.get32(ICMPV4_REST_OFFSET);
   }
   set rest(v: number) {
-    const o = this.off + ICMPV4_REST_OFFSET;
-    this.buf[o] = v >>> 24;
-    this.buf[o + 1] = v >>> 16;
-    this.buf[o + 2] = v >>> 8;
-    this.buf[o + 3] = v;
+    this.set32(ICMPV4_REST_OFFSET, v);
   }
 
   /** Parameter-problem pointer: the offset of the offending octet in the quoted header. */
@@ -192,10 +186,10 @@ export class Icmpv4Header extends WireView {
 
   /** Next-hop MTU of "fragmentation needed" (RFC 1191 §4; 0 from pre-RFC 1191 routers). */
   get nextHopMtu(): number {
-    return this.#get16(ICMPV4_MTU_OFFSET);
+    return this.get16(ICMPV4_MTU_OFFSET);
   }
   set nextHopMtu(v: number) {
-    this.#set16(ICMPV4_MTU_OFFSET, v);
+    this.set16(ICMPV4_MTU_OFFSET, v);
   }
 
   /** Offset of the data after the 8-byte header (echo data, or the quoted datagram). */
@@ -213,17 +207,6 @@ export class Icmpv4Header extends WireView {
     const t = this.buf[this.off];
     // RFC 1122 §3.2.2: error types 3, 4 (source quench), 5, 11, 12.
     return t === 3 || t === 4 || t === 5 || t === 11 || t === 12;
-  }
-
-  #get16(at: number): number {
-    const o = this.off + at;
-    return (this.buf[o] << 8) | this.buf[o + 1];
-  }
-
-  #set16(at: number, v: number): void {
-    const o = this.off + at;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
   }
 }
 

@@ -205,35 +205,26 @@ export class Ipv4Header extends WireView {
 
   /** Total length of the datagram (header + data) in bytes. */
   get totalLength(): number {
-    const o = this.off + IPV4_TOTAL_LENGTH_OFFSET;
-    return (this.buf[o] << 8) | this.buf[o + 1];
+    return this.get16(IPV4_TOTAL_LENGTH_OFFSET);
   }
   set totalLength(v: number) {
-    const o = this.off + IPV4_TOTAL_LENGTH_OFFSET;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
+    this.set16(IPV4_TOTAL_LENGTH_OFFSET, v);
   }
 
   /** Identification (for reassembly). */
   get id(): number {
-    const o = this.off + IPV4_ID_OFFSET;
-    return (this.buf[o] << 8) | this.buf[o + 1];
+    return this.get16(IPV4_ID_OFFSET);
   }
   set id(v: number) {
-    const o = this.off + IPV4_ID_OFFSET;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
+    this.set16(IPV4_ID_OFFSET, v);
   }
 
   /** The raw flags/fragment-offset word (see {@link IPV4_FLAG_DF}, {@link IPV4_FLAG_MF}). */
   get flagsFragment(): number {
-    const o = this.off + IPV4_FLAGS_FRAGMENT_OFFSET;
-    return (this.buf[o] << 8) | this.buf[o + 1];
+    return this.get16(IPV4_FLAGS_FRAGMENT_OFFSET);
   }
   set flagsFragment(v: number) {
-    const o = this.off + IPV4_FLAGS_FRAGMENT_OFFSET;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
+    this.set16(IPV4_FLAGS_FRAGMENT_OFFSET, v);
   }
 
   /** The DF flag. */
@@ -286,13 +277,10 @@ export class Ipv4Header extends WireView {
 
   /** The header checksum as stored. */
   get checksum(): number {
-    const o = this.off + IPV4_CHECKSUM_OFFSET;
-    return (this.buf[o] << 8) | this.buf[o + 1];
+    return this.get16(IPV4_CHECKSUM_OFFSET);
   }
   set checksum(v: number) {
-    const o = this.off + IPV4_CHECKSUM_OFFSET;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
+    this.set16(IPV4_CHECKSUM_OFFSET, v);
   }
 
   /** Source address (unsigned 32-bit). */
@@ -355,13 +343,13 @@ export class Ipv4Repr {
   src = 0;
   /** Destination address (unsigned 32-bit). */
   dst = 0;
-  /** Protocol of the payload (`IP_PROTO_*`). */
+  /** Protocol of the payload (`IP_PROTO_*`, 0..255). */
   protocol = 0;
-  /** Time to live. */
+  /** Time to live (0..255). */
   ttl: number = IPV4_DEFAULT_TTL;
-  /** The DSCP/ECN byte. */
+  /** The DSCP/ECN byte (0..255). */
   tos = 0;
-  /** Identification. */
+  /** Identification (0..65535). */
   id = 0;
   /** DF. */
   dontFragment = false;
@@ -396,12 +384,14 @@ export class Ipv4Repr {
    */
   emit(buf: Uint8Array, off: number): number {
     const total = this.totalLength > IPV4_MAX_TOTAL_LENGTH ? 0 : this.totalLength;
-    const id = this.id & 0xffff;
-    const frag = (this.dontFragment ? IPV4_FLAG_DF : 0) | (this.moreFragments ? IPV4_FLAG_MF : 0) |
-      ((this.fragmentOffsetBytes >>> 3) & IPV4_FRAGMENT_OFFSET_MASK);
-    const tos = this.tos & 0xff;
-    const ttl = this.ttl & 0xff;
-    const protocol = this.protocol & 0xff;
+    const id = this.id;
+    const frag = this.fragmentOffsetBytes === 0 && !this.moreFragments
+      ? (this.dontFragment ? IPV4_FLAG_DF : 0)
+      : (this.dontFragment ? IPV4_FLAG_DF : 0) | (this.moreFragments ? IPV4_FLAG_MF : 0) |
+        ((this.fragmentOffsetBytes >>> 3) & IPV4_FRAGMENT_OFFSET_MASK);
+    const tos = this.tos;
+    const ttl = this.ttl;
+    const protocol = this.protocol;
     const src = this.src;
     const dst = this.dst;
     buf[off] = 0x45;

@@ -22,17 +22,19 @@ import { SocketTable } from "./socket.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
-/** Link drivers the runtime can build. */
+/** Link drivers the runtime can build; each driver's `kind` is the name that opens it. */
 export type DriverName = "af_packet" | "af_packet_mmsg" | "af_xdp" | "tap" | "loopback";
 
 /** Everything needed to boot a stack; field names follow the CLI flags. */
 export interface RuntimeConfig {
   /**
-   * Frame pump ["af_packet"]: `af_packet` is the TPACKET_V3 RX ring + TX ring with the
-   * virtio-net header (checksum and TCP/UDP segmentation offloads; `vnetHdr: false` turns them
-   * off), `af_packet_mmsg` the simpler recvmmsg/sendmmsg pump, `af_xdp` (the project's own XDP redirect program, detached when
-   * the runtime stops), `tap` (creates or attaches the TAP named by `if`; the kernel side of the
-   * TAP is the peer), or `loopback` (no interface: sockets of one process).
+   * Frame pump ["af_packet"]: `af_packet` is the TPACKET RX ring + TX ring
+   * (`AfPacketRingDriver`) with the virtio-net header (checksum and TCP/UDP segmentation
+   * offloads; `vnetHdr: false` turns them off), `af_packet_mmsg` the simpler recvmmsg/sendmmsg
+   * pump (`AfPacketDriver`), `af_xdp` (the project's own XDP redirect program, detached when the
+   * runtime stops), `tap` (creates or attaches the TAP named by `if`; the kernel side of the TAP
+   * is the peer), or `loopback` (no interface: sockets of one process). The driver's `kind` is
+   * this name.
    */
   driver?: DriverName;
   /** af_packet and tap: use the virtio-net header (offloads) [af_packet: true, tap: false]. */

@@ -89,34 +89,34 @@ export class UdpHeader extends WireView {
 
   /** Source port. */
   get srcPort(): number {
-    return this.#get16(UDP_SRC_PORT_OFFSET);
+    return this.get16(UDP_SRC_PORT_OFFSET);
   }
   set srcPort(v: number) {
-    this.#set16(UDP_SRC_PORT_OFFSET, v);
+    this.set16(UDP_SRC_PORT_OFFSET, v);
   }
 
   /** Destination port. */
   get dstPort(): number {
-    return this.#get16(UDP_DST_PORT_OFFSET);
+    return this.get16(UDP_DST_PORT_OFFSET);
   }
   set dstPort(v: number) {
-    this.#set16(UDP_DST_PORT_OFFSET, v);
+    this.set16(UDP_DST_PORT_OFFSET, v);
   }
 
   /** Length of header + data in bytes. */
   get length(): number {
-    return this.#get16(UDP_LENGTH_OFFSET);
+    return this.get16(UDP_LENGTH_OFFSET);
   }
   set length(v: number) {
-    this.#set16(UDP_LENGTH_OFFSET, v);
+    this.set16(UDP_LENGTH_OFFSET, v);
   }
 
   /** The checksum as stored (0 = none). */
   get checksum(): number {
-    return this.#get16(UDP_CHECKSUM_OFFSET);
+    return this.get16(UDP_CHECKSUM_OFFSET);
   }
   set checksum(v: number) {
-    this.#set16(UDP_CHECKSUM_OFFSET, v);
+    this.set16(UDP_CHECKSUM_OFFSET, v);
   }
 
   /** Offset of the data in `buf`. */
@@ -127,17 +127,6 @@ export class UdpHeader extends WireView {
   /** Bytes of data according to the length field. */
   get payloadLength(): number {
     return this.length - UDP_HEADER_BYTES;
-  }
-
-  #get16(at: number): number {
-    const o = this.off + at;
-    return (this.buf[o] << 8) | this.buf[o + 1];
-  }
-
-  #set16(at: number, v: number): void {
-    const o = this.off + at;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
   }
 }
 

@@ -6,17 +6,14 @@ import {
   type AfPacketRxRingVersion,
 } from "../../drivers/af_packet_ring.ts";
 import { AfPacketDriver } from "../../drivers/af_packet.ts";
+import { vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen } from "../../drivers/vnet_header.ts";
 import {
   VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_NONE,
   VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_HDR_LEN,
-  vnetFlags,
-  vnetGsoSize,
-  vnetGsoType,
-  vnetHdrLen,
-} from "../../drivers/vnet_header.ts";
+} from "../../ffi/virtio_net.ts";
 import { setNetdevFeatures } from "../../ffi/ethtool.ts";
 import { SyscallError } from "../../ffi/errno.ts";
 import { withNetns } from "../../ffi/netns.ts";
@@ -309,7 +306,7 @@ interopTest(
     await withVethPair({ mtu: 9000 }, (pair) => {
       const driver = openRing(pair);
       try {
-        assert.equal(driver.kind, "af_packet_ring");
+        assert.equal(driver.kind, "af_packet"); // the --driver name that opens it
         assert.equal(driver.name, "us0");
         assert.deepEqual(driver.mac, pair.stackMac);
         assert.equal(driver.mtu, 9000);

@@ -74,7 +74,7 @@ interopTest(
 
       const driver = openStackDriver(pair);
       try {
-        assert.equal(driver.kind, "af_packet");
+        assert.equal(driver.kind, "af_packet_mmsg"); // the --driver name that opens it
         assert.equal(driver.name, "us0");
         assert.equal(formatMac(driver.mac), info.address);
         assert.deepEqual(driver.mac, pair.stackMac);

@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { AfXdpDriver } from "../../drivers/af_xdp.ts";
-import { XDP_PASS, xdpRedirectInsns } from "../../drivers/xdp_program.ts";
+import { xdpRedirectInsns } from "../../drivers/xdp_program.ts";
+import { XDP_PASS } from "../../ffi/bpf.ts";
 import { SyscallError } from "../../ffi/errno.ts";
 import { RxBatch } from "../../link/driver.ts";
 import { Runtime } from "../../stack/runtime.ts";

@@ -6,6 +6,7 @@ import { assertCleanCapture, tcpFrameSizes } from "../harness/capture.ts";
 import { interopTest } from "../harness/interop.ts";
 import { type VethPair, withVethPair } from "../harness/netns.ts";
 import { type CliProcess, spawnCli } from "../harness/ustack_cli.ts";
+import { type DriverName, Runtime } from "../../stack/runtime.ts";
 
 const BYTES = 3_000_000;
 
@@ -133,3 +134,22 @@ for (
     { tools: ["ping", "curl", "python3", "tshark"] },
   );
 }
+
+interopTest("every --driver name opens a driver whose kind is that name", async () => {
+  await withVethPair({}, async (pair) => {
+    const names: DriverName[] = ["af_packet", "af_packet_mmsg", "af_xdp", "tap", "loopback"];
+    for (const driver of names) {
+      const rt = await Runtime.start({
+        driver,
+        if: driver === "tap" ? "utap0" : driver === "loopback" ? undefined : pair.stackIf,
+        netns: driver === "loopback" ? undefined : pair.stackNs,
+        addr: `${pair.stackAddr}/24`,
+      });
+      try {
+        assert.equal(rt.nic.driver.kind, driver);
+      } finally {
+        await rt.stop();
+      }
+    }
+  });
+});
