@@ -18,8 +18,12 @@ export { Stack, type StackOptions } from "./stack/stack.ts";
 export { type OutputScheduler, type OutputSource } from "./core/output_queue.ts";
 export {
   AF_INET,
+  AF_INET6,
   IP_TTL,
   IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_UNICAST_HOPS,
+  IPV6_V6ONLY,
   POLLERR,
   POLLHUP,
   POLLIN,
@@ -38,6 +42,7 @@ export {
   SOL_SOCKET,
 } from "./stack/socket.ts";
 export {
+  UDP6_MAX_PAYLOAD,
   UDP_MAX_PAYLOAD,
   UdpEndpoint,
   UdpLayer,
@@ -45,6 +50,7 @@ export {
   UdpPeer,
 } from "./transport/udp.ts";
 export { DemuxTable, PortAllocator } from "./transport/demux.ts";
+export { hashIpTuple, IpDemuxTable } from "./transport/ip_demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
 export {
   type ResolvedTcpOptions,
@@ -173,6 +179,8 @@ export {
   type RouterReachability,
 } from "./net/ipv6_routes.ts";
 export { PathMtuCache, type PathMtuOptions } from "./net/path_mtu.ts";
+export { Ipv4Network } from "./net/ipv4_network.ts";
+export { IpNetworks } from "./net/ip_networks.ts";
 export { type Ipv6ReassemblyOptions } from "./net/ipv6_reassembly.ts";
 export { type Echo6ReplyListener, Icmpv6Layer, type Icmpv6Options } from "./net/icmpv6.ts";
 export { RouterDiscovery, type RouterDiscoveryOptions } from "./net/router_discovery.ts";

@@ -75,12 +75,16 @@ export class UdpEchoService implements ServeService {
   readonly #buf = new Uint8Array(UDP_MAX_PAYLOAD);
   readonly #peer = new UdpPeer();
 
-  /** Bind `port` (any address) on `stack` and start echoing. Throws EADDRINUSE if taken. */
+  /**
+   * Bind `port` on every address of both families on `stack` and start echoing. Throws
+   * EADDRINUSE if taken.
+   */
   constructor(stack: Stack, port: number) {
     this.name = `udp-echo/${port}`;
-    const ep = stack.udp.open();
+    // Dual-stack (AF_INET6 bound to `::`): every address of both families is answered.
+    const ep = stack.udp.open(6);
     try {
-      ep.bind(0, port);
+      ep.bind(null, port);
       ep.receiveBufferBytes = ECHO_RECEIVE_BUFFER_BYTES;
     } catch (e) {
       ep.close();

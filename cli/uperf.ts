@@ -20,6 +20,7 @@
  * @module
  */
 
+import { IpAddress } from "../net/ip_address.ts";
 import {
   formatIpv4,
   parseIpv4,
@@ -171,7 +172,8 @@ async function resolveNextHop(rt: Runtime, dst: number): Promise<boolean> {
 async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
   const clock = rt.stack.clock;
   const ep: UdpEndpoint = rt.stack.udp.open();
-  ep.bind(0, 0);
+  ep.bind(null, 0);
+  const dst = IpAddress.v4(o.host);
   const payload = new Uint8Array(o.len);
   for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
   const meter = new Meter("client", o.json);
@@ -200,7 +202,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
     }
     // The first datagram also starts ARP resolution; the clock runs from here.
     meter.start(clock.nowMs());
-    ep.sendto(payload, 0, o.len, o.host, o.port);
+    ep.sendto(payload, 0, o.len, dst, o.port);
     meter.packets++;
     meter.bytes += o.len;
     if (!(await resolveNextHop(rt, o.host))) {
@@ -218,7 +220,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
       let sent = 0;
       for (; sent < SEND_BURST; sent++) {
         try {
-          ep.sendto(payload, 0, o.len, o.host, o.port);
+          ep.sendto(payload, 0, o.len, dst, o.port);
         } catch (e) {
           if ((e as StackError).code !== "ENOBUFS") throw e;
           backoffs++;
@@ -254,7 +256,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
 async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   const clock = rt.stack.clock;
   const ep: UdpEndpoint = rt.stack.udp.open();
-  ep.bind(0, o.port);
+  ep.bind(null, o.port);
   ep.receiveBufferBytes = SERVER_RECEIVE_BUFFER_BYTES;
   const meter = new Meter("server", o.json);
   const peer = new UdpPeer();

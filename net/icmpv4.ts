@@ -17,7 +17,11 @@ import {
   ICMPV4_HEADER_BYTES,
   ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
+  ICMPV4_UNREACH_ADMIN_PROHIBITED,
   ICMPV4_UNREACH_FRAG_NEEDED,
+  ICMPV4_UNREACH_NET,
+  ICMPV4_UNREACH_PORT,
+  ICMPV4_UNREACH_PROTOCOL,
   Icmpv4Header,
   writeIcmpv4Header,
 } from "./icmpv4_header.ts";
@@ -25,6 +29,17 @@ import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_a
 import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "./ipv4.ts";
 import { IP_PROTO_ICMP, IPV4_HEADER_MIN_BYTES, Ipv4Header } from "./ipv4_header.ts";
 import { RouteResult } from "./route_table.ts";
+import {
+  NET_ERR_HOST_UNREACHABLE,
+  NET_ERR_NET_UNREACHABLE,
+  NET_ERR_PARAMETER_PROBLEM,
+  NET_ERR_PORT_UNREACHABLE,
+  NET_ERR_PROHIBITED,
+  NET_ERR_PROTOCOL_UNREACHABLE,
+  NET_ERR_TIME_EXCEEDED,
+  NET_ERR_TOO_BIG,
+  NetError,
+} from "./network_layer.ts";
 
 /** Receives echo replies for one identifier. */
 export interface EchoReplyListener {
@@ -72,6 +87,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   readonly #txHdr = new Icmpv4Header();
   readonly #quoted = new Ipv4Header();
   readonly #route = new RouteResult();
+  readonly #err = new NetError();
   readonly #listeners = new Map<number, EchoReplyListener>();
   readonly #maxListeners: number;
   readonly #bucket: TokenBucket;
@@ -172,7 +188,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       case ICMPV4_PARAMETER_PROBLEM:
         if (type === ICMPV4_DEST_UNREACHABLE) st.InDestUnreachs++;
         else if (type === ICMPV4_TIME_EXCEEDED) st.InTimeExcds++;
-        this.#deliverError(type, h.code, buf, off, len);
+        this.#deliverError(type, h.code, meta.src, buf, off, len);
         return;
       default:
         st.InOther++;
@@ -265,7 +281,14 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     );
   }
 
-  #deliverError(type: number, code: number, buf: Uint8Array, off: number, len: number): void {
+  #deliverError(
+    type: number,
+    code: number,
+    reporter: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): void {
     // The quoted datagram: its IP header and at least 8 bytes of its transport header.
     const q = off + ICMPV4_HEADER_BYTES;
     const qlen = len - ICMPV4_HEADER_BYTES;
@@ -284,11 +307,45 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     const dst = ip.dst;
     // Only errors about datagrams we sent are believed.
     if (!this.#ip.isLocalAddress(src)) return;
-    const handler = this.#ip.handlerOf(protocol);
-    if (handler === null) return;
     const mtu = type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED
       ? this.#hdr.attach(buf, off, len).nextHopMtu
       : 0;
+    const net = this.#ip.netHandlerOf(protocol);
+    if (net !== null) {
+      const e = this.#err;
+      e.family = 4;
+      e.kind = netErrorKindV4(type, code);
+      e.type = type;
+      e.code = code;
+      e.mtu = mtu;
+      e.src.setV4(src);
+      e.dst.setV4(dst);
+      e.reporter.setV4(reporter);
+      net.receiveError(e, buf, q + hb, qlen - hb);
+      return;
+    }
+    const handler = this.#ip.handlerOf(protocol);
+    if (handler === null) return;
     handler.receiveIcmpError(type, code, src, dst, buf, q + hb, qlen - hb, mtu);
+  }
+}
+
+/** The family-neutral kind of an ICMPv4 error (Linux `icmp_err_convert`). */
+function netErrorKindV4(type: number, code: number): number {
+  if (type === ICMPV4_TIME_EXCEEDED) return NET_ERR_TIME_EXCEEDED;
+  if (type === ICMPV4_PARAMETER_PROBLEM) return NET_ERR_PARAMETER_PROBLEM;
+  switch (code) {
+    case ICMPV4_UNREACH_NET:
+      return NET_ERR_NET_UNREACHABLE;
+    case ICMPV4_UNREACH_PROTOCOL:
+      return NET_ERR_PROTOCOL_UNREACHABLE;
+    case ICMPV4_UNREACH_PORT:
+      return NET_ERR_PORT_UNREACHABLE;
+    case ICMPV4_UNREACH_FRAG_NEEDED:
+      return NET_ERR_TOO_BIG;
+    case ICMPV4_UNREACH_ADMIN_PROHIBITED:
+      return NET_ERR_PROHIBITED;
+    default:
+      return NET_ERR_HOST_UNREACHABLE;
   }
 }

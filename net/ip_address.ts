@@ -373,15 +373,17 @@ export function prefixOf(a: IpAddr, prefixLen: number): IpAddress {
 }
 
 /**
- * Format `a` as text: a dotted quad for IPv4, RFC 5952 for IPv6.
+ * Format `a` as text: a dotted quad for IPv4 (`::ffff:a.b.c.d` with `mapped`, as an AF_INET6
+ * socket shows an IPv4 peer), RFC 5952 for IPv6.
  *
  * @example
  * ```ts
  * formatIp(IpAddress.parse("FD00:0:0:0:0:0:0:0001")); // "fd00::1"
+ * formatIp(IpAddress.parse("198.18.0.1"), true); // "::ffff:198.18.0.1"
  * ```
  */
-export function formatIp(a: IpAddr): string {
-  if (a.family === 4) return formatIpv4(a.w3);
+export function formatIp(a: IpAddr, mapped = false): string {
+  if (a.family === 4) return (mapped ? "::ffff:" : "") + formatIpv4(a.w3);
   const g = [
     a.w0 >>> 16,
     a.w0 & 0xffff,

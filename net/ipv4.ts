@@ -24,6 +24,7 @@ import { IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
 import { RouteResult, RouteTable } from "./route_table.ts";
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
+import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
 
 /** Facts about the datagram being delivered; one object reused for every packet. */
 export class Ipv4RxMeta {
@@ -133,6 +134,9 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #addrs: Ipv4InterfaceAddress[] = [];
   readonly #local = new Set<number>();
   readonly #handlers: (Ipv4ProtocolHandler | null)[] = new Array(256).fill(null);
+  /** Handlers on the family-neutral interface (UDP); TCP still uses `#handlers`. */
+  readonly #netHandlers: (NetProtocolHandler | null)[] = new Array(256).fill(null);
+  readonly #netMeta = new NetRxMeta();
   readonly #hdr = new Ipv4Header();
   readonly #repr = new Ipv4Repr();
   readonly #meta = new Ipv4RxMeta();
@@ -213,6 +217,21 @@ export class Ipv4Layer implements LocalReceiver {
   /** The handler of IP protocol `protocol`, or null. */
   handlerOf(protocol: number): Ipv4ProtocolHandler | null {
     return this.#handlers[protocol];
+  }
+
+  /**
+   * Register `handler` for `protocol` on the family-neutral interface: it gets
+   * {@link NetRxMeta} deliveries (and, through ICMP, {@link NetError}s) as from IPv6.
+   * `network` is the {@link NetworkLayer} view of this layer it can answer through.
+   */
+  registerNetHandler(protocol: number, handler: NetProtocolHandler, network: NetworkLayer): void {
+    this.#netHandlers[protocol] = handler;
+    this.#netMeta.net = network;
+  }
+
+  /** The family-neutral handler of `protocol`, or null. */
+  netHandlerOf(protocol: number): NetProtocolHandler | null {
+    return this.#netHandlers[protocol];
   }
 
   /** Register the handler of IP protocol `protocol` (6 TCP, 17 UDP, 1 ICMP). */
@@ -394,6 +413,25 @@ export class Ipv4Layer implements LocalReceiver {
     len: number,
     rxFlags: number,
   ): void {
+    const net = this.#netHandlers[protocol];
+    if (net !== null) {
+      this.#stats.ip.InDelivers++;
+      const m = this.#netMeta;
+      m.family = 4;
+      m.nicIndex = meta.nicIndex;
+      m.src.setV4(meta.src);
+      m.dst.setV4(meta.dst);
+      m.hopLimit = meta.ttl;
+      m.tos = meta.tos;
+      m.toGroup = meta.toGroup;
+      m.routerAlert = false;
+      m.buf = meta.buf;
+      m.headerOff = meta.headerOff;
+      m.datagramBytes = off + len - meta.headerOff;
+      m.payloadOff = off;
+      net.receive(m, buf, off, len, rxFlags);
+      return;
+    }
     const handler = this.#handlers[protocol];
     if (handler === null) {
       this.#stats.ip.InUnknownProtos++;

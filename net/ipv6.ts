@@ -132,6 +132,10 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
   readonly headerBytes: number = IPV6_HEADER_BYTES;
   /** Hop limit of datagrams we originate. */
   defaultHopLimit: number;
+  /** The payload length field's limit (no jumbograms). */
+  readonly maxPayloadBytes: number = IPV6_MAX_PAYLOAD;
+  /** UDP over IPv6 must carry a checksum (RFC 8200 §8.1). */
+  readonly udpChecksumOptional = false;
   /** Prefix list and default routers. */
   readonly routes: Ipv6Routes;
   /** Path MTU per destination. */
@@ -290,6 +294,11 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
   isLocalAddress(a: IpAddr): boolean {
     const l = this.#ifaceList;
     for (let i = 0; i < l.length; i++) if (l[i].addresses.isUsable(a)) return true;
+    return false;
+  }
+
+  /** IPv6 has no broadcast (RFC 4291 §2). */
+  isBroadcast(_a: IpAddr, _nicIndex: number): boolean {
     return false;
   }
 

@@ -148,6 +148,10 @@ export interface NetworkLayer {
   readonly headerBytes: number;
   /** Hop limit / TTL of datagrams we originate. */
   readonly defaultHopLimit: number;
+  /** Largest payload of one datagram (65515 for IPv4, 65535 for IPv6 without jumbograms). */
+  readonly maxPayloadBytes: number;
+  /** True when UDP may send no checksum (IPv4, RFC 768); IPv6 requires one (RFC 8200 §8.1). */
+  readonly udpChecksumOptional: boolean;
   /** Find a route to `dst`; fills `out` and returns true, or false (no route). */
   route(dst: IpAddr, out: NetRoute): boolean;
   /** The path MTU towards `dst` along `route` (the link MTU, lowered by "too big" errors). */
@@ -156,6 +160,11 @@ export interface NetworkLayer {
   pseudoHeaderSum(src: IpAddr, dst: IpAddr, protocol: number, l4Length: number): number;
   /** True when `a` is one of our usable addresses (any NIC). */
   isLocalAddress(a: IpAddr): boolean;
+  /**
+   * True when `a` is a broadcast address (the limited one, or a directed one of a subnet on
+   * NIC `nicIndex`, any NIC when 0); never for IPv6, which has none.
+   */
+  isBroadcast(a: IpAddr, nicIndex: number): boolean;
   /**
    * Send the transport packet in `pb` (head = transport header) along `route`. Prepends the
    * network header, fragments when needed and allowed, resolves the neighbour. Takes

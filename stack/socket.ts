@@ -14,6 +14,7 @@
  */
 
 import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
+import { formatIp, type IpAddress, type IpFamily, tryParseIp } from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
@@ -24,6 +25,8 @@ import type { Stack } from "./stack.ts";
 
 /** Address family IPv4. */
 export const AF_INET = 2;
+/** Address family IPv6 (Linux's value). */
+export const AF_INET6 = 10;
 /** Stream socket (TCP). */
 export const SOCK_STREAM = 1;
 /** Datagram socket (UDP). */
@@ -70,6 +73,12 @@ export const SHUT_RDWR = 2;
 export const IPPROTO_IP = 0;
 /** IP_TTL. */
 export const IP_TTL = 2;
+/** IPv6-level options. */
+export const IPPROTO_IPV6 = 41;
+/** IPV6_UNICAST_HOPS (the hop limit of unicast datagrams). */
+export const IPV6_UNICAST_HOPS = 16;
+/** IPV6_V6ONLY: an AF_INET6 socket bound to `::` gets no IPv4 (set before bind). */
+export const IPV6_V6ONLY = 26;
 /** Readable (same value as poll's POLLIN). */
 export const POLLIN: number = EV_READABLE;
 /** Writable. */
@@ -81,7 +90,10 @@ export const POLLHUP: number = EV_HANGUP;
 
 /** A socket address. */
 export interface SockAddr {
-  /** Dotted-quad IPv4 address. */
+  /**
+   * The address: a dotted quad on AF_INET sockets; IPv6 text on AF_INET6 sockets, IPv4 peers
+   * of a dual-stack socket as `::ffff:a.b.c.d`.
+   */
   addr: string;
   /** Port. */
   port: number;
@@ -117,6 +129,18 @@ type Entry =
   | { kind: "stream"; setup: StreamSetup }
   | { kind: "tcp"; ep: TcpEndpoint; setup: StreamSetup; readShut: boolean }
   | { kind: "listener"; l: TcpListener; setup: StreamSetup };
+
+/**
+ * A datagram socket's address argument: IPv4 only on AF_INET; on AF_INET6 IPv6 text or an
+ * IPv4 address (taken IPv4-mapped, as `::ffff:a.b.c.d`).
+ */
+function parseSockAddr(call: string, family: IpFamily, addr: string): IpAddress {
+  const a = tryParseIp(addr);
+  if (a === null || (family === 4 && a.family !== 4)) {
+    throw new StackError("EINVAL", `${call}: ${addr} is not an IPv${family} address`);
+  }
+  return a;
+}
 
 function parseAddr(call: string, addr: string): number {
   try {
@@ -202,14 +226,20 @@ export class SocketTable {
 
   /** Open a socket; returns its descriptor. */
   socket(family: number, type: number): number {
-    if (family !== AF_INET) throw new StackError("EAFNOSUPPORT", "socket: only AF_INET");
+    if (family !== AF_INET && family !== AF_INET6) {
+      throw new StackError("EAFNOSUPPORT", "socket: AF_INET or AF_INET6");
+    }
     if (type !== SOCK_DGRAM && type !== SOCK_STREAM) {
       throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     }
+    if (family === AF_INET6 && type === SOCK_STREAM) {
+      throw new StackError("EAFNOSUPPORT", "socket: AF_INET6 stream sockets are not there yet");
+    }
     this.#checkRoom("socket");
     let entry: Entry;
-    if (type === SOCK_DGRAM) entry = { kind: "udp", ep: this.#stack.udp.open() };
-    else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
+    if (type === SOCK_DGRAM) {
+      entry = { kind: "udp", ep: this.#stack.udp.open(family === AF_INET6 ? 6 : 4) };
+    } else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
     else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     return this.#place(entry);
   }
@@ -256,9 +286,9 @@ export class SocketTable {
   /** Bind to `addr` ("0.0.0.0" for any) and `port` (0 picks an ephemeral port). */
   bind(fd: number, addr: string, port: number): void {
     const e = this.#get("bind", fd);
-    const a = parseAddr("bind", addr);
     const p = checkPort("bind", port);
-    if (e.kind === "udp") return e.ep.bind(a, p);
+    if (e.kind === "udp") return e.ep.bind(parseSockAddr("bind", e.ep.family, addr), p);
+    const a = parseAddr("bind", addr);
     if (e.kind !== "stream" || e.setup.port >= 0) {
       throw new StackError("EINVAL", "bind: socket is already bound");
     }
@@ -272,13 +302,13 @@ export class SocketTable {
   /** Connect (UDP: set the default peer and filter incoming datagrams by it). */
   connect(fd: number, addr: string, port: number): void {
     const e = this.#get("connect", fd);
-    const a = parseAddr("connect", addr);
     const p = checkPort("connect", port);
     if (e.kind === "udp") {
-      e.ep.connect(a, p);
+      e.ep.connect(parseSockAddr("connect", e.ep.family, addr), p);
       this.#stack.requestTick();
       return;
     }
+    const a = parseAddr("connect", addr);
     if (e.kind === "tcp") {
       const st = e.ep.stateName();
       if (st === "SYN_SENT") throw new StackError("EALREADY", "connect: already connecting");
@@ -300,12 +330,12 @@ export class SocketTable {
   /** Send a datagram to `addr:port` (or the connected peer). Returns bytes sent. */
   sendto(fd: number, data: Uint8Array, addr?: string, port?: number): number {
     const ep = this.#udp("sendto", fd);
-    if (addr === undefined) return ep.sendto(data, 0, data.length, 0, 0);
+    if (addr === undefined) return ep.sendto(data, 0, data.length, null, 0);
     return ep.sendto(
       data,
       0,
       data.length,
-      parseAddr("sendto", addr),
+      parseSockAddr("sendto", ep.family, addr),
       checkPort("sendto", port ?? 0),
     );
   }
@@ -316,7 +346,12 @@ export class SocketTable {
     const p = this.#peer;
     const n = ep.recvfrom(buf, 0, buf.length, p);
     if (n < 0) throw new StackError("EAGAIN", "recvfrom: no datagram queued");
-    return { bytes: n, addr: formatIpv4(p.addr), port: p.port, truncated: p.length > n };
+    return {
+      bytes: n,
+      addr: formatIp(p.addr, ep.family === 6),
+      port: p.port,
+      truncated: p.length > n,
+    };
   }
 
   /**
@@ -350,7 +385,7 @@ export class SocketTable {
     }
     const ep = e.ep;
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "write: socket is not connected");
-    return ep.sendto(data, 0, data.length, 0, 0);
+    return ep.sendto(data, 0, data.length, null, 0);
   }
 
   /** Close the descriptor. */
@@ -375,7 +410,7 @@ export class SocketTable {
     if (e.kind === "stream") {
       return { addr: formatIpv4(e.setup.addr), port: Math.max(0, e.setup.port) };
     }
-    return { addr: formatIpv4(e.ep.localAddr), port: e.ep.localPort };
+    return { addr: formatIp(e.ep.localAddr, e.ep.family === 6), port: e.ep.localPort };
   }
 
   /** Peer address; ENOTCONN when unconnected. */
@@ -384,7 +419,7 @@ export class SocketTable {
     if (e.kind === "tcp") return { addr: formatIpv4(e.ep.remoteAddr), port: e.ep.remotePort };
     const ep = this.#udp("getpeername", fd);
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "getpeername: not connected");
-    return { addr: formatIpv4(ep.remoteAddr), port: ep.remotePort };
+    return { addr: formatIp(ep.remoteAddr, ep.family === 6), port: ep.remotePort };
   }
 
   /** Set an integer option (booleans as 0/1). ENOPROTOOPT for unknown options. */
@@ -411,9 +446,16 @@ export class SocketTable {
           ep.sendBufferBytes = Math.max(2048, v);
           return;
       }
-    } else if (level === IPPROTO_IP && name === IP_TTL) {
-      if (v < 1 || v > 255) throw new StackError("EINVAL", "setsockopt: IP_TTL must be 1..255");
+    } else if (
+      (level === IPPROTO_IP && name === IP_TTL) ||
+      (level === IPPROTO_IPV6 && name === IPV6_UNICAST_HOPS && ep.family === 6)
+    ) {
+      if (v < 1 || v > 255) throw new StackError("EINVAL", "setsockopt: hop limit must be 1..255");
       ep.ttl = v;
+      return;
+    } else if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && ep.family === 6) {
+      if (ep.localPort !== 0) throw new StackError("EINVAL", "setsockopt: IPV6_V6ONLY after bind");
+      ep.v6only = v !== 0;
       return;
     }
     throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
@@ -533,6 +575,9 @@ export class SocketTable {
       }
     } else if (level === IPPROTO_IP && name === IP_TTL) {
       return ep.ttl || this.#stack.ipv4.defaultTtl;
+    } else if (level === IPPROTO_IPV6 && ep.family === 6) {
+      if (name === IPV6_V6ONLY) return ep.v6only ? 1 : 0;
+      if (name === IPV6_UNICAST_HOPS) return ep.ttl || this.#stack.ipv6.defaultHopLimit;
     }
     throw new StackError("ENOPROTOOPT", `getsockopt: option ${level}/${name}`);
   }

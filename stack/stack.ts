@@ -13,6 +13,8 @@ import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
 import { Ipv6Layer, type Ipv6Options } from "../net/ipv6.ts";
 import { Icmpv6Layer, type Icmpv6Options } from "../net/icmpv6.ts";
 import { NdpInput } from "../net/ndp.ts";
+import { Ipv4Network } from "../net/ipv4_network.ts";
+import { IpNetworks } from "../net/ip_networks.ts";
 import { RouterDiscovery, type RouterDiscoveryOptions } from "../net/router_discovery.ts";
 import { UdpLayer, type UdpOptions } from "../transport/udp.ts";
 import { TcpLayer, type TcpOptions } from "../transport/tcp/tcp_layer.ts";
@@ -92,6 +94,8 @@ export class Stack {
   readonly icmp6: Icmpv6Layer;
   /** Router discovery and SLAAC. */
   readonly routerDiscovery: RouterDiscovery;
+  /** Both network layers as the transports see them. */
+  readonly networks: IpNetworks;
   /** UDP. */
   readonly udp: UdpLayer;
   /** TCP. */
@@ -138,6 +142,7 @@ export class Stack {
       this.stats.icmp6,
       opts.icmp6,
     );
+    this.networks = new IpNetworks(new Ipv4Network(this.ipv4, this.icmp), this.ipv6);
     this.udp = new UdpLayer(this, opts.udp);
     this.tcp = new TcpLayer(this, opts.tcp);
     const ipv4 = this.ipv4;
