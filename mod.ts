@@ -132,7 +132,7 @@ export {
   Ipv4RxMeta,
 } from "./net/ipv4.ts";
 export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
-export { type ReassemblyOptions } from "./net/ipv4_reassembly.ts";
+export { type ReassemblyOptions } from "./net/reassembly.ts";
 export { LocalDeliveryQueue, type LocalReceiver } from "./net/local_delivery.ts";
 export { TokenBucket } from "./core/token_bucket.ts";
 export { type Ipv4Route, RouteResult, RouteTable } from "./net/route_table.ts";
@@ -179,9 +179,9 @@ export {
   type RouterReachability,
 } from "./net/ipv6_routes.ts";
 export { PathMtuCache, type PathMtuOptions } from "./net/path_mtu.ts";
+export { type Ipv6ReassemblyOptions } from "./net/ipv6_reassembly.ts";
 export { Ipv4Network } from "./net/ipv4_network.ts";
 export { IpNetworks } from "./net/ip_networks.ts";
-export { type Ipv6ReassemblyOptions } from "./net/ipv6_reassembly.ts";
 export { type Echo6ReplyListener, Icmpv6Layer, type Icmpv6Options } from "./net/icmpv6.ts";
 export { RouterDiscovery, type RouterDiscoveryOptions } from "./net/router_discovery.ts";
 export {

@@ -395,11 +395,13 @@ export class Ipv4Layer implements LocalReceiver {
       st.ReasmReqds++;
       const whole = this.#reasm.add(buf, off, totalLength, rxFlags);
       if (whole === null) return;
-      // The reassembled datagram: header copied in front of the joined payload.
+      // The reassembled datagram: the first fragment's header in front of the joined payload.
+      const hb = whole.headerBytes;
       meta.buf = whole.buf;
       meta.headerOff = whole.off;
+      meta.headerBytes = hb;
       st.ReasmOKs++;
-      this.#deliver(protocol, meta, whole.buf, whole.off + headerBytes, whole.len - headerBytes, 0);
+      this.#deliver(protocol, meta, whole.buf, whole.off + hb, whole.len - hb, 0);
       return;
     }
     this.#deliver(protocol, meta, buf, off + headerBytes, totalLength - headerBytes, rxFlags);

@@ -35,7 +35,13 @@ export const ARP_COUNTERS = [
   "CacheFull",
 ] as const;
 
-/** IPv4 counters (RFC 4293 / Linux `Ip*`). */
+/**
+ * IPv4 counters (RFC 4293 / Linux `Ip*`). Reassembly adds four Linux lacks: `ReasmDuplicates`
+ * (fragments ignored as exact repeats), `ReasmMalformed` (fragments refused: empty, a non-final
+ * one not a multiple of 8 bytes, past 65 535 bytes), `ReasmEvictions` (incomplete datagrams
+ * evicted, oldest first, to stay within the memory bound) and `ReasmSourceEvictions` (evicted
+ * because their source reached its share of that memory).
+ */
 export const IP_COUNTERS = [
   "InReceives",
   "InHdrErrors",
@@ -59,6 +65,10 @@ export const IP_COUNTERS = [
   "ReasmFails",
   "ReasmTimeout",
   "ReasmOverlaps",
+  "ReasmDuplicates",
+  "ReasmMalformed",
+  "ReasmEvictions",
+  "ReasmSourceEvictions",
 ] as const;
 
 /** IPv6 counters (Linux `Ip6*`, without the prefix). */

@@ -141,6 +141,23 @@ export class VethPair {
     return this.#spawn(this.stackNs, cmd, opts);
   }
 
+  /**
+   * Wait until a kernel socket in the peer namespace listens on `port` (TCP) or is bound to it
+   * (UDP), as `ss` reports; throws after `timeoutMs`. Use it instead of sleeping after starting
+   * a kernel server.
+   */
+  async waitForListener(proto: "tcp" | "udp", port: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const r = await this.run(["ss", proto === "tcp" ? "-Hltn" : "-Hlun", `sport = :${port}`]);
+      if (r.code === 0 && r.stdout.trim() !== "") return;
+      if (performance.now() >= deadline) {
+        throw new Error(`no kernel ${proto} socket on port ${port} after ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** Counters of the peer end (`ip -s -j link show kp0`). */
   peerCounters(): Promise<LinkCounters> {
     return linkCounters(this.peerNs, this.peerIf);
@@ -393,6 +410,21 @@ async function linkCounters(ns: string, ifname: string): Promise<LinkCounters> {
     txBytes: Number(s.tx.bytes),
     txDropped: Number(s.tx.dropped),
   };
+}
+
+/**
+ * Send SIGTERM to a child (ignoring "already exited") and wait for it to exit.
+ *
+ * @example
+ * ```ts
+ * const status = await terminate(pair.spawn(["socat", "UDP-RECV:9", "-"]));
+ * ```
+ */
+export async function terminate(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  return await child.status;
 }
 
 /** Send SIGKILL to a child we started, ignoring "already exited". */

@@ -316,7 +316,9 @@ interopTest("af_xdp: when the process dies (SIGKILL) the kernel detaches the pro
       const { progId } = JSON.parse(line);
       assert.match(await stackLink(pair), new RegExp(`prog/xdp id ${progId} `));
     } finally {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
       await child.status;
       await child.stderr.cancel();
     }

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { AfPacketDriver } from "../../drivers/af_packet.ts";
 import { withNetns } from "../../ffi/netns.ts";
-import { interopTest } from "../harness/interop.ts";
+import { interopTest, waitFor } from "../harness/interop.ts";
+import { RxBatch } from "../../link/driver.ts";
 import { formatMac, runCommand, withVethPair } from "../harness/netns.ts";
 import { cliCommand, runCli, startServe } from "../harness/ustack_cli.ts";
 
@@ -176,7 +177,22 @@ interopTest(
           assert.ok(inject.transmit(f, 0, f.length, null));
           inject.flush();
         }
-        await new Promise((r) => setTimeout(r, 500));
+        // The stack handles frames in order: once the good (last) frame is answered, the bad
+        // ones before it have been counted.
+        const batch = new RxBatch(64);
+        await waitFor(() => {
+          const n = inject.receive(batch, batch.capacity);
+          let answered = false;
+          for (let i = 0; i < n; i++) {
+            const f = batch.buf[i].subarray(batch.off[i], batch.off[i] + batch.len[i]);
+            // Echo reply (type 0), identifier 0xbeef, sequence 1.
+            if (f.length >= 42 && f[23] === 1 && f[34] === 0 && f[38] === 0xbe && f[41] === 1) {
+              answered = true;
+            }
+          }
+          inject.release(batch);
+          return answered;
+        }, { what: "the echo reply to the good injected frame" });
       } finally {
         inject.close();
         await serve.stop();

@@ -3,10 +3,10 @@
 
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
-import { interopTest } from "../harness/interop.ts";
-import { type VethPair, withVethPair } from "../harness/netns.ts";
+import { interopTest, waitFor } from "../harness/interop.ts";
+import { terminate, type VethPair, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
-import { assertCleanCapture, tcpFrameSizes } from "../harness/capture.ts";
+import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
 
 const SERVICES = ["--http", "80", "--tcp-echo", "7", "--discard", "9", "--json"];
 
@@ -108,7 +108,7 @@ interopTest("the stack connects out to a kernel socat server, data both ways", a
       stderr: "null",
     });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await pair.waitForListener("tcp", 5000);
       await using rt = await Runtime.start({
         if: pair.stackIf,
         netns: pair.stackNs,
@@ -143,59 +143,23 @@ interopTest("the stack connects out to a kernel socat server, data both ways", a
       await server.status;
     }
   });
-}, { tools: ["socat"] });
-
-/** Resolve once tshark says it is capturing (it prints "Capturing on …" to stderr). */
-async function waitForCapture(cap: Deno.ChildProcess): Promise<void> {
-  const reader = cap.stderr.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  const deadline = performance.now() + 20_000;
-  while (!text.includes("Capturing on") && performance.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += dec.decode(value);
-  }
-  reader.releaseLock();
-  // Keep draining stderr so tshark never blocks on a full pipe.
-  cap.stderr.pipeTo(new WritableStream()).catch(() => {});
-  if (!text.includes("Capturing on")) throw new Error(`tshark did not start: ${text}`);
-}
+}, { tools: ["socat", "ss"] });
 
 interopTest("a SYN to a closed port gets a RST at once, as RFC 9293 §3.10.7.1 says", async () => {
   await withVethPair({}, async (pair) => {
     const serve = await startServe(pair, SERVICES);
-    const cap = pair.spawn([
-      "tshark",
-      "-l",
-      "-i",
-      pair.peerIf,
-      "-f",
-      "tcp port 81",
-      "-c",
-      "2",
-      "-a",
-      "duration:20",
-      "-T",
-      "fields",
-      "-e",
-      "tcp.flags.str",
-      "-e",
-      "tcp.seq_raw",
-      "-e",
-      "tcp.ack_raw",
-    ], { stdout: "piped", stderr: "piped" });
+    const cap = await startCapture(pair, {
+      filter: "tcp port 81",
+      fields: ["tcp.flags.str", "tcp.seq_raw", "tcp.ack_raw"],
+    });
     try {
-      await waitForCapture(cap);
       const t0 = performance.now();
       const r = await pair.run(["curl", "-sS", "-m", "5", `http://${pair.stackAddr}:81/`]);
       const ms = performance.now() - t0;
       assert.equal(r.code, 7, r.stderr); // curl: couldn't connect
       assert.match(r.stderr, /refused|couldn't connect/i);
       assert.ok(ms < 1000, `refused after ${ms} ms`);
-      const out = (await new Response(cap.stdout).text()).trim().split("\n");
-      assert.equal(out.length, 2, `tshark saw: ${out.join(" | ")}`);
-      const [syn, rst] = out.map((l) => l.split("\t"));
+      const [syn, rst] = await cap.waitForFrames(2);
       assert.match(syn[0], /S/);
       assert.match(rst[0], /R/);
       assert.match(rst[0], /A/);
@@ -203,10 +167,11 @@ interopTest("a SYN to a closed port gets a RST at once, as RFC 9293 §3.10.7.1 s
       assert.equal(Number(rst[1]), 0);
       assert.equal(Number(rst[2]), (Number(syn[1]) + 1) >>> 0);
     } finally {
+      await cap.stop();
       await serve.stop();
     }
   });
-}, { tools: ["curl", "tshark"] });
+}, { tools: ["curl", "tshark", "python3"] });
 
 interopTest(
   "with nftables dropping 2 % of packets the download still completes byte-exact",
@@ -263,16 +228,15 @@ interopTest(
   "uperf TCP: client into a kernel sink, and a kernel sender into uperf server",
   async () => {
     await withVethPair({}, async (pair) => {
-      // fork: one child per connection (-P 2); timeout ends the sink so wc can report.
+      // fork: one child per connection (-P 2), each appending what it reads to one file.
+      const sinkFile = await Deno.makeTempFile({ suffix: ".sink" });
       const sink = pair.spawn([
-        "sh",
-        "-c",
-        "timeout 6 socat -u TCP-LISTEN:5201,reuseaddr,fork - | wc -c",
-      ], {
-        stdout: "piped",
-        stderr: "null",
-      });
-      await new Promise((r) => setTimeout(r, 300));
+        "socat",
+        "-u",
+        "TCP-LISTEN:5201,reuseaddr,fork",
+        `OPEN:${sinkFile},append`,
+      ], { stdout: "null", stderr: "null" });
+      await pair.waitForListener("tcp", 5201);
       const link = ["--if", pair.stackIf, "--addr", `${pair.stackAddr}/24`];
       const c = await runCli(pair, [
         "uperf",
@@ -291,7 +255,23 @@ interopTest(
       assert.equal(summary.event, "summary");
       assert.ok(summary.gbps > 0 && summary.bytes > 0);
       assert.ok(lines.some((l) => l.event === "interval"));
-      const received = Number((await new Response(sink.stdout).text()).trim());
+      // The client waited for its data to be acknowledged; once no connection to the sink is
+      // left open, every child has written what it read.
+      await waitFor(async () => {
+        const open = await pair.run([
+          "ss",
+          "-Htn",
+          "state",
+          "established",
+          "state",
+          "close-wait",
+          "sport = :5201",
+        ]);
+        return open.code === 0 && open.stdout.trim() === "";
+      }, { what: "the sink's connections to close", timeoutMs: 10_000 });
+      await terminate(sink);
+      const received = (await Deno.stat(sinkFile)).size;
+      await Deno.remove(sinkFile);
       assert.equal(
         received,
         summary.bytes,
@@ -312,7 +292,7 @@ interopTest(
       assert.match(sum ?? "", /^summary: received \d+ packets, 50\.00 MB in /);
     });
   },
-  { tools: ["socat"] },
+  { tools: ["socat", "ss"] },
 );
 
 interopTest(

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { AfPacketDriver } from "../../drivers/af_packet.ts";
 import { withNetns } from "../../ffi/netns.ts";
-import { interopTest } from "../harness/interop.ts";
-import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { interopTest, waitFor } from "../harness/interop.ts";
+import { runCommand, terminate, type VethPair, withVethPair } from "../harness/netns.ts";
 import { cliCommand, runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 
 /** The link options that put the CLI on the pair's stack end. */
@@ -21,7 +21,20 @@ function randomBytes(len: number): Uint8Array {
   return b;
 }
 
-/** Send `data` as one datagram from a kernel socket to `host:port`; return what came back. */
+/**
+ * A kernel UDP socket sends stdin as one datagram to `argv[1]:argv[2]` and writes the first
+ * datagram that comes back to stdout (waiting up to 10 s, returning as soon as it arrives).
+ */
+const ROUND_TRIP = `
+import socket, sys
+data = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+s.sendto(data, (sys.argv[1], int(sys.argv[2])))
+sys.stdout.buffer.write(s.recv(65535))
+`;
+
+/** Send `data` as one datagram from a kernel socket to the stack's `port`; return the answer. */
 async function kernelRoundTrip(
   pair: VethPair,
   port: number,
@@ -31,12 +44,11 @@ async function kernelRoundTrip(
   const output = `${input}.out`;
   try {
     await Deno.writeFile(input, data);
-    // socat reads the whole file in one read (-b 65536), sends it as one datagram, and after
-    // EOF on stdin keeps copying the reply to stdout for -t seconds.
     const r = await pair.run([
       "sh",
       "-c",
-      `socat -b 65536 -t 0.5 - UDP:${pair.stackAddr}:${port} < ${input} > ${output}`,
+      `python3 -c "$0" ${pair.stackAddr} ${port} < ${input} > ${output}`,
+      ROUND_TRIP,
     ]);
     assert.equal(r.code, 0, r.stderr);
     return await Deno.readFile(output);
@@ -78,7 +90,7 @@ interopTest(
       assert.equal(stats.ip.FragCreates, 3);
     });
   },
-  { tools: ["socat", "ss"] },
+  { tools: ["python3"] },
 );
 
 interopTest(
@@ -101,7 +113,7 @@ interopTest(
       assert.equal(stats.udp.OutDatagrams, 2);
     });
   },
-  { tools: ["socat", "ss"] },
+  { tools: ["python3"] },
 );
 
 interopTest(
@@ -140,7 +152,7 @@ interopTest("uperf client --udp sends to a kernel UDP socket and prints its rate
         "UDP-RECV:5201",
         `OPEN:${sinkFile},trunc`,
       ]);
-      await waitForUdpListener(pair, 5201);
+      await pair.waitForListener("udp", 5201);
       const len = 1000;
       const r = await runCli(pair, [
         "uperf",
@@ -167,9 +179,13 @@ interopTest("uperf client --udp sends to a kernel UDP socket and prints its rate
       const sent = Number(m[1]);
       assert.ok(sent > 100, `sent ${sent}`);
       assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, summary);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      sink.kill("SIGTERM");
-      await sink.status;
+      // The client has exited, so every datagram reached the kernel: wait until socat has
+      // read them all (its socket's receive queue is empty) before stopping it.
+      await waitFor(async () => {
+        const q = await pair.run(["ss", "-Hlun", "sport = :5201"]);
+        return q.stdout.trim().split(/\s+/)[1] === "0";
+      }, { what: "the kernel sink to drain its receive queue" });
+      await terminate(sink);
       const got = await Deno.readFile(sinkFile);
       assert.ok(got.length > 0, "the kernel sink received datagrams");
       assert.equal(got.length % len, 0);
@@ -261,8 +277,8 @@ interopTest(
         try {
           assert.equal(await timed.exited(), 0, timed.errors.join("\n"));
         } finally {
-          sender.kill("SIGTERM");
-          await sender.status;
+          // socat may have quit by itself: the closed port answers with port unreachable.
+          await terminate(sender);
         }
         const events = timed.lines.map((l) => JSON.parse(l));
         const s = events.at(-1);
@@ -280,6 +296,29 @@ interopTest(
   },
   { tools: ["socat", "ss", "timeout"] },
 );
+
+/** Collects a child's stdout as text; a test waits for what it expects instead of sleeping. */
+class TextSink {
+  text = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #pump: Promise<void>;
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#pump = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stdout) this.text += dec.decode(chunk, { stream: true });
+    })();
+  }
+  /** Wait until the output contains `needle` (throws after `timeoutMs`). */
+  waitForText(needle: string, timeoutMs = 10_000): Promise<boolean> {
+    return waitFor(() => this.text.includes(needle), { what: JSON.stringify(needle), timeoutMs });
+  }
+  /** SIGTERM the child and wait for the rest of its output. */
+  async stop(): Promise<void> {
+    await terminate(this.#child);
+    await this.#pump;
+  }
+}
 
 /** Ethernet + IPv4 + UDP from the peer (198.18.0.1:sport) to the stack (:dport). */
 function udpFrame(
@@ -327,8 +366,8 @@ interopTest("a bad UDP checksum is dropped and counted; a zero checksum is accep
   await withVethPair({}, async (pair) => {
     const serve = await startServe(pair, ["--udp-echo", "7", "--json"]);
     // The echoes go back to 198.18.0.1:40000, where a kernel socket collects them.
-    const sink = pair.spawn(["socat", "-u", "UDP-RECV:40000", "-"]);
-    await waitForUdpListener(pair, 40000);
+    const sink = new TextSink(pair.spawn(["socat", "-u", "UDP-RECV:40000", "-"]));
+    await pair.waitForListener("udp", 40000);
     const inject = withNetns(pair.peerNs, () => AfPacketDriver.open({ ifname: pair.peerIf }));
     const text = (s: string) => new TextEncoder().encode(s);
     try {
@@ -341,14 +380,14 @@ interopTest("a bad UDP checksum is dropped and counted; a zero checksum is accep
         assert.ok(inject.transmit(f, 0, f.length, null));
         inject.flush();
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The stack handles frames in order: the echo of the last one means all were counted.
+      await sink.waitForText("good-checksum\n");
     } finally {
       inject.close();
       assert.equal(await serve.stop(), 0);
-      sink.kill("SIGTERM");
+      await sink.stop();
     }
-    const out = new TextDecoder().decode((await sink.output()).stdout);
-    assert.equal(out, "zero-checksum\ngood-checksum\n");
+    assert.equal(sink.text, "zero-checksum\ngood-checksum\n");
     const stats = serve.statsEvent() as any;
     assert.equal(stats.udp.InCsumErrors, 1);
     assert.equal(stats.udp.InErrors, 1);
@@ -356,16 +395,6 @@ interopTest("a bad UDP checksum is dropped and counted; a zero checksum is accep
     assert.equal(stats.services["udp-echo/7"].OutDatagrams, 2);
   });
 }, { tools: ["socat", "ss"] });
-
-/** Wait until a kernel UDP socket is bound to `port` in the peer namespace. */
-async function waitForUdpListener(pair: VethPair, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await pair.run(["ss", "-Hlun", `sport = :${port}`]);
-    if (r.stdout.trim() !== "") return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no kernel UDP socket on port ${port}`);
-}
 
 Deno.test("uperf and serve: bad flags exit 2 with the usage", async () => {
   const run = (args: string[]) => runCommand(cliCommand(args));
