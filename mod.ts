@@ -179,7 +179,6 @@ export {
   type RouterReachability,
 } from "./net/ipv6_routes.ts";
 export { PathMtuCache, type PathMtuOptions } from "./net/path_mtu.ts";
-export { type Ipv6ReassemblyOptions } from "./net/ipv6_reassembly.ts";
 export { Ipv4Network } from "./net/ipv4_network.ts";
 export { IpNetworks } from "./net/ip_networks.ts";
 export { type Echo6ReplyListener, Icmpv6Layer, type Icmpv6Options } from "./net/icmpv6.ts";

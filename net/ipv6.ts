@@ -37,7 +37,8 @@ import {
   Ipv6Repr,
 } from "./ipv6_header.ts";
 import { Ipv6Interface, type Ipv6InterfaceOptions, type Ipv6Output } from "./ipv6_interface.ts";
-import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./ipv6_reassembly.ts";
+import { Ipv6Reassembler } from "./ipv6_reassembly.ts";
+import type { ReassemblyOptions } from "./reassembly.ts";
 import { Ipv6HeaderChain } from "./ipv6_input.ts";
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { Ipv6Routes } from "./ipv6_routes.ts";
@@ -81,8 +82,8 @@ export interface Ipv6Options {
   defaultHopLimit?: number;
   /** Per-interface tunables (neighbour cache, DAD, MLD). */
   iface?: Ipv6InterfaceOptions;
-  /** Reassembly tunables. */
-  reassembly?: Ipv6ReassemblyOptions;
+  /** Reassembly tunables (the timeout defaults to 60 s, RFC 8200 §4.5). */
+  reassembly?: ReassemblyOptions;
   /** Path MTU cache tunables. */
   pathMtu?: PathMtuOptions;
   /** Datagrams to our own addresses waiting for the next tick [256]. */

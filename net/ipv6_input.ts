@@ -161,7 +161,7 @@ export class Ipv6HeaderChain {
             this.#paramProblem(ICMPV6_PARAMPROB_HEADER, at + 2 - ipOff, meta);
             return;
           }
-          const whole = this.#reasm.add(buf, ipOff, nhField, at, end);
+          const whole = this.#reasm.add(buf, ipOff, at, end);
           if (whole === null) return;
           st.ReasmOKs++;
           meta.buf = whole.buf;

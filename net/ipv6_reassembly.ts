@@ -1,40 +1,35 @@
 /**
- * IPv6 reassembly (RFC 8200 §4.5): fragments keyed by (source, destination, identification)
- * are joined into one datagram; the unfragmentable part (fixed header and the extension
- * headers before the fragment header) is the one of the first fragment.
+ * IPv6 reassembly (RFC 8200 §4.5): reads a fragment's identity into the family-neutral
+ * {@link FragmentReassembler} (net/reassembly.ts: memory bounds with oldest-first eviction,
+ * per-source caps, RFC 5722 overlaps, timeout) and turns the reassembled bytes back into an
+ * unfragmented datagram.
  *
- * - Overlaps (RFC 5722): a fragment that overlaps data already received discards the whole
- *   datagram, and fragments of it still arriving are dropped until its timer runs out. An
- *   exact duplicate is ignored (as Linux does).
- * - Timeout: 60 s (RFC 8200 §4.5); if the first fragment had arrived, its start is handed to
- *   {@link Ipv6Reassembler.onTimeout} for an ICMPv6 time exceeded (code 1).
- * - Memory: at most `maxDatagrams` datagrams in progress, each a lazily allocated 64 KiB slot;
- *   a new datagram when all are busy evicts the oldest incomplete one (counted) rather than
- *   being refused.
- *
- * Atomic fragments (RFC 6946) never reach this module: the layer processes them as whole
- * datagrams.
+ * A datagram is identified by source, destination and identification (36 key bytes, source
+ * first, so the per-source cap is per IPv6 address). The "header" kept from the first
+ * fragment is its unfragmentable part (the fixed header and the extension headers before the
+ * fragment header) plus the fragment header itself, so a timed-out datagram is quoted exactly
+ * as its first fragment arrived. On completion the fragment header is cut out: the next-header
+ * byte that named it takes the fragment header's next header, and the payload length is fixed.
+ * The timeout is 60 s (RFC 8200 §4.5). Atomic fragments (RFC 6946) never come here.
  *
  * @module
  */
 
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
-import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
-import { IPV6_HEADER_BYTES, IPV6_MIN_MTU } from "./ipv6_header.ts";
+import type { TimerWheel } from "../core/timer_wheel.ts";
+import { extHeaderBytes, IPV6_FRAGMENT_HEADER_BYTES } from "./ipv6_ext_headers.ts";
+import { IPV6_HEADER_BYTES, IPV6_MAX_PAYLOAD } from "./ipv6_header.ts";
+import { FragmentReassembler, type ReassemblyOptions } from "./reassembly.ts";
 
-/** Tunables of IPv6 reassembly. */
-export interface Ipv6ReassemblyOptions {
-  /** Datagrams in progress at once; a new one evicts the oldest [64]. */
-  maxDatagrams?: number;
-  /** Time a datagram may take to complete [60 000 ms, RFC 8200 §4.5]. */
-  timeoutMs?: number;
-}
-
-/** Largest fragmentable part (the payload length field is 16 bits). */
-const MAX_FRAGMENTABLE = 65535;
-/** Room kept for the unfragmentable part (fixed header + extension headers before the fragment header). */
-const UNFRAG_ROOM = 512;
+/** Key bytes: source (16), destination (16), identification (4). */
+const KEY_BYTES = 36;
+/** The source address is the key's first 16 bytes. */
+const SOURCE_BYTES = 16;
+/** Room for the unfragmentable part and the fragment header of the first fragment. */
+const HEADER_ROOM = 512;
+/** RFC 8200 §4.5: reassembly gives up 60 s after the first fragment arrived. */
+const IPV6_REASSEMBLY_TIMEOUT_MS = 60_000;
 
 /** A reassembled datagram; valid until the next call into the reassembler. */
 export class ReassembledIpv6 {
@@ -52,259 +47,108 @@ export class ReassembledIpv6 {
   nhFieldRel = 0;
 }
 
-class Slot {
-  readonly data = new Uint8Array(UNFRAG_ROOM + MAX_FRAGMENTABLE);
-  readonly blocks = new Uint32Array(Math.ceil(MAX_FRAGMENTABLE / 8 / 32) + 1);
-  /** The first fragment as received (its start), for the time-exceeded quote. */
-  readonly first = new Uint8Array(IPV6_MIN_MTU);
-  firstLen = 0;
-  used = false;
-  /** An overlap killed it: drop its fragments until the timer runs out. */
-  dead = false;
-  startedMs = 0;
-  s0 = 0;
-  s1 = 0;
-  s2 = 0;
-  s3 = 0;
-  d0 = 0;
-  d1 = 0;
-  d2 = 0;
-  d3 = 0;
-  id = 0;
-  received = 0;
-  /** Fragmentable bytes, known once the last fragment (M = 0) arrived, else -1. */
-  total = -1;
-  /** Unfragmentable bytes of the first fragment, 0 until it arrived. */
-  unfragBytes = 0;
-  /** Offset (from the IPv6 header) of the next-header byte that named the fragment header. */
-  nhFieldRel = 0;
-  nextHeader = 0;
-  readonly timer: Timer;
-  constructor(expire: (s: Slot) => void) {
-    this.timer = new Timer(() => expire(this));
-  }
-  reset(): void {
-    this.used = false;
-    this.dead = false;
-    this.blocks.fill(0);
-    this.received = 0;
-    this.total = -1;
-    this.unfragBytes = 0;
-    this.firstLen = 0;
-  }
-}
-
-function rd(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
 /**
  * Bounded IPv6 reassembly.
  *
  * @example
  * ```ts ignore
  * const r = new Ipv6Reassembler(timers, clock, stats.ip6);
- * const whole = r.add(buf, ipOff, nhFieldOff, fragOff, end); // null until complete
+ * const whole = r.add(buf, ipOff, fragOff, end); // null until complete
  * ```
  */
 export class Ipv6Reassembler {
-  /**
-   * Called when a datagram whose first fragment arrived times out, with that fragment's start
-   * at `buf[off, off + len)` (IPv6 header first).
-   */
-  onTimeout: ((buf: Uint8Array, off: number, len: number) => void) | null = null;
-  readonly #slots: Slot[] = [];
-  readonly #timers: TimerWheel;
-  readonly #clock: Clock;
+  readonly #r: FragmentReassembler;
+  readonly #key = new Uint8Array(KEY_BYTES);
   readonly #stats: Counters;
-  readonly #timeoutMs: number;
-  readonly #max: number;
   readonly #result = new ReassembledIpv6();
 
-  /** Slots are allocated on first use, so an idle stack costs nothing. */
-  constructor(timers: TimerWheel, clock: Clock, stats: Counters, opts: Ipv6ReassemblyOptions = {}) {
-    this.#timers = timers;
-    this.#clock = clock;
+  /** An empty reassembler (60 s timeout unless `opts` says otherwise). */
+  constructor(timers: TimerWheel, clock: Clock, stats: Counters, opts: ReassemblyOptions = {}) {
     this.#stats = stats;
-    this.#timeoutMs = opts.timeoutMs ?? 60_000;
-    this.#max = Math.max(1, opts.maxDatagrams ?? 64);
-  }
-
-  /** Datagrams in progress (dead ones included until their timer runs out). */
-  get pending(): number {
-    let n = 0;
-    for (const s of this.#slots) if (s.used) n++;
-    return n;
+    this.#r = new FragmentReassembler(timers, clock, stats, {
+      headerRoom: HEADER_ROOM,
+      maxPayloadBytes: IPV6_MAX_PAYLOAD,
+    }, { timeoutMs: IPV6_REASSEMBLY_TIMEOUT_MS, ...opts });
   }
 
   /**
-   * Add the fragment whose IPv6 header is at `buf[ipOff]`, whose fragment header is at
-   * `buf[fragOff]` (named by the next-header byte at `buf[nhFieldOff]`), and whose datagram
-   * ends at `end`. The caller has checked the lengths (RFC 8200 §4.5: a non-last fragment's
-   * data is a multiple of 8, offset + data ≤ 65535). Returns the whole datagram when this
-   * fragment completed it, else null.
+   * Called when a datagram whose first fragment arrived times out, with that fragment's
+   * start (IPv6 header first, fragment header included) at `buf[off, off + len)`.
    */
-  add(
-    buf: Uint8Array,
-    ipOff: number,
-    nhFieldOff: number,
-    fragOff: number,
-    end: number,
-  ): ReassembledIpv6 | null {
-    const st = this.#stats;
-    const fragWord = (buf[fragOff + 2] << 8) | buf[fragOff + 3];
-    const start = fragWord & 0xfff8;
-    const more = (fragWord & 1) !== 0;
-    const id = rd(buf, fragOff + 4);
-    const dataOff = fragOff + 8;
-    const len = end - dataOff;
-    const stop = start + len;
-    const unfrag = fragOff - ipOff;
-    if (len <= 0 || stop > MAX_FRAGMENTABLE || (start === 0 && unfrag > UNFRAG_ROOM)) {
-      st.ReasmFails++;
+  get onTimeout(): ((buf: Uint8Array, off: number, len: number) => void) | null {
+    return this.#r.onTimeout;
+  }
+  set onTimeout(fn: ((buf: Uint8Array, off: number, len: number) => void) | null) {
+    this.#r.onTimeout = fn === null ? null : (buf, off, headerBytes) => {
+      // The first fragment's headers and the 8 payload bytes after them that hold the
+      // transport's ports (further bytes of a reused buffer could be another datagram's).
+      fn(buf, off, headerBytes + 8);
+    };
+  }
+
+  /** Datagrams in progress. */
+  get pending(): number {
+    return this.#r.pending;
+  }
+
+  /** Bytes held in all (incomplete datagrams and reusable buffers); never above the bound. */
+  get heldBytes(): number {
+    return this.#r.heldBytes;
+  }
+
+  /**
+   * Add the fragment whose IPv6 header is at `buf[ipOff]` and whose fragment header is at
+   * `buf[fragOff]`, the datagram ending at `end`. Returns the whole datagram when this
+   * fragment completed it, else null (every drop counted).
+   */
+  add(buf: Uint8Array, ipOff: number, fragOff: number, end: number): ReassembledIpv6 | null {
+    const k = this.#key;
+    for (let i = 0; i < 32; i++) k[i] = buf[ipOff + 8 + i]; // source, destination
+    for (let i = 0; i < 4; i++) k[32 + i] = buf[fragOff + 4 + i]; // identification
+    const word = (buf[fragOff + 2] << 8) | buf[fragOff + 3];
+    const dataOff = fragOff + IPV6_FRAGMENT_HEADER_BYTES;
+    const whole = this.#r.add(
+      k,
+      KEY_BYTES,
+      SOURCE_BYTES,
+      word & 0xfff8,
+      end - dataOff,
+      (word & 1) !== 0,
+      buf,
+      dataOff,
+      ipOff,
+      dataOff - ipOff,
+    );
+    if (whole === null) return null;
+    const b = whole.buf;
+    const off = whole.off;
+    const unfrag = whole.headerBytes - IPV6_FRAGMENT_HEADER_BYTES;
+    const payload = unfrag - IPV6_HEADER_BYTES + whole.len - whole.headerBytes;
+    if (payload > IPV6_MAX_PAYLOAD) {
+      // RFC 8200 §4.5: no reassembled payload may exceed 65 535 bytes.
+      this.#stats.ReasmMalformed++;
+      this.#stats.ReasmFails++;
       return null;
     }
-    let slot = this.#find(buf, ipOff, id);
-    if (slot === null) {
-      slot = this.#claim();
-      slot.used = true;
-      slot.startedMs = this.#clock.nowMs();
-      const s = ipOff + 8;
-      const d = ipOff + 24;
-      slot.s0 = rd(buf, s);
-      slot.s1 = rd(buf, s + 4);
-      slot.s2 = rd(buf, s + 8);
-      slot.s3 = rd(buf, s + 12);
-      slot.d0 = rd(buf, d);
-      slot.d1 = rd(buf, d + 4);
-      slot.d2 = rd(buf, d + 8);
-      slot.d3 = rd(buf, d + 12);
-      slot.id = id;
-      this.#timers.schedule(slot.timer, slot.startedMs + this.#timeoutMs);
+    // The next-header byte that named the fragment header: walk the unfragmentable part.
+    let nhField = off + 6;
+    for (let at = off + IPV6_HEADER_BYTES; at < off + unfrag; at += extHeaderBytes(b, at)) {
+      nhField = at;
     }
-    if (slot.dead) {
-      st.ReasmFails++;
-      return null;
-    }
-    // RFC 8200 §4.5: the last fragment fixes the length; nothing may lie beyond it.
-    if (!more) {
-      if ((slot.total !== -1 && slot.total !== stop) || this.#beyond(slot, stop)) {
-        return this.#kill(slot, false);
-      }
-      slot.total = stop;
-    } else if (slot.total !== -1 && stop > slot.total) {
-      return this.#kill(slot, false);
-    }
-    const b0 = start >>> 3;
-    const b1 = (stop + 7) >>> 3;
-    let seen = 0;
-    for (let b = b0; b < b1; b++) if ((slot.blocks[b >>> 5] & (1 << (b & 31))) !== 0) seen++;
-    if (seen === b1 - b0) return null; // exact duplicate
-    if (seen !== 0) return this.#kill(slot, true);
-    for (let b = b0; b < b1; b++) slot.blocks[b >>> 5] |= 1 << (b & 31);
-    slot.data.set(buf.subarray(dataOff, end), UNFRAG_ROOM + start);
-    slot.received += len;
-    if (start === 0) {
-      slot.unfragBytes = unfrag;
-      slot.nhFieldRel = nhFieldOff - ipOff;
-      slot.nextHeader = buf[fragOff];
-      slot.data.set(buf.subarray(ipOff, fragOff), UNFRAG_ROOM - unfrag);
-      const q = Math.min(end - ipOff, IPV6_MIN_MTU);
-      slot.first.set(buf.subarray(ipOff, ipOff + q), 0);
-      slot.firstLen = q;
-    }
-    if (slot.total === -1 || slot.received !== slot.total || slot.unfragBytes === 0) return null;
-    // Complete: fix the payload length and the next header that named the fragment header.
-    const h = UNFRAG_ROOM - slot.unfragBytes;
-    const d = slot.data;
-    const payload = slot.unfragBytes - IPV6_HEADER_BYTES + slot.total;
-    if (payload > 0xffff) return this.#kill(slot, false);
-    d[h + 4] = payload >>> 8;
-    d[h + 5] = payload;
-    d[h + slot.nhFieldRel] = slot.nextHeader;
+    const nextHeader = b[off + unfrag];
+    b[nhField] = nextHeader;
+    // Cut the fragment header out: the unfragmentable part moves up against the payload.
+    b.copyWithin(off + IPV6_FRAGMENT_HEADER_BYTES, off, off + unfrag);
+    const h = off + IPV6_FRAGMENT_HEADER_BYTES;
+    b[h + 4] = payload >>> 8;
+    b[h + 5] = payload;
     const r = this.#result;
-    r.buf = d;
+    r.buf = b;
     r.off = h;
     r.len = IPV6_HEADER_BYTES + payload;
-    r.unfragBytes = slot.unfragBytes;
-    r.nextHeader = slot.nextHeader;
-    r.nhFieldRel = slot.nhFieldRel;
-    this.#timers.cancel(slot.timer);
-    slot.reset();
+    r.unfragBytes = unfrag;
+    r.nextHeader = nextHeader;
+    r.nhFieldRel = nhField - off;
     return r;
-  }
-
-  /** True when data was received at or past `stop` (a last fragment cutting it short). */
-  #beyond(slot: Slot, stop: number): boolean {
-    const from = (stop + 7) >>> 3;
-    const last = slot.blocks.length * 32;
-    for (let b = from; b < last; b++) {
-      if (slot.blocks[b >>> 5] === 0) {
-        b = b | 31;
-        continue;
-      }
-      if ((slot.blocks[b >>> 5] & (1 << (b & 31))) !== 0) return true;
-    }
-    return false;
-  }
-
-  #find(buf: Uint8Array, ipOff: number, id: number): Slot | null {
-    const s = ipOff + 8;
-    const d = ipOff + 24;
-    for (const x of this.#slots) {
-      if (
-        x.used && x.id === id && x.s3 === rd(buf, s + 12) && x.d3 === rd(buf, d + 12) &&
-        x.s0 === rd(buf, s) && x.s1 === rd(buf, s + 4) && x.s2 === rd(buf, s + 8) &&
-        x.d0 === rd(buf, d) && x.d1 === rd(buf, d + 4) && x.d2 === rd(buf, d + 8)
-      ) return x;
-    }
-    return null;
-  }
-
-  /** A free slot: an unused one, a new one within the bound, else the oldest (evicted). */
-  #claim(): Slot {
-    for (const s of this.#slots) if (!s.used) return s;
-    if (this.#slots.length < this.#max) {
-      const s = new Slot((x) => this.#expire(x));
-      this.#slots.push(s);
-      return s;
-    }
-    let oldest = this.#slots[0];
-    for (const s of this.#slots) if (s.startedMs < oldest.startedMs) oldest = s;
-    this.#stats.ReasmEvictions++;
-    if (!oldest.dead) this.#stats.ReasmFails++;
-    this.#timers.cancel(oldest.timer);
-    oldest.reset();
-    return oldest;
-  }
-
-  /** Discard the datagram; with `overlap` (RFC 5722) keep dropping its fragments until timeout. */
-  #kill(slot: Slot, overlap: boolean): null {
-    if (overlap) this.#stats.ReasmOverlaps++;
-    this.#stats.ReasmFails++;
-    if (overlap) {
-      // The key and the timer stay: later fragments of this datagram find it dead.
-      slot.reset();
-      slot.used = true;
-      slot.dead = true;
-      return null;
-    }
-    this.#timers.cancel(slot.timer);
-    slot.reset();
-    return null;
-  }
-
-  #expire(slot: Slot): void {
-    if (!slot.used) return;
-    if (slot.dead) {
-      slot.reset();
-      return;
-    }
-    this.#stats.ReasmTimeout++;
-    this.#stats.ReasmFails++;
-    if (slot.firstLen !== 0 && this.onTimeout !== null) {
-      this.onTimeout(slot.first, 0, slot.firstLen);
-    }
-    slot.reset();
   }
 }

@@ -71,7 +71,10 @@ export const IP_COUNTERS = [
   "ReasmSourceEvictions",
 ] as const;
 
-/** IPv6 counters (Linux `Ip6*`, without the prefix). */
+/**
+ * IPv6 counters (Linux `Ip6*`, without the prefix); reassembly adds the same four Linux lacks
+ * as IPv4 (`ReasmDuplicates`, `ReasmMalformed`, `ReasmEvictions`, `ReasmSourceEvictions`).
+ */
 export const IP6_COUNTERS = [
   "InReceives",
   "InHdrErrors",
@@ -94,7 +97,10 @@ export const IP6_COUNTERS = [
   "ReasmFails",
   "ReasmTimeout",
   "ReasmOverlaps",
+  "ReasmDuplicates",
+  "ReasmMalformed",
   "ReasmEvictions",
+  "ReasmSourceEvictions",
 ] as const;
 
 /** ICMPv6 counters (Linux `Icmp6*`, without the prefix). */
