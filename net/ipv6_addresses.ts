@@ -189,7 +189,7 @@ export class Ipv6AddressList {
     const now = this.#clock.nowMs();
     e.validUntilMs = now + validMs;
     e.preferredUntilMs = now + preferredMs;
-    crypto.getRandomValues(e.nonce);
+    for (let i = 0; i < e.nonce.length; i++) e.nonce[i] = Math.floor(this.#random() * 256);
     this.#addrs.push(e);
     // RFC 4862 §5.4.2: join the solicited-node group before probing.
     this.#owner.joinGroup(this.#nic, solicitedNode(addr));
