@@ -31,9 +31,11 @@ import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 
 /** Usage of `serve`. */
 export const SERVE_USAGE = `usage: ustack serve [service options] [link options]
-Run as a host until SIGINT/SIGTERM; answers ARP and ping.
-Prints "ready <if> <addr>..." once it answers and every service is bound, and the final
-stats when stopped.
+Run as a host until SIGINT/SIGTERM; answers ARP, NDP and ping on IPv4 and IPv6.
+Prints "ready <if> <addr>..." once every service is bound and duplicate address detection
+has finished, listing every usable address (the IPv6 link-local one included), and the
+final stats when stopped. "address <addr> <origin> <state>" lines report an address found
+duplicate (never used) or one that becomes usable later (e.g. by --slaac).
 services:
   --udp-echo PORT      send every UDP datagram received on PORT back to its sender
                        (repeatable)
@@ -192,6 +194,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   };
   const json = values.json === true;
   const rt: Runtime = await Runtime.start(config);
+  // Addresses: one found duplicate is reported whenever DAD says so (and never used); one
+  // that becomes usable after the ready line (SLAAC, a late DAD) is reported then.
+  let ready = false;
+  rt.onAddressChange((addr, origin, state) => {
+    if (state !== "duplicate" && !(ready && state === "preferred")) return;
+    if (json) emitJson("address", { addr, origin, state });
+    else emit(`address ${addr} ${origin} ${state}`);
+  });
   let services: ServeService[];
   try {
     services = startServices(rt, ports);
@@ -199,20 +209,31 @@ export async function serveCommand(args: string[]): Promise<number> {
     await rt.stop();
     throw e;
   }
+  let stop = false;
   const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => resolve();
+    const onSignal = () => {
+      stop = true;
+      resolve();
+    };
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
   });
-  if (json) {
+  // The ready line waits for duplicate address detection (RFC 4862 §5.4) and lists the
+  // addresses that passed it, link-local included.
+  await Promise.race([rt.addressesReady(), stopped]);
+  ready = true;
+  const addrs = rt.usableAddresses();
+  if (stop) {
+    // stopped before the addresses were ready: no ready line
+  } else if (json) {
     emitJson("ready", {
       if: rt.nic.name,
       mac: rt.nic.macString,
-      addrs: [...rt.addrs],
+      addrs,
       services: services.map((s) => s.name),
     });
   } else {
-    emit(`ready ${rt.nic.name} ${rt.addrs.join(" ")}`.trimEnd());
+    emit(`ready ${rt.nic.name} ${addrs.join(" ")}`.trimEnd());
   }
   await stopped;
   for (const s of services) s.close();

@@ -20,13 +20,11 @@
  * @module
  */
 
-import { IpAddress } from "../net/ip_address.ts";
 import {
-  formatIpv4,
-  parseIpv4,
-  RouteResult,
+  IpAddress,
   Runtime,
   StackError,
+  tryParseIp,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
   UdpPeer,
@@ -101,15 +99,13 @@ function parseUperf(
   if (protocol === "udp" && values.parallel !== undefined) {
     throw new UsageError("-P applies to TCP mode only");
   }
-  let dst = 0;
+  let dst = IpAddress.v4(0);
   if (role === "client") {
     if (host === undefined) throw new UsageError("uperf client needs a HOST");
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    try {
-      dst = parseIpv4(host);
-    } catch {
-      throw new UsageError(`${host}: not an IPv4 address`);
-    }
+    const parsed = tryParseIp(host);
+    if (parsed === null) throw new UsageError(`${host}: not an IPv4 or IPv6 address`);
+    dst = parsed;
   } else if (host !== undefined) {
     throw new UsageError(`uperf server takes no HOST (got ${host})`);
   }
@@ -151,13 +147,10 @@ export async function uperfCommand(args: string[]): Promise<number> {
   }
 }
 
-/** Wait until the first hop towards `dst` is in the ARP cache; false after the timeout. */
-async function resolveNextHop(rt: Runtime, dst: number): Promise<boolean> {
-  const route = new RouteResult();
-  const ipv4 = rt.stack.ipv4;
-  if (!ipv4.route(dst, route)) return false;
+/** Wait until the first hop towards `dst` is resolved (ARP or NDP); false after the timeout. */
+async function resolveNextHop(rt: Runtime, dst: IpAddress): Promise<boolean> {
   const deadline = rt.stack.clock.nowMs() + RESOLVE_TIMEOUT_MS;
-  while (ipv4.arp(route.nicIndex).lookup(route.nextHop) === null) {
+  while (!rt.nextHopResolved(dst)) {
     if (rt.stack.clock.nowMs() > deadline) return false;
     await sleep(1);
   }
@@ -171,13 +164,14 @@ async function resolveNextHop(rt: Runtime, dst: number): Promise<boolean> {
  */
 async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
   const clock = rt.stack.clock;
-  const ep: UdpEndpoint = rt.stack.udp.open();
+  const dst = o.host;
+  const ep: UdpEndpoint = rt.stack.udp.open(dst.family);
   ep.bind(null, 0);
-  const dst = IpAddress.v4(o.host);
+  if (dst.family === 6) await rt.addressesReady();
   const payload = new Uint8Array(o.len);
   for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
   const meter = new Meter("client", o.json);
-  const host = formatIpv4(o.host);
+  const host = dst.family === 6 ? `[${dst}]` : `${dst}`;
   let stopped = false;
   const signals = onStopSignal(() => stopped = true);
   const driver = rt.nic.driver.stats;
@@ -205,8 +199,8 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
     ep.sendto(payload, 0, o.len, dst, o.port);
     meter.packets++;
     meter.bytes += o.len;
-    if (!(await resolveNextHop(rt, o.host))) {
-      throw new StackError("EHOSTUNREACH", `no ARP answer for the first hop to ${host}`);
+    if (!(await resolveNextHop(rt, dst))) {
+      throw new StackError("EHOSTUNREACH", `no neighbour answer for the first hop to ${host}`);
     }
     const endMs = meter.startMs + o.seconds * 1000;
     let nextReportMs = meter.startMs + 1000;
@@ -255,7 +249,8 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
  */
 async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   const clock = rt.stack.clock;
-  const ep: UdpEndpoint = rt.stack.udp.open();
+  // Dual-stack: datagrams to any address of either family are counted.
+  const ep: UdpEndpoint = rt.stack.udp.open(6);
   ep.bind(null, o.port);
   ep.receiveBufferBytes = SERVER_RECEIVE_BUFFER_BYTES;
   const meter = new Meter("server", o.json);

@@ -367,6 +367,31 @@ export function finishPartialChecksumIpv4Frame(buf: Uint8Array, off: number, len
 }
 
 /**
+ * {@link finishPartialChecksumIpv4Frame} for Ethernet/IPv6 frames: a TCP or UDP header right
+ * after the fixed header (where a kernel peer's offloaded segments put it) gets its checksum
+ * finished; other frames are left alone.
+ */
+export function finishPartialChecksumIpv6Frame(buf: Uint8Array, off: number, len: number): void {
+  if (len < 54 || buf[off + 12] !== 0x86 || buf[off + 13] !== 0xdd) return;
+  const ip = off + 14;
+  const payload = (buf[ip + 4] << 8) | buf[ip + 5];
+  const nh = buf[ip + 6];
+  const end = payload > 0 && 54 + payload <= len ? 54 + payload : len;
+  const csumOffset = nh === 6 ? 16 : nh === 17 ? 6 : -1;
+  if (csumOffset < 0 || 54 + csumOffset + 2 > end) return;
+  finishPartialChecksum(buf, off, end, 54, csumOffset);
+}
+
+/**
+ * Finish the partial TCP/UDP checksum of an Ethernet frame of either IP family
+ * ({@link finishPartialChecksumIpv4Frame}, {@link finishPartialChecksumIpv6Frame}).
+ */
+export function finishPartialChecksumIpFrame(buf: Uint8Array, off: number, len: number): void {
+  finishPartialChecksumIpv4Frame(buf, off, len);
+  finishPartialChecksumIpv6Frame(buf, off, len);
+}
+
+/**
  * Decide whether a received TCP/UDP segment's checksum is acceptable, honouring what the driver
  * says about it (`rxFlags`, the `RX_*` bits of `link/driver.ts`): verified by the kernel
  * (DATA_VALID) or left partial by a local kernel peer (NEEDS_CSUM) → accepted; otherwise the

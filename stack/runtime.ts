@@ -13,8 +13,15 @@ import { TapDriver } from "../drivers/tap.ts";
 import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
-import { finishPartialChecksum, finishPartialChecksumIpv4Frame } from "../net/checksum.ts";
-import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
+import { finishPartialChecksum, finishPartialChecksumIpFrame } from "../net/checksum.ts";
+import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
+import { type IpAddr, isMulticast, parseIpCidr, tryParseIp } from "../net/ip_address.ts";
+import { NetRoute } from "../net/network_layer.ts";
+import type {
+  Ipv6AddressOrigin,
+  Ipv6AddressState,
+  Ipv6InterfaceAddress,
+} from "../net/ipv6_addresses.ts";
 import { StackError } from "../core/errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
@@ -50,10 +57,18 @@ export interface RuntimeConfig {
   zeroCopy?: boolean;
   /** Interface to attach to (required for af_packet). */
   if?: string;
-  /** Addresses in CIDR form (`198.18.0.2/24`); one or many. */
+  /**
+   * Addresses in CIDR form, IPv4 or IPv6 (`198.18.0.2/24`, `fd00:5::2/64`); one or many. IPv6
+   * ones are tentative until duplicate address detection passes ({@link Runtime.addressesReady}).
+   */
   addr?: string | string[];
-  /** Default gateway. */
-  gw?: string;
+  /**
+   * Default gateway(s): an IPv4 router on an `addr` subnet, and/or an IPv6 router (link-local,
+   * or in an `addr` prefix).
+   */
+  gw?: string | string[];
+  /** Solicit routers and configure from their advertisements, SLAAC addresses included. */
+  slaac?: boolean;
   /** Lower the MTU used on the link. */
   mtu?: number;
   /** Record every frame sent and received to this pcap file. */
@@ -101,6 +116,7 @@ export class Runtime {
   /** The BSD-style socket API of this stack. */
   readonly sockets: SocketTable;
   readonly #done: Promise<void>;
+  readonly #route = new NetRoute();
   #stopped = false;
 
   private constructor(stack: Stack, nic: Nic, loop: EventLoop, addrs: string[]) {
@@ -121,19 +137,17 @@ export class Runtime {
       : [config.addr];
     const parsed = addrs.map((a) => {
       try {
-        return parseIpv4Cidr(a);
+        return parseIpCidr(a);
       } catch {
-        throw invalid(`--addr ${a}: not an IPv4 CIDR like 198.18.0.2/24`);
+        throw invalid(`--addr ${a}: not a CIDR like 198.18.0.2/24 or fd00:5::2/64`);
       }
     });
-    let gw = 0;
-    if (config.gw !== undefined) {
-      try {
-        gw = parseIpv4(config.gw);
-      } catch {
-        throw invalid(`--gw ${config.gw}: not an IPv4 address`);
-      }
-    }
+    const gws = (config.gw === undefined ? [] : Array.isArray(config.gw) ? config.gw : [config.gw])
+      .map((g) => {
+        const a = tryParseIp(g);
+        if (a === null) throw invalid(`--gw ${g}: not an IPv4 or IPv6 address`);
+        return a;
+      });
     if (config.mtu !== undefined && !(Number.isInteger(config.mtu) && config.mtu >= 68)) {
       throw invalid(`--mtu ${config.mtu}: must be an integer >= 68`);
     }
@@ -172,7 +186,7 @@ export class Runtime {
     if (config.pcap !== undefined) {
       try {
         driver = new PcapDriver(driver, PcapWriter.open(config.pcap), {
-          finishChecksums: { tx: finishPartialChecksum, rx: finishPartialChecksumIpv4Frame },
+          finishChecksums: { tx: finishPartialChecksum, rx: finishPartialChecksumIpFrame },
         });
       } catch (e) {
         driver.close();
@@ -182,14 +196,25 @@ export class Runtime {
     let stack: Stack;
     let nic: Nic;
     try {
-      stack = new Stack({ ...config.stack });
+      const rd = config.slaac === true
+        ? { ...config.stack?.routerDiscovery, enabled: true }
+        : config.stack?.routerDiscovery;
+      stack = new Stack({ ...config.stack, routerDiscovery: rd });
       nic = stack.addNic(driver);
-      for (const p of parsed) stack.ipv4.addAddress(nic.index, p.addr, p.prefixLen);
-      if (gw !== 0) {
+      for (const p of parsed) {
         try {
-          stack.ipv4.setDefaultGateway(gw);
+          if (p.addr.family === 4) stack.ipv4.addAddress(nic.index, p.addr.v4, p.prefixLen);
+          else stack.ipv6.addAddress(nic.index, p.addr, p.prefixLen);
+        } catch (e) {
+          throw invalid(`--addr ${p.addr}/${p.prefixLen}: ${(e as Error).message}`);
+        }
+      }
+      for (const g of gws) {
+        try {
+          if (g.family === 4) stack.ipv4.setDefaultGateway(g.v4);
+          else stack.ipv6.setDefaultRouter(g, nic.index);
         } catch {
-          throw invalid(`--gw ${config.gw}: not on a subnet of --addr`);
+          throw invalid(`--gw ${g}: not on a subnet of --addr`);
         }
       }
     } catch (e) {
@@ -237,10 +262,83 @@ export class Runtime {
     return conn;
   }
 
-  /** The first configured IPv4 address as a string, or "" if none. */
+  /** The first configured IPv4 address as a string, else the first usable IPv6 one, or "". */
   get primaryAddress(): string {
     const a = this.stack.ipv4.primaryAddressOn(this.nic.index);
-    return a === 0 ? "" : formatIpv4(a);
+    if (a !== 0) return formatIpv4(a);
+    const v6 = this.usableAddresses().find((x) => x.includes(":"));
+    return v6 === undefined ? "" : v6.slice(0, v6.indexOf("/"));
+  }
+
+  /**
+   * Settles once duplicate address detection has finished for the configured IPv6 addresses
+   * and the link-local one (RFC 4862 §5.4: they are tentative until then). Addresses found
+   * duplicate are dropped from {@link Runtime.usableAddresses}; the promise still resolves.
+   */
+  addressesReady(): Promise<void> {
+    const list = this.stack.ipv6.iface(this.nic.index).addresses;
+    const origins: Ipv6AddressOrigin[] = ["static", "link-local"];
+    if (!list.hasTentative(origins)) return Promise.resolve();
+    return new Promise((resolve) => {
+      let done = false;
+      this.stack.ipv6.addAddressListener(() => {
+        if (!done && !list.hasTentative(origins)) {
+          done = true;
+          resolve();
+        }
+      });
+    });
+  }
+
+  /**
+   * Every usable address as CIDR text: IPv4 ones first, then IPv6 ones (link-local last).
+   * Tentative and duplicate addresses are not listed.
+   */
+  usableAddresses(): string[] {
+    const v4 = this.stack.ipv4.addresses().filter((a) => a.nicIndex === this.nic.index)
+      .map((a) => `${formatIpv4(a.addr)}/${a.prefixLen}`);
+    const v6 = this.stack.ipv6.iface(this.nic.index).addresses.list().filter((a) => a.usable);
+    const global = v6.filter((a) => a.origin !== "link-local").map((a) => `${a}`);
+    const local = v6.filter((a) => a.origin === "link-local").map((a) => `${a}`);
+    return [...v4, ...global, ...local];
+  }
+
+  /**
+   * Call `listener` on every IPv6 address change: `addr/len`, its origin and its new state
+   * (`preferred`, `deprecated`, `duplicate`, `removed`).
+   */
+  onAddressChange(
+    listener: (
+      addr: string,
+      origin: Ipv6AddressOrigin,
+      state: Ipv6AddressState | "removed",
+    ) => void,
+  ): void {
+    this.stack.ipv6.addAddressListener((a: Ipv6InterfaceAddress, event) => {
+      if (a.nicIndex === this.nic.index) listener(`${a}`, a.origin, event);
+    });
+  }
+
+  /** True when the neighbour that datagrams to `dst` go through has a known MAC (ARP or NDP). */
+  nextHopResolved(dst: IpAddr): boolean {
+    const r = this.#route;
+    if (!this.stack.networks.of(dst).route(dst, r)) return false;
+    if (dst.family === 4) {
+      return this.stack.ipv4.arp(r.nicIndex).lookup(r.nextHop.w3) !== null || isMulticast(dst);
+    }
+    return this.stack.ipv6.iface(r.nicIndex).neighbours.lookup(r.nextHop) !== null ||
+      isMulticast(dst);
+  }
+
+  /**
+   * The NIC index a `%zone` names (its interface name, or the index as digits); the runtime's
+   * NIC for an empty zone. Throws EINVAL for another interface.
+   */
+  zoneIndex(zone: string): number {
+    if (zone === "" || zone === this.nic.name || zone === String(this.nic.index)) {
+      return this.nic.index;
+    }
+    throw invalid(`%${zone}: no such interface (this stack has ${this.nic.name})`);
   }
 
   /** Settles when the loop ends. */
