@@ -11,7 +11,7 @@ import { ETH_HEADER_BYTES, EthernetHeader, ETHERTYPE_IPV4 } from "../link/ethern
 import { IP_PROTO_TCP, Ipv4Header, Ipv4Repr } from "../net/ipv4_header.ts";
 import { pseudoHeaderSumV4 } from "../net/checksum.ts";
 import { TCP_FLAG_ACK, TcpHeader, writeTcpHeader } from "../transport/tcp/header.ts";
-import { parseTcpOptions, TcpOptions, writeTcpOptions } from "../transport/tcp/options.ts";
+import { parseTcpOptions, TcpHeaderOptions, writeTcpOptions } from "../transport/tcp/options.ts";
 import { UdpHeader, writeUdpHeader } from "../transport/udp_header.ts";
 
 const SRC = 0xc6120001;
@@ -23,7 +23,7 @@ const eth = new EthernetHeader();
 const ip = new Ipv4Header();
 const tcp = new TcpHeader();
 const udp = new UdpHeader();
-const opts = new TcpOptions();
+const opts = new TcpHeaderOptions();
 opts.hasTimestamps = true;
 opts.tsVal = 123456;
 opts.tsEcr = 654321;
@@ -159,7 +159,7 @@ Deno.bench({
   },
 });
 
-const synOpts = new TcpOptions();
+const synOpts = new TcpHeaderOptions();
 synOpts.mss = 1460;
 synOpts.windowScale = 7;
 synOpts.sackPermitted = true;

@@ -124,9 +124,9 @@ export class TcpConn {
   /** Resolve once every byte written so far has been acknowledged by the peer. */
   async drained(): Promise<void> {
     const ep = this.endpoint;
-    while (ep.sndBuf.length > 0 && ep.error === null && ep.stateName() !== "CLOSED") {
+    while (ep.unacknowledgedBytes > 0 && ep.error === null && ep.stateName() !== "CLOSED") {
       await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
-      if (ep.sndBuf.length > 0) await new Promise((r) => setTimeout(r, 1));
+      if (ep.unacknowledgedBytes > 0) await new Promise((r) => setTimeout(r, 1));
     }
   }
 

@@ -23,9 +23,9 @@ function netWith(opts: SimNetOptions) {
 Deno.test("tcp options: MSS follows the route MTU (never above MTU − 40) and the peer's", () => {
   const net = netWith({ mtu: 9000 });
   const { c, s } = established(net);
-  assert.equal(c.advMss, 8960);
-  assert.equal(c.mss, 8960 - 12); // timestamps take 12 bytes of every segment
-  assert.equal(s.mss, 8960 - 12);
+  assert.equal(c.rcv.advMss, 8960);
+  assert.equal(c.snd.mss, 8960 - 12); // timestamps take 12 bytes of every segment
+  assert.equal(s.snd.mss, 8960 - 12);
   const big = new Uint8Array(100_000).map((_, i) => i % 251);
   c.write(big, 0, big.length);
   const got = new Uint8Array(big.length);
@@ -47,7 +47,7 @@ Deno.test("tcp options: without timestamps/SACK/window scaling on one side, none
     assert.equal(i.sack, false);
     assert.equal(i.rcvWscale, -1);
   }
-  assert.equal(c.mss, 1460);
+  assert.equal(c.snd.mss, 1460);
   c.write(new Uint8Array(300_000), 0, 300_000);
   let n = 0;
   const buf = new Uint8Array(65536);
@@ -69,8 +69,8 @@ Deno.test("tcp options: a GRO super-segment with a partial checksum is accepted 
     0,
     c.localPort,
     80,
-    s.rcvNxt,
-    s.sndNxt,
+    s.rcv.rcvNxt,
+    s.snd.sndNxt,
     20,
     TCP_FLAG_ACK | TCP_FLAG_PSH,
     1000,
@@ -139,7 +139,7 @@ Deno.test("tcp options: ICMP port unreachable in SYN_SENT gives ECONNREFUSED", (
   q[1] = c.localPort & 0xff;
   q[2] = 0;
   q[3] = 80;
-  new DataView(q.buffer).setUint32(4, c.iss);
+  new DataView(q.buffer).setUint32(4, c.snd.iss);
   net.tcpA.receiveIcmpError(3, 3, ADDR_A, ADDR_B, q, 0, 8, 0);
   assert.equal(c.state, TcpState.CLOSED);
   assert.equal(c.error, "ECONNREFUSED");
@@ -148,7 +148,7 @@ Deno.test("tcp options: ICMP port unreachable in SYN_SENT gives ECONNREFUSED", (
   q[3] = 81;
   q[0] = d.localPort >> 8;
   q[1] = d.localPort & 0xff;
-  new DataView(q.buffer).setUint32(4, d.iss);
+  new DataView(q.buffer).setUint32(4, d.snd.iss);
   net.tcpA.receiveIcmpError(3, 1, ADDR_A, ADDR_B, q, 0, 8, 0);
   assert.equal(d.error, "EHOSTUNREACH");
 });
@@ -160,9 +160,9 @@ Deno.test("tcp options: ICMP fragmentation-needed lowers the MSS", () => {
   q[0] = c.localPort >> 8;
   q[1] = c.localPort & 0xff;
   q[3] = 80;
-  new DataView(q.buffer).setUint32(4, c.sndUna);
+  new DataView(q.buffer).setUint32(4, c.snd.sndUna);
   net.tcpA.receiveIcmpError(3, 4, ADDR_A, ADDR_B, q, 0, 8, 1000);
-  assert.equal(c.mss, 1000 - 40 - 12);
+  assert.equal(c.snd.mss, 1000 - 40 - 12);
 });
 
 Deno.test("tcp options: Nagle coalesces small writes; TCP_NODELAY does not", () => {

@@ -12,7 +12,7 @@ import {
   writeTcpHeader,
 } from "../../transport/tcp/header.ts";
 import { seqAdd } from "../../transport/tcp/seq.ts";
-import { TcpOptions, writeTcpOptions } from "../../transport/tcp/options.ts";
+import { TcpHeaderOptions, writeTcpOptions } from "../../transport/tcp/options.ts";
 
 interface Seg {
   src: number;
@@ -113,19 +113,19 @@ Deno.test("tcp rst: exact RST resets; in-window RST draws a challenge ACK; outsi
   const got = captureB(net);
   const lp = c.localPort;
   // In the window but not RCV.NXT: challenge ACK (RFC 5961 §3.2), connection stays.
-  inject(net, lp, 80, seqAdd(s.rcvNxt, 100), 0, TCP_FLAG_RST);
+  inject(net, lp, 80, seqAdd(s.rcv.rcvNxt, 100), 0, TCP_FLAG_RST);
   assert.equal(s.state, TcpState.ESTABLISHED);
   assert.equal(got.length, 1);
   assert.equal(got[0].flags, TCP_FLAG_ACK);
-  assert.equal(got[0].ack, s.rcvNxt);
-  assert.equal(got[0].seq, s.sndNxt);
+  assert.equal(got[0].ack, s.rcv.rcvNxt);
+  assert.equal(got[0].seq, s.snd.sndNxt);
   assert.equal(net.b.stats.tcp.TCPChallengeACK, 1);
   // Outside the window: silently dropped.
-  inject(net, lp, 80, seqAdd(s.rcvNxt, 10_000_000), 0, TCP_FLAG_RST);
+  inject(net, lp, 80, seqAdd(s.rcv.rcvNxt, 10_000_000), 0, TCP_FLAG_RST);
   assert.equal(s.state, TcpState.ESTABLISHED);
   assert.equal(got.length, 1);
   // Exactly RCV.NXT: reset.
-  inject(net, lp, 80, s.rcvNxt, 0, TCP_FLAG_RST);
+  inject(net, lp, 80, s.rcv.rcvNxt, 0, TCP_FLAG_RST);
   assert.equal(s.state, TcpState.CLOSED);
   assert.equal(s.error, "ECONNRESET");
   assert.equal(got.length, 1);
@@ -135,11 +135,11 @@ Deno.test("tcp rst: a SYN on an established connection draws a challenge ACK", (
   const net = makeSimNet();
   const { c, s } = established(net);
   const got = captureB(net);
-  inject(net, c.localPort, 80, seqAdd(s.rcvNxt, 5), 0, TCP_FLAG_SYN);
+  inject(net, c.localPort, 80, seqAdd(s.rcv.rcvNxt, 5), 0, TCP_FLAG_SYN);
   assert.equal(s.state, TcpState.ESTABLISHED);
   assert.equal(got.length, 1);
   assert.equal(got[0].flags, TCP_FLAG_ACK);
-  assert.equal(got[0].ack, s.rcvNxt);
+  assert.equal(got[0].ack, s.rcv.rcvNxt);
   assert.equal(net.b.stats.tcp.TCPSYNChallenge, 1);
   // The real peer answers the challenge ACK with nothing harmful; the connection still works.
   c.write(new Uint8Array(3), 0, 3);
@@ -151,7 +151,7 @@ Deno.test("tcp rst: challenge ACKs are rate-limited", () => {
   const { c, s } = established(net);
   const got = captureB(net);
   for (let i = 0; i < 20; i++) {
-    inject(net, c.localPort, 80, seqAdd(s.rcvNxt, 1 + i), 0, TCP_FLAG_RST);
+    inject(net, c.localPort, 80, seqAdd(s.rcv.rcvNxt, 1 + i), 0, TCP_FLAG_RST);
   }
   assert.equal(got.length, 5);
   assert.equal(s.state, TcpState.ESTABLISHED);
@@ -177,7 +177,17 @@ Deno.test("tcp rst: RST in SYN_SENT counts only when it acknowledges the SYN", (
   writeTcpHeader(buf, 0, 80, c.localPort, 0, 0, 20, TCP_FLAG_RST, 0);
   net.tcpA.receiveIpv4(meta, buf, 0, 20, RX_CSUM_VALID);
   assert.equal(c.state, TcpState.SYN_SENT);
-  writeTcpHeader(buf, 0, 80, c.localPort, 0, seqAdd(c.iss, 1), 20, TCP_FLAG_RST | TCP_FLAG_ACK, 0);
+  writeTcpHeader(
+    buf,
+    0,
+    80,
+    c.localPort,
+    0,
+    seqAdd(c.snd.iss, 1),
+    20,
+    TCP_FLAG_RST | TCP_FLAG_ACK,
+    0,
+  );
   net.tcpA.receiveIpv4(meta, buf, 0, 20, RX_CSUM_VALID);
   assert.equal(c.state, TcpState.CLOSED);
   assert.equal(c.error, "ECONNREFUSED");
@@ -187,13 +197,13 @@ Deno.test("tcp paws: a segment with an old timestamp is dropped and answered wit
   const net = makeSimNet();
   const { c, s } = established(net);
   const got = captureB(net);
-  const opts = new TcpOptions();
+  const opts = new TcpHeaderOptions();
   opts.hasTimestamps = true;
-  opts.tsVal = (s.tsRecent - 1000) >>> 0; // older than TS.Recent
+  opts.tsVal = (s.rcv.tsRecent - 1000) >>> 0; // older than TS.Recent
   opts.tsEcr = 0;
   const buf = new Uint8Array(32 + 5);
   writeTcpOptions(buf, 20, opts, false);
-  writeTcpHeader(buf, 0, c.localPort, 80, s.rcvNxt, s.sndNxt, 32, TCP_FLAG_ACK, 65535);
+  writeTcpHeader(buf, 0, c.localPort, 80, s.rcv.rcvNxt, s.snd.sndNxt, 32, TCP_FLAG_ACK, 65535);
   const meta = new Ipv4RxMeta();
   meta.src = ADDR_A;
   meta.dst = ADDR_B;
@@ -204,7 +214,7 @@ Deno.test("tcp paws: a segment with an old timestamp is dropped and answered wit
   assert.equal(got.length, 1);
   assert.equal(got[0].flags, TCP_FLAG_ACK);
   // A current timestamp gets through.
-  opts.tsVal = s.tsRecent;
+  opts.tsVal = s.rcv.tsRecent;
   writeTcpOptions(buf, 20, opts, false);
   net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
   assert.equal(s.readableBytes, 5);

@@ -23,7 +23,7 @@ Deno.test("tcp timers: a zero window is probed and reopens when the receiver rea
   const data = new Uint8Array(total).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
   let written = c.write(data, 0, total);
   // The receiver does not read: the window closes, the sender probes.
-  assert(net.run(() => c.sndWnd === 0 && s.readableBytes === rcv, 5000), `wnd ${c.sndWnd}`);
+  assert(net.run(() => c.snd.sndWnd === 0 && s.readableBytes === rcv, 5000), `wnd ${c.snd.sndWnd}`);
   net.advance(20_000);
   assert(net.a.stats.tcp.TCPZeroWindowProbes >= 2, `probes ${net.a.stats.tcp.TCPZeroWindowProbes}`);
   assert.equal(c.state, TcpState.ESTABLISHED);

@@ -47,22 +47,26 @@ export function transfer(total: number, opts: SimNetOptions, maxVirtualMs: numbe
   const describe = (e: TcpEndpoint | null): string =>
     e === null ? "none" : `${e.stateName()} ${
       JSON.stringify({
-        una: e.sndUna,
-        nxt: e.sndNxt,
-        max: e.sndMax,
-        bufSeq: e.sndBufSeq,
-        queued: e.sndBuf.length,
-        fin: e.finQueued,
-        wnd: e.sndWnd,
-        rcvNxt: e.rcvNxt,
-        rcvAdv: e.rcvAdvRight,
-        rto: e.rtoTimer.armed,
-        persist: e.persistTimer.armed,
-        ack: e.ackPending,
+        una: e.snd.sndUna,
+        nxt: e.snd.sndNxt,
+        max: e.snd.sndMax,
+        bufSeq: e.snd.sndBufSeq,
+        queued: e.snd.sndBuf.length,
+        fin: e.snd.finQueued,
+        wnd: e.snd.sndWnd,
+        rcvNxt: e.rcv.rcvNxt,
+        rcvAdv: e.rcv.rcvAdvRight,
+        rto: e.snd.rtoTimer.armed,
+        persist: e.snd.persistTimer.armed,
+        ack: e.rcv.ackPending,
         out: e.outputQueued,
-        timers: [e.rtoTimer, e.persistTimer, e.delackTimer, e.keepTimer, e.lingerTimer].map((t) =>
-          t.armed ? t.deadlineMs : -1
-        ),
+        timers: [
+          e.snd.rtoTimer,
+          e.snd.persistTimer,
+          e.rcv.delackTimer,
+          e.keepalive.timer,
+          e.lingerTimer,
+        ].map((t) => t.armed ? t.deadlineMs : -1),
       })
     }`;
   const runGuarded = (f: () => boolean, ms: number): boolean => {

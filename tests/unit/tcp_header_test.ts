@@ -17,7 +17,7 @@ import {
 import {
   parseTcpOptions,
   TCP_OPTIONS_DROP_ERRORS,
-  TcpOptions,
+  TcpHeaderOptions,
   tcpOptionsLength,
   writeTcpOptions,
 } from "../../transport/tcp/options.ts";
@@ -80,7 +80,7 @@ Deno.test("tcp header: parse a known SYN", () => {
   assert.equal(tcp.computeChecksum(ph), 0xdbea);
   assert.ok(!tcp.verifyChecksum(pseudoHeaderSumV4(ip.src, ip.dst + 1, IP_PROTO_TCP, tcp.len)));
 
-  const opts = new TcpOptions();
+  const opts = new TcpHeaderOptions();
   assert.equal(parseTcpOptions(SYN, tcp.optionsOffset, tcp.optionsLength, opts), null);
   assert.equal(opts.mss, 1460);
   assert.ok(opts.sackPermitted);
@@ -93,7 +93,7 @@ Deno.test("tcp header: parse a known SYN", () => {
 
 Deno.test("tcp header: build the SYN with writers, byte for byte", () => {
   const b = new Uint8Array(60);
-  const opts = new TcpOptions();
+  const opts = new TcpHeaderOptions();
   opts.mss = 1460;
   opts.sackPermitted = true;
   opts.hasTimestamps = true;
@@ -190,7 +190,7 @@ Deno.test("tcp header: check() drop paths", () => {
 
 Deno.test("tcp options: Linux layouts for SYN and data segments", () => {
   const b = new Uint8Array(40);
-  const o = new TcpOptions();
+  const o = new TcpHeaderOptions();
   const emit = (isSyn: boolean) => {
     b.fill(0xee);
     const n = writeTcpOptions(b, 0, o, isSyn);
@@ -239,8 +239,8 @@ Deno.test("tcp options: Linux layouts for SYN and data segments", () => {
 
 Deno.test("tcp options: write → parse round trip over every combination", () => {
   const b = new Uint8Array(40);
-  const o = new TcpOptions();
-  const p = new TcpOptions();
+  const o = new TcpHeaderOptions();
+  const p = new TcpHeaderOptions();
   for (let mask = 0; mask < 64; mask++) {
     for (const isSyn of [true, false]) {
       o.clear();
@@ -270,7 +270,7 @@ Deno.test("tcp options: write → parse round trip over every combination", () =
 });
 
 Deno.test("tcp options: tolerated oddities", () => {
-  const o = new TcpOptions();
+  const o = new TcpHeaderOptions();
   const parse = (s: string) => {
     const b = hex(s);
     return parseTcpOptions(b, 0, b.length, o);
@@ -315,7 +315,7 @@ Deno.test("tcp options: tolerated oddities", () => {
 });
 
 Deno.test("tcp options: structurally broken lists (drop reason, earlier options kept)", () => {
-  const o = new TcpOptions();
+  const o = new TcpHeaderOptions();
   const parse = (s: string, len?: number) => {
     const b = hex(s);
     return parseTcpOptions(b, 0, len ?? b.length, o);
@@ -346,7 +346,7 @@ Deno.test("tcp options: structurally broken lists (drop reason, earlier options 
 
 Deno.test("tcp header and options: random bytes never throw", () => {
   const t = new TcpHeader();
-  const o = new TcpOptions();
+  const o = new TcpHeaderOptions();
   const buf = new Uint8Array(80);
   let parsed = 0;
   for (let i = 0; i < 20000; i++) {

@@ -1,44 +1,71 @@
 /**
- * A TCP connection: its transmission control block (RFC 9293 §3.3.1) and the socket-side API
- * (read, write, shutdown, close, options). The segment-arrival logic lives in `input.ts`, the
- * transmit logic in `output.ts`, the timers in `timers.ts`; this file holds the state they
- * share and what the application calls.
+ * A TCP connection: the socket-side API (read, write, shutdown, close, options), the state
+ * machine applied (`transition`, the only writer of the state), the options negotiated at the
+ * SYN, and the assembly of its segments (`emit`). The two halves of the data path own their
+ * state: the send side in `sender.ts` ({@link TcpSender}), the receive side in `receiver.ts`
+ * ({@link TcpReceiver}); keepalive in `keepalive.ts`. Segment arrival is in `input.ts` and
+ * `handshake.ts`.
+ *
+ * The endpoint reaches its layer and listener only through the interfaces defined here
+ * ({@link ConnectionLayer}, {@link ConnectionListener}), so nothing below the layer imports
+ * it back.
+ *
+ * Why this file is over 600 lines: the public socket API with its documentation (about half
+ * the file) and the connection's lifecycle — state transitions and their entry actions,
+ * segment assembly — belong to one object; the data path itself is in the sender and the
+ * receiver.
  *
  * @module
  */
 
-import type { RouteResult } from "../../net/route_table.ts";
-import { ByteRing } from "../../core/byte_ring.ts";
-import { type ErrnoCode, StackError } from "../../core/errors.ts";
+import type { ErrnoCode } from "../../core/errors.ts";
+import { StackError } from "../../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { OutputSource } from "../../core/output_queue.ts";
 import { Timer } from "../../core/timer_wheel.ts";
-import { Assembler } from "./assembler.ts";
-import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
-import { RttEstimator } from "./rtt_estimator.ts";
-import { sendAck, sendRst, tcpOutput } from "./output.ts";
-import { TcpState, tcpStateName } from "./state.ts";
-import type { TcpInfo } from "./tcp_info.ts";
-import type { TcpLayer } from "./tcp_layer.ts";
-import type { TcpListener } from "./listener.ts";
-import {
-  armKeepalive,
-  onCorkTimeout,
-  onDelayedAck,
-  onKeepalive,
-  onLinger,
-  onPersist,
-  onRto,
-} from "./timers.ts";
+import type { RouteResult } from "../../net/route_table.ts";
+import type { TcpServices } from "./context.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import type { IsnGenerator } from "./isn.ts";
+import { TcpKeepalive } from "./keepalive.ts";
+import { advertisedMss, sendMss } from "./mss.ts";
+import { TcpReceiver } from "./receiver.ts";
+import type { RxSegment } from "./segment.ts";
+import { TcpSender } from "./sender.ts";
 import { seqDiff } from "./seq.ts";
-import { MAX_WINDOW_FIELD } from "./window_scale.ts";
+import {
+  canReceiveData,
+  countsAsEstablished,
+  nextState,
+  NO_TRANSITION,
+  TcpEvent,
+  TcpState,
+  tcpStateName,
+} from "./state.ts";
+import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
+import type { TcpTransmitter } from "./transmit.ts";
 
-/** RFC 9293 §3.7.1: the send MSS assumed when the peer sends no MSS option (IPv4). */
-export const DEFAULT_PEER_MSS = 536;
-/** IPv4 + TCP fixed headers: the MSS is the MTU minus this. */
-export const TCP_IPV4_OVERHEAD_BYTES = 40;
-/** Bytes the timestamps option takes in every segment (with its two NOPs). */
-export const TIMESTAMP_OPTION_BYTES = 12;
+/** What a connection needs from its TCP layer; `TcpLayer` provides it. */
+export interface ConnectionLayer extends TcpServices {
+  /** RFC 6528 ISNs and timestamp offsets. */
+  readonly isn: IsnGenerator;
+  /** Every segment leaves through it. */
+  readonly tx: TcpTransmitter;
+  /** Remove `ep` from the demux (no-op when it is not there). */
+  unregister(ep: TcpEndpoint): void;
+  /** Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none is left. */
+  takeChallengeToken(): boolean;
+}
+
+/** The listener a passive connection came from, until accepted; `TcpListener` provides it. */
+export interface ConnectionListener {
+  /** True when the accept queue can take one more connection. */
+  hasRoom(): boolean;
+  /** The handshake of `ep` completed: queue it for accept. */
+  established(ep: TcpEndpoint): void;
+  /** `ep` died before it was accepted. */
+  forget(ep: TcpEndpoint): void;
+}
 
 /**
  * One TCP connection.
@@ -63,8 +90,6 @@ export class TcpEndpoint implements OutputSource {
   readonly wq: WaitQueue = new WaitQueue();
   /** Managed by the stack's output queue. */
   outputQueued = false;
-  /** Current state. */
-  state: TcpState = TcpState.CLOSED;
   /** Local address. */
   readonly localAddr: number;
   /** Local port. */
@@ -77,169 +102,54 @@ export class TcpEndpoint implements OutputSource {
   error: ErrnoCode | null = null;
 
   /** @internal */
-  readonly layer: TcpLayer;
+  readonly layer: ConnectionLayer;
   /** @internal Route to the peer, looked up once. */
   readonly route: RouteResult;
   /** @internal The listener that spawned this connection until it is accepted. */
-  listener: TcpListener | null;
+  listener: ConnectionListener | null;
   /** @internal Opened by connect() (vs. a listener). */
   readonly activeOpen: boolean;
   /** @internal Soft error (ICMP) reported instead of ETIMEDOUT on give-up. */
   softError: ErrnoCode | null = null;
+  /** @internal The send side: SND.*, the send ring, congestion control, RTO. */
+  readonly snd: TcpSender;
+  /** @internal The receive side: RCV.*, the receive ring, ACK generation. */
+  readonly rcv: TcpReceiver;
+  /** @internal Keepalive. */
+  readonly keepalive: TcpKeepalive;
 
-  // ---- send sequence space (RFC 9293 §3.3.1) ----
-  /** @internal */ iss = 0;
-  /** @internal */ sndUna = 0;
-  /** @internal Next sequence number to send (moves back on RTO: go-back-N). */
-  sndNxt = 0;
-  /** @internal Highest sequence number sent + 1. */
-  sndMax = 0;
-  /** @internal Peer's window in bytes. */
-  sndWnd = 0;
-  /** @internal */ sndWl1 = 0;
-  /** @internal */ sndWl2 = 0;
-  /** @internal Largest window the peer offered (sender SWS, RFC 1122 §4.2.3.4). */
-  maxSndWnd = 0;
-  /** @internal Sequence number of the first byte in `sndBuf`. */
-  sndBufSeq = 0;
-  /** @internal Unacknowledged and unsent data. */
-  sndBuf: ByteRing;
-  /** @internal The application shut the write side: a FIN follows the data. */
-  finQueued = false;
-  /** @internal End of the last short segment sent (Minshall's Nagle variant). */
-  sndSml = 0;
-
-  // ---- receive sequence space ----
-  /** @internal */ irs = 0;
-  /** @internal */ rcvNxt = 0;
-  /** @internal Right edge of the window last advertised (never moves left). */
-  rcvAdvRight = 0;
-  /** @internal Received data; out-of-order data is stored in place beyond the readable part. */
-  rcvBuf: ByteRing;
-  /** @internal Out-of-order ranges. */
-  readonly asm: Assembler;
-  /** @internal A FIN arrived (maybe out of order) at `rcvFinSeq`. */
-  rcvFinPending = false;
-  /** @internal */ rcvFinSeq = 0;
-  /** @internal The peer's FIN was consumed: EOF after the buffered data. */
-  finReceived = false;
-  /** @internal Auto-tuning may grow the receive buffer. */
-  rcvAutotune = true;
-  /** @internal Send-buffer auto-tuning (off once SO_SNDBUF is set). */
-  sndAutotune = true;
-  /** @internal Auto-tuning: bytes read by the application in the current measurement. */
-  rcvSpaceCopied = 0;
-  /** @internal Auto-tuning: start of the measurement. */
-  rcvSpaceStartMs = 0;
-  /** @internal Receiver RTT estimate from timestamps (ms), 0 when unknown. */
-  rcvRttMs = 0;
-
-  // ---- options ----
-  /** @internal Send MSS (payload bytes per segment, timestamp option excluded). */
-  mss = DEFAULT_PEER_MSS;
-  /** @internal MSS we advertise (route MTU − 40). */
-  advMss: number;
-  /** @internal Largest segment seen from the peer (delayed-ACK "full-sized"). */
-  rcvMss = DEFAULT_PEER_MSS;
-  /** @internal Our window shift (announced), 0 when scaling is off. */
-  rcvShift = 0;
-  /** @internal Peer's window shift. */
-  sndShift = 0;
+  // ---- negotiated at the SYN (RFC 7323, RFC 2018) ----
   /** @internal Window scaling negotiated. */
   wsOk = false;
   /** @internal Timestamps negotiated. */
   tsOk = false;
-  /** @internal RFC 7323 TS.Recent. */
-  tsRecent = 0;
-  /** @internal Per-connection TSval offset. */
-  tsOffset = 0;
-  /** @internal RCV.NXT carried by the last ACK sent (RFC 7323 Last.ACK.sent). */
-  lastAckSent = 0;
   /** @internal SACK negotiated. */
   sackOk = false;
-
-  // ---- ACK generation ----
-  /** @internal An ACK is owed (delayed). */
-  ackPending = false;
-  /** @internal Bytes received since the last ACK. */
-  rcvUnackedBytes = 0;
-  /** @internal ACKs still sent at once (quick-ack mode). */
-  quickAcks = 0;
-
-  // ---- loss recovery and RTT ----
-  /** @internal */
-  readonly cc: CongestionControl;
-  /** @internal */
-  readonly rtt: RttEstimator;
-  /** @internal Timing one segment for RTT without timestamps (Karn). */
-  rttTiming = false;
-  /** @internal */ rttSeq = 0;
-  /** @internal */ rttStartMs = 0;
-  /** @internal */ dupAcks = 0;
-  /** @internal RFC 6582 `recover`. */
-  recover = 0;
-  /** @internal Consecutive RTOs without progress. */
-  retries = 0;
-  /** @internal SYN / SYN-ACK retransmissions. */
-  synRetries = 0;
-  /** @internal When the SYN was first sent (RTT sample if it was not retransmitted). */
-  synSentMs = 0;
-  /** @internal Total segments retransmitted. */
-  retransmits = 0;
-  /** @internal Zero-window probes sent without an answer. */
-  probes = 0;
-  /** @internal Persist backoff count. */
-  persistBackoff = 0;
-  /** @internal The next output pass may ignore sender SWS once (persist timer fired). */
-  forceSend = false;
-
-  // ---- keepalive ----
-  /** @internal */ keepAlive = false;
-  /** @internal */ keepIdleMs: number;
-  /** @internal */ keepIntervalMs: number;
-  /** @internal */ keepCount: number;
-  /** @internal Keepalive probes sent without an answer. */
-  keepProbes = 0;
-  /** @internal When the last segment arrived. */
-  lastRecvMs = 0;
+  /** @internal Per-connection TSval offset (RFC 7323 §5.4). */
+  readonly tsOffset: number;
 
   // ---- application side ----
-  /** @internal */ noDelay = false;
-  /** @internal */ cork = false;
   /** @internal shutdownWrite() or close() was called. */
   writeShutdown = false;
   /** @internal close() was called: the application reads no more (orphan). */
   appClosed = false;
-  /** @internal Counted in CurrEstab. */
-  countedEstab = false;
-  /** @internal */ bytesAcked = 0;
-  /** @internal */ bytesReceived = 0;
-
-  // ---- timers (one per purpose, created once) ----
-  /** @internal Retransmission (and SYN retry) timer. */
-  readonly rtoTimer: Timer;
-  /** @internal Zero-window probe timer. */
-  readonly persistTimer: Timer;
-  /** @internal Delayed ACK timer. */
-  readonly delackTimer: Timer;
-  /** @internal Keepalive timer. */
-  readonly keepTimer: Timer;
   /** @internal TIME_WAIT and FIN_WAIT_2 timer. */
   readonly lingerTimer: Timer;
-  /** @internal TCP_CORK holds a short segment at most this long (Linux: 200 ms). */
-  readonly corkTimer: Timer;
+
+  #state: TcpState = TcpState.CLOSED;
+  /** Counted in CurrEstab. */
+  #countedEstab = false;
 
   /** @internal Use `TcpLayer.connect` or `TcpListener.accept`. */
   constructor(
-    layer: TcpLayer,
+    layer: ConnectionLayer,
     localAddr: number,
     localPort: number,
     remoteAddr: number,
     remotePort: number,
     route: RouteResult,
-    listener: TcpListener | null,
+    listener: ConnectionListener | null,
   ) {
-    const o = layer.opts;
     this.layer = layer;
     this.localAddr = localAddr;
     this.localPort = localPort;
@@ -248,53 +158,45 @@ export class TcpEndpoint implements OutputSource {
     this.route = route;
     this.listener = listener;
     this.activeOpen = listener === null;
-    this.sndBuf = new ByteRing(o.sendBufferBytes);
-    this.rcvBuf = new ByteRing(o.receiveBufferBytes);
-    this.asm = new Assembler(o.ooqMaxRanges);
-    this.cc = createCongestionControl(o.congestionControl);
-    this.rtt = new RttEstimator({
-      initialRtoMs: o.initialRtoMs,
-      minRtoMs: o.minRtoMs,
-      maxRtoMs: o.maxRtoMs,
-    });
-    const mtu = layer.ctx.ipv4.mtuOf(route.nicIndex);
-    // An IPv4 datagram holds at most 65535 bytes, whatever the link MTU (loopback: 65536).
-    this.advMss = Math.min(mtu > 0 ? mtu : 576, 0xffff) - TCP_IPV4_OVERHEAD_BYTES;
-    this.keepIdleMs = o.keepaliveIdleMs;
-    this.keepIntervalMs = o.keepaliveIntervalMs;
-    this.keepCount = o.keepaliveCount;
-    this.quickAcks = o.quickAcks;
+    const now = layer.ctx.clock.nowMs();
+    this.snd = new TcpSender(this, layer);
+    this.rcv = new TcpReceiver(this, layer, advertisedMss(layer.ctx.ipv4.mtuOf(route.nicIndex)));
+    this.keepalive = new TcpKeepalive(this, this.snd, layer, now);
     this.tsOffset = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort);
-    this.lastRecvMs = layer.ctx.clock.nowMs();
-    this.rtoTimer = new Timer(() => onRto(this));
-    this.persistTimer = new Timer(() => onPersist(this));
-    this.delackTimer = new Timer(() => onDelayedAck(this));
-    this.keepTimer = new Timer(() => onKeepalive(this));
-    this.lingerTimer = new Timer(() => onLinger(this));
-    this.corkTimer = new Timer(() => onCorkTimeout(this));
+    this.lingerTimer = new Timer(() => this.#onLinger());
   }
 
   // ---- public API ----------------------------------------------------------------------
 
+  /** Current state (changed only by {@link TcpEndpoint.transition}). */
+  get state(): TcpState {
+    return this.#state;
+  }
+
   /** The state's RFC name. */
   stateName(): string {
-    return tcpStateName(this.state);
+    return tcpStateName(this.#state);
   }
 
   /** Unread bytes. */
   get readableBytes(): number {
-    return this.rcvBuf.length;
+    return this.rcv.rcvBuf.length;
   }
 
   /** Bytes `write` would accept now. */
   get writableBytes(): number {
-    if (this.writeShutdown || this.error !== null || this.state === TcpState.CLOSED) return 0;
-    return this.sndBuf.free;
+    if (this.writeShutdown || this.error !== null || this.#state === TcpState.CLOSED) return 0;
+    return this.snd.sndBuf.free;
+  }
+
+  /** Bytes written and not yet acknowledged by the peer (sent or not). */
+  get unacknowledgedBytes(): number {
+    return this.snd.sndBuf.length;
   }
 
   /** True once the peer's FIN was received and every byte before it read. */
   get eof(): boolean {
-    return this.finReceived && this.rcvBuf.length === 0;
+    return this.rcv.finReceived && this.rcv.rcvBuf.length === 0;
   }
 
   /** Return and clear the pending error. */
@@ -312,9 +214,10 @@ export class TcpEndpoint implements OutputSource {
    * @throws {StackError} the pending error (cleared), once the buffered data is read.
    */
   read(dst: Uint8Array, off: number, len: number): number {
-    const n = this.rcvBuf.read(dst, off, len);
+    const rtt = this.snd.rtt;
+    const n = this.rcv.read(dst, off, len, rtt.hasSample ? rtt.srttMs : 0);
     if (n > 0) {
-      this.#afterRead(n);
+      this.updateReadiness();
       return n;
     }
     if (this.error !== null) {
@@ -323,7 +226,7 @@ export class TcpEndpoint implements OutputSource {
       this.updateReadiness();
       throw new StackError(e, "read");
     }
-    if (this.finReceived || this.state === TcpState.CLOSED) return 0;
+    if (this.rcv.finReceived || this.#state === TcpState.CLOSED) return 0;
     return len > 0 ? -1 : 0;
   }
 
@@ -340,12 +243,12 @@ export class TcpEndpoint implements OutputSource {
       this.updateReadiness();
       throw new StackError(e, "write");
     }
-    if (this.writeShutdown || this.state === TcpState.CLOSED || this.state > TcpState.CLOSE_WAIT) {
+    const st = this.#state;
+    if (this.writeShutdown || st === TcpState.CLOSED || st > TcpState.CLOSE_WAIT) {
       throw new StackError("EPIPE", "write: the connection is shut for writing");
     }
-    let n = this.sndBuf.write(src, off, len);
-    if (n < len && this.sndAutotune) n += this.#growSendBuffer(src, off + n, len - n);
-    if (n > 0 && this.state >= TcpState.ESTABLISHED) this.layer.ctx.scheduleOutput(this);
+    const n = this.snd.write(src, off, len);
+    if (n > 0 && st >= TcpState.ESTABLISHED) this.scheduleOutput();
     this.updateReadiness();
     return n;
   }
@@ -354,20 +257,16 @@ export class TcpEndpoint implements OutputSource {
   shutdownWrite(): void {
     if (this.writeShutdown) return;
     this.writeShutdown = true;
-    switch (this.state) {
+    switch (this.#state) {
       case TcpState.SYN_SENT:
       case TcpState.SYN_RECEIVED:
-        this.finQueued = true; // sent once established
+        this.snd.queueFin(); // sent once established
         break;
       case TcpState.ESTABLISHED:
-        this.finQueued = true;
-        this.setState(TcpState.FIN_WAIT_1);
-        this.layer.ctx.scheduleOutput(this);
-        break;
       case TcpState.CLOSE_WAIT:
-        this.finQueued = true;
-        this.setState(TcpState.LAST_ACK);
-        this.layer.ctx.scheduleOutput(this);
+        this.snd.queueFin();
+        this.transition(TcpEvent.CLOSE);
+        this.scheduleOutput();
         break;
       default:
         break;
@@ -383,8 +282,7 @@ export class TcpEndpoint implements OutputSource {
   close(): void {
     if (this.appClosed) return;
     this.appClosed = true;
-    const st = this.layer.stats;
-    switch (this.state) {
+    switch (this.#state) {
       case TcpState.CLOSED:
         return;
       case TcpState.SYN_SENT:
@@ -393,69 +291,47 @@ export class TcpEndpoint implements OutputSource {
       default:
         break;
     }
-    if (this.rcvBuf.length > 0 && this.state !== TcpState.TIME_WAIT) {
-      st.TCPAbortOnClose++;
-      this.#sendReset();
+    if (this.rcv.rcvBuf.length > 0 && this.#state !== TcpState.TIME_WAIT) {
+      this.layer.stats.TCPAbortOnClose++;
+      this.sendReset();
       this.destroy();
       return;
     }
     this.shutdownWrite();
-    if (this.state === TcpState.FIN_WAIT_2) armFinWait2(this);
+    if (this.#state === TcpState.FIN_WAIT_2) this.#armFinWait2();
   }
 
   /** Abortive close (SO_LINGER 0): send a RST and drop the connection at once. */
   abort(): void {
-    if (this.state === TcpState.CLOSED) return;
+    const st = this.#state;
+    if (st === TcpState.CLOSED) return;
     this.appClosed = true;
     this.writeShutdown = true;
-    if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) this.#sendReset();
+    if (st !== TcpState.SYN_SENT && st !== TcpState.TIME_WAIT) this.sendReset();
     this.destroy();
   }
 
   /** TCP_NODELAY: send short segments at once (Nagle off). */
   setNoDelay(on: boolean): void {
-    this.noDelay = on;
-    if (on) this.layer.ctx.scheduleOutput(this);
+    this.snd.setNoDelay(on);
+    if (on) this.scheduleOutput();
   }
 
   /** TCP_CORK: hold short segments until uncorked (a FIN still goes out). */
   setCork(on: boolean): void {
-    this.cork = on;
-    if (!on) {
-      this.layer.ctx.timers.cancel(this.corkTimer);
-      this.layer.ctx.scheduleOutput(this);
-    }
+    this.snd.setCork(on);
+    if (!on) this.scheduleOutput();
   }
 
   /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (ms, ms, probes). */
   setKeepAlive(on: boolean, idleMs?: number, intervalMs?: number, count?: number): void {
-    this.keepAlive = on;
-    if (idleMs !== undefined && idleMs > 0) this.keepIdleMs = idleMs;
-    if (intervalMs !== undefined && intervalMs > 0) this.keepIntervalMs = intervalMs;
-    if (count !== undefined && count > 0) this.keepCount = count;
-    if (on) armKeepalive(this);
-    else this.layer.ctx.timers.cancel(this.keepTimer);
+    this.keepalive.configure(on, idleMs, intervalMs, count);
   }
 
   /** SO_SNDBUF: resize the send buffer (not below what it holds). */
   setSendBufferSize(bytes: number): void {
-    this.sndAutotune = false;
-    const n = Math.max(bytes | 0, this.sndBuf.length, 1);
-    this.sndBuf.resize(n);
+    this.snd.setBufferSize(bytes);
     this.updateReadiness();
-  }
-
-  /**
-   * Send-buffer auto-tuning (Linux tcp_sndbuf_expand in spirit): when the application fills
-   * the buffer while the congestion window could carry at least half of it, double it up to
-   * `maxSendBufferBytes`, then take more of the write. Returns the extra bytes accepted.
-   */
-  #growSendBuffer(src: Uint8Array, off: number, len: number): number {
-    const cap = this.sndBuf.capacity;
-    const max = this.layer.opts.maxSendBufferBytes;
-    if (cap >= max || this.cc.cwnd * 2 < cap) return 0;
-    this.sndBuf.resize(Math.min(max, cap * 2));
-    return this.sndBuf.write(src, off, len);
   }
 
   /**
@@ -463,99 +339,64 @@ export class TcpEndpoint implements OutputSource {
    * scale is fixed at the SYN: set this before the handshake to get a larger one.
    */
   setReceiveBufferSize(bytes: number): void {
-    this.rcvAutotune = false;
-    const n = Math.max(bytes | 0, this.rcvBuf.length + this.asm.bufferedBytes, 1);
-    this.rcvBuf.resize(n);
+    this.rcv.setBufferSize(bytes);
   }
 
   /** A TCP_INFO-like snapshot. */
   info(): TcpInfo {
-    return {
-      state: this.stateName(),
-      srttMs: this.rtt.srttMs,
-      rttvarMs: this.rtt.rttvarMs,
-      rtoMs: this.rtt.rtoMs,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
-      mss: this.mss,
-      rcvMss: this.rcvMss,
-      retransmits: this.retransmits,
-      backoff: this.retries,
-      bytesAcked: this.bytesAcked,
-      bytesReceived: this.bytesReceived,
-      sndWnd: this.sndWnd,
-      rcvWnd: Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)),
-      sndBufBytes: this.sndBuf.capacity,
-      sndQueued: this.sndBuf.length,
-      rcvBufBytes: this.rcvBuf.capacity,
-      rcvQueued: this.rcvBuf.length,
-      rcvWscale: this.wsOk ? this.rcvShift : -1,
-      sndWscale: this.wsOk ? this.sndShift : -1,
-      timestamps: this.tsOk,
-      sack: this.sackOk,
-      congestionControl: this.cc.name,
-    };
+    return tcpInfo(this.stateName(), this.snd, this.rcv, this.wsOk, this.tsOk, this.sackOk);
   }
 
-  /** Produce queued output (called by the stack at the end of a tick). */
+  /**
+   * Produce queued output (the stack calls it at the end of a tick): the SYN or SYN-ACK in
+   * the handshake, else what the sender may send, and an ACK still owed.
+   */
   flushOutput(): void {
-    tcpOutput(this);
+    const st = this.#state;
+    if (st === TcpState.CLOSED || st === TcpState.LISTEN) return;
+    if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED) {
+      this.snd.sendSyn();
+      return;
+    }
+    if (st !== TcpState.TIME_WAIT) this.snd.output();
+    if (this.rcv.ackPending) this.sendAck();
   }
 
-  // ---- internals shared with input/output/timers ---------------------------------------
+  // ---- the state machine ---------------------------------------------------------------
 
-  /** @internal Send the SYN (at the end of the tick). */
-  startActiveOpen(): void {
-    const now = this.layer.ctx.clock.nowMs();
-    this.iss = this.layer.isn.next(
-      this.localAddr,
-      this.localPort,
-      this.remoteAddr,
-      this.remotePort,
-    );
-    this.sndUna = this.iss;
-    this.sndNxt = this.iss;
-    this.sndMax = this.iss;
-    this.sndBufSeq = (this.iss + 1) >>> 0;
-    this.recover = this.iss;
-    this.sndSml = this.iss;
-    this.synSentMs = now;
-    this.setState(TcpState.SYN_SENT);
-    this.layer.stats.ActiveOpens++;
-    this.layer.ctx.scheduleOutput(this);
-  }
-
-  /** @internal Change state, keeping CurrEstab right. */
-  setState(s: TcpState): void {
-    this.state = s;
-    const estab = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT;
-    if (estab !== this.countedEstab) {
-      this.countedEstab = estab;
+  /**
+   * @internal The one place the state changes: apply `ev` (RFC 9293 §3.3.2, see
+   * {@link nextState}), keep `CurrEstab` right, and run the entry actions of the new state —
+   * TIME_WAIT stops the other timers and (re)starts 2·MSL; FIN_WAIT_2 of a closed socket
+   * starts the FIN_WAIT_2 timeout; CLOSED leaves the demux and stops every timer.
+   */
+  transition(ev: TcpEvent): void {
+    const to = nextState(this.#state, ev);
+    if (to === NO_TRANSITION) return;
+    this.#state = to;
+    const estab = countsAsEstablished(to);
+    if (estab !== this.#countedEstab) {
+      this.#countedEstab = estab;
       this.layer.stats.CurrEstab += estab ? 1 : -1;
     }
+    switch (to) {
+      case TcpState.TIME_WAIT:
+        this.#enterTimeWait();
+        break;
+      case TcpState.FIN_WAIT_2:
+        if (this.appClosed) this.#armFinWait2();
+        break;
+      case TcpState.CLOSED:
+        this.#release();
+        break;
+      default:
+        break;
+    }
   }
 
-  /** @internal Recompute readiness and notify rising bits (and new data). */
-  updateReadiness(extra = 0): void {
-    let r = 0;
-    const s = this.state;
-    if (
-      this.rcvBuf.length > 0 || this.finReceived || this.error !== null || s === TcpState.CLOSED
-    ) {
-      r |= EV_READABLE;
-    }
-    if (
-      (s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT) && !this.writeShutdown &&
-      this.sndBuf.free > 0 && 2 * this.sndBuf.free >= this.sndBuf.length
-    ) {
-      r |= EV_WRITABLE;
-    }
-    if (this.error !== null) r |= EV_ERROR;
-    if (s === TcpState.CLOSED || (this.finReceived && this.writeShutdown)) r |= EV_HANGUP;
-    const wq = this.wq;
-    const rising = (r & ~wq.readiness) | (extra & r);
-    wq.readiness = r;
-    if (rising !== 0) this.layer.ctx.mux.notify(wq, rising);
+  /** @internal The connection ends here: CLOSED (see {@link TcpEndpoint.transition}). */
+  destroy(): void {
+    this.transition(TcpEvent.DELETE_TCB);
   }
 
   /** @internal Fail with `err`: the application sees it on its next call. */
@@ -564,92 +405,233 @@ export class TcpEndpoint implements OutputSource {
     this.destroy();
   }
 
-  /** @internal Leave the demux, stop the timers, become CLOSED. */
-  destroy(): void {
-    if (this.state === TcpState.CLOSED && !this.#registered()) {
-      this.updateReadiness();
-      return;
+  /**
+   * @internal Retries ran out (handshake, retransmission, zero-window probes or keepalive):
+   * a passive handshake just ends (the listener forgets it), anything else fails with the
+   * ICMP error seen, else ETIMEDOUT (Linux tcp_write_err).
+   */
+  timedOut(): void {
+    const st = this.#state;
+    if (!this.activeOpen && (st === TcpState.SYN_RECEIVED || st === TcpState.SYN_SENT)) {
+      this.destroy();
+    } else {
+      this.fail(this.softError ?? "ETIMEDOUT");
     }
-    const timers = this.layer.ctx.timers;
-    timers.cancel(this.rtoTimer);
-    timers.cancel(this.persistTimer);
-    timers.cancel(this.delackTimer);
-    timers.cancel(this.keepTimer);
-    timers.cancel(this.lingerTimer);
-    timers.cancel(this.corkTimer);
-    this.setState(TcpState.CLOSED);
+  }
+
+  /**
+   * @internal The peer reset the connection (RFC 9293 §3.10.7.4, second check): refused
+   * during an active handshake, reset once synchronized (before our FIN was acknowledged),
+   * quietly gone otherwise; a passive half-open connection returns to LISTEN.
+   */
+  resetReceived(): void {
+    const stats = this.layer.stats;
+    switch (this.#state) {
+      case TcpState.SYN_RECEIVED:
+        stats.AttemptFails++;
+        if (this.activeOpen) this.fail("ECONNREFUSED");
+        else this.destroy(); // back to LISTEN: the listener simply forgets it
+        return;
+      case TcpState.ESTABLISHED:
+      case TcpState.CLOSE_WAIT:
+        stats.EstabResets++;
+        this.fail("ECONNRESET");
+        return;
+      case TcpState.FIN_WAIT_1:
+      case TcpState.FIN_WAIT_2:
+        this.fail("ECONNRESET");
+        return;
+      default:
+        this.destroy(); // CLOSING, LAST_ACK, TIME_WAIT
+        return;
+    }
+  }
+
+  /** TIME_WAIT: every other timer stops; the connection lingers 2·MSL (RFC 9293 §3.10.7.4). */
+  #enterTimeWait(): void {
+    const ctx = this.layer.ctx;
+    this.snd.stopRetransmitting();
+    this.keepalive.stop();
+    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + 2 * this.layer.opts.mslMs);
+    this.updateReadiness();
+  }
+
+  /** The FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */
+  #armFinWait2(): void {
+    const ctx = this.layer.ctx;
+    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + this.layer.opts.finWait2TimeoutMs);
+  }
+
+  /** TIME_WAIT ended (the connection is gone) or the FIN_WAIT_2 timeout hit (RST, gone). */
+  #onLinger(): void {
+    if (this.#state === TcpState.TIME_WAIT) {
+      this.destroy();
+    } else if (this.#state === TcpState.FIN_WAIT_2) {
+      this.sendReset();
+      this.destroy();
+    }
+  }
+
+  /** Entering CLOSED: stop every timer, leave the demux and the listener. Idempotent. */
+  #release(): void {
+    this.snd.stop();
+    this.rcv.stop();
+    this.keepalive.stop();
+    this.layer.ctx.timers.cancel(this.lingerTimer);
     this.layer.unregister(this);
     if (this.listener !== null) {
       this.listener.forget(this);
       this.listener = null;
     }
-    this.ackPending = false;
     this.updateReadiness();
   }
 
-  #registered(): boolean {
-    return this.layer.demux.lookupExact(
-      this.localAddr,
-      this.localPort,
-      this.remoteAddr,
-      this.remotePort,
-    ) === this;
+  // ---- segments ------------------------------------------------------------------------
+
+  /**
+   * @internal Build and send one segment of this connection: `len` bytes of the send ring
+   * from `seq`, `flags`; the receive side adds ACK, window and SACK blocks, the negotiation
+   * adds the options (all offered on our SYN). Returns false when no packet buffer was free:
+   * nothing was sent and nothing changed.
+   */
+  emit(seq: number, flags: number, len: number, gsoSize: number): boolean {
+    const layer = this.layer;
+    const tx = layer.tx;
+    const pb = tx.begin();
+    if (pb === null) return false;
+    const s = tx.seg;
+    const o = s.opts;
+    const rcv = this.rcv;
+    const snd = this.snd;
+    const isAck = (flags & TCP_FLAG_ACK) !== 0;
+    if ((flags & TCP_FLAG_SYN) !== 0) {
+      const offer = this.#state === TcpState.SYN_SENT;
+      const lo = layer.opts;
+      if (offer && lo.windowScaling) rcv.chooseWindowShift();
+      o.mss = rcv.advMss;
+      if (this.wsOk || (offer && lo.windowScaling)) o.windowScale = rcv.rcvShift;
+      o.sackPermitted = this.sackOk || (offer && lo.sack);
+      o.hasTimestamps = this.tsOk || (offer && lo.timestamps);
+      s.window = rcv.synWindowField(this.#state === TcpState.SYN_RECEIVED);
+    } else {
+      o.hasTimestamps = this.tsOk;
+      s.window = (flags & TCP_FLAG_RST) !== 0 ? 0 : rcv.windowField();
+      if (this.sackOk) rcv.writeSackBlocks(o);
+    }
+    if (o.hasTimestamps) {
+      o.tsVal = this.tsNow();
+      o.tsEcr = isAck ? rcv.tsRecent : 0;
+    }
+    s.route = this.route;
+    s.src = this.localAddr;
+    s.dst = this.remoteAddr;
+    s.srcPort = this.localPort;
+    s.dstPort = this.remotePort;
+    s.seq = seq;
+    s.ack = rcv.rcvNxt;
+    s.flags = flags;
+    if (len > 0) {
+      s.payload = snd.sndBuf;
+      s.payloadOffset = seqDiff(seq, snd.sndBufSeq);
+      s.payloadLength = len;
+      s.gsoSize = gsoSize;
+    }
+    tx.write(pb, s);
+    if (isAck) rcv.ackSent();
+    tx.send(pb, s);
+    return true;
   }
 
-  /** Send a RST for this connection (abort). */
-  #sendReset(): void {
-    sendRst(
-      this.layer,
+  /**
+   * @internal Negotiate from the peer's SYN (or SYN-ACK) `seg` (RFC 7323, RFC 2018): each
+   * option is on only when both sides offer it; the send MSS follows the peer's option
+   * (RFC 9293 §3.7.1). The only writer of `wsOk`, `tsOk`, `sackOk`.
+   */
+  negotiate(seg: RxSegment): void {
+    const o = seg.opts;
+    const lo = this.layer.opts;
+    this.wsOk = o.windowScale >= 0 && lo.windowScaling;
+    this.tsOk = o.hasTimestamps && lo.timestamps;
+    this.sackOk = o.sackPermitted && lo.sack;
+    this.snd.setPeerOptions(
+      this.wsOk ? o.windowScale : 0,
+      sendMss(o.mss, this.rcv.advMss, this.tsOk),
+    );
+    this.rcv.setPeerOptions(this.wsOk, this.tsOk, o.tsVal);
+  }
+
+  /** @internal Send a bare ACK now (also a window update, or the answer to a bad segment). */
+  sendAck(): void {
+    this.emit(this.snd.sndNxt, TCP_FLAG_ACK, 0, 0);
+  }
+
+  /**
+   * @internal Reset the connection: `<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>` (abort, close
+   * with unread data, data after close, FIN_WAIT_2 timeout; RFC 9293 §3.10.4 ABORT).
+   */
+  sendReset(): void {
+    this.layer.tx.sendRst(
       this.localAddr,
       this.localPort,
       this.remoteAddr,
       this.remotePort,
-      this.sndMax,
-      this.rcvNxt,
+      this.snd.sndMax,
+      this.rcv.rcvNxt,
       true,
     );
   }
 
-  /** After the application read `n` bytes: window update and auto-tuning. */
-  #afterRead(n: number): void {
-    const now = this.layer.ctx.clock.nowMs();
-    if (this.rcvAutotune) this.#autotune(n, now);
-    // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK.
-    if (this.state >= TcpState.ESTABLISHED && !this.finReceived) {
-      const cap = this.rcvBuf.capacity;
-      const adv = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-      const free = Math.min(this.rcvBuf.free, MAX_WINDOW_FIELD * (1 << this.rcvShift));
-      const swsStep = Math.min(cap >>> 1, this.advMss);
-      if (2 * adv <= cap && free >= 2 * adv && free - adv >= swsStep) {
-        sendAck(this);
-      }
-    }
-    this.updateReadiness();
-  }
-
   /**
-   * Dynamic right-sizing (Linux tcp_rcv_space_adjust): once per receiver RTT, if the
-   * application read more than the buffer could carry in twice that time, grow the buffer to
-   * twice the amount read, up to the cap.
+   * @internal Segment text and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks). Data for
+   * a socket the application closed is answered with a RST, as Linux does.
    */
-  #autotune(n: number, now: number): void {
-    this.rcvSpaceCopied += n;
-    const rtt = this.rcvRttMs > 0 ? this.rcvRttMs : (this.rtt.hasSample ? this.rtt.srttMs : 0);
-    const period = rtt > 1 ? rtt : 1;
-    if (now - this.rcvSpaceStartMs < period) return;
-    const want = 2 * this.rcvSpaceCopied;
-    const cap = this.rcvBuf.capacity;
-    const max = this.layer.opts.maxReceiveBufferBytes;
-    if (want > cap && cap < max) {
-      this.rcvBuf.resize(Math.min(max, Math.max(want, cap + (cap >>> 1))));
+  receiveText(seg: RxSegment): void {
+    if (seg.dataLen > 0 && this.appClosed && canReceiveData(this.#state)) {
+      this.layer.stats.TCPAbortOnData++;
+      this.sendReset();
+      this.destroy();
+      return;
     }
-    this.rcvSpaceCopied = 0;
-    this.rcvSpaceStartMs = now;
+    this.rcv.receive(seg);
   }
-}
 
-/** Arm the FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */
-export function armFinWait2(ep: TcpEndpoint): void {
-  const ctx = ep.layer.ctx;
-  ctx.timers.schedule(ep.lingerTimer, ctx.clock.nowMs() + ep.layer.opts.finWait2TimeoutMs);
+  // ---- what the sender, receiver and keepalive ask of the connection --------------------
+
+  /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
+  tsNow(): number {
+    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
+  }
+
+  /** @internal Largest TSO payload for `mss` on this route (0: the NIC does not segment). */
+  tsoLimit(mss: number): number {
+    return this.layer.tx.tsoLimit(this.route, mss);
+  }
+
+  /** @internal Produce output at the end of the tick. */
+  scheduleOutput(): void {
+    this.layer.ctx.scheduleOutput(this);
+  }
+
+  /** @internal Recompute readiness and notify rising bits (and `extra`, e.g. new data). */
+  updateReadiness(extra = 0): void {
+    let r = 0;
+    const s = this.#state;
+    const rcv = this.rcv;
+    const sndBuf = this.snd.sndBuf;
+    if (rcv.rcvBuf.length > 0 || rcv.finReceived || this.error !== null || s === TcpState.CLOSED) {
+      r |= EV_READABLE;
+    }
+    if (
+      (s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT) && !this.writeShutdown &&
+      sndBuf.free > 0 && 2 * sndBuf.free >= sndBuf.length
+    ) {
+      r |= EV_WRITABLE;
+    }
+    if (this.error !== null) r |= EV_ERROR;
+    if (s === TcpState.CLOSED || (rcv.finReceived && this.writeShutdown)) r |= EV_HANGUP;
+    const wq = this.wq;
+    const rising = (r & ~wq.readiness) | (extra & r);
+    wq.readiness = r;
+    if (rising !== 0) this.layer.ctx.mux.notify(wq, rising);
+  }
 }

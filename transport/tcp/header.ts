@@ -133,34 +133,34 @@ export class TcpHeader extends WireView {
 
   /** Source port. */
   get srcPort(): number {
-    return this.#get16(TCP_SRC_PORT_OFFSET);
+    return this.get16(TCP_SRC_PORT_OFFSET);
   }
   set srcPort(v: number) {
-    this.#set16(TCP_SRC_PORT_OFFSET, v);
+    this.set16(TCP_SRC_PORT_OFFSET, v);
   }
 
   /** Destination port. */
   get dstPort(): number {
-    return this.#get16(TCP_DST_PORT_OFFSET);
+    return this.get16(TCP_DST_PORT_OFFSET);
   }
   set dstPort(v: number) {
-    this.#set16(TCP_DST_PORT_OFFSET, v);
+    this.set16(TCP_DST_PORT_OFFSET, v);
   }
 
   /** Sequence number (unsigned 32-bit). */
   get seq(): number {
-    return this.#get32(TCP_SEQ_OFFSET);
+    return this.get32(TCP_SEQ_OFFSET);
   }
   set seq(v: number) {
-    this.#set32(TCP_SEQ_OFFSET, v);
+    this.set32(TCP_SEQ_OFFSET, v);
   }
 
   /** Acknowledgment number (unsigned 32-bit). */
   get ack(): number {
-    return this.#get32(TCP_ACK_OFFSET);
+    return this.get32(TCP_ACK_OFFSET);
   }
   set ack(v: number) {
-    this.#set32(TCP_ACK_OFFSET, v);
+    this.set32(TCP_ACK_OFFSET, v);
   }
 
   /** Data offset in 32-bit words (5..15). Setting it keeps the reserved bits. */
@@ -195,26 +195,26 @@ export class TcpHeader extends WireView {
 
   /** Window (unscaled, as on the wire). */
   get window(): number {
-    return this.#get16(TCP_WINDOW_OFFSET);
+    return this.get16(TCP_WINDOW_OFFSET);
   }
   set window(v: number) {
-    this.#set16(TCP_WINDOW_OFFSET, v);
+    this.set16(TCP_WINDOW_OFFSET, v);
   }
 
   /** The checksum as stored. */
   get checksum(): number {
-    return this.#get16(TCP_CHECKSUM_OFFSET);
+    return this.get16(TCP_CHECKSUM_OFFSET);
   }
   set checksum(v: number) {
-    this.#set16(TCP_CHECKSUM_OFFSET, v);
+    this.set16(TCP_CHECKSUM_OFFSET, v);
   }
 
   /** Urgent pointer. */
   get urgentPointer(): number {
-    return this.#get16(TCP_URGENT_OFFSET);
+    return this.get16(TCP_URGENT_OFFSET);
   }
   set urgentPointer(v: number) {
-    this.#set16(TCP_URGENT_OFFSET, v);
+    this.set16(TCP_URGENT_OFFSET, v);
   }
 
   /** Offset of the options in `buf`. */
@@ -235,31 +235,6 @@ export class TcpHeader extends WireView {
   /** Payload bytes (`len` − header bytes). */
   get payloadLength(): number {
     return this.len - this.headerBytes;
-  }
-
-  #get16(at: number): number {
-    const o = this.off + at;
-    return (this.buf[o] << 8) | this.buf[o + 1];
-  }
-
-  #set16(at: number, v: number): void {
-    const o = this.off + at;
-    this.buf[o] = v >>> 8;
-    this.buf[o + 1] = v;
-  }
-
-  #get32(at: number): number {
-    const b = this.buf;
-    const o = this.off + at;
-    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-  }
-
-  #set32(at: number, v: number): void {
-    const o = this.off + at;
-    this.buf[o] = v >>> 24;
-    this.buf[o + 1] = v >>> 16;
-    this.buf[o + 2] = v >>> 8;
-    this.buf[o + 3] = v;
   }
 }
 

@@ -8,28 +8,26 @@
  */
 
 import type { ErrnoCode } from "../../core/errors.ts";
+import {
+  ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_TIME_EXCEEDED,
+  ICMPV4_UNREACH_FRAG_NEEDED,
+  ICMPV4_UNREACH_NET,
+  ICMPV4_UNREACH_PORT,
+  ICMPV4_UNREACH_PROTOCOL,
+} from "../../net/icmpv4_header.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
-import { TCP_IPV4_OVERHEAD_BYTES, TIMESTAMP_OPTION_BYTES } from "./endpoint.ts";
-import { retransmitFirst } from "./output.ts";
+import { pathMtuMss } from "./mss.ts";
 import { TcpState } from "./state.ts";
-
-/** ICMP type: destination unreachable. */
-const ICMP_DEST_UNREACHABLE = 3;
-/** ICMP type: time exceeded. */
-const ICMP_TIME_EXCEEDED = 11;
-/** Code of "fragmentation needed and DF set" (RFC 1191). */
-const CODE_FRAG_NEEDED = 4;
-/** Smallest MSS we go down to (RFC 1191 / Linux tcp_min_snd_mss is 48; 536 − 40 floor here). */
-const MIN_MSS = 88;
 
 /** errno of a destination-unreachable code (Linux `icmp_err_convert`). */
 function unreachErrno(code: number): ErrnoCode {
   switch (code) {
-    case 0:
+    case ICMPV4_UNREACH_NET:
       return "ENETUNREACH";
-    case 2:
-      return "ENOPROTOOPT"; // protocol unreachable (Linux icmp_err_convert)
-    case 3:
+    case ICMPV4_UNREACH_PROTOCOL:
+      return "ENOPROTOOPT";
+    case ICMPV4_UNREACH_PORT:
       return "ECONNREFUSED";
     default:
       return "EHOSTUNREACH";
@@ -38,21 +36,13 @@ function unreachErrno(code: number): ErrnoCode {
 
 /** Act on an ICMP error already matched to `ep` (the quoted sequence number is in flight). */
 export function handleIcmpError(ep: TcpEndpoint, type: number, code: number, mtu: number): void {
-  if (type === ICMP_DEST_UNREACHABLE && code === CODE_FRAG_NEEDED) {
+  if (type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED) {
     if (mtu <= 0) return;
-    let mss = mtu - TCP_IPV4_OVERHEAD_BYTES - (ep.tsOk ? TIMESTAMP_OPTION_BYTES : 0);
-    if (mss < MIN_MSS) mss = MIN_MSS;
-    if (mss >= ep.mss) return;
-    ep.mss = mss;
-    if (ep.state >= TcpState.ESTABLISHED) {
-      ep.cc.setMss(mss);
-      // Linux tcp_simple_retransmit: what was sent too big is resent now.
-      retransmitFirst(ep);
-    }
+    ep.snd.lowerMss(pathMtuMss(mtu, ep.tsOk));
     return;
   }
-  if (type !== ICMP_DEST_UNREACHABLE && type !== ICMP_TIME_EXCEEDED) return;
-  const err: ErrnoCode = type === ICMP_TIME_EXCEEDED ? "EHOSTUNREACH" : unreachErrno(code);
+  if (type !== ICMPV4_DEST_UNREACHABLE && type !== ICMPV4_TIME_EXCEEDED) return;
+  const err: ErrnoCode = type === ICMPV4_TIME_EXCEEDED ? "EHOSTUNREACH" : unreachErrno(code);
   if (ep.state === TcpState.SYN_SENT || ep.state === TcpState.SYN_RECEIVED) {
     if (ep.activeOpen) {
       ep.layer.stats.AttemptFails++;

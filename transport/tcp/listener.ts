@@ -8,16 +8,22 @@
 
 import { RouteResult } from "../../net/route_table.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
-import { TcpEndpoint } from "./endpoint.ts";
+import { type ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
+import { acceptSyn } from "./handshake.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
-import { negotiateSynOptions, type RxSegment } from "./input.ts";
-import { seqAdd, seqGt } from "./seq.ts";
-import { TcpState } from "./state.ts";
-import type { TcpLayer } from "./tcp_layer.ts";
-import { windowShiftFor } from "./window_scale.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqGt } from "./seq.ts";
 
 /** Half-open connections allowed per listener beyond the backlog (a SYN queue bound). */
 const MIN_SYN_QUEUE = 64;
+
+/** What a listener needs from its TCP layer; `TcpLayer` provides it. */
+export interface ListenerLayer extends ConnectionLayer {
+  /** Add a connection to the demux; false when the table refused it. */
+  register(ep: TcpEndpoint): boolean;
+  /** Take `l` out of the demux. */
+  removeListener(l: TcpListener): void;
+}
 
 /**
  * A TCP listener. `wq` is `EV_READABLE` while a connection waits in the accept queue.
@@ -38,13 +44,13 @@ export class TcpListener {
   readonly localPort: number;
   /** Most connections waiting to be accepted. */
   readonly backlog: number;
-  readonly #layer: TcpLayer;
+  readonly #layer: ListenerLayer;
   readonly #queue: TcpEndpoint[] = [];
   readonly #halfOpen = new Set<TcpEndpoint>();
   #closed = false;
 
   /** @internal Use `TcpLayer.listen`. */
-  constructor(layer: TcpLayer, localAddr: number, localPort: number, backlog: number) {
+  constructor(layer: ListenerLayer, localAddr: number, localPort: number, backlog: number) {
     this.#layer = layer;
     this.localAddr = localAddr;
     this.localPort = localPort;
@@ -74,7 +80,7 @@ export class TcpListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#layer.demux.removeBound(this.localAddr, this.localPort, this);
+    this.#layer.removeListener(this);
     const all = [...this.#queue, ...this.#halfOpen];
     this.#queue.length = 0;
     this.#halfOpen.clear();
@@ -115,7 +121,7 @@ export class TcpListener {
     const flags = seg.flags;
     if ((flags & TCP_FLAG_RST) !== 0) return; // first: ignore a RST
     if ((flags & TCP_FLAG_ACK) !== 0) {
-      layer.replyRst(seg); // second: an ACK for nothing here
+      layer.tx.replyRst(seg); // second: an ACK for nothing here
       return;
     }
     if ((flags & TCP_FLAG_SYN) === 0) return;
@@ -134,35 +140,16 @@ export class TcpListener {
       return;
     }
     const ep = new TcpEndpoint(layer, seg.dst, seg.dstPort, seg.src, seg.srcPort, route, this);
-    const o = layer.opts;
-    ep.irs = seg.seq;
-    ep.rcvNxt = seqAdd(seg.seq, 1);
-    ep.rcvAdvRight = ep.rcvNxt;
-    negotiateSynOptions(ep, seg, true);
-    if (ep.wsOk) {
-      ep.rcvShift = windowShiftFor(Math.max(ep.rcvBuf.capacity, o.maxReceiveBufferBytes));
-    }
     let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
-    ep.iss = iss;
-    ep.sndUna = iss;
-    ep.sndNxt = iss;
-    ep.sndMax = iss;
-    ep.recover = iss;
-    ep.sndSml = iss;
-    ep.sndBufSeq = seqAdd(iss, 1);
-    ep.sndWnd = seg.window; // RFC 7323 §2.2: unscaled in a SYN
-    ep.maxSndWnd = seg.window;
-    ep.sndWl1 = seg.seq;
-    ep.synSentMs = layer.ctx.clock.nowMs();
-    ep.setState(TcpState.SYN_RECEIVED);
+    acceptSyn(ep, seg, iss);
     if (!layer.register(ep)) {
       stats.ListenDrops++;
       ep.listener = null;
       return;
     }
     this.#halfOpen.add(ep);
-    layer.ctx.scheduleOutput(ep); // the SYN-ACK
+    ep.scheduleOutput(); // the SYN-ACK
   }
 
   #updateReadiness(): void {

@@ -32,6 +32,15 @@ export const TCP_OPT_SACK_PERMITTED_BYTES = 2;
 export const TCP_OPT_TIMESTAMPS_BYTES = 10;
 /** Length of the SACK option without blocks; each block adds 8. */
 export const TCP_OPT_SACK_BASE_BYTES = 2;
+/** Bytes of one SACK block (left and right edge, RFC 2018 §3). */
+export const TCP_OPT_SACK_BLOCK_BYTES = 8;
+/**
+ * Bytes the timestamps option takes in a segment as written here: two NOPs (or, on a SYN,
+ * SACK-permitted) in front keep the values 4-byte aligned (RFC 7323 Appendix A).
+ */
+export const TCP_OPT_TIMESTAMPS_ALIGNED_BYTES = 12;
+/** Bytes of each other option as written here, padded with NOPs to a 32-bit word. */
+export const TCP_OPT_WORD_BYTES = 4;
 /** Most option bytes a header can carry (data offset 15). */
 export const TCP_OPTIONS_MAX_BYTES = 40;
 /** Most SACK blocks an option can carry (2 + 4 × 8 = 34 ≤ 40). */
@@ -52,13 +61,13 @@ export type TcpOptionsDropReason = typeof TCP_OPTIONS_DROP_ERRORS;
  *
  * @example
  * ```ts
- * const opts = new TcpOptions();
+ * const opts = new TcpHeaderOptions();
  * if (parseTcpOptions(buf, tcp.optionsOffset, tcp.optionsLength, opts) === null && opts.mss) {
  *   peerMss = opts.mss;
  * }
  * ```
  */
-export class TcpOptions {
+export class TcpHeaderOptions {
   /** Maximum segment size; 0 = absent. */
   mss = 0;
   /** Window shift 0..14; -1 = absent. */
@@ -113,7 +122,7 @@ export function parseTcpOptions(
   buf: Uint8Array,
   off: number,
   len: number,
-  out: TcpOptions,
+  out: TcpHeaderOptions,
 ): TcpOptionsDropReason | null {
   out.mss = 0;
   out.windowScale = -1;
@@ -179,8 +188,9 @@ export function parseTcpOptions(
 }
 
 /** SACK blocks that fit beside the other non-SYN options (Linux: 4, or 3 with timestamps). */
-function sackBlocksToWrite(opts: TcpOptions): number {
-  const room = (TCP_OPTIONS_MAX_BYTES - (opts.hasTimestamps ? 12 : 0) - 4) >>> 3;
+function sackBlocksToWrite(opts: TcpHeaderOptions): number {
+  const ts = opts.hasTimestamps ? TCP_OPT_TIMESTAMPS_ALIGNED_BYTES : 0;
+  const room = ((TCP_OPTIONS_MAX_BYTES - ts - TCP_OPT_WORD_BYTES) / TCP_OPT_SACK_BLOCK_BYTES) | 0;
   let n = opts.sackBlockCount;
   if (n > room) n = room;
   return n > 0 ? n : 0;
@@ -194,15 +204,15 @@ function sackBlocksToWrite(opts: TcpOptions): number {
  * const hdrBytes = 20 + tcpOptionsLength(opts, false);
  * ```
  */
-export function tcpOptionsLength(opts: TcpOptions, isSyn: boolean): number {
-  let n = opts.hasTimestamps ? 12 : 0;
+export function tcpOptionsLength(opts: TcpHeaderOptions, isSyn: boolean): number {
+  let n = opts.hasTimestamps ? TCP_OPT_TIMESTAMPS_ALIGNED_BYTES : 0;
   if (isSyn) {
-    if (opts.mss > 0) n += 4;
-    if (opts.sackPermitted && !opts.hasTimestamps) n += 4;
-    if (opts.windowScale >= 0) n += 4;
+    if (opts.mss > 0) n += TCP_OPT_WORD_BYTES;
+    if (opts.sackPermitted && !opts.hasTimestamps) n += TCP_OPT_WORD_BYTES;
+    if (opts.windowScale >= 0) n += TCP_OPT_WORD_BYTES;
   } else {
     const blocks = sackBlocksToWrite(opts);
-    if (blocks > 0) n += 4 + 8 * blocks;
+    if (blocks > 0) n += TCP_OPT_WORD_BYTES + TCP_OPT_SACK_BLOCK_BYTES * blocks;
   }
   return n;
 }
@@ -220,7 +230,7 @@ export function tcpOptionsLength(opts: TcpOptions, isSyn: boolean): number {
  *
  * @example
  * ```ts
- * const opts = new TcpOptions();
+ * const opts = new TcpHeaderOptions();
  * opts.mss = 1460; opts.windowScale = 7; opts.sackPermitted = true;
  * const n = writeTcpOptions(buf, tcpOff + 20, opts, true); // 12
  * ```
@@ -228,7 +238,7 @@ export function tcpOptionsLength(opts: TcpOptions, isSyn: boolean): number {
 export function writeTcpOptions(
   buf: Uint8Array,
   off: number,
-  opts: TcpOptions,
+  opts: TcpHeaderOptions,
   isSyn: boolean,
 ): number {
   let o = off;
@@ -252,7 +262,7 @@ export function writeTcpOptions(
     buf[o + 3] = TCP_OPT_TIMESTAMPS_BYTES;
     write32(buf, o + 4, opts.tsVal);
     write32(buf, o + 8, opts.tsEcr);
-    o += 12;
+    o += TCP_OPT_TIMESTAMPS_ALIGNED_BYTES;
   }
   if (isSyn) {
     if (opts.sackPermitted && !opts.hasTimestamps) {
@@ -277,13 +287,13 @@ export function writeTcpOptions(
       buf[o] = TCP_OPT_NOP;
       buf[o + 1] = TCP_OPT_NOP;
       buf[o + 2] = TCP_OPT_SACK;
-      buf[o + 3] = TCP_OPT_SACK_BASE_BYTES + 8 * n;
-      o += 4;
+      buf[o + 3] = TCP_OPT_SACK_BASE_BYTES + TCP_OPT_SACK_BLOCK_BYTES * n;
+      o += TCP_OPT_WORD_BYTES;
       const blocks = opts.sackBlocks;
       for (let k = 0; k < n; k++) {
         write32(buf, o, blocks[2 * k]);
         write32(buf, o + 4, blocks[2 * k + 1]);
-        o += 8;
+        o += TCP_OPT_SACK_BLOCK_BYTES;
       }
     }
   }

@@ -1,9 +1,12 @@
 /**
  * A `TCP_INFO`-like record of one connection (Linux `struct tcp_info`, the fields a user
- * asks for most).
+ * asks for most), and how it is read off the connection's two halves.
  *
  * @module
  */
+
+import type { TcpReceiver } from "./receiver.ts";
+import type { TcpSender } from "./sender.ts";
 
 /** Snapshot of a connection's state, timers and windows (`getsockopt(TCP_INFO)`). */
 export interface TcpInfo {
@@ -53,4 +56,43 @@ export interface TcpInfo {
   sack: boolean;
   /** Congestion control algorithm name. */
   congestionControl: string;
+}
+
+/**
+ * The {@link TcpInfo} of a connection in state `state` with send side `snd` and receive side
+ * `rcv`, and the options negotiated (window scaling, timestamps, SACK).
+ */
+export function tcpInfo(
+  state: string,
+  snd: TcpSender,
+  rcv: TcpReceiver,
+  windowScaling: boolean,
+  timestamps: boolean,
+  sack: boolean,
+): TcpInfo {
+  return {
+    state,
+    srttMs: snd.rtt.srttMs,
+    rttvarMs: snd.rtt.rttvarMs,
+    rtoMs: snd.rtt.rtoMs,
+    cwnd: snd.cc.cwnd,
+    ssthresh: snd.cc.ssthresh,
+    mss: snd.mss,
+    rcvMss: rcv.rcvMss,
+    retransmits: snd.retransmits,
+    backoff: snd.retries,
+    bytesAcked: snd.bytesAcked,
+    bytesReceived: rcv.bytesReceived,
+    sndWnd: snd.sndWnd,
+    rcvWnd: rcv.window,
+    sndBufBytes: snd.sndBuf.capacity,
+    sndQueued: snd.sndBuf.length,
+    rcvBufBytes: rcv.rcvBuf.capacity,
+    rcvQueued: rcv.rcvBuf.length,
+    rcvWscale: windowScaling ? rcv.rcvShift : -1,
+    sndWscale: windowScaling ? snd.sndShift : -1,
+    timestamps,
+    sack,
+    congestionControl: snd.cc.name,
+  };
 }

@@ -1,136 +1,56 @@
 /**
  * The TCP layer of a stack: IP protocol 6. It owns the demux table, the ISN generator, the
- * ephemeral ports and the per-layer scratch (one header view, one options record, one route
- * record), verifies and parses every received segment, and hands it to the connection or
- * listener it belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ * ephemeral ports and the transmitter every segment leaves through; it verifies and parses
+ * every received segment (one reused record) and hands it to the connection or listener it
+ * belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
  *
  * @module
  */
 
 import { pseudoHeaderSumV4, transportChecksumOk } from "../../net/checksum.ts";
-import type { Icmpv4Layer } from "../../net/icmpv4.ts";
-import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
+import type { Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
 import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
 import { RouteResult } from "../../net/route_table.ts";
-import type { Clock } from "../../core/clock.ts";
 import { StackError } from "../../core/errors.ts";
-import type { EventMux } from "../../core/event_mux.ts";
-import type { BufferPool } from "../../core/packet_buffer.ts";
 import type { Counters } from "../../core/counters.ts";
-import type { OutputScheduler } from "../../core/output_queue.ts";
-import type { TimerWheel } from "../../core/timer_wheel.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TcpHeader } from "./header.ts";
+import {
+  type ResolvedTcpOptions,
+  resolveTcpOptions,
+  type TcpOptions,
+  type TransportContext,
+} from "./context.ts";
+import {
+  TCP_CHECKSUM_OFFSET,
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TcpHeader,
+} from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
-import { parseTcpOptions, TcpOptions as TcpHeaderOptions } from "./options.ts";
+import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
-import { endpointInput, RxSegment } from "./input.ts";
+import { activeOpen } from "./handshake.ts";
+import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
-import { sendRst } from "./output.ts";
+import { RxSegment } from "./segment.ts";
 import { seqAdd, seqGt, seqInWindow } from "./seq.ts";
+import { TcpTransmitter } from "./transmit.ts";
 import { TcpState } from "./state.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
-/** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
-export interface TransportContext extends OutputScheduler {
-  /** Time source. */
-  readonly clock: Clock;
-  /** Protocol timers. */
-  readonly timers: TimerWheel;
-  /** Packet buffers for output. */
-  readonly pool: BufferPool;
-  /** Counters (`stats.tcp` is used). */
-  readonly stats: { readonly tcp: Counters };
-  /** Readiness multiplexer. */
-  readonly mux: EventMux;
-  /** IPv4 (routes, send). */
-  readonly ipv4: Ipv4Layer;
-  /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
-  readonly icmp: Icmpv4Layer;
-}
+export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
 
-/** Tunables of the TCP layer; every field has a Linux-like default. */
-export interface TcpOptions {
-  /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL [60000 ms, Linux's TIME_WAIT is 60 s]. */
-  mslMs?: number;
-  /** Lower bound of the RTO [200 ms, Linux TCP_RTO_MIN]. */
-  minRtoMs?: number;
-  /** Upper bound of the RTO [120000 ms, Linux TCP_RTO_MAX]. */
-  maxRtoMs?: number;
-  /** RTO before the first RTT sample [1000 ms, RFC 6298 §2.1]. */
-  initialRtoMs?: number;
-  /** Retransmissions of one segment before giving up with ETIMEDOUT [15, tcp_retries2]. */
-  maxRetries?: number;
-  /** SYN (and SYN-ACK) retransmissions before giving up [6, tcp_syn_retries]. */
-  synRetries?: number;
-  /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
-  finWait2TimeoutMs?: number;
-  /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
-  delayedAckMs?: number;
-  /** Initial send buffer bytes [524288]. */
-  sendBufferBytes?: number;
-  /** Send-buffer auto-tuning cap [4194304, Linux tcp_wmem max]. */
-  maxSendBufferBytes?: number;
-  /** Initial receive buffer bytes [131072, tcp_rmem default]. */
-  receiveBufferBytes?: number;
-  /** Receive auto-tuning cap; also sizes the window scale [4194304]. */
-  maxReceiveBufferBytes?: number;
-  /** Congestion control algorithm ["newreno"]. */
-  congestionControl?: string;
-  /** Ephemeral ports [[32768, 60999], ip_local_port_range]. */
-  ephemeralPortRange?: [number, number];
-  /** Most out-of-order ranges held per connection [16]; more are dropped (TCPOFODrop). */
-  ooqMaxRanges?: number;
-  /** Keepalive idle time before the first probe [7200000 ms, tcp_keepalive_time]. */
-  keepaliveIdleMs?: number;
-  /** Interval between keepalive probes [75000 ms, tcp_keepalive_intvl]. */
-  keepaliveIntervalMs?: number;
-  /** Unanswered probes before the connection is dropped [9, tcp_keepalive_probes]. */
-  keepaliveCount?: number;
-  /** Challenge ACKs per second, layer-wide (RFC 5961 §7) [1000]. */
-  challengeAckLimit?: number;
-  /** Offer timestamps (RFC 7323) [true]. */
-  timestamps?: boolean;
-  /** Offer SACK-permitted (RFC 2018) [true]. */
-  sack?: boolean;
-  /** Offer window scaling (RFC 7323) [true]. */
-  windowScaling?: boolean;
-  /** ACK the first segments at once (Linux quick-ack mode) [16]. */
-  quickAcks?: number;
-  /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
-  isnSecret?: Uint32Array;
-}
+/**
+ * RFC 6191 / Linux `tcp_twsk_unique`: a connection reopened from TIME_WAIT starts its ISS
+ * beyond anything the old one could have sent (its SND.MAX plus a maximal unscaled window
+ * and the SYN and FIN).
+ */
+const TIME_WAIT_ISN_GAP = 65536 + 2;
 
-/** Options after defaults, as the layer uses them. */
-export type ResolvedTcpOptions = Required<Omit<TcpOptions, "isnSecret">>;
-
-function resolve(o: TcpOptions): ResolvedTcpOptions {
-  return {
-    mslMs: o.mslMs ?? 60_000,
-    minRtoMs: o.minRtoMs ?? 200,
-    maxRtoMs: o.maxRtoMs ?? 120_000,
-    initialRtoMs: o.initialRtoMs ?? 1000,
-    maxRetries: o.maxRetries ?? 15,
-    synRetries: o.synRetries ?? 6,
-    finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
-    delayedAckMs: o.delayedAckMs ?? 40,
-    sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,
-    maxSendBufferBytes: o.maxSendBufferBytes ?? 4 * 1024 * 1024,
-    receiveBufferBytes: o.receiveBufferBytes ?? 128 * 1024,
-    maxReceiveBufferBytes: o.maxReceiveBufferBytes ?? 4 * 1024 * 1024,
-    congestionControl: o.congestionControl ?? "newreno",
-    ephemeralPortRange: o.ephemeralPortRange ?? [32768, 60999],
-    ooqMaxRanges: o.ooqMaxRanges ?? 16,
-    keepaliveIdleMs: o.keepaliveIdleMs ?? 7_200_000,
-    keepaliveIntervalMs: o.keepaliveIntervalMs ?? 75_000,
-    keepaliveCount: o.keepaliveCount ?? 9,
-    challengeAckLimit: o.challengeAckLimit ?? 1000,
-    timestamps: o.timestamps ?? true,
-    sack: o.sack ?? true,
-    windowScaling: o.windowScaling ?? true,
-    quickAcks: o.quickAcks ?? 16,
-  };
-}
+/** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
+const ICMP_QUOTE_BYTES = 8;
 
 /** A demux entry: a connection (4-tuple) or a listener (bound). */
 type TcpSocket = TcpEndpoint | TcpListener;
@@ -156,13 +76,10 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   readonly demux: DemuxTable<TcpSocket> = new DemuxTable<TcpSocket>();
   /** @internal RFC 6528 ISNs and timestamp offsets. */
   readonly isn: IsnGenerator;
-  /** @internal Header view for output (one per layer). */
-  readonly txHdr: TcpHeader = new TcpHeader();
-  /** @internal Options record for output. */
-  readonly txOpts: TcpHeaderOptions = new TcpHeaderOptions();
-  /** @internal Route scratch for stateless replies. */
-  readonly route: RouteResult = new RouteResult();
+  /** @internal Every segment leaves through it. */
+  readonly tx: TcpTransmitter;
   readonly #rxHdr = new TcpHeader();
+  readonly #quoteHdr = new TcpHeader();
   readonly #seg = new RxSegment();
   readonly #ports: PortAllocator;
   #live = 0;
@@ -172,9 +89,10 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   /** Build the layer and register it as IP protocol 6. */
   constructor(ctx: TransportContext, opts: TcpOptions = {}) {
     this.ctx = ctx;
-    this.opts = resolve(opts);
+    this.opts = resolveTcpOptions(opts);
     this.stats = ctx.stats.tcp;
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
+    this.tx = new TcpTransmitter(ctx, this.stats);
     const [lo, hi] = this.opts.ephemeralPortRange;
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
@@ -252,7 +170,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     const ep = new TcpEndpoint(this, la, lp, remoteAddr, remotePort, route, null);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    ep.startActiveOpen();
+    activeOpen(ep);
     return ep;
   }
 
@@ -270,6 +188,11 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     if (this.demux.removeConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
       this.#live--;
     }
+  }
+
+  /** @internal Take `l` out of the demux (it stopped listening). */
+  removeListener(l: TcpListener): void {
+    this.demux.removeBound(l.localAddr, l.localPort, l);
   }
 
   /** @internal Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none left. */
@@ -297,7 +220,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     // A kernel peer leaves checksums partial or already verified: the shared rule decides.
     const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
-    if (!transportChecksumOk(buf, off, len, 16, pseudo, rxFlags)) {
+    if (!transportChecksumOk(buf, off, len, TCP_CHECKSUM_OFFSET, pseudo, rxFlags)) {
       st.InCsumErrors++;
       st.InErrs++;
       return;
@@ -329,7 +252,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     if (ep !== undefined && ep.state === TcpState.TIME_WAIT && this.#timeWaitReusable(ep, seg)) {
       // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME_WAIT connection.
       st.TCPTimeWaitReuse++;
-      seg.reuseIsnAfter = seqAdd(ep.sndMax, 65536 + 2);
+      seg.reuseIsnAfter = seqAdd(ep.snd.sndMax, TIME_WAIT_ISN_GAP);
       seg.reuse = true;
       ep.destroy();
       ep = undefined;
@@ -345,37 +268,14 @@ export class TcpLayer implements Ipv4ProtocolHandler {
       l.input(seg);
       return;
     }
-    this.replyRst(seg);
+    this.tx.replyRst(seg);
   }
 
   /** RFC 6191 §2: reuse when the SYN's timestamp (or, without them, its SEQ) is newer. */
   #timeWaitReusable(ep: TcpEndpoint, seg: RxSegment): boolean {
     if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !== TCP_FLAG_SYN) return false;
-    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.tsRecent);
-    return seqGt(seg.seq, ep.rcvNxt);
-  }
-
-  /**
-   * @internal RFC 9293 §3.10.7.1: answer a segment for no connection. A RST is never answered; with
-   * ACK the reply is `<SEQ=SEG.ACK><CTL=RST>`, without it
-   * `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
-   */
-  replyRst(seg: RxSegment): void {
-    if ((seg.flags & TCP_FLAG_RST) !== 0) return;
-    if ((seg.flags & TCP_FLAG_ACK) !== 0) {
-      sendRst(this, seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.ack, 0, false);
-    } else {
-      sendRst(
-        this,
-        seg.dst,
-        seg.dstPort,
-        seg.src,
-        seg.srcPort,
-        0,
-        seqAdd(seg.seq, seg.segLen),
-        true,
-      );
-    }
+    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.rcv.tsRecent);
+    return seqGt(seg.seq, ep.rcv.rcvNxt);
   }
 
   /** An ICMP error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
@@ -389,15 +289,17 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     len: number,
     mtu: number,
   ): void {
-    if (len < 8) return;
-    const sport = (buf[off] << 8) | buf[off + 1];
-    const dport = (buf[off + 2] << 8) | buf[off + 3];
-    const seq =
-      ((buf[off + 4] << 24) | (buf[off + 5] << 16) | (buf[off + 6] << 8) | buf[off + 7]) >>> 0;
+    // RFC 792: the quote holds at least the first 8 bytes: ports and sequence number.
+    if (len < ICMP_QUOTE_BYTES) return;
+    const h = this.#quoteHdr.attach(buf, off, len);
+    const sport = h.srcPort;
+    const dport = h.dstPort;
+    const seq = h.seq;
     const ep = this.demux.lookupExact(src, sport, dst, dport) as TcpEndpoint | undefined;
     if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
-    if (!seqInWindow(seq, ep.sndUna, ((ep.sndMax - ep.sndUna) >>> 0) + 1)) return;
+    const snd = ep.snd;
+    if (!seqInWindow(seq, snd.sndUna, ((snd.sndMax - snd.sndUna) >>> 0) + 1)) return;
     handleIcmpError(ep, type, code, mtu);
   }
 }

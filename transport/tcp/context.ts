@@ -1,0 +1,138 @@
+/**
+ * What a TCP layer is given: the stack services it runs on ({@link TransportContext}), its
+ * tunables ({@link TcpOptions}, resolved with Linux-like defaults), and the part of the layer
+ * every piece of a connection uses ({@link TcpServices}).
+ *
+ * @module
+ */
+
+import type { Clock } from "../../core/clock.ts";
+import type { Counters } from "../../core/counters.ts";
+import type { EventMux } from "../../core/event_mux.ts";
+import type { OutputScheduler } from "../../core/output_queue.ts";
+import type { BufferPool } from "../../core/packet_buffer.ts";
+import type { TimerWheel } from "../../core/timer_wheel.ts";
+import type { Icmpv4Layer } from "../../net/icmpv4.ts";
+import type { Ipv4Layer } from "../../net/ipv4.ts";
+
+/** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
+export interface TransportContext extends OutputScheduler {
+  /** Time source. */
+  readonly clock: Clock;
+  /** Protocol timers. */
+  readonly timers: TimerWheel;
+  /** Packet buffers for output. */
+  readonly pool: BufferPool;
+  /** Counters (`stats.tcp` is used). */
+  readonly stats: { readonly tcp: Counters };
+  /** Readiness multiplexer. */
+  readonly mux: EventMux;
+  /** IPv4 (routes, send). */
+  readonly ipv4: Ipv4Layer;
+  /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
+  readonly icmp: Icmpv4Layer;
+}
+
+/** Tunables of the TCP layer; every field has a Linux-like default. */
+export interface TcpOptions {
+  /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL [60000 ms, Linux's TIME_WAIT is 60 s]. */
+  mslMs?: number;
+  /** Lower bound of the RTO [200 ms, Linux TCP_RTO_MIN]. */
+  minRtoMs?: number;
+  /** Upper bound of the RTO [120000 ms, Linux TCP_RTO_MAX]. */
+  maxRtoMs?: number;
+  /** RTO before the first RTT sample [1000 ms, RFC 6298 §2.1]. */
+  initialRtoMs?: number;
+  /** Retransmissions of one segment before giving up with ETIMEDOUT [15, tcp_retries2]. */
+  maxRetries?: number;
+  /** SYN (and SYN-ACK) retransmissions before giving up [6, tcp_syn_retries]. */
+  synRetries?: number;
+  /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
+  finWait2TimeoutMs?: number;
+  /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
+  delayedAckMs?: number;
+  /** Initial send buffer bytes [524288]. */
+  sendBufferBytes?: number;
+  /** Send-buffer auto-tuning cap [4194304, Linux tcp_wmem max]. */
+  maxSendBufferBytes?: number;
+  /** Initial receive buffer bytes [131072, tcp_rmem default]. */
+  receiveBufferBytes?: number;
+  /** Receive auto-tuning cap; also sizes the window scale [4194304]. */
+  maxReceiveBufferBytes?: number;
+  /** Congestion control algorithm ["newreno"]. */
+  congestionControl?: string;
+  /** Ephemeral ports [[32768, 60999], ip_local_port_range]. */
+  ephemeralPortRange?: [number, number];
+  /** Most out-of-order ranges held per connection [16]; more are dropped (TCPOFODrop). */
+  ooqMaxRanges?: number;
+  /** Keepalive idle time before the first probe [7200000 ms, tcp_keepalive_time]. */
+  keepaliveIdleMs?: number;
+  /** Interval between keepalive probes [75000 ms, tcp_keepalive_intvl]. */
+  keepaliveIntervalMs?: number;
+  /** Unanswered probes before the connection is dropped [9, tcp_keepalive_probes]. */
+  keepaliveCount?: number;
+  /** Challenge ACKs per second, layer-wide (RFC 5961 §7) [1000]. */
+  challengeAckLimit?: number;
+  /** Offer timestamps (RFC 7323) [true]. */
+  timestamps?: boolean;
+  /** Offer SACK-permitted (RFC 2018) [true]. */
+  sack?: boolean;
+  /** Offer window scaling (RFC 7323) [true]. */
+  windowScaling?: boolean;
+  /** ACK the first segments at once (Linux quick-ack mode) [16]. */
+  quickAcks?: number;
+  /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
+  isnSecret?: Uint32Array;
+}
+
+/** Options after defaults, as the layer uses them. */
+export type ResolvedTcpOptions = Required<Omit<TcpOptions, "isnSecret">>;
+
+/**
+ * `o` with every default filled in.
+ *
+ * @example
+ * ```ts
+ * resolveTcpOptions({ mslMs: 1000 }).delayedAckMs; // 40
+ * ```
+ */
+export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
+  return {
+    mslMs: o.mslMs ?? 60_000,
+    minRtoMs: o.minRtoMs ?? 200,
+    maxRtoMs: o.maxRtoMs ?? 120_000,
+    initialRtoMs: o.initialRtoMs ?? 1000,
+    maxRetries: o.maxRetries ?? 15,
+    synRetries: o.synRetries ?? 6,
+    finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
+    delayedAckMs: o.delayedAckMs ?? 40,
+    sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,
+    maxSendBufferBytes: o.maxSendBufferBytes ?? 4 * 1024 * 1024,
+    receiveBufferBytes: o.receiveBufferBytes ?? 128 * 1024,
+    maxReceiveBufferBytes: o.maxReceiveBufferBytes ?? 4 * 1024 * 1024,
+    congestionControl: o.congestionControl ?? "newreno",
+    ephemeralPortRange: o.ephemeralPortRange ?? [32768, 60999],
+    ooqMaxRanges: o.ooqMaxRanges ?? 16,
+    keepaliveIdleMs: o.keepaliveIdleMs ?? 7_200_000,
+    keepaliveIntervalMs: o.keepaliveIntervalMs ?? 75_000,
+    keepaliveCount: o.keepaliveCount ?? 9,
+    challengeAckLimit: o.challengeAckLimit ?? 1000,
+    timestamps: o.timestamps ?? true,
+    sack: o.sack ?? true,
+    windowScaling: o.windowScaling ?? true,
+    quickAcks: o.quickAcks ?? 16,
+  };
+}
+
+/**
+ * The layer-wide services a connection's parts (sender, receiver, keepalive) use: the stack,
+ * the tunables, the `tcp` counters. `TcpLayer` provides them; the parts never see the layer.
+ */
+export interface TcpServices {
+  /** The stack services. */
+  readonly ctx: TransportContext;
+  /** Tunables after defaults. */
+  readonly opts: ResolvedTcpOptions;
+  /** The `tcp` counters (Linux names). */
+  readonly stats: Counters;
+}

@@ -1,0 +1,132 @@
+/**
+ * The three-way handshake (RFC 9293 §3.5) for both ends: the active open, the SYN a listener
+ * accepts, option negotiation (RFC 7323 window scale and timestamps, RFC 2018 SACK,
+ * RFC 9293 §3.7.1 MSS), segments arriving in SYN_SENT (§3.10.7.3) and in SYN_RECEIVED
+ * (simultaneous open, a retransmitted SYN, the completing ACK), and the move to ESTABLISHED.
+ *
+ * A syncache (compact half-open records, SYN cookies) would take the listener's part here
+ * without a full endpoint per SYN.
+ *
+ * @module
+ */
+
+import type { TcpEndpoint } from "./endpoint.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqAdd } from "./seq.ts";
+import { TcpEvent } from "./state.ts";
+
+/** Start an active open: choose the ISS (RFC 6528); the SYN leaves at the end of the tick. */
+export function activeOpen(ep: TcpEndpoint): void {
+  const layer = ep.layer;
+  const iss = layer.isn.next(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort);
+  ep.snd.start(iss, layer.ctx.clock.nowMs());
+  ep.transition(TcpEvent.CONNECT);
+  layer.stats.ActiveOpens++;
+  ep.scheduleOutput();
+}
+
+/**
+ * A listener accepted the SYN `seg` into the new endpoint `ep` with our ISS `iss`:
+ * SYN_RECEIVED, the SYN-ACK leaves at the end of the tick (RFC 9293 §3.10.7.2).
+ */
+export function acceptSyn(ep: TcpEndpoint, seg: RxSegment, iss: number): void {
+  ep.rcv.init(seg.seq);
+  ep.negotiate(seg);
+  if (ep.wsOk) ep.rcv.chooseWindowShift();
+  ep.snd.start(iss, ep.layer.ctx.clock.nowMs());
+  ep.snd.peerSyn(seg.window, seg.seq, 0);
+  ep.transition(TcpEvent.RCV_SYN);
+}
+
+/** The handshake completed: ESTABLISHED (FIN_WAIT_1 if the write side was shut early). */
+function establish(ep: TcpEndpoint): void {
+  const now = ep.layer.ctx.clock.nowMs();
+  ep.snd.established(now);
+  ep.keepalive.segmentArrived(now);
+  ep.rcv.startMeasuring(now);
+  ep.transition(TcpEvent.RCV_ACK_OF_SYN);
+  if (ep.snd.finQueued) ep.transition(TcpEvent.CLOSE); // shut for writing during the handshake
+  ep.keepalive.arm();
+  if (ep.listener !== null) ep.listener.established(ep);
+  ep.scheduleOutput();
+  ep.updateReadiness();
+}
+
+/** RFC 9293 §3.10.7.3: a segment arrives in SYN_SENT. */
+export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
+  const flags = seg.flags;
+  const hasAck = (flags & TCP_FLAG_ACK) !== 0;
+  if (hasAck && !ep.snd.acksSyn(seg.ack)) {
+    ep.layer.tx.replyRst(seg); // <SEQ=SEG.ACK><CTL=RST>, never to a RST
+    return;
+  }
+  if ((flags & TCP_FLAG_RST) !== 0) {
+    // RFC 5961 §3.2: in SYN_SENT a RST counts only if it acknowledges our SYN.
+    if (hasAck) {
+      ep.layer.stats.AttemptFails++;
+      ep.fail("ECONNREFUSED");
+    }
+    return;
+  }
+  if ((flags & TCP_FLAG_SYN) === 0) return;
+  ep.rcv.init(seg.seq);
+  ep.negotiate(seg);
+  ep.keepalive.segmentArrived(ep.layer.ctx.clock.nowMs());
+  ep.snd.peerSyn(seg.window, seg.seq, seg.ack);
+  if (hasAck) {
+    ep.snd.synAcked(seg, ep.layer.ctx.clock.nowMs());
+    establish(ep);
+    ep.sendAck();
+    if (seg.dataLen > 0 || (flags & TCP_FLAG_FIN) !== 0) {
+      seg.seq = seqAdd(seg.seq, 1);
+      ep.receiveText(seg);
+    }
+    return;
+  }
+  // Simultaneous open (RFC 9293 §3.5 figure 7): SYN_RECEIVED, send SYN-ACK.
+  ep.transition(TcpEvent.RCV_SYN);
+  ep.snd.resendSyn();
+  ep.scheduleOutput();
+}
+
+/**
+ * A SYN in SYN_RECEIVED that repeats the peer's: in a simultaneous open the peer's SYN-ACK
+ * (its SYN is old news: the segment goes on as an ACK), else a retransmitted SYN (our SYN-ACK
+ * was lost: send it again). Returns true when the segment was consumed.
+ */
+export function synReceivedSyn(ep: TcpEndpoint, seg: RxSegment): boolean {
+  if ((seg.flags & TCP_FLAG_SYN) === 0 || seg.seq !== ep.rcv.irs) return false;
+  if ((seg.flags & TCP_FLAG_ACK) !== 0) {
+    if (!ep.activeOpen) return false;
+    seg.seq = seqAdd(seg.seq, 1);
+    seg.flags &= ~TCP_FLAG_SYN;
+    seg.segLen--;
+    return false;
+  }
+  ep.snd.resendSyn();
+  ep.scheduleOutput();
+  return true;
+}
+
+/**
+ * The ACK of our SYN-ACK (RFC 9293 §3.10.7.4, fifth check in SYN_RECEIVED): out of range it
+ * draws `<SEQ=SEG.ACK><CTL=RST>`; with the accept queue full it is dropped (the peer
+ * retransmits; Linux ListenOverflows); else ESTABLISHED. Returns false when dropped.
+ */
+export function synReceivedAck(ep: TcpEndpoint, seg: RxSegment): boolean {
+  const stats = ep.layer.stats;
+  if (!ep.snd.acksSynAck(seg.ack)) {
+    ep.layer.tx.replyRst(seg);
+    return false;
+  }
+  if (ep.listener !== null && !ep.listener.hasRoom()) {
+    stats.ListenOverflows++;
+    stats.ListenDrops++;
+    return false;
+  }
+  ep.snd.synAckAcked(seg);
+  if (!ep.activeOpen) stats.PassiveOpens++;
+  establish(ep);
+  return true;
+}

@@ -1,0 +1,395 @@
+/**
+ * The receiving half of a TCP connection (gVisor's `receiver`, rcv.go): the receive sequence
+ * space (IRS, RCV.NXT, the right edge of the window we advertised), the receive ring with
+ * out-of-order data stored in place and tracked by the assembler, the peer's FIN, TS.Recent
+ * (RFC 7323 §4.3), ACK generation (delayed ACKs, RFC 1122 §4.2.3.2, quick-ack mode), the
+ * window we advertise (receiver SWS avoidance, RFC 1122 §4.2.3.3, never shrinking,
+ * RFC 9293 §3.8.6.2.2) and receive-buffer auto-tuning.
+ *
+ * Only this file writes these fields. The connection learns of what happens through
+ * {@link ReceiverConnection}; sending a segment that carries an ACK is reported back through
+ * {@link TcpReceiver.ackSent}. Nothing is allocated per segment.
+ *
+ * @module
+ */
+
+import { ByteRing } from "../../core/byte_ring.ts";
+import { EV_READABLE } from "../../core/event_mux.ts";
+import { Timer } from "../../core/timer_wheel.ts";
+import { Assembler } from "./assembler.ts";
+import type { TcpServices } from "./context.ts";
+import { TCP_FLAG_FIN, TCP_FLAG_SYN } from "./header.ts";
+import { DEFAULT_PEER_MSS } from "./mss.ts";
+import type { TcpHeaderOptions } from "./options.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSegmentAcceptable } from "./seq.ts";
+import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
+import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
+
+/** Most SACK blocks sent beside timestamps (RFC 2018 §3). */
+const SACK_BLOCKS_WITH_TS = 3;
+/** Most SACK blocks sent without timestamps. */
+const SACK_BLOCKS_NO_TS = 4;
+
+/** What a receiver needs from its connection; `TcpEndpoint` implements it. */
+export interface ReceiverConnection {
+  /** The connection's state. */
+  readonly state: TcpState;
+  /** Timestamps were negotiated. */
+  readonly tsOk: boolean;
+  /** TSval now (RFC 7323 §5.4). */
+  tsNow(): number;
+  /** Send a bare ACK now. */
+  sendAck(): void;
+  /** Report a state-machine event (the peer's FIN). */
+  transition(ev: TcpEvent): void;
+  /** Recompute readiness; `extra` bits are notified even when already set (new data). */
+  updateReadiness(extra?: number): void;
+}
+
+/**
+ * The receive side of one connection, created with it.
+ *
+ * @example
+ * ```ts ignore
+ * const rcv = new TcpReceiver(endpoint, layer, advMss);
+ * rcv.init(seg.seq); // the peer's SYN
+ * if (rcv.acceptable(seg)) rcv.receive(seg);
+ * ```
+ */
+export class TcpReceiver {
+  /** IRS: the peer's initial sequence number. */
+  irs = 0;
+  /** RCV.NXT. */
+  rcvNxt = 0;
+  /** Right edge of the window last advertised (never moves left). */
+  rcvAdvRight = 0;
+  /** Received data; out-of-order data is stored in place beyond the readable part. */
+  readonly rcvBuf: ByteRing;
+  /** Out-of-order ranges. */
+  readonly asm: Assembler;
+  /** A FIN arrived (maybe out of order) at `rcvFinSeq`. */
+  rcvFinPending = false;
+  /** Sequence number of the peer's FIN (valid with `rcvFinPending`). */
+  rcvFinSeq = 0;
+  /** The peer's FIN was consumed: EOF after the buffered data. */
+  finReceived = false;
+  /** Our window shift (announced), 0 when scaling is off. */
+  rcvShift = 0;
+  /** MSS we advertise (route MTU − 40). */
+  readonly advMss: number;
+  /** Largest segment seen from the peer ("full-sized" for delayed ACKs). */
+  rcvMss: number = DEFAULT_PEER_MSS;
+  /** RFC 7323 TS.Recent. */
+  tsRecent = 0;
+  /** RCV.NXT carried by the last ACK sent (RFC 7323 Last.ACK.sent). */
+  lastAckSent = 0;
+  /** An ACK is owed (delayed). */
+  ackPending = false;
+  /** Bytes received since the last ACK. */
+  rcvUnackedBytes = 0;
+  /** ACKs still sent at once (quick-ack mode). */
+  quickAcks: number;
+  /** Auto-tuning may grow the receive buffer (off once SO_RCVBUF is set). */
+  autotune = true;
+  /** Auto-tuning: bytes read by the application in the current measurement. */
+  spaceCopied = 0;
+  /** Auto-tuning: start of the measurement. */
+  spaceStartMs = 0;
+  /** Receiver RTT estimate from timestamps (ms), 0 when unknown. */
+  rttMs = 0;
+  /** Bytes of the peer's data received in order. */
+  bytesReceived = 0;
+  /** Delayed-ACK timer. */
+  readonly delackTimer: Timer;
+  readonly #conn: ReceiverConnection;
+  readonly #svc: TcpServices;
+
+  /** The receive side of `conn`, advertising `advMss`. */
+  constructor(conn: ReceiverConnection, svc: TcpServices, advMss: number) {
+    this.#conn = conn;
+    this.#svc = svc;
+    this.advMss = advMss;
+    const o = svc.opts;
+    this.rcvBuf = new ByteRing(o.receiveBufferBytes);
+    this.asm = new Assembler(o.ooqMaxRanges);
+    this.quickAcks = o.quickAcks;
+    this.delackTimer = new Timer(() => this.#onDelayedAck());
+  }
+
+  // ---- handshake -------------------------------------------------------------------------
+
+  /** The peer's SYN carried `irs`: RCV.NXT follows it. */
+  init(irs: number): void {
+    this.irs = irs;
+    this.rcvNxt = seqAdd(irs, 1);
+    this.rcvAdvRight = this.rcvNxt;
+  }
+
+  /**
+   * Choose the window shift to announce (RFC 7323 §2.2: fixed for the connection's life), big
+   * enough for the largest the buffer may grow to.
+   */
+  chooseWindowShift(): void {
+    const cap = this.rcvBuf.capacity;
+    const max = this.#svc.opts.maxReceiveBufferBytes;
+    this.rcvShift = windowShiftFor(this.autotune && max > cap ? max : cap);
+  }
+
+  /** What the SYN exchange settled: no scaling means no shift; TS.Recent from the SYN. */
+  setPeerOptions(windowScaling: boolean, timestamps: boolean, tsVal: number): void {
+    if (!windowScaling) this.rcvShift = 0;
+    if (timestamps) this.tsRecent = tsVal;
+    this.rcvMss = Math.min(this.advMss, DEFAULT_PEER_MSS);
+  }
+
+  /** Auto-tuning starts measuring (the connection is established). */
+  startMeasuring(nowMs: number): void {
+    this.spaceStartMs = nowMs;
+  }
+
+  // ---- segment arrival -------------------------------------------------------------------
+
+  /** The receive window in bytes (RCV.WND: up to the right edge advertised). */
+  get window(): number {
+    const w = seqDiff(this.rcvAdvRight, this.rcvNxt);
+    return w > 0 ? w : 0;
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4 first check: is `seg` in the window? A segment at RCV.NXT on a zero
+   * window still counts for its ACK and RST: its payload and FIN are dropped from `seg`.
+   */
+  acceptable(seg: RxSegment): boolean {
+    const wnd = this.window;
+    if (seqSegmentAcceptable(seg.seq, seg.segLen, this.rcvNxt, wnd)) return true;
+    if (wnd !== 0 || seg.seq !== this.rcvNxt) return false;
+    seg.dataLen = 0;
+    seg.flags &= ~TCP_FLAG_FIN;
+    seg.segLen = (seg.flags & TCP_FLAG_SYN) !== 0 ? 1 : 0;
+    return true;
+  }
+
+  /** RFC 7323 §5.3 PAWS: `tsVal` is older than TS.Recent (a duplicate from the past). */
+  isOldTimestamp(tsVal: number): boolean {
+    return seqLt(tsVal, this.tsRecent);
+  }
+
+  /** RFC 7323 §4.3: remember the timestamp to echo, from a segment covering Last.ACK.sent. */
+  noteTimestamp(seg: RxSegment): void {
+    if (seqLe(seg.seq, this.lastAckSent) && seqGe(seg.opts.tsVal, this.tsRecent)) {
+      this.tsRecent = seg.opts.tsVal;
+    }
+  }
+
+  /**
+   * Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4, seventh and eighth checks):
+   * in-order data into the ring, out-of-order data in place (SACKed at once), the FIN once
+   * everything before it arrived; then the ACK, at once or delayed.
+   */
+  receive(seg: RxSegment): void {
+    const stats = this.#svc.stats;
+    const conn = this.#conn;
+    let seq = seg.seq;
+    let off = seg.dataOff;
+    let len = seg.dataLen;
+    const hasFin = (seg.flags & TCP_FLAG_FIN) !== 0;
+    if (len > 0 && !canReceiveData(conn.state)) len = 0; // after the peer's FIN nothing is new
+    let immediate = false;
+    if (len > 0) {
+      if (len > this.rcvMss) this.rcvMss = len < this.advMss ? len : this.advMss;
+      const trim = seqDiff(this.rcvNxt, seq);
+      if (trim > 0) {
+        off += trim;
+        len -= trim;
+        seq = this.rcvNxt;
+        immediate = true; // a duplicate: ACK at once (RFC 5681 §4.2)
+      }
+    }
+    let advanced = 0;
+    if (len > 0) {
+      const rx = this.rcvBuf;
+      const at = seqDiff(seq, this.rcvNxt);
+      if (at === 0) {
+        const n = rx.write(seg.buf, off, len);
+        if (n < len) stats.TCPRcvQDrop++;
+        advanced = n;
+        if (!this.asm.isEmpty) {
+          this.asm.shift(n);
+          const more = this.asm.removeFront();
+          if (more > 0) advanced += rx.commit(more);
+          immediate = true; // a hole was filled (RFC 5681 §4.2)
+        }
+      } else {
+        let n = rx.free - at;
+        if (n > len) n = len;
+        if (n > 0 && this.asm.add(at, n)) {
+          rx.writeAt(at, seg.buf, off, n);
+          stats.TCPOFOQueue++;
+        } else {
+          stats.TCPOFODrop++;
+        }
+        immediate = true; // out of order: a duplicate ACK with SACK blocks at once
+      }
+    }
+    if (advanced > 0) {
+      this.rcvNxt = seqAdd(this.rcvNxt, advanced);
+      this.bytesReceived += advanced;
+      if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
+        const r = (conn.tsNow() - seg.opts.tsEcr) >>> 0;
+        if (r < 0x7fffffff) this.rttMs = this.rttMs === 0 ? r : (7 * this.rttMs + r) / 8;
+      }
+    }
+    if (hasFin && canReceiveData(conn.state) && !this.rcvFinPending) {
+      this.rcvFinPending = true;
+      this.rcvFinSeq = seqAdd(seg.seq, seg.dataLen);
+    }
+    if (this.rcvFinPending && !this.finReceived && this.rcvNxt === this.rcvFinSeq) {
+      this.#finArrived();
+      return;
+    }
+    if (advanced > 0) conn.updateReadiness(EV_READABLE);
+    if (immediate) conn.sendAck();
+    else if (advanced > 0) this.#ackData(advanced);
+  }
+
+  /** The peer's FIN is next in sequence: EOF (RFC 9293 §3.10.7.4, eighth check). */
+  #finArrived(): void {
+    const conn = this.#conn;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.finReceived = true;
+    conn.transition(TcpEvent.RCV_FIN);
+    conn.sendAck();
+    conn.updateReadiness(EV_READABLE);
+  }
+
+  // ---- ACK generation --------------------------------------------------------------------
+
+  /** ACK now, or delay it (RFC 1122 §4.2.3.2: every second full-sized segment; quick-acks). */
+  #ackData(bytes: number): void {
+    this.rcvUnackedBytes += bytes;
+    if (this.quickAcks > 0) {
+      this.quickAcks--;
+      this.#conn.sendAck();
+      return;
+    }
+    if (this.rcvUnackedBytes >= 2 * this.rcvMss) {
+      this.#conn.sendAck();
+      return;
+    }
+    this.ackPending = true;
+    if (!this.delackTimer.armed) {
+      const ctx = this.#svc.ctx;
+      ctx.timers.schedule(this.delackTimer, ctx.clock.nowMs() + this.#svc.opts.delayedAckMs);
+    }
+  }
+
+  /** The delayed-ACK timer fired. */
+  #onDelayedAck(): void {
+    if (!this.ackPending || this.#conn.state === TcpState.CLOSED) return;
+    this.#svc.stats.TCPDelayedAcks++;
+    this.#conn.sendAck();
+  }
+
+  /** A segment carrying ACK = RCV.NXT is being sent: nothing is owed any more. */
+  ackSent(): void {
+    this.ackPending = false;
+    this.rcvUnackedBytes = 0;
+    this.lastAckSent = this.rcvNxt;
+    if (this.delackTimer.armed) this.#svc.ctx.timers.cancel(this.delackTimer);
+  }
+
+  /** The connection is gone: no ACK is owed, the timer stops. */
+  stop(): void {
+    this.#svc.ctx.timers.cancel(this.delackTimer);
+    this.ackPending = false;
+  }
+
+  // ---- what segments carry ---------------------------------------------------------------
+
+  /**
+   * The window field of a non-SYN segment, moving `rcvAdvRight`. RFC 1122 §4.2.3.3: the right
+   * edge moves only by at least min(buffer/2, MSS); RFC 9293 §3.8.6.2.2: it never moves left.
+   */
+  windowField(): number {
+    const shift = this.rcvShift;
+    const maxWin = MAX_WINDOW_FIELD * (1 << shift);
+    let free = this.rcvBuf.free;
+    if (free > maxWin) free = maxWin;
+    const cur = this.window;
+    const step = Math.min(this.rcvBuf.capacity >>> 1, this.advMss);
+    let win = free;
+    if (free <= cur || free - cur < step) win = cur;
+    const field = encodeWindow(win, shift);
+    const right = seqAdd(this.rcvNxt, field * (1 << shift));
+    if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    return field;
+  }
+
+  /**
+   * The window field of a SYN or SYN-ACK (RFC 7323 §2.2: never scaled). A SYN-ACK sets the
+   * right edge (`synReceived`); a SYN only moves it right.
+   */
+  synWindowField(synReceived: boolean): number {
+    let w = this.rcvBuf.free;
+    if (w > MAX_WINDOW_FIELD) w = MAX_WINDOW_FIELD;
+    const right = seqAdd(this.rcvNxt, w);
+    if (synReceived || seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    return w;
+  }
+
+  /** SACK blocks of the out-of-order data into `o` (RFC 2018 §3: 3 beside timestamps, else 4). */
+  writeSackBlocks(o: TcpHeaderOptions): void {
+    if (this.asm.isEmpty) return;
+    const max = o.hasTimestamps ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_NO_TS;
+    o.sackBlockCount = this.asm.sackBlocks(o.sackBlocks, this.rcvNxt, max);
+  }
+
+  // ---- the application side --------------------------------------------------------------
+
+  /**
+   * Read up to `len` bytes into `dst[off..]` (0 when nothing is there), then auto-tune and,
+   * when the window opened enough, send a window update. `srttMs` is the sender's smoothed
+   * RTT (0 without a sample), auto-tuning's fallback period.
+   */
+  read(dst: Uint8Array, off: number, len: number, srttMs: number): number {
+    const n = this.rcvBuf.read(dst, off, len);
+    if (n <= 0) return n;
+    if (this.autotune) this.#autotune(n, this.#svc.ctx.clock.nowMs(), srttMs);
+    // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK.
+    if (this.#conn.state >= TcpState.ESTABLISHED && !this.finReceived) {
+      const cap = this.rcvBuf.capacity;
+      const adv = this.window;
+      const free = Math.min(this.rcvBuf.free, MAX_WINDOW_FIELD * (1 << this.rcvShift));
+      const swsStep = Math.min(cap >>> 1, this.advMss);
+      if (2 * adv <= cap && free >= 2 * adv && free - adv >= swsStep) this.#conn.sendAck();
+    }
+    return n;
+  }
+
+  /**
+   * Dynamic right-sizing (Linux tcp_rcv_space_adjust): once per receiver RTT, if the
+   * application read more than the buffer could carry in twice that time, grow the buffer to
+   * twice the amount read, up to the cap.
+   */
+  #autotune(n: number, now: number, srttMs: number): void {
+    this.spaceCopied += n;
+    const rtt = this.rttMs > 0 ? this.rttMs : srttMs;
+    const period = rtt > 1 ? rtt : 1;
+    if (now - this.spaceStartMs < period) return;
+    const want = 2 * this.spaceCopied;
+    const cap = this.rcvBuf.capacity;
+    const max = this.#svc.opts.maxReceiveBufferBytes;
+    if (want > cap && cap < max) {
+      this.rcvBuf.resize(Math.min(max, Math.max(want, cap + (cap >>> 1))));
+    }
+    this.spaceCopied = 0;
+    this.spaceStartMs = now;
+  }
+
+  /** SO_RCVBUF: resize (not below what is held) and stop auto-tuning, as Linux does. */
+  setBufferSize(bytes: number): void {
+    this.autotune = false;
+    this.rcvBuf.resize(Math.max(bytes | 0, this.rcvBuf.length + this.asm.bufferedBytes, 1));
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * A received TCP segment, decoded once by the layer (header fields, options, payload
+ * position) and handed to the connection or listener it belongs to. One record is reused for
+ * every segment.
+ *
+ * @module
+ */
+
+import { TcpHeaderOptions } from "./options.ts";
+
+/** One received segment, decoded; the layer reuses a single record. */
+export class RxSegment {
+  /** Source address (the peer). */
+  src = 0;
+  /** Destination address (ours). */
+  dst = 0;
+  /** Source port. */
+  srcPort = 0;
+  /** Destination port. */
+  dstPort = 0;
+  /** SEG.SEQ. */
+  seq = 0;
+  /** SEG.ACK. */
+  ack = 0;
+  /** Control bits. */
+  flags = 0;
+  /** Window field as received (unscaled). */
+  window = 0;
+  /** Buffer holding the payload. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** Payload offset in `buf`. */
+  dataOff = 0;
+  /** Payload length (may exceed the MSS: GRO super-segments). */
+  dataLen = 0;
+  /** SEG.LEN: payload plus one for SYN and one for FIN. */
+  segLen = 0;
+  /** Decoded options. */
+  readonly opts: TcpHeaderOptions = new TcpHeaderOptions();
+  /** The SYN reopens a TIME_WAIT connection (RFC 6191). */
+  reuse = false;
+  /** With `reuse`: the new ISN must be after this. */
+  reuseIsnAfter = 0;
+}

@@ -1,0 +1,254 @@
+/**
+ * The one way a TCP segment leaves the layer. A caller fills the layer's reusable
+ * {@link TxSegment} (addresses, ports, numbers, flags, window, options, payload source), and
+ * {@link TcpTransmitter} writes it with the tested writers — `writeTcpHeader` and
+ * `writeTcpOptions` — into a pooled buffer, checksums it (or leaves the sum to checksum
+ * offload), and hands it to IPv4. A connection's segments and the RSTs sent for segments
+ * with no connection (RFC 9293 §3.10.7.1) take the same path.
+ *
+ * Addresses appear here only for the pseudo-header sum, the route lookup of a stateless RST
+ * and the IPv4 send: the three places an IPv6 family will change.
+ *
+ * No allocation per segment: one record, one header view, one offload request per layer.
+ *
+ * @module
+ */
+
+import type { ByteRing } from "../../core/byte_ring.ts";
+import type { Counters } from "../../core/counters.ts";
+import { HEADROOM_BYTES, type PacketBuffer } from "../../core/packet_buffer.ts";
+import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
+import { ETH_HEADER_BYTES } from "../../link/ethernet.ts";
+import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
+import {
+  IP_PROTO_TCP,
+  IPV4_HEADER_MIN_BYTES,
+  IPV4_MAX_TOTAL_LENGTH,
+} from "../../net/ipv4_header.ts";
+import { RouteResult } from "../../net/route_table.ts";
+import type { TransportContext } from "./context.ts";
+import {
+  TCP_CHECKSUM_OFFSET,
+  TCP_FLAG_ACK,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TCP_HEADER_MAX_BYTES,
+  TCP_HEADER_MIN_BYTES,
+  TcpHeader,
+  writeTcpHeader,
+} from "./header.ts";
+import { TcpHeaderOptions, tcpOptionsLength, writeTcpOptions } from "./options.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqAdd } from "./seq.ts";
+
+/** Bytes of Ethernet + IPv4 header in front of a TCP header. */
+const L2_L3_BYTES = ETH_HEADER_BYTES + IPV4_HEADER_MIN_BYTES;
+
+/** A segment to send, filled by the caller; the layer reuses one record. */
+export class TxSegment {
+  /** Route to the destination. */
+  route: RouteResult;
+  /** Source address (ours). */
+  src = 0;
+  /** Destination address. */
+  dst = 0;
+  /** Source port. */
+  srcPort = 0;
+  /** Destination port. */
+  dstPort = 0;
+  /** SEG.SEQ. */
+  seq = 0;
+  /** SEG.ACK (written as 0 without the ACK bit). */
+  ack = 0;
+  /** Control bits. */
+  flags = 0;
+  /** Window field (already scaled down). */
+  window = 0;
+  /** Options to write (cleared by {@link TcpTransmitter.begin}). */
+  readonly opts: TcpHeaderOptions = new TcpHeaderOptions();
+  /** Where the payload comes from (a send ring), or null for none. */
+  payload: ByteRing | null = null;
+  /** Offset of the payload in `payload` (from its read position). */
+  payloadOffset = 0;
+  /** Payload bytes (may exceed the MSS for a TSO super-segment). */
+  payloadLength = 0;
+  /** MSS to cut a TSO super-segment at, 0 for none. */
+  gsoSize = 0;
+  /** Set by {@link TcpTransmitter.write}: the offload request to hand down, or null. */
+  offload: TxOffload | null = null;
+
+  /** An empty record routed by `route`. */
+  constructor(route: RouteResult) {
+    this.route = route;
+  }
+}
+
+/**
+ * Writes and sends TCP segments for one layer.
+ *
+ * A connection: `begin()` for a buffer and the cleared record, fill the record, `write()`,
+ * update its own state (an ACK went out), `send()`. A RST for a segment with no connection:
+ * {@link TcpTransmitter.replyRst}.
+ *
+ * @example
+ * ```ts ignore
+ * const pb = tx.begin();
+ * if (pb !== null) {
+ *   const s = tx.seg; // fill route, addresses, ports, numbers, flags, window, opts
+ *   tx.write(pb, s);
+ *   tx.send(pb, s);
+ * }
+ * ```
+ */
+export class TcpTransmitter {
+  /** The record every caller fills. */
+  readonly seg: TxSegment;
+  readonly #ctx: TransportContext;
+  readonly #stats: Counters;
+  readonly #hdr = new TcpHeader();
+  readonly #offload = new TxOffload();
+  readonly #rstRoute = new RouteResult();
+
+  /** A transmitter over `ctx` counting into the `tcp` counters `stats`. */
+  constructor(ctx: TransportContext, stats: Counters) {
+    this.#ctx = ctx;
+    this.#stats = stats;
+    this.seg = new TxSegment(this.#rstRoute);
+  }
+
+  /**
+   * Largest payload of one TSO super-segment on `route` for `mss`, a multiple of it, or 0
+   * when the NIC cannot segment TCP.
+   */
+  tsoLimit(route: RouteResult, mss: number): number {
+    const link = this.#ctx.ipv4.link(route.nicIndex);
+    if (link === undefined || !link.capabilities.tcpSegmentationOffload) return 0;
+    const room = Math.min(
+      link.capabilities.maxGsoBytes - L2_L3_BYTES,
+      IPV4_MAX_TOTAL_LENGTH - IPV4_HEADER_MIN_BYTES,
+    ) - TCP_HEADER_MAX_BYTES;
+    const segs = Math.floor(room / mss);
+    return segs >= 2 ? segs * mss : 0;
+  }
+
+  /**
+   * A packet buffer for the next segment, with {@link TcpTransmitter.seg}'s options and payload
+   * cleared; null when the pool is empty (nothing may change then: the caller retries later).
+   */
+  begin(): PacketBuffer | null {
+    const pb = this.#ctx.pool.alloc(HEADROOM_BYTES);
+    if (pb === null) return null;
+    const s = this.seg;
+    s.opts.clear();
+    s.payload = null;
+    s.payloadOffset = 0;
+    s.payloadLength = 0;
+    s.gsoSize = 0;
+    return pb;
+  }
+
+  /**
+   * Write `s` into `pb`: header, options, payload, then the checksum — complete, or (a
+   * non-SYN, non-RST segment on a link with checksum offload) the folded pseudo-header sum
+   * with `s.offload` asking the NIC to finish it (and, beyond `gsoSize`, to cut the
+   * super-segment).
+   */
+  write(pb: PacketBuffer, s: TxSegment): void {
+    const flags = s.flags;
+    const isSyn = (flags & TCP_FLAG_SYN) !== 0;
+    const hdrBytes = TCP_HEADER_MIN_BYTES + tcpOptionsLength(s.opts, isSyn);
+    const len = s.payloadLength;
+    const total = hdrBytes + len;
+    const at = pb.append(total);
+    const buf = pb.data;
+    const ack = (flags & TCP_FLAG_ACK) !== 0 ? s.ack : 0;
+    writeTcpHeader(buf, at, s.srcPort, s.dstPort, s.seq, ack, hdrBytes, flags, s.window);
+    writeTcpOptions(buf, at + TCP_HEADER_MIN_BYTES, s.opts, isSyn);
+    if (len > 0 && s.payload !== null) s.payload.peek(buf, at + hdrBytes, s.payloadOffset, len);
+    const h = this.#hdr.attach(buf, at, total);
+    const pseudo = pseudoHeaderSumV4(s.src, s.dst, IP_PROTO_TCP, total);
+    s.offload = null;
+    const link = this.#ctx.ipv4.link(s.route.nicIndex);
+    if (
+      link !== undefined && link.capabilities.txChecksumOffload && !isSyn &&
+      (flags & TCP_FLAG_RST) === 0
+    ) {
+      const offload = this.#offload;
+      offload.clear();
+      offload.needsCsum = true;
+      offload.csumStart = 0; // relative to the TCP header; the IP layer adds its headers
+      offload.csumOffset = TCP_CHECKSUM_OFFSET;
+      offload.hdrLen = hdrBytes;
+      if (s.gsoSize > 0 && len > s.gsoSize) {
+        offload.gsoType = GSO_TCPV4;
+        offload.gsoSize = s.gsoSize;
+      }
+      h.checksum = foldSum(pseudo);
+      s.offload = offload;
+    } else {
+      h.fillChecksum(pseudo);
+    }
+    this.#stats.OutSegs++;
+    if ((flags & TCP_FLAG_RST) !== 0) this.#stats.OutRsts++;
+  }
+
+  /** Hand the segment written into `pb` to IPv4 (the buffer is IPv4's from here on). */
+  send(pb: PacketBuffer, s: TxSegment): void {
+    const ip = this.#ctx.ipv4;
+    ip.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, ip.defaultTtl, 0, true, s.offload);
+  }
+
+  /**
+   * A RST that belongs to no connection's buffers, from (`src`, `srcPort`) to (`dst`,
+   * `dstPort`): `<SEQ=seq><CTL=RST>`, or with `withAck` `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
+   * Dropped silently when there is no route or no buffer.
+   */
+  sendRst(
+    src: number,
+    srcPort: number,
+    dst: number,
+    dstPort: number,
+    seq: number,
+    ack: number,
+    withAck: boolean,
+  ): void {
+    const route = this.#rstRoute;
+    if (!this.#ctx.ipv4.route(dst, route)) return;
+    const pb = this.begin();
+    if (pb === null) return;
+    const s = this.seg;
+    s.route = route;
+    s.src = src;
+    s.dst = dst;
+    s.srcPort = srcPort;
+    s.dstPort = dstPort;
+    s.seq = seq;
+    s.ack = ack;
+    s.flags = withAck ? TCP_FLAG_RST | TCP_FLAG_ACK : TCP_FLAG_RST;
+    s.window = 0;
+    this.write(pb, s);
+    this.send(pb, s);
+  }
+
+  /**
+   * RFC 9293 §3.10.7.1 (and §3.10.7.3 / §3.10.7.4 for an unacceptable ACK in SYN_SENT or
+   * SYN_RECEIVED): answer `seg`. A RST is never answered; with ACK the reply is
+   * `<SEQ=SEG.ACK><CTL=RST>`, without it `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+   */
+  replyRst(seg: RxSegment): void {
+    if ((seg.flags & TCP_FLAG_RST) !== 0) return;
+    if ((seg.flags & TCP_FLAG_ACK) !== 0) {
+      this.sendRst(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.ack, 0, false);
+    } else {
+      this.sendRst(
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        0,
+        seqAdd(seg.seq, seg.segLen),
+        true,
+      );
+    }
+  }
+}
