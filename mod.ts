@@ -13,7 +13,12 @@
  * @module
  */
 
-export { type DriverName, Runtime, type RuntimeConfig } from "./stack/runtime.ts";
+export {
+  type AddressChangeListener,
+  type DriverName,
+  Runtime,
+  type RuntimeConfig,
+} from "./stack/runtime.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";
 export { type OutputScheduler, type OutputSource } from "./core/output_queue.ts";
 export {
@@ -49,12 +54,13 @@ export {
   type UdpOptions,
   UdpPeer,
 } from "./transport/udp.ts";
-export { DemuxTable, PortAllocator } from "./transport/demux.ts";
-export { hashIpTuple, IpDemuxTable } from "./transport/ip_demux.ts";
+export { DemuxTable, hashTuple, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
 export {
   type ResolvedTcpOptions,
+  type TcpConnectOptions,
   TcpLayer,
+  type TcpListenOptions,
   type TcpOptions,
   type TransportContext,
 } from "./transport/tcp/tcp_layer.ts";

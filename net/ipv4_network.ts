@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { TxOffload } from "../link/driver.ts";
+import { GSO_TCPV4, type TxOffload } from "../link/driver.ts";
 import type { PacketBuffer } from "../core/packet_buffer.ts";
 import { pseudoHeaderSumV4 } from "./checksum.ts";
 import type { IpAddr } from "./ip_address.ts";
@@ -18,6 +18,9 @@ import { IPV4_HEADER_MIN_BYTES, IPV4_MAX_TOTAL_LENGTH } from "./ipv4_header.ts";
 import { ICMPV4_UNREACH_PORT } from "./icmpv4_header.ts";
 import type { NetProtocolHandler, NetRoute, NetRxMeta, NetworkLayer } from "./network_layer.ts";
 import { RouteResult } from "./route_table.ts";
+
+/** RFC 791: the datagram size every IPv4 host accepts. */
+const IPV4_MIN_DATAGRAM_BYTES = 576;
 
 /**
  * The {@link NetworkLayer} of an {@link Ipv4Layer}.
@@ -37,6 +40,10 @@ export class Ipv4Network implements NetworkLayer {
   readonly maxPayloadBytes: number = IPV4_MAX_TOTAL_LENGTH - IPV4_HEADER_MIN_BYTES;
   /** RFC 768: a zero UDP checksum means "none" over IPv4. */
   readonly udpChecksumOptional = true;
+  /** RFC 791: every host takes 576-byte datagrams. */
+  readonly minMtu: number = IPV4_MIN_DATAGRAM_BYTES;
+  /** TCP super-segments over IPv4. */
+  readonly gsoTcpType: number = GSO_TCPV4;
   readonly #ip: Ipv4Layer;
   readonly #icmp: Icmpv4Layer;
   readonly #rr = new RouteResult();
@@ -62,6 +69,7 @@ export class Ipv4Network implements NetworkLayer {
     out.nextHop.setV4(rr.nextHop);
     out.source.setV4(rr.source);
     out.linkMtu = this.#ip.mtuOf(rr.nicIndex);
+    out.link = this.#ip.link(rr.nicIndex) ?? null;
     return true;
   }
 

@@ -13,7 +13,7 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV6 } from "../link/ethernet.ts";
-import type { TxOffload } from "../link/driver.ts";
+import { GSO_TCPV6, type TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -33,6 +33,7 @@ import {
   IPV6_DST_OFFSET,
   IPV6_HEADER_BYTES,
   IPV6_MAX_PAYLOAD,
+  IPV6_MIN_MTU,
   Ipv6Header,
   Ipv6Repr,
 } from "./ipv6_header.ts";
@@ -135,6 +136,10 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
   defaultHopLimit: number;
   /** The payload length field's limit (no jumbograms). */
   readonly maxPayloadBytes: number = IPV6_MAX_PAYLOAD;
+  /** RFC 8200 §5: every link carries 1280 bytes. */
+  readonly minMtu: number = IPV6_MIN_MTU;
+  /** TCP super-segments over IPv6. */
+  readonly gsoTcpType: number = GSO_TCPV6;
   /** UDP over IPv6 must carry a checksum (RFC 8200 §8.1). */
   readonly udpChecksumOptional = false;
   /** Prefix list and default routers. */
@@ -310,9 +315,9 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     return out;
   }
 
-  /** Route to `dst` (link-local and multicast destinations on the first NIC). */
-  route(dst: IpAddr, out: NetRoute): boolean {
-    return this.routeScoped(dst, 0, out);
+  /** Route to `dst` (link-local and multicast destinations on NIC `zoneNic`, 0 = the first). */
+  route(dst: IpAddr, out: NetRoute, zoneNic = 0): boolean {
+    return this.routeScoped(dst, zoneNic, out);
   }
 
   /**
@@ -330,6 +335,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     out.nicIndex = nic;
     out.source.set(src);
     out.linkMtu = iface.mtu;
+    out.link = iface.link;
     return true;
   }
 

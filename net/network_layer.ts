@@ -8,6 +8,7 @@
  */
 
 import type { TxOffload } from "../link/driver.ts";
+import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import type { PacketBuffer } from "../core/packet_buffer.ts";
 import type { ErrnoCode } from "../core/errors.ts";
 import { type IpAddr, IpAddressScratch, type IpFamily } from "./ip_address.ts";
@@ -45,7 +46,7 @@ export function errnoOfNetError(kind: number): ErrnoCode {
     case NET_ERR_NET_UNREACHABLE:
       return "ENETUNREACH";
     case NET_ERR_PROTOCOL_UNREACHABLE:
-      return "ECONNREFUSED";
+      return "ENOPROTOOPT";
     case NET_ERR_PROHIBITED:
       return "EACCES";
     case NET_ERR_TOO_BIG:
@@ -74,6 +75,8 @@ export class NetRoute {
   readonly source: IpAddressScratch = new IpAddressScratch();
   /** MTU of the link the route leaves through. */
   linkMtu = 0;
+  /** The link it leaves through (its offload capabilities). */
+  link: LinkEndpoint | null = null;
 }
 
 /** Facts about a datagram delivered up; one record per layer, refilled for every packet. */
@@ -150,10 +153,21 @@ export interface NetworkLayer {
   readonly defaultHopLimit: number;
   /** Largest payload of one datagram (65515 for IPv4, 65535 for IPv6 without jumbograms). */
   readonly maxPayloadBytes: number;
+  /**
+   * The smallest MTU every path carries: 576 for IPv4 (RFC 791: the datagram every host
+   * takes), 1280 for IPv6 (RFC 8200 §5). TCP's default MSS is this less the headers.
+   */
+  readonly minMtu: number;
+  /** The `GSO_*` type of a TCP super-segment over this family (`GSO_TCPV4`, `GSO_TCPV6`). */
+  readonly gsoTcpType: number;
   /** True when UDP may send no checksum (IPv4, RFC 768); IPv6 requires one (RFC 8200 §8.1). */
   readonly udpChecksumOptional: boolean;
-  /** Find a route to `dst`; fills `out` and returns true, or false (no route). */
-  route(dst: IpAddr, out: NetRoute): boolean;
+  /**
+   * Find a route to `dst`; fills `out` and returns true, or false (no route). `zoneNic` is the
+   * NIC a link-local IPv6 destination is on (its zone, or where its packet arrived; 0 = the
+   * first); IPv4 ignores it.
+   */
+  route(dst: IpAddr, out: NetRoute, zoneNic?: number): boolean;
   /** The path MTU towards `dst` along `route` (the link MTU, lowered by "too big" errors). */
   pathMtu(dst: IpAddr, route: NetRoute): number;
   /** The pseudo-header sum of `protocol` between `src` and `dst` for `l4Length` bytes. */

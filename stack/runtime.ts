@@ -14,8 +14,14 @@ import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
 import { finishPartialChecksum, finishPartialChecksumIpFrame } from "../net/checksum.ts";
-import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
-import { type IpAddr, isMulticast, parseIpCidr, tryParseIp } from "../net/ip_address.ts";
+import { formatIpv4 } from "../net/ipv4_address.ts";
+import {
+  type IpAddr,
+  type IpAddress,
+  isMulticast,
+  parseIpCidr,
+  tryParseIp,
+} from "../net/ip_address.ts";
 import { NetRoute } from "../net/network_layer.ts";
 import type {
   Ipv6AddressOrigin,
@@ -83,16 +89,28 @@ export interface RuntimeConfig {
   linkDriver?: LinkDriver;
 }
 
+/** An IPv6 address change as {@link Runtime.onAddressChange} reports it. */
+export type AddressChangeListener = (
+  addr: string,
+  origin: Ipv6AddressOrigin,
+  state: Ipv6AddressState | "removed",
+) => void;
+
+type AddressChange = [string, Ipv6AddressOrigin, Ipv6AddressState | "removed"];
+
+/** Address changes a runtime keeps for listeners added later. */
+const MAX_KEPT_ADDRESS_CHANGES = 64;
+
 function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
 }
 
-function parseHost(hostname: string): number {
-  try {
-    return parseIpv4(hostname);
-  } catch {
-    throw invalid(`${hostname}: not an IPv4 address (names are not resolved)`);
+function parseHost(hostname: string): IpAddress {
+  const a = tryParseIp(hostname);
+  if (a === null) {
+    throw invalid(`${hostname}: not an IPv4 or IPv6 address (names are not resolved)`);
   }
+  return a;
 }
 
 /**
@@ -117,6 +135,8 @@ export class Runtime {
   readonly sockets: SocketTable;
   readonly #done: Promise<void>;
   readonly #route = new NetRoute();
+  readonly #addressChanges: AddressChange[] = [];
+  readonly #addressListeners: AddressChangeListener[] = [];
   #stopped = false;
 
   private constructor(stack: Stack, nic: Nic, loop: EventLoop, addrs: string[]) {
@@ -125,6 +145,14 @@ export class Runtime {
     this.loop = loop;
     this.addrs = addrs;
     this.sockets = new SocketTable(stack);
+    // Address changes from the first tick on are kept (the loop starts ticking before the
+    // caller gets the runtime), so a listener added later still hears every one of them.
+    stack.ipv6.addAddressListener((a: Ipv6InterfaceAddress, event) => {
+      if (a.nicIndex !== this.nic.index) return;
+      const change: AddressChange = [`${a}`, a.origin, event];
+      if (this.#addressChanges.length < MAX_KEPT_ADDRESS_CHANGES) this.#addressChanges.push(change);
+      for (const l of this.#addressListeners) l(...change);
+    });
     this.#done = loop.run();
   }
 
@@ -226,13 +254,12 @@ export class Runtime {
   }
 
   /**
-   * Listen for TCP connections on `port` (0 picks one) at `hostname` (default: any address).
-   * Throws StackError EADDRINUSE / EADDRNOTAVAIL / EINVAL.
+   * Listen for TCP connections on `port` (0 picks one) at `hostname`: by default every
+   * address of both families (a dual-stack `::`), `0.0.0.0` every IPv4 address, else one
+   * address of either family. Throws StackError EADDRINUSE / EADDRNOTAVAIL / EINVAL.
    */
   listen(opts: { port: number; hostname?: string; backlog?: number }): TcpServer {
-    const addr = opts.hostname === undefined || opts.hostname === "0.0.0.0"
-      ? 0
-      : parseHost(opts.hostname);
+    const addr = opts.hostname === undefined ? null : parseHost(opts.hostname);
     if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) {
       throw invalid(`listen: port ${opts.port} must be 0..65535`);
     }
@@ -242,7 +269,8 @@ export class Runtime {
   }
 
   /**
-   * Open a TCP connection to `hostname:port`; resolves once established. Throws StackError
+   * Open a TCP connection to `hostname:port` (an IPv4 or IPv6 address; a link-local one may
+   * name its interface, `fe80::1%veth0`); resolves once established. Throws StackError
    * (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, …).
    */
   async connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
@@ -250,7 +278,10 @@ export class Runtime {
     if (!(Number.isInteger(opts.port) && opts.port > 0 && opts.port <= 65535)) {
       throw invalid(`connect: port ${opts.port} must be 1..65535`);
     }
-    const ep = this.stack.tcp.connect(dst, opts.port, { localPort: opts.localPort });
+    const zoneNic = this.zoneIndex(dst.zone);
+    // IPv6 needs a source address that passed duplicate address detection.
+    if (dst.family === 6) await this.addressesReady();
+    const ep = this.stack.tcp.connect(dst, opts.port, { localPort: opts.localPort, zoneNic });
     this.stack.requestTick();
     const conn = new TcpConn(this.stack, ep);
     try {
@@ -305,18 +336,12 @@ export class Runtime {
 
   /**
    * Call `listener` on every IPv6 address change: `addr/len`, its origin and its new state
-   * (`preferred`, `deprecated`, `duplicate`, `removed`).
+   * (`preferred`, `deprecated`, `duplicate`, `removed`) — first the changes since the runtime
+   * started (the first 64), then each new one.
    */
-  onAddressChange(
-    listener: (
-      addr: string,
-      origin: Ipv6AddressOrigin,
-      state: Ipv6AddressState | "removed",
-    ) => void,
-  ): void {
-    this.stack.ipv6.addAddressListener((a: Ipv6InterfaceAddress, event) => {
-      if (a.nicIndex === this.nic.index) listener(`${a}`, a.origin, event);
-    });
+  onAddressChange(listener: AddressChangeListener): void {
+    for (const change of this.#addressChanges) listener(...change);
+    this.#addressListeners.push(listener);
   }
 
   /** True when the neighbour that datagrams to `dst` go through has a known MAC (ARP or NDP). */

@@ -13,11 +13,17 @@
  * @module
  */
 
-import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
-import { formatIp, type IpAddress, type IpFamily, tryParseIp } from "../net/ip_address.ts";
+import {
+  formatIp,
+  type IpAddress,
+  type IpFamily,
+  isUnspecified,
+  tryParseIp,
+} from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
+import { TcpLayer } from "../transport/tcp/tcp_layer.ts";
 import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
 import { StackError } from "../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../core/event_mux.ts";
@@ -109,8 +115,12 @@ export interface RecvFromResult extends SockAddr {
 
 /** A stream socket before listen()/connect(): options and a binding to apply later. */
 class StreamSetup {
-  addr = 0;
+  /** 4 (AF_INET) or 6 (AF_INET6). */
+  readonly family: IpFamily;
+  /** Bound address (null: the family's wildcard). */
+  addr: IpAddress | null = null;
   port = -1;
+  v6only = false;
   noDelay = false;
   keepAlive = false;
   keepIdleMs = 0;
@@ -121,6 +131,9 @@ class StreamSetup {
   lingerSec = -1;
   reuseAddr = false;
   readonly wq: WaitQueue = new WaitQueue();
+  constructor(family: IpFamily) {
+    this.family = family;
+  }
 }
 
 /** One open descriptor. */
@@ -140,14 +153,6 @@ function parseSockAddr(call: string, family: IpFamily, addr: string): IpAddress 
     throw new StackError("EINVAL", `${call}: ${addr} is not an IPv${family} address`);
   }
   return a;
-}
-
-function parseAddr(call: string, addr: string): number {
-  try {
-    return parseIpv4(addr);
-  } catch {
-    throw new StackError("EINVAL", `${call}: ${addr} is not an IPv4 address`);
-  }
 }
 
 function checkPort(call: string, port: number): number {
@@ -202,6 +207,15 @@ export class SocketTable {
     throw new StackError("ENOTCONN", `${call}: socket is not connected`);
   }
 
+  /** The NIC a `%zone` names (an interface name or index); 0 for none or an unknown one. */
+  #zoneNic(zone: string): number {
+    if (zone === "") return 0;
+    for (const nic of this.#stack.nics) {
+      if (nic.name === zone || String(nic.index) === zone) return nic.index;
+    }
+    return 0;
+  }
+
   #place(entry: Entry): number {
     let fd = 0;
     while (this.#fds[fd] !== undefined) fd++;
@@ -232,15 +246,13 @@ export class SocketTable {
     if (type !== SOCK_DGRAM && type !== SOCK_STREAM) {
       throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     }
-    if (family === AF_INET6 && type === SOCK_STREAM) {
-      throw new StackError("EAFNOSUPPORT", "socket: AF_INET6 stream sockets are not there yet");
-    }
     this.#checkRoom("socket");
     let entry: Entry;
     if (type === SOCK_DGRAM) {
       entry = { kind: "udp", ep: this.#stack.udp.open(family === AF_INET6 ? 6 : 4) };
-    } else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
-    else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
+    } else if (type === SOCK_STREAM) {
+      entry = { kind: "stream", setup: new StreamSetup(family === AF_INET6 ? 6 : 4) };
+    } else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     return this.#place(entry);
   }
 
@@ -252,7 +264,12 @@ export class SocketTable {
       throw new StackError("EINVAL", "listen: socket is connected or not a stream");
     }
     const s = e.setup;
-    const l = this.#stack.tcp.listen(s.addr, Math.max(0, s.port), backlog);
+    const l = this.#stack.tcp.listen(
+      s.addr ?? TcpLayer.any(s.family),
+      Math.max(0, s.port),
+      backlog,
+      { v6only: s.v6only },
+    );
     this.#fds[fd] = { kind: "listener", l, setup: s };
   }
 
@@ -288,14 +305,17 @@ export class SocketTable {
     const e = this.#get("bind", fd);
     const p = checkPort("bind", port);
     if (e.kind === "udp") return e.ep.bind(parseSockAddr("bind", e.ep.family, addr), p);
-    const a = parseAddr("bind", addr);
     if (e.kind !== "stream" || e.setup.port >= 0) {
       throw new StackError("EINVAL", "bind: socket is already bound");
     }
-    if (a !== 0 && !this.#stack.ipv4.isLocalAddress(a)) {
+    const a = parseSockAddr("bind", e.setup.family, addr);
+    if (!isUnspecified(a) && !this.#stack.networks.of(a).isLocalAddress(a)) {
       throw new StackError("EADDRNOTAVAIL", "bind: address is not local");
     }
-    e.setup.addr = a;
+    if (e.setup.v6only && a.family === 4) {
+      throw new StackError("EINVAL", "bind: IPv4-mapped address with IPV6_V6ONLY");
+    }
+    e.setup.addr = isUnspecified(a) ? null : a;
     e.setup.port = p;
   }
 
@@ -308,7 +328,6 @@ export class SocketTable {
       this.#stack.requestTick();
       return;
     }
-    const a = parseAddr("connect", addr);
     if (e.kind === "tcp") {
       const st = e.ep.stateName();
       if (st === "SYN_SENT") throw new StackError("EALREADY", "connect: already connecting");
@@ -316,8 +335,13 @@ export class SocketTable {
     }
     if (e.kind !== "stream") throw new StackError("EINVAL", "connect: socket is listening");
     const s = e.setup;
+    const a = parseSockAddr("connect", s.family, addr);
+    if (s.family === 6 && s.v6only && a.family === 4) {
+      throw new StackError("ENETUNREACH", "connect: IPv4-mapped peer with IPV6_V6ONLY");
+    }
     const ep = this.#stack.tcp.connect(a, p, {
-      localAddr: s.addr || undefined,
+      localAddr: s.addr ?? undefined,
+      zoneNic: this.#zoneNic(a.zone),
       localPort: s.port > 0 ? s.port : undefined,
     });
     this.#applyOptions(ep, s);
@@ -405,10 +429,16 @@ export class SocketTable {
   /** Local address. */
   getsockname(fd: number): SockAddr {
     const e = this.#get("getsockname", fd);
-    if (e.kind === "tcp") return { addr: formatIpv4(e.ep.localAddr), port: e.ep.localPort };
-    if (e.kind === "listener") return { addr: formatIpv4(e.l.localAddr), port: e.l.localPort };
+    if (e.kind === "tcp") {
+      return { addr: formatIp(e.ep.localAddr, e.setup.family === 6), port: e.ep.localPort };
+    }
+    if (e.kind === "listener") {
+      return { addr: formatIp(e.l.localAddr, e.setup.family === 6), port: e.l.localPort };
+    }
     if (e.kind === "stream") {
-      return { addr: formatIpv4(e.setup.addr), port: Math.max(0, e.setup.port) };
+      const s = e.setup;
+      const a = s.addr ?? TcpLayer.any(s.family);
+      return { addr: formatIp(a, s.family === 6), port: Math.max(0, s.port) };
     }
     return { addr: formatIp(e.ep.localAddr, e.ep.family === 6), port: e.ep.localPort };
   }
@@ -416,7 +446,9 @@ export class SocketTable {
   /** Peer address; ENOTCONN when unconnected. */
   getpeername(fd: number): SockAddr {
     const e = this.#get("getpeername", fd);
-    if (e.kind === "tcp") return { addr: formatIpv4(e.ep.remoteAddr), port: e.ep.remotePort };
+    if (e.kind === "tcp") {
+      return { addr: formatIp(e.ep.remoteAddr, e.setup.family === 6), port: e.ep.remotePort };
+    }
     const ep = this.#udp("getpeername", fd);
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "getpeername: not connected");
     return { addr: formatIp(ep.remoteAddr, ep.family === 6), port: ep.remotePort };
@@ -469,6 +501,13 @@ export class SocketTable {
   ): void {
     const s = e.setup;
     const ep = e.kind === "tcp" ? e.ep : null;
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && s.family === 6) {
+      if (e.kind !== "stream" || s.port >= 0) {
+        throw new StackError("EINVAL", "setsockopt: IPV6_V6ONLY after bind");
+      }
+      s.v6only = v !== 0;
+      return;
+    }
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR:
@@ -531,6 +570,9 @@ export class SocketTable {
     if (entry.kind !== "udp") {
       const s = entry.setup;
       if (level === SOL_SOCKET && name === SO_TYPE) return SOCK_STREAM;
+      if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && s.family === 6) {
+        return s.v6only ? 1 : 0;
+      }
       if (level === SOL_SOCKET && name === SO_ERROR) {
         const err = entry.kind === "tcp" ? entry.ep.takeError() : null;
         return err === null ? 0 : ERRNO_NUMBERS[err] ?? 5;

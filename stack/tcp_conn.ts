@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatIpv4 } from "../net/ipv4_address.ts";
+import { formatIp } from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
@@ -56,7 +56,7 @@ export class TcpConn {
   get localAddr(): TcpAddr {
     return {
       transport: "tcp",
-      hostname: formatIpv4(this.endpoint.localAddr),
+      hostname: formatIp(this.endpoint.localAddr),
       port: this.endpoint.localPort,
     };
   }
@@ -65,7 +65,7 @@ export class TcpConn {
   get remoteAddr(): TcpAddr {
     return {
       transport: "tcp",
-      hostname: formatIpv4(this.endpoint.remoteAddr),
+      hostname: formatIp(this.endpoint.remoteAddr),
       port: this.endpoint.remotePort,
     };
   }
@@ -222,7 +222,7 @@ export class TcpServer implements AsyncIterable<TcpConn> {
   get addr(): TcpAddr {
     return {
       transport: "tcp",
-      hostname: formatIpv4(this.listener.localAddr),
+      hostname: formatIp(this.listener.localAddr),
       port: this.listener.localPort,
     };
   }

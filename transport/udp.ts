@@ -41,8 +41,7 @@ import {
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
-import { PortAllocator } from "./demux.ts";
-import { IpDemuxTable } from "./ip_demux.ts";
+import { DemuxTable, PortAllocator } from "./demux.ts";
 import { UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
 
 /** IP protocol number of UDP. */
@@ -306,7 +305,7 @@ export class UdpLayer implements NetProtocolHandler {
   /** Largest SO_RCVBUF accepted. */
   readonly maxReceiveBufferBytes: number;
   readonly #ctx: UdpContext;
-  readonly #table: IpDemuxTable<UdpEndpoint>;
+  readonly #table: DemuxTable<UdpEndpoint>;
   readonly #ports: PortAllocator;
   readonly #hdr = new UdpHeader();
   readonly #txHdr = new UdpHeader();
@@ -325,7 +324,7 @@ export class UdpLayer implements NetProtocolHandler {
     this.maxReceiveBufferBytes = opts.maxReceiveBufferBytes ?? 4 << 20;
     this.#maxDatagrams = opts.maxQueuedDatagrams ?? 4096;
     this.#maxSockets = opts.maxSockets ?? 65_536;
-    this.#table = new IpDemuxTable({ maxEntries: this.#maxSockets });
+    this.#table = new DemuxTable({ maxEntries: this.#maxSockets });
     ctx.networks.v4.registerHandler(IP_PROTO_UDP, this);
     ctx.networks.v6.registerHandler(IP_PROTO_UDP, this);
   }

@@ -8,7 +8,7 @@
  */
 
 import { SimWire, type SimWireOptions } from "../../link/sim_wire.ts";
-import { parseIpv4 } from "../../net/ipv4_address.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { Stack, type StackOptions } from "../../stack/stack.ts";
 import { SeededRandom } from "../../core/random.ts";
@@ -16,9 +16,9 @@ import type { SimEndpoint } from "../../link/sim_wire.ts";
 import type { TcpLayer, TcpOptions } from "../../transport/tcp/tcp_layer.ts";
 
 /** Address of host a. */
-export const ADDR_A: number = parseIpv4("198.18.0.1");
+export const ADDR_A: IpAddress = IpAddress.parse("198.18.0.1");
 /** Address of host b. */
-export const ADDR_B: number = parseIpv4("198.18.0.2");
+export const ADDR_B: IpAddress = IpAddress.parse("198.18.0.2");
 
 /** Rounds `run` may spin without virtual time passing before it calls it a livelock. */
 const MAX_ROUNDS_WITHOUT_TIME = 100_000;
@@ -75,7 +75,7 @@ export interface SimNet {
  * @example
  * ```ts ignore
  * const net = makeSimNet({ wire: { seed: 3, lossRate: 0.02 } });
- * const l = net.tcpB.listen(0, 80, 8);
+ * const l = net.tcpB.listen(null, 80, 8);
  * const c = net.tcpA.connect(ADDR_B, 80);
  * net.run(() => c.state === TcpState.ESTABLISHED, 5000);
  * ```
@@ -106,8 +106,8 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   });
   const nicA = a.addNic(portA);
   const nicB = b.addNic(portB);
-  a.ipv4.addAddress(nicA.index, ADDR_A, 24);
-  b.ipv4.addAddress(nicB.index, ADDR_B, 24);
+  a.ipv4.addAddress(nicA.index, ADDR_A.v4, 24);
+  b.ipv4.addAddress(nicB.index, ADDR_B.v4, 24);
   const tcpA = a.tcp;
   const tcpB = b.tcp;
   const run = (until: () => boolean, maxVirtualMs: number): boolean => {

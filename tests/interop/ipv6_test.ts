@@ -147,54 +147,69 @@ interopTest(
   { tools: ["ping", "tshark"] },
 );
 
-interopTest("radvd on the peer: the stack's SLAAC address comes up and answers", async () => {
-  await withVethPair({}, async (pair) => {
-    const dir = await Deno.makeTempDir();
-    const conf = `${dir}/radvd.conf`;
-    await Deno.writeTextFile(
-      conf,
-      `interface ${pair.peerIf} { AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 6;
+interopTest(
+  "radvd on the peer: the stack's SLAAC address comes up and answers ping and curl -6",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const dir = await Deno.makeTempDir();
+      const conf = `${dir}/radvd.conf`;
+      await Deno.writeTextFile(
+        conf,
+        `interface ${pair.peerIf} { AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 6;
   AdvLinkMTU 1400; prefix fd00:6::/64 { AdvOnLink on; AdvAutonomous on; }; };\n`,
-    );
-    // radvd refuses to advertise unless forwarding is on in its namespace; the router needs
-    // an address in the prefix it advertises to reach the hosts that take it.
-    await pair.run(["sysctl", "-w", "net.ipv6.conf.all.forwarding=1"]);
-    await pair.run(["ip", "addr", "add", "fd00:6::1/64", "dev", pair.peerIf, "nodad"]);
-    const radvd = pair.spawn(["radvd", "-n", "-C", conf, "-p", `${dir}/pid`, "-m", "stderr"], {
-      stdout: "null",
-      stderr: "null",
-    });
-    const slaac = `${IpAddress.parse(`fd00:6::${eui64Suffix(pair.stackMac)}`)}`;
-    try {
-      await peerLinkLocal(pair); // radvd advertises from the link-local address
-      const serve = await startServe(pair, ["--slaac", "--json"]);
+      );
+      // radvd refuses to advertise unless forwarding is on in its namespace; the router needs
+      // an address in the prefix it advertises to reach the hosts that take it.
+      await pair.run(["sysctl", "-w", "net.ipv6.conf.all.forwarding=1"]);
+      await pair.run(["ip", "addr", "add", "fd00:6::1/64", "dev", pair.peerIf, "nodad"]);
+      const radvd = pair.spawn(["radvd", "-n", "-C", conf, "-p", `${dir}/pid`, "-m", "stderr"], {
+        stdout: "null",
+        stderr: "null",
+      });
+      const slaac = `${IpAddress.parse(`fd00:6::${eui64Suffix(pair.stackMac)}`)}`;
       try {
-        await serve.waitForLine(/"event":"address".*"origin":"slaac"/, 15_000);
-        const ev = serve.lines.map((l) => JSON.parse(l)).find((e) => e.origin === "slaac");
-        assert.deepEqual(ev, {
-          event: "address",
-          addr: `${slaac}/64`,
-          origin: "slaac",
-          state: "preferred",
-        });
-        const r = await pair.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", slaac]);
-        assert.equal(r.code, 0, r.stdout + r.stderr);
-        assert.match(r.stdout, /2 packets transmitted, 2 received/);
+        await peerLinkLocal(pair); // radvd advertises from the link-local address
+        const serve = await startServe(pair, ["--slaac", "--http", "80", "--json"]);
+        try {
+          await serve.waitForLine(/"event":"address".*"origin":"slaac"/, 15_000);
+          const ev = serve.lines.map((l) => JSON.parse(l)).find((e) => e.origin === "slaac");
+          assert.deepEqual(ev, {
+            event: "address",
+            addr: `${slaac}/64`,
+            origin: "slaac",
+            state: "preferred",
+          });
+          const r = await pair.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", slaac]);
+          assert.equal(r.code, 0, r.stdout + r.stderr);
+          assert.match(r.stdout, /2 packets transmitted, 2 received/);
+          const page = await pair.run([
+            "curl",
+            "-6",
+            "-sS",
+            "-g",
+            "-m",
+            "10",
+            `http://[${slaac}]/`,
+          ]);
+          assert.equal(page.code, 0, page.stderr);
+          assert.match(page.stdout, /Hello from ustack/);
+        } finally {
+          assert.equal(await serve.stop(), 0);
+        }
+        const stats = serve.statsEvent()!;
+        assert.ok(stats.icmp6.OutRouterSolicits >= 1);
+        assert.ok(stats.ndp.RaAccepted >= 1);
       } finally {
-        assert.equal(await serve.stop(), 0);
+        try {
+          radvd.kill("SIGTERM");
+        } catch { /* already gone */ }
+        await radvd.status;
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
-      const stats = serve.statsEvent()!;
-      assert.ok(stats.icmp6.OutRouterSolicits >= 1);
-      assert.ok(stats.ndp.RaAccepted >= 1);
-    } finally {
-      try {
-        radvd.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await radvd.status;
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  });
-}, { tools: ["ping", "radvd"] });
+    });
+  },
+  { tools: ["ping", "radvd", "curl"] },
+);
 
 /** The modified EUI-64 interface identifier of `mac` as the last four IPv6 groups. */
 function eui64Suffix(mac: Uint8Array): string {
@@ -319,12 +334,20 @@ interopTest(
 );
 
 interopTest(
-  "the pcap of an IPv6 session (NDP, MLD, ping -6, UDP) opens in tshark with nothing flagged",
+  "the pcap of an IPv6 session (NDP, MLD, ping -6, UDP, TCP) opens in tshark with nothing flagged",
   async () => {
     await withVethPair({}, async (pair) => {
       const pcap = await Deno.makeTempFile({ suffix: ".pcap" });
       try {
-        const serve = await startServe(pair, [...addr6(pair), "--udp-echo", "7", "--pcap", pcap]);
+        const serve = await startServe(pair, [
+          ...addr6(pair),
+          "--udp-echo",
+          "7",
+          "--http",
+          "80",
+          "--pcap",
+          pcap,
+        ]);
         const r = await pair.run([
           "ping",
           "-6",
@@ -344,6 +367,20 @@ interopTest(
           ROUND_TRIP6,
         ]);
         assert.equal(u.stdout, "hello");
+        const page = await pair.run([
+          "curl",
+          "-6",
+          "-sS",
+          "-g",
+          "-m",
+          "10",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          `http://[${pair.stackAddr6}]/bytes/300000`,
+        ]);
+        assert.equal(page.stdout, "200", page.stderr);
         await serve.stop();
         const all = await runCommand(["tshark", "-r", pcap]);
         assert.equal(all.code, 0, all.stderr);
@@ -363,5 +400,5 @@ interopTest(
       }
     });
   },
-  { tools: ["ping", "tshark", "python3"] },
+  { tools: ["ping", "tshark", "python3", "curl"] },
 );
