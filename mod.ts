@@ -130,13 +130,7 @@ export {
 } from "./drivers/af_xdp.ts";
 export { formatIpv4, parseIpv4, parseIpv4Cidr } from "./net/ipv4_address.ts";
 export { type EchoReplyListener, type IcmpOptions, Icmpv4Layer } from "./net/icmpv4.ts";
-export {
-  type Ipv4InterfaceAddress,
-  Ipv4Layer,
-  type Ipv4Options,
-  type Ipv4ProtocolHandler,
-  Ipv4RxMeta,
-} from "./net/ipv4.ts";
+export { type Ipv4InterfaceAddress, Ipv4Layer, type Ipv4Options } from "./net/ipv4.ts";
 export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
 export { type ReassemblyOptions } from "./net/reassembly.ts";
 export { LocalDeliveryQueue, type LocalReceiver } from "./net/local_delivery.ts";

@@ -26,7 +26,7 @@ import {
   writeIcmpv4Header,
 } from "./icmpv4_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
-import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "./ipv4.ts";
+import type { Ipv4Layer } from "./ipv4.ts";
 import { IP_PROTO_ICMP, IPV4_HEADER_MIN_BYTES, Ipv4Header } from "./ipv4_header.ts";
 import { RouteResult } from "./route_table.ts";
 import {
@@ -39,6 +39,8 @@ import {
   NET_ERR_TIME_EXCEEDED,
   NET_ERR_TOO_BIG,
   NetError,
+  type NetProtocolHandler,
+  type NetRxMeta,
 } from "./network_layer.ts";
 
 /** Receives echo replies for one identifier. */
@@ -79,7 +81,7 @@ export interface IcmpOptions {
  * icmp.sendEcho(dst, 0x1234, 1, data, 0, 56);
  * ```
  */
-export class Icmpv4Layer implements Ipv4ProtocolHandler {
+export class Icmpv4Layer implements NetProtocolHandler {
   readonly #ip: Ipv4Layer;
   readonly #pool: BufferPool;
   readonly #stats: Counters;
@@ -160,7 +162,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   }
 
   /** Handle a received ICMP message. */
-  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, _rxFlags: number): void {
+  receive(meta: NetRxMeta, buf: Uint8Array, off: number, len: number, _rxFlags: number): void {
     const st = this.#stats;
     st.InMsgs++;
     const h = this.#hdr.attach(buf, off, len);
@@ -180,7 +182,9 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       case ICMPV4_ECHO_REPLY: {
         st.InEchoReps++;
         const l = this.#listeners.get(h.identifier);
-        if (l !== undefined) l.onEchoReply(meta.src, h.sequence, buf, off + 8, len - 8, meta.ttl);
+        if (l !== undefined) {
+          l.onEchoReply(meta.src.w3, h.sequence, buf, off + 8, len - 8, meta.hopLimit);
+        }
         return;
       }
       case ICMPV4_DEST_UNREACHABLE:
@@ -188,7 +192,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       case ICMPV4_PARAMETER_PROBLEM:
         if (type === ICMPV4_DEST_UNREACHABLE) st.InDestUnreachs++;
         else if (type === ICMPV4_TIME_EXCEEDED) st.InTimeExcds++;
-        this.#deliverError(type, h.code, meta.src, buf, off, len);
+        this.#deliverError(type, h.code, meta.src.w3, buf, off, len);
         return;
       default:
         st.InOther++;
@@ -196,7 +200,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   }
 
   /** ICMP errors about ICMP are not reported further (RFC 1122 §3.2.2). */
-  receiveIcmpError(): void {}
+  receiveError(): void {}
 
   /**
    * Send a destination-unreachable `code` about the received datagram whose IP header starts at
@@ -204,7 +208,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
    * Suppressed, per RFC 1122 §3.2.2, for group destinations, non-initial fragments, martian or
    * broadcast sources, and ICMP errors; rate-limited by a token bucket.
    */
-  sendDestUnreachable(meta: Ipv4RxMeta, code: number, mtu = 0): void {
+  sendDestUnreachable(meta: NetRxMeta, code: number, mtu = 0): void {
     if (this.#sendError(ICMPV4_DEST_UNREACHABLE, code, meta, mtu)) this.#stats.OutDestUnreachs++;
   }
 
@@ -212,21 +216,22 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
    * Send a time-exceeded `code` (1: fragment reassembly time exceeded, RFC 1122 §3.3.2) about
    * the datagram described by `meta`, with the same suppression rules and rate limit.
    */
-  sendTimeExceeded(meta: Ipv4RxMeta, code: number): void {
+  sendTimeExceeded(meta: NetRxMeta, code: number): void {
     if (this.#sendError(ICMPV4_TIME_EXCEEDED, code, meta, 0)) this.#stats.OutTimeExcds++;
   }
 
-  #sendError(type: number, code: number, meta: Ipv4RxMeta, mtu: number): boolean {
+  #sendError(type: number, code: number, meta: NetRxMeta, mtu: number): boolean {
     const buf = meta.buf;
     const ipOff = meta.headerOff;
+    const headerBytes = meta.payloadOff - ipOff;
     if (meta.toGroup) return false;
-    const src = meta.src;
+    const src = meta.src.w3;
     if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return false;
-    const ip = this.#quoted.attach(buf, ipOff, meta.headerBytes);
+    const ip = this.#quoted.attach(buf, ipOff, headerBytes);
     if (ip.fragmentOffset !== 0) return false;
     const total = ip.totalLength;
     if (ip.protocol === IP_PROTO_ICMP) {
-      const t = buf[ipOff + meta.headerBytes];
+      const t = buf[ipOff + headerBytes];
       if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return false;
     }
     if (!this.#bucket.take()) {
@@ -235,7 +240,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     }
     const r = this.#route;
     if (!this.#ip.route(src, r)) return false;
-    const quote = Math.min(total, meta.headerBytes + 8);
+    const quote = Math.min(total, headerBytes + 8);
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null) {
       this.#stats.OutErrors++;
@@ -247,13 +252,13 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     b.set(buf.subarray(ipOff, ipOff + quote), o + ICMPV4_HEADER_BYTES);
     this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + quote).fillChecksum();
     this.#stats.OutMsgs++;
-    this.#ip.send(pb, r, meta.dst, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
+    this.#ip.send(pb, r, meta.dst.w3, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
     return true;
   }
 
-  #reply(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number): void {
+  #reply(meta: NetRxMeta, buf: Uint8Array, off: number, len: number): void {
     const r = this.#route;
-    if (!this.#ip.route(meta.src, r)) return;
+    if (!this.#ip.route(meta.src.w3, r)) return;
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null || pb.tailroom < len) {
       if (pb !== null) this.#pool.free(pb);
@@ -271,8 +276,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     this.#ip.send(
       pb,
       r,
-      meta.dst,
-      meta.src,
+      meta.dst.w3,
+      meta.src.w3,
       IP_PROTO_ICMP,
       this.#ip.defaultTtl,
       meta.tos,
@@ -310,23 +315,18 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     const mtu = type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED
       ? this.#hdr.attach(buf, off, len).nextHopMtu
       : 0;
-    const net = this.#ip.netHandlerOf(protocol);
-    if (net !== null) {
-      const e = this.#err;
-      e.family = 4;
-      e.kind = netErrorKindV4(type, code);
-      e.type = type;
-      e.code = code;
-      e.mtu = mtu;
-      e.src.setV4(src);
-      e.dst.setV4(dst);
-      e.reporter.setV4(reporter);
-      net.receiveError(e, buf, q + hb, qlen - hb);
-      return;
-    }
     const handler = this.#ip.handlerOf(protocol);
     if (handler === null) return;
-    handler.receiveIcmpError(type, code, src, dst, buf, q + hb, qlen - hb, mtu);
+    const e = this.#err;
+    e.family = 4;
+    e.kind = netErrorKindV4(type, code);
+    e.type = type;
+    e.code = code;
+    e.mtu = mtu;
+    e.src.setV4(src);
+    e.dst.setV4(dst);
+    e.reporter.setV4(reporter);
+    handler.receiveError(e, buf, q + hb, qlen - hb);
   }
 }
 

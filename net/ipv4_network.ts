@@ -12,7 +12,7 @@ import type { PacketBuffer } from "../core/packet_buffer.ts";
 import { pseudoHeaderSumV4 } from "./checksum.ts";
 import type { IpAddr } from "./ip_address.ts";
 import { isIpv4LimitedBroadcast } from "./ipv4_address.ts";
-import { type Ipv4Layer, Ipv4RxMeta } from "./ipv4.ts";
+import type { Ipv4Layer } from "./ipv4.ts";
 import type { Icmpv4Layer } from "./icmpv4.ts";
 import { IPV4_HEADER_MIN_BYTES, IPV4_MAX_TOTAL_LENGTH } from "./ipv4_header.ts";
 import { ICMPV4_UNREACH_PORT } from "./icmpv4_header.ts";
@@ -47,12 +47,12 @@ export class Ipv4Network implements NetworkLayer {
   readonly #ip: Ipv4Layer;
   readonly #icmp: Icmpv4Layer;
   readonly #rr = new RouteResult();
-  readonly #meta4 = new Ipv4RxMeta();
 
   /** View `ip` as a network layer; `icmp` answers for it. */
   constructor(ip: Ipv4Layer, icmp: Icmpv4Layer) {
     this.#ip = ip;
     this.#icmp = icmp;
+    ip.attachNetwork(this);
   }
 
   /** The TTL of datagrams we originate. */
@@ -118,21 +118,11 @@ export class Ipv4Network implements NetworkLayer {
 
   /** Register a family-neutral handler of `protocol`. */
   registerHandler(protocol: number, handler: NetProtocolHandler): void {
-    this.#ip.registerNetHandler(protocol, handler, this);
+    this.#ip.registerProtocol(protocol, handler);
   }
 
   /** ICMP port unreachable for the datagram `meta` describes (RFC 1122 §3.2.2.1). */
   sendPortUnreachable(meta: NetRxMeta): void {
-    const m = this.#meta4;
-    m.nicIndex = meta.nicIndex;
-    m.src = meta.src.w3;
-    m.dst = meta.dst.w3;
-    m.ttl = meta.hopLimit;
-    m.tos = meta.tos;
-    m.toGroup = meta.toGroup;
-    m.buf = meta.buf;
-    m.headerOff = meta.headerOff;
-    m.headerBytes = meta.payloadOff - meta.headerOff;
-    this.#icmp.sendDestUnreachable(m, ICMPV4_UNREACH_PORT);
+    this.#icmp.sendDestUnreachable(meta, ICMPV4_UNREACH_PORT);
   }
 }

@@ -22,14 +22,29 @@ import { type IpAddr, IpAddress, ipEquals, isUnspecified } from "../net/ip_addre
 /** The remote address of a bound (unconnected) entry. */
 const NO_PEER = new IpAddress(0, 0, 0, 0);
 
-/** One entry. */
-interface Entry<T> {
-  la: IpAddress;
-  lp: number;
-  ra: IpAddress;
-  rp: number;
-  v6only: boolean;
-  value: T;
+/**
+ * One entry. The remote and local IPv4 words (`r3`, `l3`: the whole address for IPv4) are
+ * copied in, so a lookup compares numbers in the entry itself before touching the addresses.
+ */
+class Entry<T> {
+  readonly r3: number;
+  readonly l3: number;
+  constructor(
+    readonly la: IpAddress,
+    readonly lp: number,
+    readonly ra: IpAddress,
+    readonly rp: number,
+    readonly v6only: boolean,
+    readonly value: T,
+  ) {
+    this.r3 = ra.w3;
+    this.l3 = la.w3;
+  }
+}
+
+/** True when `a` equals `b` in the three high words (the low ones were compared already). */
+function highWordsEqual(a: IpAddr, b: IpAddr): boolean {
+  return a.w2 === b.w2 && a.w1 === b.w1 && a.w0 === b.w0;
 }
 
 /**
@@ -118,7 +133,7 @@ export class DemuxTable<T> {
       this.refused++;
       return false;
     }
-    const e = { la: IpAddress.from(la), lp, ra: IpAddress.from(ra), rp, v6only: false, value };
+    const e = new Entry(IpAddress.from(la), lp, IpAddress.from(ra), rp, false, value);
     this.#shards[hashTuple(la, lp, ra, rp) & this.#mask].push(e);
     this.#size++;
     if (++this.#connected > this.#shards.length * 4 && this.#shards.length < this.#maxShards) {
@@ -143,7 +158,10 @@ export class DemuxTable<T> {
     const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
     for (let i = 0; i < shard.length; i++) {
       const e = shard[i];
-      if (e.lp === lp && e.rp === rp && ipEquals(e.la, la) && ipEquals(e.ra, ra)) {
+      if (
+        e.lp === lp && e.rp === rp && e.r3 === ra.w3 && e.l3 === la.w3 &&
+        highWordsEqual(e.ra, ra) && highWordsEqual(e.la, la)
+      ) {
         if (value !== undefined && e.value !== value) return false;
         shard[i] = shard[shard.length - 1];
         shard.pop();
@@ -173,7 +191,7 @@ export class DemuxTable<T> {
       list = [];
       this.#bound.set(lp, list);
     }
-    list.push({ la: IpAddress.from(la), lp, ra: NO_PEER, rp: 0, v6only, value });
+    list.push(new Entry(IpAddress.from(la), lp, NO_PEER, 0, v6only, value));
     this.#size++;
     return true;
   }
@@ -198,7 +216,10 @@ export class DemuxTable<T> {
     const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
     for (let i = 0; i < shard.length; i++) {
       const e = shard[i];
-      if (e.lp === lp && e.rp === rp && ipEquals(e.ra, ra) && ipEquals(e.la, la)) return e.value;
+      if (
+        e.rp === rp && e.r3 === ra.w3 && e.lp === lp && e.l3 === la.w3 &&
+        highWordsEqual(e.ra, ra) && highWordsEqual(e.la, la)
+      ) return e.value;
     }
     return undefined;
   }

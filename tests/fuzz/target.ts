@@ -359,11 +359,11 @@ export class FuzzTarget {
  */
 function plantFlaw(stack: Stack, kind: "escape" | "leak"): void {
   stack.ipv4.registerProtocol(253, {
-    receiveIpv4(_meta, _buf, _off, len) {
+    receive(_meta, _buf, _off, len) {
       if (len < 1) return;
       if (kind === "escape") throw new Error("planted flaw: IP protocol 253");
       stack.pool.alloc(0);
     },
-    receiveIcmpError() {},
+    receiveError() {},
   });
 }
