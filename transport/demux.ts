@@ -23,12 +23,15 @@ import { type IpAddr, IpAddress, ipEquals, isUnspecified } from "../net/ip_addre
 const NO_PEER = new IpAddress(0, 0, 0, 0);
 
 /**
- * One entry. The remote and local IPv4 words (`r3`, `l3`: the whole address for IPv4) are
- * copied in, so a lookup compares numbers in the entry itself before touching the addresses.
+ * One entry. The low address words (`r3`, `l3`: the whole address for IPv4) are copied in,
+ * so a lookup compares numbers in the entry itself; an IPv4 entry matches an IPv4 tuple on
+ * those alone (the high words of an IPv4-mapped address are constant), an IPv6 one compares
+ * the rest of the addresses too.
  */
 class Entry<T> {
   readonly r3: number;
   readonly l3: number;
+  readonly v4: boolean;
   constructor(
     readonly la: IpAddress,
     readonly lp: number,
@@ -39,12 +42,18 @@ class Entry<T> {
   ) {
     this.r3 = ra.w3;
     this.l3 = la.w3;
+    this.v4 = ra.family === 4;
   }
-}
 
-/** True when `a` equals `b` in the three high words (the low ones were compared already). */
-function highWordsEqual(a: IpAddr, b: IpAddr): boolean {
-  return a.w2 === b.w2 && a.w1 === b.w1 && a.w0 === b.w0;
+  /** True when the entry is the connection (`la`, `lp`, `ra`, `rp`). */
+  is(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
+    if (this.rp !== rp || this.r3 !== ra.w3 || this.lp !== lp || this.l3 !== la.w3) return false;
+    if (this.v4) return ra.family === 4 && la.family === 4;
+    const a = this.ra;
+    const b = this.la;
+    return a.w2 === ra.w2 && a.w1 === ra.w1 && a.w0 === ra.w0 && b.w2 === la.w2 &&
+      b.w1 === la.w1 && b.w0 === la.w0;
+  }
 }
 
 /**
@@ -158,10 +167,7 @@ export class DemuxTable<T> {
     const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
     for (let i = 0; i < shard.length; i++) {
       const e = shard[i];
-      if (
-        e.lp === lp && e.rp === rp && e.r3 === ra.w3 && e.l3 === la.w3 &&
-        highWordsEqual(e.ra, ra) && highWordsEqual(e.la, la)
-      ) {
+      if (e.is(la, lp, ra, rp)) {
         if (value !== undefined && e.value !== value) return false;
         shard[i] = shard[shard.length - 1];
         shard.pop();
@@ -216,10 +222,7 @@ export class DemuxTable<T> {
     const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
     for (let i = 0; i < shard.length; i++) {
       const e = shard[i];
-      if (
-        e.rp === rp && e.r3 === ra.w3 && e.lp === lp && e.l3 === la.w3 &&
-        highWordsEqual(e.ra, ra) && highWordsEqual(e.la, la)
-      ) return e.value;
+      if (e.is(la, lp, ra, rp)) return e.value;
     }
     return undefined;
   }
