@@ -57,8 +57,8 @@ class Entry<T> {
 }
 
 /**
- * A 32-bit mix of a 4-tuple. IPv4-mapped addresses mix only their IPv4 word (their other
- * words are constant), IPv6 ones all four.
+ * A 32-bit mix of a 4-tuple: each address's low word with its three high words folded in
+ * (a constant for IPv4-mapped addresses), so one branch-free function serves both families.
  *
  * @example
  * ```ts
@@ -66,10 +66,8 @@ class Entry<T> {
  * ```
  */
 export function hashTuple(la: IpAddr, lp: number, ra: IpAddr, rp: number): number {
-  let l = la.w3;
-  let r = ra.w3;
-  if (la.family === 6) l ^= Math.imul(la.w0 ^ Math.imul(la.w1, 0x9e3779b1) ^ la.w2, 0x85ebca77);
-  if (ra.family === 6) r ^= Math.imul(ra.w0 ^ Math.imul(ra.w1, 0x9e3779b1) ^ ra.w2, 0xc2b2ae3d);
+  const l = la.w3 ^ Math.imul(la.w0 ^ Math.imul(la.w1, 0x9e3779b1) ^ la.w2, 0x85ebca77);
+  const r = ra.w3 ^ Math.imul(ra.w0 ^ Math.imul(ra.w1, 0x9e3779b1) ^ ra.w2, 0xc2b2ae3d);
   let h = Math.imul(l ^ 0x9e3779b9, 0x85ebca6b);
   h ^= Math.imul(r ^ (h >>> 15), 0xc2b2ae35);
   h ^= Math.imul(((lp << 16) | rp) ^ (h >>> 13), 0x27d4eb2f);
