@@ -67,25 +67,27 @@ function write32(buf: Uint8Array, off: number, w: number): void {
  */
 export class IpAddress implements IpAddr {
   /** 4 or 6. */
-  readonly family: IpFamily;
+  declare readonly family: IpFamily;
   /** Bytes 0..3. */
-  readonly w0: number;
+  declare readonly w0: number;
   /** Bytes 4..7. */
-  readonly w1: number;
+  declare readonly w1: number;
   /** Bytes 8..11. */
-  readonly w2: number;
+  declare readonly w2: number;
   /** Bytes 12..15. */
-  readonly w3: number;
+  declare readonly w3: number;
   /** Zone (interface name) of a scoped address, "" when none. */
-  readonly zone: string;
+  declare readonly zone: string;
 
   /** An address from its four words (each taken as unsigned 32-bit). */
   constructor(w0: number, w1: number, w2: number, w3: number, zone = "") {
+    // Fields are declared, not defined, and set here in the scratch class's order, so V8
+    // gives both classes one layout and each field its number representation at once.
+    this.family = familyOf(w0 >>> 0, w1 >>> 0, w2 >>> 0);
     this.w0 = w0 >>> 0;
     this.w1 = w1 >>> 0;
     this.w2 = w2 >>> 0;
     this.w3 = w3 >>> 0;
-    this.family = familyOf(this.w0, this.w1, this.w2);
     this.zone = zone;
   }
 

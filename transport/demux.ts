@@ -23,31 +23,40 @@ import { type IpAddr, IpAddress, ipEquals, isUnspecified } from "../net/ip_addre
 const NO_PEER = new IpAddress(0, 0, 0, 0);
 
 /**
- * One entry. The low address words (`r3`, `l3`: the whole address for IPv4) are copied in,
- * so a lookup compares numbers in the entry itself; an IPv4 entry matches an IPv4 tuple on
- * those alone (the high words of an IPv4-mapped address are constant), an IPv6 one compares
- * the rest of the addresses too.
+ * One entry. The low address words (`r3`, `l3`: the whole address for IPv4) are copied in
+ * as int32 (small integers to V8, no number boxes to follow), so a lookup compares numbers in
+ * the entry itself; an IPv4 entry matches an IPv4 tuple on those alone (the high words of an
+ * IPv4-mapped address are constant), an IPv6 one compares the rest of the addresses too.
+ * Fields are `declare`d and set once in the constructor so V8 gives them their final
+ * representation at once.
  */
 class Entry<T> {
-  readonly r3: number;
-  readonly l3: number;
-  readonly v4: boolean;
-  constructor(
-    readonly la: IpAddress,
-    readonly lp: number,
-    readonly ra: IpAddress,
-    readonly rp: number,
-    readonly v6only: boolean,
-    readonly value: T,
-  ) {
-    this.r3 = ra.w3;
-    this.l3 = la.w3;
+  declare readonly r3: number;
+  declare readonly l3: number;
+  declare readonly rp: number;
+  declare readonly lp: number;
+  declare readonly v4: boolean;
+  declare readonly la: IpAddress;
+  declare readonly ra: IpAddress;
+  declare readonly v6only: boolean;
+  declare readonly value: T;
+  constructor(la: IpAddress, lp: number, ra: IpAddress, rp: number, v6only: boolean, value: T) {
+    this.r3 = ra.w3 | 0;
+    this.l3 = la.w3 | 0;
+    this.rp = rp;
+    this.lp = lp;
     this.v4 = ra.family === 4;
+    this.la = la;
+    this.ra = ra;
+    this.v6only = v6only;
+    this.value = value;
   }
 
   /** True when the entry is the connection (`la`, `lp`, `ra`, `rp`). */
   is(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
-    if (this.rp !== rp || this.r3 !== ra.w3 || this.lp !== lp || this.l3 !== la.w3) return false;
+    if (this.rp !== rp || this.r3 !== (ra.w3 | 0) || this.lp !== lp || this.l3 !== (la.w3 | 0)) {
+      return false;
+    }
     if (this.v4) return ra.family === 4 && la.family === 4;
     const a = this.ra;
     const b = this.la;
