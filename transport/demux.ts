@@ -9,9 +9,10 @@
  * IPv4 and IPv6 address, with it only IPv6; `0.0.0.0` covers IPv4. Two bindings of one port
  * conflict when the address sets they cover meet.
  *
- * Layout: connected entries hash (a mix of the address words and ports; for IPv4 only the
- * low words, so IPv4 costs what it did with numeric addresses) into shards that quadruple when
- * they average more than 4 entries; bound entries live in a per-port list. No allocation on
+ * Layout: connected entries hash (a mix of the address words and ports) into shards that
+ * quadruple when they average more than 4 entries; bound entries live in a per-port list. An
+ * IPv4 lookup compares only the entry's int32 low words and ports (`bench/demux_bench.ts`:
+ * ~16 µs per 1,024 hits at 10k connections, as with numeric addresses). No allocation on
  * lookup.
  *
  * @module
