@@ -40,7 +40,9 @@ import {
 import { Ipv6Interface, type Ipv6InterfaceOptions, type Ipv6Output } from "./ipv6_interface.ts";
 import { Ipv6Reassembler } from "./ipv6_reassembly.ts";
 import type { ReassemblyOptions } from "./reassembly.ts";
-import { Ipv6HeaderChain } from "./ipv6_input.ts";
+import { type Ipv6ErrorReporter, Ipv6HeaderChain } from "./ipv6_input.ts";
+
+export type { Ipv6ErrorReporter };
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { Ipv6Routes } from "./ipv6_routes.ts";
 import { fragmentIpv6, type FragmentOutput } from "./ipv6_fragmenter.ts";
@@ -57,25 +59,6 @@ import {
   ICMPV6_TIME_EXCEEDED_REASSEMBLY,
   ICMPV6_UNREACH_PORT,
 } from "./icmpv6_header.ts";
-
-/** Sends ICMPv6 errors for the layer (the ICMPv6 module implements it). */
-export interface Ipv6ErrorReporter {
-  /**
-   * Send an ICMPv6 error `type`/`code` with `param` (pointer or MTU) about the datagram at
-   * `buf[off, off + len)` (its IPv6 header first) that arrived on NIC `nicIndex`.
-   */
-  sendError(
-    type: number,
-    code: number,
-    param: number,
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    nicIndex: number,
-  ): void;
-  /** A datagram we sent (`buf[off, off + len)`) could not reach its next hop: tell its sender. */
-  localUnreachable(buf: Uint8Array, off: number, len: number): void;
-}
 
 /** Options of the IPv6 layer. */
 export interface Ipv6Options {

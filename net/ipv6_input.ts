@@ -10,7 +10,6 @@
  */
 
 import type { Counters } from "../core/counters.ts";
-import type { Ipv6ErrorReporter } from "./ipv6.ts";
 import {
   IPV6_HEADER_BYTES,
   IPV6_MAX_PAYLOAD,
@@ -36,6 +35,25 @@ import {
   ICMPV6_PARAMPROB_OPTION,
 } from "./icmpv6_header.ts";
 import type { NetProtocolHandler, NetRxMeta } from "./network_layer.ts";
+
+/** Sends ICMPv6 errors for the layer (the ICMPv6 module implements it). */
+export interface Ipv6ErrorReporter {
+  /**
+   * Send an ICMPv6 error `type`/`code` with `param` (pointer or MTU) about the datagram at
+   * `buf[off, off + len)` (its IPv6 header first) that arrived on NIC `nicIndex`.
+   */
+  sendError(
+    type: number,
+    code: number,
+    param: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    nicIndex: number,
+  ): void;
+  /** A datagram we sent (`buf[off, off + len)`) could not reach its next hop: tell its sender. */
+  localUnreachable(buf: Uint8Array, off: number, len: number): void;
+}
 
 /** Who sends the parameter problems (the layer, once ICMPv6 registered its reporter). */
 export interface Ipv6ReporterHost {
