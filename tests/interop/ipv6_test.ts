@@ -27,25 +27,6 @@ function readyEvent(lines: string[]): { addrs: string[] } {
   return JSON.parse(line);
 }
 
-/** The kernel peer's link-local address once its DAD is done. */
-async function peerLinkLocal(pair: VethPair): Promise<string> {
-  return await waitFor(async () => {
-    const r = await pair.run([
-      "ip",
-      "-6",
-      "-o",
-      "addr",
-      "show",
-      "dev",
-      pair.peerIf,
-      "scope",
-      "link",
-    ]);
-    if (r.stdout.includes("tentative")) return null;
-    return /inet6 (fe80::[0-9a-f:]+)\//.exec(r.stdout)?.[1] ?? null;
-  }, { what: "the peer's link-local address", timeoutMs: 10_000, intervalMs: 100 });
-}
-
 interopTest(
   "kernel ping -6 reaches the global and the link-local address; NDP both ways",
   async () => {
@@ -81,7 +62,7 @@ interopTest(
 
 interopTest("ustack ping to the kernel's global and link-local IPv6 addresses", async () => {
   await withVethPair({}, async (pair) => {
-    const peerLl = await peerLinkLocal(pair);
+    const peerLl = await pair.peerLinkLocal();
     const link = ["--if", pair.stackIf, ...addr6(pair)];
     for (const dst of [pair.peerAddr6, `${peerLl}%${pair.stackIf}`]) {
       const r = await runCli(pair, ["ping", dst, "-c", "2", "-i", "0.2", "-W", "2", ...link]);
@@ -168,7 +149,7 @@ interopTest(
       });
       const slaac = `${IpAddress.parse(`fd00:6::${eui64Suffix(pair.stackMac)}`)}`;
       try {
-        await peerLinkLocal(pair); // radvd advertises from the link-local address
+        await pair.peerLinkLocal(); // radvd advertises from the link-local address
         const serve = await startServe(pair, ["--slaac", "--http", "80", "--json"]);
         try {
           await serve.waitForLine(/"event":"address".*"origin":"slaac"/, 15_000);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
-import { interopTest, waitFor } from "../harness/interop.ts";
+import { interopTest } from "../harness/interop.ts";
 import { terminate, type VethPair, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
@@ -257,18 +257,7 @@ interopTest(
       assert.ok(lines.some((l) => l.event === "interval"));
       // The client waited for its data to be acknowledged; once no connection to the sink is
       // left open, every child has written what it read.
-      await waitFor(async () => {
-        const open = await pair.run([
-          "ss",
-          "-Htn",
-          "state",
-          "established",
-          "state",
-          "close-wait",
-          "sport = :5201",
-        ]);
-        return open.code === 0 && open.stdout.trim() === "";
-      }, { what: "the sink's connections to close", timeoutMs: 10_000 });
+      await pair.waitForNoConnections(5201);
       await terminate(sink);
       const received = (await Deno.stat(sinkFile)).size;
       await Deno.remove(sinkFile);

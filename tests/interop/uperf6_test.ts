@@ -3,32 +3,13 @@
 // with a `%IF` zone, and a kernel sender into the uperf server over IPv6.
 
 import assert from "node:assert/strict";
-import { interopTest, waitFor } from "../harness/interop.ts";
+import { interopTest } from "../harness/interop.ts";
 import { terminate, type VethPair, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli } from "../harness/ustack_cli.ts";
 
 /** The stack's link options: its interface and IPv6 address. */
 function link6(pair: VethPair): string[] {
   return ["--if", pair.stackIf, "--addr", `${pair.stackAddr6}/${pair.prefixLen6}`];
-}
-
-/** The kernel peer's link-local address once its DAD is done. */
-function peerLinkLocal(pair: VethPair): Promise<string> {
-  return waitFor(async () => {
-    const r = await pair.run([
-      "ip",
-      "-6",
-      "-o",
-      "addr",
-      "show",
-      "dev",
-      pair.peerIf,
-      "scope",
-      "link",
-    ]);
-    if (r.stdout.includes("tentative")) return null;
-    return /inet6 (fe80::[0-9a-f:]+)\//.exec(r.stdout)?.[1] ?? null;
-  }, { what: "the peer's link-local address", timeoutMs: 10_000, intervalMs: 100 });
 }
 
 interopTest(
@@ -59,23 +40,12 @@ interopTest(
         const summary = JSON.parse(c.stdout.trim().split("\n").at(-1)!);
         assert.equal(summary.event, "summary");
         assert.ok(summary.bytes > 0, JSON.stringify(summary));
-        await waitFor(async () => {
-          const open = await pair.run([
-            "ss",
-            "-Htn",
-            "state",
-            "established",
-            "state",
-            "close-wait",
-            "sport = :5201",
-          ]);
-          return open.code === 0 && open.stdout.trim() === "";
-        }, { what: "the sink's connections to close", timeoutMs: 10_000 });
+        await pair.waitForNoConnections(5201);
         await terminate(sink);
         assert.equal((await Deno.stat(sinkFile)).size, summary.bytes, "every byte arrived");
 
         // UDP to the peer's link-local address, the zone naming the stack's interface.
-        const peerLl = await peerLinkLocal(pair);
+        const peerLl = await pair.peerLinkLocal();
         const udpSink = pair.spawn(["socat", "-u", "UDP6-RECV:5202", "OPEN:/dev/null"], {
           stdout: "null",
           stderr: "null",
