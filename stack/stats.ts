@@ -36,12 +36,29 @@ export const ARP_COUNTERS = [
 ] as const;
 
 /**
- * IPv4 counters (RFC 4293 / Linux `Ip*`). Reassembly adds four Linux lacks: `ReasmDuplicates`
- * (fragments ignored as exact repeats), `ReasmMalformed` (fragments refused: empty, a non-final
- * one not a multiple of 8 bytes, past 65 535 bytes), `ReasmEvictions` (incomplete datagrams
- * evicted, oldest first, to stay within the memory bound) and `ReasmSourceEvictions` (evicted
- * because their source reached its share of that memory).
+ * Fragmentation and reassembly counters, the same for both families (Linux `Ip*`/`Ip6*`
+ * names) plus four Linux lacks: `ReasmDuplicates` (fragments ignored as exact repeats),
+ * `ReasmMalformed` (fragments refused: empty, a non-final one not a multiple of 8 bytes, past
+ * 65 535 bytes), `ReasmEvictions` (incomplete datagrams evicted, oldest first, to stay within
+ * the memory bound) and `ReasmSourceEvictions` (evicted because their source reached its
+ * share of that memory).
  */
+export const FRAGMENT_COUNTERS = [
+  "FragOKs",
+  "FragFails",
+  "FragCreates",
+  "ReasmReqds",
+  "ReasmOKs",
+  "ReasmFails",
+  "ReasmTimeout",
+  "ReasmOverlaps",
+  "ReasmDuplicates",
+  "ReasmMalformed",
+  "ReasmEvictions",
+  "ReasmSourceEvictions",
+] as const;
+
+/** IPv4 counters (RFC 4293 / Linux `Ip*`), fragmentation's from {@link FRAGMENT_COUNTERS}. */
 export const IP_COUNTERS = [
   "InReceives",
   "InHdrErrors",
@@ -57,24 +74,10 @@ export const IP_COUNTERS = [
   "OutNoRoutes",
   "OutDiscards",
   "OutNoBuffers",
-  "FragOKs",
-  "FragFails",
-  "FragCreates",
-  "ReasmReqds",
-  "ReasmOKs",
-  "ReasmFails",
-  "ReasmTimeout",
-  "ReasmOverlaps",
-  "ReasmDuplicates",
-  "ReasmMalformed",
-  "ReasmEvictions",
-  "ReasmSourceEvictions",
+  ...FRAGMENT_COUNTERS,
 ] as const;
 
-/**
- * IPv6 counters (Linux `Ip6*`, without the prefix); reassembly adds the same four Linux lacks
- * as IPv4 (`ReasmDuplicates`, `ReasmMalformed`, `ReasmEvictions`, `ReasmSourceEvictions`).
- */
+/** IPv6 counters (Linux `Ip6*`, without the prefix), fragmentation's from {@link FRAGMENT_COUNTERS}. */
 export const IP6_COUNTERS = [
   "InReceives",
   "InHdrErrors",
@@ -89,18 +92,7 @@ export const IP6_COUNTERS = [
   "OutNoRoutes",
   "OutNoBuffers",
   "OutMcastPkts",
-  "FragOKs",
-  "FragFails",
-  "FragCreates",
-  "ReasmReqds",
-  "ReasmOKs",
-  "ReasmFails",
-  "ReasmTimeout",
-  "ReasmOverlaps",
-  "ReasmDuplicates",
-  "ReasmMalformed",
-  "ReasmEvictions",
-  "ReasmSourceEvictions",
+  ...FRAGMENT_COUNTERS,
 ] as const;
 
 /** ICMPv6 counters (Linux `Icmp6*`, without the prefix). */
