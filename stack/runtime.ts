@@ -15,13 +15,7 @@ import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
 import { finishPartialChecksum, finishPartialChecksumIpFrame } from "../net/checksum.ts";
 import { formatIpv4 } from "../net/ipv4_address.ts";
-import {
-  type IpAddr,
-  type IpAddress,
-  isMulticast,
-  parseIpCidr,
-  tryParseIp,
-} from "../net/ip_address.ts";
+import { type IpAddr, isMulticast, parseIpCidr, tryParseIp } from "../net/ip_address.ts";
 import { NetRoute } from "../net/network_layer.ts";
 import type {
   Ipv6AddressOrigin,
@@ -32,6 +26,9 @@ import { StackError } from "../core/errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
+import { type HostsMap, resolveHost } from "./host_address.ts";
+import { HttpClient, type HttpClientOptions } from "./http/client.ts";
+import { HttpServer, type ServeHandler, type ServeOptions } from "./http/server.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
@@ -87,6 +84,13 @@ export interface RuntimeConfig {
   loop?: EventLoopOptions;
   /** Use this driver instead of building one (tests, custom pumps). */
   linkDriver?: LinkDriver;
+  /**
+   * Names `rt.fetch()` and the node-style sockets resolve, to literal addresses
+   * (`{ "api.test": "198.18.0.1" }`); there is no DNS.
+   */
+  hosts?: HostsMap;
+  /** Tunables of `rt.fetch()`'s connection pool. */
+  http?: Omit<HttpClientOptions, "hosts">;
 }
 
 /** An IPv6 address change as {@link Runtime.onAddressChange} reports it. */
@@ -103,14 +107,6 @@ const MAX_KEPT_ADDRESS_CHANGES = 64;
 
 function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
-}
-
-function parseHost(hostname: string): IpAddress {
-  const a = tryParseIp(hostname);
-  if (a === null) {
-    throw invalid(`${hostname}: not an IPv4 or IPv6 address (names are not resolved)`);
-  }
-  return a;
 }
 
 /**
@@ -133,13 +129,25 @@ export class Runtime {
   readonly addrs: readonly string[];
   /** The BSD-style socket API of this stack. */
   readonly sockets: SocketTable;
+  /** Names resolved by `fetch` and the node-style sockets (see {@link RuntimeConfig.hosts}). */
+  readonly hosts: HostsMap | undefined;
   readonly #done: Promise<void>;
   readonly #route = new NetRoute();
   readonly #addressChanges: AddressChange[] = [];
   readonly #addressListeners: AddressChangeListener[] = [];
+  readonly #httpOptions: HttpClientOptions;
+  #http: HttpClient | null = null;
   #stopped = false;
 
-  private constructor(stack: Stack, nic: Nic, loop: EventLoop, addrs: string[]) {
+  private constructor(
+    stack: Stack,
+    nic: Nic,
+    loop: EventLoop,
+    addrs: string[],
+    config: RuntimeConfig,
+  ) {
+    this.hosts = config.hosts;
+    this.#httpOptions = { ...config.http, hosts: config.hosts };
     this.stack = stack;
     this.nic = nic;
     this.loop = loop;
@@ -250,7 +258,7 @@ export class Runtime {
       throw e;
     }
     const loop = new EventLoop(stack, config.loop);
-    return Promise.resolve(new Runtime(stack, nic, loop, addrs));
+    return Promise.resolve(new Runtime(stack, nic, loop, addrs, config));
   }
 
   /**
@@ -259,7 +267,7 @@ export class Runtime {
    * address of either family. Throws StackError EADDRINUSE / EADDRNOTAVAIL / EINVAL.
    */
   listen(opts: { port: number; hostname?: string; backlog?: number }): TcpServer {
-    const addr = opts.hostname === undefined ? null : parseHost(opts.hostname);
+    const addr = opts.hostname === undefined ? null : resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) {
       throw invalid(`listen: port ${opts.port} must be 0..65535`);
     }
@@ -269,12 +277,13 @@ export class Runtime {
   }
 
   /**
-   * Open a TCP connection to `hostname:port` (an IPv4 or IPv6 address; a link-local one may
-   * name its interface, `fe80::1%veth0`); resolves once established. Throws StackError
-   * (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, …).
+   * Open a TCP connection to `hostname:port` (an IPv4 or IPv6 address — a link-local one may
+   * name its interface, `fe80::1%veth0` — or a name in {@link RuntimeConfig.hosts}); resolves
+   * once established. Throws StackError (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EINVAL for an
+   * unknown name, …).
    */
   async connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
-    const dst = parseHost(opts.hostname);
+    const dst = resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port > 0 && opts.port <= 65535)) {
       throw invalid(`connect: port ${opts.port} must be 1..65535`);
     }
@@ -293,7 +302,46 @@ export class Runtime {
     return conn;
   }
 
-  /** The first configured IPv4 address as a string, else the first usable IPv6 one, or "". */
+  /**
+   * Serve HTTP/1.1 with a fetch handler, the way `Deno.serve(options, handler)` does: returns
+   * the server (`addr`, `finished`, `shutdown()`). Throws StackError EADDRINUSE / EINVAL like
+   * {@link listen}.
+   *
+   * @example
+   * ```ts ignore
+   * const server = rt.serve({ port: 80 }, () => new Response("hello\n"));
+   * await server.finished;
+   * ```
+   */
+  serve(options: ServeOptions, handler: ServeHandler): HttpServer {
+    const tcp = this.listen({
+      port: options.port,
+      hostname: options.hostname,
+      backlog: options.backlog ?? 511,
+    });
+    return new HttpServer(tcp, options, handler);
+  }
+
+  /**
+   * `fetch` over this stack: HTTP/1.1 to `http:` URLs whose host is a literal IPv4 or IPv6
+   * address (`http://[fd00::1]/`) or a name in {@link RuntimeConfig.hosts}, with connection
+   * reuse. No TLS or DNS.
+   *
+   * @example
+   * ```ts ignore
+   * const res = await rt.fetch("http://198.18.0.1:8000/");
+   * console.log(res.status, await res.text());
+   * ```
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    this.#http ??= new HttpClient(
+      (hostname, port) => this.connect({ hostname, port }),
+      this.#httpOptions,
+    );
+    return this.#http.fetch(input, init);
+  }
+
+  /** The first configured IPv4 address as a string, or "" if none. */
   get primaryAddress(): string {
     const a = this.stack.ipv4.primaryAddressOn(this.nic.index);
     if (a !== 0) return formatIpv4(a);
@@ -378,6 +426,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#http?.close();
     await this.loop.close();
     // One last turn so what the application already sent (staged in the driver, or queued
     // output such as a FIN) leaves before the drivers close.

@@ -222,7 +222,9 @@ export class SocketTable {
     this.#checkRoom("socket");
     let entry: Entry;
     if (type === SOCK_DGRAM) {
-      entry = { kind: "udp", ep: this.#stack.udp.open(family === AF_INET6 ? 6 : 4) };
+      const ep = this.#stack.udp.open(family === AF_INET6 ? 6 : 4);
+      this.#stack.registry.addUdp(ep);
+      entry = { kind: "udp", ep };
     } else if (type === SOCK_STREAM) {
       entry = { kind: "stream", setup: new StreamSetup(family === AF_INET6 ? 6 : 4) };
     } else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
@@ -243,6 +245,7 @@ export class SocketTable {
       backlog,
       { v6only: s.v6only },
     );
+    this.#stack.registry.addListener(l);
     this.#fds[fd] = { kind: "listener", l, setup: s };
   }
 
@@ -254,6 +257,7 @@ export class SocketTable {
     const ep = e.l.accept();
     if (ep === null) throw new StackError("EAGAIN", "accept: no connection waiting");
     this.#applyOptions(ep, e.setup);
+    this.#stack.registry.addTcp(ep);
     return this.#place({ kind: "tcp", ep, setup: e.setup, readShut: false });
   }
 
@@ -318,6 +322,7 @@ export class SocketTable {
       localPort: s.port > 0 ? s.port : undefined,
     });
     this.#applyOptions(ep, s);
+    this.#stack.registry.addTcp(ep);
     this.#fds[fd] = { kind: "tcp", ep, setup: s, readShut: false };
     this.#stack.requestTick();
     // Non-blocking connect, as in C: completion is signalled by POLLOUT (or POLLERR).
@@ -391,8 +396,10 @@ export class SocketTable {
     this.#fds[fd] = undefined;
     this.#open--;
     if (e.kind === "udp") e.ep.close();
-    else if (e.kind === "listener") e.l.close();
-    else if (e.kind === "tcp") {
+    else if (e.kind === "listener") {
+      e.l.close();
+      this.#stack.registry.removeListener(e.l);
+    } else if (e.kind === "tcp") {
       if (e.setup.lingerSec === 0) e.ep.abort();
       else e.ep.close();
     } else e.setup.wq.wakeAll(EV_HANGUP);

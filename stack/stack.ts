@@ -23,6 +23,7 @@ import { OutputQueue, type OutputSource } from "../core/output_queue.ts";
 import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
 import { BufferPool, HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import { SocketRegistry } from "./socket_registry.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 
@@ -100,6 +101,8 @@ export class Stack {
   readonly udp: UdpLayer;
   /** TCP. */
   readonly tcp: TcpLayer;
+  /** Sockets opened through the stack's APIs, for `ss`-style listings. */
+  readonly registry: SocketRegistry = new SocketRegistry();
   /** Attached NICs, by index − 1. */
   readonly nics: Nic[] = [];
   /** Ticks run. */
