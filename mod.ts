@@ -27,6 +27,7 @@ export {
   IP_TTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
+  IPPROTO_TCP,
   IPV6_UNICAST_HOPS,
   IPV6_V6ONLY,
   POLLERR,
@@ -45,6 +46,7 @@ export {
   type SockAddr,
   SocketTable,
   SOL_SOCKET,
+  TCP_CONGESTION,
 } from "./stack/socket.ts";
 export {
   UDP6_MAX_PAYLOAD,
@@ -96,6 +98,12 @@ export { TcpState } from "./transport/tcp/state.ts";
 export { TcpEndpoint } from "./transport/tcp/endpoint.ts";
 export { TcpListener } from "./transport/tcp/listener.ts";
 export { type TcpInfo } from "./transport/tcp/tcp_info.ts";
+export {
+  CONGESTION_CONTROL_NAMES,
+  DEFAULT_CONGESTION_CONTROL,
+  isCongestionControlName,
+  UnknownCongestionControlError,
+} from "./transport/tcp/congestion/mod.ts";
 export { Nic } from "./stack/nic.ts";
 export { EventLoop, type EventLoopOptions, type EventLoopStats } from "./stack/event_loop.ts";
 export {
@@ -131,8 +139,10 @@ export {
   TxOffload,
 } from "./link/driver.ts";
 export {
+  SIM_DROP,
   SimEndpoint,
   type SimFaults,
+  type SimFrameHook,
   SimWire,
   type SimWireOptions,
   SimWireStats,

@@ -23,6 +23,9 @@ import {
   linkConfig,
   numberFlag,
   parseStrict,
+  TCP_STACK_OPTIONS,
+  TCP_STACK_USAGE,
+  tcpStackConfig,
   UsageError,
 } from "./args.ts";
 import { emit, emitError, emitJson } from "./output.ts";
@@ -61,6 +64,7 @@ connection. Both set TCP_NODELAY. Exit status 0.
   --once              server: stop when the first connection ends
   --kernel            use Deno's kernel sockets instead of the stack (needs --allow-net;
                       link options other than --json do not apply)
+${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
 /** What `pingpong` is asked to do. */
@@ -189,6 +193,7 @@ function parsePingpong(
 ): { opts: PingpongOptions; values: Record<string, unknown> } | null {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
+    ...TCP_STACK_OPTIONS,
     port: { type: "string", short: "p" },
     len: { type: "string", short: "l" },
     count: { type: "string", short: "n" },
@@ -219,7 +224,7 @@ function parsePingpong(
   }
   const kernel = values.kernel === true;
   if (kernel) {
-    for (const k of Object.keys(LINK_OPTIONS)) {
+    for (const k of [...Object.keys(LINK_OPTIONS), ...Object.keys(TCP_STACK_OPTIONS)]) {
       if (k !== "json" && k !== "help" && values[k] !== undefined) {
         throw new UsageError(`--${k} does not apply with --kernel`);
       }
@@ -263,7 +268,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
       )
       : await runServer(opts, "kernel", kernelAcceptor(opts));
   }
-  const rt = await Runtime.start(linkConfig(values));
+  const rt = await Runtime.start(tcpStackConfig(values, linkConfig(values)));
   try {
     if (opts.role === "client") {
       const code = await runClient(

@@ -23,6 +23,10 @@ import type {
   Ipv6InterfaceAddress,
 } from "../net/ipv6_addresses.ts";
 import { StackError } from "../core/errors.ts";
+import {
+  CONGESTION_CONTROL_NAMES,
+  isCongestionControlName,
+} from "../transport/tcp/congestion/mod.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
@@ -78,6 +82,12 @@ export interface RuntimeConfig {
   pcap?: string;
   /** Open the driver inside this network namespace (`/var/run/netns/NAME`). */
   netns?: string;
+  /**
+   * TCP congestion control of the stack's connections: "cubic" (Linux's default and
+   * ours), "bbr", or "newreno" ("reno"); a connection can change it with TCP_CONGESTION.
+   * Overrides `stack.tcp.congestionControl`.
+   */
+  cc?: string;
   /** Stack tunables. */
   stack?: StackOptions;
   /** Event-loop tunables. */
@@ -187,6 +197,11 @@ export class Runtime {
     if (config.mtu !== undefined && !(Number.isInteger(config.mtu) && config.mtu >= 68)) {
       throw invalid(`--mtu ${config.mtu}: must be an integer >= 68`);
     }
+    if (config.cc !== undefined && !isCongestionControlName(config.cc)) {
+      throw invalid(
+        `--cc ${config.cc}: unknown congestion control (${CONGESTION_CONTROL_NAMES.join(", ")})`,
+      );
+    }
     let driver: LinkDriver;
     if (config.linkDriver !== undefined) driver = config.linkDriver;
     else {
@@ -232,10 +247,14 @@ export class Runtime {
     let stack: Stack;
     let nic: Nic;
     try {
-      const rd = config.slaac === true
-        ? { ...config.stack?.routerDiscovery, enabled: true }
-        : config.stack?.routerDiscovery;
-      stack = new Stack({ ...config.stack, routerDiscovery: rd });
+      const stackOpts: StackOptions = { ...config.stack };
+      if (config.cc !== undefined) {
+        stackOpts.tcp = { ...stackOpts.tcp, congestionControl: config.cc };
+      }
+      if (config.slaac === true) {
+        stackOpts.routerDiscovery = { ...stackOpts.routerDiscovery, enabled: true };
+      }
+      stack = new Stack(stackOpts);
       nic = stack.addNic(driver);
       for (const p of parsed) {
         try {

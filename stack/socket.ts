@@ -28,6 +28,7 @@ import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { TcpLayer } from "../transport/tcp/tcp_layer.ts";
+import { isCongestionControlName } from "../transport/tcp/congestion/mod.ts";
 import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
 import { StackError } from "../core/errors.ts";
 import { EV_HANGUP, WaitQueue } from "../core/event_mux.ts";
@@ -58,6 +59,7 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CONGESTION,
   TCP_CORK,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
@@ -103,6 +105,8 @@ class StreamSetup {
   rcvbuf = 0;
   lingerSec = -1;
   reuseAddr = false;
+  /** TCP_CONGESTION set on the socket ("" = the stack's default). */
+  cc = "";
   readonly wq: WaitQueue = new WaitQueue();
   constructor(family: IpFamily) {
     this.family = family;
@@ -209,6 +213,7 @@ export class SocketTable {
     }
     if (s.sndbuf > 0) ep.setSendBufferSize(s.sndbuf);
     if (s.rcvbuf > 0) ep.setReceiveBufferSize(s.rcvbuf);
+    if (s.cc !== "") ep.setCongestionControl(s.cc);
   }
 
   /** Open a socket; returns its descriptor. */
@@ -434,9 +439,25 @@ export class SocketTable {
     return { addr: formatIp(ep.remoteAddr, ep.family === 6), port: ep.remotePort };
   }
 
-  /** Set an integer option (booleans as 0/1). ENOPROTOOPT for unknown options. */
-  setsockopt(fd: number, level: number, name: number, value: number | boolean): void {
+  /**
+   * Set an option: an integer (booleans as 0/1), or a name for {@link TCP_CONGESTION}
+   * (ENOENT for an algorithm the stack does not have, as Linux). ENOPROTOOPT for unknown
+   * options.
+   */
+  setsockopt(fd: number, level: number, name: number, value: number | boolean | string): void {
     const entry = this.#get("setsockopt", fd);
+    if (typeof value === "string" || (level === IPPROTO_TCP && name === TCP_CONGESTION)) {
+      if (entry.kind === "udp" || level !== IPPROTO_TCP || name !== TCP_CONGESTION) {
+        throw new StackError("EINVAL", "setsockopt: a string value is for TCP_CONGESTION only");
+      }
+      if (typeof value !== "string") throw new StackError("EINVAL", "setsockopt: name expected");
+      if (!isCongestionControlName(value)) {
+        throw new StackError("ENOENT", `setsockopt: no congestion control "${value}"`);
+      }
+      entry.setup.cc = value.toLowerCase();
+      if (entry.kind === "tcp") entry.ep.setCongestionControl(entry.setup.cc);
+      return;
+    }
     const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
     if (!Number.isInteger(v) || (v < 0 && name !== SO_LINGER)) {
       throw new StackError("EINVAL", "setsockopt: bad value");
@@ -544,11 +565,19 @@ export class SocketTable {
     throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
   }
 
+  /** Read {@link TCP_CONGESTION}: the algorithm's name. */
+  getsockopt(fd: number, level: typeof IPPROTO_TCP, name: typeof TCP_CONGESTION): string;
   /** Read an integer option. */
-  getsockopt(fd: number, level: number, name: number): number {
+  getsockopt(fd: number, level: number, name: number): number;
+  /** Read an option: integers, and the name for {@link TCP_CONGESTION}. */
+  getsockopt(fd: number, level: number, name: number): number | string {
     const entry = this.#get("getsockopt", fd);
     if (entry.kind !== "udp") {
       const s = entry.setup;
+      if (level === IPPROTO_TCP && name === TCP_CONGESTION) {
+        if (entry.kind === "tcp") return entry.ep.congestionControl;
+        return s.cc !== "" ? s.cc : this.#stack.tcp.opts.congestionControl;
+      }
       if (level === SOL_SOCKET && name === SO_TYPE) return SOCK_STREAM;
       if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && s.family === 6) {
         return s.v6only ? 1 : 0;

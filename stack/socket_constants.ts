@@ -48,6 +48,12 @@ export const TCP_KEEPCNT = 6;
 export const TCP_INFO = 11;
 /** TCP_CORK. */
 export const TCP_CORK = 3;
+/**
+ * TCP_CONGESTION: the congestion control algorithm, a string ("cubic", "bbr", "newreno" or
+ * Linux's "reno"); set with `SocketTable.setsockopt`, read with `SocketTable.getsockopt`,
+ * both taking and giving the name.
+ */
+export const TCP_CONGESTION = 13;
 /** shutdown(): no more receives. */
 export const SHUT_RD = 0;
 /** shutdown(): no more sends (FIN). */

@@ -26,9 +26,10 @@ import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
 import type { TcpServices } from "./context.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
+import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES } from "./options.ts";
 import { advertisedMss, defaultPeerMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
@@ -44,7 +45,7 @@ import {
   tcpStateName,
 } from "./state.ts";
 import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
-import type { TcpTransmitter } from "./transmit.ts";
+import { IP_ECN_ECT0, type TcpTransmitter } from "./transmit.ts";
 
 /** What a connection needs from its TCP layer; `TcpLayer` provides it. */
 export interface ConnectionLayer extends TcpServices {
@@ -126,6 +127,8 @@ export class TcpEndpoint implements OutputSource {
   tsOk = false;
   /** @internal SACK negotiated. */
   sackOk = false;
+  /** @internal ECN negotiated (RFC 3168 §6.1.1). */
+  ecnOk = false;
   /** @internal Per-connection TSval offset (RFC 7323 §5.4). */
   readonly tsOffset: number;
 
@@ -346,7 +349,30 @@ export class TcpEndpoint implements OutputSource {
 
   /** A TCP_INFO-like snapshot. */
   info(): TcpInfo {
-    return tcpInfo(this.stateName(), this.snd, this.rcv, this.wsOk, this.tsOk, this.sackOk);
+    return tcpInfo(
+      this.stateName(),
+      this.snd,
+      this.rcv,
+      this.wsOk,
+      this.tsOk,
+      this.sackOk,
+      this.ecnOk,
+    );
+  }
+
+  /**
+   * TCP_CONGESTION: the algorithm this connection uses from now on ("cubic", "bbr",
+   * "newreno"/"reno").
+   *
+   * @throws {UnknownCongestionControlError} (code ENOENT) for an unknown name.
+   */
+  setCongestionControl(name: string): void {
+    this.snd.setCongestionControl(name);
+  }
+
+  /** TCP_CONGESTION: the name of the algorithm in use. */
+  get congestionControl(): string {
+    return this.snd.cc.name;
   }
 
   /**
@@ -492,11 +518,12 @@ export class TcpEndpoint implements OutputSource {
 
   /**
    * @internal Build and send one segment of this connection: `len` bytes of the send ring
-   * from `seq`, `flags`; the receive side adds ACK, window and SACK blocks, the negotiation
-   * adds the options (all offered on our SYN). Returns false when no packet buffer was free:
-   * nothing was sent and nothing changed.
+   * from `seq`, `flags`; the receive side adds ACK, window, SACK blocks and ECN-Echo, the
+   * negotiation adds the options (all offered on our SYN) and the ECN bits of the SYN
+   * (RFC 3168 §6.1.1); `ect` marks the IP packet ECN-capable (ECT(0)). Returns false when no
+   * packet buffer was free: nothing was sent and nothing changed.
    */
-  emit(seq: number, flags: number, len: number, gsoSize: number): boolean {
+  emit(seq: number, flags: number, len: number, gsoSize: number, ect = false): boolean {
     const layer = this.layer;
     const tx = layer.tx;
     const pb = tx.begin();
@@ -515,10 +542,14 @@ export class TcpEndpoint implements OutputSource {
       o.sackPermitted = this.sackOk || (offer && lo.sack);
       o.hasTimestamps = this.tsOk || (offer && lo.timestamps);
       s.window = rcv.synWindowField(this.#state === TcpState.SYN_RECEIVED);
+      // RFC 3168 §6.1.1: an ECN-setup SYN carries ECE and CWR, the SYN-ACK ECE alone.
+      if (offer && lo.ecn === "on") flags |= TCP_FLAG_ECE | TCP_FLAG_CWR;
+      else if (!offer && this.ecnOk) flags |= TCP_FLAG_ECE;
     } else {
       o.hasTimestamps = this.tsOk;
       s.window = (flags & TCP_FLAG_RST) !== 0 ? 0 : rcv.windowField();
       if (this.sackOk) rcv.writeSackBlocks(o);
+      if (isAck && this.ecnOk && rcv.ecnEcho) flags |= TCP_FLAG_ECE;
     }
     if (o.hasTimestamps) {
       o.tsVal = this.tsNow();
@@ -532,6 +563,7 @@ export class TcpEndpoint implements OutputSource {
     s.seq = seq;
     s.ack = rcv.rcvNxt;
     s.flags = flags;
+    s.ecn = ect && this.ecnOk ? IP_ECN_ECT0 : 0;
     if (len > 0) {
       s.payload = snd.sndBuf;
       s.payloadOffset = seqDiff(seq, snd.sndBufSeq);
@@ -547,7 +579,7 @@ export class TcpEndpoint implements OutputSource {
   /**
    * @internal Negotiate from the peer's SYN (or SYN-ACK) `seg` (RFC 7323, RFC 2018): each
    * option is on only when both sides offer it; the send MSS follows the peer's option
-   * (RFC 9293 §3.7.1). The only writer of `wsOk`, `tsOk`, `sackOk`.
+   * (RFC 9293 §3.7.1). The only writer of `wsOk`, `tsOk`, `sackOk`, `ecnOk`.
    */
   negotiate(seg: RxSegment): void {
     const o = seg.opts;
@@ -555,6 +587,11 @@ export class TcpEndpoint implements OutputSource {
     this.wsOk = o.windowScale >= 0 && lo.windowScaling;
     this.tsOk = o.hasTimestamps && lo.timestamps;
     this.sackOk = o.sackPermitted && lo.sack;
+    // RFC 3168 §6.1.1: a SYN asks with ECE and CWR; the SYN-ACK agrees with ECE alone.
+    const ecnBits = seg.flags & (TCP_FLAG_ECE | TCP_FLAG_CWR);
+    this.ecnOk = (seg.flags & TCP_FLAG_ACK) !== 0
+      ? lo.ecn === "on" && ecnBits === TCP_FLAG_ECE
+      : lo.ecn !== "off" && ecnBits === (TCP_FLAG_ECE | TCP_FLAG_CWR);
     this.snd.setPeerOptions(
       this.wsOk ? o.windowScale : 0,
       sendMss(o.mss, this.rcv.advMss, this.tsOk, defaultPeerMss(this.route.net!)),
@@ -608,6 +645,13 @@ export class TcpEndpoint implements OutputSource {
   /** @internal Largest TSO payload for `mss` on this route (0: the NIC does not segment). */
   tsoLimit(mss: number): number {
     return this.layer.tx.tsoLimit(this.route, mss);
+  }
+
+  /** @internal Bytes of the SACK option our next segment carries (0 without one). */
+  sackOptionBytes(): number {
+    if (!this.sackOk) return 0;
+    const n = this.rcv.sackBlocksToSend(this.tsOk);
+    return n > 0 ? TCP_OPT_WORD_BYTES + TCP_OPT_SACK_BLOCK_BYTES * n : 0; // NOP NOP kind len + blocks
   }
 
   /** @internal Produce output at the end of the tick. */

@@ -40,6 +40,11 @@ import { seqAdd } from "./seq.ts";
 const IP_PROTO_TCP = 6;
 const NONE = new IpAddressScratch();
 
+/** IP ECN field: ECN-capable transport, ECT(0) (RFC 3168 §5). */
+export const IP_ECN_ECT0 = 0b10;
+/** IP ECN field: congestion experienced (RFC 3168 §5). */
+export const IP_ECN_CE = 0b11;
+
 /** A segment to send, filled by the caller; the layer reuses one record. */
 export class TxSegment {
   /** Route to the destination (its network layer sends the segment). */
@@ -60,6 +65,8 @@ export class TxSegment {
   flags = 0;
   /** Window field (already scaled down). */
   window = 0;
+  /** IP ECN field to send with (0: not ECN-capable; {@link IP_ECN_ECT0} for data). */
+  ecn = 0;
   /** Options to write (cleared by {@link TcpTransmitter.begin}). */
   readonly opts: TcpHeaderOptions = new TcpHeaderOptions();
   /** Where the payload comes from (a send ring), or null for none. */
@@ -141,6 +148,7 @@ export class TcpTransmitter {
     s.payloadOffset = 0;
     s.payloadLength = 0;
     s.gsoSize = 0;
+    s.ecn = 0;
     return pb;
   }
 
@@ -193,7 +201,7 @@ export class TcpTransmitter {
   /** Hand the segment written into `pb` to its network layer (the buffer is its from here on). */
   send(pb: PacketBuffer, s: TxSegment): void {
     const net = s.route.net!;
-    net.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, net.defaultHopLimit, 0, true, s.offload);
+    net.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, net.defaultHopLimit, s.ecn, true, s.offload);
   }
 
   /**
