@@ -8,30 +8,11 @@ import { withNetns } from "../../ffi/netns.ts";
 import { RxBatch } from "../../link/driver.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 import { linkLocalFromMac } from "../../net/ipv6_address.ts";
+import { curlSha, expectedPatternSha } from "../harness/byte_pattern.ts";
 import { interopTest } from "../harness/interop.ts";
 import { icmpv6, ipv6Frame } from "../harness/ipv6_frames.ts";
-import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { runCommand, withVethPair } from "../harness/netns.ts";
 import { cliCommand, CliProcess, startServe } from "../harness/ustack_cli.ts";
-
-/** SHA-256 of the /bytes/N pattern (byte i is i % 251), computed by the kernel side. */
-async function expectedPatternSha(pair: VethPair, n: number): Promise<string> {
-  const py = `import sys,hashlib;p=bytes(i%251 for i in range(251*4096));h=hashlib.sha256()\n` +
-    `n=${n}\nwhile n>0:\n k=min(n,len(p));h.update(p[:k]);n-=k\nprint(h.hexdigest())`;
-  const r = await pair.run(["python3", "-c", py]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
-/** SHA-256 of what `curl -6` downloads from `url`. */
-async function curlSha(pair: VethPair, url: string, timeoutS = 60): Promise<string> {
-  const r = await pair.run([
-    "sh",
-    "-c",
-    `curl -6 -sS --fail -g -m ${timeoutS} '${url}' | sha256sum`,
-  ], { timeoutMs: (timeoutS + 10) * 1000 });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split(" ")[0];
-}
 
 interopTest(
   "curl -6 downloads 1 MB and 10 MB byte-exact from the global and the link-local address",

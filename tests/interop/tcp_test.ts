@@ -3,31 +3,13 @@
 
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
+import { curlSha, expectedPatternSha } from "../harness/byte_pattern.ts";
 import { interopTest } from "../harness/interop.ts";
-import { terminate, type VethPair, withVethPair } from "../harness/netns.ts";
+import { terminate, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
 
 const SERVICES = ["--http", "80", "--tcp-echo", "7", "--discard", "9", "--json"];
-
-/** sha256 of the `/bytes/N` body computed by the kernel side, independently of the stack. */
-async function expectedPatternSha(pair: VethPair, n: number): Promise<string> {
-  const py = `import sys,hashlib;p=bytes(i%251 for i in range(251*4096));h=hashlib.sha256()\n` +
-    `n=${n}\nwhile n>0:\n k=min(n,len(p));h.update(p[:k]);n-=k\nprint(h.hexdigest())`;
-  const r = await pair.run(["python3", "-c", py]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
-async function curlSha(pair: VethPair, path: string, timeoutS = 60): Promise<string> {
-  const r = await pair.run([
-    "sh",
-    "-c",
-    `curl -sS --fail -m ${timeoutS} http://${pair.stackAddr}${path} | sha256sum`,
-  ], { timeoutMs: (timeoutS + 10) * 1000 });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split(" ")[0];
-}
 
 interopTest(
   "curl downloads /bytes/10000000 byte-exact; GET / and a malformed request",
@@ -36,7 +18,7 @@ interopTest(
       const serve = await startServe(pair, SERVICES);
       try {
         assert.equal(
-          await curlSha(pair, "/bytes/10000000"),
+          await curlSha(pair, `http://${pair.stackAddr}/bytes/10000000`),
           await expectedPatternSha(pair, 10_000_000),
         );
         const page = await pair.run(["curl", "-sS", "-i", "-m", "10", `http://${pair.stackAddr}/`]);
@@ -206,7 +188,7 @@ interopTest(
       const serve = await startServe(pair, SERVICES);
       try {
         assert.equal(
-          await curlSha(pair, "/bytes/20000000", 120),
+          await curlSha(pair, `http://${pair.stackAddr}/bytes/20000000`, 120),
           await expectedPatternSha(pair, 20_000_000),
         );
       } finally {
@@ -226,7 +208,7 @@ interopTest(
       const pcap = await Deno.makeTempFile({ suffix: ".pcap" });
       try {
         const serve = await startServe(pair, [...SERVICES, "--pcap", pcap]);
-        await curlSha(pair, "/bytes/2000000");
+        await curlSha(pair, `http://${pair.stackAddr}/bytes/2000000`);
         await serve.stop();
         // Checksums left partial by offloads (ours and the kernel peer's) are finished in the
         // recording (PcapDriver finishChecksums), so every frame must verify.
