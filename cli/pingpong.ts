@@ -16,7 +16,7 @@
  * @module
  */
 
-import { parseIpv4, Runtime, StackError } from "../mod.ts";
+import { Runtime, StackError, tryParseIp } from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -71,7 +71,7 @@ ${LINK_USAGE}`;
 export interface PingpongOptions {
   /** Which side. */
   role: "server" | "client";
-  /** Client: server address (dotted quad). */
+  /** Client: server address (IPv4, or IPv6 with an optional %IF zone). */
   host: string;
   /** TCP port. */
   port: number;
@@ -107,6 +107,15 @@ export interface LatencySummary {
   p99Us: number;
   /** Largest. */
   maxUs: number;
+}
+
+/** A kernel listener on every address: dual-stack `::`, or `0.0.0.0` where IPv6 is off. */
+function listenKernel(port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname: "::", port, transport: "tcp" });
+  } catch {
+    return Deno.listen({ hostname: "0.0.0.0", port, transport: "tcp" });
+  }
 }
 
 /**
@@ -203,11 +212,7 @@ function parsePingpong(
   if (role === "client") {
     if (host === undefined) throw new UsageError("pingpong client needs a HOST");
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    try {
-      parseIpv4(host);
-    } catch {
-      throw new UsageError(`${host}: not an IPv4 address`);
-    }
+    if (tryParseIp(host) === null) throw new UsageError(`${host}: not an IPv4 or IPv6 address`);
   } else if (host !== undefined) {
     throw new UsageError(`pingpong server takes no HOST (got ${host})`);
   }
@@ -298,7 +303,7 @@ interface Acceptor {
 }
 
 function kernelAcceptor(o: PingpongOptions): Acceptor {
-  const listener = Deno.listen({ hostname: "0.0.0.0", port: o.port, transport: "tcp" });
+  const listener = listenKernel(o.port);
   return {
     addrs: ["0.0.0.0"],
     accept: () => listener.accept(),

@@ -12,8 +12,7 @@ import type { EventMux } from "../../core/event_mux.ts";
 import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { BufferPool } from "../../core/packet_buffer.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
-import type { Icmpv4Layer } from "../../net/icmpv4.ts";
-import type { Ipv4Layer } from "../../net/ipv4.ts";
+import type { IpNetworks } from "../../net/ip_networks.ts";
 import { DEFAULT_CONGESTION_CONTROL } from "./congestion/mod.ts";
 
 /** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
@@ -28,10 +27,8 @@ export interface TransportContext extends OutputScheduler {
   readonly stats: { readonly tcp: Counters };
   /** Readiness multiplexer. */
   readonly mux: EventMux;
-  /** IPv4 (routes, send). */
-  readonly ipv4: Ipv4Layer;
-  /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
-  readonly icmp: Icmpv4Layer;
+  /** IPv4 and IPv6 (routes, send; errors arrive through `receiveError`). */
+  readonly networks: IpNetworks;
 }
 
 /** Tunables of the TCP layer; every field has a Linux-like default. */

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { RouteResult } from "../../net/route_table.ts";
+import { IpAddress } from "../../net/ip_address.ts";
+import { NetRoute } from "../../net/network_layer.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import { type ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { acceptSyn } from "./handshake.ts";
@@ -38,10 +39,15 @@ export interface ListenerLayer extends ConnectionLayer {
 export class TcpListener {
   /** Readiness and waiters. */
   readonly wq: WaitQueue = new WaitQueue();
-  /** Bound address (0 = any). */
-  readonly localAddr: number;
+  /**
+   * Bound address: a local address, or a wildcard — `0.0.0.0` (IPv4), `::` (IPv6, and IPv4
+   * too unless `v6only`).
+   */
+  readonly localAddr: IpAddress;
   /** Bound port. */
   readonly localPort: number;
+  /** IPV6_V6ONLY: a `::` listener takes no IPv4. */
+  readonly v6only: boolean;
   /** Most connections waiting to be accepted. */
   readonly backlog: number;
   readonly #layer: ListenerLayer;
@@ -50,11 +56,18 @@ export class TcpListener {
   #closed = false;
 
   /** @internal Use `TcpLayer.listen`. */
-  constructor(layer: ListenerLayer, localAddr: number, localPort: number, backlog: number) {
+  constructor(
+    layer: ListenerLayer,
+    localAddr: IpAddress,
+    localPort: number,
+    backlog: number,
+    v6only = false,
+  ) {
     this.#layer = layer;
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.backlog = backlog;
+    this.v6only = v6only;
   }
 
   /** Connections waiting in the accept queue. */
@@ -134,12 +147,22 @@ export class TcpListener {
       stats.ListenDrops++;
       return;
     }
-    const route = new RouteResult();
-    if (!layer.ctx.ipv4.route(seg.src, route)) {
+    // The new connection's route (a link-local peer is on the NIC the SYN came in on) and
+    // its own copies of the addresses, which the segment only lends.
+    const route = new NetRoute();
+    if (!seg.net!.route(seg.src, route, seg.nicIndex)) {
       stats.ListenDrops++;
       return;
     }
-    const ep = new TcpEndpoint(layer, seg.dst, seg.dstPort, seg.src, seg.srcPort, route, this);
+    const ep = new TcpEndpoint(
+      layer,
+      IpAddress.from(seg.dst),
+      seg.dstPort,
+      IpAddress.from(seg.src),
+      seg.srcPort,
+      route,
+      this,
+    );
     let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
     acceptSyn(ep, seg, iss);

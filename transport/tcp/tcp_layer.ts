@@ -1,5 +1,6 @@
 /**
- * The TCP layer of a stack: IP protocol 6. It owns the demux table, the ISN generator, the
+ * The TCP layer of a stack: IP protocol 6 over IPv4 and IPv6 alike (one implementation; the
+ * family is the network layer's business). It owns the demux table, the ISN generator, the
  * ephemeral ports and the transmitter every segment leaves through; it verifies and parses
  * every received segment (one reused record) and hands it to the connection or listener it
  * belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
@@ -7,10 +8,14 @@
  * @module
  */
 
-import { pseudoHeaderSumV4, transportChecksumOk } from "../../net/checksum.ts";
-import type { Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
-import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
-import { RouteResult } from "../../net/route_table.ts";
+import { transportChecksumOk } from "../../net/checksum.ts";
+import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/ip_address.ts";
+import {
+  type NetError,
+  type NetProtocolHandler,
+  NetRoute,
+  type NetRxMeta,
+} from "../../net/network_layer.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
@@ -56,17 +61,39 @@ const ICMP_QUOTE_BYTES = 8;
 /** A demux entry: a connection (4-tuple) or a listener (bound). */
 type TcpSocket = TcpEndpoint | TcpListener;
 
+/** IP protocol number of TCP. */
+const IP_PROTO_TCP = 6;
+/** The IPv4 wildcard `0.0.0.0` and the IPv6 wildcard `::`. */
+const ANY4 = IpAddress.v4(0);
+const ANY6 = new IpAddress(0, 0, 0, 0);
+
+/** Options of {@link TcpLayer.listen}. */
+export interface TcpListenOptions {
+  /** IPV6_V6ONLY: a `::` listener takes no IPv4 [false: dual-stack]. */
+  v6only?: boolean;
+}
+
+/** Options of {@link TcpLayer.connect}. */
+export interface TcpConnectOptions {
+  /** Local address (default: the route's source). */
+  localAddr?: IpAddr;
+  /** Local port (default: an ephemeral one). */
+  localPort?: number;
+  /** NIC of a link-local destination (its `%zone`; 0 = the first). */
+  zoneNic?: number;
+}
+
 /**
  * The TCP protocol layer.
  *
  * @example
  * ```ts ignore
  * const tcp = new TcpLayer(stack);
- * const l = tcp.listen(0, 80, 128);
- * const c = tcp.connect(parseIpv4("198.18.0.1"), 80);
+ * const l = tcp.listen(null, 80, 128); // every address of both families
+ * const c = tcp.connect(IpAddress.parse("fd00:5::1"), 80);
  * ```
  */
-export class TcpLayer implements Ipv4ProtocolHandler {
+export class TcpLayer implements NetProtocolHandler {
   /** The stack services. */
   readonly ctx: TransportContext;
   /** Options after defaults. */
@@ -87,7 +114,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   #challengeTokens: number;
   #challengeAtMs: number;
 
-  /** Build the layer and register it as IP protocol 6. */
+  /** Build the layer and register it as protocol 6 with both network layers. */
   constructor(ctx: TransportContext, opts: TcpOptions = {}) {
     this.ctx = ctx;
     this.opts = resolveTcpOptions(opts);
@@ -105,7 +132,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
     this.#challengeAtMs = ctx.clock.nowMs();
-    ctx.ipv4.registerProtocol(IP_PROTO_TCP, this);
+    ctx.networks.v4.registerHandler(IP_PROTO_TCP, this);
+    ctx.networks.v6.registerHandler(IP_PROTO_TCP, this);
   }
 
   /** Live connections (every state but CLOSED, TIME_WAIT included). */
@@ -114,31 +142,45 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   }
 
   /**
-   * Listen on (`localAddr`, `localPort`); 0 means any address / an ephemeral port.
+   * Listen on (`localAddr`, `localPort`): a local address of either family, or a wildcard —
+   * `0.0.0.0` for every IPv4 address, `::` (or null) for every address of both families
+   * (IPv6 only with `v6only`); port 0 picks an ephemeral one.
    *
    * @throws {StackError} EADDRINUSE when the port is bound, EADDRNOTAVAIL for a foreign
    * address, EINVAL for a bad port or backlog.
    */
-  listen(localAddr: number, localPort: number, backlog: number): TcpListener {
+  listen(
+    localAddr: IpAddr | null,
+    localPort: number,
+    backlog: number,
+    opts: TcpListenOptions = {},
+  ): TcpListener {
     if (!(localPort >= 0 && localPort <= 65535) || !(backlog >= 0)) {
       throw new StackError("EINVAL", "listen: bad port or backlog");
     }
-    if (localAddr !== 0 && !this.ctx.ipv4.isLocalAddress(localAddr)) {
+    const la = localAddr === null ? ANY6 : IpAddress.from(localAddr);
+    if (!isUnspecified(la) && !this.ctx.networks.of(la).isLocalAddress(la)) {
       throw new StackError("EADDRNOTAVAIL", "listen: not a local address");
     }
+    const v6only = opts.v6only === true && la.family === 6;
     let port = localPort;
     if (port === 0) {
-      port = this.#ports.allocate((p) => this.demux.isPortBound(localAddr, p));
+      port = this.#ports.allocate((p) => this.demux.isPortBound(la, p, v6only));
       if (port < 0) throw new StackError("EADDRINUSE", "listen: no ephemeral port left");
     }
-    if (this.demux.isPortBound(localAddr, port)) {
+    if (this.demux.isPortBound(la, port, v6only)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
-    const l = new TcpListener(this, localAddr, port, backlog > 0 ? backlog : 1);
-    if (!this.demux.insertBound(localAddr, port, l)) {
+    const l = new TcpListener(this, la, port, backlog > 0 ? backlog : 1, v6only);
+    if (!this.demux.insertBound(la, port, l, v6only)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
     return l;
+  }
+
+  /** The wildcard address of `family` (`0.0.0.0` or `::`). */
+  static any(family: IpFamily): IpAddress {
+    return family === 4 ? ANY4 : ANY6;
   }
 
   /**
@@ -149,34 +191,33 @@ export class TcpLayer implements Ipv4ProtocolHandler {
    * @throws {StackError} ENETUNREACH (no route), EADDRNOTAVAIL (foreign local address or
    * no ephemeral port), EADDRINUSE (the 4-tuple exists).
    */
-  connect(
-    remoteAddr: number,
-    remotePort: number,
-    opts: { localAddr?: number; localPort?: number } = {},
-  ): TcpEndpoint {
+  connect(remoteAddr: IpAddr, remotePort: number, opts: TcpConnectOptions = {}): TcpEndpoint {
     if (!(remotePort > 0 && remotePort <= 65535)) {
       throw new StackError("EINVAL", "connect: bad remote port");
     }
-    const route = new RouteResult();
-    if (!this.ctx.ipv4.route(remoteAddr, route)) {
+    const ra = IpAddress.from(remoteAddr);
+    const net = this.ctx.networks.of(ra);
+    const route = new NetRoute();
+    if (isUnspecified(ra) || !net.route(ra, route, opts.zoneNic ?? 0)) {
       throw new StackError("ENETUNREACH", "connect: no route to the destination");
     }
-    let la = opts.localAddr ?? 0;
-    if (la === 0) la = route.source;
-    else if (!this.ctx.ipv4.isLocalAddress(la)) {
+    let la: IpAddress;
+    if (opts.localAddr === undefined || isUnspecified(opts.localAddr)) {
+      la = IpAddress.from(route.source);
+    } else if (opts.localAddr.family !== ra.family || !net.isLocalAddress(opts.localAddr)) {
       throw new StackError("EADDRNOTAVAIL", "connect: not a local address");
-    }
+    } else la = IpAddress.from(opts.localAddr);
     let lp = opts.localPort ?? 0;
     if (lp === 0) {
       lp = this.#ports.allocate((p) =>
         this.demux.isPortBound(la, p) ||
-        this.demux.lookupExact(la, p, remoteAddr, remotePort) !== undefined
+        this.demux.lookupExact(la, p, ra, remotePort) !== undefined
       );
       if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
-    } else if (this.demux.lookupExact(la, lp, remoteAddr, remotePort) !== undefined) {
+    } else if (this.demux.lookupExact(la, lp, ra, remotePort) !== undefined) {
       throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
     }
-    const ep = new TcpEndpoint(this, la, lp, remoteAddr, remotePort, route, null);
+    const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
     activeOpen(ep);
     return ep;
@@ -219,7 +260,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   }
 
   /** Deliver one received segment (IP payload `buf[off, off + len)`). Never throws. */
-  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
+  receive(meta: NetRxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
     const st = this.stats;
     const h = this.#rxHdr.attach(buf, off, len);
     if (h.check() !== null) {
@@ -227,7 +268,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
       return;
     }
     // A kernel peer leaves checksums partial or already verified: the shared rule decides.
-    const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
+    const net = meta.net!;
+    const pseudo = net.pseudoHeaderSum(meta.src, meta.dst, IP_PROTO_TCP, len);
     if (!transportChecksumOk(buf, off, len, TCP_CHECKSUM_OFFSET, pseudo, rxFlags)) {
       st.InCsumErrors++;
       st.InErrs++;
@@ -239,6 +281,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     const seg = this.#seg;
     seg.src = meta.src;
     seg.dst = meta.dst;
+    seg.net = net;
+    seg.nicIndex = meta.nicIndex;
     seg.srcPort = h.srcPort;
     seg.dstPort = h.dstPort;
     seg.seq = h.seq;
@@ -287,28 +331,19 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     return seqGt(seg.seq, ep.rcv.rcvNxt);
   }
 
-  /** An ICMP error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
-  receiveIcmpError(
-    type: number,
-    code: number,
-    src: number,
-    dst: number,
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    mtu: number,
-  ): void {
+  /** An ICMP or ICMPv6 error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
+  receiveError(err: NetError, buf: Uint8Array, off: number, len: number): void {
     // RFC 792: the quote holds at least the first 8 bytes: ports and sequence number.
     if (len < ICMP_QUOTE_BYTES) return;
     const h = this.#quoteHdr.attach(buf, off, len);
     const sport = h.srcPort;
     const dport = h.dstPort;
     const seq = h.seq;
-    const ep = this.demux.lookupExact(src, sport, dst, dport) as TcpEndpoint | undefined;
+    const ep = this.demux.lookupExact(err.src, sport, err.dst, dport) as TcpEndpoint | undefined;
     if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
     const snd = ep.snd;
     if (!seqInWindow(seq, snd.sndUna, ((snd.sndMax - snd.sndUna) >>> 0) + 1)) return;
-    handleIcmpError(ep, type, code, mtu);
+    handleIcmpError(ep, err);
   }
 }
