@@ -56,6 +56,7 @@ export {
   type UdpOptions,
   UdpPeer,
 } from "./transport/udp.ts";
+export { UdpLease, UdpMessages } from "./transport/udp_records.ts";
 export { DemuxTable, hashTuple, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
 export {
@@ -105,7 +106,13 @@ export {
   UnknownCongestionControlError,
 } from "./transport/tcp/congestion/mod.ts";
 export { Nic } from "./stack/nic.ts";
-export { EventLoop, type EventLoopOptions, type EventLoopStats } from "./stack/event_loop.ts";
+export {
+  EventLoop,
+  type EventLoopOptions,
+  type EventLoopStats,
+  type EventLoopTimes,
+} from "./stack/event_loop.ts";
+export { Histogram, type HistogramOptions } from "./core/histogram.ts";
 export {
   EV_ERROR,
   EV_HANGUP,

@@ -30,6 +30,7 @@ export const LINK_OPTIONS = {
   "vnet-hdr": { type: "boolean" },
   "no-offload": { type: "boolean" },
   "rx-ring": { type: "string" },
+  "busy-poll": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -76,6 +77,8 @@ export const LINK_USAGE = `link options:
   --mtu N              use a smaller MTU than the link's
   --pcap FILE          record every frame to FILE (needs --allow-write)
   --netns NAME         open the interface inside network namespace NAME
+  --busy-poll US       keep polling this long after the last frame before parking
+                       in poll() (event loop default; 0 parks at once)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -145,6 +148,9 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     mtu: v.mtu === undefined ? undefined : numberFlag("mtu", v.mtu, 0, { integer: true, min: 68 }),
     pcap: v.pcap as string | undefined,
     netns: v.netns as string | undefined,
+    loop: v["busy-poll"] === undefined ? undefined : {
+      busyPollUs: numberFlag("busy-poll", v["busy-poll"], 0, { min: 0, max: 1_000_000 }),
+    },
   };
 }
 

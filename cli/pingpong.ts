@@ -16,7 +16,7 @@
  * @module
  */
 
-import { Runtime, StackError, tryParseIp } from "../mod.ts";
+import { type EventLoop, Histogram, Runtime, StackError, tryParseIp } from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -41,8 +41,6 @@ const MAX_LEN = 16 << 20;
 const DEFAULT_COUNT = 10_000;
 /** How long the client waits for the connection to be established. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Samples the client's latency array starts with (it doubles as needed). */
-const INITIAL_SAMPLES = 16_384;
 
 /** Usage of `pingpong`. */
 export const PINGPONG_USAGE =
@@ -51,8 +49,10 @@ export const PINGPONG_USAGE =
        ustack pingpong client HOST [-p PORT] [-l LEN] [-n COUNT] [-t SECS] [-w N] [--kernel]
                               [link options]
 TCP request/response latency. The client sends LEN bytes, waits for LEN bytes back, COUNT
-times (or until SECS have passed, whichever comes first), then prints the p50/p90/p99/max
-latency of one transaction in µs and transactions/s. The server echoes LEN-byte messages
+times (or until SECS have passed, whichever comes first), then prints the p50/p90/p99/p99.9/max
+latency of one transaction in µs (from a fixed-memory log-linear histogram, within 1/128 of
+the value) and transactions/s; over ustack, also where the event loop's time went (parks in
+poll, ticks, turns away from the loop). The server echoes LEN-byte messages
 until SIGINT/SIGTERM, COUNT transactions, SECS seconds, or (--once) the end of its first
 connection. Both set TCP_NODELAY. Exit status 0.
   -p, --port PORT     TCP port (${DEFAULT_PORT})
@@ -105,6 +105,8 @@ export interface LatencySummary {
   p90Us: number;
   /** 99th percentile (nearest rank). */
   p99Us: number;
+  /** 99.9th percentile (nearest rank). */
+  p999Us: number;
   /** Largest. */
   maxUs: number;
 }
@@ -118,31 +120,51 @@ function listenKernel(port: number): Deno.TcpListener {
   }
 }
 
+/** A histogram for transaction latencies in nanoseconds (up to ~18 minutes, within 1/128). */
+export function latencyHistogram(): Histogram {
+  return new Histogram({ subBucketBits: 8 });
+}
+
 /**
- * Summarise the first `n` latency samples (milliseconds) as µs percentiles by nearest rank.
- * All zeros when `n` is 0. Sorts a copy; `samples` is not changed.
+ * Summarise a histogram of latencies in nanoseconds as µs percentiles by nearest rank (each
+ * within one bucket above the exact value, rounded to 0.1 µs). All zeros when it is empty.
  *
  * @example
  * ```ts
- * latencySummary(new Float64Array([0.1, 0.2, 0.3]), 3).p50Us; // 200
+ * const h = latencyHistogram();
+ * h.record(100_000);
+ * h.record(200_000);
+ * h.record(300_000);
+ * latencySummary(h).p50Us; // 200
  * ```
  */
-export function latencySummary(samples: Float64Array, n: number): LatencySummary {
-  if (n <= 0) return { count: 0, minUs: 0, meanUs: 0, p50Us: 0, p90Us: 0, p99Us: 0, maxUs: 0 };
-  const sorted = samples.slice(0, n).sort();
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += sorted[i];
-  const rank = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))];
-  const us = (ms: number) => Math.round(ms * 1e4) / 10;
+export function latencySummary(h: Histogram): LatencySummary {
+  const us = (ns: number) => Math.round(ns / 100) / 10;
   return {
-    count: n,
-    minUs: us(sorted[0]),
-    meanUs: us(sum / n),
-    p50Us: us(rank(50)),
-    p90Us: us(rank(90)),
-    p99Us: us(rank(99)),
-    maxUs: us(sorted[n - 1]),
+    count: h.count,
+    minUs: us(h.min),
+    meanUs: us(h.mean),
+    p50Us: us(h.valueAtPercentile(50)),
+    p90Us: us(h.valueAtPercentile(90)),
+    p99Us: us(h.valueAtPercentile(99)),
+    p999Us: us(h.valueAtPercentile(99.9)),
+    maxUs: us(h.max),
   };
+}
+
+/**
+ * Where the stack's event loop spent its time, for the summary: counters, and p50/p99/max of
+ * the parks in poll, the ticks and the turns away from the loop (µs).
+ */
+export function loopSummary(loop: EventLoop): Record<string, number> {
+  const out: Record<string, number> = { ...loop.stats };
+  for (const [name, h] of Object.entries(loop.times)) {
+    const base = name.slice(0, -2); // parkUs -> park
+    out[`${base}P50Us`] = h.valueAtPercentile(50);
+    out[`${base}P99Us`] = h.valueAtPercentile(99);
+    out[`${base}MaxUs`] = h.max;
+  }
+  return out;
 }
 
 /** The byte-stream operations pingpong needs; both `TcpConn` and `Deno.TcpConn` have them. */
@@ -264,9 +286,10 @@ export async function pingpongCommand(args: string[]): Promise<number> {
       ? await runClient(
         opts,
         "kernel",
+        null,
         () => Deno.connect({ hostname: opts.host, port: opts.port }),
       )
-      : await runServer(opts, "kernel", kernelAcceptor(opts));
+      : await runServer(opts, "kernel", null, kernelAcceptor(opts));
   }
   const rt = await Runtime.start(tcpStackConfig(values, linkConfig(values)));
   try {
@@ -274,6 +297,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
       const code = await runClient(
         opts,
         "ustack",
+        rt.loop,
         () => rt.connect({ hostname: opts.host, port: opts.port }),
       );
       // Let the FIN go out before the stack stops.
@@ -282,7 +306,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
     }
     const server = rt.listen({ port: opts.port });
     const addrs = rt.addrs.map((a) => a.split("/")[0]);
-    return await runServer(opts, "ustack", {
+    return await runServer(opts, "ustack", rt.loop, {
       addrs,
       accept: () => server.accept(),
       close: () => server.close(),
@@ -319,6 +343,7 @@ function kernelAcceptor(o: PingpongOptions): Acceptor {
 async function runClient(
   o: PingpongOptions,
   stack: "ustack" | "kernel",
+  loop: EventLoop | null,
   open: () => Promise<StreamConn>,
 ): Promise<number> {
   let stopped = false;
@@ -337,24 +362,19 @@ async function runClient(
       for (let i = 0; i < msg.length; i++) msg[i] = i & 0xff;
       const reply = new Uint8Array(o.len);
       for (let i = 0; i < o.warmup && !stopped; i++) await roundTrip(conn, msg, reply);
-      let samples = new Float64Array(Math.min(INITIAL_SAMPLES, o.count));
-      let n = 0;
+      const hist = latencyHistogram();
       const startMs = performance.now();
       const endMs = startMs + o.seconds * 1000;
       let now = startMs;
-      while (n < o.count && now < endMs && !stopped) {
+      while (hist.count < o.count && now < endMs && !stopped) {
         const t0 = performance.now();
         await roundTrip(conn, msg, reply);
         now = performance.now();
-        if (n === samples.length) {
-          const bigger = new Float64Array(samples.length * 2);
-          bigger.set(samples);
-          samples = bigger;
-        }
-        samples[n++] = now - t0;
+        hist.record((now - t0) * 1e6);
       }
+      const n = hist.count;
       const seconds = (now - startMs) / 1000;
-      const lat = latencySummary(samples, n);
+      const lat = latencySummary(hist);
       const tps = seconds > 0 ? n / seconds : 0;
       if (o.json) {
         emitJson("summary", {
@@ -370,12 +390,15 @@ async function runClient(
           p50Us: lat.p50Us,
           p90Us: lat.p90Us,
           p99Us: lat.p99Us,
+          p999Us: lat.p999Us,
           maxUs: lat.maxUs,
+          ...(loop === null ? {} : { loop: loopSummary(loop) }),
         });
       } else {
         emit(
           `summary: ${n} transactions in ${seconds.toFixed(2)} s, ${Math.round(tps)} trans/s; ` +
-            `latency µs p50 ${lat.p50Us} p90 ${lat.p90Us} p99 ${lat.p99Us} max ${lat.maxUs}`,
+            `latency µs p50 ${lat.p50Us} p90 ${lat.p90Us} p99 ${lat.p99Us} p99.9 ${lat.p999Us} ` +
+            `max ${lat.maxUs}`,
         );
       }
     } finally {
@@ -399,6 +422,7 @@ async function roundTrip(conn: StreamConn, msg: Uint8Array, reply: Uint8Array): 
 async function runServer(
   o: PingpongOptions,
   stack: "ustack" | "kernel",
+  loop: EventLoop | null,
   acceptor: Acceptor,
 ): Promise<number> {
   let served = 0;
@@ -456,7 +480,14 @@ async function runServer(
     }
   }
   if (o.json) {
-    emitJson("summary", { role: "server", stack, transactions: served, connections, stoppedBy });
+    emitJson("summary", {
+      role: "server",
+      stack,
+      transactions: served,
+      connections,
+      stoppedBy,
+      ...(loop === null ? {} : { loop: loopSummary(loop) }),
+    });
   } else {
     emit(`summary: served ${served} transactions on ${connections} connection(s) (${stoppedBy})`);
   }

@@ -14,6 +14,7 @@ import { setImmediate } from "node:timers";
 import { POLLIN } from "../ffi/constants.ts";
 import { pollfds, setPollfd } from "../ffi/structs.ts";
 import { close, eventfdCreate, eventfdDrain, eventfdSignal, pollAsync } from "../ffi/syscalls.ts";
+import { Histogram } from "../core/histogram.ts";
 import type { Stack } from "./stack.ts";
 
 /** Options of the loop. */
@@ -35,10 +36,34 @@ export interface EventLoopStats {
   parks: number;
   /** Wake-ups through the wake eventfd. */
   wakes: number;
+  /**
+   * Ticks run straight from an API call while the loop was parked (its output goes out now,
+   * without waking the parked loop through the eventfd and a helper thread).
+   */
+  inlineTicks: number;
   /** Yields to Deno's event loop. */
   yields: number;
   /** Ticks that threw (a stack bug, reported and survived). */
   tickErrors: number;
+}
+
+/**
+ * Where the loop's time goes, as fixed-memory histograms in microseconds: what a slow
+ * request/response round trip waited on (a park in poll, a long tick, or a long turn away from
+ * the loop — application code, garbage collection, or the process not being scheduled).
+ */
+export interface EventLoopTimes {
+  /** Length of each park in poll() (from the call to its return, wake-up included). */
+  parkUs: Histogram;
+  /** Length of each tick. */
+  tickUs: Histogram;
+  /** Length of each yield to Deno's event loop (from the yield to the next tick's start). */
+  yieldUs: Histogram;
+}
+
+/** A histogram for loop times: µs to ~1 h, within 1/32 of the value. */
+function loopHistogram(): Histogram {
+  return new Histogram({ subBucketBits: 6, maxValue: 2 ** 32 - 1 });
 }
 
 function yieldToDeno(): Promise<void> {
@@ -65,8 +90,15 @@ export class EventLoop {
     ticks: 0,
     parks: 0,
     wakes: 0,
+    inlineTicks: 0,
     yields: 0,
     tickErrors: 0,
+  };
+  /** Time histograms (µs). */
+  readonly times: EventLoopTimes = {
+    parkUs: loopHistogram(),
+    tickUs: loopHistogram(),
+    yieldUs: loopHistogram(),
   };
   readonly #stack: Stack;
   readonly #wakeFd: number;
@@ -79,6 +111,15 @@ export class EventLoop {
   #running: Promise<void> | null = null;
   #closed = false;
   #jsWake: (() => void) | null = null;
+  /** The loop waits in a real poll() (not a JS timer). */
+  #pollable = false;
+  /** A tick is running (the loop's or an inline one). */
+  #inTick = false;
+  #inlineQueued = false;
+  readonly #inlineTick = (): void => {
+    this.#inlineQueued = false;
+    this.#runInline();
+  };
 
   /** Attach to `stack` (creates the two eventfds). */
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
@@ -95,11 +136,44 @@ export class EventLoop {
   }
 
   #wake(): void {
-    if (this.#parked) {
-      this.stats.wakes++;
-      if (this.#jsWake !== null) this.#jsWake();
-      else eventfdSignal(this.#wakeFd);
+    if (!this.#parked) return;
+    if (this.#pollable && !this.#inTick) {
+      // Run the tick ourselves once the caller's synchronous burst is over (a microtask, so
+      // several writes make one tick) instead of waking the parked poll: that wake-up costs a
+      // helper thread's and the main thread's scheduling, tens of µs, on every request.
+      if (!this.#inlineQueued) {
+        this.#inlineQueued = true;
+        queueMicrotask(this.#inlineTick);
+      }
+      return;
     }
+    this.#signalWake();
+  }
+
+  #signalWake(): void {
+    this.stats.wakes++;
+    if (this.#jsWake !== null) this.#jsWake();
+    else eventfdSignal(this.#wakeFd);
+  }
+
+  /** A tick run from an API call while the loop is parked. */
+  #runInline(): void {
+    const stack = this.#stack;
+    // The loop resumed meanwhile (it ticks itself) or is going away.
+    if (!this.#parked || this.#inTick || this.#stopped || stack.closed) return;
+    this.#inTick = true;
+    const start = stack.clock.nowMs();
+    try {
+      stack.tick();
+    } catch (e) {
+      if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
+    } finally {
+      this.#inTick = false;
+    }
+    this.stats.inlineTicks++;
+    this.times.tickUs.record((stack.clock.nowMs() - start) * 1000);
+    // Work the tick left behind (a listener asked for another tick) needs the loop itself.
+    if (this.#parked && stack.hasPendingWork) this.#signalWake();
   }
 
   #buildPollSet(): void {
@@ -136,28 +210,33 @@ export class EventLoop {
     this.#buildPollSet();
     // Drivers without a pollable fd (simulated, loopback) are waited on with a JS timer.
     const pollable = stack.nics.every((n) => n.driver.fd >= 0);
+    this.#pollable = pollable;
+    const times = this.times;
     let lastBusy = clock.nowMs();
     while (!this.#stopped && !stack.closed) {
+      const start = clock.nowMs();
       let frames = 0;
+      this.#inTick = true;
       try {
         frames = stack.tick();
       } catch (e) {
         // A bug somewhere below must not stop the host: report it, keep running.
         if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
+      } finally {
+        this.#inTick = false;
       }
       this.stats.ticks++;
       const now = clock.nowMs();
+      times.tickUs.record((now - start) * 1000);
       if (frames > 0 || stack.hasPendingWork) lastBusy = now;
       if (now - lastBusy < this.#busyPollMs || stack.hasPendingWork) {
-        this.stats.yields++;
-        await yieldToDeno();
+        await this.#yield(now);
         continue;
       }
       const next = stack.nextDeadlineMs();
       let timeout = Math.min(this.#maxIdleWaitMs, next - now);
       if (timeout <= 0) {
-        this.stats.yields++;
-        await yieldToDeno();
+        await this.#yield(now);
         continue;
       }
       timeout = Math.ceil(timeout);
@@ -181,17 +260,23 @@ export class EventLoop {
         });
         this.#parked = false;
       }
-      lastBusy = clock.nowMs() - this.#busyPollMs;
+      const woke = clock.nowMs();
+      times.parkUs.record((woke - now) * 1000);
+      lastBusy = woke - this.#busyPollMs;
     }
+  }
+
+  /** Give Deno's event loop a turn (application code runs), timing it. */
+  async #yield(now: number): Promise<void> {
+    this.stats.yields++;
+    await yieldToDeno();
+    this.times.yieldUs.record((this.#stack.clock.nowMs() - now) * 1000);
   }
 
   /** Ask the loop to stop; `run()`'s promise settles after the current iteration. */
   stop(): void {
     this.#stopped = true;
-    if (this.#parked) {
-      if (this.#jsWake !== null) this.#jsWake();
-      else eventfdSignal(this.#wakeFd);
-    }
+    if (this.#parked) this.#signalWake();
   }
 
   /** Stop, wait for the loop to end, and close the eventfds. */

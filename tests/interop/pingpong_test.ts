@@ -2,7 +2,7 @@
 // (bench/e2e.ts) that checks its table and its JSON record.
 
 import assert from "node:assert/strict";
-import { latencySummary } from "../../cli/pingpong.ts";
+import { latencyHistogram, latencySummary } from "../../cli/pingpong.ts";
 import { formatTable, type MtuResult, parseE2eArgs } from "../../bench/e2e.ts";
 import { interopTest } from "../harness/interop.ts";
 import { runCommand, withVethPair } from "../harness/netns.ts";
@@ -70,6 +70,9 @@ interopTest("pingpong client on the stack against pingpong server --kernel", asy
     assert.ok(s.tps > 0);
     assert.ok(s.minUs > 0 && s.minUs <= s.p50Us, JSON.stringify(s));
     assert.ok(s.p50Us <= s.p90Us && s.p90Us <= s.p99Us && s.p99Us <= s.maxUs, JSON.stringify(s));
+    assert.ok(s.p99Us <= s.p999Us && s.p999Us <= s.maxUs, JSON.stringify(s));
+    // Where the client's event loop spent its time (histograms of parks, ticks, yields).
+    assert.ok(s.loop.ticks > 0 && s.loop.tickP99Us <= s.loop.tickMaxUs, JSON.stringify(s.loop));
 
     const text = await run([
       "pingpong",
@@ -88,7 +91,7 @@ interopTest("pingpong client on the stack against pingpong server --kernel", asy
     );
     assert.match(
       text.stdout,
-      /summary: \d+ transactions in 0\.\d\d s, \d+ trans\/s; latency µs p50 [\d.]+ p90 [\d.]+ p99 [\d.]+ max [\d.]+/,
+      /summary: \d+ transactions in 0\.\d\d s, \d+ trans\/s; latency µs p50 [\d.]+ p90 [\d.]+ p99 [\d.]+ p99\.9 [\d.]+ max [\d.]+/,
     );
     const served = Number(/summary: (\d+) transactions/.exec(text.stdout)![1]);
 
@@ -150,22 +153,23 @@ interopTest(
   { tools: ["iperf3", "python3", "ss"] },
 );
 
-Deno.test("latencySummary: nearest-rank percentiles in µs", () => {
-  const ms = new Float64Array(100);
-  for (let i = 0; i < 100; i++) ms[99 - i] = (i + 1) / 1000; // 1..100 µs, reversed
-  const s = latencySummary(ms, 100);
-  assert.deepEqual(s, {
-    count: 100,
-    minUs: 1,
-    meanUs: 50.5,
-    p50Us: 50,
-    p90Us: 90,
-    p99Us: 99,
-    maxUs: 100,
-  });
-  assert.equal(ms[0], 0.1, "the samples are not reordered");
-  assert.equal(latencySummary(ms, 0).p99Us, 0);
-  assert.equal(latencySummary(new Float64Array([0.25]), 1).p50Us, 250);
+Deno.test("latencySummary: nearest-rank percentiles in µs from the histogram", () => {
+  const h = latencyHistogram();
+  for (let i = 100; i >= 1; i--) h.record(i * 1000); // 1..100 µs in ns, reversed
+  const s = latencySummary(h);
+  assert.deepEqual([s.count, s.minUs, s.meanUs, s.maxUs, s.p999Us], [100, 1, 50.5, 100, 100]);
+  // Each percentile is the top of its bucket: at or above the exact value, within 1/128.
+  for (const [got, want] of [[s.p50Us, 50], [s.p90Us, 90], [s.p99Us, 99]]) {
+    assert.ok(got >= want && got <= want * (1 + 1 / 128), `${got} for ${want}`);
+  }
+  assert.equal(latencySummary(latencyHistogram()).p99Us, 0);
+  const one = latencyHistogram();
+  one.record(250_000);
+  assert.equal(latencySummary(one).p50Us, 250);
+  // A long tail is resolved to within 1/128 of the value, never below it.
+  for (let i = 0; i < 1000; i++) h.record(12_345_678);
+  const p999 = latencySummary(h).p999Us;
+  assert.ok(p999 >= 12_345.6 && p999 <= 12_345.7 * (1 + 1 / 128), `p99.9 ${p999}`);
 });
 
 Deno.test("pingpong: bad arguments exit 2 with the usage; --help exits 0", async () => {
