@@ -193,6 +193,11 @@ export const UDP_COUNTERS = [
   "OutDatagrams",
   "SndbufErrors",
   "IgnoredMulti",
+  // Zero-copy receive (no Linux twin): datagrams lent out in place, handed back, and still
+  // lent when their socket closed (an application that forgot to hand them back).
+  "ZeroCopyLent",
+  "ZeroCopyReturned",
+  "ZeroCopyLeakedOnClose",
 ] as const;
 
 /**

@@ -12,7 +12,6 @@ import { transportChecksumOk } from "../net/checksum.ts";
 import {
   type IpAddr,
   IpAddress,
-  IpAddressScratch,
   type IpFamily,
   isMulticast,
   isUnspecified,
@@ -27,36 +26,21 @@ import {
   NetRoute,
   type NetRxMeta,
 } from "../net/network_layer.ts";
-import { ByteRing } from "../core/byte_ring.ts";
 import type { Clock } from "../core/clock.ts";
-import { type ErrnoCode, StackError } from "../core/errors.ts";
-import {
-  EV_ERROR,
-  EV_HANGUP,
-  EV_READABLE,
-  EV_WRITABLE,
-  type EventMux,
-  WaitQueue,
-} from "../core/event_mux.ts";
+import { StackError } from "../core/errors.ts";
+import type { EventMux } from "../core/event_mux.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
 import { UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
+import { UdpPeer } from "./udp_records.ts";
+import { anyOf, UdpEndpoint } from "./udp_endpoint.ts";
+
+export { UdpEndpoint, UdpPeer };
 
 /** IP protocol number of UDP. */
 const IP_PROTO_UDP = 17;
-/** The IPv4 wildcard, `0.0.0.0` (IPv4-mapped). */
-const ANY4 = IpAddress.v4(0);
-/** The IPv6 wildcard, `::`. */
-const ANY6 = new IpAddress(0, 0, 0, 0);
-/** Words per queued datagram in the metadata ring: source address (4), port, length. */
-const META_WORDS = 6;
-
-/** The wildcard address of `family`. */
-function anyOf(family: IpFamily): IpAddress {
-  return family === 4 ? ANY4 : ANY6;
-}
 
 /** Largest UDP payload over IPv4 (65535 − 20 − 8). */
 export const UDP_MAX_PAYLOAD = 65507;
@@ -91,204 +75,6 @@ export interface UdpOptions {
   maxQueuedDatagrams?: number;
   /** Most UDP sockets [65 536]. */
   maxSockets?: number;
-}
-
-/** Sender of a received datagram; one record reused by the caller. */
-export class UdpPeer {
-  /** Source address (IPv4 ones IPv4-mapped). */
-  readonly addr: IpAddressScratch = new IpAddressScratch();
-  /** Source port. */
-  port = 0;
-  /** Full datagram length (larger than what was copied when truncated). */
-  length = 0;
-}
-
-/**
- * One UDP socket.
- */
-export class UdpEndpoint {
-  /** Readiness of this socket. */
-  readonly wq: WaitQueue = new WaitQueue();
-  /** The socket's family: 4 (AF_INET) or 6 (AF_INET6, dual-stack unless `v6only`). */
-  readonly family: IpFamily;
-  /** IPV6_V6ONLY: an AF_INET6 socket bound to `::` gets no IPv4 (set before binding). */
-  v6only = false;
-  /** Local address (the family's wildcard when unbound or bound to any). */
-  localAddr: IpAddress;
-  /** Local port (0 = unbound). */
-  localPort = 0;
-  /** Connected peer address (the wildcard when unconnected). */
-  remoteAddr: IpAddress;
-  /** Connected peer port. */
-  remotePort = 0;
-  /** SO_BROADCAST. */
-  broadcast = false;
-  /** SO_REUSEADDR (recorded; UDP binding conflicts are still refused). */
-  reuseAddr = false;
-  /** SO_SNDBUF: the largest datagram accepted for sending is min(this, 65507). */
-  sendBufferBytes = 212_992;
-  /** TTL / hop limit of outgoing datagrams (0 = the network layer's default). */
-  ttl = 0;
-  /** Pending asynchronous error (e.g. ECONNREFUSED after a port unreachable). */
-  error: ErrnoCode | null = null;
-  /** Datagrams dropped because the receive queue was full. */
-  drops = 0;
-  #layer: UdpLayer | null;
-  #ring: ByteRing;
-  /** Per queued datagram: source address (4 words), source port, length. */
-  #meta: Uint32Array;
-  #head = 0;
-  #count = 0;
-  #rcvbuf: number;
-
-  /** Made by {@link UdpLayer.open}. */
-  constructor(
-    layer: UdpLayer,
-    family: IpFamily,
-    receiveBufferBytes: number,
-    maxDatagrams: number,
-  ) {
-    this.#layer = layer;
-    this.family = family;
-    this.localAddr = anyOf(family);
-    this.remoteAddr = anyOf(family);
-    this.#rcvbuf = receiveBufferBytes;
-    this.#ring = new ByteRing(receiveBufferBytes);
-    this.#meta = new Uint32Array(maxDatagrams * META_WORDS);
-    this.wq.readiness = EV_WRITABLE;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#layer === null;
-  }
-
-  /** Datagrams waiting to be read. */
-  get queuedDatagrams(): number {
-    return this.#count;
-  }
-
-  /** Bytes waiting to be read. */
-  get queuedBytes(): number {
-    return this.#ring.length;
-  }
-
-  /** SO_RCVBUF. */
-  get receiveBufferBytes(): number {
-    return this.#rcvbuf;
-  }
-
-  /** Set SO_RCVBUF (bounded by the layer's maximum); keeps queued data. */
-  set receiveBufferBytes(bytes: number) {
-    const layer = this.#live();
-    const n = Math.max(2048, Math.min(bytes, layer.maxReceiveBufferBytes));
-    if (n > this.#ring.capacity) this.#ring.resize(n);
-    this.#rcvbuf = n;
-  }
-
-  #live(): UdpLayer {
-    if (this.#layer === null) throw new StackError("EBADF", "socket is closed");
-    return this.#layer;
-  }
-
-  /** Bind to `addr` (null = the family's wildcard) and `port` (0 = pick an ephemeral one). */
-  bind(addr: IpAddr | null, port: number): void {
-    this.#live().bind(this, addr ?? anyOf(this.family), port);
-  }
-
-  /** Connect to `addr:port` (filters incoming datagrams, sets the default destination). */
-  connect(addr: IpAddr, port: number): void {
-    this.#live().connect(this, addr, port);
-  }
-
-  /**
-   * Send `data[off..off+len)` to `addr:port` (or the connected peer when `addr` is null).
-   * Returns `len`. Throws StackError: EDESTADDRREQ, EMSGSIZE, ENETUNREACH, EACCES (broadcast
-   * without SO_BROADCAST), EAFNOSUPPORT (an IPv6 address from an AF_INET socket), ENOBUFS.
-   */
-  sendto(data: Uint8Array, off: number, len: number, addr: IpAddr | null = null, port = 0): number {
-    return this.#live().sendto(this, data, off, len, addr, port);
-  }
-
-  /**
-   * Take the oldest datagram: copies up to `len` bytes into `dst[off..]` (the rest of a longer
-   * datagram is discarded, as with MSG_TRUNC semantics) and fills `from`. Returns the bytes
-   * copied, or -1 when the queue is empty. Throws a pending error once (ECONNREFUSED).
-   */
-  recvfrom(dst: Uint8Array, off: number, len: number, from: UdpPeer | null): number {
-    this.#live();
-    if (this.error !== null) {
-      const e = this.error;
-      this.error = null;
-      this.#updateReadiness();
-      throw new StackError(e, "recvfrom");
-    }
-    if (this.#count === 0) return -1;
-    const m = this.#meta;
-    const i = this.#head * META_WORDS;
-    const length = m[i + 5];
-    if (from !== null) {
-      from.addr.setWords(m[i], m[i + 1], m[i + 2], m[i + 3]);
-      from.port = m[i + 4];
-      from.length = length;
-    }
-    const n = Math.min(len, length);
-    this.#ring.read(dst, off, n);
-    if (length > n) this.#ring.consume(length - n);
-    this.#head = (this.#head + 1) % (m.length / META_WORDS);
-    this.#count--;
-    this.#updateReadiness();
-    return n;
-  }
-
-  /** Close: unbind and drop queued datagrams. Idempotent. */
-  close(): void {
-    const layer = this.#layer;
-    if (layer === null) return;
-    layer.release(this);
-    this.#layer = null;
-    this.#ring.clear();
-    this.#count = 0;
-    this.wq.readiness = 0;
-    this.wq.wakeAll(EV_ERROR | EV_HANGUP);
-  }
-
-  /** Queue a received datagram; false when the queue is full. */
-  enqueue(buf: Uint8Array, off: number, len: number, src: IpAddr, srcPort: number): boolean {
-    const m = this.#meta;
-    const slots = m.length / META_WORDS;
-    if (this.#count >= slots || this.#ring.free < len || this.#ring.length + len > this.#rcvbuf) {
-      this.drops++;
-      return false;
-    }
-    this.#ring.write(buf, off, len);
-    const i = ((this.#head + this.#count) % slots) * META_WORDS;
-    m[i] = src.w0;
-    m[i + 1] = src.w1;
-    m[i + 2] = src.w2;
-    m[i + 3] = src.w3;
-    m[i + 4] = srcPort;
-    m[i + 5] = len;
-    this.#count++;
-    this.#updateReadiness();
-    return true;
-  }
-
-  /** Record an asynchronous error (connected sockets only, as Linux without IP_RECVERR). */
-  setError(code: ErrnoCode): void {
-    this.error = code;
-    this.#updateReadiness();
-  }
-
-  #updateReadiness(): void {
-    const before = this.wq.readiness;
-    let r = EV_WRITABLE;
-    if (this.#count > 0) r |= EV_READABLE;
-    if (this.error !== null) r |= EV_ERROR | EV_READABLE;
-    this.wq.readiness = r;
-    const gained = r & ~before;
-    if (gained !== 0 && this.#layer !== null) this.#layer.notify(this, gained);
-  }
 }
 
 /**
@@ -342,6 +128,16 @@ export class UdpLayer implements NetProtocolHandler {
     if (this.#sockets >= this.#maxSockets) throw new StackError("ENOBUFS", "too many UDP sockets");
     this.#sockets++;
     return new UdpEndpoint(this, family, this.#rcvbuf, this.#maxDatagrams);
+  }
+
+  /** @internal The UDP counters. */
+  get counters(): Counters {
+    return this.#ctx.stats.udp;
+  }
+
+  /** @internal Ask for a tick so queued datagrams go out (once per batch call). */
+  flushRequest(): void {
+    this.#ctx.requestTick();
   }
 
   /** @internal Readiness change of `ep`. */
@@ -439,6 +235,7 @@ export class UdpLayer implements NetProtocolHandler {
     len: number,
     addr: IpAddr | null,
     port: number,
+    requestTick = true,
   ): number {
     const ctx = this.#ctx;
     if (addr === null) {
@@ -479,7 +276,7 @@ export class UdpLayer implements NetProtocolHandler {
     );
     ctx.stats.udp.OutDatagrams++;
     net.send(pb, r, src, addr, IP_PROTO_UDP, ep.ttl || net.defaultHopLimit, 0, false, null);
-    ctx.requestTick();
+    if (requestTick) ctx.requestTick();
     return len;
   }
 
