@@ -31,6 +31,7 @@ export const LINK_OPTIONS = {
   "no-offload": { type: "boolean" },
   "rx-ring": { type: "string" },
   "busy-poll": { type: "string" },
+  "block-poll": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -77,8 +78,9 @@ export const LINK_USAGE = `link options:
   --mtu N              use a smaller MTU than the link's
   --pcap FILE          record every frame to FILE (needs --allow-write)
   --netns NAME         open the interface inside network namespace NAME
-  --busy-poll US       keep polling this long after the last frame before parking
-                       in poll() (event loop default; 0 parks at once)
+  --busy-poll US       when idle, keep ticking this long after the last frame (50)
+  --block-poll US      then wait in blocking poll() slices of <= 1 ms this long
+                       before parking on a helper thread (5000; 0: park at once)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -148,10 +150,16 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     mtu: v.mtu === undefined ? undefined : numberFlag("mtu", v.mtu, 0, { integer: true, min: 68 }),
     pcap: v.pcap as string | undefined,
     netns: v.netns as string | undefined,
-    loop: v["busy-poll"] === undefined ? undefined : {
-      busyPollUs: numberFlag("busy-poll", v["busy-poll"], 0, { min: 0, max: 1_000_000 }),
-    },
+    loop: loopConfig(v),
   };
+}
+
+/** The event-loop tunables of `--busy-poll` / `--block-poll`, or undefined for the defaults. */
+function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
+  if (v["busy-poll"] === undefined && v["block-poll"] === undefined) return undefined;
+  const us = (name: string) =>
+    v[name] === undefined ? undefined : numberFlag(name, v[name], 0, { min: 0, max: 1_000_000 });
+  return { busyPollUs: us("busy-poll"), blockPollUs: us("block-poll") };
 }
 
 function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {

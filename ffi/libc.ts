@@ -24,7 +24,8 @@ const SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  // int poll(struct pollfd *fds, nfds_t nfds, int timeout): only ever called with timeout 0.
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout): timeout 0, or a short bounded
+  // slice (pollBlocking: ≤ 10 ms, the event loop's blocking wait).
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   // The same poll on Deno's helper thread, for idle waits (errno is not ours after it).
   poll_nonblocking: {

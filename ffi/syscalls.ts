@@ -370,6 +370,28 @@ export function pollNow(fds: Uint8Array, nfds: number = fds.byteLength >>> 3): n
 }
 
 /**
+ * `poll(2)` blocking this thread for at most `timeoutMs` (1..10, whole ms): the number of ready
+ * entries, 0 on timeout, or `-errno`. While it waits no JavaScript runs and Deno's own timers
+ * and I/O wait too, so the event loop only uses it for short slices it bounds itself; in
+ * return a frame or an eventfd write wakes this very thread, with no helper thread in between
+ * (one scheduler wake-up, as a blocking `recv` has, instead of two).
+ *
+ * @example
+ * ```ts
+ * if (pollBlocking(fds, 1) > 0) tick();
+ * ```
+ */
+export function pollBlocking(
+  fds: Uint8Array,
+  timeoutMs: number,
+  nfds: number = fds.byteLength >>> 3,
+): number {
+  const timeout = Math.min(10, Math.max(1, Math.ceil(timeoutMs)));
+  const r = libc().poll(fds, sizeArg(nfds), timeout | 0);
+  return r < 0 ? -errno() : r;
+}
+
+/**
  * Wait up to `timeoutMs` (negative or non-finite: forever; fractions round up) for any entry of
  * `fds`, on Deno's helper thread so the event loop keeps running. Resolves to the number of
  * ready entries, 0 on timeout, or -1 on failure (errno is not available: it belongs to the
