@@ -154,6 +154,8 @@ export interface DataPathCounters {
   driverSyscalls: number;
   /** Times the loop parked in poll() (each park is a poll plus an eventfd read). */
   loopParks: number;
+  /** Blocking poll() slices the idle loop waited in (one syscall each). */
+  loopBlocks: number;
   /** Eventfd writes that woke the parked loop. */
   loopWakes: number;
   /** Eventfd writes of the readiness mux. */
@@ -175,14 +177,15 @@ export function dataPathCounters(rt: Runtime): DataPathCounters {
     txKicks: d.stats.txKicks,
     driverSyscalls: d.stats.syscalls,
     loopParks: rt.loop.stats.parks,
+    loopBlocks: rt.loop.stats.blocks,
     loopWakes: rt.loop.stats.wakes,
-    muxSignals: rt.stack.mux.stats.signals,
+    muxSignals: rt.loop.stats.muxSignals,
   };
 }
 
 /**
  * The counters between two snapshots, plus `syscalls` (driver syscalls, two per park — the
- * poll and the eventfd read — and every eventfd write) and syscalls per frame moved in either
+ * poll and the eventfd read — one per blocking poll slice, and every eventfd write) and syscalls per frame moved in either
  * direction: the `driver` field of a summary.
  */
 export function dataPathDelta(
@@ -195,7 +198,7 @@ export function dataPathDelta(
   }
   const frames = (out.txFrames as number) + (out.rxFrames as number);
   const syscalls = (out.driverSyscalls as number) + 2 * (out.loopParks as number) +
-    (out.loopWakes as number) + (out.muxSignals as number);
+    (out.loopBlocks as number) + (out.loopWakes as number) + (out.muxSignals as number);
   out.syscalls = syscalls;
   out.driverSyscallsPerFrame = frames > 0 ? round((out.driverSyscalls as number) / frames, 4) : 0;
   out.syscallsPerFrame = frames > 0 ? round(syscalls / frames, 4) : 0;

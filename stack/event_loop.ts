@@ -14,7 +14,7 @@
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
- * packets go out now), `muxFd` is for the outside world (the mux writes it once per tick that
+ * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once per tick that
  * made any socket ready, so an outside poll loop can wait on it).
  *
  * @module
@@ -59,6 +59,8 @@ export interface EventLoopStats {
   parks: number;
   /** Blocking poll() slices waited. */
   blocks: number;
+  /** Eventfd writes of the readiness mux (only once `muxFd` was asked for). */
+  muxSignals: number;
   /** Wake-ups through the wake eventfd. */
   wakes: number;
   /**
@@ -110,13 +112,12 @@ function yieldToDeno(): Promise<void> {
  * ```
  */
 export class EventLoop {
-  /** The eventfd the mux signals once per tick that made anything ready. */
-  readonly muxFd: number;
   /** Counters. */
   readonly stats: EventLoopStats = {
     ticks: 0,
     parks: 0,
     blocks: 0,
+    muxSignals: 0,
     wakes: 0,
     inlineTicks: 0,
     yields: 0,
@@ -131,6 +132,7 @@ export class EventLoop {
   };
   readonly #stack: Stack;
   readonly #wakeFd: number;
+  #muxFd = -1;
   readonly #maxIdleWaitMs: number;
   readonly #busyPollMs: number;
   readonly #blockPollMs: number;
@@ -158,12 +160,25 @@ export class EventLoop {
     this.#busyPollMs = (opts.busyPollUs ?? 50) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#wakeFd = eventfdCreate();
-    this.muxFd = eventfdCreate();
-    const muxFd = this.muxFd;
-    stack.mux.signal = () => {
-      eventfdSignal(muxFd);
-    };
     stack.setWaker(() => this.#wake());
+  }
+
+  /**
+   * The eventfd the mux signals once per tick that made anything ready, for an outside poll
+   * loop. Made on first use: until then no tick pays for an eventfd write nobody reads.
+   */
+  get muxFd(): number {
+    if (this.#muxFd < 0) {
+      if (this.#closed) throw new Error("EventLoop: closed");
+      const fd = eventfdCreate();
+      this.#muxFd = fd;
+      const stats = this.stats;
+      this.#stack.mux.signal = () => {
+        stats.muxSignals++;
+        eventfdSignal(fd);
+      };
+    }
+    return this.#muxFd;
   }
 
   #wake(): void {
@@ -338,6 +353,6 @@ export class EventLoop {
     this.#stack.mux.signal = null;
     this.#stack.setWaker(null);
     close(this.#wakeFd);
-    close(this.muxFd);
+    if (this.#muxFd >= 0) close(this.#muxFd);
   }
 }
