@@ -94,6 +94,7 @@ export {
   AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
   AF_PACKET_RING_DEFAULT_RX_RING,
   AF_PACKET_RING_DEFAULT_TX_FRAMES,
+  AF_PACKET_RING_DEFAULT_TX_KICK_BYTES,
   AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
@@ -182,6 +183,8 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly rxRetireMs: number;
   /** Number of TX slots. */
   readonly txFrames: number;
+  /** The TX ring is kicked once this many frame bytes are queued (0: at flush only). */
+  readonly txKickBytes: number;
   /** Bytes per TX slot (frame header, vnet header and frame). */
   readonly txFrameBytes: number;
   /** Largest Ethernet frame `transmit` takes with a GSO offload (0 without vnetHdr). */
@@ -260,7 +263,9 @@ export class AfPacketRingDriver implements LinkDriver {
       layout,
       vnetBytes: this.#vnetBytes,
       stats: this.stats,
+      kickBytes: o.txKickBytes,
     });
+    this.txKickBytes = o.txKickBytes;
   }
 
   /**

@@ -69,6 +69,15 @@ export const AF_PACKET_RING_DEFAULT_RX_BLOCKS = 32;
 export const AF_PACKET_RING_DEFAULT_RX_RETIRE_MS = 1;
 /** Default number of TX slots. */
 export const AF_PACKET_RING_DEFAULT_TX_FRAMES = 128;
+/**
+ * Default burst bound of the TX ring: kick once this many frame bytes are queued. A kernel
+ * receiver's UDP socket holds ~416 KB by default (`rmem_default` doubled for overhead), and
+ * it is filled in the kick itself (veth delivers in the sender's context) while the
+ * application drains it on another CPU: one kick per tick's output (64 datagrams of 8,900 B
+ * from `uperf`, 570 KB) overran it. 256 KiB is ~29 datagrams of 8,900 B, or four 64 KB TCP
+ * super-segments (0.034 kicks per 9000-byte wire packet).
+ */
+export const AF_PACKET_RING_DEFAULT_TX_KICK_BYTES = 256 * 1024;
 /** The driver's class name, for messages. */
 const DRIVER = "AfPacketRingDriver";
 /** `tp_frame_size` declared for the V3 RX ring (V3 frames are variable; only checked). */
@@ -110,6 +119,11 @@ export interface AfPacketRingOptions {
   /** TX slots, at least (rounded up to whole blocks; 1..65536); default 128. */
   txFrames?: number;
   /**
+   * Kick the kernel as soon as this many frame bytes are queued (0: only at the end of a tick
+   * or when the ring is full); default {@link AF_PACKET_RING_DEFAULT_TX_KICK_BYTES}.
+   */
+  txKickBytes?: number;
+  /**
    * Offer UDP segmentation offload (`gso_type` 5, Linux ≥ 6.2) when vnetHdr is on; default
    * true (reported only if the qdisc is not bypassed or the device does USO itself). Set false
    * for older kernels.
@@ -147,6 +161,8 @@ export interface PacketRingSizes {
   rxRetireMs: number;
   /** TX slots asked for. */
   txFrames: number;
+  /** Kick once this many frame bytes are queued (0: never early). */
+  txKickBytes: number;
 }
 
 /** What {@link openPacketRing} set up, handed to the driver. */
@@ -165,6 +181,8 @@ export interface OpenedPacketRing {
   uso: boolean;
   /** Sizes of both rings. */
   geometry: PacketRingGeometry;
+  /** Kick once this many frame bytes are queued (0: never early). */
+  txKickBytes: number;
   /** The mapping: the RX ring's blocks, then the TX ring's. */
   map: Deno.PointerObject;
   /** Bytes of the mapping. */
@@ -237,7 +255,15 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     1,
     65536,
   );
-  return { rxRing, rxFrames, rxBlockBytes, rxBlocks, rxRetireMs, txFrames };
+  const txKickBytes = intOption(
+    DRIVER,
+    "txKickBytes",
+    opts.txKickBytes,
+    AF_PACKET_RING_DEFAULT_TX_KICK_BYTES,
+    0,
+    1 << 30,
+  );
+  return { rxRing, rxFrames, rxBlockBytes, rxBlocks, rxRetireMs, txFrames, txKickBytes };
 }
 
 /**
@@ -309,6 +335,7 @@ export function openPacketRing(
     ignoresOutgoing,
     uso: vnetHdr && (opts.udpSegmentationOffload ?? true) && (!bypass || device.uso),
     geometry: g,
+    txKickBytes: sizes.txKickBytes,
     map,
     mapBytes,
   };

@@ -140,6 +140,8 @@ export interface TxRingSetup {
   vnetBytes: number;
   /** Counters to update. */
   stats: TxRingCounters;
+  /** Kick as soon as this many frame bytes are queued (0: only at flush or when full). */
+  kickBytes?: number;
 }
 
 /**
@@ -167,8 +169,10 @@ export class TxRing {
   readonly #data: number;
   readonly #vnetBytes: number;
   readonly #stats: TxRingCounters;
+  readonly #kickBytes: number;
   #head = 0;
   #queued = 0;
+  #queuedBytes = 0;
   #last = -1;
   #kickNeeded = false;
 
@@ -176,6 +180,7 @@ export class TxRing {
   constructor(s: TxRingSetup) {
     const g = s.geometry;
     this.slots = g.framesPerBlock * g.blocks;
+    this.#kickBytes = s.kickBytes ?? 0;
     this.#fd = s.fd;
     this.#ring = s.ring;
     this.#words = s.words;
@@ -233,6 +238,11 @@ export class TxRing {
     this.#queued++;
     stats.txFrames++;
     stats.txBytes += len;
+    // A burst the size of a receiver's socket buffer goes out before the next one is queued,
+    // as a kernel sender's would (its socket buffer holds it back): one kick for a whole
+    // tick's output can overrun a receiver that drains between deliveries.
+    this.#queuedBytes += len;
+    if (this.#kickBytes > 0 && this.#queuedBytes >= this.#kickBytes) this.kick();
     return true;
   }
 
@@ -252,6 +262,7 @@ export class TxRing {
       stats.txKickErrors++;
     }
     this.#queued = 0;
+    this.#queuedBytes = 0;
     // The kernel sends in ring order: if the newest slot still waits, so may others (socket
     // buffer full, device busy). The next flush kicks again.
     this.#kickNeeded = this.#last >= 0 &&
@@ -262,6 +273,7 @@ export class TxRing {
   /** Forget queued work (the socket is closing). */
   abandon(): void {
     this.#queued = 0;
+    this.#queuedBytes = 0;
     this.#kickNeeded = false;
   }
 }
