@@ -7,6 +7,8 @@
  *   for reference rows, `pingpong --kernel` on both ends;
  * - **ustack→kernel** — `ustack uperf client` / `pingpong client` on the stack end against a
  *   kernel sink (Python) and `pingpong server --kernel`;
+ * - **kernel→ustack** — the receive path: the Python sender on the peer end (kernel) into
+ *   `ustack serve --discard` (TCP) and `ustack uperf server --udp` on the stack end;
  * - **ustack↔ustack** — the kernel's address is taken off the peer end too and a second stack
  *   runs there (`uperf server`, `pingpong server`).
  *
@@ -30,10 +32,15 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { BenchLink, type BenchProcess, type Finished, ustackCommand } from "./netns.ts";
+import { BenchLink, type BenchProcess, type Finished, type Side, ustackCommand } from "./netns.ts";
 
-/** The three ways, as JSON keys. */
-export const COLUMNS = ["kernel_kernel", "ustack_kernel", "ustack_ustack"] as const;
+/** The four ways, as JSON keys. */
+export const COLUMNS = [
+  "kernel_kernel",
+  "ustack_kernel",
+  "kernel_ustack",
+  "ustack_ustack",
+] as const;
 /** One of {@link COLUMNS}. */
 export type Column = typeof COLUMNS[number];
 
@@ -41,6 +48,7 @@ export type Column = typeof COLUMNS[number];
 const TITLES: Record<Column, string> = {
   kernel_kernel: "kernel↔kernel",
   ustack_kernel: "ustack→kernel",
+  kernel_ustack: "kernel→ustack",
   ustack_ustack: "ustack↔ustack",
 };
 
@@ -203,6 +211,7 @@ print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start}), flu
 const PORTS = {
   kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300 },
   ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310 },
+  kernel_ustack: { tcp: 5231, udp: 5232, rr: 5330 },
   ustack_ustack: { tcp: 5221, udp: 5222, rr: 5320 },
 } as const;
 
@@ -264,12 +273,17 @@ class MtuRun {
   constructor(readonly link: BenchLink, readonly o: E2eOptions) {
     const values: Record<string, Record<Column, number | null>> = {};
     for (const r of ROWS) {
-      values[r.key] = { kernel_kernel: null, ustack_kernel: null, ustack_ustack: null };
+      values[r.key] = {
+        kernel_kernel: null,
+        ustack_kernel: null,
+        kernel_ustack: null,
+        ustack_ustack: null,
+      };
     }
     this.result = {
       mtu: link.mtu,
       values,
-      details: { kernel_kernel: {}, ustack_kernel: {}, ustack_ustack: {} },
+      details: { kernel_kernel: {}, ustack_kernel: {}, kernel_ustack: {}, ustack_ustack: {} },
       errors: [],
     };
     this.#s = o.seconds;
@@ -382,12 +396,19 @@ class MtuRun {
     }
   }
 
-  /** The Python sender on the stack end (TCP chunks of 128 KiB, UDP datagrams of 8900 B). */
-  async pySend(proto: "tcp" | "udp"): Promise<Record<string, number>> {
-    const port = PORTS.kernel_kernel[proto];
+  /**
+   * The Python sender (TCP chunks of 128 KiB, UDP datagrams of 8900 B), on the stack end to the
+   * peer (kernel↔kernel), or on the peer end to the stack (kernel→ustack).
+   */
+  async pySend(
+    proto: "tcp" | "udp",
+    port: number = PORTS.kernel_kernel[proto],
+    from: Side = "stack",
+  ): Promise<Record<string, number>> {
     const len = proto === "tcp" ? 128 * 1024 : UDP_LEN;
-    const cmd = argv`python3 -c ${PY_SENDER} ${proto} ${this.#peer} ${port} ${this.#s} ${len}`;
-    const f = await this.link.run("stack", cmd, this.#s * 1000 + GRACE_MS);
+    const to = from === "stack" ? this.#peer : this.link.addr("stack");
+    const cmd = argv`python3 -c ${PY_SENDER} ${proto} ${to} ${port} ${this.#s} ${len}`;
+    const f = await this.link.run(from, cmd, this.#s * 1000 + GRACE_MS);
     mustSucceed(`python ${proto} sender`, f);
     return lastJson(f.stdout);
   }
@@ -489,6 +510,62 @@ class MtuRun {
     }));
   }
 
+  /**
+   * kernel→ustack, the receive path: the stack on the stack end runs the receivers, the
+   * Python sender on the peer end (which keeps its kernel address) sends to it.
+   */
+  async kernelUstack(): Promise<void> {
+    const col: Column = "kernel_ustack";
+    const ports = PORTS[col];
+    const opts = this.link.stackOptions("stack", this.o.driver);
+    const serverSeconds = this.#s + 30;
+    await this.measure(col, "tcp", async () => {
+      const server = this.link.start(
+        "stack",
+        ustackCommand([
+          ...argv`serve --discard ${ports.tcp}`,
+          ...opts,
+        ]),
+      );
+      try {
+        await server.waitForLine(/^ready /);
+        const sent = await this.pySend("tcp", ports.tcp, "peer");
+        const f = await server.stop(10_000);
+        const got = Number(/InBytes=(\d+)/.exec(f.stdout)?.[1] ?? NaN);
+        if (got !== sent.bytes) {
+          throw new Error(`serve --discard got ${got} bytes of the ${sent.bytes} sent`);
+        }
+        this.set("tcpGbps", col, gbps(sent.bytes, sent.seconds));
+        return { tool: "python3 sender -> serve --discard", sender: sent, received: got };
+      } finally {
+        await server.stop();
+      }
+    });
+    await this.measure(col, "udp", async () => {
+      const server = this.link.start(
+        "stack",
+        ustackCommand([
+          ...argv`uperf server --udp -p ${ports.udp} -t ${serverSeconds}`,
+          ...opts,
+          "--json",
+        ]),
+      );
+      try {
+        await server.waitForLine(/"event":"ready"/);
+        const sent = await this.pySend("udp", ports.udp, "peer");
+        await sleep(300);
+        const f = await server.stop(10_000);
+        mustSucceed("uperf server --udp", f);
+        const sj = lastJson(f.stdout, "summary");
+        this.set("udpTxGbps", col, gbps(sent.bytes, sent.seconds));
+        this.set("udpRxGbps", col, gbps(sj.bytes, sent.seconds));
+        return { tool: "python3 sender -> uperf server --udp", sender: sent, server: sj };
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
   /** ustack↔ustack: the kernel address leaves the peer end and a second stack runs there. */
   async ustackUstack(): Promise<void> {
     const col: Column = "ustack_ustack";
@@ -567,6 +644,7 @@ export async function measureMtu(mtu: number, o: E2eOptions): Promise<MtuResult>
   try {
     await run.kernelKernel();
     await run.ustackKernel();
+    await run.kernelUstack();
     await run.ustackUstack();
   } catch (e) {
     run.result.errors.push(`set-up: ${(e as Error).message ?? e}`);

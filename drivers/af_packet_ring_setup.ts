@@ -74,8 +74,8 @@ export const AF_PACKET_RING_DEFAULT_TX_FRAMES = 128;
  * receiver's UDP socket holds ~416 KB by default (`rmem_default` doubled for overhead), and
  * it is filled in the kick itself (veth delivers in the sender's context) while the
  * application drains it on another CPU: one kick per tick's output (64 datagrams of 8,900 B
- * from `uperf`, 570 KB) overran it. 256 KiB is ~29 datagrams of 8,900 B, or four 64 KB TCP
- * super-segments (0.034 kicks per 9000-byte wire packet).
+ * from `uperf`, 570 KB) overran it. 256 KiB is ~29 datagrams of 8,900 B (0.034 kicks per
+ * 9000-byte wire packet). TCP super-segments do not count: TCP is clocked by its ACKs.
  */
 export const AF_PACKET_RING_DEFAULT_TX_KICK_BYTES = 256 * 1024;
 /** The driver's class name, for messages. */

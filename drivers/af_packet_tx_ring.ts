@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { TxOffload } from "../link/driver.ts";
+import { GSO_NONE, type TxOffload } from "../link/driver.ts";
 import { ETH_HLEN, MSG_DONTWAIT, PAGE_BYTES } from "../ffi/constants.ts";
 import { EAGAIN, ENOBUFS } from "../ffi/errno.ts";
 import { sendto } from "../ffi/syscalls.ts";
@@ -241,8 +241,11 @@ export class TxRing {
     // A burst the size of a receiver's socket buffer goes out before the next one is queued,
     // as a kernel sender's would (its socket buffer holds it back): one kick for a whole
     // tick's output can overrun a receiver that drains between deliveries.
-    this.#queuedBytes += len;
-    if (this.#kickBytes > 0 && this.#queuedBytes >= this.#kickBytes) this.kick();
+    // TCP super-segments (GSO) are not counted: TCP is clocked by its receiver's ACKs already.
+    if (offload === null || offload.gsoType === GSO_NONE) {
+      this.#queuedBytes += len;
+      if (this.#kickBytes > 0 && this.#queuedBytes >= this.#kickBytes) this.kick();
+    }
     return true;
   }
 

@@ -104,7 +104,7 @@ interopTest("pingpong client on the stack against pingpong server --kernel", asy
 });
 
 interopTest(
-  "bench:e2e --quick --seconds 1 prints the three-way table and writes the JSON record",
+  "bench:e2e --quick --seconds 1 prints the four-way table and writes the JSON record",
   async () => {
     const out = await Deno.makeTempFile({ suffix: ".json" });
     const before = await netnsNames();
@@ -115,7 +115,7 @@ interopTest(
         { timeoutMs: 120_000 },
       );
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      for (const title of ["kernel↔kernel", "ustack→kernel", "ustack↔ustack"]) {
+      for (const title of ["kernel↔kernel", "ustack→kernel", "kernel→ustack", "ustack↔ustack"]) {
         assert.ok(r.stdout.includes(title), `table column ${title}:\n${r.stdout}`);
       }
       for (const mtu of [9000, 1500]) {
@@ -128,9 +128,13 @@ interopTest(
       for (const m of record.mtus) {
         assert.deepEqual(Object.keys(m.results).sort(), [
           "kernel_kernel",
+          "kernel_ustack",
           "ustack_kernel",
           "ustack_ustack",
         ]);
+        // The receive path: bulk TCP and UDP only.
+        assert.ok(m.results.kernel_ustack.tcpGbps > 0, `${m.mtu} kernel_ustack tcpGbps`);
+        assert.equal(typeof m.results.kernel_ustack.udpRxGbps, "number");
         for (const col of ["kernel_kernel", "ustack_kernel", "ustack_ustack"]) {
           for (const key of ["tcpGbps", "udpTxGbps", "rrP50Us", "rrP99Us", "rrTps"]) {
             assert.ok(m.results[col][key] > 0, `${m.mtu} ${col} ${key}: ${m.results[col][key]}`);
@@ -209,20 +213,28 @@ Deno.test("bench:e2e: options and the table's ratios", () => {
   assert.throws(() => parseE2eArgs(["--mtu", "100"]));
   assert.equal(parseE2eArgs(["--help"]), null);
 
-  const none = { kernel_kernel: null, ustack_kernel: null, ustack_ustack: null };
+  const none = {
+    kernel_kernel: null,
+    ustack_kernel: null,
+    kernel_ustack: null,
+    ustack_ustack: null,
+  };
   const r: MtuResult = {
     mtu: 9000,
     values: {
-      tcpGbps: { kernel_kernel: 10, ustack_kernel: 5, ustack_ustack: 2.5 },
-      rrP50Us: { kernel_kernel: 40, ustack_kernel: 80, ustack_ustack: null },
+      tcpGbps: { kernel_kernel: 10, ustack_kernel: 5, kernel_ustack: 20, ustack_ustack: 2.5 },
+      rrP50Us: { kernel_kernel: 40, ustack_kernel: 80, kernel_ustack: null, ustack_ustack: null },
       udpRxGbps: none,
     },
-    details: { kernel_kernel: {}, ustack_kernel: {}, ustack_ustack: {} },
+    details: { kernel_kernel: {}, ustack_kernel: {}, kernel_ustack: {}, ustack_ustack: {} },
     errors: [],
   };
   const table = formatTable(r).split("\n");
-  assert.match(table[0], /^MTU 9000 +kernel↔kernel +ustack→kernel +ustack↔ustack$/);
-  assert.match(table[1], /^TCP bulk, 1 stream \(Gbit\/s\) +10\.00 +5\.00 \(50%\) +2\.50 \(25%\)$/);
-  assert.match(table[2], /^req\/resp 64 B, p50 \(µs\) +40\.0 +80\.0 \(200%\) +—$/);
+  assert.match(table[0], /^MTU 9000 +kernel↔kernel +ustack→kernel +kernel→ustack +ustack↔ustack$/);
+  assert.match(
+    table[1],
+    /^TCP bulk, 1 stream \(Gbit\/s\) +10\.00 +5\.00 \(50%\) +20\.00 \(200%\) +2\.50 \(25%\)$/,
+  );
+  assert.match(table[2], /^req\/resp 64 B, p50 \(µs\) +40\.0 +80\.0 \(200%\) +— +—$/);
   assert.equal(table.length, 3, "rows without any figure are left out");
 });
