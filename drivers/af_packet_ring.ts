@@ -54,7 +54,8 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
-import { ETH_HLEN } from "../ffi/constants.ts";
+import { ETH_HLEN, MSG_DONTWAIT } from "../ffi/constants.ts";
+import { recvfrom } from "../ffi/syscalls.ts";
 import {
   packetStatisticsCells,
   readPacketStatistics,
@@ -62,12 +63,7 @@ import {
   STATS_FREEZE_Q_CNT,
 } from "../ffi/tpacket.ts";
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
-import {
-  AF_PACKET_RING_V2_FRAME_BYTES,
-  type RxRing,
-  RxRingV2,
-  RxRingV3,
-} from "./af_packet_rx_ring.ts";
+import { type RxRing, RxRingV2, RxRingV3 } from "./af_packet_rx_ring.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import {
   type AfPacketRingOptions,
@@ -93,9 +89,11 @@ export {
   AF_PACKET_RING_DEFAULT_RX_FRAMES,
   AF_PACKET_RING_DEFAULT_RX_RETIRE_MS,
   AF_PACKET_RING_DEFAULT_RX_RING,
+  AF_PACKET_RING_DEFAULT_RX_SMALL_BLOCKS,
   AF_PACKET_RING_DEFAULT_TX_FRAMES,
   AF_PACKET_RING_DEFAULT_TX_KICK_BYTES,
   AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
+  AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
 } from "./af_packet_ring_setup.ts";
@@ -113,6 +111,8 @@ export class AfPacketRingStats extends DriverStats {
   rxOutgoingSkipped = 0;
   /** Frames the kernel cut short to fit a block or slot (also counted in rxDropped). */
   rxTruncated = 0;
+  /** Frames too big for a slot read whole from the socket queue (V2 copy mode). */
+  rxCopied = 0;
   /** Frames the kernel dropped because no block or slot was free (also counted in rxDropped). */
   rxKernelDrops = 0;
   /** Times the kernel found the whole V3 RX ring in user hands (`tp_freeze_q_cnt`). */
@@ -177,7 +177,15 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly rxBlocks: number;
   /** V2: number of RX frame slots; V3: 0 (a block holds as many frames as fit). */
   readonly rxFrames: number;
-  /** V2: bytes per RX frame slot ({@link AF_PACKET_RING_V2_FRAME_BYTES}); V3: 0. */
+  /**
+   * V2: PACKET_COPY_THRESH is on (MTU-sized slots; bigger frames are read whole from the
+   * socket queue, one recvfrom each, counted in `rxCopied`).
+   */
+  readonly rxCopyMode: boolean;
+  /**
+   * V2: bytes per RX frame slot ({@link AF_PACKET_RING_V2_FRAME_BYTES}, or MTU-sized in copy
+   * mode); V3: 0.
+   */
   readonly rxFrameBytes: number;
   /** V3: RX block retire timeout (ms); V2: 0 (no timer: frames are handed over at once). */
   readonly rxRetireMs: number;
@@ -221,7 +229,8 @@ export class AfPacketRingDriver implements LinkDriver {
     this.rxBlockBytes = g.rxBlockBytes;
     this.rxBlocks = g.rxBlocks;
     this.rxFrames = g.rxFrames;
-    this.rxFrameBytes = g.rxRing === "v2" ? AF_PACKET_RING_V2_FRAME_BYTES : 0;
+    this.rxFrameBytes = g.rxFrameBytes;
+    this.rxCopyMode = g.rxCopyMode;
     this.rxRetireMs = g.rxRetireMs;
     this.txFrameBytes = g.tx.frameBytes;
     this.txFrames = g.tx.framesPerBlock * g.tx.blocks;
@@ -244,10 +253,16 @@ export class AfPacketRingDriver implements LinkDriver {
     // The one view of the mapping: every RxBatch.buf entry is this object.
     const ring = new Uint8Array(this.#mapBuffer);
     const words = new Uint32Array(this.#mapBuffer);
+    const fd = o.fd;
     const rxSetup = {
       ring,
       words,
       stats: this.stats,
+      frameBytes: g.rxFrameBytes,
+      // Copy mode: the whole frame waits on the socket queue, in ring order.
+      readCopy: g.rxCopyMode
+        ? (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null)
+        : null,
       vnetBytes: this.#vnetBytes,
       gsoAbove: this.#gsoAbove,
       blockBytes: g.rxBlockBytes,

@@ -5,9 +5,13 @@
  * in `release()`. Neither makes a syscall or allocates per frame.
  *
  * - {@link RxRingV2} (TPACKET_V2): fixed-size frame slots, each with its own `tp_status`. A frame
- *   is ours the moment the kernel has written it: no added latency. Each slot holds a whole
- *   64 KB GRO/GSO super-frame, so small frames waste most of their slot; the ring holds
- *   {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK} frames per 1 MiB block.
+ *   is ours the moment the kernel has written it: no added latency. By default each slot holds
+ *   a whole 64 KB GRO/GSO super-frame, so small frames waste most of their slot; the ring holds
+ *   {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK} frames per 1 MiB block. With MTU-sized slots
+ *   (many more per block) the socket has PACKET_COPY_THRESH on: a frame too big for its slot
+ *   gets a cut-short copy flagged TP_STATUS_COPY in the ring and is queued whole on the socket,
+ *   in ring order; the walker reads it from there ({@link RxRingSetup.readCopy}) into one of a
+ *   few copy buffers, one syscall per super-frame.
  * - {@link RxRingV3} (TPACKET_V3): blocks packed with variable-size frames, handed over whole
  *   when full or when the block's retire timer (≥ 1 ms) fires. Dense, but a frame that does not
  *   fill a block waits for the timer: under a bulk send, whose only inbound frames are ACKs,
@@ -39,6 +43,7 @@ import {
   T3_RX_SOCKADDR,
   T3_SNAPLEN,
   T3_STATUS,
+  TP_STATUS_COPY,
   TP_STATUS_KERNEL,
   TP_STATUS_LOSING,
   TP_STATUS_USER,
@@ -77,6 +82,10 @@ export interface RxRingCounters {
   rxOutgoingSkipped: number;
   /** Frames the kernel cut short to fit (also in rxDropped). */
   rxTruncated: number;
+  /** Oversized frames read whole from the socket queue (TP_STATUS_COPY, V2 small slots). */
+  rxCopied: number;
+  /** Syscalls made (the copy reads). */
+  syscalls: number;
 }
 
 /** What a walker needs: the mapping's two views, where its ring is, and the frame rules. */
@@ -95,7 +104,19 @@ export interface RxRingSetup {
   blockBytes: number;
   /** Number of blocks (the RX ring starts at offset 0 of the mapping). */
   blocks: number;
+  /** V2: bytes per frame slot [{@link AF_PACKET_RING_V2_FRAME_BYTES}]. */
+  frameBytes?: number;
+  /**
+   * V2 with PACKET_COPY_THRESH: read the next whole frame queued on the socket into `buf`
+   * (vnet header first when on); its length, or `-errno`. Null without copy mode.
+   */
+  readCopy?: ((buf: Uint8Array) => number) | null;
+  /** Buffers for copied frames: at most this many per batch [4 × 65,600 bytes]. */
+  copyBuffers?: number;
 }
+
+/** Bytes of one copy buffer: a 64 KiB super-frame, its vnet header and a VLAN tag. */
+const COPY_BUFFER_BYTES = 65_536 + 64;
 
 /**
  * A walker over an RX ring: `receive` fills a batch in place, `release` returns what the last
@@ -208,19 +229,22 @@ export class RxRingV2 extends RxRing {
   /** Slots taken since the last release, starting at #releaseFrom. */
   #held = 0;
   #releaseFrom = 0;
+  readonly #readCopy: ((buf: Uint8Array) => number) | null;
+  readonly #copyBufs: Uint8Array[] = [];
 
-  /** A walker over `s.blocks` blocks of {@link AF_PACKET_RING_V2_FRAME_BYTES} slots. */
+  /** A walker over `s.blocks` blocks of `s.frameBytes` slots. */
   constructor(s: RxRingSetup) {
     super(s);
-    const perBlock = Math.floor(s.blockBytes / AF_PACKET_RING_V2_FRAME_BYTES);
+    const frameBytes = s.frameBytes ?? AF_PACKET_RING_V2_FRAME_BYTES;
+    const perBlock = Math.floor(s.blockBytes / frameBytes);
     this.frames = perBlock * s.blocks;
-    this.#slot = tpacketFrameOffsets(
-      0,
-      this.frames,
-      perBlock,
-      s.blockBytes,
-      AF_PACKET_RING_V2_FRAME_BYTES,
-    );
+    this.#slot = tpacketFrameOffsets(0, this.frames, perBlock, s.blockBytes, frameBytes);
+    this.#readCopy = s.readCopy ?? null;
+    if (this.#readCopy !== null) {
+      for (let i = 0; i < (s.copyBuffers ?? 4); i++) {
+        this.#copyBufs.push(new Uint8Array(COPY_BUFFER_BYTES));
+      }
+    }
   }
 
   /** Walk the slots the kernel has published since the last call, in ring order. */
@@ -233,6 +257,7 @@ export class RxRingV2 extends RxRing {
     const slots = this.#slot;
     const frames = this.frames;
     let n = 0;
+    let copies = 0;
     // Slots taken by this batch stay USER until release(): never walk past the whole ring.
     while (n < want && this.#held < frames) {
       const f = slots[this.#next];
@@ -241,16 +266,26 @@ export class RxRingV2 extends RxRing {
       // status last, after a barrier).
       const status = Atomics.load(words, fw + (T2_STATUS >>> 2));
       if ((status & TP_STATUS_USER) === 0) break;
+      // A copied frame needs a copy buffer: with none left it waits for the next batch.
+      const copied = (status & TP_STATUS_COPY) !== 0 && this.#readCopy !== null;
+      if (copied && copies === this.#copyBufs.length) break;
       this.#held++;
       this.#next = this.#next + 1 === frames ? 0 : this.#next + 1;
       if ((status & TP_STATUS_LOSING) !== 0) this.lossSeen = true;
+      const pktType = ring[f + T2_RX_SOCKADDR + SLL_PKTTYPE];
+      if (copied) {
+        // Dequeue it whatever it is, so the socket queue stays in step with the ring.
+        if (this.#takeCopy(batch, n, this.#copyBufs[copies], pktType, status)) n++;
+        copies++;
+        continue;
+      }
       const mac = ring[f + T2_MAC] | (ring[f + T2_MAC + 1] << 8);
       if (
         this.take(
           batch,
           n,
           f,
-          ring[f + T2_RX_SOCKADDR + SLL_PKTTYPE],
+          pktType,
           mac,
           words[fw + (T2_SNAPLEN >>> 2)],
           words[fw + (T2_LEN >>> 2)],
@@ -260,6 +295,36 @@ export class RxRingV2 extends RxRing {
     }
     batch.count = n;
     return n;
+  }
+
+  /**
+   * Read the frame the kernel queued on the socket for a TP_STATUS_COPY slot into `buf` and
+   * put it at index `n`; false (counted) when the read fails or the frame is skipped.
+   */
+  #takeCopy(batch: RxBatch, n: number, buf: Uint8Array, pktType: number, status: number): boolean {
+    const stats = this.stats;
+    stats.syscalls++;
+    const r = this.#readCopy!(buf);
+    const vnetBytes = this.vnetBytes;
+    if (pktType === PACKET_OUTGOING) {
+      stats.rxOutgoingSkipped++;
+      return false;
+    }
+    if (r < vnetBytes + ETH_HLEN) {
+      stats.rxDropped++;
+      return false;
+    }
+    const len = r - vnetBytes;
+    let flags = 0;
+    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) flags |= RX_CSUM_PARTIAL;
+    if ((status & TP_STATUS_CSUM_VALID) !== 0) flags |= RX_CSUM_VALID;
+    if (vnetBytes !== 0) flags |= vnetRxFlags(buf, 0);
+    if (len > this.gsoAbove) flags |= RX_GSO;
+    putRxFrame(batch, n, buf, vnetBytes, len, flags);
+    stats.rxFrames++;
+    stats.rxBytes += len;
+    stats.rxCopied++;
+    return true;
   }
 
   /** Hand every slot taken since the last release back to the kernel, oldest first. */

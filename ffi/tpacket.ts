@@ -20,6 +20,11 @@ import { allocStruct } from "./structs.ts";
 /** PACKET option: on a malformed TX ring frame, skip it (status back to AVAILABLE) instead of
  * stopping the ring at it with TP_STATUS_WRONG_FORMAT. */
 export const PACKET_LOSS = 14;
+/**
+ * `PACKET_COPY_THRESH` (V1/V2 rings): a frame longer than its slot is also queued whole on the
+ * socket (read it with recvfrom), the slot holding a cut-short copy flagged TP_STATUS_COPY.
+ */
+export const PACKET_COPY_THRESH = 7;
 /** PACKET option: the frame header length of the current ring version (`getsockopt`). */
 export const PACKET_HDRLEN = 11;
 /** PACKET option: headroom reserved in front of each RX ring frame. */

@@ -369,6 +369,25 @@ interopTest(
         small.close();
       }
 
+      // Up to MTU 4096 the V2 slots are MTU-sized and PACKET_COPY_THRESH takes bigger frames
+      // (at MTU 1500: 76 + 14 + 4 + 1500, 16-aligned = 1600 bytes, 655 per 1 MiB block).
+      const mtu1500 = openRing(pair, { mtu: 1500 });
+      try {
+        assert.equal(mtu1500.rxCopyMode, false, "slots follow the link's MTU (9000), not --mtu");
+        assert.equal(mtu1500.rxFrameBytes, AF_PACKET_RING_V2_FRAME_BYTES);
+      } finally {
+        mtu1500.close();
+      }
+      const smallSlots = openRing(pair, { rxSmallSlots: true });
+      try {
+        assert.equal(smallSlots.rxCopyMode, true);
+        assert.equal(smallSlots.rxFrameBytes, 9104); // 76 + 14 + 4 + 9000, 16-aligned
+        assert.equal(smallSlots.rxBlocks, 32, "32 MiB by default");
+        assert.equal(smallSlots.rxFrames, 32 * 115);
+      } finally {
+        smallSlots.close();
+      }
+
       // Without the vnet header: no offloads, MTU-sized TX slots packed into 64 KiB blocks.
       for (const [rxRing, slot, perBlock] of [["v2", 1552, 42], ["v3", 1568, 41]] as const) {
         const plain = openRing(pair, { rxRing, vnetHdr: false, mtu: 1500, txFrames: 10 });
@@ -594,6 +613,12 @@ for (const rxRing of RINGS) {
           // The kernel's own ACKs leave through us0; neither socket hands them back.
           assert.equal(withVnet.stats.rxTruncated, 0);
           assert.equal(withVnet.stats.rxDropped, 0);
+          if (rxRing === "v2") {
+            // MTU 1500: MTU-sized slots, the super-frames came whole through the socket queue.
+            assert.equal(withVnet.rxCopyMode, true);
+            assert.ok(withVnet.stats.rxCopied >= 3, `rxCopied ${withVnet.stats.rxCopied}`);
+            assert.ok(withoutVnet.stats.rxCopied >= 3);
+          }
         } finally {
           withVnet.close();
           withoutVnet.close();
