@@ -3,9 +3,11 @@
  * makes no syscall per frame in either direction.
  *
  * - **RX** (`drivers/af_packet_rx_ring.ts`), two ring versions:
- *   - `rxRing: "v2"` (default), TPACKET_V2: fixed-size frame slots, each sized for a 64 KB
- *     GRO/GSO super-frame and each with its own status word, so a frame is ours the moment
- *     the kernel has written it. Default 525 slots (512 asked, whole 1 MiB blocks of 15).
+ *   - `rxRing: "v2"` (default), TPACKET_V2: fixed-size frame slots, each with its own status
+ *     word, so a frame is ours the moment the kernel has written it. Above MTU 4096 each slot
+ *     holds a 64 KB GRO/GSO super-frame (default 525 slots: 512 asked, whole 1 MiB blocks of
+ *     15); up to MTU 4096 slots are MTU-sized (20,960 at MTU 1500 in 32 MiB) and
+ *     PACKET_COPY_THRESH brings a bigger frame whole through the socket queue (one recvfrom).
  *   - `rxRing: "v3"`, TPACKET_V3: blocks the kernel packs with frames and hands over whole —
  *     full, or after the retire timeout (`rxRetireMs`, ≥ 1 ms). Dense (a 256 KiB block holds
  *     thousands of ACKs), but a frame that does not fill its block waits for the timer
@@ -30,7 +32,8 @@
  *   super-frame. To take 64 KB super-frames every TX slot is 64 KiB with the header on; without
  *   it slots are MTU-sized.
  *
- * Memory: RX ring V2 `rxFrames` slots of 68 KiB (default 525 = 35 MiB), V3 `rxBlocks ×
+ * Memory: RX ring V2 `rxFrames` slots of 68 KiB (default 525 = 35 MiB) or MTU-sized ones
+ * (default 32 MiB), V3 `rxBlocks ×
  * rxBlockBytes` (default 32 × 256 KiB = 8 MiB); TX ring `txFrames` slots (default 128; 64 KiB
  * each with vnetHdr = 8 MiB, ~1.5 KiB each at MTU 1500 without). A V2 slot holds one frame
  * whatever its size: when a peer sends MTU-sized frames at a high rate (no GSO/GRO on its
