@@ -19,12 +19,15 @@ import { allocStruct, cString, IFR_HWADDR_DATA, IFR_UNION, ifreq } from "./struc
 
 // --- size_t arguments without allocation --------------------------------------------------------
 
-/** Sizes below this come from a cache of BigInts; larger ones are converted per call. */
-const SIZE_CACHE_LIMIT = 1 << 16;
+/**
+ * Sizes below this come from a cache of BigInts; larger ones are converted per call. 64 KiB
+ * plus room for headers: a whole 64 KB super-frame with its vnet header is read in one call.
+ */
+const SIZE_CACHE_LIMIT = (1 << 16) + 1024;
 let sizeCache: (bigint | undefined)[] | null = null;
 
 /**
- * `n` as the BigInt a `size_t` parameter needs. Sizes below 64 KiB are cached, so repeat calls
+ * `n` as the BigInt a `size_t` parameter needs. Sizes up to 65 KiB are cached, so repeat calls
  * allocate nothing (a BigInt is a heap object in V8).
  *
  * @example

@@ -52,7 +52,7 @@ export class UdpLease {
   /** Sender. */
   readonly peer: UdpPeer = new UdpPeer();
   /** Which record is lent (the socket's slot), -1 when none. */
-  slot = -1;
+  slot: number = -1;
   /** The record's generation (names it; a stale lease is refused). */
   generation = 0;
 
