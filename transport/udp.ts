@@ -35,7 +35,7 @@ import type { Counters } from "../core/counters.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
 import { UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
 import { UdpPeer } from "./udp_records.ts";
-import { anyOf, UdpEndpoint } from "./udp_endpoint.ts";
+import { anyOf, UdpEndpoint, type UdpSocketHost } from "./udp_endpoint.ts";
 
 export { UdpEndpoint, UdpPeer };
 
@@ -87,7 +87,7 @@ export interface UdpOptions {
  * s.bind(null, 7);
  * ```
  */
-export class UdpLayer implements NetProtocolHandler {
+export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
   /** Largest SO_RCVBUF accepted. */
   readonly maxReceiveBufferBytes: number;
   readonly #ctx: UdpContext;

@@ -10,8 +10,39 @@ import { type IpAddr, IpAddress, type IpFamily } from "../net/ip_address.ts";
 import { DatagramRing } from "../core/datagram_ring.ts";
 import { type ErrnoCode, StackError } from "../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../core/event_mux.ts";
-import type { UdpLayer } from "./udp.ts";
+import type { Counters } from "../core/counters.ts";
 import type { UdpLease, UdpMessages, UdpPeer } from "./udp_records.ts";
+
+/**
+ * What a socket needs from its UDP layer (`transport/udp.ts`'s `UdpLayer` is it): the protocol
+ * work behind bind, connect and send, readiness delivery and the counters.
+ */
+export interface UdpSocketHost {
+  /** Largest SO_RCVBUF accepted. */
+  readonly maxReceiveBufferBytes: number;
+  /** The UDP counters. */
+  readonly counters: Counters;
+  /** Bind `ep` (port 0: an ephemeral one). */
+  bind(ep: UdpEndpoint, addr: IpAddr, port: number): void;
+  /** Connect `ep`. */
+  connect(ep: UdpEndpoint, addr: IpAddr, port: number): void;
+  /** Send one datagram from `ep` (`requestTick` false: the caller asks once per batch). */
+  sendto(
+    ep: UdpEndpoint,
+    data: Uint8Array,
+    off: number,
+    len: number,
+    addr: IpAddr | null,
+    port: number,
+    requestTick?: boolean,
+  ): number;
+  /** Ask for a tick so queued datagrams go out. */
+  flushRequest(): void;
+  /** `ep` is closing: unbind it. */
+  release(ep: UdpEndpoint): void;
+  /** Readiness of `ep` changed. */
+  notify(ep: UdpEndpoint, events: number): void;
+}
 
 /** Words per queued datagram in the metadata array: source address (4), port. */
 const META_WORDS = 5;
@@ -60,16 +91,16 @@ export class UdpEndpoint {
   error: ErrnoCode | null = null;
   /** Datagrams dropped because the receive queue was full. */
   drops = 0;
-  #layer: UdpLayer | null;
+  #layer: UdpSocketHost | null;
   /** Received datagrams, each in one piece (so they can be lent out in place). */
   #ring: DatagramRing;
   /** Per ring slot: source address (4 words), source port. */
   #meta: Uint32Array;
   #rcvbuf: number;
 
-  /** Made by {@link UdpLayer.open}. */
+  /** Made by the UDP layer's `open`. */
   constructor(
-    layer: UdpLayer,
+    layer: UdpSocketHost,
     family: IpFamily,
     receiveBufferBytes: number,
     maxDatagrams: number,
@@ -118,7 +149,7 @@ export class UdpEndpoint {
     this.#ring.grow(n + RING_SLACK_BYTES);
   }
 
-  #live(): UdpLayer {
+  #live(): UdpSocketHost {
     if (this.#layer === null) throw new StackError("EBADF", "socket is closed");
     return this.#layer;
   }
