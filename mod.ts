@@ -57,6 +57,7 @@ export {
   UdpPeer,
 } from "./transport/udp.ts";
 export { UdpLease, UdpMessages } from "./transport/udp_records.ts";
+export { type UdpSocketHost } from "./transport/udp_endpoint.ts";
 export { DemuxTable, hashTuple, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
 export {
