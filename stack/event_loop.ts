@@ -155,6 +155,8 @@ export class EventLoop {
   /** A tick is running (the loop's or an inline one). */
   #inTick = false;
   #inlineQueued = false;
+  /** When the current park's poll times out by itself (ms). */
+  #parkDeadlineMs = Infinity;
   readonly #inlineTick = (): void => {
     this.#inlineQueued = false;
     this.#runInline();
@@ -225,8 +227,12 @@ export class EventLoop {
     }
     this.stats.inlineTicks++;
     this.times.tickUs.record((stack.clock.nowMs() - start) * 1000);
-    // Work the tick left behind (a listener asked for another tick) needs the loop itself.
-    if (this.#parked && stack.hasPendingWork) this.#signalWake();
+    // Work the tick left behind (a listener asked for another tick), or a timer it armed
+    // before the parked poll's timeout (a retransmission, a pacing release), needs the loop
+    // itself: wake it so it ticks and recomputes its wait.
+    if (
+      this.#parked && (stack.hasPendingWork || stack.nextDeadlineMs() < this.#parkDeadlineMs)
+    ) this.#signalWake();
   }
 
   #buildPollSet(): void {
@@ -321,6 +327,7 @@ export class EventLoop {
         continue;
       }
       this.stats.parks++;
+      this.#parkDeadlineMs = now + timeout;
       this.#parked = true;
       if (pollable) {
         await pollAsync(this.#pollfds, timeout, this.#nfds);
