@@ -276,6 +276,8 @@ export class EventLoop {
     // had its turn since the last work (its reaction to a delivery, say a reply, is queued).
     let idleTicks = 0;
     const mux = stack.mux.stats;
+    // Frames handed to the drivers as of the last look (API calls queue them between ticks).
+    let sent = this.#framesSent();
     while (!this.#stopped && !stack.closed) {
       const start = clock.nowMs();
       const deliveries = mux.deliveries;
@@ -292,7 +294,11 @@ export class EventLoop {
       this.stats.ticks++;
       const now = clock.nowMs();
       times.tickUs.record((now - start) * 1000);
-      if (frames > 0 || stack.hasPendingWork) {
+      // Busy: frames came in, or went out since the last look (a pure sender, say a UDP
+      // blast, never receives: else it would park and be woken between its bursts).
+      const sentNow = this.#framesSent();
+      if (frames > 0 || stack.hasPendingWork || sentNow !== sent) {
+        sent = sentNow;
         lastBusy = now;
         idleTicks = 0;
       } else idleTicks++;
@@ -352,6 +358,14 @@ export class EventLoop {
       // Straight back to parking unless the next tick finds work.
       lastBusy = woke - this.#busyPollMs - this.#blockPollMs;
     }
+  }
+
+  /** Frames the NICs' drivers have queued for sending, all told. */
+  #framesSent(): number {
+    const nics = this.#stack.nics;
+    let n = 0;
+    for (let i = 0; i < nics.length; i++) n += nics[i].driver.stats.txFrames;
+    return n;
   }
 
   /** Give Deno's event loop a turn (application code runs), timing it. */
