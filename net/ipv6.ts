@@ -55,6 +55,7 @@ import {
 import { PathMtuCache, type PathMtuOptions } from "./path_mtu.ts";
 import {
   ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_PACKET_TOO_BIG,
   ICMPV6_TIME_EXCEEDED,
   ICMPV6_TIME_EXCEEDED_REASSEMBLY,
   ICMPV6_UNREACH_PORT,
@@ -68,8 +69,10 @@ export interface Ipv6Options {
   iface?: Ipv6InterfaceOptions;
   /** Reassembly tunables (the timeout defaults to 60 s, RFC 8200 §4.5). */
   reassembly?: ReassemblyOptions;
-  /** Path MTU cache tunables. */
+  /** Path MTU cache tunables (used when no `pathMtuCache` is given). */
   pathMtu?: PathMtuOptions;
+  /** A path MTU cache to use, shared with IPv4 (the stack makes one for both). */
+  pathMtuCache?: PathMtuCache;
   /** Datagrams to our own addresses waiting for the next tick [256]. */
   localQueue?: number;
   /**
@@ -174,7 +177,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     this.#autoStart = opts.autoStart ?? true;
     this.#local = new LocalDeliveryQueue(pool, opts.localQueue ?? 256);
     this.routes = new Ipv6Routes(timers, clock, stats.ndp);
-    this.pmtu = new PathMtuCache(clock, opts.pathMtu);
+    this.pmtu = opts.pathMtuCache ?? new PathMtuCache(clock, opts.pathMtu);
     const reasm = new Ipv6Reassembler(timers, clock, stats.ip6, opts.reassembly);
     this.#chain = new Ipv6HeaderChain(this.#handlers, reasm, stats.ip6, this);
     reasm.onTimeout = (buf, off, len) => {
@@ -330,6 +333,11 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     return this.pmtu.mtuFor(dst, route.linkMtu);
   }
 
+  /** Lower the path MTU towards `dst` (RFC 8201 §4; see {@link NetworkLayer.lowerPathMtu}). */
+  lowerPathMtu(dst: IpAddr, mtu: number, linkMtu: number): number {
+    return this.pmtu.lower(dst, mtu, linkMtu);
+  }
+
   /** The IPv6 pseudo-header sum (RFC 8200 §8.1). */
   pseudoHeaderSum(src: IpAddr, dst: IpAddr, protocol: number, l4Length: number): number {
     return pseudoHeaderSumIp(src, dst, protocol, l4Length);
@@ -457,7 +465,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     if (payload + IPV6_HEADER_BYTES > mtu && !gso) {
       if (dontFragment) {
         st.FragFails++;
-        this.#pool.free(pb);
+        this.#refuseTooBig(pb, src, dst, protocol, hopLimit, tos, mtu, route.nicIndex);
         return false;
       }
       const r = this.#txRepr(src, dst, protocol, hopLimit, tos);
@@ -477,6 +485,31 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     }
     if (isMulticast(dst)) st.OutMcastPkts++;
     return this.#output(iface, pb, isMulticast(dst) ? dst : route.nextHop, offload);
+  }
+
+  /**
+   * A datagram that may not be fragmented exceeds the path MTU: not sent, and its sender (we)
+   * gets a packet too big quoting it, delivered at the next tick like one from a router.
+   */
+  #refuseTooBig(
+    pb: PacketBuffer,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: number,
+    hopLimit: number,
+    tos: number,
+    mtu: number,
+    nicIndex: number,
+  ): void {
+    if (this.reporter !== null) {
+      const payload = pb.length;
+      const o = pb.prepend(IPV6_HEADER_BYTES);
+      const r = this.#txRepr(src, dst, protocol, hopLimit, tos);
+      r.payloadLength = payload;
+      r.emit(pb.data, o);
+      this.reporter.sendError(ICMPV6_PACKET_TOO_BIG, 0, mtu, pb.data, o, pb.length, nicIndex);
+    }
+    this.#pool.free(pb);
   }
 
   /** {@link Ipv6Output.unreachable}: tell the sender of a packet whose next hop never answered. */
