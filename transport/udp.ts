@@ -22,6 +22,7 @@ import {
   errnoOfNetError,
   NET_ERR_PARAMETER_PROBLEM,
   NET_ERR_TIME_EXCEEDED,
+  NET_ERR_TOO_BIG,
   type NetError,
   type NetProtocolHandler,
   NetRoute,
@@ -532,14 +533,27 @@ export class UdpLayer implements NetProtocolHandler {
 
   /**
    * An ICMP or ICMPv6 error about a datagram we sent: reported on the connected socket, if
-   * any (RFC 1122 §4.1.3.3; Linux without IP_RECVERR reports on connected sockets only).
+   * any (RFC 1122 §4.1.3.3; Linux without IP_RECVERR reports on connected sockets only). A
+   * "too big" about a datagram from one of our sockets (connected or bound, as Linux's
+   * `__udp4_lib_err` looks it up) lowers the path MTU, so the next datagrams to that
+   * destination are fragmented to fit (RFC 1191 §3); it is no error for the socket, whose
+   * datagrams may be fragmented (DF clear, IPv6 source fragmentation).
    */
   receiveError(err: NetError, buf: Uint8Array, off: number, _len: number): void {
-    if (err.kind === NET_ERR_TIME_EXCEEDED || err.kind === NET_ERR_PARAMETER_PROBLEM) return;
+    const kind = err.kind;
+    if (kind === NET_ERR_TIME_EXCEEDED || kind === NET_ERR_PARAMETER_PROBLEM) return;
     const sport = buf[off] << 8 | buf[off + 1];
     const dport = buf[off + 2] << 8 | buf[off + 3];
-    const ep = this.#table.lookupExact(err.src, sport, err.dst, dport);
+    const t = this.#table;
+    if (kind === NET_ERR_TOO_BIG) {
+      if (err.mtu <= 0 || t.lookup(err.src, sport, err.dst, dport) === undefined) return;
+      const net = this.#ctx.networks.of(err.dst);
+      const r = this.#route;
+      if (net.route(err.dst, r)) net.lowerPathMtu(err.dst, err.mtu, r.linkMtu);
+      return;
+    }
+    const ep = t.lookupExact(err.src, sport, err.dst, dport);
     if (ep === undefined) return;
-    ep.setError(errnoOfNetError(err.kind));
+    ep.setError(errnoOfNetError(kind));
   }
 }
