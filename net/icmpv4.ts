@@ -284,7 +284,10 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     const headerBytes = meta.payloadOff - ipOff;
     if (meta.toGroup) return false;
     const src = meta.src.w3;
-    if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return false;
+    if (
+      isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src) ||
+      this.#isDirectedBroadcast(src)
+    ) return false;
     const ip = this.#quoted.attach(buf, ipOff, headerBytes);
     if (ip.fragmentOffset !== 0) return false;
     const total = ip.totalLength;
@@ -315,6 +318,13 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     const from = local ? src : meta.dst.w3;
     this.#ip.send(pb, r, from, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
     return true;
+  }
+
+  /** True when `a` is the directed broadcast address of one of our subnets. */
+  #isDirectedBroadcast(a: number): boolean {
+    const addrs = this.#ip.addresses();
+    for (let i = 0; i < addrs.length; i++) if (addrs[i].broadcast === a) return true;
+    return false;
   }
 
   #reply(meta: NetRxMeta, buf: Uint8Array, off: number, len: number): void {
