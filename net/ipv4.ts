@@ -1,6 +1,13 @@
 /**
  * IPv4 (RFC 791, RFC 1122 §3.2): receive-side validation and demultiplexing to the transport
- * protocols, and the send path (header, route, neighbour resolution, fragmentation).
+ * protocols, and the send path (header, route, path MTU, neighbour resolution,
+ * fragmentation — the slicing itself in `ipv4_fragmenter.ts`). Errors about what arrives or
+ * cannot leave go to an {@link Ipv4ErrorReporter} (ICMP).
+ *
+ * Why this file is a little over 600 lines: the layer's state (links, addresses, routes,
+ * handlers) and both directions of the data path that use it; the pieces that stand alone —
+ * header views, reassembly, fragmentation, ARP, local delivery — are already files of their
+ * own.
  *
  * @module
  */
@@ -10,7 +17,6 @@ import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
 import type { TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
-import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { ArpCache, type ArpOptions } from "./arp.ts";
@@ -22,6 +28,8 @@ import {
 } from "./ipv4_address.ts";
 import { checkIpv4Options, IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
+import { fragmentIpv4 } from "./ipv4_fragmenter.ts";
+import type { FragmentOutput } from "./ipv6_fragmenter.ts";
 import { RouteResult, RouteTable } from "./route_table.ts";
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
@@ -123,6 +131,7 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #arpOptions: ArpOptions;
   readonly #localQueue: LocalDeliveryQueue;
   readonly #errMeta = new NetRxMeta();
+  readonly #fragOut = new FragmentSink();
   readonly #dstScratch = new IpAddressScratch();
   #nextId: number;
 
@@ -479,7 +488,11 @@ export class Ipv4Layer implements LocalReceiver {
         this.#refuseTooBig(pb, src, dst, protocol, ttl, tos, mtu);
         return false;
       }
-      return this.#fragment(pb, l, mtu, route.nextHop, src, dst, protocol, ttl, tos);
+      const sink = this.#fragOut;
+      sink.arp = l.arp;
+      sink.nextHop = route.nextHop;
+      const repr = this.#txRepr(src, dst, protocol, ttl, tos);
+      return fragmentIpv4(pb, mtu, repr, this.#pool, st, sink);
     }
     const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
     const repr = this.#txRepr(src, dst, protocol, ttl, tos);
@@ -590,50 +603,13 @@ export class Ipv4Layer implements LocalReceiver {
     }
     this.#pool.free(pb);
   }
+}
 
-  /** RFC 791 §3.2 fragmentation: slices of (path MTU − header) rounded down to 8 bytes. */
-  #fragment(
-    pb: PacketBuffer,
-    l: AttachedLink,
-    mtu: number,
-    nextHop: number,
-    src: number,
-    dst: number,
-    protocol: number,
-    ttl: number,
-    tos: number,
-  ): boolean {
-    const st = this.#stats.ip;
-    const chunk = (mtu - IPV4_HEADER_MIN_BYTES) & ~7;
-    const payloadLen = pb.length;
-    if (chunk <= 0 || payloadLen > 0xffff - IPV4_HEADER_MIN_BYTES) {
-      st.FragFails++;
-      this.#pool.free(pb);
-      return false;
-    }
-    const repr = this.#txRepr(src, dst, protocol, ttl, tos);
-    let ok = true;
-    for (let at = 0; at < payloadLen; at += chunk) {
-      const n = Math.min(chunk, payloadLen - at);
-      const frag = this.#pool.alloc(HEADROOM_BYTES);
-      if (frag === null) {
-        st.OutNoBuffers++;
-        st.FragFails++;
-        ok = false;
-        break;
-      }
-      const p = frag.append(n);
-      frag.data.set(pb.data.subarray(pb.head + at, pb.head + at + n), p);
-      const o = frag.prepend(IPV4_HEADER_MIN_BYTES);
-      repr.totalLength = n + IPV4_HEADER_MIN_BYTES;
-      repr.fragmentOffsetBytes = at;
-      repr.moreFragments = at + n < payloadLen;
-      repr.emit(frag.data, o);
-      st.FragCreates++;
-      this.#output(l, frag, nextHop, null);
-    }
-    this.#pool.free(pb);
-    if (ok) st.FragOKs++;
-    return ok;
+/** Sends the fragments of one datagram to its next hop; one object reused by the layer. */
+class FragmentSink implements FragmentOutput {
+  arp: ArpCache | null = null;
+  nextHop = 0;
+  outputFragment(pb: PacketBuffer): boolean {
+    return this.arp!.send(pb, this.nextHop, ETHERTYPE_IPV4);
   }
 }
