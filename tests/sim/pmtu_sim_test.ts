@@ -17,7 +17,19 @@ import {
 } from "../harness/sim_net.ts";
 import { SimRouter } from "../harness/sim_router.ts";
 import { IpAddress } from "../../net/ip_address.ts";
-import { AF_INET, SOCK_DGRAM, SocketTable } from "../../stack/socket.ts";
+import {
+  AF_INET,
+  ERRNO_NUMBERS,
+  IP_MTU,
+  IP_MTU_DISCOVER,
+  IP_PMTUDISC_DO,
+  IP_PMTUDISC_DONT,
+  IPPROTO_IP,
+  SO_ERROR,
+  SOCK_DGRAM,
+  SocketTable,
+  SOL_SOCKET,
+} from "../../stack/socket.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import { NetRoute } from "../../net/network_layer.ts";
 import { HEADROOM_BYTES } from "../../core/packet_buffer.ts";
@@ -192,6 +204,38 @@ Deno.test("pmtu: UDP is fragmented to the cached path MTU, DF clear", () => {
   assert.equal(sb.recvfrom(fb, buf).bytes, 3000);
   assert.deepEqual(buf.subarray(0, 3000), data);
   assert.equal(net.a.stats.udp.OutDatagrams, 2);
+});
+
+Deno.test("pmtu: UDP with IP_MTU_DISCOVER = DO sends DF, refuses what exceeds the path (EMSGSIZE), reads IP_MTU", () => {
+  const net = makeSimNet({ wire: { seed: 15, delayMs: 1 } });
+  const sa = new SocketTable(net.a);
+  const fa = sa.socket(AF_INET, SOCK_DGRAM);
+  sa.setsockopt(fa, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
+  assert.equal(sa.getsockopt(fa, IPPROTO_IP, IP_MTU_DISCOVER), IP_PMTUDISC_DO);
+  assert.throws(() => sa.getsockopt(fa, IPPROTO_IP, IP_MTU), { code: "ENOTCONN" });
+  sa.connect(fa, "198.18.0.2", 5000);
+  assert.equal(sa.getsockopt(fa, IPPROTO_IP, IP_MTU), 1500);
+  const router = new SimRouter(net, { mtu: 1500 });
+  const frames: Uint8Array[] = [];
+  net.wire.setFrameHook(net.portA, (f, len) => (frames.push(f.slice(0, len)), 0));
+  sa.write(fa, new Uint8Array(1472));
+  assert.throws(() => sa.write(fa, new Uint8Array(1473)), { code: "EMSGSIZE" });
+  router.advance(5);
+  const udp = frames.find((f) => f[23] === 17)!;
+  assert.equal(udp[20] & 0x40, 0x40, "DF set");
+  // A router with a 1400-byte next hop says so: the connected socket hears EMSGSIZE, and its
+  // path MTU is 1400 from now on.
+  const err = router.fragNeeded(udp, 1400);
+  router.port.transmit(err, 0, err.length, null);
+  router.port.flush();
+  router.advance(5);
+  assert.equal(sa.getsockopt(fa, SOL_SOCKET, SO_ERROR), ERRNO_NUMBERS.EMSGSIZE);
+  assert.equal(sa.getsockopt(fa, IPPROTO_IP, IP_MTU), 1400);
+  assert.throws(() => sa.write(fa, new Uint8Array(1400 - 28 + 1)), { code: "EMSGSIZE" });
+  assert.equal(sa.write(fa, new Uint8Array(1400 - 28)), 1400 - 28);
+  // Without DF the same datagram is fragmented to the path MTU instead.
+  sa.setsockopt(fa, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT);
+  assert.equal(sa.write(fa, new Uint8Array(1472)), 1472);
 });
 
 Deno.test("pmtu: a DF datagram over the path MTU is refused locally with a fragmentation needed to its sender", () => {
