@@ -3,14 +3,15 @@
  * port drops what that host sends beyond `mtu` bytes of IP (IPv4 with DF set, and all IPv6:
  * IPv4 without DF passes, as a router would have fragmented it), and — unless silent (a black
  * hole) — answers each with an ICMP fragmentation needed (RFC 1191 §4: type 3 code 4, the
- * next-hop MTU) or an ICMPv6 packet too big (RFC 4443 §3.2), sent from its own port on the
- * wire like a real router's. Errors are queued by the hook and sent by {@link SimRouter.pump}
- * (call it from the run loop's `until`).
+ * next-hop MTU) or an ICMPv6 packet too big (RFC 4443 §3.2), sent from a port of its own on
+ * the wire like a real router's. Errors are queued by the hook and sent by
+ * {@link SimRouter.pump} (call it from the run loop's `until`, or use
+ * {@link SimRouter.advance}). The router's port exists only while it sends (it would otherwise
+ * collect every frame on the wire, and an unread queue keeps the simulation from advancing).
  *
  * @module
  */
 
-import { RxBatch } from "../../link/driver.ts";
 import { SIM_DROP, type SimEndpoint } from "../../link/sim_wire.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 import { ETHERTYPE_IPV4, transportChecksum, writeEth, writeIpv4 } from "../fuzz/frames.ts";
@@ -46,8 +47,6 @@ export interface SimRouterOptions {
  * ```
  */
 export class SimRouter {
-  /** Its port on the wire. */
-  readonly port: SimEndpoint;
   /** Datagrams dropped for their size. */
   dropped = 0;
   /** Errors sent. */
@@ -59,13 +58,13 @@ export class SimRouter {
   readonly #net: SimNet;
   readonly #from: SimEndpoint;
   readonly #pending: Uint8Array[] = [];
+  #ports = 0;
 
   /** Install the router on host a's port. */
   constructor(net: SimNet, opts: SimRouterOptions) {
     this.#net = net;
     this.#from = net.portA;
     this.opts = { silent: false, reportedMtu: opts.mtu, quoteBytes: 0, ...opts };
-    this.port = net.wire.endpoint("r0", ROUTER_MAC);
     net.wire.setFrameHook(this.#from, (f, len) => this.#hook(f, len));
   }
 
@@ -79,16 +78,20 @@ export class SimRouter {
     this.#net.wire.setFrameHook(this.#from, null);
   }
 
-  /** Send the queued errors, and empty the router port's receive queue. */
+  /** Send the queued errors. */
   pump(): void {
+    if (this.#pending.length === 0) return;
     for (const q of this.#pending.splice(0)) {
-      inject(
-        this.port,
-        q[12] === 0x86 ? this.#tooBig6(q) : this.#fragNeeded(q, this.opts.reportedMtu),
-      );
+      this.send(q[12] === 0x86 ? this.#tooBig6(q) : this.#fragNeeded(q, this.opts.reportedMtu));
       this.answered++;
     }
-    while (this.port.receive(DRAIN, DRAIN.capacity) > 0) this.port.release(DRAIN);
+  }
+
+  /** Put `frame` on the wire from the router's MAC now. */
+  send(frame: Uint8Array): void {
+    const port: SimEndpoint = this.#net.wire.endpoint(`r${++this.#ports}`, ROUTER_MAC);
+    inject(port, frame);
+    port.close();
   }
 
   /**
@@ -145,6 +148,3 @@ export class SimRouter {
     });
   }
 }
-
-/** Where the router port's received frames are drained to. */
-const DRAIN = new RxBatch(64);

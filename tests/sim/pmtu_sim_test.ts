@@ -79,6 +79,10 @@ Deno.test("pmtu: fragmentation needed lowers the path MTU and the MSS of every c
   // ... before it built a single segment too big (else the IPv4 layer refuses it locally).
   assert.equal(a.ip.FragFails, 0);
   assert.equal(a.tcp.TCPTimeouts, 0);
+  // A connection opened now starts at the path's MSS.
+  const three = connectPair(net, 5003);
+  assert.equal(three.c.snd.mss, 1200 - 40 - 12);
+  assert.equal(three.c.rcv.advMss, 1460, "what we advertise follows our link, as Linux's advmss");
 });
 
 Deno.test("pmtu: an error quoting a sequence number not in flight is not believed (RFC 5927 §4.1)", () => {
@@ -101,8 +105,7 @@ Deno.test("pmtu: an error quoting a sequence number not in flight is not believe
   v.setUint16(36, c.remotePort);
   v.setUint32(38, (c.snd.sndUna - 40_000) >>> 0);
   const inject = (f: Uint8Array) => {
-    router.port.transmit(f, 0, f.length, null);
-    router.port.flush();
+    router.send(f);
     router.advance(5);
   };
   inject(router.fragNeeded(frame, 1000));
@@ -187,9 +190,7 @@ Deno.test("pmtu: UDP is fragmented to the cached path MTU, DF clear", () => {
   const udp = frames.find((f) => f[23] === 17)!;
   assert.equal(udp[20] & 0x40, 0, "UDP goes without DF");
   // A router reports a 900-byte next hop for it (as one would with DF set, or a tunnel).
-  const err = router.fragNeeded(udp, 900);
-  router.port.transmit(err, 0, err.length, null);
-  router.port.flush();
+  router.send(router.fragNeeded(udp, 900));
   router.advance(5);
   assert.equal(net.a.pmtu.mtuFor(ADDR_B, 1500), 900);
   frames.length = 0;
@@ -225,9 +226,7 @@ Deno.test("pmtu: UDP with IP_MTU_DISCOVER = DO sends DF, refuses what exceeds th
   assert.equal(udp[20] & 0x40, 0x40, "DF set");
   // A router with a 1400-byte next hop says so: the connected socket hears EMSGSIZE, and its
   // path MTU is 1400 from now on.
-  const err = router.fragNeeded(udp, 1400);
-  router.port.transmit(err, 0, err.length, null);
-  router.port.flush();
+  router.send(router.fragNeeded(udp, 1400));
   router.advance(5);
   assert.equal(sa.getsockopt(fa, SOL_SOCKET, SO_ERROR), ERRNO_NUMBERS.EMSGSIZE);
   assert.equal(sa.getsockopt(fa, IPPROTO_IP, IP_MTU), 1400);
