@@ -287,13 +287,15 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
     off: number,
     len: number,
     nicIndex: number,
+    local = false,
   ): void {
     const st = this.#stats;
     const src = this.#src.setFrom6(buf, off + 8);
     const dst = this.#dst.setFrom6(buf, off + 24);
     // (e): never to an address that does not name one node, never about an error message.
     if (isUnspecified(src) || isMulticast(src) || this.#isError(buf, off, len)) return;
-    if (!this.#bucket.take()) {
+    // Linux icmpv6_xrlim_allow: no limit for what stays on this host.
+    if (!local && !this.#bucket.take()) {
       st.OutRateLimitHost++;
       return;
     }

@@ -507,7 +507,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
       const r = this.#txRepr(src, dst, protocol, hopLimit, tos);
       r.payloadLength = payload;
       r.emit(pb.data, o);
-      this.reporter.sendError(ICMPV6_PACKET_TOO_BIG, 0, mtu, pb.data, o, pb.length, nicIndex);
+      this.reporter.sendError(ICMPV6_PACKET_TOO_BIG, 0, mtu, pb.data, o, pb.length, nicIndex, true);
     }
     this.#pool.free(pb);
   }

@@ -40,7 +40,8 @@ import type { NetProtocolHandler, NetRxMeta } from "./network_layer.ts";
 export interface Ipv6ErrorReporter {
   /**
    * Send an ICMPv6 error `type`/`code` with `param` (pointer or MTU) about the datagram at
-   * `buf[off, off + len)` (its IPv6 header first) that arrived on NIC `nicIndex`.
+   * `buf[off, off + len)` (its IPv6 header first) that arrived on NIC `nicIndex` — or, with
+   * `local`, that we were about to send (the error goes to ourselves, not rate-limited).
    */
   sendError(
     type: number,
@@ -50,6 +51,7 @@ export interface Ipv6ErrorReporter {
     off: number,
     len: number,
     nicIndex: number,
+    local?: boolean,
   ): void;
   /** A datagram we sent (`buf[off, off + len)`) could not reach its next hop: tell its sender. */
   localUnreachable(buf: Uint8Array, off: number, len: number): void;

@@ -237,31 +237,37 @@ Deno.test("pmtu: UDP with IP_MTU_DISCOVER = DO sends DF, refuses what exceeds th
   assert.equal(sa.write(fa, new Uint8Array(1472)), 1472);
 });
 
-Deno.test("pmtu: a DF datagram over the path MTU is refused locally with a fragmentation needed to its sender", () => {
-  const net = makeSimNet({ wire: { seed: 13, delayMs: 1 } });
-  const errors: NetError[] = [];
-  const v4 = net.a.networks.v4;
-  v4.registerHandler(253, {
-    receive() {},
-    receiveError(err) {
-      errors.push(Object.assign({}, err));
-    },
+for (const family of [4, 6] as const) {
+  Deno.test(`pmtu: a DF datagram over the path MTU is refused locally with a too-big to its sender (IPv${family})`, () => {
+    const net = makeSimNet({ wire: { seed: 13, delayMs: 1 } });
+    net.a.ipv6.addAddress(1, A6, 64);
+    net.b.ipv6.addAddress(1, B6, 64);
+    net.advance(2500);
+    const [src, dst] = family === 4 ? [ADDR_A, ADDR_B] : [A6, B6];
+    const errors: NetError[] = [];
+    const layer = net.a.networks.of(dst);
+    layer.registerHandler(253, {
+      receive() {},
+      receiveError(err) {
+        errors.push(Object.assign({}, err));
+      },
+    });
+    const r = new NetRoute();
+    assert.ok(layer.route(dst, r));
+    const pb = net.a.pool.alloc(HEADROOM_BYTES)!;
+    pb.append(2000);
+    let sent = 0;
+    net.wire.setFrameHook(net.portA, (f) => ((f[23] === 253 || f[20] === 253) && sent++, 0));
+    assert.equal(layer.send(pb, r, src, dst, 253, 64, 0, true, null), false);
+    assert.equal(family === 4 ? net.a.stats.ip.FragFails : net.a.stats.ip6.FragFails, 1);
+    net.advance(2);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].kind, NET_ERR_TOO_BIG);
+    assert.equal(errors[0].mtu, 1500);
+    assert.equal(sent, 0, "nothing went on the wire");
+    assert.equal(net.a.pool.inUse, 0);
   });
-  const r = new NetRoute();
-  assert.ok(v4.route(ADDR_B, r));
-  const pb = net.a.pool.alloc(HEADROOM_BYTES)!;
-  pb.append(2000);
-  let sent = 0;
-  net.wire.setFrameHook(net.portA, (f) => (f[23] === 253 && sent++, 0));
-  assert.equal(v4.send(pb, r, ADDR_A, ADDR_B, 253, 64, 0, true, null), false);
-  assert.equal(net.a.stats.ip.FragFails, 1);
-  net.advance(2);
-  assert.equal(errors.length, 1);
-  assert.equal(errors[0].kind, NET_ERR_TOO_BIG);
-  assert.equal(errors[0].mtu, 1500);
-  assert.equal(sent, 0, "nothing went on the wire");
-  assert.equal(net.a.pool.inUse, 0);
-});
+}
 
 Deno.test("pmtu6: packet too big lowers the MSS of every IPv6 connection to the destination", () => {
   const net = makeSimNet({ wire: { seed: 14, delayMs: 1 } });
