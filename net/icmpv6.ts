@@ -364,7 +364,8 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
     e.reporter.set(meta.src);
     const q = off + ICMPV6_HEADER_BYTES;
     // RFC 8201 §4: the MTU the error allows; the transport that sent the quoted datagram
-    // checks it against its state before the path MTU cache is lowered (never below 1280).
+    // checks it against its state before the path MTU cache is lowered (one below 1280 is
+    // discarded there, RFC 8201 §4).
     if (type === ICMPV6_PACKET_TOO_BIG) e.mtu = rest;
     this.#deliverQuoted(buf, q, len - ICMPV6_HEADER_BYTES, meta.nicIndex);
   }

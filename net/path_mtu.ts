@@ -10,8 +10,8 @@
  * filled one with one hash and a short bucket scan; nothing is allocated.
  *
  * Counters (group `pmtu`, nstat `Pmtu*`): `Updates` (an entry went down), `Ignored` (an error
- * that lowered nothing: not below what is in force), `Floored` (an MTU below the family's
- * floor raised to it), `PlateauGuesses` (an old-style router sent no usable next-hop MTU: the
+ * that lowered nothing: not below what is in force, or an IPv6 one below 1280), `Floored` (an
+ * IPv4 MTU below the floor raised to it), `PlateauGuesses` (an old-style router sent no usable next-hop MTU: the
  * RFC 1191 §5 plateau table chose one), `Expired`, `Evictions`.
  *
  * @module
@@ -22,7 +22,10 @@ import { type Counters, makeCounters } from "../core/counters.ts";
 import type { IpAddr } from "./ip_address.ts";
 import { IpAddrMap } from "./ip_addr_map.ts";
 
-/** Smallest path MTU an IPv6 destination is lowered to (RFC 8200 §5: the minimum link MTU). */
+/**
+ * Smallest path MTU of an IPv6 destination (RFC 8200 §5: the minimum link MTU); a packet too
+ * big reporting less is discarded (RFC 8201 §4).
+ */
 export const PMTU_MIN_V6 = 1280;
 /** Smallest MTU an IPv4 path can have (RFC 791: every host takes 68-byte datagrams). */
 export const PMTU_MIN_V4 = 68;
@@ -143,15 +146,20 @@ export class PathMtuCache {
   }
 
   /**
-   * A "too big" error says `mtu` towards `dst`. Raised to the family's floor when below it;
-   * ignored when not lower than what is in force (`linkMtu` or the cached MTU). Returns the
-   * MTU now in force for `dst` when it went down, else 0.
+   * A "too big" error says `mtu` towards `dst`. IPv4: raised to the floor when below it.
+   * IPv6: ignored when below 1280 (RFC 8201 §4: such a packet too big is discarded). Ignored
+   * too when not lower than what is in force (`linkMtu` or the cached MTU). Returns the MTU
+   * now in force for `dst` when it went down, else 0.
    */
   lower(dst: IpAddr, mtu: number, linkMtu = Infinity): number {
     const st = this.stats;
-    const floor = dst.family === 6 ? PMTU_MIN_V6 : this.floorV4;
-    if (mtu < floor) {
-      mtu = floor;
+    if (dst.family === 6) {
+      if (mtu < PMTU_MIN_V6) {
+        st.Ignored++;
+        return 0;
+      }
+    } else if (mtu < this.floorV4) {
+      mtu = this.floorV4;
       st.Floored++;
     }
     if (mtu >= this.mtuFor(dst, linkMtu)) {

@@ -16,11 +16,13 @@ Deno.test("path mtu: lowered, never raised, floored per family; counted", () => 
   assert.equal(c.mtuFor(V4, 1500), 1400);
   assert.equal(c.mtuFor(V4, 1300), 1300, "a smaller link wins");
   assert.equal(c.lower(V4, 100, 1500), 552, "IPv4 floor: Linux min_pmtu");
-  assert.equal(c.lower(V6, 600, 1500), 1280, "IPv6 floor: RFC 8200 §5");
+  assert.equal(c.lower(V6, 600, 1500), 0, "RFC 8201 §4: below 1280 is discarded");
+  assert.equal(c.mtuFor(V6, 1500), 1500);
+  assert.equal(c.lower(V6, 1280, 1500), 1280);
   assert.equal(c.lower(V6, 1400, 1500), 0);
   assert.deepEqual(
     { ...c.stats },
-    { Updates: 3, Ignored: 3, Floored: 2, PlateauGuesses: 0, Expired: 0, Evictions: 0 },
+    { Updates: 3, Ignored: 4, Floored: 1, PlateauGuesses: 0, Expired: 0, Evictions: 0 },
   );
   assert.equal(new PathMtuCache(clock, { floorV4: 68 }).lower(V4, 68, 1500), 68);
 });
