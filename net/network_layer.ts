@@ -177,8 +177,9 @@ export interface NetworkLayer {
   pathMtu(dst: IpAddr, route: NetRoute): number;
   /**
    * A "too big" error about a datagram to `dst` was believed by its transport (RFC 5927):
-   * lower the path MTU towards it to `mtu` (not below the family's floor; `linkMtu` is what
-   * the route's link carries). Returns the path MTU now in force when it went down, else 0.
+   * lower the path MTU towards it to `mtu` (IPv4: not below the floor; IPv6: an `mtu` below
+   * 1280 is ignored, RFC 8201 §4; `linkMtu` is what the route's link carries). Returns the
+   * path MTU now in force when it went down, else 0.
    */
   lowerPathMtu(dst: IpAddr, mtu: number, linkMtu: number): number;
   /** The pseudo-header sum of `protocol` between `src` and `dst` for `l4Length` bytes. */
