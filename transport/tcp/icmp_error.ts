@@ -23,8 +23,9 @@ import { TcpState } from "./state.ts";
 export function handleIcmpError(ep: TcpEndpoint, err: NetError): void {
   const kind = err.kind;
   if (kind === NET_ERR_TOO_BIG) {
-    // RFC 1191 §6.1 / RFC 8201 §4: the path MTU cache goes down (never below the family's
-    // floor) for every connection to the peer; this one resends what no longer fits at once.
+    // RFC 1191 §6.1 / RFC 8201 §4: the path MTU cache goes down (IPv4 not below its floor,
+    // IPv6 not below 1280) for every connection to the peer; this one resends what no longer
+    // fits at once (Linux tcp_v4_mtu_reduced, tcp_simple_retransmit).
     if (err.mtu <= 0) return;
     const route = ep.route;
     route.net!.lowerPathMtu(ep.remoteAddr, err.mtu, route.linkMtu);
