@@ -43,15 +43,13 @@ export function fragmentIpv4(
   let ok = true;
   for (let at = 0; at < payloadLen; at += chunk) {
     const n = Math.min(chunk, payloadLen - at);
-    const frag = pool.alloc(HEADROOM_BYTES);
+    const frag = pool.allocCopy(pb, at, n, HEADROOM_BYTES);
     if (frag === null) {
       stats.OutNoBuffers++;
       stats.FragFails++;
       ok = false;
       break;
     }
-    const p = frag.append(n);
-    frag.data.set(pb.data.subarray(pb.head + at, pb.head + at + n), p);
     const o = frag.prepend(IPV4_HEADER_MIN_BYTES);
     repr.totalLength = n + IPV4_HEADER_MIN_BYTES;
     repr.fragmentOffsetBytes = at;
