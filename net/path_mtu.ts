@@ -6,7 +6,7 @@
  * 10 minutes, Linux's `ip_rt_mtu_expires`), after which the link MTU is tried again.
  *
  * Bounded: when `maxEntries` destinations are held, the least recently lowered one makes room
- * (`Evictions`). Lookups are per datagram sent: an empty cache answers with one comparison, a
+ * (`Evictions`; the entries are kept on a list in that order, so this costs no scan). Lookups are per datagram sent: an empty cache answers with one comparison, a
  * filled one with one hash and a short bucket scan; nothing is allocated.
  *
  * Counters (group `pmtu`, nstat `Pmtu*`): `Updates` (an entry went down), `Ignored` (an error
@@ -19,7 +19,7 @@
 
 import type { Clock } from "../core/clock.ts";
 import { type Counters, makeCounters } from "../core/counters.ts";
-import type { IpAddr } from "./ip_address.ts";
+import { type IpAddr, IpAddress } from "./ip_address.ts";
 import { IpAddrMap } from "./ip_addr_map.ts";
 
 /**
@@ -76,9 +76,11 @@ export interface PathMtuOptions {
   floorV4?: number;
 }
 
-interface PmtuEntry {
-  mtu: number;
-  expiresAtMs: number;
+/** One destination's entry, on a list ordered by when it was last lowered (oldest first). */
+class PmtuEntry {
+  prev: PmtuEntry | null = null;
+  next: PmtuEntry | null = null;
+  constructor(readonly key: IpAddress, public mtu: number, public expiresAtMs: number) {}
 }
 
 /**
@@ -101,6 +103,9 @@ export class PathMtuCache {
   readonly #clock: Clock;
   readonly #map: IpAddrMap<PmtuEntry>;
   readonly #expiresMs: number;
+  /** Least recently lowered entry (the next to be evicted), and the most recent. */
+  #oldest: PmtuEntry | null = null;
+  #newest: PmtuEntry | null = null;
 
   /** An empty cache reading time from `clock`, counting into `stats` (a group of its own when absent). */
   constructor(clock: Clock, opts: PathMtuOptions = {}, stats?: Counters) {
@@ -127,7 +132,7 @@ export class PathMtuCache {
     const e = this.#map.get(dst);
     if (e === undefined) return linkMtu;
     if (this.#clock.nowMs() >= e.expiresAtMs) {
-      this.#map.delete(dst);
+      this.#remove(e);
       this.stats.Expired++;
       return linkMtu;
     }
@@ -167,14 +172,23 @@ export class PathMtuCache {
       return 0;
     }
     const expiresAtMs = this.#clock.nowMs() + this.#expiresMs;
-    const e = this.#map.get(dst);
+    let e = this.#map.get(dst);
     if (e !== undefined) {
       e.mtu = mtu;
       e.expiresAtMs = expiresAtMs;
+      this.#unlink(e);
     } else {
-      if (this.#map.size >= this.#map.maxEntries) this.#evictOldest();
-      this.#map.set(dst, { mtu, expiresAtMs });
+      const oldest = this.#oldest;
+      if (this.#map.size >= this.#map.maxEntries && oldest !== null) {
+        // Full: the least recently lowered destination makes room (expired or not).
+        this.#remove(oldest);
+        if (oldest.expiresAtMs <= this.#clock.nowMs()) st.Expired++;
+        else st.Evictions++;
+      }
+      e = new PmtuEntry(IpAddress.from(dst), mtu, expiresAtMs);
+      this.#map.set(e.key, e);
     }
+    this.#append(e);
     st.Updates++;
     return mtu;
   }
@@ -182,24 +196,29 @@ export class PathMtuCache {
   /** Forget everything. */
   clear(): void {
     this.#map.clear();
+    this.#oldest = null;
+    this.#newest = null;
   }
 
-  /**
-   * Make room: drop an expired entry, else the one lowered longest ago (the earliest expiry).
-   * A scan of the bounded map, on the rare path of a new destination while full.
-   */
-  #evictOldest(): void {
-    let oldest: IpAddr | null = null;
-    let at = Infinity;
-    for (const [k, v] of this.#map.entries()) {
-      if (v.expiresAtMs < at) {
-        at = v.expiresAtMs;
-        oldest = k;
-      }
-    }
-    if (oldest === null) return;
-    this.#map.delete(oldest);
-    if (at <= this.#clock.nowMs()) this.stats.Expired++;
-    else this.stats.Evictions++;
+  #remove(e: PmtuEntry): void {
+    this.#unlink(e);
+    this.#map.delete(e.key);
+  }
+
+  #append(e: PmtuEntry): void {
+    e.prev = this.#newest;
+    e.next = null;
+    if (this.#newest !== null) this.#newest.next = e;
+    else this.#oldest = e;
+    this.#newest = e;
+  }
+
+  #unlink(e: PmtuEntry): void {
+    if (e.prev !== null) e.prev.next = e.next;
+    else this.#oldest = e.next;
+    if (e.next !== null) e.next.prev = e.prev;
+    else this.#newest = e.prev;
+    e.prev = null;
+    e.next = null;
   }
 }
