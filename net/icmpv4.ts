@@ -282,7 +282,8 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     const buf = meta.buf;
     const ipOff = meta.headerOff;
     const headerBytes = meta.payloadOff - ipOff;
-    if (meta.toGroup) return false;
+    // Nor for a datagram that came in a link-layer broadcast or multicast frame.
+    if (meta.toGroup || meta.linkNotHost) return false;
     const src = meta.src.w3;
     if (
       isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src) ||

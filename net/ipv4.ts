@@ -14,7 +14,7 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
-import type { TxOffload } from "../link/driver.ts";
+import { RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -331,6 +331,7 @@ export class Ipv4Layer implements LocalReceiver {
     m.src.setV4(readIpv4(buf, off + 12));
     m.dst.setV4(readIpv4(buf, off + 16));
     m.toGroup = false;
+    m.linkNotHost = false;
     m.hopLimit = buf[off + 8];
     m.tos = buf[off + 1];
     return m;
@@ -391,6 +392,7 @@ export class Ipv4Layer implements LocalReceiver {
           meta.src.setV4(src);
           meta.dst.setV4(dst);
           meta.toGroup = toGroup;
+          meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
           meta.buf = buf;
           meta.headerOff = off;
           meta.payloadOff = off + headerBytes;
@@ -406,6 +408,7 @@ export class Ipv4Layer implements LocalReceiver {
     meta.hopLimit = h.ttl;
     meta.tos = h.tos;
     meta.toGroup = toGroup;
+    meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
     const protocol = h.protocol;
     if (h.isFragment()) {
       st.ReasmReqds++;

@@ -13,7 +13,7 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV6 } from "../link/ethernet.ts";
-import { GSO_TCPV6, type TxOffload } from "../link/driver.ts";
+import { GSO_TCPV6, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -343,9 +343,12 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     return pseudoHeaderSumIp(src, dst, protocol, l4Length);
   }
 
-  /** Answer `meta`'s datagram with port unreachable (not for multicast, RFC 4443 §2.4 (e)). */
+  /**
+   * Answer `meta`'s datagram with port unreachable (not for multicast, nor for a link-layer
+   * broadcast or multicast frame: RFC 4443 §2.4 (e)).
+   */
   sendPortUnreachable(meta: NetRxMeta): void {
-    if (meta.toGroup) return;
+    if (meta.toGroup || meta.linkNotHost) return;
     this.reporter?.sendError(
       ICMPV6_DEST_UNREACHABLE,
       ICMPV6_UNREACH_PORT,
@@ -420,6 +423,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     meta.hopLimit = h.hopLimit;
     meta.tos = h.trafficClass;
     meta.toGroup = toGroup;
+    meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
     meta.routerAlert = false;
     meta.buf = buf;
     meta.headerOff = off;

@@ -220,7 +220,8 @@ export class Ipv6HeaderChain {
   #paramProblem(code: number, pointer: number, meta: NetRxMeta): void {
     // RFC 4443 §2.4 (e): not for a multicast destination, except code 2 with action 10, which
     // processOptions already folded into the pointer it returned.
-    if (meta.toGroup && code !== ICMPV6_PARAMPROB_OPTION) return;
+    // (e.3, e.4): nor for a link-layer multicast or broadcast frame, with the same exception.
+    if ((meta.toGroup || meta.linkNotHost) && code !== ICMPV6_PARAMPROB_OPTION) return;
     this.#host.reporter?.sendError(
       ICMPV6_PARAMETER_PROBLEM,
       code,

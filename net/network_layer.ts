@@ -97,6 +97,11 @@ export class NetRxMeta {
   tos = 0;
   /** True if sent to a broadcast or multicast address. */
   toGroup = false;
+  /**
+   * True if the frame was not addressed to our MAC (link-layer broadcast or multicast,
+   * `RX_LINK_NOT_HOST`): no ICMP error answers it.
+   */
+  linkNotHost = false;
   /** True when a router alert option came with it (RFC 2711; MLD needs one). */
   routerAlert = false;
   /** The buffer holding the network header and the payload. */

@@ -54,13 +54,15 @@ interface Datagram {
   options?: Uint8Array;
   fragOffset?: number;
   moreFragments?: boolean;
+  /** Destination MAC [the stack's]. */
+  dstMac?: readonly number[];
 }
 
 /** Inject an IPv4 datagram from the peer (or `src`) to the stack (or `dst`). */
 function send(p: RawPeer, d: Datagram): void {
   const f = new Uint8Array(ETH + 60 + d.payload.length);
   const src = d.src ?? PEER_IP;
-  writeEth(f, STACK_MAC, macOf(PEER_IP), ETHERTYPE_IPV4);
+  writeEth(f, d.dstMac ?? STACK_MAC, macOf(PEER_IP), ETHERTYPE_IPV4);
   const hb = writeIpv4(f, ETH, {
     src,
     dst: d.dst ?? STACK_IP,
@@ -142,8 +144,19 @@ Deno.test("icmp: never to a broadcast or multicast destination", () => {
   send(p, { dst: BROADCAST, protocol: 200, payload: new Uint8Array(16) });
   send(p, { dst: BROADCAST, payload: udp(9), options: BAD_OPTION });
   assert.equal(icmp.length, 1);
-  assert.equal(p.stack.stats.udp.NoPorts, 1, "group datagrams count as IgnoredMulti");
+  // To our address, but in a link-layer broadcast or multicast frame (RFC 1122 §3.2.2).
+  const ETH_BROADCAST = [255, 255, 255, 255, 255, 255];
+  const ETH_MULTICAST = [1, 0, 0x5e, 0, 0, 1];
+  send(p, { dstMac: ETH_BROADCAST, payload: udp(9) });
+  send(p, { dstMac: ETH_MULTICAST, payload: udp(9) });
+  send(p, { dstMac: ETH_BROADCAST, protocol: 200, payload: new Uint8Array(16) });
+  send(p, { dstMac: ETH_MULTICAST, payload: udp(9), options: BAD_OPTION });
+  assert.equal(icmp.length, 1);
+  // The IP-group datagrams count as IgnoredMulti; the link-group ones are delivered as Linux
+  // does (they reach UDP: NoPorts), only not answered.
   assert.equal(p.stack.stats.udp.IgnoredMulti, 3);
+  assert.equal(p.stack.stats.udp.NoPorts, 3);
+  assert.equal(p.stack.stats.ip.InUnknownProtos, 2);
 });
 
 Deno.test("icmp: never to a source that names no single host", () => {

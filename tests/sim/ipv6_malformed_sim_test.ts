@@ -253,6 +253,21 @@ Deno.test("sim ipv6 input: no error about an ICMPv6 error, to a multicast group,
   inject(host, toGroup);
   advance(20);
   assert.equal(fromA(1).length, 0, "nothing to a multicast destination");
+  // Nor to our unicast address in a link-layer broadcast frame (e.4).
+  inject(
+    host,
+    ipv6Frame({
+      srcMac: H_MAC,
+      dstMac: new Uint8Array([255, 255, 255, 255, 255, 255]),
+      src: H,
+      dst: A,
+      nextHeader: 17,
+      payload: udp6(H, A, 40000, 9, new Uint8Array(4)),
+    }),
+  );
+  advance(20);
+  assert.equal(fromA(1).length, 0, "nothing about a link-layer broadcast");
+  assert.equal(net.a.stats.udp.NoPorts, 1, "delivered, only not answered");
   send(net, host, 17, udp6(H, A, 40000, 9, new Uint8Array(4)));
   advance(20);
   assert.equal(fromA(1).length, 1, "control: port unreachable to a unicast source");
