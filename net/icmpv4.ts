@@ -6,8 +6,8 @@
  * IPv4 layer and the transports — port and protocol unreachable, reassembly time exceeded,
  * parameter problem, and the fragmentation needed a DF datagram too big for its path earns
  * us locally — under RFC 1122 §3.2.2 and RFC 1812 §4.3.2.7: never about an ICMP error, a
- * datagram to a broadcast or multicast address or from one that does not name a single host,
- * or a fragment other than the first, and rate-limited by a token bucket (Linux
+ * datagram to a broadcast or multicast address (IP or link layer) or from one that does not
+ * name a single host, or a fragment other than the first, and rate-limited by a token bucket (Linux
  * `icmp_msgs_per_sec`/`icmp_msgs_burst`) the stack shares with ICMPv6.
  *
  * @module
