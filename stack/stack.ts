@@ -13,6 +13,8 @@ import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
 import { Ipv6Layer, type Ipv6Options } from "../net/ipv6.ts";
 import { Icmpv6Layer, type Icmpv6Options } from "../net/icmpv6.ts";
 import { NdpInput } from "../net/ndp.ts";
+import { PathMtuCache, type PathMtuOptions } from "../net/path_mtu.ts";
+import { TokenBucket } from "../core/token_bucket.ts";
 import { Ipv4Network } from "../net/ipv4_network.ts";
 import { IpNetworks } from "../net/ip_networks.ts";
 import { RouterDiscovery, type RouterDiscoveryOptions } from "../net/router_discovery.ts";
@@ -47,6 +49,8 @@ export interface StackOptions {
   icmp?: IcmpOptions;
   /** IPv6 options. */
   ipv6?: Ipv6Options;
+  /** The path MTU cache both families share [`ipv6.pathMtu`, else the defaults]. */
+  pathMtu?: PathMtuOptions;
   /** ICMPv6 options. */
   icmp6?: Icmpv6Options;
   /** Router discovery and SLAAC (off unless `enabled`). */
@@ -93,6 +97,8 @@ export class Stack {
   readonly ipv6: Ipv6Layer;
   /** ICMPv6. */
   readonly icmp6: Icmpv6Layer;
+  /** Path MTU per destination, for both families (RFC 1191, RFC 8201). */
+  readonly pmtu: PathMtuCache;
   /** Router discovery and SLAAC. */
   readonly routerDiscovery: RouterDiscovery;
   /** Both network layers as the transports see them. */
@@ -123,12 +129,30 @@ export class Stack {
       bufferBytes: opts.bufferBytes ?? HEADROOM_BYTES + 65536 + 64,
     });
     this.#rxBatch = opts.rxBatch ?? 64;
-    this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
-    this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
+    this.pmtu = new PathMtuCache(
+      this.clock,
+      opts.pathMtu ?? opts.ipv6?.pathMtu ?? opts.ipv4?.pathMtu,
+      this.stats.pmtu,
+    );
+    // One rate limit for the errors of both families, as Linux's icmp_global.
+    const limiter = new TokenBucket(
+      this.clock,
+      opts.icmp?.errorsPerSecond ?? opts.icmp6?.errorsPerSecond ?? 1000,
+      opts.icmp?.errorBurst ?? opts.icmp6?.errorBurst ?? 50,
+    );
+    this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, {
+      ...opts.ipv4,
+      pathMtuCache: this.pmtu,
+    });
+    this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, {
+      limiter,
+      ...opts.icmp,
+    });
     const random = opts.random ?? Math.random;
     this.ipv6 = new Ipv6Layer(this.pool, this.timers, this.clock, this.stats, {
       random,
       ...opts.ipv6,
+      pathMtuCache: this.pmtu,
     });
     this.routerDiscovery = new RouterDiscovery(
       this.ipv6,
@@ -143,7 +167,7 @@ export class Stack {
       this.pool,
       this.clock,
       this.stats.icmp6,
-      opts.icmp6,
+      { limiter, ...opts.icmp6 },
     );
     this.networks = new IpNetworks(new Ipv4Network(this.ipv4, this.icmp), this.ipv6);
     this.udp = new UdpLayer(this, opts.udp);

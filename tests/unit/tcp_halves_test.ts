@@ -147,6 +147,9 @@ class SenderStub implements SenderConnection {
   sackOptionBytes(): number {
     return 0;
   }
+  pathMss(): number {
+    return Infinity;
+  }
   sent: [number, number, number][] = [];
   events: TcpEvent[] = [];
   tsNow(): number {

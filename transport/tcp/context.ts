@@ -97,6 +97,11 @@ export interface TcpOptions {
   windowScaling?: boolean;
   /** ACK the first segments at once (Linux quick-ack mode) [16]. */
   quickAcks?: number;
+  /**
+   * Black-hole detection (RFC 4821 §7.7, Linux `tcp_mtu_probing = 1`): after repeated
+   * timeouts of full-sized segments, fall back to a smaller MSS [true].
+   */
+  mtuProbing?: boolean;
   /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
   isnSecret?: Uint32Array;
 }
@@ -139,6 +144,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     sack: o.sack ?? true,
     windowScaling: o.windowScaling ?? true,
     quickAcks: o.quickAcks ?? 16,
+    mtuProbing: o.mtuProbing ?? true,
   };
 }
 

@@ -30,7 +30,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } 
 import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
 import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES } from "./options.ts";
-import { advertisedMss, defaultPeerMss, sendMss } from "./mss.ts";
+import { advertisedMss, defaultPeerMss, pathMtuMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
 import { TcpSender } from "./sender.ts";
@@ -652,6 +652,14 @@ export class TcpEndpoint implements OutputSource {
     if (!this.sackOk) return 0;
     const n = this.rcv.sackBlocksToSend(this.tsOk);
     return n > 0 ? TCP_OPT_WORD_BYTES + TCP_OPT_SACK_BLOCK_BYTES * n : 0; // NOP NOP kind len + blocks
+  }
+
+  /** @internal The send MSS the path MTU towards the peer allows (shared cache, per family). */
+  pathMss(): number {
+    const route = this.route;
+    const net = route.net!;
+    const mtu = net.pathMtu(this.remoteAddr, route);
+    return mtu > 0 ? pathMtuMss(mtu, this.tsOk, net.headerBytes) : Infinity;
   }
 
   /** @internal Produce output at the end of the tick. */

@@ -29,6 +29,7 @@ import type { DeliveryRate } from "./delivery_rate.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
 import { type LossConnection, LossControl, type LossSender } from "./loss_control.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
+import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
 import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
@@ -75,6 +76,8 @@ export interface SenderConnection extends LossConnection {
   sackOptionBytes(): number;
   /** Produce output at the end of the tick. */
   scheduleOutput(): void;
+  /** The send MSS the path MTU towards the peer allows now (RFC 1191, RFC 8201). */
+  pathMss(): number;
   /** Report a state-machine event (our FIN acknowledged). */
   transition(ev: TcpEvent): void;
   /** Retries are exhausted: give up (ETIMEDOUT, or the ICMP error seen). */
@@ -119,8 +122,10 @@ export class TcpSender implements LossSender {
   finQueued = false;
   /** End of the last short segment sent (Minshall's Nagle variant). */
   sndSml = 0;
-  /** Send MSS (payload bytes per segment, timestamp option excluded). */
+  /** Send MSS (payload bytes per segment, timestamp option excluded): `mssControl`'s smallest. */
   mss: number = DEFAULT_PEER_MSS;
+  /** Where the MSS comes from: the handshake, the path MTU, a black-hole fallback. */
+  readonly mssControl: MssControl = new MssControl();
   /** The peer's window shift. */
   sndShift = 0;
   /** Congestion control (replaced by `setCongestionControl`). */
@@ -262,7 +267,10 @@ export class TcpSender implements LossSender {
   /** What the SYN exchange settled: the peer's window shift and our send MSS. */
   setPeerOptions(shift: number, mss: number): void {
     this.sndShift = shift;
-    this.mss = mss;
+    const m = this.mssControl;
+    m.negotiated = mss;
+    m.syncPath(this.#conn.pathMss());
+    this.mss = m.effective();
   }
 
   /** RFC 9293 §3.10.7.3: a SYN_SENT ACK must acknowledge our SYN and nothing beyond. */
@@ -365,6 +373,7 @@ export class TcpSender implements LossSender {
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.sndSml, ack)) this.sndSml = ack; // keep Minshall's marker from wrapping
       loss.ackTo(ack);
+      if (this.mssControl.confirm()) svc.stats.TCPMTUPSuccess++;
       this.retries = 0;
       this.probes = 0;
       this.persistBackoff = 0;
@@ -417,6 +426,7 @@ export class TcpSender implements LossSender {
     const conn = this.#conn;
     const svc = this.#svc;
     const now = svc.ctx.clock.nowMs();
+    this.#syncMss(now);
     const mss = this.segMss();
     const sb = this.sb;
     const rec = this.rec;
@@ -660,6 +670,7 @@ export class TcpSender implements LossSender {
         n += buf.write(src, off + n, len - n);
       }
     }
+    if (n < len) this.#svc.stats.TCPSendBufferFull++;
     return n;
   }
 
@@ -686,12 +697,38 @@ export class TcpSender implements LossSender {
   }
 
   /**
-   * ICMP "fragmentation needed" lowered the path MTU: a smaller MSS; what was sent in larger
-   * segments is deemed lost and resent now (Linux tcp_simple_retransmit: no congestion
-   * response).
+   * A "too big" error about this connection was believed and the path MTU cache updated: the
+   * MSS follows the path at once (and the segments too big for it are resent now).
    */
-  lowerMss(mss: number): void {
-    if (mss >= this.mss) return;
+  pathMtuChanged(): void {
+    this.#syncMss(this.#svc.ctx.clock.nowMs());
+  }
+
+  /**
+   * The MSS follows its sources ({@link MssControl}): the path MTU cache (lowered by an
+   * error about any connection to the peer, raised by its expiry) and the black-hole cap's
+   * expiry. Called at every output pass, as Linux's `tcp_current_mss` checks its PMTU cookie.
+   */
+  #syncMss(nowMs: number): void {
+    const m = this.mssControl;
+    const pathChanged = m.syncPath(this.#conn.pathMss());
+    if (!m.expire(nowMs) && !pathChanged) return;
+    const mss = m.effective();
+    if (mss === this.mss) return;
+    if (mss < this.mss) {
+      this.#svc.stats.TCPPathMtuLowered++;
+      this.#lowerMss(mss);
+      return;
+    }
+    this.mss = mss;
+    if (this.#conn.state >= TcpState.ESTABLISHED) this.cc.setMss(mss);
+  }
+
+  /**
+   * The path MTU went down: a smaller MSS; what was sent in larger segments is deemed lost and
+   * resent now (Linux tcp_simple_retransmit: no congestion response).
+   */
+  #lowerMss(mss: number): void {
     this.mss = mss;
     if (this.#conn.state < TcpState.ESTABLISHED) return;
     this.cc.setMss(mss);
@@ -787,6 +824,15 @@ export class TcpSender implements LossSender {
       return;
     }
     stats.TCPTimeouts++;
+    if (
+      svc.opts.mtuProbing &&
+      this.mssControl.onTimeout(this.retries, seqDiff(this.sndMax, this.sndUna), now)
+    ) {
+      // RFC 4821 §7.7 black hole: the resend below goes out in smaller segments.
+      stats.TCPMTUPFail++;
+      this.mss = this.mssControl.effective();
+      this.cc.setMss(this.mss);
+    }
     this.loss.onRto(now);
     conn.flushOutput();
   }
