@@ -17,6 +17,7 @@ import { OutputQueue, type OutputSource } from "../core/output_queue.ts";
 import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
 import { BufferPool, HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import { RingStoragePool } from "../core/ring_storage.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 
@@ -42,6 +43,22 @@ export interface StackOptions {
   udp?: UdpOptions;
   /** TCP options. */
   tcp?: TcpOptions;
+  /**
+   * Connections expected at once [1024]: sizes the TCP flow table up front and, with
+   * `prewarm`, the socket-buffer storage made ready before the first connection. Not a limit.
+   */
+  maxConnections?: number;
+  /**
+   * Make pools ready before traffic arrives [false]: the flow table is sized for
+   * `maxConnections` anyway; this also puts one smallest buffer chunk per expected
+   * connection (up to the warm bound) on the socket-buffer free list.
+   */
+  prewarm?: boolean;
+  /**
+   * Bytes of socket-buffer storage kept for reuse when connections give it back [64 MiB];
+   * beyond it, storage goes back to the system so the process shrinks after a crowd leaves.
+   */
+  bufferWarmBytes?: number;
 }
 
 /**
@@ -62,6 +79,8 @@ export class Stack {
   readonly timers: TimerWheel;
   /** Packet buffers for everything the stack sends. */
   readonly pool: BufferPool;
+  /** Storage of socket send and receive buffers, taken on first data, given back when empty. */
+  readonly rings: RingStoragePool;
   /** Counters. */
   readonly stats: StackStats = new StackStats();
   /** Readiness multiplexer. */
@@ -93,11 +112,14 @@ export class Stack {
       count: opts.poolBuffers ?? 512,
       bufferBytes: opts.bufferBytes ?? HEADROOM_BYTES + 65536 + 64,
     });
+    this.rings = new RingStoragePool({ warmBytes: opts.bufferWarmBytes });
+    const maxConnections = opts.maxConnections ?? opts.tcp?.maxConnections ?? 1024;
+    if (opts.prewarm === true) this.rings.prewarm(2 * maxConnections);
     this.#rxBatch = opts.rxBatch ?? 64;
     this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
     this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
     this.udp = new UdpLayer(this, opts.udp);
-    this.tcp = new TcpLayer(this, opts.tcp);
+    this.tcp = new TcpLayer(this, { maxConnections, ...opts.tcp });
     const ipv4 = this.ipv4;
     this.#receiver = {
       receiveArp: (nic, buf, off, len) => ipv4.arp(nic).receive(buf, off, len),

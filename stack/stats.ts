@@ -137,6 +137,9 @@ export const TCP_COUNTERS = [
   "SyncookiesFailed",
   "TCPDelayedAcks",
   "TCPTimeWaitReuse",
+  "TCPTimeWaitOverflow",
+  "TWRecycled",
+  "TW",
   "TCPRcvQDrop",
   "TCPBacklogDrop",
 ] as const;

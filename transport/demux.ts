@@ -56,6 +56,8 @@ export class DemuxTable<T> {
   readonly #maxShards: number;
   /** port → entries bound to that port (specific addresses and the wildcard 0). */
   readonly #bound = new Map<number, Entry<T>[]>();
+  /** port → connected entries using it as local port (port allocation asks). */
+  readonly #connectedPorts = new Map<number, number>();
   #size = 0;
 
   /**
@@ -87,6 +89,7 @@ export class DemuxTable<T> {
     }
     this.#shards[hashTuple(la, lp, ra, rp) & this.#mask].push({ la, lp, ra, rp, value });
     this.#size++;
+    this.#connectedPorts.set(lp, (this.#connectedPorts.get(lp) ?? 0) + 1);
     if (++this.#connected > this.#shards.length * 4 && this.#shards.length < this.#maxShards) {
       this.#grow();
     }
@@ -121,6 +124,9 @@ export class DemuxTable<T> {
         shard.pop();
         this.#size--;
         this.#connected--;
+        const n = this.#connectedPorts.get(lp)! - 1;
+        if (n === 0) this.#connectedPorts.delete(lp);
+        else this.#connectedPorts.set(lp, n);
         return true;
       }
     }
@@ -197,10 +203,9 @@ export class DemuxTable<T> {
     return false;
   }
 
-  /** True if any connected entry uses local port `lp` (linear; for port allocation only). */
+  /** True if any connected entry uses local port `lp` (O(1): a count per port). */
   hasConnectedOnPort(lp: number): boolean {
-    for (const shard of this.#shards) for (const e of shard) if (e.lp === lp) return true;
-    return false;
+    return this.#connectedPorts.has(lp);
   }
 
   /** Every value (for teardown and tools). */

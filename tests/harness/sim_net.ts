@@ -128,3 +128,12 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   };
   return { clock, wire, a, b, portA, portB, tcpA, tcpB, run, advance };
 }
+
+/** True when `ep`'s four-tuple is held by a TIME_WAIT record of `tcp` (the endpoint itself is CLOSED). */
+export function inTimeWait(
+  tcp: TcpLayer,
+  ep: { localAddr: number; localPort: number; remoteAddr: number; remotePort: number },
+): boolean {
+  return tcp.timeWaitRecord(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort) !==
+    undefined;
+}

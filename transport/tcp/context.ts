@@ -11,6 +11,7 @@ import type { Counters } from "../../core/counters.ts";
 import type { EventMux } from "../../core/event_mux.ts";
 import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { BufferPool } from "../../core/packet_buffer.ts";
+import type { RingStoragePool } from "../../core/ring_storage.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
 import type { Icmpv4Layer } from "../../net/icmpv4.ts";
 import type { Ipv4Layer } from "../../net/ipv4.ts";
@@ -27,6 +28,11 @@ export interface TransportContext extends OutputScheduler {
   readonly stats: { readonly tcp: Counters };
   /** Readiness multiplexer. */
   readonly mux: EventMux;
+  /**
+   * Where socket buffers take their storage on demand and give it back when empty; without
+   * one each buffer allocates its whole capacity up front.
+   */
+  readonly rings?: RingStoragePool;
   /** IPv4 (routes, send). */
   readonly ipv4: Ipv4Layer;
   /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
@@ -81,6 +87,21 @@ export interface TcpOptions {
   windowScaling?: boolean;
   /** ACK the first segments at once (Linux quick-ack mode) [16]. */
   quickAcks?: number;
+  /**
+   * Connections expected at once: sizes the flow table up front so it need not grow under
+   * load [1024]. Not a limit.
+   */
+  maxConnections?: number;
+  /**
+   * Most connections in TIME_WAIT [262144, Linux tcp_max_tw_buckets]; more close without it
+   * and are counted in `TCPTimeWaitOverflow`.
+   */
+  maxTimeWait?: number;
+  /**
+   * `connect()` takes over a four-tuple in TIME_WAIT once the last timestamp seen there is
+   * this old (Linux tcp_tw_reuse; needs timestamps) [1000 ms].
+   */
+  timeWaitReuseMs?: number;
   /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
   isnSecret?: Uint32Array;
 }
@@ -121,6 +142,9 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     sack: o.sack ?? true,
     windowScaling: o.windowScaling ?? true,
     quickAcks: o.quickAcks ?? 16,
+    maxConnections: o.maxConnections ?? 1024,
+    maxTimeWait: o.maxTimeWait ?? 262_144,
+    timeWaitReuseMs: o.timeWaitReuseMs ?? 1000,
   };
 }
 

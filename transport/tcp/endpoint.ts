@@ -44,6 +44,8 @@ import {
 } from "./state.ts";
 import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
 import type { TcpTransmitter } from "./transmit.ts";
+import type { Flow } from "../flow_table.ts";
+import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.ts";
 
 /** What a connection needs from its TCP layer; `TcpLayer` provides it. */
 export interface ConnectionLayer extends TcpServices {
@@ -51,6 +53,8 @@ export interface ConnectionLayer extends TcpServices {
   readonly isn: IsnGenerator;
   /** Every segment leaves through it. */
   readonly tx: TcpTransmitter;
+  /** Where a connection entering TIME_WAIT leaves its record. */
+  readonly timeWait: TimeWaitTable;
   /** Remove `ep` from the demux (no-op when it is not there). */
   unregister(ep: TcpEndpoint): void;
   /** Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none is left. */
@@ -85,7 +89,11 @@ export interface ConnectionListener {
  * c.write(bytes, 0, bytes.length);
  * ```
  */
-export class TcpEndpoint implements OutputSource {
+export class TcpEndpoint implements OutputSource, TcpFlow {
+  /** Always {@link FLOW_CONNECTION}. */
+  readonly flowKind: number = FLOW_CONNECTION;
+  /** @internal Flow-table bucket link. */
+  flowNext: Flow | null = null;
   /** Readiness and waiters. */
   readonly wq: WaitQueue = new WaitQueue();
   /** Managed by the stack's output queue. */
@@ -115,8 +123,10 @@ export class TcpEndpoint implements OutputSource {
   readonly snd: TcpSender;
   /** @internal The receive side: RCV.*, the receive ring, ACK generation. */
   readonly rcv: TcpReceiver;
-  /** @internal Keepalive. */
-  readonly keepalive: TcpKeepalive;
+  /** @internal Keepalive, made when SO_KEEPALIVE is first turned on. */
+  keepalive: TcpKeepalive | null = null;
+  /** @internal When the last acceptable segment arrived from the peer (ms). */
+  lastRecvMs: number;
 
   // ---- negotiated at the SYN (RFC 7323, RFC 2018) ----
   /** @internal Window scaling negotiated. */
@@ -133,8 +143,8 @@ export class TcpEndpoint implements OutputSource {
   writeShutdown = false;
   /** @internal close() was called: the application reads no more (orphan). */
   appClosed = false;
-  /** @internal TIME_WAIT and FIN_WAIT_2 timer. */
-  readonly lingerTimer: Timer;
+  /** The FIN_WAIT_2 timer of a closed connection, made when first needed. */
+  #lingerT: Timer | null = null;
 
   #state: TcpState = TcpState.CLOSED;
   /** Counted in CurrEstab. */
@@ -161,9 +171,12 @@ export class TcpEndpoint implements OutputSource {
     const now = layer.ctx.clock.nowMs();
     this.snd = new TcpSender(this, layer);
     this.rcv = new TcpReceiver(this, layer, advertisedMss(layer.ctx.ipv4.mtuOf(route.nicIndex)));
-    this.keepalive = new TcpKeepalive(this, this.snd, layer, now);
+    this.lastRecvMs = now;
     this.tsOffset = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort);
-    this.lingerTimer = new Timer(() => this.#onLinger());
+  }
+
+  static #fireLinger(ep: TcpEndpoint): void {
+    ep.#onLinger();
   }
 
   // ---- public API ----------------------------------------------------------------------
@@ -284,6 +297,7 @@ export class TcpEndpoint implements OutputSource {
     this.appClosed = true;
     switch (this.#state) {
       case TcpState.CLOSED:
+        this.rcv.rcvBuf.clear();
         return;
       case TcpState.SYN_SENT:
         this.destroy();
@@ -325,6 +339,10 @@ export class TcpEndpoint implements OutputSource {
 
   /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (ms, ms, probes). */
   setKeepAlive(on: boolean, idleMs?: number, intervalMs?: number, count?: number): void {
+    if (this.keepalive === null) {
+      if (!on) return;
+      this.keepalive = new TcpKeepalive(this, this.snd, this.layer);
+    }
     this.keepalive.configure(on, idleMs, intervalMs, count);
   }
 
@@ -447,37 +465,48 @@ export class TcpEndpoint implements OutputSource {
     }
   }
 
-  /** TIME_WAIT: every other timer stops; the connection lingers 2·MSL (RFC 9293 §3.10.7.4). */
+  /**
+   * TIME_WAIT (RFC 9293 §3.10.7.4) is kept by a compact record, as Linux keeps a timewait
+   * sock: the connection itself ends now (CLOSED: timers stop, the send buffer goes back to
+   * the pool, data not yet read stays readable) and the layer's TIME_WAIT table answers for
+   * its four-tuple for 2·MSL.
+   */
   #enterTimeWait(): void {
-    const ctx = this.layer.ctx;
-    this.snd.stopRetransmitting();
-    this.keepalive.stop();
-    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + 2 * this.layer.opts.mslMs);
-    this.updateReadiness();
+    const rcv = this.rcv;
+    const sndNxt = this.snd.sndMax;
+    const rcvNxt = rcv.rcvNxt;
+    const window = rcv.windowField();
+    const tsRecent = rcv.tsRecent;
+    this.destroy();
+    this.layer.timeWait.add(this, sndNxt, rcvNxt, window, tsRecent);
   }
 
   /** The FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */
   #armFinWait2(): void {
     const ctx = this.layer.ctx;
-    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + this.layer.opts.finWait2TimeoutMs);
+    this.#lingerT ??= new Timer(TcpEndpoint.#fireLinger, this);
+    ctx.timers.schedule(this.#lingerT, ctx.clock.nowMs() + this.layer.opts.finWait2TimeoutMs);
   }
 
-  /** TIME_WAIT ended (the connection is gone) or the FIN_WAIT_2 timeout hit (RST, gone). */
+  /** The FIN_WAIT_2 timeout hit: RST, gone. */
   #onLinger(): void {
-    if (this.#state === TcpState.TIME_WAIT) {
-      this.destroy();
-    } else if (this.#state === TcpState.FIN_WAIT_2) {
+    if (this.#state === TcpState.FIN_WAIT_2) {
       this.sendReset();
       this.destroy();
     }
   }
 
-  /** Entering CLOSED: stop every timer, leave the demux and the listener. Idempotent. */
+  /**
+   * Entering CLOSED: stop every timer, leave the demux and the listener, give the send buffer
+   * back (and the receive buffer too once the application closed). Idempotent.
+   */
   #release(): void {
     this.snd.stop();
     this.rcv.stop();
-    this.keepalive.stop();
-    this.layer.ctx.timers.cancel(this.lingerTimer);
+    if (this.keepalive !== null) this.keepalive.stop();
+    if (this.#lingerT !== null) this.layer.ctx.timers.cancel(this.#lingerT);
+    this.snd.sndBuf.clear();
+    if (this.appClosed) this.rcv.rcvBuf.clear();
     this.layer.unregister(this);
     if (this.listener !== null) {
       this.listener.forget(this);
@@ -596,6 +625,12 @@ export class TcpEndpoint implements OutputSource {
   }
 
   // ---- what the sender, receiver and keepalive ask of the connection --------------------
+
+  /** @internal A segment from the peer was accepted at `nowMs`: it is alive (keepalive). */
+  segmentArrived(nowMs: number): void {
+    this.lastRecvMs = nowMs;
+    if (this.keepalive !== null) this.keepalive.segmentArrived();
+  }
 
   /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
   tsNow(): number {

@@ -16,10 +16,9 @@ import type { RxSegment } from "./segment.ts";
 import { seqAdd } from "./seq.ts";
 import { TcpEvent } from "./state.ts";
 
-/** Start an active open: choose the ISS (RFC 6528); the SYN leaves at the end of the tick. */
-export function activeOpen(ep: TcpEndpoint): void {
+/** Start an active open with ISS `iss` (RFC 6528); the SYN leaves at the end of the tick. */
+export function activeOpen(ep: TcpEndpoint, iss: number): void {
   const layer = ep.layer;
-  const iss = layer.isn.next(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort);
   ep.snd.start(iss, layer.ctx.clock.nowMs());
   ep.transition(TcpEvent.CONNECT);
   layer.stats.ActiveOpens++;
@@ -43,11 +42,11 @@ export function acceptSyn(ep: TcpEndpoint, seg: RxSegment, iss: number): void {
 function establish(ep: TcpEndpoint): void {
   const now = ep.layer.ctx.clock.nowMs();
   ep.snd.established(now);
-  ep.keepalive.segmentArrived(now);
+  ep.segmentArrived(now);
   ep.rcv.startMeasuring(now);
   ep.transition(TcpEvent.RCV_ACK_OF_SYN);
   if (ep.snd.finQueued) ep.transition(TcpEvent.CLOSE); // shut for writing during the handshake
-  ep.keepalive.arm();
+  ep.keepalive?.arm();
   if (ep.listener !== null) ep.listener.established(ep);
   ep.scheduleOutput();
   ep.updateReadiness();
@@ -72,7 +71,7 @@ export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
   if ((flags & TCP_FLAG_SYN) === 0) return;
   ep.rcv.init(seg.seq);
   ep.negotiate(seg);
-  ep.keepalive.segmentArrived(ep.layer.ctx.clock.nowMs());
+  ep.segmentArrived(ep.layer.ctx.clock.nowMs());
   ep.snd.peerSyn(seg.window, seg.seq, seg.ack);
   if (hasAck) {
     ep.snd.synAcked(seg, ep.layer.ctx.clock.nowMs());

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { RouteResult } from "../../net/route_table.ts";
+import type { RouteResult } from "../../net/route_table.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import { type ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { acceptSyn } from "./handshake.ts";
@@ -23,6 +23,8 @@ export interface ListenerLayer extends ConnectionLayer {
   register(ep: TcpEndpoint): boolean;
   /** Take `l` out of the demux. */
   removeListener(l: TcpListener): void;
+  /** The (shared) route to `dst`, or null when there is none. */
+  routeTo(dst: number): RouteResult | null;
 }
 
 /**
@@ -134,8 +136,8 @@ export class TcpListener {
       stats.ListenDrops++;
       return;
     }
-    const route = new RouteResult();
-    if (!layer.ctx.ipv4.route(seg.src, route)) {
+    const route = layer.routeTo(seg.src);
+    if (route === null) {
       stats.ListenDrops++;
       return;
     }

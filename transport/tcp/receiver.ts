@@ -100,8 +100,8 @@ export class TcpReceiver {
   rttMs = 0;
   /** Bytes of the peer's data received in order. */
   bytesReceived = 0;
-  /** Delayed-ACK timer. */
-  readonly delackTimer: Timer;
+  /** Delayed-ACK timer, made when first armed. */
+  #delackT: Timer | null = null;
   readonly #conn: ReceiverConnection;
   readonly #svc: TcpServices;
 
@@ -111,10 +111,18 @@ export class TcpReceiver {
     this.#svc = svc;
     this.advMss = advMss;
     const o = svc.opts;
-    this.rcvBuf = new ByteRing(o.receiveBufferBytes);
+    this.rcvBuf = new ByteRing(o.receiveBufferBytes, svc.ctx.rings ?? null);
     this.asm = new Assembler(o.ooqMaxRanges);
     this.quickAcks = o.quickAcks;
-    this.delackTimer = new Timer(() => this.#onDelayedAck());
+  }
+
+  /** Delayed-ACK timer. */
+  get delackTimer(): Timer {
+    return this.#delackT ??= new Timer(TcpReceiver.#fireDelack, this);
+  }
+
+  static #fireDelack(r: TcpReceiver): void {
+    r.#onDelayedAck();
   }
 
   // ---- handshake -------------------------------------------------------------------------
@@ -278,7 +286,7 @@ export class TcpReceiver {
       return;
     }
     this.ackPending = true;
-    if (!this.delackTimer.armed) {
+    if (this.#delackT === null || !this.#delackT.armed) {
       const ctx = this.#svc.ctx;
       ctx.timers.schedule(this.delackTimer, ctx.clock.nowMs() + this.#svc.opts.delayedAckMs);
     }
@@ -296,12 +304,12 @@ export class TcpReceiver {
     this.ackPending = false;
     this.rcvUnackedBytes = 0;
     this.lastAckSent = this.rcvNxt;
-    if (this.delackTimer.armed) this.#svc.ctx.timers.cancel(this.delackTimer);
+    if (this.#delackT !== null && this.#delackT.armed) this.#svc.ctx.timers.cancel(this.#delackT);
   }
 
   /** The connection is gone: no ACK is owed, the timer stops. */
   stop(): void {
-    this.#svc.ctx.timers.cancel(this.delackTimer);
+    if (this.#delackT !== null) this.#svc.ctx.timers.cancel(this.#delackT);
     this.ackPending = false;
   }
 

@@ -152,12 +152,10 @@ export class TcpSender {
   noDelay = false;
   /** TCP_CORK. */
   cork = false;
-  /** Retransmission (and SYN retry) timer. */
-  readonly rtoTimer: Timer;
-  /** Zero-window probe timer. */
-  readonly persistTimer: Timer;
-  /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
-  readonly corkTimer: Timer;
+  // Timers are made when first armed: an idle connection of a crowd holds none it never used.
+  #rtoT: Timer | null = null;
+  #persistT: Timer | null = null;
+  #corkT: Timer | null = null;
   readonly #conn: SenderConnection;
   readonly #svc: TcpServices;
 
@@ -166,16 +164,44 @@ export class TcpSender {
     this.#conn = conn;
     this.#svc = svc;
     const o = svc.opts;
-    this.sndBuf = new ByteRing(o.sendBufferBytes);
+    this.sndBuf = new ByteRing(o.sendBufferBytes, svc.ctx.rings ?? null);
     this.cc = createCongestionControl(o.congestionControl);
     this.rtt = new RttEstimator({
       initialRtoMs: o.initialRtoMs,
       minRtoMs: o.minRtoMs,
       maxRtoMs: o.maxRtoMs,
     });
-    this.rtoTimer = new Timer(() => this.#onRto());
-    this.persistTimer = new Timer(() => this.#onPersist());
-    this.corkTimer = new Timer(() => this.#onCork());
+  }
+
+  /** Retransmission (and SYN retry) timer. */
+  get rtoTimer(): Timer {
+    return this.#rtoT ??= new Timer(TcpSender.#fireRto, this);
+  }
+
+  /** Zero-window probe timer. */
+  get persistTimer(): Timer {
+    return this.#persistT ??= new Timer(TcpSender.#firePersist, this);
+  }
+
+  /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
+  get corkTimer(): Timer {
+    return this.#corkT ??= new Timer(TcpSender.#fireCork, this);
+  }
+
+  // One function per timer for every sender (no closure per connection).
+  static #fireRto(s: TcpSender): void {
+    s.#onRto();
+  }
+  static #firePersist(s: TcpSender): void {
+    s.#onPersist();
+  }
+  static #fireCork(s: TcpSender): void {
+    s.#onCork();
+  }
+
+  /** Cancel `t` if it was ever made. */
+  #cancel(t: Timer | null): void {
+    if (t !== null) this.#svc.ctx.timers.cancel(t);
   }
 
   /** Sequence number of our FIN (valid when `finQueued`): right after the data. */
@@ -234,7 +260,7 @@ export class TcpSender {
     else if (this.#conn.tsOk && seg.opts.tsEcr !== 0) {
       this.rtt.sample((this.#conn.tsNow() - seg.opts.tsEcr) >>> 0);
     }
-    this.#svc.ctx.timers.cancel(this.rtoTimer);
+    this.#cancel(this.#rtoT);
   }
 
   /** The ACK completing a passive handshake carries the peer's first scaled window. */
@@ -255,7 +281,7 @@ export class TcpSender {
     this.cc.init(this.mss, nowMs);
     if (this.synRetries > 0 && !this.rtt.hasSample) this.rtt.reset(HANDSHAKE_RETRY_RTO_MS);
     this.retries = 0;
-    if (this.sndUna === this.sndMax) this.#svc.ctx.timers.cancel(this.rtoTimer);
+    if (this.sndUna === this.sndMax) this.#cancel(this.#rtoT);
   }
 
   /** Send the SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED) if it is due, and time it. */
@@ -338,7 +364,7 @@ export class TcpSender {
       }
       this.dupAcks = 0;
       // RFC 6298 §5.2–5.3.
-      if (this.sndUna === this.sndMax) ctx.timers.cancel(this.rtoTimer);
+      if (this.sndUna === this.sndMax) this.#cancel(this.#rtoT);
       else this.#armRto(true);
       conn.scheduleOutput();
       if (this.finQueued && seqGt(ack, this.finSeq)) {
@@ -377,7 +403,7 @@ export class TcpSender {
       if (scaledWnd > this.maxSndWnd) this.maxSndWnd = scaledWnd;
       if (opened) {
         this.probes = 0;
-        if (this.persistTimer.armed) ctx.timers.cancel(this.persistTimer);
+        this.#cancel(this.#persistT);
         this.persistBackoff = 0;
         conn.scheduleOutput();
       }
@@ -536,7 +562,7 @@ export class TcpSender {
   /** TCP_CORK on or off (off: the held segment may leave now). */
   setCork(on: boolean): void {
     this.cork = on;
-    if (!on) this.#svc.ctx.timers.cancel(this.corkTimer);
+    if (!on) this.#cancel(this.#corkT);
   }
 
   /** ICMP "fragmentation needed" lowered the path MTU: a smaller MSS; resend what was too big. */
@@ -554,27 +580,26 @@ export class TcpSender {
 
   /** TIME_WAIT: nothing is retransmitted or probed any more. */
   stopRetransmitting(): void {
-    const timers = this.#svc.ctx.timers;
-    timers.cancel(this.rtoTimer);
-    timers.cancel(this.persistTimer);
+    this.#cancel(this.#rtoT);
+    this.#cancel(this.#persistT);
   }
 
   /** The connection is gone: every timer stops. */
   stop(): void {
     this.stopRetransmitting();
-    this.#svc.ctx.timers.cancel(this.corkTimer);
+    this.#cancel(this.#corkT);
   }
 
   /** Arm the retransmission timer at now + RTO; with `restart` also when already armed. */
   #armRto(restart: boolean): void {
-    if (this.rtoTimer.armed && !restart) return;
+    if (!restart && this.#rtoT !== null && this.#rtoT.armed) return;
     const ctx = this.#svc.ctx;
     ctx.timers.schedule(this.rtoTimer, ctx.clock.nowMs() + this.rtt.rtoMs);
   }
 
   /** Arm the persist timer (unless it or the RTO timer runs), backed off. */
   #armPersist(): void {
-    if (this.persistTimer.armed || this.rtoTimer.armed) return;
+    if (this.#persistT?.armed || this.#rtoT?.armed) return;
     const svc = this.#svc;
     const base = this.rtt.rtoMs * 2 ** this.persistBackoff;
     const max = svc.opts.maxRtoMs;
@@ -583,7 +608,7 @@ export class TcpSender {
 
   /** Arm the cork timer if a short segment is being held by TCP_CORK. */
   #armCork(): void {
-    if (this.corkTimer.armed) return;
+    if (this.#corkT?.armed) return;
     const ctx = this.#svc.ctx;
     ctx.timers.schedule(this.corkTimer, ctx.clock.nowMs() + CORK_TIMEOUT_MS);
   }

@@ -1,8 +1,13 @@
 /**
- * The TCP layer of a stack: IP protocol 6. It owns the demux table, the ISN generator, the
- * ephemeral ports and the transmitter every segment leaves through; it verifies and parses
- * every received segment (one reused record) and hands it to the connection or listener it
- * belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ * The TCP layer of a stack: IP protocol 6. It owns the flow table (connections and TIME_WAIT
+ * records by four-tuple), the listeners, the ISN generator, the ephemeral ports and the
+ * transmitter every segment leaves through; it verifies and parses every received segment
+ * (one reused record) and hands it to the connection, TIME_WAIT record or listener it belongs
+ * to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ *
+ * Every operation on a connection's life — open, demultiplex, TIME_WAIT, port choice, close —
+ * is O(1) amortised whatever the number of live or recently closed connections: one hash
+ * lookup per segment, TIME_WAIT retired from a FIFO, ports probed by hash.
  *
  * @module
  */
@@ -14,6 +19,7 @@ import { RouteResult } from "../../net/route_table.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
+import { FlowTable } from "../flow_table.ts";
 import {
   type ResolvedTcpOptions,
   resolveTcpOptions,
@@ -24,36 +30,36 @@ import {
   TCP_CHECKSUM_OFFSET,
   TCP_FLAG_ACK,
   TCP_FLAG_FIN,
-  TCP_FLAG_RST,
   TCP_FLAG_SYN,
   TcpHeader,
 } from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
 import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
+import {
+  FLOW_CONNECTION,
+  FLOW_TIME_WAIT,
+  type TcpFlow,
+  TIME_WAIT_ISN_GAP,
+  type TimeWaitRecord,
+  TimeWaitTable,
+  TW_REOPEN,
+} from "./time_wait.ts";
 import { activeOpen } from "./handshake.ts";
 import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
 import { RxSegment } from "./segment.ts";
-import { seqAdd, seqGt, seqInWindow } from "./seq.ts";
+import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
-import { TcpState } from "./state.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
 export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
 
-/**
- * RFC 6191 / Linux `tcp_twsk_unique`: a connection reopened from TIME_WAIT starts its ISS
- * beyond anything the old one could have sent (its SND.MAX plus a maximal unscaled window
- * and the SYN and FIN).
- */
-const TIME_WAIT_ISN_GAP = 65536 + 2;
-
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
 
-/** A demux entry: a connection (4-tuple) or a listener (bound). */
-type TcpSocket = TcpEndpoint | TcpListener;
+/** Routes kept for connections to share (one per destination), before the cache is reset. */
+const ROUTE_CACHE_ENTRIES = 4096;
 
 /**
  * The TCP protocol layer.
@@ -72,8 +78,12 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   readonly opts: ResolvedTcpOptions;
   /** The `tcp` counters (Linux names). */
   readonly stats: Counters;
-  /** @internal Connections and listeners. */
-  readonly demux: DemuxTable<TcpSocket> = new DemuxTable<TcpSocket>();
+  /** @internal Connections and TIME_WAIT records by four-tuple. */
+  readonly flows: FlowTable<TcpFlow>;
+  /** @internal Listeners by (address, port). */
+  readonly listeners: DemuxTable<TcpListener> = new DemuxTable<TcpListener>();
+  /** @internal TIME_WAIT records. */
+  readonly timeWait: TimeWaitTable;
   /** @internal RFC 6528 ISNs and timestamp offsets. */
   readonly isn: IsnGenerator;
   /** @internal Every segment leaves through it. */
@@ -82,6 +92,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   readonly #quoteHdr = new TcpHeader();
   readonly #seg = new RxSegment();
   readonly #ports: PortAllocator;
+  /** Routes shared by the connections to one destination (a route is read-only once made). */
+  readonly #routes = new Map<number, RouteResult>();
   #live = 0;
   #challengeTokens: number;
   #challengeAtMs: number;
@@ -93,6 +105,13 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     this.stats = ctx.stats.tcp;
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
     this.tx = new TcpTransmitter(ctx, this.stats);
+    const o = this.opts;
+    this.flows = new FlowTable<TcpFlow>({ buckets: flowBuckets(o.maxConnections) });
+    this.timeWait = new TimeWaitTable(this.flows, ctx.timers, ctx.clock, this.stats, this, {
+      maxRecords: o.maxTimeWait,
+      durationMs: 2 * o.mslMs,
+      reuseAfterMs: o.timeWaitReuseMs,
+    });
     const [lo, hi] = this.opts.ephemeralPortRange;
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
@@ -100,9 +119,25 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     ctx.ipv4.registerProtocol(IP_PROTO_TCP, this);
   }
 
-  /** Live connections (every state but CLOSED, TIME_WAIT included). */
+  /** Live connections (every state but CLOSED; TIME_WAIT is a record, not a connection). */
   get endpoints(): number {
     return this.#live;
+  }
+
+  /** Connections in TIME_WAIT (compact records). */
+  get timeWaitCount(): number {
+    return this.timeWait.size;
+  }
+
+  /** The TIME_WAIT record of a four-tuple (e.g. of a connection that just closed), if any. */
+  timeWaitRecord(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+  ): TimeWaitRecord | undefined {
+    const f = this.flows.lookup(localAddr, localPort, remoteAddr, remotePort);
+    return f !== undefined && f.flowKind === FLOW_TIME_WAIT ? f as TimeWaitRecord : undefined;
   }
 
   /**
@@ -120,14 +155,14 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     let port = localPort;
     if (port === 0) {
-      port = this.#ports.allocate((p) => this.demux.isPortBound(localAddr, p));
+      port = this.#ports.allocate((p) => this.listeners.isPortBound(localAddr, p));
       if (port < 0) throw new StackError("EADDRINUSE", "listen: no ephemeral port left");
     }
-    if (this.demux.isPortBound(localAddr, port)) {
+    if (this.listeners.isPortBound(localAddr, port)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
     const l = new TcpListener(this, localAddr, port, backlog > 0 ? backlog : 1);
-    if (!this.demux.insertBound(localAddr, port, l)) {
+    if (!this.listeners.insertBound(localAddr, port, l)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
     return l;
@@ -138,8 +173,12 @@ export class TcpLayer implements Ipv4ProtocolHandler {
    * returned in SYN_SENT; the SYN leaves at the end of the tick. Wait for `EV_WRITABLE`
    * (connected) or `EV_ERROR` (`error` says why).
    *
+   * A four-tuple in TIME_WAIT is taken over when timestamps make it safe (Linux
+   * `tcp_tw_reuse`, counted in `TWRecycled`); an ephemeral port is chosen so that the
+   * four-tuple is free or so reusable.
+   *
    * @throws {StackError} ENETUNREACH (no route), EADDRNOTAVAIL (foreign local address or
-   * no ephemeral port), EADDRINUSE (the 4-tuple exists).
+   * no ephemeral port), EADDRINUSE (the 4-tuple exists), ENOBUFS (the flow table is full).
    */
   connect(
     remoteAddr: number,
@@ -149,8 +188,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     if (!(remotePort > 0 && remotePort <= 65535)) {
       throw new StackError("EINVAL", "connect: bad remote port");
     }
-    const route = new RouteResult();
-    if (!this.ctx.ipv4.route(remoteAddr, route)) {
+    const route = this.#routeTo(remoteAddr);
+    if (route === null) {
       throw new StackError("ENETUNREACH", "connect: no route to the destination");
     }
     let la = opts.localAddr ?? 0;
@@ -161,38 +200,93 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     let lp = opts.localPort ?? 0;
     if (lp === 0) {
       lp = this.#ports.allocate((p) =>
-        this.demux.isPortBound(la, p) ||
-        this.demux.lookupExact(la, p, remoteAddr, remotePort) !== undefined
+        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, remoteAddr, remotePort)
       );
       if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
-    } else if (this.demux.lookupExact(la, lp, remoteAddr, remotePort) !== undefined) {
+    } else if (!this.#tupleFree(la, lp, remoteAddr, remotePort)) {
       throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
+    }
+    // A TIME_WAIT record still on the tuple is reusable (#tupleFree said so): take it over.
+    let reuseFrom: TimeWaitRecord | null = null;
+    const old = this.flows.lookup(la, lp, remoteAddr, remotePort);
+    if (old !== undefined && old.flowKind === FLOW_TIME_WAIT) {
+      reuseFrom = old as TimeWaitRecord;
+      this.timeWait.remove(reuseFrom);
+      this.stats.TWRecycled++;
     }
     const ep = new TcpEndpoint(this, la, lp, remoteAddr, remotePort, route, null);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    activeOpen(ep);
+    let iss = this.isn.next(la, lp, remoteAddr, remotePort);
+    if (reuseFrom !== null) iss = this.timeWait.reuseIss(reuseFrom, iss);
+    activeOpen(ep, iss);
     return ep;
   }
 
-  /** @internal Add a connection to the demux; false when the table refused it. */
+  /** True when a new connection may use the four-tuple: nothing holds it, or a reusable TIME_WAIT. */
+  #tupleFree(la: number, lp: number, ra: number, rp: number): boolean {
+    const f = this.flows.lookup(la, lp, ra, rp);
+    if (f === undefined) return true;
+    return f.flowKind === FLOW_TIME_WAIT && this.timeWait.reusableByConnect(f as TimeWaitRecord);
+  }
+
+  /**
+   * The route to `dst`, shared by every connection to it (routes are read-only once made),
+   * or null when there is none. The cache is bounded: when full it starts over.
+   */
+  #routeTo(dst: number): RouteResult | null {
+    let r = this.#routes.get(dst);
+    if (r !== undefined) return r;
+    r = new RouteResult();
+    if (!this.ctx.ipv4.route(dst, r)) return null;
+    if (this.#routes.size >= ROUTE_CACHE_ENTRIES) this.#routes.clear();
+    this.#routes.set(dst, r);
+    return r;
+  }
+
+  /** @internal The route for a new passive connection to `dst`, or null. */
+  routeTo(dst: number): RouteResult | null {
+    return this.#routeTo(dst);
+  }
+
+  /** @internal Add a connection to the flow table; false when the table refused it. */
   register(ep: TcpEndpoint): boolean {
-    if (!this.demux.insertConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
-      return false;
-    }
+    if (!this.flows.insert(ep)) return false;
     this.#live++;
     return true;
   }
 
-  /** @internal Remove a connection from the demux. */
+  /** @internal Remove a connection from the flow table. */
   unregister(ep: TcpEndpoint): void {
-    if (this.demux.removeConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
-      this.#live--;
-    }
+    if (this.flows.remove(ep)) this.#live--;
   }
 
-  /** @internal Take `l` out of the demux (it stopped listening). */
+  /** @internal Take `l` out of the listeners (it stopped listening). */
   removeListener(l: TcpListener): void {
-    this.demux.removeBound(l.localAddr, l.localPort, l);
+    this.listeners.removeBound(l.localAddr, l.localPort, l);
+  }
+
+  /** @internal A TIME_WAIT record answers: the old connection's ACK (RFC 9293 §3.10.7.4). */
+  sendTimeWaitAck(rec: TimeWaitRecord): void {
+    const tx = this.tx;
+    const pb = tx.beginTo(rec.remoteAddr);
+    if (pb === null) return;
+    const s = tx.seg;
+    s.src = rec.localAddr;
+    s.dst = rec.remoteAddr;
+    s.srcPort = rec.localPort;
+    s.dstPort = rec.remotePort;
+    s.seq = rec.sndNxt;
+    s.ack = rec.rcvNxt;
+    s.flags = TCP_FLAG_ACK;
+    s.window = rec.window;
+    if (rec.tsOk) {
+      const o = s.opts;
+      o.hasTimestamps = true;
+      o.tsVal = (Math.floor(this.ctx.clock.nowMs()) + rec.tsOffset) >>> 0;
+      o.tsEcr = rec.tsRecent;
+    }
+    tx.write(pb, s);
+    tx.send(pb, s);
   }
 
   /** @internal Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none left. */
@@ -246,36 +340,27 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     }
     seg.segLen = seg.dataLen + ((seg.flags & TCP_FLAG_SYN) !== 0 ? 1 : 0) +
       ((seg.flags & TCP_FLAG_FIN) !== 0 ? 1 : 0);
-    let ep = this.demux.lookupExact(seg.dst, seg.dstPort, seg.src, seg.srcPort) as
-      | TcpEndpoint
-      | undefined;
-    if (ep !== undefined && ep.state === TcpState.TIME_WAIT && this.#timeWaitReusable(ep, seg)) {
-      // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME_WAIT connection.
+    const f = this.flows.lookup(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    seg.reuse = false;
+    if (f !== undefined) {
+      if (f.flowKind === FLOW_CONNECTION) {
+        endpointInput(f as TcpEndpoint, seg);
+        return;
+      }
+      const rec = f as TimeWaitRecord;
+      if (this.timeWait.input(rec, seg) !== TW_REOPEN) return;
+      // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN reopens the four-tuple.
       st.TCPTimeWaitReuse++;
-      seg.reuseIsnAfter = seqAdd(ep.snd.sndMax, TIME_WAIT_ISN_GAP);
+      seg.reuseIsnAfter = seqAdd(rec.sndNxt, TIME_WAIT_ISN_GAP);
       seg.reuse = true;
-      ep.destroy();
-      ep = undefined;
-    } else {
-      seg.reuse = false;
+      this.timeWait.remove(rec);
     }
-    if (ep !== undefined) {
-      endpointInput(ep, seg);
-      return;
-    }
-    const l = this.demux.lookupBound(seg.dst, seg.dstPort) as TcpListener | undefined;
+    const l = this.listeners.lookupBound(seg.dst, seg.dstPort);
     if (l !== undefined) {
       l.input(seg);
       return;
     }
     this.tx.replyRst(seg);
-  }
-
-  /** RFC 6191 §2: reuse when the SYN's timestamp (or, without them, its SEQ) is newer. */
-  #timeWaitReusable(ep: TcpEndpoint, seg: RxSegment): boolean {
-    if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !== TCP_FLAG_SYN) return false;
-    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.rcv.tsRecent);
-    return seqGt(seg.seq, ep.rcv.rcvNxt);
   }
 
   /** An ICMP error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
@@ -295,11 +380,19 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     const sport = h.srcPort;
     const dport = h.dstPort;
     const seq = h.seq;
-    const ep = this.demux.lookupExact(src, sport, dst, dport) as TcpEndpoint | undefined;
-    if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
+    const f = this.flows.lookup(src, sport, dst, dport);
+    if (f === undefined || f.flowKind !== FLOW_CONNECTION) return;
+    const ep = f as TcpEndpoint;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
     const snd = ep.snd;
     if (!seqInWindow(seq, snd.sndUna, ((snd.sndMax - snd.sndUna) >>> 0) + 1)) return;
     handleIcmpError(ep, type, code, mtu);
   }
+}
+
+/** Buckets of a flow table sized for `maxConnections` (a power of two, at least 1024). */
+function flowBuckets(maxConnections: number): number {
+  let n = 1024;
+  while (n < maxConnections && n < 1 << 24) n *= 2;
+  return n;
 }

@@ -199,6 +199,20 @@ export class TcpTransmitter {
   }
 
   /**
+   * Begin a segment that belongs to no connection (a RST, a TIME_WAIT record's ACK, a
+   * syncache SYN-ACK): route to `dst` into the layer's scratch route, a buffer, the cleared
+   * record with `route` set. Null (nothing sent, nothing changed) without a route or buffer.
+   */
+  beginTo(dst: number): PacketBuffer | null {
+    const route = this.#rstRoute;
+    if (!this.#ctx.ipv4.route(dst, route)) return null;
+    const pb = this.begin();
+    if (pb === null) return null;
+    this.seg.route = route;
+    return pb;
+  }
+
+  /**
    * A RST that belongs to no connection's buffers, from (`src`, `srcPort`) to (`dst`,
    * `dstPort`): `<SEQ=seq><CTL=RST>`, or with `withAck` `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
    * Dropped silently when there is no route or no buffer.
@@ -212,12 +226,9 @@ export class TcpTransmitter {
     ack: number,
     withAck: boolean,
   ): void {
-    const route = this.#rstRoute;
-    if (!this.#ctx.ipv4.route(dst, route)) return;
-    const pb = this.begin();
+    const pb = this.beginTo(dst);
     if (pb === null) return;
     const s = this.seg;
-    s.route = route;
     s.src = src;
     s.dst = dst;
     s.srcPort = srcPort;
