@@ -72,11 +72,11 @@ export class Timer {
 
   /**
    * Make an idle timer that calls `fire(arg)` (no `this`) when it expires; `arg` defaults to
-   * undefined, for a callback that needs none.
+   * the timer itself (for a record that extends Timer and is its own timer).
    */
   constructor(fire: (arg: any) => void, arg?: unknown) {
     this._fire = fire;
-    this._arg = arg;
+    this._arg = arg === undefined ? this : arg;
     this._prev = this;
     this._next = this;
   }

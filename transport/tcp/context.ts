@@ -53,6 +53,13 @@ export interface TcpOptions {
   maxRetries?: number;
   /** SYN (and SYN-ACK) retransmissions before giving up [6, tcp_syn_retries]. */
   synRetries?: number;
+  /** SYN-ACK retransmissions of a half-open syncache record [5, tcp_synack_retries]. */
+  synAckRetries?: number;
+  /**
+   * SYN cookies (Linux tcp_syncookies): 1 when a listener's syncache or accept queue is full,
+   * 2 always, 0 never (such SYNs are dropped) [1].
+   */
+  syncookies?: 0 | 1 | 2;
   /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
   finWait2TimeoutMs?: number;
   /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
@@ -125,6 +132,8 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     initialRtoMs: o.initialRtoMs ?? 1000,
     maxRetries: o.maxRetries ?? 15,
     synRetries: o.synRetries ?? 6,
+    synAckRetries: o.synAckRetries ?? 5,
+    syncookies: o.syncookies ?? 1,
     finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
     delayedAckMs: o.delayedAckMs ?? 40,
     sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,

@@ -578,15 +578,27 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    */
   negotiate(seg: RxSegment): void {
     const o = seg.opts;
+    this.negotiateOptions(o.windowScale, o.hasTimestamps, o.sackPermitted, o.mss, o.tsVal);
+  }
+
+  /**
+   * @internal {@link TcpEndpoint.negotiate} from the options themselves (a syncache record
+   * or a SYN cookie kept them): the peer's window shift (-1 for none), timestamps, SACK,
+   * MSS (0 for none) and TSval.
+   */
+  negotiateOptions(
+    windowScale: number,
+    timestamps: boolean,
+    sack: boolean,
+    mss: number,
+    tsVal: number,
+  ): void {
     const lo = this.layer.opts;
-    this.wsOk = o.windowScale >= 0 && lo.windowScaling;
-    this.tsOk = o.hasTimestamps && lo.timestamps;
-    this.sackOk = o.sackPermitted && lo.sack;
-    this.snd.setPeerOptions(
-      this.wsOk ? o.windowScale : 0,
-      sendMss(o.mss, this.rcv.advMss, this.tsOk),
-    );
-    this.rcv.setPeerOptions(this.wsOk, this.tsOk, o.tsVal);
+    this.wsOk = windowScale >= 0 && lo.windowScaling;
+    this.tsOk = timestamps && lo.timestamps;
+    this.sackOk = sack && lo.sack;
+    this.snd.setPeerOptions(this.wsOk ? windowScale : 0, sendMss(mss, this.rcv.advMss, this.tsOk));
+    this.rcv.setPeerOptions(this.wsOk, this.tsOk, tsVal);
   }
 
   /** @internal Send a bare ACK now (also a window update, or the answer to a bad segment). */

@@ -1,11 +1,8 @@
 /**
- * The three-way handshake (RFC 9293 §3.5) for both ends: the active open, the SYN a listener
- * accepts, option negotiation (RFC 7323 window scale and timestamps, RFC 2018 SACK,
- * RFC 9293 §3.7.1 MSS), segments arriving in SYN_SENT (§3.10.7.3) and in SYN_RECEIVED
- * (simultaneous open, a retransmitted SYN, the completing ACK), and the move to ESTABLISHED.
- *
- * A syncache (compact half-open records, SYN cookies) would take the listener's part here
- * without a full endpoint per SYN.
+ * The three-way handshake (RFC 9293 §3.5) of a connection: the active open, segments arriving
+ * in SYN_SENT (§3.10.7.3) and in SYN_RECEIVED (simultaneous open, a retransmitted SYN, the
+ * completing ACK), and the move to ESTABLISHED. The passive side's half-open state is a
+ * syncache record (`syncache.ts`); a connection exists from the ACK that completes it.
  *
  * @module
  */
@@ -23,19 +20,6 @@ export function activeOpen(ep: TcpEndpoint, iss: number): void {
   ep.transition(TcpEvent.CONNECT);
   layer.stats.ActiveOpens++;
   ep.scheduleOutput();
-}
-
-/**
- * A listener accepted the SYN `seg` into the new endpoint `ep` with our ISS `iss`:
- * SYN_RECEIVED, the SYN-ACK leaves at the end of the tick (RFC 9293 §3.10.7.2).
- */
-export function acceptSyn(ep: TcpEndpoint, seg: RxSegment, iss: number): void {
-  ep.rcv.init(seg.seq);
-  ep.negotiate(seg);
-  if (ep.wsOk) ep.rcv.chooseWindowShift();
-  ep.snd.start(iss, ep.layer.ctx.clock.nowMs());
-  ep.snd.peerSyn(seg.window, seg.seq, 0);
-  ep.transition(TcpEvent.RCV_SYN);
 }
 
 /** The handshake completed: ESTABLISHED (FIN_WAIT_1 if the write side was shut early). */

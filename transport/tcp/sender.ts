@@ -271,6 +271,16 @@ export class TcpSender {
     if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
   }
 
+  /**
+   * The SYN-ACK left before this sender existed (a syncache record or a SYN cookie sent it,
+   * after `retries` retransmissions): SND.NXT and SND.MAX are past it.
+   */
+  synAckSent(retries: number): void {
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.synRetries = retries;
+  }
+
   /** Send the SYN (or SYN-ACK) again: it was lost, or a simultaneous open needs a SYN-ACK. */
   resendSyn(): void {
     this.sndNxt = this.iss;

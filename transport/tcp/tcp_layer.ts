@@ -36,8 +36,10 @@ import {
 import { IsnGenerator } from "./isn.ts";
 import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
+import { SynCache, type SynEntry } from "./syncache.ts";
 import {
   FLOW_CONNECTION,
+  FLOW_SYN_RECEIVED,
   FLOW_TIME_WAIT,
   type TcpFlow,
   TIME_WAIT_ISN_GAP,
@@ -84,6 +86,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   readonly listeners: DemuxTable<TcpListener> = new DemuxTable<TcpListener>();
   /** @internal TIME_WAIT records. */
   readonly timeWait: TimeWaitTable;
+  /** @internal Half-open connections (compact records) and SYN cookies. */
+  readonly syncache: SynCache;
   /** @internal RFC 6528 ISNs and timestamp offsets. */
   readonly isn: IsnGenerator;
   /** @internal Every segment leaves through it. */
@@ -112,6 +116,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
       durationMs: 2 * o.mslMs,
       reuseAfterMs: o.timeWaitReuseMs,
     });
+    this.syncache = new SynCache(this);
     const [lo, hi] = this.opts.ephemeralPortRange;
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
@@ -345,6 +350,10 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     if (f !== undefined) {
       if (f.flowKind === FLOW_CONNECTION) {
         endpointInput(f as TcpEndpoint, seg);
+        return;
+      }
+      if (f.flowKind === FLOW_SYN_RECEIVED) {
+        this.syncache.input(f as SynEntry, seg);
         return;
       }
       const rec = f as TimeWaitRecord;

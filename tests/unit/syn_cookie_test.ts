@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import {
+  COOKIE_MSS_TABLE,
+  CookieOptions,
+  decodeTimestampOptions,
+  encodeTimestampOptions,
+  SynCookies,
+} from "../../transport/tcp/syn_cookie.ts";
+
+const K1 = new Uint32Array([1, 2, 3, 4]);
+const K2 = new Uint32Array([5, 6, 7, 8]);
+const LA = 0xc6120002, LP = 80, RA = 0xc6120001, RP = 40000;
+
+Deno.test("SYN cookie: made and checked, carrying the largest table MSS not above the peer's", () => {
+  const c = new SynCookies(K1, K2);
+  const o = new CookieOptions();
+  for (const [peer, want] of [[0, 536], [536, 536], [1400, 1300], [1460, 1460], [8960, 1460]]) {
+    const iss = c.make(LA, LP, RA, RP, 0xfffffff0, peer, 3_600_000);
+    assert.ok(c.check(LA, LP, RA, RP, 0xfffffff0, iss, 3_600_000, o), `mss ${peer}`);
+    assert.equal(o.mss, want);
+    assert.equal(o.timestamps, false);
+    assert.equal(o.windowScale, -1);
+  }
+  assert.deepEqual(COOKIE_MSS_TABLE, [536, 1300, 1440, 1460]);
+});
+
+Deno.test("SYN cookie: good for two minutes, then stale; another tuple, ISN or key fails", () => {
+  const c = new SynCookies(K1, K2);
+  const o = new CookieOptions();
+  const t0 = 10 * 60_000 + 59_000; // late in a minute
+  const iss = c.make(LA, LP, RA, RP, 1000, 1460, t0);
+  assert.ok(c.check(LA, LP, RA, RP, 1000, iss, t0 + 1_000, o)); // next minute
+  assert.ok(c.check(LA, LP, RA, RP, 1000, iss, t0 + 60_000, o));
+  assert.equal(c.check(LA, LP, RA, RP, 1000, iss, t0 + 61_001, o), false, "stale");
+  assert.equal(c.check(LA, LP, RA, RP + 1, 1000, iss, t0, o), false, "other port");
+  assert.equal(c.check(LA, LP, RA + 1, RP, 1000, iss, t0, o), false, "other address");
+  assert.equal(c.check(LA, LP, RA, RP, 1100, iss, t0, o), false, "other ISN");
+  assert.equal(c.check(LA, LP, RA, RP, 1000, iss + 1, t0, o), false, "forged");
+  assert.equal(new SynCookies().check(LA, LP, RA, RP, 1000, iss, t0, o), false, "other key");
+  // A blind guess almost never passes: count over many random cookies.
+  let passed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const guess = (Math.random() * 2 ** 32) >>> 0;
+    if (c.check(LA, LP, RA, RP, 1000, guess, t0, o)) passed++;
+  }
+  assert.ok(passed <= 2, `${passed} of 20000 guesses passed`);
+});
+
+Deno.test("SYN cookie timestamps: window shift, SACK and ECN in TSval's low 6 bits, never ahead", () => {
+  const o = new CookieOptions();
+  for (const ts of [1_000_000, 0x7fffffc0, 0xffffffff, 5]) {
+    for (const [ws, sack, ecn] of [[7, true, false], [-1, false, true], [0, true, true]] as const) {
+      const v = encodeTimestampOptions(ts, ws, sack, ecn);
+      assert.ok(((ts - v) >>> 0) < 64, "within 64 ticks before now, never after");
+      assert.ok(decodeTimestampOptions(v, ts, o));
+      assert.deepEqual([o.windowScale, o.sack, o.ecn, o.timestamps], [ws, sack, ecn, true]);
+    }
+  }
+  // A TSecr from the future is not ours.
+  assert.equal(decodeTimestampOptions(2000, 1000, o), false);
+  // Through the cookie check with an echoed timestamp.
+  const c = new SynCookies(K1, K2);
+  const iss = c.make(LA, LP, RA, RP, 7, 1460, 0);
+  const tsVal = encodeTimestampOptions(123_456, 9, true, false);
+  assert.ok(c.check(LA, LP, RA, RP, 7, iss, 0, o, tsVal, 123_460));
+  assert.deepEqual([o.mss, o.windowScale, o.sack, o.timestamps], [1460, 9, true, true]);
+});

@@ -1,0 +1,525 @@
+/**
+ * The syncache (RFC 4987 §3.3, FreeBSD's name; Linux's request socks): a SYN to a listener
+ * makes a compact half-open record — the four-tuple, both ISNs, the options the peer offered —
+ * not a connection. The record sends the SYN-ACK, retransmits it with exponential backoff
+ * (1 s, 2 s, 4 s, …, `synAckRetries` times; the record is its own timer), and only the ACK
+ * that completes the handshake makes a connection (`TcpEndpoint`), which then takes that ACK
+ * through the normal SYN_RECEIVED path to ESTABLISHED and the accept queue.
+ *
+ * When a listener's syncache (`max(backlog, 64)` records) or its accept queue is full, a SYN
+ * gets a SYN cookie instead (`syn_cookie.ts`; Linux `tcp_syncookies = 1`; `syncookies: 2`
+ * always sends cookies, 0 never and drops); the ACK of a cookie becomes a connection with the
+ * options the cookie restores, a forged or stale one is dropped and counted. Counters (nstat
+ * names): `SyncookiesSent`, `SyncookiesRecv`, `SyncookiesFailed`, `TCPReqQFullDoCookies`,
+ * `TCPReqQFullDrop`, `ListenOverflows`, `ListenDrops`.
+ *
+ * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
+ * (its ISS must lie beyond the old connection's, as in Linux).
+ *
+ * @module
+ */
+
+import { Timer } from "../../core/timer_wheel.ts";
+import type { RouteResult } from "../../net/route_table.ts";
+import type { Flow, FlowTable } from "../flow_table.ts";
+import type { ConnectionLayer, ConnectionListener } from "./endpoint.ts";
+import { TcpEndpoint } from "./endpoint.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import { endpointInput } from "./input.ts";
+import { advertisedMss } from "./mss.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqAdd, seqGt, seqLt } from "./seq.ts";
+import { TcpEvent, TcpState } from "./state.ts";
+import {
+  COOKIE_VALID_MS,
+  CookieOptions,
+  encodeTimestampOptions,
+  SynCookies,
+} from "./syn_cookie.ts";
+import { FLOW_SYN_RECEIVED, type TcpFlow } from "./time_wait.ts";
+import { MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
+
+/** Half-open records a listener keeps at least (beyond a smaller backlog). */
+export const MIN_SYN_QUEUE = 64;
+
+/** What the syncache needs of a listener; `TcpListener` provides it. */
+export interface SynListener extends ConnectionListener {
+  /** Bound address. */
+  readonly localAddr: number;
+  /** Bound port. */
+  readonly localPort: number;
+  /** Most connections waiting to be accepted. */
+  readonly backlog: number;
+  /** Its half-open records. */
+  readonly synEntries: Set<SynEntry>;
+  /** When it last sent a SYN cookie (ms; -Infinity for never): cookie ACKs are checked until two minutes after. */
+  lastCookieMs: number;
+}
+
+/** What the syncache needs of its TCP layer; `TcpLayer` provides it. */
+export interface SynCacheLayer extends ConnectionLayer {
+  /** Connections, TIME_WAIT records and syncache records by four-tuple. */
+  readonly flows: FlowTable<TcpFlow>;
+  /** The (shared) route to `dst`, or null. */
+  routeTo(dst: number): RouteResult | null;
+  /** Add a connection to the flow table; false when refused. */
+  register(ep: TcpEndpoint): boolean;
+}
+
+/** One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer. */
+export class SynEntry extends Timer implements TcpFlow {
+  /** Always {@link FLOW_SYN_RECEIVED}. */
+  readonly flowKind: number = FLOW_SYN_RECEIVED;
+  /** @internal Flow-table bucket link. */
+  flowNext: Flow | null = null;
+  /** Local address. */
+  readonly localAddr: number;
+  /** Local port. */
+  readonly localPort: number;
+  /** Remote address. */
+  readonly remoteAddr: number;
+  /** Remote port. */
+  readonly remotePort: number;
+  /** The listener the SYN came to. */
+  readonly listener: SynListener;
+  /** Our ISS. */
+  iss = 0;
+  /** The peer's ISN. */
+  irs = 0;
+  /** The window field of the peer's SYN. */
+  peerWindow = 0;
+  /** The peer's MSS option (0 when absent). */
+  peerMss = 0;
+  /** The peer's window shift, -1 when it offered none. */
+  peerWindowScale = -1;
+  /** The peer offered SACK. */
+  peerSack = false;
+  /** The peer sent timestamps. */
+  peerTimestamps = false;
+  /** The peer's TSval (TS.Recent). */
+  tsRecent = 0;
+  /** SYN-ACKs retransmitted. */
+  retries = 0;
+  /** When the first SYN-ACK left (ms). */
+  firstSentMs = 0;
+  /** The ACK arrived while the accept queue was full (the SYN-ACK is resent to draw it again). */
+  acked = false;
+  /** @internal The syncache holding it (the timer's way back). */
+  readonly cache: SynCache;
+
+  /** A record for a SYN from (`ra`, `rp`) to `listener` at (`la`, `lp`). */
+  constructor(
+    cache: SynCache,
+    listener: SynListener,
+    la: number,
+    lp: number,
+    ra: number,
+    rp: number,
+  ) {
+    super(fireSynAckTimer);
+    this.cache = cache;
+    this.listener = listener;
+    this.localAddr = la;
+    this.localPort = lp;
+    this.remoteAddr = ra;
+    this.remotePort = rp;
+  }
+}
+
+function fireSynAckTimer(e: SynEntry): void {
+  e.cache.onTimer(e);
+}
+
+/**
+ * The syncache of one TCP layer, with its SYN cookies.
+ *
+ * @example
+ * ```ts ignore
+ * const cache = new SynCache(layer);
+ * cache.onSyn(listener, seg); // a record (and its SYN-ACK), a cookie, or a drop
+ * ```
+ */
+export class SynCache {
+  readonly #layer: SynCacheLayer;
+  readonly #cookies: SynCookies;
+  readonly #cookieOpts = new CookieOptions();
+  /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
+  readonly #shift: number;
+  /** The window field of our SYN-ACKs. */
+  readonly #synWindow: number;
+  #count = 0;
+
+  /** The syncache of `layer` (cookie keys drawn here, or given for tests). */
+  constructor(layer: SynCacheLayer, cookieKeys?: [Uint32Array, Uint32Array]) {
+    this.#layer = layer;
+    this.#cookies = new SynCookies(cookieKeys?.[0], cookieKeys?.[1]);
+    const o = layer.opts;
+    const cap = o.receiveBufferBytes;
+    this.#shift = windowShiftFor(o.maxReceiveBufferBytes > cap ? o.maxReceiveBufferBytes : cap);
+    this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
+  }
+
+  /** Half-open records held (every listener). */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The most records `l` may hold. */
+  static limitOf(l: SynListener): number {
+    return l.backlog > MIN_SYN_QUEUE ? l.backlog : MIN_SYN_QUEUE;
+  }
+
+  /**
+   * A SYN for `listener` (no connection or record has its four-tuple): a record and its
+   * SYN-ACK, or — syncache or accept queue full — a SYN cookie, or a drop when cookies are off.
+   */
+  onSyn(listener: SynListener, seg: RxSegment): void {
+    const layer = this.#layer;
+    const stats = layer.stats;
+    const mode = layer.opts.syncookies;
+    const acceptFull = !listener.hasRoom();
+    const cacheFull = listener.synEntries.size >= SynCache.limitOf(listener);
+    if (!seg.reuse && (acceptFull || cacheFull || mode === 2)) {
+      if (acceptFull) stats.ListenOverflows++;
+      if (mode === 0) {
+        if (!acceptFull) stats.TCPReqQFullDrop++;
+        stats.ListenDrops++;
+        return;
+      }
+      if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
+      this.#sendCookie(listener, seg);
+      return;
+    }
+    const e = new SynEntry(this, listener, seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
+    e.iss = iss;
+    e.irs = seg.seq;
+    e.peerWindow = seg.window;
+    const o = seg.opts;
+    e.peerMss = o.mss;
+    e.peerWindowScale = o.windowScale;
+    e.peerSack = o.sackPermitted;
+    e.peerTimestamps = o.hasTimestamps;
+    e.tsRecent = o.tsVal;
+    if (!layer.flows.insert(e)) {
+      stats.ListenDrops++;
+      return;
+    }
+    listener.synEntries.add(e);
+    this.#count++;
+    const now = layer.ctx.clock.nowMs();
+    e.firstSentMs = now;
+    this.#sendEntrySynAck(e);
+    layer.ctx.timers.schedule(e, now + layer.opts.initialRtoMs);
+  }
+
+  /**
+   * A segment for the half-open record `e` (RFC 9293 §3.10.7.4 in SYN_RECEIVED): a RST on
+   * RCV.NXT drops it; the peer's retransmitted SYN draws the SYN-ACK again; an ACK of our
+   * SYN-ACK (at RCV.NXT, timestamp not older) makes the connection — unless the accept queue
+   * is full, then it is dropped (the peer retries); an ACK of anything else draws a RST.
+   */
+  input(e: SynEntry, seg: RxSegment): void {
+    const layer = this.#layer;
+    const flags = seg.flags;
+    const rcvNxt = seqAdd(e.irs, 1);
+    if ((flags & TCP_FLAG_RST) !== 0) {
+      layer.stats.InRsts++;
+      if (seg.seq === rcvNxt) {
+        layer.stats.AttemptFails++; // back to LISTEN (RFC 9293 §3.10.7.4), as Linux counts it
+        this.remove(e);
+      }
+      return;
+    }
+    if ((flags & TCP_FLAG_SYN) !== 0) {
+      if ((flags & TCP_FLAG_ACK) === 0 && seg.seq === e.irs) this.#sendEntrySynAck(e);
+      return;
+    }
+    if ((flags & TCP_FLAG_ACK) === 0) return;
+    if (seg.ack !== seqAdd(e.iss, 1)) {
+      layer.tx.replyRst(seg); // <SEQ=SEG.ACK><CTL=RST>
+      return;
+    }
+    if (seg.seq !== rcvNxt) return;
+    if (e.peerTimestamps && seg.opts.hasTimestamps && seqLt(seg.opts.tsVal, e.tsRecent)) {
+      layer.stats.PAWSEstab++;
+      return;
+    }
+    const listener = e.listener;
+    if (!listener.hasRoom()) {
+      layer.stats.ListenOverflows++;
+      layer.stats.ListenDrops++;
+      e.acked = true;
+      return;
+    }
+    this.remove(e);
+    const ep = this.#materialize(
+      listener,
+      seg,
+      e.iss,
+      e.peerWindow,
+      e.peerMss,
+      e.peerWindowScale,
+      e.peerSack,
+      e.peerTimestamps,
+      e.tsRecent,
+      e.retries,
+      e.firstSentMs,
+    );
+    if (ep !== null) this.#complete(ep, seg);
+  }
+
+  /**
+   * An ACK (no SYN, no RST) for `listener` with no record: a SYN cookie's ACK, if `listener`
+   * sent cookies in the last two minutes. Returns false when it is not (the caller answers
+   * with a RST); true when handled — a connection made (`SyncookiesRecv`), or a forged or
+   * stale cookie dropped (`SyncookiesFailed`), or dropped for a full accept queue.
+   */
+  onCookieAck(listener: SynListener, seg: RxSegment): boolean {
+    const layer = this.#layer;
+    const stats = layer.stats;
+    const now = layer.ctx.clock.nowMs();
+    if (layer.opts.syncookies === 0 || now - listener.lastCookieMs > COOKIE_VALID_MS) return false;
+    const o = this.#cookieOpts;
+    const tsEcr = seg.opts.hasTimestamps ? seg.opts.tsEcr : -1;
+    const tsNow = this.#tsNow(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
+    const irs = (seg.seq - 1) >>> 0;
+    const iss = (seg.ack - 1) >>> 0;
+    if (
+      !this.#cookies.check(
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        irs,
+        iss,
+        now,
+        o,
+        tsEcr,
+        tsNow,
+      )
+    ) {
+      stats.SyncookiesFailed++;
+      return true;
+    }
+    if (!listener.hasRoom()) {
+      stats.ListenOverflows++;
+      stats.ListenDrops++;
+      return true;
+    }
+    stats.SyncookiesRecv++;
+    const ts = o.timestamps && seg.opts.hasTimestamps;
+    const ep = this.#materialize(
+      listener,
+      seg,
+      iss,
+      seg.window,
+      o.mss,
+      o.windowScale,
+      o.sack,
+      ts,
+      ts ? seg.opts.tsVal : 0,
+      0,
+      now,
+    );
+    if (ep !== null) this.#complete(ep, seg);
+    return true;
+  }
+
+  /** Take `e` out (completed, reset, expired, or its listener closed). */
+  remove(e: SynEntry): void {
+    if (!e.listener.synEntries.delete(e)) return;
+    this.#count--;
+    const layer = this.#layer;
+    layer.flows.remove(e);
+    layer.ctx.timers.cancel(e);
+  }
+
+  /** `listener` closes: its half-open records are reset and dropped. */
+  dropListener(listener: SynListener): void {
+    for (const e of [...listener.synEntries]) {
+      this.remove(e);
+      this.#layer.tx.sendRst(
+        e.localAddr,
+        e.localPort,
+        e.remoteAddr,
+        e.remotePort,
+        seqAdd(e.iss, 1),
+        seqAdd(e.irs, 1),
+        true,
+      );
+    }
+  }
+
+  /** @internal The SYN-ACK timer of `e` fired: resend with backoff, or give up. */
+  onTimer(e: SynEntry): void {
+    const layer = this.#layer;
+    const o = layer.opts;
+    if (++e.retries > o.synAckRetries) {
+      this.remove(e);
+      return;
+    }
+    layer.stats.RetransSegs++;
+    layer.stats.TCPSynRetrans++;
+    this.#sendEntrySynAck(e);
+    const backoff = o.initialRtoMs * 2 ** e.retries;
+    const now = layer.ctx.clock.nowMs();
+    layer.ctx.timers.schedule(e, now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs));
+  }
+
+  /** Our TSval for the four-tuple now: what its connection's clock will read (RFC 7323 §5.4). */
+  #tsNow(la: number, lp: number, ra: number, rp: number, now: number): number {
+    return (Math.floor(now) + this.#layer.isn.timestampOffset(la, lp, ra, rp)) >>> 0;
+  }
+
+  #sendEntrySynAck(e: SynEntry): void {
+    const now = this.#layer.ctx.clock.nowMs();
+    this.#sendSynAck(
+      e.localAddr,
+      e.localPort,
+      e.remoteAddr,
+      e.remotePort,
+      e.iss,
+      e.irs,
+      e.peerWindowScale,
+      e.peerSack,
+      e.peerTimestamps,
+      this.#tsNow(e.localAddr, e.localPort, e.remoteAddr, e.remotePort, now),
+      e.tsRecent,
+    );
+  }
+
+  /** A SYN-ACK whose ISS is a cookie; the options ride in our timestamp when the peer sent one. */
+  #sendCookie(listener: SynListener, seg: RxSegment): void {
+    const layer = this.#layer;
+    const lo = layer.opts;
+    const now = layer.ctx.clock.nowMs();
+    const o = seg.opts;
+    const iss = this.#cookies.make(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.seq, o.mss, now);
+    const ts = o.hasTimestamps && lo.timestamps;
+    const ws = ts && lo.windowScaling ? o.windowScale : -1;
+    const sack = ts && lo.sack && o.sackPermitted;
+    let tsVal = 0;
+    if (ts) {
+      tsVal = encodeTimestampOptions(
+        this.#tsNow(seg.dst, seg.dstPort, seg.src, seg.srcPort, now),
+        ws,
+        sack,
+        false, // no ECN negotiation in this stack yet
+      );
+    }
+    if (
+      this.#sendSynAck(
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        iss,
+        seg.seq,
+        ws,
+        sack,
+        ts,
+        tsVal,
+        o.tsVal,
+      )
+    ) {
+      layer.stats.SyncookiesSent++;
+      listener.lastCookieMs = now;
+    }
+  }
+
+  /**
+   * Send `<SEQ=iss><ACK=irs+1><CTL=SYN,ACK>` with our MSS, window and the options the peer
+   * offered and we allow (RFC 7323, RFC 2018). False when no route or buffer.
+   */
+  #sendSynAck(
+    la: number,
+    lp: number,
+    ra: number,
+    rp: number,
+    iss: number,
+    irs: number,
+    peerWs: number,
+    peerSack: boolean,
+    peerTs: boolean,
+    tsVal: number,
+    tsEcr: number,
+  ): boolean {
+    const layer = this.#layer;
+    const lo = layer.opts;
+    const tx = layer.tx;
+    const pb = tx.beginTo(ra);
+    if (pb === null) return false;
+    const s = tx.seg;
+    s.src = la;
+    s.dst = ra;
+    s.srcPort = lp;
+    s.dstPort = rp;
+    s.seq = iss;
+    s.ack = seqAdd(irs, 1);
+    s.flags = TCP_FLAG_SYN | TCP_FLAG_ACK;
+    s.window = this.#synWindow;
+    const o = s.opts;
+    o.mss = advertisedMss(layer.ctx.ipv4.mtuOf(s.route.nicIndex));
+    if (peerWs >= 0 && lo.windowScaling) o.windowScale = this.#shift;
+    o.sackPermitted = peerSack && lo.sack;
+    if (peerTs && lo.timestamps) {
+      o.hasTimestamps = true;
+      o.tsVal = tsVal;
+      o.tsEcr = tsEcr;
+    }
+    tx.write(pb, s);
+    tx.send(pb, s);
+    return true;
+  }
+
+  /**
+   * The connection of a completed handshake, in SYN_RECEIVED as if it had sent the SYN-ACK
+   * itself (ISS `iss`, the peer's options, the window our SYN-ACK offered), registered; null
+   * when there is no route or the flow table refuses it.
+   */
+  #materialize(
+    listener: SynListener,
+    seg: RxSegment,
+    iss: number,
+    peerWindow: number,
+    peerMss: number,
+    peerWs: number,
+    peerSack: boolean,
+    peerTs: boolean,
+    tsRecent: number,
+    retries: number,
+    firstSentMs: number,
+  ): TcpEndpoint | null {
+    const layer = this.#layer;
+    const route = layer.routeTo(seg.src);
+    if (route === null) {
+      layer.stats.ListenDrops++;
+      return null;
+    }
+    const ep = new TcpEndpoint(layer, seg.dst, seg.dstPort, seg.src, seg.srcPort, route, listener);
+    const irs = (seg.seq - 1) >>> 0;
+    ep.rcv.init(irs);
+    ep.negotiateOptions(peerWs, peerTs, peerSack, peerMss, tsRecent);
+    if (ep.wsOk) ep.rcv.chooseWindowShift();
+    ep.snd.start(iss, firstSentMs);
+    ep.snd.peerSyn(peerWindow, irs, 0);
+    ep.snd.synAckSent(retries);
+    ep.rcv.synWindowField(true);
+    ep.transition(TcpEvent.RCV_SYN);
+    if (!layer.register(ep)) {
+      layer.stats.ListenDrops++;
+      ep.listener = null;
+      ep.destroy();
+      return null;
+    }
+    return ep;
+  }
+
+  /** Hand the completing ACK to the new connection; it must come out established. */
+  #complete(ep: TcpEndpoint, seg: RxSegment): void {
+    endpointInput(ep, seg);
+    if (ep.state === TcpState.SYN_RECEIVED) ep.destroy(); // never happens: checked before
+  }
+}
