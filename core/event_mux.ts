@@ -35,8 +35,13 @@ export class WaitQueue {
   pending = 0;
   /** True while queued in the mux for delivery. */
   queued = false;
-  /** A persistent listener, called at every delivery (used by stream adapters). */
-  listener: ((events: number) => void) | null = null;
+  /**
+   * A persistent listener, called at every delivery with the events and this queue (so one
+   * function can serve many sockets: it finds its socket in {@link WaitQueue.owner}).
+   */
+  listener: ((events: number, wq: WaitQueue) => void) | null = null;
+  /** Whatever the application ties to this queue (e.g. the socket it belongs to), or null. */
+  owner: unknown = null;
   /** One-shot waiters; made by the first wait (most sockets of a crowd are never waited on). */
   #waiters: Waiter[] | null = null;
 
@@ -69,7 +74,7 @@ export class WaitQueue {
       }
       ws.length = keep;
     }
-    if (this.listener !== null) this.listener(events);
+    if (this.listener !== null) this.listener(events, this);
   }
 
   /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
@@ -79,7 +84,7 @@ export class WaitQueue {
       this.#waiters = null;
       for (const w of ws) w.wake(events);
     }
-    if (this.listener !== null) this.listener(events);
+    if (this.listener !== null) this.listener(events, this);
   }
 }
 

@@ -36,9 +36,16 @@ export interface ArpOptions {
    * and with none (all unresolved) a resolution fails and counts `CacheFull`.
    */
   maxEntries?: number;
-  /** Packets held per unresolved neighbour; more are dropped and counted [16]. */
+  /**
+   * Packets held per unresolved neighbour [64 or `maxPending` if smaller: a burst of new
+   * connections to one host waits behind its first resolution]; beyond it the oldest is
+   * dropped and counted.
+   */
   queuePerEntry?: number;
-  /** Packets held for all unresolved neighbours together; more are dropped and counted [128]. */
+  /**
+   * Packets held for all unresolved neighbours together [a quarter of the packet pool, at most
+   * 256]; more are dropped and counted.
+   */
   maxPending?: number;
   /** Time between retransmitted requests [1000 ms, RFC 1122 §2.3.2.1: at most 1/s]. */
   retransMs?: number;
@@ -152,8 +159,9 @@ export class ArpCache {
     this.#clock = clock;
     this.#stats = stats;
     this.#maxEntries = opts.maxEntries ?? 1024;
-    this.#queuePerEntry = opts.queuePerEntry ?? 16;
-    this.#maxPending = opts.maxPending ?? 128;
+    // Unresolved neighbours may hold at most a quarter of the packet pool.
+    this.#maxPending = opts.maxPending ?? Math.min(256, Math.max(4, pool.count >>> 2));
+    this.#queuePerEntry = opts.queuePerEntry ?? Math.min(64, this.#maxPending);
     this.#retransMs = opts.retransMs ?? 1000;
     this.#maxProbes = opts.maxProbes ?? 3;
     this.#reachableMs = opts.reachableMs ?? 30_000;

@@ -35,6 +35,11 @@ export interface StackOptions {
   bufferBytes?: number;
   /** Frames received per NIC per tick [64]. */
   rxBatch?: number;
+  /**
+   * Sockets that produce output per tick [1024]; more wait for the next tick, so a crowd
+   * sending at once (a million FINs) is spread over ticks.
+   */
+  outputBatch?: number;
   /** IPv4 options. */
   ipv4?: Ipv4Options;
   /** ICMP options. */
@@ -98,6 +103,7 @@ export class Stack {
   /** Ticks run. */
   ticks = 0;
   readonly #rxBatch: number;
+  readonly #outputBatch: number;
   readonly #output: OutputQueue = new OutputQueue();
   readonly #receiver: NicReceiver;
   #waker: (() => void) | null = null;
@@ -116,6 +122,7 @@ export class Stack {
     const maxConnections = opts.maxConnections ?? opts.tcp?.maxConnections ?? 1024;
     if (opts.prewarm === true) this.rings.prewarm(2 * maxConnections);
     this.#rxBatch = opts.rxBatch ?? 64;
+    this.#outputBatch = opts.outputBatch ?? 1024;
     this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
     this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
     this.udp = new UdpLayer(this, opts.udp);
@@ -182,22 +189,51 @@ export class Stack {
   }
 
   /**
-   * One turn of the loop: drain one RX batch per NIC, run due timers, produce queued output,
-   * flush every driver once, deliver readiness once. Returns the number of frames received.
+   * One turn of the loop: {@link Stack.receive} then {@link Stack.transmit}. Returns the
+   * number of frames received.
    */
   tick(): number {
+    const frames = this.receive();
+    this.transmit();
+    return frames;
+  }
+
+  /**
+   * The first half of a tick: drain one RX batch per NIC, run due timers, deliver readiness
+   * (socket listeners run now). What the application writes in answer — in a listener, or in
+   * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
+   * the ACKs owed (one segment instead of two). Returns the number of frames received.
+   */
+  receive(): number {
     if (this.#closed) return 0;
     this.ticks++;
     this.#tickRequested = false;
+    const clock = this.clock;
+    clock.beginTick?.();
     let frames = 0;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
-    this.timers.advance(this.clock.nowMs());
-    this.#output.flush();
-    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    this.timers.advance(clock.nowMs());
+    clock.endTick?.();
     this.mux.fire();
     return frames;
+  }
+
+  /**
+   * The second half of a tick: produce queued output (at most `outputBatch` sockets), flush
+   * every driver once, deliver readiness raised meanwhile.
+   */
+  transmit(): void {
+    if (this.#closed) return;
+    this.#tickRequested = false;
+    const clock = this.clock;
+    clock.beginTick?.();
+    this.#output.flush(this.#outputBatch);
+    const nics = this.nics;
+    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    clock.endTick?.();
+    this.mux.fire();
   }
 
   /** True when output or readiness is waiting, so the loop should tick again without waiting. */

@@ -60,7 +60,8 @@ export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
   if (hasAck) {
     ep.snd.synAcked(seg, ep.layer.ctx.clock.nowMs());
     establish(ep);
-    ep.sendAck();
+    // The handshake's ACK leaves at the end of the tick, on the first data if there is some.
+    ep.rcv.ackAtEndOfTick();
     if (seg.dataLen > 0 || (flags & TCP_FLAG_FIN) !== 0) {
       seg.seq = seqAdd(seg.seq, 1);
       ep.receiveText(seg);

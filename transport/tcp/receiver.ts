@@ -41,6 +41,8 @@ export interface ReceiverConnection {
   tsNow(): number;
   /** Send a bare ACK now. */
   sendAck(): void;
+  /** Produce output at the end of the tick (an ACK still owed then goes out, or rides on data). */
+  scheduleOutput(): void;
   /** Report a state-machine event (the peer's FIN). */
   transition(ev: TcpEvent): void;
   /** Recompute readiness; `extra` bits are notified even when already set (new data). */
@@ -267,7 +269,10 @@ export class TcpReceiver {
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.finReceived = true;
     conn.transition(TcpEvent.RCV_FIN);
-    conn.sendAck();
+    // ACK at the end of the tick, with our FIN if the application closes meanwhile; a
+    // connection that just entered TIME_WAIT (and so ended) ACKs now.
+    if (conn.state === TcpState.CLOSED) conn.sendAck();
+    else this.ackAtEndOfTick();
     conn.updateReadiness(EV_READABLE);
   }
 
@@ -277,8 +282,9 @@ export class TcpReceiver {
   #ackData(bytes: number): void {
     this.rcvUnackedBytes += bytes;
     if (this.quickAcks > 0) {
+      // Quick-ack mode: ACK in this tick — with the reply, if the application answers at once.
       this.quickAcks--;
-      this.#conn.sendAck();
+      this.ackAtEndOfTick();
       return;
     }
     if (this.rcvUnackedBytes >= 2 * this.rcvMss) {
@@ -290,6 +296,15 @@ export class TcpReceiver {
       const ctx = this.#svc.ctx;
       ctx.timers.schedule(this.delackTimer, ctx.clock.nowMs() + this.#svc.opts.delayedAckMs);
     }
+  }
+
+  /**
+   * An ACK is owed now, but it goes out at the end of the tick: on the data or FIN the
+   * application sends meanwhile (one segment instead of two), else bare.
+   */
+  ackAtEndOfTick(): void {
+    this.ackPending = true;
+    this.#conn.scheduleOutput();
   }
 
   /** The delayed-ACK timer fired. */
