@@ -47,6 +47,34 @@ export {
 export { DemuxTable, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
 export {
+  HttpServer,
+  type HttpServerStats,
+  type ServeHandler,
+  type ServeHandlerInfo,
+  type ServeOptions,
+} from "./stack/http/server.ts";
+export { HttpClient, type HttpClientOptions } from "./stack/http/client.ts";
+export {
+  type AddressFamily,
+  formatHostAddress,
+  type HostAddress,
+  type HostsMap,
+  isIP,
+  isIPv4,
+  isIPv6,
+  parseHostAddress,
+  resolveHost,
+} from "./stack/host_address.ts";
+export { SocketRegistry } from "./stack/socket_registry.ts";
+export {
+  ControlServer,
+  type ControlSources,
+  listSockets,
+  queryControl,
+  type SocketEntry,
+} from "./stack/control.ts";
+export { nstatCounters, nstatName } from "./stack/nstat.ts";
+export {
   type ResolvedTcpOptions,
   TcpLayer,
   type TcpOptions,

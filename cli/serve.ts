@@ -10,6 +10,7 @@
  */
 
 import {
+  ControlServer,
   Runtime,
   type RuntimeConfig,
   type Stack,
@@ -41,6 +42,8 @@ services:
   --discard PORT       read and drop; close after the peer's FIN (repeatable)
   --http PORT          HTTP/1.1: GET / (a page), GET /bytes/N (N bytes, byte i = i % 251)
                        (repeatable)
+  --control PATH       a Unix socket for 'ustack stats' and 'ustack ss' (live counters and
+                       sockets); Deno counts Unix sockets as net access: --allow-net
 ${LINK_USAGE}`;
 
 /** Receive buffer of an echo socket: room for a whole RX batch of 64 KB datagrams. */
@@ -87,6 +90,7 @@ export class UdpEchoService implements ServeService {
       throw e;
     }
     this.#ep = ep;
+    stack.registry.addUdp(ep);
     ep.wq.listener = () => this.#drain();
   }
 
@@ -173,6 +177,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "tcp-echo": { type: "string", multiple: true },
     discard: { type: "string", multiple: true },
     http: { type: "string", multiple: true },
+    control: { type: "string" },
   });
   if (values.help) {
     emit(SERVE_USAGE);
@@ -195,6 +200,19 @@ export async function serveCommand(args: string[]): Promise<number> {
     await rt.stop();
     throw e;
   }
+  let control: ControlServer | null = null;
+  if (typeof values.control === "string") {
+    try {
+      control = ControlServer.listen(values.control, {
+        stack: rt.stack,
+        extraCounters: () => controlCounters(rt, services),
+      });
+    } catch (e) {
+      for (const s of services) s.close();
+      await rt.stop();
+      throw e;
+    }
+  }
   const stopped = new Promise<void>((resolve) => {
     const onSignal = () => resolve();
     Deno.addSignalListener("SIGINT", onSignal);
@@ -211,10 +229,26 @@ export async function serveCommand(args: string[]): Promise<number> {
     emit(`ready ${rt.nic.name} ${rt.addrs.join(" ")}`.trimEnd());
   }
   await stopped;
+  await control?.close();
   for (const s of services) s.close();
   await rt.stop();
   printStats(rt, json, services);
   return 0;
+}
+
+/** The driver's and the services' counters for the control socket (`Driver…`, `Http80…`). */
+function controlCounters(
+  rt: Runtime,
+  services: ServeService[],
+): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {
+    Driver: { ...rt.nic.driver.stats } as unknown as Record<string, number>,
+  };
+  for (const s of services) {
+    const group = s.name.split(/[-/]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("");
+    out[group] = { ...s.stats };
+  }
+  return out;
 }
 
 /**

@@ -1,7 +1,6 @@
 /**
- * The TCP services of `ustack serve`: echo (until the client half-closes), discard, and a small
- * HTTP/1.1 server (`GET /`, `GET /bytes/N` where byte i is `i % 251`, keep-alive,
- * Content-Length, 400 for malformed requests).
+ * The TCP services of `ustack serve`: echo (until the client half-closes), discard, and HTTP/1.1
+ * (`GET /`, `GET /bytes/N` where byte i is `i % 251`) as a fetch handler on `rt.serve`.
  *
  * @module
  */
@@ -11,11 +10,13 @@ import {
   EV_HANGUP,
   EV_READABLE,
   EV_WRITABLE,
+  type HttpServer,
   type Runtime,
   StackError,
   type TcpConn,
   type TcpServer,
 } from "../mod.ts";
+import { httpRoutes } from "./http_routes.ts";
 import type { ServeService } from "./service.ts";
 
 /** A running TCP service: its listener and counters. */
@@ -122,145 +123,42 @@ export function startDiscard(rt: Runtime, port: number): TcpService {
   });
 }
 
-/** 251 is prime, so `i % 251` never lines up with powers of two: a good integrity pattern. */
-const PATTERN_PERIOD = 251;
-const PATTERN = Uint8Array.from({ length: PATTERN_PERIOD * 256 }, (_, i) => i % PATTERN_PERIOD);
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-/** Largest request head accepted. */
-const MAX_HEAD_BYTES = 16 * 1024;
+/** `serve --http PORT`: the routes of `http_routes.ts` on `rt.serve`. */
+export class HttpService implements ServeService {
+  /** `http/PORT`. */
+  readonly name: string;
+  /** The HTTP server. */
+  readonly server: HttpServer;
 
-const INDEX_PAGE = enc.encode(
-  "<!doctype html><html><head><title>ustack</title></head><body>" +
-    "<h1>Hello from ustack</h1><p>This page was served by a user-space TCP/IP stack " +
-    'written in TypeScript.</p><p>Try <a href="/bytes/1000">/bytes/N</a>.</p></body></html>\n',
-);
-
-interface Request {
-  method: string;
-  path: string;
-  keepAlive: boolean;
-  bodyBytes: number;
-}
-
-/** Parse a request head (without the final CRLFCRLF); null if malformed. */
-export function parseRequestHead(head: string): Request | null {
-  const lines = head.split("\r\n");
-  const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
-  if (m === null) return null;
-  const headers = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const i = line.indexOf(":");
-    if (i <= 0 || /\s/.test(line.slice(0, i))) return null;
-    headers.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
+  /** Serve the `--http` routes on `port`. */
+  constructor(rt: Runtime, port: number) {
+    this.name = `http/${port}`;
+    this.server = rt.serve({ port, onListen: () => {} }, httpRoutes);
   }
-  const connection = (headers.get("connection") ?? "").toLowerCase();
-  const keepAlive = m[3] === "1" ? connection !== "close" : connection === "keep-alive";
-  const cl = headers.get("content-length");
-  let bodyBytes = 0;
-  if (cl !== undefined) {
-    if (!/^\d{1,15}$/.test(cl)) return null;
-    bodyBytes = Number(cl);
-  }
-  if (headers.has("transfer-encoding")) return null; // chunked request bodies: not supported
-  return { method: m[1], path: m[2], keepAlive, bodyBytes };
-}
 
-async function writePattern(conn: TcpConn, n: number): Promise<void> {
-  let i = 0;
-  while (i < n) {
-    const start = i % PATTERN_PERIOD;
-    const len = Math.min(n - i, PATTERN.length - start);
-    await conn.write(PATTERN.subarray(start, start + len));
-    i += len;
+  /**
+   * Connections, requests, requests refused before the handler (malformed, too large, …),
+   * handler errors, timeouts and response body bytes.
+   */
+  get stats(): Record<string, number> {
+    const s = this.server.stats;
+    return {
+      Connections: s.connections,
+      Requests: s.requests,
+      Rejected: s.rejected,
+      Errors: s.handlerErrors + s.writeErrors,
+      Timeouts: s.timeouts,
+      OutBytes: s.bodyBytesOut,
+    };
+  }
+
+  /** Stop accepting; requests in flight finish while the runtime runs. */
+  close(): void {
+    void this.server.shutdown();
   }
 }
 
-function head(status: string, contentType: string, length: number, keepAlive: boolean): Uint8Array {
-  return enc.encode(
-    `HTTP/1.1 ${status}\r\nServer: ustack\r\nContent-Type: ${contentType}\r\n` +
-      `Content-Length: ${length}\r\nConnection: ${keepAlive ? "keep-alive" : "close"}\r\n\r\n`,
-  );
-}
-
-/** HTTP/1.1 with keep-alive and Content-Length. */
-export function startHttp(rt: Runtime, port: number): TcpService {
-  return new TcpService(rt, "http", port, async (svc, conn) => {
-    const buf = new Uint8Array(MAX_HEAD_BYTES);
-    let have = 0;
-    for (;;) {
-      // Read until the end of the request head.
-      let end = -1;
-      for (;;) {
-        end = indexOfCrlfCrlf(buf, have);
-        if (end >= 0) break;
-        if (have === buf.length) {
-          await conn.write(head("431 Request Header Fields Too Large", "text/plain", 0, false));
-          return;
-        }
-        const n = await conn.read(buf.subarray(have));
-        if (n === null) return;
-        have += n;
-        svc.stats.InBytes += n;
-      }
-      const req = parseRequestHead(dec.decode(buf.subarray(0, end)));
-      if (req === null) {
-        const body = enc.encode("bad request\n");
-        await conn.write(head("400 Bad Request", "text/plain", body.length, false));
-        await conn.write(body);
-        return;
-      }
-      // Drop the request body, if any.
-      // Keep what follows the head (a body, or pipelined requests) at the front.
-      buf.copyWithin(0, end + 4, have);
-      have -= end + 4;
-      let skip = req.bodyBytes;
-      while (skip > 0) {
-        if (have > 0) {
-          const k = Math.min(have, skip);
-          buf.copyWithin(0, k, have);
-          have -= k;
-          skip -= k;
-          continue;
-        }
-        const n = await conn.read(buf);
-        if (n === null) return;
-        have = n;
-        svc.stats.InBytes += n;
-      }
-      const isHead = req.method === "HEAD";
-      const bytes = /^\/bytes\/(\d{1,12})$/.exec(req.path);
-      if (req.method !== "GET" && !isHead) {
-        await conn.write(head("405 Method Not Allowed", "text/plain", 0, req.keepAlive));
-      } else if (req.path === "/") {
-        await conn.write(
-          head("200 OK", "text/html; charset=utf-8", INDEX_PAGE.length, req.keepAlive),
-        );
-        if (!isHead) await conn.write(INDEX_PAGE);
-        svc.stats.OutBytes += INDEX_PAGE.length;
-      } else if (bytes !== null) {
-        const n = Number(bytes[1]);
-        await conn.write(head("200 OK", "application/octet-stream", n, req.keepAlive));
-        if (!isHead) await writePattern(conn, n);
-        svc.stats.OutBytes += n;
-      } else {
-        const body = enc.encode("not found\n");
-        await conn.write(head("404 Not Found", "text/plain", body.length, req.keepAlive));
-        if (!isHead) await conn.write(body);
-      }
-      if (!req.keepAlive) {
-        await conn.closeWrite();
-        // Let the client close first; drain until its FIN so no RST destroys the tail.
-        while ((await conn.read(buf)) !== null) { /* discard */ }
-        return;
-      }
-    }
-  });
-}
-
-function indexOfCrlfCrlf(buf: Uint8Array, len: number): number {
-  for (let i = 0; i + 3 < len; i++) {
-    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) return i;
-  }
-  return -1;
+/** HTTP/1.1 (`GET /`, `GET /bytes/N`) served by `rt.serve`. */
+export function startHttp(rt: Runtime, port: number): HttpService {
+  return new HttpService(rt, port);
 }

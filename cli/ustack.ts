@@ -5,17 +5,20 @@
  * deno run --allow-ffi [--allow-write for --pcap] cli/ustack.ts <command> [options]
  * ```
  *
- * Commands: `serve`, `ping`, `uperf`, `pingpong`. Exit status 2 for bad arguments, 1 for missing
+ * Commands: `serve`, `ping`, `uperf`, `pingpong`, `iperf3`, `stats`, `ss`. Exit status 2 for bad arguments, 1 for missing
  * privileges (CAP_NET_RAW) or other failures.
  *
  * @module
  */
 
+import { IPERF3_USAGE, iperf3Command } from "./iperf3.ts";
 import { isPrivilegeError, PRIVILEGE_MESSAGE, UsageError } from "./args.ts";
 import { emit, emitError } from "./output.ts";
 import { PING_USAGE, pingCommand } from "./ping.ts";
 import { PINGPONG_USAGE, pingpongCommand } from "./pingpong.ts";
 import { SERVE_USAGE, serveCommand } from "./serve.ts";
+import { SS_USAGE, ssCommand } from "./ss.ts";
+import { STATS_USAGE, statsCommand } from "./stats.ts";
 import { UPERF_USAGE, uperfCommand } from "./uperf.ts";
 
 const USAGE = `usage: ustack <command> [options]
@@ -24,6 +27,9 @@ commands:
   ping      send ICMP echo requests from the stack
   uperf     UDP throughput: 'uperf server --udp' counts, 'uperf client HOST --udp' sends
   pingpong  TCP request/response latency: 'pingpong server' echoes, 'pingpong client HOST' times
+  iperf3    iperf3's protocol: 'iperf3 server' for a stock iperf3 -c, 'iperf3 client HOST' for iperf3 -s
+  stats     counters of a running 'serve --control PATH', as nstat prints them
+  ss        sockets of a running 'serve --control PATH', as 'ss -tuna' lists them
 Run 'ustack <command> --help' for a command's options.`;
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
@@ -31,6 +37,9 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usage
   ping: { run: pingCommand, usage: PING_USAGE },
   uperf: { run: uperfCommand, usage: UPERF_USAGE },
   pingpong: { run: pingpongCommand, usage: PINGPONG_USAGE },
+  iperf3: { run: iperf3Command, usage: IPERF3_USAGE },
+  stats: { run: statsCommand, usage: STATS_USAGE },
+  ss: { run: ssCommand, usage: SS_USAGE },
 };
 
 /** Run the CLI with `args`; resolves to the process exit status. */
@@ -64,7 +73,8 @@ export async function main(args: string[]): Promise<number> {
       emitError(
         `ustack ${name}: ${
           (e as Error).message
-        } (run with --allow-ffi, and --allow-write for --pcap)`,
+        } (run with --allow-ffi; --allow-write for --pcap; --allow-net --allow-read --allow-write ` +
+          `for --control, stats and ss)`,
       );
       return 1;
     }

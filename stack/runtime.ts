@@ -19,6 +19,9 @@ import { StackError } from "../core/errors.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
+import { type HostsMap, resolveHost } from "./host_address.ts";
+import { HttpClient, type HttpClientOptions } from "./http/client.ts";
+import { HttpServer, type ServeHandler, type ServeOptions } from "./http/server.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
 
@@ -66,18 +69,17 @@ export interface RuntimeConfig {
   loop?: EventLoopOptions;
   /** Use this driver instead of building one (tests, custom pumps). */
   linkDriver?: LinkDriver;
+  /**
+   * Names `rt.fetch()` and the node-style sockets resolve, to literal addresses
+   * (`{ "api.test": "198.18.0.1" }`); there is no DNS.
+   */
+  hosts?: HostsMap;
+  /** Tunables of `rt.fetch()`'s connection pool. */
+  http?: Omit<HttpClientOptions, "hosts">;
 }
 
 function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
-}
-
-function parseHost(hostname: string): number {
-  try {
-    return parseIpv4(hostname);
-  } catch {
-    throw invalid(`${hostname}: not an IPv4 address (names are not resolved)`);
-  }
 }
 
 /**
@@ -100,10 +102,22 @@ export class Runtime {
   readonly addrs: readonly string[];
   /** The BSD-style socket API of this stack. */
   readonly sockets: SocketTable;
+  /** Names resolved by `fetch` and the node-style sockets (see {@link RuntimeConfig.hosts}). */
+  readonly hosts: HostsMap | undefined;
   readonly #done: Promise<void>;
+  readonly #httpOptions: HttpClientOptions;
+  #http: HttpClient | null = null;
   #stopped = false;
 
-  private constructor(stack: Stack, nic: Nic, loop: EventLoop, addrs: string[]) {
+  private constructor(
+    stack: Stack,
+    nic: Nic,
+    loop: EventLoop,
+    addrs: string[],
+    config: RuntimeConfig,
+  ) {
+    this.hosts = config.hosts;
+    this.#httpOptions = { ...config.http, hosts: config.hosts };
     this.stack = stack;
     this.nic = nic;
     this.loop = loop;
@@ -197,7 +211,7 @@ export class Runtime {
       throw e;
     }
     const loop = new EventLoop(stack, config.loop);
-    return Promise.resolve(new Runtime(stack, nic, loop, addrs));
+    return Promise.resolve(new Runtime(stack, nic, loop, addrs, config));
   }
 
   /**
@@ -207,7 +221,7 @@ export class Runtime {
   listen(opts: { port: number; hostname?: string; backlog?: number }): TcpServer {
     const addr = opts.hostname === undefined || opts.hostname === "0.0.0.0"
       ? 0
-      : parseHost(opts.hostname);
+      : resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) {
       throw invalid(`listen: port ${opts.port} must be 0..65535`);
     }
@@ -217,11 +231,12 @@ export class Runtime {
   }
 
   /**
-   * Open a TCP connection to `hostname:port`; resolves once established. Throws StackError
-   * (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, …).
+   * Open a TCP connection to `hostname:port` (an IPv4 address, or a name in
+   * {@link RuntimeConfig.hosts}); resolves once established. Throws StackError (ECONNREFUSED,
+   * ETIMEDOUT, ENETUNREACH, EINVAL for an unknown name, …).
    */
   async connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
-    const dst = parseHost(opts.hostname);
+    const dst = resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port > 0 && opts.port <= 65535)) {
       throw invalid(`connect: port ${opts.port} must be 1..65535`);
     }
@@ -235,6 +250,44 @@ export class Runtime {
       throw e;
     }
     return conn;
+  }
+
+  /**
+   * Serve HTTP/1.1 with a fetch handler, the way `Deno.serve(options, handler)` does: returns
+   * the server (`addr`, `finished`, `shutdown()`). Throws StackError EADDRINUSE / EINVAL like
+   * {@link listen}.
+   *
+   * @example
+   * ```ts ignore
+   * const server = rt.serve({ port: 80 }, () => new Response("hello\n"));
+   * await server.finished;
+   * ```
+   */
+  serve(options: ServeOptions, handler: ServeHandler): HttpServer {
+    const tcp = this.listen({
+      port: options.port,
+      hostname: options.hostname,
+      backlog: options.backlog ?? 511,
+    });
+    return new HttpServer(tcp, options, handler);
+  }
+
+  /**
+   * `fetch` over this stack: HTTP/1.1 to `http:` URLs whose host is a literal IPv4 address or
+   * a name in {@link RuntimeConfig.hosts}, with connection reuse. No TLS, DNS or IPv6.
+   *
+   * @example
+   * ```ts ignore
+   * const res = await rt.fetch("http://198.18.0.1:8000/");
+   * console.log(res.status, await res.text());
+   * ```
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    this.#http ??= new HttpClient(
+      (hostname, port) => this.connect({ hostname, port }),
+      this.#httpOptions,
+    );
+    return this.#http.fetch(input, init);
   }
 
   /** The first configured IPv4 address as a string, or "" if none. */
@@ -255,6 +308,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#http?.close();
     await this.loop.close();
     // One last turn so what the application already sent (staged in the driver, or queued
     // output such as a FIN) leaves before the drivers close.

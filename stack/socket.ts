@@ -208,8 +208,11 @@ export class SocketTable {
     }
     this.#checkRoom("socket");
     let entry: Entry;
-    if (type === SOCK_DGRAM) entry = { kind: "udp", ep: this.#stack.udp.open() };
-    else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
+    if (type === SOCK_DGRAM) {
+      const ep = this.#stack.udp.open();
+      this.#stack.registry.addUdp(ep);
+      entry = { kind: "udp", ep };
+    } else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
     else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     return this.#place(entry);
   }
@@ -223,6 +226,7 @@ export class SocketTable {
     }
     const s = e.setup;
     const l = this.#stack.tcp.listen(s.addr, Math.max(0, s.port), backlog);
+    this.#stack.registry.addListener(l);
     this.#fds[fd] = { kind: "listener", l, setup: s };
   }
 
@@ -234,6 +238,7 @@ export class SocketTable {
     const ep = e.l.accept();
     if (ep === null) throw new StackError("EAGAIN", "accept: no connection waiting");
     this.#applyOptions(ep, e.setup);
+    this.#stack.registry.addTcp(ep);
     return this.#place({ kind: "tcp", ep, setup: e.setup, readShut: false });
   }
 
@@ -291,6 +296,7 @@ export class SocketTable {
       localPort: s.port > 0 ? s.port : undefined,
     });
     this.#applyOptions(ep, s);
+    this.#stack.registry.addTcp(ep);
     this.#fds[fd] = { kind: "tcp", ep, setup: s, readShut: false };
     this.#stack.requestTick();
     // Non-blocking connect, as in C: completion is signalled by POLLOUT (or POLLERR).
@@ -359,8 +365,10 @@ export class SocketTable {
     this.#fds[fd] = undefined;
     this.#open--;
     if (e.kind === "udp") e.ep.close();
-    else if (e.kind === "listener") e.l.close();
-    else if (e.kind === "tcp") {
+    else if (e.kind === "listener") {
+      e.l.close();
+      this.#stack.registry.removeListener(e.l);
+    } else if (e.kind === "tcp") {
       if (e.setup.lingerSec === 0) e.ep.abort();
       else e.ep.close();
     } else e.setup.wq.wakeAll(EV_HANGUP);

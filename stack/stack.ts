@@ -18,6 +18,7 @@ import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
 import { BufferPool, HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import { RingStoragePool } from "../core/ring_storage.ts";
+import { SocketRegistry } from "./socket_registry.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 
@@ -98,6 +99,8 @@ export class Stack {
   readonly udp: UdpLayer;
   /** TCP. */
   readonly tcp: TcpLayer;
+  /** Sockets opened through the stack's APIs, for `ss`-style listings. */
+  readonly registry: SocketRegistry = new SocketRegistry();
   /** Attached NICs, by index − 1. */
   readonly nics: Nic[] = [];
   /** Ticks run. */

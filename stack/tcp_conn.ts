@@ -50,6 +50,7 @@ export class TcpConn {
   constructor(stack: Stack, endpoint: TcpEndpoint) {
     this.#stack = stack;
     this.endpoint = endpoint;
+    stack.registry.addTcp(endpoint);
   }
 
   /** Local address. */
@@ -99,6 +100,39 @@ export class TcpConn {
       if (n === 0) return buf.length === 0 ? 0 : null;
       await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
     }
+  }
+
+  /**
+   * Non-blocking read into `buf[off, off + len)`: the byte count (> 0), 0 at EOF, -1 when
+   * nothing is buffered yet (wait with {@link waitReadable}). Throws a StackError on a
+   * connection error. The building block of buffered readers that must not allocate a
+   * promise per call when data is already there.
+   */
+  readInto(buf: Uint8Array, off: number, len: number): number {
+    const n = this.endpoint.read(buf, off, len);
+    if (n > 0) this.#stack.requestTick(); // a window update may be due
+    return n;
+  }
+
+  /**
+   * Non-blocking write of `buf[off, off + len)`: the bytes accepted into the send buffer (0
+   * when it is full: wait with {@link waitWritable}). Throws a StackError (EPIPE after a
+   * half-close, the connection's error otherwise).
+   */
+  writeFrom(buf: Uint8Array, off: number, len: number): number {
+    const n = this.endpoint.write(buf, off, len);
+    if (n > 0) this.#stack.requestTick();
+    return n;
+  }
+
+  /** Resolve once data, EOF, an error or a hang-up can be read. */
+  async waitReadable(): Promise<void> {
+    await this.endpoint.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+  }
+
+  /** Resolve once the send buffer has room, or the connection failed or closed. */
+  async waitWritable(): Promise<void> {
+    await this.endpoint.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
   }
 
   /** Write all of `data`, waiting for send-buffer room as needed; returns `data.length`. */
@@ -216,6 +250,7 @@ export class TcpServer implements AsyncIterable<TcpConn> {
   constructor(stack: Stack, listener: TcpListener) {
     this.#stack = stack;
     this.listener = listener;
+    stack.registry.addListener(listener);
   }
 
   /** The bound address. */
@@ -242,6 +277,7 @@ export class TcpServer implements AsyncIterable<TcpConn> {
     if (this.#closed) return;
     this.#closed = true;
     this.listener.close();
+    this.#stack.registry.removeListener(this.listener);
     this.#stack.requestTick();
   }
 

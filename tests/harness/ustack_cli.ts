@@ -11,14 +11,19 @@ import { runCommand } from "./netns.ts";
 /** Absolute path of cli/ustack.ts. */
 export const CLI_PATH = new URL("../../cli/ustack.ts", import.meta.url).pathname;
 
-/** The deno command line that runs the CLI. */
-export function cliCommand(args: string[]): string[] {
+/**
+ * The deno command line that runs the CLI, with `--allow-ffi --allow-write --allow-read` and
+ * `flags` (e.g. `--allow-net`, which `serve --control`, `stats` and `ss` need for their Unix
+ * socket).
+ */
+export function cliCommand(args: string[], flags: string[] = []): string[] {
   return [
     Deno.execPath(),
     "run",
     "--allow-ffi",
     "--allow-write",
     "--allow-read",
+    ...flags,
     CLI_PATH,
     ...args,
   ];
@@ -108,15 +113,19 @@ export class CliProcess {
   }
 }
 
-/** Start the CLI with `args` in the pair's stack namespace. */
-export function spawnCli(pair: VethPair, args: string[]): CliProcess {
+/** Start the CLI with `args` (and deno `flags`) in the pair's stack namespace. */
+export function spawnCli(pair: VethPair, args: string[], flags: string[] = []): CliProcess {
   return new CliProcess(
-    pair.spawnInStackNs(cliCommand(args), { stdout: "piped", stderr: "piped" }),
+    pair.spawnInStackNs(cliCommand(args, flags), { stdout: "piped", stderr: "piped" }),
   );
 }
 
 /** Start `ustack serve` on the pair's stack end and wait for its ready line. */
-export async function startServe(pair: VethPair, extra: string[] = []): Promise<CliProcess> {
+export async function startServe(
+  pair: VethPair,
+  extra: string[] = [],
+  flags: string[] = [],
+): Promise<CliProcess> {
   const p = spawnCli(pair, [
     "serve",
     "--if",
@@ -124,7 +133,7 @@ export async function startServe(pair: VethPair, extra: string[] = []): Promise<
     "--addr",
     `${pair.stackAddr}/${pair.prefixLen}`,
     ...extra,
-  ]);
+  ], flags);
   await p.waitForLine(/^ready |"event":"ready"/);
   return p;
 }

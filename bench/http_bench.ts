@@ -1,0 +1,209 @@
+/**
+ * `deno task bench:http`: HTTP/1.1 request rates of `ustack serve --http` against `Deno.serve`
+ * on kernel sockets with the same handler (`cli/http_routes.ts`), on one veth pair, measured by
+ * the same kernel clients in the peer namespace:
+ *
+ * - `wrk -t2 -c64 -d<seconds>s --latency http://ADDR/bytes/64` — keep-alive requests/s and
+ *   latency percentiles;
+ * - `ab -r -n <requests> -c 32 http://ADDR/bytes/64` — one connection per request, so its
+ *   requests/s is connections/s.
+ *
+ * ```
+ * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--driver NAME]
+ *                                          [--cli PATH] [--out FILE]
+ * ```
+ *
+ * `--cli PATH` runs another checkout's `cli/ustack.ts` (to compare builds in one sitting).
+ *
+ * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
+ * the end, on errors, on Ctrl-C and on SIGTERM.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
+
+/** One server's figures. */
+export interface HttpFigures {
+  /** wrk keep-alive requests per second. */
+  wrkRequestsPerSec: number | null;
+  /** wrk latency percentiles (ms). */
+  wrkLatencyMs: Record<string, number>;
+  /** wrk socket errors and non-2xx answers. */
+  wrkErrors: number;
+  /** ab requests (= connections) per second. */
+  abRequestsPerSec: number | null;
+  /** ab failed requests. */
+  abFailed: number | null;
+}
+
+const PATH = "/bytes/64";
+const PORT = 80;
+
+/** `2.5ms` / `812.00us` / `1.2s` → ms. */
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (m === null) return NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+/**
+ * Parse wrk's report.
+ *
+ * @example
+ * ```ts
+ * parseWrk("Requests/sec:  76000.12\n"); // { requestsPerSec: 76000.12, … }
+ * ```
+ */
+export function parseWrk(
+  out: string,
+): { requestsPerSec: number | null; latencyMs: Record<string, number>; errors: number } {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const latencyMs: Record<string, number> = {};
+  for (const m of out.matchAll(/^\s+(50|75|90|99)%\s+(\S+)$/gm)) latencyMs[`p${m[1]}`] = toMs(m[2]);
+  let errors = 0;
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  if (sock) errors += sock.slice(1).reduce((a, b) => a + Number(b), 0);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (non2xx) errors += Number(non2xx[1]);
+  return { requestsPerSec: rps ? Number(rps[1]) : null, latencyMs, errors };
+}
+
+/**
+ * Parse ab's report.
+ *
+ * @example
+ * ```ts
+ * parseAb("Failed requests:        0\nRequests per second:    1400.50 [#/sec] (mean)\n");
+ * ```
+ */
+export function parseAb(out: string): { requestsPerSec: number | null; failed: number | null } {
+  const rps = /Requests per second:\s+([\d.]+)/.exec(out);
+  const failed = /Failed requests:\s+(\d+)/.exec(out);
+  return { requestsPerSec: rps ? Number(rps[1]) : null, failed: failed ? Number(failed[1]) : null };
+}
+
+async function measure(link: BenchLink, seconds: number, requests: number): Promise<HttpFigures> {
+  const url = `http://${link.addr("stack")}${PATH}`;
+  // Warm-up: JIT and ARP.
+  await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
+  const wrk = await link.run(
+    "peer",
+    ["wrk", "-t2", "-c64", `-d${seconds}s`, "--latency", url],
+    (seconds + 30) * 1000,
+  );
+  const w = parseWrk(wrk.stdout);
+  const ab = await link.run(
+    "peer",
+    ["ab", "-r", "-q", "-n", String(requests), "-c", "32", url],
+    180_000,
+  );
+  const a = parseAb(ab.stdout);
+  if (a.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+  return {
+    wrkRequestsPerSec: w.requestsPerSec,
+    wrkLatencyMs: w.latencyMs,
+    wrkErrors: w.errors,
+    abRequestsPerSec: a.requestsPerSec,
+    abFailed: a.failed,
+  };
+}
+
+async function stopped(p: BenchProcess): Promise<void> {
+  const f = await p.stop(10_000);
+  if (f.code !== 0) console.error(`server exited ${f.code}: ${f.stderr}`);
+}
+
+/** Run the benchmark; resolves to the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      seconds: { type: "string", default: "10" },
+      requests: { type: "string", default: "20000" },
+      driver: { type: "string", default: "af_packet" },
+      cli: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const missing = missingRequirements(["ss", "wrk", "ab"]);
+  if (missing.length > 0) {
+    console.error(`bench:http: cannot run: missing ${missing.join(", ")}`);
+    return 1;
+  }
+  const seconds = Number(values.seconds);
+  const requests = Number(values.requests);
+  const link = await BenchLink.create(1500);
+  const results: Record<string, HttpFigures> = {};
+  try {
+    await link.setKernelAddress("stack", false);
+    const serve = link.start(
+      "stack",
+      ustackCommand([
+        "serve",
+        ...link.stackOptions("stack", values.driver!),
+        "--http",
+        String(PORT),
+      ]),
+    );
+    await serve.waitForLine(/^ready /);
+    try {
+      results.ustack = await measure(link, seconds, requests);
+    } finally {
+      await stopped(serve);
+    }
+    await link.setKernelAddress("stack", true);
+    const kernel = link.start("stack", [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      new URL("./http_kernel_server.ts", import.meta.url).pathname,
+      link.addr("stack"),
+      String(PORT),
+    ]);
+    await kernel.waitForLine(/^ready/);
+    try {
+      results.deno_serve = await measure(link, seconds, requests);
+    } finally {
+      await stopped(kernel);
+    }
+  } finally {
+    await link.destroy();
+  }
+  const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(0));
+  console.log(`HTTP/1.1 GET ${PATH}, wrk -t2 -c64 -d${seconds}s, ab -n ${requests} -c 32`);
+  console.log("                          ustack   Deno.serve (kernel)");
+  const u = results.ustack, k = results.deno_serve;
+  console.log(
+    `wrk keep-alive (req/s) ${fmt(u.wrkRequestsPerSec).padStart(8)} ${
+      fmt(k.wrkRequestsPerSec).padStart(12)
+    }`,
+  );
+  console.log(
+    `wrk p99 (ms)           ${(u.wrkLatencyMs.p99 ?? NaN).toFixed(2).padStart(8)} ${
+      (k.wrkLatencyMs.p99 ?? NaN).toFixed(2).padStart(12)
+    }`,
+  );
+  console.log(
+    `ab conn/s              ${fmt(u.abRequestsPerSec).padStart(8)} ${
+      fmt(k.abRequestsPerSec).padStart(12)
+    }`,
+  );
+  const record = {
+    date: new Date().toISOString(),
+    driver: values.driver,
+    seconds,
+    requests,
+    results,
+  };
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(values.out, JSON.stringify(record, null, 2) + "\n");
+  }
+  console.log(JSON.stringify(record));
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
