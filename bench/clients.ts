@@ -326,12 +326,16 @@ async function holdKernel(
     const end = JSON.parse(await py.cli.waitForLine(/"event": "summary"/, 600_000));
     await sleep(3000);
     const after = rssBytes(pid);
+    // V8 gives freed heap pages back when the process has been idle a while.
+    await sleep(12_000);
+    const idle = rssBytes(pid);
     return {
       ...held,
       closedClean: end.closed_clean,
       rssBeforeBytes: before,
       rssHeldBytes: during,
       rssAfterBytes: after,
+      rssIdleAfterBytes: idle,
       bytesPerConnection: (during - before) / Math.max(1, held.connections),
     };
   } finally {

@@ -10,13 +10,15 @@
  *   holds them SECS, makes one round trip on 1,000 connections spread over the whole set,
  *   closes everything and prints the summary.
  *
- * On the stack the client drives endpoints directly (no stream objects), taking its source
- * address from `--addr` in turn, so that a million connections fit the port space; with
- * `--kernel` it uses Deno's sockets.
+ * On the stack the client drives endpoints directly and by readiness callbacks — no stream
+ * object, promise or timer per connection, so a million held connections cost only their
+ * endpoints — taking its source address from `--addr` in turn, so that a million connections
+ * fit the port space. With `--kernel` it uses Deno's sockets.
  *
  * @module
  */
 
+import process from "node:process";
 import {
   EV_ERROR,
   EV_HANGUP,
@@ -28,10 +30,9 @@ import {
   type TcpEndpoint,
   type WaitQueue,
 } from "../mod.ts";
+import { latencySummary } from "./latency.ts";
 import { onStopSignal, sleep, yieldToEventLoop } from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
-import { latencySummary } from "./latency.ts";
-import process from "node:process";
 
 /** What a connection-mode client is asked to do. */
 export interface ConnClientOptions {
@@ -55,12 +56,13 @@ export interface ConnClientOptions {
 
 /** Round trips made on the held set (spread over it). */
 export const HOLD_ROUND_TRIPS = 1000;
-/** How long one connection or round trip may take before it counts as failed. */
-const OP_TIMEOUT_MS = 30_000;
-/** Closes issued per turn of the event loop when a held set is closed. */
-const CLOSE_BATCH = 4096;
+/** How long one round trip on a held connection may take before it counts as failed. */
+const ROUND_TRIP_TIMEOUT_MS = 30_000;
 
-/** One connection as the modes use it, on either stack. */
+/** Called once when an operation ends: null, or why it failed. */
+type Done = (error: string | null) => void;
+
+/** One held connection, on either stack. */
 interface Handle {
   /** Send `msg` whole and read `reply.length` bytes back. */
   roundTrip(msg: Uint8Array, reply: Uint8Array): Promise<void>;
@@ -68,36 +70,24 @@ interface Handle {
   close(): void;
 }
 
-/** How the modes open connections: on the stack or on kernel sockets. */
+/** How the modes drive connections: on the stack or on kernel sockets. */
 interface Opener {
   /** "ustack" or "kernel". */
   readonly stack: string;
-  /** Open connection number `i` and wait until it is established. */
-  open(i: number): Promise<Handle>;
+  /**
+   * Connections opened one at a time before the crowd: one per source address, so the
+   * neighbours on both ends are resolved before a burst queues behind their resolution.
+   */
+  readonly warmup: number;
+  /** Connect-mode connection `i`: open, send `msg`, read as much back, close; then `done`. */
+  cycle(i: number, msg: Uint8Array, done: Done): void;
+  /** Open connection `i`; `done(handle)` once established, `done(null, why)` if it failed. */
+  open(i: number, done: (h: Handle | null, error: string | null) => void): void;
   /** Connections of this process not yet fully closed (0 for the kernel: not visible). */
   live(): number;
-  /** The stack's non-zero counters and driver counters (null for the kernel). */
+  /** The stack's non-zero counters and data-path counters (null for the kernel). */
   counters(): Record<string, unknown> | null;
-  /**
-   * A connect-mode connection driven by readiness callbacks, no promise per step: open
-   * connection `i`, send `msg`, read as many bytes back, close, then `done(null)` or
-   * `done(error)`. Null when the opener has no such form (kernel sockets).
-   */
-  cycle: ((i: number, msg: Uint8Array, done: (error: string | null) => void) => void) | null;
 }
-
-/** State of one connection of {@link Opener.cycle} on the stack. */
-class Cycle {
-  got = 0;
-  constructor(
-    readonly ep: TcpEndpoint,
-    readonly len: number,
-    readonly done: (error: string | null) => void,
-  ) {}
-}
-
-/** Reply bytes are read here and dropped: one buffer, used in synchronous steps only. */
-const CYCLE_SCRATCH = new Uint8Array(64 * 1024);
 
 /** CPU time this process used (ms, user and system), for per-connection costs. */
 export function cpuMs(): { user: number; system: number } {
@@ -105,29 +95,91 @@ export function cpuMs(): { user: number; system: number } {
   return { user: Math.round(u.user / 1000), system: Math.round(u.system / 1000) };
 }
 
-/** Reject after `ms` unless `p` settles first. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StackError("ETIMEDOUT", what)), ms);
-  });
+/** Process memory now, after a full GC when the runtime allows one (`--v8-flags=--expose-gc`). */
+export function memoryNow(): { rss: number; heap: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = Deno.memoryUsage();
+  return { rss: m.rss, heap: m.heapUsed };
+}
+
+/** The message of an error. */
+function why(e: unknown): string {
+  return (e as Error)?.message ?? String(e);
+}
+
+// ---- the stack ---------------------------------------------------------------------------
+
+/** State of one connection driven by readiness: the mode's step and its bytes so far. */
+class Flow {
+  got = 0;
+  constructor(
+    readonly ep: TcpEndpoint,
+    readonly len: number,
+    readonly done: Done,
+    readonly onOpen: ((h: Handle) => void) | null,
+  ) {}
+}
+
+/** Reply bytes are read here and dropped: one buffer, used in synchronous steps only. */
+const SCRATCH = new Uint8Array(64 * 1024);
+
+/** Readiness of a connect-mode connection: read the reply; once whole (or failed), close. */
+function onCycleEvent(_events: number, wq: WaitQueue): void {
+  const f = wq.owner as Flow | null;
+  if (f === null) return;
+  const ep = f.ep;
+  let error: string | null = null;
   try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
+    for (;;) {
+      const n = ep.read(SCRATCH, 0, Math.min(f.len - f.got, SCRATCH.length));
+      if (n > 0) {
+        f.got += n;
+        if (f.got < f.len) continue;
+      } else if (n === 0) {
+        error = "the server closed the connection";
+      } else {
+        return; // nothing yet
+      }
+      break;
+    }
+  } catch (e) {
+    error = why(e);
+  }
+  wq.owner = null;
+  wq.listener = null;
+  ep.close();
+  f.done(error);
+}
+
+/** Readiness of a connection being opened for `--hold`: established, or failed. */
+function onOpenEvent(_events: number, wq: WaitQueue): void {
+  const f = wq.owner as Flow | null;
+  if (f === null) return;
+  const ep = f.ep;
+  const st = ep.stateName();
+  let error: string | null = null;
+  if (ep.error !== null) error = ep.takeError()!;
+  else if (st === "SYN_SENT" || st === "SYN_RECEIVED") return;
+  else if (st !== "ESTABLISHED") error = "ECONNRESET";
+  wq.owner = null;
+  wq.listener = null;
+  if (error !== null) {
+    ep.close();
+    f.done(error);
+  } else {
+    f.onOpen!(new StackHandle(ep));
   }
 }
 
-/** A handle over a stack endpoint. */
+/** A held stack endpoint; round trips wait on readiness with promises (only 1,000 of them). */
 class StackHandle implements Handle {
-  constructor(readonly ep: TcpEndpoint, readonly rt: Runtime) {}
+  constructor(readonly ep: TcpEndpoint) {}
 
   async roundTrip(msg: Uint8Array, reply: Uint8Array): Promise<void> {
     const ep = this.ep;
     let sent = 0;
     while (sent < msg.length) {
       sent += ep.write(msg, sent, msg.length - sent);
-      this.rt.stack.requestTick();
       if (sent < msg.length) await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
     }
     let got = 0;
@@ -140,12 +192,10 @@ class StackHandle implements Handle {
       if (n === 0) throw new StackError("ECONNRESET", "the server closed the connection");
       await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
     }
-    this.rt.stack.requestTick(); // a window update may be due
   }
 
   close(): void {
     this.ep.close();
-    this.rt.stack.requestTick();
   }
 }
 
@@ -154,47 +204,43 @@ export function stackOpener(rt: Runtime, o: ConnClientOptions): Opener {
   const dst = parseIpv4(o.host);
   const addrs = rt.addrs.map((a) => parseIpv4(a.split("/")[0]));
   const tcp = rt.stack.tcp;
+  /** A new endpoint for connection `i`, or the reason there is none. */
+  const connect = (i: number): TcpEndpoint | string => {
+    try {
+      const ep = tcp.connect(dst, o.port, {
+        localAddr: addrs.length > 0 ? addrs[i % addrs.length] : undefined,
+      });
+      ep.setNoDelay(true);
+      return ep;
+    } catch (e) {
+      return why(e);
+    }
+  };
   return {
     stack: "ustack",
-    async open(i: number): Promise<Handle> {
-      const localAddr = addrs.length > 0 ? addrs[i % addrs.length] : undefined;
-      const ep = tcp.connect(dst, o.port, { localAddr });
-      ep.setNoDelay(true);
-      rt.stack.requestTick();
-      for (;;) {
-        if (ep.error !== null) {
-          const e = ep.takeError()!;
-          ep.close();
-          throw new StackError(e, "connect");
-        }
-        const st = ep.stateName();
-        if (st === "ESTABLISHED") return new StackHandle(ep, rt);
-        if (st !== "SYN_SENT" && st !== "SYN_RECEIVED") {
-          ep.close();
-          throw new StackError("ECONNRESET", "connect");
-        }
-        await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
-      }
-    },
-    live: () => tcp.endpoints,
-    cycle: (i, msg, done) => {
-      let ep: TcpEndpoint;
-      try {
-        ep = tcp.connect(dst, o.port, {
-          localAddr: addrs.length > 0 ? addrs[i % addrs.length] : undefined,
-        });
-      } catch (e) {
-        const why = (e as Error).message ?? String(e);
-        queueMicrotask(() => done(why)); // never re-enter the caller
+    warmup: Math.max(1, addrs.length),
+    cycle(i, msg, done) {
+      const ep = connect(i);
+      if (typeof ep === "string") {
+        queueMicrotask(() => done(ep)); // never re-enter the caller
         return;
       }
-      ep.setNoDelay(true);
       ep.write(msg, 0, msg.length); // sent with the handshake's ACK
-      const c = new Cycle(ep, msg.length, done);
-      ep.wq.owner = c;
+      ep.wq.owner = new Flow(ep, msg.length, done, null);
       ep.wq.listener = onCycleEvent;
       rt.stack.requestTick();
     },
+    open(i, done) {
+      const ep = connect(i);
+      if (typeof ep === "string") {
+        queueMicrotask(() => done(null, ep));
+        return;
+      }
+      ep.wq.owner = new Flow(ep, 0, (e) => done(null, e), (h) => done(h, null));
+      ep.wq.listener = onOpenEvent;
+      rt.stack.requestTick();
+    },
+    live: () => tcp.endpoints,
     counters: () => ({
       ...rt.stack.stats.nonZero(),
       driver: { ...rt.nic.driver.stats },
@@ -204,33 +250,7 @@ export function stackOpener(rt: Runtime, o: ConnClientOptions): Opener {
   };
 }
 
-/** Readiness of a {@link Cycle}'s connection: read the reply; once whole (or failed), close. */
-function onCycleEvent(_events: number, wq: WaitQueue): void {
-  const c = wq.owner as Cycle | null;
-  if (c === null) return;
-  const ep = c.ep;
-  let error: string | null = null;
-  try {
-    for (;;) {
-      const n = ep.read(CYCLE_SCRATCH, 0, Math.min(c.len - c.got, CYCLE_SCRATCH.length));
-      if (n > 0) {
-        c.got += n;
-        if (c.got < c.len) continue;
-      } else if (n === 0) {
-        error = "the server closed the connection";
-      } else {
-        return; // nothing yet
-      }
-      break;
-    }
-  } catch (e) {
-    error = (e as Error).message ?? String(e);
-  }
-  wq.owner = null;
-  wq.listener = null;
-  ep.close();
-  c.done(error);
-}
+// ---- kernel sockets ----------------------------------------------------------------------
 
 /** A handle over a kernel socket. */
 class KernelHandle implements Handle {
@@ -256,17 +276,59 @@ class KernelHandle implements Handle {
 
 /** Connections on Deno's kernel sockets. */
 export function kernelOpener(o: ConnClientOptions): Opener {
+  const openConn = async (): Promise<KernelHandle> => {
+    const conn = await Deno.connect({ hostname: o.host, port: o.port });
+    conn.setNoDelay(true);
+    return new KernelHandle(conn);
+  };
   return {
     stack: "kernel",
-    async open(): Promise<Handle> {
-      const conn = await Deno.connect({ hostname: o.host, port: o.port });
-      conn.setNoDelay(true);
-      return new KernelHandle(conn);
+    warmup: 1,
+    cycle(_i, msg, done) {
+      (async () => {
+        const h = await openConn();
+        try {
+          await h.roundTrip(msg, new Uint8Array(msg.length));
+        } finally {
+          h.close();
+        }
+      })().then(() => done(null), (e) => done(why(e)));
+    },
+    open(_i, done) {
+      openConn().then((h) => done(h, null), (e) => done(null, why(e)));
     },
     live: () => 0,
     counters: () => null,
-    cycle: null,
   };
+}
+
+// ---- the modes ---------------------------------------------------------------------------
+
+/**
+ * Run `start(i, done)` for i = 0 … total-1 with at most `conc` in flight, starting one as
+ * another ends, until all are done or `more()` says stop. Resolves when none is in flight.
+ */
+function inFlight(
+  total: number,
+  conc: number,
+  more: () => boolean,
+  start: (i: number, done: Done) => void,
+  next: { i: number },
+): Promise<void> {
+  return new Promise((allDone) => {
+    let running = 0;
+    const pump = (): void => {
+      while (running < conc && next.i < total && more()) {
+        running++;
+        start(next.i++, () => {
+          running--;
+          pump();
+        });
+      }
+      if (running === 0) allDone();
+    };
+    pump();
+  });
 }
 
 /** A request of `len` bytes (byte i = i mod 256). */
@@ -282,72 +344,48 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
+/** Wait (at most `ms`) until the stack's connections have all finished closing. */
+async function settle(opener: Opener, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (opener.live() > 0 && performance.now() < deadline) await sleep(10);
+}
+
 /** `--connect`: TOTAL connections, CONC at a time, one round trip each. */
 export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<number> {
   let stopped = false;
   const signals = onStopSignal(() => stopped = true);
   const msg = message(o.len);
   const latencies = new Float64Array(o.total);
-  let next = 0;
   let done = 0;
   let failed = 0;
   let firstError = "";
   const start = performance.now();
   const end = start + o.seconds * 1000;
-  let lastDone = 0;
+  let lastCount = 0;
   let second = 0;
   const ticker = setInterval(() => {
     second++;
     const n = done + failed;
-    const rate = n - lastDone;
-    lastDone = n;
+    const rate = n - lastCount;
+    lastCount = n;
     if (o.json) {
       emitJson("interval", { second, conn_per_s: rate, connections: done, failed });
     } else {
       emit(`${String(second).padStart(4)} s: ${rate} conn/s (${done} done, ${failed} failed)`);
     }
   }, 1000);
-  const one = async (i: number, reply: Uint8Array) => {
+  const one = (i: number, finished: Done): void => {
     const t0 = performance.now();
-    let h: Handle | null = null;
-    try {
-      h = await opener.open(i);
-      await h.roundTrip(msg, reply);
-      latencies[done++] = performance.now() - t0;
-    } catch (e) {
-      failed++;
-      if (firstError === "") firstError = (e as Error).message ?? String(e);
-    } finally {
-      h?.close();
-    }
-  };
-  const worker = async () => {
-    const reply = new Uint8Array(o.len);
-    while (next < o.total && !stopped && performance.now() < end) await one(next++, reply);
-  };
-  /** The callback form: CONC connections in flight, each started as another ends. */
-  const callbacks = (cycle: NonNullable<Opener["cycle"]>) =>
-    new Promise<void>((allDone) => {
-      let inFlight = 0;
-      const more = () => next < o.total && !stopped && performance.now() < end;
-      const start = (): void => {
-        while (inFlight < o.conc && more()) {
-          const t0 = performance.now();
-          inFlight++;
-          cycle(next++, msg, (error) => {
-            inFlight--;
-            if (error === null) latencies[done++] = performance.now() - t0;
-            else {
-              failed++;
-              if (firstError === "") firstError = error;
-            }
-            start();
-          });
-        }
-        if (inFlight === 0) allDone();
-      };
-      start();
+    opener.cycle(i, msg, (error) => {
+      if (error === null) latencies[done++] = performance.now() - t0;
+      else {
+        failed++;
+        if (firstError === "") firstError = error;
+      }
+      finished(null);
     });
+  };
+  const next = { i: 0 };
   try {
     if (!o.json) {
       emit(
@@ -355,17 +393,15 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
           `one ${o.len}-byte round trip each, over ${opener.stack}`,
       );
     }
-    // One connection alone first: the neighbour is resolved before the crowd arrives.
-    await one(next++, new Uint8Array(o.len));
-    if (opener.cycle !== null) await callbacks(opener.cycle);
-    else await Promise.all(Array.from({ length: Math.min(o.conc, o.total) }, worker));
+    // A connection per source address alone first: neighbours resolved before the crowd.
+    await inFlight(Math.min(opener.warmup, o.total), 1, () => true, one, next);
+    await inFlight(o.total, o.conc, () => !stopped && performance.now() < end, one, next);
   } finally {
     clearInterval(ticker);
     signals.remove();
   }
   const seconds = (performance.now() - start) / 1000;
-  // Let the last FINs leave before the stack stops.
-  await settle(opener, 2000);
+  await settle(opener, 2000); // let the last FINs leave before the stack stops
   const rate = seconds > 0 ? done / seconds : 0;
   const lat = latencySummary(latencies, done);
   if (o.json) {
@@ -396,35 +432,29 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
   return 0;
 }
 
-/** Wait (at most `ms`) until the stack's connections have all finished closing. */
-async function settle(opener: Opener, ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (opener.live() > 0 && performance.now() < deadline) await sleep(10);
-}
-
 /** `--hold SECS`: open TOTAL, hold them, round trips on 1,000 of them, close them all. */
 export async function runHold(o: ConnClientOptions, opener: Opener): Promise<number> {
   let stopped = false;
   const signals = onStopSignal(() => stopped = true);
   const held: (Handle | undefined)[] = new Array(o.total);
-  const rssStart = Deno.memoryUsage().rss;
-  let next = 0;
+  const start = memoryNow();
   let opened = 0;
   let failed = 0;
   let firstError = "";
   const t0 = performance.now();
-  const one = async (i: number) => {
-    try {
-      held[i] = await within(opener.open(i), OP_TIMEOUT_MS, "connect");
-      opened++;
-    } catch (e) {
-      failed++;
-      if (firstError === "") firstError = (e as Error).message ?? String(e);
-    }
+  const one = (i: number, finished: Done): void => {
+    opener.open(i, (h, error) => {
+      if (h !== null) {
+        held[i] = h;
+        opened++;
+      } else {
+        failed++;
+        if (firstError === "") firstError = error ?? "failed";
+      }
+      finished(null);
+    });
   };
-  const worker = async () => {
-    while (next < o.total && !stopped) await one(next++);
-  };
+  const next = { i: 0 };
   try {
     if (!o.json) {
       emit(
@@ -432,22 +462,23 @@ export async function runHold(o: ConnClientOptions, opener: Opener): Promise<num
           `(${o.conc} connecting at once) over ${opener.stack}`,
       );
     }
-    await one(next++); // the neighbour is resolved before the crowd arrives
-    await Promise.all(Array.from({ length: Math.min(o.conc, o.total) }, worker));
+    await inFlight(Math.min(opener.warmup, o.total), 1, () => true, one, next); // neighbours
+    await inFlight(o.total, o.conc, () => !stopped, one, next);
     const openSeconds = (performance.now() - t0) / 1000;
-    const m = Deno.memoryUsage();
+    const heldCounters = opener.counters();
+    const m = memoryNow();
     if (o.json) {
       emitJson("held", {
         connections: opened,
         failed,
         rss_bytes: m.rss,
-        heap_bytes: m.heapUsed,
+        heap_bytes: m.heap,
         seconds: round(openSeconds, 3),
       });
     } else {
       emit(
         `held: ${opened} connections (${failed} failed) in ${openSeconds.toFixed(2)} s; ` +
-          `RSS ${(m.rss / 1048576).toFixed(1)} MiB, heap ${(m.heapUsed / 1048576).toFixed(1)} MiB`,
+          `RSS ${(m.rss / 1048576).toFixed(1)} MiB, heap ${(m.heap / 1048576).toFixed(1)} MiB`,
       );
     }
     // Hold them (a signal ends the wait early).
@@ -456,9 +487,10 @@ export async function runHold(o: ConnClientOptions, opener: Opener): Promise<num
       await sleep(Math.min(100, holdEnd - performance.now()));
     }
     const rt = await holdRoundTrips(o, held, opened);
-    const closed = await closeAll(held, opener);
+    const rtCounters = opener.counters();
+    const closed = await closeAll(held, opened, o.conc, opener);
     const seconds = (performance.now() - t0) / 1000;
-    const end = Deno.memoryUsage();
+    const end = memoryNow();
     if (o.json) {
       emitJson("summary", {
         mode: "hold",
@@ -470,12 +502,16 @@ export async function runHold(o: ConnClientOptions, opener: Opener): Promise<num
         seconds: round(seconds, 3),
         open_seconds: round(openSeconds, 3),
         stack: opener.stack,
-        rss_start_bytes: rssStart,
+        rss_start_bytes: start.rss,
+        heap_start_bytes: start.heap,
         rss_held_bytes: m.rss,
+        heap_held_bytes: m.heap,
         rss_end_bytes: end.rss,
-        heap_end_bytes: end.heapUsed,
+        heap_end_bytes: end.heap,
         cpu_ms: cpuMs(),
         ...(firstError !== "" ? { error: firstError } : {}),
+        counters_held: heldCounters,
+        counters_round_trips: rtCounters,
         counters: opener.counters(),
       });
     } else {
@@ -511,11 +547,19 @@ async function holdRoundTrips(
     const reply = new Uint8Array(o.len);
     while (at < picks.length) {
       const h = held[picks[at++]]!;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await within(h.roundTrip(msg, reply), OP_TIMEOUT_MS, "round trip");
+        await Promise.race([
+          h.roundTrip(msg, reply),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("timeout")), ROUND_TRIP_TIMEOUT_MS);
+          }),
+        ]);
         ok++;
       } catch {
         failed++;
+      } finally {
+        clearTimeout(timer);
       }
     }
   };
@@ -523,15 +567,29 @@ async function holdRoundTrips(
   return { ok, failed };
 }
 
-/** Close every held connection, a batch per turn of the event loop; wait until they are done. */
-async function closeAll(held: (Handle | undefined)[], opener: Opener): Promise<number> {
+/**
+ * Close every held connection, at most CONC closing at once (as CONC connect at once: a
+ * million FINs at a time would only overrun the peer), and wait until they are done.
+ */
+async function closeAll(
+  held: (Handle | undefined)[],
+  opened: number,
+  conc: number,
+  opener: Opener,
+): Promise<number> {
   let closed = 0;
   for (let i = 0; i < held.length; i++) {
     const h = held[i];
     if (h === undefined) continue;
     h.close();
     held[i] = undefined;
-    if (++closed % CLOSE_BATCH === 0) await yieldToEventLoop();
+    closed++;
+    // On the stack `live()` counts the connections not yet gone: the held ones still open
+    // and the ones closing. (The kernel's are not visible: there, one turn per batch.)
+    if (closed % conc === 0) {
+      await yieldToEventLoop();
+      while (opener.live() - (opened - closed) >= conc) await sleep(1);
+    }
   }
   await settle(opener, 30_000 + closed / 10);
   return closed;

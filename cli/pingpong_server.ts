@@ -22,7 +22,7 @@ import {
 } from "../mod.ts";
 import { onStopSignal } from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
-import { cpuMs } from "./pingpong_conn.ts";
+import { cpuMs, memoryNow } from "./pingpong_conn.ts";
 
 /** What the server is asked to do. */
 export interface ServerOptions {
@@ -57,6 +57,8 @@ class ServerStats {
   peakRss = 0;
   peakHeap = 0;
   #sampledAt = -1;
+  #settledAt = -1;
+  #lastPeak = -1;
   #sampleMs = -Infinity;
 
   opened(): void {
@@ -69,8 +71,23 @@ class ServerStats {
     }
   }
 
-  /** Sample memory if the peak rose since the last sample and still holds. */
+  /**
+   * Sample memory if the peak rose since the last sample and still holds; once a peak has
+   * held for a whole sampling period, sample it once more after a full GC (when the runtime
+   * allows one), so the figure is what the connections keep, not garbage.
+   */
   sample(): void {
+    const settled = this.peak === this.#lastPeak && this.open === this.peak;
+    this.#lastPeak = this.peak;
+    if (settled && this.#settledAt !== this.peak) {
+      const m = memoryNow();
+      this.peakRss = m.rss;
+      this.peakHeap = m.heap;
+      this.#settledAt = this.peak;
+      this.#sampledAt = this.peak;
+      this.#sampleMs = performance.now();
+      return;
+    }
     if (this.open < this.peak || this.#sampledAt === this.peak) return;
     const m = Deno.memoryUsage();
     this.peakRss = m.rss;
