@@ -50,7 +50,7 @@ Deno.serve({ hostname: host, port, onListen: () => console.log("ready") }, (req)
  * non-blocking), sends one byte on each and reads it back, prints `held`, waits for a line on
  * stdin, half-closes all and reads each to EOF, prints a JSON summary.
  */
-const PY_HOLD = `
+export const PY_HOLD = `
 import json, resource, selectors, socket, sys, time
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

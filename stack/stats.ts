@@ -136,6 +136,7 @@ export const TCP_COUNTERS = [
   "SyncookiesRecv",
   "SyncookiesFailed",
   "TCPReqQFullDoCookies",
+  "SyncookiesRateLimited",
   "TCPReqQFullDrop",
   "TCPSynRetrans",
   "TCPDelayedAcks",

@@ -203,3 +203,20 @@ Deno.test("a full accept queue: SYNs get cookies (ListenOverflows), an ACK waits
   assert.equal(l.pending, 1);
   assert.equal(st.SyncookiesRecv, 1);
 });
+
+Deno.test("SYN cookies are answered at most synCookieSourceRate per second per source", () => {
+  const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 5 } });
+  rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  const flooder = PEER_ADDR + 77;
+  for (let i = 0; i < 20; i++) rig.inject({ src: flooder, srcPort: 3000 + i, seq: i, flags: SYN });
+  assert.equal(st.SyncookiesSent, 5, "a burst of as many as the rate");
+  assert.equal(st.SyncookiesRateLimited, 15);
+  // Another source is answered as before.
+  rig.inject({ seq: PEER_ISS, flags: SYN });
+  assert.equal(st.SyncookiesSent, 6);
+  // A second later the flooder has five more.
+  rig.advance(1000);
+  for (let i = 0; i < 10; i++) rig.inject({ src: flooder, srcPort: 4000 + i, seq: i, flags: SYN });
+  assert.equal(st.SyncookiesSent, 11);
+});

@@ -60,6 +60,13 @@ export interface TcpOptions {
    * 2 always, 0 never (such SYNs are dropped) [1].
    */
   syncookies?: 0 | 1 | 2;
+  /**
+   * SYN cookies answered per second per source address (a token bucket per hashed source, a
+   * burst of as many); SYNs beyond are dropped and counted in `SyncookiesRateLimited`. A
+   * flood from a few hundred sources that answer ARP then costs the receive path only, not a
+   * SYN-ACK each, while other sources are answered as before. 0 turns it off [100].
+   */
+  synCookieSourceRate?: number;
   /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
   finWait2TimeoutMs?: number;
   /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
@@ -134,6 +141,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     synRetries: o.synRetries ?? 6,
     synAckRetries: o.synAckRetries ?? 5,
     syncookies: o.syncookies ?? 1,
+    synCookieSourceRate: o.synCookieSourceRate ?? 100,
     finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
     delayedAckMs: o.delayedAckMs ?? 40,
     sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,

@@ -159,6 +159,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     remotePort: number,
     route: RouteResult,
     listener: ConnectionListener | null,
+    tsOffset: number = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort),
   ) {
     this.layer = layer;
     this.localAddr = localAddr;
@@ -172,7 +173,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.snd = new TcpSender(this, layer);
     this.rcv = new TcpReceiver(this, layer, advertisedMss(layer.ctx.ipv4.mtuOf(route.nicIndex)));
     this.lastRecvMs = now;
-    this.tsOffset = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort);
+    this.tsOffset = tsOffset;
   }
 
   static #fireLinger(ep: TcpEndpoint): void {

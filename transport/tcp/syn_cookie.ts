@@ -10,7 +10,9 @@
  *
  * `count` ticks every 64 s (here: the stack clock's minutes); a cookie is good for the minute
  * it was made and the next ({@link COOKIE_MAX_AGE}), so at most two minutes. H1 and H2 are
- * SipHash-2-4 under two secret keys drawn at start-up (the ISN generator's `TupleHash`).
+ * SipHash-2-4 under secret keys drawn at start-up: H1 is a keyed hash of the four-tuple the
+ * caller supplies (the TCP layer takes the spare half of the timestamp-offset hash it computes
+ * anyway), H2 is computed here under this object's own key.
  *
  * The other options ride in the low bits of our timestamp when the peer sent timestamps
  * (Linux `cookie_init_timestamp`): the peer's window shift (4 bits, 0xf for none), SACK
@@ -64,42 +66,43 @@ export class CookieOptions {
  * @example
  * ```ts
  * const cookies = new SynCookies();
- * const iss = cookies.make(0xc6120002, 80, 0xc6120001, 40000, 1000, 1460, 0);
+ * const h1 = 0x12345678; // a keyed hash of the four-tuple
+ * const iss = cookies.make(0xc6120002, 80, 0xc6120001, 40000, h1, 1000, 1460, 0);
  * const opts = new CookieOptions();
- * cookies.check(0xc6120002, 80, 0xc6120001, 40000, 1000, iss, 0, opts); // true, opts.mss 1460
+ * cookies.check(0xc6120002, 80, 0xc6120001, 40000, h1, 1000, iss, 0, opts); // true, mss 1460
  * ```
  */
 export class SynCookies {
-  readonly #h1: TupleHash;
   readonly #h2: TupleHash;
 
-  /** Cookies under fresh random keys (or the two 4-word keys given, for tests). */
-  constructor(key1?: Uint32Array, key2?: Uint32Array) {
-    this.#h1 = new TupleHash(key1);
-    this.#h2 = new TupleHash(key2);
+  /** Cookies under a fresh random key (or the 4-word key given, for tests). */
+  constructor(key?: Uint32Array) {
+    this.#h2 = new TupleHash(key);
   }
 
   /**
    * The ISS for a SYN from (`remoteAddr`, `remotePort`) to (`localAddr`, `localPort`) with
-   * ISN `irs` and MSS option `peerMss` (0 when absent), at `nowMs`.
+   * ISN `irs` and MSS option `peerMss` (0 when absent), at `nowMs`; `h1` is a secret keyed
+   * hash of the four-tuple.
    */
   make(
     localAddr: number,
     localPort: number,
     remoteAddr: number,
     remotePort: number,
+    h1: number,
     irs: number,
     peerMss: number,
     nowMs: number,
   ): number {
     const count = Math.floor(nowMs / COUNT_MS) >>> 0;
-    const h1 = this.#h1.hash4(localAddr, localPort, remoteAddr, remotePort, 0);
     const h2 = this.#h2.hash4(localAddr, localPort, remoteAddr, remotePort, count);
     return (h1 + irs + (count << COOKIE_BITS) + ((h2 + mssIndex(peerMss)) & COOKIE_MASK)) >>> 0;
   }
 
   /**
-   * Check the ACK completing a cookie handshake: `irs` is SEG.SEQ − 1, `cookie` SEG.ACK − 1,
+   * Check the ACK completing a cookie handshake (`h1` as given to `make`): `irs` is
+   * SEG.SEQ − 1, `cookie` SEG.ACK − 1,
    * `tsEcr` the echoed timestamp (or -1 when the ACK carries none). True when the cookie is
    * ours and at most {@link COOKIE_MAX_AGE} minutes old; then `out` holds the options.
    */
@@ -108,6 +111,7 @@ export class SynCookies {
     localPort: number,
     remoteAddr: number,
     remotePort: number,
+    h1: number,
     irs: number,
     cookie: number,
     nowMs: number,
@@ -116,7 +120,6 @@ export class SynCookies {
     tsNow = 0,
   ): boolean {
     const count = Math.floor(nowMs / COUNT_MS) >>> 0;
-    const h1 = this.#h1.hash4(localAddr, localPort, remoteAddr, remotePort, 0);
     const c = (cookie - h1 - irs) >>> 0;
     const age = (count - (c >>> COOKIE_BITS)) & (0xffffffff >>> COOKIE_BITS);
     if (age > COOKIE_MAX_AGE) return false;

@@ -13,12 +13,19 @@
  * names): `SyncookiesSent`, `SyncookiesRecv`, `SyncookiesFailed`, `TCPReqQFullDoCookies`,
  * `TCPReqQFullDrop`, `ListenOverflows`, `ListenDrops`.
  *
+ * Cookies cost a SYN-ACK each, and under a flood the SYN-ACKs are most of the work. They are
+ * therefore answered at most `synCookieSourceRate` per second per source address (token
+ * buckets per hashed source; beyond: dropped, `SyncookiesRateLimited`): a flood from a few
+ * hundred sources that answer ARP is held to little more than the cost of receiving it, and
+ * clients at other addresses are answered as before. Records (not cookies) are not limited.
+ *
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
  * (its ISS must lie beyond the old connection's, as in Linux).
  *
  * @module
  */
 
+import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { RouteResult } from "../../net/route_table.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
@@ -98,6 +105,8 @@ export class SynEntry extends Timer implements TcpFlow {
   peerTimestamps = false;
   /** The peer's TSval (TS.Recent). */
   tsRecent = 0;
+  /** Our TSval offset for the four-tuple (RFC 7323 §5.4), computed once. */
+  tsOffset = 0;
   /** SYN-ACKs retransmitted. */
   retries = 0;
   /** When the first SYN-ACK left (ms). */
@@ -143,20 +152,26 @@ export class SynCache {
   readonly #layer: SynCacheLayer;
   readonly #cookies: SynCookies;
   readonly #cookieOpts = new CookieOptions();
+  /** SYN cookies per second per source (null: no limit). */
+  readonly #perSource: KeyedRateLimiter | null;
   /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
   readonly #shift: number;
   /** The window field of our SYN-ACKs. */
   readonly #synWindow: number;
   #count = 0;
 
-  /** The syncache of `layer` (cookie keys drawn here, or given for tests). */
-  constructor(layer: SynCacheLayer, cookieKeys?: [Uint32Array, Uint32Array]) {
+  /** The syncache of `layer` (the cookie key drawn here, or given for tests). */
+  constructor(layer: SynCacheLayer, cookieKey?: Uint32Array) {
     this.#layer = layer;
-    this.#cookies = new SynCookies(cookieKeys?.[0], cookieKeys?.[1]);
+    this.#cookies = new SynCookies(cookieKey);
     const o = layer.opts;
     const cap = o.receiveBufferBytes;
     this.#shift = windowShiftFor(o.maxReceiveBufferBytes > cap ? o.maxReceiveBufferBytes : cap);
     this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
+    const rate = o.synCookieSourceRate;
+    this.#perSource = rate > 0
+      ? new KeyedRateLimiter({ slots: 4096, ratePerSecond: rate, burst: rate })
+      : null;
   }
 
   /** Half-open records held (every listener). */
@@ -187,6 +202,11 @@ export class SynCache {
         return;
       }
       if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
+      const limiter = this.#perSource;
+      if (limiter !== null && !limiter.take(seg.src, layer.ctx.clock.nowMs())) {
+        stats.SyncookiesRateLimited++;
+        return;
+      }
       this.#sendCookie(listener, seg);
       return;
     }
@@ -202,6 +222,7 @@ export class SynCache {
     e.peerSack = o.sackPermitted;
     e.peerTimestamps = o.hasTimestamps;
     e.tsRecent = o.tsVal;
+    e.tsOffset = layer.isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     if (!layer.flows.insert(e)) {
       stats.ListenDrops++;
       return;
@@ -266,6 +287,7 @@ export class SynCache {
       e.tsRecent,
       e.retries,
       e.firstSentMs,
+      e.tsOffset,
     );
     if (ep !== null) this.#complete(ep, seg);
   }
@@ -283,7 +305,11 @@ export class SynCache {
     if (layer.opts.syncookies === 0 || now - listener.lastCookieMs > COOKIE_VALID_MS) return false;
     const o = this.#cookieOpts;
     const tsEcr = seg.opts.hasTimestamps ? seg.opts.tsEcr : -1;
-    const tsNow = this.#tsNow(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
+    // One SipHash gives the timestamp offset and the cookie's tuple hash (its other half).
+    const isn = layer.isn;
+    const tsOffset = isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const h1 = isn.tupleTag;
+    const tsNow = (Math.floor(now) + tsOffset) >>> 0;
     const irs = (seg.seq - 1) >>> 0;
     const iss = (seg.ack - 1) >>> 0;
     if (
@@ -292,6 +318,7 @@ export class SynCache {
         seg.dstPort,
         seg.src,
         seg.srcPort,
+        h1,
         irs,
         iss,
         now,
@@ -322,6 +349,7 @@ export class SynCache {
       ts ? seg.opts.tsVal : 0,
       0,
       now,
+      tsOffset,
     );
     if (ep !== null) this.#complete(ep, seg);
     return true;
@@ -368,11 +396,6 @@ export class SynCache {
     layer.ctx.timers.schedule(e, now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs));
   }
 
-  /** Our TSval for the four-tuple now: what its connection's clock will read (RFC 7323 §5.4). */
-  #tsNow(la: number, lp: number, ra: number, rp: number, now: number): number {
-    return (Math.floor(now) + this.#layer.isn.timestampOffset(la, lp, ra, rp)) >>> 0;
-  }
-
   #sendEntrySynAck(e: SynEntry): void {
     const now = this.#layer.ctx.clock.nowMs();
     this.#sendSynAck(
@@ -385,7 +408,7 @@ export class SynCache {
       e.peerWindowScale,
       e.peerSack,
       e.peerTimestamps,
-      this.#tsNow(e.localAddr, e.localPort, e.remoteAddr, e.remotePort, now),
+      (Math.floor(now) + e.tsOffset) >>> 0, // our TSval: what the connection's clock will read
       e.tsRecent,
     );
   }
@@ -396,14 +419,27 @@ export class SynCache {
     const lo = layer.opts;
     const now = layer.ctx.clock.nowMs();
     const o = seg.opts;
-    const iss = this.#cookies.make(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.seq, o.mss, now);
+    // One SipHash gives the timestamp offset and the cookie's tuple hash (its other half).
+    const isn = layer.isn;
+    const tsOffset = isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const h1 = isn.tupleTag;
+    const iss = this.#cookies.make(
+      seg.dst,
+      seg.dstPort,
+      seg.src,
+      seg.srcPort,
+      h1,
+      seg.seq,
+      o.mss,
+      now,
+    );
     const ts = o.hasTimestamps && lo.timestamps;
     const ws = ts && lo.windowScaling ? o.windowScale : -1;
     const sack = ts && lo.sack && o.sackPermitted;
     let tsVal = 0;
     if (ts) {
       tsVal = encodeTimestampOptions(
-        this.#tsNow(seg.dst, seg.dstPort, seg.src, seg.srcPort, now),
+        (Math.floor(now) + tsOffset) >>> 0,
         ws,
         sack,
         false, // no ECN negotiation in this stack yet
@@ -491,6 +527,7 @@ export class SynCache {
     tsRecent: number,
     retries: number,
     firstSentMs: number,
+    tsOffset: number,
   ): TcpEndpoint | null {
     const layer = this.#layer;
     const route = layer.routeTo(seg.src);
@@ -498,7 +535,16 @@ export class SynCache {
       layer.stats.ListenDrops++;
       return null;
     }
-    const ep = new TcpEndpoint(layer, seg.dst, seg.dstPort, seg.src, seg.srcPort, route, listener);
+    const ep = new TcpEndpoint(
+      layer,
+      seg.dst,
+      seg.dstPort,
+      seg.src,
+      seg.srcPort,
+      route,
+      listener,
+      tsOffset,
+    );
     const irs = (seg.seq - 1) >>> 0;
     ep.rcv.init(irs);
     ep.negotiateOptions(peerWs, peerTs, peerSack, peerMss, tsRecent);
