@@ -20,6 +20,7 @@ export {
   AF_INET,
   IP_TTL,
   IPPROTO_IP,
+  IPPROTO_TCP,
   POLLERR,
   POLLHUP,
   POLLIN,
@@ -36,6 +37,7 @@ export {
   type SockAddr,
   SocketTable,
   SOL_SOCKET,
+  TCP_CONGESTION,
 } from "./stack/socket.ts";
 export {
   UDP_MAX_PAYLOAD,
@@ -84,6 +86,12 @@ export { TcpState } from "./transport/tcp/state.ts";
 export { TcpEndpoint } from "./transport/tcp/endpoint.ts";
 export { TcpListener } from "./transport/tcp/listener.ts";
 export { type TcpInfo } from "./transport/tcp/tcp_info.ts";
+export {
+  CONGESTION_CONTROL_NAMES,
+  DEFAULT_CONGESTION_CONTROL,
+  isCongestionControlName,
+  UnknownCongestionControlError,
+} from "./transport/tcp/congestion/mod.ts";
 export { Nic } from "./stack/nic.ts";
 export { EventLoop, type EventLoopOptions, type EventLoopStats } from "./stack/event_loop.ts";
 export {
@@ -119,8 +127,10 @@ export {
   TxOffload,
 } from "./link/driver.ts";
 export {
+  SIM_DROP,
   SimEndpoint,
   type SimFaults,
+  type SimFrameHook,
   SimWire,
   type SimWireOptions,
   SimWireStats,

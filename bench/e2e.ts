@@ -212,7 +212,7 @@ function gbps(bytes: number, seconds: number): number | null {
 }
 
 /** The last JSON object on stdout whose `event` is `event` (or the last JSON line at all). */
-function lastJson(stdout: string, event?: string): Record<string, any> {
+export function lastJson(stdout: string, event?: string): Record<string, any> {
   const lines = stdout.trim().split("\n").reverse();
   for (const l of lines) {
     if (!l.startsWith("{")) continue;
@@ -225,7 +225,7 @@ function lastJson(stdout: string, event?: string): Record<string, any> {
 }
 
 /** Throw unless a process ended well; the message carries its stderr. */
-function mustSucceed(what: string, f: Finished): void {
+export function mustSucceed(what: string, f: Finished): void {
   if (f.timedOut) throw new Error(`${what}: timed out\n${f.stderr.slice(-1000)}`);
   if (f.code !== 0) throw new Error(`${what}: exit ${f.code}\n${f.stderr.slice(-1000)}`);
 }

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { RuntimeConfig } from "../mod.ts";
+import { CONGESTION_CONTROL_NAMES, isCongestionControlName, type RuntimeConfig } from "../mod.ts";
 
 /** A usage error: printed with the command's usage, exit status 2. */
 export class UsageError extends Error {
@@ -32,6 +32,30 @@ export const LINK_OPTIONS = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/** `parseArgs` option spec of the TCP stack options (`serve`, `uperf`, `pingpong`). */
+export const TCP_STACK_OPTIONS = {
+  cc: { type: "string" },
+} as const;
+
+/** Usage text of the TCP stack options. */
+export const TCP_STACK_USAGE = `tcp options:
+  --cc NAME            congestion control: cubic (default), bbr, newreno`;
+
+/**
+ * The TCP stack options of `v` applied to `config` (`--cc`), or a UsageError naming the
+ * algorithms.
+ */
+export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
+  const cc = v.cc as string | undefined;
+  if (cc === undefined) return config;
+  if (!isCongestionControlName(cc)) {
+    throw new UsageError(
+      `--cc ${cc}: unknown congestion control (${CONGESTION_CONTROL_NAMES.join(", ")})`,
+    );
+  }
+  return { ...config, cc: cc.toLowerCase() };
+}
 
 /** Usage text of the link options. */
 export const LINK_USAGE = `link options:

@@ -28,6 +28,9 @@ import {
   linkConfig,
   numberFlag,
   parseStrict,
+  TCP_STACK_OPTIONS,
+  TCP_STACK_USAGE,
+  tcpStackConfig,
   UsageError,
 } from "./args.ts";
 import { emit, emitError, emitJson } from "./output.ts";
@@ -94,6 +97,7 @@ connections and its memory then. Both set TCP_NODELAY. Exit status 0.
   --kernel            use Deno's kernel sockets instead of the stack (needs --allow-net;
                       link options other than --json do not apply)
   --addr CIDR         (repeatable) the client uses the addresses in turn as source
+${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
 /** What `pingpong` is asked to do. */
@@ -174,6 +178,7 @@ function parsePingpong(
 ): { opts: PingpongOptions; values: Record<string, unknown> } | null {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
+    ...TCP_STACK_OPTIONS,
     port: { type: "string", short: "p" },
     len: { type: "string", short: "l" },
     count: { type: "string", short: "n" },
@@ -227,7 +232,7 @@ function parsePingpong(
   }
   const kernel = values.kernel === true;
   if (kernel) {
-    for (const k of Object.keys(LINK_OPTIONS)) {
+    for (const k of [...Object.keys(LINK_OPTIONS), ...Object.keys(TCP_STACK_OPTIONS)]) {
       if (k !== "json" && k !== "help" && values[k] !== undefined) {
         throw new UsageError(`--${k} does not apply with --kernel`);
       }
@@ -290,7 +295,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
       () => Deno.connect({ hostname: opts.host, port: opts.port }),
     );
   }
-  const rt = await Runtime.start(linkConfig(values));
+  const rt = await Runtime.start(tcpStackConfig(values, linkConfig(values)));
   try {
     const code = await runClient(
       opts,

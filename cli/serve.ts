@@ -24,6 +24,9 @@ import {
   linkConfig,
   numberFlag,
   parseStrict,
+  TCP_STACK_OPTIONS,
+  TCP_STACK_USAGE,
+  tcpStackConfig,
   UsageError,
 } from "./args.ts";
 import { emit, emitJson, formatStats } from "./output.ts";
@@ -44,6 +47,7 @@ services:
                        (repeatable)
   --control PATH       a Unix socket for 'ustack stats' and 'ustack ss' (live counters and
                        sockets); Deno counts Unix sockets as net access: --allow-net
+${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
 /** Receive buffer of an echo socket: room for a whole RX batch of 64 KB datagrams. */
@@ -173,6 +177,7 @@ function startServices(rt: Runtime, ports: ServicePorts): ServeService[] {
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
+    ...TCP_STACK_OPTIONS,
     "udp-echo": { type: "string", multiple: true },
     "tcp-echo": { type: "string", multiple: true },
     discard: { type: "string", multiple: true },
@@ -184,7 +189,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const config: RuntimeConfig = linkConfig(values);
+  const config: RuntimeConfig = tcpStackConfig(values, linkConfig(values));
   const ports: ServicePorts = {
     udpEcho: servicePorts("udp-echo", values["udp-echo"]),
     tcpEcho: servicePorts("tcp-echo", values["tcp-echo"]),

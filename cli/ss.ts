@@ -24,13 +24,14 @@ Sockets of a running 'ustack serve --control PATH', as 'ss -tuna' shows the kern
  *
  * @example
  * ```ts ignore
- * infoLine(entry.info!); // " newreno wscale:7,7 rto:204 rtt:0.1/0.05 mss:1448 cwnd:10 …"
+ * infoLine(entry.info!); // " cubic ts sack wscale:7,7 rto:204 rtt:0.1/0.05 mss:1448 cwnd:10 …"
  * ```
  */
 export function infoLine(i: NonNullable<SocketEntry["info"]>): string {
   const parts = [i.congestionControl];
   if (i.timestamps) parts.push("ts");
   if (i.sack) parts.push("sack");
+  if (i.ecn) parts.push("ecn");
   if (i.sndWscale >= 0 && i.rcvWscale >= 0) parts.push(`wscale:${i.sndWscale},${i.rcvWscale}`);
   parts.push(
     `rto:${Math.round(i.rtoMs)}`,
@@ -40,14 +41,25 @@ export function infoLine(i: NonNullable<SocketEntry["info"]>): string {
     `cwnd:${Math.max(1, Math.round(i.cwnd / Math.max(1, i.mss)))}`,
   );
   if (i.ssthresh < 2 ** 30) parts.push(`ssthresh:${Math.round(i.ssthresh / Math.max(1, i.mss))}`);
+  const segs = (bytes: number) => Math.round(bytes / Math.max(1, i.mss));
   parts.push(
     `bytes_acked:${i.bytesAcked}`,
     `bytes_received:${i.bytesReceived}`,
-    `retrans:0/${i.retransmits}`,
-    `backoff:${i.backoff}`,
-    `snd_wnd:${i.sndWnd}`,
-    `rcv_wnd:${i.rcvWnd}`,
+    `retrans:${segs(i.retransBytes)}/${i.retransmits}`,
   );
+  if (i.lostBytes > 0) parts.push(`lost:${segs(i.lostBytes)}`);
+  if (i.sackedBytes > 0) parts.push(`sacked:${segs(i.sackedBytes)}`);
+  if (i.reorderingSeen) parts.push(`reord_seen`);
+  parts.push(`backoff:${i.backoff}`);
+  if (i.pacingRate > 0) parts.push(`pacing_rate ${i.pacingRate * 8}bps`);
+  if (i.deliveryRate > 0) {
+    parts.push(
+      `delivery_rate ${i.deliveryRate * 8}bps${i.deliveryRateAppLimited ? " (app_limited)" : ""}`,
+    );
+  }
+  parts.push(`delivered:${segs(i.delivered)}`);
+  if (i.minRttMs > 0) parts.push(`minrtt:${i.minRttMs.toFixed(3)}`);
+  parts.push(`snd_wnd:${i.sndWnd}`, `rcv_wnd:${i.rcvWnd}`, `ca:${i.caState}`);
   return ` ${parts.join(" ")}`;
 }
 

@@ -36,6 +36,9 @@ import {
   linkConfig,
   numberFlag,
   parseStrict,
+  TCP_STACK_OPTIONS,
+  TCP_STACK_USAGE,
+  tcpStackConfig,
   UsageError,
 } from "./args.ts";
 import {
@@ -66,6 +69,7 @@ connection has ended (TCP), after 2 s without data, or on SIGINT/SIGTERM.
   -l, --len LEN      bytes per datagram, 0..${UDP_MAX_PAYLOAD} (1472), or per TCP write (131072)
   -t, --time SECS    seconds to send / to count (10)
   -p, --port PORT    port (5201)
+${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
 /** Datagrams handed to the stack between two yields to the event loop. */
@@ -83,6 +87,7 @@ function parseUperf(
 ): { opts: UperfOptions; values: Record<string, unknown> } | null {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
+    ...TCP_STACK_OPTIONS,
     udp: { type: "boolean" },
     parallel: { type: "string", short: "P" },
     len: { type: "string", short: "l" },
@@ -138,7 +143,7 @@ export async function uperfCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { opts, values } = parsed;
-  const config = linkConfig(values);
+  const config = tcpStackConfig(values, linkConfig(values));
   const rt = await Runtime.start(config);
   try {
     if (opts.protocol === "tcp") {

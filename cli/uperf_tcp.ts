@@ -78,7 +78,9 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     meter.summary((endedMs - meter.startMs) / 1000, {
       len: o.len,
       streams: o.streams,
+      cc: conns[0]?.congestionControl ?? "",
       retransmits,
+      recovery: recoveryCounters(tcp),
       driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
     });
     for (const c of conns) c.close();
@@ -91,6 +93,28 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     signals.remove();
   }
   return 0;
+}
+
+/** Loss-recovery counters worth a look after a run (the non-zero ones). */
+const RECOVERY_COUNTERS = [
+  "TCPSackRecovery",
+  "TCPRenoRecovery",
+  "TCPFastRetrans",
+  "TCPSlowStartRetrans",
+  "TCPLossProbes",
+  "TCPLossProbeRecovery",
+  "TCPLostRetransmit",
+  "TCPDSACKRecv",
+  "TCPDSACKUndo",
+  "TCPSpuriousRTOs",
+  "TCPTimeouts",
+  "TCPECNCwr",
+];
+
+function recoveryCounters(tcp: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of RECOVERY_COUNTERS) if (tcp[k] > 0) out[k] = tcp[k];
+  return out;
 }
 
 /** Run the TCP server; resolves to the exit status. */

@@ -27,6 +27,7 @@ export type ErrnoCode =
   | "EMSGSIZE"
   | "ENETUNREACH"
   | "ENOBUFS"
+  | "ENOENT"
   | "ENOPROTOOPT"
   | "ENOSPC"
   | "ENOTCONN"

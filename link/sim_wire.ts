@@ -2,8 +2,13 @@
  * An in-memory Ethernet segment for simulated-network tests: two (or more) {@link SimEndpoint}
  * drivers joined like ports of a hub, with seeded, per-direction fault injection (loss,
  * duplication, reordering, delay, jitter, a serialization rate and a bounded queue) and a
- * partition switch. Time comes from the {@link Clock} given at construction (a
+ * partition switch. With a rate, each direction is a bottleneck (`sim_bottleneck.ts`): a
+ * bounded drop-tail queue in front of the link, ECN marking, loss bursts and scheduled drops. Time comes from the {@link Clock} given at construction (a
  * `VirtualClock` in tests), so a run is exactly reproducible from its seed.
+ *
+ * Why this file is over 600 lines: the wire, its endpoints and their fault settings are one
+ * unit (endpoints reach into the wire's slot pool and queues); the bottleneck's own state
+ * is in `sim_bottleneck.ts`.
  *
  * A frame's life: `transmit()` copies it into a pooled slot on the sender's pending queue;
  * `flush()` puts the pending frames on the wire at the current time, decides each one's fate
@@ -16,6 +21,15 @@
 
 import type { Clock } from "../core/clock.ts";
 import { SeededRandom } from "../core/random.ts";
+import {
+  LINK_OK,
+  LINK_SCHEDULED_DROP,
+  markCe,
+  SimBottleneck,
+  type SimFrameHook,
+} from "./sim_bottleneck.ts";
+
+export { SIM_DROP, type SimFrameHook } from "./sim_bottleneck.ts";
 import {
   DriverStats,
   GSO_NONE,
@@ -64,6 +78,26 @@ export interface SimFaults {
    * {@link SimWireStats.queueDrops}). Default 1024.
    */
   queueFrames: number;
+  /**
+   * Bottleneck (with `rateBitsPerSec`): frames the queue in front of the link holds at most;
+   * a frame finding it full is dropped ({@link SimWireStats.bottleneckDrops}). 0: unbounded.
+   * Default 0.
+   */
+  bottleneckQueueFrames: number;
+  /** Bottleneck: bytes the queue holds at most (0: unbounded). Default 0. */
+  bottleneckQueueBytes: number;
+  /**
+   * Bottleneck: CE-mark ECN-capable IPv4 frames that find at least this many frames queued
+   * (RFC 3168 §5; {@link SimWireStats.ecnMarks}). 0: no marking. Default 0.
+   */
+  ecnMarkFrames: number;
+  /**
+   * Probability per frame, in [0, 1], that a loss burst of {@link SimFaults.burstLossFrames}
+   * frames starts with it ({@link SimWireStats.burstLosses}). Default 0.
+   */
+  burstLossRate: number;
+  /** Frames one loss burst takes, the first included. Default 1. */
+  burstLossFrames: number;
 }
 
 /** Options of a {@link SimWire}: a clock, a seed and the initial faults of every direction. */
@@ -98,6 +132,16 @@ export class SimWireStats {
   noReceiverDrops = 0;
   /** Slots ever allocated (constant once the run reaches its steady state). */
   slotsAllocated = 0;
+  /** Frames dropped because the bottleneck queue was full. */
+  bottleneckDrops = 0;
+  /** Frames lost in loss bursts. */
+  burstLosses = 0;
+  /** Frames dropped by {@link SimWire.dropNext}. */
+  scheduledDrops = 0;
+  /** Frames CE-marked at the bottleneck. */
+  ecnMarks = 0;
+  /** Frames dropped by a frame hook ({@link SimWire.setFrameHook}). */
+  hookDrops = 0;
 }
 
 /** One frame's storage, recycled through the wire's free list. */
@@ -122,6 +166,11 @@ const DEFAULT_FAULTS: Readonly<SimFaults> = Object.freeze({
   jitterMs: 0,
   rateBitsPerSec: 0,
   queueFrames: 1024,
+  bottleneckQueueFrames: 0,
+  bottleneckQueueBytes: 0,
+  ecnMarkFrames: 0,
+  burstLossRate: 0,
+  burstLossFrames: 1,
 });
 
 /** Copy `len` bytes; one short-lived view is far cheaper than a byte loop (see facts doc). */
@@ -130,7 +179,7 @@ function copyInto(dst: Uint8Array, src: Uint8Array, off: number, len: number): v
 }
 
 function checkFaults(f: Partial<SimFaults>): void {
-  for (const key of ["lossRate", "duplicateRate", "reorderRate"] as const) {
+  for (const key of ["lossRate", "duplicateRate", "reorderRate", "burstLossRate"] as const) {
     const v = f[key];
     if (v !== undefined && !(v >= 0 && v <= 1)) {
       throw new RangeError(`SimWire: ${key} must be in [0, 1], got ${v}`);
@@ -146,6 +195,18 @@ function checkFaults(f: Partial<SimFaults>): void {
   if (q !== undefined && !(Number.isInteger(q) && q >= 1)) {
     throw new RangeError(`SimWire: queueFrames must be an integer >= 1, got ${q}`);
   }
+  for (
+    const key of ["bottleneckQueueFrames", "bottleneckQueueBytes", "ecnMarkFrames"] as const
+  ) {
+    const v = f[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) {
+      throw new RangeError(`SimWire: ${key} must be an integer >= 0, got ${v}`);
+    }
+  }
+  const b = f.burstLossFrames;
+  if (b !== undefined && !(Number.isInteger(b) && b >= 1)) {
+    throw new RangeError(`SimWire: burstLossFrames must be an integer >= 1, got ${b}`);
+  }
 }
 
 function assignFaults(target: SimFaults, f: Partial<SimFaults>): void {
@@ -157,6 +218,11 @@ function assignFaults(target: SimFaults, f: Partial<SimFaults>): void {
   if (f.jitterMs !== undefined) target.jitterMs = f.jitterMs;
   if (f.rateBitsPerSec !== undefined) target.rateBitsPerSec = f.rateBitsPerSec;
   if (f.queueFrames !== undefined) target.queueFrames = f.queueFrames;
+  if (f.bottleneckQueueFrames !== undefined) target.bottleneckQueueFrames = f.bottleneckQueueFrames;
+  if (f.bottleneckQueueBytes !== undefined) target.bottleneckQueueBytes = f.bottleneckQueueBytes;
+  if (f.ecnMarkFrames !== undefined) target.ecnMarkFrames = f.ecnMarkFrames;
+  if (f.burstLossRate !== undefined) target.burstLossRate = f.burstLossRate;
+  if (f.burstLossFrames !== undefined) target.burstLossFrames = f.burstLossFrames;
 }
 
 /**
@@ -259,12 +325,42 @@ export class SimWire {
     for (const ep of this._endpoints) {
       this.stats.partitionDrops += ep._dropInFlight(now);
       ep._busyUntilMs = -Infinity; // what was being serialized is gone
+      ep._bottleneck.clear();
     }
   }
 
   /** True while partitioned. */
   get partitioned(): boolean {
     return this._partitioned;
+  }
+
+  /**
+   * Drop the next `count` frames `from` sends, after letting `skip` through (a loss at an
+   * exact place; {@link SimWireStats.scheduledDrops}).
+   */
+  dropNext(from: SimEndpoint, count: number, skip = 0): void {
+    from._bottleneck.dropSkip = skip;
+    from._bottleneck.dropCount = count;
+  }
+
+  /**
+   * Look at every frame `from` sends (tests): `hook` returns {@link SIM_DROP} to drop it
+   * ({@link SimWireStats.hookDrops}), a positive number of ms to hold it back (frames sent
+   * after it overtake it), or 0 to let it pass. `null` removes the hook. Make the function
+   * once: it is called per frame.
+   */
+  setFrameHook(from: SimEndpoint, hook: SimFrameHook | null): void {
+    from._bottleneck.hook = hook;
+  }
+
+  /** Frames waiting in the bottleneck queue of the direction `from` sends, now. */
+  backlogFrames(from: SimEndpoint): number {
+    return from._bottleneck.frames(this._clock.nowMs());
+  }
+
+  /** Bytes waiting in the bottleneck queue of the direction `from` sends, now. */
+  backlogBytes(from: SimEndpoint): number {
+    return from._bottleneck.bytes(this._clock.nowMs());
   }
 
   /**
@@ -313,9 +409,38 @@ export class SimWire {
         this._free(slot);
         continue;
       }
-      // Serialization: frames leave one after another at the direction's rate.
+      const q0 = from._bottleneck;
+      let holdMs = 0;
+      if (q0.hook !== null) {
+        holdMs = q0.hook(slot.buf, slot.len);
+        if (holdMs < 0) {
+          stats.hookDrops++;
+          this._free(slot);
+          continue;
+        }
+      }
+      const lost = q0.lose(f.burstLossRate, f.burstLossFrames, this._rng);
+      if (lost !== LINK_OK) {
+        if (lost === LINK_SCHEDULED_DROP) stats.scheduledDrops++;
+        else stats.burstLosses++;
+        this._free(slot);
+        continue;
+      }
+      // Serialization: frames leave one after another at the direction's rate, waiting in
+      // the bottleneck queue meanwhile.
       let departMs = now > from._busyUntilMs ? now : from._busyUntilMs;
-      if (f.rateBitsPerSec > 0) departMs += (slot.len * 8 * 1000) / f.rateBitsPerSec;
+      if (f.rateBitsPerSec > 0) {
+        departMs += (slot.len * 8 * 1000) / f.rateBitsPerSec;
+        const q = from._bottleneck;
+        if (f.ecnMarkFrames > 0 && q.frames(now) >= f.ecnMarkFrames) {
+          if (markCe(slot.buf, slot.len)) stats.ecnMarks++;
+        }
+        if (!q.admit(now, departMs, slot.len, f.bottleneckQueueFrames, f.bottleneckQueueBytes)) {
+          stats.bottleneckDrops++;
+          this._free(slot);
+          continue;
+        }
+      }
       from._busyUntilMs = departMs;
       let lastReceiver = -1;
       for (let r = 0; r < endpoints.length; r++) if (endpoints[r] !== from) lastReceiver = r;
@@ -347,7 +472,10 @@ export class SimWire {
           continue;
         }
         let arrivalMs = departMs + f.delayMs + jitterDraw * f.jitterMs;
-        if (reorderDraw < f.reorderRate) {
+        if (holdMs > 0) {
+          arrivalMs += holdMs; // held back by the frame hook: overtaken like a reordered frame
+          stats.framesReordered++;
+        } else if (reorderDraw < f.reorderRate) {
           arrivalMs += f.reorderExtraMs;
           stats.framesReordered++;
         } else {
@@ -404,6 +532,8 @@ export class SimEndpoint implements LinkDriver {
   readonly _faults: SimFaults;
   /** @internal When the sender's serializer is free again (ms). */
   _busyUntilMs = -Infinity;
+  /** @internal The queue in front of the serializer, and loss state. */
+  readonly _bottleneck: SimBottleneck = new SimBottleneck();
   /** @internal Latest non-reordered arrival time per receiver index (keeps FIFO order). */
   readonly _lastArrivalMs: number[] = [];
   readonly #wire: SimWire;

@@ -16,6 +16,10 @@ import { PcapWriter } from "../link/pcap_writer.ts";
 import { finishPartialChecksum, finishPartialChecksumIpv4Frame } from "../net/checksum.ts";
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
 import { StackError } from "../core/errors.ts";
+import {
+  CONGESTION_CONTROL_NAMES,
+  isCongestionControlName,
+} from "../transport/tcp/congestion/mod.ts";
 import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
@@ -63,6 +67,12 @@ export interface RuntimeConfig {
   pcap?: string;
   /** Open the driver inside this network namespace (`/var/run/netns/NAME`). */
   netns?: string;
+  /**
+   * TCP congestion control of the stack's connections: "cubic" (Linux's default and
+   * ours), "bbr", or "newreno" ("reno"); a connection can change it with TCP_CONGESTION.
+   * Overrides `stack.tcp.congestionControl`.
+   */
+  cc?: string;
   /** Stack tunables. */
   stack?: StackOptions;
   /** Event-loop tunables. */
@@ -151,6 +161,11 @@ export class Runtime {
     if (config.mtu !== undefined && !(Number.isInteger(config.mtu) && config.mtu >= 68)) {
       throw invalid(`--mtu ${config.mtu}: must be an integer >= 68`);
     }
+    if (config.cc !== undefined && !isCongestionControlName(config.cc)) {
+      throw invalid(
+        `--cc ${config.cc}: unknown congestion control (${CONGESTION_CONTROL_NAMES.join(", ")})`,
+      );
+    }
     let driver: LinkDriver;
     if (config.linkDriver !== undefined) driver = config.linkDriver;
     else {
@@ -196,7 +211,11 @@ export class Runtime {
     let stack: Stack;
     let nic: Nic;
     try {
-      stack = new Stack({ ...config.stack });
+      const stackOpts: StackOptions = { ...config.stack };
+      if (config.cc !== undefined) {
+        stackOpts.tcp = { ...stackOpts.tcp, congestionControl: config.cc };
+      }
+      stack = new Stack(stackOpts);
       nic = stack.addNic(driver);
       for (const p of parsed) stack.ipv4.addAddress(nic.index, p.addr, p.prefixLen);
       if (gw !== 0) {

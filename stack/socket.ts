@@ -17,6 +17,7 @@ import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
+import { isCongestionControlName } from "../transport/tcp/congestion/mod.ts";
 import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
 import { StackError } from "../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../core/event_mux.ts";
@@ -60,6 +61,12 @@ export const TCP_KEEPCNT = 6;
 export const TCP_INFO = 11;
 /** TCP_CORK. */
 export const TCP_CORK = 3;
+/**
+ * TCP_CONGESTION: the congestion control algorithm, a string ("cubic", "bbr", "newreno" or
+ * Linux's "reno"); set with {@link SocketTable.setsockopt}, read with
+ * {@link SocketTable.getsockopt}, both taking and giving the name.
+ */
+export const TCP_CONGESTION = 13;
 /** shutdown(): no more receives. */
 export const SHUT_RD = 0;
 /** shutdown(): no more sends (FIN). */
@@ -108,6 +115,8 @@ class StreamSetup {
   rcvbuf = 0;
   lingerSec = -1;
   reuseAddr = false;
+  /** TCP_CONGESTION set on the socket ("" = the stack's default). */
+  cc = "";
   readonly wq: WaitQueue = new WaitQueue();
 }
 
@@ -198,6 +207,7 @@ export class SocketTable {
     }
     if (s.sndbuf > 0) ep.setSendBufferSize(s.sndbuf);
     if (s.rcvbuf > 0) ep.setReceiveBufferSize(s.rcvbuf);
+    if (s.cc !== "") ep.setCongestionControl(s.cc);
   }
 
   /** Open a socket; returns its descriptor. */
@@ -395,9 +405,25 @@ export class SocketTable {
     return { addr: formatIpv4(ep.remoteAddr), port: ep.remotePort };
   }
 
-  /** Set an integer option (booleans as 0/1). ENOPROTOOPT for unknown options. */
-  setsockopt(fd: number, level: number, name: number, value: number | boolean): void {
+  /**
+   * Set an option: an integer (booleans as 0/1), or a name for {@link TCP_CONGESTION}
+   * (ENOENT for an algorithm the stack does not have, as Linux). ENOPROTOOPT for unknown
+   * options.
+   */
+  setsockopt(fd: number, level: number, name: number, value: number | boolean | string): void {
     const entry = this.#get("setsockopt", fd);
+    if (typeof value === "string" || (level === IPPROTO_TCP && name === TCP_CONGESTION)) {
+      if (entry.kind === "udp" || level !== IPPROTO_TCP || name !== TCP_CONGESTION) {
+        throw new StackError("EINVAL", "setsockopt: a string value is for TCP_CONGESTION only");
+      }
+      if (typeof value !== "string") throw new StackError("EINVAL", "setsockopt: name expected");
+      if (!isCongestionControlName(value)) {
+        throw new StackError("ENOENT", `setsockopt: no congestion control "${value}"`);
+      }
+      entry.setup.cc = value.toLowerCase();
+      if (entry.kind === "tcp") entry.ep.setCongestionControl(entry.setup.cc);
+      return;
+    }
     const v = typeof value === "boolean" ? (value ? 1 : 0) : value;
     if (!Number.isInteger(v) || (v < 0 && name !== SO_LINGER)) {
       throw new StackError("EINVAL", "setsockopt: bad value");
@@ -491,11 +517,19 @@ export class SocketTable {
     throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
   }
 
+  /** Read {@link TCP_CONGESTION}: the algorithm's name. */
+  getsockopt(fd: number, level: typeof IPPROTO_TCP, name: typeof TCP_CONGESTION): string;
   /** Read an integer option. */
-  getsockopt(fd: number, level: number, name: number): number {
+  getsockopt(fd: number, level: number, name: number): number;
+  /** Read an option: integers, and the name for {@link TCP_CONGESTION}. */
+  getsockopt(fd: number, level: number, name: number): number | string {
     const entry = this.#get("getsockopt", fd);
     if (entry.kind !== "udp") {
       const s = entry.setup;
+      if (level === IPPROTO_TCP && name === TCP_CONGESTION) {
+        if (entry.kind === "tcp") return entry.ep.congestionControl;
+        return s.cc !== "" ? s.cc : this.#stack.tcp.opts.congestionControl;
+      }
       if (level === SOL_SOCKET && name === SO_TYPE) return SOCK_STREAM;
       if (level === SOL_SOCKET && name === SO_ERROR) {
         const err = entry.kind === "tcp" ? entry.ep.takeError() : null;

@@ -102,7 +102,11 @@ export const UDP_COUNTERS = [
   "IgnoredMulti",
 ] as const;
 
-/** TCP counters (Linux `Tcp*` and `TcpExt*`). */
+/**
+ * TCP counters (Linux `Tcp*` and `TcpExt*`). Two have no Linux equivalent:
+ * `TCPSackScoreboardFull` (a transmission or SACK split refused because the connection's
+ * scoreboard reached its bound) and `TCPECNCwr` (window reductions on ECN-Echo, RFC 3168).
+ */
 export const TCP_COUNTERS = [
   "ActiveOpens",
   "PassiveOpens",
@@ -118,8 +122,21 @@ export const TCP_COUNTERS = [
   "InRsts",
   "TCPTimeouts",
   "TCPFastRetrans",
+  "TCPSlowStartRetrans",
   "TCPLossProbes",
+  "TCPLossProbeRecovery",
   "TCPSackRecovery",
+  "TCPRenoRecovery",
+  "TCPDSACKRecv",
+  "TCPDSACKUndo",
+  "TCPDSACKOldSent",
+  "TCPDSACKOfoSent",
+  "TCPSpuriousRTOs",
+  "TCPLostRetransmit",
+  "TCPSACKDiscard",
+  "TCPSACKReorder",
+  "TCPSackScoreboardFull",
+  "TCPECNCwr",
   "TCPOFOQueue",
   "TCPOFODrop",
   "TCPChallengeACK",

@@ -189,6 +189,20 @@ export class TcpConn {
     this.endpoint.setKeepAlive(on, idleMs, intervalMs, count);
   }
 
+  /**
+   * TCP_CONGESTION: use `name` ("cubic", "bbr", "newreno") on this connection from now on.
+   *
+   * @throws {UnknownCongestionControlError} (code ENOENT) for an unknown name.
+   */
+  setCongestionControl(name: string): void {
+    this.endpoint.setCongestionControl(name);
+  }
+
+  /** The congestion control algorithm this connection uses. */
+  get congestionControl(): string {
+    return this.endpoint.congestionControl;
+  }
+
   /** TCP_INFO-like snapshot. */
   info(): TcpInfo {
     return this.endpoint.info();

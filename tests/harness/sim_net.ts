@@ -13,6 +13,8 @@ import { VirtualClock } from "../../core/clock.ts";
 import { Stack } from "../../stack/stack.ts";
 import type { SimEndpoint } from "../../link/sim_wire.ts";
 import type { TcpLayer, TcpOptions } from "../../transport/tcp/tcp_layer.ts";
+import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
 
 /** Address of host a. */
 export const ADDR_A: number = parseIpv4("198.18.0.1");
@@ -136,4 +138,70 @@ export function inTimeWait(
 ): boolean {
   return tcp.timeWaitRecord(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort) !==
     undefined;
+}
+
+/** An established connection a → b on `net` (client `c` on a, server `s` on b). */
+export function connectPair(net: SimNet, port = 5001): { c: TcpEndpoint; s: TcpEndpoint } {
+  const l = net.tcpB.listen(0, port, 8);
+  const c = net.tcpA.connect(ADDR_B, port);
+  let s: TcpEndpoint | null = null;
+  const ok = net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000);
+  if (!ok || s === null) throw new Error("sim_net: the connection did not come up");
+  l.close();
+  return { c, s };
+}
+
+/**
+ * A one-way bulk transfer of `total` bytes from `c` to `s` with a checked byte pattern: call
+ * {@link BulkFlow.step} in `SimNet.run`'s condition; it returns true once every byte arrived.
+ */
+export class BulkFlow {
+  /** Bytes written so far. */
+  written = 0;
+  /** Bytes read so far (verified). */
+  read = 0;
+  readonly #chunk = new Uint8Array(64 * 1024);
+  readonly #rbuf = new Uint8Array(256 * 1024);
+
+  /** A flow of `total` bytes over the connection `c` → `s`. */
+  constructor(readonly c: TcpEndpoint, readonly s: TcpEndpoint, readonly total: number) {}
+
+  /** Write what fits, read what arrived (throws on a corrupted byte); true when done. */
+  step(): boolean {
+    const chunk = this.#chunk;
+    while (this.written < this.total) {
+      const off = this.written;
+      const n = Math.min(chunk.length, this.total - off);
+      for (let i = 0; i < n; i++) chunk[i] = (off + i) * 7 & 0xff;
+      const k = this.c.write(chunk, 0, n);
+      if (k <= 0) break;
+      this.written += k;
+    }
+    for (;;) {
+      const n = this.s.read(this.#rbuf, 0, this.#rbuf.length);
+      if (n <= 0) break;
+      for (let i = 0; i < n; i++) {
+        if (this.#rbuf[i] !== ((this.read + i) * 7 & 0xff)) {
+          throw new Error(`sim_net: byte ${this.read + i} corrupted`);
+        }
+      }
+      this.read += n;
+    }
+    return this.read >= this.total;
+  }
+}
+
+/** The TCP fields of an IPv4 frame's segment (tests' frame hooks), or null for others. */
+export function tcpOfFrame(
+  frame: Uint8Array,
+  len: number,
+): { seq: number; dataLen: number; flags: number } | null {
+  if (len < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) return null;
+  const ihl = (frame[14] & 15) * 4;
+  const total = (frame[16] << 8) | frame[17];
+  const t = 14 + ihl;
+  const doff = (frame[t + 12] >>> 4) * 4;
+  const seq = ((frame[t + 4] << 24) | (frame[t + 5] << 16) | (frame[t + 6] << 8) | frame[t + 7]) >>>
+    0;
+  return { seq, dataLen: total - ihl - doff, flags: frame[t + 13] };
 }

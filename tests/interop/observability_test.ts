@@ -89,7 +89,7 @@ interopTest("ustack stats and ss read a running serve through its control socket
         )
       );
       assert.ok(estab > 0, ss.stdout);
-      assert.match(rows[estab + 1], /^\t newreno .*rto:\d+ rtt:[\d.]+\/[\d.]+ mss:\d+ .*cwnd:\d+/);
+      assert.match(rows[estab + 1], /^\t cubic .*rto:\d+ rtt:[\d.]+\/[\d.]+ mss:\d+ .*cwnd:\d+/);
       const json = await ustack(["ss", "--control", control, "-t", "--json"]);
       const sockets = JSON.parse(json.stdout).sockets;
       assert.ok(sockets.every((s: { netid: string }) => s.netid === "tcp"));

@@ -48,3 +48,28 @@ Deno.test({
     assert.equal(r.port, s.getsockname(b).port);
   },
 });
+
+Deno.test({
+  name: "loopback Runtime: cc picks the stack's congestion control; an unknown one is EINVAL",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    assert.throws(
+      () => Runtime.start({ driver: "loopback", cc: "vegas" }),
+      (e: unknown) => (e as { code?: string }).code === "EINVAL" && /--cc vegas/.test(`${e}`),
+    );
+    await using rt = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24", cc: "bbr" });
+    assert.equal(rt.stack.tcp.opts.congestionControl, "bbr");
+    const server = rt.listen({ port: 9 });
+    const conn = await rt.connect({ hostname: "198.18.9.1", port: 9 });
+    assert.equal(conn.congestionControl, "bbr");
+    conn.setCongestionControl("newreno");
+    assert.equal(conn.info().congestionControl, "newreno");
+    assert.throws(
+      () => conn.setCongestionControl("vegas"),
+      (e: unknown) => (e as { code?: string }).code === "ENOENT",
+    );
+    conn.close();
+    server.close();
+  },
+});

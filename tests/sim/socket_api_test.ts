@@ -18,6 +18,7 @@ import {
   SOCK_STREAM,
   SocketTable,
   SOL_SOCKET,
+  TCP_CONGESTION,
   TCP_NODELAY,
 } from "../../stack/socket.ts";
 import { Stack } from "../../stack/stack.ts";
@@ -149,4 +150,45 @@ Deno.test("socket API: the descriptor table is bounded (EMFILE, counted) and fre
   assert.equal(s.refused, 1);
   s.close(x);
   assert.equal(s.socket(AF_INET, SOCK_DGRAM), x, "lowest free descriptor is reused");
+});
+
+Deno.test("socket API: TCP_CONGESTION chooses the algorithm per socket (ENOENT when unknown)", () => {
+  const { sa, sb, run } = hosts();
+  const srv = sb.socket(AF_INET, SOCK_STREAM);
+  sb.bind(srv, "198.18.0.2", 7100);
+  assert.equal(sb.getsockopt(srv, IPPROTO_TCP, TCP_CONGESTION), "cubic"); // the default
+  sb.setsockopt(srv, IPPROTO_TCP, TCP_CONGESTION, "BBR");
+  assert.equal(sb.getsockopt(srv, IPPROTO_TCP, TCP_CONGESTION), "bbr");
+  sb.listen(srv);
+  const cli = sa.socket(AF_INET, SOCK_STREAM);
+  assert.equal(code(() => sa.setsockopt(cli, IPPROTO_TCP, TCP_CONGESTION, "vegas")), "ENOENT");
+  assert.equal(code(() => sa.setsockopt(cli, IPPROTO_TCP, TCP_CONGESTION, 1)), "EINVAL");
+  assert.equal(code(() => sa.setsockopt(cli, SOL_SOCKET, SO_LINGER, "bbr")), "EINVAL");
+  sa.setsockopt(cli, IPPROTO_TCP, TCP_CONGESTION, "reno");
+  code(() => sa.connect(cli, "198.18.0.2", 7100));
+  assert.ok(run(1000, () => sa.poll(cli, POLLOUT) !== 0));
+  assert.equal(sa.getsockopt(cli, IPPROTO_TCP, TCP_CONGESTION), "newreno");
+  assert.equal(sa.tcpInfo(cli).congestionControl, "newreno");
+  assert.ok(run(1000, () => sb.poll(srv, POLLIN) !== 0));
+  const conn = sb.accept(srv); // inherits the listener's choice
+  assert.equal(sb.getsockopt(conn, IPPROTO_TCP, TCP_CONGESTION), "bbr");
+  // Changed on an established connection.
+  sa.setsockopt(cli, IPPROTO_TCP, TCP_CONGESTION, "cubic");
+  assert.equal(sa.tcpInfo(cli).congestionControl, "cubic");
+  const data = new Uint8Array(100_000).fill(7);
+  let sent = 0;
+  let got = 0;
+  const buf = new Uint8Array(65536);
+  assert.ok(run(5000, () => {
+    if (sent < data.length) {
+      try {
+        sent += sa.write(cli, data.subarray(sent));
+      } catch { /* EAGAIN */ }
+    }
+    try {
+      const n = sb.read(conn, buf);
+      if (n > 0) got += n;
+    } catch { /* EAGAIN */ }
+    return got === data.length;
+  }));
 });

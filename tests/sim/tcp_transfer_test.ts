@@ -118,7 +118,9 @@ export function transfer(total: number, opts: SimNetOptions, maxVirtualMs: numbe
 
 Deno.test("tcp: 4 MB transfer on a clean wire", () => {
   const total = 4 * 1024 * 1024;
-  const r = transfer(total, { wire: { delayMs: 1 } }, 60_000);
+  // Clean: the wire's queue (1024 frames by default) must hold a whole window (up to the
+  // 4 MB receive-buffer cap), or it drops.
+  const r = transfer(total, { wire: { delayMs: 1, queueFrames: 4096 } }, 60_000);
   assert(r.ok, `not done: read ${r.read}, state ${r.c.stateName()}`);
   assert.equal(r.read, total);
   assert.equal(r.recv, r.sent);

@@ -414,3 +414,117 @@ Deno.test("SimWire: no slot allocation in steady state", () => {
   for (let i = 0; i < 500; i++) round();
   assert(wire.stats.slotsAllocated <= 64, `slots ${wire.stats.slotsAllocated}`);
 });
+
+// ---- the bottleneck model -------------------------------------------------------------
+
+/** An Ethernet + IPv4 frame (20-byte header, valid checksum) with ECN field `ecn`. */
+function ipFrame(ecn: number, len = 100): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set(MAC_B, 0);
+  f.set(MAC_A, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  f[14] = 0x45;
+  f[15] = ecn;
+  f[16] = 0;
+  f[17] = len - 14;
+  f[22] = 64;
+  f[23] = 17;
+  let sum = 0;
+  for (let i = 14; i < 34; i += 2) sum += (f[i] << 8) | f[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  f[24] = c >>> 8;
+  f[25] = c & 0xff;
+  return f;
+}
+
+function ipChecksumOk(f: Uint8Array, off: number): boolean {
+  let sum = 0;
+  for (let i = off + 14; i < off + 34; i += 2) sum += (f[i] << 8) | f[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0xffff;
+}
+
+Deno.test("SimWire bottleneck: a bounded queue in front of the link drops what does not fit", () => {
+  // 1 Mbit/s: a 125-byte frame takes 1 ms; the queue holds 3 frames.
+  const { clock, wire, a, b, drain } = setup({
+    rateBitsPerSec: 1_000_000,
+    bottleneckQueueFrames: 3,
+  });
+  for (let i = 0; i < 6; i++) {
+    const f = frame(MAC_A, MAC_B, i, 125);
+    a.transmit(f, 0, f.length, null);
+  }
+  a.flush();
+  assert.equal(wire.backlogFrames(a), 3);
+  assert.equal(wire.backlogBytes(a), 375);
+  assert.equal(wire.stats.bottleneckDrops, 3);
+  clock.set(1.5);
+  assert.equal(wire.backlogFrames(a), 2); // the first left the queue at 1 ms
+  const got = drain(b);
+  assert.deepEqual(got.map(([id]) => id), [0, 1, 2]);
+  assert.deepEqual(got.map(([, t]) => t), [1.5, 2, 3]); // serialized one after another
+  // A byte bound works the same way.
+  wire.setFaults({ bottleneckQueueFrames: 0, bottleneckQueueBytes: 250 }, a);
+  for (let i = 0; i < 3; i++) {
+    const f = frame(MAC_A, MAC_B, 10 + i, 125);
+    a.transmit(f, 0, f.length, null);
+  }
+  a.flush();
+  assert.equal(wire.stats.bottleneckDrops, 4);
+  assert.throws(() => wire.setFaults({ bottleneckQueueFrames: -1 }), RangeError);
+  assert.throws(() => wire.setFaults({ burstLossFrames: 0 }), RangeError);
+});
+
+Deno.test("SimWire bottleneck: ECN-capable frames finding a queue are CE-marked, checksum fixed", () => {
+  const { wire, a, b, batch, clock } = setup({ rateBitsPerSec: 1_000_000, ecnMarkFrames: 2 });
+  const frames = [ipFrame(0b10), ipFrame(0b10), ipFrame(0b10), ipFrame(0b00), ipFrame(0b01)];
+  for (const f of frames) a.transmit(f, 0, f.length, null);
+  a.flush();
+  assert.equal(wire.stats.ecnMarks, 2); // the third (ECT(0)) and fifth (ECT(1)); not Not-ECT
+  clock.set(100);
+  const n = b.receive(batch, 64);
+  assert.equal(n, 5);
+  const ecn = [];
+  for (let i = 0; i < n; i++) {
+    const buf = batch.buf[i];
+    ecn.push(buf[batch.off[i] + 15] & 3);
+    assert.ok(ipChecksumOk(buf, batch.off[i]), `frame ${i} checksum`);
+  }
+  assert.deepEqual(ecn, [2, 2, 3, 0, 3]);
+  b.release(batch);
+});
+
+Deno.test("SimWire: loss bursts take consecutive frames; dropNext drops exact ones", () => {
+  const { wire, a, b, drain, clock } = setup({ seed: 9 });
+  wire.setFaults({ burstLossRate: 0.01, burstLossFrames: 20 }, a);
+  const seen: number[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const f = frame(MAC_A, MAC_B, i);
+    a.transmit(f, 0, f.length, null);
+    if (i % 100 === 99) {
+      a.flush();
+      clock.advance(1);
+      for (const [id] of drain(b)) seen.push(id);
+    }
+  }
+  const lost = wire.stats.burstLosses;
+  assert.ok(lost >= 20 * 20 && lost <= 20 * 90, `${lost} frames lost in bursts`);
+  // Every gap is a whole number of bursts (back-to-back bursts merge).
+  for (let k = 1; k < seen.length; k++) {
+    const gap = seen[k] - seen[k - 1] - 1;
+    assert.equal(gap % 20, 0, `a gap of ${gap} frames`);
+  }
+  wire.setFaults({ burstLossRate: 0 }, a);
+  wire.dropNext(a, 2, 1);
+  for (let i = 0; i < 5; i++) {
+    const f = frame(MAC_A, MAC_B, 100_000 + i);
+    a.transmit(f, 0, f.length, null);
+  }
+  a.flush();
+  clock.advance(1);
+  const ids = drain(b).map(([id]) => id - 100_000);
+  assert.deepEqual(ids.slice(-3), [0, 3, 4]);
+  assert.equal(wire.stats.scheduledDrops, 2);
+});

@@ -147,6 +147,11 @@ Deno.test("tcp receiver: an out-of-order FIN waits for the hole, then RCV_FIN is
 class SenderStub implements SenderConnection {
   state: TcpState = TcpState.ESTABLISHED;
   tsOk = false;
+  sackOk = false;
+  ecnOk = false;
+  sackOptionBytes(): number {
+    return 0;
+  }
   sent: [number, number, number][] = [];
   events: TcpEvent[] = [];
   tsNow(): number {

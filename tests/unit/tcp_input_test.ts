@@ -306,7 +306,7 @@ Deno.test("tcp input: the third duplicate ACK triggers a fast retransmit of SND.
   assert.equal(rig.stack.stats.tcp.TCPFastRetrans, 1);
   assert.equal(rig.stack.stats.tcp.RetransSegs, 1);
   assert.equal(c.ep.info().retransmits, 1);
-  assert(c.ep.snd.cc.inRecovery);
+  assert(c.ep.snd.rec.repairing);
   assert.equal(c.ep.snd.recover, seqAdd(c.iss, 5001));
   // A window update is not a duplicate ACK.
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: una, window: 60000 }));

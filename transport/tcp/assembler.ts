@@ -218,12 +218,13 @@ export class Assembler {
    * RFC 2018 §4: the first block is the one holding the most recently received segment; the
    * rest follow most-recent-first, so blocks repeat across ACKs as the RFC asks. A range at
    * offset 0 is not reported (it is cumulatively acknowledgeable; remove it first). D-SACK
-   * (RFC 2883) is the caller's: it would put its block in front.
+   * (RFC 2883) is the caller's: it puts its block in front and asks for the rest from block
+   * `firstBlock` on (`out[2 * firstBlock]`).
    *
    * @returns the number of blocks written.
    */
-  sackBlocks(out: Uint32Array, base: number, maxBlocks: number): number {
-    let limit = out.length >> 1;
+  sackBlocks(out: Uint32Array, base: number, maxBlocks: number, firstBlock = 0): number {
+    let limit = (out.length >> 1) - firstBlock;
     if (maxBlocks < limit) limit = maxBlocks;
     const starts = this.#starts;
     const ends = this.#ends;
@@ -241,8 +242,9 @@ export class Assembler {
         }
       }
       if (best < 0) break;
-      out[2 * written] = (base + starts[best]) >>> 0;
-      out[2 * written + 1] = (base + ends[best]) >>> 0;
+      const k = 2 * (firstBlock + written);
+      out[k] = (base + starts[best]) >>> 0;
+      out[k + 1] = (base + ends[best]) >>> 0;
       prev = bestStamp;
       written++;
     }

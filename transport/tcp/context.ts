@@ -15,6 +15,7 @@ import type { RingStoragePool } from "../../core/ring_storage.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
 import type { Icmpv4Layer } from "../../net/icmpv4.ts";
 import type { Ipv4Layer } from "../../net/ipv4.ts";
+import { DEFAULT_CONGESTION_CONTROL } from "./congestion/mod.ts";
 
 /** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
 export interface TransportContext extends OutputScheduler {
@@ -79,11 +80,29 @@ export interface TcpOptions {
   receiveBufferBytes?: number;
   /** Receive auto-tuning cap; also sizes the window scale [4194304]. */
   maxReceiveBufferBytes?: number;
-  /** Congestion control algorithm ["newreno"]. */
+  /**
+   * Congestion control algorithm: "cubic", "bbr" or "newreno" (also "reno") ["cubic", as
+   * Linux]. A connection can change it with `TCP_CONGESTION`.
+   */
   congestionControl?: string;
+  /**
+   * Pace transmissions at Linux's default rate (2× cwnd/SRTT in slow start, 1.2× after) when
+   * the algorithm sets none [true]. BBR always paces at its own rate.
+   */
+  pacing?: boolean;
+  /**
+   * ECN (RFC 3168): "on" asks for it on connections we open and accepts it on those we
+   * accept, "passive" only accepts it (Linux's default, tcp_ecn = 2), "off" never uses it
+   * ["passive"].
+   */
+  ecn?: "on" | "passive" | "off";
   /** Ephemeral ports [[32768, 60999], ip_local_port_range]. */
   ephemeralPortRange?: [number, number];
-  /** Most out-of-order ranges held per connection [16]; more are dropped (TCPOFODrop). */
+  /**
+   * Most out-of-order ranges held per connection [64]; more are dropped (TCPOFODrop). A
+   * sender repairing scattered drop-tail losses leaves many holes at once: too few ranges
+   * make the receiver drop what the sender will then have to send again.
+   */
   ooqMaxRanges?: number;
   /** Keepalive idle time before the first probe [7200000 ms, tcp_keepalive_time]. */
   keepaliveIdleMs?: number;
@@ -148,9 +167,11 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     maxSendBufferBytes: o.maxSendBufferBytes ?? 4 * 1024 * 1024,
     receiveBufferBytes: o.receiveBufferBytes ?? 128 * 1024,
     maxReceiveBufferBytes: o.maxReceiveBufferBytes ?? 4 * 1024 * 1024,
-    congestionControl: o.congestionControl ?? "newreno",
+    congestionControl: o.congestionControl ?? DEFAULT_CONGESTION_CONTROL,
+    pacing: o.pacing ?? true,
+    ecn: o.ecn ?? "passive",
     ephemeralPortRange: o.ephemeralPortRange ?? [32768, 60999],
-    ooqMaxRanges: o.ooqMaxRanges ?? 16,
+    ooqMaxRanges: o.ooqMaxRanges ?? 64,
     keepaliveIdleMs: o.keepaliveIdleMs ?? 7_200_000,
     keepaliveIntervalMs: o.keepaliveIntervalMs ?? 75_000,
     keepaliveCount: o.keepaliveCount ?? 9,

@@ -25,9 +25,10 @@ import type { OutputSource } from "../../core/output_queue.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { RouteResult } from "../../net/route_table.ts";
 import type { TcpServices } from "./context.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
+import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES } from "./options.ts";
 import { advertisedMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
@@ -43,7 +44,7 @@ import {
   tcpStateName,
 } from "./state.ts";
 import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
-import type { TcpTransmitter } from "./transmit.ts";
+import { IP_ECN_ECT0, type TcpTransmitter } from "./transmit.ts";
 import type { Flow } from "../flow_table.ts";
 import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.ts";
 
@@ -135,6 +136,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   tsOk = false;
   /** @internal SACK negotiated. */
   sackOk = false;
+  /** @internal ECN negotiated (RFC 3168 §6.1.1). */
+  ecnOk = false;
   /** @internal Per-connection TSval offset (RFC 7323 §5.4). */
   readonly tsOffset: number;
 
@@ -363,7 +366,30 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** A TCP_INFO-like snapshot. */
   info(): TcpInfo {
-    return tcpInfo(this.stateName(), this.snd, this.rcv, this.wsOk, this.tsOk, this.sackOk);
+    return tcpInfo(
+      this.stateName(),
+      this.snd,
+      this.rcv,
+      this.wsOk,
+      this.tsOk,
+      this.sackOk,
+      this.ecnOk,
+    );
+  }
+
+  /**
+   * TCP_CONGESTION: the algorithm this connection uses from now on ("cubic", "bbr",
+   * "newreno"/"reno").
+   *
+   * @throws {UnknownCongestionControlError} (code ENOENT) for an unknown name.
+   */
+  setCongestionControl(name: string): void {
+    this.snd.setCongestionControl(name);
+  }
+
+  /** TCP_CONGESTION: the name of the algorithm in use. */
+  get congestionControl(): string {
+    return this.snd.cc.name;
   }
 
   /**
@@ -520,11 +546,12 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /**
    * @internal Build and send one segment of this connection: `len` bytes of the send ring
-   * from `seq`, `flags`; the receive side adds ACK, window and SACK blocks, the negotiation
-   * adds the options (all offered on our SYN). Returns false when no packet buffer was free:
-   * nothing was sent and nothing changed.
+   * from `seq`, `flags`; the receive side adds ACK, window, SACK blocks and ECN-Echo, the
+   * negotiation adds the options (all offered on our SYN) and the ECN bits of the SYN
+   * (RFC 3168 §6.1.1); `ect` marks the IP packet ECN-capable (ECT(0)). Returns false when no
+   * packet buffer was free: nothing was sent and nothing changed.
    */
-  emit(seq: number, flags: number, len: number, gsoSize: number): boolean {
+  emit(seq: number, flags: number, len: number, gsoSize: number, ect = false): boolean {
     const layer = this.layer;
     const tx = layer.tx;
     const pb = tx.begin();
@@ -543,10 +570,14 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       o.sackPermitted = this.sackOk || (offer && lo.sack);
       o.hasTimestamps = this.tsOk || (offer && lo.timestamps);
       s.window = rcv.synWindowField(this.#state === TcpState.SYN_RECEIVED);
+      // RFC 3168 §6.1.1: an ECN-setup SYN carries ECE and CWR, the SYN-ACK ECE alone.
+      if (offer && lo.ecn === "on") flags |= TCP_FLAG_ECE | TCP_FLAG_CWR;
+      else if (!offer && this.ecnOk) flags |= TCP_FLAG_ECE;
     } else {
       o.hasTimestamps = this.tsOk;
       s.window = (flags & TCP_FLAG_RST) !== 0 ? 0 : rcv.windowField();
       if (this.sackOk) rcv.writeSackBlocks(o);
+      if (isAck && this.ecnOk && rcv.ecnEcho) flags |= TCP_FLAG_ECE;
     }
     if (o.hasTimestamps) {
       o.tsVal = this.tsNow();
@@ -560,6 +591,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     s.seq = seq;
     s.ack = rcv.rcvNxt;
     s.flags = flags;
+    s.ecn = ect && this.ecnOk ? IP_ECN_ECT0 : 0;
     if (len > 0) {
       s.payload = snd.sndBuf;
       s.payloadOffset = seqDiff(seq, snd.sndBufSeq);
@@ -575,17 +607,24 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   /**
    * @internal Negotiate from the peer's SYN (or SYN-ACK) `seg` (RFC 7323, RFC 2018): each
    * option is on only when both sides offer it; the send MSS follows the peer's option
-   * (RFC 9293 §3.7.1). The only writer of `wsOk`, `tsOk`, `sackOk`.
+   * (RFC 9293 §3.7.1). The only writer of `wsOk`, `tsOk`, `sackOk`, `ecnOk`.
    */
   negotiate(seg: RxSegment): void {
     const o = seg.opts;
-    this.negotiateOptions(o.windowScale, o.hasTimestamps, o.sackPermitted, o.mss, o.tsVal);
+    this.negotiateOptions(
+      o.windowScale,
+      o.hasTimestamps,
+      o.sackPermitted,
+      o.mss,
+      o.tsVal,
+      ecnAgreed(seg.flags, this.layer.opts.ecn),
+    );
   }
 
   /**
    * @internal {@link TcpEndpoint.negotiate} from the options themselves (a syncache record
    * or a SYN cookie kept them): the peer's window shift (-1 for none), timestamps, SACK,
-   * MSS (0 for none) and TSval.
+   * MSS (0 for none), TSval, and whether ECN was agreed.
    */
   negotiateOptions(
     windowScale: number,
@@ -593,11 +632,13 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     sack: boolean,
     mss: number,
     tsVal: number,
+    ecn: boolean,
   ): void {
     const lo = this.layer.opts;
     this.wsOk = windowScale >= 0 && lo.windowScaling;
     this.tsOk = timestamps && lo.timestamps;
     this.sackOk = sack && lo.sack;
+    this.ecnOk = ecn;
     this.snd.setPeerOptions(this.wsOk ? windowScale : 0, sendMss(mss, this.rcv.advMss, this.tsOk));
     this.rcv.setPeerOptions(this.wsOk, this.tsOk, tsVal);
   }
@@ -655,6 +696,13 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     return this.layer.tx.tsoLimit(this.route, mss);
   }
 
+  /** @internal Bytes of the SACK option our next segment carries (0 without one). */
+  sackOptionBytes(): number {
+    if (!this.sackOk) return 0;
+    const n = this.rcv.sackBlocksToSend(this.tsOk);
+    return n > 0 ? TCP_OPT_WORD_BYTES + TCP_OPT_SACK_BLOCK_BYTES * n : 0; // NOP NOP kind len + blocks
+  }
+
   /** @internal Produce output at the end of the tick. */
   scheduleOutput(): void {
     this.layer.ctx.scheduleOutput(this);
@@ -682,4 +730,20 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     wq.readiness = r;
     if (rising !== 0) this.layer.ctx.mux.notify(wq, rising);
   }
+}
+
+/**
+ * RFC 3168 §6.1.1: ECN is agreed when a SYN asks with ECE and CWR (and we accept it: `ecn`
+ * not "off"), or a SYN-ACK answers our request with ECE alone (we asked: `ecn` "on").
+ *
+ * @example
+ * ```ts ignore
+ * ecnAgreed(TCP_FLAG_SYN | TCP_FLAG_ECE | TCP_FLAG_CWR, "passive"); // true
+ * ```
+ */
+export function ecnAgreed(flags: number, ecn: "on" | "passive" | "off"): boolean {
+  const bits = flags & (TCP_FLAG_ECE | TCP_FLAG_CWR);
+  return (flags & TCP_FLAG_ACK) !== 0
+    ? ecn === "on" && bits === TCP_FLAG_ECE
+    : ecn !== "off" && bits === (TCP_FLAG_ECE | TCP_FLAG_CWR);
 }

@@ -49,6 +49,7 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
       if (ep.state === TcpState.TIME_WAIT && (seg.flags & TCP_FLAG_FIN) !== 0) {
         ep.transition(TcpEvent.RCV_FIN);
       }
+      rcv.noteOldDuplicate(seg); // RFC 2883: tell the sender with a D-SACK
       ep.sendAck();
     }
     return;

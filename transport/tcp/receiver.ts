@@ -4,7 +4,9 @@
  * out-of-order data stored in place and tracked by the assembler, the peer's FIN, TS.Recent
  * (RFC 7323 §4.3), ACK generation (delayed ACKs, RFC 1122 §4.2.3.2, quick-ack mode), the
  * window we advertise (receiver SWS avoidance, RFC 1122 §4.2.3.3, never shrinking,
- * RFC 9293 §3.8.6.2.2) and receive-buffer auto-tuning.
+ * RFC 9293 §3.8.6.2.2), receive-buffer auto-tuning, the SACK blocks of our ACKs with a
+ * D-SACK block for data received twice (RFC 2883 §4), and the ECN-Echo state (RFC 3168
+ * §6.1.3).
  *
  * Only this file writes these fields. The connection learns of what happens through
  * {@link ReceiverConnection}; sending a segment that carries an ACK is reported back through
@@ -18,7 +20,7 @@ import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import { Assembler } from "./assembler.ts";
 import type { TcpServices } from "./context.ts";
-import { TCP_FLAG_FIN, TCP_FLAG_SYN } from "./header.ts";
+import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
 import type { TcpHeaderOptions } from "./options.ts";
 import type { RxSegment } from "./segment.ts";
@@ -30,6 +32,8 @@ import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.t
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
 const SACK_BLOCKS_NO_TS = 4;
+/** The IP ECN field's CE codepoint (RFC 3168 §5). */
+const ECN_CE = 3;
 
 /** What a receiver needs from its connection; `TcpEndpoint` implements it. */
 export interface ReceiverConnection {
@@ -48,6 +52,12 @@ export interface ReceiverConnection {
   /** Recompute readiness; `extra` bits are notified even when already set (new data). */
   updateReadiness(extra?: number): void;
 }
+
+/**
+ * The assembler of every receiver that never saw out-of-order data: empty, only read (its
+ * `add` is never called; a receiver makes its own first).
+ */
+const NO_RANGES = new Assembler(1);
 
 /**
  * The receive side of one connection, created with it.
@@ -69,7 +79,8 @@ export class TcpReceiver {
   /** Received data; out-of-order data is stored in place beyond the readable part. */
   readonly rcvBuf: ByteRing;
   /** Out-of-order ranges. */
-  readonly asm: Assembler;
+  /** Out-of-order ranges (a shared empty one until the first out-of-order segment). */
+  asm: Assembler = NO_RANGES;
   /** A FIN arrived (maybe out of order) at `rcvFinSeq`. */
   rcvFinPending = false;
   /** Sequence number of the peer's FIN (valid with `rcvFinPending`). */
@@ -102,6 +113,14 @@ export class TcpReceiver {
   rttMs = 0;
   /** Bytes of the peer's data received in order. */
   bytesReceived = 0;
+  /** A D-SACK block (RFC 2883) goes first in the next ACK: `[dsackStart, dsackEnd)`. */
+  dsackPending = false;
+  /** Left edge of the pending D-SACK block. */
+  dsackStart = 0;
+  /** Right edge of the pending D-SACK block. */
+  dsackEnd = 0;
+  /** RFC 3168 §6.1.3: a CE mark arrived and no CWR since: our ACKs carry ECE. */
+  ecnEcho = false;
   /** Delayed-ACK timer, made when first armed. */
   #delackT: Timer | null = null;
   readonly #conn: ReceiverConnection;
@@ -114,7 +133,6 @@ export class TcpReceiver {
     this.advMss = advMss;
     const o = svc.opts;
     this.rcvBuf = new ByteRing(o.receiveBufferBytes, svc.ctx.rings ?? null);
-    this.asm = new Assembler(o.ooqMaxRanges);
     this.quickAcks = o.quickAcks;
   }
 
@@ -206,10 +224,18 @@ export class TcpReceiver {
     const hasFin = (seg.flags & TCP_FLAG_FIN) !== 0;
     if (len > 0 && !canReceiveData(conn.state)) len = 0; // after the peer's FIN nothing is new
     let immediate = false;
+    // RFC 3168 §6.1.3: ECE on every ACK from a CE mark until the sender's CWR.
+    if ((seg.flags & TCP_FLAG_CWR) !== 0) this.ecnEcho = false;
+    if (seg.ecn === ECN_CE && len > 0) {
+      if (!this.ecnEcho) immediate = true;
+      this.ecnEcho = true;
+    }
     if (len > 0) {
       if (len > this.rcvMss) this.rcvMss = len < this.advMss ? len : this.advMss;
       const trim = seqDiff(this.rcvNxt, seq);
       if (trim > 0) {
+        this.#setDsack(seq, trim < len ? this.rcvNxt : seqAdd(seq, len));
+        stats.TCPDSACKOldSent++;
         off += trim;
         len -= trim;
         seq = this.rcvNxt;
@@ -233,6 +259,8 @@ export class TcpReceiver {
       } else {
         let n = rx.free - at;
         if (n > len) n = len;
+        if (n > 0 && this.#ofoDuplicate(at, n, seq)) stats.TCPDSACKOfoSent++;
+        if (n > 0 && this.asm === NO_RANGES) this.asm = new Assembler(this.#svc.opts.ooqMaxRanges);
         if (n > 0 && this.asm.add(at, n)) {
           rx.writeAt(at, seg.buf, off, n);
           stats.TCPOFOQueue++;
@@ -260,7 +288,46 @@ export class TcpReceiver {
     }
     if (advanced > 0) conn.updateReadiness(EV_READABLE);
     if (immediate) conn.sendAck();
-    else if (advanced > 0) this.#ackData(advanced);
+    else if (advanced > 0) this.#ackData(advanced, (seg.flags & TCP_FLAG_PSH) !== 0);
+  }
+
+  /**
+   * A segment wholly before RCV.NXT (refused by {@link TcpReceiver.acceptable}) carried data
+   * we already have: report it with a D-SACK (RFC 2883 §4.1.1).
+   */
+  noteOldDuplicate(seg: RxSegment): void {
+    if (seg.dataLen === 0) return;
+    const end = seqAdd(seg.seq, seg.dataLen);
+    if (!seqLe(end, this.rcvNxt)) return;
+    this.#setDsack(seg.seq, end);
+    this.#svc.stats.TCPDSACKOldSent++;
+  }
+
+  /** The next ACK reports `[start, end)` as received twice. */
+  #setDsack(start: number, end: number): void {
+    this.dsackPending = true;
+    this.dsackStart = start;
+    this.dsackEnd = end;
+  }
+
+  /**
+   * Out-of-order data `[at, at + n)` (offsets from RCV.NXT; `seq` is its first sequence
+   * number) overlaps data held already: the overlap becomes the D-SACK block (RFC 2883
+   * §4.1.2). Returns true when it did.
+   */
+  #ofoDuplicate(at: number, n: number, seq: number): boolean {
+    const asm = this.asm;
+    const end = at + n;
+    for (let i = 0; i < asm.rangeCount; i++) {
+      const rs = asm.rangeStart(i);
+      const re = asm.rangeEnd(i);
+      if (re <= at || rs >= end) continue;
+      const s = rs > at ? rs : at;
+      const e = re < end ? re : end;
+      this.#setDsack(seqAdd(seq, s - at), seqAdd(seq, e - at));
+      return true;
+    }
+    return false;
   }
 
   /** The peer's FIN is next in sequence: EOF (RFC 9293 §3.10.7.4, eighth check). */
@@ -279,12 +346,14 @@ export class TcpReceiver {
   // ---- ACK generation --------------------------------------------------------------------
 
   /** ACK now, or delay it (RFC 1122 §4.2.3.2: every second full-sized segment; quick-acks). */
-  #ackData(bytes: number): void {
+  #ackData(bytes: number, push: boolean): void {
     this.rcvUnackedBytes += bytes;
     if (this.quickAcks > 0) {
-      // Quick-ack mode: ACK in this tick — with the reply, if the application answers at once.
+      // Quick-ack mode: every segment is ACKed at once — but the last of a message (PSH) at the
+      // end of the tick, so that it can ride on the reply if the application answers at once.
       this.quickAcks--;
-      this.ackAtEndOfTick();
+      if (push) this.ackAtEndOfTick();
+      else this.#conn.sendAck();
       return;
     }
     if (this.rcvUnackedBytes >= 2 * this.rcvMss) {
@@ -317,6 +386,7 @@ export class TcpReceiver {
   /** A segment carrying ACK = RCV.NXT is being sent: nothing is owed any more. */
   ackSent(): void {
     this.ackPending = false;
+    this.dsackPending = false; // RFC 2883 §4: a D-SACK block is reported once
     this.rcvUnackedBytes = 0;
     this.lastAckSent = this.rcvNxt;
     if (this.#delackT !== null && this.#delackT.armed) this.#svc.ctx.timers.cancel(this.#delackT);
@@ -361,11 +431,31 @@ export class TcpReceiver {
     return w;
   }
 
-  /** SACK blocks of the out-of-order data into `o` (RFC 2018 §3: 3 beside timestamps, else 4). */
+  /** How many SACK blocks the next ACK carries (`timestamps`: beside the timestamps option). */
+  sackBlocksToSend(timestamps: boolean): number {
+    const max = timestamps ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_NO_TS;
+    const n = (this.dsackPending ? 1 : 0) + this.asm.rangeCount;
+    return n < max ? n : max;
+  }
+
+  /**
+   * SACK blocks of the out-of-order data into `o` (RFC 2018 §3: 3 beside timestamps, else 4),
+   * a pending D-SACK block first (RFC 2883 §4).
+   */
   writeSackBlocks(o: TcpHeaderOptions): void {
-    if (this.asm.isEmpty) return;
     const max = o.hasTimestamps ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_NO_TS;
-    o.sackBlockCount = this.asm.sackBlocks(o.sackBlocks, this.rcvNxt, max);
+    let first = 0;
+    if (this.dsackPending) {
+      o.sackBlocks[0] = this.dsackStart;
+      o.sackBlocks[1] = this.dsackEnd;
+      first = 1;
+    }
+    if (this.asm.isEmpty) {
+      o.sackBlockCount = first;
+      return;
+    }
+    // The regular blocks follow the D-SACK one (RFC 2883 §4: it goes first).
+    o.sackBlockCount = first + this.asm.sackBlocks(o.sackBlocks, this.rcvNxt, max - first, first);
   }
 
   // ---- the application side --------------------------------------------------------------

@@ -34,6 +34,8 @@ export class RxSegment {
   dataLen = 0;
   /** SEG.LEN: payload plus one for SYN and one for FIN. */
   segLen = 0;
+  /** The IP header's ECN field (RFC 3168 §5: 3 is CE, congestion experienced). */
+  ecn = 0;
   /** Decoded options. */
   readonly opts: TcpHeaderOptions = new TcpHeaderOptions();
   /** The SYN reopens a TIME_WAIT connection (RFC 6191). */

@@ -1,23 +1,22 @@
 /**
  * The sending half of a TCP connection (gVisor's `sender`, snd.go): the send sequence space
  * (ISS, SND.UNA, SND.NXT, SND.MAX, SND.WND and its update numbers), the send ring, the send
- * MSS, congestion control, RTT measurement and the retransmission, persist and cork timers.
- * It processes ACKs (RFC 9293 §3.10.7.4 fifth check, RFC 6298, RFC 5681, NewReno RFC 6582),
- * decides what may go out (windows, Nagle/Minshall, cork, sender SWS avoidance RFC 1122
- * §4.2.3.4, TSO), retransmits (fast retransmit, RTO go-back-N) and probes zero windows
- * (RFC 9293 §3.8.6.1).
+ * MSS and the congestion control algorithm in use. It processes the sequence-space part of
+ * ACKs (RFC 9293 §3.10.7.4 fifth check, RFC 5961 §5.2), decides what may go out — segments
+ * deemed lost first, then new data as the windows, Nagle/Minshall, cork and sender SWS
+ * avoidance (RFC 1122 §4.2.3.4) allow (RFC 6675 NextSeg) — in TSO bursts sized by the pacer,
+ * and probes zero windows (RFC 9293 §3.8.6.1). Everything about losses — the scoreboard,
+ * RACK-TLP, PRR, undo, ECN, the congestion algorithm's ACK sample, pacing and the
+ * retransmission timer with its modes — is in `loss_control.ts` ({@link LossControl}), which
+ * never writes SND.*.
  *
  * Only this file writes these fields: "who moves SND.NXT?" is answered here. Segments are
  * built by the connection ({@link SenderConnection.emit}), which adds the receive side's ACK
  * and window. Nothing is allocated per segment.
  *
- * A SACK scoreboard (RFC 6675), RACK-TLP, PRR and pacing belong to the sender too, beside
- * `recover` and `dupAcks`, each in a file of its own that the sender holds and drives; the
- * congestion algorithm stays behind `CongestionControl`.
- *
- * Why this file is over 600 lines: it is the whole send side — state, ACK processing,
- * output, timers — so that SND.* has exactly one writer; splitting it by function would
- * bring back fields written from several files.
+ * Why this file is over 600 lines: it is the whole sequence-space side — state, handshake,
+ * ACK bookkeeping, output, the application side, persist and cork — so that SND.* has
+ * exactly one writer.
  *
  * @module
  */
@@ -26,15 +25,25 @@ import { ByteRing } from "../../core/byte_ring.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
 import type { TcpServices } from "./context.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
+import type { DeliveryRate } from "./delivery_rate.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
+import { type LossConnection, LossControl, type LossSender } from "./loss_control.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
+import type { Pacer } from "./pacing.ts";
+import type { RackTlp } from "./rack.ts";
+import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
+import { SB_FIN, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
-import { seqAdd, seqBetween, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
+import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
 
 /** Linux's TCP_CORK bound: a corked partial segment leaves after at most this long. */
 export const CORK_TIMEOUT_MS = 200;
+/** TSO deferral waits only while the last transmission is at most this recent (Linux: 1 ms). */
+const TSO_DEFER_MAX_MS = 1;
+/** TSO deferral: send anyway once a third of the window is free (Linux tcp_tso_win_divisor). */
+const TSO_WIN_DIVISOR = 3;
 /** Most doublings of the persist interval. */
 const MAX_PERSIST_BACKOFF = 16;
 /** RFC 5961 §5.2 bound on old ACKs while the peer never offered a window yet. */
@@ -50,24 +59,22 @@ export const ACK_TOO_OLD = 2;
 export type AckVerdict = typeof ACK_OK | typeof ACK_TOO_NEW | typeof ACK_TOO_OLD;
 
 /** What a sender needs from its connection; `TcpEndpoint` implements it. */
-export interface SenderConnection {
-  /** The connection's state. */
-  readonly state: TcpState;
-  /** Timestamps were negotiated. */
-  readonly tsOk: boolean;
-  /** TSval now (RFC 7323 §5.4). */
-  tsNow(): number;
+export interface SenderConnection extends LossConnection {
   /**
    * Build and send one segment: `len` bytes of the send ring from `seq` with `flags` (the
-   * connection adds ACK, window and options). False when no buffer was free.
+   * connection adds ACK, window and options), cut into `gsoSize` segments by the NIC when
+   * non-zero; `ect` marks the packet ECN-capable. False when no buffer was free.
    */
-  emit(seq: number, flags: number, len: number, gsoSize: number): boolean;
+  emit(seq: number, flags: number, len: number, gsoSize: number, ect?: boolean): boolean;
   /** Largest TSO super-segment payload for `mss` on the connection's route (0: no TSO). */
   tsoLimit(mss: number): number;
+  /**
+   * Bytes the SACK option of the next segment takes (0: none). Data segments shrink by it,
+   * so that a piggybacked SACK never makes a segment exceed the MSS (Linux tcp_current_mss).
+   */
+  sackOptionBytes(): number;
   /** Produce output at the end of the tick. */
   scheduleOutput(): void;
-  /** Produce output now (the SYN, or data and a pending ACK). */
-  flushOutput(): void;
   /** Report a state-machine event (our FIN acknowledged). */
   transition(ev: TcpEvent): void;
   /** Retries are exhausted: give up (ETIMEDOUT, or the ICMP error seen). */
@@ -87,12 +94,12 @@ export interface SenderConnection {
  * snd.output();
  * ```
  */
-export class TcpSender {
+export class TcpSender implements LossSender {
   /** ISS. */
   iss = 0;
   /** SND.UNA: oldest unacknowledged sequence number. */
   sndUna = 0;
-  /** SND.NXT: next sequence number to send (moves back on RTO: go-back-N). */
+  /** SND.NXT: next sequence number to send (SND.MAX once established: lost data is resent by the scoreboard). */
   sndNxt = 0;
   /** Highest sequence number sent + 1. */
   sndMax = 0;
@@ -116,20 +123,22 @@ export class TcpSender {
   mss: number = DEFAULT_PEER_MSS;
   /** The peer's window shift. */
   sndShift = 0;
-  /** Congestion control. */
-  readonly cc: CongestionControl;
+  /** Congestion control (replaced by `setCongestionControl`). */
+  cc: CongestionControl;
   /** RTT estimate and RTO. */
   readonly rtt: RttEstimator;
-  /** Timing one segment for RTT without timestamps (Karn). */
-  rttTiming = false;
-  /** End of the timed segment. */
-  rttSeq = 0;
-  /** When the timed segment was sent. */
-  rttStartMs = 0;
-  /** Duplicate ACKs in a row. */
-  dupAcks = 0;
-  /** RFC 6582 `recover`. */
-  recover = 0;
+  /** Loss control: scoreboard, RACK-TLP, recovery, pacing, the retransmission timer. */
+  readonly loss: LossControl;
+  /** The SACK scoreboard (`loss.sb`). */
+  readonly sb: Scoreboard;
+  /** Delivery-rate estimation (`loss.rate`). */
+  readonly rate: DeliveryRate;
+  /** RACK-TLP (`loss.rack`). */
+  readonly rack: RackTlp;
+  /** Recovery state, PRR, undo (`loss.rec`). */
+  readonly rec: LossRecovery;
+  /** Pacing (`loss.pacer`). */
+  readonly pacer: Pacer;
   /** Consecutive RTOs without progress. */
   retries = 0;
   /** SYN / SYN-ACK retransmissions. */
@@ -153,11 +162,13 @@ export class TcpSender {
   /** TCP_CORK. */
   cork = false;
   // Timers are made when first armed: an idle connection of a crowd holds none it never used.
-  #rtoT: Timer | null = null;
   #persistT: Timer | null = null;
   #corkT: Timer | null = null;
+  #pacingT: Timer | null = null;
   readonly #conn: SenderConnection;
   readonly #svc: TcpServices;
+  /** When data was last sent (idle restart, RFC 5681 §4.1). */
+  #lastSendMs = -1;
 
   /** The send side of `conn`. */
   constructor(conn: SenderConnection, svc: TcpServices) {
@@ -171,11 +182,13 @@ export class TcpSender {
       minRtoMs: o.minRtoMs,
       maxRtoMs: o.maxRtoMs,
     });
-  }
-
-  /** Retransmission (and SYN retry) timer. */
-  get rtoTimer(): Timer {
-    return this.#rtoT ??= new Timer(TcpSender.#fireRto, this);
+    const loss = new LossControl(this, conn, svc, this.rtt);
+    this.loss = loss;
+    this.sb = loss.sb;
+    this.rate = loss.rate;
+    this.rack = loss.rack;
+    this.rec = loss.rec;
+    this.pacer = loss.pacer;
   }
 
   /** Zero-window probe timer. */
@@ -188,15 +201,20 @@ export class TcpSender {
     return this.#corkT ??= new Timer(TcpSender.#fireCork, this);
   }
 
-  // One function per timer for every sender (no closure per connection).
-  static #fireRto(s: TcpSender): void {
-    s.#onRto();
+  /** Pacing (and TSO deferral): restarts output at the pacer's release time. */
+  get pacingTimer(): Timer {
+    return this.#pacingT ??= new Timer(TcpSender.#firePacing, this);
   }
+
+  // One function per timer for every sender (no closure per connection).
   static #firePersist(s: TcpSender): void {
     s.#onPersist();
   }
   static #fireCork(s: TcpSender): void {
     s.#onCork();
+  }
+  static #firePacing(s: TcpSender): void {
+    s.#onPacing();
   }
 
   /** Cancel `t` if it was ever made. */
@@ -214,6 +232,37 @@ export class TcpSender {
     return this.sndUna !== this.sndMax;
   }
 
+  /** RFC 6675 pipe: bytes estimated in the network. */
+  get pipe(): number {
+    return this.loss.pipe;
+  }
+
+  /** Retransmission timer: RTO, RACK reordering timeout, loss probes (and SYN retries). */
+  get rtoTimer(): Timer {
+    return this.loss.timer;
+  }
+
+  /** Segments deemed lost over the connection's life. */
+  get lostSegments(): number {
+    return this.loss.lostSegments;
+  }
+
+  /**
+   * TCP_CONGESTION: use the algorithm called `name` from now on (an established connection
+   * keeps its window, as Linux's reinit does).
+   *
+   * @throws {UnknownCongestionControlError} (ENOENT) for an unknown name.
+   */
+  setCongestionControl(name: string): void {
+    const cc = createCongestionControl(name);
+    if (this.#conn.state >= TcpState.ESTABLISHED) {
+      const cwnd = this.cc.cwnd;
+      cc.init(this.mss, this.#svc.ctx.clock.nowMs(), this.rtt.hasSample ? this.rtt.srttMs : 0);
+      cc.setCwnd(cwnd);
+    }
+    this.cc = cc;
+  }
+
   // ---- handshake -------------------------------------------------------------------------
 
   /** Our SYN will carry `iss`; data starts after it. */
@@ -223,9 +272,9 @@ export class TcpSender {
     this.sndNxt = iss;
     this.sndMax = iss;
     this.sndBufSeq = seqAdd(iss, 1);
-    this.recover = iss;
     this.sndSml = iss;
     this.synSentMs = nowMs;
+    this.loss.start(seqAdd(iss, 1));
   }
 
   /** The peer's SYN (RFC 7323 §2.2: its window is not scaled) with SEG.SEQ, SEG.ACK. */
@@ -260,7 +309,7 @@ export class TcpSender {
     else if (this.#conn.tsOk && seg.opts.tsEcr !== 0) {
       this.rtt.sample((this.#conn.tsNow() - seg.opts.tsEcr) >>> 0);
     }
-    this.#cancel(this.#rtoT);
+    this.loss.stop();
   }
 
   /** The ACK completing a passive handshake carries the peer's first scaled window. */
@@ -269,6 +318,7 @@ export class TcpSender {
     this.sndWl1 = seg.seq;
     this.sndWl2 = seg.ack;
     if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+    if (this.synRetries === 0) this.rtt.sample(this.#svc.ctx.clock.nowMs() - this.synSentMs);
   }
 
   /**
@@ -288,10 +338,11 @@ export class TcpSender {
 
   /** The handshake completed: congestion control starts (RFC 6928), RFC 6298 §5.7. */
   established(nowMs: number): void {
-    this.cc.init(this.mss, nowMs);
+    this.cc.init(this.mss, nowMs, this.rtt.hasSample ? this.rtt.srttMs : 0);
     if (this.synRetries > 0 && !this.rtt.hasSample) this.rtt.reset(HANDSHAKE_RETRY_RTO_MS);
     this.retries = 0;
-    if (this.sndUna === this.sndMax) this.#cancel(this.#rtoT);
+    this.loss.reset(this.sndUna);
+    if (this.sndUna === this.sndMax) this.loss.stop();
   }
 
   /** Send the SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED) if it is due, and time it. */
@@ -304,7 +355,7 @@ export class TcpSender {
       this.sndNxt = seqAdd(this.iss, 1);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     }
-    this.#armRto(false);
+    this.loss.armRto(this.#svc.ctx.clock.nowMs());
   }
 
   // ---- ACK processing --------------------------------------------------------------------
@@ -320,22 +371,25 @@ export class TcpSender {
   }
 
   /**
-   * The ACK field of an acceptable segment in a synchronized state: acknowledged data leaves
-   * the ring, RTT and congestion control learn, NewReno recovery (RFC 6582 §3.2), duplicate
-   * ACKs (RFC 5681 §2), the retransmission timer (RFC 6298 §5.2–5.3), the window update
-   * (RFC 9293 §3.10.7.4). Returns false when the connection ended (LAST_ACK done).
+   * The ACK field of an acceptable segment in a synchronized state (see the module doc for
+   * the steps). Returns false when the connection ended (LAST_ACK done).
    */
   onAck(seg: RxSegment): boolean {
     const conn = this.#conn;
     const svc = this.#svc;
-    const ctx = svc.ctx;
-    const now = ctx.clock.nowMs();
+    const now = svc.ctx.clock.nowMs();
     const ack = seg.ack;
-    const cc = this.cc;
+    const loss = this.loss;
+    const o = seg.opts;
     const scaledWnd = seg.window << this.sndShift;
-    if (seqGt(ack, this.sndUna)) {
-      const acked = seqDiff(ack, this.sndUna);
-      // Data bytes acknowledged leave the send ring.
+    const priorUna = this.sndUna;
+    const priorOut = seqDiff(this.sndMax, priorUna);
+    const advanced = seqGt(ack, priorUna);
+    loss.beginAck(now);
+    // The cumulative part.
+    let acked = 0;
+    if (advanced) {
+      acked = seqDiff(ack, priorUna);
       let dataAcked = seqDiff(ack, this.sndBufSeq);
       if (dataAcked > this.sndBuf.length) dataAcked = this.sndBuf.length;
       if (dataAcked > 0) {
@@ -346,63 +400,25 @@ export class TcpSender {
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.sndSml, ack)) this.sndSml = ack; // keep Minshall's marker from wrapping
-      // RTT (RFC 7323 §4 with timestamps; else one timed segment, Karn's rule).
-      let sample = -1;
-      if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
-        const r = (conn.tsNow() - seg.opts.tsEcr) >>> 0;
-        if (r < 0x7fffffff) sample = r;
-      } else if (this.rttTiming && seqGt(ack, this.rttSeq)) {
-        sample = now - this.rttStartMs;
-        this.rttTiming = false;
-      }
-      if (sample >= 0) this.rtt.sample(sample);
-      else this.rtt.resetBackoff();
+      loss.ackTo(ack);
       this.retries = 0;
       this.probes = 0;
       this.persistBackoff = 0;
-      const flight = seqDiff(this.sndMax, this.sndUna);
-      if (cc.inRecovery) {
-        if (seqGe(ack, this.recover)) {
-          cc.exitFastRecovery(flight, now);
-        } else {
-          // RFC 6582 §3.2 step 5: partial ACK: retransmit the next hole, deflate.
-          cc.onPartialAck(acked, flight, now);
-          this.retransmitFirst();
-        }
-      } else {
-        cc.onAck(acked, flight, sample, now);
-      }
-      this.dupAcks = 0;
-      // RFC 6298 §5.2–5.3.
-      if (this.sndUna === this.sndMax) this.#cancel(this.#rtoT);
-      else this.#armRto(true);
-      conn.scheduleOutput();
+    }
+    // SACK blocks (RFC 2018), the first one maybe a D-SACK (RFC 2883).
+    const dsackRight = conn.sackOk && o.sackBlockCount > 0 ? loss.sack(o, ack) : -1;
+    // RFC 5681 §2 duplicate ACK.
+    const dup = !advanced && ack === priorUna && seg.dataLen === 0 &&
+      (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 && scaledWnd === this.sndWnd &&
+      priorOut > 0;
+    const news = advanced || seg.dataLen > 0 || scaledWnd !== this.sndWnd;
+    if (loss.onAck(seg, now, acked, dup, dsackRight, news)) conn.scheduleOutput();
+    if (advanced) {
       if (this.finQueued && seqGt(ack, this.finSeq)) {
         conn.transition(TcpEvent.RCV_ACK_OF_FIN);
         if (conn.state === TcpState.CLOSED) return false; // LAST_ACK done
       }
       conn.updateReadiness();
-    } else if (
-      ack === this.sndUna && seg.dataLen === 0 &&
-      (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 && scaledWnd === this.sndWnd &&
-      this.sndUna !== this.sndMax
-    ) {
-      // RFC 5681 §2 duplicate ACK.
-      this.dupAcks++;
-      const flight = seqDiff(this.sndMax, this.sndUna);
-      if (this.dupAcks === 3 && !cc.inRecovery) {
-        // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover`.
-        if (seqGt(ack, this.recover) || this.recover === this.sndUna) {
-          this.recover = this.sndMax;
-          cc.enterFastRecovery(flight, now);
-          svc.stats.TCPFastRetrans++;
-          this.retransmitFirst();
-          this.#armRto(true);
-        }
-      } else if (this.dupAcks > 3 && cc.inRecovery) {
-        cc.onDupAck(flight, now);
-        conn.scheduleOutput();
-      }
     }
     // RFC 9293 §3.10.7.4: window update from a newer segment.
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
@@ -423,36 +439,87 @@ export class TcpSender {
 
   // ---- output ----------------------------------------------------------------------------
 
+  /** Payload of a full segment now: the MSS less the SACK option it would carry. */
+  segMss(): number {
+    const m = this.mss - this.#conn.sackOptionBytes();
+    return m > 64 ? m : 64;
+  }
+
   /**
-   * Send what the windows, Nagle/cork and SWS avoidance allow (a synchronized state), and
-   * keep the retransmission/persist timers armed as needed.
+   * Send what the windows allow, lost segments first (RFC 6675 NextSeg), honouring the
+   * pacer, and keep the retransmission/persist timers armed as needed.
    */
   output(): void {
     const conn = this.#conn;
-    const stats = this.#svc.stats;
-    const now = this.#svc.ctx.clock.nowMs();
-    const mss = this.mss;
-    let sent = false;
+    const svc = this.#svc;
+    const now = svc.ctx.clock.nowMs();
+    const mss = this.segMss();
+    const sb = this.sb;
+    const rec = this.rec;
+    const pacer = this.pacer;
     const dataEnd = this.finSeq;
     const force = this.forceSend;
     this.forceSend = false;
-    const tso = conn.tsoLimit(mss);
+    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
+    if (this.sndUna === this.sndMax && this.#lastSendMs >= 0) {
+      if (now - this.#lastSendMs > this.rtt.rtoMs && seqGt(dataEnd, this.sndNxt)) {
+        this.cc.onIdleRestart(now);
+        this.#lastSendMs = now;
+        this.loss.updatePacingRate();
+      }
+    }
+    const burst = pacer.burstBytes(mss, conn.tsoLimit(mss));
+    let sentNew = false;
+    let sent = false;
     for (;;) {
+      if (!pacer.ready(now)) {
+        this.#armPacing();
+        break;
+      }
+      const pipe = sb.pipe(seqDiff(this.sndMax, this.sndUna));
+      let budget = this.cc.cwnd - pipe;
+      if (budget > 0 && budget < mss) budget = mss; // whole segments, as Linux counts packets
+      // NextSeg rule 1: what is deemed lost and not retransmitted yet.
+      const li = sb.nextLost();
+      if (li >= 0) {
+        if (budget <= 0) {
+          this.loss.cwndLimited = true;
+          break;
+        }
+        const len = this.retransmit(li, budget < burst ? budget : burst, now);
+        if (len <= 0) break;
+        if (rec.state === CA_LOSS) svc.stats.TCPSlowStartRetrans++;
+        else svc.stats.TCPFastRetrans++;
+        sent = true;
+        continue;
+      }
+      // NextSeg rule 2: new data.
       let unsent = seqDiff(dataEnd, this.sndNxt);
       if (unsent < 0) unsent = 0;
       const finNow = this.finQueued && this.sndNxt === dataEnd;
-      if (unsent === 0 && !finNow) break;
-      const isRetrans = seqLt(this.sndNxt, this.sndMax);
-      const inflight = seqDiff(this.sndNxt, this.sndUna);
-      let len = unsent < mss ? unsent : mss;
-      // TSO: hand the NIC up to `tso` bytes at once; it cuts MSS-sized segments.
-      if (tso > 0 && unsent > mss && !isRetrans) len = unsent < tso ? unsent : tso;
+      if (unsent === 0 && !finNow) {
+        if (budget > 0 && this.#rescue(now)) {
+          sent = true;
+          continue;
+        }
+        // §3.4 of the delivery-rate draft: nothing to send though the window is open.
+        if (budget > 0 && sb.lostBytes <= sb.retransBytes) this.rate.markAppLimited(pipe);
+        break;
+      }
+      let len = unsent < burst ? unsent : burst;
       if (len > 0) {
         const wndAvail = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
-        const cwndAvail = this.cc.cwnd - inflight;
-        let allow = wndAvail < cwndAvail ? wndAvail : cwndAvail;
+        let allow = wndAvail < budget ? wndAvail : budget;
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
-        if (allow <= 0) break;
+        if (allow <= 0) {
+          if (budget <= 0) this.loss.cwndLimited = true;
+          else if (this.#rescue(now)) {
+            sent = true;
+            continue;
+          }
+          break;
+        }
+        if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
         const windowLimited = len > allow;
         if (windowLimited) {
           len = allow;
@@ -460,7 +527,7 @@ export class TcpSender {
           if (len > mss) len -= len % mss;
         }
         const carriesFin = this.finQueued && seqAdd(this.sndNxt, len) === dataEnd;
-        if (len < mss && !isRetrans && !carriesFin && !force) {
+        if (len < mss && !carriesFin && !force) {
           // RFC 1122 §4.2.3.4 sender SWS: a window-limited short segment waits unless it is
           // at least half the largest window the peer ever offered.
           if (windowLimited && len < (this.maxSndWnd >>> 1)) break;
@@ -471,31 +538,19 @@ export class TcpSender {
             }
             // RFC 896 Nagle, Minshall's form (Linux): hold a short segment while an earlier
             // short one is unacknowledged.
-            if (!this.noDelay && inflight > 0 && seqGt(this.sndSml, this.sndUna)) break;
+            if (!this.noDelay && this.sndUna !== this.sndMax && seqGt(this.sndSml, this.sndUna)) {
+              break;
+            }
           }
         }
       }
-      const fin = this.finQueued && seqAdd(this.sndNxt, len) === dataEnd;
-      let flags = TCP_FLAG_ACK;
-      if (fin) flags |= TCP_FLAG_FIN;
-      if (len > 0 && seqAdd(this.sndNxt, len) === dataEnd) flags |= TCP_FLAG_PSH;
-      if (!conn.emit(this.sndNxt, flags, len, len > mss ? mss : 0)) break;
-      if (isRetrans) {
-        stats.RetransSegs++;
-        this.retransmits++;
-      } else if (!this.rttTiming && !conn.tsOk && len > 0) {
-        this.rttTiming = true;
-        this.rttSeq = this.sndNxt;
-        this.rttStartMs = now;
-      }
-      if (len < mss && len > 0) this.sndSml = seqAdd(this.sndNxt, len);
-      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
-      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      if (!this.sendNew(len, now)) break;
       sent = true;
-      if (fin) break;
+      sentNew = true;
+      if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
     }
     if (this.sndUna !== this.sndMax) {
-      if (sent) this.#armRto(false);
+      if (sent) this.loss.afterSend(now, sentNew);
     } else if (seqGt(dataEnd, this.sndNxt)) {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
@@ -503,25 +558,116 @@ export class TcpSender {
   }
 
   /**
-   * Retransmit the first unacknowledged segment without moving SND.NXT (fast retransmit,
-   * NewReno partial ACK, a lowered MSS).
+   * Send `len` bytes of new data at SND.NXT (with the FIN when they end the stream, or the
+   * FIN alone for `len` 0) and record the transmission. False when nothing could be sent.
    */
-  retransmitFirst(): void {
+  sendNew(len: number, now: number): boolean {
+    const conn = this.#conn;
+    const mss = this.segMss();
     const dataEnd = this.finSeq;
-    let len = seqDiff(dataEnd, this.sndUna);
-    if (len < 0) len = 0;
-    if (len > this.mss) len = this.mss;
+    const seq = this.sndNxt;
+    const fin = this.finQueued && seqAdd(seq, len) === dataEnd;
+    if (len === 0 && !fin) return false;
+    const sb = this.sb;
+    if (!sb.hasRoom()) {
+      this.#svc.stats.TCPSackScoreboardFull++;
+      return false;
+    }
     let flags = TCP_FLAG_ACK;
-    if (this.finQueued && seqAdd(this.sndUna, len) === dataEnd && seqGt(this.sndMax, dataEnd)) {
-      flags |= TCP_FLAG_FIN;
+    if (fin) flags |= TCP_FLAG_FIN;
+    if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_FLAG_PSH;
+    const ect = conn.ecnOk && len > 0;
+    if (ect && this.rec.cwrPending) flags |= TCP_FLAG_CWR;
+    if (!conn.emit(seq, flags, len, len > mss ? mss : 0, ect)) return false;
+    if ((flags & TCP_FLAG_CWR) !== 0) this.rec.cwrPending = false;
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    sb.onSend(seq, end, now, fin ? SB_FIN : 0);
+    if (len < mss && len > 0) this.sndSml = end;
+    this.loss.lastTxRetrans = false;
+    this.sndNxt = end;
+    if (seqGt(end, this.sndMax)) this.sndMax = end;
+    this.#lastSendMs = now;
+    this.pacer.onSent(len, now);
+    if (this.rec.inReduction) this.rec.prr.onSent(len);
+    return true;
+  }
+
+  /**
+   * Retransmit record `i` of the scoreboard, at most `cap` bytes of it (a whole record when
+   * the scoreboard cannot split it). Returns the sequence space resent, 0 when nothing left.
+   */
+  retransmit(i: number, cap: number, now: number): number {
+    const sb = this.sb;
+    const mss = this.segMss();
+    const start = sb.start(i);
+    let len = sb.length(i);
+    let fin = (sb.flags(i) & SB_FIN) !== 0;
+    if (len > cap && sb.hasRoom()) {
+      len = cap - (cap % mss) || mss;
+      if (len >= sb.length(i)) len = sb.length(i);
+      else fin = false;
     }
-    if (len === 0 && (flags & TCP_FLAG_FIN) === 0) return;
-    if (this.#conn.emit(this.sndUna, flags, len, 0)) {
-      this.#svc.stats.RetransSegs++;
-      this.retransmits++;
-      // Karn: a timed segment that is retransmitted gives no sample.
-      this.rttTiming = false;
+    const dataLen = fin ? len - 1 : len;
+    let flags = TCP_FLAG_ACK;
+    if (fin) flags |= TCP_FLAG_FIN;
+    if (!this.#conn.emit(start, flags, dataLen, dataLen > mss ? mss : 0)) return 0;
+    const got = sb.onRetransmit(i, len, now);
+    this.loss.lastTxRetrans = true;
+    const segs = Math.ceil(got / mss);
+    this.#svc.stats.RetransSegs += segs;
+    this.retransmits += segs;
+    this.rec.onRetransmit(got, mss, this.#conn.tsNow());
+    if (this.rec.inReduction) this.rec.prr.onSent(got);
+    this.pacer.onSent(dataLen, now);
+    this.#lastSendMs = now;
+    return got;
+  }
+
+  /**
+   * TSO deferral (Linux tcp_tso_should_defer): when the windows let only a sliver of a burst
+   * go (`allow` bytes of `unsent`, less than a full `burst` and less than a third of the
+   * window) and ACKs are on their way, wait for them instead of sending a small segment —
+   * per-segment costs dominate a cwnd-limited flow that sends what each ACK frees. Never in
+   * a reduction, not when the last transmission is more than 1 ms old, and only until the
+   * oldest unacknowledged segment is half an RTT old (a wake-up is set for then, the role
+   * of Linux's TSQ tasklet).
+   */
+  #deferTso(allow: number, budget: number, unsent: number, burst: number, now: number): boolean {
+    if (burst <= this.mss || allow >= burst || unsent <= allow) return false;
+    if (this.rec.inReduction || this.sndUna === this.sndMax || !this.rtt.hasSample) return false;
+    if (now - this.#lastSendMs > TSO_DEFER_MAX_MS) return false;
+    const wnd = this.sndWnd < this.cc.cwnd ? this.sndWnd : this.cc.cwnd;
+    if (allow >= wnd / TSO_WIN_DIVISOR) return false;
+    // The next ACK is late once the oldest unacknowledged segment is half an RTT old: then
+    // send (a lost super-segment must have followers, or only a timer could find the loss).
+    const lateAt = this.sb.xmitMs(0) + this.rtt.srttMs / 2;
+    if (now >= lateAt) return false;
+    const timers = this.#svc.ctx.timers;
+    if (!this.pacingTimer.armed || this.pacingTimer.deadlineMs > lateAt) {
+      timers.schedule(this.pacingTimer, lateAt);
     }
+    if (budget <= allow) this.loss.cwndLimited = true; // cwnd held us: it may grow
+    return true;
+  }
+
+  /**
+   * RFC 6675 §4 NextSeg (4), the rescue retransmission: in SACK recovery, when nothing is
+   * deemed lost and no new data can go, once per recovery (RescueRxt = RecoveryPoint)
+   * retransmit the segment holding the highest unSACKed sequence number — a lost tail that
+   * no later delivery would reveal. (Rule (3), resending what is not deemed lost yet, is
+   * left out, as Linux leaves it out: RACK decides what is lost.)
+   */
+  #rescue(now: number): boolean {
+    const rec = this.rec;
+    const sb = this.sb;
+    if (rec.state !== CA_RECOVERY || rec.rescueUsed || !this.#conn.sackOk) return false;
+    rec.rescueUsed = true;
+    let i = sb.count - 1;
+    while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
+    if (i < 0 || (sb.flags(i) & SB_RETRANS) !== 0) return false;
+    const mss = this.segMss();
+    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
+    return this.retransmit(i, sb.length(i), now) > 0;
   }
 
   /**
@@ -575,23 +721,35 @@ export class TcpSender {
     if (!on) this.#cancel(this.#corkT);
   }
 
-  /** ICMP "fragmentation needed" lowered the path MTU: a smaller MSS; resend what was too big. */
+  /**
+   * ICMP "fragmentation needed" lowered the path MTU: a smaller MSS; what was sent in larger
+   * segments is deemed lost and resent now (Linux tcp_simple_retransmit: no congestion
+   * response).
+   */
   lowerMss(mss: number): void {
     if (mss >= this.mss) return;
     this.mss = mss;
-    if (this.#conn.state >= TcpState.ESTABLISHED) {
-      this.cc.setMss(mss);
-      // Linux tcp_simple_retransmit: what was sent too big is resent now.
-      this.retransmitFirst();
+    if (this.#conn.state < TcpState.ESTABLISHED) return;
+    this.cc.setMss(mss);
+    const sb = this.sb;
+    for (let i = 0; i < sb.count; i++) if (sb.length(i) > mss) sb.markLost(i);
+    if (sb.lostBytes > 0 && !this.rec.repairing) {
+      // Not a congestion event: the Loss state only so that the resends go first, with no
+      // window reduction and nothing to undo.
+      this.rec.state = CA_LOSS;
+      this.rec.recover = this.sndMax;
+      this.rec.undoPossible = false;
     }
+    this.#conn.scheduleOutput();
   }
 
   // ---- timers ----------------------------------------------------------------------------
 
   /** TIME_WAIT: nothing is retransmitted or probed any more. */
   stopRetransmitting(): void {
-    this.#cancel(this.#rtoT);
+    this.loss.stop();
     this.#cancel(this.#persistT);
+    this.#cancel(this.#pacingT);
   }
 
   /** The connection is gone: every timer stops. */
@@ -600,16 +758,9 @@ export class TcpSender {
     this.#cancel(this.#corkT);
   }
 
-  /** Arm the retransmission timer at now + RTO; with `restart` also when already armed. */
-  #armRto(restart: boolean): void {
-    if (!restart && this.#rtoT !== null && this.#rtoT.armed) return;
-    const ctx = this.#svc.ctx;
-    ctx.timers.schedule(this.rtoTimer, ctx.clock.nowMs() + this.rtt.rtoMs);
-  }
-
   /** Arm the persist timer (unless it or the RTO timer runs), backed off. */
   #armPersist(): void {
-    if (this.#persistT?.armed || this.#rtoT?.armed) return;
+    if (this.#persistT?.armed || this.rtoTimer.armed) return;
     const svc = this.#svc;
     const base = this.rtt.rtoMs * 2 ** this.persistBackoff;
     const max = svc.opts.maxRtoMs;
@@ -623,16 +774,31 @@ export class TcpSender {
     ctx.timers.schedule(this.corkTimer, ctx.clock.nowMs() + CORK_TIMEOUT_MS);
   }
 
+  /** Restart output at the pacer's release time. */
+  #armPacing(): void {
+    if (this.#pacingT?.armed) return;
+    this.#svc.ctx.timers.schedule(this.pacingTimer, this.pacer.releaseMs);
+  }
+
+  /** The pacer's release time came. */
+  #onPacing(): void {
+    const st = this.#conn.state;
+    if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT) return;
+    this.#conn.flushOutput();
+  }
+
   /**
-   * The retransmission timer fired: resend the SYN (give up after `synRetries`), or
-   * (RFC 6298 §5.4–5.7) back off, collapse cwnd and go back to SND.UNA (give up after
+   * The retransmission timeout ({@link LossSender.rtoExpired}): resend the SYN (give up
+   * after `synRetries`), or let loss control collapse cwnd and deem every unSACKed segment
+   * lost (RFC 6298 §5.4–5.7, RFC 5681 §3.1) and resend from SND.UNA (give up after
    * `maxRetries`).
    */
-  #onRto(): void {
+  rtoExpired(): void {
     const conn = this.#conn;
     const svc = this.#svc;
     const stats = svc.stats;
     const st = conn.state;
+    const now = svc.ctx.clock.nowMs();
     if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED) {
       if (++this.synRetries > svc.opts.synRetries) {
         stats.AttemptFails++;
@@ -656,17 +822,8 @@ export class TcpSender {
       return;
     }
     stats.TCPTimeouts++;
-    const flight = seqDiff(this.sndMax, this.sndUna);
-    this.cc.onRetransmitTimeout(flight, svc.ctx.clock.nowMs());
-    this.rtt.backoff();
-    this.recover = this.sndMax;
-    this.dupAcks = 0;
-    this.rttTiming = false;
-    // RFC 6298 §5.4–5.6: retransmit the earliest unacknowledged segment (and go back: what
-    // followed it is resent as the window reopens).
-    this.sndNxt = this.sndUna;
+    this.loss.onRto(now);
     conn.flushOutput();
-    this.#armRto(true);
   }
 
   /** The persist timer fired: probe the zero window, or send what fits a too small one. */
@@ -700,5 +857,15 @@ export class TcpSender {
     if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT) return;
     this.forceSend = true;
     this.#conn.flushOutput();
+  }
+
+  /** RFC 5681 §2: the duplicate ACK count (for tests and TCP_INFO). */
+  get dupAcks(): number {
+    return this.rec.dupAcks;
+  }
+
+  /** RFC 6582 `recover`: the end of the current (or last) reduction. */
+  get recover(): number {
+    return this.rec.recover;
   }
 }

@@ -30,8 +30,8 @@ import { Timer } from "../../core/timer_wheel.ts";
 import type { RouteResult } from "../../net/route_table.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
 import type { ConnectionLayer, ConnectionListener } from "./endpoint.ts";
-import { TcpEndpoint } from "./endpoint.ts";
-import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { endpointInput } from "./input.ts";
 import { advertisedMss } from "./mss.ts";
 import type { RxSegment } from "./segment.ts";
@@ -73,8 +73,37 @@ export interface SynCacheLayer extends ConnectionLayer {
   register(ep: TcpEndpoint): boolean;
 }
 
+/** What a peer's SYN offered, kept for the SYN-ACK and for the connection made later. */
+export interface PeerSyn {
+  /** The window field of the SYN. */
+  peerWindow: number;
+  /** Its MSS option (0 when absent). */
+  peerMss: number;
+  /** Its window shift, -1 when it offered none. */
+  peerWindowScale: number;
+  /** It offered SACK. */
+  peerSack: boolean;
+  /** It sent timestamps. */
+  peerTimestamps: boolean;
+  /** ECN agreed (RFC 3168 §6.1.1: it asked, we accept). */
+  peerEcn: boolean;
+  /** Its TSval (TS.Recent). */
+  tsRecent: number;
+}
+
+/** A {@link PeerSyn} filled from a segment or a cookie (one scratch record per syncache). */
+class PeerSynRecord implements PeerSyn {
+  peerWindow = 0;
+  peerMss = 0;
+  peerWindowScale = -1;
+  peerSack = false;
+  peerTimestamps = false;
+  peerEcn = false;
+  tsRecent = 0;
+}
+
 /** One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer. */
-export class SynEntry extends Timer implements TcpFlow {
+export class SynEntry extends Timer implements TcpFlow, PeerSyn {
   /** Always {@link FLOW_SYN_RECEIVED}. */
   readonly flowKind: number = FLOW_SYN_RECEIVED;
   /** @internal Flow-table bucket link. */
@@ -103,6 +132,8 @@ export class SynEntry extends Timer implements TcpFlow {
   peerSack = false;
   /** The peer sent timestamps. */
   peerTimestamps = false;
+  /** ECN agreed (RFC 3168 §6.1.1: the SYN asked with ECE and CWR, and we accept it). */
+  peerEcn = false;
   /** The peer's TSval (TS.Recent). */
   tsRecent = 0;
   /** Our TSval offset for the four-tuple (RFC 7323 §5.4), computed once. */
@@ -152,6 +183,7 @@ export class SynCache {
   readonly #layer: SynCacheLayer;
   readonly #cookies: SynCookies;
   readonly #cookieOpts = new CookieOptions();
+  readonly #peer = new PeerSynRecord();
   /** SYN cookies per second per source (null: no limit). */
   readonly #perSource: KeyedRateLimiter | null;
   /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
@@ -221,6 +253,7 @@ export class SynCache {
     e.peerWindowScale = o.windowScale;
     e.peerSack = o.sackPermitted;
     e.peerTimestamps = o.hasTimestamps;
+    e.peerEcn = ecnAgreed(seg.flags, layer.opts.ecn);
     e.tsRecent = o.tsVal;
     e.tsOffset = layer.isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     if (!layer.flows.insert(e)) {
@@ -275,20 +308,7 @@ export class SynCache {
       return;
     }
     this.remove(e);
-    const ep = this.#materialize(
-      listener,
-      seg,
-      e.iss,
-      e.peerWindow,
-      e.peerMss,
-      e.peerWindowScale,
-      e.peerSack,
-      e.peerTimestamps,
-      e.tsRecent,
-      e.retries,
-      e.firstSentMs,
-      e.tsOffset,
-    );
+    const ep = this.#materialize(listener, seg, e.iss, e, e.retries, e.firstSentMs, e.tsOffset);
     if (ep !== null) this.#complete(ep, seg);
   }
 
@@ -337,20 +357,15 @@ export class SynCache {
     }
     stats.SyncookiesRecv++;
     const ts = o.timestamps && seg.opts.hasTimestamps;
-    const ep = this.#materialize(
-      listener,
-      seg,
-      iss,
-      seg.window,
-      o.mss,
-      o.windowScale,
-      o.sack,
-      ts,
-      ts ? seg.opts.tsVal : 0,
-      0,
-      now,
-      tsOffset,
-    );
+    const p = this.#peer;
+    p.peerWindow = seg.window;
+    p.peerMss = o.mss;
+    p.peerWindowScale = o.windowScale;
+    p.peerSack = o.sack;
+    p.peerTimestamps = ts;
+    p.peerEcn = ts && o.ecn && layer.opts.ecn !== "off";
+    p.tsRecent = ts ? seg.opts.tsVal : 0;
+    const ep = this.#materialize(listener, seg, iss, p, 0, now, tsOffset);
     if (ep !== null) this.#complete(ep, seg);
     return true;
   }
@@ -398,19 +413,9 @@ export class SynCache {
 
   #sendEntrySynAck(e: SynEntry): void {
     const now = this.#layer.ctx.clock.nowMs();
-    this.#sendSynAck(
-      e.localAddr,
-      e.localPort,
-      e.remoteAddr,
-      e.remotePort,
-      e.iss,
-      e.irs,
-      e.peerWindowScale,
-      e.peerSack,
-      e.peerTimestamps,
-      (Math.floor(now) + e.tsOffset) >>> 0, // our TSval: what the connection's clock will read
-      e.tsRecent,
-    );
+    // Our TSval: what the connection's clock will read.
+    const tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
+    this.#sendSynAck(e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.iss, e.irs, e, tsVal);
   }
 
   /** A SYN-ACK whose ISS is a cookie; the options ride in our timestamp when the peer sent one. */
@@ -433,32 +438,27 @@ export class SynCache {
       o.mss,
       now,
     );
+    // Without timestamps the options have nowhere to ride: no scaling, SACK or ECN (Linux).
     const ts = o.hasTimestamps && lo.timestamps;
-    const ws = ts && lo.windowScaling ? o.windowScale : -1;
-    const sack = ts && lo.sack && o.sackPermitted;
+    const p = this.#peer;
+    p.peerWindow = seg.window;
+    p.peerMss = o.mss;
+    p.peerWindowScale = ts && lo.windowScaling ? o.windowScale : -1;
+    p.peerSack = ts && lo.sack && o.sackPermitted;
+    p.peerTimestamps = ts;
+    p.peerEcn = ts && ecnAgreed(seg.flags, lo.ecn);
+    p.tsRecent = o.tsVal;
     let tsVal = 0;
     if (ts) {
       tsVal = encodeTimestampOptions(
         (Math.floor(now) + tsOffset) >>> 0,
-        ws,
-        sack,
-        false, // no ECN negotiation in this stack yet
+        p.peerWindowScale,
+        p.peerSack,
+        p.peerEcn,
       );
     }
     if (
-      this.#sendSynAck(
-        seg.dst,
-        seg.dstPort,
-        seg.src,
-        seg.srcPort,
-        iss,
-        seg.seq,
-        ws,
-        sack,
-        ts,
-        tsVal,
-        o.tsVal,
-      )
+      this.#sendSynAck(seg.dst, seg.dstPort, seg.src, seg.srcPort, iss, seg.seq, p, tsVal)
     ) {
       layer.stats.SyncookiesSent++;
       listener.lastCookieMs = now;
@@ -467,7 +467,8 @@ export class SynCache {
 
   /**
    * Send `<SEQ=iss><ACK=irs+1><CTL=SYN,ACK>` with our MSS, window and the options the peer
-   * offered and we allow (RFC 7323, RFC 2018). False when no route or buffer.
+   * offered (`p`) and we allow (RFC 7323, RFC 2018), ECE when ECN is agreed (RFC 3168
+   * §6.1.1), our timestamp `tsVal`. False when no route or buffer.
    */
   #sendSynAck(
     la: number,
@@ -476,11 +477,8 @@ export class SynCache {
     rp: number,
     iss: number,
     irs: number,
-    peerWs: number,
-    peerSack: boolean,
-    peerTs: boolean,
+    p: PeerSyn,
     tsVal: number,
-    tsEcr: number,
   ): boolean {
     const layer = this.#layer;
     const lo = layer.opts;
@@ -494,16 +492,16 @@ export class SynCache {
     s.dstPort = rp;
     s.seq = iss;
     s.ack = seqAdd(irs, 1);
-    s.flags = TCP_FLAG_SYN | TCP_FLAG_ACK;
+    s.flags = p.peerEcn ? TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_ECE : TCP_FLAG_SYN | TCP_FLAG_ACK;
     s.window = this.#synWindow;
     const o = s.opts;
     o.mss = advertisedMss(layer.ctx.ipv4.mtuOf(s.route.nicIndex));
-    if (peerWs >= 0 && lo.windowScaling) o.windowScale = this.#shift;
-    o.sackPermitted = peerSack && lo.sack;
-    if (peerTs && lo.timestamps) {
+    if (p.peerWindowScale >= 0 && lo.windowScaling) o.windowScale = this.#shift;
+    o.sackPermitted = p.peerSack && lo.sack;
+    if (p.peerTimestamps && lo.timestamps) {
       o.hasTimestamps = true;
       o.tsVal = tsVal;
-      o.tsEcr = tsEcr;
+      o.tsEcr = p.tsRecent;
     }
     tx.write(pb, s);
     tx.send(pb, s);
@@ -519,12 +517,7 @@ export class SynCache {
     listener: SynListener,
     seg: RxSegment,
     iss: number,
-    peerWindow: number,
-    peerMss: number,
-    peerWs: number,
-    peerSack: boolean,
-    peerTs: boolean,
-    tsRecent: number,
+    p: PeerSyn,
     retries: number,
     firstSentMs: number,
     tsOffset: number,
@@ -547,10 +540,17 @@ export class SynCache {
     );
     const irs = (seg.seq - 1) >>> 0;
     ep.rcv.init(irs);
-    ep.negotiateOptions(peerWs, peerTs, peerSack, peerMss, tsRecent);
+    ep.negotiateOptions(
+      p.peerWindowScale,
+      p.peerTimestamps,
+      p.peerSack,
+      p.peerMss,
+      p.tsRecent,
+      p.peerEcn,
+    );
     if (ep.wsOk) ep.rcv.chooseWindowShift();
     ep.snd.start(iss, firstSentMs);
-    ep.snd.peerSyn(peerWindow, irs, 0);
+    ep.snd.peerSyn(p.peerWindow, irs, 0);
     ep.snd.synAckSent(retries);
     ep.rcv.synWindowField(true);
     ep.transition(TcpEvent.RCV_SYN);

@@ -6,6 +6,7 @@
  */
 
 import type { TcpReceiver } from "./receiver.ts";
+import { CA_STATE_NAMES } from "./recovery.ts";
 import type { TcpSender } from "./sender.ts";
 
 /** Snapshot of a connection's state, timers and windows (`getsockopt(TCP_INFO)`). */
@@ -54,13 +55,45 @@ export interface TcpInfo {
   timestamps: boolean;
   /** SACK negotiated. */
   sack: boolean;
-  /** Congestion control algorithm name. */
+  /** ECN negotiated (RFC 3168). */
+  ecn: boolean;
+  /** Congestion control algorithm name (TCP_CONGESTION). */
   congestionControl: string;
+  /** Loss-recovery state: "Open", "Disorder", "CWR", "Recovery" or "Loss". */
+  caState: string;
+  /** Pacing rate in bytes per second (0: not paced). */
+  pacingRate: number;
+  /** Latest delivery-rate sample in bytes per second (0 before one). */
+  deliveryRate: number;
+  /** The delivery-rate sample was application-limited. */
+  deliveryRateAppLimited: boolean;
+  /** Bytes delivered (cumulatively ACKed or SACKed) over the connection's life. */
+  delivered: number;
+  /** Minimum RTT in ms (RACK's windowed minimum; 0 before a sample). */
+  minRttMs: number;
+  /** Segments deemed lost over the connection's life (RACK, NewReno, RTO). */
+  lost: number;
+  /** Bytes deemed lost now, not yet retransmitted or repaired. */
+  lostBytes: number;
+  /** Bytes retransmitted and still in flight. */
+  retransBytes: number;
+  /** Bytes SACKed now. */
+  sackedBytes: number;
+  /** Bytes in flight (RFC 6675 pipe). */
+  inflight: number;
+  /** RACK saw reordering on this connection. */
+  reorderingSeen: boolean;
+  /** ACKs that showed reordering (Linux `tcpi_reord_seen`). */
+  reorderings: number;
+  /** RACK's reordering window in units of min RTT / 4. */
+  reorderingWindowSteps: number;
+  /** Records in the SACK scoreboard (transmissions in flight). */
+  scoreboardRecords: number;
 }
 
 /**
  * The {@link TcpInfo} of a connection in state `state` with send side `snd` and receive side
- * `rcv`, and the options negotiated (window scaling, timestamps, SACK).
+ * `rcv`, and the options negotiated (window scaling, timestamps, SACK, ECN).
  */
 export function tcpInfo(
   state: string,
@@ -69,7 +102,9 @@ export function tcpInfo(
   windowScaling: boolean,
   timestamps: boolean,
   sack: boolean,
+  ecn: boolean,
 ): TcpInfo {
+  const sb = snd.sb;
   return {
     state,
     srttMs: snd.rtt.srttMs,
@@ -93,6 +128,22 @@ export function tcpInfo(
     sndWscale: windowScaling ? snd.sndShift : -1,
     timestamps,
     sack,
+    ecn,
     congestionControl: snd.cc.name,
+    caState: CA_STATE_NAMES[snd.rec.state],
+    pacingRate: Math.round(snd.pacer.rateBytesPerMs * 1000),
+    deliveryRate: snd.rate.rateBytesPerMs > 0 ? Math.round(snd.rate.rateBytesPerMs * 1000) : 0,
+    deliveryRateAppLimited: snd.rate.isAppLimited,
+    delivered: snd.rate.delivered,
+    minRttMs: snd.rack.minRttMs,
+    lost: snd.lostSegments,
+    lostBytes: sb.lostBytes,
+    retransBytes: sb.retransBytes,
+    sackedBytes: sb.sackedBytes,
+    inflight: snd.pipe,
+    reorderingSeen: snd.rack.reorderingSeen,
+    reorderings: snd.rack.reorderEvents,
+    reorderingWindowSteps: snd.rack.reoWndMult,
+    scoreboardRecords: sb.count,
   };
 }

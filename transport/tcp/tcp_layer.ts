@@ -34,6 +34,7 @@ import {
   TcpHeader,
 } from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
+import { CONGESTION_CONTROL_NAMES, isCongestionControlName } from "./congestion/mod.ts";
 import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
 import { SynCache, type SynEntry } from "./syncache.ts";
@@ -106,6 +107,13 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   constructor(ctx: TransportContext, opts: TcpOptions = {}) {
     this.ctx = ctx;
     this.opts = resolveTcpOptions(opts);
+    if (!isCongestionControlName(this.opts.congestionControl)) {
+      throw new StackError(
+        "EINVAL",
+        `tcp: unknown congestion control "${this.opts.congestionControl}" ` +
+          `(${CONGESTION_CONTROL_NAMES.join(", ")})`,
+      );
+    }
     this.stats = ctx.stats.tcp;
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
     this.tx = new TcpTransmitter(ctx, this.stats);
@@ -336,6 +344,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     seg.ack = h.ack;
     seg.flags = h.flags;
     seg.window = h.window;
+    seg.ecn = meta.tos & 3;
     seg.buf = buf;
     seg.dataOff = h.payloadOffset;
     seg.dataLen = h.payloadLength;

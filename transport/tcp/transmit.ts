@@ -41,6 +41,11 @@ import { TcpHeaderOptions, tcpOptionsLength, writeTcpOptions } from "./options.t
 import type { RxSegment } from "./segment.ts";
 import { seqAdd } from "./seq.ts";
 
+/** IP ECN field: ECN-capable transport, ECT(0) (RFC 3168 §5). */
+export const IP_ECN_ECT0 = 0b10;
+/** IP ECN field: congestion experienced (RFC 3168 §5). */
+export const IP_ECN_CE = 0b11;
+
 /** Bytes of Ethernet + IPv4 header in front of a TCP header. */
 const L2_L3_BYTES = ETH_HEADER_BYTES + IPV4_HEADER_MIN_BYTES;
 
@@ -64,6 +69,8 @@ export class TxSegment {
   flags = 0;
   /** Window field (already scaled down). */
   window = 0;
+  /** IP ECN field to send with (0: not ECN-capable; {@link IP_ECN_ECT0} for data). */
+  ecn = 0;
   /** Options to write (cleared by {@link TcpTransmitter.begin}). */
   readonly opts: TcpHeaderOptions = new TcpHeaderOptions();
   /** Where the payload comes from (a send ring), or null for none. */
@@ -144,6 +151,7 @@ export class TcpTransmitter {
     s.payloadOffset = 0;
     s.payloadLength = 0;
     s.gsoSize = 0;
+    s.ecn = 0;
     return pb;
   }
 
@@ -195,7 +203,7 @@ export class TcpTransmitter {
   /** Hand the segment written into `pb` to IPv4 (the buffer is IPv4's from here on). */
   send(pb: PacketBuffer, s: TxSegment): void {
     const ip = this.#ctx.ipv4;
-    ip.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, ip.defaultTtl, 0, true, s.offload);
+    ip.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, ip.defaultTtl, s.ecn, true, s.offload);
   }
 
   /**

@@ -1,19 +1,21 @@
 /**
- * The contract between the TCP sender and a congestion control algorithm (NewReno now;
- * CUBIC, RFC 9438, and BBR later).
+ * The contract between the TCP sender and a congestion control algorithm (NewReno, CUBIC
+ * RFC 9438, BBR), in the shape of Linux's `tcp_congestion_ops`.
  *
- * Division of labour: the TCP sender detects events — new data acknowledged, duplicate ACKs,
- * the start and end of loss recovery (it owns `recover`, the dupack counter and any SACK
- * scoreboard, RFC 6582 §3.2 / RFC 6675), retransmission timeouts, idle periods — and reports
- * them here; the algorithm owns `cwnd` and `ssthresh` and nothing else. The sender may send
- * while `inflight < min(cwnd, rwnd)`.
+ * Division of labour: the TCP sender detects events — data delivered (cumulatively or by
+ * SACK), losses (RACK-TLP, duplicate ACKs), ECN-Echo, retransmission timeouts, idle periods —
+ * owns the scoreboard, `recover` and the reduction state, and reports to the algorithm. The
+ * algorithm owns `cwnd`, `ssthresh` and, if it wants one, a pacing rate.
  *
- * Conventions for every method:
- * - Sizes are in bytes, times in milliseconds (the stack's `Clock`).
- * - `inflightBytes` is the sender's FlightSize (RFC 5681 §2: sent but not cumulatively
- *   acknowledged) *after* the sender applied the event itself — e.g. for an ACK, after
- *   `SND.UNA` moved. With SACK it may be RFC 6675's `pipe` instead.
- * - Methods never allocate and never throw on the per-ACK path.
+ * A window reduction (fast recovery, an ECN or TLP response) goes: {@link
+ * CongestionControl.onCongestionEvent} sets ssthresh; while it lasts the sender drives cwnd
+ * down with PRR (RFC 6937) through {@link CongestionControl.setCwnd} — unless the algorithm
+ * {@link CongestionControl.ownsRecovery} (BBR), which then sets cwnd itself on every ACK;
+ * {@link CongestionControl.onRecoveryEnd} ends it (cwnd = ssthresh). Outside reductions,
+ * {@link CongestionControl.onAck} grows cwnd.
+ *
+ * Conventions: sizes in bytes, times in ms (the stack's clock, fractional), rates in bytes
+ * per ms. Methods never allocate and never throw on the per-ACK path.
  *
  * @module
  */
@@ -45,74 +47,153 @@ export const INFINITE_SSTHRESH = 0x7fffffff;
 export const DEFAULT_SEND_MSS = 536;
 
 /**
+ * What one ACK told the sender, as congestion control sees it (Linux's `rate_sample` plus
+ * the ACK's accounting). The sender fills one reused record per ACK.
+ *
+ * @example
+ * ```ts
+ * const s = new AckSample();
+ * s.deliveredBytes = 2896;
+ * s.rttMs = 10.2;
+ * ```
+ */
+export class AckSample {
+  /** When the ACK arrived (ms). */
+  nowMs = 0;
+  /** Bytes SND.UNA advanced. */
+  ackedBytes = 0;
+  /** Bytes newly delivered: cumulatively ACKed (not SACKed before) plus newly SACKed. */
+  deliveredBytes = 0;
+  /** RFC 6675 pipe before the ACK. */
+  priorInflight = 0;
+  /** RFC 6675 pipe after the ACK (losses it revealed removed). */
+  inflight = 0;
+  /** RTT measured by this ACK (ms, the most recently sent delivered segment); -1: none. */
+  rttMs = -1;
+  /** The connection's minimum RTT (ms); 0 before the first sample. */
+  minRttMs = 0;
+  /** Smoothed RTT (ms); 0 before the first sample. */
+  srttMs = 0;
+  /** Bytes newly deemed lost while processing the ACK. */
+  lostBytes = 0;
+  /** Bytes delivered over the connection's life, this ACK included (C.delivered). */
+  delivered = 0;
+  /** `delivered` when the newest segment this ACK delivered was sent; -1: no sample. */
+  priorDelivered = -1;
+  /** Delivery rate of the sample (bytes/ms); -1 when the ACK gave no valid sample. */
+  deliveryRate = -1;
+  /** The sample's interval (ms). */
+  intervalMs = 0;
+  /** The sample was taken while the application limited the sender. */
+  isAppLimited = false;
+  /** cwnd limited the sender before this ACK (RFC 7661): growing it makes sense. */
+  cwndLimited = false;
+  /** The sender is in a window reduction (recovery, ECN/TLP response, after an RTO). */
+  inRecovery = false;
+}
+
+/**
+ * Rounds counted in delivered bytes (BBR's `next_round_delivered`, also used by HyStart++):
+ * a round ends when an ACK delivers a segment sent after the previous round ended.
+ *
+ * @example
+ * ```ts
+ * const r = new RoundCounter();
+ * const s = new AckSample();
+ * s.priorDelivered = 0; s.delivered = 1000;
+ * r.update(s); // true: round 1 starts
+ * ```
+ */
+export class RoundCounter {
+  /** Rounds completed. */
+  count = 0;
+  /** The last update started a round. */
+  roundStart = false;
+  /** A round ends once `priorDelivered` reaches this. */
+  nextRoundDelivered = 0;
+
+  /** Advance with an ACK's sample; returns whether a new round started. */
+  update(s: AckSample): boolean {
+    this.roundStart = false;
+    if (s.priorDelivered >= 0 && s.priorDelivered >= this.nextRoundDelivered) {
+      this.nextRoundDelivered = s.delivered;
+      this.count++;
+      this.roundStart = true;
+    }
+    return this.roundStart;
+  }
+
+  /** Start a fresh round at the current `delivered`. */
+  restart(delivered: number): void {
+    this.nextRoundDelivered = delivered;
+  }
+}
+
+/**
  * A congestion control algorithm. Create one per connection (see `createCongestionControl`
  * in `mod.ts`), call {@link CongestionControl.init} when the connection is established and
  * the send MSS is known, then report events.
  *
- * Typical NewReno sender (RFC 5681 §3.2, RFC 6582 §3.2):
  * ```ts ignore
- * // ACK advancing SND.UNA by `acked`:
- * if (!cc.inRecovery) cc.onAck(acked, flight, rttSample, now);
- * else if (seqGe(ack, recover)) cc.exitFastRecovery(flight, now); // full ACK
- * else cc.onPartialAck(acked, flight, now);                        // retransmit next hole
- * // duplicate ACK number 3 (outside recovery, ack > recover): retransmit, then
- * cc.enterFastRecovery(flight, now);
- * // further duplicate ACKs:
- * cc.onDupAck(flight, now);
- * // RTO fired: retransmit SND.UNA, then
- * cc.onRetransmitTimeout(flight, now);
+ * cc.onAck(sample);                       // every ACK that delivered data or revealed loss
+ * cc.onCongestionEvent(pipe, now);        // loss / ECE / TLP: ssthresh set
+ * cc.setCwnd(pipe + prr.sndcnt);          // each ACK of the reduction (unless ownsRecovery)
+ * cc.onRecoveryEnd(now);                  // SND.UNA passed `recover`: cwnd = ssthresh
+ * cc.onRetransmitTimeout(flight, now);    // RTO: cwnd = 1 MSS
  * ```
  */
 export interface CongestionControl {
-  /** Algorithm name as `TCP_CONGESTION` would show it ("newreno", …). */
+  /** Algorithm name as `TCP_CONGESTION` shows it ("newreno", "cubic", "bbr"). */
   readonly name: string;
   /** Congestion window in bytes. */
   readonly cwnd: number;
-  /** Slow start threshold in bytes ({@link INFINITE_SSTHRESH} until the first loss). */
+  /** Slow start threshold in bytes ({@link INFINITE_SSTHRESH} until the first reduction). */
   readonly ssthresh: number;
   /** The send MSS (SMSS) the algorithm counts in. */
   readonly mss: number;
-  /** True while in slow start (`cwnd < ssthresh` and not in recovery). */
+  /** True while in slow start. */
   readonly inSlowStart: boolean;
   /**
-   * True from {@link CongestionControl.enterFastRecovery} until
-   * {@link CongestionControl.exitFastRecovery} or an RTO.
+   * The pacing rate the algorithm asks for (bytes/ms), or 0 to let the sender pace at its
+   * default (Linux: 2× cwnd/SRTT in slow start, 1.2× after).
    */
-  readonly inRecovery: boolean;
+  readonly pacingRate: number;
+  /** The algorithm sets cwnd itself during reductions (BBR); the sender then runs no PRR. */
+  readonly ownsRecovery: boolean;
 
   /**
    * (Re)start for a new connection: SMSS = `mss`, cwnd = initial window (RFC 6928),
-   * ssthresh = {@link INFINITE_SSTHRESH}.
+   * ssthresh = {@link INFINITE_SSTHRESH}. `srttMs` is the handshake's RTT when measured
+   * (BBR's initial pacing rate uses it).
    */
-  init(mss: number, nowMs: number): void;
+  init(mss: number, nowMs: number, srttMs?: number): void;
 
   /** The send MSS changed (PMTU discovery); cwnd stays in bytes, but at least one MSS. */
   setMss(mss: number): void;
 
   /**
-   * An ACK acknowledged `ackedBytes` of new data outside recovery. `rttSampleMs` is the RTT
-   * measured on it, or -1 (Karn's rule: none for retransmitted data without timestamps).
+   * An ACK delivered data or revealed losses. Outside a reduction (`s.inRecovery` false) the
+   * algorithm grows cwnd; within one it only learns (RTT, rate), unless it owns recovery.
    */
-  onAck(ackedBytes: number, inflightBytes: number, rttSampleMs: number, nowMs: number): void;
+  onAck(s: AckSample): void;
 
   /**
-   * Loss detected by duplicate ACKs or SACK (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4.2):
-   * reduce ssthresh and cwnd and enter recovery. `sackBased` selects RFC 6675 behaviour
-   * (cwnd = ssthresh, no dupack inflation, sending governed by `pipe`) instead of NewReno's
-   * inflate/deflate. Ignored while already in recovery.
+   * A window reduction starts (RFC 5681 §3.2 step 2, RFC 6675 §5, RFC 3168 §6.1.2, RFC 8985
+   * §7.4.2) with `inflightBytes` in flight: set ssthresh. cwnd is left to PRR (see the module
+   * doc). Called once per reduction.
    */
-  enterFastRecovery(inflightBytes: number, nowMs: number, sackBased?: boolean): void;
+  onCongestionEvent(inflightBytes: number, nowMs: number): void;
 
-  /** A further duplicate ACK during recovery (RFC 5681 §3.2 step 4). No-op outside recovery. */
-  onDupAck(inflightBytes: number, nowMs: number): void;
+  /** The sender's PRR sets cwnd during a reduction (Linux tcp_cwnd_reduction). */
+  setCwnd(bytes: number): void;
 
-  /** A partial ACK during recovery acknowledged `ackedBytes` (RFC 6582 §3.2 step 5). */
-  onPartialAck(ackedBytes: number, inflightBytes: number, nowMs: number): void;
+  /** The reduction ended (SND.UNA reached `recover`): cwnd = ssthresh (Linux's CWR end). */
+  onRecoveryEnd(nowMs: number): void;
 
-  /** A full ACK (at or past `recover`) ends recovery (RFC 6582 §3.2 step 6). */
-  exitFastRecovery(inflightBytes: number, nowMs: number): void;
-
-  /** The retransmission timer expired (RFC 5681 §3.1 eq. 4; cwnd = 1 MSS). Ends recovery. */
+  /**
+   * The retransmission timer expired (RFC 5681 §3.1 eq. 4): ssthresh from the flight (held
+   * when this data already timed out), cwnd = one MSS.
+   */
   onRetransmitTimeout(inflightBytes: number, nowMs: number): void;
 
   /**
@@ -122,10 +203,23 @@ export interface CongestionControl {
   onIdleRestart(nowMs: number): void;
 
   /**
-   * The last window reduction was spurious (D-SACK RFC 3708, Eifel RFC 3522, F-RTO RFC
-   * 5682): restore cwnd and ssthresh to at least their values before it (RFC 4015 response).
+   * The last reduction was spurious (D-SACK RFC 3708, Eifel RFC 3522): restore cwnd and
+   * ssthresh to at least their values before it (RFC 4015 response).
    *
    * @returns false when there is nothing to undo.
    */
   undoReduction(nowMs: number): boolean;
+}
+
+/** Throw for an MSS that is not a positive integer (control path only). */
+export function checkMss(mss: number): void {
+  if (!Number.isInteger(mss) || mss < 1) {
+    throw new RangeError(`congestion control: mss must be a positive integer, got ${mss}`);
+  }
+}
+
+/** RFC 5681 eq. 4 for a flight of `inflightBytes`: max(FlightSize / 2, 2*SMSS). */
+export function halfFlightSsthresh(inflightBytes: number, mss: number): number {
+  const half = inflightBytes > 0 ? Math.floor(inflightBytes / 2) : 0;
+  return half > 2 * mss ? half : 2 * mss;
 }

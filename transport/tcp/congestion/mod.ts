@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { createCongestionControl } from "./mod.ts";
- * const cc = createCongestionControl("newreno");
+ * const cc = createCongestionControl("cubic");
  * cc.init(1460, 0);
  * cc.cwnd; // 14600
  * ```
@@ -13,22 +13,46 @@
  * @module
  */
 
+import { Bbr } from "./bbr.ts";
 import type { CongestionControl } from "./congestion_control.ts";
+import { Cubic } from "./cubic.ts";
 import { NewReno } from "./new_reno.ts";
 
+export { Bbr, BBR_STATE_NAMES } from "./bbr.ts";
 export {
+  AckSample,
   type CongestionControl,
   DEFAULT_SEND_MSS,
   INFINITE_SSTHRESH,
   initialWindowBytes,
 } from "./congestion_control.ts";
+export { Cubic } from "./cubic.ts";
 export { NewReno, type NewRenoOptions } from "./new_reno.ts";
 
-/** Names accepted by {@link createCongestionControl}; "reno" is Linux's name for NewReno. */
-export const CONGESTION_CONTROL_NAMES: readonly string[] = Object.freeze(["newreno", "reno"]);
+/**
+ * Names accepted by {@link createCongestionControl}: "newreno" (also Linux's "reno"),
+ * "cubic" and "bbr".
+ */
+export const CONGESTION_CONTROL_NAMES: readonly string[] = Object.freeze([
+  "newreno",
+  "reno",
+  "cubic",
+  "bbr",
+]);
+
+/** The algorithm a stack uses unless told otherwise (as Linux: CUBIC). */
+export const DEFAULT_CONGESTION_CONTROL = "cubic";
 
 /** Names of the algorithms this build provides. */
-export type CongestionControlName = "newreno" | "reno";
+export type CongestionControlName = "newreno" | "reno" | "cubic" | "bbr";
+
+/**
+ * True when `name` (case-insensitive) names an algorithm {@link createCongestionControl}
+ * knows.
+ */
+export function isCongestionControlName(name: string): boolean {
+  return CONGESTION_CONTROL_NAMES.includes(name.toLowerCase());
+}
 
 /** Thrown by {@link createCongestionControl} for a name it does not know. */
 export class UnknownCongestionControlError extends Error {
@@ -59,6 +83,10 @@ export function createCongestionControl(name: CongestionControlName | string): C
     case "newreno":
     case "reno":
       return new NewReno();
+    case "cubic":
+      return new Cubic();
+    case "bbr":
+      return new Bbr();
     default:
       throw new UnknownCongestionControlError(name);
   }

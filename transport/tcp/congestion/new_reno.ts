@@ -1,24 +1,22 @@
 /**
  * NewReno congestion control: slow start and congestion avoidance (RFC 5681 §3.1) with
- * appropriate byte counting (RFC 3465), fast recovery with NewReno's partial-ACK handling
- * (RFC 6582 §3.2), or RFC 6675 window setting when the sender recovers with SACK.
+ * appropriate byte counting (RFC 3465), and the RFC 5681 eq. 4 reduction. The NewReno part
+ * of recovery — partial ACKs (RFC 6582 §3.2) — and the pacing of the reduction (PRR, RFC
+ * 6937, which replaces window inflation) are the sender's.
  *
  * Choices where the RFCs leave room:
- * - Slow start grows cwnd by `min(ackedBytes, L)` per ACK with L = 2*SMSS by default
+ * - Slow start grows cwnd by `min(delivered, L)` per ACK with L = 2*SMSS by default
  *   (RFC 3465 §2.2 allows L up to 2*SMSS; RFC 5681 eq. 2 is the L = 1*SMSS case, selectable
  *   with `slowStartLimitSegments: 1`). L = 2 keeps doubling per RTT with delayed ACKs, like
  *   Linux, which also caps a stretch ACK at 2 segments in slow start. After an RTO, L = 1*SMSS
  *   (one ACK then may cover many segments that left the network long ago). Slow start stops
  *   at ssthresh: cwnd never jumps past it.
- * - Congestion avoidance counts bytes (RFC 3465 §2.1): acked bytes accumulate, and each time
- *   they reach cwnd, cwnd grows by one SMSS — about SMSS*SMSS/cwnd per ACK (RFC 5681 eq. 3)
- *   without the delayed-ACK bias.
+ * - Congestion avoidance counts bytes (RFC 3465 §2.1): delivered bytes accumulate, and each
+ *   time they reach cwnd, cwnd grows by one SMSS.
  * - cwnd grows only while it limits the sender (RFC 7661's concern, Linux
  *   `tcp_is_cwnd_limited`): in slow start when at least half of cwnd was in flight, in
- *   congestion avoidance when less than one SMSS of cwnd was left unused. Turn off with
- *   `growOnlyWhenCwndLimited: false`.
- * - Leaving recovery sets cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) (RFC 6582 §3.2
- *   step 6, option 1: no burst).
+ *   congestion avoidance when less than one SMSS of cwnd was left unused — or the sender says
+ *   cwnd stopped it. Turn off with `growOnlyWhenCwndLimited: false`.
  * - A restart after idle also raises ssthresh to at least 3/4 of the old cwnd (RFC 2861 §3,
  *   as Linux does), so slow start climbs back quickly.
  *
@@ -26,8 +24,11 @@
  */
 
 import {
+  type AckSample,
+  checkMss,
   type CongestionControl,
   DEFAULT_SEND_MSS,
+  halfFlightSsthresh,
   INFINITE_SSTHRESH,
   initialWindowBytes,
 } from "./congestion_control.ts";
@@ -46,20 +47,26 @@ export interface NewRenoOptions {
  *
  * @example
  * ```ts
+ * import { AckSample } from "./congestion_control.ts";
  * import { NewReno } from "./new_reno.ts";
  * const cc = new NewReno();
  * cc.init(1000, 0);
  * cc.cwnd; // 10000: RFC 6928 initial window
- * cc.onAck(2000, 10000, 50, 10); // slow start: +2000 (L = 2 segments)
+ * const s = new AckSample();
+ * s.deliveredBytes = 2000; s.priorInflight = 10000;
+ * cc.onAck(s); // slow start: +2000 (L = 2 segments)
  * cc.cwnd; // 12000
- * cc.enterFastRecovery(12000, 20);
+ * cc.onCongestionEvent(12000, 20);
  * cc.ssthresh; // 6000 = FlightSize / 2
- * cc.cwnd; // 9000 = ssthresh + 3 * SMSS
  * ```
  */
 export class NewReno implements CongestionControl {
   /** "newreno". */
   readonly name: string = "newreno";
+  /** No pacing rate of its own: the sender's default applies. */
+  readonly pacingRate: number = 0;
+  /** PRR runs reductions. */
+  readonly ownsRecovery: boolean = false;
   readonly #ssLimitSegments: number;
   readonly #growOnlyWhenLimited: boolean;
   #mss = DEFAULT_SEND_MSS;
@@ -67,9 +74,6 @@ export class NewReno implements CongestionControl {
   #ssthresh = INFINITE_SSTHRESH;
   /** RFC 3465 §2.1 bytes_acked accumulator for congestion avoidance. */
   #bytesAcked = 0;
-  #inRecovery = false;
-  /** RFC 6675 recovery: no inflation/deflation. */
-  #sackRecovery = false;
   /** An RTO fired and no new data was acknowledged since (RFC 5681 §3.1: hold ssthresh). */
   #inTimeoutSeries = false;
   /** Slow start that follows an RTO: L = 1*SMSS. */
@@ -106,12 +110,7 @@ export class NewReno implements CongestionControl {
 
   /** True while in slow start. */
   get inSlowStart(): boolean {
-    return !this.#inRecovery && this.#cwnd < this.#ssthresh;
-  }
-
-  /** True during fast recovery. */
-  get inRecovery(): boolean {
-    return this.#inRecovery;
+    return this.#cwnd < this.#ssthresh;
   }
 
   /**
@@ -126,8 +125,6 @@ export class NewReno implements CongestionControl {
     this.#cwnd = initialWindowBytes(mss);
     this.#ssthresh = INFINITE_SSTHRESH;
     this.#bytesAcked = 0;
-    this.#inRecovery = false;
-    this.#sackRecovery = false;
     this.#inTimeoutSeries = false;
     this.#slowStartAfterRto = false;
     this.#priorCwnd = -1;
@@ -147,21 +144,23 @@ export class NewReno implements CongestionControl {
     if (this.#ssthresh < 2 * mss) this.#ssthresh = 2 * mss;
   }
 
-  /** New data acknowledged outside recovery: slow start or congestion avoidance. */
-  onAck(ackedBytes: number, inflightBytes: number, _rttSampleMs: number, _nowMs: number): void {
-    if (!(ackedBytes > 0)) return;
+  /** Data delivered: slow start or congestion avoidance (outside reductions). */
+  onAck(s: AckSample): void {
+    const delivered = s.deliveredBytes;
+    if (!(delivered > 0)) return;
     // RFC 5681 §3.1: a later timeout is no longer "the same segment" once new data is acked.
-    this.#inTimeoutSeries = false;
-    if (this.#inRecovery) return; // the sender should have called onPartialAck/exit
+    if (s.ackedBytes > 0) this.#inTimeoutSeries = false;
+    // Linux tcp_may_raise_cwnd: grow only when the cumulative ACK advanced (not on SACKs of
+    // a duplicate ACK, whose data may still be missing below them) and not in a reduction.
+    if (s.inRecovery || !(s.ackedBytes > 0)) return;
     const mss = this.#mss;
     const cwnd = this.#cwnd;
-    // What was outstanding when this ACK arrived: the caller already removed ackedBytes.
-    const flightBefore = inflightBytes + ackedBytes;
+    const flightBefore = s.priorInflight;
     if (cwnd < this.#ssthresh) {
-      if (this.#growOnlyWhenLimited && 2 * flightBefore < cwnd) return;
+      if (this.#growOnlyWhenLimited && !s.cwndLimited && 2 * flightBefore < cwnd) return;
       // RFC 3465 §2.2 / RFC 5681 eq. 2: cwnd += min(N, L).
       const limit = (this.#slowStartAfterRto ? 1 : this.#ssLimitSegments) * mss;
-      let next = cwnd + (ackedBytes < limit ? ackedBytes : limit);
+      let next = cwnd + (delivered < limit ? delivered : limit);
       if (next >= this.#ssthresh) {
         next = this.#ssthresh;
         this.#slowStartAfterRto = false;
@@ -169,75 +168,47 @@ export class NewReno implements CongestionControl {
       this.#cwnd = next;
       return;
     }
-    if (this.#growOnlyWhenLimited && flightBefore + mss <= cwnd) return;
+    if (this.#growOnlyWhenLimited && !s.cwndLimited && flightBefore + mss <= cwnd) return;
     // RFC 3465 §2.1: when bytes_acked reaches cwnd, subtract cwnd and add one SMSS.
-    this.#bytesAcked += ackedBytes;
+    this.#bytesAcked += delivered;
     if (this.#bytesAcked >= cwnd) {
       this.#bytesAcked -= cwnd;
       this.#cwnd = cwnd + mss;
     }
   }
 
-  /** Enter fast recovery: ssthresh = max(FlightSize/2, 2*SMSS) (RFC 5681 eq. 4). */
-  enterFastRecovery(inflightBytes: number, _nowMs: number, sackBased = false): void {
-    if (this.#inRecovery) return;
+  /** A reduction starts: ssthresh = max(FlightSize/2, 2*SMSS) (RFC 5681 eq. 4). */
+  onCongestionEvent(inflightBytes: number, _nowMs: number): void {
     this.#saveForUndo();
-    this.#ssthresh = this.#lossSsthresh(inflightBytes);
-    // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS, the three segments that left the
-    // network. RFC 6675 §5 step (4.2): cwnd = ssthresh; pipe accounts for them instead.
-    this.#cwnd = sackBased ? this.#ssthresh : this.#ssthresh + 3 * this.#mss;
+    this.#ssthresh = halfFlightSsthresh(inflightBytes, this.#mss);
     this.#bytesAcked = 0;
     this.#slowStartAfterRto = false;
-    this.#inRecovery = true;
-    this.#sackRecovery = sackBased;
   }
 
-  /** RFC 5681 §3.2 step 4: each further duplicate ACK inflates cwnd by one SMSS. */
-  onDupAck(_inflightBytes: number, _nowMs: number): void {
-    if (this.#inRecovery && !this.#sackRecovery) this.#cwnd += this.#mss;
+  /** PRR's cwnd during a reduction (at least one SMSS). */
+  setCwnd(bytes: number): void {
+    this.#cwnd = bytes > this.#mss ? Math.floor(bytes) : this.#mss;
   }
 
-  /**
-   * RFC 6582 §3.2 step 5: deflate cwnd by the newly acknowledged bytes, then add back one
-   * SMSS if at least one SMSS was acknowledged. cwnd never drops below one SMSS here.
-   */
-  onPartialAck(ackedBytes: number, _inflightBytes: number, _nowMs: number): void {
-    if (!(ackedBytes > 0)) return;
-    this.#inTimeoutSeries = false;
-    if (!this.#inRecovery || this.#sackRecovery) return;
-    const mss = this.#mss;
-    let next = this.#cwnd - ackedBytes;
-    if (ackedBytes >= mss) next += mss;
-    this.#cwnd = next > mss ? next : mss;
-  }
-
-  /** RFC 6582 §3.2 step 6, option 1: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). */
-  exitFastRecovery(inflightBytes: number, _nowMs: number): void {
-    if (!this.#inRecovery) return;
-    const mss = this.#mss;
-    const flight = inflightBytes > mss ? inflightBytes : mss;
-    const bound = flight + mss;
-    this.#cwnd = bound < this.#ssthresh ? bound : this.#ssthresh;
-    this.#inRecovery = false;
-    this.#sackRecovery = false;
+  /** RFC 6937 §3: the reduction ends with cwnd = ssthresh. */
+  onRecoveryEnd(_nowMs: number): void {
+    if (this.#ssthresh < INFINITE_SSTHRESH) this.#cwnd = this.#ssthresh;
     this.#bytesAcked = 0;
   }
 
   /**
    * RFC 5681 §3.1: ssthresh = max(FlightSize/2, 2*SMSS) — unless this segment already timed
    * out (no new data acknowledged since the last RTO), when ssthresh is held — and cwnd = LW =
-   * one SMSS. Ends any recovery.
+   * one SMSS.
    */
   onRetransmitTimeout(inflightBytes: number, _nowMs: number): void {
     if (!this.#inTimeoutSeries) {
       this.#saveForUndo();
-      this.#ssthresh = this.#lossSsthresh(inflightBytes);
+      this.#ssthresh = halfFlightSsthresh(inflightBytes, this.#mss);
       this.#inTimeoutSeries = true;
     }
     this.#cwnd = this.#mss;
     this.#bytesAcked = 0;
-    this.#inRecovery = false;
-    this.#sackRecovery = false;
     this.#slowStartAfterRto = true;
   }
 
@@ -261,31 +232,15 @@ export class NewReno implements CongestionControl {
     if (this.#ssthresh < this.#priorSsthresh) this.#ssthresh = this.#priorSsthresh;
     this.#priorCwnd = -1;
     this.#priorSsthresh = -1;
-    this.#inRecovery = false;
-    this.#sackRecovery = false;
     this.#inTimeoutSeries = false;
     this.#slowStartAfterRto = false;
     this.#bytesAcked = 0;
     return true;
   }
 
-  /** RFC 5681 eq. 4: max(FlightSize / 2, 2*SMSS). */
-  #lossSsthresh(inflightBytes: number): number {
-    const half = inflightBytes > 0 ? Math.floor(inflightBytes / 2) : 0;
-    const floor = 2 * this.#mss;
-    return half > floor ? half : floor;
-  }
-
   /** Remember the window before a reduction (RFC 4015: the response restores it). */
   #saveForUndo(): void {
     this.#priorCwnd = this.#cwnd;
     this.#priorSsthresh = this.#ssthresh;
-  }
-}
-
-/** Throw for an MSS that is not a positive integer (control path only). */
-function checkMss(mss: number): void {
-  if (!Number.isInteger(mss) || mss < 1) {
-    throw new RangeError(`congestion control: mss must be a positive integer, got ${mss}`);
   }
 }

@@ -1,0 +1,392 @@
+/**
+ * `deno run --allow-all bench/cc_bench.ts`: congestion control and loss recovery against the
+ * Linux kernel, in one run on one veth pair (MTU 1500, one stream):
+ *
+ * - **no loss**: kernel→kernel (a Python sender into a Python sink) and ustack→kernel
+ *   (`ustack uperf client --cc ALG` into the same sink) for each algorithm;
+ * - **with loss**: the same with nftables on the peer dropping `--loss` % (default 1 %) of
+ *   the packets that arrive from the sender (its input hook), the same rule for every sender.
+ *
+ * On veth a sender's TSO super-segment travels whole, so one drop loses all of its segments,
+ * for the kernel sender and for ustack alike. The kernel sender runs CUBIC (with RACK and
+ * SACK), chosen per socket with TCP_CONGESTION — the host's default may be another (BBR on
+ * some distributions) — and, for reference, the other kernel algorithms asked for with
+ * `--kernel-cc` (ratios are always to the first, CUBIC).
+ *
+ * Each figure is goodput (bytes the sink received over the sender's time, which runs until
+ * the last byte was acknowledged), with its ratio to kernel→kernel of the same phase, and the
+ * ratio of each algorithm to NewReno without loss.
+ *
+ * ```
+ * deno run --allow-all bench/cc_bench.ts [--seconds 20] [--loss 1] [--cc newreno,cubic,bbr]
+ *                                        [--kernel-cc cubic,bbr] [--repeat N]
+ *                                        [--driver af_packet] [--out FILE]
+ * ```
+ *
+ * `--cc default` runs ustack without a `--cc` flag (its built-in default), which is how the
+ * figures before `--cc` existed were taken.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { lastJson, mustSucceed } from "./e2e.ts";
+import { BenchLink, ustackCommand } from "./netns.ts";
+
+/** Python kernel-socket TCP sink: `PORT`; prints one JSON line with bytes and seconds. */
+const PY_SINK = `
+import json, socket, sys, time
+port = int(sys.argv[1])
+buf = bytearray(1 << 20)
+total = 0
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", port))
+ls.listen(1)
+print("ready", flush=True)
+ls.settimeout(60)
+c, _ = ls.accept()
+c.settimeout(60)
+first = time.monotonic()
+last = first
+while True:
+    n = c.recv_into(buf)
+    if n == 0:
+        break
+    total += n
+    last = time.monotonic()
+print(json.dumps({"bytes": total, "seconds": last - first}), flush=True)
+`;
+
+/**
+ * Python kernel-socket TCP sender: `HOST PORT SECONDS CC`; its time runs until the sink
+ * closed. CC is set per socket (TCP_CONGESTION), whatever the host's default.
+ */
+const PY_SENDER = `
+import json, socket, sys, time
+host, port, seconds, cc = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+s.connect((host, port))
+b = memoryview(bytes(128 * 1024))
+sent = 0
+start = time.monotonic()
+end = start + seconds
+now = start
+while now < end:
+    for _ in range(16):
+        sent += s.send(b)
+    now = time.monotonic()
+s.shutdown(socket.SHUT_WR)
+s.settimeout(60)
+s.recv(1)
+now = time.monotonic()
+cc_used = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).split(b"\\0")[0].decode()
+print(json.dumps({"bytes": sent, "seconds": now - start, "cc": cc_used}), flush=True)
+`;
+
+/** Options of a run. */
+export interface CcBenchOptions {
+  /** Kernel algorithms to measure; the first is the baseline of the ratios. */
+  kernelAlgorithms: string[];
+  /** Seconds per measurement. */
+  seconds: number;
+  /** Loss of the lossy phase, percent of the sender's packets. */
+  lossPercent: number;
+  /** Algorithms (`default` = no `--cc` flag). */
+  algorithms: string[];
+  /** The stack's driver. */
+  driver: string;
+  /** MTU of the pair. */
+  mtu: number;
+  /** JSON record path. */
+  out: string;
+  /** Runs per sender and phase (round robin); the figure is the median. */
+  repeat: number;
+}
+
+/** One measurement. */
+export interface CcFigure {
+  /** "kernel" or the algorithm. */
+  sender: string;
+  /** Loss percent of the phase. */
+  lossPercent: number;
+  /** Goodput in Gbit/s, null when it failed. */
+  gbps: number | null;
+  /** Sender and sink details. */
+  details: Record<string, unknown>;
+}
+
+const GRACE_MS = 60_000;
+
+function progress(msg: string): void {
+  console.error(`bench:cc ${msg}`);
+}
+
+/** Install (loss > 0) or remove the peer's drop rule for packets from the sender. */
+async function setLoss(link: BenchLink, percent: number): Promise<void> {
+  await link.pair.run(["nft", "delete", "table", "inet", "ccbench"]);
+  if (percent <= 0) return;
+  const perMille = Math.round(percent * 10);
+  const r = await link.pair.run(["nft", "-f", "-"], {
+    stdin: `table inet ccbench {
+  chain in { type filter hook input priority 0; ip saddr ${link.addr("stack")} ` +
+      `numgen random mod 1000 < ${perMille} counter drop; }
+}\n`,
+  });
+  if (r.code !== 0) throw new Error(`nft: ${r.stderr}`);
+}
+
+/** Packets the peer's rule dropped so far (0 without the table). */
+async function droppedPackets(link: BenchLink): Promise<number> {
+  const r = await link.pair.run(["nft", "list", "table", "inet", "ccbench"]);
+  const m = /counter packets (\d+)/.exec(r.stdout);
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** One bulk transfer into a Python sink on the peer: `send` runs on the stack end. */
+async function intoSink(
+  link: BenchLink,
+  port: number,
+  send: () => Promise<Record<string, any>>,
+): Promise<[Record<string, any>, Record<string, any>]> {
+  const sink = link.start("peer", ["python3", "-c", PY_SINK, String(port)]);
+  try {
+    await sink.waitForLine(/^ready$/);
+    const sent = await send();
+    const f = await sink.finish(GRACE_MS);
+    mustSucceed("python sink", f);
+    return [sent, lastJson(f.stdout)];
+  } finally {
+    sink.signal("SIGKILL");
+  }
+}
+
+async function kernelRun(
+  link: BenchLink,
+  o: CcBenchOptions,
+  port: number,
+  alg: string,
+): Promise<Record<string, any>> {
+  await link.setKernelAddress("stack", true);
+  try {
+    const [sent, got] = await intoSink(link, port, async () => {
+      const f = await link.run(
+        "stack",
+        ["python3", "-c", PY_SENDER, link.addr("peer"), String(port), String(o.seconds), alg],
+        o.seconds * 1000 + GRACE_MS,
+      );
+      mustSucceed("python sender", f);
+      return lastJson(f.stdout);
+    });
+    if (got.bytes !== sent.bytes) throw new Error(`sink got ${got.bytes} of ${sent.bytes}`);
+    return { gbps: (sent.bytes * 8) / sent.seconds / 1e9, sender: sent, sink: got };
+  } finally {
+    await link.setKernelAddress("stack", false);
+  }
+}
+
+async function ustackRun(
+  link: BenchLink,
+  o: CcBenchOptions,
+  port: number,
+  alg: string,
+): Promise<Record<string, any>> {
+  const cc = alg === "default" ? [] : ["--cc", alg];
+  const [j, got] = await intoSink(link, port, async () => {
+    const cmd = ustackCommand([
+      "uperf",
+      "client",
+      link.addr("peer"),
+      "-p",
+      String(port),
+      "-t",
+      String(o.seconds),
+      ...cc,
+      ...link.stackOptions("stack", o.driver),
+      "--json",
+    ]);
+    const f = await link.run("stack", cmd, o.seconds * 1000 + GRACE_MS);
+    mustSucceed("ustack uperf client", f);
+    return lastJson(f.stdout, "summary");
+  });
+  if (got.bytes !== j.bytes) throw new Error(`sink got ${got.bytes}, uperf says ${j.bytes}`);
+  return { gbps: j.gbps, client: j, sink: got };
+}
+
+/** Run every measurement; figures in order (kernel first in each phase). */
+export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
+  const link = await BenchLink.create(o.mtu);
+  const figures: CcFigure[] = [];
+  let port = 5400;
+  try {
+    await link.setKernelAddress("peer", true);
+    for (const loss of [0, o.lossPercent]) {
+      await setLoss(link, loss);
+      const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`), ...o.algorithms];
+      const runs = new Map<string, Record<string, any>[]>(senders.map((s) => [s, []]));
+      // Round robin, so that a slow stretch of the machine does not fall on one sender.
+      for (let r = 0; r < o.repeat; r++) {
+        for (const sender of senders) {
+          progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
+          const before = await droppedPackets(link);
+          try {
+            const d = sender.startsWith("kernel-")
+              ? await kernelRun(link, o, port++, sender.slice(7))
+              : await ustackRun(link, o, port++, sender);
+            d.droppedPackets = (await droppedPackets(link)) - before;
+            runs.get(sender)!.push(d);
+            progress(`  ${d.gbps.toFixed(3)} Gbit/s`);
+          } catch (e) {
+            progress(`FAILED ${sender}: ${(e as Error).message}`);
+            runs.get(sender)!.push({ gbps: null, error: String(e) });
+          }
+        }
+      }
+      for (const sender of senders) {
+        const all = runs.get(sender)!;
+        const ok = all.map((d) => d.gbps).filter((g): g is number => typeof g === "number");
+        ok.sort((a, b) => a - b);
+        const median = ok.length === 0 ? null : ok[(ok.length - 1) >> 1];
+        const details = all.length === 1 ? all[0] : { runs: all, gbpsAll: ok };
+        if (all.length > 1) {
+          details.droppedPackets = all.reduce((n, d) => n + (d.droppedPackets ?? 0), 0);
+        }
+        figures.push({ sender, lossPercent: loss, gbps: median, details });
+      }
+    }
+    await setLoss(link, 0);
+  } finally {
+    await link.destroy();
+  }
+  return figures;
+}
+
+/**
+ * The table: Gbit/s, ratio to the first kernel algorithm (CUBIC) in the same phase, ratio to
+ * NewReno without loss.
+ */
+export function formatCcTable(figures: CcFigure[]): string {
+  const lines: string[] = [];
+  const kernelBase = figures.find((f) => f.sender.startsWith("kernel-"))?.sender ?? "";
+  const base = (loss: number) =>
+    figures.find((f) => f.sender === kernelBase && f.lossPercent === loss);
+  const reno = figures.find((f) => f.lossPercent === 0 && f.sender === "newreno");
+  for (const f of figures) {
+    const k = base(f.lossPercent)?.gbps ?? null;
+    const g = f.gbps;
+    let text = `loss ${String(f.lossPercent).padStart(3)} %  ${f.sender.padEnd(13)} ` +
+      `${g === null ? "failed" : g.toFixed(3).padStart(7)} Gbit/s`;
+    if (f.sender !== kernelBase && g !== null && k !== null && k > 0) {
+      text += `  ${(g / k).toFixed(2)}× ${kernelBase}`;
+    }
+    if (
+      f.lossPercent === 0 && !f.sender.startsWith("kernel-") && g !== null && reno?.gbps
+    ) text += `  ${(g / reno.gbps).toFixed(2)}× newreno`;
+    const dropped = f.details.droppedPackets;
+    if (typeof dropped === "number" && f.lossPercent > 0) text += `  (${dropped} dropped)`;
+    lines.push(text);
+  }
+  return lines.join("\n");
+}
+
+const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
+  --seconds N     seconds per measurement (20)
+  --loss P        loss of the lossy phase, percent of the sender's packets (1)
+  --cc LIST       algorithms, comma-separated (newreno,cubic,bbr; "default": no --cc flag)
+  --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
+  --driver NAME   the stack's driver (af_packet)
+  --mtu N         MTU (1500)
+  --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
+  --out FILE      JSON record (bench/results/cc-<date>.json)`;
+
+/** Parse the command line; null for --help. */
+export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptions | null {
+  const { values } = parseArgs({
+    args,
+    options: {
+      seconds: { type: "string" },
+      loss: { type: "string" },
+      cc: { type: "string" },
+      "kernel-cc": { type: "string" },
+      driver: { type: "string" },
+      mtu: { type: "string" },
+      repeat: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) return null;
+  const seconds = Number(values.seconds ?? 20);
+  const loss = Number(values.loss ?? 1);
+  const mtu = Number(values.mtu ?? 1500);
+  if (!(seconds > 0 && seconds <= 600)) throw new Error(`--seconds: 0 < N <= 600`);
+  if (!(loss > 0 && loss < 100)) throw new Error(`--loss: 0 < P < 100`);
+  if (!(Number.isInteger(mtu) && mtu >= 1280)) throw new Error(`--mtu: an integer >= 1280`);
+  const repeat = Number(values.repeat ?? 1);
+  if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) {
+    throw new Error(`--repeat: an integer 1..20`);
+  }
+  const date = now.toISOString().slice(0, 10);
+  return {
+    seconds,
+    lossPercent: loss,
+    algorithms: (values.cc ?? "newreno,cubic,bbr").split(",").filter((s) => s !== ""),
+    kernelAlgorithms: (values["kernel-cc"] ?? "cubic,bbr").split(",").filter((s) => s !== ""),
+    driver: values.driver ?? "af_packet",
+    mtu,
+    repeat,
+    out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
+  };
+}
+
+/** Run the benchmark; resolves to the exit status. */
+export async function main(args: string[]): Promise<number> {
+  let o: CcBenchOptions | null;
+  try {
+    o = parseCcBenchArgs(args);
+  } catch (e) {
+    console.error(`bench:cc: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (o === null) {
+    console.log(USAGE);
+    return 0;
+  }
+  const missing = missingRequirements(["ss", "python3", "nft"]);
+  if (missing.length > 0) {
+    console.error(`bench:cc: cannot run: missing ${missing.join(", ")}`);
+    return 1;
+  }
+  const startedAt = new Date();
+  const figures = await runCcBench(o);
+  console.log(
+    `ustack bench:cc — MTU ${o.mtu}, one stream, ${o.seconds} s each, driver ${o.driver}; ` +
+      `loss: nftables on the peer drops ${o.lossPercent} % of the sender's packets; ` +
+      `ratios to kernel ${o.kernelAlgorithms[0]}`,
+  );
+  console.log(formatCcTable(figures));
+  const dir = o.out.slice(0, o.out.lastIndexOf("/"));
+  if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    o.out,
+    JSON.stringify(
+      {
+        benchmark: "ustack bench:cc",
+        date: startedAt.toISOString(),
+        host: { kernel: Deno.osRelease(), cpus: navigator.hardwareConcurrency },
+        options: o,
+        figures,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`wrote ${o.out}`);
+  return figures.some((f) => f.gbps === null) ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,162 @@
+// Loss recovery on the simulated wire: a burst of losses repaired with SACK in about a round
+// trip, a lost retransmission found by RACK, a tail loss repaired by a probe before the RTO,
+// and a spurious fast retransmit undone by D-SACK.
+
+import assert from "node:assert/strict";
+import { SIM_DROP } from "../../link/sim_wire.ts";
+import {
+  BulkFlow,
+  connectPair,
+  makeSimNet,
+  type SimNetOptions,
+  tcpOfFrame,
+} from "../harness/sim_net.ts";
+import { CA_OPEN, CA_RECOVERY } from "../../transport/tcp/recovery.ts";
+import { seqDiff } from "../../transport/tcp/seq.ts";
+
+/** 50 Mbit/s, 20 ms RTT, a queue of 2 BDPs: room for a window of a few hundred segments. */
+function path(extra: SimNetOptions = {}): SimNetOptions {
+  return {
+    wire: { delayMs: 10, rateBitsPerSec: 50e6, bottleneckQueueFrames: 200, queueFrames: 4096 },
+    ...extra,
+  };
+}
+
+Deno.test("tcp recovery: a burst of 20 lost segments is repaired in about one round trip, no RTO", () => {
+  // No bottleneck: the only losses are the burst (the window is the receiver's).
+  const net = makeSimNet({ wire: { delayMs: 10, queueFrames: 8192 } });
+  const { c, s } = connectPair(net);
+  const flow = new BulkFlow(c, s, 6_000_000);
+  const stats = net.a.stats.tcp;
+  // Once slow start is over and the flow is steady, drop 20 consecutive data segments.
+  let armed = false;
+  let dropped = 0;
+  let firstLost = -1;
+  let before = { recoveries: 0, retrans: 0, timeouts: 0 };
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || !armed || dropped >= 20) return 0;
+    if (dropped === 0) firstLost = t.seq;
+    dropped++;
+    return SIM_DROP;
+  });
+  let detectedAt = -1;
+  let retransmittedAt = -1;
+  let repairedAt = -1;
+  assert.ok(net.run(() => {
+    const done = flow.step();
+    const now = net.clock.nowMs();
+    const snd = c.snd;
+    if (!armed && flow.read > 2_000_000 && snd.rec.state === CA_OPEN && snd.pipe > 50 * snd.mss) {
+      armed = true;
+      before = {
+        recoveries: stats.TCPSackRecovery,
+        retrans: stats.RetransSegs,
+        timeouts: stats.TCPTimeouts,
+      };
+    }
+    if (dropped === 20 && detectedAt < 0 && snd.rec.state === CA_RECOVERY) detectedAt = now;
+    if (detectedAt >= 0 && retransmittedAt < 0 && stats.RetransSegs - before.retrans >= 20) {
+      retransmittedAt = now;
+    }
+    if (
+      detectedAt >= 0 && repairedAt < 0 && seqDiff(snd.sndUna, firstLost) >= 20 * snd.mss
+    ) repairedAt = now;
+    return done;
+  }, 60_000));
+  const rtt = 20;
+  assert.equal(dropped, 20);
+  assert.equal(stats.TCPTimeouts - before.timeouts, 0, "no RTO");
+  assert.equal(stats.TCPSackRecovery - before.recoveries, 1, "one recovery");
+  assert.equal(stats.RetransSegs - before.retrans, 20, "each lost segment resent once");
+  // All 20 resent within a round trip of the loss being detected; the hole closed a round
+  // trip after that (plus queueing at the bottleneck).
+  assert.ok(retransmittedAt - detectedAt <= rtt, `resent in ${retransmittedAt - detectedAt} ms`);
+  assert.ok(repairedAt - detectedAt <= 2.5 * rtt, `repaired in ${repairedAt - detectedAt} ms`);
+});
+
+Deno.test("tcp recovery: RACK finds a lost retransmission from later deliveries (no RTO)", () => {
+  const net = makeSimNet(path());
+  const { c, s } = connectPair(net);
+  const flow = new BulkFlow(c, s, 3_000_000);
+  // Lose one segment twice: the original and its first retransmission.
+  let victim = -1;
+  let drops = 0;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || drops >= 2) return 0;
+    if (victim < 0 && flow.read > 500_000) victim = t.seq;
+    if (t.seq !== victim) return 0;
+    drops++;
+    return SIM_DROP;
+  });
+  assert.ok(net.run(() => flow.step(), 60_000));
+  const stats = net.a.stats.tcp;
+  assert.equal(drops, 2);
+  assert.ok(stats.TCPLostRetransmit >= 1, JSON.stringify(net.a.stats.nonZero().tcp));
+  assert.equal(stats.TCPTimeouts, 0);
+  assert.ok(c.info().lost >= 2);
+});
+
+Deno.test("tcp recovery: a lost tail is repaired by a loss probe well before the RTO", () => {
+  const net = makeSimNet(path());
+  const { c, s } = connectPair(net);
+  // Warm up (an RTT estimate), then a short message whose last two segments are lost.
+  const warm = new BulkFlow(c, s, 100_000);
+  assert.ok(net.run(() => warm.step(), 10_000));
+  net.advance(100);
+  let tail = 2;
+  const msgEnd = c.snd.sndMax + 10 * c.snd.mss;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || tail === 0) return 0;
+    if (seqDiff(t.seq + t.dataLen, msgEnd) > -2 * c.snd.mss) {
+      tail--;
+      return SIM_DROP;
+    }
+    return 0;
+  });
+  const msg = new Uint8Array(10 * c.snd.mss).fill(3);
+  const start = net.clock.nowMs();
+  assert.equal(c.write(msg, 0, msg.length), msg.length);
+  let got = 0;
+  const buf = new Uint8Array(65536);
+  assert.ok(net.run(() => {
+    for (let n; (n = s.read(buf, 0, buf.length)) > 0;) got += n;
+    return got === msg.length;
+  }, 5000));
+  const took = net.clock.nowMs() - start;
+  const stats = net.a.stats.tcp;
+  assert.equal(tail, 0);
+  assert.ok(stats.TCPLossProbes >= 1);
+  assert.equal(stats.TCPTimeouts, 0);
+  assert.ok(took < c.snd.rtt.rtoMs, `${took} ms (RTO ${c.snd.rtt.rtoMs} ms)`);
+});
+
+Deno.test("tcp recovery: D-SACK undoes a spurious fast retransmit (RFC 3708)", () => {
+  // Without timestamps, so that D-SACK (not Eifel) is what detects it.
+  const net = makeSimNet(path({ tcp: { timestamps: false } }));
+  const { c, s } = connectPair(net);
+  const flow = new BulkFlow(c, s, 3_000_000);
+  // Hold one segment back 8 ms: later ones overtake it, it is deemed lost and resent, then
+  // it arrives after all, and the resent copy is a duplicate the receiver reports.
+  let held = false;
+  let cwndBefore = 0;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || held || flow.read < 1_000_000) return 0;
+    held = true;
+    cwndBefore = c.snd.cc.cwnd;
+    return 8;
+  });
+  assert.ok(net.run(() => flow.step(), 60_000));
+  const a = net.a.stats.tcp;
+  const b = net.b.stats.tcp;
+  assert.ok(held);
+  assert.ok(a.TCPSackRecovery >= 1 && a.RetransSegs >= 1, "the fast retransmit happened");
+  assert.ok(b.TCPDSACKOldSent >= 1, "the receiver reported the duplicate");
+  assert.ok(a.TCPDSACKRecv >= 1);
+  assert.equal(a.TCPDSACKUndo, 1, "and the sender undid the reduction");
+  assert.ok(c.snd.rack.reorderingSeen);
+  assert.ok(c.snd.cc.ssthresh >= Math.floor(cwndBefore * 0.7), "ssthresh restored");
+});

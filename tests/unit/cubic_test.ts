@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { AckSample } from "../../transport/tcp/congestion/congestion_control.ts";
+import { Cubic, CUBIC_BETA, CUBIC_C } from "../../transport/tcp/congestion/cubic.ts";
+import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
+
+const MSS = 1000;
+
+/** A cwnd-limited ACK at `now` delivering `delivered` bytes, with `rtt` and `minRtt`. */
+function sample(now: number, delivered: number, rtt = 100, minRtt = 100): AckSample {
+  const s = new AckSample();
+  s.nowMs = now;
+  s.deliveredBytes = delivered;
+  s.ackedBytes = delivered;
+  s.rttMs = rtt;
+  s.minRttMs = minRtt;
+  s.srttMs = rtt;
+  s.cwndLimited = true;
+  return s;
+}
+
+Deno.test("cubic: a reduction sets ssthresh = β·cwnd and W_max; the window then follows W(t) (RFC 9438 §4.2)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(100 * MSS); // 100 segments
+  cc.onCongestionEvent(100 * MSS, 0);
+  assert.equal(cc.ssthresh, 70 * MSS);
+  assert.equal(cc.wMaxSegments, 100);
+  cc.onRecoveryEnd(0);
+  assert.equal(cc.cwnd, 70 * MSS);
+  // The epoch starts at the first ACK in congestion avoidance.
+  const rtt = 100;
+  const k = Math.cbrt((100 - 70) / CUBIC_C);
+  let t = 1000;
+  const t0 = t;
+  let worst = 0;
+  // ACK clock: every RTT, one ACK per segment of cwnd.
+  while (t - t0 < 2 * k * 1000) {
+    const segs = Math.floor(cc.cwnd / MSS);
+    for (let i = 0; i < segs; i++) cc.onAck(sample(t + (i * rtt) / segs, MSS, rtt));
+    t += rtt;
+    const elapsed = (t - t0) / 1000;
+    const expect = CUBIC_C * (elapsed - k) ** 3 + 100;
+    const err = Math.abs(cc.cwnd / MSS - expect) / expect;
+    if (err > worst) worst = err;
+  }
+  assert.ok(Math.abs(cc.kSeconds - k) < 1e-9, `K ${cc.kSeconds} vs ${k}`);
+  assert.ok(worst < 0.1, `cwnd strayed ${(worst * 100).toFixed(1)} % from W(t)`);
+  // Past K the window probes beyond W_max.
+  assert.ok(cc.cwnd > 100 * MSS);
+});
+
+Deno.test("cubic: fast convergence lowers W_max below a window that had not recovered (§4.7)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(100 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0);
+  cc.setCwnd(80 * MSS); // the next loss comes before the window reached W_max again
+  cc.onCongestionEvent(0, 1);
+  assert.ok(Math.abs(cc.wMaxSegments - (80 * (1 + CUBIC_BETA)) / 2) < 1e-9);
+  assert.equal(cc.ssthresh, 56 * MSS);
+});
+
+Deno.test("cubic: the Reno-friendly region takes over on short RTTs (§4.3)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(20 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 14 segments, W_max 20
+  // 1 ms RTT: in 200 ms the cubic curve barely moves, Reno's estimate grows ~0.53/RTT.
+  let t = 0;
+  for (let r = 0; r < 200; r++) {
+    const segs = Math.floor(cc.cwnd / MSS);
+    for (let i = 0; i < segs; i++) cc.onAck(sample(t, MSS, 1, 1));
+    t += 1;
+  }
+  const cubicOnly = CUBIC_C * (0.2 - cc.kSeconds) ** 3 + 20;
+  assert.ok(cc.cwnd / MSS > cubicOnly + 20, `cwnd ${cc.cwnd / MSS} vs cubic ${cubicOnly}`);
+});
+
+Deno.test("cubic: RTO once per series, cwnd 1 SMSS; undo restores; idle restart", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  assert.equal(cc.undoReduction(0), false);
+  cc.setCwnd(50 * MSS);
+  cc.onRetransmitTimeout(0, 0);
+  assert.deepEqual([cc.cwnd, cc.ssthresh], [MSS, 35 * MSS]);
+  cc.onRetransmitTimeout(0, 1);
+  assert.equal(cc.ssthresh, 35 * MSS); // held
+  assert.ok(cc.undoReduction(2));
+  assert.equal(cc.cwnd, 50 * MSS);
+  cc.onIdleRestart(3);
+  assert.equal(cc.cwnd, 10 * MSS);
+  assert.ok(cc.ssthresh >= 37 * MSS);
+  // Not cwnd-limited: no growth.
+  const s = sample(5, MSS);
+  s.cwndLimited = false;
+  s.priorInflight = 0;
+  cc.onAck(s);
+  assert.equal(cc.cwnd, 10 * MSS);
+});
+
+Deno.test("cubic slow start adds what each ACK delivered, a quarter of it in HyStart++'s CSS", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.onAck(sample(1, 4000));
+  assert.equal(cc.cwnd, 14000);
+  cc.hystart.inCss = true;
+  cc.onAck(sample(2, 4000));
+  assert.equal(cc.cwnd, 15000);
+});
+
+Deno.test("HyStart++: an RTT rise of RttThresh enters CSS; CSS rounds end slow start (RFC 9406)", () => {
+  const h = new HyStartPP();
+  h.reset(0);
+  let delivered = 0;
+  // Rounds of 8 RTT samples; the threshold is the last round's minimum / 8, within [4, 16].
+  const round = (rtt: number, n = 8) => {
+    const start = delivered;
+    for (let i = 0; i < n; i++) {
+      const s = new AckSample();
+      s.priorDelivered = start + (i === 0 ? 0 : -1);
+      delivered += 1000;
+      s.delivered = delivered;
+      s.rttMs = rtt;
+      h.onAck(s);
+    }
+  };
+  round(100);
+  round(100);
+  assert.ok(!h.inCss);
+  round(110); // +10 ms < 100/8 = 12.5 ms: keeps slow start
+  assert.ok(!h.inCss);
+  round(125); // +15 ms ≥ 110/8 = 13.75 ms
+  assert.ok(h.inCss, "an RTT rise above the threshold enters CSS");
+  assert.equal(h.growth(4000), 1000);
+  round(100); // the RTT fell below the CSS baseline: back to slow start
+  assert.ok(!h.inCss);
+  round(100);
+  round(120);
+  assert.ok(h.inCss);
+  for (let r = 0; r < 5; r++) round(120);
+  assert.ok(h.leaveSlowStart, "after 5 CSS rounds slow start ends");
+  assert.equal(h.exits, 2);
+});

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
+import { RackTlp, TLP_LOSS, TLP_NONE } from "../../transport/tcp/rack.ts";
+import { SB_LOST, Scoreboard } from "../../transport/tcp/scoreboard.ts";
+
+const MSS = 1000;
+
+/** Ten segments sent 1 ms apart from t = 0: [1000 + 1000i, 2000 + 1000i). */
+function setup(): { sb: Scoreboard; rack: RackTlp } {
+  const sb = new Scoreboard(new DeliveryRate());
+  sb.reset(1000);
+  for (let i = 0; i < 10; i++) sb.onSend(1000 + 1000 * i, 2000 + 1000 * i, i, 0);
+  const rack = new RackTlp();
+  rack.reset();
+  return { sb, rack };
+}
+
+Deno.test("RACK: a segment sent before a delivered one is lost once RTT + reo_wnd passed", () => {
+  const { sb, rack } = setup();
+  // At 105 the segment sent at 5 is SACKed: RACK.rtt = 100.
+  sb.beginAck(105, rack.minRttMs);
+  sb.sack(6000, 7000);
+  rack.onAck(sb, false, 1000, 11000, 105);
+  assert.equal(rack.rttMs, 100);
+  assert.equal(rack.xmitMs, 5);
+  // No reordering seen, fewer than DupThresh SACKed, not recovering: min_RTT/4 = 25 ms.
+  assert.equal(rack.reoWndMs(100, false, sb.sackedBytes, MSS), 25);
+  let wait = rack.detectLoss(sb, 105, 100, false, MSS);
+  assert.equal(rack.newlyLostBytes, 0);
+  // A segment sent at t is lost at t + 100 + 25; the timer waits for the last of those sent
+  // before the delivered one (RFC 8985 §6.2: the longest remaining): 4 + 125 − 105 = 24.
+  assert.equal(wait, 24);
+  wait = rack.detectLoss(sb, 125, 100, false, MSS);
+  assert.equal(rack.newlyLostBytes, 1000); // only the one sent at 0
+  assert.equal(sb.flags(0) & SB_LOST, SB_LOST);
+  wait = rack.detectLoss(sb, 130, 100, false, MSS);
+  assert.equal(rack.newlyLostBytes, 4000); // sent at 1..4; not 5 (SACKed) nor later ones
+  assert.equal(wait, 0);
+  assert.equal(sb.lostBytes, 5000);
+});
+
+Deno.test("RACK: with DupThresh segments SACKed (or in recovery) the window is zero", () => {
+  const { sb, rack } = setup();
+  sb.beginAck(105, 0);
+  sb.sack(7000, 10000); // three segments
+  rack.onAck(sb, false, 1000, 11000, 105);
+  assert.equal(rack.reoWndMs(100, false, sb.sackedBytes, MSS), 0);
+  // The newest SACKed was sent at 8 (RACK.rtt 97): everything unSACKed sent before it is
+  // lost at once — the segments sent at 0..5; the one sent at 9 is after it.
+  assert.equal(rack.detectLoss(sb, 105, 100, false, MSS), 0);
+  assert.equal(rack.newlyLostBytes, 6000);
+  // In recovery too, without reordering seen.
+  assert.equal(rack.reoWndMs(100, true, 0, MSS), 0);
+});
+
+Deno.test("RACK detects a lost retransmission from a later delivery (RFC 8985 §6)", () => {
+  const { sb, rack } = setup();
+  sb.beginAck(105, 0);
+  sb.sack(4000, 11000);
+  rack.onAck(sb, false, 1000, 11000, 105);
+  rack.detectLoss(sb, 105, 100, true, MSS);
+  assert.equal(sb.lostBytes, 3000);
+  // Retransmit the three at 106, 107, 108; the last is delivered at 208, the others are not.
+  for (let k = 0; k < 3; k++) sb.onRetransmit(sb.nextLost(), 1000, 106 + k);
+  sb.beginAck(208, rack.minRttMs);
+  sb.sack(3000, 4000);
+  rack.onAck(sb, false, 1000, 11000, 208);
+  assert.equal(rack.xmitMs, 108);
+  rack.detectLoss(sb, 210, 100, true, MSS);
+  assert.equal(rack.newlyLostBytes, 2000);
+  assert.equal(sb.lostRetransmits, 2);
+});
+
+Deno.test("RACK: D-SACK widens the reordering window per round; 16 recoveries shrink it back", () => {
+  const { sb, rack } = setup();
+  sb.beginAck(105, 0);
+  sb.sack(6000, 7000);
+  rack.onAck(sb, false, 1000, 11000, 105);
+  assert.equal(rack.reoWndMult, 1);
+  rack.onAck(sb, true, 1000, 11000, 106); // a D-SACK: step 2, reordering seen
+  assert.equal(rack.reoWndMult, 2);
+  assert.ok(rack.reorderingSeen);
+  assert.equal(rack.reoWndMs(100, true, 5000, MSS), 50); // 2 × 100/4, even in recovery
+  rack.onAck(sb, true, 2000, 11000, 107); // same round (SND.UNA before 11000): no step
+  assert.equal(rack.reoWndMult, 2);
+  rack.onAck(sb, true, 11000, 12000, 108); // the round ended: a new D-SACK steps again
+  assert.equal(rack.reoWndMult, 3);
+  assert.equal(rack.reoWndMs(40, false, 0, MSS), 40); // capped at SRTT
+  for (let i = 0; i < 15; i++) rack.onRecoveryEnd();
+  assert.equal(rack.reoWndMult, 3);
+  rack.onRecoveryEnd();
+  assert.equal(rack.reoWndMult, 1);
+});
+
+Deno.test("TLP: PTO is 2·SRTT (+ delayed-ACK allowance for one segment), capped by the RTO", () => {
+  const rack = new RackTlp();
+  assert.equal(rack.ptoMs(true, 10, 5000, MSS, 1000), 22);
+  assert.equal(rack.ptoMs(true, 10, 1000, MSS, 1000), 220);
+  assert.equal(rack.ptoMs(true, 10, 1000, MSS, 150), 150);
+  assert.equal(rack.ptoMs(false, 0, 5000, MSS, 3000), 1000);
+});
+
+Deno.test("TLP episode: a retransmitted probe ACKed beyond it without D-SACK means a loss", () => {
+  const rack = new RackTlp();
+  rack.probeSent(5000, true);
+  assert.equal(rack.tlpAck(4000, -1, true), TLP_NONE); // not yet
+  assert.ok(rack.tlpActive);
+  assert.equal(rack.tlpAck(5000, -1, true), TLP_NONE); // exactly at it: wait for more
+  assert.equal(rack.tlpAck(6000, -1, true), TLP_LOSS);
+  assert.ok(!rack.tlpActive);
+  rack.probeSent(5000, true);
+  assert.equal(rack.tlpAck(5000, 5000, false), TLP_NONE); // D-SACK: the probe was a duplicate
+  assert.ok(!rack.tlpActive);
+  rack.probeSent(5000, true);
+  assert.equal(rack.tlpAck(5000, -1, false), TLP_NONE); // a pure duplicate ACK: both arrived
+  assert.ok(!rack.tlpActive);
+  rack.probeSent(5000, false);
+  assert.equal(rack.tlpAck(6000, -1, true), TLP_NONE); // a new-data probe: nothing to learn
+  assert.ok(!rack.tlpActive);
+});

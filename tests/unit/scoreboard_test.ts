@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
+import {
+  isDsack,
+  SB_EVER_RETRANS,
+  SB_FIN,
+  SB_LOST,
+  SB_RETRANS,
+  SB_SACKED,
+  Scoreboard,
+} from "../../transport/tcp/scoreboard.ts";
+
+/** The records as [start, end, flags] triples. */
+function records(sb: Scoreboard): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  for (let i = 0; i < sb.count; i++) out.push([sb.start(i), sb.end(i), sb.flags(i) & 0x1f]);
+  return out;
+}
+
+/** Ten 1000-byte transmissions from 1000, sent 1 ms apart from t = 0. */
+function tenSent(max?: number): Scoreboard {
+  const sb = new Scoreboard(new DeliveryRate(), max);
+  sb.reset(1000);
+  for (let i = 0; i < 10; i++) assert.ok(sb.onSend(1000 + 1000 * i, 2000 + 1000 * i, i, 0));
+  return sb;
+}
+
+Deno.test("scoreboard: SACK blocks split records; pipe = out − sacked − lost + retransmitted", () => {
+  const sb = tenSent();
+  assert.equal(sb.count, 10);
+  assert.equal(sb.pipe(10000), 10000);
+  sb.beginAck(20, 0);
+  sb.sack(3500, 6000); // half of one record and two whole ones
+  assert.deepEqual(records(sb).slice(2, 6), [
+    [3000, 3500, 0],
+    [3500, 6000, SB_SACKED], // merged: one record per SACKed run
+    [6000, 7000, 0],
+    [7000, 8000, 0],
+  ]);
+  assert.equal(sb.sackedBytes, 2500);
+  assert.equal(sb.ackSacked, 2500);
+  assert.equal(sb.ackDelivered, 2500);
+  assert.equal(sb.fack, 6000);
+  assert.equal(sb.highSacked, 6000);
+  assert.equal(sb.pipe(10000), 7500);
+  // The same block again changes nothing.
+  sb.beginAck(21, 0);
+  sb.sack(3500, 6000);
+  assert.equal(sb.ackSacked, 0);
+  // Loss and retransmission.
+  sb.markLost(0);
+  assert.equal(sb.lostBytes, 1000);
+  assert.equal(sb.pipe(10000), 6500);
+  assert.equal(sb.nextLost(), 0);
+  assert.equal(sb.onRetransmit(0, 400, 30), 400); // split: the first 400 bytes
+  assert.deepEqual(records(sb).slice(0, 2), [
+    [1000, 1400, SB_LOST | SB_RETRANS | SB_EVER_RETRANS],
+    [1400, 2000, SB_LOST],
+  ]);
+  assert.equal(sb.retransBytes, 400);
+  assert.equal(sb.pipe(10000), 6900);
+  assert.equal(sb.nextLost(), 1);
+});
+
+Deno.test("scoreboard: the cumulative ACK removes and cuts records, gathering RTT and RACK facts", () => {
+  const sb = tenSent();
+  sb.beginAck(50, 0);
+  sb.ackTo(3500); // two records and half of the third
+  assert.equal(sb.count, 8);
+  assert.deepEqual(records(sb)[0], [3500, 4000, 0]);
+  assert.equal(sb.ackDelivered, 2500);
+  assert.equal(sb.ackRttOldestMs, 50); // sent at 0
+  assert.equal(sb.ackRttNewestMs, 48); // sent at 2
+  assert.ok(sb.ackRackValid);
+  assert.equal(sb.ackRackXmitMs, 2);
+  assert.equal(sb.ackRackEndSeq, 4000);
+  assert.equal(sb.pipe(7500), 7500);
+  // A retransmitted record gives no RTT (Karn) and, delivered too soon, no RACK update.
+  sb.markLost(0);
+  sb.onRetransmit(0, 500, 60);
+  sb.beginAck(61, 20);
+  sb.ackTo(4000);
+  assert.equal(sb.ackRttOldestMs, -1);
+  assert.ok(!sb.ackRackValid);
+  assert.equal(sb.ackRetransDelivered, 500);
+  assert.deepEqual([sb.lostBytes, sb.retransBytes], [0, 0]);
+  sb.ackTo(20000);
+  assert.equal(sb.count, 0);
+});
+
+Deno.test("scoreboard: delivery below what was already delivered is reordering (RFC 8985 §6.2)", () => {
+  const sb = tenSent();
+  sb.beginAck(20, 0);
+  sb.sack(5000, 6000);
+  assert.ok(!sb.ackReordered);
+  sb.beginAck(21, 0);
+  sb.sack(3000, 4000); // never retransmitted, below fack 6000
+  assert.ok(sb.ackReordered);
+  sb.beginAck(22, 0);
+  sb.markLost(0);
+  sb.onRetransmit(0, 1000, 22);
+  sb.beginAck(40, 0);
+  sb.ackTo(2000); // the retransmission: not reordering
+  assert.ok(!sb.ackReordered);
+});
+
+Deno.test("scoreboard: markAllLost after an RTO; reneging clears SACKs; unmarkLost", () => {
+  const sb = tenSent();
+  sb.beginAck(20, 0);
+  sb.sack(4000, 6000);
+  sb.markLost(0);
+  sb.onRetransmit(0, 1000, 21);
+  sb.markAllLost();
+  assert.equal(sb.sackedBytes, 2000);
+  assert.equal(sb.lostBytes, 8000);
+  assert.equal(sb.retransBytes, 0);
+  assert.equal(sb.lostRetransmits, 1); // the retransmission was lost again
+  sb.unmarkLost();
+  assert.equal(sb.lostBytes, 0);
+  // Reneging: the oldest record is SACKed, so the receiver dropped what it SACKed.
+  const r = tenSent();
+  r.beginAck(20, 0);
+  r.sack(1000, 3000);
+  r.markAllLost();
+  assert.equal(r.sackedBytes, 0);
+  assert.equal(r.lostBytes, 10000);
+});
+
+Deno.test("scoreboard: bounded — a full board refuses transmissions and splits, counting them", () => {
+  const sb = tenSent(16);
+  for (let i = 10; i < 16; i++) assert.ok(sb.onSend(1000 + 1000 * i, 2000 + 1000 * i, i, 0));
+  assert.equal(sb.capacity, 16);
+  assert.ok(!sb.hasRoom());
+  assert.ok(!sb.onSend(17000, 18000, 20, 0));
+  assert.equal(sb.refused, 1);
+  // A block cutting a record cannot split it: only what it covers whole is marked.
+  sb.beginAck(30, 0);
+  sb.sack(2500, 5000);
+  assert.equal(sb.sackedBytes, 2000); // [3000, 5000)
+  assert.ok(sb.refused >= 2);
+  assert.ok(!sb.onSend(2000, 3000, 0, 0)); // not at the end either
+});
+
+Deno.test("scoreboard: the FIN stays with the last piece of a split record", () => {
+  const sb = new Scoreboard(new DeliveryRate());
+  sb.reset(1);
+  sb.onSend(1, 1002, 0, SB_FIN); // 1000 bytes and the FIN
+  sb.markLost(0);
+  sb.onRetransmit(0, 500, 1);
+  assert.deepEqual(records(sb), [
+    [1, 501, SB_LOST | SB_RETRANS | SB_EVER_RETRANS],
+    [501, 1002, SB_LOST | SB_FIN],
+  ]);
+});
+
+Deno.test("scoreboard: grows from a small start without losing records", () => {
+  const sb = new Scoreboard(new DeliveryRate(), 4096);
+  sb.reset(0);
+  for (let i = 0; i < 1000; i++) sb.onSend(i * 10, i * 10 + 10, i, 0);
+  assert.equal(sb.count, 1000);
+  assert.ok(sb.capacity >= 1000);
+  sb.beginAck(2000, 0);
+  sb.ackTo(5000);
+  for (let i = 1000; i < 1400; i++) sb.onSend(i * 10, i * 10 + 10, i, 0);
+  assert.equal(sb.count, 900);
+  assert.equal(sb.start(0), 5000);
+  assert.equal(sb.end(sb.count - 1), 14000);
+});
+
+Deno.test("isDsack: RFC 2883 §4 — below the cumulative ACK, or inside the second block", () => {
+  assert.ok(isDsack(new Uint32Array([500, 1000, 0, 0]), 1, 1000));
+  assert.ok(isDsack(new Uint32Array([3000, 4000, 2000, 5000]), 2, 1000));
+  assert.ok(!isDsack(new Uint32Array([3000, 4000, 5000, 6000]), 2, 1000));
+  assert.ok(!isDsack(new Uint32Array([3000, 4000]), 1, 1000));
+  assert.ok(!isDsack(new Uint32Array([4000, 3000]), 1, 5000)); // malformed
+  assert.ok(!isDsack(new Uint32Array(0), 0, 1000));
+  // Sequence space wraps.
+  assert.ok(isDsack(new Uint32Array([0xffff_ff00, 0xffff_fff0]), 1, 10));
+});

@@ -1,0 +1,306 @@
+/**
+ * CUBIC (RFC 9438): the window grows as a cubic function of the time since the last
+ * reduction, `W_cubic(t) = C·(t − K)³ + W_max` (§4.2, in segments and seconds), so it climbs
+ * fast far from the last loss point `W_max`, flattens out near it (the plateau at t = K), and
+ * probes beyond it; a reduction multiplies the window by β = 0.7 (§4.6).
+ *
+ * - Congestion avoidance (§4.4): per ACK, cwnd moves toward `target = W_cubic(t + RTT)`,
+ *   clamped to [cwnd, 1.5·cwnd], by `(target − cwnd)/cwnd` per segment delivered. RTT is the
+ *   connection's minimum RTT (Linux `delay_min`), else the smoothed one.
+ * - TCP-friendly (Reno-friendly) region (§4.3): a Reno estimate `W_est` grows by
+ *   `α·acked/cwnd` (α = 3(1 − β)/(1 + β), 1 once `W_est` reached the window before the
+ *   reduction); where `W_cubic(t) < W_est`, cwnd follows `W_est`, so CUBIC is never slower
+ *   than Reno on short-RTT paths.
+ * - Fast convergence (§4.7): a reduction below the previous `W_max` lowers `W_max` further
+ *   to `cwnd·(1 + β)/2`, releasing bandwidth to newer flows.
+ * - Slow start (§4.10) is RFC 5681's with HyStart++ (RFC 9406, `hystart.ts`); like Linux, an
+ *   ACK adds everything it delivered (no byte-counting cap), a quarter of it in CSS.
+ * - cwnd grows only while it limits the sender (§5.8).
+ *
+ * cwnd is kept in bytes (fractional inside, whole bytes outside).
+ *
+ * @module
+ */
+
+import {
+  type AckSample,
+  checkMss,
+  type CongestionControl,
+  DEFAULT_SEND_MSS,
+  INFINITE_SSTHRESH,
+  initialWindowBytes,
+} from "./congestion_control.ts";
+import { HyStartPP } from "./hystart.ts";
+
+/** §5.1 C: 0.4 (segments / s³). */
+export const CUBIC_C = 0.4;
+/** §4.6 β_cubic: the multiplicative decrease factor. */
+export const CUBIC_BETA = 0.7;
+/** §4.3 α_cubic: Reno-friendly additive increase matching Reno's average rate. */
+const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
+
+/**
+ * CUBIC ({@link CongestionControl}).
+ *
+ * @example
+ * ```ts
+ * import { Cubic } from "./cubic.ts";
+ * const cc = new Cubic();
+ * cc.init(1000, 0);
+ * cc.cwnd; // 10000
+ * cc.onCongestionEvent(100_000, 5);
+ * cc.ssthresh; // 7000 = 0.7 × cwnd
+ * cc.wMaxSegments; // 10: the window the reduction started from
+ * ```
+ */
+export class Cubic implements CongestionControl {
+  /** "cubic". */
+  readonly name: string = "cubic";
+  /** No pacing rate of its own: the sender's default applies. */
+  readonly pacingRate: number = 0;
+  /** PRR runs reductions. */
+  readonly ownsRecovery: boolean = false;
+  /** HyStart++ (slow start). */
+  /** HyStart++ state, made by the first slow-start ACK (an idle connection never has one). */
+  #hystart: HyStartPP | null = null;
+  #mss = DEFAULT_SEND_MSS;
+  #cwnd = 0;
+  #ssthresh = INFINITE_SSTHRESH;
+  /** W_max in segments. */
+  #wMax = 0;
+  /** W_max of the reduction before (fast convergence). */
+  #wLastMax = 0;
+  /** cwnd (segments) just before the last reduction: where α_cubic becomes 1. */
+  #cwndPrior = 0;
+  /** Start of the current congestion-avoidance epoch (ms); -1: none yet. */
+  #epochStartMs = -1;
+  /** K in seconds. */
+  #k = 0;
+  /** W_est in segments. */
+  #wEst = 0;
+  #inTimeoutSeries = false;
+  /** The state before the last reduction (for undo), made by the first reduction. */
+  #prior: Float64Array | null = null;
+  #hasPrior = false;
+
+  /** A CUBIC instance, initialised for {@link DEFAULT_SEND_MSS}; call `init` per connection. */
+  constructor() {
+    this.init(DEFAULT_SEND_MSS, 0);
+  }
+
+  /** Congestion window in bytes. */
+  get cwnd(): number {
+    return Math.floor(this.#cwnd);
+  }
+
+  /** Slow start threshold in bytes. */
+  get ssthresh(): number {
+    return this.#ssthresh;
+  }
+
+  /** SMSS in bytes. */
+  get mss(): number {
+    return this.#mss;
+  }
+
+  /** True while in slow start. */
+  get inSlowStart(): boolean {
+    return this.#cwnd < this.#ssthresh;
+  }
+
+  /** W_max in segments (0 before the first reduction). */
+  get wMaxSegments(): number {
+    return this.#wMax;
+  }
+
+  /** K in seconds of the current epoch. */
+  get kSeconds(): number {
+    return this.#k;
+  }
+
+  /** Start of the current congestion-avoidance epoch (ms), -1 before it begins. */
+  get epochStartMs(): number {
+    return this.#epochStartMs;
+  }
+
+  /** W_cubic(t) in segments, `t` seconds into the epoch (RFC 9438 eq. 1). */
+  cubicWindow(tSeconds: number): number {
+    const d = tSeconds - this.#k;
+    return CUBIC_C * d * d * d + this.#wMax;
+  }
+
+  /**
+   * Reset for a new connection with SMSS `mss`.
+   *
+   * @throws {RangeError} if `mss` is not a positive integer.
+   */
+  init(mss: number, _nowMs: number): void {
+    checkMss(mss);
+    this.#mss = mss;
+    this.#cwnd = initialWindowBytes(mss);
+    this.#ssthresh = INFINITE_SSTHRESH;
+    this.#wMax = 0;
+    this.#wLastMax = 0;
+    this.#cwndPrior = 0;
+    this.#epochStartMs = -1;
+    this.#k = 0;
+    this.#wEst = 0;
+    this.#inTimeoutSeries = false;
+    this.#hasPrior = false;
+    this.#hystart?.reset(0);
+  }
+
+  /** HyStart++ (RFC 9406) of this connection's slow start. */
+  get hystart(): HyStartPP {
+    return this.#hystart ??= new HyStartPP();
+  }
+
+  /** Change SMSS (cwnd keeps its bytes, at least one SMSS). */
+  setMss(mss: number): void {
+    checkMss(mss);
+    this.#mss = mss;
+    if (this.#cwnd < mss) this.#cwnd = mss;
+    if (this.#ssthresh < 2 * mss) this.#ssthresh = 2 * mss;
+    this.#epochStartMs = -1;
+  }
+
+  /** Data delivered: slow start with HyStart++, or cubic / Reno-friendly growth. */
+  onAck(s: AckSample): void {
+    if (s.ackedBytes > 0) this.#inTimeoutSeries = false;
+    if (s.inRecovery) return;
+    const delivered = s.deliveredBytes;
+    if (this.#cwnd < this.#ssthresh) {
+      const hy = this.hystart;
+      hy.onAck(s);
+      if (hy.leaveSlowStart) {
+        hy.leaveSlowStart = false;
+        this.#ssthresh = Math.floor(this.#cwnd);
+        return;
+      }
+      if (!(delivered > 0) || !(s.ackedBytes > 0) || !this.#limited(s)) return;
+      let next = this.#cwnd + hy.growth(delivered);
+      if (next > this.#ssthresh) next = this.#ssthresh;
+      this.#cwnd = next;
+      return;
+    }
+    // Linux tcp_may_raise_cwnd: only when the cumulative ACK advanced.
+    if (!(delivered > 0) || !(s.ackedBytes > 0) || !this.#limited(s)) return;
+    this.#avoid(delivered, s);
+  }
+
+  /** §4.2–4.4: congestion avoidance for `delivered` bytes. */
+  #avoid(delivered: number, s: AckSample): void {
+    const mss = this.#mss;
+    const now = s.nowMs;
+    const cwndSeg = this.#cwnd / mss;
+    if (this.#epochStartMs < 0) {
+      // §4.2: a new epoch; K from the distance to W_max.
+      this.#epochStartMs = now;
+      if (cwndSeg < this.#wMax) {
+        this.#k = Math.cbrt((this.#wMax - cwndSeg) / CUBIC_C);
+      } else {
+        this.#k = 0;
+        this.#wMax = cwndSeg;
+      }
+      this.#wEst = cwndSeg;
+    }
+    const rttMs = s.minRttMs > 0 ? s.minRttMs : s.srttMs;
+    const t = (now - this.#epochStartMs) / 1000;
+    const ackedSeg = delivered / mss;
+    // §4.3 Reno-friendly estimate.
+    const alpha = this.#wEst >= this.#cwndPrior ? 1 : CUBIC_ALPHA;
+    this.#wEst += (alpha * ackedSeg) / cwndSeg;
+    const wNow = this.cubicWindow(t);
+    if (wNow < this.#wEst) {
+      if (this.#wEst * mss > this.#cwnd) this.#cwnd = this.#wEst * mss;
+      return;
+    }
+    // §4.4: toward W_cubic(t + RTT), at most 1.5 cwnd.
+    let target = this.cubicWindow(t + rttMs / 1000);
+    if (target < cwndSeg) target = cwndSeg;
+    if (target > 1.5 * cwndSeg) target = 1.5 * cwndSeg;
+    this.#cwnd += ((target - cwndSeg) / cwndSeg) * ackedSeg * mss;
+  }
+
+  /** cwnd limited the sender (or nearly all of it was in flight). */
+  #limited(s: AckSample): boolean {
+    if (s.cwndLimited) return true;
+    return this.#cwnd < this.#ssthresh
+      ? 2 * s.priorInflight >= this.#cwnd
+      : s.priorInflight + this.#mss > this.#cwnd;
+  }
+
+  /** §4.6–4.7: W_max (with fast convergence), ssthresh = β·cwnd; the epoch ends. */
+  onCongestionEvent(_inflightBytes: number, _nowMs: number): void {
+    this.#saveForUndo();
+    this.#reduce();
+  }
+
+  #reduce(): void {
+    const mss = this.#mss;
+    const cwndSeg = this.#cwnd / mss;
+    this.#epochStartMs = -1;
+    this.#cwndPrior = cwndSeg;
+    // §4.7 fast convergence.
+    this.#wMax = cwndSeg < this.#wLastMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
+    this.#wLastMax = cwndSeg;
+    const ss = Math.floor(this.#cwnd * CUBIC_BETA);
+    this.#ssthresh = ss > 2 * mss ? ss : 2 * mss;
+  }
+
+  /** PRR's cwnd during a reduction (at least one SMSS). */
+  setCwnd(bytes: number): void {
+    this.#cwnd = bytes > this.#mss ? bytes : this.#mss;
+  }
+
+  /** The reduction ends with cwnd = ssthresh. */
+  onRecoveryEnd(_nowMs: number): void {
+    if (this.#ssthresh < INFINITE_SSTHRESH) this.#cwnd = this.#ssthresh;
+  }
+
+  /** §4.8: a timeout reduces like a loss (once per series), then cwnd = one SMSS. */
+  onRetransmitTimeout(_inflightBytes: number, _nowMs: number): void {
+    if (!this.#inTimeoutSeries) {
+      this.#saveForUndo();
+      this.#reduce();
+      this.#inTimeoutSeries = true;
+    }
+    this.#cwnd = this.#mss;
+    this.#epochStartMs = -1;
+    this.#hystart?.reset(0);
+  }
+
+  /** RFC 5681 §4.1 restart window; the epoch starts over (RFC 9438 §5.8). */
+  onIdleRestart(_nowMs: number): void {
+    const three = Math.floor((3 * this.#cwnd) / 4);
+    if (this.#ssthresh < three) this.#ssthresh = three;
+    const iw = initialWindowBytes(this.#mss);
+    if (this.#cwnd > iw) this.#cwnd = iw;
+    this.#epochStartMs = -1;
+  }
+
+  /** Restore the window and the cubic state from before the last reduction. */
+  undoReduction(_nowMs: number): boolean {
+    if (!this.#hasPrior) return false;
+    const p = this.#prior!;
+    if (this.#cwnd < p[0]) this.#cwnd = p[0];
+    if (this.#ssthresh < p[1]) this.#ssthresh = p[1];
+    this.#wMax = p[2];
+    this.#wLastMax = p[3];
+    this.#cwndPrior = p[4];
+    this.#epochStartMs = -1;
+    this.#hasPrior = false;
+    this.#inTimeoutSeries = false;
+    return true;
+  }
+
+  #saveForUndo(): void {
+    const p = this.#prior ??= new Float64Array(5);
+    p[0] = this.#cwnd;
+    p[1] = this.#ssthresh;
+    p[2] = this.#wMax;
+    p[3] = this.#wLastMax;
+    p[4] = this.#cwndPrior;
+    this.#hasPrior = true;
+  }
+}

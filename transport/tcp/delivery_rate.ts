@@ -1,0 +1,146 @@
+/**
+ * Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation-02): how fast the
+ * network delivered our data, sampled on every ACK that delivers something, as BBR needs and
+ * TCP_INFO reports.
+ *
+ * Each transmission takes a snapshot of the connection's delivery state ({@link
+ * DeliveryRate.delivered}, its time, the send time of the first packet of the current flight
+ * and whether the sender was application-limited). When an ACK (cumulative or SACK) delivers
+ * a transmission, the snapshot of the most recently sent one of the transmissions it
+ * delivers becomes the sample's start: the sample is the data delivered since then over the
+ * longer of the send interval and the ACK interval (§3.3 — the longer one, so that ACK
+ * compression cannot inflate the rate).
+ *
+ * Times are in ms (fractional), sizes in bytes, rates in bytes per ms. Nothing is allocated:
+ * the sample is this object's fields, rewritten by every ACK.
+ *
+ * @module
+ */
+
+/**
+ * The connection's delivery counters and the latest rate sample.
+ *
+ * @example
+ * ```ts
+ * const r = new DeliveryRate();
+ * r.onSend(0, true); // first packet of a flight at t = 0
+ * const snap = [r.delivered, r.deliveredTimeMs, r.firstSentMs, r.appLimitedNow];
+ * r.beginAck();
+ * r.onDelivered(14480, snap[0], snap[1], snap[2], 0, false, 10);
+ * r.endAck(1);
+ * r.rateBytesPerMs; // 1448: 14480 bytes over 10 ms
+ * ```
+ */
+export class DeliveryRate {
+  /** C.delivered: bytes delivered (cumulatively ACKed or SACKed) over the connection's life. */
+  delivered = 0;
+  /** C.delivered_time: when `delivered` last grew (ms). */
+  deliveredTimeMs = 0;
+  /** C.first_sent_time: send time of the first packet of the current sampling interval. */
+  firstSentMs = 0;
+  /** C.app_limited: 0, or the `delivered` mark until which samples are application-limited. */
+  appLimitedUntil = 0;
+  /** Bytes marked lost over the connection's life (C.lost, for BBR's loss accounting). */
+  lost = 0;
+
+  // ---- the sample of the last ACK (RS.*) -----------------------------------------------
+  /** RS.prior_delivered: `delivered` when the sample's newest packet was sent; -1: none. */
+  priorDelivered = -1;
+  /** RS.prior_time: `deliveredTimeMs` then. */
+  priorTimeMs = 0;
+  /** RS.send_elapsed: time the sample's newest packet took to send since its flight began. */
+  sendElapsedMs = 0;
+  /** RS.ack_elapsed: time from `priorTimeMs` to this ACK. */
+  ackElapsedMs = 0;
+  /** RS.is_app_limited: the sample's newest packet was sent while application-limited. */
+  isAppLimited = false;
+  /** RS.delivered: bytes delivered over the sample's interval. */
+  sampleDelivered = 0;
+  /** RS.interval: the sample's interval in ms (the longer of send and ACK elapsed). */
+  intervalMs = 0;
+  /** RS.delivery_rate in bytes per ms; -1 when this ACK gives no valid sample. */
+  rateBytesPerMs = -1;
+  /** Send time of the sample's newest packet (for the caller's RTT filter). */
+  #newestSentMs = -Infinity;
+
+  /** The snapshot a transmission records is read from the fields after this call. */
+  onSend(nowMs: number, nothingInFlight: boolean): void {
+    // §3.2: a new flight starts its sampling interval now.
+    if (nothingInFlight) {
+      this.firstSentMs = nowMs;
+      this.deliveredTimeMs = nowMs;
+    }
+  }
+
+  /** True when transmissions sent now are application-limited (their snapshot flag). */
+  get appLimitedNow(): boolean {
+    return this.appLimitedUntil !== 0;
+  }
+
+  /**
+   * §3.4: the application has nothing to send while the windows would allow more: samples
+   * until what is in flight (`inflightBytes`) is delivered are application-limited.
+   */
+  markAppLimited(inflightBytes: number): void {
+    const mark = this.delivered + inflightBytes;
+    this.appLimitedUntil = mark > 0 ? mark : 1;
+  }
+
+  /** Start processing an ACK: no sample yet. */
+  beginAck(): void {
+    this.priorDelivered = -1;
+    this.rateBytesPerMs = -1;
+    this.#newestSentMs = -Infinity;
+  }
+
+  /**
+   * One transmission of `bytes` was delivered by this ACK at `nowMs`; its snapshot was
+   * (`delivered`, `deliveredTimeMs`, `firstSentMs`) and it was sent at `sentMs`
+   * (`appLimited` when sent application-limited). §3.3 "UpdateRateSample".
+   */
+  onDelivered(
+    bytes: number,
+    snapDelivered: number,
+    snapDeliveredTimeMs: number,
+    snapFirstSentMs: number,
+    sentMs: number,
+    appLimited: boolean,
+    nowMs: number,
+  ): void {
+    this.delivered += bytes;
+    this.deliveredTimeMs = nowMs;
+    // The most recently sent transmission this ACK delivers starts the sample.
+    if (
+      snapDelivered > this.priorDelivered ||
+      (snapDelivered === this.priorDelivered && sentMs > this.#newestSentMs)
+    ) {
+      this.priorDelivered = snapDelivered;
+      this.priorTimeMs = snapDeliveredTimeMs;
+      this.isAppLimited = appLimited;
+      this.sendElapsedMs = sentMs - snapFirstSentMs;
+      this.ackElapsedMs = nowMs - snapDeliveredTimeMs;
+      this.#newestSentMs = sentMs;
+      // The next sample's send interval starts at this packet's send time.
+      this.firstSentMs = sentMs;
+    }
+  }
+
+  /**
+   * Finish the ACK: compute the sample (§3.3 "GenerateRateSample"). Intervals shorter than
+   * `minRttMs` are not trusted (they would overestimate) and give no sample.
+   */
+  endAck(minRttMs: number): void {
+    // §3.4: leave the application-limited phase once its data was delivered.
+    if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) {
+      this.appLimitedUntil = 0;
+    }
+    if (this.priorDelivered < 0) return;
+    this.sampleDelivered = this.delivered - this.priorDelivered;
+    const interval = this.sendElapsedMs > this.ackElapsedMs
+      ? this.sendElapsedMs
+      : this.ackElapsedMs;
+    this.intervalMs = interval;
+    if (!(interval > 0) || interval < minRttMs) return;
+    this.rateBytesPerMs = this.sampleDelivered / interval;
+  }
+}

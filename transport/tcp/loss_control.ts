@@ -1,0 +1,741 @@
+/**
+ * Loss control of one sender: everything between an ACK's arrival and the next
+ * transmission that concerns losses and the window — the scoreboard's SACK processing
+ * (RFC 2018, D-SACK RFC 2883), RTT sampling (RFC 6298, Karn), RACK-TLP (RFC 8985) or the
+ * NewReno rules without SACK (RFC 6582), the recovery states with PRR (RFC 6937) and undo
+ * (RFC 3708, Eifel RFC 3522), ECN's response (RFC 3168 §6.1.2), the congestion algorithm's
+ * ACK sample and the pacing rate — and the one timer that serves the retransmission
+ * timeout, the RACK reordering timeout, the tail loss probe and the retransmission probe
+ * (Linux's `icsk_retransmit_timer` and its modes).
+ *
+ * The sender (`sender.ts`) owns the sequence space and the send ring and moves SND.*; this
+ * object never writes them. It asks the sender to transmit through {@link LossSender}.
+ *
+ * The algorithms are in their own files (`scoreboard.ts`, `rack.ts`, `recovery.ts`,
+ * `prr.ts`, `delivery_rate.ts`, `pacing.ts`, `congestion/`); this file is the order they run
+ * in. Nothing is allocated per ACK or segment.
+ *
+ * Why this file is over 600 lines: the ACK's loss-side steps and the timer's four modes
+ * share their state (what was lost, probed, retransmitted last, the RTO deadline); split
+ * apart they would write it from two files.
+ *
+ * @module
+ */
+
+import { Timer } from "../../core/timer_wheel.ts";
+import { AckSample, type CongestionControl } from "./congestion/mod.ts";
+import type { TcpServices } from "./context.ts";
+import { DeliveryRate } from "./delivery_rate.ts";
+import { TCP_FLAG_ECE } from "./header.ts";
+import type { TcpHeaderOptions } from "./options.ts";
+import { Pacer } from "./pacing.ts";
+import { RackTlp, TLP_LOSS } from "./rack.ts";
+import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
+import type { RttEstimator } from "./rtt_estimator.ts";
+import { isDsack, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
+import { TcpState } from "./state.ts";
+
+/** Linux tcp_pacing_ss_ratio: pacing rate in slow start, % of cwnd/SRTT. */
+const PACING_SS_RATIO = 2;
+/** Linux tcp_pacing_ca_ratio: pacing rate in congestion avoidance, % of cwnd/SRTT. */
+const PACING_CA_RATIO = 1.2;
+/** Mode of the loss timer: retransmission timeout (RFC 6298). */
+const LT_RTO = 0;
+/** Mode of the loss timer: RACK reordering timeout (RFC 8985 §6.3). */
+const LT_REO = 1;
+/** Mode of the loss timer: tail loss probe (RFC 8985 §7). */
+const LT_PTO = 2;
+/** Mode of the loss timer: the newest transmission is a retransmission; probe its fate. */
+const LT_RETRANS_PROBE = 3;
+/** Consecutive retransmission probes without progress before the RTO takes over. */
+const MAX_RETRANS_PROBES = 2;
+/** Added to 2·SRTT for a retransmission probe (a hole-filling segment is ACKed at once). */
+const RETRANS_PROBE_EXTRA_MS = 2;
+
+/** What loss control needs from its connection (a part of the sender's `SenderConnection`). */
+export interface LossConnection {
+  /** The connection's state. */
+  readonly state: TcpState;
+  /** Timestamps were negotiated. */
+  readonly tsOk: boolean;
+  /** SACK was negotiated. */
+  readonly sackOk: boolean;
+  /** ECN was negotiated (RFC 3168 §6.1.1). */
+  readonly ecnOk: boolean;
+  /** TSval now (RFC 7323 §5.4). */
+  tsNow(): number;
+  /** Produce output now. */
+  flushOutput(): void;
+}
+
+/** What loss control needs from the sender that holds it; `TcpSender` implements it. */
+export interface LossSender {
+  /** SND.UNA. */
+  readonly sndUna: number;
+  /** SND.NXT. */
+  readonly sndNxt: number;
+  /** SND.MAX. */
+  readonly sndMax: number;
+  /** SND.WND (scaled). */
+  readonly sndWnd: number;
+  /** Sequence number after the last queued byte (where the FIN goes). */
+  readonly finSeq: number;
+  /** The send MSS. */
+  readonly mss: number;
+  /** The congestion control algorithm in use. */
+  readonly cc: CongestionControl;
+  /** The payload of a full segment now (the MSS less a SACK option it would carry). */
+  segMss(): number;
+  /** Send `len` bytes of new data at SND.NXT now, whatever cwnd says: false if nothing went. */
+  sendNew(len: number, nowMs: number): boolean;
+  /** Retransmit scoreboard record `i`, at most `cap` bytes: the bytes resent (0: none). */
+  retransmit(i: number, cap: number, nowMs: number): number;
+  /** The retransmission timer fired in RTO mode (the sender handles SYNs and give-up). */
+  rtoExpired(): void;
+}
+
+/**
+ * The ACK sample handed to the congestion algorithm: filled and read within one call, so one
+ * record serves every connection (not ~200 bytes each).
+ */
+const ACK_SAMPLE = new AckSample();
+
+/**
+ * The loss control of one sender, created with it.
+ *
+ * @example
+ * ```ts ignore
+ * loss.beginAck(now);
+ * if (advanced) loss.ackTo(ack);
+ * const dsack = sackOk ? loss.sack(seg.opts, ack) : -1;
+ * if (loss.onAck(seg, now, acked, dup, dsack, news)) scheduleOutput();
+ * ```
+ */
+export class LossControl {
+  /** The SACK scoreboard: every transmission in flight. */
+  readonly sb: Scoreboard;
+  /** Delivery-rate estimation. */
+  readonly rate: DeliveryRate = new DeliveryRate();
+  /** RACK-TLP loss detection. */
+  readonly rack: RackTlp = new RackTlp();
+  /** Recovery state, PRR, undo. */
+  readonly rec: LossRecovery = new LossRecovery();
+  /** Pacing. */
+  readonly pacer: Pacer = new Pacer();
+  /** RTT estimate and RTO (shared with the sender, which samples the handshake). */
+  readonly rtt: RttEstimator;
+  /** Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission probe. */
+  readonly timer: Timer;
+  /** Segments deemed lost over the connection's life. */
+  lostSegments = 0;
+  /** Output stopped on cwnd since the last ACK (RFC 7661); the sender sets it. */
+  cwndLimited = false;
+  /** The newest transmission was a retransmission; the sender sets it. */
+  lastTxRetrans = false;
+  readonly #snd: LossSender;
+  readonly #conn: LossConnection;
+  readonly #svc: TcpServices;
+
+  /** Which of the `LT_*` the timer is armed for. */
+  #timerMode = LT_RTO;
+  /** When the RTO expires (the PTO and reordering timer never go beyond it). */
+  #rtoDeadlineMs = 0;
+  /** `sb.lostRetransmits` already counted. */
+  #lostRetransCounted = 0;
+  /** Retransmission probes since SND.UNA last moved. */
+  #retransProbes = 0;
+  /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
+  #partialAck = false;
+  /** pipe when the current ACK arrived. */
+  #priorPipe = 0;
+
+  /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
+  constructor(snd: LossSender, conn: LossConnection, svc: TcpServices, rtt: RttEstimator) {
+    this.#snd = snd;
+    this.#conn = conn;
+    this.#svc = svc;
+    this.rtt = rtt;
+    this.sb = new Scoreboard(this.rate);
+    this.timer = new Timer(LossControl.#fire, this);
+  }
+
+  /** The timer's function, shared by every connection (no closure each). */
+  static #fire(l: LossControl): void {
+    l.#onLossTimer();
+  }
+
+  /** RFC 6675 pipe: bytes estimated in the network. */
+  get pipe(): number {
+    return this.sb.pipe(seqDiff(this.#snd.sndMax, this.#snd.sndUna));
+  }
+
+  /** Start over: data begins at `seq`. */
+  reset(seq: number): void {
+    this.sb.reset(seq);
+    this.rec.reset(seq);
+  }
+
+  /** The connection starts from scratch (its SYN goes out). */
+  start(seq: number): void {
+    this.reset(seq);
+    this.rack.reset();
+  }
+
+  // ---- ACK processing --------------------------------------------------------------------
+
+  /** An ACK arrives (before SND.UNA moves). */
+  beginAck(now: number): void {
+    this.#priorPipe = this.pipe;
+    this.sb.beginAck(now, this.rack.minRttMs);
+    this.rate.beginAck();
+  }
+
+  /** SND.UNA moved to `ack`: acknowledged transmissions leave the scoreboard. */
+  ackTo(ack: number): void {
+    this.sb.ackTo(ack);
+    this.#retransProbes = 0;
+  }
+
+  /**
+   * The rest of an ACK (SND.UNA and the scoreboard already moved; `acked` bytes, `dup` an
+   * RFC 5681 duplicate ACK, `dsackRight` the D-SACK's right edge or -1, `news` whether the
+   * ACK moved anything): RTT, RACK, the tail loss probe's fate, undo, the end of a
+   * reduction, loss detection and the start of recovery, ECN, congestion control, timers.
+   * Returns true when output may be due.
+   */
+  onAck(
+    seg: RxSegment,
+    now: number,
+    acked: number,
+    dup: boolean,
+    dsackRight: number,
+    news: boolean,
+  ): boolean {
+    const conn = this.#conn;
+    const snd = this.#snd;
+    const stats = this.#svc.stats;
+    const sb = this.sb;
+    const rec = this.rec;
+    const rack = this.rack;
+    const mss = snd.mss;
+    const o = seg.opts;
+    const advanced = acked > 0;
+    if (dup) rec.dupAcks++;
+    else if (advanced) rec.dupAcks = 0;
+    const renoDelivered = conn.sackOk ? 0 : this.#renoAccount(dup, acked);
+    this.rate.endAck(rack.minRttMs);
+    // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
+    let rtt = sb.ackRttOldestMs;
+    if (rtt < 0 && advanced && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
+      const r = (conn.tsNow() - o.tsEcr) >>> 0;
+      if (r < 0x7fffffff) rtt = r;
+    }
+    if (rtt >= 0) this.rtt.sample(rtt);
+    else if (advanced) this.rtt.resetBackoff();
+    rack.onAck(sb, dsackRight >= 0, snd.sndUna, snd.sndMax, now);
+    if (sb.ackReordered) stats.TCPSACKReorder++;
+    // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
+    if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
+      stats.TCPLossProbeRecovery++;
+      if (!rec.inReduction) this.#startReduction(CA_CWR, now);
+    }
+    // Spurious reductions: Eifel with timestamps (D-SACK is handled with the SACK blocks).
+    if (advanced && rec.repairing && conn.tsOk && o.hasTimestamps && rec.eifelSpurious(o.tsEcr)) {
+      if (rec.state === CA_LOSS) stats.TCPSpuriousRTOs++;
+      this.#undo(now);
+    }
+    // The end of a reduction: SND.UNA reached `recover`.
+    if (rec.inReduction && seqGe(snd.sndUna, rec.recover)) this.#endReduction(now);
+    // Loss detection: RACK with SACK, NewReno's rules without.
+    let reoWait = 0;
+    const lostBefore = sb.lostBytes;
+    if (sb.count > 0) {
+      if (conn.sackOk) {
+        if (sb.sackedBytes > 0 || rec.repairing || dup || dsackRight >= 0) {
+          reoWait = rack.detectLoss(sb, now, this.rtt.srttMs, rec.repairing, mss);
+        }
+      } else {
+        this.#renoMarkLost(dup, advanced);
+      }
+    }
+    const newlyLost = sb.lostBytes > lostBefore ? sb.lostBytes - lostBefore : 0;
+    if (newlyLost > 0) this.lostSegments += Math.ceil(newlyLost / mss);
+    this.#countLostRetransmits();
+    if (sb.lostBytes > 0 && !rec.repairing) this.#enterRecovery(now);
+    else if (rec.state === CA_OPEN && (sb.sackedBytes > 0 || rec.dupAcks > 0)) {
+      rec.state = CA_DISORDER;
+    } else if (rec.state === CA_DISORDER && sb.sackedBytes === 0 && rec.dupAcks === 0) {
+      rec.state = CA_OPEN;
+    }
+    // RFC 3168 §6.1.2: ECN-Echo reduces the window once per window of data.
+    if (conn.ecnOk && (seg.flags & TCP_FLAG_ECE) !== 0 && !rec.inReduction) {
+      stats.TCPECNCwr++;
+      this.#startReduction(CA_CWR, now);
+      rec.cwrPending = true;
+    }
+    this.#congestionControl(
+      now,
+      acked,
+      sb.ackDelivered + renoDelivered,
+      this.#priorPipe,
+      newlyLost,
+    );
+    // Timers: RFC 6298 §5.2–5.3, RACK reordering timer, TLP.
+    if (snd.sndUna === snd.sndMax) {
+      this.#svc.ctx.timers.cancel(this.timer);
+      rack.tlpActive = false;
+    } else if (advanced || reoWait > 0 || this.#timerMode !== LT_RTO || !this.timer.armed) {
+      this.#armLossTimer(now, advanced, reoWait);
+    }
+    return advanced || sb.ackDelivered > 0 || dup || newlyLost > 0;
+  }
+
+  /** Count retransmissions the scoreboard deemed lost again (TCPLostRetransmit). */
+  #countLostRetransmits(): void {
+    const n = this.sb.lostRetransmits;
+    if (n !== this.#lostRetransCounted) {
+      this.#svc.stats.TCPLostRetransmit += n - this.#lostRetransCounted;
+      this.#lostRetransCounted = n;
+    }
+  }
+
+  /**
+   * The retransmission timeout for data (RFC 6298 §5.4–5.7, RFC 5681 §3.1): the Loss state
+   * (a new undo episode unless already in it), cwnd collapses, every unSACKed segment is
+   * deemed lost, the RTO backs off. The sender then resends from SND.UNA.
+   */
+  onRto(now: number): void {
+    const snd = this.#snd;
+    const rec = this.rec;
+    const sb = this.sb;
+    if (rec.state !== CA_LOSS) {
+      if (rec.repairing) this.rack.onRecoveryEnd();
+      rec.enter(CA_LOSS, snd.sndUna, snd.sndMax, snd.cc.cwnd);
+    } else {
+      rec.recover = snd.sndMax;
+    }
+    snd.cc.onRetransmitTimeout(seqDiff(snd.sndMax, snd.sndUna), now);
+    const before = sb.lostBytes;
+    sb.markAllLost();
+    if (sb.lostBytes > before) this.lostSegments += Math.ceil((sb.lostBytes - before) / snd.mss);
+    this.#countLostRetransmits();
+    this.rack.tlpActive = false;
+    this.rtt.backoff();
+    rec.dupAcks = 0;
+    this.pacer.releaseMs = now;
+    this.#armTimer(LT_RTO, now + this.rtt.rtoMs);
+  }
+
+  /** Arm the timer for the RTO at `now` + RTO unless it runs (SYN retries, RFC 6298 §5.1). */
+  armRto(now: number): void {
+    if (!this.timer.armed) this.#armTimer(LT_RTO, now + this.rtt.rtoMs);
+  }
+
+  /** Nothing is retransmitted any more: the timer stops. */
+  stop(): void {
+    this.#svc.ctx.timers.cancel(this.timer);
+  }
+
+  /**
+   * The SACK blocks of an ACK (SND.UNA already moved to `ack`): a D-SACK first block is
+   * counted and offered to undo; the others mark the scoreboard, clipped to what is in
+   * flight (RFC 2018 §3; invalid blocks are discarded, Linux TCPSACKDiscard). Returns the
+   * D-SACK's right edge, or -1.
+   */
+  sack(o: TcpHeaderOptions, ack: number): number {
+    const stats = this.#svc.stats;
+    const blocks = o.sackBlocks;
+    const n = o.sackBlockCount;
+    let first = 0;
+    let dsackRight = -1;
+    if (isDsack(blocks, n, ack)) {
+      first = 1;
+      dsackRight = blocks[1];
+      stats.TCPDSACKRecv++;
+      if (this.rec.onDsack(blocks[0], blocks[1], this.#snd.mss)) {
+        stats.TCPDSACKUndo++;
+        this.#undo(this.#svc.ctx.clock.nowMs());
+      }
+    }
+    for (let k = first; k < n; k++) {
+      let l = blocks[2 * k];
+      const r = blocks[2 * k + 1];
+      if (!seqLt(l, r) || seqGt(r, this.#snd.sndMax) || seqLe(r, ack)) {
+        if (!seqLe(r, ack)) stats.TCPSACKDiscard++;
+        continue;
+      }
+      if (seqLt(l, ack)) l = ack;
+      this.sb.sack(l, r);
+    }
+    return dsackRight;
+  }
+
+  /**
+   * Without SACK, duplicate ACKs stand for segments that left the network (Linux "reno
+   * SACKs"); a cumulative ACK takes back all but the first segment it covers. Returns the
+   * change to the ACK's delivered bytes (RFC 6937 DeliveredData without SACK).
+   */
+  #renoAccount(dup: boolean, acked: number): number {
+    const sb = this.sb;
+    const mss = this.#snd.mss;
+    if (dup) {
+      const room = seqDiff(this.#snd.sndMax, this.#snd.sndUna) - sb.renoSackedBytes - mss;
+      const add = room < mss ? (room > 0 ? room : 0) : mss;
+      sb.renoSackedBytes += add;
+      return add;
+    }
+    if (acked > 0 && sb.renoSackedBytes > 0) {
+      let removed = acked - mss;
+      if (removed < 0) removed = 0;
+      if (removed > sb.renoSackedBytes) removed = sb.renoSackedBytes;
+      sb.renoSackedBytes -= removed;
+      if (this.#snd.sndUna === this.#snd.sndMax) sb.renoSackedBytes = 0;
+      return -removed;
+    }
+    return 0;
+  }
+
+  /**
+   * NewReno without SACK (RFC 6582 §3.2): the third duplicate ACK — if it covers more than
+   * `recover` (step 2) — deems the first unacknowledged segment lost; in recovery, a partial
+   * ACK deems the next one lost (step 5).
+   */
+  #renoMarkLost(dup: boolean, advanced: boolean): void {
+    const rec = this.rec;
+    const sb = this.sb;
+    let mark = false;
+    if (!rec.repairing) {
+      mark = dup && rec.dupAcks === 3 &&
+        (seqGt(this.#snd.sndUna, rec.recover) || rec.recover === this.#snd.sndUna);
+    } else if (advanced && rec.state === CA_RECOVERY && seqLt(this.#snd.sndUna, rec.recover)) {
+      mark = true;
+    }
+    if (!mark || sb.count === 0) return;
+    if (sb.length(0) > this.#snd.mss && sb.hasRoom()) {
+      sb.splitAt(0, seqAdd(sb.start(0), this.#snd.mss));
+    }
+    sb.markLost(0);
+    this.#partialAck = rec.repairing;
+  }
+
+  /** RFC 6675 §5 / RFC 6582 §3.2: losses found: fast recovery (once). */
+  #enterRecovery(now: number): void {
+    const rec = this.rec;
+    const stats = this.#svc.stats;
+    if (this.#conn.sackOk) stats.TCPSackRecovery++;
+    else stats.TCPRenoRecovery++;
+    if (rec.state === CA_CWR) {
+      // Already reducing (ECN/TLP): the loss extends it, it does not reduce again.
+      rec.upgradeToRecovery(this.#snd.sndUna, this.#snd.sndMax);
+      return;
+    }
+    this.#startReduction(CA_RECOVERY, now);
+  }
+
+  /** A reduction (`state`: CWR or Recovery) starts: ssthresh from the algorithm, PRR on. */
+  #startReduction(state: number, now: number): void {
+    const cc = this.#snd.cc;
+    this.rec.enter(state, this.#snd.sndUna, this.#snd.sndMax, cc.cwnd);
+    cc.onCongestionEvent(seqDiff(this.#snd.sndMax, this.#snd.sndUna), now);
+    if (this.#conn.ecnOk) this.rec.cwrPending = true;
+  }
+
+  /**
+   * SND.UNA reached `recover`: the reduction is over — cwnd = ssthresh after CWR and
+   * Recovery; after Loss slow start simply goes on (Linux sets no window when it leaves
+   * Loss), except for an algorithm that owns recovery (BBR restores its window).
+   */
+  #endReduction(now: number): void {
+    const rec = this.rec;
+    const cc = this.#snd.cc;
+    if (rec.repairing) this.rack.onRecoveryEnd();
+    if (rec.state !== CA_LOSS || cc.ownsRecovery) cc.onRecoveryEnd(now);
+    rec.end();
+  }
+
+  /** The last reduction was spurious: the window comes back, nothing is deemed lost. */
+  #undo(now: number): void {
+    const rec = this.rec;
+    if (rec.repairing) this.rack.onRecoveryEnd();
+    this.#snd.cc.undoReduction(now);
+    this.sb.unmarkLost();
+    rec.undone();
+  }
+
+  /** Fill the ACK sample, run PRR during a reduction, and let the algorithm see the ACK. */
+  #congestionControl(
+    now: number,
+    acked: number,
+    delivered: number,
+    priorPipe: number,
+    lost: number,
+  ): void {
+    const cc = this.#snd.cc;
+    const rec = this.rec;
+    const rate = this.rate;
+    const s = ACK_SAMPLE;
+    const pipe = this.pipe;
+    s.nowMs = now;
+    s.ackedBytes = acked;
+    s.deliveredBytes = delivered > 0 ? delivered : 0;
+    s.priorInflight = priorPipe;
+    s.inflight = pipe;
+    s.rttMs = this.sb.ackRttNewestMs;
+    s.minRttMs = this.rack.minRttMs;
+    s.srttMs = this.rtt.hasSample ? this.rtt.srttMs : 0;
+    s.lostBytes = lost;
+    s.delivered = rate.delivered;
+    s.priorDelivered = rate.priorDelivered;
+    s.deliveryRate = rate.rateBytesPerMs;
+    s.intervalMs = rate.intervalMs;
+    s.isAppLimited = rate.isAppLimited;
+    s.cwndLimited = this.cwndLimited;
+    s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;
+    this.cwndLimited = false;
+    if (s.inRecovery && !cc.ownsRecovery) {
+      // RFC 6937: cwnd = pipe + sndcnt during the reduction; RFC 6582 §3.2 step 5: a
+      // partial ACK's hole is retransmitted at once.
+      rec.prr.onAck(s.deliveredBytes, pipe, cc.ssthresh, this.#snd.mss);
+      let sndcnt = rec.prr.sndcnt;
+      if (this.#partialAck && sndcnt < this.#snd.mss) sndcnt = this.#snd.mss;
+      cc.setCwnd(pipe + sndcnt);
+    }
+    this.#partialAck = false;
+    if (s.deliveredBytes > 0 || lost > 0) cc.onAck(s);
+    this.updatePacingRate();
+  }
+
+  /**
+   * The pacing rate: the algorithm's (BBR), or with `pacing` on Linux's default — 2× cwnd /
+   * SRTT in slow start (below half of ssthresh), 1.2× after.
+   */
+  updatePacingRate(): void {
+    const cc = this.#snd.cc;
+    let rate = cc.pacingRate;
+    if (rate <= 0 && this.#svc.opts.pacing && this.rtt.hasSample) {
+      const srtt = this.rtt.srttMs;
+      if (srtt > 0) {
+        const pipe = this.pipe;
+        const w = cc.cwnd > pipe ? cc.cwnd : pipe;
+        rate = (w / srtt) * (cc.cwnd < cc.ssthresh / 2 ? PACING_SS_RATIO : PACING_CA_RATIO);
+      }
+    }
+    this.pacer.rateBytesPerMs = rate > 0 ? rate : 0;
+  }
+
+  /** Arm the retransmission timer for `mode` at `deadlineMs`. */
+  #armTimer(mode: number, deadlineMs: number): void {
+    this.#timerMode = mode;
+    if (mode === LT_RTO) this.#rtoDeadlineMs = deadlineMs;
+    this.#svc.ctx.timers.schedule(this.timer, deadlineMs);
+  }
+
+  /**
+   * After an ACK (`restart`: it acknowledged new data, RFC 6298 §5.3): the RACK reordering
+   * timer when a segment may soon be deemed lost (`reoWaitMs`), else a tail loss probe when
+   * allowed, else the RTO — never later than the RTO would fire.
+   */
+  #armLossTimer(now: number, restart: boolean, reoWaitMs: number): void {
+    if (restart || !this.timer.armed || this.#rtoDeadlineMs <= now) {
+      this.#rtoDeadlineMs = now + this.rtt.rtoMs;
+    }
+    const rtoAt = this.#rtoDeadlineMs;
+    if (reoWaitMs > 0) {
+      const at = now + reoWaitMs;
+      this.#timerMode = LT_REO;
+      this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
+    } else if (this.#tlpAllowed()) {
+      this.#armPto(now);
+    } else if (this.#retransProbeAllowed()) {
+      this.#armRetransProbe(now);
+    } else {
+      this.#timerMode = LT_RTO;
+      this.#svc.ctx.timers.schedule(this.timer, rtoAt);
+    }
+  }
+
+  /**
+   * RACK finds a loss only from a later transmission's delivery (RFC 8985 §6), and TLP does
+   * not probe during recovery (§7.2): in recovery, when the newest transmission is lost,
+   * nothing but the RTO — 200 ms at least, here and in Linux — would find it. A probe timer
+   * (2·SRTT + 2 ms; a segment filling a hole is ACKed at once, RFC 5681 §4.2) does instead:
+   * a newest retransmission is deemed lost and resent; newest new data gets a tail probe
+   * (the last segment resent, as TLP does). At most {@link MAX_RETRANS_PROBES} probes in a
+   * row without SND.UNA moving; after that the RTO backs off as usual. An extension of
+   * RACK-TLP: on veth, where a dropped super-segment is often most of the flight, it turns
+   * most of the RTOs of a lossy transfer into millisecond repairs.
+   */
+  #retransProbeAllowed(): boolean {
+    const st = this.rec.state;
+    return this.#conn.sackOk && this.rtt.hasSample && (st === CA_RECOVERY || st === CA_LOSS) &&
+      this.#retransProbes < MAX_RETRANS_PROBES;
+  }
+
+  /** Arm the recovery probe: 2·SRTT + 2 ms, never past the RTO. */
+  #armRetransProbe(now: number): void {
+    const at = now + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
+    const rtoAt = this.#rtoDeadlineMs;
+    this.#timerMode = LT_RETRANS_PROBE;
+    this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
+  }
+
+  /** The recovery probe fired (see {@link LossControl.#retransProbeAllowed}). */
+  #onRetransProbe(): void {
+    const conn = this.#conn;
+    const now = this.#svc.ctx.clock.nowMs();
+    if (this.#nothingToDo()) return;
+    if (!this.#retransProbeAllowed()) {
+      this.#armLossTimer(now, false, 0);
+      return;
+    }
+    this.#retransProbes++;
+    const sb = this.sb;
+    if (this.lastTxRetrans && sb.retransBytes > 0) {
+      // The newest retransmission is deemed lost: resent as soon as PRR allows (now).
+      let newest = -1;
+      for (let i = 0; i < sb.count; i++) {
+        if ((sb.flags(i) & SB_RETRANS) === 0) continue;
+        if (newest < 0 || sb.xmitMs(i) >= sb.xmitMs(newest)) newest = i;
+      }
+      if (newest >= 0) {
+        sb.markLost(newest);
+        this.lostSegments += Math.ceil(sb.length(newest) / this.#snd.mss);
+        this.#svc.stats.TCPLostRetransmit++;
+        this.#lostRetransCounted = sb.lostRetransmits;
+        this.#prrCredit();
+        conn.flushOutput();
+      }
+    } else if (this.#tailProbe(now)) {
+      this.#svc.stats.TCPLossProbes++;
+    }
+    this.#armLossTimer(now, false, 0);
+  }
+
+  /** Resend the last segment of the highest unSACKed transmission (a TLP-style probe). */
+  #tailProbe(now: number): boolean {
+    const sb = this.sb;
+    let i = sb.count - 1;
+    while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
+    if (i < 0) return false;
+    const mss = this.#snd.segMss();
+    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
+    return this.#snd.retransmit(i, sb.length(i), now) > 0;
+  }
+
+  /**
+   * After sending: start the RTO if it is not running (RFC 6298 §5.1); (re)start the PTO
+   * after new data, the retransmission probe after a retransmission.
+   */
+  afterSend(now: number, sentNew: boolean): void {
+    if (!this.timer.armed) {
+      this.#rtoDeadlineMs = now + this.rtt.rtoMs;
+      this.#timerMode = LT_RTO;
+      this.#svc.ctx.timers.schedule(this.timer, this.#rtoDeadlineMs);
+    }
+    if (this.#timerMode === LT_REO) return;
+    // RFC 8985 §7.2: restart the probe timer after new data went out.
+    if (sentNew && this.#tlpAllowed()) this.#armPto(now);
+    else if (this.#retransProbeAllowed()) this.#armRetransProbe(now);
+    else if (this.#timerMode === LT_RETRANS_PROBE) this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
+  }
+
+  /** RFC 8985 §7.2: the PTO, capped by the RTO deadline. */
+  #armPto(now: number): void {
+    const rtt = this.rtt;
+    const left = this.#rtoDeadlineMs - now;
+    const pto = this.rack.ptoMs(
+      rtt.hasSample,
+      rtt.srttMs,
+      seqDiff(this.#snd.sndMax, this.#snd.sndUna),
+      this.#snd.mss,
+      left > 0 ? left : 0,
+    );
+    this.#timerMode = LT_PTO;
+    this.#svc.ctx.timers.schedule(this.timer, now + pto);
+  }
+
+  /** A probe may be scheduled: SACK, no reduction or SACKed data, no probe out (§7.2). */
+  #tlpAllowed(): boolean {
+    const st = this.rec.state;
+    return this.#conn.sackOk && (st === CA_OPEN || st === CA_CWR) && !this.rack.tlpActive &&
+      this.sb.sackedBytes === 0 && this.#snd.sndUna !== this.#snd.sndMax &&
+      this.#conn.state >= TcpState.ESTABLISHED;
+  }
+
+  /** Not synchronized, or nothing in flight: a timer that fired has nothing to do. */
+  #nothingToDo(): boolean {
+    const st = this.#conn.state;
+    return st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT ||
+      this.#snd.sndUna === this.#snd.sndMax;
+  }
+
+  /**
+   * Losses found by a timer, in recovery: PRR credits one segment, so the retransmission
+   * goes now (Linux tcp_rack_reo_timeout: `tcp_cwnd_reduction(sk, 1, …)`).
+   */
+  #prrCredit(): void {
+    const cc = this.#snd.cc;
+    if (this.rec.state !== CA_RECOVERY || cc.ownsRecovery) return;
+    const pipe = this.pipe;
+    const mss = this.#snd.mss;
+    this.rec.prr.onAck(mss, pipe, cc.ssthresh, mss);
+    cc.setCwnd(pipe + this.rec.prr.sndcnt);
+  }
+
+  /** The retransmission timer fired in one of its modes. */
+  #onLossTimer(): void {
+    const mode = this.#timerMode;
+    this.#timerMode = LT_RTO;
+    if (mode === LT_REO) this.#onReorderTimeout();
+    else if (mode === LT_PTO) this.#onPto();
+    else if (mode === LT_RETRANS_PROBE) this.#onRetransProbe();
+    else this.#snd.rtoExpired();
+  }
+
+  /** RFC 8985 §6.3: the reordering window of a segment passed: RACK decides again. */
+  #onReorderTimeout(): void {
+    const conn = this.#conn;
+    if (this.#nothingToDo()) return;
+    const now = this.#svc.ctx.clock.nowMs();
+    const sb = this.sb;
+    const before = sb.lostBytes;
+    const wait = this.rack.detectLoss(sb, now, this.rtt.srttMs, this.rec.repairing, this.#snd.mss);
+    const lost = sb.lostBytes - before;
+    if (lost > 0) {
+      this.lostSegments += Math.ceil(lost / this.#snd.mss);
+      if (!this.rec.repairing) this.#enterRecovery(now);
+      this.#prrCredit();
+      conn.flushOutput();
+    }
+    this.#armLossTimer(now, false, wait);
+  }
+
+  /**
+   * RFC 8985 §7.3: the probe timeout fired: send one new segment if the peer's window
+   * allows (cwnd does not matter), else retransmit the last segment; then the RTO.
+   */
+  #onPto(): void {
+    if (this.#nothingToDo()) return;
+    const svc = this.#svc;
+    const now = svc.ctx.clock.nowMs();
+    const mss = this.#snd.segMss();
+    let sent = false;
+    let isRetrans = false;
+    let unsent = seqDiff(this.#snd.finSeq, this.#snd.sndNxt);
+    if (unsent > mss) unsent = mss;
+    const wndAvail = seqDiff(seqAdd(this.#snd.sndUna, this.#snd.sndWnd), this.#snd.sndNxt);
+    if (unsent > 0 && wndAvail >= unsent) sent = this.#snd.sendNew(unsent, now);
+    if (!sent && this.#tailProbe(now)) {
+      sent = true;
+      isRetrans = true;
+    }
+    if (sent) {
+      svc.stats.TCPLossProbes++;
+      this.rack.probeSent(this.#snd.sndMax, isRetrans);
+    }
+    if (this.#rtoDeadlineMs <= now) this.#rtoDeadlineMs = now + this.rtt.rtoMs;
+    this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Pacing: a per-connection rate that spaces transmissions out, honoured without a timer per
+ * segment. The pacer keeps the earliest time the next transmission may leave (Linux's
+ * `tcp_wstamp_ns`); after each transmission it moves that time on by `bytes / rate`. When
+ * output finds the release time in the future it stops, and one timer per connection — on
+ * the stack's timer wheel — restarts it then.
+ *
+ * Bursts are sized to the rate (Linux `tcp_tso_autosize`): a TSO super-segment carries about
+ * one millisecond of data at the pacing rate (at least two segments, at most what the NIC
+ * takes), so a fast flow still hands the NIC large segments and a slow one is spread out.
+ *
+ * Timers fire late — the event loop waits in whole milliseconds when idle, simulated time
+ * moves in whole milliseconds — so time not used is credited, up to one burst horizon
+ * ({@link PACING_BURST_MS}): a link without TSO still sends a millisecond's worth of segments
+ * per wake-up and the average rate is kept (the role of Linux's jitter credit and fq's
+ * quantum); a burst never exceeds about two horizons of data.
+ *
+ * Rates are bytes per ms; 0 means "not paced".
+ *
+ * @module
+ */
+
+/** The pacing horizon of one TSO burst in ms (Linux: rate >> sk_pacing_shift, 2^-10 s). */
+export const PACING_BURST_MS = 1;
+/** Fewest segments in a paced burst (Linux tcp_min_tso_segs). */
+const MIN_BURST_SEGMENTS = 2;
+
+/**
+ * One connection's pacer.
+ *
+ * @example
+ * ```ts
+ * const p = new Pacer();
+ * p.rateBytesPerMs = 1250; // 10 Mbit/s
+ * p.burstBytes(1448, 65160); // 2896: 1 ms is 1250 bytes, two segments at least
+ * p.onSent(2896, 100); // first send: 1 ms of credit, 2.3 ms of data
+ * p.releaseMs; // 101.3168
+ * p.ready(101); // false: wait until 101.3
+ * ```
+ */
+export class Pacer {
+  /** Pacing rate in bytes per ms; 0: not paced. */
+  rateBytesPerMs = 0;
+  /** Earliest time the next transmission may leave (ms). */
+  releaseMs = 0;
+
+  /** True when a transmission may leave at `nowMs`. */
+  ready(nowMs: number): boolean {
+    return this.rateBytesPerMs <= 0 || this.releaseMs <= nowMs;
+  }
+
+  /** `bytes` left at `nowMs`: move the release time on. */
+  onSent(bytes: number, nowMs: number): void {
+    const rate = this.rateBytesPerMs;
+    if (rate <= 0) return;
+    const floor = nowMs - PACING_BURST_MS;
+    const base = this.releaseMs > floor ? this.releaseMs : floor;
+    this.releaseMs = base + bytes / rate;
+  }
+
+  /**
+   * Largest burst (bytes, a multiple of `mss`) to hand the NIC at once: about
+   * {@link PACING_BURST_MS} of data at the rate, at least two segments, at most `tsoMax`
+   * (0 when the NIC does not segment: one segment). Unpaced: `tsoMax`.
+   */
+  burstBytes(mss: number, tsoMax: number): number {
+    if (tsoMax <= 0) return mss;
+    const rate = this.rateBytesPerMs;
+    if (rate <= 0) return tsoMax;
+    let segs = Math.floor((rate * PACING_BURST_MS) / mss);
+    if (segs < MIN_BURST_SEGMENTS) segs = MIN_BURST_SEGMENTS;
+    const bytes = segs * mss;
+    return bytes < tsoMax ? bytes : tsoMax;
+  }
+}

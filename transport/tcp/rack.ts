@@ -1,0 +1,255 @@
+/**
+ * RACK-TLP loss detection (RFC 8985): time-based loss detection over the scoreboard, and the
+ * tail loss probe.
+ *
+ * RACK (§6): a segment is lost when a segment sent at least a reordering window later has
+ * been delivered — precisely, when `RACK.xmit_ts ≥ Segment.xmit_ts` (the most recently sent
+ * delivered segment was sent after it) and `Segment.xmit_ts + RACK.rtt + RACK.reo_wnd ≤ now`.
+ * A segment not yet old enough arms the reordering timer instead. Because it compares send
+ * times, a lost retransmission is detected like any other loss.
+ *
+ * The reordering window (§6.2 step 4): zero until reordering is seen — during recovery, or
+ * once DupThresh segments are SACKed (the classic rule, so recovery starts as fast as with
+ * three duplicate ACKs) — otherwise `min(reo_wnd_mult · min_RTT / 4, SRTT)`, where each
+ * round of D-SACKs (a sign that retransmissions were spurious) widens it by one step and 16
+ * recoveries without one shrink it back.
+ *
+ * TLP (§7): with data in flight and no loss known, a probe timeout (PTO, about two RTTs)
+ * replaces the RTO; when it fires the sender sends one new segment, or retransmits the last
+ * one, so that an ACK — with SACK blocks — comes back and RACK or fast recovery can repair a
+ * tail loss without a timeout. The probe's fate decides whether the episode needs a window
+ * reduction (§7.4).
+ *
+ * All state is numbers; nothing is allocated.
+ *
+ * @module
+ */
+
+import { SB_EVER_RETRANS, SB_LOST, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
+import { seqGe, seqGt } from "./seq.ts";
+import { WindowedFilter } from "./windowed_filter.ts";
+
+/** DupThresh (RFC 5681 §2, RFC 6675): segments SACKed above a hole that mean loss. */
+export const DUP_THRESH = 3;
+/** §6.2: D-SACK rounds a widened reordering window persists for. */
+const REO_WND_PERSIST = 16;
+/** Linux caps the reordering window multiplier (`reo_wnd_steps`, u8). */
+const MAX_REO_WND_MULT = 255;
+/** §7.2 WCDelAckT: worst-case delayed ACK of a lone segment. */
+export const TLP_WORST_CASE_DELACK_MS = 200;
+/** Linux TCP_TIMEOUT_MIN: added to 2·SRTT when more than one segment is in flight. */
+const TLP_MIN_EXTRA_MS = 2;
+/** §7.2: PTO before any RTT sample. */
+const TLP_NO_RTT_PTO_MS = 1000;
+/** Window of the min-RTT filter (ms). */
+const MIN_RTT_WINDOW_MS = 300_000;
+
+/** TLP episode outcome of an ACK ({@link RackTlp.tlpAck}). */
+export const TLP_NONE = 0;
+/** The probe repaired a loss: reduce the window once (§7.4.2). */
+export const TLP_LOSS = 1;
+
+/**
+ * RACK and TLP state of one sender.
+ *
+ * @example
+ * ```ts ignore
+ * rack.onAck(sb, dsack, srttMs, now);
+ * const wait = rack.detectLoss(sb, now, srttMs, inRecovery, mss);
+ * if (rack.newlyLostBytes > 0) enterRecovery();
+ * else if (wait > 0) armReorderTimer(now + wait);
+ * ```
+ */
+export class RackTlp {
+  /** RACK.xmit_ts: send time of the most recently sent delivered segment. */
+  xmitMs = 0;
+  /** RACK.end_seq: its end. */
+  endSeq = 0;
+  /** RACK.rtt: its RTT (ms). */
+  rttMs = 0;
+  /** A segment was delivered since the start (RACK.xmit_ts is meaningful). */
+  hasDelivery = false;
+  /** RACK.reordering_seen. */
+  reorderingSeen = false;
+  /** RACK.reo_wnd_mult. */
+  reoWndMult = 1;
+  /** RACK.reo_wnd_persist. */
+  reoWndPersist = 0;
+  /** RACK.dsack_round is set (`dsackRound` valid). */
+  dsackRoundActive = false;
+  /** RACK.dsack_round: SND.NXT when the last widening D-SACK came. */
+  dsackRound = 0;
+  /** ACKs that showed reordering (Linux tcpi_reord_seen). */
+  reorderEvents = 0;
+  /** Bytes the last {@link RackTlp.detectLoss} marked lost. */
+  newlyLostBytes = 0;
+  /** RACK.min_RTT (ms), windowed. */
+  readonly minRtt: WindowedFilter = new WindowedFilter("min", MIN_RTT_WINDOW_MS);
+
+  /** A TLP probe is outstanding (TLP.end_seq is set). */
+  tlpActive = false;
+  /** TLP.end_seq: SND.NXT when the probe was sent. */
+  tlpEndSeq = 0;
+  /** TLP.is_retrans: the probe was a retransmission. */
+  tlpIsRetrans = false;
+
+  /** Start over (a new connection). */
+  reset(): void {
+    this.hasDelivery = false;
+    this.reorderingSeen = false;
+    this.reoWndMult = 1;
+    this.reoWndPersist = 0;
+    this.dsackRoundActive = false;
+    this.minRtt.clear();
+    this.tlpActive = false;
+  }
+
+  /** RACK.min_RTT in ms (0 before any sample). */
+  get minRttMs(): number {
+    return this.minRtt.best;
+  }
+
+  /**
+   * §6.2 steps 1–4 for an ACK the scoreboard processed (its `ack*` fields): min-RTT, the
+   * most recent delivery, reordering, and the reordering window's D-SACK adaptation
+   * (`dsack`: the ACK carried a D-SACK; `sndUna`, `sndNxt` after it).
+   */
+  onAck(sb: Scoreboard, dsack: boolean, sndUna: number, sndNxt: number, nowMs: number): void {
+    if (sb.ackRttNewestMs >= 0) this.minRtt.update(sb.ackRttNewestMs, nowMs);
+    if (sb.ackRackValid) {
+      const x = sb.ackRackXmitMs;
+      if (
+        !this.hasDelivery || x > this.xmitMs ||
+        (x === this.xmitMs && seqGt(sb.ackRackEndSeq, this.endSeq))
+      ) {
+        this.hasDelivery = true;
+        this.xmitMs = x;
+        this.endSeq = sb.ackRackEndSeq;
+      }
+      // RACK.rtt follows the most recent delivery (also one with the same send time).
+      const rtt = nowMs - x;
+      if (x >= this.xmitMs) this.rttMs = rtt > 0 ? rtt : 0;
+    }
+    if (sb.ackReordered) {
+      this.reorderingSeen = true;
+      this.reorderEvents++;
+    }
+    if (this.dsackRoundActive && seqGe(sndUna, this.dsackRound)) this.dsackRoundActive = false;
+    if (dsack && !this.dsackRoundActive) {
+      this.dsackRoundActive = true;
+      this.dsackRound = sndNxt;
+      if (this.reoWndMult < MAX_REO_WND_MULT) this.reoWndMult++;
+      this.reoWndPersist = REO_WND_PERSIST;
+      this.reorderingSeen = true;
+    }
+  }
+
+  /** §6.2 step 4: a loss recovery ended; a widened window shrinks back after 16 of them. */
+  onRecoveryEnd(): void {
+    if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
+  }
+
+  /**
+   * RACK.reo_wnd (ms): 0 while no reordering was seen and the sender is recovering or
+   * DupThresh segments are SACKed; otherwise `min(mult · min_RTT / 4, SRTT)`.
+   */
+  reoWndMs(srttMs: number, inRecovery: boolean, sackedBytes: number, mss: number): number {
+    if (!this.reorderingSeen && (inRecovery || sackedBytes >= DUP_THRESH * mss)) return 0;
+    const w = (this.reoWndMult * this.minRttMs) / 4;
+    return w < srttMs ? w : srttMs;
+  }
+
+  /**
+   * §6.2 step 5 (RACK_detect_loss): mark lost every segment a later-sent delivered segment
+   * overtook by more than the reordering window; `newlyLostBytes` says how much. Returns the
+   * time (ms) until the next segment may be deemed lost (arm the reordering timer), or 0.
+   */
+  detectLoss(
+    sb: Scoreboard,
+    nowMs: number,
+    srttMs: number,
+    inRecovery: boolean,
+    mss: number,
+  ): number {
+    this.newlyLostBytes = 0;
+    if (!this.hasDelivery) return 0;
+    const reo = this.reoWndMs(srttMs, inRecovery, sb.sackedBytes, mss);
+    const rackX = this.xmitMs;
+    const rackEnd = this.endSeq;
+    const wait = this.rttMs + reo;
+    let timeout = 0;
+    const n = sb.count;
+    for (let i = 0; i < n; i++) {
+      const f = sb.flags(i);
+      if ((f & SB_SACKED) !== 0) continue;
+      if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) continue; // lost, waiting to be resent
+      const x = sb.xmitMs(i);
+      const sentBefore = x < rackX || (x === rackX && seqGt(rackEnd, sb.end(i)));
+      if (!sentBefore) {
+        // First transmissions go out in sequence order: none after this one is older.
+        if ((f & SB_EVER_RETRANS) === 0) break;
+        continue;
+      }
+      const remaining = x + wait - nowMs;
+      if (remaining <= 0) {
+        this.newlyLostBytes += sb.length(i);
+        sb.markLost(i);
+      } else if (remaining > timeout) {
+        timeout = remaining;
+      }
+    }
+    return timeout;
+  }
+
+  // ---- TLP ---------------------------------------------------------------------------------
+
+  /**
+   * §7.2 PTO (ms from now): 2·SRTT, plus the worst-case delayed ACK when a single segment is
+   * in flight (else Linux's 2 ms), 1 s without an RTT sample; never past the RTO
+   * (`rtoLeftMs`).
+   */
+  ptoMs(
+    hasRtt: boolean,
+    srttMs: number,
+    flightBytes: number,
+    mss: number,
+    rtoLeftMs: number,
+  ): number {
+    let pto = TLP_NO_RTT_PTO_MS;
+    if (hasRtt) {
+      pto = 2 * srttMs + (flightBytes <= mss ? TLP_WORST_CASE_DELACK_MS : TLP_MIN_EXTRA_MS);
+    }
+    return pto < rtoLeftMs ? pto : rtoLeftMs;
+  }
+
+  /** §7.3: a probe went out; SND.NXT is now `sndNxt`. */
+  probeSent(sndNxt: number, isRetrans: boolean): void {
+    this.tlpActive = true;
+    this.tlpEndSeq = sndNxt;
+    this.tlpIsRetrans = isRetrans;
+  }
+
+  /**
+   * §7.4 (as Linux tcp_process_tlp_ack): what this ACK says about the outstanding probe.
+   * `dsackRight` is the right edge of the ACK's D-SACK block (or -1); `progress` means the
+   * ACK advanced SND.UNA, SACKed data or carried data/window news. Returns {@link TLP_LOSS}
+   * when the probe repaired a loss and the window must be reduced once.
+   */
+  tlpAck(ack: number, dsackRight: number, progress: boolean): number {
+    if (!this.tlpActive || !seqGe(ack, this.tlpEndSeq)) return TLP_NONE;
+    if (!this.tlpIsRetrans) {
+      this.tlpActive = false; // a new-data probe: nothing to learn
+      return TLP_NONE;
+    }
+    if (dsackRight >= 0 && dsackRight === this.tlpEndSeq) {
+      this.tlpActive = false; // the probe was a duplicate: nothing was lost
+      return TLP_NONE;
+    }
+    if (seqGt(ack, this.tlpEndSeq)) {
+      this.tlpActive = false;
+      return TLP_LOSS;
+    }
+    if (!progress) this.tlpActive = false; // original and probe both arrived
+    return TLP_NONE;
+  }
+}

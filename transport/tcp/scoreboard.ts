@@ -1,0 +1,622 @@
+/**
+ * The SACK scoreboard (RFC 6675 §3, Linux's retransmission queue): one record per
+ * transmission unit of the data in flight, [SND.UNA, SND.MAX) covered in order without gaps.
+ * A record is what one `emit` sent — up to a TSO super-segment — with its send time, its
+ * state flags ({@link SB_SACKED}, {@link SB_LOST}, {@link SB_RETRANS}, …) and the delivery
+ * snapshot of its last transmission ({@link DeliveryRate}). A record is split where a SACK
+ * block, a cumulative ACK or a partial retransmission cuts it; SACKed neighbours are merged.
+ *
+ * The byte aggregates give RFC 6675's `pipe` (§4, "SetPipe") in O(1): everything sent and not
+ * cumulatively acknowledged, minus what is SACKed, minus what is deemed lost, plus what was
+ * retransmitted (and not deemed lost again) — Linux's `packets_out − (sacked_out + lost_out)
+ * + retrans_out`, in bytes. Which record is lost is decided by RACK (`rack.ts`) or, without
+ * SACK, by the NewReno rules in the sender; this file keeps the books.
+ *
+ * Each ACK's processing (cumulative part and SACK blocks) gathers what RTT measurement, RACK
+ * and delivery-rate estimation need in the `ack*` fields, reset by {@link
+ * Scoreboard.beginAck}.
+ *
+ * Storage: parallel typed arrays, allocated on the first transmission and doubled as needed
+ * up to `maxRecords`; nothing is allocated per ACK or segment. When full, a new
+ * transmission is refused (the sender checks {@link Scoreboard.hasRoom} first and waits),
+ * and a SACK block that would need a split marks only the records it covers whole —
+ * {@link Scoreboard.refused} counts both.
+ *
+ * @module
+ */
+
+import type { DeliveryRate } from "./delivery_rate.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+
+/** Record flag: SACKed (delivered, not cumulatively acknowledged). */
+export const SB_SACKED = 1;
+/** Record flag: deemed lost (and not SACKed since). */
+export const SB_LOST = 2;
+/** Record flag: retransmitted, and that retransmission is not known lost: counts in `pipe`. */
+export const SB_RETRANS = 4;
+/** Record flag: retransmitted at least once (Karn: no RTT sample from it). */
+export const SB_EVER_RETRANS = 8;
+/** Record flag: the record's last sequence number is our FIN. */
+export const SB_FIN = 16;
+/** Record flag: its last transmission was application-limited (rate sampling). */
+export const SB_APP_LIMITED = 32;
+/** Record flag: its delivery already fed a rate sample. */
+export const SB_DELIVERED = 64;
+
+/** Default bound on records per connection. */
+export const SCOREBOARD_MAX_RECORDS = 8192;
+/** Records allocated at first use. */
+const INITIAL_RECORDS = 16;
+
+/** The columns of a scoreboard that never held a record (zero-length: nothing is written). */
+const NO_U32 = new Uint32Array(0);
+const NO_F64 = new Float64Array(0);
+const NO_U8 = new Uint8Array(0);
+
+/**
+ * The scoreboard of one sender. Record `i` is addressed by its position `0 … count − 1`
+ * from the oldest (at SND.UNA); positions change as records come and go.
+ *
+ * @example
+ * ```ts ignore
+ * const sb = new Scoreboard(rate);
+ * sb.reset(iss + 1);
+ * sb.onSend(1001, 3001, now, 0); // one 2000-byte TSO segment
+ * sb.beginAck(now + 10, 0);
+ * sb.sack(2001, 3001);           // the second half arrived, the first did not (yet)
+ * sb.pipe(2000);                 // 1000
+ * ```
+ */
+export class Scoreboard {
+  /** Bytes SACKed (and not cumulatively acknowledged). */
+  sackedBytes = 0;
+  /** Bytes deemed lost (and not SACKed since). */
+  lostBytes = 0;
+  /** Bytes retransmitted and not deemed lost again (counted in `pipe` a second time). */
+  retransBytes = 0;
+  /** Without SACK: bytes that duplicate ACKs say have left the network (Linux "reno sacks"). */
+  renoSackedBytes = 0;
+  /** RACK.fack: end of the highest sequence delivered (SACKed or cumulatively acknowledged). */
+  fack = 0;
+  /** Transmissions or SACK splits refused because the scoreboard was full. */
+  refused = 0;
+  /** Retransmissions deemed lost again (Linux TCPLostRetransmit). */
+  lostRetransmits = 0;
+
+  // ---- what the current ACK delivered (reset by beginAck) ------------------------------
+  /** Bytes newly delivered: cumulatively acknowledged and not SACKed before, or newly SACKed. */
+  ackDelivered = 0;
+  /** Bytes newly SACKed. */
+  ackSacked = 0;
+  /** RTT (ms) of the oldest newly delivered never-retransmitted record; -1: none. */
+  ackRttOldestMs = -1;
+  /** RTT (ms) of the newest newly delivered never-retransmitted record; -1: none. */
+  ackRttNewestMs = -1;
+  /** RACK: the most recently sent delivered record passing RFC 8985 §6.2 step 2's filter. */
+  ackRackValid = false;
+  /** Its send time. */
+  ackRackXmitMs = 0;
+  /** Its end sequence number. */
+  ackRackEndSeq = 0;
+  /** A never-retransmitted record was delivered below `fack`: reordering (RFC 8985 §6.2). */
+  ackReordered = false;
+  /** Newly delivered bytes that had been retransmitted. */
+  ackRetransDelivered = 0;
+
+  readonly #rate: DeliveryRate;
+  readonly #max: number;
+  #cap = 0;
+  // Until the first record, every column is a shared empty array (a crowd of idle connections
+  // holds none of its own); the first record grows them.
+  #start = NO_U32;
+  #end = NO_U32;
+  #xmit = NO_F64;
+  #flags = NO_U8;
+  #snapDelivered = NO_F64;
+  #snapTime = NO_F64;
+  #snapFirst = NO_F64;
+  #head = 0;
+  #n = 0;
+  /** Nothing before this sequence number is lost and unretransmitted (search hint). */
+  #lostHint = 0;
+  #now = 0;
+  #minRtt = 0;
+  /** `fack` when the current ACK began (reordering is judged against it). */
+  #priorFack = 0;
+
+  /** A scoreboard feeding `rate`, with at most `maxRecords` records. */
+  constructor(rate: DeliveryRate, maxRecords: number = SCOREBOARD_MAX_RECORDS) {
+    this.#rate = rate;
+    this.#max = maxRecords > INITIAL_RECORDS ? maxRecords : INITIAL_RECORDS;
+  }
+
+  /** Records held. */
+  get count(): number {
+    return this.#n;
+  }
+
+  /** Records the arrays can hold now (grows on demand up to the bound). */
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  /** Start of record `i`. */
+  start(i: number): number {
+    return this.#start[this.#head + i];
+  }
+
+  /** End (exclusive) of record `i`. */
+  end(i: number): number {
+    return this.#end[this.#head + i];
+  }
+
+  /** Flags of record `i`. */
+  flags(i: number): number {
+    return this.#flags[this.#head + i];
+  }
+
+  /** Last send time of record `i` (ms). */
+  xmitMs(i: number): number {
+    return this.#xmit[this.#head + i];
+  }
+
+  /** Bytes (sequence space, a FIN counts one) of record `i`. */
+  length(i: number): number {
+    const p = this.#head + i;
+    return seqDiff(this.#end[p], this.#start[p]);
+  }
+
+  /** End of the highest SACKed record, or `fack`'s floor when nothing is SACKed. */
+  get highSacked(): number {
+    for (let i = this.#n - 1; i >= 0; i--) {
+      if ((this.#flags[this.#head + i] & SB_SACKED) !== 0) return this.#end[this.#head + i];
+    }
+    return this.#n > 0 ? this.#start[this.#head] : this.fack;
+  }
+
+  /**
+   * RFC 6675 §4 `pipe` for `outBytes` sent and not cumulatively acknowledged (SND.MAX −
+   * SND.UNA): what is still in the network, retransmissions counted again.
+   */
+  pipe(outBytes: number): number {
+    const p = outBytes - this.sackedBytes - this.lostBytes - this.renoSackedBytes +
+      this.retransBytes;
+    return p > 0 ? p : 0;
+  }
+
+  /** Forget everything; the data will start at `seq`. */
+  reset(seq: number): void {
+    this.#head = 0;
+    this.#n = 0;
+    this.sackedBytes = 0;
+    this.lostBytes = 0;
+    this.retransBytes = 0;
+    this.renoSackedBytes = 0;
+    this.fack = seq;
+    this.#lostHint = seq;
+  }
+
+  // ---- transmissions ---------------------------------------------------------------------
+
+  /**
+   * New data `[start, end)` was sent at `nowMs` (`flags`: {@link SB_FIN} when it ends with
+   * our FIN). The delivery snapshot is taken from the rate estimator (a new flight starts its
+   * sampling interval when nothing was outstanding). Returns false when the scoreboard is
+   * full or `start` does not follow the last record.
+   */
+  onSend(start: number, end: number, nowMs: number, flags: number): boolean {
+    this.#rate.onSend(nowMs, this.#n === 0);
+    if (this.#n > 0 && this.#end[this.#head + this.#n - 1] !== start) return false;
+    if (!this.#room(1)) {
+      this.refused++;
+      return false;
+    }
+    const p = this.#head + this.#n;
+    this.#start[p] = start;
+    this.#end[p] = end;
+    this.#xmit[p] = nowMs;
+    this.#flags[p] = (flags & SB_FIN) | (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
+    this.#snap(p);
+    this.#n++;
+    return true;
+  }
+
+  /**
+   * Record `i` is being retransmitted at `nowMs`, its first `len` bytes (split off when
+   * shorter). Returns the bytes the retransmission covers (0 when a needed split was refused
+   * and nothing changed).
+   */
+  onRetransmit(i: number, len: number, nowMs: number): number {
+    const recLen = this.length(i);
+    if (len < recLen) {
+      if (!this.#split(i, seqAdd(this.start(i), len))) len = recLen;
+    } else {
+      len = recLen;
+    }
+    this.#rate.onSend(nowMs, false);
+    const p = this.#head + i;
+    const f = this.#flags[p];
+    if ((f & SB_RETRANS) === 0) this.retransBytes += len;
+    this.#flags[p] = (f | SB_RETRANS | SB_EVER_RETRANS) & ~(SB_DELIVERED | SB_APP_LIMITED) |
+      (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
+    this.#xmit[p] = nowMs;
+    this.#snap(p);
+    return len;
+  }
+
+  /**
+   * Position of the first record deemed lost and not retransmitted since (RFC 6675 NextSeg
+   * rule 1), or -1.
+   */
+  nextLost(): number {
+    if (this.lostBytes === 0 || this.#n === 0) return -1;
+    let i = this.#find(this.#lostHint);
+    if (i < 0) i = 0;
+    const flags = this.#flags;
+    for (; i < this.#n; i++) {
+      const f = flags[this.#head + i];
+      if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) {
+        this.#lostHint = this.start(i);
+        return i;
+      }
+    }
+    this.#lostHint = this.end(this.#n - 1);
+    return -1;
+  }
+
+  /**
+   * Deem record `i` lost (RACK, NewReno, RTO). A record whose retransmission was in flight
+   * counts as a lost retransmission (TCPLostRetransmit). SACKed records are left alone.
+   */
+  markLost(i: number): void {
+    const p = this.#head + i;
+    const f = this.#flags[p];
+    if ((f & SB_SACKED) !== 0) return;
+    const len = seqDiff(this.#end[p], this.#start[p]);
+    if ((f & SB_RETRANS) !== 0) {
+      this.retransBytes -= len;
+      this.lostRetransmits++;
+    }
+    if ((f & SB_LOST) === 0) this.lostBytes += len;
+    this.#flags[p] = (f | SB_LOST) & ~SB_RETRANS;
+    if (seqLt(this.#start[p], this.#lostHint)) this.#lostHint = this.#start[p];
+  }
+
+  /**
+   * The retransmission timer expired (RFC 5681 §3.1, Linux tcp_enter_loss): every record not
+   * SACKed is lost — all of them when the receiver dropped SACKed data (reneging: the oldest
+   * record is SACKed, RFC 2018 §8) — and what was retransmitted is retransmitted again.
+   */
+  markAllLost(): void {
+    if (this.#n > 0 && (this.#flags[this.#head] & SB_SACKED) !== 0) this.clearSacks();
+    for (let i = 0; i < this.#n; i++) this.markLost(i);
+  }
+
+  /**
+   * A reduction was undone: no record is deemed lost after all (Linux
+   * tcp_undo_cwnd_reduction with `unmark_loss`); RACK marks again what really is.
+   */
+  unmarkLost(): void {
+    const flags = this.#flags;
+    for (let i = 0; i < this.#n; i++) {
+      const p = this.#head + i;
+      if ((flags[p] & SB_LOST) !== 0) {
+        flags[p] &= ~SB_LOST;
+        this.lostBytes -= seqDiff(this.#end[p], this.#start[p]);
+      }
+    }
+  }
+
+  /**
+   * True when one more record fits — a transmission can be recorded, or a record split —
+   * growing the arrays if needed.
+   */
+  hasRoom(): boolean {
+    return this.#room(1);
+  }
+
+  /** Forget every SACK mark (the receiver reneged). */
+  clearSacks(): void {
+    const flags = this.#flags;
+    for (let i = 0; i < this.#n; i++) flags[this.#head + i] &= ~SB_SACKED;
+    this.sackedBytes = 0;
+  }
+
+  // ---- ACK processing --------------------------------------------------------------------
+
+  /**
+   * Start an ACK at `nowMs`: the `ack*` fields are cleared. `minRttMs` is RACK.min_RTT, used
+   * to ignore records that were retransmitted too recently to be the ones delivered.
+   */
+  beginAck(nowMs: number, minRttMs: number): void {
+    this.#now = nowMs;
+    this.#minRtt = minRttMs;
+    this.#priorFack = this.fack;
+    this.ackDelivered = 0;
+    this.ackSacked = 0;
+    this.ackRttOldestMs = -1;
+    this.ackRttNewestMs = -1;
+    this.ackRackValid = false;
+    this.ackReordered = false;
+    this.ackRetransDelivered = 0;
+  }
+
+  /** SND.UNA moved to `ack`: acknowledged records leave (a partly acknowledged one is cut). */
+  ackTo(ack: number): void {
+    const start = this.#start;
+    const end = this.#end;
+    const flags = this.#flags;
+    while (this.#n > 0) {
+      const p = this.#head;
+      const s = start[p];
+      if (seqLe(ack, s)) break;
+      const e = end[p];
+      const whole = seqGe(ack, e);
+      const cut = whole ? e : ack;
+      const len = seqDiff(cut, s);
+      const f = flags[p];
+      if ((f & SB_SACKED) !== 0) this.sackedBytes -= len;
+      else this.#delivered(p, len);
+      if ((f & SB_LOST) !== 0) this.lostBytes -= len;
+      if ((f & SB_RETRANS) !== 0) this.retransBytes -= len;
+      if (!whole) {
+        start[p] = ack;
+        break;
+      }
+      this.#head++;
+      this.#n--;
+    }
+    if (this.#n === 0) this.#head = 0;
+    if (seqGt(ack, this.fack)) this.fack = ack;
+    if (seqLt(this.#lostHint, ack)) this.#lostHint = ack;
+  }
+
+  /**
+   * A SACK block `[left, right)` (RFC 2018), already checked to lie within (SND.UNA,
+   * SND.MAX]: records it covers are SACKed (records it cuts are split first).
+   */
+  sack(left: number, right: number): void {
+    if (this.#n === 0) return;
+    let i = this.#find(left);
+    if (i < 0) i = 0;
+    // Split the record the block starts in, unless the block starts at its start.
+    if (seqLt(this.start(i), left)) {
+      if (seqLe(this.end(i), left)) return; // nothing of it here (cannot happen after #find)
+      if (this.#split(i, left)) i++;
+      else if (seqGt(this.end(i), right)) return; // cannot mark a part: leave it
+      else i++; // the first record is only partly covered: skip it
+    }
+    const first = i;
+    while (i < this.#n && seqLe(this.end(i), right)) {
+      this.#sackOne(i);
+      i++;
+    }
+    // The block ends inside record i: split it and mark the front.
+    if (i < this.#n && seqLt(this.start(i), right) && this.#split(i, right)) {
+      this.#sackOne(i);
+      i++;
+    }
+    if (i - first > 1) this.#mergeSacked(first, i - first);
+  }
+
+  /** Record `i` at physical index `p` is SACKed now. */
+  #sackOne(i: number): void {
+    const p = this.#head + i;
+    const f = this.#flags[p];
+    if ((f & SB_SACKED) !== 0) return;
+    const len = seqDiff(this.#end[p], this.#start[p]);
+    if ((f & SB_LOST) !== 0) this.lostBytes -= len;
+    if ((f & SB_RETRANS) !== 0) this.retransBytes -= len;
+    this.sackedBytes += len;
+    this.ackSacked += len;
+    this.#delivered(p, len);
+    if (seqGt(this.#end[p], this.fack)) this.fack = this.#end[p];
+    this.#flags[p] = (f | SB_SACKED) & ~(SB_LOST | SB_RETRANS);
+  }
+
+  /** Bookkeeping for `len` bytes of the record at physical `p` delivered now. */
+  #delivered(p: number, len: number): void {
+    const f = this.#flags[p];
+    const now = this.#now;
+    const x = this.#xmit[p];
+    const retrans = (f & SB_EVER_RETRANS) !== 0;
+    this.ackDelivered += len;
+    if (retrans) this.ackRetransDelivered += len;
+    // RFC 8985 §6.2 step 2: a retransmission delivered sooner than min_RTT after it was sent
+    // was most likely the original: no RACK update from it.
+    if (!retrans || now - x >= this.#minRtt) {
+      if (
+        !this.ackRackValid || x > this.ackRackXmitMs ||
+        (x === this.ackRackXmitMs && seqGt(this.#end[p], this.ackRackEndSeq))
+      ) {
+        this.ackRackValid = true;
+        this.ackRackXmitMs = x;
+        this.ackRackEndSeq = this.#end[p];
+      }
+    }
+    if (!retrans) {
+      const rtt = now - x;
+      if (this.ackRttOldestMs < 0 || rtt > this.ackRttOldestMs) this.ackRttOldestMs = rtt;
+      if (this.ackRttNewestMs < 0 || rtt < this.ackRttNewestMs) this.ackRttNewestMs = rtt;
+      // RFC 8985 §6.2 step 3: delivered below what was already delivered: reordering.
+      if (seqLt(this.#end[p], this.#priorFack)) this.ackReordered = true;
+    }
+    if ((f & SB_DELIVERED) === 0) {
+      this.#rate.onDelivered(
+        len,
+        this.#snapDelivered[p],
+        this.#snapTime[p],
+        this.#snapFirst[p],
+        x,
+        (f & SB_APP_LIMITED) !== 0,
+        now,
+      );
+      this.#flags[p] = f | SB_DELIVERED;
+    } else {
+      this.#rate.delivered += len;
+    }
+  }
+
+  // ---- storage ---------------------------------------------------------------------------
+
+  /** Position of the record holding `seq`, or -1 when `seq` is before the first. */
+  #find(seq: number): number {
+    const n = this.#n;
+    if (n === 0) return -1;
+    const head = this.#head;
+    const base = this.#start[head];
+    const off = seqDiff(seq, base);
+    if (off < 0) return -1;
+    let lo = 0;
+    let hi = n - 1;
+    const start = this.#start;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (seqDiff(start[head + mid], base) <= off) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /**
+   * Cut record `i` in two at `at` (strictly inside it; both halves keep its state): false
+   * when the scoreboard is full (counted in `refused`) or `at` is not inside.
+   */
+  splitAt(i: number, at: number): boolean {
+    return this.#split(i, at);
+  }
+
+  /** Split record `i` at `at` (strictly inside it); false when full. */
+  #split(i: number, at: number): boolean {
+    if (!seqLt(this.start(i), at) || !seqLt(at, this.end(i))) return false;
+    if (!this.#room(1)) {
+      this.refused++;
+      return false;
+    }
+    const p = this.#head + i;
+    const tail = this.#head + this.#n;
+    this.#shift(p + 1, tail, 1);
+    // The copy at p + 1 is the back half; p keeps the front.
+    this.#start[p + 1] = at;
+    this.#end[p] = at;
+    this.#flags[p] &= ~SB_FIN; // the FIN is the back half's last sequence number
+    this.#n++;
+    return true;
+  }
+
+  /** Merge `k` SACKed records from position `i` into one (they are adjacent). */
+  #mergeSacked(i: number, k: number): void {
+    const p = this.#head + i;
+    let keep = 0;
+    for (let j = 0; j < k; j++) keep |= this.#flags[p + j] & (SB_FIN | SB_EVER_RETRANS);
+    this.#end[p] = this.#end[p + k - 1];
+    this.#flags[p] |= keep;
+    const tail = this.#head + this.#n;
+    this.#move(p + 1, p + k, tail - (p + k));
+    this.#n -= k - 1;
+  }
+
+  /**
+   * Open `by` slots at physical `p` by moving `[p, tail)` up; the new slots start as copies
+   * of the record before them (the one being split), for the caller to adjust.
+   */
+  #shift(p: number, tail: number, by: number): void {
+    this.#move(p + by, p, tail - p);
+    const src = p - 1;
+    for (let k = 0; k < by; k++) {
+      const d = p + k;
+      this.#start[d] = this.#start[src];
+      this.#end[d] = this.#end[src];
+      this.#xmit[d] = this.#xmit[src];
+      this.#flags[d] = this.#flags[src];
+      this.#snapDelivered[d] = this.#snapDelivered[src];
+      this.#snapTime[d] = this.#snapTime[src];
+      this.#snapFirst[d] = this.#snapFirst[src];
+    }
+  }
+
+  /** Move `n` records from physical `from` to physical `to` (overlap-safe). */
+  #move(to: number, from: number, n: number): void {
+    if (n <= 0 || to === from) return;
+    const e = from + n;
+    this.#start.copyWithin(to, from, e);
+    this.#end.copyWithin(to, from, e);
+    this.#xmit.copyWithin(to, from, e);
+    this.#flags.copyWithin(to, from, e);
+    this.#snapDelivered.copyWithin(to, from, e);
+    this.#snapTime.copyWithin(to, from, e);
+    this.#snapFirst.copyWithin(to, from, e);
+  }
+
+  /** Make room for `k` more records at the tail: compact, or grow up to the bound. */
+  #room(k: number): boolean {
+    if (this.#head + this.#n + k <= this.#cap) return true;
+    if (this.#n + k <= this.#cap && this.#head > 0) {
+      this.#move(0, this.#head, this.#n);
+      this.#head = 0;
+      return true;
+    }
+    if (this.#cap >= this.#max) return false;
+    let cap = this.#cap === 0 ? INITIAL_RECORDS : this.#cap * 2;
+    while (cap < this.#n + k) cap *= 2;
+    if (cap > this.#max) cap = this.#max;
+    if (cap < this.#n + k) return false;
+    this.#grow(cap);
+    return true;
+  }
+
+  /** Reallocate for `cap` records (first use and growth only), compacting to index 0. */
+  #grow(cap: number): void {
+    const h = this.#head;
+    const e = h + this.#n;
+    const start = new Uint32Array(cap);
+    start.set(this.#start.subarray(h, e));
+    this.#start = start;
+    const end = new Uint32Array(cap);
+    end.set(this.#end.subarray(h, e));
+    this.#end = end;
+    const xmit = new Float64Array(cap);
+    xmit.set(this.#xmit.subarray(h, e));
+    this.#xmit = xmit;
+    const flags = new Uint8Array(cap);
+    flags.set(this.#flags.subarray(h, e));
+    this.#flags = flags;
+    const sd = new Float64Array(cap);
+    sd.set(this.#snapDelivered.subarray(h, e));
+    this.#snapDelivered = sd;
+    const st = new Float64Array(cap);
+    st.set(this.#snapTime.subarray(h, e));
+    this.#snapTime = st;
+    const sf = new Float64Array(cap);
+    sf.set(this.#snapFirst.subarray(h, e));
+    this.#snapFirst = sf;
+    this.#head = 0;
+    this.#cap = cap;
+  }
+
+  /** Take the delivery snapshot for the record at physical `p`. */
+  #snap(p: number): void {
+    const r = this.#rate;
+    this.#snapDelivered[p] = r.delivered;
+    this.#snapTime[p] = r.deliveredTimeMs;
+    this.#snapFirst[p] = r.firstSentMs;
+  }
+}
+
+/**
+ * RFC 2883 §4: is the first SACK block a D-SACK — below the cumulative ACK, or inside the
+ * second block? `blocks` holds (left, right) pairs, `count` of them.
+ *
+ * @example
+ * ```ts
+ * isDsack(new Uint32Array([500, 1000]), 1, 1000); // true: already acknowledged
+ * ```
+ */
+export function isDsack(blocks: Uint32Array, count: number, ack: number): boolean {
+  if (count === 0) return false;
+  const l0 = blocks[0];
+  const r0 = blocks[1];
+  if (!seqLt(l0, r0)) return false;
+  if (seqLe(r0, ack)) return true;
+  return count > 1 && seqGe(l0, blocks[2]) && seqLe(r0, blocks[3]);
+}
