@@ -62,13 +62,11 @@ const ROUND_TRIP_TIMEOUT_MS = 30_000;
 /** Called once when an operation ends: null, or why it failed. */
 type Done = (error: string | null) => void;
 
-/** One held connection, on either stack. */
-interface Handle {
-  /** Send `msg` whole and read `reply.length` bytes back. */
-  roundTrip(msg: Uint8Array, reply: Uint8Array): Promise<void>;
-  /** Close (graceful). */
-  close(): void;
-}
+/**
+ * One held connection, as its opener knows it: a stack endpoint or a Deno socket itself (no
+ * wrapper object per connection: a million held connections cost only their sockets).
+ */
+type Handle = unknown;
 
 /** How the modes drive connections: on the stack or on kernel sockets. */
 interface Opener {
@@ -83,6 +81,10 @@ interface Opener {
   cycle(i: number, msg: Uint8Array, done: Done): void;
   /** Open connection `i`; `done(handle)` once established, `done(null, why)` if it failed. */
   open(i: number, done: (h: Handle | null, error: string | null) => void): void;
+  /** On a held connection: send `msg` whole and read `reply.length` bytes back. */
+  roundTrip(h: Handle, msg: Uint8Array, reply: Uint8Array): Promise<void>;
+  /** Close a held connection (graceful). */
+  close(h: Handle): void;
   /** Connections of this process not yet fully closed (0 for the kernel: not visible). */
   live(): number;
   /** The stack's non-zero counters and data-path counters (null for the kernel). */
@@ -167,35 +169,26 @@ function onOpenEvent(_events: number, wq: WaitQueue): void {
     ep.close();
     f.done(error);
   } else {
-    f.onOpen!(new StackHandle(ep));
+    f.onOpen!(ep);
   }
 }
 
-/** A held stack endpoint; round trips wait on readiness with promises (only 1,000 of them). */
-class StackHandle implements Handle {
-  constructor(readonly ep: TcpEndpoint) {}
-
-  async roundTrip(msg: Uint8Array, reply: Uint8Array): Promise<void> {
-    const ep = this.ep;
-    let sent = 0;
-    while (sent < msg.length) {
-      sent += ep.write(msg, sent, msg.length - sent);
-      if (sent < msg.length) await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
-    }
-    let got = 0;
-    while (got < reply.length) {
-      const n = ep.read(reply, got, reply.length - got); // throws the connection's error
-      if (n > 0) {
-        got += n;
-        continue;
-      }
-      if (n === 0) throw new StackError("ECONNRESET", "the server closed the connection");
-      await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
-    }
+/** A round trip on a held stack endpoint, waiting on readiness (only 1,000 of them). */
+async function stackRoundTrip(ep: TcpEndpoint, msg: Uint8Array, reply: Uint8Array): Promise<void> {
+  let sent = 0;
+  while (sent < msg.length) {
+    sent += ep.write(msg, sent, msg.length - sent);
+    if (sent < msg.length) await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
   }
-
-  close(): void {
-    this.ep.close();
+  let got = 0;
+  while (got < reply.length) {
+    const n = ep.read(reply, got, reply.length - got); // throws the connection's error
+    if (n > 0) {
+      got += n;
+      continue;
+    }
+    if (n === 0) throw new StackError("ECONNRESET", "the server closed the connection");
+    await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
   }
 }
 
@@ -240,6 +233,8 @@ export function stackOpener(rt: Runtime, o: ConnClientOptions): Opener {
       ep.wq.listener = onOpenEvent;
       rt.stack.requestTick();
     },
+    roundTrip: (h, msg, reply) => stackRoundTrip(h as TcpEndpoint, msg, reply),
+    close: (h) => (h as TcpEndpoint).close(),
     live: () => tcp.endpoints,
     counters: () => ({
       ...rt.stack.stats.nonZero(),
@@ -252,51 +247,54 @@ export function stackOpener(rt: Runtime, o: ConnClientOptions): Opener {
 
 // ---- kernel sockets ----------------------------------------------------------------------
 
-/** A handle over a kernel socket. */
-class KernelHandle implements Handle {
-  constructor(readonly conn: Deno.TcpConn) {}
-
-  async roundTrip(msg: Uint8Array, reply: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < msg.length) off += await this.conn.write(msg.subarray(off));
-    let got = 0;
-    while (got < reply.length) {
-      const n = await this.conn.read(reply.subarray(got));
-      if (n === null) throw new StackError("ECONNRESET", "the server closed the connection");
-      got += n;
-    }
+/** A round trip on a kernel socket. */
+async function kernelRoundTrip(
+  conn: Deno.TcpConn,
+  msg: Uint8Array,
+  reply: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < msg.length) off += await conn.write(msg.subarray(off));
+  let got = 0;
+  while (got < reply.length) {
+    const n = await conn.read(reply.subarray(got));
+    if (n === null) throw new StackError("ECONNRESET", "the server closed the connection");
+    got += n;
   }
+}
 
-  close(): void {
-    try {
-      this.conn.close();
-    } catch { /* already closed */ }
-  }
+/** Close a kernel socket (already closed is fine). */
+function kernelClose(conn: Deno.TcpConn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
 }
 
 /** Connections on Deno's kernel sockets. */
 export function kernelOpener(o: ConnClientOptions): Opener {
-  const openConn = async (): Promise<KernelHandle> => {
+  const openConn = async (): Promise<Deno.TcpConn> => {
     const conn = await Deno.connect({ hostname: o.host, port: o.port });
     conn.setNoDelay(true);
-    return new KernelHandle(conn);
+    return conn;
   };
   return {
     stack: "kernel",
     warmup: 1,
     cycle(_i, msg, done) {
       (async () => {
-        const h = await openConn();
+        const conn = await openConn();
         try {
-          await h.roundTrip(msg, new Uint8Array(msg.length));
+          await kernelRoundTrip(conn, msg, new Uint8Array(msg.length));
         } finally {
-          h.close();
+          kernelClose(conn);
         }
       })().then(() => done(null), (e) => done(why(e)));
     },
     open(_i, done) {
       openConn().then((h) => done(h, null), (e) => done(null, why(e)));
     },
+    roundTrip: (h, msg, reply) => kernelRoundTrip(h as Deno.TcpConn, msg, reply),
+    close: (h) => kernelClose(h as Deno.TcpConn),
     live: () => 0,
     counters: () => null,
   };
@@ -486,7 +484,7 @@ export async function runHold(o: ConnClientOptions, opener: Opener): Promise<num
     while (!stopped && performance.now() < holdEnd) {
       await sleep(Math.min(100, holdEnd - performance.now()));
     }
-    const rt = await holdRoundTrips(o, held, opened);
+    const rt = await holdRoundTrips(o, opener, held, opened);
     const rtCounters = opener.counters();
     const closed = await closeAll(held, opened, o.conc, opener);
     const seconds = (performance.now() - t0) / 1000;
@@ -531,6 +529,7 @@ export async function runHold(o: ConnClientOptions, opener: Opener): Promise<num
 /** One round trip on each of up to 1,000 held connections spread over the set. */
 async function holdRoundTrips(
   o: ConnClientOptions,
+  opener: Opener,
   held: (Handle | undefined)[],
   opened: number,
 ): Promise<{ ok: number; failed: number }> {
@@ -546,11 +545,11 @@ async function holdRoundTrips(
   const worker = async () => {
     const reply = new Uint8Array(o.len);
     while (at < picks.length) {
-      const h = held[picks[at++]]!;
+      const h = held[picks[at++]];
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([
-          h.roundTrip(msg, reply),
+          opener.roundTrip(h, msg, reply),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error("timeout")), ROUND_TRIP_TIMEOUT_MS);
           }),
@@ -581,7 +580,7 @@ async function closeAll(
   for (let i = 0; i < held.length; i++) {
     const h = held[i];
     if (h === undefined) continue;
-    h.close();
+    opener.close(h);
     held[i] = undefined;
     closed++;
     // On the stack `live()` counts the connections not yet gone: the held ones still open

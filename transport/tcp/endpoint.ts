@@ -48,6 +48,16 @@ import { IP_ECN_ECT0, type TcpTransmitter } from "./transmit.ts";
 import type { Flow } from "../flow_table.ts";
 import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.ts";
 
+// Bits of TcpEndpoint's facts.
+const B_ACTIVE_OPEN = 1;
+const B_WS = 2;
+const B_TS = 4;
+const B_SACK = 8;
+const B_ECN = 16;
+const B_WRITE_SHUT = 32;
+const B_APP_CLOSED = 64;
+const B_COUNTED_ESTAB = 128;
+
 /** What a connection needs from its TCP layer; `TcpLayer` provides it. */
 export interface ConnectionLayer extends TcpServices {
   /** RFC 6528 ISNs and timestamp offsets. */
@@ -91,8 +101,10 @@ export interface ConnectionListener {
  * ```
  */
 export class TcpEndpoint implements OutputSource, TcpFlow {
-  /** Always {@link FLOW_CONNECTION}. */
-  readonly flowKind: number = FLOW_CONNECTION;
+  /** Always {@link FLOW_CONNECTION} (on the prototype: no field per connection). */
+  get flowKind(): number {
+    return FLOW_CONNECTION;
+  }
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
   /** Readiness and waiters. */
@@ -116,8 +128,6 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   readonly route: RouteResult;
   /** @internal The listener that spawned this connection until it is accepted. */
   listener: ConnectionListener | null;
-  /** @internal Opened by connect() (vs. a listener). */
-  readonly activeOpen: boolean;
   /** @internal Soft error (ICMP) reported instead of ETIMEDOUT on give-up. */
   softError: ErrnoCode | null = null;
   /** @internal The send side: SND.*, the send ring, congestion control, RTO. */
@@ -129,29 +139,64 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   /** @internal When the last acceptable segment arrived from the peer (ms). */
   lastRecvMs: number;
 
-  // ---- negotiated at the SYN (RFC 7323, RFC 2018) ----
-  /** @internal Window scaling negotiated. */
-  wsOk = false;
-  /** @internal Timestamps negotiated. */
-  tsOk = false;
-  /** @internal SACK negotiated. */
-  sackOk = false;
-  /** @internal ECN negotiated (RFC 3168 §6.1.1). */
-  ecnOk = false;
   /** @internal Per-connection TSval offset (RFC 7323 §5.4). */
   readonly tsOffset: number;
-
-  // ---- application side ----
-  /** @internal shutdownWrite() or close() was called. */
-  writeShutdown = false;
-  /** @internal close() was called: the application reads no more (orphan). */
-  appClosed = false;
   /** The FIN_WAIT_2 timer of a closed connection, made when first needed. */
   #lingerT: Timer | null = null;
 
   #state: TcpState = TcpState.CLOSED;
-  /** Counted in CurrEstab. */
-  #countedEstab = false;
+  /**
+   * The connection's yes/no facts as bits of one small integer (`B_*`; a field each would
+   * cost 8 bytes each in every connection): read and written through the accessors below.
+   */
+  #bits = 0;
+
+  /** @internal Opened by connect() (vs. a listener). */
+  get activeOpen(): boolean {
+    return (this.#bits & B_ACTIVE_OPEN) !== 0;
+  }
+  /** @internal Window scaling negotiated (RFC 7323). */
+  get wsOk(): boolean {
+    return (this.#bits & B_WS) !== 0;
+  }
+  set wsOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_WS : this.#bits & ~B_WS;
+  }
+  /** @internal Timestamps negotiated (RFC 7323). */
+  get tsOk(): boolean {
+    return (this.#bits & B_TS) !== 0;
+  }
+  set tsOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_TS : this.#bits & ~B_TS;
+  }
+  /** @internal SACK negotiated (RFC 2018). */
+  get sackOk(): boolean {
+    return (this.#bits & B_SACK) !== 0;
+  }
+  set sackOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_SACK : this.#bits & ~B_SACK;
+  }
+  /** @internal ECN negotiated (RFC 3168 §6.1.1). */
+  get ecnOk(): boolean {
+    return (this.#bits & B_ECN) !== 0;
+  }
+  set ecnOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_ECN : this.#bits & ~B_ECN;
+  }
+  /** @internal shutdownWrite() or close() was called. */
+  get writeShutdown(): boolean {
+    return (this.#bits & B_WRITE_SHUT) !== 0;
+  }
+  set writeShutdown(on: boolean) {
+    this.#bits = on ? this.#bits | B_WRITE_SHUT : this.#bits & ~B_WRITE_SHUT;
+  }
+  /** @internal close() was called: the application reads no more (orphan). */
+  get appClosed(): boolean {
+    return (this.#bits & B_APP_CLOSED) !== 0;
+  }
+  set appClosed(on: boolean) {
+    this.#bits = on ? this.#bits | B_APP_CLOSED : this.#bits & ~B_APP_CLOSED;
+  }
 
   /** @internal Use `TcpLayer.connect` or `TcpListener.accept`. */
   constructor(
@@ -171,12 +216,13 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.remotePort = remotePort;
     this.route = route;
     this.listener = listener;
-    this.activeOpen = listener === null;
+    if (listener === null) this.#bits = B_ACTIVE_OPEN;
     const now = layer.ctx.clock.nowMs();
     this.snd = new TcpSender(this, layer);
     this.rcv = new TcpReceiver(this, layer, advertisedMss(layer.ctx.ipv4.mtuOf(route.nicIndex)));
-    this.lastRecvMs = now;
-    this.tsOffset = tsOffset;
+    this.lastRecvMs = Math.floor(now);
+    // As int32 (TSvals add it modulo 2^32 anyway): a small integer field, not a boxed double.
+    this.tsOffset = tsOffset | 0;
   }
 
   static #fireLinger(ep: TcpEndpoint): void {
@@ -420,8 +466,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (to === NO_TRANSITION) return;
     this.#state = to;
     const estab = countsAsEstablished(to);
-    if (estab !== this.#countedEstab) {
-      this.#countedEstab = estab;
+    if (estab !== ((this.#bits & B_COUNTED_ESTAB) !== 0)) {
+      this.#bits = estab ? this.#bits | B_COUNTED_ESTAB : this.#bits & ~B_COUNTED_ESTAB;
       this.layer.stats.CurrEstab += estab ? 1 : -1;
     }
     switch (to) {
@@ -682,7 +728,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** @internal A segment from the peer was accepted at `nowMs`: it is alive (keepalive). */
   segmentArrived(nowMs: number): void {
-    this.lastRecvMs = nowMs;
+    this.lastRecvMs = Math.floor(nowMs); // whole ms: a small integer field, not a boxed double
     if (this.keepalive !== null) this.keepalive.segmentArrived();
   }
 

@@ -113,7 +113,7 @@ const ACK_SAMPLE = new AckSample();
  * if (loss.onAck(seg, now, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
-export class LossControl {
+export class LossControl extends Timer {
   /** The SACK scoreboard: every transmission in flight. */
   readonly sb: Scoreboard;
   /** Delivery-rate estimation. */
@@ -126,8 +126,7 @@ export class LossControl {
   readonly pacer: Pacer = new Pacer();
   /** RTT estimate and RTO (shared with the sender, which samples the handshake). */
   readonly rtt: RttEstimator;
-  /** Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission probe. */
-  readonly timer: Timer;
+
   /** Segments deemed lost over the connection's life. */
   lostSegments = 0;
   /** Output stopped on cwnd since the last ACK (RFC 7661); the sender sets it. */
@@ -153,12 +152,20 @@ export class LossControl {
 
   /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
   constructor(snd: LossSender, conn: LossConnection, svc: TcpServices, rtt: RttEstimator) {
+    super(LossControl.#fire);
     this.#snd = snd;
     this.#conn = conn;
     this.#svc = svc;
     this.rtt = rtt;
     this.sb = new Scoreboard(this.rate);
-    this.timer = new Timer(LossControl.#fire, this);
+  }
+
+  /**
+   * Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission
+   * probe. The loss control is its own timer (one object less per connection).
+   */
+  get timer(): Timer {
+    return this;
   }
 
   /** The timer's function, shared by every connection (no closure each). */

@@ -104,8 +104,10 @@ class PeerSynRecord implements PeerSyn {
 
 /** One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer. */
 export class SynEntry extends Timer implements TcpFlow, PeerSyn {
-  /** Always {@link FLOW_SYN_RECEIVED}. */
-  readonly flowKind: number = FLOW_SYN_RECEIVED;
+  /** Always {@link FLOW_SYN_RECEIVED} (on the prototype: no field per record). */
+  get flowKind(): number {
+    return FLOW_SYN_RECEIVED;
+  }
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
   /** Local address. */

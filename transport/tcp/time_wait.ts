@@ -66,8 +66,10 @@ export interface TimeWaitSource {
 
 /** One connection in TIME_WAIT. */
 export class TimeWaitRecord implements TcpFlow {
-  /** Always {@link FLOW_TIME_WAIT}. */
-  readonly flowKind: number = FLOW_TIME_WAIT;
+  /** Always {@link FLOW_TIME_WAIT} (on the prototype: no field per record). */
+  get flowKind(): number {
+    return FLOW_TIME_WAIT;
+  }
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
   /** Local address. */
