@@ -13,14 +13,23 @@
  * @module
  */
 
-export { type DriverName, Runtime, type RuntimeConfig } from "./stack/runtime.ts";
+export {
+  type AddressChangeListener,
+  type DriverName,
+  Runtime,
+  type RuntimeConfig,
+} from "./stack/runtime.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";
 export { type OutputScheduler, type OutputSource } from "./core/output_queue.ts";
 export {
   AF_INET,
+  AF_INET6,
   IP_TTL,
   IPPROTO_IP,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_UNICAST_HOPS,
+  IPV6_V6ONLY,
   POLLERR,
   POLLHUP,
   POLLIN,
@@ -40,13 +49,14 @@ export {
   TCP_CONGESTION,
 } from "./stack/socket.ts";
 export {
+  UDP6_MAX_PAYLOAD,
   UDP_MAX_PAYLOAD,
   UdpEndpoint,
   UdpLayer,
   type UdpOptions,
   UdpPeer,
 } from "./transport/udp.ts";
-export { DemuxTable, PortAllocator } from "./transport/demux.ts";
+export { DemuxTable, hashTuple, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
 export {
   HttpServer,
@@ -78,7 +88,9 @@ export {
 export { nstatCounters, nstatName } from "./stack/nstat.ts";
 export {
   type ResolvedTcpOptions,
+  type TcpConnectOptions,
   TcpLayer,
+  type TcpListenOptions,
   type TcpOptions,
   type TransportContext,
 } from "./transport/tcp/tcp_layer.ts";
@@ -156,15 +168,64 @@ export {
 } from "./drivers/af_xdp.ts";
 export { formatIpv4, parseIpv4, parseIpv4Cidr } from "./net/ipv4_address.ts";
 export { type EchoReplyListener, type IcmpOptions, Icmpv4Layer } from "./net/icmpv4.ts";
-export {
-  type Ipv4InterfaceAddress,
-  Ipv4Layer,
-  type Ipv4Options,
-  type Ipv4ProtocolHandler,
-  Ipv4RxMeta,
-} from "./net/ipv4.ts";
+export { type Ipv4InterfaceAddress, Ipv4Layer, type Ipv4Options } from "./net/ipv4.ts";
 export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
 export { type ReassemblyOptions } from "./net/reassembly.ts";
+export { LocalDeliveryQueue, type LocalReceiver } from "./net/local_delivery.ts";
+export { TokenBucket } from "./core/token_bucket.ts";
 export { type Ipv4Route, RouteResult, RouteTable } from "./net/route_table.ts";
 export { type LinkEndpoint } from "./link/link_endpoint.ts";
+export {
+  formatIp,
+  type IpAddr,
+  IpAddress,
+  IpAddressScratch,
+  type IpCidr,
+  ipEquals,
+  type IpFamily,
+  parseIpCidr,
+  tryParseIp,
+} from "./net/ip_address.ts";
+export {
+  type Ipv6AddressListener,
+  type Ipv6Counters,
+  type Ipv6ErrorReporter,
+  Ipv6Layer,
+  type Ipv6Options,
+} from "./net/ipv6.ts";
+export { Ipv6Interface, type Ipv6InterfaceOptions, type Ipv6Output } from "./net/ipv6_interface.ts";
+export {
+  Ipv6AddressList,
+  type Ipv6AddressOptions,
+  type Ipv6AddressOrigin,
+  type Ipv6AddressOwner,
+  type Ipv6AddressState,
+  Ipv6InterfaceAddress,
+} from "./net/ipv6_addresses.ts";
+export {
+  NdpCache,
+  type NdpCacheOptions,
+  type NdpCacheOwner,
+  type NdpEntryInfo,
+} from "./net/ndp_cache.ts";
+export { MldListener, type MldOptions, type MldOwner } from "./net/mld.ts";
+export {
+  type DefaultRouter,
+  type Ipv6RouteOrigin,
+  Ipv6Routes,
+  type OnLinkPrefix,
+  type RouterReachability,
+} from "./net/ipv6_routes.ts";
+export { PathMtuCache, type PathMtuOptions } from "./net/path_mtu.ts";
+export { Ipv4Network } from "./net/ipv4_network.ts";
+export { IpNetworks } from "./net/ip_networks.ts";
+export { type Echo6ReplyListener, Icmpv6Layer, type Icmpv6Options } from "./net/icmpv6.ts";
+export { RouterDiscovery, type RouterDiscoveryOptions } from "./net/router_discovery.ts";
+export {
+  NetError,
+  type NetProtocolHandler,
+  NetRoute,
+  NetRxMeta,
+  type NetworkLayer,
+} from "./net/network_layer.ts";
 export { SyscallError } from "./ffi/errno.ts";

@@ -12,6 +12,7 @@ import { VirtualClock } from "../core/clock.ts";
 import { siphash24, sipKeyFromBytes } from "../core/siphash.ts";
 import { Assembler } from "../transport/tcp/assembler.ts";
 import { IsnGenerator } from "../transport/tcp/isn.ts";
+import { IpAddress } from "../net/ip_address.ts";
 import {
   seqAdd,
   seqDiff,
@@ -29,6 +30,8 @@ for (let i = 0; i < N; i++) {
   xs[i] = (0xffff_f000 + i * 7919) >>> 0;
   ys[i] = (xs[i] + ((i * 2654435761) % 200000) - 100000) >>> 0;
 }
+const ISN_A = IpAddress.v4(0xc6120001);
+const ISN_B = IpAddress.v4(0xc6120002);
 let sink = 0;
 
 Deno.bench("seqLt ×1024", { group: "seq" }, () => {
@@ -116,7 +119,7 @@ Deno.bench("siphash24 40 B (IPv6 tuple)", { group: "hash" }, () => {
 });
 const isn = new IsnGenerator(new VirtualClock(1000), new Uint32Array([1, 2, 3, 4]));
 Deno.bench("IsnGenerator.next (IPv4)", { group: "hash" }, () => {
-  sink += isn.next(0xc6120001, 40000, 0xc6120002, 80);
+  sink += isn.next(ISN_A, 40000, ISN_B, 80);
 });
 
 globalThis.addEventListener("unload", () => {

@@ -18,7 +18,7 @@ const BULK_BYTES = 1 << 20;
 /** An established connection a → b on a fresh simulated network of `mtu`. */
 function connected(mtu: number): { net: SimNet; c: TcpEndpoint; s: TcpEndpoint } {
   const net = makeSimNet({ mtu });
-  const l = net.tcpB.listen(0, 5001, 8);
+  const l = net.tcpB.listen(null, 5001, 8);
   const c = net.tcpA.connect(ADDR_B, 5001);
   let s: TcpEndpoint | null = null;
   const ok = net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000);

@@ -22,7 +22,8 @@ export const LINK_OPTIONS = {
   driver: { type: "string" },
   if: { type: "string" },
   addr: { type: "string", multiple: true },
-  gw: { type: "string" },
+  gw: { type: "string", multiple: true },
+  slaac: { type: "boolean" },
   mtu: { type: "string" },
   pcap: { type: "string" },
   netns: { type: "string" },
@@ -67,8 +68,11 @@ export const LINK_USAGE = `link options:
   --no-offload         af_packet: no virtio-net header, no offloads
   --rx-ring v2|v3      af_packet: per-frame RX ring (v2, default, lowest latency) or block
                        ring (v3, less memory)
-  --addr CIDR          address, e.g. 198.18.0.2/24 (repeatable)
-  --gw ADDR            default gateway
+  --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64
+                       (repeatable; a link-local IPv6 address is always added)
+  --gw ADDR            default gateway, IPv4 and/or IPv6 (repeatable, one per family)
+  --slaac              solicit IPv6 routers; take default routers, prefixes, MTU and
+                       addresses (SLAAC) from their advertisements
   --mtu N              use a smaller MTU than the link's
   --pcap FILE          record every frame to FILE (needs --allow-write)
   --netns NAME         open the interface inside network namespace NAME
@@ -136,7 +140,8 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
     addr: (v.addr as string[] | undefined) ?? [],
-    gw: v.gw as string | undefined,
+    gw: (v.gw as string[] | undefined) ?? [],
+    slaac: v.slaac === true,
     mtu: v.mtu === undefined ? undefined : numberFlag("mtu", v.mtu, 0, { integer: true, min: 68 }),
     pcap: v.pcap as string | undefined,
     netns: v.netns as string | undefined,

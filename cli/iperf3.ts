@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseIpv4, Runtime } from "../mod.ts";
+import { Runtime, tryParseIp } from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -96,11 +96,7 @@ export async function iperf3Command(args: string[]): Promise<number> {
     }
   }
   if (host === undefined) throw new UsageError("iperf3 client needs a HOST");
-  try {
-    parseIpv4(host);
-  } catch {
-    throw new UsageError(`${host}: not an IPv4 address`);
-  }
+  if (tryParseIp(host) === null) throw new UsageError(`${host}: not an IPv4 or IPv6 address`);
   if (values["one-off"] !== undefined) throw new UsageError("-1 is a server option");
   const udp = values.udp === true;
   const bandwidth = values.bitrate === undefined

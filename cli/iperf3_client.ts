@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatIpv4, parseIpv4, POLLIN, type Runtime, type UdpEndpoint, UdpPeer } from "../mod.ts";
+import { formatIp, IpAddress, POLLIN, type Runtime, type UdpEndpoint, UdpPeer } from "../mod.ts";
 import {
   ACCESS_DENIED,
   ControlChannel,
@@ -169,15 +169,15 @@ async function createStreams(
       session.streams.push(new TcpDataStream(c, id, !o.reverse, o.len));
       continue;
     }
-    const ep = rt.stack.udp.open();
-    ep.bind(0, 0);
+    const addr = IpAddress.parse(o.host);
+    const ep = rt.stack.udp.open(addr.family);
+    ep.bind(null, 0);
     ep.receiveBufferBytes = 8 << 20;
-    const addr = parseIpv4(o.host);
     await udpConnect(ep, addr, o.port);
     const s = new UdpDataStream(
       ep,
       true,
-      { addr, port: o.port, text: formatIpv4(addr) },
+      { addr, port: o.port, text: formatIp(addr) },
       id,
       !o.reverse,
       { len: o.len, bitsPerSecond: o.bandwidth, wide: false },
@@ -190,7 +190,7 @@ async function createStreams(
 }
 
 /** Send the 4-byte connect datagram until the server answers with 4 bytes. */
-async function udpConnect(ep: UdpEndpoint, addr: number, port: number): Promise<void> {
+async function udpConnect(ep: UdpEndpoint, addr: IpAddress, port: number): Promise<void> {
   const buf = new Uint8Array(64);
   const peer = new UdpPeer();
   for (let i = 0; i < UDP_CONNECT_TRIES; i++) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatIpv4, POLLIN, type Runtime, type TcpConn, type TcpServer, UdpPeer } from "../mod.ts";
+import { formatIp, POLLIN, type Runtime, type TcpConn, type TcpServer, UdpPeer } from "../mod.ts";
 import {
   ACCESS_DENIED,
   CLIENT_TERMINATE,
@@ -142,9 +142,10 @@ async function serveTest(
     },
   });
   const session = new TestSession(report, params.reverse);
-  const udp = params.protocol === "udp" ? rt.stack.udp.open() : null;
+  // UDP streams on a dual-stack socket, as the TCP listener takes both families.
+  const udp = params.protocol === "udp" ? rt.stack.udp.open(6) : null;
   try {
-    if (udp !== null) udp.bind(0, o.port);
+    if (udp !== null) udp.bind(null, o.port);
     await ctrl.writeState(CREATE_STREAMS);
     if (udp === null) await acceptTcpStreams(listener, cookie, params, session);
     else await acceptUdpStreams(udp, params, session);
@@ -237,7 +238,7 @@ async function acceptUdpStreams(
     const s = new UdpDataStream(
       ep,
       false,
-      { addr: peer.addr, port: peer.port, text: formatIpv4(peer.addr) },
+      { addr: peer.addr.freeze(), port: peer.port, text: formatIp(peer.addr) },
       ids[byPort.size],
       params.reverse,
       { len: params.len, bitsPerSecond: params.bandwidth, wide: params.udpCounters64 },

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { StackError, type TcpConn, type UdpEndpoint, UdpPeer } from "../mod.ts";
+import { type IpAddress, StackError, type TcpConn, type UdpEndpoint, UdpPeer } from "../mod.ts";
 import { type StreamResult, UdpReceiveStats, writeUdpHeader } from "./iperf3_protocol.ts";
 import { sleep, yieldToEventLoop } from "./meter.ts";
 
@@ -211,7 +211,7 @@ export class UdpDataStream extends DataStream {
   readonly rx = new UdpReceiveStats();
   readonly #ep: UdpEndpoint;
   readonly #ownsEndpoint: boolean;
-  readonly #peerAddr: number;
+  readonly #peerAddr: IpAddress;
   readonly #peerPort: number;
   readonly #peerText: string;
   readonly #len: number;
@@ -225,7 +225,7 @@ export class UdpDataStream extends DataStream {
   constructor(
     ep: UdpEndpoint,
     ownsEndpoint: boolean,
-    peer: { addr: number; port: number; text: string },
+    peer: { addr: IpAddress; port: number; text: string },
     id: number,
     sender: boolean,
     opts: { len: number; bitsPerSecond: number; wide: boolean },

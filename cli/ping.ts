@@ -1,10 +1,19 @@
 /**
- * `ustack ping HOST`: ICMP echo from the user-space stack, with ping(8)-style output.
+ * `ustack ping HOST`: ICMP or ICMPv6 echo from the user-space stack, with ping(8)-style
+ * output. HOST is an IPv4 or IPv6 address; a link-local IPv6 one may name its interface
+ * (`fe80::1%us0`).
  *
  * @module
  */
 
-import { formatIpv4, parseIpv4, Runtime } from "../mod.ts";
+import {
+  type IpAddr,
+  type IpAddress,
+  IpAddressScratch,
+  ipEquals,
+  Runtime,
+  tryParseIp,
+} from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -18,6 +27,7 @@ import { emit, emitJson } from "./output.ts";
 /** Usage of `ping`. */
 export const PING_USAGE =
   `usage: ustack ping HOST [-c COUNT] [-s SIZE] [-i SECONDS] [-W TIMEOUT] [link options]
+  HOST         IPv4 or IPv6 address (a link-local one may add %IF)
   -c COUNT     echo requests to send (4)
   -s SIZE      payload bytes (56)
   -i SECONDS   interval between requests (1)
@@ -39,12 +49,8 @@ export async function pingCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("ping needs exactly one HOST");
-  let dst: number;
-  try {
-    dst = parseIpv4(positionals[0]);
-  } catch {
-    throw new UsageError(`${positionals[0]}: not an IPv4 address`);
-  }
+  const dst: IpAddress | null = tryParseIp(positionals[0]);
+  if (dst === null) throw new UsageError(`${positionals[0]}: not an IPv4 or IPv6 address`);
   const count = numberFlag("c", values.c, 4, { integer: true, min: 1 });
   const size = numberFlag("s", values.s, 56, { integer: true, min: 0, max: 65507 });
   const intervalMs = numberFlag("i", values.i, 1, { min: 0.002 }) * 1000;
@@ -52,41 +58,61 @@ export async function pingCommand(args: string[]): Promise<number> {
   const json = values.json === true;
   const config = linkConfig(values);
   await using rt = await Runtime.start(config);
-  const host = formatIpv4(dst);
+  const v6 = dst.family === 6;
+  const zoneNic = v6 ? rt.zoneIndex(dst.zone) : 0;
+  // An IPv6 echo needs a source address that passed duplicate address detection.
+  if (v6) await rt.addressesReady();
+  const host = dst.toString();
   const id = (Deno.pid ^ (Math.random() * 0xffff)) & 0xffff;
   const sentAt = new Float64Array(count);
   const seen = new Uint8Array(count);
   const rtts: number[] = [];
   let done: () => void = () => {};
   const allDone = new Promise<void>((r) => (done = r));
-  rt.stack.icmp.listenEcho(id, {
-    onEchoReply(src, seq, _buf, _off, len, ttl) {
-      const i = seq - 1;
-      if (src !== dst || i < 0 || i >= count || sentAt[i] === 0) return;
-      const rtt = rt.stack.clock.nowMs() - sentAt[i];
-      const dup = seen[i] !== 0;
-      seen[i] = 1;
-      if (!dup) rtts.push(rtt);
-      if (json) {
-        emitJson("reply", { from: host, seq, ttl, bytes: len + 8, timeMs: round3(rtt), dup });
-      } else {
-        emit(
-          `${len + 8} bytes from ${host}: icmp_seq=${seq} ttl=${ttl} time=${fmtMs(rtt)} ms${
-            dup ? " (DUP!)" : ""
-          }`,
-        );
-      }
-      if (rtts.length === count) done();
-    },
-  });
-  if (!json) emit(`PING ${host} (${host}) ${size}(${size + 28}) bytes of data.`);
+  const onReply = (src: IpAddr, seq: number, len: number, ttl: number) => {
+    const i = seq - 1;
+    if (!ipEquals(src, dst) || i < 0 || i >= count || sentAt[i] === 0) return;
+    const rtt = rt.stack.clock.nowMs() - sentAt[i];
+    const dup = seen[i] !== 0;
+    seen[i] = 1;
+    if (!dup) rtts.push(rtt);
+    if (json) {
+      emitJson("reply", { from: host, seq, ttl, bytes: len + 8, timeMs: round3(rtt), dup });
+    } else {
+      emit(
+        `${len + 8} bytes from ${host}: icmp_seq=${seq} ttl=${ttl} time=${fmtMs(rtt)} ms${
+          dup ? " (DUP!)" : ""
+        }`,
+      );
+    }
+    if (rtts.length === count) done();
+  };
+  const from = new IpAddressScratch();
+  if (v6) {
+    rt.stack.icmp6.listenEcho(id, {
+      onEchoReply: (src, seq, _buf, _off, len, hopLimit) => onReply(src, seq, len, hopLimit),
+    });
+  } else {
+    rt.stack.icmp.listenEcho(id, {
+      onEchoReply: (src, seq, _buf, _off, len, ttl) => onReply(from.setV4(src), seq, len, ttl),
+    });
+  }
+  if (!json) {
+    emit(
+      v6
+        ? `PING ${host}(${host}) ${size} data bytes`
+        : `PING ${host} (${host}) ${size}(${size + 28}) bytes of data.`,
+    );
+  }
   const payload = new Uint8Array(size);
   for (let i = 0; i < size; i++) payload[i] = i & 0xff;
   const start = rt.stack.clock.nowMs();
   let transmitted = 0;
   for (let i = 0; i < count; i++) {
     sentAt[i] = rt.stack.clock.nowMs();
-    const err = rt.stack.icmp.sendEcho(dst, id, i + 1, payload, 0, size);
+    const err = v6
+      ? rt.stack.icmp6.sendEcho(dst, id, i + 1, payload, 0, size, 0, zoneNic)
+      : rt.stack.icmp.sendEcho(dst.v4, id, i + 1, payload, 0, size);
     rt.stack.requestTick();
     if (err !== null) {
       if (json) emitJson("error", { seq: i + 1, code: err });
@@ -97,7 +123,8 @@ export async function pingCommand(args: string[]): Promise<number> {
     }
   }
   await Promise.race([allDone, sleep(waitMs)]);
-  rt.stack.icmp.unlistenEcho(id);
+  if (v6) rt.stack.icmp6.unlistenEcho(id);
+  else rt.stack.icmp.unlistenEcho(id);
   const elapsed = Math.round(rt.stack.clock.nowMs() - start);
   const received = rtts.length;
   const loss = transmitted === 0 ? 100 : Math.round(((transmitted - received) / transmitted) * 100);

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { parseIpv4, Runtime, type RuntimeConfig, StackError } from "../mod.ts";
+import { Runtime, type RuntimeConfig, StackError, tryParseIp } from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -106,7 +106,7 @@ export interface PingpongOptions {
   role: "server" | "client";
   /** Client mode: round trips on one connection, a connection per round trip, or held. */
   mode: "rr" | "connect" | "hold";
-  /** Client: server address (dotted quad). */
+  /** Client: server address (IPv4, or IPv6 with an optional %IF zone). */
   host: string;
   /** TCP port. */
   port: number;
@@ -200,11 +200,7 @@ function parsePingpong(
   if (role === "client") {
     if (host === undefined) throw new UsageError("pingpong client needs a HOST");
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    try {
-      parseIpv4(host);
-    } catch {
-      throw new UsageError(`${host}: not an IPv4 address`);
-    }
+    if (tryParseIp(host) === null) throw new UsageError(`${host}: not an IPv4 or IPv6 address`);
   } else if (host !== undefined) {
     throw new UsageError(`pingpong server takes no HOST (got ${host})`);
   }

@@ -24,7 +24,7 @@ import {
   EV_HANGUP,
   EV_READABLE,
   EV_WRITABLE,
-  parseIpv4,
+  IpAddress,
   type Runtime,
   StackError,
   type TcpEndpoint,
@@ -36,7 +36,7 @@ import { emit, emitJson } from "./output.ts";
 
 /** What a connection-mode client is asked to do. */
 export interface ConnClientOptions {
-  /** Server address (dotted quad). */
+  /** Server address (IPv4 or IPv6). */
   host: string;
   /** Server port. */
   port: number;
@@ -194,8 +194,10 @@ async function stackRoundTrip(ep: TcpEndpoint, msg: Uint8Array, reply: Uint8Arra
 
 /** Connections on the stack, source addresses from `--addr` in turn. */
 export function stackOpener(rt: Runtime, o: ConnClientOptions): Opener {
-  const dst = parseIpv4(o.host);
-  const addrs = rt.addrs.map((a) => parseIpv4(a.split("/")[0]));
+  const dst = IpAddress.parse(o.host);
+  // Source addresses of the destination's family, in turn.
+  const addrs = rt.addrs.map((a) => IpAddress.parse(a.split("/")[0]))
+    .filter((a) => a.family === dst.family);
   const tcp = rt.stack.tcp;
   /** A new endpoint for connection `i`, or the reason there is none. */
   const connect = (i: number): TcpEndpoint | string => {

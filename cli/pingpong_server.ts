@@ -253,6 +253,15 @@ function ustackServer(
   };
 }
 
+/** A kernel listener on every address: dual-stack `::`, or `0.0.0.0` where IPv6 is off. */
+function listenKernel(port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname: "::", port, transport: "tcp" });
+  } catch {
+    return Deno.listen({ hostname: "0.0.0.0", port, transport: "tcp" });
+  }
+}
+
 /** The kernel's server: one async echo loop per connection over Deno's sockets. */
 function kernelServer(
   o: ServerOptions,
@@ -260,7 +269,7 @@ function kernelServer(
   checkCount: () => void,
   stop: (why: string) => void,
 ): { close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "0.0.0.0", port: o.port, transport: "tcp" });
+  const listener = listenKernel(o.port);
   const open = new Set<Deno.TcpConn>();
   const serve = async (conn: Deno.TcpConn) => {
     conn.setNoDelay(true);

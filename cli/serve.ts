@@ -35,9 +35,11 @@ import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 
 /** Usage of `serve`. */
 export const SERVE_USAGE = `usage: ustack serve [service options] [link options]
-Run as a host until SIGINT/SIGTERM; answers ARP and ping.
-Prints "ready <if> <addr>..." once it answers and every service is bound, and the final
-stats when stopped.
+Run as a host until SIGINT/SIGTERM; answers ARP, NDP and ping on IPv4 and IPv6.
+Prints "ready <if> <addr>..." once every service is bound and duplicate address detection
+has finished, listing every usable address (the IPv6 link-local one included), and the
+final stats when stopped. "address <addr> <origin> <state>" lines report an address found
+duplicate (never used) or one that becomes usable later (e.g. by --slaac).
 services:
   --udp-echo PORT      send every UDP datagram received on PORT back to its sender
                        (repeatable)
@@ -82,12 +84,16 @@ export class UdpEchoService implements ServeService {
   readonly #buf = new Uint8Array(UDP_MAX_PAYLOAD);
   readonly #peer = new UdpPeer();
 
-  /** Bind `port` (any address) on `stack` and start echoing. Throws EADDRINUSE if taken. */
+  /**
+   * Bind `port` on every address of both families on `stack` and start echoing. Throws
+   * EADDRINUSE if taken.
+   */
   constructor(stack: Stack, port: number) {
     this.name = `udp-echo/${port}`;
-    const ep = stack.udp.open();
+    // Dual-stack (AF_INET6 bound to `::`): every address of both families is answered.
+    const ep = stack.udp.open(6);
     try {
-      ep.bind(0, port);
+      ep.bind(null, port);
       ep.receiveBufferBytes = ECHO_RECEIVE_BUFFER_BYTES;
     } catch (e) {
       ep.close();
@@ -198,6 +204,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   };
   const json = values.json === true;
   const rt: Runtime = await Runtime.start(config);
+  // Addresses: one found duplicate is reported whenever DAD says so (and never used); one
+  // that becomes usable after the ready line (SLAAC, a late DAD) is reported then.
+  let ready = false;
+  rt.onAddressChange((addr, origin, state) => {
+    if (state !== "duplicate" && !(ready && state === "preferred")) return;
+    if (json) emitJson("address", { addr, origin, state });
+    else emit(`address ${addr} ${origin} ${state}`);
+  });
   let services: ServeService[];
   try {
     services = startServices(rt, ports);
@@ -205,6 +219,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     await rt.stop();
     throw e;
   }
+  let stop = false;
   let control: ControlServer | null = null;
   if (typeof values.control === "string") {
     try {
@@ -219,19 +234,29 @@ export async function serveCommand(args: string[]): Promise<number> {
     }
   }
   const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => resolve();
+    const onSignal = () => {
+      stop = true;
+      resolve();
+    };
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
   });
-  if (json) {
+  // The ready line waits for duplicate address detection (RFC 4862 §5.4) and lists the
+  // addresses that passed it, link-local included.
+  await Promise.race([rt.addressesReady(), stopped]);
+  ready = true;
+  const addrs = rt.usableAddresses();
+  if (stop) {
+    // stopped before the addresses were ready: no ready line
+  } else if (json) {
     emitJson("ready", {
       if: rt.nic.name,
       mac: rt.nic.macString,
-      addrs: [...rt.addrs],
+      addrs,
       services: services.map((s) => s.name),
     });
   } else {
-    emit(`ready ${rt.nic.name} ${rt.addrs.join(" ")}`.trimEnd());
+    emit(`ready ${rt.nic.name} ${addrs.join(" ")}`.trimEnd());
   }
   await stopped;
   await control?.close();

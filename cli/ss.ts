@@ -63,6 +63,11 @@ export function infoLine(i: NonNullable<SocketEntry["info"]>): string {
   return ` ${parts.join(" ")}`;
 }
 
+/** `addr:port` as ss prints it: IPv6 in brackets, port 0 as `*`. */
+function hostPort(addr: string, port: number): string {
+  return `${addr.includes(":") ? `[${addr}]` : addr}:${port === 0 ? "*" : port}`;
+}
+
 /**
  * `ss -tuna`'s table for `sockets`.
  *
@@ -77,8 +82,8 @@ export function formatSs(sockets: SocketEntry[], info: boolean): string[] {
     s.state,
     String(s.recvQ),
     String(s.sendQ),
-    `${s.localAddress}:${s.localPort === 0 ? "*" : s.localPort}`,
-    `${s.peerAddress}:${s.peerPort === 0 ? "*" : s.peerPort}`,
+    hostPort(s.localAddress, s.localPort),
+    hostPort(s.peerAddress, s.peerPort),
   ]);
   const head = ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"];
   const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));

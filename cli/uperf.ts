@@ -21,11 +21,10 @@
  */
 
 import {
-  formatIpv4,
-  parseIpv4,
-  RouteResult,
+  IpAddress,
   Runtime,
   StackError,
+  tryParseIp,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
   UdpPeer,
@@ -105,15 +104,13 @@ function parseUperf(
   if (protocol === "udp" && values.parallel !== undefined) {
     throw new UsageError("-P applies to TCP mode only");
   }
-  let dst = 0;
+  let dst = IpAddress.v4(0);
   if (role === "client") {
     if (host === undefined) throw new UsageError("uperf client needs a HOST");
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    try {
-      dst = parseIpv4(host);
-    } catch {
-      throw new UsageError(`${host}: not an IPv4 address`);
-    }
+    const parsed = tryParseIp(host);
+    if (parsed === null) throw new UsageError(`${host}: not an IPv4 or IPv6 address`);
+    dst = parsed;
   } else if (host !== undefined) {
     throw new UsageError(`uperf server takes no HOST (got ${host})`);
   }
@@ -155,13 +152,10 @@ export async function uperfCommand(args: string[]): Promise<number> {
   }
 }
 
-/** Wait until the first hop towards `dst` is in the ARP cache; false after the timeout. */
-async function resolveNextHop(rt: Runtime, dst: number): Promise<boolean> {
-  const route = new RouteResult();
-  const ipv4 = rt.stack.ipv4;
-  if (!ipv4.route(dst, route)) return false;
+/** Wait until the first hop towards `dst` is resolved (ARP or NDP); false after the timeout. */
+async function resolveNextHop(rt: Runtime, dst: IpAddress): Promise<boolean> {
   const deadline = rt.stack.clock.nowMs() + RESOLVE_TIMEOUT_MS;
-  while (ipv4.arp(route.nicIndex).lookup(route.nextHop) === null) {
+  while (!rt.nextHopResolved(dst)) {
     if (rt.stack.clock.nowMs() > deadline) return false;
     await sleep(1);
   }
@@ -175,12 +169,14 @@ async function resolveNextHop(rt: Runtime, dst: number): Promise<boolean> {
  */
 async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
   const clock = rt.stack.clock;
-  const ep: UdpEndpoint = rt.stack.udp.open();
-  ep.bind(0, 0);
+  const dst = o.host;
+  const ep: UdpEndpoint = rt.stack.udp.open(dst.family);
+  ep.bind(null, 0);
+  if (dst.family === 6) await rt.addressesReady();
   const payload = new Uint8Array(o.len);
   for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
   const meter = new Meter("client", o.json);
-  const host = formatIpv4(o.host);
+  const host = dst.family === 6 ? `[${dst}]` : `${dst}`;
   let stopped = false;
   const signals = onStopSignal(() => stopped = true);
   const driver = rt.nic.driver.stats;
@@ -205,11 +201,11 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
     }
     // The first datagram also starts ARP resolution; the clock runs from here.
     meter.start(clock.nowMs());
-    ep.sendto(payload, 0, o.len, o.host, o.port);
+    ep.sendto(payload, 0, o.len, dst, o.port);
     meter.packets++;
     meter.bytes += o.len;
-    if (!(await resolveNextHop(rt, o.host))) {
-      throw new StackError("EHOSTUNREACH", `no ARP answer for the first hop to ${host}`);
+    if (!(await resolveNextHop(rt, dst))) {
+      throw new StackError("EHOSTUNREACH", `no neighbour answer for the first hop to ${host}`);
     }
     const endMs = meter.startMs + o.seconds * 1000;
     let nextReportMs = meter.startMs + 1000;
@@ -223,7 +219,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
       let sent = 0;
       for (; sent < SEND_BURST; sent++) {
         try {
-          ep.sendto(payload, 0, o.len, o.host, o.port);
+          ep.sendto(payload, 0, o.len, dst, o.port);
         } catch (e) {
           if ((e as StackError).code !== "ENOBUFS") throw e;
           backoffs++;
@@ -258,8 +254,9 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
  */
 async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   const clock = rt.stack.clock;
-  const ep: UdpEndpoint = rt.stack.udp.open();
-  ep.bind(0, o.port);
+  // Dual-stack: datagrams to any address of either family are counted.
+  const ep: UdpEndpoint = rt.stack.udp.open(6);
+  ep.bind(null, o.port);
   ep.receiveBufferBytes = SERVER_RECEIVE_BUFFER_BYTES;
   const meter = new Meter("server", o.json);
   const peer = new UdpPeer();

@@ -4,14 +4,16 @@
  * @module
  */
 
+import type { IpAddress } from "../net/ip_address.ts";
+
 /** What uperf is asked to do. */
 export interface UperfOptions {
   /** Which side. */
   role: "server" | "client";
   /** UDP or TCP. */
   protocol: "udp" | "tcp";
-  /** Client: destination address. */
-  host: number;
+  /** Client: destination address (either family). */
+  host: IpAddress;
   /** Bytes per datagram (UDP) or per write (TCP). */
   len: number;
   /** Seconds to run. */

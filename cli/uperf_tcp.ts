@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatIpv4, type Runtime, StackError, type TcpConn } from "../mod.ts";
+import { type Runtime, StackError, type TcpConn } from "../mod.ts";
 import { emit, emitJson } from "./output.ts";
 import {
   dataPathCounters,
@@ -25,7 +25,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
   const clock = rt.stack.clock;
   const tcp = rt.stack.stats.tcp;
   const meter = new Meter("client", o.json);
-  const host = formatIpv4(o.host);
+  const host = o.host.toString();
   let stopped = false;
   const signals = onStopSignal(() => stopped = true);
   const conns: TcpConn[] = [];

@@ -25,6 +25,7 @@ import {
   RX_CSUM_PARTIAL,
   RX_CSUM_VALID,
 } from "../link/driver.ts";
+import type { IpAddr } from "./ip_address.ts";
 
 /** True when the host stores integers little-endian (every platform Deno ships for). */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -366,6 +367,31 @@ export function finishPartialChecksumIpv4Frame(buf: Uint8Array, off: number, len
 }
 
 /**
+ * {@link finishPartialChecksumIpv4Frame} for Ethernet/IPv6 frames: a TCP or UDP header right
+ * after the fixed header (where a kernel peer's offloaded segments put it) gets its checksum
+ * finished; other frames are left alone.
+ */
+export function finishPartialChecksumIpv6Frame(buf: Uint8Array, off: number, len: number): void {
+  if (len < 54 || buf[off + 12] !== 0x86 || buf[off + 13] !== 0xdd) return;
+  const ip = off + 14;
+  const payload = (buf[ip + 4] << 8) | buf[ip + 5];
+  const nh = buf[ip + 6];
+  const end = payload > 0 && 54 + payload <= len ? 54 + payload : len;
+  const csumOffset = nh === 6 ? 16 : nh === 17 ? 6 : -1;
+  if (csumOffset < 0 || 54 + csumOffset + 2 > end) return;
+  finishPartialChecksum(buf, off, end, 54, csumOffset);
+}
+
+/**
+ * Finish the partial TCP/UDP checksum of an Ethernet frame of either IP family
+ * ({@link finishPartialChecksumIpv4Frame}, {@link finishPartialChecksumIpv6Frame}).
+ */
+export function finishPartialChecksumIpFrame(buf: Uint8Array, off: number, len: number): void {
+  finishPartialChecksumIpv4Frame(buf, off, len);
+  finishPartialChecksumIpv6Frame(buf, off, len);
+}
+
+/**
  * Decide whether a received TCP/UDP segment's checksum is acceptable, honouring what the driver
  * says about it (`rxFlags`, the `RX_*` bits of `link/driver.ts`): verified by the kernel
  * (DATA_VALID) or left partial by a local kernel peer (NEEDS_CSUM) → accepted; otherwise the
@@ -385,4 +411,28 @@ export function transportChecksumOk(
   if (foldChecksum(onesComplementSum(buf, off, len, pseudo)) === 0) return true;
   if ((rxFlags & RX_CSUM_MAYBE_PARTIAL) === 0) return false;
   return isPartialChecksum((buf[off + fieldOff] << 8) | buf[off + fieldOff + 1], foldSum(pseudo));
+}
+
+/**
+ * The pseudo-header sum of either family from the addresses' words: the IPv6 pseudo-header
+ * (RFC 8200 §8.1) for IPv6. For IPv4-mapped addresses the two 0xffff words add 0xffff twice,
+ * which is zero in one's complement arithmetic, so the same sum is the IPv4 pseudo-header sum
+ * (RFC 9293 §3.1) and one function serves both families.
+ *
+ * @example
+ * ```ts
+ * const acc = pseudoHeaderSumIp(IpAddress.parse("fd00::1"), IpAddress.parse("fd00::2"), 17, 16);
+ * ```
+ */
+export function pseudoHeaderSumIp(
+  src: IpAddr,
+  dst: IpAddr,
+  protocol: number,
+  l4Length: number,
+): number {
+  return (src.w0 >>> 16) + (src.w0 & 0xffff) + (src.w1 >>> 16) + (src.w1 & 0xffff) +
+    (src.w2 >>> 16) + (src.w2 & 0xffff) + (src.w3 >>> 16) + (src.w3 & 0xffff) +
+    (dst.w0 >>> 16) + (dst.w0 & 0xffff) + (dst.w1 >>> 16) + (dst.w1 & 0xffff) +
+    (dst.w2 >>> 16) + (dst.w2 & 0xffff) + (dst.w3 >>> 16) + (dst.w3 & 0xffff) +
+    (l4Length >>> 16) + (l4Length & 0xffff) + protocol;
 }

@@ -6,6 +6,7 @@
  */
 
 import type { Clock } from "../core/clock.ts";
+import { TokenBucket } from "../core/token_bucket.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -16,14 +17,31 @@ import {
   ICMPV4_HEADER_BYTES,
   ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
+  ICMPV4_UNREACH_ADMIN_PROHIBITED,
   ICMPV4_UNREACH_FRAG_NEEDED,
+  ICMPV4_UNREACH_NET,
+  ICMPV4_UNREACH_PORT,
+  ICMPV4_UNREACH_PROTOCOL,
   Icmpv4Header,
   writeIcmpv4Header,
 } from "./icmpv4_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
-import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "./ipv4.ts";
+import type { Ipv4Layer } from "./ipv4.ts";
 import { IP_PROTO_ICMP, IPV4_HEADER_MIN_BYTES, Ipv4Header } from "./ipv4_header.ts";
 import { RouteResult } from "./route_table.ts";
+import {
+  NET_ERR_HOST_UNREACHABLE,
+  NET_ERR_NET_UNREACHABLE,
+  NET_ERR_PARAMETER_PROBLEM,
+  NET_ERR_PORT_UNREACHABLE,
+  NET_ERR_PROHIBITED,
+  NET_ERR_PROTOCOL_UNREACHABLE,
+  NET_ERR_TIME_EXCEEDED,
+  NET_ERR_TOO_BIG,
+  NetError,
+  type NetProtocolHandler,
+  type NetRxMeta,
+} from "./network_layer.ts";
 
 /** Receives echo replies for one identifier. */
 export interface EchoReplyListener {
@@ -63,22 +81,19 @@ export interface IcmpOptions {
  * icmp.sendEcho(dst, 0x1234, 1, data, 0, 56);
  * ```
  */
-export class Icmpv4Layer implements Ipv4ProtocolHandler {
+export class Icmpv4Layer implements NetProtocolHandler {
   readonly #ip: Ipv4Layer;
   readonly #pool: BufferPool;
-  readonly #clock: Clock;
   readonly #stats: Counters;
   readonly #hdr = new Icmpv4Header();
   readonly #txHdr = new Icmpv4Header();
   readonly #quoted = new Ipv4Header();
   readonly #route = new RouteResult();
+  readonly #err = new NetError();
   readonly #listeners = new Map<number, EchoReplyListener>();
   readonly #maxListeners: number;
-  readonly #ratePerMs: number;
-  readonly #burst: number;
+  readonly #bucket: TokenBucket;
   readonly #answerBroadcast: boolean;
-  #tokens: number;
-  #tokensAtMs = 0;
 
   /** Attach to `ip` as protocol 1. */
   constructor(
@@ -90,11 +105,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   ) {
     this.#ip = ip;
     this.#pool = pool;
-    this.#clock = clock;
     this.#stats = stats;
-    this.#ratePerMs = (opts.errorsPerSecond ?? 1000) / 1000;
-    this.#burst = opts.errorBurst ?? 50;
-    this.#tokens = this.#burst;
+    this.#bucket = new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
     this.#answerBroadcast = opts.answerBroadcastEcho ?? false;
     this.#maxListeners = opts.maxEchoListeners ?? 1024;
     ip.registerProtocol(IP_PROTO_ICMP, this);
@@ -150,7 +162,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   }
 
   /** Handle a received ICMP message. */
-  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, _rxFlags: number): void {
+  receive(meta: NetRxMeta, buf: Uint8Array, off: number, len: number, _rxFlags: number): void {
     const st = this.#stats;
     st.InMsgs++;
     const h = this.#hdr.attach(buf, off, len);
@@ -170,7 +182,9 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       case ICMPV4_ECHO_REPLY: {
         st.InEchoReps++;
         const l = this.#listeners.get(h.identifier);
-        if (l !== undefined) l.onEchoReply(meta.src, h.sequence, buf, off + 8, len - 8, meta.ttl);
+        if (l !== undefined) {
+          l.onEchoReply(meta.src.w3, h.sequence, buf, off + 8, len - 8, meta.hopLimit);
+        }
         return;
       }
       case ICMPV4_DEST_UNREACHABLE:
@@ -178,7 +192,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
       case ICMPV4_PARAMETER_PROBLEM:
         if (type === ICMPV4_DEST_UNREACHABLE) st.InDestUnreachs++;
         else if (type === ICMPV4_TIME_EXCEEDED) st.InTimeExcds++;
-        this.#deliverError(type, h.code, buf, off, len);
+        this.#deliverError(type, h.code, meta.src.w3, buf, off, len);
         return;
       default:
         st.InOther++;
@@ -186,7 +200,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
   }
 
   /** ICMP errors about ICMP are not reported further (RFC 1122 §3.2.2). */
-  receiveIcmpError(): void {}
+  receiveError(): void {}
 
   /**
    * Send a destination-unreachable `code` about the received datagram whose IP header starts at
@@ -194,7 +208,7 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
    * Suppressed, per RFC 1122 §3.2.2, for group destinations, non-initial fragments, martian or
    * broadcast sources, and ICMP errors; rate-limited by a token bucket.
    */
-  sendDestUnreachable(meta: Ipv4RxMeta, code: number, mtu = 0): void {
+  sendDestUnreachable(meta: NetRxMeta, code: number, mtu = 0): void {
     if (this.#sendError(ICMPV4_DEST_UNREACHABLE, code, meta, mtu)) this.#stats.OutDestUnreachs++;
   }
 
@@ -202,30 +216,31 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
    * Send a time-exceeded `code` (1: fragment reassembly time exceeded, RFC 1122 §3.3.2) about
    * the datagram described by `meta`, with the same suppression rules and rate limit.
    */
-  sendTimeExceeded(meta: Ipv4RxMeta, code: number): void {
+  sendTimeExceeded(meta: NetRxMeta, code: number): void {
     if (this.#sendError(ICMPV4_TIME_EXCEEDED, code, meta, 0)) this.#stats.OutTimeExcds++;
   }
 
-  #sendError(type: number, code: number, meta: Ipv4RxMeta, mtu: number): boolean {
+  #sendError(type: number, code: number, meta: NetRxMeta, mtu: number): boolean {
     const buf = meta.buf;
     const ipOff = meta.headerOff;
+    const headerBytes = meta.payloadOff - ipOff;
     if (meta.toGroup) return false;
-    const src = meta.src;
+    const src = meta.src.w3;
     if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return false;
-    const ip = this.#quoted.attach(buf, ipOff, meta.headerBytes);
+    const ip = this.#quoted.attach(buf, ipOff, headerBytes);
     if (ip.fragmentOffset !== 0) return false;
     const total = ip.totalLength;
     if (ip.protocol === IP_PROTO_ICMP) {
-      const t = buf[ipOff + meta.headerBytes];
+      const t = buf[ipOff + headerBytes];
       if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return false;
     }
-    if (!this.#takeToken()) {
+    if (!this.#bucket.take()) {
       this.#stats.OutRateLimited++;
       return false;
     }
     const r = this.#route;
     if (!this.#ip.route(src, r)) return false;
-    const quote = Math.min(total, meta.headerBytes + 8);
+    const quote = Math.min(total, headerBytes + 8);
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null) {
       this.#stats.OutErrors++;
@@ -237,22 +252,13 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     b.set(buf.subarray(ipOff, ipOff + quote), o + ICMPV4_HEADER_BYTES);
     this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + quote).fillChecksum();
     this.#stats.OutMsgs++;
-    this.#ip.send(pb, r, meta.dst, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
+    this.#ip.send(pb, r, meta.dst.w3, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
     return true;
   }
 
-  #takeToken(): boolean {
-    const now = this.#clock.nowMs();
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#tokensAtMs) * this.#ratePerMs);
-    this.#tokensAtMs = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-
-  #reply(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number): void {
+  #reply(meta: NetRxMeta, buf: Uint8Array, off: number, len: number): void {
     const r = this.#route;
-    if (!this.#ip.route(meta.src, r)) return;
+    if (!this.#ip.route(meta.src.w3, r)) return;
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null || pb.tailroom < len) {
       if (pb !== null) this.#pool.free(pb);
@@ -270,8 +276,8 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     this.#ip.send(
       pb,
       r,
-      meta.dst,
-      meta.src,
+      meta.dst.w3,
+      meta.src.w3,
       IP_PROTO_ICMP,
       this.#ip.defaultTtl,
       meta.tos,
@@ -280,7 +286,14 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     );
   }
 
-  #deliverError(type: number, code: number, buf: Uint8Array, off: number, len: number): void {
+  #deliverError(
+    type: number,
+    code: number,
+    reporter: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): void {
     // The quoted datagram: its IP header and at least 8 bytes of its transport header.
     const q = off + ICMPV4_HEADER_BYTES;
     const qlen = len - ICMPV4_HEADER_BYTES;
@@ -299,11 +312,40 @@ export class Icmpv4Layer implements Ipv4ProtocolHandler {
     const dst = ip.dst;
     // Only errors about datagrams we sent are believed.
     if (!this.#ip.isLocalAddress(src)) return;
-    const handler = this.#ip.handlerOf(protocol);
-    if (handler === null) return;
     const mtu = type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED
       ? this.#hdr.attach(buf, off, len).nextHopMtu
       : 0;
-    handler.receiveIcmpError(type, code, src, dst, buf, q + hb, qlen - hb, mtu);
+    const handler = this.#ip.handlerOf(protocol);
+    if (handler === null) return;
+    const e = this.#err;
+    e.family = 4;
+    e.kind = netErrorKindV4(type, code);
+    e.type = type;
+    e.code = code;
+    e.mtu = mtu;
+    e.src.setV4(src);
+    e.dst.setV4(dst);
+    e.reporter.setV4(reporter);
+    handler.receiveError(e, buf, q + hb, qlen - hb);
+  }
+}
+
+/** The family-neutral kind of an ICMPv4 error (Linux `icmp_err_convert`). */
+function netErrorKindV4(type: number, code: number): number {
+  if (type === ICMPV4_TIME_EXCEEDED) return NET_ERR_TIME_EXCEEDED;
+  if (type === ICMPV4_PARAMETER_PROBLEM) return NET_ERR_PARAMETER_PROBLEM;
+  switch (code) {
+    case ICMPV4_UNREACH_NET:
+      return NET_ERR_NET_UNREACHABLE;
+    case ICMPV4_UNREACH_PROTOCOL:
+      return NET_ERR_PROTOCOL_UNREACHABLE;
+    case ICMPV4_UNREACH_PORT:
+      return NET_ERR_PORT_UNREACHABLE;
+    case ICMPV4_UNREACH_FRAG_NEEDED:
+      return NET_ERR_TOO_BIG;
+    case ICMPV4_UNREACH_ADMIN_PROHIBITED:
+      return NET_ERR_PROHIBITED;
+    default:
+      return NET_ERR_HOST_UNREACHABLE;
   }
 }

@@ -23,52 +23,9 @@ import {
 import { IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
 import { RouteResult, RouteTable } from "./route_table.ts";
-
-/** Facts about the datagram being delivered; one object reused for every packet. */
-export class Ipv4RxMeta {
-  /** NIC it arrived on. */
-  nicIndex = 0;
-  /** Source address. */
-  src = 0;
-  /** Destination address. */
-  dst = 0;
-  /** TTL as received. */
-  ttl = 0;
-  /** TOS byte (DSCP + ECN). */
-  tos = 0;
-  /** True if sent to a broadcast or multicast address. */
-  toGroup = false;
-  /** The IP header: `buf[headerOff .. headerOff + headerBytes)`. */
-  headerOff = 0;
-  /** IP header length. */
-  headerBytes = 0;
-  /** The buffer holding the IP header and the payload. */
-  buf: Uint8Array = new Uint8Array(0);
-}
-
-/** A transport protocol attached to IPv4. */
-export interface Ipv4ProtocolHandler {
-  /**
-   * Deliver a datagram's payload `buf[off .. off+len)`. `rxFlags` are the driver's `RX_*` bits
-   * (checksum already verified or left partial by a local kernel peer).
-   */
-  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void;
-  /**
-   * An ICMP error arrived about a datagram this protocol sent. `buf[off..off+len)` is the start
-   * of that datagram's transport header (at least 8 bytes); `src`/`dst` are its addresses.
-   * `mtu` is the next-hop MTU for "fragmentation needed", else 0.
-   */
-  receiveIcmpError(
-    type: number,
-    code: number,
-    src: number,
-    dst: number,
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    mtu: number,
-  ): void;
-}
+import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
+import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
+import { readIpv4 } from "./ipv4_address.ts";
 
 /** An IPv4 address assigned to a NIC. */
 export interface Ipv4InterfaceAddress {
@@ -117,13 +74,13 @@ interface AttachedLink {
  * ip.addAddress(nic.index, parseIpv4("198.18.0.2"), 24);
  * ```
  */
-export class Ipv4Layer {
+export class Ipv4Layer implements LocalReceiver {
   /** The routing table. */
   readonly routes: RouteTable = new RouteTable();
   /** TTL for datagrams we originate. */
   defaultTtl: number;
   /** Set by ICMP: report a reassembly timeout to the datagram's source. */
-  onReassemblyTimeout: ((meta: Ipv4RxMeta) => void) | null = null;
+  onReassemblyTimeout: ((meta: NetRxMeta) => void) | null = null;
   readonly #pool: BufferPool;
   readonly #timers: TimerWheel;
   readonly #clock: Clock;
@@ -131,15 +88,14 @@ export class Ipv4Layer {
   readonly #links: (AttachedLink | undefined)[] = [];
   readonly #addrs: Ipv4InterfaceAddress[] = [];
   readonly #local = new Set<number>();
-  readonly #handlers: (Ipv4ProtocolHandler | null)[] = new Array(256).fill(null);
+  readonly #handlers: (NetProtocolHandler | null)[] = new Array(256).fill(null);
   readonly #hdr = new Ipv4Header();
   readonly #repr = new Ipv4Repr();
-  readonly #meta = new Ipv4RxMeta();
+  readonly #meta = new NetRxMeta();
   readonly #route = new RouteResult();
   readonly #reasm: Ipv4Reassembler;
   readonly #arpOptions: ArpOptions;
-  readonly #localQueue: PacketBuffer[] = [];
-  readonly #localQueueMax: number;
+  readonly #localQueue: LocalDeliveryQueue;
   #nextId: number;
 
   /** Build the layer; links are attached afterwards. */
@@ -156,21 +112,23 @@ export class Ipv4Layer {
     this.#stats = stats;
     this.defaultTtl = opts.defaultTtl ?? 64;
     this.#arpOptions = opts.arp ?? {};
-    this.#localQueueMax = opts.localQueue ?? 256;
+    this.#localQueue = new LocalDeliveryQueue(pool, opts.localQueue ?? 256);
     this.#reasm = new Ipv4Reassembler(timers, clock, stats.ip, opts.reassembly);
-    const timeoutMeta = new Ipv4RxMeta();
+    const timeoutMeta = new NetRxMeta();
+    timeoutMeta.family = 4;
+    this.#meta.family = 4;
     this.#reasm.onTimeout = (buf, off, headerBytes) => {
       if (this.onReassemblyTimeout === null) return;
       const m = timeoutMeta;
+      m.net = this.#meta.net;
       m.buf = buf;
       m.headerOff = off;
-      m.headerBytes = headerBytes;
-      m.src = (buf[off + 12] << 24 | buf[off + 13] << 16 | buf[off + 14] << 8 | buf[off + 15]) >>>
-        0;
-      m.dst = (buf[off + 16] << 24 | buf[off + 17] << 16 | buf[off + 18] << 8 | buf[off + 19]) >>>
-        0;
-      m.toGroup = !this.#local.has(m.dst);
-      m.ttl = buf[off + 8];
+      m.payloadOff = off + headerBytes;
+      m.datagramBytes = headerBytes + 8;
+      m.src.setV4(readIpv4(buf, off + 12));
+      m.dst.setV4(readIpv4(buf, off + 16));
+      m.toGroup = !this.#local.has(m.dst.w3);
+      m.hopLimit = buf[off + 8];
       m.tos = buf[off + 1];
       this.onReassemblyTimeout(m);
     };
@@ -211,13 +169,24 @@ export class Ipv4Layer {
   }
 
   /** The handler of IP protocol `protocol`, or null. */
-  handlerOf(protocol: number): Ipv4ProtocolHandler | null {
+  handlerOf(protocol: number): NetProtocolHandler | null {
     return this.#handlers[protocol];
   }
 
-  /** Register the handler of IP protocol `protocol` (6 TCP, 17 UDP, 1 ICMP). */
-  registerProtocol(protocol: number, handler: Ipv4ProtocolHandler): void {
+  /**
+   * Register the handler of IP protocol `protocol` (1 ICMP, 6 TCP, 17 UDP). Handlers get the
+   * family-neutral {@link NetRxMeta} (and, through ICMP, `NetError`s), as from IPv6.
+   */
+  registerProtocol(protocol: number, handler: NetProtocolHandler): void {
     this.#handlers[protocol] = handler;
+  }
+
+  /**
+   * The {@link NetworkLayer} view of this layer (`Ipv4Network`), named in every delivery's
+   * `meta.net` so a handler can answer through it.
+   */
+  attachNetwork(network: NetworkLayer): void {
+    this.#meta.net = network;
   }
 
   /**
@@ -364,14 +333,11 @@ export class Ipv4Layer {
     const headerBytes = h.headerBytes;
     const meta = this.#meta;
     meta.nicIndex = nicIndex;
-    meta.src = src;
-    meta.dst = dst;
-    meta.ttl = h.ttl;
-    meta.tos = h.dscp << 2 | h.ecn;
+    meta.src.setV4(src);
+    meta.dst.setV4(dst);
+    meta.hopLimit = h.ttl;
+    meta.tos = h.tos;
     meta.toGroup = toGroup;
-    meta.headerOff = off;
-    meta.headerBytes = headerBytes;
-    meta.buf = buf;
     const protocol = h.protocol;
     if (h.isFragment()) {
       st.ReasmReqds++;
@@ -379,20 +345,17 @@ export class Ipv4Layer {
       if (whole === null) return;
       // The reassembled datagram: the first fragment's header in front of the joined payload.
       const hb = whole.headerBytes;
-      meta.buf = whole.buf;
-      meta.headerOff = whole.off;
-      meta.headerBytes = hb;
       st.ReasmOKs++;
-      this.#deliver(protocol, meta, whole.buf, whole.off + hb, whole.len - hb, 0);
+      this.#deliver(protocol, whole.buf, whole.off, whole.off + hb, whole.len - hb, 0);
       return;
     }
-    this.#deliver(protocol, meta, buf, off + headerBytes, totalLength - headerBytes, rxFlags);
+    this.#deliver(protocol, buf, off, off + headerBytes, totalLength - headerBytes, rxFlags);
   }
 
   #deliver(
     protocol: number,
-    meta: Ipv4RxMeta,
     buf: Uint8Array,
+    headerOff: number,
     off: number,
     len: number,
     rxFlags: number,
@@ -403,7 +366,13 @@ export class Ipv4Layer {
       return;
     }
     this.#stats.ip.InDelivers++;
-    handler.receiveIpv4(meta, buf, off, len, rxFlags);
+    const m = this.#meta;
+    m.routerAlert = false;
+    m.buf = buf;
+    m.headerOff = headerOff;
+    m.datagramBytes = off + len - headerOff;
+    m.payloadOff = off;
+    handler.receive(m, buf, off, len, rxFlags);
   }
 
   /**
@@ -477,7 +446,7 @@ export class Ipv4Layer {
     tos: number,
   ): boolean {
     const total = pb.length + IPV4_HEADER_MIN_BYTES;
-    if (this.#localQueue.length >= this.#localQueueMax || total > 0xffff) {
+    if (total > 0xffff) {
       this.#stats.ip.OutDiscards++;
       this.#pool.free(pb);
       return false;
@@ -486,28 +455,24 @@ export class Ipv4Layer {
     const repr = this.#txRepr(src, dst, protocol, ttl, tos);
     repr.totalLength = total;
     repr.emit(pb.data, o);
-    pb.queueTag = nicIndex;
-    this.#localQueue.push(pb);
-    return true;
+    if (this.#localQueue.push(pb, nicIndex)) return true;
+    this.#stats.ip.OutDiscards++;
+    return false;
   }
 
   /** True when datagrams to our own addresses wait for delivery. */
   get hasLocalPending(): boolean {
-    return this.#localQueue.length > 0;
+    return this.#localQueue.pending;
   }
 
   /** Deliver the datagrams queued for our own addresses; returns how many. */
   deliverLocal(): number {
-    const q = this.#localQueue;
-    const n = q.length;
-    for (let i = 0; i < n; i++) {
-      const pb = q[i];
-      // Checksums were computed by us; RX_CSUM_VALID (1) skips re-verifying them.
-      this.#input(pb.queueTag, pb.data, pb.head, pb.length, 1, true);
-      this.#pool.free(pb);
-    }
-    q.splice(0, n);
-    return n;
+    return this.#localQueue.deliver(this);
+  }
+
+  /** {@link LocalReceiver.receiveLocal}: checksums were computed by us (RX_CSUM_VALID). */
+  receiveLocal(nicIndex: number, buf: Uint8Array, off: number, len: number): void {
+    this.#input(nicIndex, buf, off, len, 1, true);
   }
 
   /** The layer's header record, set up for a new datagram (fresh id, no fragment fields). */

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { formatIpv4 } from "../net/ipv4_address.ts";
+import { formatIp, type IpAddr, isUnspecified } from "../net/ip_address.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { nstatCounters } from "./nstat.ts";
 import type { Stack } from "./stack.ts";
@@ -62,6 +62,16 @@ const SS_STATE: Record<string, string> = {
   LISTEN: "LISTEN",
 };
 
+/** A wildcard as ss shows it: `0.0.0.0`, `::` (IPV6_V6ONLY) or `*` (dual-stack). */
+function wildcardText(family: 4 | 6, v6only: boolean): string {
+  return family === 4 ? "0.0.0.0" : v6only ? "::" : "*";
+}
+
+/** A bound address as ss shows it (wildcards per {@link wildcardText}). */
+function addressText(a: IpAddr, v6only: boolean): string {
+  return isUnspecified(a) ? wildcardText(a.family, v6only) : formatIp(a);
+}
+
 /**
  * The sockets of `stack` (listeners, then connections, then UDP), as `ss -tuna -i` lists them.
  *
@@ -79,9 +89,9 @@ export function listSockets(stack: Stack): SocketEntry[] {
       state: "LISTEN",
       recvQ: l.pending,
       sendQ: l.backlog,
-      localAddress: formatIpv4(l.localAddr),
+      localAddress: addressText(l.localAddr, l.v6only),
       localPort: l.localPort,
-      peerAddress: "0.0.0.0",
+      peerAddress: wildcardText(l.localAddr.family, l.v6only),
       peerPort: 0,
     });
   }
@@ -92,9 +102,9 @@ export function listSockets(stack: Stack): SocketEntry[] {
       state: SS_STATE[info.state] ?? info.state,
       recvQ: info.rcvQueued,
       sendQ: info.sndQueued,
-      localAddress: formatIpv4(ep.localAddr),
+      localAddress: formatIp(ep.localAddr),
       localPort: ep.localPort,
-      peerAddress: formatIpv4(ep.remoteAddr),
+      peerAddress: formatIp(ep.remoteAddr),
       peerPort: ep.remotePort,
       info,
     });
@@ -105,9 +115,11 @@ export function listSockets(stack: Stack): SocketEntry[] {
       state: ep.remotePort === 0 ? "UNCONN" : "ESTAB",
       recvQ: ep.queuedBytes,
       sendQ: 0,
-      localAddress: formatIpv4(ep.localAddr),
+      localAddress: addressText(ep.localAddr, ep.v6only),
       localPort: ep.localPort,
-      peerAddress: formatIpv4(ep.remoteAddr),
+      peerAddress: ep.remotePort === 0
+        ? wildcardText(ep.family, ep.v6only)
+        : formatIp(ep.remoteAddr),
       peerPort: ep.remotePort,
     });
   }

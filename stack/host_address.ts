@@ -1,16 +1,16 @@
 /**
  * Host addresses as the application layer sees them (HTTP URLs, node-style sockets, the
  * control socket): the one place where host text is classified, parsed, resolved through a
- * `hosts` map and formatted. The stack speaks IPv4 today; IPv6 text is recognised so callers
- * can say "not supported yet" instead of "not an address", and adding IPv6 means extending
- * {@link HostAddress} and the functions here, not every caller.
+ * `hosts` map and formatted, for both families (IPv6 hosts as `fd00::1`, `[fd00::1]` in URLs,
+ * `fe80::1%us0` with a zone).
  *
  * Names are never sent to DNS: a name resolves only through a `hosts` map the caller gives.
  *
  * @module
  */
 
-import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
+import { IpAddress, tryParseIp } from "../net/ip_address.ts";
+import { parseIpv4 } from "../net/ipv4_address.ts";
 import { StackError } from "../core/errors.ts";
 
 /** Address families as `node:net` spells them. */
@@ -18,10 +18,10 @@ export type AddressFamily = "IPv4" | "IPv6";
 
 /** A parsed host address. */
 export interface HostAddress {
-  /** The family (only "IPv4" is carried by the stack today). */
-  family: "IPv4";
-  /** The IPv4 address as an unsigned 32-bit number. */
-  addr: number;
+  /** The family the stack carries it over ("IPv4" for an IPv4-mapped IPv6 text too). */
+  family: AddressFamily;
+  /** The address, with its zone when the text named one. */
+  addr: IpAddress;
 }
 
 /** Names to addresses, for hosts that are not written as literal addresses. */
@@ -84,37 +84,52 @@ export function isIP(text: string): 0 | 4 | 6 {
 }
 
 /**
- * Parse a literal address; null if `text` is not one. IPv6 text throws EAFNOSUPPORT: it is an
- * address, just not one this stack carries yet.
+ * Parse a literal address of either family (IPv6 optionally in URL brackets); null if `text`
+ * is not one.
  *
  * @example
  * ```ts
- * parseHostAddress("198.18.0.1"); // { family: "IPv4", addr: 0xc6120001 }
+ * parseHostAddress("198.18.0.1")?.addr.toString(); // "198.18.0.1"
+ * parseHostAddress("[fd00::1]")?.family; // "IPv6"
  * ```
  */
 export function parseHostAddress(text: string): HostAddress | null {
-  if (isIPv4(text)) return { family: "IPv4", addr: parseIpv4(text) };
+  if (isIPv4(text)) return { family: "IPv4", addr: IpAddress.v4(parseIpv4(text)) };
   const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
-  if (isIPv6(bare)) {
-    throw new StackError("EAFNOSUPPORT", `${text}: IPv6 is not supported by this stack yet`);
-  }
-  return null;
+  if (!isIPv6(bare)) return null;
+  const addr = tryParseIp(bare);
+  if (addr === null) return null;
+  return { family: addr.family === 4 ? "IPv4" : "IPv6", addr };
 }
 
 /**
- * Format an address for display and for `remoteAddress`-style fields.
+ * Format an address for display and for `remoteAddress`-style fields (RFC 5952 for IPv6,
+ * with its `%zone`).
  *
  * @example
  * ```ts
- * formatHostAddress({ family: "IPv4", addr: 0xc6120001 }); // "198.18.0.1"
+ * formatHostAddress(parseHostAddress("198.18.0.1")!); // "198.18.0.1"
  * ```
  */
 export function formatHostAddress(a: HostAddress): string {
-  return formatIpv4(a.addr);
+  return a.addr.toString();
 }
 
 /**
- * `host:port` for display; IPv6 hosts will be bracketed (`[fd00::1]:80`).
+ * The family of an address as text (`"IPv6"` when it has a colon), for node-style
+ * `family` fields.
+ *
+ * @example
+ * ```ts
+ * hostFamily("fd00::1"); // "IPv6"
+ * ```
+ */
+export function hostFamily(text: string): AddressFamily {
+  return text.includes(":") ? "IPv6" : "IPv4";
+}
+
+/**
+ * `host:port` for display; IPv6 hosts are bracketed (`[fd00::1]:80`).
  *
  * @example
  * ```ts
@@ -135,15 +150,15 @@ function lookupHosts(hosts: HostsMap | undefined, name: string): string | undefi
 }
 
 /**
- * Resolve a host (a literal address, or a name found in `hosts`) to an address. Throws a
- * {@link StackError}: EAFNOSUPPORT for IPv6, EINVAL naming the host when it is neither an
- * address nor in the map (the node-style sockets report that as `ENOTFOUND`).
+ * Resolve a host (a literal address of either family, or a name found in `hosts`) to an
+ * address. Throws a {@link StackError}: EINVAL naming the host when it is neither an address
+ * nor in the map (the node-style sockets report that as `ENOTFOUND`).
  * `""` and `"localhost"` are not special: the stack has no loopback address of its own unless
  * it was given one.
  *
  * @example
  * ```ts
- * resolveHost("api", { api: "198.18.0.1" }); // { family: "IPv4", addr: 0xc6120001 }
+ * resolveHost("api", { api: "fd00::1" }).family; // "IPv6"
  * ```
  */
 export function resolveHost(host: string, hosts?: HostsMap): HostAddress {
@@ -157,6 +172,6 @@ export function resolveHost(host: string, hosts?: HostsMap): HostAddress {
   }
   throw new StackError(
     "EINVAL",
-    `${host}: not an IPv4 address and not in the hosts map (names are not resolved by DNS)`,
+    `${host}: not an IP address and not in the hosts map (names are not resolved by DNS)`,
   );
 }

@@ -14,6 +14,7 @@ import {
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
   formatMac,
   writeEthernetHeader,
 } from "../link/ethernet.ts";
@@ -26,6 +27,8 @@ export interface NicReceiver {
   receiveArp(nicIndex: number, buf: Uint8Array, off: number, len: number): void;
   /** An IPv4 packet (Ethernet payload); `rxFlags` are the driver's `RX_*` bits. */
   receiveIpv4(nicIndex: number, buf: Uint8Array, off: number, len: number, rxFlags: number): void;
+  /** An IPv6 packet (Ethernet payload). */
+  receiveIpv6(nicIndex: number, buf: Uint8Array, off: number, len: number, rxFlags: number): void;
 }
 
 /**
@@ -112,6 +115,14 @@ export class Nic implements LinkEndpoint {
       try {
         if (type === ETHERTYPE_IPV4) {
           this.#receiver.receiveIpv4(
+            this.index,
+            buf,
+            off + ETH_HEADER_BYTES,
+            len - ETH_HEADER_BYTES,
+            batch.flags[i],
+          );
+        } else if (type === ETHERTYPE_IPV6) {
+          this.#receiver.receiveIpv6(
             this.index,
             buf,
             off + ETH_HEADER_BYTES,

@@ -8,11 +8,11 @@
  *
  * Which stack a socket uses is always explicit: every entry point takes `runtime`
  * (`new Socket({ runtime: rt })` is an unconnected socket whose `connect(port, host)` works as
- * node:net's). Hosts resolve as literal IPv4 addresses or through the runtime's `hosts` map;
+ * node:net's). Hosts resolve as literal IPv4 or IPv6 addresses or through the runtime's `hosts` map;
  * there is no DNS (a name that is not mapped fails with `ENOTFOUND`, like a failed lookup).
  * Chunks are `Buffer`s, errors carry Node's `code`, `errno`, `syscall`, `address`, `port`.
  *
- * Not implemented: IPC paths, IPv6, `fd`/`handle` options, `ref()`/`unref()` (they return the
+ * Not implemented: IPC paths, `fd`/`handle` options, `ref()`/`unref()` (they return the
  * socket and change nothing: the runtime's event loop keeps the process alive while it runs).
  *
  * @module
@@ -21,7 +21,7 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { StackError } from "../core/errors.ts";
-import { formatHostAddress, resolveHost } from "./host_address.ts";
+import { formatHostAddress, hostFamily, resolveHost } from "./host_address.ts";
 import type { Runtime } from "./runtime.ts";
 import type { TcpConn } from "./tcp_conn.ts";
 
@@ -91,7 +91,7 @@ export interface SocketOptions {
 export interface SocketConnectOptions {
   /** Peer port. */
   port: number;
-  /** Peer host: an IPv4 address or a name in the runtime's `hosts` map ["localhost"]. */
+  /** Peer host: an IPv4 or IPv6 address or a name in the runtime's `hosts` map ["localhost"]. */
   host?: string;
   /** Local port [ephemeral]. */
   localPort?: number;
@@ -110,9 +110,9 @@ export type NetConnectOptions = SocketConnectOptions & SocketOptions;
 
 /** `{ address, family, port }` as `socket.address()` returns it. */
 export interface AddressInfo {
-  /** Dotted-quad address. */
+  /** Address text (dotted quad, or RFC 5952 IPv6). */
   address: string;
-  /** "IPv4". */
+  /** "IPv4" or "IPv6". */
   family: string;
   /** Port. */
   port: number;
@@ -168,8 +168,8 @@ export class Socket extends Duplex {
     this.#conn = conn;
     const r = conn.remoteAddr;
     const l = conn.localAddr;
-    this.#remote = { address: r.hostname, family: "IPv4", port: r.port };
-    this.#local = { address: l.hostname, family: "IPv4", port: l.port };
+    this.#remote = { address: r.hostname, family: hostFamily(r.hostname), port: r.port };
+    this.#local = { address: l.hostname, family: hostFamily(l.hostname), port: l.port };
     if (this.#noDelay !== undefined) conn.setNoDelay(this.#noDelay);
     if (this.#keepAlive !== undefined) {
       conn.setKeepAlive(this.#keepAlive[0], this.#keepAlive[1] || undefined);
@@ -264,7 +264,7 @@ export class Socket extends Duplex {
     return this.#remote?.port;
   }
 
-  /** "IPv4". */
+  /** "IPv4" or "IPv6". */
   get remoteFamily(): string | undefined {
     return this.#remote?.family;
   }
@@ -279,7 +279,7 @@ export class Socket extends Duplex {
     return this.#local?.port;
   }
 
-  /** "IPv4". */
+  /** "IPv4" or "IPv6". */
   get localFamily(): string | undefined {
     return this.#local?.family;
   }

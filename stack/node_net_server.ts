@@ -8,6 +8,7 @@
 import { EventEmitter } from "node:events";
 import { StackError } from "../core/errors.ts";
 import { type AddressInfo, netError, type NodeNetError, Socket } from "./node_net.ts";
+import { hostFamily } from "./host_address.ts";
 import type { Runtime } from "./runtime.ts";
 import type { TcpServer } from "./tcp_conn.ts";
 
@@ -131,7 +132,7 @@ export class Server extends EventEmitter {
   address(): AddressInfo | null {
     if (this.#tcp === null) return null;
     const a = this.#tcp.addr;
-    return { address: a.hostname, family: "IPv4", port: a.port };
+    return { address: a.hostname, family: hostFamily(a.hostname), port: a.port };
   }
 
   /** Stop accepting; `close` is emitted (and `callback` called) once every socket closed. */

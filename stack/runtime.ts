@@ -13,8 +13,15 @@ import { TapDriver } from "../drivers/tap.ts";
 import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
 import { PcapWriter } from "../link/pcap_writer.ts";
-import { finishPartialChecksum, finishPartialChecksumIpv4Frame } from "../net/checksum.ts";
-import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../net/ipv4_address.ts";
+import { finishPartialChecksum, finishPartialChecksumIpFrame } from "../net/checksum.ts";
+import { formatIpv4 } from "../net/ipv4_address.ts";
+import { type IpAddr, isMulticast, parseIpCidr, tryParseIp } from "../net/ip_address.ts";
+import { NetRoute } from "../net/network_layer.ts";
+import type {
+  Ipv6AddressOrigin,
+  Ipv6AddressState,
+  Ipv6InterfaceAddress,
+} from "../net/ipv6_addresses.ts";
 import { StackError } from "../core/errors.ts";
 import {
   CONGESTION_CONTROL_NAMES,
@@ -57,10 +64,18 @@ export interface RuntimeConfig {
   zeroCopy?: boolean;
   /** Interface to attach to (required for af_packet). */
   if?: string;
-  /** Addresses in CIDR form (`198.18.0.2/24`); one or many. */
+  /**
+   * Addresses in CIDR form, IPv4 or IPv6 (`198.18.0.2/24`, `fd00:5::2/64`); one or many. IPv6
+   * ones are tentative until duplicate address detection passes ({@link Runtime.addressesReady}).
+   */
   addr?: string | string[];
-  /** Default gateway. */
-  gw?: string;
+  /**
+   * Default gateway(s): an IPv4 router on an `addr` subnet, and/or an IPv6 router (link-local,
+   * or in an `addr` prefix).
+   */
+  gw?: string | string[];
+  /** Solicit routers and configure from their advertisements, SLAAC addresses included. */
+  slaac?: boolean;
   /** Lower the MTU used on the link. */
   mtu?: number;
   /** Record every frame sent and received to this pcap file. */
@@ -87,6 +102,18 @@ export interface RuntimeConfig {
   /** Tunables of `rt.fetch()`'s connection pool. */
   http?: Omit<HttpClientOptions, "hosts">;
 }
+
+/** An IPv6 address change as {@link Runtime.onAddressChange} reports it. */
+export type AddressChangeListener = (
+  addr: string,
+  origin: Ipv6AddressOrigin,
+  state: Ipv6AddressState | "removed",
+) => void;
+
+type AddressChange = [string, Ipv6AddressOrigin, Ipv6AddressState | "removed"];
+
+/** Address changes a runtime keeps for listeners added later. */
+const MAX_KEPT_ADDRESS_CHANGES = 64;
 
 function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
@@ -115,6 +142,9 @@ export class Runtime {
   /** Names resolved by `fetch` and the node-style sockets (see {@link RuntimeConfig.hosts}). */
   readonly hosts: HostsMap | undefined;
   readonly #done: Promise<void>;
+  readonly #route = new NetRoute();
+  readonly #addressChanges: AddressChange[] = [];
+  readonly #addressListeners: AddressChangeListener[] = [];
   readonly #httpOptions: HttpClientOptions;
   #http: HttpClient | null = null;
   #stopped = false;
@@ -133,6 +163,14 @@ export class Runtime {
     this.loop = loop;
     this.addrs = addrs;
     this.sockets = new SocketTable(stack);
+    // Address changes from the first tick on are kept (the loop starts ticking before the
+    // caller gets the runtime), so a listener added later still hears every one of them.
+    stack.ipv6.addAddressListener((a: Ipv6InterfaceAddress, event) => {
+      if (a.nicIndex !== this.nic.index) return;
+      const change: AddressChange = [`${a}`, a.origin, event];
+      if (this.#addressChanges.length < MAX_KEPT_ADDRESS_CHANGES) this.#addressChanges.push(change);
+      for (const l of this.#addressListeners) l(...change);
+    });
     this.#done = loop.run();
   }
 
@@ -145,19 +183,17 @@ export class Runtime {
       : [config.addr];
     const parsed = addrs.map((a) => {
       try {
-        return parseIpv4Cidr(a);
+        return parseIpCidr(a);
       } catch {
-        throw invalid(`--addr ${a}: not an IPv4 CIDR like 198.18.0.2/24`);
+        throw invalid(`--addr ${a}: not a CIDR like 198.18.0.2/24 or fd00:5::2/64`);
       }
     });
-    let gw = 0;
-    if (config.gw !== undefined) {
-      try {
-        gw = parseIpv4(config.gw);
-      } catch {
-        throw invalid(`--gw ${config.gw}: not an IPv4 address`);
-      }
-    }
+    const gws = (config.gw === undefined ? [] : Array.isArray(config.gw) ? config.gw : [config.gw])
+      .map((g) => {
+        const a = tryParseIp(g);
+        if (a === null) throw invalid(`--gw ${g}: not an IPv4 or IPv6 address`);
+        return a;
+      });
     if (config.mtu !== undefined && !(Number.isInteger(config.mtu) && config.mtu >= 68)) {
       throw invalid(`--mtu ${config.mtu}: must be an integer >= 68`);
     }
@@ -201,7 +237,7 @@ export class Runtime {
     if (config.pcap !== undefined) {
       try {
         driver = new PcapDriver(driver, PcapWriter.open(config.pcap), {
-          finishChecksums: { tx: finishPartialChecksum, rx: finishPartialChecksumIpv4Frame },
+          finishChecksums: { tx: finishPartialChecksum, rx: finishPartialChecksumIpFrame },
         });
       } catch (e) {
         driver.close();
@@ -215,14 +251,25 @@ export class Runtime {
       if (config.cc !== undefined) {
         stackOpts.tcp = { ...stackOpts.tcp, congestionControl: config.cc };
       }
+      if (config.slaac === true) {
+        stackOpts.routerDiscovery = { ...stackOpts.routerDiscovery, enabled: true };
+      }
       stack = new Stack(stackOpts);
       nic = stack.addNic(driver);
-      for (const p of parsed) stack.ipv4.addAddress(nic.index, p.addr, p.prefixLen);
-      if (gw !== 0) {
+      for (const p of parsed) {
         try {
-          stack.ipv4.setDefaultGateway(gw);
+          if (p.addr.family === 4) stack.ipv4.addAddress(nic.index, p.addr.v4, p.prefixLen);
+          else stack.ipv6.addAddress(nic.index, p.addr, p.prefixLen);
+        } catch (e) {
+          throw invalid(`--addr ${p.addr}/${p.prefixLen}: ${(e as Error).message}`);
+        }
+      }
+      for (const g of gws) {
+        try {
+          if (g.family === 4) stack.ipv4.setDefaultGateway(g.v4);
+          else stack.ipv6.setDefaultRouter(g, nic.index);
         } catch {
-          throw invalid(`--gw ${config.gw}: not on a subnet of --addr`);
+          throw invalid(`--gw ${g}: not on a subnet of --addr`);
         }
       }
     } catch (e) {
@@ -234,13 +281,12 @@ export class Runtime {
   }
 
   /**
-   * Listen for TCP connections on `port` (0 picks one) at `hostname` (default: any address).
-   * Throws StackError EADDRINUSE / EADDRNOTAVAIL / EINVAL.
+   * Listen for TCP connections on `port` (0 picks one) at `hostname`: by default every
+   * address of both families (a dual-stack `::`), `0.0.0.0` every IPv4 address, else one
+   * address of either family. Throws StackError EADDRINUSE / EADDRNOTAVAIL / EINVAL.
    */
   listen(opts: { port: number; hostname?: string; backlog?: number }): TcpServer {
-    const addr = opts.hostname === undefined || opts.hostname === "0.0.0.0"
-      ? 0
-      : resolveHost(opts.hostname, this.hosts).addr;
+    const addr = opts.hostname === undefined ? null : resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) {
       throw invalid(`listen: port ${opts.port} must be 0..65535`);
     }
@@ -250,16 +296,20 @@ export class Runtime {
   }
 
   /**
-   * Open a TCP connection to `hostname:port` (an IPv4 address, or a name in
-   * {@link RuntimeConfig.hosts}); resolves once established. Throws StackError (ECONNREFUSED,
-   * ETIMEDOUT, ENETUNREACH, EINVAL for an unknown name, …).
+   * Open a TCP connection to `hostname:port` (an IPv4 or IPv6 address — a link-local one may
+   * name its interface, `fe80::1%veth0` — or a name in {@link RuntimeConfig.hosts}); resolves
+   * once established. Throws StackError (ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EINVAL for an
+   * unknown name, …).
    */
   async connect(opts: { hostname: string; port: number; localPort?: number }): Promise<TcpConn> {
     const dst = resolveHost(opts.hostname, this.hosts).addr;
     if (!(Number.isInteger(opts.port) && opts.port > 0 && opts.port <= 65535)) {
       throw invalid(`connect: port ${opts.port} must be 1..65535`);
     }
-    const ep = this.stack.tcp.connect(dst, opts.port, { localPort: opts.localPort });
+    const zoneNic = this.zoneIndex(dst.zone);
+    // IPv6 needs a source address that passed duplicate address detection.
+    if (dst.family === 6) await this.addressesReady();
+    const ep = this.stack.tcp.connect(dst, opts.port, { localPort: opts.localPort, zoneNic });
     this.stack.requestTick();
     const conn = new TcpConn(this.stack, ep);
     try {
@@ -292,8 +342,9 @@ export class Runtime {
   }
 
   /**
-   * `fetch` over this stack: HTTP/1.1 to `http:` URLs whose host is a literal IPv4 address or
-   * a name in {@link RuntimeConfig.hosts}, with connection reuse. No TLS, DNS or IPv6.
+   * `fetch` over this stack: HTTP/1.1 to `http:` URLs whose host is a literal IPv4 or IPv6
+   * address (`http://[fd00::1]/`) or a name in {@link RuntimeConfig.hosts}, with connection
+   * reuse. No TLS or DNS.
    *
    * @example
    * ```ts ignore
@@ -312,7 +363,74 @@ export class Runtime {
   /** The first configured IPv4 address as a string, or "" if none. */
   get primaryAddress(): string {
     const a = this.stack.ipv4.primaryAddressOn(this.nic.index);
-    return a === 0 ? "" : formatIpv4(a);
+    if (a !== 0) return formatIpv4(a);
+    const v6 = this.usableAddresses().find((x) => x.includes(":"));
+    return v6 === undefined ? "" : v6.slice(0, v6.indexOf("/"));
+  }
+
+  /**
+   * Settles once duplicate address detection has finished for the configured IPv6 addresses
+   * and the link-local one (RFC 4862 §5.4: they are tentative until then). Addresses found
+   * duplicate are dropped from {@link Runtime.usableAddresses}; the promise still resolves.
+   */
+  addressesReady(): Promise<void> {
+    const list = this.stack.ipv6.iface(this.nic.index).addresses;
+    const origins: Ipv6AddressOrigin[] = ["static", "link-local"];
+    if (!list.hasTentative(origins)) return Promise.resolve();
+    return new Promise((resolve) => {
+      let done = false;
+      this.stack.ipv6.addAddressListener(() => {
+        if (!done && !list.hasTentative(origins)) {
+          done = true;
+          resolve();
+        }
+      });
+    });
+  }
+
+  /**
+   * Every usable address as CIDR text: IPv4 ones first, then IPv6 ones (link-local last).
+   * Tentative and duplicate addresses are not listed.
+   */
+  usableAddresses(): string[] {
+    const v4 = this.stack.ipv4.addresses().filter((a) => a.nicIndex === this.nic.index)
+      .map((a) => `${formatIpv4(a.addr)}/${a.prefixLen}`);
+    const v6 = this.stack.ipv6.iface(this.nic.index).addresses.list().filter((a) => a.usable);
+    const global = v6.filter((a) => a.origin !== "link-local").map((a) => `${a}`);
+    const local = v6.filter((a) => a.origin === "link-local").map((a) => `${a}`);
+    return [...v4, ...global, ...local];
+  }
+
+  /**
+   * Call `listener` on every IPv6 address change: `addr/len`, its origin and its new state
+   * (`preferred`, `deprecated`, `duplicate`, `removed`) — first the changes since the runtime
+   * started (the first 64), then each new one.
+   */
+  onAddressChange(listener: AddressChangeListener): void {
+    for (const change of this.#addressChanges) listener(...change);
+    this.#addressListeners.push(listener);
+  }
+
+  /** True when the neighbour that datagrams to `dst` go through has a known MAC (ARP or NDP). */
+  nextHopResolved(dst: IpAddr): boolean {
+    const r = this.#route;
+    if (!this.stack.networks.of(dst).route(dst, r)) return false;
+    if (dst.family === 4) {
+      return this.stack.ipv4.arp(r.nicIndex).lookup(r.nextHop.w3) !== null || isMulticast(dst);
+    }
+    return this.stack.ipv6.iface(r.nicIndex).neighbours.lookup(r.nextHop) !== null ||
+      isMulticast(dst);
+  }
+
+  /**
+   * The NIC index a `%zone` names (its interface name, or the index as digits); the runtime's
+   * NIC for an empty zone. Throws EINVAL for another interface.
+   */
+  zoneIndex(zone: string): number {
+    if (zone === "" || zone === this.nic.name || zone === String(this.nic.index)) {
+      return this.nic.index;
+    }
+    throw invalid(`%${zone}: no such interface (this stack has ${this.nic.name})`);
   }
 
   /** Settles when the loop ends. */

@@ -10,85 +10,71 @@
  * const { bytes, addr, port } = s.recvfrom(fd, buf);
  * ```
  *
+ * The numbers (families, option names, errno values) are in `socket_constants.ts`. Why this
+ * file is somewhat over 600 lines: it is the whole call set of one descriptor table for two
+ * socket types and two families, each call with its documented errors.
+ *
  * @module
  */
 
-import { formatIpv4, parseIpv4 } from "../net/ipv4_address.ts";
+import {
+  formatIp,
+  type IpAddress,
+  type IpFamily,
+  isUnspecified,
+  tryParseIp,
+} from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
+import { TcpLayer } from "../transport/tcp/tcp_layer.ts";
 import { isCongestionControlName } from "../transport/tcp/congestion/mod.ts";
 import { type UdpEndpoint, UdpPeer } from "../transport/udp.ts";
 import { StackError } from "../core/errors.ts";
-import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../core/event_mux.ts";
+import { EV_HANGUP, WaitQueue } from "../core/event_mux.ts";
 import type { Stack } from "./stack.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  ERRNO_NUMBERS,
+  IP_TTL,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_UNICAST_HOPS,
+  IPV6_V6ONLY,
+  POLLERR,
+  POLLHUP,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_SNDBUF,
+  SO_TYPE,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  TCP_CONGESTION,
+  TCP_CORK,
+  TCP_KEEPCNT,
+  TCP_KEEPIDLE,
+  TCP_KEEPINTVL,
+  TCP_NODELAY,
+} from "./socket_constants.ts";
 
-/** Address family IPv4. */
-export const AF_INET = 2;
-/** Stream socket (TCP). */
-export const SOCK_STREAM = 1;
-/** Datagram socket (UDP). */
-export const SOCK_DGRAM = 2;
-/** Socket-level options. */
-export const SOL_SOCKET = 1;
-/** SO_REUSEADDR. */
-export const SO_REUSEADDR = 2;
-/** SO_TYPE (read-only). */
-export const SO_TYPE = 3;
-/** SO_ERROR (read-only, clears the pending error). */
-export const SO_ERROR = 4;
-/** SO_BROADCAST. */
-export const SO_BROADCAST = 6;
-/** SO_SNDBUF. */
-export const SO_SNDBUF = 7;
-/** SO_RCVBUF. */
-export const SO_RCVBUF = 8;
-/** SO_KEEPALIVE. */
-export const SO_KEEPALIVE = 9;
-/** SO_LINGER (value: linger seconds, or -1 for off; 0 makes close() send a RST). */
-export const SO_LINGER = 13;
-/** TCP-level options. */
-export const IPPROTO_TCP = 6;
-/** TCP_NODELAY. */
-export const TCP_NODELAY = 1;
-/** TCP_KEEPIDLE (seconds). */
-export const TCP_KEEPIDLE = 4;
-/** TCP_KEEPINTVL (seconds). */
-export const TCP_KEEPINTVL = 5;
-/** TCP_KEEPCNT. */
-export const TCP_KEEPCNT = 6;
-/** TCP_INFO (read with {@link SocketTable.tcpInfo}). */
-export const TCP_INFO = 11;
-/** TCP_CORK. */
-export const TCP_CORK = 3;
-/**
- * TCP_CONGESTION: the congestion control algorithm, a string ("cubic", "bbr", "newreno" or
- * Linux's "reno"); set with {@link SocketTable.setsockopt}, read with
- * {@link SocketTable.getsockopt}, both taking and giving the name.
- */
-export const TCP_CONGESTION = 13;
-/** shutdown(): no more receives. */
-export const SHUT_RD = 0;
-/** shutdown(): no more sends (FIN). */
-export const SHUT_WR = 1;
-/** shutdown(): both. */
-export const SHUT_RDWR = 2;
-/** IP-level options. */
-export const IPPROTO_IP = 0;
-/** IP_TTL. */
-export const IP_TTL = 2;
-/** Readable (same value as poll's POLLIN). */
-export const POLLIN: number = EV_READABLE;
-/** Writable. */
-export const POLLOUT: number = EV_WRITABLE;
-/** Error pending. */
-export const POLLERR: number = EV_ERROR;
-/** Hung up / closed. */
-export const POLLHUP: number = EV_HANGUP;
+export * from "./socket_constants.ts";
 
 /** A socket address. */
 export interface SockAddr {
-  /** Dotted-quad IPv4 address. */
+  /**
+   * The address: a dotted quad on AF_INET sockets; IPv6 text on AF_INET6 sockets, IPv4 peers
+   * of a dual-stack socket as `::ffff:a.b.c.d`.
+   */
   addr: string;
   /** Port. */
   port: number;
@@ -104,8 +90,12 @@ export interface RecvFromResult extends SockAddr {
 
 /** A stream socket before listen()/connect(): options and a binding to apply later. */
 class StreamSetup {
-  addr = 0;
+  /** 4 (AF_INET) or 6 (AF_INET6). */
+  readonly family: IpFamily;
+  /** Bound address (null: the family's wildcard). */
+  addr: IpAddress | null = null;
   port = -1;
+  v6only = false;
   noDelay = false;
   keepAlive = false;
   keepIdleMs = 0;
@@ -118,6 +108,9 @@ class StreamSetup {
   /** TCP_CONGESTION set on the socket ("" = the stack's default). */
   cc = "";
   readonly wq: WaitQueue = new WaitQueue();
+  constructor(family: IpFamily) {
+    this.family = family;
+  }
 }
 
 /** One open descriptor. */
@@ -127,12 +120,16 @@ type Entry =
   | { kind: "tcp"; ep: TcpEndpoint; setup: StreamSetup; readShut: boolean }
   | { kind: "listener"; l: TcpListener; setup: StreamSetup };
 
-function parseAddr(call: string, addr: string): number {
-  try {
-    return parseIpv4(addr);
-  } catch {
-    throw new StackError("EINVAL", `${call}: ${addr} is not an IPv4 address`);
+/**
+ * A datagram socket's address argument: IPv4 only on AF_INET; on AF_INET6 IPv6 text or an
+ * IPv4 address (taken IPv4-mapped, as `::ffff:a.b.c.d`).
+ */
+function parseSockAddr(call: string, family: IpFamily, addr: string): IpAddress {
+  const a = tryParseIp(addr);
+  if (a === null || (family === 4 && a.family !== 4)) {
+    throw new StackError("EINVAL", `${call}: ${addr} is not an IPv${family} address`);
   }
+  return a;
 }
 
 function checkPort(call: string, port: number): number {
@@ -187,6 +184,15 @@ export class SocketTable {
     throw new StackError("ENOTCONN", `${call}: socket is not connected`);
   }
 
+  /** The NIC a `%zone` names (an interface name or index); 0 for none or an unknown one. */
+  #zoneNic(zone: string): number {
+    if (zone === "") return 0;
+    for (const nic of this.#stack.nics) {
+      if (nic.name === zone || String(nic.index) === zone) return nic.index;
+    }
+    return 0;
+  }
+
   #place(entry: Entry): number {
     let fd = 0;
     while (this.#fds[fd] !== undefined) fd++;
@@ -212,18 +218,21 @@ export class SocketTable {
 
   /** Open a socket; returns its descriptor. */
   socket(family: number, type: number): number {
-    if (family !== AF_INET) throw new StackError("EAFNOSUPPORT", "socket: only AF_INET");
+    if (family !== AF_INET && family !== AF_INET6) {
+      throw new StackError("EAFNOSUPPORT", "socket: AF_INET or AF_INET6");
+    }
     if (type !== SOCK_DGRAM && type !== SOCK_STREAM) {
       throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     }
     this.#checkRoom("socket");
     let entry: Entry;
     if (type === SOCK_DGRAM) {
-      const ep = this.#stack.udp.open();
+      const ep = this.#stack.udp.open(family === AF_INET6 ? 6 : 4);
       this.#stack.registry.addUdp(ep);
       entry = { kind: "udp", ep };
-    } else if (type === SOCK_STREAM) entry = { kind: "stream", setup: new StreamSetup() };
-    else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
+    } else if (type === SOCK_STREAM) {
+      entry = { kind: "stream", setup: new StreamSetup(family === AF_INET6 ? 6 : 4) };
+    } else throw new StackError("EPROTONOSUPPORT", `socket: type ${type}`);
     return this.#place(entry);
   }
 
@@ -235,7 +244,12 @@ export class SocketTable {
       throw new StackError("EINVAL", "listen: socket is connected or not a stream");
     }
     const s = e.setup;
-    const l = this.#stack.tcp.listen(s.addr, Math.max(0, s.port), backlog);
+    const l = this.#stack.tcp.listen(
+      s.addr ?? TcpLayer.any(s.family),
+      Math.max(0, s.port),
+      backlog,
+      { v6only: s.v6only },
+    );
     this.#stack.registry.addListener(l);
     this.#fds[fd] = { kind: "listener", l, setup: s };
   }
@@ -271,26 +285,28 @@ export class SocketTable {
   /** Bind to `addr` ("0.0.0.0" for any) and `port` (0 picks an ephemeral port). */
   bind(fd: number, addr: string, port: number): void {
     const e = this.#get("bind", fd);
-    const a = parseAddr("bind", addr);
     const p = checkPort("bind", port);
-    if (e.kind === "udp") return e.ep.bind(a, p);
+    if (e.kind === "udp") return e.ep.bind(parseSockAddr("bind", e.ep.family, addr), p);
     if (e.kind !== "stream" || e.setup.port >= 0) {
       throw new StackError("EINVAL", "bind: socket is already bound");
     }
-    if (a !== 0 && !this.#stack.ipv4.isLocalAddress(a)) {
+    const a = parseSockAddr("bind", e.setup.family, addr);
+    if (!isUnspecified(a) && !this.#stack.networks.of(a).isLocalAddress(a)) {
       throw new StackError("EADDRNOTAVAIL", "bind: address is not local");
     }
-    e.setup.addr = a;
+    if (e.setup.v6only && a.family === 4) {
+      throw new StackError("EINVAL", "bind: IPv4-mapped address with IPV6_V6ONLY");
+    }
+    e.setup.addr = isUnspecified(a) ? null : a;
     e.setup.port = p;
   }
 
   /** Connect (UDP: set the default peer and filter incoming datagrams by it). */
   connect(fd: number, addr: string, port: number): void {
     const e = this.#get("connect", fd);
-    const a = parseAddr("connect", addr);
     const p = checkPort("connect", port);
     if (e.kind === "udp") {
-      e.ep.connect(a, p);
+      e.ep.connect(parseSockAddr("connect", e.ep.family, addr), p);
       this.#stack.requestTick();
       return;
     }
@@ -301,8 +317,13 @@ export class SocketTable {
     }
     if (e.kind !== "stream") throw new StackError("EINVAL", "connect: socket is listening");
     const s = e.setup;
+    const a = parseSockAddr("connect", s.family, addr);
+    if (s.family === 6 && s.v6only && a.family === 4) {
+      throw new StackError("ENETUNREACH", "connect: IPv4-mapped peer with IPV6_V6ONLY");
+    }
     const ep = this.#stack.tcp.connect(a, p, {
-      localAddr: s.addr || undefined,
+      localAddr: s.addr ?? undefined,
+      zoneNic: this.#zoneNic(a.zone),
       localPort: s.port > 0 ? s.port : undefined,
     });
     this.#applyOptions(ep, s);
@@ -316,12 +337,12 @@ export class SocketTable {
   /** Send a datagram to `addr:port` (or the connected peer). Returns bytes sent. */
   sendto(fd: number, data: Uint8Array, addr?: string, port?: number): number {
     const ep = this.#udp("sendto", fd);
-    if (addr === undefined) return ep.sendto(data, 0, data.length, 0, 0);
+    if (addr === undefined) return ep.sendto(data, 0, data.length, null, 0);
     return ep.sendto(
       data,
       0,
       data.length,
-      parseAddr("sendto", addr),
+      parseSockAddr("sendto", ep.family, addr),
       checkPort("sendto", port ?? 0),
     );
   }
@@ -332,7 +353,12 @@ export class SocketTable {
     const p = this.#peer;
     const n = ep.recvfrom(buf, 0, buf.length, p);
     if (n < 0) throw new StackError("EAGAIN", "recvfrom: no datagram queued");
-    return { bytes: n, addr: formatIpv4(p.addr), port: p.port, truncated: p.length > n };
+    return {
+      bytes: n,
+      addr: formatIp(p.addr, ep.family === 6),
+      port: p.port,
+      truncated: p.length > n,
+    };
   }
 
   /**
@@ -366,7 +392,7 @@ export class SocketTable {
     }
     const ep = e.ep;
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "write: socket is not connected");
-    return ep.sendto(data, 0, data.length, 0, 0);
+    return ep.sendto(data, 0, data.length, null, 0);
   }
 
   /** Close the descriptor. */
@@ -388,21 +414,29 @@ export class SocketTable {
   /** Local address. */
   getsockname(fd: number): SockAddr {
     const e = this.#get("getsockname", fd);
-    if (e.kind === "tcp") return { addr: formatIpv4(e.ep.localAddr), port: e.ep.localPort };
-    if (e.kind === "listener") return { addr: formatIpv4(e.l.localAddr), port: e.l.localPort };
-    if (e.kind === "stream") {
-      return { addr: formatIpv4(e.setup.addr), port: Math.max(0, e.setup.port) };
+    if (e.kind === "tcp") {
+      return { addr: formatIp(e.ep.localAddr, e.setup.family === 6), port: e.ep.localPort };
     }
-    return { addr: formatIpv4(e.ep.localAddr), port: e.ep.localPort };
+    if (e.kind === "listener") {
+      return { addr: formatIp(e.l.localAddr, e.setup.family === 6), port: e.l.localPort };
+    }
+    if (e.kind === "stream") {
+      const s = e.setup;
+      const a = s.addr ?? TcpLayer.any(s.family);
+      return { addr: formatIp(a, s.family === 6), port: Math.max(0, s.port) };
+    }
+    return { addr: formatIp(e.ep.localAddr, e.ep.family === 6), port: e.ep.localPort };
   }
 
   /** Peer address; ENOTCONN when unconnected. */
   getpeername(fd: number): SockAddr {
     const e = this.#get("getpeername", fd);
-    if (e.kind === "tcp") return { addr: formatIpv4(e.ep.remoteAddr), port: e.ep.remotePort };
+    if (e.kind === "tcp") {
+      return { addr: formatIp(e.ep.remoteAddr, e.setup.family === 6), port: e.ep.remotePort };
+    }
     const ep = this.#udp("getpeername", fd);
     if (ep.remotePort === 0) throw new StackError("ENOTCONN", "getpeername: not connected");
-    return { addr: formatIpv4(ep.remoteAddr), port: ep.remotePort };
+    return { addr: formatIp(ep.remoteAddr, ep.family === 6), port: ep.remotePort };
   }
 
   /**
@@ -445,9 +479,16 @@ export class SocketTable {
           ep.sendBufferBytes = Math.max(2048, v);
           return;
       }
-    } else if (level === IPPROTO_IP && name === IP_TTL) {
-      if (v < 1 || v > 255) throw new StackError("EINVAL", "setsockopt: IP_TTL must be 1..255");
+    } else if (
+      (level === IPPROTO_IP && name === IP_TTL) ||
+      (level === IPPROTO_IPV6 && name === IPV6_UNICAST_HOPS && ep.family === 6)
+    ) {
+      if (v < 1 || v > 255) throw new StackError("EINVAL", "setsockopt: hop limit must be 1..255");
       ep.ttl = v;
+      return;
+    } else if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && ep.family === 6) {
+      if (ep.localPort !== 0) throw new StackError("EINVAL", "setsockopt: IPV6_V6ONLY after bind");
+      ep.v6only = v !== 0;
       return;
     }
     throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
@@ -461,6 +502,13 @@ export class SocketTable {
   ): void {
     const s = e.setup;
     const ep = e.kind === "tcp" ? e.ep : null;
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && s.family === 6) {
+      if (e.kind !== "stream" || s.port >= 0) {
+        throw new StackError("EINVAL", "setsockopt: IPV6_V6ONLY after bind");
+      }
+      s.v6only = v !== 0;
+      return;
+    }
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR:
@@ -531,6 +579,9 @@ export class SocketTable {
         return s.cc !== "" ? s.cc : this.#stack.tcp.opts.congestionControl;
       }
       if (level === SOL_SOCKET && name === SO_TYPE) return SOCK_STREAM;
+      if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && s.family === 6) {
+        return s.v6only ? 1 : 0;
+      }
       if (level === SOL_SOCKET && name === SO_ERROR) {
         const err = entry.kind === "tcp" ? entry.ep.takeError() : null;
         return err === null ? 0 : ERRNO_NUMBERS[err] ?? 5;
@@ -575,6 +626,9 @@ export class SocketTable {
       }
     } else if (level === IPPROTO_IP && name === IP_TTL) {
       return ep.ttl || this.#stack.ipv4.defaultTtl;
+    } else if (level === IPPROTO_IPV6 && ep.family === 6) {
+      if (name === IPV6_V6ONLY) return ep.v6only ? 1 : 0;
+      if (name === IPV6_UNICAST_HOPS) return ep.ttl || this.#stack.ipv6.defaultHopLimit;
     }
     throw new StackError("ENOPROTOOPT", `getsockopt: option ${level}/${name}`);
   }
@@ -604,15 +658,3 @@ export class SocketTable {
     for (let fd = 0; fd < this.#fds.length; fd++) if (this.#fds[fd] !== undefined) this.close(fd);
   }
 }
-
-/** errno numbers for SO_ERROR (Linux x86-64). */
-const ERRNO_NUMBERS: Record<string, number> = {
-  ECONNREFUSED: 111,
-  ECONNRESET: 104,
-  ETIMEDOUT: 110,
-  ECONNABORTED: 103,
-  EHOSTUNREACH: 113,
-  ENETUNREACH: 101,
-  EMSGSIZE: 90,
-  EPIPE: 32,
-};

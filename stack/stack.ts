@@ -10,6 +10,12 @@
 import type { LinkDriver } from "../link/driver.ts";
 import { type IcmpOptions, Icmpv4Layer } from "../net/icmpv4.ts";
 import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
+import { Ipv6Layer, type Ipv6Options } from "../net/ipv6.ts";
+import { Icmpv6Layer, type Icmpv6Options } from "../net/icmpv6.ts";
+import { NdpInput } from "../net/ndp.ts";
+import { Ipv4Network } from "../net/ipv4_network.ts";
+import { IpNetworks } from "../net/ip_networks.ts";
+import { RouterDiscovery, type RouterDiscoveryOptions } from "../net/router_discovery.ts";
 import { UdpLayer, type UdpOptions } from "../transport/udp.ts";
 import { TcpLayer, type TcpOptions } from "../transport/tcp/tcp_layer.ts";
 import { type Clock, MonotonicClock } from "../core/clock.ts";
@@ -45,6 +51,18 @@ export interface StackOptions {
   ipv4?: Ipv4Options;
   /** ICMP options. */
   icmp?: IcmpOptions;
+  /** IPv6 options. */
+  ipv6?: Ipv6Options;
+  /** ICMPv6 options. */
+  icmp6?: Icmpv6Options;
+  /** Router discovery and SLAAC (off unless `enabled`). */
+  routerDiscovery?: RouterDiscoveryOptions;
+  /**
+   * Random source in [0, 1) for protocol timers that RFCs randomise (DAD, MLD, router
+   * solicitation delays, ReachableTime); a seeded one makes simulations reproducible
+   * [Math.random].
+   */
+  random?: () => number;
   /** UDP options. */
   udp?: UdpOptions;
   /** TCP options. */
@@ -95,6 +113,14 @@ export class Stack {
   readonly ipv4: Ipv4Layer;
   /** ICMPv4. */
   readonly icmp: Icmpv4Layer;
+  /** IPv6, NDP, MLD, addresses and routes. */
+  readonly ipv6: Ipv6Layer;
+  /** ICMPv6. */
+  readonly icmp6: Icmpv6Layer;
+  /** Router discovery and SLAAC. */
+  readonly routerDiscovery: RouterDiscovery;
+  /** Both network layers as the transports see them. */
+  readonly networks: IpNetworks;
   /** UDP. */
   readonly udp: UdpLayer;
   /** TCP. */
@@ -128,12 +154,35 @@ export class Stack {
     this.#outputBatch = opts.outputBatch ?? 1024;
     this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
     this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
+    const random = opts.random ?? Math.random;
+    this.ipv6 = new Ipv6Layer(this.pool, this.timers, this.clock, this.stats, {
+      random,
+      ...opts.ipv6,
+    });
+    this.routerDiscovery = new RouterDiscovery(
+      this.ipv6,
+      this.timers,
+      this.clock,
+      this.stats.ndp,
+      { random, ...opts.routerDiscovery },
+    );
+    this.icmp6 = new Icmpv6Layer(
+      this.ipv6,
+      new NdpInput(this.ipv6, this.routerDiscovery, this.stats.ndp),
+      this.pool,
+      this.clock,
+      this.stats.icmp6,
+      opts.icmp6,
+    );
+    this.networks = new IpNetworks(new Ipv4Network(this.ipv4, this.icmp), this.ipv6);
     this.udp = new UdpLayer(this, opts.udp);
     this.tcp = new TcpLayer(this, { maxConnections, ...opts.tcp });
     const ipv4 = this.ipv4;
+    const ipv6 = this.ipv6;
     this.#receiver = {
       receiveArp: (nic, buf, off, len) => ipv4.arp(nic).receive(buf, off, len),
       receiveIpv4: (nic, buf, off, len, flags) => ipv4.receive(nic, buf, off, len, flags),
+      receiveIpv6: (nic, buf, off, len, flags) => ipv6.receive(nic, buf, off, len, flags),
     };
   }
 
@@ -157,6 +206,7 @@ export class Stack {
     );
     this.nics.push(nic);
     this.ipv4.attachLink(nic);
+    this.ipv6.attachLink(nic);
     return nic;
   }
 
@@ -217,6 +267,7 @@ export class Stack {
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
+    if (this.ipv6.hasLocalPending) frames += this.ipv6.deliverLocal();
     this.timers.advance(clock.nowMs());
     clock.endTick?.();
     this.mux.fire();
@@ -242,7 +293,7 @@ export class Stack {
   /** True when output or readiness is waiting, so the loop should tick again without waiting. */
   get hasPendingWork(): boolean {
     return this.#output.length > 0 || this.mux.hasPending || this.#tickRequested ||
-      this.ipv4.hasLocalPending;
+      this.ipv4.hasLocalPending || this.ipv6.hasLocalPending;
   }
 
   /** Earliest timer deadline (ms), Infinity if none. */

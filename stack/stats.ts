@@ -36,12 +36,29 @@ export const ARP_COUNTERS = [
 ] as const;
 
 /**
- * IPv4 counters (RFC 4293 / Linux `Ip*`). Reassembly adds four Linux lacks: `ReasmDuplicates`
- * (fragments ignored as exact repeats), `ReasmMalformed` (fragments refused: empty, a non-final
- * one not a multiple of 8 bytes, past 65 535 bytes), `ReasmEvictions` (incomplete datagrams
- * evicted, oldest first, to stay within the memory bound) and `ReasmSourceEvictions` (evicted
- * because their source reached its share of that memory).
+ * Fragmentation and reassembly counters, the same for both families (Linux `Ip*`/`Ip6*`
+ * names) plus four Linux lacks: `ReasmDuplicates` (fragments ignored as exact repeats),
+ * `ReasmMalformed` (fragments refused: empty, a non-final one not a multiple of 8 bytes, past
+ * 65 535 bytes), `ReasmEvictions` (incomplete datagrams evicted, oldest first, to stay within
+ * the memory bound) and `ReasmSourceEvictions` (evicted because their source reached its
+ * share of that memory).
  */
+export const FRAGMENT_COUNTERS = [
+  "FragOKs",
+  "FragFails",
+  "FragCreates",
+  "ReasmReqds",
+  "ReasmOKs",
+  "ReasmFails",
+  "ReasmTimeout",
+  "ReasmOverlaps",
+  "ReasmDuplicates",
+  "ReasmMalformed",
+  "ReasmEvictions",
+  "ReasmSourceEvictions",
+] as const;
+
+/** IPv4 counters (RFC 4293 / Linux `Ip*`), fragmentation's from {@link FRAGMENT_COUNTERS}. */
 export const IP_COUNTERS = [
   "InReceives",
   "InHdrErrors",
@@ -57,18 +74,94 @@ export const IP_COUNTERS = [
   "OutNoRoutes",
   "OutDiscards",
   "OutNoBuffers",
-  "FragOKs",
-  "FragFails",
-  "FragCreates",
-  "ReasmReqds",
-  "ReasmOKs",
-  "ReasmFails",
-  "ReasmTimeout",
-  "ReasmOverlaps",
-  "ReasmDuplicates",
-  "ReasmMalformed",
-  "ReasmEvictions",
-  "ReasmSourceEvictions",
+  ...FRAGMENT_COUNTERS,
+] as const;
+
+/** IPv6 counters (Linux `Ip6*`, without the prefix), fragmentation's from {@link FRAGMENT_COUNTERS}. */
+export const IP6_COUNTERS = [
+  "InReceives",
+  "InHdrErrors",
+  "InTruncatedPkts",
+  "InAddrErrors",
+  "InUnknownProtos",
+  "InDiscards",
+  "InDelivers",
+  "InMcastPkts",
+  "OutRequests",
+  "OutDiscards",
+  "OutNoRoutes",
+  "OutNoBuffers",
+  "OutMcastPkts",
+  ...FRAGMENT_COUNTERS,
+] as const;
+
+/** ICMPv6 counters (Linux `Icmp6*`, without the prefix). */
+export const ICMP6_COUNTERS = [
+  "InMsgs",
+  "InErrors",
+  "InCsumErrors",
+  "InDestUnreachs",
+  "InPktTooBigs",
+  "InTimeExcds",
+  "InParmProblems",
+  "InEchos",
+  "InEchoReplies",
+  "InGroupMembQueries",
+  "InGroupMembResponses",
+  "InGroupMembReductions",
+  "InRouterSolicits",
+  "InRouterAdvertisements",
+  "InNeighborSolicits",
+  "InNeighborAdvertisements",
+  "InRedirects",
+  "InMLDv2Reports",
+  "InOther",
+  "OutMsgs",
+  "OutErrors",
+  "OutDestUnreachs",
+  "OutPktTooBigs",
+  "OutTimeExcds",
+  "OutParmProblems",
+  "OutEchos",
+  "OutEchoReplies",
+  "OutRouterSolicits",
+  "OutNeighborSolicits",
+  "OutNeighborAdvertisements",
+  "OutMLDv2Reports",
+  "OutRateLimitHost",
+] as const;
+
+/**
+ * Neighbour discovery counters (no nstat equivalent): validation drops, the neighbour cache,
+ * DAD, MLD groups, router advertisements and the routes they make.
+ */
+export const NDP_COUNTERS = [
+  "InBadHopLimit",
+  "InInvalid",
+  "NsNotForUs",
+  "NaUnsolicited",
+  "RsIgnored",
+  "RedirectsIgnored",
+  "AddressConflicts",
+  "RaAccepted",
+  "RaIgnored",
+  "RaBadMtu",
+  "RaPrefixIgnored",
+  "OutNoSource",
+  "ResolveFailed",
+  "ProbeFailed",
+  "QueueDrops",
+  "CacheFull",
+  "DadProbes",
+  "DadSuccesses",
+  "DadFailures",
+  "DadLoopedBack",
+  "AddressesRefused",
+  "AddressesExpired",
+  "RoutesRefused",
+  "RoutersExpired",
+  "PrefixesExpired",
+  "GroupsRefused",
 ] as const;
 
 /** ICMPv4 counters (Linux `Icmp*`). */
@@ -184,6 +277,12 @@ export class StackStats {
   readonly ip: Counters = counters(IP_COUNTERS);
   /** ICMPv4. */
   readonly icmp: Counters = counters(ICMP_COUNTERS);
+  /** IPv6. */
+  readonly ip6: Counters = counters(IP6_COUNTERS);
+  /** ICMPv6. */
+  readonly icmp6: Counters = counters(ICMP6_COUNTERS);
+  /** Neighbour discovery. */
+  readonly ndp: Counters = counters(NDP_COUNTERS);
   /** UDP. */
   readonly udp: Counters = counters(UDP_COUNTERS);
   /** TCP. */
@@ -196,6 +295,9 @@ export class StackStats {
       arp: { ...this.arp },
       ip: { ...this.ip },
       icmp: { ...this.icmp },
+      ip6: { ...this.ip6 },
+      icmp6: { ...this.icmp6 },
+      ndp: { ...this.ndp },
       udp: { ...this.udp },
       tcp: { ...this.tcp },
     };

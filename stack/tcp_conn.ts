@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatIpv4 } from "../net/ipv4_address.ts";
+import { formatIp } from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
@@ -57,7 +57,7 @@ export class TcpConn {
   get localAddr(): TcpAddr {
     return {
       transport: "tcp",
-      hostname: formatIpv4(this.endpoint.localAddr),
+      hostname: formatIp(this.endpoint.localAddr),
       port: this.endpoint.localPort,
     };
   }
@@ -66,7 +66,7 @@ export class TcpConn {
   get remoteAddr(): TcpAddr {
     return {
       transport: "tcp",
-      hostname: formatIpv4(this.endpoint.remoteAddr),
+      hostname: formatIp(this.endpoint.remoteAddr),
       port: this.endpoint.remotePort,
     };
   }
@@ -271,7 +271,7 @@ export class TcpServer implements AsyncIterable<TcpConn> {
   get addr(): TcpAddr {
     return {
       transport: "tcp",
-      hostname: formatIpv4(this.listener.localAddr),
+      hostname: formatIp(this.listener.localAddr),
       port: this.listener.localPort,
     };
   }

@@ -1,36 +1,101 @@
 /**
- * The transport demultiplexing table: (local address, local port, remote address, remote port)
- * → endpoint, one table per protocol. Lookup tries the exact 4-tuple first, then a listener or
- * unconnected socket bound to (local address, local port), then one bound to (any, local port).
+ * The transport demultiplexing table, one per protocol, for both families: (local address, local port, remote
+ * address, remote port) → endpoint, addresses as {@link IpAddr} (IPv4 held IPv4-mapped, so one
+ * table serves both). Lookup tries the exact 4-tuple, then an endpoint bound to the local
+ * address, then one bound to the wildcard of the datagram's family — `0.0.0.0` before a
+ * dual-stack `::` for IPv4, as Linux prefers the exact family.
  *
- * Layout: open hashing into `shards` (256 to start) shard arrays by a 32-bit mix of the 4-tuple;
- * each shard is a small array scanned linearly. Lookup cost: one hash (a handful of integer ops)
- * plus a scan of one shard. The table keeps that scan short by itself: when connected entries
- * exceed 4 per shard on average it quadruples the shards (up to `maxShards`, 2^18) and rehashes —
- * O(n) once per growth, amortised O(1) per insert, never on lookup. Measured
- * (`bench/demux_bench.ts`): ~24 ns per lookup with ~1 entry per shard, 0.58 µs at 100k
- * connections on a fixed 256 shards — which the growth now avoids. Wildcard (bound/listening)
- * entries live in a separate per-port map. No allocation on lookup.
+ * Bindings follow Linux's rules for dual-stack sockets: `::` without IPV6_V6ONLY covers every
+ * IPv4 and IPv6 address, with it only IPv6; `0.0.0.0` covers IPv4. Two bindings of one port
+ * conflict when the address sets they cover meet.
+ *
+ * Layout: connected entries hash (a mix of the address words and ports) into shards that
+ * quadruple when they average more than 4 entries; bound entries live in a per-port list. An
+ * IPv4 lookup compares only the entry's int32 low words and ports (`bench/demux_bench.ts`:
+ * ~16 µs per 1,024 hits at 10k connections, as with numeric addresses). No allocation on
+ * lookup.
  *
  * @module
  */
 
-/** One entry of a shard. */
-interface Entry<T> {
-  la: number;
-  lp: number;
-  ra: number;
-  rp: number;
-  value: T;
+import { type IpAddr, IpAddress, ipEquals, isUnspecified } from "../net/ip_address.ts";
+
+/** The remote address of a bound (unconnected) entry. */
+const NO_PEER = new IpAddress(0, 0, 0, 0);
+
+/**
+ * One entry. The low address words (`r3`, `l3`: the whole address for IPv4) are copied in
+ * as int32 (small integers to V8, no number boxes to follow), so a lookup compares numbers in
+ * the entry itself; an IPv4 entry matches an IPv4 tuple on those alone (the high words of an
+ * IPv4-mapped address are constant), an IPv6 one compares the rest of the addresses too.
+ * Fields are `declare`d and set once in the constructor so V8 gives them their final
+ * representation at once.
+ */
+class Entry<T> {
+  declare readonly r3: number;
+  declare readonly l3: number;
+  declare readonly rp: number;
+  declare readonly lp: number;
+  declare readonly v4: boolean;
+  declare readonly la: IpAddress;
+  declare readonly ra: IpAddress;
+  declare readonly v6only: boolean;
+  declare readonly value: T;
+  constructor(la: IpAddress, lp: number, ra: IpAddress, rp: number, v6only: boolean, value: T) {
+    this.r3 = ra.w3 | 0;
+    this.l3 = la.w3 | 0;
+    this.rp = rp;
+    this.lp = lp;
+    this.v4 = ra.family === 4;
+    this.la = la;
+    this.ra = ra;
+    this.v6only = v6only;
+    this.value = value;
+  }
+
+  /** True when the entry is the connection (`la`, `lp`, `ra`, `rp`). */
+  is(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
+    if (this.rp !== rp || this.r3 !== (ra.w3 | 0) || this.lp !== lp || this.l3 !== (la.w3 | 0)) {
+      return false;
+    }
+    if (this.v4) return ra.family === 4 && la.family === 4;
+    const a = this.ra;
+    const b = this.la;
+    return a.w2 === ra.w2 && a.w1 === ra.w1 && a.w0 === ra.w0 && b.w2 === la.w2 &&
+      b.w1 === la.w1 && b.w0 === la.w0;
+  }
 }
 
-/** A 32-bit mix of a 4-tuple (Murmur3-style finaliser over the combined words). */
-export function hashTuple(la: number, lp: number, ra: number, rp: number): number {
-  let h = Math.imul(la ^ 0x9e3779b9, 0x85ebca6b);
-  h ^= Math.imul(ra ^ (h >>> 15), 0xc2b2ae35);
-  h ^= Math.imul((lp << 16 | rp) ^ (h >>> 13), 0x27d4eb2f);
+/**
+ * A 32-bit mix of a 4-tuple: each address's low word with its three high words folded in
+ * (a constant for IPv4-mapped addresses), so one branch-free function serves both families.
+ *
+ * @example
+ * ```ts
+ * hashTuple(IpAddress.parse("fd00::2"), 80, IpAddress.parse("fd00::1"), 40000);
+ * ```
+ */
+export function hashTuple(la: IpAddr, lp: number, ra: IpAddr, rp: number): number {
+  const l = la.w3 ^ Math.imul(la.w0 ^ Math.imul(la.w1, 0x9e3779b1) ^ la.w2, 0x85ebca77);
+  const r = ra.w3 ^ Math.imul(ra.w0 ^ Math.imul(ra.w1, 0x9e3779b1) ^ ra.w2, 0xc2b2ae3d);
+  let h = Math.imul(l ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= Math.imul(r ^ (h >>> 15), 0xc2b2ae35);
+  h ^= Math.imul(((lp << 16) | rp) ^ (h >>> 13), 0x27d4eb2f);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** True when the address sets two bindings cover meet (Linux's bind conflict for wildcards). */
+function bindingsMeet(a: IpAddr, aV6only: boolean, b: IpAddr, bV6only: boolean): boolean {
+  return covers(a, aV6only, b) || covers(b, bV6only, a);
+}
+
+/** True when the binding (`la`, `v6only`) covers address `x` (specific or a wildcard). */
+function covers(la: IpAddr, v6only: boolean, x: IpAddr): boolean {
+  if (ipEquals(la, x)) return true;
+  if (!isUnspecified(la)) return false;
+  if (la.family === 4) return x.family === 4;
+  return x.family === 6 || !v6only;
 }
 
 /**
@@ -39,14 +104,13 @@ export function hashTuple(la: number, lp: number, ra: number, rp: number): numbe
  * @example
  * ```ts
  * const t = new DemuxTable<string>();
- * t.insertBound(0, 80, "listener");
- * t.insertConnected(0xc6120002, 80, 0xc6120001, 40000, "conn");
- * t.lookup(0xc6120002, 80, 0xc6120001, 40000); // "conn"
- * t.lookup(0xc6120002, 80, 0xc6120001, 40001); // "listener"
+ * const any6 = IpAddress.parse("::");
+ * t.insertBound(any6, 53, "dual-stack", false);
+ * t.lookupBound(IpAddress.parse("198.18.0.2"), 53); // "dual-stack"
  * ```
  */
 export class DemuxTable<T> {
-  /** Most entries (connected + bound) the table holds. */
+  /** Most entries (connected + bound). */
   readonly maxEntries: number;
   /** Inserts refused because the table was full. */
   refused = 0;
@@ -54,22 +118,18 @@ export class DemuxTable<T> {
   #mask: number;
   #connected = 0;
   readonly #maxShards: number;
-  /** port → entries bound to that port (specific addresses and the wildcard 0). */
   readonly #bound = new Map<number, Entry<T>[]>();
   /** port → connected entries using it as local port (port allocation asks). */
   readonly #connectedPorts = new Map<number, number>();
   #size = 0;
 
-  /**
-   * A table with `shards` to start (power of two, default 256), growing up to `maxShards`
-   * (default 2^18; set it equal to `shards` for a fixed table), bounded at `maxEntries`.
-   */
+  /** A table with `shards` to start (a power of two), growing to `maxShards`, bounded at `maxEntries`. */
   constructor(opts: { shards?: number; maxShards?: number; maxEntries?: number } = {}) {
     const shards = opts.shards ?? 256;
-    this.#maxShards = Math.max(shards, opts.maxShards ?? 1 << 18);
     if (shards <= 0 || (shards & (shards - 1)) !== 0) {
       throw new RangeError("DemuxTable: shards must be a power of two");
     }
+    this.#maxShards = Math.max(shards, opts.maxShards ?? 1 << 18);
     this.#mask = shards - 1;
     this.#shards = Array.from({ length: shards }, () => []);
     this.maxEntries = opts.maxEntries ?? 1 << 20;
@@ -80,14 +140,20 @@ export class DemuxTable<T> {
     return this.#size;
   }
 
+  /** Number of shards now. */
+  get shardCount(): number {
+    return this.#shards.length;
+  }
+
   /** Add a connected 4-tuple; false if it exists or the table is full (counted). */
-  insertConnected(la: number, lp: number, ra: number, rp: number, value: T): boolean {
+  insertConnected(la: IpAddr, lp: number, ra: IpAddr, rp: number, value: T): boolean {
     if (this.lookupExact(la, lp, ra, rp) !== undefined) return false;
     if (this.#size >= this.maxEntries) {
       this.refused++;
       return false;
     }
-    this.#shards[hashTuple(la, lp, ra, rp) & this.#mask].push({ la, lp, ra, rp, value });
+    const e = new Entry(IpAddress.from(la), lp, IpAddress.from(ra), rp, false, value);
+    this.#shards[hashTuple(la, lp, ra, rp) & this.#mask].push(e);
     this.#size++;
     this.#connectedPorts.set(lp, (this.#connectedPorts.get(lp) ?? 0) + 1);
     if (++this.#connected > this.#shards.length * 4 && this.#shards.length < this.#maxShards) {
@@ -96,12 +162,6 @@ export class DemuxTable<T> {
     return true;
   }
 
-  /** Number of shards now. */
-  get shardCount(): number {
-    return this.#shards.length;
-  }
-
-  /** Quadruple the shards (within the cap) and rehash every connected entry. */
   #grow(): void {
     const n = Math.min(this.#shards.length * 4, this.#maxShards);
     const next: Entry<T>[][] = Array.from({ length: n }, () => []);
@@ -114,11 +174,11 @@ export class DemuxTable<T> {
   }
 
   /** Remove a connected 4-tuple if it maps to `value` (or any value when omitted). */
-  removeConnected(la: number, lp: number, ra: number, rp: number, value?: T): boolean {
+  removeConnected(la: IpAddr, lp: number, ra: IpAddr, rp: number, value?: T): boolean {
     const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
     for (let i = 0; i < shard.length; i++) {
       const e = shard[i];
-      if (e.la === la && e.lp === lp && e.ra === ra && e.rp === rp) {
+      if (e.is(la, lp, ra, rp)) {
         if (value !== undefined && e.value !== value) return false;
         shard[i] = shard[shard.length - 1];
         shard.pop();
@@ -133,11 +193,15 @@ export class DemuxTable<T> {
     return false;
   }
 
-  /** Add an endpoint bound to (la or 0 for any, lp); false if that exact binding exists. */
-  insertBound(la: number, lp: number, value: T): boolean {
+  /**
+   * Add an endpoint bound to (`la`, `lp`), `la` a local address or its family's wildcard;
+   * `v6only` narrows a `::` binding to IPv6. False if that exact binding exists or the table
+   * is full.
+   */
+  insertBound(la: IpAddr, lp: number, value: T, v6only = false): boolean {
     let list = this.#bound.get(lp);
     if (list !== undefined) {
-      for (const e of list) if (e.la === la) return false;
+      for (const e of list) if (ipEquals(e.la, la)) return false;
     }
     if (this.#size >= this.maxEntries) {
       this.refused++;
@@ -147,17 +211,17 @@ export class DemuxTable<T> {
       list = [];
       this.#bound.set(lp, list);
     }
-    list.push({ la, lp, ra: 0, rp: 0, value });
+    list.push(new Entry(IpAddress.from(la), lp, NO_PEER, 0, v6only, value));
     this.#size++;
     return true;
   }
 
-  /** Remove the binding (la, lp) if it maps to `value` (or any value when omitted). */
-  removeBound(la: number, lp: number, value?: T): boolean {
+  /** Remove the binding (`la`, `lp`) if it maps to `value` (or any value when omitted). */
+  removeBound(la: IpAddr, lp: number, value?: T): boolean {
     const list = this.#bound.get(lp);
     if (list === undefined) return false;
     for (let i = 0; i < list.length; i++) {
-      if (list[i].la === la && (value === undefined || list[i].value === value)) {
+      if (ipEquals(list[i].la, la) && (value === undefined || list[i].value === value)) {
         list.splice(i, 1);
         if (list.length === 0) this.#bound.delete(lp);
         this.#size--;
@@ -168,38 +232,44 @@ export class DemuxTable<T> {
   }
 
   /** The endpoint connected on exactly this 4-tuple. */
-  lookupExact(la: number, lp: number, ra: number, rp: number): T | undefined {
+  lookupExact(la: IpAddr, lp: number, ra: IpAddr, rp: number): T | undefined {
     const shard = this.#shards[hashTuple(la, lp, ra, rp) & this.#mask];
     for (let i = 0; i < shard.length; i++) {
       const e = shard[i];
-      if (e.lp === lp && e.rp === rp && e.ra === ra && e.la === la) return e.value;
+      if (e.is(la, lp, ra, rp)) return e.value;
     }
     return undefined;
   }
 
-  /** The endpoint bound to (la, lp), falling back to (any, lp). */
-  lookupBound(la: number, lp: number): T | undefined {
+  /**
+   * The endpoint for a datagram to (`la`, `lp`): bound to `la` exactly, else to the
+   * wildcard of `la`'s family, else (IPv4) to a dual-stack `::`.
+   */
+  lookupBound(la: IpAddr, lp: number): T | undefined {
     const list = this.#bound.get(lp);
     if (list === undefined) return undefined;
-    let any: T | undefined;
+    let family: T | undefined;
+    let dual: T | undefined;
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
-      if (e.la === la) return e.value;
-      if (e.la === 0) any = e.value;
+      if (ipEquals(e.la, la)) return e.value;
+      if (!isUnspecified(e.la)) continue;
+      if (e.la.family === la.family) family = e.value;
+      else if (la.family === 4 && !e.v6only) dual = e.value;
     }
-    return any;
+    return family ?? dual;
   }
 
-  /** Exact match first, then the bound (listening / unconnected) endpoint. */
-  lookup(la: number, lp: number, ra: number, rp: number): T | undefined {
+  /** Exact match first, then the bound endpoint. */
+  lookup(la: IpAddr, lp: number, ra: IpAddr, rp: number): T | undefined {
     return this.lookupExact(la, lp, ra, rp) ?? this.lookupBound(la, lp);
   }
 
-  /** True if anything is bound to `lp` with address `la`, or `la` is 0 / bound is any. */
-  isPortBound(la: number, lp: number): boolean {
+  /** True when binding (`la`, `lp`, `v6only`) would conflict with a binding already there. */
+  isPortBound(la: IpAddr, lp: number, v6only = false): boolean {
     const list = this.#bound.get(lp);
     if (list === undefined) return false;
-    for (const e of list) if (la === 0 || e.la === 0 || e.la === la) return true;
+    for (const e of list) if (bindingsMeet(e.la, e.v6only, la, v6only)) return true;
     return false;
   }
 

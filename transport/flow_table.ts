@@ -11,22 +11,23 @@
  * each a rehash in O(n) that happens once per doubling or halving — amortised O(1) per insert
  * and remove, whatever the number of flows, and nothing is allocated on lookup.
  *
- * Addresses are compared and hashed in two places only ({@link hashTuple} and
- * {@link FlowTable.lookup}); a dual-family address type changes those two.
+ * Addresses are of either family ({@link IpAddr}; IPv4 held IPv4-mapped), hashed by
+ * {@link hashTuple} and compared word by word, the low word (the whole IPv4 address) first.
  *
  * @module
  */
 
+import type { IpAddr } from "../net/ip_address.ts";
 import { hashTuple } from "./demux.ts";
 
 /** What the table needs of a flow: its four-tuple and the link it threads its bucket with. */
 export interface Flow {
   /** Local address. */
-  readonly localAddr: number;
+  readonly localAddr: IpAddr;
   /** Local port. */
   readonly localPort: number;
   /** Remote address. */
-  readonly remoteAddr: number;
+  readonly remoteAddr: IpAddr;
   /** Remote port. */
   readonly remotePort: number;
   /** @internal The next flow in the same bucket (owned by the table). */
@@ -38,12 +39,13 @@ export interface Flow {
  *
  * @example
  * ```ts
- * const t = new FlowTable<{ localAddr: number; localPort: number; remoteAddr: number;
+ * import { IpAddress } from "../net/ip_address.ts";
+ * const a = IpAddress.parse("fd00::2"), b = IpAddress.parse("fd00::1");
+ * const t = new FlowTable<{ localAddr: IpAddress; localPort: number; remoteAddr: IpAddress;
  *   remotePort: number; flowNext: null }>();
- * const f = { localAddr: 0xc6120002, localPort: 80, remoteAddr: 0xc6120001, remotePort: 40000,
- *   flowNext: null };
+ * const f = { localAddr: a, localPort: 80, remoteAddr: b, remotePort: 40000, flowNext: null };
  * t.insert(f);
- * t.lookup(0xc6120002, 80, 0xc6120001, 40000) === f; // true
+ * t.lookup(a, 80, b, 40000) === f; // true
  * ```
  */
 export class FlowTable<T extends Flow> {
@@ -84,11 +86,16 @@ export class FlowTable<T extends Flow> {
   }
 
   /** The flow on exactly this four-tuple, or undefined. */
-  lookup(la: number, lp: number, ra: number, rp: number): T | undefined {
+  lookup(la: IpAddr, lp: number, ra: IpAddr, rp: number): T | undefined {
     let f = this.#buckets[hashTuple(la, lp, ra, rp) & this.#mask];
     while (f !== null) {
-      if (f.localPort === lp && f.remotePort === rp && f.remoteAddr === ra && f.localAddr === la) {
-        return f;
+      if (f.localPort === lp && f.remotePort === rp) {
+        const r = f.remoteAddr;
+        const l = f.localAddr;
+        if (
+          r.w3 === ra.w3 && l.w3 === la.w3 && r.w2 === ra.w2 && r.w1 === ra.w1 &&
+          r.w0 === ra.w0 && l.w2 === la.w2 && l.w1 === la.w1 && l.w0 === la.w0
+        ) return f;
       }
       f = f.flowNext as T | null;
     }

@@ -1,16 +1,32 @@
 /**
- * UDP (RFC 768, RFC 1122 §4.1): endpoints with bounded receive queues, binding with ephemeral
- * ports, connected-peer filtering, broadcast, checksums, and ICMP port-unreachable both ways.
+ * UDP (RFC 768, RFC 1122 §4.1) over IPv4 and IPv6 alike (RFC 8200 §8): endpoints with
+ * bounded receive queues, binding with ephemeral ports, dual-stack sockets (an AF_INET6
+ * socket bound to `::` without IPV6_V6ONLY also gets IPv4, its peers IPv4-mapped),
+ * connected-peer filtering, broadcast, checksums (mandatory over IPv6), and ICMP/ICMPv6
+ * errors both ways. One implementation: the family is the network layer's business.
  *
  * @module
  */
 
-import type { Icmpv4Layer } from "../net/icmpv4.ts";
-import type { Ipv4Layer, Ipv4ProtocolHandler, Ipv4RxMeta } from "../net/ipv4.ts";
-import { pseudoHeaderSumV4, transportChecksumOk } from "../net/checksum.ts";
-import { isIpv4LimitedBroadcast, isIpv4Multicast } from "../net/ipv4_address.ts";
-import { IP_PROTO_UDP } from "../net/ipv4_header.ts";
-import { RouteResult } from "../net/route_table.ts";
+import { transportChecksumOk } from "../net/checksum.ts";
+import {
+  type IpAddr,
+  IpAddress,
+  IpAddressScratch,
+  type IpFamily,
+  isMulticast,
+  isUnspecified,
+} from "../net/ip_address.ts";
+import type { IpNetworks } from "../net/ip_networks.ts";
+import {
+  errnoOfNetError,
+  NET_ERR_PARAMETER_PROBLEM,
+  NET_ERR_TIME_EXCEEDED,
+  type NetError,
+  type NetProtocolHandler,
+  NetRoute,
+  type NetRxMeta,
+} from "../net/network_layer.ts";
 import { ByteRing } from "../core/byte_ring.ts";
 import type { Clock } from "../core/clock.ts";
 import { type ErrnoCode, StackError } from "../core/errors.ts";
@@ -28,8 +44,24 @@ import type { Counters } from "../core/counters.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
 import { UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
 
+/** IP protocol number of UDP. */
+const IP_PROTO_UDP = 17;
+/** The IPv4 wildcard, `0.0.0.0` (IPv4-mapped). */
+const ANY4 = IpAddress.v4(0);
+/** The IPv6 wildcard, `::`. */
+const ANY6 = new IpAddress(0, 0, 0, 0);
+/** Words per queued datagram in the metadata ring: source address (4), port, length. */
+const META_WORDS = 6;
+
+/** The wildcard address of `family`. */
+function anyOf(family: IpFamily): IpAddress {
+  return family === 4 ? ANY4 : ANY6;
+}
+
 /** Largest UDP payload over IPv4 (65535 − 20 − 8). */
 export const UDP_MAX_PAYLOAD = 65507;
+/** Largest UDP payload over IPv6 (65535 − 8, no jumbograms). */
+export const UDP6_MAX_PAYLOAD = 65527;
 
 /** What UDP needs from the stack (the Stack satisfies it). */
 export interface UdpContext {
@@ -41,10 +73,8 @@ export interface UdpContext {
   readonly stats: { readonly udp: Counters };
   /** Readiness mux. */
   readonly mux: EventMux;
-  /** IPv4. */
-  readonly ipv4: Ipv4Layer;
-  /** ICMP (for port unreachable). */
-  readonly icmp: Icmpv4Layer;
+  /** IPv4 and IPv6. */
+  readonly networks: IpNetworks;
   /** Ask for a tick so queued frames are flushed. */
   requestTick(): void;
 }
@@ -65,8 +95,8 @@ export interface UdpOptions {
 
 /** Sender of a received datagram; one record reused by the caller. */
 export class UdpPeer {
-  /** Source address. */
-  addr = 0;
+  /** Source address (IPv4 ones IPv4-mapped). */
+  readonly addr: IpAddressScratch = new IpAddressScratch();
   /** Source port. */
   port = 0;
   /** Full datagram length (larger than what was copied when truncated). */
@@ -79,12 +109,16 @@ export class UdpPeer {
 export class UdpEndpoint {
   /** Readiness of this socket. */
   readonly wq: WaitQueue = new WaitQueue();
-  /** Local address (0 = any). */
-  localAddr = 0;
+  /** The socket's family: 4 (AF_INET) or 6 (AF_INET6, dual-stack unless `v6only`). */
+  readonly family: IpFamily;
+  /** IPV6_V6ONLY: an AF_INET6 socket bound to `::` gets no IPv4 (set before binding). */
+  v6only = false;
+  /** Local address (the family's wildcard when unbound or bound to any). */
+  localAddr: IpAddress;
   /** Local port (0 = unbound). */
   localPort = 0;
-  /** Connected peer address (0 = unconnected). */
-  remoteAddr = 0;
+  /** Connected peer address (the wildcard when unconnected). */
+  remoteAddr: IpAddress;
   /** Connected peer port. */
   remotePort = 0;
   /** SO_BROADCAST. */
@@ -93,7 +127,7 @@ export class UdpEndpoint {
   reuseAddr = false;
   /** SO_SNDBUF: the largest datagram accepted for sending is min(this, 65507). */
   sendBufferBytes = 212_992;
-  /** TTL for outgoing datagrams (0 = stack default). */
+  /** TTL / hop limit of outgoing datagrams (0 = the network layer's default). */
   ttl = 0;
   /** Pending asynchronous error (e.g. ECONNREFUSED after a port unreachable). */
   error: ErrnoCode | null = null;
@@ -101,18 +135,26 @@ export class UdpEndpoint {
   drops = 0;
   #layer: UdpLayer | null;
   #ring: ByteRing;
-  /** Per queued datagram: source address, source port, length. */
+  /** Per queued datagram: source address (4 words), source port, length. */
   #meta: Uint32Array;
   #head = 0;
   #count = 0;
   #rcvbuf: number;
 
   /** Made by {@link UdpLayer.open}. */
-  constructor(layer: UdpLayer, receiveBufferBytes: number, maxDatagrams: number) {
+  constructor(
+    layer: UdpLayer,
+    family: IpFamily,
+    receiveBufferBytes: number,
+    maxDatagrams: number,
+  ) {
     this.#layer = layer;
+    this.family = family;
+    this.localAddr = anyOf(family);
+    this.remoteAddr = anyOf(family);
     this.#rcvbuf = receiveBufferBytes;
     this.#ring = new ByteRing(receiveBufferBytes);
-    this.#meta = new Uint32Array(maxDatagrams * 3);
+    this.#meta = new Uint32Array(maxDatagrams * META_WORDS);
     this.wq.readiness = EV_WRITABLE;
   }
 
@@ -149,22 +191,22 @@ export class UdpEndpoint {
     return this.#layer;
   }
 
-  /** Bind to `addr` (0 = any) and `port` (0 = pick an ephemeral one). */
-  bind(addr: number, port: number): void {
-    this.#live().bind(this, addr, port);
+  /** Bind to `addr` (null = the family's wildcard) and `port` (0 = pick an ephemeral one). */
+  bind(addr: IpAddr | null, port: number): void {
+    this.#live().bind(this, addr ?? anyOf(this.family), port);
   }
 
   /** Connect to `addr:port` (filters incoming datagrams, sets the default destination). */
-  connect(addr: number, port: number): void {
+  connect(addr: IpAddr, port: number): void {
     this.#live().connect(this, addr, port);
   }
 
   /**
-   * Send `data[off..off+len)` to `addr:port` (or the connected peer when `addr` is 0).
+   * Send `data[off..off+len)` to `addr:port` (or the connected peer when `addr` is null).
    * Returns `len`. Throws StackError: EDESTADDRREQ, EMSGSIZE, ENETUNREACH, EACCES (broadcast
-   * without SO_BROADCAST), ENOBUFS.
+   * without SO_BROADCAST), EAFNOSUPPORT (an IPv6 address from an AF_INET socket), ENOBUFS.
    */
-  sendto(data: Uint8Array, off: number, len: number, addr = 0, port = 0): number {
+  sendto(data: Uint8Array, off: number, len: number, addr: IpAddr | null = null, port = 0): number {
     return this.#live().sendto(this, data, off, len, addr, port);
   }
 
@@ -183,17 +225,17 @@ export class UdpEndpoint {
     }
     if (this.#count === 0) return -1;
     const m = this.#meta;
-    const i = this.#head * 3;
-    const length = m[i + 2];
+    const i = this.#head * META_WORDS;
+    const length = m[i + 5];
     if (from !== null) {
-      from.addr = m[i];
-      from.port = m[i + 1];
+      from.addr.setWords(m[i], m[i + 1], m[i + 2], m[i + 3]);
+      from.port = m[i + 4];
       from.length = length;
     }
     const n = Math.min(len, length);
     this.#ring.read(dst, off, n);
     if (length > n) this.#ring.consume(length - n);
-    this.#head = (this.#head + 1) % (m.length / 3);
+    this.#head = (this.#head + 1) % (m.length / META_WORDS);
     this.#count--;
     this.#updateReadiness();
     return n;
@@ -212,18 +254,21 @@ export class UdpEndpoint {
   }
 
   /** Queue a received datagram; false when the queue is full. */
-  enqueue(buf: Uint8Array, off: number, len: number, src: number, srcPort: number): boolean {
+  enqueue(buf: Uint8Array, off: number, len: number, src: IpAddr, srcPort: number): boolean {
     const m = this.#meta;
-    const slots = m.length / 3;
+    const slots = m.length / META_WORDS;
     if (this.#count >= slots || this.#ring.free < len || this.#ring.length + len > this.#rcvbuf) {
       this.drops++;
       return false;
     }
     this.#ring.write(buf, off, len);
-    const i = ((this.#head + this.#count) % slots) * 3;
-    m[i] = src;
-    m[i + 1] = srcPort;
-    m[i + 2] = len;
+    const i = ((this.#head + this.#count) % slots) * META_WORDS;
+    m[i] = src.w0;
+    m[i + 1] = src.w1;
+    m[i + 2] = src.w2;
+    m[i + 3] = src.w3;
+    m[i + 4] = srcPort;
+    m[i + 5] = len;
     this.#count++;
     this.#updateReadiness();
     return true;
@@ -247,16 +292,16 @@ export class UdpEndpoint {
 }
 
 /**
- * UDP for one stack.
+ * UDP for one stack, over both network layers.
  *
  * @example
  * ```ts ignore
  * const udp = new UdpLayer(stack);
- * const s = udp.open();
- * s.bind(0, 7);
+ * const s = udp.open(6); // dual-stack
+ * s.bind(null, 7);
  * ```
  */
-export class UdpLayer implements Ipv4ProtocolHandler {
+export class UdpLayer implements NetProtocolHandler {
   /** Largest SO_RCVBUF accepted. */
   readonly maxReceiveBufferBytes: number;
   readonly #ctx: UdpContext;
@@ -264,13 +309,13 @@ export class UdpLayer implements Ipv4ProtocolHandler {
   readonly #ports: PortAllocator;
   readonly #hdr = new UdpHeader();
   readonly #txHdr = new UdpHeader();
-  readonly #route = new RouteResult();
+  readonly #route = new NetRoute();
   readonly #rcvbuf: number;
   readonly #maxDatagrams: number;
   readonly #maxSockets: number;
   #sockets = 0;
 
-  /** Attach to the stack's IPv4 layer as protocol 17. */
+  /** Attach to both network layers as protocol 17. */
   constructor(ctx: UdpContext, opts: UdpOptions = {}) {
     this.#ctx = ctx;
     const [lo, hi] = opts.ephemeralPortRange ?? [32768, 60999];
@@ -280,7 +325,8 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     this.#maxDatagrams = opts.maxQueuedDatagrams ?? 4096;
     this.#maxSockets = opts.maxSockets ?? 65_536;
     this.#table = new DemuxTable({ maxEntries: this.#maxSockets });
-    ctx.ipv4.registerProtocol(IP_PROTO_UDP, this);
+    ctx.networks.v4.registerHandler(IP_PROTO_UDP, this);
+    ctx.networks.v6.registerHandler(IP_PROTO_UDP, this);
   }
 
   /** Open sockets. */
@@ -288,11 +334,14 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     return this.#sockets;
   }
 
-  /** A new, unbound socket. Throws ENOBUFS past `maxSockets`. */
-  open(): UdpEndpoint {
+  /**
+   * A new, unbound socket of `family` (4 = AF_INET, 6 = AF_INET6). Throws ENOBUFS past
+   * `maxSockets`.
+   */
+  open(family: IpFamily = 4): UdpEndpoint {
     if (this.#sockets >= this.#maxSockets) throw new StackError("ENOBUFS", "too many UDP sockets");
     this.#sockets++;
-    return new UdpEndpoint(this, this.#rcvbuf, this.#maxDatagrams);
+    return new UdpEndpoint(this, family, this.#rcvbuf, this.#maxDatagrams);
   }
 
   /** @internal Readiness change of `ep`. */
@@ -300,47 +349,75 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     this.#ctx.mux.notify(ep.wq, events);
   }
 
+  /** Refuse a peer the socket's family cannot reach (Linux's errors for each case). */
+  #checkFamily(call: string, ep: UdpEndpoint, addr: IpAddr): void {
+    if (ep.family === 4 && addr.family === 6) {
+      throw new StackError("EAFNOSUPPORT", `${call}: an IPv6 address on an AF_INET socket`);
+    }
+    if (addr.family === 4 && ep.family === 6 && ep.v6only) {
+      throw new StackError("ENETUNREACH", `${call}: IPv4-mapped peer with IPV6_V6ONLY`);
+    }
+    if (!isUnspecified(ep.localAddr) && ep.localAddr.family !== addr.family) {
+      throw new StackError("EINVAL", `${call}: bound to an address of the other family`);
+    }
+  }
+
   /** @internal */
-  bind(ep: UdpEndpoint, addr: number, port: number): void {
+  bind(ep: UdpEndpoint, addr: IpAddr, port: number): void {
     if (ep.localPort !== 0) throw new StackError("EINVAL", "bind: socket is already bound");
-    if (addr !== 0 && !this.#ctx.ipv4.isLocalAddress(addr) && !isIpv4LimitedBroadcast(addr)) {
-      throw new StackError("EADDRNOTAVAIL", "bind: address is not local");
+    if (ep.family === 4 && addr.family === 6) {
+      throw new StackError("EAFNOSUPPORT", "bind: an IPv6 address on an AF_INET socket");
+    }
+    if (ep.family === 6 && ep.v6only && addr.family === 4) {
+      throw new StackError("EINVAL", "bind: IPv4-mapped address with IPV6_V6ONLY");
+    }
+    if (!isUnspecified(addr)) {
+      const net = this.#ctx.networks.of(addr);
+      if (!net.isLocalAddress(addr) && !net.isBroadcast(addr, 0)) {
+        throw new StackError("EADDRNOTAVAIL", "bind: address is not local");
+      }
     }
     if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
       throw new StackError("EINVAL", "bind: port must be 0..65535");
     }
     const t = this.#table;
+    const v6only = ep.v6only;
     if (port === 0) {
-      port = this.#ports.allocate((p) => t.isPortBound(addr, p) || t.hasConnectedOnPort(p));
+      port = this.#ports.allocate((p) => t.isPortBound(addr, p, v6only) || t.hasConnectedOnPort(p));
       if (port < 0) throw new StackError("EADDRINUSE", "bind: no free ephemeral port");
-    } else if (t.isPortBound(addr, port) || t.hasConnectedOnPort(port)) {
+    } else if (t.isPortBound(addr, port, v6only) || t.hasConnectedOnPort(port)) {
       throw new StackError("EADDRINUSE", `bind: port ${port} is in use`);
     }
-    if (!t.insertBound(addr, port, ep)) {
+    if (!t.insertBound(addr, port, ep, v6only)) {
       throw new StackError("EADDRINUSE", `bind: port ${port} is in use`);
     }
-    ep.localAddr = addr;
+    ep.localAddr = IpAddress.from(addr);
     ep.localPort = port;
   }
 
   /** @internal */
-  connect(ep: UdpEndpoint, addr: number, port: number): void {
-    if (addr === 0 || port === 0) throw new StackError("EINVAL", "connect: need address and port");
+  connect(ep: UdpEndpoint, addr: IpAddr, port: number): void {
+    if (isUnspecified(addr) || port === 0) {
+      throw new StackError("EINVAL", "connect: need address and port");
+    }
+    this.#checkFamily("connect", ep, addr);
     const r = this.#route;
-    if (!this.#ctx.ipv4.route(addr, r)) throw new StackError("ENETUNREACH", "connect: no route");
-    if (ep.localPort === 0) this.bind(ep, 0, 0);
+    if (!this.#ctx.networks.of(addr).route(addr, r)) {
+      throw new StackError("ENETUNREACH", "connect: no route");
+    }
+    if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0);
     const t = this.#table;
     // Move from the bound table to the connected table under the route's source address.
     if (ep.remotePort !== 0) {
       t.removeConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep);
     } else t.removeBound(ep.localAddr, ep.localPort, ep);
-    const local = ep.localAddr !== 0 ? ep.localAddr : r.source;
+    const local = isUnspecified(ep.localAddr) ? r.source : ep.localAddr;
     if (!t.insertConnected(local, ep.localPort, addr, port, ep)) {
-      t.insertBound(ep.localAddr, ep.localPort, ep);
+      t.insertBound(ep.localAddr, ep.localPort, ep, ep.v6only);
       throw new StackError("EADDRINUSE", "connect: 4-tuple in use");
     }
-    ep.localAddr = local;
-    ep.remoteAddr = addr;
+    ep.localAddr = IpAddress.from(local);
+    ep.remoteAddr = IpAddress.from(addr);
     ep.remotePort = port;
   }
 
@@ -360,30 +437,28 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     data: Uint8Array,
     off: number,
     len: number,
-    addr: number,
+    addr: IpAddr | null,
     port: number,
   ): number {
     const ctx = this.#ctx;
-    if (addr === 0) {
+    if (addr === null) {
       if (ep.remotePort === 0) throw new StackError("EDESTADDRREQ", "sendto: no destination");
       addr = ep.remoteAddr;
       port = ep.remotePort;
-    }
+    } else this.#checkFamily("sendto", ep, addr);
     if (!(port > 0 && port <= 65535)) throw new StackError("EINVAL", "sendto: bad port");
-    if (len > UDP_MAX_PAYLOAD || len > ep.sendBufferBytes) {
+    const net = ctx.networks.of(addr);
+    if (len > net.maxPayloadBytes - UDP_HEADER_BYTES || len > ep.sendBufferBytes) {
       throw new StackError("EMSGSIZE", `sendto: ${len} bytes is too long`);
     }
     const r = this.#route;
-    if (!ctx.ipv4.route(addr, r)) throw new StackError("ENETUNREACH", "sendto: no route to host");
-    if (
-      (isIpv4LimitedBroadcast(addr) || ctx.ipv4.isBroadcastOn(r.nicIndex, addr)) && !ep.broadcast
-    ) {
+    if (!net.route(addr, r)) throw new StackError("ENETUNREACH", "sendto: no route to host");
+    if (!ep.broadcast && net.isBroadcast(addr, r.nicIndex)) {
       throw new StackError("EACCES", "sendto: broadcast needs SO_BROADCAST");
     }
-    if (ep.localPort === 0) this.bind(ep, 0, 0);
-    const src = ep.localAddr !== 0 && !isIpv4LimitedBroadcast(ep.localAddr)
-      ? ep.localAddr
-      : r.source;
+    if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0);
+    const bound = ep.localAddr;
+    const src = isUnspecified(bound) || net.isBroadcast(bound, 0) ? r.source : bound;
     const pb = ctx.pool.alloc(HEADROOM_BYTES);
     if (pb === null || pb.tailroom < len + UDP_HEADER_BYTES) {
       if (pb !== null) ctx.pool.free(pb);
@@ -398,16 +473,18 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     if (off === 0 && len === data.length) b.set(data, o + UDP_HEADER_BYTES);
     else b.set(data.subarray(off, off + len), o + UDP_HEADER_BYTES);
     writeUdpHeader(b, o, ep.localPort, port, total);
-    // RFC 768: a computed zero is sent as all ones (the view's writer does it).
-    this.#txHdr.attach(b, o, total).fillChecksum(pseudoHeaderSumV4(src, addr, IP_PROTO_UDP, total));
+    // RFC 768 / RFC 8200 §8.1: a computed zero is sent as all ones (the view's writer does it).
+    this.#txHdr.attach(b, o, total).fillChecksum(
+      net.pseudoHeaderSum(src, addr, IP_PROTO_UDP, total),
+    );
     ctx.stats.udp.OutDatagrams++;
-    ctx.ipv4.send(pb, r, src, addr, IP_PROTO_UDP, ep.ttl || ctx.ipv4.defaultTtl, 0, false, null);
+    net.send(pb, r, src, addr, IP_PROTO_UDP, ep.ttl || net.defaultHopLimit, 0, false, null);
     ctx.requestTick();
     return len;
   }
 
-  /** Handle a received datagram. */
-  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
+  /** Handle a received datagram (either family). */
+  receive(meta: NetRxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
     const st = this.#ctx.stats.udp;
     const h = this.#hdr.attach(buf, off, len);
     if (h.check() !== null) {
@@ -415,15 +492,15 @@ export class UdpLayer implements Ipv4ProtocolHandler {
       return;
     }
     const ulen = h.length;
-    // RFC 768: checksum 0 means "none" on IPv4.
+    const net = meta.net!;
+    // RFC 768: checksum 0 means "none" over IPv4; RFC 8200 §8.1: IPv6 receivers discard it.
     if (
-      h.checksum !== 0 &&
-      !transportChecksumOk(
+      h.checksum === 0 ? !net.udpChecksumOptional : !transportChecksumOk(
         buf,
         off,
         ulen,
         6,
-        pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_UDP, ulen),
+        net.pseudoHeaderSum(meta.src, meta.dst, IP_PROTO_UDP, ulen),
         rxFlags,
       )
     ) {
@@ -435,14 +512,14 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     const sport = h.srcPort;
     const t = this.#table;
     let ep = meta.toGroup ? undefined : t.lookupExact(meta.dst, dport, meta.src, sport);
-    if (ep === undefined) ep = t.lookupBound(meta.toGroup ? 0 : meta.dst, dport);
+    if (ep === undefined) ep = t.lookupBound(meta.toGroup ? anyOf(meta.family) : meta.dst, dport);
     if (ep === undefined) {
-      if (meta.toGroup || isIpv4Multicast(meta.dst)) {
+      if (meta.toGroup || isMulticast(meta.dst)) {
         st.IgnoredMulti++;
         return;
       }
       st.NoPorts++;
-      this.#ctx.icmp.sendDestUnreachable(meta, 3);
+      net.sendPortUnreachable(meta);
       return;
     }
     if (!ep.enqueue(buf, off + UDP_HEADER_BYTES, ulen - UDP_HEADER_BYTES, meta.src, sport)) {
@@ -453,23 +530,16 @@ export class UdpLayer implements Ipv4ProtocolHandler {
     st.InDatagrams++;
   }
 
-  /** An ICMP error about a datagram we sent: reported on the connected socket, if any. */
-  receiveIcmpError(
-    type: number,
-    code: number,
-    src: number,
-    dst: number,
-    buf: Uint8Array,
-    off: number,
-    _len: number,
-    _mtu: number,
-  ): void {
-    if (type !== 3) return;
+  /**
+   * An ICMP or ICMPv6 error about a datagram we sent: reported on the connected socket, if
+   * any (RFC 1122 §4.1.3.3; Linux without IP_RECVERR reports on connected sockets only).
+   */
+  receiveError(err: NetError, buf: Uint8Array, off: number, _len: number): void {
+    if (err.kind === NET_ERR_TIME_EXCEEDED || err.kind === NET_ERR_PARAMETER_PROBLEM) return;
     const sport = buf[off] << 8 | buf[off + 1];
     const dport = buf[off + 2] << 8 | buf[off + 3];
-    const ep = this.#table.lookupExact(src, sport, dst, dport);
+    const ep = this.#table.lookupExact(err.src, sport, err.dst, dport);
     if (ep === undefined) return;
-    // RFC 1122 §4.1.3.3: pass ICMP errors up; Linux reports them on connected sockets.
-    ep.setError(code === 3 ? "ECONNREFUSED" : code === 4 ? "EMSGSIZE" : "EHOSTUNREACH");
+    ep.setError(errnoOfNetError(err.kind));
   }
 }

@@ -3,18 +3,18 @@
  * Connections are kept per origin and reused (keep-alive, no pipelining); a request that
  * finds a reused connection closed before any answer is retried once on a fresh one.
  *
- * Supported: `http:` URLs whose host is a literal IPv4 address or a name in the runtime's
- * `hosts` map; request bodies of every `BodyInit` kind (a `ReadableStream` goes out chunked,
+ * Supported: `http:` URLs whose host is a literal IPv4 or IPv6 address (`http://[fd00::1]/`)
+ * or a name in the runtime's `hosts` map; request bodies of every `BodyInit` kind (a `ReadableStream` goes out chunked,
  * anything else with Content-Length); responses framed by Content-Length, chunked or the end
  * of the connection, streamed to `response.body`; `gzip`/`deflate` content codings decoded;
  * redirects (`follow`, `manual`, `error`, at most 20); `signal` aborts.
- * Not supported: `https:` (no TLS), DNS names, IPv6 hosts, proxies, cookies, caching,
+ * Not supported: `https:` (no TLS), DNS names, proxies, cookies, caching,
  * HTTP/2, `Expect: 100-continue` on the client side.
  *
  * @module
  */
 
-import { formatHostAddress, type HostsMap, resolveHost } from "../host_address.ts";
+import { formatHostAddress, formatHostPort, type HostsMap, resolveHost } from "../host_address.ts";
 import type { TcpConn } from "../tcp_conn.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, BodyReader } from "./body.ts";
 import { LAST_CHUNK, writeChunkHeader } from "./chunked.ts";
@@ -158,7 +158,7 @@ export class HttpClient {
     const addr = resolveHost(host, this.#hosts);
     const port = out.url.port === "" ? 80 : Number(out.url.port);
     const hostname = formatHostAddress(addr);
-    const origin = `${hostname}:${port}`;
+    const origin = formatHostPort(hostname, port);
     for (let attempt = 0;; attempt++) {
       const c = this.#take(origin) ??
         new ClientConnection(

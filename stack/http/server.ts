@@ -20,6 +20,7 @@
  * @module
  */
 
+import { formatHostPort } from "../host_address.ts";
 import type { TcpAddr, TcpConn, TcpServer } from "../tcp_conn.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, HttpBodyError } from "./body.ts";
 import { Activity, ConnReader, ConnWriter } from "./conn_io.ts";
@@ -238,7 +239,7 @@ export class HttpServer implements AsyncDisposable {
     const sweepMs = Math.max(10, Math.min(1000, Math.min(this.#idleMs, this.#headersMs) / 4));
     this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
     const onListen = options.onListen ??
-      ((a: TcpAddr) => console.log(`Listening on http://${a.hostname}:${a.port}/`));
+      ((a: TcpAddr) => console.log(`Listening on http://${formatHostPort(a.hostname, a.port)}/`));
     onListen(this.addr);
     options.signal?.addEventListener("abort", () => void this.shutdown(), { once: true });
     this.#acceptLoop().catch(() => {}).finally(() => {
@@ -419,7 +420,7 @@ export class HttpServer implements AsyncDisposable {
   }
 
   #hostFallback(): string {
-    return `${this.addr.hostname}:${this.addr.port}`;
+    return formatHostPort(this.addr.hostname, this.addr.port);
   }
 
   /** Close connections whose phase outlived its timeout. */

@@ -92,6 +92,7 @@ export class FuzzTarget {
   /** The first escapes, with their messages. */
   readonly escapes: Escape[] = [];
   readonly #rng: SeededRandom;
+  readonly #stackRng: SeededRandom;
   readonly #conns: number[] = [];
   readonly #echo = new Set<number>();
   readonly #listeners: number[] = [];
@@ -107,12 +108,15 @@ export class FuzzTarget {
   constructor(config: TargetConfig) {
     this.config = config;
     this.#rng = new SeededRandom(config.seed ^ 0x5eed);
+    this.#stackRng = new SeededRandom(config.seed ^ 0x6);
     this.driver = new FuzzDriver(config.mtu, config.offloads);
     const small = config.small === true;
     const plain = config.plainTcp === true;
     this.stack = withSeededRandom(config.seed, () =>
       new Stack({
         clock: this.clock,
+        // IPv6's randomised timers (DAD, MLD) and DAD nonces, from the seed too.
+        random: () => this.#stackRng.nextFloat(),
         poolBuffers: 48,
         rxBatch: 32,
         ipv4: small
@@ -355,11 +359,11 @@ export class FuzzTarget {
  */
 function plantFlaw(stack: Stack, kind: "escape" | "leak"): void {
   stack.ipv4.registerProtocol(253, {
-    receiveIpv4(_meta, _buf, _off, len) {
+    receive(_meta, _buf, _off, len) {
       if (len < 1) return;
       if (kind === "escape") throw new Error("planted flaw: IP protocol 253");
       stack.pool.alloc(0);
     },
-    receiveIcmpError() {},
+    receiveError() {},
   });
 }

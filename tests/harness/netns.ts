@@ -158,6 +158,54 @@ export class VethPair {
     }
   }
 
+  /**
+   * Wait until no TCP connection to the peer's `port` is established or half-closed (a
+   * kernel sink has read and written all it got); throws after `timeoutMs`.
+   */
+  async waitForNoConnections(port: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const r = await this.run([
+        "ss",
+        "-Htn",
+        "state",
+        "established",
+        "state",
+        "close-wait",
+        `sport = :${port}`,
+      ]);
+      if (r.code === 0 && r.stdout.trim() === "") return;
+      if (performance.now() >= deadline) {
+        throw new Error(`connections to kernel port ${port} still open after ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** The peer's link-local IPv6 address once its DAD is done; throws after `timeoutMs`. */
+  async peerLinkLocal(timeoutMs = 10_000): Promise<string> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const r = await this.run([
+        "ip",
+        "-6",
+        "-o",
+        "addr",
+        "show",
+        "dev",
+        this.peerIf,
+        "scope",
+        "link",
+      ]);
+      const ll = /inet6 (fe80::[0-9a-f:]+)\//.exec(r.stdout)?.[1];
+      if (ll !== undefined && !r.stdout.includes("tentative")) return ll;
+      if (performance.now() >= deadline) {
+        throw new Error(`no usable link-local address on the peer after ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Counters of the peer end (`ip -s -j link show kp0`). */
   peerCounters(): Promise<LinkCounters> {
     return linkCounters(this.peerNs, this.peerIf);

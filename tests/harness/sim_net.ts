@@ -8,18 +8,19 @@
  */
 
 import { SimWire, type SimWireOptions } from "../../link/sim_wire.ts";
-import { parseIpv4 } from "../../net/ipv4_address.ts";
+import { type IpAddr, IpAddress } from "../../net/ip_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
-import { Stack } from "../../stack/stack.ts";
+import { Stack, type StackOptions } from "../../stack/stack.ts";
+import { SeededRandom } from "../../core/random.ts";
 import type { SimEndpoint } from "../../link/sim_wire.ts";
 import type { TcpLayer, TcpOptions } from "../../transport/tcp/tcp_layer.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 
 /** Address of host a. */
-export const ADDR_A: number = parseIpv4("198.18.0.1");
+export const ADDR_A: IpAddress = IpAddress.parse("198.18.0.1");
 /** Address of host b. */
-export const ADDR_B: number = parseIpv4("198.18.0.2");
+export const ADDR_B: IpAddress = IpAddress.parse("198.18.0.2");
 
 /** Rounds `run` may spin without virtual time passing before it calls it a livelock. */
 const MAX_ROUNDS_WITHOUT_TIME = 100_000;
@@ -38,6 +39,8 @@ export interface SimNetOptions {
   mtu?: number;
   /** Packet buffers per stack [4096]. */
   poolBuffers?: number;
+  /** Further options of both stacks (a seeded `random` is the default). */
+  stack?: StackOptions;
 }
 
 /** The simulated network. */
@@ -74,7 +77,7 @@ export interface SimNet {
  * @example
  * ```ts ignore
  * const net = makeSimNet({ wire: { seed: 3, lossRate: 0.02 } });
- * const l = net.tcpB.listen(0, 80, 8);
+ * const l = net.tcpB.listen(null, 80, 8);
  * const c = net.tcpA.connect(ADDR_B, 80);
  * net.run(() => c.state === TcpState.ESTABLISHED, 5000);
  * ```
@@ -86,12 +89,27 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   const portA = wire.endpoint("a0", new Uint8Array([2, 0, 0, 0, 0, 0xa]), mtu);
   const portB = wire.endpoint("b0", new Uint8Array([2, 0, 0, 0, 0, 0xb]), mtu);
   const pool = opts.poolBuffers ?? 4096;
-  const a = new Stack({ clock, poolBuffers: pool, tcp: { ...opts.tcp, ...opts.tcpA } });
-  const b = new Stack({ clock, poolBuffers: pool, tcp: { ...opts.tcp, ...opts.tcpB } });
+  // Seeded, so the IPv6 start-up traffic (DAD, MLD) is the same in every run.
+  const rngA = new SeededRandom(opts.wire?.seed ?? 1);
+  const rngB = new SeededRandom((opts.wire?.seed ?? 1) + 1000);
+  const a = new Stack({
+    clock,
+    poolBuffers: pool,
+    random: () => rngA.nextFloat(),
+    ...opts.stack,
+    tcp: { ...opts.tcp, ...opts.tcpA },
+  });
+  const b = new Stack({
+    clock,
+    poolBuffers: pool,
+    random: () => rngB.nextFloat(),
+    ...opts.stack,
+    tcp: { ...opts.tcp, ...opts.tcpB },
+  });
   const nicA = a.addNic(portA);
   const nicB = b.addNic(portB);
-  a.ipv4.addAddress(nicA.index, ADDR_A, 24);
-  b.ipv4.addAddress(nicB.index, ADDR_B, 24);
+  a.ipv4.addAddress(nicA.index, ADDR_A.v4, 24);
+  b.ipv4.addAddress(nicB.index, ADDR_B.v4, 24);
   const tcpA = a.tcp;
   const tcpB = b.tcp;
   const run = (until: () => boolean, maxVirtualMs: number): boolean => {
@@ -134,7 +152,7 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
 /** True when `ep`'s four-tuple is held by a TIME_WAIT record of `tcp` (the endpoint itself is CLOSED). */
 export function inTimeWait(
   tcp: TcpLayer,
-  ep: { localAddr: number; localPort: number; remoteAddr: number; remotePort: number },
+  ep: { localAddr: IpAddr; localPort: number; remoteAddr: IpAddr; remotePort: number },
 ): boolean {
   return tcp.timeWaitRecord(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort) !==
     undefined;
@@ -142,7 +160,7 @@ export function inTimeWait(
 
 /** An established connection a → b on `net` (client `c` on a, server `s` on b). */
 export function connectPair(net: SimNet, port = 5001): { c: TcpEndpoint; s: TcpEndpoint } {
-  const l = net.tcpB.listen(0, port, 8);
+  const l = net.tcpB.listen(null, port, 8);
   const c = net.tcpA.connect(ADDR_B, port);
   let s: TcpEndpoint | null = null;
   const ok = net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000);

@@ -7,7 +7,7 @@
  *
  * Segments are built with the production writers (`writeTcpHeader`, `writeTcpOptions`, both
  * tested byte for byte in `tests/unit/tcp_header_test.ts`) and handed to
- * `TcpLayer.receiveIpv4` with the checksum marked verified.
+ * `TcpLayer.receive` with the checksum marked verified.
  *
  * @example
  * ```ts ignore
@@ -39,7 +39,8 @@ import {
   ArpHeader,
   writeArp,
 } from "../../net/arp_header.ts";
-import { Ipv4RxMeta } from "../../net/ipv4.ts";
+import { IpAddress } from "../../net/ip_address.ts";
+import { rxMeta } from "./net_meta.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { IP_PROTO_TCP, Ipv4Header } from "../../net/ipv4_header.ts";
 import { Stack } from "../../stack/stack.ts";
@@ -383,13 +384,9 @@ export class TcpRig {
     );
     writeTcpOptions(buf, TCP_HEADER_MIN_BYTES, o, syn);
     buf.set(payload, hdr);
-    const meta = new Ipv4RxMeta();
-    meta.src = spec.src ?? PEER_ADDR;
-    meta.dst = RIG_ADDR;
-    meta.nicIndex = 1;
-    meta.ttl = 64;
-    meta.buf = buf;
-    this.stack.tcp.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
+    const src = spec.src ?? PEER_ADDR;
+    const meta = rxMeta(this.stack, IpAddress.v4(src), IpAddress.v4(RIG_ADDR), buf);
+    this.stack.tcp.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
     this.tick();
   }
 
@@ -398,7 +395,9 @@ export class TcpRig {
    * ESTABLISHED with the SYN and the handshake's ACK taken.
    */
   openActive(peer: PeerHandshake = {}): RigConn {
-    const ep = this.stack.tcp.connect(PEER_ADDR, SERVICE_PORT, { localPort: PEER_PORT + 1 });
+    const ep = this.stack.tcp.connect(IpAddress.v4(PEER_ADDR), SERVICE_PORT, {
+      localPort: PEER_PORT + 1,
+    });
     this.tick();
     const syn = this.take().find((s) => (s.flags & TCP_FLAG_SYN) !== 0);
     if (syn === undefined) throw new Error("tcp_rig: no SYN was sent");
@@ -425,7 +424,7 @@ export class TcpRig {
    * handshake's ACK injected, the connection accepted.
    */
   openPassive(peer: PeerHandshake = {}): { conn: RigConn; listener: TcpListener } {
-    const listener = this.stack.tcp.listen(0, SERVICE_PORT, 8);
+    const listener = this.stack.tcp.listen(null, SERVICE_PORT, 8);
     this.inject({
       seq: PEER_ISS,
       flags: TCP_FLAG_SYN,

@@ -1,6 +1,6 @@
 // iperf3 on the wire: the stock iperf3 client measures `ustack iperf3 server`, and
 // `ustack iperf3 client` measures a stock `iperf3 -s` — TCP, parallel streams, reverse mode and
-// UDP at a set rate — both ends exit 0 and report non-zero rates.
+// UDP at a set rate, over IPv4 and IPv6 — both ends exit 0 and report non-zero rates.
 
 import assert from "node:assert/strict";
 import { interopTest } from "../harness/interop.ts";
@@ -118,4 +118,44 @@ interopTest(
     });
   },
   { tools: ["iperf3", "ss"] },
+);
+
+interopTest(
+  "iperf3 over IPv6: stock client to ustack's server and ustack's client to stock -s",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const link = ["--if", pair.stackIf, "--addr", `${pair.stackAddr6}/${pair.prefixLen6}`];
+      const server = spawnCli(pair, ["iperf3", "server", ...link]);
+      await server.waitForLine(/^Server listening on 5201 \(test #1\)$/);
+      try {
+        for (const extra of [[], ["-u", "-b", "10M"]]) {
+          const r = await pair.run(
+            ["iperf3", "-6", "-c", pair.stackAddr6, "-t", "1", "-J", ...extra],
+            { timeoutMs: 30_000 },
+          );
+          assert.equal(
+            r.code,
+            0,
+            `iperf3 -c ${extra.join(" ")}: ${r.stdout.slice(-500)} ${r.stderr}`,
+          );
+          const j = JSON.parse(r.stdout);
+          const bps = extra.length === 0
+            ? j.end.sum_received.bits_per_second
+            : j.end.sum.bits_per_second;
+          assert.ok(bps > 0, `iperf3 -c ${extra.join(" ")}: rate ${bps}`);
+        }
+      } finally {
+        assert.equal(await server.stop(), 0, server.errors.join("\n"));
+      }
+
+      const stock = pair.spawn(["iperf3", "-s", "-1"], { stdout: "null", stderr: "null" });
+      await pair.waitForListener("tcp", 5201);
+      const c = await runCli(pair, ["iperf3", "client", pair.peerAddr6, "-t", "1", ...link]);
+      assert.equal(c.code, 0, c.stdout + c.stderr);
+      assert.match(c.stdout, /^Connecting to host fd00::1, port 5201$/m);
+      assert.match(c.stdout, /receiver\n\niperf Done\.\n?$/);
+      await stock.status;
+    });
+  },
+  { tools: ["iperf3"] },
 );

@@ -1,6 +1,7 @@
 // Kernel interop under heavy loss: 100 MB echoed through `ustack serve --tcp-echo` byte-exact
 // with nftables dropping 1 % and 5 % of the packets in each direction, for each congestion
-// control algorithm; and ECN negotiated with a kernel that asks for it.
+// control algorithm, and over IPv6 (the same TCP); and ECN negotiated with a kernel that asks
+// for it.
 //
 // On veth a dropped GSO super-frame loses all of its segments at once, for the kernel peer
 // and for the stack: 5 % of packets is far more than 5 % of segments' worth of recovery.
@@ -60,6 +61,44 @@ for (const percent of [1, 5]) {
     );
   }
 }
+
+interopTest(
+  `IPv6: ${Math.min(MB, 20)} MB echoed byte-exact through 2 % loss each way, cubic`,
+  async () => {
+    await withVethPair({}, async (pair) => {
+      await lossBothWays(pair, 2);
+      const serve = await startServe(pair, [
+        "--addr",
+        `${pair.stackAddr6}/${pair.prefixLen6}`,
+        "--tcp-echo",
+        "7",
+        "--json",
+      ]);
+      const dir = await Deno.makeTempDir();
+      const bytes = Math.min(MB, 20) * 1_000_000;
+      try {
+        const r = await pair.run([
+          "sh",
+          "-c",
+          `set -e; cd ${dir}; head -c ${bytes} /dev/urandom > in; ` +
+          `socat -t 60 -T 60 TCP6:[${pair.stackAddr6}]:7 - < in > out; ` +
+          `sha256sum < in; sha256sum < out; stat -c %s out`,
+        ], { timeoutMs: 300_000 });
+        assert.equal(r.code, 0, r.stderr);
+        const [a, b, size] = r.stdout.trim().split("\n");
+        assert.equal(size, String(bytes));
+        assert.equal(a, b);
+      } finally {
+        await serve.stop();
+        await Deno.remove(dir, { recursive: true });
+      }
+      const tcp = serve.statsEvent()!.tcp;
+      assert.ok(tcp.RetransSegs > 0, "loss made the stack retransmit");
+      assert.ok(tcp.TCPSackRecovery > 0, "with SACK recovery");
+    });
+  },
+  { tools: ["socat", "nft"] },
+);
 
 interopTest("ECN with a kernel that asks for it: negotiated, the stack's data ECT(0)", async () => {
   await withVethPair({ ipv6: false }, async (pair) => {

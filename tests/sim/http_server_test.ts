@@ -10,8 +10,15 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const T = { sanitizeOps: false, sanitizeResources: false };
 
-function loopback(): Promise<Runtime> {
-  return Runtime.start({ driver: "loopback", addr: `${ADDR}/24`, hosts: { "app.test": ADDR } });
+const ADDR6 = "fd00:9::1";
+
+/** A runtime on the loopback driver; `v6` adds an IPv6 address (and a name for it). */
+function loopback(v6 = false): Promise<Runtime> {
+  return Runtime.start({
+    driver: "loopback",
+    addr: v6 ? [`${ADDR}/24`, `${ADDR6}/64`] : `${ADDR}/24`,
+    hosts: { "app.test": ADDR, "app6.test": ADDR6 },
+  });
 }
 
 /** Read until EOF (or `until` matches the text so far); bounded by `timeoutMs`. */
@@ -270,9 +277,9 @@ Deno.test({
 
 Deno.test({
   ...T,
-  name: "fetch: keep-alive reuse, hosts map, redirects, streamed upload, gzip, HEAD",
+  name: "fetch: keep-alive reuse, hosts map, redirects, streamed upload, gzip, HEAD, IPv6",
   async fn() {
-    await using rt = await loopback();
+    await using rt = await loopback(true);
     const server = rt.serve({ port: 8080, onListen() {} }, async (req, info) => {
       const path = new URL(req.url).pathname;
       if (path === "/redirect") return Response.redirect("http://app.test:8080/echo", 303);
@@ -308,7 +315,11 @@ Deno.test({
     assert.equal(await head.text(), "");
     await assert.rejects(rt.fetch("https://198.18.9.1/"), /https: URLs are not supported/);
     await assert.rejects(rt.fetch("http://nowhere.test/"), /not in the hosts map/);
-    await assert.rejects(rt.fetch("http://[fd00::1]/"), /IPv6 is not supported/);
+    // IPv6: a literal in brackets and a name mapped to an IPv6 address, same server.
+    const v6 = await rt.fetch(`http://[${ADDR6}]:8080/echo`, { method: "POST", body: "six" });
+    assert.match(await v6.text(), /^POST \d+ six$/);
+    const gz6 = await rt.fetch("http://app6.test:8080/gzip");
+    assert.equal(await gz6.text(), "squeezed".repeat(100));
     await server.shutdown();
   },
 });

@@ -7,11 +7,13 @@ import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { Stack } from "../../stack/stack.ts";
 import { UdpPeer } from "../../transport/udp.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 
-function roundTrip(stack: Stack, addr: number): void {
+function roundTrip(stack: Stack, addr4: number): void {
+  const addr = IpAddress.v4(addr4);
   const a = stack.udp.open();
   const b = stack.udp.open();
-  a.bind(0, 5000);
+  a.bind(null, 5000);
   b.bind(addr, 0);
   const msg = new TextEncoder().encode("to myself");
   b.sendto(msg, 0, msg.length, addr, 5000);
@@ -20,7 +22,7 @@ function roundTrip(stack: Stack, addr: number): void {
   const from = new UdpPeer();
   const n = a.recvfrom(buf, 0, 64, from);
   assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "to myself");
-  assert.equal(from.addr, addr);
+  assert.equal(from.addr.w3, addr4);
   assert.equal(from.port, b.localPort);
   // Echo back through the same path.
   a.sendto(buf, 0, n, from.addr, from.port);

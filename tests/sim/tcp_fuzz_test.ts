@@ -26,8 +26,8 @@ function randomSegment(rng: SeededRandom, dstPort: number, srcPort: number): Uin
     f[o + 2] = (v >>> 8) & 0xff;
     f[o + 3] = v & 0xff;
   };
-  w(ip + 12, ADDR_A);
-  w(ip + 16, ADDR_B);
+  w(ip + 12, ADDR_A.v4);
+  w(ip + 16, ADDR_B.v4);
   let s = 0;
   for (let i = 0; i < 20; i += 2) s += (f[ip + i] << 8) | f[ip + i + 1];
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
@@ -53,7 +53,8 @@ function randomSegment(rng: SeededRandom, dstPort: number, srcPort: number): Uin
   }
   f[t + 16] = 0;
   f[t + 17] = 0;
-  s = (ADDR_A >>> 16) + (ADDR_A & 0xffff) + (ADDR_B >>> 16) + (ADDR_B & 0xffff) + 6 + tcpLen;
+  s = (ADDR_A.v4 >>> 16) + (ADDR_A.v4 & 0xffff) + (ADDR_B.v4 >>> 16) + (ADDR_B.v4 & 0xffff) +
+    6 + tcpLen;
   for (let i = 0; i < tcpLen; i += 2) s += (f[t + i] << 8) | (i + 1 < tcpLen ? f[t + i + 1] : 0);
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
   f[t + 16] = (~s >>> 8) & 0xff;
@@ -63,7 +64,7 @@ function randomSegment(rng: SeededRandom, dstPort: number, srcPort: number): Uin
 
 Deno.test("tcp fuzz: random segments never throw, leak nothing, and spare other connections", () => {
   const net = makeSimNet({ wire: { seed: 99, delayMs: 1 }, poolBuffers: 512 });
-  const l = net.tcpB.listen(0, 80, 16);
+  const l = net.tcpB.listen(null, 80, 16);
   const c = net.tcpA.connect(ADDR_B, 80);
   let s: TcpEndpoint | null = null;
   assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));

@@ -2,14 +2,19 @@ import assert from "node:assert/strict";
 import { ADDR_A, ADDR_B, makeSimNet, type SimNet, type SimNetOptions } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
-import { Ipv4RxMeta } from "../../net/ipv4.ts";
+import { netError, rxMeta } from "../harness/net_meta.ts";
+import {
+  NET_ERR_HOST_UNREACHABLE,
+  NET_ERR_PORT_UNREACHABLE,
+  NET_ERR_TOO_BIG,
+} from "../../net/network_layer.ts";
 import { RX_CSUM_PARTIAL } from "../../link/driver.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, writeTcpHeader } from "../../transport/tcp/header.ts";
 import { pseudoHeaderSumV4 } from "../../net/checksum.ts";
 import { TcpHeader } from "../../transport/tcp/header.ts";
 
 function established(net: SimNet, backlog = 8): { c: TcpEndpoint; s: TcpEndpoint } {
-  const l = net.tcpB.listen(0, 80, backlog);
+  const l = net.tcpB.listen(null, 80, backlog);
   const c = net.tcpA.connect(ADDR_B, 80);
   let s: TcpEndpoint | null = null;
   assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));
@@ -78,15 +83,13 @@ Deno.test("tcp options: a GRO super-segment with a partial checksum is accepted 
   for (let i = 0; i < len; i++) buf[20 + i] = i & 0xff;
   // Checksum field left as the kernel leaves it: the pseudo-header sum only.
   new TcpHeader().attach(buf, 0, buf.length).checksum =
-    pseudoHeaderSumV4(ADDR_A, ADDR_B, 6, buf.length) & 0xffff;
-  const meta = new Ipv4RxMeta();
-  meta.src = ADDR_A;
-  meta.dst = ADDR_B;
-  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_PARTIAL);
+    pseudoHeaderSumV4(ADDR_A.v4, ADDR_B.v4, 6, buf.length) & 0xffff;
+  const meta = rxMeta(net.b, ADDR_A, ADDR_B);
+  net.tcpB.receive(meta, buf, 0, buf.length, RX_CSUM_PARTIAL);
   assert.equal(s.readableBytes, len);
   // The same segment without the flag fails the checksum and is dropped (counted).
   const before = net.b.stats.tcp.InCsumErrors;
-  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, 0);
+  net.tcpB.receive(meta, buf, 0, buf.length, 0);
   assert.equal(net.b.stats.tcp.InCsumErrors, before + 1);
   assert.equal(s.readableBytes, len);
 });
@@ -116,7 +119,7 @@ Deno.test("tcp options: corrupted segments on the wire are dropped by the checks
 
 Deno.test("tcp options: the accept queue is bounded by the backlog (ListenOverflows)", () => {
   const net = netWith({ tcpA: { synRetries: 1 } });
-  const l = net.tcpB.listen(0, 80, 2);
+  const l = net.tcpB.listen(null, 80, 2);
   const cs = [0, 1, 2, 3].map(() => net.tcpA.connect(ADDR_B, 80));
   net.advance(200);
   assert.equal(l.pending, 2);
@@ -140,7 +143,7 @@ Deno.test("tcp options: ICMP port unreachable in SYN_SENT gives ECONNREFUSED", (
   q[2] = 0;
   q[3] = 80;
   new DataView(q.buffer).setUint32(4, c.snd.iss);
-  net.tcpA.receiveIcmpError(3, 3, ADDR_A, ADDR_B, q, 0, 8, 0);
+  net.tcpA.receiveError(netError(NET_ERR_PORT_UNREACHABLE, ADDR_A, ADDR_B), q, 0, 8);
   assert.equal(c.state, TcpState.CLOSED);
   assert.equal(c.error, "ECONNREFUSED");
   const d = net.tcpA.connect(ADDR_B, 81);
@@ -149,7 +152,7 @@ Deno.test("tcp options: ICMP port unreachable in SYN_SENT gives ECONNREFUSED", (
   q[0] = d.localPort >> 8;
   q[1] = d.localPort & 0xff;
   new DataView(q.buffer).setUint32(4, d.snd.iss);
-  net.tcpA.receiveIcmpError(3, 1, ADDR_A, ADDR_B, q, 0, 8, 0);
+  net.tcpA.receiveError(netError(NET_ERR_HOST_UNREACHABLE, ADDR_A, ADDR_B), q, 0, 8);
   assert.equal(d.error, "EHOSTUNREACH");
 });
 
@@ -161,7 +164,7 @@ Deno.test("tcp options: ICMP fragmentation-needed lowers the MSS", () => {
   q[1] = c.localPort & 0xff;
   q[3] = 80;
   new DataView(q.buffer).setUint32(4, c.snd.sndUna);
-  net.tcpA.receiveIcmpError(3, 4, ADDR_A, ADDR_B, q, 0, 8, 1000);
+  net.tcpA.receiveError(netError(NET_ERR_TOO_BIG, ADDR_A, ADDR_B, 1000), q, 0, 8);
   assert.equal(c.snd.mss, 1000 - 40 - 12);
 });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ADDR_A, ADDR_B, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
-import { Ipv4RxMeta } from "../../net/ipv4.ts";
+import { rxMeta } from "../harness/net_meta.ts";
 import { RX_CSUM_VALID } from "../../link/driver.ts";
 import {
   TCP_FLAG_ACK,
@@ -66,18 +66,13 @@ function inject(
 ): void {
   const buf = new Uint8Array(20 + payload);
   writeTcpHeader(buf, 0, srcPort, dstPort, seq, ack, 20, flags, 65535);
-  const meta = new Ipv4RxMeta();
-  meta.src = ADDR_A;
-  meta.dst = ADDR_B;
-  meta.nicIndex = 1;
-  meta.ttl = 64;
-  meta.buf = buf;
-  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
+  const meta = rxMeta(net.b, ADDR_A, ADDR_B, buf);
+  net.tcpB.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
   net.advance(5); // lets ARP resolve the first time
 }
 
 function established(net: SimNet): { c: TcpEndpoint; s: TcpEndpoint } {
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   const c = net.tcpA.connect(ADDR_B, 80);
   let s: TcpEndpoint | null = null;
   assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));
@@ -93,7 +88,7 @@ Deno.test("tcp rst: closed port answers exactly as RFC 9293 §3.10.7.1 says", ()
   assert.equal(got.length, 1);
   assert.deepEqual(
     [got[0].seq, got[0].ack, got[0].flags, got[0].srcPort, got[0].dstPort, got[0].dst],
-    [0, 1001, TCP_FLAG_RST | TCP_FLAG_ACK, 9, 40000, ADDR_A],
+    [0, 1001, TCP_FLAG_RST | TCP_FLAG_ACK, 9, 40000, ADDR_A.v4],
   );
   // Data without ACK: ACK = SEQ + payload length.
   inject(net, 40000, 9, 5000, 0, 0, 10);
@@ -159,7 +154,7 @@ Deno.test("tcp rst: challenge ACKs are rate-limited", () => {
 
 Deno.test("tcp rst: an unacceptable ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>", () => {
   const net = makeSimNet();
-  net.tcpB.listen(0, 80, 8);
+  net.tcpB.listen(null, 80, 8);
   const got = captureB(net);
   inject(net, 41000, 80, 7, 12345, TCP_FLAG_ACK);
   assert.deepEqual([got[0].seq, got[0].flags], [12345, TCP_FLAG_RST]);
@@ -170,12 +165,10 @@ Deno.test("tcp rst: RST in SYN_SENT counts only when it acknowledges the SYN", (
   const c = net.tcpA.connect(ADDR_B, 80);
   net.a.tick(); // the SYN goes out
   // Feed the client a RST without ACK: ignored (RFC 5961 §3.2 / RFC 9293 §3.10.7.3).
-  const meta = new Ipv4RxMeta();
-  meta.src = ADDR_B;
-  meta.dst = ADDR_A;
+  const meta = rxMeta(net.a, ADDR_B, ADDR_A);
   const buf = new Uint8Array(20);
   writeTcpHeader(buf, 0, 80, c.localPort, 0, 0, 20, TCP_FLAG_RST, 0);
-  net.tcpA.receiveIpv4(meta, buf, 0, 20, RX_CSUM_VALID);
+  net.tcpA.receive(meta, buf, 0, 20, RX_CSUM_VALID);
   assert.equal(c.state, TcpState.SYN_SENT);
   writeTcpHeader(
     buf,
@@ -188,7 +181,7 @@ Deno.test("tcp rst: RST in SYN_SENT counts only when it acknowledges the SYN", (
     TCP_FLAG_RST | TCP_FLAG_ACK,
     0,
   );
-  net.tcpA.receiveIpv4(meta, buf, 0, 20, RX_CSUM_VALID);
+  net.tcpA.receive(meta, buf, 0, 20, RX_CSUM_VALID);
   assert.equal(c.state, TcpState.CLOSED);
   assert.equal(c.error, "ECONNREFUSED");
 });
@@ -204,10 +197,8 @@ Deno.test("tcp paws: a segment with an old timestamp is dropped and answered wit
   const buf = new Uint8Array(32 + 5);
   writeTcpOptions(buf, 20, opts, false);
   writeTcpHeader(buf, 0, c.localPort, 80, s.rcv.rcvNxt, s.snd.sndNxt, 32, TCP_FLAG_ACK, 65535);
-  const meta = new Ipv4RxMeta();
-  meta.src = ADDR_A;
-  meta.dst = ADDR_B;
-  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
+  const meta = rxMeta(net.b, ADDR_A, ADDR_B);
+  net.tcpB.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
   net.b.tick();
   assert.equal(s.readableBytes, 0);
   assert.equal(net.b.stats.tcp.PAWSEstab, 1);
@@ -216,13 +207,13 @@ Deno.test("tcp paws: a segment with an old timestamp is dropped and answered wit
   // A current timestamp gets through.
   opts.tsVal = s.rcv.tsRecent;
   writeTcpOptions(buf, 20, opts, false);
-  net.tcpB.receiveIpv4(meta, buf, 0, buf.length, RX_CSUM_VALID);
+  net.tcpB.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
   assert.equal(s.readableBytes, 5);
 });
 
 Deno.test("tcp rst: a RST in SYN_RECEIVED returns the listener to LISTEN", () => {
   const net = makeSimNet();
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   // A forged SYN "from a": b answers with a SYN-ACK, a's stack (which never sent the SYN)
   // answers that with <SEQ=SEG.ACK><CTL=RST>, and b drops the half-open connection.
   inject(net, 42000, 80, 5000, 0, TCP_FLAG_SYN);

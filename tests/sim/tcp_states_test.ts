@@ -6,7 +6,7 @@ import { EV_ERROR, EV_READABLE, EV_WRITABLE } from "../../core/event_mux.ts";
 
 /** Connect a→b:80 and return both established ends. */
 function pair(net: SimNet, port = 80): { c: TcpEndpoint; s: TcpEndpoint } {
-  const l = net.tcpB.listen(0, port, 8);
+  const l = net.tcpB.listen(null, port, 8);
   const c = net.tcpA.connect(ADDR_B, port);
   let s: TcpEndpoint | null = null;
   assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));

@@ -27,7 +27,7 @@ function fillSyncache(rig: TcpRig): void {
 
 Deno.test("syncache: a SYN makes a record, not a connection; the ACK makes the connection", () => {
   const rig = new TcpRig();
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   rig.inject({
     seq: PEER_ISS,
     flags: SYN,
@@ -63,7 +63,7 @@ Deno.test("syncache: a SYN makes a record, not a connection; the ACK makes the c
 
 Deno.test("syncache: the SYN-ACK is retransmitted with backoff, a repeated SYN draws it again, then the record expires", () => {
   const rig = new TcpRig({ tcp: { synAckRetries: 3 } });
-  rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   const t0 = rig.clock.nowMs();
   rig.inject({ seq: PEER_ISS, flags: SYN });
   const first = synAck(rig.take());
@@ -89,7 +89,7 @@ Deno.test("syncache: the SYN-ACK is retransmitted with backoff, a repeated SYN d
 
 Deno.test("syncache: a RST on RCV.NXT drops the record; an ACK of something else draws a RST", () => {
   const rig = new TcpRig();
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   rig.inject({ seq: PEER_ISS, flags: SYN });
   const sa = synAck(rig.take());
   rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 7), flags: ACK });
@@ -103,7 +103,7 @@ Deno.test("syncache: a RST on RCV.NXT drops the record; an ACK of something else
 
 Deno.test("syncache overflow → SYN cookies → a connection from the cookie ACK with its options", () => {
   const rig = new TcpRig();
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   fillSyncache(rig);
   rig.inject({
     seq: PEER_ISS,
@@ -141,7 +141,7 @@ Deno.test("syncache overflow → SYN cookies → a connection from the cookie AC
 
 Deno.test("SYN cookies without timestamps: a connection without window scaling or SACK", () => {
   const rig = new TcpRig();
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   fillSyncache(rig);
   rig.inject({ seq: PEER_ISS, flags: SYN, mss: 1460, windowScale: 9, sackPermitted: true });
   const sa = synAck(rig.take());
@@ -155,7 +155,7 @@ Deno.test("SYN cookies without timestamps: a connection without window scaling o
 
 Deno.test("SYN cookies: forged and stale cookie ACKs are dropped and counted, no RST", () => {
   const rig = new TcpRig({ tcp: { syncookies: 2 } }); // cookies for every SYN
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   const st = rig.stack.stats.tcp;
   rig.inject({ seq: PEER_ISS, flags: SYN, mss: 1460 });
   const sa = synAck(rig.take());
@@ -182,7 +182,7 @@ Deno.test("SYN cookies: forged and stale cookie ACKs are dropped and counted, no
 
 Deno.test("a full accept queue: SYNs get cookies (ListenOverflows), an ACK waits until there is room", () => {
   const rig = new TcpRig();
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 1);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 1);
   const st = rig.stack.stats.tcp;
   // One connection fills the accept queue.
   rig.inject({ seq: PEER_ISS, flags: SYN });
@@ -206,7 +206,7 @@ Deno.test("a full accept queue: SYNs get cookies (ListenOverflows), an ACK waits
 
 Deno.test("SYN cookies are answered at most synCookieSourceRate per second per source", () => {
   const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 5 } });
-  rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   const st = rig.stack.stats.tcp;
   const flooder = PEER_ADDR + 77;
   for (let i = 0; i < 20; i++) rig.inject({ src: flooder, srcPort: 3000 + i, seq: i, flags: SYN });

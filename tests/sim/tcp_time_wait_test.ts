@@ -24,7 +24,7 @@ function closeFromClient(net: SimNet, c: TcpEndpoint, s: TcpEndpoint): void {
 
 Deno.test("TIME_WAIT: the connection ends at once, a compact record keeps the four-tuple", () => {
   const net = makeSimNet();
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   const c = net.tcpA.connect(ADDR_B, 80);
   const s = accept(net, l, c);
   const data = new Uint8Array(100_000).fill(7);
@@ -47,7 +47,7 @@ Deno.test("TIME_WAIT: the connection ends at once, a compact record keeps the fo
 
 Deno.test("TIME_WAIT: connect() takes the four-tuple over once timestamps make it safe (tcp_tw_reuse)", () => {
   const net = makeSimNet();
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   const c = net.tcpA.connect(ADDR_B, 80, { localPort: 45000 });
   closeFromClient(net, c, accept(net, l, c));
   const oldNxt = c.snd.sndMax;
@@ -65,7 +65,7 @@ Deno.test("TIME_WAIT: connect() takes the four-tuple over once timestamps make i
 
 Deno.test("TIME_WAIT: without timestamps connect() does not reuse the four-tuple", () => {
   const net = makeSimNet({ tcp: { timestamps: false } });
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   const c = net.tcpA.connect(ADDR_B, 80, { localPort: 45001 });
   closeFromClient(net, c, accept(net, l, c));
   net.advance(5000);
@@ -75,7 +75,7 @@ Deno.test("TIME_WAIT: without timestamps connect() does not reuse the four-tuple
 
 Deno.test("TIME_WAIT: an ephemeral port in TIME_WAIT is chosen again once reusable", () => {
   const net = makeSimNet({ tcpA: { ephemeralPortRange: [40000, 40001] } });
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   for (let i = 0; i < 2; i++) {
     const c = net.tcpA.connect(ADDR_B, 80);
     closeFromClient(net, c, accept(net, l, c));
@@ -91,7 +91,7 @@ Deno.test("TIME_WAIT: an ephemeral port in TIME_WAIT is chosen again once reusab
 
 Deno.test("TIME_WAIT: bounded like tcp_max_tw_buckets; beyond it a connection just ends (counted)", () => {
   const net = makeSimNet({ tcpA: { maxTimeWait: 1 } });
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   for (let i = 0; i < 2; i++) {
     const c = net.tcpA.connect(ADDR_B, 80);
     const s = accept(net, l, c);

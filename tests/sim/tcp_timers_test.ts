@@ -8,7 +8,7 @@ function established(
   net: SimNet,
   localPort = 0,
 ): { c: TcpEndpoint; s: TcpEndpoint; l: TcpListener } {
-  const l = net.tcpB.listen(0, 80, 8);
+  const l = net.tcpB.listen(null, 80, 8);
   const c = net.tcpA.connect(ADDR_B, 80, { localPort });
   let s: TcpEndpoint | null = null;
   assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));

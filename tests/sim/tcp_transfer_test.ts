@@ -31,7 +31,7 @@ class Fnv {
 /** Push `total` bytes a→b, half-close, check both hashes and the clean close. */
 export function transfer(total: number, opts: SimNetOptions, maxVirtualMs: number) {
   const net = makeSimNet(opts);
-  const l = net.tcpB.listen(0, 5001, 8);
+  const l = net.tcpB.listen(null, 5001, 8);
   const c = net.tcpA.connect(ADDR_B, 5001);
   let s: TcpEndpoint | null = null;
   const chunk = new Uint8Array(64 * 1024);
@@ -155,7 +155,7 @@ Deno.test("tcp: 50 MB byte-exact through 2% loss, reordering and duplication", (
 
 Deno.test("tcp: both directions at once through 2% loss (piggybacked ACKs)", () => {
   const net = makeSimNet({ wire: { seed: 7, delayMs: 2, lossRate: 0.02, reorderRate: 0.01 } });
-  const l = net.tcpB.listen(0, 7, 4);
+  const l = net.tcpB.listen(null, 7, 4);
   const c = net.tcpA.connect(ADDR_B, 7);
   let s: TcpEndpoint | null = null;
   const total = 3_000_000;

@@ -7,6 +7,7 @@ import { UdpEchoService } from "../../cli/serve.ts";
 import { LoopbackDriver } from "../../drivers/loopback.ts";
 import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { StackError } from "../../core/errors.ts";
 import {
@@ -337,12 +338,13 @@ Deno.test("udp: a port held by a connected socket cannot be bound again (EADDRIN
   const stack = new Stack({ clock: new VirtualClock(), poolBuffers: 8 });
   const nic = stack.addNic(new LoopbackDriver());
   stack.ipv4.addAddress(nic.index, parseIpv4("198.18.5.1"), 24);
+  const peer = IpAddress.parse("198.18.5.9");
   const s1 = stack.udp.open();
-  s1.bind(0, 5000);
-  s1.connect(parseIpv4("198.18.5.9"), 9);
+  s1.bind(null, 5000);
+  s1.connect(peer, 9);
   const s2 = stack.udp.open();
-  assert.throws(() => s2.bind(0, 5000), { code: "EADDRINUSE" });
+  assert.throws(() => s2.bind(null, 5000), { code: "EADDRINUSE" });
   const s3 = stack.udp.open();
-  s3.connect(parseIpv4("198.18.5.9"), 9); // implicitly bound to an ephemeral port
-  assert.throws(() => s2.bind(0, s3.localPort), { code: "EADDRINUSE" });
+  s3.connect(peer, 9); // implicitly bound to an ephemeral port
+  assert.throws(() => s2.bind(null, s3.localPort), { code: "EADDRINUSE" });
 });

@@ -2,12 +2,15 @@
 // ephemeral port allocator.
 
 import assert from "node:assert/strict";
+import { IpAddress, IpAddressScratch } from "../../net/ip_address.ts";
 import { DemuxTable, hashTuple, PortAllocator } from "../../transport/demux.ts";
 
-const LOCAL = 0xc6120002; // 198.18.0.2
-const LOCAL2 = 0xc6120003; // 198.18.0.3
-const PEER = 0xc6120001; // 198.18.0.1
-const PEER2 = 0xc6120009; // 198.18.0.9
+const v4 = (a: number) => IpAddress.v4(a);
+const ANY = v4(0);
+const LOCAL = v4(0xc6120002); // 198.18.0.2
+const LOCAL2 = v4(0xc6120003); // 198.18.0.3
+const PEER = v4(0xc6120001); // 198.18.0.1
+const PEER2 = v4(0xc6120009); // 198.18.0.9
 
 Deno.test("hashTuple is a deterministic unsigned 32-bit mix that depends on every field", () => {
   const h = hashTuple(LOCAL, 80, PEER, 40000);
@@ -28,7 +31,7 @@ Deno.test("hashTuple is a deterministic unsigned 32-bit mix that depends on ever
 
 Deno.test("DemuxTable: exact match first, then the bound address, then the wildcard", () => {
   const t = new DemuxTable<string>();
-  assert.ok(t.insertBound(0, 53, "any"));
+  assert.ok(t.insertBound(ANY, 53, "any"));
   assert.ok(t.insertBound(LOCAL, 53, "specific"));
   assert.ok(t.insertConnected(LOCAL, 53, PEER, 5000, "conn"));
   assert.equal(t.size, 3);
@@ -40,11 +43,11 @@ Deno.test("DemuxTable: exact match first, then the bound address, then the wildc
   assert.equal(t.lookupExact(LOCAL, 53, PEER, 5001), undefined);
   assert.equal(t.lookupBound(LOCAL, 53), "specific");
   assert.equal(t.lookupBound(LOCAL2, 53), "any");
-  assert.equal(t.lookupBound(0, 53), "any", "a broadcast lookup (address 0) finds the wildcard");
+  assert.equal(t.lookupBound(ANY, 53), "any", "a broadcast lookup (address 0) finds the wildcard");
   // The order of insertion does not matter: the specific binding still wins.
   const u = new DemuxTable<string>();
   u.insertBound(LOCAL, 53, "specific");
-  u.insertBound(0, 53, "any");
+  u.insertBound(ANY, 53, "any");
   assert.equal(u.lookupBound(LOCAL, 53), "specific");
 });
 
@@ -54,7 +57,7 @@ Deno.test("DemuxTable: duplicates are refused, removal needs the matching value"
   assert.equal(t.insertConnected(LOCAL, 80, PEER, 40000, "b"), false);
   assert.ok(t.insertBound(LOCAL, 80, "l"));
   assert.equal(t.insertBound(LOCAL, 80, "l2"), false);
-  assert.ok(t.insertBound(0, 80, "w"), "wildcard and specific bindings coexist in the table");
+  assert.ok(t.insertBound(ANY, 80, "w"), "wildcard and specific bindings coexist in the table");
   assert.equal(t.removeConnected(LOCAL, 80, PEER, 40000, "b"), false, "wrong value");
   assert.equal(t.lookup(LOCAL, 80, PEER, 40000), "a");
   assert.ok(t.removeConnected(LOCAL, 80, PEER, 40000, "a"));
@@ -63,27 +66,27 @@ Deno.test("DemuxTable: duplicates are refused, removal needs the matching value"
   assert.equal(t.removeBound(LOCAL, 80, "w"), false, "wrong value");
   assert.ok(t.removeBound(LOCAL, 80, "l"));
   assert.equal(t.lookup(LOCAL, 80, PEER, 40000), "w");
-  assert.ok(t.removeBound(0, 80));
+  assert.ok(t.removeBound(ANY, 80));
   assert.equal(t.lookup(LOCAL, 80, PEER, 40000), undefined);
-  assert.equal(t.removeBound(0, 80), false);
+  assert.equal(t.removeBound(ANY, 80), false);
   assert.equal(t.size, 0);
-  assert.equal(t.isPortBound(0, 80), false, "the port's list is gone");
+  assert.equal(t.isPortBound(ANY, 80), false, "the port's list is gone");
 });
 
 Deno.test("DemuxTable: the bound on entries holds for both kinds and refusals are counted", () => {
   const t = new DemuxTable<number>({ maxEntries: 3 });
   assert.equal(t.maxEntries, 3);
-  assert.ok(t.insertBound(0, 1, 1));
+  assert.ok(t.insertBound(ANY, 1, 1));
   assert.ok(t.insertConnected(LOCAL, 2, PEER, 2, 2));
   assert.ok(t.insertBound(LOCAL, 3, 3));
-  assert.equal(t.insertBound(0, 4, 4), false);
+  assert.equal(t.insertBound(ANY, 4, 4), false);
   assert.equal(t.insertConnected(LOCAL, 5, PEER, 5, 5), false);
   assert.equal(t.refused, 2);
   assert.equal(t.size, 3);
   // A duplicate is not a refusal for lack of room.
-  assert.equal(t.insertBound(0, 1, 9), false);
+  assert.equal(t.insertBound(ANY, 1, 9), false);
   assert.equal(t.refused, 2);
-  t.removeBound(0, 1);
+  t.removeBound(ANY, 1);
   assert.ok(t.insertConnected(LOCAL, 5, PEER, 5, 5));
   assert.deepEqual([...t.values()].sort(), [2, 3, 5]);
 });
@@ -91,13 +94,13 @@ Deno.test("DemuxTable: the bound on entries holds for both kinds and refusals ar
 Deno.test("DemuxTable: isPortBound and hasConnectedOnPort answer port-allocation questions", () => {
   const t = new DemuxTable<string>();
   t.insertBound(LOCAL, 7, "specific");
-  t.insertBound(0, 8, "any");
+  t.insertBound(ANY, 8, "any");
   t.insertConnected(LOCAL, 9, PEER, 1000, "conn");
   assert.ok(t.isPortBound(LOCAL, 7));
-  assert.ok(t.isPortBound(0, 7), "binding any conflicts with a specific binding");
+  assert.ok(t.isPortBound(ANY, 7), "binding any conflicts with a specific binding");
   assert.equal(t.isPortBound(LOCAL2, 7), false, "another specific address does not");
   assert.ok(t.isPortBound(LOCAL2, 8), "a wildcard binding conflicts with every address");
-  assert.equal(t.isPortBound(0, 9), false, "connected entries are not bindings");
+  assert.equal(t.isPortBound(ANY, 9), false, "connected entries are not bindings");
   assert.ok(t.hasConnectedOnPort(9));
   assert.equal(t.hasConnectedOnPort(7), false);
 });
@@ -106,11 +109,20 @@ Deno.test("DemuxTable: many connections over few or many shards all look up righ
   assert.throws(() => new DemuxTable({ shards: 100 }), RangeError);
   for (const shards of [1, 256, 4096]) {
     const t = new DemuxTable<number>({ shards });
-    for (let i = 0; i < 5000; i++) assert.ok(t.insertConnected(LOCAL, 443, PEER + i, 1024 + i, i));
-    for (let i = 0; i < 5000; i++) assert.equal(t.lookupExact(LOCAL, 443, PEER + i, 1024 + i), i);
-    for (let i = 0; i < 5000; i += 2) assert.ok(t.removeConnected(LOCAL, 443, PEER + i, 1024 + i));
     for (let i = 0; i < 5000; i++) {
-      assert.equal(t.lookupExact(LOCAL, 443, PEER + i, 1024 + i), i % 2 === 0 ? undefined : i);
+      assert.ok(t.insertConnected(LOCAL, 443, v4(PEER.w3 + i), 1024 + i, i));
+    }
+    for (let i = 0; i < 5000; i++) {
+      assert.equal(t.lookupExact(LOCAL, 443, v4(PEER.w3 + i), 1024 + i), i);
+    }
+    for (let i = 0; i < 5000; i += 2) {
+      assert.ok(t.removeConnected(LOCAL, 443, v4(PEER.w3 + i), 1024 + i));
+    }
+    for (let i = 0; i < 5000; i++) {
+      assert.equal(
+        t.lookupExact(LOCAL, 443, v4(PEER.w3 + i), 1024 + i),
+        i % 2 === 0 ? undefined : i,
+      );
     }
     assert.equal(t.size, 2500);
   }
@@ -147,17 +159,91 @@ Deno.test("demux: the table grows its shards as connections arrive and still fin
   const t = new DemuxTable<number>({ shards: 4 });
   assert.equal(t.shardCount, 4);
   for (let i = 0; i < 20_000; i++) {
-    assert.ok(t.insertConnected(1, 80, 0xc6120000 + i, 40000 + (i % 1000), i));
+    assert.ok(t.insertConnected(LOCAL, 80, v4(0xc6120000 + i), 40000 + (i % 1000), i));
   }
   assert.ok(t.shardCount >= 4096, `shards ${t.shardCount}`);
   for (let i = 0; i < 20_000; i++) {
-    assert.equal(t.lookupExact(1, 80, 0xc6120000 + i, 40000 + (i % 1000)), i);
+    assert.equal(t.lookupExact(LOCAL, 80, v4(0xc6120000 + i), 40000 + (i % 1000)), i);
   }
   for (let i = 0; i < 20_000; i += 2) {
-    assert.ok(t.removeConnected(1, 80, 0xc6120000 + i, 40000 + (i % 1000)));
+    assert.ok(t.removeConnected(LOCAL, 80, v4(0xc6120000 + i), 40000 + (i % 1000)));
   }
   assert.equal(t.size, 10_000);
   const fixed = new DemuxTable<number>({ shards: 16, maxShards: 16 });
-  for (let i = 0; i < 1000; i++) fixed.insertConnected(1, 80, i, 1, i);
+  for (let i = 0; i < 1000; i++) fixed.insertConnected(LOCAL, 80, v4(i), 1, i);
   assert.equal(fixed.shardCount, 16);
+});
+
+// ---- both families ----
+
+const ip = IpAddress.parse;
+const ANY4 = ANY;
+const ANY6 = ip("::");
+const L4 = ip("198.18.0.2");
+const R4 = ip("198.18.0.1");
+const L6 = ip("fd00:5::2");
+const R6 = ip("fd00:5::1");
+
+Deno.test("demux (dual family): exact match first, then the bound address, then the family wildcard", () => {
+  const t = new DemuxTable<string>();
+  assert.ok(t.insertBound(ANY4, 53, "any4"));
+  assert.ok(t.insertBound(ANY6, 53, "any6", true));
+  assert.ok(t.insertBound(L6, 53, "l6"));
+  assert.ok(t.insertConnected(L6, 53, R6, 5000, "conn6"));
+  assert.ok(t.insertConnected(L4, 53, R4, 5000, "conn4"));
+  assert.equal(t.lookup(L6, 53, R6, 5000), "conn6");
+  assert.equal(t.lookup(L4, 53, R4, 5000), "conn4");
+  assert.equal(t.lookup(L6, 53, R6, 5001), "l6");
+  assert.equal(t.lookup(ip("fd00:5::3"), 53, R6, 5000), "any6");
+  assert.equal(t.lookup(L4, 53, R4, 5001), "any4");
+  // A scratch address filled from bytes finds the same entries.
+  const s = new IpAddressScratch().setFrom6(L6.toBytes(), 0);
+  assert.equal(t.lookupExact(s, 53, R6, 5000), "conn6");
+  assert.ok(t.removeConnected(L6, 53, R6, 5000, "conn6"));
+  assert.equal(t.lookup(L6, 53, R6, 5000), "l6");
+  assert.equal(t.size, 4);
+});
+
+Deno.test("demux (dual family): a dual-stack :: takes IPv4 only when no IPv4 wildcard is bound and not v6only", () => {
+  const t = new DemuxTable<string>();
+  t.insertBound(ANY6, 80, "dual");
+  assert.equal(t.lookupBound(L4, 80), "dual");
+  assert.equal(t.lookupBound(L6, 80), "dual");
+  t.insertBound(ANY4, 81, "v4");
+  t.insertBound(ANY6, 81, "v6only", true);
+  assert.equal(t.lookupBound(L4, 81), "v4");
+  assert.equal(t.lookupBound(L6, 81), "v6only");
+  t.insertBound(ANY6, 82, "v6only", true);
+  assert.equal(t.lookupBound(L4, 82), undefined);
+});
+
+Deno.test("demux (dual family): bind conflicts follow the address sets the bindings cover", () => {
+  const t = new DemuxTable<string>();
+  t.insertBound(ANY6, 1000, "dual");
+  assert.ok(t.isPortBound(ANY4, 1000));
+  assert.ok(t.isPortBound(L4, 1000));
+  assert.ok(t.isPortBound(L6, 1000));
+  t.insertBound(ANY6, 1001, "v6only", true);
+  assert.ok(!t.isPortBound(ANY4, 1001));
+  assert.ok(!t.isPortBound(L4, 1001));
+  assert.ok(t.isPortBound(L6, 1001));
+  assert.ok(t.isPortBound(ANY6, 1001, true));
+  t.insertBound(L4, 1002, "l4");
+  assert.ok(t.isPortBound(ANY4, 1002));
+  assert.ok(t.isPortBound(ANY6, 1002, false), "a dual-stack wildcard covers it");
+  assert.ok(!t.isPortBound(ANY6, 1002, true));
+  assert.ok(!t.isPortBound(ip("198.18.0.3"), 1002));
+  assert.ok(!t.isPortBound(L6, 1002));
+});
+
+Deno.test("demux (dual family): hashing mixes IPv6 words; shards grow; the bound is counted", () => {
+  const h = hashTuple(L6, 80, R6, 40000);
+  assert.notEqual(h, hashTuple(ip("fd00:6::2"), 80, R6, 40000));
+  assert.notEqual(h, hashTuple(L6, 80, ip("fd00:6::1"), 40000));
+  const t = new DemuxTable<number>({ shards: 4, maxEntries: 100 });
+  for (let p = 0; p < 100; p++) assert.ok(t.insertConnected(L6, 80, R6, 10000 + p, p));
+  assert.ok(t.shardCount > 4);
+  assert.ok(!t.insertConnected(L6, 80, R6, 20000, 1));
+  assert.equal(t.refused, 1);
+  for (let p = 0; p < 100; p++) assert.equal(t.lookupExact(L6, 80, R6, 10000 + p), p);
 });

@@ -16,6 +16,7 @@ import {
 } from "../../core/event_mux.ts";
 import { Stack } from "../../stack/stack.ts";
 import { UdpPeer } from "../../transport/udp.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 
 /** Let pending promise reactions run. */
 async function microtasks(): Promise<void> {
@@ -125,11 +126,11 @@ function setup(sockets: number, rxBatch = 64) {
   b.mux.signal = () => signals++;
   const eps = Array.from({ length: sockets }, (_, i) => {
     const ep = b.udp.open();
-    ep.bind(0, 7000 + i);
+    ep.bind(null, 7000 + i);
     return ep;
   });
   const sender = a.udp.open();
-  const dst = parseIpv4("198.18.0.2");
+  const dst = IpAddress.v4(parseIpv4("198.18.0.2"));
   const payload = new Uint8Array(100);
   // Resolve ARP both ways with one datagram, then empty everything.
   sender.sendto(payload, 0, 100, dst, 7000);

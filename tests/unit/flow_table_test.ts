@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { type Flow, FlowTable } from "../../transport/flow_table.ts";
+import { type IpAddr, IpAddress } from "../../net/ip_address.ts";
 
-function flow(la: number, lp: number, ra: number, rp: number): Flow {
-  return { localAddr: la, localPort: lp, remoteAddr: ra, remotePort: rp, flowNext: null };
+/** A flow; a number is an IPv4 address. */
+function flow(la: number | IpAddr, lp: number, ra: number | IpAddr, rp: number): Flow {
+  return { localAddr: v4(la), localPort: lp, remoteAddr: v4(ra), remotePort: rp, flowNext: null };
+}
+
+function v4(a: number | IpAddr): IpAddr {
+  return typeof a === "number" ? IpAddress.v4(a) : a;
 }
 
 Deno.test("FlowTable: insert, lookup by four-tuple, refuse a taken tuple, remove by identity", () => {
@@ -12,13 +18,13 @@ Deno.test("FlowTable: insert, lookup by four-tuple, refuse a taken tuple, remove
   assert.ok(t.insert(a));
   assert.ok(t.insert(b));
   assert.equal(t.insert(flow(0xc6120002, 80, 0xc6120001, 40000)), false, "tuple taken");
-  assert.equal(t.lookup(0xc6120002, 80, 0xc6120001, 40000), a);
-  assert.equal(t.lookup(0xc6120002, 80, 0xc6120001, 40001), b);
-  assert.equal(t.lookup(0xc6120002, 81, 0xc6120001, 40001), undefined);
+  assert.equal(t.lookup(v4(0xc6120002), 80, v4(0xc6120001), 40000), a);
+  assert.equal(t.lookup(v4(0xc6120002), 80, v4(0xc6120001), 40001), b);
+  assert.equal(t.lookup(v4(0xc6120002), 81, v4(0xc6120001), 40001), undefined);
   assert.equal(t.remove(flow(0xc6120002, 80, 0xc6120001, 40000)), false, "only by identity");
   assert.ok(t.remove(a));
   assert.equal(t.remove(a), false);
-  assert.equal(t.lookup(0xc6120002, 80, 0xc6120001, 40000), undefined);
+  assert.equal(t.lookup(v4(0xc6120002), 80, v4(0xc6120001), 40000), undefined);
   assert.equal(t.size, 1);
   assert.deepEqual([...t.values()], [b]);
 });
@@ -52,4 +58,22 @@ Deno.test("FlowTable: bounded, refusals counted", () => {
   assert.equal(t.insert(flow(1, 1, 2, 3)), false);
   assert.equal(t.refused, 1);
   assert.throws(() => new FlowTable({ buckets: 3 }), RangeError);
+});
+
+Deno.test("FlowTable: IPv6 tuples told apart by every word, and from IPv4-mapped ones", () => {
+  const t = new FlowTable<Flow>({ buckets: 4 });
+  const l6 = IpAddress.parse("fd00:5::2");
+  const a = flow(l6, 80, IpAddress.parse("fd00:5::1"), 40000);
+  const b = flow(l6, 80, IpAddress.parse("fd00:6::1"), 40000); // same low word
+  const c = flow(IpAddress.v4(2), 80, IpAddress.v4(1), 40000); // ::ffff:0.0.0.1
+  assert.ok(t.insert(a));
+  assert.ok(t.insert(b));
+  assert.ok(t.insert(c));
+  assert.equal(t.lookup(IpAddress.parse("fd00:5::2"), 80, IpAddress.parse("fd00:5::1"), 40000), a);
+  assert.equal(t.lookup(l6, 80, IpAddress.parse("fd00:6::1"), 40000), b);
+  assert.equal(t.lookup(IpAddress.v4(2), 80, IpAddress.v4(1), 40000), c);
+  assert.equal(t.lookup(IpAddress.parse("::2"), 80, IpAddress.parse("::1"), 40000), undefined);
+  assert.ok(t.remove(b));
+  assert.equal(t.lookup(l6, 80, IpAddress.parse("fd00:6::1"), 40000), undefined);
+  assert.equal(t.lookup(l6, 80, IpAddress.parse("fd00:5::1"), 40000), a);
 });

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
 import { IsnGenerator, TupleHash } from "../../transport/tcp/isn.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 
 const KEY = new Uint32Array([0x01234567, 0x89abcdef, 0xfedcba98, 0x76543210]);
-const A = 0xc6120001; // 198.18.0.1
-const B = 0xc6120002; // 198.18.0.2
+const A4 = 0xc6120001; // 198.18.0.1
+const B4 = 0xc6120002; // 198.18.0.2
+const A = IpAddress.v4(A4);
+const B = IpAddress.v4(B4);
 
 Deno.test("ISN = M + F: same tuple advances by 250 per ms (4 µs ticks, RFC 6528 §3)", () => {
   const clock = new VirtualClock();
@@ -37,9 +40,9 @@ Deno.test("F depends on every tuple field and on the key, not on the generator i
   const base = g.next(A, 40000, B, 80);
   assert.equal(new IsnGenerator(clock, KEY).next(A, 40000, B, 80), base);
   const variants = [
-    g.next(A + 1, 40000, B, 80),
+    g.next(IpAddress.v4(A4 + 1), 40000, B, 80),
     g.next(A, 40001, B, 80),
-    g.next(A, 40000, B + 1, 80),
+    g.next(A, 40000, IpAddress.v4(B4 + 1), 80),
     g.next(A, 40000, B, 81),
     g.next(B, 80, A, 40000), // the reverse direction is another tuple
     new IsnGenerator(clock, new Uint32Array([1, 2, 3, 4])).next(A, 40000, B, 80),
@@ -55,22 +58,25 @@ Deno.test("default key is random: two generators disagree", () => {
   assert.notEqual(x, y); // fails with probability 2**-32
 });
 
-Deno.test("IPv6 variant reads 16-byte addresses at offsets", () => {
+Deno.test("IPv6 tuples hash their 16-byte forms, IPv4-mapped ones their IPv4 words", () => {
   const clock = new VirtualClock(5);
   const g = new IsnGenerator(clock, KEY);
-  const local = new Uint8Array(16);
-  local.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-  const remote = local.slice();
-  remote[15] = 2;
+  const local = IpAddress.parse("fd00::1");
+  const remote = IpAddress.parse("fd00::2");
   const packet = new Uint8Array(40); // as in an IPv6 header: src at 8, dst at 24
-  packet.set(local, 8);
-  packet.set(remote, 24);
-  const x = g.next6(local, 0, 443, remote, 0, 50000);
-  assert.equal(g.next6(packet, 8, 443, packet, 24, 50000), x);
-  assert.notEqual(g.next6(packet, 24, 443, packet, 8, 50000), x);
-  assert.notEqual(g.next6(local, 0, 443, remote, 0, 50001), x);
+  packet.set(local.toBytes(), 8);
+  packet.set(remote.toBytes(), 24);
+  const x = g.next(local, 443, remote, 50000);
+  assert.equal(
+    x,
+    (1250 + new TupleHash(KEY).hash6(packet, 8, 443, packet, 24, 50000, 0x49534e31)) >>> 0,
+  );
+  assert.notEqual(g.next(remote, 443, local, 50000), x);
+  assert.notEqual(g.next(local, 443, remote, 50001), x);
   clock.advance(2);
-  assert.equal(g.next6(local, 0, 443, remote, 0, 50000), (x + 500) >>> 0);
+  assert.equal(g.next(local, 443, remote, 50000), (x + 500) >>> 0);
+  const h = new TupleHash(KEY);
+  assert.equal(h.hashIp(A, 1, B, 2, 7), h.hash4(A4, 1, B4, 2, 7));
 });
 
 Deno.test("timestamp offsets are stable per tuple and independent of the ISN", () => {
@@ -82,19 +88,19 @@ Deno.test("timestamp offsets are stable per tuple and independent of the ISN", (
   assert.notEqual(g.timestampOffset(A, 40001, B, 80), t);
   const isnAt0 = new IsnGenerator(new VirtualClock(), KEY).next(A, 40000, B, 80);
   assert.notEqual(t, isnAt0);
-  const l = new Uint8Array(16).fill(1), r = new Uint8Array(16).fill(2);
-  assert.equal(g.timestampOffset6(l, 0, 1, r, 0, 2), g.timestampOffset6(l, 0, 1, r, 0, 2));
-  assert.notEqual(g.timestampOffset6(l, 0, 1, r, 0, 2), g.next6(l, 0, 1, r, 0, 2));
+  const l = IpAddress.parse("fd00::1"), r = IpAddress.parse("fd00::2");
+  assert.equal(g.timestampOffset(l, 1, r, 2), g.timestampOffset(l, 1, r, 2));
+  assert.notEqual(g.timestampOffset(l, 1, r, 2), g.next(l, 1, r, 2));
 });
 
 Deno.test("TupleHash: keyed, extra word matters, key is copied and validated", () => {
   const key = KEY.slice();
   const h = new TupleHash(key);
-  const x = h.hash4(A, 1, B, 2, 7);
+  const x = h.hash4(A4, 1, B4, 2, 7);
   key[0] ^= 1; // later changes to the caller's array do not affect the hasher
-  assert.equal(h.hash4(A, 1, B, 2, 7), x);
-  assert.notEqual(h.hash4(A, 1, B, 2, 8), x);
-  assert.notEqual(new TupleHash(key).hash4(A, 1, B, 2, 7), x);
+  assert.equal(h.hash4(A4, 1, B4, 2, 7), x);
+  assert.notEqual(h.hash4(A4, 1, B4, 2, 8), x);
+  assert.notEqual(new TupleHash(key).hash4(A4, 1, B4, 2, 7), x);
   assert.throws(() => new TupleHash(new Uint32Array(3)), RangeError);
   const v = h.hash4(0xffffffff, 0xffff, 0, 0, 0xffffffff);
   assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);

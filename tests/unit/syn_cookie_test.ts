@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import {
   COOKIE_MSS_TABLE,
+  COOKIE_MSS_TABLE_V6,
   CookieOptions,
   decodeTimestampOptions,
   encodeTimestampOptions,
   SynCookies,
 } from "../../transport/tcp/syn_cookie.ts";
 import { TupleHash } from "../../transport/tcp/isn.ts";
+import { type IpAddr, IpAddress } from "../../net/ip_address.ts";
 
 const K1 = new Uint32Array([1, 2, 3, 4]);
 const K2 = new Uint32Array([5, 6, 7, 8]);
@@ -16,9 +18,9 @@ const H1 = new TupleHash(K1);
 /** The cookie check with the tuple hash the layer would supply. */
 function check(
   c: SynCookies,
-  la: number,
+  la: number | IpAddr,
   lp: number,
-  ra: number,
+  ra: number | IpAddr,
   rp: number,
   irs: number,
   cookie: number,
@@ -27,13 +29,40 @@ function check(
   tsEcr = -1,
   tsNow = 0,
 ): boolean {
-  return c.check(la, lp, ra, rp, H1.hash4(la, lp, ra, rp, 0), irs, cookie, now, o, tsEcr, tsNow);
+  const l = typeof la === "number" ? IpAddress.v4(la) : la;
+  const r = typeof ra === "number" ? IpAddress.v4(ra) : ra;
+  return c.check(l, lp, r, rp, H1.hashIp(l, lp, r, rp, 0), irs, cookie, now, o, tsEcr, tsNow);
 }
 
-/** A cookie with the tuple hash the layer would supply. */
-function make(c: SynCookies, irs: number, mss: number, now: number, rp = RP): number {
-  return c.make(LA, LP, RA, rp, H1.hash4(LA, LP, RA, rp, 0), irs, mss, now);
+/** A cookie with the tuple hash the layer would supply (IPv4 `LA`, `RA` unless given). */
+function make(
+  c: SynCookies,
+  irs: number,
+  mss: number,
+  now: number,
+  rp = RP,
+  la: IpAddr = IpAddress.v4(LA),
+  ra: IpAddr = IpAddress.v4(RA),
+): number {
+  return c.make(la, LP, ra, rp, H1.hashIp(la, LP, ra, rp, 0), irs, mss, now);
 }
+
+Deno.test("SYN cookie over IPv6: the whole addresses are hashed, the MSS from the IPv6 table", () => {
+  const c = new SynCookies(K2);
+  const o = new CookieOptions();
+  const la = IpAddress.parse("fd00:5::2"), ra = IpAddress.parse("fd00:5::1");
+  for (const [peer, want] of [[1440, 1440], [1500, 1440], [9000, 8940], [1280, 1220], [0, 1220]]) {
+    const iss = make(c, 77, peer, 120_000, RP, la, ra);
+    assert.ok(check(c, la, LP, ra, RP, 77, iss, 120_000, o), `mss ${peer}`);
+    assert.equal(o.mss, want);
+    assert.ok(COOKIE_MSS_TABLE_V6.includes(o.mss));
+  }
+  const iss = make(c, 77, 1440, 120_000, RP, la, ra);
+  // Another address differing only in the high words (the IPv4 low word alone would match).
+  const other = IpAddress.parse("fd00:6::1");
+  assert.equal(check(c, la, LP, other, RP, 77, iss, 120_000, o), false, "other prefix");
+  assert.equal(check(c, la, LP, IpAddress.v4(1), RP, 77, iss, 120_000, o), false, "IPv4 peer");
+});
 
 Deno.test("SYN cookie: made and checked, carrying the largest table MSS not above the peer's", () => {
   const c = new SynCookies(K2);

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { IpAddress } from "../../net/ip_address.ts";
 import {
   PEER_ADDR,
   PEER_ISS,
@@ -31,7 +32,7 @@ function only(out: SentSegment[]): SentSegment {
 
 Deno.test("tcp input: SYN_SENT + SYN-ACK → ESTABLISHED, the ACK goes out, options are taken", () => {
   const rig = new TcpRig();
-  const ep = rig.stack.tcp.connect(PEER_ADDR, SERVICE_PORT, { localPort: PEER_PORT });
+  const ep = rig.stack.tcp.connect(IpAddress.v4(PEER_ADDR), SERVICE_PORT, { localPort: PEER_PORT });
   rig.tick();
   const syn = only(rig.take());
   assert.equal(syn.flags, TCP_FLAG_SYN);
@@ -64,7 +65,7 @@ Deno.test("tcp input: SYN_SENT + SYN-ACK → ESTABLISHED, the ACK goes out, opti
 
 Deno.test("tcp input: SYN_SENT + SYN-ACK acknowledging the wrong number → <SEQ=SEG.ACK><CTL=RST>", () => {
   const rig = new TcpRig();
-  const ep = rig.stack.tcp.connect(PEER_ADDR, SERVICE_PORT, { localPort: PEER_PORT });
+  const ep = rig.stack.tcp.connect(IpAddress.v4(PEER_ADDR), SERVICE_PORT, { localPort: PEER_PORT });
   rig.tick();
   const syn = only(rig.take());
   const bad = seqAdd(syn.seq, 5000);
@@ -82,7 +83,7 @@ Deno.test("tcp input: SYN_SENT + SYN-ACK acknowledging the wrong number → <SEQ
 
 Deno.test("tcp input: SYN_RECEIVED + unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>, still half-open", () => {
   const rig = new TcpRig();
-  const l = rig.stack.tcp.listen(0, SERVICE_PORT, 8);
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
   rig.inject({ seq: PEER_ISS, flags: TCP_FLAG_SYN, mss: 1460 });
   const synAck = only(rig.take());
   assert.equal(synAck.flags, TCP_FLAG_SYN | TCP_FLAG_ACK);

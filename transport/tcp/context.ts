@@ -13,8 +13,7 @@ import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { BufferPool } from "../../core/packet_buffer.ts";
 import type { RingStoragePool } from "../../core/ring_storage.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
-import type { Icmpv4Layer } from "../../net/icmpv4.ts";
-import type { Ipv4Layer } from "../../net/ipv4.ts";
+import type { IpNetworks } from "../../net/ip_networks.ts";
 import { DEFAULT_CONGESTION_CONTROL } from "./congestion/mod.ts";
 
 /** What the TCP layer needs from its stack; `Stack` satisfies it structurally. */
@@ -34,10 +33,8 @@ export interface TransportContext extends OutputScheduler {
    * one each buffer allocates its whole capacity up front.
    */
   readonly rings?: RingStoragePool;
-  /** IPv4 (routes, send). */
-  readonly ipv4: Ipv4Layer;
-  /** ICMPv4 (not used for TCP output; errors arrive through `receiveIcmpError`). */
-  readonly icmp: Icmpv4Layer;
+  /** IPv4 and IPv6 (routes, send; errors arrive through `receiveError`). */
+  readonly networks: IpNetworks;
 }
 
 /** Tunables of the TCP layer; every field has a Linux-like default. */

@@ -23,13 +23,14 @@ import { StackError } from "../../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { OutputSource } from "../../core/output_queue.ts";
 import { Timer } from "../../core/timer_wheel.ts";
-import type { RouteResult } from "../../net/route_table.ts";
+import type { IpAddress } from "../../net/ip_address.ts";
+import type { NetRoute } from "../../net/network_layer.ts";
 import type { TcpServices } from "./context.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
 import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES } from "./options.ts";
-import { advertisedMss, sendMss } from "./mss.ts";
+import { advertisedMss, defaultPeerMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
 import { TcpSender } from "./sender.ts";
@@ -95,7 +96,7 @@ export interface ConnectionListener {
  *
  * @example
  * ```ts ignore
- * const c = tcp.connect(parseIpv4("198.18.0.1"), 80);
+ * const c = tcp.connect(IpAddress.parse("198.18.0.1"), 80);
  * await c.wq.wait(EV_WRITABLE);
  * c.write(bytes, 0, bytes.length);
  * ```
@@ -111,12 +112,12 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   readonly wq: WaitQueue = new WaitQueue();
   /** Managed by the stack's output queue. */
   outputQueued = false;
-  /** Local address. */
-  readonly localAddr: number;
+  /** Local address (IPv4 ones IPv4-mapped). */
+  readonly localAddr: IpAddress;
   /** Local port. */
   readonly localPort: number;
   /** Remote address. */
-  readonly remoteAddr: number;
+  readonly remoteAddr: IpAddress;
   /** Remote port. */
   readonly remotePort: number;
   /** Pending error (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH, …). */
@@ -124,8 +125,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** @internal */
   readonly layer: ConnectionLayer;
-  /** @internal Route to the peer, looked up once. */
-  readonly route: RouteResult;
+  /** @internal Route to the peer, looked up once; its network layer carries every segment. */
+  readonly route: NetRoute;
   /** @internal The listener that spawned this connection until it is accepted. */
   listener: ConnectionListener | null;
   /** @internal Soft error (ICMP) reported instead of ETIMEDOUT on give-up. */
@@ -151,6 +152,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    */
   #bits = 0;
 
+  /** @internal The NIC the peer is reached through (a link-local peer's zone). */
+  get peerNic(): number {
+    return this.route.nicIndex;
+  }
   /** @internal Opened by connect() (vs. a listener). */
   get activeOpen(): boolean {
     return (this.#bits & B_ACTIVE_OPEN) !== 0;
@@ -201,11 +206,11 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   /** @internal Use `TcpLayer.connect` or `TcpListener.accept`. */
   constructor(
     layer: ConnectionLayer,
-    localAddr: number,
+    localAddr: IpAddress,
     localPort: number,
-    remoteAddr: number,
+    remoteAddr: IpAddress,
     remotePort: number,
-    route: RouteResult,
+    route: NetRoute,
     listener: ConnectionListener | null,
     tsOffset: number = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort),
   ) {
@@ -219,7 +224,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (listener === null) this.#bits = B_ACTIVE_OPEN;
     const now = layer.ctx.clock.nowMs();
     this.snd = new TcpSender(this, layer);
-    this.rcv = new TcpReceiver(this, layer, advertisedMss(layer.ctx.ipv4.mtuOf(route.nicIndex)));
+    // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
+    this.rcv = new TcpReceiver(this, layer, advertisedMss(route.linkMtu, route.net!));
     this.lastRecvMs = Math.floor(now);
     // As int32 (TSvals add it modulo 2^32 anyway): a small integer field, not a boxed double.
     this.tsOffset = tsOffset | 0;
@@ -685,7 +691,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.tsOk = timestamps && lo.timestamps;
     this.sackOk = sack && lo.sack;
     this.ecnOk = ecn;
-    this.snd.setPeerOptions(this.wsOk ? windowScale : 0, sendMss(mss, this.rcv.advMss, this.tsOk));
+    this.snd.setPeerOptions(
+      this.wsOk ? windowScale : 0,
+      sendMss(mss, this.rcv.advMss, this.tsOk, defaultPeerMss(this.route.net!)),
+    );
     this.rcv.setPeerOptions(this.wsOk, this.tsOk, tsVal);
   }
 
@@ -707,6 +716,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       this.snd.sndMax,
       this.rcv.rcvNxt,
       true,
+      this.route.nicIndex,
     );
   }
 

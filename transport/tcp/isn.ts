@@ -15,13 +15,14 @@
  * also draws a new key, so its ISNs are unrelated to the previous run's, as after a reboot
  * (RFC 9293 §3.4.3 quiet time is what protects old duplicates then).
  *
- * IPv4 addresses are passed as uint32 numbers in network order (198.18.0.1 is `0xc6120001`);
- * IPv6 addresses as 16 bytes at an offset in any `Uint8Array` (e.g. straight from the header).
+ * The generator takes addresses of either family ({@link IpAddr}): an IPv4 pair hashes as the
+ * two uint32 words (198.18.0.1 is `0xc6120001`), an IPv6 pair as the two 16-byte forms.
  *
  * @module
  */
 
 import type { Clock } from "../../core/clock.ts";
+import { type IpAddr, writeIp6 } from "../../net/ip_address.ts";
 import { randomSipKey, siphash24 } from "../../core/siphash.ts";
 
 /** RFC 6528 §3 (after RFC 793 §3.3): M ticks every 4 µs, i.e. 250 ticks per millisecond. */
@@ -121,6 +122,30 @@ export class TupleHash {
     siphash24(this.#key, s, 0, SCRATCH_BYTES, this.#out);
     return this.#out[0];
   }
+
+  /**
+   * Hash of a 4-tuple of either family and `extra`: IPv4(-mapped) pairs hash as
+   * {@link TupleHash.hash4}, IPv6 ones as {@link TupleHash.hash6} of their 16-byte forms.
+   */
+  hashIp(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    extra: number,
+  ): number {
+    if (localAddr.family === 4 && remoteAddr.family === 4) {
+      return this.hash4(localAddr.w3, localPort, remoteAddr.w3, remotePort, extra);
+    }
+    const s = this.#scratch;
+    writeIp6(s, OFF_LOCAL, localAddr);
+    writeIp6(s, OFF_REMOTE, remoteAddr);
+    writeBe16(s, OFF_PORTS, localPort);
+    writeBe16(s, OFF_PORTS + 2, remotePort);
+    writeBe32(s, OFF_EXTRA, extra);
+    siphash24(this.#key, s, 0, SCRATCH_BYTES, this.#out);
+    return this.#out[0];
+  }
 }
 
 /**
@@ -130,11 +155,11 @@ export class TupleHash {
  * ```ts
  * import { VirtualClock } from "../../core/clock.ts";
  * import { IsnGenerator } from "./isn.ts";
+ * import { IpAddress } from "../../net/ip_address.ts";
  * const clock = new VirtualClock();
  * const isn = new IsnGenerator(clock);
- * const a = isn.next(0xc6120001, 40000, 0xc6120002, 80);
- * clock.advance(1);
- * isn.next(0xc6120001, 40000, 0xc6120002, 80) - a; // 250 (mod 2**32): 1 ms of 4 µs ticks
+ * const a = isn.next(IpAddress.parse("198.18.0.1"), 40000, IpAddress.parse("198.18.0.2"), 80);
+ * clock.advance(1); // the next ISN of this tuple is 250 (mod 2**32) later: 1 ms of 4 µs ticks
  * ```
  */
 export class IsnGenerator {
@@ -155,30 +180,9 @@ export class IsnGenerator {
     return (Math.floor(this.#clock.nowMs() * ISN_TICKS_PER_MS) % SEQ_SPACE) >>> 0;
   }
 
-  /** ISN for an IPv4 connection: `M + F(local, remote)` (RFC 6528 §3), a uint32. */
-  next(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
-    const f = this.#hash.hash4(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
-    return (this.#ticks() + f) >>> 0;
-  }
-
-  /** ISN for an IPv6 connection; addresses are 16 bytes at the given offsets. */
-  next6(
-    localAddr: Uint8Array,
-    localOff: number,
-    localPort: number,
-    remoteAddr: Uint8Array,
-    remoteOff: number,
-    remotePort: number,
-  ): number {
-    const f = this.#hash.hash6(
-      localAddr,
-      localOff,
-      localPort,
-      remoteAddr,
-      remoteOff,
-      remotePort,
-      DOMAIN_ISN,
-    );
+  /** ISN for a connection of either family: `M + F(local, remote)` (RFC 6528 §3), a uint32. */
+  next(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
+    const f = this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
     return (this.#ticks() + f) >>> 0;
   }
 
@@ -188,41 +192,21 @@ export class IsnGenerator {
    * Linux uses this keyed-hash form). Stable for a 4-tuple; independent of the ISN.
    */
   timestampOffset(
-    localAddr: number,
+    localAddr: IpAddr,
     localPort: number,
-    remoteAddr: number,
+    remoteAddr: IpAddr,
     remotePort: number,
   ): number {
-    return this.#hash.hash4(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
+    return this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
   }
 
   /**
    * The other half of the last {@link IsnGenerator.timestampOffset} hash: a keyed 32-bit
-   * value of the same four-tuple, independent of the offset (SYN cookies take it as their
-   * tuple hash, so a SYN costs one SipHash less).
+   * value of the same four-tuple (either family), independent of the offset (SYN cookies take
+   * it as their tuple hash, so a SYN costs one SipHash less).
    */
   get tupleTag(): number {
     return this.#hash.high;
-  }
-
-  /** {@link IsnGenerator.timestampOffset} for IPv6 (16-byte addresses at the offsets). */
-  timestampOffset6(
-    localAddr: Uint8Array,
-    localOff: number,
-    localPort: number,
-    remoteAddr: Uint8Array,
-    remoteOff: number,
-    remotePort: number,
-  ): number {
-    return this.#hash.hash6(
-      localAddr,
-      localOff,
-      localPort,
-      remoteAddr,
-      remoteOff,
-      remotePort,
-      DOMAIN_TS,
-    );
   }
 }
 

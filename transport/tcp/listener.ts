@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { RouteResult } from "../../net/route_table.ts";
+import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
+import type { NetRoute } from "../../net/network_layer.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
@@ -18,8 +19,8 @@ import type { SynCache, SynEntry, SynListener } from "./syncache.ts";
 export interface ListenerLayer extends ConnectionLayer {
   /** Take `l` out of the demux. */
   removeListener(l: TcpListener): void;
-  /** The (shared) route to `dst`, or null when there is none. */
-  routeTo(dst: number): RouteResult | null;
+  /** The (shared) route to `dst` (a link-local one on NIC `zoneNic`), or null when none. */
+  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null;
   /** Half-open records and SYN cookies. */
   readonly syncache: SynCache;
 }
@@ -37,10 +38,15 @@ export interface ListenerLayer extends ConnectionLayer {
 export class TcpListener implements SynListener {
   /** Readiness and waiters. */
   readonly wq: WaitQueue = new WaitQueue();
-  /** Bound address (0 = any). */
-  readonly localAddr: number;
+  /**
+   * Bound address: a local address, or a wildcard — `0.0.0.0` (IPv4), `::` (IPv6, and IPv4
+   * too unless `v6only`).
+   */
+  readonly localAddr: IpAddress;
   /** Bound port. */
   readonly localPort: number;
+  /** IPV6_V6ONLY: a `::` listener takes no IPv4. */
+  readonly v6only: boolean;
   /** Most connections waiting to be accepted. */
   readonly backlog: number;
   /** @internal Its half-open syncache records. */
@@ -55,11 +61,18 @@ export class TcpListener implements SynListener {
   #closed = false;
 
   /** @internal Use `TcpLayer.listen`. */
-  constructor(layer: ListenerLayer, localAddr: number, localPort: number, backlog: number) {
+  constructor(
+    layer: ListenerLayer,
+    localAddr: IpAddress,
+    localPort: number,
+    backlog: number,
+    v6only = false,
+  ) {
     this.#layer = layer;
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.backlog = backlog;
+    this.v6only = v6only;
     this.#queue = new Array<TcpEndpoint | null>(backlog).fill(null);
   }
 

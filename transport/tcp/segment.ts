@@ -6,14 +6,22 @@
  * @module
  */
 
+import { type IpAddr, IpAddressScratch } from "../../net/ip_address.ts";
+import type { NetworkLayer } from "../../net/network_layer.ts";
 import { TcpHeaderOptions } from "./options.ts";
+
+const NONE = new IpAddressScratch();
 
 /** One received segment, decoded; the layer reuses a single record. */
 export class RxSegment {
-  /** Source address (the peer). */
-  src = 0;
-  /** Destination address (ours). */
-  dst = 0;
+  /** Source address (the peer); valid during the segment's processing only. */
+  src: IpAddr = NONE;
+  /** Destination address (ours); valid during the segment's processing only. */
+  dst: IpAddr = NONE;
+  /** The network layer it came through. */
+  net: NetworkLayer | null = null;
+  /** NIC it arrived on (the zone of a link-local peer). */
+  nicIndex = 0;
   /** Source port. */
   srcPort = 0;
   /** Destination port. */

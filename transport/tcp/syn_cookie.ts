@@ -22,11 +22,14 @@
  * @module
  */
 
+import type { IpAddr } from "../../net/ip_address.ts";
 import { TupleHash } from "./isn.ts";
 import { seqGt } from "./seq.ts";
 
 /** Linux's IPv4 MSS table (`msstab`): the cookie carries the index of the largest ≤ the peer's. */
 export const COOKIE_MSS_TABLE: readonly number[] = [536, 1300, 1440, 1460];
+/** Linux's IPv6 MSS table (`msstab` of `syncookies.c` for IPv6: MTUs 1280, 1480, 1500, 9000 − 60). */
+export const COOKIE_MSS_TABLE_V6: readonly number[] = [1220, 1420, 1440, 8940];
 /** Minutes a cookie stays good after the one it was made in (Linux MAX_SYNCOOKIE_AGE − 1). */
 export const COOKIE_MAX_AGE = 1;
 /** How long after the last cookie sent a listener still checks ACKs for one (2 minutes). */
@@ -66,10 +69,12 @@ export class CookieOptions {
  * @example
  * ```ts
  * const cookies = new SynCookies();
+ * import { IpAddress } from "../../net/ip_address.ts";
+ * const a = IpAddress.parse("fd00::2"), b = IpAddress.parse("fd00::1");
  * const h1 = 0x12345678; // a keyed hash of the four-tuple
- * const iss = cookies.make(0xc6120002, 80, 0xc6120001, 40000, h1, 1000, 1460, 0);
+ * const iss = cookies.make(a, 80, b, 40000, h1, 1000, 1440, 0);
  * const opts = new CookieOptions();
- * cookies.check(0xc6120002, 80, 0xc6120001, 40000, h1, 1000, iss, 0, opts); // true, mss 1460
+ * cookies.check(a, 80, b, 40000, h1, 1000, iss, 0, opts); // true, mss 1440
  * ```
  */
 export class SynCookies {
@@ -83,12 +88,13 @@ export class SynCookies {
   /**
    * The ISS for a SYN from (`remoteAddr`, `remotePort`) to (`localAddr`, `localPort`) with
    * ISN `irs` and MSS option `peerMss` (0 when absent), at `nowMs`; `h1` is a secret keyed
-   * hash of the four-tuple.
+   * hash of the four-tuple. Addresses of either family (the hash covers the IPv6 ones whole;
+   * the MSS table is the family's).
    */
   make(
-    localAddr: number,
+    localAddr: IpAddr,
     localPort: number,
-    remoteAddr: number,
+    remoteAddr: IpAddr,
     remotePort: number,
     h1: number,
     irs: number,
@@ -96,8 +102,9 @@ export class SynCookies {
     nowMs: number,
   ): number {
     const count = Math.floor(nowMs / COUNT_MS) >>> 0;
-    const h2 = this.#h2.hash4(localAddr, localPort, remoteAddr, remotePort, count);
-    return (h1 + irs + (count << COOKIE_BITS) + ((h2 + mssIndex(peerMss)) & COOKIE_MASK)) >>> 0;
+    const h2 = this.#h2.hashIp(localAddr, localPort, remoteAddr, remotePort, count);
+    const index = mssIndex(peerMss, mssTableOf(localAddr));
+    return (h1 + irs + (count << COOKIE_BITS) + ((h2 + index) & COOKIE_MASK)) >>> 0;
   }
 
   /**
@@ -107,9 +114,9 @@ export class SynCookies {
    * ours and at most {@link COOKIE_MAX_AGE} minutes old; then `out` holds the options.
    */
   check(
-    localAddr: number,
+    localAddr: IpAddr,
     localPort: number,
-    remoteAddr: number,
+    remoteAddr: IpAddr,
     remotePort: number,
     h1: number,
     irs: number,
@@ -124,10 +131,11 @@ export class SynCookies {
     const age = (count - (c >>> COOKIE_BITS)) & (0xffffffff >>> COOKIE_BITS);
     if (age > COOKIE_MAX_AGE) return false;
     const then = (count - age) >>> 0;
-    const h2 = this.#h2.hash4(localAddr, localPort, remoteAddr, remotePort, then);
+    const h2 = this.#h2.hashIp(localAddr, localPort, remoteAddr, remotePort, then);
     const index = (c - h2) & COOKIE_MASK;
-    if (index >= COOKIE_MSS_TABLE.length) return false;
-    out.mss = COOKIE_MSS_TABLE[index];
+    const table = mssTableOf(localAddr);
+    if (index >= table.length) return false;
+    out.mss = table[index];
     out.windowScale = -1;
     out.sack = false;
     out.ecn = false;
@@ -137,11 +145,16 @@ export class SynCookies {
   }
 }
 
-/** Index of the largest table MSS not above `peerMss` (0 when absent or smaller). */
-function mssIndex(peerMss: number): number {
-  const mss = peerMss > 0 ? peerMss : COOKIE_MSS_TABLE[0];
-  let i = COOKIE_MSS_TABLE.length - 1;
-  while (i > 0 && COOKIE_MSS_TABLE[i] > mss) i--;
+/** The MSS table of `localAddr`'s family. */
+function mssTableOf(localAddr: IpAddr): readonly number[] {
+  return localAddr.family === 4 ? COOKIE_MSS_TABLE : COOKIE_MSS_TABLE_V6;
+}
+
+/** Index of the largest `table` MSS not above `peerMss` (0 when absent or smaller). */
+function mssIndex(peerMss: number, table: readonly number[]): number {
+  const mss = peerMss > 0 ? peerMss : table[0];
+  let i = table.length - 1;
+  while (i > 0 && table[i] > mss) i--;
   return i;
 }
 

@@ -17,7 +17,8 @@
  * therefore answered at most `synCookieSourceRate` per second per source address (token
  * buckets per hashed source; beyond: dropped, `SyncookiesRateLimited`): a flood from a few
  * hundred sources that answer ARP is held to little more than the cost of receiving it, and
- * clients at other addresses are answered as before. Records (not cookies) are not limited.
+ * clients at other addresses are answered as before. An IPv6 source counts by its /64.
+ * Records (not cookies) are not limited.
  *
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
  * (its ISS must lie beyond the old connection's, as in Linux).
@@ -27,7 +28,8 @@
 
 import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
 import { Timer } from "../../core/timer_wheel.ts";
-import type { RouteResult } from "../../net/route_table.ts";
+import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
+import type { NetRoute } from "../../net/network_layer.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
 import type { ConnectionLayer, ConnectionListener } from "./endpoint.ts";
 import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
@@ -51,8 +53,8 @@ export const MIN_SYN_QUEUE = 64;
 
 /** What the syncache needs of a listener; `TcpListener` provides it. */
 export interface SynListener extends ConnectionListener {
-  /** Bound address. */
-  readonly localAddr: number;
+  /** Bound address (a wildcard for any). */
+  readonly localAddr: IpAddress;
   /** Bound port. */
   readonly localPort: number;
   /** Most connections waiting to be accepted. */
@@ -67,8 +69,10 @@ export interface SynListener extends ConnectionListener {
 export interface SynCacheLayer extends ConnectionLayer {
   /** Connections, TIME_WAIT records and syncache records by four-tuple. */
   readonly flows: FlowTable<TcpFlow>;
-  /** The (shared) route to `dst`, or null. */
-  routeTo(dst: number): RouteResult | null;
+  /** The (shared) route to `dst` (a link-local one on NIC `zoneNic`), or null. */
+  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null;
+  /** The shared immutable copy of an address. */
+  readonly shared: { address(a: IpAddr): IpAddress };
   /** Add a connection to the flow table; false when refused. */
   register(ep: TcpEndpoint): boolean;
 }
@@ -110,14 +114,16 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
   }
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
-  /** Local address. */
-  readonly localAddr: number;
+  /** Local address (either family). */
+  readonly localAddr: IpAddress;
   /** Local port. */
   readonly localPort: number;
   /** Remote address. */
-  readonly remoteAddr: number;
+  readonly remoteAddr: IpAddress;
   /** Remote port. */
   readonly remotePort: number;
+  /** The NIC the SYN came in on (where a link-local peer is). */
+  nicIndex = 0;
   /** The listener the SYN came to. */
   readonly listener: SynListener;
   /** Our ISS. */
@@ -153,9 +159,9 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
   constructor(
     cache: SynCache,
     listener: SynListener,
-    la: number,
+    la: IpAddress,
     lp: number,
-    ra: number,
+    ra: IpAddress,
     rp: number,
   ) {
     super(fireSynAckTimer);
@@ -166,6 +172,14 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
     this.remoteAddr = ra;
     this.remotePort = rp;
   }
+}
+
+/**
+ * The rate-limiting key of a SYN's source: the IPv4 address, or an IPv6 address's /64 prefix
+ * (one host may use every address of its /64, RFC 4291 §2.5.1).
+ */
+function sourceKey(src: IpAddr): number {
+  return src.family === 4 ? src.w3 : (src.w0 ^ Math.imul(src.w1, 0x9e3779b1)) >>> 0;
 }
 
 function fireSynAckTimer(e: SynEntry): void {
@@ -237,14 +251,23 @@ export class SynCache {
       }
       if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
       const limiter = this.#perSource;
-      if (limiter !== null && !limiter.take(seg.src, layer.ctx.clock.nowMs())) {
+      if (limiter !== null && !limiter.take(sourceKey(seg.src), layer.ctx.clock.nowMs())) {
         stats.SyncookiesRateLimited++;
         return;
       }
       this.#sendCookie(listener, seg);
       return;
     }
-    const e = new SynEntry(this, listener, seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const shared = layer.shared;
+    const e = new SynEntry(
+      this,
+      listener,
+      shared.address(seg.dst),
+      seg.dstPort,
+      shared.address(seg.src),
+      seg.srcPort,
+    );
+    e.nicIndex = seg.nicIndex;
     let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
     e.iss = iss;
@@ -393,6 +416,7 @@ export class SynCache {
         seqAdd(e.iss, 1),
         seqAdd(e.irs, 1),
         true,
+        e.nicIndex,
       );
     }
   }
@@ -417,7 +441,17 @@ export class SynCache {
     const now = this.#layer.ctx.clock.nowMs();
     // Our TSval: what the connection's clock will read.
     const tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
-    this.#sendSynAck(e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.iss, e.irs, e, tsVal);
+    this.#sendSynAck(
+      e.localAddr,
+      e.localPort,
+      e.remoteAddr,
+      e.remotePort,
+      e.nicIndex,
+      e.iss,
+      e.irs,
+      e,
+      tsVal,
+    );
   }
 
   /** A SYN-ACK whose ISS is a cookie; the options ride in our timestamp when the peer sent one. */
@@ -460,7 +494,17 @@ export class SynCache {
       );
     }
     if (
-      this.#sendSynAck(seg.dst, seg.dstPort, seg.src, seg.srcPort, iss, seg.seq, p, tsVal)
+      this.#sendSynAck(
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        seg.nicIndex,
+        iss,
+        seg.seq,
+        p,
+        tsVal,
+      )
     ) {
       layer.stats.SyncookiesSent++;
       listener.lastCookieMs = now;
@@ -473,10 +517,11 @@ export class SynCache {
    * §6.1.1), our timestamp `tsVal`. False when no route or buffer.
    */
   #sendSynAck(
-    la: number,
+    la: IpAddr,
     lp: number,
-    ra: number,
+    ra: IpAddr,
     rp: number,
+    zoneNic: number,
     iss: number,
     irs: number,
     p: PeerSyn,
@@ -485,7 +530,7 @@ export class SynCache {
     const layer = this.#layer;
     const lo = layer.opts;
     const tx = layer.tx;
-    const pb = tx.beginTo(ra);
+    const pb = tx.beginTo(ra, zoneNic);
     if (pb === null) return false;
     const s = tx.seg;
     s.src = la;
@@ -497,7 +542,8 @@ export class SynCache {
     s.flags = p.peerEcn ? TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_ECE : TCP_FLAG_SYN | TCP_FLAG_ACK;
     s.window = this.#synWindow;
     const o = s.opts;
-    o.mss = advertisedMss(layer.ctx.ipv4.mtuOf(s.route.nicIndex));
+    // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
+    o.mss = advertisedMss(s.route.linkMtu, s.route.net!);
     if (p.peerWindowScale >= 0 && lo.windowScaling) o.windowScale = this.#shift;
     o.sackPermitted = p.peerSack && lo.sack;
     if (p.peerTimestamps && lo.timestamps) {
@@ -525,16 +571,16 @@ export class SynCache {
     tsOffset: number,
   ): TcpEndpoint | null {
     const layer = this.#layer;
-    const route = layer.routeTo(seg.src);
+    const route = layer.routeTo(seg.src, seg.nicIndex);
     if (route === null) {
       layer.stats.ListenDrops++;
       return null;
     }
     const ep = new TcpEndpoint(
       layer,
-      seg.dst,
+      layer.shared.address(seg.dst),
       seg.dstPort,
-      seg.src,
+      layer.shared.address(seg.src),
       seg.srcPort,
       route,
       listener,

@@ -1,9 +1,10 @@
 /**
- * The TCP layer of a stack: IP protocol 6. It owns the flow table (connections and TIME_WAIT
- * records by four-tuple), the listeners, the ISN generator, the ephemeral ports and the
- * transmitter every segment leaves through; it verifies and parses every received segment
- * (one reused record) and hands it to the connection, TIME_WAIT record or listener it belongs
- * to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ * The TCP layer of a stack: IP protocol 6 over IPv4 and IPv6 alike (one implementation; the
+ * family is the network layer's business). It owns the flow table (connections, TIME_WAIT
+ * records and half-open syncache records by four-tuple), the listeners, the ISN generator,
+ * the ephemeral ports and the transmitter every segment leaves through; it verifies and
+ * parses every received segment (one reused record) and hands it to the connection, record or
+ * listener it belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
  *
  * Every operation on a connection's life — open, demultiplex, TIME_WAIT, port choice, close —
  * is O(1) amortised whatever the number of live or recently closed connections: one hash
@@ -12,10 +13,14 @@
  * @module
  */
 
-import { pseudoHeaderSumV4, transportChecksumOk } from "../../net/checksum.ts";
-import type { Ipv4ProtocolHandler, Ipv4RxMeta } from "../../net/ipv4.ts";
-import { IP_PROTO_TCP } from "../../net/ipv4_header.ts";
-import { RouteResult } from "../../net/route_table.ts";
+import { transportChecksumOk } from "../../net/checksum.ts";
+import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/ip_address.ts";
+import type {
+  NetError,
+  NetProtocolHandler,
+  NetRoute,
+  NetRxMeta,
+} from "../../net/network_layer.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
@@ -51,6 +56,7 @@ import {
 import { activeOpen } from "./handshake.ts";
 import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
+import { RouteCache } from "./route_cache.ts";
 import { RxSegment } from "./segment.ts";
 import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
@@ -61,8 +67,27 @@ export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
 
-/** Routes kept for connections to share (one per destination), before the cache is reset. */
-const ROUTE_CACHE_ENTRIES = 4096;
+/** IP protocol number of TCP. */
+const IP_PROTO_TCP = 6;
+/** The IPv4 wildcard `0.0.0.0` and the IPv6 wildcard `::`. */
+const ANY4 = IpAddress.v4(0);
+const ANY6 = new IpAddress(0, 0, 0, 0);
+
+/** Options of {@link TcpLayer.listen}. */
+export interface TcpListenOptions {
+  /** IPV6_V6ONLY: a `::` listener takes no IPv4 [false: dual-stack]. */
+  v6only?: boolean;
+}
+
+/** Options of {@link TcpLayer.connect}. */
+export interface TcpConnectOptions {
+  /** Local address (default: the route's source). */
+  localAddr?: IpAddr;
+  /** Local port (default: an ephemeral one). */
+  localPort?: number;
+  /** NIC of a link-local destination (its `%zone`; 0 = the first). */
+  zoneNic?: number;
+}
 
 /**
  * The TCP protocol layer.
@@ -70,11 +95,11 @@ const ROUTE_CACHE_ENTRIES = 4096;
  * @example
  * ```ts ignore
  * const tcp = new TcpLayer(stack);
- * const l = tcp.listen(0, 80, 128);
- * const c = tcp.connect(parseIpv4("198.18.0.1"), 80);
+ * const l = tcp.listen(null, 80, 128); // every address of both families
+ * const c = tcp.connect(IpAddress.parse("fd00:5::1"), 80);
  * ```
  */
-export class TcpLayer implements Ipv4ProtocolHandler {
+export class TcpLayer implements NetProtocolHandler {
   /** The stack services. */
   readonly ctx: TransportContext;
   /** Options after defaults. */
@@ -97,13 +122,13 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   readonly #quoteHdr = new TcpHeader();
   readonly #seg = new RxSegment();
   readonly #ports: PortAllocator;
-  /** Routes shared by the connections to one destination (a route is read-only once made). */
-  readonly #routes = new Map<number, RouteResult>();
+  /** @internal Routes and addresses the connections share. */
+  readonly shared: RouteCache;
   #live = 0;
   #challengeTokens: number;
   #challengeAtMs: number;
 
-  /** Build the layer and register it as IP protocol 6. */
+  /** Build the layer and register it as protocol 6 with both network layers. */
   constructor(ctx: TransportContext, opts: TcpOptions = {}) {
     this.ctx = ctx;
     this.opts = resolveTcpOptions(opts);
@@ -117,6 +142,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     this.stats = ctx.stats.tcp;
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
     this.tx = new TcpTransmitter(ctx, this.stats);
+    this.shared = new RouteCache(ctx.networks, ctx.clock);
     const o = this.opts;
     this.flows = new FlowTable<TcpFlow>({ buckets: flowBuckets(o.maxConnections) });
     this.timeWait = new TimeWaitTable(this.flows, ctx.timers, ctx.clock, this.stats, this, {
@@ -129,7 +155,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
     this.#challengeAtMs = ctx.clock.nowMs();
-    ctx.ipv4.registerProtocol(IP_PROTO_TCP, this);
+    ctx.networks.v4.registerHandler(IP_PROTO_TCP, this);
+    ctx.networks.v6.registerHandler(IP_PROTO_TCP, this);
   }
 
   /** Live connections (every state but CLOSED; TIME_WAIT is a record, not a connection). */
@@ -144,9 +171,9 @@ export class TcpLayer implements Ipv4ProtocolHandler {
 
   /** The TIME_WAIT record of a four-tuple (e.g. of a connection that just closed), if any. */
   timeWaitRecord(
-    localAddr: number,
+    localAddr: IpAddr,
     localPort: number,
-    remoteAddr: number,
+    remoteAddr: IpAddr,
     remotePort: number,
   ): TimeWaitRecord | undefined {
     const f = this.flows.lookup(localAddr, localPort, remoteAddr, remotePort);
@@ -154,31 +181,45 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   }
 
   /**
-   * Listen on (`localAddr`, `localPort`); 0 means any address / an ephemeral port.
+   * Listen on (`localAddr`, `localPort`): a local address of either family, or a wildcard —
+   * `0.0.0.0` for every IPv4 address, `::` (or null) for every address of both families
+   * (IPv6 only with `v6only`); port 0 picks an ephemeral one.
    *
    * @throws {StackError} EADDRINUSE when the port is bound, EADDRNOTAVAIL for a foreign
    * address, EINVAL for a bad port or backlog.
    */
-  listen(localAddr: number, localPort: number, backlog: number): TcpListener {
+  listen(
+    localAddr: IpAddr | null,
+    localPort: number,
+    backlog: number,
+    opts: TcpListenOptions = {},
+  ): TcpListener {
     if (!(localPort >= 0 && localPort <= 65535) || !(backlog >= 0)) {
       throw new StackError("EINVAL", "listen: bad port or backlog");
     }
-    if (localAddr !== 0 && !this.ctx.ipv4.isLocalAddress(localAddr)) {
+    const la = localAddr === null ? ANY6 : IpAddress.from(localAddr);
+    if (!isUnspecified(la) && !this.ctx.networks.of(la).isLocalAddress(la)) {
       throw new StackError("EADDRNOTAVAIL", "listen: not a local address");
     }
+    const v6only = opts.v6only === true && la.family === 6;
     let port = localPort;
     if (port === 0) {
-      port = this.#ports.allocate((p) => this.listeners.isPortBound(localAddr, p));
+      port = this.#ports.allocate((p) => this.listeners.isPortBound(la, p, v6only));
       if (port < 0) throw new StackError("EADDRINUSE", "listen: no ephemeral port left");
     }
-    if (this.listeners.isPortBound(localAddr, port)) {
+    if (this.listeners.isPortBound(la, port, v6only)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
-    const l = new TcpListener(this, localAddr, port, backlog > 0 ? backlog : 1);
-    if (!this.listeners.insertBound(localAddr, port, l)) {
+    const l = new TcpListener(this, la, port, backlog > 0 ? backlog : 1, v6only);
+    if (!this.listeners.insertBound(la, port, l, v6only)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
     return l;
+  }
+
+  /** The wildcard address of `family` (`0.0.0.0` or `::`). */
+  static any(family: IpFamily): IpAddress {
+    return family === 4 ? ANY4 : ANY6;
   }
 
   /**
@@ -193,72 +234,57 @@ export class TcpLayer implements Ipv4ProtocolHandler {
    * @throws {StackError} ENETUNREACH (no route), EADDRNOTAVAIL (foreign local address or
    * no ephemeral port), EADDRINUSE (the 4-tuple exists), ENOBUFS (the flow table is full).
    */
-  connect(
-    remoteAddr: number,
-    remotePort: number,
-    opts: { localAddr?: number; localPort?: number } = {},
-  ): TcpEndpoint {
+  connect(remoteAddr: IpAddr, remotePort: number, opts: TcpConnectOptions = {}): TcpEndpoint {
     if (!(remotePort > 0 && remotePort <= 65535)) {
       throw new StackError("EINVAL", "connect: bad remote port");
     }
-    const route = this.#routeTo(remoteAddr);
+    const ra = this.shared.address(remoteAddr);
+    const net = this.ctx.networks.of(ra);
+    const route = isUnspecified(ra) ? null : this.shared.routeTo(ra, opts.zoneNic ?? 0);
     if (route === null) {
       throw new StackError("ENETUNREACH", "connect: no route to the destination");
     }
-    let la = opts.localAddr ?? 0;
-    if (la === 0) la = route.source;
-    else if (!this.ctx.ipv4.isLocalAddress(la)) {
+    let la: IpAddress;
+    if (opts.localAddr === undefined || isUnspecified(opts.localAddr)) {
+      la = this.shared.address(route.source);
+    } else if (opts.localAddr.family !== ra.family || !net.isLocalAddress(opts.localAddr)) {
       throw new StackError("EADDRNOTAVAIL", "connect: not a local address");
-    }
+    } else la = this.shared.address(opts.localAddr);
     let lp = opts.localPort ?? 0;
     if (lp === 0) {
       lp = this.#ports.allocate((p) =>
-        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, remoteAddr, remotePort)
+        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, ra, remotePort)
       );
       if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
-    } else if (!this.#tupleFree(la, lp, remoteAddr, remotePort)) {
+    } else if (!this.#tupleFree(la, lp, ra, remotePort)) {
       throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
     }
     // A TIME_WAIT record still on the tuple is reusable (#tupleFree said so): take it over.
     let reuseFrom: TimeWaitRecord | null = null;
-    const old = this.flows.lookup(la, lp, remoteAddr, remotePort);
+    const old = this.flows.lookup(la, lp, ra, remotePort);
     if (old !== undefined && old.flowKind === FLOW_TIME_WAIT) {
       reuseFrom = old as TimeWaitRecord;
       this.timeWait.remove(reuseFrom);
       this.stats.TWRecycled++;
     }
-    const ep = new TcpEndpoint(this, la, lp, remoteAddr, remotePort, route, null);
+    const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    let iss = this.isn.next(la, lp, remoteAddr, remotePort);
+    let iss = this.isn.next(la, lp, ra, remotePort);
     if (reuseFrom !== null) iss = this.timeWait.reuseIss(reuseFrom, iss);
     activeOpen(ep, iss);
     return ep;
   }
 
   /** True when a new connection may use the four-tuple: nothing holds it, or a reusable TIME_WAIT. */
-  #tupleFree(la: number, lp: number, ra: number, rp: number): boolean {
+  #tupleFree(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
     const f = this.flows.lookup(la, lp, ra, rp);
     if (f === undefined) return true;
     return f.flowKind === FLOW_TIME_WAIT && this.timeWait.reusableByConnect(f as TimeWaitRecord);
   }
 
-  /**
-   * The route to `dst`, shared by every connection to it (routes are read-only once made),
-   * or null when there is none. The cache is bounded: when full it starts over.
-   */
-  #routeTo(dst: number): RouteResult | null {
-    let r = this.#routes.get(dst);
-    if (r !== undefined) return r;
-    r = new RouteResult();
-    if (!this.ctx.ipv4.route(dst, r)) return null;
-    if (this.#routes.size >= ROUTE_CACHE_ENTRIES) this.#routes.clear();
-    this.#routes.set(dst, r);
-    return r;
-  }
-
-  /** @internal The route for a new passive connection to `dst`, or null. */
-  routeTo(dst: number): RouteResult | null {
-    return this.#routeTo(dst);
+  /** @internal The (shared) route to `dst`, a link-local one on NIC `zoneNic`; null: none. */
+  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null {
+    return this.shared.routeTo(dst, zoneNic);
   }
 
   /** @internal Add a connection to the flow table; false when the table refused it. */
@@ -281,7 +307,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   /** @internal A TIME_WAIT record answers: the old connection's ACK (RFC 9293 §3.10.7.4). */
   sendTimeWaitAck(rec: TimeWaitRecord): void {
     const tx = this.tx;
-    const pb = tx.beginTo(rec.remoteAddr);
+    const pb = tx.beginTo(rec.remoteAddr, rec.nicIndex);
     if (pb === null) return;
     const s = tx.seg;
     s.src = rec.localAddr;
@@ -318,7 +344,7 @@ export class TcpLayer implements Ipv4ProtocolHandler {
   }
 
   /** Deliver one received segment (IP payload `buf[off, off + len)`). Never throws. */
-  receiveIpv4(meta: Ipv4RxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
+  receive(meta: NetRxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
     const st = this.stats;
     const h = this.#rxHdr.attach(buf, off, len);
     if (h.check() !== null) {
@@ -326,7 +352,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
       return;
     }
     // A kernel peer leaves checksums partial or already verified: the shared rule decides.
-    const pseudo = pseudoHeaderSumV4(meta.src, meta.dst, IP_PROTO_TCP, len);
+    const net = meta.net!;
+    const pseudo = net.pseudoHeaderSum(meta.src, meta.dst, IP_PROTO_TCP, len);
     if (!transportChecksumOk(buf, off, len, TCP_CHECKSUM_OFFSET, pseudo, rxFlags)) {
       st.InCsumErrors++;
       st.InErrs++;
@@ -338,6 +365,8 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     const seg = this.#seg;
     seg.src = meta.src;
     seg.dst = meta.dst;
+    seg.net = net;
+    seg.nicIndex = meta.nicIndex;
     seg.srcPort = h.srcPort;
     seg.dstPort = h.dstPort;
     seg.seq = h.seq;
@@ -381,30 +410,21 @@ export class TcpLayer implements Ipv4ProtocolHandler {
     this.tx.replyRst(seg);
   }
 
-  /** An ICMP error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
-  receiveIcmpError(
-    type: number,
-    code: number,
-    src: number,
-    dst: number,
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    mtu: number,
-  ): void {
+  /** An ICMP or ICMPv6 error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
+  receiveError(err: NetError, buf: Uint8Array, off: number, len: number): void {
     // RFC 792: the quote holds at least the first 8 bytes: ports and sequence number.
     if (len < ICMP_QUOTE_BYTES) return;
     const h = this.#quoteHdr.attach(buf, off, len);
     const sport = h.srcPort;
     const dport = h.dstPort;
     const seq = h.seq;
-    const f = this.flows.lookup(src, sport, dst, dport);
+    const f = this.flows.lookup(err.src, sport, err.dst, dport);
     if (f === undefined || f.flowKind !== FLOW_CONNECTION) return;
     const ep = f as TcpEndpoint;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
     const snd = ep.snd;
     if (!seqInWindow(seq, snd.sndUna, ((snd.sndMax - snd.sndUna) >>> 0) + 1)) return;
-    handleIcmpError(ep, type, code, mtu);
+    handleIcmpError(ep, err);
   }
 }
 

@@ -23,6 +23,7 @@
 import type { Counters } from "../../core/counters.ts";
 import { Timer, type TimerWheel } from "../../core/timer_wheel.ts";
 import type { Clock } from "../../core/clock.ts";
+import type { IpAddress } from "../../net/ip_address.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { RxSegment } from "./segment.ts";
@@ -50,14 +51,16 @@ export const TIME_WAIT_ISN_GAP = 65536 + 2;
 
 /** What a TIME_WAIT record is made from: the end of a connection. */
 export interface TimeWaitSource {
-  /** Local address. */
-  readonly localAddr: number;
+  /** Local address (either family; the record keeps this immutable object). */
+  readonly localAddr: IpAddress;
   /** Local port. */
   readonly localPort: number;
   /** Remote address. */
-  readonly remoteAddr: number;
+  readonly remoteAddr: IpAddress;
   /** Remote port. */
   readonly remotePort: number;
+  /** The NIC of a link-local peer (where the record's ACKs go); 0 otherwise. */
+  readonly peerNic: number;
   /** Timestamps were negotiated. */
   readonly tsOk: boolean;
   /** The connection's TSval offset (RFC 7323 §5.4). */
@@ -72,14 +75,16 @@ export class TimeWaitRecord implements TcpFlow {
   }
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
-  /** Local address. */
-  readonly localAddr: number;
+  /** Local address (shared with the connection it was). */
+  readonly localAddr: IpAddress;
   /** Local port. */
   readonly localPort: number;
   /** Remote address. */
-  readonly remoteAddr: number;
+  readonly remoteAddr: IpAddress;
   /** Remote port. */
   readonly remotePort: number;
+  /** The NIC a link-local peer is on (0: route as usual). */
+  readonly nicIndex: number;
   /** Our SND.NXT (past our FIN). */
   sndNxt = 0;
   /** RCV.NXT (past the peer's FIN). */
@@ -109,6 +114,7 @@ export class TimeWaitRecord implements TcpFlow {
     this.localPort = src.localPort;
     this.remoteAddr = src.remoteAddr;
     this.remotePort = src.remotePort;
+    this.nicIndex = src.peerNic;
     this.tsOk = src.tsOk;
     this.tsOffset = src.tsOffset;
   }

@@ -3,11 +3,10 @@
  * {@link TxSegment} (addresses, ports, numbers, flags, window, options, payload source), and
  * {@link TcpTransmitter} writes it with the tested writers — `writeTcpHeader` and
  * `writeTcpOptions` — into a pooled buffer, checksums it (or leaves the sum to checksum
- * offload), and hands it to IPv4. A connection's segments and the RSTs sent for segments
- * with no connection (RFC 9293 §3.10.7.1) take the same path.
- *
- * Addresses appear here only for the pseudo-header sum, the route lookup of a stateless RST
- * and the IPv4 send: the three places an IPv6 family will change.
+ * offload), and hands it to the network layer of its route — IPv4 or IPv6, asked for the
+ * pseudo-header sum, the offload type and the send, never branched on. A connection's
+ * segments and the RSTs sent for segments with no connection (RFC 9293 §3.10.7.1) take the
+ * same path.
  *
  * No allocation per segment: one record, one header view, one offload request per layer.
  *
@@ -17,15 +16,11 @@
 import type { ByteRing } from "../../core/byte_ring.ts";
 import type { Counters } from "../../core/counters.ts";
 import { HEADROOM_BYTES, type PacketBuffer } from "../../core/packet_buffer.ts";
-import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
+import { TxOffload } from "../../link/driver.ts";
 import { ETH_HEADER_BYTES } from "../../link/ethernet.ts";
-import { foldSum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
-import {
-  IP_PROTO_TCP,
-  IPV4_HEADER_MIN_BYTES,
-  IPV4_MAX_TOTAL_LENGTH,
-} from "../../net/ipv4_header.ts";
-import { RouteResult } from "../../net/route_table.ts";
+import { foldSum } from "../../net/checksum.ts";
+import { type IpAddr, IpAddressScratch } from "../../net/ip_address.ts";
+import { NetRoute } from "../../net/network_layer.ts";
 import type { TransportContext } from "./context.ts";
 import {
   TCP_CHECKSUM_OFFSET,
@@ -41,22 +36,23 @@ import { TcpHeaderOptions, tcpOptionsLength, writeTcpOptions } from "./options.t
 import type { RxSegment } from "./segment.ts";
 import { seqAdd } from "./seq.ts";
 
+/** IP protocol number of TCP. */
+const IP_PROTO_TCP = 6;
+const NONE = new IpAddressScratch();
+
 /** IP ECN field: ECN-capable transport, ECT(0) (RFC 3168 §5). */
 export const IP_ECN_ECT0 = 0b10;
 /** IP ECN field: congestion experienced (RFC 3168 §5). */
 export const IP_ECN_CE = 0b11;
 
-/** Bytes of Ethernet + IPv4 header in front of a TCP header. */
-const L2_L3_BYTES = ETH_HEADER_BYTES + IPV4_HEADER_MIN_BYTES;
-
 /** A segment to send, filled by the caller; the layer reuses one record. */
 export class TxSegment {
-  /** Route to the destination. */
-  route: RouteResult;
+  /** Route to the destination (its network layer sends the segment). */
+  route: NetRoute;
   /** Source address (ours). */
-  src = 0;
+  src: IpAddr = NONE;
   /** Destination address. */
-  dst = 0;
+  dst: IpAddr = NONE;
   /** Source port. */
   srcPort = 0;
   /** Destination port. */
@@ -85,7 +81,7 @@ export class TxSegment {
   offload: TxOffload | null = null;
 
   /** An empty record routed by `route`. */
-  constructor(route: RouteResult) {
+  constructor(route: NetRoute) {
     this.route = route;
   }
 }
@@ -114,7 +110,7 @@ export class TcpTransmitter {
   readonly #stats: Counters;
   readonly #hdr = new TcpHeader();
   readonly #offload = new TxOffload();
-  readonly #rstRoute = new RouteResult();
+  readonly #rstRoute = new NetRoute();
 
   /** A transmitter over `ctx` counting into the `tcp` counters `stats`. */
   constructor(ctx: TransportContext, stats: Counters) {
@@ -127,12 +123,13 @@ export class TcpTransmitter {
    * Largest payload of one TSO super-segment on `route` for `mss`, a multiple of it, or 0
    * when the NIC cannot segment TCP.
    */
-  tsoLimit(route: RouteResult, mss: number): number {
-    const link = this.#ctx.ipv4.link(route.nicIndex);
-    if (link === undefined || !link.capabilities.tcpSegmentationOffload) return 0;
+  tsoLimit(route: NetRoute, mss: number): number {
+    const link = route.link;
+    const net = route.net;
+    if (link === null || net === null || !link.capabilities.tcpSegmentationOffload) return 0;
     const room = Math.min(
-      link.capabilities.maxGsoBytes - L2_L3_BYTES,
-      IPV4_MAX_TOTAL_LENGTH - IPV4_HEADER_MIN_BYTES,
+      link.capabilities.maxGsoBytes - ETH_HEADER_BYTES - net.headerBytes,
+      net.maxPayloadBytes,
     ) - TCP_HEADER_MAX_BYTES;
     const segs = Math.floor(room / mss);
     return segs >= 2 ? segs * mss : 0;
@@ -174,11 +171,12 @@ export class TcpTransmitter {
     writeTcpOptions(buf, at + TCP_HEADER_MIN_BYTES, s.opts, isSyn);
     if (len > 0 && s.payload !== null) s.payload.peek(buf, at + hdrBytes, s.payloadOffset, len);
     const h = this.#hdr.attach(buf, at, total);
-    const pseudo = pseudoHeaderSumV4(s.src, s.dst, IP_PROTO_TCP, total);
+    const net = s.route.net!;
+    const pseudo = net.pseudoHeaderSum(s.src, s.dst, IP_PROTO_TCP, total);
     s.offload = null;
-    const link = this.#ctx.ipv4.link(s.route.nicIndex);
+    const link = s.route.link;
     if (
-      link !== undefined && link.capabilities.txChecksumOffload && !isSyn &&
+      link !== null && link.capabilities.txChecksumOffload && !isSyn &&
       (flags & TCP_FLAG_RST) === 0
     ) {
       const offload = this.#offload;
@@ -188,7 +186,7 @@ export class TcpTransmitter {
       offload.csumOffset = TCP_CHECKSUM_OFFSET;
       offload.hdrLen = hdrBytes;
       if (s.gsoSize > 0 && len > s.gsoSize) {
-        offload.gsoType = GSO_TCPV4;
+        offload.gsoType = net.gsoTcpType;
         offload.gsoSize = s.gsoSize;
       }
       h.checksum = foldSum(pseudo);
@@ -200,20 +198,21 @@ export class TcpTransmitter {
     if ((flags & TCP_FLAG_RST) !== 0) this.#stats.OutRsts++;
   }
 
-  /** Hand the segment written into `pb` to IPv4 (the buffer is IPv4's from here on). */
+  /** Hand the segment written into `pb` to its network layer (the buffer is its from here on). */
   send(pb: PacketBuffer, s: TxSegment): void {
-    const ip = this.#ctx.ipv4;
-    ip.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, ip.defaultTtl, s.ecn, true, s.offload);
+    const net = s.route.net!;
+    net.send(pb, s.route, s.src, s.dst, IP_PROTO_TCP, net.defaultHopLimit, s.ecn, true, s.offload);
   }
 
   /**
    * Begin a segment that belongs to no connection (a RST, a TIME_WAIT record's ACK, a
-   * syncache SYN-ACK): route to `dst` into the layer's scratch route, a buffer, the cleared
-   * record with `route` set. Null (nothing sent, nothing changed) without a route or buffer.
+   * syncache SYN-ACK): route to `dst` (a link-local one on NIC `zoneNic`) into the layer's
+   * scratch route, a buffer, the cleared record with `route` set. Null (nothing sent, nothing
+   * changed) without a route or buffer.
    */
-  beginTo(dst: number): PacketBuffer | null {
+  beginTo(dst: IpAddr, zoneNic = 0): PacketBuffer | null {
     const route = this.#rstRoute;
-    if (!this.#ctx.ipv4.route(dst, route)) return null;
+    if (!this.#ctx.networks.of(dst).route(dst, route, zoneNic)) return null;
     const pb = this.begin();
     if (pb === null) return null;
     this.seg.route = route;
@@ -223,18 +222,20 @@ export class TcpTransmitter {
   /**
    * A RST that belongs to no connection's buffers, from (`src`, `srcPort`) to (`dst`,
    * `dstPort`): `<SEQ=seq><CTL=RST>`, or with `withAck` `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
-   * Dropped silently when there is no route or no buffer.
+   * `zoneNic` is the NIC a link-local peer is on. Dropped silently when there is no route or
+   * no buffer.
    */
   sendRst(
-    src: number,
+    src: IpAddr,
     srcPort: number,
-    dst: number,
+    dst: IpAddr,
     dstPort: number,
     seq: number,
     ack: number,
     withAck: boolean,
+    zoneNic = 0,
   ): void {
-    const pb = this.beginTo(dst);
+    const pb = this.beginTo(dst, zoneNic);
     if (pb === null) return;
     const s = this.seg;
     s.src = src;
@@ -257,7 +258,7 @@ export class TcpTransmitter {
   replyRst(seg: RxSegment): void {
     if ((seg.flags & TCP_FLAG_RST) !== 0) return;
     if ((seg.flags & TCP_FLAG_ACK) !== 0) {
-      this.sendRst(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.ack, 0, false);
+      this.sendRst(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.ack, 0, false, seg.nicIndex);
     } else {
       this.sendRst(
         seg.dst,
@@ -267,6 +268,7 @@ export class TcpTransmitter {
         0,
         seqAdd(seg.seq, seg.segLen),
         true,
+        seg.nicIndex,
       );
     }
   }
