@@ -26,6 +26,7 @@ import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 import type { Clock } from "../core/clock.ts";
+import { LruList } from "../core/lru_list.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpHeader, writeArp } from "./arp_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
 
@@ -133,9 +134,8 @@ export class ArpCache {
   readonly #maxPending: number;
   /** Packets queued on every entry together. */
   #pending = 0;
-  /** LRU list of resolved entries: `#lruHead` is evicted first. */
-  #lruHead: ArpEntry | null = null;
-  #lruTail: ArpEntry | null = null;
+  /** Resolved entries in order of use: the head is evicted first. */
+  readonly #lru = new LruList<ArpEntry>();
   readonly #retransMs: number;
   readonly #maxProbes: number;
   readonly #reachableMs: number;
@@ -402,7 +402,7 @@ export class ArpCache {
 
   /** Evict the least recently used resolved entry (O(1)); false when every entry is unresolved. */
   #evictOne(): boolean {
-    const victim = this.#lruHead;
+    const victim = this.#lru.head;
     if (victim === null) return false;
     this.#delete(victim);
     return true;
@@ -410,33 +410,13 @@ export class ArpCache {
 
   /** Move a resolved entry to the most recently used end of the LRU list. */
   #touch(e: ArpEntry): void {
-    if (e.state === INCOMPLETE) return;
-    if (e.inLru) {
-      if (this.#lruTail === e) return;
-      this.#unlinkLru(e);
-    }
-    e.inLru = true;
-    e.lruPrev = this.#lruTail;
-    e.lruNext = null;
-    if (this.#lruTail !== null) this.#lruTail.lruNext = e;
-    else this.#lruHead = e;
-    this.#lruTail = e;
-  }
-
-  #unlinkLru(e: ArpEntry): void {
-    if (e.lruPrev !== null) e.lruPrev.lruNext = e.lruNext;
-    else this.#lruHead = e.lruNext;
-    if (e.lruNext !== null) e.lruNext.lruPrev = e.lruPrev;
-    else this.#lruTail = e.lruPrev;
-    e.lruPrev = null;
-    e.lruNext = null;
-    e.inLru = false;
+    if (e.state !== INCOMPLETE) this.#lru.touch(e);
   }
 
   /** Remove `e` from the cache (its queued packets are freed). */
   #delete(e: ArpEntry): void {
     this.#drop(e);
-    if (e.inLru) this.#unlinkLru(e);
+    this.#lru.remove(e);
     this.#entries.delete(e.ip);
   }
 
