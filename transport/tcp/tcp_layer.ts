@@ -15,12 +15,7 @@
 
 import { transportChecksumOk } from "../../net/checksum.ts";
 import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/ip_address.ts";
-import type {
-  NetError,
-  NetProtocolHandler,
-  NetRoute,
-  NetRxMeta,
-} from "../../net/network_layer.ts";
+import type { NetError, NetProtocolHandler, NetRoute, NetRxMeta } from "../../net/network_layer.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
