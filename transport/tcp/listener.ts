@@ -13,7 +13,7 @@ import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { RxSegment } from "./segment.ts";
-import type { SynCache, SynEntry, SynListener } from "./syncache.ts";
+import type { SynCache, SynEntry } from "./syncache.ts";
 
 /** What a listener needs from its TCP layer; `TcpLayer` provides it. */
 export interface ListenerLayer extends ConnectionLayer {
@@ -35,7 +35,7 @@ export interface ListenerLayer extends ConnectionLayer {
  * const conn = l.accept();
  * ```
  */
-export class TcpListener implements SynListener {
+export class TcpListener {
   /** Readiness and waiters. */
   readonly wq: WaitQueue = new WaitQueue();
   /**
