@@ -35,7 +35,7 @@ const ECHO_PORT = 7;
 const HTTP_PATH = "/bytes/64";
 
 /** `Deno.serve` on kernel sockets answering `/bytes/N` like `serve --http`. */
-const DENO_SERVE = `
+export const DENO_SERVE = `
 const pattern = Uint8Array.from({ length: 251 * 64 }, (_, i) => i % 251);
 const [host, port] = [Deno.args[0], Number(Deno.args[1])];
 Deno.serve({ hostname: host, port, onListen: () => console.log("ready") }, (req) => {
