@@ -28,6 +28,10 @@
  * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
  * namespaces are deleted at the end, on errors, on Ctrl-C and on SIGTERM.
  *
+ * Why this file is over 600 lines: one runner for the three columns, every measurement of
+ * which needs the same link, servers and JSON record; the many-clients measurements live in
+ * `e2e_clients.ts`.
+ *
  * @module
  */
 

@@ -22,6 +22,10 @@
  * and a SACK block that would need a split marks only the records it covers whole —
  * {@link Scoreboard.refused} counts both.
  *
+ * Why this file is over 600 lines: one data structure — the records' columns, their splitting,
+ * SACK marking, loss marking, retransmission and the column pool — whose operations share the
+ * columns' invariants; what an ACK delivered is reported through one shared record.
+ *
  * @module
  */
 

@@ -23,6 +23,10 @@
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
  * (its ISS must lie beyond the old connection's, as in Linux).
  *
+ * Why this file is over 600 lines: a half-open record and a cookie end the same way — the
+ * same SYN-ACK writer, the same making of the connection from the peer's options — so the
+ * two paths stay together; the cookie arithmetic itself is in `syn_cookie.ts`.
+ *
  * @module
  */
 
