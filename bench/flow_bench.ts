@@ -18,7 +18,7 @@ import { Timer, TimerWheel } from "../core/timer_wheel.ts";
 import { IpAddress, IpAddressScratch } from "../net/ip_address.ts";
 import { PortAllocator } from "../transport/demux.ts";
 import { type Flow, FlowTable } from "../transport/flow_table.ts";
-import { type TcpFlow, TimeWaitRecord, TimeWaitTable } from "../transport/tcp/time_wait.ts";
+import { type TcpFlow, type TimeWaitRecord, TimeWaitTable } from "../transport/tcp/time_wait.ts";
 
 /** Operations per iteration. */
 const OPS = 1024;
