@@ -1,11 +1,12 @@
 // Many clients against the stack, kept short for CI (the long runs — a million connections,
 // 200,000 SYNs/s, ten minutes of mixed load — are bench/ scripts): a spoofed SYN flood while
-// curl downloads, ten thousand kernel connections held and closed, and pingpong's connection
-// modes between two stacks.
+// curl downloads, ten thousand kernel connections held and closed, pingpong's connection
+// modes between two stacks, and a TIME_WAIT record reopened by a kernel client over IPv6.
 
 import assert from "node:assert/strict";
 import { PY_HOLD } from "../../bench/clients.ts";
 import { downloads, floodCommand, spoofedSources } from "../../bench/flood.ts";
+import { expectedPatternSha } from "../harness/byte_pattern.ts";
 import { interopTest } from "../harness/interop.ts";
 import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
 import { cliCommand, CliProcess, startServe } from "../harness/ustack_cli.ts";
@@ -188,4 +189,41 @@ interopTest(
       }
     });
   },
+);
+
+interopTest(
+  "over IPv6 the stack closes first and keeps a TIME_WAIT record; the client's next SYN on the same port reopens it",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const serve = await startServe(pair, [
+        "--addr",
+        `${pair.stackAddr6}/64`,
+        "--http",
+        "80",
+        "--json",
+      ]);
+      try {
+        const want = await expectedPatternSha(pair, 100_000);
+        // `Connection: close`: the server sends its FIN first, so the four-tuple stays in
+        // TIME_WAIT on the stack; the same client port connects again at once.
+        for (let i = 0; i < 3; i++) {
+          const r = await pair.run([
+            "sh",
+            "-c",
+            `curl -sS --fail -g -m 20 -H 'Connection: close' --local-port 41000 ` +
+            `'http://[${pair.stackAddr6}]/bytes/100000' | sha256sum`,
+          ], { timeoutMs: 30_000 });
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stdout.split(" ")[0], want, `download ${i} byte-exact`);
+        }
+      } finally {
+        assert.equal(await serve.stop(), 0);
+      }
+      const tcp = serve.statsEvent()!.tcp;
+      assert.equal(tcp.PassiveOpens, 3);
+      assert.equal(tcp.TCPTimeWaitReuse, 2, "the second and third SYN reopened the record");
+      assert.equal(tcp.EstabResets ?? 0, 0);
+    });
+  },
+  { tools: ["curl", "python3"] },
 );
