@@ -2,9 +2,7 @@
  * Token buckets per key (a source address, say) in a fixed table: `rate` tokens per second up
  * to `burst` for each key, so one busy key is held back while the others are not. Keys share
  * a bucket when they hash to the same slot (the table never grows: a flood of keys costs
- * nothing more than a few). The hash is seeded at random, so which keys share a slot cannot
- * be known from outside (an attacker cannot pick sources that fall into a client's bucket).
- * Allocation-free after construction.
+ * nothing more than a few). Allocation-free after construction.
  *
  * @module
  */
@@ -28,16 +26,13 @@ export class KeyedRateLimiter {
   readonly #tokens: Float64Array;
   readonly #lastMs: Float64Array;
   readonly #mask: number;
-  readonly #seed0: number;
-  readonly #seed1: number;
 
   /**
-   * A table of `slots` buckets (a power of two [1024]); `seed` fixes the hash (tests),
-   * otherwise it is drawn at random.
+   * A table of `slots` buckets (a power of two [1024]).
    *
    * @throws {RangeError} for a bad size, rate or burst.
    */
-  constructor(opts: { slots?: number; ratePerSecond: number; burst: number; seed?: number }) {
+  constructor(opts: { slots?: number; ratePerSecond: number; burst: number }) {
     const slots = opts.slots ?? 1024;
     if (!(slots >= 1 && slots <= 1 << 24 && (slots & (slots - 1)) === 0)) {
       throw new RangeError("KeyedRateLimiter: slots must be a power of two");
@@ -50,18 +45,12 @@ export class KeyedRateLimiter {
     this.#tokens = new Float64Array(slots).fill(opts.burst);
     this.#lastMs = new Float64Array(slots).fill(-Infinity);
     this.#mask = slots - 1;
-    const seed = new Uint32Array(2);
-    if (opts.seed === undefined) crypto.getRandomValues(seed);
-    else seed.set([opts.seed, Math.imul(opts.seed, 0x9e3779b1)]);
-    this.#seed0 = seed[0] | 0;
-    this.#seed1 = seed[1] | 0;
   }
 
   /** Take a token for `key` (a 32-bit number) at `nowMs`; false when its bucket is empty. */
   take(key: number, nowMs: number): boolean {
-    const k = key ^ this.#seed0;
-    let h = Math.imul(k ^ (k >>> 16), 0x45d9f3b);
-    h = Math.imul(h ^ (h >>> 16) ^ this.#seed1, 0x45d9f3b);
+    let h = Math.imul(key ^ (key >>> 16), 0x45d9f3b);
+    h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
     const i = (h ^ (h >>> 16)) & this.#mask;
     const last = this.#lastMs[i];
     let t = this.#tokens[i];

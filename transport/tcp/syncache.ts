@@ -212,11 +212,8 @@ export class SynCache {
   readonly #synWindow: number;
   #count = 0;
 
-  /**
-   * The syncache of `layer` (the cookie key and the per-source limiter's hash seed drawn here,
-   * or given for tests).
-   */
-  constructor(layer: SynCacheLayer, cookieKey?: Uint32Array, limiterSeed?: number) {
+  /** The syncache of `layer` (the cookie key drawn here, or given for tests). */
+  constructor(layer: SynCacheLayer, cookieKey?: Uint32Array) {
     this.#layer = layer;
     this.#cookies = new SynCookies(cookieKey);
     const o = layer.opts;
@@ -225,7 +222,7 @@ export class SynCache {
     this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
     const rate = o.synCookieSourceRate;
     this.#perSource = rate > 0
-      ? new KeyedRateLimiter({ slots: 4096, ratePerSecond: rate, burst: rate, seed: limiterSeed })
+      ? new KeyedRateLimiter({ slots: 4096, ratePerSecond: rate, burst: rate })
       : null;
   }
 

@@ -145,8 +145,7 @@ export class TcpLayer implements NetProtocolHandler {
       durationMs: 2 * o.mslMs,
       reuseAfterMs: o.timeWaitReuseMs,
     });
-    // A pinned ISN key (tests) pins the per-source limiter's hash too.
-    this.syncache = new SynCache(this, undefined, opts.isnSecret?.[0]);
+    this.syncache = new SynCache(this);
     const [lo, hi] = this.opts.ephemeralPortRange;
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
