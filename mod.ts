@@ -97,6 +97,13 @@ export {
 export { TcpState } from "./transport/tcp/state.ts";
 export { TcpEndpoint } from "./transport/tcp/endpoint.ts";
 export { TcpListener } from "./transport/tcp/listener.ts";
+export { type TcpFlow, type TimeWaitRecord } from "./transport/tcp/time_wait.ts";
+export { type Flow } from "./transport/flow_table.ts";
+export {
+  RingStoragePool,
+  type RingStoragePoolOptions,
+  type RingStorageStats,
+} from "./core/ring_storage.ts";
 export { type TcpInfo } from "./transport/tcp/tcp_info.ts";
 export {
   CONGESTION_CONTROL_NAMES,

@@ -225,16 +225,17 @@ export class Ipv4Layer implements LocalReceiver {
     if (this.#links[nicIndex] === undefined) throw new RangeError(`no NIC ${nicIndex}`);
     const mask = prefixMask(prefixLen);
     const broadcast = prefixLen >= 31 ? 0 : ((addr & mask) | ~mask) >>> 0;
+    const dest = (addr & mask) >>> 0;
+    // A second address in a subnet already on this NIC is secondary (as on Linux): it
+    // reuses the connected route, whose source stays the primary address.
+    const secondary = this.#addrs.some((a) =>
+      a.nicIndex === nicIndex && a.prefixLen === prefixLen && ((a.addr & mask) >>> 0) === dest
+    );
     this.#addrs.push({ addr, prefixLen, nicIndex, broadcast });
     this.#local.add(addr);
-    this.routes.add({
-      dest: (addr & mask) >>> 0,
-      prefixLen,
-      gateway: 0,
-      nicIndex,
-      source: addr,
-      metric: 0,
-    });
+    if (!secondary) {
+      this.routes.add({ dest, prefixLen, gateway: 0, nicIndex, source: addr, metric: 0 });
+    }
     this.#links[nicIndex]!.arp.announce(addr);
   }
 

@@ -25,6 +25,7 @@ import { OutputQueue, type OutputSource } from "../core/output_queue.ts";
 import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
 import { BufferPool, HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import { RingStoragePool } from "../core/ring_storage.ts";
 import { SocketRegistry } from "./socket_registry.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
@@ -43,6 +44,11 @@ export interface StackOptions {
   bufferBytes?: number;
   /** Frames received per NIC per tick [64]. */
   rxBatch?: number;
+  /**
+   * Sockets that produce output per tick [1024]; more wait for the next tick, so a crowd
+   * sending at once (a million FINs) is spread over ticks.
+   */
+  outputBatch?: number;
   /** IPv4 options. */
   ipv4?: Ipv4Options;
   /** ICMP options. */
@@ -65,6 +71,22 @@ export interface StackOptions {
   udp?: UdpOptions;
   /** TCP options. */
   tcp?: TcpOptions;
+  /**
+   * Connections expected at once [1024]: sizes the TCP flow table up front and, with
+   * `prewarm`, the socket-buffer storage made ready before the first connection. Not a limit.
+   */
+  maxConnections?: number;
+  /**
+   * Make pools ready before traffic arrives [false]: the flow table is sized for
+   * `maxConnections` anyway; this also puts one smallest buffer chunk per expected
+   * connection (up to the warm bound) on the socket-buffer free list.
+   */
+  prewarm?: boolean;
+  /**
+   * Bytes of socket-buffer storage kept for reuse when connections give it back [64 MiB];
+   * beyond it, storage goes back to the system so the process shrinks after a crowd leaves.
+   */
+  bufferWarmBytes?: number;
 }
 
 /**
@@ -85,6 +107,8 @@ export class Stack {
   readonly timers: TimerWheel;
   /** Packet buffers for everything the stack sends. */
   readonly pool: BufferPool;
+  /** Storage of socket send and receive buffers, taken on first data, given back when empty. */
+  readonly rings: RingStoragePool;
   /** Counters. */
   readonly stats: StackStats = new StackStats();
   /** Readiness multiplexer. */
@@ -114,6 +138,7 @@ export class Stack {
   /** Ticks run. */
   ticks = 0;
   readonly #rxBatch: number;
+  readonly #outputBatch: number;
   readonly #output: OutputQueue = new OutputQueue();
   readonly #receiver: NicReceiver;
   #waker: (() => void) | null = null;
@@ -128,7 +153,11 @@ export class Stack {
       count: opts.poolBuffers ?? 512,
       bufferBytes: opts.bufferBytes ?? HEADROOM_BYTES + 65536 + 64,
     });
+    this.rings = new RingStoragePool({ warmBytes: opts.bufferWarmBytes });
+    const maxConnections = opts.maxConnections ?? opts.tcp?.maxConnections ?? 1024;
+    if (opts.prewarm === true) this.rings.prewarm(2 * maxConnections);
     this.#rxBatch = opts.rxBatch ?? 64;
+    this.#outputBatch = opts.outputBatch ?? 1024;
     this.pmtu = new PathMtuCache(
       this.clock,
       opts.pathMtu ?? opts.ipv6?.pathMtu ?? opts.ipv4?.pathMtu,
@@ -171,7 +200,7 @@ export class Stack {
     );
     this.networks = new IpNetworks(new Ipv4Network(this.ipv4, this.icmp), this.ipv6);
     this.udp = new UdpLayer(this, opts.udp);
-    this.tcp = new TcpLayer(this, opts.tcp);
+    this.tcp = new TcpLayer(this, { maxConnections, ...opts.tcp });
     const ipv4 = this.ipv4;
     const ipv6 = this.ipv6;
     this.#receiver = {
@@ -237,23 +266,52 @@ export class Stack {
   }
 
   /**
-   * One turn of the loop: drain one RX batch per NIC, run due timers, produce queued output,
-   * flush every driver once, deliver readiness once. Returns the number of frames received.
+   * One turn of the loop: {@link Stack.receive} then {@link Stack.transmit}. Returns the
+   * number of frames received.
    */
   tick(): number {
+    const frames = this.receive();
+    this.transmit();
+    return frames;
+  }
+
+  /**
+   * The first half of a tick: drain one RX batch per NIC, run due timers, deliver readiness
+   * (socket listeners run now). What the application writes in answer — in a listener, or in
+   * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
+   * the ACKs owed (one segment instead of two). Returns the number of frames received.
+   */
+  receive(): number {
     if (this.#closed) return 0;
     this.ticks++;
     this.#tickRequested = false;
+    const clock = this.clock;
+    clock.beginTick?.();
     let frames = 0;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
     if (this.ipv6.hasLocalPending) frames += this.ipv6.deliverLocal();
-    this.timers.advance(this.clock.nowMs());
-    this.#output.flush();
-    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    this.timers.advance(clock.nowMs());
+    clock.endTick?.();
     this.mux.fire();
     return frames;
+  }
+
+  /**
+   * The second half of a tick: produce queued output (at most `outputBatch` sockets), flush
+   * every driver once, deliver readiness raised meanwhile.
+   */
+  transmit(): void {
+    if (this.#closed) return;
+    this.#tickRequested = false;
+    const clock = this.clock;
+    clock.beginTick?.();
+    this.#output.flush(this.#outputBatch);
+    const nics = this.nics;
+    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    clock.endTick?.();
+    this.mux.fire();
   }
 
   /** True when output or readiness is waiting, so the loop should tick again without waiting. */

@@ -90,6 +90,16 @@ export class CliProcess {
     }
   }
 
+  /** Write `text` to the process's stdin (spawned with `stdin: "piped"`). */
+  async send(text: string): Promise<void> {
+    const w = this.#child.stdin.getWriter();
+    try {
+      await w.write(new TextEncoder().encode(text));
+    } finally {
+      w.releaseLock();
+    }
+  }
+
   /** Send SIGTERM and wait for exit; returns the exit code. */
   async stop(): Promise<number> {
     try {

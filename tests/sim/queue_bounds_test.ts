@@ -55,26 +55,43 @@ Deno.test("bounds: TCP holds at most ooqMaxRanges out-of-order ranges (TCPOFODro
   assert.equal(p.stack.pool.inUse, 0);
 });
 
-Deno.test("bounds: the half-open (SYN) queue is bounded (ListenOverflows, ListenDrops)", () => {
-  const p = new RawPeer({ tcp: { synRetries: 1 } });
+Deno.test("bounds: the half-open (SYN) queue is bounded (TCPReqQFullDrop, ListenDrops)", () => {
+  const p = new RawPeer({ tcp: { synAckRetries: 1, syncookies: 0 } });
   const s = new SocketTable(p.stack);
   const l = s.socket(AF_INET, SOCK_STREAM);
   s.bind(l, "0.0.0.0", 80);
   s.listen(l, 4);
   p.arpFrom(PEER_IP);
-  // SYNs that never complete: 64 half-open connections (Linux's minimum SYN queue) fit.
+  // SYNs that never complete: 64 half-open records (Linux's minimum SYN queue) fit; with
+  // cookies off the rest are dropped.
   for (let i = 0; i < 70; i++) p.tcp(30000 + i, 80, 5000, 0, 0x02);
   const st = p.stack.stats.tcp;
-  assert.equal(st.ListenOverflows, 6);
+  assert.equal(st.TCPReqQFullDrop, 6);
   assert.equal(st.ListenDrops, 6);
-  assert.equal(p.stack.tcp.endpoints, 64);
-  // When their SYN-ACKs have gone unanswered, the half-open connections are gone and a new
-  // SYN is taken again.
+  assert.equal(st.SyncookiesSent, 0);
+  assert.equal(p.stack.tcp.syncache.size, 64);
+  assert.equal(p.stack.tcp.endpoints, 0, "half-open connections are records, not endpoints");
+  // When their SYN-ACKs have gone unanswered, the records are gone and a new SYN is taken.
   p.advance(10_000);
-  assert.equal(p.stack.tcp.endpoints, 0);
+  assert.equal(p.stack.tcp.syncache.size, 0);
   p.tcp(31000, 80, 5000, 0, 0x02);
-  assert.equal(st.ListenOverflows, 6);
-  assert.equal(p.stack.tcp.endpoints, 1);
+  assert.equal(st.TCPReqQFullDrop, 6);
+  assert.equal(p.stack.tcp.syncache.size, 1);
+});
+
+Deno.test("bounds: beyond the half-open queue SYNs get cookies (TCPReqQFullDoCookies)", () => {
+  const p = new RawPeer({ tcp: { synAckRetries: 1 } });
+  const s = new SocketTable(p.stack);
+  const l = s.socket(AF_INET, SOCK_STREAM);
+  s.bind(l, "0.0.0.0", 80);
+  s.listen(l, 4);
+  p.arpFrom(PEER_IP);
+  for (let i = 0; i < 70; i++) p.tcp(30000 + i, 80, 5000, 0, 0x02);
+  const st = p.stack.stats.tcp;
+  assert.equal(p.stack.tcp.syncache.size, 64);
+  assert.equal(st.TCPReqQFullDoCookies, 6);
+  assert.equal(st.SyncookiesSent, 6);
+  assert.equal(st.ListenDrops, 0);
 });
 
 Deno.test("bounds: the local delivery queue holds localQueue datagrams (ip.OutDiscards)", () => {

@@ -166,12 +166,10 @@ export class TcpSender implements LossSender {
   noDelay = false;
   /** TCP_CORK. */
   cork = false;
-  /** Zero-window probe timer. */
-  readonly persistTimer: Timer;
-  /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
-  readonly corkTimer: Timer;
-  /** Pacing (and TSO deferral): restarts output at the pacer's release time. */
-  readonly pacingTimer: Timer;
+  // Timers are made when first armed: an idle connection of a crowd holds none it never used.
+  #persistT: Timer | null = null;
+  #corkT: Timer | null = null;
+  #pacingT: Timer | null = null;
   readonly #conn: SenderConnection;
   readonly #svc: TcpServices;
   /** When data was last sent (idle restart, RFC 5681 §4.1). */
@@ -182,7 +180,7 @@ export class TcpSender implements LossSender {
     this.#conn = conn;
     this.#svc = svc;
     const o = svc.opts;
-    this.sndBuf = new ByteRing(o.sendBufferBytes);
+    this.sndBuf = new ByteRing(o.sendBufferBytes, svc.ctx.rings ?? null);
     this.cc = createCongestionControl(o.congestionControl);
     this.rtt = new RttEstimator({
       initialRtoMs: o.initialRtoMs,
@@ -196,9 +194,37 @@ export class TcpSender implements LossSender {
     this.rack = loss.rack;
     this.rec = loss.rec;
     this.pacer = loss.pacer;
-    this.persistTimer = new Timer(() => this.#onPersist());
-    this.corkTimer = new Timer(() => this.#onCork());
-    this.pacingTimer = new Timer(() => this.#onPacing());
+  }
+
+  /** Zero-window probe timer. */
+  get persistTimer(): Timer {
+    return this.#persistT ??= new Timer(TcpSender.#firePersist, this);
+  }
+
+  /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
+  get corkTimer(): Timer {
+    return this.#corkT ??= new Timer(TcpSender.#fireCork, this);
+  }
+
+  /** Pacing (and TSO deferral): restarts output at the pacer's release time. */
+  get pacingTimer(): Timer {
+    return this.#pacingT ??= new Timer(TcpSender.#firePacing, this);
+  }
+
+  // One function per timer for every sender (no closure per connection).
+  static #firePersist(s: TcpSender): void {
+    s.#onPersist();
+  }
+  static #fireCork(s: TcpSender): void {
+    s.#onCork();
+  }
+  static #firePacing(s: TcpSender): void {
+    s.#onPacing();
+  }
+
+  /** Cancel `t` if it was ever made. */
+  #cancel(t: Timer | null): void {
+    if (t !== null) this.#svc.ctx.timers.cancel(t);
   }
 
   /** Sequence number of our FIN (valid when `finQueued`): right after the data. */
@@ -303,6 +329,16 @@ export class TcpSender implements LossSender {
     if (this.synRetries === 0) this.rtt.sample(this.#svc.ctx.clock.nowMs() - this.synSentMs);
   }
 
+  /**
+   * The SYN-ACK left before this sender existed (a syncache record or a SYN cookie sent it,
+   * after `retries` retransmissions): SND.NXT and SND.MAX are past it.
+   */
+  synAckSent(retries: number): void {
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.synRetries = retries;
+  }
+
   /** Send the SYN (or SYN-ACK) again: it was lost, or a simultaneous open needs a SYN-ACK. */
   resendSyn(): void {
     this.sndNxt = this.iss;
@@ -402,7 +438,7 @@ export class TcpSender implements LossSender {
       if (scaledWnd > this.maxSndWnd) this.maxSndWnd = scaledWnd;
       if (opened) {
         this.probes = 0;
-        if (this.persistTimer.armed) svc.ctx.timers.cancel(this.persistTimer);
+        this.#cancel(this.#persistT);
         this.persistBackoff = 0;
         conn.scheduleOutput();
       }
@@ -693,7 +729,7 @@ export class TcpSender implements LossSender {
   /** TCP_CORK on or off (off: the held segment may leave now). */
   setCork(on: boolean): void {
     this.cork = on;
-    if (!on) this.#svc.ctx.timers.cancel(this.corkTimer);
+    if (!on) this.#cancel(this.#corkT);
   }
 
   /**
@@ -748,21 +784,20 @@ export class TcpSender implements LossSender {
 
   /** TIME_WAIT: nothing is retransmitted or probed any more. */
   stopRetransmitting(): void {
-    const timers = this.#svc.ctx.timers;
     this.loss.stop();
-    timers.cancel(this.persistTimer);
-    timers.cancel(this.pacingTimer);
+    this.#cancel(this.#persistT);
+    this.#cancel(this.#pacingT);
   }
 
   /** The connection is gone: every timer stops. */
   stop(): void {
     this.stopRetransmitting();
-    this.#svc.ctx.timers.cancel(this.corkTimer);
+    this.#cancel(this.#corkT);
   }
 
   /** Arm the persist timer (unless it or the RTO timer runs), backed off. */
   #armPersist(): void {
-    if (this.persistTimer.armed || this.rtoTimer.armed) return;
+    if (this.#persistT?.armed || this.rtoTimer.armed) return;
     const svc = this.#svc;
     const base = this.rtt.rtoMs * 2 ** this.persistBackoff;
     const max = svc.opts.maxRtoMs;
@@ -771,14 +806,14 @@ export class TcpSender implements LossSender {
 
   /** Arm the cork timer if a short segment is being held by TCP_CORK. */
   #armCork(): void {
-    if (this.corkTimer.armed) return;
+    if (this.#corkT?.armed) return;
     const ctx = this.#svc.ctx;
     ctx.timers.schedule(this.corkTimer, ctx.clock.nowMs() + CORK_TIMEOUT_MS);
   }
 
   /** Restart output at the pacer's release time. */
   #armPacing(): void {
-    if (this.pacingTimer.armed) return;
+    if (this.#pacingT?.armed) return;
     this.#svc.ctx.timers.schedule(this.pacingTimer, this.pacer.releaseMs);
   }
 
