@@ -99,6 +99,13 @@ export {
 export { TcpState } from "./transport/tcp/state.ts";
 export { TcpEndpoint } from "./transport/tcp/endpoint.ts";
 export { TcpListener } from "./transport/tcp/listener.ts";
+export { type TcpFlow, type TimeWaitRecord } from "./transport/tcp/time_wait.ts";
+export { type Flow } from "./transport/flow_table.ts";
+export {
+  RingStoragePool,
+  type RingStoragePoolOptions,
+  type RingStorageStats,
+} from "./core/ring_storage.ts";
 export { type TcpInfo } from "./transport/tcp/tcp_info.ts";
 export {
   CONGESTION_CONTROL_NAMES,
@@ -176,7 +183,12 @@ export {
 } from "./drivers/af_xdp.ts";
 export { formatIpv4, parseIpv4, parseIpv4Cidr } from "./net/ipv4_address.ts";
 export { type EchoReplyListener, type IcmpOptions, Icmpv4Layer } from "./net/icmpv4.ts";
-export { type Ipv4InterfaceAddress, Ipv4Layer, type Ipv4Options } from "./net/ipv4.ts";
+export {
+  type Ipv4ErrorReporter,
+  type Ipv4InterfaceAddress,
+  Ipv4Layer,
+  type Ipv4Options,
+} from "./net/ipv4.ts";
 export { type ArpAddressOwner, ArpCache, type ArpEntryInfo, type ArpOptions } from "./net/arp.ts";
 export { type ReassemblyOptions } from "./net/reassembly.ts";
 export { LocalDeliveryQueue, type LocalReceiver } from "./net/local_delivery.ts";
@@ -224,7 +236,15 @@ export {
   type OnLinkPrefix,
   type RouterReachability,
 } from "./net/ipv6_routes.ts";
-export { PathMtuCache, type PathMtuOptions } from "./net/path_mtu.ts";
+export {
+  PathMtuCache,
+  type PathMtuOptions,
+  plateauBelow,
+  PMTU_COUNTERS,
+  PMTU_DEFAULT_FLOOR_V4,
+  PMTU_MIN_V4,
+  PMTU_MIN_V6,
+} from "./net/path_mtu.ts";
 export { Ipv4Network } from "./net/ipv4_network.ts";
 export { IpNetworks } from "./net/ip_networks.ts";
 export { type Echo6ReplyListener, Icmpv6Layer, type Icmpv6Options } from "./net/icmpv6.ts";

@@ -15,8 +15,11 @@
  * Measurements: TCP bulk (one stream; Gbit/s of acknowledged / received bytes), UDP 8900-byte
  * datagrams unthrottled (the figure is the bytes the receiving application got over the
  * sender's sending time; the sender's own rate is shown too), request/response latency
- * (64-byte pingpong, p50/p99, transactions/s) and, for the ustack senders, syscalls per frame
- * from the driver and event-loop counters. The table gives each
+ * (64-byte pingpong, p50/p99, transactions/s), many clients (`bench/e2e_clients.ts`: HTTP a
+ * connection per request under `ab` and keep-alive under `wrk` from the kernel peer against
+ * `Deno.serve` on kernel sockets and against `ustack serve --http`; `pingpong --connect`
+ * connections per second) and, for the ustack senders, syscalls per frame from the driver and
+ * event-loop counters. The table gives each
  * figure with its ratio to kernel↔kernel; all figures and tool summaries are written as JSON.
  *
  * ```
@@ -24,8 +27,12 @@
  *                                   [--out FILE]
  * ```
  *
- * Needs root, `ip`, `ss`, `iperf3`, `python3`. Every wait is bounded; the namespaces are
- * deleted at the end, on errors, on Ctrl-C and on SIGTERM.
+ * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
+ * namespaces are deleted at the end, on errors, on Ctrl-C and on SIGTERM.
+ *
+ * Why this file is over 600 lines: one runner for the three columns, every measurement of
+ * which needs the same link, servers and JSON record; the many-clients measurements live in
+ * `e2e_clients.ts`.
  *
  * @module
  */
@@ -33,6 +40,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { BenchLink, type BenchProcess, type Finished, type Side, ustackCommand } from "./netns.ts";
+import { type ClientRowsOptions, connectArgs, httpDenoServe, httpUstack } from "./e2e_clients.ts";
 
 /** The four ways, as JSON keys. */
 export const COLUMNS = [
@@ -96,6 +104,9 @@ const ROWS: RowSpec[] = [
   row("rrP50Us", `req/resp ${RR_LEN} B, p50`, "µs", "lower", 1),
   row("rrP99Us", `req/resp ${RR_LEN} B, p99`, "µs", "lower", 1),
   row("rrTps", `req/resp ${RR_LEN} B`, "trans/s", "higher", 0),
+  row("httpConnPerS", "HTTP conn/request, ab -c32", "conn/s", "higher", 0),
+  row("httpKeepAliveRps", "HTTP keep-alive, wrk -c64", "req/s", "higher", 0),
+  row("connPerS", `pingpong --connect ${RR_LEN} B`, "conn/s", "higher", 0),
   row("tcpSyscallsPerFrame", "TCP sender syscalls", "per frame", "lower", 3),
   row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
 ];
@@ -209,10 +220,10 @@ print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start}), flu
 
 /** Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next. */
 const PORTS = {
-  kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300 },
-  ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310 },
-  kernel_ustack: { tcp: 5231, udp: 5232, rr: 5330 },
-  ustack_ustack: { tcp: 5221, udp: 5222, rr: 5320 },
+  kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300, conn: 5301 },
+  ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310, conn: 5311 },
+  kernel_ustack: { tcp: 5231, udp: 5232, rr: 5330, conn: 5331 },
+  ustack_ustack: { tcp: 5221, udp: 5222, rr: 5320, conn: 5321 },
 } as const;
 
 /** Gbit/s of `bytes` over `seconds` (null when no time passed). */
@@ -396,6 +407,44 @@ class MtuRun {
     }
   }
 
+  /** The many-clients sizes: smaller with --quick. */
+  get clientRows(): ClientRowsOptions {
+    const quick = this.o.seconds <= 2;
+    return {
+      abRequests: quick ? 1_000 : 20_000,
+      wrkSeconds: Math.min(this.#s, 5),
+      connections: quick ? 1_000 : 20_000,
+    };
+  }
+
+  /** An HTTP server on the stack end under `ab` and `wrk` from the kernel peer. */
+  async http(col: Column, tool: string, run: () => ReturnType<typeof httpUstack>) {
+    await this.measure(col, "http", async () => {
+      const r = await run();
+      if (r.abFailed > 0) throw new Error(`ab: ${r.abFailed} requests failed`);
+      this.set("httpConnPerS", col, r.connPerS);
+      this.set("httpKeepAliveRps", col, r.keepAliveRps);
+      return { tool, ...r };
+    });
+  }
+
+  /** `pingpong --connect`: a server on the peer end, the client on the stack end. */
+  async connect(col: Column, server: string[], client: string[]): Promise<void> {
+    await this.measure(col, "connect", async () => {
+      const port = PORTS[col].conn;
+      const n = this.clientRows.connections;
+      const srv = await this.startServer(argv`pingpong server -p ${port} -l ${RR_LEN} ${server}`);
+      try {
+        const j = await this.runClient([...connectArgs(this.#peer, port, n), ...client], 120);
+        if (j.failed > 0) throw new Error(`${j.failed} of ${n} connections failed`);
+        this.set("connPerS", col, j.conn_per_s);
+        return { client: j, server: lastJson((await srv.stop()).stdout, "summary") };
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+
   /**
    * The Python sender (TCP chunks of 128 KiB, UDP datagrams of 8900 B), on the stack end to the
    * peer (kernel↔kernel), or on the peer end to the stack (kernel→ustack).
@@ -457,6 +506,12 @@ class MtuRun {
         tool: "pingpong --kernel on both ends",
         ...await this.requestResponse(col, ["--kernel"], ["--kernel"]),
       }));
+      await this.connect(col, ["--kernel"], ["--kernel"]);
+      await this.http(
+        col,
+        "ab, wrk -> Deno.serve",
+        () => httpDenoServe(this.link, this.clientRows),
+      );
     } finally {
       await this.link.setKernelAddress("stack", false);
     }
@@ -508,6 +563,12 @@ class MtuRun {
       tool: "pingpong client (ustack) -> pingpong server --kernel",
       ...await this.requestResponse(col, ["--kernel"], opts),
     }));
+    await this.connect(col, ["--kernel"], opts);
+    await this.http(
+      col,
+      "ab, wrk (kernel) -> ustack serve --http",
+      () => httpUstack(this.link, opts, this.clientRows),
+    );
   }
 
   /**
@@ -623,6 +684,7 @@ class MtuRun {
       tool: "pingpong client (ustack) -> pingpong server (ustack)",
       ...await this.requestResponse(col, peerOpts, opts),
     }));
+    await this.connect(col, peerOpts, opts);
   }
 }
 
@@ -809,7 +871,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const missing = missingRequirements(["ss", "iperf3", "python3"]);
+  const missing = missingRequirements(["ss", "iperf3", "python3", "ab", "wrk"]);
   if (missing.length > 0) {
     console.error(`bench:e2e: cannot run: missing ${missing.join(", ")}`);
     return 1;

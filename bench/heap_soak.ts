@@ -4,7 +4,7 @@
  * reports syscalls per frame from the driver counters.
  *
  * ```sh
- * deno task bench:soak [--seconds 60]
+ * deno task bench:heap [--seconds 60]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root, `socat`.

@@ -93,6 +93,11 @@ export class BenchProcess {
     return this.cli.waitForLine(re, timeoutMs);
   }
 
+  /** Process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Send `signal` (ignored if the process is gone). */
   signal(signal: Deno.Signal): void {
     try {

@@ -163,9 +163,13 @@ async function serveTest(
         state === CLIENT_TERMINATE ? "the client terminated the test" : `unexpected state ${state}`,
       );
     }
+    // iperf3's server closes the data sockets on TEST_END, before EXCHANGE_RESULTS
+    // (iperf_server_api.c): a client blocked reading the rest of a block (-R) sees the end of
+    // the stream there; without it, it never reads the control connection again.
+    const local = session.results();
+    session.close();
     await ctrl.writeState(EXCHANGE_RESULTS);
     const remote = await ctrl.readJson();
-    const local = session.results();
     await ctrl.writeJson(resultsJson(params.reverse, local, session.cpu()));
     await ctrl.writeState(DISPLAY_RESULTS);
     const rows = summaryRows(local, remote.streams ?? [], params.reverse, udp !== null)

@@ -1,22 +1,27 @@
 /**
- * `ustack pingpong`: TCP request/response latency, netperf TCP_RR style.
+ * `ustack pingpong`: TCP request/response latency (netperf TCP_RR style) and the connection
+ * modes — a new connection per round trip (`--connect`) and a crowd of held connections
+ * (`--hold`).
  *
  * ```
  * ustack pingpong server [-p PORT] [-l LEN] [-n COUNT] [-t SECS] [--once] [--kernel] [link options]
  * ustack pingpong client HOST [-p PORT] [-l LEN] [-n COUNT] [-t SECS] [-w WARMUP] [--kernel]
  *                       [link options]
+ * ustack pingpong client HOST --connect -C CONC -n TOTAL [-l LEN] [--kernel] [link options]
+ * ustack pingpong client HOST --hold SECS -C CONC -n TOTAL [--kernel] [link options]
  * ```
  *
  * The client writes LEN bytes, waits until LEN bytes came back, and repeats; each round trip is
- * one transaction, timed on its own. The server reads exactly LEN bytes and writes them back.
- * Both set TCP_NODELAY. `--kernel` swaps the user-space stack for Deno's own kernel sockets
- * (`Deno.connect` / `Deno.listen`, needs `--allow-net`), so one tool measures kernel↔kernel,
- * ustack↔kernel and ustack↔ustack.
+ * one transaction, timed on its own. The server echoes every connection's bytes until it
+ * closes (`cli/pingpong_server.ts`). Both set TCP_NODELAY. `--kernel` swaps the user-space stack
+ * for Deno's own kernel sockets (`Deno.connect` / `Deno.listen`, needs `--allow-net`), so one
+ * tool measures kernel↔kernel, ustack↔kernel and ustack↔ustack. The connection modes are in
+ * `cli/pingpong_conn.ts`.
  *
  * @module
  */
 
-import { type EventLoop, Histogram, Runtime, StackError, tryParseIp } from "../mod.ts";
+import { type EventLoop, Runtime, type RuntimeConfig, StackError, tryParseIp } from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -30,6 +35,17 @@ import {
 } from "./args.ts";
 import { emit, emitError, emitJson } from "./output.ts";
 import { onStopSignal } from "./meter.ts";
+import { latencyHistogram, latencySummary, loopSummary } from "./latency.ts";
+import {
+  type ConnClientOptions,
+  kernelOpener,
+  runConnect,
+  runHold,
+  stackOpener,
+} from "./pingpong_conn.ts";
+import { runServer } from "./pingpong_server.ts";
+
+export { latencyHistogram, type LatencySummary, latencySummary, loopSummary } from "./latency.ts";
 
 /** Default port. */
 const DEFAULT_PORT = 5300;
@@ -39,6 +55,8 @@ const DEFAULT_LEN = 64;
 const MAX_LEN = 16 << 20;
 /** Default client transaction count when neither -n nor -t is given. */
 const DEFAULT_COUNT = 10_000;
+/** Default connections in flight in the connection modes. */
+const DEFAULT_CONC = 32;
 /** How long the client waits for the connection to be established. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -48,22 +66,36 @@ export const PINGPONG_USAGE =
                               [link options]
        ustack pingpong client HOST [-p PORT] [-l LEN] [-n COUNT] [-t SECS] [-w N] [--kernel]
                               [link options]
-TCP request/response latency. The client sends LEN bytes, waits for LEN bytes back, COUNT
-times (or until SECS have passed, whichever comes first), then prints the p50/p90/p99/p99.9/max
-latency of one transaction in µs (from a fixed-memory log-linear histogram, within 1/128 of
-the value) and transactions/s; over ustack, also where the event loop's time went (parks in
-poll, ticks, turns away from the loop). The server echoes LEN-byte messages
-until SIGINT/SIGTERM, COUNT transactions, SECS seconds, or (--once) the end of its first
-connection. Both set TCP_NODELAY. Exit status 0.
+       ustack pingpong client HOST --connect [-C CONC] [-n TOTAL] [-l LEN] [-t SECS] [--kernel]
+                              [link options]
+       ustack pingpong client HOST --hold SECS [-C CONC] [-n TOTAL] [-l LEN] [--kernel]
+                              [link options]
+TCP request/response. The client sends LEN bytes, waits for LEN bytes back, COUNT times (or
+until SECS have passed, whichever comes first), then prints the p50/p90/p99/p99.9/max latency
+of one transaction in µs (a fixed-memory log-linear histogram, within 1/128 of the value) and
+transactions/s; over ustack also where the event loop's time went (parks, ticks, yields).
+--connect: TOTAL connections, CONC in flight; each sends one LEN-byte request, reads LEN
+back and closes; prints connections/s every second and a summary.
+--hold SECS: opens TOTAL connections (CONC connecting at once) and keeps them; once all are
+established prints a "held" line with the process's memory, holds them SECS, makes one
+round trip on 1,000 connections spread over the set, closes everything, prints a summary.
+The server echoes what every connection sends until SIGINT/SIGTERM, COUNT transactions,
+SECS seconds, or (--once) the end of its first connection, and reports the peak number of
+connections and its memory then. Both set TCP_NODELAY. Exit status 0.
   -p, --port PORT     TCP port (${DEFAULT_PORT})
   -l, --len LEN       message bytes, 1..${MAX_LEN} (${DEFAULT_LEN})
-  -n, --count COUNT   client: transactions (${DEFAULT_COUNT}; unlimited when only -t is given);
+  -n, --count COUNT   client: transactions (${DEFAULT_COUNT}; unlimited when only -t is given),
+                      or connections with --connect/--hold (${DEFAULT_COUNT});
                       server: stop after COUNT transactions (unlimited)
   -t, --time SECS     client: stop after SECS; server: stop SECS after start
   -w, --warmup N      client: first N transactions are not counted (0)
+  -C, --conc CONC     --connect/--hold: connections in flight at once (${DEFAULT_CONC})
+  --connect           client: a new connection per round trip
+  --hold SECS         client: hold the connections SECS seconds
   --once              server: stop when the first connection ends
   --kernel            use Deno's kernel sockets instead of the stack (needs --allow-net;
                       link options other than --json do not apply)
+  --addr CIDR         (repeatable) the client uses the addresses in turn as source
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -71,100 +103,30 @@ ${LINK_USAGE}`;
 export interface PingpongOptions {
   /** Which side. */
   role: "server" | "client";
+  /** Client mode: round trips on one connection, a connection per round trip, or held. */
+  mode: "rr" | "connect" | "hold";
   /** Client: server address (IPv4, or IPv6 with an optional %IF zone). */
   host: string;
   /** TCP port. */
   port: number;
   /** Bytes per message. */
   len: number;
-  /** Transactions (client) or the server's limit; Infinity for none. */
+  /** Transactions (client) or the server's limit; Infinity for none. Connections with --connect/--hold. */
   count: number;
   /** Seconds to run; Infinity for no limit. */
   seconds: number;
   /** Client: transactions before measuring starts. */
   warmup: number;
+  /** --connect/--hold: connections in flight. */
+  conc: number;
+  /** --hold: seconds to hold. */
+  holdSeconds: number;
   /** Server: stop when the first connection ends. */
   once: boolean;
   /** Use kernel sockets instead of the stack. */
   kernel: boolean;
   /** JSON output. */
   json: boolean;
-}
-
-/** Latency percentiles of a run, in microseconds. */
-export interface LatencySummary {
-  /** Samples summarised. */
-  count: number;
-  /** Smallest. */
-  minUs: number;
-  /** Mean. */
-  meanUs: number;
-  /** Median (nearest rank). */
-  p50Us: number;
-  /** 90th percentile (nearest rank). */
-  p90Us: number;
-  /** 99th percentile (nearest rank). */
-  p99Us: number;
-  /** 99.9th percentile (nearest rank). */
-  p999Us: number;
-  /** Largest. */
-  maxUs: number;
-}
-
-/** A kernel listener on every address: dual-stack `::`, or `0.0.0.0` where IPv6 is off. */
-function listenKernel(port: number): Deno.TcpListener {
-  try {
-    return Deno.listen({ hostname: "::", port, transport: "tcp" });
-  } catch {
-    return Deno.listen({ hostname: "0.0.0.0", port, transport: "tcp" });
-  }
-}
-
-/** A histogram for transaction latencies in nanoseconds (up to ~18 minutes, within 1/128). */
-export function latencyHistogram(): Histogram {
-  return new Histogram({ subBucketBits: 8 });
-}
-
-/**
- * Summarise a histogram of latencies in nanoseconds as µs percentiles by nearest rank (each
- * within one bucket above the exact value, rounded to 0.1 µs). All zeros when it is empty.
- *
- * @example
- * ```ts
- * const h = latencyHistogram();
- * h.record(100_000);
- * h.record(200_000);
- * h.record(300_000);
- * latencySummary(h).p50Us; // 200
- * ```
- */
-export function latencySummary(h: Histogram): LatencySummary {
-  const us = (ns: number) => Math.round(ns / 100) / 10;
-  return {
-    count: h.count,
-    minUs: us(h.min),
-    meanUs: us(h.mean),
-    p50Us: us(h.valueAtPercentile(50)),
-    p90Us: us(h.valueAtPercentile(90)),
-    p99Us: us(h.valueAtPercentile(99)),
-    p999Us: us(h.valueAtPercentile(99.9)),
-    maxUs: us(h.max),
-  };
-}
-
-/**
- * Where the stack's event loop spent its time, for the summary: counters, and p50/p99/max of
- * the parks in poll, the ticks and the turns away from the loop (µs).
- */
-export function loopSummary(loop: EventLoop): Record<string, number> {
-  const out: Record<string, number> = { ...loop.stats };
-  for (const [name, h] of Object.entries(loop.times)) {
-    const base = name.slice(0, -2); // parkUs -> park
-    out[`${base}P50Us`] = h.valueAtPercentile(50);
-    out[`${base}P99Us`] = h.valueAtPercentile(99);
-    out[`${base}MaxUs`] = h.max;
-  }
-  return out;
 }
 
 /** The byte-stream operations pingpong needs; both `TcpConn` and `Deno.TcpConn` have them. */
@@ -221,6 +183,9 @@ function parsePingpong(
     count: { type: "string", short: "n" },
     time: { type: "string", short: "t" },
     warmup: { type: "string", short: "w" },
+    conc: { type: "string", short: "C" },
+    connect: { type: "boolean" },
+    hold: { type: "string" },
     once: { type: "boolean" },
     kernel: { type: "boolean" },
   });
@@ -244,6 +209,22 @@ function parsePingpong(
   if (role === "client" && values.once === true) {
     throw new UsageError("--once applies to the server only");
   }
+  const connect = values.connect === true;
+  const hold = values.hold !== undefined;
+  if (role === "server" && (connect || hold || values.conc !== undefined)) {
+    throw new UsageError("--connect, --hold and -C apply to the client only");
+  }
+  if (connect && hold) throw new UsageError("say --connect or --hold, not both");
+  const mode = connect ? "connect" : hold ? "hold" : "rr";
+  if (mode !== "rr" && values.warmup !== undefined) {
+    throw new UsageError("-w applies to round trips on one connection only");
+  }
+  if (mode === "hold" && values.time !== undefined) {
+    throw new UsageError("-t does not apply with --hold (it holds SECS)");
+  }
+  if (mode === "rr" && values.conc !== undefined) {
+    throw new UsageError("-C applies with --connect or --hold");
+  }
   const kernel = values.kernel === true;
   if (kernel) {
     for (const k of [...Object.keys(LINK_OPTIONS), ...Object.keys(TCP_STACK_OPTIONS)]) {
@@ -253,15 +234,22 @@ function parsePingpong(
     }
   }
   const seconds = numberFlag("time", values.time, Infinity, { min: 0.001, max: 86_400 });
-  const countFallback = role === "server" || values.time !== undefined ? Infinity : DEFAULT_COUNT;
+  const countFallback = mode !== "rr"
+    ? DEFAULT_COUNT
+    : role === "server" || values.time !== undefined
+    ? Infinity
+    : DEFAULT_COUNT;
   const opts: PingpongOptions = {
     role,
+    mode,
     host: host ?? "",
     port: numberFlag("port", values.port, DEFAULT_PORT, { integer: true, min: 1, max: 65535 }),
     len: numberFlag("len", values.len, DEFAULT_LEN, { integer: true, min: 1, max: MAX_LEN }),
     count: numberFlag("count", values.count, countFallback, { integer: true, min: 1 }),
     seconds,
     warmup: numberFlag("warmup", values.warmup, 0, { integer: true, min: 0 }),
+    conc: numberFlag("conc", values.conc, DEFAULT_CONC, { integer: true, min: 1, max: 1 << 20 }),
+    holdSeconds: numberFlag("hold", values.hold, 0, { min: 0, max: 86_400 }),
     once: values.once === true,
     kernel,
     json: values.json === true,
@@ -277,66 +265,72 @@ export async function pingpongCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { opts, values } = parsed;
+  if (opts.kernel && Deno.permissions.querySync({ name: "net" }).state !== "granted") {
+    emitError("ustack pingpong: --kernel uses Deno's sockets: run with --allow-net");
+    return 1;
+  }
+  if (opts.role === "server") {
+    return await runServer(
+      {
+        port: opts.port,
+        len: opts.len,
+        count: opts.count,
+        seconds: opts.seconds,
+        once: opts.once,
+        json: opts.json,
+      },
+      opts.kernel ? null : linkConfig(values),
+    );
+  }
+  if (opts.mode !== "rr") return await runConnClient(opts, values);
   if (opts.kernel) {
-    if (Deno.permissions.querySync({ name: "net" }).state !== "granted") {
-      emitError("ustack pingpong: --kernel uses Deno's sockets: run with --allow-net");
-      return 1;
-    }
-    return opts.role === "client"
-      ? await runClient(
-        opts,
-        "kernel",
-        null,
-        () => Deno.connect({ hostname: opts.host, port: opts.port }),
-      )
-      : await runServer(opts, "kernel", null, kernelAcceptor(opts));
+    return await runClient(
+      opts,
+      "kernel",
+      null,
+      () => Deno.connect({ hostname: opts.host, port: opts.port }),
+    );
   }
   const rt = await Runtime.start(tcpStackConfig(values, linkConfig(values)));
   try {
-    if (opts.role === "client") {
-      const code = await runClient(
-        opts,
-        "ustack",
-        rt.loop,
-        () => rt.connect({ hostname: opts.host, port: opts.port }),
-      );
-      // Let the FIN go out before the stack stops.
-      await new Promise((r) => setTimeout(r, 50));
-      return code;
-    }
-    const server = rt.listen({ port: opts.port });
-    const addrs = rt.addrs.map((a) => a.split("/")[0]);
-    return await runServer(opts, "ustack", rt.loop, {
-      addrs,
-      accept: () => server.accept(),
-      close: () => server.close(),
-    });
+    const code = await runClient(
+      opts,
+      "ustack",
+      rt.loop,
+      () => rt.connect({ hostname: opts.host, port: opts.port }),
+    );
+    // Let the FIN go out before the stack stops.
+    await new Promise((r) => setTimeout(r, 50));
+    return code;
   } finally {
     await rt.stop();
   }
 }
 
-/** The listening side, whichever stack it is on. */
-interface Acceptor {
-  /** Addresses it answers on (for the ready line). */
-  addrs: string[];
-  /** Next connection; throws once closed. */
-  accept(): Promise<StreamConn>;
-  /** Stop listening. */
-  close(): void;
-}
-
-function kernelAcceptor(o: PingpongOptions): Acceptor {
-  const listener = listenKernel(o.port);
-  return {
-    addrs: ["0.0.0.0"],
-    accept: () => listener.accept(),
-    close: () => {
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-    },
+/** `--connect` / `--hold` on the stack (sized for TOTAL connections) or on kernel sockets. */
+async function runConnClient(o: PingpongOptions, values: Record<string, unknown>): Promise<number> {
+  const co: ConnClientOptions = {
+    host: o.host,
+    port: o.port,
+    len: o.len,
+    total: o.count,
+    conc: o.conc,
+    holdSeconds: o.holdSeconds,
+    seconds: o.seconds,
+    json: o.json,
   };
+  const run = o.mode === "connect" ? runConnect : runHold;
+  if (o.kernel) return await run(co, kernelOpener(co));
+  const config: RuntimeConfig = {
+    ...linkConfig(values),
+    stack: { maxConnections: o.mode === "hold" ? o.count : o.conc },
+  };
+  const rt = await Runtime.start(config);
+  try {
+    return await run(co, stackOpener(rt, co));
+  } finally {
+    await rt.stop();
+  }
 }
 
 /** The client: one connection, COUNT (or SECS of) timed round trips. */
@@ -416,80 +410,4 @@ async function roundTrip(conn: StreamConn, msg: Uint8Array, reply: Uint8Array): 
   if (!(await readExactly(conn, reply))) {
     throw new StackError("ECONNRESET", "the server closed the connection");
   }
-}
-
-/** The server: echo LEN-byte messages on every connection until told to stop. */
-async function runServer(
-  o: PingpongOptions,
-  stack: "ustack" | "kernel",
-  loop: EventLoop | null,
-  acceptor: Acceptor,
-): Promise<number> {
-  let served = 0;
-  let connections = 0;
-  let stoppedBy = "";
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const stop = (why: string) => {
-    if (stoppedBy !== "") return;
-    stoppedBy = why;
-    finish();
-  };
-  const signals = onStopSignal(() => stop("signal"));
-  const timer = Number.isFinite(o.seconds)
-    ? setTimeout(() => stop("time"), o.seconds * 1000)
-    : undefined;
-  const open = new Set<StreamConn>();
-  const serve = async (conn: StreamConn) => {
-    conn.setNoDelay(true);
-    const buf = new Uint8Array(o.len);
-    while (stoppedBy === "" && await readExactly(conn, buf)) {
-      await writeAll(conn, buf);
-      if (++served >= o.count) stop("count");
-    }
-  };
-  (async () => {
-    for (;;) {
-      const conn = await acceptor.accept();
-      connections++;
-      open.add(conn);
-      serve(conn).catch(() => {}).finally(() => {
-        open.delete(conn);
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-        if (o.once) stop("once");
-      });
-    }
-  })().catch(() => stop("listener closed"));
-  try {
-    if (o.json) {
-      emitJson("ready", { role: "server", stack, addrs: acceptor.addrs, port: o.port, len: o.len });
-    } else {
-      emit(`ready: pingpong server on TCP port ${o.port} ${acceptor.addrs.join(" ")} (${stack})`);
-    }
-    await finished;
-  } finally {
-    clearTimeout(timer);
-    signals.remove();
-    acceptor.close();
-    for (const c of open) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-  }
-  if (o.json) {
-    emitJson("summary", {
-      role: "server",
-      stack,
-      transactions: served,
-      connections,
-      stoppedBy,
-      ...(loop === null ? {} : { loop: loopSummary(loop) }),
-    });
-  } else {
-    emit(`summary: served ${served} transactions on ${connections} connection(s) (${stoppedBy})`);
-  }
-  return 0;
 }

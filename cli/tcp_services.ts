@@ -5,7 +5,17 @@
  * @module
  */
 
-import type { HttpServer, Runtime, TcpConn, TcpServer } from "../mod.ts";
+import {
+  EV_ERROR,
+  EV_HANGUP,
+  EV_READABLE,
+  EV_WRITABLE,
+  type HttpServer,
+  type Runtime,
+  StackError,
+  type TcpConn,
+  type TcpServer,
+} from "../mod.ts";
 import { httpRoutes } from "./http_routes.ts";
 import type { ServeService } from "./service.ts";
 
@@ -54,16 +64,42 @@ export class TcpService implements ServeService {
   }
 }
 
-/** Echo every byte back until the client half-closes, send what remains, then close. */
+/**
+ * Bytes moved per step by the echo and discard services: one buffer for every connection,
+ * filled and emptied in one synchronous step (never across an await), so a crowd of idle
+ * connections holds no buffer of its own.
+ */
+const SHARED_SCRATCH = new Uint8Array(64 * 1024);
+
+/**
+ * Echo every byte back until the client half-closes, send what remains, then close. Bytes go
+ * from the receive buffer to the send buffer in synchronous steps as far as room allows, and
+ * the connection waits for readiness in between.
+ */
 export function startTcpEcho(rt: Runtime, port: number): TcpService {
   return new TcpService(rt, "tcp-echo", port, async (svc, conn) => {
-    const buf = new Uint8Array(64 * 1024);
+    const ep = conn.endpoint;
+    const buf = SHARED_SCRATCH;
     for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      svc.stats.InBytes += n;
-      await conn.write(buf.subarray(0, n));
-      svc.stats.OutBytes += n;
+      const readable = ep.readableBytes;
+      const room = ep.writableBytes;
+      if (readable > 0 && room > 0) {
+        const n = ep.read(buf, 0, Math.min(readable, room, buf.length));
+        ep.write(buf, 0, n);
+        svc.stats.InBytes += n;
+        svc.stats.OutBytes += n;
+        rt.stack.requestTick();
+        continue;
+      }
+      if (readable === 0) {
+        // EOF, or the pending error (thrown), or nothing yet.
+        if (ep.read(buf, 0, 1) === 0) break;
+        await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+      } else {
+        await ep.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
+        if (ep.error !== null) throw new StackError(ep.takeError()!, "echo");
+        if (ep.stateName() === "CLOSED") break;
+      }
     }
     await conn.closeWrite();
   });
@@ -72,11 +108,17 @@ export function startTcpEcho(rt: Runtime, port: number): TcpService {
 /** Read and drop everything; close our side after the peer's FIN. */
 export function startDiscard(rt: Runtime, port: number): TcpService {
   return new TcpService(rt, "discard", port, async (svc, conn) => {
-    const buf = new Uint8Array(64 * 1024);
+    const ep = conn.endpoint;
+    const buf = SHARED_SCRATCH;
     for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      svc.stats.InBytes += n;
+      const n = ep.read(buf, 0, buf.length);
+      if (n > 0) {
+        svc.stats.InBytes += n;
+        rt.stack.requestTick(); // a window update may be due
+        continue;
+      }
+      if (n === 0) break;
+      await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
     }
   });
 }

@@ -8,7 +8,13 @@
  * unacknowledged bytes with {@link ByteRing.peek} or {@link ByteRing.readableSpan} and drop them
  * with {@link ByteRing.consume} when acknowledged.
  *
- * Data methods never allocate and never throw: lengths are clipped to what fits or exists, and
+ * Storage: a ring built with a {@link RingStoragePool} holds no memory until it is first
+ * written, takes the smallest pool chunk that fits what it holds, grows (doubling, one copy)
+ * as more arrives, and gives the chunk back the moment it is empty again — its *capacity* is
+ * a limit, not an allocation, so an idle socket costs no buffer. A ring built without a pool
+ * allocates its whole capacity at once and keeps it.
+ *
+ * Data methods never throw, and allocate only when a pooled ring grows: lengths are clipped to what fits or exists, and
  * the count actually moved is returned. One deliberate exception to "no allocation": a copy of
  * more than {@link SMALL_COPY_BYTES} bytes goes through `Uint8Array.prototype.set` on a
  * transient `subarray` view, because JS has no offset-taking copy between two typed arrays and a
@@ -26,6 +32,8 @@
  *
  * @module
  */
+
+import type { RingStoragePool } from "./ring_storage.ts";
 
 /** Copies up to this many bytes are done with a plain loop (no view object). */
 export const SMALL_COPY_BYTES = 32;
@@ -68,9 +76,12 @@ function clipToArray(arr: Uint8Array, off: number, len: number): number {
   return len < avail ? len : avail > 0 ? avail : 0;
 }
 
+/** The storage of a ring that holds none. */
+const NO_STORAGE = new Uint8Array(0);
+
 /**
- * Fixed-capacity byte ring with read/peek/consume at the front, write/writeAt/commit at the
- * back, and a contents-preserving {@link ByteRing.resize}.
+ * Byte ring with read/peek/consume at the front, write/writeAt/commit at the back, and a
+ * contents-preserving {@link ByteRing.resize} of its capacity.
  *
  * @example
  * ```ts
@@ -81,24 +92,42 @@ function clipToArray(arr: Uint8Array, off: number, len: number): number {
  * ```
  */
 export class ByteRing {
+  /** Storage (NO_STORAGE while a pooled ring holds none). */
   #buf: Uint8Array;
+  /** Bytes of storage (`#buf.length`). */
+  #size: number;
+  /** Most readable bytes (the limit; storage may be smaller). */
   #capacity: number;
   /** Index in #buf of offset 0 (the read pointer). */
   #head = 0;
   /** Readable bytes. */
   #length = 0;
+  /** Bytes from the read pointer that hold data: readable plus what writeAt stored beyond. */
+  #extent = 0;
+  /** Where storage comes from and goes back to; null: allocated once, kept. */
+  readonly #pool: RingStoragePool | null;
+  /** Storage size to start with when taking storage again (the last size held). */
+  #sizeHint = 0;
 
   /**
-   * A ring of `capacity` bytes (an integer ≥ 1).
+   * A ring of `capacity` bytes (an integer ≥ 1); with `pool`, storage is taken from it on
+   * demand and given back when the ring empties.
    *
    * @throws {RangeError} if `capacity` is not a positive integer.
    */
-  constructor(capacity: number) {
+  constructor(capacity: number, pool: RingStoragePool | null = null) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`ByteRing: capacity must be a positive integer, got ${capacity}`);
     }
-    this.#buf = new Uint8Array(capacity);
     this.#capacity = capacity;
+    this.#pool = pool;
+    if (pool === null) {
+      this.#buf = new Uint8Array(capacity);
+      this.#size = capacity;
+    } else {
+      this.#buf = NO_STORAGE;
+      this.#size = 0;
+    }
   }
 
   /** Total bytes the ring can hold. */
@@ -126,16 +155,43 @@ export class ByteRing {
     return this.#length === this.#capacity;
   }
 
-  /** Index in the backing array of `offset` bytes past the read pointer (`offset ≤ capacity`). */
+  /** Bytes of storage held now (0 for a pooled ring that holds no data). */
+  get storageBytes(): number {
+    return this.#size;
+  }
+
+  /** Index in the storage of `offset` bytes past the read pointer (`offset ≤ size`). */
   #index(offset: number): number {
     const i = this.#head + offset;
-    return i >= this.#capacity ? i - this.#capacity : i;
+    return i >= this.#size ? i - this.#size : i;
+  }
+
+  /** Make the storage hold offsets [0, end) (end ≤ capacity). Pooled rings only grow here. */
+  #reserve(end: number): void {
+    if (end <= this.#size) return;
+    const pool = this.#pool!;
+    const next = pool.take(end > this.#sizeHint ? end : this.#sizeHint);
+    if (this.#extent > 0) this.#copyOut(0, next, 0, this.#extent);
+    if (this.#size > 0) pool.give(this.#buf);
+    this.#buf = next;
+    this.#size = next.length;
+    this.#sizeHint = this.#size;
+    this.#head = 0;
+  }
+
+  /** A pooled ring that holds nothing gives its storage back. */
+  #releaseIfEmpty(): void {
+    if (this.#extent !== 0 || this.#pool === null || this.#size === 0) return;
+    this.#pool.give(this.#buf);
+    this.#buf = NO_STORAGE;
+    this.#size = 0;
+    this.#head = 0;
   }
 
   /** Copy `n` bytes from `src[off..]` into the ring at `offset` (caller checked bounds). */
   #copyIn(offset: number, src: Uint8Array, off: number, n: number): void {
     const at = this.#index(offset);
-    const first = this.#capacity - at;
+    const first = this.#size - at;
     if (n <= first) {
       copyBytes(this.#buf, at, src, off, n);
     } else {
@@ -147,7 +203,7 @@ export class ByteRing {
   /** Copy `n` bytes from the ring at `offset` into `dst[off..]` (caller checked bounds). */
   #copyOut(offset: number, dst: Uint8Array, off: number, n: number): void {
     const at = this.#index(offset);
-    const first = this.#capacity - at;
+    const first = this.#size - at;
     if (n <= first) {
       copyBytes(dst, off, this.#buf, at, n);
     } else {
@@ -166,8 +222,11 @@ export class ByteRing {
     const free = this.#capacity - this.#length;
     if (n > free) n = free;
     if (n === 0) return 0;
+    const end = this.#length + n;
+    this.#reserve(end);
     this.#copyIn(this.#length, src, off, n);
-    this.#length += n;
+    this.#length = end;
+    if (end > this.#extent) this.#extent = end;
     return n;
   }
 
@@ -208,8 +267,10 @@ export class ByteRing {
   consume(n: number): number {
     if (!(n > 0)) return 0;
     if (n > this.#length) n = this.#length;
-    this.#head = this.#index(n); // n ≤ capacity, so one wrap at most
+    this.#head = this.#index(n); // n ≤ size, so one wrap at most
     this.#length -= n;
+    this.#extent -= n;
+    if (this.#extent === 0) this.#releaseIfEmpty();
     return n;
   }
 
@@ -228,7 +289,10 @@ export class ByteRing {
     const room = this.#capacity - this.#length - offset;
     if (n > room) n = room;
     if (n <= 0) return 0;
+    const end = this.#length + offset + n;
+    this.#reserve(end);
     this.#copyIn(this.#length + offset, src, off, n);
+    if (end > this.#extent) this.#extent = end;
     return n;
   }
 
@@ -243,6 +307,10 @@ export class ByteRing {
     const free = this.#capacity - this.#length;
     if (n > free) n = free;
     this.#length += n;
+    if (this.#length > this.#extent) {
+      this.#reserve(this.#length);
+      this.#extent = this.#length;
+    }
     return n;
   }
 
@@ -273,7 +341,7 @@ export class ByteRing {
       return 0;
     }
     const at = this.#index(fromOffset);
-    const first = this.#capacity - at;
+    const first = this.#size - at;
     out.off = at;
     out.len = avail < first ? avail : first;
     return out.len;
@@ -282,29 +350,34 @@ export class ByteRing {
   /**
    * Zero-copy write access: fill `out` with the contiguous run of free space that starts
    * `fromOffset` bytes past the end of the readable data. Write into it, then
-   * {@link ByteRing.commit} (in order) or leave it uncommitted (out of order).
+   * {@link ByteRing.commit} (in order) or leave it uncommitted (out of order). A pooled ring
+   * takes (or grows) its storage here to hold the whole free part.
    *
    * @returns `out.len` (0 when `fromOffset ≥ free`).
    */
   writableSpan(fromOffset: number, out: ByteSpan): number {
-    out.buf = this.#buf;
     const avail = this.#capacity - this.#length - fromOffset;
     if (!(fromOffset >= 0) || avail <= 0) {
+      out.buf = this.#buf;
       out.off = 0;
       out.len = 0;
       return 0;
     }
+    this.#reserve(this.#capacity);
+    out.buf = this.#buf;
     const at = this.#index(this.#length + fromOffset);
-    const first = this.#capacity - at;
+    const first = this.#size - at;
+    const room = this.#capacity - this.#length - fromOffset;
     out.off = at;
-    out.len = avail < first ? avail : first;
+    out.len = room < first ? room : first;
     return out.len;
   }
 
   /**
    * Change the capacity (receive-window auto-tuning), keeping the readable bytes and whatever
-   * {@link ByteRing.writeAt} stored after them, up to the new capacity. Allocates the new
-   * storage: call it from control paths, not per packet. Spans handed out before are stale.
+   * {@link ByteRing.writeAt} stored after them, up to the new capacity. A ring without a pool
+   * allocates the new storage (call it from control paths, not per packet); a pooled ring only
+   * moves its limit. Spans handed out before are stale.
    *
    * @throws {RangeError} if `newCapacity` is not an integer ≥ max(1, length).
    */
@@ -316,17 +389,25 @@ export class ByteRing {
       );
     }
     if (newCapacity === this.#capacity) return;
+    if (this.#extent > newCapacity) this.#extent = newCapacity;
+    this.#capacity = newCapacity;
+    if (this.#pool !== null) {
+      this.#releaseIfEmpty();
+      return;
+    }
     const next = new Uint8Array(newCapacity);
-    const keep = newCapacity < this.#capacity ? newCapacity : this.#capacity;
+    const keep = newCapacity < this.#size ? newCapacity : this.#size;
     this.#copyOut(0, next, 0, keep);
     this.#buf = next;
-    this.#capacity = newCapacity;
+    this.#size = newCapacity;
     this.#head = 0;
   }
 
-  /** Forget all data (readable and uncommitted) and rewind to the start of the storage. */
+  /** Forget all data (readable and uncommitted) and rewind; a pooled ring gives its storage back. */
   clear(): void {
     this.#head = 0;
     this.#length = 0;
+    this.#extent = 0;
+    this.#releaseIfEmpty();
   }
 }

@@ -9,10 +9,17 @@
 export interface Clock {
   /** Monotonic milliseconds since an arbitrary origin. */
   nowMs(): number;
+  /**
+   * A tick begins: the clock may read the time once and answer `nowMs()` with it until
+   * {@link Clock.endTick} (a tick lasts microseconds; reading the real clock costs an op).
+   */
+  beginTick?(): void;
+  /** The tick ended: `nowMs()` reads the real time again. */
+  endTick?(): void;
 }
 
 /**
- * The real monotonic clock (`performance.now()`).
+ * The real monotonic clock (`performance.now()`), read once per tick while one runs.
  *
  * @example
  * ```ts
@@ -20,9 +27,23 @@ export interface Clock {
  * ```
  */
 export class MonotonicClock implements Clock {
-  /** Milliseconds from `performance.now()`. */
+  #tickMs = 0;
+  #inTick = false;
+
+  /** Milliseconds from `performance.now()` (the tick's time during a tick). */
   nowMs(): number {
-    return performance.now();
+    return this.#inTick ? this.#tickMs : performance.now();
+  }
+
+  /** Read the time once for the tick that begins. */
+  beginTick(): void {
+    this.#tickMs = performance.now();
+    this.#inTick = true;
+  }
+
+  /** Back to reading the real time. */
+  endTick(): void {
+    this.#inTick = false;
   }
 }
 

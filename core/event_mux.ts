@@ -35,9 +35,15 @@ export class WaitQueue {
   pending = 0;
   /** True while queued in the mux for delivery. */
   queued = false;
-  /** A persistent listener, called at every delivery (used by stream adapters). */
-  listener: ((events: number) => void) | null = null;
-  readonly #waiters: Waiter[] = [];
+  /**
+   * A persistent listener, called at every delivery with the events and this queue (so one
+   * function can serve many sockets: it finds its socket in {@link WaitQueue.owner}).
+   */
+  listener: ((events: number, wq: WaitQueue) => void) | null = null;
+  /** Whatever the application ties to this queue (e.g. the socket it belongs to), or null. */
+  owner: unknown = null;
+  /** One-shot waiters; made by the first wait (most sockets of a crowd are never waited on). */
+  #waiters: Waiter[] | null = null;
 
   /**
    * Resolve when any of `mask` is (or becomes) ready; resolves at once if it already is.
@@ -46,18 +52,19 @@ export class WaitQueue {
   wait(mask: number): Promise<number> {
     const now = this.readiness & mask;
     if (now !== 0) return Promise.resolve(now);
-    return new Promise((resolve) => this.#waiters.push({ mask, wake: resolve }));
+    const ws = this.#waiters ??= [];
+    return new Promise((resolve) => ws.push({ mask, wake: resolve }));
   }
 
   /** Number of pending one-shot waiters. */
   get waiters(): number {
-    return this.#waiters.length;
+    return this.#waiters === null ? 0 : this.#waiters.length;
   }
 
   /** Deliver `events` to the waiters they concern. Called by the mux. */
   deliver(events: number): void {
     const ws = this.#waiters;
-    if (ws.length > 0) {
+    if (ws !== null && ws.length > 0) {
       let keep = 0;
       for (let i = 0; i < ws.length; i++) {
         const w = ws[i];
@@ -67,14 +74,17 @@ export class WaitQueue {
       }
       ws.length = keep;
     }
-    if (this.listener !== null) this.listener(events);
+    if (this.listener !== null) this.listener(events, this);
   }
 
   /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
   wakeAll(events: number): void {
-    const ws = this.#waiters.splice(0);
-    for (const w of ws) w.wake(events);
-    if (this.listener !== null) this.listener(events);
+    const ws = this.#waiters;
+    if (ws !== null) {
+      this.#waiters = null;
+      for (const w of ws) w.wake(events);
+    }
+    if (this.listener !== null) this.listener(events, this);
   }
 }
 

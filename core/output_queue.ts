@@ -34,11 +34,13 @@ export interface OutputScheduler {
  * ```
  */
 export class OutputQueue {
-  readonly #items: OutputSource[] = [];
+  /** Queued sources: `#items[#head, length)`. */
+  #items: OutputSource[] = [];
+  #head = 0;
 
   /** Sources waiting. */
   get length(): number {
-    return this.#items.length;
+    return this.#items.length - this.#head;
   }
 
   /** Queue `src` unless it is queued already. */
@@ -49,18 +51,32 @@ export class OutputQueue {
   }
 
   /**
-   * Let every source queued so far produce its output. Sources may queue themselves again
-   * while flushing: those wait for the next flush.
+   * Let the sources queued so far produce their output, at most `max` of them (the rest stay
+   * queued, in order, for the next flush: a crowd of sockets all sending at once is spread
+   * over ticks instead of overrunning the link in one). Sources may queue themselves again
+   * while flushing: those wait for the next flush. O(1) per source.
    */
-  flush(): void {
+  flush(max = Infinity): void {
     const out = this.#items;
-    const n = out.length;
-    if (n === 0) return;
-    for (let i = 0; i < n; i++) {
+    const start = this.#head;
+    let end = out.length;
+    if (end === start) return;
+    if (end - start > max) end = start + max;
+    for (let i = start; i < end; i++) {
       const s = out[i];
       s.outputQueued = false;
       s.flushOutput();
     }
-    out.splice(0, n);
+    if (end === out.length) {
+      out.length = 0;
+      this.#head = 0;
+    } else if (end > out.length >>> 1) {
+      // Drop the flushed front once it is most of the array (amortised O(1)).
+      this.#items = out.slice(end);
+      this.#head = 0;
+    } else {
+      for (let i = start; i < end; i++) out[i] = undefined as unknown as OutputSource;
+      this.#head = end;
+    }
   }
 }

@@ -134,6 +134,18 @@ export class BufferPool {
     return pb;
   }
 
+  /**
+   * A buffer with `headroom` holding a copy of bytes [`at`, `at + n`) of `src`'s payload (a
+   * fragment's slice), or null when the pool is exhausted (counted).
+   */
+  allocCopy(src: PacketBuffer, at: number, n: number, headroom: number): PacketBuffer | null {
+    const pb = this.alloc(headroom);
+    if (pb === null) return null;
+    const p = pb.append(n);
+    pb.data.set(src.data.subarray(src.head + at, src.head + at + n), p);
+    return pb;
+  }
+
   /** Return a buffer. Freeing one twice throws (a stack bug, never input-driven). */
   free(pb: PacketBuffer): void {
     if (!pb.inUse) throw new Error(`BufferPool.free: buffer ${pb.index} freed twice`);

@@ -26,6 +26,13 @@ export const RX_GSO = 4;
  * pseudo-header sum — the one value a partial checksum can have ({@link isPartialChecksum}).
  */
 export const RX_CSUM_MAYBE_PARTIAL = 8;
+/**
+ * RX flag set by the NIC (a driver's own value is replaced): the frame was not addressed to
+ * our MAC — a link-layer broadcast or multicast, or another host's frame seen in promiscuous
+ * mode (Linux `pkt_type != PACKET_HOST`). No ICMP error answers such a frame (RFC 1122
+ * §3.2.2, RFC 1812 §4.3.2.7, RFC 4443 §2.4 (e.3, e.4)).
+ */
+export const RX_LINK_NOT_HOST = 16;
 
 /**
  * True if a transport checksum `field` is what a sender that offloads checksumming leaves in

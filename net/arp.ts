@@ -9,6 +9,13 @@
  * requests) → deleted when a probe goes unanswered `maxProbes` times or a STALE entry sits
  * unused for `staleGcMs`.
  *
+ * Bounds, for a flood from many sources: at most `maxEntries` neighbours (1024, Linux's
+ * `gc_thresh3`); when full, the least recently used *resolved* entry is evicted in O(1)
+ * (resolved entries sit on an LRU list; an INCOMPLETE one holds queued packets and is never
+ * evicted — it resolves or gives up within `maxProbes` seconds). Packets waiting for
+ * resolution are bounded per neighbour (`queuePerEntry`) and in all (`maxPending`), so
+ * unresolved neighbours cannot take the packet pool from the ones that answer.
+ *
  * @module
  */
 
@@ -19,15 +26,28 @@ import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 import type { Clock } from "../core/clock.ts";
+import { LruList } from "../core/lru_list.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpHeader, writeArp } from "./arp_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
 
 /** Tunables of the ARP cache (Linux defaults in brackets). */
 export interface ArpOptions {
-  /** Most cache entries; further resolutions fail and count `CacheFull` [512]. */
+  /**
+   * Most cache entries [1024]; when full the least recently used resolved entry makes room,
+   * and with none (all unresolved) a resolution fails and counts `CacheFull`.
+   */
   maxEntries?: number;
-  /** Packets held per unresolved neighbour; more are dropped and counted [16]. */
+  /**
+   * Packets held per unresolved neighbour [64 or `maxPending` if smaller: a burst of new
+   * connections to one host waits behind its first resolution]; beyond it the oldest is
+   * dropped and counted.
+   */
   queuePerEntry?: number;
+  /**
+   * Packets held for all unresolved neighbours together [a quarter of the packet pool, at most
+   * 256]; more are dropped and counted.
+   */
+  maxPending?: number;
   /** Time between retransmitted requests [1000 ms, RFC 1122 §2.3.2.1: at most 1/s]. */
   retransMs?: number;
   /** Requests sent before giving up [3]. */
@@ -60,6 +80,11 @@ class ArpEntry {
   /** When the last request went out. */
   probedMs = 0;
   readonly queue: PacketBuffer[] = [];
+  /** LRU links (resolved entries only; most recently used at the tail). */
+  lruPrev: ArpEntry | null = null;
+  lruNext: ArpEntry | null = null;
+  /** True while on the LRU list. */
+  inLru = false;
   constructor(readonly ip: number) {}
 }
 
@@ -106,6 +131,11 @@ export class ArpCache {
   readonly #timer: Timer;
   readonly #maxEntries: number;
   readonly #queuePerEntry: number;
+  readonly #maxPending: number;
+  /** Packets queued on every entry together. */
+  #pending = 0;
+  /** Resolved entries in order of use: the head is evicted first. */
+  readonly #lru = new LruList<ArpEntry>();
   readonly #retransMs: number;
   readonly #maxProbes: number;
   readonly #reachableMs: number;
@@ -128,8 +158,10 @@ export class ArpCache {
     this.#timers = timers;
     this.#clock = clock;
     this.#stats = stats;
-    this.#maxEntries = opts.maxEntries ?? 512;
-    this.#queuePerEntry = opts.queuePerEntry ?? 16;
+    this.#maxEntries = opts.maxEntries ?? 1024;
+    // Unresolved neighbours may hold at most a quarter of the packet pool.
+    this.#maxPending = opts.maxPending ?? Math.min(256, Math.max(4, pool.count >>> 2));
+    this.#queuePerEntry = opts.queuePerEntry ?? Math.min(64, this.#maxPending);
     this.#retransMs = opts.retransMs ?? 1000;
     this.#maxProbes = opts.maxProbes ?? 3;
     this.#reachableMs = opts.reachableMs ?? 30_000;
@@ -164,6 +196,7 @@ export class ArpCache {
     let e = this.#entries.get(nextHop);
     if (e !== undefined && e.state !== INCOMPLETE) {
       e.usedMs = now;
+      this.#touch(e);
       if (e.state === STALE) {
         e.state = DELAY;
         e.sinceMs = now;
@@ -183,10 +216,17 @@ export class ArpCache {
       // Linux drops the oldest queued packet to make room for the newest.
       const old = e.queue.shift()!;
       this.#pool.free(old);
+      this.#pending--;
       this.#stats.QueueDrops++;
+    }
+    if (this.#pending >= this.#maxPending) {
+      this.#pool.free(pb);
+      this.#stats.QueueDrops++;
+      return false;
     }
     pb.etherType = etherType;
     e.queue.push(pb);
+    this.#pending++;
     return true;
   }
 
@@ -286,8 +326,12 @@ export class ArpCache {
 
   /** Remove every entry (queued packets are freed). */
   flush(): void {
-    for (const e of this.#entries.values()) this.#drop(e);
-    this.#entries.clear();
+    for (const e of this.#entries.values()) this.#delete(e);
+  }
+
+  /** Packets waiting for resolution, on every entry together. */
+  get pending(): number {
+    return this.#pending;
   }
 
   /** A snapshot of the cache. */
@@ -323,6 +367,7 @@ export class ArpCache {
       e.probes = 0;
     }
     if (e.queue.length > 0) this.#flushQueue(e);
+    this.#touch(e);
     if (e.state === REACHABLE) this.#arm(now + this.#reachableMs);
   }
 
@@ -332,6 +377,7 @@ export class ArpCache {
       const pb = q[i];
       this.#link.output(pb, e.mac, 0, pb.etherType, null);
     }
+    this.#pending -= q.length;
     q.length = 0;
   }
 
@@ -354,21 +400,29 @@ export class ArpCache {
     if (this.#link.output(pb, pb.data, o + 18, ETHERTYPE_ARP, null)) this.#stats.OutReplies++;
   }
 
+  /** Evict the least recently used resolved entry (O(1)); false when every entry is unresolved. */
   #evictOne(): boolean {
-    // Evict the least recently used entry that is not being resolved.
-    let victim: ArpEntry | undefined;
-    for (const e of this.#entries.values()) {
-      if (e.state === INCOMPLETE) continue;
-      if (victim === undefined || e.usedMs < victim.usedMs) victim = e;
-    }
-    if (victim === undefined) return false;
-    this.#drop(victim);
-    this.#entries.delete(victim.ip);
+    const victim = this.#lru.head;
+    if (victim === null) return false;
+    this.#delete(victim);
     return true;
+  }
+
+  /** Move a resolved entry to the most recently used end of the LRU list. */
+  #touch(e: ArpEntry): void {
+    if (e.state !== INCOMPLETE) this.#lru.touch(e);
+  }
+
+  /** Remove `e` from the cache (its queued packets are freed). */
+  #delete(e: ArpEntry): void {
+    this.#drop(e);
+    this.#lru.remove(e);
+    this.#entries.delete(e.ip);
   }
 
   #drop(e: ArpEntry): void {
     for (const pb of e.queue) this.#pool.free(pb);
+    this.#pending -= e.queue.length;
     e.queue.length = 0;
   }
 
@@ -384,8 +438,7 @@ export class ArpCache {
         if (now - e.probedMs >= this.#retransMs - 0.5) {
           if (e.probes >= this.#maxProbes) {
             if (e.state === INCOMPLETE) this.#stats.ResolveFailed++;
-            this.#drop(e);
-            this.#entries.delete(e.ip);
+            this.#delete(e);
             continue;
           }
           this.#sendRequest(e.ip, e.state === PROBE ? e.mac : null);
@@ -411,7 +464,7 @@ export class ArpCache {
       } else if (e.state === STALE) {
         const idleSince = Math.max(e.usedMs, e.sinceMs);
         if (now - idleSince >= this.#staleGcMs) {
-          this.#entries.delete(e.ip);
+          this.#delete(e);
           continue;
         }
         next = Math.min(next, idleSince + this.#staleGcMs);

@@ -1,6 +1,14 @@
 /**
- * ICMPv4 (RFC 792, RFC 1122 §3.2.2): echo server and client, error reporting to transports,
- * and rate-limited generation of destination-unreachable errors.
+ * ICMPv4 (RFC 792, RFC 1122 §3.2.2): echo server and client; errors consumed — each reaches
+ * the transport that sent the quoted datagram, a fragmentation needed with the MTU it allows
+ * (the router's next-hop MTU, or the RFC 1191 §5 plateau estimate) for the transport to
+ * believe or not (RFC 5927) before the path MTU cache is lowered; and errors generated for the
+ * IPv4 layer and the transports — port and protocol unreachable, reassembly time exceeded,
+ * parameter problem, and the fragmentation needed a DF datagram too big for its path earns
+ * us locally — under RFC 1122 §3.2.2 and RFC 1812 §4.3.2.7: never about an ICMP error, a
+ * datagram to a broadcast or multicast address (IP or link layer) or from one that does not
+ * name a single host, or a fragment other than the first, and rate-limited by a token bucket (Linux
+ * `icmp_msgs_per_sec`/`icmp_msgs_burst`) the stack shares with ICMPv6.
  *
  * @module
  */
@@ -16,7 +24,9 @@ import {
   ICMPV4_ECHO_REQUEST,
   ICMPV4_HEADER_BYTES,
   ICMPV4_PARAMETER_PROBLEM,
+  ICMPV4_PARAMPROB_POINTER,
   ICMPV4_TIME_EXCEEDED,
+  ICMPV4_TIME_EXCEEDED_REASSEMBLY,
   ICMPV4_UNREACH_ADMIN_PROHIBITED,
   ICMPV4_UNREACH_FRAG_NEEDED,
   ICMPV4_UNREACH_NET,
@@ -26,9 +36,10 @@ import {
   writeIcmpv4Header,
 } from "./icmpv4_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
-import type { Ipv4Layer } from "./ipv4.ts";
+import type { Ipv4ErrorReporter, Ipv4Layer } from "./ipv4.ts";
 import { IP_PROTO_ICMP, IPV4_HEADER_MIN_BYTES, Ipv4Header } from "./ipv4_header.ts";
 import { RouteResult } from "./route_table.ts";
+import { IpAddressScratch } from "./ip_address.ts";
 import {
   NET_ERR_HOST_UNREACHABLE,
   NET_ERR_NET_UNREACHABLE,
@@ -69,6 +80,11 @@ export interface IcmpOptions {
   answerBroadcastEcho?: boolean;
   /** Most echo identifiers registered at once [1024]. */
   maxEchoListeners?: number;
+  /**
+   * The token bucket to take from instead of one of its own (the stack shares one between
+   * ICMP and ICMPv6; `errorsPerSecond` and `errorBurst` are then unused).
+   */
+  limiter?: TokenBucket;
 }
 
 /**
@@ -81,7 +97,7 @@ export interface IcmpOptions {
  * icmp.sendEcho(dst, 0x1234, 1, data, 0, 56);
  * ```
  */
-export class Icmpv4Layer implements NetProtocolHandler {
+export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
   readonly #ip: Ipv4Layer;
   readonly #pool: BufferPool;
   readonly #stats: Counters;
@@ -90,6 +106,7 @@ export class Icmpv4Layer implements NetProtocolHandler {
   readonly #quoted = new Ipv4Header();
   readonly #route = new RouteResult();
   readonly #err = new NetError();
+  readonly #quotedDst = new IpAddressScratch();
   readonly #listeners = new Map<number, EchoReplyListener>();
   readonly #maxListeners: number;
   readonly #bucket: TokenBucket;
@@ -106,11 +123,12 @@ export class Icmpv4Layer implements NetProtocolHandler {
     this.#ip = ip;
     this.#pool = pool;
     this.#stats = stats;
-    this.#bucket = new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
+    this.#bucket = opts.limiter ??
+      new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
     this.#answerBroadcast = opts.answerBroadcastEcho ?? false;
     this.#maxListeners = opts.maxEchoListeners ?? 1024;
     ip.registerProtocol(IP_PROTO_ICMP, this);
-    ip.onReassemblyTimeout = (meta) => this.sendTimeExceeded(meta, 1);
+    ip.reporter = this;
   }
 
   /** Deliver echo replies with identifier `id` to `listener`; throws EADDRINUSE if taken. */
@@ -190,8 +208,11 @@ export class Icmpv4Layer implements NetProtocolHandler {
       case ICMPV4_DEST_UNREACHABLE:
       case ICMPV4_TIME_EXCEEDED:
       case ICMPV4_PARAMETER_PROBLEM:
-        if (type === ICMPV4_DEST_UNREACHABLE) st.InDestUnreachs++;
-        else if (type === ICMPV4_TIME_EXCEEDED) st.InTimeExcds++;
+        if (type === ICMPV4_DEST_UNREACHABLE) {
+          st.InDestUnreachs++;
+          if (h.code === ICMPV4_UNREACH_FRAG_NEEDED) st.InFragNeeded++;
+        } else if (type === ICMPV4_TIME_EXCEEDED) st.InTimeExcds++;
+        else st.InParmProbs++;
         this.#deliverError(type, h.code, meta.src.w3, buf, off, len);
         return;
       default:
@@ -220,13 +241,54 @@ export class Icmpv4Layer implements NetProtocolHandler {
     if (this.#sendError(ICMPV4_TIME_EXCEEDED, code, meta, 0)) this.#stats.OutTimeExcds++;
   }
 
-  #sendError(type: number, code: number, meta: NetRxMeta, mtu: number): boolean {
+  /**
+   * Send a parameter problem (code 0) pointing at byte `pointer` of the datagram's header
+   * (RFC 792), under the same rules.
+   */
+  sendParameterProblem(meta: NetRxMeta, pointer: number): void {
+    const rest = (pointer & 0xff) << 24;
+    if (this.#sendError(ICMPV4_PARAMETER_PROBLEM, ICMPV4_PARAMPROB_POINTER, meta, rest)) {
+      this.#stats.OutParmProbs++;
+    }
+  }
+
+  /** {@link Ipv4ErrorReporter.protocolUnreachable}: destination unreachable, code 2. */
+  protocolUnreachable(meta: NetRxMeta): void {
+    this.sendDestUnreachable(meta, ICMPV4_UNREACH_PROTOCOL);
+  }
+
+  /** {@link Ipv4ErrorReporter.parameterProblem}. */
+  parameterProblem(meta: NetRxMeta, pointer: number): void {
+    this.sendParameterProblem(meta, pointer);
+  }
+
+  /** {@link Ipv4ErrorReporter.reassemblyTimeout}: time exceeded, code 1. */
+  reassemblyTimeout(meta: NetRxMeta): void {
+    this.sendTimeExceeded(meta, ICMPV4_TIME_EXCEEDED_REASSEMBLY);
+  }
+
+  /**
+   * {@link Ipv4ErrorReporter.fragmentationNeeded}: a fragmentation needed to ourselves,
+   * delivered at the next tick through the local path like any other (Linux sends itself one
+   * from `ip_fragment`; it is not rate-limited on loopback, nor here).
+   */
+  fragmentationNeeded(meta: NetRxMeta, mtu: number): void {
+    if (this.#sendError(ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, meta, mtu, true)) {
+      this.#stats.OutDestUnreachs++;
+    }
+  }
+
+  #sendError(type: number, code: number, meta: NetRxMeta, rest: number, local = false): boolean {
     const buf = meta.buf;
     const ipOff = meta.headerOff;
     const headerBytes = meta.payloadOff - ipOff;
-    if (meta.toGroup) return false;
+    // Nor for a datagram that came in a link-layer broadcast or multicast frame.
+    if (meta.toGroup || meta.linkNotHost) return false;
     const src = meta.src.w3;
-    if (isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src)) return false;
+    if (
+      isIpv4Martian(src) || isIpv4Multicast(src) || isIpv4LimitedBroadcast(src) ||
+      this.#isDirectedBroadcast(src)
+    ) return false;
     const ip = this.#quoted.attach(buf, ipOff, headerBytes);
     if (ip.fragmentOffset !== 0) return false;
     const total = ip.totalLength;
@@ -234,7 +296,7 @@ export class Icmpv4Layer implements NetProtocolHandler {
       const t = buf[ipOff + headerBytes];
       if (t !== ICMPV4_ECHO_REQUEST && t !== ICMPV4_ECHO_REPLY) return false;
     }
-    if (!this.#bucket.take()) {
+    if (!local && !this.#bucket.take()) {
       this.#stats.OutRateLimited++;
       return false;
     }
@@ -248,12 +310,22 @@ export class Icmpv4Layer implements NetProtocolHandler {
     }
     const o = pb.append(ICMPV4_HEADER_BYTES + quote);
     const b = pb.data;
-    writeIcmpv4Header(b, o, type, code, mtu & 0xffff);
+    // The rest-of-header word: the next-hop MTU (fragmentation needed) or the pointer.
+    writeIcmpv4Header(b, o, type, code, type === ICMPV4_PARAMETER_PROBLEM ? rest : rest & 0xffff);
     b.set(buf.subarray(ipOff, ipOff + quote), o + ICMPV4_HEADER_BYTES);
     this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + quote).fillChecksum();
     this.#stats.OutMsgs++;
-    this.#ip.send(pb, r, meta.dst.w3, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
+    // From the address the datagram was sent to; a local report from ourselves.
+    const from = local ? src : meta.dst.w3;
+    this.#ip.send(pb, r, from, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
     return true;
+  }
+
+  /** True when `a` is the directed broadcast address of one of our subnets. */
+  #isDirectedBroadcast(a: number): boolean {
+    const addrs = this.#ip.addresses();
+    for (let i = 0; i < addrs.length; i++) if (addrs[i].broadcast === a) return true;
+    return false;
   }
 
   #reply(meta: NetRxMeta, buf: Uint8Array, off: number, len: number): void {
@@ -312,11 +384,20 @@ export class Icmpv4Layer implements NetProtocolHandler {
     const dst = ip.dst;
     // Only errors about datagrams we sent are believed.
     if (!this.#ip.isLocalAddress(src)) return;
+    // RFC 1191 §5: the MTU the router allows, estimated from the quoted length if it said none.
     const mtu = type === ICMPV4_DEST_UNREACHABLE && code === ICMPV4_UNREACH_FRAG_NEEDED
-      ? this.#hdr.attach(buf, off, len).nextHopMtu
+      ? this.#ip.pmtu.reportedMtuV4(this.#hdr.attach(buf, off, len).nextHopMtu, ip.totalLength)
       : 0;
     const handler = this.#ip.handlerOf(protocol);
     if (handler === null) return;
+    if (protocol === IP_PROTO_ICMP) {
+      // Our echo requests have no connection to check the error against: lower the cache.
+      if (mtu > 0 && this.#ip.route(dst, this.#route)) {
+        const q = this.#quotedDst.setV4(dst);
+        this.#ip.pmtu.lower(q, mtu, this.#ip.mtuOf(this.#route.nicIndex));
+      }
+      return;
+    }
     const e = this.#err;
     e.family = 4;
     e.kind = netErrorKindV4(type, code);

@@ -92,6 +92,11 @@ export interface Icmpv6Options {
   errorBurst?: number;
   /** Most echo identifiers registered at once [1024]. */
   maxEchoListeners?: number;
+  /**
+   * The token bucket to take from instead of one of its own (the stack shares one between
+   * ICMPv6 and ICMP; `errorsPerSecond` and `errorBurst` are then unused).
+   */
+  limiter?: TokenBucket;
 }
 
 /** Most bytes of an error message: it must fit the minimum MTU (RFC 4443 §2.4 (c)). */
@@ -135,7 +140,8 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
     this.#ndp = ndp;
     this.#pool = pool;
     this.#stats = stats;
-    this.#bucket = new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
+    this.#bucket = opts.limiter ??
+      new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
     this.#maxListeners = opts.maxEchoListeners ?? 1024;
     this.#err.family = 6;
     ip.registerHandler(IPV6_NH_ICMPV6, this);
@@ -281,13 +287,15 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
     off: number,
     len: number,
     nicIndex: number,
+    local = false,
   ): void {
     const st = this.#stats;
     const src = this.#src.setFrom6(buf, off + 8);
     const dst = this.#dst.setFrom6(buf, off + 24);
     // (e): never to an address that does not name one node, never about an error message.
     if (isUnspecified(src) || isMulticast(src) || this.#isError(buf, off, len)) return;
-    if (!this.#bucket.take()) {
+    // Linux icmpv6_xrlim_allow: no limit for what stays on this host.
+    if (!local && !this.#bucket.take()) {
       st.OutRateLimitHost++;
       return;
     }
@@ -355,19 +363,19 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
     e.kind = errorKind(type, code);
     e.reporter.set(meta.src);
     const q = off + ICMPV6_HEADER_BYTES;
-    if (type === ICMPV6_PACKET_TOO_BIG) {
-      // RFC 8201 §4: lower the path MTU to the quoted destination (never below 1280).
-      const dst = this.#dst.setFrom6(buf, q + 24);
-      const r = this.#route;
-      const linkMtu = this.#ip.routeScoped(dst, meta.nicIndex, r) ? r.linkMtu : rest;
-      this.#ip.pmtu.lower(dst, rest, linkMtu);
-      e.mtu = this.#ip.pmtu.mtuFor(dst, linkMtu);
-    }
-    this.#deliverQuoted(buf, q, len - ICMPV6_HEADER_BYTES);
+    // RFC 8201 §4: the MTU the error allows; the transport that sent the quoted datagram
+    // checks it against its state before the path MTU cache is lowered (one below 1280 is
+    // discarded there, RFC 8201 §4).
+    if (type === ICMPV6_PACKET_TOO_BIG) e.mtu = rest;
+    this.#deliverQuoted(buf, q, len - ICMPV6_HEADER_BYTES, meta.nicIndex);
   }
 
-  /** Find the transport header in the quoted datagram `buf[q, q + qlen)` and hand up `#err`. */
-  #deliverQuoted(buf: Uint8Array, q: number, qlen: number): void {
+  /**
+   * Find the transport header in the quoted datagram `buf[q, q + qlen)` and hand up `#err`.
+   * A packet too big about one of our ICMPv6 messages (an echo request) has no connection to
+   * be checked against: it lowers the path MTU here.
+   */
+  #deliverQuoted(buf: Uint8Array, q: number, qlen: number, nicIndex = 0): void {
     if (qlen < IPV6_HEADER_BYTES || buf[q] >>> 4 !== 6) {
       this.#stats.InErrors++;
       return;
@@ -393,8 +401,15 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
       } else break;
     }
     if (at + 8 > end) return;
+    if (nh === IPV6_NH_ICMPV6) {
+      const r = this.#route;
+      if (e.mtu > 0 && this.#ip.routeScoped(e.dst, nicIndex, r)) {
+        this.#ip.pmtu.lower(e.dst, e.mtu, r.linkMtu);
+      }
+      return;
+    }
     const handler = this.#ip.handlerOf(nh);
-    if (handler !== null && nh !== IPV6_NH_ICMPV6) handler.receiveError(e, buf, at, end - at);
+    if (handler !== null) handler.receiveError(e, buf, at, end - at);
   }
 
   #mldQuery(meta: NetRxMeta, buf: Uint8Array, off: number, len: number): void {

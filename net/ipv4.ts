@@ -1,16 +1,22 @@
 /**
  * IPv4 (RFC 791, RFC 1122 §3.2): receive-side validation and demultiplexing to the transport
- * protocols, and the send path (header, route, neighbour resolution, fragmentation).
+ * protocols, and the send path (header, route, path MTU, neighbour resolution,
+ * fragmentation — the slicing itself in `ipv4_fragmenter.ts`). Errors about what arrives or
+ * cannot leave go to an {@link Ipv4ErrorReporter} (ICMP).
+ *
+ * Why this file is a little over 600 lines: the layer's state (links, addresses, routes,
+ * handlers) and both directions of the data path that use it; the pieces that stand alone —
+ * header views, reassembly, fragmentation, ARP, local delivery — are already files of their
+ * own.
  *
  * @module
  */
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
-import type { TxOffload } from "../link/driver.ts";
+import { RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
-import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { ArpCache, type ArpOptions } from "./arp.ts";
@@ -20,12 +26,16 @@ import {
   isIpv4Multicast,
   prefixMask,
 } from "./ipv4_address.ts";
-import { IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
+import { checkIpv4Options, IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
+import { fragmentIpv4 } from "./ipv4_fragmenter.ts";
+import type { FragmentOutput } from "./ipv6_fragmenter.ts";
 import { RouteResult, RouteTable } from "./route_table.ts";
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
 import { readIpv4 } from "./ipv4_address.ts";
+import { IpAddressScratch } from "./ip_address.ts";
+import { PathMtuCache, type PathMtuOptions } from "./path_mtu.ts";
 
 /** An IPv4 address assigned to a NIC. */
 export interface Ipv4InterfaceAddress {
@@ -49,6 +59,28 @@ export interface Ipv4Options {
   reassembly?: ReassemblyOptions;
   /** Datagrams to our own addresses waiting for local delivery at the next tick [256]. */
   localQueue?: number;
+  /** Path MTU cache tunables (used when no `pathMtuCache` is given). */
+  pathMtu?: PathMtuOptions;
+  /** A path MTU cache to use, shared with IPv6 (the stack makes one for both). */
+  pathMtuCache?: PathMtuCache;
+}
+
+/**
+ * Where the IPv4 layer's ICMP errors go (ICMPv4 registers itself): each call describes the
+ * datagram at fault in a {@link NetRxMeta} valid only during the call.
+ */
+export interface Ipv4ErrorReporter {
+  /** A datagram for a protocol nobody handles (RFC 1122 §3.2.2.1: protocol unreachable). */
+  protocolUnreachable(meta: NetRxMeta): void;
+  /** A malformed header option at byte `pointer` of the header (RFC 792 parameter problem). */
+  parameterProblem(meta: NetRxMeta, pointer: number): void;
+  /** Reassembly of a datagram whose first fragment arrived timed out (RFC 1122 §3.3.2). */
+  reassemblyTimeout(meta: NetRxMeta): void;
+  /**
+   * A datagram we were asked to send with DF set exceeds the path MTU `mtu`: tell its sender
+   * (ourselves) as a router would, with a fragmentation needed (Linux `ip_fragment`).
+   */
+  fragmentationNeeded(meta: NetRxMeta, mtu: number): void;
 }
 
 /** The counter groups the IPv4 layer keeps: IP itself and the ARP caches of its links. */
@@ -79,8 +111,10 @@ export class Ipv4Layer implements LocalReceiver {
   readonly routes: RouteTable = new RouteTable();
   /** TTL for datagrams we originate. */
   defaultTtl: number;
-  /** Set by ICMP: report a reassembly timeout to the datagram's source. */
-  onReassemblyTimeout: ((meta: NetRxMeta) => void) | null = null;
+  /** Set by ICMP: where errors about received (or refused) datagrams go. */
+  reporter: Ipv4ErrorReporter | null = null;
+  /** Path MTU per destination (shared with IPv6 when the stack made it). */
+  readonly pmtu: PathMtuCache;
   readonly #pool: BufferPool;
   readonly #timers: TimerWheel;
   readonly #clock: Clock;
@@ -96,6 +130,9 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #reasm: Ipv4Reassembler;
   readonly #arpOptions: ArpOptions;
   readonly #localQueue: LocalDeliveryQueue;
+  readonly #errMeta = new NetRxMeta();
+  readonly #fragOut = new FragmentSink();
+  readonly #dstScratch = new IpAddressScratch();
   #nextId: number;
 
   /** Build the layer; links are attached afterwards. */
@@ -113,24 +150,15 @@ export class Ipv4Layer implements LocalReceiver {
     this.defaultTtl = opts.defaultTtl ?? 64;
     this.#arpOptions = opts.arp ?? {};
     this.#localQueue = new LocalDeliveryQueue(pool, opts.localQueue ?? 256);
+    this.pmtu = opts.pathMtuCache ?? new PathMtuCache(clock, opts.pathMtu);
     this.#reasm = new Ipv4Reassembler(timers, clock, stats.ip, opts.reassembly);
-    const timeoutMeta = new NetRxMeta();
-    timeoutMeta.family = 4;
+    this.#errMeta.family = 4;
     this.#meta.family = 4;
     this.#reasm.onTimeout = (buf, off, headerBytes) => {
-      if (this.onReassemblyTimeout === null) return;
-      const m = timeoutMeta;
-      m.net = this.#meta.net;
-      m.buf = buf;
-      m.headerOff = off;
-      m.payloadOff = off + headerBytes;
-      m.datagramBytes = headerBytes + 8;
-      m.src.setV4(readIpv4(buf, off + 12));
-      m.dst.setV4(readIpv4(buf, off + 16));
+      if (this.reporter === null) return;
+      const m = this.#fillErrMeta(buf, off, headerBytes);
       m.toGroup = !this.#local.has(m.dst.w3);
-      m.hopLimit = buf[off + 8];
-      m.tos = buf[off + 1];
-      this.onReassemblyTimeout(m);
+      this.reporter.reassemblyTimeout(m);
     };
     const seed = new Uint16Array(1);
     crypto.getRandomValues(seed);
@@ -197,16 +225,17 @@ export class Ipv4Layer implements LocalReceiver {
     if (this.#links[nicIndex] === undefined) throw new RangeError(`no NIC ${nicIndex}`);
     const mask = prefixMask(prefixLen);
     const broadcast = prefixLen >= 31 ? 0 : ((addr & mask) | ~mask) >>> 0;
+    const dest = (addr & mask) >>> 0;
+    // A second address in a subnet already on this NIC is secondary (as on Linux): it
+    // reuses the connected route, whose source stays the primary address.
+    const secondary = this.#addrs.some((a) =>
+      a.nicIndex === nicIndex && a.prefixLen === prefixLen && ((a.addr & mask) >>> 0) === dest
+    );
     this.#addrs.push({ addr, prefixLen, nicIndex, broadcast });
     this.#local.add(addr);
-    this.routes.add({
-      dest: (addr & mask) >>> 0,
-      prefixLen,
-      gateway: 0,
-      nicIndex,
-      source: addr,
-      metric: 0,
-    });
+    if (!secondary) {
+      this.routes.add({ dest, prefixLen, gateway: 0, nicIndex, source: addr, metric: 0 });
+    }
     this.#links[nicIndex]!.arp.announce(addr);
   }
 
@@ -281,9 +310,32 @@ export class Ipv4Layer implements LocalReceiver {
     return this.routes.lookup(dst, out);
   }
 
-  /** Path MTU towards NIC `nicIndex` (the link MTU; PMTU discovery refines it per socket). */
+  /** MTU of the link of NIC `nicIndex` (0 when there is none). */
   mtuOf(nicIndex: number): number {
     return this.#links[nicIndex]?.link.mtu ?? 0;
+  }
+
+  /** The path MTU towards `dst` leaving through a link of `linkMtu` bytes. */
+  pathMtu(dst: number, linkMtu: number): number {
+    if (this.pmtu.size === 0) return linkMtu;
+    return this.pmtu.mtuFor(this.#dstScratch.setV4(dst), linkMtu);
+  }
+
+  /** The error-report record for the datagram whose header (`headerBytes`) is at `buf[off]`. */
+  #fillErrMeta(buf: Uint8Array, off: number, headerBytes: number): NetRxMeta {
+    const m = this.#errMeta;
+    m.net = this.#meta.net;
+    m.buf = buf;
+    m.headerOff = off;
+    m.payloadOff = off + headerBytes;
+    m.datagramBytes = headerBytes + 8;
+    m.src.setV4(readIpv4(buf, off + 12));
+    m.dst.setV4(readIpv4(buf, off + 16));
+    m.toGroup = false;
+    m.linkNotHost = false;
+    m.hopLimit = buf[off + 8];
+    m.tos = buf[off + 1];
+    return m;
   }
 
   /**
@@ -331,12 +383,33 @@ export class Ipv4Layer implements LocalReceiver {
     }
     const headerBytes = h.headerBytes;
     const meta = this.#meta;
+    if (headerBytes > IPV4_HEADER_MIN_BYTES) {
+      const bad = checkIpv4Options(buf, off + IPV4_HEADER_MIN_BYTES, h.optionsLength);
+      if (bad >= 0) {
+        // RFC 1122 §3.2.1.8, RFC 792: a malformed option: parameter problem, pointer to it.
+        st.InHdrErrors++;
+        if (this.reporter !== null) {
+          meta.nicIndex = nicIndex;
+          meta.src.setV4(src);
+          meta.dst.setV4(dst);
+          meta.toGroup = toGroup;
+          meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
+          meta.buf = buf;
+          meta.headerOff = off;
+          meta.payloadOff = off + headerBytes;
+          meta.datagramBytes = totalLength;
+          this.reporter.parameterProblem(meta, IPV4_HEADER_MIN_BYTES + bad);
+        }
+        return;
+      }
+    }
     meta.nicIndex = nicIndex;
     meta.src.setV4(src);
     meta.dst.setV4(dst);
     meta.hopLimit = h.ttl;
     meta.tos = h.tos;
     meta.toGroup = toGroup;
+    meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
     const protocol = h.protocol;
     if (h.isFragment()) {
       st.ReasmReqds++;
@@ -360,17 +433,18 @@ export class Ipv4Layer implements LocalReceiver {
     rxFlags: number,
   ): void {
     const handler = this.#handlers[protocol];
-    if (handler === null) {
-      this.#stats.ip.InUnknownProtos++;
-      return;
-    }
-    this.#stats.ip.InDelivers++;
     const m = this.#meta;
     m.routerAlert = false;
     m.buf = buf;
     m.headerOff = headerOff;
     m.datagramBytes = off + len - headerOff;
     m.payloadOff = off;
+    if (handler === null) {
+      this.#stats.ip.InUnknownProtos++;
+      this.reporter?.protocolUnreachable(m);
+      return;
+    }
+    this.#stats.ip.InDelivers++;
     handler.receive(m, buf, off, len, rxFlags);
   }
 
@@ -411,13 +485,18 @@ export class Ipv4Layer implements LocalReceiver {
       this.#pool.free(pb);
       return false;
     }
-    if (total > l.link.mtu && !gso) {
+    const mtu = this.pathMtu(dst, l.link.mtu);
+    if (total > mtu && !gso) {
       if (dontFragment) {
         st.FragFails++;
-        this.#pool.free(pb);
+        this.#refuseTooBig(pb, src, dst, protocol, ttl, tos, mtu);
         return false;
       }
-      return this.#fragment(pb, l, route.nextHop, src, dst, protocol, ttl, tos);
+      const sink = this.#fragOut;
+      sink.arp = l.arp;
+      sink.nextHop = route.nextHop;
+      const repr = this.#txRepr(src, dst, protocol, ttl, tos);
+      return fragmentIpv4(pb, mtu, repr, this.#pool, st, sink);
     }
     const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
     const repr = this.#txRepr(src, dst, protocol, ttl, tos);
@@ -503,48 +582,38 @@ export class Ipv4Layer implements LocalReceiver {
     return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
   }
 
-  /** RFC 791 §3.2 fragmentation: slices of (MTU − header) rounded down to 8 bytes. */
-  #fragment(
+  /**
+   * A DF datagram larger than the path MTU is not sent: its header is written so that the
+   * error can quote it, and the reporter tells the sender (RFC 1191 §3: as a router would).
+   */
+  #refuseTooBig(
     pb: PacketBuffer,
-    l: AttachedLink,
-    nextHop: number,
     src: number,
     dst: number,
     protocol: number,
     ttl: number,
     tos: number,
-  ): boolean {
-    const st = this.#stats.ip;
-    const chunk = (l.link.mtu - IPV4_HEADER_MIN_BYTES) & ~7;
-    const payloadLen = pb.length;
-    if (chunk <= 0 || payloadLen > 0xffff - IPV4_HEADER_MIN_BYTES) {
-      st.FragFails++;
-      this.#pool.free(pb);
-      return false;
-    }
-    const repr = this.#txRepr(src, dst, protocol, ttl, tos);
-    let ok = true;
-    for (let at = 0; at < payloadLen; at += chunk) {
-      const n = Math.min(chunk, payloadLen - at);
-      const frag = this.#pool.alloc(HEADROOM_BYTES);
-      if (frag === null) {
-        st.OutNoBuffers++;
-        st.FragFails++;
-        ok = false;
-        break;
-      }
-      const p = frag.append(n);
-      frag.data.set(pb.data.subarray(pb.head + at, pb.head + at + n), p);
-      const o = frag.prepend(IPV4_HEADER_MIN_BYTES);
-      repr.totalLength = n + IPV4_HEADER_MIN_BYTES;
-      repr.fragmentOffsetBytes = at;
-      repr.moreFragments = at + n < payloadLen;
-      repr.emit(frag.data, o);
-      st.FragCreates++;
-      this.#output(l, frag, nextHop, null);
+    mtu: number,
+  ): void {
+    if (this.reporter !== null) {
+      const total = pb.length + IPV4_HEADER_MIN_BYTES;
+      const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
+      const repr = this.#txRepr(src, dst, protocol, ttl, tos);
+      repr.totalLength = total;
+      repr.dontFragment = true;
+      repr.emit(pb.data, o);
+      const m = this.#fillErrMeta(pb.data, o, IPV4_HEADER_MIN_BYTES);
+      this.reporter.fragmentationNeeded(m, mtu);
     }
     this.#pool.free(pb);
-    if (ok) st.FragOKs++;
-    return ok;
+  }
+}
+
+/** Sends the fragments of one datagram to its next hop; one object reused by the layer. */
+class FragmentSink implements FragmentOutput {
+  arp: ArpCache | null = null;
+  nextHop = 0;
+  outputFragment(pb: PacketBuffer): boolean {
+    return this.arp!.send(pb, this.nextHop, ETHERTYPE_IPV4);
   }
 }

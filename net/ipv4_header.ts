@@ -320,6 +320,42 @@ export class Ipv4Header extends WireView {
   }
 }
 
+/** RFC 791 §3.1: option type "end of option list". */
+const IPV4_OPT_EOL = 0;
+/** RFC 791 §3.1: option type "no operation". */
+const IPV4_OPT_NOP = 1;
+
+/**
+ * Check the option area of an IPv4 header (`buf[off, off + len)`, the bytes after the fixed
+ * 20) against RFC 791 §3.1's layout: single-byte EOL and NOP, every other option a type, a
+ * length of at least 2, and data, all inside the header. Unknown types are fine (they are
+ * ignored, RFC 1122 §3.2.1.8). Returns -1 when well-formed, else the offset within the
+ * options of the byte at fault (for a parameter problem's pointer, RFC 792: the header's
+ * first byte is 0, so add 20).
+ *
+ * @example
+ * ```ts
+ * checkIpv4Options(Uint8Array.of(1, 1, 1, 0), 0, 4); // -1
+ * checkIpv4Options(Uint8Array.of(7, 1, 0, 0), 0, 4); // 1: a length below 2
+ * ```
+ */
+export function checkIpv4Options(buf: Uint8Array, off: number, len: number): number {
+  let at = 0;
+  while (at < len) {
+    const type = buf[off + at];
+    if (type === IPV4_OPT_EOL) return -1;
+    if (type === IPV4_OPT_NOP) {
+      at++;
+      continue;
+    }
+    if (at + 1 >= len) return at;
+    const optLen = buf[off + at + 1];
+    if (optLen < 2 || at + optLen > len) return at + 1;
+    at += optLen;
+  }
+  return -1;
+}
+
 /**
  * The decoded form of an option-less IPv4 header, and the one writer every IPv4 header the
  * stack sends goes through (smoltcp's `Ipv4Repr`): fill the fields, then {@link Ipv4Repr.emit}.

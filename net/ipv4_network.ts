@@ -73,9 +73,14 @@ export class Ipv4Network implements NetworkLayer {
     return true;
   }
 
-  /** The link MTU (IPv4 keeps no path MTU per destination yet). */
-  pathMtu(_dst: IpAddr, route: NetRoute): number {
-    return route.linkMtu;
+  /** The path MTU towards `dst`: the link MTU, lowered by fragmentation needed (RFC 1191). */
+  pathMtu(dst: IpAddr, route: NetRoute): number {
+    return this.#ip.pathMtu(dst.w3, route.linkMtu);
+  }
+
+  /** Lower the path MTU towards `dst` (see {@link NetworkLayer.lowerPathMtu}). */
+  lowerPathMtu(dst: IpAddr, mtu: number, linkMtu: number): number {
+    return this.#ip.pmtu.lower(dst, mtu, linkMtu);
   }
 
   /** The IPv4 pseudo-header sum (RFC 9293 §3.1, RFC 768). */

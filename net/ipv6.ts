@@ -13,7 +13,7 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV6 } from "../link/ethernet.ts";
-import { GSO_TCPV6, type TxOffload } from "../link/driver.ts";
+import { GSO_TCPV6, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -55,6 +55,7 @@ import {
 import { PathMtuCache, type PathMtuOptions } from "./path_mtu.ts";
 import {
   ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_PACKET_TOO_BIG,
   ICMPV6_TIME_EXCEEDED,
   ICMPV6_TIME_EXCEEDED_REASSEMBLY,
   ICMPV6_UNREACH_PORT,
@@ -68,8 +69,10 @@ export interface Ipv6Options {
   iface?: Ipv6InterfaceOptions;
   /** Reassembly tunables (the timeout defaults to 60 s, RFC 8200 §4.5). */
   reassembly?: ReassemblyOptions;
-  /** Path MTU cache tunables. */
+  /** Path MTU cache tunables (used when no `pathMtuCache` is given). */
   pathMtu?: PathMtuOptions;
+  /** A path MTU cache to use, shared with IPv4 (the stack makes one for both). */
+  pathMtuCache?: PathMtuCache;
   /** Datagrams to our own addresses waiting for the next tick [256]. */
   localQueue?: number;
   /**
@@ -174,7 +177,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     this.#autoStart = opts.autoStart ?? true;
     this.#local = new LocalDeliveryQueue(pool, opts.localQueue ?? 256);
     this.routes = new Ipv6Routes(timers, clock, stats.ndp);
-    this.pmtu = new PathMtuCache(clock, opts.pathMtu);
+    this.pmtu = opts.pathMtuCache ?? new PathMtuCache(clock, opts.pathMtu);
     const reasm = new Ipv6Reassembler(timers, clock, stats.ip6, opts.reassembly);
     this.#chain = new Ipv6HeaderChain(this.#handlers, reasm, stats.ip6, this);
     reasm.onTimeout = (buf, off, len) => {
@@ -330,14 +333,22 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     return this.pmtu.mtuFor(dst, route.linkMtu);
   }
 
+  /** Lower the path MTU towards `dst` (RFC 8201 §4; see {@link NetworkLayer.lowerPathMtu}). */
+  lowerPathMtu(dst: IpAddr, mtu: number, linkMtu: number): number {
+    return this.pmtu.lower(dst, mtu, linkMtu);
+  }
+
   /** The IPv6 pseudo-header sum (RFC 8200 §8.1). */
   pseudoHeaderSum(src: IpAddr, dst: IpAddr, protocol: number, l4Length: number): number {
     return pseudoHeaderSumIp(src, dst, protocol, l4Length);
   }
 
-  /** Answer `meta`'s datagram with port unreachable (not for multicast, RFC 4443 §2.4 (e)). */
+  /**
+   * Answer `meta`'s datagram with port unreachable (not for multicast, nor for a link-layer
+   * broadcast or multicast frame: RFC 4443 §2.4 (e)).
+   */
   sendPortUnreachable(meta: NetRxMeta): void {
-    if (meta.toGroup) return;
+    if (meta.toGroup || meta.linkNotHost) return;
     this.reporter?.sendError(
       ICMPV6_DEST_UNREACHABLE,
       ICMPV6_UNREACH_PORT,
@@ -412,6 +423,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     meta.hopLimit = h.hopLimit;
     meta.tos = h.trafficClass;
     meta.toGroup = toGroup;
+    meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
     meta.routerAlert = false;
     meta.buf = buf;
     meta.headerOff = off;
@@ -457,7 +469,7 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     if (payload + IPV6_HEADER_BYTES > mtu && !gso) {
       if (dontFragment) {
         st.FragFails++;
-        this.#pool.free(pb);
+        this.#refuseTooBig(pb, src, dst, protocol, hopLimit, tos, mtu, route.nicIndex);
         return false;
       }
       const r = this.#txRepr(src, dst, protocol, hopLimit, tos);
@@ -477,6 +489,31 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     }
     if (isMulticast(dst)) st.OutMcastPkts++;
     return this.#output(iface, pb, isMulticast(dst) ? dst : route.nextHop, offload);
+  }
+
+  /**
+   * A datagram that may not be fragmented exceeds the path MTU: not sent, and its sender (we)
+   * gets a packet too big quoting it, delivered at the next tick like one from a router.
+   */
+  #refuseTooBig(
+    pb: PacketBuffer,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: number,
+    hopLimit: number,
+    tos: number,
+    mtu: number,
+    nicIndex: number,
+  ): void {
+    if (this.reporter !== null) {
+      const payload = pb.length;
+      const o = pb.prepend(IPV6_HEADER_BYTES);
+      const r = this.#txRepr(src, dst, protocol, hopLimit, tos);
+      r.payloadLength = payload;
+      r.emit(pb.data, o);
+      this.reporter.sendError(ICMPV6_PACKET_TOO_BIG, 0, mtu, pb.data, o, pb.length, nicIndex, true);
+    }
+    this.#pool.free(pb);
   }
 
   /** {@link Ipv6Output.unreachable}: tell the sender of a packet whose next hop never answered. */

@@ -52,14 +52,12 @@ export function fragmentIpv6(
   let ok = true;
   for (let at = 0; at < payloadLen; at += chunk) {
     const n = Math.min(chunk, payloadLen - at);
-    const frag = pool.alloc(HEADROOM_BYTES);
+    const frag = pool.allocCopy(pb, at, n, HEADROOM_BYTES);
     if (frag === null) {
       stats.OutNoBuffers++;
       ok = false;
       break;
     }
-    const p = frag.append(n);
-    frag.data.set(pb.data.subarray(pb.head + at, pb.head + at + n), p);
     const fo = frag.prepend(IPV6_FRAGMENT_HEADER_BYTES);
     writeFragmentHeader(frag.data, fo, upper, at, at + n < payloadLen, id);
     const o = frag.prepend(IPV6_HEADER_BYTES);

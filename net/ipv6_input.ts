@@ -40,7 +40,8 @@ import type { NetProtocolHandler, NetRxMeta } from "./network_layer.ts";
 export interface Ipv6ErrorReporter {
   /**
    * Send an ICMPv6 error `type`/`code` with `param` (pointer or MTU) about the datagram at
-   * `buf[off, off + len)` (its IPv6 header first) that arrived on NIC `nicIndex`.
+   * `buf[off, off + len)` (its IPv6 header first) that arrived on NIC `nicIndex` — or, with
+   * `local`, that we were about to send (the error goes to ourselves, not rate-limited).
    */
   sendError(
     type: number,
@@ -50,6 +51,7 @@ export interface Ipv6ErrorReporter {
     off: number,
     len: number,
     nicIndex: number,
+    local?: boolean,
   ): void;
   /** A datagram we sent (`buf[off, off + len)`) could not reach its next hop: tell its sender. */
   localUnreachable(buf: Uint8Array, off: number, len: number): void;
@@ -218,7 +220,8 @@ export class Ipv6HeaderChain {
   #paramProblem(code: number, pointer: number, meta: NetRxMeta): void {
     // RFC 4443 §2.4 (e): not for a multicast destination, except code 2 with action 10, which
     // processOptions already folded into the pointer it returned.
-    if (meta.toGroup && code !== ICMPV6_PARAMPROB_OPTION) return;
+    // (e.3, e.4): nor for a link-layer multicast or broadcast frame, with the same exception.
+    if ((meta.toGroup || meta.linkNotHost) && code !== ICMPV6_PARAMPROB_OPTION) return;
     this.#host.reporter?.sendError(
       ICMPV6_PARAMETER_PROBLEM,
       code,

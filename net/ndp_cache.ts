@@ -13,6 +13,14 @@
  * {@link IpAddr} through an allocation-free {@link IpAddrMap}. Solicitations are sent by the
  * owner (the NDP module builds the ICMPv6 packet).
  *
+ * Bounds, for a flood from many sources, as for ARP: at most `maxEntries` neighbours (1024,
+ * Linux's `gc_thresh3`); when full, the least recently used *resolved* entry is evicted in
+ * O(1) (resolved entries sit on an {@link LruList}; an INCOMPLETE one holds queued packets
+ * and is never evicted — it resolves or gives up within three retransmissions). Packets
+ * waiting for resolution are bounded per neighbour (`queuePerEntry`) and in all
+ * (`maxPending`), so unresolved neighbours cannot take the packet pool from the ones that
+ * answer.
+ *
  * @module
  */
 
@@ -22,15 +30,24 @@ import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 import type { Clock } from "../core/clock.ts";
+import { LruList } from "../core/lru_list.ts";
 import { type IpAddr, IpAddress } from "./ip_address.ts";
 import { IpAddrMap } from "./ip_addr_map.ts";
 
 /** Tunables of the neighbour cache (RFC 4861 §10 constants, Linux defaults). */
 export interface NdpCacheOptions {
-  /** Most entries [512]. */
+  /**
+   * Most entries [1024]; when full the least recently used resolved entry makes room, and
+   * with none (all unresolved) a resolution fails and counts `CacheFull`.
+   */
   maxEntries?: number;
-  /** Packets held per unresolved neighbour [16]. */
+  /** Packets held per unresolved neighbour [16 or `maxPending` if smaller]. */
   queuePerEntry?: number;
+  /**
+   * Packets held for all unresolved neighbours together [a quarter of the packet pool, at most
+   * 256]; more are dropped and counted (`QueueDrops`).
+   */
+  maxPending?: number;
   /** Multicast solicitations before giving up (MAX_MULTICAST_SOLICIT) [3]. */
   maxMulticastSolicit?: number;
   /** Unicast probes before giving up (MAX_UNICAST_SOLICIT) [3]. */
@@ -64,6 +81,11 @@ class NdpEntry {
   probes = 0;
   probedMs = 0;
   readonly queue: PacketBuffer[] = [];
+  /** LRU links (resolved entries only; most recently used at the tail). */
+  lruPrev: NdpEntry | null = null;
+  lruNext: NdpEntry | null = null;
+  /** True while on the LRU list. */
+  inLru = false;
   constructor(readonly ip: IpAddress) {}
 }
 
@@ -112,6 +134,11 @@ export class NdpCache {
   readonly #entries: IpAddrMap<NdpEntry>;
   readonly #timer: Timer;
   readonly #queuePerEntry: number;
+  readonly #maxPending: number;
+  /** Packets queued behind every unresolved neighbour. */
+  #pending = 0;
+  /** Resolved entries in order of use: the head is evicted first. */
+  readonly #lru = new LruList<NdpEntry>();
   readonly #maxMulticast: number;
   readonly #maxUnicast: number;
   readonly #delayMs: number;
@@ -135,8 +162,9 @@ export class NdpCache {
     this.#timers = timers;
     this.#clock = clock;
     this.#stats = stats;
-    this.#entries = new IpAddrMap(opts.maxEntries ?? 512);
-    this.#queuePerEntry = opts.queuePerEntry ?? 16;
+    this.#entries = new IpAddrMap(opts.maxEntries ?? 1024);
+    this.#maxPending = opts.maxPending ?? Math.min(256, Math.max(4, pool.count >>> 2));
+    this.#queuePerEntry = opts.queuePerEntry ?? Math.min(16, this.#maxPending);
     this.#maxMulticast = opts.maxMulticastSolicit ?? 3;
     this.#maxUnicast = opts.maxUnicastSolicit ?? 3;
     this.#delayMs = opts.delayFirstProbeMs ?? 5000;
@@ -149,6 +177,11 @@ export class NdpCache {
   /** Entries held. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Packets waiting for resolution (every neighbour). */
+  get pending(): number {
+    return this.#pending;
   }
 
   /** The current ReachableTime (ms): BaseReachableTime × a random factor in [0.5, 1.5). */
@@ -178,6 +211,7 @@ export class NdpCache {
     let e = this.#entries.get(nextHop);
     if (e !== undefined && e.state !== NUD_INCOMPLETE) {
       e.usedMs = now;
+      this.#lru.touch(e);
       if (e.state === NUD_STALE) this.#enter(e, NUD_DELAY, now, now + this.#delayMs);
       return this.#link.output(pb, e.mac, 0, etherType, null);
     }
@@ -191,10 +225,17 @@ export class NdpCache {
     }
     if (e.queue.length >= this.#queuePerEntry) {
       this.#pool.free(e.queue.shift()!);
+      this.#pending--;
       this.#stats.QueueDrops++;
+    }
+    if (this.#pending >= this.#maxPending) {
+      this.#pool.free(pb);
+      this.#stats.QueueDrops++;
+      return false;
     }
     pb.etherType = etherType;
     e.queue.push(pb);
+    this.#pending++;
     return true;
   }
 
@@ -309,15 +350,12 @@ export class NdpCache {
   /** Remove `ip` (queued packets freed). */
   remove(ip: IpAddr): void {
     const e = this.#entries.get(ip);
-    if (e === undefined) return;
-    this.#drop(e);
-    this.#entries.delete(ip);
+    if (e !== undefined) this.#delete(e);
   }
 
   /** Remove every entry. */
   flush(): void {
-    for (const e of [...this.#entries.values()]) this.#drop(e);
-    this.#entries.clear();
+    for (const e of [...this.#entries.values()]) this.#delete(e);
   }
 
   /** A snapshot of the cache. */
@@ -353,21 +391,23 @@ export class NdpCache {
     return e;
   }
 
+  /** Room for one more entry: evict the least recently used resolved one (O(1)) if full. */
   #makeRoom(): boolean {
     if (this.#entries.size < this.#entries.maxEntries) return true;
-    // Evict the least recently used entry that is not being resolved.
-    let victim: NdpEntry | undefined;
-    for (const e of this.#entries.values()) {
-      if (e.state === NUD_INCOMPLETE) continue;
-      if (victim === undefined || e.usedMs < victim.usedMs) victim = e;
-    }
-    if (victim === undefined) {
+    const victim = this.#lru.head;
+    if (victim === null) {
       this.#stats.CacheFull++;
       return false;
     }
-    this.#drop(victim);
-    this.#entries.delete(victim.ip);
+    this.#delete(victim);
     return true;
+  }
+
+  /** Remove `e` from the cache (its queued packets are freed). */
+  #delete(e: NdpEntry): void {
+    this.#drop(e);
+    this.#lru.remove(e);
+    this.#entries.delete(e.ip);
   }
 
   #setMac(e: NdpEntry, buf: Uint8Array, off: number): void {
@@ -378,6 +418,7 @@ export class NdpCache {
   #enter(e: NdpEntry, state: number, now: number, wakeAt: number): void {
     e.state = state;
     e.sinceMs = now;
+    if (state !== NUD_INCOMPLETE) this.#lru.touch(e);
     if (state === NUD_REACHABLE || state === NUD_STALE) e.probes = 0;
     if (!this.#timer.armed || this.#timer.deadlineMs > wakeAt) {
       this.#timers.schedule(this.#timer, wakeAt);
@@ -386,18 +427,22 @@ export class NdpCache {
 
   #flushQueue(e: NdpEntry): void {
     const q = e.queue;
+    this.#pending -= q.length;
     for (let i = 0; i < q.length; i++) this.#link.output(q[i], e.mac, 0, q[i].etherType, null);
     q.length = 0;
   }
 
   #drop(e: NdpEntry): void {
     for (const pb of e.queue) this.#pool.free(pb);
+    this.#pending -= e.queue.length;
     e.queue.length = 0;
   }
 
   #fail(e: NdpEntry): void {
     this.#stats.ResolveFailed++;
     const q = e.queue.splice(0);
+    this.#pending -= q.length;
+    this.#lru.remove(e);
     this.#entries.delete(e.ip);
     // RFC 4861 §7.2.2: each queued packet gets an ICMPv6 address unreachable.
     for (const pb of q) this.#owner.unreachable(this.#link.index, pb);
@@ -414,8 +459,7 @@ export class NdpCache {
           if (e.probes >= max) {
             if (s === NUD_INCOMPLETE) this.#fail(e);
             else {
-              this.#drop(e);
-              this.#entries.delete(e.ip);
+              this.#delete(e);
               this.#stats.ProbeFailed++;
             }
             continue;
@@ -443,7 +487,7 @@ export class NdpCache {
       } else {
         const idleSince = Math.max(e.usedMs, e.sinceMs);
         if (now - idleSince >= this.#staleGcMs) {
-          this.#entries.delete(e.ip);
+          this.#delete(e);
           continue;
         }
         next = Math.min(next, idleSince + this.#staleGcMs);

@@ -97,6 +97,11 @@ export class NetRxMeta {
   tos = 0;
   /** True if sent to a broadcast or multicast address. */
   toGroup = false;
+  /**
+   * True if the frame was not addressed to our MAC (link-layer broadcast or multicast,
+   * `RX_LINK_NOT_HOST`): no ICMP error answers it.
+   */
+  linkNotHost = false;
   /** True when a router alert option came with it (RFC 2711; MLD needs one). */
   routerAlert = false;
   /** The buffer holding the network header and the payload. */
@@ -119,7 +124,12 @@ export class NetError {
   type = 0;
   /** The ICMP code as received. */
   code = 0;
-  /** The MTU a "too big" error allows (0 otherwise). */
+  /**
+   * The MTU a "too big" error allows (0 otherwise): the next-hop MTU reported (an ICMPv4 one
+   * estimated from the RFC 1191 §5 plateaus when the router gave none). The cache is not
+   * lowered yet: the transport checks the error against its state first and then calls
+   * {@link NetworkLayer.lowerPathMtu}.
+   */
   mtu = 0;
   /** Source of the quoted datagram (ours). */
   readonly src: IpAddressScratch = new IpAddressScratch();
@@ -170,6 +180,13 @@ export interface NetworkLayer {
   route(dst: IpAddr, out: NetRoute, zoneNic?: number): boolean;
   /** The path MTU towards `dst` along `route` (the link MTU, lowered by "too big" errors). */
   pathMtu(dst: IpAddr, route: NetRoute): number;
+  /**
+   * A "too big" error about a datagram to `dst` was believed by its transport (RFC 5927):
+   * lower the path MTU towards it to `mtu` (IPv4: not below the floor; IPv6: an `mtu` below
+   * 1280 is ignored, RFC 8201 §4; `linkMtu` is what the route's link carries). Returns the
+   * path MTU now in force when it went down, else 0.
+   */
+  lowerPathMtu(dst: IpAddr, mtu: number, linkMtu: number): number;
   /** The pseudo-header sum of `protocol` between `src` and `dst` for `l4Length` bytes. */
   pseudoHeaderSum(src: IpAddr, dst: IpAddr, protocol: number, l4Length: number): number;
   /** True when `a` is one of our usable addresses (any NIC). */

@@ -6,6 +6,7 @@
  * → {"cmd":"stats"}              ← {"counters":{"IpInReceives":12,…},"seconds":3.2,"delta":false}
  * → {"cmd":"stats","delta":true} ← the change since the previous delta request (nstat's history)
  * → {"cmd":"sockets"}            ← {"sockets":[{"netid":"tcp","state":"ESTAB",…,"info":{…}}]}
+ * → {"cmd":"memory"}             ← {"rss":…,"heapTotal":…,"heapUsed":…,"external":…} (bytes)
  * ```
  *
  * Counters carry Linux's nstat names (`stack/nstat.ts`); sockets are those the registry lists
@@ -207,7 +208,8 @@ export class ControlServer {
       return { counters, seconds: (now - this.#startMs) / 1000, delta: false };
     }
     if (cmd === "sockets") return { sockets: listSockets(this.#sources.stack) };
-    return { error: `unknown command ${JSON.stringify(cmd)} (stats, sockets)` };
+    if (cmd === "memory") return { ...Deno.memoryUsage() };
+    return { error: `unknown command ${JSON.stringify(cmd)} (stats, sockets, memory)` };
   }
 
   async #serve(): Promise<void> {

@@ -96,9 +96,10 @@ function loopHistogram(): Histogram {
 }
 
 /**
- * Microtask turns the loop waits after a tick that delivered readiness, for the application
- * to queue its reaction (each `await` of a promise is one turn; a read that leads to a write
- * through a few async functions takes several).
+ * Microtask turns the loop waits between `receive` and `transmit` after readiness went out,
+ * for the application to queue its reaction (each `await` of a promise is one turn; a read
+ * that leads to a write through a few async functions takes several); it stops as soon as the
+ * application asks for a tick (it wrote).
  */
 const MICROTASK_TURNS = 16;
 
@@ -284,12 +285,24 @@ export class EventLoop {
       let frames = 0;
       this.#inTick = true;
       try {
-        frames = stack.tick();
+        frames = stack.receive();
       } catch (e) {
         // A bug somewhere below must not stop the host: report it, keep running.
         if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
       } finally {
         this.#inTick = false;
+      }
+      if (mux.deliveries !== deliveries) {
+        // Microtask turns between the halves of the tick: application code the readiness just
+        // woke (an await on a read, and the awaits of its callers) runs now — ~0.1 µs a turn
+        // against several µs for a turn of Deno's event loop — so what it sends in answer
+        // leaves in this tick with the ACK it owes: one segment, not two.
+        for (let i = 0; i < MICROTASK_TURNS && !stack.tickRequested; i++) await null;
+      }
+      try {
+        stack.transmit();
+      } catch (e) {
+        if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
       }
       this.stats.ticks++;
       const now = clock.nowMs();
@@ -302,13 +315,6 @@ export class EventLoop {
         lastBusy = now;
         idleTicks = 0;
       } else idleTicks++;
-      if (mux.deliveries !== deliveries) {
-        // Readiness went out: the application's reaction (a read, then a reply) is a chain of
-        // microtasks. Let it run — a few microtask turns cost ~0.1 µs each, a full turn of
-        // Deno's event loop several µs — and tick again at once when it asks for one.
-        for (let i = 0; i < MICROTASK_TURNS && !stack.tickRequested; i++) await null;
-        if (stack.tickRequested) continue;
-      }
       if (now - lastBusy < this.#busyPollMs || idleTicks < 2) {
         await this.#yield(now);
         continue;

@@ -7,7 +7,7 @@
  */
 
 import type { LinkCapabilities, LinkDriver, TxOffload } from "../link/driver.ts";
-import { RxBatch } from "../link/driver.ts";
+import { RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import {
   ETH_HEADER_BYTES,
@@ -110,6 +110,8 @@ export class Nic implements LinkEndpoint {
         continue;
       }
       const type = eth.etherType;
+      const flags = (batch.flags[i] & ~RX_LINK_NOT_HOST) |
+        (eth.isForMac(mac) ? 0 : RX_LINK_NOT_HOST);
       // The protocol code drops bad input without throwing; this guard only keeps a stack bug
       // that one frame triggers from taking the whole stack down (counted, never silent).
       try {
@@ -119,7 +121,7 @@ export class Nic implements LinkEndpoint {
             buf,
             off + ETH_HEADER_BYTES,
             len - ETH_HEADER_BYTES,
-            batch.flags[i],
+            flags,
           );
         } else if (type === ETHERTYPE_IPV6) {
           this.#receiver.receiveIpv6(
@@ -127,7 +129,7 @@ export class Nic implements LinkEndpoint {
             buf,
             off + ETH_HEADER_BYTES,
             len - ETH_HEADER_BYTES,
-            batch.flags[i],
+            flags,
           );
         } else if (type === ETHERTYPE_ARP) {
           this.#receiver.receiveArp(

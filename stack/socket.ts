@@ -37,10 +37,17 @@ import {
   AF_INET,
   AF_INET6,
   ERRNO_NUMBERS,
+  IP_MTU,
+  IP_MTU_DISCOVER,
+  IP_PMTUDISC_DO,
+  IP_PMTUDISC_DONT,
+  IP_PMTUDISC_PROBE,
   IP_TTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_DONTFRAG,
+  IPV6_MTU,
   IPV6_UNICAST_HOPS,
   IPV6_V6ONLY,
   POLLERR,
@@ -490,6 +497,13 @@ export class SocketTable {
       if (ep.localPort !== 0) throw new StackError("EINVAL", "setsockopt: IPV6_V6ONLY after bind");
       ep.v6only = v !== 0;
       return;
+    } else if (level === IPPROTO_IP && name === IP_MTU_DISCOVER) {
+      if (v > IP_PMTUDISC_PROBE) throw new StackError("EINVAL", "setsockopt: IP_MTU_DISCOVER");
+      ep.dontFragment = v >= IP_PMTUDISC_DO;
+      return;
+    } else if (level === IPPROTO_IPV6 && name === IPV6_DONTFRAG && ep.family === 6) {
+      ep.dontFragment = v !== 0;
+      return;
     }
     throw new StackError("ENOPROTOOPT", `setsockopt: option ${level}/${name}`);
   }
@@ -626,7 +640,14 @@ export class SocketTable {
       }
     } else if (level === IPPROTO_IP && name === IP_TTL) {
       return ep.ttl || this.#stack.ipv4.defaultTtl;
+    } else if (level === IPPROTO_IP && name === IP_MTU_DISCOVER) {
+      return ep.dontFragment ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
+    } else if (
+      (level === IPPROTO_IP && name === IP_MTU) || (level === IPPROTO_IPV6 && name === IPV6_MTU)
+    ) {
+      return this.#stack.udp.pathMtu(ep);
     } else if (level === IPPROTO_IPV6 && ep.family === 6) {
+      if (name === IPV6_DONTFRAG) return ep.dontFragment ? 1 : 0;
       if (name === IPV6_V6ONLY) return ep.v6only ? 1 : 0;
       if (name === IPV6_UNICAST_HOPS) return ep.ttl || this.#stack.ipv6.defaultHopLimit;
     }

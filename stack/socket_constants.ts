@@ -64,12 +64,32 @@ export const SHUT_RDWR = 2;
 export const IPPROTO_IP = 0;
 /** IP_TTL. */
 export const IP_TTL = 2;
+/**
+ * IP_MTU_DISCOVER (UDP): {@link IP_PMTUDISC_DO} or {@link IP_PMTUDISC_PROBE} sends with DF
+ * set and refuses datagrams over the path MTU (EMSGSIZE); {@link IP_PMTUDISC_DONT} and
+ * {@link IP_PMTUDISC_WANT} let them be fragmented [DONT].
+ */
+export const IP_MTU_DISCOVER = 10;
+/** IP_MTU (read-only): the path MTU towards a connected socket's peer. */
+export const IP_MTU = 14;
+/** IP_MTU_DISCOVER value: never set DF. */
+export const IP_PMTUDISC_DONT = 0;
+/** IP_MTU_DISCOVER value: Linux's default (here treated as DONT: datagrams may be fragmented). */
+export const IP_PMTUDISC_WANT = 1;
+/** IP_MTU_DISCOVER value: always set DF. */
+export const IP_PMTUDISC_DO = 2;
+/** IP_MTU_DISCOVER value: set DF (Linux also ignores the path MTU; here as DO). */
+export const IP_PMTUDISC_PROBE = 3;
 /** IPv6-level options. */
 export const IPPROTO_IPV6 = 41;
 /** IPV6_UNICAST_HOPS (the hop limit of unicast datagrams). */
 export const IPV6_UNICAST_HOPS = 16;
 /** IPV6_V6ONLY: an AF_INET6 socket bound to `::` gets no IPv4 (set before bind). */
 export const IPV6_V6ONLY = 26;
+/** IPV6_MTU (read-only here): the path MTU towards a connected socket's peer. */
+export const IPV6_MTU = 24;
+/** IPV6_DONTFRAG (UDP): no fragmentation at the source; over the path MTU is EMSGSIZE. */
+export const IPV6_DONTFRAG = 62;
 /** Readable (same value as poll's POLLIN). */
 export const POLLIN: number = EV_READABLE;
 /** Writable. */

@@ -13,6 +13,8 @@ import { Ipv4Layer, type Ipv4Options } from "../net/ipv4.ts";
 import { Ipv6Layer, type Ipv6Options } from "../net/ipv6.ts";
 import { Icmpv6Layer, type Icmpv6Options } from "../net/icmpv6.ts";
 import { NdpInput } from "../net/ndp.ts";
+import { PathMtuCache, type PathMtuOptions } from "../net/path_mtu.ts";
+import { TokenBucket } from "../core/token_bucket.ts";
 import { Ipv4Network } from "../net/ipv4_network.ts";
 import { IpNetworks } from "../net/ip_networks.ts";
 import { RouterDiscovery, type RouterDiscoveryOptions } from "../net/router_discovery.ts";
@@ -23,6 +25,7 @@ import { OutputQueue, type OutputSource } from "../core/output_queue.ts";
 import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
 import { BufferPool, HEADROOM_BYTES } from "../core/packet_buffer.ts";
+import { RingStoragePool } from "../core/ring_storage.ts";
 import { SocketRegistry } from "./socket_registry.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
@@ -41,12 +44,19 @@ export interface StackOptions {
   bufferBytes?: number;
   /** Frames received per NIC per tick [64]. */
   rxBatch?: number;
+  /**
+   * Sockets that produce output per tick [1024]; more wait for the next tick, so a crowd
+   * sending at once (a million FINs) is spread over ticks.
+   */
+  outputBatch?: number;
   /** IPv4 options. */
   ipv4?: Ipv4Options;
   /** ICMP options. */
   icmp?: IcmpOptions;
   /** IPv6 options. */
   ipv6?: Ipv6Options;
+  /** The path MTU cache both families share [`ipv6.pathMtu`, else the defaults]. */
+  pathMtu?: PathMtuOptions;
   /** ICMPv6 options. */
   icmp6?: Icmpv6Options;
   /** Router discovery and SLAAC (off unless `enabled`). */
@@ -61,6 +71,22 @@ export interface StackOptions {
   udp?: UdpOptions;
   /** TCP options. */
   tcp?: TcpOptions;
+  /**
+   * Connections expected at once [1024]: sizes the TCP flow table up front and, with
+   * `prewarm`, the socket-buffer storage made ready before the first connection. Not a limit.
+   */
+  maxConnections?: number;
+  /**
+   * Make pools ready before traffic arrives [false]: the flow table is sized for
+   * `maxConnections` anyway; this also puts one smallest buffer chunk per expected
+   * connection (up to the warm bound) on the socket-buffer free list.
+   */
+  prewarm?: boolean;
+  /**
+   * Bytes of socket-buffer storage kept for reuse when connections give it back [64 MiB];
+   * beyond it, storage goes back to the system so the process shrinks after a crowd leaves.
+   */
+  bufferWarmBytes?: number;
 }
 
 /**
@@ -81,6 +107,8 @@ export class Stack {
   readonly timers: TimerWheel;
   /** Packet buffers for everything the stack sends. */
   readonly pool: BufferPool;
+  /** Storage of socket send and receive buffers, taken on first data, given back when empty. */
+  readonly rings: RingStoragePool;
   /** Counters. */
   readonly stats: StackStats = new StackStats();
   /** Readiness multiplexer. */
@@ -93,6 +121,8 @@ export class Stack {
   readonly ipv6: Ipv6Layer;
   /** ICMPv6. */
   readonly icmp6: Icmpv6Layer;
+  /** Path MTU per destination, for both families (RFC 1191, RFC 8201). */
+  readonly pmtu: PathMtuCache;
   /** Router discovery and SLAAC. */
   readonly routerDiscovery: RouterDiscovery;
   /** Both network layers as the transports see them. */
@@ -108,6 +138,7 @@ export class Stack {
   /** Ticks run. */
   ticks = 0;
   readonly #rxBatch: number;
+  readonly #outputBatch: number;
   readonly #output: OutputQueue = new OutputQueue();
   readonly #receiver: NicReceiver;
   #waker: (() => void) | null = null;
@@ -122,13 +153,35 @@ export class Stack {
       count: opts.poolBuffers ?? 512,
       bufferBytes: opts.bufferBytes ?? HEADROOM_BYTES + 65536 + 64,
     });
+    this.rings = new RingStoragePool({ warmBytes: opts.bufferWarmBytes });
+    const maxConnections = opts.maxConnections ?? opts.tcp?.maxConnections ?? 1024;
+    if (opts.prewarm === true) this.rings.prewarm(2 * maxConnections);
     this.#rxBatch = opts.rxBatch ?? 64;
-    this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, opts.ipv4);
-    this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, opts.icmp);
+    this.#outputBatch = opts.outputBatch ?? 1024;
+    this.pmtu = new PathMtuCache(
+      this.clock,
+      opts.pathMtu ?? opts.ipv6?.pathMtu ?? opts.ipv4?.pathMtu,
+      this.stats.pmtu,
+    );
+    // One rate limit for the errors of both families, as Linux's icmp_global.
+    const limiter = new TokenBucket(
+      this.clock,
+      opts.icmp?.errorsPerSecond ?? opts.icmp6?.errorsPerSecond ?? 1000,
+      opts.icmp?.errorBurst ?? opts.icmp6?.errorBurst ?? 50,
+    );
+    this.ipv4 = new Ipv4Layer(this.pool, this.timers, this.clock, this.stats, {
+      ...opts.ipv4,
+      pathMtuCache: this.pmtu,
+    });
+    this.icmp = new Icmpv4Layer(this.ipv4, this.pool, this.clock, this.stats.icmp, {
+      limiter,
+      ...opts.icmp,
+    });
     const random = opts.random ?? Math.random;
     this.ipv6 = new Ipv6Layer(this.pool, this.timers, this.clock, this.stats, {
       random,
       ...opts.ipv6,
+      pathMtuCache: this.pmtu,
     });
     this.routerDiscovery = new RouterDiscovery(
       this.ipv6,
@@ -143,11 +196,11 @@ export class Stack {
       this.pool,
       this.clock,
       this.stats.icmp6,
-      opts.icmp6,
+      { limiter, ...opts.icmp6 },
     );
     this.networks = new IpNetworks(new Ipv4Network(this.ipv4, this.icmp), this.ipv6);
     this.udp = new UdpLayer(this, opts.udp);
-    this.tcp = new TcpLayer(this, opts.tcp);
+    this.tcp = new TcpLayer(this, { maxConnections, ...opts.tcp });
     const ipv4 = this.ipv4;
     const ipv6 = this.ipv6;
     this.#receiver = {
@@ -213,23 +266,52 @@ export class Stack {
   }
 
   /**
-   * One turn of the loop: drain one RX batch per NIC, run due timers, produce queued output,
-   * flush every driver once, deliver readiness once. Returns the number of frames received.
+   * One turn of the loop: {@link Stack.receive} then {@link Stack.transmit}. Returns the
+   * number of frames received.
    */
   tick(): number {
+    const frames = this.receive();
+    this.transmit();
+    return frames;
+  }
+
+  /**
+   * The first half of a tick: drain one RX batch per NIC, run due timers, deliver readiness
+   * (socket listeners run now). What the application writes in answer — in a listener, or in
+   * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
+   * the ACKs owed (one segment instead of two). Returns the number of frames received.
+   */
+  receive(): number {
     if (this.#closed) return 0;
     this.ticks++;
     this.#tickRequested = false;
+    const clock = this.clock;
+    clock.beginTick?.();
     let frames = 0;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
     if (this.ipv6.hasLocalPending) frames += this.ipv6.deliverLocal();
-    this.timers.advance(this.clock.nowMs());
-    this.#output.flush();
-    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    this.timers.advance(clock.nowMs());
+    clock.endTick?.();
     this.mux.fire();
     return frames;
+  }
+
+  /**
+   * The second half of a tick: produce queued output (at most `outputBatch` sockets), flush
+   * every driver once, deliver readiness raised meanwhile.
+   */
+  transmit(): void {
+    if (this.#closed) return;
+    this.#tickRequested = false;
+    const clock = this.clock;
+    clock.beginTick?.();
+    this.#output.flush(this.#outputBatch);
+    const nics = this.nics;
+    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+    clock.endTick?.();
+    this.mux.fire();
   }
 
   /** True when output or readiness is waiting, so the loop should tick again without waiting. */

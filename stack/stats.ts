@@ -7,6 +7,7 @@
  */
 
 import { type Counters, makeCounters as counters } from "../core/counters.ts";
+import { PMTU_COUNTERS } from "../net/path_mtu.ts";
 
 export type { Counters } from "../core/counters.ts";
 
@@ -164,7 +165,10 @@ export const NDP_COUNTERS = [
   "GroupsRefused",
 ] as const;
 
-/** ICMPv4 counters (Linux `Icmp*`). */
+/**
+ * ICMPv4 counters (Linux `Icmp*`). `InFragNeeded` (the fragmentation-needed share of
+ * `InDestUnreachs`, RFC 1191) has no Linux twin.
+ */
 export const ICMP_COUNTERS = [
   "InMsgs",
   "InErrors",
@@ -172,13 +176,16 @@ export const ICMP_COUNTERS = [
   "InEchos",
   "InEchoReps",
   "InDestUnreachs",
+  "InFragNeeded",
   "InTimeExcds",
+  "InParmProbs",
   "InOther",
   "OutMsgs",
   "OutEchos",
   "OutEchoReps",
   "OutDestUnreachs",
   "OutTimeExcds",
+  "OutParmProbs",
   "OutRateLimited",
   "OutErrors",
 ] as const;
@@ -201,9 +208,14 @@ export const UDP_COUNTERS = [
 ] as const;
 
 /**
- * TCP counters (Linux `Tcp*` and `TcpExt*`). Two have no Linux equivalent:
+ * TCP counters (Linux `Tcp*` and `TcpExt*`). Some have no Linux equivalent:
  * `TCPSackScoreboardFull` (a transmission or SACK split refused because the connection's
- * scoreboard reached its bound) and `TCPECNCwr` (window reductions on ECN-Echo, RFC 3168).
+ * scoreboard reached its bound), `TCPECNCwr` (window reductions on ECN-Echo, RFC 3168),
+ * `TCPSendBufferFull` (writes that found the send buffer full and left bytes behind) and
+ * `TCPPathMtuLowered` (a connection's MSS lowered by a smaller path MTU, RFC 1191 / RFC
+ * 8201). `TCPMTUPFail` counts black-hole fallbacks (RFC 4821 §7.7 / Linux `tcp_mtu_probing`:
+ * repeated timeouts of full-sized segments lowered the MSS) and `TCPMTUPSuccess` those
+ * confirmed by an acknowledgment of data sent at the lowered size.
  */
 export const TCP_COUNTERS = [
   "ActiveOpens",
@@ -250,10 +262,21 @@ export const TCP_COUNTERS = [
   "SyncookiesSent",
   "SyncookiesRecv",
   "SyncookiesFailed",
+  "TCPReqQFullDoCookies",
+  "SyncookiesRateLimited",
+  "TCPReqQFullDrop",
+  "TCPSynRetrans",
   "TCPDelayedAcks",
   "TCPTimeWaitReuse",
+  "TCPTimeWaitOverflow",
+  "TWRecycled",
+  "TW",
   "TCPRcvQDrop",
   "TCPBacklogDrop",
+  "TCPSendBufferFull",
+  "TCPPathMtuLowered",
+  "TCPMTUPFail",
+  "TCPMTUPSuccess",
 ] as const;
 
 /**
@@ -285,6 +308,8 @@ export class StackStats {
   readonly udp: Counters = counters(UDP_COUNTERS);
   /** TCP. */
   readonly tcp: Counters = counters(TCP_COUNTERS);
+  /** The path MTU cache both families share (`net/path_mtu.ts`). */
+  readonly pmtu: Counters = counters(PMTU_COUNTERS);
 
   /** A plain-object copy, for printing or JSON. */
   snapshot(): Record<string, Counters> {
@@ -298,6 +323,7 @@ export class StackStats {
       ndp: { ...this.ndp },
       udp: { ...this.udp },
       tcp: { ...this.tcp },
+      pmtu: { ...this.pmtu },
     };
   }
 

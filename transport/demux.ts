@@ -119,6 +119,8 @@ export class DemuxTable<T> {
   #connected = 0;
   readonly #maxShards: number;
   readonly #bound = new Map<number, Entry<T>[]>();
+  /** port → connected entries using it as local port (port allocation asks). */
+  readonly #connectedPorts = new Map<number, number>();
   #size = 0;
 
   /** A table with `shards` to start (a power of two), growing to `maxShards`, bounded at `maxEntries`. */
@@ -153,6 +155,7 @@ export class DemuxTable<T> {
     const e = new Entry(IpAddress.from(la), lp, IpAddress.from(ra), rp, false, value);
     this.#shards[hashTuple(la, lp, ra, rp) & this.#mask].push(e);
     this.#size++;
+    this.#connectedPorts.set(lp, (this.#connectedPorts.get(lp) ?? 0) + 1);
     if (++this.#connected > this.#shards.length * 4 && this.#shards.length < this.#maxShards) {
       this.#grow();
     }
@@ -181,6 +184,9 @@ export class DemuxTable<T> {
         shard.pop();
         this.#size--;
         this.#connected--;
+        const n = this.#connectedPorts.get(lp)! - 1;
+        if (n === 0) this.#connectedPorts.delete(lp);
+        else this.#connectedPorts.set(lp, n);
         return true;
       }
     }
@@ -267,10 +273,9 @@ export class DemuxTable<T> {
     return false;
   }
 
-  /** True if any connected entry uses local port `lp` (linear; for port allocation only). */
+  /** True if any connected entry uses local port `lp` (O(1): a count per port). */
   hasConnectedOnPort(lp: number): boolean {
-    for (const shard of this.#shards) for (const e of shard) if (e.lp === lp) return true;
-    return false;
+    return this.#connectedPorts.has(lp);
   }
 
   /** Every value (for teardown and tools). */

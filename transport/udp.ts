@@ -21,6 +21,7 @@ import {
   errnoOfNetError,
   NET_ERR_PARAMETER_PROBLEM,
   NET_ERR_TIME_EXCEEDED,
+  NET_ERR_TOO_BIG,
   type NetError,
   type NetProtocolHandler,
   NetRoute,
@@ -217,6 +218,15 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     ep.remotePort = port;
   }
 
+  /** @internal IP_MTU: the path MTU towards the connected peer (ENOTCONN when unconnected). */
+  pathMtu(ep: UdpEndpoint): number {
+    if (ep.remotePort === 0) throw new StackError("ENOTCONN", "getsockopt: IP_MTU needs a peer");
+    const net = this.#ctx.networks.of(ep.remoteAddr);
+    const r = this.#route;
+    if (!net.route(ep.remoteAddr, r)) throw new StackError("ENETUNREACH", "getsockopt: no route");
+    return net.pathMtu(ep.remoteAddr, r);
+  }
+
   /** @internal */
   release(ep: UdpEndpoint): void {
     if (ep.localPort !== 0) {
@@ -253,6 +263,10 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     if (!ep.broadcast && net.isBroadcast(addr, r.nicIndex)) {
       throw new StackError("EACCES", "sendto: broadcast needs SO_BROADCAST");
     }
+    // Linux ip_append_data with IP_PMTUDISC_DO: no fragmenting, so no more than the path takes.
+    if (ep.dontFragment && len + UDP_HEADER_BYTES + net.headerBytes > net.pathMtu(addr, r)) {
+      throw new StackError("EMSGSIZE", `sendto: ${len} bytes exceed the path MTU (DF)`);
+    }
     if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0);
     const bound = ep.localAddr;
     const src = isUnspecified(bound) || net.isBroadcast(bound, 0) ? r.source : bound;
@@ -275,7 +289,8 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
       net.pseudoHeaderSum(src, addr, IP_PROTO_UDP, total),
     );
     ctx.stats.udp.OutDatagrams++;
-    net.send(pb, r, src, addr, IP_PROTO_UDP, ep.ttl || net.defaultHopLimit, 0, false, null);
+    const hops = ep.ttl || net.defaultHopLimit;
+    net.send(pb, r, src, addr, IP_PROTO_UDP, hops, 0, ep.dontFragment, null);
     if (requestTick) ctx.requestTick();
     return len;
   }
@@ -329,14 +344,29 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
 
   /**
    * An ICMP or ICMPv6 error about a datagram we sent: reported on the connected socket, if
-   * any (RFC 1122 §4.1.3.3; Linux without IP_RECVERR reports on connected sockets only).
+   * any (RFC 1122 §4.1.3.3; Linux without IP_RECVERR reports on connected sockets only). A
+   * "too big" about a datagram from one of our sockets (connected or bound, as Linux's
+   * `__udp4_lib_err` looks it up) lowers the path MTU, so the next datagrams to that
+   * destination are fragmented to fit (RFC 1191 §3); it is an error (EMSGSIZE) only for a
+   * connected socket that does not let its datagrams be fragmented (`dontFragment`).
    */
   receiveError(err: NetError, buf: Uint8Array, off: number, _len: number): void {
-    if (err.kind === NET_ERR_TIME_EXCEEDED || err.kind === NET_ERR_PARAMETER_PROBLEM) return;
+    const kind = err.kind;
+    if (kind === NET_ERR_TIME_EXCEEDED || kind === NET_ERR_PARAMETER_PROBLEM) return;
     const sport = buf[off] << 8 | buf[off + 1];
     const dport = buf[off + 2] << 8 | buf[off + 3];
-    const ep = this.#table.lookupExact(err.src, sport, err.dst, dport);
+    const t = this.#table;
+    if (kind === NET_ERR_TOO_BIG) {
+      const ep = t.lookup(err.src, sport, err.dst, dport);
+      if (err.mtu <= 0 || ep === undefined) return;
+      const net = this.#ctx.networks.of(err.dst);
+      const r = this.#route;
+      if (net.route(err.dst, r)) net.lowerPathMtu(err.dst, err.mtu, r.linkMtu);
+      if (ep.dontFragment && ep.remotePort !== 0) ep.setError("EMSGSIZE");
+      return;
+    }
+    const ep = t.lookupExact(err.src, sport, err.dst, dport);
     if (ep === undefined) return;
-    ep.setError(errnoOfNetError(err.kind));
+    ep.setError(errnoOfNetError(kind));
   }
 }

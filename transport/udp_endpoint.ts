@@ -87,6 +87,12 @@ export class UdpEndpoint {
   sendBufferBytes = 212_992;
   /** TTL / hop limit of outgoing datagrams (0 = the network layer's default). */
   ttl = 0;
+  /**
+   * IP_MTU_DISCOVER = IP_PMTUDISC_DO / IPV6_DONTFRAG: datagrams leave with DF set (IPv6: are
+   * not fragmented at the source); one larger than the path MTU is refused with EMSGSIZE, and
+   * a "too big" error about one is reported on a connected socket (Linux).
+   */
+  dontFragment = false;
   /** Pending asynchronous error (e.g. ECONNREFUSED after a port unreachable). */
   error: ErrnoCode | null = null;
   /** Datagrams dropped because the receive queue was full. */

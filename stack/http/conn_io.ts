@@ -10,6 +10,32 @@
 
 import type { TcpConn } from "../tcp_conn.ts";
 
+/** A zero-length buffer: what a released reader or writer holds. */
+export const NO_BYTES: Uint8Array = new Uint8Array(0);
+
+/**
+ * Buffers of {@link SCRATCH_BYTES} given back by connections that ended, for the next ones:
+ * a connection per request otherwise allocates (and zeroes) a read buffer and a response
+ * scratch each. Bounded; shared by every connection of the process (one thread).
+ */
+const FREE_SCRATCH: Uint8Array[] = [];
+/** Most buffers kept. */
+const FREE_SCRATCH_MAX = 1024;
+/** Size of a reused buffer. */
+export const SCRATCH_BYTES = 4096;
+
+/** A {@link SCRATCH_BYTES} buffer: a reused one if any (its old bytes are never exposed). */
+export function takeScratch(): Uint8Array {
+  return FREE_SCRATCH.pop() ?? new Uint8Array(SCRATCH_BYTES);
+}
+
+/** Give back a buffer from {@link takeScratch} (other sizes are left to the collector). */
+export function giveScratch(buf: Uint8Array): void {
+  if (buf.length === SCRATCH_BYTES && FREE_SCRATCH.length < FREE_SCRATCH_MAX) {
+    FREE_SCRATCH.push(buf);
+  }
+}
+
 /** Progress counter shared by a connection's reader and writer. */
 export class Activity {
   /** Incremented on every read or write that moved bytes. */
@@ -38,12 +64,33 @@ export class ConnReader {
   readonly #maxBytes: number;
   readonly #activity: Activity;
 
-  /** A reader on `conn` starting at `initialBytes`, growing up to `maxBytes`. */
-  constructor(conn: TcpConn, initialBytes: number, maxBytes: number, activity: Activity) {
+  /**
+   * A reader on `conn` starting at `initialBytes` (in `initial` when given, a buffer of that
+   * size whose old bytes do not matter), growing up to `maxBytes`.
+   */
+  constructor(
+    conn: TcpConn,
+    initialBytes: number,
+    maxBytes: number,
+    activity: Activity,
+    initial?: Uint8Array,
+  ) {
     this.#conn = conn;
-    this.buf = new Uint8Array(Math.min(initialBytes, maxBytes));
+    this.buf = initial ?? new Uint8Array(Math.min(initialBytes, maxBytes));
     this.#maxBytes = Math.max(initialBytes, maxBytes);
     this.#activity = activity;
+  }
+
+  /**
+   * The connection is done with: hand the buffer back (for reuse) and read nothing more —
+   * anything still holding this reader sees the end of the stream.
+   */
+  release(): Uint8Array {
+    const buf = this.buf;
+    this.buf = NO_BYTES;
+    this.start = this.end = 0;
+    this.eof = true;
+    return buf;
   }
 
   /** Buffered, unconsumed bytes. */

@@ -9,7 +9,7 @@
  */
 
 import { LAST_CHUNK, writeChunkHeader } from "./chunked.ts";
-import type { ConnWriter } from "./conn_io.ts";
+import { type ConnWriter, NO_BYTES } from "./conn_io.ts";
 import { reasonPhrase } from "./status.ts";
 
 /** Head plus body up to this size is copied into one buffer and written at once. */
@@ -114,13 +114,21 @@ export interface WriteResult {
  */
 export class ResponseWriter {
   readonly #w: ConnWriter;
-  #scratch = new Uint8Array(4096);
+  #scratch: Uint8Array;
   /** Set once the status line is on its way: later failures can only abort. */
   headSent = false;
 
-  /** A writer for responses on `w`. */
-  constructor(w: ConnWriter) {
+  /** A writer for responses on `w`, encoding into `scratch` (any old bytes; grown as needed). */
+  constructor(w: ConnWriter, scratch: Uint8Array = new Uint8Array(4096)) {
     this.#w = w;
+    this.#scratch = scratch;
+  }
+
+  /** The connection is done with: hand the scratch buffer back (for reuse). */
+  release(): Uint8Array {
+    const buf = this.#scratch;
+    this.#scratch = NO_BYTES;
+    return buf;
   }
 
   /** Copy `head` (latin1) into the scratch buffer, with room for `extra` bytes after it. */

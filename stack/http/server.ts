@@ -23,7 +23,14 @@
 import { formatHostPort } from "../host_address.ts";
 import type { TcpAddr, TcpConn, TcpServer } from "../tcp_conn.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, HttpBodyError } from "./body.ts";
-import { Activity, ConnReader, ConnWriter } from "./conn_io.ts";
+import {
+  Activity,
+  ConnReader,
+  ConnWriter,
+  giveScratch,
+  SCRATCH_BYTES,
+  takeScratch,
+} from "./conn_io.ts";
 import { type HeadLimits, HttpHead, parseRequestHead } from "./head_parser.ts";
 import { ResponseWriter } from "./response_writer.ts";
 import { reasonPhrase } from "./status.ts";
@@ -102,7 +109,6 @@ const PHASE_LINGER = 4;
 const LINGER_MS = 2000;
 /** Unread request body bytes drained to keep a connection; more and it is closed. */
 const MAX_DRAIN_BYTES = 256 * 1024;
-const INITIAL_READ_BUFFER = 4096;
 
 /** One accepted connection and its state. */
 class HttpConnection {
@@ -123,8 +129,14 @@ class HttpConnection {
 
   constructor(conn: TcpConn, maxHeadBytes: number) {
     this.conn = conn;
-    this.reader = new ConnReader(conn, INITIAL_READ_BUFFER, maxHeadBytes + 1024, this.activity);
-    this.rw = new ResponseWriter(new ConnWriter(conn, this.activity));
+    this.reader = new ConnReader(
+      conn,
+      SCRATCH_BYTES,
+      maxHeadBytes + 1024,
+      this.activity,
+      takeScratch(),
+    );
+    this.rw = new ResponseWriter(new ConnWriter(conn, this.activity), takeScratch());
     this.remoteAddr = conn.remoteAddr;
     this.noBody = new BodyReader(this.reader, BODY_NONE, 0, 0);
   }
@@ -280,6 +292,9 @@ export class HttpServer implements AsyncDisposable {
     } catch { /* reset below */ }
     if (graceful) c.conn.close();
     else c.conn.abort();
+    // Its buffers serve the next connections (a connection per request allocated two each).
+    giveScratch(c.reader.release());
+    giveScratch(c.rw.release());
     this.#conns.delete(c);
     this.#maybeFinished();
   }

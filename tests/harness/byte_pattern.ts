@@ -7,10 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { VethPair } from "./netns.ts";
+import type { CommandRunner } from "./netns.ts";
 
 /** SHA-256 of the first `n` bytes of the pattern, computed by the kernel side's Python. */
-export async function expectedPatternSha(pair: VethPair, n: number): Promise<string> {
+export async function expectedPatternSha(pair: CommandRunner, n: number): Promise<string> {
   const py = `import sys,hashlib;p=bytes(i%251 for i in range(251*4096));h=hashlib.sha256()\n` +
     `n=${n}\nwhile n>0:\n k=min(n,len(p));h.update(p[:k]);n-=k\nprint(h.hexdigest())`;
   const r = await pair.run(["python3", "-c", py]);
@@ -22,7 +22,7 @@ export async function expectedPatternSha(pair: VethPair, n: number): Promise<str
  * SHA-256 of what `curl` downloads from `url` on the peer (`-g`: IPv6 literals in brackets
  * and `%25` zones are taken as written).
  */
-export async function curlSha(pair: VethPair, url: string, timeoutS = 60): Promise<string> {
+export async function curlSha(pair: CommandRunner, url: string, timeoutS = 60): Promise<string> {
   const r = await pair.run([
     "sh",
     "-c",

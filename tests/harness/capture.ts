@@ -166,6 +166,16 @@ export class LiveCapture {
     return this.frames.slice(0, n);
   }
 
+  /** Wait until `done` holds for the frames of interest captured so far; returns them all. */
+  async waitUntil(
+    done: (frames: string[][]) => boolean,
+    what: string,
+    timeoutMs = 10_000,
+  ): Promise<string[][]> {
+    await this.#until(() => done(this.frames), timeoutMs, what);
+    return this.frames.slice();
+  }
+
   /** Stop tshark and wait for it. */
   async stop(): Promise<void> {
     await terminate(this.#child);

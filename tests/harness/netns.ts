@@ -107,6 +107,8 @@ export class VethPair {
   peerMac: Uint8Array = new Uint8Array(6);
   /** MAC address of `stackIf`. */
   stackMac: Uint8Array = new Uint8Array(6);
+  /** Further namespaces made for this pair (a routed topology's far host), deleted with it. */
+  readonly extraNs: string[] = [];
 
   readonly #children = new Set<Deno.ChildProcess>();
   #destroyed: Promise<void> | null = null;
@@ -225,7 +227,7 @@ export class VethPair {
   destroySync(): void {
     for (const child of this.#children) killQuietly(child);
     this.#children.clear();
-    for (const ns of [this.stackNs, this.peerNs]) {
+    for (const ns of [this.stackNs, this.peerNs, ...this.extraNs]) {
       try {
         new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" })
           .outputSync();
@@ -241,7 +243,7 @@ export class VethPair {
       await settleWithin(child.status, 2_000);
     }
     this.#children.clear();
-    for (const ns of [this.stackNs, this.peerNs]) {
+    for (const ns of [this.stackNs, this.peerNs, ...this.extraNs]) {
       await runCommand(["ip", "netns", "del", ns], { timeoutMs: 10_000 });
     }
     forget(this);
@@ -352,6 +354,138 @@ export async function withVethPair<T>(
     return await fn(pair);
   } finally {
     await pair.destroy();
+  }
+}
+
+/** Something that runs commands in a namespace (a {@link VethPair}'s peer, a far host). */
+export interface CommandRunner {
+  /** Run `cmd` in the namespace and wait for it (never throws on a non-zero exit). */
+  run(cmd: string[], opts?: RunOptions): Promise<CommandResult>;
+}
+
+/** Options of {@link createRoutedPair}. */
+export interface RoutedPairOptions {
+  /** MTU of the router's interface towards the far host (the far host's own stays 1500). */
+  farMtu: number;
+}
+
+/**
+ * Three namespaces in a row: the stack, a Linux router, a far host. The router forwards both
+ * families; its link towards the far host has a smaller MTU (`farMtu`) on the router's side
+ * only, so the far host still advertises a 1460-byte MSS and the router, not the far host,
+ * meets the stack's full-sized datagrams — and answers those with DF set with an ICMP
+ * fragmentation needed (IPv6: packet too big), as a router on a real path does.
+ *
+ * ```
+ *  <stackNs>                <peerNs>: the router (ip_forward)          <farNs>
+ *  us0 198.18.0.2/24  <-->  kp0 198.18.0.1/24 fd00::1/64
+ *      fd00::2/64           kr1 198.18.1.1/24 fd00:1::1/64  <-->  kf0 198.18.1.2/24
+ *                               (mtu farMtu)                          fd00:1::2/64 (mtu 1500)
+ * ```
+ */
+export class RoutedPair {
+  /** The stack ↔ router pair (its peer namespace is the router). */
+  readonly pair: VethPair;
+  /** The far host's namespace. */
+  readonly farNs: string;
+  /** The far host's IPv4 address. */
+  readonly farAddr = "198.18.1.2";
+  /** The far host's IPv6 address. */
+  readonly farAddr6 = "fd00:1::2";
+  /** The router's address on the stack's link: the stack's IPv4 gateway. */
+  readonly gateway = "198.18.0.1";
+  /** The router's IPv6 address on the stack's link. */
+  readonly gateway6 = "fd00::1";
+  /** Runs commands on the far host. */
+  readonly far: CommandRunner;
+
+  /** Use {@link createRoutedPair}. */
+  constructor(pair: VethPair, farNs: string) {
+    this.pair = pair;
+    this.farNs = farNs;
+    this.far = { run: (cmd, opts) => runCommand(["ip", "netns", "exec", farNs, ...cmd], opts) };
+  }
+}
+
+/**
+ * Make a {@link RoutedPair}; `destroy()` of its `pair` deletes all three namespaces.
+ *
+ * @example
+ * ```ts
+ * const net = await createRoutedPair({ farMtu: 1280 });
+ * try {
+ *   await net.far.run(["ping", "-c", "1", "198.18.0.1"]);
+ * } finally {
+ *   await net.pair.destroy();
+ * }
+ * ```
+ */
+export async function createRoutedPair(opts: RoutedPairOptions): Promise<RoutedPair> {
+  const pair = await createVethPair({ mtu: 1500 });
+  try {
+    const router = pair.peerNs;
+    const far = `${pair.stackNs.slice(0, -2)}-f`;
+    pair.extraNs.push(far);
+    await ip(["netns", "add", far]);
+    await ip([
+      "link",
+      "add",
+      "kr1",
+      "netns",
+      router,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "kf0",
+      "netns",
+      far,
+    ]);
+    await ip(["-n", router, "link", "set", "kr1", "mtu", String(opts.farMtu), "up"]);
+    await ip(["-n", router, "addr", "add", "198.18.1.1/24", "dev", "kr1"]);
+    await ip(["-n", router, "addr", "add", "fd00:1::1/64", "dev", "kr1", "nodad"]);
+    await mustRun([
+      "ip",
+      "netns",
+      "exec",
+      router,
+      "sysctl",
+      "-qw",
+      "net.ipv4.ip_forward=1",
+      "net.ipv6.conf.all.forwarding=1",
+    ]);
+    await ip(["-n", far, "link", "set", "lo", "up"]);
+    await ip(["-n", far, "link", "set", "kf0", "mtu", "1500", "up"]);
+    await ip(["-n", far, "addr", "add", "198.18.1.2/24", "dev", "kf0"]);
+    await ip(["-n", far, "addr", "add", "fd00:1::2/64", "dev", "kf0", "nodad"]);
+    await ip(["-n", far, "route", "add", "default", "via", "198.18.1.1"]);
+    await ip(["-n", far, "-6", "route", "add", "default", "via", "fd00:1::1"]);
+    return new RoutedPair(pair, far);
+  } catch (e) {
+    await pair.destroy();
+    throw e;
+  }
+}
+
+/**
+ * Create a {@link RoutedPair}, run `fn` with it, and delete its namespaces whatever happens.
+ *
+ * @example
+ * ```ts
+ * await withRoutedPair({ farMtu: 1280 }, async (net) => {
+ *   await net.far.run(["ping", "-c", "1", net.gateway]);
+ * });
+ * ```
+ */
+export async function withRoutedPair<T>(
+  opts: RoutedPairOptions,
+  fn: (net: RoutedPair) => T | Promise<T>,
+): Promise<T> {
+  const net = await createRoutedPair(opts);
+  try {
+    return await fn(net);
+  } finally {
+    await net.pair.destroy();
   }
 }
 

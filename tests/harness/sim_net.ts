@@ -8,7 +8,7 @@
  */
 
 import { SimWire, type SimWireOptions } from "../../link/sim_wire.ts";
-import { IpAddress } from "../../net/ip_address.ts";
+import { type IpAddr, IpAddress } from "../../net/ip_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { Stack, type StackOptions } from "../../stack/stack.ts";
 import { SeededRandom } from "../../core/random.ts";
@@ -147,6 +147,15 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
     run(() => false, ms);
   };
   return { clock, wire, a, b, portA, portB, tcpA, tcpB, run, advance };
+}
+
+/** True when `ep`'s four-tuple is held by a TIME_WAIT record of `tcp` (the endpoint itself is CLOSED). */
+export function inTimeWait(
+  tcp: TcpLayer,
+  ep: { localAddr: IpAddr; localPort: number; remoteAddr: IpAddr; remotePort: number },
+): boolean {
+  return tcp.timeWaitRecord(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort) !==
+    undefined;
 }
 
 /** An established connection a → b on `net` (client `c` on a, server `s` on b). */

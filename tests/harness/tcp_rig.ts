@@ -78,6 +78,8 @@ const PEER_MAC = new Uint8Array([2, 0, 0, 0, 0, 0x01]);
 
 /** One TCP segment the stack sent, decoded. */
 export interface SentSegment {
+  /** Destination address. */
+  dst: number;
   /** Source port (ours). */
   srcPort: number;
   /** Destination port (the peer's). */
@@ -109,8 +111,9 @@ export interface SentSegment {
 }
 
 /**
- * A link driver that records what the stack transmits and answers ARP requests for the
- * peer's address, so IPv4 output reaches {@link RecordingLink.transmit} at once.
+ * A link driver that records what the stack transmits and answers ARP requests for every
+ * other address of the rig's /24 (the peer, and the sources a test spoofs), so IPv4 output
+ * reaches {@link RecordingLink.transmit} at once.
  */
 export class RecordingLink implements LinkDriver {
   /** Interface name. */
@@ -158,16 +161,20 @@ export class RecordingLink implements LinkDriver {
   /** Nothing to give back: frames are owned by the rig. */
   release(_batch: RxBatch): void {}
 
-  /** Decode and record a TCP segment; answer an ARP request for the peer. */
+  /** Decode and record a TCP segment; answer an ARP request for the /24. */
   transmit(frame: Uint8Array, off: number, len: number, _offload: TxOffload | null): boolean {
     const type = (frame[off + 12] << 8) | frame[off + 13];
     const l3 = off + ETH_HEADER_BYTES;
     if (type === ETHERTYPE_ARP) {
       const a = this.#arp.attach(frame, l3, len - ETH_HEADER_BYTES);
-      if (a.check() === null && a.oper === ARP_REQUEST && a.tpa === PEER_ADDR) {
+      const tpa = a.tpa;
+      if (
+        a.check() === null && a.oper === ARP_REQUEST && tpa !== RIG_ADDR &&
+        (tpa >>> 8) === (RIG_ADDR >>> 8)
+      ) {
         const reply = new Uint8Array(ETH_HEADER_BYTES + ARP_HEADER_BYTES);
         writeEthernetHeader(reply, 0, OUR_MAC, PEER_MAC, ETHERTYPE_ARP);
-        writeArp(reply, ETH_HEADER_BYTES, ARP_REPLY, PEER_MAC, PEER_ADDR, OUR_MAC, a.spa);
+        writeArp(reply, ETH_HEADER_BYTES, ARP_REPLY, PEER_MAC, tpa, OUR_MAC, a.spa);
         this.#rx.push(reply);
       }
       return true;
@@ -182,6 +189,7 @@ export class RecordingLink implements LinkDriver {
       sack.push([o.sackBlocks[2 * i], o.sackBlocks[2 * i + 1]]);
     }
     this.sent.push({
+      dst: ip.dst,
       srcPort: h.srcPort,
       dstPort: h.dstPort,
       seq: h.seq,
@@ -209,6 +217,8 @@ export class RecordingLink implements LinkDriver {
 
 /** A segment from the peer; unset fields take the defaults noted. */
 export interface SegmentSpec {
+  /** Source address [PEER_ADDR]. */
+  src?: number;
   /** Source port [PEER_PORT]. */
   srcPort?: number;
   /** Destination port [SERVICE_PORT]. */
@@ -374,7 +384,8 @@ export class TcpRig {
     );
     writeTcpOptions(buf, TCP_HEADER_MIN_BYTES, o, syn);
     buf.set(payload, hdr);
-    const meta = rxMeta(this.stack, IpAddress.v4(PEER_ADDR), IpAddress.v4(RIG_ADDR), buf);
+    const src = spec.src ?? PEER_ADDR;
+    const meta = rxMeta(this.stack, IpAddress.v4(src), IpAddress.v4(RIG_ADDR), buf);
     this.stack.tcp.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
     this.tick();
   }

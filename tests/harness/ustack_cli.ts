@@ -45,6 +45,11 @@ export class CliProcess {
     this.#pumps = [this.#pump(child.stdout, this.lines), this.#pump(child.stderr, this.errors)];
   }
 
+  /** The process id (`ip netns exec` execs, so it is the CLI's own). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   async #pump(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
     const dec = new TextDecoder();
     let rest = "";
@@ -82,6 +87,16 @@ export class CliProcess {
           r();
         });
       });
+    }
+  }
+
+  /** Write `text` to the process's stdin (spawned with `stdin: "piped"`). */
+  async send(text: string): Promise<void> {
+    const w = this.#child.stdin.getWriter();
+    try {
+      await w.write(new TextEncoder().encode(text));
+    } finally {
+      w.releaseLock();
     }
   }
 

@@ -7,6 +7,7 @@ import { interopTest, waitFor } from "../harness/interop.ts";
 import { withVethPair } from "../harness/netns.ts";
 import { cliCommand, startServe } from "../harness/ustack_cli.ts";
 import { runCommand } from "../harness/netns.ts";
+import { queryControl } from "../../stack/control.ts";
 
 /** Run `ustack ARGS` in this namespace (the control socket is a path, not an address). */
 async function ustack(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -96,6 +97,10 @@ interopTest("ustack stats and ss read a running serve through its control socket
       const conn = sockets.find((s: { state: string }) => s.state === "ESTAB");
       assert.equal(conn.info.state, "ESTABLISHED");
       assert.ok(conn.info.mss > 0);
+      // The process's own memory (bench:soak samples it): RSS at least the heap in use.
+      const mem = await queryControl(control, { cmd: "memory" });
+      assert.ok(mem.heapUsed > 1e6 && mem.rss >= mem.heapUsed, JSON.stringify(mem));
+      await assert.rejects(queryControl(control, { cmd: "nope" }), /unknown command "nope"/);
       const bad = await ustack(["stats"]);
       assert.equal(bad.code, 2, "no --control is a usage error");
     } finally {

@@ -112,7 +112,7 @@ interopTest(
       const e2e = new URL("../../bench/e2e.ts", import.meta.url).pathname;
       const r = await runCommand(
         [Deno.execPath(), "run", "--allow-all", e2e, "--quick", "--seconds", "1", "--out", out],
-        { timeoutMs: 120_000 },
+        { timeoutMs: 180_000 },
       );
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       for (const title of ["kernel↔kernel", "ustack→kernel", "kernel→ustack", "ustack↔ustack"]) {
@@ -143,6 +143,14 @@ interopTest(
           assert.equal(typeof m.results[col].udpRxGbps, "number", `${m.mtu} ${col} udpRxGbps`);
         }
         assert.ok(m.results.ustack_kernel.udpSyscallsPerFrame > 0);
+        // Many clients: pingpong --connect everywhere, HTTP where a kernel client meets a server.
+        for (const col of ["kernel_kernel", "ustack_kernel", "ustack_ustack"]) {
+          assert.ok(m.results[col].connPerS > 0, `${m.mtu} ${col} connPerS`);
+        }
+        for (const col of ["kernel_kernel", "ustack_kernel"]) {
+          assert.ok(m.results[col].httpConnPerS > 0, `${m.mtu} ${col} httpConnPerS`);
+          assert.ok(m.results[col].httpKeepAliveRps > 0, `${m.mtu} ${col} httpKeepAliveRps`);
+        }
         assert.deepEqual(m.errors, []);
       }
       // Namespaces named after a process that is gone (the benchmark has exited) are leaks;
@@ -154,7 +162,7 @@ interopTest(
       await Deno.remove(out).catch(() => {});
     }
   },
-  { tools: ["iperf3", "python3", "ss"] },
+  { tools: ["iperf3", "python3", "ss", "ab", "wrk"] },
 );
 
 Deno.test("latencySummary: nearest-rank percentiles in µs from the histogram", () => {

@@ -116,7 +116,10 @@ interopTest("ECN with a kernel that asks for it: negotiated, the stack's data EC
         `head -c 100000 /dev/zero | socat -t 5 - TCP:${pair.stackAddr}:7 | wc -c`,
       ]);
       assert.equal(r.stdout.trim(), "100000");
-      const frames = await cap.waitForFrames(20);
+      // Every byte of the echo seen (the capture may trail the transfer).
+      const echoed = (fs: string[][]) =>
+        fs.filter((f) => f[2] === pair.stackAddr).reduce((n, f) => n + Number(f[3]), 0);
+      const frames = await cap.waitUntil((fs) => echoed(fs) >= 100000, "the whole echo");
       const syn = frames.find((f) => /S/.test(f[0]) && !/A/.test(f[0]))!;
       const synAck = frames.find((f) => /S/.test(f[0]) && /A/.test(f[0]))!;
       assert.match(syn[0], /C/); // RFC 3168 §6.1.1: the kernel asks with CWR and ECE

@@ -5,6 +5,7 @@ import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { Stack } from "../../stack/stack.ts";
+import { RawPeer } from "../harness/raw_peer.ts";
 
 Deno.test("sim: ARP entry goes REACHABLE → STALE → DELAY → PROBE → REACHABLE, confirm() skips the probe", () => {
   const clock = new VirtualClock(0);
@@ -64,4 +65,37 @@ Deno.test("sim: ARP entry goes REACHABLE → STALE → DELAY → PROBE → REACH
   assert.equal(state(), "REACHABLE");
   run(6_000);
   assert.equal(a.stats.arp.OutRequests, 2, "confirmed: no probe");
+});
+
+Deno.test("sim: ARP neighbour table evicts the least recently used resolved entry (O(1) LRU)", () => {
+  const p = new RawPeer({ ipv4: { arp: { maxEntries: 4 } } });
+  const arp = p.stack.ipv4.arp(1);
+  const host = (n: number) => parseIpv4(`198.18.0.${n}`);
+  for (let n = 10; n < 14; n++) p.arpFrom(host(n)); // four neighbours, all resolved
+  assert.equal(arp.size, 4);
+  // 10 is used now (a ping to it): 11 becomes the least recently used.
+  p.stack.icmp.sendEcho(host(10), 1, 1, new Uint8Array(8), 0, 8);
+  p.stack.tick();
+  p.arpFrom(host(14));
+  const ips = arp.entries().map((e) => e.ip);
+  assert.equal(arp.size, 4);
+  assert.ok(ips.includes(host(10)), "the neighbour in use stays");
+  assert.ok(!ips.includes(host(11)), "the least recently used one went");
+  assert.equal(p.stack.stats.arp.CacheFull, 0);
+});
+
+Deno.test("sim: ARP keeps unresolved neighbours (they hold packets) and bounds the packets they hold", () => {
+  const p = new RawPeer({ ipv4: { arp: { maxEntries: 64, queuePerEntry: 16, maxPending: 8 } } });
+  const host = (n: number) => parseIpv4(`198.18.0.${n}`);
+  // Three neighbours that never answer, five packets each: eight are held in all.
+  for (let n = 20; n < 23; n++) {
+    for (let k = 0; k < 5; k++) p.stack.icmp.sendEcho(host(n), 1, k, new Uint8Array(8), 0, 8);
+  }
+  const arp = p.stack.ipv4.arp(1);
+  assert.equal(arp.pending, 8);
+  assert.equal(p.stack.stats.arp.QueueDrops, 7);
+  assert.equal(p.stack.pool.inUse, 8);
+  p.advance(5_000); // they give up: the packets go back to the pool
+  assert.equal(arp.pending, 0);
+  assert.equal(p.stack.pool.inUse, 0);
 });

@@ -423,3 +423,34 @@ Deno.test({
     await server.shutdown();
   },
 });
+
+Deno.test({
+  ...T,
+  name: "serve: connections one after another reuse buffers without seeing each other's bytes",
+  async fn() {
+    await using rt = await loopback();
+    const server = rt.serve(
+      { port: 80, onListen() {} },
+      (req) => new Response(`${new URL(req.url).pathname} ${req.headers.get("x-long")?.length}`),
+    );
+    // A long request and response, then short ones: stale bytes of the first would show.
+    const long = "y".repeat(3000);
+    const first = await exchange(
+      rt,
+      80,
+      `GET /${"a".repeat(500)} HTTP/1.1\r\nHost: x\r\nX-Long: ${long}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(first, new RegExp(`\\r\\n\\r\\n/a{500} 3000$`));
+    for (let i = 0; i < 5; i++) {
+      const text = await exchange(
+        rt,
+        80,
+        `GET /${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(text, new RegExp(`\\r\\n\\r\\n/${i} undefined$`));
+    }
+    await server.shutdown();
+    assert.equal(server.stats.connections, 6);
+  },
+});

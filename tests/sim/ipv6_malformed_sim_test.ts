@@ -12,6 +12,7 @@ import {
   ipv6Frame,
   llOption,
   type SeenFrame,
+  udp6,
 } from "../harness/ipv6_frames.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 
@@ -220,4 +221,71 @@ Deno.test("sim ipv6 input: packet too big lowers the path MTU; later datagrams a
   advance(20);
   assert.equal(seen.length, 2);
   assert.ok(seen.every((f) => f.bytes.length <= 14 + 1280 && f.nextHeader === 44));
+});
+
+Deno.test("sim ipv6 input: no error about an ICMPv6 error, to a multicast group, or from a multicast source (RFC 4443 §2.4 (e))", () => {
+  const { net, host, advance, fromA } = setup();
+  // Controls: an option that asks for a report, in front of an echo request; a closed port.
+  send(net, host, 60, concat(optionsHeader(58, 0x9e), echo(1)));
+  advance(20);
+  assert.equal(fromA(4).length, 1, "control: parameter problem about an echo request");
+  // The same option in front of ICMPv6 errors: nothing.
+  for (const type of [1, 2, 3, 4]) {
+    send(
+      net,
+      host,
+      60,
+      concat(optionsHeader(58, 0x9e), icmpv6(H, A, type, 0, 0, new Uint8Array(48))),
+    );
+  }
+  advance(20);
+  assert.equal(fromA(4).length, 1, "no error about an error");
+  assert.equal(net.a.stats.ip6.InHdrErrors, 5);
+  // A closed port at the all-nodes group: no port unreachable; at our address: one.
+  const allNodes = IpAddress.parse("ff02::1");
+  const toGroup = ipv6Frame({
+    srcMac: H_MAC,
+    src: H,
+    dst: allNodes,
+    nextHeader: 17,
+    payload: udp6(H, allNodes, 40000, 9, new Uint8Array(4)),
+  });
+  inject(host, toGroup);
+  advance(20);
+  assert.equal(fromA(1).length, 0, "nothing to a multicast destination");
+  // Nor to our unicast address in a link-layer broadcast frame (e.4).
+  inject(
+    host,
+    ipv6Frame({
+      srcMac: H_MAC,
+      dstMac: new Uint8Array([255, 255, 255, 255, 255, 255]),
+      src: H,
+      dst: A,
+      nextHeader: 17,
+      payload: udp6(H, A, 40000, 9, new Uint8Array(4)),
+    }),
+  );
+  advance(20);
+  assert.equal(fromA(1).length, 0, "nothing about a link-layer broadcast");
+  assert.equal(net.a.stats.udp.NoPorts, 1, "delivered, only not answered");
+  send(net, host, 17, udp6(H, A, 40000, 9, new Uint8Array(4)));
+  advance(20);
+  assert.equal(fromA(1).length, 1, "control: port unreachable to a unicast source");
+  // From a multicast source: dropped on arrival, never answered.
+  const group = IpAddress.parse("ff02::5");
+  const hdrErrors = net.a.stats.ip6.InHdrErrors;
+  inject(
+    host,
+    ipv6Frame({
+      srcMac: H_MAC,
+      dstMac: A_MAC,
+      src: group,
+      dst: A,
+      nextHeader: 17,
+      payload: udp6(group, A, 40000, 9, new Uint8Array(4)),
+    }),
+  );
+  advance(20);
+  assert.equal(net.a.stats.ip6.InHdrErrors, hdrErrors + 1);
+  assert.equal(fromA(1).length, 1);
 });

@@ -7,13 +7,19 @@
 //   accept queue                        tcp.ListenOverflows   sim/tcp_options_test.ts ("accept queue …")
 //   UDP receive queue (bytes, count)    udp.RcvbufErrors      sim/udp_sim_test.ts ("receive queue …")
 //   socket descriptor table             SocketTable.refused   sim/socket_api_test.ts ("descriptor table …")
+//   path MTU cache                      pmtu.Evictions        unit/path_mtu_test.ts ("bounded; …")
+//   ICMP errors (rate, not a queue)     icmp.OutRateLimited,  sim/icmp_errors_sim_test.ts ("rate-limited …")
+//                                       icmp6.OutRateLimitHost
 //
 // and below: the TCP out-of-order ranges, the half-open (SYN) queue, the local delivery queue,
-// the ARP cache, UDP sockets, and the TCP send buffer.
+// the ARP cache, UDP sockets, the TCP send buffer (tcp.TCPSendBufferFull), and the IPv6
+// neighbour cache and its per-neighbour queue (ndp.CacheFull, ndp.QueueDrops).
 
 import assert from "node:assert/strict";
 import { StackError } from "../../core/errors.ts";
-import { AF_INET, SOCK_DGRAM, SOCK_STREAM, SocketTable } from "../../stack/socket.ts";
+import { AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM, SocketTable } from "../../stack/socket.ts";
+import { IpAddress } from "../../net/ip_address.ts";
+import { makeSimNet } from "../harness/sim_net.ts";
 import { ACK } from "../fuzz/frames.ts";
 import { PEER_IP, RawPeer } from "../harness/raw_peer.ts";
 
@@ -49,26 +55,43 @@ Deno.test("bounds: TCP holds at most ooqMaxRanges out-of-order ranges (TCPOFODro
   assert.equal(p.stack.pool.inUse, 0);
 });
 
-Deno.test("bounds: the half-open (SYN) queue is bounded (ListenOverflows, ListenDrops)", () => {
-  const p = new RawPeer({ tcp: { synRetries: 1 } });
+Deno.test("bounds: the half-open (SYN) queue is bounded (TCPReqQFullDrop, ListenDrops)", () => {
+  const p = new RawPeer({ tcp: { synAckRetries: 1, syncookies: 0 } });
   const s = new SocketTable(p.stack);
   const l = s.socket(AF_INET, SOCK_STREAM);
   s.bind(l, "0.0.0.0", 80);
   s.listen(l, 4);
   p.arpFrom(PEER_IP);
-  // SYNs that never complete: 64 half-open connections (Linux's minimum SYN queue) fit.
+  // SYNs that never complete: 64 half-open records (Linux's minimum SYN queue) fit; with
+  // cookies off the rest are dropped.
   for (let i = 0; i < 70; i++) p.tcp(30000 + i, 80, 5000, 0, 0x02);
   const st = p.stack.stats.tcp;
-  assert.equal(st.ListenOverflows, 6);
+  assert.equal(st.TCPReqQFullDrop, 6);
   assert.equal(st.ListenDrops, 6);
-  assert.equal(p.stack.tcp.endpoints, 64);
-  // When their SYN-ACKs have gone unanswered, the half-open connections are gone and a new
-  // SYN is taken again.
+  assert.equal(st.SyncookiesSent, 0);
+  assert.equal(p.stack.tcp.syncache.size, 64);
+  assert.equal(p.stack.tcp.endpoints, 0, "half-open connections are records, not endpoints");
+  // When their SYN-ACKs have gone unanswered, the records are gone and a new SYN is taken.
   p.advance(10_000);
-  assert.equal(p.stack.tcp.endpoints, 0);
+  assert.equal(p.stack.tcp.syncache.size, 0);
   p.tcp(31000, 80, 5000, 0, 0x02);
-  assert.equal(st.ListenOverflows, 6);
-  assert.equal(p.stack.tcp.endpoints, 1);
+  assert.equal(st.TCPReqQFullDrop, 6);
+  assert.equal(p.stack.tcp.syncache.size, 1);
+});
+
+Deno.test("bounds: beyond the half-open queue SYNs get cookies (TCPReqQFullDoCookies)", () => {
+  const p = new RawPeer({ tcp: { synAckRetries: 1 } });
+  const s = new SocketTable(p.stack);
+  const l = s.socket(AF_INET, SOCK_STREAM);
+  s.bind(l, "0.0.0.0", 80);
+  s.listen(l, 4);
+  p.arpFrom(PEER_IP);
+  for (let i = 0; i < 70; i++) p.tcp(30000 + i, 80, 5000, 0, 0x02);
+  const st = p.stack.stats.tcp;
+  assert.equal(p.stack.tcp.syncache.size, 64);
+  assert.equal(st.TCPReqQFullDoCookies, 6);
+  assert.equal(st.SyncookiesSent, 6);
+  assert.equal(st.ListenDrops, 0);
 });
 
 Deno.test("bounds: the local delivery queue holds localQueue datagrams (ip.OutDiscards)", () => {
@@ -122,5 +145,30 @@ Deno.test("bounds: a TCP send buffer takes what fits, then EAGAIN", () => {
   const big = new Uint8Array(100_000);
   const n = s.write(fd, big);
   assert.ok(n > 0 && n <= 16384, `took ${n} bytes`);
+  const st = p.stack.stats.tcp;
+  assert.equal(st.TCPSendBufferFull, 1, "the first write left bytes behind");
   assert.equal(code(() => s.write(fd, big)), "EAGAIN");
+  assert.equal(st.TCPSendBufferFull, 2);
+});
+
+Deno.test("bounds: IPv6 neighbours hold queuePerEntry packets each and maxEntries in all (ndp.QueueDrops, ndp.CacheFull)", () => {
+  const net = makeSimNet({
+    wire: { seed: 31, delayMs: 1 },
+    stack: { ipv6: { iface: { ndp: { queuePerEntry: 4, maxEntries: 3 } } } },
+  });
+  net.a.ipv6.addAddress(1, IpAddress.parse("fd00:5::1"), 64);
+  net.advance(2500);
+  const s = new SocketTable(net.a);
+  const fd = s.socket(AF_INET6, SOCK_DGRAM);
+  const one = new Uint8Array(1);
+  // Ten datagrams to a neighbour nobody answers for: four wait for its resolution.
+  for (let i = 0; i < 10; i++) s.sendto(fd, one, "fd00:5::99", 9);
+  const st = net.a.stats.ndp;
+  assert.equal(st.QueueDrops, 6);
+  // Entries being resolved cannot be evicted: of six more neighbours, two fit the three
+  // entries and four find no room (their datagrams are dropped).
+  for (let n = 0x9a; n <= 0x9f; n++) s.sendto(fd, one, `fd00:5::${n.toString(16)}`, 9);
+  assert.equal(st.CacheFull, 4);
+  net.advance(10_000);
+  assert.equal(net.a.pool.inUse, 0, "what waited is freed when resolution fails");
 });

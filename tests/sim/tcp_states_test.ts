@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ADDR_A, ADDR_B, makeSimNet, type SimNet } from "../harness/sim_net.ts";
+import { ADDR_A, ADDR_B, inTimeWait, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import { EV_ERROR, EV_READABLE, EV_WRITABLE } from "../../core/event_mux.ts";
@@ -51,10 +51,12 @@ Deno.test("tcp: simultaneous close goes through CLOSING to TIME_WAIT on both sid
   assert(net.run(() => {
     seen.add(c.state);
     seen.add(s.state);
-    return c.state === TcpState.TIME_WAIT && s.state === TcpState.TIME_WAIT;
+    return inTimeWait(net.tcpA, c) && inTimeWait(net.tcpB, s);
   }, 2000));
   assert(seen.has(TcpState.CLOSING));
-  assert(net.run(() => c.state === TcpState.CLOSED && s.state === TcpState.CLOSED, 2000));
+  assert.equal(c.state, TcpState.CLOSED);
+  assert.equal(s.state, TcpState.CLOSED);
+  assert(net.run(() => net.tcpA.timeWaitCount === 0 && net.tcpB.timeWaitCount === 0, 2000));
 });
 
 Deno.test("tcp: half-close — the passive side keeps sending after the FIN", () => {
@@ -71,7 +73,7 @@ Deno.test("tcp: half-close — the passive side keeps sending after the FIN", ()
   assert.equal(c.read(got, 0, got.length), data.length);
   assert.deepEqual(got, data);
   s.close();
-  assert(net.run(() => s.state === TcpState.CLOSED && c.state === TcpState.TIME_WAIT, 2000));
+  assert(net.run(() => s.state === TcpState.CLOSED && inTimeWait(net.tcpA, c), 2000));
   assert.equal(c.read(got, 0, 1), 0);
 });
 

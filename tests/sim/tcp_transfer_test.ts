@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ADDR_B, makeSimNet, type SimNetOptions } from "../harness/sim_net.ts";
+import { ADDR_B, inTimeWait, makeSimNet, type SimNetOptions } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 
@@ -64,9 +64,8 @@ export function transfer(total: number, opts: SimNetOptions, maxVirtualMs: numbe
           e.snd.rtoTimer,
           e.snd.persistTimer,
           e.rcv.delackTimer,
-          e.keepalive.timer,
-          e.lingerTimer,
-        ].map((t) => t.armed ? t.deadlineMs : -1),
+          e.keepalive?.timer,
+        ].map((t) => t?.armed ? t.deadlineMs : -1),
       })
     }`;
   const runGuarded = (f: () => boolean, ms: number): boolean => {
@@ -112,7 +111,7 @@ export function transfer(total: number, opts: SimNetOptions, maxVirtualMs: numbe
         }
       }
     }
-    return eof && c.state === TcpState.TIME_WAIT;
+    return eof && inTimeWait(net.tcpA, c);
   }, maxVirtualMs);
   return { net, ok, c, s: s as TcpEndpoint | null, read, written, sent: sent.h, recv: recv.h };
 }

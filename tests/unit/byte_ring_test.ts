@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ByteRing, type ByteSpan } from "../../core/byte_ring.ts";
+import { RingStoragePool } from "../../core/ring_storage.ts";
 
 /** Deterministic xorshift32 in [0, 2**32). */
 function rng(seed: number): () => number {
@@ -207,11 +208,12 @@ Deno.test("clear forgets everything", () => {
   assert.equal(s.off, 0);
 });
 
-Deno.test("randomised against a model of absolute stream positions", () => {
-  const next = rng(2024);
+function randomised(seed: number, pool: RingStoragePool | null): void {
+  const next = rng(seed);
   for (let round = 0; round < 40; round++) {
     let cap = 1 + (next() % 300);
-    const r = new ByteRing(cap);
+    const r = new ByteRing(cap, pool);
+    let cut = false;
     // Model: byte value at absolute stream position; readable = [start, end).
     const model = new Map<number, number>();
     let start = 0, end = 0;
@@ -271,11 +273,81 @@ Deno.test("randomised against a model of absolute stream positions", () => {
         const len = end - start;
         const newCap = Math.min(1000, Math.max(1, len + (next() % 300)));
         r.resize(newCap);
-        for (const k of model.keys()) if (k >= start + newCap) model.delete(k);
+        for (const k of model.keys()) {
+          if (k >= start + newCap) {
+            model.delete(k);
+            cut = true;
+          }
+        }
         cap = newCap;
       }
       assert.equal(r.length, end - start);
       assert.equal(r.free, cap - (end - start));
+      if (pool !== null && end === start && r.storageBytes > 0 && !cut) {
+        // Empty but holding storage: only out-of-order data beyond the end may keep it (after
+        // a resize cut some, the ring no longer knows how far what is left reaches).
+        assert.ok([...model.keys()].some((k) => k >= end), "an empty ring keeps no storage");
+      }
     }
   }
+}
+
+Deno.test("randomised against a model of absolute stream positions", () => {
+  randomised(2024, null);
+});
+
+Deno.test("randomised with pooled storage: taken on demand, grown, given back when empty", () => {
+  const pool = new RingStoragePool({ minChunkBytes: 64, maxChunkBytes: 1024, warmBytes: 4096 });
+  randomised(7, pool);
+  randomised(99, pool);
+  assert.ok(pool.stats.reuses > 0, "chunks are reused");
+  assert.ok(pool.freeBytes <= 4096);
+});
+
+Deno.test("a pooled ring holds no storage until written and gives it back when read empty", () => {
+  const pool = new RingStoragePool({ minChunkBytes: 64, maxChunkBytes: 4096, warmBytes: 1 << 16 });
+  const r = new ByteRing(10_000, pool);
+  assert.equal(r.storageBytes, 0);
+  assert.equal(r.free, 10_000);
+  const src = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff);
+  assert.equal(r.write(src, 0, 100), 100);
+  assert.equal(r.storageBytes, 128);
+  assert.equal(r.write(src, 100, 2900), 2900); // grows, keeping the contents
+  assert.equal(r.storageBytes, 4096);
+  const out = new Uint8Array(3000);
+  assert.equal(r.read(out, 0, 3000), 3000);
+  assert.deepEqual(out, src);
+  assert.equal(r.storageBytes, 0);
+  assert.equal(pool.stats.outstandingBytes, 0);
+  // Out-of-order data keeps the storage with nothing readable.
+  r.writeAt(10, src, 0, 5);
+  assert.ok(r.storageBytes > 0);
+  r.write(src, 0, 10);
+  r.commit(5);
+  assert.equal(r.read(out, 0, 100), 15);
+  assert.equal(r.storageBytes, 0);
+  assert.equal(pool.stats.outstandingBytes, 0);
+});
+
+Deno.test("RingStoragePool: size classes, warm bound, prewarm and trim", () => {
+  const pool = new RingStoragePool({ minChunkBytes: 1024, maxChunkBytes: 8192, warmBytes: 10_000 });
+  assert.equal(pool.chunkSize(1), 1024);
+  assert.equal(pool.chunkSize(1025), 2048);
+  const a = pool.take(5000);
+  assert.equal(a.length, 8192);
+  const b = pool.take(20_000); // beyond the largest class: allocated, never kept
+  assert.equal(b.length, 32768);
+  pool.give(b);
+  assert.equal(pool.freeBytes, 0);
+  pool.give(a);
+  assert.equal(pool.freeBytes, 8192);
+  assert.equal(pool.take(8000), a, "a free chunk of the class is reused");
+  pool.give(a);
+  pool.give(new Uint8Array(4096)); // over the warm bound: dropped
+  assert.equal(pool.freeBytes, 8192);
+  assert.equal(pool.stats.drops, 2);
+  pool.trim();
+  pool.prewarm(100, 1000);
+  assert.equal(pool.freeBytes, 9216, "prewarm stops at the warm bound");
+  assert.throws(() => new RingStoragePool({ minChunkBytes: 1000 }), RangeError);
 });

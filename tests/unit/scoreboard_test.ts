@@ -167,6 +167,32 @@ Deno.test("scoreboard: grows from a small start without losing records", () => {
   assert.equal(sb.end(sb.count - 1), 14000);
 });
 
+Deno.test("scoreboard: an emptied board gives its columns back; the next board reuses them clean", () => {
+  const a = new Scoreboard(new DeliveryRate());
+  a.reset(0);
+  for (let i = 0; i < 5; i++) a.onSend(i * 100, i * 100 + 100, i, 0);
+  a.beginAck(10, 0);
+  a.sack(200, 300);
+  assert.ok(a.capacity > 0);
+  a.ackTo(500); // every record acknowledged: the columns go back
+  assert.equal(a.count, 0);
+  assert.equal(a.capacity, 0);
+  const b = new Scoreboard(new DeliveryRate());
+  b.reset(7000);
+  b.onSend(7000, 7100, 20, 0);
+  b.onSend(7100, 7200, 21, 0);
+  assert.ok(b.capacity > 0);
+  assert.deepEqual(records(b), [[7000, 7100, 0], [7100, 7200, 0]]);
+  assert.equal(b.sackedBytes, 0);
+  // The first board takes columns again on its next transmission.
+  a.onSend(500, 600, 30, 0);
+  assert.deepEqual(records(a), [[500, 600, 0]]);
+  b.beginAck(40, 0);
+  b.ackTo(7100);
+  assert.equal(b.ackDelivered, 100);
+  assert.equal(b.ackRttOldestMs, 20);
+});
+
 Deno.test("isDsack: RFC 2883 §4 — below the cumulative ACK, or inside the second block", () => {
   assert.ok(isDsack(new Uint32Array([500, 1000, 0, 0]), 1, 1000));
   assert.ok(isDsack(new Uint32Array([3000, 4000, 2000, 5000]), 2, 1000));

@@ -58,8 +58,13 @@ class ReceiverStub implements ReceiverConnection {
   tsNow(): number {
     return 0;
   }
+  /** Output scheduled for the end of the tick (an ACK owed then). */
+  scheduled = 0;
   sendAck(): void {
     this.acks++;
+  }
+  scheduleOutput(): void {
+    this.scheduled++;
   }
   transition(ev: TcpEvent): void {
     this.events.push(ev);
@@ -146,6 +151,9 @@ class SenderStub implements SenderConnection {
   ecnOk = false;
   sackOptionBytes(): number {
     return 0;
+  }
+  pathMss(): number {
+    return Infinity;
   }
   sent: [number, number, number][] = [];
   events: TcpEvent[] = [];

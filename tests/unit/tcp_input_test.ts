@@ -222,18 +222,28 @@ Deno.test("tcp input: the ACK of our FIN moves FIN_WAIT_1 → FIN_WAIT_2; the pe
   assert.equal(c.ep.state, TcpState.FIN_WAIT_2);
   assert.equal(rig.take().length, 0);
   rig.inject(c.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, ack: seqAdd(c.iss, 2) }));
-  assert.equal(c.ep.state, TcpState.TIME_WAIT);
+  // TIME_WAIT: the connection ends and a record holds the four-tuple.
+  assert.equal(c.ep.state, TcpState.CLOSED);
+  assert.equal(rig.stack.tcp.endpoints, 0);
+  assert.equal(rig.stack.tcp.timeWaitCount, 1);
   assert.equal(only(rig.take()).ack, seqAdd(c.peerNxt, 1));
   assert.equal(rig.stack.stats.tcp.CurrEstab, 0);
   // A retransmitted FIN is ACKed again and restarts 2·MSL.
   rig.advance(1500);
   rig.inject(c.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, ack: seqAdd(c.iss, 2) }));
-  assert.equal(only(rig.take()).ack, seqAdd(c.peerNxt, 1));
+  const again = only(rig.take());
+  assert.deepEqual([again.flags, again.seq, again.ack], [
+    TCP_FLAG_ACK,
+    seqAdd(c.iss, 2),
+    seqAdd(c.peerNxt, 1),
+  ]);
+  // An acceptable empty segment is not answered (no ACK war between two TIME_WAITs).
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, seq: seqAdd(c.peerNxt, 1), ack: seqAdd(c.iss, 2) }));
+  assert.equal(rig.take().length, 0);
   rig.advance(1999);
-  assert.equal(c.ep.state, TcpState.TIME_WAIT);
+  assert.equal(rig.stack.tcp.timeWaitCount, 1);
   rig.advance(2);
-  assert.equal(c.ep.state, TcpState.CLOSED);
-  assert.equal(rig.stack.tcp.endpoints, 0);
+  assert.equal(rig.stack.tcp.timeWaitCount, 0);
 });
 
 Deno.test("tcp input: FIN_WAIT_2 of a closed socket times out with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>", () => {

@@ -14,11 +14,16 @@
  * const blocks = asm.sackBlocks(sack, rcvNxt, 3);      // for the ACK's SACK option
  * ```
  *
- * Storage is preallocated typed arrays: `add`, `removeFront`, `shift` and `sackBlocks` never
- * allocate and never throw. Costs are O(rangeCount) per call (ranges are few: 4–32).
+ * Storage is typed arrays, allocated once by the first `add` (most connections never see
+ * out-of-order data); after that `add`, `removeFront`, `shift` and `sackBlocks` never
+ * allocate, and they never throw. Costs are O(rangeCount) per call (ranges are few: 4–32).
  *
  * @module
  */
+
+/** The ranges of an assembler that never held one. */
+const NO_RANGES = new Uint32Array(0);
+const NO_STAMPS = new Float64Array(0);
 
 /**
  * Tracks up to `maxRanges` disjoint byte ranges received beyond the contiguous point. Ranges are
@@ -61,9 +66,10 @@ export class Assembler {
       throw new RangeError(`Assembler: maxRanges must be a positive integer, got ${maxRanges}`);
     }
     this.maxRanges = maxRanges;
-    this.#starts = new Uint32Array(maxRanges + 1);
-    this.#ends = new Uint32Array(maxRanges + 1);
-    this.#stamps = new Float64Array(maxRanges + 1);
+    // Storage comes with the first out-of-order range: most connections never see one.
+    this.#starts = NO_RANGES;
+    this.#ends = NO_RANGES;
+    this.#stamps = NO_STAMPS;
   }
 
   /** Number of disjoint ranges held. */
@@ -117,6 +123,11 @@ export class Assembler {
     const end = offset + len;
     if (!(end > 0)) return true; // entirely old data
     if (start < 0) start = 0;
+    if (this.#starts.length === 0) {
+      this.#starts = new Uint32Array(this.maxRanges + 1);
+      this.#ends = new Uint32Array(this.maxRanges + 1);
+      this.#stamps = new Float64Array(this.maxRanges + 1);
+    }
     const starts = this.#starts;
     const ends = this.#ends;
     const count = this.#count;

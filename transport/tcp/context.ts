@@ -11,6 +11,7 @@ import type { Counters } from "../../core/counters.ts";
 import type { EventMux } from "../../core/event_mux.ts";
 import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { BufferPool } from "../../core/packet_buffer.ts";
+import type { RingStoragePool } from "../../core/ring_storage.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
 import type { IpNetworks } from "../../net/ip_networks.ts";
 import { DEFAULT_CONGESTION_CONTROL } from "./congestion/mod.ts";
@@ -27,6 +28,11 @@ export interface TransportContext extends OutputScheduler {
   readonly stats: { readonly tcp: Counters };
   /** Readiness multiplexer. */
   readonly mux: EventMux;
+  /**
+   * Where socket buffers take their storage on demand and give it back when empty; without
+   * one each buffer allocates its whole capacity up front.
+   */
+  readonly rings?: RingStoragePool;
   /** IPv4 and IPv6 (routes, send; errors arrive through `receiveError`). */
   readonly networks: IpNetworks;
 }
@@ -45,6 +51,20 @@ export interface TcpOptions {
   maxRetries?: number;
   /** SYN (and SYN-ACK) retransmissions before giving up [6, tcp_syn_retries]. */
   synRetries?: number;
+  /** SYN-ACK retransmissions of a half-open syncache record [5, tcp_synack_retries]. */
+  synAckRetries?: number;
+  /**
+   * SYN cookies (Linux tcp_syncookies): 1 when a listener's syncache or accept queue is full,
+   * 2 always, 0 never (such SYNs are dropped) [1].
+   */
+  syncookies?: 0 | 1 | 2;
+  /**
+   * SYN cookies answered per second per source address (a token bucket per hashed source, a
+   * burst of as many); SYNs beyond are dropped and counted in `SyncookiesRateLimited`. A
+   * flood from a few hundred sources that answer ARP then costs the receive path only, not a
+   * SYN-ACK each, while other sources are answered as before. 0 turns it off [100].
+   */
+  synCookieSourceRate?: number;
   /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
   finWait2TimeoutMs?: number;
   /** Delayed-ACK bound [40 ms, Linux TCP_DELACK_MIN]. */
@@ -97,6 +117,26 @@ export interface TcpOptions {
   windowScaling?: boolean;
   /** ACK the first segments at once (Linux quick-ack mode) [16]. */
   quickAcks?: number;
+  /**
+   * Black-hole detection (RFC 4821 §7.7, Linux `tcp_mtu_probing = 1`): after repeated
+   * timeouts of full-sized segments, fall back to a smaller MSS [true].
+   */
+  mtuProbing?: boolean;
+  /**
+   * Connections expected at once: sizes the flow table up front so it need not grow under
+   * load [1024]. Not a limit.
+   */
+  maxConnections?: number;
+  /**
+   * Most connections in TIME_WAIT [262144, Linux tcp_max_tw_buckets]; more close without it
+   * and are counted in `TCPTimeWaitOverflow`.
+   */
+  maxTimeWait?: number;
+  /**
+   * `connect()` takes over a four-tuple in TIME_WAIT once the last timestamp seen there is
+   * this old (Linux tcp_tw_reuse; needs timestamps) [1000 ms].
+   */
+  timeWaitReuseMs?: number;
   /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
   isnSecret?: Uint32Array;
 }
@@ -120,6 +160,9 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     initialRtoMs: o.initialRtoMs ?? 1000,
     maxRetries: o.maxRetries ?? 15,
     synRetries: o.synRetries ?? 6,
+    synAckRetries: o.synAckRetries ?? 5,
+    syncookies: o.syncookies ?? 1,
+    synCookieSourceRate: o.synCookieSourceRate ?? 100,
     finWait2TimeoutMs: o.finWait2TimeoutMs ?? 60_000,
     delayedAckMs: o.delayedAckMs ?? 40,
     sendBufferBytes: o.sendBufferBytes ?? 512 * 1024,
@@ -139,6 +182,10 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     sack: o.sack ?? true,
     windowScaling: o.windowScaling ?? true,
     quickAcks: o.quickAcks ?? 16,
+    mtuProbing: o.mtuProbing ?? true,
+    maxConnections: o.maxConnections ?? 1024,
+    maxTimeWait: o.maxTimeWait ?? 262_144,
+    timeWaitReuseMs: o.timeWaitReuseMs ?? 1000,
   };
 }
 

@@ -30,7 +30,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } 
 import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
 import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES } from "./options.ts";
-import { advertisedMss, defaultPeerMss, sendMss } from "./mss.ts";
+import { advertisedMss, defaultPeerMss, pathMtuMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
 import { TcpSender } from "./sender.ts";
@@ -46,6 +46,18 @@ import {
 } from "./state.ts";
 import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
 import { IP_ECN_ECT0, type TcpTransmitter } from "./transmit.ts";
+import type { Flow } from "../flow_table.ts";
+import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.ts";
+
+// Bits of TcpEndpoint's facts.
+const B_ACTIVE_OPEN = 1;
+const B_WS = 2;
+const B_TS = 4;
+const B_SACK = 8;
+const B_ECN = 16;
+const B_WRITE_SHUT = 32;
+const B_APP_CLOSED = 64;
+const B_COUNTED_ESTAB = 128;
 
 /** What a connection needs from its TCP layer; `TcpLayer` provides it. */
 export interface ConnectionLayer extends TcpServices {
@@ -53,6 +65,8 @@ export interface ConnectionLayer extends TcpServices {
   readonly isn: IsnGenerator;
   /** Every segment leaves through it. */
   readonly tx: TcpTransmitter;
+  /** Where a connection entering TIME_WAIT leaves its record. */
+  readonly timeWait: TimeWaitTable;
   /** Remove `ep` from the demux (no-op when it is not there). */
   unregister(ep: TcpEndpoint): void;
   /** Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none is left. */
@@ -87,7 +101,13 @@ export interface ConnectionListener {
  * c.write(bytes, 0, bytes.length);
  * ```
  */
-export class TcpEndpoint implements OutputSource {
+export class TcpEndpoint implements OutputSource, TcpFlow {
+  /** Always {@link FLOW_CONNECTION} (on the prototype: no field per connection). */
+  get flowKind(): number {
+    return FLOW_CONNECTION;
+  }
+  /** @internal Flow-table bucket link. */
+  flowNext: Flow | null = null;
   /** Readiness and waiters. */
   readonly wq: WaitQueue = new WaitQueue();
   /** Managed by the stack's output queue. */
@@ -109,40 +129,79 @@ export class TcpEndpoint implements OutputSource {
   readonly route: NetRoute;
   /** @internal The listener that spawned this connection until it is accepted. */
   listener: ConnectionListener | null;
-  /** @internal Opened by connect() (vs. a listener). */
-  readonly activeOpen: boolean;
   /** @internal Soft error (ICMP) reported instead of ETIMEDOUT on give-up. */
   softError: ErrnoCode | null = null;
   /** @internal The send side: SND.*, the send ring, congestion control, RTO. */
   readonly snd: TcpSender;
   /** @internal The receive side: RCV.*, the receive ring, ACK generation. */
   readonly rcv: TcpReceiver;
-  /** @internal Keepalive. */
-  readonly keepalive: TcpKeepalive;
+  /** @internal Keepalive, made when SO_KEEPALIVE is first turned on. */
+  keepalive: TcpKeepalive | null = null;
+  /** @internal When the last acceptable segment arrived from the peer (ms). */
+  lastRecvMs: number;
 
-  // ---- negotiated at the SYN (RFC 7323, RFC 2018) ----
-  /** @internal Window scaling negotiated. */
-  wsOk = false;
-  /** @internal Timestamps negotiated. */
-  tsOk = false;
-  /** @internal SACK negotiated. */
-  sackOk = false;
-  /** @internal ECN negotiated (RFC 3168 §6.1.1). */
-  ecnOk = false;
   /** @internal Per-connection TSval offset (RFC 7323 §5.4). */
   readonly tsOffset: number;
-
-  // ---- application side ----
-  /** @internal shutdownWrite() or close() was called. */
-  writeShutdown = false;
-  /** @internal close() was called: the application reads no more (orphan). */
-  appClosed = false;
-  /** @internal TIME_WAIT and FIN_WAIT_2 timer. */
-  readonly lingerTimer: Timer;
+  /** The FIN_WAIT_2 timer of a closed connection, made when first needed. */
+  #lingerT: Timer | null = null;
 
   #state: TcpState = TcpState.CLOSED;
-  /** Counted in CurrEstab. */
-  #countedEstab = false;
+  /**
+   * The connection's yes/no facts as bits of one small integer (`B_*`; a field each would
+   * cost 8 bytes each in every connection): read and written through the accessors below.
+   */
+  #bits = 0;
+
+  /** @internal The NIC the peer is reached through (a link-local peer's zone). */
+  get peerNic(): number {
+    return this.route.nicIndex;
+  }
+  /** @internal Opened by connect() (vs. a listener). */
+  get activeOpen(): boolean {
+    return (this.#bits & B_ACTIVE_OPEN) !== 0;
+  }
+  /** @internal Window scaling negotiated (RFC 7323). */
+  get wsOk(): boolean {
+    return (this.#bits & B_WS) !== 0;
+  }
+  set wsOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_WS : this.#bits & ~B_WS;
+  }
+  /** @internal Timestamps negotiated (RFC 7323). */
+  get tsOk(): boolean {
+    return (this.#bits & B_TS) !== 0;
+  }
+  set tsOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_TS : this.#bits & ~B_TS;
+  }
+  /** @internal SACK negotiated (RFC 2018). */
+  get sackOk(): boolean {
+    return (this.#bits & B_SACK) !== 0;
+  }
+  set sackOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_SACK : this.#bits & ~B_SACK;
+  }
+  /** @internal ECN negotiated (RFC 3168 §6.1.1). */
+  get ecnOk(): boolean {
+    return (this.#bits & B_ECN) !== 0;
+  }
+  set ecnOk(on: boolean) {
+    this.#bits = on ? this.#bits | B_ECN : this.#bits & ~B_ECN;
+  }
+  /** @internal shutdownWrite() or close() was called. */
+  get writeShutdown(): boolean {
+    return (this.#bits & B_WRITE_SHUT) !== 0;
+  }
+  set writeShutdown(on: boolean) {
+    this.#bits = on ? this.#bits | B_WRITE_SHUT : this.#bits & ~B_WRITE_SHUT;
+  }
+  /** @internal close() was called: the application reads no more (orphan). */
+  get appClosed(): boolean {
+    return (this.#bits & B_APP_CLOSED) !== 0;
+  }
+  set appClosed(on: boolean) {
+    this.#bits = on ? this.#bits | B_APP_CLOSED : this.#bits & ~B_APP_CLOSED;
+  }
 
   /** @internal Use `TcpLayer.connect` or `TcpListener.accept`. */
   constructor(
@@ -153,6 +212,7 @@ export class TcpEndpoint implements OutputSource {
     remotePort: number,
     route: NetRoute,
     listener: ConnectionListener | null,
+    tsOffset: number = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort),
   ) {
     this.layer = layer;
     this.localAddr = localAddr;
@@ -161,14 +221,18 @@ export class TcpEndpoint implements OutputSource {
     this.remotePort = remotePort;
     this.route = route;
     this.listener = listener;
-    this.activeOpen = listener === null;
+    if (listener === null) this.#bits = B_ACTIVE_OPEN;
     const now = layer.ctx.clock.nowMs();
     this.snd = new TcpSender(this, layer);
     // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
     this.rcv = new TcpReceiver(this, layer, advertisedMss(route.linkMtu, route.net!));
-    this.keepalive = new TcpKeepalive(this, this.snd, layer, now);
-    this.tsOffset = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort);
-    this.lingerTimer = new Timer(() => this.#onLinger());
+    this.lastRecvMs = Math.floor(now);
+    // As int32 (TSvals add it modulo 2^32 anyway): a small integer field, not a boxed double.
+    this.tsOffset = tsOffset | 0;
+  }
+
+  static #fireLinger(ep: TcpEndpoint): void {
+    ep.#onLinger();
   }
 
   // ---- public API ----------------------------------------------------------------------
@@ -289,6 +353,7 @@ export class TcpEndpoint implements OutputSource {
     this.appClosed = true;
     switch (this.#state) {
       case TcpState.CLOSED:
+        this.rcv.rcvBuf.clear();
         return;
       case TcpState.SYN_SENT:
         this.destroy();
@@ -330,6 +395,10 @@ export class TcpEndpoint implements OutputSource {
 
   /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (ms, ms, probes). */
   setKeepAlive(on: boolean, idleMs?: number, intervalMs?: number, count?: number): void {
+    if (this.keepalive === null) {
+      if (!on) return;
+      this.keepalive = new TcpKeepalive(this, this.snd, this.layer);
+    }
     this.keepalive.configure(on, idleMs, intervalMs, count);
   }
 
@@ -403,8 +472,8 @@ export class TcpEndpoint implements OutputSource {
     if (to === NO_TRANSITION) return;
     this.#state = to;
     const estab = countsAsEstablished(to);
-    if (estab !== this.#countedEstab) {
-      this.#countedEstab = estab;
+    if (estab !== ((this.#bits & B_COUNTED_ESTAB) !== 0)) {
+      this.#bits = estab ? this.#bits | B_COUNTED_ESTAB : this.#bits & ~B_COUNTED_ESTAB;
       this.layer.stats.CurrEstab += estab ? 1 : -1;
     }
     switch (to) {
@@ -475,37 +544,48 @@ export class TcpEndpoint implements OutputSource {
     }
   }
 
-  /** TIME_WAIT: every other timer stops; the connection lingers 2·MSL (RFC 9293 §3.10.7.4). */
+  /**
+   * TIME_WAIT (RFC 9293 §3.10.7.4) is kept by a compact record, as Linux keeps a timewait
+   * sock: the connection itself ends now (CLOSED: timers stop, the send buffer goes back to
+   * the pool, data not yet read stays readable) and the layer's TIME_WAIT table answers for
+   * its four-tuple for 2·MSL.
+   */
   #enterTimeWait(): void {
-    const ctx = this.layer.ctx;
-    this.snd.stopRetransmitting();
-    this.keepalive.stop();
-    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + 2 * this.layer.opts.mslMs);
-    this.updateReadiness();
+    const rcv = this.rcv;
+    const sndNxt = this.snd.sndMax;
+    const rcvNxt = rcv.rcvNxt;
+    const window = rcv.windowField();
+    const tsRecent = rcv.tsRecent;
+    this.destroy();
+    this.layer.timeWait.add(this, sndNxt, rcvNxt, window, tsRecent);
   }
 
   /** The FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */
   #armFinWait2(): void {
     const ctx = this.layer.ctx;
-    ctx.timers.schedule(this.lingerTimer, ctx.clock.nowMs() + this.layer.opts.finWait2TimeoutMs);
+    this.#lingerT ??= new Timer(TcpEndpoint.#fireLinger, this);
+    ctx.timers.schedule(this.#lingerT, ctx.clock.nowMs() + this.layer.opts.finWait2TimeoutMs);
   }
 
-  /** TIME_WAIT ended (the connection is gone) or the FIN_WAIT_2 timeout hit (RST, gone). */
+  /** The FIN_WAIT_2 timeout hit: RST, gone. */
   #onLinger(): void {
-    if (this.#state === TcpState.TIME_WAIT) {
-      this.destroy();
-    } else if (this.#state === TcpState.FIN_WAIT_2) {
+    if (this.#state === TcpState.FIN_WAIT_2) {
       this.sendReset();
       this.destroy();
     }
   }
 
-  /** Entering CLOSED: stop every timer, leave the demux and the listener. Idempotent. */
+  /**
+   * Entering CLOSED: stop every timer, leave the demux and the listener, give the send buffer
+   * back (and the receive buffer too once the application closed). Idempotent.
+   */
   #release(): void {
     this.snd.stop();
     this.rcv.stop();
-    this.keepalive.stop();
-    this.layer.ctx.timers.cancel(this.lingerTimer);
+    if (this.keepalive !== null) this.keepalive.stop();
+    if (this.#lingerT !== null) this.layer.ctx.timers.cancel(this.#lingerT);
+    this.snd.sndBuf.clear();
+    if (this.appClosed) this.rcv.rcvBuf.clear();
     this.layer.unregister(this);
     if (this.listener !== null) {
       this.listener.forget(this);
@@ -583,20 +663,39 @@ export class TcpEndpoint implements OutputSource {
    */
   negotiate(seg: RxSegment): void {
     const o = seg.opts;
-    const lo = this.layer.opts;
-    this.wsOk = o.windowScale >= 0 && lo.windowScaling;
-    this.tsOk = o.hasTimestamps && lo.timestamps;
-    this.sackOk = o.sackPermitted && lo.sack;
-    // RFC 3168 §6.1.1: a SYN asks with ECE and CWR; the SYN-ACK agrees with ECE alone.
-    const ecnBits = seg.flags & (TCP_FLAG_ECE | TCP_FLAG_CWR);
-    this.ecnOk = (seg.flags & TCP_FLAG_ACK) !== 0
-      ? lo.ecn === "on" && ecnBits === TCP_FLAG_ECE
-      : lo.ecn !== "off" && ecnBits === (TCP_FLAG_ECE | TCP_FLAG_CWR);
-    this.snd.setPeerOptions(
-      this.wsOk ? o.windowScale : 0,
-      sendMss(o.mss, this.rcv.advMss, this.tsOk, defaultPeerMss(this.route.net!)),
+    this.negotiateOptions(
+      o.windowScale,
+      o.hasTimestamps,
+      o.sackPermitted,
+      o.mss,
+      o.tsVal,
+      ecnAgreed(seg.flags, this.layer.opts.ecn),
     );
-    this.rcv.setPeerOptions(this.wsOk, this.tsOk, o.tsVal);
+  }
+
+  /**
+   * @internal {@link TcpEndpoint.negotiate} from the options themselves (a syncache record
+   * or a SYN cookie kept them): the peer's window shift (-1 for none), timestamps, SACK,
+   * MSS (0 for none), TSval, and whether ECN was agreed.
+   */
+  negotiateOptions(
+    windowScale: number,
+    timestamps: boolean,
+    sack: boolean,
+    mss: number,
+    tsVal: number,
+    ecn: boolean,
+  ): void {
+    const lo = this.layer.opts;
+    this.wsOk = windowScale >= 0 && lo.windowScaling;
+    this.tsOk = timestamps && lo.timestamps;
+    this.sackOk = sack && lo.sack;
+    this.ecnOk = ecn;
+    this.snd.setPeerOptions(
+      this.wsOk ? windowScale : 0,
+      sendMss(mss, this.rcv.advMss, this.tsOk, defaultPeerMss(this.route.net!)),
+    );
+    this.rcv.setPeerOptions(this.wsOk, this.tsOk, tsVal);
   }
 
   /** @internal Send a bare ACK now (also a window update, or the answer to a bad segment). */
@@ -637,6 +736,12 @@ export class TcpEndpoint implements OutputSource {
 
   // ---- what the sender, receiver and keepalive ask of the connection --------------------
 
+  /** @internal A segment from the peer was accepted at `nowMs`: it is alive (keepalive). */
+  segmentArrived(nowMs: number): void {
+    this.lastRecvMs = Math.floor(nowMs); // whole ms: a small integer field, not a boxed double
+    if (this.keepalive !== null) this.keepalive.segmentArrived();
+  }
+
   /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
   tsNow(): number {
     return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
@@ -652,6 +757,14 @@ export class TcpEndpoint implements OutputSource {
     if (!this.sackOk) return 0;
     const n = this.rcv.sackBlocksToSend(this.tsOk);
     return n > 0 ? TCP_OPT_WORD_BYTES + TCP_OPT_SACK_BLOCK_BYTES * n : 0; // NOP NOP kind len + blocks
+  }
+
+  /** @internal The send MSS the path MTU towards the peer allows (shared cache, per family). */
+  pathMss(): number {
+    const route = this.route;
+    const net = route.net!;
+    const mtu = net.pathMtu(this.remoteAddr, route);
+    return mtu > 0 ? pathMtuMss(mtu, this.tsOk, net.headerBytes) : Infinity;
   }
 
   /** @internal Produce output at the end of the tick. */
@@ -681,4 +794,20 @@ export class TcpEndpoint implements OutputSource {
     wq.readiness = r;
     if (rising !== 0) this.layer.ctx.mux.notify(wq, rising);
   }
+}
+
+/**
+ * RFC 3168 §6.1.1: ECN is agreed when a SYN asks with ECE and CWR (and we accept it: `ecn`
+ * not "off"), or a SYN-ACK answers our request with ECE alone (we asked: `ecn` "on").
+ *
+ * @example
+ * ```ts ignore
+ * ecnAgreed(TCP_FLAG_SYN | TCP_FLAG_ECE | TCP_FLAG_CWR, "passive"); // true
+ * ```
+ */
+export function ecnAgreed(flags: number, ecn: "on" | "passive" | "off"): boolean {
+  const bits = flags & (TCP_FLAG_ECE | TCP_FLAG_CWR);
+  return (flags & TCP_FLAG_ACK) !== 0
+    ? ecn === "on" && bits === TCP_FLAG_ECE
+    : ecn !== "off" && bits === (TCP_FLAG_ECE | TCP_FLAG_CWR);
 }

@@ -1,11 +1,8 @@
 /**
- * The three-way handshake (RFC 9293 §3.5) for both ends: the active open, the SYN a listener
- * accepts, option negotiation (RFC 7323 window scale and timestamps, RFC 2018 SACK,
- * RFC 9293 §3.7.1 MSS), segments arriving in SYN_SENT (§3.10.7.3) and in SYN_RECEIVED
- * (simultaneous open, a retransmitted SYN, the completing ACK), and the move to ESTABLISHED.
- *
- * A syncache (compact half-open records, SYN cookies) would take the listener's part here
- * without a full endpoint per SYN.
+ * The three-way handshake (RFC 9293 §3.5) of a connection: the active open, segments arriving
+ * in SYN_SENT (§3.10.7.3) and in SYN_RECEIVED (simultaneous open, a retransmitted SYN, the
+ * completing ACK), and the move to ESTABLISHED. The passive side's half-open state is a
+ * syncache record (`syncache.ts`); a connection exists from the ACK that completes it.
  *
  * @module
  */
@@ -16,38 +13,24 @@ import type { RxSegment } from "./segment.ts";
 import { seqAdd } from "./seq.ts";
 import { TcpEvent } from "./state.ts";
 
-/** Start an active open: choose the ISS (RFC 6528); the SYN leaves at the end of the tick. */
-export function activeOpen(ep: TcpEndpoint): void {
+/** Start an active open with ISS `iss` (RFC 6528); the SYN leaves at the end of the tick. */
+export function activeOpen(ep: TcpEndpoint, iss: number): void {
   const layer = ep.layer;
-  const iss = layer.isn.next(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort);
   ep.snd.start(iss, layer.ctx.clock.nowMs());
   ep.transition(TcpEvent.CONNECT);
   layer.stats.ActiveOpens++;
   ep.scheduleOutput();
 }
 
-/**
- * A listener accepted the SYN `seg` into the new endpoint `ep` with our ISS `iss`:
- * SYN_RECEIVED, the SYN-ACK leaves at the end of the tick (RFC 9293 §3.10.7.2).
- */
-export function acceptSyn(ep: TcpEndpoint, seg: RxSegment, iss: number): void {
-  ep.rcv.init(seg.seq);
-  ep.negotiate(seg);
-  if (ep.wsOk) ep.rcv.chooseWindowShift();
-  ep.snd.start(iss, ep.layer.ctx.clock.nowMs());
-  ep.snd.peerSyn(seg.window, seg.seq, 0);
-  ep.transition(TcpEvent.RCV_SYN);
-}
-
 /** The handshake completed: ESTABLISHED (FIN_WAIT_1 if the write side was shut early). */
 function establish(ep: TcpEndpoint): void {
   const now = ep.layer.ctx.clock.nowMs();
   ep.snd.established(now);
-  ep.keepalive.segmentArrived(now);
+  ep.segmentArrived(now);
   ep.rcv.startMeasuring(now);
   ep.transition(TcpEvent.RCV_ACK_OF_SYN);
   if (ep.snd.finQueued) ep.transition(TcpEvent.CLOSE); // shut for writing during the handshake
-  ep.keepalive.arm();
+  ep.keepalive?.arm();
   if (ep.listener !== null) ep.listener.established(ep);
   ep.scheduleOutput();
   ep.updateReadiness();
@@ -72,12 +55,13 @@ export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
   if ((flags & TCP_FLAG_SYN) === 0) return;
   ep.rcv.init(seg.seq);
   ep.negotiate(seg);
-  ep.keepalive.segmentArrived(ep.layer.ctx.clock.nowMs());
+  ep.segmentArrived(ep.layer.ctx.clock.nowMs());
   ep.snd.peerSyn(seg.window, seg.seq, seg.ack);
   if (hasAck) {
     ep.snd.synAcked(seg, ep.layer.ctx.clock.nowMs());
     establish(ep);
-    ep.sendAck();
+    // The handshake's ACK leaves at the end of the tick, on the first data if there is some.
+    ep.rcv.ackAtEndOfTick();
     if (seg.dataLen > 0 || (flags & TCP_FLAG_FIN) !== 0) {
       seg.seq = seqAdd(seg.seq, 1);
       ep.receiveText(seg);

@@ -17,16 +17,19 @@ import {
   type NetError,
 } from "../../net/network_layer.ts";
 import type { TcpEndpoint } from "./endpoint.ts";
-import { pathMtuMss } from "./mss.ts";
 import { TcpState } from "./state.ts";
 
 /** Act on an error already matched to `ep` (the quoted sequence number is in flight). */
 export function handleIcmpError(ep: TcpEndpoint, err: NetError): void {
   const kind = err.kind;
   if (kind === NET_ERR_TOO_BIG) {
-    // RFC 1191 / RFC 8201: the path MTU the error allows (IPv6's never below 1280).
+    // RFC 1191 §6.1 / RFC 8201 §4: the path MTU cache goes down (IPv4 not below its floor,
+    // IPv6 not below 1280) for every connection to the peer; this one resends what no longer
+    // fits at once (Linux tcp_v4_mtu_reduced, tcp_simple_retransmit).
     if (err.mtu <= 0) return;
-    ep.snd.lowerMss(pathMtuMss(err.mtu, ep.tsOk, ep.route.net!.headerBytes));
+    const route = ep.route;
+    route.net!.lowerPathMtu(ep.remoteAddr, err.mtu, route.linkMtu);
+    ep.snd.pathMtuChanged();
     return;
   }
   if (kind === NET_ERR_PARAMETER_PROBLEM) return;

@@ -91,6 +91,14 @@ export class TupleHash {
   }
 
   /**
+   * The other 32 bits of the last hash (SipHash gives 64): a second keyed value of the same
+   * input, independent of the first, at no cost.
+   */
+  get high(): number {
+    return this.#out[1];
+  }
+
+  /**
    * Hash of an IPv6 4-tuple and `extra`, as a uint32: addresses are the 16 bytes at
    * `localAddr[localOff..]` and `remoteAddr[remoteOff..]`.
    */
@@ -190,6 +198,15 @@ export class IsnGenerator {
     remotePort: number,
   ): number {
     return this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
+  }
+
+  /**
+   * The other half of the last {@link IsnGenerator.timestampOffset} hash: a keyed 32-bit
+   * value of the same four-tuple (either family), independent of the offset (SYN cookies take
+   * it as their tuple hash, so a SYN costs one SipHash less).
+   */
+  get tupleTag(): number {
+    return this.#hash.high;
   }
 }
 

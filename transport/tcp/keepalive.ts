@@ -3,6 +3,9 @@
  * TCP_KEEPINTVL, TCP_KEEPCNT): after `idleMs` without a segment from the peer, probe every
  * `intervalMs`; after `count` unanswered probes the connection fails with ETIMEDOUT.
  *
+ * A connection makes its keepalive when SO_KEEPALIVE is first turned on; until then it only
+ * notes when the peer was last heard ({@link KeepaliveConnection.lastRecvMs}).
+ *
  * @module
  */
 
@@ -15,6 +18,8 @@ import { TcpState } from "./state.ts";
 export interface KeepaliveConnection {
   /** The connection's state. */
   readonly state: TcpState;
+  /** When the last segment arrived from the peer (ms). */
+  readonly lastRecvMs: number;
   /** The peer is gone: fail with ETIMEDOUT (or the ICMP error seen). */
   timedOut(): void;
 }
@@ -24,9 +29,9 @@ export interface KeepaliveConnection {
  *
  * @example
  * ```ts ignore
- * const ka = new TcpKeepalive(conn, snd, layer, now);
+ * const ka = new TcpKeepalive(conn, snd, layer);
  * ka.configure(true, 60_000, 10_000, 5);
- * ka.segmentArrived(now); // on every acceptable segment
+ * ka.segmentArrived(); // on every acceptable segment
  * ```
  */
 export class TcpKeepalive {
@@ -40,19 +45,14 @@ export class TcpKeepalive {
   count: number;
   /** Probes sent without an answer. */
   probes = 0;
-  /** When the last segment arrived from the peer. */
-  lastRecvMs: number;
   /** The keepalive timer. */
   readonly timer: Timer;
   readonly #conn: KeepaliveConnection;
   readonly #snd: TcpSender;
   readonly #svc: TcpServices;
 
-  /**
-   * Keepalive for `conn` (probes sent by its sender `snd`) with the layer's defaults, off;
-   * the peer last heard at `nowMs`.
-   */
-  constructor(conn: KeepaliveConnection, snd: TcpSender, svc: TcpServices, nowMs: number) {
+  /** Keepalive for `conn` (probes sent by its sender `snd`) with the layer's defaults, off. */
+  constructor(conn: KeepaliveConnection, snd: TcpSender, svc: TcpServices) {
     this.#conn = conn;
     this.#snd = snd;
     this.#svc = svc;
@@ -60,8 +60,11 @@ export class TcpKeepalive {
     this.idleMs = o.keepaliveIdleMs;
     this.intervalMs = o.keepaliveIntervalMs;
     this.count = o.keepaliveCount;
-    this.lastRecvMs = nowMs;
-    this.timer = new Timer(() => this.#onTimer());
+    this.timer = new Timer(TcpKeepalive.#fire, this);
+  }
+
+  static #fire(k: TcpKeepalive): void {
+    k.#onTimer();
   }
 
   /** Turn keepalive on or off; positive values replace idle, interval and count. */
@@ -77,12 +80,11 @@ export class TcpKeepalive {
   /** (Re)arm for `idleMs` after the last segment received (when enabled and not CLOSED). */
   arm(): void {
     if (!this.enabled || this.#conn.state === TcpState.CLOSED) return;
-    this.#svc.ctx.timers.schedule(this.timer, this.lastRecvMs + this.idleMs);
+    this.#svc.ctx.timers.schedule(this.timer, this.#conn.lastRecvMs + this.idleMs);
   }
 
-  /** A segment arrived from the peer: it is alive. */
-  segmentArrived(nowMs: number): void {
-    this.lastRecvMs = nowMs;
+  /** A segment arrived from the peer (the connection noted when): it is alive. */
+  segmentArrived(): void {
     this.probes = 0;
   }
 
@@ -103,9 +105,10 @@ export class TcpKeepalive {
       timers.schedule(this.timer, now + this.idleMs);
       return;
     }
-    const idle = now - this.lastRecvMs;
+    const last = conn.lastRecvMs;
+    const idle = now - last;
     if (this.probes === 0 && idle < this.idleMs) {
-      timers.schedule(this.timer, this.lastRecvMs + this.idleMs);
+      timers.schedule(this.timer, last + this.idleMs);
       return;
     }
     if (this.probes >= this.count) {

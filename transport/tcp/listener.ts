@@ -1,29 +1,28 @@
 /**
- * A listening socket (RFC 9293 §3.10.7.2): answers SYNs with SYN-ACKs from a new connection
- * in SYN_RECEIVED, moves connections that complete the handshake to the accept queue, and
- * bounds both by the backlog (Linux counters `ListenOverflows` / `ListenDrops`).
+ * A listening socket (RFC 9293 §3.10.7.2): hands SYNs to the syncache (a compact half-open
+ * record and its SYN-ACK, or a SYN cookie when full; `syncache.ts`), takes the connections
+ * that complete the handshake into the accept queue, and bounds both by the backlog (Linux
+ * counters `ListenOverflows` / `ListenDrops`).
  *
  * @module
  */
 
-import { IpAddress } from "../../net/ip_address.ts";
-import { NetRoute } from "../../net/network_layer.ts";
+import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
+import type { NetRoute } from "../../net/network_layer.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
-import { type ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
-import { acceptSyn } from "./handshake.ts";
+import type { ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { RxSegment } from "./segment.ts";
-import { seqGt } from "./seq.ts";
-
-/** Half-open connections allowed per listener beyond the backlog (a SYN queue bound). */
-const MIN_SYN_QUEUE = 64;
+import type { SynCache, SynEntry } from "./syncache.ts";
 
 /** What a listener needs from its TCP layer; `TcpLayer` provides it. */
 export interface ListenerLayer extends ConnectionLayer {
-  /** Add a connection to the demux; false when the table refused it. */
-  register(ep: TcpEndpoint): boolean;
   /** Take `l` out of the demux. */
   removeListener(l: TcpListener): void;
+  /** The (shared) route to `dst` (a link-local one on NIC `zoneNic`), or null when none. */
+  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null;
+  /** Half-open records and SYN cookies. */
+  readonly syncache: SynCache;
 }
 
 /**
@@ -50,9 +49,15 @@ export class TcpListener {
   readonly v6only: boolean;
   /** Most connections waiting to be accepted. */
   readonly backlog: number;
+  /** @internal Its half-open syncache records. */
+  readonly synEntries: Set<SynEntry> = new Set<SynEntry>();
+  /** @internal When it last sent a SYN cookie (ms). */
+  lastCookieMs = -Infinity;
   readonly #layer: ListenerLayer;
-  readonly #queue: TcpEndpoint[] = [];
-  readonly #halfOpen = new Set<TcpEndpoint>();
+  /** Accept queue: a ring of `backlog` slots (O(1) at both ends). */
+  readonly #queue: (TcpEndpoint | null)[];
+  #head = 0;
+  #count = 0;
   #closed = false;
 
   /** @internal Use `TcpLayer.listen`. */
@@ -68,22 +73,26 @@ export class TcpListener {
     this.localPort = localPort;
     this.backlog = backlog;
     this.v6only = v6only;
+    this.#queue = new Array<TcpEndpoint | null>(backlog).fill(null);
   }
 
   /** Connections waiting in the accept queue. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#count;
   }
 
-  /** Half-open connections (SYN_RECEIVED). */
+  /** Half-open connections (syncache records). */
   get halfOpen(): number {
-    return this.#halfOpen.size;
+    return this.synEntries.size;
   }
 
   /** The next established connection, or null (EAGAIN). */
   accept(): TcpEndpoint | null {
-    const ep = this.#queue.shift();
-    if (ep === undefined) return null;
+    if (this.#count === 0) return null;
+    const ep = this.#queue[this.#head]!;
+    this.#queue[this.#head] = null;
+    this.#head = this.#head + 1 === this.backlog ? 0 : this.#head + 1;
+    this.#count--;
     ep.listener = null;
     this.#updateReadiness();
     return ep;
@@ -94,90 +103,72 @@ export class TcpListener {
     if (this.#closed) return;
     this.#closed = true;
     this.#layer.removeListener(this);
-    const all = [...this.#queue, ...this.#halfOpen];
-    this.#queue.length = 0;
-    this.#halfOpen.clear();
-    for (const ep of all) {
-      ep.listener = null;
-      ep.abort();
-    }
+    this.#layer.syncache.dropListener(this);
+    for (let ep = this.accept(); ep !== null; ep = this.accept()) ep.abort();
     this.wq.readiness = 0;
     this.wq.wakeAll(EV_HANGUP);
   }
 
   /** @internal True when the accept queue can take one more connection. */
   hasRoom(): boolean {
-    return this.#queue.length < this.backlog;
+    return this.#count < this.backlog;
   }
 
-  /** @internal A half-open connection completed the handshake. */
+  /** @internal A connection completed the handshake: queue it for accept. */
   established(ep: TcpEndpoint): void {
-    this.#halfOpen.delete(ep);
-    this.#queue.push(ep);
+    if (this.#count >= this.backlog) {
+      // Callers check hasRoom() first; a connection with no room is not kept.
+      ep.listener = null;
+      ep.abort();
+      return;
+    }
+    let tail = this.#head + this.#count;
+    if (tail >= this.backlog) tail -= this.backlog;
+    this.#queue[tail] = ep;
+    this.#count++;
     this.#updateReadiness();
   }
 
-  /** @internal A connection died before it was accepted. */
+  /** @internal A queued connection died before it was accepted: take it out. */
   forget(ep: TcpEndpoint): void {
-    if (this.#halfOpen.delete(ep)) return;
-    const i = this.#queue.indexOf(ep);
-    if (i >= 0) {
-      this.#queue.splice(i, 1);
-      this.#updateReadiness();
+    const q = this.#queue;
+    const n = this.#count;
+    let w = 0;
+    let found = false;
+    for (let k = 0; k < n; k++) {
+      const i = (this.#head + k) % this.backlog;
+      const e = q[i];
+      q[i] = null;
+      if (e === ep) {
+        found = true;
+        continue;
+      }
+      q[(this.#head + w++) % this.backlog] = e;
     }
+    this.#count = w;
+    if (found) this.#updateReadiness();
   }
 
   /** @internal A segment for no connection arrived at this listener (RFC 9293 §3.10.7.2). */
   input(seg: RxSegment): void {
     const layer = this.#layer;
-    const stats = layer.stats;
     const flags = seg.flags;
     if ((flags & TCP_FLAG_RST) !== 0) return; // first: ignore a RST
     if ((flags & TCP_FLAG_ACK) !== 0) {
-      layer.tx.replyRst(seg); // second: an ACK for nothing here
+      // Second: an ACK for nothing here — unless it completes a SYN cookie.
+      if ((flags & TCP_FLAG_SYN) !== 0 || !layer.syncache.onCookieAck(this, seg)) {
+        layer.tx.replyRst(seg);
+      }
       return;
     }
     if ((flags & TCP_FLAG_SYN) === 0) return;
-    // Third: a SYN. Linux drops it (no RST) when the accept queue is full.
-    if (
-      this.#queue.length >= this.backlog ||
-      this.#halfOpen.size >= Math.max(MIN_SYN_QUEUE, this.backlog)
-    ) {
-      stats.ListenOverflows++;
-      stats.ListenDrops++;
-      return;
-    }
-    // The new connection's route (a link-local peer is on the NIC the SYN came in on) and
-    // its own copies of the addresses, which the segment only lends.
-    const route = new NetRoute();
-    if (!seg.net!.route(seg.src, route, seg.nicIndex)) {
-      stats.ListenDrops++;
-      return;
-    }
-    const ep = new TcpEndpoint(
-      layer,
-      IpAddress.from(seg.dst),
-      seg.dstPort,
-      IpAddress.from(seg.src),
-      seg.srcPort,
-      route,
-      this,
-    );
-    let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
-    acceptSyn(ep, seg, iss);
-    if (!layer.register(ep)) {
-      stats.ListenDrops++;
-      ep.listener = null;
-      return;
-    }
-    this.#halfOpen.add(ep);
-    ep.scheduleOutput(); // the SYN-ACK
+    // Third: a SYN.
+    layer.syncache.onSyn(this, seg);
   }
 
   #updateReadiness(): void {
     const had = this.wq.readiness;
-    const r = this.#queue.length > 0 ? EV_READABLE : 0;
+    const r = this.#count > 0 ? EV_READABLE : 0;
     this.wq.readiness = r;
     if ((r & ~had) !== 0) this.#layer.ctx.mux.notify(this.wq, r);
   }

@@ -97,6 +97,12 @@ export interface LossSender {
 }
 
 /**
+ * The ACK sample handed to the congestion algorithm: filled and read within one call, so one
+ * record serves every connection (not ~200 bytes each).
+ */
+const ACK_SAMPLE = new AckSample();
+
+/**
  * The loss control of one sender, created with it.
  *
  * @example
@@ -107,7 +113,7 @@ export interface LossSender {
  * if (loss.onAck(seg, now, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
-export class LossControl {
+export class LossControl extends Timer {
   /** The SACK scoreboard: every transmission in flight. */
   readonly sb: Scoreboard;
   /** Delivery-rate estimation. */
@@ -120,8 +126,7 @@ export class LossControl {
   readonly pacer: Pacer = new Pacer();
   /** RTT estimate and RTO (shared with the sender, which samples the handshake). */
   readonly rtt: RttEstimator;
-  /** Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission probe. */
-  readonly timer: Timer;
+
   /** Segments deemed lost over the connection's life. */
   lostSegments = 0;
   /** Output stopped on cwnd since the last ACK (RFC 7661); the sender sets it. */
@@ -131,7 +136,7 @@ export class LossControl {
   readonly #snd: LossSender;
   readonly #conn: LossConnection;
   readonly #svc: TcpServices;
-  readonly #sample = new AckSample();
+
   /** Which of the `LT_*` the timer is armed for. */
   #timerMode = LT_RTO;
   /** When the RTO expires (the PTO and reordering timer never go beyond it). */
@@ -147,12 +152,25 @@ export class LossControl {
 
   /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
   constructor(snd: LossSender, conn: LossConnection, svc: TcpServices, rtt: RttEstimator) {
+    super(LossControl.#fire);
     this.#snd = snd;
     this.#conn = conn;
     this.#svc = svc;
     this.rtt = rtt;
     this.sb = new Scoreboard(this.rate);
-    this.timer = new Timer(() => this.#onLossTimer());
+  }
+
+  /**
+   * Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission
+   * probe. The loss control is its own timer (one object less per connection).
+   */
+  get timer(): Timer {
+    return this;
+  }
+
+  /** The timer's function, shared by every connection (no closure each). */
+  static #fire(l: LossControl): void {
+    l.#onLossTimer();
   }
 
   /** RFC 6675 pipe: bytes estimated in the network. */
@@ -464,7 +482,7 @@ export class LossControl {
     const cc = this.#snd.cc;
     const rec = this.rec;
     const rate = this.rate;
-    const s = this.#sample;
+    const s = ACK_SAMPLE;
     const pipe = this.pipe;
     s.nowMs = now;
     s.ackedBytes = acked;

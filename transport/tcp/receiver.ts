@@ -20,7 +20,7 @@ import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import { Assembler } from "./assembler.ts";
 import type { TcpServices } from "./context.ts";
-import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_SYN } from "./header.ts";
+import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
 import type { TcpHeaderOptions } from "./options.ts";
 import type { RxSegment } from "./segment.ts";
@@ -45,11 +45,19 @@ export interface ReceiverConnection {
   tsNow(): number;
   /** Send a bare ACK now. */
   sendAck(): void;
+  /** Produce output at the end of the tick (an ACK still owed then goes out, or rides on data). */
+  scheduleOutput(): void;
   /** Report a state-machine event (the peer's FIN). */
   transition(ev: TcpEvent): void;
   /** Recompute readiness; `extra` bits are notified even when already set (new data). */
   updateReadiness(extra?: number): void;
 }
+
+/**
+ * The assembler of every receiver that never saw out-of-order data: empty, only read (its
+ * `add` is never called; a receiver makes its own first).
+ */
+const NO_RANGES = new Assembler(1);
 
 /**
  * The receive side of one connection, created with it.
@@ -71,7 +79,8 @@ export class TcpReceiver {
   /** Received data; out-of-order data is stored in place beyond the readable part. */
   readonly rcvBuf: ByteRing;
   /** Out-of-order ranges. */
-  readonly asm: Assembler;
+  /** Out-of-order ranges (a shared empty one until the first out-of-order segment). */
+  asm: Assembler = NO_RANGES;
   /** A FIN arrived (maybe out of order) at `rcvFinSeq`. */
   rcvFinPending = false;
   /** Sequence number of the peer's FIN (valid with `rcvFinPending`). */
@@ -112,8 +121,8 @@ export class TcpReceiver {
   dsackEnd = 0;
   /** RFC 3168 §6.1.3: a CE mark arrived and no CWR since: our ACKs carry ECE. */
   ecnEcho = false;
-  /** Delayed-ACK timer. */
-  readonly delackTimer: Timer;
+  /** Delayed-ACK timer, made when first armed. */
+  #delackT: Timer | null = null;
   readonly #conn: ReceiverConnection;
   readonly #svc: TcpServices;
 
@@ -123,10 +132,17 @@ export class TcpReceiver {
     this.#svc = svc;
     this.advMss = advMss;
     const o = svc.opts;
-    this.rcvBuf = new ByteRing(o.receiveBufferBytes);
-    this.asm = new Assembler(o.ooqMaxRanges);
+    this.rcvBuf = new ByteRing(o.receiveBufferBytes, svc.ctx.rings ?? null);
     this.quickAcks = o.quickAcks;
-    this.delackTimer = new Timer(() => this.#onDelayedAck());
+  }
+
+  /** Delayed-ACK timer. */
+  get delackTimer(): Timer {
+    return this.#delackT ??= new Timer(TcpReceiver.#fireDelack, this);
+  }
+
+  static #fireDelack(r: TcpReceiver): void {
+    r.#onDelayedAck();
   }
 
   // ---- handshake -------------------------------------------------------------------------
@@ -244,6 +260,7 @@ export class TcpReceiver {
         let n = rx.free - at;
         if (n > len) n = len;
         if (n > 0 && this.#ofoDuplicate(at, n, seq)) stats.TCPDSACKOfoSent++;
+        if (n > 0 && this.asm === NO_RANGES) this.asm = new Assembler(this.#svc.opts.ooqMaxRanges);
         if (n > 0 && this.asm.add(at, n)) {
           rx.writeAt(at, seg.buf, off, n);
           stats.TCPOFOQueue++;
@@ -271,7 +288,7 @@ export class TcpReceiver {
     }
     if (advanced > 0) conn.updateReadiness(EV_READABLE);
     if (immediate) conn.sendAck();
-    else if (advanced > 0) this.#ackData(advanced);
+    else if (advanced > 0) this.#ackData(advanced, (seg.flags & TCP_FLAG_PSH) !== 0);
   }
 
   /**
@@ -319,18 +336,24 @@ export class TcpReceiver {
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.finReceived = true;
     conn.transition(TcpEvent.RCV_FIN);
-    conn.sendAck();
+    // ACK at the end of the tick, with our FIN if the application closes meanwhile; a
+    // connection that just entered TIME_WAIT (and so ended) ACKs now.
+    if (conn.state === TcpState.CLOSED) conn.sendAck();
+    else this.ackAtEndOfTick();
     conn.updateReadiness(EV_READABLE);
   }
 
   // ---- ACK generation --------------------------------------------------------------------
 
   /** ACK now, or delay it (RFC 1122 §4.2.3.2: every second full-sized segment; quick-acks). */
-  #ackData(bytes: number): void {
+  #ackData(bytes: number, push: boolean): void {
     this.rcvUnackedBytes += bytes;
     if (this.quickAcks > 0) {
+      // Quick-ack mode: every segment is ACKed at once — but the last of a message (PSH) at the
+      // end of the tick, so that it can ride on the reply if the application answers at once.
       this.quickAcks--;
-      this.#conn.sendAck();
+      if (push) this.ackAtEndOfTick();
+      else this.#conn.sendAck();
       return;
     }
     if (this.rcvUnackedBytes >= 2 * this.rcvMss) {
@@ -338,10 +361,19 @@ export class TcpReceiver {
       return;
     }
     this.ackPending = true;
-    if (!this.delackTimer.armed) {
+    if (this.#delackT === null || !this.#delackT.armed) {
       const ctx = this.#svc.ctx;
       ctx.timers.schedule(this.delackTimer, ctx.clock.nowMs() + this.#svc.opts.delayedAckMs);
     }
+  }
+
+  /**
+   * An ACK is owed now, but it goes out at the end of the tick: on the data or FIN the
+   * application sends meanwhile (one segment instead of two), else bare.
+   */
+  ackAtEndOfTick(): void {
+    this.ackPending = true;
+    this.#conn.scheduleOutput();
   }
 
   /** The delayed-ACK timer fired. */
@@ -357,12 +389,12 @@ export class TcpReceiver {
     this.dsackPending = false; // RFC 2883 §4: a D-SACK block is reported once
     this.rcvUnackedBytes = 0;
     this.lastAckSent = this.rcvNxt;
-    if (this.delackTimer.armed) this.#svc.ctx.timers.cancel(this.delackTimer);
+    if (this.#delackT !== null && this.#delackT.armed) this.#svc.ctx.timers.cancel(this.#delackT);
   }
 
   /** The connection is gone: no ACK is owed, the timer stops. */
   stop(): void {
-    this.#svc.ctx.timers.cancel(this.delackTimer);
+    if (this.#delackT !== null) this.#svc.ctx.timers.cancel(this.#delackT);
     this.ackPending = false;
   }
 

@@ -31,6 +31,13 @@ export interface RttEstimatorOptions {
   clockGranularityMs?: number;
 }
 
+/** Throw a RangeError unless `v` is a positive finite number. */
+function checkPositive(name: string, v: number): void {
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new RangeError(`RttEstimator: ${name} must be a positive number, got ${v}`);
+  }
+}
+
 /** RFC 6298 §2: alpha = 1/8, the SRTT gain. */
 const ALPHA = 1 / 8;
 /** RFC 6298 §2: beta = 1/4, the RTTVAR gain. */
@@ -86,11 +93,10 @@ export class RttEstimator {
       maxRtoMs = 120_000,
       clockGranularityMs = 1,
     } = options;
-    for (const [name, v] of Object.entries({ initialRtoMs, minRtoMs, maxRtoMs })) {
-      if (!(v > 0) || !Number.isFinite(v)) {
-        throw new RangeError(`RttEstimator: ${name} must be a positive number, got ${v}`);
-      }
-    }
+    // One per connection: checked without allocating.
+    checkPositive("initialRtoMs", initialRtoMs);
+    checkPositive("minRtoMs", minRtoMs);
+    checkPositive("maxRtoMs", maxRtoMs);
     if (!(clockGranularityMs >= 0) || !Number.isFinite(clockGranularityMs)) {
       throw new RangeError(
         `RttEstimator: clockGranularityMs must be >= 0, got ${clockGranularityMs}`,

@@ -22,6 +22,10 @@
  * and a SACK block that would need a split marks only the records it covers whole —
  * {@link Scoreboard.refused} counts both.
  *
+ * Why this file is over 600 lines: one data structure — the records' columns, their splitting,
+ * SACK marking, loss marking, retransmission and the column pool — whose operations share the
+ * columns' invariants; what an ACK delivered is reported through one shared record.
+ *
  * @module
  */
 
@@ -47,6 +51,54 @@ export const SB_DELIVERED = 64;
 export const SCOREBOARD_MAX_RECORDS = 8192;
 /** Records allocated at first use. */
 const INITIAL_RECORDS = 16;
+
+/** The columns of a scoreboard that holds no record (zero-length: nothing is written). */
+const NO_U32 = new Uint32Array(0);
+const NO_F64 = new Float64Array(0);
+const NO_U8 = new Uint8Array(0);
+
+/** What the ACK being processed delivered (see the `ack*` getters of {@link Scoreboard}). */
+class AckResults {
+  ackDelivered = 0;
+  ackSacked = 0;
+  ackRttOldestMs = -1;
+  ackRttNewestMs = -1;
+  ackRackValid = false;
+  ackRackXmitMs = 0;
+  ackRackEndSeq = 0;
+  ackReordered = false;
+  ackRetransDelivered = 0;
+  /** When the ACK arrived. */
+  now = 0;
+  /** The connection's min RTT then. */
+  minRtt = 0;
+  /** `fack` when the ACK began (reordering is judged against it). */
+  priorFack = 0;
+}
+
+/** The one record of the ACK being processed (one ACK at a time on the one thread). */
+const ACK = new AckResults();
+
+/** One scoreboard's columns at {@link INITIAL_RECORDS}, kept for reuse. */
+interface Columns {
+  start: Uint32Array<ArrayBuffer>;
+  end: Uint32Array<ArrayBuffer>;
+  xmit: Float64Array<ArrayBuffer>;
+  flags: Uint8Array<ArrayBuffer>;
+  snapDelivered: Float64Array<ArrayBuffer>;
+  snapTime: Float64Array<ArrayBuffer>;
+  snapFirst: Float64Array<ArrayBuffer>;
+}
+
+/**
+ * Columns given back by scoreboards that emptied (every record acknowledged), for the next
+ * that needs some: a connection holds columns only while data is in flight, and short
+ * connections by the million reuse a few sets instead of making seven arrays each. Bounded;
+ * shared by every connection of the process (one thread).
+ */
+const FREE_COLUMNS: Columns[] = [];
+/** Most sets kept. */
+const FREE_COLUMNS_MAX = 4096;
 
 /**
  * The scoreboard of one sender. Record `i` is addressed by its position `0 … count − 1`
@@ -79,43 +131,61 @@ export class Scoreboard {
   lostRetransmits = 0;
 
   // ---- what the current ACK delivered (reset by beginAck) ------------------------------
+  // Kept in one record shared by every scoreboard (an ACK is processed whole before the
+  // next, on one thread), not ~170 bytes in each connection.
   /** Bytes newly delivered: cumulatively acknowledged and not SACKed before, or newly SACKed. */
-  ackDelivered = 0;
+  get ackDelivered(): number {
+    return ACK.ackDelivered;
+  }
   /** Bytes newly SACKed. */
-  ackSacked = 0;
+  get ackSacked(): number {
+    return ACK.ackSacked;
+  }
   /** RTT (ms) of the oldest newly delivered never-retransmitted record; -1: none. */
-  ackRttOldestMs = -1;
+  get ackRttOldestMs(): number {
+    return ACK.ackRttOldestMs;
+  }
   /** RTT (ms) of the newest newly delivered never-retransmitted record; -1: none. */
-  ackRttNewestMs = -1;
+  get ackRttNewestMs(): number {
+    return ACK.ackRttNewestMs;
+  }
   /** RACK: the most recently sent delivered record passing RFC 8985 §6.2 step 2's filter. */
-  ackRackValid = false;
+  get ackRackValid(): boolean {
+    return ACK.ackRackValid;
+  }
   /** Its send time. */
-  ackRackXmitMs = 0;
+  get ackRackXmitMs(): number {
+    return ACK.ackRackXmitMs;
+  }
   /** Its end sequence number. */
-  ackRackEndSeq = 0;
+  get ackRackEndSeq(): number {
+    return ACK.ackRackEndSeq;
+  }
   /** A never-retransmitted record was delivered below `fack`: reordering (RFC 8985 §6.2). */
-  ackReordered = false;
+  get ackReordered(): boolean {
+    return ACK.ackReordered;
+  }
   /** Newly delivered bytes that had been retransmitted. */
-  ackRetransDelivered = 0;
+  get ackRetransDelivered(): number {
+    return ACK.ackRetransDelivered;
+  }
 
   readonly #rate: DeliveryRate;
   readonly #max: number;
   #cap = 0;
-  #start = new Uint32Array(0);
-  #end = new Uint32Array(0);
-  #xmit = new Float64Array(0);
-  #flags = new Uint8Array(0);
-  #snapDelivered = new Float64Array(0);
-  #snapTime = new Float64Array(0);
-  #snapFirst = new Float64Array(0);
+  // Until the first record, every column is a shared empty array (a crowd of idle connections
+  // holds none of its own); the first record grows them.
+  #start = NO_U32;
+  #end = NO_U32;
+  #xmit = NO_F64;
+  #flags = NO_U8;
+  #snapDelivered = NO_F64;
+  #snapTime = NO_F64;
+  #snapFirst = NO_F64;
   #head = 0;
   #n = 0;
   /** Nothing before this sequence number is lost and unretransmitted (search hint). */
   #lostHint = 0;
-  #now = 0;
-  #minRtt = 0;
-  /** `fack` when the current ACK began (reordering is judged against it). */
-  #priorFack = 0;
 
   /** A scoreboard feeding `rate`, with at most `maxRecords` records. */
   constructor(rate: DeliveryRate, maxRecords: number = SCOREBOARD_MAX_RECORDS) {
@@ -181,6 +251,7 @@ export class Scoreboard {
   reset(seq: number): void {
     this.#head = 0;
     this.#n = 0;
+    this.#release();
     this.sackedBytes = 0;
     this.lostBytes = 0;
     this.retransBytes = 0;
@@ -322,16 +393,16 @@ export class Scoreboard {
    * to ignore records that were retransmitted too recently to be the ones delivered.
    */
   beginAck(nowMs: number, minRttMs: number): void {
-    this.#now = nowMs;
-    this.#minRtt = minRttMs;
-    this.#priorFack = this.fack;
-    this.ackDelivered = 0;
-    this.ackSacked = 0;
-    this.ackRttOldestMs = -1;
-    this.ackRttNewestMs = -1;
-    this.ackRackValid = false;
-    this.ackReordered = false;
-    this.ackRetransDelivered = 0;
+    ACK.now = nowMs;
+    ACK.minRtt = minRttMs;
+    ACK.priorFack = this.fack;
+    ACK.ackDelivered = 0;
+    ACK.ackSacked = 0;
+    ACK.ackRttOldestMs = -1;
+    ACK.ackRttNewestMs = -1;
+    ACK.ackRackValid = false;
+    ACK.ackReordered = false;
+    ACK.ackRetransDelivered = 0;
   }
 
   /** SND.UNA moved to `ack`: acknowledged records leave (a partly acknowledged one is cut). */
@@ -359,7 +430,10 @@ export class Scoreboard {
       this.#head++;
       this.#n--;
     }
-    if (this.#n === 0) this.#head = 0;
+    if (this.#n === 0) {
+      this.#head = 0;
+      this.#release();
+    }
     if (seqGt(ack, this.fack)) this.fack = ack;
     if (seqLt(this.#lostHint, ack)) this.#lostHint = ack;
   }
@@ -401,7 +475,7 @@ export class Scoreboard {
     if ((f & SB_LOST) !== 0) this.lostBytes -= len;
     if ((f & SB_RETRANS) !== 0) this.retransBytes -= len;
     this.sackedBytes += len;
-    this.ackSacked += len;
+    ACK.ackSacked += len;
     this.#delivered(p, len);
     if (seqGt(this.#end[p], this.fack)) this.fack = this.#end[p];
     this.#flags[p] = (f | SB_SACKED) & ~(SB_LOST | SB_RETRANS);
@@ -410,29 +484,29 @@ export class Scoreboard {
   /** Bookkeeping for `len` bytes of the record at physical `p` delivered now. */
   #delivered(p: number, len: number): void {
     const f = this.#flags[p];
-    const now = this.#now;
+    const now = ACK.now;
     const x = this.#xmit[p];
     const retrans = (f & SB_EVER_RETRANS) !== 0;
-    this.ackDelivered += len;
-    if (retrans) this.ackRetransDelivered += len;
+    ACK.ackDelivered += len;
+    if (retrans) ACK.ackRetransDelivered += len;
     // RFC 8985 §6.2 step 2: a retransmission delivered sooner than min_RTT after it was sent
     // was most likely the original: no RACK update from it.
-    if (!retrans || now - x >= this.#minRtt) {
+    if (!retrans || now - x >= ACK.minRtt) {
       if (
-        !this.ackRackValid || x > this.ackRackXmitMs ||
-        (x === this.ackRackXmitMs && seqGt(this.#end[p], this.ackRackEndSeq))
+        !ACK.ackRackValid || x > ACK.ackRackXmitMs ||
+        (x === ACK.ackRackXmitMs && seqGt(this.#end[p], ACK.ackRackEndSeq))
       ) {
-        this.ackRackValid = true;
-        this.ackRackXmitMs = x;
-        this.ackRackEndSeq = this.#end[p];
+        ACK.ackRackValid = true;
+        ACK.ackRackXmitMs = x;
+        ACK.ackRackEndSeq = this.#end[p];
       }
     }
     if (!retrans) {
       const rtt = now - x;
-      if (this.ackRttOldestMs < 0 || rtt > this.ackRttOldestMs) this.ackRttOldestMs = rtt;
-      if (this.ackRttNewestMs < 0 || rtt < this.ackRttNewestMs) this.ackRttNewestMs = rtt;
+      if (ACK.ackRttOldestMs < 0 || rtt > ACK.ackRttOldestMs) ACK.ackRttOldestMs = rtt;
+      if (ACK.ackRttNewestMs < 0 || rtt < ACK.ackRttNewestMs) ACK.ackRttNewestMs = rtt;
       // RFC 8985 §6.2 step 3: delivered below what was already delivered: reordering.
-      if (seqLt(this.#end[p], this.#priorFack)) this.ackReordered = true;
+      if (seqLt(this.#end[p], ACK.priorFack)) ACK.ackReordered = true;
     }
     if ((f & SB_DELIVERED) === 0) {
       this.#rate.onDelivered(
@@ -558,8 +632,46 @@ export class Scoreboard {
     return true;
   }
 
+  /** Empty: give initial-size columns back for reuse (grown ones stay: a bulk sender regrows). */
+  #release(): void {
+    if (this.#cap !== INITIAL_RECORDS) return;
+    if (FREE_COLUMNS.length < FREE_COLUMNS_MAX) {
+      FREE_COLUMNS.push({
+        start: this.#start,
+        end: this.#end,
+        xmit: this.#xmit,
+        flags: this.#flags,
+        snapDelivered: this.#snapDelivered,
+        snapTime: this.#snapTime,
+        snapFirst: this.#snapFirst,
+      });
+    }
+    this.#start = this.#end = NO_U32;
+    this.#xmit = NO_F64;
+    this.#snapDelivered = NO_F64;
+    this.#snapTime = NO_F64;
+    this.#snapFirst = NO_F64;
+    this.#flags = NO_U8;
+    this.#cap = 0;
+  }
+
   /** Reallocate for `cap` records (first use and growth only), compacting to index 0. */
   #grow(cap: number): void {
+    if (this.#cap === 0 && cap === INITIAL_RECORDS) {
+      const c = FREE_COLUMNS.pop();
+      if (c !== undefined) {
+        this.#start = c.start;
+        this.#end = c.end;
+        this.#xmit = c.xmit;
+        this.#flags = c.flags;
+        this.#snapDelivered = c.snapDelivered;
+        this.#snapTime = c.snapTime;
+        this.#snapFirst = c.snapFirst;
+        this.#head = 0;
+        this.#cap = cap;
+        return;
+      }
+    }
     const h = this.#head;
     const e = h + this.#n;
     const start = new Uint32Array(cap);

@@ -29,6 +29,7 @@ import type { DeliveryRate } from "./delivery_rate.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
 import { type LossConnection, LossControl, type LossSender } from "./loss_control.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
+import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
 import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
@@ -75,6 +76,8 @@ export interface SenderConnection extends LossConnection {
   sackOptionBytes(): number;
   /** Produce output at the end of the tick. */
   scheduleOutput(): void;
+  /** The send MSS the path MTU towards the peer allows now (RFC 1191, RFC 8201). */
+  pathMss(): number;
   /** Report a state-machine event (our FIN acknowledged). */
   transition(ev: TcpEvent): void;
   /** Retries are exhausted: give up (ETIMEDOUT, or the ICMP error seen). */
@@ -119,8 +122,10 @@ export class TcpSender implements LossSender {
   finQueued = false;
   /** End of the last short segment sent (Minshall's Nagle variant). */
   sndSml = 0;
-  /** Send MSS (payload bytes per segment, timestamp option excluded). */
+  /** Send MSS (payload bytes per segment, timestamp option excluded): `mssControl`'s smallest. */
   mss: number = DEFAULT_PEER_MSS;
+  /** Where the MSS comes from: the handshake, the path MTU, a black-hole fallback. */
+  readonly mssControl: MssControl = new MssControl();
   /** The peer's window shift. */
   sndShift = 0;
   /** Congestion control (replaced by `setCongestionControl`). */
@@ -161,12 +166,10 @@ export class TcpSender implements LossSender {
   noDelay = false;
   /** TCP_CORK. */
   cork = false;
-  /** Zero-window probe timer. */
-  readonly persistTimer: Timer;
-  /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
-  readonly corkTimer: Timer;
-  /** Pacing (and TSO deferral): restarts output at the pacer's release time. */
-  readonly pacingTimer: Timer;
+  // Timers are made when first armed: an idle connection of a crowd holds none it never used.
+  #persistT: Timer | null = null;
+  #corkT: Timer | null = null;
+  #pacingT: Timer | null = null;
   readonly #conn: SenderConnection;
   readonly #svc: TcpServices;
   /** When data was last sent (idle restart, RFC 5681 §4.1). */
@@ -177,7 +180,7 @@ export class TcpSender implements LossSender {
     this.#conn = conn;
     this.#svc = svc;
     const o = svc.opts;
-    this.sndBuf = new ByteRing(o.sendBufferBytes);
+    this.sndBuf = new ByteRing(o.sendBufferBytes, svc.ctx.rings ?? null);
     this.cc = createCongestionControl(o.congestionControl);
     this.rtt = new RttEstimator({
       initialRtoMs: o.initialRtoMs,
@@ -191,9 +194,37 @@ export class TcpSender implements LossSender {
     this.rack = loss.rack;
     this.rec = loss.rec;
     this.pacer = loss.pacer;
-    this.persistTimer = new Timer(() => this.#onPersist());
-    this.corkTimer = new Timer(() => this.#onCork());
-    this.pacingTimer = new Timer(() => this.#onPacing());
+  }
+
+  /** Zero-window probe timer. */
+  get persistTimer(): Timer {
+    return this.#persistT ??= new Timer(TcpSender.#firePersist, this);
+  }
+
+  /** TCP_CORK holds a short segment at most {@link CORK_TIMEOUT_MS}. */
+  get corkTimer(): Timer {
+    return this.#corkT ??= new Timer(TcpSender.#fireCork, this);
+  }
+
+  /** Pacing (and TSO deferral): restarts output at the pacer's release time. */
+  get pacingTimer(): Timer {
+    return this.#pacingT ??= new Timer(TcpSender.#firePacing, this);
+  }
+
+  // One function per timer for every sender (no closure per connection).
+  static #firePersist(s: TcpSender): void {
+    s.#onPersist();
+  }
+  static #fireCork(s: TcpSender): void {
+    s.#onCork();
+  }
+  static #firePacing(s: TcpSender): void {
+    s.#onPacing();
+  }
+
+  /** Cancel `t` if it was ever made. */
+  #cancel(t: Timer | null): void {
+    if (t !== null) this.#svc.ctx.timers.cancel(t);
   }
 
   /** Sequence number of our FIN (valid when `finQueued`): right after the data. */
@@ -262,7 +293,10 @@ export class TcpSender implements LossSender {
   /** What the SYN exchange settled: the peer's window shift and our send MSS. */
   setPeerOptions(shift: number, mss: number): void {
     this.sndShift = shift;
-    this.mss = mss;
+    const m = this.mssControl;
+    m.negotiated = mss;
+    m.syncPath(this.#conn.pathMss());
+    this.mss = m.effective();
   }
 
   /** RFC 9293 §3.10.7.3: a SYN_SENT ACK must acknowledge our SYN and nothing beyond. */
@@ -293,6 +327,16 @@ export class TcpSender implements LossSender {
     this.sndWl2 = seg.ack;
     if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
     if (this.synRetries === 0) this.rtt.sample(this.#svc.ctx.clock.nowMs() - this.synSentMs);
+  }
+
+  /**
+   * The SYN-ACK left before this sender existed (a syncache record or a SYN cookie sent it,
+   * after `retries` retransmissions): SND.NXT and SND.MAX are past it.
+   */
+  synAckSent(retries: number): void {
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.synRetries = retries;
   }
 
   /** Send the SYN (or SYN-ACK) again: it was lost, or a simultaneous open needs a SYN-ACK. */
@@ -365,6 +409,7 @@ export class TcpSender implements LossSender {
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.sndSml, ack)) this.sndSml = ack; // keep Minshall's marker from wrapping
       loss.ackTo(ack);
+      if (this.mssControl.confirm()) svc.stats.TCPMTUPSuccess++;
       this.retries = 0;
       this.probes = 0;
       this.persistBackoff = 0;
@@ -393,7 +438,7 @@ export class TcpSender implements LossSender {
       if (scaledWnd > this.maxSndWnd) this.maxSndWnd = scaledWnd;
       if (opened) {
         this.probes = 0;
-        if (this.persistTimer.armed) svc.ctx.timers.cancel(this.persistTimer);
+        this.#cancel(this.#persistT);
         this.persistBackoff = 0;
         conn.scheduleOutput();
       }
@@ -417,6 +462,7 @@ export class TcpSender implements LossSender {
     const conn = this.#conn;
     const svc = this.#svc;
     const now = svc.ctx.clock.nowMs();
+    this.#syncMss(now);
     const mss = this.segMss();
     const sb = this.sb;
     const rec = this.rec;
@@ -660,6 +706,7 @@ export class TcpSender implements LossSender {
         n += buf.write(src, off + n, len - n);
       }
     }
+    if (n < len) this.#svc.stats.TCPSendBufferFull++;
     return n;
   }
 
@@ -682,16 +729,42 @@ export class TcpSender implements LossSender {
   /** TCP_CORK on or off (off: the held segment may leave now). */
   setCork(on: boolean): void {
     this.cork = on;
-    if (!on) this.#svc.ctx.timers.cancel(this.corkTimer);
+    if (!on) this.#cancel(this.#corkT);
   }
 
   /**
-   * ICMP "fragmentation needed" lowered the path MTU: a smaller MSS; what was sent in larger
-   * segments is deemed lost and resent now (Linux tcp_simple_retransmit: no congestion
-   * response).
+   * A "too big" error about this connection was believed and the path MTU cache updated: the
+   * MSS follows the path at once (and the segments too big for it are resent now).
    */
-  lowerMss(mss: number): void {
-    if (mss >= this.mss) return;
+  pathMtuChanged(): void {
+    this.#syncMss(this.#svc.ctx.clock.nowMs());
+  }
+
+  /**
+   * The MSS follows its sources ({@link MssControl}): the path MTU cache (lowered by an
+   * error about any connection to the peer, raised by its expiry) and the black-hole cap's
+   * expiry. Called at every output pass, as Linux's `tcp_current_mss` checks its PMTU cookie.
+   */
+  #syncMss(nowMs: number): void {
+    const m = this.mssControl;
+    const pathChanged = m.syncPath(this.#conn.pathMss());
+    if (!m.expire(nowMs) && !pathChanged) return;
+    const mss = m.effective();
+    if (mss === this.mss) return;
+    if (mss < this.mss) {
+      this.#svc.stats.TCPPathMtuLowered++;
+      this.#lowerMss(mss);
+      return;
+    }
+    this.mss = mss;
+    if (this.#conn.state >= TcpState.ESTABLISHED) this.cc.setMss(mss);
+  }
+
+  /**
+   * The path MTU went down: a smaller MSS; what was sent in larger segments is deemed lost and
+   * resent now (Linux tcp_simple_retransmit: no congestion response).
+   */
+  #lowerMss(mss: number): void {
     this.mss = mss;
     if (this.#conn.state < TcpState.ESTABLISHED) return;
     this.cc.setMss(mss);
@@ -711,21 +784,20 @@ export class TcpSender implements LossSender {
 
   /** TIME_WAIT: nothing is retransmitted or probed any more. */
   stopRetransmitting(): void {
-    const timers = this.#svc.ctx.timers;
     this.loss.stop();
-    timers.cancel(this.persistTimer);
-    timers.cancel(this.pacingTimer);
+    this.#cancel(this.#persistT);
+    this.#cancel(this.#pacingT);
   }
 
   /** The connection is gone: every timer stops. */
   stop(): void {
     this.stopRetransmitting();
-    this.#svc.ctx.timers.cancel(this.corkTimer);
+    this.#cancel(this.#corkT);
   }
 
   /** Arm the persist timer (unless it or the RTO timer runs), backed off. */
   #armPersist(): void {
-    if (this.persistTimer.armed || this.rtoTimer.armed) return;
+    if (this.#persistT?.armed || this.rtoTimer.armed) return;
     const svc = this.#svc;
     const base = this.rtt.rtoMs * 2 ** this.persistBackoff;
     const max = svc.opts.maxRtoMs;
@@ -734,14 +806,14 @@ export class TcpSender implements LossSender {
 
   /** Arm the cork timer if a short segment is being held by TCP_CORK. */
   #armCork(): void {
-    if (this.corkTimer.armed) return;
+    if (this.#corkT?.armed) return;
     const ctx = this.#svc.ctx;
     ctx.timers.schedule(this.corkTimer, ctx.clock.nowMs() + CORK_TIMEOUT_MS);
   }
 
   /** Restart output at the pacer's release time. */
   #armPacing(): void {
-    if (this.pacingTimer.armed) return;
+    if (this.#pacingT?.armed) return;
     this.#svc.ctx.timers.schedule(this.pacingTimer, this.pacer.releaseMs);
   }
 
@@ -787,6 +859,15 @@ export class TcpSender implements LossSender {
       return;
     }
     stats.TCPTimeouts++;
+    if (
+      svc.opts.mtuProbing &&
+      this.mssControl.onTimeout(this.retries, seqDiff(this.sndMax, this.sndUna), now)
+    ) {
+      // RFC 4821 §7.7 black hole: the resend below goes out in smaller segments.
+      stats.TCPMTUPFail++;
+      this.mss = this.mssControl.effective();
+      this.cc.setMss(this.mss);
+    }
     this.loss.onRto(now);
     conn.flushOutput();
   }

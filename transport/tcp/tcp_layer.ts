@@ -1,24 +1,25 @@
 /**
  * The TCP layer of a stack: IP protocol 6 over IPv4 and IPv6 alike (one implementation; the
- * family is the network layer's business). It owns the demux table, the ISN generator, the
- * ephemeral ports and the transmitter every segment leaves through; it verifies and parses
- * every received segment (one reused record) and hands it to the connection or listener it
- * belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ * family is the network layer's business). It owns the flow table (connections, TIME_WAIT
+ * records and half-open syncache records by four-tuple), the listeners, the ISN generator,
+ * the ephemeral ports and the transmitter every segment leaves through; it verifies and
+ * parses every received segment (one reused record) and hands it to the connection, record or
+ * listener it belongs to — or answers with a RST (RFC 9293 §3.10.7.1) when nothing does.
+ *
+ * Every operation on a connection's life — open, demultiplex, TIME_WAIT, port choice, close —
+ * is O(1) amortised whatever the number of live or recently closed connections: one hash
+ * lookup per segment, TIME_WAIT retired from a FIFO, ports probed by hash.
  *
  * @module
  */
 
 import { transportChecksumOk } from "../../net/checksum.ts";
 import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/ip_address.ts";
-import {
-  type NetError,
-  type NetProtocolHandler,
-  NetRoute,
-  type NetRxMeta,
-} from "../../net/network_layer.ts";
+import type { NetError, NetProtocolHandler, NetRoute, NetRxMeta } from "../../net/network_layer.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
+import { FlowTable } from "../flow_table.ts";
 import {
   type ResolvedTcpOptions,
   resolveTcpOptions,
@@ -29,7 +30,6 @@ import {
   TCP_CHECKSUM_OFFSET,
   TCP_FLAG_ACK,
   TCP_FLAG_FIN,
-  TCP_FLAG_RST,
   TCP_FLAG_SYN,
   TcpHeader,
 } from "./header.ts";
@@ -37,29 +37,30 @@ import { IsnGenerator } from "./isn.ts";
 import { CONGESTION_CONTROL_NAMES, isCongestionControlName } from "./congestion/mod.ts";
 import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
+import { SynCache, type SynEntry } from "./syncache.ts";
+import {
+  FLOW_CONNECTION,
+  FLOW_SYN_RECEIVED,
+  FLOW_TIME_WAIT,
+  type TcpFlow,
+  TIME_WAIT_ISN_GAP,
+  type TimeWaitRecord,
+  TimeWaitTable,
+  TW_REOPEN,
+} from "./time_wait.ts";
 import { activeOpen } from "./handshake.ts";
 import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
+import { RouteCache } from "./route_cache.ts";
 import { RxSegment } from "./segment.ts";
-import { seqAdd, seqGt, seqInWindow } from "./seq.ts";
+import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
-import { TcpState } from "./state.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
 export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
 
-/**
- * RFC 6191 / Linux `tcp_twsk_unique`: a connection reopened from TIME_WAIT starts its ISS
- * beyond anything the old one could have sent (its SND.MAX plus a maximal unscaled window
- * and the SYN and FIN).
- */
-const TIME_WAIT_ISN_GAP = 65536 + 2;
-
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
-
-/** A demux entry: a connection (4-tuple) or a listener (bound). */
-type TcpSocket = TcpEndpoint | TcpListener;
 
 /** IP protocol number of TCP. */
 const IP_PROTO_TCP = 6;
@@ -100,8 +101,14 @@ export class TcpLayer implements NetProtocolHandler {
   readonly opts: ResolvedTcpOptions;
   /** The `tcp` counters (Linux names). */
   readonly stats: Counters;
-  /** @internal Connections and listeners. */
-  readonly demux: DemuxTable<TcpSocket> = new DemuxTable<TcpSocket>();
+  /** @internal Connections and TIME_WAIT records by four-tuple. */
+  readonly flows: FlowTable<TcpFlow>;
+  /** @internal Listeners by (address, port). */
+  readonly listeners: DemuxTable<TcpListener> = new DemuxTable<TcpListener>();
+  /** @internal TIME_WAIT records. */
+  readonly timeWait: TimeWaitTable;
+  /** @internal Half-open connections (compact records) and SYN cookies. */
+  readonly syncache: SynCache;
   /** @internal RFC 6528 ISNs and timestamp offsets. */
   readonly isn: IsnGenerator;
   /** @internal Every segment leaves through it. */
@@ -110,6 +117,8 @@ export class TcpLayer implements NetProtocolHandler {
   readonly #quoteHdr = new TcpHeader();
   readonly #seg = new RxSegment();
   readonly #ports: PortAllocator;
+  /** @internal Routes and addresses the connections share. */
+  readonly shared: RouteCache;
   #live = 0;
   #challengeTokens: number;
   #challengeAtMs: number;
@@ -128,6 +137,15 @@ export class TcpLayer implements NetProtocolHandler {
     this.stats = ctx.stats.tcp;
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
     this.tx = new TcpTransmitter(ctx, this.stats);
+    this.shared = new RouteCache(ctx.networks, ctx.clock);
+    const o = this.opts;
+    this.flows = new FlowTable<TcpFlow>({ buckets: flowBuckets(o.maxConnections) });
+    this.timeWait = new TimeWaitTable(this.flows, ctx.timers, ctx.clock, this.stats, this, {
+      maxRecords: o.maxTimeWait,
+      durationMs: 2 * o.mslMs,
+      reuseAfterMs: o.timeWaitReuseMs,
+    });
+    this.syncache = new SynCache(this);
     const [lo, hi] = this.opts.ephemeralPortRange;
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
@@ -136,9 +154,25 @@ export class TcpLayer implements NetProtocolHandler {
     ctx.networks.v6.registerHandler(IP_PROTO_TCP, this);
   }
 
-  /** Live connections (every state but CLOSED, TIME_WAIT included). */
+  /** Live connections (every state but CLOSED; TIME_WAIT is a record, not a connection). */
   get endpoints(): number {
     return this.#live;
+  }
+
+  /** Connections in TIME_WAIT (compact records). */
+  get timeWaitCount(): number {
+    return this.timeWait.size;
+  }
+
+  /** The TIME_WAIT record of a four-tuple (e.g. of a connection that just closed), if any. */
+  timeWaitRecord(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+  ): TimeWaitRecord | undefined {
+    const f = this.flows.lookup(localAddr, localPort, remoteAddr, remotePort);
+    return f !== undefined && f.flowKind === FLOW_TIME_WAIT ? f as TimeWaitRecord : undefined;
   }
 
   /**
@@ -165,14 +199,14 @@ export class TcpLayer implements NetProtocolHandler {
     const v6only = opts.v6only === true && la.family === 6;
     let port = localPort;
     if (port === 0) {
-      port = this.#ports.allocate((p) => this.demux.isPortBound(la, p, v6only));
+      port = this.#ports.allocate((p) => this.listeners.isPortBound(la, p, v6only));
       if (port < 0) throw new StackError("EADDRINUSE", "listen: no ephemeral port left");
     }
-    if (this.demux.isPortBound(la, port, v6only)) {
+    if (this.listeners.isPortBound(la, port, v6only)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
     const l = new TcpListener(this, la, port, backlog > 0 ? backlog : 1, v6only);
-    if (!this.demux.insertBound(la, port, l, v6only)) {
+    if (!this.listeners.insertBound(la, port, l, v6only)) {
       throw new StackError("EADDRINUSE", `listen: port ${port} is in use`);
     }
     return l;
@@ -188,60 +222,105 @@ export class TcpLayer implements NetProtocolHandler {
    * returned in SYN_SENT; the SYN leaves at the end of the tick. Wait for `EV_WRITABLE`
    * (connected) or `EV_ERROR` (`error` says why).
    *
+   * A four-tuple in TIME_WAIT is taken over when timestamps make it safe (Linux
+   * `tcp_tw_reuse`, counted in `TWRecycled`); an ephemeral port is chosen so that the
+   * four-tuple is free or so reusable.
+   *
    * @throws {StackError} ENETUNREACH (no route), EADDRNOTAVAIL (foreign local address or
-   * no ephemeral port), EADDRINUSE (the 4-tuple exists).
+   * no ephemeral port), EADDRINUSE (the 4-tuple exists), ENOBUFS (the flow table is full).
    */
   connect(remoteAddr: IpAddr, remotePort: number, opts: TcpConnectOptions = {}): TcpEndpoint {
     if (!(remotePort > 0 && remotePort <= 65535)) {
       throw new StackError("EINVAL", "connect: bad remote port");
     }
-    const ra = IpAddress.from(remoteAddr);
+    const ra = this.shared.address(remoteAddr);
     const net = this.ctx.networks.of(ra);
-    const route = new NetRoute();
-    if (isUnspecified(ra) || !net.route(ra, route, opts.zoneNic ?? 0)) {
+    const route = isUnspecified(ra) ? null : this.shared.routeTo(ra, opts.zoneNic ?? 0);
+    if (route === null) {
       throw new StackError("ENETUNREACH", "connect: no route to the destination");
     }
     let la: IpAddress;
     if (opts.localAddr === undefined || isUnspecified(opts.localAddr)) {
-      la = IpAddress.from(route.source);
+      la = this.shared.address(route.source);
     } else if (opts.localAddr.family !== ra.family || !net.isLocalAddress(opts.localAddr)) {
       throw new StackError("EADDRNOTAVAIL", "connect: not a local address");
-    } else la = IpAddress.from(opts.localAddr);
+    } else la = this.shared.address(opts.localAddr);
     let lp = opts.localPort ?? 0;
     if (lp === 0) {
       lp = this.#ports.allocate((p) =>
-        this.demux.isPortBound(la, p) ||
-        this.demux.lookupExact(la, p, ra, remotePort) !== undefined
+        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, ra, remotePort)
       );
       if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
-    } else if (this.demux.lookupExact(la, lp, ra, remotePort) !== undefined) {
+    } else if (!this.#tupleFree(la, lp, ra, remotePort)) {
       throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
+    }
+    // A TIME_WAIT record still on the tuple is reusable (#tupleFree said so): take it over.
+    let reuseFrom: TimeWaitRecord | null = null;
+    const old = this.flows.lookup(la, lp, ra, remotePort);
+    if (old !== undefined && old.flowKind === FLOW_TIME_WAIT) {
+      reuseFrom = old as TimeWaitRecord;
+      this.timeWait.remove(reuseFrom);
+      this.stats.TWRecycled++;
     }
     const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    activeOpen(ep);
+    let iss = this.isn.next(la, lp, ra, remotePort);
+    if (reuseFrom !== null) iss = this.timeWait.reuseIss(reuseFrom, iss);
+    activeOpen(ep, iss);
     return ep;
   }
 
-  /** @internal Add a connection to the demux; false when the table refused it. */
+  /** True when a new connection may use the four-tuple: nothing holds it, or a reusable TIME_WAIT. */
+  #tupleFree(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
+    const f = this.flows.lookup(la, lp, ra, rp);
+    if (f === undefined) return true;
+    return f.flowKind === FLOW_TIME_WAIT && this.timeWait.reusableByConnect(f as TimeWaitRecord);
+  }
+
+  /** @internal The (shared) route to `dst`, a link-local one on NIC `zoneNic`; null: none. */
+  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null {
+    return this.shared.routeTo(dst, zoneNic);
+  }
+
+  /** @internal Add a connection to the flow table; false when the table refused it. */
   register(ep: TcpEndpoint): boolean {
-    if (!this.demux.insertConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
-      return false;
-    }
+    if (!this.flows.insert(ep)) return false;
     this.#live++;
     return true;
   }
 
-  /** @internal Remove a connection from the demux. */
+  /** @internal Remove a connection from the flow table. */
   unregister(ep: TcpEndpoint): void {
-    if (this.demux.removeConnected(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort, ep)) {
-      this.#live--;
-    }
+    if (this.flows.remove(ep)) this.#live--;
   }
 
-  /** @internal Take `l` out of the demux (it stopped listening). */
+  /** @internal Take `l` out of the listeners (it stopped listening). */
   removeListener(l: TcpListener): void {
-    this.demux.removeBound(l.localAddr, l.localPort, l);
+    this.listeners.removeBound(l.localAddr, l.localPort, l);
+  }
+
+  /** @internal A TIME_WAIT record answers: the old connection's ACK (RFC 9293 §3.10.7.4). */
+  sendTimeWaitAck(rec: TimeWaitRecord): void {
+    const tx = this.tx;
+    const pb = tx.beginTo(rec.remoteAddr, rec.nicIndex);
+    if (pb === null) return;
+    const s = tx.seg;
+    s.src = rec.localAddr;
+    s.dst = rec.remoteAddr;
+    s.srcPort = rec.localPort;
+    s.dstPort = rec.remotePort;
+    s.seq = rec.sndNxt;
+    s.ack = rec.rcvNxt;
+    s.flags = TCP_FLAG_ACK;
+    s.window = rec.window;
+    if (rec.tsOk) {
+      const o = s.opts;
+      o.hasTimestamps = true;
+      o.tsVal = (Math.floor(this.ctx.clock.nowMs()) + rec.tsOffset) >>> 0;
+      o.tsEcr = rec.tsRecent;
+    }
+    tx.write(pb, s);
+    tx.send(pb, s);
   }
 
   /** @internal Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none left. */
@@ -299,36 +378,31 @@ export class TcpLayer implements NetProtocolHandler {
     }
     seg.segLen = seg.dataLen + ((seg.flags & TCP_FLAG_SYN) !== 0 ? 1 : 0) +
       ((seg.flags & TCP_FLAG_FIN) !== 0 ? 1 : 0);
-    let ep = this.demux.lookupExact(seg.dst, seg.dstPort, seg.src, seg.srcPort) as
-      | TcpEndpoint
-      | undefined;
-    if (ep !== undefined && ep.state === TcpState.TIME_WAIT && this.#timeWaitReusable(ep, seg)) {
-      // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a TIME_WAIT connection.
+    const f = this.flows.lookup(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    seg.reuse = false;
+    if (f !== undefined) {
+      if (f.flowKind === FLOW_CONNECTION) {
+        endpointInput(f as TcpEndpoint, seg);
+        return;
+      }
+      if (f.flowKind === FLOW_SYN_RECEIVED) {
+        this.syncache.input(f as SynEntry, seg);
+        return;
+      }
+      const rec = f as TimeWaitRecord;
+      if (this.timeWait.input(rec, seg) !== TW_REOPEN) return;
+      // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN reopens the four-tuple.
       st.TCPTimeWaitReuse++;
-      seg.reuseIsnAfter = seqAdd(ep.snd.sndMax, TIME_WAIT_ISN_GAP);
+      seg.reuseIsnAfter = seqAdd(rec.sndNxt, TIME_WAIT_ISN_GAP);
       seg.reuse = true;
-      ep.destroy();
-      ep = undefined;
-    } else {
-      seg.reuse = false;
+      this.timeWait.remove(rec);
     }
-    if (ep !== undefined) {
-      endpointInput(ep, seg);
-      return;
-    }
-    const l = this.demux.lookupBound(seg.dst, seg.dstPort) as TcpListener | undefined;
+    const l = this.listeners.lookupBound(seg.dst, seg.dstPort);
     if (l !== undefined) {
       l.input(seg);
       return;
     }
     this.tx.replyRst(seg);
-  }
-
-  /** RFC 6191 §2: reuse when the SYN's timestamp (or, without them, its SEQ) is newer. */
-  #timeWaitReusable(ep: TcpEndpoint, seg: RxSegment): boolean {
-    if ((seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !== TCP_FLAG_SYN) return false;
-    if (ep.tsOk && seg.opts.hasTimestamps) return seqGt(seg.opts.tsVal, ep.rcv.tsRecent);
-    return seqGt(seg.seq, ep.rcv.rcvNxt);
   }
 
   /** An ICMP or ICMPv6 error about a segment we sent (RFC 5927 checks, RFC 1122 §4.2.3.9). */
@@ -339,11 +413,19 @@ export class TcpLayer implements NetProtocolHandler {
     const sport = h.srcPort;
     const dport = h.dstPort;
     const seq = h.seq;
-    const ep = this.demux.lookupExact(err.src, sport, err.dst, dport) as TcpEndpoint | undefined;
-    if (ep === undefined || !(ep instanceof TcpEndpoint)) return;
+    const f = this.flows.lookup(err.src, sport, err.dst, dport);
+    if (f === undefined || f.flowKind !== FLOW_CONNECTION) return;
+    const ep = f as TcpEndpoint;
     // RFC 5927 §4.1: believe it only if it quotes a sequence number in flight.
     const snd = ep.snd;
     if (!seqInWindow(seq, snd.sndUna, ((snd.sndMax - snd.sndUna) >>> 0) + 1)) return;
     handleIcmpError(ep, err);
   }
+}
+
+/** Buckets of a flow table sized for `maxConnections` (a power of two, at least 1024). */
+function flowBuckets(maxConnections: number): number {
+  let n = 1024;
+  while (n < maxConnections && n < 1 << 24) n *= 2;
+  return n;
 }

@@ -205,6 +205,21 @@ export class TcpTransmitter {
   }
 
   /**
+   * Begin a segment that belongs to no connection (a RST, a TIME_WAIT record's ACK, a
+   * syncache SYN-ACK): route to `dst` (a link-local one on NIC `zoneNic`) into the layer's
+   * scratch route, a buffer, the cleared record with `route` set. Null (nothing sent, nothing
+   * changed) without a route or buffer.
+   */
+  beginTo(dst: IpAddr, zoneNic = 0): PacketBuffer | null {
+    const route = this.#rstRoute;
+    if (!this.#ctx.networks.of(dst).route(dst, route, zoneNic)) return null;
+    const pb = this.begin();
+    if (pb === null) return null;
+    this.seg.route = route;
+    return pb;
+  }
+
+  /**
    * A RST that belongs to no connection's buffers, from (`src`, `srcPort`) to (`dst`,
    * `dstPort`): `<SEQ=seq><CTL=RST>`, or with `withAck` `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
    * `zoneNic` is the NIC a link-local peer is on. Dropped silently when there is no route or
@@ -220,12 +235,9 @@ export class TcpTransmitter {
     withAck: boolean,
     zoneNic = 0,
   ): void {
-    const route = this.#rstRoute;
-    if (!this.#ctx.networks.of(dst).route(dst, route, zoneNic)) return;
-    const pb = this.begin();
+    const pb = this.beginTo(dst, zoneNic);
     if (pb === null) return;
     const s = this.seg;
-    s.route = route;
     s.src = src;
     s.dst = dst;
     s.srcPort = srcPort;

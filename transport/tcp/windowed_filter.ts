@@ -24,8 +24,15 @@ export class WindowedFilter {
   /** Length of the window, in the units of the `time` arguments. */
   window: number;
   readonly #max: boolean;
-  readonly #v = new Float64Array(3);
-  readonly #t = new Float64Array(3);
+  // The best value, the second and the third, and their times: plain fields (a typed array
+  // per filter cost a typed-array object, an array buffer and a backing store each — more
+  // memory than the six numbers, and an allocation on every short connection's first sample).
+  #v0 = 0;
+  #v1 = 0;
+  #v2 = 0;
+  #t0 = 0;
+  #t1 = 0;
+  #t2 = 0;
   #empty = true;
 
   /** A filter keeping the `kind` over the last `window` units. */
@@ -36,7 +43,7 @@ export class WindowedFilter {
 
   /** The filter's value (0 before the first sample). */
   get best(): number {
-    return this.#empty ? 0 : this.#v[0];
+    return this.#empty ? 0 : this.#v0;
   }
 
   /** True before any sample (or after {@link WindowedFilter.reset} without a value). */
@@ -46,10 +53,8 @@ export class WindowedFilter {
 
   /** Start over with `value` at `time`. */
   reset(value: number, time: number): void {
-    const v = this.#v;
-    const t = this.#t;
-    v[0] = v[1] = v[2] = value;
-    t[0] = t[1] = t[2] = time;
+    this.#v0 = this.#v1 = this.#v2 = value;
+    this.#t0 = this.#t1 = this.#t2 = time;
     this.#empty = false;
   }
 
@@ -60,43 +65,41 @@ export class WindowedFilter {
 
   /** Take `value` measured at `time` (times never go back); returns the new best. */
   update(value: number, time: number): number {
-    const v = this.#v;
-    const t = this.#t;
-    if (this.#empty || this.#better(value, v[0]) || time - t[2] > this.window) {
+    if (this.#empty || this.#better(value, this.#v0) || time - this.#t2 > this.window) {
       this.reset(value, time);
       return value;
     }
-    if (this.#better(value, v[1])) {
-      v[1] = v[2] = value;
-      t[1] = t[2] = time;
-    } else if (this.#better(value, v[2])) {
-      v[2] = value;
-      t[2] = time;
+    if (this.#better(value, this.#v1)) {
+      this.#v1 = this.#v2 = value;
+      this.#t1 = this.#t2 = time;
+    } else if (this.#better(value, this.#v2)) {
+      this.#v2 = value;
+      this.#t2 = time;
     }
     // Age the samples out as the window slides.
-    const dt = time - t[0];
+    const dt = time - this.#t0;
     if (dt > this.window) {
-      v[0] = v[1];
-      t[0] = t[1];
-      v[1] = v[2];
-      t[1] = t[2];
-      v[2] = value;
-      t[2] = time;
-      if (time - t[0] > this.window) {
-        v[0] = v[1];
-        t[0] = t[1];
-        v[1] = v[2];
-        t[1] = t[2];
+      this.#v0 = this.#v1;
+      this.#t0 = this.#t1;
+      this.#v1 = this.#v2;
+      this.#t1 = this.#t2;
+      this.#v2 = value;
+      this.#t2 = time;
+      if (time - this.#t0 > this.window) {
+        this.#v0 = this.#v1;
+        this.#t0 = this.#t1;
+        this.#v1 = this.#v2;
+        this.#t1 = this.#t2;
       }
-    } else if (v[1] === v[0] && dt > this.window / 4) {
+    } else if (this.#v1 === this.#v0 && dt > this.window / 4) {
       // A quarter of the window passed without a better value: take a fresh second best.
-      v[1] = v[2] = value;
-      t[1] = t[2] = time;
-    } else if (v[2] === v[1] && dt > this.window / 2) {
-      v[2] = value;
-      t[2] = time;
+      this.#v1 = this.#v2 = value;
+      this.#t1 = this.#t2 = time;
+    } else if (this.#v2 === this.#v1 && dt > this.window / 2) {
+      this.#v2 = value;
+      this.#t2 = time;
     }
-    return v[0];
+    return this.#v0;
   }
 
   #better(a: number, b: number): boolean {

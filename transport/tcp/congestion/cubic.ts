@@ -61,7 +61,8 @@ export class Cubic implements CongestionControl {
   /** PRR runs reductions. */
   readonly ownsRecovery: boolean = false;
   /** HyStart++ (slow start). */
-  readonly hystart: HyStartPP = new HyStartPP();
+  /** HyStart++ state, made by the first slow-start ACK (an idle connection never has one). */
+  #hystart: HyStartPP | null = null;
   #mss = DEFAULT_SEND_MSS;
   #cwnd = 0;
   #ssthresh = INFINITE_SSTHRESH;
@@ -78,7 +79,8 @@ export class Cubic implements CongestionControl {
   /** W_est in segments. */
   #wEst = 0;
   #inTimeoutSeries = false;
-  #prior = new Float64Array(5);
+  /** The state before the last reduction (for undo), made by the first reduction. */
+  #prior: Float64Array | null = null;
   #hasPrior = false;
 
   /** A CUBIC instance, initialised for {@link DEFAULT_SEND_MSS}; call `init` per connection. */
@@ -145,7 +147,12 @@ export class Cubic implements CongestionControl {
     this.#wEst = 0;
     this.#inTimeoutSeries = false;
     this.#hasPrior = false;
-    this.hystart.reset(0);
+    this.#hystart?.reset(0);
+  }
+
+  /** HyStart++ (RFC 9406) of this connection's slow start. */
+  get hystart(): HyStartPP {
+    return this.#hystart ??= new HyStartPP();
   }
 
   /** Change SMSS (cwnd keeps its bytes, at least one SMSS). */
@@ -260,7 +267,7 @@ export class Cubic implements CongestionControl {
     }
     this.#cwnd = this.#mss;
     this.#epochStartMs = -1;
-    this.hystart.reset(0);
+    this.#hystart?.reset(0);
   }
 
   /** RFC 5681 §4.1 restart window; the epoch starts over (RFC 9438 §5.8). */
@@ -275,7 +282,7 @@ export class Cubic implements CongestionControl {
   /** Restore the window and the cubic state from before the last reduction. */
   undoReduction(_nowMs: number): boolean {
     if (!this.#hasPrior) return false;
-    const p = this.#prior;
+    const p = this.#prior!;
     if (this.#cwnd < p[0]) this.#cwnd = p[0];
     if (this.#ssthresh < p[1]) this.#ssthresh = p[1];
     this.#wMax = p[2];
@@ -288,7 +295,7 @@ export class Cubic implements CongestionControl {
   }
 
   #saveForUndo(): void {
-    const p = this.#prior;
+    const p = this.#prior ??= new Float64Array(5);
     p[0] = this.#cwnd;
     p[1] = this.#ssthresh;
     p[2] = this.#wMax;

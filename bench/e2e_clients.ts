@@ -1,0 +1,128 @@
+/**
+ * The many-clients rows of `bench:e2e` (`bench/e2e.ts` wires them into its three columns):
+ *
+ * - **HTTP, a connection per request**: `ab -c 32` from the kernel on the peer end against a
+ *   server on the stack end — `Deno.serve` on the kernel's sockets (kernel↔kernel) or
+ *   `ustack serve --http` (ustack→kernel: the server is the stack, the client the kernel);
+ * - **HTTP keep-alive**: `wrk -t2 -c64` against the same servers;
+ * - **`pingpong --connect`**: a 64-byte round trip per connection, 32 in flight, between the
+ *   kernels, the stack and a kernel server, and two stacks.
+ *
+ * @module
+ */
+
+import { DENO_SERVE, parseAb, parseWrk } from "./clients.ts";
+import type { BenchLink, Finished } from "./netns.ts";
+import { ustackCommand } from "./netns.ts";
+
+/** The HTTP port. */
+const HTTP_PORT = 8080;
+/** The path both servers answer with 64 bytes. */
+const HTTP_PATH = "/bytes/64";
+/** Connections in flight (ab, pingpong --connect). */
+const CONC = 32;
+
+/** Options of the many-clients measurements. */
+export interface ClientRowsOptions {
+  /** Requests of the `ab` run (a connection each). */
+  abRequests: number;
+  /** Seconds of the `wrk` run. */
+  wrkSeconds: number;
+  /** Connections of the `pingpong --connect` run. */
+  connections: number;
+}
+
+/** What one HTTP server measured. */
+export interface HttpRates {
+  /** Connections (= requests) per second under `ab`. */
+  connPerS: number;
+  /** Requests that failed under `ab`. */
+  abFailed: number;
+  /** Keep-alive requests per second under `wrk`. */
+  keepAliveRps: number;
+}
+
+function check(what: string, f: Finished): string {
+  if (f.code !== 0 || f.timedOut) {
+    throw new Error(
+      `${what} failed (${f.code}${f.timedOut ? ", timed out" : ""}): ` +
+        (f.stderr + f.stdout).slice(-600),
+    );
+  }
+  return f.stdout;
+}
+
+/** `ab` then `wrk` from the peer end against `http://<stack>:PORT/bytes/64`. */
+async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpRates> {
+  const url = `http://${link.addr("stack")}:${HTTP_PORT}${HTTP_PATH}`;
+  const ab = parseAb(check(
+    "ab",
+    await link.run(
+      "peer",
+      ["ab", "-r", "-q", "-s", "10", "-n", String(o.abRequests), "-c", String(CONC), url],
+      300_000,
+    ),
+  ));
+  const wrk = parseWrk(check(
+    "wrk",
+    await link.run(
+      "peer",
+      ["wrk", "-t2", "-c64", `-d${o.wrkSeconds}s`, url],
+      (o.wrkSeconds + 30) * 1000,
+    ),
+  ));
+  return { connPerS: ab.perSecond, abFailed: ab.failed, keepAliveRps: wrk };
+}
+
+/** `Deno.serve` on the stack end's kernel sockets (the kernel address must be on). */
+export async function httpDenoServe(link: BenchLink, o: ClientRowsOptions): Promise<HttpRates> {
+  const p = link.start("stack", [
+    Deno.execPath(),
+    "eval",
+    DENO_SERVE,
+    link.addr("stack"),
+    String(HTTP_PORT),
+  ]);
+  try {
+    await p.waitForLine(/^ready$/);
+    return await measureHttp(link, o);
+  } finally {
+    await p.stop(10_000);
+  }
+}
+
+/** `ustack serve --http` on the stack end (`stackOpts`: its link options). */
+export async function httpUstack(
+  link: BenchLink,
+  stackOpts: string[],
+  o: ClientRowsOptions,
+): Promise<HttpRates> {
+  const p = link.start(
+    "stack",
+    ustackCommand(["serve", "--http", String(HTTP_PORT), ...stackOpts, "--json"]),
+  );
+  try {
+    await p.waitForLine(/"event":"ready"/);
+    return await measureHttp(link, o);
+  } finally {
+    await p.stop(10_000);
+  }
+}
+
+/** The `pingpong client --connect` arguments (`-l 64`, CONC in flight, `n` connections). */
+export function connectArgs(host: string, port: number, n: number): string[] {
+  return [
+    "pingpong",
+    "client",
+    host,
+    "-p",
+    String(port),
+    "--connect",
+    "-C",
+    String(CONC),
+    "-n",
+    String(n),
+    "-l",
+    "64",
+  ];
+}

@@ -1,0 +1,315 @@
+/**
+ * `ustack pingpong server`: echoes what every connection sends until it closes, for all three
+ * client modes (round trips on one connection, `--connect`, `--hold`). Prints `ready`, then a
+ * summary with the transactions served (bytes echoed / LEN), the connections, the peak number
+ * open at once and the process's memory at that peak.
+ *
+ * On the stack the server is readiness-driven with no state of its own per connection: one
+ * listener function serves every socket (it finds the socket in the wait queue's `owner`) and
+ * moves bytes from the receive to the send buffer through one shared buffer — so a million
+ * held connections cost the server only their sockets. With `--kernel` it runs one async loop
+ * per connection over Deno's sockets.
+ *
+ * @module
+ */
+
+import {
+  Runtime,
+  type RuntimeConfig,
+  type TcpEndpoint,
+  type TcpListener,
+  type WaitQueue,
+} from "../mod.ts";
+import { onStopSignal } from "./meter.ts";
+import { emit, emitJson } from "./output.ts";
+import { loopSummary } from "./latency.ts";
+import { cpuMs, memoryNow } from "./pingpong_conn.ts";
+
+/** What the server is asked to do. */
+export interface ServerOptions {
+  /** TCP port. */
+  port: number;
+  /** Message size: transactions are bytes echoed / len. */
+  len: number;
+  /** Stop after this many transactions (Infinity: no limit). */
+  count: number;
+  /** Stop after this many seconds (Infinity: no limit). */
+  seconds: number;
+  /** Stop when the first connection ends. */
+  once: boolean;
+  /** JSON output. */
+  json: boolean;
+}
+
+/** Accept queue of the stack's listener (Linux's somaxconn default). */
+const BACKLOG = 4096;
+/** How often the peak's memory is sampled. */
+const SAMPLE_MS = 500;
+/** Echo bytes per step: one buffer for every connection, never held across an await. */
+const SCRATCH = new Uint8Array(64 * 1024);
+
+/** Counters of a server run. */
+class ServerStats {
+  bytes = 0;
+  connections = 0;
+  open = 0;
+  peak = 0;
+  /** RSS and V8 heap at the peak (sampled while the peak holds). */
+  peakRss = 0;
+  peakHeap = 0;
+  #sampledAt = -1;
+  #settledAt = -1;
+  #lastPeak = -1;
+  #sampleMs = -Infinity;
+
+  opened(): void {
+    this.connections++;
+    if (++this.open > this.peak) {
+      this.peak = this.open;
+      // A new peak: sample now unless a sample was taken very recently (the interval
+      // sampler takes the next one while the peak holds).
+      if (performance.now() - this.#sampleMs > SAMPLE_MS) this.sample();
+    }
+  }
+
+  /**
+   * Sample memory if the peak rose since the last sample and still holds; once a peak has
+   * held for a whole sampling period, sample it once more after a full GC (when the runtime
+   * allows one), so the figure is what the connections keep, not garbage.
+   */
+  sample(): void {
+    const settled = this.peak === this.#lastPeak && this.open === this.peak;
+    this.#lastPeak = this.peak;
+    if (settled && this.#settledAt !== this.peak) {
+      const m = memoryNow();
+      this.peakRss = m.rss;
+      this.peakHeap = m.heap;
+      this.#settledAt = this.peak;
+      this.#sampledAt = this.peak;
+      this.#sampleMs = performance.now();
+      return;
+    }
+    if (this.open < this.peak || this.#sampledAt === this.peak) return;
+    const m = Deno.memoryUsage();
+    this.peakRss = m.rss;
+    this.peakHeap = m.heapUsed;
+    this.#sampledAt = this.peak;
+    this.#sampleMs = performance.now();
+  }
+}
+
+/** Run the server on the stack (`config`) or on kernel sockets (`config` null). */
+export async function runServer(o: ServerOptions, config: RuntimeConfig | null): Promise<number> {
+  const stats = new ServerStats();
+  let stoppedBy = "";
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => finish = resolve);
+  const stop = (why: string) => {
+    if (stoppedBy !== "") return;
+    stoppedBy = why;
+    finish();
+  };
+  const served = () => Math.floor(stats.bytes / o.len);
+  const checkCount = () => {
+    if (served() >= o.count) stop("count");
+  };
+  const signals = onStopSignal(() => stop("signal"));
+  const timer = Number.isFinite(o.seconds)
+    ? setTimeout(() => stop("time"), o.seconds * 1000)
+    : undefined;
+  const sampler = setInterval(() => stats.sample(), SAMPLE_MS);
+  const stack = config === null ? "kernel" : "ustack";
+  let close: () => Promise<void>;
+  let addrs: string[];
+  let counters: () => Record<string, unknown> | null = () => null;
+  if (config === null) {
+    const k = kernelServer(o, stats, checkCount, stop);
+    close = k.close;
+    addrs = ["0.0.0.0"];
+  } else {
+    const rt = await Runtime.start(config);
+    const u = ustackServer(rt, o, stats, checkCount, stop);
+    counters = () => ({
+      ...rt.stack.stats.nonZero(),
+      driver: { ...rt.nic.driver.stats },
+      loop: loopSummary(rt.loop),
+    });
+    close = async () => {
+      u.close();
+      await rt.stop();
+    };
+    addrs = rt.addrs.map((a) => a.split("/")[0]);
+  }
+  try {
+    if (o.json) {
+      emitJson("ready", { role: "server", stack, addrs, port: o.port, len: o.len });
+    } else {
+      emit(`ready: pingpong server on TCP port ${o.port} ${addrs.join(" ")} (${stack})`);
+    }
+    await finished;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(sampler);
+    signals.remove();
+    stats.sample();
+  }
+  const finalCounters = counters();
+  await close();
+  if (o.json) {
+    emitJson("summary", {
+      role: "server",
+      stack,
+      transactions: served(),
+      connections: stats.connections,
+      peak_connections: stats.peak,
+      rss_bytes: stats.peakRss,
+      heap_bytes: stats.peakHeap,
+      stoppedBy,
+      cpu_ms: cpuMs(),
+      counters: finalCounters,
+    });
+  } else {
+    emit(
+      `summary: served ${served()} transactions on ${stats.connections} connection(s), ` +
+        `${stats.peak} at once (RSS ${mib(stats.peakRss)} MiB, heap ${
+          mib(stats.peakHeap)
+        } MiB at the peak) (${stoppedBy})`,
+    );
+  }
+  return 0;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
+}
+
+/**
+ * The stack's server: the listener's readiness accepts every waiting connection; each
+ * connection's readiness moves its bytes back (one shared function for all of them).
+ */
+function ustackServer(
+  rt: Runtime,
+  o: ServerOptions,
+  stats: ServerStats,
+  checkCount: () => void,
+  stop: (why: string) => void,
+): { close(): void } {
+  const server = rt.listen({ port: o.port, backlog: BACKLOG });
+  const l: TcpListener = server.listener;
+  const requestTick = () => rt.stack.requestTick();
+  const pump = (ep: TcpEndpoint): void => {
+    let moved = 0;
+    try {
+      for (;;) {
+        const readable = ep.readableBytes;
+        const room = ep.writableBytes;
+        if (readable > 0 && room > 0) {
+          const n = ep.read(SCRATCH, 0, Math.min(readable, room, SCRATCH.length));
+          ep.write(SCRATCH, 0, n);
+          moved += n;
+          continue;
+        }
+        if (readable > 0) break; // wait for room
+        if (ep.read(SCRATCH, 0, 1) === 0) {
+          finished(ep);
+          break;
+        }
+        break;
+      }
+    } catch {
+      finished(ep); // reset or failed
+    }
+    if (moved > 0) {
+      stats.bytes += moved;
+      requestTick();
+      checkCount();
+    }
+  };
+  const finished = (ep: TcpEndpoint): void => {
+    if (ep.wq.owner === null) return;
+    ep.wq.owner = null;
+    ep.wq.listener = null;
+    ep.close();
+    requestTick();
+    stats.open--;
+    if (o.once) stop("once");
+  };
+  const onEvents = (events: number, wq: WaitQueue): void => {
+    const ep = wq.owner as TcpEndpoint | null;
+    if (ep !== null && events !== 0) pump(ep);
+  };
+  l.wq.listener = () => {
+    for (let ep = l.accept(); ep !== null; ep = l.accept()) {
+      stats.opened();
+      ep.setNoDelay(true);
+      ep.wq.owner = ep;
+      ep.wq.listener = onEvents;
+      pump(ep);
+    }
+  };
+  return {
+    close: () => {
+      server.close();
+    },
+  };
+}
+
+/** A kernel listener on every address: dual-stack `::`, or `0.0.0.0` where IPv6 is off. */
+function listenKernel(port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname: "::", port, transport: "tcp" });
+  } catch {
+    return Deno.listen({ hostname: "0.0.0.0", port, transport: "tcp" });
+  }
+}
+
+/** The kernel's server: one async echo loop per connection over Deno's sockets. */
+function kernelServer(
+  o: ServerOptions,
+  stats: ServerStats,
+  checkCount: () => void,
+  stop: (why: string) => void,
+): { close(): Promise<void> } {
+  const listener = listenKernel(o.port);
+  const open = new Set<Deno.TcpConn>();
+  const serve = async (conn: Deno.TcpConn) => {
+    conn.setNoDelay(true);
+    const buf = new Uint8Array(Math.max(o.len, 4096));
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      let off = 0;
+      while (off < n) off += await conn.write(buf.subarray(off, n));
+      stats.bytes += n;
+      checkCount();
+    }
+  };
+  (async () => {
+    for (;;) {
+      const conn = await listener.accept();
+      stats.opened();
+      open.add(conn);
+      serve(conn).catch(() => {}).finally(() => {
+        open.delete(conn);
+        stats.open--;
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+        if (o.once) stop("once");
+      });
+    }
+  })().catch(() => stop("listener closed"));
+  return {
+    close: () => {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}

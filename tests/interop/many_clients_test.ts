@@ -1,0 +1,229 @@
+// Many clients against the stack, kept short for CI (the long runs — a million connections,
+// 200,000 SYNs/s, ten minutes of mixed load — are bench/ scripts): a spoofed SYN flood while
+// curl downloads, ten thousand kernel connections held and closed, pingpong's connection
+// modes between two stacks, and a TIME_WAIT record reopened by a kernel client over IPv6.
+
+import assert from "node:assert/strict";
+import { PY_HOLD } from "../../bench/clients.ts";
+import { downloads, floodCommand, spoofedSources } from "../../bench/flood.ts";
+import { expectedPatternSha } from "../harness/byte_pattern.ts";
+import { interopTest } from "../harness/interop.ts";
+import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { cliCommand, CliProcess, startServe } from "../harness/ustack_cli.ts";
+
+/** The last JSON line of `lines` whose event is `event`. */
+function event(lines: string[], event: string): Record<string, any> {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i].includes(`"event":"${event}"`)) return JSON.parse(lines[i]);
+  }
+  throw new Error(`no ${event} line in:\n${lines.join("\n")}`);
+}
+
+interopTest(
+  "a spoofed SYN flood from 200 sources that answer ARP: curl downloads stay byte-exact",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const serve = await startServe(pair, ["--http", "80", "--rx-ring", "v3", "--json"]);
+      try {
+        const range = await spoofedSources(pair, 200);
+        const flooder = new CliProcess(
+          pair.spawn(floodCommand(pair, range, 100_000, 6), { stdout: "piped", stderr: "piped" }),
+        );
+        await new Promise((r) => setTimeout(r, 1000)); // the flood is on
+        const r = await downloads(pair, 1_000_000, 3);
+        assert.equal(await flooder.exited(), 0, flooder.errors.join("\n"));
+        const flood = JSON.parse(flooder.lines.find((l) => l.startsWith("{"))!);
+        assert.ok(flood.sent > 200_000, `the flood sent ${flood.sent} SYNs`);
+        assert.equal(r.bad, 0, "every download byte-exact");
+        assert.ok(r.downloads >= 3, `${r.downloads} downloads completed during the flood`);
+        assert.equal(await serve.stop(), 0);
+        const stats = serve.statsEvent()!;
+        assert.ok(stats.tcp.SyncookiesSent > 0, "the syncache overflowed into cookies");
+        assert.ok(stats.tcp.SyncookiesRateLimited > 0, "the flood's cookies were rate-limited");
+        assert.ok(stats.tcp.SyncookiesRecv >= r.downloads, "curl's connections came by cookie");
+        assert.equal(stats.arp.CacheFull ?? 0, 0, "the neighbour table held every source");
+      } finally {
+        await serve.stop();
+      }
+    });
+  },
+  { tools: ["curl", "nft"] },
+);
+
+interopTest(
+  "10,000 kernel connections held against --tcp-echo; each FIN is answered with a FIN",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const serve = await startServe(pair, ["--tcp-echo", "7", "--json"]);
+      try {
+        const py = new CliProcess(
+          pair.spawn(["python3", "-c", PY_HOLD, pair.stackAddr, "7", "10000"], {
+            stdin: "piped",
+            stdout: "piped",
+            stderr: "piped",
+          }),
+        );
+        const held = JSON.parse(await py.waitForLine(/"event": "held"/, 120_000));
+        assert.deepEqual([held.connections, held.failed, held.echoed], [10000, 0, 10000]);
+        await py.send("close\n");
+        const end = JSON.parse(await py.waitForLine(/"event": "summary"/, 120_000));
+        assert.equal(end.closed_clean, 10000, "every half-close was answered with a FIN");
+        assert.equal(await py.exited(), 0);
+        assert.equal(await serve.stop(), 0);
+        const stats = serve.statsEvent()!;
+        assert.equal(stats.tcp.PassiveOpens, 10000);
+        assert.equal(stats.tcp.CurrEstab ?? 0, 0, "none left behind");
+      } finally {
+        await serve.stop();
+      }
+    });
+  },
+  { tools: ["python3"] },
+);
+
+/** The peer end without a kernel address (a second stack runs there). */
+async function peerWithoutKernelAddress(pair: VethPair): Promise<void> {
+  for (
+    const cmd of [
+      ["ip", "-n", pair.peerNs, "addr", "flush", "dev", pair.peerIf],
+      ["ip", "-n", pair.stackNs, "neigh", "flush", "dev", pair.stackIf],
+    ]
+  ) {
+    const r = await runCommand(cmd);
+    assert.equal(r.code, 0, r.stderr);
+  }
+}
+
+interopTest(
+  "pingpong --connect and --hold between two stacks, a few thousand connections",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      await peerWithoutKernelAddress(pair);
+      const server = new CliProcess(
+        pair.spawn(
+          cliCommand([
+            "pingpong",
+            "server",
+            "--if",
+            pair.peerIf,
+            "--addr",
+            `${pair.peerAddr}/${pair.prefixLen}`,
+            "--json",
+          ]),
+          { stdout: "piped", stderr: "piped" },
+        ),
+      );
+      try {
+        await server.waitForLine(/"event":"ready"/);
+        const link = [
+          "--if",
+          pair.stackIf,
+          "--addr",
+          `${pair.stackAddr}/${pair.prefixLen}`,
+          "--addr",
+          "198.18.0.20/24",
+        ];
+        const client = (args: string[]) =>
+          runCommand(
+            ["ip", "netns", "exec", pair.stackNs, ...cliCommand(["pingpong", "client", ...args])],
+            { timeoutMs: 120_000 },
+          );
+        const c = await client([
+          pair.peerAddr,
+          "--connect",
+          "-C",
+          "64",
+          "-n",
+          "3000",
+          "--json",
+          ...link,
+        ]);
+        assert.equal(c.code, 0, c.stderr);
+        const cs = event(c.stdout.trim().split("\n"), "summary");
+        assert.equal(cs.mode, "connect");
+        assert.equal(cs.connections, 3000);
+        assert.equal(cs.failed, 0);
+        assert.ok(cs.conn_per_s > 0);
+        assert.equal(cs.counters.tcp.ActiveOpens, 3000);
+
+        const h = await client([
+          pair.peerAddr,
+          "--hold",
+          "1",
+          "-C",
+          "256",
+          "-n",
+          "3000",
+          "--json",
+          ...link,
+        ]);
+        assert.equal(h.code, 0, h.stderr);
+        const lines = h.stdout.trim().split("\n");
+        const held = event(lines, "held");
+        assert.deepEqual(Object.keys(held), [
+          "event",
+          "connections",
+          "failed",
+          "rss_bytes",
+          "heap_bytes",
+          "seconds",
+        ]);
+        assert.equal(held.connections, 3000);
+        assert.equal(held.failed, 0);
+        assert.ok(held.rss_bytes > 0 && held.heap_bytes > 0 && held.seconds > 0);
+        const hs = event(lines, "summary");
+        assert.equal(hs.mode, "hold");
+        assert.equal(hs.round_trips, 1000);
+        assert.equal(hs.round_trip_failed, 0);
+        assert.equal(hs.closed, 3000);
+        assert.equal(hs.counters.tcp.CurrEstab ?? 0, 0);
+
+        assert.equal(await server.stop(), 0);
+        const ss = event(server.lines, "summary");
+        assert.equal(ss.connections, 6000);
+        assert.ok(ss.peak_connections >= 3000, `peak ${ss.peak_connections}`);
+        assert.ok(ss.rss_bytes > 0 && ss.heap_bytes > 0);
+        assert.equal(ss.transactions, 3000 + 1000);
+      } finally {
+        await server.stop();
+      }
+    });
+  },
+);
+
+interopTest(
+  "over IPv6 the stack closes first and keeps a TIME_WAIT record; the client's next SYN on the same port reopens it",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const serve = await startServe(pair, [
+        "--addr",
+        `${pair.stackAddr6}/64`,
+        "--http",
+        "80",
+        "--json",
+      ]);
+      try {
+        const want = await expectedPatternSha(pair, 100_000);
+        // `Connection: close`: the server sends its FIN first, so the four-tuple stays in
+        // TIME_WAIT on the stack; the same client port connects again at once.
+        for (let i = 0; i < 3; i++) {
+          const r = await pair.run([
+            "sh",
+            "-c",
+            `curl -sS --fail -g -m 20 -H 'Connection: close' --local-port 41000 ` +
+            `'http://[${pair.stackAddr6}]/bytes/100000' | sha256sum`,
+          ], { timeoutMs: 30_000 });
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stdout.split(" ")[0], want, `download ${i} byte-exact`);
+        }
+      } finally {
+        assert.equal(await serve.stop(), 0);
+      }
+      const tcp = serve.statsEvent()!.tcp;
+      assert.equal(tcp.PassiveOpens, 3);
+      assert.equal(tcp.TCPTimeWaitReuse, 2, "the second and third SYN reopened the record");
+      assert.equal(tcp.EstabResets ?? 0, 0);
+    });
+  },
+  { tools: ["curl", "python3"] },
+);

@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { PEER_ADDR, PEER_ISS, type SentSegment, SERVICE_PORT, TcpRig } from "../harness/tcp_rig.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
+import { seqAdd } from "../../transport/tcp/seq.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
+import { MIN_SYN_QUEUE } from "../../transport/tcp/syncache.ts";
+
+const SYN = TCP_FLAG_SYN;
+const ACK = TCP_FLAG_ACK;
+const SYNACK = TCP_FLAG_SYN | TCP_FLAG_ACK;
+
+/** One SYN-ACK out of what the rig sent. */
+function synAck(sent: SentSegment[]): SentSegment {
+  const s = sent.filter((x) => x.flags === SYNACK);
+  assert.equal(s.length, 1, `one SYN-ACK, got ${JSON.stringify(sent.map((x) => x.flags))}`);
+  return s[0];
+}
+
+/** Fill the listener's syncache with SYNs from spoofed sources that never answer. */
+function fillSyncache(rig: TcpRig): void {
+  for (let i = 0; i < MIN_SYN_QUEUE; i++) {
+    rig.inject({ src: PEER_ADDR + 10 + (i >> 4), srcPort: 20000 + i, seq: 1000 + i, flags: SYN });
+  }
+  rig.take();
+  assert.equal(rig.stack.tcp.syncache.size, MIN_SYN_QUEUE);
+}
+
+Deno.test("syncache: a SYN makes a record, not a connection; the ACK makes the connection", () => {
+  const rig = new TcpRig();
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  rig.inject({
+    seq: PEER_ISS,
+    flags: SYN,
+    mss: 1460,
+    windowScale: 7,
+    sackPermitted: true,
+    ts: [500, 0],
+  });
+  const sa = synAck(rig.take());
+  assert.equal(rig.stack.tcp.endpoints, 0);
+  assert.equal(l.halfOpen, 1);
+  assert.ok(sa.hasTimestamps && sa.tsEcr === 500 && sa.sackPermitted && sa.windowScale >= 0);
+  assert.equal(sa.mss, 1460);
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1), flags: ACK, ts: [501, sa.tsVal] });
+  const ep = l.accept()!;
+  assert.ok(ep !== null);
+  assert.equal(ep.state, TcpState.ESTABLISHED);
+  assert.ok(ep.wsOk && ep.tsOk && ep.sackOk);
+  assert.equal(ep.snd.sndShift, 7);
+  assert.equal(ep.rcv.rcvShift, sa.windowScale);
+  assert.equal(l.halfOpen, 0);
+  assert.equal(rig.stack.stats.tcp.PassiveOpens, 1);
+  // Data flows: the window our SYN-ACK offered holds.
+  rig.inject({
+    seq: seqAdd(PEER_ISS, 1),
+    ack: seqAdd(sa.seq, 1),
+    flags: ACK,
+    ts: [502, sa.tsVal],
+    payload: 100,
+  });
+  assert.equal(ep.readableBytes, 100);
+});
+
+Deno.test("syncache: the SYN-ACK is retransmitted with backoff, a repeated SYN draws it again, then the record expires", () => {
+  const rig = new TcpRig({ tcp: { synAckRetries: 3 } });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const t0 = rig.clock.nowMs();
+  rig.inject({ seq: PEER_ISS, flags: SYN });
+  const first = synAck(rig.take());
+  const times: number[] = [];
+  for (let i = 0; i < 32; i++) {
+    rig.advance(500);
+    for (const s of rig.take()) {
+      if (s.flags === SYNACK) {
+        assert.equal(s.seq, first.seq, "the same ISS every time");
+        times.push(rig.clock.nowMs() - t0);
+      }
+    }
+  }
+  assert.deepEqual(times, [1000, 3000, 7000], "1 s, then 2 s, then 4 s later");
+  assert.equal(rig.stack.stats.tcp.TCPSynRetrans, 3);
+  assert.equal(rig.stack.tcp.syncache.size, 0, "gone after synAckRetries");
+  // A peer repeating its SYN gets the SYN-ACK again.
+  rig.inject({ seq: PEER_ISS + 5, flags: SYN });
+  const again = synAck(rig.take());
+  rig.inject({ seq: PEER_ISS + 5, flags: SYN });
+  assert.equal(synAck(rig.take()).seq, again.seq);
+});
+
+Deno.test("syncache: a RST on RCV.NXT drops the record; an ACK of something else draws a RST", () => {
+  const rig = new TcpRig();
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  rig.inject({ seq: PEER_ISS, flags: SYN });
+  const sa = synAck(rig.take());
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 7), flags: ACK });
+  const rst = rig.take();
+  assert.deepEqual(rst.map((s) => [s.flags, s.seq]), [[TCP_FLAG_RST, seqAdd(sa.seq, 7)]]);
+  assert.equal(l.halfOpen, 1);
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), flags: TCP_FLAG_RST });
+  assert.equal(l.halfOpen, 0);
+  assert.equal(rig.stack.stats.tcp.AttemptFails, 1);
+});
+
+Deno.test("syncache overflow → SYN cookies → a connection from the cookie ACK with its options", () => {
+  const rig = new TcpRig();
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  fillSyncache(rig);
+  rig.inject({
+    seq: PEER_ISS,
+    flags: SYN,
+    mss: 1400,
+    windowScale: 9,
+    sackPermitted: true,
+    ts: [700, 0],
+  });
+  const sa = synAck(rig.take());
+  const st = rig.stack.stats.tcp;
+  assert.equal(st.SyncookiesSent, 1);
+  assert.equal(st.TCPReqQFullDoCookies, 1);
+  assert.equal(rig.stack.tcp.syncache.size, MIN_SYN_QUEUE, "no record for a cookie");
+  assert.ok(sa.hasTimestamps && sa.tsEcr === 700 && sa.sackPermitted && sa.windowScale >= 0);
+  assert.equal(sa.tsVal & 0x3f, 9 | 16, "the peer's shift and SACK ride in TSval");
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1), flags: ACK, ts: [701, sa.tsVal] });
+  assert.equal(st.SyncookiesRecv, 1);
+  const ep = l.accept()!;
+  assert.ok(ep !== null, "the cookie ACK made a connection");
+  assert.equal(ep.state, TcpState.ESTABLISHED);
+  assert.ok(ep.wsOk && ep.tsOk && ep.sackOk);
+  assert.equal(ep.snd.sndShift, 9);
+  assert.equal(ep.snd.mss, 1300 - 12, "the cookie's table MSS, less the timestamps option");
+  assert.equal(ep.rcv.rcvShift, sa.windowScale, "the shift our SYN-ACK announced");
+  rig.inject({
+    seq: seqAdd(PEER_ISS, 1),
+    ack: seqAdd(sa.seq, 1),
+    flags: ACK,
+    ts: [702, sa.tsVal],
+    payload: 10,
+  });
+  assert.equal(ep.readableBytes, 10);
+});
+
+Deno.test("SYN cookies without timestamps: a connection without window scaling or SACK", () => {
+  const rig = new TcpRig();
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  fillSyncache(rig);
+  rig.inject({ seq: PEER_ISS, flags: SYN, mss: 1460, windowScale: 9, sackPermitted: true });
+  const sa = synAck(rig.take());
+  assert.equal(sa.windowScale, -1);
+  assert.equal(sa.sackPermitted, false);
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1), flags: ACK });
+  const ep = l.accept()!;
+  assert.ok(ep !== null);
+  assert.deepEqual([ep.wsOk, ep.sackOk, ep.tsOk, ep.snd.mss], [false, false, false, 1460]);
+});
+
+Deno.test("SYN cookies: forged and stale cookie ACKs are dropped and counted, no RST", () => {
+  const rig = new TcpRig({ tcp: { syncookies: 2 } }); // cookies for every SYN
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  rig.inject({ seq: PEER_ISS, flags: SYN, mss: 1460 });
+  const sa = synAck(rig.take());
+  // Forged: a wrong ACK number.
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1000), flags: ACK });
+  assert.equal(st.SyncookiesFailed, 1);
+  assert.equal(rig.take().length, 0, "dropped, not answered");
+  assert.equal(l.pending, 0);
+  // Stale: the right cookie after more than two minutes (cookies still recently in use).
+  rig.advance(100_000);
+  rig.inject({ src: PEER_ADDR + 50, srcPort: 9, seq: 1, flags: SYN });
+  rig.take();
+  rig.advance(30_000);
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1), flags: ACK });
+  assert.equal(st.SyncookiesFailed, 2);
+  assert.equal(st.SyncookiesRecv, 0);
+  assert.equal(l.pending, 0);
+  // With no cookie sent for two minutes an unknown ACK is answered with a RST again.
+  rig.advance(130_000);
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1), flags: ACK });
+  assert.equal(rig.take().filter((s) => s.flags === TCP_FLAG_RST).length, 1);
+  assert.equal(st.SyncookiesFailed, 2);
+});
+
+Deno.test("a full accept queue: SYNs get cookies (ListenOverflows), an ACK waits until there is room", () => {
+  const rig = new TcpRig();
+  const l = rig.stack.tcp.listen(null, SERVICE_PORT, 1);
+  const st = rig.stack.stats.tcp;
+  // One connection fills the accept queue.
+  rig.inject({ seq: PEER_ISS, flags: SYN });
+  let sa = synAck(rig.take());
+  rig.inject({ seq: seqAdd(PEER_ISS, 1), ack: seqAdd(sa.seq, 1), flags: ACK });
+  assert.equal(l.pending, 1);
+  // The next SYN gets a cookie; its ACK finds no room and is dropped.
+  rig.inject({ srcPort: 40001, seq: 9000, flags: SYN });
+  sa = synAck(rig.take());
+  assert.equal(st.ListenOverflows, 1);
+  assert.equal(st.SyncookiesSent, 1);
+  rig.inject({ srcPort: 40001, seq: 9001, ack: seqAdd(sa.seq, 1), flags: ACK });
+  assert.equal(st.ListenDrops, 1);
+  assert.equal(l.pending, 1);
+  // Room again: the peer's retransmitted ACK (or data) is taken.
+  l.accept();
+  rig.inject({ srcPort: 40001, seq: 9001, ack: seqAdd(sa.seq, 1), flags: ACK });
+  assert.equal(l.pending, 1);
+  assert.equal(st.SyncookiesRecv, 1);
+});
+
+Deno.test("SYN cookies are answered at most synCookieSourceRate per second per source", () => {
+  const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 5 } });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  const flooder = PEER_ADDR + 77;
+  for (let i = 0; i < 20; i++) rig.inject({ src: flooder, srcPort: 3000 + i, seq: i, flags: SYN });
+  assert.equal(st.SyncookiesSent, 5, "a burst of as many as the rate");
+  assert.equal(st.SyncookiesRateLimited, 15);
+  // Another source is answered as before.
+  rig.inject({ seq: PEER_ISS, flags: SYN });
+  assert.equal(st.SyncookiesSent, 6);
+  // A second later the flooder has five more.
+  rig.advance(1000);
+  for (let i = 0; i < 10; i++) rig.inject({ src: flooder, srcPort: 4000 + i, seq: i, flags: SYN });
+  assert.equal(st.SyncookiesSent, 11);
+});

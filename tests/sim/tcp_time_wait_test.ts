@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { ADDR_B, inTimeWait, makeSimNet, type SimNet } from "../harness/sim_net.ts";
+import { TcpRig } from "../harness/tcp_rig.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
+import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+import type { TcpListener } from "../../transport/tcp/listener.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST } from "../../transport/tcp/header.ts";
+import { seqAdd, seqGt } from "../../transport/tcp/seq.ts";
+import { TIME_WAIT_ISN_GAP } from "../../transport/tcp/time_wait.ts";
+
+function accept(net: SimNet, l: TcpListener, c: TcpEndpoint): TcpEndpoint {
+  let s: TcpEndpoint | null = null;
+  assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));
+  return s!;
+}
+
+/** The client closes first and ends in TIME_WAIT; the server side is gone. */
+function closeFromClient(net: SimNet, c: TcpEndpoint, s: TcpEndpoint): void {
+  c.close();
+  assert(net.run(() => s.state === TcpState.CLOSE_WAIT, 2000));
+  s.close();
+  assert(net.run(() => s.state === TcpState.CLOSED && inTimeWait(net.tcpA, c), 2000));
+}
+
+Deno.test("TIME_WAIT: the connection ends at once, a compact record keeps the four-tuple", () => {
+  const net = makeSimNet();
+  const l = net.tcpB.listen(null, 80, 8);
+  const c = net.tcpA.connect(ADDR_B, 80);
+  const s = accept(net, l, c);
+  const data = new Uint8Array(100_000).fill(7);
+  c.write(data, 0, data.length);
+  assert(net.run(() => s.readableBytes === data.length && c.unacknowledgedBytes === 0, 5000));
+  assert.ok(net.a.rings.stats.highWaterBytes > 0, "the send buffer took storage");
+  s.read(new Uint8Array(data.length), 0, data.length);
+  closeFromClient(net, c, s);
+  assert.equal(c.state, TcpState.CLOSED);
+  assert.equal(net.tcpA.endpoints, 0);
+  assert.equal(net.tcpA.timeWaitCount, 1);
+  // Every buffer went back to the pool (none is kept for TIME_WAIT).
+  assert.equal(net.a.rings.stats.outstandingBytes, 0);
+  assert.equal(net.b.rings.stats.outstandingBytes, 0);
+  const rec = net.tcpA.timeWaitRecord(c.localAddr, c.localPort, c.remoteAddr, c.remotePort)!;
+  assert.equal(rec.sndNxt, c.snd.sndMax);
+  assert.equal(rec.rcvNxt, c.rcv.rcvNxt);
+  assert.ok(rec.tsOk);
+});
+
+Deno.test("TIME_WAIT: connect() takes the four-tuple over once timestamps make it safe (tcp_tw_reuse)", () => {
+  const net = makeSimNet();
+  const l = net.tcpB.listen(null, 80, 8);
+  const c = net.tcpA.connect(ADDR_B, 80, { localPort: 45000 });
+  closeFromClient(net, c, accept(net, l, c));
+  const oldNxt = c.snd.sndMax;
+  // Within a second of the last timestamp: not yet (Linux's rule).
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80, { localPort: 45000 }), /EADDRINUSE/);
+  net.advance(1000);
+  const c2 = net.tcpA.connect(ADDR_B, 80, { localPort: 45000 });
+  assert.equal(net.a.stats.tcp.TWRecycled, 1);
+  assert.equal(net.tcpA.timeWaitCount, 0);
+  assert.ok(seqGt(c2.snd.iss, seqAdd(oldNxt, TIME_WAIT_ISN_GAP - 1)), "ISS beyond the old one");
+  const s2 = accept(net, l, c2);
+  c2.write(new Uint8Array([1, 2, 3]), 0, 3);
+  assert(net.run(() => s2.readableBytes === 3, 1000));
+});
+
+Deno.test("TIME_WAIT: without timestamps connect() does not reuse the four-tuple", () => {
+  const net = makeSimNet({ tcp: { timestamps: false } });
+  const l = net.tcpB.listen(null, 80, 8);
+  const c = net.tcpA.connect(ADDR_B, 80, { localPort: 45001 });
+  closeFromClient(net, c, accept(net, l, c));
+  net.advance(5000);
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80, { localPort: 45001 }), /EADDRINUSE/);
+  assert.equal(net.a.stats.tcp.TWRecycled, 0);
+});
+
+Deno.test("TIME_WAIT: an ephemeral port in TIME_WAIT is chosen again once reusable", () => {
+  const net = makeSimNet({ tcpA: { ephemeralPortRange: [40000, 40001] } });
+  const l = net.tcpB.listen(null, 80, 8);
+  for (let i = 0; i < 2; i++) {
+    const c = net.tcpA.connect(ADDR_B, 80);
+    closeFromClient(net, c, accept(net, l, c));
+  }
+  assert.equal(net.tcpA.timeWaitCount, 2);
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  net.advance(1000);
+  const c = net.tcpA.connect(ADDR_B, 80);
+  assert.ok(c.localPort === 40000 || c.localPort === 40001);
+  accept(net, l, c);
+  assert.equal(net.a.stats.tcp.TWRecycled, 1);
+});
+
+Deno.test("TIME_WAIT: bounded like tcp_max_tw_buckets; beyond it a connection just ends (counted)", () => {
+  const net = makeSimNet({ tcpA: { maxTimeWait: 1 } });
+  const l = net.tcpB.listen(null, 80, 8);
+  for (let i = 0; i < 2; i++) {
+    const c = net.tcpA.connect(ADDR_B, 80);
+    const s = accept(net, l, c);
+    c.close();
+    assert(net.run(() => s.state === TcpState.CLOSE_WAIT, 2000));
+    s.close();
+    assert(net.run(() => s.state === TcpState.CLOSED && c.state === TcpState.CLOSED, 2000));
+  }
+  assert.equal(net.tcpA.timeWaitCount, 1);
+  assert.equal(net.a.stats.tcp.TCPTimeWaitOverflow, 1);
+});
+
+Deno.test("TIME_WAIT record: PAWS answers an old timestamp, a RST on RCV.NXT ends it, others are challenged", () => {
+  const rig = new TcpRig({ tcp: { mslMs: 1000 } });
+  const c = rig.openActive({ tsVal: 1000 });
+  c.ep.shutdownWrite();
+  rig.tick();
+  rig.take();
+  c.peerTsVal = 1001;
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, ack: seqAdd(c.iss, 2) }));
+  c.peerNxt = seqAdd(c.peerNxt, 1);
+  rig.take();
+  assert.equal(rig.stack.tcp.timeWaitCount, 1);
+  // An older timestamp: PAWS, answered with the old connection's ACK.
+  c.peerTsVal = 900;
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seqAdd(c.iss, 2) }));
+  const ack = rig.take();
+  assert.equal(ack.length, 1);
+  assert.deepEqual([ack[0].flags, ack[0].seq, ack[0].ack], [
+    TCP_FLAG_ACK,
+    seqAdd(c.iss, 2),
+    c.peerNxt,
+  ]);
+  assert.ok(ack[0].hasTimestamps && ack[0].tsEcr === 1001);
+  assert.equal(rig.stack.stats.tcp.PAWSEstab, 1);
+  // A RST off RCV.NXT draws a challenge ACK; one on it ends TIME_WAIT.
+  c.peerTsVal = 1002;
+  rig.inject(c.seg({ flags: TCP_FLAG_RST, seq: seqAdd(c.peerNxt, 100) }));
+  assert.equal(rig.take().length, 1);
+  assert.equal(rig.stack.tcp.timeWaitCount, 1);
+  rig.inject(c.seg({ flags: TCP_FLAG_RST }));
+  assert.equal(rig.take().length, 0);
+  assert.equal(rig.stack.tcp.timeWaitCount, 0);
+});

@@ -1,0 +1,623 @@
+/**
+ * The syncache (RFC 4987 §3.3, FreeBSD's name; Linux's request socks): a SYN to a listener
+ * makes a compact half-open record — the four-tuple, both ISNs, the options the peer offered —
+ * not a connection. The record sends the SYN-ACK, retransmits it with exponential backoff
+ * (1 s, 2 s, 4 s, …, `synAckRetries` times; the record is its own timer), and only the ACK
+ * that completes the handshake makes a connection (`TcpEndpoint`), which then takes that ACK
+ * through the normal SYN_RECEIVED path to ESTABLISHED and the accept queue.
+ *
+ * When a listener's syncache (`max(backlog, 64)` records) or its accept queue is full, a SYN
+ * gets a SYN cookie instead (`syn_cookie.ts`; Linux `tcp_syncookies = 1`; `syncookies: 2`
+ * always sends cookies, 0 never and drops); the ACK of a cookie becomes a connection with the
+ * options the cookie restores, a forged or stale one is dropped and counted. Counters (nstat
+ * names): `SyncookiesSent`, `SyncookiesRecv`, `SyncookiesFailed`, `TCPReqQFullDoCookies`,
+ * `TCPReqQFullDrop`, `ListenOverflows`, `ListenDrops`.
+ *
+ * Cookies cost a SYN-ACK each, and under a flood the SYN-ACKs are most of the work. They are
+ * therefore answered at most `synCookieSourceRate` per second per source address (token
+ * buckets per hashed source; beyond: dropped, `SyncookiesRateLimited`): a flood from a few
+ * hundred sources that answer ARP is held to little more than the cost of receiving it, and
+ * clients at other addresses are answered as before. An IPv6 source counts by its /64.
+ * Records (not cookies) are not limited.
+ *
+ * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
+ * (its ISS must lie beyond the old connection's, as in Linux).
+ *
+ * Why this file is over 600 lines: a half-open record and a cookie end the same way — the
+ * same SYN-ACK writer, the same making of the connection from the peer's options — so the
+ * two paths stay together; the cookie arithmetic itself is in `syn_cookie.ts`.
+ *
+ * @module
+ */
+
+import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
+import { Timer } from "../../core/timer_wheel.ts";
+import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
+import type { NetRoute } from "../../net/network_layer.ts";
+import type { Flow, FlowTable } from "../flow_table.ts";
+import type { ConnectionLayer, ConnectionListener } from "./endpoint.ts";
+import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
+import { endpointInput } from "./input.ts";
+import { advertisedMss } from "./mss.ts";
+import type { RxSegment } from "./segment.ts";
+import { seqAdd, seqGt, seqLt } from "./seq.ts";
+import { TcpEvent, TcpState } from "./state.ts";
+import {
+  COOKIE_VALID_MS,
+  CookieOptions,
+  encodeTimestampOptions,
+  SynCookies,
+} from "./syn_cookie.ts";
+import { FLOW_SYN_RECEIVED, type TcpFlow } from "./time_wait.ts";
+import { MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
+
+/** Half-open records a listener keeps at least (beyond a smaller backlog). */
+export const MIN_SYN_QUEUE = 64;
+
+/** What the syncache needs of a listener; `TcpListener` provides it. */
+export interface SynListener extends ConnectionListener {
+  /** Bound address (a wildcard for any). */
+  readonly localAddr: IpAddress;
+  /** Bound port. */
+  readonly localPort: number;
+  /** Most connections waiting to be accepted. */
+  readonly backlog: number;
+  /** Its half-open records. */
+  readonly synEntries: Set<SynEntry>;
+  /** When it last sent a SYN cookie (ms; -Infinity for never): cookie ACKs are checked until two minutes after. */
+  lastCookieMs: number;
+}
+
+/** What the syncache needs of its TCP layer; `TcpLayer` provides it. */
+export interface SynCacheLayer extends ConnectionLayer {
+  /** Connections, TIME_WAIT records and syncache records by four-tuple. */
+  readonly flows: FlowTable<TcpFlow>;
+  /** The (shared) route to `dst` (a link-local one on NIC `zoneNic`), or null. */
+  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null;
+  /** The shared immutable copy of an address. */
+  readonly shared: { address(a: IpAddr): IpAddress };
+  /** Add a connection to the flow table; false when refused. */
+  register(ep: TcpEndpoint): boolean;
+}
+
+/** What a peer's SYN offered, kept for the SYN-ACK and for the connection made later. */
+export interface PeerSyn {
+  /** The window field of the SYN. */
+  peerWindow: number;
+  /** Its MSS option (0 when absent). */
+  peerMss: number;
+  /** Its window shift, -1 when it offered none. */
+  peerWindowScale: number;
+  /** It offered SACK. */
+  peerSack: boolean;
+  /** It sent timestamps. */
+  peerTimestamps: boolean;
+  /** ECN agreed (RFC 3168 §6.1.1: it asked, we accept). */
+  peerEcn: boolean;
+  /** Its TSval (TS.Recent). */
+  tsRecent: number;
+}
+
+/** A {@link PeerSyn} filled from a segment or a cookie (one scratch record per syncache). */
+class PeerSynRecord implements PeerSyn {
+  peerWindow = 0;
+  peerMss = 0;
+  peerWindowScale = -1;
+  peerSack = false;
+  peerTimestamps = false;
+  peerEcn = false;
+  tsRecent = 0;
+}
+
+/** One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer. */
+export class SynEntry extends Timer implements TcpFlow, PeerSyn {
+  /** Always {@link FLOW_SYN_RECEIVED} (on the prototype: no field per record). */
+  get flowKind(): number {
+    return FLOW_SYN_RECEIVED;
+  }
+  /** @internal Flow-table bucket link. */
+  flowNext: Flow | null = null;
+  /** Local address (either family). */
+  readonly localAddr: IpAddress;
+  /** Local port. */
+  readonly localPort: number;
+  /** Remote address. */
+  readonly remoteAddr: IpAddress;
+  /** Remote port. */
+  readonly remotePort: number;
+  /** The NIC the SYN came in on (where a link-local peer is). */
+  nicIndex = 0;
+  /** The listener the SYN came to. */
+  readonly listener: SynListener;
+  /** Our ISS. */
+  iss = 0;
+  /** The peer's ISN. */
+  irs = 0;
+  /** The window field of the peer's SYN. */
+  peerWindow = 0;
+  /** The peer's MSS option (0 when absent). */
+  peerMss = 0;
+  /** The peer's window shift, -1 when it offered none. */
+  peerWindowScale = -1;
+  /** The peer offered SACK. */
+  peerSack = false;
+  /** The peer sent timestamps. */
+  peerTimestamps = false;
+  /** ECN agreed (RFC 3168 §6.1.1: the SYN asked with ECE and CWR, and we accept it). */
+  peerEcn = false;
+  /** The peer's TSval (TS.Recent). */
+  tsRecent = 0;
+  /** Our TSval offset for the four-tuple (RFC 7323 §5.4), computed once. */
+  tsOffset = 0;
+  /** SYN-ACKs retransmitted. */
+  retries = 0;
+  /** When the first SYN-ACK left (ms). */
+  firstSentMs = 0;
+  /** The ACK arrived while the accept queue was full (the SYN-ACK is resent to draw it again). */
+  acked = false;
+  /** @internal The syncache holding it (the timer's way back). */
+  readonly cache: SynCache;
+
+  /** A record for a SYN from (`ra`, `rp`) to `listener` at (`la`, `lp`). */
+  constructor(
+    cache: SynCache,
+    listener: SynListener,
+    la: IpAddress,
+    lp: number,
+    ra: IpAddress,
+    rp: number,
+  ) {
+    super(fireSynAckTimer);
+    this.cache = cache;
+    this.listener = listener;
+    this.localAddr = la;
+    this.localPort = lp;
+    this.remoteAddr = ra;
+    this.remotePort = rp;
+  }
+}
+
+/**
+ * The rate-limiting key of a SYN's source: the IPv4 address, or an IPv6 address's /64 prefix
+ * (one host may use every address of its /64, RFC 4291 §2.5.1).
+ */
+function sourceKey(src: IpAddr): number {
+  return src.family === 4 ? src.w3 : (src.w0 ^ Math.imul(src.w1, 0x9e3779b1)) >>> 0;
+}
+
+function fireSynAckTimer(e: SynEntry): void {
+  e.cache.onTimer(e);
+}
+
+/**
+ * The syncache of one TCP layer, with its SYN cookies.
+ *
+ * @example
+ * ```ts ignore
+ * const cache = new SynCache(layer);
+ * cache.onSyn(listener, seg); // a record (and its SYN-ACK), a cookie, or a drop
+ * ```
+ */
+export class SynCache {
+  readonly #layer: SynCacheLayer;
+  readonly #cookies: SynCookies;
+  readonly #cookieOpts = new CookieOptions();
+  readonly #peer = new PeerSynRecord();
+  /** SYN cookies per second per source (null: no limit). */
+  readonly #perSource: KeyedRateLimiter | null;
+  /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
+  readonly #shift: number;
+  /** The window field of our SYN-ACKs. */
+  readonly #synWindow: number;
+  #count = 0;
+
+  /** The syncache of `layer` (the cookie key drawn here, or given for tests). */
+  constructor(layer: SynCacheLayer, cookieKey?: Uint32Array) {
+    this.#layer = layer;
+    this.#cookies = new SynCookies(cookieKey);
+    const o = layer.opts;
+    const cap = o.receiveBufferBytes;
+    this.#shift = windowShiftFor(o.maxReceiveBufferBytes > cap ? o.maxReceiveBufferBytes : cap);
+    this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
+    const rate = o.synCookieSourceRate;
+    this.#perSource = rate > 0
+      ? new KeyedRateLimiter({ slots: 4096, ratePerSecond: rate, burst: rate })
+      : null;
+  }
+
+  /** Half-open records held (every listener). */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The most records `l` may hold. */
+  static limitOf(l: SynListener): number {
+    return l.backlog > MIN_SYN_QUEUE ? l.backlog : MIN_SYN_QUEUE;
+  }
+
+  /**
+   * A SYN for `listener` (no connection or record has its four-tuple): a record and its
+   * SYN-ACK, or — syncache or accept queue full — a SYN cookie, or a drop when cookies are off.
+   */
+  onSyn(listener: SynListener, seg: RxSegment): void {
+    const layer = this.#layer;
+    const stats = layer.stats;
+    const mode = layer.opts.syncookies;
+    const acceptFull = !listener.hasRoom();
+    const cacheFull = listener.synEntries.size >= SynCache.limitOf(listener);
+    if (!seg.reuse && (acceptFull || cacheFull || mode === 2)) {
+      if (acceptFull) stats.ListenOverflows++;
+      if (mode === 0) {
+        if (!acceptFull) stats.TCPReqQFullDrop++;
+        stats.ListenDrops++;
+        return;
+      }
+      if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
+      const limiter = this.#perSource;
+      if (limiter !== null && !limiter.take(sourceKey(seg.src), layer.ctx.clock.nowMs())) {
+        stats.SyncookiesRateLimited++;
+        return;
+      }
+      this.#sendCookie(listener, seg);
+      return;
+    }
+    const shared = layer.shared;
+    const e = new SynEntry(
+      this,
+      listener,
+      shared.address(seg.dst),
+      seg.dstPort,
+      shared.address(seg.src),
+      seg.srcPort,
+    );
+    e.nicIndex = seg.nicIndex;
+    let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
+    e.iss = iss;
+    e.irs = seg.seq;
+    e.peerWindow = seg.window;
+    const o = seg.opts;
+    e.peerMss = o.mss;
+    e.peerWindowScale = o.windowScale;
+    e.peerSack = o.sackPermitted;
+    e.peerTimestamps = o.hasTimestamps;
+    e.peerEcn = ecnAgreed(seg.flags, layer.opts.ecn);
+    e.tsRecent = o.tsVal;
+    e.tsOffset = layer.isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    if (!layer.flows.insert(e)) {
+      stats.ListenDrops++;
+      return;
+    }
+    listener.synEntries.add(e);
+    this.#count++;
+    const now = layer.ctx.clock.nowMs();
+    e.firstSentMs = now;
+    this.#sendEntrySynAck(e);
+    layer.ctx.timers.schedule(e, now + layer.opts.initialRtoMs);
+  }
+
+  /**
+   * A segment for the half-open record `e` (RFC 9293 §3.10.7.4 in SYN_RECEIVED): a RST on
+   * RCV.NXT drops it; the peer's retransmitted SYN draws the SYN-ACK again; an ACK of our
+   * SYN-ACK (at RCV.NXT, timestamp not older) makes the connection — unless the accept queue
+   * is full, then it is dropped (the peer retries); an ACK of anything else draws a RST.
+   */
+  input(e: SynEntry, seg: RxSegment): void {
+    const layer = this.#layer;
+    const flags = seg.flags;
+    const rcvNxt = seqAdd(e.irs, 1);
+    if ((flags & TCP_FLAG_RST) !== 0) {
+      layer.stats.InRsts++;
+      if (seg.seq === rcvNxt) {
+        layer.stats.AttemptFails++; // back to LISTEN (RFC 9293 §3.10.7.4), as Linux counts it
+        this.remove(e);
+      }
+      return;
+    }
+    if ((flags & TCP_FLAG_SYN) !== 0) {
+      if ((flags & TCP_FLAG_ACK) === 0 && seg.seq === e.irs) this.#sendEntrySynAck(e);
+      return;
+    }
+    if ((flags & TCP_FLAG_ACK) === 0) return;
+    if (seg.ack !== seqAdd(e.iss, 1)) {
+      layer.tx.replyRst(seg); // <SEQ=SEG.ACK><CTL=RST>
+      return;
+    }
+    if (seg.seq !== rcvNxt) return;
+    if (e.peerTimestamps && seg.opts.hasTimestamps && seqLt(seg.opts.tsVal, e.tsRecent)) {
+      layer.stats.PAWSEstab++;
+      return;
+    }
+    const listener = e.listener;
+    if (!listener.hasRoom()) {
+      layer.stats.ListenOverflows++;
+      layer.stats.ListenDrops++;
+      e.acked = true;
+      return;
+    }
+    this.remove(e);
+    const ep = this.#materialize(listener, seg, e.iss, e, e.retries, e.firstSentMs, e.tsOffset);
+    if (ep !== null) this.#complete(ep, seg);
+  }
+
+  /**
+   * An ACK (no SYN, no RST) for `listener` with no record: a SYN cookie's ACK, if `listener`
+   * sent cookies in the last two minutes. Returns false when it is not (the caller answers
+   * with a RST); true when handled — a connection made (`SyncookiesRecv`), or a forged or
+   * stale cookie dropped (`SyncookiesFailed`), or dropped for a full accept queue.
+   */
+  onCookieAck(listener: SynListener, seg: RxSegment): boolean {
+    const layer = this.#layer;
+    const stats = layer.stats;
+    const now = layer.ctx.clock.nowMs();
+    if (layer.opts.syncookies === 0 || now - listener.lastCookieMs > COOKIE_VALID_MS) return false;
+    const o = this.#cookieOpts;
+    const tsEcr = seg.opts.hasTimestamps ? seg.opts.tsEcr : -1;
+    // One SipHash gives the timestamp offset and the cookie's tuple hash (its other half).
+    const isn = layer.isn;
+    const tsOffset = isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const h1 = isn.tupleTag;
+    const tsNow = (Math.floor(now) + tsOffset) >>> 0;
+    const irs = (seg.seq - 1) >>> 0;
+    const iss = (seg.ack - 1) >>> 0;
+    if (
+      !this.#cookies.check(
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        h1,
+        irs,
+        iss,
+        now,
+        o,
+        tsEcr,
+        tsNow,
+      )
+    ) {
+      stats.SyncookiesFailed++;
+      return true;
+    }
+    if (!listener.hasRoom()) {
+      stats.ListenOverflows++;
+      stats.ListenDrops++;
+      return true;
+    }
+    stats.SyncookiesRecv++;
+    const ts = o.timestamps && seg.opts.hasTimestamps;
+    const p = this.#peer;
+    p.peerWindow = seg.window;
+    p.peerMss = o.mss;
+    p.peerWindowScale = o.windowScale;
+    p.peerSack = o.sack;
+    p.peerTimestamps = ts;
+    p.peerEcn = ts && o.ecn && layer.opts.ecn !== "off";
+    p.tsRecent = ts ? seg.opts.tsVal : 0;
+    const ep = this.#materialize(listener, seg, iss, p, 0, now, tsOffset);
+    if (ep !== null) this.#complete(ep, seg);
+    return true;
+  }
+
+  /** Take `e` out (completed, reset, expired, or its listener closed). */
+  remove(e: SynEntry): void {
+    if (!e.listener.synEntries.delete(e)) return;
+    this.#count--;
+    const layer = this.#layer;
+    layer.flows.remove(e);
+    layer.ctx.timers.cancel(e);
+  }
+
+  /** `listener` closes: its half-open records are reset and dropped. */
+  dropListener(listener: SynListener): void {
+    for (const e of [...listener.synEntries]) {
+      this.remove(e);
+      this.#layer.tx.sendRst(
+        e.localAddr,
+        e.localPort,
+        e.remoteAddr,
+        e.remotePort,
+        seqAdd(e.iss, 1),
+        seqAdd(e.irs, 1),
+        true,
+        e.nicIndex,
+      );
+    }
+  }
+
+  /** @internal The SYN-ACK timer of `e` fired: resend with backoff, or give up. */
+  onTimer(e: SynEntry): void {
+    const layer = this.#layer;
+    const o = layer.opts;
+    if (++e.retries > o.synAckRetries) {
+      this.remove(e);
+      return;
+    }
+    layer.stats.RetransSegs++;
+    layer.stats.TCPSynRetrans++;
+    this.#sendEntrySynAck(e);
+    const backoff = o.initialRtoMs * 2 ** e.retries;
+    const now = layer.ctx.clock.nowMs();
+    layer.ctx.timers.schedule(e, now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs));
+  }
+
+  #sendEntrySynAck(e: SynEntry): void {
+    const now = this.#layer.ctx.clock.nowMs();
+    // Our TSval: what the connection's clock will read.
+    const tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
+    this.#sendSynAck(
+      e.localAddr,
+      e.localPort,
+      e.remoteAddr,
+      e.remotePort,
+      e.nicIndex,
+      e.iss,
+      e.irs,
+      e,
+      tsVal,
+    );
+  }
+
+  /** A SYN-ACK whose ISS is a cookie; the options ride in our timestamp when the peer sent one. */
+  #sendCookie(listener: SynListener, seg: RxSegment): void {
+    const layer = this.#layer;
+    const lo = layer.opts;
+    const now = layer.ctx.clock.nowMs();
+    const o = seg.opts;
+    // One SipHash gives the timestamp offset and the cookie's tuple hash (its other half).
+    const isn = layer.isn;
+    const tsOffset = isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    const h1 = isn.tupleTag;
+    const iss = this.#cookies.make(
+      seg.dst,
+      seg.dstPort,
+      seg.src,
+      seg.srcPort,
+      h1,
+      seg.seq,
+      o.mss,
+      now,
+    );
+    // Without timestamps the options have nowhere to ride: no scaling, SACK or ECN (Linux).
+    const ts = o.hasTimestamps && lo.timestamps;
+    const p = this.#peer;
+    p.peerWindow = seg.window;
+    p.peerMss = o.mss;
+    p.peerWindowScale = ts && lo.windowScaling ? o.windowScale : -1;
+    p.peerSack = ts && lo.sack && o.sackPermitted;
+    p.peerTimestamps = ts;
+    p.peerEcn = ts && ecnAgreed(seg.flags, lo.ecn);
+    p.tsRecent = o.tsVal;
+    let tsVal = 0;
+    if (ts) {
+      tsVal = encodeTimestampOptions(
+        (Math.floor(now) + tsOffset) >>> 0,
+        p.peerWindowScale,
+        p.peerSack,
+        p.peerEcn,
+      );
+    }
+    if (
+      this.#sendSynAck(
+        seg.dst,
+        seg.dstPort,
+        seg.src,
+        seg.srcPort,
+        seg.nicIndex,
+        iss,
+        seg.seq,
+        p,
+        tsVal,
+      )
+    ) {
+      layer.stats.SyncookiesSent++;
+      listener.lastCookieMs = now;
+    }
+  }
+
+  /**
+   * Send `<SEQ=iss><ACK=irs+1><CTL=SYN,ACK>` with our MSS, window and the options the peer
+   * offered (`p`) and we allow (RFC 7323, RFC 2018), ECE when ECN is agreed (RFC 3168
+   * §6.1.1), our timestamp `tsVal`. False when no route or buffer.
+   */
+  #sendSynAck(
+    la: IpAddr,
+    lp: number,
+    ra: IpAddr,
+    rp: number,
+    zoneNic: number,
+    iss: number,
+    irs: number,
+    p: PeerSyn,
+    tsVal: number,
+  ): boolean {
+    const layer = this.#layer;
+    const lo = layer.opts;
+    const tx = layer.tx;
+    const pb = tx.beginTo(ra, zoneNic);
+    if (pb === null) return false;
+    const s = tx.seg;
+    s.src = la;
+    s.dst = ra;
+    s.srcPort = lp;
+    s.dstPort = rp;
+    s.seq = iss;
+    s.ack = seqAdd(irs, 1);
+    s.flags = p.peerEcn ? TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_ECE : TCP_FLAG_SYN | TCP_FLAG_ACK;
+    s.window = this.#synWindow;
+    const o = s.opts;
+    // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
+    o.mss = advertisedMss(s.route.linkMtu, s.route.net!);
+    if (p.peerWindowScale >= 0 && lo.windowScaling) o.windowScale = this.#shift;
+    o.sackPermitted = p.peerSack && lo.sack;
+    if (p.peerTimestamps && lo.timestamps) {
+      o.hasTimestamps = true;
+      o.tsVal = tsVal;
+      o.tsEcr = p.tsRecent;
+    }
+    tx.write(pb, s);
+    tx.send(pb, s);
+    return true;
+  }
+
+  /**
+   * The connection of a completed handshake, in SYN_RECEIVED as if it had sent the SYN-ACK
+   * itself (ISS `iss`, the peer's options, the window our SYN-ACK offered), registered; null
+   * when there is no route or the flow table refuses it.
+   */
+  #materialize(
+    listener: SynListener,
+    seg: RxSegment,
+    iss: number,
+    p: PeerSyn,
+    retries: number,
+    firstSentMs: number,
+    tsOffset: number,
+  ): TcpEndpoint | null {
+    const layer = this.#layer;
+    const route = layer.routeTo(seg.src, seg.nicIndex);
+    if (route === null) {
+      layer.stats.ListenDrops++;
+      return null;
+    }
+    const ep = new TcpEndpoint(
+      layer,
+      layer.shared.address(seg.dst),
+      seg.dstPort,
+      layer.shared.address(seg.src),
+      seg.srcPort,
+      route,
+      listener,
+      tsOffset,
+    );
+    const irs = (seg.seq - 1) >>> 0;
+    ep.rcv.init(irs);
+    ep.negotiateOptions(
+      p.peerWindowScale,
+      p.peerTimestamps,
+      p.peerSack,
+      p.peerMss,
+      p.tsRecent,
+      p.peerEcn,
+    );
+    if (ep.wsOk) ep.rcv.chooseWindowShift();
+    ep.snd.start(iss, firstSentMs);
+    ep.snd.peerSyn(p.peerWindow, irs, 0);
+    ep.snd.synAckSent(retries);
+    ep.rcv.synWindowField(true);
+    ep.transition(TcpEvent.RCV_SYN);
+    if (!layer.register(ep)) {
+      layer.stats.ListenDrops++;
+      ep.listener = null;
+      ep.destroy();
+      return null;
+    }
+    return ep;
+  }
+
+  /** Hand the completing ACK to the new connection; it must come out established. */
+  #complete(ep: TcpEndpoint, seg: RxSegment): void {
+    endpointInput(ep, seg);
+    if (ep.state === TcpState.SYN_RECEIVED) ep.destroy(); // never happens: checked before
+  }
+}
