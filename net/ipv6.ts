@@ -8,6 +8,10 @@
  *
  * Per-NIC state (addresses and DAD, neighbour cache, MLD) lives in {@link Ipv6Interface}.
  *
+ * Why this file is a little over 600 lines: like `ipv4.ts`, it is the layer's one object (its
+ * interfaces, routes, input checks and send path share that state); the header chain walker,
+ * fragmenter, ICMPv6 and NDP already live in their own files.
+ *
  * @module
  */
 
