@@ -18,6 +18,7 @@ import { TokenBucket } from "../core/token_bucket.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
+import { EchoListeners } from "./echo_listeners.ts";
 import {
   ICMPV4_DEST_UNREACHABLE,
   ICMPV4_ECHO_REPLY,
@@ -107,8 +108,7 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
   readonly #route = new RouteResult();
   readonly #err = new NetError();
   readonly #quotedDst = new IpAddressScratch();
-  readonly #listeners = new Map<number, EchoReplyListener>();
-  readonly #maxListeners: number;
+  readonly #listeners: EchoListeners<EchoReplyListener>;
   readonly #bucket: TokenBucket;
   readonly #answerBroadcast: boolean;
 
@@ -126,25 +126,19 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     this.#bucket = opts.limiter ??
       new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
     this.#answerBroadcast = opts.answerBroadcastEcho ?? false;
-    this.#maxListeners = opts.maxEchoListeners ?? 1024;
+    this.#listeners = new EchoListeners(opts.maxEchoListeners ?? 1024);
     ip.registerProtocol(IP_PROTO_ICMP, this);
     ip.reporter = this;
   }
 
   /** Deliver echo replies with identifier `id` to `listener`; throws EADDRINUSE if taken. */
   listenEcho(id: number, listener: EchoReplyListener): void {
-    if (this.#listeners.has(id)) {
-      throw Object.assign(new Error(`echo identifier ${id} in use`), { code: "EADDRINUSE" });
-    }
-    if (this.#listeners.size >= this.#maxListeners) {
-      throw Object.assign(new Error("too many echo identifiers"), { code: "ENOBUFS" });
-    }
-    this.#listeners.set(id, listener);
+    this.#listeners.listen(id, listener);
   }
 
   /** Stop delivering replies for `id`. */
   unlistenEcho(id: number): void {
-    this.#listeners.delete(id);
+    this.#listeners.unlisten(id);
   }
 
   /**

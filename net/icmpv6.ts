@@ -14,6 +14,7 @@ import { TokenBucket } from "../core/token_bucket.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
+import { EchoListeners } from "./echo_listeners.ts";
 import { pseudoHeaderSumIp, transportChecksumOk } from "./checksum.ts";
 import {
   type IpAddr,
@@ -123,8 +124,7 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
   readonly #group = new IpAddressScratch();
   readonly #src = new IpAddressScratch();
   readonly #dst = new IpAddressScratch();
-  readonly #listeners = new Map<number, Echo6ReplyListener>();
-  readonly #maxListeners: number;
+  readonly #listeners: EchoListeners<Echo6ReplyListener>;
   readonly #bucket: TokenBucket;
 
   /** Attach to `ip` as next header 58 and as its error reporter. */
@@ -142,7 +142,7 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
     this.#stats = stats;
     this.#bucket = opts.limiter ??
       new TokenBucket(clock, opts.errorsPerSecond ?? 1000, opts.errorBurst ?? 50);
-    this.#maxListeners = opts.maxEchoListeners ?? 1024;
+    this.#listeners = new EchoListeners(opts.maxEchoListeners ?? 1024);
     this.#err.family = 6;
     ip.registerHandler(IPV6_NH_ICMPV6, this);
     ip.reporter = this;
@@ -150,18 +150,12 @@ export class Icmpv6Layer implements NetProtocolHandler, Ipv6ErrorReporter {
 
   /** Deliver echo replies with identifier `id` to `listener`; throws EADDRINUSE if taken. */
   listenEcho(id: number, listener: Echo6ReplyListener): void {
-    if (this.#listeners.has(id)) {
-      throw Object.assign(new Error(`echo identifier ${id} in use`), { code: "EADDRINUSE" });
-    }
-    if (this.#listeners.size >= this.#maxListeners) {
-      throw Object.assign(new Error("too many echo identifiers"), { code: "ENOBUFS" });
-    }
-    this.#listeners.set(id, listener);
+    this.#listeners.listen(id, listener);
   }
 
   /** Stop delivering replies for `id`. */
   unlistenEcho(id: number): void {
-    this.#listeners.delete(id);
+    this.#listeners.unlisten(id);
   }
 
   /**
