@@ -10,6 +10,8 @@
 
 import { LAST_CHUNK, writeChunkHeader } from "./chunked.ts";
 import { type ConnWriter, NO_BYTES } from "./conn_io.ts";
+import { httpDate } from "./http_date.ts";
+import { encodeRawResponse, type RawResponse, rawResponseBytes } from "./raw_response.ts";
 import { reasonPhrase } from "./status.ts";
 
 /** Head plus body up to this size is copied into one buffer and written at once. */
@@ -65,20 +67,6 @@ export function staticBody(res: Response): string | Uint8Array | undefined {
     }
   }
   return undefined;
-}
-
-let dateSecond = -1;
-let dateText = "";
-
-/** The IMF-fixdate of now (RFC 9110 §5.6.7), recomputed once a second. */
-export function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(now).toUTCString();
-  }
-  return dateText;
 }
 
 /**
@@ -154,6 +142,36 @@ export class ResponseWriter {
     const n = this.#encodeHead(head, 0);
     this.headSent = true;
     const p = this.#send(this.#scratch, 0, n);
+    if (p !== null) await p;
+  }
+
+  /**
+   * Write a {@link RawResponse} (a responder's answer; `headOnly` for a HEAD request, `close`
+   * when the connection ends after it): null when the send buffer took it at once, else a
+   * promise that settles once it has.
+   */
+  writeRaw(
+    res: RawResponse,
+    headOnly: boolean,
+    minor: number,
+    close: boolean,
+  ): Promise<void> | null {
+    // A large body goes in a second write, straight from the responder's buffer.
+    const apart = !headOnly && res.bodyLength > COALESCE_BYTES;
+    const need = rawResponseBytes(res, headOnly || apart);
+    if (this.#scratch.length < need) {
+      this.#scratch = new Uint8Array(Math.max(need, this.#scratch.length * 2));
+    }
+    const n = encodeRawResponse(res, this.#scratch, headOnly || apart, minor, close);
+    this.headSent = true;
+    const p = this.#send(this.#scratch, 0, n);
+    if (!apart) return p;
+    return this.#sendAfter(p, res.body, res.bodyLength);
+  }
+
+  async #sendAfter(first: Promise<void> | null, body: Uint8Array, len: number): Promise<void> {
+    if (first !== null) await first;
+    const p = this.#send(body, 0, len);
     if (p !== null) await p;
   }
 

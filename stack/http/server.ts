@@ -22,17 +22,20 @@
 
 import { formatHostPort } from "../host_address.ts";
 import type { TcpAddr, TcpConn, TcpServer } from "../tcp_conn.ts";
+import type { WaitQueue } from "../../core/event_mux.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, HttpBodyError } from "./body.ts";
+import { giveScratch } from "./conn_io.ts";
+import { type HeadLimits, parseRequestHead } from "./head_parser.ts";
 import {
-  Activity,
-  ConnReader,
-  ConnWriter,
-  giveScratch,
-  SCRATCH_BYTES,
-  takeScratch,
-} from "./conn_io.ts";
-import { type HeadLimits, HttpHead, parseRequestHead } from "./head_parser.ts";
-import { ResponseWriter } from "./response_writer.ts";
+  HandlerInfo,
+  HttpConnection,
+  PHASE_HANDLER,
+  PHASE_HEAD,
+  PHASE_IDLE,
+  PHASE_LINGER,
+  PHASE_WRITE,
+} from "./http_connection.ts";
+import { type HttpResponder, RawResponse } from "./raw_response.ts";
 import { reasonPhrase } from "./status.ts";
 
 /** Options of {@link HttpServer} (`rt.serve(options, handler)`). */
@@ -63,6 +66,12 @@ export interface ServeOptions {
   ioTimeoutMs?: number;
   /** Most open connections [10000]; more are reset at once (counted in `stats.refused`). */
   maxConnections?: number;
+  /**
+   * Answers requests without a body before the fetch handler, from the parsed head and
+   * without `Request`/`Response` objects (a server's own fixed routes); what it declines (by
+   * returning false) goes to the handler.
+   */
+  responder?: HttpResponder;
 }
 
 /** What a handler learns besides the request (`Deno.ServeHandlerInfo`). */
@@ -99,89 +108,10 @@ export interface HttpServerStats {
   bodyBytesOut: number;
 }
 
-const PHASE_IDLE = 0;
-const PHASE_HEAD = 1;
-const PHASE_HANDLER = 2;
-const PHASE_WRITE = 3;
-const PHASE_LINGER = 4;
-
 /** After our FIN, wait this long for the client's before resetting. */
 const LINGER_MS = 2000;
 /** Unread request body bytes drained to keep a connection; more and it is closed. */
 const MAX_DRAIN_BYTES = 256 * 1024;
-
-/** One accepted connection and its state. */
-class HttpConnection {
-  readonly conn: TcpConn;
-  readonly activity = new Activity();
-  readonly reader: ConnReader;
-  readonly rw: ResponseWriter;
-  readonly head = new HttpHead();
-  readonly remoteAddr: TcpAddr;
-  /** The body of every request without one (it holds no state: shared per connection). */
-  readonly noBody: BodyReader;
-  phase = PHASE_IDLE;
-  phaseStartMs = 0;
-  /** A body read by the handler is outstanding: the I/O timeout applies. */
-  bodyPending = false;
-  seenActivity = -1;
-  seenAtMs = 0;
-
-  constructor(conn: TcpConn, maxHeadBytes: number) {
-    this.conn = conn;
-    this.reader = new ConnReader(
-      conn,
-      SCRATCH_BYTES,
-      maxHeadBytes + 1024,
-      this.activity,
-      takeScratch(),
-    );
-    this.rw = new ResponseWriter(new ConnWriter(conn, this.activity), takeScratch());
-    this.remoteAddr = conn.remoteAddr;
-    this.noBody = new BodyReader(this.reader, BODY_NONE, 0, 0);
-  }
-
-  setPhase(phase: number): void {
-    this.phase = phase;
-    this.phaseStartMs = performance.now();
-    this.activity.count++;
-  }
-}
-
-/** The `info` argument; `completed` is made only when someone asks for it. */
-class HandlerInfo implements ServeHandlerInfo {
-  readonly remoteAddr: TcpAddr;
-  #promise: Promise<void> | null = null;
-  #resolve: (() => void) | null = null;
-  #reject: ((e: unknown) => void) | null = null;
-  #outcome: { error: unknown } | null | undefined = undefined;
-
-  constructor(remoteAddr: TcpAddr) {
-    this.remoteAddr = remoteAddr;
-  }
-
-  get completed(): Promise<void> {
-    if (this.#promise === null) {
-      if (this.#outcome === null) this.#promise = Promise.resolve();
-      else if (this.#outcome !== undefined) this.#promise = Promise.reject(this.#outcome.error);
-      else {
-        this.#promise = new Promise<void>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-      }
-      this.#promise.catch(() => {}); // a rejection nobody awaits is not an unhandled one
-    }
-    return this.#promise;
-  }
-
-  settle(error?: unknown): void {
-    if (this.#outcome !== undefined) return;
-    this.#outcome = error === undefined ? null : { error };
-    if (error === undefined) this.#resolve?.();
-    else this.#reject?.(error);
-  }
-}
 
 function defaultOnError(error: unknown): Response {
   console.error("ustack serve: the handler threw:", error);
@@ -219,6 +149,9 @@ export class HttpServer implements AsyncDisposable {
   };
   readonly #tcp: TcpServer;
   readonly #handler: ServeHandler;
+  readonly #responder: HttpResponder | null;
+  /** The responder's answer, reused for every request. */
+  readonly #raw = new RawResponse();
   readonly #onError: (error: unknown) => Response | Promise<Response>;
   readonly #limits: HeadLimits;
   readonly #maxBodyBytes: number;
@@ -236,6 +169,7 @@ export class HttpServer implements AsyncDisposable {
   constructor(tcp: TcpServer, options: ServeOptions, handler: ServeHandler) {
     this.#tcp = tcp;
     this.#handler = handler;
+    this.#responder = options.responder ?? null;
     this.addr = tcp.addr;
     this.#onError = options.onError ?? defaultOnError;
     this.#limits = {
@@ -254,10 +188,15 @@ export class HttpServer implements AsyncDisposable {
       ((a: TcpAddr) => console.log(`Listening on http://${formatHostPort(a.hostname, a.port)}/`));
     onListen(this.addr);
     options.signal?.addEventListener("abort", () => void this.shutdown(), { once: true });
-    this.#acceptLoop().catch(() => {}).finally(() => {
-      this.#acceptDone = true;
-      this.#maybeFinished();
-    });
+    const lwq = tcp.listener.wq;
+    if (lwq.listener === null) {
+      // Accept from the listener's readiness callback, in the tick that completed the
+      // handshake: a request that came with the handshake's ACK is answered in that tick.
+      lwq.listener = () => this.#acceptReady();
+      this.#acceptReady();
+    } else {
+      this.#acceptLoop().catch(() => {}).finally(() => this.#acceptEnded());
+    }
   }
 
   /** Open connections. */
@@ -265,31 +204,115 @@ export class HttpServer implements AsyncDisposable {
     return this.#conns.size;
   }
 
-  async #acceptLoop(): Promise<void> {
-    for await (const conn of this.#tcp) {
-      if (this.#closing || this.#conns.size >= this.#maxConnections) {
-        this.stats.refused++;
-        conn.abort();
-        continue;
-      }
-      this.stats.connections++;
-      conn.setNoDelay(true);
-      const c = new HttpConnection(conn, this.#limits.maxHeadBytes);
-      this.#conns.add(c);
-      this.#run(c);
+  #acceptEnded(): void {
+    this.#acceptDone = true;
+    this.#maybeFinished();
+  }
+
+  /** Accept every waiting connection (the listener's readiness callback). */
+  #acceptReady(): void {
+    const tcp = this.#tcp;
+    for (let conn = tcp.tryAccept(); conn !== null; conn = tcp.tryAccept()) this.#adopt(conn);
+    if (tcp.closed && !this.#acceptDone) {
+      tcp.listener.wq.listener = null;
+      this.#acceptEnded();
     }
   }
 
-  async #run(c: HttpConnection): Promise<void> {
-    let graceful = true;
-    try {
-      await this.#serveRequests(c);
-    } catch {
-      graceful = false;
+  async #acceptLoop(): Promise<void> {
+    for await (const conn of this.#tcp) this.#adopt(conn);
+  }
+
+  #adopt(conn: TcpConn): void {
+    if (this.#closing || this.#conns.size >= this.#maxConnections) {
+      this.stats.refused++;
+      conn.abort();
+      return;
     }
+    this.stats.connections++;
+    conn.setNoDelay(true);
+    const c = new HttpConnection(conn, this.#limits.maxHeadBytes);
+    this.#conns.add(c);
+    const wq = conn.endpoint.wq;
+    if (wq.listener === null) {
+      c.evented = true;
+      wq.owner = c;
+      wq.listener = this.#onConnEvent;
+      this.#pump(c);
+    } else this.#carry(c, START_PARSE);
+  }
+
+  /** The readiness callback of every evented connection (one function: no closure each). */
+  readonly #onConnEvent = (_events: number, wq: WaitQueue): void => {
+    const c = wq.owner as HttpConnection;
+    if (!c.busy && !c.done) this.#pump(c);
+  };
+
+  /**
+   * Drive an evented connection as far as it goes without waiting: parse the requests that
+   * are here and answer those the responder takes, at once; anything that must wait (the
+   * fetch handler, a body, a write that does not fit, a refusal) goes to {@link #carry}.
+   */
+  #pump(c: HttpConnection): void {
     try {
-      if (graceful && c.conn.endpoint.stateName() !== "CLOSED") await this.#linger(c);
-    } catch { /* reset below */ }
+      const r = c.reader;
+      if (c.phase === PHASE_LINGER) return this.#drainLinger(c);
+      for (;;) {
+        if (r.length === 0 && this.#closing) return this.#lingerEvented(c);
+        const n = r.length === 0
+          ? 0
+          : parseRequestHead(r.buf, r.start, r.end, c.head, this.#limits);
+        if (n === 0) {
+          const got = r.tryFill();
+          if (got > 0) {
+            if (c.phase === PHASE_IDLE) c.setPhase(PHASE_HEAD);
+            continue;
+          }
+          if (got === -1) return; // the next readiness callback goes on
+          if (got === 0 && r.length === 0) return this.#finish(c, true); // EOF between requests
+          return this.#carry(c, START_PARSE); // EOF inside a head, or a head too large
+        }
+        if (n < 0) return this.#carry(c, START_PARSE); // refused: the async path answers
+        r.consume(n);
+        const raw = this.#answerRaw(c);
+        if (raw === RAW_KEEP) {
+          c.setPhase(r.length > 0 ? PHASE_HEAD : PHASE_IDLE);
+          continue;
+        }
+        if (raw === RAW_CLOSE) return this.#lingerEvented(c);
+        return this.#carry(c, raw === RAW_DECLINED ? START_HANDLE : raw as Promise<boolean>);
+      }
+    } catch {
+      this.#finish(c, false);
+    }
+  }
+
+  /** Half-close an evented connection and read until the client's FIN. */
+  #lingerEvented(c: HttpConnection): void {
+    c.setPhase(PHASE_LINGER);
+    void c.conn.closeWrite();
+    this.#drainLinger(c);
+  }
+
+  #drainLinger(c: HttpConnection): void {
+    const r = c.reader;
+    for (;;) {
+      r.consume(r.length);
+      const got = r.tryFill();
+      if (got === -1) return;
+      if (got === 0) return this.#finish(c, true);
+    }
+  }
+
+  /** Close and forget a connection (once). */
+  #finish(c: HttpConnection, graceful: boolean): void {
+    if (c.done) return;
+    c.done = true;
+    if (c.evented) {
+      const wq = c.conn.endpoint.wq;
+      wq.listener = null;
+      wq.owner = null;
+    }
     if (graceful) c.conn.close();
     else c.conn.abort();
     // Its buffers serve the next connections (a connection per request allocated two each).
@@ -297,6 +320,33 @@ export class HttpServer implements AsyncDisposable {
     giveScratch(c.rw.release());
     this.#conns.delete(c);
     this.#maybeFinished();
+  }
+
+  /**
+   * Carry `c` through what must wait — from `start`: parse the buffered bytes
+   * ({@link START_PARSE}), run the handler on the head just parsed ({@link START_HANDLE}),
+   * or finish a responder's write (a promise) — until it is idle again (evented connections
+   * go back to their readiness callback) or closed.
+   */
+  #carry(c: HttpConnection, start: number | Promise<boolean>): void {
+    c.busy = true;
+    this.#run(c, start);
+  }
+
+  async #run(c: HttpConnection, start: number | Promise<boolean>): Promise<void> {
+    let graceful = true;
+    try {
+      if (await this.#serveRequests(c, start)) {
+        c.busy = false; // idle: the readiness callback takes over
+        return;
+      }
+    } catch {
+      graceful = false;
+    }
+    try {
+      if (graceful && !c.done && c.conn.endpoint.stateName() !== "CLOSED") await this.#linger(c);
+    } catch { /* reset below */ }
+    this.#finish(c, graceful);
   }
 
   /** Half-close, then read until the client's FIN (bounded by the sweep) so no RST hits it. */
@@ -308,25 +358,41 @@ export class HttpServer implements AsyncDisposable {
     while (await r.fill()) r.consume(r.length);
   }
 
-  async #serveRequests(c: HttpConnection): Promise<void> {
+  /** Serve requests from `start` (see {@link #carry}); true when `c` is idle and evented. */
+  async #serveRequests(c: HttpConnection, start: number | Promise<boolean>): Promise<boolean> {
     const r = c.reader;
+    if (start === START_HANDLE) {
+      if (!(await this.#handle(c))) return false;
+    } else if (start !== START_PARSE && !(await start)) return false;
     for (;;) {
       c.setPhase(r.length > 0 ? PHASE_HEAD : PHASE_IDLE);
       let n: number;
       for (;;) {
         n = parseRequestHead(r.buf, r.start, r.end, c.head, this.#limits);
         if (n !== 0) break;
-        if (c.phase === PHASE_LINGER || (this.#closing && c.phase === PHASE_IDLE)) return;
-        if (!(await r.fill())) {
-          if (!r.full) return; // EOF (or reset) between requests: done
+        if (c.phase === PHASE_LINGER || (this.#closing && c.phase === PHASE_IDLE)) return false;
+        const got = r.tryFill();
+        if (got === -1) {
+          if (c.evented) return true; // nothing to do until more bytes come
+          await c.conn.waitReadable();
+          continue;
+        }
+        if (got <= 0) {
+          if (!r.full) return false; // EOF (or reset) between requests: done
           n = -431;
           break;
         }
         if (c.phase === PHASE_IDLE) c.setPhase(PHASE_HEAD);
       }
-      if (n < 0) return await this.#refuse(c, -n);
+      if (n < 0) {
+        await this.#refuse(c, -n);
+        return false;
+      }
       r.consume(n);
-      if (!(await this.#handle(c))) return;
+      const raw = this.#answerRaw(c);
+      if (raw === RAW_DECLINED) {
+        if (!(await this.#handle(c))) return false;
+      } else if (raw === RAW_CLOSE || (raw !== RAW_KEEP && !(await raw))) return false;
     }
   }
 
@@ -338,6 +404,39 @@ export class HttpServer implements AsyncDisposable {
       `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain\r\n` +
         `content-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`,
     );
+  }
+
+  /**
+   * Let the responder answer a request without a body: {@link RAW_DECLINED} when it (or its
+   * absence) leaves the request to the handler, else whether the connection goes on —
+   * {@link RAW_KEEP}/{@link RAW_CLOSE} when the send buffer took the answer at once, a promise
+   * when it must wait for room.
+   */
+  #answerRaw(c: HttpConnection): number | Promise<boolean> {
+    const head = c.head;
+    const responder = this.#responder;
+    if (
+      responder === null || head.chunked || head.contentLength > 0 || head.expectContinue ||
+      !responder(head, this.#raw)
+    ) return RAW_DECLINED;
+    this.stats.requests++;
+    const keepAlive = head.keepAlive && !this.#closing;
+    const headOnly = head.method === "HEAD";
+    if (!headOnly) this.stats.bodyBytesOut += this.#raw.bodyLength;
+    const p = c.rw.writeRaw(this.#raw, headOnly, head.minor, !keepAlive);
+    if (p === null) return keepAlive ? RAW_KEEP : RAW_CLOSE;
+    c.setPhase(PHASE_WRITE);
+    return this.#rawWritten(p, keepAlive);
+  }
+
+  async #rawWritten(p: Promise<void>, keepAlive: boolean): Promise<boolean> {
+    try {
+      await p;
+    } catch (e) {
+      this.stats.writeErrors++;
+      throw e;
+    }
+    return keepAlive;
   }
 
   /** Read one request's body framing, run the handler, write its response; true to go on. */
@@ -386,7 +485,7 @@ export class HttpServer implements AsyncDisposable {
     this.stats.requests++;
     c.setPhase(PHASE_HANDLER);
     c.bodyPending = !body.done;
-    const info = new HandlerInfo(c.remoteAddr);
+    const info = new HandlerInfo(c);
     let res: Response;
     try {
       const out = this.#handler(request, info);
@@ -442,6 +541,10 @@ export class HttpServer implements AsyncDisposable {
   #sweep(): void {
     const now = performance.now();
     for (const c of this.#conns) {
+      if (c.phaseGen !== c.seenPhaseGen) {
+        c.seenPhaseGen = c.phaseGen;
+        c.phaseStartMs = now;
+      }
       if (c.activity.count !== c.seenActivity) {
         c.seenActivity = c.activity.count;
         c.seenAtMs = now;
@@ -508,6 +611,14 @@ export class HttpServer implements AsyncDisposable {
     return this.shutdown();
   }
 }
+
+/** {@link HttpServer}'s raw path: the responder declined, the connection goes on, it ends. */
+const RAW_DECLINED = 0;
+const RAW_KEEP = 1;
+const RAW_CLOSE = 2;
+/** Where {@link HttpServer}'s async path starts: parse the buffer, or handle the parsed head. */
+const START_PARSE = 10;
+const START_HANDLE = 11;
 
 const TIMEOUT_408 = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
