@@ -10,6 +10,7 @@
 
 import { LAST_CHUNK, writeChunkHeader } from "./chunked.ts";
 import { type ConnWriter, NO_BYTES } from "./conn_io.ts";
+import { fieldList, staticBody } from "./fetch_internals.ts";
 import { httpDate } from "./http_date.ts";
 import { encodeRawResponse, type RawResponse, rawResponseBytes } from "./raw_response.ts";
 import { reasonPhrase } from "./status.ts";
@@ -26,48 +27,6 @@ const SETTLE_TURNS = 3;
 
 const encoder = new TextEncoder();
 const CRLF = new Uint8Array([13, 10]);
-
-/**
- * Deno keeps the body of a `Response` made from a string or bytes as bytes, not as a stream: in
- * an own property keyed by a symbol described "serve fast body" (a response made without an
- * init, what `Deno.serve` sends directly) or in the inner response's body
- * (`[Symbol(response)].body.streamOrStatic = { body, consumed }`). Reading the bytes from there
- * saves building a stream and several promise turns per response — most of the cost of a small
- * one. The keys are found at run time; the bytes are trusted only when nobody has read the body
- * (`bodyUsed` false, not consumed) and they are a string or a `Uint8Array`. Anything else —
- * another Deno, a stream, a Blob — takes the standard path. The fast body must be read before
- * `res.headers`, which materialises a lazy response and clears it. A test checks that this
- * Deno still offers both.
- */
-let fastBodyKey: symbol | null | undefined;
-let innerKey: symbol | null | undefined;
-
-function findKey(res: Response, description: string): symbol | null {
-  return Object.getOwnPropertySymbols(res).find((s) => s.description === description) ?? null;
-}
-
-/** The static body of `res` (string or bytes), or undefined when it must be streamed. */
-export function staticBody(res: Response): string | Uint8Array | undefined {
-  if (fastBodyKey === undefined) fastBodyKey = findKey(res, "serve fast body");
-  if (innerKey === undefined) innerKey = findKey(res, "response");
-  if (res.bodyUsed) return undefined;
-  const r = res as unknown as Record<symbol, unknown>;
-  if (fastBodyKey !== null) {
-    const v = r[fastBodyKey];
-    if (typeof v === "string" || v instanceof Uint8Array) return v;
-  }
-  if (innerKey !== null) {
-    const inner = r[innerKey] as { body?: { streamOrStatic?: unknown } } | undefined;
-    const st = inner?.body?.streamOrStatic as { body?: unknown; consumed?: unknown } | undefined;
-    if (
-      st !== undefined && st !== null && !(st instanceof ReadableStream) && st.consumed === false
-    ) {
-      const v = st.body;
-      if (typeof v === "string" || v instanceof Uint8Array) return v;
-    }
-  }
-  return undefined;
-}
 
 /**
  * The Connection field a response needs: `close` when the connection ends after it, and for
@@ -105,6 +64,12 @@ export class ResponseWriter {
   #scratch: Uint8Array;
   /** Set once the status line is on its way: later failures can only abort. */
   headSent = false;
+  // What the fields of the response being written said (set by #field).
+  #close = false;
+  #userLength = -1;
+  #hasDate = false;
+  #h = "";
+  readonly #onField = (value: string, name: string): void => this.#field(value, name);
 
   /** A writer for responses on `w`, encoding into `scratch` (any old bytes; grown as needed). */
   constructor(w: ConnWriter, scratch: Uint8Array = new Uint8Array(4096)) {
@@ -117,6 +82,25 @@ export class ResponseWriter {
     const buf = this.#scratch;
     this.#scratch = NO_BYTES;
     return buf;
+  }
+
+  /** Take in one response field (`name` lowercase): framing and connection ones are ours. */
+  #field(value: string, name: string): void {
+    switch (name) {
+      case "content-length":
+        if (/^\d{1,15}$/.test(value)) this.#userLength = Number(value);
+        return;
+      case "transfer-encoding":
+      case "keep-alive":
+        return; // framing and connection management are ours
+      case "connection":
+        if (value.toLowerCase().includes("close")) this.#close = true;
+        return;
+      case "date":
+        this.#hasDate = true;
+        break;
+    }
+    this.#h += `${name}: ${value}\r\n`;
   }
 
   /** Copy `head` (latin1) into the scratch buffer, with room for `extra` bytes after it. */
@@ -189,28 +173,19 @@ export class ResponseWriter {
     // Deno's lazy response into a full one and drops the static form.
     const fixed = staticBody(res);
     const status = res.status;
-    let close = !req.keepAlive;
-    let userLength = -1;
-    let hasDate = false;
-    let h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
-    // forEach, not the iterator: same pairs (set-cookie kept apart), a fraction of the cost.
-    res.headers.forEach((value, name) => {
-      switch (name) {
-        case "content-length":
-          if (/^\d{1,15}$/.test(value)) userLength = Number(value);
-          return;
-        case "transfer-encoding":
-        case "keep-alive":
-          return; // framing and connection management are ours
-        case "connection":
-          if (value.toLowerCase().includes("close")) close = true;
-          return;
-        case "date":
-          hasDate = true;
-          break;
-      }
-      h += `${name}: ${value}\r\n`;
-    });
+    this.#close = !req.keepAlive;
+    this.#userLength = -1;
+    this.#hasDate = false;
+    this.#h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
+    const list = fieldList(res);
+    if (list !== null) {
+      for (let i = 0; i < list.length; i++) this.#field(list[i][1], list[i][0].toLowerCase());
+    } else res.headers.forEach(this.#onField); // (not the iterator: a fraction of the cost)
+    let close = this.#close;
+    const userLength = this.#userLength;
+    const hasDate = this.#hasDate;
+    let h = this.#h;
+    this.#h = "";
     if (!hasDate) h += `date: ${httpDate()}\r\n`;
     const body = fixed === undefined ? res.body : null;
     const hasBody = fixed !== undefined || body !== null;

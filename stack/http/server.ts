@@ -35,6 +35,7 @@ import {
   PHASE_LINGER,
   PHASE_WRITE,
 } from "./http_connection.ts";
+import { canonicalUrlParts, LazyRequest, lazyRequestsWork } from "./lazy_request.ts";
 import { type HttpResponder, RawResponse } from "./raw_response.ts";
 import { reasonPhrase } from "./status.ts";
 
@@ -163,6 +164,8 @@ export class HttpServer implements AsyncDisposable {
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #resolveFinished: () => void = () => {};
   #acceptDone = false;
+  /** The listening address as a Host value, for requests without one. */
+  #hostText: string | null = null;
   #closing = false;
 
   /** Serve `handler` on `tcp` (a listener the caller made); see {@link ServeOptions}. */
@@ -460,25 +463,9 @@ export class HttpServer implements AsyncDisposable {
         return c.rw.writeHead("HTTP/1.1 100 Continue\r\n\r\n");
       };
     }
-    const t = head.target;
-    let url: string;
-    if (t.charCodeAt(0) === 47 /* / */) url = `http://${head.host || this.#hostFallback()}${t}`;
-    else if (t.startsWith("http://") || t.startsWith("https://")) url = t;
-    else {
-      await this.#refuse(c, 400);
-      return false;
-    }
     const hasBody = mode !== BODY_NONE && method !== "GET" && method !== "HEAD";
-    let request: Request;
-    try {
-      request = new Request(url, {
-        method,
-        headers: head.pairs(),
-        body: hasBody ? body.stream() : null,
-        // @ts-ignore: `duplex` is in the fetch standard, not yet in every RequestInit type
-        duplex: "half",
-      });
-    } catch {
+    const request = this.#request(c, hasBody ? body : null);
+    if (request === null) {
       await this.#refuse(c, 400);
       return false;
     }
@@ -519,6 +506,42 @@ export class HttpServer implements AsyncDisposable {
     return !this.#closing;
   }
 
+  /**
+   * The `Request` for the head just parsed (with `body` as a stream, if given): a lazy
+   * one for a bodyless request whose URL needs no parsing, else a real one; null when the
+   * request cannot be one (a target or host the URL parser refuses, a forbidden method).
+   */
+  #request(c: HttpConnection, body: BodyReader | null): Request | null {
+    const head = c.head;
+    const t = head.target;
+    const method = head.method;
+    const origin = t.charCodeAt(0) === 47; /* / */
+    const host = origin ? head.host || this.#hostFallback() : "";
+    if (
+      body === null && origin && lazyRequestsWork && LAZY_METHODS.has(method) &&
+      canonicalUrlParts(host, t)
+    ) {
+      const n = head.count;
+      return new LazyRequest(host, t, method, head.names.slice(0, n), head.values.slice(0, n))
+        .asRequest;
+    }
+    let url: string;
+    if (origin) url = `http://${host}${t}`;
+    else if (t.startsWith("http://") || t.startsWith("https://")) url = t;
+    else return null;
+    try {
+      return new Request(url, {
+        method,
+        headers: head.pairs(),
+        body: body === null ? null : body.stream(),
+        // @ts-ignore: `duplex` is in the fetch standard, not yet in every RequestInit type
+        duplex: "half",
+      });
+    } catch {
+      return null;
+    }
+  }
+
   async #errorResponse(e: unknown): Promise<Response> {
     if (e instanceof HttpBodyError) {
       this.stats.rejected++;
@@ -534,7 +557,7 @@ export class HttpServer implements AsyncDisposable {
   }
 
   #hostFallback(): string {
-    return formatHostPort(this.addr.hostname, this.addr.port);
+    return this.#hostText ??= formatHostPort(this.addr.hostname, this.addr.port);
   }
 
   /** Close connections whose phase outlived its timeout. */
@@ -611,6 +634,12 @@ export class HttpServer implements AsyncDisposable {
     return this.shutdown();
   }
 }
+
+/**
+ * Methods a lazy request may carry: the `Request` constructor keeps them as they are (it
+ * upper-cases other spellings of the standard ones and refuses CONNECT, TRACE and TRACK).
+ */
+const LAZY_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
 
 /** {@link HttpServer}'s raw path: the responder declined, the connection goes on, it ends. */
 const RAW_DECLINED = 0;

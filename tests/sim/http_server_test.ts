@@ -387,7 +387,7 @@ Deno.test({
 });
 
 Deno.test("serve's static-body fast path is offered by this Deno and matches the body", async () => {
-  const { staticBody } = await import("../../stack/http/response_writer.ts");
+  const { staticBody } = await import("../../stack/http/fetch_internals.ts");
   assert.deepEqual(staticBody(new Response(new Uint8Array([1, 2, 3]))), new Uint8Array([1, 2, 3]));
   assert.equal(staticBody(new Response("héllo")), "héllo");
   const withInit = new Response("hi", { status: 201, headers: { "x-a": "b" } });
