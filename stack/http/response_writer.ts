@@ -181,7 +181,7 @@ export class ResponseWriter {
     if (list !== null) {
       for (let i = 0; i < list.length; i++) this.#field(list[i][1], list[i][0].toLowerCase());
     } else res.headers.forEach(this.#onField); // (not the iterator: a fraction of the cost)
-    let close = this.#close;
+    const close = this.#close;
     const userLength = this.#userLength;
     const hasDate = this.#hasDate;
     let h = this.#h;
