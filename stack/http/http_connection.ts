@@ -13,7 +13,7 @@ import { BODY_NONE, BodyReader } from "./body.ts";
 import { Activity, ConnReader, ConnWriter, SCRATCH_BYTES, takeScratch } from "./conn_io.ts";
 import { HttpHead } from "./head_parser.ts";
 import { ResponseWriter } from "./response_writer.ts";
-import type { ServeHandlerInfo } from "./server.ts";
+import type { ServeHandlerInfo } from "./serve_options.ts";
 
 /** Waiting for a request (a keep-alive connection between requests). */
 export const PHASE_IDLE = 0;
