@@ -3,42 +3,16 @@
 // handed to an async task for what must wait, and lazy requests.
 
 import assert from "node:assert/strict";
-import { Runtime, type TcpConn } from "../../mod.ts";
+import { Runtime } from "../../mod.ts";
+import { readText } from "../harness/conn_text.ts";
 import { httpResponder, httpRoutes } from "../../cli/http_routes.ts";
 
 const ADDR = "198.18.9.1";
 const enc = new TextEncoder();
-/** Bytes as text, one char per byte (TextDecoder's "latin1" is windows-1252). */
-function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 4096)));
-  }
-  return s;
-}
 const T = { sanitizeOps: false, sanitizeResources: false };
 
 function loopback(): Promise<Runtime> {
   return Runtime.start({ driver: "loopback", addr: `${ADDR}/24` });
-}
-
-/** Read until EOF or until `until` matches the text so far; bounded by `timeoutMs`. */
-async function readText(conn: TcpConn, until?: RegExp, timeoutMs = 5000): Promise<string> {
-  const buf = new Uint8Array(65536);
-  let text = "";
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (until?.test(text)) return text;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const n = await Promise.race([
-      conn.read(buf),
-      new Promise<"t">((r) => timer = setTimeout(() => r("t"), deadline - performance.now())),
-    ]);
-    clearTimeout(timer);
-    if (n === "t" || n === null) return text;
-    text += latin1(buf.subarray(0, n));
-  }
-  return text;
 }
 
 /** The pattern body of `/bytes/n` as latin1 text. */
