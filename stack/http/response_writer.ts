@@ -173,20 +173,9 @@ export class ResponseWriter {
     // Deno's lazy response into a full one and drops the static form.
     const fixed = staticBody(res);
     const status = res.status;
-    this.#close = !req.keepAlive;
-    this.#userLength = -1;
-    this.#hasDate = false;
-    this.#h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
-    const list = fieldList(res);
-    if (list !== null) {
-      for (let i = 0; i < list.length; i++) this.#field(list[i][1], list[i][0].toLowerCase());
-    } else res.headers.forEach(this.#onField); // (not the iterator: a fraction of the cost)
+    let h = this.#headFields(res, req.keepAlive);
     const close = this.#close;
     const userLength = this.#userLength;
-    const hasDate = this.#hasDate;
-    let h = this.#h;
-    this.#h = "";
-    if (!hasDate) h += `date: ${httpDate()}\r\n`;
     const body = fixed === undefined ? res.body : null;
     const hasBody = fixed !== undefined || body !== null;
     if (req.head || isNullBodyStatus(status) || !hasBody) {
@@ -205,7 +194,8 @@ export class ResponseWriter {
       return { bodyBytes: 0, close };
     }
     if (fixed !== undefined) {
-      return await this.#writeStatic(fixed, h, userLength, close, req.minor);
+      const r = this.#writeStatic(fixed, h, userLength, close, req.minor);
+      return r instanceof Promise ? await r : r;
     }
     if (body === null) throw new Error("unreachable: a body that is neither static nor a stream");
     if (userLength >= 0 && userLength <= WHOLE_BODY_BYTES) {
@@ -219,31 +209,71 @@ export class ResponseWriter {
     }
   }
 
-  /** A string or bytes body: head and body in one write (large bodies in two). */
-  async #writeStatic(
+  /**
+   * Write `res` now when it needs no waiting to be laid out: a string or bytes body (not for
+   * a HEAD request, nor a status without a body). Returns the result — a promise when the
+   * send buffer could not take it all at once — or null, having written nothing, when
+   * {@link write} must do it. Throws (before writing) when its content-length is wrong.
+   */
+  writeNow(
+    res: Response,
+    req: { head: boolean; minor: number; keepAlive: boolean },
+  ): WriteResult | Promise<WriteResult> | null {
+    if (req.head || isNullBodyStatus(res.status)) return null;
+    const fixed = staticBody(res);
+    if (fixed === undefined) return null;
+    this.headSent = false;
+    const h = this.#headFields(res, req.keepAlive);
+    return this.#writeStatic(fixed, h, this.#userLength, this.#close, req.minor);
+  }
+
+  /**
+   * The status line, the response's own fields and a `date`; sets {@link #close} and
+   * {@link #userLength} from what the fields say.
+   */
+  #headFields(res: Response, keepAlive: boolean): string {
+    const status = res.status;
+    this.#close = !keepAlive;
+    this.#userLength = -1;
+    this.#hasDate = false;
+    this.#h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
+    const list = fieldList(res);
+    if (list !== null) {
+      for (let i = 0; i < list.length; i++) this.#field(list[i][1], list[i][0].toLowerCase());
+    } else res.headers.forEach(this.#onField); // (not the iterator: a fraction of the cost)
+    let h = this.#h;
+    this.#h = "";
+    if (!this.#hasDate) h += `date: ${httpDate()}\r\n`;
+    return h;
+  }
+
+  /**
+   * A string or bytes body: head and body in one write (large bodies in two). The result at
+   * once when the send buffer took it, else a promise.
+   */
+  #writeStatic(
     body: string | Uint8Array,
     h: string,
     userLength: number,
     close: boolean,
     minor: number,
-  ): Promise<WriteResult> {
+  ): WriteResult | Promise<WriteResult> {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     if (userLength >= 0 && userLength !== bytes.length) {
       throw new Error(`response body of ${bytes.length} bytes, content-length said ${userLength}`);
     }
     h += `content-length: ${bytes.length}\r\n${connectionField(close, minor)}\r\n`;
     this.headSent = true;
+    const result: WriteResult = { bodyBytes: bytes.length, close };
     if (bytes.length > COALESCE_BYTES) {
       const headLen = this.#encodeHead(h, 0);
-      await this.#send(this.#scratch, 0, headLen);
-      await this.#send(bytes, 0, bytes.length);
-    } else {
-      const headLen = this.#encodeHead(h, bytes.length);
-      this.#scratch.set(bytes, headLen);
-      const p = this.#send(this.#scratch, 0, headLen + bytes.length);
-      if (p !== null) await p;
+      return this.#sendAfter(this.#send(this.#scratch, 0, headLen), bytes, bytes.length)
+        .then(() => result);
     }
-    return { bodyBytes: bytes.length, close };
+    const headLen = this.#encodeHead(h, bytes.length);
+    this.#scratch.set(bytes, headLen);
+    const p = this.#send(this.#scratch, 0, headLen + bytes.length);
+    return p === null ? result : p.then(() => result);
   }
 
   /** A small body of declared length: read it whole, send head and body in one write. */

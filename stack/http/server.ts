@@ -23,11 +23,10 @@
 import { formatHostPort } from "../host_address.ts";
 import type { TcpAddr, TcpConn, TcpServer } from "../tcp_conn.ts";
 import type { WaitQueue } from "../../core/event_mux.ts";
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, HttpBodyError } from "./body.ts";
 import { giveScratch } from "./conn_io.ts";
+import { defaultOnError, Exchanges, RAW_CLOSE, RAW_DECLINED, RAW_KEEP } from "./exchange.ts";
 import { type HeadLimits, parseRequestHead } from "./head_parser.ts";
 import {
-  HandlerInfo,
   HttpConnection,
   PHASE_HANDLER,
   PHASE_HEAD,
@@ -35,30 +34,17 @@ import {
   PHASE_LINGER,
   PHASE_WRITE,
 } from "./http_connection.ts";
-import { canonicalUrlParts, LazyRequest, lazyRequestsWork } from "./lazy_request.ts";
-import { type HttpResponder, RawResponse } from "./raw_response.ts";
 import type {
   HttpServerStats,
   ServeHandler,
   ServeHandlerInfo,
   ServeOptions,
 } from "./serve_options.ts";
-import { reasonPhrase } from "./status.ts";
 
 export type { HttpServerStats, ServeHandler, ServeHandlerInfo, ServeOptions };
 
 /** After our FIN, wait this long for the client's before resetting. */
 const LINGER_MS = 2000;
-/** Unread request body bytes drained to keep a connection; more and it is closed. */
-const MAX_DRAIN_BYTES = 256 * 1024;
-
-function defaultOnError(error: unknown): Response {
-  console.error("ustack serve: the handler threw:", error);
-  return new Response("Internal Server Error", {
-    status: 500,
-    headers: { "content-type": "text/plain;charset=UTF-8" },
-  });
-}
 
 /**
  * An HTTP/1.1 server on a TCP listener (made by `rt.serve`).
@@ -87,13 +73,8 @@ export class HttpServer implements AsyncDisposable {
     bodyBytesOut: 0,
   };
   readonly #tcp: TcpServer;
-  readonly #handler: ServeHandler;
-  readonly #responder: HttpResponder | null;
-  /** The responder's answer, reused for every request. */
-  readonly #raw = new RawResponse();
-  readonly #onError: (error: unknown) => Response | Promise<Response>;
+  readonly #ex: Exchanges;
   readonly #limits: HeadLimits;
-  readonly #maxBodyBytes: number;
   readonly #idleMs: number;
   readonly #headersMs: number;
   readonly #ioMs: number;
@@ -109,15 +90,20 @@ export class HttpServer implements AsyncDisposable {
   /** Serve `handler` on `tcp` (a listener the caller made); see {@link ServeOptions}. */
   constructor(tcp: TcpServer, options: ServeOptions, handler: ServeHandler) {
     this.#tcp = tcp;
-    this.#handler = handler;
-    this.#responder = options.responder ?? null;
     this.addr = tcp.addr;
-    this.#onError = options.onError ?? defaultOnError;
     this.#limits = {
       maxHeadBytes: positive(options.maxHeaderBytes, 16 * 1024),
       maxHeaders: positive(options.maxHeaders, 100),
     };
-    this.#maxBodyBytes = positive(options.maxBodyBytes, 64 * 1024 * 1024);
+    this.#ex = new Exchanges({
+      handler,
+      onError: options.onError ?? defaultOnError,
+      responder: options.responder ?? null,
+      maxBodyBytes: positive(options.maxBodyBytes, 64 * 1024 * 1024),
+      stats: this.stats,
+      closing: () => this.#closing,
+      hostText: () => this.#hostFallback(),
+    });
     this.#idleMs = positive(options.idleTimeoutMs, 5_000);
     this.#headersMs = positive(options.headersTimeoutMs, 30_000);
     this.#ioMs = positive(options.ioTimeoutMs, 60_000);
@@ -215,13 +201,14 @@ export class HttpServer implements AsyncDisposable {
         }
         if (n < 0) return this.#carry(c, START_PARSE); // refused: the async path answers
         r.consume(n);
-        const raw = this.#answerRaw(c);
-        if (raw === RAW_KEEP) {
+        const raw = this.#ex.answerRaw(c);
+        const next = raw === RAW_DECLINED ? this.#ex.handleNow(c) : raw;
+        if (next === RAW_KEEP) {
           c.setPhase(r.length > 0 ? PHASE_HEAD : PHASE_IDLE);
           continue;
         }
-        if (raw === RAW_CLOSE) return this.#lingerEvented(c);
-        return this.#carry(c, raw === RAW_DECLINED ? START_HANDLE : raw as Promise<boolean>);
+        if (next === RAW_CLOSE) return this.#lingerEvented(c);
+        return this.#carry(c, next as Promise<boolean>);
       }
     } catch {
       this.#finish(c, false);
@@ -265,16 +252,16 @@ export class HttpServer implements AsyncDisposable {
 
   /**
    * Carry `c` through what must wait — from `start`: parse the buffered bytes
-   * ({@link START_PARSE}), run the handler on the head just parsed ({@link START_HANDLE}),
-   * or finish a responder's write (a promise) — until it is idle again (evented connections
-   * go back to their readiness callback) or closed.
+   * ({@link START_PARSE}), or wait for the request under way (a promise of whether the
+   * connection goes on) — until it is idle again (evented connections go back to their
+   * readiness callback) or closed.
    */
-  #carry(c: HttpConnection, start: number | Promise<boolean>): void {
+  #carry(c: HttpConnection, start: typeof START_PARSE | Promise<boolean>): void {
     c.busy = true;
     this.#run(c, start);
   }
 
-  async #run(c: HttpConnection, start: number | Promise<boolean>): Promise<void> {
+  async #run(c: HttpConnection, start: typeof START_PARSE | Promise<boolean>): Promise<void> {
     let graceful = true;
     try {
       if (await this.#serveRequests(c, start)) {
@@ -300,11 +287,12 @@ export class HttpServer implements AsyncDisposable {
   }
 
   /** Serve requests from `start` (see {@link #carry}); true when `c` is idle and evented. */
-  async #serveRequests(c: HttpConnection, start: number | Promise<boolean>): Promise<boolean> {
+  async #serveRequests(
+    c: HttpConnection,
+    start: typeof START_PARSE | Promise<boolean>,
+  ): Promise<boolean> {
     const r = c.reader;
-    if (start === START_HANDLE) {
-      if (!(await this.#handle(c))) return false;
-    } else if (start !== START_PARSE && !(await start)) return false;
+    if (start !== START_PARSE && !(await start)) return false;
     for (;;) {
       c.setPhase(r.length > 0 ? PHASE_HEAD : PHASE_IDLE);
       let n: number;
@@ -326,171 +314,13 @@ export class HttpServer implements AsyncDisposable {
         if (c.phase === PHASE_IDLE) c.setPhase(PHASE_HEAD);
       }
       if (n < 0) {
-        await this.#refuse(c, -n);
+        await this.#ex.refuse(c, -n);
         return false;
       }
       r.consume(n);
-      const raw = this.#answerRaw(c);
-      if (raw === RAW_DECLINED) {
-        if (!(await this.#handle(c))) return false;
-      } else if (raw === RAW_CLOSE || (raw !== RAW_KEEP && !(await raw))) return false;
-    }
-  }
-
-  /** Answer a request refused before the handler, then close. */
-  async #refuse(c: HttpConnection, status: number): Promise<void> {
-    this.stats.rejected++;
-    const text = `${reasonPhrase(status)}\n`;
-    await c.rw.writeHead(
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain\r\n` +
-        `content-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`,
-    );
-  }
-
-  /**
-   * Let the responder answer a request without a body: {@link RAW_DECLINED} when it (or its
-   * absence) leaves the request to the handler, else whether the connection goes on —
-   * {@link RAW_KEEP}/{@link RAW_CLOSE} when the send buffer took the answer at once, a promise
-   * when it must wait for room.
-   */
-  #answerRaw(c: HttpConnection): number | Promise<boolean> {
-    const head = c.head;
-    const responder = this.#responder;
-    if (
-      responder === null || head.chunked || head.contentLength > 0 || head.expectContinue ||
-      !responder(head, this.#raw)
-    ) return RAW_DECLINED;
-    this.stats.requests++;
-    const keepAlive = head.keepAlive && !this.#closing;
-    const headOnly = head.method === "HEAD";
-    if (!headOnly) this.stats.bodyBytesOut += this.#raw.bodyLength;
-    const p = c.rw.writeRaw(this.#raw, headOnly, head.minor, !keepAlive);
-    if (p === null) return keepAlive ? RAW_KEEP : RAW_CLOSE;
-    c.setPhase(PHASE_WRITE);
-    return this.#rawWritten(p, keepAlive);
-  }
-
-  async #rawWritten(p: Promise<void>, keepAlive: boolean): Promise<boolean> {
-    try {
-      await p;
-    } catch (e) {
-      this.stats.writeErrors++;
-      throw e;
-    }
-    return keepAlive;
-  }
-
-  /** Read one request's body framing, run the handler, write its response; true to go on. */
-  async #handle(c: HttpConnection): Promise<boolean> {
-    const head = c.head;
-    const method = head.method;
-    let mode = BODY_NONE;
-    if (head.chunked) mode = BODY_CHUNKED;
-    else if (head.contentLength > 0) mode = BODY_LENGTH;
-    if (mode === BODY_LENGTH && head.contentLength > this.#maxBodyBytes) {
-      await this.#refuse(c, 413);
-      return false;
-    }
-    const body = mode === BODY_NONE
-      ? c.noBody
-      : new BodyReader(c.reader, mode, head.contentLength, this.#maxBodyBytes);
-    let continueSent = false;
-    if (head.expectContinue && head.minor === 1 && mode !== BODY_NONE) {
-      body.beforeFirstRead = () => {
-        continueSent = true;
-        return c.rw.writeHead("HTTP/1.1 100 Continue\r\n\r\n");
-      };
-    }
-    const hasBody = mode !== BODY_NONE && method !== "GET" && method !== "HEAD";
-    const request = this.#request(c, hasBody ? body : null);
-    if (request === null) {
-      await this.#refuse(c, 400);
-      return false;
-    }
-    this.stats.requests++;
-    c.setPhase(PHASE_HANDLER);
-    c.bodyPending = !body.done;
-    const info = new HandlerInfo(c);
-    let res: Response;
-    try {
-      const out = this.#handler(request, info);
-      res = out instanceof Response ? out : await out;
-      if (!(res instanceof Response)) throw new TypeError("the handler did not return a Response");
-    } catch (e) {
-      res = await this.#errorResponse(e);
-    }
-    c.bodyPending = false;
-    c.setPhase(PHASE_WRITE);
-    let keepAlive = head.keepAlive && !this.#closing;
-    if (body.error !== null || (!body.done && head.expectContinue && !continueSent)) {
-      keepAlive = false; // the body's framing is lost, or the client may never send it
-    }
-    try {
-      const result = await c.rw.write(res, {
-        head: method === "HEAD",
-        minor: head.minor,
-        keepAlive,
-      });
-      this.stats.bodyBytesOut += result.bodyBytes;
-      keepAlive = !result.close;
-      info.settle();
-    } catch (e) {
-      this.stats.writeErrors++;
-      info.settle(e);
-      throw e;
-    }
-    if (!keepAlive) return false;
-    if (!body.done) return await body.discard(MAX_DRAIN_BYTES);
-    return !this.#closing;
-  }
-
-  /**
-   * The `Request` for the head just parsed (with `body` as a stream, if given): a lazy
-   * one for a bodyless request whose URL needs no parsing, else a real one; null when the
-   * request cannot be one (a target or host the URL parser refuses, a forbidden method).
-   */
-  #request(c: HttpConnection, body: BodyReader | null): Request | null {
-    const head = c.head;
-    const t = head.target;
-    const method = head.method;
-    const origin = t.charCodeAt(0) === 47; /* / */
-    const host = origin ? head.host || this.#hostFallback() : "";
-    if (
-      body === null && origin && lazyRequestsWork && LAZY_METHODS.has(method) &&
-      canonicalUrlParts(host, t)
-    ) {
-      const n = head.count;
-      return new LazyRequest(host, t, method, head.names.slice(0, n), head.values.slice(0, n))
-        .asRequest;
-    }
-    let url: string;
-    if (origin) url = `http://${host}${t}`;
-    else if (t.startsWith("http://") || t.startsWith("https://")) url = t;
-    else return null;
-    try {
-      return new Request(url, {
-        method,
-        headers: head.pairs(),
-        body: body === null ? null : body.stream(),
-        // @ts-ignore: `duplex` is in the fetch standard, not yet in every RequestInit type
-        duplex: "half",
-      });
-    } catch {
-      return null;
-    }
-  }
-
-  async #errorResponse(e: unknown): Promise<Response> {
-    if (e instanceof HttpBodyError) {
-      this.stats.rejected++;
-      const status = e.kind === "too-large" ? 413 : 400;
-      return new Response(`${reasonPhrase(status)}\n`, { status });
-    }
-    this.stats.handlerErrors++;
-    try {
-      return await this.#onError(e);
-    } catch (e2) {
-      return defaultOnError(e2);
+      const raw = this.#ex.answerRaw(c);
+      const next = raw === RAW_DECLINED ? this.#ex.handleNow(c) : raw;
+      if (next === RAW_CLOSE || (next !== RAW_KEEP && !(await next))) return false;
     }
   }
 
@@ -573,19 +403,8 @@ export class HttpServer implements AsyncDisposable {
   }
 }
 
-/**
- * Methods a lazy request may carry: the `Request` constructor keeps them as they are (it
- * upper-cases other spellings of the standard ones and refuses CONNECT, TRACE and TRACK).
- */
-const LAZY_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
-
-/** {@link HttpServer}'s raw path: the responder declined, the connection goes on, it ends. */
-const RAW_DECLINED = 0;
-const RAW_KEEP = 1;
-const RAW_CLOSE = 2;
-/** Where {@link HttpServer}'s async path starts: parse the buffer, or handle the parsed head. */
+/** {@link HttpServer}'s async path starts by parsing the buffer (else from a promise). */
 const START_PARSE = 10;
-const START_HANDLE = 11;
 
 const TIMEOUT_408 = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
