@@ -67,6 +67,8 @@ export {
   type ServeHandlerInfo,
   type ServeOptions,
 } from "./stack/http/server.ts";
+export { HttpHead } from "./stack/http/head_parser.ts";
+export { type HttpResponder, RawResponse } from "./stack/http/raw_response.ts";
 export { HttpClient, type HttpClientOptions } from "./stack/http/client.ts";
 export {
   type AddressFamily,

@@ -9,11 +9,17 @@
  *   requests/s is connections/s.
  *
  * ```
- * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--driver NAME]
- *                                          [--cli PATH] [--out FILE]
+ * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--rounds N]
+ *     [--driver NAME] [--cli PATH] [--base PATH] [--kernel-handler routes|minimal] [--out FILE]
  * ```
  *
- * `--cli PATH` runs another checkout's `cli/ustack.ts` (to compare builds in one sitting).
+ * The servers take turns on one veth pair, `--rounds` times (so each round's figures are a
+ * same-run comparison), and each figure comes with the server's CPU time per request
+ * (`/proc/PID/stat`, user + system, over the run: less sensitive to a loaded machine than the
+ * rates). `--cli PATH` measures another checkout's `cli/ustack.ts`; `--base PATH` adds a second
+ * checkout to every round (a before/after comparison). `--kernel-handler minimal` runs the
+ * `Deno.serve` of `bench:e2e` and `bench/clients.ts` (`new Response(bytes)`, no fields) instead
+ * of the `serve --http` routes.
  *
  * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
  * the end, on errors, on Ctrl-C and on SIGTERM.
@@ -23,10 +29,15 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
+import { DENO_SERVE } from "./clients.ts";
 import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
 
-/** One server's figures. */
+/** One server's figures in one round. */
 export interface HttpFigures {
+  /** Server CPU time per keep-alive request (µs). */
+  wrkCpuUs: number;
+  /** Server CPU time per `ab` connection (µs). */
+  abCpuUs: number;
   /** wrk keep-alive requests per second. */
   wrkRequestsPerSec: number | null;
   /** wrk latency percentiles (ms). */
@@ -86,24 +97,43 @@ export function parseAb(out: string): { requestsPerSec: number | null; failed: n
   return { requestsPerSec: rps ? Number(rps[1]) : null, failed: failed ? Number(failed[1]) : null };
 }
 
-async function measure(link: BenchLink, seconds: number, requests: number): Promise<HttpFigures> {
+/** User + system CPU seconds of process `pid` so far. */
+function cpuSeconds(pid: number): number {
+  const f = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (clock ticks)
+}
+
+async function measure(
+  link: BenchLink,
+  pid: number,
+  seconds: number,
+  requests: number,
+): Promise<HttpFigures> {
   const url = `http://${link.addr("stack")}${PATH}`;
   // Warm-up: JIT and ARP.
   await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
+  let cpu = cpuSeconds(pid);
   const wrk = await link.run(
     "peer",
     ["wrk", "-t2", "-c64", `-d${seconds}s`, "--latency", url],
     (seconds + 30) * 1000,
   );
+  const wrkCpu = cpuSeconds(pid) - cpu;
   const w = parseWrk(wrk.stdout);
+  const done = Number(/(\d+) requests in/.exec(wrk.stdout)?.[1] ?? NaN);
+  cpu = cpuSeconds(pid);
   const ab = await link.run(
     "peer",
-    ["ab", "-r", "-q", "-n", String(requests), "-c", "32", url],
-    180_000,
+    ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
+    300_000,
   );
+  const abCpu = cpuSeconds(pid) - cpu;
   const a = parseAb(ab.stdout);
   if (a.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
   return {
+    wrkCpuUs: (wrkCpu / done) * 1e6,
+    abCpuUs: (abCpu / requests) * 1e6,
     wrkRequestsPerSec: w.requestsPerSec,
     wrkLatencyMs: w.latencyMs,
     wrkErrors: w.errors,
@@ -114,18 +144,67 @@ async function measure(link: BenchLink, seconds: number, requests: number): Prom
 
 async function stopped(p: BenchProcess): Promise<void> {
   const f = await p.stop(10_000);
-  if (f.code !== 0) console.error(`server exited ${f.code}: ${f.stderr}`);
+  // 143: killed by the SIGTERM that stops it (the minimal Deno.serve has no handler for it).
+  if (f.code !== 0 && f.code !== 143) console.error(`server exited ${f.code}: ${f.stderr}`);
 }
+
+/** A server under test: `Deno.serve` on kernel sockets, or a checkout's `serve --http`. */
+interface Server {
+  name: string;
+  /** The checkout's `cli/ustack.ts`, or null for `Deno.serve`. */
+  cli: string | null;
+}
+
+async function measureServer(
+  link: BenchLink,
+  server: Server,
+  o: { driver: string; kernelHandler: string; seconds: number; requests: number },
+): Promise<HttpFigures> {
+  await link.setKernelAddress("stack", server.cli === null);
+  let cmd: string[];
+  if (server.cli === null) {
+    cmd = o.kernelHandler === "minimal"
+      ? [Deno.execPath(), "eval", DENO_SERVE, link.addr("stack"), String(PORT)]
+      : [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        new URL("./http_kernel_server.ts", import.meta.url).pathname,
+        link.addr("stack"),
+        String(PORT),
+      ];
+  } else {
+    cmd = ustackCommand([
+      "serve",
+      ...link.stackOptions("stack", o.driver),
+      "--http",
+      String(PORT),
+    ]);
+    cmd[cmd.indexOf(new URL("../cli/ustack.ts", import.meta.url).pathname)] = server.cli;
+  }
+  const p = link.start("stack", cmd);
+  await p.waitForLine(/^ready/, 30_000);
+  try {
+    return await measure(link, p.pid, o.seconds, o.requests);
+  } finally {
+    await stopped(p);
+  }
+}
+
+const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(0));
 
 /** Run the benchmark; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      seconds: { type: "string", default: "10" },
+      seconds: { type: "string", default: "5" },
       requests: { type: "string", default: "20000" },
+      rounds: { type: "string", default: "1" },
       driver: { type: "string", default: "af_packet" },
       cli: { type: "string" },
+      base: { type: "string" },
+      "kernel-handler": { type: "string", default: "routes" },
       out: { type: "string" },
     },
   });
@@ -134,71 +213,56 @@ export async function main(args: string[]): Promise<number> {
     console.error(`bench:http: cannot run: missing ${missing.join(", ")}`);
     return 1;
   }
-  const seconds = Number(values.seconds);
-  const requests = Number(values.requests);
+  const o = {
+    driver: values.driver!,
+    kernelHandler: values["kernel-handler"]!,
+    seconds: Number(values.seconds),
+    requests: Number(values.requests),
+  };
+  const servers: Server[] = [
+    { name: "deno_serve", cli: null },
+    { name: "ustack", cli: values.cli ?? new URL("../cli/ustack.ts", import.meta.url).pathname },
+  ];
+  if (values.base !== undefined) servers.push({ name: "base", cli: values.base });
+  const rounds: Record<string, HttpFigures>[] = [];
   const link = await BenchLink.create(1500);
-  const results: Record<string, HttpFigures> = {};
   try {
-    await link.setKernelAddress("stack", false);
-    const serve = link.start(
-      "stack",
-      ustackCommand([
-        "serve",
-        ...link.stackOptions("stack", values.driver!),
-        "--http",
-        String(PORT),
-      ]),
-    );
-    await serve.waitForLine(/^ready /);
-    try {
-      results.ustack = await measure(link, seconds, requests);
-    } finally {
-      await stopped(serve);
-    }
-    await link.setKernelAddress("stack", true);
-    const kernel = link.start("stack", [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      new URL("./http_kernel_server.ts", import.meta.url).pathname,
-      link.addr("stack"),
-      String(PORT),
-    ]);
-    await kernel.waitForLine(/^ready/);
-    try {
-      results.deno_serve = await measure(link, seconds, requests);
-    } finally {
-      await stopped(kernel);
+    for (let r = 0; r < Number(values.rounds); r++) {
+      const round: Record<string, HttpFigures> = {};
+      for (const s of servers) {
+        round[s.name] = await measureServer(link, s, o);
+        const f = round[s.name];
+        console.error(
+          `round ${r + 1} ${s.name.padEnd(10)} wrk ${fmt(f.wrkRequestsPerSec).padStart(6)}/s ` +
+            `(${f.wrkCpuUs.toFixed(1)} µs CPU/request)  ab ${
+              fmt(f.abRequestsPerSec).padStart(6)
+            }/s ` +
+            `(${f.abCpuUs.toFixed(1)} µs CPU/connection)  load ${Deno.loadavg()[0].toFixed(2)}`,
+        );
+      }
+      rounds.push(round);
     }
   } finally {
     await link.destroy();
   }
-  const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(0));
-  console.log(`HTTP/1.1 GET ${PATH}, wrk -t2 -c64 -d${seconds}s, ab -n ${requests} -c 32`);
-  console.log("                          ustack   Deno.serve (kernel)");
-  const u = results.ustack, k = results.deno_serve;
-  console.log(
-    `wrk keep-alive (req/s) ${fmt(u.wrkRequestsPerSec).padStart(8)} ${
-      fmt(k.wrkRequestsPerSec).padStart(12)
-    }`,
-  );
-  console.log(
-    `wrk p99 (ms)           ${(u.wrkLatencyMs.p99 ?? NaN).toFixed(2).padStart(8)} ${
-      (k.wrkLatencyMs.p99 ?? NaN).toFixed(2).padStart(12)
-    }`,
-  );
-  console.log(
-    `ab conn/s              ${fmt(u.abRequestsPerSec).padStart(8)} ${
-      fmt(k.abRequestsPerSec).padStart(12)
-    }`,
-  );
-  const record = {
-    date: new Date().toISOString(),
-    driver: values.driver,
-    seconds,
-    requests,
-    results,
-  };
+  console.log(`HTTP/1.1 GET ${PATH}, wrk -t2 -c64 -d${o.seconds}s, ab -n ${o.requests} -c 32`);
+  console.log("round  server        wrk req/s  ratio   ab conn/s  ratio");
+  rounds.forEach((round, i) => {
+    const k = round.deno_serve;
+    for (const [name, f] of Object.entries(round)) {
+      const wr = (f.wrkRequestsPerSec ?? NaN) / (k.wrkRequestsPerSec ?? NaN);
+      const ar = (f.abRequestsPerSec ?? NaN) / (k.abRequestsPerSec ?? NaN);
+      console.log(
+        `${String(i + 1).padStart(5)}  ${name.padEnd(12)} ${
+          fmt(f.wrkRequestsPerSec).padStart(9)
+        } ` +
+          `${wr.toFixed(2).padStart(6)} ${fmt(f.abRequestsPerSec).padStart(11)} ${
+            ar.toFixed(2).padStart(6)
+          }`,
+      );
+    }
+  });
+  const record = { date: new Date().toISOString(), ...o, servers, rounds };
   if (values.out !== undefined) {
     await Deno.writeTextFile(values.out, JSON.stringify(record, null, 2) + "\n");
   }

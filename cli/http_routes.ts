@@ -4,8 +4,15 @@
  * (405 for methods other than GET and HEAD). The same handler runs on `Deno.serve` in the
  * HTTP benchmark, so both servers do the same work.
  *
+ * {@link httpResponder} answers the same routes below the fetch API (from the parsed head,
+ * into a reused record: no `Request`, `Response` or `Headers`, nothing allocated) for bodies
+ * up to one pattern slice; `serve --http` puts it in front of {@link httpRoutes}, which still
+ * answers everything else (404, 405, streamed bodies).
+ *
  * @module
  */
+
+import type { HttpHead, RawResponse } from "../mod.ts";
 
 /** 251 is prime, so `i % 251` never lines up with powers of two: a good integrity pattern. */
 export const PATTERN_PERIOD = 251;
@@ -26,6 +33,10 @@ const INDEX_PAGE = new TextEncoder().encode(
 const HTML_HEADERS = { "content-type": "text/html; charset=utf-8", server: "ustack" };
 const TEXT_HEADERS = { "content-type": "text/plain", server: "ustack" };
 const BYTES_RE = /^\/bytes\/(\d{1,13})$/;
+const encoder = new TextEncoder();
+const HTML_FIELDS = encoder.encode("content-type: text/html; charset=utf-8\r\nserver: ustack\r\n");
+const BYTES_FIELDS = encoder.encode("content-type: application/octet-stream\r\nserver: ustack\r\n");
+const BYTES_PREFIX = "/bytes/";
 
 /** The path of a request URL (no query), without building a `URL`. */
 function pathOf(url: string): string {
@@ -34,6 +45,61 @@ function pathOf(url: string): string {
   if (slash < 0) return "/";
   const q = url.indexOf("?", slash);
   return q < 0 ? url.slice(slash) : url.slice(slash, q);
+}
+
+/** Where the path of a request target starts (after `http://host` in absolute form); -1: none. */
+function pathStart(target: string): number {
+  if (target.charCodeAt(0) === 47 /* / */) return 0;
+  const scheme = target.indexOf("://");
+  return scheme < 0 ? -1 : target.indexOf("/", scheme + 3);
+}
+
+/** N of a `/bytes/N` path starting at `target[at]` (a query after it is ignored), or -1. */
+function bytesCount(target: string, at: number): number {
+  if (!target.startsWith(BYTES_PREFIX, at)) return -1;
+  let n = 0;
+  let digits = 0;
+  let i = at + BYTES_PREFIX.length;
+  for (; i < target.length; i++) {
+    const d = target.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+    digits++;
+  }
+  if (digits === 0 || digits > 13) return -1;
+  return i === target.length || target.charCodeAt(i) === 63 /* ? */ ? n : -1;
+}
+
+/**
+ * The `GET /` page and `GET /bytes/N` bodies (N up to one pattern slice) of {@link httpRoutes},
+ * answered below the fetch API: fills `res` and returns true, or false to leave the request
+ * to {@link httpRoutes} (other methods, paths, longer bodies).
+ *
+ * @example
+ * ```ts
+ * import { HttpHead, RawResponse } from "../mod.ts";
+ * const head = new HttpHead();
+ * head.method = "GET";
+ * head.target = "/bytes/3";
+ * const res = new RawResponse();
+ * httpResponder(head, res); // true; res.body.subarray(0, res.bodyLength) is [0, 1, 2]
+ * ```
+ */
+export function httpResponder(head: HttpHead, res: RawResponse): boolean {
+  const method = head.method;
+  if (method !== "GET" && method !== "HEAD") return false;
+  const target = head.target;
+  const at = pathStart(target);
+  if (at < 0) return false;
+  const end = target.length;
+  if (end === at + 1 || target.charCodeAt(at + 1) === 63 /* ? */) {
+    res.set(200, HTML_FIELDS, INDEX_PAGE, INDEX_PAGE.length);
+    return true;
+  }
+  const n = bytesCount(target, at);
+  if (n < 0 || n > ONE_SLICE_BYTES) return false;
+  res.set(200, BYTES_FIELDS, PATTERN, n);
+  return true;
 }
 
 /** A body of `n` pattern bytes, streamed in {@link CHUNK_BYTES} slices. */

@@ -16,7 +16,7 @@ import {
   type TcpConn,
   type TcpServer,
 } from "../mod.ts";
-import { httpRoutes } from "./http_routes.ts";
+import { httpResponder, httpRoutes } from "./http_routes.ts";
 import type { ServeService } from "./service.ts";
 
 /** A running TCP service: its listener and counters. */
@@ -133,7 +133,7 @@ export class HttpService implements ServeService {
   /** Serve the `--http` routes on `port`. */
   constructor(rt: Runtime, port: number) {
     this.name = `http/${port}`;
-    this.server = rt.serve({ port, onListen: () => {} }, httpRoutes);
+    this.server = rt.serve({ port, onListen: () => {}, responder: httpResponder }, httpRoutes);
   }
 
   /**

@@ -292,12 +292,17 @@ export class EventLoop {
       } finally {
         this.#inTick = false;
       }
-      if (mux.deliveries !== deliveries) {
+      const woken = mux.deliveries - deliveries;
+      if (woken !== 0) {
         // Microtask turns between the halves of the tick: application code the readiness just
         // woke (an await on a read, and the awaits of its callers) runs now — ~0.1 µs a turn
         // against several µs for a turn of Deno's event loop — so what it sends in answer
-        // leaves in this tick with the ACK it owes: one segment, not two.
-        for (let i = 0; i < MICROTASK_TURNS && !stack.tickRequested; i++) await null;
+        // leaves in this tick with the ACK it owes: one segment, not two. One socket woken:
+        // its first write ends the wait. Several (a server's many connections): every turn
+        // runs, since the first to answer says nothing of the others still on their way.
+        for (let i = 0; i < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); i++) {
+          await null;
+        }
       }
       try {
         stack.transmit();

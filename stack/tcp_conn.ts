@@ -276,6 +276,21 @@ export class TcpServer implements AsyncIterable<TcpConn> {
     };
   }
 
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The next established connection if one is waiting, else null (also once closed): the
+   * non-blocking accept of a server driven by `listener.wq`'s readiness callback.
+   */
+  tryAccept(): TcpConn | null {
+    if (this.#closed) return null;
+    const ep = this.listener.accept();
+    return ep === null ? null : new TcpConn(this.#stack, ep);
+  }
+
   /** Wait for and return the next established connection; throws EBADF once closed. */
   async accept(): Promise<TcpConn> {
     for (;;) {

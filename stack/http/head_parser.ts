@@ -55,33 +55,33 @@ const asciiDecoder = new TextDecoder();
 /** A decoded head; fields are overwritten by every parse. */
 export class HttpHead {
   /** Request method (requests). */
-  method = "";
+  method: string = "";
   /** Request target as sent (requests). */
-  target = "";
+  target: string = "";
   /** Status code (responses). */
-  status = 0;
+  status: number = 0;
   /** Reason phrase (responses). */
-  reason = "";
+  reason: string = "";
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  minor = 1;
+  minor: number = 1;
   /** Field names as received. */
   readonly names: string[] = [];
   /** Field values, trimmed. */
   readonly values: string[] = [];
   /** Number of fields. */
-  count = 0;
+  count: number = 0;
   /** Content-Length, or -1 when absent. */
-  contentLength = -1;
+  contentLength: number = -1;
   /** Transfer-Encoding ends in chunked. */
-  chunked = false;
+  chunked: boolean = false;
   /** Transfer-Encoding present (responses: without chunked last, the body runs to close). */
-  hasTransferEncoding = false;
+  hasTransferEncoding: boolean = false;
   /** The connection may stay open after this message (version and Connection decide). */
-  keepAlive = true;
+  keepAlive: boolean = true;
   /** Expect: 100-continue. */
-  expectContinue = false;
+  expectContinue: boolean = false;
   /** The Host field's value ("" when absent). */
-  host = "";
+  host: string = "";
 
   #reset(): void {
     this.method = "";

@@ -10,6 +10,9 @@
 
 import { LAST_CHUNK, writeChunkHeader } from "./chunked.ts";
 import { type ConnWriter, NO_BYTES } from "./conn_io.ts";
+import { fieldList, staticBody } from "./fetch_internals.ts";
+import { httpDate } from "./http_date.ts";
+import { encodeRawResponse, type RawResponse, rawResponseBytes } from "./raw_response.ts";
 import { reasonPhrase } from "./status.ts";
 
 /** Head plus body up to this size is copied into one buffer and written at once. */
@@ -24,62 +27,6 @@ const SETTLE_TURNS = 3;
 
 const encoder = new TextEncoder();
 const CRLF = new Uint8Array([13, 10]);
-
-/**
- * Deno keeps the body of a `Response` made from a string or bytes as bytes, not as a stream: in
- * an own property keyed by a symbol described "serve fast body" (a response made without an
- * init, what `Deno.serve` sends directly) or in the inner response's body
- * (`[Symbol(response)].body.streamOrStatic = { body, consumed }`). Reading the bytes from there
- * saves building a stream and several promise turns per response — most of the cost of a small
- * one. The keys are found at run time; the bytes are trusted only when nobody has read the body
- * (`bodyUsed` false, not consumed) and they are a string or a `Uint8Array`. Anything else —
- * another Deno, a stream, a Blob — takes the standard path. The fast body must be read before
- * `res.headers`, which materialises a lazy response and clears it. A test checks that this
- * Deno still offers both.
- */
-let fastBodyKey: symbol | null | undefined;
-let innerKey: symbol | null | undefined;
-
-function findKey(res: Response, description: string): symbol | null {
-  return Object.getOwnPropertySymbols(res).find((s) => s.description === description) ?? null;
-}
-
-/** The static body of `res` (string or bytes), or undefined when it must be streamed. */
-export function staticBody(res: Response): string | Uint8Array | undefined {
-  if (fastBodyKey === undefined) fastBodyKey = findKey(res, "serve fast body");
-  if (innerKey === undefined) innerKey = findKey(res, "response");
-  if (res.bodyUsed) return undefined;
-  const r = res as unknown as Record<symbol, unknown>;
-  if (fastBodyKey !== null) {
-    const v = r[fastBodyKey];
-    if (typeof v === "string" || v instanceof Uint8Array) return v;
-  }
-  if (innerKey !== null) {
-    const inner = r[innerKey] as { body?: { streamOrStatic?: unknown } } | undefined;
-    const st = inner?.body?.streamOrStatic as { body?: unknown; consumed?: unknown } | undefined;
-    if (
-      st !== undefined && st !== null && !(st instanceof ReadableStream) && st.consumed === false
-    ) {
-      const v = st.body;
-      if (typeof v === "string" || v instanceof Uint8Array) return v;
-    }
-  }
-  return undefined;
-}
-
-let dateSecond = -1;
-let dateText = "";
-
-/** The IMF-fixdate of now (RFC 9110 §5.6.7), recomputed once a second. */
-export function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(now).toUTCString();
-  }
-  return dateText;
-}
 
 /**
  * The Connection field a response needs: `close` when the connection ends after it, and for
@@ -117,6 +64,12 @@ export class ResponseWriter {
   #scratch: Uint8Array;
   /** Set once the status line is on its way: later failures can only abort. */
   headSent = false;
+  // What the fields of the response being written said (set by #field).
+  #close = false;
+  #userLength = -1;
+  #hasDate = false;
+  #h = "";
+  readonly #onField = (value: string, name: string): void => this.#field(value, name);
 
   /** A writer for responses on `w`, encoding into `scratch` (any old bytes; grown as needed). */
   constructor(w: ConnWriter, scratch: Uint8Array = new Uint8Array(4096)) {
@@ -129,6 +82,25 @@ export class ResponseWriter {
     const buf = this.#scratch;
     this.#scratch = NO_BYTES;
     return buf;
+  }
+
+  /** Take in one response field (`name` lowercase): framing and connection ones are ours. */
+  #field(value: string, name: string): void {
+    switch (name) {
+      case "content-length":
+        if (/^\d{1,15}$/.test(value)) this.#userLength = Number(value);
+        return;
+      case "transfer-encoding":
+      case "keep-alive":
+        return; // framing and connection management are ours
+      case "connection":
+        if (value.toLowerCase().includes("close")) this.#close = true;
+        return;
+      case "date":
+        this.#hasDate = true;
+        break;
+    }
+    this.#h += `${name}: ${value}\r\n`;
   }
 
   /** Copy `head` (latin1) into the scratch buffer, with room for `extra` bytes after it. */
@@ -158,6 +130,36 @@ export class ResponseWriter {
   }
 
   /**
+   * Write a {@link RawResponse} (a responder's answer; `headOnly` for a HEAD request, `close`
+   * when the connection ends after it): null when the send buffer took it at once, else a
+   * promise that settles once it has.
+   */
+  writeRaw(
+    res: RawResponse,
+    headOnly: boolean,
+    minor: number,
+    close: boolean,
+  ): Promise<void> | null {
+    // A large body goes in a second write, straight from the responder's buffer.
+    const apart = !headOnly && res.bodyLength > COALESCE_BYTES;
+    const need = rawResponseBytes(res, headOnly || apart);
+    if (this.#scratch.length < need) {
+      this.#scratch = new Uint8Array(Math.max(need, this.#scratch.length * 2));
+    }
+    const n = encodeRawResponse(res, this.#scratch, headOnly || apart, minor, close);
+    this.headSent = true;
+    const p = this.#send(this.#scratch, 0, n);
+    if (!apart) return p;
+    return this.#sendAfter(p, res.body, res.bodyLength);
+  }
+
+  async #sendAfter(first: Promise<void> | null, body: Uint8Array, len: number): Promise<void> {
+    if (first !== null) await first;
+    const p = this.#send(body, 0, len);
+    if (p !== null) await p;
+  }
+
+  /**
    * Write `res` for a request of HTTP/1.`minor` (`head`: a HEAD request). `keepAlive` says
    * whether the request allows another message on the connection.
    */
@@ -171,29 +173,9 @@ export class ResponseWriter {
     // Deno's lazy response into a full one and drops the static form.
     const fixed = staticBody(res);
     const status = res.status;
-    let close = !req.keepAlive;
-    let userLength = -1;
-    let hasDate = false;
-    let h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
-    // forEach, not the iterator: same pairs (set-cookie kept apart), a fraction of the cost.
-    res.headers.forEach((value, name) => {
-      switch (name) {
-        case "content-length":
-          if (/^\d{1,15}$/.test(value)) userLength = Number(value);
-          return;
-        case "transfer-encoding":
-        case "keep-alive":
-          return; // framing and connection management are ours
-        case "connection":
-          if (value.toLowerCase().includes("close")) close = true;
-          return;
-        case "date":
-          hasDate = true;
-          break;
-      }
-      h += `${name}: ${value}\r\n`;
-    });
-    if (!hasDate) h += `date: ${httpDate()}\r\n`;
+    let h = this.#headFields(res, req.keepAlive);
+    const close = this.#close;
+    const userLength = this.#userLength;
     const body = fixed === undefined ? res.body : null;
     const hasBody = fixed !== undefined || body !== null;
     if (req.head || isNullBodyStatus(status) || !hasBody) {
@@ -212,7 +194,8 @@ export class ResponseWriter {
       return { bodyBytes: 0, close };
     }
     if (fixed !== undefined) {
-      return await this.#writeStatic(fixed, h, userLength, close, req.minor);
+      const r = this.#writeStatic(fixed, h, userLength, close, req.minor);
+      return r instanceof Promise ? await r : r;
     }
     if (body === null) throw new Error("unreachable: a body that is neither static nor a stream");
     if (userLength >= 0 && userLength <= WHOLE_BODY_BYTES) {
@@ -226,31 +209,71 @@ export class ResponseWriter {
     }
   }
 
-  /** A string or bytes body: head and body in one write (large bodies in two). */
-  async #writeStatic(
+  /**
+   * Write `res` now when it needs no waiting to be laid out: a string or bytes body (not for
+   * a HEAD request, nor a status without a body). Returns the result — a promise when the
+   * send buffer could not take it all at once — or null, having written nothing, when
+   * {@link write} must do it. Throws (before writing) when its content-length is wrong.
+   */
+  writeNow(
+    res: Response,
+    req: { head: boolean; minor: number; keepAlive: boolean },
+  ): WriteResult | Promise<WriteResult> | null {
+    if (req.head || isNullBodyStatus(res.status)) return null;
+    const fixed = staticBody(res);
+    if (fixed === undefined) return null;
+    this.headSent = false;
+    const h = this.#headFields(res, req.keepAlive);
+    return this.#writeStatic(fixed, h, this.#userLength, this.#close, req.minor);
+  }
+
+  /**
+   * The status line, the response's own fields and a `date`; sets {@link #close} and
+   * {@link #userLength} from what the fields say.
+   */
+  #headFields(res: Response, keepAlive: boolean): string {
+    const status = res.status;
+    this.#close = !keepAlive;
+    this.#userLength = -1;
+    this.#hasDate = false;
+    this.#h = `HTTP/1.1 ${status} ${res.statusText || reasonPhrase(status)}\r\n`;
+    const list = fieldList(res);
+    if (list !== null) {
+      for (let i = 0; i < list.length; i++) this.#field(list[i][1], list[i][0].toLowerCase());
+    } else res.headers.forEach(this.#onField); // (not the iterator: a fraction of the cost)
+    let h = this.#h;
+    this.#h = "";
+    if (!this.#hasDate) h += `date: ${httpDate()}\r\n`;
+    return h;
+  }
+
+  /**
+   * A string or bytes body: head and body in one write (large bodies in two). The result at
+   * once when the send buffer took it, else a promise.
+   */
+  #writeStatic(
     body: string | Uint8Array,
     h: string,
     userLength: number,
     close: boolean,
     minor: number,
-  ): Promise<WriteResult> {
+  ): WriteResult | Promise<WriteResult> {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     if (userLength >= 0 && userLength !== bytes.length) {
       throw new Error(`response body of ${bytes.length} bytes, content-length said ${userLength}`);
     }
     h += `content-length: ${bytes.length}\r\n${connectionField(close, minor)}\r\n`;
     this.headSent = true;
+    const result: WriteResult = { bodyBytes: bytes.length, close };
     if (bytes.length > COALESCE_BYTES) {
       const headLen = this.#encodeHead(h, 0);
-      await this.#send(this.#scratch, 0, headLen);
-      await this.#send(bytes, 0, bytes.length);
-    } else {
-      const headLen = this.#encodeHead(h, bytes.length);
-      this.#scratch.set(bytes, headLen);
-      const p = this.#send(this.#scratch, 0, headLen + bytes.length);
-      if (p !== null) await p;
+      return this.#sendAfter(this.#send(this.#scratch, 0, headLen), bytes, bytes.length)
+        .then(() => result);
     }
-    return { bodyBytes: bytes.length, close };
+    const headLen = this.#encodeHead(h, bytes.length);
+    this.#scratch.set(bytes, headLen);
+    const p = this.#send(this.#scratch, 0, headLen + bytes.length);
+    return p === null ? result : p.then(() => result);
   }
 
   /** A small body of declared length: read it whole, send head and body in one write. */

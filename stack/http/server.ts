@@ -22,174 +22,29 @@
 
 import { formatHostPort } from "../host_address.ts";
 import type { TcpAddr, TcpConn, TcpServer } from "../tcp_conn.ts";
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, HttpBodyError } from "./body.ts";
+import type { WaitQueue } from "../../core/event_mux.ts";
+import { giveScratch } from "./conn_io.ts";
+import { defaultOnError, Exchanges, RAW_CLOSE, RAW_DECLINED, RAW_KEEP } from "./exchange.ts";
+import { type HeadLimits, parseRequestHead } from "./head_parser.ts";
 import {
-  Activity,
-  ConnReader,
-  ConnWriter,
-  giveScratch,
-  SCRATCH_BYTES,
-  takeScratch,
-} from "./conn_io.ts";
-import { type HeadLimits, HttpHead, parseRequestHead } from "./head_parser.ts";
-import { ResponseWriter } from "./response_writer.ts";
-import { reasonPhrase } from "./status.ts";
+  HttpConnection,
+  PHASE_HANDLER,
+  PHASE_HEAD,
+  PHASE_IDLE,
+  PHASE_LINGER,
+  PHASE_WRITE,
+} from "./http_connection.ts";
+import type {
+  HttpServerStats,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+} from "./serve_options.ts";
 
-/** Options of {@link HttpServer} (`rt.serve(options, handler)`). */
-export interface ServeOptions {
-  /** TCP port (0 picks a free one). */
-  port: number;
-  /** Local address to listen on [any]. */
-  hostname?: string;
-  /** Called once listening [logs `Listening on http://HOST:PORT/`, as Deno.serve does]. */
-  onListen?: (localAddr: TcpAddr) => void;
-  /** Turns a handler exception into a response [logs it, answers 500]. */
-  onError?: (error: unknown) => Response | Promise<Response>;
-  /** Aborting it shuts the server down gracefully. */
-  signal?: AbortSignal;
-  /** Accept backlog [511]. */
-  backlog?: number;
-  /** Largest request head, request line and fields [16384]; larger gets 431. */
-  maxHeaderBytes?: number;
-  /** Most header fields [100]; more gets 431. */
-  maxHeaders?: number;
-  /** Largest request body [64 MiB]; larger gets 413. */
-  maxBodyBytes?: number;
-  /** Close a keep-alive connection after this long without a request [5000 ms]. */
-  idleTimeoutMs?: number;
-  /** A request head must be complete this long after its first byte [30000 ms]; else 408. */
-  headersTimeoutMs?: number;
-  /** Abort when a body read or a response write makes no progress for this long [60000 ms]. */
-  ioTimeoutMs?: number;
-  /** Most open connections [10000]; more are reset at once (counted in `stats.refused`). */
-  maxConnections?: number;
-}
-
-/** What a handler learns besides the request (`Deno.ServeHandlerInfo`). */
-export interface ServeHandlerInfo {
-  /** The client's address. */
-  readonly remoteAddr: TcpAddr;
-  /** Resolves when the response has been written, rejects if writing it failed. */
-  readonly completed: Promise<void>;
-}
-
-/** A fetch handler. */
-export type ServeHandler = (
-  request: Request,
-  info: ServeHandlerInfo,
-) => Response | Promise<Response>;
-
-/** Counters of a server. */
-export interface HttpServerStats {
-  /** Connections accepted. */
-  connections: number;
-  /** Connections reset because `maxConnections` were open. */
-  refused: number;
-  /** Requests handed to the handler. */
-  requests: number;
-  /** Requests refused before the handler (400, 408, 413, 417, 431, 501, 505). */
-  rejected: number;
-  /** Handler exceptions (answered through `onError`). */
-  handlerErrors: number;
-  /** Connections closed by a timeout. */
-  timeouts: number;
-  /** Connections aborted because a response could not be written. */
-  writeErrors: number;
-  /** Response body bytes written. */
-  bodyBytesOut: number;
-}
-
-const PHASE_IDLE = 0;
-const PHASE_HEAD = 1;
-const PHASE_HANDLER = 2;
-const PHASE_WRITE = 3;
-const PHASE_LINGER = 4;
+export type { HttpServerStats, ServeHandler, ServeHandlerInfo, ServeOptions };
 
 /** After our FIN, wait this long for the client's before resetting. */
 const LINGER_MS = 2000;
-/** Unread request body bytes drained to keep a connection; more and it is closed. */
-const MAX_DRAIN_BYTES = 256 * 1024;
-
-/** One accepted connection and its state. */
-class HttpConnection {
-  readonly conn: TcpConn;
-  readonly activity = new Activity();
-  readonly reader: ConnReader;
-  readonly rw: ResponseWriter;
-  readonly head = new HttpHead();
-  readonly remoteAddr: TcpAddr;
-  /** The body of every request without one (it holds no state: shared per connection). */
-  readonly noBody: BodyReader;
-  phase = PHASE_IDLE;
-  phaseStartMs = 0;
-  /** A body read by the handler is outstanding: the I/O timeout applies. */
-  bodyPending = false;
-  seenActivity = -1;
-  seenAtMs = 0;
-
-  constructor(conn: TcpConn, maxHeadBytes: number) {
-    this.conn = conn;
-    this.reader = new ConnReader(
-      conn,
-      SCRATCH_BYTES,
-      maxHeadBytes + 1024,
-      this.activity,
-      takeScratch(),
-    );
-    this.rw = new ResponseWriter(new ConnWriter(conn, this.activity), takeScratch());
-    this.remoteAddr = conn.remoteAddr;
-    this.noBody = new BodyReader(this.reader, BODY_NONE, 0, 0);
-  }
-
-  setPhase(phase: number): void {
-    this.phase = phase;
-    this.phaseStartMs = performance.now();
-    this.activity.count++;
-  }
-}
-
-/** The `info` argument; `completed` is made only when someone asks for it. */
-class HandlerInfo implements ServeHandlerInfo {
-  readonly remoteAddr: TcpAddr;
-  #promise: Promise<void> | null = null;
-  #resolve: (() => void) | null = null;
-  #reject: ((e: unknown) => void) | null = null;
-  #outcome: { error: unknown } | null | undefined = undefined;
-
-  constructor(remoteAddr: TcpAddr) {
-    this.remoteAddr = remoteAddr;
-  }
-
-  get completed(): Promise<void> {
-    if (this.#promise === null) {
-      if (this.#outcome === null) this.#promise = Promise.resolve();
-      else if (this.#outcome !== undefined) this.#promise = Promise.reject(this.#outcome.error);
-      else {
-        this.#promise = new Promise<void>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-      }
-      this.#promise.catch(() => {}); // a rejection nobody awaits is not an unhandled one
-    }
-    return this.#promise;
-  }
-
-  settle(error?: unknown): void {
-    if (this.#outcome !== undefined) return;
-    this.#outcome = error === undefined ? null : { error };
-    if (error === undefined) this.#resolve?.();
-    else this.#reject?.(error);
-  }
-}
-
-function defaultOnError(error: unknown): Response {
-  console.error("ustack serve: the handler threw:", error);
-  return new Response("Internal Server Error", {
-    status: 500,
-    headers: { "content-type": "text/plain;charset=UTF-8" },
-  });
-}
 
 /**
  * An HTTP/1.1 server on a TCP listener (made by `rt.serve`).
@@ -218,10 +73,8 @@ export class HttpServer implements AsyncDisposable {
     bodyBytesOut: 0,
   };
   readonly #tcp: TcpServer;
-  readonly #handler: ServeHandler;
-  readonly #onError: (error: unknown) => Response | Promise<Response>;
+  readonly #ex: Exchanges;
   readonly #limits: HeadLimits;
-  readonly #maxBodyBytes: number;
   readonly #idleMs: number;
   readonly #headersMs: number;
   readonly #ioMs: number;
@@ -230,19 +83,27 @@ export class HttpServer implements AsyncDisposable {
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #resolveFinished: () => void = () => {};
   #acceptDone = false;
+  /** The listening address as a Host value, for requests without one. */
+  #hostText: string | null = null;
   #closing = false;
 
   /** Serve `handler` on `tcp` (a listener the caller made); see {@link ServeOptions}. */
   constructor(tcp: TcpServer, options: ServeOptions, handler: ServeHandler) {
     this.#tcp = tcp;
-    this.#handler = handler;
     this.addr = tcp.addr;
-    this.#onError = options.onError ?? defaultOnError;
     this.#limits = {
       maxHeadBytes: positive(options.maxHeaderBytes, 16 * 1024),
       maxHeaders: positive(options.maxHeaders, 100),
     };
-    this.#maxBodyBytes = positive(options.maxBodyBytes, 64 * 1024 * 1024);
+    this.#ex = new Exchanges({
+      handler,
+      onError: options.onError ?? defaultOnError,
+      responder: options.responder ?? null,
+      maxBodyBytes: positive(options.maxBodyBytes, 64 * 1024 * 1024),
+      stats: this.stats,
+      closing: () => this.#closing,
+      hostText: () => this.#hostFallback(),
+    });
     this.#idleMs = positive(options.idleTimeoutMs, 5_000);
     this.#headersMs = positive(options.headersTimeoutMs, 30_000);
     this.#ioMs = positive(options.ioTimeoutMs, 60_000);
@@ -254,10 +115,15 @@ export class HttpServer implements AsyncDisposable {
       ((a: TcpAddr) => console.log(`Listening on http://${formatHostPort(a.hostname, a.port)}/`));
     onListen(this.addr);
     options.signal?.addEventListener("abort", () => void this.shutdown(), { once: true });
-    this.#acceptLoop().catch(() => {}).finally(() => {
-      this.#acceptDone = true;
-      this.#maybeFinished();
-    });
+    const lwq = tcp.listener.wq;
+    if (lwq.listener === null) {
+      // Accept from the listener's readiness callback, in the tick that completed the
+      // handshake: a request that came with the handshake's ACK is answered in that tick.
+      lwq.listener = () => this.#acceptReady();
+      this.#acceptReady();
+    } else {
+      this.#acceptLoop().catch(() => {}).finally(() => this.#acceptEnded());
+    }
   }
 
   /** Open connections. */
@@ -265,31 +131,116 @@ export class HttpServer implements AsyncDisposable {
     return this.#conns.size;
   }
 
-  async #acceptLoop(): Promise<void> {
-    for await (const conn of this.#tcp) {
-      if (this.#closing || this.#conns.size >= this.#maxConnections) {
-        this.stats.refused++;
-        conn.abort();
-        continue;
-      }
-      this.stats.connections++;
-      conn.setNoDelay(true);
-      const c = new HttpConnection(conn, this.#limits.maxHeadBytes);
-      this.#conns.add(c);
-      this.#run(c);
+  #acceptEnded(): void {
+    this.#acceptDone = true;
+    this.#maybeFinished();
+  }
+
+  /** Accept every waiting connection (the listener's readiness callback). */
+  #acceptReady(): void {
+    const tcp = this.#tcp;
+    for (let conn = tcp.tryAccept(); conn !== null; conn = tcp.tryAccept()) this.#adopt(conn);
+    if (tcp.closed && !this.#acceptDone) {
+      tcp.listener.wq.listener = null;
+      this.#acceptEnded();
     }
   }
 
-  async #run(c: HttpConnection): Promise<void> {
-    let graceful = true;
-    try {
-      await this.#serveRequests(c);
-    } catch {
-      graceful = false;
+  async #acceptLoop(): Promise<void> {
+    for await (const conn of this.#tcp) this.#adopt(conn);
+  }
+
+  #adopt(conn: TcpConn): void {
+    if (this.#closing || this.#conns.size >= this.#maxConnections) {
+      this.stats.refused++;
+      conn.abort();
+      return;
     }
+    this.stats.connections++;
+    conn.setNoDelay(true);
+    const c = new HttpConnection(conn, this.#limits.maxHeadBytes);
+    this.#conns.add(c);
+    const wq = conn.endpoint.wq;
+    if (wq.listener === null) {
+      c.evented = true;
+      wq.owner = c;
+      wq.listener = this.#onConnEvent;
+      this.#pump(c);
+    } else this.#carry(c, START_PARSE);
+  }
+
+  /** The readiness callback of every evented connection (one function: no closure each). */
+  readonly #onConnEvent = (_events: number, wq: WaitQueue): void => {
+    const c = wq.owner as HttpConnection;
+    if (!c.busy && !c.done) this.#pump(c);
+  };
+
+  /**
+   * Drive an evented connection as far as it goes without waiting: parse the requests that
+   * are here and answer those the responder takes, at once; anything that must wait (the
+   * fetch handler, a body, a write that does not fit, a refusal) goes to {@link #carry}.
+   */
+  #pump(c: HttpConnection): void {
     try {
-      if (graceful && c.conn.endpoint.stateName() !== "CLOSED") await this.#linger(c);
-    } catch { /* reset below */ }
+      const r = c.reader;
+      if (c.phase === PHASE_LINGER) return this.#drainLinger(c);
+      for (;;) {
+        if (r.length === 0 && this.#closing) return this.#lingerEvented(c);
+        const n = r.length === 0
+          ? 0
+          : parseRequestHead(r.buf, r.start, r.end, c.head, this.#limits);
+        if (n === 0) {
+          const got = r.tryFill();
+          if (got > 0) {
+            if (c.phase === PHASE_IDLE) c.setPhase(PHASE_HEAD);
+            continue;
+          }
+          if (got === -1) return; // the next readiness callback goes on
+          if (got === 0 && r.length === 0) return this.#finish(c, true); // EOF between requests
+          return this.#carry(c, START_PARSE); // EOF inside a head, or a head too large
+        }
+        if (n < 0) return this.#carry(c, START_PARSE); // refused: the async path answers
+        r.consume(n);
+        const raw = this.#ex.answerRaw(c);
+        const next = raw === RAW_DECLINED ? this.#ex.handleNow(c) : raw;
+        if (next === RAW_KEEP) {
+          c.setPhase(r.length > 0 ? PHASE_HEAD : PHASE_IDLE);
+          continue;
+        }
+        if (next === RAW_CLOSE) return this.#lingerEvented(c);
+        return this.#carry(c, next as Promise<boolean>);
+      }
+    } catch {
+      this.#finish(c, false);
+    }
+  }
+
+  /** Half-close an evented connection and read until the client's FIN. */
+  #lingerEvented(c: HttpConnection): void {
+    c.setPhase(PHASE_LINGER);
+    void c.conn.closeWrite();
+    this.#drainLinger(c);
+  }
+
+  #drainLinger(c: HttpConnection): void {
+    const r = c.reader;
+    for (;;) {
+      r.consume(r.length);
+      const got = r.tryFill();
+      if (got === -1) return;
+      if (got === 0) return this.#finish(c, true);
+    }
+  }
+
+  /** Close and forget a connection (once). */
+  #finish(c: HttpConnection, graceful: boolean): void {
+    if (c.done) return;
+    c.done = true;
+    if (c.evented) {
+      const wq = c.conn.endpoint.wq;
+      wq.listener = null;
+      wq.owner = null;
+    }
     if (graceful) c.conn.close();
     else c.conn.abort();
     // Its buffers serve the next connections (a connection per request allocated two each).
@@ -297,6 +248,33 @@ export class HttpServer implements AsyncDisposable {
     giveScratch(c.rw.release());
     this.#conns.delete(c);
     this.#maybeFinished();
+  }
+
+  /**
+   * Carry `c` through what must wait — from `start`: parse the buffered bytes
+   * ({@link START_PARSE}), or wait for the request under way (a promise of whether the
+   * connection goes on) — until it is idle again (evented connections go back to their
+   * readiness callback) or closed.
+   */
+  #carry(c: HttpConnection, start: typeof START_PARSE | Promise<boolean>): void {
+    c.busy = true;
+    this.#run(c, start);
+  }
+
+  async #run(c: HttpConnection, start: typeof START_PARSE | Promise<boolean>): Promise<void> {
+    let graceful = true;
+    try {
+      if (await this.#serveRequests(c, start)) {
+        c.busy = false; // idle: the readiness callback takes over
+        return;
+      }
+    } catch {
+      graceful = false;
+    }
+    try {
+      if (graceful && !c.done && c.conn.endpoint.stateName() !== "CLOSED") await this.#linger(c);
+    } catch { /* reset below */ }
+    this.#finish(c, graceful);
   }
 
   /** Half-close, then read until the client's FIN (bounded by the sweep) so no RST hits it. */
@@ -308,140 +286,56 @@ export class HttpServer implements AsyncDisposable {
     while (await r.fill()) r.consume(r.length);
   }
 
-  async #serveRequests(c: HttpConnection): Promise<void> {
+  /** Serve requests from `start` (see {@link #carry}); true when `c` is idle and evented. */
+  async #serveRequests(
+    c: HttpConnection,
+    start: typeof START_PARSE | Promise<boolean>,
+  ): Promise<boolean> {
     const r = c.reader;
+    if (start !== START_PARSE && !(await start)) return false;
     for (;;) {
       c.setPhase(r.length > 0 ? PHASE_HEAD : PHASE_IDLE);
       let n: number;
       for (;;) {
         n = parseRequestHead(r.buf, r.start, r.end, c.head, this.#limits);
         if (n !== 0) break;
-        if (c.phase === PHASE_LINGER || (this.#closing && c.phase === PHASE_IDLE)) return;
-        if (!(await r.fill())) {
-          if (!r.full) return; // EOF (or reset) between requests: done
+        if (c.phase === PHASE_LINGER || (this.#closing && c.phase === PHASE_IDLE)) return false;
+        const got = r.tryFill();
+        if (got === -1) {
+          if (c.evented) return true; // nothing to do until more bytes come
+          await c.conn.waitReadable();
+          continue;
+        }
+        if (got <= 0) {
+          if (!r.full) return false; // EOF (or reset) between requests: done
           n = -431;
           break;
         }
         if (c.phase === PHASE_IDLE) c.setPhase(PHASE_HEAD);
       }
-      if (n < 0) return await this.#refuse(c, -n);
+      if (n < 0) {
+        await this.#ex.refuse(c, -n);
+        return false;
+      }
       r.consume(n);
-      if (!(await this.#handle(c))) return;
-    }
-  }
-
-  /** Answer a request refused before the handler, then close. */
-  async #refuse(c: HttpConnection, status: number): Promise<void> {
-    this.stats.rejected++;
-    const text = `${reasonPhrase(status)}\n`;
-    await c.rw.writeHead(
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain\r\n` +
-        `content-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`,
-    );
-  }
-
-  /** Read one request's body framing, run the handler, write its response; true to go on. */
-  async #handle(c: HttpConnection): Promise<boolean> {
-    const head = c.head;
-    const method = head.method;
-    let mode = BODY_NONE;
-    if (head.chunked) mode = BODY_CHUNKED;
-    else if (head.contentLength > 0) mode = BODY_LENGTH;
-    if (mode === BODY_LENGTH && head.contentLength > this.#maxBodyBytes) {
-      await this.#refuse(c, 413);
-      return false;
-    }
-    const body = mode === BODY_NONE
-      ? c.noBody
-      : new BodyReader(c.reader, mode, head.contentLength, this.#maxBodyBytes);
-    let continueSent = false;
-    if (head.expectContinue && head.minor === 1 && mode !== BODY_NONE) {
-      body.beforeFirstRead = () => {
-        continueSent = true;
-        return c.rw.writeHead("HTTP/1.1 100 Continue\r\n\r\n");
-      };
-    }
-    const t = head.target;
-    let url: string;
-    if (t.charCodeAt(0) === 47 /* / */) url = `http://${head.host || this.#hostFallback()}${t}`;
-    else if (t.startsWith("http://") || t.startsWith("https://")) url = t;
-    else {
-      await this.#refuse(c, 400);
-      return false;
-    }
-    const hasBody = mode !== BODY_NONE && method !== "GET" && method !== "HEAD";
-    let request: Request;
-    try {
-      request = new Request(url, {
-        method,
-        headers: head.pairs(),
-        body: hasBody ? body.stream() : null,
-        // @ts-ignore: `duplex` is in the fetch standard, not yet in every RequestInit type
-        duplex: "half",
-      });
-    } catch {
-      await this.#refuse(c, 400);
-      return false;
-    }
-    this.stats.requests++;
-    c.setPhase(PHASE_HANDLER);
-    c.bodyPending = !body.done;
-    const info = new HandlerInfo(c.remoteAddr);
-    let res: Response;
-    try {
-      const out = this.#handler(request, info);
-      res = out instanceof Response ? out : await out;
-      if (!(res instanceof Response)) throw new TypeError("the handler did not return a Response");
-    } catch (e) {
-      res = await this.#errorResponse(e);
-    }
-    c.bodyPending = false;
-    c.setPhase(PHASE_WRITE);
-    let keepAlive = head.keepAlive && !this.#closing;
-    if (body.error !== null || (!body.done && head.expectContinue && !continueSent)) {
-      keepAlive = false; // the body's framing is lost, or the client may never send it
-    }
-    try {
-      const result = await c.rw.write(res, {
-        head: method === "HEAD",
-        minor: head.minor,
-        keepAlive,
-      });
-      this.stats.bodyBytesOut += result.bodyBytes;
-      keepAlive = !result.close;
-      info.settle();
-    } catch (e) {
-      this.stats.writeErrors++;
-      info.settle(e);
-      throw e;
-    }
-    if (!keepAlive) return false;
-    if (!body.done) return await body.discard(MAX_DRAIN_BYTES);
-    return !this.#closing;
-  }
-
-  async #errorResponse(e: unknown): Promise<Response> {
-    if (e instanceof HttpBodyError) {
-      this.stats.rejected++;
-      const status = e.kind === "too-large" ? 413 : 400;
-      return new Response(`${reasonPhrase(status)}\n`, { status });
-    }
-    this.stats.handlerErrors++;
-    try {
-      return await this.#onError(e);
-    } catch (e2) {
-      return defaultOnError(e2);
+      const raw = this.#ex.answerRaw(c);
+      const next = raw === RAW_DECLINED ? this.#ex.handleNow(c) : raw;
+      if (next === RAW_CLOSE || (next !== RAW_KEEP && !(await next))) return false;
     }
   }
 
   #hostFallback(): string {
-    return formatHostPort(this.addr.hostname, this.addr.port);
+    return this.#hostText ??= formatHostPort(this.addr.hostname, this.addr.port);
   }
 
   /** Close connections whose phase outlived its timeout. */
   #sweep(): void {
     const now = performance.now();
     for (const c of this.#conns) {
+      if (c.phaseGen !== c.seenPhaseGen) {
+        c.seenPhaseGen = c.phaseGen;
+        c.phaseStartMs = now;
+      }
       if (c.activity.count !== c.seenActivity) {
         c.seenActivity = c.activity.count;
         c.seenAtMs = now;
@@ -508,6 +402,9 @@ export class HttpServer implements AsyncDisposable {
     return this.shutdown();
   }
 }
+
+/** {@link HttpServer}'s async path starts by parsing the buffer (else from a promise). */
+const START_PARSE = 10;
 
 const TIMEOUT_408 = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",

@@ -2,12 +2,12 @@
 // pipelining, 100-continue, limits, timeouts, graceful shutdown, and rt.fetch against it.
 
 import assert from "node:assert/strict";
-import { Runtime, type TcpConn } from "../../mod.ts";
+import { Runtime } from "../../mod.ts";
+import { readText } from "../harness/conn_text.ts";
 import { httpRoutes } from "../../cli/http_routes.ts";
 
 const ADDR = "198.18.9.1";
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 const T = { sanitizeOps: false, sanitizeResources: false };
 
 const ADDR6 = "fd00:9::1";
@@ -19,23 +19,6 @@ function loopback(v6 = false): Promise<Runtime> {
     addr: v6 ? [`${ADDR}/24`, `${ADDR6}/64`] : `${ADDR}/24`,
     hosts: { "app.test": ADDR, "app6.test": ADDR6 },
   });
-}
-
-/** Read until EOF (or `until` matches the text so far); bounded by `timeoutMs`. */
-async function readText(conn: TcpConn, until?: RegExp, timeoutMs = 5000): Promise<string> {
-  const buf = new Uint8Array(65536);
-  let text = "";
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (until?.test(text)) return text;
-    const n = await Promise.race([
-      conn.read(buf),
-      new Promise<"t">((r) => setTimeout(() => r("t"), deadline - performance.now())),
-    ]);
-    if (n === "t" || n === null) return text;
-    text += dec.decode(buf.subarray(0, n));
-  }
-  return text;
 }
 
 async function exchange(rt: Runtime, port: number, request: string): Promise<string> {
@@ -387,7 +370,7 @@ Deno.test({
 });
 
 Deno.test("serve's static-body fast path is offered by this Deno and matches the body", async () => {
-  const { staticBody } = await import("../../stack/http/response_writer.ts");
+  const { staticBody } = await import("../../stack/http/fetch_internals.ts");
   assert.deepEqual(staticBody(new Response(new Uint8Array([1, 2, 3]))), new Uint8Array([1, 2, 3]));
   assert.equal(staticBody(new Response("héllo")), "héllo");
   const withInit = new Response("hi", { status: 201, headers: { "x-a": "b" } });

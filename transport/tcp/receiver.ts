@@ -469,13 +469,16 @@ export class TcpReceiver {
     const n = this.rcvBuf.read(dst, off, len);
     if (n <= 0) return n;
     if (this.autotune) this.#autotune(n, this.#svc.ctx.clock.nowMs(), srttMs);
-    // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK.
+    // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK —
+    // at the end of the tick, on the answer the application may be about to write (the
+    // first read of a connection whose SYN-ACK could offer only 64 KiB doubles it: sent at
+    // once, that update would cost every request/response connection a segment).
     if (this.#conn.state >= TcpState.ESTABLISHED && !this.finReceived) {
       const cap = this.rcvBuf.capacity;
       const adv = this.window;
       const free = Math.min(this.rcvBuf.free, MAX_WINDOW_FIELD * (1 << this.rcvShift));
       const swsStep = Math.min(cap >>> 1, this.advMss);
-      if (2 * adv <= cap && free >= 2 * adv && free - adv >= swsStep) this.#conn.sendAck();
+      if (2 * adv <= cap && free >= 2 * adv && free - adv >= swsStep) this.ackAtEndOfTick();
     }
     return n;
   }
