@@ -51,11 +51,15 @@ function patternOk(data: Uint8Array, n: number): boolean {
   return true;
 }
 
-/** curl downloads of /bytes/N from the peer end for `seconds`, each checked. */
+/**
+ * curl downloads of /bytes/N from the peer end for `seconds` (and, however long that takes, at
+ * least `atLeast` of them), each checked.
+ */
 export async function downloads(
   pair: VethPair,
   bytes: number,
   seconds: number,
+  atLeast = 0,
 ): Promise<PhaseResult> {
   const end = performance.now() + seconds * 1000;
   const t0 = performance.now();
@@ -63,7 +67,7 @@ export async function downloads(
   let bad = 0;
   const out = await Deno.makeTempFile();
   try {
-    while (performance.now() < end) {
+    while (performance.now() < end || done + bad < atLeast) {
       const r = await pair.run(
         ["curl", "-s", "--max-time", "30", "-o", out, `http://${pair.stackAddr}/bytes/${bytes}`],
         { timeoutMs: 40_000 },

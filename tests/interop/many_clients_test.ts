@@ -27,10 +27,12 @@ interopTest(
       try {
         const range = await spoofedSources(pair, 200);
         const flooder = new CliProcess(
-          pair.spawn(floodCommand(pair, range, 100_000, 6), { stdout: "piped", stderr: "piped" }),
+          pair.spawn(floodCommand(pair, range, 100_000, 8), { stdout: "piped", stderr: "piped" }),
         );
         await new Promise((r) => setTimeout(r, 1000)); // the flood is on
-        const r = await downloads(pair, 1_000_000, 3);
+        // Downloads for 3 s, and at least 3 of them however slow a loaded machine makes each
+        // (every curl is bounded by its --max-time): a count, not a rate, is what CI can check.
+        const r = await downloads(pair, 1_000_000, 3, 3);
         assert.equal(await flooder.exited(), 0, flooder.errors.join("\n"));
         const flood = JSON.parse(flooder.lines.find((l) => l.startsWith("{"))!);
         assert.ok(flood.sent > 200_000, `the flood sent ${flood.sent} SYNs`);
