@@ -19,6 +19,21 @@ export {
   Runtime,
   type RuntimeConfig,
 } from "./stack/runtime.ts";
+export {
+  type GroupCounters,
+  RuntimeWorkers,
+  sumWorkerCounters,
+  type WorkerExitListener,
+  type WorkerStatus,
+} from "./stack/workers.ts";
+export type {
+  WorkerApp,
+  WorkerContext,
+  WorkerCounters,
+  WorkerMain,
+} from "./stack/worker_protocol.ts";
+export type { NeighbourBatch, SharedNeighbour } from "./stack/neighbour_share.ts";
+export { flowWorker } from "./drivers/flow_steering.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";
 export { type OutputScheduler, type OutputSource } from "./core/output_queue.ts";
 export {

@@ -35,6 +35,7 @@ import { HttpClient, type HttpClientOptions } from "./http/client.ts";
 import { HttpServer, type ServeHandler, type ServeOptions } from "./http/server.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
+import { RuntimeWorkers } from "./workers.ts";
 
 /** Link drivers the runtime can build; each driver's `kind` is the name that opens it. */
 export type DriverName = "af_packet" | "af_packet_mmsg" | "af_xdp" | "tap" | "loopback";
@@ -101,6 +102,25 @@ export interface RuntimeConfig {
   hosts?: HostsMap;
   /** Tunables of `rt.fetch()`'s connection pool. */
   http?: Omit<HttpClientOptions, "hosts">;
+  /**
+   * Run this many stacks, one per Deno Worker (a stack per core), on the one interface `if`:
+   * `Runtime.start` then resolves to a {@link RuntimeWorkers}, not a Runtime. An AF_PACKET
+   * fanout group steers every frame of a connection to the worker that owns it; see
+   * `stack/workers.ts`. Needs `workerModule`; af_packet drivers only.
+   */
+  workers?: number;
+  /**
+   * With `workers`: the module every worker runs; its default export (a `WorkerMain`) is
+   * called with the worker's own Runtime (URL or absolute specifier).
+   */
+  workerModule?: string | URL;
+  /** With `workers`: a structured-cloneable value handed to every worker's module. */
+  workerData?: unknown;
+  /**
+   * af_packet drivers: join this AF_PACKET fanout group (set by the workers machinery for
+   * each worker's stack; `drivers/packet_fanout.ts`).
+   */
+  fanoutGroup?: number;
 }
 
 /** An IPv6 address change as {@link Runtime.onAddressChange} reports it. */
@@ -174,8 +194,24 @@ export class Runtime {
     this.#done = loop.run();
   }
 
+  /**
+   * Build and start a stack from `config` — or, with `config.workers`, N stacks in workers
+   * ({@link RuntimeWorkers}). Throws StackError (EINVAL) or SyscallError.
+   */
+  static start(config: RuntimeConfig & { workers: number }): Promise<RuntimeWorkers>;
   /** Build and start a stack from `config`. Throws StackError (EINVAL) or SyscallError. */
-  static start(config: RuntimeConfig): Promise<Runtime> {
+  static start(config: RuntimeConfig & { workers?: undefined }): Promise<Runtime>;
+  static start(config: RuntimeConfig): Promise<Runtime | RuntimeWorkers> {
+    if (config.workers !== undefined) {
+      if (!(Number.isInteger(config.workers) && config.workers >= 1)) {
+        throw invalid(`--workers ${config.workers}: must be an integer >= 1`);
+      }
+      return RuntimeWorkers.start(config);
+    }
+    return Promise.resolve(Runtime.#startOne(config));
+  }
+
+  static #startOne(config: RuntimeConfig): Runtime {
     const addrs = config.addr === undefined
       ? []
       : Array.isArray(config.addr)
@@ -211,15 +247,20 @@ export class Runtime {
       } else {
         if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
         const common = { netns: config.netns, mtu: config.mtu };
+        const fanoutGroup = config.fanoutGroup;
+        if (fanoutGroup !== undefined && kind !== "af_packet" && kind !== "af_packet_mmsg") {
+          throw invalid(`fanoutGroup: only the af_packet drivers join one, not ${kind}`);
+        }
         if (kind === "af_packet") {
           driver = AfPacketRingDriver.open({
             ifname: config.if,
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
+            fanoutGroup,
             ...common,
           });
         } else if (kind === "af_packet_mmsg") {
-          driver = AfPacketDriver.open({ ifname: config.if, ...common });
+          driver = AfPacketDriver.open({ ifname: config.if, fanoutGroup, ...common });
         } else if (kind === "tap") {
           driver = TapDriver.open({ name: config.if, vnetHdr: config.vnetHdr ?? false, ...common });
         } else if (kind === "af_xdp") {
@@ -277,7 +318,7 @@ export class Runtime {
       throw e;
     }
     const loop = new EventLoop(stack, config.loop);
-    return Promise.resolve(new Runtime(stack, nic, loop, addrs, config));
+    return new Runtime(stack, nic, loop, addrs, config);
   }
 
   /**

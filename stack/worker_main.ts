@@ -1,0 +1,109 @@
+/**
+ * The entry module of one worker of a stack per core (`stack/workers.ts` starts it with
+ * `new Worker`). On `start` it boots a {@link Runtime} whose driver joins the parent's fanout
+ * group, restricts the ephemeral ports of its active opens to those the flow steering sends
+ * back to it, hooks its neighbour caches to the parent, runs the application module, and
+ * answers the parent's requests for counters and sockets until `stop`.
+ *
+ * An error thrown by the application after start is not caught here: the worker dies and the
+ * parent reports it (its socket stays in the group, steered around; see
+ * `drivers/packet_fanout.ts`).
+ *
+ * @module
+ */
+
+import { flowWorker } from "../drivers/flow_steering.ts";
+import { listSockets } from "./control.ts";
+import { NeighbourShare } from "./neighbour_share.ts";
+import { Runtime } from "./runtime.ts";
+import type {
+  FromWorker,
+  ToWorker,
+  WorkerApp,
+  WorkerCounters,
+  WorkerMain,
+} from "./worker_protocol.ts";
+
+/** The worker side of `postMessage`/`onmessage` (the global scope of a worker). */
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  close(): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let rt: Runtime | null = null;
+let app: WorkerApp | void = undefined;
+let share: NeighbourShare | null = null;
+
+function counters(): WorkerCounters {
+  if (rt === null) return { stack: {}, driver: {}, app: {} };
+  return {
+    stack: rt.stack.stats.snapshot(),
+    driver: { ...rt.nic.driver.stats } as unknown as Record<string, number>,
+    app: { ...app?.counters?.(), Neighbours: { ...share?.stats } },
+  };
+}
+
+async function start(m: Extract<ToWorker, { t: "start" }>): Promise<void> {
+  const { index, count } = m;
+  const tcp = m.config.stack?.tcp ?? {};
+  try {
+    rt = await Runtime.start({
+      ...m.config,
+      workers: undefined,
+      fanoutGroup: m.fanoutGroup,
+      stack: {
+        ...m.config.stack,
+        tcp: { ...tcp, connectPortFilter: (lp, rp) => flowWorker(lp, rp, count) === index },
+      },
+    });
+    share = new NeighbourShare(
+      rt.stack,
+      rt.nic.index,
+      (batch) => scope.postMessage({ t: "neighbours", batch }),
+    );
+    const main = (await import(m.module)).default as WorkerMain;
+    if (typeof main !== "function") throw new Error(`${m.module} has no default export function`);
+    app = await main(rt, { index, count, data: m.data });
+  } catch (e) {
+    scope.postMessage({ t: "failed", message: e instanceof Error ? e.message : String(e) });
+    await rt?.stop();
+    scope.close();
+    return;
+  }
+  scope.postMessage({ t: "ready", mac: rt.nic.macString, ifname: rt.nic.name });
+  const ready = rt;
+  void ready.addressesReady().then(() => {
+    scope.postMessage({ t: "addresses", addrs: ready.usableAddresses() });
+  });
+}
+
+async function stop(): Promise<void> {
+  try {
+    await app?.close?.();
+  } finally {
+    share?.flush();
+    const last = counters();
+    await rt?.stop();
+    scope.postMessage({ t: "stopped", counters: last });
+    scope.close();
+  }
+}
+
+if (typeof scope.postMessage === "function") {
+  scope.onmessage = (e: MessageEvent<ToWorker>) => {
+    const m = e.data;
+    if (m.t === "start") void start(m);
+    else if (m.t === "neighbours") share?.apply(m.batch, m.primary);
+    else if (m.t === "counters") {
+      scope.postMessage({ t: "counters", id: m.id, counters: counters() });
+    } else if (m.t === "sockets") {
+      scope.postMessage({
+        t: "sockets",
+        id: m.id,
+        sockets: rt === null ? [] : listSockets(rt.stack),
+      });
+    } else if (m.t === "stop") void stop();
+  };
+}
