@@ -22,6 +22,7 @@ export {
 export {
   type GroupCounters,
   RuntimeWorkers,
+  type RuntimeWorkersConfig,
   sumWorkerCounters,
   type WorkerExitListener,
   type WorkerStatus,
@@ -100,6 +101,7 @@ export {
   type ControlSources,
   listSockets,
   queryControl,
+  type RemoteControlSource,
   type SocketEntry,
 } from "./stack/control.ts";
 export { nstatCounters, nstatName } from "./stack/nstat.ts";

@@ -35,7 +35,7 @@ import { HttpClient, type HttpClientOptions } from "./http/client.ts";
 import { HttpServer, type ServeHandler, type ServeOptions } from "./http/server.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
-import { RuntimeWorkers } from "./workers.ts";
+import { RuntimeWorkers, type RuntimeWorkersConfig } from "./workers.ts";
 
 /** Link drivers the runtime can build; each driver's `kind` is the name that opens it. */
 export type DriverName = "af_packet" | "af_packet_mmsg" | "af_xdp" | "tap" | "loopback";
@@ -102,20 +102,6 @@ export interface RuntimeConfig {
   hosts?: HostsMap;
   /** Tunables of `rt.fetch()`'s connection pool. */
   http?: Omit<HttpClientOptions, "hosts">;
-  /**
-   * Run this many stacks, one per Deno Worker (a stack per core), on the one interface `if`:
-   * `Runtime.start` then resolves to a {@link RuntimeWorkers}, not a Runtime. An AF_PACKET
-   * fanout group steers every frame of a connection to the worker that owns it; see
-   * `stack/workers.ts`. Needs `workerModule`; af_packet drivers only.
-   */
-  workers?: number;
-  /**
-   * With `workers`: the module every worker runs; its default export (a `WorkerMain`) is
-   * called with the worker's own Runtime (URL or absolute specifier).
-   */
-  workerModule?: string | URL;
-  /** With `workers`: a structured-cloneable value handed to every worker's module. */
-  workerData?: unknown;
   /**
    * af_packet drivers: join this AF_PACKET fanout group (set by the workers machinery for
    * each worker's stack; `drivers/packet_fanout.ts`).
@@ -198,16 +184,11 @@ export class Runtime {
    * Build and start a stack from `config` — or, with `config.workers`, N stacks in workers
    * ({@link RuntimeWorkers}). Throws StackError (EINVAL) or SyscallError.
    */
-  static start(config: RuntimeConfig & { workers: number }): Promise<RuntimeWorkers>;
+  static start(config: RuntimeWorkersConfig): Promise<RuntimeWorkers>;
   /** Build and start a stack from `config`. Throws StackError (EINVAL) or SyscallError. */
-  static start(config: RuntimeConfig & { workers?: undefined }): Promise<Runtime>;
-  static start(config: RuntimeConfig): Promise<Runtime | RuntimeWorkers> {
-    if (config.workers !== undefined) {
-      if (!(Number.isInteger(config.workers) && config.workers >= 1)) {
-        throw invalid(`--workers ${config.workers}: must be an integer >= 1`);
-      }
-      return RuntimeWorkers.start(config);
-    }
+  static start(config: RuntimeConfig): Promise<Runtime>;
+  static start(config: RuntimeConfig | RuntimeWorkersConfig): Promise<Runtime | RuntimeWorkers> {
+    if ("workers" in config && config.workers !== undefined) return RuntimeWorkers.start(config);
     return Promise.resolve(Runtime.#startOne(config));
   }
 

@@ -51,7 +51,6 @@ async function start(m: Extract<ToWorker, { t: "start" }>): Promise<void> {
   try {
     rt = await Runtime.start({
       ...m.config,
-      workers: undefined,
       fanoutGroup: m.fanoutGroup,
       stack: {
         ...m.config.stack,

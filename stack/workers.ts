@@ -28,6 +28,7 @@
  */
 
 import { FanoutGroup } from "../drivers/packet_fanout.ts";
+import { MAX_STEERED_WORKERS } from "../drivers/flow_steering.ts";
 import type { Counters } from "../core/counters.ts";
 import { StackError } from "../core/errors.ts";
 import type { SocketEntry } from "./control.ts";
@@ -41,6 +42,23 @@ const START_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 2_000;
 /** How long an orderly stop waits for a worker before terminating it. */
 const STOP_TIMEOUT_MS = 5_000;
+
+/** The config of a stack per core: a {@link RuntimeConfig} for every worker, plus the workers. */
+export interface RuntimeWorkersConfig extends RuntimeConfig {
+  /**
+   * Stacks to run, one per Deno Worker (1..64), on the one interface `if`. An AF_PACKET
+   * fanout group steers every frame of a connection to the worker that owns it. af_packet
+   * drivers only; no `pcap`, `linkDriver` or `stack.clock` (they cannot go to a worker).
+   */
+  workers: number;
+  /**
+   * The module every worker runs (URL or absolute specifier): its default export (a
+   * `WorkerMain`) is called with the worker's own Runtime — the place to listen and serve.
+   */
+  workerModule: string | URL;
+  /** A structured-cloneable value handed to every worker's module (`WorkerContext.data`). */
+  workerData?: unknown;
+}
 
 /** A worker as the parent sees it. */
 export interface WorkerStatus {
@@ -147,12 +165,18 @@ export class RuntimeWorkers {
   }
 
   /**
-   * Start `config.workers` workers (see {@link RuntimeConfig.workers}); resolves once every one
+   * Start `config.workers` workers (see {@link RuntimeWorkersConfig}); resolves once every one
    * runs its application and gets its flows. Throws StackError EINVAL for a config that cannot
    * go to a worker, or the first worker's start error.
    */
-  static async start(config: RuntimeConfig): Promise<RuntimeWorkers> {
-    const n = config.workers ?? 1;
+  static async start(config: RuntimeWorkersConfig): Promise<RuntimeWorkers> {
+    const n = config.workers;
+    if (!(Number.isInteger(n) && n >= 1 && n <= MAX_STEERED_WORKERS)) {
+      throw new StackError(
+        "EINVAL",
+        `--workers ${n}: must be an integer 1..${MAX_STEERED_WORKERS}`,
+      );
+    }
     if (config.workerModule === undefined) {
       throw new StackError("EINVAL", "workers: workerModule (run by every worker) is required");
     }
@@ -171,7 +195,7 @@ export class RuntimeWorkers {
     }
     const group = FanoutGroup.open({ ifname: config.if, netns: config.netns, workers: n });
     const rw = new RuntimeWorkers(group, config.if);
-    const { workers: _w, workerModule, workerData, ...rest } = config;
+    const { workers: _w, workerModule, workerData, ...rest }: RuntimeWorkersConfig = config;
     try {
       for (let i = 0; i < n; i++) {
         await rw.#startOne(i, {

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { flowWorker, Runtime, type RuntimeWorkers } from "../../mod.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
-import { type VethPair, withVethPair } from "../harness/netns.ts";
+import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { cliCommand, startServe } from "../harness/ustack_cli.ts";
 import type { WorkersAppData } from "../harness/workers_app.ts";
 
 const APP = new URL("../harness/workers_app.ts", import.meta.url);
@@ -219,4 +220,80 @@ interopTest(
     });
   },
   { tools: ["curl"] },
+);
+
+interopTest(
+  "workers: serve --workers 2 runs every service in both; stats and ss sum over the workers",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const dir = await Deno.makeTempDir();
+      const control = `${dir}/ustack.sock`;
+      const serve = await startServe(pair, [
+        "--workers",
+        "2",
+        "--http",
+        "80",
+        "--tcp-echo",
+        "7",
+        "--udp-echo",
+        "7",
+        "--control",
+        control,
+        "--json",
+      ], ["--allow-net"]);
+      try {
+        const r = await curlSha(pair, [
+          "-m",
+          "30",
+          "-H",
+          "Connection: close",
+          `http://${pair.stackAddr}/bytes/1000?[1-40]`,
+        ]);
+        assert.equal(r.sha, await patternSha(1000, 40), r.err);
+        const echo = await pair.run([
+          "sh",
+          "-c",
+          `printf 'hello workers' | socat -t 5 - TCP:${pair.stackAddr}:7`,
+        ]);
+        assert.equal(echo.stdout, "hello workers", echo.stderr);
+        const stats = await runCommand(
+          cliCommand(["stats", "--control", control], ["--allow-net"]),
+          {
+            timeoutMs: 30_000,
+          },
+        );
+        assert.equal(stats.code, 0, stats.stderr);
+        const value = (name: string) => {
+          const l = stats.stdout.split("\n").find((x) => x.startsWith(name + " "));
+          return l === undefined ? undefined : Number(l.trim().split(/\s+/)[1]);
+        };
+        assert.ok(value("TcpPassiveOpens")! >= 41, stats.stdout);
+        assert.equal(value("Http80Requests"), 40);
+        const ss = await runCommand(
+          cliCommand(["ss", "--control", control, "-l"], ["--allow-net"]),
+          {
+            timeoutMs: 30_000,
+          },
+        );
+        assert.equal(ss.code, 0, ss.stderr);
+        // Every worker listens: two listeners per TCP port.
+        assert.equal(
+          ss.stdout.split("\n").filter((l) => /LISTEN.*:80\b/.test(l)).length,
+          2,
+          ss.stdout,
+        );
+      } finally {
+        assert.equal(await serve.stop(), 0);
+        await Deno.remove(dir, { recursive: true });
+      }
+      const final = serve.statsEvent();
+      assert.ok(final !== undefined, serve.lines.join("\n"));
+      assert.ok(final.tcp.PassiveOpens >= 41);
+      const per = serve.lines.find((l) => l.startsWith('{"event":"workers"'));
+      const workers = JSON.parse(per!).workers as { passiveOpens: number }[];
+      assert.equal(workers.length, 2);
+      assert.ok(workers.every((w) => w.passiveOpens > 0), per);
+    });
+  },
+  { tools: ["curl", "socat"] },
 );
