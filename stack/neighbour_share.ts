@@ -45,7 +45,9 @@ export class NeighbourShare {
   readonly #stack: Stack;
   readonly #nic: number;
   readonly #post: (batch: NeighbourBatch) => void;
-  #batch: NeighbourBatch = { learned: [], resolve: [] };
+  /** Learned this turn, by "family/address": a neighbour learned twice is sent once. */
+  #learned = new Map<string, SharedNeighbour>();
+  #resolve: string[] = [];
   #scheduled = false;
 
   /** Hook the ARP and NDP caches of `stack`'s NIC `nicIndex`; batches go to `post`. */
@@ -59,20 +61,20 @@ export class NeighbourShare {
     ndp.onLearned = (ip: IpAddress, mac, confirmed) =>
       this.#add([6, formatIp(ip), Array.from(mac), confirmed]);
     ndp.onResolving = (ip: IpAddress) => {
-      if (this.#room()) this.#batch.resolve.push(formatIp(ip));
+      if (this.#room()) this.#resolve.push(formatIp(ip));
       this.#schedule();
     };
   }
 
   #room(): boolean {
-    const b = this.#batch;
-    if (b.learned.length + b.resolve.length < NEIGHBOUR_BATCH_MAX) return true;
+    if (this.#learned.size + this.#resolve.length < NEIGHBOUR_BATCH_MAX) return true;
     this.stats.dropped++;
     return false;
   }
 
   #add(n: SharedNeighbour): void {
-    if (this.#room()) this.#batch.learned.push(n);
+    const key = `${n[0]}/${n[1]}`;
+    if (this.#learned.has(key) || this.#room()) this.#learned.set(key, n);
     this.#schedule();
   }
 
@@ -85,9 +87,10 @@ export class NeighbourShare {
   /** Send what was collected now (normally done once per event-loop turn by itself). */
   flush(): void {
     this.#scheduled = false;
-    const b = this.#batch;
-    if (b.learned.length === 0 && b.resolve.length === 0) return;
-    this.#batch = { learned: [], resolve: [] };
+    if (this.#learned.size === 0 && this.#resolve.length === 0) return;
+    const b: NeighbourBatch = { learned: [...this.#learned.values()], resolve: this.#resolve };
+    this.#learned = new Map();
+    this.#resolve = [];
     this.stats.batchesOut++;
     this.stats.learnedOut += b.learned.length;
     this.#post(b);

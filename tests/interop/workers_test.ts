@@ -13,12 +13,16 @@ import type { WorkersAppData } from "../harness/workers_app.ts";
 const APP = new URL("../harness/workers_app.ts", import.meta.url);
 const HTTP_PORT = 8080;
 
-function startWorkers(pair: VethPair, data: WorkersAppData, workers = 2): Promise<RuntimeWorkers> {
+function startWorkers(
+  pair: VethPair,
+  data: WorkersAppData,
+  addr = [`${pair.stackAddr}/${pair.prefixLen}`],
+): Promise<RuntimeWorkers> {
   return Runtime.start({
     if: pair.stackIf,
     netns: pair.stackNs,
-    addr: `${pair.stackAddr}/${pair.prefixLen}`,
-    workers,
+    addr,
+    workers: 2,
     workerModule: APP,
     workerData: data,
   });
@@ -126,6 +130,62 @@ interopTest(
     });
   },
   { tools: ["socat"] },
+);
+
+interopTest(
+  "workers: over IPv6 too, kernel connections reach both workers and theirs come back (NDP shared)",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const echo = pair.spawn(
+        ["socat", "TCP6-LISTEN:9000,fork,reuseaddr,backlog=256", "EXEC:cat"],
+        { stdout: "null", stderr: "null" },
+      );
+      try {
+        await waitFor(
+          async () => (await pair.run(["ss", "-Hltn", "sport = :9000"])).stdout !== "",
+          {
+            what: "the kernel echo server",
+          },
+        );
+        const connections = 20;
+        const group = await startWorkers(pair, {
+          httpPort: HTTP_PORT,
+          echo: { host: pair.peerAddr6, port: 9000, connections, bytes: 10_000 },
+        }, [`${pair.stackAddr6}/${pair.prefixLen6}`]);
+        try {
+          await group.addressesReady();
+          const n = 60;
+          const r = await curlSha(pair, [
+            // A name for the address: URL globbing ([1-n]) and IPv6 brackets do not mix.
+            "--resolve",
+            `ustack6:${HTTP_PORT}:[${pair.stackAddr6}]`,
+            "-m",
+            "60",
+            "--parallel",
+            "-H",
+            "Connection: close",
+            `http://ustack6:${HTTP_PORT}/bytes/1000?[1-${n}]`,
+          ]);
+          assert.equal(r.sha, await patternSha(1000, n), r.err);
+          const done = await waitFor(async () => {
+            const c = await group.counters();
+            const app = c.total.app.App;
+            return app.EchoOk + app.EchoFailed >= 2 * connections ? c : null;
+          }, { what: "every echo connection to finish", timeoutMs: 30_000, intervalMs: 100 });
+          for (const w of done.workers) {
+            assert.ok((w?.stack.tcp.PassiveOpens ?? 0) > 0, "every worker took connections");
+            assert.equal(w?.app.App.EchoOk, connections, JSON.stringify(w?.app));
+          }
+        } finally {
+          await group.stop();
+        }
+      } finally {
+        echo.kill("SIGTERM");
+        await echo.status;
+      }
+    });
+  },
+  { tools: ["curl", "socat"] },
 );
 
 interopTest(
