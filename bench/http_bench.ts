@@ -10,10 +10,14 @@
  *
  * ```
  * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--driver NAME]
- *                                          [--cli PATH] [--out FILE]
+ *                                          [--workers LIST] [--rounds N] [--cli PATH]
+ *                                          [--out FILE]
  * ```
  *
  * `--cli PATH` runs another checkout's `cli/ustack.ts` (to compare builds in one sitting).
+ * `--workers 0,1,2` measures `serve` as one stack (0) and as `serve --workers N` (a stack per
+ * core) for each N, in that order, `--rounds` times over (interleaved, so drifts of a shared
+ * machine hit every configuration alike); the figures of every round are kept.
  *
  * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
  * the end, on errors, on Ctrl-C and on SIGTERM.
@@ -125,6 +129,8 @@ export async function main(args: string[]): Promise<number> {
       seconds: { type: "string", default: "10" },
       requests: { type: "string", default: "20000" },
       driver: { type: "string", default: "af_packet" },
+      workers: { type: "string", default: "0" },
+      rounds: { type: "string", default: "1" },
       cli: { type: "string" },
       out: { type: "string" },
     },
@@ -138,22 +144,31 @@ export async function main(args: string[]): Promise<number> {
   const requests = Number(values.requests);
   const link = await BenchLink.create(1500);
   const results: Record<string, HttpFigures> = {};
+  const workerCounts = values.workers!.split(",").map(Number);
+  const rounds = Number(values.rounds);
+  const name = (w: number) => (w === 0 ? "ustack" : `ustack_workers${w}`);
   try {
     await link.setKernelAddress("stack", false);
-    const serve = link.start(
-      "stack",
-      ustackCommand([
-        "serve",
-        ...link.stackOptions("stack", values.driver!),
-        "--http",
-        String(PORT),
-      ]),
-    );
-    await serve.waitForLine(/^ready /);
-    try {
-      results.ustack = await measure(link, seconds, requests);
-    } finally {
-      await stopped(serve);
+    for (let round = 0; round < rounds; round++) {
+      for (const w of workerCounts) {
+        const serve = link.start(
+          "stack",
+          ustackCommand([
+            "serve",
+            ...link.stackOptions("stack", values.driver!),
+            "--http",
+            String(PORT),
+            ...(w === 0 ? [] : ["--workers", String(w)]),
+          ]),
+        );
+        await serve.waitForLine(/^ready /);
+        try {
+          const key = rounds === 1 ? name(w) : `${name(w)}_round${round + 1}`;
+          results[key] = await measure(link, seconds, requests);
+        } finally {
+          await stopped(serve);
+        }
+      }
     }
     await link.setKernelAddress("stack", true);
     const kernel = link.start("stack", [
@@ -175,26 +190,19 @@ export async function main(args: string[]): Promise<number> {
   }
   const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(0));
   console.log(`HTTP/1.1 GET ${PATH}, wrk -t2 -c64 -d${seconds}s, ab -n ${requests} -c 32`);
-  console.log("                          ustack   Deno.serve (kernel)");
-  const u = results.ustack, k = results.deno_serve;
-  console.log(
-    `wrk keep-alive (req/s) ${fmt(u.wrkRequestsPerSec).padStart(8)} ${
-      fmt(k.wrkRequestsPerSec).padStart(12)
-    }`,
-  );
-  console.log(
-    `wrk p99 (ms)           ${(u.wrkLatencyMs.p99 ?? NaN).toFixed(2).padStart(8)} ${
-      (k.wrkLatencyMs.p99 ?? NaN).toFixed(2).padStart(12)
-    }`,
-  );
-  console.log(
-    `ab conn/s              ${fmt(u.abRequestsPerSec).padStart(8)} ${
-      fmt(k.abRequestsPerSec).padStart(12)
-    }`,
-  );
+  const keys = Object.keys(results);
+  console.log(`${"".padEnd(24)}${keys.map((k) => k.padStart(24)).join("")}`);
+  const row = (label: string, f: (x: HttpFigures) => string) =>
+    console.log(`${label.padEnd(24)}${keys.map((k) => f(results[k]).padStart(24)).join("")}`);
+  row("wrk keep-alive (req/s)", (x) => fmt(x.wrkRequestsPerSec));
+  row("wrk p99 (ms)", (x) => (x.wrkLatencyMs.p99 ?? NaN).toFixed(2));
+  row("ab conn/s", (x) => fmt(x.abRequestsPerSec));
+  row("errors (wrk/ab)", (x) => `${x.wrkErrors}/${x.abFailed ?? "—"}`);
   const record = {
     date: new Date().toISOString(),
     driver: values.driver,
+    workers: workerCounts,
+    rounds,
     seconds,
     requests,
     results,
