@@ -27,12 +27,8 @@ export {
   type WorkerExitListener,
   type WorkerStatus,
 } from "./stack/workers.ts";
-export type {
-  WorkerApp,
-  WorkerContext,
-  WorkerCounters,
-  WorkerMain,
-} from "./stack/worker_protocol.ts";
+export type { WorkerApp, WorkerContext, WorkerMain } from "./stack/worker_app.ts";
+export type { WorkerCounters } from "./stack/worker_protocol.ts";
 export type { NeighbourBatch, SharedNeighbour } from "./stack/neighbour_share.ts";
 export { flowWorker } from "./drivers/flow_steering.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";

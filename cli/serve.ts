@@ -29,7 +29,7 @@ import {
   tcpStackConfig,
   UsageError,
 } from "./args.ts";
-import { emit, emitJson, formatStats } from "./output.ts";
+import { emit, emitJson, printCounterSet, serviceGroupName } from "./output.ts";
 import type { ServeService } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 import { serveWorkers } from "./serve_workers.ts";
@@ -215,7 +215,18 @@ export async function serveCommand(args: string[]): Promise<number> {
       min: 1,
       max: 64,
     });
-    return await serveWorkers(config, ports, workers, values.control as string | undefined, json);
+    return await serveWorkers(config, {
+      workers,
+      ports,
+      services: [
+        ...ports.udpEcho.map((p) => `udp-echo/${p}`),
+        ...ports.tcpEcho.map((p) => `tcp-echo/${p}`),
+        ...ports.discard.map((p) => `discard/${p}`),
+        ...ports.http.map((p) => `http/${p}`),
+      ],
+      control: values.control as string | undefined,
+      json,
+    });
   }
   const rt: Runtime = await Runtime.start(config);
   // Addresses: one found duplicate is reported whenever DAD says so (and never used); one
@@ -292,11 +303,6 @@ function controlCounters(
   return out;
 }
 
-/** A service's counter-group name on the control socket: `http/80` → `Http80`. */
-export function serviceGroupName(name: string): string {
-  return name.split(/[-/]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("");
-}
-
 /**
  * Print a runtime's final counters (`stats` JSON line, or an indented block), with the
  * services' counters under `services` (JSON) or one line per service.
@@ -306,35 +312,4 @@ export function printStats(rt: Runtime, json: boolean, services: ServeService[] 
   for (const s of services) svc[s.name] = { ...s.stats };
   const driver = { ...rt.nic.driver.stats } as Record<string, number>;
   printCounterSet(rt.stack.stats.snapshot(), driver, svc, json);
-}
-
-/**
- * Print counters: the stack's groups, the driver's, and per-service groups (`services` in
- * JSON when there are any); the text form leaves out zeros.
- */
-export function printCounterSet(
-  stats: Record<string, Record<string, number>>,
-  driver: Record<string, number>,
-  services: Record<string, Record<string, number>>,
-  json: boolean,
-): void {
-  if (json) {
-    emitJson(
-      "stats",
-      Object.keys(services).length > 0 ? { ...stats, driver, services } : { ...stats, driver },
-    );
-    return;
-  }
-  emit("stats");
-  const nonZero = (g: Record<string, number>) => {
-    const nz: Record<string, number> = {};
-    for (const [k, v] of Object.entries(g)) if (v !== 0) nz[k] = v;
-    return nz;
-  };
-  const nz: Record<string, Record<string, number>> = {};
-  for (const [layer, group] of Object.entries(stats)) {
-    const g = nonZero(group);
-    if (Object.keys(g).length > 0) nz[layer] = g;
-  }
-  for (const line of formatStats({ ...nz, driver: nonZero(driver), ...services })) emit(line);
 }

@@ -10,7 +10,21 @@
 
 import { ControlServer, Runtime, type RuntimeConfig, type WorkerCounters } from "../mod.ts";
 import { emit, emitJson } from "./output.ts";
-import { printCounterSet, serviceGroupName, type ServicePorts } from "./serve.ts";
+import { printCounterSet, serviceGroupName } from "./output.ts";
+
+/** What `serve` hands over: the worker count, the services and where to report. */
+export interface ServeWorkersOptions {
+  /** Stacks to run. */
+  workers: number;
+  /** The services' ports (`serve`'s `ServicePorts`), handed to every worker. */
+  ports: unknown;
+  /** The services' names (`http/80`, …), for the ready line. */
+  services: string[];
+  /** `--control PATH`. */
+  control: string | undefined;
+  /** `--json`. */
+  json: boolean;
+}
 
 /** Groups of the workers' application counters that are not services. */
 const NON_SERVICE_GROUPS = new Set(["Neighbours"]);
@@ -29,19 +43,17 @@ function splitApp(total: WorkerCounters): {
   return { services, other };
 }
 
-/** Run `serve` with `workers` stacks until SIGINT/SIGTERM; resolves to the exit status. */
+/** Run `serve` on `o.workers` stacks until SIGINT/SIGTERM; resolves to the exit status. */
 export async function serveWorkers(
   config: RuntimeConfig,
-  ports: ServicePorts,
-  workers: number,
-  controlPath: string | undefined,
-  json: boolean,
+  o: ServeWorkersOptions,
 ): Promise<number> {
+  const { workers, json } = o;
   const group = await Runtime.start({
     ...config,
     workers,
     workerModule: new URL("./serve_worker_app.ts", import.meta.url),
-    workerData: ports,
+    workerData: o.ports,
   });
   group.onWorkerExit((index, reason) => {
     const primary = group.primary;
@@ -49,9 +61,9 @@ export async function serveWorkers(
     else emit(`worker ${index} exited: ${reason} (primary now ${primary})`);
   });
   let control: ControlServer | null = null;
-  if (controlPath !== undefined) {
+  if (o.control !== undefined) {
     try {
-      control = ControlServer.listen(controlPath, {
+      control = ControlServer.listen(o.control, {
         remote: {
           async counters() {
             const { total } = await group.counters();
@@ -81,14 +93,8 @@ export async function serveWorkers(
   await Promise.race([group.addressesReady(), stopped]);
   if (!stop) {
     const addrs = group.usableAddresses();
-    const names = [
-      ...ports.udpEcho.map((p) => `udp-echo/${p}`),
-      ...ports.tcpEcho.map((p) => `tcp-echo/${p}`),
-      ...ports.discard.map((p) => `discard/${p}`),
-      ...ports.http.map((p) => `http/${p}`),
-    ];
     if (json) {
-      emitJson("ready", { if: group.ifname, mac: group.mac, addrs, services: names, workers });
+      emitJson("ready", { if: group.ifname, mac: group.mac, addrs, services: o.services, workers });
     } else emit(`ready ${group.ifname} ${addrs.join(" ")}`.trimEnd());
   }
   await stopped;

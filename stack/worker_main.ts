@@ -16,13 +16,8 @@ import { flowWorker } from "../drivers/flow_steering.ts";
 import { listSockets } from "./control.ts";
 import { NeighbourShare } from "./neighbour_share.ts";
 import { Runtime } from "./runtime.ts";
-import type {
-  FromWorker,
-  ToWorker,
-  WorkerApp,
-  WorkerCounters,
-  WorkerMain,
-} from "./worker_protocol.ts";
+import type { FromWorker, ToWorker, WorkerCounters } from "./worker_protocol.ts";
+import type { WorkerApp, WorkerMain } from "./worker_app.ts";
 
 /** The worker side of `postMessage`/`onmessage` (the global scope of a worker). */
 interface WorkerScope {

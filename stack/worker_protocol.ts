@@ -1,7 +1,7 @@
 /**
- * The contract between a stack per core's parent (`stack/workers.ts`) and its workers
- * (`stack/worker_main.ts`): the messages they exchange, and what an application module run in
- * every worker exports.
+ * The messages between a stack per core's parent (`stack/workers.ts`) and its workers
+ * (`stack/worker_main.ts`). What the application module of a worker exports is in
+ * `stack/worker_app.ts`.
  *
  * @module
  */
@@ -9,43 +9,7 @@
 import type { Counters } from "../core/counters.ts";
 import type { SocketEntry } from "./control.ts";
 import type { NeighbourBatch } from "./neighbour_share.ts";
-import type { Runtime, RuntimeConfig } from "./runtime.ts";
-
-/** What a worker's application is told about its place. */
-export interface WorkerContext {
-  /** This worker's number, 0..count-1. */
-  index: number;
-  /** Workers in the group. */
-  count: number;
-  /** `RuntimeConfig.workerData`, structured-cloned. */
-  data: unknown;
-}
-
-/** What a worker's application hands back: its counters and how to stop it. */
-export interface WorkerApp {
-  /** Counter groups of the application (summed over the workers for `stats`). */
-  counters?(): Record<string, Counters>;
-  /** Stop serving (close listeners and connections); the runtime stops afterwards. */
-  close?(): void | Promise<void>;
-}
-
-/**
- * The default export of a worker module (`RuntimeConfig.workerModule`): called once in every
- * worker with that worker's runtime, before its flows are steered to it — the place to listen.
- *
- * @example
- * ```ts ignore
- * // app.ts
- * export default function (rt: Runtime): WorkerApp {
- *   const server = rt.serve({ port: 80 }, () => new Response("hello\n"));
- *   return { close: () => server.shutdown() };
- * }
- * ```
- */
-export type WorkerMain = (
-  rt: Runtime,
-  ctx: WorkerContext,
-) => WorkerApp | void | Promise<WorkerApp | void>;
+import type { RuntimeConfig } from "./runtime_config.ts";
 
 /** One worker's counters: its stack's, its driver's, its application's. */
 export interface WorkerCounters {

@@ -32,7 +32,7 @@ import { MAX_STEERED_WORKERS } from "../drivers/flow_steering.ts";
 import type { Counters } from "../core/counters.ts";
 import { StackError } from "../core/errors.ts";
 import type { SocketEntry } from "./control.ts";
-import type { RuntimeConfig } from "./runtime.ts";
+import type { RuntimeConfig } from "./runtime_config.ts";
 import type { NeighbourBatch } from "./neighbour_share.ts";
 import type { FromWorker, ToWorker, WorkerCounters } from "./worker_protocol.ts";
 

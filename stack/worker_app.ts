@@ -1,0 +1,45 @@
+/**
+ * What the application module of a stack per core exports (`RuntimeWorkersConfig.workerModule`):
+ * a function run once in every worker with that worker's {@link Runtime}, and what it hands back.
+ *
+ * @module
+ */
+
+import type { Counters } from "../core/counters.ts";
+import type { Runtime } from "./runtime.ts";
+
+/** What a worker's application is told about its place. */
+export interface WorkerContext {
+  /** This worker's number, 0..count-1. */
+  index: number;
+  /** Workers in the group. */
+  count: number;
+  /** `RuntimeConfig.workerData`, structured-cloned. */
+  data: unknown;
+}
+
+/** What a worker's application hands back: its counters and how to stop it. */
+export interface WorkerApp {
+  /** Counter groups of the application (summed over the workers for `stats`). */
+  counters?(): Record<string, Counters>;
+  /** Stop serving (close listeners and connections); the runtime stops afterwards. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * The default export of a worker module (`RuntimeConfig.workerModule`): called once in every
+ * worker with that worker's runtime, before its flows are steered to it — the place to listen.
+ *
+ * @example
+ * ```ts ignore
+ * // app.ts
+ * export default function (rt: Runtime): WorkerApp {
+ *   const server = rt.serve({ port: 80 }, () => new Response("hello\n"));
+ *   return { close: () => server.shutdown() };
+ * }
+ * ```
+ */
+export type WorkerMain = (
+  rt: Runtime,
+  ctx: WorkerContext,
+) => WorkerApp | void | Promise<WorkerApp | void>;
