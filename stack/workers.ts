@@ -210,8 +210,10 @@ export class RuntimeWorkers {
         group.joined(i);
       }
     } catch (e) {
+      // Workers that did start stop in order (their sockets leave the group); the one that
+      // failed already stopped itself or died.
       rw.#stopping = true;
-      for (const h of rw.#handles) h.worker.terminate();
+      await Promise.all(rw.#handles.map((h) => rw.#stopOne(h)));
       group.close();
       throw e;
     }
@@ -246,8 +248,10 @@ export class RuntimeWorkers {
       if (m.t === "ready") {
         this.mac = m.mac;
         h.started?.("");
-      } else if (m.t === "failed") h.started?.(m.message);
-      else if (m.t === "neighbours") this.#relay(i, m.batch);
+      } else if (m.t === "failed") {
+        h.status = { ...h.status, alive: false, exitReason: m.message };
+        h.started?.(m.message);
+      } else if (m.t === "neighbours") this.#relay(i, m.batch);
       else if (m.t === "addresses") h.addrs = m.addrs;
       else if (m.t === "counters" || m.t === "sockets") {
         h.waiters.get(m.id)?.(m);

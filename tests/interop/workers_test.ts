@@ -357,3 +357,39 @@ interopTest(
   },
   { tools: ["curl", "socat"] },
 );
+
+interopTest(
+  "workers: a module that fails in a worker fails the start; a new group starts afterwards",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const start = () =>
+        Runtime.start({
+          if: pair.stackIf,
+          netns: pair.stackNs,
+          addr: `${pair.stackAddr}/${pair.prefixLen}`,
+          workers: 2,
+          workerModule: new URL("../harness/no_such_module.ts", import.meta.url),
+        });
+      await assert.rejects(start(), /worker 0:.*no_such_module/);
+      // The interface is free again: a group starts on it and serves.
+      const group = await startWorkers(pair, { httpPort: HTTP_PORT });
+      try {
+        const r = await pair.run([
+          "curl",
+          "-sS",
+          "-m",
+          "10",
+          `http://${pair.stackAddr}:${HTTP_PORT}/worker`,
+        ]);
+        assert.match(r.stdout, /^[01]$/, r.stderr);
+      } finally {
+        await group.stop();
+      }
+      await assert.rejects(
+        Runtime.start({ if: pair.stackIf, workers: 0, workerModule: "x" }),
+        /--workers 0/,
+      );
+    });
+  },
+  { tools: ["curl"] },
+);
