@@ -42,14 +42,17 @@ function counters(): WorkerCounters {
 
 async function start(m: Extract<ToWorker, { t: "start" }>): Promise<void> {
   const { index, count } = m;
-  const tcp = m.config.stack?.tcp ?? {};
+  // Connections and datagram flows this worker starts use ports the steering sends back here.
+  const connectPortFilter = (lp: number, rp: number) => flowWorker(lp, rp, count) === index;
+  const stack = m.config.stack ?? {};
   try {
     rt = await Runtime.start({
       ...m.config,
       fanoutGroup: m.fanoutGroup,
       stack: {
-        ...m.config.stack,
-        tcp: { ...tcp, connectPortFilter: (lp, rp) => flowWorker(lp, rp, count) === index },
+        ...stack,
+        tcp: { ...stack.tcp, connectPortFilter },
+        udp: { ...stack.udp, connectPortFilter },
       },
     });
     share = new NeighbourShare(

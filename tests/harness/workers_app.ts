@@ -8,7 +8,15 @@
  * @module
  */
 
-import { flowWorker, type Runtime, type WorkerApp, type WorkerContext } from "../../mod.ts";
+import {
+  AF_INET,
+  flowWorker,
+  POLLIN,
+  type Runtime,
+  SOCK_DGRAM,
+  type WorkerApp,
+  type WorkerContext,
+} from "../../mod.ts";
 import { httpRoutes } from "../../cli/http_routes.ts";
 
 /** What the tests pass as `workerData`. */
@@ -17,6 +25,33 @@ export interface WorkersAppData {
   httpPort: number;
   /** Kernel echo server to open connections to. */
   echo?: { host: string; port: number; connections: number; bytes: number };
+  /** Kernel UDP echo server to send datagrams to, each from its own connected socket. */
+  udpEcho?: { host: string; port: number; sockets: number };
+}
+
+/** Send one datagram from a new connected socket and wait (bounded) for its echo. */
+async function udpOnce(rt: Runtime, e: NonNullable<WorkersAppData["udpEcho"]>, seed: number) {
+  const s = rt.sockets;
+  const fd = s.socket(AF_INET, SOCK_DGRAM);
+  try {
+    s.connect(fd, e.host, e.port);
+    const out = pattern(100, seed);
+    s.sendto(fd, out);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ready = await Promise.race([
+      s.wait(fd, POLLIN),
+      new Promise<number>((r) => (timer = setTimeout(() => r(0), 3000))),
+    ]);
+    clearTimeout(timer);
+    const got = new Uint8Array(200);
+    const n = ready === 0 ? -1 : s.recvfrom(fd, got).bytes;
+    return {
+      ok: n === out.length && out.every((v, i) => v === got[i]),
+      port: s.getsockname(fd).port,
+    };
+  } finally {
+    s.close(fd);
+  }
 }
 
 /** Byte i of a connection's payload. */
@@ -50,7 +85,15 @@ async function echoOnce(rt: Runtime, e: NonNullable<WorkersAppData["echo"]>, see
 /** Start the app in one worker. */
 export default function workersApp(rt: Runtime, ctx: WorkerContext): WorkerApp {
   const data = ctx.data as WorkersAppData;
-  const stats = { Requests: 0, EchoOk: 0, EchoFailed: 0, EchoPortOther: 0 };
+  const stats = {
+    Requests: 0,
+    EchoOk: 0,
+    EchoFailed: 0,
+    EchoPortOther: 0,
+    UdpOk: 0,
+    UdpFailed: 0,
+    UdpPortOther: 0,
+  };
   const server = rt.serve({ port: data.httpPort, onListen() {} }, (req) => {
     stats.Requests++;
     const path = new URL(req.url).pathname;
@@ -75,6 +118,21 @@ export default function workersApp(rt: Runtime, ctx: WorkerContext): WorkerApp {
           if (flowWorker(r.port, echo.port, ctx.count) !== ctx.index) stats.EchoPortOther++;
         } catch {
           stats.EchoFailed++;
+        }
+      }));
+    })();
+  }
+  const udp = data.udpEcho;
+  if (udp !== undefined) {
+    void (async () => {
+      await Promise.all(Array.from({ length: udp.sockets }, async (_, i) => {
+        try {
+          const r = await udpOnce(rt, udp, ctx.index * 1000 + i);
+          if (r.ok) stats.UdpOk++;
+          else stats.UdpFailed++;
+          if (flowWorker(r.port, udp.port, ctx.count) !== ctx.index) stats.UdpPortOther++;
+        } catch {
+          stats.UdpFailed++;
         }
       }));
     })();

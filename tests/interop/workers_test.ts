@@ -90,13 +90,19 @@ interopTest(
 );
 
 interopTest(
-  "workers: connections each worker opens to a kernel server come back to it",
+  "workers: connections and datagram flows each worker opens to kernel servers come back to it",
   async () => {
     await withVethPair({ ipv6: false }, async (pair) => {
       const echo = pair.spawn(
         ["socat", "TCP-LISTEN:9000,fork,reuseaddr,backlog=256", "EXEC:cat"],
         { stdout: "null", stderr: "null" },
       );
+      const udpEcho = pair.spawn([
+        "/usr/bin/python3",
+        "-c",
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" +
+        `s.bind(("${pair.peerAddr}", 9001))\nwhile True:\n    d, a = s.recvfrom(65535)\n    s.sendto(d, a)`,
+      ], { stdout: "null", stderr: "null" });
       try {
         await waitFor(
           async () => (await pair.run(["ss", "-Hltn", "sport = :9000"])).stdout !== "",
@@ -105,27 +111,36 @@ interopTest(
           },
         );
         const connections = 40;
+        const sockets = 20;
         const group = await startWorkers(pair, {
           httpPort: HTTP_PORT,
           echo: { host: pair.peerAddr, port: 9000, connections, bytes: 20_000 },
+          udpEcho: { host: pair.peerAddr, port: 9001, sockets },
         });
         try {
           const done = await waitFor(async () => {
             const c = await group.counters();
             const app = c.total.app.App;
-            return app.EchoOk + app.EchoFailed >= 2 * connections ? c : null;
+            const tcpDone = app.EchoOk + app.EchoFailed >= 2 * connections;
+            return tcpDone && app.UdpOk + app.UdpFailed >= 2 * sockets ? c : null;
           }, { what: "every echo connection to finish", timeoutMs: 30_000, intervalMs: 100 });
           for (const w of done.workers) {
-            assert.equal(w?.app.App.EchoOk, connections, JSON.stringify(w?.app));
-            assert.equal(w?.app.App.EchoPortOther, 0);
+            const app = w?.app.App;
+            assert.equal(app?.EchoOk, connections, JSON.stringify(app));
+            assert.equal(app?.EchoPortOther, 0);
             assert.equal(w?.stack.tcp.ActiveOpens, connections);
+            // Datagrams from connected UDP sockets: the answers come back to the sender.
+            assert.equal(app?.UdpOk, sockets, JSON.stringify(app));
+            assert.equal(app?.UdpPortOther, 0);
           }
         } finally {
           await group.stop();
         }
       } finally {
         echo.kill("SIGTERM");
+        udpEcho.kill("SIGTERM");
         await echo.status;
+        await udpEcho.status;
       }
     });
   },

@@ -82,8 +82,8 @@ Deno.test("sumWorkerCounters: every group and counter added, missing ones from z
   assert.deepEqual(sumWorkerCounters([]), { stack: {}, driver: {}, app: {} });
 });
 
-function stackOnLoopback(tcp = {}): Stack {
-  const stack = new Stack({ tcp });
+function stackOnLoopback(tcp = {}, udp = {}): Stack {
+  const stack = new Stack({ tcp, udp });
   const nic = stack.addNic(new LoopbackDriver({ mtu: 1500, mac: STACK_MAC }));
   stack.ipv4.addAddress(nic.index, parseIpv4("198.18.0.2"), 24);
   return stack;
@@ -97,6 +97,28 @@ Deno.test("TCP connectPortFilter: active opens only take ports the filter accept
       const rp = 80 + (i % 5);
       const ep = stack.tcp.connect(IpAddress.parse(PEER), rp);
       assert.ok(mine(ep.localPort, rp), `port ${ep.localPort} to ${rp}`);
+    }
+  } finally {
+    stack.close();
+  }
+});
+
+Deno.test("UDP connectPortFilter: connect() and a first sendto() bind ports the filter accepts", () => {
+  const mine = (lp: number, rp: number) => flowWorker(lp, rp, 3) === 1;
+  const stack = stackOnLoopback({}, { connectPortFilter: mine });
+  try {
+    for (let i = 0; i < 20; i++) {
+      const rp = 5000 + i;
+      const a = stack.udp.open(4);
+      a.connect(IpAddress.parse(PEER), rp);
+      assert.ok(mine(a.localPort, rp), `connect: port ${a.localPort} to ${rp}`);
+      const b = stack.udp.open(4);
+      b.sendto(new Uint8Array(8), 0, 8, IpAddress.parse(PEER), rp);
+      assert.ok(mine(b.localPort, rp), `sendto: port ${b.localPort} to ${rp}`);
+      // An explicit bind(0) knows no peer: any free port.
+      const c = stack.udp.open(4);
+      c.bind(null, 0);
+      assert.ok(c.localPort > 0);
     }
   } finally {
     stack.close();
