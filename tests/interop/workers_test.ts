@@ -104,12 +104,10 @@ interopTest(
         `s.bind(("${pair.peerAddr}", 9001))\nwhile True:\n    d, a = s.recvfrom(65535)\n    s.sendto(d, a)`,
       ], { stdout: "null", stderr: "null" });
       try {
-        await waitFor(
-          async () => (await pair.run(["ss", "-Hltn", "sport = :9000"])).stdout !== "",
-          {
-            what: "the kernel echo server",
-          },
-        );
+        const listening = (proto: "t" | "u", port: number) => async () =>
+          (await pair.run(["ss", `-Hl${proto}n`, `sport = :${port}`])).stdout !== "";
+        await waitFor(listening("t", 9000), { what: "the kernel echo server" });
+        await waitFor(listening("u", 9001), { what: "the kernel UDP echo server" });
         const connections = 40;
         const sockets = 20;
         const group = await startWorkers(pair, {
