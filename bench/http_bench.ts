@@ -8,10 +8,14 @@
  * - `ab -r -n <requests> -c 32 http://ADDR/bytes/64` — one connection per request, so its
  *   requests/s is connections/s.
  *
+ * For each run it also records where the CPU went: the machine's user/system/softirq/idle
+ * shares and the server process's CPU (all its threads, in % of one CPU, and µs per request),
+ * from /proc — on a small machine the clients and the kernel share the CPUs with the server.
+ *
  * ```
  * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--driver NAME]
- *                                          [--workers LIST] [--rounds N] [--cli PATH]
- *                                          [--out FILE]
+ *                                          [--workers LIST] [--rounds N] [--busy-poll US]
+ *                                          [--cli PATH] [--out FILE]
  * ```
  *
  * `--cli PATH` runs another checkout's `cli/ustack.ts` (to compare builds in one sitting).
@@ -29,6 +33,16 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
 
+/** Where the CPU went during one client run. */
+export interface CpuShare {
+  /** The machine's CPUs (all of them, 100 = every CPU busy): user, system, softirq, idle. */
+  machinePct: { user: number; system: number; softirq: number; idle: number };
+  /** The server process's threads together, in % of one CPU. */
+  serverPctOfOneCpu: number;
+  /** Server CPU time per request (µs). */
+  serverUsPerRequest: number;
+}
+
 /** One server's figures. */
 export interface HttpFigures {
   /** wrk keep-alive requests per second. */
@@ -41,6 +55,57 @@ export interface HttpFigures {
   abRequestsPerSec: number | null;
   /** ab failed requests. */
   abFailed: number | null;
+  /** CPU during the wrk run and the ab run (null: the server's pid could not be read). */
+  cpu: { wrk: CpuShare | null; ab: CpuShare | null };
+}
+
+/** The machine's CPU time so far (USER_HZ ticks): user+nice, system, softirq, idle+iowait, all. */
+function machineTicks(): number[] {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  return [f[0] + f[1], f[2], f[6], f[3] + f[4], f.reduce((a, b) => a + b, 0)];
+}
+
+/** CPU time (ticks) of every thread of process `pid` so far, or null when it is gone. */
+function processTicks(pid: number): number | null {
+  try {
+    let sum = 0;
+    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        sum += Number(f[11]) + Number(f[12]); // utime, stime
+      } catch { /* the thread ended */ }
+    }
+    return sum;
+  } catch {
+    return null;
+  }
+}
+
+/** Run `fn` (a client run of `requests(result)` requests) and say where the CPU went. */
+async function withCpu<T>(
+  pid: number,
+  fn: () => Promise<T>,
+  requests: (r: T) => number,
+): Promise<[T, CpuShare | null]> {
+  const hz = 100;
+  const m0 = machineTicks();
+  const p0 = processTicks(pid);
+  const t0 = performance.now();
+  const r = await fn();
+  const secs = (performance.now() - t0) / 1000;
+  const m1 = machineTicks();
+  const p1 = processTicks(pid);
+  if (p0 === null || p1 === null) return [r, null];
+  const d = m1.map((v, i) => v - m0[i]);
+  const pct = (x: number) => Math.round((1000 * x) / d[4]) / 10;
+  const n = requests(r);
+  return [r, {
+    machinePct: { user: pct(d[0]), system: pct(d[1]), softirq: pct(d[2]), idle: pct(d[3]) },
+    serverPctOfOneCpu: Math.round((100 * (p1 - p0)) / hz / secs),
+    serverUsPerRequest: n > 0 ? Math.round(((p1 - p0) / hz) * 1e6 / n) : NaN,
+  }];
 }
 
 const PATH = "/bytes/64";
@@ -90,29 +155,40 @@ export function parseAb(out: string): { requestsPerSec: number | null; failed: n
   return { requestsPerSec: rps ? Number(rps[1]) : null, failed: failed ? Number(failed[1]) : null };
 }
 
-async function measure(link: BenchLink, seconds: number, requests: number): Promise<HttpFigures> {
+async function measure(
+  link: BenchLink,
+  seconds: number,
+  requests: number,
+  serverPid: number,
+): Promise<HttpFigures> {
   const url = `http://${link.addr("stack")}${PATH}`;
   // Warm-up: JIT and ARP.
   await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
-  const wrk = await link.run(
-    "peer",
-    ["wrk", "-t2", "-c64", `-d${seconds}s`, "--latency", url],
-    (seconds + 30) * 1000,
-  );
-  const w = parseWrk(wrk.stdout);
-  const ab = await link.run(
-    "peer",
-    ["ab", "-r", "-q", "-n", String(requests), "-c", "32", url],
-    180_000,
-  );
-  const a = parseAb(ab.stdout);
-  if (a.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+  const [w, wrkCpu] = await withCpu(serverPid, async () => {
+    const wrk = await link.run(
+      "peer",
+      ["wrk", "-t2", "-c64", `-d${seconds}s`, "--latency", url],
+      (seconds + 30) * 1000,
+    );
+    return parseWrk(wrk.stdout);
+  }, (x) => (x.requestsPerSec ?? 0) * seconds);
+  const [a, abCpu] = await withCpu(serverPid, async () => {
+    const ab = await link.run(
+      "peer",
+      ["ab", "-r", "-q", "-n", String(requests), "-c", "32", url],
+      180_000,
+    );
+    const parsed = parseAb(ab.stdout);
+    if (parsed.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+    return parsed;
+  }, () => requests);
   return {
     wrkRequestsPerSec: w.requestsPerSec,
     wrkLatencyMs: w.latencyMs,
     wrkErrors: w.errors,
     abRequestsPerSec: a.requestsPerSec,
     abFailed: a.failed,
+    cpu: { wrk: wrkCpu, ab: abCpu },
   };
 }
 
@@ -131,6 +207,7 @@ export async function main(args: string[]): Promise<number> {
       driver: { type: "string", default: "af_packet" },
       workers: { type: "string", default: "0" },
       rounds: { type: "string", default: "1" },
+      "busy-poll": { type: "string" },
       cli: { type: "string" },
       out: { type: "string" },
     },
@@ -159,12 +236,13 @@ export async function main(args: string[]): Promise<number> {
             "--http",
             String(PORT),
             ...(w === 0 ? [] : ["--workers", String(w)]),
+            ...(values["busy-poll"] === undefined ? [] : ["--busy-poll", values["busy-poll"]]),
           ]),
         );
         await serve.waitForLine(/^ready /);
         try {
           const key = rounds === 1 ? name(w) : `${name(w)}_round${round + 1}`;
-          results[key] = await measure(link, seconds, requests);
+          results[key] = await measure(link, seconds, requests, serve.pid);
         } finally {
           await stopped(serve);
         }
@@ -181,7 +259,7 @@ export async function main(args: string[]): Promise<number> {
     ]);
     await kernel.waitForLine(/^ready/);
     try {
-      results.deno_serve = await measure(link, seconds, requests);
+      results.deno_serve = await measure(link, seconds, requests, kernel.pid);
     } finally {
       await stopped(kernel);
     }
@@ -198,11 +276,18 @@ export async function main(args: string[]): Promise<number> {
   row("wrk p99 (ms)", (x) => (x.wrkLatencyMs.p99 ?? NaN).toFixed(2));
   row("ab conn/s", (x) => fmt(x.abRequestsPerSec));
   row("errors (wrk/ab)", (x) => `${x.wrkErrors}/${x.abFailed ?? "—"}`);
+  const cpu = (c: CpuShare | null) =>
+    c === null
+      ? "—"
+      : `${c.serverPctOfOneCpu}% ${c.serverUsPerRequest}us idle ${c.machinePct.idle}%`;
+  row("wrk: server CPU", (x) => cpu(x.cpu.wrk));
+  row("ab: server CPU", (x) => cpu(x.cpu.ab));
   const record = {
     date: new Date().toISOString(),
     driver: values.driver,
     workers: workerCounts,
     rounds,
+    busyPollUs: values["busy-poll"] ?? null,
     seconds,
     requests,
     results,
