@@ -406,3 +406,44 @@ interopTest(
   },
   { tools: ["curl"] },
 );
+
+interopTest(
+  "workers: when the primary is killed, the next one answers ARP, ping and every flow",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const group = await startWorkers(pair, { httpPort: HTTP_PORT });
+      const exits: number[] = [];
+      group.onWorkerExit((i) => exits.push(i));
+      const url = `http://${pair.stackAddr}:${HTTP_PORT}`;
+      try {
+        const first = await pair.run(["curl", "-sS", "-m", "10", `${url}/worker`]);
+        assert.equal(first.code, 0, first.stderr);
+        group.terminate(0);
+        assert.deepEqual(exits, [0]);
+        assert.equal(group.primary, 1);
+        // The peer forgets our MAC: its ARP request now reaches worker 1, which answers.
+        await pair.run(["ip", "neigh", "flush", "dev", pair.peerIf]);
+        const ping = await pair.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", pair.stackAddr]);
+        assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+        for (const p of [portFor(0, 2, 45000), portFor(1, 2, 45000), portFor(0, 2, 46000)]) {
+          const r = await pair.run([
+            "curl",
+            "-sS",
+            "-m",
+            "10",
+            "--local-port",
+            `${p}`,
+            `${url}/worker`,
+          ]);
+          assert.equal(r.stdout, "1", `port ${p}: ${r.stderr}`);
+        }
+        const c = await group.counters();
+        assert.equal(c.workers[0], null);
+        assert.ok((c.workers[1]?.stack.arp.OutReplies ?? 0) > 0, "worker 1 answered ARP");
+      } finally {
+        await group.stop();
+      }
+    });
+  },
+  { tools: ["curl", "ping"] },
+);
