@@ -133,7 +133,13 @@ export {
   type EventLoopStats,
   type EventLoopTimes,
 } from "./stack/event_loop.ts";
-export { Histogram, type HistogramOptions } from "./core/histogram.ts";
+export {
+  Histogram,
+  type HistogramOptions,
+  latencyHistogram,
+  type LatencySummary,
+  latencySummary,
+} from "./core/histogram.ts";
 export {
   EV_ERROR,
   EV_HANGUP,

@@ -186,3 +186,60 @@ export class Histogram {
         0;
   }
 }
+
+/** Percentiles of a histogram of nanosecond latencies, in microseconds. */
+export interface LatencySummary {
+  /** Samples summarised. */
+  count: number;
+  /** Smallest. */
+  minUs: number;
+  /** Mean. */
+  meanUs: number;
+  /** Median (nearest rank). */
+  p50Us: number;
+  /** 90th percentile (nearest rank). */
+  p90Us: number;
+  /** 99th percentile (nearest rank). */
+  p99Us: number;
+  /** 99.9th percentile (nearest rank). */
+  p999Us: number;
+  /** Largest. */
+  maxUs: number;
+}
+
+/** A histogram for latencies in nanoseconds (up to ~18 minutes, within 1/128 of the value). */
+export function latencyHistogram(): Histogram {
+  return new Histogram({ subBucketBits: 8 });
+}
+
+/** Nanoseconds to microseconds rounded to 0.1 µs. */
+function nsToUs(ns: number): number {
+  return Math.round(ns / 100) / 10;
+}
+
+/**
+ * Summarise a histogram of latencies in nanoseconds as µs percentiles by nearest rank (each
+ * within one bucket above the exact value, rounded to 0.1 µs). All zeros when it is empty.
+ *
+ * @example
+ * ```ts
+ * import { latencyHistogram, latencySummary } from "./histogram.ts";
+ * const h = latencyHistogram();
+ * h.record(100_000);
+ * h.record(200_000);
+ * h.record(300_000);
+ * latencySummary(h).p50Us; // 200
+ * ```
+ */
+export function latencySummary(h: Histogram): LatencySummary {
+  return {
+    count: h.count,
+    minUs: nsToUs(h.min),
+    meanUs: nsToUs(h.mean),
+    p50Us: nsToUs(h.valueAtPercentile(50)),
+    p90Us: nsToUs(h.valueAtPercentile(90)),
+    p99Us: nsToUs(h.valueAtPercentile(99)),
+    p999Us: nsToUs(h.valueAtPercentile(99.9)),
+    maxUs: nsToUs(h.max),
+  };
+}

@@ -7,6 +7,8 @@
  * → {"cmd":"stats","delta":true} ← the change since the previous delta request (nstat's history)
  * → {"cmd":"sockets"}            ← {"sockets":[{"netid":"tcp","state":"ESTAB",…,"info":{…}}]}
  * → {"cmd":"memory"}             ← {"rss":…,"heapTotal":…,"heapUsed":…,"external":…} (bytes)
+ * → {"cmd":"rtt"}                ← {"rtt":{"count":…,"minUs":…,"p50Us":…,"p99Us":…,…}}: every
+ *                                  TCP RTT sample since start (`rtt` + `"reset":true` clears it)
  * ```
  *
  * Counters carry Linux's nstat names (`stack/nstat.ts`); sockets are those the registry lists
@@ -16,6 +18,7 @@
  * @module
  */
 
+import { latencySummary } from "../core/histogram.ts";
 import { formatIp, type IpAddr, isUnspecified } from "../net/ip_address.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { nstatCounters } from "./nstat.ts";
@@ -233,7 +236,13 @@ export class ControlServer {
       return { sockets };
     }
     if (cmd === "memory") return { ...Deno.memoryUsage() };
-    return { error: `unknown command ${JSON.stringify(cmd)} (stats, sockets, memory)` };
+    if (cmd === "rtt") {
+      const samples = this.#sources.stack.tcp.rttNs;
+      const rtt = latencySummary(samples);
+      if ((request as { reset?: unknown }).reset === true) samples.reset();
+      return { rtt };
+    }
+    return { error: `unknown command ${JSON.stringify(cmd)} (stats, sockets, memory, rtt)` };
   }
 
   async #serve(): Promise<void> {

@@ -100,6 +100,22 @@ interopTest("ustack stats and ss read a running serve through its control socket
       // The process's own memory (bench:soak samples it): RSS at least the heap in use.
       const mem = await queryControl(control, { cmd: "memory" });
       assert.ok(mem.heapUsed > 1e6 && mem.rss >= mem.heapUsed, JSON.stringify(mem));
+      // The stack-wide RTT distribution: the four connections' handshakes and data gave samples,
+      // all of them well under the RTO floor on a veth pair.
+      const rttText = await ustack(["stats", "--control", control, "--rtt"]);
+      assert.equal(rttText.code, 0, rttText.stderr);
+      assert.match(
+        rttText.stdout.trim(),
+        /^rtt samples \d+ min [\d.]+ mean [\d.]+ p50 [\d.]+ p90 [\d.]+ p99 [\d.]+ p99\.9 [\d.]+ max [\d.]+ \(µs\)$/,
+      );
+      const rttJson = await ustack(["stats", "--control", control, "--rtt", "--json", "--reset"]);
+      const rtt = JSON.parse(rttJson.stdout).rtt;
+      assert.ok(rtt.count >= 5, rttJson.stdout);
+      assert.ok(rtt.minUs > 0 && rtt.minUs <= rtt.p50Us && rtt.p50Us <= rtt.p99Us, rttJson.stdout);
+      assert.ok(rtt.p99Us <= rtt.maxUs && rtt.maxUs < 200_000, rttJson.stdout);
+      const cleared = await queryControl(control, { cmd: "rtt" });
+      assert.equal(cleared.rtt.count, 0, "--reset cleared the distribution");
+      assert.equal((await ustack(["stats", "--control", control, "--reset"])).code, 2);
       await assert.rejects(queryControl(control, { cmd: "nope" }), /unknown command "nope"/);
       const bad = await ustack(["stats"]);
       assert.equal(bad.code, 2, "no --control is a usage error");

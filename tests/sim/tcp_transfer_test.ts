@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ADDR_B, inTimeWait, makeSimNet, type SimNetOptions } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
+import { latencySummary } from "../../core/histogram.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 
 /** A deterministic byte stream (xorshift32), generated in chunks. */
@@ -178,4 +179,20 @@ Deno.test("tcp: both directions at once through 2% loss (piggybacked ACKs)", () 
   }, 600_000));
   assert.deepEqual(gb, da);
   assert.deepEqual(ga, db);
+});
+
+Deno.test("tcp: every RTT sample lands in the layer's histogram (ns), near the wire's round trip", () => {
+  // 3 ms each way: every sample (handshake, data, FIN) is 6 ms plus serialisation and the
+  // receiver's ACK timing; none is the 0 or 1 ms a millisecond timestamp would give.
+  const r = transfer(1 << 20, { wire: { delayMs: 3, queueFrames: 4096 } }, 60_000);
+  assert(r.ok);
+  const a = latencySummary(r.net.tcpA.rttNs);
+  const b = latencySummary(r.net.tcpB.rttNs);
+  assert.ok(a.count > 50, `sender samples: ${JSON.stringify(a)}`);
+  assert.ok(a.minUs >= 6000 && a.p50Us < 6500 && a.maxUs < 50_000, JSON.stringify(a));
+  // The receiver sends no data: the handshake is its one sample by the time the sender sits
+  // in TIME_WAIT (the ACK of its FIN is still on the wire). Not a second, coarser one from the
+  // timestamp echo of the ACK that completed the handshake.
+  assert.equal(b.count, 1, JSON.stringify(b));
+  assert.ok(b.minUs >= 6000, JSON.stringify(b));
 });

@@ -4,6 +4,7 @@
  * connection.
  */
 
+import { latencyHistogram } from "../../core/histogram.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
 import { TimerWheel } from "../../core/timer_wheel.ts";
@@ -33,7 +34,7 @@ function services(opts: TcpOptions = {}): { svc: TcpServices; clock: VirtualCloc
   const timers = new TimerWheel({ startMs: clock.nowMs() });
   const ctx = { clock, timers } as unknown as TransportContext;
   const stats = new StackStats().tcp;
-  return { svc: { ctx, opts: resolveTcpOptions(opts), stats }, clock };
+  return { svc: { ctx, opts: resolveTcpOptions(opts), stats, rttNs: latencyHistogram() }, clock };
 }
 
 /** A segment from the peer. */

@@ -8,6 +8,7 @@
 
 import type { Clock } from "../../core/clock.ts";
 import type { Counters } from "../../core/counters.ts";
+import type { Histogram } from "../../core/histogram.ts";
 import type { EventMux } from "../../core/event_mux.ts";
 import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { BufferPool } from "../../core/packet_buffer.ts";
@@ -208,4 +209,6 @@ export interface TcpServices {
   readonly opts: ResolvedTcpOptions;
   /** The `tcp` counters (Linux names). */
   readonly stats: Counters;
+  /** Every RTT sample of every connection, in nanoseconds (fixed memory). */
+  readonly rttNs: Histogram;
 }

@@ -72,6 +72,8 @@ export interface LossConnection {
 
 /** What loss control needs from the sender that holds it; `TcpSender` implements it. */
 export interface LossSender {
+  /** Our initial sequence number (ISS). */
+  readonly iss: number;
   /** SND.UNA. */
   readonly sndUna: number;
   /** SND.NXT. */
@@ -234,8 +236,11 @@ export class LossControl extends Timer {
     const renoDelivered = conn.sackOk ? 0 : this.#renoAccount(dup, acked);
     this.rate.endAck(rack.minRttMs);
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
+    // The ACK that completes a passive handshake acknowledges only our SYN: the handshake took
+    // its (finer) sample from the SYN-ACK's send time already.
     let rtt = sb.ackRttOldestMs;
-    if (rtt < 0 && advanced && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
+    const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
+    if (rtt < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
       const r = (conn.tsNow() - o.tsEcr) >>> 0;
       if (r < 0x7fffffff) rtt = r;
     }

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { Histogram } from "../../core/histogram.ts";
+
 /** Options of {@link RttEstimator}; all in milliseconds. */
 export interface RttEstimatorOptions {
   /**
@@ -29,6 +31,11 @@ export interface RttEstimatorOptions {
   maxRtoMs?: number;
   /** Clock granularity G (RFC 6298 §2): the RTO is at least SRTT + G. Default 1. */
   clockGranularityMs?: number;
+  /**
+   * Where every sample is also recorded, in nanoseconds (e.g. the stack-wide TCP RTT
+   * histogram that `ustack stats --rtt` prints). Shared, so a connection costs one reference.
+   */
+  samplesNs?: Histogram;
 }
 
 /** Throw a RangeError unless `v` is a positive finite number. */
@@ -71,6 +78,8 @@ export class RttEstimator {
   readonly clockGranularityMs: number;
   /** RTO before the first sample in ms. */
   readonly initialRtoMs: number;
+  /** Where samples are also recorded (ns), or null. */
+  readonly #samplesNs: Histogram | null;
   #srtt = 0;
   #rttvar = 0;
   #hasSample = false;
@@ -92,6 +101,7 @@ export class RttEstimator {
       minRtoMs = 200,
       maxRtoMs = 120_000,
       clockGranularityMs = 1,
+      samplesNs = null,
     } = options;
     // One per connection: checked without allocating.
     checkPositive("initialRtoMs", initialRtoMs);
@@ -109,6 +119,7 @@ export class RttEstimator {
     this.minRtoMs = minRtoMs;
     this.maxRtoMs = maxRtoMs;
     this.clockGranularityMs = clockGranularityMs;
+    this.#samplesNs = samplesNs;
     this.#baseRto = initialRtoMs;
     this.#update();
   }
@@ -145,6 +156,7 @@ export class RttEstimator {
    */
   sample(rttMs: number): void {
     if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return;
+    if (this.#samplesNs !== null) this.#samplesNs.record(rttMs * 1e6);
     if (!this.#hasSample) {
       // RFC 6298 §2.2: the first measurement R gives SRTT = R, RTTVAR = R/2.
       this.#srtt = rttMs;

@@ -186,6 +186,7 @@ export class TcpSender implements LossSender {
       initialRtoMs: o.initialRtoMs,
       minRtoMs: o.minRtoMs,
       maxRtoMs: o.maxRtoMs,
+      samplesNs: svc.rttNs,
     });
     const loss = new LossControl(this, conn, svc, this.rtt);
     this.loss = loss;

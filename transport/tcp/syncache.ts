@@ -222,7 +222,7 @@ export class SynCache {
     this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
     const rate = o.synCookieSourceRate;
     this.#perSource = rate > 0
-      ? new KeyedRateLimiter({ slots: 4096, ratePerSecond: rate, burst: rate })
+      ? new KeyedRateLimiter({ slots: 16384, ratePerSecond: rate, burst: rate })
       : null;
   }
 

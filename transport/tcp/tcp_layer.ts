@@ -18,6 +18,7 @@ import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/
 import type { NetError, NetProtocolHandler, NetRoute, NetRxMeta } from "../../net/network_layer.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
+import { type Histogram, latencyHistogram } from "../../core/histogram.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
 import { FlowTable } from "../flow_table.ts";
 import {
@@ -101,6 +102,11 @@ export class TcpLayer implements NetProtocolHandler {
   readonly opts: ResolvedTcpOptions;
   /** The `tcp` counters (Linux names). */
   readonly stats: Counters;
+  /**
+   * Every RTT sample of every connection (handshake and data, RFC 6298/7323 samples as the
+   * RTO uses them), in nanoseconds: the stack-wide distribution behind `ustack stats --rtt`.
+   */
+  readonly rttNs: Histogram = latencyHistogram();
   /** @internal Connections and TIME_WAIT records by four-tuple. */
   readonly flows: FlowTable<TcpFlow>;
   /** @internal Listeners by (address, port). */
