@@ -136,6 +136,7 @@ export {
 export {
   Histogram,
   type HistogramOptions,
+  type HistogramState,
   latencyHistogram,
   type LatencySummary,
   latencySummary,

@@ -74,6 +74,7 @@ export async function serveWorkers(
             return { stack: total.stack, extra };
           },
           sockets: () => group.sockets(),
+          rtt: (reset) => group.rtt(reset),
         },
       });
     } catch (e) {

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { latencySummary } from "../core/histogram.ts";
+import { type Histogram, latencySummary } from "../core/histogram.ts";
 import { formatIp, type IpAddr, isUnspecified } from "../net/ip_address.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { nstatCounters } from "./nstat.ts";
@@ -140,6 +140,8 @@ export interface RemoteControlSource {
   counters(): Promise<{ stack: Record<string, Counters>; extra: Record<string, Counters> }>;
   /** Every stack's sockets. */
   sockets(): Promise<SocketEntry[]>;
+  /** Every stack's TCP RTT samples in one histogram (ns); `reset` clears each stack's own. */
+  rtt(reset: boolean): Promise<Histogram>;
 }
 
 /** What the control server reports: one stack (`stack`) or stacks elsewhere (`remote`). */
@@ -237,9 +239,13 @@ export class ControlServer {
     }
     if (cmd === "memory") return { ...Deno.memoryUsage() };
     if (cmd === "rtt") {
-      const samples = this.#sources.stack.tcp.rttNs;
+      const reset = (request as { reset?: unknown }).reset === true;
+      const src = this.#sources;
+      if (src.remote !== undefined) return { rtt: latencySummary(await src.remote.rtt(reset)) };
+      if (src.stack === undefined) return { error: "no stack" };
+      const samples = src.stack.tcp.rttNs;
       const rtt = latencySummary(samples);
-      if ((request as { reset?: unknown }).reset === true) samples.reset();
+      if (reset) samples.reset();
       return { rtt };
     }
     return { error: `unknown command ${JSON.stringify(cmd)} (stats, sockets, memory, rtt)` };

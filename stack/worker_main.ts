@@ -101,6 +101,11 @@ if (typeof scope.postMessage === "function") {
         id: m.id,
         sockets: rt === null ? [] : listSockets(rt.stack),
       });
+    } else if (m.t === "rtt") {
+      if (rt === null) return;
+      const h = rt.stack.tcp.rttNs;
+      scope.postMessage({ t: "rtt", id: m.id, state: h.state() });
+      if (m.reset) h.reset();
     } else if (m.t === "stop") void stop();
   };
 }

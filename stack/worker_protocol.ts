@@ -7,6 +7,7 @@
  */
 
 import type { Counters } from "../core/counters.ts";
+import type { HistogramState } from "../core/histogram.ts";
 import type { SocketEntry } from "./control.ts";
 import type { NeighbourBatch } from "./neighbour_share.ts";
 import type { RuntimeConfig } from "./runtime_config.ts";
@@ -35,6 +36,7 @@ export type ToWorker =
   | { t: "neighbours"; batch: NeighbourBatch; primary: boolean }
   | { t: "counters"; id: number }
   | { t: "sockets"; id: number }
+  | { t: "rtt"; id: number; reset: boolean }
   | { t: "stop" };
 
 /** Worker → parent. */
@@ -45,4 +47,5 @@ export type FromWorker =
   | { t: "neighbours"; batch: NeighbourBatch }
   | { t: "counters"; id: number; counters: WorkerCounters }
   | { t: "sockets"; id: number; sockets: SocketEntry[] }
+  | { t: "rtt"; id: number; state: HistogramState }
   | { t: "stopped"; counters: WorkerCounters };

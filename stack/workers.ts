@@ -30,6 +30,7 @@
 import { FanoutGroup } from "../drivers/packet_fanout.ts";
 import { MAX_STEERED_WORKERS } from "../drivers/flow_steering.ts";
 import type { Counters } from "../core/counters.ts";
+import { type Histogram, latencyHistogram } from "../core/histogram.ts";
 import { StackError } from "../core/errors.ts";
 import type { SocketEntry } from "./control.ts";
 import type { RuntimeConfig } from "./runtime_config.ts";
@@ -253,7 +254,7 @@ export class RuntimeWorkers {
         h.started?.(m.message);
       } else if (m.t === "neighbours") this.#relay(i, m.batch);
       else if (m.t === "addresses") h.addrs = m.addrs;
-      else if (m.t === "counters" || m.t === "sockets") {
+      else if (m.t === "counters" || m.t === "sockets" || m.t === "rtt") {
         h.waiters.get(m.id)?.(m);
         h.waiters.delete(m.id);
       } else if (m.t === "stopped") {
@@ -330,7 +331,11 @@ export class RuntimeWorkers {
     return h?.addrs ?? [];
   }
 
-  #request(h: WorkerHandle, t: "counters" | "sockets"): Promise<FromWorker | null> {
+  #request(
+    h: WorkerHandle,
+    t: "counters" | "sockets" | "rtt",
+    reset = false,
+  ): Promise<FromWorker | null> {
     if (!h.status.alive) return Promise.resolve(null);
     const id = this.#nextId++;
     return new Promise((resolve) => {
@@ -342,7 +347,7 @@ export class RuntimeWorkers {
         clearTimeout(timer);
         resolve(m);
       });
-      const m: ToWorker = { t, id };
+      const m: ToWorker = t === "rtt" ? { t, id, reset } : { t, id };
       h.worker.postMessage(m);
     });
   }
@@ -358,6 +363,17 @@ export class RuntimeWorkers {
   async sockets(): Promise<SocketEntry[]> {
     const answers = await Promise.all(this.#handles.map((h) => this.#request(h, "sockets")));
     return answers.flatMap((m) => (m !== null && m.t === "sockets" ? m.sockets : []));
+  }
+
+  /**
+   * Every TCP RTT sample of every live worker in one histogram (ns; the layout of
+   * `TcpLayer.rttNs`); with `reset`, each worker's own is cleared after it answered.
+   */
+  async rtt(reset = false): Promise<Histogram> {
+    const answers = await Promise.all(this.#handles.map((h) => this.#request(h, "rtt", reset)));
+    const all = latencyHistogram();
+    for (const m of answers) if (m !== null && m.t === "rtt") all.addState(m.state);
+    return all;
   }
 
   /**

@@ -349,6 +349,13 @@ interopTest(
           },
         );
         assert.equal(ss.code, 0, ss.stderr);
+        // The RTT samples of both workers in one distribution.
+        const rtt = await runCommand(
+          cliCommand(["stats", "--control", control, "--rtt", "--json"], ["--allow-net"]),
+          { timeoutMs: 30_000 },
+        );
+        assert.equal(rtt.code, 0, rtt.stderr);
+        assert.ok(JSON.parse(rtt.stdout).rtt.count >= 41, rtt.stdout);
         // Every worker listens: two listeners per TCP port.
         assert.equal(
           ss.stdout.split("\n").filter((l) => /LISTEN.*:80\b/.test(l)).length,
