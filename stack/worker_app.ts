@@ -27,8 +27,11 @@ export interface WorkerApp {
 }
 
 /**
- * The default export of a worker module (`RuntimeConfig.workerModule`): called once in every
- * worker with that worker's runtime, before its flows are steered to it — the place to listen.
+ * The default export of a worker module (`RuntimeWorkersConfig.workerModule`): called once in
+ * every worker with that worker's runtime, right after the steering started to send the worker
+ * its flows (so the answers to connections it opens here find it) — the place to listen; until
+ * it does, a connection the hash gives this worker is refused. `Runtime.start` resolves once
+ * every worker's module returned.
  *
  * @example
  * ```ts ignore

@@ -40,13 +40,25 @@ function counters(): WorkerCounters {
   };
 }
 
+/** Set by `start`: runs the application module (on `run`, once the worker's flows are steered). */
+let runApp: (() => Promise<WorkerApp | void>) | null = null;
+
+async function failed(e: unknown): Promise<void> {
+  scope.postMessage({ t: "failed", message: e instanceof Error ? e.message : String(e) });
+  await rt?.stop();
+  scope.close();
+}
+
+/** Boot the stack (its driver joins the fanout group) and load the module; then `joined`. */
 async function start(m: Extract<ToWorker, { t: "start" }>): Promise<void> {
   const { index, count } = m;
   // Connections and datagram flows this worker starts use ports the steering sends back here.
   const connectPortFilter = (lp: number, rp: number) => flowWorker(lp, rp, count) === index;
   const stack = m.config.stack ?? {};
   try {
-    rt = await Runtime.start({
+    const main = (await import(m.module)).default as WorkerMain;
+    if (typeof main !== "function") throw new Error(`${m.module} has no default export function`);
+    const booted = await Runtime.start({
       ...m.config,
       fanoutGroup: m.fanoutGroup,
       stack: {
@@ -55,24 +67,33 @@ async function start(m: Extract<ToWorker, { t: "start" }>): Promise<void> {
         udp: { ...stack.udp, connectPortFilter },
       },
     });
+    rt = booted;
     share = new NeighbourShare(
-      rt.stack,
-      rt.nic.index,
+      booted.stack,
+      booted.nic.index,
       (batch) => scope.postMessage({ t: "neighbours", batch }),
     );
-    const main = (await import(m.module)).default as WorkerMain;
-    if (typeof main !== "function") throw new Error(`${m.module} has no default export function`);
-    app = await main(rt, { index, count, data: m.data });
+    runApp = async () => await main(booted, { index, count, data: m.data });
   } catch (e) {
-    scope.postMessage({ t: "failed", message: e instanceof Error ? e.message : String(e) });
-    await rt?.stop();
-    scope.close();
+    await failed(e);
     return;
   }
-  scope.postMessage({ t: "ready", mac: rt.nic.macString, ifname: rt.nic.name });
-  const ready = rt;
-  void ready.addressesReady().then(() => {
-    scope.postMessage({ t: "addresses", addrs: ready.usableAddresses() });
+  scope.postMessage({ t: "joined" });
+}
+
+/** Run the application, now that the steering sends this worker its flows; then `ready`. */
+async function run(): Promise<void> {
+  if (rt === null || runApp === null) return;
+  const booted = rt;
+  try {
+    app = await runApp();
+  } catch (e) {
+    await failed(e);
+    return;
+  }
+  scope.postMessage({ t: "ready", mac: booted.nic.macString, ifname: booted.nic.name });
+  void booted.addressesReady().then(() => {
+    scope.postMessage({ t: "addresses", addrs: booted.usableAddresses() });
   });
 }
 
@@ -92,6 +113,7 @@ if (typeof scope.postMessage === "function") {
   scope.onmessage = (e: MessageEvent<ToWorker>) => {
     const m = e.data;
     if (m.t === "start") void start(m);
+    else if (m.t === "run") void run();
     else if (m.t === "neighbours") share?.apply(m.batch, m.primary);
     else if (m.t === "counters") {
       scope.postMessage({ t: "counters", id: m.id, counters: counters() });

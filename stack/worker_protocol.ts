@@ -33,6 +33,7 @@ export type ToWorker =
     module: string;
     data: unknown;
   }
+  | { t: "run" }
   | { t: "neighbours"; batch: NeighbourBatch; primary: boolean }
   | { t: "counters"; id: number }
   | { t: "sockets"; id: number }
@@ -41,6 +42,7 @@ export type ToWorker =
 
 /** Worker → parent. */
 export type FromWorker =
+  | { t: "joined" }
   | { t: "ready"; mac: string; ifname: string }
   | { t: "failed"; message: string }
   | { t: "addresses"; addrs: string[] }

@@ -22,7 +22,9 @@
  *   the others keep serving theirs.
  *
  * Workers start one after another (each joins the group and must be the next member; see
- * `drivers/packet_fanout.ts`); each runs `workerModule`'s default export with its runtime.
+ * `drivers/packet_fanout.ts`): a worker boots its stack, whose driver joins the group; the
+ * parent steers the worker's flows to it; then the worker runs `workerModule`'s default export
+ * with its runtime, so that the answers to what the module sends already find it.
  *
  * @module
  */
@@ -208,7 +210,6 @@ export class RuntimeWorkers {
           module: String(workerModule),
           data: workerData,
         });
-        group.joined(i);
       }
     } catch (e) {
       // Workers that did start stop in order (their sockets leave the group); the one that
@@ -246,7 +247,13 @@ export class RuntimeWorkers {
     const i = h.status.index;
     h.worker.onmessage = (e: MessageEvent<FromWorker>) => {
       const m = e.data;
-      if (m.t === "ready") {
+      if (m.t === "joined") {
+        // Its driver is the group's next member: steer its flows to it, then let it run the
+        // application (whose own connections' answers must already find it).
+        this.#group.joined(i);
+        const run: ToWorker = { t: "run" };
+        h.worker.postMessage(run);
+      } else if (m.t === "ready") {
         this.mac = m.mac;
         h.started?.("");
       } else if (m.t === "failed") {
