@@ -51,7 +51,8 @@ export interface RuntimeWorkersConfig extends RuntimeConfig {
   /**
    * Stacks to run, one per Deno Worker (1..64), on the one interface `if`. An AF_PACKET
    * fanout group steers every frame of a connection to the worker that owns it. af_packet
-   * drivers only; no `pcap`, `linkDriver` or `stack.clock` (they cannot go to a worker).
+   * drivers only; no `pcap`, `linkDriver` or `stack.clock` (they cannot go to a worker), no
+   * `slaac` (router advertisements reach the primary worker alone).
    */
   workers: number;
   /**
@@ -189,6 +190,10 @@ export class RuntimeWorkers {
     }
     if (config.linkDriver !== undefined || config.stack?.clock !== undefined) {
       throw new StackError("EINVAL", "workers: linkDriver and stack.clock cannot go to a worker");
+    }
+    if (config.slaac === true) {
+      // Router advertisements are ICMPv6: the steering gives them to the primary alone.
+      throw new StackError("EINVAL", "workers: --slaac is not supported; give --addr and --gw");
     }
     if (config.pcap !== undefined) {
       throw new StackError("EINVAL", "workers: --pcap is per stack; not supported with workers");
