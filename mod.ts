@@ -19,6 +19,18 @@ export {
   Runtime,
   type RuntimeConfig,
 } from "./stack/runtime.ts";
+export {
+  type GroupCounters,
+  RuntimeWorkers,
+  type RuntimeWorkersConfig,
+  sumWorkerCounters,
+  type WorkerExitListener,
+  type WorkerStatus,
+} from "./stack/workers.ts";
+export type { WorkerApp, WorkerContext, WorkerMain } from "./stack/worker_app.ts";
+export type { WorkerCounters } from "./stack/worker_protocol.ts";
+export type { NeighbourBatch, SharedNeighbour } from "./stack/neighbour_share.ts";
+export { flowWorker } from "./drivers/flow_steering.ts";
 export { Stack, type StackOptions } from "./stack/stack.ts";
 export { type OutputScheduler, type OutputSource } from "./core/output_queue.ts";
 export {
@@ -87,6 +99,7 @@ export {
   type ControlSources,
   listSockets,
   queryControl,
+  type RemoteControlSource,
   type SocketEntry,
 } from "./stack/control.ts";
 export { nstatCounters, nstatName } from "./stack/nstat.ts";
@@ -125,6 +138,7 @@ export {
 export {
   Histogram,
   type HistogramOptions,
+  type HistogramState,
   latencyHistogram,
   type LatencySummary,
   latencySummary,

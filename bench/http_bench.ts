@@ -8,18 +8,24 @@
  * - `ab -r -n <requests> -c 32 http://ADDR/bytes/64` — one connection per request, so its
  *   requests/s is connections/s.
  *
+ * For each run it also records where the CPU went: the machine's user/system/softirq/idle
+ * shares and the server process's CPU (all its threads, in % of one CPU, and µs per request),
+ * from /proc — less sensitive to a loaded machine than the rates, and on a small machine the
+ * clients and the kernel share the CPUs with the server.
+ *
  * ```
  * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--rounds N]
- *     [--driver NAME] [--cli PATH] [--base PATH] [--kernel-handler routes|minimal] [--out FILE]
+ *     [--driver NAME] [--workers LIST] [--busy-poll US] [--cli PATH] [--base PATH]
+ *     [--kernel-handler routes|minimal] [--out FILE]
  * ```
  *
  * The servers take turns on one veth pair, `--rounds` times (so each round's figures are a
- * same-run comparison), and each figure comes with the server's CPU time per request
- * (`/proc/PID/stat`, user + system, over the run: less sensitive to a loaded machine than the
- * rates). `--cli PATH` measures another checkout's `cli/ustack.ts`; `--base PATH` adds a second
- * checkout to every round (a before/after comparison). `--kernel-handler minimal` runs the
- * `Deno.serve` of `bench:e2e` and `bench/clients.ts` (`new Response(bytes)`, no fields) instead
- * of the `serve --http` routes.
+ * same-run comparison): `Deno.serve`, then `serve --http` as one stack (workers 0) and as
+ * `serve --workers N` (a stack per core) for each N of `--workers 0,1,2`. `--cli PATH` measures
+ * another checkout's `cli/ustack.ts`; `--base PATH` adds a second checkout (one stack) to every
+ * round (a before/after comparison). `--kernel-handler minimal` runs the `Deno.serve` of
+ * `bench:e2e` and `bench/clients.ts` (`new Response(bytes)`, no fields) instead of the
+ * `serve --http` routes.
  *
  * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
  * the end, on errors, on Ctrl-C and on SIGTERM.
@@ -32,12 +38,18 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
 import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
 
-/** One server's figures in one round. */
+/** Where the CPU went during one client run. */
+export interface CpuShare {
+  /** The machine's CPUs (all of them, 100 = every CPU busy): user, system, softirq, idle. */
+  machinePct: { user: number; system: number; softirq: number; idle: number };
+  /** The server process's threads together, in % of one CPU. */
+  serverPctOfOneCpu: number;
+  /** Server CPU time per request (µs). */
+  serverUsPerRequest: number;
+}
+
+/** One server's figures. */
 export interface HttpFigures {
-  /** Server CPU time per keep-alive request (µs). */
-  wrkCpuUs: number;
-  /** Server CPU time per `ab` connection (µs). */
-  abCpuUs: number;
   /** wrk keep-alive requests per second. */
   wrkRequestsPerSec: number | null;
   /** wrk latency percentiles (ms). */
@@ -48,6 +60,57 @@ export interface HttpFigures {
   abRequestsPerSec: number | null;
   /** ab failed requests. */
   abFailed: number | null;
+  /** CPU during the wrk run and the ab run (null: the server's pid could not be read). */
+  cpu: { wrk: CpuShare | null; ab: CpuShare | null };
+}
+
+/** The machine's CPU time so far (USER_HZ ticks): user+nice, system, softirq, idle+iowait, all. */
+function machineTicks(): number[] {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  return [f[0] + f[1], f[2], f[6], f[3] + f[4], f.reduce((a, b) => a + b, 0)];
+}
+
+/** CPU time (ticks) of every thread of process `pid` so far, or null when it is gone. */
+function processTicks(pid: number): number | null {
+  try {
+    let sum = 0;
+    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        sum += Number(f[11]) + Number(f[12]); // utime, stime
+      } catch { /* the thread ended */ }
+    }
+    return sum;
+  } catch {
+    return null;
+  }
+}
+
+/** Run `fn` (a client run of `requests(result)` requests) and say where the CPU went. */
+async function withCpu<T>(
+  pid: number,
+  fn: () => Promise<T>,
+  requests: (r: T) => number,
+): Promise<[T, CpuShare | null]> {
+  const hz = 100;
+  const m0 = machineTicks();
+  const p0 = processTicks(pid);
+  const t0 = performance.now();
+  const r = await fn();
+  const secs = (performance.now() - t0) / 1000;
+  const m1 = machineTicks();
+  const p1 = processTicks(pid);
+  if (p0 === null || p1 === null) return [r, null];
+  const d = m1.map((v, i) => v - m0[i]);
+  const pct = (x: number) => Math.round((1000 * x) / d[4]) / 10;
+  const n = requests(r);
+  return [r, {
+    machinePct: { user: pct(d[0]), system: pct(d[1]), softirq: pct(d[2]), idle: pct(d[3]) },
+    serverPctOfOneCpu: Math.round((100 * (p1 - p0)) / hz / secs),
+    serverUsPerRequest: n > 0 ? Math.round(((p1 - p0) / hz) * 1e6 / n) : NaN,
+  }];
 }
 
 const PATH = "/bytes/64";
@@ -97,48 +160,40 @@ export function parseAb(out: string): { requestsPerSec: number | null; failed: n
   return { requestsPerSec: rps ? Number(rps[1]) : null, failed: failed ? Number(failed[1]) : null };
 }
 
-/** User + system CPU seconds of process `pid` so far. */
-function cpuSeconds(pid: number): number {
-  const f = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (clock ticks)
-}
-
 async function measure(
   link: BenchLink,
-  pid: number,
   seconds: number,
   requests: number,
+  serverPid: number,
 ): Promise<HttpFigures> {
   const url = `http://${link.addr("stack")}${PATH}`;
   // Warm-up: JIT and ARP.
   await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
-  let cpu = cpuSeconds(pid);
-  const wrk = await link.run(
-    "peer",
-    ["wrk", "-t2", "-c64", `-d${seconds}s`, "--latency", url],
-    (seconds + 30) * 1000,
-  );
-  const wrkCpu = cpuSeconds(pid) - cpu;
-  const w = parseWrk(wrk.stdout);
-  const done = Number(/(\d+) requests in/.exec(wrk.stdout)?.[1] ?? NaN);
-  cpu = cpuSeconds(pid);
-  const ab = await link.run(
-    "peer",
-    ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
-    300_000,
-  );
-  const abCpu = cpuSeconds(pid) - cpu;
-  const a = parseAb(ab.stdout);
-  if (a.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+  const [w, wrkCpu] = await withCpu(serverPid, async () => {
+    const wrk = await link.run(
+      "peer",
+      ["wrk", "-t2", "-c64", `-d${seconds}s`, "--latency", url],
+      (seconds + 30) * 1000,
+    );
+    return parseWrk(wrk.stdout);
+  }, (x) => (x.requestsPerSec ?? 0) * seconds);
+  const [a, abCpu] = await withCpu(serverPid, async () => {
+    const ab = await link.run(
+      "peer",
+      ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
+      300_000,
+    );
+    const parsed = parseAb(ab.stdout);
+    if (parsed.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+    return parsed;
+  }, () => requests);
   return {
-    wrkCpuUs: (wrkCpu / done) * 1e6,
-    abCpuUs: (abCpu / requests) * 1e6,
     wrkRequestsPerSec: w.requestsPerSec,
     wrkLatencyMs: w.latencyMs,
     wrkErrors: w.errors,
     abRequestsPerSec: a.requestsPerSec,
     abFailed: a.failed,
+    cpu: { wrk: wrkCpu, ab: abCpu },
   };
 }
 
@@ -153,12 +208,20 @@ interface Server {
   name: string;
   /** The checkout's `cli/ustack.ts`, or null for `Deno.serve`. */
   cli: string | null;
+  /** `serve --workers N` (0: one stack). */
+  workers: number;
 }
 
 async function measureServer(
   link: BenchLink,
   server: Server,
-  o: { driver: string; kernelHandler: string; seconds: number; requests: number },
+  o: {
+    driver: string;
+    kernelHandler: string;
+    seconds: number;
+    requests: number;
+    busyPollUs: string | null;
+  },
 ): Promise<HttpFigures> {
   await link.setKernelAddress("stack", server.cli === null);
   let cmd: string[];
@@ -179,19 +242,25 @@ async function measureServer(
       ...link.stackOptions("stack", o.driver),
       "--http",
       String(PORT),
+      ...(server.workers === 0 ? [] : ["--workers", String(server.workers)]),
+      ...(o.busyPollUs === null ? [] : ["--busy-poll", o.busyPollUs]),
     ]);
     cmd[cmd.indexOf(new URL("../cli/ustack.ts", import.meta.url).pathname)] = server.cli;
   }
   const p = link.start("stack", cmd);
   await p.waitForLine(/^ready/, 30_000);
   try {
-    return await measure(link, p.pid, o.seconds, o.requests);
+    return await measure(link, o.seconds, o.requests, p.pid);
   } finally {
     await stopped(p);
   }
 }
 
 const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(0));
+const cpuText = (c: CpuShare | null) =>
+  c === null
+    ? "—"
+    : `${c.serverUsPerRequest} µs (${c.serverPctOfOneCpu}%, idle ${c.machinePct.idle}%)`;
 
 /** Run the benchmark; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
@@ -202,6 +271,8 @@ export async function main(args: string[]): Promise<number> {
       requests: { type: "string", default: "20000" },
       rounds: { type: "string", default: "1" },
       driver: { type: "string", default: "af_packet" },
+      workers: { type: "string", default: "0" },
+      "busy-poll": { type: "string" },
       cli: { type: "string" },
       base: { type: "string" },
       "kernel-handler": { type: "string", default: "routes" },
@@ -218,26 +289,26 @@ export async function main(args: string[]): Promise<number> {
     kernelHandler: values["kernel-handler"]!,
     seconds: Number(values.seconds),
     requests: Number(values.requests),
+    busyPollUs: values["busy-poll"] ?? null,
   };
-  const servers: Server[] = [
-    { name: "deno_serve", cli: null },
-    { name: "ustack", cli: values.cli ?? new URL("../cli/ustack.ts", import.meta.url).pathname },
-  ];
-  if (values.base !== undefined) servers.push({ name: "base", cli: values.base });
+  const cli = values.cli ?? new URL("../cli/ustack.ts", import.meta.url).pathname;
+  const servers: Server[] = [{ name: "deno_serve", cli: null, workers: 0 }];
+  for (const n of values.workers!.split(",").map(Number)) {
+    servers.push({ name: n === 0 ? "ustack" : `ustack_workers${n}`, cli, workers: n });
+  }
+  if (values.base !== undefined) servers.push({ name: "base", cli: values.base, workers: 0 });
   const rounds: Record<string, HttpFigures>[] = [];
   const link = await BenchLink.create(1500);
   try {
     for (let r = 0; r < Number(values.rounds); r++) {
       const round: Record<string, HttpFigures> = {};
       for (const s of servers) {
-        round[s.name] = await measureServer(link, s, o);
-        const f = round[s.name];
+        const f = await measureServer(link, s, o);
+        round[s.name] = f;
         console.error(
-          `round ${r + 1} ${s.name.padEnd(10)} wrk ${fmt(f.wrkRequestsPerSec).padStart(6)}/s ` +
-            `(${f.wrkCpuUs.toFixed(1)} µs CPU/request)  ab ${
-              fmt(f.abRequestsPerSec).padStart(6)
-            }/s ` +
-            `(${f.abCpuUs.toFixed(1)} µs CPU/connection)  load ${Deno.loadavg()[0].toFixed(2)}`,
+          `round ${r + 1} ${s.name.padEnd(16)} wrk ${fmt(f.wrkRequestsPerSec).padStart(6)}/s ` +
+            `(CPU/request ${cpuText(f.cpu.wrk)})  ab ${fmt(f.abRequestsPerSec).padStart(6)}/s ` +
+            `(CPU/connection ${cpuText(f.cpu.ab)})  load ${Deno.loadavg()[0].toFixed(2)}`,
         );
       }
       rounds.push(round);
@@ -246,14 +317,14 @@ export async function main(args: string[]): Promise<number> {
     await link.destroy();
   }
   console.log(`HTTP/1.1 GET ${PATH}, wrk -t2 -c64 -d${o.seconds}s, ab -n ${o.requests} -c 32`);
-  console.log("round  server        wrk req/s  ratio   ab conn/s  ratio");
+  console.log("round  server            wrk req/s  ratio   ab conn/s  ratio");
   rounds.forEach((round, i) => {
     const k = round.deno_serve;
     for (const [name, f] of Object.entries(round)) {
       const wr = (f.wrkRequestsPerSec ?? NaN) / (k.wrkRequestsPerSec ?? NaN);
       const ar = (f.abRequestsPerSec ?? NaN) / (k.abRequestsPerSec ?? NaN);
       console.log(
-        `${String(i + 1).padStart(5)}  ${name.padEnd(12)} ${
+        `${String(i + 1).padStart(5)}  ${name.padEnd(16)} ${
           fmt(f.wrkRequestsPerSec).padStart(9)
         } ` +
           `${wr.toFixed(2).padStart(6)} ${fmt(f.abRequestsPerSec).padStart(11)} ${

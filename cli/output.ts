@@ -35,3 +35,39 @@ export function formatStats(stats: Record<string, Record<string, number>>): stri
   }
   return lines;
 }
+
+/**
+ * Print counters: the stack's groups, the driver's, and per-service groups (`services` in
+ * JSON when there are any); the text form leaves out zeros.
+ */
+export function printCounterSet(
+  stats: Record<string, Record<string, number>>,
+  driver: Record<string, number>,
+  services: Record<string, Record<string, number>>,
+  json: boolean,
+): void {
+  if (json) {
+    emitJson(
+      "stats",
+      Object.keys(services).length > 0 ? { ...stats, driver, services } : { ...stats, driver },
+    );
+    return;
+  }
+  emit("stats");
+  const nonZero = (g: Record<string, number>) => {
+    const nz: Record<string, number> = {};
+    for (const [k, v] of Object.entries(g)) if (v !== 0) nz[k] = v;
+    return nz;
+  };
+  const nz: Record<string, Record<string, number>> = {};
+  for (const [layer, group] of Object.entries(stats)) {
+    const g = nonZero(group);
+    if (Object.keys(g).length > 0) nz[layer] = g;
+  }
+  for (const line of formatStats({ ...nz, driver: nonZero(driver), ...services })) emit(line);
+}
+
+/** A service's counter-group name on the control socket: `http/80` → `Http80`. */
+export function serviceGroupName(name: string): string {
+  return name.split(/[-/]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("");
+}

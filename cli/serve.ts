@@ -29,9 +29,10 @@ import {
   tcpStackConfig,
   UsageError,
 } from "./args.ts";
-import { emit, emitJson, formatStats } from "./output.ts";
+import { emit, emitJson, printCounterSet, serviceGroupName } from "./output.ts";
 import type { ServeService } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
+import { serveWorkers } from "./serve_workers.ts";
 
 /** Usage of `serve`. */
 export const SERVE_USAGE = `usage: ustack serve [service options] [link options]
@@ -49,6 +50,10 @@ services:
                        (repeatable)
   --control PATH       a Unix socket for 'ustack stats' and 'ustack ss' (live counters and
                        sockets); Deno counts Unix sockets as net access: --allow-net
+  --workers N          run N stacks, one per Deno Worker (a stack per core), on the one
+                       interface: an AF_PACKET fanout group steers each connection to one
+                       worker; every worker runs every service; counters are summed
+                       (af_packet drivers only; no --pcap)
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -157,7 +162,7 @@ function servicePorts(name: string, values: unknown): number[] {
 }
 
 /** Ports of each service flag. */
-interface ServicePorts {
+export interface ServicePorts {
   udpEcho: number[];
   tcpEcho: number[];
   discard: number[];
@@ -165,7 +170,7 @@ interface ServicePorts {
 }
 
 /** Start every service the flags name; on failure, close those already started. */
-function startServices(rt: Runtime, ports: ServicePorts): ServeService[] {
+export function startServices(rt: Runtime, ports: ServicePorts): ServeService[] {
   const services: ServeService[] = [];
   try {
     for (const port of ports.udpEcho) services.push(startUdpEcho(rt.stack, port));
@@ -189,6 +194,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     discard: { type: "string", multiple: true },
     http: { type: "string", multiple: true },
     control: { type: "string" },
+    workers: { type: "string" },
   });
   if (values.help) {
     emit(SERVE_USAGE);
@@ -203,6 +209,25 @@ export async function serveCommand(args: string[]): Promise<number> {
     http: servicePorts("http", values.http),
   };
   const json = values.json === true;
+  if (values.workers !== undefined) {
+    const workers = numberFlag("workers", values.workers as string, 1, {
+      integer: true,
+      min: 1,
+      max: 64,
+    });
+    return await serveWorkers(config, {
+      workers,
+      ports,
+      services: [
+        ...ports.udpEcho.map((p) => `udp-echo/${p}`),
+        ...ports.tcpEcho.map((p) => `tcp-echo/${p}`),
+        ...ports.discard.map((p) => `discard/${p}`),
+        ...ports.http.map((p) => `http/${p}`),
+      ],
+      control: values.control as string | undefined,
+      json,
+    });
+  }
   const rt: Runtime = await Runtime.start(config);
   // Addresses: one found duplicate is reported whenever DAD says so (and never used); one
   // that becomes usable after the ready line (SLAAC, a late DAD) is reported then.
@@ -274,10 +299,7 @@ function controlCounters(
   const out: Record<string, Record<string, number>> = {
     Driver: { ...rt.nic.driver.stats } as unknown as Record<string, number>,
   };
-  for (const s of services) {
-    const group = s.name.split(/[-/]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("");
-    out[group] = { ...s.stats };
-  }
+  for (const s of services) out[serviceGroupName(s.name)] = { ...s.stats };
   return out;
 }
 
@@ -286,23 +308,8 @@ function controlCounters(
  * services' counters under `services` (JSON) or one line per service.
  */
 export function printStats(rt: Runtime, json: boolean, services: ServeService[] = []): void {
-  const stats = rt.stack.stats.snapshot();
-  const driver = { ...rt.nic.driver.stats } as Record<string, number>;
   const svc: Record<string, Record<string, number>> = {};
   for (const s of services) svc[s.name] = { ...s.stats };
-  if (json) {
-    emitJson(
-      "stats",
-      services.length > 0 ? { ...stats, driver, services: svc } : {
-        ...stats,
-        driver,
-      },
-    );
-    return;
-  }
-  emit("stats");
-  const nz = rt.stack.stats.nonZero();
-  const drv: Record<string, number> = {};
-  for (const [k, v] of Object.entries(driver)) if (v !== 0) drv[k] = v;
-  for (const line of formatStats({ ...nz, driver: drv, ...svc })) emit(line);
+  const driver = { ...rt.nic.driver.stats } as Record<string, number>;
+  printCounterSet(rt.stack.stats.snapshot(), driver, svc, json);
 }

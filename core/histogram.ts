@@ -42,6 +42,28 @@ function floorLog2(v: number): number {
   return e;
 }
 
+/** Everything a {@link Histogram} recorded, as plain data ({@link Histogram.state}). */
+export interface HistogramState {
+  /** Bits of sub-bucket resolution. */
+  subBucketBits: number;
+  /** Largest value kept exactly. */
+  maxValue: number;
+  /** The bucket counts. */
+  counts: Float64Array;
+  /** Values recorded. */
+  count: number;
+  /** Values above `maxValue`. */
+  saturated: number;
+  /** Values refused. */
+  invalid: number;
+  /** Smallest value recorded. */
+  min: number;
+  /** Largest value recorded. */
+  max: number;
+  /** Sum of the values. */
+  sum: number;
+}
+
 /**
  * A log-linear histogram of non-negative integer values (fractions are truncated).
  *
@@ -172,6 +194,40 @@ export class Histogram {
     this.sum += other.sum;
     this.saturated += other.saturated;
     this.invalid += other.invalid;
+  }
+
+  /**
+   * A plain copy of everything recorded (structured-cloneable: it can cross to another
+   * thread), for {@link Histogram.addState} there.
+   */
+  state(): HistogramState {
+    return {
+      subBucketBits: this.subBucketBits,
+      maxValue: this.maxValue,
+      counts: this.#counts.slice(),
+      count: this.count,
+      saturated: this.saturated,
+      invalid: this.invalid,
+      min: this.min,
+      max: this.max,
+      sum: this.sum,
+    };
+  }
+
+  /** Add a {@link Histogram.state} of a histogram of the same layout (else a RangeError). */
+  addState(s: HistogramState): void {
+    const other = new Histogram({ subBucketBits: s.subBucketBits, maxValue: s.maxValue });
+    if (s.counts.length !== other.#counts.length) {
+      throw new RangeError("Histogram.addState: the counts do not fit the layout");
+    }
+    other.#counts.set(s.counts);
+    other.count = s.count;
+    other.saturated = s.saturated;
+    other.invalid = s.invalid;
+    other.min = s.min;
+    other.max = s.max;
+    other.sum = s.sum;
+    this.add(other);
   }
 
   /** Forget everything recorded. */

@@ -80,6 +80,7 @@ import {
   openPacketSocket,
 } from "./packet_socket.ts";
 import type { ResourceStack } from "./resource_stack.ts";
+import { joinFanoutGroup } from "./packet_fanout.ts";
 
 /**
  * Bytes of one receive slot at least: the largest IP packet (65,535 B) plus link header and
@@ -113,6 +114,8 @@ export interface AfPacketOptions {
   rxBatch?: number;
   /** Transmit staging slots, frames per `sendmmsg`; default 64, at most 1024. */
   txQueue?: number;
+  /** Join this AF_PACKET fanout group once bound (`drivers/packet_fanout.ts`). */
+  fanoutGroup?: number;
 }
 
 /**
@@ -291,6 +294,7 @@ export class AfPacketDriver implements LinkDriver {
       setsockoptInt(fd, SOL_PACKET, PACKET_AUXDATA, 1);
       const ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
       bindPacketSocket(fd, link.ifindex);
+      if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
       return new AfPacketDriver({ fd, resources, link, ignoresOutgoing }, rxSlots, txSlots);
     });
   }

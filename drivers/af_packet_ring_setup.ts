@@ -45,6 +45,7 @@ import {
 import { intOption } from "./driver_util.ts";
 import { type LinkInfo, queryLink } from "./interface_open.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
+import { joinFanoutGroup } from "./packet_fanout.ts";
 import type { ResourceStack } from "./resource_stack.ts";
 
 /** RX ring version: `"v2"` (per-frame hand-over, the default) or `"v3"` (blocks). */
@@ -110,6 +111,11 @@ export interface AfPacketRingOptions {
   mtu?: number;
   /** Prefix frames with a virtio_net_hdr (checksum and segmentation offloads); default true. */
   vnetHdr?: boolean;
+  /**
+   * Join this AF_PACKET fanout group once the rings exist (`drivers/packet_fanout.ts`): the
+   * socket then gets only the frames the group's program steers to it.
+   */
+  fanoutGroup?: number;
   /**
    * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
    * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
@@ -367,6 +373,8 @@ export function openPacketRing(
   const mapBytes = g.rxBlockBytes * g.rxBlocks + g.tx.blockBytes * g.tx.blocks;
   const map = res.mapping(mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd), mapBytes);
   bindPacketSocket(fd, link.ifindex);
+  // Joined last: resizing a ring takes a socket out of its fanout group.
+  if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
   return {
     fd,
     link,

@@ -80,6 +80,20 @@ export const PACKET_VNET_HDR = 15;
 export const PACKET_QDISC_BYPASS = 20;
 /** PACKET option: do not deliver frames this host transmits on the interface. */
 export const PACKET_IGNORE_OUTGOING = 23;
+/**
+ * PACKET option: join (or create) a fanout group: `id | (type | flags) << 16` (an int);
+ * `getsockopt` reads back the group's `id | type << 16 | flags << 24`.
+ */
+export const PACKET_FANOUT = 18;
+/** PACKET option: the program of a `PACKET_FANOUT_CBPF`/`EBPF` group (a `sock_fprog`). */
+export const PACKET_FANOUT_DATA = 22;
+/**
+ * Fanout type: a classic BPF program (set with PACKET_FANOUT_DATA) returns the member index;
+ * the kernel takes it modulo the number of members (`fanout_demux_bpf`).
+ */
+export const PACKET_FANOUT_CBPF = 6;
+/** Fanout flag: the kernel picks a free group id for the first socket (id must be 0). */
+export const PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
 
 /** `sll_pkttype`: to us. */
 export const PACKET_HOST = 0;

@@ -170,6 +170,13 @@ export class ArpCache {
     this.#timer = new Timer(() => this.#onTimer());
   }
 
+  /**
+   * Called when a received ARP packet resolves a neighbour, changes its MAC or confirms it (a
+   * reply) — not for entries added with {@link ArpCache.learn}. Stacks that share one link
+   * (a stack per core) pass what one of them learns to the others with it.
+   */
+  onLearned: ((ip: number, mac: Uint8Array, confirmed: boolean) => void) | null = null;
+
   /** Number of entries. */
   get size(): number {
     return this.#entries.size;
@@ -301,6 +308,29 @@ export class ArpCache {
     if (op === ARP_REQUEST) this.#sendReply(buf, shaOff, spa, tpa);
   }
 
+  /**
+   * Take `ip` → `mac` learned elsewhere (another stack on the same link): create or update the
+   * entry as if an ARP packet had said so — REACHABLE when `confirmed` (a reply), else STALE —
+   * and send what waited for it. Ignored for our own, martian or group addresses.
+   */
+  learn(ip: number, mac: Uint8Array, confirmed: boolean): void {
+    if (ip === 0 || isIpv4Martian(ip) || (mac[0] & 1) !== 0) return;
+    if (this.#owner.isLocalAddressOn(this.#link.index, ip)) return;
+    const now = this.#clock.nowMs();
+    let e = this.#entries.get(ip);
+    if (e === undefined) {
+      if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
+        this.#stats.CacheFull++;
+        return;
+      }
+      e = new ArpEntry(ip);
+      e.sinceMs = now;
+      e.usedMs = now;
+      this.#entries.set(ip, e);
+    }
+    this.#update(e, mac, 0, confirmed, now, false);
+  }
+
   /** Announce `addr` with a gratuitous ARP request (sender = target = addr). */
   announce(addr: number): void {
     const pb = this.#pool.alloc(HEADROOM_BYTES);
@@ -354,8 +384,18 @@ export class ArpCache {
     return e === undefined || e.state === INCOMPLETE ? null : e.mac;
   }
 
-  #update(e: ArpEntry, buf: Uint8Array, shaOff: number, confirmed: boolean, now: number): void {
+  #update(
+    e: ArpEntry,
+    buf: Uint8Array,
+    shaOff: number,
+    confirmed: boolean,
+    now: number,
+    share = true,
+  ): void {
     const changed = !macEquals(e.mac, 0, buf, shaOff);
+    if (share && this.onLearned !== null && (changed || confirmed || e.state === INCOMPLETE)) {
+      this.onLearned(e.ip, buf.subarray(shaOff, shaOff + 6), confirmed);
+    }
     if (changed || e.state === INCOMPLETE) {
       for (let i = 0; i < 6; i++) e.mac[i] = buf[shaOff + i];
     }

@@ -125,6 +125,19 @@ export class NdpCache {
   baseReachableMs = 30_000;
   /** RetransTimer in ms (set from router advertisements) [1000]. */
   retransMs = 1000;
+  /**
+   * Called when a received message resolves a neighbour, changes its link-layer address or
+   * confirms it (a solicited advertisement) — not for {@link NdpCache.share}d entries. Stacks
+   * that share one link (a stack per core) pass what one of them learns to the others with it.
+   */
+  onLearned: ((ip: IpAddress, mac: Uint8Array, confirmed: boolean) => void) | null = null;
+  /**
+   * Called when resolution of `ip` starts here. A stack sharing its link with others asks the
+   * one that receives the link's NDP traffic to resolve it too: an advertisement answering
+   * this stack's solicitation reaches that stack, which drops it unless it has an entry
+   * (RFC 4861 §7.2.5).
+   */
+  onResolving: ((ip: IpAddress) => void) | null = null;
   readonly #link: LinkEndpoint;
   readonly #owner: NdpCacheOwner;
   readonly #pool: BufferPool;
@@ -294,14 +307,36 @@ export class NdpCache {
       this.#entries.set(e.ip, e);
       this.#setMac(e, buf, macOff);
       this.#enter(e, NUD_STALE, now, now + this.#staleGcMs);
+      this.onLearned?.(e.ip, e.mac, false);
     } else if (e.state === NUD_INCOMPLETE || !macEquals(e.mac, 0, buf, macOff)) {
       this.#setMac(e, buf, macOff);
       this.#enter(e, NUD_STALE, now, now + this.#staleGcMs);
+      this.onLearned?.(e.ip, e.mac, false);
     } else if (e.state === NUD_STALE) {
       e.sinceMs = now; // it still talks to us: keep the entry from being collected
     }
     if (isRouter !== null) e.isRouter = isRouter;
     if (e.queue.length > 0) this.#flushQueue(e);
+  }
+
+  /**
+   * Take `ip` → `mac` learned by another stack on the same link: like {@link NdpCache.learn}
+   * (a STALE entry is created or updated), REACHABLE when `confirmed`, and what waited for it
+   * is sent. Fires no {@link NdpCache.onLearned}.
+   */
+  share(ip: IpAddr, mac: Uint8Array, confirmed: boolean): void {
+    const hook = this.onLearned;
+    this.onLearned = null;
+    try {
+      this.learn(ip, mac, 0, true, null);
+    } finally {
+      this.onLearned = hook;
+    }
+    const e = this.#entries.get(ip);
+    if (confirmed && e !== undefined && e.state !== NUD_REACHABLE) {
+      const now = this.#clock.nowMs();
+      this.#enter(e, NUD_REACHABLE, now, now + this.#reachableMs);
+    }
   }
 
   /**
@@ -326,6 +361,7 @@ export class NdpCache {
       e.isRouter = router;
       if (solicited) this.#enter(e, NUD_REACHABLE, now, now + this.#reachableMs);
       else this.#enter(e, NUD_STALE, now, now + this.#staleGcMs);
+      this.onLearned?.(e.ip, e.mac, solicited);
       this.#flushQueue(e);
       return true;
     }
@@ -339,6 +375,7 @@ export class NdpCache {
     if (solicited) this.#enter(e, NUD_REACHABLE, now, now + this.#reachableMs);
     else if (differs) this.#enter(e, NUD_STALE, now, now + this.#staleGcMs);
     e.isRouter = router;
+    if (solicited || differs) this.onLearned?.(e.ip, e.mac, solicited);
     return true;
   }
 
@@ -388,6 +425,7 @@ export class NdpCache {
     this.#owner.sendSolicit(this.#link.index, e.ip, null);
     e.probes = 1;
     e.probedMs = now;
+    this.onResolving?.(e.ip);
     return e;
   }
 

@@ -18,11 +18,12 @@
  * @module
  */
 
-import { latencySummary } from "../core/histogram.ts";
+import { type Histogram, latencySummary } from "../core/histogram.ts";
 import { formatIp, type IpAddr, isUnspecified } from "../net/ip_address.ts";
 import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { nstatCounters } from "./nstat.ts";
 import type { Stack } from "./stack.ts";
+import type { Counters } from "../core/counters.ts";
 
 /** Largest request line. */
 const MAX_REQUEST_BYTES = 4096;
@@ -130,12 +131,27 @@ export function listSockets(stack: Stack): SocketEntry[] {
   return out;
 }
 
-/** What the control server reports besides the stack's own counters. */
+/**
+ * Stacks the control server reaches asynchronously (a stack per core: `stack/workers.ts`):
+ * their counters, already summed, and their sockets.
+ */
+export interface RemoteControlSource {
+  /** The summed stack counter groups (`StackStats.snapshot()` shape) and extra groups. */
+  counters(): Promise<{ stack: Record<string, Counters>; extra: Record<string, Counters> }>;
+  /** Every stack's sockets. */
+  sockets(): Promise<SocketEntry[]>;
+  /** Every stack's TCP RTT samples in one histogram (ns); `reset` clears each stack's own. */
+  rtt(reset: boolean): Promise<Histogram>;
+}
+
+/** What the control server reports: one stack (`stack`) or stacks elsewhere (`remote`). */
 export interface ControlSources {
   /** The stack. */
-  stack: Stack;
+  stack?: Stack;
   /** More counter groups (driver, services), flattened as `<Group><Name>`. */
   extraCounters?: () => Record<string, Record<string, number>>;
+  /** Instead of `stack`: stacks in workers, asked on every request. */
+  remote?: RemoteControlSource;
 }
 
 /**
@@ -182,10 +198,12 @@ export class ControlServer {
     return new ControlServer(path, listener, sources);
   }
 
-  /** Counters under nstat names: the stack's, then the extra groups. */
-  counters(): Record<string, number> {
-    const out = nstatCounters(this.#sources.stack.stats.snapshot());
-    const extra = this.#sources.extraCounters?.() ?? {};
+  /** Counters under nstat names: the stack's (or the remote stacks' sum), then the extra groups. */
+  async counters(): Promise<Record<string, number>> {
+    const src = this.#sources;
+    const remote = src.remote === undefined ? null : await src.remote.counters();
+    const out = nstatCounters(remote?.stack ?? src.stack?.stats.snapshot() ?? {});
+    const extra = { ...remote?.extra, ...src.extraCounters?.() };
     for (const [group, values] of Object.entries(extra)) {
       for (const [name, v] of Object.entries(values)) {
         out[`${group}${name.charAt(0).toUpperCase()}${name.slice(1)}`] = v;
@@ -195,11 +213,11 @@ export class ControlServer {
   }
 
   /** Answer one parsed request. */
-  answer(request: unknown): Record<string, unknown> {
+  async answer(request: unknown): Promise<Record<string, unknown>> {
     const cmd = (request as { cmd?: unknown })?.cmd;
     if (cmd === "stats") {
+      const counters = await this.counters();
       const now = performance.now();
-      const counters = this.counters();
       if ((request as { delta?: unknown }).delta === true) {
         const delta: Record<string, number> = {};
         for (const [k, v] of Object.entries(counters)) delta[k] = v - (this.#deltaBase[k] ?? 0);
@@ -210,12 +228,24 @@ export class ControlServer {
       }
       return { counters, seconds: (now - this.#startMs) / 1000, delta: false };
     }
-    if (cmd === "sockets") return { sockets: listSockets(this.#sources.stack) };
+    if (cmd === "sockets") {
+      const src = this.#sources;
+      const sockets = src.remote !== undefined
+        ? await src.remote.sockets()
+        : src.stack === undefined
+        ? []
+        : listSockets(src.stack);
+      return { sockets };
+    }
     if (cmd === "memory") return { ...Deno.memoryUsage() };
     if (cmd === "rtt") {
-      const samples = this.#sources.stack.tcp.rttNs;
+      const reset = (request as { reset?: unknown }).reset === true;
+      const src = this.#sources;
+      if (src.remote !== undefined) return { rtt: latencySummary(await src.remote.rtt(reset)) };
+      if (src.stack === undefined) return { error: "no stack" };
+      const samples = src.stack.tcp.rttNs;
       const rtt = latencySummary(samples);
-      if ((request as { reset?: unknown }).reset === true) samples.reset();
+      if (reset) samples.reset();
       return { rtt };
     }
     return { error: `unknown command ${JSON.stringify(cmd)} (stats, sockets, memory, rtt)` };
@@ -239,7 +269,7 @@ export class ControlServer {
       }
       let reply: Record<string, unknown>;
       try {
-        reply = this.answer(
+        reply = await this.answer(
           JSON.parse(new TextDecoder().decode(buf.subarray(0, nl < 0 ? have : nl))),
         );
         this.stats.requests++;

@@ -27,7 +27,7 @@ import {
   CONGESTION_CONTROL_NAMES,
   isCongestionControlName,
 } from "../transport/tcp/congestion/mod.ts";
-import { EventLoop, type EventLoopOptions } from "./event_loop.ts";
+import { EventLoop } from "./event_loop.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
 import { type HostsMap, resolveHost } from "./host_address.ts";
@@ -35,73 +35,10 @@ import { HttpClient, type HttpClientOptions } from "./http/client.ts";
 import { HttpServer, type ServeHandler, type ServeOptions } from "./http/server.ts";
 import { TcpConn, TcpServer } from "./tcp_conn.ts";
 import { Stack, type StackOptions } from "./stack.ts";
+import { RuntimeWorkers, type RuntimeWorkersConfig } from "./workers.ts";
+import type { DriverName, RuntimeConfig } from "./runtime_config.ts";
 
-/** Link drivers the runtime can build; each driver's `kind` is the name that opens it. */
-export type DriverName = "af_packet" | "af_packet_mmsg" | "af_xdp" | "tap" | "loopback";
-
-/** Everything needed to boot a stack; field names follow the CLI flags. */
-export interface RuntimeConfig {
-  /**
-   * Frame pump ["af_packet"]: `af_packet` is the TPACKET RX ring + TX ring
-   * (`AfPacketRingDriver`) with the virtio-net header (checksum and TCP/UDP segmentation
-   * offloads; `vnetHdr: false` turns them off), `af_packet_mmsg` the simpler recvmmsg/sendmmsg
-   * pump (`AfPacketDriver`), `af_xdp` (the project's own XDP redirect program, detached when the
-   * runtime stops), `tap` (creates or attaches the TAP named by `if`; the kernel side of the TAP
-   * is the peer), or `loopback` (no interface: sockets of one process). The driver's `kind` is
-   * this name.
-   */
-  driver?: DriverName;
-  /** af_packet and tap: use the virtio-net header (offloads) [af_packet: true, tap: false]. */
-  vnetHdr?: boolean;
-  /**
-   * af_packet: RX ring version ["v2"]: per-frame hand-over (lowest latency, 64 KB slots), or
-   * "v3" (block ring: less memory, better for floods of small frames, up to 1 ms extra latency).
-   */
-  rxRing?: "v2" | "v3";
-  /** AF_XDP: queue to bind [0]. */
-  queue?: number;
-  /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */
-  zeroCopy?: boolean;
-  /** Interface to attach to (required for af_packet). */
-  if?: string;
-  /**
-   * Addresses in CIDR form, IPv4 or IPv6 (`198.18.0.2/24`, `fd00:5::2/64`); one or many. IPv6
-   * ones are tentative until duplicate address detection passes ({@link Runtime.addressesReady}).
-   */
-  addr?: string | string[];
-  /**
-   * Default gateway(s): an IPv4 router on an `addr` subnet, and/or an IPv6 router (link-local,
-   * or in an `addr` prefix).
-   */
-  gw?: string | string[];
-  /** Solicit routers and configure from their advertisements, SLAAC addresses included. */
-  slaac?: boolean;
-  /** Lower the MTU used on the link. */
-  mtu?: number;
-  /** Record every frame sent and received to this pcap file. */
-  pcap?: string;
-  /** Open the driver inside this network namespace (`/var/run/netns/NAME`). */
-  netns?: string;
-  /**
-   * TCP congestion control of the stack's connections: "cubic" (Linux's default and
-   * ours), "bbr", or "newreno" ("reno"); a connection can change it with TCP_CONGESTION.
-   * Overrides `stack.tcp.congestionControl`.
-   */
-  cc?: string;
-  /** Stack tunables. */
-  stack?: StackOptions;
-  /** Event-loop tunables. */
-  loop?: EventLoopOptions;
-  /** Use this driver instead of building one (tests, custom pumps). */
-  linkDriver?: LinkDriver;
-  /**
-   * Names `rt.fetch()` and the node-style sockets resolve, to literal addresses
-   * (`{ "api.test": "198.18.0.1" }`); there is no DNS.
-   */
-  hosts?: HostsMap;
-  /** Tunables of `rt.fetch()`'s connection pool. */
-  http?: Omit<HttpClientOptions, "hosts">;
-}
+export type { DriverName, RuntimeConfig };
 
 /** An IPv6 address change as {@link Runtime.onAddressChange} reports it. */
 export type AddressChangeListener = (
@@ -174,8 +111,19 @@ export class Runtime {
     this.#done = loop.run();
   }
 
+  /**
+   * Build and start a stack from `config` — or, with `config.workers`, N stacks in workers
+   * ({@link RuntimeWorkers}). Throws StackError (EINVAL) or SyscallError.
+   */
+  static start(config: RuntimeWorkersConfig): Promise<RuntimeWorkers>;
   /** Build and start a stack from `config`. Throws StackError (EINVAL) or SyscallError. */
-  static start(config: RuntimeConfig): Promise<Runtime> {
+  static start(config: RuntimeConfig): Promise<Runtime>;
+  static start(config: RuntimeConfig | RuntimeWorkersConfig): Promise<Runtime | RuntimeWorkers> {
+    if ("workers" in config && config.workers !== undefined) return RuntimeWorkers.start(config);
+    return Promise.resolve(Runtime.#startOne(config));
+  }
+
+  static #startOne(config: RuntimeConfig): Runtime {
     const addrs = config.addr === undefined
       ? []
       : Array.isArray(config.addr)
@@ -211,15 +159,20 @@ export class Runtime {
       } else {
         if (config.if === undefined || config.if === "") throw invalid("--if NAME is required");
         const common = { netns: config.netns, mtu: config.mtu };
+        const fanoutGroup = config.fanoutGroup;
+        if (fanoutGroup !== undefined && kind !== "af_packet" && kind !== "af_packet_mmsg") {
+          throw invalid(`fanoutGroup: only the af_packet drivers join one, not ${kind}`);
+        }
         if (kind === "af_packet") {
           driver = AfPacketRingDriver.open({
             ifname: config.if,
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
+            fanoutGroup,
             ...common,
           });
         } else if (kind === "af_packet_mmsg") {
-          driver = AfPacketDriver.open({ ifname: config.if, ...common });
+          driver = AfPacketDriver.open({ ifname: config.if, fanoutGroup, ...common });
         } else if (kind === "tap") {
           driver = TapDriver.open({ name: config.if, vnetHdr: config.vnetHdr ?? false, ...common });
         } else if (kind === "af_xdp") {
@@ -277,7 +230,7 @@ export class Runtime {
       throw e;
     }
     const loop = new EventLoop(stack, config.loop);
-    return Promise.resolve(new Runtime(stack, nic, loop, addrs, config));
+    return new Runtime(stack, nic, loop, addrs, config);
   }
 
   /**

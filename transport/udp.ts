@@ -76,6 +76,13 @@ export interface UdpOptions {
   maxQueuedDatagrams?: number;
   /** Most UDP sockets [65 536]. */
   maxSockets?: number;
+  /**
+   * A further condition on the ephemeral port that `connect()` or the first `sendto()` of an
+   * unbound socket binds: only a local port for which `connectPortFilter(localPort,
+   * remotePort)` is true is picked [none] (a stack sharing an interface by flow steering, as
+   * TCP's option of the same name). Never called per packet.
+   */
+  connectPortFilter?: ((localPort: number, remotePort: number) => boolean) | null;
 }
 
 /**
@@ -100,6 +107,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
   readonly #rcvbuf: number;
   readonly #maxDatagrams: number;
   readonly #maxSockets: number;
+  readonly #connectPortFilter: ((localPort: number, remotePort: number) => boolean) | null;
   #sockets = 0;
 
   /** Attach to both network layers as protocol 17. */
@@ -111,6 +119,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     this.maxReceiveBufferBytes = opts.maxReceiveBufferBytes ?? 4 << 20;
     this.#maxDatagrams = opts.maxQueuedDatagrams ?? 4096;
     this.#maxSockets = opts.maxSockets ?? 65_536;
+    this.#connectPortFilter = opts.connectPortFilter ?? null;
     this.#table = new DemuxTable({ maxEntries: this.#maxSockets });
     ctx.networks.v4.registerHandler(IP_PROTO_UDP, this);
     ctx.networks.v6.registerHandler(IP_PROTO_UDP, this);
@@ -159,8 +168,11 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     }
   }
 
-  /** @internal */
-  bind(ep: UdpEndpoint, addr: IpAddr, port: number): void {
+  /**
+   * @internal Bind `ep`; port 0 picks an ephemeral one — with `remotePort` (the binding of a
+   * `connect()` or first `sendto()`), one `connectPortFilter` accepts.
+   */
+  bind(ep: UdpEndpoint, addr: IpAddr, port: number, remotePort = 0): void {
     if (ep.localPort !== 0) throw new StackError("EINVAL", "bind: socket is already bound");
     if (ep.family === 4 && addr.family === 6) {
       throw new StackError("EAFNOSUPPORT", "bind: an IPv6 address on an AF_INET socket");
@@ -180,7 +192,11 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     const t = this.#table;
     const v6only = ep.v6only;
     if (port === 0) {
-      port = this.#ports.allocate((p) => t.isPortBound(addr, p, v6only) || t.hasConnectedOnPort(p));
+      const filter = remotePort === 0 ? null : this.#connectPortFilter;
+      port = this.#ports.allocate((p) =>
+        t.isPortBound(addr, p, v6only) || t.hasConnectedOnPort(p) ||
+        (filter !== null && !filter(p, remotePort))
+      );
       if (port < 0) throw new StackError("EADDRINUSE", "bind: no free ephemeral port");
     } else if (t.isPortBound(addr, port, v6only) || t.hasConnectedOnPort(port)) {
       throw new StackError("EADDRINUSE", `bind: port ${port} is in use`);
@@ -202,7 +218,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     if (!this.#ctx.networks.of(addr).route(addr, r)) {
       throw new StackError("ENETUNREACH", "connect: no route");
     }
-    if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0);
+    if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0, port);
     const t = this.#table;
     // Move from the bound table to the connected table under the route's source address.
     if (ep.remotePort !== 0) {
@@ -267,7 +283,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     if (ep.dontFragment && len + UDP_HEADER_BYTES + net.headerBytes > net.pathMtu(addr, r)) {
       throw new StackError("EMSGSIZE", `sendto: ${len} bytes exceed the path MTU (DF)`);
     }
-    if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0);
+    if (ep.localPort === 0) this.bind(ep, anyOf(ep.family), 0, port);
     const bound = ep.localAddr;
     const src = isUnspecified(bound) || net.isBroadcast(bound, 0) ? r.source : bound;
     const pb = ctx.pool.alloc(HEADROOM_BYTES);

@@ -115,3 +115,21 @@ Deno.test("histogram: bad options are refused", () => {
   assert.throws(() => new Histogram({ maxValue: 0 }), RangeError);
   assert.throws(() => new Histogram({ maxValue: 2 ** 53 }), RangeError);
 });
+
+Deno.test("Histogram.state/addState: a copy that crosses threads adds like the histogram", () => {
+  const a = new Histogram();
+  const b = new Histogram();
+  for (let v = 1; v <= 1000; v++) (v % 2 === 0 ? a : b).record(v);
+  const merged = new Histogram();
+  merged.addState(structuredClone(a.state()));
+  merged.addState(structuredClone(b.state()));
+  const direct = new Histogram();
+  direct.add(a);
+  direct.add(b);
+  assert.equal(merged.count, 1000);
+  assert.equal(merged.min, 1);
+  assert.equal(merged.max, 1000);
+  assert.equal(merged.valueAtPercentile(50), direct.valueAtPercentile(50));
+  assert.equal(merged.valueAtPercentile(99), direct.valueAtPercentile(99));
+  assert.throws(() => merged.addState({ ...a.state(), counts: new Float64Array(3) }), RangeError);
+});

@@ -112,3 +112,34 @@ Deno.test("LruList: touch moves to the tail, the head is the least recently used
   assert.equal(lru.head, null);
   assert.equal(lru.size, 0);
 });
+
+Deno.test("NDP cache: onLearned for what the wire says, onResolving when resolution starts; share() fires neither and sends what waited", () => {
+  const r = rig({});
+  const { cache } = r;
+  const learned: [string, number[], boolean][] = [];
+  const resolving: string[] = [];
+  cache.onLearned = (ip, mac, confirmed) => learned.push([`${ip}`, Array.from(mac), confirmed]);
+  cache.onResolving = (ip) => resolving.push(`${ip}`);
+  // A solicitation's source link-layer address: STALE, not confirmed.
+  cache.learn(host(1), MAC, 0, true, null);
+  assert.deepEqual(learned, [[`${host(1)}`, Array.from(MAC), false]]);
+  cache.learn(host(1), MAC, 0, true, null); // nothing new
+  assert.equal(learned.length, 1);
+  // Resolution started by a packet; a solicited advertisement completes it.
+  const pb = r.pool.alloc(HEADROOM_BYTES)!;
+  assert.ok(cache.send(pb, host(2), ETHERTYPE_IPV6));
+  assert.deepEqual(resolving, [`${host(2)}`]);
+  assert.ok(cache.advertised(host(2), MAC, 0, true, true, false));
+  assert.deepEqual(learned[1], [`${host(2)}`, Array.from(MAC), true]);
+  // Shared from another stack: a packet waiting for host 3 leaves, no hook fires.
+  const waiting = r.pool.alloc(HEADROOM_BYTES)!;
+  cache.send(waiting, host(3), ETHERTYPE_IPV6);
+  const sentBefore = r.sent.length;
+  cache.share(host(3), MAC, true);
+  assert.equal(r.sent.length, sentBefore + 1);
+  assert.equal(cache.stateOf(host(3)), "REACHABLE");
+  assert.equal(learned.length, 2);
+  cache.share(host(4), MAC, false);
+  assert.equal(cache.stateOf(host(4)), "STALE");
+  assert.equal(learned.length, 2);
+});

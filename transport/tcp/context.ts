@@ -97,6 +97,13 @@ export interface TcpOptions {
   /** Ephemeral ports [[32768, 60999], ip_local_port_range]. */
   ephemeralPortRange?: [number, number];
   /**
+   * A further condition on the ephemeral port of an active open: only a local port for which
+   * `connectPortFilter(localPort, remotePort)` is true is picked [none]. A stack that shares
+   * an interface with others by flow steering uses it so that the connection's frames come
+   * back to it. Called per candidate port while connecting, never per packet.
+   */
+  connectPortFilter?: ((localPort: number, remotePort: number) => boolean) | null;
+  /**
    * Most out-of-order ranges held per connection [64]; more are dropped (TCPOFODrop). A
    * sender repairing scattered drop-tail losses leaves many holes at once: too few ranges
    * make the receiver drop what the sender will then have to send again.
@@ -174,6 +181,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     pacing: o.pacing ?? true,
     ecn: o.ecn ?? "passive",
     ephemeralPortRange: o.ephemeralPortRange ?? [32768, 60999],
+    connectPortFilter: o.connectPortFilter ?? null,
     ooqMaxRanges: o.ooqMaxRanges ?? 64,
     keepaliveIdleMs: o.keepaliveIdleMs ?? 7_200_000,
     keepaliveIntervalMs: o.keepaliveIntervalMs ?? 75_000,

@@ -253,8 +253,10 @@ export class TcpLayer implements NetProtocolHandler {
     } else la = this.shared.address(opts.localAddr);
     let lp = opts.localPort ?? 0;
     if (lp === 0) {
+      const filter = this.opts.connectPortFilter;
       lp = this.#ports.allocate((p) =>
-        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, ra, remotePort)
+        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, ra, remotePort) ||
+        (filter !== null && !filter(p, remotePort))
       );
       if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
     } else if (!this.#tupleFree(la, lp, ra, remotePort)) {

@@ -1,0 +1,85 @@
+/**
+ * The configuration a `Runtime` boots from: one object whose field names follow the CLI
+ * flags. Kept apart from `runtime.ts` so the stack-per-core files can name it without importing
+ * the runtime.
+ *
+ * @module
+ */
+
+import type { LinkDriver } from "../link/driver.ts";
+import type { EventLoopOptions } from "./event_loop.ts";
+import type { HostsMap } from "./host_address.ts";
+import type { HttpClientOptions } from "./http/client.ts";
+import type { StackOptions } from "./stack.ts";
+
+/** Link drivers the runtime can build; each driver's `kind` is the name that opens it. */
+export type DriverName = "af_packet" | "af_packet_mmsg" | "af_xdp" | "tap" | "loopback";
+
+/** Everything needed to boot a stack; field names follow the CLI flags. */
+export interface RuntimeConfig {
+  /**
+   * Frame pump ["af_packet"]: `af_packet` is the TPACKET RX ring + TX ring
+   * (`AfPacketRingDriver`) with the virtio-net header (checksum and TCP/UDP segmentation
+   * offloads; `vnetHdr: false` turns them off), `af_packet_mmsg` the simpler recvmmsg/sendmmsg
+   * pump (`AfPacketDriver`), `af_xdp` (the project's own XDP redirect program, detached when the
+   * runtime stops), `tap` (creates or attaches the TAP named by `if`; the kernel side of the TAP
+   * is the peer), or `loopback` (no interface: sockets of one process). The driver's `kind` is
+   * this name.
+   */
+  driver?: DriverName;
+  /** af_packet and tap: use the virtio-net header (offloads) [af_packet: true, tap: false]. */
+  vnetHdr?: boolean;
+  /**
+   * af_packet: RX ring version ["v2"]: per-frame hand-over (lowest latency, 64 KB slots), or
+   * "v3" (block ring: less memory, better for floods of small frames, up to 1 ms extra latency).
+   */
+  rxRing?: "v2" | "v3";
+  /** AF_XDP: queue to bind [0]. */
+  queue?: number;
+  /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */
+  zeroCopy?: boolean;
+  /** Interface to attach to (required for af_packet). */
+  if?: string;
+  /**
+   * Addresses in CIDR form, IPv4 or IPv6 (`198.18.0.2/24`, `fd00:5::2/64`); one or many. IPv6
+   * ones are tentative until duplicate address detection passes (`Runtime.addressesReady`).
+   */
+  addr?: string | string[];
+  /**
+   * Default gateway(s): an IPv4 router on an `addr` subnet, and/or an IPv6 router (link-local,
+   * or in an `addr` prefix).
+   */
+  gw?: string | string[];
+  /** Solicit routers and configure from their advertisements, SLAAC addresses included. */
+  slaac?: boolean;
+  /** Lower the MTU used on the link. */
+  mtu?: number;
+  /** Record every frame sent and received to this pcap file. */
+  pcap?: string;
+  /** Open the driver inside this network namespace (`/var/run/netns/NAME`). */
+  netns?: string;
+  /**
+   * TCP congestion control of the stack's connections: "cubic" (Linux's default and
+   * ours), "bbr", or "newreno" ("reno"); a connection can change it with TCP_CONGESTION.
+   * Overrides `stack.tcp.congestionControl`.
+   */
+  cc?: string;
+  /** Stack tunables. */
+  stack?: StackOptions;
+  /** Event-loop tunables. */
+  loop?: EventLoopOptions;
+  /** Use this driver instead of building one (tests, custom pumps). */
+  linkDriver?: LinkDriver;
+  /**
+   * Names `rt.fetch()` and the node-style sockets resolve, to literal addresses
+   * (`{ "api.test": "198.18.0.1" }`); there is no DNS.
+   */
+  hosts?: HostsMap;
+  /** Tunables of `rt.fetch()`'s connection pool. */
+  http?: Omit<HttpClientOptions, "hosts">;
+  /**
+   * af_packet drivers: join this AF_PACKET fanout group (set by the workers machinery for
+   * each worker's stack; `drivers/packet_fanout.ts`).
+   */
+  fanoutGroup?: number;
+}
