@@ -7,8 +7,17 @@
  * - **with loss**: the same with nftables on the peer dropping `--loss` % (default 1 %) of
  *   the packets that arrive from the sender (its input hook), the same rule for every sender.
  *
- * On veth a sender's TSO super-segment travels whole, so one drop loses all of its segments,
- * for the kernel sender and for ustack alike. The kernel sender runs CUBIC (with RACK and
+ * What a "packet" is (`--loss-on`):
+ *
+ * - `wire` (default): TSO is turned off on the sender's veth end (GSO stays on), so the
+ *   kernel cuts every sender's super-segments — the kernel's and the stack's through its
+ *   ring alike — into MTU-sized packets before the veth, and the rule drops 1 % of wire
+ *   packets, as a lossy link would: one loss event every ~100 packets.
+ * - `frame`: veth keeps TSO, a super-segment (~50 KB on average, for both senders) crosses
+ *   it whole and the rule drops 1 % of super-segments: the same bytes lost (~1 %) but ~35
+ *   times fewer loss events, each losing a whole super-segment.
+ *
+ * Either way both senders face the same rule on the same packets. The kernel sender runs CUBIC (with RACK and
  * SACK), chosen per socket with TCP_CONGESTION — the host's default may be another (BBR on
  * some distributions) — and, for reference, the other kernel algorithms asked for with
  * `--kernel-cc` (ratios are always to the first, CUBIC).
@@ -18,8 +27,8 @@
  * ratio of each algorithm to NewReno without loss.
  *
  * ```
- * deno run --allow-all bench/cc_bench.ts [--seconds 20] [--loss 1] [--cc newreno,cubic,bbr]
- *                                        [--kernel-cc cubic,bbr] [--repeat N]
+ * deno run --allow-all bench/cc_bench.ts [--seconds 20] [--loss 1] [--loss-on wire|frame]
+ *                                        [--cc newreno,cubic,bbr] [--kernel-cc cubic,bbr] [--repeat N]
  *                                        [--driver af_packet] [--out FILE]
  * ```
  *
@@ -95,6 +104,11 @@ export interface CcBenchOptions {
   seconds: number;
   /** Loss of the lossy phase, percent of the sender's packets. */
   lossPercent: number;
+  /**
+   * What the drop rule sees: "wire" packets (TSO off on the sender's veth end: super-segments
+   * are segmented in software before the veth) or whole TSO "frame"s.
+   */
+  lossOn: "wire" | "frame";
   /** Algorithms (`default` = no `--cc` flag). */
   algorithms: string[];
   /** The stack's driver. */
@@ -223,6 +237,9 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
   let port = 5400;
   try {
     await link.setKernelAddress("peer", true);
+    if (o.lossOn === "wire" && link.setTso("stack", false)) {
+      throw new Error("could not turn TSO off on the sender's veth end");
+    }
     for (const loss of [0, o.lossPercent]) {
       await setLoss(link, loss);
       const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`), ...o.algorithms];
@@ -295,6 +312,8 @@ export function formatCcTable(figures: CcFigure[]): string {
 const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --seconds N     seconds per measurement (20)
   --loss P        loss of the lossy phase, percent of the sender's packets (1)
+  --loss-on WHAT  wire: TSO off on the sender's veth, the rule drops MTU-sized packets
+                  (default); frame: TSO on, it drops whole super-segments
   --cc LIST       algorithms, comma-separated (newreno,cubic,bbr; "default": no --cc flag)
   --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
   --driver NAME   the stack's driver (af_packet)
@@ -309,6 +328,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     options: {
       seconds: { type: "string" },
       loss: { type: "string" },
+      "loss-on": { type: "string" },
       cc: { type: "string" },
       "kernel-cc": { type: "string" },
       driver: { type: "string" },
@@ -330,10 +350,13 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
   if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) {
     throw new Error(`--repeat: an integer 1..20`);
   }
+  const lossOn = values["loss-on"] ?? "wire";
+  if (lossOn !== "wire" && lossOn !== "frame") throw new Error(`--loss-on: wire or frame`);
   const date = now.toISOString().slice(0, 10);
   return {
     seconds,
     lossPercent: loss,
+    lossOn,
     algorithms: (values.cc ?? "newreno,cubic,bbr").split(",").filter((s) => s !== ""),
     kernelAlgorithms: (values["kernel-cc"] ?? "cubic,bbr").split(",").filter((s) => s !== ""),
     driver: values.driver ?? "af_packet",
@@ -365,7 +388,8 @@ export async function main(args: string[]): Promise<number> {
   const figures = await runCcBench(o);
   console.log(
     `ustack bench:cc — MTU ${o.mtu}, one stream, ${o.seconds} s each, driver ${o.driver}; ` +
-      `loss: nftables on the peer drops ${o.lossPercent} % of the sender's packets; ` +
+      `loss: nftables on the peer drops ${o.lossPercent} % of the sender's ` +
+      `${o.lossOn === "wire" ? "wire packets (TSO off, GSO on)" : "TSO super-segments"}; ` +
       `ratios to kernel ${o.kernelAlgorithms[0]}`,
   );
   console.log(formatCcTable(figures));
