@@ -41,7 +41,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, ustackCommand } from "./netns.ts";
+import { BenchLink, USTACK_CLI, ustackCommand } from "./netns.ts";
 
 /** Python kernel-socket TCP sink: `PORT`; prints one JSON line with bytes and seconds. */
 const PY_SINK = `
@@ -119,6 +119,11 @@ export interface CcBenchOptions {
   out: string;
   /** Runs per sender and phase (round robin); the figure is the median. */
   repeat: number;
+  /**
+   * Another checkout's `cli/ustack.ts`: every algorithm is also measured with it, interleaved,
+   * as sender `ALG@base` (a before/after comparison in one sitting).
+   */
+  baseCli?: string;
 }
 
 /** One measurement. */
@@ -206,8 +211,11 @@ async function ustackRun(
   link: BenchLink,
   o: CcBenchOptions,
   port: number,
-  alg: string,
+  sender: string,
 ): Promise<Record<string, any>> {
+  const at = sender.indexOf("@");
+  const alg = at < 0 ? sender : sender.slice(0, at);
+  const cli = at < 0 ? USTACK_CLI : o.baseCli!;
   const cc = alg === "default" ? [] : ["--cc", alg];
   const [j, got] = await intoSink(link, port, async () => {
     const cmd = ustackCommand([
@@ -221,7 +229,7 @@ async function ustackRun(
       ...cc,
       ...link.stackOptions("stack", o.driver),
       "--json",
-    ]);
+    ]).map((a) => a === USTACK_CLI ? cli : a);
     const f = await link.run("stack", cmd, o.seconds * 1000 + GRACE_MS);
     mustSucceed("ustack uperf client", f);
     return lastJson(f.stdout, "summary");
@@ -242,7 +250,11 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
     }
     for (const loss of [0, o.lossPercent]) {
       await setLoss(link, loss);
-      const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`), ...o.algorithms];
+      const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`)];
+      for (const a of o.algorithms) {
+        senders.push(a);
+        if (o.baseCli !== undefined) senders.push(`${a}@base`);
+      }
       const runs = new Map<string, Record<string, any>[]>(senders.map((s) => [s, []]));
       // Round robin, so that a slow stretch of the machine does not fall on one sender.
       for (let r = 0; r < o.repeat; r++) {
@@ -290,8 +302,14 @@ export function formatCcTable(figures: CcFigure[]): string {
   const kernelBase = figures.find((f) => f.sender.startsWith("kernel-"))?.sender ?? "";
   const base = (loss: number) =>
     figures.find((f) => f.sender === kernelBase && f.lossPercent === loss);
-  const reno = figures.find((f) => f.lossPercent === 0 && f.sender === "newreno");
+  // Each build's NewReno: "newreno" for this checkout, "newreno@base" for --base-cli.
+  const reno = (sender: string) => {
+    const at = sender.indexOf("@");
+    const name = at < 0 ? "newreno" : `newreno${sender.slice(at)}`;
+    return figures.find((f) => f.lossPercent === 0 && f.sender === name);
+  };
   for (const f of figures) {
+    const r = reno(f.sender)?.gbps;
     const k = base(f.lossPercent)?.gbps ?? null;
     const g = f.gbps;
     let text = `loss ${String(f.lossPercent).padStart(3)} %  ${f.sender.padEnd(13)} ` +
@@ -300,8 +318,8 @@ export function formatCcTable(figures: CcFigure[]): string {
       text += `  ${(g / k).toFixed(2)}× ${kernelBase}`;
     }
     if (
-      f.lossPercent === 0 && !f.sender.startsWith("kernel-") && g !== null && reno?.gbps
-    ) text += `  ${(g / reno.gbps).toFixed(2)}× newreno`;
+      f.lossPercent === 0 && !f.sender.startsWith("kernel-") && g !== null && r
+    ) text += `  ${(g / r).toFixed(2)}× newreno`;
     const dropped = f.details.droppedPackets;
     if (typeof dropped === "number" && f.lossPercent > 0) text += `  (${dropped} dropped)`;
     lines.push(text);
@@ -319,6 +337,8 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --driver NAME   the stack's driver (af_packet)
   --mtu N         MTU (1500)
   --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
+  --base-cli PATH  also run every algorithm with this checkout's cli/ustack.ts, interleaved,
+                  as ALG@base (before/after in one sitting)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
 /** Parse the command line; null for --help. */
@@ -335,6 +355,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       mtu: { type: "string" },
       repeat: { type: "string" },
       out: { type: "string" },
+      "base-cli": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -362,6 +383,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     driver: values.driver ?? "af_packet",
     mtu,
     repeat,
+    baseCli: values["base-cli"],
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };
 }
