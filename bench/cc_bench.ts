@@ -7,8 +7,17 @@
  * - **with loss**: the same with nftables on the peer dropping `--loss` % (default 1 %) of
  *   the packets that arrive from the sender (its input hook), the same rule for every sender.
  *
- * On veth a sender's TSO super-segment travels whole, so one drop loses all of its segments,
- * for the kernel sender and for ustack alike. The kernel sender runs CUBIC (with RACK and
+ * What a "packet" is (`--loss-on`):
+ *
+ * - `wire` (default): TSO is turned off on the sender's veth end (GSO stays on), so the
+ *   kernel cuts every sender's super-segments — the kernel's and the stack's through its
+ *   ring alike — into MTU-sized packets before the veth, and the rule drops 1 % of wire
+ *   packets, as a lossy link would: one loss event every ~100 packets.
+ * - `frame`: veth keeps TSO, a super-segment (~50 KB on average, for both senders) crosses
+ *   it whole and the rule drops 1 % of super-segments: the same bytes lost (~1 %) but ~35
+ *   times fewer loss events, each losing a whole super-segment.
+ *
+ * Either way both senders face the same rule on the same packets. The kernel sender runs CUBIC (with RACK and
  * SACK), chosen per socket with TCP_CONGESTION — the host's default may be another (BBR on
  * some distributions) — and, for reference, the other kernel algorithms asked for with
  * `--kernel-cc` (ratios are always to the first, CUBIC).
@@ -18,8 +27,8 @@
  * ratio of each algorithm to NewReno without loss.
  *
  * ```
- * deno run --allow-all bench/cc_bench.ts [--seconds 20] [--loss 1] [--cc newreno,cubic,bbr]
- *                                        [--kernel-cc cubic,bbr] [--repeat N]
+ * deno run --allow-all bench/cc_bench.ts [--seconds 20] [--loss 1] [--loss-on wire|frame]
+ *                                        [--cc newreno,cubic,bbr] [--kernel-cc cubic,bbr] [--repeat N]
  *                                        [--driver af_packet] [--out FILE]
  * ```
  *
@@ -32,7 +41,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, ustackCommand } from "./netns.ts";
+import { BenchLink, USTACK_CLI, ustackCommand } from "./netns.ts";
 
 /** Python kernel-socket TCP sink: `PORT`; prints one JSON line with bytes and seconds. */
 const PY_SINK = `
@@ -95,6 +104,11 @@ export interface CcBenchOptions {
   seconds: number;
   /** Loss of the lossy phase, percent of the sender's packets. */
   lossPercent: number;
+  /**
+   * What the drop rule sees: "wire" packets (TSO off on the sender's veth end: super-segments
+   * are segmented in software before the veth) or whole TSO "frame"s.
+   */
+  lossOn: "wire" | "frame";
   /** Algorithms (`default` = no `--cc` flag). */
   algorithms: string[];
   /** The stack's driver. */
@@ -105,6 +119,11 @@ export interface CcBenchOptions {
   out: string;
   /** Runs per sender and phase (round robin); the figure is the median. */
   repeat: number;
+  /**
+   * Another checkout's `cli/ustack.ts`: every algorithm is also measured with it, interleaved,
+   * as sender `ALG@base` (a before/after comparison in one sitting).
+   */
+  baseCli?: string;
 }
 
 /** One measurement. */
@@ -192,8 +211,11 @@ async function ustackRun(
   link: BenchLink,
   o: CcBenchOptions,
   port: number,
-  alg: string,
+  sender: string,
 ): Promise<Record<string, any>> {
+  const at = sender.indexOf("@");
+  const alg = at < 0 ? sender : sender.slice(0, at);
+  const cli = at < 0 ? USTACK_CLI : o.baseCli!;
   const cc = alg === "default" ? [] : ["--cc", alg];
   const [j, got] = await intoSink(link, port, async () => {
     const cmd = ustackCommand([
@@ -207,7 +229,7 @@ async function ustackRun(
       ...cc,
       ...link.stackOptions("stack", o.driver),
       "--json",
-    ]);
+    ]).map((a) => a === USTACK_CLI ? cli : a);
     const f = await link.run("stack", cmd, o.seconds * 1000 + GRACE_MS);
     mustSucceed("ustack uperf client", f);
     return lastJson(f.stdout, "summary");
@@ -223,9 +245,16 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
   let port = 5400;
   try {
     await link.setKernelAddress("peer", true);
+    if (o.lossOn === "wire" && link.setTso("stack", false)) {
+      throw new Error("could not turn TSO off on the sender's veth end");
+    }
     for (const loss of [0, o.lossPercent]) {
       await setLoss(link, loss);
-      const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`), ...o.algorithms];
+      const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`)];
+      for (const a of o.algorithms) {
+        senders.push(a);
+        if (o.baseCli !== undefined) senders.push(`${a}@base`);
+      }
       const runs = new Map<string, Record<string, any>[]>(senders.map((s) => [s, []]));
       // Round robin, so that a slow stretch of the machine does not fall on one sender.
       for (let r = 0; r < o.repeat; r++) {
@@ -273,8 +302,14 @@ export function formatCcTable(figures: CcFigure[]): string {
   const kernelBase = figures.find((f) => f.sender.startsWith("kernel-"))?.sender ?? "";
   const base = (loss: number) =>
     figures.find((f) => f.sender === kernelBase && f.lossPercent === loss);
-  const reno = figures.find((f) => f.lossPercent === 0 && f.sender === "newreno");
+  // Each build's NewReno: "newreno" for this checkout, "newreno@base" for --base-cli.
+  const reno = (sender: string) => {
+    const at = sender.indexOf("@");
+    const name = at < 0 ? "newreno" : `newreno${sender.slice(at)}`;
+    return figures.find((f) => f.lossPercent === 0 && f.sender === name);
+  };
   for (const f of figures) {
+    const r = reno(f.sender)?.gbps;
     const k = base(f.lossPercent)?.gbps ?? null;
     const g = f.gbps;
     let text = `loss ${String(f.lossPercent).padStart(3)} %  ${f.sender.padEnd(13)} ` +
@@ -283,8 +318,8 @@ export function formatCcTable(figures: CcFigure[]): string {
       text += `  ${(g / k).toFixed(2)}× ${kernelBase}`;
     }
     if (
-      f.lossPercent === 0 && !f.sender.startsWith("kernel-") && g !== null && reno?.gbps
-    ) text += `  ${(g / reno.gbps).toFixed(2)}× newreno`;
+      f.lossPercent === 0 && !f.sender.startsWith("kernel-") && g !== null && r
+    ) text += `  ${(g / r).toFixed(2)}× newreno`;
     const dropped = f.details.droppedPackets;
     if (typeof dropped === "number" && f.lossPercent > 0) text += `  (${dropped} dropped)`;
     lines.push(text);
@@ -295,11 +330,15 @@ export function formatCcTable(figures: CcFigure[]): string {
 const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --seconds N     seconds per measurement (20)
   --loss P        loss of the lossy phase, percent of the sender's packets (1)
+  --loss-on WHAT  wire: TSO off on the sender's veth, the rule drops MTU-sized packets
+                  (default); frame: TSO on, it drops whole super-segments
   --cc LIST       algorithms, comma-separated (newreno,cubic,bbr; "default": no --cc flag)
   --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
   --driver NAME   the stack's driver (af_packet)
   --mtu N         MTU (1500)
   --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
+  --base-cli PATH  also run every algorithm with this checkout's cli/ustack.ts, interleaved,
+                  as ALG@base (before/after in one sitting)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
 /** Parse the command line; null for --help. */
@@ -309,12 +348,14 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     options: {
       seconds: { type: "string" },
       loss: { type: "string" },
+      "loss-on": { type: "string" },
       cc: { type: "string" },
       "kernel-cc": { type: "string" },
       driver: { type: "string" },
       mtu: { type: "string" },
       repeat: { type: "string" },
       out: { type: "string" },
+      "base-cli": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -330,15 +371,19 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
   if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) {
     throw new Error(`--repeat: an integer 1..20`);
   }
+  const lossOn = values["loss-on"] ?? "wire";
+  if (lossOn !== "wire" && lossOn !== "frame") throw new Error(`--loss-on: wire or frame`);
   const date = now.toISOString().slice(0, 10);
   return {
     seconds,
     lossPercent: loss,
+    lossOn,
     algorithms: (values.cc ?? "newreno,cubic,bbr").split(",").filter((s) => s !== ""),
     kernelAlgorithms: (values["kernel-cc"] ?? "cubic,bbr").split(",").filter((s) => s !== ""),
     driver: values.driver ?? "af_packet",
     mtu,
     repeat,
+    baseCli: values["base-cli"],
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };
 }
@@ -365,7 +410,8 @@ export async function main(args: string[]): Promise<number> {
   const figures = await runCcBench(o);
   console.log(
     `ustack bench:cc — MTU ${o.mtu}, one stream, ${o.seconds} s each, driver ${o.driver}; ` +
-      `loss: nftables on the peer drops ${o.lossPercent} % of the sender's packets; ` +
+      `loss: nftables on the peer drops ${o.lossPercent} % of the sender's ` +
+      `${o.lossOn === "wire" ? "wire packets (TSO off, GSO on)" : "TSO super-segments"}; ` +
       `ratios to kernel ${o.kernelAlgorithms[0]}`,
   );
   console.log(formatCcTable(figures));

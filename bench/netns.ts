@@ -22,6 +22,9 @@ import {
   type VethPair,
 } from "../tests/harness/netns.ts";
 import { CliProcess } from "../tests/harness/ustack_cli.ts";
+import { setNetdevFeatures } from "../ffi/ethtool.ts";
+import { withNetns } from "../ffi/netns.ts";
+import { close, socket } from "../ffi/syscalls.ts";
 
 /** Which end of the pair. */
 export type Side = "stack" | "peer";
@@ -243,6 +246,28 @@ export class BenchLink {
         timeoutMs: 5_000,
       });
     }
+  }
+
+  /**
+   * Turn TCP segmentation offload (TSO, v4 and v6) of the interface on `side` on or off
+   * (ETHTOOL_SFEATURES); generic segmentation (GSO) stays on. With TSO off a sender's
+   * super-segments — the kernel's and a stack's through its ring alike — are cut into
+   * MTU-sized packets in software before they cross the veth, so the peer sees (and a drop
+   * rule drops) wire packets. Returns whether TSO is on afterwards.
+   */
+  setTso(side: Side, on: boolean): boolean {
+    const after = withNetns(this.ns(side), () => {
+      const fd = socket(2, /* AF_INET */ 2, /* SOCK_DGRAM */ 0);
+      try {
+        return setNetdevFeatures(fd, this.ifname(side), {
+          "tx-tcp-segmentation": on,
+          "tx-tcp6-segmentation": on,
+        });
+      } finally {
+        close(fd);
+      }
+    });
+    return after.get("tx-tcp-segmentation")?.active === true;
   }
 
   /** Start `cmd` in the namespace of `side` (stdout and stderr collected). */

@@ -24,9 +24,12 @@ const SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  // int poll(struct pollfd *fds, nfds_t nfds, int timeout): timeout 0, or a short bounded
-  // slice (pollBlocking: ≤ 10 ms, the event loop's blocking wait).
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout): timeout 0 (pollNow).
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t
+  // *mask): the event loop's short blocking slice (pollBlocking: ≤ 10 ms, to the microsecond),
+  // the signal mask NULL (unchanged).
+  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
   // The same poll on Deno's helper thread, for idle waits (errno is not ours after it).
   poll_nonblocking: {
     name: "poll",

@@ -373,7 +373,15 @@ export function pollNow(fds: Uint8Array, nfds: number = fds.byteLength >>> 3): n
 }
 
 /**
- * `poll(2)` blocking this thread for at most `timeoutMs` (1..10, whole ms): the number of ready
+ * The timespec of {@link pollBlocking}, reused by every call: two little-endian 64-bit longs
+ * (seconds, nanoseconds) written as 32-bit halves, the high halves staying 0 (no BigInt).
+ */
+const PPOLL_TIMEOUT = new Int32Array(4);
+
+/**
+ * `ppoll(2)` blocking this thread for at most `timeoutMs` (clamped to 0.001..10 ms; fractions
+ * are honoured to the microsecond, so a pacing or TSO-deferral wake-up 200 µs away is not
+ * stretched to a whole millisecond as `poll`'s whole-ms timeout would): the number of ready
  * entries, 0 on timeout, or `-errno`. While it waits no JavaScript runs and Deno's own timers
  * and I/O wait too, so the event loop only uses it for short slices it bounds itself; in
  * return a frame or an eventfd write wakes this very thread, with no helper thread in between
@@ -381,7 +389,7 @@ export function pollNow(fds: Uint8Array, nfds: number = fds.byteLength >>> 3): n
  *
  * @example
  * ```ts
- * if (pollBlocking(fds, 1) > 0) tick();
+ * if (pollBlocking(fds, 0.25) > 0) tick();
  * ```
  */
 export function pollBlocking(
@@ -389,8 +397,13 @@ export function pollBlocking(
   timeoutMs: number,
   nfds: number = fds.byteLength >>> 3,
 ): number {
-  const timeout = Math.min(10, Math.max(1, Math.ceil(timeoutMs)));
-  const r = libc().poll(fds, sizeArg(nfds), timeout | 0);
+  let us = Math.ceil(timeoutMs * 1000);
+  if (!(us >= 1)) us = 1;
+  else if (us > 10_000) us = 10_000;
+  const ts = PPOLL_TIMEOUT;
+  ts[0] = Math.floor(us / 1_000_000);
+  ts[2] = (us % 1_000_000) * 1000;
+  const r = libc().ppoll(fds, sizeArg(nfds), ts, null);
   return r < 0 ? -errno() : r;
 }
 

@@ -330,10 +330,12 @@ export class EventLoop {
         await this.#yield(now);
         continue;
       }
-      timeout = Math.ceil(timeout);
       if (pollable && now - lastBusy < this.#busyPollMs + this.#blockPollMs) {
         this.stats.blocks++;
-        const ready = pollBlocking(this.#pollfds, 1, this.#nfds);
+        // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
+        // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
+        // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
+        const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
         const woke = clock.nowMs();
         times.blockUs.record((woke - now) * 1000);
         if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
@@ -343,6 +345,7 @@ export class EventLoop {
         if (ready <= 0) await this.#yield(woke);
         continue;
       }
+      timeout = Math.ceil(timeout);
       this.stats.parks++;
       this.#parkDeadlineMs = now + timeout;
       this.#parked = true;

@@ -24,6 +24,7 @@
 import { VirtualClock } from "../../core/clock.ts";
 import {
   DriverStats,
+  GSO_NONE,
   type LinkCapabilities,
   type LinkDriver,
   NO_OFFLOADS,
@@ -108,6 +109,8 @@ export interface SentSegment {
   tsEcr: number;
   /** SACK blocks as [left, right) pairs. */
   sack: [number, number][];
+  /** Segment size of a TSO super-segment (its payload is cut into `gsoSize` pieces); 0 else. */
+  gsoSize: number;
 }
 
 /**
@@ -124,8 +127,11 @@ export class RecordingLink implements LinkDriver {
   readonly mac: Uint8Array = OUR_MAC;
   /** Link MTU. */
   readonly mtu: number;
-  /** No offloads: every checksum is complete on the wire. */
-  readonly capabilities: LinkCapabilities = NO_OFFLOADS;
+  /**
+   * No offloads (every checksum complete on the wire), or with `tsoBytes` TSO and checksum
+   * offload for super-segments of up to that many bytes.
+   */
+  readonly capabilities: LinkCapabilities;
   /** No file descriptor (driven by hand). */
   readonly fd = -1;
   /** Counters. */
@@ -138,9 +144,17 @@ export class RecordingLink implements LinkDriver {
   readonly #arp = new ArpHeader();
   readonly #opts = new TcpHeaderOptions();
 
-  /** A link of `mtu` bytes. */
-  constructor(mtu: number) {
+  /** A link of `mtu` bytes; with `tsoBytes` > 0 it takes TSO super-segments that large. */
+  constructor(mtu: number, tsoBytes = 0) {
     this.mtu = mtu;
+    this.capabilities = tsoBytes > 0
+      ? {
+        txChecksumOffload: true,
+        tcpSegmentationOffload: true,
+        udpSegmentationOffload: false,
+        maxGsoBytes: tsoBytes,
+      }
+      : NO_OFFLOADS;
   }
 
   /** Hand queued frames (ARP replies) to the stack. */
@@ -162,7 +176,7 @@ export class RecordingLink implements LinkDriver {
   release(_batch: RxBatch): void {}
 
   /** Decode and record a TCP segment; answer an ARP request for the /24. */
-  transmit(frame: Uint8Array, off: number, len: number, _offload: TxOffload | null): boolean {
+  transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     const type = (frame[off + 12] << 8) | frame[off + 13];
     const l3 = off + ETH_HEADER_BYTES;
     if (type === ETHERTYPE_ARP) {
@@ -204,6 +218,7 @@ export class RecordingLink implements LinkDriver {
       tsVal: o.tsVal,
       tsEcr: o.tsEcr,
       sack,
+      gsoSize: offload !== null && offload.gsoType !== GSO_NONE ? offload.gsoSize : 0,
     });
     return true;
   }
@@ -313,10 +328,13 @@ export class TcpRig {
   readonly link: RecordingLink;
   #taken = 0;
 
-  /** A rig whose stack has TCP options `tcp` and a link of `mtu` bytes. */
-  constructor(opts: { tcp?: TcpOptions; mtu?: number } = {}) {
+  /**
+   * A rig whose stack has TCP options `tcp` and a link of `mtu` bytes (taking TSO
+   * super-segments of up to `tsoBytes` when given).
+   */
+  constructor(opts: { tcp?: TcpOptions; mtu?: number; tsoBytes?: number } = {}) {
     this.stack = new Stack({ clock: this.clock, poolBuffers: 256, tcp: opts.tcp });
-    this.link = new RecordingLink(opts.mtu ?? 1500);
+    this.link = new RecordingLink(opts.mtu ?? 1500, opts.tsoBytes ?? 0);
     const nic = this.stack.addNic(this.link);
     this.stack.ipv4.addAddress(nic.index, RIG_ADDR, 24);
   }

@@ -16,6 +16,7 @@ import {
   interfaceIndex,
   interfaceMtu,
   pollAsync,
+  pollBlocking,
   pollfdRevents,
   pollfds,
   POLLIN,
@@ -175,6 +176,32 @@ Deno.test("pollAsync times out, and wakes when the eventfd is signalled", async 
       clearTimeout(timer);
     }
     assert.ok(performance.now() - t1 < 5_000, "pollAsync should wake on the signal");
+    assert.equal(pollfdRevents(fds, 0) & POLLIN, POLLIN);
+    assert.equal(eventfdDrain(fd), 1);
+  } finally {
+    close(fd);
+  }
+});
+
+Deno.test("pollBlocking honours sub-millisecond timeouts and sees a ready fd at once", () => {
+  const fd = eventfdCreate();
+  const fds = pollfds(1);
+  setPollfd(fds, 0, fd, POLLIN);
+  try {
+    // 0.3 ms slices: never shorter than asked; the shortest of a few well under the whole
+    // millisecond poll(2)'s int timeout would have waited (a scheduler delay on a busy machine
+    // can stretch one slice, not all of them).
+    let shortest = Infinity;
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      assert.equal(pollBlocking(fds, 0.3), 0);
+      const took = performance.now() - t0;
+      assert.ok(took >= 0.29, `a 0.3 ms slice returned after ${took} ms`);
+      if (took < shortest) shortest = took;
+    }
+    assert.ok(shortest < 0.9, `the shortest 0.3 ms slice took ${shortest} ms`);
+    eventfdSignal(fd);
+    assert.equal(pollBlocking(fds, 10), 1);
     assert.equal(pollfdRevents(fds, 0) & POLLIN, POLLIN);
     assert.equal(eventfdDrain(fd), 1);
   } finally {

@@ -101,3 +101,37 @@ Deno.test("rig: a lost tail with no new data to send goes out as the rescue retr
   assert.equal(c.ep.info().caState, "Open");
   assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
 });
+
+Deno.test("rig: with TSO, several contiguous lost segments are resent as one super-segment", () => {
+  const rig = new TcpRig({ tcp: { quickAcks: 0 }, tsoBytes: 65536 });
+  const c = rig.openActive({ mss: MSS, sackPermitted: true, windowScale: 7 });
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, window: 1000 }));
+  c.ep.setNoDelay(true);
+  c.ep.write(new Uint8Array(40 * MSS).fill(9), 0, 40 * MSS);
+  rig.tick();
+  const first = rig.take();
+  const una = seqAdd(c.iss, 1);
+  const seg = (i: number) => seqAdd(una, i * MSS);
+  // The initial window (10 segments) leaves as super-segments of several MSS.
+  const firstBytes = first.reduce((n, s) => n + s.payload.length, 0);
+  assert.equal(firstBytes, 10 * MSS);
+  assert.ok(first.some((s) => s.payload.length > MSS && s.gsoSize === MSS), "TSO in use");
+  rig.clock.advance(1);
+  // s0..s4 are lost; the peer reports s5..s9 in one SACK block per arrival (the last ACK of a
+  // GRO'd burst would carry the same).
+  for (let i = 6; i <= 10; i++) {
+    rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(0), window: 1000, sack: [[seg(5), seg(i)]] }));
+  }
+  // Deemed lost at once (five segments SACKed above them, RFC 6675 DupThresh) or after
+  // RACK's reordering window; either way within a round trip.
+  rig.advance(2);
+  const resent = rig.take().filter((s) => s.seq === seg(0) || s.seq === seg(1));
+  assert.ok(resent.length >= 1, "the hole is resent");
+  const r = resent[0];
+  assert.equal(r.seq, seg(0));
+  assert.ok(r.payload.length >= 2 * MSS, `one frame resends ${r.payload.length / MSS} segments`);
+  assert.equal(r.gsoSize, MSS);
+  const stats = rig.stack.stats.tcp;
+  assert.equal(stats.TCPTimeouts, 0);
+  assert.ok(stats.RetransSegs >= r.payload.length / MSS);
+});
