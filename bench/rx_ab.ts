@@ -11,7 +11,7 @@
  * TCP counters (ACKs sent, TX kicks, frames received).
  *
  * ```
- * deno run --allow-all bench/rx_ab.ts [--mtu 9000] [--rounds 5] [--seconds 4]
+ * deno run --allow-all bench/rx_ab.ts [--mtu 9000] [--rounds 5] [--seconds 4] [--sender-cc cubic]
  *                                     [--base-cli /other/checkout/cli/ustack.ts]... [--out FILE]
  * ```
  *
@@ -26,11 +26,16 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, USTACK_CLI } from "./netns.ts";
 
-/** Python TCP sender: `HOST PORT SECONDS`; one JSON line with bytes and seconds. */
+/**
+ * Python TCP sender: `HOST PORT SECONDS [CC]` (CC: the congestion control, TCP_CONGESTION; the
+ * host's default without); one JSON line with bytes and seconds.
+ */
 const PY_SENDER = `
 import json, socket, sys, time
 host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+if len(sys.argv) > 4 and sys.argv[4]:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
 s.connect((host, port))
 b = memoryview(bytes(128 * 1024))
@@ -125,6 +130,8 @@ export interface RxAbOptions {
   baseClis: string[];
   /** Leave kernel→kernel out. */
   noKernel: boolean;
+  /** The kernel sender's congestion control ("" = the host's default). */
+  senderCc: string;
 }
 
 /**
@@ -147,7 +154,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
     })();
     const f = await link.run(
       "peer",
-      ["python3", "-c", PY_SENDER, link.addr("stack"), String(p), String(o.seconds)],
+      ["python3", "-c", PY_SENDER, link.addr("stack"), String(p), String(o.seconds), o.senderCc],
       o.seconds * 1000 + 40_000,
     );
     mustSucceed("python sender", f);
@@ -216,6 +223,7 @@ if (import.meta.main) {
       seconds: { type: "string", default: "4" },
       "base-cli": { type: "string", multiple: true },
       "no-kernel": { type: "boolean", default: false },
+      "sender-cc": { type: "string", default: "" },
       out: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -227,6 +235,7 @@ if (import.meta.main) {
   --seconds N       seconds each sender sends (4)
   --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
   --no-kernel       leave kernel→kernel out
+  --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
   --out FILE        write every run as JSON`);
     Deno.exit(0);
   }
@@ -241,6 +250,7 @@ if (import.meta.main) {
     seconds: Number(values.seconds),
     baseClis: values["base-cli"] ?? [],
     noKernel: values["no-kernel"],
+    senderCc: values["sender-cc"],
   });
   const configs = [...new Set(runs.map((r) => r.config))];
   const kernel = runs.filter((r) => r.config === "kernel");
