@@ -1,0 +1,278 @@
+/**
+ * `deno run --allow-all bench/rx_ab.ts`: the receive path, kernel→ustack TCP, A/B. A Python
+ * sender on the peer end of a veth pair sends bulk TCP (128 KiB `send` calls) for `--seconds`
+ * into `ustack serve --discard` on the stack end, once per CLI given (this checkout's first,
+ * then each `--base-cli`), and into a Python sink on the stack end's kernel (kernel→kernel),
+ * round after round, interleaved, so a loaded machine weighs on every configuration alike.
+ *
+ * Half-way through every run it samples `ss -tin` of the kernel sender (the kernel's view of
+ * the receiver: smoothed RTT, minimum RTT, cwnd, bytes in flight, delivery rate, the window
+ * we advertise, time limited by it), and after each stack run it keeps the stack's driver and
+ * TCP counters (ACKs sent, TX kicks, frames received).
+ *
+ * ```
+ * deno run --allow-all bench/rx_ab.ts [--mtu 9000] [--rounds 5] [--seconds 4] [--sender-cc cubic]
+ *                                     [--base-cli /other/checkout/cli/ustack.ts]... [--out FILE]
+ * ```
+ *
+ * Prints one line per run, then the median and every run per configuration (Gbit/s of goodput:
+ * bytes sent over the sender's time, which runs until the receiver's last ACK).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { lastJson, mustSucceed } from "./e2e.ts";
+import { BenchLink, USTACK_CLI } from "./netns.ts";
+
+/**
+ * Python TCP sender: `HOST PORT SECONDS [CC]` (CC: the congestion control, TCP_CONGESTION; the
+ * host's default without); one JSON line with bytes and seconds.
+ */
+const PY_SENDER = `
+import json, socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+if len(sys.argv) > 4 and sys.argv[4]:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+s.connect((host, port))
+b = memoryview(bytes(128 * 1024))
+sent = 0
+start = time.monotonic()
+end = start + seconds
+now = start
+while now < end:
+    for _ in range(64):
+        sent += s.send(b)
+    now = time.monotonic()
+s.shutdown(socket.SHUT_WR)
+s.settimeout(30)
+s.recv(1)
+now = time.monotonic()
+print(json.dumps({"bytes": sent, "seconds": now - start}), flush=True)
+`;
+
+/** Python kernel-socket TCP sink: `PORT`; reads until EOF. */
+const PY_SINK = `
+import socket, sys
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", int(sys.argv[1])))
+ls.listen(1)
+print("ready", flush=True)
+ls.settimeout(60)
+c, _ = ls.accept()
+buf = bytearray(1 << 20)
+while c.recv_into(buf):
+    pass
+c.close()
+`;
+
+/** What `ss -tin` said of the sender's socket half-way through a run. */
+interface SenderView {
+  rtt?: string;
+  minrtt?: string;
+  cwnd?: number;
+  unacked?: number;
+  deliveryRate?: string;
+  sndWnd?: number;
+  rwndLimited?: string;
+}
+
+/** One run of one configuration. */
+interface Run {
+  config: string;
+  round: number;
+  gbps: number;
+  sender: SenderView;
+  /** The stack's counters line by line (`driver: …`, `tcp: …`), stack runs only. */
+  counters?: Record<string, string>;
+}
+
+function pick(text: string, re: RegExp): string | undefined {
+  return re.exec(text)?.[1];
+}
+
+function senderView(ssOut: string): SenderView {
+  const t = ssOut.replace(/\s+/g, " ");
+  const num = (re: RegExp) => {
+    const v = pick(t, re);
+    return v === undefined ? undefined : Number(v);
+  };
+  return {
+    rtt: pick(t, / rtt:([\d./]+)/),
+    minrtt: pick(t, /minrtt:([\d.]+)/),
+    cwnd: num(/cwnd:(\d+)/),
+    unacked: num(/unacked:(\d+)/),
+    deliveryRate: pick(t, /delivery_rate (\S+)/),
+    sndWnd: num(/snd_wnd:(\d+)/),
+    rwndLimited: pick(t, /rwnd_limited:(\S+)/),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Options of {@link runRxAb}. */
+export interface RxAbOptions {
+  /** Link MTU. */
+  mtu: number;
+  /** Rounds (each runs every configuration once). */
+  rounds: number;
+  /** Seconds each sender sends. */
+  seconds: number;
+  /** Other checkouts' `cli/ustack.ts`, run after this checkout's in every round. */
+  baseClis: string[];
+  /** Leave kernel→kernel out. */
+  noKernel: boolean;
+  /** The kernel sender's congestion control ("" = the host's default). */
+  senderCc: string;
+}
+
+/**
+ * Run the rounds; returns every run. Configurations: `kernel` (kernel→kernel), `ustack` (this
+ * checkout), `base1`, `base2`, … (the `--base-cli` checkouts in order).
+ */
+export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
+  const link = await BenchLink.create(o.mtu);
+  const runs: Run[] = [];
+  let port = 6400;
+  const send = async (p: number): Promise<{ gbps: number; sender: SenderView }> => {
+    const sample = (async () => {
+      await new Promise((r) => setTimeout(r, o.seconds * 500));
+      const r = await new Deno.Command("ip", {
+        args: ["netns", "exec", link.ns("peer"), "ss", "-tin", `dport = :${p}`],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return senderView(new TextDecoder().decode(r.stdout));
+    })();
+    const f = await link.run(
+      "peer",
+      ["python3", "-c", PY_SENDER, link.addr("stack"), String(p), String(o.seconds), o.senderCc],
+      o.seconds * 1000 + 40_000,
+    );
+    mustSucceed("python sender", f);
+    const j = lastJson(f.stdout);
+    return { gbps: (j.bytes * 8) / j.seconds / 1e9, sender: await sample };
+  };
+  const clis: [string, string][] = [["ustack", USTACK_CLI]];
+  o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c]));
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      if (!o.noKernel) {
+        await link.setKernelAddress("stack", true);
+        const p = port++;
+        const sink = link.start("stack", ["python3", "-c", PY_SINK, String(p)]);
+        try {
+          await sink.waitForLine(/^ready/);
+          runs.push({ config: "kernel", round, ...await send(p) });
+          await sink.finish(30_000);
+        } finally {
+          await sink.stop();
+        }
+        await link.setKernelAddress("stack", false);
+      }
+      for (const [config, cli] of clis) {
+        const p = port++;
+        const server = link.start("stack", [
+          Deno.execPath(),
+          "run",
+          "--allow-all",
+          cli,
+          "serve",
+          "--discard",
+          String(p),
+          ...link.stackOptions("stack", "af_packet"),
+        ]);
+        try {
+          await server.waitForLine(/^ready /);
+          const r = await send(p);
+          const f = await server.stop(10_000);
+          const counters: Record<string, string> = {};
+          for (const m of f.stdout.matchAll(/^\s*(driver|tcp): (.*)$/gm)) counters[m[1]] = m[2];
+          runs.push({ config, round, ...r, counters });
+        } finally {
+          await server.stop();
+        }
+      }
+      const last = runs.filter((r) => r.round === round);
+      console.error(
+        `round ${round}: ` +
+          last.map((r) =>
+            `${r.config} ${r.gbps.toFixed(2)} (cwnd ${r.sender.cwnd}, rtt ${r.sender.rtt})`
+          ).join(", "),
+      );
+    }
+  } finally {
+    await link.destroy();
+  }
+  return runs;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      mtu: { type: "string", default: "9000" },
+      rounds: { type: "string", default: "5" },
+      seconds: { type: "string", default: "4" },
+      "base-cli": { type: "string", multiple: true },
+      "no-kernel": { type: "boolean", default: false },
+      "sender-cc": { type: "string", default: "" },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: deno run --allow-all bench/rx_ab.ts [options]
+  --mtu N           link MTU (9000)
+  --rounds N        rounds, every configuration once per round (5)
+  --seconds N       seconds each sender sends (4)
+  --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
+  --no-kernel       leave kernel→kernel out
+  --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
+  --out FILE        write every run as JSON`);
+    Deno.exit(0);
+  }
+  const missing = missingRequirements(["python3", "ss"]);
+  if (missing.length > 0) {
+    console.error(`rx_ab: missing ${missing.join(", ")}`);
+    Deno.exit(2);
+  }
+  const runs = await runRxAb({
+    mtu: Number(values.mtu),
+    rounds: Number(values.rounds),
+    seconds: Number(values.seconds),
+    baseClis: values["base-cli"] ?? [],
+    noKernel: values["no-kernel"],
+    senderCc: values["sender-cc"],
+  });
+  const configs = [...new Set(runs.map((r) => r.config))];
+  const kernel = runs.filter((r) => r.config === "kernel");
+  for (const c of configs) {
+    const mine = runs.filter((r) => r.config === c);
+    const ratios = kernel.length === 0 ? [] : mine.map((r) => {
+      const k = kernel.find((x) => x.round === r.round);
+      return k === undefined ? NaN : r.gbps / k.gbps;
+    });
+    console.log(
+      `${c}: median ${median(mine.map((r) => r.gbps)).toFixed(2)} Gbit/s, runs ` +
+        mine.map((r) => r.gbps.toFixed(2)).join(" ") +
+        (c !== "kernel" && ratios.length > 0
+          ? `; same-round ratio to kernel median ${median(ratios).toFixed(2)} (` +
+            ratios.map((x) => x.toFixed(2)).join(" ") + ")"
+          : ""),
+    );
+  }
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(
+      values.out,
+      JSON.stringify({ mtu: Number(values.mtu), runs }, null, 1),
+    );
+  }
+}
