@@ -16,6 +16,7 @@ import {
   type TcpConn,
   type TcpServer,
 } from "../mod.ts";
+import { DenseSet } from "../core/dense_set.ts";
 import { httpResponder, httpRoutes } from "./http_routes.ts";
 import type { ServeService } from "./service.ts";
 
@@ -27,7 +28,8 @@ export class TcpService implements ServeService {
   readonly server: TcpServer;
   /** Connections accepted, failed (reset/aborted), bytes received and sent. */
   readonly stats: Record<string, number> = { Connections: 0, Errors: 0, InBytes: 0, OutBytes: 0 };
-  readonly #conns = new Set<TcpConn>();
+  /** Open connections (a dense array, not a `Set`: see core/dense_set.ts). */
+  readonly #conns = new DenseSet<TcpConn>();
 
   /** Listen on `port` and run `handle` for every connection. */
   constructor(
@@ -59,7 +61,7 @@ export class TcpService implements ServeService {
   /** Stop listening and close open connections. */
   close(): void {
     this.server.close();
-    for (const c of this.#conns) c.close();
+    for (const c of this.#conns.toArray()) c.close();
     this.#conns.clear();
   }
 }

@@ -136,6 +136,8 @@ export type ConnectArgs = [
  * ```
  */
 export class Socket extends Duplex {
+  /** @internal Position in its server's socket set (core/dense_set.ts); -1 in none. */
+  denseIndex = -1;
   /** True between `connect()` and the `connect` event. */
   connecting = false;
   /** Bytes received. */

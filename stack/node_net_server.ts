@@ -7,6 +7,7 @@
 
 import { EventEmitter } from "node:events";
 import { StackError } from "../core/errors.ts";
+import { DenseSet } from "../core/dense_set.ts";
 import { type AddressInfo, netError, type NodeNetError, Socket } from "./node_net.ts";
 import { hostFamily } from "./host_address.ts";
 import type { Runtime } from "./runtime.ts";
@@ -53,7 +54,8 @@ export class Server extends EventEmitter {
   maxConnections: number | undefined;
   readonly #options: ServerOptions;
   #tcp: TcpServer | null = null;
-  readonly #sockets = new Set<Socket>();
+  /** Open sockets (a dense array, not a `Set`: see core/dense_set.ts). */
+  readonly #sockets = new DenseSet<Socket>();
   #closing = false;
 
   /** A server on `options.runtime`; `listener` handles `connection` events. */

@@ -30,18 +30,24 @@ const FIRST_SWEEP = 64;
  * ```
  */
 export class SocketRegistry {
-  readonly #tcp = new Set<WeakRef<TcpEndpoint>>();
+  // Plain arrays compacted by the sweep, not Sets: a Set with this churn rehashes every few
+  // dozen adds and its dead tables keep their entries for young-generation collections (see
+  // core/dense_set.ts), which promoted every connection to the old generation.
+  // (Never shrunk: a grown array leaves its old copy behind, with the same effect once.)
+  readonly #tcp: (WeakRef<TcpEndpoint> | null)[] = [];
+  #tcpCount = 0;
   readonly #listeners = new Set<TcpListener>();
-  readonly #udp = new Set<WeakRef<UdpEndpoint>>();
+  readonly #udp: (WeakRef<UdpEndpoint> | null)[] = [];
+  #udpCount = 0;
   #tcpSweepAt = FIRST_SWEEP;
   #udpSweepAt = FIRST_SWEEP;
 
   /** List a TCP connection until it reaches CLOSED. */
   addTcp(ep: TcpEndpoint): void {
-    this.#tcp.add(new WeakRef(ep));
-    if (this.#tcp.size >= this.#tcpSweepAt) {
+    this.#tcpCount = put(this.#tcp, this.#tcpCount, new WeakRef(ep));
+    if (this.#tcpCount >= this.#tcpSweepAt) {
       this.tcp();
-      this.#tcpSweepAt = Math.max(FIRST_SWEEP, 2 * this.#tcp.size);
+      this.#tcpSweepAt = Math.max(FIRST_SWEEP, 2 * this.#tcpCount);
     }
   }
 
@@ -57,21 +63,27 @@ export class SocketRegistry {
 
   /** List a UDP endpoint until it is closed. */
   addUdp(ep: UdpEndpoint): void {
-    this.#udp.add(new WeakRef(ep));
-    if (this.#udp.size >= this.#udpSweepAt) {
+    this.#udpCount = put(this.#udp, this.#udpCount, new WeakRef(ep));
+    if (this.#udpCount >= this.#udpSweepAt) {
       this.udp();
-      this.#udpSweepAt = Math.max(FIRST_SWEEP, 2 * this.#udp.size);
+      this.#udpSweepAt = Math.max(FIRST_SWEEP, 2 * this.#udpCount);
     }
   }
 
   /** TCP connections not yet CLOSED. */
   tcp(): TcpEndpoint[] {
     const out: TcpEndpoint[] = [];
-    for (const ref of this.#tcp) {
+    const refs = this.#tcp;
+    let keep = 0;
+    for (let i = 0; i < this.#tcpCount; i++) {
+      const ref = refs[i]!;
+      refs[i] = null;
       const e = ref.deref();
-      if (e === undefined || e.stateName() === "CLOSED") this.#tcp.delete(ref);
-      else out.push(e);
+      if (e === undefined || e.stateName() === "CLOSED") continue;
+      refs[keep++] = ref;
+      out.push(e);
     }
+    this.#tcpCount = keep;
     return out;
   }
 
@@ -83,11 +95,24 @@ export class SocketRegistry {
   /** Open UDP endpoints. */
   udp(): UdpEndpoint[] {
     const out: UdpEndpoint[] = [];
-    for (const ref of this.#udp) {
+    const refs = this.#udp;
+    let keep = 0;
+    for (let i = 0; i < this.#udpCount; i++) {
+      const ref = refs[i]!;
+      refs[i] = null;
       const e = ref.deref();
-      if (e === undefined || e.closed) this.#udp.delete(ref);
-      else out.push(e);
+      if (e === undefined || e.closed) continue;
+      refs[keep++] = ref;
+      out.push(e);
     }
+    this.#udpCount = keep;
     return out;
   }
+}
+
+/** Store `ref` at `count` in `refs` (growing it only when full); the new count. */
+function put<T>(refs: (T | null)[], count: number, ref: T): number {
+  if (count < refs.length) refs[count] = ref;
+  else refs.push(ref);
+  return count + 1;
 }

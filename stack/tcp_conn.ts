@@ -39,6 +39,8 @@ const READ_CHUNK_BYTES = 64 * 1024;
  * ```
  */
 export class TcpConn {
+  /** @internal Position in a server's connection set (core/dense_set.ts); -1 in none. */
+  denseIndex = -1;
   /** The protocol endpoint underneath. */
   readonly endpoint: TcpEndpoint;
   readonly #stack: Stack;

@@ -28,6 +28,8 @@ export const PHASE_LINGER = 4;
 
 /** One accepted connection and its state. */
 export class HttpConnection {
+  /** @internal Position in the server's connection set (core/dense_set.ts). */
+  denseIndex = -1;
   readonly conn: TcpConn;
   readonly activity: Activity = new Activity();
   readonly reader: ConnReader;

@@ -23,6 +23,7 @@
 import { formatHostPort } from "../host_address.ts";
 import type { TcpAddr, TcpConn, TcpServer } from "../tcp_conn.ts";
 import type { WaitQueue } from "../../core/event_mux.ts";
+import { DenseSet } from "../../core/dense_set.ts";
 import { giveScratch } from "./conn_io.ts";
 import { defaultOnError, Exchanges, RAW_CLOSE, RAW_DECLINED, RAW_KEEP } from "./exchange.ts";
 import { type HeadLimits, parseRequestHead } from "./head_parser.ts";
@@ -79,7 +80,8 @@ export class HttpServer implements AsyncDisposable {
   readonly #headersMs: number;
   readonly #ioMs: number;
   readonly #maxConnections: number;
-  readonly #conns = new Set<HttpConnection>();
+  /** Open connections (a dense array, not a `Set`: see core/dense_set.ts). */
+  readonly #conns = new DenseSet<HttpConnection>();
   readonly #sweepTimer: ReturnType<typeof setInterval>;
   #resolveFinished: () => void = () => {};
   #acceptDone = false;
@@ -331,7 +333,7 @@ export class HttpServer implements AsyncDisposable {
   /** Close connections whose phase outlived its timeout. */
   #sweep(): void {
     const now = performance.now();
-    for (const c of this.#conns) {
+    for (const c of this.#conns.toArray()) {
       if (c.phaseGen !== c.seenPhaseGen) {
         c.seenPhaseGen = c.phaseGen;
         c.phaseStartMs = now;
@@ -389,7 +391,7 @@ export class HttpServer implements AsyncDisposable {
     if (!this.#closing) {
       this.#closing = true;
       this.#tcp.close();
-      for (const c of this.#conns) {
+      for (const c of this.#conns.toArray()) {
         // A FIN tells an idle client to go; its FIN ends our pending read (or LINGER_MS does).
         if (c.phase === PHASE_IDLE && c.reader.length === 0) this.#closeGently(c);
       }

@@ -9,6 +9,7 @@
 
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
+import { DenseSet } from "../../core/dense_set.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
@@ -50,7 +51,7 @@ export class TcpListener {
   /** Most connections waiting to be accepted. */
   readonly backlog: number;
   /** @internal Its half-open syncache records. */
-  readonly synEntries: Set<SynEntry> = new Set<SynEntry>();
+  readonly synEntries: DenseSet<SynEntry> = new DenseSet<SynEntry>();
   /** @internal When it last sent a SYN cookie (ms). */
   lastCookieMs = -Infinity;
   readonly #layer: ListenerLayer;

@@ -30,6 +30,7 @@
  * @module
  */
 
+import type { DenseSet } from "../../core/dense_set.ts";
 import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
@@ -63,8 +64,8 @@ export interface SynListener extends ConnectionListener {
   readonly localPort: number;
   /** Most connections waiting to be accepted. */
   readonly backlog: number;
-  /** Its half-open records. */
-  readonly synEntries: Set<SynEntry>;
+  /** Its half-open records (a dense array, not a `Set`: see core/dense_set.ts). */
+  readonly synEntries: DenseSet<SynEntry>;
   /** When it last sent a SYN cookie (ms; -Infinity for never): cookie ACKs are checked until two minutes after. */
   lastCookieMs: number;
 }
@@ -118,6 +119,8 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
   }
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
+  /** @internal Position in its listener's `synEntries`. */
+  denseIndex = -1;
   /** Local address (either family). */
   readonly localAddr: IpAddress;
   /** Local port. */
@@ -410,7 +413,7 @@ export class SynCache {
 
   /** `listener` closes: its half-open records are reset and dropped. */
   dropListener(listener: SynListener): void {
-    for (const e of [...listener.synEntries]) {
+    for (const e of listener.synEntries.toArray()) {
       this.remove(e);
       this.#layer.tx.sendRst(
         e.localAddr,
