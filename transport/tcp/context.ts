@@ -40,7 +40,10 @@ export interface TransportContext extends OutputScheduler {
 
 /** Tunables of the TCP layer; every field has a Linux-like default. */
 export interface TcpOptions {
-  /** Maximum segment lifetime; TIME_WAIT lasts 2·MSL [60000 ms, Linux's TIME_WAIT is 60 s]. */
+  /**
+   * Maximum segment lifetime; TIME_WAIT lasts 2·MSL [30000 ms: TIME_WAIT 60 s, Linux's
+   * `TCP_TIMEWAIT_LEN`].
+   */
   mslMs?: number;
   /** Lower bound of the RTO [200 ms, Linux TCP_RTO_MIN]. */
   minRtoMs?: number;
@@ -162,7 +165,7 @@ export type ResolvedTcpOptions = Required<Omit<TcpOptions, "isnSecret">>;
  */
 export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
   return {
-    mslMs: o.mslMs ?? 60_000,
+    mslMs: o.mslMs ?? 30_000,
     minRtoMs: o.minRtoMs ?? 200,
     maxRtoMs: o.maxRtoMs ?? 120_000,
     initialRtoMs: o.initialRtoMs ?? 1000,
