@@ -42,59 +42,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, USTACK_CLI, ustackCommand } from "./netns.ts";
-
-/** Python kernel-socket TCP sink: `PORT`; prints one JSON line with bytes and seconds. */
-const PY_SINK = `
-import json, socket, sys, time
-port = int(sys.argv[1])
-buf = bytearray(1 << 20)
-total = 0
-ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", port))
-ls.listen(1)
-print("ready", flush=True)
-ls.settimeout(60)
-c, _ = ls.accept()
-c.settimeout(60)
-first = time.monotonic()
-last = first
-while True:
-    n = c.recv_into(buf)
-    if n == 0:
-        break
-    total += n
-    last = time.monotonic()
-print(json.dumps({"bytes": total, "seconds": last - first}), flush=True)
-`;
-
-/**
- * Python kernel-socket TCP sender: `HOST PORT SECONDS CC`; its time runs until the sink
- * closed. CC is set per socket (TCP_CONGESTION), whatever the host's default.
- */
-const PY_SENDER = `
-import json, socket, sys, time
-host, port, seconds, cc = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
-s.connect((host, port))
-b = memoryview(bytes(128 * 1024))
-sent = 0
-start = time.monotonic()
-end = start + seconds
-now = start
-while now < end:
-    for _ in range(16):
-        sent += s.send(b)
-    now = time.monotonic()
-s.shutdown(socket.SHUT_WR)
-s.settimeout(60)
-s.recv(1)
-now = time.monotonic()
-cc_used = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).split(b"\\0")[0].decode()
-print(json.dumps({"bytes": sent, "seconds": now - start, "cc": cc_used}), flush=True)
-`;
+import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 
 /** Options of a run. */
 export interface CcBenchOptions {
@@ -171,7 +119,7 @@ async function intoSink(
   port: number,
   send: () => Promise<Record<string, any>>,
 ): Promise<[Record<string, any>, Record<string, any>]> {
-  const sink = link.start("peer", ["python3", "-c", PY_SINK, String(port)]);
+  const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(port)]);
   try {
     await sink.waitForLine(/^ready$/);
     const sent = await send();
@@ -194,7 +142,7 @@ async function kernelRun(
     const [sent, got] = await intoSink(link, port, async () => {
       const f = await link.run(
         "stack",
-        ["python3", "-c", PY_SENDER, link.addr("peer"), String(port), String(o.seconds), alg],
+        ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(port), String(o.seconds), alg],
         o.seconds * 1000 + GRACE_MS,
       );
       mustSucceed("python sender", f);

@@ -25,50 +25,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, USTACK_CLI } from "./netns.ts";
-
-/**
- * Python TCP sender: `HOST PORT SECONDS [CC]` (CC: the congestion control, TCP_CONGESTION; the
- * host's default without); one JSON line with bytes and seconds.
- */
-const PY_SENDER = `
-import json, socket, sys, time
-host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-if len(sys.argv) > 4 and sys.argv[4]:
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-s.connect((host, port))
-b = memoryview(bytes(128 * 1024))
-sent = 0
-start = time.monotonic()
-end = start + seconds
-now = start
-while now < end:
-    for _ in range(64):
-        sent += s.send(b)
-    now = time.monotonic()
-s.shutdown(socket.SHUT_WR)
-s.settimeout(30)
-s.recv(1)
-now = time.monotonic()
-print(json.dumps({"bytes": sent, "seconds": now - start}), flush=True)
-`;
-
-/** Python kernel-socket TCP sink: `PORT`; reads until EOF. */
-const PY_SINK = `
-import socket, sys
-ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", int(sys.argv[1])))
-ls.listen(1)
-print("ready", flush=True)
-ls.settimeout(60)
-c, _ = ls.accept()
-buf = bytearray(1 << 20)
-while c.recv_into(buf):
-    pass
-c.close()
-`;
+import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
 interface SenderView {
@@ -154,7 +111,15 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
     })();
     const f = await link.run(
       "peer",
-      ["python3", "-c", PY_SENDER, link.addr("stack"), String(p), String(o.seconds), o.senderCc],
+      [
+        "python3",
+        "-c",
+        PY_TCP_SENDER,
+        link.addr("stack"),
+        String(p),
+        String(o.seconds),
+        o.senderCc,
+      ],
       o.seconds * 1000 + 40_000,
     );
     mustSucceed("python sender", f);
@@ -168,7 +133,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
       if (!o.noKernel) {
         await link.setKernelAddress("stack", true);
         const p = port++;
-        const sink = link.start("stack", ["python3", "-c", PY_SINK, String(p)]);
+        const sink = link.start("stack", ["python3", "-c", PY_TCP_SINK, String(p)]);
         try {
           await sink.waitForLine(/^ready/);
           runs.push({ config: "kernel", round, ...await send(p) });

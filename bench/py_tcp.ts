@@ -1,0 +1,68 @@
+/**
+ * The kernel-socket TCP ends the bulk benches run on the kernel side (`bench:cc`,
+ * `bench/rx_ab.ts`): small Python programs passed to `python3 -c`, so the kernel's own TCP is
+ * measured without a Deno runtime in its way.
+ *
+ * @module
+ */
+
+/**
+ * Python TCP sender: `HOST PORT SECONDS [CC]`. It sends for SECONDS, half-closes and waits for
+ * the peer to close, so its time runs until the sink had everything. CC, when not empty, is
+ * set on the socket (`TCP_CONGESTION`), whatever the host's default. Prints one JSON line:
+ * `{"bytes":…,"seconds":…,"cc":"cubic"}` (the algorithm the socket used).
+ */
+export const PY_TCP_SENDER = `
+import json, socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+cc = sys.argv[4] if len(sys.argv) > 4 else ""
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+if cc:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+s.connect((host, port))
+b = memoryview(bytes(128 * 1024))
+sent = 0
+start = time.monotonic()
+end = start + seconds
+now = start
+while now < end:
+    for _ in range(16):
+        sent += s.send(b)
+    now = time.monotonic()
+s.shutdown(socket.SHUT_WR)
+s.settimeout(60)
+s.recv(1)
+now = time.monotonic()
+cc_used = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).split(b"\\0")[0].decode()
+print(json.dumps({"bytes": sent, "seconds": now - start, "cc": cc_used}), flush=True)
+`;
+
+/**
+ * Python TCP sink: `PORT`. Prints `ready` once listening, accepts one connection, reads it to
+ * the end, closes, and prints `{"bytes":…,"seconds":…}` (first to last byte).
+ */
+export const PY_TCP_SINK = `
+import json, socket, sys, time
+port = int(sys.argv[1])
+buf = bytearray(1 << 20)
+total = 0
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", port))
+ls.listen(1)
+print("ready", flush=True)
+ls.settimeout(60)
+c, _ = ls.accept()
+c.settimeout(60)
+first = time.monotonic()
+last = first
+while True:
+    n = c.recv_into(buf)
+    if n == 0:
+        break
+    total += n
+    last = time.monotonic()
+c.close()
+print(json.dumps({"bytes": total, "seconds": last - first}), flush=True)
+`;
