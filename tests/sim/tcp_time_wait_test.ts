@@ -104,24 +104,8 @@ Deno.test("TIME_WAIT: bounded like tcp_max_tw_buckets; beyond it a connection ju
   assert.equal(net.a.stats.tcp.TCPTimeWaitOverflow, 1);
 });
 
-Deno.test("TIME_WAIT lasts 60 s by default, as Linux's TCP_TIMEWAIT_LEN", () => {
-  const rig = new TcpRig();
-  const c = rig.openActive({ tsVal: 1000 });
-  c.ep.shutdownWrite();
-  rig.tick();
-  rig.take();
-  c.peerTsVal = 1001;
-  rig.inject(c.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, ack: seqAdd(c.iss, 2) }));
-  rig.take();
-  assert.equal(rig.stack.tcp.timeWaitCount, 1);
-  rig.advance(59_000);
-  assert.equal(rig.stack.tcp.timeWaitCount, 1, "still there after 59 s");
-  rig.advance(2_000);
-  assert.equal(rig.stack.tcp.timeWaitCount, 0, "gone after 61 s");
-});
-
-Deno.test("TIME_WAIT record: PAWS answers an old timestamp, a RST on RCV.NXT ends it, others are challenged", () => {
-  const rig = new TcpRig({ tcp: { mslMs: 1000 } });
+/** Our FIN sent and acknowledged with the peer's FIN: the connection sits in TIME_WAIT. */
+function intoTimeWait(rig: TcpRig) {
   const c = rig.openActive({ tsVal: 1000 });
   c.ep.shutdownWrite();
   rig.tick();
@@ -131,6 +115,21 @@ Deno.test("TIME_WAIT record: PAWS answers an old timestamp, a RST on RCV.NXT end
   c.peerNxt = seqAdd(c.peerNxt, 1);
   rig.take();
   assert.equal(rig.stack.tcp.timeWaitCount, 1);
+  return c;
+}
+
+Deno.test("TIME_WAIT lasts 60 s by default, as Linux's TCP_TIMEWAIT_LEN", () => {
+  const rig = new TcpRig();
+  intoTimeWait(rig);
+  rig.advance(59_000);
+  assert.equal(rig.stack.tcp.timeWaitCount, 1, "still there after 59 s");
+  rig.advance(2_000);
+  assert.equal(rig.stack.tcp.timeWaitCount, 0, "gone after 61 s");
+});
+
+Deno.test("TIME_WAIT record: PAWS answers an old timestamp, a RST on RCV.NXT ends it, others are challenged", () => {
+  const rig = new TcpRig({ tcp: { mslMs: 1000 } });
+  const c = intoTimeWait(rig);
   // An older timestamp: PAWS, answered with the old connection's ACK.
   c.peerTsVal = 900;
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seqAdd(c.iss, 2) }));
