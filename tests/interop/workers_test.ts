@@ -50,6 +50,11 @@ function portFor(worker: number, n: number, from: number): number {
   for (let p = from;; p++) if (flowWorker(p, HTTP_PORT, n) === worker) return p;
 }
 
+/** `GET URL/worker` from local port `port`: the body names the worker that answered. */
+function curlWorker(pair: VethPair, url: string, port: number) {
+  return pair.run(["curl", "-sS", "-m", "10", "--local-port", `${port}`, `${url}/worker`]);
+}
+
 interopTest(
   "workers: 2 stacks on one veth serve 200 kernel connections byte-exact, both take some",
   async () => {
@@ -264,15 +269,7 @@ interopTest(
         // New connections, on ports steered to worker 0 before and to worker 1 before: all
         // answered by worker 0 now.
         for (const p of [portFor(0, 2, 43000), portFor(1, 2, 43000), portFor(1, 2, 44000)]) {
-          const r = await pair.run([
-            "curl",
-            "-sS",
-            "-m",
-            "10",
-            "--local-port",
-            `${p}`,
-            `${url}/worker`,
-          ]);
+          const r = await curlWorker(pair, url, p);
           assert.equal(r.stdout, "0", `port ${p}: ${r.stderr}`);
         }
         const many = await curlSha(pair, [
@@ -433,15 +430,7 @@ interopTest(
         const ping = await pair.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", pair.stackAddr]);
         assert.equal(ping.code, 0, ping.stdout + ping.stderr);
         for (const p of [portFor(0, 2, 45000), portFor(1, 2, 45000), portFor(0, 2, 46000)]) {
-          const r = await pair.run([
-            "curl",
-            "-sS",
-            "-m",
-            "10",
-            "--local-port",
-            `${p}`,
-            `${url}/worker`,
-          ]);
+          const r = await curlWorker(pair, url, p);
           assert.equal(r.stdout, "1", `port ${p}: ${r.stderr}`);
         }
         const c = await group.counters();
