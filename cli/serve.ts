@@ -30,7 +30,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { emit, emitJson, printCounterSet, serviceGroupName } from "./output.ts";
-import type { ServeService } from "./service.ts";
+import { type ServeService, StopSignal } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 import { serveWorkers } from "./serve_workers.ts";
 
@@ -244,7 +244,6 @@ export async function serveCommand(args: string[]): Promise<number> {
     await rt.stop();
     throw e;
   }
-  let stop = false;
   let control: ControlServer | null = null;
   if (typeof values.control === "string") {
     try {
@@ -258,20 +257,13 @@ export async function serveCommand(args: string[]): Promise<number> {
       throw e;
     }
   }
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => {
-      stop = true;
-      resolve();
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-  });
+  const stop = new StopSignal();
   // The ready line waits for duplicate address detection (RFC 4862 §5.4) and lists the
   // addresses that passed it, link-local included.
-  await Promise.race([rt.addressesReady(), stopped]);
+  await Promise.race([rt.addressesReady(), stop.signalled]);
   ready = true;
   const addrs = rt.usableAddresses();
-  if (stop) {
+  if (stop.fired) {
     // stopped before the addresses were ready: no ready line
   } else if (json) {
     emitJson("ready", {
@@ -283,7 +275,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   } else {
     emit(`ready ${rt.nic.name} ${addrs.join(" ")}`.trimEnd());
   }
-  await stopped;
+  await stop.signalled;
   await control?.close();
   for (const s of services) s.close();
   await rt.stop();

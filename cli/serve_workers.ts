@@ -11,6 +11,7 @@
 import { ControlServer, Runtime, type RuntimeConfig, type WorkerCounters } from "../mod.ts";
 import { emit, emitJson } from "./output.ts";
 import { printCounterSet, serviceGroupName } from "./output.ts";
+import { StopSignal } from "./service.ts";
 
 /** What `serve` hands over: the worker count, the services and where to report. */
 export interface ServeWorkersOptions {
@@ -82,23 +83,15 @@ export async function serveWorkers(
       throw e;
     }
   }
-  let stop = false;
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => {
-      stop = true;
-      resolve();
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-  });
-  await Promise.race([group.addressesReady(), stopped]);
-  if (!stop) {
+  const stop = new StopSignal();
+  await Promise.race([group.addressesReady(), stop.signalled]);
+  if (!stop.fired) {
     const addrs = group.usableAddresses();
     if (json) {
       emitJson("ready", { if: group.ifname, mac: group.mac, addrs, services: o.services, workers });
     } else emit(`ready ${group.ifname} ${addrs.join(" ")}`.trimEnd());
   }
-  await stopped;
+  await stop.signalled;
   await control?.close();
   const { total, workers: each } = await group.stop();
   const { services, other } = splitApp(total);
