@@ -40,17 +40,32 @@ export const LINK_OPTIONS = {
 /** `parseArgs` option spec of the TCP stack options (`serve`, `uperf`, `pingpong`). */
 export const TCP_STACK_OPTIONS = {
   cc: { type: "string" },
+  "rcv-buf": { type: "string" },
 } as const;
 
 /** Usage text of the TCP stack options. */
 export const TCP_STACK_USAGE = `tcp options:
-  --cc NAME            congestion control: cubic (default), bbr, newreno`;
+  --cc NAME            congestion control: cubic (default), bbr, newreno
+  --rcv-buf BYTES      largest receive buffer (and so window) a connection grows to
+                       (4194304)`;
 
 /**
- * The TCP stack options of `v` applied to `config` (`--cc`), or a UsageError naming the
- * algorithms.
+ * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`), or a UsageError
+ * (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
+  if (v["rcv-buf"] !== undefined) {
+    const bytes = numberFlag("rcv-buf", v["rcv-buf"], 0, {
+      integer: true,
+      min: 65536,
+      max: 1 << 30,
+    });
+    const stack = config.stack ?? {};
+    config = {
+      ...config,
+      stack: { ...stack, tcp: { ...stack.tcp, maxReceiveBufferBytes: bytes } },
+    };
+  }
   const cc = v.cc as string | undefined;
   if (cc === undefined) return config;
   if (!isCongestionControlName(cc)) {

@@ -33,3 +33,15 @@ Deno.test("cli: --rx-slots picks the v2 RX slot size; elsewhere it is a usage er
   usage(["--rx-ring", "v3", "--rx-slots", "64k"], /rx-ring v2 only/);
   usage(["--driver", "af_packet_mmsg", "--rx-slots", "64k"], /rx-ring v2 only/);
 });
+
+Deno.test("cli: --rcv-buf sets the TCP receive buffer cap; out of range is a usage error", () => {
+  const { values } = parseStrict(["--rcv-buf", "33554432"], { ...TCP_STACK_OPTIONS });
+  assert.deepEqual(tcpStackConfig(values, { driver: "loopback" }), {
+    driver: "loopback",
+    stack: { tcp: { maxReceiveBufferBytes: 33554432 } },
+  });
+  assert.throws(
+    () => tcpStackConfig({ "rcv-buf": "1000" }, {}),
+    (e: unknown) => e instanceof UsageError && /rcv-buf/.test(e.message),
+  );
+});
