@@ -24,7 +24,7 @@
  *
  * ```
  * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N]
- *                                   [--stack-flags "--rx-ring v3"] [--out FILE]
+ *                                   ["--stack-flags=--rx-ring v3"] [--out FILE]
  * ```
  *
  * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
@@ -806,7 +806,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --seconds N    seconds per bulk measurement (10; --quick: 2)
   --quick        2 s per measurement (a smoke test)
   --driver NAME  the stack's driver (af_packet)
-  --stack-flags "FLAGS"  extra link flags for every stack, e.g. "--rx-ring v3"
+  --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
