@@ -24,7 +24,7 @@
  *
  * ```
  * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N]
- *                                   [--out FILE]
+ *                                   ["--stack-flags=--rx-ring v3"] [--out FILE]
  * ```
  *
  * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
@@ -119,6 +119,8 @@ export interface E2eOptions {
   rrSeconds: number;
   /** The stack's driver. */
   driver: string;
+  /** Extra link flags for every stack this runs (e.g. `--rx-ring v3`). */
+  stackFlags: string[];
   /** MTUs to measure, in order. */
   mtus: number[];
   /** Where the JSON goes. */
@@ -521,7 +523,7 @@ class MtuRun {
   async ustackKernel(): Promise<void> {
     const col: Column = "ustack_kernel";
     const ports = PORTS[col];
-    const opts = this.link.stackOptions("stack", this.o.driver);
+    const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
     await this.measure(col, "tcp", async () => {
       const [j, got] = await this.withSink(
         "tcp",
@@ -578,7 +580,7 @@ class MtuRun {
   async kernelUstack(): Promise<void> {
     const col: Column = "kernel_ustack";
     const ports = PORTS[col];
-    const opts = this.link.stackOptions("stack", this.o.driver);
+    const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
     const serverSeconds = this.#s + 30;
     await this.measure(col, "tcp", async () => {
       const server = this.link.start(
@@ -631,8 +633,8 @@ class MtuRun {
   async ustackUstack(): Promise<void> {
     const col: Column = "ustack_ustack";
     const ports = PORTS[col];
-    const opts = this.link.stackOptions("stack", this.o.driver);
-    const peerOpts = this.link.stackOptions("peer", this.o.driver);
+    const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
+    const peerOpts = [...this.link.stackOptions("peer", this.o.driver), ...this.o.stackFlags];
     await this.link.setKernelAddress("peer", false);
     // Servers get a generous -t: the TCP one ends with its connection, the UDP one is stopped.
     const serverSeconds = this.#s + 30;
@@ -766,6 +768,7 @@ export function toRecord(
     host,
     options: {
       driver: o.driver,
+      stackFlags: o.stackFlags,
       seconds: o.seconds,
       rrSeconds: o.rrSeconds,
       udpLen: UDP_LEN,
@@ -803,6 +806,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --seconds N    seconds per bulk measurement (10; --quick: 2)
   --quick        2 s per measurement (a smoke test)
   --driver NAME  the stack's driver (af_packet)
+  --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
@@ -814,6 +818,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       seconds: { type: "string" },
       quick: { type: "boolean" },
       driver: { type: "string" },
+      "stack-flags": { type: "string" },
       mtu: { type: "string", multiple: true },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -837,6 +842,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),
     driver: values.driver ?? "af_packet",
+    stackFlags: (values["stack-flags"] ?? "").split(/\s+/).filter((f) => f !== ""),
     mtus,
     out: values.out ?? new URL(`./results/e2e-${date}.json`, import.meta.url).pathname,
   };

@@ -13,7 +13,12 @@
  * ```
  * deno run --allow-all bench/rx_ab.ts [--mtu 9000] [--rounds 5] [--seconds 4] [--sender-cc cubic]
  *                                     [--base-cli /other/checkout/cli/ustack.ts]... [--out FILE]
+ *                                     [--variant "v3=--rx-ring v3"]...
  * ```
+ *
+ * `--variant NAME=FLAGS` runs this checkout's CLI once per variant, with FLAGS (split at
+ * blanks) added to `serve`, in place of the one plain `ustack` configuration: e.g.
+ * `--variant "v2=--rx-ring v2" --variant "v3=--rx-ring v3"` compares the two RX rings.
  *
  * Prints one line per run, then the median and every run per configuration (Gbit/s of goodput:
  * bytes sent over the sender's time, which runs until the receiver's last ACK).
@@ -85,6 +90,11 @@ export interface RxAbOptions {
   seconds: number;
   /** Other checkouts' `cli/ustack.ts`, run after this checkout's in every round. */
   baseClis: string[];
+  /**
+   * This checkout's configurations: name and extra `serve` flags each; default one, `ustack`,
+   * without extra flags.
+   */
+  variants?: [string, string[]][];
   /** Leave kernel→kernel out. */
   noKernel: boolean;
   /** The kernel sender's congestion control ("" = the host's default). */
@@ -93,7 +103,8 @@ export interface RxAbOptions {
 
 /**
  * Run the rounds; returns every run. Configurations: `kernel` (kernel→kernel), `ustack` (this
- * checkout), `base1`, `base2`, … (the `--base-cli` checkouts in order).
+ * checkout; or one per {@link RxAbOptions.variants}), `base1`, `base2`, … (the `--base-cli`
+ * checkouts in order).
  */
 export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   const link = await BenchLink.create(o.mtu);
@@ -126,8 +137,10 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
     const j = lastJson(f.stdout);
     return { gbps: (j.bytes * 8) / j.seconds / 1e9, sender: await sample };
   };
-  const clis: [string, string][] = [["ustack", USTACK_CLI]];
-  o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c]));
+  const clis: [string, string, string[]][] = (o.variants ?? [["ustack", []]]).map((
+    [name, flags],
+  ) => [name, USTACK_CLI, flags]);
+  o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c, []]));
   try {
     for (let round = 0; round < o.rounds; round++) {
       if (!o.noKernel) {
@@ -143,7 +156,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         }
         await link.setKernelAddress("stack", false);
       }
-      for (const [config, cli] of clis) {
+      for (const [config, cli, flags] of clis) {
         const p = port++;
         const server = link.start("stack", [
           Deno.execPath(),
@@ -154,6 +167,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
           "--discard",
           String(p),
           ...link.stackOptions("stack", "af_packet"),
+          ...flags,
         ]);
         try {
           await server.waitForLine(/^ready /);
@@ -180,6 +194,13 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   return runs;
 }
 
+/** `NAME=FLAGS` of `--variant`: the name and the flags split at blanks. */
+function parseVariant(v: string): [string, string[]] {
+  const eq = v.indexOf("=");
+  if (eq <= 0) throw new Error(`--variant ${v}: say NAME=FLAGS`);
+  return [v.slice(0, eq), v.slice(eq + 1).split(/\s+/).filter((f) => f !== "")];
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
@@ -187,6 +208,7 @@ if (import.meta.main) {
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "4" },
       "base-cli": { type: "string", multiple: true },
+      variant: { type: "string", multiple: true },
       "no-kernel": { type: "boolean", default: false },
       "sender-cc": { type: "string", default: "" },
       out: { type: "string" },
@@ -199,6 +221,8 @@ if (import.meta.main) {
   --rounds N        rounds, every configuration once per round (5)
   --seconds N       seconds each sender sends (4)
   --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
+  --variant N=FLAGS run this checkout as configuration N with FLAGS added to serve, e.g.
+                    "v3=--rx-ring v3" (repeatable; default one plain "ustack")
   --no-kernel       leave kernel→kernel out
   --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
   --out FILE        write every run as JSON`);
@@ -214,6 +238,7 @@ if (import.meta.main) {
     rounds: Number(values.rounds),
     seconds: Number(values.seconds),
     baseClis: values["base-cli"] ?? [],
+    variants: values.variant?.map(parseVariant),
     noKernel: values["no-kernel"],
     senderCc: values["sender-cc"],
   });

@@ -30,6 +30,7 @@ export const LINK_OPTIONS = {
   "vnet-hdr": { type: "boolean" },
   "no-offload": { type: "boolean" },
   "rx-ring": { type: "string" },
+  "rx-slots": { type: "string" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
   json: { type: "boolean" },
@@ -39,17 +40,32 @@ export const LINK_OPTIONS = {
 /** `parseArgs` option spec of the TCP stack options (`serve`, `uperf`, `pingpong`). */
 export const TCP_STACK_OPTIONS = {
   cc: { type: "string" },
+  "rcv-buf": { type: "string" },
 } as const;
 
 /** Usage text of the TCP stack options. */
 export const TCP_STACK_USAGE = `tcp options:
-  --cc NAME            congestion control: cubic (default), bbr, newreno`;
+  --cc NAME            congestion control: cubic (default), bbr, newreno
+  --rcv-buf BYTES      largest receive buffer (and so window) a connection grows to
+                       (4194304)`;
 
 /**
- * The TCP stack options of `v` applied to `config` (`--cc`), or a UsageError naming the
- * algorithms.
+ * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`), or a UsageError
+ * (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
+  if (v["rcv-buf"] !== undefined) {
+    const bytes = numberFlag("rcv-buf", v["rcv-buf"], 0, {
+      integer: true,
+      min: 65536,
+      max: 1 << 30,
+    });
+    const stack = config.stack ?? {};
+    config = {
+      ...config,
+      stack: { ...stack, tcp: { ...stack.tcp, maxReceiveBufferBytes: bytes } },
+    };
+  }
   const cc = v.cc as string | undefined;
   if (cc === undefined) return config;
   if (!isCongestionControlName(cc)) {
@@ -70,6 +86,8 @@ export const LINK_USAGE = `link options:
   --no-offload         af_packet: no virtio-net header, no offloads
   --rx-ring v2|v3      af_packet: per-frame RX ring (v2, default, lowest latency) or block
                        ring (v3, less memory)
+  --rx-slots mtu|64k   af_packet, RX ring v2: MTU-sized slots (bigger GRO frames are copied
+                       through the socket) or 64 KiB ones (default: mtu up to MTU 4096)
   --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64
                        (repeatable; a link-local IPv6 address is always added)
   --gw ADDR            default gateway, IPv4 and/or IPv6 (repeatable, one per family)
@@ -141,6 +159,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
   return {
     driver: driver as RuntimeConfig["driver"],
     rxRing: rxRingFlag(v["rx-ring"], driver),
+    rxSmallSlots: rxSlotsFlag(v["rx-slots"], v["rx-ring"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
@@ -167,6 +186,17 @@ function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {
   if (driver !== "af_packet") throw new UsageError("--rx-ring applies to --driver af_packet only");
   if (value !== "v2" && value !== "v3") throw new UsageError(`--rx-ring ${value}: say v2 or v3`);
   return value;
+}
+
+function rxSlotsFlag(value: unknown, ring: unknown, driver: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet" || ring === "v3") {
+    throw new UsageError("--rx-slots applies to --driver af_packet with --rx-ring v2 only");
+  }
+  if (value !== "mtu" && value !== "64k") {
+    throw new UsageError(`--rx-slots ${value}: say mtu or 64k`);
+  }
+  return value === "mtu";
 }
 
 /** True if `e` says we lack the privilege to open raw sockets. */

@@ -168,6 +168,7 @@ export class Runtime {
             ifname: config.if,
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
+            rxSmallSlots: config.rxSmallSlots,
             fanoutGroup,
             ...common,
           });

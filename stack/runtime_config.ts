@@ -34,6 +34,12 @@ export interface RuntimeConfig {
    * "v3" (block ring: less memory, better for floods of small frames, up to 1 ms extra latency).
    */
   rxRing?: "v2" | "v3";
+  /**
+   * af_packet, RX ring v2: slot size: true for MTU-sized slots (larger GRO super-frames come
+   * through the socket queue, one recvfrom each), false for 68 KiB slots that hold a 64 KB
+   * super-frame [MTU-sized up to MTU 4096, 68 KiB above].
+   */
+  rxSmallSlots?: boolean;
   /** AF_XDP: queue to bind [0]. */
   queue?: number;
   /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */

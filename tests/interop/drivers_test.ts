@@ -7,6 +7,10 @@ import { interopTest } from "../harness/interop.ts";
 import { type VethPair, withVethPair } from "../harness/netns.ts";
 import { type CliProcess, spawnCli } from "../harness/ustack_cli.ts";
 import { type DriverName, Runtime } from "../../stack/runtime.ts";
+import {
+  AF_PACKET_RING_V2_FRAME_BYTES,
+  type AfPacketRingDriver,
+} from "../../drivers/af_packet_ring.ts";
 
 const BYTES = 3_000_000;
 
@@ -153,3 +157,34 @@ interopTest("every --driver name opens a driver whose kind is that name", async 
     }
   });
 });
+
+interopTest(
+  "rxSmallSlots (--rx-slots) reaches the af_packet ring: MTU-sized or 64 KiB V2 slots",
+  async () => {
+    await withVethPair({ mtu: 1500 }, async (pair) => {
+      for (
+        const [rxSmallSlots, copyMode, slotBytes] of [
+          [undefined, true, 1600],
+          [true, true, 1600],
+          [false, false, AF_PACKET_RING_V2_FRAME_BYTES],
+        ] as const
+      ) {
+        const rt = await Runtime.start({
+          driver: "af_packet",
+          if: pair.stackIf,
+          netns: pair.stackNs,
+          addr: `${pair.stackAddr}/24`,
+          rxSmallSlots,
+        });
+        try {
+          const driver = rt.nic.driver as AfPacketRingDriver;
+          assert.equal(driver.rxRing, "v2");
+          assert.equal(driver.rxCopyMode, copyMode, `rxSmallSlots ${rxSmallSlots}`);
+          assert.equal(driver.rxFrameBytes, slotBytes, `rxSmallSlots ${rxSmallSlots}`);
+        } finally {
+          await rt.stop();
+        }
+      }
+    });
+  },
+);

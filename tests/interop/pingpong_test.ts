@@ -216,6 +216,11 @@ Deno.test("bench:e2e: options and the table's ratios", () => {
   assert.equal(o.rrSeconds, 2);
   assert.deepEqual(o.mtus, [9000, 1500]);
   assert.match(o.out, /bench\/results\/e2e-2026-01-02\.json$/);
+  assert.deepEqual(o.stackFlags, []);
+  assert.deepEqual(parseE2eArgs(["--stack-flags", " --rx-ring  v3 "])!.stackFlags, [
+    "--rx-ring",
+    "v3",
+  ]);
   assert.equal(parseE2eArgs(["--seconds", "30"])!.rrSeconds, 3);
   assert.throws(() => parseE2eArgs(["--seconds", "0"]));
   assert.throws(() => parseE2eArgs(["--mtu", "100"]));
