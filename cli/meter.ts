@@ -205,7 +205,40 @@ export function dataPathDelta(
   return out;
 }
 
-/** Resolve on SIGINT/SIGTERM; `remove()` uninstalls the listeners. */
+/**
+ * A run that ends once, for the first reason given (a signal, a timer, a count, …):
+ * `finished` resolves then and `stoppedBy` names the reason ("" while running).
+ *
+ * @example
+ * ```ts
+ * import { StopLatch } from "./meter.ts";
+ * const latch = new StopLatch();
+ * latch.stop("time");
+ * latch.stop("signal"); // too late: the first reason stays
+ * latch.stoppedBy; // "time"
+ * ```
+ */
+export class StopLatch {
+  /** Why the run ended ("" while it runs). */
+  stoppedBy = "";
+  /** Resolves when the run ends. */
+  readonly finished: Promise<void>;
+  #resolve: () => void = () => {};
+
+  /** A running latch. */
+  constructor() {
+    this.finished = new Promise<void>((resolve) => this.#resolve = resolve);
+  }
+
+  /** End the run for `why`; later calls change nothing. */
+  stop(why: string): void {
+    if (this.stoppedBy !== "") return;
+    this.stoppedBy = why;
+    this.#resolve();
+  }
+}
+
+/** Call `stop` on SIGINT/SIGTERM; `remove()` uninstalls the listeners. */
 export function onStopSignal(stop: () => void): { remove(): void } {
   const handler = () => stop();
   Deno.addSignalListener("SIGINT", handler);

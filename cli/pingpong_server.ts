@@ -20,7 +20,7 @@ import {
   type TcpListener,
   type WaitQueue,
 } from "../mod.ts";
-import { onStopSignal } from "./meter.ts";
+import { onStopSignal, StopLatch } from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, memoryNow } from "./pingpong_conn.ts";
@@ -101,14 +101,8 @@ class ServerStats {
 /** Run the server on the stack (`config`) or on kernel sockets (`config` null). */
 export async function runServer(o: ServerOptions, config: RuntimeConfig | null): Promise<number> {
   const stats = new ServerStats();
-  let stoppedBy = "";
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const stop = (why: string) => {
-    if (stoppedBy !== "") return;
-    stoppedBy = why;
-    finish();
-  };
+  const latch = new StopLatch();
+  const stop = (why: string) => latch.stop(why);
   const served = () => Math.floor(stats.bytes / o.len);
   const checkCount = () => {
     if (served() >= o.count) stop("count");
@@ -146,7 +140,7 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
     } else {
       emit(`ready: pingpong server on TCP port ${o.port} ${addrs.join(" ")} (${stack})`);
     }
-    await finished;
+    await latch.finished;
   } finally {
     clearTimeout(timer);
     clearInterval(sampler);
@@ -164,7 +158,7 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
       peak_connections: stats.peak,
       rss_bytes: stats.peakRss,
       heap_bytes: stats.peakHeap,
-      stoppedBy,
+      stoppedBy: latch.stoppedBy,
       cpu_ms: cpuMs(),
       counters: finalCounters,
     });
@@ -173,7 +167,7 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
       `summary: served ${served()} transactions on ${stats.connections} connection(s), ` +
         `${stats.peak} at once (RSS ${mib(stats.peakRss)} MiB, heap ${
           mib(stats.peakHeap)
-        } MiB at the peak) (${stoppedBy})`,
+        } MiB at the peak) (${latch.stoppedBy})`,
     );
   }
   return 0;

@@ -30,7 +30,8 @@ import {
   UsageError,
 } from "./args.ts";
 import { emit, emitJson, printCounterSet, serviceGroupName } from "./output.ts";
-import { type ServeService, StopSignal } from "./service.ts";
+import { onStopSignal, StopLatch } from "./meter.ts";
+import type { ServeService } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 import { serveWorkers } from "./serve_workers.ts";
 
@@ -257,13 +258,14 @@ export async function serveCommand(args: string[]): Promise<number> {
       throw e;
     }
   }
-  const stop = new StopSignal();
+  const stop = new StopLatch();
+  const signals = onStopSignal(() => stop.stop("signal"));
   // The ready line waits for duplicate address detection (RFC 4862 §5.4) and lists the
   // addresses that passed it, link-local included.
-  await Promise.race([rt.addressesReady(), stop.signalled]);
+  await Promise.race([rt.addressesReady(), stop.finished]);
   ready = true;
   const addrs = rt.usableAddresses();
-  if (stop.fired) {
+  if (stop.stoppedBy !== "") {
     // stopped before the addresses were ready: no ready line
   } else if (json) {
     emitJson("ready", {
@@ -275,7 +277,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   } else {
     emit(`ready ${rt.nic.name} ${addrs.join(" ")}`.trimEnd());
   }
-  await stop.signalled;
+  await stop.finished;
+  signals.remove();
   await control?.close();
   for (const s of services) s.close();
   await rt.stop();

@@ -11,7 +11,7 @@
 import { ControlServer, Runtime, type RuntimeConfig, type WorkerCounters } from "../mod.ts";
 import { emit, emitJson } from "./output.ts";
 import { printCounterSet, serviceGroupName } from "./output.ts";
-import { StopSignal } from "./service.ts";
+import { onStopSignal, StopLatch } from "./meter.ts";
 
 /** What `serve` hands over: the worker count, the services and where to report. */
 export interface ServeWorkersOptions {
@@ -83,15 +83,17 @@ export async function serveWorkers(
       throw e;
     }
   }
-  const stop = new StopSignal();
-  await Promise.race([group.addressesReady(), stop.signalled]);
-  if (!stop.fired) {
+  const stop = new StopLatch();
+  const signals = onStopSignal(() => stop.stop("signal"));
+  await Promise.race([group.addressesReady(), stop.finished]);
+  if (stop.stoppedBy === "") {
     const addrs = group.usableAddresses();
     if (json) {
       emitJson("ready", { if: group.ifname, mac: group.mac, addrs, services: o.services, workers });
     } else emit(`ready ${group.ifname} ${addrs.join(" ")}`.trimEnd());
   }
-  await stop.signalled;
+  await stop.finished;
+  signals.remove();
   await control?.close();
   const { total, workers: each } = await group.stop();
   const { services, other } = splitApp(total);

@@ -47,6 +47,7 @@ import {
   MIN_PARTIAL_INTERVAL_MS,
   onStopSignal,
   sleep,
+  StopLatch,
   yieldToEventLoop,
 } from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
@@ -263,14 +264,8 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   const sink = new Uint8Array(0);
   let firstMs = -1;
   let lastMs = -1;
-  let stoppedBy = "";
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const stop = (why: string) => {
-    if (stoppedBy !== "") return;
-    stoppedBy = why;
-    finish();
-  };
+  const latch = new StopLatch();
+  const stop = (why: string) => latch.stop(why);
   const timers: ReturnType<typeof setTimeout>[] = [];
   const signals = onStopSignal(() => stop("signal"));
 
@@ -278,7 +273,7 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
     const at = firstMs + k * 1000;
     if (at > firstMs + o.seconds * 1000) return;
     timers.push(setTimeout(() => {
-      if (stoppedBy !== "") return;
+      if (latch.stoppedBy !== "") return;
       meter.report(clock.nowMs());
       scheduleReport(k + 1);
     }, Math.max(0, at - clock.nowMs())));
@@ -328,7 +323,7 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
     } else {
       emit(`ready: uperf server on UDP port ${o.port} ${rt.addrs.join(" ")}`.trimEnd());
     }
-    await finished;
+    await latch.finished;
   } finally {
     for (const t of timers) clearTimeout(t);
     signals.remove();
@@ -337,11 +332,11 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   }
   let endMs = firstMs;
   if (firstMs >= 0) {
-    endMs = stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
+    endMs = latch.stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
     if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
   }
   meter.summary(firstMs < 0 ? 0 : (endMs - firstMs) / 1000, {
-    stoppedBy,
+    stoppedBy: latch.stoppedBy,
     rcvbufErrors: ep.drops,
     driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
   });

@@ -14,6 +14,7 @@ import {
   Meter,
   MIN_PARTIAL_INTERVAL_MS,
   onStopSignal,
+  StopLatch,
 } from "./meter.ts";
 import type { UperfOptions } from "./uperf_options.ts";
 
@@ -127,15 +128,9 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
   let lastMs = -1;
   let active = 0;
   let seen = 0;
-  let stoppedBy = "";
   let segsBefore = 0;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => finish = resolve);
-  const stop = (why: string) => {
-    if (stoppedBy !== "") return;
-    stoppedBy = why;
-    finish();
-  };
+  const latch = new StopLatch();
+  const stop = (why: string) => latch.stop(why);
   const signals = onStopSignal(() => stop("signal"));
   const timers: ReturnType<typeof setTimeout>[] = [];
   const conns = new Set<TcpConn>();
@@ -186,7 +181,7 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
     } else {
       emit(`ready: uperf server on TCP port ${o.port} ${rt.addrs.join(" ")}`.trimEnd());
     }
-    await finished;
+    await latch.finished;
   } finally {
     for (const t of timers) clearTimeout(t);
     signals.remove();
@@ -194,11 +189,11 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
     for (const c of conns) c.close();
   }
   if (firstMs < 0) throw new StackError("ETIMEDOUT", "no data arrived");
-  const endMs = stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
+  const endMs = latch.stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
   meter.packets = tcp.InSegs - segsBefore;
   if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
   meter.summary(Math.max(0.001, (endMs - firstMs) / 1000), {
-    stoppedBy,
+    stoppedBy: latch.stoppedBy,
     connections: seen,
     driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
   });
