@@ -9,12 +9,10 @@
  * requests) → deleted when a probe goes unanswered `maxProbes` times or a STALE entry sits
  * unused for `staleGcMs`.
  *
- * Bounds, for a flood from many sources: at most `maxEntries` neighbours (1024, Linux's
- * `gc_thresh3`); when full, the least recently used *resolved* entry is evicted in O(1)
- * (resolved entries sit on an LRU list; an INCOMPLETE one holds queued packets and is never
- * evicted — it resolves or gives up within `maxProbes` seconds). Packets waiting for
- * resolution are bounded per neighbour (`queuePerEntry`) and in all (`maxPending`), so
- * unresolved neighbours cannot take the packet pool from the ones that answer.
+ * The states, bounds (entries, packets waiting) and timers are the {@link NeighbourTable}'s,
+ * shared with IPv6; this module keeps ARP's own rules: which packets create, update or confirm
+ * an entry (RFC 826's merge), requests, replies and gratuitous announcements, and the broadcast
+ * and multicast mappings that need no resolution.
  *
  * @module
  */
@@ -24,11 +22,19 @@ import { BROADCAST_MAC, ETHERTYPE_ARP, macEquals } from "../link/ethernet.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
-import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
+import type { TimerWheel } from "../core/timer_wheel.ts";
 import type { Clock } from "../core/clock.ts";
-import { LruList } from "../core/lru_list.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpHeader, writeArp } from "./arp_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
+import {
+  NeighbourEntry,
+  NeighbourTable,
+  NUD_INCOMPLETE,
+  NUD_PROBE,
+  NUD_REACHABLE,
+  NUD_STALE,
+  NUD_STATE_NAMES,
+} from "./neighbour_table.ts";
 
 /** Tunables of the ARP cache (Linux defaults in brackets). */
 export interface ArpOptions {
@@ -58,34 +64,6 @@ export interface ArpOptions {
   staleGcMs?: number;
   /** DELAY before probing a STALE entry that is in use [5 000 ms]. */
   delayProbeMs?: number;
-}
-
-const INCOMPLETE = 0;
-const REACHABLE = 1;
-const STALE = 2;
-const PROBE = 3;
-const DELAY = 4;
-const STATE_NAMES = ["INCOMPLETE", "REACHABLE", "STALE", "PROBE", "DELAY"] as const;
-
-/** One neighbour. */
-class ArpEntry {
-  readonly mac = new Uint8Array(6);
-  state = INCOMPLETE;
-  /** When the state last changed (ms). */
-  sinceMs = 0;
-  /** When the entry was last used to send (ms). */
-  usedMs = 0;
-  /** Requests sent in the current INCOMPLETE/PROBE round. */
-  probes = 0;
-  /** When the last request went out. */
-  probedMs = 0;
-  readonly queue: PacketBuffer[] = [];
-  /** LRU links (resolved entries only; most recently used at the tail). */
-  lruPrev: ArpEntry | null = null;
-  lruNext: ArpEntry | null = null;
-  /** True while on the LRU list. */
-  inLru = false;
-  constructor(readonly ip: number) {}
 }
 
 /** A snapshot of one cache entry, for tools and tests. */
@@ -123,24 +101,9 @@ export class ArpCache {
   readonly #link: LinkEndpoint;
   readonly #owner: ArpAddressOwner;
   readonly #pool: BufferPool;
-  readonly #timers: TimerWheel;
-  readonly #clock: Clock;
   readonly #stats: Counters;
-  readonly #entries = new Map<number, ArpEntry>();
+  readonly #table: NeighbourTable<number, NeighbourEntry<number>>;
   readonly #hdr = new ArpHeader();
-  readonly #timer: Timer;
-  readonly #maxEntries: number;
-  readonly #queuePerEntry: number;
-  readonly #maxPending: number;
-  /** Packets queued on every entry together. */
-  #pending = 0;
-  /** Resolved entries in order of use: the head is evicted first. */
-  readonly #lru = new LruList<ArpEntry>();
-  readonly #retransMs: number;
-  readonly #maxProbes: number;
-  readonly #reachableMs: number;
-  readonly #staleGcMs: number;
-  readonly #delayProbeMs: number;
 
   /** Build the cache for `link`. `stats` is the stack's ARP counter group. */
   constructor(
@@ -155,19 +118,34 @@ export class ArpCache {
     this.#link = link;
     this.#owner = owner;
     this.#pool = pool;
-    this.#timers = timers;
-    this.#clock = clock;
     this.#stats = stats;
-    this.#maxEntries = opts.maxEntries ?? 1024;
     // Unresolved neighbours may hold at most a quarter of the packet pool.
-    this.#maxPending = opts.maxPending ?? Math.min(256, Math.max(4, pool.count >>> 2));
-    this.#queuePerEntry = opts.queuePerEntry ?? Math.min(64, this.#maxPending);
-    this.#retransMs = opts.retransMs ?? 1000;
-    this.#maxProbes = opts.maxProbes ?? 3;
-    this.#reachableMs = opts.reachableMs ?? 30_000;
-    this.#staleGcMs = opts.staleGcMs ?? 60_000;
-    this.#delayProbeMs = opts.delayProbeMs ?? 5_000;
-    this.#timer = new Timer(() => this.#onTimer());
+    const maxPending = opts.maxPending ?? Math.min(256, Math.max(4, pool.count >>> 2));
+    const maxProbes = opts.maxProbes ?? 3;
+    this.#table = new NeighbourTable(
+      link,
+      {
+        solicit: (ip, unicastMac) => this.#sendRequest(ip, unicastMac),
+        unreachable: (pb) => pool.free(pb),
+      },
+      pool,
+      timers,
+      clock,
+      stats,
+      new Map<number, NeighbourEntry<number>>(),
+      (ip: number) => new NeighbourEntry(ip),
+      {
+        maxEntries: opts.maxEntries ?? 1024,
+        maxPending,
+        queuePerEntry: opts.queuePerEntry ?? Math.min(64, maxPending),
+        maxMulticastSolicit: maxProbes,
+        maxUnicastSolicit: maxProbes,
+        delayFirstProbeMs: opts.delayProbeMs ?? 5_000,
+        staleGcMs: opts.staleGcMs ?? 60_000,
+        retransMs: opts.retransMs ?? 1000,
+        reachableMs: opts.reachableMs ?? 30_000,
+      },
+    );
   }
 
   /**
@@ -179,7 +157,12 @@ export class ArpCache {
 
   /** Number of entries. */
   get size(): number {
-    return this.#entries.size;
+    return this.#table.size;
+  }
+
+  /** Packets waiting for resolution, on every entry together. */
+  get pending(): number {
+    return this.#table.pending;
   }
 
   /**
@@ -199,42 +182,7 @@ export class ArpCache {
       m[5] = nextHop & 0xff;
       return link.output(pb, m, 0, etherType, null);
     }
-    const now = this.#clock.nowMs();
-    let e = this.#entries.get(nextHop);
-    if (e !== undefined && e.state !== INCOMPLETE) {
-      e.usedMs = now;
-      this.#touch(e);
-      if (e.state === STALE) {
-        e.state = DELAY;
-        e.sinceMs = now;
-        this.#arm(now + this.#delayProbeMs);
-      }
-      return link.output(pb, e.mac, 0, etherType, null);
-    }
-    if (e === undefined) {
-      const created = this.#create(nextHop, now);
-      if (created === null) {
-        this.#pool.free(pb);
-        return false;
-      }
-      e = created;
-    }
-    if (e.queue.length >= this.#queuePerEntry) {
-      // Linux drops the oldest queued packet to make room for the newest.
-      const old = e.queue.shift()!;
-      this.#pool.free(old);
-      this.#pending--;
-      this.#stats.QueueDrops++;
-    }
-    if (this.#pending >= this.#maxPending) {
-      this.#pool.free(pb);
-      this.#stats.QueueDrops++;
-      return false;
-    }
-    pb.etherType = etherType;
-    e.queue.push(pb);
-    this.#pending++;
-    return true;
+    return this.#table.send(pb, nextHop, etherType);
   }
 
   /**
@@ -242,23 +190,7 @@ export class ArpCache {
    * queue, such as offloaded super-segments, which are dropped and retransmitted instead.
    */
   solicit(ip: number): void {
-    if (!this.#entries.has(ip)) this.#create(ip, this.#clock.nowMs());
-  }
-
-  #create(ip: number, now: number): ArpEntry | null {
-    if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
-      this.#stats.CacheFull++;
-      return null;
-    }
-    const e = new ArpEntry(ip);
-    e.sinceMs = now;
-    e.usedMs = now;
-    this.#entries.set(ip, e);
-    this.#sendRequest(ip, null);
-    e.probes = 1;
-    e.probedMs = now;
-    this.#arm(now + this.#retransMs);
-    return e;
+    this.#table.solicit(ip);
   }
 
   /** Handle one received ARP packet at `buf[off..off+len)`. */
@@ -283,28 +215,17 @@ export class ArpCache {
       this.#stats.InIgnored++;
       return;
     }
-    const now = this.#clock.nowMs();
     const learnable = spa !== 0 && !isIpv4Martian(spa);
+    const confirmed = op === ARP_REPLY;
     // RFC 826 "merge": update an existing entry for the sender whoever the target is.
-    let e = learnable ? this.#entries.get(spa) : undefined;
-    if (e !== undefined) this.#update(e, buf, shaOff, op === ARP_REPLY, now);
-    const forUs = this.#owner.isLocalAddressOn(nic, tpa);
-    if (!forUs) {
+    const e = learnable ? this.#table.get(spa) : undefined;
+    if (e !== undefined) this.#update(e, buf, shaOff, confirmed, true);
+    if (!this.#owner.isLocalAddressOn(nic, tpa)) {
       if (e === undefined) this.#stats.InIgnored++;
       return;
     }
-    if (e === undefined && learnable) {
-      if (this.#entries.size < this.#maxEntries || this.#evictOne()) {
-        e = new ArpEntry(spa);
-        e.sinceMs = now;
-        e.usedMs = now;
-        this.#entries.set(spa, e);
-        // A request addressed to us shows the sender is there: Linux creates it STALE.
-        this.#update(e, buf, shaOff, op === ARP_REPLY, now);
-      } else {
-        this.#stats.CacheFull++;
-      }
-    }
+    // A request addressed to us shows the sender is there: Linux creates it STALE.
+    if (e === undefined && learnable) this.#add(spa, buf, shaOff, confirmed, true);
     if (op === ARP_REQUEST) this.#sendReply(buf, shaOff, spa, tpa);
   }
 
@@ -316,19 +237,9 @@ export class ArpCache {
   learn(ip: number, mac: Uint8Array, confirmed: boolean): void {
     if (ip === 0 || isIpv4Martian(ip) || (mac[0] & 1) !== 0) return;
     if (this.#owner.isLocalAddressOn(this.#link.index, ip)) return;
-    const now = this.#clock.nowMs();
-    let e = this.#entries.get(ip);
-    if (e === undefined) {
-      if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
-        this.#stats.CacheFull++;
-        return;
-      }
-      e = new ArpEntry(ip);
-      e.sinceMs = now;
-      e.usedMs = now;
-      this.#entries.set(ip, e);
-    }
-    this.#update(e, mac, 0, confirmed, now, false);
+    const e = this.#table.get(ip);
+    if (e === undefined) this.#add(ip, mac, 0, confirmed, false);
+    else this.#update(e, mac, 0, confirmed, false);
   }
 
   /** Announce `addr` with a gratuitous ARP request (sender = target = addr). */
@@ -346,32 +257,22 @@ export class ArpCache {
    * applies it to ARP too).
    */
   confirm(ip: number): void {
-    const e = this.#entries.get(ip);
-    if (e === undefined || e.state === INCOMPLETE || e.state === REACHABLE) return;
-    e.state = REACHABLE;
-    e.sinceMs = this.#clock.nowMs();
-    e.probes = 0;
-    this.#arm(e.sinceMs + this.#reachableMs);
+    this.#table.confirm(ip);
   }
 
   /** Remove every entry (queued packets are freed). */
   flush(): void {
-    for (const e of this.#entries.values()) this.#delete(e);
-  }
-
-  /** Packets waiting for resolution, on every entry together. */
-  get pending(): number {
-    return this.#pending;
+    this.#table.flush();
   }
 
   /** A snapshot of the cache. */
   entries(): ArpEntryInfo[] {
     const out: ArpEntryInfo[] = [];
-    for (const e of this.#entries.values()) {
+    for (const e of this.#table.values()) {
       out.push({
         ip: e.ip,
         mac: e.mac.slice(),
-        state: STATE_NAMES[e.state],
+        state: NUD_STATE_NAMES[e.state],
         queued: e.queue.length,
       });
     }
@@ -380,45 +281,40 @@ export class ArpCache {
 
   /** Look up a neighbour's MAC without side effects (null if unknown or unresolved). */
   lookup(ip: number): Uint8Array | null {
-    const e = this.#entries.get(ip);
-    return e === undefined || e.state === INCOMPLETE ? null : e.mac;
+    return this.#table.lookup(ip);
   }
 
+  /** A new entry for a neighbour that made itself known (no room: counted by the table). */
+  #add(ip: number, buf: Uint8Array, macOff: number, confirmed: boolean, share: boolean): void {
+    const now = this.#table.nowMs();
+    const e = this.#table.add(ip, buf, macOff, confirmed ? NUD_REACHABLE : NUD_STALE, now);
+    if (e !== null && share) this.onLearned?.(ip, e.mac, confirmed);
+  }
+
+  /**
+   * What an ARP packet from a known neighbour says: a reply confirms it (REACHABLE); a new
+   * MAC, or any word from an unresolved or probed neighbour, makes it STALE; otherwise its
+   * state stands. What waited for it is sent.
+   */
   #update(
-    e: ArpEntry,
+    e: NeighbourEntry<number>,
     buf: Uint8Array,
-    shaOff: number,
+    macOff: number,
     confirmed: boolean,
-    now: number,
-    share = true,
+    share: boolean,
   ): void {
-    const changed = !macEquals(e.mac, 0, buf, shaOff);
-    if (share && this.onLearned !== null && (changed || confirmed || e.state === INCOMPLETE)) {
-      this.onLearned(e.ip, buf.subarray(shaOff, shaOff + 6), confirmed);
+    const changed = !macEquals(e.mac, 0, buf, macOff);
+    const wasIncomplete = e.state === NUD_INCOMPLETE;
+    if (share && this.onLearned !== null && (changed || confirmed || wasIncomplete)) {
+      this.onLearned(e.ip, buf.subarray(macOff, macOff + 6), confirmed);
     }
-    if (changed || e.state === INCOMPLETE) {
-      for (let i = 0; i < 6; i++) e.mac[i] = buf[shaOff + i];
-    }
-    const before = e.state;
-    if (confirmed) e.state = REACHABLE;
-    else if (changed || e.state === INCOMPLETE || e.state === PROBE) e.state = STALE;
-    if (e.state !== before || confirmed) {
-      e.sinceMs = now;
-      e.probes = 0;
-    }
-    if (e.queue.length > 0) this.#flushQueue(e);
-    this.#touch(e);
-    if (e.state === REACHABLE) this.#arm(now + this.#reachableMs);
-  }
-
-  #flushQueue(e: ArpEntry): void {
-    const q = e.queue;
-    for (let i = 0; i < q.length; i++) {
-      const pb = q[i];
-      this.#link.output(pb, e.mac, 0, pb.etherType, null);
-    }
-    this.#pending -= q.length;
-    q.length = 0;
+    if (changed || wasIncomplete) this.#table.setMac(e, buf, macOff);
+    const now = this.#table.nowMs();
+    if (confirmed) this.#table.enter(e, NUD_REACHABLE, now);
+    else if (changed || wasIncomplete || e.state === NUD_PROBE) {
+      this.#table.enter(e, NUD_STALE, now);
+    } else this.#table.touch(e);
+    this.#table.flushQueue(e);
   }
 
   #sendRequest(target: number, unicastMac: Uint8Array | null): void {
@@ -438,81 +334,6 @@ export class ArpCache {
     writeArp(pb.data, o, ARP_REPLY, this.#link.mac, 0, tpa, buf, shaOff, spa);
     // The request's sender MAC is copied into the reply before `buf` can be released.
     if (this.#link.output(pb, pb.data, o + 18, ETHERTYPE_ARP, null)) this.#stats.OutReplies++;
-  }
-
-  /** Evict the least recently used resolved entry (O(1)); false when every entry is unresolved. */
-  #evictOne(): boolean {
-    const victim = this.#lru.head;
-    if (victim === null) return false;
-    this.#delete(victim);
-    return true;
-  }
-
-  /** Move a resolved entry to the most recently used end of the LRU list. */
-  #touch(e: ArpEntry): void {
-    if (e.state !== INCOMPLETE) this.#lru.touch(e);
-  }
-
-  /** Remove `e` from the cache (its queued packets are freed). */
-  #delete(e: ArpEntry): void {
-    this.#drop(e);
-    this.#lru.remove(e);
-    this.#entries.delete(e.ip);
-  }
-
-  #drop(e: ArpEntry): void {
-    for (const pb of e.queue) this.#pool.free(pb);
-    this.#pending -= e.queue.length;
-    e.queue.length = 0;
-  }
-
-  #arm(at: number): void {
-    if (!this.#timer.armed || this.#timer.deadlineMs > at) this.#timers.schedule(this.#timer, at);
-  }
-
-  #onTimer(): void {
-    const now = this.#clock.nowMs();
-    let next = Infinity;
-    for (const e of this.#entries.values()) {
-      if (e.state === INCOMPLETE || e.state === PROBE) {
-        if (now - e.probedMs >= this.#retransMs - 0.5) {
-          if (e.probes >= this.#maxProbes) {
-            if (e.state === INCOMPLETE) this.#stats.ResolveFailed++;
-            this.#delete(e);
-            continue;
-          }
-          this.#sendRequest(e.ip, e.state === PROBE ? e.mac : null);
-          e.probes++;
-          e.probedMs = now;
-        }
-        next = Math.min(next, e.probedMs + this.#retransMs);
-      } else if (e.state === DELAY) {
-        if (now - e.sinceMs >= this.#delayProbeMs - 0.5) {
-          e.state = PROBE;
-          e.sinceMs = now;
-          this.#sendRequest(e.ip, e.mac);
-          e.probes = 1;
-          e.probedMs = now;
-          next = Math.min(next, now + this.#retransMs);
-        } else next = Math.min(next, e.sinceMs + this.#delayProbeMs);
-      } else if (e.state === REACHABLE) {
-        if (now - e.sinceMs >= this.#reachableMs) {
-          e.state = STALE;
-          e.sinceMs = now;
-          next = Math.min(next, now + this.#staleGcMs);
-        } else next = Math.min(next, e.sinceMs + this.#reachableMs);
-      } else if (e.state === STALE) {
-        const idleSince = Math.max(e.usedMs, e.sinceMs);
-        if (now - idleSince >= this.#staleGcMs) {
-          this.#delete(e);
-          continue;
-        }
-        next = Math.min(next, idleSince + this.#staleGcMs);
-      }
-    }
-    // Never re-arm for "now": with fractional clocks a deadline can round onto the current
-    // time and the wheel would fire us again without time moving.
-    if (next !== Infinity) this.#timers.schedule(this.#timer, Math.max(next, now + 1));
   }
 }
 

@@ -32,6 +32,7 @@ export const ARP_COUNTERS = [
   "OutReplies",
   "OutGratuitous",
   "ResolveFailed",
+  "ProbeFailed",
   "QueueDrops",
   "CacheFull",
 ] as const;

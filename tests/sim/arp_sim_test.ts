@@ -99,3 +99,40 @@ Deno.test("sim: ARP keeps unresolved neighbours (they hold packets) and bounds t
   assert.equal(arp.pending, 0);
   assert.equal(p.stack.pool.inUse, 0);
 });
+
+Deno.test("sim: ARP gives up on a neighbour that stops answering its probes (PROBE → deleted, ProbeFailed)", () => {
+  const p = new RawPeer({ ipv4: { arp: { delayProbeMs: 5_000, retransMs: 1_000, maxProbes: 3 } } });
+  const arp = p.stack.ipv4.arp(1);
+  const host = parseIpv4("198.18.0.30");
+  const state = () => arp.entries().find((e) => e.ip === host)?.state;
+  p.arpFrom(host); // a request for us: the sender is created STALE
+  assert.equal(state(), "STALE");
+  p.stack.icmp.sendEcho(host, 1, 1, new Uint8Array(8), 0, 8);
+  p.stack.tick();
+  assert.equal(state(), "DELAY", "a STALE entry in use waits for a confirmation");
+  const requests = p.stack.stats.arp.OutRequests;
+  p.advance(5_100);
+  assert.equal(state(), "PROBE");
+  assert.equal(p.stack.stats.arp.OutRequests, requests + 1, "the first unicast probe");
+  p.advance(3_000);
+  assert.equal(state(), undefined, "three unanswered probes: deleted");
+  assert.equal(p.stack.stats.arp.OutRequests, requests + 3);
+  assert.equal(p.stack.stats.arp.ProbeFailed, 1);
+  assert.equal(p.stack.stats.arp.ResolveFailed, 0, "it had been resolved");
+});
+
+Deno.test("sim: ARP confirm() on a REACHABLE neighbour keeps it REACHABLE for another ReachableTime", () => {
+  const p = new RawPeer({ ipv4: { arp: { reachableMs: 10_000 } } });
+  const arp = p.stack.ipv4.arp(1);
+  const host = parseIpv4("198.18.0.31");
+  const state = () => arp.entries().find((e) => e.ip === host)?.state;
+  p.arpFrom(host);
+  arp.confirm(host);
+  assert.equal(state(), "REACHABLE");
+  p.advance(8_000);
+  arp.confirm(host); // forward progress seen again (a TCP ACK of new data)
+  p.advance(8_000);
+  assert.equal(state(), "REACHABLE", "16 s after the first confirmation, 8 s after the last");
+  p.advance(3_000);
+  assert.equal(state(), "STALE");
+});
