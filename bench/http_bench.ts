@@ -89,7 +89,7 @@ function processTicks(pid: number): number | null {
 }
 
 /** Run `fn` (a client run of `requests(result)` requests) and say where the CPU went. */
-async function withCpu<T>(
+export async function withCpu<T>(
   pid: number,
   fn: () => Promise<T>,
   requests: (r: T) => number,
