@@ -164,7 +164,7 @@ export async function warmUpConnections(
     poolBuffers: 256,
     prewarm: false,
     maxConnections: conc,
-    bufferWarmBytes: 4 << 20,
+    bufferWarmBytes: 1 << 20,
   };
   // The loops never park while the warm-up runs: a simulated driver has no fd to wake them.
   const loop = { busyPollUs: 60_000_000 };
