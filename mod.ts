@@ -23,6 +23,7 @@ export {
   type ConnectionWarmUpOptions,
   type ConnectionWarmUpReport,
   requestClient,
+  type RequestClientOptions,
   type WarmUpClient,
   warmUpConnections,
 } from "./stack/conn_warm_up.ts";

@@ -206,6 +206,12 @@ const WARM_UP_REQUESTS = [
   "GET /bytes/8 HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n",
 ].map((r) => new TextEncoder().encode(r));
 
+/**
+ * Local ports `--prewarm`'s client takes in turn: fewer than its connections, so that later
+ * SYNs meet the TIME_WAIT records of earlier ones, as a busy `ab` client's do.
+ */
+const WARM_UP_LOCAL_PORTS = 1000;
+
 /** Run `serve` with `args`; resolves to the exit status. */
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseStrict(args, {
@@ -255,7 +261,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     });
   }
   if (ports.http.length > 0) {
-    await runWarmUp(prewarm, config, json, startHttp, requestClient(WARM_UP_REQUESTS, null));
+    await runWarmUp(
+      prewarm,
+      config,
+      json,
+      startHttp,
+      requestClient(WARM_UP_REQUESTS, null, { localPorts: WARM_UP_LOCAL_PORTS }),
+    );
   }
   const rt: Runtime = await Runtime.start(config);
   // Addresses: one found duplicate is reported whenever DAD says so (and never used); one

@@ -79,10 +79,21 @@ export interface ConnectionWarmUpReport {
   ms: number;
 }
 
+/** Options of {@link requestClient}. */
+export interface RequestClientOptions {
+  /**
+   * Take local ports in turn from this many (from 20000 on) instead of ephemeral ones [0:
+   * ephemeral]: once they wrap, new SYNs meet the server's TIME_WAIT records of earlier
+   * connections (RFC 6191 reuse), as a busy kernel client's do (`ab` from one address).
+   */
+  localPorts?: number;
+}
+
 /**
- * A warm-up client: connection `i` sends `requests[i % requests.length]` (on the handshake's
- * ACK), reads until it has `replyBytes` bytes (null: until the server closes) and closes —
- * driven by readiness callbacks on the endpoint, as `pingpong client --connect` does.
+ * A warm-up client: connection `i` sends `requests[i % requests.length]` — even `i` with the
+ * handshake's ACK, odd `i` once established, in a segment of its own as a kernel client
+ * does — reads until it has `replyBytes` bytes (null: until the server closes) and closes;
+ * driven by readiness callbacks on the endpoint, as `pingpong client --connect` is.
  *
  * @example
  * ```ts ignore
@@ -92,7 +103,9 @@ export interface ConnectionWarmUpReport {
 export function requestClient(
   requests: Uint8Array | Uint8Array[],
   replyBytes: number | null,
+  opts: RequestClientOptions = {},
 ): (rt: Runtime, host: string, port: number) => WarmUpClient {
+  const localPorts = opts.localPorts ?? 0;
   return (rt, host, port) => {
     const dst = IpAddress.parse(host);
     const scratch = new Uint8Array(16384);
@@ -101,13 +114,19 @@ export function requestClient(
       const request = list[i % list.length];
       let ep: TcpEndpoint;
       try {
-        ep = rt.stack.tcp.connect(dst, port);
+        ep = rt.stack.tcp.connect(dst, port, {
+          localPort: localPorts > 0 ? 20000 + (i % localPorts) : 0,
+        });
       } catch (e) {
         queueMicrotask(() => done(String(e)));
         return;
       }
       ep.setNoDelay(true);
-      ep.write(request, 0, request.length);
+      let sent = false;
+      if ((i & 1) === 0) {
+        ep.write(request, 0, request.length);
+        sent = true;
+      }
       let got = 0;
       let finished = false;
       const finish = (error: string | null): void => {
@@ -118,6 +137,11 @@ export function requestClient(
         done(error);
       };
       ep.wq.listener = (): void => {
+        if (!sent && ep.stateName() === "ESTABLISHED") {
+          ep.write(request, 0, request.length);
+          sent = true;
+          rt.stack.requestTick();
+        }
         for (;;) {
           let n: number;
           try {
