@@ -20,6 +20,14 @@ export {
   type RuntimeConfig,
 } from "./stack/runtime.ts";
 export {
+  type ConnectionWarmUpOptions,
+  type ConnectionWarmUpReport,
+  requestClient,
+  type RequestClientOptions,
+  type WarmUpClient,
+  warmUpConnections,
+} from "./stack/conn_warm_up.ts";
+export {
   type GroupCounters,
   RuntimeWorkers,
   type RuntimeWorkersConfig,

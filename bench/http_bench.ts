@@ -16,7 +16,7 @@
  * ```
  * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--rounds N]
  *     [--driver NAME] [--workers LIST] [--busy-poll US] [--cli PATH] [--base PATH]
- *     [--kernel-handler routes|minimal] [--out FILE]
+ *     [--kernel-handler routes|minimal] [--prewarm N] [--out FILE]
  * ```
  *
  * The servers take turns on one veth pair, `--rounds` times (so each round's figures are a
@@ -25,7 +25,8 @@
  * another checkout's `cli/ustack.ts`; `--base PATH` adds a second checkout (one stack) to every
  * round (a before/after comparison). `--kernel-handler minimal` runs the `Deno.serve` of
  * `bench:e2e` and `bench/clients.ts` (`new Response(bytes)`, no fields) instead of the
- * `serve --http` routes.
+ * `serve --http` routes. `--prewarm N` adds `serve --http --prewarm N` (one stack; N warm-up
+ * connections on a private in-memory link before its ready line) to every round.
  *
  * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
  * the end, on errors, on Ctrl-C and on SIGTERM.
@@ -89,7 +90,7 @@ function processTicks(pid: number): number | null {
 }
 
 /** Run `fn` (a client run of `requests(result)` requests) and say where the CPU went. */
-async function withCpu<T>(
+export async function withCpu<T>(
   pid: number,
   fn: () => Promise<T>,
   requests: (r: T) => number,
@@ -210,6 +211,8 @@ interface Server {
   cli: string | null;
   /** `serve --workers N` (0: one stack). */
   workers: number;
+  /** `serve --prewarm N` (0: none). */
+  prewarm?: number;
 }
 
 async function measureServer(
@@ -243,6 +246,7 @@ async function measureServer(
       "--http",
       String(PORT),
       ...(server.workers === 0 ? [] : ["--workers", String(server.workers)]),
+      ...(server.prewarm ? ["--prewarm", String(server.prewarm)] : []),
       ...(o.busyPollUs === null ? [] : ["--busy-poll", o.busyPollUs]),
     ]);
     cmd[cmd.indexOf(new URL("../cli/ustack.ts", import.meta.url).pathname)] = server.cli;
@@ -276,6 +280,7 @@ export async function main(args: string[]): Promise<number> {
       cli: { type: "string" },
       base: { type: "string" },
       "kernel-handler": { type: "string", default: "routes" },
+      prewarm: { type: "string" },
       out: { type: "string" },
     },
   });
@@ -295,6 +300,9 @@ export async function main(args: string[]): Promise<number> {
   const servers: Server[] = [{ name: "deno_serve", cli: null, workers: 0 }];
   for (const n of values.workers!.split(",").map(Number)) {
     servers.push({ name: n === 0 ? "ustack" : `ustack_workers${n}`, cli, workers: n });
+  }
+  if (values.prewarm !== undefined) {
+    servers.push({ name: "ustack_prewarm", cli, workers: 0, prewarm: Number(values.prewarm) });
   }
   if (values.base !== undefined) servers.push({ name: "base", cli: values.base, workers: 0 });
   const rounds: Record<string, HttpFigures>[] = [];

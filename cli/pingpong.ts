@@ -43,7 +43,14 @@ import {
   runHold,
   stackOpener,
 } from "./pingpong_conn.ts";
-import { runServer } from "./pingpong_server.ts";
+import { runServer, warmUpServer } from "./pingpong_server.ts";
+import {
+  PREWARM_OPTIONS,
+  PREWARM_USAGE,
+  prewarmCount,
+  runWarmUp,
+  withPrewarmedPools,
+} from "./warm_up.ts";
 
 export { latencyHistogram, type LatencySummary, latencySummary, loopSummary } from "./latency.ts";
 
@@ -96,6 +103,8 @@ connections and its memory then. Both set TCP_NODELAY. Exit status 0.
   --kernel            use Deno's kernel sockets instead of the stack (needs --allow-net;
                       link options other than --json do not apply)
   --addr CIDR         (repeatable) the client uses the addresses in turn as source
+${PREWARM_USAGE}
+                       (server, --connect, --hold; not with --kernel)
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -127,6 +136,8 @@ export interface PingpongOptions {
   kernel: boolean;
   /** JSON output. */
   json: boolean;
+  /** `--prewarm N`: warm-up connections before the ready line (server) or the first one. */
+  prewarm: number;
 }
 
 /** The byte-stream operations pingpong needs; both `TcpConn` and `Deno.TcpConn` have them. */
@@ -178,6 +189,7 @@ function parsePingpong(
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
     ...TCP_STACK_OPTIONS,
+    ...PREWARM_OPTIONS,
     port: { type: "string", short: "p" },
     len: { type: "string", short: "l" },
     count: { type: "string", short: "n" },
@@ -233,6 +245,11 @@ function parsePingpong(
       }
     }
   }
+  const prewarm = prewarmCount(values);
+  if (prewarm > 0 && kernel) throw new UsageError("--prewarm does not apply with --kernel");
+  if (prewarm > 0 && role === "client" && mode === "rr") {
+    throw new UsageError("--prewarm applies to the server and to --connect/--hold clients");
+  }
   const seconds = numberFlag("time", values.time, Infinity, { min: 0.001, max: 86_400 });
   const countFallback = mode !== "rr"
     ? DEFAULT_COUNT
@@ -253,6 +270,7 @@ function parsePingpong(
     once: values.once === true,
     kernel,
     json: values.json === true,
+    prewarm,
   };
   return { opts, values };
 }
@@ -278,6 +296,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
         seconds: opts.seconds,
         once: opts.once,
         json: opts.json,
+        prewarm: opts.prewarm,
       },
       opts.kernel ? null : linkConfig(values),
     );
@@ -321,10 +340,24 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
   };
   const run = o.mode === "connect" ? runConnect : runHold;
   if (o.kernel) return await run(co, kernelOpener(co));
-  const config: RuntimeConfig = {
+  let config: RuntimeConfig = {
     ...linkConfig(values),
     stack: { maxConnections: o.mode === "hold" ? o.count : o.conc },
   };
+  if (o.prewarm > 0) {
+    config = withPrewarmedPools(config);
+    const msg = new Uint8Array(o.len);
+    await runWarmUp(
+      o.prewarm,
+      config,
+      o.json,
+      (rt, port) => warmUpServer(rt, port, o.len),
+      (rt, host, port) => {
+        const opener = stackOpener(rt, { ...co, host, port });
+        return (i, done) => opener.cycle(i, msg, done);
+      },
+    );
+  }
   const rt = await Runtime.start(config);
   try {
     return await run(co, stackOpener(rt, co));

@@ -14,6 +14,7 @@
  */
 
 import {
+  requestClient,
   Runtime,
   type RuntimeConfig,
   type TcpEndpoint,
@@ -21,6 +22,7 @@ import {
   type WaitQueue,
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
+import { runWarmUp, withPrewarmedPools } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, memoryNow } from "./pingpong_conn.ts";
@@ -39,6 +41,8 @@ export interface ServerOptions {
   once: boolean;
   /** JSON output. */
   json: boolean;
+  /** `--prewarm N`: warm-up connections before the ready line (0: none). */
+  prewarm: number;
 }
 
 /** Accept queue of the stack's listener (Linux's somaxconn default). */
@@ -121,6 +125,16 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
     close = k.close;
     addrs = ["0.0.0.0"];
   } else {
+    if (o.prewarm > 0) {
+      config = withPrewarmedPools(config);
+      await runWarmUp(
+        o.prewarm,
+        config,
+        o.json,
+        (rt, port) => warmUpServer(rt, port, o.len),
+        requestClient(new Uint8Array(o.len), o.len),
+      );
+    }
     const rt = await Runtime.start(config);
     const u = ustackServer(rt, o, stats, checkCount, stop);
     counters = () => ({
@@ -175,6 +189,23 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
 
 function mib(bytes: number): string {
   return (bytes / 1048576).toFixed(1);
+}
+
+/**
+ * The stack's server for `--prewarm`'s private stacks (see `warm_up.ts`): the same code as the
+ * real one, with counters of its own that nobody reads.
+ */
+export function warmUpServer(rt: Runtime, port: number, len: number): { close(): void } {
+  const o: ServerOptions = {
+    port,
+    len,
+    count: Infinity,
+    seconds: Infinity,
+    once: false,
+    json: false,
+    prewarm: 0,
+  };
+  return ustackServer(rt, o, new ServerStats(), () => {}, () => {});
 }
 
 /**

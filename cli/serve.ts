@@ -11,6 +11,7 @@
 
 import {
   ControlServer,
+  requestClient,
   Runtime,
   type RuntimeConfig,
   type Stack,
@@ -34,6 +35,13 @@ import { onStopSignal, StopLatch } from "./meter.ts";
 import type { ServeService } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
 import { serveWorkers } from "./serve_workers.ts";
+import {
+  PREWARM_OPTIONS,
+  PREWARM_USAGE,
+  prewarmCount,
+  runWarmUp,
+  withPrewarmedPools,
+} from "./warm_up.ts";
 
 /** Usage of `serve`. */
 export const SERVE_USAGE = `usage: ustack serve [service options] [link options]
@@ -55,6 +63,8 @@ services:
                        interface: an AF_PACKET fanout group steers each connection to one
                        worker; every worker runs every service; counters are summed
                        (af_packet drivers only; no --pcap)
+${PREWARM_USAGE}
+                       (--http only: GET / and /bytes/N, HTTP/1.0 and 1.1)
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -185,11 +195,29 @@ export function startServices(rt: Runtime, ports: ServicePorts): ServeService[] 
   return services;
 }
 
+/**
+ * What `--prewarm` asks the HTTP service, in turn: its page and bodies of a few sizes, HTTP/1.0
+ * (closed by the server after the answer) and HTTP/1.1 with `Connection: close`.
+ */
+const WARM_UP_REQUESTS = [
+  "GET /bytes/64 HTTP/1.0\r\nHost: warm-up\r\nUser-Agent: ustack\r\nAccept: */*\r\n\r\n",
+  "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n",
+  "GET /bytes/1000 HTTP/1.0\r\n\r\n",
+  "GET /bytes/8 HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n",
+].map((r) => new TextEncoder().encode(r));
+
+/**
+ * Local ports `--prewarm`'s client takes in turn: fewer than its connections, so that later
+ * SYNs meet the TIME_WAIT records of earlier ones, as a busy `ab` client's do.
+ */
+const WARM_UP_LOCAL_PORTS = 1000;
+
 /** Run `serve` with `args`; resolves to the exit status. */
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
     ...TCP_STACK_OPTIONS,
+    ...PREWARM_OPTIONS,
     "udp-echo": { type: "string", multiple: true },
     "tcp-echo": { type: "string", multiple: true },
     discard: { type: "string", multiple: true },
@@ -202,7 +230,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const config: RuntimeConfig = tcpStackConfig(values, linkConfig(values));
+  let config: RuntimeConfig = tcpStackConfig(values, linkConfig(values));
+  const prewarm = prewarmCount(values);
+  if (prewarm > 0) config = withPrewarmedPools(config);
   const ports: ServicePorts = {
     udpEcho: servicePorts("udp-echo", values["udp-echo"]),
     tcpEcho: servicePorts("tcp-echo", values["tcp-echo"]),
@@ -211,6 +241,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   };
   const json = values.json === true;
   if (values.workers !== undefined) {
+    if (prewarm > 0) throw new UsageError("--prewarm does not apply with --workers");
     const workers = numberFlag("workers", values.workers as string, 1, {
       integer: true,
       min: 1,
@@ -228,6 +259,15 @@ export async function serveCommand(args: string[]): Promise<number> {
       control: values.control as string | undefined,
       json,
     });
+  }
+  if (ports.http.length > 0) {
+    await runWarmUp(
+      prewarm,
+      config,
+      json,
+      startHttp,
+      requestClient(WARM_UP_REQUESTS, null, { localPorts: WARM_UP_LOCAL_PORTS }),
+    );
   }
   const rt: Runtime = await Runtime.start(config);
   // Addresses: one found duplicate is reported whenever DAD says so (and never used); one

@@ -79,7 +79,9 @@ export interface StackOptions {
   /**
    * Make pools ready before traffic arrives [false]: the flow table is sized for
    * `maxConnections` anyway; this also puts one smallest buffer chunk per expected
-   * connection (up to the warm bound) on the socket-buffer free list.
+   * connection (up to the warm bound) on the socket-buffer free list. The code paths of a
+   * connection are warmed separately, before the stack starts: `warmUpConnections`
+   * (`stack/conn_warm_up.ts`, the CLI's `--prewarm N`).
    */
   prewarm?: boolean;
   /**

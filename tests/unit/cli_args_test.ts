@@ -7,6 +7,9 @@ import {
   tcpStackConfig,
   UsageError,
 } from "../../cli/args.ts";
+import { PREWARM_OPTIONS, prewarmCount, withPrewarmedPools } from "../../cli/warm_up.ts";
+import { serveCommand } from "../../cli/serve.ts";
+import { pingpongCommand } from "../../cli/pingpong.ts";
 
 Deno.test("cli: --cc picks the congestion control; an unknown name is a usage error", () => {
   const { values } = parseStrict(["--cc", "BBR"], { ...TCP_STACK_OPTIONS });
@@ -43,5 +46,31 @@ Deno.test("cli: --rcv-buf sets the TCP receive buffer cap; out of range is a usa
   assert.throws(
     () => tcpStackConfig({ "rcv-buf": "1000" }, {}),
     (e: unknown) => e instanceof UsageError && /rcv-buf/.test(e.message),
+  );
+});
+
+Deno.test("cli: --prewarm N counts warm-up connections; where it cannot apply it is refused", async () => {
+  const { values } = parseStrict(["--prewarm", "5000"], { ...PREWARM_OPTIONS });
+  assert.equal(prewarmCount(values), 5000);
+  assert.equal(prewarmCount({}), 0);
+  assert.deepEqual(withPrewarmedPools({ driver: "loopback", stack: { maxConnections: 8 } }), {
+    driver: "loopback",
+    stack: { maxConnections: 8, prewarm: true },
+  });
+  assert.throws(() => prewarmCount({ prewarm: "-1" }), UsageError);
+  assert.throws(() => prewarmCount({ prewarm: "many" }), UsageError);
+  const refused = async (run: Promise<number>, re: RegExp) =>
+    await assert.rejects(run, (e: unknown) => e instanceof UsageError && re.test(e.message));
+  await refused(
+    serveCommand(["--driver", "loopback", "--http", "80", "--workers", "2", "--prewarm", "10"]),
+    /--prewarm does not apply with --workers/,
+  );
+  await refused(
+    pingpongCommand(["client", "198.18.0.1", "--connect", "--kernel", "--prewarm", "10"]),
+    /--prewarm does not apply with --kernel/,
+  );
+  await refused(
+    pingpongCommand(["client", "198.18.0.1", "--prewarm", "10"]),
+    /--prewarm applies to the server and to --connect\/--hold/,
   );
 });

@@ -1,0 +1,200 @@
+/**
+ * `bench/conn_warmup.ts`: how a server's connection rate moves over its first connections —
+ * the JIT warm-up of the connection paths (handshake, accept, close, TIME_WAIT) against a
+ * kernel server that is flat from the start. On one veth pair (MTU 1500), in rounds:
+ *
+ * - **HTTP** (`--blocks B`, `--requests N`): one server process at a time — `Deno.serve` on
+ *   the stack end's kernel sockets, then `ustack serve --http` (and each `--variant`) — warmed
+ *   with 1 s of keep-alive `wrk` as `bench:http` does, then B consecutive runs of
+ *   `ab -n N -c 32 /bytes/64` against that same process, each with its rate and the server's
+ *   CPU time per connection;
+ * - **`pingpong --connect`** (`--pingpong N`): kernel↔kernel and ustack↔ustack, fresh
+ *   processes, N connections of one 64-byte round trip each, 32 in flight.
+ *
+ * ```
+ * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
+ *     [--pingpong N] [--variant NAME=FLAGS]... [--out FILE]
+ * ```
+ *
+ * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
+ * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { DENO_SERVE } from "./clients.ts";
+import { parseAb, withCpu } from "./http_bench.ts";
+import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
+
+const PORT = 80;
+const PP_PORT = 7300;
+
+/** One `ab` block against a server process. */
+export interface AbBlock {
+  /** Connections per second. */
+  connPerS: number | null;
+  /** Failed requests. */
+  failed: number | null;
+  /** Server CPU time per connection (µs), all its threads. */
+  serverUsPerConn: number | null;
+}
+
+async function abBlocks(
+  link: BenchLink,
+  p: BenchProcess,
+  blocks: number,
+  requests: number,
+): Promise<AbBlock[]> {
+  const url = `http://${link.addr("stack")}:${PORT}/bytes/64`;
+  await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
+  const out: AbBlock[] = [];
+  for (let b = 0; b < blocks; b++) {
+    const [a, cpu] = await withCpu(p.pid, async () => {
+      const ab = await link.run(
+        "peer",
+        ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
+        300_000,
+      );
+      const parsed = parseAb(ab.stdout);
+      if (parsed.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+      return parsed;
+    }, () => requests);
+    out.push({
+      connPerS: a.requestsPerSec,
+      failed: a.failed,
+      serverUsPerConn: cpu?.serverUsPerRequest ?? null,
+    });
+  }
+  return out;
+}
+
+async function httpServer(
+  link: BenchLink,
+  flags: string[] | null,
+  blocks: number,
+  requests: number,
+): Promise<{ startMs: number; blocks: AbBlock[] }> {
+  await link.setKernelAddress("stack", flags === null);
+  const cmd = flags === null
+    ? [Deno.execPath(), "eval", DENO_SERVE, link.addr("stack"), String(PORT)]
+    : ustackCommand([
+      "serve",
+      ...link.stackOptions("stack", "af_packet"),
+      "--http",
+      String(PORT),
+      ...flags,
+    ]);
+  const t0 = performance.now();
+  const p = link.start("stack", cmd);
+  await p.waitForLine(/^ready/, 60_000);
+  const startMs = Math.round(performance.now() - t0);
+  try {
+    return { startMs, blocks: await abBlocks(link, p, blocks, requests) };
+  } finally {
+    await p.stop(10_000);
+  }
+}
+
+async function pingpong(
+  link: BenchLink,
+  flags: string[] | null,
+  n: number,
+): Promise<Record<string, unknown>> {
+  const kernel = flags === null;
+  await link.setKernelAddress("stack", kernel);
+  await link.setKernelAddress("peer", kernel);
+  const peer = link.addr("peer");
+  const srvOpts = kernel ? ["--kernel"] : [...link.stackOptions("peer", "af_packet"), ...flags];
+  const cliOpts = kernel ? ["--kernel"] : [...link.stackOptions("stack", "af_packet"), ...flags];
+  const srv = link.start(
+    "peer",
+    ustackCommand(["pingpong", "server", "-p", String(PP_PORT), "-l", "64", ...srvOpts, "--json"]),
+  );
+  try {
+    await srv.waitForLine(/"event":"ready"/, 60_000);
+    const f = await link.run(
+      "stack",
+      ustackCommand([
+        ...["pingpong", "client", peer, "-p", String(PP_PORT), "--connect", "-C", "32"],
+        ...["-n", String(n), "-l", "64", ...cliOpts, "--json"],
+      ]),
+      180_000,
+    );
+    const line = f.stdout.split("\n").reverse().find((l) => l.includes('"summary"'));
+    if (line === undefined) throw new Error(`pingpong client: ${f.stderr}${f.stdout}`);
+    return JSON.parse(line);
+  } finally {
+    await srv.stop(10_000);
+  }
+}
+
+/** Run the benchmark; resolves to the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rounds: { type: "string", default: "1" },
+      blocks: { type: "string", default: "3" },
+      requests: { type: "string", default: "5000" },
+      pingpong: { type: "string", default: "0" },
+      variant: { type: "string", multiple: true, default: [] },
+      "skip-http": { type: "boolean" },
+      out: { type: "string" },
+    },
+  });
+  const missing = missingRequirements(["ab", "wrk"]);
+  if (missing.length > 0) {
+    console.error(`conn_warmup: cannot run: missing ${missing.join(", ")}`);
+    return 1;
+  }
+  const servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
+  for (const v of values.variant!) {
+    const i = v.indexOf("=");
+    servers.push([v.slice(0, i), v.slice(i + 1).split(" ").filter((x) => x !== "")]);
+  }
+  const blocks = Number(values.blocks);
+  const requests = Number(values.requests);
+  const ppN = Number(values.pingpong);
+  const rounds: Record<string, unknown>[] = [];
+  for (let r = 0; r < Number(values.rounds); r++) {
+    // A fresh pair per round: the peer's ephemeral ports of the last round are in TIME_WAIT.
+    const link = await BenchLink.create(1500);
+    try {
+      const round: Record<string, unknown> = { load: Deno.loadavg()[0] };
+      if (values["skip-http"] !== true) {
+        for (const [name, flags] of servers) {
+          const h = await httpServer(link, flags, blocks, requests);
+          round[`http_${name}`] = h;
+          console.error(
+            `round ${r + 1} http ${name.padEnd(10)} start ${h.startMs} ms  ` +
+              h.blocks.map((b) => `${b.connPerS?.toFixed(0)}/s ${b.serverUsPerConn}µs`).join("  ") +
+              `  load ${Deno.loadavg()[0].toFixed(2)}`,
+          );
+        }
+      }
+      if (ppN > 0) {
+        for (const [name, flags] of servers) {
+          const j = await pingpong(link, flags, ppN);
+          round[`pingpong_${name}`] = j;
+          console.error(
+            `round ${r + 1} pingpong ${name.padEnd(10)} ${Number(j.conn_per_s).toFixed(0)}/s ` +
+              `failed ${j.failed}  load ${Deno.loadavg()[0].toFixed(2)}`,
+          );
+        }
+      }
+      rounds.push(round);
+    } finally {
+      await link.destroy();
+    }
+  }
+  const record = { date: new Date().toISOString(), blocks, requests, pingpong: ppN, rounds };
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(values.out, JSON.stringify(record, null, 2) + "\n");
+  }
+  console.log(JSON.stringify(record));
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,112 @@
+// Connection warm-up (`stack/conn_warm_up.ts`, `--prewarm N`): short connections between two
+// private Runtimes on an in-memory wire run the caller's server code, are bounded in number and
+// time, and leave nothing behind that a user's own stack could see.
+
+import assert from "node:assert/strict";
+import { requestClient, Runtime, warmUpConnections } from "../../mod.ts";
+import { warmUpServer } from "../../cli/pingpong_server.ts";
+import { stackOpener } from "../../cli/pingpong_conn.ts";
+import { startHttp } from "../../cli/tcp_services.ts";
+
+const enc = new TextEncoder();
+
+Deno.test({
+  name: "warm-up: N HTTP connections through the given server, nothing seen by another stack",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A user's stack, running meanwhile: its counters and sockets must not move.
+    await using user = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24" });
+    // (Its own start-up frames — gratuitous ARP, MLD — loop back at their own pace: not TCP/IP.)
+    const visible = () => {
+      const s = user.stack.stats.snapshot();
+      return JSON.stringify([s.tcp, s.ip, s.udp, s.pmtu]);
+    };
+    const before = visible();
+    let requests = 0;
+    let served: ReturnType<typeof startHttp> | null = null;
+    const r = await warmUpConnections({
+      connections: 400,
+      concurrency: 16,
+      serve: (rt, port) => {
+        assert.notEqual(rt, user);
+        served = startHttp(rt, port);
+        return served;
+      },
+      client: (rt, host, port) => {
+        const one = requestClient([
+          enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"),
+          enc.encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ], null)(rt, host, port);
+        return (i, done) => {
+          requests++;
+          one(i, done);
+        };
+      },
+    });
+    assert.equal(r.connections, 400);
+    assert.equal(r.failed, 0);
+    assert.equal(requests, 400);
+    assert.ok(served !== null);
+    const stats = (served as ReturnType<typeof startHttp>).stats;
+    assert.equal(stats.Connections, 400);
+    assert.equal(stats.Requests, 400);
+    assert.equal(stats.Errors, 0);
+    assert.equal(stats.Rejected, 0);
+    assert.ok(r.ms > 0);
+    assert.equal(visible(), before);
+    assert.equal(user.stack.tcp.endpoints, 0);
+  },
+});
+
+Deno.test({
+  name: "warm-up: bounded in time when the server never answers; stragglers count as failed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const t0 = performance.now();
+    const r = await warmUpConnections({
+      connections: 1_000_000,
+      concurrency: 8,
+      timeLimitMs: 200,
+      graceMs: 200,
+      // Accepts (the handshake completes) and never answers or closes.
+      serve: (rt, port) => rt.listen({ port }),
+    });
+    const ms = performance.now() - t0;
+    assert.equal(r.connections, 0);
+    assert.equal(r.failed, 8);
+    assert.ok(ms < 2_000, `took ${ms} ms`);
+  },
+});
+
+Deno.test({
+  name: "warm-up: pingpong's own client and server code (--prewarm), every connection answered",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const len = 64;
+    const msg = new Uint8Array(len);
+    const r = await warmUpConnections({
+      connections: 300,
+      serve: (rt, port) => warmUpServer(rt, port, len),
+      client: (rt, host, port) => {
+        const opener = stackOpener(rt, {
+          host,
+          port,
+          len,
+          total: 300,
+          conc: 32,
+          holdSeconds: 0,
+          seconds: Infinity,
+          json: false,
+        });
+        return (i, done) => opener.cycle(i, msg, done);
+      },
+    });
+    assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+      connections: 300,
+      failed: 0,
+    });
+  },
+});
