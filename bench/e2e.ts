@@ -74,6 +74,17 @@ interface RowSpec {
   digits: number;
 }
 
+/** The measurement names `--only` accepts (the names `MtuRun.measure` is called with). */
+export const MEASUREMENTS: readonly string[] = [
+  "tcp",
+  "tcpIperf3",
+  "udp",
+  "udpIperf3",
+  "rr",
+  "http",
+  "connect",
+];
+
 /** UDP datagram size of the UDP measurements (fits one 9000-byte frame). */
 const UDP_LEN = 8900;
 /** Message size of the request/response measurement. */
@@ -125,6 +136,8 @@ export interface E2eOptions {
   mtus: number[];
   /** Where the JSON goes. */
   out: string;
+  /** Measurements to run (`tcp`, `udp`, `rr`, …); empty: all of them. */
+  only: string[];
 }
 
 /** The figures of one MTU. */
@@ -312,6 +325,7 @@ class MtuRun {
 
   /** Run one measurement; a failure is recorded and the run goes on. */
   async measure(col: Column, name: string, fn: () => Promise<unknown>): Promise<void> {
+    if (this.o.only.length > 0 && !this.o.only.includes(name)) return;
     progress(`[mtu ${this.link.mtu}] ${TITLES[col]}: ${name}`);
     try {
       this.result.details[col][name] = await fn();
@@ -769,6 +783,7 @@ export function toRecord(
     options: {
       driver: o.driver,
       stackFlags: o.stackFlags,
+      only: o.only,
       seconds: o.seconds,
       rrSeconds: o.rrSeconds,
       udpLen: UDP_LEN,
@@ -808,6 +823,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --driver NAME  the stack's driver (af_packet)
   --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
+  --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
 /** Parse the command line; null for --help. Throws on bad values. */
@@ -820,6 +836,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       driver: { type: "string" },
       "stack-flags": { type: "string" },
       mtu: { type: "string", multiple: true },
+      only: { type: "string", multiple: true },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -837,8 +854,15 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       throw new Error(`--mtu ${m}: must be an integer 1280..65535`);
     }
   }
+  const only = values.only ?? [];
+  for (const name of only) {
+    if (!MEASUREMENTS.includes(name)) {
+      throw new Error(`--only ${name}: one of ${MEASUREMENTS.join(", ")}`);
+    }
+  }
   const date = now.toISOString().slice(0, 10);
   return {
+    only,
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),
     driver: values.driver ?? "af_packet",

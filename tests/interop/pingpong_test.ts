@@ -225,6 +225,9 @@ Deno.test("bench:e2e: options and the table's ratios", () => {
   assert.throws(() => parseE2eArgs(["--seconds", "0"]));
   assert.throws(() => parseE2eArgs(["--mtu", "100"]));
   assert.equal(parseE2eArgs(["--help"]), null);
+  assert.deepEqual(o.only, []);
+  assert.deepEqual(parseE2eArgs(["--only", "udp", "--only", "rr"])!.only, ["udp", "rr"]);
+  assert.throws(() => parseE2eArgs(["--only", "udpp"]), /--only udpp/);
 
   const none = {
     kernel_kernel: null,
