@@ -48,6 +48,11 @@ function setU16(buf: Uint8Array, at: number, value: number): void {
  * NEEDS_CSUM with `csum_start`/`csum_offset` when `offload.needsCsum`, and `gso_type`/
  * `gso_size`/`hdr_len` when `offload.gsoType` is not `GSO_NONE` (the `GSO_*` numbers of
  * `link/driver.ts` are the virtio ones). `size` is 10 or 12 (`num_buffers` written as 0).
+ * `linearBytes` (non-GSO frames only; GSO frames use `offload.hdrLen`) goes in `hdr_len`,
+ * capped at 65,535: AF_PACKET's TX ring copies that many leading bytes into the socket
+ * buffer's linear part and attaches only the rest as pages of the ring. A whole frame copied
+ * there saves the copy of ring pages (`skb_copy_ubufs`, a page allocation per frame) that
+ * veth makes when it hands the frame to another namespace; 0 leaves the kernel's minimum.
  * Allocation-free.
  *
  * @example
@@ -55,6 +60,7 @@ function setU16(buf: Uint8Array, at: number, value: number): void {
  * const off = new TxOffload();
  * off.needsCsum = true; off.csumStart = 34; off.csumOffset = 6; // UDP over IPv4
  * writeVnetHeader(slot, 48, off);
+ * writeVnetHeader(slot, 48, null, 10, 1514); // no offload, the whole frame linear
  * ```
  */
 export function writeVnetHeader(
@@ -62,9 +68,11 @@ export function writeVnetHeader(
   off: number,
   offload: TxOffload | null,
   size: number = VIRTIO_NET_HDR_LEN,
+  linearBytes = 0,
 ): void {
   if (offload === null || (!offload.needsCsum && offload.gsoType === GSO_NONE)) {
     for (let i = 0; i < size; i++) buf[off + i] = 0;
+    if (linearBytes > 0) setU16(buf, off + VNET_HDR_LEN, Math.min(linearBytes, 0xffff));
     return;
   }
   buf[off + VNET_FLAGS] = offload.needsCsum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
@@ -74,7 +82,7 @@ export function writeVnetHeader(
     setU16(buf, off + VNET_GSO_SIZE, offload.gsoSize);
   } else {
     // The kernel raises hdr_len to cover the checksum field itself (csum_start+offset+2).
-    setU16(buf, off + VNET_HDR_LEN, 0);
+    setU16(buf, off + VNET_HDR_LEN, Math.min(linearBytes, 0xffff));
     setU16(buf, off + VNET_GSO_SIZE, 0);
   }
   if (offload.needsCsum) {
