@@ -20,12 +20,18 @@
  */
 
 import {
+  GSO_NONE,
   isPartialChecksum,
   RX_CSUM_MAYBE_PARTIAL,
   RX_CSUM_PARTIAL,
   RX_CSUM_VALID,
+  type TxOffload,
 } from "../link/driver.ts";
+import type { PacketBuffer } from "../core/packet_buffer.ts";
 import type { IpAddr } from "./ip_address.ts";
+
+/** Bytes of the Ethernet header the offload offsets count in front of the IP header. */
+const ETHERNET_HEADER_BYTES = 14;
 
 /** True when the host stores integers little-endian (every platform Deno ships for). */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -435,4 +441,29 @@ export function pseudoHeaderSumIp(
     (dst.w0 >>> 16) + (dst.w0 & 0xffff) + (dst.w1 >>> 16) + (dst.w1 & 0xffff) +
     (dst.w2 >>> 16) + (dst.w2 & 0xffff) + (dst.w3 >>> 16) + (dst.w3 & 0xffff) +
     (l4Length >>> 16) + (l4Length & 0xffff) + protocol;
+}
+
+/**
+ * When `offload` only asks for a checksum (no GSO), finish it in software in `pb` — an IP
+ * packet whose offload offsets count from an Ethernet header in front of it — and return true;
+ * false for a GSO super-segment (or no offload), which is left alone. The IP layers use it
+ * when the frame has to wait for neighbour resolution, whose queue keeps no offload request.
+ *
+ * @example
+ * ```ts
+ * if (finishOffloadInSoftware(pb, offload)) arp.send(pb, nextHop, ETHERTYPE_IPV4);
+ * ```
+ */
+export function finishOffloadInSoftware(pb: PacketBuffer, offload: TxOffload): boolean {
+  if (offload.gsoType !== GSO_NONE) return false;
+  if (offload.needsCsum) {
+    finishPartialChecksum(
+      pb.data,
+      pb.head - ETHERNET_HEADER_BYTES,
+      pb.length + ETHERNET_HEADER_BYTES,
+      offload.csumStart,
+      offload.csumOffset,
+    );
+  }
+  return true;
 }

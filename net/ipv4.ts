@@ -15,6 +15,7 @@
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
 import { RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
+import { finishOffloadInSoftware } from "./checksum.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -570,10 +571,12 @@ export class Ipv4Layer implements LocalReceiver {
 
   #output(l: AttachedLink, pb: PacketBuffer, nextHop: number, offload: TxOffload | null): boolean {
     if (offload !== null) {
-      // Offload metadata is not kept in the ARP queue: with the neighbour unknown the frame
-      // is dropped (counted) and resolution started; the transport retransmits it.
+      // Offload metadata is not kept in the ARP queue: with the neighbour unknown a frame that
+      // only asked for a checksum gets it here and waits; a GSO super-segment is dropped
+      // (counted) and resolution started; the transport retransmits it.
       const mac = l.arp.lookup(nextHop);
       if (mac !== null) return l.link.output(pb, mac, 0, ETHERTYPE_IPV4, offload);
+      if (finishOffloadInSoftware(pb, offload)) return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
       this.#stats.ip.OutDiscards++;
       this.#pool.free(pb);
       l.arp.solicit(nextHop);

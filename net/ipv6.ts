@@ -22,7 +22,7 @@ import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
-import { pseudoHeaderSumIp } from "./checksum.ts";
+import { finishOffloadInSoftware, pseudoHeaderSumIp } from "./checksum.ts";
 import {
   type IpAddr,
   type IpAddress,
@@ -586,6 +586,11 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     if (offload !== null) {
       const mac = iface.neighbours.lookup(nextHop);
       if (mac !== null) return iface.link.output(pb, mac, 0, ETHERTYPE_IPV6, offload);
+      // Only a GSO super-segment is dropped (the transport retransmits it); a frame that just
+      // asked for a checksum gets it here and waits for the neighbour (see IPv4's #output).
+      if (finishOffloadInSoftware(pb, offload)) {
+        return iface.neighbours.send(pb, nextHop, ETHERTYPE_IPV6);
+      }
       this.#stats.ip6.OutDiscards++;
       this.#pool.free(pb);
       iface.neighbours.solicit(nextHop);

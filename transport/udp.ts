@@ -8,7 +8,8 @@
  * @module
  */
 
-import { transportChecksumOk } from "../net/checksum.ts";
+import { foldSum, transportChecksumOk } from "../net/checksum.ts";
+import { TxOffload } from "../link/driver.ts";
 import {
   type IpAddr,
   IpAddress,
@@ -34,7 +35,7 @@ import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
-import { UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
+import { UDP_CHECKSUM_OFFSET, UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
 import { UdpPeer } from "./udp_records.ts";
 import { anyOf, UdpEndpoint, type UdpSocketHost } from "./udp_endpoint.ts";
 
@@ -103,6 +104,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
   readonly #ports: PortAllocator;
   readonly #hdr = new UdpHeader();
   readonly #txHdr = new UdpHeader();
+  readonly #offload = new TxOffload();
   readonly #route = new NetRoute();
   readonly #rcvbuf: number;
   readonly #maxDatagrams: number;
@@ -300,13 +302,30 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     if (off === 0 && len === data.length) b.set(data, o + UDP_HEADER_BYTES);
     else b.set(data.subarray(off, off + len), o + UDP_HEADER_BYTES);
     writeUdpHeader(b, o, ep.localPort, port, total);
-    // RFC 768 / RFC 8200 §8.1: a computed zero is sent as all ones (the view's writer does it).
-    this.#txHdr.attach(b, o, total).fillChecksum(
-      net.pseudoHeaderSum(src, addr, IP_PROTO_UDP, total),
-    );
+    const h = this.#txHdr.attach(b, o, total);
+    const pseudo = net.pseudoHeaderSum(src, addr, IP_PROTO_UDP, total);
+    let offload: TxOffload | null = null;
+    const link = r.link;
+    if (
+      link !== null && link.capabilities.txChecksumOffload &&
+      total + net.headerBytes <= net.pathMtu(addr, r)
+    ) {
+      // One frame: the kernel (or NIC) finishes the checksum, as for the kernel's own UDP
+      // sockets; a datagram that is fragmented is summed here (fragments cannot be offloaded).
+      offload = this.#offload;
+      offload.clear();
+      offload.needsCsum = true;
+      offload.csumStart = 0; // relative to the UDP header; the IP layer adds its headers
+      offload.csumOffset = UDP_CHECKSUM_OFFSET;
+      offload.hdrLen = UDP_HEADER_BYTES;
+      h.checksum = foldSum(pseudo);
+    } else {
+      // RFC 768 / RFC 8200 §8.1: a computed zero is sent as all ones (the view's writer does it).
+      h.fillChecksum(pseudo);
+    }
     ctx.stats.udp.OutDatagrams++;
     const hops = ep.ttl || net.defaultHopLimit;
-    net.send(pb, r, src, addr, IP_PROTO_UDP, hops, 0, ep.dontFragment, null);
+    net.send(pb, r, src, addr, IP_PROTO_UDP, hops, 0, ep.dontFragment, offload);
     if (requestTick) ctx.requestTick();
     return len;
   }
