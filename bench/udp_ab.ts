@@ -1,0 +1,93 @@
+/**
+ * UDP sender A/B: `ustack uperf client --udp -l 8900` from this checkout and from another one
+ * (`--base-cli`, e.g. a `git archive main` unpacked elsewhere), interleaved round by round on
+ * one veth pair into a Python kernel-socket sink; prints sent and received Gbit/s per run and
+ * writes a JSON record. Root (namespaces). Same link, same sink, back to back: the ratio of
+ * the two is the figure to read, not the absolute rates.
+ *
+ * ```sh
+ * deno run -A bench/udp_ab.ts --base-cli /tmp/base/cli/ustack.ts --mtu 1500 --rounds 3
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { BenchLink, USTACK_CLI } from "./netns.ts";
+
+/** The sink: counts bytes until 0.5 s without a datagram, then prints one JSON line. */
+const SINK = `
+import json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+b = bytearray(65536)
+n = 0
+s.settimeout(5)
+try:
+    n += s.recv_into(b)
+    s.settimeout(0.5)
+    while True:
+        n += s.recv_into(b)
+except Exception:
+    pass
+print(json.dumps({"bytes": n}), flush=True)
+`;
+
+/** Run the A/B; resolves to the exit status. */
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      "base-cli": { type: "string" },
+      mtu: { type: "string", default: "1500" },
+      rounds: { type: "string", default: "3" },
+      seconds: { type: "string", default: "2" },
+      len: { type: "string", default: "8900" },
+      out: { type: "string" },
+    },
+  });
+  if (values["base-cli"] === undefined) {
+    console.error(
+      "usage: udp_ab.ts --base-cli PATH [--mtu N] [--rounds N] [--seconds S] [--out F]",
+    );
+    return 2;
+  }
+  const clis: [string, string][] = [["base", values["base-cli"]], ["this", USTACK_CLI]];
+  const mtu = Number(values.mtu);
+  const link = await BenchLink.create(mtu);
+  const runs: Record<string, unknown>[] = [];
+  try {
+    let port = 6000;
+    for (let r = 0; r < Number(values.rounds); r++) {
+      for (const [name, cli] of clis) {
+        port++;
+        const sink = link.start("peer", ["python3", "-c", SINK, String(port)]);
+        await new Promise((res) => setTimeout(res, 400));
+        const cmd = [Deno.execPath(), "run", "-A", cli, "uperf", "client", link.addr("peer")];
+        cmd.push("--udp", "-l", values.len!, "-p", String(port), "-t", values.seconds!, "--json");
+        cmd.push(...link.stackOptions("stack", "af_packet"));
+        const f = await link.run("stack", cmd, 30_000);
+        const got = await sink.finish(10_000);
+        const line = f.stdout.split("\n").filter((l) => l.includes('"summary"')).pop();
+        if (line === undefined) throw new Error(`${name}: no summary: ${f.stderr.slice(-300)}`);
+        const j = JSON.parse(line);
+        const rx = JSON.parse(got.stdout.trim().split("\n").pop()!).bytes * 8 / j.seconds / 1e9;
+        runs.push({ round: r, cli: name, sentGbps: j.gbps, receivedGbps: rx, client: j });
+        console.log(
+          `mtu ${mtu} round ${r} ${name}: sent ${j.gbps.toFixed(2)} Gbit/s, ` +
+            `received ${rx.toFixed(2)} Gbit/s`,
+        );
+      }
+    }
+  } finally {
+    await link.destroy();
+  }
+  if (values.out !== undefined) {
+    const record = { benchmark: "udp_ab", date: new Date().toISOString(), mtu, clis, runs };
+    await Deno.writeTextFile(values.out, JSON.stringify(record, null, 2) + "\n");
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
