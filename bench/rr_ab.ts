@@ -6,11 +6,13 @@
  *
  * ```
  * deno run --allow-all bench/rr_ab.ts [--mtu 9000] [--rounds 5] [--seconds 3]
- *                                     [--variant "NAME=FLAGS"]... [--out FILE]
+ *                                     [--variant "NAME=FLAGS"]... [--base "NAME=PATH[ FLAGS]"]...
+ *                                     [--out FILE]
  * ```
  *
- * `--variant NAME=FLAGS` adds FLAGS (split at blanks, e.g. `--busy-poll 20`) to both stacks
- * of its runs; without any, one plain `ustack` variant runs. Prints a line per round, then per
+ * `--variant NAME=FLAGS` adds FLAGS (split at blanks, e.g. `--busy-poll 20`; words like
+ * `VAR=VALUE` set environment variables) to both stacks of its runs; without any, one plain `ustack` variant runs. `--base NAME=PATH` runs another
+ * checkout's `cli/ustack.ts` too (before/after in one run). Prints a line per round, then per
  * configuration the medians of p50/p99/p99.9 and of their same-round ratios to kernel↔kernel.
  *
  * @module
@@ -19,7 +21,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
+import { BenchLink, type BenchProcess, USTACK_CLI } from "./netns.ts";
 
 /** One request/response run. */
 export interface RrRun {
@@ -46,8 +48,23 @@ export interface RrAbOptions {
   rounds: number;
   /** Seconds of each measurement. */
   seconds: number;
-  /** Name and extra stack flags of each variant. */
-  variants: [string, string[]][];
+  /** Name, `cli/ustack.ts` path and extra stack flags of each variant. */
+  variants: [string, string, string[]][];
+}
+
+/** The command running `cli` (a checkout's `cli/ustack.ts`) with `args`. */
+function cliCommand(cli: string, args: string[]): string[] {
+  // NAME=VALUE words are environment variables of the process.
+  const env = args.filter((a) => /^[A-Z_][A-Z0-9_]*=/.test(a));
+  const rest = args.filter((a) => !env.includes(a));
+  return [
+    ...(env.length > 0 ? ["env", ...env] : []),
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    cli,
+    ...rest,
+  ];
 }
 
 function median(xs: number[]): number {
@@ -65,13 +82,14 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
   const one = async (
     config: string,
     round: number,
+    cli: string,
     server: string[],
     client: string[],
   ): Promise<void> => {
     const p = port++;
     const srv: BenchProcess = link.start(
       "peer",
-      ustackCommand([
+      cliCommand(cli, [
         "pingpong",
         "server",
         "--once",
@@ -88,7 +106,7 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
       const args = ["pingpong", "client", peer, "-p", String(p), "-l", "64", "-w", "100"];
       const f = await link.run(
         "stack",
-        ustackCommand([...args, "-t", String(o.seconds), ...client, "--json"]),
+        cliCommand(cli, [...args, "-t", String(o.seconds), ...client, "--json"]),
         o.seconds * 1000 + 20_000,
       );
       mustSucceed(`pingpong client (${config})`, f);
@@ -112,15 +130,15 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
     for (let round = 0; round < o.rounds; round++) {
       await link.setKernelAddress("stack", true);
       await link.setKernelAddress("peer", true);
-      await one("kernel", round, ["--kernel"], ["--kernel"]);
+      await one("kernel", round, USTACK_CLI, ["--kernel"], ["--kernel"]);
       await link.setKernelAddress("stack", false);
-      for (const [name, flags] of o.variants) {
+      for (const [name, cli, flags] of o.variants) {
         const mine = [...link.stackOptions("stack", "af_packet"), ...flags];
         await link.setKernelAddress("peer", true);
-        await one(`${name}:uk`, round, ["--kernel"], mine);
+        await one(`${name}:uk`, round, cli, ["--kernel"], mine);
         await link.setKernelAddress("peer", false);
         const theirs = [...link.stackOptions("peer", "af_packet"), ...flags];
-        await one(`${name}:uu`, round, theirs, mine);
+        await one(`${name}:uu`, round, cli, theirs, mine);
       }
       console.error(
         `round ${round}: ` +
@@ -135,11 +153,14 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
   return runs;
 }
 
-/** `NAME=FLAGS` of `--variant`. */
-function parseVariant(v: string): [string, string[]] {
+/** `NAME=FLAGS` of `--variant` (this checkout) or `--base NAME=PATH[ FLAGS]`. */
+function parseVariant(v: string, base: boolean): [string, string, string[]] {
   const eq = v.indexOf("=");
-  if (eq <= 0) throw new Error(`--variant ${v}: say NAME=FLAGS`);
-  return [v.slice(0, eq), v.slice(eq + 1).split(/\s+/).filter((f) => f !== "")];
+  if (eq <= 0) throw new Error(`${v}: say NAME=${base ? "PATH[ FLAGS]" : "FLAGS"}`);
+  const words = v.slice(eq + 1).split(/\s+/).filter((f) => f !== "");
+  if (!base) return [v.slice(0, eq), USTACK_CLI, words];
+  if (words.length === 0) throw new Error(`--base ${v}: no PATH`);
+  return [v.slice(0, eq), words[0], words.slice(1)];
 }
 
 /** Per configuration: medians of the figures and of the same-round ratios to kernel↔kernel. */
@@ -170,6 +191,7 @@ if (import.meta.main) {
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "3" },
       variant: { type: "string", multiple: true },
+      base: { type: "string", multiple: true },
       out: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -181,6 +203,8 @@ if (import.meta.main) {
   --seconds N       seconds of each measurement (3)
   --variant N=FLAGS stack flags of configuration N on both stacks, e.g. "spin=--busy-poll 200"
                     (repeatable; default one plain "ustack")
+  --base N=PATH[ FLAGS]  also run another checkout's cli/ustack.ts as configuration N
+                    (repeatable), e.g. "main=/work/main/cli/ustack.ts"
   --out FILE        write every run as JSON`);
     Deno.exit(0);
   }
@@ -193,7 +217,10 @@ if (import.meta.main) {
     mtu: Number(values.mtu),
     rounds: Number(values.rounds),
     seconds: Number(values.seconds),
-    variants: values.variant?.map(parseVariant) ?? [["ustack", []]],
+    variants: [
+      ...(values.variant?.map((v) => parseVariant(v, false)) ?? [["ustack", USTACK_CLI, []]]),
+      ...(values.base ?? []).map((v) => parseVariant(v, true)),
+    ],
   };
   const runs = await runRrAb(o);
   const lines = summarize(runs);

@@ -30,6 +30,7 @@ import {
   eventfdSignal,
   pollAsync,
   pollBlocking,
+  schedYield,
 } from "../ffi/syscalls.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Stack } from "./stack.ts";
@@ -49,12 +50,27 @@ export interface EventLoopOptions {
    * Deno's timers and I/O run between slices. 0 parks at once (the old behaviour).
    */
   blockPollUs?: number;
+  /**
+   * While busy-polling with nothing to do, poll the drivers in a synchronous loop (no
+   * allocation, so no garbage for V8's collector threads to compete for the CPU with) and turn
+   * Deno's event loop (its timers and I/O) at least this often (µs) [50].
+   */
+  denoTurnUs?: number;
+  /**
+   * Call `sched_yield()` between the polls of that loop [true]: a thread waiting for this CPU —
+   * the peer of a request/response exchange, woken by our frame and placed on our CPU next to
+   * its waker, or a V8 helper thread — runs at once instead of after our time slice.
+   */
+  spinYield?: boolean;
 }
 
 /** Counters of the loop. */
 export interface EventLoopStats {
   /** Ticks run. */
   ticks: number;
+  /** Polls of the drivers in the synchronous busy-poll loop. */
+  spins: number;
+
   /** Times the loop parked in poll(). */
   parks: number;
   /** Blocking poll() slices waited. */
@@ -123,6 +139,7 @@ export class EventLoop {
   /** Counters. */
   readonly stats: EventLoopStats = {
     ticks: 0,
+    spins: 0,
     parks: 0,
     blocks: 0,
     muxSignals: 0,
@@ -144,6 +161,10 @@ export class EventLoop {
   readonly #maxIdleWaitMs: number;
   readonly #busyPollMs: number;
   readonly #blockPollMs: number;
+  readonly #denoTurnMs: number;
+  readonly #spinYield: boolean;
+  /** When Deno's event loop last had a turn (ms). */
+  #lastDenoTurn = 0;
   #pollfds: Uint8Array = new Uint8Array(0);
   #nfds = 0;
   #parked = false;
@@ -169,6 +190,8 @@ export class EventLoop {
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
     this.#busyPollMs = (opts.busyPollUs ?? 50) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
+    this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
+    this.#spinYield = opts.spinYield ?? true;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -280,12 +303,22 @@ export class EventLoop {
     // Frames handed to the drivers as of the last look (API calls queue them between ticks).
     let sent = this.#framesSent();
     while (!this.#stopped && !stack.closed) {
-      const start = clock.nowMs();
+      let start = clock.nowMs();
       const deliveries = mux.deliveries;
+      // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
+      // poll ends, or Deno's event loop is due a turn.
+      const busyPollMs = this.#busyPollMs;
+      const spinUntil = idleTicks > 0 && start - lastBusy < busyPollMs
+        ? Math.min(lastBusy + busyPollMs, this.#lastDenoTurn + this.#denoTurnMs)
+        : 0;
       let frames = 0;
       this.#inTick = true;
       try {
         frames = stack.receive();
+        if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
+          frames = this.#spin(spinUntil, deliveries);
+          start = clock.nowMs();
+        }
       } catch (e) {
         // A bug somewhere below must not stop the host: report it, keep running.
         if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
@@ -320,8 +353,13 @@ export class EventLoop {
         lastBusy = now;
         idleTicks = 0;
       } else idleTicks++;
-      if (now - lastBusy < this.#busyPollMs || idleTicks < 2) {
-        await this.#yield(now);
+      if (now - lastBusy < busyPollMs || idleTicks < 2) {
+        // After work, and whenever it is due: Deno's event loop runs (application code woken
+        // by timers and I/O, the yield that makes an application's reaction go out). Between
+        // those turns an idle loop spins at the top without allocating.
+        if (idleTicks < 1 || now - this.#lastDenoTurn >= this.#denoTurnMs) {
+          await this.#yield(now);
+        }
         continue;
       }
       const next = stack.nextDeadlineMs();
@@ -330,7 +368,7 @@ export class EventLoop {
         await this.#yield(now);
         continue;
       }
-      if (pollable && now - lastBusy < this.#busyPollMs + this.#blockPollMs) {
+      if (pollable && now - lastBusy < busyPollMs + this.#blockPollMs) {
         this.stats.blocks++;
         // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
         // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
@@ -374,6 +412,26 @@ export class EventLoop {
     }
   }
 
+  /**
+   * The synchronous busy poll: receive until a frame, a delivery or pending work shows up, or
+   * `until` (ms) passes, handing the CPU to waiting threads between polls. Returns the frames
+   * received.
+   */
+  #spin(until: number, deliveries: number): number {
+    const stack = this.#stack;
+    const clock = stack.clock;
+    const mux = stack.mux.stats;
+    const stats = this.stats;
+    const yieldCpu = this.#spinYield;
+    for (;;) {
+      if (yieldCpu) schedYield();
+      stats.spins++;
+      const frames = stack.receive();
+      if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) return frames;
+      if (clock.nowMs() >= until) return 0;
+    }
+  }
+
   /** Frames the NICs' drivers have queued for sending, all told. */
   #framesSent(): number {
     const nics = this.#stack.nics;
@@ -386,7 +444,9 @@ export class EventLoop {
   async #yield(now: number): Promise<void> {
     this.stats.yields++;
     await yieldToDeno();
-    this.times.yieldUs.record((this.#stack.clock.nowMs() - now) * 1000);
+    const back = this.#stack.clock.nowMs();
+    this.#lastDenoTurn = back;
+    this.times.yieldUs.record((back - now) * 1000);
   }
 
   /** Ask the loop to stop; `run()`'s promise settles after the current iteration. */
