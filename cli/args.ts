@@ -98,7 +98,7 @@ export const LINK_USAGE = `link options:
   --mtu N              use a smaller MTU than the link's
   --pcap FILE          record every frame to FILE (needs --allow-write)
   --netns NAME         open the interface inside network namespace NAME
-  --busy-poll US       when idle, keep ticking this long after the last frame (50)
+  --busy-poll US       when idle, keep polling this long after the last frame (200)
   --block-poll US      then wait in blocking poll() slices of <= 1 ms this long
                        before parking on a helper thread (5000; 0: park at once)
   --deno-turn US       while busy-polling idle, turn Deno's event loop this often (50)

@@ -2,8 +2,12 @@
  * The real event loop: drives `Stack.tick()` while there is work, yielding to Deno's event loop
  * between batches so application code runs. When idle it waits in three steps:
  *
- * 1. **busy poll** (`busyPollUs`): keep ticking, yielding between ticks — the lowest latency
- *    when a CPU is free, but a spinning process is the first to be preempted on a busy machine;
+ * 1. **busy poll** (`busyPollUs`): after a tick with work, one turn of Deno's event loop; then,
+ *    while nothing happens, a synchronous loop polling the drivers with `sched_yield()` between
+ *    polls (no allocation per poll; Deno's event loop still turns every `denoTurnUs`). The
+ *    lowest latency when a CPU is free; the yield hands the CPU over at once to a thread that
+ *    waits for it — above all the peer of a request/response exchange, which the kernel wakes
+ *    on its waker's CPU — so the spin no longer holds up the very answer it waits for;
  * 2. **blocking slices** (`blockPollUs`): a synchronous `poll()` of at most 1 ms on the drivers'
  *    fds, then one turn of Deno's event loop (its timers and I/O wait at most that slice). A
  *    frame wakes this thread directly — one scheduler wake-up, like a blocking `recv` — where
@@ -14,8 +18,8 @@
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
- * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once per tick that
- * made any socket ready, so an outside poll loop can wait on it).
+ * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
+ * per tick that made any socket ready, so an outside poll loop can wait on it).
  *
  * @module
  */
@@ -40,9 +44,11 @@ export interface EventLoopOptions {
   /** Longest idle wait before re-checking (ms) [1000]. */
   maxIdleWaitMs?: number;
   /**
-   * Keep ticking (without waiting) for this long after the last frame or output (µs) [50].
-   * Long enough to catch the answer of a fast peer without a wake-up at all; short, because a
-   * spinning process is what the scheduler preempts first when CPUs are scarce.
+   * Keep polling (without waiting) for this long after the last frame or output (µs) [200].
+   * Long enough to catch the answer of a peer without a wake-up at all (a wake-up from
+   * `poll()` costs ~100 µs on a VM whose vCPU went idle, and once one side sleeps the other
+   * soon waits past its own spin too); the spin yields the CPU between polls, so a thread that
+   * needs it is not held up.
    */
   busyPollUs?: number;
   /**
@@ -188,7 +194,7 @@ export class EventLoop {
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
-    this.#busyPollMs = (opts.busyPollUs ?? 50) / 1000;
+    this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
     this.#spinYield = opts.spinYield ?? true;
