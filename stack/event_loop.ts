@@ -125,6 +125,14 @@ function loopHistogram(): Histogram {
  */
 const MICROTASK_TURNS = 16;
 
+/**
+ * Idle ticks in a row, each followed by a turn of Deno's event loop, before the synchronous
+ * spin starts. A bulk transfer's gaps between frames are shorter than that: its ticks keep
+ * taking the frames that arrived during a turn in one batch (one TX flush, one ACK) instead
+ * of one frame per poll.
+ */
+const SPIN_AFTER_IDLE_TICKS = 2;
+
 function yieldToDeno(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -314,7 +322,7 @@ export class EventLoop {
       // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
       // poll ends, or Deno's event loop is due a turn.
       const busyPollMs = this.#busyPollMs;
-      const spinUntil = idleTicks > 0 && start - lastBusy < busyPollMs
+      const spinUntil = idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollMs
         ? Math.min(lastBusy + busyPollMs, this.#lastDenoTurn + this.#denoTurnMs)
         : 0;
       let frames = 0;
@@ -363,7 +371,7 @@ export class EventLoop {
         // After work, and whenever it is due: Deno's event loop runs (application code woken
         // by timers and I/O, the yield that makes an application's reaction go out). Between
         // those turns an idle loop spins at the top without allocating.
-        if (idleTicks < 1 || now - this.#lastDenoTurn >= this.#denoTurnMs) {
+        if (idleTicks < SPIN_AFTER_IDLE_TICKS || now - this.#lastDenoTurn >= this.#denoTurnMs) {
           await this.#yield(now);
         }
         continue;
