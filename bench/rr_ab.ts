@@ -232,7 +232,7 @@ if (import.meta.main) {
       JSON.stringify(
         { date: new Date().toISOString(), options: o, summary: lines, runs },
         null,
-        1,
+        2,
       ) +
         "\n",
     );

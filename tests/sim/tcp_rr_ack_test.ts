@@ -6,17 +6,8 @@
  * the stack's "a tick was requested" flag must say only whether the application reacted.
  */
 import assert from "node:assert/strict";
-import { ADDR_B, makeSimNet, type SimNet } from "../harness/sim_net.ts";
-import { TcpState } from "../../transport/tcp/state.ts";
+import { connectPair, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
-
-function established(net: SimNet): { c: TcpEndpoint; s: TcpEndpoint } {
-  const l = net.tcpB.listen(null, 80, 8);
-  const c = net.tcpA.connect(ADDR_B, 80);
-  let s: TcpEndpoint | null = null;
-  assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));
-  return { c, s: s! };
-}
 
 const LEN = 64;
 
@@ -56,7 +47,7 @@ function roundTrip(net: SimNet, c: TcpEndpoint, s: TcpEndpoint, buf: Uint8Array)
 Deno.test("tcp request/response: the delayed ACK of an answer rides on the next request", () => {
   // Quick-ack mode off on both ends: the steady state of a long request/response connection.
   const net = makeSimNet({ tcp: { quickAcks: 0 }, wire: { delayMs: 0.01 } });
-  const { c, s } = established(net);
+  const { c, s } = connectPair(net, 80);
   const ca = net.a.stats.tcp;
   const sb = net.b.stats.tcp;
   const buf = new Uint8Array(LEN);
@@ -86,7 +77,7 @@ Deno.test("tcp request/response: an ACK owed at the end of the tick still goes b
   // Quick-ack mode on (a new connection): the PSH segment's ACK is due at the end of the tick
   // and leaves bare when the application does not answer in it.
   const net = makeSimNet({ wire: { delayMs: 0.01 } });
-  const { c, s } = established(net);
+  const { c, s } = connectPair(net, 80);
   const buf = new Uint8Array(LEN);
   const out = net.b.stats.tcp.OutSegs;
   assert.equal(c.write(buf, 0, LEN), LEN);
