@@ -23,7 +23,7 @@
  * figure with its ratio to kernel↔kernel; all figures and tool summaries are written as JSON.
  *
  * ```
- * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N]
+ * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N] [--only NAME]
  *                                   ["--stack-flags=--rx-ring v3"] [--out FILE]
  * ```
  *
@@ -111,6 +111,17 @@ const ROWS: RowSpec[] = [
   row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
 ];
 
+/** The measurement names `--only` takes. */
+export const MEASUREMENTS = [
+  "tcp",
+  "tcpIperf3",
+  "udp",
+  "udpIperf3",
+  "rr",
+  "connect",
+  "http",
+] as const;
+
 /** Options of a run. */
 export interface E2eOptions {
   /** Seconds per bulk measurement. */
@@ -123,6 +134,8 @@ export interface E2eOptions {
   stackFlags: string[];
   /** MTUs to measure, in order. */
   mtus: number[];
+  /** Measurements to run ({@link MEASUREMENTS}); empty for all. */
+  only: string[];
   /** Where the JSON goes. */
   out: string;
 }
@@ -312,6 +325,7 @@ class MtuRun {
 
   /** Run one measurement; a failure is recorded and the run goes on. */
   async measure(col: Column, name: string, fn: () => Promise<unknown>): Promise<void> {
+    if (this.o.only.length > 0 && !this.o.only.includes(name)) return;
     progress(`[mtu ${this.link.mtu}] ${TITLES[col]}: ${name}`);
     try {
       this.result.details[col][name] = await fn();
@@ -769,6 +783,7 @@ export function toRecord(
     options: {
       driver: o.driver,
       stackFlags: o.stackFlags,
+      only: o.only,
       seconds: o.seconds,
       rrSeconds: o.rrSeconds,
       udpLen: UDP_LEN,
@@ -808,6 +823,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --driver NAME  the stack's driver (af_packet)
   --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
+  --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
 /** Parse the command line; null for --help. Throws on bad values. */
@@ -820,6 +836,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       driver: { type: "string" },
       "stack-flags": { type: "string" },
       mtu: { type: "string", multiple: true },
+      only: { type: "string", multiple: true },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -837,6 +854,12 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       throw new Error(`--mtu ${m}: must be an integer 1280..65535`);
     }
   }
+  const only = values.only ?? [];
+  for (const m of only) {
+    if (!(MEASUREMENTS as readonly string[]).includes(m)) {
+      throw new Error(`--only ${m}: one of ${MEASUREMENTS.join(", ")}`);
+    }
+  }
   const date = now.toISOString().slice(0, 10);
   return {
     seconds,
@@ -844,6 +867,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
     driver: values.driver ?? "af_packet",
     stackFlags: (values["stack-flags"] ?? "").split(/\s+/).filter((f) => f !== ""),
     mtus,
+    only,
     out: values.out ?? new URL(`./results/e2e-${date}.json`, import.meta.url).pathname,
   };
 }
