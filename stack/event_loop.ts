@@ -76,7 +76,6 @@ export interface EventLoopStats {
   ticks: number;
   /** Polls of the drivers in the synchronous busy-poll loop. */
   spins: number;
-
   /** Times the loop parked in poll(). */
   parks: number;
   /** Blocking poll() slices waited. */
