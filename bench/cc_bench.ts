@@ -65,6 +65,8 @@ export interface CcBenchOptions {
   mtu: number;
   /** JSON record path. */
   out: string;
+  /** Skip the phase without loss. */
+  lossOnly: boolean;
   /** Runs per sender and phase (round robin); the figure is the median. */
   repeat: number;
   /**
@@ -131,6 +133,65 @@ async function intoSink(
   }
 }
 
+/** The kernel's loss-recovery counters recorded per run (TcpExt names, as nstat shows them). */
+const KERNEL_RECOVERY_COUNTERS =
+  /^(TCP(Sack|Reno)Recovery|TCP\w*Undo|TCPFastRetrans|TCPSlowStartRetrans|TCPLossProbe\w*|TCPLostRetransmit|TCPDSACK\w*|TCPSpuriousRTOs|TCPTimeouts|TCPSACKReorder|TCPSackShifted|TCPSackMerged|TCPRenoReorder|TCPTSReorder)$/;
+
+/** The TcpExt counters of the stack side's namespace (the kernel sender's). */
+async function tcpExt(link: BenchLink): Promise<Map<string, number>> {
+  const r = await link.run("stack", ["cat", "/proc/net/netstat"], 5_000);
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith("TcpExt:"));
+  const out = new Map<string, number>();
+  if (lines.length < 2) return out;
+  const names = lines[0].trim().split(/\s+/);
+  const values = lines[1].trim().split(/\s+/);
+  for (let i = 1; i < names.length; i++) out.set(names[i], Number(values[i]));
+  return out;
+}
+
+/** A shell loop printing `ss -tin` of the connection to `peer`:`port` every 20 ms. */
+function ssLoop(peer: string, port: number): string {
+  return `while :; do ss -tinH dst ${peer} and dport = :${port}; sleep 0.02; done`;
+}
+
+/**
+ * Means of the kernel sender's window over `ss -tin` samples (the same fields as the stack's
+ * `window` in its uperf summary): cwnd and unacked in segments, SRTT, pacing rate, and the
+ * null without samples.
+ */
+export function ssWindowMeans(text: string): Record<string, number> | null {
+  let n = 0;
+  let cwnd = 0;
+  let unacked = 0;
+  let srtt = 0;
+  let pacing = 0;
+  let ssthresh = 0;
+  for (const line of text.split("\n")) {
+    const c = /\bcwnd:(\d+)/.exec(line);
+    const r = /\brtt:([\d.]+)\//.exec(line);
+    if (c === null || r === null) continue;
+    n++;
+    cwnd += Number(c[1]);
+    srtt += Number(r[1]);
+    const u = /\bunacked:(\d+)/.exec(line);
+    if (u !== null) unacked += Number(u[1]);
+    const t = /\bssthresh:(\d+)/.exec(line);
+    if (t !== null) ssthresh += Number(t[1]);
+    const p = /\bpacing_rate ([\d.]+)([KMG]?)bps/.exec(line);
+    if (p !== null) pacing += Number(p[1]) * ({ "": 1, K: 1e3, M: 1e6, G: 1e9 }[p[2]] ?? 1);
+  }
+  if (n === 0) return null;
+  const m = (x: number, d = 100) => Math.round((x / n) * d) / d;
+  return {
+    samples: n,
+    cwndSegs: m(cwnd),
+    ssthreshSegs: m(ssthresh),
+    inflightSegs: m(unacked),
+    srttMs: m(srtt, 1000),
+    pacingGbps: m(pacing / 1e9),
+  };
+}
+
 async function kernelRun(
   link: BenchLink,
   o: CcBenchOptions,
@@ -139,17 +200,37 @@ async function kernelRun(
 ): Promise<Record<string, any>> {
   await link.setKernelAddress("stack", true);
   try {
+    let window: Record<string, number> | null = null;
+    const before = await tcpExt(link);
     const [sent, got] = await intoSink(link, port, async () => {
-      const f = await link.run(
-        "stack",
-        ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(port), String(o.seconds), alg],
-        o.seconds * 1000 + GRACE_MS,
-      );
-      mustSucceed("python sender", f);
-      return lastJson(f.stdout);
+      const ss = link.start("stack", ["sh", "-c", ssLoop(link.addr("peer"), port)]);
+      try {
+        const f = await link.run(
+          "stack",
+          ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(port), String(o.seconds), alg],
+          o.seconds * 1000 + GRACE_MS,
+        );
+        mustSucceed("python sender", f);
+        return lastJson(f.stdout);
+      } finally {
+        ss.signal("SIGKILL");
+        window = ssWindowMeans((await ss.finish(5_000)).stdout);
+      }
     });
     if (got.bytes !== sent.bytes) throw new Error(`sink got ${got.bytes} of ${sent.bytes}`);
-    return { gbps: (sent.bytes * 8) / sent.seconds / 1e9, sender: sent, sink: got };
+    const after = await tcpExt(link);
+    const recovery: Record<string, number> = {};
+    for (const [k, v] of after) {
+      const d = v - (before.get(k) ?? 0);
+      if (d !== 0 && KERNEL_RECOVERY_COUNTERS.test(k)) recovery[k] = d;
+    }
+    return {
+      gbps: (sent.bytes * 8) / sent.seconds / 1e9,
+      sender: sent,
+      sink: got,
+      window,
+      recovery,
+    };
   } finally {
     await link.setKernelAddress("stack", false);
   }
@@ -196,7 +277,7 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
     if (o.lossOn === "wire" && link.setTso("stack", false)) {
       throw new Error("could not turn TSO off on the sender's veth end");
     }
-    for (const loss of [0, o.lossPercent]) {
+    for (const loss of o.lossOnly ? [o.lossPercent] : [0, o.lossPercent]) {
       await setLoss(link, loss);
       const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`)];
       for (const a of o.algorithms) {
@@ -215,7 +296,13 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
               : await ustackRun(link, o, port++, sender);
             d.droppedPackets = (await droppedPackets(link)) - before;
             runs.get(sender)!.push(d);
-            progress(`  ${d.gbps.toFixed(3)} Gbit/s`);
+            const w = d.window ?? d.client?.window;
+            progress(
+              `  ${d.gbps.toFixed(3)} Gbit/s` +
+                (w
+                  ? `, mean cwnd ${w.cwndSegs} inflight ${w.inflightSegs} srtt ${w.srttMs} ms`
+                  : ""),
+            );
           } catch (e) {
             progress(`FAILED ${sender}: ${(e as Error).message}`);
             runs.get(sender)!.push({ gbps: null, error: String(e) });
@@ -287,6 +374,7 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
   --base-cli PATH  also run every algorithm with this checkout's cli/ustack.ts, interleaved,
                   as ALG@base (before/after in one sitting)
+  --loss-only     only the lossy phase
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
 /** Parse the command line; null for --help. */
@@ -304,6 +392,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       repeat: { type: "string" },
       out: { type: "string" },
       "base-cli": { type: "string" },
+      "loss-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -331,6 +420,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     driver: values.driver ?? "af_packet",
     mtu,
     repeat,
+    lossOnly: values["loss-only"] === true,
     baseCli: values["base-cli"],
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };

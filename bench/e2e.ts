@@ -23,7 +23,7 @@
  * figure with its ratio to kernel↔kernel; all figures and tool summaries are written as JSON.
  *
  * ```
- * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N]
+ * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N] [--only NAME]
  *                                   ["--stack-flags=--rx-ring v3"] [--out FILE]
  * ```
  *
@@ -74,17 +74,6 @@ interface RowSpec {
   digits: number;
 }
 
-/** The measurement names `--only` accepts (the names `MtuRun.measure` is called with). */
-export const MEASUREMENTS: readonly string[] = [
-  "tcp",
-  "tcpIperf3",
-  "udp",
-  "udpIperf3",
-  "rr",
-  "http",
-  "connect",
-];
-
 /** UDP datagram size of the UDP measurements (fits one 9000-byte frame). */
 const UDP_LEN = 8900;
 /** Message size of the request/response measurement. */
@@ -122,6 +111,17 @@ const ROWS: RowSpec[] = [
   row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
 ];
 
+/** The measurement names `--only` takes. */
+export const MEASUREMENTS = [
+  "tcp",
+  "tcpIperf3",
+  "udp",
+  "udpIperf3",
+  "rr",
+  "connect",
+  "http",
+] as const;
+
 /** Options of a run. */
 export interface E2eOptions {
   /** Seconds per bulk measurement. */
@@ -134,10 +134,10 @@ export interface E2eOptions {
   stackFlags: string[];
   /** MTUs to measure, in order. */
   mtus: number[];
+  /** Measurements to run ({@link MEASUREMENTS}); empty for all. */
+  only: string[];
   /** Where the JSON goes. */
   out: string;
-  /** Measurements to run (`tcp`, `udp`, `rr`, …); empty: all of them. */
-  only: string[];
 }
 
 /** The figures of one MTU. */
@@ -855,19 +855,19 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
     }
   }
   const only = values.only ?? [];
-  for (const name of only) {
-    if (!MEASUREMENTS.includes(name)) {
-      throw new Error(`--only ${name}: one of ${MEASUREMENTS.join(", ")}`);
+  for (const m of only) {
+    if (!(MEASUREMENTS as readonly string[]).includes(m)) {
+      throw new Error(`--only ${m}: one of ${MEASUREMENTS.join(", ")}`);
     }
   }
   const date = now.toISOString().slice(0, 10);
   return {
-    only,
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),
     driver: values.driver ?? "af_packet",
     stackFlags: (values["stack-flags"] ?? "").split(/\s+/).filter((f) => f !== ""),
     mtus,
+    only,
     out: values.out ?? new URL(`./results/e2e-${date}.json`, import.meta.url).pathname,
   };
 }

@@ -33,6 +33,8 @@ export const LINK_OPTIONS = {
   "rx-slots": { type: "string" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
+  "deno-turn": { type: "string" },
+  "no-spin-yield": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -96,9 +98,11 @@ export const LINK_USAGE = `link options:
   --mtu N              use a smaller MTU than the link's
   --pcap FILE          record every frame to FILE (needs --allow-write)
   --netns NAME         open the interface inside network namespace NAME
-  --busy-poll US       when idle, keep ticking this long after the last frame (50)
+  --busy-poll US       when idle, keep polling this long after the last frame (200)
   --block-poll US      then wait in blocking poll() slices of <= 1 ms this long
                        before parking on a helper thread (5000; 0: park at once)
+  --deno-turn US       while busy-polling idle, turn Deno's event loop this often (50)
+  --no-spin-yield      do not sched_yield() between the polls of the busy poll
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -173,12 +177,21 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
   };
 }
 
-/** The event-loop tunables of `--busy-poll` / `--block-poll`, or undefined for the defaults. */
+/**
+ * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
+ * `--no-spin-yield`, or undefined for the defaults.
+ */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
-  if (v["busy-poll"] === undefined && v["block-poll"] === undefined) return undefined;
+  const names = ["busy-poll", "block-poll", "deno-turn", "no-spin-yield"];
+  if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
     v[name] === undefined ? undefined : numberFlag(name, v[name], 0, { min: 0, max: 1_000_000 });
-  return { busyPollUs: us("busy-poll"), blockPollUs: us("block-poll") };
+  return {
+    busyPollUs: us("busy-poll"),
+    blockPollUs: us("block-poll"),
+    denoTurnUs: us("deno-turn"),
+    spinYield: v["no-spin-yield"] === true ? false : undefined,
+  };
 }
 
 function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {

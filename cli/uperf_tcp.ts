@@ -60,6 +60,8 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       meter.packets = tcp.OutSegs - segsBefore;
       meter.report(Math.min(clock.nowMs(), endMs));
     }, 1000);
+    const window = new WindowSampler();
+    const sampler = setInterval(() => window.sample(conns[0]), SAMPLE_MS);
     try {
       await Promise.all(conns.map(async (conn) => {
         while (!stopped && clock.nowMs() < endMs) {
@@ -71,6 +73,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       await Promise.all(conns.map((c) => c.drained()));
     } finally {
       clearInterval(reporter);
+      clearInterval(sampler);
     }
     const endedMs = clock.nowMs();
     meter.packets = tcp.OutSegs - segsBefore;
@@ -82,6 +85,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       cc: conns[0]?.congestionControl ?? "",
       retransmits,
       recovery: recoveryCounters(tcp),
+      window: window.summary(),
       driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
     });
     for (const c of conns) c.close();
@@ -94,6 +98,54 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     signals.remove();
   }
   return 0;
+}
+
+/** Period of the first stream's window samples (ms; `ss -tin` every 20 ms, as bench:cc does). */
+const SAMPLE_MS = 20;
+
+/**
+ * Means of the first stream's TCP_INFO over the run, sampled every {@link SAMPLE_MS}: what the
+ * window was (in segments), how much of it was in flight, the RTT, and the share of samples
+ * taken in a window reduction — comparable with `ss -tin` of a kernel sender.
+ */
+class WindowSampler {
+  samples = 0;
+  #cwnd = 0;
+  #ssthresh = 0;
+  #inflight = 0;
+  #srtt = 0;
+  #pacing = 0;
+  #reducing = 0;
+
+  /** Take one sample of `conn` (none before it has an RTT). */
+  sample(conn: TcpConn | undefined): void {
+    if (conn === undefined) return;
+    const i = conn.info();
+    if (i.srttMs <= 0 || i.mss <= 0) return;
+    this.samples++;
+    this.#cwnd += i.cwnd / i.mss;
+    this.#ssthresh += Math.min(i.ssthresh, 0x7fffffff) / i.mss;
+    this.#inflight += i.inflight / i.mss;
+    this.#srtt += i.srttMs;
+    this.#pacing += i.pacingRate;
+    if (i.caState !== "Open" && i.caState !== "Disorder") this.#reducing++;
+  }
+
+  /** The means (null without samples). */
+  summary(): Record<string, number> | null {
+    const n = this.samples;
+    if (n === 0) return null;
+    const r = (x: number, d = 100) => Math.round((x / n) * d) / d;
+    return {
+      samples: n,
+      cwndSegs: r(this.#cwnd),
+      ssthreshSegs: r(this.#ssthresh),
+      inflightSegs: r(this.#inflight),
+      srttMs: r(this.#srtt, 1000),
+      pacingGbps: r(this.#pacing * 8 / 1e9),
+      reducingShare: r(this.#reducing),
+    };
+  }
 }
 
 /** Loss-recovery counters worth a look after a run (the non-zero ones). */

@@ -2,8 +2,12 @@
  * The real event loop: drives `Stack.tick()` while there is work, yielding to Deno's event loop
  * between batches so application code runs. When idle it waits in three steps:
  *
- * 1. **busy poll** (`busyPollUs`): keep ticking, yielding between ticks — the lowest latency
- *    when a CPU is free, but a spinning process is the first to be preempted on a busy machine;
+ * 1. **busy poll** (`busyPollUs`): after a tick with work, one turn of Deno's event loop; then,
+ *    while nothing happens, a synchronous loop polling the drivers with `sched_yield()` between
+ *    polls (no allocation per poll; Deno's event loop still turns every `denoTurnUs`). The
+ *    lowest latency when a CPU is free; the yield hands the CPU over at once to a thread that
+ *    waits for it — above all the peer of a request/response exchange, which the kernel wakes
+ *    on its waker's CPU — so the spin no longer holds up the very answer it waits for;
  * 2. **blocking slices** (`blockPollUs`): a synchronous `poll()` of at most 1 ms on the drivers'
  *    fds, then one turn of Deno's event loop (its timers and I/O wait at most that slice). A
  *    frame wakes this thread directly — one scheduler wake-up, like a blocking `recv` — where
@@ -14,8 +18,8 @@
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
- * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once per tick that
- * made any socket ready, so an outside poll loop can wait on it).
+ * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
+ * per tick that made any socket ready, so an outside poll loop can wait on it).
  *
  * @module
  */
@@ -30,6 +34,7 @@ import {
   eventfdSignal,
   pollAsync,
   pollBlocking,
+  schedYield,
 } from "../ffi/syscalls.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Stack } from "./stack.ts";
@@ -39,9 +44,11 @@ export interface EventLoopOptions {
   /** Longest idle wait before re-checking (ms) [1000]. */
   maxIdleWaitMs?: number;
   /**
-   * Keep ticking (without waiting) for this long after the last frame or output (µs) [50].
-   * Long enough to catch the answer of a fast peer without a wake-up at all; short, because a
-   * spinning process is what the scheduler preempts first when CPUs are scarce.
+   * Keep polling (without waiting) for this long after the last frame or output (µs) [200].
+   * Long enough to catch the answer of a peer without a wake-up at all (a wake-up from
+   * `poll()` costs ~100 µs on a VM whose vCPU went idle, and once one side sleeps the other
+   * soon waits past its own spin too); the spin yields the CPU between polls, so a thread that
+   * needs it is not held up.
    */
   busyPollUs?: number;
   /**
@@ -49,12 +56,26 @@ export interface EventLoopOptions {
    * Deno's timers and I/O run between slices. 0 parks at once (the old behaviour).
    */
   blockPollUs?: number;
+  /**
+   * While busy-polling with nothing to do, poll the drivers in a synchronous loop (no
+   * allocation, so no garbage for V8's collector threads to compete for the CPU with) and turn
+   * Deno's event loop (its timers and I/O) at least this often (µs) [50].
+   */
+  denoTurnUs?: number;
+  /**
+   * Call `sched_yield()` between the polls of that loop [true]: a thread waiting for this CPU —
+   * the peer of a request/response exchange, woken by our frame and placed on our CPU next to
+   * its waker, or a V8 helper thread — runs at once instead of after our time slice.
+   */
+  spinYield?: boolean;
 }
 
 /** Counters of the loop. */
 export interface EventLoopStats {
   /** Ticks run. */
   ticks: number;
+  /** Polls of the drivers in the synchronous busy-poll loop. */
+  spins: number;
   /** Times the loop parked in poll(). */
   parks: number;
   /** Blocking poll() slices waited. */
@@ -103,6 +124,14 @@ function loopHistogram(): Histogram {
  */
 const MICROTASK_TURNS = 16;
 
+/**
+ * Idle ticks in a row, each followed by a turn of Deno's event loop, before the synchronous
+ * spin starts. A bulk transfer's gaps between frames are shorter than that: its ticks keep
+ * taking the frames that arrived during a turn in one batch (one TX flush, one ACK) instead
+ * of one frame per poll.
+ */
+const SPIN_AFTER_IDLE_TICKS = 2;
+
 function yieldToDeno(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -123,6 +152,7 @@ export class EventLoop {
   /** Counters. */
   readonly stats: EventLoopStats = {
     ticks: 0,
+    spins: 0,
     parks: 0,
     blocks: 0,
     muxSignals: 0,
@@ -144,6 +174,10 @@ export class EventLoop {
   readonly #maxIdleWaitMs: number;
   readonly #busyPollMs: number;
   readonly #blockPollMs: number;
+  readonly #denoTurnMs: number;
+  readonly #spinYield: boolean;
+  /** When Deno's event loop last had a turn (ms). */
+  #lastDenoTurn = 0;
   #pollfds: Uint8Array = new Uint8Array(0);
   #nfds = 0;
   #parked = false;
@@ -167,8 +201,10 @@ export class EventLoop {
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
-    this.#busyPollMs = (opts.busyPollUs ?? 50) / 1000;
+    this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
+    this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
+    this.#spinYield = opts.spinYield ?? true;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -280,12 +316,22 @@ export class EventLoop {
     // Frames handed to the drivers as of the last look (API calls queue them between ticks).
     let sent = this.#framesSent();
     while (!this.#stopped && !stack.closed) {
-      const start = clock.nowMs();
+      let start = clock.nowMs();
       const deliveries = mux.deliveries;
+      // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
+      // poll ends, or Deno's event loop is due a turn.
+      const busyPollMs = this.#busyPollMs;
+      const spinUntil = idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollMs
+        ? Math.min(lastBusy + busyPollMs, this.#lastDenoTurn + this.#denoTurnMs)
+        : 0;
       let frames = 0;
       this.#inTick = true;
       try {
         frames = stack.receive();
+        if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
+          frames = this.#spin(spinUntil, deliveries);
+          start = clock.nowMs();
+        }
       } catch (e) {
         // A bug somewhere below must not stop the host: report it, keep running.
         if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
@@ -320,8 +366,13 @@ export class EventLoop {
         lastBusy = now;
         idleTicks = 0;
       } else idleTicks++;
-      if (now - lastBusy < this.#busyPollMs || idleTicks < 2) {
-        await this.#yield(now);
+      if (now - lastBusy < busyPollMs || idleTicks < 2) {
+        // After work, and whenever it is due: Deno's event loop runs (application code woken
+        // by timers and I/O, the yield that makes an application's reaction go out). Between
+        // those turns an idle loop spins at the top without allocating.
+        if (idleTicks < SPIN_AFTER_IDLE_TICKS || now - this.#lastDenoTurn >= this.#denoTurnMs) {
+          await this.#yield(now);
+        }
         continue;
       }
       const next = stack.nextDeadlineMs();
@@ -330,7 +381,7 @@ export class EventLoop {
         await this.#yield(now);
         continue;
       }
-      if (pollable && now - lastBusy < this.#busyPollMs + this.#blockPollMs) {
+      if (pollable && now - lastBusy < busyPollMs + this.#blockPollMs) {
         this.stats.blocks++;
         // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
         // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
@@ -374,6 +425,26 @@ export class EventLoop {
     }
   }
 
+  /**
+   * The synchronous busy poll: receive until a frame, a delivery or pending work shows up, or
+   * `until` (ms) passes, handing the CPU to waiting threads between polls. Returns the frames
+   * received.
+   */
+  #spin(until: number, deliveries: number): number {
+    const stack = this.#stack;
+    const clock = stack.clock;
+    const mux = stack.mux.stats;
+    const stats = this.stats;
+    const yieldCpu = this.#spinYield;
+    for (;;) {
+      if (yieldCpu) schedYield();
+      stats.spins++;
+      const frames = stack.receive();
+      if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) return frames;
+      if (clock.nowMs() >= until) return 0;
+    }
+  }
+
   /** Frames the NICs' drivers have queued for sending, all told. */
   #framesSent(): number {
     const nics = this.#stack.nics;
@@ -386,7 +457,9 @@ export class EventLoop {
   async #yield(now: number): Promise<void> {
     this.stats.yields++;
     await yieldToDeno();
-    this.times.yieldUs.record((this.#stack.clock.nowMs() - now) * 1000);
+    const back = this.#stack.clock.nowMs();
+    this.#lastDenoTurn = back;
+    this.times.yieldUs.record((back - now) * 1000);
   }
 
   /** Ask the loop to stop; `run()`'s promise settles after the current iteration. */

@@ -296,6 +296,11 @@ export class Stack {
     if (this.ipv6.hasLocalPending) frames += this.ipv6.deliverLocal();
     this.timers.advance(clock.nowMs());
     clock.endTick?.();
+    // Output the protocols queued while receiving (an ACK that moved SND.UNA, an ACK owed)
+    // leaves in this tick's transmit: only requests from here on — the application's reaction
+    // to the readiness fired now — say that it has answered (the event loop stops waiting for
+    // it then, see EventLoop's microtask turns).
+    this.#tickRequested = false;
     this.mux.fire();
     return frames;
   }

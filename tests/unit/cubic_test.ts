@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { AckSample } from "../../transport/tcp/congestion/congestion_control.ts";
-import { Cubic, CUBIC_BETA, CUBIC_C } from "../../transport/tcp/congestion/cubic.ts";
+import {
+  Cubic,
+  CUBIC_BETA,
+  CUBIC_C,
+  CUBIC_RATE_TICK_MS,
+} from "../../transport/tcp/congestion/cubic.ts";
 import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
 
 const MSS = 1000;
@@ -76,6 +81,31 @@ Deno.test("cubic: the Reno-friendly region takes over on short RTTs (§4.3)", ()
   }
   const cubicOnly = CUBIC_C * (0.2 - cc.kSeconds) ** 3 + 20;
   assert.ok(cc.cwnd / MSS > cubicOnly + 20, `cwnd ${cc.cwnd / MSS} vs cubic ${cubicOnly}`);
+});
+
+Deno.test("cubic: at an RTT far below the rate tick, Linux's arithmetic — one segment per window once Reno's estimate steps", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(20 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 14 segments, W_max 20: K ≈ 2.5 s, the cubic curve is flat for ms
+  const alpha = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
+  // 0.1 ms RTT, one ACK per segment: 100 segments delivered within the first 4 ms tick.
+  let t = 1000;
+  for (let i = 0; i < 100; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
+  assert.ok(t - 1000 < CUBIC_RATE_TICK_MS);
+  // W_est takes its first whole step after 14/α segments; from then cwnd grows 1/14 per
+  // segment (Linux's cnt = cwnd / (tcp_cwnd − cwnd)) to the tick's end: 14 + 73/14 ≈ 19.2.
+  // RFC 9438's per-ACK α would give ≈ 14 + 100·α/15 ≈ 17.5.
+  const first = Math.ceil(14 / alpha);
+  const expect = 14 + (100 - first + 1) / 14;
+  assert.ok(Math.abs(cc.cwnd / MSS - expect) < 0.3, `cwnd ${cc.cwnd / MSS} vs ${expect}`);
+  // The next tick recomputes the rate from the (flat) curve: little growth until W_est,
+  // which cwnd has outrun, catches up again.
+  const atTick = cc.cwnd;
+  t = 1000 + CUBIC_RATE_TICK_MS;
+  for (let i = 0; i < 30; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
+  assert.ok(cc.cwnd - atTick < 0.2 * MSS, `grew ${(cc.cwnd - atTick) / MSS} segments`);
 });
 
 Deno.test("cubic: RTO once per series, cwnd 1 SMSS; undo restores; idle restart", () => {

@@ -456,7 +456,9 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       return;
     }
     if (st !== TcpState.TIME_WAIT) this.snd.output();
-    if (this.rcv.ackPending) this.sendAck();
+    // A delayed ACK stays delayed: output scheduled for another reason (an ACK of our data
+    // that let nothing new out) must not send it bare before the application's answer.
+    if (this.rcv.ackDue) this.sendAck();
   }
 
   // ---- the state machine ---------------------------------------------------------------

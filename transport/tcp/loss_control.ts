@@ -131,7 +131,7 @@ export class LossControl extends Timer {
 
   /** Segments deemed lost over the connection's life. */
   lostSegments = 0;
-  /** Output stopped on cwnd since the last ACK (RFC 7661); the sender sets it. */
+  /** The current output pass stopped on cwnd (RFC 7661); the sender sets it. */
   cwndLimited = false;
   /** The newest transmission was a retransmission; the sender sets it. */
   lastTxRetrans = false;
@@ -151,6 +151,12 @@ export class LossControl extends Timer {
   #partialAck = false;
   /** pipe when the current ACK arrived. */
   #priorPipe = 0;
+  /** SND.UNA when the current ACK arrived. */
+  #priorUna = 0;
+  /** cwnd limited the sender in the current window (Linux `is_cwnd_limited`). */
+  #windowCwndLimited = false;
+  /** That window ends when SND.UNA reaches this (Linux `cwnd_usage_seq`). */
+  #cwndUsageSeq = 0;
 
   /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
   constructor(snd: LossSender, conn: LossConnection, svc: TcpServices, rtt: RttEstimator) {
@@ -184,6 +190,26 @@ export class LossControl extends Timer {
   reset(seq: number): void {
     this.sb.reset(seq);
     this.rec.reset(seq);
+    this.cwndLimited = false;
+    this.#windowCwndLimited = false;
+    this.#cwndUsageSeq = seq;
+  }
+
+  /**
+   * The end of an output pass (Linux `tcp_cwnd_validate`): a pass that stopped on cwnd marks
+   * the window cwnd-limited until SND.UNA passes what had been sent by then; a pass that did
+   * not clears the mark only once that window is acknowledged. So every ACK of a window in
+   * which cwnd held the sender back may grow cwnd (RFC 7661 §4: cwnd is validated per window,
+   * not per ACK) — also the ACKs that arrive in a batch before the next output pass, which
+   * found output stopped on cwnd in none of them and left cwnd unchanged for about a third
+   * of the ACKs of a lossy bulk transfer over veth.
+   */
+  afterOutput(): void {
+    if (this.cwndLimited || !seqLt(this.#snd.sndUna, this.#cwndUsageSeq)) {
+      this.#windowCwndLimited = this.cwndLimited;
+      this.#cwndUsageSeq = this.#snd.sndNxt;
+    }
+    this.cwndLimited = false;
   }
 
   /** The connection starts from scratch (its SYN goes out). */
@@ -197,6 +223,7 @@ export class LossControl extends Timer {
   /** An ACK arrives (before SND.UNA moves). */
   beginAck(now: number): void {
     this.#priorPipe = this.pipe;
+    this.#priorUna = this.#snd.sndUna;
     this.sb.beginAck(now, this.rack.minRttMs);
     this.rate.beginAck();
   }
@@ -503,9 +530,9 @@ export class LossControl extends Timer {
     s.deliveryRate = rate.rateBytesPerMs;
     s.intervalMs = rate.intervalMs;
     s.isAppLimited = rate.isAppLimited;
-    s.cwndLimited = this.cwndLimited;
+    // The ACK covers data of a window that cwnd limited (see afterOutput).
+    s.cwndLimited = this.#windowCwndLimited && seqLt(this.#priorUna, this.#cwndUsageSeq);
     s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;
-    this.cwndLimited = false;
     if (s.inRecovery && !cc.ownsRecovery) {
       // RFC 6937: cwnd = pipe + sndcnt during the reduction; RFC 6582 §3.2 step 5: a
       // partial ACK's hole is retransmitted at once.

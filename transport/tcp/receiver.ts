@@ -97,8 +97,15 @@ export class TcpReceiver {
   tsRecent = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 Last.ACK.sent). */
   lastAckSent = 0;
-  /** An ACK is owed (delayed). */
+  /** An ACK is owed (delayed, or due at the end of the tick when {@link ackDue}). */
   ackPending = false;
+  /**
+   * The owed ACK goes out at the end of this tick (on data the application writes meanwhile,
+   * else bare). Without it a pending ACK waits for data to ride on or for the delayed-ACK
+   * timer — even when the connection produces output for another reason (an ACK of our data
+   * that sent nothing new): RFC 1122 §4.2.3.2, Linux `__tcp_ack_snd_check`.
+   */
+  ackDue = false;
   /** Bytes received since the last ACK. */
   rcvUnackedBytes = 0;
   /** ACKs still sent at once (quick-ack mode). */
@@ -373,6 +380,7 @@ export class TcpReceiver {
    */
   ackAtEndOfTick(): void {
     this.ackPending = true;
+    this.ackDue = true;
     this.#conn.scheduleOutput();
   }
 
@@ -386,6 +394,7 @@ export class TcpReceiver {
   /** A segment carrying ACK = RCV.NXT is being sent: nothing is owed any more. */
   ackSent(): void {
     this.ackPending = false;
+    this.ackDue = false;
     this.dsackPending = false; // RFC 2883 §4: a D-SACK block is reported once
     this.rcvUnackedBytes = 0;
     this.lastAckSent = this.rcvNxt;
@@ -396,6 +405,7 @@ export class TcpReceiver {
   stop(): void {
     if (this.#delackT !== null) this.#svc.ctx.timers.cancel(this.#delackT);
     this.ackPending = false;
+    this.ackDue = false;
   }
 
   // ---- what segments carry ---------------------------------------------------------------

@@ -560,6 +560,7 @@ export class TcpSender implements LossSender {
       sentNew = true;
       if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
     }
+    this.loss.afterOutput();
     if (this.sndUna !== this.sndMax) {
       if (sent) this.loss.afterSend(now, sentNew);
     } else if (seqGt(dataEnd, this.sndNxt)) {

@@ -86,7 +86,7 @@ export class AckSample {
   intervalMs = 0;
   /** The sample was taken while the application limited the sender. */
   isAppLimited = false;
-  /** cwnd limited the sender before this ACK (RFC 7661): growing it makes sense. */
+  /** cwnd limited the sender in the window this ACK covers (RFC 7661; Linux is_cwnd_limited). */
   cwndLimited = false;
   /** The sender is in a window reduction (recovery, ECN/TLP response, after an RTO). */
   inRecovery = false;

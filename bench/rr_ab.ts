@@ -1,0 +1,240 @@
+/**
+ * `deno run --allow-all bench/rr_ab.ts`: 64-byte request/response latency, A/B, on one veth
+ * pair. Every round runs `pingpong` kernel↔kernel, then for each variant ustack→kernel and
+ * ustack↔ustack, interleaved, so a machine whose load changes (two vCPUs shared with other
+ * work) weighs on every configuration alike; ratios are taken to the same round's kernel↔kernel.
+ *
+ * ```
+ * deno run --allow-all bench/rr_ab.ts [--mtu 9000] [--rounds 5] [--seconds 3]
+ *                                     [--variant "NAME=FLAGS"]... [--base "NAME=PATH[ FLAGS]"]...
+ *                                     [--out FILE]
+ * ```
+ *
+ * `--variant NAME=FLAGS` adds FLAGS (split at blanks, e.g. `--busy-poll 20`; words like
+ * `VAR=VALUE` set environment variables) to both stacks of its runs; without any, one plain `ustack` variant runs. `--base NAME=PATH` runs another
+ * checkout's `cli/ustack.ts` too (before/after in one run). Prints a line per round, then per
+ * configuration the medians of p50/p99/p99.9 and of their same-round ratios to kernel↔kernel.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { lastJson, mustSucceed } from "./e2e.ts";
+import { BenchLink, type BenchProcess, USTACK_CLI } from "./netns.ts";
+
+/** One request/response run. */
+export interface RrRun {
+  /** `kernel`, or `VARIANT:uk` (ustack→kernel) / `VARIANT:uu` (ustack↔ustack). */
+  config: string;
+  /** Round number. */
+  round: number;
+  /** Client latency percentiles (µs) and transactions/s. */
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  tps: number;
+  /** The client's summary (with its event loop's figures over ustack). */
+  client: Record<string, unknown>;
+  /** The server's summary. */
+  server: Record<string, unknown>;
+}
+
+/** Options of {@link runRrAb}. */
+export interface RrAbOptions {
+  /** Link MTU. */
+  mtu: number;
+  /** Rounds. */
+  rounds: number;
+  /** Seconds of each measurement. */
+  seconds: number;
+  /** Name, `cli/ustack.ts` path and extra stack flags of each variant. */
+  variants: [string, string, string[]][];
+}
+
+/** The command running `cli` (a checkout's `cli/ustack.ts`) with `args`. */
+function cliCommand(cli: string, args: string[]): string[] {
+  // NAME=VALUE words are environment variables of the process.
+  const env = args.filter((a) => /^[A-Z_][A-Z0-9_]*=/.test(a));
+  const rest = args.filter((a) => !env.includes(a));
+  return [
+    ...(env.length > 0 ? ["env", ...env] : []),
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    cli,
+    ...rest,
+  ];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Run the rounds on a fresh link (deleted at the end); returns every run. */
+export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
+  const link = await BenchLink.create(o.mtu);
+  const runs: RrRun[] = [];
+  let port = 6500;
+  const peer = link.addr("peer");
+  const one = async (
+    config: string,
+    round: number,
+    cli: string,
+    server: string[],
+    client: string[],
+  ): Promise<void> => {
+    const p = port++;
+    const srv: BenchProcess = link.start(
+      "peer",
+      cliCommand(cli, [
+        "pingpong",
+        "server",
+        "--once",
+        "-p",
+        String(p),
+        "-l",
+        "64",
+        ...server,
+        "--json",
+      ]),
+    );
+    try {
+      await srv.waitForLine(/"event":"ready"/);
+      const args = ["pingpong", "client", peer, "-p", String(p), "-l", "64", "-w", "100"];
+      const f = await link.run(
+        "stack",
+        cliCommand(cli, [...args, "-t", String(o.seconds), ...client, "--json"]),
+        o.seconds * 1000 + 20_000,
+      );
+      mustSucceed(`pingpong client (${config})`, f);
+      const j = lastJson(f.stdout, "summary");
+      const s = lastJson((await srv.stop()).stdout, "summary");
+      runs.push({
+        config,
+        round,
+        p50Us: j.p50Us,
+        p99Us: j.p99Us,
+        p999Us: j.p999Us,
+        tps: j.tps,
+        client: j,
+        server: s,
+      });
+    } finally {
+      await srv.stop();
+    }
+  };
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      await link.setKernelAddress("stack", true);
+      await link.setKernelAddress("peer", true);
+      await one("kernel", round, USTACK_CLI, ["--kernel"], ["--kernel"]);
+      await link.setKernelAddress("stack", false);
+      for (const [name, cli, flags] of o.variants) {
+        const mine = [...link.stackOptions("stack", "af_packet"), ...flags];
+        await link.setKernelAddress("peer", true);
+        await one(`${name}:uk`, round, cli, ["--kernel"], mine);
+        await link.setKernelAddress("peer", false);
+        const theirs = [...link.stackOptions("peer", "af_packet"), ...flags];
+        await one(`${name}:uu`, round, cli, theirs, mine);
+      }
+      console.error(
+        `round ${round}: ` +
+          runs.filter((r) => r.round === round).map((r) =>
+            `${r.config} p50 ${r.p50Us} p99 ${r.p99Us}`
+          ).join(", "),
+      );
+    }
+  } finally {
+    await link.destroy();
+  }
+  return runs;
+}
+
+/** `NAME=FLAGS` of `--variant` (this checkout) or `--base NAME=PATH[ FLAGS]`. */
+function parseVariant(v: string, base: boolean): [string, string, string[]] {
+  const eq = v.indexOf("=");
+  if (eq <= 0) throw new Error(`${v}: say NAME=${base ? "PATH[ FLAGS]" : "FLAGS"}`);
+  const words = v.slice(eq + 1).split(/\s+/).filter((f) => f !== "");
+  if (!base) return [v.slice(0, eq), USTACK_CLI, words];
+  if (words.length === 0) throw new Error(`--base ${v}: no PATH`);
+  return [v.slice(0, eq), words[0], words.slice(1)];
+}
+
+/** Per configuration: medians of the figures and of the same-round ratios to kernel↔kernel. */
+export function summarize(runs: RrRun[]): string[] {
+  const kernel = new Map(runs.filter((r) => r.config === "kernel").map((r) => [r.round, r]));
+  const lines: string[] = [];
+  for (const c of [...new Set(runs.map((r) => r.config))]) {
+    const mine = runs.filter((r) => r.config === c);
+    const ratio = (k: "p50Us" | "p99Us" | "p999Us") => {
+      if (c === "kernel") return "";
+      const rs = mine.map((r) => r[k] / (kernel.get(r.round)?.[k] ?? NaN));
+      return ` (${median(rs).toFixed(2)}x)`;
+    };
+    lines.push(
+      `${c.padEnd(14)} p50 ${median(mine.map((r) => r.p50Us)).toFixed(1)}${ratio("p50Us")}` +
+        `  p99 ${median(mine.map((r) => r.p99Us)).toFixed(1)}${ratio("p99Us")}` +
+        `  p99.9 ${median(mine.map((r) => r.p999Us)).toFixed(1)}${ratio("p999Us")}` +
+        `  tps ${median(mine.map((r) => r.tps)).toFixed(0)}`,
+    );
+  }
+  return lines;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      mtu: { type: "string", default: "9000" },
+      rounds: { type: "string", default: "5" },
+      seconds: { type: "string", default: "3" },
+      variant: { type: "string", multiple: true },
+      base: { type: "string", multiple: true },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: deno run --allow-all bench/rr_ab.ts [options]
+  --mtu N           link MTU (9000)
+  --rounds N        rounds, every configuration once per round (5)
+  --seconds N       seconds of each measurement (3)
+  --variant N=FLAGS stack flags of configuration N on both stacks, e.g. "spin=--busy-poll 200"
+                    (repeatable; default one plain "ustack")
+  --base N=PATH[ FLAGS]  also run another checkout's cli/ustack.ts as configuration N
+                    (repeatable), e.g. "main=/work/main/cli/ustack.ts"
+  --out FILE        write every run as JSON`);
+    Deno.exit(0);
+  }
+  const missing = missingRequirements(["ip"]);
+  if (missing.length > 0) {
+    console.error(`rr_ab: missing ${missing.join(", ")}`);
+    Deno.exit(2);
+  }
+  const o: RrAbOptions = {
+    mtu: Number(values.mtu),
+    rounds: Number(values.rounds),
+    seconds: Number(values.seconds),
+    variants: [
+      ...(values.variant?.map((v) => parseVariant(v, false)) ?? [["ustack", USTACK_CLI, []]]),
+      ...(values.base ?? []).map((v) => parseVariant(v, true)),
+    ],
+  };
+  const runs = await runRrAb(o);
+  const lines = summarize(runs);
+  console.log(`MTU ${o.mtu}, ${o.rounds} rounds of ${o.seconds} s (medians; x = to kernel↔kernel)`);
+  for (const l of lines) console.log(l);
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(
+      values.out,
+      JSON.stringify(
+        { date: new Date().toISOString(), options: o, summary: lines, runs },
+        null,
+        2,
+      ) +
+        "\n",
+    );
+  }
+}

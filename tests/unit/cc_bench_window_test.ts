@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { ssWindowMeans } from "../../bench/cc_bench.ts";
+
+Deno.test("bench:cc: the kernel sender's window means from `ss -tin` samples", () => {
+  const line = (cwnd: number, rtt: number, unacked: number, ssthresh?: number) =>
+    `ESTAB 0 0 198.18.0.1:40000 198.18.0.2:5400\n\t cubic wscale:7,7 rto:201 rtt:${rtt}/0.02 ` +
+    `ato:40 mss:1448 pmtu:1500 rcvmss:536 advmss:1448 cwnd:${cwnd}` +
+    (ssthresh === undefined ? "" : ` ssthresh:${ssthresh}`) +
+    ` bytes_sent:1 pacing_rate 2.5Gbps delivery_rate 1Gbps unacked:${unacked} retrans:0/3`;
+  const m = ssWindowMeans(
+    [line(20, 0.1, 22, 14), "garbage", line(10, 0.3, 8, 7), ""].join("\n"),
+  );
+  assert.deepEqual(m, {
+    samples: 2,
+    cwndSegs: 15,
+    ssthreshSegs: 10.5,
+    inflightSegs: 15,
+    srttMs: 0.2,
+    pacingGbps: 2.5,
+  });
+  assert.equal(ssWindowMeans("no connection\n"), null);
+});
