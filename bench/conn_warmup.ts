@@ -25,7 +25,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
-import { parseAb, withCpu } from "./http_bench.ts";
+import { abRun } from "./http_bench.ts";
 import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
 
 const PORT = 80;
@@ -51,16 +51,7 @@ async function abBlocks(
   await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
   const out: AbBlock[] = [];
   for (let b = 0; b < blocks; b++) {
-    const [a, cpu] = await withCpu(p.pid, async () => {
-      const ab = await link.run(
-        "peer",
-        ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
-        300_000,
-      );
-      const parsed = parseAb(ab.stdout);
-      if (parsed.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
-      return parsed;
-    }, () => requests);
+    const [a, cpu] = await abRun(link, url, requests, p.pid);
     out.push({
       connPerS: a.requestsPerSec,
       failed: a.failed,

@@ -161,6 +161,28 @@ export function parseAb(out: string): { requestsPerSec: number | null; failed: n
   return { requestsPerSec: rps ? Number(rps[1]) : null, failed: failed ? Number(failed[1]) : null };
 }
 
+/**
+ * `ab -c 32 -n REQUESTS` (a connection per request) from the peer against `url`, with the
+ * server's CPU share over the run.
+ */
+export function abRun(
+  link: BenchLink,
+  url: string,
+  requests: number,
+  serverPid: number,
+): Promise<[{ requestsPerSec: number | null; failed: number | null }, CpuShare | null]> {
+  return withCpu(serverPid, async () => {
+    const ab = await link.run(
+      "peer",
+      ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
+      300_000,
+    );
+    const parsed = parseAb(ab.stdout);
+    if (parsed.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
+    return parsed;
+  }, () => requests);
+}
+
 async function measure(
   link: BenchLink,
   seconds: number,
@@ -178,16 +200,7 @@ async function measure(
     );
     return parseWrk(wrk.stdout);
   }, (x) => (x.requestsPerSec ?? 0) * seconds);
-  const [a, abCpu] = await withCpu(serverPid, async () => {
-    const ab = await link.run(
-      "peer",
-      ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
-      300_000,
-    );
-    const parsed = parseAb(ab.stdout);
-    if (parsed.requestsPerSec === null) console.error(`ab: ${ab.stdout}\n${ab.stderr}`);
-    return parsed;
-  }, () => requests);
+  const [a, abCpu] = await abRun(link, url, requests, serverPid);
   return {
     wrkRequestsPerSec: w.requestsPerSec,
     wrkLatencyMs: w.latencyMs,
