@@ -26,7 +26,8 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
 import { abRun } from "./http_bench.ts";
-import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
+import { lastJson } from "./e2e.ts";
+import { BenchLink, type BenchProcess, parseVariant, ustackCommand } from "./netns.ts";
 
 const PORT = 80;
 const PP_PORT = 7300;
@@ -113,9 +114,7 @@ async function pingpong(
       ]),
       180_000,
     );
-    const line = f.stdout.split("\n").reverse().find((l) => l.includes('"summary"'));
-    if (line === undefined) throw new Error(`pingpong client: ${f.stderr}${f.stdout}`);
-    return JSON.parse(line);
+    return lastJson(f.stdout, "summary");
   } finally {
     await srv.stop(10_000);
   }
@@ -141,10 +140,7 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   const servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
-  for (const v of values.variant!) {
-    const i = v.indexOf("=");
-    servers.push([v.slice(0, i), v.slice(i + 1).split(" ").filter((x) => x !== "")]);
-  }
+  for (const v of values.variant!) servers.push(parseVariant(v));
   const blocks = Number(values.blocks);
   const requests = Number(values.requests);
   const ppN = Number(values.pingpong);

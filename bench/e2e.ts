@@ -153,7 +153,7 @@ export interface MtuResult {
 }
 
 /** Python kernel-socket sink: `sink.py tcp|udp PORT IDLE_S FIRST_WAIT_S`; prints one JSON. */
-const PY_SINK = `
+export const PY_SINK = `
 import json, socket, sys, time
 proto, port, idle, first_wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 buf = bytearray(1 << 20)

@@ -77,6 +77,21 @@ export function ustackCommand(args: string[]): string[] {
 }
 
 /**
+ * `NAME=FLAGS`, a benchmark's named configuration (`--variant`): the name and the flags split
+ * at blanks. Throws, naming `option`, when there is no name.
+ *
+ * @example
+ * ```ts
+ * parseVariant("v3=--rx-ring v3"); // ["v3", ["--rx-ring", "v3"]]
+ * ```
+ */
+export function parseVariant(v: string, option = "--variant"): [string, string[]] {
+  const eq = v.indexOf("=");
+  if (eq <= 0) throw new Error(`${option} ${v}: say NAME=FLAGS`);
+  return [v.slice(0, eq), v.slice(eq + 1).split(/\s+/).filter((f) => f !== "")];
+}
+
+/**
  * A process started by the benchmark in one of the namespaces; its output is collected as it
  * comes, and every wait has a deadline after which the process is killed.
  */

@@ -21,7 +21,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, type BenchProcess, USTACK_CLI } from "./netns.ts";
+import { BenchLink, type BenchProcess, parseVariant, USTACK_CLI } from "./netns.ts";
 
 /** One request/response run. */
 export interface RrRun {
@@ -154,13 +154,11 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
 }
 
 /** `NAME=FLAGS` of `--variant` (this checkout) or `--base NAME=PATH[ FLAGS]`. */
-function parseVariant(v: string, base: boolean): [string, string, string[]] {
-  const eq = v.indexOf("=");
-  if (eq <= 0) throw new Error(`${v}: say NAME=${base ? "PATH[ FLAGS]" : "FLAGS"}`);
-  const words = v.slice(eq + 1).split(/\s+/).filter((f) => f !== "");
-  if (!base) return [v.slice(0, eq), USTACK_CLI, words];
+function configOf(v: string, base: boolean): [string, string, string[]] {
+  const [name, words] = parseVariant(v, base ? "--base" : "--variant");
+  if (!base) return [name, USTACK_CLI, words];
   if (words.length === 0) throw new Error(`--base ${v}: no PATH`);
-  return [v.slice(0, eq), words[0], words.slice(1)];
+  return [name, words[0], words.slice(1)];
 }
 
 /** Per configuration: medians of the figures and of the same-round ratios to kernel↔kernel. */
@@ -218,8 +216,8 @@ if (import.meta.main) {
     rounds: Number(values.rounds),
     seconds: Number(values.seconds),
     variants: [
-      ...(values.variant?.map((v) => parseVariant(v, false)) ?? [["ustack", USTACK_CLI, []]]),
-      ...(values.base ?? []).map((v) => parseVariant(v, true)),
+      ...(values.variant?.map((v) => configOf(v, false)) ?? [["ustack", USTACK_CLI, []]]),
+      ...(values.base ?? []).map((v) => configOf(v, true)),
     ],
   };
   const runs = await runRrAb(o);

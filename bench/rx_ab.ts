@@ -29,7 +29,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, USTACK_CLI } from "./netns.ts";
+import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
@@ -194,13 +194,6 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   return runs;
 }
 
-/** `NAME=FLAGS` of `--variant`: the name and the flags split at blanks. */
-function parseVariant(v: string): [string, string[]] {
-  const eq = v.indexOf("=");
-  if (eq <= 0) throw new Error(`--variant ${v}: say NAME=FLAGS`);
-  return [v.slice(0, eq), v.slice(eq + 1).split(/\s+/).filter((f) => f !== "")];
-}
-
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
@@ -238,7 +231,7 @@ if (import.meta.main) {
     rounds: Number(values.rounds),
     seconds: Number(values.seconds),
     baseClis: values["base-cli"] ?? [],
-    variants: values.variant?.map(parseVariant),
+    variants: values.variant?.map((v) => parseVariant(v)),
     noKernel: values["no-kernel"],
     senderCc: values["sender-cc"],
   });

@@ -13,26 +13,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { lastJson, PY_SINK } from "./e2e.ts";
 import { BenchLink, USTACK_CLI } from "./netns.ts";
-
-/** The sink: counts bytes until 0.5 s without a datagram, then prints one JSON line. */
-const SINK = `
-import json, socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-b = bytearray(65536)
-n = 0
-s.settimeout(5)
-try:
-    n += s.recv_into(b)
-    s.settimeout(0.5)
-    while True:
-        n += s.recv_into(b)
-except Exception:
-    pass
-print(json.dumps({"bytes": n}), flush=True)
-`;
 
 /** Run the A/B; resolves to the exit status. */
 async function main(args: string[]): Promise<number> {
@@ -62,17 +44,24 @@ async function main(args: string[]): Promise<number> {
     for (let r = 0; r < Number(values.rounds); r++) {
       for (const [name, cli] of clis) {
         port++;
-        const sink = link.start("peer", ["python3", "-c", SINK, String(port)]);
+        // e2e's kernel-socket sink: UDP on PORT, done 0.5 s after the last datagram (5 s for the first).
+        const sink = link.start("peer", [
+          "python3",
+          "-c",
+          PY_SINK,
+          "udp",
+          String(port),
+          "0.5",
+          "5",
+        ]);
         await new Promise((res) => setTimeout(res, 400));
         const cmd = [Deno.execPath(), "run", "-A", cli, "uperf", "client", link.addr("peer")];
         cmd.push("--udp", "-l", values.len!, "-p", String(port), "-t", values.seconds!, "--json");
         cmd.push(...link.stackOptions("stack", "af_packet"));
         const f = await link.run("stack", cmd, 30_000);
         const got = await sink.finish(10_000);
-        const line = f.stdout.split("\n").filter((l) => l.includes('"summary"')).pop();
-        if (line === undefined) throw new Error(`${name}: no summary: ${f.stderr.slice(-300)}`);
-        const j = JSON.parse(line);
-        const rx = JSON.parse(got.stdout.trim().split("\n").pop()!).bytes * 8 / j.seconds / 1e9;
+        const j = lastJson(f.stdout, "summary");
+        const rx = lastJson(got.stdout).bytes * 8 / j.seconds / 1e9;
         runs.push({ round: r, cli: name, sentGbps: j.gbps, receivedGbps: rx, client: j });
         console.log(
           `mtu ${mtu} round ${r} ${name}: sent ${j.gbps.toFixed(2)} Gbit/s, ` +
