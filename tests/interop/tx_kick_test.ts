@@ -5,24 +5,8 @@
 import assert from "node:assert/strict";
 import { AF_INET, type AfPacketRingDriver, Runtime, SOCK_DGRAM } from "../../mod.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
+import { ECHO_ONCE, echoThrough } from "../harness/kernel_echo.ts";
 import { type VethPair, withVethPair } from "../harness/netns.ts";
-
-/** A kernel TCP echo server for one connection (port in argv[1]); half-closes after EOF. */
-const ECHO_ONCE = `
-import socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", int(sys.argv[1])))
-ls.listen(1)
-c, _ = ls.accept()
-while True:
-    d = c.recv(65536)
-    if not d:
-        break
-    c.sendall(d)
-c.shutdown(socket.SHUT_WR)
-c.close()
-`;
 
 /**
  * A kernel UDP sink on argv[1]: checks every datagram against the pattern its first 4 bytes
@@ -49,12 +33,18 @@ while True:
 print(good, bad, flush=True)
 `;
 
-/** The pair's driver, with its kicker running. */
-function threadKicker(rt: Runtime): AfPacketRingDriver {
+/** A stack on the pair with `--tx-kick thread`, and its driver. */
+async function startThreadKicked(pair: VethPair): Promise<[Runtime, AfPacketRingDriver]> {
+  const rt = await Runtime.start({
+    if: pair.stackIf,
+    netns: pair.stackNs,
+    addr: `${pair.stackAddr}/${pair.prefixLen}`,
+    txKick: "thread",
+  });
   const driver = rt.nic.driver as AfPacketRingDriver;
   assert.equal(driver.kind, "af_packet");
   assert.equal(driver.txKick, "thread");
-  return driver;
+  return [rt, driver];
 }
 
 async function tcpBothWays(pair: VethPair, bytes: number): Promise<void> {
@@ -64,30 +54,11 @@ async function tcpBothWays(pair: VethPair, bytes: number): Promise<void> {
   });
   try {
     await pair.waitForListener("tcp", 5000);
-    await using rt = await Runtime.start({
-      if: pair.stackIf,
-      netns: pair.stackNs,
-      addr: `${pair.stackAddr}/${pair.prefixLen}`,
-      txKick: "thread",
-    });
-    const driver = threadKicker(rt);
+    const [rt, driver] = await startThreadKicked(pair);
+    await using _rt = rt;
     const conn = await rt.connect({ hostname: pair.peerAddr, port: 5000 });
     const data = Uint8Array.from({ length: bytes }, (_, i) => (i * 31 + (i >>> 13)) & 0xff);
-    const reader = (async () => {
-      const got = new Uint8Array(data.length + 1);
-      let n = 0;
-      const buf = new Uint8Array(65536);
-      for (;;) {
-        const k = await conn.read(buf);
-        if (k === null) break;
-        got.set(buf.subarray(0, Math.min(k, got.length - n)), n);
-        n += k;
-      }
-      return got.subarray(0, n);
-    })();
-    await conn.write(data);
-    await conn.closeWrite();
-    const back = await reader;
+    const back = await echoThrough(conn, data);
     assert.equal(back.length, data.length);
     assert.ok(back.every((b, i) => b === data[i]), "echo is byte-exact");
     conn.close();
@@ -121,13 +92,8 @@ for (const [mtu, len] of [[9000, 8900], [1500, 3000]]) {
         });
         const lines = sink.stdout!.pipeThrough(new TextDecoderStream()).getReader();
         assert.match((await lines.read()).value ?? "", /ready/);
-        await using rt = await Runtime.start({
-          if: pair.stackIf,
-          netns: pair.stackNs,
-          addr: `${pair.stackAddr}/${pair.prefixLen}`,
-          txKick: "thread",
-        });
-        const driver = threadKicker(rt);
+        const [rt, driver] = await startThreadKicked(pair);
+        await using _rt = rt;
         const fd = rt.sockets.socket(AF_INET, SOCK_DGRAM);
         const count = 2000;
         const d = new Uint8Array(len);
