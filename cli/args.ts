@@ -94,8 +94,8 @@ export const LINK_USAGE = `link options:
                        through the socket) or 64 KiB ones (default: mtu up to MTU 4096)
   --tx-kick sync|thread|auto
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
-                       thread (sync, default), on a kicker thread, or on it for batches of
-                       64 KiB and more (auto); sync on a 1-CPU machine
+                       thread (sync), on a kicker thread (thread), or on it for batches of
+                       64 KiB and more (auto, default); sync on a 1-CPU machine
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
   --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64
                        (repeatable; a link-local IPv6 address is always added)

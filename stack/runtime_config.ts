@@ -41,8 +41,9 @@ export interface RuntimeConfig {
    */
   rxSmallSlots?: boolean;
   /**
-   * af_packet: where the TX ring's kick (`sendto`) runs ["sync"]: on the stack's thread, on a
-   * kicker thread ("thread"), or on it for batches of 64 KiB and more ("auto"); always "sync"
+   * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
+   * ("sync"), on a kicker thread ("thread"), or on it for batches of 64 KiB and more and while
+   * it is awake ("auto"); always "sync"
    * with one CPU (`AfPacketRingOptions.txKick`).
    */
   txKick?: "sync" | "thread" | "auto";
