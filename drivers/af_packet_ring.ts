@@ -24,7 +24,9 @@
  * - **TX** (`drivers/af_packet_tx_ring.ts`): a ring of fixed slots of the same TPACKET version
  *   (PACKET_VERSION is per socket). `transmit` copies the frame into the next free slot and
  *   marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
- *   MSG_DONTWAIT)` when anything is pending.
+ *   MSG_DONTWAIT)` when anything is pending — on the stack's thread, or for big batches on a
+ *   kicker thread (`txKick`, `drivers/tx_kicker.ts`: on veth the kernel's whole path behind
+ *   the frames runs inside that call).
  * - **Offloads** (`vnetHdr`, on by default): every frame in both rings is preceded by a 10-byte
  *   `virtio_net_hdr`. On TX it carries partial-checksum and segmentation requests (TCP
  *   super-segments up to {@link AfPacketRingDriver.maxGsoBytes}); on RX it says whether the

@@ -158,9 +158,12 @@ export interface AfPacketRingOptions {
    * Where the TX ring's kicks (`sendto`) run: `"sync"` on the stack's thread; `"thread"` on a
    * kicker thread (a Worker, `drivers/tx_kicker.ts`), so the kernel's work behind the frames
    * (on veth: segmentation, filtering, the peer's receive) runs beside the stack; `"auto"` on
-   * the kicker for batches of at least `txKickThreadBytes`, synchronously for small ones. With
-   * one CPU (`navigator.hardwareConcurrency` ≤ 1) always `"sync"`. Default
-   * {@link AF_PACKET_RING_DEFAULT_TX_KICK}.
+   * the kicker for a tick's batch of at least `txKickThreadBytes` or while the kicker is still
+   * awake, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
+   * bound's (`txKickBytes`) are always synchronous. With one CPU
+   * (`navigator.hardwareConcurrency` ≤ 1) always `"sync"`. Default
+   * {@link AF_PACKET_RING_DEFAULT_TX_KICK}. A driver with a kicker keeps the process alive until
+   * it is closed.
    */
   txKick?: AfPacketTxKick;
   /** `"thread"`/`"auto"`: µs the kicker spins before it sleeps (0..1000000); default 0. */
