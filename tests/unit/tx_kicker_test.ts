@@ -51,7 +51,7 @@ Deno.test("tx kicker: the real kicker kicks, carries errno back, and close joins
 });
 
 Deno.test("tx kicker: requests made while it kicks are served, without a wake-up", async () => {
-  const k = TxKicker.start(200_000, 0, PROBE); // each fake kick is busy 200 ms
+  const k = TxKicker.start(400_000, 0, PROBE); // each fake kick is busy 400 ms
   try {
     assert.ok(k.waitRunning(5000));
     assert.ok(await until(() => k.sleeps >= 1 && !k.awake), "asleep when idle");
@@ -59,7 +59,7 @@ Deno.test("tx kicker: requests made while it kicks are served, without a wake-up
     k.request(c);
     assert.equal(c.txKickWakes, 1, "a sleeping kicker is woken");
     assert.ok(await until(() => !k.pending), "it took the request");
-    // It is inside its 200 ms kick now: both requests go in without a wake-up and merge.
+    // It is inside its 400 ms kick now: both requests go in without a wake-up and merge.
     k.request(c);
     k.request(c);
     assert.equal(c.txKickWakes, 1);
@@ -74,7 +74,7 @@ Deno.test("tx kicker: requests made while it kicks are served, without a wake-up
 });
 
 Deno.test("tx kicker: close waits for a kick in progress to return", async () => {
-  const k = TxKicker.start(150_000, 0, PROBE);
+  const k = TxKicker.start(300_000, 0, PROBE);
   const c = counters();
   assert.ok(k.waitRunning(5000));
   k.request(c);
