@@ -169,6 +169,8 @@ export class Runtime {
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
             rxSmallSlots: config.rxSmallSlots,
+            txKick: config.txKick,
+            txKickSpinUs: config.txKickSpinUs,
             fanoutGroup,
             ...common,
           });

@@ -40,6 +40,15 @@ export interface RuntimeConfig {
    * super-frame [MTU-sized up to MTU 4096, 68 KiB above].
    */
   rxSmallSlots?: boolean;
+  /**
+   * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
+   * ("sync"), on a kicker thread ("thread"), or on it for batches of 64 KiB and more and while
+   * it is awake ("auto"); always "sync"
+   * with one CPU (`AfPacketRingOptions.txKick`).
+   */
+  txKick?: "sync" | "thread" | "auto";
+  /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
+  txKickSpinUs?: number;
   /** AF_XDP: queue to bind [0]. */
   queue?: number;
   /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */

@@ -50,12 +50,20 @@ const PROTO_UDP = 17;
 /** Both ring versions: every test that touches a ring runs over each. */
 const RINGS: readonly AfPacketRxRingVersion[] = ["v2", "v3"];
 
-/** Open the ring driver on the stack end. */
+/**
+ * Open the ring driver on the stack end. Kicks are synchronous unless `opts` says otherwise:
+ * these tests count kicks and syscalls of the ring itself (tx_kick_test.ts covers the kicker).
+ */
 function openRing(
   pair: VethPair,
   opts: Omit<AfPacketRingOptions, "ifname" | "netns"> = {},
 ): AfPacketRingDriver {
-  return AfPacketRingDriver.open({ ifname: pair.stackIf, netns: pair.stackNs, ...opts });
+  return AfPacketRingDriver.open({
+    ifname: pair.stackIf,
+    netns: pair.stackNs,
+    txKick: "sync",
+    ...opts,
+  });
 }
 
 /** Turn the generic TX checksum feature (and with it TSO/USO) of a veth end on or off. */
