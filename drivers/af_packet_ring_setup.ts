@@ -162,8 +162,8 @@ export interface AfPacketRingOptions {
    * awake, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
    * bound's (`txKickBytes`) are always synchronous. With one CPU
    * (`navigator.hardwareConcurrency` ≤ 1) always `"sync"`. Default
-   * {@link AF_PACKET_RING_DEFAULT_TX_KICK}. A driver with a kicker keeps the process alive until
-   * it is closed.
+   * {@link AF_PACKET_RING_DEFAULT_TX_KICK}. The kicker thread does not keep the process alive;
+   * `close()` joins it.
    */
   txKick?: AfPacketTxKick;
   /** `"thread"`/`"auto"`: µs the kicker spins before it sleeps (0..1000000); default 0. */

@@ -1,5 +1,5 @@
 /**
- * The TX-ring kicker thread: a Deno Worker that owns nothing but the AF_PACKET TX ring's kick,
+ * The TX-ring kicker thread: a worker thread (`node:worker_threads`) that owns nothing but the AF_PACKET TX ring's kick,
  * `sendto(fd, NULL, 0, MSG_DONTWAIT)`. On veth the kernel runs the whole path behind our frames
  * inside that call (software segmentation, nftables, the peer's IP/TCP receive, its ACKs into our
  * RX ring); handing the call to a second thread lets that work run on another CPU while the
@@ -30,10 +30,13 @@
  *   after its last `sendto` returned — before terminating the worker. Only then may the caller
  *   unmap the ring and close the socket.
  *
- * A live Worker keeps the process alive: the driver that starts a kicker must be closed.
+ * The worker is `unref()`'d: like the socket it serves, it does not keep the process alive (a
+ * Deno `Worker` would, and cannot be unref'd).
  *
  * @module
  */
+
+import { Worker as NodeWorker } from "node:worker_threads";
 
 /** Shared word: 1 when a kick is asked for and not yet taken by the kicker. */
 export const KICK_REQUEST = 0;
@@ -65,7 +68,7 @@ export const KICKER_STOPPED = 2;
 /** {@link KICK_STATE}: closed before it started; it never runs. */
 export const KICKER_CANCELLED = 3;
 
-/** What the kicker worker is sent once: the shared words and the socket. */
+/** The kicker worker's `workerData`: the shared words and the socket. */
 export interface KickerStart {
   /** The shared words (`KICK_*` indices). */
   words: SharedArrayBuffer;
@@ -126,7 +129,7 @@ export function requestKick(w: Int32Array): boolean {
  */
 export class TxKicker {
   readonly #w: Int32Array;
-  readonly #worker: Worker;
+  readonly #worker: NodeWorker;
   #failed = false;
   #closed = false;
   #seenKicks = 0;
@@ -139,14 +142,13 @@ export class TxKicker {
     this.#w = new Int32Array(sab);
     this.#w[KICK_SPIN_US] = spinUs;
     this.#w[KICK_AWAKE] = 1;
-    this.#worker = new Worker(module.href, { type: "module" });
-    // A kicker that dies leaves the stack kicking by itself (request() says false).
-    this.#worker.onerror = (e) => {
-      e.preventDefault();
-      this.#failed = true;
-    };
     const start: KickerStart = { words: sab, fd };
-    this.#worker.postMessage(start);
+    this.#worker = new NodeWorker(module, { workerData: start });
+    this.#worker.unref();
+    // A kicker that dies leaves the stack kicking by itself (request() says false).
+    this.#worker.on("error", () => {
+      this.#failed = true;
+    });
   }
 
   /**
@@ -262,7 +264,7 @@ export class TxKicker {
         Atomics.wait(w, KICK_STATE, KICKER_RUNNING, left);
       }
     }
-    this.#worker.terminate();
+    void this.#worker.terminate();
     if (stuck) throw new Error("TxKicker: the kicker thread did not stop within 2 s");
   }
 }

@@ -1,12 +1,14 @@
 /**
- * The kicker thread's main module: a Deno Worker started by `drivers/tx_kicker.ts`. It waits for
- * its one start message (the shared words and the socket), then runs
+ * The kicker thread's main module: a `node:worker_threads` worker started by
+ * `drivers/tx_kicker.ts` with its start record (the shared words and the socket) as
+ * `workerData`. It runs
  * {@link runKicker} with `sendto(fd, NULL, 0, MSG_DONTWAIT)` as the kick — on its own `dlopen`
- * of libc (this isolate imports `ffi/` afresh) — and closes itself when the loop ends.
+ * of libc (this isolate imports `ffi/` afresh) — and ends when the loop does.
  *
  * @module
  */
 
+import { isMainThread, workerData } from "node:worker_threads";
 import { MSG_DONTWAIT } from "../ffi/constants.ts";
 import { sendto } from "../ffi/syscalls.ts";
 import type { KickerStart } from "./tx_kicker.ts";
@@ -15,19 +17,9 @@ import { runKicker } from "./tx_kicker_loop.ts";
 /** The zero-length buffer of the kick. */
 const EMPTY = new Uint8Array(0);
 
-/** The worker side of `onmessage`/`close` (the global scope of a worker). */
-interface KickerScope {
-  postMessage?: unknown;
-  onmessage: ((e: MessageEvent<KickerStart>) => void) | null;
-  close(): void;
-}
-const scope = globalThis as unknown as KickerScope;
-
-if (typeof scope.postMessage === "function") {
-  scope.onmessage = (e: MessageEvent<KickerStart>) => {
-    scope.onmessage = null;
-    const fd = e.data.fd;
-    runKicker(new Int32Array(e.data.words), () => sendto(fd, EMPTY, 0, MSG_DONTWAIT, null));
-    scope.close();
-  };
+// Started by TxKicker with its start record as `workerData`; imported elsewhere, it does nothing.
+if (!isMainThread && workerData !== null && typeof workerData === "object") {
+  const start = workerData as KickerStart;
+  const fd = start.fd;
+  runKicker(new Int32Array(start.words), () => sendto(fd, EMPTY, 0, MSG_DONTWAIT, null));
 }

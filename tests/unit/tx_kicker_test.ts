@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Worker as NodeWorker } from "node:worker_threads";
 import {
   KICK_AWAKE,
   KICK_COUNT,
@@ -99,9 +100,10 @@ Deno.test("tx kicker: no request is lost (20,000 publications racing the kicker)
   const words = new Int32Array(new SharedArrayBuffer(KICK_WORDS * 4));
   words[KICK_AWAKE] = 1;
   const probe = new Int32Array(new SharedArrayBuffer(8));
-  const worker = new Worker(PROBE.href, { type: "module" });
   // Each fake kick is busy 20 µs: requests land before, during and after kicks.
-  worker.postMessage({ words: words.buffer, fd: 20, probe: probe.buffer });
+  const worker = new NodeWorker(PROBE, {
+    workerData: { words: words.buffer, fd: 20, probe: probe.buffer },
+  });
   try {
     assert.ok(await until(() => Atomics.load(words, KICK_STATE) === KICKER_RUNNING));
     let woke = 0;
@@ -126,6 +128,25 @@ Deno.test("tx kicker: no request is lost (20,000 publications racing the kicker)
     Atomics.store(words, KICK_REQUEST, 1);
     Atomics.notify(words, KICK_REQUEST);
     await until(() => Atomics.load(words, KICK_STATE) === KICKER_STOPPED);
-    worker.terminate();
+    await worker.terminate();
   }
+});
+
+Deno.test("tx kicker: a kicker left running does not keep the process alive", async () => {
+  // A child process starts a kicker (fd -1: its kicks fail harmlessly) and never closes it.
+  const mod = new URL("../../drivers/tx_kicker.ts", import.meta.url).href;
+  const code = `import { TxKicker } from ${JSON.stringify(mod)};
+const k = TxKicker.start(-1);
+if (!k.waitRunning(5000)) Deno.exit(3);
+console.log("running");`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "running");
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
 });
