@@ -7,6 +7,7 @@
  * @module
  */
 
+import { attachKernelRxDrop } from "./kernel_rx_drop.ts";
 import {
   ETH_HLEN,
   MAP_SHARED,
@@ -116,6 +117,13 @@ export interface AfPacketRingOptions {
    * socket then gets only the frames the group's program steers to it.
    */
   fanoutGroup?: number;
+  /**
+   * Let the host kernel's own protocols receive the interface's frames too; default true.
+   * false attaches `drivers/kernel_rx_drop.ts`'s tcx program (Linux ≥ 6.6, root): the socket
+   * still gets every frame, the kernel's IP layer none — for an interface the stack owns, it
+   * saves the kernel's receive path per frame (route lookup and drop).
+   */
+  kernelRx?: boolean;
   /**
    * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
    * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
@@ -375,6 +383,8 @@ export function openPacketRing(
   bindPacketSocket(fd, link.ifindex);
   // Joined last: resizing a ring takes a socket out of its fanout group.
   if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
+  // Detached when the driver closes its resources (or the process dies).
+  if (opts.kernelRx === false) res.fd(attachKernelRxDrop(link.ifindex));
   return {
     fd,
     link,

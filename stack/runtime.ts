@@ -169,6 +169,7 @@ export class Runtime {
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
             rxSmallSlots: config.rxSmallSlots,
+            kernelRx: config.kernelRx,
             fanoutGroup,
             ...common,
           });
