@@ -15,11 +15,13 @@
  *
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
- *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--skip-http] [--out FILE]
+ *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--only NAME]... [--skip-http]
+ *     [--out FILE]
  * ```
  *
- * `--base PATH` adds a pingpong pair running another checkout's `cli/ustack.ts` to every
- * round (same-run A/B against it).
+ * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
+ * variant's name). `--base PATH` adds a pingpong pair running another checkout's
+ * `cli/ustack.ts` to every round (same-run A/B against it).
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -164,6 +166,7 @@ export async function main(args: string[]): Promise<number> {
       variant: { type: "string", multiple: true, default: [] },
       "skip-http": { type: "boolean" },
       base: { type: "string" },
+      only: { type: "string", multiple: true, default: [] },
       out: { type: "string" },
     },
   });
@@ -172,8 +175,10 @@ export async function main(args: string[]): Promise<number> {
     console.error(`conn_warmup: cannot run: missing ${missing.join(", ")}`);
     return 1;
   }
-  const servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
+  let servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
   for (const v of values.variant!) servers.push(parseVariant(v));
+  const only = values.only!;
+  if (only.length > 0) servers = servers.filter(([name]) => only.includes(name));
   const blocks = Number(values.blocks);
   const requests = Number(values.requests);
   const ppN = Number(values.pingpong);
