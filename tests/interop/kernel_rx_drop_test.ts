@@ -11,6 +11,7 @@ import { kernelRxDropInsns } from "../../drivers/kernel_rx_drop.ts";
 import { BPF_OP_EXIT, BPF_OP_MOV64_IMM, TC_ACT_SHOT } from "../../ffi/bpf.ts";
 import { Runtime } from "../../stack/runtime.ts";
 import { interopTest } from "../harness/interop.ts";
+import { uploadFromPeer } from "../harness/peer_upload.ts";
 import { type VethPair, withVethPair } from "../harness/netns.ts";
 
 /** `Ip: InReceives` of the kernel in the stack's namespace (`/proc/net/snmp`). */
@@ -26,22 +27,7 @@ async function kernelIpInReceives(pair: VethPair): Promise<number> {
 async function exercise(pair: VethPair, rt: Runtime): Promise<number> {
   const ping = await pair.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", pair.stackAddr]);
   assert.match(ping.stdout, /3 packets transmitted, 3 received/, ping.stdout);
-  const total = 200_000;
-  const server = rt.listen({ port: 5001 });
-  const upload = pair.run([
-    "sh",
-    "-c",
-    `head -c ${total} /dev/zero | socat -u - TCP:${pair.stackAddr}:5001`,
-  ]);
-  const conn = await server.accept();
-  const buf = new Uint8Array(65_536);
-  let got = 0;
-  for (let n; (n = await conn.read(buf)) !== null;) got += n;
-  conn.close();
-  server.close();
-  const up = await upload;
-  assert.equal(up.code, 0, up.stderr);
-  return got;
+  return await uploadFromPeer(pair, rt, 5001, 200_000);
 }
 
 Deno.test("kernel_rx_drop: the program is r0 = TC_ACT_SHOT; exit", () => {
