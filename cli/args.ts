@@ -33,6 +33,7 @@ export const LINK_OPTIONS = {
   "rx-slots": { type: "string" },
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
+  "no-kernel-rx": { type: "boolean" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
   "deno-turn": { type: "string" },
@@ -97,6 +98,9 @@ export const LINK_USAGE = `link options:
                        thread (sync), on a kicker thread (thread), or on it for batches of
                        64 KiB and more (auto, default); sync on a 1-CPU machine
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
+  --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
+                       (a tcx drop program after the packet socket, Linux >= 6.6, root):
+                       saves its IP receive path per frame where the stack owns the link
   --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64
                        (repeatable; a link-local IPv6 address is always added)
   --gw ADDR            default gateway, IPv4 and/or IPv6 (repeatable, one per family)
@@ -175,6 +179,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
+    kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
@@ -203,6 +208,15 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     denoTurnUs: us("deno-turn"),
     spinYield: v["no-spin-yield"] === true ? false : undefined,
   };
+}
+
+/** `--no-kernel-rx`: false (af_packet only), or undefined for the default. */
+function kernelRxFlag(value: unknown, driver: string): false | undefined {
+  if (value !== true) return undefined;
+  if (driver !== "af_packet") {
+    throw new UsageError("--no-kernel-rx applies to --driver af_packet only");
+  }
+  return false;
 }
 
 function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {

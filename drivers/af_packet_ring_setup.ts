@@ -7,6 +7,7 @@
  * @module
  */
 
+import { attachKernelRxDrop } from "./kernel_rx_drop.ts";
 import {
   ETH_HLEN,
   MAP_SHARED,
@@ -118,6 +119,13 @@ export interface AfPacketRingOptions {
    */
   fanoutGroup?: number;
   /**
+   * Let the host kernel's own protocols receive the interface's frames too; default true.
+   * false attaches `drivers/kernel_rx_drop.ts`'s tcx program (Linux ≥ 6.6, root): the socket
+   * still gets every frame, the kernel's IP layer none — for an interface the stack owns, it
+   * saves the kernel's receive path per frame (route lookup and drop).
+   */
+  kernelRx?: boolean;
+  /**
    * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
    * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
    * `AfPacketRingDriver.qdiscBypass`).
@@ -156,7 +164,7 @@ export interface AfPacketRingOptions {
   txKickBytes?: number;
   /**
    * Where the TX ring's kicks (`sendto`) run: `"sync"` on the stack's thread; `"thread"` on a
-   * kicker thread (a Worker, `drivers/tx_kicker.ts`), so the kernel's work behind the frames
+   * kicker thread (`drivers/tx_kicker.ts`), so the kernel's work behind the frames
    * (on veth: segmentation, filtering, the peer's receive) runs beside the stack; `"auto"` on
    * the kicker for a tick's batch of at least `txKickThreadBytes` or while the kicker is still
    * awake, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
@@ -427,6 +435,8 @@ export function openPacketRing(
   bindPacketSocket(fd, link.ifindex);
   // Joined last: resizing a ring takes a socket out of its fanout group.
   if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
+  // Detached when the driver closes its resources (or the process dies).
+  if (opts.kernelRx === false) res.fd(attachKernelRxDrop(link.ifindex));
   return {
     fd,
     link,

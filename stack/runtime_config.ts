@@ -49,6 +49,13 @@ export interface RuntimeConfig {
   txKick?: "sync" | "thread" | "auto";
   /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
   txKickSpinUs?: number;
+  /**
+   * af_packet: let the host kernel's own protocols receive the interface's frames too [true].
+   * false attaches a tcx program that drops them after the packet socket has its copy (Linux ≥
+   * 6.6, root): where the stack owns the interface, the kernel's IP receive path (route lookup,
+   * drop) no longer runs for every frame. The kernel then receives nothing on it.
+   */
+  kernelRx?: boolean;
   /** AF_XDP: queue to bind [0]. */
   queue?: number;
   /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */

@@ -50,6 +50,17 @@ Deno.test("cli: --tx-kick picks where the TX ring's kick runs; elsewhere it is a
   usage(["--tx-kick-spin", "-1"], /tx-kick-spin/);
 });
 
+Deno.test("cli: --no-kernel-rx sets kernelRx false for af_packet; elsewhere a usage error", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(parse([]).kernelRx, undefined);
+  assert.equal(parse(["--no-kernel-rx"]).kernelRx, false);
+  assert.throws(
+    () => parse(["--driver", "af_xdp", "--no-kernel-rx"]),
+    (e: unknown) => e instanceof UsageError && /--no-kernel-rx applies to/.test(e.message),
+  );
+});
+
 Deno.test("cli: --rcv-buf sets the TCP receive buffer cap; out of range is a usage error", () => {
   const { values } = parseStrict(["--rcv-buf", "33554432"], { ...TCP_STACK_OPTIONS });
   assert.deepEqual(tcpStackConfig(values, { driver: "loopback" }), {
