@@ -206,7 +206,10 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly txFrames: number;
   /** The TX ring is kicked once this many frame bytes are queued (0: at flush only). */
   readonly txKickBytes: number;
-  /** Where the TX ring's kicks run ("sync" also when a kicker was asked for on one CPU). */
+  /**
+   * Where the TX ring's kicks run ("sync" also when a kicker was asked for on one CPU or could
+   * not start: its worker needs read permission for the package's files).
+   */
   readonly txKick: AfPacketTxKick;
   /** Bytes per TX slot (frame header, vnet header and frame). */
   readonly txFrameBytes: number;
@@ -286,9 +289,10 @@ export class AfPacketRingDriver implements LinkDriver {
     };
     this.#rx = g.rxRing === "v2" ? new RxRingV2(rxSetup) : new RxRingV3(rxSetup);
     const k = o.txKick;
-    this.txKick = k.txKick;
     // Last: nothing after it can fail, so a kicker is never left running by a failed open.
-    this.#kicker = k.txKick === "sync" ? null : TxKicker.start(o.fd, k.txKickSpinUs);
+    // No kicker where its worker cannot load (no read permission): kicks stay synchronous.
+    this.#kicker = k.txKick === "sync" ? null : TxKicker.tryStart(o.fd, k.txKickSpinUs);
+    this.txKick = this.#kicker === null ? "sync" : k.txKick;
     this.#tx = new TxRing({
       fd: o.fd,
       ring,

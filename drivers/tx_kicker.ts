@@ -169,6 +169,26 @@ export class TxKicker {
   }
 
   /**
+   * {@link start}, or null where no kicker thread can run: a worker's modules need read
+   * permission for their files (Deno checks it for workers, not for the main module's imports,
+   * so `deno run --allow-ffi` alone cannot start one), or the worker could not be created. The
+   * caller then kicks on its own thread.
+   */
+  static tryStart(
+    fd: number,
+    spinUs: number = TX_KICKER_DEFAULT_SPIN_US,
+    module: URL = new URL("./tx_kicker_worker.ts", import.meta.url),
+  ): TxKicker | null {
+    if (!canLoadWorkerModules(module)) return null;
+    try {
+      return TxKicker.start(fd, spinUs, module);
+    } catch (e) {
+      if (e instanceof RangeError) throw e;
+      return null;
+    }
+  }
+
+  /**
    * Wait (blocking this thread, at most `timeoutMs`) until the kicker runs; true if it does.
    * For tests and benchmarks: a driver does not wait, it kicks by itself meanwhile.
    */
@@ -266,5 +286,21 @@ export class TxKicker {
     }
     void this.#worker.terminate();
     if (stuck) throw new Error("TxKicker: the kicker thread did not stop within 2 s");
+  }
+}
+
+/**
+ * Whether a worker can load `module` and the package's other modules: for `file:` modules,
+ * read permission on the package's root folder (remote modules are the import permission's
+ * business, which the main module's own loading already needed).
+ */
+function canLoadWorkerModules(module: URL): boolean {
+  if (module.protocol !== "file:") return true;
+  try {
+    const root = new URL("../", import.meta.url);
+    return Deno.permissions.querySync({ name: "read", path: root }).state === "granted" &&
+      Deno.permissions.querySync({ name: "read", path: module }).state === "granted";
+  } catch {
+    return false;
   }
 }

@@ -150,3 +150,22 @@ console.log("running");`;
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "running");
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
 });
+
+Deno.test("tx kicker: without read permission for its modules none starts (the caller kicks)", async () => {
+  const mod = new URL("../../drivers/tx_kicker.ts", import.meta.url).href;
+  const code = `import { TxKicker } from ${JSON.stringify(mod)};
+const k = TxKicker.tryStart(-1);
+console.log(k === null ? "none" : "started");
+k?.close();`;
+  const run = async (perms: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...perms, "data:application/typescript," + encodeURIComponent(code)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  assert.equal(await run(["--allow-ffi"]), "none");
+  assert.equal(await run(["--allow-ffi", "--allow-read"]), "started");
+});
