@@ -97,6 +97,7 @@ export const LINK_USAGE = `link options:
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of
                        64 KiB and more (auto, default); sync on a 1-CPU machine
+                       or without --allow-read (the kicker's worker loads files)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
   --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
                        (a tcx drop program after the packet socket, Linux >= 6.6, root):
