@@ -21,7 +21,14 @@
  * @module
  */
 
-import { type EventLoop, Runtime, type RuntimeConfig, StackError, tryParseIp } from "../mod.ts";
+import {
+  type EventLoop,
+  LoopTrace,
+  Runtime,
+  type RuntimeConfig,
+  StackError,
+  tryParseIp,
+} from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -44,6 +51,7 @@ import {
   stackOpener,
 } from "./pingpong_conn.ts";
 import { runServer, warmUpServer } from "./pingpong_server.ts";
+import { TRACE_RECORDS, TRACE_ROUND_TRIPS, writeTrace } from "./rr_trace_file.ts";
 import {
   PREWARM_OPTIONS,
   PREWARM_USAGE,
@@ -103,6 +111,10 @@ connections and its memory then. Both set TCP_NODELAY. Exit status 0.
   --kernel            use Deno's kernel sockets instead of the stack (needs --allow-net;
                       link options other than --json do not apply)
   --addr CIDR         (repeatable) the client uses the addresses in turn as source
+  --trace FILE        round trips on one connection: write FILE.json (+ .f64 files) with the
+                      client's start/end of every round trip and, over ustack, every phase of
+                      the event loop with the kernel's receive time of each frame (for
+                      bench/rr_trace.ts)
 ${PREWARM_USAGE}
                        (server, --connect, --hold; not with --kernel)
 ${TCP_STACK_USAGE}
@@ -138,6 +150,8 @@ export interface PingpongOptions {
   json: boolean;
   /** `--prewarm N`: warm-up connections before the ready line (server) or the first one. */
   prewarm: number;
+  /** `--trace FILE`: where to write the round-trip and event-loop trace, or null. */
+  trace: string | null;
 }
 
 /** The byte-stream operations pingpong needs; both `TcpConn` and `Deno.TcpConn` have them. */
@@ -200,6 +214,7 @@ function parsePingpong(
     hold: { type: "string" },
     once: { type: "boolean" },
     kernel: { type: "boolean" },
+    trace: { type: "string" },
   });
   if (values.help) return null;
   const [role, host, ...rest] = positionals;
@@ -250,6 +265,10 @@ function parsePingpong(
   if (prewarm > 0 && role === "client" && mode === "rr") {
     throw new UsageError("--prewarm applies to the server and to --connect/--hold clients");
   }
+  const trace = (values.trace as string | undefined) ?? null;
+  if (trace !== null && mode !== "rr") {
+    throw new UsageError("--trace applies to round trips on one connection only");
+  }
   const seconds = numberFlag("time", values.time, Infinity, { min: 0.001, max: 86_400 });
   const countFallback = mode !== "rr"
     ? DEFAULT_COUNT
@@ -271,6 +290,7 @@ function parsePingpong(
     kernel,
     json: values.json === true,
     prewarm,
+    trace,
   };
   return { opts, values };
 }
@@ -297,6 +317,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
         once: opts.once,
         json: opts.json,
         prewarm: opts.prewarm,
+        trace: opts.trace,
       },
       opts.kernel ? null : linkConfig(values),
     );
@@ -390,6 +411,9 @@ async function runClient(
       const reply = new Uint8Array(o.len);
       for (let i = 0; i < o.warmup && !stopped; i++) await roundTrip(conn, msg, reply);
       const hist = latencyHistogram();
+      // --trace: start and end of each round trip (the first TRACE_ROUND_TRIPS), and the loop's.
+      const rts = o.trace === null ? null : new Float64Array(2 * TRACE_ROUND_TRIPS);
+      if (o.trace !== null && loop !== null) loop.trace = new LoopTrace(TRACE_RECORDS);
       const startMs = performance.now();
       const endMs = startMs + o.seconds * 1000;
       let now = startMs;
@@ -397,7 +421,17 @@ async function runClient(
         const t0 = performance.now();
         await roundTrip(conn, msg, reply);
         now = performance.now();
+        const i = hist.count;
+        if (rts !== null && i < TRACE_ROUND_TRIPS) {
+          rts[2 * i] = t0;
+          rts[2 * i + 1] = now;
+        }
         hist.record((now - t0) * 1e6);
+      }
+      if (o.trace !== null) {
+        const n = Math.min(hist.count, TRACE_ROUND_TRIPS);
+        await writeTrace(o.trace, "client", rts!.subarray(0, 2 * n), loop?.trace ?? null);
+        if (loop !== null) loop.trace = null;
       }
       const n = hist.count;
       const seconds = (now - startMs) / 1000;
