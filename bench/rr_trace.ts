@@ -18,20 +18,24 @@
  * trips against the slowest 1 %, and how often each phase held a slow one up.
  *
  * ```
- * deno run --allow-all bench/rr_trace.ts [--mtu 9000] [--seconds 3] [--flags "--busy-poll 50"]
+ * deno run --allow-all bench/rr_trace.ts [--mtu 9000] [--seconds 3] [--flags="--busy-poll 50"]
  *                                        [--gc] [--dir DIR] [--out FILE]
  * deno run --allow-all bench/rr_trace.ts --analyze DIR     # files of an earlier run
  * ```
  *
- * `--gc` runs both ends with V8's `--trace-gc` and counts the collections each side made.
+ * `--heap` runs both stacks under `bench/heap_sample.ts` and prints where they allocate.
+ * `--gc` runs both ends with V8's `--trace-gc-nvp` and sums the collections each side made: how
+ * many, their pauses, and the bytes allocated (÷ round trips: what a round trip allocates).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { lastJson, mustSucceed } from "./e2e.ts";
+import { mustSucceed } from "./e2e.ts";
 import { BenchLink, USTACK_CLI } from "./netns.ts";
+
+const HEAP_SAMPLE = new URL("./heap_sample.ts", import.meta.url).pathname;
 import type { TraceHeader } from "../cli/rr_trace_file.ts";
 
 /** One side's trace, on the epoch-ms time line. */
@@ -261,20 +265,62 @@ export function report(splits: Split[]): { lines: string[]; summary: Record<stri
   };
 }
 
-/** Garbage collections in a `--trace-gc` output: counts and pause sums by kind. */
-export function gcCounts(output: string): Record<string, { n: number; ms: number }> {
-  const out: Record<string, { n: number; ms: number }> = {};
-  for (
-    const m of output.matchAll(
-      /ms: (Scavenge|Mark-Compact|Minor Mark-Sweep)[^,]*, [^,]*?([\d.]+) \/ [\d.]+ ms/g,
-    )
-  ) {
-    const k = m[1];
-    out[k] ??= { n: 0, ms: 0 };
-    out[k].n++;
-    out[k].ms += Number(m[2]);
+/** Garbage collections of one process, from its `--trace-gc-nvp` lines. */
+export interface GcFigures {
+  /** Scavenges (young generation). */
+  scavenges: number;
+  /** Other collections (mark-compact, minor mark-sweep). */
+  others: number;
+  /** Sum of the pauses (ms). */
+  pauseMs: number;
+  /** Longest pause (ms). */
+  maxPauseMs: number;
+  /** Bytes allocated, all told (the `allocated` of every collection). */
+  allocatedBytes: number;
+}
+
+/** Sum the `--trace-gc-nvp` lines of a process's output. */
+export function gcFigures(output: string): GcFigures {
+  const g: GcFigures = { scavenges: 0, others: 0, pauseMs: 0, maxPauseMs: 0, allocatedBytes: 0 };
+  for (const line of output.split("\n")) {
+    const at = line.indexOf("GC: {");
+    if (at < 0) continue;
+    let o: Record<string, number | string>;
+    try {
+      o = JSON.parse(line.slice(at + 4));
+    } catch {
+      continue;
+    }
+    if (o.gc === "s") g.scavenges++;
+    else g.others++;
+    const pause = Number(o.pause);
+    g.pauseMs += pause;
+    if (pause > g.maxPauseMs) g.maxPauseMs = pause;
+    g.allocatedBytes += Number(o.allocated);
   }
-  return out;
+  g.pauseMs = Math.round(g.pauseMs * 1000) / 1000;
+  return g;
+}
+
+/**
+ * The last `{"event":NAME,…}` object in `stdout`, found even inside a line V8's GC trace cut
+ * (V8 writes its own lines through its own buffer).
+ */
+export function eventJson(stdout: string, event: string): Record<string, number> {
+  const at = stdout.lastIndexOf(`{"event":"${event}"`);
+  if (at < 0) throw new Error(`no JSON ${event} in output:\n${stdout.slice(-2000)}`);
+  let depth = 0;
+  let inString = false;
+  for (let i = at; i < stdout.length; i++) {
+    const ch = stdout[i];
+    if (inString) {
+      if (ch === "\\") i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === "{") depth++;
+    else if (ch === "}" && --depth === 0) return JSON.parse(stdout.slice(at, i + 1));
+  }
+  throw new Error(`cut-off JSON ${event} in output`);
 }
 
 /** Options of {@link runTrace}. */
@@ -283,33 +329,38 @@ export interface TraceRunOptions {
   seconds: number;
   /** Extra stack flags for both ends. */
   flags: string[];
-  /** Run both ends with `--trace-gc`. */
+  /** Run both ends with `--trace-gc-nvp`. */
   gc: boolean;
   /** Directory for the trace files. */
   dir: string;
+  /** Run both stacks under `bench/heap_sample.ts` (allocation sites in DIR/*-heap.json). */
+  heap?: boolean;
 }
 
 /** Run kernel↔kernel and a traced ustack↔ustack; returns the two client summaries and GC. */
 export async function runTrace(o: TraceRunOptions): Promise<Record<string, unknown>> {
   const link = await BenchLink.create(o.mtu);
   const peer = link.addr("peer");
-  const deno = (extra: string[]) => [
+  const deno = (extra: string[], heapOut?: string) => [
     Deno.execPath(),
     "run",
     "--allow-all",
-    ...(o.gc ? ["--v8-flags=--trace-gc"] : []),
-    USTACK_CLI,
+    ...(o.gc ? ["--v8-flags=--trace-gc-nvp"] : []),
+    ...(heapOut === undefined ? [USTACK_CLI] : [HEAP_SAMPLE, heapOut]),
     ...extra,
   ];
   const common = ["-l", "64"];
   const result: Record<string, unknown> = {};
   try {
     let port = 6700;
-    const one = async (name: string, server: string[], client: string[]) => {
+    const one = async (name: string, server: string[], client: string[], heap = false) => {
       const p = String(port++);
       const srv = link.start(
         "peer",
-        deno(["pingpong", "server", "--once", "-p", p, ...common, ...server, "--json"]),
+        deno(
+          ["pingpong", "server", "--once", "-p", p, ...common, ...server, "--json"],
+          heap ? `${o.dir}/server-heap.json` : undefined,
+        ),
       );
       try {
         await srv.waitForLine(/"event":"ready"/);
@@ -328,15 +379,30 @@ export async function runTrace(o: TraceRunOptions): Promise<Record<string, unkno
             String(o.seconds),
             ...client,
             "--json",
-          ]),
+          ], heap ? `${o.dir}/client-heap.json` : undefined),
           o.seconds * 1000 + 30_000,
         );
         mustSucceed(`pingpong client (${name})`, f);
-        const s = await srv.stop(30_000);
+        // With --once the server ends by itself when the client closes (a SIGTERM now could cut
+        // its trace file short).
+        const s = await srv.finish(30_000);
+        if (heap) {
+          console.log(`client allocations:\n${f.stderr}\nserver allocations:\n${s.stderr}`);
+        }
         result[name] = {
-          client: lastJson(f.stdout, "summary"),
-          server: lastJson(s.stdout, "summary"),
-          ...(o.gc ? { gcClient: gcCounts(f.stdout), gcServer: gcCounts(s.stdout) } : {}),
+          client: eventJson(f.stdout, "summary"),
+          // (A server's summary can be lost in V8's own output; the client's is what counts.)
+          server: (() => {
+            try {
+              return eventJson(s.stdout, "summary");
+            } catch {
+              console.error(
+                `${name} server: no summary (exit ${s.code})\n${s.stderr.slice(-1500)}`,
+              );
+              return null;
+            }
+          })(),
+          ...(o.gc ? { gcClient: gcFigures(f.stdout), gcServer: gcFigures(s.stdout) } : {}),
         };
       } finally {
         await srv.stop();
@@ -351,6 +417,7 @@ export async function runTrace(o: TraceRunOptions): Promise<Record<string, unkno
       "ustack",
       [...link.stackOptions("peer", "af_packet"), ...o.flags, "--trace", `${o.dir}/server`],
       [...link.stackOptions("stack", "af_packet"), ...o.flags, "--trace", `${o.dir}/client`],
+      o.heap === true,
     );
   } finally {
     await link.destroy();
@@ -380,6 +447,7 @@ if (import.meta.main) {
       seconds: { type: "string", default: "3" },
       flags: { type: "string", default: "" },
       gc: { type: "boolean", default: false },
+      heap: { type: "boolean", default: false },
       dir: { type: "string" },
       analyze: { type: "string" },
       out: { type: "string" },
@@ -390,8 +458,9 @@ if (import.meta.main) {
     console.log(`usage: deno run --allow-all bench/rr_trace.ts [options]
   --mtu N         link MTU (9000)
   --seconds N     seconds of each run (3)
-  --flags FLAGS   extra stack flags for both ends, e.g. "--busy-poll 50"
-  --gc            run both ends with V8's --trace-gc and count collections
+  --flags=FLAGS   extra stack flags for both ends, e.g. --flags="--busy-poll 50"
+  --gc            run both ends with V8's --trace-gc-nvp and sum their collections
+  --heap          run both stacks under bench/heap_sample.ts (allocation sites)
   --dir DIR       keep the trace files in DIR (default: a temporary directory)
   --analyze DIR   only analyse the files of an earlier run in DIR
   --out FILE      write the figures as JSON`);
@@ -412,16 +481,19 @@ if (import.meta.main) {
       seconds: Number(values.seconds),
       flags: values.flags.split(/\s+/).filter((w) => w !== ""),
       gc: values.gc,
+      heap: values.heap,
       dir,
     });
     for (const [name, r] of Object.entries(run)) {
       const c = (r as { client: Record<string, number> }).client;
       console.log(`${name.padEnd(7)} p50 ${c.p50Us} p99 ${c.p99Us} p99.9 ${c.p999Us} tps ${c.tps}`);
-      const g = r as { gcClient?: unknown; gcServer?: unknown };
-      if (g.gcClient !== undefined) {
-        console.log(
-          `        GC client ${JSON.stringify(g.gcClient)} server ${JSON.stringify(g.gcServer)}`,
-        );
+      const g = r as { gcClient?: GcFigures; gcServer?: GcFigures };
+      const per = (x: GcFigures) =>
+        `${x.scavenges} scavenges + ${x.others} others, pauses ${x.pauseMs} ms (max ${x.maxPauseMs}), ` +
+        `${Math.round(x.allocatedBytes / Math.max(1, c.transactions))} B allocated per round trip`;
+      if (g.gcClient !== undefined && g.gcServer !== undefined) {
+        console.log(`        GC client: ${per(g.gcClient)}`);
+        console.log(`        GC server: ${per(g.gcServer)}`);
       }
     }
   }
