@@ -33,6 +33,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { mustSucceed } from "./e2e.ts";
+import { gcRecords } from "./gc_nvp.ts";
 import { BenchLink, USTACK_CLI } from "./netns.ts";
 
 const HEAP_SAMPLE = new URL("./heap_sample.ts", import.meta.url).pathname;
@@ -282,15 +283,7 @@ export interface GcFigures {
 /** Sum the `--trace-gc-nvp` lines of a process's output. */
 export function gcFigures(output: string): GcFigures {
   const g: GcFigures = { scavenges: 0, others: 0, pauseMs: 0, maxPauseMs: 0, allocatedBytes: 0 };
-  for (const line of output.split("\n")) {
-    const at = line.indexOf("GC: {");
-    if (at < 0) continue;
-    let o: Record<string, number | string>;
-    try {
-      o = JSON.parse(line.slice(at + 4));
-    } catch {
-      continue;
-    }
+  for (const o of gcRecords(output)) {
     if (o.gc === "s") g.scavenges++;
     else g.others++;
     const pause = Number(o.pause);
