@@ -214,6 +214,7 @@ export {
   type AfPacketRingOptions,
   AfPacketRingStats,
   type AfPacketRxRingVersion,
+  type AfPacketTxKick,
 } from "./drivers/af_packet_ring.ts";
 export { type XdpAttachMode, XdpRedirectProgram } from "./drivers/xdp_program.ts";
 export { LoopbackDriver, type LoopbackOptions } from "./drivers/loopback.ts";

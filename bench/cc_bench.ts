@@ -243,9 +243,18 @@ async function ustackRun(
   sender: string,
 ): Promise<Record<string, any>> {
   const at = sender.indexOf("@");
-  const alg = at < 0 ? sender : sender.slice(0, at);
+  const name = at < 0 ? sender : sender.slice(0, at);
   const cli = at < 0 ? USTACK_CLI : o.baseCli!;
+  // "cubic+thread": CUBIC with `--tx-kick thread` (where the TX ring's kicks run);
+  // "cubic+thread:20" also `--tx-kick-spin 20`.
+  const plus = name.indexOf("+");
+  const alg = plus < 0 ? name : name.slice(0, plus);
   const cc = alg === "default" ? [] : ["--cc", alg];
+  if (plus >= 0) {
+    const [kick, spin] = name.slice(plus + 1).split(":");
+    cc.push("--tx-kick", kick);
+    if (spin !== undefined) cc.push("--tx-kick-spin", spin);
+  }
   const [j, got] = await intoSink(link, port, async () => {
     const cmd = ustackCommand([
       "uperf",
@@ -278,6 +287,7 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
       throw new Error("could not turn TSO off on the sender's veth end");
     }
     for (const loss of o.lossOnly ? [o.lossPercent] : [0, o.lossPercent]) {
+      // (--loss 0 --loss-only: the phase without loss alone)
       await setLoss(link, loss);
       const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`)];
       for (const a of o.algorithms) {
@@ -367,14 +377,16 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --loss P        loss of the lossy phase, percent of the sender's packets (1)
   --loss-on WHAT  wire: TSO off on the sender's veth, the rule drops MTU-sized packets
                   (default); frame: TSO on, it drops whole super-segments
-  --cc LIST       algorithms, comma-separated (newreno,cubic,bbr; "default": no --cc flag)
+  --cc LIST       algorithms, comma-separated (newreno,cubic,bbr; "default": no --cc flag);
+                  ALG+KICK adds --tx-kick KICK (cubic+thread: CUBIC, kicks on a thread),
+                  ALG+KICK:US also --tx-kick-spin US
   --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
   --driver NAME   the stack's driver (af_packet)
   --mtu N         MTU (1500)
   --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
   --base-cli PATH  also run every algorithm with this checkout's cli/ustack.ts, interleaved,
                   as ALG@base (before/after in one sitting)
-  --loss-only     only the lossy phase
+  --loss-only     only the lossy phase (with --loss 0: only the phase without loss)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
 /** Parse the command line; null for --help. */
@@ -402,7 +414,10 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
   const loss = Number(values.loss ?? 1);
   const mtu = Number(values.mtu ?? 1500);
   if (!(seconds > 0 && seconds <= 600)) throw new Error(`--seconds: 0 < N <= 600`);
-  if (!(loss > 0 && loss < 100)) throw new Error(`--loss: 0 < P < 100`);
+  // --loss 0 --loss-only: the phase without loss alone.
+  if (!(loss >= 0 && loss < 100) || (loss === 0 && !values["loss-only"])) {
+    throw new Error(`--loss: 0 < P < 100 (0 with --loss-only: only the phase without loss)`);
+  }
   if (!(Number.isInteger(mtu) && mtu >= 1280)) throw new Error(`--mtu: an integer >= 1280`);
   const repeat = Number(values.repeat ?? 1);
   if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) {

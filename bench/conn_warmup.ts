@@ -9,12 +9,19 @@
  *   `ab -n N -c 32 /bytes/64` against that same process, each with its rate and the server's
  *   CPU time per connection;
  * - **`pingpong --connect`** (`--pingpong N`): kernel↔kernel and ustack↔ustack, fresh
- *   processes, N connections of one 64-byte round trip each, 32 in flight.
+ *   processes, N connections of one 64-byte round trip each, 32 in flight, with the CPU time
+ *   per connection of each side (the client's over its crowd phase, the server's over the
+ *   client's run, from `/proc`).
  *
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
- *     [--pingpong N] [--variant NAME=FLAGS]... [--out FILE]
+ *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--only NAME]... [--skip-http]
+ *     [--out FILE]
  * ```
+ *
+ * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
+ * variant's name). `--base PATH` adds a pingpong pair running another checkout's
+ * `cli/ustack.ts` to every round (same-run A/B against it).
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -25,7 +32,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
-import { abRun } from "./http_bench.ts";
+import { abRun, withCpu } from "./http_bench.ts";
 import { lastJson } from "./e2e.ts";
 import { BenchLink, type BenchProcess, parseVariant, ustackCommand } from "./netns.ts";
 
@@ -89,11 +96,19 @@ async function httpServer(
   }
 }
 
+/** A `pingpong --connect` pair: kernel sockets (`flags` null) or ustack with `flags`. */
+interface PingpongPair {
+  flags: string[] | null;
+  /** The CLI both processes run (another checkout's for `--base`). */
+  cli?: string;
+}
+
 async function pingpong(
   link: BenchLink,
-  flags: string[] | null,
+  pair: PingpongPair,
   n: number,
 ): Promise<Record<string, unknown>> {
+  const flags = pair.flags;
   const kernel = flags === null;
   await link.setKernelAddress("stack", kernel);
   await link.setKernelAddress("peer", kernel);
@@ -102,19 +117,38 @@ async function pingpong(
   const cliOpts = kernel ? ["--kernel"] : [...link.stackOptions("stack", "af_packet"), ...flags];
   const srv = link.start(
     "peer",
-    ustackCommand(["pingpong", "server", "-p", String(PP_PORT), "-l", "64", ...srvOpts, "--json"]),
+    ustackCommand(
+      ["pingpong", "server", "-p", String(PP_PORT), "-l", "64", ...srvOpts, "--json"],
+      pair.cli,
+    ),
   );
   try {
     await srv.waitForLine(/"event":"ready"/, 60_000);
-    const f = await link.run(
-      "stack",
-      ustackCommand([
-        ...["pingpong", "client", peer, "-p", String(PP_PORT), "--connect", "-C", "32"],
-        ...["-n", String(n), "-l", "64", ...cliOpts, "--json"],
-      ]),
-      180_000,
+    // The server's CPU over the client's whole run (its start and warm-up leave the server
+    // idle, blocked in poll); the client's own over its crowd phase (`run_cpu_ms`).
+    const [f, cpu] = await withCpu(
+      srv.pid,
+      () =>
+        link.run(
+          "stack",
+          ustackCommand([
+            ...["pingpong", "client", peer, "-p", String(PP_PORT), "--connect", "-C", "32"],
+            ...["-n", String(n), "-l", "64", ...cliOpts, "--json"],
+          ], pair.cli),
+          180_000,
+        ),
+      () => n,
     );
-    return lastJson(f.stdout, "summary");
+    const j = lastJson(f.stdout, "summary");
+    const run = j.run_cpu_ms as { user: number; system: number } | undefined;
+    const done = Number(j.connections);
+    return {
+      ...j,
+      server_us_per_conn: cpu?.serverUsPerRequest ?? null,
+      client_us_per_conn: run !== undefined && done > 0
+        ? Math.round(((run.user + run.system) * 1000) / done)
+        : null,
+    };
   } finally {
     await srv.stop(10_000);
   }
@@ -131,6 +165,8 @@ export async function main(args: string[]): Promise<number> {
       pingpong: { type: "string", default: "0" },
       variant: { type: "string", multiple: true, default: [] },
       "skip-http": { type: "boolean" },
+      base: { type: "string" },
+      only: { type: "string", multiple: true, default: [] },
       out: { type: "string" },
     },
   });
@@ -139,8 +175,10 @@ export async function main(args: string[]): Promise<number> {
     console.error(`conn_warmup: cannot run: missing ${missing.join(", ")}`);
     return 1;
   }
-  const servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
+  let servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
   for (const v of values.variant!) servers.push(parseVariant(v));
+  const only = values.only!;
+  if (only.length > 0) servers = servers.filter(([name]) => only.includes(name));
   const blocks = Number(values.blocks);
   const requests = Number(values.requests);
   const ppN = Number(values.pingpong);
@@ -162,12 +200,15 @@ export async function main(args: string[]): Promise<number> {
         }
       }
       if (ppN > 0) {
-        for (const [name, flags] of servers) {
-          const j = await pingpong(link, flags, ppN);
+        const pairs: [string, PingpongPair][] = servers.map(([name, flags]) => [name, { flags }]);
+        if (values.base !== undefined) pairs.push(["base", { flags: [], cli: values.base }]);
+        for (const [name, pair] of pairs) {
+          const j = await pingpong(link, pair, ppN);
           round[`pingpong_${name}`] = j;
           console.error(
             `round ${r + 1} pingpong ${name.padEnd(10)} ${Number(j.conn_per_s).toFixed(0)}/s ` +
-              `failed ${j.failed}  load ${Deno.loadavg()[0].toFixed(2)}`,
+              `failed ${j.failed}  CPU/conn client ${j.client_us_per_conn} µs server ` +
+              `${j.server_us_per_conn} µs  load ${Deno.loadavg()[0].toFixed(2)}`,
           );
         }
       }

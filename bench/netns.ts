@@ -55,15 +55,16 @@ export interface UdpCounters {
 }
 
 /**
- * The deno command line that runs the ustack CLI with what the benchmark uses: FFI for the
- * stack, net for `pingpong --kernel`.
+ * The deno command line that runs the ustack CLI (this checkout's, or `cli`: another
+ * checkout's `cli/ustack.ts`) with what the benchmark uses: FFI for the stack, net for
+ * `pingpong --kernel`.
  *
  * @example
  * ```ts
  * ustackCommand(["pingpong", "server", "--kernel"]);
  * ```
  */
-export function ustackCommand(args: string[]): string[] {
+export function ustackCommand(args: string[], cli: string = USTACK_CLI): string[] {
   return [
     Deno.execPath(),
     "run",
@@ -71,7 +72,7 @@ export function ustackCommand(args: string[]): string[] {
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    USTACK_CLI,
+    cli,
     ...args,
   ];
 }

@@ -7,14 +7,18 @@
  *
  * ```sh
  * deno run -A bench/udp_ab.ts --base-cli /tmp/base/cli/ustack.ts --mtu 1500 --rounds 3
+ * deno run -A bench/udp_ab.ts --variant "sync=--tx-kick sync" --variant "thread=--tx-kick thread"
  * ```
+ *
+ * `--variant NAME=FLAGS` runs this checkout's CLI once per variant with FLAGS added (in place of
+ * the one plain configuration `this`); `--base-cli` is then optional.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { lastJson, PY_SINK } from "./e2e.ts";
-import { BenchLink, USTACK_CLI } from "./netns.ts";
+import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 
 /** Run the A/B; resolves to the exit status. */
 async function main(args: string[]): Promise<number> {
@@ -22,6 +26,7 @@ async function main(args: string[]): Promise<number> {
     args,
     options: {
       "base-cli": { type: "string" },
+      variant: { type: "string", multiple: true },
       mtu: { type: "string", default: "1500" },
       rounds: { type: "string", default: "3" },
       seconds: { type: "string", default: "2" },
@@ -29,20 +34,26 @@ async function main(args: string[]): Promise<number> {
       out: { type: "string" },
     },
   });
-  if (values["base-cli"] === undefined) {
+  const variants = (values.variant ?? []).map((v) => parseVariant(v));
+  if (values["base-cli"] === undefined && variants.length === 0) {
     console.error(
-      "usage: udp_ab.ts --base-cli PATH [--mtu N] [--rounds N] [--seconds S] [--out F]",
+      "usage: udp_ab.ts --base-cli PATH | --variant NAME=FLAGS... [--mtu N] [--rounds N] " +
+        "[--seconds S] [--out F]",
     );
     return 2;
   }
-  const clis: [string, string][] = [["base", values["base-cli"]], ["this", USTACK_CLI]];
+  // [name, cli, extra flags]
+  const clis: [string, string, string[]][] = [];
+  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], []]);
+  if (variants.length === 0) clis.push(["this", USTACK_CLI, []]);
+  for (const [name, flags] of variants) clis.push([name, USTACK_CLI, flags]);
   const mtu = Number(values.mtu);
   const link = await BenchLink.create(mtu);
   const runs: Record<string, unknown>[] = [];
   try {
     let port = 6000;
     for (let r = 0; r < Number(values.rounds); r++) {
-      for (const [name, cli] of clis) {
+      for (const [name, cli, flags] of clis) {
         port++;
         // e2e's kernel-socket sink: UDP on PORT, done 0.5 s after the last datagram (5 s for the first).
         const sink = link.start("peer", [
@@ -57,7 +68,7 @@ async function main(args: string[]): Promise<number> {
         await new Promise((res) => setTimeout(res, 400));
         const cmd = [Deno.execPath(), "run", "-A", cli, "uperf", "client", link.addr("peer")];
         cmd.push("--udp", "-l", values.len!, "-p", String(port), "-t", values.seconds!, "--json");
-        cmd.push(...link.stackOptions("stack", "af_packet"));
+        cmd.push(...link.stackOptions("stack", "af_packet"), ...flags);
         const f = await link.run("stack", cmd, 30_000);
         const got = await sink.finish(10_000);
         const j = lastJson(f.stdout, "summary");

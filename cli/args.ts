@@ -31,6 +31,9 @@ export const LINK_OPTIONS = {
   "no-offload": { type: "boolean" },
   "rx-ring": { type: "string" },
   "rx-slots": { type: "string" },
+  "tx-kick": { type: "string" },
+  "tx-kick-spin": { type: "string" },
+  "no-kernel-rx": { type: "boolean" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
   "deno-turn": { type: "string" },
@@ -90,6 +93,14 @@ export const LINK_USAGE = `link options:
                        ring (v3, less memory)
   --rx-slots mtu|64k   af_packet, RX ring v2: MTU-sized slots (bigger GRO frames are copied
                        through the socket) or 64 KiB ones (default: mtu up to MTU 4096)
+  --tx-kick sync|thread|auto
+                       af_packet: where the TX ring's kick (sendto) runs: on the stack's
+                       thread (sync), on a kicker thread (thread), or on it for batches of
+                       64 KiB and more (auto, default); sync on a 1-CPU machine
+  --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
+  --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
+                       (a tcx drop program after the packet socket, Linux >= 6.6, root):
+                       saves its IP receive path per frame where the stack owns the link
   --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64
                        (repeatable; a link-local IPv6 address is always added)
   --gw ADDR            default gateway, IPv4 and/or IPv6 (repeatable, one per family)
@@ -164,6 +175,11 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     driver: driver as RuntimeConfig["driver"],
     rxRing: rxRingFlag(v["rx-ring"], driver),
     rxSmallSlots: rxSlotsFlag(v["rx-slots"], v["rx-ring"], driver),
+    txKick: txKickFlag(v["tx-kick"], driver),
+    txKickSpinUs: v["tx-kick-spin"] === undefined
+      ? undefined
+      : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
+    kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
@@ -194,10 +210,28 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
   };
 }
 
+/** `--no-kernel-rx`: false (af_packet only), or undefined for the default. */
+function kernelRxFlag(value: unknown, driver: string): false | undefined {
+  if (value !== true) return undefined;
+  if (driver !== "af_packet") {
+    throw new UsageError("--no-kernel-rx applies to --driver af_packet only");
+  }
+  return false;
+}
+
 function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {
   if (value === undefined) return undefined;
   if (driver !== "af_packet") throw new UsageError("--rx-ring applies to --driver af_packet only");
   if (value !== "v2" && value !== "v3") throw new UsageError(`--rx-ring ${value}: say v2 or v3`);
+  return value;
+}
+
+function txKickFlag(value: unknown, driver: string): "sync" | "thread" | "auto" | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet") throw new UsageError("--tx-kick applies to --driver af_packet only");
+  if (value !== "sync" && value !== "thread" && value !== "auto") {
+    throw new UsageError(`--tx-kick ${value}: say sync, thread or auto`);
+  }
   return value;
 }
 

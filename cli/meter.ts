@@ -150,6 +150,10 @@ export interface DataPathCounters {
   txRingFull: number;
   /** Transmit kicks. */
   txKicks: number;
+  /** Kicks handed to the kicker thread (af_packet `--tx-kick thread|auto`; else 0). */
+  txKickHandoffs: number;
+  /** Handoffs that woke the sleeping kicker. */
+  txKickWakes: number;
   /** Syscalls the driver made (receive and transmit). */
   driverSyscalls: number;
   /** Times the loop parked in poll() (each park is a poll plus an eventfd read). */
@@ -175,6 +179,8 @@ export function dataPathCounters(rt: Runtime): DataPathCounters {
     rxDropped: d.stats.rxDropped,
     txRingFull: d.stats.txRingFull,
     txKicks: d.stats.txKicks,
+    txKickHandoffs: (d.stats as { txKickHandoffs?: number }).txKickHandoffs ?? 0,
+    txKickWakes: (d.stats as { txKickWakes?: number }).txKickWakes ?? 0,
     driverSyscalls: d.stats.syscalls,
     loopParks: rt.loop.stats.parks,
     loopBlocks: rt.loop.stats.blocks,

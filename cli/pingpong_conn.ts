@@ -389,6 +389,7 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
     });
   };
   const next = { i: 0 };
+  let cpuRun = { user: 0, system: 0 }; // CPU of the crowd phase (after the neighbour warm-up)
   try {
     if (!o.json) {
       emit(
@@ -398,7 +399,10 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
     }
     // A connection per source address alone first: neighbours resolved before the crowd.
     await inFlight(Math.min(opener.warmup, o.total), 1, () => true, one, next);
+    const c0 = cpuMs();
     await inFlight(o.total, o.conc, () => !stopped && performance.now() < end, one, next);
+    const c1 = cpuMs();
+    cpuRun = { user: c1.user - c0.user, system: c1.system - c0.system };
   } finally {
     clearInterval(ticker);
     signals.remove();
@@ -422,6 +426,7 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
       p99Us: lat.p99Us,
       maxUs: lat.maxUs,
       cpu_ms: cpuMs(),
+      run_cpu_ms: cpuRun,
       ...(firstError !== "" ? { error: firstError } : {}),
       counters: opener.counters(),
     });

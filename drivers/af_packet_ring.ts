@@ -24,7 +24,9 @@
  * - **TX** (`drivers/af_packet_tx_ring.ts`): a ring of fixed slots of the same TPACKET version
  *   (PACKET_VERSION is per socket). `transmit` copies the frame into the next free slot and
  *   marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
- *   MSG_DONTWAIT)` when anything is pending.
+ *   MSG_DONTWAIT)` when anything is pending — on the stack's thread, or for big batches on a
+ *   kicker thread (`txKick`, `drivers/tx_kicker.ts`: on veth the kernel's whole path behind
+ *   the frames runs inside that call).
  * - **Offloads** (`vnetHdr`, on by default): every frame in both rings is preceded by a 10-byte
  *   `virtio_net_hdr`. On TX it carries partial-checksum and segmentation requests (TCP
  *   super-segments up to {@link AfPacketRingDriver.maxGsoBytes}); on RX it says whether the
@@ -68,9 +70,11 @@ import {
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { type RxRing, RxRingV2, RxRingV3 } from "./af_packet_rx_ring.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
+import { TxKicker } from "./tx_kicker.ts";
 import {
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
+  type AfPacketTxKick,
   type OpenedPacketRing,
   openPacketRing,
   packetRingSizes,
@@ -94,11 +98,13 @@ export {
   AF_PACKET_RING_DEFAULT_RX_RING,
   AF_PACKET_RING_DEFAULT_RX_SMALL_BLOCKS,
   AF_PACKET_RING_DEFAULT_TX_FRAMES,
+  AF_PACKET_RING_DEFAULT_TX_KICK,
   AF_PACKET_RING_DEFAULT_TX_KICK_BYTES,
   AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
   AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
+  type AfPacketTxKick,
 } from "./af_packet_ring_setup.ts";
 
 /**
@@ -124,8 +130,12 @@ export class AfPacketRingStats extends DriverStats {
   txOversize = 0;
   /** Frames refused for asking an offload the driver does not do (also in txDropped). */
   txOffloadRefused = 0;
-  /** Kicks that failed with an error other than EAGAIN/ENOBUFS. */
+  /** Kicks that failed with an error other than EAGAIN/ENOBUFS (either thread). */
   txKickErrors = 0;
+  /** Kicks handed to the kicker thread (`txKick` "thread"/"auto"; its kicks are in txKicks). */
+  txKickHandoffs = 0;
+  /** Handoffs that had to wake the sleeping kicker (one futex wake each). */
+  txKickWakes = 0;
 }
 
 /**
@@ -196,6 +206,8 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly txFrames: number;
   /** The TX ring is kicked once this many frame bytes are queued (0: at flush only). */
   readonly txKickBytes: number;
+  /** Where the TX ring's kicks run ("sync" also when a kicker was asked for on one CPU). */
+  readonly txKick: AfPacketTxKick;
   /** Bytes per TX slot (frame header, vnet header and frame). */
   readonly txFrameBytes: number;
   /** Largest Ethernet frame `transmit` takes with a GSO offload (0 without vnetHdr). */
@@ -209,6 +221,7 @@ export class AfPacketRingDriver implements LinkDriver {
   #mapBuffer: ArrayBuffer;
   readonly #rx: RxRing;
   readonly #tx: TxRing;
+  readonly #kicker: TxKicker | null;
   readonly #vnetBytes: number;
   readonly #usoAllowed: boolean;
   /** Frames longer than this (Ethernet bytes) are GSO super-frames. */
@@ -272,6 +285,10 @@ export class AfPacketRingDriver implements LinkDriver {
       blocks: g.rxBlocks,
     };
     this.#rx = g.rxRing === "v2" ? new RxRingV2(rxSetup) : new RxRingV3(rxSetup);
+    const k = o.txKick;
+    this.txKick = k.txKick;
+    // Last: nothing after it can fail, so a kicker is never left running by a failed open.
+    this.#kicker = k.txKick === "sync" ? null : TxKicker.start(o.fd, k.txKickSpinUs);
     this.#tx = new TxRing({
       fd: o.fd,
       ring,
@@ -282,6 +299,9 @@ export class AfPacketRingDriver implements LinkDriver {
       vnetBytes: this.#vnetBytes,
       stats: this.stats,
       kickBytes: o.txKickBytes,
+      kicker: this.#kicker,
+      kickPolicy: k.txKick === "auto" ? "auto" : "thread",
+      threadBytes: k.txKickThreadBytes,
     });
     this.txKickBytes = o.txKickBytes;
   }
@@ -426,6 +446,10 @@ export class AfPacketRingDriver implements LinkDriver {
    */
   close(): void {
     if (this.#closed) throw closedError("AfPacketRingDriver", "close");
+    // Join the kicker first: no sendto of its may run once the ring and socket go.
+    try {
+      this.#kicker?.close();
+    } catch { /* it was terminated anyway */ }
     this.refreshStats();
     this.#closed = true;
     this.#fd = -1;

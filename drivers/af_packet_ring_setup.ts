@@ -7,6 +7,7 @@
  * @module
  */
 
+import { attachKernelRxDrop } from "./kernel_rx_drop.ts";
 import {
   ETH_HLEN,
   MAP_SHARED,
@@ -37,6 +38,7 @@ import {
   AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
 } from "./af_packet_rx_ring.ts";
 import {
+  TX_KICK_DEFAULT_THREAD_BYTES,
   TX_SLOT_V2,
   TX_SLOT_V3,
   type TxRingGeometry,
@@ -117,6 +119,13 @@ export interface AfPacketRingOptions {
    */
   fanoutGroup?: number;
   /**
+   * Let the host kernel's own protocols receive the interface's frames too; default true.
+   * false attaches `drivers/kernel_rx_drop.ts`'s tcx program (Linux ≥ 6.6, root): the socket
+   * still gets every frame, the kernel's IP layer none — for an interface the stack owns, it
+   * saves the kernel's receive path per frame (route lookup and drop).
+   */
+  kernelRx?: boolean;
+  /**
    * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
    * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
    * `AfPacketRingDriver.qdiscBypass`).
@@ -154,12 +163,38 @@ export interface AfPacketRingOptions {
    */
   txKickBytes?: number;
   /**
+   * Where the TX ring's kicks (`sendto`) run: `"sync"` on the stack's thread; `"thread"` on a
+   * kicker thread (`drivers/tx_kicker.ts`), so the kernel's work behind the frames
+   * (on veth: segmentation, filtering, the peer's receive) runs beside the stack; `"auto"` on
+   * the kicker for a tick's batch of at least `txKickThreadBytes` or while the kicker is still
+   * awake, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
+   * bound's (`txKickBytes`) are always synchronous. With one CPU
+   * (`navigator.hardwareConcurrency` ≤ 1) always `"sync"`. Default
+   * {@link AF_PACKET_RING_DEFAULT_TX_KICK}. The kicker thread does not keep the process alive;
+   * `close()` joins it.
+   */
+  txKick?: AfPacketTxKick;
+  /** `"thread"`/`"auto"`: µs the kicker spins before it sleeps (0..1000000); default 0. */
+  txKickSpinUs?: number;
+  /** `"auto"`: hand a tick's kick to the kicker from this many frame bytes; default 64 KiB. */
+  txKickThreadBytes?: number;
+  /**
    * Offer UDP segmentation offload (`gso_type` 5, Linux ≥ 6.2) when vnetHdr is on; default
    * true (reported only if the qdisc is not bypassed or the device does USO itself). Set false
    * for older kernels.
    */
   udpSegmentationOffload?: boolean;
 }
+
+/** Where the TX ring's kicks run ({@link AfPacketRingOptions.txKick}). */
+export type AfPacketTxKick = "sync" | "thread" | "auto";
+
+/**
+ * Default {@link AfPacketRingOptions.txKick}: `"auto"` — measured (bench/README.md, "The TX-ring
+ * kick on a thread"): bulk TCP sends (BBR under 1 % loss 1.1–1.3×) gain from the kicker; ACKs,
+ * request/response and the UDP burst bound stay synchronous, where a thread hop costs.
+ */
+export const AF_PACKET_RING_DEFAULT_TX_KICK: AfPacketTxKick = "auto";
 
 /** Sizes of both rings, derived from the options and the MTU. */
 export interface PacketRingGeometry {
@@ -199,6 +234,12 @@ export interface PacketRingSizes {
   txFrames: number;
   /** Kick once this many frame bytes are queued (0: never early). */
   txKickBytes: number;
+  /** Where kicks run (already "sync" on one CPU). */
+  txKick: AfPacketTxKick;
+  /** The kicker's spin before it sleeps (µs). */
+  txKickSpinUs: number;
+  /** "auto": batches of this many bytes go to the kicker. */
+  txKickThreadBytes: number;
 }
 
 /** What {@link openPacketRing} set up, handed to the driver. */
@@ -219,6 +260,8 @@ export interface OpenedPacketRing {
   geometry: PacketRingGeometry;
   /** Kick once this many frame bytes are queued (0: never early). */
   txKickBytes: number;
+  /** Where kicks run, the kicker's spin and "auto"'s threshold, as validated. */
+  txKick: Pick<PacketRingSizes, "txKick" | "txKickSpinUs" | "txKickThreadBytes">;
   /** The mapping: the RX ring's blocks, then the TX ring's. */
   map: Deno.PointerObject;
   /** Bytes of the mapping. */
@@ -295,6 +338,19 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     0,
     1 << 30,
   );
+  const txKick = opts.txKick ?? AF_PACKET_RING_DEFAULT_TX_KICK;
+  if (txKick !== "sync" && txKick !== "thread" && txKick !== "auto") {
+    throw new RangeError(`AfPacketRingDriver: txKick must be sync, thread or auto, got ${txKick}`);
+  }
+  const txKickSpinUs = intOption(DRIVER, "txKickSpinUs", opts.txKickSpinUs, 0, 0, 1_000_000);
+  const txKickThreadBytes = intOption(
+    DRIVER,
+    "txKickThreadBytes",
+    opts.txKickThreadBytes,
+    TX_KICK_DEFAULT_THREAD_BYTES,
+    0,
+    1 << 30,
+  );
   return {
     rxRing,
     rxFrames,
@@ -304,6 +360,10 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     rxRetireMs,
     txFrames,
     txKickBytes,
+    // A second thread only helps with a second CPU to run it.
+    txKick: navigator.hardwareConcurrency > 1 ? txKick : "sync",
+    txKickSpinUs,
+    txKickThreadBytes,
   };
 }
 
@@ -375,6 +435,8 @@ export function openPacketRing(
   bindPacketSocket(fd, link.ifindex);
   // Joined last: resizing a ring takes a socket out of its fanout group.
   if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
+  // Detached when the driver closes its resources (or the process dies).
+  if (opts.kernelRx === false) res.fd(attachKernelRxDrop(link.ifindex));
   return {
     fd,
     link,
@@ -384,6 +446,11 @@ export function openPacketRing(
     uso: vnetHdr && (opts.udpSegmentationOffload ?? true) && (!bypass || device.uso),
     geometry: g,
     txKickBytes: sizes.txKickBytes,
+    txKick: {
+      txKick: sizes.txKick,
+      txKickSpinUs: sizes.txKickSpinUs,
+      txKickThreadBytes: sizes.txKickThreadBytes,
+    },
     map,
     mapBytes,
   };

@@ -46,6 +46,16 @@ export const BPF_MAP_TYPE_XSKMAP = 17;
 export const BPF_PROG_TYPE_XDP = 6;
 /** `enum bpf_attach_type` `BPF_XDP`: attach to a device's XDP hook through a link. */
 export const BPF_XDP = 37;
+/** `BPF_PROG_TYPE_SCHED_CLS`: a tc classifier (also the type of tcx programs). */
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
+/**
+ * `enum bpf_attach_type` `BPF_TCX_INGRESS` (Linux ≥ 6.6): a device's tc ingress hook through a
+ * link, no qdisc or netlink needed. It runs after the packet taps (AF_PACKET `ETH_P_ALL`
+ * sockets already have the frame) and before the kernel's own protocols.
+ */
+export const BPF_TCX_INGRESS = 46;
+/** tc verdict (`linux/pkt_cls.h`): drop the frame (`TC_ACT_SHOT`). */
+export const TC_ACT_SHOT = 2;
 /** `prog_flags`: the XDP program understands multi-buffer (fragmented) frames. */
 export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 /** `BPF_ANY`: create the element or update it. */

@@ -169,6 +169,9 @@ export class Runtime {
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
             rxSmallSlots: config.rxSmallSlots,
+            txKick: config.txKick,
+            txKickSpinUs: config.txKickSpinUs,
+            kernelRx: config.kernelRx,
             fanoutGroup,
             ...common,
           });

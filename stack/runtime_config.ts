@@ -40,6 +40,22 @@ export interface RuntimeConfig {
    * super-frame [MTU-sized up to MTU 4096, 68 KiB above].
    */
   rxSmallSlots?: boolean;
+  /**
+   * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
+   * ("sync"), on a kicker thread ("thread"), or on it for batches of 64 KiB and more and while
+   * it is awake ("auto"); always "sync"
+   * with one CPU (`AfPacketRingOptions.txKick`).
+   */
+  txKick?: "sync" | "thread" | "auto";
+  /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
+  txKickSpinUs?: number;
+  /**
+   * af_packet: let the host kernel's own protocols receive the interface's frames too [true].
+   * false attaches a tcx program that drops them after the packet socket has its copy (Linux ≥
+   * 6.6, root): where the stack owns the interface, the kernel's IP receive path (route lookup,
+   * drop) no longer runs for every frame. The kernel then receives nothing on it.
+   */
+  kernelRx?: boolean;
   /** AF_XDP: queue to bind [0]. */
   queue?: number;
   /** AF_XDP: ask for zero-copy (falls back to copy mode where the device can't). */

@@ -37,6 +37,7 @@ import {
 } from "../../net/checksum.ts";
 import { Runtime } from "../../stack/runtime.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
+import { uploadFromPeer } from "../harness/peer_upload.ts";
 import { formatMac, runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
 
 /** An IEEE 802 local experimental EtherType: nothing in the kernel reacts to it. */
@@ -50,12 +51,20 @@ const PROTO_UDP = 17;
 /** Both ring versions: every test that touches a ring runs over each. */
 const RINGS: readonly AfPacketRxRingVersion[] = ["v2", "v3"];
 
-/** Open the ring driver on the stack end. */
+/**
+ * Open the ring driver on the stack end. Kicks are synchronous unless `opts` says otherwise:
+ * these tests count kicks and syscalls of the ring itself (tx_kick_test.ts covers the kicker).
+ */
 function openRing(
   pair: VethPair,
   opts: Omit<AfPacketRingOptions, "ifname" | "netns"> = {},
 ): AfPacketRingDriver {
-  return AfPacketRingDriver.open({ ifname: pair.stackIf, netns: pair.stackNs, ...opts });
+  return AfPacketRingDriver.open({
+    ifname: pair.stackIf,
+    netns: pair.stackNs,
+    txKick: "sync",
+    ...opts,
+  });
 }
 
 /** Turn the generic TX checksum feature (and with it TSO/USO) of a veth end on or off. */
@@ -1178,20 +1187,7 @@ interopTest(
 
           // Kernel → stack.
           const total = 2_000_000;
-          const server = rt.listen({ port: 5001 });
-          const upload = pair.run([
-            "sh",
-            "-c",
-            `head -c ${total} /dev/zero | socat -u - TCP:${pair.stackAddr}:5001`,
-          ]);
-          const conn = await server.accept();
-          const buf = new Uint8Array(65_536);
-          let got = 0;
-          for (let n; (n = await conn.read(buf)) !== null;) got += n;
-          conn.close();
-          server.close();
-          const up = await upload;
-          assert.equal(up.code, 0, up.stderr);
+          const got = await uploadFromPeer(pair, rt, 5001, total);
           assert.equal(got, total, `${rxRing}, vnetHdr ${vnetHdr}: bytes from the kernel`);
 
           // Stack → kernel.

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import { curlSha, expectedPatternSha } from "../harness/byte_pattern.ts";
 import { interopTest } from "../harness/interop.ts";
+import { ECHO_ONCE, echoThrough } from "../harness/kernel_echo.ts";
 import { terminate, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
@@ -83,27 +84,8 @@ interopTest("socat pushes 200 MB through --tcp-echo and back byte-exact", async 
   });
 }, { tools: ["socat"] });
 
-/** A kernel TCP echo server for one connection (port in argv[1]); half-closes after EOF. */
-const ECHO_ONCE = `
-import socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", int(sys.argv[1])))
-ls.listen(1)
-c, _ = ls.accept()
-while True:
-    d = c.recv(65536)
-    if not d:
-        break
-    c.sendall(d)
-c.shutdown(socket.SHUT_WR)
-c.close()
-`;
-
 interopTest("the stack connects out to a kernel echo server, data both ways", async () => {
   await withVethPair({ ipv6: false }, async (pair) => {
-    // A plain echo loop: socat's PIPE can block writing into its own full pipe (it is the pipe's
-    // only reader) and then stops reading the socket, a deadlock of the tool, not of TCP.
     const server = pair.spawn(["python3", "-c", ECHO_ONCE, "5000"], {
       stdout: "null",
       stderr: "null",
@@ -117,21 +99,7 @@ interopTest("the stack connects out to a kernel echo server, data both ways", as
       });
       const conn = await rt.connect({ hostname: pair.peerAddr, port: 5000 });
       const data = Uint8Array.from({ length: 3_000_000 }, (_, i) => (i * 31) & 0xff);
-      const reader = (async () => {
-        const got = new Uint8Array(data.length);
-        let n = 0;
-        const buf = new Uint8Array(65536);
-        for (;;) {
-          const k = await conn.read(buf);
-          if (k === null) break;
-          got.set(buf.subarray(0, k), n);
-          n += k;
-        }
-        return got.subarray(0, n);
-      })();
-      await conn.write(data);
-      await conn.closeWrite();
-      const back = await reader;
+      const back = await echoThrough(conn, data);
       assert.equal(back.length, data.length);
       assert.deepEqual(back, data);
       const info = conn.info();

@@ -37,6 +37,30 @@ Deno.test("cli: --rx-slots picks the v2 RX slot size; elsewhere it is a usage er
   usage(["--driver", "af_packet_mmsg", "--rx-slots", "64k"], /rx-ring v2 only/);
 });
 
+Deno.test("cli: --tx-kick picks where the TX ring's kick runs; elsewhere it is a usage error", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(parse([]).txKick, undefined);
+  assert.equal(parse(["--tx-kick", "thread"]).txKick, "thread");
+  assert.equal(parse(["--tx-kick", "auto", "--tx-kick-spin", "20"]).txKickSpinUs, 20);
+  const usage = (args: string[], re: RegExp) =>
+    assert.throws(() => parse(args), (e: unknown) => e instanceof UsageError && re.test(e.message));
+  usage(["--tx-kick", "later"], /--tx-kick later: say sync, thread or auto/);
+  usage(["--driver", "af_packet_mmsg", "--tx-kick", "thread"], /af_packet only/);
+  usage(["--tx-kick-spin", "-1"], /tx-kick-spin/);
+});
+
+Deno.test("cli: --no-kernel-rx sets kernelRx false for af_packet; elsewhere a usage error", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(parse([]).kernelRx, undefined);
+  assert.equal(parse(["--no-kernel-rx"]).kernelRx, false);
+  assert.throws(
+    () => parse(["--driver", "af_xdp", "--no-kernel-rx"]),
+    (e: unknown) => e instanceof UsageError && /--no-kernel-rx applies to/.test(e.message),
+  );
+});
+
 Deno.test("cli: --rcv-buf sets the TCP receive buffer cap; out of range is a usage error", () => {
   const { values } = parseStrict(["--rcv-buf", "33554432"], { ...TCP_STACK_OPTIONS });
   assert.deepEqual(tcpStackConfig(values, { driver: "loopback" }), {

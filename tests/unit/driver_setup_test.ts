@@ -2,6 +2,7 @@
 // (cleanup order, errors), the capability hint, option and bounds checks.
 
 import assert from "node:assert/strict";
+import { type AfPacketRingOptions, packetRingSizes } from "../../drivers/af_packet_ring_setup.ts";
 import { ResourceStack } from "../../drivers/resource_stack.ts";
 import { openOnInterface, withCapabilityHint } from "../../drivers/interface_open.ts";
 import {
@@ -136,4 +137,18 @@ Deno.test("asksOffload, rxWant, slotViews", () => {
   assert.equal(views[2].byteOffset, 200);
   assert.equal(views[2].length, 100);
   assert.equal(views[0].buffer, views[2].buffer);
+});
+
+Deno.test("af_packet ring options: txKick is checked, and sync on one CPU", () => {
+  const sizes = (o: Partial<AfPacketRingOptions>) => packetRingSizes({ ifname: "us0", ...o });
+  const many = navigator.hardwareConcurrency > 1;
+  assert.equal(sizes({}).txKick, many ? "auto" : "sync");
+  assert.equal(sizes({ txKick: "sync" }).txKick, "sync");
+  assert.equal(sizes({}).txKickThreadBytes, 64 * 1024);
+  assert.equal(
+    sizes({ txKick: "thread" }).txKick,
+    many ? "thread" : "sync",
+  );
+  assert.throws(() => sizes({ txKick: "later" as "sync" }), RangeError);
+  assert.throws(() => sizes({ txKickSpinUs: -1 }), RangeError);
 });
