@@ -144,6 +144,19 @@ export {
   type EventLoopTimes,
 } from "./stack/event_loop.ts";
 export {
+  LoopTrace,
+  TRACE_BLOCK,
+  TRACE_INLINE,
+  TRACE_KIND_NAMES,
+  TRACE_MICROTASKS,
+  TRACE_PARK,
+  TRACE_RX,
+  TRACE_SPIN,
+  TRACE_TICK,
+  TRACE_TX,
+  TRACE_YIELD,
+} from "./stack/loop_trace.ts";
+export {
   Histogram,
   type HistogramOptions,
   type HistogramState,

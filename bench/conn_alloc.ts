@@ -17,6 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { gcRecords } from "./gc_nvp.ts";
 import { ADDR_B, makeSimNet } from "../tests/harness/sim_net.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import { TcpState } from "../transport/tcp/state.ts";
@@ -45,15 +46,7 @@ if (args.values["sum-gc"]) {
   const end = text.indexOf('{"event":"end"');
   n = JSON.parse(parts.find((p) => p.includes('"end"'))!).connections;
   for (const p of parts) console.log(p);
-  for (const line of text.slice(start, end).replace(marks0, "").split("\n")) {
-    const at = line.indexOf("GC: {");
-    if (at < 0) continue;
-    let o: Record<string, number | string>;
-    try {
-      o = JSON.parse(line.slice(at + 4));
-    } catch {
-      continue;
-    }
+  for (const o of gcRecords(text.slice(start, end).replace(marks0, ""))) {
     if (o.gc === "s") scavenges++;
     else marks++;
     promoted += Number(o.promoted);

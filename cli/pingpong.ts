@@ -21,7 +21,14 @@
  * @module
  */
 
-import { type EventLoop, Runtime, type RuntimeConfig, StackError, tryParseIp } from "../mod.ts";
+import {
+  type EventLoop,
+  LoopTrace,
+  Runtime,
+  type RuntimeConfig,
+  StackError,
+  tryParseIp,
+} from "../mod.ts";
 import {
   LINK_OPTIONS,
   LINK_USAGE,
@@ -44,6 +51,7 @@ import {
   stackOpener,
 } from "./pingpong_conn.ts";
 import { runServer, warmUpServer } from "./pingpong_server.ts";
+import { TRACE_RECORDS, TRACE_ROUND_TRIPS, writeTrace } from "./rr_trace_file.ts";
 import {
   PREWARM_OPTIONS,
   PREWARM_USAGE,
@@ -103,6 +111,10 @@ connections and its memory then. Both set TCP_NODELAY. Exit status 0.
   --kernel            use Deno's kernel sockets instead of the stack (needs --allow-net;
                       link options other than --json do not apply)
   --addr CIDR         (repeatable) the client uses the addresses in turn as source
+  --trace FILE        round trips on one connection: write FILE.json (+ .f64 files) with the
+                      client's start/end of every round trip and, over ustack, every phase of
+                      the event loop with the kernel's receive time of each frame (for
+                      bench/rr_trace.ts)
 ${PREWARM_USAGE}
                        (server, --connect, --hold; not with --kernel)
 ${TCP_STACK_USAGE}
@@ -138,6 +150,8 @@ export interface PingpongOptions {
   json: boolean;
   /** `--prewarm N`: warm-up connections before the ready line (server) or the first one. */
   prewarm: number;
+  /** `--trace FILE`: where to write the round-trip and event-loop trace, or null. */
+  trace: string | null;
 }
 
 /** The byte-stream operations pingpong needs; both `TcpConn` and `Deno.TcpConn` have them. */
@@ -146,6 +160,21 @@ interface StreamConn {
   write(buf: Uint8Array): Promise<number>;
   setNoDelay(on?: boolean): void;
   close(): void;
+}
+
+/**
+ * The stack's non-blocking calls (`TcpConn` has them): a round trip waits on one promise,
+ * where `read`/`write` make one per call and per async function on the way.
+ */
+interface NonBlockingConn extends StreamConn {
+  readInto(buf: Uint8Array, off: number, len: number): number;
+  writeFrom(buf: Uint8Array, off: number, len: number): number;
+  waitReadable(): Promise<unknown>;
+  waitWritable(): Promise<unknown>;
+}
+
+function isNonBlocking(c: StreamConn): c is NonBlockingConn {
+  return typeof (c as Partial<NonBlockingConn>).readInto === "function";
 }
 
 /** Read exactly `buf.length` bytes; false on EOF before the first byte, throws on a short one. */
@@ -200,6 +229,7 @@ function parsePingpong(
     hold: { type: "string" },
     once: { type: "boolean" },
     kernel: { type: "boolean" },
+    trace: { type: "string" },
   });
   if (values.help) return null;
   const [role, host, ...rest] = positionals;
@@ -250,6 +280,10 @@ function parsePingpong(
   if (prewarm > 0 && role === "client" && mode === "rr") {
     throw new UsageError("--prewarm applies to the server and to --connect/--hold clients");
   }
+  const trace = (values.trace as string | undefined) ?? null;
+  if (trace !== null && mode !== "rr") {
+    throw new UsageError("--trace applies to round trips on one connection only");
+  }
   const seconds = numberFlag("time", values.time, Infinity, { min: 0.001, max: 86_400 });
   const countFallback = mode !== "rr"
     ? DEFAULT_COUNT
@@ -271,6 +305,7 @@ function parsePingpong(
     kernel,
     json: values.json === true,
     prewarm,
+    trace,
   };
   return { opts, values };
 }
@@ -297,6 +332,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
         once: opts.once,
         json: opts.json,
         prewarm: opts.prewarm,
+        trace: opts.trace,
       },
       opts.kernel ? null : linkConfig(values),
     );
@@ -390,14 +426,29 @@ async function runClient(
       const reply = new Uint8Array(o.len);
       for (let i = 0; i < o.warmup && !stopped; i++) await roundTrip(conn, msg, reply);
       const hist = latencyHistogram();
+      // --trace: start and end of each round trip (the first TRACE_ROUND_TRIPS), and the loop's.
+      const rts = o.trace === null ? null : new Float64Array(2 * TRACE_ROUND_TRIPS);
+      if (o.trace !== null && loop !== null) loop.trace = new LoopTrace(TRACE_RECORDS);
+      const fast = isNonBlocking(conn) ? conn : null;
       const startMs = performance.now();
       const endMs = startMs + o.seconds * 1000;
       let now = startMs;
       while (hist.count < o.count && now < endMs && !stopped) {
         const t0 = performance.now();
-        await roundTrip(conn, msg, reply);
+        if (fast !== null) await roundTripNonBlocking(fast, msg, reply);
+        else await roundTrip(conn, msg, reply);
         now = performance.now();
+        const i = hist.count;
+        if (rts !== null && i < TRACE_ROUND_TRIPS) {
+          rts[2 * i] = t0;
+          rts[2 * i + 1] = now;
+        }
         hist.record((now - t0) * 1e6);
+      }
+      if (o.trace !== null) {
+        const n = Math.min(hist.count, TRACE_ROUND_TRIPS);
+        await writeTrace(o.trace, "client", rts!.subarray(0, 2 * n), loop?.trace ?? null);
+        if (loop !== null) loop.trace = null;
       }
       const n = hist.count;
       const seconds = (now - startMs) / 1000;
@@ -439,8 +490,40 @@ async function runClient(
 
 /** One transaction: send `msg`, wait for as many bytes back. */
 async function roundTrip(conn: StreamConn, msg: Uint8Array, reply: Uint8Array): Promise<void> {
+  if (isNonBlocking(conn)) return await roundTripNonBlocking(conn, msg, reply);
   await writeAll(conn, msg);
   if (!(await readExactly(conn, reply))) {
     throw new StackError("ECONNRESET", "the server closed the connection");
+  }
+}
+
+/**
+ * One transaction over the stack's non-blocking calls: the write goes into the send buffer at
+ * once, and the only promise is the wait for the reply (a round trip should cost the heap
+ * nothing that a scavenge later pauses the process for).
+ */
+async function roundTripNonBlocking(
+  conn: NonBlockingConn,
+  msg: Uint8Array,
+  reply: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < msg.length) {
+    const n = conn.writeFrom(msg, off, msg.length - off);
+    if (n === 0) await conn.waitWritable();
+    off += n;
+  }
+  let got = 0;
+  while (got < reply.length) {
+    const n = conn.readInto(reply, got, reply.length - got);
+    if (n > 0) got += n;
+    else if (n === 0) {
+      throw new StackError(
+        "ECONNRESET",
+        got === 0
+          ? "the server closed the connection"
+          : `connection ended inside a message (${got} bytes)`,
+      );
+    } else await conn.waitReadable();
   }
 }

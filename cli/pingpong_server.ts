@@ -14,6 +14,7 @@
  */
 
 import {
+  LoopTrace,
   requestClient,
   Runtime,
   type RuntimeConfig,
@@ -26,6 +27,7 @@ import { runWarmUp, withPrewarmedPools } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, memoryNow } from "./pingpong_conn.ts";
+import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
 
 /** What the server is asked to do. */
 export interface ServerOptions {
@@ -43,6 +45,8 @@ export interface ServerOptions {
   json: boolean;
   /** `--prewarm N`: warm-up connections before the ready line (0: none). */
   prewarm: number;
+  /** `--trace BASE`: write the event loop's trace there at the end (over ustack), or null. */
+  trace?: string | null;
 }
 
 /** Accept queue of the stack's listener (Linux's somaxconn default). */
@@ -137,6 +141,8 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
     }
     const rt = await Runtime.start(config);
     const u = ustackServer(rt, o, stats, checkCount, stop);
+    const traceBase = o.trace ?? null;
+    if (traceBase !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);
     counters = () => ({
       ...rt.stack.stats.nonZero(),
       driver: { ...rt.nic.driver.stats },
@@ -144,6 +150,9 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
     });
     close = async () => {
       u.close();
+      const trace = rt.loop.trace;
+      rt.loop.trace = null;
+      if (traceBase !== null) await writeTrace(traceBase, "server", new Float64Array(0), trace);
       await rt.stop();
     };
     addrs = rt.addrs.map((a) => a.split("/")[0]);

@@ -35,8 +35,11 @@
 
 import type { RingStoragePool } from "./ring_storage.ts";
 
-/** Copies up to this many bytes are done with a plain loop (no view object). */
-export const SMALL_COPY_BYTES = 32;
+/**
+ * Copies up to this many bytes are done with a plain loop (no view object): a request/response
+ * message of 64–128 bytes costs the heap nothing (~30 ns more than a native copy).
+ */
+export const SMALL_COPY_BYTES = 128;
 
 /**
  * A caller-owned record that {@link ByteRing.readableSpan} and {@link ByteRing.writableSpan}

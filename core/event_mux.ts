@@ -42,8 +42,14 @@ export class WaitQueue {
   listener: ((events: number, wq: WaitQueue) => void) | null = null;
   /** Whatever the application ties to this queue (e.g. the socket it belongs to), or null. */
   owner: unknown = null;
-  /** One-shot waiters; made by the first wait (most sockets of a crowd are never waited on). */
-  #waiters: Waiter[] | null = null;
+  /**
+   * One-shot waiters, the first `#nWaiters` slots; made by the first wait (most sockets of a
+   * crowd are never waited on). Never shrunk: emptying a JS array gives its backing store
+   * back, and the next wait would allocate a new one — once per read of a request/response
+   * exchange.
+   */
+  #waiters: (Waiter | null)[] | null = null;
+  #nWaiters = 0;
 
   /**
    * Resolve when any of `mask` is (or becomes) ready; resolves at once if it already is.
@@ -53,26 +59,35 @@ export class WaitQueue {
     const now = this.readiness & mask;
     if (now !== 0) return Promise.resolve(now);
     const ws = this.#waiters ??= [];
-    return new Promise((resolve) => ws.push({ mask, wake: resolve }));
+    return new Promise((resolve) => {
+      const w = { mask, wake: resolve };
+      if (this.#nWaiters < ws.length) ws[this.#nWaiters] = w;
+      else ws.push(w);
+      this.#nWaiters++;
+    });
   }
 
   /** Number of pending one-shot waiters. */
   get waiters(): number {
-    return this.#waiters === null ? 0 : this.#waiters.length;
+    return this.#nWaiters;
   }
 
   /** Deliver `events` to the waiters they concern. Called by the mux. */
   deliver(events: number): void {
     const ws = this.#waiters;
-    if (ws !== null && ws.length > 0) {
+    const n = this.#nWaiters;
+    if (ws !== null && n > 0) {
+      // Keep the waiters not woken at the front; a wake-up only queues the promise's
+      // reactions (no code runs here), so the set does not change meanwhile.
       let keep = 0;
-      for (let i = 0; i < ws.length; i++) {
-        const w = ws[i];
+      for (let i = 0; i < n; i++) {
+        const w = ws[i]!;
         const hit = (events | this.readiness) & w.mask;
         if (hit !== 0) w.wake(hit);
         else ws[keep++] = w;
       }
-      ws.length = keep;
+      for (let i = keep; i < n; i++) ws[i] = null;
+      this.#nWaiters = keep;
     }
     if (this.listener !== null) this.listener(events, this);
   }
@@ -80,9 +95,11 @@ export class WaitQueue {
   /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
   wakeAll(events: number): void {
     const ws = this.#waiters;
+    const n = this.#nWaiters;
     if (ws !== null) {
       this.#waiters = null;
-      for (const w of ws) w.wake(events);
+      this.#nWaiters = 0;
+      for (let i = 0; i < n; i++) ws[i]!.wake(events);
     }
     if (this.listener !== null) this.listener(events, this);
   }
@@ -121,7 +138,13 @@ export class EventMux {
     console.error("ustack: a socket listener threw:", e);
   /** Called once per tick that made anything ready (the runtime writes its eventfd here). */
   signal: (() => void) | null = null;
-  readonly #pending: WaitQueue[] = [];
+  /**
+   * Queues that gained readiness, the first `#nPending` slots. Never shrunk (an array emptied
+   * by `splice` or `length = 0` allocates again on the next push: every tick of a
+   * request/response exchange).
+   */
+  readonly #pending: (WaitQueue | null)[] = [];
+  #nPending = 0;
 
   /** Record that `wq` gained readiness `events` during this tick. */
   notify(wq: WaitQueue, events: number): void {
@@ -129,24 +152,27 @@ export class EventMux {
     wq.pending |= events;
     if (!wq.queued) {
       wq.queued = true;
-      this.#pending.push(wq);
+      const p = this.#pending;
+      if (this.#nPending < p.length) p[this.#nPending] = wq;
+      else p.push(wq);
+      this.#nPending++;
     }
   }
 
   /** True when deliveries are waiting for the end of the tick. */
   get hasPending(): boolean {
-    return this.#pending.length > 0;
+    return this.#nPending > 0;
   }
 
   /** Deliver everything signalled this tick; returns the number of wait queues woken. */
   fire(): number {
     const p = this.#pending;
-    const n = p.length;
+    const n = this.#nPending;
     if (n === 0) return 0;
     // Deliveries may notify again (a callback writes, a send frees room): those go to the
     // next round, so iterate over a fixed count and keep the tail.
     for (let i = 0; i < n; i++) {
-      const wq = p[i];
+      const wq = p[i]!;
       const ev = wq.pending;
       wq.pending = 0;
       wq.queued = false;
@@ -158,7 +184,11 @@ export class EventMux {
         this.onListenerError(e);
       }
     }
-    p.splice(0, n);
+    // Move what the deliveries queued meanwhile to the front.
+    const total = this.#nPending;
+    for (let i = n; i < total; i++) p[i - n] = p[i];
+    for (let i = total - n; i < total; i++) p[i] = null;
+    this.#nPending = total - n;
     this.stats.signals++;
     if (this.signal !== null) this.signal();
     return n;

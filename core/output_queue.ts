@@ -34,20 +34,28 @@ export interface OutputScheduler {
  * ```
  */
 export class OutputQueue {
-  /** Queued sources: `#items[#head, length)`. */
-  #items: OutputSource[] = [];
+  /**
+   * Queued sources: `#items[#head, #tail)`. The array is never shrunk (one emptied with
+   * `length = 0` allocates a new backing store on the next push: every tick of a
+   * request/response exchange); flushed slots are cleared so no source is kept alive.
+   */
+  readonly #items: (OutputSource | null)[] = [];
   #head = 0;
+  #tail = 0;
 
   /** Sources waiting. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Queue `src` unless it is queued already. */
   add(src: OutputSource): void {
     if (src.outputQueued) return;
     src.outputQueued = true;
-    this.#items.push(src);
+    const items = this.#items;
+    if (this.#tail < items.length) items[this.#tail] = src;
+    else items.push(src);
+    this.#tail++;
   }
 
   /**
@@ -59,23 +67,29 @@ export class OutputQueue {
   flush(max = Infinity): void {
     const out = this.#items;
     const start = this.#head;
-    let end = out.length;
+    let end = this.#tail;
     if (end === start) return;
     if (end - start > max) end = start + max;
     for (let i = start; i < end; i++) {
-      const s = out[i];
+      const s = out[i]!;
+      out[i] = null;
       s.outputQueued = false;
       s.flushOutput();
     }
-    if (end === out.length) {
-      out.length = 0;
+    const tail = this.#tail; // sources queued again while flushing are past `end`
+    if (end === tail) {
       this.#head = 0;
-    } else if (end > out.length >>> 1) {
-      // Drop the flushed front once it is most of the array (amortised O(1)).
-      this.#items = out.slice(end);
+      this.#tail = 0;
+    } else if (end > tail >>> 1) {
+      // Move the rest to the front once the flushed part is most of the array (amortised
+      // O(1) per source).
+      for (let i = end; i < tail; i++) {
+        out[i - end] = out[i];
+        out[i] = null;
+      }
       this.#head = 0;
+      this.#tail = tail - end;
     } else {
-      for (let i = start; i < end; i++) out[i] = undefined as unknown as OutputSource;
       this.#head = end;
     }
   }

@@ -368,6 +368,15 @@ export class AfPacketRingDriver implements LinkDriver {
   }
 
   /**
+   * The kernel's receive time (epoch ms, CLOCK_REALTIME) of the first frame of the last batch
+   * that had any, from the ring's frame header; NaN before the first.
+   */
+  rxStampMs(): number {
+    const rx = this.#rx;
+    return rx.stampSec === 0 ? NaN : rx.stampSec * 1000 + rx.stampNsec / 1e6;
+  }
+
+  /**
    * Give the RX frames (V2) or the blocks the last batches finished (V3; a block a batch only
    * partly read stays ours until a later batch finishes it) back to the kernel; empties
    * `batch`.

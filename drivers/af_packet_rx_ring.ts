@@ -34,13 +34,17 @@ import {
   BD_OFFSET_TO_FIRST_PKT,
   T2_LEN,
   T2_MAC,
+  T2_NSEC,
   T2_RX_SOCKADDR,
+  T2_SEC,
   T2_SNAPLEN,
   T2_STATUS,
   T3_LEN,
   T3_MAC,
   T3_NEXT_OFFSET,
+  T3_NSEC,
   T3_RX_SOCKADDR,
+  T3_SEC,
   T3_SNAPLEN,
   T3_STATUS,
   TP_STATUS_COPY,
@@ -129,6 +133,14 @@ export abstract class RxRing {
   abstract readonly version: "v2" | "v3";
   /** True once a frame or block said the kernel dropped frames; cleared by the reader. */
   lossSeen = false;
+  /**
+   * The kernel's receive time (`tp_sec`, `tp_nsec`: CLOCK_REALTIME when the frame was written
+   * into the ring) of the first frame of the last batch; 0 before any. Two loads per batch:
+   * what a latency trace needs to tell how long a frame waited for the stack.
+   */
+  stampSec = 0;
+  /** Nanoseconds part of {@link RxRing.stampSec}. */
+  stampNsec = 0;
   /** The one byte view of the mapping. */
   protected readonly ring: Uint8Array;
   /** The mapping as u32 words. */
@@ -272,6 +284,10 @@ export class RxRingV2 extends RxRing {
       this.#held++;
       this.#next = this.#next + 1 === frames ? 0 : this.#next + 1;
       if ((status & TP_STATUS_LOSING) !== 0) this.lossSeen = true;
+      if (n === 0) {
+        this.stampSec = words[fw + (T2_SEC >>> 2)];
+        this.stampNsec = words[fw + (T2_NSEC >>> 2)];
+      }
       const pktType = ring[f + T2_RX_SOCKADDR + SLL_PKTTYPE];
       if (copied) {
         // Dequeue it whatever it is, so the socket queue stays in step with the ring.
@@ -393,6 +409,10 @@ export class RxRingV3 extends RxRing {
       const next = words[fw + (T3_NEXT_OFFSET >>> 2)];
       if (--this.#left === 0 || next === 0) this.#finishBlock();
       else this.#next = f + next;
+      if (n === 0) {
+        this.stampSec = words[fw + (T3_SEC >>> 2)];
+        this.stampNsec = words[fw + (T3_NSEC >>> 2)];
+      }
       const mac = ring[f + T3_MAC] | (ring[f + T3_MAC + 1] << 8);
       if (
         this.take(

@@ -9,8 +9,11 @@ import { GSO_NONE, type RxBatch, type TxOffload } from "../link/driver.ts";
 import { ETH_HLEN } from "../ffi/constants.ts";
 import { EBADF, SyscallError } from "../ffi/errno.ts";
 
-/** Frames up to this length are copied byte by byte (cheaper than making a view). */
-export const SMALL_COPY_BYTES = 128;
+/**
+ * Frames up to this length are copied byte by byte (no view object): a 64-byte message's
+ * frame, TCP over IPv6 with timestamps (150 bytes), included.
+ */
+export const SMALL_COPY_BYTES = 160;
 
 /**
  * Copy `len` bytes from `src[srcOff..]` to `dst[dstOff..]`. Small frames go byte by byte

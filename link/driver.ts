@@ -182,6 +182,12 @@ export interface LinkDriver {
   /** Give the frames of the last `receive` back to the driver (ring slots are returned). */
   release(batch: RxBatch): void;
   /**
+   * The kernel's receive time (epoch ms, CLOCK_REALTIME) of the first frame of the last
+   * non-empty batch, NaN when unknown; drivers that cannot tell leave it out. For latency
+   * traces: how long a frame waited between the kernel and the stack.
+   */
+  rxStampMs?(): number;
+  /**
    * Queue one frame for transmit, copying `len` bytes from `frame` at `off`. `offload` describes
    * a partial checksum or GSO super-frame, or is null. Returns false when refused (counted).
    */

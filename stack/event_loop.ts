@@ -38,6 +38,18 @@ import {
 } from "../ffi/syscalls.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Stack } from "./stack.ts";
+import {
+  type LoopTrace,
+  TRACE_BLOCK,
+  TRACE_INLINE,
+  TRACE_MICROTASKS,
+  TRACE_PARK,
+  TRACE_RX,
+  TRACE_SPIN,
+  TRACE_TICK,
+  TRACE_TX,
+  TRACE_YIELD,
+} from "./loop_trace.ts";
 
 /** Options of the loop. */
 export interface EventLoopOptions {
@@ -132,9 +144,11 @@ const MICROTASK_TURNS = 16;
  */
 const SPIN_AFTER_IDLE_TICKS = 2;
 
-function yieldToDeno(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+/**
+ * A settled promise to await for one microtask turn: awaiting an existing native promise makes
+ * no new one (`await null` wraps its value in a fresh promise every time).
+ */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * Runs a stack on the real clock until stopped.
@@ -161,6 +175,12 @@ export class EventLoop {
     yields: 0,
     tickErrors: 0,
   };
+  /**
+   * A record of every phase of the loop, with the kernel's receive time of each batch next to
+   * its pickup, or null (the default: no record kept). Set it to trace where a slow round trip
+   * waited; recording allocates nothing.
+   */
+  trace: LoopTrace | null = null;
   /** Time histograms (µs). */
   readonly times: EventLoopTimes = {
     parkUs: loopHistogram(),
@@ -176,6 +196,8 @@ export class EventLoop {
   readonly #blockPollMs: number;
   readonly #denoTurnMs: number;
   readonly #spinYield: boolean;
+  /** Traced: when the receive that found the last batch began (ms). */
+  #pollFromMs = 0;
   /** When Deno's event loop last had a turn (ms). */
   #lastDenoTurn = 0;
   #pollfds: Uint8Array = new Uint8Array(0);
@@ -185,6 +207,8 @@ export class EventLoop {
   #running: Promise<void> | null = null;
   #closed = false;
   #jsWake: (() => void) | null = null;
+  /** Resolves the pending turn of Deno's event loop. */
+  #turnResolve: (() => void) | null = null;
   /** The loop waits in a real poll() (not a JS timer). */
   #pollable = false;
   /** A tick is running (the loop's or an inline one). */
@@ -255,15 +279,21 @@ export class EventLoop {
     if (!this.#parked || this.#inTick || this.#stopped || stack.closed) return;
     this.#inTick = true;
     const start = stack.clock.nowMs();
+    const trace = this.trace;
+    const sent = trace === null ? 0 : this.#framesSent();
+    this.#pollFromMs = start;
     try {
-      stack.tick();
+      const frames = stack.tick();
+      if (trace !== null && frames > 0) this.#traceRx(trace, frames);
     } catch (e) {
       if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
     } finally {
       this.#inTick = false;
     }
     this.stats.inlineTicks++;
-    this.times.tickUs.record((stack.clock.nowMs() - start) * 1000);
+    const end = stack.clock.nowMs();
+    this.times.tickUs.record((end - start) * 1000);
+    if (trace !== null) trace.record(TRACE_INLINE, start, end, this.#framesSent() - sent);
     // Work the tick left behind (a listener asked for another tick), or a timer it armed
     // before the parked poll's timeout (a retransmission, a pacing release), needs the loop
     // itself: wake it so it ticks and recomputes its wait.
@@ -326,12 +356,15 @@ export class EventLoop {
         : 0;
       let frames = 0;
       this.#inTick = true;
+      const trace = this.trace;
+      this.#pollFromMs = start;
       try {
         frames = stack.receive();
         if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
           frames = this.#spin(spinUntil, deliveries);
           start = clock.nowMs();
         }
+        if (trace !== null && frames > 0) this.#traceRx(trace, frames);
       } catch (e) {
         // A bug somewhere below must not stop the host: report it, keep running.
         if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
@@ -346,9 +379,12 @@ export class EventLoop {
         // leaves in this tick with the ACK it owes: one segment, not two. One socket woken:
         // its first write ends the wait. Several (a server's many connections): every turn
         // runs, since the first to answer says nothing of the others still on their way.
-        for (let i = 0; i < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); i++) {
-          await null;
+        const waitFrom = trace === null ? 0 : clock.nowMs();
+        let turns = 0;
+        for (; turns < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); turns++) {
+          await SETTLED;
         }
+        if (trace !== null) trace.record(TRACE_MICROTASKS, waitFrom, clock.nowMs(), turns);
       }
       try {
         stack.transmit();
@@ -358,6 +394,11 @@ export class EventLoop {
       this.stats.ticks++;
       const now = clock.nowMs();
       times.tickUs.record((now - start) * 1000);
+      if (trace !== null) {
+        trace.record(TRACE_TICK, start, now, frames);
+        const out = this.#framesSent() - sent;
+        if (out !== 0) trace.record(TRACE_TX, now, now, out);
+      }
       // Busy: frames came in, or went out since the last look (a pure sender, say a UDP
       // blast, never receives: else it would park and be woken between its bursts).
       const sentNow = this.#framesSent();
@@ -371,14 +412,16 @@ export class EventLoop {
         // by timers and I/O, the yield that makes an application's reaction go out). Between
         // those turns an idle loop spins at the top without allocating.
         if (idleTicks < SPIN_AFTER_IDLE_TICKS || now - this.#lastDenoTurn >= this.#denoTurnMs) {
-          await this.#yield(now);
+          await this.#yieldToDeno();
+          this.#yielded(now);
         }
         continue;
       }
       const next = stack.nextDeadlineMs();
       let timeout = Math.min(this.#maxIdleWaitMs, next - now);
       if (timeout <= 0) {
-        await this.#yield(now);
+        await this.#yieldToDeno();
+        this.#yielded(now);
         continue;
       }
       if (pollable && now - lastBusy < busyPollMs + this.#blockPollMs) {
@@ -389,11 +432,15 @@ export class EventLoop {
         const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
         const woke = clock.nowMs();
         times.blockUs.record((woke - now) * 1000);
+        if (this.trace !== null) this.trace.record(TRACE_BLOCK, now, woke, ready);
         if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
           eventfdDrain(this.#wakeFd);
         }
         // Frames: tick at once. A timeout: give Deno's timers and I/O their turn first.
-        if (ready <= 0) await this.#yield(woke);
+        if (ready <= 0) {
+          await this.#yieldToDeno();
+          this.#yielded(woke);
+        }
         continue;
       }
       timeout = Math.ceil(timeout);
@@ -420,6 +467,7 @@ export class EventLoop {
       }
       const woke = clock.nowMs();
       times.parkUs.record((woke - now) * 1000);
+      if (this.trace !== null) this.trace.record(TRACE_PARK, now, woke, 0);
       // Straight back to parking unless the next tick finds work.
       lastBusy = woke - this.#busyPollMs - this.#blockPollMs;
     }
@@ -436,13 +484,30 @@ export class EventLoop {
     const mux = stack.mux.stats;
     const stats = this.stats;
     const yieldCpu = this.#spinYield;
+    const trace = this.trace;
+    const from = trace === null ? 0 : clock.nowMs();
+    const spins = stats.spins;
+    let frames = 0;
     for (;;) {
       if (yieldCpu) schedYield();
       stats.spins++;
-      const frames = stack.receive();
-      if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) return frames;
-      if (clock.nowMs() >= until) return 0;
+      if (trace !== null) this.#pollFromMs = clock.nowMs();
+      frames = stack.receive();
+      if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
+      if (clock.nowMs() >= until) break;
     }
+    if (trace !== null) trace.record(TRACE_SPIN, from, clock.nowMs(), stats.spins - spins);
+    return frames;
+  }
+
+  /**
+   * Trace a received batch: the kernel's receive time of its first frame (from the first NIC's
+   * driver, put on this process's `performance.now()` base) and now, when the stack has it.
+   */
+  #traceRx(trace: LoopTrace, frames: number): void {
+    const driver = this.#stack.nics[0]?.driver;
+    const stamp = driver?.rxStampMs === undefined ? NaN : driver.rxStampMs();
+    trace.record(TRACE_RX, stamp - performance.timeOrigin, this.#pollFromMs, frames);
   }
 
   /** Frames the NICs' drivers have queued for sending, all told. */
@@ -453,13 +518,35 @@ export class EventLoop {
     return n;
   }
 
-  /** Give Deno's event loop a turn (application code runs), timing it. */
-  async #yield(now: number): Promise<void> {
+  /**
+   * A promise that settles after a turn of Deno's event loop (application code woken by timers
+   * and I/O runs). The executor and the `setImmediate` callback are bound once: a turn costs
+   * the promise and Deno's immediate record, nothing else (it used to be an async method, a
+   * promise and two closures more — on a request/response exchange two turns per round trip
+   * and side, most of what a round trip allocated).
+   */
+  #yieldToDeno(): Promise<void> {
     this.stats.yields++;
-    await yieldToDeno();
+    return new Promise(this.#turnExecutor);
+  }
+
+  readonly #turnExecutor = (resolve: () => void): void => {
+    this.#turnResolve = resolve;
+    setImmediate(this.#onTurn);
+  };
+
+  readonly #onTurn = (): void => {
+    const resolve = this.#turnResolve;
+    this.#turnResolve = null;
+    if (resolve !== null) resolve();
+  };
+
+  /** Back from a turn of Deno's event loop that began at `now`: time it. */
+  #yielded(now: number): void {
     const back = this.#stack.clock.nowMs();
     this.#lastDenoTurn = back;
     this.times.yieldUs.record((back - now) * 1000);
+    if (this.trace !== null) this.trace.record(TRACE_YIELD, now, back, 0);
   }
 
   /** Ask the loop to stop; `run()`'s promise settles after the current iteration. */

@@ -94,11 +94,12 @@ export class TcpConn {
   async read(buf: Uint8Array): Promise<number | null> {
     const ep = this.endpoint;
     for (;;) {
+      // A window update the read makes due schedules its own output (the receiver's
+      // ackAtEndOfTick). No tick is asked for otherwise: the event loop takes a request for a
+      // tick as the application's answer to the data it delivered, and stops waiting for
+      // the write that follows the read (it would wait for a turn of Deno's event loop).
       const n = ep.read(buf, 0, buf.length);
-      if (n > 0) {
-        this.#stack.requestTick(); // a window update may be due
-        return n;
-      }
+      if (n > 0) return n;
       if (n === 0) return buf.length === 0 ? 0 : null;
       await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
     }
@@ -111,9 +112,8 @@ export class TcpConn {
    * promise per call when data is already there.
    */
   readInto(buf: Uint8Array, off: number, len: number): number {
-    const n = this.endpoint.read(buf, off, len);
-    if (n > 0) this.#stack.requestTick(); // a window update may be due
-    return n;
+    // A window update the read makes due schedules its own output (see read()).
+    return this.endpoint.read(buf, off, len);
   }
 
   /**
@@ -127,14 +127,17 @@ export class TcpConn {
     return n;
   }
 
-  /** Resolve once data, EOF, an error or a hang-up can be read. */
-  async waitReadable(): Promise<void> {
-    await this.endpoint.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+  /**
+   * Resolve once data, EOF, an error or a hang-up can be read (with the events that are
+   * ready). The wait queue's one promise, not wrapped in another.
+   */
+  waitReadable(): Promise<number> {
+    return this.endpoint.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
   }
 
   /** Resolve once the send buffer has room, or the connection failed or closed. */
-  async waitWritable(): Promise<void> {
-    await this.endpoint.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
+  waitWritable(): Promise<number> {
+    return this.endpoint.wq.wait(EV_WRITABLE | EV_ERROR | EV_HANGUP);
   }
 
   /** Write all of `data`, waiting for send-buffer room as needed; returns `data.length`. */

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { latencyHistogram, latencySummary } from "../../cli/pingpong.ts";
 import { formatTable, type MtuResult, parseE2eArgs } from "../../bench/e2e.ts";
+import { analyze, loadSide, runTrace, splitRoundTrips } from "../../bench/rr_trace.ts";
 import { interopTest } from "../harness/interop.ts";
 import { runCommand, withVethPair } from "../harness/netns.ts";
 import { cliCommand, CliProcess } from "../harness/ustack_cli.ts";
@@ -163,6 +164,40 @@ interopTest(
     }
   },
   { tools: ["iperf3", "python3", "ss", "ab", "wrk"] },
+);
+
+interopTest(
+  "pingpong --trace on both stacks: rr_trace splits every round trip at both rings",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ustack_rr_trace_" });
+    try {
+      const run = await runTrace({ mtu: 1500, seconds: 0.5, flags: [], gc: false, dir });
+      const client = (run.ustack as { client: Record<string, number> }).client;
+      assert.ok(client.transactions > 0, JSON.stringify(client));
+      const c = await loadSide(`${dir}/client`);
+      const s = await loadSide(`${dir}/server`);
+      assert.equal(c.header.role, "client");
+      assert.equal(c.header.roundTrips, client.transactions);
+      assert.ok(s.header.records > 0 && s.header.dropped === 0);
+      const splits = splitRoundTrips(c, s);
+      // Every round trip has its request in the server's ring and its answer in the client's
+      // (a batch is stamped with its first frame: one whose first frame is an earlier bare ACK
+      // cannot be placed, so allow for a rare one).
+      assert.ok(splits.length >= client.transactions * 0.99, `${splits.length} split`);
+      for (const x of splits) {
+        // The five parts add up to the round trip (each rounded to 0.1 µs).
+        const sum = x.aUs + x.bUs + x.cUs + x.dUs + x.eUs;
+        assert.ok(Math.abs(sum - x.totalUs) < 1, JSON.stringify(x));
+        // The kernel's stamps lie inside the round trip: the request after its start, the
+        // answer after the server took the request.
+        assert.ok(x.aUs > -2 && x.cUs > -2, JSON.stringify(x));
+      }
+      const { lines } = await analyze(dir);
+      assert.match(lines[0], /round trips split; p50 [\d.]+ µs, p99 [\d.]+ µs/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 );
 
 Deno.test("latencySummary: nearest-rank percentiles in µs from the histogram", () => {

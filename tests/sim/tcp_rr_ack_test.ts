@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { connectPair, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+import { TcpConn } from "../../stack/tcp_conn.ts";
 
 const LEN = 64;
 
@@ -84,4 +85,28 @@ Deno.test("tcp request/response: an ACK owed at the end of the tick still goes b
   assert(net.run(() => s.readableBytes === LEN, 100));
   assert.equal(net.b.stats.tcp.OutSegs, out + 1, "the quick ACK went out");
   assert.equal(s.rcv.ackPending, false);
+});
+
+Deno.test("tcp request/response: reading the answer does not ask for a tick; the write does", async () => {
+  // The event loop waits (microtask turns) for the application's reaction to the data it
+  // delivered and stops at the first request for a tick: a read that asked for one ended the
+  // wait before the next request was written, which then waited for a turn of Deno's loop.
+  const net = makeSimNet({ tcp: { quickAcks: 0 }, wire: { delayMs: 0.01 } });
+  const { c, s } = connectPair(net, 80);
+  const conn = new TcpConn(net.a, c);
+  const buf = new Uint8Array(LEN);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(s.write(buf, 0, LEN), LEN);
+    assert.ok(net.run(() => c.readableBytes >= LEN, 1000), "the answer arrived");
+    net.a.receive();
+    net.a.transmit();
+    assert.equal(net.a.tickRequested, false);
+    if (i === 0) assert.equal(await conn.read(buf), LEN);
+    else assert.equal(conn.readInto(buf, 0, LEN), LEN);
+    assert.equal(net.a.tickRequested, false, `round ${i}: the read asked for a tick`);
+    assert.equal(conn.writeFrom(buf, 0, LEN), LEN);
+    assert.equal(net.a.tickRequested, true, "the write asks for one");
+    assert.ok(net.run(() => s.readableBytes >= LEN, 1000));
+    assert.equal(s.read(buf, 0, LEN), LEN);
+  }
 });

@@ -230,3 +230,24 @@ Deno.test("event mux: a throwing listener is counted and does not stop other del
   assert.equal(mux.stats.listenerErrors, 1);
   assert.equal(errors.length, 1);
 });
+
+Deno.test("WaitQueue: a waiter not woken keeps its place while others come and go", async () => {
+  const mux = new EventMux();
+  const wq = new WaitQueue();
+  let writable = 0;
+  const w = wq.wait(EV_WRITABLE).then((ev) => writable = ev);
+  for (let i = 0; i < 20; i++) {
+    const r = wq.wait(EV_READABLE);
+    assert.equal(wq.waiters, 2);
+    mux.notify(wq, EV_READABLE);
+    mux.fire();
+    assert.equal(await r, EV_READABLE);
+    assert.equal(wq.waiters, 1);
+  }
+  assert.equal(writable, 0);
+  mux.notify(wq, EV_WRITABLE);
+  mux.fire();
+  await w;
+  assert.equal(writable, EV_WRITABLE);
+  assert.equal(wq.waiters, 0);
+});

@@ -1,0 +1,124 @@
+/**
+ * A fixed-memory record of what the event loop did and when: ticks, busy-poll spins, turns of
+ * Deno's event loop, microtask waits, blocking poll slices, parks, inline ticks, and for each
+ * received batch the kernel's receive time of its first frame next to the moment the stack
+ * picked it up. Attached to an {@link EventLoop} (`loop.trace = new LoopTrace(n)`) it lets a
+ * request/response benchmark say, for each slow round trip, where each side was when the
+ * frame arrived — the question "a park in poll, a delayed ACK, a yield, GC?" answered by
+ * measurement (`bench/rr_trace.ts`).
+ *
+ * Records are four numbers in one `Float64Array` ring (the oldest are overwritten once it is
+ * full): a kind, a start and an end time in `performance.now()` milliseconds of this process,
+ * and one number whose meaning depends on the kind. Recording allocates nothing.
+ *
+ * @module
+ */
+
+/** A tick of the loop: `aux` = frames received. */
+export const TRACE_TICK = 1;
+/** The synchronous busy poll: `aux` = polls made. */
+export const TRACE_SPIN = 2;
+/** A turn of Deno's event loop (`setImmediate`). */
+export const TRACE_YIELD = 3;
+/** Microtask turns given to the application after a delivery: `aux` = turns. */
+export const TRACE_MICROTASKS = 4;
+/** A blocking `poll()` slice: `aux` = its return value. */
+export const TRACE_BLOCK = 5;
+/** A park in an asynchronous `poll()` (or a JS timer). */
+export const TRACE_PARK = 6;
+/** A tick run from an API call while the loop was parked: `aux` = frames sent. */
+export const TRACE_INLINE = 7;
+/**
+ * A received batch: `start` = the kernel's receive time of its first frame (converted to this
+ * process's `performance.now()` base; NaN when the driver does not know it), `end` = when the
+ * receive that found it began (the frame waited `end - start` for the stack), `aux` = frames.
+ */
+export const TRACE_RX = 8;
+/** Frames handed to the driver by a tick's transmit: `start` = `end` = after it, `aux` = frames. */
+export const TRACE_TX = 9;
+
+/** Names of the kinds, for dumps. */
+export const TRACE_KIND_NAMES: readonly string[] = [
+  "",
+  "tick",
+  "spin",
+  "yield",
+  "microtasks",
+  "block",
+  "park",
+  "inline",
+  "rx",
+  "tx",
+];
+
+/** Numbers per record. */
+const FIELDS = 4;
+
+/**
+ * The ring of loop records.
+ *
+ * @example
+ * ```ts
+ * import { LoopTrace, TRACE_TICK } from "./loop_trace.ts";
+ * const t = new LoopTrace(1024);
+ * t.record(TRACE_TICK, 1.0, 1.01, 2);
+ * t.length; // 1
+ * ```
+ */
+export class LoopTrace {
+  /** Capacity in records. */
+  readonly capacity: number;
+  /** Records made in all (the ring keeps the last `capacity`). */
+  recorded = 0;
+  readonly #data: Float64Array;
+
+  /** A ring of `capacity` records (32 bytes each). */
+  constructor(capacity: number) {
+    if (!(capacity >= 1 && Number.isInteger(capacity))) {
+      throw new RangeError("LoopTrace: capacity must be a whole number >= 1");
+    }
+    this.capacity = capacity;
+    this.#data = new Float64Array(capacity * FIELDS);
+  }
+
+  /** Records held (at most `capacity`). */
+  get length(): number {
+    return this.recorded < this.capacity ? this.recorded : this.capacity;
+  }
+
+  /** Add a record (overwrites the oldest once full). */
+  record(kind: number, startMs: number, endMs: number, aux: number): void {
+    const i = (this.recorded % this.capacity) * FIELDS;
+    const d = this.#data;
+    d[i] = kind;
+    d[i + 1] = startMs;
+    d[i + 2] = endMs;
+    d[i + 3] = aux;
+    this.recorded++;
+  }
+
+  /** The records held, oldest first, as `[kind, startMs, endMs, aux]` rows flattened. */
+  snapshot(): Float64Array {
+    const n = this.length;
+    const out = new Float64Array(n * FIELDS);
+    const first = this.recorded - n;
+    for (let k = 0; k < n; k++) {
+      const i = ((first + k) % this.capacity) * FIELDS;
+      out.set(this.#data.subarray(i, i + FIELDS), k * FIELDS);
+    }
+    return out;
+  }
+
+  /**
+   * A JSON-ready dump: this process's `performance.timeOrigin` (epoch ms, so two processes'
+   * records can be put on one time line), the kind names and the records flattened.
+   */
+  toJSON(): { timeOrigin: number; kinds: readonly string[]; dropped: number; records: number[] } {
+    return {
+      timeOrigin: performance.timeOrigin,
+      kinds: TRACE_KIND_NAMES,
+      dropped: this.recorded - this.length,
+      records: Array.from(this.snapshot()),
+    };
+  }
+}
