@@ -2,8 +2,8 @@
  * The end-to-end benchmark's view of a veth pair: the test harness's namespaces
  * (`tests/harness/netns.ts`, reused as is) plus what a benchmark needs on top — kernel
  * addresses switched on and off per phase, processes started on either end with every wait
- * bounded, the kernel's UDP counters, and cleanup also on SIGTERM (the harness already covers
- * SIGINT, unload and errors).
+ * bounded, and the kernel's UDP counters (the harness deletes the namespaces on errors, unload,
+ * SIGINT, SIGTERM, SIGHUP and, through its watchdog, SIGKILL).
  *
  * ```
  *  side "stack": namespace stackNs, us0        side "peer": namespace peerNs, kp0
@@ -151,19 +151,10 @@ export class BenchProcess {
   }
 }
 
-/** Links alive in this process, for the SIGTERM hook. */
-const liveLinks = new Set<BenchLink>();
-let sigtermInstalled = false;
-
-function onSigterm(): void {
-  for (const link of [...liveLinks]) link.pair.destroySync();
-  Deno.exit(143);
-}
-
 /**
  * A veth pair between two fresh namespaces, set up for benchmarking. Made by
- * {@link BenchLink.create}; always {@link BenchLink.destroy} it (SIGINT, SIGTERM and process
- * exit delete it too).
+ * {@link BenchLink.create}; always {@link BenchLink.destroy} it (the harness also deletes it
+ * when the process ends otherwise).
  *
  * @example
  * ```ts ignore
@@ -185,13 +176,7 @@ export class BenchLink {
 
   /** Namespaces and veth pair with `mtu` on both ends, no IPv6 addresses. */
   static async create(mtu: number): Promise<BenchLink> {
-    if (!sigtermInstalled) {
-      sigtermInstalled = true;
-      Deno.addSignalListener("SIGTERM", onSigterm);
-    }
-    const link = new BenchLink(await createVethPair({ mtu, ipv6: false }));
-    liveLinks.add(link);
-    return link;
+    return new BenchLink(await createVethPair({ mtu, ipv6: false }));
   }
 
   /** MTU of both ends. */
@@ -345,15 +330,7 @@ export class BenchLink {
 
   /** Kill everything started here and delete both namespaces. Idempotent. */
   async destroy(): Promise<void> {
-    try {
-      await this.pair.destroy();
-    } finally {
-      liveLinks.delete(this);
-      if (liveLinks.size === 0 && sigtermInstalled) {
-        sigtermInstalled = false;
-        Deno.removeSignalListener("SIGTERM", onSigterm);
-      }
-    }
+    await this.pair.destroy();
   }
 }
 

@@ -9,11 +9,15 @@
  * ```
  *
  * Namespace names are unique per process and pair (`ustk-<pid>-<n>-s` / `-p`). Every pair is
- * kept in a registry and deleted on `destroy()`, and also on `unload` and SIGINT if a test
- * forgot. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and `ip` from iproute2.
+ * kept in a registry and deleted on `destroy()`, and also on `unload`, SIGINT, SIGTERM and
+ * SIGHUP if a test forgot or the process is stopped; where no JavaScript runs any more
+ * (SIGKILL, a crash) the namespace watchdog (`netns_watchdog.ts`) deletes them. Needs root
+ * (CAP_NET_ADMIN, CAP_SYS_ADMIN) and `ip` from iproute2.
  *
  * @module
  */
+
+import { claimNamespace, releaseNamespace } from "./netns_watchdog.ts";
 
 /** Options of {@link createVethPair}. */
 export interface VethPairOptions {
@@ -65,7 +69,14 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 let pairCounter = 0;
 const livePairs = new Set<VethPair>();
 let unloadHookInstalled = false;
-let sigintHookInstalled = false;
+let signalHooksInstalled = false;
+
+/** Signals that end the process: the pairs are deleted first, then it exits as if killed. */
+const EXIT_SIGNALS: readonly [Deno.Signal, number][] = [
+  ["SIGINT", 2],
+  ["SIGTERM", 15],
+  ["SIGHUP", 1],
+];
 
 /**
  * Two namespaces joined by a veth pair; made by {@link createVethPair}.
@@ -223,7 +234,7 @@ export class VethPair {
     return this.#destroyed ??= this.#teardown();
   }
 
-  /** Synchronous best-effort teardown for exit paths (`unload`, SIGINT). */
+  /** Synchronous best-effort teardown for exit paths (`unload`, SIGINT/SIGTERM/SIGHUP). */
   destroySync(): void {
     for (const child of this.#children) killQuietly(child);
     this.#children.clear();
@@ -232,6 +243,7 @@ export class VethPair {
         new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" })
           .outputSync();
       } catch { /* nothing more to do on the way out */ }
+      releaseNamespace(ns);
     }
     forget(this);
     this.#destroyed ??= Promise.resolve();
@@ -245,6 +257,7 @@ export class VethPair {
     this.#children.clear();
     for (const ns of [this.stackNs, this.peerNs, ...this.extraNs]) {
       await runCommand(["ip", "netns", "del", ns], { timeoutMs: 10_000 });
+      releaseNamespace(ns);
     }
     forget(this);
   }
@@ -282,8 +295,8 @@ export async function createVethPair(opts: VethPairOptions = {}): Promise<VethPa
   remember(pair);
   try {
     const { stackNs: s, peerNs: p, stackIf, peerIf } = pair;
-    await ip(["netns", "add", s]);
-    await ip(["netns", "add", p]);
+    await addNamespace(s);
+    await addNamespace(p);
     // Created directly inside the namespaces: the names never exist in the caller's namespace.
     await ip([
       "link",
@@ -426,7 +439,7 @@ export async function createRoutedPair(opts: RoutedPairOptions): Promise<RoutedP
     const router = pair.peerNs;
     const far = `${pair.stackNs.slice(0, -2)}-f`;
     pair.extraNs.push(far);
-    await ip(["netns", "add", far]);
+    await addNamespace(far);
     await ip([
       "link",
       "add",
@@ -561,6 +574,12 @@ async function mustRun(cmd: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** `ip netns add ns`, the watchdog told first. */
+async function addNamespace(ns: string): Promise<void> {
+  await claimNamespace(ns);
+  await ip(["netns", "add", ns]);
+}
+
 /** `ip ARGS`, throwing on failure. */
 function ip(args: string[]): Promise<string> {
   return mustRun(["ip", ...args]);
@@ -634,18 +653,18 @@ function remember(pair: VethPair): void {
     unloadHookInstalled = true;
     globalThis.addEventListener("unload", destroyAllSync);
   }
-  if (!sigintHookInstalled) {
-    sigintHookInstalled = true;
-    Deno.addSignalListener("SIGINT", onSigint);
+  if (!signalHooksInstalled) {
+    signalHooksInstalled = true;
+    for (const [sig] of EXIT_SIGNALS) Deno.addSignalListener(sig, onExitSignal[sig]!);
   }
 }
 
-/** Drop a pair from the registry; stop listening for SIGINT when none is left. */
+/** Drop a pair from the registry; stop listening for signals when none is left. */
 function forget(pair: VethPair): void {
   livePairs.delete(pair);
-  if (livePairs.size === 0 && sigintHookInstalled) {
-    sigintHookInstalled = false;
-    Deno.removeSignalListener("SIGINT", onSigint);
+  if (livePairs.size === 0 && signalHooksInstalled) {
+    signalHooksInstalled = false;
+    for (const [sig] of EXIT_SIGNALS) Deno.removeSignalListener(sig, onExitSignal[sig]!);
   }
 }
 
@@ -654,8 +673,13 @@ function destroyAllSync(): void {
   for (const pair of [...livePairs]) pair.destroySync();
 }
 
-/** Ctrl-C: clean up, then exit like a process killed by SIGINT would. */
-function onSigint(): void {
-  destroyAllSync();
-  Deno.exit(130);
-}
+/**
+ * Ctrl-C, `timeout`, a closed terminal: clean up, then exit with 128 + the signal's number as
+ * a process killed by it would (SIGKILL and crashes are the namespace watchdog's).
+ */
+const onExitSignal: Partial<Record<Deno.Signal, () => void>> = Object.fromEntries(
+  EXIT_SIGNALS.map(([sig, n]) => [sig, () => {
+    destroyAllSync();
+    Deno.exit(128 + n);
+  }]),
+);

@@ -17,6 +17,7 @@ import {
 import { Runtime } from "../../stack/runtime.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
 import { type CommandResult, formatMac, runCommand } from "../harness/netns.ts";
+import { claimNamespace, releaseNamespace } from "../harness/netns_watchdog.ts";
 
 /** The kernel side's address on the TAP. */
 const PEER_ADDR = "198.18.0.1";
@@ -26,25 +27,14 @@ const STACK_ADDR = "198.18.0.2";
 const TAP = "ustap0";
 
 let nsCounter = 0;
-const liveNamespaces = new Set<string>();
-let unloadHook = false;
 
-/** A fresh namespace (unique per process and call) with loopback up; always deleted. */
+/**
+ * A fresh namespace (unique per process and call) with loopback up; always deleted (by the
+ * harness's namespace watchdog if the process dies half-way).
+ */
 async function withNamespace<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   const ns = `ustk-${Deno.pid}-tap${++nsCounter}`;
-  if (!unloadHook) {
-    unloadHook = true;
-    // A test that dies half-way must not leave namespaces behind.
-    globalThis.addEventListener("unload", () => {
-      for (const name of liveNamespaces) {
-        try {
-          new Deno.Command("ip", { args: ["netns", "del", name], stdout: "null", stderr: "null" })
-            .outputSync();
-        } catch { /* nothing more to do on the way out */ }
-      }
-    });
-  }
-  liveNamespaces.add(ns);
+  await claimNamespace(ns);
   try {
     await must(["ip", "netns", "add", ns]);
     await must(["ip", "-n", ns, "link", "set", "lo", "up"]);
@@ -62,7 +52,7 @@ async function withNamespace<T>(fn: (ns: string) => Promise<T>): Promise<T> {
     return await fn(ns);
   } finally {
     await runCommand(["ip", "netns", "del", ns], { timeoutMs: 10_000 });
-    liveNamespaces.delete(ns);
+    releaseNamespace(ns);
   }
 }
 
