@@ -14,6 +14,12 @@ import {
   TxKicker,
 } from "../../drivers/tx_kicker.ts";
 import { EBADF } from "../../ffi/errno.ts";
+import {
+  TX_SLOT_V2,
+  TxRing,
+  type TxRingCounters,
+  txRingGeometry,
+} from "../../drivers/af_packet_tx_ring.ts";
 import { PROBE_PUBLISHED, PROBE_SEEN } from "./tx_kicker_probe_worker.ts";
 
 const PROBE = new URL("./tx_kicker_probe_worker.ts", import.meta.url);
@@ -168,4 +174,53 @@ k?.close();`;
   };
   assert.equal(await run(["--allow-ffi"]), "none");
   assert.equal(await run(["--allow-ffi", "--allow-read"]), "started");
+});
+
+Deno.test("tx ring, auto: a tick's batch of 64 KiB goes to the kicker, a small one is kicked here", async () => {
+  // A ring over ordinary memory on no socket (fd -1): this thread's kicks fail with EBADF and
+  // are counted; the stand-in kicker counts its own.
+  const geometry = txRingGeometry(TX_SLOT_V2, 1500, false, 64);
+  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
+  const stats: TxRingCounters = {
+    txFrames: 0,
+    txBytes: 0,
+    txDropped: 0,
+    txRingFull: 0,
+    txKicks: 0,
+    syscalls: 0,
+    txKickErrors: 0,
+    txKickHandoffs: 0,
+    txKickWakes: 0,
+  };
+  const kicker = TxKicker.start(0, 0, PROBE);
+  const tx = new TxRing({
+    fd: -1,
+    ring: new Uint8Array(mem),
+    words: new Uint32Array(mem),
+    base: 0,
+    geometry,
+    layout: TX_SLOT_V2,
+    vnetBytes: 0,
+    stats,
+    kicker,
+    kickPolicy: "auto",
+  });
+  const frame = new Uint8Array(1500);
+  try {
+    assert.ok(kicker.waitRunning(5000));
+    assert.ok(await until(() => kicker.sleeps >= 1 && !kicker.awake), "the kicker sleeps");
+    // Request/response: two frames, the kicker asleep — kicked on this thread, no wake-up.
+    for (let i = 0; i < 2; i++) assert.ok(tx.put(frame, 0, 100, null));
+    tx.flush();
+    assert.deepEqual([stats.txKickHandoffs, stats.txKicks, stats.txKickErrors], [0, 1, 1]);
+    // Bulk: 44 frames of 1,500 bytes (66,000 ≥ 64 KiB) — handed to the kicker.
+    for (let i = 0; i < 44; i++) assert.ok(tx.put(frame, 0, 1500, null));
+    tx.flush();
+    assert.equal(stats.txKickHandoffs, 1);
+    assert.equal(stats.txKickWakes, 1, "it had to be woken");
+    assert.ok(await until(() => (kicker.collect(stats), stats.txKicks === 2)), "the kicker kicked");
+    assert.equal(stats.txKickErrors, 1, "the kicker's stand-in kick does not fail");
+  } finally {
+    kicker.close();
+  }
 });
