@@ -16,7 +16,7 @@
  *
  * Data methods never throw, and allocate only when a pooled ring grows: lengths are clipped to what fits or exists, and
  * the count actually moved is returned. One deliberate exception to "no allocation": a copy of
- * more than {@link SMALL_COPY_BYTES} bytes goes through `Uint8Array.prototype.set` on a
+ * more than `SMALL_COPY_BYTES` (`core/copy_bytes.ts`) bytes goes through `Uint8Array.prototype.set` on a
  * transient `subarray` view, because JS has no offset-taking copy between two typed arrays and a
  * byte loop is 18× slower at 1460 bytes (0.9 µs vs 49 ns, Deno 2.9.6). Use
  * {@link ByteRing.readableSpan} / {@link ByteRing.writableSpan} to copy with no view at all.
@@ -33,13 +33,8 @@
  * @module
  */
 
+import { copyBytes } from "./copy_bytes.ts";
 import type { RingStoragePool } from "./ring_storage.ts";
-
-/**
- * Copies up to this many bytes are done with a plain loop (no view object): a request/response
- * message of 64–128 bytes costs the heap nothing (~30 ns more than a native copy).
- */
-export const SMALL_COPY_BYTES = 128;
 
 /**
  * A caller-owned record that {@link ByteRing.readableSpan} and {@link ByteRing.writableSpan}
@@ -53,23 +48,6 @@ export interface ByteSpan {
   off: number;
   /** Length of the span in bytes (0 when there is nothing). */
   len: number;
-}
-
-/** Copy `n > 0` bytes, with a loop when short (see the module doc). */
-function copyBytes(
-  dst: Uint8Array,
-  dstOff: number,
-  src: Uint8Array,
-  srcOff: number,
-  n: number,
-): void {
-  if (n <= SMALL_COPY_BYTES) {
-    for (let i = 0; i < n; i++) dst[dstOff + i] = src[srcOff + i];
-  } else if (srcOff === 0 && n === src.length) {
-    dst.set(src, dstOff);
-  } else {
-    dst.set(src.subarray(srcOff, srcOff + n), dstOff);
-  }
 }
 
 /** How many bytes of `arr` exist from `off` on, limited to `len` (0 for nonsense input). */
@@ -196,10 +174,10 @@ export class ByteRing {
     const at = this.#index(offset);
     const first = this.#size - at;
     if (n <= first) {
-      copyBytes(this.#buf, at, src, off, n);
+      copyBytes(src, off, this.#buf, at, n);
     } else {
-      copyBytes(this.#buf, at, src, off, first);
-      copyBytes(this.#buf, 0, src, off + first, n - first);
+      copyBytes(src, off, this.#buf, at, first);
+      copyBytes(src, off + first, this.#buf, 0, n - first);
     }
   }
 
@@ -208,10 +186,10 @@ export class ByteRing {
     const at = this.#index(offset);
     const first = this.#size - at;
     if (n <= first) {
-      copyBytes(dst, off, this.#buf, at, n);
+      copyBytes(this.#buf, at, dst, off, n);
     } else {
-      copyBytes(dst, off, this.#buf, at, first);
-      copyBytes(dst, off + first, this.#buf, 0, n - first);
+      copyBytes(this.#buf, at, dst, off, first);
+      copyBytes(this.#buf, 0, dst, off + first, n - first);
     }
   }
 

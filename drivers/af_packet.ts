@@ -62,9 +62,9 @@ import {
   TPACKET_AUXDATA_SIZE,
 } from "../ffi/structs.ts";
 import { recvmmsg, sendmmsg, setsockoptInt } from "../ffi/syscalls.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
 import {
   closedError,
-  copyBytes,
   intOption,
   putRxFrame,
   roundUp,

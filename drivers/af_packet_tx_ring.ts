@@ -28,7 +28,7 @@ import {
 } from "../ffi/tpacket.ts";
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { writeVnetHeader } from "./vnet_header.ts";
-import { copyBytes } from "./driver_util.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
 import type { TxKicker } from "./tx_kicker.ts";
 
 /** Bytes of one TX slot when vnetHdr is on: room for a 64 KB super-frame. */

@@ -35,7 +35,8 @@ import { EAGAIN, EBUSY, ENOBUFS } from "../ffi/errno.ts";
 import { XDP_PKT_CONTD, type XdpKernelStats, xdpStatistics } from "../ffi/if_xdp.ts";
 import { allocStruct } from "../ffi/structs.ts";
 import { sendto } from "../ffi/syscalls.ts";
-import { closedError, copyBytes, putRxFrame, rxWant, txFrameInBounds } from "./driver_util.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
+import { closedError, putRxFrame, rxWant, txFrameInBounds } from "./driver_util.ts";
 import { openOnInterface } from "./interface_open.ts";
 import type { ResourceStack } from "./resource_stack.ts";
 import {

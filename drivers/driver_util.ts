@@ -1,5 +1,5 @@
 /**
- * Small helpers every frame pump shares: the frame copy, the transmit bounds check, option
+ * Small helpers every frame pump shares: the transmit bounds check, option
  * validation, the closed-driver error, receive-slot memory and alignment.
  *
  * @module
@@ -8,34 +8,6 @@
 import { GSO_NONE, type RxBatch, type TxOffload } from "../link/driver.ts";
 import { ETH_HLEN } from "../ffi/constants.ts";
 import { EBADF, SyscallError } from "../ffi/errno.ts";
-
-/**
- * Frames up to this length are copied byte by byte (no view object): a 64-byte message's
- * frame, TCP over IPv6 with timestamps (150 bytes), included.
- */
-export const SMALL_COPY_BYTES = 160;
-
-/**
- * Copy `len` bytes from `src[srcOff..]` to `dst[dstOff..]`. Small frames go byte by byte
- * (allocation-free); larger ones use one transient `subarray` view for a native copy —
- * measured on Deno 2.9.6, 93 ns for a 9,014-byte frame against 1,006 ns for a 32-bit word
- * loop: the one per-frame allocation the drivers accept (V8 usually elides it).
- */
-export function copyBytes(
-  src: Uint8Array,
-  srcOff: number,
-  dst: Uint8Array,
-  dstOff: number,
-  len: number,
-): void {
-  if (len <= SMALL_COPY_BYTES) {
-    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
-  } else if (srcOff === 0 && len === src.length) {
-    dst.set(src, dstOff);
-  } else {
-    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-  }
-}
 
 /**
  * Validate an integer option in [min, max]; `fallback` when undefined. Throws RangeError

@@ -51,9 +51,9 @@ import { EAGAIN, ENOBUFS, ENODEV, SyscallError } from "../ffi/errno.ts";
 import { rawSyscall, SYS_IOCTL } from "../ffi/bpf.ts";
 import { allocStruct, IFR_NAME, IFR_UNION, ifreq } from "../ffi/structs.ts";
 import { interfaceIndex, ioctl, open, read, write } from "../ffi/syscalls.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
 import {
   closedError,
-  copyBytes,
   intOption,
   putRxFrame,
   roundUp,
