@@ -41,7 +41,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, USTACK_CLI, ustackCommand } from "./netns.ts";
+import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 
 /** Options of a run. */
@@ -67,6 +67,19 @@ export interface CcBenchOptions {
   out: string;
   /** Skip the phase without loss. */
   lossOnly: boolean;
+  /**
+   * Receive packet steering (`rps_cpus`, a hex CPU mask) on both veth ends, or none (the
+   * default): with it the receiving end's protocol work (the peer's IP/TCP receive and
+   * nftables; the stack side's AF_PACKET delivery) runs on the CPUs of the mask instead of
+   * inside the sender's transmit call — as on two hosts, where the receiver's work is not the
+   * sender's.
+   */
+  rpsCpus?: string;
+  /**
+   * Named stack configurations (`--variant NAME=FLAGS`): sender NAME runs `uperf client` with
+   * FLAGS (e.g. `cubic-nopace=--cc cubic --no-pacing`), interleaved with the others.
+   */
+  variants: Map<string, string[]>;
   /** Runs per sender and phase (round robin); the figure is the median. */
   repeat: number;
   /**
@@ -147,6 +160,16 @@ async function tcpExt(link: BenchLink): Promise<Map<string, number>> {
   const values = lines[1].trim().split(/\s+/);
   for (let i = 1; i < names.length; i++) out.set(names[i], Number(values[i]));
   return out;
+}
+
+/** Segments the peer's kernel sent so far (Tcp OutSegs of its namespace: the sink's ACKs). */
+async function peerOutSegs(link: BenchLink): Promise<number> {
+  const r = await link.run("peer", ["cat", "/proc/net/snmp"], 5_000);
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith("Tcp:"));
+  if (lines.length < 2) return NaN;
+  const names = lines[0].trim().split(/\s+/);
+  const values = lines[1].trim().split(/\s+/);
+  return Number(values[names.indexOf("OutSegs")]);
 }
 
 /** A shell loop printing `ss -tin` of the connection to `peer`:`port` every 20 ms. */
@@ -249,8 +272,9 @@ async function ustackRun(
   // "cubic+thread:20" also `--tx-kick-spin 20`.
   const plus = name.indexOf("+");
   const alg = plus < 0 ? name : name.slice(0, plus);
-  const cc = alg === "default" ? [] : ["--cc", alg];
-  if (plus >= 0) {
+  const variant = o.variants.get(name);
+  const cc = variant !== undefined ? [...variant] : alg === "default" ? [] : ["--cc", alg];
+  if (plus >= 0 && variant === undefined) {
     const [kick, spin] = name.slice(plus + 1).split(":");
     cc.push("--tx-kick", kick);
     if (spin !== undefined) cc.push("--tx-kick-spin", spin);
@@ -286,11 +310,14 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
     if (o.lossOn === "wire" && link.setTso("stack", false)) {
       throw new Error("could not turn TSO off on the sender's veth end");
     }
+    if (o.rpsCpus !== undefined) {
+      for (const side of ["stack", "peer"] as const) await link.setRpsCpus(side, o.rpsCpus);
+    }
     for (const loss of o.lossOnly ? [o.lossPercent] : [0, o.lossPercent]) {
       // (--loss 0 --loss-only: the phase without loss alone)
       await setLoss(link, loss);
       const senders = [...o.kernelAlgorithms.map((a) => `kernel-${a}`)];
-      for (const a of o.algorithms) {
+      for (const a of [...o.algorithms, ...o.variants.keys()]) {
         senders.push(a);
         if (o.baseCli !== undefined) senders.push(`${a}@base`);
       }
@@ -300,11 +327,16 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
         for (const sender of senders) {
           progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
           const before = await droppedPackets(link);
+          const acksBefore = await peerOutSegs(link);
           try {
             const d = sender.startsWith("kernel-")
               ? await kernelRun(link, o, port++, sender.slice(7))
               : await ustackRun(link, o, port++, sender);
             d.droppedPackets = (await droppedPackets(link)) - before;
+            // The sink's ACKs (and its handshake/FIN segments) per MB received.
+            const acks = (await peerOutSegs(link)) - acksBefore;
+            const mb = (d.sink?.bytes ?? 0) / 1e6;
+            d.peerAcksPerMB = mb > 0 ? Math.round((acks / mb) * 10) / 10 : null;
             runs.get(sender)!.push(d);
             const w = d.window ?? d.client?.window;
             progress(
@@ -380,12 +412,16 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --cc LIST       algorithms, comma-separated (newreno,cubic,bbr; "default": no --cc flag);
                   ALG+KICK adds --tx-kick KICK (cubic+thread: CUBIC, kicks on a thread),
                   ALG+KICK:US also --tx-kick-spin US
+  --variant NAME=FLAGS  also a sender NAME running uperf client with FLAGS (repeatable), e.g.
+                  "cubic-nopace=--cc cubic --no-pacing"
   --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
   --driver NAME   the stack's driver (af_packet)
   --mtu N         MTU (1500)
   --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
   --base-cli PATH  also run every algorithm with this checkout's cli/ustack.ts, interleaved,
                   as ALG@base (before/after in one sitting)
+  --rps-cpus MASK  receive packet steering on both veth ends (hex CPU mask, e.g. 2): the
+                  receiving end's work leaves the sender's transmit call
   --loss-only     only the lossy phase (with --loss 0: only the phase without loss)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
@@ -404,6 +440,8 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       repeat: { type: "string" },
       out: { type: "string" },
       "base-cli": { type: "string" },
+      "rps-cpus": { type: "string" },
+      variant: { type: "string", multiple: true },
       "loss-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -437,6 +475,8 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     repeat,
     lossOnly: values["loss-only"] === true,
     baseCli: values["base-cli"],
+    rpsCpus: values["rps-cpus"],
+    variants: new Map((values.variant ?? []).map((v) => parseVariant(v))),
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };
 }

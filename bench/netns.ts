@@ -271,6 +271,25 @@ export class BenchLink {
     return after.get("tx-tcp-segmentation")?.active === true;
   }
 
+  /**
+   * Receive packet steering on the interface of `side`: `mask` (hex, as in
+   * `/sys/class/net/IF/queues/rx-0/rps_cpus`) names the CPUs that run the protocol receive of
+   * packets arriving there; "0" turns it off (the default: the receive runs on the CPU that
+   * sent the packet into the veth, inside its transmit call).
+   */
+  async setRpsCpus(side: Side, mask: string): Promise<void> {
+    if (!/^[0-9a-fA-F,]+$/.test(mask)) throw new Error(`rps_cpus: a hex mask, not ${mask}`);
+    await mustRun([
+      "ip",
+      "netns",
+      "exec",
+      this.ns(side),
+      "sh",
+      "-c",
+      `echo ${mask} > /sys/class/net/${this.ifname(side)}/queues/rx-0/rps_cpus`,
+    ]);
+  }
+
   /** Start `cmd` in the namespace of `side` (stdout and stderr collected). */
   start(side: Side, cmd: string[]): BenchProcess {
     const opts = { stdout: "piped", stderr: "piped" } as const;

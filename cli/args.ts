@@ -46,19 +46,26 @@ export const LINK_OPTIONS = {
 export const TCP_STACK_OPTIONS = {
   cc: { type: "string" },
   "rcv-buf": { type: "string" },
+  "no-pacing": { type: "boolean" },
 } as const;
 
 /** Usage text of the TCP stack options. */
 export const TCP_STACK_USAGE = `tcp options:
   --cc NAME            congestion control: cubic (default), bbr, newreno
   --rcv-buf BYTES      largest receive buffer (and so window) a connection grows to
-                       (4194304)`;
+                       (4194304)
+  --no-pacing          no pacing for cubic/newreno (Linux paces them only under the fq
+                       qdisc; default: 2x cwnd/SRTT in slow start, 1.2x after); bbr paces`;
 
 /**
- * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`), or a UsageError
- * (naming the algorithms for `--cc`).
+ * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--no-pacing`), or a
+ * UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
+  if (v["no-pacing"] === true) {
+    const stack = config.stack ?? {};
+    config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, pacing: false } } };
+  }
   if (v["rcv-buf"] !== undefined) {
     const bytes = numberFlag("rcv-buf", v["rcv-buf"], 0, {
       integer: true,

@@ -190,6 +190,65 @@ export function dataPathCounters(rt: Runtime): DataPathCounters {
 }
 
 /**
+ * Where the event loop's wall time went, as totals (ms) and counts of its ticks, turns of
+ * Deno's event loop (yields), blocking poll slices and parks (`rt.loop.times`). What is left of
+ * the wall time is the idle busy poll (spins between ticks).
+ */
+export interface LoopTimeTotals {
+  /** Ticks. */
+  ticks: number;
+  /** Time in ticks: receive, protocol work, transmit (the TX kick included), ms. */
+  tickMs: number;
+  /** Turns of Deno's event loop. */
+  yields: number;
+  /** Time away in them (application code, timers, GC), ms. */
+  yieldMs: number;
+  /** Blocking poll() slices. */
+  blocks: number;
+  /** Time in them, ms. */
+  blockMs: number;
+  /** Parks in poll() on a helper thread. */
+  parks: number;
+  /** Time parked, ms. */
+  parkMs: number;
+}
+
+/** The loop time totals of `rt` now. */
+export function loopTimeTotals(rt: Runtime): LoopTimeTotals {
+  const t = rt.loop.times;
+  return {
+    ticks: t.tickUs.count,
+    tickMs: t.tickUs.sum / 1000,
+    yields: t.yieldUs.count,
+    yieldMs: t.yieldUs.sum / 1000,
+    blocks: t.blockUs.count,
+    blockMs: t.blockUs.sum / 1000,
+    parks: t.parkUs.count,
+    parkMs: t.parkUs.sum / 1000,
+  };
+}
+
+/**
+ * The loop time totals between two snapshots over `wallMs` of wall time, rounded, with
+ * `spinMs`: the rest of the wall time (the idle busy poll between ticks).
+ */
+export function loopTimeDelta(
+  before: LoopTimeTotals,
+  after: LoopTimeTotals,
+  wallMs: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  let accounted = 0;
+  for (const k of Object.keys(after) as (keyof LoopTimeTotals)[]) {
+    const d = after[k] - before[k];
+    out[k] = k.endsWith("Ms") ? round(d, 1) : d;
+    if (k.endsWith("Ms")) accounted += d;
+  }
+  out.spinMs = round(Math.max(0, wallMs - accounted), 1);
+  return out;
+}
+
+/**
  * The counters between two snapshots, plus `syscalls` (driver syscalls, two per park — the
  * poll and the eventfd read — one per blocking poll slice, and every eventfd write) and syscalls per frame moved in either
  * direction: the `driver` field of a summary.

@@ -11,6 +11,8 @@ import { emit, emitJson } from "./output.ts";
 import {
   dataPathCounters,
   dataPathDelta,
+  loopTimeDelta,
+  loopTimeTotals,
   Meter,
   MIN_PARTIAL_INTERVAL_MS,
   onStopSignal,
@@ -54,6 +56,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
     const segsBefore = tcp.OutSegs;
     const countersBefore = dataPathCounters(rt);
+    const loopBefore = loopTimeTotals(rt);
     meter.start(clock.nowMs());
     const endMs = meter.startMs + o.seconds * 1000;
     const reporter = setInterval(() => {
@@ -87,6 +90,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       recovery: recoveryCounters(tcp),
       window: window.summary(),
       driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
+      loop: loopTimeDelta(loopBefore, loopTimeTotals(rt), endedMs - meter.startMs),
     });
     for (const c of conns) c.close();
     // Let the FINs go out before the runtime stops.

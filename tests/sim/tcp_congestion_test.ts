@@ -199,3 +199,21 @@ Deno.test("tcp congestion: ECN — CE marks are echoed, the sender reduces once 
   assert.equal(a.RetransSegs, 0);
   assert.ok(!s.rcv.ecnEcho || c.snd.rec.cwrPending, "the receiver stopped echoing after CWR");
 });
+
+Deno.test("tcp congestion: pacing off leaves CUBIC and NewReno unpaced; BBR paces regardless", () => {
+  const rateFor = (cc: string, pacing: boolean | undefined): number => {
+    const net = makeSimNet({
+      wire: { delayMs: 5, rateBitsPerSec: 50e6, bottleneckQueueFrames: 64, queueFrames: 4096 },
+      tcp: { congestionControl: cc, ...(pacing === undefined ? {} : { pacing }) },
+    });
+    const { c, s } = connectPair(net);
+    const flow = new BulkFlow(c, s, 2_000_000);
+    assert.ok(net.run(() => flow.step(), 60_000), `${cc}: the transfer finished`);
+    return c.info().pacingRate;
+  };
+  for (const cc of ["cubic", "newreno"]) {
+    assert.ok(rateFor(cc, undefined) > 0, `${cc} paces by default`);
+    assert.equal(rateFor(cc, false), 0, `${cc} with pacing off`);
+  }
+  assert.ok(rateFor("bbr", false) > 0, "bbr paces with pacing off");
+});

@@ -73,6 +73,18 @@ Deno.test("cli: --rcv-buf sets the TCP receive buffer cap; out of range is a usa
   );
 });
 
+Deno.test("cli: --no-pacing turns the default pacing off (and keeps --rcv-buf)", () => {
+  const { values } = parseStrict(["--no-pacing", "--rcv-buf", "65536", "--cc", "cubic"], {
+    ...TCP_STACK_OPTIONS,
+  });
+  assert.deepEqual(tcpStackConfig(values, { driver: "loopback" }), {
+    driver: "loopback",
+    cc: "cubic",
+    stack: { tcp: { pacing: false, maxReceiveBufferBytes: 65536 } },
+  });
+  assert.deepEqual(tcpStackConfig({}, { driver: "loopback" }), { driver: "loopback" });
+});
+
 Deno.test("cli: --prewarm N counts warm-up connections; where it cannot apply it is refused", async () => {
   const { values } = parseStrict(["--prewarm", "5000"], { ...PREWARM_OPTIONS });
   assert.equal(prewarmCount(values), 5000);
