@@ -33,6 +33,7 @@ export const LINK_OPTIONS = {
   "rx-slots": { type: "string" },
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
+  "tx-frames": { type: "string" },
   "no-kernel-rx": { type: "boolean" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
@@ -46,16 +47,19 @@ export const LINK_OPTIONS = {
 export const TCP_STACK_OPTIONS = {
   cc: { type: "string" },
   "rcv-buf": { type: "string" },
+  "snd-buf": { type: "string" },
 } as const;
 
 /** Usage text of the TCP stack options. */
 export const TCP_STACK_USAGE = `tcp options:
   --cc NAME            congestion control: cubic (default), bbr, newreno
   --rcv-buf BYTES      largest receive buffer (and so window) a connection grows to
-                       (4194304)`;
+                       (4194304)
+  --snd-buf BYTES      largest send buffer (unacknowledged and unsent bytes) a
+                       connection's auto-tuning grows to (4194304)`;
 
 /**
- * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`), or a UsageError
+ * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`), or a UsageError
  * (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
@@ -69,6 +73,18 @@ export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig
     config = {
       ...config,
       stack: { ...stack, tcp: { ...stack.tcp, maxReceiveBufferBytes: bytes } },
+    };
+  }
+  if (v["snd-buf"] !== undefined) {
+    const bytes = numberFlag("snd-buf", v["snd-buf"], 0, {
+      integer: true,
+      min: 65536,
+      max: 1 << 30,
+    });
+    const stack = config.stack ?? {};
+    config = {
+      ...config,
+      stack: { ...stack, tcp: { ...stack.tcp, maxSendBufferBytes: bytes } },
     };
   }
   const cc = v.cc as string | undefined;
@@ -99,6 +115,7 @@ export const LINK_USAGE = `link options:
                        64 KiB and more (auto, default); sync on a 1-CPU machine
                        or without --allow-read (the kicker's worker loads files)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
+  --tx-frames N        af_packet: TX ring slots (128)
   --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
                        (a tcx drop program after the packet socket, Linux >= 6.6, root):
                        saves its IP receive path per frame where the stack owns the link
@@ -180,6 +197,9 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
+    txFrames: v["tx-frames"] === undefined
+      ? undefined
+      : numberFlag("tx-frames", v["tx-frames"], 0, { integer: true, min: 1, max: 65536 }),
     kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,

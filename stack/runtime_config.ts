@@ -49,6 +49,8 @@ export interface RuntimeConfig {
   txKick?: "sync" | "thread" | "auto";
   /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
   txKickSpinUs?: number;
+  /** af_packet: TX ring slots, at least (`AfPacketRingOptions.txFrames`) [128]. */
+  txFrames?: number;
   /**
    * af_packet: let the host kernel's own protocols receive the interface's frames too [true].
    * false attaches a tcx program that drops them after the packet socket has its copy (Linux ≥
