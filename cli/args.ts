@@ -112,7 +112,7 @@ export const LINK_USAGE = `link options:
   --tx-kick sync|thread|auto
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of
-                       64 KiB and more (auto, default); sync on a 1-CPU machine
+                       48 KiB and more (auto, default); sync on a 1-CPU machine
                        or without --allow-read (the kicker's worker loads files)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
   --tx-frames N        af_packet: TX ring slots (128)

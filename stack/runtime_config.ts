@@ -42,9 +42,9 @@ export interface RuntimeConfig {
   rxSmallSlots?: boolean;
   /**
    * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
-   * ("sync"), on a kicker thread ("thread"), or on it for batches of 64 KiB and more and while
-   * it is awake ("auto"); always "sync"
-   * with one CPU (`AfPacketRingOptions.txKick`).
+   * ("sync"), on a kicker thread ("thread"), or on it for batches of 48 KiB (a TCP
+   * super-segment) and more, while it is awake and while a kick asked of it is still pending
+   * ("auto"); always "sync" with one CPU (`AfPacketRingOptions.txKick`).
    */
   txKick?: "sync" | "thread" | "auto";
   /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
