@@ -8,7 +8,9 @@
  * against other checkouts (a bisection: `git worktree add --detach DIR COMMIT`, then
  * `--base-cli DIR/cli/ustack.ts`).
  *
- * Half-way through every run it samples `ss -tmi` of the kernel receiver (its view of the
+ * Over the middle half of every run it takes the CPU of each sender thread (the stack's, its
+ * TX kicker's, or the Python sender's) and of the sink. Half-way through every run it samples
+ * `ss -tmi` of the kernel receiver (its view of the
  * sender: what it advertises and holds — `rcv_space`, `rcv_ssthresh`, `skmem` receive queue
  * and buffer, `rcv_rtt`) and, for kernel→kernel, of the kernel sender (`cwnd`, `unacked`,
  * `snd_wnd`, `rtt`); for stack runs it keeps uperf's summary (its TCP_INFO window samples and
@@ -30,7 +32,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
+import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 
 /** What `ss -tmi` said of one socket half-way through a run (the fields present). */
@@ -50,6 +52,45 @@ export interface TxRun {
   sender?: SsView;
   /** uperf's JSON summary (stack runs). */
   uperf?: Record<string, unknown>;
+  /**
+   * CPU of the sender's threads (% of one CPU, by thread name: `deno` is the stack's thread,
+   * `worker-1` its TX kicker, `python3` the kernel sender) and of the sink, over the middle
+   * half of the run.
+   */
+  cpu?: Record<string, number>;
+}
+
+/** User + system clock ticks of each thread of `pid`, by `name#tid`. */
+export async function threadTicks(pid: number): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  try {
+    for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
+      try {
+        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
+        const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        m.set(`${comm}#${e.name}`, Number(f[11]) + Number(f[12]));
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return m;
+}
+
+/** Percent of one CPU per thread name between two {@link threadTicks} samples `sec` apart. */
+export function threadCpu(
+  a: Map<string, number>,
+  b: Map<string, number>,
+  sec: number,
+  prefix = "",
+): Record<string, number> {
+  const hz = 100; // USER_HZ
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) {
+    const name = prefix + k.slice(0, k.lastIndexOf("#"));
+    const d = (v - (a.get(k) ?? v)) / hz / sec * 100;
+    if (d > 0) out[name] = Math.round((out[name] ?? 0) + d);
+  }
+  return out;
 }
 
 const NUMERIC = [
@@ -126,19 +167,34 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
   /** Start the sink on the peer, run `send`, sample half-way; the sink's byte count. */
   const withSink = async <T>(
     p: number,
-    send: () => Promise<T>,
+    cmd: string[],
+    parse: (f: Finished) => T,
     sampleSender: boolean,
-  ): Promise<{ got: number; result: T; receiver: SsView; sender?: SsView }> => {
+  ): Promise<
+    { got: number; result: T; receiver: SsView; sender?: SsView; cpu: Record<string, number> }
+  > => {
     const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(p)]);
     try {
       await sink.waitForLine(/^ready/);
+      const proc = link.start("stack", cmd);
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const sample = (async () => {
-        await new Promise((r) => setTimeout(r, o.seconds * 500));
+        await sleep(o.seconds * 250);
+        const t0 = performance.now();
+        const s0 = await threadTicks(proc.pid);
+        const k0 = await threadTicks(sink.pid);
+        await sleep(o.seconds * 250);
         const receiver = await ss("peer", `sport = :${p}`);
         const sender = sampleSender ? await ss("stack", `dport = :${p}`) : undefined;
-        return { receiver, sender };
+        await sleep(o.seconds * 250);
+        const sec = (performance.now() - t0) / 1000;
+        const cpu = {
+          ...threadCpu(s0, await threadTicks(proc.pid), sec),
+          ...threadCpu(k0, await threadTicks(sink.pid), sec, "sink "),
+        };
+        return { receiver, sender, cpu };
       })();
-      const result = await send();
+      const result = parse(await proc.finish(o.seconds * 1000 + 40_000));
       const f = await sink.finish(30_000);
       mustSucceed("python sink", f);
       return { got: lastJson(f.stdout).bytes, result, ...await sample };
@@ -155,46 +211,47 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
       if (!o.noKernel) {
         await link.setKernelAddress("stack", true);
         const p = port++;
-        const r = await withSink(p, async () => {
-          const f = await link.run(
-            "stack",
-            ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(p), String(o.seconds)],
-            o.seconds * 1000 + 40_000,
-          );
-          mustSucceed("python sender", f);
-          return lastJson(f.stdout);
-        }, true);
+        const r = await withSink(
+          p,
+          ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(p), String(o.seconds)],
+          (f) => {
+            mustSucceed("python sender", f);
+            return lastJson(f.stdout);
+          },
+          true,
+        );
         runs.push({
           config: "kernel",
           round,
           gbps: (r.got * 8) / r.result.seconds / 1e9,
           receiver: r.receiver,
           sender: r.sender,
+          cpu: r.cpu,
         });
         await link.setKernelAddress("stack", false);
       }
       for (const [config, cli, flags] of clis) {
         const p = port++;
-        const r = await withSink(p, async () => {
-          const f = await link.run(
-            "stack",
-            ustackCommand([
-              "uperf",
-              "client",
-              link.addr("peer"),
-              "-p",
-              String(p),
-              "-t",
-              String(o.seconds),
-              ...link.stackOptions("stack", "af_packet"),
-              ...flags,
-              "--json",
-            ], cli),
-            o.seconds * 1000 + 40_000,
-          );
-          mustSucceed(`uperf client (${config})`, f);
-          return lastJson(f.stdout, "summary");
-        }, false);
+        const r = await withSink(
+          p,
+          ustackCommand([
+            "uperf",
+            "client",
+            link.addr("peer"),
+            "-p",
+            String(p),
+            "-t",
+            String(o.seconds),
+            ...link.stackOptions("stack", "af_packet"),
+            ...flags,
+            "--json",
+          ], cli),
+          (f) => {
+            mustSucceed(`uperf client (${config})`, f);
+            return lastJson(f.stdout, "summary");
+          },
+          false,
+        );
         if (r.got !== r.result.bytes) {
           throw new Error(`${config}: the sink got ${r.got} bytes, uperf says ${r.result.bytes}`);
         }
@@ -204,16 +261,15 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           gbps: (r.got * 8) / r.result.seconds / 1e9,
           receiver: r.receiver,
           uperf: r.result,
+          cpu: r.cpu,
         });
       }
       const last = runs.filter((r) => r.round === round);
       console.error(
         `round ${round}: ` +
-          last.map((r) =>
-            `${r.config} ${
-              r.gbps.toFixed(2)
-            } (rcv_space ${r.receiver.rcv_space}, skmem r ${r.receiver.skmem_r})`
-          ).join(", "),
+          last.map((r) => `${r.config} ${r.gbps.toFixed(2)} (cpu ${JSON.stringify(r.cpu)})`).join(
+            ", ",
+          ),
       );
     }
   } finally {
@@ -274,6 +330,12 @@ if (import.meta.main) {
           ? `; same-round ratio to kernel median ${median(ratios).toFixed(2)} (` +
             ratios.map((x) => x.toFixed(2)).join(" ") + ")"
           : ""),
+    );
+    // The sender's own threads (the sink's are prefixed "sink "), median % of one CPU each.
+    const names = [...new Set(mine.flatMap((r) => Object.keys(r.cpu ?? {})))].sort();
+    console.log(
+      `  cpu (median % of one CPU): ` +
+        names.map((n) => `${n} ${median(mine.map((r) => r.cpu?.[n] ?? 0))}`).join(", "),
     );
   }
   if (values.out !== undefined) {
