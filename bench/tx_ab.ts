@@ -31,6 +31,7 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
+import { abSummary, median } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
@@ -127,12 +128,6 @@ export function parseSs(out: string): SsView {
     }
   }
   return v;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Options of {@link runTxAb}. */
@@ -316,21 +311,9 @@ if (import.meta.main) {
     variants: values.variant?.map((v) => parseVariant(v)),
     noKernel: values["no-kernel"],
   });
-  const kernel = runs.filter((r) => r.config === "kernel");
   for (const c of [...new Set(runs.map((r) => r.config))]) {
+    console.log(abSummary(runs, c));
     const mine = runs.filter((r) => r.config === c);
-    const ratios = kernel.length === 0 ? [] : mine.map((r) => {
-      const k = kernel.find((x) => x.round === r.round);
-      return k === undefined ? NaN : r.gbps / k.gbps;
-    });
-    console.log(
-      `${c}: median ${median(mine.map((r) => r.gbps)).toFixed(2)} Gbit/s, runs ` +
-        mine.map((r) => r.gbps.toFixed(2)).join(" ") +
-        (c !== "kernel" && ratios.length > 0
-          ? `; same-round ratio to kernel median ${median(ratios).toFixed(2)} (` +
-            ratios.map((x) => x.toFixed(2)).join(" ") + ")"
-          : ""),
-    );
     // The sender's own threads (the sink's are prefixed "sink "), median % of one CPU each.
     const names = [...new Set(mine.flatMap((r) => Object.keys(r.cpu ?? {})))].sort();
     console.log(

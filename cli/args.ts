@@ -59,33 +59,22 @@ export const TCP_STACK_USAGE = `tcp options:
                        connection's auto-tuning grows to (4194304)`;
 
 /**
- * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`), or a UsageError
- * (naming the algorithms for `--cc`).
+ * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`), or a
+ * UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
-  if (v["rcv-buf"] !== undefined) {
-    const bytes = numberFlag("rcv-buf", v["rcv-buf"], 0, {
-      integer: true,
-      min: 65536,
-      max: 1 << 30,
-    });
+  const bufferCap = (flag: "rcv-buf" | "snd-buf"): number | undefined =>
+    v[flag] === undefined
+      ? undefined
+      : numberFlag(flag, v[flag], 0, { integer: true, min: 65536, max: 1 << 30 });
+  const rcv = bufferCap("rcv-buf");
+  const snd = bufferCap("snd-buf");
+  if (rcv !== undefined || snd !== undefined) {
     const stack = config.stack ?? {};
-    config = {
-      ...config,
-      stack: { ...stack, tcp: { ...stack.tcp, maxReceiveBufferBytes: bytes } },
-    };
-  }
-  if (v["snd-buf"] !== undefined) {
-    const bytes = numberFlag("snd-buf", v["snd-buf"], 0, {
-      integer: true,
-      min: 65536,
-      max: 1 << 30,
-    });
-    const stack = config.stack ?? {};
-    config = {
-      ...config,
-      stack: { ...stack, tcp: { ...stack.tcp, maxSendBufferBytes: bytes } },
-    };
+    const tcp = { ...stack.tcp };
+    if (rcv !== undefined) tcp.maxReceiveBufferBytes = rcv;
+    if (snd !== undefined) tcp.maxSendBufferBytes = snd;
+    config = { ...config, stack: { ...stack, tcp } };
   }
   const cc = v.cc as string | undefined;
   if (cc === undefined) return config;
@@ -197,9 +186,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
-    txFrames: v["tx-frames"] === undefined
-      ? undefined
-      : numberFlag("tx-frames", v["tx-frames"], 0, { integer: true, min: 1, max: 65536 }),
+    txFrames: txFramesFlag(v["tx-frames"], driver),
     kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
@@ -254,6 +241,14 @@ function txKickFlag(value: unknown, driver: string): "sync" | "thread" | "auto" 
     throw new UsageError(`--tx-kick ${value}: say sync, thread or auto`);
   }
   return value;
+}
+
+function txFramesFlag(value: unknown, driver: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet") {
+    throw new UsageError("--tx-frames applies to --driver af_packet only");
+  }
+  return numberFlag("tx-frames", value, 0, { integer: true, min: 1, max: 65536 });
 }
 
 function rxSlotsFlag(value: unknown, ring: unknown, driver: string): boolean | undefined {

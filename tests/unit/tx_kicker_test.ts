@@ -188,17 +188,7 @@ Deno.test("tx ring, auto: a tick's batch of 48 KiB goes to the kicker, a small o
   // are counted; the stand-in kicker counts its own.
   const geometry = txRingGeometry(TX_SLOT_V2, 1500, false, 64);
   const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
-  const stats: TxRingCounters = {
-    txFrames: 0,
-    txBytes: 0,
-    txDropped: 0,
-    txRingFull: 0,
-    txKicks: 0,
-    syscalls: 0,
-    txKickErrors: 0,
-    txKickHandoffs: 0,
-    txKickWakes: 0,
-  };
+  const stats = txCounters();
   const kicker = TxKicker.start(0, 0, PROBE);
   const tx = new TxRing({
     fd: -1,
