@@ -186,22 +186,9 @@ k?.close();`;
 Deno.test("tx ring, auto: a tick's batch of 48 KiB goes to the kicker, a small one is kicked here", async () => {
   // A ring over ordinary memory on no socket (fd -1): this thread's kicks fail with EBADF and
   // are counted; the stand-in kicker counts its own.
-  const geometry = txRingGeometry(TX_SLOT_V2, 1500, false, 64);
-  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
   const stats = txCounters();
   const kicker = TxKicker.start(0, 0, PROBE);
-  const tx = new TxRing({
-    fd: -1,
-    ring: new Uint8Array(mem),
-    words: new Uint32Array(mem),
-    base: 0,
-    geometry,
-    layout: TX_SLOT_V2,
-    vnetBytes: 0,
-    stats,
-    kicker,
-    kickPolicy: "auto",
-  });
+  const tx = autoRing(1500, false, 64, kicker, stats);
   const frame = new Uint8Array(1500);
   try {
     assert.ok(kicker.waitRunning(5000));
@@ -256,8 +243,14 @@ function txCounters(): TxRingCounters {
 }
 
 /** An "auto" TX ring over ordinary memory on no socket (fd -1: kicks here fail, counted). */
-function stubRing(mtu: number, vnetHdr: boolean, kicker: StubKicker, stats: TxRingCounters) {
-  const geometry = txRingGeometry(TX_SLOT_V2, mtu, vnetHdr, 16);
+function autoRing(
+  mtu: number,
+  vnetHdr: boolean,
+  frames: number,
+  kicker: TxKicker | StubKicker,
+  stats: TxRingCounters,
+): TxRing {
+  const geometry = txRingGeometry(TX_SLOT_V2, mtu, vnetHdr, frames);
   const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
   return new TxRing({
     fd: -1,
@@ -268,7 +261,7 @@ function stubRing(mtu: number, vnetHdr: boolean, kicker: StubKicker, stats: TxRi
     layout: TX_SLOT_V2,
     vnetBytes: vnetHdr ? VIRTIO_NET_HDR_LEN : 0,
     stats,
-    kicker: kicker as unknown as TxKicker,
+    kicker: kicker as TxKicker,
     kickPolicy: "auto",
   });
 }
@@ -276,7 +269,7 @@ function stubRing(mtu: number, vnetHdr: boolean, kicker: StubKicker, stats: TxRi
 Deno.test("tx ring, auto: a kick the kicker has not taken yet is left to it, not repeated here", () => {
   const stats = txCounters();
   const kicker = new StubKicker();
-  const tx = stubRing(1500, false, kicker, stats);
+  const tx = autoRing(1500, false, 16, kicker, stats);
   const frame = new Uint8Array(1500);
   // Bulk: handed to the kicker, which is asleep; it has not taken the request yet.
   for (let i = 0; i < 40; i++) assert.ok(tx.put(frame, 0, 1500, null));
@@ -303,7 +296,7 @@ Deno.test("tx ring, auto: one full TCP super-segment is a bulk batch at MTU 9000
   for (const [mtu, mss, segs] of [[9000, 8948, 7], [1500, 1448, 45]]) {
     const stats = txCounters();
     const kicker = new StubKicker();
-    const tx = stubRing(mtu, true, kicker, stats);
+    const tx = autoRing(mtu, true, 16, kicker, stats);
     const offload = new TxOffload();
     offload.needsCsum = true;
     offload.csumStart = 34;
