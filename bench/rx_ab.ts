@@ -28,6 +28,7 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
+import { abSummary } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
@@ -72,12 +73,6 @@ function senderView(ssOut: string): SenderView {
     sndWnd: num(/snd_wnd:(\d+)/),
     rwndLimited: pick(t, /rwnd_limited:(\S+)/),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Options of {@link runRxAb}. */
@@ -235,23 +230,7 @@ if (import.meta.main) {
     noKernel: values["no-kernel"],
     senderCc: values["sender-cc"],
   });
-  const configs = [...new Set(runs.map((r) => r.config))];
-  const kernel = runs.filter((r) => r.config === "kernel");
-  for (const c of configs) {
-    const mine = runs.filter((r) => r.config === c);
-    const ratios = kernel.length === 0 ? [] : mine.map((r) => {
-      const k = kernel.find((x) => x.round === r.round);
-      return k === undefined ? NaN : r.gbps / k.gbps;
-    });
-    console.log(
-      `${c}: median ${median(mine.map((r) => r.gbps)).toFixed(2)} Gbit/s, runs ` +
-        mine.map((r) => r.gbps.toFixed(2)).join(" ") +
-        (c !== "kernel" && ratios.length > 0
-          ? `; same-round ratio to kernel median ${median(ratios).toFixed(2)} (` +
-            ratios.map((x) => x.toFixed(2)).join(" ") + ")"
-          : ""),
-    );
-  }
+  for (const c of [...new Set(runs.map((r) => r.config))]) console.log(abSummary(runs, c));
   if (values.out !== undefined) {
     await Deno.writeTextFile(
       values.out,

@@ -33,6 +33,7 @@ export const LINK_OPTIONS = {
   "rx-slots": { type: "string" },
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
+  "tx-frames": { type: "string" },
   "no-kernel-rx": { type: "boolean" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
@@ -47,6 +48,7 @@ export const TCP_STACK_OPTIONS = {
   cc: { type: "string" },
   "rcv-buf": { type: "string" },
   "no-pacing": { type: "boolean" },
+  "snd-buf": { type: "string" },
 } as const;
 
 /** Usage text of the TCP stack options. */
@@ -54,29 +56,32 @@ export const TCP_STACK_USAGE = `tcp options:
   --cc NAME            congestion control: cubic (default), bbr, newreno
   --rcv-buf BYTES      largest receive buffer (and so window) a connection grows to
                        (4194304)
+  --snd-buf BYTES      largest send buffer (unacknowledged and unsent bytes) a
+                       connection's auto-tuning grows to (4194304)
   --no-pacing          no pacing for cubic/newreno (Linux paces them only under the fq
                        qdisc; default: 2x cwnd/SRTT in slow start, 1.2x after); bbr paces`;
 
 /**
- * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--no-pacing`), or a
- * UsageError (naming the algorithms for `--cc`).
+ * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`,
+ * `--no-pacing`), or a UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
   if (v["no-pacing"] === true) {
     const stack = config.stack ?? {};
     config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, pacing: false } } };
   }
-  if (v["rcv-buf"] !== undefined) {
-    const bytes = numberFlag("rcv-buf", v["rcv-buf"], 0, {
-      integer: true,
-      min: 65536,
-      max: 1 << 30,
-    });
+  const bufferCap = (flag: "rcv-buf" | "snd-buf"): number | undefined =>
+    v[flag] === undefined
+      ? undefined
+      : numberFlag(flag, v[flag], 0, { integer: true, min: 65536, max: 1 << 30 });
+  const rcv = bufferCap("rcv-buf");
+  const snd = bufferCap("snd-buf");
+  if (rcv !== undefined || snd !== undefined) {
     const stack = config.stack ?? {};
-    config = {
-      ...config,
-      stack: { ...stack, tcp: { ...stack.tcp, maxReceiveBufferBytes: bytes } },
-    };
+    const tcp = { ...stack.tcp };
+    if (rcv !== undefined) tcp.maxReceiveBufferBytes = rcv;
+    if (snd !== undefined) tcp.maxSendBufferBytes = snd;
+    config = { ...config, stack: { ...stack, tcp } };
   }
   const cc = v.cc as string | undefined;
   if (cc === undefined) return config;
@@ -103,9 +108,10 @@ export const LINK_USAGE = `link options:
   --tx-kick sync|thread|auto
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of
-                       64 KiB and more (auto, default); sync on a 1-CPU machine
+                       48 KiB and more (auto, default); sync on a 1-CPU machine
                        or without --allow-read (the kicker's worker loads files)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
+  --tx-frames N        af_packet: TX ring slots (128)
   --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
                        (a tcx drop program after the packet socket, Linux >= 6.6, root):
                        saves its IP receive path per frame where the stack owns the link
@@ -187,6 +193,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
+    txFrames: txFramesFlag(v["tx-frames"], driver),
     kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
@@ -241,6 +248,14 @@ function txKickFlag(value: unknown, driver: string): "sync" | "thread" | "auto" 
     throw new UsageError(`--tx-kick ${value}: say sync, thread or auto`);
   }
   return value;
+}
+
+function txFramesFlag(value: unknown, driver: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet") {
+    throw new UsageError("--tx-frames applies to --driver af_packet only");
+  }
+  return numberFlag("tx-frames", value, 0, { integer: true, min: 1, max: 65536 });
 }
 
 function rxSlotsFlag(value: unknown, ring: unknown, driver: string): boolean | undefined {

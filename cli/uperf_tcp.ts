@@ -109,8 +109,10 @@ const SAMPLE_MS = 20;
 
 /**
  * Means of the first stream's TCP_INFO over the run, sampled every {@link SAMPLE_MS}: what the
- * window was (in segments), how much of it was in flight, the RTT, and the share of samples
- * taken in a window reduction — comparable with `ss -tin` of a kernel sender.
+ * window was (in segments), how much of it was in flight, the RTT, the share of samples
+ * taken in a window reduction — comparable with `ss -tin` of a kernel sender — and the send
+ * buffer: its size, its fill (unacknowledged + unsent), the peer's window, and the share of
+ * samples in which it was too full for the writer to be woken.
  */
 class WindowSampler {
   samples = 0;
@@ -120,6 +122,10 @@ class WindowSampler {
   #srtt = 0;
   #pacing = 0;
   #reducing = 0;
+  #sndBuf = 0;
+  #sndQueued = 0;
+  #sndWnd = 0;
+  #sndBufFull = 0;
 
   /** Take one sample of `conn` (none before it has an RTT). */
   sample(conn: TcpConn | undefined): void {
@@ -133,6 +139,11 @@ class WindowSampler {
     this.#srtt += i.srttMs;
     this.#pacing += i.pacingRate;
     if (i.caState !== "Open" && i.caState !== "Disorder") this.#reducing++;
+    this.#sndBuf += i.sndBufBytes;
+    this.#sndQueued += i.sndQueued;
+    this.#sndWnd += i.sndWnd;
+    // Full enough that the writer is not woken (writable needs free >= half of queued).
+    if (2 * (i.sndBufBytes - i.sndQueued) < i.sndQueued) this.#sndBufFull++;
   }
 
   /** The means (null without samples). */
@@ -148,6 +159,10 @@ class WindowSampler {
       srttMs: r(this.#srtt, 1000),
       pacingGbps: r(this.#pacing * 8 / 1e9),
       reducingShare: r(this.#reducing),
+      sndBufKB: r(this.#sndBuf / 1024, 1),
+      sndQueuedKB: r(this.#sndQueued / 1024, 1),
+      sndWndKB: r(this.#sndWnd / 1024, 1),
+      sndBufFullShare: r(this.#sndBufFull),
     };
   }
 }

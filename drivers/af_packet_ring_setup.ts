@@ -166,8 +166,8 @@ export interface AfPacketRingOptions {
    * Where the TX ring's kicks (`sendto`) run: `"sync"` on the stack's thread; `"thread"` on a
    * kicker thread (`drivers/tx_kicker.ts`), so the kernel's work behind the frames
    * (on veth: segmentation, filtering, the peer's receive) runs beside the stack; `"auto"` on
-   * the kicker for a tick's batch of at least `txKickThreadBytes` or while the kicker is still
-   * awake, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
+   * the kicker for a tick's batch of at least `txKickThreadBytes`, while the kicker is still
+   * awake or while a kick asked of it is still pending, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
    * bound's (`txKickBytes`) are always synchronous. With one CPU
    * (`navigator.hardwareConcurrency` ≤ 1) always `"sync"`. Default
    * {@link AF_PACKET_RING_DEFAULT_TX_KICK}. The kicker thread does not keep the process alive;
@@ -176,7 +176,7 @@ export interface AfPacketRingOptions {
   txKick?: AfPacketTxKick;
   /** `"thread"`/`"auto"`: µs the kicker spins before it sleeps (0..1000000); default 0. */
   txKickSpinUs?: number;
-  /** `"auto"`: hand a tick's kick to the kicker from this many frame bytes; default 64 KiB. */
+  /** `"auto"`: hand a tick's kick to the kicker from this many frame bytes; default 48 KiB. */
   txKickThreadBytes?: number;
   /**
    * Offer UDP segmentation offload (`gso_type` 5, Linux ≥ 6.2) when vnetHdr is on; default

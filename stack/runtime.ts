@@ -171,6 +171,7 @@ export class Runtime {
             rxSmallSlots: config.rxSmallSlots,
             txKick: config.txKick,
             txKickSpinUs: config.txKickSpinUs,
+            txFrames: config.txFrames,
             kernelRx: config.kernelRx,
             fanoutGroup,
             ...common,

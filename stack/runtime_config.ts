@@ -42,13 +42,15 @@ export interface RuntimeConfig {
   rxSmallSlots?: boolean;
   /**
    * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
-   * ("sync"), on a kicker thread ("thread"), or on it for batches of 64 KiB and more and while
-   * it is awake ("auto"); always "sync"
-   * with one CPU (`AfPacketRingOptions.txKick`).
+   * ("sync"), on a kicker thread ("thread"), or on it for batches of 48 KiB (a TCP
+   * super-segment) and more, while it is awake and while a kick asked of it is still pending
+   * ("auto"); always "sync" with one CPU (`AfPacketRingOptions.txKick`).
    */
   txKick?: "sync" | "thread" | "auto";
   /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
   txKickSpinUs?: number;
+  /** af_packet: TX ring slots, at least (`AfPacketRingOptions.txFrames`) [128]. */
+  txFrames?: number;
   /**
    * af_packet: let the host kernel's own protocols receive the interface's frames too [true].
    * false attaches a tcx program that drops them after the packet socket has its copy (Linux ≥

@@ -50,6 +50,17 @@ Deno.test("cli: --tx-kick picks where the TX ring's kick runs; elsewhere it is a
   usage(["--tx-kick-spin", "-1"], /tx-kick-spin/);
 });
 
+Deno.test("cli: --tx-frames sizes the af_packet TX ring; elsewhere or out of range a usage error", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(parse([]).txFrames, undefined);
+  assert.equal(parse(["--tx-frames", "16"]).txFrames, 16);
+  const usage = (args: string[], re: RegExp) =>
+    assert.throws(() => parse(args), (e: unknown) => e instanceof UsageError && re.test(e.message));
+  usage(["--tx-frames", "0"], /tx-frames/);
+  usage(["--driver", "tap", "--tx-frames", "16"], /--tx-frames applies to --driver af_packet/);
+});
+
 Deno.test("cli: --no-kernel-rx sets kernelRx false for af_packet; elsewhere a usage error", () => {
   const parse = (args: string[]) =>
     linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
@@ -83,6 +94,19 @@ Deno.test("cli: --no-pacing turns the default pacing off (and keeps --rcv-buf)",
     stack: { tcp: { pacing: false, maxReceiveBufferBytes: 65536 } },
   });
   assert.deepEqual(tcpStackConfig({}, { driver: "loopback" }), { driver: "loopback" });
+});
+
+Deno.test("cli: --snd-buf sets the TCP send buffer cap, beside --rcv-buf; out of range is a usage error", () => {
+  const { values } = parseStrict(["--snd-buf", "8388608", "--rcv-buf", "65536"], {
+    ...TCP_STACK_OPTIONS,
+  });
+  assert.deepEqual(tcpStackConfig(values, { stack: { tcp: { mslMs: 1000 } } }), {
+    stack: { tcp: { mslMs: 1000, maxReceiveBufferBytes: 65536, maxSendBufferBytes: 8388608 } },
+  });
+  assert.throws(
+    () => tcpStackConfig({ "snd-buf": "100" }, {}),
+    (e: unknown) => e instanceof UsageError && /snd-buf/.test(e.message),
+  );
 });
 
 Deno.test("cli: --prewarm N counts warm-up connections; where it cannot apply it is refused", async () => {

@@ -144,7 +144,7 @@ Deno.test("af_packet ring options: txKick is checked, and sync on one CPU", () =
   const many = navigator.hardwareConcurrency > 1;
   assert.equal(sizes({}).txKick, many ? "auto" : "sync");
   assert.equal(sizes({ txKick: "sync" }).txKick, "sync");
-  assert.equal(sizes({}).txKickThreadBytes, 64 * 1024);
+  assert.equal(sizes({}).txKickThreadBytes, 48 * 1024);
   assert.equal(
     sizes({ txKick: "thread" }).txKick,
     many ? "thread" : "sync",

@@ -1,0 +1,56 @@
+/**
+ * What the interleaved A/B benches (`bench/rx_ab.ts`, `bench/tx_ab.ts`) share: the median, and
+ * the summary of rounds in which every configuration ran once beside kernel→kernel — per
+ * configuration the median Gbit/s, every run, and the median of same-round ratios to the
+ * `kernel` configuration.
+ *
+ * @module
+ */
+
+/** One measurement of one configuration in one round. */
+export interface AbRun {
+  /** Configuration name; `kernel` is the baseline of the ratios. */
+  config: string;
+  /** Round number. */
+  round: number;
+  /** Gbit/s. */
+  gbps: number;
+}
+
+/**
+ * Median of `xs` (mean of the middle two for an even count).
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Each configuration's rate over `runs` against `kernel` of the same round.
+ *
+ * @example
+ * ```ts
+ * abSummary([{ config: "kernel", round: 0, gbps: 10 }, { config: "ustack", round: 0, gbps: 12 }]);
+ * // "ustack: median 12.00 Gbit/s, runs 12.00; same-round ratio to kernel median 1.20 (1.20)"
+ * ```
+ */
+export function abSummary(runs: AbRun[], config: string): string {
+  const kernel = runs.filter((r) => r.config === "kernel");
+  const mine = runs.filter((r) => r.config === config);
+  const ratios = kernel.length === 0 ? [] : mine.map((r) => {
+    const k = kernel.find((x) => x.round === r.round);
+    return k === undefined ? NaN : r.gbps / k.gbps;
+  });
+  return `${config}: median ${median(mine.map((r) => r.gbps)).toFixed(2)} Gbit/s, runs ` +
+    mine.map((r) => r.gbps.toFixed(2)).join(" ") +
+    (config !== "kernel" && ratios.length > 0
+      ? `; same-round ratio to kernel median ${median(ratios).toFixed(2)} (` +
+        ratios.map((x) => x.toFixed(2)).join(" ") + ")"
+      : "");
+}

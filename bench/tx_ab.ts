@@ -1,0 +1,330 @@
+/**
+ * `deno run --allow-all bench/tx_ab.ts`: the send path, ustack→kernel TCP, A/B. `ustack uperf
+ * client` on the stack end of a veth pair sends bulk TCP for `--seconds` into a Python sink on
+ * the peer end, once per CLI given (this checkout's first, then each `--base-cli`, or once per
+ * `--variant`), and a Python sender on the stack end's kernel sends into the same sink
+ * (kernel→kernel), round after round, interleaved, so a loaded machine weighs on every
+ * configuration alike. This is the TCP row of `bench:e2e`'s ustack→kernel column, repeatable
+ * against other checkouts (a bisection: `git worktree add --detach DIR COMMIT`, then
+ * `--base-cli DIR/cli/ustack.ts`).
+ *
+ * Over the middle half of every run it takes the CPU of each sender thread (the stack's, its
+ * TX kicker's, or the Python sender's) and of the sink. Half-way through every run it samples
+ * `ss -tmi` of the kernel receiver (its view of the
+ * sender: what it advertises and holds — `rcv_space`, `rcv_ssthresh`, `skmem` receive queue
+ * and buffer, `rcv_rtt`) and, for kernel→kernel, of the kernel sender (`cwnd`, `unacked`,
+ * `snd_wnd`, `rtt`); for stack runs it keeps uperf's summary (its TCP_INFO window samples and
+ * driver counters, where the CLI has them).
+ *
+ * ```
+ * deno run --allow-all bench/tx_ab.ts [--mtu 9000] [--rounds 3] [--seconds 4]
+ *                                     [--base-cli /other/checkout/cli/ustack.ts]... [--out FILE]
+ *                                     [--variant "sync=--tx-kick sync"]... [--no-kernel]
+ * ```
+ *
+ * Prints one line per round, then per configuration the median Gbit/s (bytes the sink read
+ * over the sender's time, which runs until the last byte was acknowledged) and the median of
+ * same-round ratios to kernel→kernel.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { missingRequirements } from "../tests/harness/interop.ts";
+import { abSummary, median } from "./ab_rounds.ts";
+import { lastJson, mustSucceed } from "./e2e.ts";
+import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
+import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
+
+/** What `ss -tmi` said of one socket half-way through a run (the fields present). */
+export type SsView = Record<string, string | number>;
+
+/** One run of one configuration. */
+export interface TxRun {
+  /** `kernel`, `ustack` (or a variant's name), `base1`, … */
+  config: string;
+  /** Round number, from 0. */
+  round: number;
+  /** Goodput: bytes the sink read over the sender's time. */
+  gbps: number;
+  /** The kernel receiver's socket, half-way. */
+  receiver: SsView;
+  /** The kernel sender's socket, half-way (kernel→kernel only). */
+  sender?: SsView;
+  /** uperf's JSON summary (stack runs). */
+  uperf?: Record<string, unknown>;
+  /**
+   * CPU of the sender's threads (% of one CPU, by thread name: `deno` is the stack's thread,
+   * `worker-1` its TX kicker, `python3` the kernel sender) and of the sink, over the middle
+   * half of the run.
+   */
+  cpu?: Record<string, number>;
+}
+
+/** User + system clock ticks of each thread of `pid`, by `name#tid`. */
+export async function threadTicks(pid: number): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  try {
+    for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
+      try {
+        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
+        const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        m.set(`${comm}#${e.name}`, Number(f[11]) + Number(f[12]));
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return m;
+}
+
+/** Percent of one CPU per thread name between two {@link threadTicks} samples `sec` apart. */
+export function threadCpu(
+  a: Map<string, number>,
+  b: Map<string, number>,
+  sec: number,
+  prefix = "",
+): Record<string, number> {
+  const hz = 100; // USER_HZ
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) {
+    const name = prefix + k.slice(0, k.lastIndexOf("#"));
+    const d = (v - (a.get(k) ?? v)) / hz / sec * 100;
+    if (d > 0) out[name] = Math.round((out[name] ?? 0) + d);
+  }
+  return out;
+}
+
+const NUMERIC = [
+  "cwnd",
+  "unacked",
+  "snd_wnd",
+  "rcv_space",
+  "rcv_ssthresh",
+  "rcv_wnd",
+  "mss",
+  "rcvmss",
+  "advmss",
+];
+
+/** Pull the fields worth comparing out of one socket's `ss -tmi` text. */
+export function parseSs(out: string): SsView {
+  const t = out.replace(/\s+/g, " ");
+  const v: SsView = {};
+  for (const k of NUMERIC) {
+    const m = new RegExp(`\\b${k}:(\\d+)`).exec(t);
+    if (m !== null) v[k] = Number(m[1]);
+  }
+  for (const k of ["rtt", "rcv_rtt", "minrtt", "rwnd_limited", "busy"]) {
+    const m = new RegExp(`\\b${k}:(\\S+)`).exec(t);
+    if (m !== null) v[k] = m[1];
+  }
+  const sk = /skmem:\(([^)]*)\)/.exec(t);
+  if (sk !== null) {
+    for (const part of sk[1].split(",")) {
+      const m = /^([a-z]+)(\d+)$/.exec(part);
+      if (m !== null && (m[1] === "r" || m[1] === "rb" || m[1] === "d")) {
+        v[`skmem_${m[1]}`] = Number(m[2]);
+      }
+    }
+  }
+  return v;
+}
+
+/** Options of {@link runTxAb}. */
+export interface TxAbOptions {
+  /** Link MTU. */
+  mtu: number;
+  /** Rounds (each runs every configuration once). */
+  rounds: number;
+  /** Seconds each sender sends. */
+  seconds: number;
+  /** Other checkouts' `cli/ustack.ts`, run after this checkout's in every round. */
+  baseClis: string[];
+  /** This checkout's configurations: name and extra `uperf` flags; default one plain `ustack`. */
+  variants?: [string, string[]][];
+  /** Leave kernel→kernel out. */
+  noKernel: boolean;
+}
+
+/** Run the rounds; returns every run. */
+export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
+  const link = await BenchLink.create(o.mtu);
+  const runs: TxRun[] = [];
+  let port = 6600;
+  const ss = async (side: "stack" | "peer", filter: string): Promise<SsView> => {
+    const r = await new Deno.Command("ip", {
+      args: ["netns", "exec", link.ns(side), "ss", "-tmi", ...filter.split(" ")],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return parseSs(new TextDecoder().decode(r.stdout));
+  };
+  /** Start the sink on the peer, run `send`, sample half-way; the sink's byte count. */
+  const withSink = async <T>(
+    p: number,
+    cmd: string[],
+    parse: (f: Finished) => T,
+    sampleSender: boolean,
+  ): Promise<
+    { got: number; result: T; receiver: SsView; sender?: SsView; cpu: Record<string, number> }
+  > => {
+    const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(p)]);
+    try {
+      await sink.waitForLine(/^ready/);
+      const proc = link.start("stack", cmd);
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const sample = (async () => {
+        await sleep(o.seconds * 250);
+        const t0 = performance.now();
+        const s0 = await threadTicks(proc.pid);
+        const k0 = await threadTicks(sink.pid);
+        await sleep(o.seconds * 250);
+        const receiver = await ss("peer", `sport = :${p}`);
+        const sender = sampleSender ? await ss("stack", `dport = :${p}`) : undefined;
+        await sleep(o.seconds * 250);
+        const sec = (performance.now() - t0) / 1000;
+        const cpu = {
+          ...threadCpu(s0, await threadTicks(proc.pid), sec),
+          ...threadCpu(k0, await threadTicks(sink.pid), sec, "sink "),
+        };
+        return { receiver, sender, cpu };
+      })();
+      const result = parse(await proc.finish(o.seconds * 1000 + 40_000));
+      const f = await sink.finish(30_000);
+      mustSucceed("python sink", f);
+      return { got: lastJson(f.stdout).bytes, result, ...await sample };
+    } finally {
+      await sink.stop();
+    }
+  };
+  const clis: [string, string, string[]][] = (o.variants ?? [["ustack", []]]).map((
+    [name, flags],
+  ) => [name, USTACK_CLI, flags]);
+  o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c, []]));
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      if (!o.noKernel) {
+        await link.setKernelAddress("stack", true);
+        const p = port++;
+        const r = await withSink(
+          p,
+          ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(p), String(o.seconds)],
+          (f) => {
+            mustSucceed("python sender", f);
+            return lastJson(f.stdout);
+          },
+          true,
+        );
+        runs.push({
+          config: "kernel",
+          round,
+          gbps: (r.got * 8) / r.result.seconds / 1e9,
+          receiver: r.receiver,
+          sender: r.sender,
+          cpu: r.cpu,
+        });
+        await link.setKernelAddress("stack", false);
+      }
+      for (const [config, cli, flags] of clis) {
+        const p = port++;
+        const r = await withSink(
+          p,
+          ustackCommand([
+            "uperf",
+            "client",
+            link.addr("peer"),
+            "-p",
+            String(p),
+            "-t",
+            String(o.seconds),
+            ...link.stackOptions("stack", "af_packet"),
+            ...flags,
+            "--json",
+          ], cli),
+          (f) => {
+            mustSucceed(`uperf client (${config})`, f);
+            return lastJson(f.stdout, "summary");
+          },
+          false,
+        );
+        if (r.got !== r.result.bytes) {
+          throw new Error(`${config}: the sink got ${r.got} bytes, uperf says ${r.result.bytes}`);
+        }
+        runs.push({
+          config,
+          round,
+          gbps: (r.got * 8) / r.result.seconds / 1e9,
+          receiver: r.receiver,
+          uperf: r.result,
+          cpu: r.cpu,
+        });
+      }
+      const last = runs.filter((r) => r.round === round);
+      console.error(
+        `round ${round}: ` +
+          last.map((r) => `${r.config} ${r.gbps.toFixed(2)} (cpu ${JSON.stringify(r.cpu)})`).join(
+            ", ",
+          ),
+      );
+    }
+  } finally {
+    await link.destroy();
+  }
+  return runs;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      mtu: { type: "string", default: "9000" },
+      rounds: { type: "string", default: "3" },
+      seconds: { type: "string", default: "4" },
+      "base-cli": { type: "string", multiple: true },
+      variant: { type: "string", multiple: true },
+      "no-kernel": { type: "boolean", default: false },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: deno run --allow-all bench/tx_ab.ts [options]
+  --mtu N           link MTU (9000)
+  --rounds N        rounds, every configuration once per round (3)
+  --seconds N       seconds each sender sends (4)
+  --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
+  --variant N=FLAGS run this checkout as configuration N with FLAGS added to uperf, e.g.
+                    "sync=--tx-kick sync" (repeatable; default one plain "ustack")
+  --no-kernel       leave kernel→kernel out
+  --out FILE        write every run as JSON`);
+    Deno.exit(0);
+  }
+  const missing = missingRequirements(["python3", "ss"]);
+  if (missing.length > 0) {
+    console.error(`tx_ab: missing ${missing.join(", ")}`);
+    Deno.exit(2);
+  }
+  const runs = await runTxAb({
+    mtu: Number(values.mtu),
+    rounds: Number(values.rounds),
+    seconds: Number(values.seconds),
+    baseClis: values["base-cli"] ?? [],
+    variants: values.variant?.map((v) => parseVariant(v)),
+    noKernel: values["no-kernel"],
+  });
+  for (const c of [...new Set(runs.map((r) => r.config))]) {
+    console.log(abSummary(runs, c));
+    const mine = runs.filter((r) => r.config === c);
+    // The sender's own threads (the sink's are prefixed "sink "), median % of one CPU each.
+    const names = [...new Set(mine.flatMap((r) => Object.keys(r.cpu ?? {})))].sort();
+    console.log(
+      `  cpu (median % of one CPU): ` +
+        names.map((n) => `${n} ${median(mine.map((r) => r.cpu?.[n] ?? 0))}`).join(", "),
+    );
+  }
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(
+      values.out,
+      JSON.stringify({ mtu: Number(values.mtu), runs }, null, 1),
+    );
+  }
+}
