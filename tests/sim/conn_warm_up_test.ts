@@ -110,3 +110,45 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "warm-up: an aborted signal stops new connections; the ones in flight end well",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const stop = new AbortController();
+    let started = 0;
+    const one = requestClient(enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"), null);
+    const r = await warmUpConnections({
+      connections: 1_000_000,
+      concurrency: 4,
+      timeLimitMs: 60_000,
+      graceMs: 5_000,
+      signal: stop.signal,
+      serve: (rt, port) => startHttp(rt, port),
+      client: (rt, host, port) => {
+        const c = one(rt, host, port);
+        return (i, done) => {
+          if (++started === 50) stop.abort();
+          c(i, done);
+        };
+      },
+    });
+    // The abort came as the 50th started: no 51st, and the 4 then in flight finished.
+    assert.equal(started, 50);
+    assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+      connections: 50,
+      failed: 0,
+    });
+    // Already aborted: nothing starts at all.
+    const none = await warmUpConnections({
+      connections: 10,
+      signal: AbortSignal.abort(),
+      serve: (rt, port) => startHttp(rt, port),
+    });
+    assert.deepEqual({ connections: none.connections, failed: none.failed }, {
+      connections: 0,
+      failed: 0,
+    });
+  },
+});
