@@ -16,12 +16,13 @@
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
  *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--only NAME]... [--skip-http]
- *     [--out FILE]
+ *     [--rotate] [--out FILE]
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
  * variant's name). `--base PATH` adds a pingpong pair running another checkout's
- * `cli/ustack.ts` to every round (same-run A/B against it).
+ * `cli/ustack.ts` to every round (same-run A/B against it). `--rotate` starts round r with the
+ * r-th server (or pair), so the order within a round changes from round to round.
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -167,6 +168,7 @@ export async function main(args: string[]): Promise<number> {
       "skip-http": { type: "boolean" },
       base: { type: "string" },
       only: { type: "string", multiple: true, default: [] },
+      rotate: { type: "boolean" },
       out: { type: "string" },
     },
   });
@@ -188,8 +190,13 @@ export async function main(args: string[]): Promise<number> {
     const link = await BenchLink.create(1500);
     try {
       const round: Record<string, unknown> = { load: Deno.loadavg()[0] };
+      // --rotate: round r starts with server r (mod their number), so no server always runs
+      // first or last in a round on a machine whose load drifts.
+      const order = values.rotate === true
+        ? [...servers.slice(r % servers.length), ...servers.slice(0, r % servers.length)]
+        : servers;
       if (values["skip-http"] !== true) {
-        for (const [name, flags] of servers) {
+        for (const [name, flags] of order) {
           const h = await httpServer(link, flags, blocks, requests);
           round[`http_${name}`] = h;
           console.error(
@@ -200,7 +207,7 @@ export async function main(args: string[]): Promise<number> {
         }
       }
       if (ppN > 0) {
-        const pairs: [string, PingpongPair][] = servers.map(([name, flags]) => [name, { flags }]);
+        const pairs: [string, PingpongPair][] = order.map(([name, flags]) => [name, { flags }]);
         if (values.base !== undefined) pairs.push(["base", { flags: [], cli: values.base }]);
         for (const [name, pair] of pairs) {
           const j = await pingpong(link, pair, ppN);
