@@ -95,7 +95,8 @@ export const IDLE_WARM_UP_GRACE_MS = 20;
  * `client`) while the caller waits for `idle` (its addresses leaving the tentative state), and
  * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it; prints what
  * it did as {@link runWarmUp} does. The real stack runs meanwhile (its private stacks share
- * nothing with it but V8's compiled code); resolves once the warm-up's stacks are stopped.
+ * nothing with it but V8's compiled code); resolves with its report once the warm-up's stacks
+ * are stopped.
  */
 export async function runIdleWarmUp(
   config: RuntimeConfig,
@@ -103,7 +104,7 @@ export async function runIdleWarmUp(
   idle: Promise<unknown>,
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
-): Promise<void> {
+): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -113,20 +114,19 @@ export async function runIdleWarmUp(
     else timer = setTimeout(() => stop.abort(), left);
   });
   try {
-    report(
-      await warmUpConnections({
-        connections: IDLE_WARM_UP_CONNECTIONS,
-        // duplicate address detection ends in 1–2 s; a bound all the same
-        timeLimitMs: 5_000,
-        graceMs: IDLE_WARM_UP_GRACE_MS,
-        signal: stop.signal,
-        stack: config.stack,
-        cc: config.cc,
-        serve,
-        client,
-      }),
-      json,
-    );
+    const r = await warmUpConnections({
+      connections: IDLE_WARM_UP_CONNECTIONS,
+      // duplicate address detection ends in 1–2 s; a bound all the same
+      timeLimitMs: 5_000,
+      graceMs: IDLE_WARM_UP_GRACE_MS,
+      signal: stop.signal,
+      stack: config.stack,
+      cc: config.cc,
+      serve,
+      client,
+    });
+    report(r, json);
+    return r;
   } finally {
     clearTimeout(timer);
   }
