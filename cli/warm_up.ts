@@ -8,7 +8,9 @@
  *
  * Without `--prewarm`, `serve` warms its HTTP service in time it waits anyway
  * ({@link runIdleWarmUp}): its ready line waits for duplicate address detection of the
- * link-local address (RFC 4862 §5.4, 1–2 s), and the warm-up runs during that wait.
+ * link-local address (RFC 4862 §5.4, 1–2 s), and the warm-up runs during that wait. `pingpong`
+ * has no such wait: its default warm-up gets the time bound alone (~0.1 s). `--prewarm 0`
+ * turns either off.
  *
  * @module
  */
@@ -108,7 +110,9 @@ export async function runIdleWarmUp(
   const t0 = performance.now();
   const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let over = false;
   idle.then(() => {
+    if (over) return; // all of it ran before the wait ended: nothing to stop
     const left = t0 + IDLE_WARM_UP_EXTRA_MS - performance.now();
     if (left <= 0) stop.abort();
     else timer = setTimeout(() => stop.abort(), left);
@@ -128,6 +132,7 @@ export async function runIdleWarmUp(
     report(r, json);
     return r;
   } finally {
+    over = true;
     clearTimeout(timer);
   }
 }
