@@ -16,12 +16,15 @@
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
  *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--only NAME]... [--skip-http]
- *     [--out FILE]
+ *     [--rotate] [--no-wrk] [--out FILE]
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
  * variant's name). `--base PATH` adds a pingpong pair running another checkout's
- * `cli/ustack.ts` to every round (same-run A/B against it).
+ * `cli/ustack.ts` to every round (same-run A/B against it). `--rotate` starts round r with the
+ * r-th server (or pair), so the order within a round changes from round to round. `--no-wrk`
+ * leaves out the keep-alive warm-up: the first `ab` block meets the server straight after its
+ * ready line, as a user's first clients do.
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -54,9 +57,10 @@ async function abBlocks(
   p: BenchProcess,
   blocks: number,
   requests: number,
+  keepAliveFirst: boolean,
 ): Promise<AbBlock[]> {
   const url = `http://${link.addr("stack")}:${PORT}/bytes/64`;
-  await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
+  if (keepAliveFirst) await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
   const out: AbBlock[] = [];
   for (let b = 0; b < blocks; b++) {
     const [a, cpu] = await abRun(link, url, requests, p.pid);
@@ -74,6 +78,7 @@ async function httpServer(
   flags: string[] | null,
   blocks: number,
   requests: number,
+  keepAliveFirst: boolean,
 ): Promise<{ startMs: number; blocks: AbBlock[] }> {
   await link.setKernelAddress("stack", flags === null);
   const cmd = flags === null
@@ -90,7 +95,7 @@ async function httpServer(
   await p.waitForLine(/^ready/, 60_000);
   const startMs = Math.round(performance.now() - t0);
   try {
-    return { startMs, blocks: await abBlocks(link, p, blocks, requests) };
+    return { startMs, blocks: await abBlocks(link, p, blocks, requests, keepAliveFirst) };
   } finally {
     await p.stop(10_000);
   }
@@ -167,6 +172,8 @@ export async function main(args: string[]): Promise<number> {
       "skip-http": { type: "boolean" },
       base: { type: "string" },
       only: { type: "string", multiple: true, default: [] },
+      rotate: { type: "boolean" },
+      "no-wrk": { type: "boolean" },
       out: { type: "string" },
     },
   });
@@ -188,9 +195,14 @@ export async function main(args: string[]): Promise<number> {
     const link = await BenchLink.create(1500);
     try {
       const round: Record<string, unknown> = { load: Deno.loadavg()[0] };
+      // --rotate: round r starts with server r (mod their number), so no server always runs
+      // first or last in a round on a machine whose load drifts.
+      const order = values.rotate === true
+        ? [...servers.slice(r % servers.length), ...servers.slice(0, r % servers.length)]
+        : servers;
       if (values["skip-http"] !== true) {
-        for (const [name, flags] of servers) {
-          const h = await httpServer(link, flags, blocks, requests);
+        for (const [name, flags] of order) {
+          const h = await httpServer(link, flags, blocks, requests, values["no-wrk"] !== true);
           round[`http_${name}`] = h;
           console.error(
             `round ${r + 1} http ${name.padEnd(10)} start ${h.startMs} ms  ` +
@@ -200,7 +212,7 @@ export async function main(args: string[]): Promise<number> {
         }
       }
       if (ppN > 0) {
-        const pairs: [string, PingpongPair][] = servers.map(([name, flags]) => [name, { flags }]);
+        const pairs: [string, PingpongPair][] = order.map(([name, flags]) => [name, { flags }]);
         if (values.base !== undefined) pairs.push(["base", { flags: [], cli: values.base }]);
         for (const [name, pair] of pairs) {
           const j = await pingpong(link, pair, ppN);

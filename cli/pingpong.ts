@@ -28,6 +28,7 @@ import {
   type RuntimeConfig,
   StackError,
   tryParseIp,
+  type WarmUpClient,
 } from "../mod.ts";
 import {
   LINK_OPTIONS,
@@ -56,6 +57,8 @@ import {
   PREWARM_OPTIONS,
   PREWARM_USAGE,
   prewarmCount,
+  prewarmDefault,
+  runIdleWarmUp,
   runWarmUp,
   withPrewarmedPools,
 } from "./warm_up.ts";
@@ -116,7 +119,8 @@ connections and its memory then. Both set TCP_NODELAY. Exit status 0.
                       the event loop with the kernel's receive time of each frame (for
                       bench/rr_trace.ts)
 ${PREWARM_USAGE}
-                       (server, --connect, --hold; not with --kernel)
+                       (server, --connect, --hold; not with --kernel). Without it, the
+                       same warm-up runs for at most ~0.1 s; --prewarm 0 turns it off
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -150,6 +154,8 @@ export interface PingpongOptions {
   json: boolean;
   /** `--prewarm N`: warm-up connections before the ready line (server) or the first one. */
   prewarm: number;
+  /** No `--prewarm`: the default warm-up, bounded by time (`runIdleWarmUp`), where one applies. */
+  prewarmDefault: boolean;
   /** `--trace FILE`: where to write the round-trip and event-loop trace, or null. */
   trace: string | null;
 }
@@ -305,6 +311,7 @@ function parsePingpong(
     kernel,
     json: values.json === true,
     prewarm,
+    prewarmDefault: prewarmDefault(values) && !kernel && (role === "server" || mode !== "rr"),
     trace,
   };
   return { opts, values };
@@ -332,6 +339,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
         once: opts.once,
         json: opts.json,
         prewarm: opts.prewarm,
+        prewarmDefault: opts.prewarmDefault,
         trace: opts.trace,
       },
       opts.kernel ? null : linkConfig(values),
@@ -380,19 +388,18 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
     ...linkConfig(values),
     stack: { maxConnections: o.mode === "hold" ? o.count : o.conc },
   };
+  const msg = new Uint8Array(o.len);
+  const serve = (rt: Runtime, port: number) => warmUpServer(rt, port, o.len);
+  const client = (rt: Runtime, host: string, port: number): WarmUpClient => {
+    const opener = stackOpener(rt, { ...co, host, port });
+    return (i, done) => opener.cycle(i, msg, done);
+  };
   if (o.prewarm > 0) {
     config = withPrewarmedPools(config);
-    const msg = new Uint8Array(o.len);
-    await runWarmUp(
-      o.prewarm,
-      config,
-      o.json,
-      (rt, port) => warmUpServer(rt, port, o.len),
-      (rt, host, port) => {
-        const opener = stackOpener(rt, { ...co, host, port });
-        return (i, done) => opener.cycle(i, msg, done);
-      },
-    );
+    await runWarmUp(o.prewarm, config, o.json, serve, client);
+  } else if (o.prewarmDefault) {
+    // Nothing to wait for here: the default warm-up gets its time bound alone (~0.1 s).
+    await runIdleWarmUp(config, o.json, Promise.resolve(), serve, client);
   }
   const rt = await Runtime.start(config);
   try {

@@ -23,7 +23,7 @@ import {
   type WaitQueue,
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
-import { runWarmUp, withPrewarmedPools } from "./warm_up.ts";
+import { runIdleWarmUp, runWarmUp, withPrewarmedPools } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, memoryNow } from "./pingpong_conn.ts";
@@ -45,6 +45,8 @@ export interface ServerOptions {
   json: boolean;
   /** `--prewarm N`: warm-up connections before the ready line (0: none). */
   prewarm: number;
+  /** No `--prewarm`: the default warm-up, bounded by time (`runIdleWarmUp`) [false]. */
+  prewarmDefault?: boolean;
   /** `--trace BASE`: write the event loop's trace there at the end (over ustack), or null. */
   trace?: string | null;
 }
@@ -129,15 +131,14 @@ export async function runServer(o: ServerOptions, config: RuntimeConfig | null):
     close = k.close;
     addrs = ["0.0.0.0"];
   } else {
+    const serve = (rt: Runtime, port: number) => warmUpServer(rt, port, o.len);
+    const client = requestClient(new Uint8Array(o.len), o.len);
     if (o.prewarm > 0) {
       config = withPrewarmedPools(config);
-      await runWarmUp(
-        o.prewarm,
-        config,
-        o.json,
-        (rt, port) => warmUpServer(rt, port, o.len),
-        requestClient(new Uint8Array(o.len), o.len),
-      );
+      await runWarmUp(o.prewarm, config, o.json, serve, client);
+    } else if (o.prewarmDefault === true) {
+      // Nothing to wait for here: the default warm-up gets its time bound alone (~0.1 s).
+      await runIdleWarmUp(config, o.json, Promise.resolve(), serve, client);
     }
     const rt = await Runtime.start(config);
     const u = ustackServer(rt, o, stats, checkCount, stop);

@@ -3,14 +3,21 @@
  * two private stacks on an in-memory wire run the command's own server (and client) code, so
  * that V8 has compiled the connection paths before the first real connection
  * ({@link warmUpConnections}); the real stack's pools are made ready too (`StackOptions.prewarm`).
- * Off by default: it costs start-up time (printed as a `warm_up` line) and the private stacks'
- * memory until the garbage collector takes it back.
+ * It costs start-up time (printed as a `warm_up` line) and the private stacks' memory until the
+ * garbage collector takes it back.
+ *
+ * Without `--prewarm`, `serve` warms its HTTP service in time it waits anyway
+ * ({@link runIdleWarmUp}): its ready line waits for duplicate address detection of the
+ * link-local address (RFC 4862 §5.4, 1–2 s), and the warm-up runs during that wait. `pingpong`
+ * has no such wait: its default warm-up gets the time bound alone (~0.1 s). `--prewarm 0`
+ * turns either off.
  *
  * @module
  */
 
 import {
   type ConnectionWarmUpOptions,
+  type ConnectionWarmUpReport,
   type Runtime,
   type RuntimeConfig,
   warmUpConnections,
@@ -27,9 +34,14 @@ export const PREWARM_USAGE =
                        between two private in-memory stacks (JIT warm-up of the connection
                        paths; nothing reaches the interface) and fill the buffer pools`;
 
-/** Connections `--prewarm` asked for (0: none); a UsageError when it is not a count. */
+/** Connections `--prewarm` asked for (0: none or not given); a UsageError when not a count. */
 export function prewarmCount(values: Record<string, unknown>): number {
   return numberFlag("prewarm", values.prewarm, 0, { integer: true, min: 0, max: 1_000_000 });
+}
+
+/** True when the command line has no `--prewarm` (the command's default warm-up applies). */
+export function prewarmDefault(values: Record<string, unknown>): boolean {
+  return values.prewarm === undefined;
 }
 
 /** `config` with the stack's pools made ready before the first connection. */
@@ -58,6 +70,69 @@ export async function runWarmUp(
     serve,
     client,
   });
+  report(r, json);
+}
+
+function report(r: ConnectionWarmUpReport, json: boolean): void {
   if (json) emitJson("warm_up", { connections: r.connections, failed: r.failed, ms: r.ms });
   else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
+}
+
+/** Most connections of the default warm-up ({@link runIdleWarmUp}). */
+export const IDLE_WARM_UP_CONNECTIONS = 5000;
+
+/**
+ * How much later than `idle` the default warm-up may end (ms): it starts no connection after
+ * `max(idle, start + IDLE_WARM_UP_EXTRA_MS)` and gives the ones in flight
+ * {@link IDLE_WARM_UP_GRACE_MS}; so the ready line comes at most ~100 ms later than without it,
+ * and not later at all while the wait it fills (duplicate address detection) is longer.
+ */
+export const IDLE_WARM_UP_EXTRA_MS = 80;
+
+/** Time the default warm-up's connections in flight get once it stops starting new ones (ms). */
+export const IDLE_WARM_UP_GRACE_MS = 20;
+
+/**
+ * The default warm-up: up to {@link IDLE_WARM_UP_CONNECTIONS} connections of `serve` (and
+ * `client`) while the caller waits for `idle` (its addresses leaving the tentative state), and
+ * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it; prints what
+ * it did as {@link runWarmUp} does. The real stack runs meanwhile (its private stacks share
+ * nothing with it but V8's compiled code); resolves with its report once the warm-up's stacks
+ * are stopped.
+ */
+export async function runIdleWarmUp(
+  config: RuntimeConfig,
+  json: boolean,
+  idle: Promise<unknown>,
+  serve: (rt: Runtime, port: number) => { close(): void },
+  client?: ConnectionWarmUpOptions["client"],
+): Promise<ConnectionWarmUpReport> {
+  const t0 = performance.now();
+  const stop = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let over = false;
+  idle.then(() => {
+    if (over) return; // all of it ran before the wait ended: nothing to stop
+    const left = t0 + IDLE_WARM_UP_EXTRA_MS - performance.now();
+    if (left <= 0) stop.abort();
+    else timer = setTimeout(() => stop.abort(), left);
+  });
+  try {
+    const r = await warmUpConnections({
+      connections: IDLE_WARM_UP_CONNECTIONS,
+      // duplicate address detection ends in 1–2 s; a bound all the same
+      timeLimitMs: 5_000,
+      graceMs: IDLE_WARM_UP_GRACE_MS,
+      signal: stop.signal,
+      stack: config.stack,
+      cc: config.cc,
+      serve,
+      client,
+    });
+    report(r, json);
+    return r;
+  } finally {
+    over = true;
+    clearTimeout(timer);
+  }
 }

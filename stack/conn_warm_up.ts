@@ -17,8 +17,9 @@
  * and type feedback. The application code that runs in them is what the caller hands in
  * (`serve`, `client`): it must keep its own per-run state (counters) in what it creates there.
  *
- * Bounded: at most `connections` connections, and none started after `timeLimitMs`; the
- * connections in flight then get `graceMs` to finish before both stacks are stopped anyway.
+ * Bounded: at most `connections` connections, and none started after `timeLimitMs` or once
+ * `signal` is aborted; the connections in flight then get `graceMs` to finish before both stacks
+ * are stopped anyway.
  *
  * @module
  */
@@ -50,6 +51,11 @@ export interface ConnectionWarmUpOptions {
   timeLimitMs?: number;
   /** Then wait at most this long for the ones in flight (ms) [1000]. */
   graceMs?: number;
+  /**
+   * Start no connection once this is aborted, as after `timeLimitMs` (the ones in flight get
+   * `graceMs`): how a caller ends a warm-up that fills an idle wait of unknown length.
+   */
+  signal?: AbortSignal;
   /**
    * The real stack's options (TCP options, congestion control), so that the same code paths
    * run; pool sizes and `prewarm` are replaced by small private ones.
@@ -221,13 +227,29 @@ export async function warmUpConnections(
     let over = false;
     await new Promise<void>((resolve) => {
       const end = (): void => {
+        if (over) return;
         over = true;
         clearTimeout(grace);
+        opts.signal?.removeEventListener("abort", onAbort);
         resolve();
       };
-      const grace = setTimeout(end, timeLimitMs + graceMs);
+      let grace = setTimeout(end, timeLimitMs + graceMs);
+      const onAbort = (): void => {
+        if (over) return;
+        clearTimeout(grace);
+        grace = setTimeout(end, graceMs);
+        if (inFlight === 0) end();
+      };
+      const signal = opts.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) queueMicrotask(onAbort);
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
       const next = (): void => {
-        while (inFlight < conc && started < total && performance.now() < deadline) {
+        while (
+          inFlight < conc && started < total && performance.now() < deadline &&
+          signal?.aborted !== true
+        ) {
           started++;
           inFlight++;
           one(started - 1, onDone);

@@ -7,6 +7,11 @@ import { requestClient, Runtime, warmUpConnections } from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import { stackOpener } from "../../cli/pingpong_conn.ts";
 import { startHttp } from "../../cli/tcp_services.ts";
+import {
+  IDLE_WARM_UP_CONNECTIONS,
+  IDLE_WARM_UP_EXTRA_MS,
+  runIdleWarmUp,
+} from "../../cli/warm_up.ts";
 
 const enc = new TextEncoder();
 
@@ -108,5 +113,83 @@ Deno.test({
       connections: 300,
       failed: 0,
     });
+  },
+});
+
+Deno.test({
+  name: "warm-up: an aborted signal stops new connections; the ones in flight end well",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const stop = new AbortController();
+    let started = 0;
+    const one = requestClient(enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"), null);
+    const r = await warmUpConnections({
+      connections: 1_000_000,
+      concurrency: 4,
+      timeLimitMs: 60_000,
+      graceMs: 5_000,
+      signal: stop.signal,
+      serve: (rt, port) => startHttp(rt, port),
+      client: (rt, host, port) => {
+        const c = one(rt, host, port);
+        return (i, done) => {
+          if (++started === 50) stop.abort();
+          c(i, done);
+        };
+      },
+    });
+    // The abort came as the 50th started: no 51st, and the 4 then in flight finished.
+    assert.equal(started, 50);
+    assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+      connections: 50,
+      failed: 0,
+    });
+    // Already aborted: nothing starts at all.
+    const none = await warmUpConnections({
+      connections: 10,
+      signal: AbortSignal.abort(),
+      serve: (rt, port) => startHttp(rt, port),
+    });
+    assert.deepEqual({ connections: none.connections, failed: none.failed }, {
+      connections: 0,
+      failed: 0,
+    });
+  },
+});
+
+Deno.test({
+  name: "warm-up: the default one fills the wait it is given and ends soon after it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const http = requestClient(enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"), null);
+    // A wait of 300 ms (as duplicate address detection's 1–2 s): connections run through it.
+    let t0 = performance.now();
+    const r = await runIdleWarmUp(
+      { driver: "loopback" },
+      true,
+      new Promise((resolve) => setTimeout(resolve, 300)),
+      startHttp,
+      http,
+    );
+    let ms = performance.now() - t0;
+    assert.equal(r.failed, 0);
+    assert.ok(r.connections > 0);
+    assert.ok(r.connections === IDLE_WARM_UP_CONNECTIONS || ms >= 300, `ended at ${ms} ms`);
+    assert.ok(ms < 300 + IDLE_WARM_UP_EXTRA_MS + 2_000, `took ${ms} ms`);
+    // Nothing to wait for: bounded by its own time (a loose bound for a loaded machine).
+    t0 = performance.now();
+    const quick = await runIdleWarmUp(
+      { driver: "loopback" },
+      true,
+      Promise.resolve(),
+      startHttp,
+      http,
+    );
+    ms = performance.now() - t0;
+    assert.equal(quick.failed, 0);
+    assert.ok(quick.connections < IDLE_WARM_UP_CONNECTIONS, `${quick.connections} in ${ms} ms`);
+    assert.ok(ms < 2_000, `took ${ms} ms`);
   },
 });

@@ -7,7 +7,12 @@ import {
   tcpStackConfig,
   UsageError,
 } from "../../cli/args.ts";
-import { PREWARM_OPTIONS, prewarmCount, withPrewarmedPools } from "../../cli/warm_up.ts";
+import {
+  PREWARM_OPTIONS,
+  prewarmCount,
+  prewarmDefault,
+  withPrewarmedPools,
+} from "../../cli/warm_up.ts";
 import { serveCommand } from "../../cli/serve.ts";
 import { pingpongCommand } from "../../cli/pingpong.ts";
 
@@ -113,6 +118,13 @@ Deno.test("cli: --prewarm N counts warm-up connections; where it cannot apply it
   const { values } = parseStrict(["--prewarm", "5000"], { ...PREWARM_OPTIONS });
   assert.equal(prewarmCount(values), 5000);
   assert.equal(prewarmCount({}), 0);
+  // No flag: the command's default warm-up; `--prewarm 0`: none at all.
+  assert.equal(prewarmDefault({}), true);
+  assert.equal(
+    prewarmDefault(parseStrict(["--prewarm", "0"], { ...PREWARM_OPTIONS }).values),
+    false,
+  );
+  assert.equal(prewarmDefault(values), false);
   assert.deepEqual(withPrewarmedPools({ driver: "loopback", stack: { maxConnections: 8 } }), {
     driver: "loopback",
     stack: { maxConnections: 8, prewarm: true },
