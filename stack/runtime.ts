@@ -51,6 +51,8 @@ type AddressChange = [string, Ipv6AddressOrigin, Ipv6AddressState | "removed"];
 
 /** Address changes a runtime keeps for listeners added later. */
 const MAX_KEPT_ADDRESS_CHANGES = 64;
+/** How long {@link Runtime.stop} waits, by default, for closed connections' FINs to be acknowledged. */
+const DEFAULT_STOP_LINGER_MS = 2000;
 
 function invalid(message: string): StackError {
   return new StackError("EINVAL", message);
@@ -397,13 +399,26 @@ export class Runtime {
   }
 
   /**
-   * Stop the loop, flush what was already sent, close every socket and the driver (and pcap).
+   * Stop: close the HTTP server and every socket (a connection with data still to send gets
+   * its FIN after that data), wait until every closed connection's FIN is acknowledged — at most
+   * `lingerMs` [2000], as the loop keeps running — then stop the loop, flush what is staged and
+   * close the driver (and pcap). Without the wait, data an application wrote just before
+   * stopping (an echo's last bytes beyond the congestion window) would never leave the process.
    * Idempotent.
    */
-  async stop(): Promise<void> {
+  async stop(opts: { lingerMs?: number } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#http?.close();
+    if (this.loop.running) {
+      this.sockets.closeAll();
+      this.stack.tick();
+      const tcp = this.stack.tcp;
+      const deadline = Date.now() + Math.max(0, opts.lingerMs ?? DEFAULT_STOP_LINGER_MS);
+      while (tcp.finPending > 0 && this.loop.running && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
     await this.loop.close();
     // One last turn so what the application already sent (staged in the driver, or queued
     // output such as a FIN) leaves before the drivers close.

@@ -114,6 +114,62 @@ interopTest("the stack connects out to a kernel echo server, data both ways", as
   });
 }, { tools: ["python3", "ss"] });
 
+/**
+ * A kernel sink: accept one connection on the port in argv[1], read to EOF (or 10 s of
+ * silence), print the byte count.
+ */
+const SINK_ONCE = `
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1)
+c, _ = s.accept(); c.settimeout(10); n = 0
+while True:
+    try:
+        b = c.recv(1 << 16)
+    except (socket.timeout, OSError):
+        break
+    if not b: break
+    n += len(b)
+print(n, flush=True)
+`;
+
+interopTest(
+  "data written just before the runtime stops still reaches the kernel peer",
+  async () => {
+    // 2 MB is far beyond the initial congestion window: when write() returns most of it is only
+    // in the send buffer, and stop() must let it leave (and the FIN be acknowledged) first.
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const sink = pair.spawn(["python3", "-c", SINK_ONCE, "5001"], {
+        stdout: "piped",
+        stderr: "piped",
+      });
+      try {
+        await pair.waitForListener("tcp", 5001);
+        const rt = await Runtime.start({
+          if: pair.stackIf,
+          netns: pair.stackNs,
+          addr: `${pair.stackAddr}/24`,
+        });
+        try {
+          const conn = await rt.connect({ hostname: pair.peerAddr, port: 5001 });
+          const data = new Uint8Array(2_000_000).fill(0x5a);
+          for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
+          conn.close();
+        } finally {
+          await rt.stop();
+        }
+        const out = await sink.output();
+        assert.equal(new TextDecoder().decode(out.stdout).trim(), "2000000");
+      } finally {
+        try {
+          sink.kill();
+        } catch { /* gone */ }
+      }
+    });
+  },
+  { tools: ["python3", "ss"] },
+);
+
 interopTest("a SYN to a closed port gets a RST at once, as RFC 9293 §3.10.7.1 says", async () => {
   await withVethPair({}, async (pair) => {
     const serve = await startServe(pair, SERVICES);

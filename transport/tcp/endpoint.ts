@@ -36,6 +36,7 @@ import type { RxSegment } from "./segment.ts";
 import { TcpSender } from "./sender.ts";
 import { seqDiff } from "./seq.ts";
 import {
+  awaitsFinAck,
   canReceiveData,
   countsAsEstablished,
   nextState,
@@ -58,6 +59,7 @@ const B_ECN = 16;
 const B_WRITE_SHUT = 32;
 const B_APP_CLOSED = 64;
 const B_COUNTED_ESTAB = 128;
+const B_COUNTED_FIN_WAIT = 256;
 
 /** What a connection needs from its TCP layer; `TcpLayer` provides it. */
 export interface ConnectionLayer extends TcpServices {
@@ -71,6 +73,11 @@ export interface ConnectionLayer extends TcpServices {
   unregister(ep: TcpEndpoint): void;
   /** Take one challenge-ACK token (RFC 5961 §7 rate limit); false when none is left. */
   takeChallengeToken(): boolean;
+  /**
+   * Connections whose FIN is not yet acknowledged (FIN_WAIT_1, CLOSING, LAST_ACK); kept by
+   * {@link TcpEndpoint.transition}.
+   */
+  finPending: number;
 }
 
 /** The listener a passive connection came from, until accepted; `TcpListener` provides it. */
@@ -477,6 +484,11 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (estab !== ((this.#bits & B_COUNTED_ESTAB) !== 0)) {
       this.#bits = estab ? this.#bits | B_COUNTED_ESTAB : this.#bits & ~B_COUNTED_ESTAB;
       this.layer.stats.CurrEstab += estab ? 1 : -1;
+    }
+    const finWait = awaitsFinAck(to);
+    if (finWait !== ((this.#bits & B_COUNTED_FIN_WAIT) !== 0)) {
+      this.#bits = finWait ? this.#bits | B_COUNTED_FIN_WAIT : this.#bits & ~B_COUNTED_FIN_WAIT;
+      this.layer.finPending += finWait ? 1 : -1;
     }
     switch (to) {
       case TcpState.TIME_WAIT:

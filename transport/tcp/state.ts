@@ -70,6 +70,14 @@ export function isSynchronized(s: TcpState): boolean {
   return s >= TcpState.ESTABLISHED;
 }
 
+/**
+ * True in the states where our FIN is queued or sent and not yet acknowledged (FIN_WAIT_1,
+ * CLOSING, LAST_ACK): the application closed, and data it wrote may still be on its way.
+ */
+export function awaitsFinAck(s: TcpState): boolean {
+  return s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK;
+}
+
 /** True in the states where data may still be received from the peer (no FIN seen yet). */
 export function canReceiveData(s: TcpState): boolean {
   return s === TcpState.ESTABLISHED || s === TcpState.FIN_WAIT_1 || s === TcpState.FIN_WAIT_2;

@@ -125,6 +125,11 @@ export class TcpLayer implements NetProtocolHandler {
   readonly #ports: PortAllocator;
   /** @internal Routes and addresses the connections share. */
   readonly shared: RouteCache;
+  /**
+   * Connections the application closed whose FIN (and so the data before it) is not yet
+   * acknowledged: FIN_WAIT_1, CLOSING and LAST_ACK. A runtime that stops waits for it to reach 0.
+   */
+  finPending = 0;
   #live = 0;
   #challengeTokens: number;
   #challengeAtMs: number;
