@@ -54,3 +54,34 @@ export function abSummary(runs: AbRun[], config: string): string {
         ratios.map((x) => x.toFixed(2)).join(" ") + ")"
       : "");
 }
+
+/** `parseArgs` options every interleaved A/B bench takes (each adds its own). */
+export const AB_OPTIONS = {
+  mtu: { type: "string", default: "9000" },
+  seconds: { type: "string", default: "4" },
+  "base-cli": { type: "string", multiple: true },
+  variant: { type: "string", multiple: true },
+  "no-kernel": { type: "boolean", default: false },
+  out: { type: "string" },
+  help: { type: "boolean", default: false },
+} as const;
+
+/**
+ * Usage lines of {@link AB_OPTIONS} (`--rounds` has each bench's own default); `command` is
+ * what a variant's flags are added to, `example` a variant.
+ */
+export function abUsage(rounds: number, command: string, example: string): string {
+  return `  --mtu N           link MTU (9000)
+  --rounds N        rounds, every configuration once per round (${rounds})
+  --seconds N       seconds each sender sends (4)
+  --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
+  --variant N=FLAGS run this checkout as configuration N with FLAGS added to ${command}, e.g.
+                    "${example}" (repeatable; default one plain "ustack")
+  --no-kernel       leave kernel→kernel out
+  --out FILE        write every run as JSON`;
+}
+
+/** Write an A/B bench's record: the MTU and every run, as JSON. */
+export async function writeAbRecord(path: string, mtu: number, runs: AbRun[]): Promise<void> {
+  await Deno.writeTextFile(path, JSON.stringify({ mtu, runs }, null, 1));
+}

@@ -28,7 +28,7 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { abSummary } from "./ab_rounds.ts";
+import { AB_OPTIONS, abSummary, abUsage, writeAbRecord } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
@@ -192,28 +192,15 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      mtu: { type: "string", default: "9000" },
+      ...AB_OPTIONS,
       rounds: { type: "string", default: "5" },
-      seconds: { type: "string", default: "4" },
-      "base-cli": { type: "string", multiple: true },
-      variant: { type: "string", multiple: true },
-      "no-kernel": { type: "boolean", default: false },
       "sender-cc": { type: "string", default: "" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(`usage: deno run --allow-all bench/rx_ab.ts [options]
-  --mtu N           link MTU (9000)
-  --rounds N        rounds, every configuration once per round (5)
-  --seconds N       seconds each sender sends (4)
-  --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
-  --variant N=FLAGS run this checkout as configuration N with FLAGS added to serve, e.g.
-                    "v3=--rx-ring v3" (repeatable; default one plain "ustack")
-  --no-kernel       leave kernel→kernel out
-  --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
-  --out FILE        write every run as JSON`);
+${abUsage(5, "serve", "v3=--rx-ring v3")}
+  --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -231,10 +218,5 @@ if (import.meta.main) {
     senderCc: values["sender-cc"],
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) console.log(abSummary(runs, c));
-  if (values.out !== undefined) {
-    await Deno.writeTextFile(
-      values.out,
-      JSON.stringify({ mtu: Number(values.mtu), runs }, null, 1),
-    );
-  }
+  if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);
 }

@@ -31,7 +31,7 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { abSummary, median } from "./ab_rounds.ts";
+import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
@@ -276,26 +276,13 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      mtu: { type: "string", default: "9000" },
+      ...AB_OPTIONS,
       rounds: { type: "string", default: "3" },
-      seconds: { type: "string", default: "4" },
-      "base-cli": { type: "string", multiple: true },
-      variant: { type: "string", multiple: true },
-      "no-kernel": { type: "boolean", default: false },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(`usage: deno run --allow-all bench/tx_ab.ts [options]
-  --mtu N           link MTU (9000)
-  --rounds N        rounds, every configuration once per round (3)
-  --seconds N       seconds each sender sends (4)
-  --base-cli PATH   also run this checkout's cli/ustack.ts, interleaved (repeatable)
-  --variant N=FLAGS run this checkout as configuration N with FLAGS added to uperf, e.g.
-                    "sync=--tx-kick sync" (repeatable; default one plain "ustack")
-  --no-kernel       leave kernel→kernel out
-  --out FILE        write every run as JSON`);
+${abUsage(3, "uperf", "sync=--tx-kick sync")}`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -321,10 +308,5 @@ if (import.meta.main) {
         names.map((n) => `${n} ${median(mine.map((r) => r.cpu?.[n] ?? 0))}`).join(", "),
     );
   }
-  if (values.out !== undefined) {
-    await Deno.writeTextFile(
-      values.out,
-      JSON.stringify({ mtu: Number(values.mtu), runs }, null, 1),
-    );
-  }
+  if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);
 }
