@@ -111,12 +111,14 @@ export async function runIdleWarmUp(
   const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let over = false;
-  idle.then(() => {
+  const onIdle = (): void => {
     if (over) return; // all of it ran before the wait ended: nothing to stop
     const left = t0 + IDLE_WARM_UP_EXTRA_MS - performance.now();
     if (left <= 0) stop.abort();
     else timer = setTimeout(() => stop.abort(), left);
-  });
+  };
+  // A wait that fails ends the warm-up too (the caller sees the failure on its own await).
+  idle.then(onIdle, onIdle);
   try {
     const r = await warmUpConnections({
       connections: IDLE_WARM_UP_CONNECTIONS,
