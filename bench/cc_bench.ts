@@ -139,6 +139,14 @@ function pinned(cpus: string | undefined, cmd: string[]): string[] {
   return cpus === undefined ? cmd : ["taskset", "-c", cpus, ...cmd];
 }
 
+/** `list` rotated left by `by` (round `by` of a round robin starts with element `by`). */
+export function rotated<T>(list: readonly T[], by: number): T[] {
+  const n = list.length;
+  if (n === 0) return [];
+  const k = ((by % n) + n) % n;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
 /** One bulk transfer into a Python sink on the peer: `send` runs on the stack end. */
 async function intoSink(
   link: BenchLink,
@@ -348,9 +356,11 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
         if (o.baseCli !== undefined) senders.push(`${a}@base`);
       }
       const runs = new Map<string, Record<string, any>[]>(senders.map((s) => [s, []]));
-      // Round robin, so that a slow stretch of the machine does not fall on one sender.
+      // Round robin, so that a slow stretch of the machine does not fall on one sender; each
+      // round starts one sender later (rotated), so a machine getting slower or faster over a
+      // run does not always favour the senders early in the round.
       for (let r = 0; r < o.repeat; r++) {
-        for (const sender of senders) {
+        for (const sender of rotated(senders, r)) {
           progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
           const before = await droppedPackets(link);
           const acksBefore = await peerOutSegs(link);

@@ -4,6 +4,7 @@ import {
   pairedRatios,
   parseCcBenchArgs,
   ratioSpread,
+  rotated,
 } from "../../bench/cc_bench.ts";
 import { loopTimeDelta, type LoopTimeTotals } from "../../cli/meter.ts";
 
@@ -91,4 +92,11 @@ Deno.test("bench:cc: round-paired ratios, failed rounds left out; median [min–
   // A single run (no `runs`): its figure.
   const one: CcFigure = { sender: "y", lossPercent: 0, gbps: 3, details: {} };
   assert.deepEqual(pairedRatios(one, { ...one, gbps: 6 }), [0.5]);
+});
+
+Deno.test("bench:cc: each round of the round robin starts one sender later", () => {
+  assert.deepEqual(rotated(["k", "a", "b"], 0), ["k", "a", "b"]);
+  assert.deepEqual(rotated(["k", "a", "b"], 1), ["a", "b", "k"]);
+  assert.deepEqual(rotated(["k", "a", "b"], 4), ["a", "b", "k"]);
+  assert.deepEqual(rotated([], 3), []);
 });
