@@ -2,7 +2,21 @@
 // driven by the real event loop (the no-fd path that waits with a JS timer).
 
 import assert from "node:assert/strict";
-import { AF_INET, POLLIN, Runtime, SOCK_DGRAM } from "../../mod.ts";
+import { AF_INET, POLLIN, Runtime, SOCK_DGRAM, type TcpConn } from "../../mod.ts";
+
+/** Everything `conn` reads until EOF (at most `max` bytes). */
+async function readAll(conn: TcpConn, max: number): Promise<Uint8Array> {
+  const got = new Uint8Array(max);
+  let n = 0;
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const k = await conn.read(buf);
+    if (k === null) break;
+    got.set(buf.subarray(0, k), n);
+    n += k;
+  }
+  return got.subarray(0, n);
+}
 
 Deno.test({
   name: "loopback Runtime: TCP echo and UDP between sockets of one process",
@@ -17,18 +31,7 @@ Deno.test({
     })();
     const conn = await rt.connect({ hostname: "198.18.9.1", port: 7 });
     const data = Uint8Array.from({ length: 1_000_000 }, (_, i) => (i * 13) & 0xff);
-    const reader = (async () => {
-      const got = new Uint8Array(data.length);
-      let n = 0;
-      const buf = new Uint8Array(65536);
-      for (;;) {
-        const k = await conn.read(buf);
-        if (k === null) break;
-        got.set(buf.subarray(0, k), n);
-        n += k;
-      }
-      return got.subarray(0, n);
-    })();
+    const reader = readAll(conn, data.length);
     await conn.write(data);
     await conn.closeWrite();
     assert.deepEqual(await reader, data);
@@ -108,18 +111,7 @@ Deno.test({
     const stats = rt.loop.stats;
     const ticks0 = stats.ticks;
     const yields0 = stats.yields;
-    const reader = (async () => {
-      const got = new Uint8Array(data.length);
-      let n = 0;
-      const buf = new Uint8Array(65536);
-      for (;;) {
-        const k = await conn.read(buf);
-        if (k === null) break;
-        got.set(buf.subarray(0, k), n);
-        n += k;
-      }
-      return got.subarray(0, n);
-    })();
+    const reader = readAll(conn, data.length);
     await conn.write(data);
     await conn.closeWrite();
     assert.deepEqual(await reader, data);
