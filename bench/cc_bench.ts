@@ -83,6 +83,12 @@ export interface CcBenchOptions {
   /** Runs per sender and phase (round robin); the figure is the median. */
   repeat: number;
   /**
+   * CPU pinning (`--pin SENDER:SINK`, `taskset -c` CPU lists), the same for every sender: the
+   * sending process (the kernel's Python sender, or the stack with all its threads) runs on
+   * `sender`, the sink on `sink`. Undefined: no pinning (the default).
+   */
+  pin?: { sender: string; sink: string };
+  /**
    * Another checkout's `cli/ustack.ts`: every algorithm is also measured with it, interleaved,
    * as sender `ALG@base` (a before/after comparison in one sitting).
    */
@@ -128,13 +134,30 @@ async function droppedPackets(link: BenchLink): Promise<number> {
   return m === null ? 0 : Number(m[1]);
 }
 
+/** `cmd` under `taskset -c cpus`, or `cmd` itself without a CPU list. */
+function pinned(cpus: string | undefined, cmd: string[]): string[] {
+  return cpus === undefined ? cmd : ["taskset", "-c", cpus, ...cmd];
+}
+
+/** `list` rotated left by `by` (round `by` of a round robin starts with element `by`). */
+export function rotated<T>(list: readonly T[], by: number): T[] {
+  const n = list.length;
+  if (n === 0) return [];
+  const k = ((by % n) + n) % n;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
 /** One bulk transfer into a Python sink on the peer: `send` runs on the stack end. */
 async function intoSink(
   link: BenchLink,
   port: number,
+  pin: CcBenchOptions["pin"],
   send: () => Promise<Record<string, any>>,
 ): Promise<[Record<string, any>, Record<string, any>]> {
-  const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(port)]);
+  const sink = link.start(
+    "peer",
+    pinned(pin?.sink, ["python3", "-c", PY_TCP_SINK, String(port)]),
+  );
   try {
     await sink.waitForLine(/^ready$/);
     const sent = await send();
@@ -225,12 +248,20 @@ async function kernelRun(
   try {
     let window: Record<string, number> | null = null;
     const before = await tcpExt(link);
-    const [sent, got] = await intoSink(link, port, async () => {
+    const [sent, got] = await intoSink(link, port, o.pin, async () => {
       const ss = link.start("stack", ["sh", "-c", ssLoop(link.addr("peer"), port)]);
       try {
         const f = await link.run(
           "stack",
-          ["python3", "-c", PY_TCP_SENDER, link.addr("peer"), String(port), String(o.seconds), alg],
+          pinned(o.pin?.sender, [
+            "python3",
+            "-c",
+            PY_TCP_SENDER,
+            link.addr("peer"),
+            String(port),
+            String(o.seconds),
+            alg,
+          ]),
           o.seconds * 1000 + GRACE_MS,
         );
         mustSucceed("python sender", f);
@@ -279,19 +310,22 @@ async function ustackRun(
     cc.push("--tx-kick", kick);
     if (spin !== undefined) cc.push("--tx-kick-spin", spin);
   }
-  const [j, got] = await intoSink(link, port, async () => {
-    const cmd = ustackCommand([
-      "uperf",
-      "client",
-      link.addr("peer"),
-      "-p",
-      String(port),
-      "-t",
-      String(o.seconds),
-      ...cc,
-      ...link.stackOptions("stack", o.driver),
-      "--json",
-    ]).map((a) => a === USTACK_CLI ? cli : a);
+  const [j, got] = await intoSink(link, port, o.pin, async () => {
+    const cmd = pinned(
+      o.pin?.sender,
+      ustackCommand([
+        "uperf",
+        "client",
+        link.addr("peer"),
+        "-p",
+        String(port),
+        "-t",
+        String(o.seconds),
+        ...cc,
+        ...link.stackOptions("stack", o.driver),
+        "--json",
+      ]).map((a) => a === USTACK_CLI ? cli : a),
+    );
     const f = await link.run("stack", cmd, o.seconds * 1000 + GRACE_MS);
     mustSucceed("ustack uperf client", f);
     return lastJson(f.stdout, "summary");
@@ -322,9 +356,11 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
         if (o.baseCli !== undefined) senders.push(`${a}@base`);
       }
       const runs = new Map<string, Record<string, any>[]>(senders.map((s) => [s, []]));
-      // Round robin, so that a slow stretch of the machine does not fall on one sender.
+      // Round robin, so that a slow stretch of the machine does not fall on one sender; each
+      // round starts one sender later (rotated), so a machine getting slower or faster over a
+      // run does not always favour the senders early in the round.
       for (let r = 0; r < o.repeat; r++) {
-        for (const sender of senders) {
+        for (const sender of rotated(senders, r)) {
           progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
           const before = await droppedPackets(link);
           const acksBefore = await peerOutSegs(link);
@@ -370,9 +406,40 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
   return figures;
 }
 
+/** Gbit/s of each run of a figure, in round order (null for a failed run). */
+function runGbps(f: CcFigure): (number | null)[] {
+  const runs = f.details.runs as { gbps: number | null }[] | undefined;
+  return runs === undefined ? [f.gbps] : runs.map((r) => r.gbps ?? null);
+}
+
+/**
+ * Round-paired ratios `a ÷ b`: run i of `a` over run i of `b` (the same round, minutes apart),
+ * sorted; rounds where either failed are left out. With rounds interleaved this cancels most of
+ * what the machine's load does to both.
+ */
+export function pairedRatios(a: CcFigure, b: CcFigure): number[] {
+  const x = runGbps(a);
+  const y = runGbps(b);
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p !== null && q !== null && q > 0) out.push(p / q);
+  }
+  return out.sort((m, n) => m - n);
+}
+
+/** "median [min–max]" of sorted ratios (the lower median for an even count), or "". */
+export function ratioSpread(sorted: number[]): string {
+  if (sorted.length === 0) return "";
+  const med = sorted[(sorted.length - 1) >> 1];
+  if (sorted.length === 1) return `${med.toFixed(2)}×`;
+  return `${med.toFixed(2)}× [${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)}]`;
+}
+
 /**
  * The table: Gbit/s, ratio to the first kernel algorithm (CUBIC) in the same phase, ratio to
- * NewReno without loss.
+ * NewReno without loss; with several rounds also the round-paired ratios (median [min–max]).
  */
 export function formatCcTable(figures: CcFigure[]): string {
   const lines: string[] = [];
@@ -400,6 +467,17 @@ export function formatCcTable(figures: CcFigure[]): string {
     const dropped = f.details.droppedPackets;
     if (typeof dropped === "number" && f.lossPercent > 0) text += `  (${dropped} dropped)`;
     lines.push(text);
+    if (f.details.runs === undefined) continue;
+    const paired: string[] = [];
+    const kf = base(f.lossPercent);
+    if (f.sender !== kernelBase && kf !== undefined) {
+      paired.push(`${ratioSpread(pairedRatios(f, kf))} ${kernelBase}`);
+    }
+    const rf = reno(f.sender);
+    if (f.lossPercent === 0 && !f.sender.startsWith("kernel-") && rf !== undefined && rf !== f) {
+      paired.push(`${ratioSpread(pairedRatios(f, rf))} newreno`);
+    }
+    if (paired.length > 0) lines.push(`${" ".repeat(22)}per round: ${paired.join(", ")}`);
   }
   return lines.join("\n");
 }
@@ -417,7 +495,10 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --kernel-cc LIST  kernel algorithms (cubic,bbr); the first is the ratios' baseline
   --driver NAME   the stack's driver (af_packet)
   --mtu N         MTU (1500)
-  --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1)
+  --repeat N      runs per sender and phase, round robin; the figure is the (lower) median (1),
+                  with the round-paired ratios (median [min–max]) under it
+  --pin S:K       pin every sender (the Python sender, or the stack with all its threads) to
+                  the CPU list S and the sink to K (taskset -c), e.g. 0:1
   --base-cli PATH  also run every algorithm with this checkout's cli/ustack.ts, interleaved,
                   as ALG@base (before/after in one sitting)
   --rps-cpus MASK  receive packet steering on both veth ends (hex CPU mask, e.g. 2): the
@@ -441,6 +522,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       out: { type: "string" },
       "base-cli": { type: "string" },
       "rps-cpus": { type: "string" },
+      pin: { type: "string" },
       variant: { type: "string", multiple: true },
       "loss-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -464,7 +546,14 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
   const lossOn = values["loss-on"] ?? "wire";
   if (lossOn !== "wire" && lossOn !== "frame") throw new Error(`--loss-on: wire or frame`);
   const date = now.toISOString().slice(0, 10);
+  let pin: CcBenchOptions["pin"];
+  if (values.pin !== undefined) {
+    const m = /^([\d,-]+):([\d,-]+)$/.exec(values.pin);
+    if (m === null) throw new Error(`--pin ${values.pin}: say SENDER_CPUS:SINK_CPUS, e.g. 0:1`);
+    pin = { sender: m[1], sink: m[2] };
+  }
   return {
+    pin,
     seconds,
     lossPercent: loss,
     lossOn,

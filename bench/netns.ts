@@ -68,6 +68,7 @@ export function ustackCommand(args: string[], cli: string = USTACK_CLI): string[
   return [
     Deno.execPath(),
     "run",
+    ...benchDenoFlags(),
     "--allow-ffi",
     "--allow-net",
     "--allow-read",
@@ -75,6 +76,16 @@ export function ustackCommand(args: string[], cli: string = USTACK_CLI): string[
     cli,
     ...args,
   ];
+}
+
+/**
+ * Extra `deno run` flags for every stack the benchmarks start, from the environment variable
+ * `USTACK_BENCH_DENO_FLAGS` (split at blanks), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the senders of `bench:cc`; none without it.
+ */
+export function benchDenoFlags(): string[] {
+  const v = Deno.env.get("USTACK_BENCH_DENO_FLAGS") ?? "";
+  return v.split(/\s+/).filter((f) => f !== "");
 }
 
 /**

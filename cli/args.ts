@@ -38,6 +38,7 @@ export const LINK_OPTIONS = {
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
   "deno-turn": { type: "string" },
+  "busy-turn": { type: "string" },
   "no-spin-yield": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -127,6 +128,8 @@ export const LINK_USAGE = `link options:
   --block-poll US      then wait in blocking poll() slices of <= 1 ms this long
                        before parking on a helper thread (5000; 0: park at once)
   --deno-turn US       while busy-polling idle, turn Deno's event loop this often (50)
+  --busy-turn US       while ticks find work, turn Deno's event loop at most this often
+                       (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
   --json               machine-readable output, one JSON object per line`;
 
@@ -209,11 +212,11 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
 }
 
 /**
- * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
+ * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` / `--busy-turn` /
  * `--no-spin-yield`, or undefined for the defaults.
  */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
-  const names = ["busy-poll", "block-poll", "deno-turn", "no-spin-yield"];
+  const names = ["busy-poll", "block-poll", "deno-turn", "busy-turn", "no-spin-yield"];
   if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
     v[name] === undefined ? undefined : numberFlag(name, v[name], 0, { min: 0, max: 1_000_000 });
@@ -221,6 +224,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     busyPollUs: us("busy-poll"),
     blockPollUs: us("block-poll"),
     denoTurnUs: us("deno-turn"),
+    busyTurnUs: us("busy-turn"),
     spinYield: v["no-spin-yield"] === true ? false : undefined,
   };
 }

@@ -75,6 +75,14 @@ export interface EventLoopOptions {
    */
   denoTurnUs?: number;
   /**
+   * While ticks keep finding work, turn Deno's event loop at most this often (µs) [0: after
+   * every busy tick]. A turn costs ~5 µs (a promise, `setImmediate`, Deno's I/O poll), a
+   * tenth of a bulk sender's tick; the application's reaction to readiness does not need it
+   * (it runs in microtask turns within the tick), only Deno's timers and I/O do, and those
+   * then wait at most this long behind a busy stack.
+   */
+  busyTurnUs?: number;
+  /**
    * Call `sched_yield()` between the polls of that loop [true]: a thread waiting for this CPU —
    * the peer of a request/response exchange, woken by our frame and placed on our CPU next to
    * its waker, or a V8 helper thread — runs at once instead of after our time slice.
@@ -195,6 +203,7 @@ export class EventLoop {
   readonly #busyPollMs: number;
   readonly #blockPollMs: number;
   readonly #denoTurnMs: number;
+  readonly #busyTurnMs: number;
   readonly #spinYield: boolean;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = 0;
@@ -228,6 +237,7 @@ export class EventLoop {
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
+    this.#busyTurnMs = (opts.busyTurnUs ?? 0) / 1000;
     this.#spinYield = opts.spinYield ?? true;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
@@ -386,6 +396,7 @@ export class EventLoop {
         }
         if (trace !== null) trace.record(TRACE_MICROTASKS, waitFrom, clock.nowMs(), turns);
       }
+      const beforeTransmit = mux.deliveries;
       try {
         stack.transmit();
       } catch (e) {
@@ -407,6 +418,17 @@ export class EventLoop {
         lastBusy = now;
         idleTicks = 0;
       } else idleTicks++;
+      if (idleTicks === 0 && now - this.#lastDenoTurn < this.#busyTurnMs) {
+        // Busy, and Deno's event loop had a turn lately: tick again at once. Readiness the
+        // transmit half raised (send space freed) gets its microtask turns first, as the
+        // receive half's did, so the writer's next chunk is queued for the next tick.
+        if (mux.deliveries !== beforeTransmit) {
+          for (let turns = 0; turns < MICROTASK_TURNS && !stack.tickRequested; turns++) {
+            await SETTLED;
+          }
+        }
+        continue;
+      }
       if (now - lastBusy < busyPollMs || idleTicks < 2) {
         // After work, and whenever it is due: Deno's event loop runs (application code woken
         // by timers and I/O, the yield that makes an application's reaction go out). Between

@@ -121,7 +121,7 @@ Deno.test("tcp congestion: CUBIC's window follows W(t) = C(t − K)³ + W_max wi
   assert.ok(worst < 0.1, `cwnd strayed ${(worst * 100).toFixed(1)} % from W(t) at t = ${at} s`);
 });
 
-Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and keeps the queue under a BDP", () => {
+Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and keeps the queue under a BDP (+ ACK aggregation)", () => {
   // 20 Mbit/s, 40 ms RTT (a BDP of 69 frames), a deep queue that a loss-based sender fills.
   const rate = 20e6;
   const net = makeSimNet({
@@ -155,10 +155,18 @@ Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and keeps th
     return net.clock.nowMs() > 1_008_000;
   }, 10_000);
   const worst = Math.max(...mins);
-  assert.ok(worst < bdpFrames, `standing queue ${worst} frames, BDP ${bdpFrames.toFixed(0)}`);
+  // BBR's cwnd is 2 BDP plus the ACK-aggregation allowance (Linux's extra_acked): here the
+  // aggregation of delayed ACKs (two segments each) on a 1 ms clock, a few frames, which may
+  // stand in the queue on top of the BDP. It must stay a few frames.
+  const allowance = bbr.extraAcked / (MSS + FRAME_OVERHEAD);
+  assert.ok(allowance < bdpFrames / 10, `ACK-aggregation allowance ${allowance} frames`);
+  assert.ok(
+    worst < bdpFrames + allowance,
+    `standing queue ${worst} frames, BDP ${bdpFrames.toFixed(0)} + ${allowance.toFixed(1)}`,
+  );
   queue.sort((a, b) => a - b);
   const median = queue[queue.length >> 1];
-  assert.ok(median < bdpFrames, `median queue ${median} frames`);
+  assert.ok(median < bdpFrames + allowance, `median queue ${median} frames`);
   assert.equal(net.wire.stats.bottleneckDrops, 0);
 });
 

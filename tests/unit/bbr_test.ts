@@ -49,6 +49,7 @@ class Path {
       // Sent one round earlier, when this much had been delivered.
       s.priorDelivered = Math.max(0, start - inflight + i * MSS);
       s.deliveryRate = rate;
+      s.intervalMs = this.rtt;
       s.rttMs = this.rtt + this.queue / this.bw;
       s.priorInflight = inflight;
       s.inflight = inflight; // the sender refills as ACKs come
@@ -138,4 +139,47 @@ Deno.test("bbr recovery: packet conservation for a round, then cwnd restored at 
   assert.ok(bbr.undoReduction(path.now + 4));
   assert.equal(bbr.cwnd, before);
   assert.equal(bbr.ssthresh, 0x7fffffff);
+});
+
+Deno.test("bbr: ACKs in bursts raise the cwnd target by the extra acked, for 10 rounds", () => {
+  const bbr = new Bbr(5);
+  bbr.init(MSS, 0, 20);
+  const path = new Path(bbr, 1250, 20); // BDP 25,000 bytes
+  for (let r = 0; r < 40; r++) path.round();
+  assert.equal(bbr.state, BBR_PROBE_BW);
+  /** One ACK of one segment sent a BDP earlier, `gapMs` after the previous one. */
+  const ack = (gapMs: number) => {
+    const s = new AckSample();
+    path.now += gapMs;
+    path.delivered += MSS;
+    s.nowMs = path.now;
+    s.deliveredBytes = MSS;
+    s.ackedBytes = MSS;
+    s.delivered = path.delivered;
+    s.priorDelivered = path.delivered - 25 * MSS;
+    s.deliveryRate = 1250;
+    s.intervalMs = 20;
+    s.rttMs = 20;
+    s.priorInflight = 25 * MSS;
+    s.inflight = 25 * MSS;
+    bbr.onAck(s);
+  };
+  // ACKs a little below the bottleneck's pace (one segment per ms, 0.8 × BtlBw, as a path's
+  // ACKs mostly come below its max-filtered rate) for 12 rounds: nothing beyond BtlBw's share.
+  for (let i = 0; i < 12 * 26; i++) ack(1);
+  assert.ok(bbr.extraAcked <= 2 * MSS, `extra acked with even ACKs: ${bbr.extraAcked}`);
+  const steady = bbr.cwnd;
+  // A receiver that acknowledges only as its application reads: 19.2 ms of silence, then 24
+  // segments ACKed at once (19.2 ms' worth at BtlBw: the average rate stays BtlBw).
+  for (let burst = 0; burst < 4; burst++) {
+    ack(19.2);
+    for (let i = 1; i < 24; i++) ack(0);
+  }
+  // Each burst: 24 segments in no time, BtlBw explains none of it.
+  assert.ok(Math.abs(bbr.extraAcked - 24 * MSS) <= MSS, `extra acked ${bbr.extraAcked}`);
+  assert.ok(bbr.cwnd >= steady + 20 * MSS, `cwnd ${bbr.cwnd} against ${steady} before`);
+  // Ten rounds of even ACKs later the allowance is gone again (a windowed maximum; the
+  // epoch of the last burst ends once the ACKs fall behind BtlBw's pace).
+  for (let i = 0; i < 14 * 26; i++) ack(1);
+  assert.ok(bbr.extraAcked <= 2 * MSS, `extra acked after 12 rounds: ${bbr.extraAcked}`);
 });

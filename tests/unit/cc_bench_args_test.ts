@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parseCcBenchArgs } from "../../bench/cc_bench.ts";
+import {
+  type CcFigure,
+  pairedRatios,
+  parseCcBenchArgs,
+  ratioSpread,
+  rotated,
+} from "../../bench/cc_bench.ts";
 import { loopTimeDelta, type LoopTimeTotals } from "../../cli/meter.ts";
 
 Deno.test("bench:cc: --variant adds named uperf configurations; --rps-cpus takes a hex mask", () => {
@@ -59,4 +65,38 @@ Deno.test("uperf: loop time totals between snapshots; the rest of the wall time 
   });
   // Never a negative spin when the clocks disagree by a little.
   assert.equal(loopTimeDelta(zero, later, 700).spinMs, 0);
+});
+
+Deno.test("bench:cc: --pin SENDER:SINK CPU lists", () => {
+  assert.deepEqual(parseCcBenchArgs(["--pin", "0:1"])!.pin, { sender: "0", sink: "1" });
+  assert.deepEqual(parseCcBenchArgs(["--pin", "0-1:1"])!.pin, { sender: "0-1", sink: "1" });
+  assert.equal(parseCcBenchArgs([])!.pin, undefined);
+  assert.throws(() => parseCcBenchArgs(["--pin", "0"]), /SENDER_CPUS:SINK_CPUS/);
+});
+
+Deno.test("bench:cc: round-paired ratios, failed rounds left out; median [min–max]", () => {
+  const fig = (gbps: (number | null)[]): CcFigure => ({
+    sender: "x",
+    lossPercent: 0,
+    gbps: null,
+    details: { runs: gbps.map((g) => ({ gbps: g })) },
+  });
+  const a = fig([2, 6, null, 3]);
+  const b = fig([4, 3, 5, 3]);
+  // Rounds: 0.5, 2, (failed), 1 — sorted.
+  assert.deepEqual(pairedRatios(a, b), [0.5, 1, 2]);
+  assert.equal(ratioSpread(pairedRatios(a, b)), "1.00× [0.50–2.00]");
+  assert.equal(ratioSpread([0.5, 0.75, 1, 2]), "0.75× [0.50–2.00]");
+  assert.equal(ratioSpread([1.5]), "1.50×");
+  assert.equal(ratioSpread([]), "");
+  // A single run (no `runs`): its figure.
+  const one: CcFigure = { sender: "y", lossPercent: 0, gbps: 3, details: {} };
+  assert.deepEqual(pairedRatios(one, { ...one, gbps: 6 }), [0.5]);
+});
+
+Deno.test("bench:cc: each round of the round robin starts one sender later", () => {
+  assert.deepEqual(rotated(["k", "a", "b"], 0), ["k", "a", "b"]);
+  assert.deepEqual(rotated(["k", "a", "b"], 1), ["a", "b", "k"]);
+  assert.deepEqual(rotated(["k", "a", "b"], 4), ["a", "b", "k"]);
+  assert.deepEqual(rotated([], 3), []);
 });

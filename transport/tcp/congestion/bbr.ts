@@ -6,6 +6,13 @@
  * `pacing_gain · BtlBw` and caps what is in flight at `cwnd_gain · BDP` (+ 3 send quanta).
  * Loss is not a congestion signal — only packet conservation during recovery (§4.2.3.4).
  *
+ * ACK aggregation (Linux `tcp_bbr.c`, `bbr_update_ack_aggregation`, in BBR v1 since Linux
+ * 4.20; draft-cardwell-iccrg-bbr-congestion-control-02 §4.6.4.3): when ACKs come in bursts —
+ * a receiver that acknowledges only as its application reads, a wake-up that delivers a
+ * queue at once — the data ACKed in a burst beyond what BtlBw explains ("extra acked", the
+ * windowed maximum over 10 rounds) is added to the cwnd target once the pipe is full, so the
+ * sender keeps sending through the receiver's silences instead of stalling at 2 BDP.
+ *
  * States (§4.3):
  * - Startup: gain 2/ln 2 until BtlBw stops growing by 25 % for 3 rounds (the pipe is full);
  * - Drain: pacing gain ln 2/2 until in-flight falls to one BDP;
@@ -59,6 +66,12 @@ const FULL_BW_GROWTH = 1.25;
 const FULL_BW_ROUNDS = 3;
 /** ProbeBW's cwnd gain. */
 const PROBE_BW_CWND_GAIN = 2;
+/** Rounds per half of the extra-acked max filter (Linux `bbr_extra_acked_win_rtts`). */
+const EXTRA_ACKED_WINDOW_ROUNDS = 5;
+/** The aggregation allowance is at most this long at BtlBw (ms; `bbr_extra_acked_max_us`). */
+const EXTRA_ACKED_MAX_MS = 100;
+/** An aggregation epoch restarts after this many segments ACKed in it (Linux: 2^20). */
+const ACK_EPOCH_RESET_SEGMENTS = 1 << 20;
 
 /** BBR state: Startup. */
 export const BBR_STARTUP = 0;
@@ -119,6 +132,16 @@ export class Bbr implements CongestionControl {
   #inRecovery = false;
   #probeRttDoneStamp = 0;
   #probeRttRoundDone = false;
+  /** Extra-acked maxima of the current and the previous half window (bytes). */
+  #extraAcked0 = 0;
+  #extraAcked1 = 0;
+  /** Which of the two is current (0 or 1). */
+  #extraAckedIdx = 0;
+  /** Rounds into the current half window. */
+  #extraAckedRounds = 0;
+  /** Start of the ACK aggregation epoch (ms) and bytes ACKed since. */
+  #ackEpochStamp = 0;
+  #ackEpochAcked = 0;
 
   /** A BBR instance (`seed` picks the first ProbeBW phase); call `init` per connection. */
   constructor(seed = 1) {
@@ -176,6 +199,11 @@ export class Bbr implements CongestionControl {
     return this.#filledPipe;
   }
 
+  /** The ACK-aggregation estimate: the most data ACKed beyond BtlBw's share, 10 rounds (bytes). */
+  get extraAcked(): number {
+    return this.#extraAcked0 > this.#extraAcked1 ? this.#extraAcked0 : this.#extraAcked1;
+  }
+
   /**
    * §4.3.1 initialisation: Startup, cwnd = initial window, pacing at the high gain over the
    * handshake's RTT (`srttMs`), or a nominal 1 ms without one.
@@ -201,6 +229,12 @@ export class Bbr implements CongestionControl {
     this.#inRecovery = false;
     this.#probeRttDoneStamp = 0;
     this.#probeRttRoundDone = false;
+    this.#extraAcked0 = 0;
+    this.#extraAcked1 = 0;
+    this.#extraAckedIdx = 0;
+    this.#extraAckedRounds = 0;
+    this.#ackEpochStamp = nowMs;
+    this.#ackEpochAcked = 0;
     this.#enterStartup();
     // BBRInitPacingRate: nominal bandwidth = initial window over SRTT (or 1 ms).
     this.#pacingRate = (BBR_HIGH_GAIN * this.#cwnd) / (srttMs > 0 ? srttMs : 1);
@@ -216,6 +250,7 @@ export class Bbr implements CongestionControl {
   /** §4.1/§4.2 BBRUpdateOnACK: the model, the state machine, then rate and window. */
   onAck(s: AckSample): void {
     this.#updateBtlBw(s);
+    this.#updateAckAggregation(s);
     this.#checkCyclePhase(s);
     this.#checkFullPipe(s);
     this.#checkDrain(s);
@@ -235,6 +270,44 @@ export class Bbr implements CongestionControl {
     const rate = s.deliveryRate;
     if (rate < 0) return;
     if (rate >= this.btlBw || !s.isAppLimited) this.btlBwFilter.update(rate, this.rounds.count);
+  }
+
+  /**
+   * The windowed maximum of data ACKed beyond what BtlBw delivers over the ACK epoch (Linux
+   * `bbr_update_ack_aggregation`): an epoch restarts whenever ACKs fall behind BtlBw's pace.
+   */
+  #updateAckAggregation(s: AckSample): void {
+    const acked = s.deliveredBytes;
+    if (acked <= 0 || s.deliveryRate < 0 || s.intervalMs <= 0) return;
+    if (this.rounds.roundStart && ++this.#extraAckedRounds >= EXTRA_ACKED_WINDOW_ROUNDS) {
+      this.#extraAckedRounds = 0;
+      this.#extraAckedIdx ^= 1;
+      if (this.#extraAckedIdx === 0) this.#extraAcked0 = 0;
+      else this.#extraAcked1 = 0;
+    }
+    let expected = this.btlBw * (s.nowMs - this.#ackEpochStamp);
+    if (
+      this.#ackEpochAcked <= expected ||
+      this.#ackEpochAcked + acked >= ACK_EPOCH_RESET_SEGMENTS * this.#mss
+    ) {
+      this.#ackEpochAcked = 0;
+      this.#ackEpochStamp = s.nowMs;
+      expected = 0;
+    }
+    this.#ackEpochAcked += acked;
+    let extra = this.#ackEpochAcked - expected;
+    if (extra > this.#cwnd) extra = this.#cwnd;
+    if (this.#extraAckedIdx === 0) {
+      if (extra > this.#extraAcked0) this.#extraAcked0 = extra;
+    } else if (extra > this.#extraAcked1) this.#extraAcked1 = extra;
+  }
+
+  /** The cwnd allowance for ACK aggregation once the pipe is full (Linux `bbr_ack_aggregation_cwnd`). */
+  #aggregationCwnd(): number {
+    if (!this.#filledPipe) return 0;
+    const extra = this.extraAcked;
+    const cap = this.btlBw * EXTRA_ACKED_MAX_MS;
+    return extra < cap ? extra : cap;
   }
 
   #updateRtProp(s: AckSample): void {
@@ -360,7 +433,7 @@ export class Bbr implements CongestionControl {
   #setCwnd(s: AckSample): void {
     const mss = this.#mss;
     const acked = s.deliveredBytes;
-    const target = this.#inflight(this.#cwndGain);
+    const target = this.#inflight(this.#cwndGain) + this.#aggregationCwnd();
     let cwnd = this.#cwnd;
     if (this.#inRecovery) {
       // §4.2.3.4 BBRModulateCwndForRecovery.
