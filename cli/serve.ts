@@ -42,7 +42,9 @@ import {
   prewarmDefault,
   runIdleWarmUp,
   runWarmUp,
+  type WarmUpConfig,
   withPrewarmedPools,
+  withWarmUpWire,
 } from "./warm_up.ts";
 
 /** Usage of `serve`. */
@@ -240,7 +242,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  let config: RuntimeConfig = tcpStackConfig(values, linkConfig(values));
+  let config: WarmUpConfig = withWarmUpWire(tcpStackConfig(values, linkConfig(values)), values);
   const prewarm = prewarmCount(values);
   if (prewarm > 0) config = withPrewarmedPools(config);
   const ports: ServicePorts = {
@@ -315,7 +317,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const addressesReady = Promise.race([rt.addressesReady(), stop.finished]);
   // Without --prewarm, the HTTP service's connection paths are warmed during that wait.
   if (ports.http.length > 0 && prewarmDefault(values)) {
-    await runIdleWarmUp(config, json, addressesReady, startHttp, warmUpHttpClient());
+    // The warm-up's rings are sized for the link's MTU, as the real driver's are.
+    const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
+    await runIdleWarmUp(linkMtu, json, addressesReady, startHttp, warmUpHttpClient());
   }
   await addressesReady;
   ready = true;

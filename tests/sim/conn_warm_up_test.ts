@@ -3,7 +3,13 @@
 // time, and leave nothing behind that a user's own stack could see.
 
 import assert from "node:assert/strict";
-import { requestClient, Runtime, warmUpConnections } from "../../mod.ts";
+import {
+  AfPacketRingDriver,
+  type LinkDriver,
+  requestClient,
+  Runtime,
+  warmUpConnections,
+} from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import { stackOpener } from "../../cli/pingpong_conn.ts";
 import { startHttp } from "../../cli/tcp_services.ts";
@@ -115,6 +121,49 @@ Deno.test({
     });
   },
 });
+
+for (const mtu of [1500, 9000]) {
+  Deno.test({
+    name: `warm-up over the af_packet driver's rings in memory (MTU ${mtu}): HTTP, all answered`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      let served: ReturnType<typeof startHttp> | null = null;
+      let drivers: LinkDriver[] = [];
+      const r = await warmUpConnections({
+        connections: 300,
+        wire: "af_packet",
+        link: { mtu },
+        serve: (rt, port) => {
+          drivers.push(rt.nic.driver);
+          served = startHttp(rt, port);
+          return served;
+        },
+        client: (rt, host, port) => {
+          drivers.push(rt.nic.driver);
+          // Half of them fetch 100 KB: super-frames (the copy queue at MTU 1500) and many ACKs.
+          return requestClient([
+            enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"),
+            enc.encode("GET /bytes/100000 HTTP/1.0\r\n\r\n"),
+          ], null)(rt, host, port);
+        },
+      });
+      assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+        connections: 300,
+        failed: 0,
+      });
+      assert.equal(drivers.length, 2);
+      for (const d of drivers) {
+        assert.ok(d instanceof AfPacketRingDriver);
+        assert.equal(d.mtu, mtu);
+        assert.equal(d.stats.rxDropped, 0);
+      }
+      const stats = (served as unknown as ReturnType<typeof startHttp>).stats;
+      assert.equal(stats.Requests, 300);
+      drivers = [];
+    },
+  });
+}
 
 Deno.test({
   name: "warm-up: an aborted signal stops new connections; the ones in flight end well",
