@@ -25,7 +25,6 @@ import {
   type EventLoop,
   LoopTrace,
   Runtime,
-  type RuntimeConfig,
   StackError,
   tryParseIp,
   type WarmUpClient,

@@ -17,7 +17,6 @@ import {
   LoopTrace,
   requestClient,
   Runtime,
-  type RuntimeConfig,
   type TcpEndpoint,
   type TcpListener,
   type WaitQueue,

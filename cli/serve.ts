@@ -13,7 +13,6 @@ import {
   ControlServer,
   requestClient,
   Runtime,
-  type RuntimeConfig,
   type Stack,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
