@@ -37,13 +37,17 @@ export const PREWARM_USAGE =
   `  --prewarm N          before the ready line, run N connections of this command's own code
                        between two private in-memory stacks (JIT warm-up of the connection
                        paths; nothing reaches the interface) and fill the buffer pools
-  --prewarm-wire KIND  what joins the warm-up's stacks: af_packet (the af_packet driver's own
-                       rings, joined in memory; the default with --driver af_packet) or sim
-                       (the simulated wire; the default with other drivers)`;
+  --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire, default) or
+                       af_packet (the af_packet driver's own rings joined in memory; with
+                       --driver af_packet and a V2 ring only, else sim)`;
 
 /** A {@link RuntimeConfig} with the warm-up's choice of wire (`--prewarm-wire`). */
 export interface WarmUpConfig extends RuntimeConfig {
-  /** What joins the warm-up's stacks [af_packet with the af_packet driver, else sim]. */
+  /**
+   * What joins the warm-up's stacks ["sim"]. "af_packet" applies to the af_packet driver with
+   * a V2 ring (else the simulated wire is used): measured no faster for a fresh server's first
+   * connections (bench/README.md, "The warm-up on the real driver's rings").
+   */
   warmUpWire?: WarmUpWire;
 }
 
@@ -61,16 +65,16 @@ export function withWarmUpWire(
 }
 
 /**
- * The warm-up's wire and link options for `config`: the af_packet driver's rings in memory
- * (same MTU, vnet header and slot size as the real driver will use) when the real driver is
- * that one with a V2 ring, else the simulated wire.
+ * The warm-up's wire and link options for `config`: with `warmUpWire: "af_packet"` and the
+ * af_packet driver on a V2 ring, that driver's rings in memory (same MTU, vnet header and slot
+ * size as the real driver will use); else the simulated wire.
  */
 export function warmUpLink(
   config: WarmUpConfig,
 ): Pick<ConnectionWarmUpOptions, "wire" | "link"> {
   const ring = (config.driver ?? "af_packet") === "af_packet" && config.rxRing !== "v3" &&
     config.linkDriver === undefined;
-  const wire = config.warmUpWire ?? (ring ? "af_packet" : "sim");
+  const wire = ring ? config.warmUpWire ?? "sim" : "sim";
   if (wire === "sim") return { wire };
   return {
     wire,

@@ -10,19 +10,19 @@
  * 5,000, where `Deno.serve` on kernel sockets is flat from the start). Keep-alive traffic does
  * not warm them: it never opens or closes a connection.
  *
- * Isolation: the two stacks are separate {@link Runtime}s joined in memory — by default two
- * `AfPacketRingDriver`s whose rings are joined by an in-memory stand-in for the kernel
- * (`AfPacketRingDriver.memoryPair`, `wire: "af_packet"`), or a {@link SimWire} (`wire: "sim"`):
+ * Isolation: the two stacks are separate {@link Runtime}s joined in memory — by default a
+ * {@link SimWire} (`wire: "sim"`), or two `AfPacketRingDriver`s whose rings are joined by an
+ * in-memory stand-in for the kernel (`AfPacketRingDriver.memoryPair`, `wire: "af_packet"`):
  * no socket, no file descriptor but their event loops' eventfds, no real interface, their own
  * addresses, pools, flow tables, timers and counters — stopped and dropped before this resolves.
  *
- * Why the driver's own rings: code V8 compiles during the warm-up is specialised to the objects
- * it met there. On the simulated wire those were the simulated driver's and its buffers, so
- * the first real connections, on the af_packet driver, met code for other object shapes
- * ("wrong map" deoptimisations) and the driver's own functions not compiled at all: after a
- * warm-up over the simulated wire a fresh `serve --http` still made 125 compilations and 40
- * deoptimisations over its first 5,000 `ab` connections. Over the ring driver in memory the
- * warm-up runs the same receive walker, TX ring, vnet-header and checksum-offload paths. Nothing of
+ * Why the driver's own rings exist as an option: code V8 compiles during the warm-up is
+ * specialised to the objects it met there, and on the simulated wire those are the simulated
+ * driver's; over the ring driver in memory the warm-up runs the real receive walker, TX ring,
+ * vnet-header and checksum-offload paths. Measured (bench/README.md, "The warm-up on the real
+ * driver's rings"), a fresh `serve --http` was no faster over its first 5,000 connections
+ * with it — the compilations and deoptimisations left for the first real connections are
+ * mostly elsewhere — so the simulated wire stays the default. Nothing of
  * theirs is reachable from the caller's stack: the only thing shared is V8's compiled code
  * and type feedback. The application code that runs in them is what the caller hands in
  * (`serve`, `client`): it must keep its own per-run state (counters) in what it creates there.
@@ -92,7 +92,7 @@ export interface ConnectionWarmUpOptions {
   stack?: StackOptions;
   /** TCP congestion control name, as {@link RuntimeConfig.cc}. */
   cc?: string;
-  /** What joins the two stacks [`"sim"`]; the CLI picks `"af_packet"` for that driver. */
+  /** What joins the two stacks [`"sim"`] (`--prewarm-wire`). */
   wire?: WarmUpWire;
   /** The `"af_packet"` wire's link options. */
   link?: WarmUpLinkOptions;

@@ -17,7 +17,10 @@ import {
   IDLE_WARM_UP_CONNECTIONS,
   IDLE_WARM_UP_EXTRA_MS,
   runIdleWarmUp,
+  warmUpLink,
+  withWarmUpWire,
 } from "../../cli/warm_up.ts";
+import { UsageError } from "../../cli/args.ts";
 
 const enc = new TextEncoder();
 
@@ -241,4 +244,17 @@ Deno.test({
     assert.ok(quick.connections < IDLE_WARM_UP_CONNECTIONS, `${quick.connections} in ${ms} ms`);
     assert.ok(ms < 2_000, `took ${ms} ms`);
   },
+});
+
+Deno.test("warm-up wire: sim by default; af_packet when asked, for the af_packet driver on V2 only", () => {
+  assert.deepEqual(warmUpLink({}), { wire: "sim" });
+  const asked = withWarmUpWire({ mtu: 9000 }, { "prewarm-wire": "af_packet" });
+  assert.deepEqual(warmUpLink(asked), {
+    wire: "af_packet",
+    link: { mtu: 9000, vnetHdr: undefined, rxSmallSlots: undefined },
+  });
+  assert.deepEqual(warmUpLink({ ...asked, driver: "tap" }), { wire: "sim" });
+  assert.deepEqual(warmUpLink({ ...asked, rxRing: "v3" }), { wire: "sim" });
+  assert.deepEqual(warmUpLink(withWarmUpWire({}, { "prewarm-wire": "sim" })), { wire: "sim" });
+  assert.throws(() => withWarmUpWire({}, { "prewarm-wire": "ring" }), UsageError);
 });
