@@ -10,11 +10,17 @@
  *   (`.cpuprofile`, Chrome DevTools' format). So the profile holds the window the driver asks
  *   for, not the start-up and warm-up.
  * - **The driver** (`deno run --allow-all bench/cpu_window.ts [--rounds R] [--requests N]
- *   [--variant NAME=FLAGS]… [--out-dir DIR]`): on one veth pair, for each round and each way
- *   (`fresh`: the `ab` block straight after the ready line; `wrk`: after 1 s of `wrk -c4`),
- *   starts the server under the profiler, profiles one `ab -n N -c 32` block and prints the
- *   functions by self time, the garbage collector's share and the µs of samples per
- *   connection. Needs root, `ab`, `wrk`.
+ *   [--variant NAME=FLAGS]… [--ways fresh,wrk] [--v8=FLAGS] [--top K] [--out-dir DIR]
+ *   [--out FILE]`): on one veth pair, for each round and each way (`fresh`: the `ab` block
+ *   straight after the ready line; `wrk`: after 1 s of `wrk -c4`), starts the server under
+ *   the profiler, profiles one `ab -n N -c 32` block and prints the functions by self time,
+ *   the garbage collector's share and the µs of samples per connection. `--v8` (default
+ *   `--trace-gc`) is handed to the server's V8: with `--trace-opt,--trace-deopt` it also
+ *   counts the compilations, deoptimisations and invalidations of optimised code ("marking
+ *   dependent code") during the block, and writes the block's trace lines next to the profile
+ *   (`DIR/cpu-window-NAME-WAY-R.cpuprofile.block.txt`, the lines before it in `.before.txt`).
+ *   The server runs under `stdbuf -oL` (V8 prints its traces through stdio). `--out` writes
+ *   the figures as JSON. Needs root, `ab`, `wrk`, `stdbuf`.
  *
  * @module
  */
@@ -107,14 +113,17 @@ async function drive(argv: string[]): Promise<number> {
       ways: { type: "string", default: "fresh,wrk" },
       top: { type: "string", default: "25" },
       v8: { type: "string", default: "--trace-gc" },
+      out: { type: "string" },
     },
   });
   const rounds = Number(values.rounds);
   const requests = Number(values.requests);
   const top = Number(values.top);
-  const variants: [string, string[]][] = [["default", []], ...values.variant.map((v) =>
-    parseVariant(v)
-  )];
+  const variants: [string, string[]][] = [
+    ["default", []],
+    ...values.variant.map((v) => parseVariant(v)),
+  ];
+  const records: Record<string, unknown>[] = [];
   const link = await BenchLink.create(1500);
   const url = `http://${link.addr("stack")}:${PORT}/bytes/64`;
   try {
@@ -161,8 +170,12 @@ async function drive(argv: string[]): Promise<number> {
             // --trace-opt / --trace-deopt lines during the block.
             const opts = block.filter((l) => l.includes("completed compiling")).length;
             const deopts = block.filter((l) => l.includes("bailout (kind:")).length;
+            const invalidated = block.filter((l) => l.includes("marking dependent code")).length;
             if (opts + deopts > 0) {
-              console.log(`  ${opts} compilations, ${deopts} deoptimisations in the block`);
+              console.log(
+                `  ${opts} compilations, ${deopts} deoptimisations, ${invalidated} code ` +
+                  `invalidations in the block`,
+              );
               const reasons = new Map<string, number>();
               for (const l of block) {
                 const m = l.match(/deoptimizing.*<JSFunction ([^ >]+).*reason: ([^\]]+)/) ??
@@ -192,6 +205,22 @@ async function drive(argv: string[]): Promise<number> {
             );
             if (lastGc !== undefined) console.log(`  last: ${lastGc.trim().slice(0, 160)}`);
             const rows = [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, top);
+            records.push({
+              variant: name,
+              way,
+              round: r + 1,
+              load: Deno.loadavg()[0],
+              connPerS: a.requestsPerSec,
+              serverUsPerConn: cpu?.serverUsPerRequest ?? null,
+              sampledBusyUsPerConn: Math.round(busy / requests * 10) / 10,
+              gcPctOfBusy: Math.round(1000 * gc / busy) / 10,
+              scavenges,
+              markCompacts: fulls,
+              compilations: opts,
+              deopts,
+              invalidated,
+              top: rows.map(([k, t]) => [k, Math.round(1000 * t / busy) / 10]),
+            });
             for (const [k, t] of rows) {
               console.log(`  ${(100 * t / busy).toFixed(1).padStart(5)} %  ${k}`);
             }
@@ -203,6 +232,12 @@ async function drive(argv: string[]): Promise<number> {
     }
   } finally {
     await link.destroy();
+  }
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(
+      values.out,
+      JSON.stringify({ date: new Date().toISOString(), requests, v8: values.v8, records }) + "\n",
+    );
   }
   return 0;
 }
