@@ -68,7 +68,7 @@ services:
                        (af_packet drivers only; no --pcap)
 ${PREWARM_USAGE}
                        (--http only: GET / and /bytes/N, HTTP/1.0 and 1.1). Without it,
-                       --http is warmed with up to 5,000 such connections while the ready
+                       --http is warmed with up to 20,000 such connections while the ready
                        line waits for duplicate address detection (at most ~0.1 s later
                        than without); --prewarm 0 turns that off
 ${TCP_STACK_USAGE}

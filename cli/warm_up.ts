@@ -128,7 +128,7 @@ function report(r: ConnectionWarmUpReport, json: boolean): void {
 }
 
 /** Most connections of the default warm-up ({@link runIdleWarmUp}). */
-export const IDLE_WARM_UP_CONNECTIONS = 5000;
+export const IDLE_WARM_UP_CONNECTIONS = 20_000;
 
 /**
  * How much later than `idle` the default warm-up may end (ms): it starts no connection after
