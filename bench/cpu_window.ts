@@ -236,7 +236,12 @@ async function drive(argv: string[]): Promise<number> {
   if (values.out !== undefined) {
     await Deno.writeTextFile(
       values.out,
-      JSON.stringify({ date: new Date().toISOString(), requests, v8: values.v8, records }) + "\n",
+      JSON.stringify(
+        { date: new Date().toISOString(), requests, v8: values.v8, records },
+        null,
+        2,
+      ) +
+        "\n",
     );
   }
   return 0;
