@@ -26,6 +26,8 @@ export {
   type RequestClientOptions,
   type WarmUpClient,
   warmUpConnections,
+  type WarmUpLinkOptions,
+  type WarmUpWire,
 } from "./stack/conn_warm_up.ts";
 export {
   type GroupCounters,
@@ -210,6 +212,7 @@ export { PcapDriver, type PcapDriverOptions } from "./link/pcap_driver.ts";
 export { formatMac, parseMac } from "./link/ethernet.ts";
 export { AfPacketDriver, type AfPacketOptions, AfPacketStats } from "./drivers/af_packet.ts";
 export {
+  type AfPacketMemoryPairOptions,
   AfPacketRingDriver,
   type AfPacketRingOptions,
   AfPacketRingStats,

@@ -20,7 +20,7 @@
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
- * variant's name). `--base PATH` adds a pingpong pair running another checkout's
+ * variant's name). `--base PATH` adds a server and a pingpong pair running another checkout's
  * `cli/ustack.ts` to every round (same-run A/B against it). `--rotate` starts round r with the
  * r-th server (or pair), so the order within a round changes from round to round. `--no-wrk`
  * leaves out the keep-alive warm-up: the first `ab` block meets the server straight after its
@@ -79,6 +79,7 @@ async function httpServer(
   blocks: number,
   requests: number,
   keepAliveFirst: boolean,
+  cli?: string,
 ): Promise<{ startMs: number; blocks: AbBlock[] }> {
   await link.setKernelAddress("stack", flags === null);
   const cmd = flags === null
@@ -89,7 +90,7 @@ async function httpServer(
       "--http",
       String(PORT),
       ...flags,
-    ]);
+    ], cli);
   const t0 = performance.now();
   const p = link.start("stack", cmd);
   await p.waitForLine(/^ready/, 60_000);
@@ -182,8 +183,10 @@ export async function main(args: string[]): Promise<number> {
     console.error(`conn_warmup: cannot run: missing ${missing.join(", ")}`);
     return 1;
   }
-  let servers: [string, string[] | null][] = [["kernel", null], ["ustack", []]];
+  // [name, flags (null: the kernel), CLI (another checkout's for --base)]
+  let servers: [string, string[] | null, string?][] = [["kernel", null], ["ustack", []]];
   for (const v of values.variant!) servers.push(parseVariant(v));
+  if (values.base !== undefined) servers.push(["base", [], values.base]);
   const only = values.only!;
   if (only.length > 0) servers = servers.filter(([name]) => only.includes(name));
   const blocks = Number(values.blocks);
@@ -201,8 +204,9 @@ export async function main(args: string[]): Promise<number> {
         ? [...servers.slice(r % servers.length), ...servers.slice(0, r % servers.length)]
         : servers;
       if (values["skip-http"] !== true) {
-        for (const [name, flags] of order) {
-          const h = await httpServer(link, flags, blocks, requests, values["no-wrk"] !== true);
+        for (const [name, flags, cli] of order) {
+          const keepAlive = values["no-wrk"] !== true;
+          const h = await httpServer(link, flags, blocks, requests, keepAlive, cli);
           round[`http_${name}`] = h;
           console.error(
             `round ${r + 1} http ${name.padEnd(10)} start ${h.startMs} ms  ` +
@@ -212,8 +216,10 @@ export async function main(args: string[]): Promise<number> {
         }
       }
       if (ppN > 0) {
-        const pairs: [string, PingpongPair][] = order.map(([name, flags]) => [name, { flags }]);
-        if (values.base !== undefined) pairs.push(["base", { flags: [], cli: values.base }]);
+        const pairs: [string, PingpongPair][] = order.map(([name, flags, cli]) => [
+          name,
+          { flags, cli },
+        ]);
         for (const [name, pair] of pairs) {
           const j = await pingpong(link, pair, ppN);
           round[`pingpong_${name}`] = j;

@@ -25,7 +25,6 @@ import {
   type EventLoop,
   LoopTrace,
   Runtime,
-  type RuntimeConfig,
   StackError,
   tryParseIp,
   type WarmUpClient,
@@ -60,7 +59,9 @@ import {
   prewarmDefault,
   runIdleWarmUp,
   runWarmUp,
+  type WarmUpConfig,
   withPrewarmedPools,
+  withWarmUpWire,
 } from "./warm_up.ts";
 
 export { latencyHistogram, type LatencySummary, latencySummary, loopSummary } from "./latency.ts";
@@ -342,7 +343,7 @@ export async function pingpongCommand(args: string[]): Promise<number> {
         prewarmDefault: opts.prewarmDefault,
         trace: opts.trace,
       },
-      opts.kernel ? null : linkConfig(values),
+      opts.kernel ? null : withWarmUpWire(linkConfig(values), values),
     );
   }
   if (opts.mode !== "rr") return await runConnClient(opts, values);
@@ -384,8 +385,8 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
   };
   const run = o.mode === "connect" ? runConnect : runHold;
   if (o.kernel) return await run(co, kernelOpener(co));
-  let config: RuntimeConfig = {
-    ...linkConfig(values),
+  let config: WarmUpConfig = {
+    ...withWarmUpWire(linkConfig(values), values),
     stack: { maxConnections: o.mode === "hold" ? o.count : o.conc },
   };
   const msg = new Uint8Array(o.len);

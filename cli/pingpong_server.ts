@@ -17,13 +17,12 @@ import {
   LoopTrace,
   requestClient,
   Runtime,
-  type RuntimeConfig,
   type TcpEndpoint,
   type TcpListener,
   type WaitQueue,
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
-import { runIdleWarmUp, runWarmUp, withPrewarmedPools } from "./warm_up.ts";
+import { runIdleWarmUp, runWarmUp, type WarmUpConfig, withPrewarmedPools } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, memoryNow } from "./pingpong_conn.ts";
@@ -109,7 +108,7 @@ class ServerStats {
 }
 
 /** Run the server on the stack (`config`) or on kernel sockets (`config` null). */
-export async function runServer(o: ServerOptions, config: RuntimeConfig | null): Promise<number> {
+export async function runServer(o: ServerOptions, config: WarmUpConfig | null): Promise<number> {
   const stats = new ServerStats();
   const latch = new StopLatch();
   const stop = (why: string) => latch.stop(why);

@@ -13,7 +13,6 @@ import {
   ControlServer,
   requestClient,
   Runtime,
-  type RuntimeConfig,
   type Stack,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
@@ -42,7 +41,9 @@ import {
   prewarmDefault,
   runIdleWarmUp,
   runWarmUp,
+  type WarmUpConfig,
   withPrewarmedPools,
+  withWarmUpWire,
 } from "./warm_up.ts";
 
 /** Usage of `serve`. */
@@ -67,7 +68,7 @@ services:
                        (af_packet drivers only; no --pcap)
 ${PREWARM_USAGE}
                        (--http only: GET / and /bytes/N, HTTP/1.0 and 1.1). Without it,
-                       --http is warmed with up to 5,000 such connections while the ready
+                       --http is warmed with up to 20,000 such connections while the ready
                        line waits for duplicate address detection (at most ~0.1 s later
                        than without); --prewarm 0 turns that off
 ${TCP_STACK_USAGE}
@@ -240,7 +241,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  let config: RuntimeConfig = tcpStackConfig(values, linkConfig(values));
+  let config: WarmUpConfig = withWarmUpWire(tcpStackConfig(values, linkConfig(values)), values);
   const prewarm = prewarmCount(values);
   if (prewarm > 0) config = withPrewarmedPools(config);
   const ports: ServicePorts = {
@@ -315,7 +316,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const addressesReady = Promise.race([rt.addressesReady(), stop.finished]);
   // Without --prewarm, the HTTP service's connection paths are warmed during that wait.
   if (ports.http.length > 0 && prewarmDefault(values)) {
-    await runIdleWarmUp(config, json, addressesReady, startHttp, warmUpHttpClient());
+    // The warm-up's rings are sized for the link's MTU, as the real driver's are.
+    const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
+    await runIdleWarmUp(linkMtu, json, addressesReady, startHttp, warmUpHttpClient());
   }
   await addressesReady;
   ready = true;

@@ -21,18 +21,66 @@ import {
   type Runtime,
   type RuntimeConfig,
   warmUpConnections,
+  type WarmUpWire,
 } from "../mod.ts";
-import { numberFlag } from "./args.ts";
+import { numberFlag, UsageError } from "./args.ts";
 import { emit, emitJson } from "./output.ts";
 
-/** `parseArgs` spec of `--prewarm N`. */
-export const PREWARM_OPTIONS = { prewarm: { type: "string" } } as const;
+/** `parseArgs` spec of `--prewarm N` and `--prewarm-wire KIND`. */
+export const PREWARM_OPTIONS = {
+  prewarm: { type: "string" },
+  "prewarm-wire": { type: "string" },
+} as const;
 
-/** Usage line of `--prewarm`. */
+/** Usage lines of `--prewarm` and `--prewarm-wire`. */
 export const PREWARM_USAGE =
   `  --prewarm N          before the ready line, run N connections of this command's own code
                        between two private in-memory stacks (JIT warm-up of the connection
-                       paths; nothing reaches the interface) and fill the buffer pools`;
+                       paths; nothing reaches the interface) and fill the buffer pools
+  --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire, default) or
+                       af_packet (the af_packet driver's own rings joined in memory; with
+                       --driver af_packet and a V2 ring only, else sim)`;
+
+/** A {@link RuntimeConfig} with the warm-up's choice of wire (`--prewarm-wire`). */
+export interface WarmUpConfig extends RuntimeConfig {
+  /**
+   * What joins the warm-up's stacks ["sim"]. "af_packet" applies to the af_packet driver with
+   * a V2 ring (else the simulated wire is used): measured no faster for a fresh server's first
+   * connections (bench/README.md, "The warm-up on the real driver's rings").
+   */
+  warmUpWire?: WarmUpWire;
+}
+
+/** `config` with `--prewarm-wire` from `values` (a UsageError when not a wire's name). */
+export function withWarmUpWire(
+  config: RuntimeConfig,
+  values: Record<string, unknown>,
+): WarmUpConfig {
+  const w = values["prewarm-wire"];
+  if (w === undefined) return config;
+  if (w !== "af_packet" && w !== "sim") {
+    throw new UsageError(`--prewarm-wire ${w}: af_packet or sim`);
+  }
+  return { ...config, warmUpWire: w };
+}
+
+/**
+ * The warm-up's wire and link options for `config`: with `warmUpWire: "af_packet"` and the
+ * af_packet driver on a V2 ring, that driver's rings in memory (same MTU, vnet header and slot
+ * size as the real driver will use); else the simulated wire.
+ */
+export function warmUpLink(
+  config: WarmUpConfig,
+): Pick<ConnectionWarmUpOptions, "wire" | "link"> {
+  const ring = (config.driver ?? "af_packet") === "af_packet" && config.rxRing !== "v3" &&
+    config.linkDriver === undefined;
+  const wire = ring ? config.warmUpWire ?? "sim" : "sim";
+  if (wire === "sim") return { wire };
+  return {
+    wire,
+    link: { mtu: config.mtu, vnetHdr: config.vnetHdr, rxSmallSlots: config.rxSmallSlots },
+  };
+}
 
 /** Connections `--prewarm` asked for (0: none or not given); a UsageError when not a count. */
 export function prewarmCount(values: Record<string, unknown>): number {
@@ -45,7 +93,7 @@ export function prewarmDefault(values: Record<string, unknown>): boolean {
 }
 
 /** `config` with the stack's pools made ready before the first connection. */
-export function withPrewarmedPools(config: RuntimeConfig): RuntimeConfig {
+export function withPrewarmedPools(config: WarmUpConfig): WarmUpConfig {
   return { ...config, stack: { ...config.stack, prewarm: true } };
 }
 
@@ -55,7 +103,7 @@ export function withPrewarmedPools(config: RuntimeConfig): RuntimeConfig {
  */
 export async function runWarmUp(
   connections: number,
-  config: RuntimeConfig,
+  config: WarmUpConfig,
   json: boolean,
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
@@ -67,6 +115,7 @@ export async function runWarmUp(
     timeLimitMs: 10_000,
     stack: config.stack,
     cc: config.cc,
+    ...warmUpLink(config),
     serve,
     client,
   });
@@ -79,7 +128,7 @@ function report(r: ConnectionWarmUpReport, json: boolean): void {
 }
 
 /** Most connections of the default warm-up ({@link runIdleWarmUp}). */
-export const IDLE_WARM_UP_CONNECTIONS = 5000;
+export const IDLE_WARM_UP_CONNECTIONS = 20_000;
 
 /**
  * How much later than `idle` the default warm-up may end (ms): it starts no connection after
@@ -101,7 +150,7 @@ export const IDLE_WARM_UP_GRACE_MS = 20;
  * are stopped.
  */
 export async function runIdleWarmUp(
-  config: RuntimeConfig,
+  config: WarmUpConfig,
   json: boolean,
   idle: Promise<unknown>,
   serve: (rt: Runtime, port: number) => { close(): void },
@@ -128,6 +177,7 @@ export async function runIdleWarmUp(
       signal: stop.signal,
       stack: config.stack,
       cc: config.cc,
+      ...warmUpLink(config),
       serve,
       client,
     });

@@ -66,23 +66,50 @@ import {
   readPacketStatistics,
   STATS_DROPS,
   STATS_FREEZE_Q_CNT,
+  tpacketFrameOffsets,
 } from "../ffi/tpacket.ts";
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { type RxRing, RxRingV2, RxRingV3 } from "./af_packet_rx_ring.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import { TxKicker } from "./tx_kicker.ts";
 import {
+  AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
   type OpenedPacketRing,
   openPacketRing,
+  packetRingGeometry,
   packetRingSizes,
 } from "./af_packet_ring_setup.ts";
+import { MemoryPacketLink } from "./af_packet_memory.ts";
 import { asksOffload, closedError, txFrameInBounds } from "./driver_util.ts";
 import { openOnInterface } from "./interface_open.ts";
 import { AF_PACKET_CAPABILITIES } from "./packet_socket.ts";
-import type { ResourceStack } from "./resource_stack.ts";
+import { ResourceStack } from "./resource_stack.ts";
+
+/** Options of {@link AfPacketRingDriver.memoryPair}. */
+export interface AfPacketMemoryPairOptions {
+  /** MTU of both ends (their slots are sized for it as `open` would size them) [1500]. */
+  mtu?: number;
+  /** Frames carry a virtio_net_hdr (checksum and segmentation offloads) [true]. */
+  vnetHdr?: boolean;
+  /** MTU-sized RX slots (copy mode) [up to MTU 4096, as `open`]. */
+  rxSmallSlots?: boolean;
+  /** TX slots [64]. */
+  txFrames?: number;
+}
+
+/** RX slots of an in-memory end with super-frame slots (8 blocks of 15). */
+const MEMORY_RX_BIG_SLOTS = 120;
+/** TX slots of an in-memory end. */
+const MEMORY_TX_FRAMES = 64;
+
+/** An in-memory end: the link its rings hang on and which side it is. */
+interface MemoryEnd {
+  link: MemoryPacketLink;
+  side: 0 | 1;
+}
 
 export {
   AF_PACKET_RING_V2_BLOCK_BYTES,
@@ -230,8 +257,15 @@ export class AfPacketRingDriver implements LinkDriver {
   /** Frames longer than this (Ethernet bytes) are GSO super-frames. */
   readonly #gsoAbove: number;
   readonly #statsCells = packetStatisticsCells();
+  /** In memory ({@link AfPacketRingDriver.memoryPair}): the link the rings hang on. */
+  readonly #memory: MemoryEnd | null;
 
-  private constructor(o: OpenedPacketRing, resources: ResourceStack) {
+  private constructor(
+    o: OpenedPacketRing,
+    resources: ResourceStack,
+    buffer: ArrayBuffer,
+    memory: MemoryEnd | null,
+  ) {
     const g = o.geometry;
     const link = o.link;
     this.#fd = o.fd;
@@ -268,7 +302,8 @@ export class AfPacketRingDriver implements LinkDriver {
       : NO_OFFLOADS;
     this.#gsoAbove = link.mtu + ETH_HLEN;
 
-    this.#mapBuffer = Deno.UnsafePointerView.getArrayBuffer(o.map, o.mapBytes);
+    this.#mapBuffer = buffer;
+    this.#memory = memory;
     // The one view of the mapping: every RxBatch.buf entry is this object.
     const ring = new Uint8Array(this.#mapBuffer);
     const words = new Uint32Array(this.#mapBuffer);
@@ -279,9 +314,11 @@ export class AfPacketRingDriver implements LinkDriver {
       stats: this.stats,
       frameBytes: g.rxFrameBytes,
       // Copy mode: the whole frame waits on the socket queue, in ring order.
-      readCopy: g.rxCopyMode
-        ? (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null)
-        : null,
+      readCopy: !g.rxCopyMode
+        ? null
+        : memory !== null
+        ? (buf: Uint8Array) => memory.link.readCopy(memory.side, buf)
+        : (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null),
       vnetBytes: this.#vnetBytes,
       gsoAbove: this.#gsoAbove,
       blockBytes: g.rxBlockBytes,
@@ -306,6 +343,7 @@ export class AfPacketRingDriver implements LinkDriver {
       kicker: this.#kicker,
       kickPolicy: k.txKick === "auto" ? "auto" : "thread",
       threadBytes: k.txKickThreadBytes,
+      send: memory === null ? undefined : () => memory.link.kick(memory.side),
     });
     this.txKickBytes = o.txKickBytes;
   }
@@ -332,8 +370,87 @@ export class AfPacketRingDriver implements LinkDriver {
     };
     return openOnInterface(
       o,
-      (res) => new AfPacketRingDriver(openPacketRing(res, opts, sizes), res),
+      (res) => {
+        const o = openPacketRing(res, opts, sizes);
+        const buffer = Deno.UnsafePointerView.getArrayBuffer(o.map!, o.mapBytes);
+        return new AfPacketRingDriver(o, res, buffer, null);
+      },
     );
+  }
+
+  /**
+   * Two drivers whose rings are joined in memory as if by a veth pair, with no socket and no
+   * interface (`drivers/af_packet_memory.ts`): what one transmits, the other receives. The
+   * same class, ring walkers and slot layout (TPACKET_V2) as {@link AfPacketRingDriver.open}'s,
+   * sized as it would size them for `opts.mtu` but with fewer slots; kicks are synchronous
+   * and `fd` is -1 (nothing to poll: the stack using them must busy-poll). For the connection
+   * warm-up, which runs the real driver's code before the first real frame.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = AfPacketRingDriver.memoryPair({ mtu: 1500 });
+   * // a.transmit(frame, 0, frame.length, null); a.flush(); then b.receive(batch, 64) has it
+   * a.close();
+   * b.close();
+   * ```
+   */
+  static memoryPair(
+    opts: AfPacketMemoryPairOptions = {},
+  ): [AfPacketRingDriver, AfPacketRingDriver] {
+    const mtu = opts.mtu ?? 1500;
+    const vnetHdr = opts.vnetHdr ?? true;
+    const small = opts.rxSmallSlots ?? mtu <= AF_PACKET_RING_SMALL_SLOT_MAX_MTU;
+    const sizes = packetRingSizes({
+      ifname: "memory",
+      rxRing: "v2",
+      rxSmallSlots: small,
+      // One 1 MiB block of MTU-sized slots (~650 at MTU 1500), or 120 super-frame slots.
+      rxFrames: small ? 1 : MEMORY_RX_BIG_SLOTS,
+      txFrames: opts.txFrames ?? MEMORY_TX_FRAMES,
+      txKick: "sync",
+    });
+    const g = packetRingGeometry(mtu, mtu, vnetHdr, sizes);
+    const rxBytes = g.rxBlockBytes * g.rxBlocks;
+    const mapBytes = rxBytes + g.tx.blockBytes * g.tx.blocks;
+    const link = new MemoryPacketLink();
+    const end = (side: 0 | 1): AfPacketRingDriver => {
+      const mac = new Uint8Array([0x02, 0x00, 0x5e, 0xff, 0xfe, side + 1]);
+      const buffer = new ArrayBuffer(mapBytes);
+      const o: OpenedPacketRing = {
+        fd: -1,
+        link: { ifname: `memory${side}`, ifindex: side + 1, mac, linkMtu: mtu, mtu },
+        vnetHdr,
+        qdiscBypass: false,
+        ignoresOutgoing: true,
+        uso: vnetHdr,
+        geometry: g,
+        txKickBytes: sizes.txKickBytes,
+        txKick: { txKick: "sync", txKickSpinUs: 0, txKickThreadBytes: sizes.txKickThreadBytes },
+        map: null,
+        mapBytes,
+      };
+      const d = new AfPacketRingDriver(o, new ResourceStack(), buffer, { link, side });
+      const perBlock = Math.floor(g.rxBlockBytes / g.rxFrameBytes);
+      link.attach(side, {
+        ring: new Uint8Array(buffer),
+        words: new Uint32Array(buffer),
+        rxSlots: tpacketFrameOffsets(0, g.rxFrames, perBlock, g.rxBlockBytes, g.rxFrameBytes),
+        rxFrameBytes: g.rxFrameBytes,
+        rxCopyMode: g.rxCopyMode,
+        txSlots: tpacketFrameOffsets(
+          rxBytes,
+          g.tx.framesPerBlock * g.tx.blocks,
+          g.tx.framesPerBlock,
+          g.tx.blockBytes,
+          g.tx.frameBytes,
+        ),
+        vnetBytes: vnetHdr ? VIRTIO_NET_HDR_LEN : 0,
+        ifindex: side + 1,
+        mac,
+      });
+      return d;
+    };
+    return [end(0), end(1)];
   }
 
   /** The socket fd (polls readable when RX frames wait), or -1 once closed. */
@@ -434,6 +551,13 @@ export class AfPacketRingDriver implements LinkDriver {
    */
   refreshStats(): void {
     if (this.#closed) return;
+    const memory = this.#memory;
+    if (memory !== null) {
+      const lost = memory.link.takeDrops(memory.side);
+      this.stats.rxKernelDrops += lost;
+      this.stats.rxDropped += lost;
+      return;
+    }
     const r = readPacketStatistics(this.#fd, this.#statsCells);
     this.stats.syscalls++;
     if (r < 0) return;

@@ -262,8 +262,11 @@ export interface OpenedPacketRing {
   txKickBytes: number;
   /** Where kicks run, the kicker's spin and "auto"'s threshold, as validated. */
   txKick: Pick<PacketRingSizes, "txKick" | "txKickSpinUs" | "txKickThreadBytes">;
-  /** The mapping: the RX ring's blocks, then the TX ring's. */
-  map: Deno.PointerObject;
+  /**
+   * The mapping: the RX ring's blocks, then the TX ring's (null: the rings live in memory,
+   * `AfPacketRingDriver.memoryPair`).
+   */
+  map: Deno.PointerObject | null;
   /** Bytes of the mapping. */
   mapBytes: number;
 }
@@ -401,7 +404,7 @@ export function openPacketRing(
   const bypass = qdiscBypass && (!vnetHdr || device.tso);
   if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
 
-  const g = geometry(link.mtu, link.linkMtu, vnetHdr, sizes);
+  const g = packetRingGeometry(link.mtu, link.linkMtu, vnetHdr, sizes);
   if (g.rxCopyMode) {
     // Frames too big for a slot go to the socket queue whole: give it room for many.
     setsockoptInt(fd, SOL_PACKET, PACKET_COPY_THRESH, 1);
@@ -476,8 +479,13 @@ function deviceOffloads(fd: number, ifname: string): { tso: boolean; uso: boolea
 /**
  * Ring sizes: V2 RX in whole 1 MiB blocks of fixed slots, V3 RX as asked; TX slots sized for
  * the largest frame, laid out for the ring version.
+ *
+ * @example
+ * ```ts
+ * packetRingGeometry(1500, 1500, true, packetRingSizes({ ifname: "us0" })).rxCopyMode; // true
+ * ```
  */
-function geometry(
+export function packetRingGeometry(
   mtu: number,
   linkMtu: number,
   vnetHdr: boolean,

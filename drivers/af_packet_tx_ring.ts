@@ -162,6 +162,17 @@ export interface TxRingSetup {
   kickPolicy?: TxKickPolicy;
   /** "auto": hand off a flush once the tick queued this many frame bytes; default 48 KiB. */
   threadBytes?: number;
+  /**
+   * What a kick on this thread calls with `fd`: the kernel's `sendto(fd, NULL, 0, MSG_DONTWAIT)`
+   * by default; an in-memory ring's own kernel stand-in (`drivers/af_packet_memory.ts`)
+   * otherwise. Returns what `sendto` would (0, or `-errno`).
+   */
+  send?: (fd: number) => number;
+}
+
+/** The kernel's kick: `sendto(fd, NULL, 0, MSG_DONTWAIT)` ({@link TxRingSetup.send}). */
+export function kernelKick(fd: number): number {
+  return sendto(fd, EMPTY, 0, MSG_DONTWAIT, null);
 }
 
 /**
@@ -203,6 +214,7 @@ export class TxRing {
   readonly #kicker: TxKicker | null;
   readonly #auto: boolean;
   readonly #threadBytes: number;
+  readonly #send: (fd: number) => number;
   #head = 0;
   #queued = 0;
   #queuedBytes = 0;
@@ -220,6 +232,7 @@ export class TxRing {
     this.#auto = s.kickPolicy === "auto";
     this.#threadBytes = s.threadBytes ?? TX_KICK_DEFAULT_THREAD_BYTES;
     this.#fd = s.fd;
+    this.#send = s.send ?? kernelKick;
     this.#ring = s.ring;
     this.#words = s.words;
     this.#slot = tpacketFrameOffsets(
@@ -358,7 +371,7 @@ export class TxRing {
    * one after the other: it holds the ring's lock.)
    */
   kick(): void {
-    const r = sendto(this.#fd, EMPTY, 0, MSG_DONTWAIT, null);
+    const r = this.#send(this.#fd);
     const stats = this.#stats;
     stats.syscalls++;
     stats.txKicks++;

@@ -10,9 +10,19 @@
  * 5,000, where `Deno.serve` on kernel sockets is flat from the start). Keep-alive traffic does
  * not warm them: it never opens or closes a connection.
  *
- * Isolation: the two stacks are separate {@link Runtime}s on a {@link SimWire} (no file
- * descriptor but their event loops' eventfds, no real interface, their own addresses, pools,
- * flow tables, timers and counters), stopped and dropped before this resolves. Nothing of
+ * Isolation: the two stacks are separate {@link Runtime}s joined in memory — by default a
+ * {@link SimWire} (`wire: "sim"`), or two `AfPacketRingDriver`s whose rings are joined by an
+ * in-memory stand-in for the kernel (`AfPacketRingDriver.memoryPair`, `wire: "af_packet"`):
+ * no socket, no file descriptor but their event loops' eventfds, no real interface, their own
+ * addresses, pools, flow tables, timers and counters — stopped and dropped before this resolves.
+ *
+ * Why the driver's own rings exist as an option: code V8 compiles during the warm-up is
+ * specialised to the objects it met there, and on the simulated wire those are the simulated
+ * driver's; over the ring driver in memory the warm-up runs the real receive walker, TX ring,
+ * vnet-header and checksum-offload paths. Measured (bench/README.md, "The warm-up on the real
+ * driver's rings"), a fresh `serve --http` was no faster over its first 5,000 connections
+ * with it — the compilations and deoptimisations left for the first real connections are
+ * mostly elsewhere — so the simulated wire stays the default. Nothing of
  * theirs is reachable from the caller's stack: the only thing shared is V8's compiled code
  * and type feedback. The application code that runs in them is what the caller hands in
  * (`serve`, `client`): it must keep its own per-run state (counters) in what it creates there.
@@ -25,6 +35,8 @@
  */
 
 import { MonotonicClock } from "../core/clock.ts";
+import { AfPacketRingDriver } from "../drivers/af_packet_ring.ts";
+import type { LinkDriver } from "../link/driver.ts";
 import { SimWire } from "../link/sim_wire.ts";
 import { IpAddress } from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
@@ -37,6 +49,23 @@ const SERVER_ADDR = "198.19.255.1";
 const CLIENT_ADDR = "198.19.255.2";
 /** The port the warm-up server listens on. */
 const WARM_UP_PORT = 80;
+
+/**
+ * What joins the warm-up's two stacks: `"af_packet"`, two af_packet ring drivers joined in
+ * memory (the real driver's code; for a stack that will run on it), or `"sim"`, the simulated
+ * wire.
+ */
+export type WarmUpWire = "af_packet" | "sim";
+
+/** Link options of the `"af_packet"` wire: as the real driver will be opened. */
+export interface WarmUpLinkOptions {
+  /** MTU [1500]. */
+  mtu?: number;
+  /** virtio_net_hdr on the frames (offloads) [true]. */
+  vnetHdr?: boolean;
+  /** MTU-sized RX slots [up to MTU 4096]. */
+  rxSmallSlots?: boolean;
+}
 
 /** One warm-up connection on the client stack: call `done` once it has ended (null: fine). */
 export type WarmUpClient = (index: number, done: (error: string | null) => void) => void;
@@ -63,6 +92,10 @@ export interface ConnectionWarmUpOptions {
   stack?: StackOptions;
   /** TCP congestion control name, as {@link RuntimeConfig.cc}. */
   cc?: string;
+  /** What joins the two stacks [`"sim"`] (`--prewarm-wire`). */
+  wire?: WarmUpWire;
+  /** The `"af_packet"` wire's link options. */
+  link?: WarmUpLinkOptions;
   /**
    * Start the application's server on the warm-up server stack, listening on `port`; returns
    * what stops it.
@@ -170,6 +203,21 @@ export function requestClient(
   };
 }
 
+/** The two drivers of `opts.wire`: the server's, then the client's. */
+function warmUpDrivers(opts: ConnectionWarmUpOptions): [LinkDriver, LinkDriver] {
+  if (opts.wire === "af_packet") {
+    const l = opts.link ?? {};
+    return AfPacketRingDriver.memoryPair({
+      mtu: l.mtu,
+      vnetHdr: l.vnetHdr,
+      rxSmallSlots: l.rxSmallSlots,
+    });
+  }
+  const wire = new SimWire({ clock: new MonotonicClock() });
+  const mac = (last: number) => new Uint8Array([0x02, 0x00, 0x5e, 0xff, 0xff, last]);
+  return [wire.endpoint("warm-up-server", mac(1)), wire.endpoint("warm-up-client", mac(2))];
+}
+
 /**
  * Run the warm-up (see the module documentation). Resolves once both private stacks are
  * stopped; never throws for a connection that fails (it is counted).
@@ -188,7 +236,7 @@ export async function warmUpConnections(
   const conc = Math.max(1, opts.concurrency ?? 32);
   const timeLimitMs = opts.timeLimitMs ?? 3000;
   const graceMs = opts.graceMs ?? 1000;
-  const wire = new SimWire({ clock: new MonotonicClock() });
+  const [serverDriver, clientDriver] = warmUpDrivers(opts);
   const stackOpts: StackOptions = {
     ...opts.stack,
     poolBuffers: 256,
@@ -198,22 +246,29 @@ export async function warmUpConnections(
   };
   // The loops never park while the warm-up runs: a simulated driver has no fd to wake them.
   const loop = { busyPollUs: 60_000_000 };
-  const mac = (last: number) => new Uint8Array([0x02, 0x00, 0x5e, 0xff, 0xff, last]);
-  const server = await Runtime.start({
-    linkDriver: wire.endpoint("warm-up-server", mac(1)),
-    addr: `${SERVER_ADDR}/24`,
-    stack: stackOpts,
-    cc: opts.cc,
-    loop,
-  });
+  let server: Runtime;
+  try {
+    server = await Runtime.start({
+      linkDriver: serverDriver,
+      addr: `${SERVER_ADDR}/24`,
+      stack: stackOpts,
+      cc: opts.cc,
+      loop,
+    });
+  } catch (e) {
+    clientDriver.close();
+    throw e;
+  }
   let client: Runtime | null = null;
+  let clientStarted = false;
   let app: { close(): void } | null = null;
   let ok = 0;
   let failed = 0;
   try {
     app = opts.serve(server, WARM_UP_PORT);
+    clientStarted = true;
     client = await Runtime.start({
-      linkDriver: wire.endpoint("warm-up-client", mac(2)),
+      linkDriver: clientDriver,
       addr: `${CLIENT_ADDR}/24`,
       stack: stackOpts,
       cc: opts.cc,
@@ -268,7 +323,8 @@ export async function warmUpConnections(
     failed = started - ok;
   } finally {
     app?.close();
-    await client?.stop();
+    if (client !== null) await client.stop();
+    else if (!clientStarted) clientDriver.close();
     await server.stop();
   }
   return { connections: ok, failed, ms: Math.round(performance.now() - t0) };

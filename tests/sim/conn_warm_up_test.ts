@@ -3,7 +3,13 @@
 // time, and leave nothing behind that a user's own stack could see.
 
 import assert from "node:assert/strict";
-import { requestClient, Runtime, warmUpConnections } from "../../mod.ts";
+import {
+  AfPacketRingDriver,
+  type LinkDriver,
+  requestClient,
+  Runtime,
+  warmUpConnections,
+} from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import { stackOpener } from "../../cli/pingpong_conn.ts";
 import { startHttp } from "../../cli/tcp_services.ts";
@@ -11,7 +17,10 @@ import {
   IDLE_WARM_UP_CONNECTIONS,
   IDLE_WARM_UP_EXTRA_MS,
   runIdleWarmUp,
+  warmUpLink,
+  withWarmUpWire,
 } from "../../cli/warm_up.ts";
+import { UsageError } from "../../cli/args.ts";
 
 const enc = new TextEncoder();
 
@@ -116,6 +125,49 @@ Deno.test({
   },
 });
 
+for (const mtu of [1500, 9000]) {
+  Deno.test({
+    name: `warm-up over the af_packet driver's rings in memory (MTU ${mtu}): HTTP, all answered`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      let served: ReturnType<typeof startHttp> | null = null;
+      let drivers: LinkDriver[] = [];
+      const r = await warmUpConnections({
+        connections: 300,
+        wire: "af_packet",
+        link: { mtu },
+        serve: (rt, port) => {
+          drivers.push(rt.nic.driver);
+          served = startHttp(rt, port);
+          return served;
+        },
+        client: (rt, host, port) => {
+          drivers.push(rt.nic.driver);
+          // Half of them fetch 100 KB: super-frames (the copy queue at MTU 1500) and many ACKs.
+          return requestClient([
+            enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"),
+            enc.encode("GET /bytes/100000 HTTP/1.0\r\n\r\n"),
+          ], null)(rt, host, port);
+        },
+      });
+      assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+        connections: 300,
+        failed: 0,
+      });
+      assert.equal(drivers.length, 2);
+      for (const d of drivers) {
+        assert.ok(d instanceof AfPacketRingDriver);
+        assert.equal(d.mtu, mtu);
+        assert.equal(d.stats.rxDropped, 0);
+      }
+      const stats = (served as unknown as ReturnType<typeof startHttp>).stats;
+      assert.equal(stats.Requests, 300);
+      drivers = [];
+    },
+  });
+}
+
 Deno.test({
   name: "warm-up: an aborted signal stops new connections; the ones in flight end well",
   sanitizeOps: false,
@@ -192,4 +244,17 @@ Deno.test({
     assert.ok(quick.connections < IDLE_WARM_UP_CONNECTIONS, `${quick.connections} in ${ms} ms`);
     assert.ok(ms < 2_000, `took ${ms} ms`);
   },
+});
+
+Deno.test("warm-up wire: sim by default; af_packet when asked, for the af_packet driver on V2 only", () => {
+  assert.deepEqual(warmUpLink({}), { wire: "sim" });
+  const asked = withWarmUpWire({ mtu: 9000 }, { "prewarm-wire": "af_packet" });
+  assert.deepEqual(warmUpLink(asked), {
+    wire: "af_packet",
+    link: { mtu: 9000, vnetHdr: undefined, rxSmallSlots: undefined },
+  });
+  assert.deepEqual(warmUpLink({ ...asked, driver: "tap" }), { wire: "sim" });
+  assert.deepEqual(warmUpLink({ ...asked, rxRing: "v3" }), { wire: "sim" });
+  assert.deepEqual(warmUpLink(withWarmUpWire({}, { "prewarm-wire": "sim" })), { wire: "sim" });
+  assert.throws(() => withWarmUpWire({}, { "prewarm-wire": "ring" }), UsageError);
 });

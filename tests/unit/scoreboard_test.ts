@@ -203,3 +203,35 @@ Deno.test("isDsack: RFC 2883 §4 — below the cumulative ACK, or inside the sec
   // Sequence space wraps.
   assert.ok(isDsack(new Uint32Array([0xffff_ff00, 0xffff_fff0]), 1, 10));
 });
+
+Deno.test("scoreboard: emptied boards hand their columns on; no two boards ever share them", () => {
+  // Many short-lived boards (connections) taking turns: each empties, its columns go to the free
+  // list and the next takes them. Boards in use at the same time must hold distinct columns,
+  // also after many rounds of reuse (a set given back twice would be handed to two boards).
+  const boards = Array.from({ length: 6 }, () => new Scoreboard(new DeliveryRate()));
+  for (let round = 0; round < 50; round++) {
+    for (let b = 0; b < boards.length; b++) {
+      const sb = boards[b];
+      const base = 1_000_000 * (b + 1) + round * 10_000;
+      sb.reset(base);
+      for (let i = 0; i < 5; i++) assert.ok(sb.onSend(base + 100 * i, base + 100 * i + 100, i, 0));
+    }
+    // Every board still sees exactly its own records.
+    for (let b = 0; b < boards.length; b++) {
+      const base = 1_000_000 * (b + 1) + round * 10_000;
+      assert.deepEqual(
+        records(boards[b]).map(([s, e]) => [s, e]),
+        [0, 1, 2, 3, 4].map((i) => [base + 100 * i, base + 100 * i + 100]),
+      );
+    }
+    // Half are acknowledged whole (emptied: columns given back), half reset (given back too).
+    for (let b = 0; b < boards.length; b++) {
+      const sb = boards[b];
+      const base = 1_000_000 * (b + 1) + round * 10_000;
+      sb.beginAck(10, 0);
+      if (b % 2 === 0) sb.ackTo(base + 500);
+      else sb.reset(base + 500);
+      assert.equal(sb.count, 0);
+    }
+  }
+});

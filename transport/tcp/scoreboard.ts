@@ -182,6 +182,11 @@ export class Scoreboard {
   #snapDelivered = NO_F64;
   #snapTime = NO_F64;
   #snapFirst = NO_F64;
+  /**
+   * The record of the columns held while they came from (or will go back to) the shared free
+   * list: reused on release instead of a new one each time. Null for grown or new columns.
+   */
+  #cols: Columns | null = null;
   #head = 0;
   #n = 0;
   /** Nothing before this sequence number is lost and unretransmitted (search hint). */
@@ -636,16 +641,20 @@ export class Scoreboard {
   #release(): void {
     if (this.#cap !== INITIAL_RECORDS) return;
     if (FREE_COLUMNS.length < FREE_COLUMNS_MAX) {
-      FREE_COLUMNS.push({
-        start: this.#start,
-        end: this.#end,
-        xmit: this.#xmit,
-        flags: this.#flags,
-        snapDelivered: this.#snapDelivered,
-        snapTime: this.#snapTime,
-        snapFirst: this.#snapFirst,
-      });
+      // The columns are the ones of #cols when they came from the free list (no #grow since).
+      FREE_COLUMNS.push(
+        this.#cols ?? {
+          start: this.#start,
+          end: this.#end,
+          xmit: this.#xmit,
+          flags: this.#flags,
+          snapDelivered: this.#snapDelivered,
+          snapTime: this.#snapTime,
+          snapFirst: this.#snapFirst,
+        },
+      );
     }
+    this.#cols = null;
     this.#start = this.#end = NO_U32;
     this.#xmit = NO_F64;
     this.#snapDelivered = NO_F64;
@@ -667,11 +676,13 @@ export class Scoreboard {
         this.#snapDelivered = c.snapDelivered;
         this.#snapTime = c.snapTime;
         this.#snapFirst = c.snapFirst;
+        this.#cols = c;
         this.#head = 0;
         this.#cap = cap;
         return;
       }
     }
+    this.#cols = null;
     const h = this.#head;
     const e = h + this.#n;
     const start = new Uint32Array(cap);
