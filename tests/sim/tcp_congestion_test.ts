@@ -121,8 +121,8 @@ Deno.test("tcp congestion: CUBIC's window follows W(t) = C(t − K)³ + W_max wi
   assert.ok(worst < 0.1, `cwnd strayed ${(worst * 100).toFixed(1)} % from W(t) at t = ${at} s`);
 });
 
-Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and keeps the queue under a BDP (+ ACK aggregation)", () => {
-  // 20 Mbit/s, 40 ms RTT (a BDP of 69 frames), a deep queue that a loss-based sender fills.
+Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and RTprop within 1 ms, and keeps the standing queue under a BDP", () => {
+  // 20 Mbit/s, 40 ms RTT (a BDP of 66 frames), a deep queue that a loss-based sender fills.
   const rate = 20e6;
   const net = makeSimNet({
     wire: { delayMs: 20, rateBitsPerSec: rate, bottleneckQueueFrames: 1000, queueFrames: 8192 },
@@ -136,6 +136,8 @@ Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and keeps th
   const bw = bbr.btlBw;
   const link = payloadRate(rate);
   assert.ok(Math.abs(bw - link) / link < 0.1, `BtlBw ${bw.toFixed(0)} vs ${link.toFixed(0)} B/ms`);
+  // RTprop: 40 ms of propagation plus a frame's and an ACK's serialisation (0.6 + 0.03 ms).
+  assert.ok(bbr.rtProp >= 40 && bbr.rtProp < 41, `RTprop ${bbr.rtProp} ms`);
   // The standing queue: the smallest backlog over each 200 ms (a pacing cycle is 8 RTTs).
   const bdpFrames = (rate / 8000) * 40 / (MSS + FRAME_OVERHEAD);
   let windowMin = Infinity;
@@ -155,18 +157,20 @@ Deno.test("tcp congestion: BBR estimates the bottleneck within 10 % and keeps th
     return net.clock.nowMs() > 1_008_000;
   }, 10_000);
   const worst = Math.max(...mins);
-  // BBR's cwnd is 2 BDP plus the ACK-aggregation allowance (Linux's extra_acked): here the
-  // aggregation of delayed ACKs (two segments each) on a 1 ms clock, a few frames, which may
-  // stand in the queue on top of the BDP. It must stay a few frames.
-  const allowance = bbr.extraAcked / (MSS + FRAME_OVERHEAD);
-  assert.ok(allowance < bdpFrames / 10, `ACK-aggregation allowance ${allowance} frames`);
-  assert.ok(
-    worst < bdpFrames + allowance,
-    `standing queue ${worst} frames, BDP ${bdpFrames.toFixed(0)} + ${allowance.toFixed(1)}`,
-  );
   queue.sort((a, b) => a - b);
   const median = queue[queue.length >> 1];
-  assert.ok(median < bdpFrames + allowance, `median queue ${median} frames`);
+  // With BtlBw and RTprop right, ProbeBW's 0.75 phase drains what the 1.25 phase queued, down
+  // to one BDP + three send quanta in flight (§4.3.4.4): what stands is those quanta and the
+  // delayed ACKs' aggregation, 6 frames here. (On a whole-ms simulated clock BtlBw read 1–2 %
+  // high and 64–70 frames stood: see bench/README.md.)
+  const allowance = bbr.extraAcked / (MSS + FRAME_OVERHEAD);
+  assert.ok(allowance < bdpFrames / 10, `ACK-aggregation allowance ${allowance} frames`);
+  assert.ok(worst < bdpFrames, `standing queue ${worst} frames, BDP ${bdpFrames.toFixed(0)}`);
+  assert.ok(
+    worst < bdpFrames / 4,
+    `standing queue ${worst} frames, a quarter BDP ${bdpFrames / 4}`,
+  );
+  assert.ok(median < bdpFrames / 2, `median queue ${median} frames`);
   assert.equal(net.wire.stats.bottleneckDrops, 0);
 });
 
