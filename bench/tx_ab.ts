@@ -328,5 +328,18 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
       );
     }
   }
+  // This checkout's first configuration against every other, round by round.
+  const first = runs.find((r) => r.config !== "kernel")?.config;
+  for (const c of [...new Set(runs.map((r) => r.config))]) {
+    if (c === "kernel" || c === first) continue;
+    const per = runs.filter((r) => r.config === first).map((r) => {
+      const b = runs.find((x) => x.config === c && x.round === r.round);
+      return b === undefined ? NaN : r.gbps / b.gbps;
+    });
+    console.log(
+      `${first} ÷ ${c} per round: median ${median(per).toFixed(2)} (` +
+        per.map((x) => x.toFixed(2)).join(" ") + ")",
+    );
+  }
   if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);
 }
