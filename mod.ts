@@ -184,6 +184,7 @@ export {
   type BufferPoolStats,
   HEADROOM_BYTES,
   PacketBuffer,
+  type PayloadSource,
 } from "./core/packet_buffer.ts";
 export { Timer, TimerWheel, type TimerWheelOptions } from "./core/timer_wheel.ts";
 export { SeededRandom } from "./core/random.ts";

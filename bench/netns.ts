@@ -57,18 +57,24 @@ export interface UdpCounters {
 /**
  * The deno command line that runs the ustack CLI (this checkout's, or `cli`: another
  * checkout's `cli/ustack.ts`) with what the benchmark uses: FFI for the stack, net for
- * `pingpong --kernel`.
+ * `pingpong --kernel`; `USTACK_BENCH_DENO_FLAGS` ({@link benchDenoFlags}) and then `denoFlags`
+ * (this call's own, e.g. `--v8-flags=--prof` for one checkout only) go before the script.
  *
  * @example
  * ```ts
  * ustackCommand(["pingpong", "server", "--kernel"]);
  * ```
  */
-export function ustackCommand(args: string[], cli: string = USTACK_CLI): string[] {
+export function ustackCommand(
+  args: string[],
+  cli: string = USTACK_CLI,
+  denoFlags: string[] = [],
+): string[] {
   return [
     Deno.execPath(),
     "run",
     ...benchDenoFlags(),
+    ...denoFlags,
     "--allow-ffi",
     "--allow-net",
     "--allow-read",

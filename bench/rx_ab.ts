@@ -28,10 +28,11 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { AB_OPTIONS, abSummary, abUsage, writeAbRecord } from "./ab_rounds.ts";
+import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
+import { threadCpu, threadTicks } from "./tx_ab.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
 interface SenderView {
@@ -52,6 +53,11 @@ interface Run {
   sender: SenderView;
   /** The stack's counters line by line (`driver: …`, `tcp: …`), stack runs only. */
   counters?: Record<string, string>;
+  /**
+   * CPU of the receiving stack's threads over the middle half of the run (% of one CPU, by
+   * thread name: `deno` is the stack's thread), stack runs only.
+   */
+  cpu?: Record<string, number>;
 }
 
 function pick(text: string, re: RegExp): string | undefined {
@@ -94,6 +100,8 @@ export interface RxAbOptions {
   noKernel: boolean;
   /** The kernel sender's congestion control ("" = the host's default). */
   senderCc: string;
+  /** Extra `deno run` flags for this checkout's runs (e.g. `--v8-flags=--perf-basic-prof`). */
+  denoFlags?: string[];
 }
 
 /**
@@ -156,6 +164,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         const server = link.start("stack", [
           Deno.execPath(),
           "run",
+          ...(cli === USTACK_CLI ? o.denoFlags ?? [] : []),
           "--allow-all",
           cli,
           "serve",
@@ -166,11 +175,19 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         ]);
         try {
           await server.waitForLine(/^ready /);
+          const cpu = (async () => {
+            const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+            await sleep(o.seconds * 250);
+            const t0 = performance.now();
+            const a = await threadTicks(server.pid);
+            await sleep(o.seconds * 500);
+            return threadCpu(a, await threadTicks(server.pid), (performance.now() - t0) / 1000);
+          })();
           const r = await send(p);
           const f = await server.stop(10_000);
           const counters: Record<string, string> = {};
           for (const m of f.stdout.matchAll(/^\s*(driver|tcp): (.*)$/gm)) counters[m[1]] = m[2];
-          runs.push({ config, round, ...r, counters });
+          runs.push({ config, round, ...r, counters, cpu: await cpu });
         } finally {
           await server.stop();
         }
@@ -195,12 +212,15 @@ if (import.meta.main) {
       ...AB_OPTIONS,
       rounds: { type: "string", default: "5" },
       "sender-cc": { type: "string", default: "" },
+      "deno-flags": { type: "string" },
     },
   });
   if (values.help) {
     console.log(`usage: deno run --allow-all bench/rx_ab.ts [options]
 ${abUsage(5, "serve", "v3=--rx-ring v3")}
-  --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)`);
+  --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
+  --deno-flags=F    extra deno run flags (blank-separated) for this checkout's runs, e.g.
+                    "--deno-flags=--v8-flags=--perf-basic-prof"`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -216,7 +236,19 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     variants: values.variant?.map((v) => parseVariant(v)),
     noKernel: values["no-kernel"],
     senderCc: values["sender-cc"],
+    denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
   });
-  for (const c of [...new Set(runs.map((r) => r.config))]) console.log(abSummary(runs, c));
+  for (const c of [...new Set(runs.map((r) => r.config))]) {
+    console.log(abSummary(runs, c));
+    // CPU-seconds of the receiving stack's thread per GB received.
+    const perGb = runs.filter((r) => r.config === c && r.cpu?.deno !== undefined && r.gbps > 0)
+      .map((r) => (r.cpu!.deno / 100) / (r.gbps / 8));
+    if (perGb.length > 0) {
+      console.log(
+        `  deno thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
+          perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+  }
   if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);
 }

@@ -144,6 +144,8 @@ export interface TxAbOptions {
   variants?: [string, string[]][];
   /** Leave kernel→kernel out. */
   noKernel: boolean;
+  /** Extra `deno run` flags for this checkout's runs (e.g. `--v8-flags=--prof,…` to profile). */
+  denoFlags?: string[];
 }
 
 /** Run the rounds; returns every run. */
@@ -229,18 +231,22 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
         const p = port++;
         const r = await withSink(
           p,
-          ustackCommand([
-            "uperf",
-            "client",
-            link.addr("peer"),
-            "-p",
-            String(p),
-            "-t",
-            String(o.seconds),
-            ...link.stackOptions("stack", "af_packet"),
-            ...flags,
-            "--json",
-          ], cli),
+          ustackCommand(
+            [
+              "uperf",
+              "client",
+              link.addr("peer"),
+              "-p",
+              String(p),
+              "-t",
+              String(o.seconds),
+              ...link.stackOptions("stack", "af_packet"),
+              ...flags,
+              "--json",
+            ],
+            cli,
+            cli === USTACK_CLI ? o.denoFlags ?? [] : [],
+          ),
           (f) => {
             mustSucceed(`uperf client (${config})`, f);
             return lastJson(f.stdout, "summary");
@@ -278,11 +284,14 @@ if (import.meta.main) {
     options: {
       ...AB_OPTIONS,
       rounds: { type: "string", default: "3" },
+      "deno-flags": { type: "string" },
     },
   });
   if (values.help) {
     console.log(`usage: deno run --allow-all bench/tx_ab.ts [options]
-${abUsage(3, "uperf", "sync=--tx-kick sync")}`);
+${abUsage(3, "uperf", "sync=--tx-kick sync")}
+  --deno-flags=F    extra deno run flags (blank-separated) for this checkout's stack runs, e.g.
+                    "--deno-flags=--v8-flags=--prof,--logfile=/tmp/tx.log,--no-logfile-per-isolate"`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -297,6 +306,7 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}`);
     baseClis: values["base-cli"] ?? [],
     variants: values.variant?.map((v) => parseVariant(v)),
     noKernel: values["no-kernel"],
+    denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));
@@ -306,6 +316,29 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}`);
     console.log(
       `  cpu (median % of one CPU): ` +
         names.map((n) => `${n} ${median(mine.map((r) => r.cpu?.[n] ?? 0))}`).join(", "),
+    );
+    // CPU-seconds of the sender's main thread (the stack's `deno`, or `python3`) per GB sent.
+    const main = c === "kernel" ? "python3" : "deno";
+    const perGb = mine.filter((r) => r.cpu?.[main] !== undefined && r.gbps > 0)
+      .map((r) => (r.cpu![main] / 100) / (r.gbps / 8));
+    if (perGb.length > 0) {
+      console.log(
+        `  ${main} thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
+          perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+  }
+  // This checkout's first configuration against every other, round by round.
+  const first = runs.find((r) => r.config !== "kernel")?.config;
+  for (const c of [...new Set(runs.map((r) => r.config))]) {
+    if (c === "kernel" || c === first) continue;
+    const per = runs.filter((r) => r.config === first).map((r) => {
+      const b = runs.find((x) => x.config === c && x.round === r.round);
+      return b === undefined ? NaN : r.gbps / b.gbps;
+    });
+    console.log(
+      `${first} ÷ ${c} per round: median ${median(per).toFixed(2)} (` +
+        per.map((x) => x.toFixed(2)).join(" ") + ")",
     );
   }
   if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);

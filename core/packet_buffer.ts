@@ -2,13 +2,32 @@
  * Packet buffers: fixed-size chunks of pooled memory with headroom, so each layer *prepends*
  * its header in place on the way down (no copy), and a bounded pool that hands them out.
  *
+ * A packet may also end in a *gathered payload*: bytes that stay where they are (a TCP
+ * connection's send ring) until a driver copies them, once, straight into its transmit slot
+ * behind the headers ({@link PacketBuffer.gather}). Whoever keeps a packet past the call that
+ * built it, or reads its payload bytes, calls {@link PacketBuffer.flatten} first.
+ *
  * @module
  */
 
 /**
- * One outgoing packet under construction. Bytes live in `data[head, tail)`. A layer writes its
- * payload at `head` after {@link PacketBuffer.reset}, then each lower layer calls
- * {@link PacketBuffer.prepend} and writes its header at the returned offset.
+ * Bytes a packet can end in without being copied into its buffer first (implemented by
+ * `ByteRing`: a TCP send ring).
+ */
+export interface PayloadSource {
+  /**
+   * Copy `len` bytes starting `fromOffset` bytes into the source into `dst[dstOff..]`;
+   * returns how many were copied (fewer when the source holds fewer).
+   */
+  peek(dst: Uint8Array, dstOff: number, fromOffset: number, len: number): number;
+}
+
+/**
+ * One outgoing packet under construction. Bytes live in `data[head, tail)`, followed by
+ * {@link PacketBuffer.gatherLength} bytes of {@link PacketBuffer.gatherSource} when a payload
+ * is gathered. A layer writes its payload at `head` after {@link PacketBuffer.reset} (or
+ * gathers it), then each lower layer calls {@link PacketBuffer.prepend} and writes its header
+ * at the returned offset.
  */
 export class PacketBuffer {
   /** The whole chunk. */
@@ -28,6 +47,16 @@ export class PacketBuffer {
   queueTag = 0;
   /** The EtherType the packet goes out as, kept while it waits in a neighbour queue. */
   etherType = 0;
+  /**
+   * Where the gathered payload after `tail` is (null: none). Valid only during the call that
+   * gathered it: the source's bytes may move afterwards (a send ring consumes acknowledged
+   * data), so a packet that is kept is {@link PacketBuffer.flatten}ed first.
+   */
+  gatherSource: PayloadSource | null = null;
+  /** Offset of the gathered payload in {@link PacketBuffer.gatherSource}. */
+  gatherOffset = 0;
+  /** Bytes of gathered payload after `tail` (0: none). */
+  gatherLength = 0;
 
   /** Wrap `data` (the pool's chunk). */
   constructor(data: Uint8Array, index: number) {
@@ -35,9 +64,9 @@ export class PacketBuffer {
     this.index = index;
   }
 
-  /** Packet length in bytes. */
+  /** Packet length in bytes, a gathered payload included. */
   get length(): number {
-    return this.tail - this.head;
+    return this.tail - this.head + this.gatherLength;
   }
 
   /** Empty the packet, leaving `headroom` bytes free in front. */
@@ -46,6 +75,42 @@ export class PacketBuffer {
     this.tail = headroom;
     this.queueTag = 0;
     this.etherType = 0;
+    this.gatherSource = null;
+    this.gatherOffset = 0;
+    this.gatherLength = 0;
+  }
+
+  /**
+   * End the packet in `len` bytes of `src` from `offset`, left where they are: the driver
+   * copies them into its slot (or {@link PacketBuffer.flatten} into this buffer). They must fit
+   * the tailroom, so the packet can always be flattened.
+   *
+   * @throws {RangeError} when they would not fit (a stack bug, never input-driven).
+   */
+  gather(src: PayloadSource, offset: number, len: number): void {
+    if (len > this.data.length - this.tail) {
+      throw new RangeError("PacketBuffer.gather: buffer full");
+    }
+    this.gatherSource = src;
+    this.gatherOffset = offset;
+    this.gatherLength = len;
+  }
+
+  /**
+   * Copy a gathered payload into the buffer after `tail` (nothing to do without one), so the
+   * packet's bytes are all in `data[head, tail)`. Returns false, leaving the packet without the
+   * payload, when the source no longer holds all of it (a stack bug; the caller drops the
+   * packet).
+   */
+  flatten(): boolean {
+    const n = this.gatherLength;
+    if (n === 0) return true;
+    const src = this.gatherSource!;
+    this.gatherSource = null;
+    this.gatherLength = 0;
+    const got = src.peek(this.data, this.tail, this.gatherOffset, n);
+    this.tail += got;
+    return got === n;
   }
 
   /** Grow the packet by `n` bytes at the front; returns the new head offset. */
@@ -150,6 +215,8 @@ export class BufferPool {
   free(pb: PacketBuffer): void {
     if (!pb.inUse) throw new Error(`BufferPool.free: buffer ${pb.index} freed twice`);
     pb.inUse = false;
+    pb.gatherSource = null; // keep no send ring alive from the free list
+    pb.gatherLength = 0;
     this.#inUse--;
     this.#free.push(pb);
   }

@@ -82,6 +82,7 @@ import {
   packetRingGeometry,
   packetRingSizes,
 } from "./af_packet_ring_setup.ts";
+import type { PayloadSource } from "../core/packet_buffer.ts";
 import { MemoryPacketLink } from "./af_packet_memory.ts";
 import { asksOffload, closedError, txFrameInBounds } from "./driver_util.ts";
 import { openOnInterface } from "./interface_open.ts";
@@ -513,8 +514,44 @@ export class AfPacketRingDriver implements LinkDriver {
    */
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
     if (this.#closed) throw closedError("AfPacketRingDriver", "transmit");
+    if (!this.#accepts(frame, off, len, 0, offload)) return false;
+    return this.#tx.put(frame, off, len, offload, null, 0, 0);
+  }
+
+  /**
+   * {@link AfPacketRingDriver.transmit} of a frame in two pieces: `len` bytes of `frame` at
+   * `off` (the headers), then `payloadLength` bytes of `payload` from `payloadOffset`, both
+   * copied straight into the TX slot — a TCP segment's payload goes from its send ring to the
+   * slot in one copy. Refused like `transmit`, and when `payload` holds fewer bytes.
+   */
+  transmitGather(
+    frame: Uint8Array,
+    off: number,
+    len: number,
+    payload: PayloadSource,
+    payloadOffset: number,
+    payloadLength: number,
+    offload: TxOffload | null,
+  ): boolean {
+    if (this.#closed) throw closedError("AfPacketRingDriver", "transmit");
+    if (!this.#accepts(frame, off, len, payloadLength, offload)) return false;
+    return this.#tx.put(frame, off, len, offload, payload, payloadOffset, payloadLength);
+  }
+
+  /**
+   * The checks of a frame of `len` bytes of `frame` at `off` and `extra` more (a gathered
+   * payload): in bounds, not over the size limit, an offload this socket can do. False
+   * (counted) to refuse.
+   */
+  #accepts(
+    frame: Uint8Array,
+    off: number,
+    len: number,
+    extra: number,
+    offload: TxOffload | null,
+  ): boolean {
     const stats = this.stats;
-    if (!txFrameInBounds(frame, off, len)) {
+    if (!txFrameInBounds(frame, off, len) || !(extra >= 0)) {
       stats.txDropped++;
       return false;
     }
@@ -527,12 +564,12 @@ export class AfPacketRingDriver implements LinkDriver {
       }
       if (offload.gsoType !== GSO_NONE) limit = this.maxGsoBytes;
     }
-    if (len > limit) {
+    if (len + extra > limit) {
       stats.txOversize++;
       stats.txDropped++;
       return false;
     }
-    return this.#tx.put(frame, off, len, offload);
+    return true;
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The transmit side of the AF_PACKET ring driver: a PACKET_MMAP TX ring of fixed-size slots.
  * `put` copies a frame (behind its virtio_net_hdr when the socket has one) into the next free
- * slot and marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
+ * slot — the headers from one buffer and, for a TCP segment, the payload straight from its
+ * send ring — and marks it SEND_REQUEST; `flush` kicks the kernel with one `sendto(fd, NULL, 0,
  * MSG_DONTWAIT)` when anything is pending — on this thread, or handed to a kicker thread
  * (`drivers/tx_kicker.ts`) as {@link TxKickPolicy} says. The slot layout is the same for TPACKET_V2 and V3
  * except for where the status, length and data sit ({@link TX_SLOT_V2}, {@link TX_SLOT_V3}):
@@ -29,6 +30,7 @@ import {
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { writeVnetHeader } from "./vnet_header.ts";
 import { copyBytes } from "../core/copy_bytes.ts";
+import type { PayloadSource } from "../core/packet_buffer.ts";
 import type { TxKicker } from "./tx_kicker.ts";
 
 /** Bytes of one TX slot when vnetHdr is on: room for a 64 KB super-frame. */
@@ -266,11 +268,21 @@ export class TxRing {
 
   /**
    * Copy `len` bytes of `frame` at `off` into the next slot (behind a vnet header written from
-   * `offload`) and mark it for sending. When the slot is still busy: count `txRingFull`, kick,
-   * and if it is still busy refuse (counted in txDropped). The frame was validated by the
-   * caller: it fits a slot.
+   * `offload`), then `payloadLength` bytes of `payload` from `payloadOffset` (a gathered
+   * payload; none when null), and mark it for sending. When the slot is still busy: count
+   * `txRingFull`, kick, and if it is still busy refuse (counted in txDropped); refused too
+   * (txDropped) when `payload` holds fewer bytes. The frame was validated by the caller: it
+   * fits a slot.
    */
-  put(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
+  put(
+    frame: Uint8Array,
+    off: number,
+    hdrLen: number,
+    offload: TxOffload | null,
+    payload: PayloadSource | null = null,
+    payloadOffset = 0,
+    payloadLength = 0,
+  ): boolean {
     const stats = this.#stats;
     const slot = this.#head;
     const base = this.#slot[slot];
@@ -285,6 +297,7 @@ export class TxRing {
       }
     }
     const ring = this.#ring;
+    const len = payload === null ? hdrLen : hdrLen + payloadLength;
     let data = base + this.#data;
     if (this.#vnetBytes !== 0) {
       // A frame without GSO goes into the socket buffer's linear part whole (hdr_len = len):
@@ -294,7 +307,14 @@ export class TxRing {
       writeVnetHeader(ring, data, offload, this.#vnetBytes, linear);
       data += this.#vnetBytes;
     }
-    copyBytes(frame, off, ring, data, len);
+    copyBytes(frame, off, ring, data, hdrLen);
+    if (
+      payload !== null &&
+      payload.peek(ring, data + hdrLen, payloadOffset, payloadLength) !== payloadLength
+    ) {
+      stats.txDropped++; // the slot stays ours (status untouched) and is reused next
+      return false;
+    }
     words[(base + this.#len) >>> 2] = len + this.#vnetBytes;
     // Publish last: the kernel reads the slot once it sees SEND_REQUEST.
     Atomics.store(words, statusWord, TP_STATUS_SEND_REQUEST);

@@ -4,10 +4,14 @@
  * A driver moves whole Ethernet frames. Receive is batched into a reusable {@link RxBatch}
  * (parallel arrays, no object per frame); transmit copies a frame out of stack memory into the
  * driver's own queue (ring slot or staging buffer) and {@link LinkDriver.flush} pushes the queue
- * to the kernel once per tick.
+ * to the kernel once per tick. A driver with slots of its own may also take a frame in two
+ * pieces ({@link LinkDriver.transmitGather}): the headers from a packet buffer and the payload
+ * from where it lies (a TCP send ring), so the payload is copied once, into the slot.
  *
  * @module
  */
+
+import type { PayloadSource } from "../core/packet_buffer.ts";
 
 /** RX flag: the frame's L4 checksum was verified by the kernel/device (DATA_VALID). */
 export const RX_CSUM_VALID = 1;
@@ -192,6 +196,23 @@ export interface LinkDriver {
    * a partial checksum or GSO super-frame, or is null. Returns false when refused (counted).
    */
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean;
+  /**
+   * Optional gather transmit: queue one frame of `len + payloadLength` bytes — `len` bytes of
+   * `frame` at `off` (the headers), then `payloadLength` bytes of `payload` from
+   * `payloadOffset` — copying both straight into the driver's queue (one copy of the
+   * payload). Otherwise as {@link LinkDriver.transmit}; also refused (false, counted) when
+   * `payload` holds fewer bytes. Drivers without it get the payload copied behind the headers
+   * first.
+   */
+  transmitGather?(
+    frame: Uint8Array,
+    off: number,
+    len: number,
+    payload: PayloadSource,
+    payloadOffset: number,
+    payloadLength: number,
+    offload: TxOffload | null,
+  ): boolean;
   /** Push queued frames to the kernel (one kick per tick). */
   flush(): void;
   /** Release every resource; further calls throw. */

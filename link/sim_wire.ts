@@ -10,7 +10,9 @@
  * unit (endpoints reach into the wire's slot pool and queues); the bottleneck's own state
  * is in `sim_bottleneck.ts`.
  *
- * A frame's life: `transmit()` copies it into a pooled slot on the sender's pending queue;
+ * A frame's life: `transmit()` copies it into a pooled slot on the sender's pending queue
+ * (`transmitGather()` copies its headers and then its payload from where the payload lies, a
+ * TCP send ring: the path an AF_PACKET TX ring takes, so every simulated TCP segment checks it);
  * `flush()` puts the pending frames on the wire at the current time, decides each one's fate
  * per receiver and files the survivors in the receiver's queue ordered by arrival time;
  * the receiver's `receive()` hands out those whose arrival time has come. Slots are recycled,
@@ -20,6 +22,7 @@
  */
 
 import type { Clock } from "../core/clock.ts";
+import type { PayloadSource } from "../core/packet_buffer.ts";
 import { SeededRandom } from "../core/random.ts";
 import {
   LINK_OK,
@@ -605,18 +608,36 @@ export class SimEndpoint implements LinkDriver {
    * `queueFrames` frames already.
    */
   transmit(frame: Uint8Array, off: number, len: number, offload: TxOffload | null): boolean {
+    return this.transmitGather(frame, off, len, null, 0, 0, offload);
+  }
+
+  /**
+   * {@link SimEndpoint.transmit} of `len` bytes of `frame` at `off` followed by
+   * `payloadLength` bytes of `payload` from `payloadOffset` (none when null), both copied into
+   * the slot; also refused (counted in `txDropped`) when `payload` holds fewer bytes.
+   */
+  transmitGather(
+    frame: Uint8Array,
+    off: number,
+    len: number,
+    payload: PayloadSource | null,
+    payloadOffset: number,
+    payloadLength: number,
+    offload: TxOffload | null,
+  ): boolean {
     this.#checkOpen();
     const stats = this.stats;
     if (offload !== null && (offload.needsCsum || offload.gsoType !== GSO_NONE)) {
       stats.txDropped++; // capabilities say NO_OFFLOADS: the caller should not ask
       return false;
     }
+    const total = payload === null ? len : len + payloadLength;
     if (
-      len < ETHERNET_HEADER_BYTES || len > this.mtu + ETHERNET_HEADER_BYTES || off < 0 ||
-      off + len > frame.length
+      len < ETHERNET_HEADER_BYTES || total > this.mtu + ETHERNET_HEADER_BYTES || off < 0 ||
+      off + len > frame.length || !(payloadLength >= 0)
     ) {
       stats.txDropped++;
-      if (len > this.mtu + ETHERNET_HEADER_BYTES) this.#wire.stats.oversizeDrops++;
+      if (total > this.mtu + ETHERNET_HEADER_BYTES) this.#wire.stats.oversizeDrops++;
       return false;
     }
     if (this.#pendingCount >= this._faults.queueFrames) {
@@ -624,12 +645,20 @@ export class SimEndpoint implements LinkDriver {
       stats.txRingFull++;
       return false;
     }
-    const slot = this.#wire._alloc(len);
+    const slot = this.#wire._alloc(total);
     copyInto(slot.buf, frame, off, len);
-    slot.len = len;
+    if (
+      payload !== null &&
+      payload.peek(slot.buf, len, payloadOffset, payloadLength) !== payloadLength
+    ) {
+      this.#wire._free(slot);
+      stats.txDropped++;
+      return false;
+    }
+    slot.len = total;
     this.#pending[this.#pendingCount++] = slot;
     stats.txFrames++;
-    stats.txBytes += len;
+    stats.txBytes += total;
     return true;
   }
 

@@ -446,7 +446,8 @@ export function pseudoHeaderSumIp(
 /**
  * When `offload` only asks for a checksum (no GSO), finish it in software in `pb` — an IP
  * packet whose offload offsets count from an Ethernet header in front of it — and return true;
- * false for a GSO super-segment (or no offload), which is left alone. The IP layers use it
+ * false for a GSO super-segment (or no offload), which is left alone, and for a packet whose
+ * gathered payload could not be copied in ({@link PacketBuffer.flatten}). The IP layers use it
  * when the frame has to wait for neighbour resolution, whose queue keeps no offload request.
  *
  * @example
@@ -455,7 +456,7 @@ export function pseudoHeaderSumIp(
  * ```
  */
 export function finishOffloadInSoftware(pb: PacketBuffer, offload: TxOffload): boolean {
-  if (offload.gsoType !== GSO_NONE) return false;
+  if (offload.gsoType !== GSO_NONE || !pb.flatten()) return false;
   if (offload.needsCsum) {
     finishPartialChecksum(
       pb.data,

@@ -488,6 +488,8 @@ export class Ipv4Layer implements LocalReceiver {
     }
     const mtu = this.pathMtu(dst, l.link.mtu);
     if (total > mtu && !gso) {
+      // Quoted in an error or sliced into fragments: the bytes must be here.
+      if (!pb.flatten()) return this.#discard(pb);
       if (dontFragment) {
         st.FragFails++;
         this.#refuseTooBig(pb, src, dst, protocol, ttl, tos, mtu);
@@ -525,11 +527,8 @@ export class Ipv4Layer implements LocalReceiver {
     tos: number,
   ): boolean {
     const total = pb.length + IPV4_HEADER_MIN_BYTES;
-    if (total > 0xffff) {
-      this.#stats.ip.OutDiscards++;
-      this.#pool.free(pb);
-      return false;
-    }
+    // The local queue keeps the packet past this call: a gathered payload comes in now.
+    if (total > 0xffff || !pb.flatten()) return this.#discard(pb);
     const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
     const repr = this.#txRepr(src, dst, protocol, ttl, tos);
     repr.totalLength = total;
@@ -552,6 +551,13 @@ export class Ipv4Layer implements LocalReceiver {
   /** {@link LocalReceiver.receiveLocal}: checksums were computed by us (RX_CSUM_VALID). */
   receiveLocal(nicIndex: number, buf: Uint8Array, off: number, len: number): void {
     this.#input(nicIndex, buf, off, len, 1, true);
+  }
+
+  /** Drop `pb` (counted in OutDiscards); false. */
+  #discard(pb: PacketBuffer): boolean {
+    this.#stats.ip.OutDiscards++;
+    this.#pool.free(pb);
+    return false;
   }
 
   /** The layer's header record, set up for a new datagram (fresh id, no fragment fields). */

@@ -471,6 +471,8 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     }
     const mtu = this.pmtu.mtuFor(dst, iface.mtu);
     if (payload + IPV6_HEADER_BYTES > mtu && !gso) {
+      // Quoted in an error or sliced into fragments: the bytes must be here.
+      if (!pb.flatten()) return this.#discard(pb);
       if (dontFragment) {
         st.FragFails++;
         this.#refuseTooBig(pb, src, dst, protocol, hopLimit, tos, mtu, route.nicIndex);
@@ -543,17 +545,21 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     tos: number,
   ): boolean {
     const payload = pb.length;
-    if (payload > IPV6_MAX_PAYLOAD) {
-      this.#stats.ip6.OutDiscards++;
-      this.#pool.free(pb);
-      return false;
-    }
+    // The local queue keeps the packet past this call: a gathered payload comes in now.
+    if (payload > IPV6_MAX_PAYLOAD || !pb.flatten()) return this.#discard(pb);
     const o = pb.prepend(IPV6_HEADER_BYTES);
     const r = this.#txRepr(src, dst, protocol, hopLimit, tos);
     r.payloadLength = payload;
     r.emit(pb.data, o);
     if (this.#local.push(pb, nicIndex)) return true;
     this.#stats.ip6.OutDiscards++;
+    return false;
+  }
+
+  /** Drop `pb` (counted in OutDiscards); false. */
+  #discard(pb: PacketBuffer): boolean {
+    this.#stats.ip6.OutDiscards++;
+    this.#pool.free(pb);
     return false;
   }
 

@@ -239,7 +239,8 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
       this.#pending--;
       this.#stats.QueueDrops++;
     }
-    if (this.#pending >= this.#maxPending) {
+    // The queue keeps the packet past this call: a gathered payload comes in now.
+    if (this.#pending >= this.#maxPending || !pb.flatten()) {
       this.#pool.free(pb);
       this.#stats.QueueDrops++;
       return false;

@@ -60,6 +60,8 @@ export class Nic implements LinkEndpoint {
   readonly #receiver: NicReceiver;
   readonly #batch: RxBatch;
   readonly #eth = new EthernetHeader();
+  /** The driver takes a gathered payload as it lies (`transmitGather`). */
+  readonly #gather: boolean;
 
   /** Attach `driver` as NIC number `index`. */
   constructor(
@@ -80,6 +82,7 @@ export class Nic implements LinkEndpoint {
     this.#stats = stats;
     this.#receiver = receiver;
     this.#batch = new RxBatch(rxBatch);
+    this.#gather = typeof driver.transmitGather === "function";
   }
 
   /** The MAC as `aa:bb:cc:dd:ee:ff`. */
@@ -150,7 +153,11 @@ export class Nic implements LinkEndpoint {
     return n;
   }
 
-  /** Frame `pb` and queue it on the driver; frees `pb`. */
+  /**
+   * Frame `pb` and queue it on the driver; frees `pb`. A gathered payload goes to a driver
+   * that takes one as it lies ({@link LinkDriver.transmitGather}: its one copy, into the
+   * driver's slot); for the others it is copied behind the headers first.
+   */
   output(
     pb: PacketBuffer,
     dstMac: Uint8Array,
@@ -161,7 +168,22 @@ export class Nic implements LinkEndpoint {
     const o = pb.prepend(ETH_HEADER_BYTES);
     const d = pb.data;
     writeEthernetHeader(d, o, dstMac, this.mac, etherType, dstOff);
-    const ok = this.driver.transmit(d, o, pb.tail - o, offload);
+    let ok: boolean;
+    if (pb.gatherLength === 0) {
+      ok = this.driver.transmit(d, o, pb.tail - o, offload);
+    } else if (this.#gather) {
+      ok = this.driver.transmitGather!(
+        d,
+        o,
+        pb.tail - o,
+        pb.gatherSource!,
+        pb.gatherOffset,
+        pb.gatherLength,
+        offload,
+      );
+    } else {
+      ok = pb.flatten() && this.driver.transmit(d, o, pb.tail - o, offload);
+    }
     if (ok) this.#stats.OutFrames++;
     else this.#stats.OutDropped++;
     this.#pool.free(pb);

@@ -109,6 +109,18 @@ Deno.test("tcp options: corrupted segments on the wire are dropped by the checks
     }
     return orig(frame, off, len, o);
   };
+  // TCP data leaves by gather (headers, then the payload from the send ring): flatten and flip.
+  const origGather = port.transmitGather.bind(port);
+  port.transmitGather = (frame, off, len, payload, payloadOff, payloadLen, o) => {
+    if (!corrupt || payload === null) {
+      return origGather(frame, off, len, payload, payloadOff, payloadLen, o);
+    }
+    const copy = new Uint8Array(len + payloadLen);
+    copy.set(frame.subarray(off, off + len));
+    payload.peek(copy, len, payloadOff, payloadLen);
+    copy[copy.length - 1] ^= 0xff;
+    return orig(copy, 0, copy.length, o);
+  };
   c.write(new Uint8Array(1000).fill(7), 0, 1000);
   net.advance(50);
   assert(net.b.stats.tcp.InCsumErrors >= 1);

@@ -8,17 +8,24 @@
  * segments and the RSTs sent for segments with no connection (RFC 9293 §3.10.7.1) take the
  * same path.
  *
- * No allocation per segment: one record, one header view, one offload request per layer.
+ * The payload is not copied here: the buffer holds the headers and *gathers* the payload
+ * from the send ring ({@link PacketBuffer.gather}), which the driver copies once, into its
+ * transmit slot (or a lower layer copies into the buffer when it has to keep the packet).
+ * A software checksum is summed over the ring's bytes where they lie. The ring keeps the
+ * bytes until they are acknowledged, so a retransmission gathers them the same way.
+ *
+ * No allocation per segment: one record, one header view, one span record, one offload
+ * request per layer.
  *
  * @module
  */
 
-import type { ByteRing } from "../../core/byte_ring.ts";
+import type { ByteRing, ByteSpan } from "../../core/byte_ring.ts";
 import type { Counters } from "../../core/counters.ts";
 import { HEADROOM_BYTES, type PacketBuffer } from "../../core/packet_buffer.ts";
 import { TxOffload } from "../../link/driver.ts";
 import { ETH_HEADER_BYTES } from "../../link/ethernet.ts";
-import { foldSum } from "../../net/checksum.ts";
+import { foldSum, onesComplementSum } from "../../net/checksum.ts";
 import { type IpAddr, IpAddressScratch } from "../../net/ip_address.ts";
 import { NetRoute } from "../../net/network_layer.ts";
 import type { TransportContext } from "./context.ts";
@@ -111,6 +118,7 @@ export class TcpTransmitter {
   readonly #hdr = new TcpHeader();
   readonly #offload = new TxOffload();
   readonly #rstRoute = new NetRoute();
+  readonly #span: ByteSpan = { buf: new Uint8Array(0), off: 0, len: 0 };
 
   /** A transmitter over `ctx` counting into the `tcp` counters `stats`. */
   constructor(ctx: TransportContext, stats: Counters) {
@@ -153,24 +161,25 @@ export class TcpTransmitter {
   }
 
   /**
-   * Write `s` into `pb`: header, options, payload, then the checksum — complete, or (a
-   * non-SYN, non-RST segment on a link with checksum offload) the folded pseudo-header sum
-   * with `s.offload` asking the NIC to finish it (and, beyond `gsoSize`, to cut the
-   * super-segment).
+   * Write `s` into `pb`: header and options, the payload gathered from its ring (not copied),
+   * then the checksum — complete, or (a non-SYN, non-RST segment on a link with checksum
+   * offload) the folded pseudo-header sum with `s.offload` asking the NIC to finish it (and,
+   * beyond `gsoSize`, to cut the super-segment).
    */
   write(pb: PacketBuffer, s: TxSegment): void {
     const flags = s.flags;
     const isSyn = (flags & TCP_FLAG_SYN) !== 0;
     const hdrBytes = TCP_HEADER_MIN_BYTES + tcpOptionsLength(s.opts, isSyn);
-    const len = s.payloadLength;
+    const payload = s.payload;
+    const len = payload !== null ? s.payloadLength : 0;
     const total = hdrBytes + len;
-    const at = pb.append(total);
+    const at = pb.append(hdrBytes);
     const buf = pb.data;
     const ack = (flags & TCP_FLAG_ACK) !== 0 ? s.ack : 0;
     writeTcpHeader(buf, at, s.srcPort, s.dstPort, s.seq, ack, hdrBytes, flags, s.window);
     writeTcpOptions(buf, at + TCP_HEADER_MIN_BYTES, s.opts, isSyn);
-    if (len > 0 && s.payload !== null) s.payload.peek(buf, at + hdrBytes, s.payloadOffset, len);
-    const h = this.#hdr.attach(buf, at, total);
+    if (len > 0) pb.gather(payload!, s.payloadOffset, len);
+    const h = this.#hdr.attach(buf, at, hdrBytes);
     const net = s.route.net!;
     const pseudo = net.pseudoHeaderSum(s.src, s.dst, IP_PROTO_TCP, total);
     s.offload = null;
@@ -192,10 +201,34 @@ export class TcpTransmitter {
       h.checksum = foldSum(pseudo);
       s.offload = offload;
     } else {
-      h.fillChecksum(pseudo);
+      // Header (a whole number of 32-bit words, so the payload starts on an even byte), then
+      // the payload where it lies in the ring.
+      let acc = pseudo;
+      if (len > 0) acc += this.#ringSum(payload!, s.payloadOffset, len);
+      h.fillChecksum(acc);
     }
     this.#stats.OutSegs++;
     if ((flags & TCP_FLAG_RST) !== 0) this.#stats.OutRsts++;
+  }
+
+  /**
+   * One's complement sum (unfolded, below 2^18) of `len` bytes of `ring` from `offset`, summed
+   * in the at most two runs the ring keeps them in. A run after an odd-length one starts on a
+   * low byte: its folded sum is byte-swapped (RFC 1071 §2(B)).
+   */
+  #ringSum(ring: ByteRing, offset: number, len: number): number {
+    const span = this.#span;
+    let acc = 0;
+    let odd = false;
+    while (len > 0 && ring.readableSpan(offset, span) > 0) {
+      const n = span.len < len ? span.len : len;
+      const part = foldSum(onesComplementSum(span.buf, span.off, n));
+      acc += odd ? ((part & 0xff) << 8) | (part >>> 8) : part;
+      if ((n & 1) !== 0) odd = !odd;
+      offset += n;
+      len -= n;
+    }
+    return acc;
   }
 
   /** Hand the segment written into `pb` to its network layer (the buffer is its from here on). */
