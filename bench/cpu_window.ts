@@ -27,16 +27,12 @@
 
 import { parseArgs } from "node:util";
 import { Session } from "node:inspector";
+import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
 import { BenchLink, parseVariant } from "./netns.ts";
 import { abRun } from "./http_bench.ts";
 
 const PORT = 80;
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
@@ -51,17 +47,6 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-function post<T>(s: Session, method: string, params?: Record<string, unknown>): Promise<T> {
-  return new Promise((resolve, reject) =>
-    s.post(method, params ?? {}, (err, res) => err ? reject(err) : resolve(res as T))
-  );
-}
-
-function where(f: CallFrame): string {
-  const file = f.url.replace(/^.*\/(wt-[^/]+|main)\//, "");
-  return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
-}
-
 /** Self time (µs) by function of a profile, and the whole of it. */
 export function selfTimes(p: CpuProfile): { total: number; by: Map<string, number> } {
   const byId = new Map<number, ProfileNode>();
@@ -72,7 +57,7 @@ export function selfTimes(p: CpuProfile): { total: number; by: Map<string, numbe
     const dt = p.timeDeltas[i + 1] ?? 0;
     const n = byId.get(p.samples[i]);
     if (n === undefined) continue;
-    const k = where(n.callFrame);
+    const k = frameWhere(n.callFrame);
     by.set(k, (by.get(k) ?? 0) + dt);
     total += dt;
   }
@@ -83,19 +68,19 @@ async function serveUnderProfiler(out: string, args: string[]): Promise<number> 
   const { main } = await import("../cli/ustack.ts");
   const s = new Session();
   s.connect();
-  await post(s, "Profiler.enable");
-  await post(s, "Profiler.setSamplingInterval", { interval: 100 });
+  await inspectorPost(s, "Profiler.enable");
+  await inspectorPost(s, "Profiler.setSamplingInterval", { interval: 100 });
   let on = false;
   Deno.addSignalListener("SIGUSR1", () => {
     if (on) return;
     on = true;
     console.log(`cpu_window: start ${performance.now().toFixed(0)}`);
-    post(s, "Profiler.start").catch((e) => console.error("cpu_window:", e));
+    inspectorPost(s, "Profiler.start").catch((e) => console.error("cpu_window:", e));
   });
   Deno.addSignalListener("SIGUSR2", async () => {
     if (!on) return;
     on = false;
-    const { profile } = await post<{ profile: CpuProfile }>(s, "Profiler.stop");
+    const { profile } = await inspectorPost<{ profile: CpuProfile }>(s, "Profiler.stop");
     await Deno.writeTextFile(out, JSON.stringify(profile));
     console.log(`cpu_window: wrote ${out} ${performance.now().toFixed(0)}`);
   });

@@ -15,28 +15,13 @@
  */
 
 import { Session } from "node:inspector";
+import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
 import { main } from "../cli/ustack.ts";
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
 interface ProfileNode {
   callFrame: CallFrame;
   selfSize: number;
   children: ProfileNode[];
-}
-
-function post<T>(s: Session, method: string, params?: Record<string, unknown>): Promise<T> {
-  return new Promise((resolve, reject) =>
-    s.post(method, params ?? {}, (err, res) => err ? reject(err) : resolve(res as T))
-  );
-}
-
-function where(f: CallFrame): string {
-  const file = f.url.replace(/^.*\/(wt-[^/]+|main)\//, "");
-  return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
 }
 
 if (import.meta.main) {
@@ -47,8 +32,8 @@ if (import.meta.main) {
   }
   const s = new Session();
   s.connect();
-  await post(s, "HeapProfiler.enable");
-  await post(s, "HeapProfiler.startSampling", {
+  await inspectorPost(s, "HeapProfiler.enable");
+  await inspectorPost(s, "HeapProfiler.startSampling", {
     samplingInterval: 512,
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
@@ -64,7 +49,7 @@ if (import.meta.main) {
   };
   const code = await main(args);
   console.log = log;
-  const { profile } = await post<{ profile: { head: ProfileNode } }>(
+  const { profile } = await inspectorPost<{ profile: { head: ProfileNode } }>(
     s,
     "HeapProfiler.stopSampling",
   );
@@ -74,10 +59,10 @@ if (import.meta.main) {
   const walk = (n: ProfileNode, path: CallFrame[]) => {
     if (n.selfSize > 0) {
       total += n.selfSize;
-      const k = where(n.callFrame);
+      const k = frameWhere(n.callFrame);
       const e = bySite.get(k) ?? { bytes: 0, callers: new Map<string, number>() };
       e.bytes += n.selfSize;
-      const caller = path.slice(-3).reverse().map(where).join(" < ");
+      const caller = path.slice(-3).reverse().map(frameWhere).join(" < ");
       e.callers.set(caller, (e.callers.get(caller) ?? 0) + n.selfSize);
       bySite.set(k, e);
     }

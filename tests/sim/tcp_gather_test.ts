@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ADDR_A, ADDR_B, makeSimNet, type SimNet } from "../harness/sim_net.ts";
+import { ADDR_A, ADDR_B, connectPair, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import { ByteRing, type ByteSpan } from "../../core/byte_ring.ts";
@@ -19,14 +19,6 @@ import type { NetRxMeta } from "../../net/network_layer.ts";
 /** Byte i of the test stream (not periodic at any ring or segment size used here). */
 function patternByte(i: number): number {
   return (i * 31 + (i >>> 9) + (i >>> 17)) & 0xff;
-}
-
-function established(net: SimNet): { c: TcpEndpoint; s: TcpEndpoint } {
-  const l = net.tcpB.listen(null, 80, 8);
-  const c = net.tcpA.connect(ADDR_B, 80);
-  let s: TcpEndpoint | null = null;
-  assert(net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000));
-  return { c, s: s! };
 }
 
 /** What a's port saw of gathered TCP segments. */
@@ -102,7 +94,7 @@ Deno.test("tcp gather: payload bytes are exact across the send ring's wrap point
     wire: { delayMs: 1, rateBitsPerSec: 10e6 },
     tcpA: { sendBufferBytes: 10_000, maxSendBufferBytes: 10_000 },
   });
-  const { c, s } = established(net);
+  const { c, s } = connectPair(net, 80);
   const log = watchGather(net);
   transfer(net, c, s, 400_000);
   assert(log.frames > 250, `${log.frames} gathered segments`);
@@ -115,7 +107,7 @@ Deno.test("tcp gather: retransmissions after the ring wrapped carry the right by
     wire: { seed: 11, lossRate: 0.04, reorderRate: 0.02 },
     tcpA: { sendBufferBytes: 12_345, maxSendBufferBytes: 12_345 },
   });
-  const { c, s } = established(net);
+  const { c, s } = connectPair(net, 80);
   const log = watchGather(net);
   transfer(net, c, s, 600_000);
   assert(log.resentAfterWrap >= 5, `${log.resentAfterWrap} retransmissions after the wrap`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ByteRing } from "../../core/byte_ring.ts";
 import { BufferPool, HEADROOM_BYTES, type PayloadSource } from "../../core/packet_buffer.ts";
+import { AfPacketRingStats } from "../../drivers/af_packet_ring.ts";
 import { TX_SLOT_V2, TxRing, txRingGeometry } from "../../drivers/af_packet_tx_ring.ts";
 import { VIRTIO_NET_HDR_LEN } from "../../ffi/virtio_net.ts";
 import {
@@ -51,17 +52,7 @@ Deno.test("packet buffer: a gathered payload counts in the length and flattens i
 });
 
 Deno.test("tx ring: a gathered payload goes from the send ring into the slot behind the headers", () => {
-  const stats = {
-    txFrames: 0,
-    txBytes: 0,
-    txDropped: 0,
-    txRingFull: 0,
-    txKicks: 0,
-    syscalls: 0,
-    txKickErrors: 0,
-    txKickHandoffs: 0,
-    txKickWakes: 0,
-  };
+  const stats = new AfPacketRingStats();
   const geometry = txRingGeometry(TX_SLOT_V2, 9000, true, 4);
   const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
   const slots = new Uint8Array(mem);

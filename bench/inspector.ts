@@ -1,0 +1,39 @@
+/**
+ * What the benchmarks that profile a stack in their own process (`heap_sample.ts`,
+ * `cpu_window.ts`) share of V8's inspector: a promise-returning `post`, and a profile frame's
+ * name as `function file:line` with the file relative to this checkout.
+ *
+ * @module
+ */
+
+import type { Session } from "node:inspector";
+
+/** A profile node's call frame (CPU and sampling heap profiles alike). */
+export interface CallFrame {
+  /** The function's name ("" for an anonymous one). */
+  functionName: string;
+  /** The script's URL. */
+  url: string;
+  /** Zero-based line. */
+  lineNumber: number;
+}
+
+/** `file://…/` of this checkout's root: stripped from the frames' URLs. */
+const ROOT = new URL("../", import.meta.url).href;
+
+/** Call `method` on the inspector session `s`; resolves with its result. */
+export function inspectorPost<T>(
+  s: Session,
+  method: string,
+  params?: Record<string, unknown>,
+): Promise<T> {
+  return new Promise((resolve, reject) =>
+    s.post(method, params ?? {}, (err, res) => err ? reject(err) : resolve(res as T))
+  );
+}
+
+/** `function file:line` of a frame, the file relative to this checkout when it is in it. */
+export function frameWhere(f: CallFrame): string {
+  const file = f.url.startsWith(ROOT) ? f.url.slice(ROOT.length) : f.url;
+  return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
+}
