@@ -17,6 +17,15 @@
  *     Measured on a veth pair (`bench/af_packet_rx_ring_tcp.ts`): 64-byte TCP round trips to a
  *     kernel echo p50 ~1,000 µs with V3 against 50–120 µs with V2.
  *
+ *   - Split receive (`rxSplit`, the default with MTU-sized V2 slots): a second packet socket
+ *     on the interface with a V2 ring of 64 KiB slots takes the frames too long for an
+ *     MTU-sized slot — a kernel peer's GRO/GSO super-frames — so they are copied once, by the
+ *     kernel into a slot, instead of through the socket queue by a `recvfrom` on our thread. A
+ *     classic filter on each socket steers by frame length (`drivers/frame_length_steering.ts`),
+ *     the walker merges both rings in the order the kernel stamped their slots
+ *     (`drivers/af_packet_rx_merge.ts`), TX stays on the first socket, and
+ *     {@link AfPacketRingDriver.fd} is an epoll fd over both sockets.
+ *
  *   Either way {@link AfPacketRingDriver.receive} walks the ring in place and hands out views
  *   into it — `RxBatch.buf[i]` is always the one view of the mapping made at open, with
  *   `off`/`len` per frame — and {@link AfPacketRingDriver.release} gives the frames (V2) or
@@ -35,7 +44,7 @@
  *   it slots are MTU-sized.
  *
  * Memory: RX ring V2 `rxFrames` slots of 68 KiB (default 525 = 35 MiB) or MTU-sized ones
- * (default 32 MiB), V3 `rxBlocks ×
+ * (default 32 MiB, plus 240 slots of 68 KiB = 16 MiB with the split receive), V3 `rxBlocks ×
  * rxBlockBytes` (default 32 × 256 KiB = 8 MiB); TX ring `txFrames` slots (default 128; 64 KiB
  * each with vnetHdr = 8 MiB, ~1.5 KiB each at MTU 1500 without). A V2 slot holds one frame
  * whatever its size: when a peer sends MTU-sized frames at a high rate (no GSO/GRO on its
