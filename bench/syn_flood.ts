@@ -145,7 +145,12 @@ export async function synFlood(o: SynFloodOptions): Promise<SynFloodResult> {
     // The stored checksum is for SEQ = TSval = 0; keep its one's-complement sum.
     base[i] = (~((f[CSUM_AT] << 8) | f[CSUM_AT + 1])) & 0xffff;
   }
-  const driver = AfPacketRingDriver.open({ ifname: o.ifname, vnetHdr: false, txFrames: 1024 });
+  const driver = AfPacketRingDriver.open({
+    ifname: o.ifname,
+    vnetHdr: false,
+    txFrames: 1024,
+    rxSplit: false, // one socket: its fd takes the drop-all filter
+  });
   dropAllIncoming(driver.fd);
   let sent = 0;
   let dropped = 0;

@@ -104,8 +104,11 @@ export const LINK_USAGE = `link options:
   --no-offload         af_packet: no virtio-net header, no offloads
   --rx-ring v2|v3      af_packet: per-frame RX ring (v2, default, lowest latency) or block
                        ring (v3, less memory)
-  --rx-slots mtu|64k   af_packet, RX ring v2: MTU-sized slots (bigger GRO frames are copied
-                       through the socket) or 64 KiB ones (default: mtu up to MTU 4096)
+  --rx-slots mtu|64k|split
+                       af_packet, RX ring v2: MTU-sized slots (bigger GRO frames are copied
+                       through the socket), 64 KiB ones, or both: MTU-sized slots and a second
+                       socket whose 64 KiB slots take the GRO frames (default: split up to
+                       MTU 4096, 64k above)
   --tx-kick sync|thread|auto
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of
@@ -192,6 +195,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     driver: driver as RuntimeConfig["driver"],
     rxRing: rxRingFlag(v["rx-ring"], driver),
     rxSmallSlots: rxSlotsFlag(v["rx-slots"], v["rx-ring"], driver),
+    rxSplit: v["rx-slots"] === undefined ? undefined : v["rx-slots"] === "split",
     txKick: txKickFlag(v["tx-kick"], driver),
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
@@ -267,10 +271,10 @@ function rxSlotsFlag(value: unknown, ring: unknown, driver: string): boolean | u
   if (driver !== "af_packet" || ring === "v3") {
     throw new UsageError("--rx-slots applies to --driver af_packet with --rx-ring v2 only");
   }
-  if (value !== "mtu" && value !== "64k") {
-    throw new UsageError(`--rx-slots ${value}: say mtu or 64k`);
+  if (value !== "mtu" && value !== "64k" && value !== "split") {
+    throw new UsageError(`--rx-slots ${value}: say mtu, 64k or split`);
   }
-  return value === "mtu";
+  return value !== "64k";
 }
 
 /** True if `e` says we lack the privilege to open raw sockets. */

@@ -17,6 +17,15 @@
  *     Measured on a veth pair (`bench/af_packet_rx_ring_tcp.ts`): 64-byte TCP round trips to a
  *     kernel echo p50 ~1,000 µs with V3 against 50–120 µs with V2.
  *
+ *   - Split receive (`rxSplit`, the default with MTU-sized V2 slots): a second packet socket
+ *     on the interface with a V2 ring of 64 KiB slots takes the frames too long for an
+ *     MTU-sized slot — a kernel peer's GRO/GSO super-frames — so they are copied once, by the
+ *     kernel into a slot, instead of through the socket queue by a `recvfrom` on our thread. A
+ *     classic filter on each socket steers by frame length (`drivers/frame_length_steering.ts`),
+ *     the walker merges both rings in the order the kernel stamped their slots
+ *     (`drivers/af_packet_rx_merge.ts`), TX stays on the first socket, and
+ *     {@link AfPacketRingDriver.fd} is an epoll fd over both sockets.
+ *
  *   Either way {@link AfPacketRingDriver.receive} walks the ring in place and hands out views
  *   into it — `RxBatch.buf[i]` is always the one view of the mapping made at open, with
  *   `off`/`len` per frame — and {@link AfPacketRingDriver.release} gives the frames (V2) or
@@ -35,7 +44,7 @@
  *   it slots are MTU-sized.
  *
  * Memory: RX ring V2 `rxFrames` slots of 68 KiB (default 525 = 35 MiB) or MTU-sized ones
- * (default 32 MiB), V3 `rxBlocks ×
+ * (default 32 MiB, plus 240 slots of 68 KiB = 16 MiB with the split receive), V3 `rxBlocks ×
  * rxBlockBytes` (default 32 × 256 KiB = 8 MiB); TX ring `txFrames` slots (default 128; 64 KiB
  * each with vnetHdr = 8 MiB, ~1.5 KiB each at MTU 1500 without). A V2 slot holds one frame
  * whatever its size: when a peer sends MTU-sized frames at a high rate (no GSO/GRO on its
@@ -69,7 +78,14 @@ import {
   tpacketFrameOffsets,
 } from "../ffi/tpacket.ts";
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
-import { type RxRing, RxRingV2, RxRingV3 } from "./af_packet_rx_ring.ts";
+import {
+  AF_PACKET_RING_V2_BLOCK_BYTES,
+  AF_PACKET_RING_V2_FRAME_BYTES,
+  RxRingV2,
+  RxRingV3,
+  type RxWalker,
+} from "./af_packet_rx_ring.ts";
+import { RxRingMerge } from "./af_packet_rx_merge.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import { TxKicker } from "./tx_kicker.ts";
 import {
@@ -152,6 +168,12 @@ export class AfPacketRingStats extends DriverStats {
   rxCopied = 0;
   /** Frames the kernel dropped because no block or slot was free (also counted in rxDropped). */
   rxKernelDrops = 0;
+  /** Split receive (`rxSplit`): frames taken from the ring of MTU-sized slots. */
+  rxSmallRingFrames = 0;
+  /** Split receive: frames taken from the ring of 64 KiB slots (GRO/GSO super-frames). */
+  rxLargeRingFrames = 0;
+  /** Split receive: the kernel's drops on the ring of 64 KiB slots (also in rxKernelDrops). */
+  rxLargeRingKernelDrops = 0;
   /** Times the kernel found the whole V3 RX ring in user hands (`tp_freeze_q_cnt`). */
   rxRingFreezes = 0;
   /** Frames refused for exceeding the MTU or, with GSO, maxGsoBytes (also in txDropped). */
@@ -228,6 +250,13 @@ export class AfPacketRingDriver implements LinkDriver {
    * mode); V3: 0.
    */
   readonly rxFrameBytes: number;
+  /**
+   * True when the receive is split over two sockets (`rxSplit`): frames that fit the MTU-sized
+   * slots in this ring, longer ones in a second ring of {@link rxLargeFrames} 64 KiB slots.
+   */
+  readonly rxSplit: boolean;
+  /** Split receive: slots of the second ring (64 KiB each); 0 without. */
+  readonly rxLargeFrames: number;
   /** V3: RX block retire timeout (ms); V2: 0 (no timer: frames are handed over at once). */
   readonly rxRetireMs: number;
   /** Number of TX slots. */
@@ -247,10 +276,16 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly ringBytes: number;
 
   #fd: number;
+  /** What the event loop polls: #fd, or an epoll fd over both sockets (split receive). */
+  #pollFd: number;
+  /** The split receive's second socket, or -1. */
+  readonly #largeFd: number;
+  /** Its ring's mapping (detached at close). */
+  #largeBuffer: ArrayBuffer | null;
   #closed = false;
   readonly #resources: ResourceStack;
   #mapBuffer: ArrayBuffer;
-  readonly #rx: RxRing;
+  readonly #rx: RxWalker;
   readonly #tx: TxRing;
   readonly #kicker: TxKicker | null;
   readonly #vnetBytes: number;
@@ -266,10 +301,14 @@ export class AfPacketRingDriver implements LinkDriver {
     resources: ResourceStack,
     buffer: ArrayBuffer,
     memory: MemoryEnd | null,
+    largeBuffer: ArrayBuffer | null = null,
   ) {
     const g = o.geometry;
     const link = o.link;
     this.#fd = o.fd;
+    this.#pollFd = o.pollFd;
+    this.#largeFd = o.large === null ? -1 : o.large.fd;
+    this.#largeBuffer = largeBuffer;
     this.#resources = resources;
     this.name = link.ifname;
     this.ifindex = link.ifindex;
@@ -286,6 +325,11 @@ export class AfPacketRingDriver implements LinkDriver {
     this.rxFrameBytes = g.rxFrameBytes;
     this.rxCopyMode = g.rxCopyMode;
     this.rxRetireMs = g.rxRetireMs;
+    this.rxSplit = largeBuffer !== null;
+    this.rxLargeFrames = largeBuffer === null
+      ? 0
+      : (largeBuffer.byteLength / AF_PACKET_RING_V2_BLOCK_BYTES) *
+        Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / AF_PACKET_RING_V2_FRAME_BYTES);
     this.txFrameBytes = g.tx.frameBytes;
     this.txFrames = g.tx.framesPerBlock * g.tx.blocks;
     this.ringBytes = o.mapBytes;
@@ -325,7 +369,20 @@ export class AfPacketRingDriver implements LinkDriver {
       blockBytes: g.rxBlockBytes,
       blocks: g.rxBlocks,
     };
-    this.#rx = g.rxRing === "v2" ? new RxRingV2(rxSetup) : new RxRingV3(rxSetup);
+    if (largeBuffer !== null) {
+      // Split receive: the second socket's ring of 64 KiB slots, merged in the kernel's order.
+      const large = new RxRingV2({
+        ...rxSetup,
+        ring: new Uint8Array(largeBuffer),
+        words: new Uint32Array(largeBuffer),
+        frameBytes: AF_PACKET_RING_V2_FRAME_BYTES,
+        readCopy: null,
+        blocks: largeBuffer.byteLength / AF_PACKET_RING_V2_BLOCK_BYTES,
+      });
+      this.#rx = new RxRingMerge(new RxRingV2(rxSetup), large, this.stats);
+    } else {
+      this.#rx = g.rxRing === "v2" ? new RxRingV2(rxSetup) : new RxRingV3(rxSetup);
+    }
     const k = o.txKick;
     // Last: nothing after it can fail, so a kicker is never left running by a failed open.
     // No kicker where its worker cannot load (no read permission): kicks stay synchronous.
@@ -374,7 +431,10 @@ export class AfPacketRingDriver implements LinkDriver {
       (res) => {
         const o = openPacketRing(res, opts, sizes);
         const buffer = Deno.UnsafePointerView.getArrayBuffer(o.map!, o.mapBytes);
-        return new AfPacketRingDriver(o, res, buffer, null);
+        const large = o.large === null
+          ? null
+          : Deno.UnsafePointerView.getArrayBuffer(o.large.map, o.large.mapBytes);
+        return new AfPacketRingDriver(o, res, buffer, null, large);
       },
     );
   }
@@ -429,6 +489,8 @@ export class AfPacketRingDriver implements LinkDriver {
         txKick: { txKick: "sync", txKickSpinUs: 0, txKickThreadBytes: sizes.txKickThreadBytes },
         map: null,
         mapBytes,
+        large: null,
+        pollFd: -1,
       };
       const d = new AfPacketRingDriver(o, new ResourceStack(), buffer, { link, side });
       const perBlock = Math.floor(g.rxBlockBytes / g.rxFrameBytes);
@@ -454,9 +516,12 @@ export class AfPacketRingDriver implements LinkDriver {
     return [end(0), end(1)];
   }
 
-  /** The socket fd (polls readable when RX frames wait), or -1 once closed. */
+  /**
+   * The fd that polls readable when RX frames wait: the socket, or with the split receive an
+   * epoll fd over both sockets; -1 once closed.
+   */
   get fd(): number {
-    return this.#fd;
+    return this.#pollFd;
   }
 
   /** Frames queued in the TX ring since the last kick. */
@@ -603,6 +668,13 @@ export class AfPacketRingDriver implements LinkDriver {
     this.stats.rxKernelDrops += drops;
     this.stats.rxDropped += drops;
     this.stats.rxRingFreezes += s[STATS_FREEZE_Q_CNT >>> 2];
+    if (this.#largeFd < 0) return;
+    this.stats.syscalls++;
+    if (readPacketStatistics(this.#largeFd, this.#statsCells) < 0) return;
+    const largeDrops = s[STATS_DROPS >>> 2];
+    this.stats.rxLargeRingKernelDrops += largeDrops;
+    this.stats.rxKernelDrops += largeDrops;
+    this.stats.rxDropped += largeDrops;
   }
 
   /**
@@ -618,11 +690,14 @@ export class AfPacketRingDriver implements LinkDriver {
     this.refreshStats();
     this.#closed = true;
     this.#fd = -1;
+    this.#pollFd = -1;
     this.#tx.abandon();
     // Detach first so every view over the mapping reads as empty instead of faulting.
     const buffer = this.#mapBuffer;
     this.#mapBuffer = new ArrayBuffer(0);
     buffer.transfer(0);
+    this.#largeBuffer?.transfer(0);
+    this.#largeBuffer = null;
     this.#resources.close(); // munmap, then close the socket
   }
 }

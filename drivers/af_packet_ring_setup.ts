@@ -30,7 +30,9 @@ import {
 } from "../ffi/constants.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { allocStruct } from "../ffi/structs.ts";
-import { mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
+import { epollReadable, mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
+import { setClassicProgram, SO_ATTACH_FILTER } from "../ffi/classic_bpf.ts";
+import { frameLengthFilter } from "./frame_length_steering.ts";
 import { PACKET_COPY_THRESH, PACKET_LOSS, tpacketReq, tpacketReq3 } from "../ffi/tpacket.ts";
 import {
   AF_PACKET_RING_V2_BLOCK_BYTES,
@@ -74,6 +76,16 @@ export const AF_PACKET_RING_SMALL_SLOT_MAX_MTU = 4096;
  * dropped 42,710 of 137,547 fragments; MTU-sized slots none, at three times the rate.
  */
 export const AF_PACKET_RING_DEFAULT_RX_SMALL_BLOCKS = 32;
+/**
+ * Default of {@link AfPacketRingOptions.rxSplit}: with MTU-sized V2 slots, a second packet
+ * socket with a ring of 64 KiB slots takes the frames too long for a slot.
+ */
+export const AF_PACKET_RING_DEFAULT_RX_SPLIT = true;
+/**
+ * Blocks (1 MiB, 15 slots of 68 KiB each) of the split receive's ring of super-frame slots: 16
+ * (240 slots, 16 MiB), four times what a 4 MiB TCP receive window of 64 KB super-frames holds.
+ */
+export const AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS = 16;
 /** Socket receive buffer for frames queued whole in copy mode (SO_RCVBUFFORCE). */
 const COPY_MODE_RCVBUF_BYTES = 16 << 20;
 /** Default bytes per V3 RX block. */
@@ -98,6 +110,8 @@ export const AF_PACKET_RING_DEFAULT_TX_FRAMES = 128;
  * 9000-byte wire packet). TCP super-segments do not count: TCP is clocked by its ACKs.
  */
 export const AF_PACKET_RING_DEFAULT_TX_KICK_BYTES = 256 * 1024;
+/** Bytes of an 802.1Q tag a frame may carry besides the MTU (the small slots have room). */
+const VLAN_TAG_BYTES = 4;
 /** The driver's class name, for messages. */
 const DRIVER = "AfPacketRingDriver";
 /** `tp_frame_size` declared for the V3 RX ring (V3 frames are variable; only checked). */
@@ -149,6 +163,16 @@ export interface AfPacketRingOptions {
    * {@link AF_PACKET_RING_SMALL_SLOT_MAX_MTU}.
    */
   rxSmallSlots?: boolean;
+  /**
+   * V2 with MTU-sized slots only: a second packet socket on the interface, with an RX ring of
+   * 64 KiB slots, takes the frames too long for a slot (a kernel peer's GRO/GSO super-frames);
+   * a classic filter on each socket steers by length (`drivers/frame_length_steering.ts`) and
+   * the driver merges both rings in the kernel's order (`drivers/af_packet_rx_merge.ts`). Its
+   * `fd` is then an epoll fd over both sockets. Default
+   * {@link AF_PACKET_RING_DEFAULT_RX_SPLIT} with MTU-sized slots; never with `fanoutGroup`
+   * (asking for both is a RangeError) or 64 KiB slots.
+   */
+  rxSplit?: boolean;
   /** V3 only: bytes per RX block, a multiple of 4096, at least 128 KiB; default 256 KiB. */
   rxBlockBytes?: number;
   /** V3 only: number of RX blocks (2..65536); default 32. */
@@ -210,6 +234,8 @@ export interface PacketRingGeometry {
   rxFrameBytes: number;
   /** V2 with small slots: PACKET_COPY_THRESH is on. */
   rxCopyMode: boolean;
+  /** V2 split receive: blocks of the second socket's ring of 64 KiB slots; 0 without. */
+  rxLargeBlocks: number;
   /** V3: retire timeout; V2: 0. */
   rxRetireMs: number;
   /** The TX ring. */
@@ -224,6 +250,8 @@ export interface PacketRingSizes {
   rxFrames: number | undefined;
   /** V2: small slots asked for (undefined: by MTU). */
   rxSmallSlots: boolean | undefined;
+  /** V2: split receive asked for (undefined: the default with small slots). */
+  rxSplit: boolean | undefined;
   /** V3 bytes per RX block. */
   rxBlockBytes: number;
   /** V3 RX blocks. */
@@ -269,6 +297,10 @@ export interface OpenedPacketRing {
   map: Deno.PointerObject | null;
   /** Bytes of the mapping. */
   mapBytes: number;
+  /** The split receive's second socket and its mapped ring of 64 KiB slots, or null. */
+  large: { fd: number; map: Deno.PointerObject; mapBytes: number } | null;
+  /** The fd the event loop polls: the socket, or an epoll fd over both sockets. */
+  pollFd: number;
 }
 
 /**
@@ -292,6 +324,13 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
   };
   only("rxFrames", "v2");
   only("rxSmallSlots", "v2");
+  only("rxSplit", "v2");
+  if (opts.rxSplit === true && opts.rxSmallSlots === false) {
+    throw new RangeError("AfPacketRingDriver: rxSplit needs MTU-sized slots (rxSmallSlots)");
+  }
+  if (opts.rxSplit === true && opts.fanoutGroup !== undefined) {
+    throw new RangeError("AfPacketRingDriver: rxSplit does not join a fanout group");
+  }
   only("rxBlockBytes", "v3");
   only("rxBlocks", "v3");
   only("rxRetireMs", "v3");
@@ -358,6 +397,7 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     rxRing,
     rxFrames,
     rxSmallSlots: opts.rxSmallSlots,
+    rxSplit: opts.fanoutGroup !== undefined ? false : opts.rxSplit,
     rxBlockBytes,
     rxBlocks,
     rxRetireMs,
@@ -435,7 +475,16 @@ export function openPacketRing(
   // One mapping: the RX ring's blocks, then the TX ring's.
   const mapBytes = g.rxBlockBytes * g.rxBlocks + g.tx.blockBytes * g.tx.blocks;
   const map = res.mapping(mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd), mapBytes);
+  let large: OpenedPacketRing["large"] = null;
+  if (g.rxLargeBlocks > 0) {
+    // The split receive: this socket keeps what fits its slots, a second one the rest. Both
+    // filters are in place before either socket is bound (no frame reaches the wrong ring).
+    const limit = link.linkMtu + ETH_HLEN + VLAN_TAG_BYTES;
+    setClassicProgram(fd, SOL_SOCKET, SO_ATTACH_FILTER, frameLengthFilter(limit, "small"));
+    large = openLargeRxSocket(res, vnetHdr, g.rxLargeBlocks, limit);
+  }
   bindPacketSocket(fd, link.ifindex);
+  if (large !== null) bindPacketSocket(large.fd, link.ifindex);
   // Joined last: resizing a ring takes a socket out of its fanout group.
   if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
   // Detached when the driver closes its resources (or the process dies).
@@ -456,7 +505,41 @@ export function openPacketRing(
     },
     map,
     mapBytes,
+    large,
+    pollFd: large === null ? fd : res.fd(epollReadable([fd, large.fd])),
   };
+}
+
+/**
+ * The split receive's second packet socket: TPACKET_V2, the vnet header as on the first, an RX
+ * ring of `blocks` blocks of 64 KiB slots (no TX ring), a filter keeping frames longer than
+ * `limit`, mapped; not bound yet.
+ */
+function openLargeRxSocket(
+  res: ResourceStack,
+  vnetHdr: boolean,
+  blocks: number,
+  limit: number,
+): { fd: number; map: Deno.PointerObject; mapBytes: number } {
+  const fd = openPacketSocket(res);
+  setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2);
+  if (vnetHdr) setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
+  ignoreOutgoing(fd);
+  setClassicProgram(fd, SOL_SOCKET, SO_ATTACH_FILTER, frameLengthFilter(limit, "large"));
+  setsockopt(
+    fd,
+    SOL_PACKET,
+    PACKET_RX_RING,
+    tpacketReq({
+      blockSize: AF_PACKET_RING_V2_BLOCK_BYTES,
+      blockNr: blocks,
+      frameSize: AF_PACKET_RING_V2_FRAME_BYTES,
+      frameNr: blocks * AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
+    }),
+  );
+  const mapBytes = blocks * AF_PACKET_RING_V2_BLOCK_BYTES;
+  const map = res.mapping(mmap(mapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd), mapBytes);
+  return { fd, map, mapBytes };
 }
 
 /**
@@ -519,6 +602,9 @@ export function packetRingGeometry(
       rxFrames: blocks * perBlock,
       rxFrameBytes: frameBytes,
       rxCopyMode: small,
+      rxLargeBlocks: small && (sizes.rxSplit ?? AF_PACKET_RING_DEFAULT_RX_SPLIT)
+        ? AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS
+        : 0,
       rxRetireMs: 0,
       tx,
     };
@@ -530,6 +616,7 @@ export function packetRingGeometry(
     rxFrames: 0,
     rxFrameBytes: 0,
     rxCopyMode: false,
+    rxLargeBlocks: 0,
     rxRetireMs: sizes.rxRetireMs,
     tx,
   };

@@ -123,12 +123,31 @@ export interface RxRingSetup {
 const COPY_BUFFER_BYTES = 65_536 + 64;
 
 /**
+ * What the ring driver needs of its receive walker: one ring ({@link RxRingV2},
+ * {@link RxRingV3}) or two merged in order (`drivers/af_packet_rx_merge.ts`).
+ */
+export interface RxWalker {
+  /** `"v2"` or `"v3"`. */
+  readonly version: "v2" | "v3";
+  /** True once the kernel marked frames as following drops; cleared by the reader. */
+  lossSeen: boolean;
+  /** `tp_sec` of the first frame of the last non-empty batch; 0 before any. */
+  stampSec: number;
+  /** `tp_nsec` of that frame. */
+  stampNsec: number;
+  /** Fill `batch` with up to `max` frames; returns the count. */
+  receive(batch: RxBatch, max: number): number;
+  /** Give what the batches since the last release took back to the kernel. */
+  release(): void;
+}
+
+/**
  * A walker over an RX ring: `receive` fills a batch in place, `release` returns what the last
  * batches finished to the kernel. `lossSeen` turns true when the kernel marked a frame or
  * block TP_STATUS_LOSING (it dropped frames since its statistics were last read); the driver
  * then reads PACKET_STATISTICS and clears it.
  */
-export abstract class RxRing {
+export abstract class RxRing implements RxWalker {
   /** `"v2"` or `"v3"`. */
   abstract readonly version: "v2" | "v3";
   /** True once a frame or block said the kernel dropped frames; cleared by the reader. */
@@ -261,56 +280,103 @@ export class RxRingV2 extends RxRing {
 
   /** Walk the slots the kernel has published since the last call, in ring order. */
   receive(batch: RxBatch, max: number): number {
-    if (this.#held > 0) this.release(); // the previous batch was not released
+    this.begin();
     batch.count = 0;
     const want = max < batch.capacity ? max : batch.capacity;
-    const ring = this.ring;
-    const words = this.words;
-    const slots = this.#slot;
-    const frames = this.frames;
     let n = 0;
-    let copies = 0;
-    // Slots taken by this batch stay USER until release(): never walk past the whole ring.
-    while (n < want && this.#held < frames) {
-      const f = slots[this.#next];
-      const fw = f >>> 2;
-      // The status load orders the header and frame reads after it (the kernel writes the
-      // status last, after a barrier).
-      const status = Atomics.load(words, fw + (T2_STATUS >>> 2));
-      if ((status & TP_STATUS_USER) === 0) break;
-      // A copied frame needs a copy buffer: with none left it waits for the next batch.
-      const copied = (status & TP_STATUS_COPY) !== 0 && this.#readCopy !== null;
-      if (copied && copies === this.#copyBufs.length) break;
-      this.#held++;
-      this.#next = this.#next + 1 === frames ? 0 : this.#next + 1;
-      if ((status & TP_STATUS_LOSING) !== 0) this.lossSeen = true;
-      if (n === 0) {
-        this.stampSec = words[fw + (T2_SEC >>> 2)];
-        this.stampNsec = words[fw + (T2_NSEC >>> 2)];
-      }
-      const pktType = ring[f + T2_RX_SOCKADDR + SLL_PKTTYPE];
-      if (copied) {
-        // Dequeue it whatever it is, so the socket queue stays in step with the ring.
-        if (this.#takeCopy(batch, n, this.#copyBufs[copies], pktType, status)) n++;
-        copies++;
-        continue;
-      }
-      const mac = ring[f + T2_MAC] | (ring[f + T2_MAC + 1] << 8);
-      if (
-        this.take(
-          batch,
-          n,
-          f,
-          pktType,
-          mac,
-          words[fw + (T2_SNAPLEN >>> 2)],
-          words[fw + (T2_LEN >>> 2)],
-          status,
-        )
-      ) n++;
+    while (n < want && this.peek()) {
+      if (this.takeHead(batch, n)) n++;
+    }
+    if (n > 0) {
+      this.stampSec = this.firstSec;
+      this.stampNsec = this.firstNsec;
     }
     batch.count = n;
     return n;
+  }
+
+  /**
+   * Start a batch taken step by step ({@link RxRingV2.peek}, {@link RxRingV2.takeHead}): a
+   * batch not released yet is released first, and every copy buffer is free again.
+   */
+  begin(): void {
+    if (this.#held > 0) this.release(); // the previous batch was not released
+    this.#copies = 0;
+    this.#first = true;
+  }
+
+  /** `tp_sec` of the published frame at the head (valid after {@link RxRingV2.peek} said true). */
+  headSec = 0;
+  /** `tp_nsec` of the frame at the head. */
+  headNsec = 0;
+  /** `tp_sec` of the first frame taken since {@link RxRingV2.begin}. */
+  firstSec = 0;
+  /** `tp_nsec` of the first frame taken since {@link RxRingV2.begin}. */
+  firstNsec = 0;
+  /** Status word of the frame at the head. */
+  #headStatus = 0;
+  /** Copy buffers used since {@link RxRingV2.begin}. */
+  #copies = 0;
+  /** No frame taken since {@link RxRingV2.begin} yet. */
+  #first = true;
+
+  /**
+   * True when the kernel has published the slot at the head and this batch can take it (the
+   * ring is not all held, a copied frame has a free copy buffer); its kernel receive time is
+   * then in {@link RxRingV2.headSec}/{@link RxRingV2.headNsec}.
+   */
+  peek(): boolean {
+    if (this.#held >= this.frames) return false; // held slots stay USER until release()
+    const fw = this.#slot[this.#next] >>> 2;
+    // The status load orders the header and frame reads after it (the kernel writes the
+    // status last, after a barrier).
+    const status = Atomics.load(this.words, fw + (T2_STATUS >>> 2));
+    if ((status & TP_STATUS_USER) === 0) return false;
+    // A copied frame needs a copy buffer: with none left it waits for the next batch.
+    if (
+      (status & TP_STATUS_COPY) !== 0 && this.#readCopy !== null &&
+      this.#copies === this.#copyBufs.length
+    ) return false;
+    this.#headStatus = status;
+    this.headSec = this.words[fw + (T2_SEC >>> 2)];
+    this.headNsec = this.words[fw + (T2_NSEC >>> 2)];
+    return true;
+  }
+
+  /**
+   * Take the frame {@link RxRingV2.peek} found and put it at index `n` of `batch`; false
+   * (counted) when it is skipped. The slot is held until {@link RxRingV2.release} either way.
+   */
+  takeHead(batch: RxBatch, n: number): boolean {
+    const ring = this.ring;
+    const words = this.words;
+    const f = this.#slot[this.#next];
+    const fw = f >>> 2;
+    const status = this.#headStatus;
+    this.#held++;
+    this.#next = this.#next + 1 === this.frames ? 0 : this.#next + 1;
+    if ((status & TP_STATUS_LOSING) !== 0) this.lossSeen = true;
+    if (this.#first) {
+      this.#first = false;
+      this.firstSec = this.headSec;
+      this.firstNsec = this.headNsec;
+    }
+    const pktType = ring[f + T2_RX_SOCKADDR + SLL_PKTTYPE];
+    if ((status & TP_STATUS_COPY) !== 0 && this.#readCopy !== null) {
+      // Dequeue it whatever it is, so the socket queue stays in step with the ring.
+      return this.#takeCopy(batch, n, this.#copyBufs[this.#copies++], pktType, status);
+    }
+    const mac = ring[f + T2_MAC] | (ring[f + T2_MAC + 1] << 8);
+    return this.take(
+      batch,
+      n,
+      f,
+      pktType,
+      mac,
+      words[fw + (T2_SNAPLEN >>> 2)],
+      words[fw + (T2_LEN >>> 2)],
+      status,
+    );
   }
 
   /**

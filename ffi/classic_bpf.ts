@@ -50,6 +50,8 @@ export const BPF_ABS = 0x20;
 export const BPF_IND = 0x40;
 /** Mode: scratch memory cell `k`. */
 export const BPF_MEM = 0x60;
+/** Mode: the packet's length (`skb->len`: the whole frame from the link-layer header). */
+export const BPF_LEN = 0x80;
 /** Mode (LDX, byte): `X = 4 * (pkt[k] & 0xf)`, the IPv4 header length. */
 export const BPF_MSH = 0xa0;
 /** ALU: multiply. */
@@ -64,6 +66,8 @@ export const BPF_XOR = 0xa0;
 export const BPF_JA = 0x00;
 /** Jump: `A == k`. */
 export const BPF_JEQ = 0x10;
+/** Jump: `A > k` (unsigned). */
+export const BPF_JGT = 0x20;
 /** Jump: `A & k != 0`. */
 export const BPF_JSET = 0x40;
 /** Source: the constant `k`. */

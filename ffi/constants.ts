@@ -202,6 +202,12 @@ export const FD_CLOEXEC = 1;
 export const EFD_NONBLOCK = 0o4000;
 /** eventfd flag: close on exec. */
 export const EFD_CLOEXEC = 0o2000000;
+/** `epoll_create1` flag: close on exec. */
+export const EPOLL_CLOEXEC = 0o2000000;
+/** `epoll_ctl` op: add an fd. */
+export const EPOLL_CTL_ADD = 1;
+/** epoll event: readable. */
+export const EPOLLIN = 0x001;
 
 /** setns/unshare: the network namespace. */
 export const CLONE_NEWNET = 0x40000000;

@@ -38,6 +38,10 @@ const SYMBOLS = {
     nonblocking: true,
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // int epoll_create1(int flags); int epoll_ctl(int epfd, int op, int fd, struct epoll_event *)
+  // (set-up only: a driver with two sockets gives the event loop one fd to poll).
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   // int sched_yield(void): the busy-poll loop hands the CPU to a runnable thread waiting for it.
   sched_yield: { parameters: [], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },

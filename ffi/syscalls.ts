@@ -14,7 +14,16 @@
 
 import { errno, libc } from "./libc.ts";
 import { EAGAIN, ENODEV, SyscallError } from "./errno.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, MAP_FAILED, SIOCGIFHWADDR, SIOCGIFMTU } from "./constants.ts";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLLIN,
+  MAP_FAILED,
+  SIOCGIFHWADDR,
+  SIOCGIFMTU,
+} from "./constants.ts";
 import { allocStruct, cString, IFR_HWADDR_DATA, IFR_UNION, ifreq } from "./structs.ts";
 
 // --- size_t arguments without allocation --------------------------------------------------------
@@ -245,6 +254,34 @@ export function eventfd(initval: number, flags: number): number {
   const fd = libc().eventfd(initval >>> 0, flags | 0);
   if (fd < 0) throw new SyscallError("eventfd", errno());
   return fd;
+}
+
+/**
+ * An epoll instance (`epoll_create1(EPOLL_CLOEXEC)`) watching every fd of `fds` for input
+ * (level-triggered): it polls readable while any of them is. Set-up only (allocates). Throws
+ * SyscallError; on a failed add the new fd is closed first.
+ *
+ * @example
+ * ```ts ignore
+ * const fd = epollReadable([a, b]); // poll(fd) says when a or b has input
+ * ```
+ */
+export function epollReadable(fds: readonly number[]): number {
+  const ep = libc().epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) throw new SyscallError("epoll_create1", errno());
+  // struct epoll_event is packed on x86-64: events u32, data u64 (the fd).
+  const ev = allocStruct(12);
+  const v = new DataView(ev.buffer);
+  for (const fd of fds) {
+    v.setUint32(0, EPOLLIN, true);
+    v.setBigUint64(4, BigInt(fd), true);
+    if (libc().epoll_ctl(ep, EPOLL_CTL_ADD, fd | 0, ev) < 0) {
+      const e = new SyscallError("epoll_ctl", errno());
+      close(ep);
+      throw e;
+    }
+  }
+  return ep;
 }
 
 // --- hot-path calls: return result or -errno ----------------------------------------------------

@@ -171,6 +171,7 @@ export class Runtime {
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
             rxSmallSlots: config.rxSmallSlots,
+            rxSplit: fanoutGroup !== undefined ? undefined : config.rxSplit,
             txKick: config.txKick,
             txKickSpinUs: config.txKickSpinUs,
             txFrames: config.txFrames,

@@ -41,6 +41,12 @@ export interface RuntimeConfig {
    */
   rxSmallSlots?: boolean;
   /**
+   * af_packet, RX ring v2 with MTU-sized slots: a second packet socket with a ring of 64 KiB
+   * slots takes the GRO super-frames, merged in order with the first
+   * (`AfPacketRingOptions.rxSplit`) [true with MTU-sized slots].
+   */
+  rxSplit?: boolean;
+  /**
    * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
    * ("sync"), on a kicker thread ("thread"), or on it for batches of 48 KiB (a TCP
    * super-segment) and more, while it is awake and while a kick asked of it is still pending

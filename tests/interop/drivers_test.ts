@@ -159,14 +159,15 @@ interopTest("every --driver name opens a driver whose kind is that name", async 
 });
 
 interopTest(
-  "rxSmallSlots (--rx-slots) reaches the af_packet ring: MTU-sized or 64 KiB V2 slots",
+  "rxSmallSlots and rxSplit (--rx-slots) reach the af_packet ring: MTU-sized, 64 KiB or both",
   async () => {
     await withVethPair({ mtu: 1500 }, async (pair) => {
       for (
-        const [rxSmallSlots, copyMode, slotBytes] of [
-          [undefined, true, 1600],
-          [true, true, 1600],
-          [false, false, AF_PACKET_RING_V2_FRAME_BYTES],
+        const [rxSmallSlots, rxSplit, copyMode, slotBytes, split] of [
+          [undefined, undefined, true, 1600, true],
+          [true, false, true, 1600, false],
+          [true, true, true, 1600, true],
+          [false, undefined, false, AF_PACKET_RING_V2_FRAME_BYTES, false],
         ] as const
       ) {
         const rt = await Runtime.start({
@@ -175,12 +176,16 @@ interopTest(
           netns: pair.stackNs,
           addr: `${pair.stackAddr}/24`,
           rxSmallSlots,
+          rxSplit,
         });
+        const what = `rxSmallSlots ${rxSmallSlots}, rxSplit ${rxSplit}`;
         try {
           const driver = rt.nic.driver as AfPacketRingDriver;
           assert.equal(driver.rxRing, "v2");
-          assert.equal(driver.rxCopyMode, copyMode, `rxSmallSlots ${rxSmallSlots}`);
-          assert.equal(driver.rxFrameBytes, slotBytes, `rxSmallSlots ${rxSmallSlots}`);
+          assert.equal(driver.rxCopyMode, copyMode, what);
+          assert.equal(driver.rxFrameBytes, slotBytes, what);
+          assert.equal(driver.rxSplit, split, what);
+          assert.equal(driver.rxLargeFrames, split ? 240 : 0, what);
         } finally {
           await rt.stop();
         }

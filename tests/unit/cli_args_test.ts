@@ -37,7 +37,7 @@ Deno.test("cli: --rx-slots picks the v2 RX slot size; elsewhere it is a usage er
   assert.equal(parse(["--rx-ring", "v2", "--rx-slots", "64k"]).rxSmallSlots, false);
   const usage = (args: string[], re: RegExp) =>
     assert.throws(() => parse(args), (e: unknown) => e instanceof UsageError && re.test(e.message));
-  usage(["--rx-slots", "big"], /--rx-slots big: say mtu or 64k/);
+  usage(["--rx-slots", "big"], /--rx-slots big: say mtu, 64k or split/);
   usage(["--rx-ring", "v3", "--rx-slots", "64k"], /rx-ring v2 only/);
   usage(["--driver", "af_packet_mmsg", "--rx-slots", "64k"], /rx-ring v2 only/);
 });
