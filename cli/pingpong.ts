@@ -395,16 +395,15 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
     const opener = stackOpener(rt, { ...co, host, port });
     return (i, done) => opener.cycle(i, msg, done);
   };
-  if (o.prewarm > 0) config = withPrewarmedPools(config);
-  // The real stack first, the warm-up after it: see runWarmUp in warm_up.ts.
+  if (o.prewarm > 0) {
+    config = withPrewarmedPools(config);
+    await runWarmUp(o.prewarm, config, o.json, serve, client);
+  } else if (o.prewarmDefault) {
+    // Nothing to wait for here: the default warm-up gets its time bound alone (~0.1 s).
+    await runIdleWarmUp(config, o.json, Promise.resolve(), serve, client);
+  }
   const rt = await Runtime.start(config);
   try {
-    if (o.prewarm > 0) {
-      await runWarmUp(o.prewarm, config, o.json, serve, client);
-    } else if (o.prewarmDefault) {
-      // Nothing to wait for here: the default warm-up gets its time bound alone (~0.1 s).
-      await runIdleWarmUp(config, o.json, Promise.resolve(), serve, client);
-    }
     return await run(co, stackOpener(rt, co));
   } finally {
     await rt.stop();

@@ -132,15 +132,14 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
   } else {
     const serve = (rt: Runtime, port: number) => warmUpServer(rt, port, o.len);
     const client = requestClient(new Uint8Array(o.len), o.len);
-    if (o.prewarm > 0) config = withPrewarmedPools(config);
-    // The real stack first, the warm-up after it: see runWarmUp in warm_up.ts.
-    const rt = await Runtime.start(config);
     if (o.prewarm > 0) {
+      config = withPrewarmedPools(config);
       await runWarmUp(o.prewarm, config, o.json, serve, client);
     } else if (o.prewarmDefault === true) {
       // Nothing to wait for here: the default warm-up gets its time bound alone (~0.1 s).
       await runIdleWarmUp(config, o.json, Promise.resolve(), serve, client);
     }
+    const rt = await Runtime.start(config);
     const u = ustackServer(rt, o, stats, checkCount, stop);
     const traceBase = o.trace ?? null;
     if (traceBase !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);

@@ -271,16 +271,16 @@ export async function serveCommand(args: string[]): Promise<number> {
       json,
     });
   }
-  const rt: Runtime = await Runtime.start(config);
-  // --prewarm N after the start: see runWarmUp in warm_up.ts.
   if (ports.http.length > 0) {
-    try {
-      await runWarmUp(prewarm, config, json, startHttp, warmUpHttpClient());
-    } catch (e) {
-      await rt.stop();
-      throw e;
-    }
+    await runWarmUp(
+      prewarm,
+      config,
+      json,
+      startHttp,
+      warmUpHttpClient(),
+    );
   }
+  const rt: Runtime = await Runtime.start(config);
   // Addresses: one found duplicate is reported whenever DAD says so (and never used); one
   // that becomes usable after the ready line (SLAAC, a late DAD) is reported then.
   let ready = false;

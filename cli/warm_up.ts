@@ -100,13 +100,6 @@ export function withPrewarmedPools(config: WarmUpConfig): WarmUpConfig {
 /**
  * Run `connections` warm-up connections with `serve` (and `client`) on the stack options of
  * `config`, and print what it cost (`warm_up` JSON event or a text line).
- *
- * Call it (and {@link runIdleWarmUp}) after `Runtime.start`, never before: the start creates
- * the af_packet driver's TX kicker, the process's first `node:worker_threads` Worker, and V8
- * then drops the optimised code of every function compiled so far ("dependent prototype
- * chain changed": 66–103 functions after 5,000 warm-up connections, none when a Worker
- * existed before them). A warm-up run before the start was compiled a second time during the
- * first real connections (bench/README.md, "Connection CPU, third pass").
  */
 export async function runWarmUp(
   connections: number,
