@@ -11,17 +11,21 @@
  * - **`pingpong --connect`** (`--pingpong N`): kernel↔kernel and ustack↔ustack, fresh
  *   processes, N connections of one 64-byte round trip each, 32 in flight, with the CPU time
  *   per connection of each side (the client's over its crowd phase, the server's over the
- *   client's run, from `/proc`).
+ *   client's run, from `/proc`; the server's also by thread, `server_us_by_thread`: Deno's
+ *   JavaScript thread, V8's worker threads — compilation and garbage collection — and the
+ *   others).
  *
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
- *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--only NAME]... [--skip-http]
- *     [--rotate] [--no-wrk] [--out FILE]
+ *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--base-variant NAME=FLAGS]...
+ *     [--only NAME]... [--skip-http] [--rotate] [--no-wrk] [--out FILE]
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
  * variant's name). `--base PATH` adds a server and a pingpong pair running another checkout's
- * `cli/ustack.ts` to every round (same-run A/B against it). `--rotate` starts round r with the
+ * `cli/ustack.ts` to every round (same-run A/B against it), and `--base-variant NAME=FLAGS`
+ * one running it with FLAGS (a variant of the base: `--variant` and `--base-variant` with
+ * the same flags compare the two checkouts with them). `--rotate` starts round r with the
  * r-th server (or pair), so the order within a round changes from round to round. `--no-wrk`
  * leaves out the keep-alive warm-up: the first `ab` block meets the server straight after its
  * ready line, as a user's first clients do.
@@ -102,6 +106,45 @@ async function httpServer(
   }
 }
 
+/**
+ * CPU time (clock ticks, user + system) of each thread of process `pid`, summed by kind:
+ * `main` (Deno's JavaScript thread), `v8` (V8's worker threads: concurrent and parallel
+ * compilation and garbage collection) and `other` (Tokio, the TX kicker, …).
+ */
+export function threadTicks(pid: number): Record<string, number> {
+  const by: Record<string, number> = { main: 0, v8: 0, other: 0 };
+  let tasks: Iterable<Deno.DirEntry>;
+  try {
+    tasks = Deno.readDirSync(`/proc/${pid}/task`);
+  } catch {
+    return by;
+  }
+  for (const e of tasks) {
+    try {
+      const st = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+      // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
+      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(f[11]) + Number(f[12]);
+      by[e.name === String(pid) ? "main" : threadKind(pid, e.name)] += ticks;
+    } catch {
+      // the thread ended in between
+    }
+  }
+  return by;
+}
+
+/** "v8" for one of V8's worker threads, else "other". */
+function threadKind(pid: number, tid: string): "v8" | "other" {
+  const comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
+  return comm.startsWith("V8 ") ? "v8" : "other";
+}
+
+/** `main 50 v8 30 other 1` from a pair's `server_us_by_thread`. */
+function threadsText(t: unknown): string {
+  if (t === null || typeof t !== "object") return "";
+  return Object.entries(t as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(" ");
+}
+
 /** A `pingpong --connect` pair: kernel sockets (`flags` null) or ustack with `flags`. */
 interface PingpongPair {
   flags: string[] | null;
@@ -132,6 +175,7 @@ async function pingpong(
     await srv.waitForLine(/"event":"ready"/, 60_000);
     // The server's CPU over the client's whole run (its start and warm-up leave the server
     // idle, blocked in poll); the client's own over its crowd phase (`run_cpu_ms`).
+    const threads0 = threadTicks(srv.pid);
     const [f, cpu] = await withCpu(
       srv.pid,
       () =>
@@ -145,12 +189,19 @@ async function pingpong(
         ),
       () => n,
     );
+    const threads1 = threadTicks(srv.pid);
     const j = lastJson(f.stdout, "summary");
     const run = j.run_cpu_ms as { user: number; system: number } | undefined;
     const done = Number(j.connections);
+    // Clock ticks are 1/100 s: µs per connection = ticks × 10,000 / n.
+    const byThread: Record<string, number> = {};
+    for (const k of Object.keys(threads1)) {
+      byThread[k] = Math.round(((threads1[k] - threads0[k]) * 10_000) / n);
+    }
     return {
       ...j,
       server_us_per_conn: cpu?.serverUsPerRequest ?? null,
+      server_us_by_thread: byThread,
       client_us_per_conn: run !== undefined && done > 0
         ? Math.round(((run.user + run.system) * 1000) / done)
         : null,
@@ -172,6 +223,7 @@ export async function main(args: string[]): Promise<number> {
       variant: { type: "string", multiple: true, default: [] },
       "skip-http": { type: "boolean" },
       base: { type: "string" },
+      "base-variant": { type: "string", multiple: true, default: [] },
       only: { type: "string", multiple: true, default: [] },
       rotate: { type: "boolean" },
       "no-wrk": { type: "boolean" },
@@ -186,7 +238,13 @@ export async function main(args: string[]): Promise<number> {
   // [name, flags (null: the kernel), CLI (another checkout's for --base)]
   let servers: [string, string[] | null, string?][] = [["kernel", null], ["ustack", []]];
   for (const v of values.variant!) servers.push(parseVariant(v));
-  if (values.base !== undefined) servers.push(["base", [], values.base]);
+  if (values.base !== undefined) {
+    servers.push(["base", [], values.base]);
+    for (const v of values["base-variant"]!) servers.push([...parseVariant(v), values.base]);
+  } else if (values["base-variant"]!.length > 0) {
+    console.error("conn_warmup: --base-variant needs --base");
+    return 2;
+  }
   const only = values.only!;
   if (only.length > 0) servers = servers.filter(([name]) => only.includes(name));
   const blocks = Number(values.blocks);
@@ -226,7 +284,8 @@ export async function main(args: string[]): Promise<number> {
           console.error(
             `round ${r + 1} pingpong ${name.padEnd(10)} ${Number(j.conn_per_s).toFixed(0)}/s ` +
               `failed ${j.failed}  CPU/conn client ${j.client_us_per_conn} µs server ` +
-              `${j.server_us_per_conn} µs  load ${Deno.loadavg()[0].toFixed(2)}`,
+              `${j.server_us_per_conn} µs (${threadsText(j.server_us_by_thread)})  ` +
+              `load ${Deno.loadavg()[0].toFixed(2)}`,
           );
         }
       }
