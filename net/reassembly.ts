@@ -6,7 +6,9 @@
  * Memory is bounded in bytes, like Linux's `ipfrag_high_thresh`: every incomplete datagram is
  * charged for its buffer and its bookkeeping. A datagram's buffer starts small (2 KiB) and
  * doubles as fragments further into it arrive, so a lone first fragment costs ~2.3 KB, not
- * 64 KB. When a new fragment needs room:
+ * 64 KB; when it must grow, it grows at once to the size of the last datagram completed if
+ * that is larger (a train of same-sized datagrams copies its first fragment once, not at every
+ * doubling). When a new fragment needs room:
  *
  * 1. its source is over its own cap (`maxBytesPerSource`): that source's oldest incomplete
  *    datagrams are evicted (`ReasmSourceEvictions`), so one peer cannot take everything and a
@@ -25,7 +27,10 @@
  * (`ReasmMalformed`). Every datagram lost counts `ReasmFails` once.
  *
  * Datagrams are found by a keyed hash (SipHash, so a peer cannot aim fragments at one bucket)
- * of the key bytes plus an exact compare; the key's first `sourceBytes` bytes are the source
+ * of the key bytes plus an exact compare — except that the datagram of the previous fragment is
+ * compared first, unhashed, as a datagram's fragments mostly arrive back to back (measured,
+ * `bench/reassembly_bench.ts`: 8,908 B in 7 fragments 5.0 µs → 1.5 µs with this, whole-word
+ * block bitmaps and the one-step growth); the key's first `sourceBytes` bytes are the source
  * address. IPv4 uses 11 key bytes, IPv6 will use 36 (two 128-bit addresses, a 32-bit id).
  * Buffers and records are reused through free lists; memory held, including the free lists,
  * never exceeds `maxBytes`.
@@ -35,6 +40,7 @@
 
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
 import { randomSipKey, siphash24 } from "../core/siphash.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 
@@ -116,6 +122,21 @@ class Chunk {
     this.blocks.fill(0);
     this.starts.fill(0);
   }
+}
+
+/** Set bits in a 32-bit word. */
+function bitCount(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** True when `e`'s key is `key[0, keyLen)`. */
+function sameKey(e: Entry, key: Uint8Array, keyLen: number): boolean {
+  if (e.keyLen !== keyLen) return false;
+  const k = e.key;
+  for (let i = 0; i < keyLen; i++) if (k[i] !== key[i]) return false;
+  return true;
 }
 
 /** One source's share: its incomplete datagrams, oldest first, and the bytes they hold. */
@@ -203,6 +224,10 @@ export class FragmentReassembler {
   };
   #oldest: Entry | null = null;
   #newest: Entry | null = null;
+  /** The datagram the last fragment belonged to, if it is still incomplete. */
+  #recent: Entry | null = null;
+  /** Payload length of the last datagram completed (a buffer size hint), 0 before any. */
+  #lastTotal = 0;
   #count = 0;
   /** Bytes charged to incomplete datagrams. */
   #usedBytes = 0;
@@ -300,10 +325,16 @@ export class FragmentReassembler {
       st.ReasmFails++;
       return null;
     }
-    siphash24(this.#sipKey, key, 0, keyLen, this.#hashOut);
-    const hash = this.#hashOut[0];
-    let e = this.#find(key, keyLen, hash);
-    if (e === null) e = this.#create(key, keyLen, sourceBytes, hash);
+    // The fragments of one datagram mostly arrive back to back: the datagram of the previous
+    // fragment is compared first, without hashing the key.
+    let e = this.#recent;
+    if (e === null || !sameKey(e, key, keyLen)) {
+      siphash24(this.#sipKey, key, 0, keyLen, this.#hashOut);
+      const hash = this.#hashOut[0];
+      e = this.#find(key, keyLen, hash);
+      if (e === null) e = this.#create(key, keyLen, sourceBytes, hash);
+      this.#recent = e;
+    }
     // The last fragment fixes the length: it must not change, and no data may lie past it
     // (RFC 8200 §4.5; Linux treats a conflict as an overlap).
     if (
@@ -322,12 +353,16 @@ export class FragmentReassembler {
     const b1 = (end + 7) >>> 3;
     const blocks = c.blocks;
     const starts = c.starts;
+    // Blocks [b0, b1) a 32-bit word at a time: how many were received, and whether a received
+    // fragment starts inside (after b0).
     let seen = 0;
     let inner = 0;
-    for (let b = b0; b < b1; b++) {
-      const bit = 1 << (b & 31);
-      if ((blocks[b >>> 5] & bit) !== 0) seen++;
-      if (b !== b0 && (starts[b >>> 5] & bit) !== 0) inner++;
+    for (let w = b0 >>> 5, last = (b1 - 1) >>> 5; w <= last; w++) {
+      const lo = w === b0 >>> 5 ? b0 & 31 : 0;
+      const hi = w === last ? ((b1 - 1) & 31) + 1 : 32;
+      const mask = hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
+      seen += bitCount(blocks[w] & mask);
+      inner += bitCount(starts[w] & mask & (w === b0 >>> 5 ? ~(1 << lo) : -1));
     }
     const room = this.#headerRoom;
     if (seen !== 0) {
@@ -339,8 +374,12 @@ export class FragmentReassembler {
       st.ReasmDuplicates++;
     } else {
       starts[b0 >>> 5] |= 1 << (b0 & 31);
-      for (let b = b0; b < b1; b++) blocks[b >>> 5] |= 1 << (b & 31);
-      c.data.set(buf.subarray(payloadOff, payloadOff + len), room + start);
+      for (let w = b0 >>> 5, last = (b1 - 1) >>> 5; w <= last; w++) {
+        const lo = w === b0 >>> 5 ? b0 & 31 : 0;
+        const hi = w === last ? ((b1 - 1) & 31) + 1 : 32;
+        blocks[w] |= hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
+      }
+      copyBytes(buf, payloadOff, c.data, room + start, len);
       e.received += len;
       if (start === 0) {
         e.headerBytes = headerBytes;
@@ -355,6 +394,7 @@ export class FragmentReassembler {
     r.off = room - e.headerBytes;
     r.headerBytes = e.headerBytes;
     r.len = e.headerBytes + e.total;
+    this.#lastTotal = e.total;
     this.#remove(e); // the chunk goes back to the free list; its bytes stay until the next add
     return r;
   }
@@ -409,9 +449,16 @@ export class FragmentReassembler {
    * evicting other datagrams for room.
    */
   #fit(e: Entry): void {
-    const need = this.#headerRoom + Math.max(e.maxEnd, e.total);
+    let need = this.#headerRoom + Math.max(e.maxEnd, e.total);
     const old = e.chunk;
-    if (old !== null && old.data.length >= need) return;
+    if (old !== null) {
+      if (old.data.length >= need) return;
+      // Growing past the first buffer: straight to the size of the last datagram completed
+      // (if larger), not by doubling — a train of same-sized datagrams then copies its first
+      // fragment once instead of re-copying at every size class. A lone first fragment still
+      // gets the smallest buffer.
+      need = Math.max(need, Math.min(this.#headerRoom + this.#lastTotal, this.#maxPayloadRoom()));
+    }
     let cls = 0;
     while (this.#classBytes[cls] < need) cls++;
     const bytes = this.#chunkBytes(cls);
@@ -454,6 +501,11 @@ export class FragmentReassembler {
       this.#usedBytes -= old.bytes;
       this.#releaseChunk(old);
     }
+  }
+
+  /** Header room plus the largest payload: the biggest buffer there is. */
+  #maxPayloadRoom(): number {
+    return this.#headerRoom + this.#maxPayload;
   }
 
   #chunkBytes(cls: number): number {
@@ -508,6 +560,7 @@ export class FragmentReassembler {
 
   /** Unlink `e` from every list, give back its memory, recycle it. */
   #remove(e: Entry): void {
+    if (this.#recent === e) this.#recent = null;
     const slot = e.hash & this.#mask;
     if (this.#buckets[slot] === e) this.#buckets[slot] = e.chain;
     else {

@@ -223,3 +223,55 @@ Deno.test("reassembly: bounds below one datagram's needs are raised to a working
   assert.ok(r.maxBytes >= 4 * 65535);
   assert.ok(r.maxBytesPerSource >= 2 * 65535);
 });
+
+Deno.test("reassembly: after one datagram, the next grows its buffer once, to that size", () => {
+  const { r, add } = setup();
+  const p = payload.subarray(0, 8908);
+  const train = (id: number) => {
+    const out = [];
+    for (let s = 0; s < p.length; s += 1480) {
+      out.push(fragment(id, p, s, Math.min(p.length, s + 1480), s + 1480 < p.length));
+    }
+    return out;
+  };
+  const [a0, a1] = train(1);
+  add(a0);
+  const lone = r.memoryBytes; // the first fragment alone: the smallest buffer
+  add(a1);
+  const doubled = r.memoryBytes; // nothing completed yet: grown by doubling
+  for (const f of train(1).slice(2)) add(f);
+  assert.equal(r.memoryBytes, 0);
+  const [b0, b1] = train(2);
+  add(b0);
+  assert.equal(r.memoryBytes, lone);
+  add(b1);
+  // Two fragments in: already the buffer of a whole 8,908-byte datagram (16 KiB class).
+  assert.ok(r.memoryBytes > doubled, `${r.memoryBytes} vs ${doubled}`);
+  assert.ok(r.memoryBytes > 16384, `${r.memoryBytes}`);
+  let whole = null;
+  for (const f of train(2).slice(2)) whole = add(f);
+  assert.ok(whole !== null);
+  assert.deepEqual(whole.buf.subarray(whole.off + 20, whole.off + whole.len), p);
+});
+
+Deno.test("reassembly: interleaved datagrams and overlaps at 32-block word edges", () => {
+  const { add, stats } = setup();
+  const p = payload.subarray(0, 2048);
+  // Two datagrams' fragments alternate (the last-datagram shortcut must not mix them).
+  assert.equal(add(fragment(7, p, 0, 256, true)), null);
+  assert.equal(add(fragment(8, p, 1024, 2048, false)), null);
+  assert.equal(add(fragment(7, p, 256, 1024, true)), null);
+  assert.equal(add(fragment(8, p, 0, 1024, true))?.len, 20 + 2048);
+  // A duplicate spanning a word edge is ignored; one ending one block further overlaps.
+  assert.equal(add(fragment(7, p, 256, 1024, true)), null);
+  assert.equal(stats.ip.ReasmDuplicates, 1);
+  assert.equal(stats.ip.ReasmOverlaps, 0);
+  assert.equal(add(fragment(7, p, 1016, 1032, true)), null);
+  assert.equal(stats.ip.ReasmOverlaps, 1);
+  // Datagram 7 is gone: its last fragment starts a new, incomplete one.
+  assert.equal(add(fragment(7, p, 1024, 2048, false)), null);
+  // A fragment starting inside another word's received run is an overlap, not a duplicate.
+  assert.equal(add(fragment(9, p, 0, 512, true)), null);
+  assert.equal(add(fragment(9, p, 248, 512, true)), null);
+  assert.equal(stats.ip.ReasmOverlaps, 2);
+});
