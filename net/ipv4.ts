@@ -419,7 +419,7 @@ export class Ipv4Layer implements LocalReceiver {
       // The reassembled datagram: the first fragment's header in front of the joined payload.
       const hb = whole.headerBytes;
       st.ReasmOKs++;
-      this.#deliver(protocol, whole.buf, whole.off, whole.off + hb, whole.len - hb, 0);
+      this.#deliver(protocol, whole.buf, whole.off, whole.off + hb, whole.len - hb, whole.rxFlags);
       return;
     }
     this.#deliver(protocol, buf, off, off + headerBytes, totalLength - headerBytes, rxFlags);

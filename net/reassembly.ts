@@ -41,6 +41,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
 import { copyBytes } from "../core/copy_bytes.ts";
+import { RX_CSUM_VALID } from "../link/driver.ts";
 import { randomSipKey, siphash24 } from "../core/siphash.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 
@@ -78,6 +79,11 @@ export interface ReassembledDatagram {
   headerBytes: number;
   /** Header + payload length. */
   len: number;
+  /**
+   * `RX_CSUM_VALID` when every fragment arrived with it (the link vouched for each piece:
+   * Linux's `ip_frag_reasm` keeps CHECKSUM_UNNECESSARY only when all fragments had it), else 0.
+   */
+  rxFlags: number;
 }
 
 /** Longest key: IPv6 source + destination (32 bytes) + identification (4). */
@@ -175,6 +181,8 @@ class Entry {
   maxEnd = 0;
   /** Header length of the first fragment, 0 until it arrived. */
   headerBytes = 0;
+  /** True while every fragment taken arrived with RX_CSUM_VALID. */
+  csumValid = true;
   deadlineMs = 0;
 }
 
@@ -221,6 +229,7 @@ export class FragmentReassembler {
     off: 0,
     headerBytes: 0,
     len: 0,
+    rxFlags: 0,
   };
   #oldest: Entry | null = null;
   #newest: Entry | null = null;
@@ -299,8 +308,9 @@ export class FragmentReassembler {
    * Add one fragment. The datagram is identified by `key[0, keyLen)`, whose first `sourceBytes`
    * bytes are its source address. The fragment carries payload bytes `[start, start + len)` at
    * `buf[payloadOff ..]`; `more` is its more-fragments flag; when `start` is 0 its header
-   * `buf[headerOff, headerOff + headerBytes)` is kept to head the whole datagram. Returns the
-   * whole datagram when this fragment completed it, else null (every drop counted).
+   * `buf[headerOff, headerOff + headerBytes)` is kept to head the whole datagram. `rxFlags`
+   * are the fragment's `RX_*` flags (only RX_CSUM_VALID matters). Returns the whole datagram
+   * when this fragment completed it, else null (every drop counted).
    */
   add(
     key: Uint8Array,
@@ -313,6 +323,7 @@ export class FragmentReassembler {
     payloadOff: number,
     headerOff: number,
     headerBytes: number,
+    rxFlags = 0,
   ): ReassembledDatagram | null {
     const st = this.#stats;
     const end = start + len;
@@ -381,6 +392,7 @@ export class FragmentReassembler {
       }
       copyBytes(buf, payloadOff, c.data, room + start, len);
       e.received += len;
+      if ((rxFlags & RX_CSUM_VALID) === 0) e.csumValid = false;
       if (start === 0) {
         e.headerBytes = headerBytes;
         const d = c.data;
@@ -394,6 +406,7 @@ export class FragmentReassembler {
     r.off = room - e.headerBytes;
     r.headerBytes = e.headerBytes;
     r.len = e.headerBytes + e.total;
+    r.rxFlags = e.csumValid ? RX_CSUM_VALID : 0;
     this.#lastTotal = e.total;
     this.#remove(e); // the chunk goes back to the free list; its bytes stay until the next add
     return r;
@@ -419,6 +432,7 @@ export class FragmentReassembler {
     e.total = -1;
     e.maxEnd = 0;
     e.headerBytes = 0;
+    e.csumValid = true;
     e.chunk = null;
     e.charge = REASSEMBLY_ENTRY_OVERHEAD_BYTES;
     e.deadlineMs = this.#clock.nowMs() + this.#timeoutMs;

@@ -4,6 +4,7 @@ import type { ReassemblyOptions } from "../../net/reassembly.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { StackStats } from "../../stack/stats.ts";
 import { TimerWheel } from "../../core/timer_wheel.ts";
+import { RX_CSUM_VALID, RX_GSO } from "../../link/driver.ts";
 
 /** One fragment of a datagram with `id` whose payload is `payload[start..end)`. */
 function fragment(
@@ -274,4 +275,23 @@ Deno.test("reassembly: interleaved datagrams and overlaps at 32-block word edges
   assert.equal(add(fragment(9, p, 0, 512, true)), null);
   assert.equal(add(fragment(9, p, 248, 512, true)), null);
   assert.equal(stats.ip.ReasmOverlaps, 2);
+});
+
+Deno.test("reassembly: RX_CSUM_VALID carries over only when every fragment had it", () => {
+  const { r } = setup();
+  const p = payload.subarray(0, 3000);
+  const send = (id: number, flags: number[]) => {
+    let whole = null;
+    const cuts = [[0, 1480, true], [1480, 2960, true], [2960, 3000, false]] as const;
+    for (let i = 0; i < 3; i++) {
+      const f = fragment(id, p, cuts[i][0], cuts[i][1], cuts[i][2]);
+      whole = r.add(f, 0, f.length, flags[i]);
+    }
+    return whole;
+  };
+  assert.equal(send(1, [RX_CSUM_VALID, RX_CSUM_VALID, RX_CSUM_VALID])?.rxFlags, RX_CSUM_VALID);
+  assert.equal(send(2, [RX_CSUM_VALID, 0, RX_CSUM_VALID])?.rxFlags, 0);
+  // Other flags do not carry over.
+  assert.equal(send(3, [RX_GSO, RX_GSO, RX_GSO])?.rxFlags, 0);
+  assert.equal(send(4, [RX_CSUM_VALID, RX_CSUM_VALID, RX_CSUM_VALID])?.rxFlags, RX_CSUM_VALID);
 });
