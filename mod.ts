@@ -30,6 +30,11 @@ export {
   type WarmUpWire,
 } from "./stack/conn_warm_up.ts";
 export {
+  type UdpWarmUpOptions,
+  type UdpWarmUpReport,
+  warmUpUdpReceive,
+} from "./stack/udp_warm_up.ts";
+export {
   type GroupCounters,
   RuntimeWorkers,
   type RuntimeWorkersConfig,

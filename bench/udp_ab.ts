@@ -66,17 +66,30 @@ async function main(args: string[]): Promise<number> {
           "5",
         ]);
         await new Promise((res) => setTimeout(res, 400));
+        const before = await link.udpCounters("peer");
         const cmd = [Deno.execPath(), "run", "-A", cli, "uperf", "client", link.addr("peer")];
         cmd.push("--udp", "-l", values.len!, "-p", String(port), "-t", values.seconds!, "--json");
         cmd.push(...link.stackOptions("stack", "af_packet"), ...flags);
         const f = await link.run("stack", cmd, 30_000);
         const got = await sink.finish(10_000);
+        const after = await link.udpCounters("peer");
         const j = lastJson(f.stdout, "summary");
         const rx = lastJson(got.stdout).bytes * 8 / j.seconds / 1e9;
-        runs.push({ round: r, cli: name, sentGbps: j.gbps, receivedGbps: rx, client: j });
+        // The kernel receiver's view: datagrams in, and those its socket buffer had no room for.
+        const kernelInDatagrams = after.InDatagrams - before.InDatagrams;
+        const kernelRcvbufErrors = after.RcvbufErrors - before.RcvbufErrors;
+        runs.push({
+          round: r,
+          cli: name,
+          sentGbps: j.gbps,
+          receivedGbps: rx,
+          kernelInDatagrams,
+          kernelRcvbufErrors,
+          client: j,
+        });
         console.log(
           `mtu ${mtu} round ${r} ${name}: sent ${j.gbps.toFixed(2)} Gbit/s, ` +
-            `received ${rx.toFixed(2)} Gbit/s`,
+            `received ${rx.toFixed(2)} Gbit/s, RcvbufErrors ${kernelRcvbufErrors}`,
         );
       }
     }

@@ -34,6 +34,8 @@ export const LINK_OPTIONS = {
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
   "tx-frames": { type: "string" },
+  ufo: { type: "string" },
+  "tx-kick-bytes": { type: "string" },
   "no-kernel-rx": { type: "boolean" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
@@ -116,6 +118,9 @@ export const LINK_USAGE = `link options:
                        or without --allow-read (the kicker's worker loads files)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
   --tx-frames N        af_packet: TX ring slots (128)
+  --tx-kick-bytes N    af_packet: kick once N bytes of datagrams are queued (262144)
+  --ufo on|off         af_packet: UDP datagrams over the MTU go to the kernel whole and it
+                       fragments them (UFO; the qdisc is not bypassed then) (on)
   --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
                        (a tcx drop program after the packet socket, Linux >= 6.6, root):
                        saves its IP receive path per frame where the stack owns the link
@@ -201,6 +206,12 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
     txFrames: txFramesFlag(v["tx-frames"], driver),
+    udpFragmentationOffload: ufoFlag(v.ufo, driver),
+    txKickBytes: v["tx-kick-bytes"] === undefined ? undefined : afPacketOnly(
+      "tx-kick-bytes",
+      driver,
+      numberFlag("tx-kick-bytes", v["tx-kick-bytes"], 0, { integer: true, min: 0, max: 1 << 30 }),
+    ),
     kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
@@ -256,6 +267,18 @@ function txKickFlag(value: unknown, driver: string): "sync" | "thread" | "auto" 
     throw new UsageError(`--tx-kick ${value}: say sync, thread or auto`);
   }
   return value;
+}
+
+function afPacketOnly<T>(name: string, driver: string, value: T): T {
+  if (driver !== "af_packet") throw new UsageError(`--${name} applies to --driver af_packet only`);
+  return value;
+}
+
+function ufoFlag(value: unknown, driver: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet") throw new UsageError("--ufo applies to --driver af_packet only");
+  if (value !== "on" && value !== "off") throw new UsageError(`--ufo ${value}: say on or off`);
+  return value === "on";
 }
 
 function txFramesFlag(value: unknown, driver: string): number | undefined {

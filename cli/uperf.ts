@@ -2,7 +2,7 @@
  * `ustack uperf`: UDP throughput between the stack and anything that speaks UDP.
  *
  * ```
- * ustack uperf server --udp [-p PORT] [-t SECS] [link options]
+ * ustack uperf server --udp [-p PORT] [-t SECS] [--prewarm N] [link options]
  * ustack uperf client HOST --udp [-l LEN] [-t SECS] [-p PORT] [link options]
  * ```
  *
@@ -28,6 +28,7 @@ import {
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
   UdpPeer,
+  warmUpUdpReceive,
 } from "../mod.ts";
 import {
   LINK_OPTIONS,
@@ -52,10 +53,19 @@ import {
 } from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
 import { runTcpClient, runTcpServer } from "./uperf_tcp.ts";
+import {
+  PREWARM_OPTIONS,
+  prewarmCount,
+  prewarmDefault,
+  type WarmUpConfig,
+  warmUpLink,
+  withWarmUpWire,
+} from "./warm_up.ts";
 import type { UperfOptions } from "./uperf_options.ts";
 
 /** Usage of `uperf`. */
-export const UPERF_USAGE = `usage: ustack uperf server [--udp] [-p PORT] [-t SECS] [link options]
+export const UPERF_USAGE =
+  `usage: ustack uperf server [--udp] [-p PORT] [-t SECS] [--prewarm N] [link options]
        ustack uperf client HOST [--udp] [-l LEN] [-t SECS] [-p PORT] [-P STREAMS] [link options]
 Throughput, TCP by default. The client sends LEN-byte chunks (TCP writes, or UDP datagrams)
 to HOST:PORT for SECS seconds as fast as it can; the server counts what arrives. Neither needs
@@ -69,6 +79,10 @@ connection has ended (TCP), after 2 s without data, or on SIGINT/SIGTERM.
   -l, --len LEN      bytes per datagram, 0..${UDP_MAX_PAYLOAD} (1472), or per TCP write (131072)
   -t, --time SECS    seconds to send / to count (10)
   -p, --port PORT    port (5201)
+  --prewarm N        UDP server: before the ready line, N datagrams between two private
+                     in-memory stacks through this server's receive code (JIT warm-up;
+                     nothing reaches the interface) (3000; 0: none)
+  --prewarm-wire KIND  what joins them: sim (default) or af_packet (see serve --help)
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -78,6 +92,13 @@ const SEND_BURST = 64;
 const RESOLVE_TIMEOUT_MS = 3500;
 /** The server stops after this long without a datagram once traffic has started. */
 const SERVER_IDLE_MS = 2000;
+/**
+ * Datagrams of the UDP server's default receive warm-up (`--prewarm`): ~0.1–0.3 s of a fresh
+ * process's start, 8,900- and 1,472-byte datagrams in turn (bench/README.md, "UDP both ways,
+ * branch udp13b": without it a fresh server lost up to ~10 % of a 2 s line-rate run at MTU 1500
+ * in its first fraction of a second).
+ */
+const UDP_PREWARM_DATAGRAMS = 3000;
 /** Receive buffer of the server socket: several RX batches of 64 KB datagrams. */
 const SERVER_RECEIVE_BUFFER_BYTES = 4 << 20;
 
@@ -88,6 +109,7 @@ function parseUperf(
   const { values, positionals } = parseStrict(args, {
     ...LINK_OPTIONS,
     ...TCP_STACK_OPTIONS,
+    ...PREWARM_OPTIONS,
     udp: { type: "boolean" },
     parallel: { type: "string", short: "P" },
     len: { type: "string", short: "l" },
@@ -118,6 +140,12 @@ function parseUperf(
   if (role === "server" && values.len !== undefined) {
     throw new UsageError("-l applies to the client only");
   }
+  if (
+    (values.prewarm !== undefined || values["prewarm-wire"] !== undefined) &&
+    (role !== "server" || protocol !== "udp")
+  ) {
+    throw new UsageError("--prewarm applies to uperf server --udp only");
+  }
   const opts: UperfOptions = {
     role,
     protocol,
@@ -141,13 +169,15 @@ export async function uperfCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { opts, values } = parsed;
-  const config = tcpStackConfig(values, linkConfig(values));
+  const config = withWarmUpWire(tcpStackConfig(values, linkConfig(values)), values);
   const rt = await Runtime.start(config);
   try {
     if (opts.protocol === "tcp") {
       return opts.role === "client" ? await runTcpClient(rt, opts) : await runTcpServer(rt, opts);
     }
-    return opts.role === "client" ? await runClient(rt, opts) : await runServer(rt, opts);
+    if (opts.role === "client") return await runClient(rt, opts);
+    const datagrams = prewarmDefault(values) ? UDP_PREWARM_DATAGRAMS : prewarmCount(values);
+    return await runServer(rt, opts, () => warmUp(config, opts, datagrams));
   } finally {
     await rt.stop();
   }
@@ -248,20 +278,71 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
   return 0;
 }
 
+/** What one {@link drain} took: datagrams and their bytes. */
+class DrainCounts {
+  packets = 0;
+  bytes = 0;
+  readonly peer = new UdpPeer();
+  readonly sink = new Uint8Array(0);
+}
+
+/**
+ * Take every datagram queued on `ep` into `c` (its counts restart at 0); returns how many.
+ * Length 0: nothing is copied; `peer.length` still says how long the datagram was. The server
+ * and its warm-up both drain through here, so the warm-up compiles the server's own code.
+ */
+function drain(ep: UdpEndpoint, c: DrainCounts): number {
+  let packets = 0;
+  let bytes = 0;
+  while (!ep.closed && ep.recvfrom(c.sink, 0, 0, c.peer) >= 0) {
+    packets++;
+    bytes += c.peer.length;
+  }
+  c.packets = packets;
+  c.bytes = bytes;
+  return packets;
+}
+
+/**
+ * The receive warm-up of `uperf server --udp` (`--prewarm N` datagrams, default
+ * {@link UDP_PREWARM_DATAGRAMS}): a private receiver draining as the server does.
+ */
+async function warmUp(config: WarmUpConfig, o: UperfOptions, datagrams: number): Promise<void> {
+  if (datagrams <= 0) return;
+  const r = await warmUpUdpReceive({
+    datagrams,
+    stack: config.stack,
+    ...warmUpLink(config),
+    serve: (rt, port) => {
+      const ep = rt.stack.udp.open(6);
+      ep.bind(null, port);
+      ep.receiveBufferBytes = SERVER_RECEIVE_BUFFER_BYTES;
+      const c = new DrainCounts();
+      ep.wq.listener = () => void drain(ep, c);
+      return { close: () => ep.close() };
+    },
+  });
+  if (o.json) emitJson("warm_up", { datagrams: r.datagrams, ms: r.ms });
+  else emit(`warm-up: ${r.datagrams} datagrams in ${r.ms} ms`);
+}
+
 /**
  * The server: one socket bound to PORT; its wait-queue listener drains every queued datagram
  * at the end of each tick that brought some (counting bytes from the datagram length, copying
  * nothing). Timers only report each second and decide when to stop.
  */
-async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
+async function runServer(
+  rt: Runtime,
+  o: UperfOptions,
+  warm: () => Promise<void>,
+): Promise<number> {
   const clock = rt.stack.clock;
   // Dual-stack: datagrams to any address of either family are counted.
   const ep: UdpEndpoint = rt.stack.udp.open(6);
   ep.bind(null, o.port);
   ep.receiveBufferBytes = SERVER_RECEIVE_BUFFER_BYTES;
   const meter = new Meter("server", o.json);
-  const peer = new UdpPeer();
-  const sink = new Uint8Array(0);
+  const counts = new DrainCounts();
   let firstMs = -1;
   let lastMs = -1;
   const latch = new StopLatch();
@@ -296,22 +377,16 @@ async function runServer(rt: Runtime, o: UperfOptions): Promise<number> {
   };
 
   ep.wq.listener = () => {
-    let packets = 0;
-    let bytes = 0;
-    // Length 0: nothing is copied; `peer.length` still says how long the datagram was.
-    while (!ep.closed && ep.recvfrom(sink, 0, 0, peer) >= 0) {
-      packets++;
-      bytes += peer.length;
-    }
-    if (packets === 0) return;
+    if (drain(ep, counts) === 0) return;
     const now = clock.nowMs();
     if (firstMs < 0) onFirst(now);
     lastMs = now;
-    meter.packets += packets;
-    meter.bytes += bytes;
+    meter.packets += counts.packets;
+    meter.bytes += counts.bytes;
   };
 
   try {
+    await warm();
     if (o.json) {
       emitJson("ready", {
         role: "server",

@@ -61,6 +61,7 @@
 import {
   DriverStats,
   GSO_NONE,
+  GSO_UDP,
   GSO_UDP_L4,
   type LinkCapabilities,
   type LinkDriver,
@@ -290,6 +291,7 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly #kicker: TxKicker | null;
   readonly #vnetBytes: number;
   readonly #usoAllowed: boolean;
+  readonly #ufoAllowed: boolean;
   /** Frames longer than this (Ethernet bytes) are GSO super-frames. */
   readonly #gsoAbove: number;
   readonly #statsCells = packetStatisticsCells();
@@ -335,6 +337,7 @@ export class AfPacketRingDriver implements LinkDriver {
     this.ringBytes = o.mapBytes;
     this.#vnetBytes = o.vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
     this.#usoAllowed = o.vnetHdr && o.uso;
+    this.#ufoAllowed = o.vnetHdr && o.ufo;
     const layout = g.rxRing === "v2" ? TX_SLOT_V2 : TX_SLOT_V3;
     this.maxGsoBytes = o.vnetHdr ? g.tx.frameBytes - layout.data - VIRTIO_NET_HDR_LEN : 0;
     this.capabilities = o.vnetHdr
@@ -342,6 +345,7 @@ export class AfPacketRingDriver implements LinkDriver {
         txChecksumOffload: true,
         tcpSegmentationOffload: true,
         udpSegmentationOffload: o.uso,
+        udpFragmentationOffload: o.ufo,
         maxGsoBytes: this.maxGsoBytes,
       })
       : NO_OFFLOADS;
@@ -484,6 +488,7 @@ export class AfPacketRingDriver implements LinkDriver {
         qdiscBypass: false,
         ignoresOutgoing: true,
         uso: vnetHdr,
+        ufo: false, // the in-memory link fragments nothing
         geometry: g,
         txKickBytes: sizes.txKickBytes,
         txKick: { txKick: "sync", txKickSpinUs: 0, txKickThreadBytes: sizes.txKickThreadBytes },
@@ -622,7 +627,10 @@ export class AfPacketRingDriver implements LinkDriver {
     }
     let limit = this.#gsoAbove;
     if (offload !== null && asksOffload(offload)) {
-      if (this.#vnetBytes === 0 || (offload.gsoType === GSO_UDP_L4 && !this.#usoAllowed)) {
+      if (
+        this.#vnetBytes === 0 || (offload.gsoType === GSO_UDP_L4 && !this.#usoAllowed) ||
+        (offload.gsoType === GSO_UDP && !this.#ufoAllowed)
+      ) {
         stats.txOffloadRefused++;
         stats.txDropped++;
         return false;

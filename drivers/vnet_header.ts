@@ -48,7 +48,7 @@ function setU16(buf: Uint8Array, at: number, value: number): void {
  * NEEDS_CSUM with `csum_start`/`csum_offset` when `offload.needsCsum`, and `gso_type`/
  * `gso_size`/`hdr_len` when `offload.gsoType` is not `GSO_NONE` (the `GSO_*` numbers of
  * `link/driver.ts` are the virtio ones). `size` is 10 or 12 (`num_buffers` written as 0).
- * `linearBytes` (non-GSO frames only; GSO frames use `offload.hdrLen`) goes in `hdr_len`,
+ * `linearBytes` (GSO frames use `offload.hdrLen` when it is 0) goes in `hdr_len`,
  * capped at 65,535: AF_PACKET's TX ring copies that many leading bytes into the socket
  * buffer's linear part and attaches only the rest as pages of the ring. A whole frame copied
  * there saves the copy of ring pages (`skb_copy_ubufs`, a page allocation per frame) that
@@ -78,7 +78,12 @@ export function writeVnetHeader(
   buf[off + VNET_FLAGS] = offload.needsCsum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
   buf[off + VNET_GSO_TYPE] = offload.gsoType;
   if (offload.gsoType !== GSO_NONE) {
-    setU16(buf, off + VNET_HDR_LEN, offload.hdrLen);
+    // A UFO frame may ask to be linear whole (linearBytes), as frames without GSO do.
+    setU16(
+      buf,
+      off + VNET_HDR_LEN,
+      linearBytes > 0 ? Math.min(linearBytes, 0xffff) : offload.hdrLen,
+    );
     setU16(buf, off + VNET_GSO_SIZE, offload.gsoSize);
   } else {
     // The kernel raises hdr_len to cover the checksum field itself (csum_start+offset+2).

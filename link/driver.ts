@@ -51,7 +51,10 @@ export function isPartialChecksum(field: number, pseudoFolded: number): boolean 
 export const GSO_NONE = 0;
 /** TCP over IPv4 segmentation. */
 export const GSO_TCPV4 = 1;
-/** UDP fragmentation offload (UFO); rarely accepted. */
+/**
+ * UDP fragmentation offload (UFO): one IPv4 datagram longer than the MTU, sent as fragments
+ * of gsoSize payload bytes (Linux fragments it in software on the qdisc path).
+ */
 export const GSO_UDP = 3;
 /** TCP over IPv6 segmentation. */
 export const GSO_TCPV6 = 4;
@@ -66,6 +69,12 @@ export interface LinkCapabilities {
   tcpSegmentationOffload: boolean;
   /** The driver takes UDP super-datagrams segmented by gsoSize (USO). */
   udpSegmentationOffload: boolean;
+  /**
+   * The driver takes an IPv4 UDP datagram longer than the MTU as one frame ({@link GSO_UDP},
+   * up to `maxGsoBytes`) and has it sent as IP fragments of gsoSize payload bytes each [false
+   * when absent].
+   */
+  udpFragmentationOffload?: boolean;
   /** Largest frame the driver takes with segmentation offload (bytes, incl. Ethernet header). */
   maxGsoBytes: number;
 }

@@ -14,8 +14,8 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
-import { RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
-import { finishOffloadInSoftware } from "./checksum.ts";
+import { GSO_UDP, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
+import { finishOffloadInSoftware, finishPartialChecksum } from "./checksum.ts";
 import type { Clock } from "../core/clock.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
@@ -419,7 +419,7 @@ export class Ipv4Layer implements LocalReceiver {
       // The reassembled datagram: the first fragment's header in front of the joined payload.
       const hb = whole.headerBytes;
       st.ReasmOKs++;
-      this.#deliver(protocol, whole.buf, whole.off, whole.off + hb, whole.len - hb, 0);
+      this.#deliver(protocol, whole.buf, whole.off, whole.off + hb, whole.len - hb, whole.rxFlags);
       return;
     }
     this.#deliver(protocol, buf, off, off + headerBytes, totalLength - headerBytes, rxFlags);
@@ -453,6 +453,8 @@ export class Ipv4Layer implements LocalReceiver {
    * Send the transport packet in `pb` (its head is the transport header) from `src` to `dst`,
    * along a route already looked up into `route`. Prepends the IPv4 header, fragments when it
    * exceeds the MTU and `dontFragment` is false, and hands it to ARP. Takes ownership of `pb`.
+   * A UFO datagram (`offload.gsoType` GSO_UDP) goes to the link whole for it to fragment,
+   * unless its neighbour is unknown: then it is summed and fragmented here like any other.
    * Returns false when it was dropped (counted).
    */
   send(
@@ -479,7 +481,20 @@ export class Ipv4Layer implements LocalReceiver {
     if (this.#local.has(dst)) {
       return this.#sendLocal(pb, route.nicIndex, src, dst, protocol, ttl, tos);
     }
-    const gso = offload !== null && offload.gsoType !== 0;
+    let gso = offload !== null && offload.gsoType !== 0;
+    if (
+      gso && offload!.gsoType === GSO_UDP &&
+      (total > 0xffff || l.arp.lookup(route.nextHop) === null)
+    ) {
+      // A UFO datagram whose neighbour is not known yet (the neighbour queue keeps no offload
+      // request) or that cannot exist: summed and, below, fragmented or refused here.
+      if (!pb.flatten()) return this.#discard(pb);
+      if (offload!.needsCsum) {
+        finishPartialChecksum(pb.data, pb.head, pb.length, offload!.csumStart, offload!.csumOffset);
+      }
+      offload = null;
+      gso = false;
+    }
     if (total > 0xffff && !gso) {
       // RFC 791: the total length field is 16 bits; nothing larger exists as one datagram.
       st.OutDiscards++;

@@ -98,7 +98,7 @@ export class Ipv4Reassembler {
     buf: Uint8Array,
     off: number,
     totalLength: number,
-    _rxFlags: number,
+    rxFlags: number,
   ): ReassembledDatagram | null {
     const hb = (buf[off] & 0x0f) * 4;
     const k = this.#key;
@@ -120,6 +120,7 @@ export class Ipv4Reassembler {
       off + hb,
       off,
       hb,
+      rxFlags,
     );
     if (whole === null) return null;
     if (whole.len > MAX_DATAGRAM) {

@@ -6,7 +6,9 @@
  * Memory is bounded in bytes, like Linux's `ipfrag_high_thresh`: every incomplete datagram is
  * charged for its buffer and its bookkeeping. A datagram's buffer starts small (2 KiB) and
  * doubles as fragments further into it arrive, so a lone first fragment costs ~2.3 KB, not
- * 64 KB. When a new fragment needs room:
+ * 64 KB; when it must grow, it grows at once to the size of the last datagram completed if
+ * that is larger (a train of same-sized datagrams copies its first fragment once, not at every
+ * doubling). When a new fragment needs room:
  *
  * 1. its source is over its own cap (`maxBytesPerSource`): that source's oldest incomplete
  *    datagrams are evicted (`ReasmSourceEvictions`), so one peer cannot take everything and a
@@ -25,7 +27,10 @@
  * (`ReasmMalformed`). Every datagram lost counts `ReasmFails` once.
  *
  * Datagrams are found by a keyed hash (SipHash, so a peer cannot aim fragments at one bucket)
- * of the key bytes plus an exact compare; the key's first `sourceBytes` bytes are the source
+ * of the key bytes plus an exact compare — except that the datagram of the previous fragment is
+ * compared first, unhashed, as a datagram's fragments mostly arrive back to back (measured,
+ * `bench/reassembly_bench.ts`: 8,908 B in 7 fragments 5.0 µs → 1.5 µs with this, whole-word
+ * block bitmaps and the one-step growth); the key's first `sourceBytes` bytes are the source
  * address. IPv4 uses 11 key bytes, IPv6 will use 36 (two 128-bit addresses, a 32-bit id).
  * Buffers and records are reused through free lists; memory held, including the free lists,
  * never exceeds `maxBytes`.
@@ -35,6 +40,8 @@
 
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
+import { RX_CSUM_VALID } from "../link/driver.ts";
 import { randomSipKey, siphash24 } from "../core/siphash.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 
@@ -72,6 +79,11 @@ export interface ReassembledDatagram {
   headerBytes: number;
   /** Header + payload length. */
   len: number;
+  /**
+   * `RX_CSUM_VALID` when every fragment arrived with it (the link vouched for each piece:
+   * Linux's `ip_frag_reasm` keeps CHECKSUM_UNNECESSARY only when all fragments had it), else 0.
+   */
+  rxFlags: number;
 }
 
 /** Longest key: IPv6 source + destination (32 bytes) + identification (4). */
@@ -118,6 +130,21 @@ class Chunk {
   }
 }
 
+/** Set bits in a 32-bit word. */
+function bitCount(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** True when `e`'s key is `key[0, keyLen)`. */
+function sameKey(e: Entry, key: Uint8Array, keyLen: number): boolean {
+  if (e.keyLen !== keyLen) return false;
+  const k = e.key;
+  for (let i = 0; i < keyLen; i++) if (k[i] !== key[i]) return false;
+  return true;
+}
+
 /** One source's share: its incomplete datagrams, oldest first, and the bytes they hold. */
 class Source {
   readonly addr = new Uint8Array(MAX_REASSEMBLY_KEY_BYTES);
@@ -154,6 +181,8 @@ class Entry {
   maxEnd = 0;
   /** Header length of the first fragment, 0 until it arrived. */
   headerBytes = 0;
+  /** True while every fragment taken arrived with RX_CSUM_VALID. */
+  csumValid = true;
   deadlineMs = 0;
 }
 
@@ -200,9 +229,14 @@ export class FragmentReassembler {
     off: 0,
     headerBytes: 0,
     len: 0,
+    rxFlags: 0,
   };
   #oldest: Entry | null = null;
   #newest: Entry | null = null;
+  /** The datagram the last fragment belonged to, if it is still incomplete. */
+  #recent: Entry | null = null;
+  /** Payload length of the last datagram completed (a buffer size hint), 0 before any. */
+  #lastTotal = 0;
   #count = 0;
   /** Bytes charged to incomplete datagrams. */
   #usedBytes = 0;
@@ -274,8 +308,9 @@ export class FragmentReassembler {
    * Add one fragment. The datagram is identified by `key[0, keyLen)`, whose first `sourceBytes`
    * bytes are its source address. The fragment carries payload bytes `[start, start + len)` at
    * `buf[payloadOff ..]`; `more` is its more-fragments flag; when `start` is 0 its header
-   * `buf[headerOff, headerOff + headerBytes)` is kept to head the whole datagram. Returns the
-   * whole datagram when this fragment completed it, else null (every drop counted).
+   * `buf[headerOff, headerOff + headerBytes)` is kept to head the whole datagram. `rxFlags`
+   * are the fragment's `RX_*` flags (only RX_CSUM_VALID matters). Returns the whole datagram
+   * when this fragment completed it, else null (every drop counted).
    */
   add(
     key: Uint8Array,
@@ -288,6 +323,7 @@ export class FragmentReassembler {
     payloadOff: number,
     headerOff: number,
     headerBytes: number,
+    rxFlags = 0,
   ): ReassembledDatagram | null {
     const st = this.#stats;
     const end = start + len;
@@ -300,10 +336,16 @@ export class FragmentReassembler {
       st.ReasmFails++;
       return null;
     }
-    siphash24(this.#sipKey, key, 0, keyLen, this.#hashOut);
-    const hash = this.#hashOut[0];
-    let e = this.#find(key, keyLen, hash);
-    if (e === null) e = this.#create(key, keyLen, sourceBytes, hash);
+    // The fragments of one datagram mostly arrive back to back: the datagram of the previous
+    // fragment is compared first, without hashing the key.
+    let e = this.#recent;
+    if (e === null || !sameKey(e, key, keyLen)) {
+      siphash24(this.#sipKey, key, 0, keyLen, this.#hashOut);
+      const hash = this.#hashOut[0];
+      e = this.#find(key, keyLen, hash);
+      if (e === null) e = this.#create(key, keyLen, sourceBytes, hash);
+      this.#recent = e;
+    }
     // The last fragment fixes the length: it must not change, and no data may lie past it
     // (RFC 8200 §4.5; Linux treats a conflict as an overlap).
     if (
@@ -322,12 +364,16 @@ export class FragmentReassembler {
     const b1 = (end + 7) >>> 3;
     const blocks = c.blocks;
     const starts = c.starts;
+    // Blocks [b0, b1) a 32-bit word at a time: how many were received, and whether a received
+    // fragment starts inside (after b0).
     let seen = 0;
     let inner = 0;
-    for (let b = b0; b < b1; b++) {
-      const bit = 1 << (b & 31);
-      if ((blocks[b >>> 5] & bit) !== 0) seen++;
-      if (b !== b0 && (starts[b >>> 5] & bit) !== 0) inner++;
+    for (let w = b0 >>> 5, last = (b1 - 1) >>> 5; w <= last; w++) {
+      const lo = w === b0 >>> 5 ? b0 & 31 : 0;
+      const hi = w === last ? ((b1 - 1) & 31) + 1 : 32;
+      const mask = hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
+      seen += bitCount(blocks[w] & mask);
+      inner += bitCount(starts[w] & mask & (w === b0 >>> 5 ? ~(1 << lo) : -1));
     }
     const room = this.#headerRoom;
     if (seen !== 0) {
@@ -339,9 +385,14 @@ export class FragmentReassembler {
       st.ReasmDuplicates++;
     } else {
       starts[b0 >>> 5] |= 1 << (b0 & 31);
-      for (let b = b0; b < b1; b++) blocks[b >>> 5] |= 1 << (b & 31);
-      c.data.set(buf.subarray(payloadOff, payloadOff + len), room + start);
+      for (let w = b0 >>> 5, last = (b1 - 1) >>> 5; w <= last; w++) {
+        const lo = w === b0 >>> 5 ? b0 & 31 : 0;
+        const hi = w === last ? ((b1 - 1) & 31) + 1 : 32;
+        blocks[w] |= hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
+      }
+      copyBytes(buf, payloadOff, c.data, room + start, len);
       e.received += len;
+      if ((rxFlags & RX_CSUM_VALID) === 0) e.csumValid = false;
       if (start === 0) {
         e.headerBytes = headerBytes;
         const d = c.data;
@@ -355,6 +406,8 @@ export class FragmentReassembler {
     r.off = room - e.headerBytes;
     r.headerBytes = e.headerBytes;
     r.len = e.headerBytes + e.total;
+    r.rxFlags = e.csumValid ? RX_CSUM_VALID : 0;
+    this.#lastTotal = e.total;
     this.#remove(e); // the chunk goes back to the free list; its bytes stay until the next add
     return r;
   }
@@ -379,6 +432,7 @@ export class FragmentReassembler {
     e.total = -1;
     e.maxEnd = 0;
     e.headerBytes = 0;
+    e.csumValid = true;
     e.chunk = null;
     e.charge = REASSEMBLY_ENTRY_OVERHEAD_BYTES;
     e.deadlineMs = this.#clock.nowMs() + this.#timeoutMs;
@@ -409,9 +463,16 @@ export class FragmentReassembler {
    * evicting other datagrams for room.
    */
   #fit(e: Entry): void {
-    const need = this.#headerRoom + Math.max(e.maxEnd, e.total);
+    let need = this.#headerRoom + Math.max(e.maxEnd, e.total);
     const old = e.chunk;
-    if (old !== null && old.data.length >= need) return;
+    if (old !== null) {
+      if (old.data.length >= need) return;
+      // Growing past the first buffer: straight to the size of the last datagram completed
+      // (if larger), not by doubling — a train of same-sized datagrams then copies its first
+      // fragment once instead of re-copying at every size class. A lone first fragment still
+      // gets the smallest buffer.
+      need = Math.max(need, Math.min(this.#headerRoom + this.#lastTotal, this.#maxPayloadRoom()));
+    }
     let cls = 0;
     while (this.#classBytes[cls] < need) cls++;
     const bytes = this.#chunkBytes(cls);
@@ -454,6 +515,11 @@ export class FragmentReassembler {
       this.#usedBytes -= old.bytes;
       this.#releaseChunk(old);
     }
+  }
+
+  /** Header room plus the largest payload: the biggest buffer there is. */
+  #maxPayloadRoom(): number {
+    return this.#headerRoom + this.#maxPayload;
   }
 
   #chunkBytes(cls: number): number {
@@ -508,6 +574,7 @@ export class FragmentReassembler {
 
   /** Unlink `e` from every list, give back its memory, recycle it. */
   #remove(e: Entry): void {
+    if (this.#recent === e) this.#recent = null;
     const slot = e.hash & this.#mask;
     if (this.#buckets[slot] === e) this.#buckets[slot] = e.chain;
     else {

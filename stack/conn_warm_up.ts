@@ -203,8 +203,13 @@ export function requestClient(
   };
 }
 
-/** The two drivers of `opts.wire`: the server's, then the client's. */
-function warmUpDrivers(opts: ConnectionWarmUpOptions): [LinkDriver, LinkDriver] {
+/**
+ * The two drivers of `opts.wire`: the server's, then the client's (shared with the UDP
+ * warm-up, `stack/udp_warm_up.ts`).
+ */
+export function warmUpDrivers(
+  opts: Pick<ConnectionWarmUpOptions, "wire" | "link">,
+): [LinkDriver, LinkDriver] {
   if (opts.wire === "af_packet") {
     const l = opts.link ?? {};
     return AfPacketRingDriver.memoryPair({

@@ -175,6 +175,8 @@ export class Runtime {
             txKick: config.txKick,
             txKickSpinUs: config.txKickSpinUs,
             txFrames: config.txFrames,
+            txKickBytes: config.txKickBytes,
+            udpFragmentationOffload: config.udpFragmentationOffload,
             kernelRx: config.kernelRx,
             fanoutGroup,
             ...common,

@@ -58,6 +58,17 @@ export interface RuntimeConfig {
   /** af_packet: TX ring slots, at least (`AfPacketRingOptions.txFrames`) [128]. */
   txFrames?: number;
   /**
+   * af_packet: kick as soon as this many bytes of frames other than TCP super-segments are
+   * queued (`AfPacketRingOptions.txKickBytes`) [256 KiB].
+   */
+  txKickBytes?: number;
+  /**
+   * af_packet: UDP fragmentation offload — an IPv4 datagram longer than the MTU goes to the
+   * kernel as one frame and the kernel fragments it; turns PACKET_QDISC_BYPASS off
+   * (`AfPacketRingOptions.udpFragmentationOffload`) [`AF_PACKET_RING_DEFAULT_UFO`].
+   */
+  udpFragmentationOffload?: boolean;
+  /**
    * af_packet: let the host kernel's own protocols receive the interface's frames too [true].
    * false attaches a tcx program that drops them after the packet socket has its copy (Linux ≥
    * 6.6, root): where the stack owns the interface, the kernel's IP receive path (route lookup,

@@ -9,7 +9,8 @@
  */
 
 import { foldSum, transportChecksumOk } from "../net/checksum.ts";
-import { TxOffload } from "../link/driver.ts";
+import { GSO_UDP, TxOffload } from "../link/driver.ts";
+import { ETH_HEADER_BYTES } from "../link/ethernet.ts";
 import {
   type IpAddr,
   IpAddress,
@@ -306,9 +307,26 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     const pseudo = net.pseudoHeaderSum(src, addr, IP_PROTO_UDP, total);
     let offload: TxOffload | null = null;
     const link = r.link;
+    const pathMtu = net.pathMtu(addr, r);
     if (
-      link !== null && link.capabilities.txChecksumOffload &&
-      total + net.headerBytes <= net.pathMtu(addr, r)
+      link !== null && total + net.headerBytes > pathMtu && addr.family === 4 &&
+      link.capabilities.udpFragmentationOffload === true && !ep.dontFragment &&
+      ETH_HEADER_BYTES + net.headerBytes + total <= link.capabilities.maxGsoBytes
+    ) {
+      // UFO: the datagram goes to the link as one frame and the kernel fragments it, as it
+      // does its own sockets' datagrams (RFC 791 §3.2: fragments carry multiples of 8 bytes,
+      // the id of the whole; the kernel sums the checksum over the whole datagram).
+      offload = this.#offload;
+      offload.clear();
+      offload.needsCsum = true;
+      offload.csumStart = 0;
+      offload.csumOffset = UDP_CHECKSUM_OFFSET;
+      offload.hdrLen = UDP_HEADER_BYTES;
+      offload.gsoType = GSO_UDP;
+      offload.gsoSize = (pathMtu - net.headerBytes) & ~7;
+      h.checksum = foldSum(pseudo);
+    } else if (
+      link !== null && link.capabilities.txChecksumOffload && total + net.headerBytes <= pathMtu
     ) {
       // One frame: the kernel (or NIC) finishes the checksum, as for the kernel's own UDP
       // sockets; a datagram that is fragmented is summed here (fragments cannot be offloaded).

@@ -144,14 +144,18 @@ export class RecordingLink implements LinkDriver {
   readonly #arp = new ArpHeader();
   readonly #opts = new TcpHeaderOptions();
 
-  /** A link of `mtu` bytes; with `tsoBytes` > 0 it takes TSO super-segments that large. */
-  constructor(mtu: number, tsoBytes = 0) {
+  /**
+   * A link of `mtu` bytes; with `tsoBytes` > 0 it takes TSO super-segments that large (and
+   * with `ufo` UFO datagrams as well).
+   */
+  constructor(mtu: number, tsoBytes = 0, ufo = false) {
     this.mtu = mtu;
     this.capabilities = tsoBytes > 0
       ? {
         txChecksumOffload: true,
         tcpSegmentationOffload: true,
         udpSegmentationOffload: false,
+        udpFragmentationOffload: ufo,
         maxGsoBytes: tsoBytes,
       }
       : NO_OFFLOADS;
@@ -332,9 +336,11 @@ export class TcpRig {
    * A rig whose stack has TCP options `tcp` and a link of `mtu` bytes (taking TSO
    * super-segments of up to `tsoBytes` when given).
    */
-  constructor(opts: { tcp?: TcpOptions; mtu?: number; tsoBytes?: number } = {}) {
+  constructor(
+    opts: { tcp?: TcpOptions; mtu?: number; tsoBytes?: number; ufo?: boolean } = {},
+  ) {
     this.stack = new Stack({ clock: this.clock, poolBuffers: 256, tcp: opts.tcp });
-    this.link = new RecordingLink(opts.mtu ?? 1500, opts.tsoBytes ?? 0);
+    this.link = new RecordingLink(opts.mtu ?? 1500, opts.tsoBytes ?? 0, opts.ufo ?? false);
     const nic = this.stack.addNic(this.link);
     this.stack.ipv4.addAddress(nic.index, RIG_ADDR, 24);
   }

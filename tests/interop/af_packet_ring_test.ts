@@ -20,6 +20,7 @@ import { withNetns } from "../../ffi/netns.ts";
 import { close, socket } from "../../ffi/syscalls.ts";
 import {
   GSO_TCPV4,
+  GSO_UDP,
   GSO_UDP_L4,
   NO_OFFLOADS,
   RX_CSUM_PARTIAL,
@@ -283,9 +284,16 @@ async function tsharkFields(frames: Uint8Array[], fields: string[]): Promise<str
 /** tshark's `*.checksum.status` value for a verified-good checksum. */
 const TSHARK_CHECKSUM_GOOD = "1";
 
-/** Spawn a kernel UDP receiver on the peer; resolves to the bytes it got when stopped. */
-function udpReceiver(pair: VethPair, port: number): { stop(): Promise<Uint8Array> } {
-  const child = pair.spawn(["socat", "-u", `UDP-RECV:${port}`, "-"]);
+/**
+ * Spawn a kernel UDP receiver on the peer (socat, reading up to `bufferBytes` per datagram);
+ * resolves to the bytes it got when stopped.
+ */
+function udpReceiver(
+  pair: VethPair,
+  port: number,
+  bufferBytes = 8192,
+): { stop(): Promise<Uint8Array> } {
+  const child = pair.spawn(["socat", "-u", "-b", String(bufferBytes), `UDP-RECV:${port}`, "-"]);
   let stopped: Promise<Uint8Array> | null = null;
   return {
     stop(): Promise<Uint8Array> {
@@ -322,7 +330,8 @@ interopTest(
         assert.equal(driver.linkMtu, 9000);
         assert.ok(driver.fd >= 0);
         assert.equal(driver.vnetHdr, true);
-        assert.equal(driver.qdiscBypass, true, "veth segments itself: the bypass stays on");
+        // UFO (on by default) needs the qdisc path: the kernel fragments on it only.
+        assert.equal(driver.qdiscBypass, false, "UFO: the qdisc is not bypassed");
         // The default: a V2 ring of 512 slots asked for, 35 whole 1 MiB blocks of 15.
         assert.equal(driver.rxRing, "v2");
         assert.equal(driver.rxBlockBytes, 1024 * 1024);
@@ -338,8 +347,16 @@ interopTest(
           txChecksumOffload: true,
           tcpSegmentationOffload: true,
           udpSegmentationOffload: true,
+          udpFragmentationOffload: true,
           maxGsoBytes: 65_494,
         });
+        const noUfo = openRing(pair, { udpFragmentationOffload: false });
+        try {
+          assert.equal(noUfo.qdiscBypass, true, "veth segments itself: the bypass stays on");
+          assert.equal(noUfo.capabilities.udpFragmentationOffload, false);
+        } finally {
+          noUfo.close();
+        }
         assert.equal(driver.ringBytes, 35 * 1024 * 1024 + 128 * 65_536);
       } finally {
         driver.close();
@@ -1176,6 +1193,60 @@ for (const rxRing of RINGS) {
             await receiver.stop();
             driver.close();
           }
+        }
+      });
+    },
+    { tools: ["socat"] },
+  );
+}
+
+for (const rxRing of RINGS) {
+  interopTest(
+    `af_packet_ring: UFO: an 8,900-byte UDP datagram leaves as IP fragments, reaches a kernel socket whole [${rxRing}]`,
+    async () => {
+      await withVethPair({}, async (pair) => {
+        const driver = openRing(pair, { rxRing });
+        const receiver = udpReceiver(pair, 9000, 65536);
+        try {
+          assert.equal(pair.mtu, 1500);
+          assert.equal(driver.capabilities.udpFragmentationOffload, true);
+          await udpPortOpen(pair, 9000);
+          const before = await peerUdpMib(pair);
+          const payload = pattern(8900, 5);
+          const frame = ipv4Frame({
+            dstMac: pair.peerMac,
+            srcMac: driver.mac,
+            src: pair.stackAddr,
+            dst: pair.peerAddr,
+            proto: PROTO_UDP,
+            sport: 40000,
+            dport: 9000,
+            payload,
+            partial: true,
+          });
+          // A datagram to be fragmented carries no DF (its header checksum is the kernel's).
+          frame[ETH + 6] = 0;
+          const offload = new TxOffload();
+          offload.needsCsum = true;
+          offload.csumStart = ETH + IPV4;
+          offload.csumOffset = 6;
+          offload.gsoType = GSO_UDP;
+          offload.gsoSize = 1480;
+          offload.hdrLen = ETH + IPV4 + UDP;
+          assert.ok(driver.transmit(frame, 0, frame.length, offload));
+          driver.flush();
+          assert.equal(driver.stats.txFrames, 1, "one frame for the whole datagram");
+          await waitFor(
+            async () => (await peerUdpMib(pair)).InDatagrams >= before.InDatagrams + 1,
+            { what: "the datagram at the peer's socket", intervalMs: 20 },
+          );
+          const after = await peerUdpMib(pair);
+          assert.equal(after.InDatagrams - before.InDatagrams, 1);
+          assert.equal(after.InCsumErrors - before.InCsumErrors, 0);
+          assert.deepEqual(await receiver.stop(), payload);
+        } finally {
+          await receiver.stop();
+          driver.close();
         }
       });
     },

@@ -4,6 +4,7 @@ import type { ReassemblyOptions } from "../../net/reassembly.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { StackStats } from "../../stack/stats.ts";
 import { TimerWheel } from "../../core/timer_wheel.ts";
+import { RX_CSUM_VALID, RX_GSO } from "../../link/driver.ts";
 
 /** One fragment of a datagram with `id` whose payload is `payload[start..end)`. */
 function fragment(
@@ -222,4 +223,75 @@ Deno.test("reassembly: bounds below one datagram's needs are raised to a working
   const { r } = setup({ maxBytes: 1000, maxBytesPerSource: 10 });
   assert.ok(r.maxBytes >= 4 * 65535);
   assert.ok(r.maxBytesPerSource >= 2 * 65535);
+});
+
+Deno.test("reassembly: after one datagram, the next grows its buffer once, to that size", () => {
+  const { r, add } = setup();
+  const p = payload.subarray(0, 8908);
+  const train = (id: number) => {
+    const out = [];
+    for (let s = 0; s < p.length; s += 1480) {
+      out.push(fragment(id, p, s, Math.min(p.length, s + 1480), s + 1480 < p.length));
+    }
+    return out;
+  };
+  const [a0, a1] = train(1);
+  add(a0);
+  const lone = r.memoryBytes; // the first fragment alone: the smallest buffer
+  add(a1);
+  const doubled = r.memoryBytes; // nothing completed yet: grown by doubling
+  for (const f of train(1).slice(2)) add(f);
+  assert.equal(r.memoryBytes, 0);
+  const [b0, b1] = train(2);
+  add(b0);
+  assert.equal(r.memoryBytes, lone);
+  add(b1);
+  // Two fragments in: already the buffer of a whole 8,908-byte datagram (16 KiB class).
+  assert.ok(r.memoryBytes > doubled, `${r.memoryBytes} vs ${doubled}`);
+  assert.ok(r.memoryBytes > 16384, `${r.memoryBytes}`);
+  let whole = null;
+  for (const f of train(2).slice(2)) whole = add(f);
+  assert.ok(whole !== null);
+  assert.deepEqual(whole.buf.subarray(whole.off + 20, whole.off + whole.len), p);
+});
+
+Deno.test("reassembly: interleaved datagrams and overlaps at 32-block word edges", () => {
+  const { add, stats } = setup();
+  const p = payload.subarray(0, 2048);
+  // Two datagrams' fragments alternate (the last-datagram shortcut must not mix them).
+  assert.equal(add(fragment(7, p, 0, 256, true)), null);
+  assert.equal(add(fragment(8, p, 1024, 2048, false)), null);
+  assert.equal(add(fragment(7, p, 256, 1024, true)), null);
+  assert.equal(add(fragment(8, p, 0, 1024, true))?.len, 20 + 2048);
+  // A duplicate spanning a word edge is ignored; one ending one block further overlaps.
+  assert.equal(add(fragment(7, p, 256, 1024, true)), null);
+  assert.equal(stats.ip.ReasmDuplicates, 1);
+  assert.equal(stats.ip.ReasmOverlaps, 0);
+  assert.equal(add(fragment(7, p, 1016, 1032, true)), null);
+  assert.equal(stats.ip.ReasmOverlaps, 1);
+  // Datagram 7 is gone: its last fragment starts a new, incomplete one.
+  assert.equal(add(fragment(7, p, 1024, 2048, false)), null);
+  // A fragment starting inside another word's received run is an overlap, not a duplicate.
+  assert.equal(add(fragment(9, p, 0, 512, true)), null);
+  assert.equal(add(fragment(9, p, 248, 512, true)), null);
+  assert.equal(stats.ip.ReasmOverlaps, 2);
+});
+
+Deno.test("reassembly: RX_CSUM_VALID carries over only when every fragment had it", () => {
+  const { r } = setup();
+  const p = payload.subarray(0, 3000);
+  const send = (id: number, flags: number[]) => {
+    let whole = null;
+    const cuts = [[0, 1480, true], [1480, 2960, true], [2960, 3000, false]] as const;
+    for (let i = 0; i < 3; i++) {
+      const f = fragment(id, p, cuts[i][0], cuts[i][1], cuts[i][2]);
+      whole = r.add(f, 0, f.length, flags[i]);
+    }
+    return whole;
+  };
+  assert.equal(send(1, [RX_CSUM_VALID, RX_CSUM_VALID, RX_CSUM_VALID])?.rxFlags, RX_CSUM_VALID);
+  assert.equal(send(2, [RX_CSUM_VALID, 0, RX_CSUM_VALID])?.rxFlags, 0);
+  // Other flags do not carry over.
+  assert.equal(send(3, [RX_GSO, RX_GSO, RX_GSO])?.rxFlags, 0);
+  assert.equal(send(4, [RX_CSUM_VALID, RX_CSUM_VALID, RX_CSUM_VALID])?.rxFlags, RX_CSUM_VALID);
 });

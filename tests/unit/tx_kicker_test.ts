@@ -15,7 +15,7 @@ import {
 } from "../../drivers/tx_kicker.ts";
 import { EBADF } from "../../ffi/errno.ts";
 import { VIRTIO_NET_HDR_LEN } from "../../ffi/virtio_net.ts";
-import { GSO_TCPV4, TxOffload } from "../../link/driver.ts";
+import { GSO_TCPV4, GSO_UDP, TxOffload } from "../../link/driver.ts";
 import {
   TX_SLOT_V2,
   TxRing,
@@ -316,3 +316,52 @@ Deno.test("tx ring, auto: one full TCP super-segment is a bulk batch at MTU 9000
     assert.deepEqual([kicker.requests, stats.txKicks], [1, 1], `MTU ${mtu}: ACK kicked here`);
   }
 });
+
+Deno.test("tx ring, auto: UDP datagrams are kicked here, however many; UFO frames count for the burst bound", () => {
+  const stats = txCounters();
+  const kicker = new StubKicker();
+  const tx = autoRing(9000, true, 64, kicker, stats);
+  // 16 datagrams of 8,900 bytes with UDP checksum offload: 143 KB, a bulk-sized batch, yet a
+  // kick handed to a kicker on the other CPU would let the sender outrun its receiver.
+  const udp = new TxOffload();
+  udp.needsCsum = true;
+  udp.csumStart = 34;
+  udp.csumOffset = 6;
+  udp.hdrLen = 42;
+  for (let i = 0; i < 16; i++) assert.ok(tx.put(new Uint8Array(8942), 0, 8942, udp));
+  tx.flush();
+  assert.deepEqual([kicker.requests, stats.txKicks], [0, 1], "kicked on this thread");
+  // UFO super-datagrams (GSO_UDP) are datagrams too: on this thread, and the 256 KiB burst
+  // bound kicks once 30 of them are queued (TCP super-segments would not count).
+  const ufo = new TxOffload();
+  ufo.needsCsum = true;
+  ufo.csumStart = 34;
+  ufo.csumOffset = 6;
+  ufo.gsoType = GSO_UDP;
+  ufo.gsoSize = 1480;
+  ufo.hdrLen = 42;
+  const bounded = new TxRing({
+    fd: -1,
+    ...ringMemory(1500, 64),
+    layout: TX_SLOT_V2,
+    vnetBytes: VIRTIO_NET_HDR_LEN,
+    stats,
+    kicker: kicker as unknown as TxKicker,
+    kickPolicy: "auto",
+    kickBytes: 256 * 1024,
+  });
+  for (let i = 0; i < 29; i++) assert.ok(bounded.put(new Uint8Array(8942), 0, 8942, ufo));
+  assert.equal(stats.txKicks, 1, "29 datagrams: under the bound");
+  assert.ok(bounded.put(new Uint8Array(8942), 0, 8942, ufo));
+  assert.equal(stats.txKicks, 2, "the burst bound kicked at the 30th datagram");
+  for (let i = 0; i < 10; i++) assert.ok(bounded.put(new Uint8Array(8942), 0, 8942, ufo));
+  bounded.flush();
+  assert.deepEqual([kicker.requests, stats.txKicks], [0, 3], "89 KB of UFO: kicked here");
+});
+
+/** Slot memory for a V2 TX ring of `frames` slots at `mtu` with a vnet header. */
+function ringMemory(mtu: number, frames: number) {
+  const geometry = txRingGeometry(TX_SLOT_V2, mtu, true, frames);
+  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
+  return { ring: new Uint8Array(mem), words: new Uint32Array(mem), base: 0, geometry };
+}

@@ -17,11 +17,12 @@ interface UdpFrame {
   csumStart: number;
   csumOffset: number;
   gsoType: number;
+  gsoSize: number;
 }
 
 /** A rig whose link offloads checksums, recording every IPv4/UDP frame it transmits. */
-function udpRig(): { rig: TcpRig; frames: UdpFrame[] } {
-  const rig = new TcpRig({ tsoBytes: 65_536 });
+function udpRig(ufo = false): { rig: TcpRig; frames: UdpFrame[] } {
+  const rig = new TcpRig({ tsoBytes: 65_536, ufo });
   assert.equal(rig.link.capabilities.txChecksumOffload, true);
   const frames: UdpFrame[] = [];
   const transmit = rig.link.transmit.bind(rig.link);
@@ -33,6 +34,7 @@ function udpRig(): { rig: TcpRig; frames: UdpFrame[] } {
         csumStart: o?.csumStart ?? 0,
         csumOffset: o?.csumOffset ?? 0,
         gsoType: o?.gsoType ?? 0,
+        gsoSize: o?.gsoSize ?? 0,
       });
     }
     return transmit(frame, off, len, o);
@@ -108,4 +110,47 @@ Deno.test("udp: a fragmented datagram is summed in software (fragments cannot be
   const pseudo = pseudoHeaderSumV4(RIG_ADDR, PEER_ADDR, 17, udp.length);
   assert.ok(verifyChecksum(udp, 0, udp.length, pseudo));
   assert.deepEqual(udp.subarray(8), payload);
+});
+
+Deno.test("udp: over a UFO link a datagram longer than the MTU leaves as one frame", () => {
+  const { rig, frames } = udpRig(true);
+  const ep = rig.stack.udp.open(4);
+  ep.bind(null, 0);
+  const dst = IpAddress.v4(PEER_ADDR);
+  const payload = new Uint8Array(8900).map((_, i) => i * 11);
+  // Neighbour unknown: the ARP queue keeps no offload request, so the datagram is summed and
+  // fragmented here (seven fragments at MTU 1500), not lost.
+  ep.sendto(payload, 0, payload.length, dst, 9);
+  rig.tick();
+  assert.equal(frames.length, 7);
+  for (const f of frames) assert.deepEqual([f.needsCsum, f.gsoType], [false, 0]);
+  frames.length = 0;
+  // Neighbour known: one frame of 14 + 20 + 8 + 8,900 bytes, GSO_UDP (3) with 1,480-byte
+  // fragments, the checksum partial; the IPv4 header is that of the whole datagram.
+  ep.sendto(payload, 0, payload.length, dst, 9);
+  rig.tick();
+  assert.equal(frames.length, 1);
+  const f = frames[0];
+  assert.equal(f.frame.length, ETH_HEADER_BYTES + 20 + 8 + 8900);
+  assert.deepEqual([f.gsoType, f.gsoSize, f.needsCsum], [3, 1480, true]);
+  assert.deepEqual([f.csumStart, f.csumOffset], [UDP_AT, 6]);
+  const ip = ETH_HEADER_BYTES;
+  assert.equal((f.frame[ip + 2] << 8) | f.frame[ip + 3], 20 + 8 + 8900, "total length");
+  assert.equal((f.frame[ip + 6] << 8) | f.frame[ip + 7], 0, "no DF, no MF, offset 0");
+  finishPartialChecksum(f.frame, 0, f.frame.length, f.csumStart, f.csumOffset);
+  assert.ok(udpChecksumOk(f.frame));
+  assert.deepEqual(f.frame.subarray(UDP_AT + 8), payload);
+  // A socket that does not let its datagrams be fragmented gets EMSGSIZE, as before.
+  ep.dontFragment = true;
+  assert.throws(() => ep.sendto(payload, 0, payload.length, dst, 9), /EMSGSIZE/);
+  // Without UFO on the link the same datagram is fragmented here.
+  const plain = udpRig(false);
+  const ep2 = plain.rig.stack.udp.open(4);
+  ep2.bind(null, 0);
+  ep2.sendto(new Uint8Array(1), 0, 1, dst, 9);
+  plain.rig.tick();
+  plain.frames.length = 0;
+  ep2.sendto(payload, 0, payload.length, dst, 9);
+  plain.rig.tick();
+  assert.equal(plain.frames.length, 7);
 });
