@@ -11,10 +11,14 @@
  *
  * The group is made with `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (Linux ≥ 4.20): the kernel hands
  * a frame to a group through the group's one shared hook, whose `ignore_outgoing` comes from
- * that flag alone — a member's own `PACKET_IGNORE_OUTGOING` is not consulted — so without it
- * every frame a worker sends is copied back into some worker's ring (and skipped there,
- * `rxOutgoingSkipped`). A kernel that refuses the flag gets a group without it
- * ({@link FanoutGroup.ignoresOutgoing} false); the workers then skip those copies themselves.
+ * that flag alone — a member's own `PACKET_IGNORE_OUTGOING` is not consulted. A frame a member
+ * sends is not handed back to its own group (`skb_loop_sk`), and one sent with
+ * PACKET_QDISC_BYPASS passes no tap at all; but segments the kernel cuts in software (a device
+ * without TSO, where the ring driver keeps the qdisc) carry no socket, and without the flag
+ * every one of them is copied back into some worker's ring (and skipped there,
+ * `rxOutgoingSkipped`), as is whatever another socket sends on the interface. A kernel that
+ * refuses the flag gets a group without it ({@link FanoutGroup.ignoresOutgoing} false); the
+ * workers then skip those copies themselves.
  *
  * The kernel keeps its members in join order and takes the program's return value modulo
  * their number (`fanout_demux_bpf`, net/packet/af_packet.c); a member that closes is replaced
