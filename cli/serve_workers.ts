@@ -58,8 +58,8 @@ export async function serveWorkers(
   });
   if (!group.ignoresOutgoing) {
     emitError(
-      "serve: the kernel refused PACKET_FANOUT_FLAG_IGNORE_OUTGOING: the workers receive a copy " +
-        "of every frame they send (driver rxOutgoingSkipped)",
+      "serve: the kernel refused PACKET_FANOUT_FLAG_IGNORE_OUTGOING: frames it segments for " +
+        "the workers come back to them (driver rxOutgoingSkipped)",
     );
   }
   group.onWorkerExit((index, reason) => {

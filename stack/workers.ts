@@ -159,7 +159,8 @@ export class RuntimeWorkers {
   /**
    * True when the kernel does not copy the workers' own transmissions back into their rings
    * (the fanout group took `PACKET_FANOUT_FLAG_IGNORE_OUTGOING`); false when it refused the flag
-   * and every sent frame also costs a receive (counted in the drivers' `rxOutgoingSkipped`).
+   * and frames the kernel segments for them in software come back (counted in the drivers'
+   * `rxOutgoingSkipped`).
    */
   readonly ignoresOutgoing: boolean;
   readonly #group: FanoutGroup;
