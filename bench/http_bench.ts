@@ -16,7 +16,8 @@
  * ```
  * deno run --allow-all bench/http_bench.ts [--seconds N] [--requests N] [--rounds N]
  *     [--driver NAME] [--workers LIST] [--busy-poll US] [--cli PATH] [--base PATH]
- *     [--kernel-handler routes|minimal] [--prewarm N] [--out FILE]
+ *     [--kernel-handler routes|minimal] [--prewarm N] [--path /bytes/N] [--stack-tso off]
+ *     [--out FILE]
  * ```
  *
  * The servers take turns on one veth pair, `--rounds` times (so each round's figures are a
@@ -26,7 +27,12 @@
  * round (a before/after comparison). `--kernel-handler minimal` runs the `Deno.serve` of
  * `bench:e2e` and `bench/clients.ts` (`new Response(bytes)`, no fields) instead of the
  * `serve --http` routes. `--prewarm N` adds `serve --http --prewarm N` (one stack; N warm-up
- * connections on a private in-memory link before its ready line) to every round.
+ * connections on a private in-memory link before its ready line) to every round. With
+ * `--base`, every N of `--workers` other than 0 also runs the base checkout's `serve --workers N`
+ * (`base_workersN`). Every ustack server's final driver counters (`rxFrames`, `txFrames`,
+ * `rxOutgoingSkipped`: looped-back copies of its own transmissions) are recorded. `--path` asks
+ * for another body than `/bytes/64`; `--stack-tso off` turns TSO off on the stack's interface
+ * (the kernel then segments the stacks' super-segments in software).
  *
  * Needs root, `ip`, `ss`, `wrk`, `ab`. Every wait is bounded; the namespaces are deleted at
  * the end, on errors, on Ctrl-C and on SIGTERM.
@@ -63,6 +69,23 @@ export interface HttpFigures {
   abFailed: number | null;
   /** CPU during the wrk run and the ab run (null: the server's pid could not be read). */
   cpu: { wrk: CpuShare | null; ab: CpuShare | null };
+  /** The server's final driver counters (the text `driver:` line; ustack servers only). */
+  driver?: Record<string, number>;
+}
+
+/**
+ * The counters of the `  driver: name=1 …` line of `serve`'s final text stats.
+ *
+ * @example
+ * ```ts
+ * parseDriverLine("stats\n  driver: rxFrames=10 rxOutgoingSkipped=2\n"); // { rxFrames: 10, … }
+ * ```
+ */
+export function parseDriverLine(out: string): Record<string, number> {
+  const line = /^\s+driver: (.*)$/m.exec(out);
+  const counters: Record<string, number> = {};
+  for (const m of (line?.[1] ?? "").matchAll(/(\w+)=(\d+)/g)) counters[m[1]] = Number(m[2]);
+  return counters;
 }
 
 /** The machine's CPU time so far (USER_HZ ticks): user+nice, system, softirq, idle+iowait, all. */
@@ -114,7 +137,6 @@ export async function withCpu<T>(
   }];
 }
 
-const PATH = "/bytes/64";
 const PORT = 80;
 
 /** `2.5ms` / `812.00us` / `1.2s` → ms. */
@@ -185,11 +207,12 @@ export function abRun(
 
 async function measure(
   link: BenchLink,
+  path: string,
   seconds: number,
   requests: number,
   serverPid: number,
 ): Promise<HttpFigures> {
-  const url = `http://${link.addr("stack")}${PATH}`;
+  const url = `http://${link.addr("stack")}${path}`;
   // Warm-up: JIT and ARP.
   await link.run("peer", ["wrk", "-t1", "-c4", "-d1s", url], 30_000);
   const [w, wrkCpu] = await withCpu(serverPid, async () => {
@@ -211,10 +234,11 @@ async function measure(
   };
 }
 
-async function stopped(p: BenchProcess): Promise<void> {
+async function stopped(p: BenchProcess): Promise<string> {
   const f = await p.stop(10_000);
   // 143: killed by the SIGTERM that stops it (the minimal Deno.serve has no handler for it).
   if (f.code !== 0 && f.code !== 143) console.error(`server exited ${f.code}: ${f.stderr}`);
+  return f.stdout;
 }
 
 /** A server under test: `Deno.serve` on kernel sockets, or a checkout's `serve --http`. */
@@ -234,6 +258,7 @@ async function measureServer(
   o: {
     driver: string;
     kernelHandler: string;
+    path: string;
     seconds: number;
     requests: number;
     busyPollUs: string | null;
@@ -266,11 +291,14 @@ async function measureServer(
   }
   const p = link.start("stack", cmd);
   await p.waitForLine(/^ready/, 30_000);
+  let figures: HttpFigures | null = null;
   try {
-    return await measure(link, o.seconds, o.requests, p.pid);
+    figures = await measure(link, o.path, o.seconds, o.requests, p.pid);
   } finally {
-    await stopped(p);
+    const out = await stopped(p);
+    if (figures !== null && server.cli !== null) figures.driver = parseDriverLine(out);
   }
+  return figures;
 }
 
 const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(0));
@@ -294,6 +322,8 @@ export async function main(args: string[]): Promise<number> {
       base: { type: "string" },
       "kernel-handler": { type: "string", default: "routes" },
       prewarm: { type: "string" },
+      path: { type: "string", default: "/bytes/64" },
+      "stack-tso": { type: "string", default: "on" },
       out: { type: "string" },
     },
   });
@@ -305,6 +335,8 @@ export async function main(args: string[]): Promise<number> {
   const o = {
     driver: values.driver!,
     kernelHandler: values["kernel-handler"]!,
+    path: values.path!,
+    stackTso: values["stack-tso"] !== "off",
     seconds: Number(values.seconds),
     requests: Number(values.requests),
     busyPollUs: values["busy-poll"] ?? null,
@@ -317,10 +349,16 @@ export async function main(args: string[]): Promise<number> {
   if (values.prewarm !== undefined) {
     servers.push({ name: "ustack_prewarm", cli, workers: 0, prewarm: Number(values.prewarm) });
   }
-  if (values.base !== undefined) servers.push({ name: "base", cli: values.base, workers: 0 });
+  if (values.base !== undefined) {
+    servers.push({ name: "base", cli: values.base, workers: 0 });
+    for (const n of values.workers!.split(",").map(Number)) {
+      if (n !== 0) servers.push({ name: `base_workers${n}`, cli: values.base, workers: n });
+    }
+  }
   const rounds: Record<string, HttpFigures>[] = [];
   const link = await BenchLink.create(1500);
   try {
+    if (!o.stackTso && link.setTso("stack", false)) throw new Error("TSO stayed on");
     for (let r = 0; r < Number(values.rounds); r++) {
       const round: Record<string, HttpFigures> = {};
       for (const s of servers) {
@@ -329,7 +367,12 @@ export async function main(args: string[]): Promise<number> {
         console.error(
           `round ${r + 1} ${s.name.padEnd(16)} wrk ${fmt(f.wrkRequestsPerSec).padStart(6)}/s ` +
             `(CPU/request ${cpuText(f.cpu.wrk)})  ab ${fmt(f.abRequestsPerSec).padStart(6)}/s ` +
-            `(CPU/connection ${cpuText(f.cpu.ab)})  load ${Deno.loadavg()[0].toFixed(2)}`,
+            `(CPU/connection ${cpuText(f.cpu.ab)})  load ${Deno.loadavg()[0].toFixed(2)}` +
+            (f.driver === undefined
+              ? ""
+              : `  tx ${f.driver.txFrames ?? 0} outgoing skipped ${
+                f.driver.rxOutgoingSkipped ?? 0
+              }`),
         );
       }
       rounds.push(round);
@@ -337,7 +380,7 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     await link.destroy();
   }
-  console.log(`HTTP/1.1 GET ${PATH}, wrk -t2 -c64 -d${o.seconds}s, ab -n ${o.requests} -c 32`);
+  console.log(`HTTP/1.1 GET ${o.path}, wrk -t2 -c64 -d${o.seconds}s, ab -n ${o.requests} -c 32`);
   console.log("round  server            wrk req/s  ratio   ab conn/s  ratio");
   rounds.forEach((round, i) => {
     const k = round.deno_serve;

@@ -9,7 +9,7 @@
  */
 
 import { ControlServer, Runtime, type RuntimeConfig, type WorkerCounters } from "../mod.ts";
-import { emit, emitJson } from "./output.ts";
+import { emit, emitError, emitJson } from "./output.ts";
 import { printCounterSet, serviceGroupName } from "./output.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
 
@@ -56,6 +56,12 @@ export async function serveWorkers(
     workerModule: new URL("./serve_worker_app.ts", import.meta.url),
     workerData: o.ports,
   });
+  if (!group.ignoresOutgoing) {
+    emitError(
+      "serve: the kernel refused PACKET_FANOUT_FLAG_IGNORE_OUTGOING: frames it segments for " +
+        "the workers come back to them (driver rxOutgoingSkipped)",
+    );
+  }
   group.onWorkerExit((index, reason) => {
     const primary = group.primary;
     if (json) emitJson("worker-exit", { worker: index, reason, primary });
@@ -89,7 +95,14 @@ export async function serveWorkers(
   if (stop.stoppedBy === "") {
     const addrs = group.usableAddresses();
     if (json) {
-      emitJson("ready", { if: group.ifname, mac: group.mac, addrs, services: o.services, workers });
+      emitJson("ready", {
+        if: group.ifname,
+        mac: group.mac,
+        addrs,
+        services: o.services,
+        workers,
+        ignoreOutgoing: group.ignoresOutgoing,
+      });
     } else emit(`ready ${group.ifname} ${addrs.join(" ")}`.trimEnd());
   }
   await stop.finished;

@@ -292,9 +292,10 @@ export class AfPacketDriver implements LinkDriver {
       const link = queryLink(driver, opts.ifname, opts.mtu);
       const fd = openPacketSocket(resources);
       setsockoptInt(fd, SOL_PACKET, PACKET_AUXDATA, 1);
-      const ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
+      let ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
       bindPacketSocket(fd, link.ifindex);
-      if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
+      // In a group, the group's flag decides whether our own frames come back.
+      if (opts.fanoutGroup !== undefined) ignoresOutgoing = joinFanoutGroup(fd, opts.fanoutGroup);
       return new AfPacketDriver({ fd, resources, link, ignoresOutgoing }, rxSlots, txSlots);
     });
   }

@@ -456,7 +456,7 @@ export function openPacketRing(
   if (vnetHdr) setsockoptInt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
   // A malformed TX frame is skipped instead of stopping the ring at it for good.
   setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1);
-  const ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
+  let ignoresOutgoing = ignoreOutgoing(fd); // else receive() skips PACKET_OUTGOING itself
   // With the qdisc bypassed, the kernel drops any frame it would have to segment in
   // software (__dev_direct_xmit refuses a segmented skb): keep the bypass for super-segments
   // only when the device segments them itself, else the qdisc path segments them for us.
@@ -506,8 +506,9 @@ export function openPacketRing(
   }
   bindPacketSocket(fd, link.ifindex);
   if (large !== null) bindPacketSocket(large.fd, link.ifindex);
-  // Joined last: resizing a ring takes a socket out of its fanout group.
-  if (opts.fanoutGroup !== undefined) joinFanoutGroup(fd, opts.fanoutGroup);
+  // Joined last: resizing a ring takes a socket out of its fanout group. In a group, the
+  // group's flag decides whether our own frames come back, not the socket's option.
+  if (opts.fanoutGroup !== undefined) ignoresOutgoing = joinFanoutGroup(fd, opts.fanoutGroup);
   // Detached when the driver closes its resources (or the process dies).
   if (opts.kernelRx === false) res.fd(attachKernelRxDrop(link.ifindex));
   return {

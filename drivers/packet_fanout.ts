@@ -9,6 +9,17 @@
  * programmable whatever happens to the workers. The workers' drivers then join with the id
  * ({@link joinFanoutGroup}), one after the other, so that worker i is member `joinOrder(i)`.
  *
+ * The group is made with `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (Linux ≥ 4.20): the kernel hands
+ * a frame to a group through the group's one shared hook, whose `ignore_outgoing` comes from
+ * that flag alone — a member's own `PACKET_IGNORE_OUTGOING` is not consulted. A frame a member
+ * sends is not handed back to its own group (`skb_loop_sk`), and one sent with
+ * PACKET_QDISC_BYPASS passes no tap at all; but segments the kernel cuts in software (a device
+ * without TSO, where the ring driver keeps the qdisc) carry no socket, and without the flag
+ * every one of them is copied back into some worker's ring (and skipped there,
+ * `rxOutgoingSkipped`), as is whatever another socket sends on the interface. A kernel that
+ * refuses the flag gets a group without it ({@link FanoutGroup.ignoresOutgoing} false); the
+ * workers then skip those copies themselves.
+ *
  * The kernel keeps its members in join order and takes the program's return value modulo
  * their number (`fanout_demux_bpf`, net/packet/af_packet.c); a member that closes is replaced
  * by the last one. A worker thread that dies does not close its socket (a file descriptor
@@ -28,11 +39,13 @@ import {
   PACKET_FANOUT,
   PACKET_FANOUT_CBPF,
   PACKET_FANOUT_DATA,
+  PACKET_FANOUT_FLAG_IGNORE_OUTGOING,
   PACKET_FANOUT_FLAG_UNIQUEID,
   SO_RCVBUF,
   SOL_PACKET,
   SOL_SOCKET,
 } from "../ffi/constants.ts";
+import { SyscallError } from "../ffi/errno.ts";
 import { getsockoptInt, setsockoptInt } from "../ffi/syscalls.ts";
 import { MAX_STEERED_WORKERS, steeringProgram } from "./flow_steering.ts";
 import { openOnInterface, queryLink } from "./interface_open.ts";
@@ -50,17 +63,45 @@ export interface FanoutGroupOptions {
 }
 
 /**
+ * The PACKET_FANOUT word of a steered group: `id | (CBPF | flags) << 16`. `fanout_add`
+ * (net/packet/af_packet.c) stores the creator's flags without `UNIQUEID` and refuses (EINVAL)
+ * a joiner whose flags differ, so joiners pass `IGNORE_OUTGOING` exactly when the group has it.
+ */
+function fanoutWord(id: number, ignoreOutgoing: boolean, uniqueId: boolean): number {
+  let typeFlags = PACKET_FANOUT_CBPF;
+  if (ignoreOutgoing) typeFlags |= PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
+  if (uniqueId) typeFlags |= PACKET_FANOUT_FLAG_UNIQUEID;
+  return (id & 0xffff) | (typeFlags << 16);
+}
+
+/** Set PACKET_FANOUT with `ignoreOutgoing` first, and without it if the kernel says EINVAL. */
+function addToFanout(fd: number, id: number, uniqueId: boolean): boolean {
+  try {
+    setsockoptInt(fd, SOL_PACKET, PACKET_FANOUT, fanoutWord(id, true, uniqueId));
+    return true;
+  } catch (e) {
+    // Before Linux 4.20 the flag is unknown; when joining, EINVAL also means the group was
+    // made without it. Any other refusal is thrown (and EINVAL again below).
+    if (!(e instanceof SyscallError && e.code === "EINVAL")) throw e;
+  }
+  setsockoptInt(fd, SOL_PACKET, PACKET_FANOUT, fanoutWord(id, false, uniqueId));
+  return false;
+}
+
+/**
  * Join the fanout group `id` (a `PACKET_FANOUT_CBPF` group made by {@link FanoutGroup.open}) with
- * the bound packet socket `fd`. Its rings must exist already: changing them later would take
- * the socket out of the group. Throws SyscallError.
+ * the bound packet socket `fd`, with the group's flags: `PACKET_FANOUT_FLAG_IGNORE_OUTGOING`,
+ * or none when the group was made without it. Returns true when the group does not hand this
+ * host's transmissions back. Its rings must exist already: changing them later would take the
+ * socket out of the group. Throws SyscallError.
  *
  * @example
  * ```ts ignore
- * joinFanoutGroup(fd, groupId);
+ * const ignoresOutgoing = joinFanoutGroup(fd, groupId);
  * ```
  */
-export function joinFanoutGroup(fd: number, id: number): void {
-  setsockoptInt(fd, SOL_PACKET, PACKET_FANOUT, (id & 0xffff) | (PACKET_FANOUT_CBPF << 16));
+export function joinFanoutGroup(fd: number, id: number): boolean {
+  return addToFanout(fd, id, false);
 }
 
 /**
@@ -81,6 +122,11 @@ export class FanoutGroup {
   readonly id: number;
   /** Workers steered. */
   readonly workers: number;
+  /**
+   * True when the group was made with `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (the kernel does not
+   * copy the workers' own transmissions back to them); false when the kernel refused it.
+   */
+  readonly ignoresOutgoing: boolean;
   /** Member index of each worker (0: not joined, or dead and handed to the primary). */
   readonly #slots: number[];
   readonly #alive: boolean[];
@@ -89,9 +135,16 @@ export class FanoutGroup {
   #members = 1;
   #closed = false;
 
-  private constructor(fd: number, id: number, workers: number, res: ResourceStack) {
+  private constructor(
+    fd: number,
+    id: number,
+    workers: number,
+    ignoresOutgoing: boolean,
+    res: ResourceStack,
+  ) {
     this.#fd = fd;
     this.id = id;
+    this.ignoresOutgoing = ignoresOutgoing;
     this.workers = workers;
     this.#resources = res;
     this.#slots = new Array(workers).fill(0);
@@ -120,14 +173,9 @@ export class FanoutGroup {
       );
       setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, 4096);
       bindPacketSocket(fd, link.ifindex);
-      setsockoptInt(
-        fd,
-        SOL_PACKET,
-        PACKET_FANOUT,
-        (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
-      );
+      const ignoresOutgoing = addToFanout(fd, 0, true);
       const id = getsockoptInt(fd, SOL_PACKET, PACKET_FANOUT) & 0xffff;
-      const group = new FanoutGroup(fd, id, n, res);
+      const group = new FanoutGroup(fd, id, n, ignoresOutgoing, res);
       group.#install();
       return group;
     });

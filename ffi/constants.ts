@@ -94,6 +94,12 @@ export const PACKET_FANOUT_DATA = 22;
 export const PACKET_FANOUT_CBPF = 6;
 /** Fanout flag: the kernel picks a free group id for the first socket (id must be 0). */
 export const PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
+/**
+ * Fanout flag (Linux ≥ 4.20): the group does not deliver frames this host transmits on the
+ * interface. A member's own PACKET_IGNORE_OUTGOING does not count: the kernel consults the
+ * group's shared hook. Every joiner must pass the same flags as the group's creator.
+ */
+export const PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
 
 /** `sll_pkttype`: to us. */
 export const PACKET_HOST = 0;

@@ -156,6 +156,13 @@ export class RuntimeWorkers {
   readonly ifname: string;
   /** The interface's MAC as text (known once the first worker started). */
   mac = "";
+  /**
+   * True when the kernel does not copy the workers' own transmissions back into their rings
+   * (the fanout group took `PACKET_FANOUT_FLAG_IGNORE_OUTGOING`); false when it refused the flag
+   * and frames the kernel segments for them in software come back (counted in the drivers'
+   * `rxOutgoingSkipped`).
+   */
+  readonly ignoresOutgoing: boolean;
   readonly #group: FanoutGroup;
   readonly #handles: WorkerHandle[] = [];
   readonly #exitListeners: WorkerExitListener[] = [];
@@ -166,6 +173,7 @@ export class RuntimeWorkers {
     this.#group = group;
     this.count = group.workers;
     this.ifname = ifname;
+    this.ignoresOutgoing = group.ignoresOutgoing;
   }
 
   /**

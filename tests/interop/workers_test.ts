@@ -8,6 +8,9 @@ import { flowWorker, Runtime, type RuntimeWorkers } from "../../mod.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
 import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
 import { cliCommand, startServe } from "../harness/ustack_cli.ts";
+import { setNetdevFeatures } from "../../ffi/ethtool.ts";
+import { withNetns } from "../../ffi/netns.ts";
+import { close, socket } from "../../ffi/syscalls.ts";
 import type { WorkersAppData } from "../harness/workers_app.ts";
 
 const APP = new URL("../harness/workers_app.ts", import.meta.url);
@@ -92,6 +95,71 @@ interopTest(
     });
   },
   { tools: ["curl", "ping"] },
+);
+
+/** Turn TCP segmentation offload of a veth end off (like `ethtool -K IF tso off`). */
+function tsoOff(ns: string, ifname: string): void {
+  const after = withNetns(ns, () => {
+    const fd = socket(2, /* AF_INET */ 2, /* SOCK_DGRAM */ 0);
+    try {
+      return setNetdevFeatures(fd, ifname, {
+        "tx-tcp-segmentation": false,
+        "tx-tcp6-segmentation": false,
+      });
+    } finally {
+      close(fd);
+    }
+  });
+  assert.equal(after.get("tx-tcp-segmentation")?.active, false);
+}
+
+interopTest(
+  "workers: the fanout group does not hand the workers' own transmissions back (both drivers)",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      // Without TSO on the device the kernel segments our super-segments in software (the
+      // ring driver leaves the qdisc on for that); the segments have no socket, so only the
+      // group's PACKET_FANOUT_FLAG_IGNORE_OUTGOING keeps them from coming back to the group.
+      // (Frames a member sends whole are never looped back to its own group: skb_loop_sk.)
+      tsoOff(pair.stackNs, pair.stackIf);
+      for (const driver of ["af_packet", "af_packet_mmsg"] as const) {
+        const group = await Runtime.start({
+          if: pair.stackIf,
+          netns: pair.stackNs,
+          addr: [`${pair.stackAddr}/${pair.prefixLen}`],
+          driver,
+          workers: 2,
+          workerModule: APP,
+          workerData: { httpPort: HTTP_PORT },
+        });
+        try {
+          // 40 connections of 100 kB each from the stacks: thousands of frames sent.
+          const bytes = 100_000;
+          const r = await curlSha(pair, [
+            "-m",
+            "60",
+            "--parallel",
+            "-H",
+            "Connection: close",
+            `http://${pair.stackAddr}:${HTTP_PORT}/bytes/${bytes}?[1-40]`,
+          ]);
+          assert.equal(r.sha, await patternSha(bytes, 40), r.err);
+          const c = await group.counters();
+          for (const [i, w] of c.workers.entries()) {
+            const d = w?.driver ?? {};
+            assert.ok((d.txFrames ?? 0) > 100, `${driver} worker ${i} sent: ${JSON.stringify(d)}`);
+            // Without PACKET_FANOUT_FLAG_IGNORE_OUTGOING on the group every one of those frames
+            // also came back to some worker's ring (PACKET_OUTGOING) and was skipped there.
+            assert.equal(d.rxOutgoingSkipped, 0, `${driver} worker ${i}: ${JSON.stringify(d)}`);
+          }
+          assert.equal(group.ignoresOutgoing, true, driver);
+        } finally {
+          await group.stop();
+        }
+      }
+    });
+  },
+  { tools: ["curl"] },
 );
 
 interopTest(
