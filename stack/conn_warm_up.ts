@@ -44,7 +44,8 @@ import { Runtime } from "./runtime.ts";
 import type { StackOptions } from "./stack.ts";
 
 /** The warm-up server's address on the private wire (never on a real interface). */
-const SERVER_ADDR = "198.19.255.1";
+export const WARM_UP_SERVER_ADDR = "198.19.255.1";
+const SERVER_ADDR = WARM_UP_SERVER_ADDR;
 /** The warm-up client's address on the private wire. */
 const CLIENT_ADDR = "198.19.255.2";
 /** The port the warm-up server listens on. */
@@ -223,6 +224,66 @@ export function warmUpDrivers(
   return [wire.endpoint("warm-up-server", mac(1)), wire.endpoint("warm-up-client", mac(2))];
 }
 
+/** The two private stacks of a warm-up ({@link withWarmUpPair}). */
+export interface WarmUpPair {
+  /** The stack the application (`serve`) runs on, at {@link WARM_UP_SERVER_ADDR}. */
+  server: Runtime;
+  /** The stack that connects or sends to it. */
+  client: Runtime;
+}
+
+/**
+ * Start the two private stacks of a warm-up on `drivers` (the server's, then the client's, as
+ * {@link warmUpDrivers} gives them), the application on the server (`serve(server, port)`),
+ * then run `body`; the application is closed and both stacks stopped afterwards, also when a
+ * start or `body` throws (a driver whose stack never started is closed). Shared by the
+ * connection warm-up and the UDP one (`stack/udp_warm_up.ts`).
+ */
+export async function withWarmUpPair<T>(
+  drivers: [LinkDriver, LinkDriver],
+  config: { stack: StackOptions; cc?: string },
+  serve: (rt: Runtime, port: number) => { close(): void },
+  port: number,
+  body: (pair: WarmUpPair) => Promise<T>,
+): Promise<T> {
+  const [serverDriver, clientDriver] = drivers;
+  // The loops never park while the warm-up runs: a simulated driver has no fd to wake them.
+  const loop = { busyPollUs: 60_000_000 };
+  let server: Runtime;
+  try {
+    server = await Runtime.start({
+      linkDriver: serverDriver,
+      addr: `${SERVER_ADDR}/24`,
+      stack: config.stack,
+      cc: config.cc,
+      loop,
+    });
+  } catch (e) {
+    clientDriver.close();
+    throw e;
+  }
+  let client: Runtime | null = null;
+  let clientStarted = false;
+  let app: { close(): void } | null = null;
+  try {
+    app = serve(server, port);
+    clientStarted = true;
+    client = await Runtime.start({
+      linkDriver: clientDriver,
+      addr: `${CLIENT_ADDR}/24`,
+      stack: config.stack,
+      cc: config.cc,
+      loop,
+    });
+    return await body({ server, client });
+  } finally {
+    app?.close();
+    if (client !== null) await client.stop();
+    else if (!clientStarted) clientDriver.close();
+    await server.stop();
+  }
+}
+
 /**
  * Run the warm-up (see the module documentation). Resolves once both private stacks are
  * stopped; never throws for a connection that fails (it is counted).
@@ -241,7 +302,6 @@ export async function warmUpConnections(
   const conc = Math.max(1, opts.concurrency ?? 32);
   const timeLimitMs = opts.timeLimitMs ?? 3000;
   const graceMs = opts.graceMs ?? 1000;
-  const [serverDriver, clientDriver] = warmUpDrivers(opts);
   const stackOpts: StackOptions = {
     ...opts.stack,
     poolBuffers: 256,
@@ -249,88 +309,62 @@ export async function warmUpConnections(
     maxConnections: conc,
     bufferWarmBytes: 1 << 20,
   };
-  // The loops never park while the warm-up runs: a simulated driver has no fd to wake them.
-  const loop = { busyPollUs: 60_000_000 };
-  let server: Runtime;
-  try {
-    server = await Runtime.start({
-      linkDriver: serverDriver,
-      addr: `${SERVER_ADDR}/24`,
-      stack: stackOpts,
-      cc: opts.cc,
-      loop,
-    });
-  } catch (e) {
-    clientDriver.close();
-    throw e;
-  }
-  let client: Runtime | null = null;
-  let clientStarted = false;
-  let app: { close(): void } | null = null;
   let ok = 0;
   let failed = 0;
-  try {
-    app = opts.serve(server, WARM_UP_PORT);
-    clientStarted = true;
-    client = await Runtime.start({
-      linkDriver: clientDriver,
-      addr: `${CLIENT_ADDR}/24`,
-      stack: stackOpts,
-      cc: opts.cc,
-      loop,
-    });
-    const makeClient = opts.client ?? requestClient(new Uint8Array(64), 64);
-    const one = makeClient(client, SERVER_ADDR, WARM_UP_PORT);
-    const deadline = t0 + timeLimitMs;
-    let started = 0;
-    let inFlight = 0;
-    let over = false;
-    await new Promise<void>((resolve) => {
-      const end = (): void => {
-        if (over) return;
-        over = true;
-        clearTimeout(grace);
-        opts.signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      let grace = setTimeout(end, timeLimitMs + graceMs);
-      const onAbort = (): void => {
-        if (over) return;
-        clearTimeout(grace);
-        grace = setTimeout(end, graceMs);
-        if (inFlight === 0) end();
-      };
-      const signal = opts.signal;
-      if (signal !== undefined) {
-        if (signal.aborted) queueMicrotask(onAbort);
-        else signal.addEventListener("abort", onAbort, { once: true });
-      }
-      const next = (): void => {
-        while (
-          inFlight < conc && started < total && performance.now() < deadline &&
-          signal?.aborted !== true
-        ) {
-          started++;
-          inFlight++;
-          one(started - 1, onDone);
+  await withWarmUpPair(
+    warmUpDrivers(opts),
+    { stack: stackOpts, cc: opts.cc },
+    opts.serve,
+    WARM_UP_PORT,
+    async ({ client }) => {
+      const makeClient = opts.client ?? requestClient(new Uint8Array(64), 64);
+      const one = makeClient(client, SERVER_ADDR, WARM_UP_PORT);
+      const deadline = t0 + timeLimitMs;
+      let started = 0;
+      let inFlight = 0;
+      let over = false;
+      await new Promise<void>((resolve) => {
+        const end = (): void => {
+          if (over) return;
+          over = true;
+          clearTimeout(grace);
+          opts.signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        let grace = setTimeout(end, timeLimitMs + graceMs);
+        const onAbort = (): void => {
+          if (over) return;
+          clearTimeout(grace);
+          grace = setTimeout(end, graceMs);
+          if (inFlight === 0) end();
+        };
+        const signal = opts.signal;
+        if (signal !== undefined) {
+          if (signal.aborted) queueMicrotask(onAbort);
+          else signal.addEventListener("abort", onAbort, { once: true });
         }
-        if (inFlight === 0) end();
-      };
-      const onDone = (error: string | null): void => {
-        if (over) return; // closed by the stop below, already counted as failed
-        inFlight--;
-        if (error === null) ok++;
-        else failed++;
+        const next = (): void => {
+          while (
+            inFlight < conc && started < total && performance.now() < deadline &&
+            signal?.aborted !== true
+          ) {
+            started++;
+            inFlight++;
+            one(started - 1, onDone);
+          }
+          if (inFlight === 0) end();
+        };
+        const onDone = (error: string | null): void => {
+          if (over) return; // closed by the stop below, already counted as failed
+          inFlight--;
+          if (error === null) ok++;
+          else failed++;
+          next();
+        };
         next();
-      };
-      next();
-    });
-    failed = started - ok;
-  } finally {
-    app?.close();
-    if (client !== null) await client.stop();
-    else if (!clientStarted) clientDriver.close();
-    await server.stop();
-  }
+      });
+      failed = started - ok;
+    },
+  );
   return { connections: ok, failed, ms: Math.round(performance.now() - t0) };
 }

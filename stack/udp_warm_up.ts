@@ -20,15 +20,16 @@
  */
 
 import { IpAddress } from "../net/ip_address.ts";
-import { Runtime } from "./runtime.ts";
+import type { Runtime } from "./runtime.ts";
 import type { StackOptions } from "./stack.ts";
 import { setImmediate } from "node:timers";
-import { warmUpDrivers, type WarmUpLinkOptions, type WarmUpWire } from "./conn_warm_up.ts";
-
-/** The warm-up receiver's address on the private wire. */
-const SERVER_ADDR = "198.19.255.1";
-/** The warm-up sender's address on the private wire. */
-const CLIENT_ADDR = "198.19.255.2";
+import {
+  WARM_UP_SERVER_ADDR as SERVER_ADDR,
+  warmUpDrivers,
+  type WarmUpLinkOptions,
+  type WarmUpWire,
+  withWarmUpPair,
+} from "./conn_warm_up.ts";
 /** The port the warm-up receiver is bound to. */
 const WARM_UP_PORT = 9;
 /** Datagrams sent between two turns of the event loop (the receiver drains meanwhile). */
@@ -83,61 +84,36 @@ export async function warmUpUdpReceive(opts: UdpWarmUpOptions): Promise<UdpWarmU
   const total = opts.datagrams ?? 3000;
   const lengths = opts.lengths ?? [8900, 1472];
   const deadline = t0 + (opts.timeLimitMs ?? 1000);
-  const [serverDriver, clientDriver] = warmUpDrivers(opts);
   const stackOpts: StackOptions = { ...opts.stack, poolBuffers: 256, prewarm: false };
-  // The loops never park while the warm-up runs: a simulated driver has no fd to wake them.
-  const loop = { busyPollUs: 60_000_000 };
-  let server: Runtime;
-  try {
-    server = await Runtime.start({
-      linkDriver: serverDriver,
-      addr: `${SERVER_ADDR}/24`,
-      stack: stackOpts,
-      loop,
-    });
-  } catch (e) {
-    clientDriver.close();
-    throw e;
-  }
-  let client: Runtime | null = null;
-  let clientStarted = false;
-  let app: { close(): void } | null = null;
   let sent = 0;
-  try {
-    app = opts.serve(server, WARM_UP_PORT);
-    clientStarted = true;
-    client = await Runtime.start({
-      linkDriver: clientDriver,
-      addr: `${CLIENT_ADDR}/24`,
-      stack: stackOpts,
-      loop,
-    });
-    const dst = IpAddress.parse(SERVER_ADDR);
-    const ep = client.stack.udp.open(4);
-    ep.bind(null, 0);
-    const payload = new Uint8Array(Math.max(...lengths));
-    // The first datagram starts ARP; the rest wait for its answer.
-    ep.sendto(payload, 0, lengths[0], dst, WARM_UP_PORT);
-    sent++;
-    while (!client.nextHopResolved(dst) && performance.now() < deadline) await turn();
-    while (sent < total && performance.now() < deadline) {
-      for (let i = 0; i < BURST && sent < total; i++, sent++) {
-        try {
-          ep.sendto(payload, 0, lengths[sent % lengths.length], dst, WARM_UP_PORT);
-        } catch {
-          break; // out of packet buffers: the next turn frees them
+  await withWarmUpPair(
+    warmUpDrivers(opts),
+    { stack: stackOpts },
+    opts.serve,
+    WARM_UP_PORT,
+    async ({ client }) => {
+      const dst = IpAddress.parse(SERVER_ADDR);
+      const ep = client.stack.udp.open(4);
+      ep.bind(null, 0);
+      const payload = new Uint8Array(Math.max(...lengths));
+      // The first datagram starts ARP; the rest wait for its answer.
+      ep.sendto(payload, 0, lengths[0], dst, WARM_UP_PORT);
+      sent++;
+      while (!client.nextHopResolved(dst) && performance.now() < deadline) await turn();
+      while (sent < total && performance.now() < deadline) {
+        for (let i = 0; i < BURST && sent < total; i++, sent++) {
+          try {
+            ep.sendto(payload, 0, lengths[sent % lengths.length], dst, WARM_UP_PORT);
+          } catch {
+            break; // out of packet buffers: the next turn frees them
+          }
         }
+        await turn();
       }
-      await turn();
-    }
-    // The last ones in flight reach the receiver within a few ticks.
-    for (let i = 0; i < 8; i++) await turn();
-    ep.close();
-  } finally {
-    app?.close();
-    if (client !== null) await client.stop();
-    else if (!clientStarted) clientDriver.close();
-    await server.stop();
-  }
+      // The last ones in flight reach the receiver within a few ticks.
+      for (let i = 0; i < 8; i++) await turn();
+      ep.close();
+    },
+  );
   return { datagrams: sent, ms: Math.round(performance.now() - t0) };
 }
