@@ -234,9 +234,14 @@ function broadcastFrame(src: Uint8Array, marker: number, len = 60): Uint8Array {
 }
 
 /** Counters of the kernel's UDP MIB (`/proc/net/snmp`) in the peer namespace. */
-async function peerUdpMib(pair: VethPair): Promise<Record<string, number>> {
+function peerUdpMib(pair: VethPair): Promise<Record<string, number>> {
+  return peerMib(pair, "Udp");
+}
+
+/** Counters of one MIB (`Ip`, `Udp`, … of `/proc/net/snmp`) in the peer namespace. */
+async function peerMib(pair: VethPair, mib: string): Promise<Record<string, number>> {
   const lines = (await pair.run(["cat", "/proc/net/snmp"])).stdout.split("\n")
-    .filter((l) => l.startsWith("Udp:"));
+    .filter((l) => l.startsWith(`${mib}:`));
   const names = lines[0].split(/\s+/).slice(1);
   const values = lines[1].split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(names.map((n, i) => [n, values[i]]));
@@ -305,6 +310,51 @@ function udpReceiver(
       })();
     },
   };
+}
+
+/**
+ * Send `payload` to the peer's UDP port 9000 through `driver` as one frame with a partial UDP
+ * checksum and the GSO request `gsoType`/`gsoSize` (a datagram to be fragmented, GSO_UDP,
+ * carries no DF); then wait until the peer's UDP MIB counted `datagrams` more than `before` and
+ * check that exactly that many arrived, with no checksum error.
+ */
+async function sendOffloadedUdp(
+  pair: VethPair,
+  driver: AfPacketRingDriver,
+  payload: Uint8Array,
+  gso: { type: number; size: number; datagrams: number },
+  before: Record<string, number>,
+): Promise<void> {
+  const frame = ipv4Frame({
+    dstMac: pair.peerMac,
+    srcMac: driver.mac,
+    src: pair.stackAddr,
+    dst: pair.peerAddr,
+    proto: PROTO_UDP,
+    sport: 40000,
+    dport: 9000,
+    payload,
+    partial: true,
+  });
+  // A datagram to be fragmented carries no DF (its header checksum is the kernel's).
+  if (gso.type === GSO_UDP) frame[ETH + 6] = 0;
+  const offload = new TxOffload();
+  offload.needsCsum = true;
+  offload.csumStart = ETH + IPV4;
+  offload.csumOffset = 6;
+  offload.gsoType = gso.type;
+  offload.gsoSize = gso.size;
+  offload.hdrLen = ETH + IPV4 + UDP;
+  assert.ok(driver.transmit(frame, 0, frame.length, offload));
+  driver.flush();
+  const want = before.InDatagrams + gso.datagrams;
+  await waitFor(async () => (await peerUdpMib(pair)).InDatagrams >= want, {
+    what: `${gso.datagrams} datagram(s) at the peer's socket`,
+    intervalMs: 20,
+  });
+  const after = await peerUdpMib(pair);
+  assert.equal(after.InDatagrams - before.InDatagrams, gso.datagrams);
+  assert.equal(after.InCsumErrors - before.InCsumErrors, 0);
 }
 
 /** Wait until the peer has a UDP socket bound to `port`. */
@@ -1161,33 +1211,8 @@ for (const rxRing of RINGS) {
             await udpPortOpen(pair, 9000);
             const before = await peerUdpMib(pair);
             const payload = pattern(3 * 1000, stackCsumOffload ? 4 : 6);
-            const frame = ipv4Frame({
-              dstMac: pair.peerMac,
-              srcMac: driver.mac,
-              src: pair.stackAddr,
-              dst: pair.peerAddr,
-              proto: PROTO_UDP,
-              sport: 40000,
-              dport: 9000,
-              payload,
-              partial: true,
-            });
-            const offload = new TxOffload();
-            offload.needsCsum = true;
-            offload.csumStart = ETH + IPV4;
-            offload.csumOffset = 6;
-            offload.gsoType = GSO_UDP_L4;
-            offload.gsoSize = 1000;
-            offload.hdrLen = ETH + IPV4 + UDP;
-            assert.ok(driver.transmit(frame, 0, frame.length, offload));
-            driver.flush();
-            await waitFor(
-              async () => (await peerUdpMib(pair)).InDatagrams >= before.InDatagrams + 3,
-              { what: "three datagrams at the peer's socket", intervalMs: 20 },
-            );
-            const after = await peerUdpMib(pair);
-            assert.equal(after.InDatagrams - before.InDatagrams, 3);
-            assert.equal(after.InCsumErrors - before.InCsumErrors, 0);
+            const gso = { type: GSO_UDP_L4, size: 1000, datagrams: 3 };
+            await sendOffloadedUdp(pair, driver, payload, gso, before);
             assert.deepEqual(await receiver.stop(), payload);
           } finally {
             await receiver.stop();
@@ -1212,37 +1237,15 @@ for (const rxRing of RINGS) {
           assert.equal(driver.capabilities.udpFragmentationOffload, true);
           await udpPortOpen(pair, 9000);
           const before = await peerUdpMib(pair);
+          const ipBefore = await peerMib(pair, "Ip");
           const payload = pattern(8900, 5);
-          const frame = ipv4Frame({
-            dstMac: pair.peerMac,
-            srcMac: driver.mac,
-            src: pair.stackAddr,
-            dst: pair.peerAddr,
-            proto: PROTO_UDP,
-            sport: 40000,
-            dport: 9000,
-            payload,
-            partial: true,
-          });
-          // A datagram to be fragmented carries no DF (its header checksum is the kernel's).
-          frame[ETH + 6] = 0;
-          const offload = new TxOffload();
-          offload.needsCsum = true;
-          offload.csumStart = ETH + IPV4;
-          offload.csumOffset = 6;
-          offload.gsoType = GSO_UDP;
-          offload.gsoSize = 1480;
-          offload.hdrLen = ETH + IPV4 + UDP;
-          assert.ok(driver.transmit(frame, 0, frame.length, offload));
-          driver.flush();
+          const gso = { type: GSO_UDP, size: 1480, datagrams: 1 };
+          await sendOffloadedUdp(pair, driver, payload, gso, before);
           assert.equal(driver.stats.txFrames, 1, "one frame for the whole datagram");
-          await waitFor(
-            async () => (await peerUdpMib(pair)).InDatagrams >= before.InDatagrams + 1,
-            { what: "the datagram at the peer's socket", intervalMs: 20 },
-          );
-          const after = await peerUdpMib(pair);
-          assert.equal(after.InDatagrams - before.InDatagrams, 1);
-          assert.equal(after.InCsumErrors - before.InCsumErrors, 0);
+          // It crossed the wire as fragments: the peer put it back together.
+          const ip = await peerMib(pair, "Ip");
+          assert.equal(ip.ReasmOKs - ipBefore.ReasmOKs, 1);
+          assert.ok(ip.ReasmReqds - ipBefore.ReasmReqds >= 7, "7 fragments of at most 1,480 B");
           assert.deepEqual(await receiver.stop(), payload);
         } finally {
           await receiver.stop();
