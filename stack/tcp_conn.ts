@@ -117,6 +117,27 @@ export class TcpConn {
   }
 
   /**
+   * Non-blocking drop of up to `len` received bytes, copied nowhere (Linux's `recv` with
+   * `MSG_TRUNC` on a TCP socket): the byte count (> 0), 0 at EOF, -1 when nothing is buffered
+   * yet (wait with {@link waitReadable}). The window opens as after {@link readInto}. Throws a
+   * StackError on a connection error. For readers that count bytes and do not look at them.
+   *
+   * @example
+   * ```ts ignore
+   * let total = 0;
+   * for (;;) {
+   *   const n = conn.skip(1 << 20);
+   *   if (n === 0) break; // EOF
+   *   if (n < 0) await conn.waitReadable();
+   *   else total += n;
+   * }
+   * ```
+   */
+  skip(len: number): number {
+    return this.endpoint.skip(len);
+  }
+
+  /**
    * Non-blocking write of `buf[off, off + len)`: the bytes accepted into the send buffer (0
    * when it is full: wait with {@link waitWritable}). Throws a StackError (EPIPE after a
    * half-close, the connection's error otherwise).

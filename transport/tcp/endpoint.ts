@@ -296,6 +296,28 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       this.updateReadiness();
       return n;
     }
+    return this.#nothingRead(len);
+  }
+
+  /**
+   * Drop up to `len` received bytes without copying them (Linux `recv(MSG_TRUNC)` on TCP): a
+   * discard server's read. Same results and window updates as {@link TcpEndpoint.read}: the
+   * count (> 0), 0 at EOF (or once closed), -1 when nothing is there yet (EAGAIN).
+   *
+   * @throws {StackError} the pending error (cleared), once the buffered data is dropped.
+   */
+  skip(len: number): number {
+    const rtt = this.snd.rtt;
+    const n = this.rcv.skip(len, rtt.hasSample ? rtt.srttMs : 0);
+    if (n > 0) {
+      this.updateReadiness();
+      return n;
+    }
+    return this.#nothingRead(len);
+  }
+
+  /** What a read that found no data returns: the pending error (thrown), EOF (0) or EAGAIN (-1). */
+  #nothingRead(len: number): number {
     if (this.error !== null) {
       const e = this.error;
       this.error = null;

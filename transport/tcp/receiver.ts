@@ -477,7 +477,23 @@ export class TcpReceiver {
    */
   read(dst: Uint8Array, off: number, len: number, srttMs: number): number {
     const n = this.rcvBuf.read(dst, off, len);
-    if (n <= 0) return n;
+    if (n > 0) this.#consumed(n, srttMs);
+    return n;
+  }
+
+  /**
+   * Drop up to `len` bytes of in-order data without copying them anywhere (what Linux's
+   * `recv(MSG_TRUNC)` does on a TCP socket), with the same auto-tuning and window update as
+   * {@link TcpReceiver.read}. Returns the bytes dropped (0 when nothing is there).
+   */
+  skip(len: number, srttMs: number): number {
+    const n = this.rcvBuf.consume(len);
+    if (n > 0) this.#consumed(n, srttMs);
+    return n;
+  }
+
+  /** The application took `n` bytes: auto-tune, and announce a window that opened enough. */
+  #consumed(n: number, srttMs: number): void {
     if (this.autotune) this.#autotune(n, this.#svc.ctx.clock.nowMs(), srttMs);
     // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK —
     // at the end of the tick, on the answer the application may be about to write (the
@@ -490,7 +506,6 @@ export class TcpReceiver {
       const swsStep = Math.min(cap >>> 1, this.advMss);
       if (2 * adv <= cap && free >= 2 * adv && free - adv >= swsStep) this.ackAtEndOfTick();
     }
-    return n;
   }
 
   /**
