@@ -273,6 +273,7 @@ export const TCP_COUNTERS = [
   "TWRecycled",
   "TW",
   "TCPRcvQDrop",
+  "TCPRcvDirectBytes",
   "TCPBacklogDrop",
   "TCPSendBufferFull",
   "TCPPathMtuLowered",

@@ -117,6 +117,49 @@ export class TcpConn {
   }
 
   /**
+   * Non-blocking drop of up to `len` received bytes, copied nowhere (Linux's `recv` with
+   * `MSG_TRUNC` on a TCP socket): the byte count (> 0), 0 at EOF, -1 when nothing is buffered
+   * yet (wait with {@link waitReadable}). The window opens as after {@link readInto}. Throws a
+   * StackError on a connection error. For readers that count bytes and do not look at them.
+   *
+   * @example
+   * ```ts ignore
+   * let total = 0;
+   * for (;;) {
+   *   const n = conn.skip(1 << 20);
+   *   if (n === 0) break; // EOF
+   *   if (n < 0) await conn.waitReadable();
+   *   else total += n;
+   * }
+   * ```
+   */
+  skip(len: number): number {
+    return this.endpoint.skip(len);
+  }
+
+  /**
+   * {@link readInto} (or, with `buf` null, {@link skip}) that, when nothing is buffered (-1),
+   * leaves the read posted: data arriving in order meanwhile is copied straight from the
+   * received frame into `buf[off, off + len)` — one copy instead of two — and returned by the
+   * next call with the same arguments, after {@link waitReadable}. Leave that part of `buf`
+   * alone until then; any other read ends the post.
+   *
+   * @example
+   * ```ts ignore
+   * const buf = new Uint8Array(256 * 1024);
+   * for (;;) {
+   *   const n = conn.readPosted(buf, 0, buf.length);
+   *   if (n === 0) break; // EOF
+   *   if (n < 0) await conn.waitReadable();
+   *   else consume(buf.subarray(0, n));
+   * }
+   * ```
+   */
+  readPosted(buf: Uint8Array | null, off: number, len: number): number {
+    return this.endpoint.readPosted(buf, off, len);
+  }
+
+  /**
    * Non-blocking write of `buf[off, off + len)`: the bytes accepted into the send buffer (0
    * when it is full: wait with {@link waitWritable}). Throws a StackError (EPIPE after a
    * half-close, the connection's error otherwise).

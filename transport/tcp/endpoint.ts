@@ -256,7 +256,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** Unread bytes. */
   get readableBytes(): number {
-    return this.rcv.rcvBuf.length;
+    return this.rcv.unreadBytes;
   }
 
   /** Bytes `write` would accept now. */
@@ -272,7 +272,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** True once the peer's FIN was received and every byte before it read. */
   get eof(): boolean {
-    return this.rcv.finReceived && this.rcv.rcvBuf.length === 0;
+    return this.rcv.finReceived && this.rcv.unreadBytes === 0;
   }
 
   /** Return and clear the pending error. */
@@ -290,12 +290,78 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    * @throws {StackError} the pending error (cleared), once the buffered data is read.
    */
   read(dst: Uint8Array, off: number, len: number): number {
+    if (this.rcv.posted) return this.#readAfterPost(dst, off, len);
     const rtt = this.snd.rtt;
     const n = this.rcv.read(dst, off, len, rtt.hasSample ? rtt.srttMs : 0);
     if (n > 0) {
       this.updateReadiness();
       return n;
     }
+    return this.#nothingRead(len);
+  }
+
+  /**
+   * Drop up to `len` received bytes without copying them (Linux `recv(MSG_TRUNC)` on TCP): a
+   * discard server's read. Same results and window updates as {@link TcpEndpoint.read}: the
+   * count (> 0), 0 at EOF (or once closed), -1 when nothing is there yet (EAGAIN).
+   *
+   * @throws {StackError} the pending error (cleared), once the buffered data is dropped.
+   */
+  skip(len: number): number {
+    const rcv = this.rcv;
+    const rtt = this.snd.rtt;
+    const srtt = rtt.hasSample ? rtt.srttMs : 0;
+    // Bytes a posted read took come first (dropped with the rest); the post ends here.
+    let n = rcv.takePosted(null, 0, len, srtt);
+    if (rcv.postedBytes === 0 && n < len) n += rcv.skip(len - n, srtt);
+    if (n > 0) {
+      this.updateReadiness();
+      return n;
+    }
+    return this.#nothingRead(len);
+  }
+
+  /**
+   * {@link TcpEndpoint.read} — or with `dst` null {@link TcpEndpoint.skip} — that, when nothing
+   * is there yet (-1), leaves the read posted: in-order data that arrives while the receive
+   * buffer is empty goes straight from the frame into `dst[off, off + len)` (or is dropped),
+   * one copy instead of two, as Linux copies to a reader waiting in `recvmsg`. Wait for
+   * readiness, then call again with the same arguments: what was posted is returned first.
+   * Leave `dst[off, off + len)` alone in between. Any other read or skip ends the post.
+   *
+   * @throws {StackError} the pending error (cleared), once the buffered data is read.
+   */
+  readPosted(dst: Uint8Array | null, off: number, len: number): number {
+    const n = dst === null ? this.skip(len) : this.read(dst, off, len);
+    if (n === -1) this.rcv.post(dst, off, len);
+    return n;
+  }
+
+  /**
+   * A read while a read is posted: the posted bytes first (copied into `dst` unless they
+   * already are there), then the receive buffer's; the post ends.
+   *
+   * @throws {StackError} EINVAL when a posted skip holds bytes (they are gone: collect them
+   * with `skip` or `readPosted(null, …)`).
+   */
+  #readAfterPost(dst: Uint8Array, off: number, len: number): number {
+    const rcv = this.rcv;
+    if (rcv.postedSkip && rcv.postedBytes > 0) {
+      throw new StackError("EINVAL", "read: a posted skip holds bytes; collect them with skip");
+    }
+    const rtt = this.snd.rtt;
+    const srtt = rtt.hasSample ? rtt.srttMs : 0;
+    let n = rcv.takePosted(dst, off, len, srtt);
+    if (rcv.postedBytes === 0 && n < len) n += rcv.read(dst, off + n, len - n, srtt);
+    if (n > 0) {
+      this.updateReadiness();
+      return n;
+    }
+    return this.#nothingRead(len);
+  }
+
+  /** What a read that found no data returns: the pending error (thrown), EOF (0) or EAGAIN (-1). */
+  #nothingRead(len: number): number {
     if (this.error !== null) {
       const e = this.error;
       this.error = null;
@@ -368,7 +434,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       default:
         break;
     }
-    if (this.rcv.rcvBuf.length > 0 && this.#state !== TcpState.TIME_WAIT) {
+    if (this.rcv.unreadBytes > 0 && this.#state !== TcpState.TIME_WAIT) {
       this.layer.stats.TCPAbortOnClose++;
       this.sendReset();
       this.destroy();
@@ -792,7 +858,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     const s = this.#state;
     const rcv = this.rcv;
     const sndBuf = this.snd.sndBuf;
-    if (rcv.rcvBuf.length > 0 || rcv.finReceived || this.error !== null || s === TcpState.CLOSED) {
+    if (rcv.unreadBytes > 0 || rcv.finReceived || this.error !== null || s === TcpState.CLOSED) {
       r |= EV_READABLE;
     }
     if (

@@ -16,6 +16,7 @@
  */
 
 import { ByteRing } from "../../core/byte_ring.ts";
+import { copyBytes } from "../../core/copy_bytes.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import { Assembler } from "./assembler.ts";
@@ -128,6 +129,17 @@ export class TcpReceiver {
   dsackEnd = 0;
   /** RFC 3168 §6.1.3: a CE mark arrived and no CWR since: our ACKs carry ECE. */
   ecnEcho = false;
+  /**
+   * A posted read ({@link TcpReceiver.post}): the application's buffer (null: a skip) that
+   * in-order data arriving at an empty receive buffer goes to straight from the frame.
+   */
+  #postDst: Uint8Array | null = null;
+  /** Where in {@link TcpReceiver.#postDst} the posted read starts. */
+  #postOff = 0;
+  /** Bytes the posted read takes, all told (0: no read posted). */
+  #postLen = 0;
+  /** Bytes the posted read has taken. */
+  #postDone = 0;
   /** Delayed-ACK timer, made when first armed. */
   #delackT: Timer | null = null;
   readonly #conn: ReceiverConnection;
@@ -254,9 +266,16 @@ export class TcpReceiver {
       const rx = this.rcvBuf;
       const at = seqDiff(seq, this.rcvNxt);
       if (at === 0) {
-        const n = rx.write(seg.buf, off, len);
+        let direct = 0;
+        if (this.#postLen > this.#postDone && rx.length === 0 && this.asm.isEmpty) {
+          direct = this.#takeDirect(seg.buf, off, len);
+          stats.TCPRcvDirectBytes += direct;
+          off += direct;
+          len -= direct;
+        }
+        const n = len > 0 ? rx.write(seg.buf, off, len) : 0;
         if (n < len) stats.TCPRcvQDrop++;
-        advanced = n;
+        advanced = direct + n;
         if (!this.asm.isEmpty) {
           this.asm.shift(n);
           const more = this.asm.removeFront();
@@ -403,6 +422,7 @@ export class TcpReceiver {
 
   /** The connection is gone: no ACK is owed, the timer stops. */
   stop(): void {
+    if (this.#postDone === 0) this.#clearPost();
     if (this.#delackT !== null) this.#svc.ctx.timers.cancel(this.#delackT);
     this.ackPending = false;
     this.ackDue = false;
@@ -477,7 +497,111 @@ export class TcpReceiver {
    */
   read(dst: Uint8Array, off: number, len: number, srttMs: number): number {
     const n = this.rcvBuf.read(dst, off, len);
-    if (n <= 0) return n;
+    if (n > 0) this.#consumed(n, srttMs);
+    return n;
+  }
+
+  /**
+   * Drop up to `len` bytes of in-order data without copying them anywhere (what Linux's
+   * `recv(MSG_TRUNC)` does on a TCP socket), with the same auto-tuning and window update as
+   * {@link TcpReceiver.read}. Returns the bytes dropped (0 when nothing is there).
+   */
+  skip(len: number, srttMs: number): number {
+    const n = this.rcvBuf.consume(len);
+    if (n > 0) this.#consumed(n, srttMs);
+    return n;
+  }
+
+  // ---- posted reads: one copy instead of two ---------------------------------------------
+
+  /**
+   * Post a read of up to `len` bytes into `dst[off..]` (`dst` null: the bytes are dropped, as
+   * by {@link TcpReceiver.skip}) for data still to come. While the receive buffer is empty,
+   * in-order data goes straight from the arriving frame into `dst` — one copy instead of two
+   * (into the receive buffer, then out of it), as Linux copies straight to a reader waiting in
+   * `recvmsg`. {@link TcpReceiver.takePosted} collects what arrived. A new post replaces an
+   * empty one; one holding bytes must be collected first (returns false).
+   */
+  post(dst: Uint8Array | null, off: number, len: number): boolean {
+    if (this.#postDone > 0) return false;
+    if (dst !== null && (off < 0 || len > dst.length - off)) len = Math.max(0, dst.length - off);
+    this.#postDst = dst;
+    this.#postOff = off;
+    this.#postLen = len > 0 ? len : 0;
+    return true;
+  }
+
+  /** Bytes a posted read holds (they come before anything in the receive buffer). */
+  get postedBytes(): number {
+    return this.#postDone;
+  }
+
+  /** Bytes received and not yet read: in the receive buffer and in a posted read. */
+  get unreadBytes(): number {
+    return this.rcvBuf.length + this.#postDone;
+  }
+
+  /** A read is posted (with or without bytes taken). */
+  get posted(): boolean {
+    return this.#postLen > 0;
+  }
+
+  /** The posted read drops its bytes (posted with no buffer). */
+  get postedSkip(): boolean {
+    return this.#postLen > 0 && this.#postDst === null;
+  }
+
+  /**
+   * Collect the posted read: the bytes it took (at most `len`; a remainder stays posted for
+   * the next call), the post cleared once empty. When `dst` is given and is not where the
+   * bytes were posted, they are copied to `dst[off..]`; a posted skip's bytes are gone (the
+   * caller checks {@link TcpReceiver.postedSkip}). Auto-tuning and the window are updated as
+   * by a read.
+   */
+  takePosted(dst: Uint8Array | null, off: number, len: number, srttMs: number): number {
+    let n = this.#postDone;
+    if (n === 0) {
+      this.#clearPost();
+      return 0;
+    }
+    if (n > len) n = len;
+    const src = this.#postDst;
+    if (dst !== null && src !== null && (dst !== src || off !== this.#postOff)) {
+      copyBytes(src, this.#postOff, dst, off, n);
+    }
+    if (n === this.#postDone) this.#clearPost();
+    else {
+      this.#postOff += n;
+      this.#postLen -= n;
+      this.#postDone -= n;
+    }
+    this.#consumed(n, srttMs);
+    return n;
+  }
+
+  /** Drop the post (its bytes, if any, are the caller's: collect them first). */
+  #clearPost(): void {
+    this.#postDst = null;
+    this.#postOff = 0;
+    this.#postLen = 0;
+    this.#postDone = 0;
+  }
+
+  /** In-order data `buf[off, off + len)` at RCV.NXT into the posted read: the bytes taken. */
+  #takeDirect(buf: Uint8Array, off: number, len: number): number {
+    let k = this.#postLen - this.#postDone;
+    if (k > len) k = len;
+    const wnd = this.window; // nothing beyond the window we advertised
+    if (k > wnd) k = wnd;
+    if (k <= 0) return 0;
+    const dst = this.#postDst;
+    if (dst !== null) copyBytes(buf, off, dst, this.#postOff + this.#postDone, k);
+    this.#postDone += k;
+    return k;
+  }
+
+  /** The application took `n` bytes: auto-tune, and announce a window that opened enough. */
+  #consumed(n: number, srttMs: number): void {
     if (this.autotune) this.#autotune(n, this.#svc.ctx.clock.nowMs(), srttMs);
     // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK —
     // at the end of the tick, on the answer the application may be about to write (the
@@ -490,7 +614,6 @@ export class TcpReceiver {
       const swsStep = Math.min(cap >>> 1, this.advMss);
       if (2 * adv <= cap && free >= 2 * adv && free - adv >= swsStep) this.ackAtEndOfTick();
     }
-    return n;
   }
 
   /**

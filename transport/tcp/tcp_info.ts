@@ -123,7 +123,7 @@ export function tcpInfo(
     sndBufBytes: snd.sndBuf.capacity,
     sndQueued: snd.sndBuf.length,
     rcvBufBytes: rcv.rcvBuf.capacity,
-    rcvQueued: rcv.rcvBuf.length,
+    rcvQueued: rcv.unreadBytes,
     rcvWscale: windowScaling ? rcv.rcvShift : -1,
     sndWscale: windowScaling ? snd.sndShift : -1,
     timestamps,
