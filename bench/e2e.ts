@@ -205,7 +205,7 @@ print(json.dumps({"bytes": total, "reads": count, "seconds": last - first}), flu
  * writes LEN-byte chunks, then half-closes and waits for the sink's close, so its time runs
  * until every byte has arrived.
  */
-const PY_SENDER = `
+export const PY_SENDER = `
 import json, socket, sys, time
 proto, host, port, seconds, length = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM

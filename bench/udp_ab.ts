@@ -13,12 +13,25 @@
  * `--variant NAME=FLAGS` runs this checkout's CLI once per variant with FLAGS added (in place of
  * the one plain configuration `this`); `--base-cli` is then optional.
  *
+ * `--direction rx` measures the receiver instead: e2e's Python kernel sender on the peer end
+ * into `ustack uperf server --udp` on the stack end, each round preceded by the same sender into
+ * a Python kernel sink on the stack end (kernel→kernel, the baseline of the round). It prints the
+ * received Gbit/s, the share of the sent datagrams received, and where the stack lost the rest
+ * (the server summary's `losses`: RX ring drops, reassembly, socket queue).
+ *
+ * ```sh
+ * deno run -A bench/udp_ab.ts --direction rx --base-cli /tmp/base/cli/ustack.ts --mtu 9000
+ * ```
+ *
+ * `--hog N` runs N busy-looping processes (in the root namespace, ended after every round) for
+ * the whole of each round: the load another session's benchmark puts on a shared machine.
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { lastJson, PY_SINK } from "./e2e.ts";
-import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
+import { lastJson, PY_SENDER, PY_SINK } from "./e2e.ts";
+import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 
 /** Run the A/B; resolves to the exit status. */
 async function main(args: string[]): Promise<number> {
@@ -32,10 +45,17 @@ async function main(args: string[]): Promise<number> {
       seconds: { type: "string", default: "2" },
       len: { type: "string", default: "8900" },
       out: { type: "string" },
+      direction: { type: "string", default: "tx" },
+      hog: { type: "string", default: "0" },
     },
   });
+  if (values.direction !== "tx" && values.direction !== "rx") {
+    console.error("udp_ab.ts: --direction is tx or rx");
+    return 2;
+  }
+  // rx: the kernel baseline is always measured, so this checkout alone is an experiment too.
   const variants = (values.variant ?? []).map((v) => parseVariant(v));
-  if (values["base-cli"] === undefined && variants.length === 0) {
+  if (values["base-cli"] === undefined && variants.length === 0 && values.direction === "tx") {
     console.error(
       "usage: udp_ab.ts --base-cli PATH | --variant NAME=FLAGS... [--mtu N] [--rounds N] " +
         "[--seconds S] [--out F]",
@@ -50,6 +70,15 @@ async function main(args: string[]): Promise<number> {
   const mtu = Number(values.mtu);
   const link = await BenchLink.create(mtu);
   const runs: Record<string, unknown>[] = [];
+  if (values.direction === "rx") {
+    try {
+      await receiveRounds(link, clis, values, runs);
+    } finally {
+      await link.destroy();
+    }
+    await writeRecord(values.out, { benchmark: "udp_ab", direction: "rx", mtu, clis, runs });
+    return 0;
+  }
   try {
     let port = 6000;
     for (let r = 0; r < Number(values.rounds); r++) {
@@ -96,11 +125,164 @@ async function main(args: string[]): Promise<number> {
   } finally {
     await link.destroy();
   }
-  if (values.out !== undefined) {
-    const record = { benchmark: "udp_ab", date: new Date().toISOString(), mtu, clis, runs };
-    await Deno.writeTextFile(values.out, JSON.stringify(record, null, 2) + "\n");
-  }
+  await writeRecord(values.out, { benchmark: "udp_ab", mtu, clis, runs });
   return 0;
+}
+
+/** Write `record` (dated) as JSON to `out`, if given. */
+async function writeRecord(
+  out: string | undefined,
+  record: Record<string, unknown>,
+): Promise<void> {
+  if (out === undefined) return;
+  const dated = { ...record, date: new Date().toISOString() };
+  await Deno.writeTextFile(out, JSON.stringify(dated, null, 2) + "\n");
+}
+
+/** The Python kernel sender on `from` to `to`:PORT for `seconds`; its JSON. */
+async function pySend(
+  link: BenchLink,
+  from: "stack" | "peer",
+  to: string,
+  port: number,
+  seconds: string,
+  len: string,
+): Promise<Record<string, number>> {
+  const cmd = ["python3", "-c", PY_SENDER, "udp", to, String(port), seconds, len];
+  const f = await link.run(from, cmd, Number(seconds) * 1000 + 20_000);
+  return lastJson(f.stdout);
+}
+
+/**
+ * `--direction rx`: per round, kernel→kernel (peer sender, stack-end kernel sink), then each
+ * CLI's `uperf server --udp` on the stack end fed by the same sender.
+ */
+async function receiveRounds(
+  link: BenchLink,
+  clis: [string, string, string[]][],
+  values: { rounds?: string; seconds?: string; len?: string; hog?: string },
+  runs: Record<string, unknown>[],
+): Promise<void> {
+  let port = 6500;
+  for (let r = 0; r < Number(values.rounds); r++) {
+    const hogs = startHogs(Number(values.hog ?? "0"));
+    try {
+      port = await receiveRound(link, clis, values, runs, r, port);
+    } finally {
+      for (const h of hogs) {
+        try {
+          h.kill("SIGKILL");
+        } catch { /* already gone */ }
+        await h.status;
+      }
+    }
+  }
+}
+
+/** `n` busy-looping processes (a CPU hog each). */
+function startHogs(n: number): Deno.ChildProcess[] {
+  const hogs: Deno.ChildProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    hogs.push(
+      new Deno.Command("sh", { args: ["-c", "while :; do :; done"], stdout: "null" }).spawn(),
+    );
+  }
+  return hogs;
+}
+
+/** One round of {@link receiveRounds}; returns the last port used. */
+async function receiveRound(
+  link: BenchLink,
+  clis: [string, string, string[]][],
+  values: { rounds?: string; seconds?: string; len?: string },
+  runs: Record<string, unknown>[],
+  r: number,
+  port: number,
+): Promise<number> {
+  const mtu = link.mtu;
+  const len = values.len!;
+  const datagrams = (bytes: number) => bytes / Number(len);
+  port++;
+  await link.setKernelAddress("stack", true);
+  try {
+    const sink = link.start("stack", ["python3", "-c", PY_SINK, "udp", String(port), "0.5", "5"]);
+    await sink.waitForLine(/^ready$/);
+    const before = await link.udpCounters("stack");
+    const sent = await pySend(link, "peer", link.addr("stack"), port, values.seconds!, len);
+    const got = lastJson((await sink.finish(10_000)).stdout);
+    const after = await link.udpCounters("stack");
+    const rx = got.bytes * 8 / sent.seconds / 1e9;
+    const share = got.bytes / sent.bytes;
+    runs.push({
+      round: r,
+      cli: "kernel",
+      sentGbps: sent.bytes * 8 / sent.seconds / 1e9,
+      receivedGbps: rx,
+      receivedShare: share,
+      kernelRcvbufErrors: after.RcvbufErrors - before.RcvbufErrors,
+      kernelInDatagrams: after.InDatagrams - before.InDatagrams,
+      sender: sent,
+    });
+    console.log(
+      `mtu ${mtu} round ${r} kernel: received ${rx.toFixed(2)} Gbit/s ` +
+        `(${(100 * share).toFixed(1)} % of ${datagrams(sent.bytes)}), ` +
+        `RcvbufErrors ${after.RcvbufErrors - before.RcvbufErrors}`,
+    );
+  } finally {
+    await link.setKernelAddress("stack", false);
+  }
+  for (const [name, cli, flags] of clis) {
+    port++;
+    // USTACK_BENCH_DENO_FLAGS reach the server (e.g. `--v8-flags=--trace-gc`); its lines
+    // that are not JSON are printed after the run's line.
+    const args = ["uperf", "server", "--udp", "-p", String(port), "-t", "60", "--json"];
+    args.push(...link.stackOptions("stack", "af_packet"), ...flags);
+    const cmd = ustackCommand(args, cli);
+    const server = link.start("stack", cmd);
+    try {
+      await server.waitForLine(/"event":"ready"/, 60_000);
+      const sent = await pySend(link, "peer", link.addr("stack"), port, values.seconds!, len);
+      await new Promise((res) => setTimeout(res, 300));
+      const f = await server.stop(10_000);
+      const j = lastJson(f.stdout, "summary");
+      const intervals = f.stdout.split("\n").filter((l) =>
+        l.startsWith("{") && l.includes('"interval"')
+      )
+        .map((l) => JSON.parse(l));
+      const rx = j.bytes * 8 / sent.seconds / 1e9;
+      const share = j.bytes / sent.bytes;
+      const warmUp = f.stdout.includes('"warm_up"') ? lastJson(f.stdout, "warm_up") : null;
+      runs.push({
+        round: r,
+        cli: name,
+        sentGbps: sent.bytes * 8 / sent.seconds / 1e9,
+        receivedGbps: rx,
+        receivedShare: share,
+        losses: j.losses,
+        intervalLosses: intervals.map((i) => i.losses),
+        warmUp,
+        sender: sent,
+        server: j,
+      });
+      console.log(
+        `mtu ${mtu} round ${r} ${name}: received ${rx.toFixed(2)} Gbit/s ` +
+          `(${(100 * share).toFixed(1)} % of ${datagrams(sent.bytes)}), ` +
+          `warm-up ${warmUp?.ms ?? 0} ms, losses ${
+            JSON.stringify(j.losses)
+          }, longest tick ${j.longestTickMs} ms, ` +
+          `yield ${j.longestYieldMs} ms, per second ${
+            JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))
+          }`,
+      );
+      const other = f.stdout.split("\n").filter((l) =>
+        l !== "" && (Deno.env.get("UDP_AB_ALL") !== undefined || !l.startsWith("{"))
+      );
+      for (const l of other.slice(0, 60)) console.log(`  ${l}`);
+    } finally {
+      await server.stop();
+    }
+  }
+  return port;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -110,7 +110,7 @@ export const LINK_USAGE = `link options:
                        af_packet, RX ring v2: MTU-sized slots (bigger GRO frames are copied
                        through the socket), 64 KiB ones, or both: MTU-sized slots and a second
                        socket whose 64 KiB slots take the GRO frames (default: split up to
-                       MTU 4096, 64k above)
+                       MTU 9216, 64k above; with --workers mtu up to MTU 4096, 64k above)
   --tx-kick sync|thread|auto
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of

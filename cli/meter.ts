@@ -79,8 +79,8 @@ export class Meter {
     return this.#lastMs;
   }
 
-  /** Print the interval since the last report, ending at `nowMs`. */
-  report(nowMs: number): void {
+  /** Print the interval since the last report, ending at `nowMs`, with extra JSON fields. */
+  report(nowMs: number, extra?: Record<string, unknown>): void {
     const seconds = (nowMs - this.#lastMs) / 1000;
     const packets = this.packets - this.#lastPackets;
     const bytes = this.bytes - this.#lastBytes;
@@ -97,6 +97,7 @@ export class Meter {
         seconds: round(seconds, 3),
         gbps: round(g, 6),
         pps: Math.round(p),
+        ...extra,
       });
     } else {
       emit(`[${end.toFixed(2).padStart(6)}s] ${formatGbps(g)} Gbit/s ${Math.round(p)} pkt/s`);

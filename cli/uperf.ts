@@ -327,6 +327,38 @@ async function warmUp(config: WarmUpConfig, o: UperfOptions, datagrams: number):
 }
 
 /**
+ * Where a receiver loses datagrams, as running totals: the kernel's drops on the driver's RX
+ * ring(s) (a full ring), fragments cut short, datagrams given up by IPv4/IPv6 reassembly, and
+ * datagrams the socket's receive queue had no room for. Keys absent from a driver read as 0.
+ */
+function receiveLosses(rt: Runtime, ep: UdpEndpoint): Record<string, number> {
+  const d = rt.nic.driver.stats as unknown as Record<string, number | undefined>;
+  const ip = rt.stack.stats.ip;
+  const ip6 = rt.stack.stats.ip6;
+  return {
+    rxDropped: d.rxDropped ?? 0,
+    rxKernelDrops: d.rxKernelDrops ?? 0,
+    rxLargeRingKernelDrops: d.rxLargeRingKernelDrops ?? 0,
+    rxTruncated: d.rxTruncated ?? 0,
+    reasmFails: ip.ReasmFails + ip6.ReasmFails,
+    reasmTimeouts: ip.ReasmTimeout + ip6.ReasmTimeout,
+    reasmEvictions: ip.ReasmEvictions + ip.ReasmSourceEvictions + ip6.ReasmEvictions +
+      ip6.ReasmSourceEvictions,
+    rcvbufErrors: ep.drops,
+  };
+}
+
+/** `after - before`, key by key. */
+function lossDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(after)) out[k] = after[k] - (before[k] ?? 0);
+  return out;
+}
+
+/**
  * The server: one socket bound to PORT; its wait-queue listener drains every queued datagram
  * at the end of each tick that brought some (counting bytes from the datagram length, copying
  * nothing). Timers only report each second and decide when to stop.
@@ -355,7 +387,7 @@ async function runServer(
     if (at > firstMs + o.seconds * 1000) return;
     timers.push(setTimeout(() => {
       if (latch.stoppedBy !== "") return;
-      meter.report(clock.nowMs());
+      reportInterval(clock.nowMs());
       scheduleReport(k + 1);
     }, Math.max(0, at - clock.nowMs())));
   };
@@ -367,9 +399,19 @@ async function runServer(
     }, delayMs));
   };
   let countersBefore = dataPathCounters(rt);
+  let lossesBefore = receiveLosses(rt, ep);
+  let lossesLast = lossesBefore;
+  // Each interval line carries the losses of its second: drops come in episodes.
+  const reportInterval = (now: number) => {
+    const losses = receiveLosses(rt, ep);
+    meter.report(now, { losses: lossDelta(lossesLast, losses) });
+    lossesLast = losses;
+  };
   const onFirst = (now: number) => {
     firstMs = now;
     countersBefore = dataPathCounters(rt);
+    lossesBefore = receiveLosses(rt, ep);
+    lossesLast = lossesBefore;
     meter.start(now);
     timers.push(setTimeout(() => stop("time"), o.seconds * 1000));
     scheduleReport(1);
@@ -405,14 +447,21 @@ async function runServer(
     ep.wq.listener = null;
     ep.close();
   }
+  // The kernel's ring drops are read when a frame says some happened: read them now too.
+  (rt.nic.driver as { refreshStats?: () => void }).refreshStats?.();
   let endMs = firstMs;
   if (firstMs >= 0) {
     endMs = latch.stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
-    if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
+    if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) reportInterval(endMs);
   }
   meter.summary(firstMs < 0 ? 0 : (endMs - firstMs) / 1000, {
     stoppedBy: latch.stoppedBy,
     rcvbufErrors: ep.drops,
+    losses: lossDelta(lossesBefore, receiveLosses(rt, ep)),
+    // The longest tick and turn of Deno's event loop since the start (ms): a receiver that
+    // stops taking frames for longer than its ring holds loses frames.
+    longestTickMs: rt.loop.times.tickUs.valueAtPercentile(100) / 1000,
+    longestYieldMs: rt.loop.times.yieldUs.valueAtPercentile(100) / 1000,
     driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
   });
   return 0;

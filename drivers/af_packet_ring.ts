@@ -147,6 +147,7 @@ export {
   AF_PACKET_RING_DEFAULT_TX_KICK_BYTES,
   AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
   AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
+  AF_PACKET_RING_SPLIT_SMALL_SLOT_MAX_MTU,
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,

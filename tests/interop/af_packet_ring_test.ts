@@ -382,13 +382,16 @@ interopTest(
         assert.equal(driver.vnetHdr, true);
         // UFO (on by default) needs the qdisc path: the kernel fragments on it only.
         assert.equal(driver.qdiscBypass, false, "UFO: the qdisc is not bypassed");
-        // The default: a V2 ring of 512 slots asked for, 35 whole 1 MiB blocks of 15.
+        // The default at MTU 9000: the split receive, a V2 ring of MTU-sized slots (76 + 14 + 4
+        // + 9000, 16-aligned: 115 per 1 MiB block, 32 blocks) and a second ring of 240 64 KiB
+        // slots for super-frames.
         assert.equal(driver.rxRing, "v2");
         assert.equal(driver.rxBlockBytes, 1024 * 1024);
-        assert.equal(driver.rxBlocks, 35);
-        assert.equal(driver.rxFrames, 525);
-        assert.equal(driver.rxFrameBytes, 69_904);
-        assert.equal(driver.rxFrameBytes, AF_PACKET_RING_V2_FRAME_BYTES);
+        assert.equal(driver.rxBlocks, 32);
+        assert.equal(driver.rxFrames, 32 * 115);
+        assert.equal(driver.rxFrameBytes, 9104);
+        assert.equal(driver.rxSplit, true);
+        assert.equal(driver.rxLargeFrames, 240);
         assert.equal(driver.rxRetireMs, 0);
         assert.equal(driver.txFrames, 128);
         assert.equal(driver.txFrameBytes, 65_536);
@@ -407,9 +410,22 @@ interopTest(
         } finally {
           noUfo.close();
         }
-        assert.equal(driver.ringBytes, 35 * 1024 * 1024 + 128 * 65_536);
+        assert.equal(driver.ringBytes, 32 * 1024 * 1024 + 128 * 65_536);
       } finally {
         driver.close();
+      }
+      // Without the split (as in a fanout group): 512 slots of 68 KiB asked for, 35 whole 1 MiB
+      // blocks of 15.
+      const big = openRing(pair, { rxSplit: false });
+      try {
+        assert.equal(big.rxBlocks, 35);
+        assert.equal(big.rxFrames, 525);
+        assert.equal(big.rxFrameBytes, 69_904);
+        assert.equal(big.rxFrameBytes, AF_PACKET_RING_V2_FRAME_BYTES);
+        assert.equal(big.rxSplit, false);
+        assert.equal(big.ringBytes, 35 * 1024 * 1024 + 128 * 65_536);
+      } finally {
+        big.close();
       }
       assert.equal(driver.fd, -1);
       assert.throws(
@@ -437,7 +453,7 @@ interopTest(
       } finally {
         v3.close();
       }
-      const small = openRing(pair, { rxFrames: 16 });
+      const small = openRing(pair, { rxFrames: 16, rxSplit: false });
       try {
         assert.equal(small.rxFrames, 30, "rounded up to whole blocks");
         assert.equal(small.rxBlocks, 2);
@@ -445,12 +461,12 @@ interopTest(
         small.close();
       }
 
-      // Up to MTU 4096 the V2 slots are MTU-sized and PACKET_COPY_THRESH takes bigger frames
-      // (at MTU 1500: 76 + 14 + 4 + 1500, 16-aligned = 1600 bytes, 655 per 1 MiB block).
+      // Up to MTU 4096 (9216 with the split receive) the V2 slots are MTU-sized and
+      // PACKET_COPY_THRESH takes bigger frames (at MTU 1500: 76 + 14 + 4 + 1500, 16-aligned =
+      // 1600 bytes, 655 per 1 MiB block).
       const mtu1500 = openRing(pair, { mtu: 1500 });
       try {
-        assert.equal(mtu1500.rxCopyMode, false, "slots follow the link's MTU (9000), not --mtu");
-        assert.equal(mtu1500.rxFrameBytes, AF_PACKET_RING_V2_FRAME_BYTES);
+        assert.equal(mtu1500.rxFrameBytes, 9104, "slots follow the link's MTU (9000), not --mtu");
       } finally {
         mtu1500.close();
       }
@@ -834,12 +850,12 @@ for (const rxRing of RINGS) {
       await withVethPair({ mtu: 9000 }, async (pair) => {
         await staticNeighbour(pair);
         const dir = await Deno.makeTempDir({ prefix: "ustack-ring-" });
-        // V2: one block of 15 slots, one frame each. V3: two 128 KiB blocks hold about 28
-        // frames of 8 KB.
+        // V2: one block of 15 slots of 68 KiB (no split receive, else MTU-sized slots, 115 a
+        // block), one frame each. V3: two 128 KiB blocks hold about 28 frames of 8 KB.
         const driver = openRing(
           pair,
           rxRing === "v2"
-            ? { rxRing, rxFrames: 15 }
+            ? { rxRing, rxFrames: 15, rxSplit: false }
             : { rxRing, rxBlockBytes: 128 * 1024, rxBlocks: 2 },
         );
         try {
@@ -891,6 +907,50 @@ for (const rxRing of RINGS) {
     { tools: ["socat"] },
   );
 }
+
+interopTest(
+  "af_packet_ring: at MTU 9000 the default ring holds 1,000 unread 8,900-byte datagrams",
+  async () => {
+    // The split receive's MTU-sized slots: 3,680 frames in 32 MiB, where the 68 KiB slots held
+    // 525 in 35 MiB and the kernel dropped the rest of a burst the stack had not read yet.
+    await withVethPair({ mtu: 9000 }, async (pair) => {
+      await staticNeighbour(pair);
+      const dir = await Deno.makeTempDir({ prefix: "ustack-ring-" });
+      const driver = openRing(pair);
+      try {
+        const datagrams = 1000;
+        await Deno.writeFile(`${dir}/payload.bin`, pattern(8900 * datagrams, 3));
+        const r = await pair.run([
+          "socat",
+          "-u",
+          "-b",
+          "8900",
+          `OPEN:${dir}/payload.bin`,
+          `UDP-SENDTO:${pair.stackAddr}:9000`,
+        ]);
+        assert.equal(r.code, 0);
+        // Nothing was read while they came. Count them as they drain (socat's exit does not
+        // wait for the kernel's delivery of the last ones).
+        const batch = new RxBatch(256);
+        let got = 0;
+        await waitFor(() => {
+          for (const f of drain(driver, batch)) {
+            // IPv4 (EtherType 0x0800) UDP to port 9000, 8,900 bytes of payload.
+            if (f.frame[12] === 0x08 && f.frame[13] === 0x00 && f.frame.length === 14 + 8928) got++;
+          }
+          return got >= datagrams;
+        }, { what: `${datagrams} datagrams`, intervalMs: 5 });
+        driver.refreshStats();
+        assert.equal(driver.stats.rxKernelDrops, 0);
+        assert.equal(got, datagrams);
+      } finally {
+        driver.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+  { tools: ["socat"] },
+);
 
 // --- transmit --------------------------------------------------------------------------------------
 

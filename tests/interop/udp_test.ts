@@ -291,6 +291,24 @@ interopTest(
         assert.ok(s.packets > 0);
         assert.equal(s.bytes, s.packets * 1000);
         assert.ok(events.some((e) => e.event === "interval"));
+        // Where a receiver loses datagrams, for the run and for each second of it.
+        const where = [
+          "rxDropped",
+          "rxKernelDrops",
+          "rxLargeRingKernelDrops",
+          "rxTruncated",
+          "reasmFails",
+          "reasmTimeouts",
+          "reasmEvictions",
+          "rcvbufErrors",
+        ];
+        assert.deepEqual(Object.keys(s.losses), where);
+        for (const k of where) assert.ok(s.losses[k] >= 0, JSON.stringify(s.losses));
+        assert.equal(s.losses.rcvbufErrors, s.rcvbufErrors);
+        for (const e of events.filter((e) => e.event === "interval")) {
+          assert.deepEqual(Object.keys(e.losses), where);
+        }
+        assert.ok(s.longestTickMs > 0 && s.longestYieldMs >= 0, JSON.stringify(s));
       } finally {
         await Deno.remove(input).catch(() => {});
       }
