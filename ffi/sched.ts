@@ -5,7 +5,7 @@
  *
  * Why a network stack cares: a thread woken by a frame preempts the thread running on its CPU
  * only if its virtual deadline is the earlier one, and the deadline is its eligible time plus
- * its slice. With the default slice (~3 ms on 2 CPUs) a woken stack thread behind a CPU-bound
+ * its slice. With the default slice (0.7 ms × (1 + log2 CPUs): 1.4 ms on 2 CPUs) a woken stack thread behind a CPU-bound
  * task waits for that task's protected slice; with a short one it runs at once, the way the
  * kernel's own sleeping `recv` callers of a request/response exchange get the CPU back.
  *
