@@ -42,6 +42,7 @@ export const LINK_OPTIONS = {
   "deno-turn": { type: "string" },
   "busy-turn": { type: "string" },
   "no-spin-yield": { type: "boolean" },
+  "sched-slice": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -139,6 +140,9 @@ export const LINK_USAGE = `link options:
   --busy-turn US       while ticks find work, turn Deno's event loop at most this often
                        (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
+  --sched-slice US     ask the scheduler for this time slice for the stack's thread
+                       (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
+                       wake-ups preempt CPU-bound tasks (default: the kernel's)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -231,7 +235,14 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
  * `--no-spin-yield`, or undefined for the defaults.
  */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
-  const names = ["busy-poll", "block-poll", "deno-turn", "busy-turn", "no-spin-yield"];
+  const names = [
+    "busy-poll",
+    "block-poll",
+    "deno-turn",
+    "busy-turn",
+    "no-spin-yield",
+    "sched-slice",
+  ];
   if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
     v[name] === undefined ? undefined : numberFlag(name, v[name], 0, { min: 0, max: 1_000_000 });
@@ -241,6 +252,9 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     denoTurnUs: us("deno-turn"),
     busyTurnUs: us("busy-turn"),
     spinYield: v["no-spin-yield"] === true ? false : undefined,
+    schedSliceUs: v["sched-slice"] === undefined
+      ? undefined
+      : numberFlag("sched-slice", v["sched-slice"], 0, { min: 100, max: 100_000 }),
   };
 }
 

@@ -193,10 +193,11 @@ export function bpf(cmd: number, attr: Uint8Array, what: string): number {
 }
 
 /**
- * `syscall(nr, a1, a2, a3)` with three integer arguments (a pointer goes as the address of an
- * {@link allocStruct} block, which never moves): the result, or `-errno`. Never throws. For
- * calls libc has no fitting symbol for: `bpf(2)`, and `ioctl(2)` requests that take a plain
- * integer (`TUNSETOFFLOAD`). Set-up only: it converts to BigInt.
+ * `syscall(nr, a1, a2, a3[, a4])` with up to four integer arguments (a pointer goes as the
+ * address of an {@link allocStruct} block, which never moves): the result, or `-errno`. Never
+ * throws. For calls libc has no fitting symbol for: `bpf(2)`, `ioctl(2)` requests that take a
+ * plain integer (`TUNSETOFFLOAD`), `sched_getattr(2)`/`sched_setattr(2)`. Set-up only: it
+ * converts to BigInt.
  *
  * @example
  * ```ts
@@ -209,8 +210,9 @@ export function rawSyscall(
   a1: number | bigint,
   a2: number | bigint,
   a3: number | bigint,
+  a4: number | bigint = 0,
 ): number {
-  const r = Number(libc().syscall(BigInt(nr), BigInt(a1), BigInt(a2), BigInt(a3)));
+  const r = Number(libc().syscall(BigInt(nr), BigInt(a1), BigInt(a2), BigInt(a3), BigInt(a4)));
   return r < 0 ? -errno() : r;
 }
 

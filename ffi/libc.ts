@@ -58,9 +58,10 @@ const SYMBOLS = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
   // int fcntl(int fd, int cmd, ...): the optional argument passed as a long.
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
-  // long syscall(long number, ...): three long arguments (pointers passed as addresses); for
-  // calls without a fitting symbol: bpf(2), ioctl(2) with an integer argument.
-  syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  // long syscall(long number, ...): four long arguments (pointers passed as addresses; unused
+  // ones 0); for calls without a fitting symbol: bpf(2), ioctl(2) with an integer argument,
+  // sched_getattr(2) and sched_setattr(2).
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

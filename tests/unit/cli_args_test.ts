@@ -146,3 +146,12 @@ Deno.test("cli: --prewarm N counts warm-up connections; where it cannot apply it
     /--prewarm applies to the server and to --connect\/--hold/,
   );
 });
+
+Deno.test("cli: --sched-slice sets the loop thread's scheduler slice; out of range a usage error", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(cfg("--sched-slice", "150").loop?.schedSliceUs, 150);
+  assert.equal(cfg().loop, undefined);
+  assert.throws(() => cfg("--sched-slice", "50"), UsageError);
+  assert.throws(() => cfg("--sched-slice", "200000"), UsageError);
+});
