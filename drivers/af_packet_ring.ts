@@ -391,8 +391,11 @@ export class AfPacketRingDriver implements LinkDriver {
     const k = o.txKick;
     // Last: nothing after it can fail, so a kicker is never left running by a failed open.
     // No kicker where its worker cannot load (no read permission): kicks stay synchronous.
-    this.#kicker = k.txKick === "sync" ? null : TxKicker.tryStart(o.fd, k.txKickSpinUs);
-    this.txKick = this.#kicker === null ? "sync" : k.txKick;
+    // "auto" starts its kicker with the first bulk batch (TxRingSetup.startKicker): a stack
+    // that only ever sends small batches never makes the worker.
+    const lazy = k.txKick === "auto" && TxKicker.canStart();
+    this.#kicker = k.txKick === "thread" ? TxKicker.tryStart(o.fd, k.txKickSpinUs) : null;
+    this.txKick = this.#kicker === null && !lazy ? "sync" : k.txKick;
     this.#tx = new TxRing({
       fd: o.fd,
       ring,
@@ -404,6 +407,7 @@ export class AfPacketRingDriver implements LinkDriver {
       stats: this.stats,
       kickBytes: o.txKickBytes,
       kicker: this.#kicker,
+      startKicker: lazy ? () => TxKicker.tryStart(o.fd, k.txKickSpinUs) : undefined,
       kickPolicy: k.txKick === "auto" ? "auto" : "thread",
       threadBytes: k.txKickThreadBytes,
       send: memory === null ? undefined : () => memory.link.kick(memory.side),
@@ -694,7 +698,7 @@ export class AfPacketRingDriver implements LinkDriver {
     if (this.#closed) throw closedError("AfPacketRingDriver", "close");
     // Join the kicker first: no sendto of its may run once the ring and socket go.
     try {
-      this.#kicker?.close();
+      (this.#kicker ?? this.#tx.kicker)?.close();
     } catch { /* it was terminated anyway */ }
     this.refreshStats();
     this.#closed = true;

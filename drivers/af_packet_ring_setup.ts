@@ -214,7 +214,8 @@ export interface AfPacketRingOptions {
    * (on veth: segmentation, filtering, the peer's receive) runs beside the stack; `"auto"` on
    * the kicker for a tick's batch of at least `txKickThreadBytes`, while the kicker is still
    * awake or while a kick asked of it is still pending, synchronously otherwise (ACKs, request/response). A full ring's kick and the burst
-   * bound's (`txKickBytes`) are always synchronous. With one CPU
+   * bound's (`txKickBytes`) are always synchronous. `"auto"` starts its kicker thread with the
+   * first such batch (a stack that never sends one makes no worker); `"thread"` at open. With one CPU
    * (`navigator.hardwareConcurrency` ≤ 1) always `"sync"`. Default
    * {@link AF_PACKET_RING_DEFAULT_TX_KICK}. The kicker thread does not keep the process alive;
    * `close()` joins it.

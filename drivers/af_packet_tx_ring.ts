@@ -170,6 +170,14 @@ export interface TxRingSetup {
   kickBytes?: number;
   /** The kicker thread to hand kicks to (none: every kick on this thread). */
   kicker?: TxKicker | null;
+  /**
+   * "auto" without {@link TxRingSetup.kicker}: starts the kicker thread when the first batch
+   * that would be handed to it is flushed (null: it could not start; kicks stay here). Until
+   * then every kick runs on this thread. A ring that only ever carries small batches (many
+   * short connections) never starts a thread: creating the process's first worker makes V8
+   * drop the optimised code of ~90 functions (bench/README.md, "Connection CPU, fourth pass").
+   */
+  startKicker?: () => TxKicker | null;
   /** Which kicks go to the kicker; default "thread". */
   kickPolicy?: TxKickPolicy;
   /** "auto": hand off a flush once the tick queued this many frame bytes; default 48 KiB. */
@@ -223,7 +231,8 @@ export class TxRing {
   readonly #vnetBytes: number;
   readonly #stats: TxRingCounters;
   readonly #kickBytes: number;
-  readonly #kicker: TxKicker | null;
+  #kicker: TxKicker | null;
+  #startKicker: (() => TxKicker | null) | null;
   readonly #auto: boolean;
   readonly #threadBytes: number;
   readonly #send: (fd: number) => number;
@@ -244,6 +253,7 @@ export class TxRing {
     this.#kickBytes = s.kickBytes ?? 0;
     this.#kicker = s.kicker ?? null;
     this.#auto = s.kickPolicy === "auto";
+    this.#startKicker = this.#kicker === null && this.#auto ? s.startKicker ?? null : null;
     this.#threadBytes = s.threadBytes ?? TX_KICK_DEFAULT_THREAD_BYTES;
     this.#fd = s.fd;
     this.#send = s.send ?? kernelKick;
@@ -372,7 +382,11 @@ export class TxRing {
    * to it ({@link TxKickPolicy}); it then happens shortly after this returns.
    */
   flush(): void {
-    const k = this.#kicker;
+    let k = this.#kicker;
+    if (
+      k === null && this.#startKicker !== null &&
+      this.#batchBytes - this.#datagramBytes >= this.#threadBytes
+    ) k = this.#startLazyKicker();
     if (k === null) {
       if (this.#queued > 0 || this.#kickNeeded) this.kick();
       return;
@@ -406,6 +420,19 @@ export class TxRing {
       return;
     }
     this.kick();
+  }
+
+  /** The kicker thread, once it exists (started by the first bulk batch under "auto"). */
+  get kicker(): TxKicker | null {
+    return this.#kicker;
+  }
+
+  /** Start the lazy kicker, once: a kicker that cannot start is not asked for again. */
+  #startLazyKicker(): TxKicker | null {
+    const start = this.#startKicker!;
+    this.#startKicker = null;
+    this.#kicker = start();
+    return this.#kicker;
   }
 
   /** True when the newest slot still waits for a kick (SEND_REQUEST). */

@@ -169,6 +169,21 @@ export class TxKicker {
   }
 
   /**
+   * Whether {@link tryStart} can start a kicker here: its worker's modules are readable
+   * (`module` as for {@link tryStart}).
+   *
+   * @example
+   * ```ts ignore
+   * const lazy = TxKicker.canStart(); // start one later, when the first bulk batch comes
+   * ```
+   */
+  static canStart(
+    module: URL = new URL("./tx_kicker_worker.ts", import.meta.url),
+  ): boolean {
+    return canLoadWorkerModules(module);
+  }
+
+  /**
    * {@link start}, or null where no kicker thread can run: a worker's modules need read
    * permission for their files (Deno checks it for workers, not for the main module's imports,
    * so `deno run --allow-ffi` alone cannot start one), or the worker could not be created. The

@@ -365,3 +365,78 @@ function ringMemory(mtu: number, frames: number) {
   const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
   return { ring: new Uint8Array(mem), words: new Uint32Array(mem), base: 0, geometry };
 }
+
+/**
+ * A kick's kernel stand-in for a ring over ordinary memory: sends every SEND_REQUEST slot at
+ * once (its status word back to AVAILABLE, 0), so the ring never fills.
+ */
+function kernelStandIn(words: Uint32Array): (fd: number) => number {
+  return () => {
+    // Only status words hold 1 here: lengths are frame sizes, the frames are zeros.
+    for (let i = 0; i < words.length; i++) if (words[i] === 1) words[i] = 0;
+    return 0;
+  };
+}
+
+Deno.test("tx ring, auto: the kicker thread starts with the first bulk batch, never for small ones", () => {
+  const stats = txCounters();
+  const kicker = new StubKicker();
+  let starts = 0;
+  const mem = ringMemory(1500, 64);
+  const kernel = kernelStandIn(mem.words);
+  const tx = new TxRing({
+    fd: -1,
+    ...mem,
+    send: kernel,
+    layout: TX_SLOT_V2,
+    vnetBytes: VIRTIO_NET_HDR_LEN,
+    stats,
+    startKicker: () => {
+      starts++;
+      return kicker as unknown as TxKicker;
+    },
+    kickPolicy: "auto",
+  });
+  // Request/response traffic: 1,000 ticks of a few small frames, every kick on this thread
+  // and no thread started.
+  for (let t = 0; t < 1000; t++) {
+    for (let i = 0; i < 3; i++) assert.ok(tx.put(new Uint8Array(130), 0, 130, null));
+    tx.flush();
+  }
+  assert.deepEqual([starts, tx.kicker, kicker.requests, stats.txKicks], [0, null, 0, 1000]);
+  // The first batch of a full TCP super-segment's size starts it and is handed to it.
+  for (let i = 0; i < 40; i++) assert.ok(tx.put(new Uint8Array(1500), 0, 1500, null));
+  tx.flush();
+  assert.deepEqual([starts, kicker.requests, stats.txKicks], [1, 1, 1000]);
+  assert.equal(tx.kicker, kicker as unknown as TxKicker);
+  // Started once: the next bulk batch goes to the same kicker.
+  kicker.pending = false;
+  kernel(-1); // what its kick sent
+  for (let i = 0; i < 40; i++) assert.ok(tx.put(new Uint8Array(1500), 0, 1500, null));
+  tx.flush();
+  assert.deepEqual([starts, kicker.requests], [1, 2]);
+});
+
+Deno.test("tx ring, auto: a kicker that cannot start is asked for once; kicks stay here", () => {
+  const stats = txCounters();
+  let starts = 0;
+  const mem = ringMemory(1500, 64);
+  const tx = new TxRing({
+    fd: -1,
+    ...mem,
+    send: kernelStandIn(mem.words),
+    layout: TX_SLOT_V2,
+    vnetBytes: VIRTIO_NET_HDR_LEN,
+    stats,
+    startKicker: () => {
+      starts++;
+      return null;
+    },
+    kickPolicy: "auto",
+  });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 40; i++) assert.ok(tx.put(new Uint8Array(1500), 0, 1500, null));
+    tx.flush();
+  }
+  assert.deepEqual([starts, tx.kicker, stats.txKicks], [1, null, 3]);
+});
