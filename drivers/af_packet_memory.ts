@@ -144,13 +144,22 @@ export class MemoryPacketLink {
   }
 
   /**
+   * Take side `i` off the link (its driver is closing and its memory goes): what the other side
+   * sends from now on is dropped and counted, as a veth pair drops once one end is gone.
+   */
+  detach(i: 0 | 1): void {
+    this.#sides[i] = null;
+  }
+
+  /**
    * Send every SEND_REQUEST slot of side `from`'s TX ring to the other side, in ring order;
-   * returns 0 (what `sendto` returns for the kick).
+   * returns 0 (what `sendto` returns for the kick). Without the other side the slots are
+   * handed back and their frames dropped (counted).
    */
   kick(from: 0 | 1): number {
     const a = this.#sides[from];
     const b = this.#sides[from ^ 1];
-    if (a === null || b === null) return 0;
+    if (a === null) return 0;
     this.stats.kicks++;
     const s = a.s;
     const words = s.words;
@@ -161,7 +170,7 @@ export class MemoryPacketLink {
       if (Atomics.load(words, statusWord) !== TP_STATUS_SEND_REQUEST) break;
       const len = words[(slot + T2_LEN) >>> 2];
       const data = slot + T2_TX_DATA;
-      if (len >= s.vnetBytes && data + len <= s.ring.length) {
+      if (b !== null && len >= s.vnetBytes && data + len <= s.ring.length) {
         this.#deliver(b, s.ring, data, len, s.vnetBytes);
       } else this.stats.dropped++;
       Atomics.store(words, statusWord, TP_STATUS_AVAILABLE);

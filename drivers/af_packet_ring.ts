@@ -705,6 +705,8 @@ export class AfPacketRingDriver implements LinkDriver {
     this.#fd = -1;
     this.#pollFd = -1;
     this.#tx.abandon();
+    // An in-memory peer stops writing into this ring before its memory goes.
+    this.#memory?.link.detach(this.#memory.side);
     // Detach first so every view over the mapping reads as empty instead of faulting.
     const buffer = this.#mapBuffer;
     this.#mapBuffer = new ArrayBuffer(0);

@@ -178,3 +178,20 @@ Deno.test("memory pair: a full RX ring drops (counted) and flags the next frame 
     b.close();
   }
 });
+
+Deno.test("memory pair: an end that sends after its peer closed drops the frames (counted), no throw", () => {
+  const [a, b] = AfPacketRingDriver.memoryPair({ mtu: 1500 });
+  b.close(); // its ring memory is detached: nothing may be written there any more
+  try {
+    // A stack stopping second still sends its RSTs and FINs. Three TX rings' worth: the slots
+    // of dropped frames come back, or the transmits would stop succeeding.
+    const f = frame(b.mac, a.mac, 100);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 64; i++) assert.ok(a.transmit(f, 0, f.length, null), `${round}/${i}`);
+      a.flush();
+    }
+    assert.equal(a.stats.txKicks, 3);
+  } finally {
+    a.close();
+  }
+});
