@@ -31,3 +31,34 @@ export async function curlSha(pair: CommandRunner, url: string, timeoutS = 60): 
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.split(" ")[0];
 }
+
+/** Byte `i` of the stream {@link sendStreamFromPeer} sends: `(i * 7 + (i >> 11)) & 255`. */
+export function streamByte(i: number): number {
+  return ((i * 7) + (i >> 11)) & 255;
+}
+
+/** A kernel client: connect to argv[1]:argv[2] and send argv[3] bytes of {@link streamByte}. */
+const STREAM_SENDER = `
+import socket, sys
+n = int(sys.argv[3])
+data = bytes(((i * 7) + (i >> 11)) & 255 for i in range(n))
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(data)
+s.close()
+`;
+
+/** The peer's kernel connects to `addr`:`port` and sends `size` bytes of {@link streamByte}. */
+export function sendStreamFromPeer(
+  pair: CommandRunner,
+  addr: string,
+  port: number,
+  size: number,
+): ReturnType<CommandRunner["run"]> {
+  return pair.run(["python3", "-c", STREAM_SENDER, addr, `${port}`, `${size}`]);
+}
+
+/** The index of the first of `got[0, size)` that is not {@link streamByte}, or -1. */
+export function firstWrongStreamByte(got: Uint8Array, size: number): number {
+  for (let i = 0; i < size; i++) if (got[i] !== streamByte(i)) return i;
+  return -1;
+}

@@ -7,16 +7,7 @@ import { Runtime } from "../../mod.ts";
 import type { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
 import { interopTest } from "../harness/interop.ts";
 import { withVethPair } from "../harness/netns.ts";
-
-/** A kernel client: connect to argv[1]:argv[2] and send argv[3] bytes of `(i * 7 + i >> 11) & 255`. */
-const SEND_PATTERN = `
-import socket, sys
-n = int(sys.argv[3])
-data = bytes(((i * 7) + (i >> 11)) & 255 for i in range(n))
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
-s.sendall(data)
-s.close()
-`;
+import { firstWrongStreamByte, sendStreamFromPeer } from "../harness/byte_pattern.ts";
 
 interopTest(
   "split receive: kernel→ustack TCP at MTU 1500 moves 6 MB byte-exact through both rings",
@@ -34,7 +25,7 @@ interopTest(
       assert.equal(driver.rxLargeFrames, 16 * 15);
       const size = 6_000_000;
       const server = rt.listen({ port: 5001 });
-      const client = pair.run(["python3", "-c", SEND_PATTERN, pair.stackAddr, "5001", `${size}`]);
+      const client = sendStreamFromPeer(pair, pair.stackAddr, 5001, size);
       const conn = await server.accept();
       const got = new Uint8Array(size + 1);
       let n = 0;
@@ -47,11 +38,7 @@ interopTest(
       const done = await client;
       assert.equal(done.code, 0, done.stderr);
       assert.equal(n, size);
-      let bad = -1;
-      for (let i = 0; i < size && bad < 0; i++) {
-        if (got[i] !== (((i * 7) + (i >> 11)) & 255)) bad = i;
-      }
-      assert.equal(bad, -1, `first wrong byte at ${bad}`);
+      assert.equal(firstWrongStreamByte(got, size), -1, "first wrong byte");
       conn.close();
       server.close();
       const s = driver.stats;

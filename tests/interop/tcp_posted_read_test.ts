@@ -7,16 +7,7 @@ import { Runtime } from "../../mod.ts";
 import { startDiscard } from "../../cli/tcp_services.ts";
 import { interopTest } from "../harness/interop.ts";
 import { withVethPair } from "../harness/netns.ts";
-
-/** A kernel client: connect to argv[1]:argv[2] and send argv[3] bytes of `(i * 7 + i >> 11) & 255`. */
-const SEND_PATTERN = `
-import socket, sys
-n = int(sys.argv[3])
-data = bytes(((i * 7) + (i >> 11)) & 255 for i in range(n))
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
-s.sendall(data)
-s.close()
-`;
+import { firstWrongStreamByte, sendStreamFromPeer } from "../harness/byte_pattern.ts";
 
 interopTest(
   "posted reads: kernel→ustack TCP straight into the reader's buffer byte-exact; discard counts every byte",
@@ -30,7 +21,7 @@ interopTest(
       const tcp = rt.stack.stats.tcp;
       const size = 8_000_000;
       const server = rt.listen({ port: 5001 });
-      const client = pair.run(["python3", "-c", SEND_PATTERN, pair.stackAddr, "5001", `${size}`]);
+      const client = sendStreamFromPeer(pair, pair.stackAddr, 5001, size);
       const conn = await server.accept();
       const got = new Uint8Array(size + 1);
       let n = 0;
@@ -44,11 +35,7 @@ interopTest(
       const done = await client;
       assert.equal(done.code, 0, done.stderr);
       assert.equal(n, size);
-      let bad = -1;
-      for (let i = 0; i < size && bad < 0; i++) {
-        if (got[i] !== (((i * 7) + (i >> 11)) & 255)) bad = i;
-      }
-      assert.equal(bad, -1, `first wrong byte at ${bad}`);
+      assert.equal(firstWrongStreamByte(got, size), -1, "first wrong byte");
       const direct = tcp.TCPRcvDirectBytes;
       assert.ok(direct > size / 2, `TCPRcvDirectBytes ${direct} of ${size}`);
       conn.close();
@@ -57,14 +44,7 @@ interopTest(
       // The discard service: every byte counted, most never in the receive buffer.
       const svc = startDiscard(rt, 9);
       try {
-        const sent = await pair.run([
-          "python3",
-          "-c",
-          SEND_PATTERN,
-          pair.stackAddr,
-          "9",
-          `${size}`,
-        ]);
+        const sent = await sendStreamFromPeer(pair, pair.stackAddr, 9, size);
         assert.equal(sent.code, 0, sent.stderr);
         for (let i = 0; i < 500 && svc.stats.InBytes < size; i++) {
           await new Promise((r) => setTimeout(r, 10));

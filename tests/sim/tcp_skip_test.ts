@@ -6,6 +6,32 @@ import { EV_READABLE } from "../../core/event_mux.ts";
 /** Byte `i` of the stream the client sends. */
 const byteAt = (i: number): number => (i * 7 + (i >>> 11)) & 0xff;
 
+/** How far the client got with the pattern stream. */
+class Feed {
+  written = 0;
+  closed = false;
+  readonly chunk = new Uint8Array(32 * 1024);
+}
+
+/** Write the pattern up to `total` bytes as the window allows, then half-close once. */
+function feed(
+  c: { write(b: Uint8Array, o: number, n: number): number; shutdownWrite(): void },
+  f: Feed,
+  total: number,
+): void {
+  while (f.written < total) {
+    const n = Math.min(f.chunk.length, total - f.written);
+    for (let i = 0; i < n; i++) f.chunk[i] = byteAt(f.written + i);
+    const k = c.write(f.chunk, 0, n);
+    if (k <= 0) break;
+    f.written += k;
+  }
+  if (f.written === total && !f.closed) {
+    c.shutdownWrite();
+    f.closed = true;
+  }
+}
+
 Deno.test("tcp skip: drops bytes in order without copying, reads go on at the right offset, the window reopens, EOF is 0", () => {
   // A 64 KiB receive buffer with no auto-tuning: 1 MiB only crosses if skip opens the window.
   const net = makeSimNet({
@@ -13,26 +39,14 @@ Deno.test("tcp skip: drops bytes in order without copying, reads go on at the ri
   });
   const { c, s } = connectPair(net);
   const total = 1 << 20;
-  const chunk = new Uint8Array(32 * 1024);
+  const sent = new Feed();
   const rbuf = new Uint8Array(1000);
-  let written = 0;
   let consumed = 0;
   let skips = 0;
   let reads = 0;
-  let closed = false;
   let eofSeen = false;
   const ok = net.run(() => {
-    while (written < total) {
-      const n = Math.min(chunk.length, total - written);
-      for (let i = 0; i < n; i++) chunk[i] = byteAt(written + i);
-      const k = c.write(chunk, 0, n);
-      if (k <= 0) break;
-      written += k;
-    }
-    if (written === total && !closed) {
-      c.shutdownWrite();
-      closed = true;
-    }
+    feed(c, sent, total);
     for (;;) {
       // Alternate: drop up to 3,000 bytes, then read (and check) up to 1,000.
       const n = s.skip(3000);
@@ -105,25 +119,13 @@ function postedTransfer(
   const net = makeSimNet();
   const { c, s } = connectPair(net);
   const stats = net.b.stats.tcp;
-  const chunk = new Uint8Array(32 * 1024);
+  const sent = new Feed();
   const buf = new Uint8Array(step);
-  let written = 0;
   let got = 0;
   let steps = 0;
-  let closed = false;
   let eof = false;
   const ok = net.run(() => {
-    while (written < total) {
-      const n = Math.min(chunk.length, total - written);
-      for (let i = 0; i < n; i++) chunk[i] = byteAt(written + i);
-      const k = c.write(chunk, 0, n);
-      if (k <= 0) break;
-      written += k;
-    }
-    if (written === total && !closed) {
-      c.shutdownWrite();
-      closed = true;
-    }
+    feed(c, sent, total);
     for (;;) {
       const plain = useBuffer && plainEvery > 0 && ++steps % plainEvery === 0;
       const n = plain ? s.read(buf, 0, step) : s.readPosted(useBuffer ? buf : null, 0, step);
