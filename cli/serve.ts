@@ -71,7 +71,8 @@ ${PREWARM_USAGE}
                        (--http only: GET / and /bytes/N, HTTP/1.0 and 1.1). Without it,
                        --http is warmed with up to 20,000 such connections while the ready
                        line waits for duplicate address detection (at most ~0.1 s later
-                       than without); --prewarm 0 turns that off
+                       than without); else --discard is warmed the same way with bulk
+                       streams of 4 MiB, one at a time; --prewarm 0 turns either off
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
