@@ -20,6 +20,7 @@ export {
   type RuntimeConfig,
 } from "./stack/runtime.ts";
 export {
+  bulkClient,
   type ConnectionWarmUpOptions,
   type ConnectionWarmUpReport,
   requestClient,

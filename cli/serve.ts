@@ -10,6 +10,7 @@
  */
 
 import {
+  bulkClient,
   ControlServer,
   requestClient,
   Runtime,
@@ -70,7 +71,8 @@ ${PREWARM_USAGE}
                        (--http only: GET / and /bytes/N, HTTP/1.0 and 1.1). Without it,
                        --http is warmed with up to 20,000 such connections while the ready
                        line waits for duplicate address detection (at most ~0.1 s later
-                       than without); --prewarm 0 turns that off
+                       than without); else --discard is warmed the same way with bulk
+                       streams of 4 MiB, one at a time; --prewarm 0 turns either off
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -218,6 +220,14 @@ const WARM_UP_REQUESTS = [
  */
 const WARM_UP_LOCAL_PORTS = 1000;
 
+/**
+ * Bytes each connection of the discard service's default warm-up sends (one stream at a time,
+ * as many streams as the wait for the ready line allows). A fresh process received a kernel
+ * sender's stream at 4 Gbit/s for its first 0.2 s and well below its later rate for its first
+ * second, while V8 compiled the receive path (bench/README.md, "The first second").
+ */
+const DISCARD_WARM_UP_BYTES = 4 << 20;
+
 /** The warm-up's HTTP client ({@link WARM_UP_REQUESTS} from {@link WARM_UP_LOCAL_PORTS}). */
 function warmUpHttpClient(): ReturnType<typeof requestClient> {
   return requestClient(WARM_UP_REQUESTS, null, { localPorts: WARM_UP_LOCAL_PORTS });
@@ -319,6 +329,17 @@ export async function serveCommand(args: string[]): Promise<number> {
     // The warm-up's rings are sized for the link's MTU, as the real driver's are.
     const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
     await runIdleWarmUp(linkMtu, json, addressesReady, startHttp, warmUpHttpClient());
+  } else if (ports.discard.length > 0 && prewarmDefault(values)) {
+    // The discard service's receive path, the same way: bulk streams, one at a time.
+    const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
+    await runIdleWarmUp(
+      linkMtu,
+      json,
+      addressesReady,
+      startDiscard,
+      bulkClient(DISCARD_WARM_UP_BYTES),
+      1,
+    );
   }
   await addressesReady;
   ready = true;

@@ -144,8 +144,9 @@ export const IDLE_WARM_UP_GRACE_MS = 20;
 /**
  * The default warm-up: up to {@link IDLE_WARM_UP_CONNECTIONS} connections of `serve` (and
  * `client`) while the caller waits for `idle` (its addresses leaving the tentative state), and
- * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it; prints what
- * it did as {@link runWarmUp} does. The real stack runs meanwhile (its private stacks share
+ * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it, `concurrency`
+ * connections at a time (the warm-up's default, 32, when not given); prints what it did as
+ * {@link runWarmUp} does. The real stack runs meanwhile (its private stacks share
  * nothing with it but V8's compiled code); resolves with its report once the warm-up's stacks
  * are stopped.
  */
@@ -155,6 +156,7 @@ export async function runIdleWarmUp(
   idle: Promise<unknown>,
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
+  concurrency?: number,
 ): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const stop = new AbortController();
@@ -171,6 +173,7 @@ export async function runIdleWarmUp(
   try {
     const r = await warmUpConnections({
       connections: IDLE_WARM_UP_CONNECTIONS,
+      concurrency,
       // duplicate address detection ends in 1–2 s; a bound all the same
       timeLimitMs: 5_000,
       graceMs: IDLE_WARM_UP_GRACE_MS,

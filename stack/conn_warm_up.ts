@@ -130,6 +130,67 @@ export interface RequestClientOptions {
 }
 
 /**
+ * A bulk warm-up client: each connection writes `bytes` bytes (zeros) as fast as the send
+ * buffer takes them, half-closes, and ends once the server has closed too (what it answers is
+ * read and dropped) — the receive path of a bulk receiver (`serve --discard`): full-sized and
+ * super-segments, posted reads, window updates, the ACKs of a stream, run on the server.
+ *
+ * @example
+ * ```ts ignore
+ * await warmUpConnections({ serve: startDiscard, client: bulkClient(8 << 20), concurrency: 1 });
+ * ```
+ */
+export function bulkClient(
+  bytes: number,
+): (rt: Runtime, host: string, port: number) => WarmUpClient {
+  return (rt, host, port) => {
+    const dst = IpAddress.parse(host);
+    const chunk = new Uint8Array(64 * 1024);
+    const scratch = new Uint8Array(2048);
+    return (_i, done) => {
+      let ep: TcpEndpoint;
+      try {
+        ep = rt.stack.tcp.connect(dst, port);
+      } catch (e) {
+        queueMicrotask(() => done(String(e)));
+        return;
+      }
+      let sent = 0;
+      let finished = false;
+      const finish = (error: string | null): void => {
+        if (finished) return;
+        finished = true;
+        ep.wq.listener = null;
+        ep.close();
+        done(error);
+      };
+      ep.wq.listener = (): void => {
+        try {
+          if (ep.stateName() === "ESTABLISHED") {
+            while (sent < bytes) {
+              const n = ep.write(chunk, 0, Math.min(chunk.length, bytes - sent));
+              if (n <= 0) break;
+              sent += n;
+            }
+            if (sent >= bytes) ep.shutdownWrite();
+          }
+          for (;;) {
+            const n = ep.read(scratch, 0, scratch.length);
+            if (n > 0) continue;
+            if (n === 0) return finish(sent >= bytes ? null : "short");
+            break;
+          }
+        } catch (e) {
+          return finish(String(e));
+        }
+        if (ep.error !== null) return finish(ep.takeError() ?? "error");
+      };
+      rt.stack.requestTick();
+    };
+  };
+}
+
+/**
  * A warm-up client: connection `i` sends `requests[i % requests.length]` — even `i` with the
  * handshake's ACK, odd `i` once established, in a segment of its own as a kernel client
  * does — reads until it has `replyBytes` bytes (null: until the server closes) and closes;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   AfPacketRingDriver,
+  bulkClient,
   type LinkDriver,
   requestClient,
   Runtime,
@@ -12,7 +13,7 @@ import {
 } from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import { stackOpener } from "../../cli/pingpong_conn.ts";
-import { startHttp } from "../../cli/tcp_services.ts";
+import { startDiscard, startHttp } from "../../cli/tcp_services.ts";
 import {
   IDLE_WARM_UP_CONNECTIONS,
   IDLE_WARM_UP_EXTRA_MS,
@@ -258,3 +259,46 @@ Deno.test("warm-up wire: sim by default; af_packet when asked, for the af_packet
   assert.deepEqual(warmUpLink(withWarmUpWire({}, { "prewarm-wire": "sim" })), { wire: "sim" });
   assert.throws(() => withWarmUpWire({}, { "prewarm-wire": "ring" }), UsageError);
 });
+
+for (const wire of ["sim", "af_packet"] as const) {
+  Deno.test({
+    name: `warm-up (${wire}): bulk streams into the discard service run its posted-read path`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const bytes = 1 << 20;
+      let served: ReturnType<typeof startDiscard> | null = null;
+      let direct = 0;
+      let inSegs = 0;
+      const r = await warmUpConnections({
+        connections: 3,
+        concurrency: 1,
+        wire,
+        link: { mtu: 1500 },
+        serve: (rt, port) => {
+          served = startDiscard(rt, port);
+          const tcp = rt.stack.stats.tcp;
+          const svc = served;
+          return {
+            close: () => {
+              direct = tcp.TCPRcvDirectBytes;
+              inSegs = tcp.InSegs;
+              svc.close();
+            },
+          };
+        },
+        client: bulkClient(bytes),
+      });
+      assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+        connections: 3,
+        failed: 0,
+      });
+      const stats = (served as unknown as ReturnType<typeof startDiscard>).stats;
+      assert.equal(stats.Connections, 3);
+      assert.equal(stats.InBytes, 3 * bytes);
+      // The bytes went from the frames straight into the posted read, not through the buffer.
+      assert.ok(direct > 2 * bytes, `TCPRcvDirectBytes ${direct}`);
+      assert.ok(inSegs > 3 * bytes / 65536, `InSegs ${inSegs}`);
+    },
+  });
+}

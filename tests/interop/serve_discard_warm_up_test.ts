@@ -1,0 +1,44 @@
+// `serve --discard` warms its receive path up before the ready line (bulk streams between two
+// private in-memory stacks, `stack/conn_warm_up.ts` `bulkClient`): the warm-up is reported,
+// and the real service then counts exactly the kernel sender's bytes, none of the warm-up's.
+
+import assert from "node:assert/strict";
+import { interopTest } from "../harness/interop.ts";
+import { withVethPair } from "../harness/netns.ts";
+import { startServe } from "../harness/ustack_cli.ts";
+
+/** A kernel client: connect to argv[1]:argv[2], send argv[3] zero bytes, close. */
+const SEND = `
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(bytes(int(sys.argv[3])))
+s.close()
+`;
+
+interopTest(
+  "serve --discard: a bulk warm-up before ready; the service counts only the real bytes",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const serve = await startServe(pair, ["--discard", "9", "--json"]);
+      const size = 3_000_000;
+      try {
+        const warm = serve.lines.find((l) => l.startsWith('{"event":"warm_up"'));
+        assert.ok(warm !== undefined, "a warm_up event before ready");
+        const w = JSON.parse(warm);
+        assert.ok(w.connections >= 1, `warm-up connections ${w.connections}`);
+        const sent = await pair.run(["python3", "-c", SEND, pair.stackAddr, "9", `${size}`]);
+        assert.equal(sent.code, 0, sent.stderr);
+        // The kernel's close returns once its bytes are queued: give the stack time to read.
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        assert.equal(await serve.stop(), 0);
+      }
+      const stats = serve.statsEvent() as unknown as {
+        services: Record<string, Record<string, number>>;
+      };
+      assert.equal(stats.services["discard/9"].InBytes, size);
+      assert.equal(stats.services["discard/9"].Connections, 1);
+    });
+  },
+  { tools: ["python3"] },
+);
