@@ -36,7 +36,7 @@ import {
   pollBlocking,
   schedYield,
 } from "../ffi/syscalls.ts";
-import { setSchedSliceUs } from "../ffi/sched.ts";
+import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Stack } from "./stack.ts";
 import {
@@ -98,6 +98,14 @@ export interface EventLoopOptions {
    * after the other task's protected slice. It asks for the CPU sooner, not for more of it.
    */
   schedSliceUs?: number;
+  /**
+   * Run the loop's thread only on these CPUs (`sched_setaffinity`) [unset: wherever the
+   * scheduler likes]. Two stacks talking to each other on one machine, each pinned to a CPU of
+   * its own, cannot be stacked onto one CPU by the *sync* wake-up of a frame delivered inside
+   * the peer's `sendto` (the wakee goes to the waker's CPU, and a spinning waker does not
+   * sleep). Only this thread: V8's helper threads stay free.
+   */
+  cpus?: readonly number[];
 }
 
 /** Counters of the loop. */
@@ -216,6 +224,7 @@ export class EventLoop {
   readonly #busyTurnMs: number;
   readonly #spinYield: boolean;
   readonly #schedSliceUs: number | undefined;
+  readonly #cpus: readonly number[] | undefined;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = 0;
   /** When Deno's event loop last had a turn (ms). */
@@ -251,6 +260,7 @@ export class EventLoop {
     this.#busyTurnMs = (opts.busyTurnUs ?? 0) / 1000;
     this.#spinYield = opts.spinYield ?? true;
     this.#schedSliceUs = opts.schedSliceUs;
+    this.#cpus = opts.cpus;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -361,6 +371,10 @@ export class EventLoop {
       if (r < 0) {
         console.warn(`ustack: sched_setattr (slice ${this.#schedSliceUs} µs): errno ${-r}`);
       }
+    }
+    if (this.#cpus !== undefined) {
+      const r = setCpuAffinity(this.#cpus);
+      if (r < 0) console.warn(`ustack: sched_setaffinity (CPUs ${this.#cpus}): errno ${-r}`);
     }
     // Drivers without a pollable fd (simulated, loopback) are waited on with a JS timer.
     const pollable = stack.nics.every((n) => n.driver.fd >= 0);
