@@ -44,6 +44,7 @@ export const LINK_OPTIONS = {
   "no-spin-yield": { type: "boolean" },
   "sched-slice": { type: "string" },
   cpu: { type: "string" },
+  "yield-stall": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -146,6 +147,8 @@ export const LINK_USAGE = `link options:
                        wake-ups preempt CPU-bound tasks (default: the kernel's)
   --cpu LIST           run the stack's thread only on these CPUs, e.g. 1 or 0,2
                        (sched_setaffinity; default: unpinned)
+  --yield-stall US     when a sched_yield() of the busy poll keeps the CPU away longer than
+                       this, wait in blocking poll() slices for 50 ms instead (default: off)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -246,6 +249,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "no-spin-yield",
     "sched-slice",
     "cpu",
+    "yield-stall",
   ];
   if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
@@ -260,6 +264,9 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
       ? undefined
       : numberFlag("sched-slice", v["sched-slice"], 0, { min: 100, max: 100_000 }),
     cpus: v.cpu === undefined ? undefined : cpuList(v.cpu),
+    yieldStallUs: v["yield-stall"] === undefined
+      ? undefined
+      : numberFlag("yield-stall", v["yield-stall"], 0, { min: 1, max: 1_000_000 }),
   };
 }
 

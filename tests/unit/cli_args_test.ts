@@ -166,3 +166,11 @@ Deno.test("cli: --cpu pins the loop thread to a CPU list; a malformed list is a 
   assert.throws(() => cfg("--cpu", "1,"), UsageError);
   assert.throws(() => cfg("--cpu", "4096"), UsageError);
 });
+
+Deno.test("cli: --yield-stall sets the busy poll's stalled-yield guard; 0 is a usage error", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(cfg("--yield-stall", "200").loop?.yieldStallUs, 200);
+  assert.equal(cfg("--cpu", "0").loop?.yieldStallUs, undefined);
+  assert.throws(() => cfg("--yield-stall", "0"), UsageError);
+});
