@@ -7,11 +7,13 @@
  * ```
  * deno run --allow-all bench/rr_ab.ts [--mtu 9000] [--rounds 5] [--seconds 3]
  *                                     [--variant "NAME=FLAGS"]... [--base "NAME=PATH[ FLAGS]"]...
- *                                     [--out FILE]
+ *                                     [--hog N] [--out FILE]
  * ```
  *
  * `--variant NAME=FLAGS` adds FLAGS (split at blanks, e.g. `--busy-poll 20`; words like
- * `VAR=VALUE` set environment variables) to both stacks of its runs; without any, one plain `ustack` variant runs. `--base NAME=PATH` runs another
+ * `VAR=VALUE` set environment variables) to both stacks of its runs; a word prefixed `c:` goes
+ * to the client's stack only, `s:` to the server's (e.g. `c:--cpu c:0 s:--cpu s:1` pins the two
+ * stacks apart; the kernel's server of ustack→kernel gets none); without any, one plain `ustack` variant runs. `--base NAME=PATH` runs another
  * checkout's `cli/ustack.ts` too (before/after in one run). Prints a line per round, then per
  * configuration the medians of p50/p99/p99.9 and of their same-round ratios to kernel↔kernel.
  *
@@ -22,6 +24,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, type BenchProcess, parseVariant, USTACK_CLI } from "./netns.ts";
+import { startHogs } from "./udp_ab.ts";
 
 /** One request/response run. */
 export interface RrRun {
@@ -50,6 +53,8 @@ export interface RrAbOptions {
   seconds: number;
   /** Name, `cli/ustack.ts` path and extra stack flags of each variant. */
   variants: [string, string, string[]][];
+  /** Busy-looping processes (CPU hogs) running through every round [0]. */
+  hog?: number;
 }
 
 /** The command running `cli` (a checkout's `cli/ustack.ts`) with `args`. */
@@ -128,29 +133,51 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
   };
   try {
     for (let round = 0; round < o.rounds; round++) {
-      await link.setKernelAddress("stack", true);
-      await link.setKernelAddress("peer", true);
-      await one("kernel", round, USTACK_CLI, ["--kernel"], ["--kernel"]);
-      await link.setKernelAddress("stack", false);
-      for (const [name, cli, flags] of o.variants) {
-        const mine = [...link.stackOptions("stack", "af_packet"), ...flags];
-        await link.setKernelAddress("peer", true);
-        await one(`${name}:uk`, round, cli, ["--kernel"], mine);
-        await link.setKernelAddress("peer", false);
-        const theirs = [...link.stackOptions("peer", "af_packet"), ...flags];
-        await one(`${name}:uu`, round, cli, theirs, mine);
+      const hogs = startHogs(o.hog ?? 0);
+      try {
+        await oneRound(round);
+      } finally {
+        for (const h of hogs) {
+          try {
+            h.kill("SIGKILL");
+          } catch { /* already gone */ }
+          await h.status;
+        }
       }
-      console.error(
-        `round ${round}: ` +
-          runs.filter((r) => r.round === round).map((r) =>
-            `${r.config} p50 ${r.p50Us} p99 ${r.p99Us}`
-          ).join(", "),
-      );
     }
   } finally {
     await link.destroy();
   }
   return runs;
+
+  async function oneRound(round: number): Promise<void> {
+    await link.setKernelAddress("stack", true);
+    await link.setKernelAddress("peer", true);
+    await one("kernel", round, USTACK_CLI, ["--kernel"], ["--kernel"]);
+    await link.setKernelAddress("stack", false);
+    for (const [name, cli, flags] of o.variants) {
+      const mine = [...link.stackOptions("stack", "af_packet"), ...sideFlags(flags, "c")];
+      await link.setKernelAddress("peer", true);
+      await one(`${name}:uk`, round, cli, ["--kernel"], mine);
+      await link.setKernelAddress("peer", false);
+      const theirs = [...link.stackOptions("peer", "af_packet"), ...sideFlags(flags, "s")];
+      await one(`${name}:uu`, round, cli, theirs, mine);
+    }
+    console.error(
+      `round ${round}: ` +
+        runs.filter((r) => r.round === round).map((r) =>
+          `${r.config} p50 ${r.p50Us} p99 ${r.p99Us}`
+        ).join(", "),
+    );
+  }
+}
+
+/** The words of a variant's `flags` for one side: unprefixed ones and those prefixed `side:`. */
+export function sideFlags(flags: string[], side: "c" | "s"): string[] {
+  const other = side === "c" ? "s:" : "c:";
+  return flags.filter((w) => !w.startsWith(other)).map((w) =>
+    w.startsWith(`${side}:`) ? w.slice(2) : w
+  );
 }
 
 /** `NAME=FLAGS` of `--variant` (this checkout) or `--base NAME=PATH[ FLAGS]`. */
@@ -191,6 +218,7 @@ if (import.meta.main) {
       variant: { type: "string", multiple: true },
       base: { type: "string", multiple: true },
       out: { type: "string" },
+      hog: { type: "string", default: "0" },
       help: { type: "boolean", default: false },
     },
   });
@@ -203,6 +231,7 @@ if (import.meta.main) {
                     (repeatable; default one plain "ustack")
   --base N=PATH[ FLAGS]  also run another checkout's cli/ustack.ts as configuration N
                     (repeatable), e.g. "main=/work/main/cli/ustack.ts"
+  --hog N           N busy-looping processes run through every round (0)
   --out FILE        write every run as JSON`);
     Deno.exit(0);
   }
@@ -215,6 +244,7 @@ if (import.meta.main) {
     mtu: Number(values.mtu),
     rounds: Number(values.rounds),
     seconds: Number(values.seconds),
+    hog: Number(values.hog),
     variants: [
       ...(values.variant?.map((v) => configOf(v, false)) ?? [["ustack", USTACK_CLI, []]]),
       ...(values.base ?? []).map((v) => configOf(v, true)),

@@ -179,8 +179,8 @@ async function receiveRounds(
   }
 }
 
-/** `n` busy-looping processes (a CPU hog each). */
-function startHogs(n: number): Deno.ChildProcess[] {
+/** `n` busy-looping processes (a CPU hog each); the caller kills them. */
+export function startHogs(n: number): Deno.ChildProcess[] {
   const hogs: Deno.ChildProcess[] = [];
   for (let i = 0; i < n; i++) {
     hogs.push(

@@ -43,6 +43,8 @@ export const LINK_OPTIONS = {
   "busy-turn": { type: "string" },
   "no-spin-yield": { type: "boolean" },
   "sched-slice": { type: "string" },
+  cpu: { type: "string" },
+  "yield-stall": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -143,6 +145,10 @@ export const LINK_USAGE = `link options:
   --sched-slice US     ask the scheduler for this time slice for the stack's thread
                        (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
                        wake-ups preempt CPU-bound tasks (default: the kernel's)
+  --cpu LIST           run the stack's thread only on these CPUs, e.g. 1 or 0,2
+                       (sched_setaffinity; default: unpinned)
+  --yield-stall US     when a sched_yield() of the busy poll keeps the CPU away longer than
+                       this, wait in blocking poll() slices for 50 ms instead (default: off)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -242,6 +248,8 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "busy-turn",
     "no-spin-yield",
     "sched-slice",
+    "cpu",
+    "yield-stall",
   ];
   if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
@@ -255,7 +263,20 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     schedSliceUs: v["sched-slice"] === undefined
       ? undefined
       : numberFlag("sched-slice", v["sched-slice"], 0, { min: 100, max: 100_000 }),
+    cpus: v.cpu === undefined ? undefined : cpuList(v.cpu),
+    yieldStallUs: v["yield-stall"] === undefined
+      ? undefined
+      : numberFlag("yield-stall", v["yield-stall"], 0, { min: 1, max: 1_000_000 }),
   };
+}
+
+/** `--cpu 1` or `--cpu 0,2`: CPU numbers. */
+function cpuList(value: unknown): number[] {
+  const words = String(value).split(",");
+  if (words.some((w) => !/^\d+$/.test(w) || Number(w) > 1023)) {
+    throw new UsageError(`--cpu ${value}: say CPU numbers separated by commas, e.g. 1 or 0,2`);
+  }
+  return words.map(Number);
 }
 
 /** `--no-kernel-rx`: false (af_packet only), or undefined for the default. */

@@ -81,3 +81,56 @@ export function setSchedSliceUs(us: number): number {
   // nice stays what getattr read; the policy is kept by the flag.
   return rawSyscall(SYS_SCHED_SETATTR, 0, addressOf(attr), 0);
 }
+
+/** `__NR_sched_setaffinity` on x86-64. */
+export const SYS_SCHED_SETAFFINITY = 203;
+/** `__NR_sched_getaffinity` on x86-64. */
+export const SYS_SCHED_GETAFFINITY = 204;
+
+/** Bytes of the CPU masks passed to the kernel: 1,024 CPUs, glibc's `cpu_set_t`. */
+const CPU_MASK_BYTES = 128;
+
+/**
+ * The CPUs the calling thread may run on (`sched_getaffinity(2)`), ascending, or `-errno`.
+ * Set-up only: it allocates.
+ *
+ * @example
+ * ```ts
+ * const cpus = cpuAffinity(); // e.g. [0, 1]
+ * ```
+ */
+export function cpuAffinity(): number[] | number {
+  const mask = allocStruct(CPU_MASK_BYTES);
+  const r = rawSyscall(SYS_SCHED_GETAFFINITY, 0, CPU_MASK_BYTES, addressOf(mask));
+  if (r < 0) return r;
+  const cpus: number[] = [];
+  // The syscall returns the kernel's mask size in bytes.
+  for (let i = 0; i < r * 8; i++) if ((mask[i >> 3] & (1 << (i & 7))) !== 0) cpus.push(i);
+  return cpus;
+}
+
+/**
+ * Restrict the calling thread to `cpus` (`sched_setaffinity(2)`; an empty list allows every CPU
+ * up to 1,023 again). Returns 0 or `-errno` (`EINVAL` when none of them is online).
+ *
+ * Why a network stack may want it: two spinning stacks of a request/response exchange on a
+ * 2-CPU machine end up on one CPU — a frame delivered inside the peer's `sendto` wakes a
+ * blocked stack with a *sync* wake-up, which the scheduler places on the waker's CPU on the
+ * assumption that the waker goes to sleep — and then take turns through their `sched_yield`
+ * while the other CPU idles. A stack pinned to a CPU of its own cannot be moved there.
+ * Set-up only: it allocates.
+ *
+ * @example
+ * ```ts
+ * if (setCpuAffinity([1]) < 0) console.warn("could not pin to CPU 1");
+ * ```
+ */
+export function setCpuAffinity(cpus: readonly number[]): number {
+  const mask = allocStruct(CPU_MASK_BYTES);
+  if (cpus.length === 0) mask.fill(0xff);
+  for (const c of cpus) {
+    if (!Number.isInteger(c) || c < 0 || c >= CPU_MASK_BYTES * 8) return -22; // EINVAL
+    mask[c >> 3] |= 1 << (c & 7);
+  }
+  return rawSyscall(SYS_SCHED_SETAFFINITY, 0, CPU_MASK_BYTES, addressOf(mask));
+}

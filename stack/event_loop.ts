@@ -36,7 +36,7 @@ import {
   pollBlocking,
   schedYield,
 } from "../ffi/syscalls.ts";
-import { setSchedSliceUs } from "../ffi/sched.ts";
+import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Stack } from "./stack.ts";
 import {
@@ -98,6 +98,22 @@ export interface EventLoopOptions {
    * after the other task's protected slice. It asks for the CPU sooner, not for more of it.
    */
   schedSliceUs?: number;
+  /**
+   * Run the loop's thread only on these CPUs (`sched_setaffinity`) [unset: wherever the
+   * scheduler likes]. Two stacks talking to each other on one machine, each pinned to a CPU of
+   * its own, cannot be stacked onto one CPU by the *sync* wake-up of a frame delivered inside
+   * the peer's `sendto` (the wakee goes to the waker's CPU, and a spinning waker does not
+   * sleep). Only this thread: V8's helper threads stay free.
+   */
+  cpus?: readonly number[];
+  /**
+   * When one `sched_yield()` of the busy poll keeps the CPU away longer than this (µs), stop
+   * busy-polling for {@link YIELD_STALL_HOLD_MS} and wait in blocking `poll()` slices instead
+   * [unset: never]. Such a yield gave the CPU to a CPU-bound task on the same CPU, which then
+   * runs until the scheduler's next tick (4 ms at HZ=250) while our frame waits; a thread
+   * *blocked* in `poll()` is woken by the frame and may preempt it at once.
+   */
+  yieldStallUs?: number;
 }
 
 /** Counters of the loop. */
@@ -123,6 +139,8 @@ export interface EventLoopStats {
   yields: number;
   /** Ticks that threw (a stack bug, reported and survived). */
   tickErrors: number;
+  /** Busy polls cut short by a `sched_yield` longer than `yieldStallUs`. */
+  yieldStalls: number;
 }
 
 /**
@@ -162,6 +180,9 @@ const MICROTASK_TURNS = 16;
  */
 const SPIN_AFTER_IDLE_TICKS = 2;
 
+/** How long the loop waits in blocking slices instead of busy-polling after a stalled yield (ms). */
+export const YIELD_STALL_HOLD_MS = 50;
+
 /**
  * A settled promise to await for one microtask turn: awaiting an existing native promise makes
  * no new one (`await null` wraps its value in a fresh promise every time).
@@ -192,6 +213,7 @@ export class EventLoop {
     inlineTicks: 0,
     yields: 0,
     tickErrors: 0,
+    yieldStalls: 0,
   };
   /**
    * A record of every phase of the loop, with the kernel's receive time of each batch next to
@@ -216,6 +238,10 @@ export class EventLoop {
   readonly #busyTurnMs: number;
   readonly #spinYield: boolean;
   readonly #schedSliceUs: number | undefined;
+  readonly #cpus: readonly number[] | undefined;
+  readonly #yieldStallMs: number;
+  /** No busy poll before this time (ms): a yield stalled. */
+  #noSpinUntil = 0;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = 0;
   /** When Deno's event loop last had a turn (ms). */
@@ -251,6 +277,8 @@ export class EventLoop {
     this.#busyTurnMs = (opts.busyTurnUs ?? 0) / 1000;
     this.#spinYield = opts.spinYield ?? true;
     this.#schedSliceUs = opts.schedSliceUs;
+    this.#cpus = opts.cpus;
+    this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -362,6 +390,10 @@ export class EventLoop {
         console.warn(`ustack: sched_setattr (slice ${this.#schedSliceUs} µs): errno ${-r}`);
       }
     }
+    if (this.#cpus !== undefined) {
+      const r = setCpuAffinity(this.#cpus);
+      if (r < 0) console.warn(`ustack: sched_setaffinity (CPUs ${this.#cpus}): errno ${-r}`);
+    }
     // Drivers without a pollable fd (simulated, loopback) are waited on with a JS timer.
     const pollable = stack.nics.every((n) => n.driver.fd >= 0);
     this.#pollable = pollable;
@@ -378,7 +410,8 @@ export class EventLoop {
       const deliveries = mux.deliveries;
       // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
       // poll ends, or Deno's event loop is due a turn.
-      const busyPollMs = this.#busyPollMs;
+      // After a stalled yield the busy poll is off for a while (the waits go to blocking slices).
+      const busyPollMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
       const spinUntil = idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollMs
         ? Math.min(lastBusy + busyPollMs, this.#lastDenoTurn + this.#denoTurnMs)
         : 0;
@@ -528,8 +561,22 @@ export class EventLoop {
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
+    const stallMs = this.#yieldStallMs;
     for (;;) {
-      if (yieldCpu) schedYield();
+      if (yieldCpu) {
+        if (stallMs > 0) {
+          const before = clock.nowMs();
+          schedYield();
+          const after = clock.nowMs();
+          if (after - before > stallMs) {
+            // A CPU-bound task shares this CPU: every further yield would hand it a whole
+            // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
+            stats.yieldStalls++;
+            this.#noSpinUntil = after + YIELD_STALL_HOLD_MS;
+            until = 0;
+          }
+        } else schedYield();
+      }
       stats.spins++;
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive();

@@ -155,3 +155,22 @@ Deno.test("cli: --sched-slice sets the loop thread's scheduler slice; out of ran
   assert.throws(() => cfg("--sched-slice", "50"), UsageError);
   assert.throws(() => cfg("--sched-slice", "200000"), UsageError);
 });
+
+Deno.test("cli: --cpu pins the loop thread to a CPU list; a malformed list is a usage error", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.deepEqual(cfg("--cpu", "1").loop?.cpus, [1]);
+  assert.deepEqual(cfg("--cpu", "0,2").loop?.cpus, [0, 2]);
+  assert.equal(cfg("--busy-poll", "100").loop?.cpus, undefined);
+  assert.throws(() => cfg("--cpu", "one"), UsageError);
+  assert.throws(() => cfg("--cpu", "1,"), UsageError);
+  assert.throws(() => cfg("--cpu", "4096"), UsageError);
+});
+
+Deno.test("cli: --yield-stall sets the busy poll's stalled-yield guard; 0 is a usage error", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(cfg("--yield-stall", "200").loop?.yieldStallUs, 200);
+  assert.equal(cfg("--cpu", "0").loop?.yieldStallUs, undefined);
+  assert.throws(() => cfg("--yield-stall", "0"), UsageError);
+});
