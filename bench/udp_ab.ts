@@ -252,6 +252,7 @@ async function receiveRound(
       const rx = j.bytes * 8 / sent.seconds / 1e9;
       const share = j.bytes / sent.bytes;
       const warmUp = f.stdout.includes('"warm_up"') ? lastJson(f.stdout, "warm_up") : null;
+      const gc = traceGcCounts(f.stdout);
       runs.push({
         round: r,
         cli: name,
@@ -263,6 +264,7 @@ async function receiveRound(
         warmUp,
         sender: sent,
         server: j,
+        ...gc,
       });
       console.log(
         `mtu ${mtu} round ${r} ${name}: received ${rx.toFixed(2)} Gbit/s ` +
@@ -272,7 +274,10 @@ async function receiveRound(
           }, longest tick ${j.longestTickMs} ms, ` +
           `yield ${j.longestYieldMs} ms, per second ${
             JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))
-          }`,
+          }` + (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges}, ` +
+            `${gc.gcScavengesAfterReady} after ready (${
+              (j.packets / Math.max(1, gc.gcScavengesAfterReady ?? 0)).toFixed(0)
+            } datagrams each), mark-compacts ${gc.gcMarkCompacts}`),
       );
       const other = f.stdout.split("\n").filter((l) =>
         l !== "" && (Deno.env.get("UDP_AB_ALL") !== undefined || !l.startsWith("{"))
@@ -283,6 +288,33 @@ async function receiveRound(
     }
   }
   return port;
+}
+
+/**
+ * With `USTACK_BENCH_DENO_FLAGS=--v8-flags=--trace-gc` the server prints a line per collection:
+ * how many scavenges and mark-compacts its whole run (warm-up included) made, and the scavenges
+ * after its ready line (the measured part); none without.
+ */
+function traceGcCounts(
+  stdout: string,
+): { gcScavenges?: number; gcScavengesAfterReady?: number; gcMarkCompacts?: number } {
+  let scavenges = 0;
+  let markCompacts = 0;
+  let afterReady = 0;
+  let ready = false;
+  for (const l of stdout.split("\n")) {
+    if (l.includes('"event":"ready"')) ready = true;
+    if (/\bScavenge\b/.test(l)) {
+      scavenges++;
+      if (ready) afterReady++;
+    } else if (/Mark-Compact|Mark-sweep/i.test(l)) markCompacts++;
+  }
+  if (scavenges + markCompacts === 0) return {};
+  return {
+    gcScavenges: scavenges,
+    gcScavengesAfterReady: afterReady,
+    gcMarkCompacts: markCompacts,
+  };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

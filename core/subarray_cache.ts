@@ -64,8 +64,10 @@ export class SubarrayCache {
   /** A view of `src[off, off + len)`: the table's, or a new one put in it. */
   view(src: Uint8Array, off: number, len: number): Uint8Array {
     if (this.#off.length === 0) this.#init();
-    // Fibonacci hashing of offset and length: ring slots a fixed stride apart spread evenly.
-    const i = Math.imul(off ^ Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> this.#shift;
+    // Fibonacci hashing: offsets a fixed stride apart (a ring's slots) with one length stay an
+    // arithmetic progression under the addition, and the golden-ratio multiple spreads it
+    // almost evenly over the table (few collisions below one key per entry).
+    const i = Math.imul(off + Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> this.#shift;
     if (this.#src[i] === src && this.#off[i] === off && this.#len[i] === len) {
       this.hits++;
       return this.#view[i];

@@ -36,6 +36,7 @@ import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
 import { readIpv4 } from "./ipv4_address.ts";
 import { IpAddressScratch } from "./ip_address.ts";
+import type { SubarrayCache } from "../core/subarray_cache.ts";
 import { PathMtuCache, type PathMtuOptions } from "./path_mtu.ts";
 
 /** Up to this many local addresses are looked up by a loop, not in the `Set` (no boxing). */
@@ -270,6 +271,11 @@ export class Ipv4Layer implements LocalReceiver {
       source: this.#route.source,
       metric: 100,
     });
+  }
+
+  /** The reassembler's reused fragment-copy views (hits and misses counted). */
+  get reassemblyCopyViews(): SubarrayCache {
+    return this.#reasm.copyViews;
   }
 
   /** Every assigned address. */

@@ -291,6 +291,11 @@ export class FragmentReassembler {
     return this.#count;
   }
 
+  /** The reused views of the fragment copies (hits and misses counted). */
+  get copyViews(): SubarrayCache {
+    return this.#views;
+  }
+
   /** Bytes charged to incomplete datagrams (compare with `maxBytes`). */
   get memoryBytes(): number {
     return this.#usedBytes;

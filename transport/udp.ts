@@ -151,6 +151,11 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     return new UdpEndpoint(this, family, this.#rcvbuf, this.#maxDatagrams);
   }
 
+  /** The reused payload views of the copy onto sockets (hits and misses counted). */
+  get copyViews(): SubarrayCache {
+    return this.#views;
+  }
+
   /** @internal The UDP counters. */
   get counters(): Counters {
     return this.#ctx.stats.udp;
