@@ -274,10 +274,9 @@ async function receiveRound(
           }, longest tick ${j.longestTickMs} ms, ` +
           `yield ${j.longestYieldMs} ms, per second ${
             JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))
-          }` + (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges}, ` +
-            `${gc.gcScavengesAfterReady} after ready (${
-              (j.packets / Math.max(1, gc.gcScavengesAfterReady ?? 0)).toFixed(0)
-            } datagrams each), mark-compacts ${gc.gcMarkCompacts}`),
+          }` + (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges} ` +
+            `(median gap ${gc.gcScavengeMedianGapMs?.toFixed(1)} ms), ` +
+            `mark-compacts ${gc.gcMarkCompacts}`),
       );
       const other = f.stdout.split("\n").filter((l) =>
         l !== "" && (Deno.env.get("UDP_AB_ALL") !== undefined || !l.startsWith("{"))
@@ -290,30 +289,39 @@ async function receiveRound(
   return port;
 }
 
+/** What {@link traceGcCounts} reads off a server's `--trace-gc` lines. */
+interface TraceGcCounts {
+  /** Scavenges of the whole run, warm-up included. */
+  gcScavenges?: number;
+  /** Mark-compacts of the whole run. */
+  gcMarkCompacts?: number;
+  /** Median ms between consecutive scavenges (the steady state's rhythm). */
+  gcScavengeMedianGapMs?: number;
+  /** Each scavenge's time (ms since the process started). */
+  gcScavengeAtMs?: number[];
+}
+
 /**
- * With `USTACK_BENCH_DENO_FLAGS=--v8-flags=--trace-gc` the server prints a line per collection:
- * how many scavenges and mark-compacts its whole run (warm-up included) made, and the scavenges
- * after its ready line (the measured part); none without.
+ * With `USTACK_BENCH_DENO_FLAGS=--v8-flags=--trace-gc` the server prints a line per collection
+ * (`[pid:isolate] 1234 ms: Scavenge …`): how many scavenges and mark-compacts its run made and
+ * the median time between two scavenges; nothing without the flag.
  */
-function traceGcCounts(
-  stdout: string,
-): { gcScavenges?: number; gcScavengesAfterReady?: number; gcMarkCompacts?: number } {
-  let scavenges = 0;
+function traceGcCounts(stdout: string): TraceGcCounts {
+  const at: number[] = [];
   let markCompacts = 0;
-  let afterReady = 0;
-  let ready = false;
   for (const l of stdout.split("\n")) {
-    if (l.includes('"event":"ready"')) ready = true;
-    if (/\bScavenge\b/.test(l)) {
-      scavenges++;
-      if (ready) afterReady++;
-    } else if (/Mark-Compact|Mark-sweep/i.test(l)) markCompacts++;
+    const m = l.match(/\s([\d.]+) ms: (Scavenge|Mark-Compact|Mark-sweep)/i);
+    if (m === null) continue;
+    if (m[2] === "Scavenge") at.push(Number(m[1]));
+    else markCompacts++;
   }
-  if (scavenges + markCompacts === 0) return {};
+  if (at.length + markCompacts === 0) return {};
+  const gaps = at.slice(1).map((t, i) => t - at[i]).sort((a, b) => a - b);
   return {
-    gcScavenges: scavenges,
-    gcScavengesAfterReady: afterReady,
+    gcScavenges: at.length,
     gcMarkCompacts: markCompacts,
+    gcScavengeMedianGapMs: gaps.length > 0 ? gaps[gaps.length >> 1] : 0,
+    gcScavengeAtMs: at,
   };
 }
 

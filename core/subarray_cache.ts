@@ -45,6 +45,9 @@ export class SubarrayCache {
   #view: Uint8Array[] = [];
   #off: Int32Array = new Int32Array(0);
   #len: Int32Array = new Int32Array(0);
+  /** When each entry was last used (a counter that wraps after 2^30 uses: a worse pick once). */
+  #used: Int32Array = new Int32Array(0);
+  #clock = 0;
 
   /**
    * A table of `entries` views (rounded up to a power of two, at least 16); its arrays are made
@@ -64,20 +67,34 @@ export class SubarrayCache {
   /** A view of `src[off, off + len)`: the table's, or a new one put in it. */
   view(src: Uint8Array, off: number, len: number): Uint8Array {
     if (this.#off.length === 0) this.#init();
-    // Fibonacci hashing: offsets a fixed stride apart (a ring's slots) with one length stay an
-    // arithmetic progression under the addition, and the golden-ratio multiple spreads it
-    // almost evenly over the table (few collisions below one key per entry).
-    const i = Math.imul(off + Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> this.#shift;
+    const key = off + Math.imul(len, 0x85ebca6b);
+    // Two places per key. The first by Fibonacci hashing: offsets a fixed stride apart with one
+    // length (one block of a ring's slots) stay an arithmetic progression under the addition,
+    // and the golden-ratio multiple spreads it almost evenly. The second by a full mix, for
+    // the collisions of several such progressions (a ring's blocks) in the first.
+    const i = Math.imul(key, 0x9e3779b1) >>> this.#shift;
     if (this.#src[i] === src && this.#off[i] === off && this.#len[i] === len) {
       this.hits++;
+      this.#used[i] = this.#tick();
       return this.#view[i];
+    }
+    let h = Math.imul(key ^ (key >>> 16), 0x7feb352d);
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+    const j = (h ^ (h >>> 16)) >>> this.#shift;
+    if (this.#src[j] === src && this.#off[j] === off && this.#len[j] === len) {
+      this.hits++;
+      this.#used[j] = this.#tick();
+      return this.#view[j];
     }
     this.misses++;
     const v = src.subarray(off, off + len);
-    this.#src[i] = src;
-    this.#view[i] = v;
-    this.#off[i] = off;
-    this.#len[i] = len;
+    // Replace the one of the two used longer ago.
+    const k = this.#used[i] <= this.#used[j] ? i : j;
+    this.#src[k] = src;
+    this.#view[k] = v;
+    this.#off[k] = off;
+    this.#len[k] = len;
+    this.#used[k] = this.#tick();
     return v;
   }
 
@@ -107,6 +124,10 @@ export class SubarrayCache {
     }
   }
 
+  #tick(): number {
+    return this.#clock = (this.#clock + 1) & 0x3fffffff;
+  }
+
   #init(): void {
     const n = this.#entries;
     this.#shift = 32 - Math.log2(n);
@@ -114,5 +135,6 @@ export class SubarrayCache {
     this.#view = new Array<Uint8Array>(n).fill(EMPTY);
     this.#off = new Int32Array(n);
     this.#len = new Int32Array(n).fill(-1);
+    this.#used = new Int32Array(n);
   }
 }

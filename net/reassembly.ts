@@ -93,10 +93,10 @@ export const REASSEMBLY_ENTRY_OVERHEAD_BYTES = 256;
 /** Smallest datagram buffer. */
 const MIN_BUFFER_BYTES = 2048;
 /**
- * Fragment-copy views kept: one per receive-ring slot that carries full-sized fragments, for
- * rings up to this many slots (an AF_PACKET ring at MTU 1500 has 20,960); ~100 bytes each.
+ * Fragment-copy views kept: room for one per slot of an AF_PACKET ring at MTU 1500 (20,960
+ * slots, 97 % found again at this size, 87 % at half of it); ~100 bytes each once made.
  */
-const REASSEMBLY_COPY_VIEWS = 32768;
+const REASSEMBLY_COPY_VIEWS = 65536;
 /** Default `maxBytes`: Linux's `ipfrag_high_thresh`. */
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 

@@ -45,8 +45,11 @@ export { UdpEndpoint, UdpPeer };
 
 /** IP protocol number of UDP. */
 const IP_PROTO_UDP = 17;
-/** Payload views kept for the copy onto sockets (~100 bytes each; a ring slot's worth). */
-const UDP_COPY_VIEWS = 16384;
+/**
+ * Payload views kept for the copy onto sockets: about one per receive-ring slot (3,680 at MTU
+ * 9000, 20,960 at MTU 1500) and reassembly buffer; ~100 bytes each once made.
+ */
+const UDP_COPY_VIEWS = 32768;
 
 /** Largest UDP payload over IPv4 (65535 − 20 − 8). */
 export const UDP_MAX_PAYLOAD = 65507;
