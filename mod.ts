@@ -194,6 +194,7 @@ export {
 } from "./core/packet_buffer.ts";
 export { Timer, TimerWheel, type TimerWheelOptions } from "./core/timer_wheel.ts";
 export { SeededRandom } from "./core/random.ts";
+export { SubarrayCache } from "./core/subarray_cache.ts";
 export {
   DriverStats,
   type LinkCapabilities,

@@ -252,6 +252,7 @@ async function receiveRound(
       const rx = j.bytes * 8 / sent.seconds / 1e9;
       const share = j.bytes / sent.bytes;
       const warmUp = f.stdout.includes('"warm_up"') ? lastJson(f.stdout, "warm_up") : null;
+      const gc = traceGcCounts(f.stdout);
       runs.push({
         round: r,
         cli: name,
@@ -263,6 +264,7 @@ async function receiveRound(
         warmUp,
         sender: sent,
         server: j,
+        ...gc,
       });
       console.log(
         `mtu ${mtu} round ${r} ${name}: received ${rx.toFixed(2)} Gbit/s ` +
@@ -272,7 +274,9 @@ async function receiveRound(
           }, longest tick ${j.longestTickMs} ms, ` +
           `yield ${j.longestYieldMs} ms, per second ${
             JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))
-          }`,
+          }` + (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges} ` +
+            `(median gap ${gc.gcScavengeMedianGapMs?.toFixed(1)} ms), ` +
+            `mark-compacts ${gc.gcMarkCompacts}`),
       );
       const other = f.stdout.split("\n").filter((l) =>
         l !== "" && (Deno.env.get("UDP_AB_ALL") !== undefined || !l.startsWith("{"))
@@ -283,6 +287,42 @@ async function receiveRound(
     }
   }
   return port;
+}
+
+/** What {@link traceGcCounts} reads off a server's `--trace-gc` lines. */
+interface TraceGcCounts {
+  /** Scavenges of the whole run, warm-up included. */
+  gcScavenges?: number;
+  /** Mark-compacts of the whole run. */
+  gcMarkCompacts?: number;
+  /** Median ms between consecutive scavenges (the steady state's rhythm). */
+  gcScavengeMedianGapMs?: number;
+  /** Each scavenge's time (ms since the process started). */
+  gcScavengeAtMs?: number[];
+}
+
+/**
+ * With `USTACK_BENCH_DENO_FLAGS=--v8-flags=--trace-gc` the server prints a line per collection
+ * (`[pid:isolate] 1234 ms: Scavenge …`): how many scavenges and mark-compacts its run made and
+ * the median time between two scavenges; nothing without the flag.
+ */
+function traceGcCounts(stdout: string): TraceGcCounts {
+  const at: number[] = [];
+  let markCompacts = 0;
+  for (const l of stdout.split("\n")) {
+    const m = l.match(/\s([\d.]+) ms: (Scavenge|Mark-Compact|Mark-sweep)/i);
+    if (m === null) continue;
+    if (m[2] === "Scavenge") at.push(Number(m[1]));
+    else markCompacts++;
+  }
+  if (at.length + markCompacts === 0) return {};
+  const gaps = at.slice(1).map((t, i) => t - at[i]).sort((a, b) => a - b);
+  return {
+    gcScavenges: at.length,
+    gcMarkCompacts: markCompacts,
+    gcScavengeMedianGapMs: gaps.length > 0 ? gaps[gaps.length >> 1] : 0,
+    gcScavengeAtMs: at,
+  };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -18,6 +18,8 @@
  * @module
  */
 
+import type { SubarrayCache } from "./subarray_cache.ts";
+
 /** Slot state: queued, not yet taken. */
 const QUEUED = 0;
 /** Slot state: lent out, not yet given back. */
@@ -138,9 +140,10 @@ export class DatagramRing {
 
   /**
    * Copy `src[off, off + len)` in as the newest record; its slot, or -1 when there is no
-   * contiguous room or no free slot (nothing changes then).
+   * contiguous room or no free slot (nothing changes then). `views`, when given, supplies the
+   * view of a long source range (reused, no allocation) in place of a new `subarray`.
    */
-  push(src: Uint8Array, off: number, len: number): number {
+  push(src: Uint8Array, off: number, len: number, views: SubarrayCache | null = null): number {
     if (this.#count >= this.maxRecords) return -1;
     const at = this.#place(len);
     if (at < 0) return -1;
@@ -150,6 +153,7 @@ export class DatagramRing {
     if (len <= 32) {
       for (let i = 0; i < len; i++) data[at + i] = src[off + i];
     } else if (off === 0 && len === src.length) data.set(src, at);
+    else if (views !== null) data.set(views.view(src, off, len), at);
     else data.set(src.subarray(off, off + len), at);
     this.#off[slot] = at;
     this.#len[slot] = len;

@@ -36,7 +36,11 @@ import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
 import { readIpv4 } from "./ipv4_address.ts";
 import { IpAddressScratch } from "./ip_address.ts";
+import type { SubarrayCache } from "../core/subarray_cache.ts";
 import { PathMtuCache, type PathMtuOptions } from "./path_mtu.ts";
+
+/** Up to this many local addresses are looked up by a loop, not in the `Set` (no boxing). */
+const LOCAL_LIST_SCAN_MAX = 8;
 
 /** An IPv4 address assigned to a NIC. */
 export interface Ipv4InterfaceAddress {
@@ -123,6 +127,12 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #links: (AttachedLink | undefined)[] = [];
   readonly #addrs: Ipv4InterfaceAddress[] = [];
   readonly #local = new Set<number>();
+  /**
+   * The local addresses as a plain list while there are few: looking a packet's address up in
+   * the `Set` boxes it (an address above 127.255.255.255 is no small integer to V8), two heap
+   * numbers per received packet; comparing it in a loop allocates nothing.
+   */
+  readonly #localList: number[] = [];
   readonly #handlers: (NetProtocolHandler | null)[] = new Array(256).fill(null);
   readonly #hdr = new Ipv4Header();
   readonly #repr = new Ipv4Repr();
@@ -234,6 +244,7 @@ export class Ipv4Layer implements LocalReceiver {
     );
     this.#addrs.push({ addr, prefixLen, nicIndex, broadcast });
     this.#local.add(addr);
+    if (!this.#localList.includes(addr)) this.#localList.push(addr);
     if (!secondary) {
       this.routes.add({ dest, prefixLen, gateway: 0, nicIndex, source: addr, metric: 0 });
     }
@@ -262,6 +273,11 @@ export class Ipv4Layer implements LocalReceiver {
     });
   }
 
+  /** The reassembler's reused fragment-copy views (hits and misses counted). */
+  get reassemblyCopyViews(): SubarrayCache {
+    return this.#reasm.copyViews;
+  }
+
   /** Every assigned address. */
   addresses(): readonly Ipv4InterfaceAddress[] {
     return this.#addrs;
@@ -269,7 +285,15 @@ export class Ipv4Layer implements LocalReceiver {
 
   /** True if `addr` is one of ours (any NIC). */
   isLocalAddress(addr: number): boolean {
-    return this.#local.has(addr);
+    return this.#isLocal(addr);
+  }
+
+  /** {@link isLocalAddress} without allocating (see `#localList`). */
+  #isLocal(addr: number): boolean {
+    const l = this.#localList;
+    if (l.length > LOCAL_LIST_SCAN_MAX) return this.#local.has(addr);
+    for (let i = 0; i < l.length; i++) if (l[i] === addr) return true;
+    return false;
   }
 
   /** True if `addr` is assigned to NIC `nicIndex`. */
@@ -369,12 +393,12 @@ export class Ipv4Layer implements LocalReceiver {
     const dst = h.dst;
     // RFC 1122 §3.2.1.3 / RFC 1812 §5.3.7: martian sources are dropped silently; so is our
     // own address arriving from the wire (only the local path may carry it).
-    if (isIpv4Martian(src) || (!local && this.#local.has(src))) {
+    if (isIpv4Martian(src) || (!local && this.#isLocal(src))) {
       st.InMartianSrc++;
       return;
     }
     let toGroup = false;
-    if (!this.#local.has(dst)) {
+    if (!this.#isLocal(dst)) {
       if (isIpv4LimitedBroadcast(dst) || this.isBroadcastOn(nicIndex, dst)) toGroup = true;
       else if (isIpv4Multicast(dst) && dst === 0xe0000001) toGroup = true; // all-hosts
       else {
@@ -478,7 +502,7 @@ export class Ipv4Layer implements LocalReceiver {
     }
     const payloadLen = pb.length;
     const total = payloadLen + IPV4_HEADER_MIN_BYTES;
-    if (this.#local.has(dst)) {
+    if (this.#isLocal(dst)) {
       return this.#sendLocal(pb, route.nicIndex, src, dst, protocol, ttl, tos);
     }
     let gso = offload !== null && offload.gsoType !== 0;

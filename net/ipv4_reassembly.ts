@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { SubarrayCache } from "../core/subarray_cache.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
@@ -68,6 +69,11 @@ export class Ipv4Reassembler {
   /** Datagrams in progress. */
   get pending(): number {
     return this.#r.pending;
+  }
+
+  /** The reused views of the fragment copies (hits and misses counted). */
+  get copyViews(): SubarrayCache {
+    return this.#r.copyViews;
   }
 
   /** Bytes charged to incomplete datagrams. */

@@ -40,7 +40,7 @@
 
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
-import { copyBytes } from "../core/copy_bytes.ts";
+import { SubarrayCache } from "../core/subarray_cache.ts";
 import { RX_CSUM_VALID } from "../link/driver.ts";
 import { randomSipKey, siphash24 } from "../core/siphash.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
@@ -92,6 +92,11 @@ export const MAX_REASSEMBLY_KEY_BYTES = 40;
 export const REASSEMBLY_ENTRY_OVERHEAD_BYTES = 256;
 /** Smallest datagram buffer. */
 const MIN_BUFFER_BYTES = 2048;
+/**
+ * Fragment-copy views kept: room for one per slot of an AF_PACKET ring at MTU 1500 (20,960
+ * slots, 97 % found again at this size, 87 % at half of it); ~100 bytes each once made.
+ */
+const REASSEMBLY_COPY_VIEWS = 65536;
 /** Default `maxBytes`: Linux's `ipfrag_high_thresh`. */
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -221,6 +226,8 @@ export class FragmentReassembler {
   readonly #buckets: (Entry | null)[];
   readonly #sourceBuckets: (Source | null)[];
   readonly #mask: number;
+  /** Views of the fragments' payloads, reused (a ring's slots repeat; no view per copy). */
+  readonly #views = new SubarrayCache(REASSEMBLY_COPY_VIEWS);
   readonly #sipKey = randomSipKey();
   readonly #hashOut = new Uint32Array(2);
   readonly #timer: Timer;
@@ -282,6 +289,11 @@ export class FragmentReassembler {
   /** Incomplete datagrams held. */
   get pending(): number {
     return this.#count;
+  }
+
+  /** The reused views of the fragment copies (hits and misses counted). */
+  get copyViews(): SubarrayCache {
+    return this.#views;
   }
 
   /** Bytes charged to incomplete datagrams (compare with `maxBytes`). */
@@ -390,7 +402,7 @@ export class FragmentReassembler {
         const hi = w === last ? ((b1 - 1) & 31) + 1 : 32;
         blocks[w] |= hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
       }
-      copyBytes(buf, payloadOff, c.data, room + start, len);
+      this.#views.copy(buf, payloadOff, c.data, room + start, len);
       e.received += len;
       if ((rxFlags & RX_CSUM_VALID) === 0) e.csumValid = false;
       if (start === 0) {
@@ -425,7 +437,8 @@ export class FragmentReassembler {
   /** A new, empty datagram (no chunk yet), newest in both age lists. */
   #create(key: Uint8Array, keyLen: number, sourceBytes: number, hash: number): Entry {
     const e = this.#freeEntries.pop() ?? new Entry();
-    e.key.set(key.subarray(0, keyLen));
+    const ek = e.key;
+    for (let i = 0; i < keyLen; i++) ek[i] = key[i]; // no view: a key is ≤ 40 bytes
     e.keyLen = keyLen;
     e.hash = hash;
     e.received = 0;
@@ -553,7 +566,8 @@ export class FragmentReassembler {
       if (i === len) return s;
     }
     const s = this.#freeSources.pop() ?? new Source();
-    s.addr.set(key.subarray(0, len));
+    const sa = s.addr;
+    for (let i = 0; i < len; i++) sa[i] = key[i];
     s.len = len;
     s.hash = hash;
     s.bytes = 0;

@@ -35,6 +35,7 @@ import type { EventMux } from "../core/event_mux.ts";
 import type { BufferPool } from "../core/packet_buffer.ts";
 import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
+import { SubarrayCache } from "../core/subarray_cache.ts";
 import { DemuxTable, PortAllocator } from "./demux.ts";
 import { UDP_CHECKSUM_OFFSET, UDP_HEADER_BYTES, UdpHeader, writeUdpHeader } from "./udp_header.ts";
 import { UdpPeer } from "./udp_records.ts";
@@ -44,6 +45,11 @@ export { UdpEndpoint, UdpPeer };
 
 /** IP protocol number of UDP. */
 const IP_PROTO_UDP = 17;
+/**
+ * Payload views kept for the copy onto sockets: about one per receive-ring slot (3,680 at MTU
+ * 9000, 20,960 at MTU 1500) and reassembly buffer; ~100 bytes each once made.
+ */
+const UDP_COPY_VIEWS = 32768;
 
 /** Largest UDP payload over IPv4 (65535 − 20 − 8). */
 export const UDP_MAX_PAYLOAD = 65507;
@@ -104,6 +110,11 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
   readonly #table: DemuxTable<UdpEndpoint>;
   readonly #ports: PortAllocator;
   readonly #hdr = new UdpHeader();
+  /**
+   * Views of received payloads for the copy onto a socket, reused: a receive ring's slots and
+   * a reassembly buffer hold payloads at the same offsets again and again (no view per copy).
+   */
+  readonly #views = new SubarrayCache(UDP_COPY_VIEWS);
   readonly #txHdr = new UdpHeader();
   readonly #offload = new TxOffload();
   readonly #route = new NetRoute();
@@ -141,6 +152,11 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     if (this.#sockets >= this.#maxSockets) throw new StackError("ENOBUFS", "too many UDP sockets");
     this.#sockets++;
     return new UdpEndpoint(this, family, this.#rcvbuf, this.#maxDatagrams);
+  }
+
+  /** The reused payload views of the copy onto sockets (hits and misses counted). */
+  get copyViews(): SubarrayCache {
+    return this.#views;
   }
 
   /** @internal The UDP counters. */
@@ -387,7 +403,8 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
       net.sendPortUnreachable(meta);
       return;
     }
-    if (!ep.enqueue(buf, off + UDP_HEADER_BYTES, ulen - UDP_HEADER_BYTES, meta.src, sport)) {
+    const payload = ulen - UDP_HEADER_BYTES;
+    if (!ep.enqueue(buf, off + UDP_HEADER_BYTES, payload, meta.src, sport, this.#views)) {
       st.RcvbufErrors++;
       st.InErrors++;
       return;

@@ -8,6 +8,7 @@
 
 import { type IpAddr, IpAddress, type IpFamily } from "../net/ip_address.ts";
 import { DatagramRing } from "../core/datagram_ring.ts";
+import type { SubarrayCache } from "../core/subarray_cache.ts";
 import { type ErrnoCode, StackError } from "../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../core/event_mux.ts";
 import type { Counters } from "../core/counters.ts";
@@ -319,7 +320,14 @@ export class UdpEndpoint {
   }
 
   /** Queue a received datagram; false when the queue is full. */
-  enqueue(buf: Uint8Array, off: number, len: number, src: IpAddr, srcPort: number): boolean {
+  enqueue(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    src: IpAddr,
+    srcPort: number,
+    views: SubarrayCache | null = null,
+  ): boolean {
     const ring = this.#ring;
     // Like Linux, a datagram is taken while the buffer is not full; the first always fits.
     if (ring.held > 0 && ring.bytes + len > this.#rcvbuf) {
@@ -327,7 +335,7 @@ export class UdpEndpoint {
       return false;
     }
     if (ring.capacity < this.#rcvbuf + RING_SLACK_BYTES) ring.grow(this.#rcvbuf + RING_SLACK_BYTES);
-    const slot = ring.push(buf, off, len);
+    const slot = ring.push(buf, off, len, views);
     if (slot < 0) {
       this.drops++;
       return false;

@@ -1,0 +1,140 @@
+/**
+ * Reused `subarray` views for the receive path's long copies. JS has one native copy between two
+ * typed arrays, `dst.set(src, dstOff)`, and it copies all of `src`: a copy of `src[off, off +
+ * len)` needs a view of exactly those bytes, and `subarray` makes a new ~100-byte object each
+ * time (V8 does not elide it). On the receive path that was most of what the stack allocated:
+ * six views per 8,900-byte datagram reassembled from seven fragments, one more to queue it on
+ * its socket (bench/README.md, "UDP receive without garbage").
+ *
+ * The same (buffer, offset, length) comes back again and again there: an AF_PACKET ring keeps
+ * every frame of a slot at the same offset, a stream of same-sized datagrams fills its slots
+ * with same-length fragments, a reassembly buffer puts every datagram at the same place. So
+ * the views are kept in a direct-mapped table keyed by offset and length; a hit costs a few
+ * compares and no allocation, a miss makes the view and keeps it in place of the entry there.
+ * The table holds at most `entries` views (and, through them, the buffers they view: owners
+ * keep it for buffers that live as long as they do, or {@link SubarrayCache.forget} one).
+ *
+ * @module
+ */
+
+import { SMALL_COPY_BYTES } from "./copy_bytes.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A bounded table of views of `src[off, off + len)`, and the copy that uses it.
+ *
+ * @example
+ * ```ts
+ * import { SubarrayCache } from "./subarray_cache.ts";
+ * const views = new SubarrayCache(64);
+ * const src = new Uint8Array(4096), dst = new Uint8Array(4096);
+ * views.copy(src, 1000, dst, 0, 1480); // makes the view
+ * views.copy(src, 1000, dst, 2000, 1480); // reuses it
+ * views.hits; // 1
+ * ```
+ */
+export class SubarrayCache {
+  /** Views made because none was in the table (each one allocation). */
+  misses = 0;
+  /** Views found in the table (no allocation). */
+  hits = 0;
+  readonly #entries: number;
+  #shift = 32;
+  #src: Uint8Array[] = [];
+  #view: Uint8Array[] = [];
+  #off: Int32Array = new Int32Array(0);
+  #len: Int32Array = new Int32Array(0);
+  /** When each entry was last used (a counter that wraps after 2^30 uses: a worse pick once). */
+  #used: Int32Array = new Int32Array(0);
+  #clock = 0;
+
+  /**
+   * A table of `entries` views (rounded up to a power of two, at least 16); its arrays are made
+   * at the first lookup, so an owner that never copies long pays nothing.
+   */
+  constructor(entries: number) {
+    let n = 16;
+    while (n < entries) n *= 2;
+    this.#entries = n;
+  }
+
+  /** Views the table can hold. */
+  get entries(): number {
+    return this.#entries;
+  }
+
+  /** A view of `src[off, off + len)`: the table's, or a new one put in it. */
+  view(src: Uint8Array, off: number, len: number): Uint8Array {
+    if (this.#off.length === 0) this.#init();
+    const key = off + Math.imul(len, 0x85ebca6b);
+    // Two places per key. The first by Fibonacci hashing: offsets a fixed stride apart with one
+    // length (one block of a ring's slots) stay an arithmetic progression under the addition,
+    // and the golden-ratio multiple spreads it almost evenly. The second by a full mix, for
+    // the collisions of several such progressions (a ring's blocks) in the first.
+    const i = Math.imul(key, 0x9e3779b1) >>> this.#shift;
+    if (this.#src[i] === src && this.#off[i] === off && this.#len[i] === len) {
+      this.hits++;
+      this.#used[i] = this.#tick();
+      return this.#view[i];
+    }
+    let h = Math.imul(key ^ (key >>> 16), 0x7feb352d);
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+    const j = (h ^ (h >>> 16)) >>> this.#shift;
+    if (this.#src[j] === src && this.#off[j] === off && this.#len[j] === len) {
+      this.hits++;
+      this.#used[j] = this.#tick();
+      return this.#view[j];
+    }
+    this.misses++;
+    const v = src.subarray(off, off + len);
+    // Replace the one of the two used longer ago.
+    const k = this.#used[i] <= this.#used[j] ? i : j;
+    this.#src[k] = src;
+    this.#view[k] = v;
+    this.#off[k] = off;
+    this.#len[k] = len;
+    this.#used[k] = this.#tick();
+    return v;
+  }
+
+  /**
+   * Copy `len` bytes from `src[srcOff..]` to `dst[dstOff..]` (bounds checked by the caller), as
+   * `copyBytes` does but taking the view of a long source range from the table.
+   */
+  copy(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
+    if (len <= SMALL_COPY_BYTES) {
+      for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+    } else if (srcOff === 0 && len === src.length) {
+      dst.set(src, dstOff);
+    } else {
+      dst.set(this.view(src, srcOff, len), dstOff);
+    }
+  }
+
+  /** Drop every view of `src` (a buffer going away: the table no longer keeps it alive). */
+  forget(src: Uint8Array): void {
+    const s = this.#src;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === src) {
+        s[i] = EMPTY;
+        this.#view[i] = EMPTY;
+        this.#len[i] = -1;
+      }
+    }
+  }
+
+  #tick(): number {
+    return this.#clock = (this.#clock + 1) & 0x3fffffff;
+  }
+
+  #init(): void {
+    const n = this.#entries;
+    this.#shift = 32 - Math.log2(n);
+    this.#src = new Array<Uint8Array>(n).fill(EMPTY);
+    this.#view = new Array<Uint8Array>(n).fill(EMPTY);
+    this.#off = new Int32Array(n);
+    this.#len = new Int32Array(n).fill(-1);
+    this.#used = new Int32Array(n);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * A receive-only rig for the UDP path's allocation: one {@link Stack} on a {@link ReplayDriver}
+ * that hands it, tick after tick, the same prepared frames of 8,900-byte datagrams from a
+ * kernel-like sender (IPv4 fragments at MTU 1500, whole frames at MTU 9000), laid out in one
+ * buffer at fixed slot offsets as an AF_PACKET ring holds them. A socket bound to the
+ * destination port is drained the way `uperf server --udp` drains it (`recvfrom` of length 0).
+ * Nothing else runs in the process meanwhile: no sender, no wire, no event loop — so what the
+ * heap grows by while it runs is the receive path's own allocation.
+ *
+ * @module
+ */
+
+import {
+  DriverStats,
+  type LinkCapabilities,
+  type LinkDriver,
+  NO_OFFLOADS,
+  RX_CSUM_VALID,
+  type RxBatch,
+  type TxOffload,
+} from "../../link/driver.ts";
+import { VirtualClock } from "../../core/clock.ts";
+import { SeededRandom } from "../../core/random.ts";
+import { Stack } from "../../stack/stack.ts";
+import { IpAddress } from "../../net/ip_address.ts";
+import { internetChecksum } from "../../net/checksum.ts";
+import { UdpPeer } from "../../transport/udp_records.ts";
+import type { UdpEndpoint } from "../../transport/udp.ts";
+
+/** The receiver's address (198.18.0.2). */
+export const RIG_DST: IpAddress = IpAddress.parse("198.18.0.2");
+/** The sender's address (198.18.0.1). */
+const RIG_SRC = 0xc6120001;
+/** The receiving socket's port. */
+export const RIG_PORT = 7000;
+const RIG_MAC = new Uint8Array([2, 0, 0, 0, 0, 0xb]);
+const PEER_MAC = new Uint8Array([2, 0, 0, 0, 0, 0xa]);
+
+/** A driver that replays prepared frames in a loop (a ring that never runs dry). */
+export class ReplayDriver implements LinkDriver {
+  /** Interface name. */
+  readonly name = "replay0";
+  /** Driver kind. */
+  readonly kind = "sim";
+  /** The receiver's MAC. */
+  readonly mac: Uint8Array = RIG_MAC;
+  /** Link MTU. */
+  readonly mtu: number;
+  /** No offloads. */
+  readonly capabilities: LinkCapabilities = NO_OFFLOADS;
+  /** No fd: the rig ticks the stack itself. */
+  readonly fd = -1;
+  /** Counters. */
+  readonly stats: DriverStats = new DriverStats();
+  /** Frames to hand out per receive (the rest wait for the next). */
+  framesPerReceive = 64;
+  /** Frames handed out in all; the caller stops at its count. */
+  handedOut = 0;
+  /** Hand out no more than this many frames in all. */
+  limit = 0;
+  readonly #ring: Uint8Array;
+  readonly #off: Int32Array;
+  readonly #len: Int32Array;
+  #next = 0;
+
+  /** Replay `len[i]` bytes at `off[i]` of `ring`, in order, round and round. */
+  constructor(mtu: number, ring: Uint8Array, off: Int32Array, len: Int32Array) {
+    this.mtu = mtu;
+    this.#ring = ring;
+    this.#off = off;
+    this.#len = len;
+  }
+
+  /** Hand out the next frames (up to the limit). */
+  receive(batch: RxBatch, max: number): number {
+    let n = 0;
+    const want = Math.min(max, batch.capacity, this.framesPerReceive);
+    while (n < want && this.handedOut < this.limit) {
+      const i = this.#next;
+      batch.buf[n] = this.#ring;
+      batch.off[n] = this.#off[i];
+      batch.len[n] = this.#len[i];
+      batch.flags[n] = RX_CSUM_VALID;
+      this.#next = i + 1 === this.#off.length ? 0 : i + 1;
+      this.handedOut++;
+      n++;
+    }
+    this.stats.rxFrames += n;
+    batch.count = n;
+    return n;
+  }
+
+  /** Nothing to give back. */
+  release(batch: RxBatch): void {
+    batch.count = 0;
+  }
+
+  /** Transmitted frames are counted and dropped. */
+  transmit(_frame: Uint8Array, _off: number, len: number, _offload: TxOffload | null): boolean {
+    this.stats.txFrames++;
+    this.stats.txBytes += len;
+    return true;
+  }
+
+  /** Nothing to push. */
+  flush(): void {}
+
+  /** Nothing to release. */
+  close(): void {}
+}
+
+/** Options of {@link makeUdpRxRig}. */
+export interface UdpRxRigOptions {
+  /** Link MTU: 1500 (7 fragments per datagram) or 9000 (one frame) [1500]. */
+  mtu?: number;
+  /** UDP payload bytes per datagram [8900]. */
+  payloadBytes?: number;
+  /** Distinct datagrams in the ring (IP ids) [64]. */
+  datagrams?: number;
+}
+
+/** The rig: a stack, its replay driver, a bound socket. */
+export interface UdpRxRig {
+  /** The receiving stack. */
+  stack: Stack;
+  /** Its driver. */
+  driver: ReplayDriver;
+  /** The socket bound to {@link RIG_PORT}. */
+  socket: UdpEndpoint;
+  /** Frames per datagram. */
+  framesPerDatagram: number;
+  /**
+   * Let `datagrams` more datagrams in and drain them as they come (ticking the stack);
+   * returns the datagrams taken off the socket.
+   */
+  receive(datagrams: number): number;
+}
+
+/** Write a 20-byte IPv4 header at `b[o]` with its checksum. */
+function ipv4Header(
+  b: Uint8Array,
+  o: number,
+  totalLength: number,
+  id: number,
+  fragWord: number,
+): void {
+  b[o] = 0x45;
+  b[o + 1] = 0;
+  b[o + 2] = totalLength >>> 8;
+  b[o + 3] = totalLength & 0xff;
+  b[o + 4] = id >>> 8;
+  b[o + 5] = id & 0xff;
+  b[o + 6] = fragWord >>> 8;
+  b[o + 7] = fragWord & 0xff;
+  b[o + 8] = 64;
+  b[o + 9] = 17;
+  b[o + 10] = b[o + 11] = 0;
+  const s = RIG_SRC, d = RIG_DST.v4;
+  b[o + 12] = s >>> 24, b[o + 13] = (s >>> 16) & 0xff, b[o + 14] = (s >>> 8) & 0xff;
+  b[o + 15] = s & 0xff;
+  b[o + 16] = d >>> 24, b[o + 17] = (d >>> 16) & 0xff, b[o + 18] = (d >>> 8) & 0xff;
+  b[o + 19] = d & 0xff;
+  const c = internetChecksum(b, o, 20);
+  b[o + 10] = c >>> 8;
+  b[o + 11] = c & 0xff;
+}
+
+/**
+ * Build the rig: the frames of `datagrams` datagrams (distinct IP ids, UDP checksum 0 — "none"
+ * over IPv4 — so only the receive path's bookkeeping and copies run) in one ring buffer.
+ *
+ * @example
+ * ```ts ignore
+ * const rig = makeUdpRxRig({ mtu: 1500 });
+ * rig.receive(2000); // warm-up
+ * ```
+ */
+export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
+  const mtu = opts.mtu ?? 1500;
+  const payload = opts.payloadBytes ?? 8900;
+  const count = opts.datagrams ?? 64;
+  const udpLen = payload + 8;
+  const perFrame = (mtu - 20) & ~7;
+  const framesPerDatagram = Math.ceil(udpLen / perFrame);
+  const slot = (mtu + 14 + 2 + 63) & ~63;
+  const frames = count * framesPerDatagram;
+  const ring = new Uint8Array(frames * slot);
+  const off = new Int32Array(frames);
+  const len = new Int32Array(frames);
+  const whole = new Uint8Array(udpLen);
+  whole[0] = 0x13, whole[1] = 0x88; // source port 5000
+  whole[2] = RIG_PORT >>> 8, whole[3] = RIG_PORT & 0xff;
+  whole[4] = udpLen >>> 8, whole[5] = udpLen & 0xff;
+  for (let i = 8; i < udpLen; i++) whole[i] = i & 0xff;
+  let f = 0;
+  for (let d = 0; d < count; d++) {
+    for (let k = 0; k < framesPerDatagram; k++, f++) {
+      // As a TPACKET ring places it: the IP header 16-byte aligned (the MAC header 2 before).
+      const o = f * slot + 2;
+      const start = k * perFrame;
+      const n = Math.min(perFrame, udpLen - start);
+      ring.set(PEER_MAC, o + 6);
+      ring.set(RIG_MAC, o);
+      ring[o + 12] = 0x08;
+      ring[o + 13] = 0x00;
+      const more = start + n < udpLen ? 0x2000 : 0;
+      ipv4Header(ring, o + 14, 20 + n, 0x100 + d, more | (start >>> 3));
+      ring.set(whole.subarray(start, start + n), o + 34);
+      off[f] = o;
+      len[f] = 14 + 20 + n;
+    }
+  }
+  const driver = new ReplayDriver(mtu, ring, off, len);
+  const clock = new VirtualClock(1_000_000);
+  const rng = new SeededRandom(7);
+  const stack = new Stack({ clock, poolBuffers: 256, random: () => rng.nextFloat() });
+  const nic = stack.addNic(driver);
+  stack.ipv4.addAddress(nic.index, RIG_DST.v4, 24);
+  const socket = stack.udp.open(4);
+  socket.bind(null, RIG_PORT);
+  socket.receiveBufferBytes = 1 << 20;
+  const peer = new UdpPeer();
+  const sink = new Uint8Array(0);
+  const receive = (datagrams: number): number => {
+    driver.limit = driver.handedOut + datagrams * framesPerDatagram;
+    let got = 0;
+    // Bounded: every tick takes at least one frame until the limit.
+    for (let t = 0; t < datagrams * framesPerDatagram + 8; t++) {
+      stack.tick();
+      while (socket.recvfrom(sink, 0, 0, peer) >= 0) got++;
+      if (driver.handedOut >= driver.limit && !stack.hasPendingWork) break;
+    }
+    return got;
+  };
+  return { stack, driver, socket, framesPerDatagram, receive };
+}

@@ -1,0 +1,68 @@
+// SubarrayCache: copies are byte-exact whichever path they take, a repeated (buffer, offset,
+// length) reuses its view, a table full of keys replaces the older of a key's two places, and
+// forget() lets a buffer go.
+
+import assert from "node:assert/strict";
+import { SubarrayCache } from "../../core/subarray_cache.ts";
+
+function pattern(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + 3) & 0xff;
+  return b;
+}
+
+Deno.test("SubarrayCache: copies short, whole and long ranges byte-exact", () => {
+  const c = new SubarrayCache(16);
+  const src = pattern(4096);
+  for (const [off, len] of [[5, 100], [0, 4096], [100, 1480], [2000, 2096]]) {
+    const dst = new Uint8Array(5000);
+    c.copy(src, off, dst, 7, len);
+    assert.deepEqual(dst.subarray(7, 7 + len), src.subarray(off, off + len));
+    assert.equal(dst[6], 0);
+    assert.equal(dst[7 + len], 0);
+  }
+  // Only the two long sub-ranges needed a view.
+  assert.equal(c.misses, 2);
+  assert.equal(c.hits, 0);
+});
+
+Deno.test("SubarrayCache: the same buffer, offset and length find the same view", () => {
+  const c = new SubarrayCache(64);
+  const a = pattern(8192);
+  const b = pattern(8192);
+  const v = c.view(a, 1000, 1480);
+  assert.equal(c.view(a, 1000, 1480), v);
+  assert.notEqual(c.view(a, 1000, 1479), v, "another length");
+  assert.notEqual(c.view(b, 1000, 1480), v, "another buffer");
+  assert.equal(c.view(a, 1000, 1480), v, "still there");
+  assert.equal(c.hits, 2);
+  assert.equal(c.misses, 3);
+});
+
+Deno.test("SubarrayCache: a ring's slots are found again (a table seven times their number)", () => {
+  const c = new SubarrayCache(4096);
+  const ring = new Uint8Array(1 << 20);
+  // 600 slots of 1,600 bytes in blocks of 64 KiB, as a TPACKET_V2 ring lays them out.
+  const offs: number[] = [];
+  for (let i = 0; i < 600; i++) offs.push(Math.floor(i / 40) * 65536 + (i % 40) * 1600 + 82);
+  for (let lap = 0; lap < 3; lap++) for (const o of offs) c.view(ring, o, 1480);
+  // The first lap makes 600 views; the next two find (nearly) all of them.
+  assert.ok(c.misses - 600 < 1200 * 0.05, `${c.misses - 600} of 1200 missed after the first lap`);
+  assert.equal(c.hits + c.misses, 1800);
+});
+
+Deno.test("SubarrayCache: more keys than places replace, bounded; forget drops a buffer", () => {
+  const c = new SubarrayCache(16);
+  assert.equal(c.entries, 16);
+  const src = pattern(1 << 16);
+  for (let i = 0; i < 1000; i++) {
+    const v = c.view(src, i * 37, 200 + (i % 5));
+    assert.equal(v.byteOffset, i * 37);
+    assert.equal(v.length, 200 + (i % 5));
+  }
+  assert.equal(c.hits + c.misses, 1000);
+  c.forget(src);
+  const before = c.misses;
+  c.view(src, 999 * 37, 200 + (999 % 5));
+  assert.equal(c.misses, before + 1, "forgotten: made again");
+});
