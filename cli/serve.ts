@@ -379,11 +379,13 @@ function controlCounters(
 
 /**
  * Print a runtime's final counters (`stats` JSON line, or an indented block), with the
- * services' counters under `services` (JSON) or one line per service.
+ * services' counters under `services` (JSON) or one line per service, and the event loop's
+ * (`loop`: ticks, busy-poll spins, blocking slices, parks, yields).
  */
 export function printStats(rt: Runtime, json: boolean, services: ServeService[] = []): void {
   const svc: Record<string, Record<string, number>> = {};
   for (const s of services) svc[s.name] = { ...s.stats };
   const driver = { ...rt.nic.driver.stats } as Record<string, number>;
-  printCounterSet(rt.stack.stats.snapshot(), driver, svc, json);
+  const loop = { ...rt.loop.stats } as unknown as Record<string, number>;
+  printCounterSet({ ...rt.stack.stats.snapshot(), loop }, driver, svc, json);
 }
