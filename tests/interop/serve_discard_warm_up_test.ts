@@ -43,7 +43,7 @@ interopTest(
       // The event loop's counters are in the final stats: how the loop waited (spins in the
       // busy poll, blocking slices, parks) tells a slow receive run from a fast one.
       assert.ok(stats.loop.ticks > 0, `loop ticks ${stats.loop.ticks}`);
-      for (const k of ["spins", "blocks", "parks", "yields"]) {
+      for (const k of ["spins", "blocks", "parks", "yields", "tickUsMean", "yieldUsMean"]) {
         assert.equal(typeof stats.loop[k], "number", `loop.${k}`);
       }
     });
