@@ -186,7 +186,9 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
           const r = await send(p);
           const f = await server.stop(10_000);
           const counters: Record<string, string> = {};
-          for (const m of f.stdout.matchAll(/^\s*(driver|tcp): (.*)$/gm)) counters[m[1]] = m[2];
+          for (const m of f.stdout.matchAll(/^\s*(driver|tcp|loop): (.*)$/gm)) {
+            counters[m[1]] = m[2];
+          }
           runs.push({ config, round, ...r, counters, cpu: await cpu });
         } finally {
           await server.stop();

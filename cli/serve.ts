@@ -379,11 +379,20 @@ function controlCounters(
 
 /**
  * Print a runtime's final counters (`stats` JSON line, or an indented block), with the
- * services' counters under `services` (JSON) or one line per service.
+ * services' counters under `services` (JSON) or one line per service, and the event loop's
+ * (`loop`: ticks, busy-poll spins, blocking slices, parks, yields; the mean and p99 length of a
+ * tick and of a turn of Deno's event loop in µs).
  */
 export function printStats(rt: Runtime, json: boolean, services: ServeService[] = []): void {
   const svc: Record<string, Record<string, number>> = {};
   for (const s of services) svc[s.name] = { ...s.stats };
   const driver = { ...rt.nic.driver.stats } as Record<string, number>;
-  printCounterSet(rt.stack.stats.snapshot(), driver, svc, json);
+  const loop = { ...rt.loop.stats } as unknown as Record<string, number>;
+  // How long the loop's ticks and its turns of Deno's event loop took (µs, whole run).
+  const t = rt.loop.times;
+  loop.tickUsMean = Math.round(t.tickUs.mean);
+  loop.tickUsP99 = Math.round(t.tickUs.valueAtPercentile(99));
+  loop.yieldUsMean = Math.round(t.yieldUs.mean);
+  loop.yieldUsP99 = Math.round(t.yieldUs.valueAtPercentile(99));
+  printCounterSet({ ...rt.stack.stats.snapshot(), loop }, driver, svc, json);
 }

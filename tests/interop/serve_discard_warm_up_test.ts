@@ -1,6 +1,7 @@
 // `serve --discard` warms its receive path up before the ready line (bulk streams between two
 // private in-memory stacks, `stack/conn_warm_up.ts` `bulkClient`): the warm-up is reported,
-// and the real service then counts exactly the kernel sender's bytes, none of the warm-up's.
+// and the real service then counts exactly the kernel sender's bytes, none of the warm-up's;
+// the final stats carry the event loop's counters.
 
 import assert from "node:assert/strict";
 import { interopTest } from "../harness/interop.ts";
@@ -35,9 +36,16 @@ interopTest(
       }
       const stats = serve.statsEvent() as unknown as {
         services: Record<string, Record<string, number>>;
+        loop: Record<string, number>;
       };
       assert.equal(stats.services["discard/9"].InBytes, size);
       assert.equal(stats.services["discard/9"].Connections, 1);
+      // The event loop's counters are in the final stats: how the loop waited (spins in the
+      // busy poll, blocking slices, parks) tells a slow receive run from a fast one.
+      assert.ok(stats.loop.ticks > 0, `loop ticks ${stats.loop.ticks}`);
+      for (const k of ["spins", "blocks", "parks", "yields", "tickUsMean", "yieldUsMean"]) {
+        assert.equal(typeof stats.loop[k], "number", `loop.${k}`);
+      }
     });
   },
   { tools: ["python3"] },
