@@ -279,10 +279,9 @@ export class Stack {
 
   /**
    * The first half of a tick: drain one RX batch per NIC, run due timers, deliver readiness
-   * (socket listeners run now, in the tick's time: `clock.nowMs()` is the tick's start). What
-   * the application writes in answer — in a listener, or in code an event loop runs before
-   * {@link Stack.transmit} — leaves in the same tick, carrying the ACKs owed (one segment
-   * instead of two). Returns the number of frames received.
+   * (socket listeners run now, in the tick's time: `clock.nowMs()` is the tick's start). What the application writes in answer — in a listener, or in
+   * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
+   * the ACKs owed (one segment instead of two). Returns the number of frames received.
    */
   receive(): number {
     if (this.#closed) return 0;
