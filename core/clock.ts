@@ -12,7 +12,6 @@ export interface Clock {
   /**
    * A tick begins: the clock may read the time once and answer `nowMs()` with it until
    * {@link Clock.endTick} (a tick lasts microseconds; reading the real clock costs an op).
-   * The stack ends a tick after its readiness listeners ran, so they share its time too.
    */
   beginTick?(): void;
   /** The tick ended: `nowMs()` reads the real time again. */

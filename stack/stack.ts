@@ -279,7 +279,7 @@ export class Stack {
 
   /**
    * The first half of a tick: drain one RX batch per NIC, run due timers, deliver readiness
-   * (socket listeners run now, in the tick's time: `clock.nowMs()` is the tick's start). What the application writes in answer — in a listener, or in
+   * (socket listeners run now). What the application writes in answer — in a listener, or in
    * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
    * the ACKs owed (one segment instead of two). Returns the number of frames received.
    */
@@ -295,18 +295,13 @@ export class Stack {
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
     if (this.ipv6.hasLocalPending) frames += this.ipv6.deliverLocal();
     this.timers.advance(clock.nowMs());
+    clock.endTick?.();
     // Output the protocols queued while receiving (an ACK that moved SND.UNA, an ACK owed)
     // leaves in this tick's transmit: only requests from here on — the application's reaction
     // to the readiness fired now — say that it has answered (the event loop stops waiting for
     // it then, see EventLoop's microtask turns).
     this.#tickRequested = false;
-    // The listeners run in the tick's time: what they call (a connect, a read's window
-    // update) reads no clock of its own — a short client's connect read it five times.
-    try {
-      this.mux.fire();
-    } finally {
-      clock.endTick?.();
-    }
+    this.mux.fire();
     return frames;
   }
 
@@ -322,11 +317,8 @@ export class Stack {
     this.#output.flush(this.#outputBatch);
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
-    try {
-      this.mux.fire();
-    } finally {
-      clock.endTick?.();
-    }
+    clock.endTick?.();
+    this.mux.fire();
   }
 
   /** True when output or readiness is waiting, so the loop should tick again without waiting. */
