@@ -18,7 +18,7 @@
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
  *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--base-variant NAME=FLAGS]...
- *     [--only NAME]... [--skip-http] [--rotate] [--no-wrk] [--out FILE]
+ *     [--only NAME]... [--skip-http] [--rotate] [--no-wrk] [--kernel-tw-reuse] [--out FILE]
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
@@ -29,6 +29,12 @@
  * r-th server (or pair), so the order within a round changes from round to round. `--no-wrk`
  * leaves out the keep-alive warm-up: the first `ab` block meets the server straight after its
  * ready line, as a user's first clients do.
+ *
+ * `--kernel-tw-reuse` adds a second kernel↔kernel pair, `kernel-twreuse`, whose client
+ * namespace runs with `net.ipv4.tcp_tw_reuse=1`: a connect may take over a TIME_WAIT
+ * four-tuple whose last timestamp is a second old, the rule the stack's client follows by
+ * default (`TWRecycled`); Linux's default (2) allows it on loopback only, so past ~20,000
+ * connections from one address the kernel's client searches a port space full of TIME_WAIT.
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -148,6 +154,12 @@ function threadsText(t: unknown): string {
 /** A `pingpong --connect` pair: kernel sockets (`flags` null) or ustack with `flags`. */
 interface PingpongPair {
   flags: string[] | null;
+  /**
+   * Kernel pair only: the client's namespace runs with `net.ipv4.tcp_tw_reuse=1` (a connect
+   * may take over a TIME_WAIT four-tuple whose last timestamp is 1 s old, as the stack's
+   * client does by default) instead of the default 2 (loopback only).
+   */
+  twReuse?: boolean;
   /** The CLI both processes run (another checkout's for `--base`). */
   cli?: string;
 }
@@ -164,6 +176,8 @@ async function pingpong(
   const peer = link.addr("peer");
   const srvOpts = kernel ? ["--kernel"] : [...link.stackOptions("peer", "af_packet"), ...flags];
   const cliOpts = kernel ? ["--kernel"] : [...link.stackOptions("stack", "af_packet"), ...flags];
+  const twReuse = kernel && pair.twReuse === true;
+  await setTwReuse(link, twReuse ? 1 : 2);
   const srv = link.start(
     "peer",
     ustackCommand(
@@ -208,7 +222,14 @@ async function pingpong(
     };
   } finally {
     await srv.stop(10_000);
+    if (twReuse) await setTwReuse(link, 2);
   }
+}
+
+/** `net.ipv4.tcp_tw_reuse` of the client's (stack end's) namespace; 2 is Linux's default. */
+async function setTwReuse(link: BenchLink, value: number): Promise<void> {
+  const f = await link.run("stack", ["sysctl", "-qw", `net.ipv4.tcp_tw_reuse=${value}`], 5_000);
+  if (f.code !== 0) throw new Error(`sysctl tcp_tw_reuse=${value}: ${f.stderr}`);
 }
 
 /** Run the benchmark; resolves to the exit status. */
@@ -227,6 +248,7 @@ export async function main(args: string[]): Promise<number> {
       only: { type: "string", multiple: true, default: [] },
       rotate: { type: "boolean" },
       "no-wrk": { type: "boolean" },
+      "kernel-tw-reuse": { type: "boolean" },
       out: { type: "string" },
     },
   });
@@ -235,8 +257,12 @@ export async function main(args: string[]): Promise<number> {
     console.error(`conn_warmup: cannot run: missing ${missing.join(", ")}`);
     return 1;
   }
-  // [name, flags (null: the kernel), CLI (another checkout's for --base)]
-  let servers: [string, string[] | null, string?][] = [["kernel", null], ["ustack", []]];
+  // [name, flags (null: the kernel), CLI (another checkout's for --base), tcp_tw_reuse=1]
+  let servers: [string, string[] | null, string?, boolean?][] = [
+    ["kernel", null],
+    ["ustack", []],
+  ];
+  if (values["kernel-tw-reuse"] === true) servers.push(["kernel-twreuse", null, undefined, true]);
   for (const v of values.variant!) servers.push(parseVariant(v));
   if (values.base !== undefined) {
     servers.push(["base", [], values.base]);
@@ -260,9 +286,16 @@ export async function main(args: string[]): Promise<number> {
       // first or last in a round on a machine whose load drifts.
       const order = values.rotate === true
         ? [...servers.slice(r % servers.length), ...servers.slice(0, r % servers.length)]
-        : servers;
+        : [...servers];
+      // The kernel pairs share the client's namespace: `kernel-twreuse` leaves its ports in
+      // TIME_WAIT, which a `kernel` pair after it (no reuse) cannot take (EADDRNOTAVAIL after
+      // ~8,000 connections). So it always runs after `kernel`.
+      const tw = order.findIndex(([name]) => name === "kernel-twreuse");
+      const k = order.findIndex(([name]) => name === "kernel");
+      if (tw >= 0 && k > tw) order.splice(k, 0, ...order.splice(tw, 1));
       if (values["skip-http"] !== true) {
-        for (const [name, flags, cli] of order) {
+        for (const [name, flags, cli, twReuse] of order) {
+          if (twReuse === true) continue; // a pingpong baseline only
           const keepAlive = values["no-wrk"] !== true;
           const h = await httpServer(link, flags, blocks, requests, keepAlive, cli);
           round[`http_${name}`] = h;
@@ -274,9 +307,9 @@ export async function main(args: string[]): Promise<number> {
         }
       }
       if (ppN > 0) {
-        const pairs: [string, PingpongPair][] = order.map(([name, flags, cli]) => [
+        const pairs: [string, PingpongPair][] = order.map(([name, flags, cli, twReuse]) => [
           name,
-          { flags, cli },
+          { flags, cli, twReuse },
         ]);
         for (const [name, pair] of pairs) {
           const j = await pingpong(link, pair, ppN);

@@ -89,6 +89,43 @@ Deno.test("TIME_WAIT: an ephemeral port in TIME_WAIT is chosen again once reusab
   assert.equal(net.a.stats.tcp.TWRecycled, 1);
 });
 
+Deno.test("TIME_WAIT: the port search takes over only the record of the port it picks", () => {
+  // Ports 40001 and 40000 end in TIME_WAIT (reusable after 1 s), 40002 stays free; the port
+  // filter decides which one a connect may take. The search goes up from where the last one
+  // stopped: after 40000 it visits 40001 (a reusable record, passed over) before 40002.
+  let allowed = -1;
+  const net = makeSimNet({
+    tcpA: {
+      ephemeralPortRange: [40000, 40002],
+      connectPortFilter: (lp) => lp === allowed,
+    },
+  });
+  const l = net.tcpB.listen(null, 80, 8);
+  for (const port of [40001, 40000]) {
+    allowed = port;
+    const c = net.tcpA.connect(ADDR_B, 80);
+    assert.equal(c.localPort, port);
+    closeFromClient(net, c, accept(net, l, c));
+  }
+  net.advance(1000);
+  // The reusable record on the way is passed over: the free port is taken, no record lost.
+  allowed = 40002;
+  const free = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(free.localPort, 40002);
+  assert.equal(net.a.stats.tcp.TWRecycled, 0);
+  assert.equal(net.tcpA.timeWaitCount, 2);
+  accept(net, l, free);
+  // A port in TIME_WAIT picked: its own record is taken over, the other one stays.
+  allowed = 40000;
+  const reused = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(reused.localPort, 40000);
+  assert.equal(net.a.stats.tcp.TWRecycled, 1);
+  assert.equal(net.tcpA.timeWaitCount, 1);
+  accept(net, l, reused);
+  const kept = net.tcpA.timeWaitRecord(reused.localAddr, 40001, reused.remoteAddr, 80);
+  assert.equal(kept?.localPort, 40001, "the record of port 40001 is still there");
+});
+
 Deno.test("TIME_WAIT: bounded like tcp_max_tw_buckets; beyond it a connection just ends (counted)", () => {
   const net = makeSimNet({ tcpA: { maxTimeWait: 1 } });
   const l = net.tcpB.listen(null, 80, 8);

@@ -131,6 +131,23 @@ export class TcpLayer implements NetProtocolHandler {
    */
   finPending = 0;
   #live = 0;
+  /**
+   * The four-tuple `connect()` is choosing a port for (the remote end and the local address),
+   * read by {@link TcpLayer.#portTaken}: one predicate for every connect, no closure each.
+   */
+  #connLa: IpAddr = ANY4;
+  #connRa: IpAddr = ANY4;
+  #connRp = 0;
+  /** The reusable TIME_WAIT record the last {@link TcpLayer.#tupleFree} found, or null. */
+  #reusable: TimeWaitRecord | null = null;
+  /** `connect()`'s port search: true when port `p` cannot carry the four-tuple. */
+  readonly #portTaken = (p: number): boolean => {
+    const la = this.#connLa;
+    const filter = this.opts.connectPortFilter;
+    return this.listeners.isPortBound(la, p) ||
+      !this.#tupleFree(la, p, this.#connRa, this.#connRp) ||
+      (filter !== null && !filter(p, this.#connRp));
+  };
   #challengeTokens: number;
   #challengeAtMs: number;
 
@@ -257,21 +274,21 @@ export class TcpLayer implements NetProtocolHandler {
       throw new StackError("EADDRNOTAVAIL", "connect: not a local address");
     } else la = this.shared.address(opts.localAddr);
     let lp = opts.localPort ?? 0;
+    this.#reusable = null;
     if (lp === 0) {
-      const filter = this.opts.connectPortFilter;
-      lp = this.#ports.allocate((p) =>
-        this.listeners.isPortBound(la, p) || !this.#tupleFree(la, p, ra, remotePort) ||
-        (filter !== null && !filter(p, remotePort))
-      );
+      this.#connLa = la;
+      this.#connRa = ra;
+      this.#connRp = remotePort;
+      lp = this.#ports.allocate(this.#portTaken);
       if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
     } else if (!this.#tupleFree(la, lp, ra, remotePort)) {
       throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
     }
-    // A TIME_WAIT record still on the tuple is reusable (#tupleFree said so): take it over.
-    let reuseFrom: TimeWaitRecord | null = null;
-    const old = this.flows.lookup(la, lp, ra, remotePort);
-    if (old !== undefined && old.flowKind === FLOW_TIME_WAIT) {
-      reuseFrom = old as TimeWaitRecord;
+    // A TIME_WAIT record still on the tuple is reusable (#tupleFree said so, for the port
+    // taken: the search's last call of it): take it over.
+    const reuseFrom = this.#reusable;
+    this.#reusable = null;
+    if (reuseFrom !== null) {
       this.timeWait.remove(reuseFrom);
       this.stats.TWRecycled++;
     }
@@ -286,8 +303,15 @@ export class TcpLayer implements NetProtocolHandler {
   /** True when a new connection may use the four-tuple: nothing holds it, or a reusable TIME_WAIT. */
   #tupleFree(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
     const f = this.flows.lookup(la, lp, ra, rp);
-    if (f === undefined) return true;
-    return f.flowKind === FLOW_TIME_WAIT && this.timeWait.reusableByConnect(f as TimeWaitRecord);
+    if (f === undefined) {
+      this.#reusable = null;
+      return true;
+    }
+    if (f.flowKind === FLOW_TIME_WAIT && this.timeWait.reusableByConnect(f as TimeWaitRecord)) {
+      this.#reusable = f as TimeWaitRecord;
+      return true;
+    }
+    return false;
   }
 
   /** @internal The (shared) route to `dst`, a link-local one on NIC `zoneNic`; null: none. */
