@@ -11,8 +11,12 @@ import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
 
 /** Datagrams per measured window. */
 const WINDOW = 10_000;
-/** Most heap growth per datagram accepted (bytes); the old path was 140–1,160. */
-const MAX_BYTES_PER_DATAGRAM = 32;
+/**
+ * Most heap growth per datagram accepted (bytes). The old path measured ≥ 152 (MTU 9000) and
+ * ≥ 325 (MTU 1500) here; the new one 0–10 alone, but up to 48 inside the full suite (other
+ * modules' compilation and timers share the heap), so the bound sits between the two.
+ */
+const MAX_BYTES_PER_DATAGRAM = 96;
 
 /**
  * The smallest heap growth over `WINDOW` datagrams in eight windows. A window in which a
