@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, type BenchProcess, parseVariant, USTACK_CLI } from "./netns.ts";
-import { startHogs } from "./udp_ab.ts";
+import { startHogs, stopHogs } from "./udp_ab.ts";
 
 /** One request/response run. */
 export interface RrRun {
@@ -137,12 +137,7 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
       try {
         await oneRound(round);
       } finally {
-        for (const h of hogs) {
-          try {
-            h.kill("SIGKILL");
-          } catch { /* already gone */ }
-          await h.status;
-        }
+        await stopHogs(hogs);
       }
     }
   } finally {

@@ -169,12 +169,7 @@ async function receiveRounds(
     try {
       port = await receiveRound(link, clis, values, runs, r, port);
     } finally {
-      for (const h of hogs) {
-        try {
-          h.kill("SIGKILL");
-        } catch { /* already gone */ }
-        await h.status;
-      }
+      await stopHogs(hogs);
     }
   }
 }
@@ -188,6 +183,16 @@ export function startHogs(n: number): Deno.ChildProcess[] {
     );
   }
   return hogs;
+}
+
+/** Kill the hogs {@link startHogs} started and wait for each to be gone. */
+export async function stopHogs(hogs: Deno.ChildProcess[]): Promise<void> {
+  for (const h of hogs) {
+    try {
+      h.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await h.status;
+  }
 }
 
 /** One round of {@link receiveRounds}; returns the last port used. */

@@ -148,22 +148,10 @@ export function bulkClient(
     const chunk = new Uint8Array(64 * 1024);
     const scratch = new Uint8Array(2048);
     return (_i, done) => {
-      let ep: TcpEndpoint;
-      try {
-        ep = rt.stack.tcp.connect(dst, port);
-      } catch (e) {
-        queueMicrotask(() => done(String(e)));
-        return;
-      }
+      const c = openWarmUpConnection(rt, dst, port, 0, done);
+      if (c === null) return;
+      const { ep, finish } = c;
       let sent = 0;
-      let finished = false;
-      const finish = (error: string | null): void => {
-        if (finished) return;
-        finished = true;
-        ep.wq.listener = null;
-        ep.close();
-        done(error);
-      };
       ep.wq.listener = (): void => {
         try {
           if (ep.stateName() === "ESTABLISHED") {
@@ -191,6 +179,36 @@ export function bulkClient(
 }
 
 /**
+ * Open one warm-up connection to `dst`:`port` (`localPort` 0: an ephemeral one). Returns its
+ * endpoint and `finish`, which closes it and reports `done` once; null when `connect` threw
+ * (then `done` gets the error in a microtask).
+ */
+function openWarmUpConnection(
+  rt: Runtime,
+  dst: IpAddress,
+  port: number,
+  localPort: number,
+  done: (error: string | null) => void,
+): { ep: TcpEndpoint; finish: (error: string | null) => void } | null {
+  let ep: TcpEndpoint;
+  try {
+    ep = rt.stack.tcp.connect(dst, port, { localPort });
+  } catch (e) {
+    queueMicrotask(() => done(String(e)));
+    return null;
+  }
+  let finished = false;
+  const finish = (error: string | null): void => {
+    if (finished) return;
+    finished = true;
+    ep.wq.listener = null;
+    ep.close();
+    done(error);
+  };
+  return { ep, finish };
+}
+
+/**
  * A warm-up client: connection `i` sends `requests[i % requests.length]` — even `i` with the
  * handshake's ACK, odd `i` once established, in a segment of its own as a kernel client
  * does — reads until it has `replyBytes` bytes (null: until the server closes) and closes;
@@ -213,15 +231,10 @@ export function requestClient(
     const list = Array.isArray(requests) ? requests : [requests];
     return (i, done) => {
       const request = list[i % list.length];
-      let ep: TcpEndpoint;
-      try {
-        ep = rt.stack.tcp.connect(dst, port, {
-          localPort: localPorts > 0 ? 20000 + (i % localPorts) : 0,
-        });
-      } catch (e) {
-        queueMicrotask(() => done(String(e)));
-        return;
-      }
+      const localPort = localPorts > 0 ? 20000 + (i % localPorts) : 0;
+      const c = openWarmUpConnection(rt, dst, port, localPort, done);
+      if (c === null) return;
+      const { ep, finish } = c;
       ep.setNoDelay(true);
       let sent = false;
       if ((i & 1) === 0) {
@@ -229,14 +242,6 @@ export function requestClient(
         sent = true;
       }
       let got = 0;
-      let finished = false;
-      const finish = (error: string | null): void => {
-        if (finished) return;
-        finished = true;
-        ep.wq.listener = null;
-        ep.close();
-        done(error);
-      };
       ep.wq.listener = (): void => {
         if (!sent && ep.stateName() === "ESTABLISHED") {
           ep.write(request, 0, request.length);
