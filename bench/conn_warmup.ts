@@ -18,14 +18,17 @@
  * ```
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
  *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--base-variant NAME=FLAGS]...
- *     [--only NAME]... [--skip-http] [--rotate] [--no-wrk] [--kernel-tw-reuse] [--out FILE]
+ *     [--checkout NAME=PATH]... [--only NAME]... [--skip-http] [--rotate] [--no-wrk]
+ *     [--kernel-tw-reuse] [--server-runs K] [--out FILE]
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
  * variant's name). `--base PATH` adds a server and a pingpong pair running another checkout's
  * `cli/ustack.ts` to every round (same-run A/B against it), and `--base-variant NAME=FLAGS`
  * one running it with FLAGS (a variant of the base: `--variant` and `--base-variant` with
- * the same flags compare the two checkouts with them). `--rotate` starts round r with the
+ * the same flags compare the two checkouts with them). `--checkout NAME=PATH` (repeatable) adds
+ * a server and a pair named NAME running the `cli/ustack.ts` at PATH (a file) with default
+ * flags, so several older commits can run in the same rounds. `--rotate` starts round r with the
  * r-th server (or pair), so the order within a round changes from round to round. `--no-wrk`
  * leaves out the keep-alive warm-up: the first `ab` block meets the server straight after its
  * ready line, as a user's first clients do.
@@ -35,6 +38,11 @@
  * four-tuple whose last timestamp is a second old, the rule the stack's client follows by
  * default (`TWRecycled`); Linux's default (2) allows it on loopback only, so past ~20,000
  * connections from one address the kernel's client searches a port space full of TIME_WAIT.
+ *
+ * `--server-runs K` runs K `pingpong --connect` clients (fresh processes, one after the other)
+ * against each pair's one server process: the pair's record is the first client's, and
+ * `later_runs` holds the others' — a server past its first N real connections, so the cost of
+ * the real path's compilation shows as the difference (kernel pairs run one client).
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -168,14 +176,13 @@ async function pingpong(
   link: BenchLink,
   pair: PingpongPair,
   n: number,
+  serverRuns = 1,
 ): Promise<Record<string, unknown>> {
   const flags = pair.flags;
   const kernel = flags === null;
   await link.setKernelAddress("stack", kernel);
   await link.setKernelAddress("peer", kernel);
-  const peer = link.addr("peer");
   const srvOpts = kernel ? ["--kernel"] : [...link.stackOptions("peer", "af_packet"), ...flags];
-  const cliOpts = kernel ? ["--kernel"] : [...link.stackOptions("stack", "af_packet"), ...flags];
   const twReuse = kernel && pair.twReuse === true;
   await setTwReuse(link, twReuse ? 1 : 2);
   const srv = link.start(
@@ -187,43 +194,62 @@ async function pingpong(
   );
   try {
     await srv.waitForLine(/"event":"ready"/, 60_000);
-    // The server's CPU over the client's whole run (its start and warm-up leave the server
-    // idle, blocked in poll); the client's own over its crowd phase (`run_cpu_ms`).
-    const threads0 = threadTicks(srv.pid);
-    const [f, cpu] = await withCpu(
-      srv.pid,
-      () =>
-        link.run(
-          "stack",
-          ustackCommand([
-            ...["pingpong", "client", peer, "-p", String(PP_PORT), "--connect", "-C", "32"],
-            ...["-n", String(n), "-l", "64", ...cliOpts, "--json"],
-          ], pair.cli),
-          180_000,
-        ),
-      () => n,
-    );
-    const threads1 = threadTicks(srv.pid);
-    const j = lastJson(f.stdout, "summary");
-    const run = j.run_cpu_ms as { user: number; system: number } | undefined;
-    const done = Number(j.connections);
-    // Clock ticks are 1/100 s: µs per connection = ticks × 10,000 / n.
-    const byThread: Record<string, number> = {};
-    for (const k of Object.keys(threads1)) {
-      byThread[k] = Math.round(((threads1[k] - threads0[k]) * 10_000) / n);
-    }
-    return {
-      ...j,
-      server_us_per_conn: cpu?.serverUsPerRequest ?? null,
-      server_us_by_thread: byThread,
-      client_us_per_conn: run !== undefined && done > 0
-        ? Math.round(((run.user + run.system) * 1000) / done)
-        : null,
-    };
+    // Kernel pairs run once: a second kernel client would meet the first one's TIME_WAIT ports.
+    const runCount = kernel ? 1 : serverRuns;
+    const runs: Record<string, unknown>[] = [];
+    for (let r = 0; r < runCount; r++) runs.push(await pingpongClient(link, pair, n, srv.pid));
+    return runCount > 1 ? { ...runs[0], later_runs: runs.slice(1) } : runs[0];
   } finally {
     await srv.stop(10_000);
     if (twReuse) await setTwReuse(link, 2);
   }
+}
+
+/** One `pingpong --connect` client run against the server `srvPid`, with both sides' CPU. */
+async function pingpongClient(
+  link: BenchLink,
+  pair: PingpongPair,
+  n: number,
+  srvPid: number,
+): Promise<Record<string, unknown>> {
+  const kernel = pair.flags === null;
+  const peer = link.addr("peer");
+  const cliOpts = kernel
+    ? ["--kernel"]
+    : [...link.stackOptions("stack", "af_packet"), ...pair.flags!];
+  // The server's CPU over the client's whole run (its start and warm-up leave the server
+  // idle, blocked in poll); the client's own over its crowd phase (`run_cpu_ms`).
+  const threads0 = threadTicks(srvPid);
+  const [f, cpu] = await withCpu(
+    srvPid,
+    () =>
+      link.run(
+        "stack",
+        ustackCommand([
+          ...["pingpong", "client", peer, "-p", String(PP_PORT), "--connect", "-C", "32"],
+          ...["-n", String(n), "-l", "64", ...cliOpts, "--json"],
+        ], pair.cli),
+        180_000,
+      ),
+    () => n,
+  );
+  const threads1 = threadTicks(srvPid);
+  const j = lastJson(f.stdout, "summary");
+  const run = j.run_cpu_ms as { user: number; system: number } | undefined;
+  const done = Number(j.connections);
+  // Clock ticks are 1/100 s: µs per connection = ticks × 10,000 / n.
+  const byThread: Record<string, number> = {};
+  for (const k of Object.keys(threads1)) {
+    byThread[k] = Math.round(((threads1[k] - threads0[k]) * 10_000) / n);
+  }
+  return {
+    ...j,
+    server_us_per_conn: cpu?.serverUsPerRequest ?? null,
+    server_us_by_thread: byThread,
+    client_us_per_conn: run !== undefined && done > 0
+      ? Math.round(((run.user + run.system) * 1000) / done)
+      : null,
+  };
 }
 
 /** `net.ipv4.tcp_tw_reuse` of the client's (stack end's) namespace; 2 is Linux's default. */
@@ -245,10 +271,12 @@ export async function main(args: string[]): Promise<number> {
       "skip-http": { type: "boolean" },
       base: { type: "string" },
       "base-variant": { type: "string", multiple: true, default: [] },
+      checkout: { type: "string", multiple: true, default: [] },
       only: { type: "string", multiple: true, default: [] },
       rotate: { type: "boolean" },
       "no-wrk": { type: "boolean" },
       "kernel-tw-reuse": { type: "boolean" },
+      "server-runs": { type: "string", default: "1" },
       out: { type: "string" },
     },
   });
@@ -270,6 +298,14 @@ export async function main(args: string[]): Promise<number> {
   } else if (values["base-variant"]!.length > 0) {
     console.error("conn_warmup: --base-variant needs --base");
     return 2;
+  }
+  for (const c of values.checkout!) {
+    const eq = c.indexOf("=");
+    if (eq <= 0) {
+      console.error(`conn_warmup: --checkout ${c}: say NAME=PATH`);
+      return 2;
+    }
+    servers.push([c.slice(0, eq), [], c.slice(eq + 1)]);
   }
   const only = values.only!;
   if (only.length > 0) servers = servers.filter(([name]) => only.includes(name));
@@ -312,7 +348,7 @@ export async function main(args: string[]): Promise<number> {
           { flags, cli, twReuse },
         ]);
         for (const [name, pair] of pairs) {
-          const j = await pingpong(link, pair, ppN);
+          const j = await pingpong(link, pair, ppN, Number(values["server-runs"]));
           round[`pingpong_${name}`] = j;
           console.error(
             `round ${r + 1} pingpong ${name.padEnd(10)} ${Number(j.conn_per_s).toFixed(0)}/s ` +
@@ -320,6 +356,15 @@ export async function main(args: string[]): Promise<number> {
               `${j.server_us_per_conn} µs (${threadsText(j.server_us_by_thread)})  ` +
               `load ${Deno.loadavg()[0].toFixed(2)}`,
           );
+          const later = (j.later_runs ?? []) as Record<string, unknown>[];
+          for (const [k, l] of later.entries()) {
+            console.error(
+              `round ${r + 1} pingpong ${name.padEnd(10)} same server, client ${k + 2}: ` +
+                `${Number(l.conn_per_s).toFixed(0)}/s failed ${l.failed}  CPU/conn client ` +
+                `${l.client_us_per_conn} µs server ${l.server_us_per_conn} µs ` +
+                `(${threadsText(l.server_us_by_thread)})`,
+            );
+          }
         }
       }
       rounds.push(round);
