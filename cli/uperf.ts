@@ -22,6 +22,7 @@
 
 import {
   IpAddress,
+  prepareUdpReceive,
   Runtime,
   StackError,
   tryParseIp,
@@ -451,6 +452,7 @@ async function runServer(
 
   try {
     await warm();
+    prepareUdpReceive(rt.stack);
     if (o.json) {
       emitJson("ready", {
         role: "server",

@@ -101,3 +101,16 @@ Deno.test("SubarrayCache: without a group the counters are the table's own, from
   assert.equal(c.misses, 0);
   assert.equal(c.replaced, 0);
 });
+
+Deno.test("SubarrayCache: prepare() makes the table before the first lookup, once", () => {
+  const c = new SubarrayCache(1024);
+  assert.equal(c.prepared, false);
+  c.prepare();
+  assert.equal(c.prepared, true);
+  const src = pattern(8192);
+  const dst = new Uint8Array(8192);
+  c.copy(src, 100, dst, 0, 1480);
+  c.prepare(); // a second call keeps the views
+  c.copy(src, 100, dst, 0, 1480);
+  assert.deepEqual([c.misses, c.hits], [1, 1]);
+});
