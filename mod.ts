@@ -31,6 +31,7 @@ export {
   type WarmUpWire,
 } from "./stack/conn_warm_up.ts";
 export {
+  prepareUdpReceive,
   type UdpWarmUpOptions,
   type UdpWarmUpReport,
   warmUpUdpReceive,

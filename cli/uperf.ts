@@ -22,6 +22,7 @@
 
 import {
   IpAddress,
+  prepareUdpReceive,
   Runtime,
   StackError,
   tryParseIp,
@@ -348,6 +349,26 @@ function receiveLosses(rt: Runtime, ep: UdpEndpoint): Record<string, number> {
   };
 }
 
+/**
+ * The reused copy views' counters (`core/subarray_cache.ts`), as running totals: the copies
+ * onto sockets (`stats.udp.CopyView*`) and the fragment copies of IPv4 and IPv6 reassembly
+ * (`stats.ip.ReasmCopyView*` + `stats.ip6.ReasmCopyView*`). A miss allocates a view; `replaced`
+ * counts the misses that dropped a view still held (the table at its bound).
+ */
+function copyViewCounters(rt: Runtime): Record<string, number> {
+  const u = rt.stack.stats.udp;
+  const ip = rt.stack.stats.ip;
+  const ip6 = rt.stack.stats.ip6;
+  return {
+    socketHits: u.CopyViewHits,
+    socketMisses: u.CopyViewMisses,
+    socketReplaced: u.CopyViewReplaced,
+    reasmHits: ip.ReasmCopyViewHits + ip6.ReasmCopyViewHits,
+    reasmMisses: ip.ReasmCopyViewMisses + ip6.ReasmCopyViewMisses,
+    reasmReplaced: ip.ReasmCopyViewReplaced + ip6.ReasmCopyViewReplaced,
+  };
+}
+
 /** `after - before`, key by key. */
 function lossDelta(
   before: Record<string, number>,
@@ -401,6 +422,7 @@ async function runServer(
   let countersBefore = dataPathCounters(rt);
   let lossesBefore = receiveLosses(rt, ep);
   let lossesLast = lossesBefore;
+  let viewsBefore = copyViewCounters(rt);
   // Each interval line carries the losses of its second: drops come in episodes.
   const reportInterval = (now: number) => {
     const losses = receiveLosses(rt, ep);
@@ -412,6 +434,7 @@ async function runServer(
     countersBefore = dataPathCounters(rt);
     lossesBefore = receiveLosses(rt, ep);
     lossesLast = lossesBefore;
+    viewsBefore = copyViewCounters(rt);
     meter.start(now);
     timers.push(setTimeout(() => stop("time"), o.seconds * 1000));
     scheduleReport(1);
@@ -429,6 +452,7 @@ async function runServer(
 
   try {
     await warm();
+    prepareUdpReceive(rt.stack);
     if (o.json) {
       emitJson("ready", {
         role: "server",
@@ -463,6 +487,7 @@ async function runServer(
     longestTickMs: rt.loop.times.tickUs.valueAtPercentile(100) / 1000,
     longestYieldMs: rt.loop.times.yieldUs.valueAtPercentile(100) / 1000,
     driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
+    copyViews: lossDelta(viewsBefore, copyViewCounters(rt)),
   });
   return 0;
 }

@@ -18,6 +18,7 @@
  */
 
 import { SMALL_COPY_BYTES } from "./copy_bytes.ts";
+import { type Counters, makeCounters } from "./counters.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -35,11 +36,11 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export class SubarrayCache {
-  /** Views made because none was in the table (each one allocation). */
-  misses = 0;
-  /** Views found in the table (no allocation). */
-  hits = 0;
   readonly #entries: number;
+  readonly #counts: Counters;
+  readonly #hitsName: string;
+  readonly #missesName: string;
+  readonly #replacedName: string;
   #shift = 32;
   #src: Uint8Array[] = [];
   #view: Uint8Array[] = [];
@@ -51,17 +52,58 @@ export class SubarrayCache {
 
   /**
    * A table of `entries` views (rounded up to a power of two, at least 16); its arrays are made
-   * at the first lookup, so an owner that never copies long pays nothing.
+   * at the first lookup, so an owner that never copies long pays nothing. With `counters`, the
+   * hits, misses and replacements are counted there as `${prefix}Hits`, `${prefix}Misses` and
+   * `${prefix}Replaced`; without, in a group of the table's own.
    */
-  constructor(entries: number) {
+  constructor(entries: number, counters: Counters | null = null, prefix = "") {
     let n = 16;
     while (n < entries) n *= 2;
     this.#entries = n;
+    this.#hitsName = `${prefix}Hits`;
+    this.#missesName = `${prefix}Misses`;
+    this.#replacedName = `${prefix}Replaced`;
+    const names = [this.#hitsName, this.#missesName, this.#replacedName];
+    // A name the group lacks is added now, before any counting, so its shape stays fixed after.
+    if (counters !== null) { for (const k of names) if (!(k in counters)) counters[k] = 0; }
+    this.#counts = counters ?? makeCounters(names);
+  }
+
+  /** Views found in the table (no allocation). */
+  get hits(): number {
+    return this.#counts[this.#hitsName];
+  }
+
+  /** Views made because none was in the table (each one allocation). */
+  get misses(): number {
+    return this.#counts[this.#missesName];
+  }
+
+  /**
+   * Misses that put their view in place of one still held: the table at its bound for that key
+   * (both of its places taken), the older view dropped. Misses minus these filled empty places.
+   */
+  get replaced(): number {
+    return this.#counts[this.#replacedName];
   }
 
   /** Views the table can hold. */
   get entries(): number {
     return this.#entries;
+  }
+
+  /** True once the table's arrays exist (at the first lookup, or {@link SubarrayCache.prepare}). */
+  get prepared(): boolean {
+    return this.#off.length !== 0;
+  }
+
+  /**
+   * Make the table's arrays now instead of at the first lookup: ~1.8 MB for 65,536 places,
+   * milliseconds of allocation and zeroing that would otherwise stall the first long copy (a
+   * receiver's first datagram, with a kernel sender filling the ring meanwhile).
+   */
+  prepare(): void {
+    if (this.#off.length === 0) this.#init();
   }
 
   /** A view of `src[off, off + len)`: the table's, or a new one put in it. */
@@ -74,7 +116,7 @@ export class SubarrayCache {
     // the collisions of several such progressions (a ring's blocks) in the first.
     const i = Math.imul(key, 0x9e3779b1) >>> this.#shift;
     if (this.#src[i] === src && this.#off[i] === off && this.#len[i] === len) {
-      this.hits++;
+      this.#counts[this.#hitsName]++;
       this.#used[i] = this.#tick();
       return this.#view[i];
     }
@@ -82,14 +124,15 @@ export class SubarrayCache {
     h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
     const j = (h ^ (h >>> 16)) >>> this.#shift;
     if (this.#src[j] === src && this.#off[j] === off && this.#len[j] === len) {
-      this.hits++;
+      this.#counts[this.#hitsName]++;
       this.#used[j] = this.#tick();
       return this.#view[j];
     }
-    this.misses++;
+    this.#counts[this.#missesName]++;
     const v = src.subarray(off, off + len);
     // Replace the one of the two used longer ago.
     const k = this.#used[i] <= this.#used[j] ? i : j;
+    if (this.#len[k] !== -1) this.#counts[this.#replacedName]++;
     this.#src[k] = src;
     this.#view[k] = v;
     this.#off[k] = off;

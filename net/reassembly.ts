@@ -227,7 +227,7 @@ export class FragmentReassembler {
   readonly #sourceBuckets: (Source | null)[];
   readonly #mask: number;
   /** Views of the fragments' payloads, reused (a ring's slots repeat; no view per copy). */
-  readonly #views = new SubarrayCache(REASSEMBLY_COPY_VIEWS);
+  readonly #views: SubarrayCache;
   readonly #sipKey = randomSipKey();
   readonly #hashOut = new Uint32Array(2);
   readonly #timer: Timer;
@@ -261,6 +261,7 @@ export class FragmentReassembler {
     this.#timers = timers;
     this.#clock = clock;
     this.#stats = stats;
+    this.#views = new SubarrayCache(REASSEMBLY_COPY_VIEWS, stats, "ReasmCopyView");
     this.#headerRoom = format.headerRoom;
     this.#maxPayload = format.maxPayloadBytes;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
@@ -291,7 +292,10 @@ export class FragmentReassembler {
     return this.#count;
   }
 
-  /** The reused views of the fragment copies (hits and misses counted). */
+  /**
+   * The reused views of the fragment copies (hits, misses and replacements counted in the stats
+   * group as `ReasmCopyViewHits`, `ReasmCopyViewMisses`, `ReasmCopyViewReplaced`).
+   */
   get copyViews(): SubarrayCache {
     return this.#views;
   }

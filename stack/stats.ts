@@ -39,11 +39,13 @@ export const ARP_COUNTERS = [
 
 /**
  * Fragmentation and reassembly counters, the same for both families (Linux `Ip*`/`Ip6*`
- * names) plus four Linux lacks: `ReasmDuplicates` (fragments ignored as exact repeats),
+ * names) plus some Linux lacks: `ReasmDuplicates` (fragments ignored as exact repeats),
  * `ReasmMalformed` (fragments refused: empty, a non-final one not a multiple of 8 bytes, past
  * 65 535 bytes), `ReasmEvictions` (incomplete datagrams evicted, oldest first, to stay within
  * the memory bound) and `ReasmSourceEvictions` (evicted because their source reached its
- * share of that memory).
+ * share of that memory); and the reused views of the fragment copies (`core/subarray_cache.ts`):
+ * `ReasmCopyViewHits` (a view found, no allocation), `ReasmCopyViewMisses` (a view made) and
+ * `ReasmCopyViewReplaced` (misses that dropped a view still held: the table at its bound).
  */
 export const FRAGMENT_COUNTERS = [
   "FragOKs",
@@ -58,6 +60,9 @@ export const FRAGMENT_COUNTERS = [
   "ReasmMalformed",
   "ReasmEvictions",
   "ReasmSourceEvictions",
+  "ReasmCopyViewHits",
+  "ReasmCopyViewMisses",
+  "ReasmCopyViewReplaced",
 ] as const;
 
 /** IPv4 counters (RFC 4293 / Linux `Ip*`), fragmentation's from {@link FRAGMENT_COUNTERS}. */
@@ -206,6 +211,11 @@ export const UDP_COUNTERS = [
   "ZeroCopyLent",
   "ZeroCopyReturned",
   "ZeroCopyLeakedOnClose",
+  // The reused views of the copies onto sockets (core/subarray_cache.ts; no Linux twin): a view
+  // found (no allocation), a view made, and misses that dropped a view still held (the bound).
+  "CopyViewHits",
+  "CopyViewMisses",
+  "CopyViewReplaced",
 ] as const;
 
 /**

@@ -21,7 +21,7 @@
 
 import { IpAddress } from "../net/ip_address.ts";
 import type { Runtime } from "./runtime.ts";
-import type { StackOptions } from "./stack.ts";
+import type { Stack, StackOptions } from "./stack.ts";
 import { setImmediate } from "node:timers";
 import {
   WARM_UP_SERVER_ADDR as SERVER_ADDR,
@@ -116,4 +116,22 @@ export async function warmUpUdpReceive(opts: UdpWarmUpOptions): Promise<UdpWarmU
     },
   );
   return { datagrams: sent, ms: Math.round(performance.now() - t0) };
+}
+
+/**
+ * Make the tables the long-datagram receive path of `stack` fills at its first datagram now:
+ * the reused copy views of the copies onto sockets and of IPv4 reassembly (`SubarrayCache`,
+ * ~2.7 MB together). Made lazily they cost milliseconds at the first real datagram, while a
+ * line-rate sender fills the ring (bench/README.md, "UDP kernel→ustack at MTU 1500"). The
+ * warm-up above runs private stacks and cannot do this for the server's own.
+ *
+ * @example
+ * ```ts ignore
+ * const rt = await Runtime.start(config);
+ * prepareUdpReceive(rt.stack); // before the server says "ready"
+ * ```
+ */
+export function prepareUdpReceive(stack: Stack): void {
+  stack.udp.copyViews.prepare();
+  stack.ipv4.reassemblyCopyViews.prepare();
 }

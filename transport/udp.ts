@@ -114,7 +114,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
    * Views of received payloads for the copy onto a socket, reused: a receive ring's slots and
    * a reassembly buffer hold payloads at the same offsets again and again (no view per copy).
    */
-  readonly #views = new SubarrayCache(UDP_COPY_VIEWS);
+  readonly #views: SubarrayCache;
   readonly #txHdr = new UdpHeader();
   readonly #offload = new TxOffload();
   readonly #route = new NetRoute();
@@ -127,6 +127,7 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
   /** Attach to both network layers as protocol 17. */
   constructor(ctx: UdpContext, opts: UdpOptions = {}) {
     this.#ctx = ctx;
+    this.#views = new SubarrayCache(UDP_COPY_VIEWS, ctx.stats.udp, "CopyView");
     const [lo, hi] = opts.ephemeralPortRange ?? [32768, 60999];
     this.#ports = new PortAllocator(lo, hi);
     this.#rcvbuf = opts.receiveBufferBytes ?? 212_992;
@@ -154,7 +155,10 @@ export class UdpLayer implements NetProtocolHandler, UdpSocketHost {
     return new UdpEndpoint(this, family, this.#rcvbuf, this.#maxDatagrams);
   }
 
-  /** The reused payload views of the copy onto sockets (hits and misses counted). */
+  /**
+   * The reused payload views of the copy onto sockets (hits, misses and replacements counted in
+   * `stats.udp` as `CopyViewHits`, `CopyViewMisses`, `CopyViewReplaced`).
+   */
   get copyViews(): SubarrayCache {
     return this.#views;
   }

@@ -309,6 +309,19 @@ interopTest(
           assert.deepEqual(Object.keys(e.losses), where);
         }
         assert.ok(s.longestTickMs > 0 && s.longestYieldMs >= 0, JSON.stringify(s));
+        // The reused copy views of the run: each 1,000-byte datagram copied onto the socket
+        // through one (found or made); no fragments, so reassembly copied nothing.
+        const views = s.copyViews;
+        assert.deepEqual(Object.keys(views), [
+          "socketHits",
+          "socketMisses",
+          "socketReplaced",
+          "reasmHits",
+          "reasmMisses",
+          "reasmReplaced",
+        ]);
+        assert.ok(views.socketHits + views.socketMisses > 0, JSON.stringify(views));
+        assert.equal(views.reasmHits + views.reasmMisses, 0, JSON.stringify(views));
       } finally {
         await Deno.remove(input).catch(() => {});
       }

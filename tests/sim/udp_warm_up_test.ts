@@ -3,7 +3,7 @@
 // ones reassembled — bounded in number, and leave nothing a user's own stack could see.
 
 import assert from "node:assert/strict";
-import { Runtime, UdpPeer, warmUpUdpReceive } from "../../mod.ts";
+import { prepareUdpReceive, Runtime, UdpPeer, warmUpUdpReceive } from "../../mod.ts";
 import { uperfCommand } from "../../cli/uperf.ts";
 import { UsageError } from "../../cli/args.ts";
 
@@ -54,4 +54,20 @@ Deno.test("udp warm-up: --prewarm is the UDP server's option only", async () => 
   ) {
     await assert.rejects(() => uperfCommand(args), UsageError);
   }
+});
+
+Deno.test({
+  name: "udp warm-up: prepareUdpReceive makes the server stack's copy-view tables before traffic",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using rt = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24" });
+    const udp = rt.stack.udp.copyViews;
+    const reasm = rt.stack.ipv4.reassemblyCopyViews;
+    // Lazily made: a stack that never copies a long datagram pays nothing.
+    assert.deepEqual([udp.prepared, reasm.prepared], [false, false]);
+    prepareUdpReceive(rt.stack);
+    assert.deepEqual([udp.prepared, reasm.prepared], [true, true]);
+    assert.deepEqual([udp.misses, reasm.misses], [0, 0], "no view made yet");
+  },
 });

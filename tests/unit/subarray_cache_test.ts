@@ -66,3 +66,51 @@ Deno.test("SubarrayCache: more keys than places replace, bounded; forget drops a
   c.view(src, 999 * 37, 200 + (999 % 5));
   assert.equal(c.misses, before + 1, "forgotten: made again");
 });
+
+Deno.test("SubarrayCache: counts hits, misses and replacements in a stats group it is given", () => {
+  const group: Record<string, number> = { Other: 5 };
+  const c = new SubarrayCache(16, group, "CopyView");
+  // The names are added before any counting, at zero; the group's other counters stay.
+  assert.deepEqual(group, { Other: 5, CopyViewHits: 0, CopyViewMisses: 0, CopyViewReplaced: 0 });
+  const src = pattern(65536);
+  const dst = new Uint8Array(4096);
+  c.copy(src, 0, dst, 0, 1000);
+  c.copy(src, 0, dst, 0, 1000);
+  assert.equal(group.CopyViewMisses, 1);
+  assert.equal(group.CopyViewHits, 1);
+  assert.equal(group.CopyViewReplaced, 0, "an empty place was filled");
+  assert.equal(c.hits, group.CopyViewHits);
+  assert.equal(c.misses, group.CopyViewMisses);
+  // 200 distinct keys into 16 places: every miss past the 16th had to drop a view still held.
+  for (let k = 1; k <= 200; k++) c.copy(src, k * 200, dst, 0, 1000);
+  assert.equal(group.CopyViewMisses, 201);
+  assert.ok(group.CopyViewReplaced >= 201 - 16, `replaced ${group.CopyViewReplaced}`);
+  assert.ok(group.CopyViewReplaced <= 201 - 1, `replaced ${group.CopyViewReplaced}`);
+  assert.equal(c.replaced, group.CopyViewReplaced);
+  assert.equal(group.Other, 5);
+  // A forgotten buffer's places are empty again: filling them replaces nothing.
+  c.forget(src);
+  const before = group.CopyViewReplaced;
+  c.copy(src, 0, dst, 0, 1000);
+  assert.equal(group.CopyViewReplaced, before);
+});
+
+Deno.test("SubarrayCache: without a group the counters are the table's own, from zero", () => {
+  const c = new SubarrayCache(16);
+  assert.equal(c.hits, 0);
+  assert.equal(c.misses, 0);
+  assert.equal(c.replaced, 0);
+});
+
+Deno.test("SubarrayCache: prepare() makes the table before the first lookup, once", () => {
+  const c = new SubarrayCache(1024);
+  assert.equal(c.prepared, false);
+  c.prepare();
+  assert.equal(c.prepared, true);
+  const src = pattern(8192);
+  const dst = new Uint8Array(8192);
+  c.copy(src, 100, dst, 0, 1480);
+  c.prepare(); // a second call keeps the views
+  c.copy(src, 100, dst, 0, 1480);
+  assert.deepEqual([c.misses, c.hits], [1, 1]);
+});
