@@ -45,6 +45,7 @@ import { onStopSignal } from "./meter.ts";
 import { latencyHistogram, latencySummary, loopSummary } from "./latency.ts";
 import {
   type ConnClientOptions,
+  cpuUs,
   kernelOpener,
   runConnect,
   runHold,
@@ -438,6 +439,7 @@ async function runClient(
       const rts = o.trace === null ? null : new Float64Array(2 * TRACE_ROUND_TRIPS);
       if (o.trace !== null && loop !== null) loop.trace = new LoopTrace(TRACE_RECORDS);
       const fast = isNonBlocking(conn) ? conn : null;
+      const cpu0 = cpuUs();
       const startMs = performance.now();
       const endMs = startMs + o.seconds * 1000;
       let now = startMs;
@@ -459,6 +461,7 @@ async function runClient(
         if (loop !== null) loop.trace = null;
       }
       const n = hist.count;
+      const rtCpuUs = n > 0 ? Math.round(((cpuUs() - cpu0) / n) * 100) / 100 : 0;
       const seconds = (now - startMs) / 1000;
       const lat = latencySummary(hist);
       const tps = seconds > 0 ? n / seconds : 0;
@@ -478,6 +481,7 @@ async function runClient(
           p99Us: lat.p99Us,
           p999Us: lat.p999Us,
           maxUs: lat.maxUs,
+          rt_cpu_us: rtCpuUs,
           ...(loop === null ? {} : { loop: loopSummary(loop) }),
         });
       } else {
