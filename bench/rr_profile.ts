@@ -5,7 +5,8 @@
  * - **As a stand-in for `cli/ustack.ts`** (`deno run --allow-all bench/rr_profile.ts
  *   USTACK-ARGS…`, with `RR_PROFILE=OUT` in the environment): runs `ustack USTACK-ARGS…` in
  *   this process and, from `RR_PROFILE_AFTER_MS` (1500) for `RR_PROFILE_MS` (3000), profiles
- *   it with V8's sampling CPU profiler (`RR_PROFILE_KIND=cpu`, 100 µs, written to
+ *   it with V8's sampling CPU profiler (`RR_PROFILE_KIND=cpu`, every `RR_PROFILE_INTERVAL_US`
+ *   (100) µs — the sampling itself slows a round trip: 100 µs ~4×, 1,000 µs far less — written to
  *   `OUT.cpuprofile`) or its sampling heap profiler (`RR_PROFILE_KIND=heap`, every 512 B,
  *   objects a scavenge collected included, written to `OUT.heapprofile`), so the window holds
  *   warm round trips only. `bench/rr_ab.ts --base "NAME=bench/rr_profile.ts c:RR_PROFILE=…
@@ -104,6 +105,7 @@ async function profiled(args: string[]): Promise<number> {
   const kind = Deno.env.get("RR_PROFILE_KIND") ?? "cpu";
   const after = Number(Deno.env.get("RR_PROFILE_AFTER_MS") ?? "1500");
   const span = Number(Deno.env.get("RR_PROFILE_MS") ?? "3000");
+  const interval = Number(Deno.env.get("RR_PROFILE_INTERVAL_US") ?? "100");
   const s = new Session();
   s.connect();
   const start = async (): Promise<void> => {
@@ -116,7 +118,7 @@ async function profiled(args: string[]): Promise<number> {
       });
     } else {
       await inspectorPost(s, "Profiler.enable");
-      await inspectorPost(s, "Profiler.setSamplingInterval", { interval: 100 });
+      await inspectorPost(s, "Profiler.setSamplingInterval", { interval });
       await inspectorPost(s, "Profiler.start");
     }
   };
