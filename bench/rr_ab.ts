@@ -15,7 +15,8 @@
  * to the client's stack only, `s:` to the server's (e.g. `c:--cpu c:0 s:--cpu s:1` pins the two
  * stacks apart; the kernel's server of ustack→kernel gets none); without any, one plain `ustack` variant runs. `--base NAME=PATH` runs another
  * checkout's `cli/ustack.ts` too (before/after in one run). Prints a line per round, then per
- * configuration the medians of p50/p99/p99.9 and of their same-round ratios to kernel↔kernel.
+ * configuration the medians of p50/p99/p99.9 and of their same-round ratios to kernel↔kernel,
+ * and of the client's and server's CPU µs per round trip (`rt_cpu_us` of their summaries).
  *
  * @module
  */
@@ -183,6 +184,20 @@ function configOf(v: string, base: boolean): [string, string, string[]] {
   return [name, words[0], words.slice(1)];
 }
 
+/**
+ * Medians of the CPU µs per round trip of the client and the server (` cpu/rt c X s Y`), where
+ * their summaries have `rt_cpu_us` (checkouts older than 2026-12-04 do not: "").
+ */
+function cpuPerRoundTrip(runs: RrRun[]): string {
+  const of = (side: "client" | "server"): string => {
+    const xs = runs.map((r) => r[side].rt_cpu_us).filter((x) => typeof x === "number");
+    return xs.length === 0 ? "-" : median(xs as number[]).toFixed(1);
+  };
+  const c = of("client");
+  const s = of("server");
+  return c === "-" && s === "-" ? "" : `  cpu/rt µs c ${c} s ${s}`;
+}
+
 /** Per configuration: medians of the figures and of the same-round ratios to kernel↔kernel. */
 export function summarize(runs: RrRun[]): string[] {
   const kernel = new Map(runs.filter((r) => r.config === "kernel").map((r) => [r.round, r]));
@@ -198,7 +213,7 @@ export function summarize(runs: RrRun[]): string[] {
       `${c.padEnd(14)} p50 ${median(mine.map((r) => r.p50Us)).toFixed(1)}${ratio("p50Us")}` +
         `  p99 ${median(mine.map((r) => r.p99Us)).toFixed(1)}${ratio("p99Us")}` +
         `  p99.9 ${median(mine.map((r) => r.p999Us)).toFixed(1)}${ratio("p999Us")}` +
-        `  tps ${median(mine.map((r) => r.tps)).toFixed(0)}`,
+        `  tps ${median(mine.map((r) => r.tps)).toFixed(0)}` + cpuPerRoundTrip(mine),
     );
   }
   return lines;

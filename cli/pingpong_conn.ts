@@ -97,6 +97,12 @@ export function cpuMs(): { user: number; system: number } {
   return { user: Math.round(u.user / 1000), system: Math.round(u.system / 1000) };
 }
 
+/** CPU time this process used (µs, user + system), for per-round-trip costs. */
+export function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
 /** Process memory now, after a full GC when the runtime allows one (`--v8-flags=--expose-gc`). */
 export function memoryNow(): { rss: number; heap: number } {
   (globalThis as { gc?: () => void }).gc?.();

@@ -25,7 +25,7 @@ import { onStopSignal, StopLatch } from "./meter.ts";
 import { runIdleWarmUp, runWarmUp, type WarmUpConfig, withPrewarmedPools } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
-import { cpuMs, memoryNow } from "./pingpong_conn.ts";
+import { cpuMs, cpuUs, memoryNow } from "./pingpong_conn.ts";
 import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
 
 /** What the server is asked to do. */
@@ -61,6 +61,8 @@ const SCRATCH = new Uint8Array(64 * 1024);
 class ServerStats {
   bytes = 0;
   connections = 0;
+  /** Process CPU (µs, user + system) when the first connection opened; -1 before. */
+  firstCpuUs = -1;
   open = 0;
   peak = 0;
   /** RSS and V8 heap at the peak (sampled while the peak holds). */
@@ -72,6 +74,7 @@ class ServerStats {
   #sampleMs = -Infinity;
 
   opened(): void {
+    if (this.connections === 0) this.firstCpuUs = cpuUs();
     this.connections++;
     if (++this.open > this.peak) {
       this.peak = this.open;
@@ -171,6 +174,7 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
     stats.sample();
   }
   const finalCounters = counters();
+  const connCpuUs = stats.firstCpuUs < 0 ? 0 : cpuUs() - stats.firstCpuUs;
   await close();
   if (o.json) {
     emitJson("summary", {
@@ -183,6 +187,8 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
       heap_bytes: stats.peakHeap,
       stoppedBy: latch.stoppedBy,
       cpu_ms: cpuMs(),
+      conn_cpu_ms: Math.round(connCpuUs / 1000),
+      rt_cpu_us: served() > 0 ? Math.round((connCpuUs / served()) * 100) / 100 : 0,
       counters: finalCounters,
     });
   } else {

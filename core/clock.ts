@@ -12,8 +12,10 @@ export interface Clock {
   /**
    * A tick begins: the clock may read the time once and answer `nowMs()` with it until
    * {@link Clock.endTick} (a tick lasts microseconds; reading the real clock costs an op).
+   * `nowMs`, when given, is what this clock's `nowMs()` answered just before: taken as the
+   * tick's time instead of reading the clock again.
    */
-  beginTick?(): void;
+  beginTick?(nowMs?: number): void;
   /** The tick ended: `nowMs()` reads the real time again. */
   endTick?(): void;
 }
@@ -35,9 +37,9 @@ export class MonotonicClock implements Clock {
     return this.#inTick ? this.#tickMs : performance.now();
   }
 
-  /** Read the time once for the tick that begins. */
-  beginTick(): void {
-    this.#tickMs = performance.now();
+  /** Read the time once for the tick that begins (or take `nowMs`, just read from this clock). */
+  beginTick(nowMs?: number): void {
+    this.#tickMs = nowMs ?? performance.now();
     this.#inTick = true;
   }
 

@@ -282,13 +282,15 @@ export class Stack {
    * (socket listeners run now). What the application writes in answer — in a listener, or in
    * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
    * the ACKs owed (one segment instead of two). Returns the number of frames received.
+   * `nowMs`, when given, is the time the caller just read from {@link Stack.clock}: the tick
+   * takes it instead of reading the clock again (an event loop has it at hand).
    */
-  receive(): number {
+  receive(nowMs?: number): number {
     if (this.#closed) return 0;
     this.ticks++;
     this.#tickRequested = false;
     const clock = this.clock;
-    clock.beginTick?.();
+    clock.beginTick?.(nowMs);
     let frames = 0;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
