@@ -3,7 +3,8 @@
  * sender on the peer end of a veth pair sends bulk TCP (128 KiB `send` calls) for `--seconds`
  * into `ustack serve --discard` on the stack end, once per CLI given (this checkout's first,
  * then each `--base-cli`), and into a Python sink on the stack end's kernel (kernel→kernel),
- * round after round, interleaved, so a loaded machine weighs on every configuration alike.
+ * round after round, interleaved (the stack configurations' order rotating from round to round),
+ * so a loaded machine weighs on every configuration alike.
  *
  * Half-way through every run it samples `ss -tin` of the kernel sender (the kernel's view of
  * the receiver: smoothed RTT, minimum RTT, cwnd, bytes in flight, delivery rate, the window
@@ -55,7 +56,8 @@ interface Run {
   counters?: Record<string, string>;
   /**
    * CPU of the receiving stack's threads over the middle half of the run (% of one CPU, by
-   * thread name: `deno` is the stack's thread), stack runs only.
+   * thread name: `deno` is the stack's thread), and of the kernel's softirq threads
+   * (`ksoftirqd/N`: the network work the kernel deferred out of our kicks), stack runs only.
    */
   cpu?: Record<string, number>;
 }
@@ -110,6 +112,7 @@ export interface RxAbOptions {
  * checkouts in order).
  */
 export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
+  const softirqThreads = await ksoftirqdPids();
   const link = await BenchLink.create(o.mtu);
   const runs: Run[] = [];
   let port = 6400;
@@ -159,7 +162,11 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         }
         await link.setKernelAddress("stack", false);
       }
-      for (const [config, cli, flags] of clis) {
+      // The stack configurations take turns at running first after the kernel's run: a run's
+      // place in the round may weigh on it (two A/Bs with the order swapped each favoured the
+      // configuration that ran second, 4 rounds of 5 and of 6; bench/README.md, slow13).
+      const order = clis.map((_, i) => clis[(i + round) % clis.length]);
+      for (const [config, cli, flags] of order) {
         const p = port++;
         const server = link.start("stack", [
           Deno.execPath(),
@@ -178,10 +185,29 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
           const cpu = (async () => {
             const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
             await sleep(o.seconds * 250);
+            const sender = await senderPid(p, o.seconds);
             const t0 = performance.now();
             const a = await threadTicks(server.pid);
+            const ka = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
+            const sa = sender === null ? null : await threadTicks(sender);
+            const wa = await runQueueWaitNs(server.pid, server.pid);
+            const swa = sender === null ? NaN : await runQueueWaitNs(sender, sender);
             await sleep(o.seconds * 500);
-            return threadCpu(a, await threadTicks(server.pid), (performance.now() - t0) / 1000);
+            const wb = await runQueueWaitNs(server.pid, server.pid);
+            const swb = sender === null ? NaN : await runQueueWaitNs(sender, sender);
+            const b = await threadTicks(server.pid);
+            const kb = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
+            const sec = (performance.now() - t0) / 1000;
+            const out = threadCpu(a, b, sec);
+            ka.forEach((k, i) => Object.assign(out, threadCpu(k, kb[i], sec)));
+            if (sender !== null) {
+              Object.assign(out, threadCpu(sa!, await threadTicks(sender), sec, "sender "));
+            }
+            // Time runnable but not running (waiting for a CPU), % of the window.
+            const waitPct = (x: number) => Math.round(x / 1e7 / sec);
+            if (!Number.isNaN(wb - wa)) out["deno runq-wait"] = waitPct(wb - wa);
+            if (!Number.isNaN(swb - swa)) out["sender runq-wait"] = waitPct(swb - swa);
+            return out;
           })();
           const r = await send(p);
           const f = await server.stop(10_000);
@@ -206,6 +232,46 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
     await link.destroy();
   }
   return runs;
+}
+
+/** The pid of the Python sender sending to `port` for `seconds` (argv: … PORT SECONDS …). */
+async function senderPid(port: number, seconds: number): Promise<number | null> {
+  const r = await new Deno.Command("pgrep", {
+    args: ["-f", `-c .* ${port} ${seconds}( |$)`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  for (const line of new TextDecoder().decode(r.stdout).trim().split("\n")) {
+    try {
+      if ((await Deno.readTextFile(`/proc/${line}/comm`)).trim() === "python3") return Number(line);
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+/**
+ * Nanoseconds a thread has waited on a run queue so far (`/proc/PID/task/TID/schedstat`, second
+ * field), or NaN.
+ */
+async function runQueueWaitNs(pid: number, tid: number): Promise<number> {
+  try {
+    return Number((await Deno.readTextFile(`/proc/${pid}/task/${tid}/schedstat`)).split(" ")[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pids of the kernel's per-CPU softirq threads (`ksoftirqd/N`). */
+async function ksoftirqdPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const comm = await Deno.readTextFile(`/proc/${e.name}/comm`);
+      if (comm.startsWith("ksoftirqd/")) pids.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return pids;
 }
 
 if (import.meta.main) {

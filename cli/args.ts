@@ -54,6 +54,7 @@ export const TCP_STACK_OPTIONS = {
   cc: { type: "string" },
   "rcv-buf": { type: "string" },
   "no-pacing": { type: "boolean" },
+  "no-coalesce-acks": { type: "boolean" },
   "snd-buf": { type: "string" },
 } as const;
 
@@ -65,16 +66,22 @@ export const TCP_STACK_USAGE = `tcp options:
   --snd-buf BYTES      largest send buffer (unacknowledged and unsent bytes) a
                        connection's auto-tuning grows to (4194304)
   --no-pacing          no pacing for cubic/newreno (Linux paces them only under the fq
-                       qdisc; default: 2x cwnd/SRTT in slow start, 1.2x after); bbr paces`;
+                       qdisc; default: 2x cwnd/SRTT in slow start, 1.2x after); bbr paces
+  --no-coalesce-acks   ACK every second full-sized segment (and every GRO super-segment)
+                       at once, not once per tick for all of a tick's in-order data`;
 
 /**
  * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`,
- * `--no-pacing`), or a UsageError (naming the algorithms for `--cc`).
+ * `--no-pacing`, `--no-coalesce-acks`), or a UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
   if (v["no-pacing"] === true) {
     const stack = config.stack ?? {};
     config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, pacing: false } } };
+  }
+  if (v["no-coalesce-acks"] === true) {
+    const stack = config.stack ?? {};
+    config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, coalesceAcks: false } } };
   }
   const bufferCap = (flag: "rcv-buf" | "snd-buf"): number | undefined =>
     v[flag] === undefined

@@ -1,8 +1,10 @@
 /**
  * ACKs for GRO super-segments (a kernel peer's receive offload hands the stack ~64 KB frames):
  * each one counts as the full-sized segments it carries (RFC 5681 §4.2: an ACK for at least
- * every second full-sized segment), so it is ACKed at once — inside the receive half, before
- * the application's turn — as Linux does for a GRO frame; one MSS alone waits for the next.
+ * every second full-sized segment). With `coalesceAcks` (the default) the ACK they owe goes
+ * out with the tick's transmit, one for all the super-segments the tick received (the frames
+ * would have left in that one TX kick anyway); without it each is ACKed at once inside the
+ * receive half, as Linux does for a GRO frame. One MSS alone waits for the next.
  */
 import assert from "node:assert/strict";
 import { ADDR_A, ADDR_B, makeSimNet, type SimNet } from "../harness/sim_net.ts";
@@ -30,9 +32,33 @@ function inject(net: SimNet, c: TcpEndpoint, s: TcpEndpoint, len: number): void 
   net.tcpB.receive(rxMeta(net.b, ADDR_A, ADDR_B), buf, 0, buf.length, RX_CSUM_PARTIAL);
 }
 
-Deno.test("tcp GRO ACKs: every super-segment of ≥ 2 MSS is ACKed within the receive half", () => {
+Deno.test("tcp GRO ACKs: the super-segments of one tick get one ACK, in its transmit", () => {
   // Quick-ack mode off: the steady state of a bulk transfer.
   const net = makeSimNet({ tcpB: { quickAcks: 0, timestamps: false } });
+  const { c, s } = established(net);
+  const mss = s.rcv.advMss;
+  const stats = net.b.stats.tcp;
+  for (let tick = 0; tick < 3; tick++) {
+    const before = stats.OutSegs;
+    // Three 7-segment GRO frames (nobody reads: 9 of them and one MSS fit the 128 KiB buffer).
+    for (let i = 0; i < 3; i++) inject(net, c, s, 7 * mss);
+    assert.equal(stats.OutSegs, before, `tick ${tick}: nothing sent inside the receive half`);
+    assert.equal(s.rcv.ackDue, true);
+    net.b.transmit(); // the second half of the tick
+    assert.equal(stats.OutSegs, before + 1, `tick ${tick}: one ACK for three super-segments`);
+    assert.equal(s.rcv.ackPending, false);
+    assert.equal(s.rcv.lastAckSent, s.rcv.rcvNxt);
+  }
+  // One MSS alone still waits for a second (delayed ACK).
+  const before = stats.OutSegs;
+  inject(net, c, s, mss);
+  net.b.transmit();
+  assert.equal(stats.OutSegs, before, "one full-sized segment waits (delayed ACK)");
+  assert.equal(s.rcv.ackPending, true);
+});
+
+Deno.test("tcp GRO ACKs: without coalescing every super-segment is ACKed within the receive half", () => {
+  const net = makeSimNet({ tcpB: { quickAcks: 0, timestamps: false, coalesceAcks: false } });
   const { c, s } = established(net);
   const mss = s.rcv.advMss;
   const stats = net.b.stats.tcp;

@@ -101,6 +101,13 @@ Deno.test("cli: --no-pacing turns the default pacing off (and keeps --rcv-buf)",
   assert.deepEqual(tcpStackConfig({}, { driver: "loopback" }), { driver: "loopback" });
 });
 
+Deno.test("cli: --no-coalesce-acks turns the one-ACK-per-tick default off", () => {
+  const { values } = parseStrict(["--no-coalesce-acks", "--no-pacing"], { ...TCP_STACK_OPTIONS });
+  assert.deepEqual(tcpStackConfig(values, {}), {
+    stack: { tcp: { pacing: false, coalesceAcks: false } },
+  });
+});
+
 Deno.test("cli: --snd-buf sets the TCP send buffer cap, beside --rcv-buf; out of range is a usage error", () => {
   const { values } = parseStrict(["--snd-buf", "8388608", "--rcv-buf", "65536"], {
     ...TCP_STACK_OPTIONS,

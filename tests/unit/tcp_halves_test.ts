@@ -75,7 +75,7 @@ class ReceiverStub implements ReceiverConnection {
 }
 
 Deno.test("tcp receiver: the advertised right edge never moves left as the buffer fills", () => {
-  const { svc } = services({ receiveBufferBytes: 8192, quickAcks: 0 });
+  const { svc } = services({ receiveBufferBytes: 8192, quickAcks: 0, coalesceAcks: false });
   const conn = new ReceiverStub();
   const rcv = new TcpReceiver(conn, svc, 1460);
   rcv.init(5000);
@@ -118,7 +118,7 @@ Deno.test("tcp receiver: a zero window still takes the ACK of a segment at RCV.N
 });
 
 Deno.test("tcp receiver: ACK every second full-sized segment, else delay; ackSent settles it", () => {
-  const { svc, clock } = services({ quickAcks: 0, delayedAckMs: 40 });
+  const { svc, clock } = services({ quickAcks: 0, delayedAckMs: 40, coalesceAcks: false });
   const conn = new ReceiverStub();
   const rcv = new TcpReceiver(conn, svc, 1460);
   rcv.init(0);
@@ -133,6 +133,33 @@ Deno.test("tcp receiver: ACK every second full-sized segment, else delay; ackSen
   rcv.receive(segment(2001, TCP_FLAG_ACK, 10));
   svc.ctx.timers.advance(clock.nowMs() + 40);
   assert.equal(conn.acks, 2); // the delayed-ACK timer
+});
+
+Deno.test("tcp receiver: coalesced ACKs: the ACK owed for two full-sized segments waits for the tick's end", () => {
+  const { svc } = services({ quickAcks: 0, delayedAckMs: 40 }); // coalesceAcks: the default
+  const conn = new ReceiverStub();
+  const rcv = new TcpReceiver(conn, svc, 1460);
+  rcv.init(0);
+  rcv.receive(segment(1, TCP_FLAG_ACK, 1000));
+  assert.equal(conn.acks, 0);
+  assert(rcv.ackPending && rcv.delackTimer.armed && !rcv.ackDue);
+  // The second full-sized segment makes the ACK due: at the end of the tick, not now.
+  rcv.receive(segment(1001, TCP_FLAG_ACK, 1000));
+  assert.equal(conn.acks, 0);
+  assert(rcv.ackDue);
+  const scheduled = conn.scheduled;
+  assert(scheduled > 0);
+  // More in-order data in the same tick joins the same ACK.
+  rcv.receive(segment(2001, TCP_FLAG_ACK, 3000));
+  rcv.receive(segment(5001, TCP_FLAG_ACK, 3000));
+  assert.equal(conn.acks, 0);
+  assert(rcv.ackDue);
+  rcv.ackSent(); // the one ACK the tick's output sends
+  assert(!rcv.ackPending && !rcv.ackDue && !rcv.delackTimer.armed);
+  assert.equal(rcv.lastAckSent, 8001);
+  // Out of order still ACKs at once (RFC 5681 §4.2: a duplicate ACK without delay).
+  rcv.receive(segment(9001, TCP_FLAG_ACK, 1000));
+  assert.equal(conn.acks, 1);
 });
 
 Deno.test("tcp receiver: an out-of-order FIN waits for the hole, then RCV_FIN is reported", () => {

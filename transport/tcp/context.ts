@@ -129,6 +129,13 @@ export interface TcpOptions {
   /** ACK the first segments at once (Linux quick-ack mode) [16]. */
   quickAcks?: number;
   /**
+   * One ACK per tick for in-order data: the ACK owed for every second full-sized segment (or a
+   * GRO super-segment) goes out with the tick's transmit, covering all the tick received,
+   * instead of one ACK frame per super-segment (they leave in the same TX kick either way;
+   * Linux's `tcp_backlog_ack_defer` does the same for a socket backlog) [true].
+   */
+  coalesceAcks?: boolean;
+  /**
    * Black-hole detection (RFC 4821 §7.7, Linux `tcp_mtu_probing = 1`): after repeated
    * timeouts of full-sized segments, fall back to a smaller MSS [true].
    */
@@ -194,6 +201,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     sack: o.sack ?? true,
     windowScaling: o.windowScaling ?? true,
     quickAcks: o.quickAcks ?? 16,
+    coalesceAcks: o.coalesceAcks ?? true,
     mtuProbing: o.mtuProbing ?? true,
     maxConnections: o.maxConnections ?? 1024,
     maxTimeWait: o.maxTimeWait ?? 262_144,
