@@ -27,42 +27,11 @@
 
 import { parseArgs } from "node:util";
 import { Session } from "node:inspector";
-import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
+import { type CpuProfile, inspectorPost, selfTimes } from "./inspector.ts";
 import { BenchLink, parseVariant } from "./netns.ts";
 import { abRun } from "./http_bench.ts";
 
 const PORT = 80;
-
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-/** A `.cpuprofile`. */
-interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Self time (µs) by function of a profile, and the whole of it. */
-export function selfTimes(p: CpuProfile): { total: number; by: Map<string, number> } {
-  const byId = new Map<number, ProfileNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
-  const by = new Map<string, number>();
-  let total = 0;
-  for (let i = 0; i < p.samples.length; i++) {
-    const dt = p.timeDeltas[i + 1] ?? 0;
-    const n = byId.get(p.samples[i]);
-    if (n === undefined) continue;
-    const k = frameWhere(n.callFrame);
-    by.set(k, (by.get(k) ?? 0) + dt);
-    total += dt;
-  }
-  return { total, by };
-}
 
 async function serveUnderProfiler(out: string, args: string[]): Promise<number> {
   const { main } = await import("../cli/ustack.ts");

@@ -37,3 +37,36 @@ export function frameWhere(f: CallFrame): string {
   const file = f.url.startsWith(ROOT) ? f.url.slice(ROOT.length) : f.url;
   return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
 }
+
+/** A node of a `.cpuprofile`. */
+export interface CpuProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+
+/** A `.cpuprofile` (V8's CPU profiler). */
+export interface CpuProfile {
+  nodes: CpuProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time (µs) by function of a CPU profile, and the whole of it. */
+export function selfTimes(p: CpuProfile): { total: number; by: Map<string, number> } {
+  const byId = new Map<number, CpuProfileNode>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  const by = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i + 1] ?? 0;
+    const n = byId.get(p.samples[i]);
+    if (n === undefined) continue;
+    const k = frameWhere(n.callFrame);
+    by.set(k, (by.get(k) ?? 0) + dt);
+    total += dt;
+  }
+  return { total, by };
+}

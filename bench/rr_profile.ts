@@ -19,19 +19,14 @@
  */
 
 import { Session } from "node:inspector";
-import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
+import {
+  type CallFrame,
+  type CpuProfile,
+  frameWhere,
+  inspectorPost,
+  selfTimes,
+} from "./inspector.ts";
 
-interface CpuNode {
-  id: number;
-  callFrame: CallFrame;
-}
-interface CpuProfile {
-  nodes: CpuNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
 interface HeapNode {
   callFrame: CallFrame;
   selfSize: number;
@@ -40,17 +35,7 @@ interface HeapNode {
 
 /** Self µs per function of a CPU profile, and the window (µs). */
 function cpuSelf(p: CpuProfile): { windowUs: number; by: Map<string, number> } {
-  const byId = new Map<number, CpuNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
-  const by = new Map<string, number>();
-  for (let i = 0; i < p.samples.length; i++) {
-    const dt = p.timeDeltas[i + 1] ?? 0;
-    const n = byId.get(p.samples[i]);
-    if (n === undefined) continue;
-    const k = frameWhere(n.callFrame);
-    by.set(k, (by.get(k) ?? 0) + dt);
-  }
-  return { windowUs: p.endTime - p.startTime, by };
+  return { windowUs: p.endTime - p.startTime, by: selfTimes(p).by };
 }
 
 /** Bytes allocated per function of a sampling heap profile. */
