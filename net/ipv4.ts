@@ -168,7 +168,7 @@ export class Ipv4Layer implements LocalReceiver {
     this.#reasm.onTimeout = (buf, off, headerBytes) => {
       if (this.reporter === null) return;
       const m = this.#fillErrMeta(buf, off, headerBytes);
-      m.toGroup = !this.#local.has(m.dst.w3);
+      m.toGroup = !this.#isLocal(m.dst.w3);
       this.reporter.reassemblyTimeout(m);
     };
     const seed = new Uint16Array(1);

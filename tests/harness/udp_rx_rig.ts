@@ -23,7 +23,9 @@ import { VirtualClock } from "../../core/clock.ts";
 import { SeededRandom } from "../../core/random.ts";
 import { Stack } from "../../stack/stack.ts";
 import { IpAddress } from "../../net/ip_address.ts";
-import { internetChecksum } from "../../net/checksum.ts";
+import { IP_PROTO_UDP, Ipv4Repr } from "../../net/ipv4_header.ts";
+import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, writeEthernetHeader } from "../../link/ethernet.ts";
+import { UDP_HEADER_BYTES, writeUdpHeader } from "../../transport/udp_header.ts";
 import { UdpPeer } from "../../transport/udp_records.ts";
 import type { UdpEndpoint } from "../../transport/udp.ts";
 
@@ -136,35 +138,6 @@ export interface UdpRxRig {
   receive(datagrams: number): number;
 }
 
-/** Write a 20-byte IPv4 header at `b[o]` with its checksum. */
-function ipv4Header(
-  b: Uint8Array,
-  o: number,
-  totalLength: number,
-  id: number,
-  fragWord: number,
-): void {
-  b[o] = 0x45;
-  b[o + 1] = 0;
-  b[o + 2] = totalLength >>> 8;
-  b[o + 3] = totalLength & 0xff;
-  b[o + 4] = id >>> 8;
-  b[o + 5] = id & 0xff;
-  b[o + 6] = fragWord >>> 8;
-  b[o + 7] = fragWord & 0xff;
-  b[o + 8] = 64;
-  b[o + 9] = 17;
-  b[o + 10] = b[o + 11] = 0;
-  const s = RIG_SRC, d = RIG_DST.v4;
-  b[o + 12] = s >>> 24, b[o + 13] = (s >>> 16) & 0xff, b[o + 14] = (s >>> 8) & 0xff;
-  b[o + 15] = s & 0xff;
-  b[o + 16] = d >>> 24, b[o + 17] = (d >>> 16) & 0xff, b[o + 18] = (d >>> 8) & 0xff;
-  b[o + 19] = d & 0xff;
-  const c = internetChecksum(b, o, 20);
-  b[o + 10] = c >>> 8;
-  b[o + 11] = c & 0xff;
-}
-
 /**
  * Build the rig: the frames of `datagrams` datagrams (distinct IP ids, UDP checksum 0 — "none"
  * over IPv4 — so only the receive path's bookkeeping and copies run) in one ring buffer.
@@ -188,10 +161,12 @@ export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
   const off = new Int32Array(frames);
   const len = new Int32Array(frames);
   const whole = new Uint8Array(udpLen);
-  whole[0] = 0x13, whole[1] = 0x88; // source port 5000
-  whole[2] = RIG_PORT >>> 8, whole[3] = RIG_PORT & 0xff;
-  whole[4] = udpLen >>> 8, whole[5] = udpLen & 0xff;
-  for (let i = 8; i < udpLen; i++) whole[i] = i & 0xff;
+  writeUdpHeader(whole, 0, 5000, RIG_PORT, udpLen);
+  for (let i = UDP_HEADER_BYTES; i < udpLen; i++) whole[i] = i & 0xff;
+  const ip = new Ipv4Repr();
+  ip.src = RIG_SRC;
+  ip.dst = RIG_DST.v4;
+  ip.protocol = IP_PROTO_UDP;
   let f = 0;
   for (let d = 0; d < count; d++) {
     for (let k = 0; k < framesPerDatagram; k++, f++) {
@@ -199,15 +174,15 @@ export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
       const o = f * slot + 2;
       const start = k * perFrame;
       const n = Math.min(perFrame, udpLen - start);
-      ring.set(PEER_MAC, o + 6);
-      ring.set(RIG_MAC, o);
-      ring[o + 12] = 0x08;
-      ring[o + 13] = 0x00;
-      const more = start + n < udpLen ? 0x2000 : 0;
-      ipv4Header(ring, o + 14, 20 + n, 0x100 + d, more | (start >>> 3));
-      ring.set(whole.subarray(start, start + n), o + 34);
+      writeEthernetHeader(ring, o, RIG_MAC, PEER_MAC, ETHERTYPE_IPV4);
+      ip.id = 0x100 + d;
+      ip.totalLength = 20 + n;
+      ip.moreFragments = start + n < udpLen;
+      ip.fragmentOffsetBytes = start;
+      const h = ip.emit(ring, o + ETH_HEADER_BYTES);
+      ring.set(whole.subarray(start, start + n), o + ETH_HEADER_BYTES + h);
       off[f] = o;
-      len[f] = 14 + 20 + n;
+      len[f] = ETH_HEADER_BYTES + h + n;
     }
   }
   const driver = new ReplayDriver(mtu, ring, off, len);

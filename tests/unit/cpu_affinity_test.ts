@@ -28,8 +28,13 @@ Deno.test("sched: setCpuAffinity restricts the calling thread, and the old mask 
   assert.deepEqual(allowed(), before);
 });
 
+/** CPUs this thread may use at load time; with one, pinning to it would change nothing. */
+const CPUS_AT_START = cpuAffinity();
+
 Deno.test({
   name: "sched: the event loop pins its thread to EventLoopOptions.cpus",
+  // Pinning to the only CPU allowed leaves the mask as it was: the test could not fail.
+  ignore: typeof CPUS_AT_START === "number" || CPUS_AT_START.length < 2,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
