@@ -44,6 +44,12 @@ interface SenderView {
   deliveryRate?: string;
   sndWnd?: number;
   rwndLimited?: string;
+  /**
+   * Segments the sender sent and received so far (`segs_out`, `segs_in`): from the receiver,
+   * segments are its ACKs, so `segsIn / segsOut` is the receiver's ACKs per data segment.
+   */
+  segsOut?: number;
+  segsIn?: number;
 }
 
 /** One run of one configuration. */
@@ -80,6 +86,8 @@ function senderView(ssOut: string): SenderView {
     deliveryRate: pick(t, /delivery_rate (\S+)/),
     sndWnd: num(/snd_wnd:(\d+)/),
     rwndLimited: pick(t, /rwnd_limited:(\S+)/),
+    segsOut: num(/segs_out:(\d+)/),
+    segsIn: num(/segs_in:(\d+)/),
   };
 }
 
@@ -234,16 +242,24 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   return runs;
 }
 
-/** The pid of the Python sender sending to `port` for `seconds` (argv: … PORT SECONDS …). */
+/**
+ * The pid of the Python sender sending to `port` for `seconds` (argv: python3 -c SCRIPT HOST
+ * PORT SECONDS …), or null. Matched on `/proc/PID/cmdline`: the script spans lines, which
+ * `pgrep -f` patterns do not match across.
+ */
 async function senderPid(port: number, seconds: number): Promise<number | null> {
   const r = await new Deno.Command("pgrep", {
-    args: ["-f", `-c .* ${port} ${seconds}( |$)`],
+    args: ["-x", "python3"],
     stdout: "piped",
     stderr: "null",
   }).output();
   for (const line of new TextDecoder().decode(r.stdout).trim().split("\n")) {
+    if (line === "") continue;
     try {
-      if ((await Deno.readTextFile(`/proc/${line}/comm`)).trim() === "python3") return Number(line);
+      const argv = (await Deno.readTextFile(`/proc/${line}/cmdline`)).split("\0");
+      if (argv[1] === "-c" && argv[4] === String(port) && argv[5] === String(seconds)) {
+        return Number(line);
+      }
     } catch { /* gone */ }
   }
   return null;

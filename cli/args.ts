@@ -55,6 +55,8 @@ export const TCP_STACK_OPTIONS = {
   "rcv-buf": { type: "string" },
   "no-pacing": { type: "boolean" },
   "no-coalesce-acks": { type: "boolean" },
+  "ack-defer-us": { type: "string" },
+  "ack-defer-bytes": { type: "string" },
   "snd-buf": { type: "string" },
 } as const;
 
@@ -68,11 +70,14 @@ export const TCP_STACK_USAGE = `tcp options:
   --no-pacing          no pacing for cubic/newreno (Linux paces them only under the fq
                        qdisc; default: 2x cwnd/SRTT in slow start, 1.2x after); bbr paces
   --no-coalesce-acks   ACK every second full-sized segment (and every GRO super-segment)
-                       at once, not once per tick for all of a tick's in-order data`;
+                       at once, not once per tick for all of a tick's in-order data
+  --ack-defer-us US    let the ACK owed for in-order data wait up to US µs for more
+                       data to cover (one ACK for several GRO super-segments; 0: off) (0)
+  --ack-defer-bytes B  most bytes such a deferred ACK leaves unacknowledged (196608)`;
 
 /**
  * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`,
- * `--no-pacing`, `--no-coalesce-acks`), or a UsageError (naming the algorithms for `--cc`).
+ * `--no-pacing`, `--no-coalesce-acks`, `--ack-defer-us`, `--ack-defer-bytes`), or a UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
   if (v["no-pacing"] === true) {
@@ -82,6 +87,23 @@ export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig
   if (v["no-coalesce-acks"] === true) {
     const stack = config.stack ?? {};
     config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, coalesceAcks: false } } };
+  }
+  const deferUs = v["ack-defer-us"] === undefined
+    ? undefined
+    : numberFlag("ack-defer-us", v["ack-defer-us"], 0, { min: 0, max: 1_000_000 });
+  const deferBytes = v["ack-defer-bytes"] === undefined
+    ? undefined
+    : numberFlag("ack-defer-bytes", v["ack-defer-bytes"], 0, {
+      integer: true,
+      min: 1,
+      max: 1 << 30,
+    });
+  if (deferUs !== undefined || deferBytes !== undefined) {
+    const stack = config.stack ?? {};
+    const tcp = { ...stack.tcp };
+    if (deferUs !== undefined) tcp.ackDeferUs = deferUs;
+    if (deferBytes !== undefined) tcp.ackDeferBytes = deferBytes;
+    config = { ...config, stack: { ...stack, tcp } };
   }
   const bufferCap = (flag: "rcv-buf" | "snd-buf"): number | undefined =>
     v[flag] === undefined

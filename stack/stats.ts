@@ -278,6 +278,7 @@ export const TCP_COUNTERS = [
   "TCPReqQFullDrop",
   "TCPSynRetrans",
   "TCPDelayedAcks",
+  "TCPAckDeferred",
   "TCPTimeWaitReuse",
   "TCPTimeWaitOverflow",
   "TWRecycled",

@@ -108,6 +108,26 @@ Deno.test("cli: --no-coalesce-acks turns the one-ACK-per-tick default off", () =
   });
 });
 
+Deno.test("cli: --ack-defer-us and --ack-defer-bytes set the deferred-ACK bounds; bad values are usage errors", () => {
+  const { values } = parseStrict(["--ack-defer-us", "150", "--ack-defer-bytes", "131072"], {
+    ...TCP_STACK_OPTIONS,
+  });
+  assert.deepEqual(tcpStackConfig(values, {}), {
+    stack: { tcp: { ackDeferUs: 150, ackDeferBytes: 131072 } },
+  });
+  assert.deepEqual(tcpStackConfig({ "ack-defer-us": "0" }, {}), {
+    stack: { tcp: { ackDeferUs: 0 } },
+  });
+  assert.throws(
+    () => tcpStackConfig({ "ack-defer-us": "-1" }, {}),
+    (e: unknown) => e instanceof UsageError && /ack-defer-us/.test(e.message),
+  );
+  assert.throws(
+    () => tcpStackConfig({ "ack-defer-bytes": "1.5" }, {}),
+    (e: unknown) => e instanceof UsageError && /ack-defer-bytes/.test(e.message),
+  );
+});
+
 Deno.test("cli: --snd-buf sets the TCP send buffer cap, beside --rcv-buf; out of range is a usage error", () => {
   const { values } = parseStrict(["--snd-buf", "8388608", "--rcv-buf", "65536"], {
     ...TCP_STACK_OPTIONS,

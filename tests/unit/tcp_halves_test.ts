@@ -162,6 +162,89 @@ Deno.test("tcp receiver: coalesced ACKs: the ACK owed for two full-sized segment
   assert.equal(conn.acks, 1);
 });
 
+/** A receiver whose handshake ACK advertised its whole buffer, in quick-ack mode no more. */
+function deferringReceiver(
+  opts: TcpOptions,
+): { rcv: TcpReceiver; conn: ReceiverStub; svc: TcpServices; clock: VirtualClock } {
+  const { svc, clock } = services({ quickAcks: 0, ...opts });
+  const conn = new ReceiverStub();
+  const rcv = new TcpReceiver(conn, svc, 1460);
+  rcv.init(0);
+  rcv.windowField(); // the SYN-ACK's window…
+  rcv.ackSent(); // …and the handshake's ACK
+  return { rcv, conn, svc, clock };
+}
+
+Deno.test("tcp receiver: a deferred ACK waits until its byte bound, then goes", () => {
+  const { rcv, svc } = deferringReceiver({ ackDeferUs: 100, ackDeferBytes: 8000 });
+  rcv.receive(segment(1, TCP_FLAG_ACK, 3000)); // ≥ 2 full-sized segments: due
+  assert(rcv.ackDue);
+  assert.equal(rcv.deferAck(), true, "3000 bytes unacknowledged: it waits");
+  rcv.receive(segment(3001, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), true, "6000: still under 8000");
+  rcv.receive(segment(6001, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), false, "9000 ≥ 8000: it goes");
+  assert.equal(svc.stats.TCPAckDeferred, 2);
+  rcv.ackSent();
+  assert(!rcv.ackDue && !rcv.delackTimer.armed, "the bound's timer is cancelled");
+});
+
+Deno.test("tcp receiver: a deferred ACK goes out by its timer at the time bound", () => {
+  const { rcv, conn, svc, clock } = deferringReceiver({ ackDeferUs: 100 });
+  rcv.receive(segment(1, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), true);
+  assert(rcv.delackTimer.armed);
+  assert.equal(rcv.delackTimer.deadlineMs, clock.nowMs() + 0.1);
+  clock.advance(0.05);
+  svc.ctx.timers.advance(clock.nowMs());
+  assert.equal(conn.acks, 0, "50 µs: still waiting");
+  // More data meanwhile joins it; the bound still counts from the first deferral.
+  clock.advance(0.06);
+  rcv.receive(segment(3001, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), false, "110 µs since the deferral began: it goes");
+  clock.advance(0.001);
+  rcv.ackSent();
+  rcv.receive(segment(6001, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), true);
+  clock.advance(0.11);
+  svc.ctx.timers.advance(clock.nowMs());
+  assert.equal(conn.acks, 1, "the timer sent it");
+  assert.equal(svc.stats.TCPDelayedAcks, 0, "not counted as a delayed ACK");
+});
+
+Deno.test("tcp receiver: a deferred ACK leaves the sender at least three quarters of its window", () => {
+  // A 16 KiB window: 3000 bytes held back are under a quarter, 6000 are not.
+  const { rcv } = deferringReceiver({ ackDeferUs: 100, receiveBufferBytes: 16384 });
+  rcv.receive(segment(1, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), true);
+  rcv.receive(segment(3001, TCP_FLAG_ACK, 3000));
+  assert.equal(rcv.deferAck(), false);
+});
+
+Deno.test("tcp receiver: ACKs that carry more than in-order data never wait", () => {
+  // Off by default.
+  let r = deferringReceiver({});
+  r.rcv.receive(segment(1, TCP_FLAG_ACK, 3000));
+  assert.equal(r.rcv.deferAck(), false, "ackDeferUs 0: off");
+  // The peer's FIN.
+  r = deferringReceiver({ ackDeferUs: 100 });
+  r.rcv.receive(segment(1, TCP_FLAG_ACK, 3000));
+  r.rcv.receive(segment(3001, TCP_FLAG_ACK | TCP_FLAG_FIN, 0));
+  assert(r.rcv.finReceived);
+  assert.equal(r.rcv.deferAck(), false, "a FIN's ACK");
+  // Out-of-order data (a hole): ACKed at once, and nothing owed after it waits either.
+  r = deferringReceiver({ ackDeferUs: 100 });
+  r.rcv.receive(segment(1, TCP_FLAG_ACK, 3000));
+  r.rcv.receive(segment(4001, TCP_FLAG_ACK, 1000));
+  assert.equal(r.conn.acks, 1, "a duplicate ACK with SACK at once");
+  r.rcv.receive(segment(3001, TCP_FLAG_ACK, 500)); // in order, the hole still open
+  assert.equal(r.rcv.deferAck(), false, "out-of-order ranges held");
+  // Quick-ack mode ACKs at once without asking.
+  r = deferringReceiver({ ackDeferUs: 100, quickAcks: 2 });
+  r.rcv.receive(segment(1, TCP_FLAG_ACK, 3000));
+  assert.equal(r.conn.acks, 1);
+});
+
 Deno.test("tcp receiver: an out-of-order FIN waits for the hole, then RCV_FIN is reported", () => {
   const { svc } = services({ quickAcks: 0 });
   const conn = new ReceiverStub();

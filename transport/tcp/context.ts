@@ -136,6 +136,15 @@ export interface TcpOptions {
    */
   coalesceAcks?: boolean;
   /**
+   * With {@link TcpOptions.coalesceAcks}: the ACK owed for in-order data may wait this long
+   * (µs) for more data to cover, so that one ACK covers several GRO super-segments (bounded
+   * by {@link TcpOptions.ackDeferBytes} and a quarter of the window; see
+   * `TcpReceiver.deferAck`; 0: off) [0].
+   */
+  ackDeferUs?: number;
+  /** Most bytes a deferred ACK leaves unacknowledged (see {@link TcpOptions.ackDeferUs}) [196608]. */
+  ackDeferBytes?: number;
+  /**
    * Black-hole detection (RFC 4821 §7.7, Linux `tcp_mtu_probing = 1`): after repeated
    * timeouts of full-sized segments, fall back to a smaller MSS [true].
    */
@@ -202,6 +211,8 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     windowScaling: o.windowScaling ?? true,
     quickAcks: o.quickAcks ?? 16,
     coalesceAcks: o.coalesceAcks ?? true,
+    ackDeferUs: o.ackDeferUs ?? 0,
+    ackDeferBytes: o.ackDeferBytes ?? 196_608,
     mtuProbing: o.mtuProbing ?? true,
     maxConnections: o.maxConnections ?? 1024,
     maxTimeWait: o.maxTimeWait ?? 262_144,

@@ -531,7 +531,11 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (st !== TcpState.TIME_WAIT) this.snd.output();
     // A delayed ACK stays delayed: output scheduled for another reason (an ACK of our data
     // that let nothing new out) must not send it bare before the application's answer.
-    if (this.rcv.ackDue) this.sendAck();
+    if (this.rcv.ackDue) {
+      // A bulk receiver's ACK may wait a little for more data to cover (TcpReceiver.deferAck;
+      // its timer sends it at the latest).
+      if (!this.rcv.deferAck()) this.sendAck();
+    }
   }
 
   // ---- the state machine ---------------------------------------------------------------

@@ -109,6 +109,13 @@ export class TcpReceiver {
   ackDue = false;
   /** Bytes received since the last ACK. */
   rcvUnackedBytes = 0;
+  /**
+   * The owed ACK must not be deferred ({@link TcpReceiver.deferAck}): it is more than the ACK of
+   * in-order data (a FIN, a window update, a quick-ack, the handshake's).
+   */
+  #ackUrgent = false;
+  /** When the owed ACK, deferred, is due at the latest (ms); -1: not deferred. */
+  #deferDueMs = -1;
   /** ACKs still sent at once (quick-ack mode). */
   quickAcks: number;
   /** Auto-tuning may grow the receive buffer (off once SO_RCVBUF is set). */
@@ -388,8 +395,12 @@ export class TcpReceiver {
       // frames would leave in the tick's one TX kick anyway, so the sender hears as early, from
       // one ACK instead of one per GRO super-segment (on veth the sender's ACK processing runs
       // inside our kick: bench/README.md, slow13).
-      if (this.#svc.opts.coalesceAcks) this.ackAtEndOfTick();
-      else this.#conn.sendAck();
+      if (this.#svc.opts.coalesceAcks) {
+        // Due, but not urgent: with ackDeferUs it may wait for more data to cover (deferAck).
+        this.ackPending = true;
+        this.ackDue = true;
+        this.#conn.scheduleOutput();
+      } else this.#conn.sendAck();
       return;
     }
     this.ackPending = true;
@@ -406,13 +417,56 @@ export class TcpReceiver {
   ackAtEndOfTick(): void {
     this.ackPending = true;
     this.ackDue = true;
+    this.#ackUrgent = true;
     this.#conn.scheduleOutput();
+  }
+
+  /**
+   * The transmit half found an ACK due and nothing to carry it: may it wait instead of going
+   * out bare now? True (counted in `TCPAckDeferred`) while all of these hold:
+   *
+   * - deferral is on (`ackDeferUs` > 0) and the ACK is only the one owed for in-order data
+   *   (not a FIN's, a window update's, a quick-ack; no out-of-order ranges, D-SACK or ECN
+   *   echo to report: those go at once, RFC 5681 §4.2);
+   * - the bytes it leaves unacknowledged stay under `ackDeferBytes` and under a quarter of the
+   *   window our last ACK gave the sender, so the sender never runs short of window;
+   * - it has waited less than `ackDeferUs`: the delayed-ACK timer is armed for that bound,
+   *   so it goes out then at the latest.
+   *
+   * The data that arrives meanwhile is covered by the same ACK. RFC 9293 §3.8.6.3 / RFC 1122
+   * §4.2.3.2 ask for an ACK for at least every second full-sized segment; a GRO receiver
+   * already stretches that to one per super-segment (Linux), and this to one per few
+   * super-segments, bounded in bytes and time. On veth each ACK's TX kick runs the kernel
+   * sender's ACK processing and transmit inside our `sendto` (bench/README.md, slow13).
+   */
+  deferAck(): boolean {
+    const opts = this.#svc.opts;
+    const us = opts.ackDeferUs;
+    if (
+      us <= 0 || this.#ackUrgent || this.quickAcks > 0 || this.dsackPending || this.ecnEcho ||
+      !this.asm.isEmpty || this.rcvFinPending
+    ) return false;
+    const unacked = this.rcvUnackedBytes;
+    if (unacked >= opts.ackDeferBytes) return false;
+    // The window our last ACK gave is what the sender has used (unacked) and what is left:
+    // held back, at most a quarter of it.
+    if (3 * unacked > this.window) return false;
+    const ctx = this.#svc.ctx;
+    const now = ctx.clock.nowMs();
+    if (this.#deferDueMs < 0) {
+      const due = now + us / 1000;
+      this.#deferDueMs = due;
+      const t = this.delackTimer;
+      if (!t.armed || t.deadlineMs > due) ctx.timers.schedule(t, due);
+    } else if (now >= this.#deferDueMs) return false;
+    this.#svc.stats.TCPAckDeferred++;
+    return true;
   }
 
   /** The delayed-ACK timer fired. */
   #onDelayedAck(): void {
     if (!this.ackPending || this.#conn.state === TcpState.CLOSED) return;
-    this.#svc.stats.TCPDelayedAcks++;
+    if (this.#deferDueMs < 0) this.#svc.stats.TCPDelayedAcks++;
     this.#conn.sendAck();
   }
 
@@ -422,6 +476,8 @@ export class TcpReceiver {
     this.ackDue = false;
     this.dsackPending = false; // RFC 2883 §4: a D-SACK block is reported once
     this.rcvUnackedBytes = 0;
+    this.#ackUrgent = false;
+    this.#deferDueMs = -1;
     this.lastAckSent = this.rcvNxt;
     if (this.#delackT !== null && this.#delackT.armed) this.#svc.ctx.timers.cancel(this.#delackT);
   }
@@ -432,6 +488,8 @@ export class TcpReceiver {
     if (this.#delackT !== null) this.#svc.ctx.timers.cancel(this.#delackT);
     this.ackPending = false;
     this.ackDue = false;
+    this.#ackUrgent = false;
+    this.#deferDueMs = -1;
   }
 
   // ---- what segments carry ---------------------------------------------------------------
