@@ -112,7 +112,8 @@ const SAMPLE_MS = 20;
  * window was (in segments), how much of it was in flight, the RTT, the share of samples
  * taken in a window reduction — comparable with `ss -tin` of a kernel sender — and the send
  * buffer: its size, its fill (unacknowledged + unsent), the peer's window, and the share of
- * samples in which it was too full for the writer to be woken.
+ * samples in which it was too full for the writer to be woken; the delivery rate, the minimum
+ * RTT and the share of samples with cwnd full (less than a segment of it free).
  */
 class WindowSampler {
   samples = 0;
@@ -126,6 +127,9 @@ class WindowSampler {
   #sndQueued = 0;
   #sndWnd = 0;
   #sndBufFull = 0;
+  #delivery = 0;
+  #minRtt = 0;
+  #cwndFull = 0;
 
   /** Take one sample of `conn` (none before it has an RTT). */
   sample(conn: TcpConn | undefined): void {
@@ -144,6 +148,9 @@ class WindowSampler {
     this.#sndWnd += i.sndWnd;
     // Full enough that the writer is not woken (writable needs free >= half of queued).
     if (2 * (i.sndBufBytes - i.sndQueued) < i.sndQueued) this.#sndBufFull++;
+    this.#delivery += i.deliveryRate;
+    this.#minRtt += i.minRttMs;
+    if (i.inflight + i.mss > i.cwnd) this.#cwndFull++;
   }
 
   /** The means (null without samples). */
@@ -163,6 +170,9 @@ class WindowSampler {
       sndQueuedKB: r(this.#sndQueued / 1024, 1),
       sndWndKB: r(this.#sndWnd / 1024, 1),
       sndBufFullShare: r(this.#sndBufFull),
+      deliveryGbps: r(this.#delivery * 8 / 1e9),
+      minRttMs: r(this.#minRtt, 1000),
+      cwndFullShare: r(this.#cwndFull),
     };
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Pacer } from "../../transport/tcp/pacing.ts";
+import { Pacer, PACING_HELD_CREDIT_MS } from "../../transport/tcp/pacing.ts";
 import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
 import { WindowedFilter } from "../../transport/tcp/windowed_filter.ts";
 
@@ -39,6 +39,42 @@ Deno.test("pacer: late wake-ups are credited up to one burst horizon; the averag
     }
   }
   assert.ok(Math.abs((sent * 1448) / 1000 - 2681) < 30, `${sent} segments in 1 s`);
+});
+
+Deno.test("pacer: a held pacer served late keeps its rate; an unheld one is credited one horizon", () => {
+  // 64 KB bursts at 800 KB/ms (6.4 Gbit/s), a loop that turns every 2 ms.
+  const burst = 65160;
+  const rate = 800_000;
+  const run = (held: boolean): number => {
+    const p = new Pacer();
+    p.rateBytesPerMs = rate;
+    let sent = 0;
+    for (let t = 0; t < 200; t += 2) {
+      while (p.ready(t)) {
+        p.onSent(burst, t);
+        sent += burst;
+      }
+      p.held = held; // the pass stopped on the pacer (with data the windows allow), or not
+    }
+    return sent / 200;
+  };
+  const kept = run(true);
+  assert.ok(Math.abs(kept - rate) / rate < 0.02, `held: ${kept} B/ms of ${rate}`);
+  // Not held (the sender paused on its own): 1 ms and a burst per 2 ms turn.
+  const capped = run(false);
+  assert.ok(capped < 0.6 * rate, `unheld: ${capped} B/ms`);
+  // A long stall while held: at most PACING_HELD_CREDIT_MS of data at once.
+  const p = new Pacer();
+  p.rateBytesPerMs = rate;
+  p.onSent(burst, 0);
+  p.held = true;
+  let n = 0;
+  while (p.ready(100)) {
+    p.onSent(burst, 100);
+    n += burst;
+  }
+  assert.ok(n <= (PACING_HELD_CREDIT_MS + 0.1) * rate + burst, `${n} bytes after a stall`);
+  assert.ok(n >= PACING_HELD_CREDIT_MS * rate, `${n} bytes after a stall`);
 });
 
 Deno.test("pacer: TSO bursts sized to about 1 ms at the rate (Linux tcp_tso_autosize)", () => {

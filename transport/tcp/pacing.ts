@@ -9,11 +9,20 @@
  * one millisecond of data at the pacing rate (at least two segments, at most what the NIC
  * takes), so a fast flow still hands the NIC large segments and a slow one is spread out.
  *
- * Timers fire late — the event loop waits in whole milliseconds when idle, simulated time
- * moves in whole milliseconds — so time not used is credited, up to one burst horizon
+ * Timers fire late — the event loop waits in whole milliseconds when idle, a busy loop turns
+ * only after its tick — so time not used is credited, up to one burst horizon
  * ({@link PACING_BURST_MS}): a link without TSO still sends a millisecond's worth of segments
  * per wake-up and the average rate is kept (the role of Linux's jitter credit and fq's
  * quantum); a burst never exceeds about two horizons of data.
+ *
+ * When the pacer alone was holding data back ({@link Pacer.held}: the windows would have let
+ * it go), the lateness of the wake-up is the event loop's, not a pause of the sender's, and
+ * is credited up to {@link PACING_HELD_CREDIT_MS}. Otherwise a loop whose tick is longer than
+ * the horizon — one busy with its own transmissions (1.3–2 ms per tick in `bench:cc` without
+ * loss) — sends one horizon of data per tick and paces below its rate; BBR then measures that
+ * lower rate as the bottleneck's and paces at it, and the flow settles far below the path
+ * (`tests/sim/tcp_pacing_slow_loop_test.ts`: 20 % of the link with a 3 ms tick). Linux needs no
+ * such credit: its pacing timer is an hrtimer that fires on time whatever the sender does.
  *
  * Rates are bytes per ms; 0 means "not paced".
  *
@@ -22,6 +31,12 @@
 
 /** The pacing horizon of one TSO burst in ms (Linux: rate >> sk_pacing_shift, 2^-10 s). */
 export const PACING_BURST_MS = 1;
+/**
+ * Most lateness credited to a pacer that was holding data back (ms): a loop that turns this
+ * slowly still keeps the rate; a longer stall (a GC pause) sends at most this much at once,
+ * within the congestion window.
+ */
+export const PACING_HELD_CREDIT_MS = 10;
 /** Fewest segments in a paced burst (Linux tcp_min_tso_segs). */
 const MIN_BURST_SEGMENTS = 2;
 
@@ -43,6 +58,11 @@ export class Pacer {
   rateBytesPerMs = 0;
   /** Earliest time the next transmission may leave (ms). */
   releaseMs = 0;
+  /**
+   * The sender's last output pass stopped on this pacer alone, with data the windows would
+   * let go: until the next pass, lateness is credited up to {@link PACING_HELD_CREDIT_MS}.
+   */
+  held = false;
 
   /** True when a transmission may leave at `nowMs`. */
   ready(nowMs: number): boolean {
@@ -53,7 +73,7 @@ export class Pacer {
   onSent(bytes: number, nowMs: number): void {
     const rate = this.rateBytesPerMs;
     if (rate <= 0) return;
-    const floor = nowMs - PACING_BURST_MS;
+    const floor = nowMs - (this.held ? PACING_HELD_CREDIT_MS : PACING_BURST_MS);
     const base = this.releaseMs > floor ? this.releaseMs : floor;
     this.releaseMs = base + bytes / rate;
   }

@@ -482,9 +482,11 @@ export class TcpSender implements LossSender {
     const burst = pacer.burstBytes(mss, conn.tsoLimit(mss));
     let sentNew = false;
     let sent = false;
+    let held = false;
     for (;;) {
       if (!pacer.ready(now)) {
         this.#armPacing();
+        held = this.#pacerHolds();
         break;
       }
       const pipe = sb.pipe(seqDiff(this.sndMax, this.sndUna));
@@ -560,6 +562,7 @@ export class TcpSender implements LossSender {
       sentNew = true;
       if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
     }
+    pacer.held = held;
     this.loss.afterOutput();
     if (this.sndUna !== this.sndMax) {
       if (sent) this.loss.afterSend(now, sentNew);
@@ -567,6 +570,19 @@ export class TcpSender implements LossSender {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
     }
+  }
+
+  /**
+   * Output stopped on the pacer: would the windows have let something go — a lost segment
+   * within cwnd, or new data within cwnd and the peer's window? Then the pacer alone holds
+   * it, and its wake-up's lateness is owed ({@link Pacer.held}).
+   */
+  #pacerHolds(): boolean {
+    const sb = this.sb;
+    if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return false;
+    if (sb.nextLost() >= 0) return true;
+    return seqGt(this.finSeq, this.sndNxt) &&
+      seqGt(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
   }
 
   /**
