@@ -404,8 +404,7 @@ export class TcpLayer implements NetProtocolHandler {
     seg.nicIndex = meta.nicIndex;
     seg.srcPort = h.srcPort;
     seg.dstPort = h.dstPort;
-    seg.seq = h.seq;
-    seg.ack = h.ack;
+    h.loadSeqAck(seg);
     seg.flags = h.flags;
     seg.window = h.window;
     seg.ecn = meta.tos & 3;
