@@ -5,20 +5,20 @@
  *
  * Intrusive and compact: a flow carries its own key and the link to the next flow of its
  * bucket (`flowNext`), so the table is one array of bucket heads and nothing else — no entry
- * object per flow, 8 to 16 bytes of table per flow. Lookup is one hash ({@link hashTuple}) and
+ * object per flow, 8 to 16 bytes of table per flow. Lookup is one hash (`hashTuple`) and
  * a walk of one chain, kept about one flow long: the bucket array doubles when the flows
  * outnumber it and halves when they fall below an eighth of it (never below its initial size),
  * each a rehash in O(n) that happens once per doubling or halving — amortised O(1) per insert
  * and remove, whatever the number of flows, and nothing is allocated on lookup.
  *
  * Addresses are of either family ({@link IpAddr}; IPv4 held IPv4-mapped), hashed by
- * {@link hashTuple} and compared word by word, the low word (the whole IPv4 address) first.
+ * `hashTuple` and compared word by word, the low word (the whole IPv4 address) first.
  *
  * @module
  */
 
 import type { IpAddr } from "../net/ip_address.ts";
-import { hashTuple } from "./demux.ts";
+import { tupleBucket } from "./demux.ts";
 
 /** What the table needs of a flow: its four-tuple and the link it threads its bucket with. */
 export interface Flow {
@@ -87,7 +87,7 @@ export class FlowTable<T extends Flow> {
 
   /** The flow on exactly this four-tuple, or undefined. */
   lookup(la: IpAddr, lp: number, ra: IpAddr, rp: number): T | undefined {
-    let f = this.#buckets[hashTuple(la, lp, ra, rp) & this.#mask];
+    let f = this.#buckets[tupleBucket(la, lp, ra, rp, this.#mask)];
     while (f !== null) {
       if (f.localPort === lp && f.remotePort === rp) {
         const r = f.remoteAddr;
@@ -110,7 +110,7 @@ export class FlowTable<T extends Flow> {
       this.refused++;
       return false;
     }
-    const i = hashTuple(la, lp, ra, rp) & this.#mask;
+    const i = tupleBucket(la, lp, ra, rp, this.#mask);
     f.flowNext = this.#buckets[i];
     this.#buckets[i] = f;
     if (++this.#size > this.#buckets.length) this.#rehash(this.#buckets.length * 2);
@@ -119,7 +119,7 @@ export class FlowTable<T extends Flow> {
 
   /** Remove `f` (by identity); false if it is not in the table. */
   remove(f: T): boolean {
-    const i = hashTuple(f.localAddr, f.localPort, f.remoteAddr, f.remotePort) & this.#mask;
+    const i = tupleBucket(f.localAddr, f.localPort, f.remoteAddr, f.remotePort, this.#mask);
     let prev: T | null = null;
     let cur = this.#buckets[i];
     while (cur !== null) {
@@ -147,7 +147,7 @@ export class FlowTable<T extends Flow> {
       let f = old[b];
       while (f !== null) {
         const after = f.flowNext as T | null;
-        const i = hashTuple(f.localAddr, f.localPort, f.remoteAddr, f.remotePort) & mask;
+        const i = tupleBucket(f.localAddr, f.localPort, f.remoteAddr, f.remotePort, mask);
         f.flowNext = next[i];
         next[i] = f;
         f = after;

@@ -4,6 +4,7 @@
  * connection.
  */
 
+import type { TcpHeaderOptions } from "../../transport/tcp/options.ts";
 import { latencyHistogram } from "../../core/histogram.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
@@ -58,6 +59,9 @@ class ReceiverStub implements ReceiverConnection {
   events: TcpEvent[] = [];
   tsNow(): number {
     return 0;
+  }
+  tsEchoAgeMs(opts: TcpHeaderOptions): number {
+    return (0 - opts.tsEcr) >>> 0;
   }
   /** Output scheduled for the end of the tick (an ACK owed then). */
   scheduled = 0;
@@ -275,8 +279,13 @@ class SenderStub implements SenderConnection {
   tsNow(): number {
     return 0;
   }
-  emit(seq: number, flags: number, len: number): boolean {
-    this.sent.push([seq, flags, len]);
+  tsEchoAgeMs(opts: TcpHeaderOptions): number {
+    return (0 - opts.tsEcr) >>> 0;
+  }
+  /** The sender's SND.UNA (emit's sequence number is relative to it). */
+  una: () => number = () => 0;
+  emit(fromUna: number, flags: number, len: number): boolean {
+    this.sent.push([seqAdd(this.una(), fromUna), flags, len]);
     return true;
   }
   tsoLimit(): number {
@@ -299,6 +308,7 @@ function established(wnd: number): { snd: TcpSender; conn: SenderStub } {
   const { svc } = services();
   const conn = new SenderStub();
   const snd = new TcpSender(conn, svc);
+  conn.una = () => snd.sndUna;
   snd.start(1000, 0);
   snd.peerSyn(wnd, 7000, 1001);
   snd.setPeerOptions(0, 1000);

@@ -166,10 +166,22 @@ export interface TcpOptions {
   timeWaitReuseMs?: number;
   /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
   isnSecret?: Uint32Array;
+  /**
+   * Test and benchmark hook: the ISN of every connection, instead of RFC 6528's keyed one
+   * (e.g. `0xffff_f000` to cross the 2**32 wrap at once). Never in production [none].
+   */
+  pinnedIsn?: number;
+  /**
+   * Test and benchmark hook: the TSval offset of every connection, instead of the keyed one
+   * (RFC 7323 §7). Never in production [none].
+   */
+  pinnedTimestampOffset?: number;
 }
 
 /** Options after defaults, as the layer uses them. */
-export type ResolvedTcpOptions = Required<Omit<TcpOptions, "isnSecret">>;
+export type ResolvedTcpOptions = Required<
+  Omit<TcpOptions, "isnSecret" | "pinnedIsn" | "pinnedTimestampOffset">
+>;
 
 /**
  * `o` with every default filled in.

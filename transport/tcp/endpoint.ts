@@ -29,12 +29,12 @@ import type { TcpServices } from "./context.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_CWR, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
-import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES } from "./options.ts";
+import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES, type TcpHeaderOptions } from "./options.ts";
 import { advertisedMss, defaultPeerMss, pathMtuMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
 import { TcpSender } from "./sender.ts";
-import { seqDiff } from "./seq.ts";
+import { seqAdd, seqDiff } from "./seq.ts";
 import {
   awaitsFinAck,
   canReceiveData,
@@ -682,12 +682,16 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /**
    * @internal Build and send one segment of this connection: `len` bytes of the send ring
-   * from `seq`, `flags`; the receive side adds ACK, window, SACK blocks and ECN-Echo, the
-   * negotiation adds the options (all offered on our SYN) and the ECN bits of the SYN
-   * (RFC 3168 §6.1.1); `ect` marks the IP packet ECN-capable (ECT(0)). Returns false when no
-   * packet buffer was free: nothing was sent and nothing changed.
+   * from `SND.UNA + fromUna`, `flags`; the receive side adds ACK, window, SACK blocks and
+   * ECN-Echo, the negotiation adds the options (all offered on our SYN) and the ECN bits of the
+   * SYN (RFC 3168 §6.1.1); `ect` marks the IP packet ECN-capable (ECT(0)). Returns false when
+   * no packet buffer was free: nothing was sent and nothing changed.
+   *
+   * The sequence number comes as its distance from SND.UNA (within the window, so a small
+   * integer): V8 passes numbers between functions it does not inline as tagged values, and a
+   * sequence number at or above 2**30 would be a new heap number per segment.
    */
-  emit(seq: number, flags: number, len: number, gsoSize: number, ect = false): boolean {
+  emit(fromUna: number, flags: number, len: number, gsoSize: number, ect = false): boolean {
     const layer = this.layer;
     const tx = layer.tx;
     const pb = tx.begin();
@@ -716,7 +720,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       if (isAck && this.ecnOk && rcv.ecnEcho) flags |= TCP_FLAG_ECE;
     }
     if (o.hasTimestamps) {
-      o.tsVal = this.tsNow();
+      // tsNow() inline: a TSval returned from a call may be a new heap number (as above).
+      o.tsVal = (Math.floor(layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
       o.tsEcr = isAck ? rcv.tsRecent : 0;
     }
     s.route = this.route;
@@ -724,6 +729,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     s.dst = this.remoteAddr;
     s.srcPort = this.localPort;
     s.dstPort = this.remotePort;
+    const seq = seqAdd(snd.sndUna, fromUna);
     s.seq = seq;
     s.ack = rcv.rcvNxt;
     s.flags = flags;
@@ -784,7 +790,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** @internal Send a bare ACK now (also a window update, or the answer to a bad segment). */
   sendAck(): void {
-    this.emit(this.snd.sndNxt, TCP_FLAG_ACK, 0, 0);
+    this.emit(seqDiff(this.snd.sndNxt, this.snd.sndUna), TCP_FLAG_ACK, 0, 0);
   }
 
   /**
@@ -829,6 +835,15 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
   tsNow(): number {
     return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
+  }
+
+  /**
+   * @internal TSval now less the TSecr `opts` echoes (uint32 arithmetic): the RFC 7323 §4.1 RTT
+   * sample in ms. One call instead of `tsNow() - tsEcr`: a TSval at or above 2**30 returned
+   * from a call is a new heap number per segment, the difference is a small integer.
+   */
+  tsEchoAgeMs(opts: TcpHeaderOptions): number {
+    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset - opts.tsEcr) >>> 0;
   }
 
   /** @internal Largest TSO payload for `mss` on this route (0: the NIC does not segment). */

@@ -163,6 +163,17 @@ export class TcpHeader extends WireView {
     this.set32(TCP_ACK_OFFSET, v);
   }
 
+  /**
+   * Store the sequence and acknowledgment numbers in `into.seq` and `into.ack`. The receive
+   * path's way to read them: a uint32 at or above 2**30 is not a V8 small integer, so a getter
+   * that V8 does not inline into its (large) caller returns a new heap number per segment,
+   * while a store into a number field of a reused record writes in place.
+   */
+  loadSeqAck(into: { seq: number; ack: number }): void {
+    into.seq = this.get32(TCP_SEQ_OFFSET);
+    into.ack = this.get32(TCP_ACK_OFFSET);
+  }
+
   /** Data offset in 32-bit words (5..15). Setting it keeps the reserved bits. */
   get dataOffset(): number {
     return this.buf[this.off + TCP_DATA_OFFSET_OFFSET] >>> 4;
@@ -236,6 +247,36 @@ export class TcpHeader extends WireView {
   get payloadLength(): number {
     return this.len - this.headerBytes;
   }
+}
+
+/**
+ * Store the sequence number `nums.seq` and the acknowledgment number (`nums.ack` with
+ * `withAck`, else 0) in the TCP header at `buf[off..]`. The transmit path's way to write them
+ * after {@link writeTcpHeader}: read from the record here rather than passed as arguments, as a
+ * uint32 at or above 2**30 passed to a call V8 does not inline is a new heap number.
+ *
+ * @example
+ * ```ts
+ * const buf = new Uint8Array(20);
+ * writeTcpSeqAck(buf, 0, { seq: 0x9000_0000, ack: 1 }, true); // bytes 4..11
+ * ```
+ */
+export function writeTcpSeqAck(
+  buf: Uint8Array,
+  off: number,
+  nums: { readonly seq: number; readonly ack: number },
+  withAck: boolean,
+): void {
+  const seq = nums.seq;
+  const ack = withAck ? nums.ack : 0;
+  buf[off + 4] = seq >>> 24;
+  buf[off + 5] = seq >>> 16;
+  buf[off + 6] = seq >>> 8;
+  buf[off + 7] = seq;
+  buf[off + 8] = ack >>> 24;
+  buf[off + 9] = ack >>> 16;
+  buf[off + 10] = ack >>> 8;
+  buf[off + 11] = ack;
 }
 
 /**

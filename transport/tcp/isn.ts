@@ -165,14 +165,23 @@ export class TupleHash {
 export class IsnGenerator {
   #clock: Clock;
   #hash: TupleHash;
+  /** The ISN every connection takes instead of RFC 6528's, or -1 (see {@link IsnPins}). */
+  #pinnedIsn: number;
+  /** The timestamp offset every connection takes instead of the keyed one, or -1. */
+  #pinnedTsOffset: number;
 
   /**
    * A generator reading time from `clock`, keyed with `secretKey` (4 uint32 words; tests pass
-   * a fixed one) or, by default, a fresh random key.
+   * a fixed one) or, by default, a fresh random key. `pins` fixes the ISN and the timestamp
+   * offset (tests and benchmarks that need sequence numbers in a chosen range).
+   *
+   * @throws {RangeError} if a pin is not a uint32.
    */
-  constructor(clock: Clock, secretKey?: Uint32Array) {
+  constructor(clock: Clock, secretKey?: Uint32Array, pins: IsnPins = {}) {
     this.#clock = clock;
     this.#hash = new TupleHash(secretKey);
+    this.#pinnedIsn = checkPin(pins.isn, "isn");
+    this.#pinnedTsOffset = checkPin(pins.timestampOffset, "timestampOffset");
   }
 
   /** M: the 4 µs tick counter modulo 2**32 (RFC 6528 §3). */
@@ -182,6 +191,7 @@ export class IsnGenerator {
 
   /** ISN for a connection of either family: `M + F(local, remote)` (RFC 6528 §3), a uint32. */
   next(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
+    if (this.#pinnedIsn >= 0) return this.#pinnedIsn;
     const f = this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
     return (this.#ticks() + f) >>> 0;
   }
@@ -197,7 +207,9 @@ export class IsnGenerator {
     remoteAddr: IpAddr,
     remotePort: number,
   ): number {
-    return this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
+    // Hashed even when pinned: `tupleTag` (SYN cookies) is the other half of this hash.
+    const offset = this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
+    return this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : offset;
   }
 
   /**
@@ -208,6 +220,28 @@ export class IsnGenerator {
   get tupleTag(): number {
     return this.#hash.high;
   }
+}
+
+/**
+ * Fixed values in place of the generated ones, for tests and benchmarks: sequence numbers (or
+ * timestamps) below 2**30, where V8 keeps them as small integers, or above 2**31 and across the
+ * 2**32 wrap, where most real connections live. Every connection of the layer gets the same
+ * value, so the pins are no defence against off-path attackers (RFC 6528): never in production.
+ */
+export interface IsnPins {
+  /** The ISN of every connection (a uint32) [none: RFC 6528]. */
+  isn?: number;
+  /** The TSval offset of every connection (a uint32) [none: keyed per four-tuple]. */
+  timestampOffset?: number;
+}
+
+/** `v` checked as a uint32, or -1 when absent. */
+function checkPin(v: number | undefined, name: string): number {
+  if (v === undefined) return -1;
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
+    throw new RangeError(`IsnGenerator: ${name} pin must be a uint32, got ${v}`);
+  }
+  return v;
 }
 
 /** Store `v` as 4 big-endian bytes at `buf[at..]`. */

@@ -66,6 +66,10 @@ export interface LossConnection {
   readonly ecnOk: boolean;
   /** TSval now (RFC 7323 §5.4). */
   tsNow(): number;
+  /**
+   * TSval now less the TSecr `opts` echoes (uint32): the RFC 7323 §4.1 RTT sample, in ms.
+   */
+  tsEchoAgeMs(opts: TcpHeaderOptions): number;
   /** Produce output now. */
   flushOutput(): void;
 }
@@ -110,7 +114,7 @@ const ACK_SAMPLE = new AckSample();
  * @example
  * ```ts ignore
  * loss.beginAck(now);
- * if (advanced) loss.ackTo(ack);
+ * if (advanced) loss.ackTo();
  * const dsack = sackOk ? loss.sack(seg.opts, ack) : -1;
  * if (loss.onAck(seg, now, acked, dup, dsack, news)) scheduleOutput();
  * ```
@@ -228,9 +232,10 @@ export class LossControl extends Timer {
     this.rate.beginAck();
   }
 
-  /** SND.UNA moved to `ack`: acknowledged transmissions leave the scoreboard. */
-  ackTo(ack: number): void {
-    this.sb.ackTo(ack);
+  /** SND.UNA moved: acknowledged transmissions leave the scoreboard. */
+  ackTo(): void {
+    const sb = this.sb;
+    sb.ackToFromFack(seqDiff(this.#snd.sndUna, sb.fack));
     this.#retransProbes = 0;
   }
 
@@ -268,12 +273,12 @@ export class LossControl extends Timer {
     let rtt = sb.ackRttOldestMs;
     const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
     if (rtt < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
-      const r = (conn.tsNow() - o.tsEcr) >>> 0;
+      const r = conn.tsEchoAgeMs(o);
       if (r < 0x7fffffff) rtt = r;
     }
     if (rtt >= 0) this.rtt.sample(rtt);
     else if (advanced) this.rtt.resetBackoff();
-    rack.onAck(sb, dsackRight >= 0, snd.sndUna, snd.sndMax, now);
+    rack.onAck(sb, dsackRight >= 0, snd, now);
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {

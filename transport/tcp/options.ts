@@ -260,8 +260,18 @@ export function writeTcpOptions(
     }
     buf[o + 2] = TCP_OPT_TIMESTAMPS;
     buf[o + 3] = TCP_OPT_TIMESTAMPS_BYTES;
-    write32(buf, o + 4, opts.tsVal);
-    write32(buf, o + 8, opts.tsEcr);
+    // Byte stores here, not write32(): a timestamp at or above 2**30 passed to a call V8 does
+    // not inline would be a new heap number per segment.
+    const tsVal = opts.tsVal;
+    buf[o + 4] = tsVal >>> 24;
+    buf[o + 5] = tsVal >>> 16;
+    buf[o + 6] = tsVal >>> 8;
+    buf[o + 7] = tsVal;
+    const tsEcr = opts.tsEcr;
+    buf[o + 8] = tsEcr >>> 24;
+    buf[o + 9] = tsEcr >>> 16;
+    buf[o + 10] = tsEcr >>> 8;
+    buf[o + 11] = tsEcr;
     o += TCP_OPT_TIMESTAMPS_ALIGNED_BYTES;
   }
   if (isSyn) {

@@ -49,12 +49,20 @@ export const TLP_NONE = 0;
 /** The probe repaired a loss: reduce the window once (§7.4.2). */
 export const TLP_LOSS = 1;
 
+/** The sender's SND.UNA and SND.MAX, as {@link RackTlp.onAck} reads them. */
+export interface SendSequence {
+  /** SND.UNA. */
+  readonly sndUna: number;
+  /** SND.MAX. */
+  readonly sndMax: number;
+}
+
 /**
  * RACK and TLP state of one sender.
  *
  * @example
  * ```ts ignore
- * rack.onAck(sb, dsack, srttMs, now);
+ * rack.onAck(sb, dsack, sender, now);
  * const wait = rack.detectLoss(sb, now, srttMs, inRecovery, mss);
  * if (rack.newlyLostBytes > 0) enterRecovery();
  * else if (wait > 0) armReorderTimer(now + wait);
@@ -112,32 +120,36 @@ export class RackTlp {
   /**
    * §6.2 steps 1–4 for an ACK the scoreboard processed (its `ack*` fields): min-RTT, the
    * most recent delivery, reordering, and the reordering window's D-SACK adaptation
-   * (`dsack`: the ACK carried a D-SACK; `sndUna`, `sndNxt` after it).
+   * (`dsack`: the ACK carried a D-SACK; `snd`: SND.UNA and SND.MAX after it, read from the
+   * sender's fields rather than passed as numbers, which V8 would box at or above 2**30).
    */
-  onAck(sb: Scoreboard, dsack: boolean, sndUna: number, sndNxt: number, nowMs: number): void {
-    if (sb.ackRttNewestMs >= 0) this.minRtt.update(sb.ackRttNewestMs, nowMs);
-    if (sb.ackRackValid) {
-      const x = sb.ackRackXmitMs;
+  onAck(sb: Scoreboard, dsack: boolean, snd: SendSequence, nowMs: number): void {
+    const a = sb.ackResults; // fields, not getters: no boxed sequence numbers or times
+    if (a.ackRttNewestMs >= 0) this.minRtt.update(a.ackRttNewestMs, nowMs);
+    if (a.ackRackValid) {
+      const x = a.ackRackXmitMs;
       if (
         !this.hasDelivery || x > this.xmitMs ||
-        (x === this.xmitMs && seqGt(sb.ackRackEndSeq, this.endSeq))
+        (x === this.xmitMs && seqGt(a.ackRackEndSeq, this.endSeq))
       ) {
         this.hasDelivery = true;
         this.xmitMs = x;
-        this.endSeq = sb.ackRackEndSeq;
+        this.endSeq = a.ackRackEndSeq;
       }
       // RACK.rtt follows the most recent delivery (also one with the same send time).
       const rtt = nowMs - x;
       if (x >= this.xmitMs) this.rttMs = rtt > 0 ? rtt : 0;
     }
-    if (sb.ackReordered) {
+    if (a.ackReordered) {
       this.reorderingSeen = true;
       this.reorderEvents++;
     }
-    if (this.dsackRoundActive && seqGe(sndUna, this.dsackRound)) this.dsackRoundActive = false;
+    if (this.dsackRoundActive && seqGe(snd.sndUna, this.dsackRound)) {
+      this.dsackRoundActive = false;
+    }
     if (dsack && !this.dsackRoundActive) {
       this.dsackRoundActive = true;
-      this.dsackRound = sndNxt;
+      this.dsackRound = snd.sndMax;
       if (this.reoWndMult < MAX_REO_WND_MULT) this.reoWndMult++;
       this.reoWndPersist = REO_WND_PERSIST;
       this.reorderingSeen = true;

@@ -44,6 +44,10 @@ export interface ReceiverConnection {
   readonly tsOk: boolean;
   /** TSval now (RFC 7323 §5.4). */
   tsNow(): number;
+  /**
+   * TSval now less the TSecr `opts` echoes (uint32): the RFC 7323 §4.1 RTT sample, in ms.
+   */
+  tsEchoAgeMs(opts: TcpHeaderOptions): number;
   /** Send a bare ACK now. */
   sendAck(): void;
   /** Produce output at the end of the tick (an ACK still owed then goes out, or rides on data). */
@@ -307,7 +311,7 @@ export class TcpReceiver {
       this.rcvNxt = seqAdd(this.rcvNxt, advanced);
       this.bytesReceived += advanced;
       if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
-        const r = (conn.tsNow() - seg.opts.tsEcr) >>> 0;
+        const r = conn.tsEchoAgeMs(seg.opts);
         if (r < 0x7fffffff) this.rttMs = this.rttMs === 0 ? r : (7 * this.rttMs + r) / 8;
       }
     }

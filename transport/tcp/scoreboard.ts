@@ -57,16 +57,30 @@ const NO_U32 = new Uint32Array(0);
 const NO_F64 = new Float64Array(0);
 const NO_U8 = new Uint8Array(0);
 
-/** What the ACK being processed delivered (see the `ack*` getters of {@link Scoreboard}). */
-class AckResults {
+/**
+ * What the ACK being processed delivered: the record behind the `ack*` getters of
+ * {@link Scoreboard}, and {@link Scoreboard.ackResults} for the per-ACK readers (a field read
+ * from it stays an unboxed number; a getter V8 does not inline returns a sequence number at
+ * or above 2**30, or a fractional time, as a new heap number).
+ */
+export class AckResults {
+  /** See {@link Scoreboard.ackDelivered}. */
   ackDelivered = 0;
+  /** See {@link Scoreboard.ackSacked}. */
   ackSacked = 0;
+  /** See {@link Scoreboard.ackRttOldestMs}. */
   ackRttOldestMs = -1;
+  /** See {@link Scoreboard.ackRttNewestMs}. */
   ackRttNewestMs = -1;
+  /** See {@link Scoreboard.ackRackValid}. */
   ackRackValid = false;
+  /** See {@link Scoreboard.ackRackXmitMs}. */
   ackRackXmitMs = 0;
+  /** See {@link Scoreboard.ackRackEndSeq}. */
   ackRackEndSeq = 0;
+  /** See {@link Scoreboard.ackReordered}. */
   ackReordered = false;
+  /** See {@link Scoreboard.ackRetransDelivered}. */
   ackRetransDelivered = 0;
   /** When the ACK arrived. */
   now = 0;
@@ -133,6 +147,10 @@ export class Scoreboard {
   // ---- what the current ACK delivered (reset by beginAck) ------------------------------
   // Kept in one record shared by every scoreboard (an ACK is processed whole before the
   // next, on one thread), not ~170 bytes in each connection.
+  /** The record of what the current ACK delivered (shared by every scoreboard). */
+  get ackResults(): AckResults {
+    return ACK;
+  }
   /** Bytes newly delivered: cumulatively acknowledged and not SACKed before, or newly SACKed. */
   get ackDelivered(): number {
     return ACK.ackDelivered;
@@ -274,6 +292,18 @@ export class Scoreboard {
    * full or `start` does not follow the last record.
    */
   onSend(start: number, end: number, nowMs: number, flags: number): boolean {
+    return this.onSendFromFack(seqDiff(start, this.fack), seqDiff(end, start), nowMs, flags);
+  }
+
+  /**
+   * {@link Scoreboard.onSend} of `[fack + fromFack, … + len)`: the sender's form. Sequence
+   * numbers cross calls as distances from `fack` (small integers): V8 passes numbers between
+   * functions it does not inline as tagged values, and one at or above 2**30 would be a new
+   * heap number per segment.
+   */
+  onSendFromFack(fromFack: number, len: number, nowMs: number, flags: number): boolean {
+    const start = seqAdd(this.fack, fromFack);
+    const end = seqAdd(start, len);
     this.#rate.onSend(nowMs, this.#n === 0);
     if (this.#n > 0 && this.#end[this.#head + this.#n - 1] !== start) return false;
     if (!this.#room(1)) {
@@ -412,6 +442,15 @@ export class Scoreboard {
 
   /** SND.UNA moved to `ack`: acknowledged records leave (a partly acknowledged one is cut). */
   ackTo(ack: number): void {
+    this.ackToFromFack(seqDiff(ack, this.fack));
+  }
+
+  /**
+   * {@link Scoreboard.ackTo} `fack + fromFack`: the sender's form (see
+   * {@link Scoreboard.onSendFromFack}).
+   */
+  ackToFromFack(fromFack: number): void {
+    const ack = seqAdd(this.fack, fromFack);
     const start = this.#start;
     const end = this.#end;
     const flags = this.#flags;

@@ -316,7 +316,7 @@ export class TcpSender implements LossSender {
     if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
     if (this.synRetries === 0) this.rtt.sample(nowMs - this.synSentMs);
     else if (this.#conn.tsOk && seg.opts.tsEcr !== 0) {
-      this.rtt.sample((this.#conn.tsNow() - seg.opts.tsEcr) >>> 0);
+      this.rtt.sample(this.#conn.tsEchoAgeMs(seg.opts));
     }
     this.loss.stop();
   }
@@ -360,7 +360,7 @@ export class TcpSender implements LossSender {
     const flags = this.#conn.state === TcpState.SYN_SENT
       ? TCP_FLAG_SYN
       : TCP_FLAG_SYN | TCP_FLAG_ACK;
-    if (this.#conn.emit(this.iss, flags, 0, 0)) {
+    if (this.#conn.emit(seqDiff(this.iss, this.sndUna), flags, 0, 0)) {
       this.sndNxt = seqAdd(this.iss, 1);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     }
@@ -409,7 +409,7 @@ export class TcpSender implements LossSender {
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
       if (seqLt(this.sndSml, ack)) this.sndSml = ack; // keep Minshall's marker from wrapping
-      loss.ackTo(ack);
+      loss.ackTo();
       if (this.mssControl.confirm()) svc.stats.TCPMTUPSuccess++;
       this.retries = 0;
       this.probes = 0;
@@ -592,7 +592,7 @@ export class TcpSender implements LossSender {
   sendNew(len: number, now: number): boolean {
     const conn = this.#conn;
     const mss = this.segMss();
-    const dataEnd = this.finSeq;
+    const dataEnd = seqAdd(this.sndBufSeq, this.sndBuf.length); // finSeq, not returned boxed
     const seq = this.sndNxt;
     const fin = this.finQueued && seqAdd(seq, len) === dataEnd;
     if (len === 0 && !fin) return false;
@@ -606,10 +606,10 @@ export class TcpSender implements LossSender {
     if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_FLAG_PSH;
     const ect = conn.ecnOk && len > 0;
     if (ect && this.rec.cwrPending) flags |= TCP_FLAG_CWR;
-    if (!conn.emit(seq, flags, len, len > mss ? mss : 0, ect)) return false;
+    if (!conn.emit(seqDiff(seq, this.sndUna), flags, len, len > mss ? mss : 0, ect)) return false;
     if ((flags & TCP_FLAG_CWR) !== 0) this.rec.cwrPending = false;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
-    sb.onSend(seq, end, now, fin ? SB_FIN : 0);
+    sb.onSendFromFack(seqDiff(seq, sb.fack), len + (fin ? 1 : 0), now, fin ? SB_FIN : 0);
     if (len < mss && len > 0) this.sndSml = end;
     this.loss.lastTxRetrans = false;
     this.sndNxt = end;
@@ -638,7 +638,8 @@ export class TcpSender implements LossSender {
     const dataLen = fin ? len - 1 : len;
     let flags = TCP_FLAG_ACK;
     if (fin) flags |= TCP_FLAG_FIN;
-    if (!this.#conn.emit(start, flags, dataLen, dataLen > mss ? mss : 0)) return 0;
+    const fromUna = seqDiff(start, this.sndUna);
+    if (!this.#conn.emit(fromUna, flags, dataLen, dataLen > mss ? mss : 0)) return 0;
     const got = sb.onRetransmit(i, len, now);
     this.loss.lastTxRetrans = true;
     const segs = Math.ceil(got / mss);
@@ -703,7 +704,7 @@ export class TcpSender implements LossSender {
    * (zero-window probe as Linux sends it; keepalive probe, RFC 1122 §4.2.3.6).
    */
   sendProbe(): void {
-    this.#conn.emit(seqSub(this.sndUna, 1), TCP_FLAG_ACK, 0, 0);
+    this.#conn.emit(-1, TCP_FLAG_ACK, 0, 0);
   }
 
   // ---- the application side --------------------------------------------------------------

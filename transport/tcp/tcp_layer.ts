@@ -163,7 +163,10 @@ export class TcpLayer implements NetProtocolHandler {
       );
     }
     this.stats = ctx.stats.tcp;
-    this.isn = new IsnGenerator(ctx.clock, opts.isnSecret);
+    this.isn = new IsnGenerator(ctx.clock, opts.isnSecret, {
+      isn: opts.pinnedIsn,
+      timestampOffset: opts.pinnedTimestampOffset,
+    });
     this.tx = new TcpTransmitter(ctx, this.stats);
     this.shared = new RouteCache(ctx.networks, ctx.clock);
     const o = this.opts;
@@ -401,8 +404,7 @@ export class TcpLayer implements NetProtocolHandler {
     seg.nicIndex = meta.nicIndex;
     seg.srcPort = h.srcPort;
     seg.dstPort = h.dstPort;
-    seg.seq = h.seq;
-    seg.ack = h.ack;
+    h.loadSeqAck(seg);
     seg.flags = h.flags;
     seg.window = h.window;
     seg.ecn = meta.tos & 3;

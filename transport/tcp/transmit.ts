@@ -38,6 +38,7 @@ import {
   TCP_HEADER_MIN_BYTES,
   TcpHeader,
   writeTcpHeader,
+  writeTcpSeqAck,
 } from "./header.ts";
 import { TcpHeaderOptions, tcpOptionsLength, writeTcpOptions } from "./options.ts";
 import type { RxSegment } from "./segment.ts";
@@ -175,8 +176,8 @@ export class TcpTransmitter {
     const total = hdrBytes + len;
     const at = pb.append(hdrBytes);
     const buf = pb.data;
-    const ack = (flags & TCP_FLAG_ACK) !== 0 ? s.ack : 0;
-    writeTcpHeader(buf, at, s.srcPort, s.dstPort, s.seq, ack, hdrBytes, flags, s.window);
+    writeTcpHeader(buf, at, s.srcPort, s.dstPort, 0, 0, hdrBytes, flags, s.window);
+    writeTcpSeqAck(buf, at, s, (flags & TCP_FLAG_ACK) !== 0);
     writeTcpOptions(buf, at + TCP_HEADER_MIN_BYTES, s.opts, isSyn);
     if (len > 0) pb.gather(payload!, s.payloadOffset, len);
     const h = this.#hdr.attach(buf, at, hdrBytes);

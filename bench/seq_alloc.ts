@@ -1,0 +1,110 @@
+/**
+ * What TCP allocates per segment, by where its sequence numbers are: two stacks on the simulated
+ * wire (`tests/harness/sim_net.ts`) with the ISN and the timestamp offset pinned (`pinnedIsn`,
+ * `pinnedTimestampOffset`) low (< 2**30: V8's small integers), high (≥ 2**31) or just below the
+ * 2**32 wrap, under V8's sampling heap profiler (objects collected by scavenges included). Prints
+ * the bytes per data segment (bulk) or per round trip (`--rr`) and the top functions by bytes.
+ *
+ * ```
+ * deno run --allow-all bench/seq_alloc.ts --isn high --mtu 9000        # bulk a → b
+ * deno run --allow-all bench/seq_alloc.ts --isn wrap --both            # bulk both ways at once
+ * deno run --allow-all bench/seq_alloc.ts --isn high --rr              # 64-byte request/response
+ * deno run --allow-all bench/seq_alloc.ts --isn high --heap-used       # heapUsed windows instead
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Session } from "node:inspector";
+import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
+import { seqNet, SeqWorkload } from "../tests/harness/seq_workload.ts";
+
+interface ProfileNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+if (import.meta.main) {
+  const { values: o } = parseArgs({
+    args: Deno.args,
+    options: {
+      isn: { type: "string", default: "high" },
+      mtu: { type: "string", default: "1500" },
+      both: { type: "boolean", default: false },
+      rr: { type: "boolean", default: false },
+      mb: { type: "string", default: "200" },
+      n: { type: "string", default: "20000" },
+      "heap-used": { type: "boolean", default: false },
+      "pre-bulk": { type: "string", default: "0" },
+      top: { type: "string", default: "20" },
+    },
+  });
+  if (Number(o["pre-bulk"]) > 0) {
+    // Another connection's bulk transfer first: the code optimised for it, as in a process
+    // that serves both kinds of traffic.
+    new SeqWorkload(seqNet(o.isn!, Number(o.mtu)), false).bulk(Number(o["pre-bulk"]) * 1e6);
+  }
+  const net = seqNet(o.isn!, Number(o.mtu));
+  const w = new SeqWorkload(net, o.both!, o.rr ? 64 : 0);
+  const unit = o.rr ? "round trip" : "data segment";
+  const run = (): void => o.rr ? w.roundTrips(Number(o.n)) : w.bulk(Number(o.mb) * 1e6);
+  const units = (): number =>
+    o.rr ? Number(o.n) : net.a.stats.tcp.OutSegs + (o.both ? net.b.stats.tcp.OutSegs : 0);
+  // Warm: optimised code, full pools, the send/receive buffers at their size.
+  if (o.rr) w.roundTrips(5_000);
+  else w.bulk(30e6);
+  console.log(
+    `isn ${o.isn} (snd.una ${w.c.snd.sndUna.toString(16)}, rcv.nxt ${w.c.rcv.rcvNxt.toString(16)})`,
+  );
+  if (o["heap-used"]) {
+    const perWindow: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const u0 = units();
+      const h0 = Deno.memoryUsage().heapUsed;
+      o.rr ? w.roundTrips(500) : w.bulk(4e6);
+      const h1 = Deno.memoryUsage().heapUsed;
+      if (h1 >= h0) perWindow.push((h1 - h0) / (o.rr ? 500 : units() - u0));
+    }
+    perWindow.sort((a, b) => a - b);
+    console.log(
+      `heapUsed growth per ${unit}, windows without a scavenge: ${
+        perWindow.map((x) => x.toFixed(1)).join(" ")
+      }`,
+    );
+    Deno.exit(0);
+  }
+  const s = new Session();
+  s.connect();
+  await inspectorPost(s, "HeapProfiler.enable");
+  await inspectorPost(s, "HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  const u0 = units();
+  run();
+  const count = o.rr ? Number(o.n) : units() - u0;
+  const { profile } = await inspectorPost<{ profile: { head: ProfileNode } }>(
+    s,
+    "HeapProfiler.stopSampling",
+  );
+  const by = new Map<string, number>();
+  let total = 0;
+  const walk = (n: ProfileNode, parent: CallFrame | null): void => {
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      const k = frameWhere(n.callFrame) + (parent ? `  < ${frameWhere(parent)}` : "");
+      by.set(k, (by.get(k) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, n.callFrame);
+  };
+  walk(profile.head, null);
+  console.log(
+    `${count} ${unit}s, sampled ${total} B: ${(total / count).toFixed(1)} B per ${unit}`,
+  );
+  const top = [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(o.top));
+  for (const [k, b] of top) console.log(`${(b / count).toFixed(2).padStart(8)}  ${k}`);
+  Deno.exit(0);
+}
