@@ -200,6 +200,7 @@ export {
   DriverStats,
   type LinkCapabilities,
   type LinkDriver,
+  linkCapabilities,
   NO_OFFLOADS,
   RX_CSUM_PARTIAL,
   RX_CSUM_VALID,
