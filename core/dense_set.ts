@@ -28,7 +28,7 @@
  * @module
  */
 
-import { objectArray } from "./object_array.ts";
+import { objectArray } from "./v8_shapes.ts";
 
 /** What a {@link DenseSet} member carries: its position in the set (-1 when in none). */
 export interface DenseSetMember {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { objectArray } from "./object_array.ts";
+import { objectArray } from "./v8_shapes.ts";
 
 /** Readable (data, a connection to accept, EOF). Same value as `POLLIN`. */
 export const EV_READABLE = 0x001;

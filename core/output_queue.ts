@@ -6,7 +6,7 @@
  * @module
  */
 
-import { objectArray } from "./object_array.ts";
+import { objectArray } from "./v8_shapes.ts";
 
 /** Something with output to send at the end of the tick (a TCP endpoint with data queued). */
 export interface OutputSource {

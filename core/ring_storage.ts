@@ -13,7 +13,7 @@
  * @module
  */
 
-import { objectArray } from "./object_array.ts";
+import { objectArray } from "./v8_shapes.ts";
 
 /** Options of a {@link RingStoragePool}. */
 export interface RingStoragePoolOptions {

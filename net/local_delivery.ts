@@ -8,7 +8,7 @@
  */
 
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
-import { objectArray } from "../core/object_array.ts";
+import { objectArray } from "../core/v8_shapes.ts";
 
 /** Where queued datagrams are delivered (the network layer's input). */
 export interface LocalReceiver {

@@ -17,7 +17,7 @@
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { UdpEndpoint } from "../transport/udp.ts";
-import { objectArray } from "../core/object_array.ts";
+import { objectArray } from "../core/v8_shapes.ts";
 
 /** Entries before the first sweep. */
 const FIRST_SWEEP = 64;

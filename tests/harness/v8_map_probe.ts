@@ -11,7 +11,10 @@
 
 import { DenseSet } from "../../core/dense_set.ts";
 import { EventMux, WaitQueue } from "../../core/event_mux.ts";
-import { objectArray } from "../../core/object_array.ts";
+import { objectArray } from "../../core/v8_shapes.ts";
+import { Histogram } from "../../core/histogram.ts";
+import { IpAddress, IpAddressScratch } from "../../net/ip_address.ts";
+import { RouteResult } from "../../net/route_table.ts";
 import { OutputQueue, type OutputSource } from "../../core/output_queue.ts";
 import { linkCapabilities, NO_OFFLOADS } from "../../link/driver.ts";
 import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
@@ -68,6 +71,17 @@ function eventMux(): boolean {
   );
 }
 
+/**
+ * True when an object made first keeps the map of one made after a value that does not fit a
+ * small integer (an address word above 2^30, a fractional ms) was stored into another.
+ */
+function keepsMap<T>(make: () => T, fill: (o: T) => void): boolean {
+  const early = make();
+  const later = make();
+  fill(later);
+  return haveSameMap(early, later) === true;
+}
+
 function ringDriverCapabilities(): boolean {
   const [a, b] = AfPacketRingDriver.memoryPair({ vnetHdr: true });
   try {
@@ -82,8 +96,21 @@ function ringDriverCapabilities(): boolean {
 // The survival checks first: each must be the first use of its class in this process (once
 // any instance's array has changed kind, V8 makes later empty literals of that site in the
 // changed kind, which would hide the difference).
+const doubles = {
+  ipAddressScratch: keepsMap(() => new IpAddressScratch(), (a) => a.setV4(0xc6120001)),
+  ipAddress: haveSameMap(IpAddress.v4(1), IpAddress.parse("fe80::1")) === true,
+  routeResult: keepsMap(() => new RouteResult(), (r) => {
+    r.source = 0xc6120001;
+    r.nextHop = 0xc6120002;
+  }),
+  histogram: keepsMap(() => new Histogram(), (h) => {
+    h.record(2.5);
+    h.record(3e9);
+  }),
+};
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 console.log(JSON.stringify({
+  ...doubles,
   ...survival,
   objectArrayHasObjectElements: hasObjectElements(objectArray<object>()),
   emptyLiteralHasObjectElements: hasObjectElements([]),
