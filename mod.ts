@@ -199,8 +199,8 @@ export { SubarrayCache } from "./core/subarray_cache.ts";
 export {
   DriverStats,
   type LinkCapabilities,
-  type LinkDriver,
   linkCapabilities,
+  type LinkDriver,
   NO_OFFLOADS,
   RX_CSUM_PARTIAL,
   RX_CSUM_VALID,
