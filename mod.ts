@@ -199,6 +199,7 @@ export { SubarrayCache } from "./core/subarray_cache.ts";
 export {
   DriverStats,
   type LinkCapabilities,
+  linkCapabilities,
   type LinkDriver,
   NO_OFFLOADS,
   RX_CSUM_PARTIAL,

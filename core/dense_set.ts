@@ -28,6 +28,8 @@
  * @module
  */
 
+import { objectArray } from "./v8_shapes.ts";
+
 /** What a {@link DenseSet} member carries: its position in the set (-1 when in none). */
 export interface DenseSetMember {
   /** @internal Position in the set holding the object; -1 when it is in none. */
@@ -36,7 +38,7 @@ export interface DenseSetMember {
 
 /** A set of {@link DenseSetMember}s in one dense array. */
 export class DenseSet<T extends DenseSetMember> {
-  readonly #items: (T | null)[] = [];
+  readonly #items: (T | null)[] = objectArray();
   #n = 0;
 
   /** Members. */

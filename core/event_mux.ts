@@ -9,6 +9,8 @@
  * @module
  */
 
+import { objectArray } from "./v8_shapes.ts";
+
 /** Readable (data, a connection to accept, EOF). Same value as `POLLIN`. */
 export const EV_READABLE = 0x001;
 /** Writable (room in the send buffer). Same value as `POLLOUT`. */
@@ -143,7 +145,7 @@ export class EventMux {
    * by `splice` or `length = 0` allocates again on the next push: every tick of a
    * request/response exchange).
    */
-  readonly #pending: (WaitQueue | null)[] = [];
+  readonly #pending: (WaitQueue | null)[] = objectArray();
   #nPending = 0;
 
   /** Record that `wq` gained readiness `events` during this tick. */

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "./v8_shapes.ts";
+
 /** Options of a {@link Histogram}. */
 export interface HistogramOptions {
   /**
@@ -87,12 +89,13 @@ export class Histogram {
   saturated = 0;
   /** Negative or non-finite values refused (not recorded). */
   invalid = 0;
+  // Doubles from the start (core/v8_shapes.ts): values are fractional or large.
   /** Smallest value recorded (0 when empty). */
-  min = 0;
+  min: number = DOUBLE_ZERO;
   /** Largest value recorded (0 when empty). */
-  max = 0;
+  max: number = DOUBLE_ZERO;
   /** Sum of the values recorded. */
-  sum = 0;
+  sum: number = DOUBLE_ZERO;
   readonly #counts: Float64Array;
   readonly #subCount: number;
   readonly #halfCount: number;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { objectArray } from "./v8_shapes.ts";
+
 /** Something with output to send at the end of the tick (a TCP endpoint with data queued). */
 export interface OutputSource {
   /** True while queued for output; managed by the queue. */
@@ -39,7 +41,7 @@ export class OutputQueue {
    * `length = 0` allocates a new backing store on the next push: every tick of a
    * request/response exchange); flushed slots are cleared so no source is kept alive.
    */
-  readonly #items: (OutputSource | null)[] = [];
+  readonly #items: (OutputSource | null)[] = objectArray();
   #head = 0;
   #tail = 0;
 

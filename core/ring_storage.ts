@@ -13,6 +13,8 @@
  * @module
  */
 
+import { objectArray } from "./v8_shapes.ts";
+
 /** Options of a {@link RingStoragePool}. */
 export interface RingStoragePoolOptions {
   /** Smallest chunk, a power of two [2048: one full-sized Ethernet segment fits]. */
@@ -92,7 +94,10 @@ export class RingStoragePool {
     this.maxChunkBytes = max;
     this.warmBytes = Math.max(0, opts.warmBytes ?? 64 << 20);
     this.#minShift = log2(min);
-    this.#free = Array.from({ length: log2(max) - this.#minShift + 1 }, () => []);
+    this.#free = Array.from(
+      { length: log2(max) - this.#minShift + 1 },
+      () => objectArray<Uint8Array>(),
+    );
   }
 
   /** Bytes of chunks waiting on the free lists. */

@@ -64,6 +64,7 @@ import {
   GSO_UDP,
   GSO_UDP_L4,
   type LinkCapabilities,
+  linkCapabilities,
   type LinkDriver,
   NO_OFFLOADS,
   type RxBatch,
@@ -342,7 +343,7 @@ export class AfPacketRingDriver implements LinkDriver {
     const layout = g.rxRing === "v2" ? TX_SLOT_V2 : TX_SLOT_V3;
     this.maxGsoBytes = o.vnetHdr ? g.tx.frameBytes - layout.data - VIRTIO_NET_HDR_LEN : 0;
     this.capabilities = o.vnetHdr
-      ? Object.freeze({
+      ? linkCapabilities({
         txChecksumOffload: true,
         tcpSegmentationOffload: true,
         udpSegmentationOffload: o.uso,

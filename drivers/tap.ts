@@ -21,6 +21,7 @@ import {
   DriverStats,
   GSO_NONE,
   type LinkCapabilities,
+  linkCapabilities,
   type LinkDriver,
   NO_OFFLOADS,
   RX_CSUM_PARTIAL,
@@ -211,7 +212,7 @@ export class TapDriver implements LinkDriver {
     this.#hdrBytes = vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
     this.maxFrameBytes = link.mtu + ETH_HLEN;
     this.capabilities = vnetHdr
-      ? Object.freeze({
+      ? linkCapabilities({
         txChecksumOffload: true,
         tcpSegmentationOffload: true,
         udpSegmentationOffload: false,

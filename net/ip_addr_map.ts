@@ -1,6 +1,6 @@
 /**
  * A bounded map keyed by address ({@link IpAddr}, either family) that never allocates on
- * lookup: a JS `Map` from a 32-bit mix of the four words to a short bucket, so a scratch
+ * lookup: a JS `Map` from a 30-bit mix of the four words to a short bucket, so a scratch
  * address filled from a packet can be looked up directly. Used by the neighbour cache, the
  * path-MTU cache and reassembly.
  *
@@ -10,7 +10,11 @@
 import { type IpAddr, IpAddress, ipEquals } from "./ip_address.ts";
 
 /**
- * A 32-bit mix of an address's words (Murmur3-style finaliser).
+ * A 30-bit mix of an address's words (Murmur3-style finaliser), in [0, 2^30): always a small
+ * integer (a V8 Smi, also with pointer compression), so the `Map` key is never a boxed number
+ * and optimised callers never meet a result wider than the ones they were compiled on (a
+ * 32-bit result deoptimised `get` and `routeTo` with "lost precision" on the first address
+ * whose mix had bit 31 set — bench/README.md, "warm9").
  *
  * @example
  * ```ts
@@ -23,7 +27,7 @@ export function hashIp(a: IpAddr): number {
   h ^= Math.imul(a.w1 ^ (h >>> 13), 0x27d4eb2f);
   h ^= Math.imul(a.w0 ^ (h >>> 16), 0x165667b1);
   h ^= h >>> 15;
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 interface Slot<V> {

@@ -17,6 +17,7 @@
  */
 
 import { formatIpv4, parseIpv4 } from "./ipv4_address.ts";
+import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 
 /** The two address families. */
 export type IpFamily = 4 | 6;
@@ -81,9 +82,16 @@ export class IpAddress implements IpAddr {
 
   /** An address from its four words (each taken as unsigned 32-bit). */
   constructor(w0: number, w1: number, w2: number, w3: number, zone = "") {
-    // Fields are declared, not defined, and set here in the scratch class's order, so V8
-    // gives both classes one layout and each field its number representation at once.
+    // Fields are declared, not defined, and set here in the scratch class's order. The words
+    // are unsigned 32-bit: each is first given a double so that its representation is "double"
+    // from the first address made, not "small integer" until the first word above 2^30
+    // (core/v8_shapes.ts).
     this.family = familyOf(w0 >>> 0, w1 >>> 0, w2 >>> 0);
+    this.w0 =
+      this.w1 =
+      this.w2 =
+      this.w3 =
+        DOUBLE_ZERO;
     this.w0 = w0 >>> 0;
     this.w1 = w1 >>> 0;
     this.w2 = w2 >>> 0;
@@ -164,14 +172,15 @@ export class IpAddress implements IpAddr {
 export class IpAddressScratch implements IpAddr {
   /** 4 or 6. */
   family: IpFamily = 6;
+  // The words are unsigned 32-bit: doubles from the first scratch made (core/v8_shapes.ts).
   /** Bytes 0..3. */
-  w0 = 0;
+  w0: number = DOUBLE_ZERO;
   /** Bytes 4..7. */
-  w1 = 0;
+  w1: number = DOUBLE_ZERO;
   /** Bytes 8..11. */
-  w2 = 0;
+  w2: number = DOUBLE_ZERO;
   /** Bytes 12..15. */
-  w3 = 0;
+  w3: number = DOUBLE_ZERO;
 
   /** Load the 16-byte IPv6 address at `buf[off..]`; returns `this`. */
   setFrom6(buf: Uint8Array, off: number): this {

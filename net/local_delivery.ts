@@ -8,6 +8,7 @@
  */
 
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
+import { objectArray } from "../core/v8_shapes.ts";
 
 /** Where queued datagrams are delivered (the network layer's input). */
 export interface LocalReceiver {
@@ -28,7 +29,7 @@ export interface LocalReceiver {
 export class LocalDeliveryQueue {
   readonly #pool: BufferPool;
   readonly #max: number;
-  readonly #queue: PacketBuffer[] = [];
+  readonly #queue: PacketBuffer[] = objectArray();
 
   /** A queue of at most `max` datagrams whose buffers go back to `pool`. */
   constructor(pool: BufferPool, max: number) {

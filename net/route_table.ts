@@ -10,6 +10,7 @@
  */
 
 import { formatIpv4, prefixMask } from "./ipv4_address.ts";
+import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 
 /** One route. `gateway` 0 means the destination is on-link. */
 export interface Ipv4Route {
@@ -32,9 +33,9 @@ export class RouteResult {
   /** NIC index. */
   nicIndex = 0;
   /** The address to resolve on the link: the gateway, or the destination when on-link. */
-  nextHop = 0;
+  nextHop: number = DOUBLE_ZERO; // unsigned 32-bit: a double from the start (core/v8_shapes.ts)
   /** Preferred source address. */
-  source = 0;
+  source: number = DOUBLE_ZERO;
 }
 
 /**

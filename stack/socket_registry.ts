@@ -17,6 +17,7 @@
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../transport/tcp/listener.ts";
 import type { UdpEndpoint } from "../transport/udp.ts";
+import { objectArray } from "../core/v8_shapes.ts";
 
 /** Entries before the first sweep. */
 const FIRST_SWEEP = 64;
@@ -34,10 +35,10 @@ export class SocketRegistry {
   // dozen adds and its dead tables keep their entries for young-generation collections (see
   // core/dense_set.ts), which promoted every connection to the old generation.
   // (Never shrunk: a grown array leaves its old copy behind, with the same effect once.)
-  readonly #tcp: (WeakRef<TcpEndpoint> | null)[] = [];
+  readonly #tcp: (WeakRef<TcpEndpoint> | null)[] = objectArray();
   #tcpCount = 0;
   readonly #listeners = new Set<TcpListener>();
-  readonly #udp: (WeakRef<UdpEndpoint> | null)[] = [];
+  readonly #udp: (WeakRef<UdpEndpoint> | null)[] = objectArray();
   #udpCount = 0;
   #tcpSweepAt = FIRST_SWEEP;
   #udpSweepAt = FIRST_SWEEP;

@@ -173,3 +173,22 @@ Deno.test("ip addr map: lookups by a scratch address, bounded inserts, deletes",
   assert.equal(m.size, 1);
   assert.notEqual(hashIp(IpAddress.parse("fd00::1")), hashIp(IpAddress.parse("fd00::2")));
 });
+
+Deno.test("ip address: hashIp: every mix is a small integer in [0, 2^30) (never a boxed Map key)", () => {
+  // The real stack's addresses (198.18.0.0/15, fe80::/64 from a MAC, fd00::/8) and many more:
+  // a 32-bit result would leave this range for about three in four of them.
+  const s = new IpAddressScratch();
+  let high = 0;
+  for (let i = 0; i < 4096; i++) {
+    for (
+      const h of [
+        hashIp(s.setV4(0xc6120000 + i)),
+        hashIp(IpAddress.parse(`fe80::${i.toString(16)}`)),
+      ]
+    ) {
+      assert.ok(Number.isInteger(h) && h >= 0 && h < 2 ** 30, `hash ${h}`);
+      if (h >= 2 ** 29) high++;
+    }
+  }
+  assert.ok(high > 1000, "the mix still uses the top bit of its range");
+});

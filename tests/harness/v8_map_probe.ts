@@ -1,0 +1,128 @@
+/**
+ * Run by `tests/unit/v8_maps_test.ts` in a child `deno run --v8-flags=--allow-natives-syntax`
+ * (V8's `%` functions, reached through `new Function` because the TypeScript parser does not
+ * know them): each check builds a long-lived object first — as the real stack is built before
+ * the warm-up runs — then optimises a call on another object of the same class that has
+ * already been used, and reports whether that optimised code survives the first use of the
+ * long-lived one. Prints one JSON object of booleans.
+ *
+ * @module
+ */
+
+import { DenseSet } from "../../core/dense_set.ts";
+import { EventMux, WaitQueue } from "../../core/event_mux.ts";
+import { objectArray } from "../../core/v8_shapes.ts";
+import { Histogram } from "../../core/histogram.ts";
+import { IpAddress, IpAddressScratch } from "../../net/ip_address.ts";
+import { RouteResult } from "../../net/route_table.ts";
+import { OutputQueue, type OutputSource } from "../../core/output_queue.ts";
+import { linkCapabilities, NO_OFFLOADS } from "../../link/driver.ts";
+import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
+
+type Fn = (...args: never[]) => unknown;
+const natives = (body: string, ...params: string[]) =>
+  new Function(...params, body) as (...a: unknown[]) => unknown;
+const prepare = natives("%PrepareFunctionForOptimization(f)", "f");
+const optimizeNext = natives("%OptimizeFunctionOnNextCall(f)", "f");
+const status = natives("return %GetOptimizationStatus(f)", "f");
+const hasObjectElements = natives("return %HasObjectElements(a)", "a");
+const haveSameMap = natives("return %HaveSameMap(a, b)", "a", "b");
+
+/** V8's (12.x–14.x) OptimizationStatus bits for optimised code: Maglev (16), TurboFan (32). */
+const OPTIMIZED_BITS = 16 | 32;
+
+/**
+ * Optimise `call` on `used` (after 50 calls), then call it once on `fresh`: true when the
+ * optimised code is still in place afterwards.
+ */
+function survives<T>(call: (o: T) => void, used: T, fresh: T): boolean {
+  prepare(call as Fn);
+  for (let i = 0; i < 50; i++) call(used);
+  optimizeNext(call as Fn);
+  call(used);
+  // Not optimised at all: report failure rather than pass without testing anything.
+  if (((status(call as Fn) as number) & OPTIMIZED_BITS) === 0) return false;
+  call(fresh);
+  return ((status(call as Fn) as number) & OPTIMIZED_BITS) !== 0;
+}
+
+function denseSet(): boolean {
+  const fresh = new DenseSet<{ denseIndex: number }>();
+  const used = new DenseSet<{ denseIndex: number }>();
+  return survives((s) => s.add({ denseIndex: -1 }), used, fresh);
+}
+
+function outputQueue(): boolean {
+  const fresh = new OutputQueue();
+  const used = new OutputQueue();
+  const source = (): OutputSource => ({ outputQueued: false, flushOutput() {} });
+  return survives((q) => q.add(source()), used, fresh);
+}
+
+function eventMux(): boolean {
+  const fresh = new EventMux();
+  const used = new EventMux();
+  return survives(
+    (m) => {
+      m.notify(new WaitQueue(), 1);
+    },
+    used,
+    fresh,
+  );
+}
+
+/**
+ * True when an object made first keeps the map of one made after a value that does not fit a
+ * small integer (an address word above 2^30, a fractional ms) was stored into another.
+ */
+function keepsMap<T>(make: () => T, fill: (o: T) => void): boolean {
+  const early = make();
+  const later = make();
+  fill(later);
+  return haveSameMap(early, later) === true;
+}
+
+function ringDriverCapabilities(): boolean {
+  const [a, b] = AfPacketRingDriver.memoryPair({ vnetHdr: true });
+  try {
+    return haveSameMap(a.capabilities, NO_OFFLOADS) === true &&
+      a.capabilities.txChecksumOffload;
+  } finally {
+    a.close();
+    b.close();
+  }
+}
+
+// The survival checks first: each must be the first use of its class in this process (once
+// any instance's array has changed kind, V8 makes later empty literals of that site in the
+// changed kind, which would hide the difference).
+const doubles = {
+  ipAddressScratch: keepsMap(() => new IpAddressScratch(), (a) => a.setV4(0xc6120001)),
+  ipAddress: haveSameMap(IpAddress.v4(1), IpAddress.parse("fe80::1")) === true,
+  routeResult: keepsMap(() => new RouteResult(), (r) => {
+    r.source = 0xc6120001;
+    r.nextHop = 0xc6120002;
+  }),
+  histogram: keepsMap(() => new Histogram(), (h) => {
+    h.record(2.5);
+    h.record(3e9);
+  }),
+};
+const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
+console.log(JSON.stringify({
+  ...doubles,
+  ...survival,
+  objectArrayHasObjectElements: hasObjectElements(objectArray<object>()),
+  emptyLiteralHasObjectElements: hasObjectElements([]),
+  capabilitiesOneMap: haveSameMap(
+    NO_OFFLOADS,
+    linkCapabilities({
+      txChecksumOffload: true,
+      tcpSegmentationOffload: true,
+      udpSegmentationOffload: true,
+      udpFragmentationOffload: true,
+      maxGsoBytes: 1,
+    }),
+  ),
+  ringDriverCapabilities: ringDriverCapabilities(),
+}));

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+
+const PROBE = new URL("../harness/v8_map_probe.ts", import.meta.url).pathname;
+
+// V8's `%` functions need a process started with --allow-natives-syntax: the checks run in a
+// child (tests/harness/v8_map_probe.ts) and come back as one JSON line.
+Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up's optimised code", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--v8-flags=--allow-natives-syntax", PROBE],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(text.trim().split("\n").at(-1)!);
+  // The probe can tell the two elements kinds apart (else the checks below prove nothing).
+  assert.equal(r.emptyLiteralHasObjectElements, false);
+  assert.equal(r.objectArrayHasObjectElements, true);
+  // A fresh DenseSet / OutputQueue / EventMux's first store does not deoptimise code that was
+  // optimised on a used one (their arrays start in the object elements kind).
+  assert.equal(r.denseSet, true, "DenseSet.add");
+  assert.equal(r.outputQueue, true, "OutputQueue.add");
+  assert.equal(r.eventMux, true, "EventMux.notify");
+  // Number fields that hold unsigned 32-bit words or large/fractional values are doubles from
+  // the first object made: an object made early keeps the map of one that holds such a value.
+  assert.equal(r.ipAddressScratch, true, "IpAddressScratch words");
+  assert.equal(r.ipAddress, true, "IpAddress words");
+  assert.equal(r.routeResult, true, "RouteResult addresses");
+  assert.equal(r.histogram, true, "Histogram min/max/sum");
+  // Every driver's capabilities record has one map (the ring driver's had a field more).
+  assert.equal(r.capabilitiesOneMap, true);
+  assert.equal(r.ringDriverCapabilities, true);
+});
