@@ -6,7 +6,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { CONGESTION_CONTROL_NAMES, isCongestionControlName, type RuntimeConfig } from "../mod.ts";
+import {
+  CONGESTION_CONTROL_NAMES,
+  isCongestionControlName,
+  type RuntimeConfig,
+  type TcpOptions,
+} from "../mod.ts";
 
 /** A usage error: printed with the command's usage, exit status 2. */
 export class UsageError extends Error {
@@ -80,43 +85,27 @@ export const TCP_STACK_USAGE = `tcp options:
  * `--no-pacing`, `--no-coalesce-acks`, `--ack-defer-us`, `--ack-defer-bytes`), or a UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
-  if (v["no-pacing"] === true) {
-    const stack = config.stack ?? {};
-    config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, pacing: false } } };
+  // The flags' TCP options, merged into the configuration's once.
+  const tcp: TcpOptions = {};
+  if (v["no-pacing"] === true) tcp.pacing = false;
+  if (v["no-coalesce-acks"] === true) tcp.coalesceAcks = false;
+  if (v["ack-defer-us"] !== undefined) {
+    tcp.ackDeferUs = numberFlag("ack-defer-us", v["ack-defer-us"], 0, { min: 0, max: 1_000_000 });
   }
-  if (v["no-coalesce-acks"] === true) {
-    const stack = config.stack ?? {};
-    config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, coalesceAcks: false } } };
-  }
-  const deferUs = v["ack-defer-us"] === undefined
-    ? undefined
-    : numberFlag("ack-defer-us", v["ack-defer-us"], 0, { min: 0, max: 1_000_000 });
-  const deferBytes = v["ack-defer-bytes"] === undefined
-    ? undefined
-    : numberFlag("ack-defer-bytes", v["ack-defer-bytes"], 0, {
+  if (v["ack-defer-bytes"] !== undefined) {
+    tcp.ackDeferBytes = numberFlag("ack-defer-bytes", v["ack-defer-bytes"], 0, {
       integer: true,
       min: 1,
       max: 1 << 30,
     });
-  if (deferUs !== undefined || deferBytes !== undefined) {
-    const stack = config.stack ?? {};
-    const tcp = { ...stack.tcp };
-    if (deferUs !== undefined) tcp.ackDeferUs = deferUs;
-    if (deferBytes !== undefined) tcp.ackDeferBytes = deferBytes;
-    config = { ...config, stack: { ...stack, tcp } };
   }
-  const bufferCap = (flag: "rcv-buf" | "snd-buf"): number | undefined =>
-    v[flag] === undefined
-      ? undefined
-      : numberFlag(flag, v[flag], 0, { integer: true, min: 65536, max: 1 << 30 });
-  const rcv = bufferCap("rcv-buf");
-  const snd = bufferCap("snd-buf");
-  if (rcv !== undefined || snd !== undefined) {
+  const bufferCap = (flag: "rcv-buf" | "snd-buf"): number =>
+    numberFlag(flag, v[flag], 0, { integer: true, min: 65536, max: 1 << 30 });
+  if (v["rcv-buf"] !== undefined) tcp.maxReceiveBufferBytes = bufferCap("rcv-buf");
+  if (v["snd-buf"] !== undefined) tcp.maxSendBufferBytes = bufferCap("snd-buf");
+  if (Object.keys(tcp).length > 0) {
     const stack = config.stack ?? {};
-    const tcp = { ...stack.tcp };
-    if (rcv !== undefined) tcp.maxReceiveBufferBytes = rcv;
-    if (snd !== undefined) tcp.maxSendBufferBytes = snd;
-    config = { ...config, stack: { ...stack, tcp } };
+    config = { ...config, stack: { ...stack, tcp: { ...stack.tcp, ...tcp } } };
   }
   const cc = v.cc as string | undefined;
   if (cc === undefined) return config;
