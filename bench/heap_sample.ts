@@ -15,14 +15,14 @@
  */
 
 import { Session } from "node:inspector";
-import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
+import {
+  type CallFrame,
+  frameWhere,
+  type HeapProfileNode,
+  startHeapSampling,
+  stopHeapSampling,
+} from "./inspector.ts";
 import { main } from "../cli/ustack.ts";
-
-interface ProfileNode {
-  callFrame: CallFrame;
-  selfSize: number;
-  children: ProfileNode[];
-}
 
 if (import.meta.main) {
   const [out, ...args] = Deno.args;
@@ -32,12 +32,7 @@ if (import.meta.main) {
   }
   const s = new Session();
   s.connect();
-  await inspectorPost(s, "HeapProfiler.enable");
-  await inspectorPost(s, "HeapProfiler.startSampling", {
-    samplingInterval: 512,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
+  await startHeapSampling(s, 512);
   // Capture the summary line to divide by the transactions.
   const log = console.log;
   let transactions = 0;
@@ -49,14 +44,11 @@ if (import.meta.main) {
   };
   const code = await main(args);
   console.log = log;
-  const { profile } = await inspectorPost<{ profile: { head: ProfileNode } }>(
-    s,
-    "HeapProfiler.stopSampling",
-  );
+  const head = await stopHeapSampling(s);
   // Self bytes by function, and for each the bytes by caller chain (two frames up).
   const bySite = new Map<string, { bytes: number; callers: Map<string, number> }>();
   let total = 0;
-  const walk = (n: ProfileNode, path: CallFrame[]) => {
+  const walk = (n: HeapProfileNode, path: CallFrame[]) => {
     if (n.selfSize > 0) {
       total += n.selfSize;
       const k = frameWhere(n.callFrame);
@@ -68,7 +60,7 @@ if (import.meta.main) {
     }
     for (const c of n.children) walk(c, [...path, n.callFrame]);
   };
-  walk(profile.head, []);
+  walk(head, []);
   const sites = [...bySite.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
   console.error(
     `sampled ${total} bytes` +

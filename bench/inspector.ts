@@ -1,7 +1,9 @@
 /**
  * What the benchmarks that profile a stack in their own process (`heap_sample.ts`,
- * `cpu_window.ts`) share of V8's inspector: a promise-returning `post`, and a profile frame's
- * name as `function file:line` with the file relative to this checkout.
+ * `seq_alloc.ts`, `rr_profile.ts`, `cpu_window.ts`) share of V8's inspector: a
+ * promise-returning `post`, the sampling heap profiler's start and stop, the CPU profile's self
+ * times, and a profile frame's name as `function file:line` with the file relative to this
+ * checkout.
  *
  * @module
  */
@@ -69,4 +71,36 @@ export function selfTimes(p: CpuProfile): { total: number; by: Map<string, numbe
     total += dt;
   }
   return { total, by };
+}
+
+/** A node of a sampling heap profile (`HeapProfiler.stopSampling`). */
+export interface HeapProfileNode {
+  /** The allocating function. */
+  callFrame: CallFrame;
+  /** Bytes sampled as allocated by this function at this call path. */
+  selfSize: number;
+  /** Callees. */
+  children: HeapProfileNode[];
+}
+
+/**
+ * Start V8's sampling heap profiler on `s`, one sample every `intervalBytes`, counting objects
+ * that scavenges and full collections took back too (short-lived garbage is what we look for).
+ */
+export async function startHeapSampling(s: Session, intervalBytes: number): Promise<void> {
+  await inspectorPost(s, "HeapProfiler.enable");
+  await inspectorPost(s, "HeapProfiler.startSampling", {
+    samplingInterval: intervalBytes,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+/** Stop the sampling heap profiler started by {@link startHeapSampling}; its root node. */
+export async function stopHeapSampling(s: Session): Promise<HeapProfileNode> {
+  const { profile } = await inspectorPost<{ profile: { head: HeapProfileNode } }>(
+    s,
+    "HeapProfiler.stopSampling",
+  );
+  return profile.head;
 }

@@ -20,18 +20,14 @@
 
 import { Session } from "node:inspector";
 import {
-  type CallFrame,
   type CpuProfile,
   frameWhere,
+  type HeapProfileNode,
   inspectorPost,
   selfTimes,
+  startHeapSampling,
+  stopHeapSampling,
 } from "./inspector.ts";
-
-interface HeapNode {
-  callFrame: CallFrame;
-  selfSize: number;
-  children: HeapNode[];
-}
 
 /** Self µs per function of a CPU profile, and the window (µs). */
 function cpuSelf(p: CpuProfile): { windowUs: number; by: Map<string, number> } {
@@ -39,9 +35,9 @@ function cpuSelf(p: CpuProfile): { windowUs: number; by: Map<string, number> } {
 }
 
 /** Bytes allocated per function of a sampling heap profile. */
-function heapSelf(root: HeapNode): Map<string, number> {
+function heapSelf(root: HeapProfileNode): Map<string, number> {
   const by = new Map<string, number>();
-  const walk = (n: HeapNode): void => {
+  const walk = (n: HeapProfileNode): void => {
     if (n.selfSize > 0) {
       const k = frameWhere(n.callFrame);
       by.set(k, (by.get(k) ?? 0) + n.selfSize);
@@ -73,7 +69,9 @@ async function report(out: string, tps: number, windowMs: number): Promise<void>
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   try {
-    const h = JSON.parse(await Deno.readTextFile(`${out}.heapprofile`)) as { head: HeapNode };
+    const h = JSON.parse(await Deno.readTextFile(`${out}.heapprofile`)) as {
+      head: HeapProfileNode;
+    };
     const rts = (windowMs / 1000) * tps;
     console.log(`${out}.heapprofile: ~${rts.toFixed(0)} RTs`);
     rows(heapSelf(h.head), rts, "B");
@@ -95,12 +93,7 @@ async function profiled(args: string[]): Promise<number> {
   s.connect();
   const start = async (): Promise<void> => {
     if (kind === "heap") {
-      await inspectorPost(s, "HeapProfiler.enable");
-      await inspectorPost(s, "HeapProfiler.startSampling", {
-        samplingInterval: 512,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
-      });
+      await startHeapSampling(s, 512);
     } else {
       await inspectorPost(s, "Profiler.enable");
       await inspectorPost(s, "Profiler.setSamplingInterval", { interval });
@@ -109,11 +102,8 @@ async function profiled(args: string[]): Promise<number> {
   };
   const stop = async (): Promise<void> => {
     if (kind === "heap") {
-      const { profile } = await inspectorPost<{ profile: unknown }>(
-        s,
-        "HeapProfiler.stopSampling",
-      );
-      await Deno.writeTextFile(`${out}.heapprofile`, JSON.stringify(profile));
+      const head = await stopHeapSampling(s);
+      await Deno.writeTextFile(`${out}.heapprofile`, JSON.stringify({ head }));
     } else {
       const { profile } = await inspectorPost<{ profile: unknown }>(s, "Profiler.stop");
       await Deno.writeTextFile(`${out}.cpuprofile`, JSON.stringify(profile));

@@ -17,14 +17,14 @@
 
 import { parseArgs } from "node:util";
 import { Session } from "node:inspector";
-import { type CallFrame, frameWhere, inspectorPost } from "./inspector.ts";
+import {
+  type CallFrame,
+  frameWhere,
+  type HeapProfileNode,
+  startHeapSampling,
+  stopHeapSampling,
+} from "./inspector.ts";
 import { seqNet, SeqWorkload } from "../tests/harness/seq_workload.ts";
-
-interface ProfileNode {
-  callFrame: CallFrame;
-  selfSize: number;
-  children: ProfileNode[];
-}
 
 if (import.meta.main) {
   const { values: o } = parseArgs({
@@ -77,22 +77,14 @@ if (import.meta.main) {
   }
   const s = new Session();
   s.connect();
-  await inspectorPost(s, "HeapProfiler.enable");
-  await inspectorPost(s, "HeapProfiler.startSampling", {
-    samplingInterval: 256,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
+  await startHeapSampling(s, 256);
   const u0 = units();
   run();
   const count = o.rr ? Number(o.n) : units() - u0;
-  const { profile } = await inspectorPost<{ profile: { head: ProfileNode } }>(
-    s,
-    "HeapProfiler.stopSampling",
-  );
+  const head = await stopHeapSampling(s);
   const by = new Map<string, number>();
   let total = 0;
-  const walk = (n: ProfileNode, parent: CallFrame | null): void => {
+  const walk = (n: HeapProfileNode, parent: CallFrame | null): void => {
     if (n.selfSize > 0) {
       total += n.selfSize;
       const k = frameWhere(n.callFrame) + (parent ? `  < ${frameWhere(parent)}` : "");
@@ -100,7 +92,7 @@ if (import.meta.main) {
     }
     for (const c of n.children) walk(c, n.callFrame);
   };
-  walk(profile.head, null);
+  walk(head, null);
   console.log(
     `${count} ${unit}s, sampled ${total} B: ${(total / count).toFixed(1)} B per ${unit}`,
   );
