@@ -93,6 +93,29 @@ Deno.test("timestamp offsets are stable per tuple and independent of the ISN", (
   assert.notEqual(g.timestampOffset(l, 1, r, 2), g.next(l, 1, r, 2));
 });
 
+Deno.test("one SipHash: next() leaves a timestamp offset, stable per tuple, not the ISN's half", () => {
+  const clock = new VirtualClock();
+  const g = new IsnGenerator(clock, KEY);
+  const n0 = g.hashes;
+  const isn = g.next(A, 40000, B, 80);
+  const t = g.nextTimestampOffset;
+  assert.equal(g.hashes - n0, 1, "the ISN and the offset from one hash");
+  // The ISN is M + the hash's low half (M = 0 at t = 0); the offset is its high half.
+  const h = new TupleHash(KEY);
+  assert.equal(isn, h.hashIp(A, 40000, B, 80, 0x49534e31));
+  assert.equal(t, h.high);
+  assert.notEqual(t, isn);
+  clock.advance(10_000);
+  g.next(A, 40000, B, 80);
+  assert.equal(g.nextTimestampOffset, t, "stable for the tuple while the ISN moves on");
+  g.next(A, 40001, B, 80);
+  assert.notEqual(g.nextTimestampOffset, t);
+  // Pins hold for both halves.
+  const p = new IsnGenerator(clock, KEY, { isn: 7, timestampOffset: 9 });
+  assert.equal(p.next(A, 1, B, 2), 7);
+  assert.equal(p.nextTimestampOffset, 9);
+});
+
 Deno.test("TupleHash: keyed, extra word matters, key is copied and validated", () => {
   const key = KEY.slice();
   const h = new TupleHash(key);

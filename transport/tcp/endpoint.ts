@@ -210,7 +210,11 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.#bits = on ? this.#bits | B_APP_CLOSED : this.#bits & ~B_APP_CLOSED;
   }
 
-  /** @internal Use `TcpLayer.connect` or `TcpListener.accept`. */
+  /**
+   * @internal Use `TcpLayer.connect` or `TcpListener.accept`. `tsOffset` is the connection's
+   * TSval offset (the other half of its ISN's SipHash); `nowMs` the clock's time when the
+   * caller has just read it (else the clock is read).
+   */
   constructor(
     layer: ConnectionLayer,
     localAddr: IpAddress,
@@ -219,7 +223,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     remotePort: number,
     route: NetRoute,
     listener: ConnectionListener | null,
-    tsOffset: number = layer.isn.timestampOffset(localAddr, localPort, remoteAddr, remotePort),
+    tsOffset: number,
+    nowMs: number = layer.ctx.clock.nowMs(),
   ) {
     this.layer = layer;
     this.localAddr = localAddr;
@@ -229,7 +234,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.route = route;
     this.listener = listener;
     if (listener === null) this.#bits = B_ACTIVE_OPEN;
-    const now = layer.ctx.clock.nowMs();
+    const now = nowMs;
     this.snd = new TcpSender(this, layer);
     // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
     this.rcv = new TcpReceiver(this, layer, advertisedMss(route.linkMtu, route.net!));

@@ -13,10 +13,13 @@ import type { RxSegment } from "./segment.ts";
 import { seqAdd } from "./seq.ts";
 import { TcpEvent } from "./state.ts";
 
-/** Start an active open with ISS `iss` (RFC 6528); the SYN leaves at the end of the tick. */
-export function activeOpen(ep: TcpEndpoint, iss: number): void {
+/**
+ * Start an active open with ISS `iss` (RFC 6528) at `nowMs` (the clock's time); the SYN leaves
+ * at the end of the tick.
+ */
+export function activeOpen(ep: TcpEndpoint, iss: number, nowMs: number): void {
   const layer = ep.layer;
-  ep.snd.start(iss, layer.ctx.clock.nowMs());
+  ep.snd.start(iss, nowMs);
   ep.transition(TcpEvent.CONNECT);
   layer.stats.ActiveOpens++;
   ep.scheduleOutput();

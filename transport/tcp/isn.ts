@@ -11,6 +11,17 @@
  * cookies (hash the 4-tuple with a time counter in `extra`, keep one hasher with its own key)
  * and timestamp offsets ({@link IsnGenerator.timestampOffset}).
  *
+ * One SipHash per handshake: SipHash-2-4 gives 64 bits, and an ISN takes 32 of them. The other
+ * 32 are the connection's timestamp offset ({@link IsnGenerator.nextTimestampOffset}), so a
+ * connection (a `connect`, a SYN the syncache answers) hashes its four-tuple once, not twice.
+ * The two halves of a PRF's output are independent: knowing the ISN (on the wire, less the
+ * timer) tells nothing of the offset. A SYN answered with a cookie takes its offset from
+ * {@link IsnGenerator.timestampOffset} instead, whose other half is the cookie's secret tuple
+ * hash. An offset needs only to hold for the life of one connection (RFC 7323 §5.4); each
+ * path gives a four-tuple the same offset every time, so an active opener's TSvals never go
+ * back when it reuses a four-tuple from TIME_WAIT (RFC 6191), and a peer that reconnects takes
+ * our SYN-ACK's TSval as its TS.Recent whichever path answered.
+ *
  * M counts from the clock's origin (process start for `MonotonicClock`). A restarted process
  * also draws a new key, so its ISNs are unrelated to the previous run's, as after a reboot
  * (RFC 9293 §3.4.3 quiet time is what protects old duplicates then).
@@ -169,6 +180,8 @@ export class IsnGenerator {
   #pinnedIsn: number;
   /** The timestamp offset every connection takes instead of the keyed one, or -1. */
   #pinnedTsOffset: number;
+  /** SipHash computations so far (ISNs, offsets, tuple tags): what a connection costs in them. */
+  hashes = 0;
 
   /**
    * A generator reading time from `clock`, keyed with `secretKey` (4 uint32 words; tests pass
@@ -184,22 +197,46 @@ export class IsnGenerator {
     this.#pinnedTsOffset = checkPin(pins.timestampOffset, "timestampOffset");
   }
 
-  /** M: the 4 µs tick counter modulo 2**32 (RFC 6528 §3). */
-  #ticks(): number {
-    return (Math.floor(this.#clock.nowMs() * ISN_TICKS_PER_MS) % SEQ_SPACE) >>> 0;
+  /** M: the 4 µs tick counter modulo 2**32 (RFC 6528 §3), at `nowMs`. */
+  #ticks(nowMs: number): number {
+    return (Math.floor(nowMs * ISN_TICKS_PER_MS) % SEQ_SPACE) >>> 0;
   }
 
-  /** ISN for a connection of either family: `M + F(local, remote)` (RFC 6528 §3), a uint32. */
-  next(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
-    if (this.#pinnedIsn >= 0) return this.#pinnedIsn;
+  /**
+   * ISN for a connection of either family: `M + F(local, remote)` (RFC 6528 §3), a uint32.
+   * `nowMs` is the clock's time when the caller has just read it (else the clock is read). The
+   * same SipHash also gives the connection's timestamp offset: {@link
+   * IsnGenerator.nextTimestampOffset}, read straight after.
+   */
+  next(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    nowMs: number = this.#clock.nowMs(),
+  ): number {
+    // Hashed even when pinned: the timestamp offset is the other half of this hash.
+    this.hashes++;
     const f = this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
-    return (this.#ticks() + f) >>> 0;
+    if (this.#pinnedIsn >= 0) return this.#pinnedIsn;
+    return (this.#ticks(nowMs) + f) >>> 0;
+  }
+
+  /**
+   * The timestamp offset of the connection whose ISN {@link IsnGenerator.next} just gave: the
+   * other 32 bits of its SipHash (RFC 7323 §7: a per-connection offset, so TSvals do not leak
+   * the host's clock across connections). Stable for a four-tuple; independent of the ISN.
+   */
+  get nextTimestampOffset(): number {
+    return this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : this.#hash.high;
   }
 
   /**
    * A per-connection offset to add to TCP Timestamps TSval, so timestamps do not leak the
    * host's clock across connections (RFC 7323 §7 recommends a random per-connection offset;
-   * Linux uses this keyed-hash form). Stable for a 4-tuple; independent of the ISN.
+   * Linux uses this keyed-hash form). Stable for a 4-tuple; independent of the ISN. The SYN
+   * cookie path's offset (with {@link IsnGenerator.tupleTag}); a connection that takes an ISN
+   * from {@link IsnGenerator.next} takes {@link IsnGenerator.nextTimestampOffset}.
    */
   timestampOffset(
     localAddr: IpAddr,
@@ -208,6 +245,7 @@ export class IsnGenerator {
     remotePort: number,
   ): number {
     // Hashed even when pinned: `tupleTag` (SYN cookies) is the other half of this hash.
+    this.hashes++;
     const offset = this.#hash.hashIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
     return this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : offset;
   }

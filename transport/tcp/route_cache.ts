@@ -51,16 +51,17 @@ export class RouteCache {
 
   /**
    * The route to `dst` (a link-local one on NIC `zoneNic`), shared and read-only, or null
-   * when there is none.
+   * when there is none. `nowMs`: the clock's time when the caller has just read it (else the
+   * clock is read).
    */
-  routeTo(dst: IpAddr, zoneNic: number): NetRoute | null {
+  routeTo(dst: IpAddr, zoneNic: number, nowMs: number = this.#clock.nowMs()): NetRoute | null {
     const net = this.#networks.of(dst);
     if (isLinkLocal(dst)) {
       const own = new NetRoute();
       return net.route(dst, own, zoneNic) ? own : null;
     }
     const routes = this.#routes;
-    const now = this.#clock.nowMs();
+    const now = nowMs;
     if (now - this.#routesSince >= ROUTE_TTL_MS) {
       routes.clear();
       this.#routesSince = now;

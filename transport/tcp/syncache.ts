@@ -287,7 +287,8 @@ export class SynCache {
     e.peerTimestamps = o.hasTimestamps;
     e.peerEcn = ecnAgreed(seg.flags, layer.opts.ecn);
     e.tsRecent = o.tsVal;
-    e.tsOffset = layer.isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    // The other half of the ISN's SipHash (one hash per SYN).
+    e.tsOffset = layer.isn.nextTimestampOffset;
     if (!layer.flows.insert(e)) {
       stats.ListenDrops++;
       return;

@@ -138,6 +138,8 @@ export class TcpLayer implements NetProtocolHandler {
   #connLa: IpAddr = ANY4;
   #connRa: IpAddr = ANY4;
   #connRp = 0;
+  /** The time `connect()` read once for everything it does (ms). */
+  #connNowMs = 0;
   /** The reusable TIME_WAIT record the last {@link TcpLayer.#tupleFree} found, or null. */
   #reusable: TimeWaitRecord | null = null;
   /** `connect()`'s port search: true when port `p` cannot carry the four-tuple. */
@@ -266,7 +268,11 @@ export class TcpLayer implements NetProtocolHandler {
     }
     const ra = this.shared.address(remoteAddr);
     const net = this.ctx.networks.of(ra);
-    const route = isUnspecified(ra) ? null : this.shared.routeTo(ra, opts.zoneNic ?? 0);
+    // One clock read for the whole open (route, port search, ISN, endpoint, SYN): a connect
+    // runs outside the tick (in a readiness listener, say), where each read is an op.
+    const now = this.ctx.clock.nowMs();
+    this.#connNowMs = now;
+    const route = isUnspecified(ra) ? null : this.shared.routeTo(ra, opts.zoneNic ?? 0, now);
     if (route === null) {
       throw new StackError("ENETUNREACH", "connect: no route to the destination");
     }
@@ -295,11 +301,13 @@ export class TcpLayer implements NetProtocolHandler {
       this.timeWait.remove(reuseFrom);
       this.stats.TWRecycled++;
     }
-    const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null);
+    // One SipHash: the ISN and (its other half) the timestamp offset.
+    let iss = this.isn.next(la, lp, ra, remotePort, now);
+    const tsOffset = this.isn.nextTimestampOffset;
+    const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null, tsOffset, now);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    let iss = this.isn.next(la, lp, ra, remotePort);
     if (reuseFrom !== null) iss = this.timeWait.reuseIss(reuseFrom, iss);
-    activeOpen(ep, iss);
+    activeOpen(ep, iss, now);
     return ep;
   }
 
@@ -310,7 +318,10 @@ export class TcpLayer implements NetProtocolHandler {
       this.#reusable = null;
       return true;
     }
-    if (f.flowKind === FLOW_TIME_WAIT && this.timeWait.reusableByConnect(f as TimeWaitRecord)) {
+    if (
+      f.flowKind === FLOW_TIME_WAIT &&
+      this.timeWait.reusableByConnect(f as TimeWaitRecord, this.#connNowMs)
+    ) {
       this.#reusable = f as TimeWaitRecord;
       return true;
     }

@@ -276,10 +276,11 @@ export class TimeWaitTable {
 
   /**
    * Linux `tcp_tw_reuse`: `connect()` may take the four-tuple over when timestamps were on
-   * and the last one is at least `reuseAfterMs` old.
+   * and the last one is at least `reuseAfterMs` old (at `nowMs`, the clock's time when the
+   * caller has just read it; else the clock is read).
    */
-  reusableByConnect(rec: TimeWaitRecord): boolean {
-    return rec.tsOk && this.#clock.nowMs() - rec.tsRecentMs >= this.reuseAfterMs;
+  reusableByConnect(rec: TimeWaitRecord, nowMs: number = this.#clock.nowMs()): boolean {
+    return rec.tsOk && nowMs - rec.tsRecentMs >= this.reuseAfterMs;
   }
 
   /** The ISS of a connection reopening `rec`'s four-tuple: beyond the old one's sequence space. */

@@ -1,0 +1,88 @@
+// What opening a connection costs in SipHashes and clock reads (the per-connection work of a
+// short-connection client and server, `pingpong --connect`).
+
+import assert from "node:assert/strict";
+import { type Clock, VirtualClock } from "../../core/clock.ts";
+import { LoopbackDriver } from "../../drivers/loopback.ts";
+import { IpAddress } from "../../net/ip_address.ts";
+import { parseIpv4 } from "../../net/ipv4_address.ts";
+import { Stack } from "../../stack/stack.ts";
+import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+
+/** A virtual clock that counts the reads of its time. */
+class CountingClock implements Clock {
+  readonly time = new VirtualClock(1000);
+  reads = 0;
+  nowMs(): number {
+    this.reads++;
+    return this.time.nowMs();
+  }
+}
+
+/** One stack on a loopback NIC with 198.18.9.1/24 and a listener on port 80. */
+function loopbackStack(clock: Clock) {
+  const stack = new Stack({ clock, poolBuffers: 32 });
+  const lo = stack.addNic(new LoopbackDriver({ mtu: 1500 }));
+  const addr = IpAddress.v4(parseIpv4("198.18.9.1"));
+  stack.ipv4.addAddress(lo.index, addr.w3, 24);
+  const listener = stack.tcp.listen(null, 80, 8);
+  return { stack, addr, listener };
+}
+
+/** Tick until the listener has a connection to accept (bounded). */
+function acceptOne(
+  stack: Stack,
+  clock: { time: VirtualClock } | VirtualClock,
+  listener: { accept(): TcpEndpoint | null },
+): TcpEndpoint {
+  const time = clock instanceof VirtualClock ? clock : clock.time;
+  for (let i = 0; i < 20; i++) {
+    time.advance(1);
+    stack.tick();
+    const ep = listener.accept();
+    if (ep !== null) return ep;
+  }
+  throw new Error("no connection to accept");
+}
+
+Deno.test("connect cost: one SipHash per side of a handshake gives the ISN and the TSval offset", () => {
+  const clock = new VirtualClock(1000);
+  const { stack, addr, listener } = loopbackStack(clock);
+  const isn = stack.tcp.isn;
+  const before = isn.hashes;
+  const client = stack.tcp.connect(addr, 80);
+  assert.equal(isn.hashes - before, 1, "the client's connect: one hash");
+  const server = acceptOne(stack, clock, listener);
+  assert.equal(isn.hashes - before, 2, "the server's SYN: one hash");
+  assert.equal(client.stateName(), "ESTABLISHED");
+  // Each offset is the ISN hash's other half: what next() leaves for this tuple.
+  isn.next(client.localAddr, client.localPort, client.remoteAddr, client.remotePort);
+  assert.equal(client.tsOffset, isn.nextTimestampOffset | 0);
+  isn.next(server.localAddr, server.localPort, server.remoteAddr, server.remotePort);
+  assert.equal(server.tsOffset, isn.nextTimestampOffset | 0);
+  assert.notEqual(client.tsOffset, server.tsOffset);
+  // Timestamps flow both ways with those offsets: a round trip of data works.
+  client.write(new Uint8Array([1, 2, 3]), 0, 3);
+  clock.advance(1);
+  stack.tick();
+  clock.advance(1);
+  stack.tick();
+  const buf = new Uint8Array(8);
+  assert.equal(server.read(buf, 0, 8), 3);
+});
+
+Deno.test("connect cost: connect() reads the clock once (route, port, ISN, endpoint, SYN)", () => {
+  const clock = new CountingClock();
+  const { stack, addr, listener } = loopbackStack(clock);
+  // A first connection resolves what is cached (the route, the shared addresses).
+  stack.tcp.connect(addr, 80);
+  acceptOne(stack, clock, listener);
+  clock.time.advance(5);
+  const reads = clock.reads;
+  const ep = stack.tcp.connect(addr, 80);
+  assert.equal(clock.reads - reads, 1, "one read for the whole open");
+  assert.equal(ep.stateName(), "SYN_SENT");
+  // The SYN's time is that read: the handshake's RTT sample is the virtual time it took.
+  acceptOne(stack, clock, listener);
+  assert.equal(ep.stateName(), "ESTABLISHED");
+});
