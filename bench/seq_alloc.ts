@@ -11,6 +11,7 @@
  * deno run --allow-all bench/seq_alloc.ts --isn high --rr              # 64-byte request/response
  * deno run --allow-all bench/seq_alloc.ts --isn high --heap-used       # heapUsed windows instead
  * deno run --allow-all bench/seq_alloc.ts --isn high --addr low        # 10.0.0.x, not 198.18.0.x
+ * deno run --allow-all bench/seq_alloc.ts --loss 0.01                  # the wire loses 1 %: SACK
  * ```
  *
  * @module
@@ -33,6 +34,7 @@ if (import.meta.main) {
     options: {
       isn: { type: "string", default: "high" },
       addr: { type: "string", default: "high" },
+      loss: { type: "string", default: "0" },
       mtu: { type: "string", default: "1500" },
       both: { type: "boolean", default: false },
       rr: { type: "boolean", default: false },
@@ -46,11 +48,11 @@ if (import.meta.main) {
   if (Number(o["pre-bulk"]) > 0) {
     // Another connection's bulk transfer first: the code optimised for it, as in a process
     // that serves both kinds of traffic.
-    new SeqWorkload(seqNet(o.isn!, Number(o.mtu), o.addr!), false).bulk(
+    new SeqWorkload(seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss)), false).bulk(
       Number(o["pre-bulk"]) * 1e6,
     );
   }
-  const net = seqNet(o.isn!, Number(o.mtu), o.addr!);
+  const net = seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss));
   const w = new SeqWorkload(net, o.both!, o.rr ? 64 : 0);
   const unit = o.rr ? "round trip" : "data segment";
   const run = (): void => o.rr ? w.roundTrips(Number(o.n)) : w.bulk(Number(o.mb) * 1e6);

@@ -103,10 +103,10 @@ export class SeqWorkload {
 }
 
 /**
- * A simulated pair with sequence numbers and timestamps pinned at `place` and the IPv4
- * addresses at `addrPlace` (a key of {@link ADDR_PLACES}).
+ * A simulated pair with sequence numbers and timestamps pinned at `place`, the IPv4 addresses
+ * at `addrPlace` (a key of {@link ADDR_PLACES}) and the wire losing `lossRate` of the frames.
  */
-export function seqNet(place: string, mtu: number, addrPlace = "high"): SimNet {
+export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate = 0): SimNet {
   const p = ISN_PLACES[place];
   if (p === undefined) throw new Error(`seq_alloc: --isn is one of ${Object.keys(ISN_PLACES)}`);
   const addrs = ADDR_PLACES[addrPlace];
@@ -115,6 +115,7 @@ export function seqNet(place: string, mtu: number, addrPlace = "high"): SimNet {
   }
   return makeSimNet({
     mtu,
+    wire: { seed: 1, lossRate },
     addrA: addrs[0],
     addrB: addrs[1],
     poolBuffers: 8192,
