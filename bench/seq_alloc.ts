@@ -10,6 +10,8 @@
  * deno run --allow-all bench/seq_alloc.ts --isn wrap --both            # bulk both ways at once
  * deno run --allow-all bench/seq_alloc.ts --isn high --rr              # 64-byte request/response
  * deno run --allow-all bench/seq_alloc.ts --isn high --heap-used       # heapUsed windows instead
+ * deno run --allow-all bench/seq_alloc.ts --isn high --addr low        # 10.0.0.x, not 198.18.0.x
+ * deno run --allow-all bench/seq_alloc.ts --loss 0.01                  # the wire loses 1 %: SACK
  * ```
  *
  * @module
@@ -31,6 +33,8 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       isn: { type: "string", default: "high" },
+      addr: { type: "string", default: "high" },
+      loss: { type: "string", default: "0" },
       mtu: { type: "string", default: "1500" },
       both: { type: "boolean", default: false },
       rr: { type: "boolean", default: false },
@@ -44,9 +48,11 @@ if (import.meta.main) {
   if (Number(o["pre-bulk"]) > 0) {
     // Another connection's bulk transfer first: the code optimised for it, as in a process
     // that serves both kinds of traffic.
-    new SeqWorkload(seqNet(o.isn!, Number(o.mtu)), false).bulk(Number(o["pre-bulk"]) * 1e6);
+    new SeqWorkload(seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss)), false).bulk(
+      Number(o["pre-bulk"]) * 1e6,
+    );
   }
-  const net = seqNet(o.isn!, Number(o.mtu));
+  const net = seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss));
   const w = new SeqWorkload(net, o.both!, o.rr ? 64 : 0);
   const unit = o.rr ? "round trip" : "data segment";
   const run = (): void => o.rr ? w.roundTrips(Number(o.n)) : w.bulk(Number(o.mb) * 1e6);
@@ -56,7 +62,9 @@ if (import.meta.main) {
   if (o.rr) w.roundTrips(5_000);
   else w.bulk(30e6);
   console.log(
-    `isn ${o.isn} (snd.una ${w.c.snd.sndUna.toString(16)}, rcv.nxt ${w.c.rcv.rcvNxt.toString(16)})`,
+    `isn ${o.isn}, addresses ${net.addrA} ${net.addrB} (snd.una ${
+      w.c.snd.sndUna.toString(16)
+    }, rcv.nxt ${w.c.rcv.rcvNxt.toString(16)})`,
   );
   if (o["heap-used"]) {
     const perWindow: number[] = [];

@@ -35,6 +35,7 @@
 
 import { copyBytes } from "./copy_bytes.ts";
 import type { RingStoragePool } from "./ring_storage.ts";
+import type { SubarrayCache } from "./subarray_cache.ts";
 
 /**
  * A caller-owned record that {@link ByteRing.readableSpan} and {@link ByteRing.writableSpan}
@@ -169,12 +170,22 @@ export class ByteRing {
     this.#head = 0;
   }
 
-  /** Copy `n` bytes from `src[off..]` into the ring at `offset` (caller checked bounds). */
-  #copyIn(offset: number, src: Uint8Array, off: number, n: number): void {
+  /**
+   * Copy `n` bytes from `src[off..]` into the ring at `offset` (caller checked bounds), the
+   * long source views from `views` when given.
+   */
+  #copyIn(
+    offset: number,
+    src: Uint8Array,
+    off: number,
+    n: number,
+    views: SubarrayCache | null,
+  ): void {
     const at = this.#index(offset);
     const first = this.#size - at;
     if (n <= first) {
-      copyBytes(src, off, this.#buf, at, n);
+      if (views !== null) views.copy(src, off, this.#buf, at, n);
+      else copyBytes(src, off, this.#buf, at, n);
     } else {
       copyBytes(src, off, this.#buf, at, first);
       copyBytes(src, off + first, this.#buf, 0, n - first);
@@ -194,18 +205,20 @@ export class ByteRing {
   }
 
   /**
-   * Append `src[off, off + len)` as readable data; copies as much as fits.
+   * Append `src[off, off + len)` as readable data; copies as much as fits. With `views`, a long
+   * copy that does not wrap takes its source view from that table (no view per copy: the
+   * receive path, whose frames sit at the same offsets of a ring again and again).
    *
    * @returns bytes written (0 when full).
    */
-  write(src: Uint8Array, off: number, len: number): number {
+  write(src: Uint8Array, off: number, len: number, views: SubarrayCache | null = null): number {
     let n = clipToArray(src, off, len);
     const free = this.#capacity - this.#length;
     if (n > free) n = free;
     if (n === 0) return 0;
     const end = this.#length + n;
     this.#reserve(end);
-    this.#copyIn(this.#length, src, off, n);
+    this.#copyIn(this.#length, src, off, n, views);
     this.#length = end;
     if (end > this.#extent) this.#extent = end;
     return n;
@@ -262,9 +275,17 @@ export class ByteRing {
    * stored survives {@link ByteRing.read}/{@link ByteRing.consume} and becomes readable with
    * {@link ByteRing.commit}; {@link ByteRing.write} writes over it from offset 0.
    *
+   * `views` as for {@link ByteRing.write}.
+   *
    * @returns bytes stored (a prefix of the input; 0 when `offset ≥ free`).
    */
-  writeAt(offset: number, src: Uint8Array, off: number, len: number): number {
+  writeAt(
+    offset: number,
+    src: Uint8Array,
+    off: number,
+    len: number,
+    views: SubarrayCache | null = null,
+  ): number {
     if (!(offset >= 0)) return 0;
     let n = clipToArray(src, off, len);
     const room = this.#capacity - this.#length - offset;
@@ -272,7 +293,7 @@ export class ByteRing {
     if (n <= 0) return 0;
     const end = this.#length + offset + n;
     this.#reserve(end);
-    this.#copyIn(this.#length + offset, src, off, n);
+    this.#copyIn(this.#length + offset, src, off, n, views);
     if (end > this.#extent) this.#extent = end;
     return n;
   }

@@ -109,7 +109,9 @@ export class SubarrayCache {
   /** A view of `src[off, off + len)`: the table's, or a new one put in it. */
   view(src: Uint8Array, off: number, len: number): Uint8Array {
     if (this.#off.length === 0) this.#init();
-    const key = off + Math.imul(len, 0x85ebca6b);
+    // The source's place in its buffer counts too: buffers carved from one ArrayBuffer (a
+    // packet pool, a simulated wire's slots) hold frames at the same offset of each.
+    const key = src.byteOffset + off + Math.imul(len, 0x85ebca6b);
     // Two places per key. The first by Fibonacci hashing: offsets a fixed stride apart with one
     // length (one block of a ring's slots) stay an arithmetic progression under the addition,
     // and the golden-ratio multiple spreads it almost evenly. The second by a full mix, for

@@ -24,6 +24,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { PayloadSource } from "../core/packet_buffer.ts";
 import { SeededRandom } from "../core/random.ts";
+import { copyBytes } from "../core/copy_bytes.ts";
 import {
   LINK_OK,
   LINK_SCHEDULED_DROP,
@@ -155,10 +156,17 @@ class SimSlot {
   arrivalMs = 0;
   /** Tie-break among equal arrival times: the order frames were filed. */
   seq = 0;
-  constructor(bytes: number) {
-    this.buf = new Uint8Array(bytes);
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
   }
 }
+
+/**
+ * Bytes of one block of slots: slots are carved out of shared blocks, each at its own offset,
+ * as a driver's receive ring holds its frames (the receivers' reused copy views are keyed by
+ * that offset: core/subarray_cache.ts).
+ */
+const SLOT_BLOCK_BYTES = 1 << 20;
 
 const DEFAULT_FAULTS: Readonly<SimFaults> = Object.freeze({
   lossRate: 0,
@@ -178,7 +186,7 @@ const DEFAULT_FAULTS: Readonly<SimFaults> = Object.freeze({
 
 /** Copy `len` bytes; one short-lived view is far cheaper than a byte loop (see facts doc). */
 function copyInto(dst: Uint8Array, src: Uint8Array, off: number, len: number): void {
-  dst.set(src.subarray(off, off + len), 0);
+  copyBytes(src, off, dst, 0, len); // headers byte by byte: no view per frame (the rig's own)
 }
 
 function checkFaults(f: Partial<SimFaults>): void {
@@ -265,6 +273,9 @@ export class SimWire {
   _seq = 0;
   readonly #free: SimSlot[] = [];
   #slotBytes = ETHERNET_HEADER_BYTES + DEFAULT_MTU;
+  /** The block new slots are carved from, and where the next one starts in it. */
+  #block: ArrayBuffer | null = null;
+  #blockNext = 0;
   #nextIndex = 0;
 
   /** Make a wire; fault options apply to every direction until changed by `setFaults`. */
@@ -384,7 +395,13 @@ export class SimWire {
   _alloc(len: number): SimSlot {
     let slot = this.#free.pop();
     if (slot === undefined) {
-      slot = new SimSlot(this.#slotBytes);
+      const bytes = this.#slotBytes;
+      if (this.#block === null || this.#blockNext + bytes > this.#block.byteLength) {
+        this.#block = new ArrayBuffer(bytes > SLOT_BLOCK_BYTES ? bytes : SLOT_BLOCK_BYTES);
+        this.#blockNext = 0;
+      }
+      slot = new SimSlot(new Uint8Array(this.#block, this.#blockNext, bytes));
+      this.#blockNext += bytes;
       this.stats.slotsAllocated++;
     } else if (slot.buf.length < len) {
       slot.buf = new Uint8Array(this.#slotBytes); // once per slot after a bigger MTU appears

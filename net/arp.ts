@@ -24,6 +24,7 @@ import { HEADROOM_BYTES } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import type { Clock } from "../core/clock.ts";
+import type { RouteResult } from "./route_table.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpHeader, writeArp } from "./arp_header.ts";
 import { isIpv4LimitedBroadcast, isIpv4Martian, isIpv4Multicast } from "./ipv4_address.ts";
 import {
@@ -104,6 +105,8 @@ export class ArpCache {
   readonly #stats: Counters;
   readonly #table: NeighbourTable<number, NeighbourEntry<number>>;
   readonly #hdr = new ArpHeader();
+  /** The unicast neighbour {@link ArpCache.sendVia} sent to last (null: none). */
+  #last: NeighbourEntry<number> | null = null;
 
   /** Build the cache for `link`. `stats` is the stack's ARP counter group. */
   constructor(
@@ -183,6 +186,38 @@ export class ArpCache {
       return link.output(pb, m, 0, etherType, null);
     }
     return this.#table.send(pb, nextHop, etherType);
+  }
+
+  /**
+   * {@link ArpCache.send} to `route.nextHop`, read from the record: the per-packet path. A u32
+   * address ≥ 64.0.0.0 (2**30) passed as a number to a call V8 does not inline, or used as a
+   * `Map` key, is a new heap number each time; the neighbour sent to last is kept and compared
+   * in place instead.
+   */
+  sendVia(pb: PacketBuffer, route: RouteResult, etherType: number): boolean {
+    const e = this.#last;
+    if (e !== null && e.ip === route.nextHop && this.#table.isCurrent(e)) {
+      return this.#table.sendResolved(pb, e, etherType);
+    }
+    const ip = route.nextHop;
+    const sent = this.send(pb, ip, etherType);
+    this.#keep(ip, this.#table.get(ip));
+    return sent;
+  }
+
+  /** Keep `e`, the entry of `ip`, as the last neighbour: unicast next hops only. */
+  #keep(ip: number, e: NeighbourEntry<number> | undefined): void {
+    const unicast = !isIpv4LimitedBroadcast(ip) && !isIpv4Multicast(ip) &&
+      !this.#owner.isBroadcastOn(this.#link.index, ip);
+    this.#last = e !== undefined && unicast ? e : null;
+  }
+
+  /**
+   * Forget the neighbour {@link ArpCache.sendVia} keeps (the addresses changed: a next hop may
+   * be a directed broadcast now).
+   */
+  resetLast(): void {
+    this.#last = null;
   }
 
   /**
@@ -277,6 +312,20 @@ export class ArpCache {
       });
     }
     return out;
+  }
+
+  /**
+   * {@link ArpCache.lookup} of `route.nextHop`, read from the record (as {@link ArpCache.sendVia}
+   * does, sharing its last neighbour).
+   */
+  lookupVia(route: RouteResult): Uint8Array | null {
+    const e = this.#last;
+    if (e !== null && e.ip === route.nextHop && this.#table.isCurrent(e)) return e.mac;
+    const ip = route.nextHop;
+    const found = this.#table.get(ip);
+    if (found === undefined || found.state === NUD_INCOMPLETE) return null;
+    this.#keep(ip, found);
+    return found.mac;
   }
 
   /** Look up a neighbour's MAC without side effects (null if unknown or unresolved). */

@@ -87,11 +87,13 @@ export class IpAddress implements IpAddr {
     // from the first address made, not "small integer" until the first word above 2^30
     // (core/v8_shapes.ts).
     this.family = familyOf(w0 >>> 0, w1 >>> 0, w2 >>> 0);
-    this.w0 =
-      this.w1 =
-      this.w2 =
-      this.w3 =
-        DOUBLE_ZERO;
+    // One statement each, in this order: a chained `a = b = c = 0` adds the last first, and
+    // words at other places than the scratch's make every load V8's mid tier (Maglev) compiles
+    // for both classes a merge that boxes the word (a new heap number ≥ 2**30 per load).
+    this.w0 = DOUBLE_ZERO;
+    this.w1 = DOUBLE_ZERO;
+    this.w2 = DOUBLE_ZERO;
+    this.w3 = DOUBLE_ZERO;
     this.w0 = w0 >>> 0;
     this.w1 = w1 >>> 0;
     this.w2 = w2 >>> 0;
@@ -201,6 +203,19 @@ export class IpAddressScratch implements IpAddr {
     this.w1 = 0;
     this.w2 = V4_MAPPED_W2;
     this.w3 = a >>> 0;
+    this.family = 4;
+    return this;
+  }
+
+  /**
+   * Load the IPv4 address stored big-endian at `buf[off..off + 4)`; returns `this`. Read in
+   * place: the word never crosses a call as a number (≥ 2**30 it would be boxed).
+   */
+  setV4At(buf: Uint8Array, off: number): this {
+    this.w0 = 0;
+    this.w1 = 0;
+    this.w2 = V4_MAPPED_W2;
+    this.w3 = read32(buf, off);
     this.family = 4;
     return this;
   }

@@ -27,7 +27,14 @@ import {
   isIpv4Multicast,
   prefixMask,
 } from "./ipv4_address.ts";
-import { checkIpv4Options, IPV4_HEADER_MIN_BYTES, Ipv4Header, Ipv4Repr } from "./ipv4_header.ts";
+import {
+  checkIpv4Options,
+  IPV4_DST_OFFSET,
+  IPV4_HEADER_MIN_BYTES,
+  IPV4_SRC_OFFSET,
+  Ipv4Header,
+  Ipv4Repr,
+} from "./ipv4_header.ts";
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
 import { fragmentIpv4 } from "./ipv4_fragmenter.ts";
 import type { FragmentOutput } from "./ipv6_fragmenter.ts";
@@ -35,7 +42,7 @@ import { RouteResult, RouteTable } from "./route_table.ts";
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
 import { readIpv4 } from "./ipv4_address.ts";
-import { IpAddressScratch } from "./ip_address.ts";
+import { type IpAddr, IpAddressScratch } from "./ip_address.ts";
 import type { SubarrayCache } from "../core/subarray_cache.ts";
 import { PathMtuCache, type PathMtuOptions } from "./path_mtu.ts";
 
@@ -144,6 +151,9 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #errMeta = new NetRxMeta();
   readonly #fragOut = new FragmentSink();
   readonly #dstScratch = new IpAddressScratch();
+  /** The addresses of {@link Ipv4Layer.send}'s datagram, for {@link Ipv4Layer.sendAddr}. */
+  readonly #txSrc = new IpAddressScratch();
+  readonly #txDst = new IpAddressScratch();
   #nextId: number;
 
   /** Build the layer; links are attached afterwards. */
@@ -168,7 +178,7 @@ export class Ipv4Layer implements LocalReceiver {
     this.#reasm.onTimeout = (buf, off, headerBytes) => {
       if (this.reporter === null) return;
       const m = this.#fillErrMeta(buf, off, headerBytes);
-      m.toGroup = !this.#isLocal(m.dst.w3);
+      m.toGroup = !this.#isLocal(m.dst);
       this.reporter.reassemblyTimeout(m);
     };
     const seed = new Uint16Array(1);
@@ -248,6 +258,7 @@ export class Ipv4Layer implements LocalReceiver {
     if (!secondary) {
       this.routes.add({ dest, prefixLen, gateway: 0, nicIndex, source: addr, metric: 0 });
     }
+    for (const l of this.#links) l?.arp.resetLast();
     this.#links[nicIndex]!.arp.announce(addr);
   }
 
@@ -285,11 +296,21 @@ export class Ipv4Layer implements LocalReceiver {
 
   /** True if `addr` is one of ours (any NIC). */
   isLocalAddress(addr: number): boolean {
-    return this.#isLocal(addr);
+    return this.#isLocal(this.#dstScratch.setV4(addr));
   }
 
-  /** {@link isLocalAddress} without allocating (see `#localList`). */
-  #isLocal(addr: number): boolean {
+  /** {@link isLocalAddress} of an IPv4(-mapped) record (its `w3`). */
+  isLocalAddr(a: IpAddr): boolean {
+    return this.#isLocal(a);
+  }
+
+  /**
+   * {@link isLocalAddress} of an IPv4(-mapped) record without allocating (see `#localList`).
+   * The address is read from the record here: a u32 ≥ 2**30 (64.0.0.0 and up) passed as a
+   * number to a call V8 does not inline is a new heap number each time.
+   */
+  #isLocal(a: IpAddr): boolean {
+    const addr = a.w3;
     const l = this.#localList;
     if (l.length > LOCAL_LIST_SCAN_MAX) return this.#local.has(addr);
     for (let i = 0; i < l.length; i++) if (l[i] === addr) return true;
@@ -389,25 +410,28 @@ export class Ipv4Layer implements LocalReceiver {
       return;
     }
     const totalLength = h.totalLength;
-    const src = h.src;
-    const dst = h.dst;
+    const meta = this.#meta;
+    // The addresses go from the header straight into the delivery record and are read there:
+    // the header's getters returned a new heap number per packet for each address ≥ 64.0.0.0.
+    const src = meta.src.setV4At(buf, off + IPV4_SRC_OFFSET);
+    const dst = meta.dst.setV4At(buf, off + IPV4_DST_OFFSET);
     // RFC 1122 §3.2.1.3 / RFC 1812 §5.3.7: martian sources are dropped silently; so is our
     // own address arriving from the wire (only the local path may carry it).
-    if (isIpv4Martian(src) || (!local && this.#isLocal(src))) {
+    if (isIpv4Martian(src.w3) || (!local && this.#isLocal(src))) {
       st.InMartianSrc++;
       return;
     }
     let toGroup = false;
     if (!this.#isLocal(dst)) {
-      if (isIpv4LimitedBroadcast(dst) || this.isBroadcastOn(nicIndex, dst)) toGroup = true;
-      else if (isIpv4Multicast(dst) && dst === 0xe0000001) toGroup = true; // all-hosts
+      const d = dst.w3;
+      if (isIpv4LimitedBroadcast(d) || this.isBroadcastOn(nicIndex, d)) toGroup = true;
+      else if (isIpv4Multicast(d) && d === 0xe0000001) toGroup = true; // all-hosts
       else {
         st.InAddrErrors++;
         return;
       }
     }
     const headerBytes = h.headerBytes;
-    const meta = this.#meta;
     if (headerBytes > IPV4_HEADER_MIN_BYTES) {
       const bad = checkIpv4Options(buf, off + IPV4_HEADER_MIN_BYTES, h.optionsLength);
       if (bad >= 0) {
@@ -415,8 +439,6 @@ export class Ipv4Layer implements LocalReceiver {
         st.InHdrErrors++;
         if (this.reporter !== null) {
           meta.nicIndex = nicIndex;
-          meta.src.setV4(src);
-          meta.dst.setV4(dst);
           meta.toGroup = toGroup;
           meta.linkNotHost = (rxFlags & RX_LINK_NOT_HOST) !== 0;
           meta.buf = buf;
@@ -429,8 +451,6 @@ export class Ipv4Layer implements LocalReceiver {
       }
     }
     meta.nicIndex = nicIndex;
-    meta.src.setV4(src);
-    meta.dst.setV4(dst);
     meta.hopLimit = h.ttl;
     meta.tos = h.tos;
     meta.toGroup = toGroup;
@@ -492,6 +512,27 @@ export class Ipv4Layer implements LocalReceiver {
     dontFragment: boolean,
     offload: TxOffload | null,
   ): boolean {
+    const s = this.#txSrc.setV4(src);
+    const d = this.#txDst.setV4(dst);
+    return this.sendAddr(pb, route, s, d, protocol, ttl, tos, dontFragment, offload);
+  }
+
+  /**
+   * {@link Ipv4Layer.send} with the addresses as IPv4(-mapped) records, read where they are
+   * used: the per-segment path of the transports. A u32 address ≥ 64.0.0.0 (2**30) passed as a
+   * number to, or returned from, a call V8 does not inline is a new heap number each time.
+   */
+  sendAddr(
+    pb: PacketBuffer,
+    route: RouteResult,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: number,
+    ttl: number,
+    tos: number,
+    dontFragment: boolean,
+    offload: TxOffload | null,
+  ): boolean {
     const st = this.#stats.ip;
     st.OutRequests++;
     const l = this.#links[route.nicIndex];
@@ -525,7 +566,7 @@ export class Ipv4Layer implements LocalReceiver {
       this.#pool.free(pb);
       return false;
     }
-    const mtu = this.pathMtu(dst, l.link.mtu);
+    const mtu = this.pmtu.size === 0 ? l.link.mtu : this.pmtu.mtuFor(dst, l.link.mtu);
     if (total > mtu && !gso) {
       // Quoted in an error or sliced into fragments: the bytes must be here.
       if (!pb.flatten()) return this.#discard(pb);
@@ -549,7 +590,7 @@ export class Ipv4Layer implements LocalReceiver {
       offload.csumStart += 14 + IPV4_HEADER_MIN_BYTES;
       offload.hdrLen += 14 + IPV4_HEADER_MIN_BYTES;
     }
-    return this.#output(l, pb, route.nextHop, offload);
+    return this.#output(l, pb, route, offload);
   }
 
   /**
@@ -559,8 +600,8 @@ export class Ipv4Layer implements LocalReceiver {
   #sendLocal(
     pb: PacketBuffer,
     nicIndex: number,
-    src: number,
-    dst: number,
+    src: IpAddr,
+    dst: IpAddr,
     protocol: number,
     ttl: number,
     tos: number,
@@ -600,10 +641,10 @@ export class Ipv4Layer implements LocalReceiver {
   }
 
   /** The layer's header record, set up for a new datagram (fresh id, no fragment fields). */
-  #txRepr(src: number, dst: number, protocol: number, ttl: number, tos: number): Ipv4Repr {
+  #txRepr(src: IpAddr, dst: IpAddr, protocol: number, ttl: number, tos: number): Ipv4Repr {
     const r = this.#repr;
-    r.src = src;
-    r.dst = dst;
+    r.src = src.w3;
+    r.dst = dst.w3;
     r.protocol = protocol;
     r.ttl = ttl;
     r.tos = tos;
@@ -614,20 +655,25 @@ export class Ipv4Layer implements LocalReceiver {
     return r;
   }
 
-  #output(l: AttachedLink, pb: PacketBuffer, nextHop: number, offload: TxOffload | null): boolean {
-    if (offload !== null) {
-      // Offload metadata is not kept in the ARP queue: with the neighbour unknown a frame that
-      // only asked for a checksum gets it here and waits; a GSO super-segment is dropped
-      // (counted) and resolution started; the transport retransmits it.
-      const mac = l.arp.lookup(nextHop);
-      if (mac !== null) return l.link.output(pb, mac, 0, ETHERTYPE_IPV4, offload);
-      if (finishOffloadInSoftware(pb, offload)) return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
-      this.#stats.ip.OutDiscards++;
-      this.#pool.free(pb);
-      l.arp.solicit(nextHop);
-      return false;
-    }
-    return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
+  #output(
+    l: AttachedLink,
+    pb: PacketBuffer,
+    route: RouteResult,
+    offload: TxOffload | null,
+  ): boolean {
+    // The next hop stays in the route record: see sendAddr.
+    if (offload === null) return l.arp.sendVia(pb, route, ETHERTYPE_IPV4);
+    // Offload metadata is not kept in the ARP queue: with the neighbour unknown a frame that
+    // only asked for a checksum gets it here and waits; a GSO super-segment is dropped
+    // (counted) and resolution started; the transport retransmits it.
+    const mac = l.arp.lookupVia(route);
+    if (mac !== null) return l.link.output(pb, mac, 0, ETHERTYPE_IPV4, offload);
+    const nextHop = route.nextHop;
+    if (finishOffloadInSoftware(pb, offload)) return l.arp.send(pb, nextHop, ETHERTYPE_IPV4);
+    this.#stats.ip.OutDiscards++;
+    this.#pool.free(pb);
+    l.arp.solicit(nextHop);
+    return false;
   }
 
   /**
@@ -636,8 +682,8 @@ export class Ipv4Layer implements LocalReceiver {
    */
   #refuseTooBig(
     pb: PacketBuffer,
-    src: number,
-    dst: number,
+    src: IpAddr,
+    dst: IpAddr,
     protocol: number,
     ttl: number,
     tos: number,

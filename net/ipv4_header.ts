@@ -19,6 +19,7 @@
 import { onesComplementSum } from "./checksum.ts";
 import { readIpv4, writeIpv4 } from "./ipv4_address.ts";
 import { WireView } from "../link/wire_view.ts";
+import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 
 /** Smallest header (IHL 5). */
 export const IPV4_HEADER_MIN_BYTES = 20;
@@ -375,10 +376,11 @@ export function checkIpv4Options(buf: Uint8Array, off: number, len: number): num
  * ```
  */
 export class Ipv4Repr {
+  // Unsigned 32-bit: doubles from the first record made (core/v8_shapes.ts).
   /** Source address (unsigned 32-bit). */
-  src = 0;
+  src: number = DOUBLE_ZERO;
   /** Destination address (unsigned 32-bit). */
-  dst = 0;
+  dst: number = DOUBLE_ZERO;
   /** Protocol of the payload (`IP_PROTO_*`, 0..255). */
   protocol = 0;
   /** Time to live (0..255). */
@@ -440,8 +442,16 @@ export class Ipv4Repr {
     buf[off + IPV4_FLAGS_FRAGMENT_OFFSET + 1] = frag;
     buf[off + IPV4_TTL_OFFSET] = ttl;
     buf[off + IPV4_PROTOCOL_OFFSET] = protocol;
-    writeIpv4(buf, off + IPV4_SRC_OFFSET, src);
-    writeIpv4(buf, off + IPV4_DST_OFFSET, dst);
+    // Byte by byte here, not through writeIpv4: an address ≥ 64.0.0.0 passed to a call V8
+    // does not inline is a new heap number per datagram.
+    buf[off + IPV4_SRC_OFFSET] = src >>> 24;
+    buf[off + IPV4_SRC_OFFSET + 1] = src >>> 16;
+    buf[off + IPV4_SRC_OFFSET + 2] = src >>> 8;
+    buf[off + IPV4_SRC_OFFSET + 3] = src;
+    buf[off + IPV4_DST_OFFSET] = dst >>> 24;
+    buf[off + IPV4_DST_OFFSET + 1] = dst >>> 16;
+    buf[off + IPV4_DST_OFFSET + 2] = dst >>> 8;
+    buf[off + IPV4_DST_OFFSET + 3] = dst;
     // The sum of the ten words with the checksum counted as zero, straight from the fields.
     let s = 0x4500 + tos + total + id + frag + (ttl << 8) + protocol + (src >>> 16) +
       (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);

@@ -9,7 +9,6 @@
 
 import { GSO_TCPV4, type TxOffload } from "../link/driver.ts";
 import type { PacketBuffer } from "../core/packet_buffer.ts";
-import { pseudoHeaderSumV4 } from "./checksum.ts";
 import type { IpAddr } from "./ip_address.ts";
 import { isIpv4LimitedBroadcast } from "./ipv4_address.ts";
 import type { Ipv4Layer } from "./ipv4.ts";
@@ -75,7 +74,8 @@ export class Ipv4Network implements NetworkLayer {
 
   /** The path MTU towards `dst`: the link MTU, lowered by fragmentation needed (RFC 1191). */
   pathMtu(dst: IpAddr, route: NetRoute): number {
-    return this.#ip.pathMtu(dst.w3, route.linkMtu);
+    const pmtu = this.#ip.pmtu;
+    return pmtu.size === 0 ? route.linkMtu : pmtu.mtuFor(dst, route.linkMtu);
   }
 
   /** Lower the path MTU towards `dst` (see {@link NetworkLayer.lowerPathMtu}). */
@@ -85,12 +85,15 @@ export class Ipv4Network implements NetworkLayer {
 
   /** The IPv4 pseudo-header sum (RFC 9293 §3.1, RFC 768). */
   pseudoHeaderSum(src: IpAddr, dst: IpAddr, protocol: number, l4Length: number): number {
-    return pseudoHeaderSumV4(src.w3, dst.w3, protocol, l4Length);
+    // Summed here, not passed on as u32 numbers (a new heap number each ≥ 64.0.0.0).
+    const s = src.w3;
+    const d = dst.w3;
+    return (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff) + protocol + l4Length;
   }
 
   /** True when `a` is one of our IPv4 addresses. */
   isLocalAddress(a: IpAddr): boolean {
-    return a.family === 4 && this.#ip.isLocalAddress(a.w3);
+    return a.family === 4 && this.#ip.isLocalAddr(a);
   }
 
   /** 255.255.255.255, or a directed broadcast of a subnet (on `nicIndex`, any when 0). */
@@ -118,7 +121,8 @@ export class Ipv4Network implements NetworkLayer {
     rr.nicIndex = route.nicIndex;
     rr.nextHop = route.nextHop.w3;
     rr.source = route.source.w3;
-    return this.#ip.send(pb, rr, src.w3, dst.w3, protocol, hopLimit, tos, dontFragment, offload);
+    // The addresses go as records (read in place), not as u32 numbers: boxed ≥ 64.0.0.0.
+    return this.#ip.sendAddr(pb, rr, src, dst, protocol, hopLimit, tos, dontFragment, offload);
   }
 
   /** Register a family-neutral handler of `protocol`. */

@@ -196,6 +196,26 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
     return this.#pending;
   }
 
+  /**
+   * True when `e` is still this table's entry of its neighbour and resolved: a caller that
+   * keeps the entry it sent to last may then {@link NeighbourTable.sendResolved} to it.
+   */
+  isCurrent(e: E): boolean {
+    return e.state !== NUD_INCOMPLETE && this.#entries.get(e.ip) === e;
+  }
+
+  /**
+   * Send `pb` to the resolved entry `e` (see {@link NeighbourTable.isCurrent}), as
+   * {@link NeighbourTable.send} does: marks it used (STALE goes to DELAY). Takes ownership.
+   */
+  sendResolved(pb: PacketBuffer, e: E, etherType: number): boolean {
+    const now = this.#clock.nowMs();
+    e.usedMs = now;
+    this.#lru.touch(e);
+    if (e.state === NUD_STALE) this.enter(e, NUD_DELAY, now);
+    return this.#link.output(pb, e.mac, 0, etherType, null);
+  }
+
   /** The entry of `ip`, or undefined (no side effects). */
   get(ip: K): E | undefined {
     return this.#entries.get(ip);
@@ -219,12 +239,7 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
   send(pb: PacketBuffer, nextHop: K, etherType: number): boolean {
     const now = this.#clock.nowMs();
     let e = this.#entries.get(nextHop);
-    if (e !== undefined && e.state !== NUD_INCOMPLETE) {
-      e.usedMs = now;
-      this.#lru.touch(e);
-      if (e.state === NUD_STALE) this.enter(e, NUD_DELAY, now);
-      return this.#link.output(pb, e.mac, 0, etherType, null);
-    }
+    if (e !== undefined && e.state !== NUD_INCOMPLETE) return this.sendResolved(pb, e, etherType);
     if (e === undefined) {
       const created = this.#resolve(nextHop, now);
       if (created === null) {

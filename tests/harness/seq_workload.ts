@@ -9,6 +9,7 @@
  */
 
 import { connectPair, makeSimNet, type SimNet } from "./sim_net.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 
 /** Where the sequence numbers and timestamps start (`pinnedIsn`, `pinnedTimestampOffset`). */
@@ -21,6 +22,15 @@ export const ISN_PLACES: Record<string, { isn: number; tsOffset: number }> = {
   // One of the two high, the other low: which of them a cost follows.
   "isn-high": { isn: 0x9000_0000, tsOffset: 0 },
   "ts-high": { isn: 0x0100_0000, tsOffset: 0xa000_0000 },
+};
+
+/**
+ * The simulated pair's IPv4 addresses: `high` in 198.18.0.0/15 (≥ 64.0.0.0 = 2**30, so a u32
+ * V8 boxes wherever it crosses a call) and `low` in 10.0.0.0/8 (small integers).
+ */
+export const ADDR_PLACES: Record<string, [IpAddress, IpAddress]> = {
+  high: [IpAddress.parse("198.18.0.1"), IpAddress.parse("198.18.0.2")],
+  low: [IpAddress.parse("10.0.0.1"), IpAddress.parse("10.0.0.2")],
 };
 
 /** A bulk flow (one or both ways) or a ping-pong over one connection of `net`. */
@@ -92,12 +102,22 @@ export class SeqWorkload {
   }
 }
 
-/** A simulated pair with sequence numbers and timestamps pinned at `place`. */
-export function seqNet(place: string, mtu: number): SimNet {
+/**
+ * A simulated pair with sequence numbers and timestamps pinned at `place`, the IPv4 addresses
+ * at `addrPlace` (a key of {@link ADDR_PLACES}) and the wire losing `lossRate` of the frames.
+ */
+export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate = 0): SimNet {
   const p = ISN_PLACES[place];
   if (p === undefined) throw new Error(`seq_alloc: --isn is one of ${Object.keys(ISN_PLACES)}`);
+  const addrs = ADDR_PLACES[addrPlace];
+  if (addrs === undefined) {
+    throw new Error(`seq_alloc: --addr is one of ${Object.keys(ADDR_PLACES)}`);
+  }
   return makeSimNet({
     mtu,
+    wire: { seed: 1, lossRate },
+    addrA: addrs[0],
+    addrB: addrs[1],
     poolBuffers: 8192,
     tcp: {
       pinnedIsn: p.isn,

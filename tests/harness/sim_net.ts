@@ -41,6 +41,10 @@ export interface SimNetOptions {
   poolBuffers?: number;
   /** Further options of both stacks (a seeded `random` is the default). */
   stack?: StackOptions;
+  /** Host a's IPv4 address [{@link ADDR_A}]; a /24 with `addrB`. */
+  addrA?: IpAddress;
+  /** Host b's IPv4 address [{@link ADDR_B}]. */
+  addrB?: IpAddress;
 }
 
 /** The simulated network. */
@@ -61,6 +65,10 @@ export interface SimNet {
   tcpA: TcpLayer;
   /** Host b's TCP. */
   tcpB: TcpLayer;
+  /** Host a's IPv4 address. */
+  addrA: IpAddress;
+  /** Host b's IPv4 address. */
+  addrB: IpAddress;
   /**
    * Tick both stacks, calling `until` after each round, advancing the clock to the next
    * event whenever both are idle. Returns true when `until()` held, false when `maxVirtualMs`
@@ -108,8 +116,10 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   });
   const nicA = a.addNic(portA);
   const nicB = b.addNic(portB);
-  a.ipv4.addAddress(nicA.index, ADDR_A.v4, 24);
-  b.ipv4.addAddress(nicB.index, ADDR_B.v4, 24);
+  const addrA = opts.addrA ?? ADDR_A;
+  const addrB = opts.addrB ?? ADDR_B;
+  a.ipv4.addAddress(nicA.index, addrA.v4, 24);
+  b.ipv4.addAddress(nicB.index, addrB.v4, 24);
   const tcpA = a.tcp;
   const tcpB = b.tcp;
   const run = (until: () => boolean, maxVirtualMs: number): boolean => {
@@ -148,7 +158,7 @@ export function makeSimNet(opts: SimNetOptions = {}): SimNet {
   const advance = (ms: number): void => {
     run(() => false, ms);
   };
-  return { clock, wire, a, b, portA, portB, tcpA, tcpB, run, advance };
+  return { clock, wire, a, b, portA, portB, tcpA, tcpB, addrA, addrB, run, advance };
 }
 
 /** True when `ep`'s four-tuple is held by a TIME_WAIT record of `tcp` (the endpoint itself is CLOSED). */
@@ -163,7 +173,7 @@ export function inTimeWait(
 /** An established connection a → b on `net` (client `c` on a, server `s` on b). */
 export function connectPair(net: SimNet, port = 5001): { c: TcpEndpoint; s: TcpEndpoint } {
   const l = net.tcpB.listen(null, port, 8);
-  const c = net.tcpA.connect(ADDR_B, port);
+  const c = net.tcpA.connect(net.addrB, port);
   let s: TcpEndpoint | null = null;
   const ok = net.run(() => (s ??= l.accept()) !== null && c.state === TcpState.ESTABLISHED, 5000);
   if (!ok || s === null) throw new Error("sim_net: the connection did not come up");

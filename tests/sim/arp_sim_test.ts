@@ -136,3 +136,38 @@ Deno.test("sim: ARP confirm() on a REACHABLE neighbour keeps it REACHABLE for an
   p.advance(3_000);
   assert.equal(state(), "STALE");
 });
+
+Deno.test("sim: ARP's kept last neighbour is dropped with its entry (flush) and when its address becomes a directed broadcast", () => {
+  const p = new RawPeer();
+  const arp = p.stack.ipv4.arp(1);
+  const dstMacs: number[][] = [];
+  p.driver.observer = {
+    onTransmit: (f, off) => {
+      if (f[off + 12] === 0x08 && f[off + 13] === 0x00) dstMacs.push([...f.subarray(off, off + 6)]);
+    },
+  };
+  const host = parseIpv4("198.18.0.79");
+  const ping = (seq: number) => {
+    p.stack.icmp.sendEcho(host, 1, seq, new Uint8Array(8), 0, 8);
+    p.stack.tick();
+  };
+  p.arpFrom(host);
+  ping(1);
+  ping(2); // through the kept neighbour
+  assert.equal(dstMacs.length, 2);
+  assert.notDeepEqual(dstMacs[1], [255, 255, 255, 255, 255, 255]);
+  // Flushed: the kept entry is not the table's any more; the next ping waits for a request.
+  const requests = p.stack.stats.arp.OutRequests;
+  arp.flush();
+  ping(3);
+  assert.equal(p.stack.stats.arp.OutRequests, requests + 1, "resolved again");
+  assert.equal(arp.pending, 1, "the ping waits for the answer");
+  assert.equal(dstMacs.length, 2);
+  // Known again, then 198.18.0.79 becomes the broadcast of 198.18.0.76/30 on this link.
+  p.arpFrom(host);
+  ping(4);
+  assert.equal(dstMacs.length, 4, "the queued ping and this one");
+  p.stack.ipv4.addAddress(1, parseIpv4("198.18.0.77"), 30);
+  ping(5);
+  assert.deepEqual(dstMacs[4], [255, 255, 255, 255, 255, 255], "a directed broadcast now");
+});

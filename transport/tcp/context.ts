@@ -13,6 +13,7 @@ import type { EventMux } from "../../core/event_mux.ts";
 import type { OutputScheduler } from "../../core/output_queue.ts";
 import type { BufferPool } from "../../core/packet_buffer.ts";
 import type { RingStoragePool } from "../../core/ring_storage.ts";
+import type { SubarrayCache } from "../../core/subarray_cache.ts";
 import type { TimerWheel } from "../../core/timer_wheel.ts";
 import type { IpNetworks } from "../../net/ip_networks.ts";
 import { DEFAULT_CONGESTION_CONTROL } from "./congestion/mod.ts";
@@ -245,4 +246,9 @@ export interface TcpServices {
   readonly stats: Counters;
   /** Every RTT sample of every connection, in nanoseconds (fixed memory). */
   readonly rttNs: Histogram;
+  /**
+   * Reused views of received payloads for the copy into receive buffers (none: a view per long
+   * copy).
+   */
+  readonly rcvCopyViews?: SubarrayCache;
 }

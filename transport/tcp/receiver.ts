@@ -284,7 +284,8 @@ export class TcpReceiver {
           off += direct;
           len -= direct;
         }
-        const n = len > 0 ? rx.write(seg.buf, off, len) : 0;
+        const views = this.#svc.rcvCopyViews ?? null;
+        const n = len > 0 ? rx.write(seg.buf, off, len, views) : 0;
         if (n < len) stats.TCPRcvQDrop++;
         advanced = direct + n;
         if (!this.asm.isEmpty) {
@@ -299,7 +300,7 @@ export class TcpReceiver {
         if (n > 0 && this.#ofoDuplicate(at, n, seq)) stats.TCPDSACKOfoSent++;
         if (n > 0 && this.asm === NO_RANGES) this.asm = new Assembler(this.#svc.opts.ooqMaxRanges);
         if (n > 0 && this.asm.add(at, n)) {
-          rx.writeAt(at, seg.buf, off, n);
+          rx.writeAt(at, seg.buf, off, n, this.#svc.rcvCopyViews ?? null);
           stats.TCPOFOQueue++;
         } else {
           stats.TCPOFODrop++;

@@ -53,6 +53,7 @@ import { activeOpen } from "./handshake.ts";
 import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
 import { RouteCache } from "./route_cache.ts";
+import { SubarrayCache } from "../../core/subarray_cache.ts";
 import { RxSegment } from "./segment.ts";
 import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
@@ -86,6 +87,12 @@ export interface TcpConnectOptions {
 }
 
 /**
+ * Payload views kept for the copy into receive buffers: about one per receive-ring slot (as
+ * UDP's; ~100 bytes each once made).
+ */
+const TCP_RCV_COPY_VIEWS = 32768;
+
+/**
  * The TCP protocol layer.
  *
  * @example
@@ -107,6 +114,13 @@ export class TcpLayer implements NetProtocolHandler {
    * RTO uses them), in nanoseconds: the stack-wide distribution behind `ustack stats --rtt`.
    */
   readonly rttNs: Histogram = latencyHistogram();
+  /**
+   * Views of received payloads for the copy into receive buffers, reused: a receive ring's
+   * slots hold segments at the same offsets again and again, and a new `subarray` per segment
+   * was ~106 B of garbage at MTU 1500 (hits, misses, replacements in `stats.tcp` as
+   * `RcvCopyViewHits`, `RcvCopyViewMisses`, `RcvCopyViewReplaced`).
+   */
+  readonly rcvCopyViews: SubarrayCache;
   /** @internal Connections and TIME_WAIT records by four-tuple. */
   readonly flows: FlowTable<TcpFlow>;
   /** @internal Listeners by (address, port). */
@@ -165,6 +179,7 @@ export class TcpLayer implements NetProtocolHandler {
       );
     }
     this.stats = ctx.stats.tcp;
+    this.rcvCopyViews = new SubarrayCache(TCP_RCV_COPY_VIEWS, this.stats, "RcvCopyView");
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret, {
       isn: opts.pinnedIsn,
       timestampOffset: opts.pinnedTimestampOffset,

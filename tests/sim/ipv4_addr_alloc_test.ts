@@ -1,0 +1,102 @@
+// No heap number per segment for IPv4 addresses at or above 64.0.0.0 (2**30), and no copy view
+// per received segment. V8's small integers are 31-bit: a u32 address ≥ 2**30 (198.18.0.0/15,
+// every deployment address above 64.x) passed to or returned from a call V8 does not inline is
+// a new heap number each time, where 10.x addresses cost nothing. The same simulated TCP
+// transfer (ISN pinned high) runs between 198.18.0.x and between 10.0.0.x hosts; the heap growth
+// per round trip (per data segment) of the high pair may exceed the low pair's by a few bytes
+// only. Before the addresses crossed calls as records (`Ipv4Layer.sendAddr`, the delivery
+// record filled in place, the header written byte by byte, ARP's last neighbour compared in
+// place) and `IpAddress` put its words where `IpAddressScratch` has them, high minus low
+// measured here +96 to +180 B per round trip and +49 to +82 B per segment at MTU 9000; after,
+// 0 to +23 and 0. Bulk at MTU 1500 also allocates less than a receive copy view per segment in
+// all: the TCP receive ring's long copy took a new `subarray` (~106 B) per segment before it
+// used the TCP layer's reused views (`rcvCopyViews`) (bench/README.md, "IPv4 addresses at or
+// above 64.0.0.0").
+
+import assert from "node:assert/strict";
+import { seqNet, SeqWorkload } from "../harness/seq_workload.ts";
+
+/** Most extra heap growth per round trip with 198.18.x addresses than with 10.x. */
+const MAX_EXTRA_BYTES_PER_ROUND_TRIP = 60;
+/** Most extra heap growth per data segment (bulk, MTU 9000) with 198.18.x than with 10.x. */
+const MAX_EXTRA_BYTES_PER_SEGMENT = 12;
+/**
+ * Most heap growth per data segment of a bulk transfer at MTU 1500 (both stacks together). This
+ * code measured 108–111 B, the same without the reused receive views 214 B, main 366–368 B.
+ */
+const MAX_BYTES_PER_SEGMENT_1500 = 160;
+/** Measured windows per pair, the pairs taking turns. */
+const ROUNDS = 12;
+
+/** One pair's workload: `step()` runs a window, `units()` counts segments or round trips. */
+interface Run {
+  step: () => void;
+  units: () => number;
+}
+
+/**
+ * The median heap growth per unit of each run over the windows in which no collection ran
+ * (a scavenge shows the heap shrinking), the runs taking turns so that JIT tier-ups and
+ * collections fall on all of them alike.
+ */
+function medianPerUnit(runs: Run[]): number[] {
+  const grew: number[][] = runs.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.forEach((r, i) => {
+      const u0 = r.units();
+      const before = Deno.memoryUsage().heapUsed;
+      r.step();
+      const after = Deno.memoryUsage().heapUsed;
+      if (after >= before) grew[i].push((after - before) / (r.units() - u0));
+    });
+  }
+  return grew.map((g) => {
+    assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
+    g.sort((a, b) => a - b);
+    return g[g.length >> 1];
+  });
+}
+
+/** A warm bulk transfer a → b between hosts at `addr`, a window 3 MB. */
+function bulkRun(addr: string, mtu: number): Run {
+  const net = seqNet("high", mtu, addr);
+  const w = new SeqWorkload(net, false);
+  w.bulk(30e6); // warm: optimised code, full pools, grown buffers
+  return { step: () => w.bulk(3e6), units: () => net.a.stats.tcp.OutSegs };
+}
+
+/** A warm 64-byte request/response between hosts at `addr`, a window 500 round trips. */
+function rrRun(addr: string): Run {
+  const w = new SeqWorkload(seqNet("high", 1500, addr), false, 64);
+  w.roundTrips(10_000);
+  let done = 0;
+  return {
+    step: () => {
+      w.roundTrips(500);
+      done += 500;
+    },
+    units: () => done,
+  };
+}
+
+// Request/response first: what V8 compiled for bulk traffic changes which calls it inlines.
+Deno.test(`sim ipv4 addr alloc: a 64-byte round trip between 198.18.0.x hosts allocates < ${MAX_EXTRA_BYTES_PER_ROUND_TRIP} B more than between 10.0.0.x hosts`, () => {
+  const [high, low] = medianPerUnit([rrRun("high"), rrRun("low")]);
+  assert.ok(
+    high - low < MAX_EXTRA_BYTES_PER_ROUND_TRIP,
+    `${high.toFixed(1)} B per round trip at 198.18.0.x against ${low.toFixed(1)} at 10.0.0.x`,
+  );
+});
+
+Deno.test(`sim ipv4 addr alloc: bulk at MTU 9000 between 198.18.0.x hosts allocates < ${MAX_EXTRA_BYTES_PER_SEGMENT} B more per segment than between 10.0.0.x hosts`, () => {
+  const [high, low] = medianPerUnit([bulkRun("high", 9000), bulkRun("low", 9000)]);
+  assert.ok(
+    high - low < MAX_EXTRA_BYTES_PER_SEGMENT,
+    `${high.toFixed(1)} B per segment at 198.18.0.x against ${low.toFixed(1)} at 10.0.0.x`,
+  );
+});
+
+Deno.test(`sim ipv4 addr alloc: bulk at MTU 1500 allocates < ${MAX_BYTES_PER_SEGMENT_1500} B per segment (no receive copy view per segment)`, () => {
+  const [perSeg] = medianPerUnit([bulkRun("high", 1500)]);
+  assert.ok(perSeg < MAX_BYTES_PER_SEGMENT_1500, `${perSeg.toFixed(1)} B per segment`);
+});
