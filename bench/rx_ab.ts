@@ -333,6 +333,56 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
           perGb.map((x) => x.toFixed(3)).join(" ") + ")",
       );
     }
+    // What the ring held: the kernel's super-frames reach us at either MTU (MSS: timestamps on).
+    const rings = runs.filter((r) => r.config === c && r.counters?.driver !== undefined)
+      .map((r) => ringFrames(r.counters!.driver, Number(values.mtu) - 52))
+      .filter((x) => x !== null);
+    if (rings.length > 0) {
+      const med = (f: (x: (typeof rings)[0]) => number) => median(rings.map(f));
+      const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+      console.log(
+        `  ring frames: median ${med((x) => x.bytesPerFrame).toFixed(0)} B, ` +
+          `${med((x) => x.segmentsPerFrame).toFixed(1)} wire segments each; ` +
+          `csum partial ${pct(med((x) => x.csumPartial))}, valid ${
+            pct(med((x) => x.csumValid))
+          }, ` +
+          `GSO ${pct(med((x) => x.gso))}, MTU-sized slots ${pct(med((x) => x.small))}`,
+      );
+    }
   }
   if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);
+}
+
+/**
+ * What the stack's RX ring held in one run, from its `driver:` counters line: bytes per ring
+ * frame, wire segments per ring frame (bytes ÷ `mss`, headers included), and the shares of frames
+ * the kernel flagged TP_STATUS_CSUMNOTREADY / TP_STATUS_CSUM_VALID, flagged RX_GSO (longer than
+ * an MTU-sized frame) and taken from the split receive's MTU-sized slots. Null without the line.
+ *
+ * @example
+ * ```ts
+ * ringFrames("rxFrames=4 rxBytes=120000 rxCsumPartialFrames=4 rxGsoFrames=2", 1448);
+ * // { bytesPerFrame: 30000, segmentsPerFrame: 20.7…, csumPartial: 1, csumValid: 0, gso: 0.5, small: 0 }
+ * ```
+ */
+export function ringFrames(driverLine: string, mss: number): {
+  bytesPerFrame: number;
+  segmentsPerFrame: number;
+  csumPartial: number;
+  csumValid: number;
+  gso: number;
+  small: number;
+} | null {
+  const get = (name: string) => Number(new RegExp(`\\b${name}=(\\d+)`).exec(driverLine)?.[1] ?? 0);
+  const frames = get("rxFrames");
+  if (frames === 0) return null;
+  const bytesPerFrame = get("rxBytes") / frames;
+  return {
+    bytesPerFrame,
+    segmentsPerFrame: bytesPerFrame / mss,
+    csumPartial: get("rxCsumPartialFrames") / frames,
+    csumValid: get("rxCsumValidFrames") / frames,
+    gso: get("rxGsoFrames") / frames,
+    small: get("rxSmallRingFrames") / frames,
+  };
 }

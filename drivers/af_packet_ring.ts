@@ -171,6 +171,15 @@ export class AfPacketRingStats extends DriverStats {
   rxCopied = 0;
   /** Frames the kernel dropped because no block or slot was free (also counted in rxDropped). */
   rxKernelDrops = 0;
+  /**
+   * Frames the kernel marked TP_STATUS_CSUMNOTREADY: a checksum left unfinished (a local
+   * sender's CHECKSUM_PARTIAL, e.g. a veth peer), taken as valid.
+   */
+  rxCsumPartialFrames = 0;
+  /** Frames the kernel marked TP_STATUS_CSUM_VALID (the device checked it), taken as valid. */
+  rxCsumValidFrames = 0;
+  /** Frames longer than one MTU-sized frame handed up as GRO/GSO super-frames (RX_GSO). */
+  rxGsoFrames = 0;
   /** Split receive (`rxSplit`): frames taken from the ring of MTU-sized slots. */
   rxSmallRingFrames = 0;
   /** Split receive: frames taken from the ring of 64 KiB slots (GRO/GSO super-frames). */

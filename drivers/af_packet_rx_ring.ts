@@ -90,6 +90,12 @@ export interface RxRingCounters {
   rxCopied: number;
   /** Syscalls made (the copy reads). */
   syscalls: number;
+  /** Frames marked TP_STATUS_CSUMNOTREADY (checksum left unfinished by a local sender). */
+  rxCsumPartialFrames: number;
+  /** Frames marked TP_STATUS_CSUM_VALID (checksum verified by the device). */
+  rxCsumValidFrames: number;
+  /** Frames flagged RX_GSO (longer than an MTU-sized frame). */
+  rxGsoFrames: number;
 }
 
 /** What a walker needs: the mapping's two views, where its ring is, and the frame rules. */
@@ -222,11 +228,20 @@ export abstract class RxRing implements RxWalker {
       return false;
     }
     let flags = 0;
-    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) flags |= RX_CSUM_PARTIAL;
-    if ((status & TP_STATUS_CSUM_VALID) !== 0) flags |= RX_CSUM_VALID;
+    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) {
+      flags |= RX_CSUM_PARTIAL;
+      stats.rxCsumPartialFrames++;
+    }
+    if ((status & TP_STATUS_CSUM_VALID) !== 0) {
+      flags |= RX_CSUM_VALID;
+      stats.rxCsumValidFrames++;
+    }
     // The vnet header sits right in front of the Ethernet header.
     if (vnetBytes !== 0) flags |= vnetRxFlags(ring, at - vnetBytes);
-    if (snaplen > this.gsoAbove) flags |= RX_GSO;
+    if (snaplen > this.gsoAbove) {
+      flags |= RX_GSO;
+      stats.rxGsoFrames++;
+    }
     putRxFrame(batch, n, ring, at, snaplen, flags);
     stats.rxFrames++;
     stats.rxBytes += snaplen;
@@ -398,10 +413,19 @@ export class RxRingV2 extends RxRing {
     }
     const len = r - vnetBytes;
     let flags = 0;
-    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) flags |= RX_CSUM_PARTIAL;
-    if ((status & TP_STATUS_CSUM_VALID) !== 0) flags |= RX_CSUM_VALID;
+    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) {
+      flags |= RX_CSUM_PARTIAL;
+      stats.rxCsumPartialFrames++;
+    }
+    if ((status & TP_STATUS_CSUM_VALID) !== 0) {
+      flags |= RX_CSUM_VALID;
+      stats.rxCsumValidFrames++;
+    }
     if (vnetBytes !== 0) flags |= vnetRxFlags(buf, 0);
-    if (len > this.gsoAbove) flags |= RX_GSO;
+    if (len > this.gsoAbove) {
+      flags |= RX_GSO;
+      stats.rxGsoFrames++;
+    }
     putRxFrame(batch, n, buf, vnetBytes, len, flags);
     stats.rxFrames++;
     stats.rxBytes += len;

@@ -80,6 +80,10 @@ Deno.test("memory pair: frames cross both ways, in order, byte-exact", () => {
     }
     assert.equal(got, 2000);
     assert.equal(b.stats.rxDropped, 0);
+    // Plain frames: no checksum flag, no super-frame.
+    assert.equal(b.stats.rxCsumPartialFrames, 0);
+    assert.equal(b.stats.rxCsumValidFrames, 0);
+    assert.equal(b.stats.rxGsoFrames, 0);
   } finally {
     a.close();
     b.close();
@@ -96,6 +100,8 @@ Deno.test("memory pair: a checksum left to the receiver arrives CSUMNOTREADY wit
     const batch = new RxBatch(8);
     assert.equal(b.receive(batch, 8), 1);
     assert.notEqual(batch.flags[0] & RX_CSUM_PARTIAL, 0);
+    assert.equal(b.stats.rxCsumPartialFrames, 1);
+    assert.equal(b.stats.rxGsoFrames, 0);
     assert.deepEqual(received(batch, 0), f);
   } finally {
     a.close();
@@ -114,6 +120,9 @@ Deno.test("memory pair: a super-frame comes whole through the copy queue (MTU-si
     assert.equal(b.receive(batch, 8), 1);
     assert.equal(b.stats.rxCopied, 1);
     assert.notEqual(batch.flags[0] & RX_GSO, 0);
+    // Counted on the copy path too: one super-frame, its checksum left partial.
+    assert.equal(b.stats.rxGsoFrames, 1);
+    assert.equal(b.stats.rxCsumPartialFrames, 1);
     assert.deepEqual(received(batch, 0), f);
   } finally {
     a.close();
@@ -133,6 +142,7 @@ Deno.test("memory pair: super-frame slots hold a frame whole; MTU-9000 copy mode
     // 68 KiB slots hold it whole.
     assert.equal(b.receive(batch, 8), 1);
     assert.deepEqual(received(batch, 0), f);
+    assert.equal(b.stats.rxGsoFrames, 1);
     b.release(batch);
   } finally {
     a.close();

@@ -208,6 +208,9 @@ function newStats() {
     rxTruncated: 0,
     rxCopied: 0,
     syscalls: 0,
+    rxCsumPartialFrames: 0,
+    rxCsumValidFrames: 0,
+    rxGsoFrames: 0,
     rxSmallRingFrames: 0,
     rxLargeRingFrames: 0,
   };
