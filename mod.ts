@@ -162,6 +162,7 @@ export {
   TRACE_RX,
   TRACE_SPIN,
   TRACE_TICK,
+  TRACE_TRANSMIT,
   TRACE_TX,
   TRACE_YIELD,
 } from "./stack/loop_trace.ts";

@@ -84,6 +84,9 @@ connection has ended (TCP), after 2 s without data, or on SIGINT/SIGTERM.
                      in-memory stacks through this server's receive code (JIT warm-up;
                      nothing reaches the interface) (3000; 0: none)
   --prewarm-wire KIND  what joins them: sim (default) or af_packet (see serve --help)
+  --trace BASE       TCP client: the event loop's trace of the measured seconds in BASE.json
+                     and BASE.loop.f64 (where each received ACK batch waited and what the
+                     loop did meanwhile: bench/tx_trace.ts)
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -116,6 +119,7 @@ function parseUperf(
     len: { type: "string", short: "l" },
     time: { type: "string", short: "t" },
     port: { type: "string", short: "p" },
+    trace: { type: "string" },
   });
   if (values.help) return null;
   const [role, host, ...rest] = positionals;
@@ -147,6 +151,9 @@ function parseUperf(
   ) {
     throw new UsageError("--prewarm applies to uperf server --udp only");
   }
+  if (values.trace !== undefined && (role !== "client" || protocol !== "tcp")) {
+    throw new UsageError("--trace applies to uperf client (TCP) only");
+  }
   const opts: UperfOptions = {
     role,
     protocol,
@@ -158,6 +165,7 @@ function parseUperf(
     seconds: numberFlag("time", values.time, 10, { min: 0.001, max: 86_400 }),
     port: numberFlag("port", values.port, 5201, { integer: true, min: 1, max: 65535 }),
     json: values.json === true,
+    trace: (values.trace as string | undefined) ?? null,
   };
   return { opts, values };
 }

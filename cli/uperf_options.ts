@@ -24,4 +24,6 @@ export interface UperfOptions {
   streams: number;
   /** JSON lines output. */
   json: boolean;
+  /** TCP client `--trace BASE`: where to write the event loop's trace, or null. */
+  trace: string | null;
 }

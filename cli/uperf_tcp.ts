@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Runtime, StackError, type TcpConn } from "../mod.ts";
+import { LoopTrace, type Runtime, StackError, type TcpConn } from "../mod.ts";
 import { emit, emitJson } from "./output.ts";
 import {
   dataPathCounters,
@@ -19,6 +19,7 @@ import {
   StopLatch,
 } from "./meter.ts";
 import type { UperfOptions } from "./uperf_options.ts";
+import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
 
 /** The server stops after this long without data once traffic has started. */
 const SERVER_IDLE_MS = 2000;
@@ -57,6 +58,8 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     const segsBefore = tcp.OutSegs;
     const countersBefore = dataPathCounters(rt);
     const loopBefore = loopTimeTotals(rt);
+    // --trace: the loop's records over the measured seconds (the oldest go once it is full).
+    if (o.trace !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);
     meter.start(clock.nowMs());
     const endMs = meter.startMs + o.seconds * 1000;
     const reporter = setInterval(() => {
@@ -79,6 +82,8 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       clearInterval(sampler);
     }
     const endedMs = clock.nowMs();
+    const trace = rt.loop.trace;
+    rt.loop.trace = null;
     meter.packets = tcp.OutSegs - segsBefore;
     if (endedMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endedMs);
     const retransmits = conns.reduce((a, c) => a + c.info().retransmits, 0);
@@ -92,6 +97,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
       loop: loopTimeDelta(loopBefore, loopTimeTotals(rt), endedMs - meter.startMs),
     });
+    if (o.trace !== null) await writeTrace(o.trace, "client", new Float64Array(0), trace);
     for (const c of conns) c.close();
     // Let the FINs go out before the runtime stops.
     await new Promise((r) => setTimeout(r, 50));

@@ -48,6 +48,7 @@ import {
   TRACE_RX,
   TRACE_SPIN,
   TRACE_TICK,
+  TRACE_TRANSMIT,
   TRACE_TX,
   TRACE_YIELD,
 } from "./loop_trace.ts";
@@ -465,6 +466,7 @@ export class EventLoop {
         if (trace !== null) trace.record(TRACE_MICROTASKS, waitFrom, clock.nowMs(), turns);
       }
       const beforeTransmit = mux.deliveries;
+      const transmitFrom = trace === null ? 0 : clock.nowMs();
       try {
         stack.transmit();
       } catch (e) {
@@ -476,6 +478,7 @@ export class EventLoop {
       if (trace !== null) {
         trace.record(TRACE_TICK, this.#tickStartMs, now, frames);
         const out = this.#framesSent() - sent;
+        trace.record(TRACE_TRANSMIT, transmitFrom, now, out);
         if (out !== 0) trace.record(TRACE_TX, now, now, out);
       }
       // Busy: frames came in, or went out since the last look (a pure sender, say a UDP

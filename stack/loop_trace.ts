@@ -36,6 +36,12 @@ export const TRACE_INLINE = 7;
 export const TRACE_RX = 8;
 /** Frames handed to the driver by a tick's transmit: `start` = `end` = after it, `aux` = frames. */
 export const TRACE_TX = 9;
+/**
+ * A tick's transmit half — output produced, every driver flushed (the TX kick: with AF_PACKET
+ * the kernel's transmit path and a local peer's receive) — from its start to its end; `aux` =
+ * frames handed to the drivers.
+ */
+export const TRACE_TRANSMIT = 10;
 
 /** Names of the kinds, for dumps. */
 export const TRACE_KIND_NAMES: readonly string[] = [
@@ -49,6 +55,7 @@ export const TRACE_KIND_NAMES: readonly string[] = [
   "inline",
   "rx",
   "tx",
+  "transmit",
 ];
 
 /** Numbers per record. */

@@ -9,6 +9,7 @@ import { ECHO_ONCE, echoThrough } from "../harness/kernel_echo.ts";
 import { terminate, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
+import { analyze as analyzeTxTrace } from "../../bench/tx_trace.ts";
 
 const SERVICES = ["--http", "80", "--tcp-echo", "7", "--discard", "9", "--json"];
 
@@ -264,23 +265,41 @@ interopTest(
       ], { stdout: "null", stderr: "null" });
       await pair.waitForListener("tcp", 5201);
       const link = ["--if", pair.stackIf, "--addr", `${pair.stackAddr}/24`];
-      const c = await runCli(pair, [
-        "uperf",
-        "client",
-        pair.peerAddr,
-        "-t",
-        "2",
-        "-P",
-        "2",
-        "--json",
-        ...link,
-      ]);
-      assert.equal(c.code, 0, c.stdout + c.stderr);
-      const lines = c.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      const summary = lines.at(-1);
-      assert.equal(summary.event, "summary");
-      assert.ok(summary.gbps > 0 && summary.bytes > 0);
-      assert.ok(lines.some((l) => l.event === "interval"));
+      let summary: { event: string; gbps: number; bytes: number } = {
+        event: "",
+        gbps: 0,
+        bytes: 0,
+      };
+      // --trace: the loop's records of the measured seconds, read back by bench/tx_trace.ts.
+      const traceDir = await Deno.makeTempDir({ prefix: "uperf-trace-" });
+      const traceBase = `${traceDir}/client`;
+      try {
+        const c = await runCli(pair, [
+          "uperf",
+          "client",
+          pair.peerAddr,
+          "-t",
+          "2",
+          "-P",
+          "2",
+          "--json",
+          "--trace",
+          traceBase,
+          ...link,
+        ]);
+        assert.equal(c.code, 0, c.stdout + c.stderr);
+        const lines = c.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        summary = lines.at(-1);
+        assert.equal(summary.event, "summary");
+        assert.ok(summary.gbps > 0 && summary.bytes > 0);
+        assert.ok(lines.some((l) => l.event === "interval"));
+        const t = await analyzeTxTrace(traceBase);
+        assert.ok(t.ticks > 0 && t.sendingTicks > 0, JSON.stringify(t));
+        assert.ok(t.batches > 0, "the ACKs' batches, with the kernel's receive stamps");
+        assert.ok(t.transmitUs > 0 && t.framesPerTransmit > 0);
+      } finally {
+        await Deno.remove(traceDir, { recursive: true });
+      }
       // The client waited for its data to be acknowledged; once no connection to the sink is
       // left open, every child has written what it read.
       await pair.waitForNoConnections(5201);

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { Runtime } from "../../mod.ts";
 import {
   LoopTrace,
   TRACE_KIND_NAMES,
   TRACE_RX,
   TRACE_SPIN,
   TRACE_TICK,
+  TRACE_TRANSMIT,
+  TRACE_TX,
 } from "../../stack/loop_trace.ts";
 
 Deno.test("LoopTrace: records come back oldest first, the oldest overwritten once full", () => {
@@ -34,4 +37,49 @@ Deno.test("LoopTrace: records come back oldest first, the oldest overwritten onc
 Deno.test("LoopTrace: the capacity must be a whole number of records", () => {
   assert.throws(() => new LoopTrace(0), RangeError);
   assert.throws(() => new LoopTrace(1.5), RangeError);
+});
+
+Deno.test({
+  name: "LoopTrace: every tick of the event loop records its transmit half, inside the tick",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using rt = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24" });
+    const trace = new LoopTrace(1 << 16);
+    rt.loop.trace = trace;
+    const server = rt.listen({ port: 9 });
+    const served = (async () => {
+      const conn = await server.accept();
+      for await (const _ of conn.readable) { /* discard */ }
+    })();
+    const conn = await rt.connect({ hostname: "198.18.9.1", port: 9 });
+    await conn.write(new Uint8Array(200_000));
+    await conn.closeWrite();
+    await served;
+    conn.close();
+    server.close();
+    rt.loop.trace = null;
+    const r = trace.snapshot();
+    assert.ok(trace.recorded < trace.capacity, "the ring kept every record");
+    let ticks = 0;
+    let transmits = 0;
+    let txFrames = 0;
+    let transmitFrames = 0;
+    for (let i = 0; i < r.length; i += 4) {
+      const kind = r[i];
+      if (kind === TRACE_TX) txFrames += r[i + 3];
+      if (kind !== TRACE_TICK) continue;
+      ticks++;
+      // The tick's transmit half follows its record, starts within it and ends with it.
+      assert.equal(r[i + 4], TRACE_TRANSMIT, `record after tick ${ticks}`);
+      assert.ok(r[i + 5] >= r[i + 1] && r[i + 5] <= r[i + 6], "starts within the tick");
+      assert.equal(r[i + 6], r[i + 2], "ends with the tick");
+      transmits++;
+      transmitFrames += r[i + 7];
+    }
+    assert.ok(ticks > 0);
+    assert.equal(transmits, ticks);
+    assert.equal(transmitFrames, txFrames, "frames of the transmit halves = frames handed over");
+    assert.equal(TRACE_KIND_NAMES[TRACE_TRANSMIT], "transmit");
+  },
 });

@@ -1,0 +1,259 @@
+/**
+ * `deno run --allow-read bench/tx_trace.ts BASE [BASE…]`: where a bulk sender's ACKs wait.
+ * Reads the event-loop trace `ustack uperf client … --trace BASE` wrote (`BASE.json`,
+ * `BASE.loop.f64`) and splits the sender's loop into what a round trip is made of:
+ *
+ * - for every received batch (mostly the peer's ACKs): how long its first frame sat in the RX
+ *   ring (the kernel's receive stamp to the receive that found it), and what the loop was doing
+ *   when it arrived — inside a tick's transmit half (the TX kick: the kernel's transmit path
+ *   and, on veth, the peer's receive), elsewhere in a tick (receive, TCP, output), in a turn of
+ *   Deno's event loop, the microtask wait, the busy poll, a blocking poll slice or a park;
+ * - how long from that pickup until the transmit half of the same tick ended (the JS of the
+ *   ACKs and of the output, then the kick that sends what they released);
+ * - the loop's time split (ticks, of which transmit; yields; spin; blocks; parks) per tick.
+ *
+ * Prints one block per trace; `--json` prints the figures as one JSON line each.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadSide } from "./rr_trace.ts";
+
+/** Record kinds of `stack/loop_trace.ts`. */
+const K = {
+  tick: 1,
+  spin: 2,
+  yield: 3,
+  microtasks: 4,
+  block: 5,
+  park: 6,
+  inline: 7,
+  rx: 8,
+  tx: 9,
+  transmit: 10,
+} as const;
+
+/** Loop states an arriving frame can meet, in the order they are printed. */
+const STATES = [
+  "transmit",
+  "tick",
+  "yield",
+  "microtasks",
+  "spin",
+  "block",
+  "park",
+  "inline",
+  "gap",
+] as const;
+type State = typeof STATES[number];
+
+/** A span of the loop: kind and times. */
+interface Span {
+  kind: number;
+  start: number;
+  end: number;
+}
+
+/** What one trace says. */
+export interface TxTraceFigures {
+  /** Trace files' base. */
+  base: string;
+  /** Wall time the records cover (ms). */
+  spanMs: number;
+  /** Ticks, and ticks whose transmit handed frames to the driver. */
+  ticks: number;
+  sendingTicks: number;
+  /** Mean µs per tick of: the whole loop, ticks, the transmit half, yields, spin, blocks. */
+  perTickUs: Record<string, number>;
+  /** Mean µs of a transmit half that sent frames, and frames per such transmit. */
+  transmitUs: number;
+  framesPerTransmit: number;
+  /** Received batches, frames per batch. */
+  batches: number;
+  framesPerBatch: number;
+  /** µs a batch's first frame sat in the ring: median, mean, p90. */
+  waitUs: { median: number; mean: number; p90: number };
+  /** Share of batches, and their mean wait (µs), by what the loop was doing at arrival. */
+  byState: Record<string, { share: number; meanWaitUs: number }>;
+  /** µs from a batch's pickup to the end of its tick's transmit, when that sent frames. */
+  pickupToKickEndUs: { median: number; mean: number };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+function mean(a: number[]): number {
+  return a.length === 0 ? NaN : a.reduce((x, y) => x + y, 0) / a.length;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Analyse the trace under `base`. */
+export async function analyze(base: string): Promise<TxTraceFigures> {
+  const { rec } = await loadSide(base);
+  const spans: Span[] = [];
+  const transmits: Span[] = [];
+  const transmitFrames: number[] = [];
+  const rx: { stamp: number; pickup: number; frames: number }[] = [];
+  const sum: Record<string, number> = {};
+  let ticks = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (let i = 0; i < rec.length; i += 4) {
+    const kind = rec[i];
+    const start = rec[i + 1];
+    const end = rec[i + 2];
+    const aux = rec[i + 3];
+    if (kind === K.rx) {
+      if (Number.isFinite(start)) rx.push({ stamp: start, pickup: end, frames: aux });
+      continue;
+    }
+    if (kind === K.tx) continue;
+    if (start < first) first = start;
+    if (end > last) last = end;
+    const name = STATES[STATES.indexOf(kindName(kind) as State)] ?? "gap";
+    sum[name] = (sum[name] ?? 0) + (end - start);
+    if (kind === K.tick) ticks++;
+    if (kind === K.transmit) {
+      transmits.push({ kind, start, end });
+      transmitFrames.push(aux);
+    } else spans.push({ kind, start, end });
+  }
+  spans.sort((a, b) => a.start - b.start);
+  // What the loop was doing at time t: a transmit half first (it lies inside a tick).
+  const transmitStarts = transmits.map((s) => s.start);
+  const spanStarts = spans.map((s) => s.start);
+  const stateAt = (t: number): State => {
+    const k = lastAtOrBefore(transmitStarts, t);
+    if (k >= 0 && t <= transmits[k].end) return "transmit";
+    const j = lastAtOrBefore(spanStarts, t);
+    if (j >= 0 && t <= spans[j].end) return kindName(spans[j].kind) as State;
+    return "gap";
+  };
+  const waits: number[] = [];
+  const byState = new Map<State, number[]>();
+  const toKick: number[] = [];
+  for (const b of rx) {
+    const w = (b.pickup - b.stamp) * 1000;
+    waits.push(w);
+    const st = stateAt(b.stamp);
+    const list = byState.get(st) ?? [];
+    list.push(w);
+    byState.set(st, list);
+    // The transmit half of the tick that picked the batch up: the first one starting after.
+    const k = firstAfter(transmitStarts, b.pickup);
+    if (k >= 0 && transmitFrames[k] > 0) toKick.push((transmits[k].end - b.pickup) * 1000);
+  }
+  waits.sort((a, b) => a - b);
+  toKick.sort((a, b) => a - b);
+  const sending = transmits.filter((_, i) => transmitFrames[i] > 0);
+  const sentFrames = transmitFrames.reduce((a, b) => a + b, 0);
+  const perTick = (ms: number | undefined) => round1(((ms ?? 0) * 1000) / Math.max(1, ticks));
+  const byStateOut: Record<string, { share: number; meanWaitUs: number }> = {};
+  for (const st of STATES) {
+    const l = byState.get(st);
+    if (l === undefined) continue;
+    byStateOut[st] = {
+      share: Math.round((l.length / rx.length) * 1000) / 1000,
+      meanWaitUs: round1(mean(l)),
+    };
+  }
+  return {
+    base,
+    spanMs: round1(last - first),
+    ticks,
+    sendingTicks: sending.length,
+    perTickUs: {
+      loop: perTick(last - first),
+      tick: perTick(sum.tick),
+      transmit: perTick(sum.transmit),
+      yield: perTick(sum.yield),
+      microtasks: perTick(sum.microtasks),
+      spin: perTick(sum.spin),
+      block: perTick(sum.block),
+      park: perTick(sum.park),
+    },
+    transmitUs: round1(mean(sending.map((s) => (s.end - s.start) * 1000))),
+    framesPerTransmit: round1(sentFrames / Math.max(1, sending.length)),
+    batches: rx.length,
+    framesPerBatch: round1(rx.reduce((a, b) => a + b.frames, 0) / Math.max(1, rx.length)),
+    waitUs: {
+      median: round1(percentile(waits, 0.5)),
+      mean: round1(mean(waits)),
+      p90: round1(percentile(waits, 0.9)),
+    },
+    byState: byStateOut,
+    pickupToKickEndUs: { median: round1(percentile(toKick, 0.5)), mean: round1(mean(toKick)) },
+  };
+}
+
+function kindName(kind: number): string {
+  for (const [name, k] of Object.entries(K)) if (k === kind) return name;
+  return "gap";
+}
+
+/** Index of the last element of sorted `a` at or before `t`, or -1. */
+function lastAtOrBefore(a: number[], t: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= t) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+/** Index of the first element of sorted `a` at or after `t`, or -1. */
+function firstAfter(a: number[], t: number): number {
+  const k = lastAtOrBefore(a, t);
+  if (k >= 0 && a[k] === t) return k;
+  return k + 1 < a.length ? k + 1 : -1;
+}
+
+/** Print the figures of one trace. */
+function print(f: TxTraceFigures): void {
+  console.log(`${f.base}: ${f.spanMs} ms, ${f.ticks} ticks (${f.sendingTicks} sending)`);
+  console.log(
+    "  per tick (µs): " +
+      Object.entries(f.perTickUs).map(([k, v]) => `${k} ${v}`).join(", "),
+  );
+  console.log(
+    `  transmit that sent: ${f.transmitUs} µs, ${f.framesPerTransmit} frames; ` +
+      `received batches ${f.batches} (${f.framesPerBatch} frames each)`,
+  );
+  console.log(
+    `  a batch's wait in the RX ring (µs): median ${f.waitUs.median}, mean ${f.waitUs.mean}, ` +
+      `p90 ${f.waitUs.p90}; pickup to its tick's kick done: median ` +
+      `${f.pickupToKickEndUs.median}, mean ${f.pickupToKickEndUs.mean}`,
+  );
+  console.log(
+    "  arrived during: " +
+      Object.entries(f.byState).map(([k, v]) =>
+        `${k} ${Math.round(v.share * 100)} % (wait ${v.meanWaitUs} µs)`
+      ).join(", "),
+  );
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: { json: { type: "boolean" }, help: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  if (values.help || positionals.length === 0) {
+    console.log("usage: deno run --allow-read bench/tx_trace.ts [--json] BASE [BASE…]");
+    Deno.exit(values.help ? 0 : 2);
+  }
+  for (const base of positionals) {
+    const f = await analyze(base);
+    if (values.json) console.log(JSON.stringify(f));
+    else print(f);
+  }
+}
