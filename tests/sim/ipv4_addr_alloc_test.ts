@@ -14,6 +14,7 @@
 // above 64.0.0.0").
 
 import assert from "node:assert/strict";
+import { type HeapRun, medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
 import { seqNet, SeqWorkload } from "../harness/seq_workload.ts";
 
 /** Most extra heap growth per round trip with 198.18.x addresses than with 10.x. */
@@ -28,37 +29,8 @@ const MAX_BYTES_PER_SEGMENT_1500 = 160;
 /** Measured windows per pair, the pairs taking turns. */
 const ROUNDS = 12;
 
-/** One pair's workload: `step()` runs a window, `units()` counts segments or round trips. */
-interface Run {
-  step: () => void;
-  units: () => number;
-}
-
-/**
- * The median heap growth per unit of each run over the windows in which no collection ran
- * (a scavenge shows the heap shrinking), the runs taking turns so that JIT tier-ups and
- * collections fall on all of them alike.
- */
-function medianPerUnit(runs: Run[]): number[] {
-  const grew: number[][] = runs.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) {
-    runs.forEach((r, i) => {
-      const u0 = r.units();
-      const before = Deno.memoryUsage().heapUsed;
-      r.step();
-      const after = Deno.memoryUsage().heapUsed;
-      if (after >= before) grew[i].push((after - before) / (r.units() - u0));
-    });
-  }
-  return grew.map((g) => {
-    assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
-    g.sort((a, b) => a - b);
-    return g[g.length >> 1];
-  });
-}
-
 /** A warm bulk transfer a → b between hosts at `addr`, a window 3 MB. */
-function bulkRun(addr: string, mtu: number): Run {
+function bulkRun(addr: string, mtu: number): HeapRun {
   const net = seqNet("high", mtu, addr);
   const w = new SeqWorkload(net, false);
   w.bulk(30e6); // warm: optimised code, full pools, grown buffers
@@ -66,7 +38,7 @@ function bulkRun(addr: string, mtu: number): Run {
 }
 
 /** A warm 64-byte request/response between hosts at `addr`, a window 500 round trips. */
-function rrRun(addr: string): Run {
+function rrRun(addr: string): HeapRun {
   const w = new SeqWorkload(seqNet("high", 1500, addr), false, 64);
   w.roundTrips(10_000);
   let done = 0;
@@ -81,7 +53,7 @@ function rrRun(addr: string): Run {
 
 // Request/response first: what V8 compiled for bulk traffic changes which calls it inlines.
 Deno.test(`sim ipv4 addr alloc: a 64-byte round trip between 198.18.0.x hosts allocates < ${MAX_EXTRA_BYTES_PER_ROUND_TRIP} B more than between 10.0.0.x hosts`, () => {
-  const [high, low] = medianPerUnit([rrRun("high"), rrRun("low")]);
+  const [high, low] = medianHeapGrowthPerUnit([rrRun("high"), rrRun("low")], ROUNDS);
   assert.ok(
     high - low < MAX_EXTRA_BYTES_PER_ROUND_TRIP,
     `${high.toFixed(1)} B per round trip at 198.18.0.x against ${low.toFixed(1)} at 10.0.0.x`,
@@ -89,7 +61,10 @@ Deno.test(`sim ipv4 addr alloc: a 64-byte round trip between 198.18.0.x hosts al
 });
 
 Deno.test(`sim ipv4 addr alloc: bulk at MTU 9000 between 198.18.0.x hosts allocates < ${MAX_EXTRA_BYTES_PER_SEGMENT} B more per segment than between 10.0.0.x hosts`, () => {
-  const [high, low] = medianPerUnit([bulkRun("high", 9000), bulkRun("low", 9000)]);
+  const [high, low] = medianHeapGrowthPerUnit(
+    [bulkRun("high", 9000), bulkRun("low", 9000)],
+    ROUNDS,
+  );
   assert.ok(
     high - low < MAX_EXTRA_BYTES_PER_SEGMENT,
     `${high.toFixed(1)} B per segment at 198.18.0.x against ${low.toFixed(1)} at 10.0.0.x`,
@@ -97,6 +72,6 @@ Deno.test(`sim ipv4 addr alloc: bulk at MTU 9000 between 198.18.0.x hosts alloca
 });
 
 Deno.test(`sim ipv4 addr alloc: bulk at MTU 1500 allocates < ${MAX_BYTES_PER_SEGMENT_1500} B per segment (no receive copy view per segment)`, () => {
-  const [perSeg] = medianPerUnit([bulkRun("high", 1500)]);
+  const [perSeg] = medianHeapGrowthPerUnit([bulkRun("high", 1500)], ROUNDS);
   assert.ok(perSeg < MAX_BYTES_PER_SEGMENT_1500, `${perSeg.toFixed(1)} B per segment`);
 });

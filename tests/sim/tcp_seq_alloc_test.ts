@@ -13,6 +13,7 @@
 // bench/README.md, "TCP sequence numbers above 2**30".)
 
 import assert from "node:assert/strict";
+import { type HeapRun, medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
 import { ISN_PLACES, seqNet, SeqWorkload } from "../harness/seq_workload.ts";
 
 /**
@@ -29,39 +30,8 @@ const MAX_EXTRA_BYTES_PER_ROUND_TRIP = 80;
 const ROUNDS = 14;
 const PLACES = ["low", "high", "wrap"];
 
-/** One placement's workload: `step()` runs a window, `units()` counts segments or round trips. */
-interface Run {
-  step: () => void;
-  units: () => number;
-}
-
-/**
- * The median heap growth per unit of each run over the windows of {@link ROUNDS} in which no
- * collection ran, the runs taking turns (so that JIT tier-ups and collections fall on all of
- * them alike). A window in which a scavenge ran shows the heap shrinking and says nothing; one
- * that concurrent sweeping overlapped shows less than was allocated: the median, not the least,
- * steps over those.
- */
-function medianPerUnit(runs: Run[]): number[] {
-  const grew: number[][] = runs.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) {
-    runs.forEach((r, i) => {
-      const u0 = r.units();
-      const before = Deno.memoryUsage().heapUsed;
-      r.step();
-      const after = Deno.memoryUsage().heapUsed;
-      if (after >= before) grew[i].push((after - before) / (r.units() - u0));
-    });
-  }
-  return grew.map((g) => {
-    assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
-    g.sort((a, b) => a - b);
-    return g[g.length >> 1];
-  });
-}
-
 /** A warm bulk transfer with sequence numbers at `place`, a window 3 MB. */
-function bulkRun(place: string, mtu: number, both: boolean): Run {
+function bulkRun(place: string, mtu: number, both: boolean): HeapRun {
   const net = seqNet(place, mtu);
   const w = new SeqWorkload(net, both);
   assert.equal(w.c.snd.iss, ISN_PLACES[place].isn, "the ISN is the pinned one");
@@ -73,7 +43,7 @@ function bulkRun(place: string, mtu: number, both: boolean): Run {
 }
 
 /** A warm 64-byte request/response with sequence numbers at `place`, a window 500 of them. */
-function rrRun(place: string): Run {
+function rrRun(place: string): HeapRun {
   const w = new SeqWorkload(seqNet(place, 1500), false, 64);
   assert.equal(w.c.snd.iss, ISN_PLACES[place].isn, "the ISN is the pinned one");
   w.roundTrips(10_000);
@@ -88,8 +58,8 @@ function rrRun(place: string): Run {
 }
 
 /** Assert that the high and wrap placements allocate at most a few bytes more than low. */
-function assertFlat(runs: Run[], unit: string, maxExtra: number): void {
-  const [low, ...others] = medianPerUnit(runs);
+function assertFlat(runs: HeapRun[], unit: string, maxExtra: number): void {
+  const [low, ...others] = medianHeapGrowthPerUnit(runs, ROUNDS);
   others.forEach((b, i) => {
     assert.ok(
       b - low < maxExtra,
