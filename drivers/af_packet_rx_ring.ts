@@ -98,6 +98,23 @@ export interface RxRingCounters {
   rxGsoFrames: number;
 }
 
+/**
+ * The RX flags a frame's status word gives its checksum (TP_STATUS_CSUMNOTREADY: left unfinished
+ * by a local sender; TP_STATUS_CSUM_VALID: verified by the device), counted in `stats`.
+ */
+function csumFlags(status: number, stats: RxRingCounters): number {
+  let flags = 0;
+  if ((status & TP_STATUS_CSUMNOTREADY) !== 0) {
+    flags |= RX_CSUM_PARTIAL;
+    stats.rxCsumPartialFrames++;
+  }
+  if ((status & TP_STATUS_CSUM_VALID) !== 0) {
+    flags |= RX_CSUM_VALID;
+    stats.rxCsumValidFrames++;
+  }
+  return flags;
+}
+
 /** What a walker needs: the mapping's two views, where its ring is, and the frame rules. */
 export interface RxRingSetup {
   /** The one byte view of the whole mapping (every `RxBatch.buf` entry is this object). */
@@ -227,15 +244,7 @@ export abstract class RxRing implements RxWalker {
       stats.rxDropped++;
       return false;
     }
-    let flags = 0;
-    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) {
-      flags |= RX_CSUM_PARTIAL;
-      stats.rxCsumPartialFrames++;
-    }
-    if ((status & TP_STATUS_CSUM_VALID) !== 0) {
-      flags |= RX_CSUM_VALID;
-      stats.rxCsumValidFrames++;
-    }
+    let flags = csumFlags(status, stats);
     // The vnet header sits right in front of the Ethernet header.
     if (vnetBytes !== 0) flags |= vnetRxFlags(ring, at - vnetBytes);
     if (snaplen > this.gsoAbove) {
@@ -412,15 +421,7 @@ export class RxRingV2 extends RxRing {
       return false;
     }
     const len = r - vnetBytes;
-    let flags = 0;
-    if ((status & TP_STATUS_CSUMNOTREADY) !== 0) {
-      flags |= RX_CSUM_PARTIAL;
-      stats.rxCsumPartialFrames++;
-    }
-    if ((status & TP_STATUS_CSUM_VALID) !== 0) {
-      flags |= RX_CSUM_VALID;
-      stats.rxCsumValidFrames++;
-    }
+    let flags = csumFlags(status, stats);
     if (vnetBytes !== 0) flags |= vnetRxFlags(buf, 0);
     if (len > this.gsoAbove) {
       flags |= RX_GSO;
