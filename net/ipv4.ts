@@ -363,7 +363,6 @@ export class Ipv4Layer implements LocalReceiver {
 
   /** The path MTU towards `dst` leaving through a link of `linkMtu` bytes. */
   pathMtu(dst: number, linkMtu: number): number {
-    if (this.pmtu.size === 0) return linkMtu;
     return this.pmtu.mtuFor(this.#dstScratch.setV4(dst), linkMtu);
   }
 
@@ -566,7 +565,7 @@ export class Ipv4Layer implements LocalReceiver {
       this.#pool.free(pb);
       return false;
     }
-    const mtu = this.pmtu.size === 0 ? l.link.mtu : this.pmtu.mtuFor(dst, l.link.mtu);
+    const mtu = this.pmtu.mtuFor(dst, l.link.mtu);
     if (total > mtu && !gso) {
       // Quoted in an error or sliced into fragments: the bytes must be here.
       if (!pb.flatten()) return this.#discard(pb);

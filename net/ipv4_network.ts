@@ -74,8 +74,7 @@ export class Ipv4Network implements NetworkLayer {
 
   /** The path MTU towards `dst`: the link MTU, lowered by fragmentation needed (RFC 1191). */
   pathMtu(dst: IpAddr, route: NetRoute): number {
-    const pmtu = this.#ip.pmtu;
-    return pmtu.size === 0 ? route.linkMtu : pmtu.mtuFor(dst, route.linkMtu);
+    return this.#ip.pmtu.mtuFor(dst, route.linkMtu);
   }
 
   /** Lower the path MTU towards `dst` (see {@link NetworkLayer.lowerPathMtu}). */
