@@ -39,3 +39,23 @@ export function medianHeapGrowthPerUnit(runs: HeapRun[], rounds: number): number
     return g[g.length >> 1];
   });
 }
+
+/**
+ * A request/response workload as a {@link HeapRun}: `roundTrips(n)` makes n round trips;
+ * `warm` of them first (optimised code, full pools), then `window` per measured window.
+ */
+export function roundTripRun(
+  roundTrips: (n: number) => void,
+  warm = 10_000,
+  window = 500,
+): HeapRun {
+  roundTrips(warm);
+  let done = 0;
+  return {
+    step: () => {
+      roundTrips(window);
+      done += window;
+    },
+    units: () => done,
+  };
+}

@@ -14,7 +14,7 @@
 // above 64.0.0.0").
 
 import assert from "node:assert/strict";
-import { type HeapRun, medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
+import { type HeapRun, medianHeapGrowthPerUnit, roundTripRun } from "../harness/heap_growth.ts";
 import { seqNet, SeqWorkload } from "../harness/seq_workload.ts";
 
 /** Most extra heap growth per round trip with 198.18.x addresses than with 10.x. */
@@ -40,15 +40,7 @@ function bulkRun(addr: string, mtu: number): HeapRun {
 /** A warm 64-byte request/response between hosts at `addr`, a window 500 round trips. */
 function rrRun(addr: string): HeapRun {
   const w = new SeqWorkload(seqNet("high", 1500, addr), false, 64);
-  w.roundTrips(10_000);
-  let done = 0;
-  return {
-    step: () => {
-      w.roundTrips(500);
-      done += 500;
-    },
-    units: () => done,
-  };
+  return roundTripRun((n) => w.roundTrips(n));
 }
 
 // Request/response first: what V8 compiled for bulk traffic changes which calls it inlines.

@@ -13,7 +13,7 @@
 // bench/README.md, "TCP sequence numbers above 2**30".)
 
 import assert from "node:assert/strict";
-import { type HeapRun, medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
+import { type HeapRun, medianHeapGrowthPerUnit, roundTripRun } from "../harness/heap_growth.ts";
 import { ISN_PLACES, seqNet, SeqWorkload } from "../harness/seq_workload.ts";
 
 /**
@@ -46,15 +46,7 @@ function bulkRun(place: string, mtu: number, both: boolean): HeapRun {
 function rrRun(place: string): HeapRun {
   const w = new SeqWorkload(seqNet(place, 1500), false, 64);
   assert.equal(w.c.snd.iss, ISN_PLACES[place].isn, "the ISN is the pinned one");
-  w.roundTrips(10_000);
-  let done = 0;
-  return {
-    step: () => {
-      w.roundTrips(500);
-      done += 500;
-    },
-    units: () => done,
-  };
+  return roundTripRun((n) => w.roundTrips(n));
 }
 
 /** Assert that the high and wrap placements allocate at most a few bytes more than low. */
