@@ -35,9 +35,10 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { mustSucceed } from "./e2e.ts";
 import { gcRecords } from "./gc_nvp.ts";
 import { BenchLink, USTACK_CLI } from "./netns.ts";
+import type { TraceHeader } from "../cli/rr_trace_file.ts";
+import { TRACE_INLINE, TRACE_RX, TRACE_TICK } from "../stack/loop_trace.ts";
 
 const HEAP_SAMPLE = new URL("./heap_sample.ts", import.meta.url).pathname;
-import type { TraceHeader } from "../cli/rr_trace_file.ts";
 
 /** One side's trace, on the epoch-ms time line. */
 interface Side {
@@ -66,8 +67,6 @@ export async function loadSide(base: string): Promise<Side> {
   return { header, rec, rt };
 }
 
-const KIND = { tick: 1, spin: 2, yield: 3, microtasks: 4, block: 5, park: 6, inline: 7, rx: 8 };
-
 /** Spans (not rx/tx) sorted by start, for "what was the loop doing at T". */
 class Phases {
   readonly kind: Int8Array;
@@ -77,7 +76,7 @@ class Phases {
     const idx: number[] = [];
     for (let i = 0; i < rec.length; i += 4) {
       const k = rec[i];
-      if (k >= KIND.tick && k <= KIND.inline) idx.push(i);
+      if (k >= TRACE_TICK && k <= TRACE_INLINE) idx.push(i);
     }
     idx.sort((a, b) => rec[a + 1] - rec[b + 1]);
     this.kind = new Int8Array(idx.length);
@@ -116,7 +115,7 @@ class Phases {
 function rxOf(rec: Float64Array): Float64Array {
   const rows: [number, number][] = [];
   for (let i = 0; i < rec.length; i += 4) {
-    if (rec[i] === KIND.rx && Number.isFinite(rec[i + 1])) rows.push([rec[i + 1], rec[i + 2]]);
+    if (rec[i] === TRACE_RX && Number.isFinite(rec[i + 1])) rows.push([rec[i + 1], rec[i + 2]]);
   }
   rows.sort((a, b) => a[0] - b[0]);
   return Float64Array.from(rows.flat());

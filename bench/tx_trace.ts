@@ -19,20 +19,13 @@
 
 import { parseArgs } from "node:util";
 import { loadSide } from "./rr_trace.ts";
-
-/** Record kinds of `stack/loop_trace.ts`. */
-const K = {
-  tick: 1,
-  spin: 2,
-  yield: 3,
-  microtasks: 4,
-  block: 5,
-  park: 6,
-  inline: 7,
-  rx: 8,
-  tx: 9,
-  transmit: 10,
-} as const;
+import {
+  TRACE_KIND_NAMES,
+  TRACE_RX,
+  TRACE_TICK,
+  TRACE_TRANSMIT,
+  TRACE_TX,
+} from "../stack/loop_trace.ts";
 
 /** Loop states an arriving frame can meet, in the order they are printed. */
 const STATES = [
@@ -107,17 +100,17 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
     const start = rec[i + 1];
     const end = rec[i + 2];
     const aux = rec[i + 3];
-    if (kind === K.rx) {
+    if (kind === TRACE_RX) {
       if (Number.isFinite(start)) rx.push({ stamp: start, pickup: end, frames: aux });
       continue;
     }
-    if (kind === K.tx) continue;
+    if (kind === TRACE_TX) continue;
     if (start < first) first = start;
     if (end > last) last = end;
     const name = STATES[STATES.indexOf(kindName(kind) as State)] ?? "gap";
     sum[name] = (sum[name] ?? 0) + (end - start);
-    if (kind === K.tick) ticks++;
-    if (kind === K.transmit) {
+    if (kind === TRACE_TICK) ticks++;
+    if (kind === TRACE_TRANSMIT) {
       transmits.push({ kind, start, end });
       transmitFrames.push(aux);
     } else spans.push({ kind, start, end });
@@ -190,9 +183,9 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
   };
 }
 
+/** The name of a record kind (`stack/loop_trace.ts`), or "gap" for none. */
 function kindName(kind: number): string {
-  for (const [name, k] of Object.entries(K)) if (k === kind) return name;
-  return "gap";
+  return TRACE_KIND_NAMES[kind] || "gap";
 }
 
 /** Index of the last element of sorted `a` at or before `t`, or -1. */
