@@ -107,6 +107,7 @@ const ROWS: RowSpec[] = [
   row("httpConnPerS", "HTTP conn/request, ab -c32", "conn/s", "higher", 0),
   row("httpKeepAliveRps", "HTTP keep-alive, wrk -c64", "req/s", "higher", 0),
   row("connPerS", `pingpong --connect ${RR_LEN} B`, "conn/s", "higher", 0),
+  row("connPerSTwReuse", `pingpong --connect, kernel tw_reuse=1`, "conn/s", "higher", 0),
   row("tcpSyscallsPerFrame", "TCP sender syscalls", "per frame", "lower", 3),
   row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
 ];
@@ -323,14 +324,22 @@ class MtuRun {
       : null;
   }
 
-  /** Run one measurement; a failure is recorded and the run goes on. */
-  async measure(col: Column, name: string, fn: () => Promise<unknown>): Promise<void> {
+  /**
+   * Run one measurement (`--only` names it `name`; its details go under `detail`, by default
+   * `name`); a failure is recorded and the run goes on.
+   */
+  async measure(
+    col: Column,
+    name: string,
+    fn: () => Promise<unknown>,
+    detail: string = name,
+  ): Promise<void> {
     if (this.o.only.length > 0 && !this.o.only.includes(name)) return;
-    progress(`[mtu ${this.link.mtu}] ${TITLES[col]}: ${name}`);
+    progress(`[mtu ${this.link.mtu}] ${TITLES[col]}: ${detail}`);
     try {
-      this.result.details[col][name] = await fn();
+      this.result.details[col][detail] = await fn();
     } catch (e) {
-      const msg = `${TITLES[col]} ${name}: ${(e as Error).message ?? e}`;
+      const msg = `${TITLES[col]} ${detail}: ${(e as Error).message ?? e}`;
       this.result.errors.push(msg);
       progress(`[mtu ${this.link.mtu}] FAILED ${msg}`);
     }
@@ -444,21 +453,62 @@ class MtuRun {
     });
   }
 
-  /** `pingpong --connect`: a server on the peer end, the client on the stack end. */
+  /**
+   * `pingpong --connect`: a server on the peer end, the client on the stack end. The row
+   * `connPerSTwReuse` compares the same ustack figures with a second kernel↔kernel run whose
+   * client namespace has `net.ipv4.tcp_tw_reuse=1` (Linux's default, 2, lets a connect take
+   * over a TIME_WAIT four-tuple on loopback only; 1 allows it once the record's last timestamp
+   * is a second old, the rule the stack's client follows): past ~20,000 connections from one
+   * address the default kernel client searches a port range full of TIME_WAIT, so the first
+   * row's kernel figure is its port search, the second's its steady connection rate.
+   */
   async connect(col: Column, server: string[], client: string[]): Promise<void> {
     await this.measure(col, "connect", async () => {
-      const port = PORTS[col].conn;
-      const n = this.clientRows.connections;
-      const srv = await this.startServer(argv`pingpong server -p ${port} -l ${RR_LEN} ${server}`);
-      try {
-        const j = await this.runClient([...connectArgs(this.#peer, port, n), ...client], 120);
-        if (j.failed > 0) throw new Error(`${j.failed} of ${n} connections failed`);
-        this.set("connPerS", col, j.conn_per_s);
-        return { client: j, server: lastJson((await srv.stop()).stdout, "summary") };
-      } finally {
-        await srv.stop();
-      }
+      const j = await this.connectRun(col, server, client);
+      this.set("connPerS", col, j.client.conn_per_s);
+      if (col !== "kernel_kernel") this.set("connPerSTwReuse", col, j.client.conn_per_s);
+      return j;
     });
+    if (col !== "kernel_kernel") return;
+    // After the default run (its TIME_WAIT ports would starve a default client after this one).
+    await this.measure(col, "connect", async () => {
+      await this.setTwReuse(1);
+      try {
+        const j = await this.connectRun(col, server, client);
+        this.set("connPerSTwReuse", col, j.client.conn_per_s);
+        return { ...j, tcpTwReuse: 1 };
+      } finally {
+        await this.setTwReuse(2);
+      }
+    }, "connectTwReuse");
+  }
+
+  /** One `pingpong --connect` run; both ends' summaries. */
+  async connectRun(
+    col: Column,
+    server: string[],
+    client: string[],
+  ): Promise<{ client: Record<string, any>; server: Record<string, any> }> {
+    const port = PORTS[col].conn;
+    const n = this.clientRows.connections;
+    const srv = await this.startServer(argv`pingpong server -p ${port} -l ${RR_LEN} ${server}`);
+    try {
+      const j = await this.runClient([...connectArgs(this.#peer, port, n), ...client], 120);
+      if (j.failed > 0) throw new Error(`${j.failed} of ${n} connections failed`);
+      return { client: j, server: lastJson((await srv.stop()).stdout, "summary") };
+    } finally {
+      await srv.stop();
+    }
+  }
+
+  /** `net.ipv4.tcp_tw_reuse` of the stack end's (the clients') namespace; 2 is Linux's default. */
+  async setTwReuse(value: number): Promise<void> {
+    const f = await this.link.run(
+      "stack",
+      ["sysctl", "-qw", `net.ipv4.tcp_tw_reuse=${value}`],
+      5_000,
+    );
+    if (f.code !== 0) throw new Error(`sysctl tcp_tw_reuse=${value}: ${f.stderr}`);
   }
 
   /**

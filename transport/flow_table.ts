@@ -104,13 +104,26 @@ export class FlowTable<T extends Flow> {
 
   /** Add `f` under its four-tuple; false if the tuple is taken or the table is full (counted). */
   insert(f: T): boolean {
-    const la = f.localAddr, lp = f.localPort, ra = f.remoteAddr, rp = f.remotePort;
-    if (this.lookup(la, lp, ra, rp) !== undefined) return false;
+    if (this.lookup(f.localAddr, f.localPort, f.remoteAddr, f.remotePort) !== undefined) {
+      return false;
+    }
+    return this.insertVacant(f);
+  }
+
+  /**
+   * Add `f` under a four-tuple the caller has just seen vacant — a {@link FlowTable.lookup} of
+   * it missed, or the flow that held it was just removed, with no insert since — without
+   * walking its chain a second time; false only when the table is full (counted). A short
+   * connection's client inserts twice (its connect after the port search's lookup, its
+   * TIME_WAIT record after the connection left) and its server once (the connection after its
+   * syncache entry left): each would otherwise hash the tuple and walk the chain again.
+   */
+  insertVacant(f: T): boolean {
     if (this.#size >= this.maxEntries) {
       this.refused++;
       return false;
     }
-    const i = tupleBucket(la, lp, ra, rp, this.#mask);
+    const i = tupleBucket(f.localAddr, f.localPort, f.remoteAddr, f.remotePort, this.#mask);
     f.flowNext = this.#buckets[i];
     this.#buckets[i] = f;
     if (++this.#size > this.#buckets.length) this.#rehash(this.#buckets.length * 2);

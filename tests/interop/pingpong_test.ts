@@ -147,6 +147,10 @@ interopTest(
         // Many clients: pingpong --connect everywhere, HTTP where a kernel client meets a server.
         for (const col of ["kernel_kernel", "ustack_kernel", "ustack_ustack"]) {
           assert.ok(m.results[col].connPerS > 0, `${m.mtu} ${col} connPerS`);
+          // The same against a kernel client with tcp_tw_reuse=1 (a second kernel run).
+          const tw = m.results[col].connPerSTwReuse;
+          assert.ok(tw > 0, `${m.mtu} ${col} connPerSTwReuse`);
+          if (col !== "kernel_kernel") assert.equal(tw, m.results[col].connPerS);
         }
         for (const col of ["kernel_kernel", "ustack_kernel"]) {
           assert.ok(m.results[col].httpConnPerS > 0, `${m.mtu} ${col} httpConnPerS`);

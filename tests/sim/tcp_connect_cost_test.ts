@@ -8,6 +8,8 @@ import { IpAddress } from "../../net/ip_address.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { Stack } from "../../stack/stack.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
+import { ADDR_B, makeSimNet } from "../harness/sim_net.ts";
 
 /** A virtual clock that counts the reads of its time. */
 class CountingClock implements Clock {
@@ -85,4 +87,50 @@ Deno.test("connect cost: connect() reads the clock once (route, port, ISN, endpo
   // The SYN's time is that read: the handshake's RTT sample is the virtual time it took.
   acceptOne(stack, clock, listener);
   assert.equal(ep.stateName(), "ESTABLISHED");
+});
+
+/** Count the flow-table lookups of `stack` (the table's own inserts included). */
+function countLookups(stack: Stack): { n: number } {
+  const flows = stack.tcp.flows;
+  const lookup = flows.lookup.bind(flows);
+  const count = { n: 0 };
+  flows.lookup = (la, lp, ra, rp) => {
+    count.n++;
+    return lookup(la, lp, ra, rp);
+  };
+  return count;
+}
+
+Deno.test("connect cost: a short connection looks its four-tuple up once per segment, plus once to open", () => {
+  const net = makeSimNet({ wire: { seed: 3, delayMs: 0.05 } });
+  const listener = net.b.tcp.listen(null, 80, 8);
+  const clientLookups = countLookups(net.a);
+  const serverLookups = countLookups(net.b);
+  const inA = net.a.stats.tcp.InSegs, inB = net.b.stats.tcp.InSegs;
+  // An HTTP/1.0-like exchange: the client sends, the server answers, the client closes first
+  // (its side ends in TIME_WAIT), then the server.
+  const c = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(clientLookups.n, 1, "connect: the port search's lookup, no second one to insert");
+  let s: TcpEndpoint | null = null;
+  const buf = new Uint8Array(64);
+  assert.ok(
+    net.run(() => (s ??= listener.accept()) !== null && c.state === TcpState.ESTABLISHED, 1000),
+  );
+  c.write(buf, 0, 64);
+  assert.ok(net.run(() => s!.read(buf, 0, 64) === 64, 1000));
+  s!.write(buf, 0, 64);
+  assert.ok(net.run(() => c.read(buf, 0, 64) === 64, 1000));
+  c.close();
+  assert.ok(net.run(() => s!.read(buf, 0, 64) === 0, 1000));
+  s!.close();
+  assert.ok(net.run(() => s!.state === TcpState.CLOSED && c.state === TcpState.CLOSED, 1000));
+  assert.ok(net.tcpA.timeWaitRecord(c.localAddr, c.localPort, c.remoteAddr, c.remotePort));
+  const segsA = net.a.stats.tcp.InSegs - inA, segsB = net.b.stats.tcp.InSegs - inB;
+  assert.ok(segsA >= 3 && segsB >= 3);
+  // The client: one lookup per segment received and the port search's (the connection's and
+  // its TIME_WAIT record's inserts take a tuple just seen vacant) and timeWaitRecord's above.
+  assert.equal(clientLookups.n, segsA + 2, `client: ${segsA} segments in`);
+  // The server: one per segment and the syncache entry's insert (the connection takes the
+  // entry's tuple over without another).
+  assert.equal(serverLookups.n, segsB + 1, `server: ${segsB} segments in`);
 });

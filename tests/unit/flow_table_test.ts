@@ -77,3 +77,22 @@ Deno.test("FlowTable: IPv6 tuples told apart by every word, and from IPv4-mapped
   assert.equal(t.lookup(l6, 80, IpAddress.parse("fd00:6::1"), 40000), undefined);
   assert.equal(t.lookup(l6, 80, IpAddress.parse("fd00:5::1"), 40000), a);
 });
+
+Deno.test("FlowTable: insertVacant adds without a lookup, bounded like insert", () => {
+  const t = new FlowTable<Flow>({ buckets: 1, maxEntries: 2 });
+  const f1 = flow(1, 80, 2, 40000), f2 = flow(1, 80, 2, 40001);
+  let lookups = 0;
+  const lookup = t.lookup.bind(t);
+  t.lookup = (la, lp, ra, rp) => {
+    lookups++;
+    return lookup(la, lp, ra, rp);
+  };
+  assert.equal(t.insertVacant(f1), true);
+  assert.equal(t.insertVacant(f2), true);
+  assert.equal(lookups, 0);
+  assert.equal(t.insertVacant(flow(1, 80, 2, 40002)), false);
+  assert.equal(t.refused, 1);
+  assert.equal(t.lookup(v4(1), 80, v4(2), 40000), f1);
+  assert.equal(t.lookup(v4(1), 80, v4(2), 40001), f2);
+  assert.equal(t.size, 2);
+});

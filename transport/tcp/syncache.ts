@@ -78,7 +78,7 @@ export interface SynCacheLayer extends ConnectionLayer {
   routeTo(dst: IpAddr, zoneNic: number): NetRoute | null;
   /** The shared immutable copy of an address. */
   readonly shared: { address(a: IpAddr): IpAddress };
-  /** Add a connection to the flow table; false when refused. */
+  /** Add a connection to the flow table (its four-tuple vacant); false when refused. */
   register(ep: TcpEndpoint): boolean;
 }
 

@@ -348,9 +348,14 @@ export class TcpLayer implements NetProtocolHandler {
     return this.shared.routeTo(dst, zoneNic);
   }
 
-  /** @internal Add a connection to the flow table; false when the table refused it. */
+  /**
+   * @internal Add a connection to the flow table; false when the table refused it (full). Its
+   * four-tuple must be vacant: `connect()`'s port search has just looked it up (a reusable
+   * TIME_WAIT record on it removed), and the syncache's connection takes it over from the
+   * entry just removed (or, from a SYN cookie, from a lookup that just missed).
+   */
   register(ep: TcpEndpoint): boolean {
-    if (!this.flows.insert(ep)) return false;
+    if (!this.flows.insertVacant(ep)) return false;
     this.#live++;
     return true;
   }

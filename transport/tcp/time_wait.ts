@@ -207,7 +207,8 @@ export class TimeWaitTable {
     rec.tsRecent = tsRecent;
     const now = this.#clock.nowMs();
     rec.tsRecentMs = now;
-    if (!this.#flows.insert(rec)) return null;
+    // The connection has just left the four-tuple (`add`'s contract): no second lookup.
+    if (!this.#flows.insertVacant(rec)) return null;
     rec.live = true;
     this.#count++;
     this.#append(rec, now);
