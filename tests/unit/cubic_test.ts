@@ -66,6 +66,30 @@ Deno.test("cubic: fast convergence lowers W_max below a window that had not reco
   assert.equal(cc.ssthresh, 56 * MSS);
 });
 
+Deno.test("cubic: fast convergence compares with the W_max in force, itself lowered by the last one (§4.7)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  const lossAt = (segments: number, now: number) => {
+    cc.setCwnd(segments * MSS);
+    cc.onCongestionEvent(0, now);
+    cc.onRecoveryEnd(now);
+  };
+  lossAt(100, 0);
+  assert.equal(cc.wMaxSegments, 100);
+  lossAt(80, 1); // below W_max 100: lowered to 68
+  assert.ok(Math.abs(cc.wMaxSegments - 68) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  // 75 is below the window of the last loss (80) but above the W_max in force (68): no fast
+  // convergence, W_max = cwnd (RFC 9438 §4.7; Linux's last_max_cwnd). Comparing with the
+  // last loss's window instead would lower it to 63.75.
+  lossAt(75, 2);
+  assert.ok(Math.abs(cc.wMaxSegments - 75) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  lossAt(60, 3); // below 75: lowered to 51
+  assert.ok(Math.abs(cc.wMaxSegments - 51) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  // An undo brings back the W_max from before the reduction it undoes.
+  assert.ok(cc.undoReduction(4));
+  assert.ok(Math.abs(cc.wMaxSegments - 75) < 1e-9, `W_max ${cc.wMaxSegments}`);
+});
+
 Deno.test("cubic: the Reno-friendly region takes over on short RTTs (§4.3)", () => {
   const cc = new Cubic();
   cc.init(MSS, 0);

@@ -84,10 +84,10 @@ export class Cubic implements CongestionControl {
   #mss = DEFAULT_SEND_MSS;
   #cwnd = 0;
   #ssthresh = INFINITE_SSTHRESH;
-  /** W_max in segments. */
+  /** W_max in segments: the window at the last reduction, lowered by fast convergence. */
   #wMax = 0;
-  /** W_max of the reduction before (fast convergence). */
-  #wLastMax = 0;
+  /** The plateau of this epoch's curve (segments): W_max, or cwnd when it started above. */
+  #origin = 0;
   /** cwnd (segments) just before the last reduction: where α_cubic becomes 1. */
   #cwndPrior = 0;
   /** Start of the current congestion-avoidance epoch (ms); -1: none yet. */
@@ -150,7 +150,7 @@ export class Cubic implements CongestionControl {
   /** W_cubic(t) in segments, `t` seconds into the epoch (RFC 9438 eq. 1). */
   cubicWindow(tSeconds: number): number {
     const d = tSeconds - this.#k;
-    return CUBIC_C * d * d * d + this.#wMax;
+    return CUBIC_C * d * d * d + this.#origin;
   }
 
   /**
@@ -164,7 +164,7 @@ export class Cubic implements CongestionControl {
     this.#cwnd = initialWindowBytes(mss);
     this.#ssthresh = INFINITE_SSTHRESH;
     this.#wMax = 0;
-    this.#wLastMax = 0;
+    this.#origin = 0;
     this.#cwndPrior = 0;
     this.#epochStartMs = -1;
     this.#k = 0;
@@ -224,11 +224,14 @@ export class Cubic implements CongestionControl {
     if (this.#epochStartMs < 0) {
       // §4.2: a new epoch; K from the distance to W_max.
       this.#epochStartMs = now;
+      // Above W_max (after an undo, or the first epoch) the curve starts at cwnd with K = 0;
+      // W_max itself stays, for the next reduction's fast convergence (§4.7).
       if (cwndSeg < this.#wMax) {
         this.#k = Math.cbrt((this.#wMax - cwndSeg) / CUBIC_C);
+        this.#origin = this.#wMax;
       } else {
         this.#k = 0;
-        this.#wMax = cwndSeg;
+        this.#origin = cwndSeg;
       }
       this.#wEst = cwndSeg;
       this.#renoAcked = 0;
@@ -283,9 +286,9 @@ export class Cubic implements CongestionControl {
     const cwndSeg = this.#cwnd / mss;
     this.#epochStartMs = -1;
     this.#cwndPrior = cwndSeg;
-    // §4.7 fast convergence.
-    this.#wMax = cwndSeg < this.#wLastMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
-    this.#wLastMax = cwndSeg;
+    // §4.7 fast convergence: below the W_max in force (itself perhaps lowered by the last
+    // reduction's fast convergence, as in Linux's `last_max_cwnd`), lower it further.
+    this.#wMax = cwndSeg < this.#wMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
     const ss = Math.floor(this.#cwnd * CUBIC_BETA);
     this.#ssthresh = ss > 2 * mss ? ss : 2 * mss;
   }
@@ -328,8 +331,7 @@ export class Cubic implements CongestionControl {
     if (this.#cwnd < p[0]) this.#cwnd = p[0];
     if (this.#ssthresh < p[1]) this.#ssthresh = p[1];
     this.#wMax = p[2];
-    this.#wLastMax = p[3];
-    this.#cwndPrior = p[4];
+    this.#cwndPrior = p[3];
     this.#epochStartMs = -1;
     this.#hasPrior = false;
     this.#inTimeoutSeries = false;
@@ -337,12 +339,11 @@ export class Cubic implements CongestionControl {
   }
 
   #saveForUndo(): void {
-    const p = this.#prior ??= new Float64Array(5);
+    const p = this.#prior ??= new Float64Array(4);
     p[0] = this.#cwnd;
     p[1] = this.#ssthresh;
     p[2] = this.#wMax;
-    p[3] = this.#wLastMax;
-    p[4] = this.#cwndPrior;
+    p[3] = this.#cwndPrior;
     this.#hasPrior = true;
   }
 }
