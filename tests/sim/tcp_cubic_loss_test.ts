@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { BulkFlow, connectPair, makeSimNet } from "../harness/sim_net.ts";
 import { type Cubic, CUBIC_BETA } from "../../transport/tcp/congestion/cubic.ts";
+import { CC_TRACE_FIELDS, CcTrace } from "../../transport/tcp/cc_trace.ts";
 
 /** Mean window (segments) of AIMD(a, b) with one loss per 1/p packets (RFC 9438 §4.3, §5). */
 function aimdMeanWindow(a: number, b: number, p: number): number {
@@ -53,6 +54,10 @@ Deno.test("tcp congestion: CUBIC under 1 % random loss — each reduction follow
   const flow = new BulkFlow(c, s, 1 << 30);
   // Past slow start and the first losses, then 30 s of congestion avoidance.
   net.run(() => flow.step() || net.clock.nowMs() > 1_002_000, 10_000);
+  // The per-ACK trace (uperf --cc-trace) of the measured part.
+  const trace = new CcTrace(1 << 18);
+  c.snd.loss.ccTrace = trace;
+  const reductions0 = reductions;
   const lost0 = net.wire.stats.framesLost;
   const rec0 = net.a.stats.tcp.TCPSackRecovery;
   let last = net.clock.nowMs();
@@ -65,6 +70,24 @@ Deno.test("tcp congestion: CUBIC under 1 % random loss — each reduction follow
     return flow.step() || now - t0 >= 30_000;
   }, 60_000);
   const mean = area / (last - t0);
+  // The trace saw every reduction and the same window.
+  const d = trace.snapshot();
+  const n = d.length / CC_TRACE_FIELDS;
+  assert.ok(n > 10_000 && trace.recorded === n, `${trace.recorded} records`);
+  const lastRec = (n - 1) * CC_TRACE_FIELDS;
+  // (the first record's own reduction, if it started one, is in its count already)
+  const tracedReductions = d[lastRec + 9] - d[9];
+  const counted = reductions - reductions0;
+  assert.ok(
+    tracedReductions <= counted && tracedReductions >= counted - 1,
+    `${tracedReductions} reductions traced, ${counted} made`,
+  );
+  let traced = 0;
+  for (let k = 0; k + CC_TRACE_FIELDS < d.length; k += CC_TRACE_FIELDS) {
+    traced += (d[k + 1] / mss) * (d[k + CC_TRACE_FIELDS] - d[k]);
+  }
+  traced /= d[lastRec] - d[0];
+  assert.ok(Math.abs(traced - mean) / mean < 0.05, `traced mean cwnd ${traced}, ${mean}`);
   const lost = net.wire.stats.framesLost - lost0;
   const recoveries = net.a.stats.tcp.TCPSackRecovery - rec0;
   assert.equal(net.a.stats.tcp.TCPTimeouts, 0);
