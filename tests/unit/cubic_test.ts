@@ -107,25 +107,26 @@ Deno.test("cubic: the Reno-friendly region takes over on short RTTs (§4.3)", ()
   assert.ok(cc.cwnd / MSS > cubicOnly + 20, `cwnd ${cc.cwnd / MSS} vs cubic ${cubicOnly}`);
 });
 
-Deno.test("cubic: at an RTT far below the rate tick, Linux's arithmetic — one segment per window once Reno's estimate steps", () => {
+Deno.test("cubic: at an RTT far below the rate tick, Linux's arithmetic — one segment per window from the epoch's first ACK", () => {
   const cc = new Cubic();
   cc.init(MSS, 0);
   cc.setCwnd(20 * MSS);
   cc.onCongestionEvent(0, 0);
   cc.onRecoveryEnd(0); // 14 segments, W_max 20: K ≈ 2.5 s, the cubic curve is flat for ms
-  const alpha = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
   // 0.1 ms RTT, one ACK per segment: 100 segments delivered within the first 4 ms tick.
   let t = 1000;
-  for (let i = 0; i < 100; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
+  cc.onAck(sample(t, 14 * MSS, 0.1, 0.1)); // the ACK that ended the recovery: 14 segments
+  // Linux: the target one tick ahead, in whole segments and rounded toward the plateau, is
+  // 15 (W(4 ms) ≈ 14.03), so cnt = 14/(15 − 14): the first window already grows cwnd by one.
+  assert.ok(Math.abs(cc.cwnd / MSS - 15) < 1e-6, `cwnd ${cc.cwnd / MSS} after one window`);
+  for (let i = 0; i < 86; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
   assert.ok(t - 1000 < CUBIC_RATE_TICK_MS);
-  // W_est takes its first whole step after 14/α segments; from then cwnd grows 1/14 per
-  // segment (Linux's cnt = cwnd / (tcp_cwnd − cwnd)) to the tick's end: 14 + 73/14 ≈ 19.2.
-  // RFC 9438's per-ACK α would give ≈ 14 + 100·α/15 ≈ 17.5.
-  const first = Math.ceil(14 / alpha);
-  const expect = 14 + (100 - first + 1) / 14;
-  assert.ok(Math.abs(cc.cwnd / MSS - expect) < 0.3, `cwnd ${cc.cwnd / MSS} vs ${expect}`);
-  // The next tick recomputes the rate from the (flat) curve: little growth until W_est,
-  // which cwnd has outrun, catches up again.
+  // The rate holds to the tick's end: 100 segments, one segment per 14 — 14 + 100/14.
+  // (RFC 9438's per-ACK α would give ≈ 14 + 100·α/15 ≈ 17.5.)
+  const expect = 14 + 100 / 14;
+  assert.ok(Math.abs(cc.cwnd / MSS - expect) < 0.05, `cwnd ${cc.cwnd / MSS} vs ${expect}`);
+  // The next tick recomputes the rate from the (flat) curve: no growth until W_est, which
+  // cwnd has outrun, catches up again.
   const atTick = cc.cwnd;
   t = 1000 + CUBIC_RATE_TICK_MS;
   for (let i = 0; i < 30; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));

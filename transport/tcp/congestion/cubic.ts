@@ -14,9 +14,11 @@
  * - The arithmetic is Linux's (`bictcp_update`, `tcp_cong_avoid_ai`): the growth rate is
  *   recomputed from the cubic curve at most once per clock tick ({@link CUBIC_RATE_TICK_MS});
  *   within a tick the Reno estimate can only raise it, and the raised rate holds to the
- *   tick's end. On a path whose RTT is far below the tick (veth, a LAN: 0.05–0.5 ms) a
- *   congestion-avoidance epoch between two losses often lasts less than one tick, and once
- *   `W_est` took its first whole step cwnd grows one segment per window: AIMD(1, β) rather
+ *   tick's end; the target is counted in whole segments, rounded toward the plateau, and
+ *   looks at least one tick ahead. On a path whose RTT is far below the tick (veth, a LAN:
+ *   0.05–0.5 ms) a congestion-avoidance epoch between two losses often lasts less than one
+ *   tick, and its first rate (a target one segment above cwnd) grows cwnd one segment per
+ *   window from the epoch's first ACK to the tick's end: AIMD(1, β) rather
  *   than RFC 9438's AIMD(α, β), with a mean window ~1.4× larger at the same loss rate — what
  *   the Linux sender does on the same path (measured: mean cwnd 19–21 segments against 13
  *   with α per ACK, 1 % loss, bench:cc). Where the RTT spans several ticks the rate is
@@ -240,13 +242,19 @@ export class Cubic implements CongestionControl {
     const ackedSeg = delivered / mss;
     const tick = Math.floor((now - this.#epochStartMs) / CUBIC_RATE_TICK_MS);
     if (tick !== this.#rateTick) {
-      // §4.4: toward W_cubic(t + RTT) within the next RTT, at most 1.5·cwnd.
+      // §4.4: toward W_cubic(t + RTT) within the next RTT, at most 1.5·cwnd. As Linux: the
+      // RTT rounded up to whole ticks (`usecs_to_jiffies`), the target and cwnd in whole
+      // segments, the target rounded toward the plateau (the curve's offset from it is
+      // truncated) — so on the first ACK of an epoch below W_max the target is at least one
+      // segment above cwnd and cwnd grows one segment per window from there.
       this.#rateTick = tick;
       const rttMs = s.minRttMs > 0 ? s.minRttMs : s.srttMs;
+      const aheadMs = Math.ceil(rttMs / CUBIC_RATE_TICK_MS) * CUBIC_RATE_TICK_MS;
       const t = (now - this.#epochStartMs) / 1000;
-      let target = this.cubicWindow(t + rttMs / 1000);
-      if (target < cwndSeg) target = cwndSeg;
-      this.#rate = (target - cwndSeg) / cwndSeg;
+      const w = this.cubicWindow(t + aheadMs / 1000);
+      const target = w < this.#origin ? Math.ceil(w) : Math.floor(w);
+      const whole = cwndSeg >= 1 ? Math.floor(cwndSeg) : 1;
+      this.#rate = target > whole ? (target - whole) / whole : 0;
     }
     // §4.3 Reno-friendly estimate, in whole segments: one more per cwnd/α delivered.
     const alpha = this.#wEst >= this.#cwndPrior ? 1 : CUBIC_ALPHA;
