@@ -133,6 +133,24 @@ Deno.test("cubic: at an RTT far below the rate tick, Linux's arithmetic — one 
   assert.ok(cc.cwnd - atTick < 0.2 * MSS, `grew ${(cc.cwnd - atTick) / MSS} segments`);
 });
 
+Deno.test("cubic: the rate is recomputed at the clock's tick, not the epoch's (Linux's jiffies)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(20 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 14 segments, W_max 20
+  // The epoch starts 0.1 ms before a tick boundary (1004 ms) and gains its one segment.
+  let t = 1003.9;
+  for (let i = 0; i < 14; i++) cc.onAck(sample(t += 0.005, MSS, 0.1, 0.1));
+  assert.ok(t < 1004 && Math.abs(cc.cwnd / MSS - 15) < 0.01, `cwnd ${cc.cwnd / MSS}`);
+  // Past the boundary the rate comes from the flat curve again (a target of 15 segments):
+  // no growth until the Reno estimate is ahead, where an epoch-relative tick would have
+  // kept one segment per 14 for 4 ms more.
+  t = 1004.01;
+  for (let i = 0; i < 28; i++) cc.onAck(sample(t += 0.005, MSS, 0.1, 0.1));
+  assert.ok(cc.cwnd / MSS < 15.1, `cwnd ${cc.cwnd / MSS}`);
+});
+
 Deno.test("cubic: RTO once per series, cwnd 1 SMSS; undo restores; idle restart", () => {
   const cc = new Cubic();
   cc.init(MSS, 0);

@@ -102,7 +102,7 @@ export class Cubic implements CongestionControl {
   #renoAcked = 0;
   /** Growth of cwnd per byte delivered in this tick of the epoch. */
   #rate = 0;
-  /** The tick of the epoch `#rate` was computed in; -1: none yet. */
+  /** The clock tick (`now / CUBIC_RATE_TICK_MS`) `#rate` was computed in; -1: none yet. */
   #rateTick = -1;
   #inTimeoutSeries = false;
   /** The state before the last reduction (for undo), made by the first reduction. */
@@ -240,7 +240,9 @@ export class Cubic implements CongestionControl {
       this.#rateTick = -1;
     }
     const ackedSeg = delivered / mss;
-    const tick = Math.floor((now - this.#epochStartMs) / CUBIC_RATE_TICK_MS);
+    // The clock's tick, not the epoch's: Linux's jiffies run on whatever the epoch does, so
+    // an epoch shorter than a tick still crosses a tick boundary now and then.
+    const tick = Math.floor(now / CUBIC_RATE_TICK_MS);
     if (tick !== this.#rateTick) {
       // §4.4: toward W_cubic(t + RTT) within the next RTT, at most 1.5·cwnd. As Linux: the
       // RTT rounded up to whole ticks (`usecs_to_jiffies`), the target and cwnd in whole
@@ -253,7 +255,8 @@ export class Cubic implements CongestionControl {
       const t = (now - this.#epochStartMs) / 1000;
       const w = this.cubicWindow(t + aheadMs / 1000);
       const target = w < this.#origin ? Math.ceil(w) : Math.floor(w);
-      const whole = cwndSeg >= 1 ? Math.floor(cwndSeg) : 1;
+      // (cwnd is fractional here: a window grown to 15 segments may hold 14.99999.)
+      const whole = cwndSeg >= 1 ? Math.floor(cwndSeg + 1e-6) : 1;
       this.#rate = target > whole ? (target - whole) / whole : 0;
     }
     // §4.3 Reno-friendly estimate, in whole segments: one more per cwnd/α delivered.
