@@ -54,6 +54,17 @@ Deno.test("cubic: a reduction sets ssthresh = β·cwnd and W_max; the window the
   assert.ok(cc.cwnd > 100 * MSS);
 });
 
+Deno.test("cubic: ssthresh is β·cwnd in whole segments of the whole window (Linux's integer cwnd)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(20.9 * MSS); // 20 whole segments: 14, where 0.7 × 20.9 would be 14.63
+  cc.onCongestionEvent(0, 0);
+  assert.equal(cc.ssthresh, 14 * MSS);
+  cc.setCwnd(2.5 * MSS); // at least two segments
+  cc.onCongestionEvent(0, 1);
+  assert.equal(cc.ssthresh, 2 * MSS);
+});
+
 Deno.test("cubic: fast convergence lowers W_max below a window that had not recovered (§4.7)", () => {
   const cc = new Cubic();
   cc.init(MSS, 0);

@@ -23,6 +23,8 @@
  *   the Linux sender does on the same path (measured: mean cwnd 19–21 segments against 13
  *   with α per ACK, 1 % loss, bench:cc). Where the RTT spans several ticks the rate is
  *   recomputed often enough that the curve of §4.2 holds.
+ * - ssthresh after a reduction is β·cwnd in whole segments (Linux's integer window: 21
+ *   segments leave 14, not 14.7).
  * - Fast convergence (§4.7): a reduction below the previous `W_max` lowers `W_max` further
  *   to `cwnd·(1 + β)/2`, releasing bandwidth to newer flows.
  * - Slow start (§4.10) is RFC 5681's with HyStart++ (RFC 9406, `hystart.ts`); like Linux, an
@@ -300,7 +302,8 @@ export class Cubic implements CongestionControl {
     // §4.7 fast convergence: below the W_max in force (itself perhaps lowered by the last
     // reduction's fast convergence, as in Linux's `last_max_cwnd`), lower it further.
     this.#wMax = cwndSeg < this.#wMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
-    const ss = Math.floor(this.#cwnd * CUBIC_BETA);
+    // §4.6 ssthresh = β·cwnd, in whole segments of the whole window as Linux counts them.
+    const ss = Math.floor(Math.floor(cwndSeg + 1e-6) * CUBIC_BETA) * mss;
     this.#ssthresh = ss > 2 * mss ? ss : 2 * mss;
   }
 
