@@ -87,6 +87,9 @@ connection has ended (TCP), after 2 s without data, or on SIGINT/SIGTERM.
   --trace BASE       TCP client: the event loop's trace of the measured seconds in BASE.json
                      and BASE.loop.f64 (where each received ACK batch waited and what the
                      loop did meanwhile: bench/tx_trace.ts)
+  --cc-trace BASE    TCP client: the first stream's window at every ACK of the measured
+                     seconds in BASE.json and BASE.cc.f64 (cwnd, ssthresh, flight, recovery
+                     state: bench/cc_trace.ts)
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 
@@ -120,6 +123,7 @@ function parseUperf(
     time: { type: "string", short: "t" },
     port: { type: "string", short: "p" },
     trace: { type: "string" },
+    "cc-trace": { type: "string" },
   });
   if (values.help) return null;
   const [role, host, ...rest] = positionals;
@@ -154,6 +158,9 @@ function parseUperf(
   if (values.trace !== undefined && (role !== "client" || protocol !== "tcp")) {
     throw new UsageError("--trace applies to uperf client (TCP) only");
   }
+  if (values["cc-trace"] !== undefined && (role !== "client" || protocol !== "tcp")) {
+    throw new UsageError("--cc-trace applies to uperf client (TCP) only");
+  }
   const opts: UperfOptions = {
     role,
     protocol,
@@ -166,6 +173,7 @@ function parseUperf(
     port: numberFlag("port", values.port, 5201, { integer: true, min: 1, max: 65535 }),
     json: values.json === true,
     trace: (values.trace as string | undefined) ?? null,
+    ccTrace: (values["cc-trace"] as string | undefined) ?? null,
   };
   return { opts, values };
 }

@@ -26,4 +26,6 @@ export interface UperfOptions {
   json: boolean;
   /** TCP client `--trace BASE`: where to write the event loop's trace, or null. */
   trace: string | null;
+  /** TCP client `--cc-trace BASE`: where to write the first stream's per-ACK window, or null. */
+  ccTrace: string | null;
 }

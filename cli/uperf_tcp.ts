@@ -20,6 +20,8 @@ import {
 } from "./meter.ts";
 import type { UperfOptions } from "./uperf_options.ts";
 import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
+import { CC_TRACE_RECORDS, writeCcTrace } from "./cc_trace_file.ts";
+import { CcTrace } from "../transport/tcp/cc_trace.ts";
 
 /** The server stops after this long without data once traffic has started. */
 const SERVER_IDLE_MS = 2000;
@@ -60,6 +62,9 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     const loopBefore = loopTimeTotals(rt);
     // --trace: the loop's records over the measured seconds (the oldest go once it is full).
     if (o.trace !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);
+    // --cc-trace: the first stream's window at every ACK of the measured seconds.
+    const ccTrace = o.ccTrace !== null ? new CcTrace(CC_TRACE_RECORDS) : null;
+    if (ccTrace !== null) conns[0].endpoint.snd.loss.ccTrace = ccTrace;
     meter.start(clock.nowMs());
     const endMs = meter.startMs + o.seconds * 1000;
     const reporter = setInterval(() => {
@@ -84,6 +89,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     const endedMs = clock.nowMs();
     const trace = rt.loop.trace;
     rt.loop.trace = null;
+    if (ccTrace !== null) conns[0].endpoint.snd.loss.ccTrace = null;
     meter.packets = tcp.OutSegs - segsBefore;
     if (endedMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endedMs);
     const retransmits = conns.reduce((a, c) => a + c.info().retransmits, 0);
@@ -98,6 +104,9 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       loop: loopTimeDelta(loopBefore, loopTimeTotals(rt), endedMs - meter.startMs),
     });
     if (o.trace !== null) await writeTrace(o.trace, "client", new Float64Array(0), trace);
+    if (o.ccTrace !== null && ccTrace !== null) {
+      await writeCcTrace(o.ccTrace, ccTrace, conns[0].info().mss);
+    }
     for (const c of conns) c.close();
     // Let the FINs go out before the runtime stops.
     await new Promise((r) => setTimeout(r, 50));

@@ -10,6 +10,7 @@ import { terminate, withVethPair } from "../harness/netns.ts";
 import { runCli, spawnCli, startServe } from "../harness/ustack_cli.ts";
 import { assertCleanCapture, startCapture, tcpFrameSizes } from "../harness/capture.ts";
 import { analyze as analyzeTxTrace } from "../../bench/tx_trace.ts";
+import { readStackTrace } from "../../bench/cc_trace.ts";
 
 const SERVICES = ["--http", "80", "--tcp-echo", "7", "--discard", "9", "--json"];
 
@@ -285,6 +286,8 @@ interopTest(
           "--json",
           "--trace",
           traceBase,
+          "--cc-trace",
+          `${traceDir}/cc`,
           ...link,
         ]);
         assert.equal(c.code, 0, c.stdout + c.stderr);
@@ -297,6 +300,10 @@ interopTest(
         assert.ok(t.ticks > 0 && t.sendingTicks > 0, JSON.stringify(t));
         assert.ok(t.batches > 0, "the ACKs' batches, with the kernel's receive stamps");
         assert.ok(t.transmitUs > 0 && t.framesPerTransmit > 0);
+        // --cc-trace: the first stream's window at every ACK, read back by bench/cc_trace.ts.
+        const w = readStackTrace(`${traceDir}/cc`);
+        assert.ok(w.length > 100, `${w.length} per-ACK records`);
+        assert.ok(w.every((r) => r.cwnd >= 1 && r.t >= w[0].t), "cwnd and times");
       } finally {
         await Deno.remove(traceDir, { recursive: true });
       }

@@ -54,6 +54,17 @@ Deno.test("cubic: a reduction sets ssthresh = β·cwnd and W_max; the window the
   assert.ok(cc.cwnd > 100 * MSS);
 });
 
+Deno.test("cubic: ssthresh is β·cwnd in whole segments of the whole window (Linux's integer cwnd)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(20.9 * MSS); // 20 whole segments: 14, where 0.7 × 20.9 would be 14.63
+  cc.onCongestionEvent(0, 0);
+  assert.equal(cc.ssthresh, 14 * MSS);
+  cc.setCwnd(2.5 * MSS); // at least two segments
+  cc.onCongestionEvent(0, 1);
+  assert.equal(cc.ssthresh, 2 * MSS);
+});
+
 Deno.test("cubic: fast convergence lowers W_max below a window that had not recovered (§4.7)", () => {
   const cc = new Cubic();
   cc.init(MSS, 0);
@@ -64,6 +75,30 @@ Deno.test("cubic: fast convergence lowers W_max below a window that had not reco
   cc.onCongestionEvent(0, 1);
   assert.ok(Math.abs(cc.wMaxSegments - (80 * (1 + CUBIC_BETA)) / 2) < 1e-9);
   assert.equal(cc.ssthresh, 56 * MSS);
+});
+
+Deno.test("cubic: fast convergence compares with the W_max in force, itself lowered by the last one (§4.7)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  const lossAt = (segments: number, now: number) => {
+    cc.setCwnd(segments * MSS);
+    cc.onCongestionEvent(0, now);
+    cc.onRecoveryEnd(now);
+  };
+  lossAt(100, 0);
+  assert.equal(cc.wMaxSegments, 100);
+  lossAt(80, 1); // below W_max 100: lowered to 68
+  assert.ok(Math.abs(cc.wMaxSegments - 68) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  // 75 is below the window of the last loss (80) but above the W_max in force (68): no fast
+  // convergence, W_max = cwnd (RFC 9438 §4.7; Linux's last_max_cwnd). Comparing with the
+  // last loss's window instead would lower it to 63.75.
+  lossAt(75, 2);
+  assert.ok(Math.abs(cc.wMaxSegments - 75) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  lossAt(60, 3); // below 75: lowered to 51
+  assert.ok(Math.abs(cc.wMaxSegments - 51) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  // An undo brings back the W_max from before the reduction it undoes.
+  assert.ok(cc.undoReduction(4));
+  assert.ok(Math.abs(cc.wMaxSegments - 75) < 1e-9, `W_max ${cc.wMaxSegments}`);
 });
 
 Deno.test("cubic: the Reno-friendly region takes over on short RTTs (§4.3)", () => {
@@ -83,29 +118,48 @@ Deno.test("cubic: the Reno-friendly region takes over on short RTTs (§4.3)", ()
   assert.ok(cc.cwnd / MSS > cubicOnly + 20, `cwnd ${cc.cwnd / MSS} vs cubic ${cubicOnly}`);
 });
 
-Deno.test("cubic: at an RTT far below the rate tick, Linux's arithmetic — one segment per window once Reno's estimate steps", () => {
+Deno.test("cubic: at an RTT far below the rate tick, Linux's arithmetic — one segment per window from the epoch's first ACK", () => {
   const cc = new Cubic();
   cc.init(MSS, 0);
   cc.setCwnd(20 * MSS);
   cc.onCongestionEvent(0, 0);
   cc.onRecoveryEnd(0); // 14 segments, W_max 20: K ≈ 2.5 s, the cubic curve is flat for ms
-  const alpha = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
   // 0.1 ms RTT, one ACK per segment: 100 segments delivered within the first 4 ms tick.
   let t = 1000;
-  for (let i = 0; i < 100; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
+  cc.onAck(sample(t, 14 * MSS, 0.1, 0.1)); // the ACK that ended the recovery: 14 segments
+  // Linux: the target one tick ahead, in whole segments and rounded toward the plateau, is
+  // 15 (W(4 ms) ≈ 14.03), so cnt = 14/(15 − 14): the first window already grows cwnd by one.
+  assert.ok(Math.abs(cc.cwnd / MSS - 15) < 1e-6, `cwnd ${cc.cwnd / MSS} after one window`);
+  for (let i = 0; i < 86; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
   assert.ok(t - 1000 < CUBIC_RATE_TICK_MS);
-  // W_est takes its first whole step after 14/α segments; from then cwnd grows 1/14 per
-  // segment (Linux's cnt = cwnd / (tcp_cwnd − cwnd)) to the tick's end: 14 + 73/14 ≈ 19.2.
-  // RFC 9438's per-ACK α would give ≈ 14 + 100·α/15 ≈ 17.5.
-  const first = Math.ceil(14 / alpha);
-  const expect = 14 + (100 - first + 1) / 14;
-  assert.ok(Math.abs(cc.cwnd / MSS - expect) < 0.3, `cwnd ${cc.cwnd / MSS} vs ${expect}`);
-  // The next tick recomputes the rate from the (flat) curve: little growth until W_est,
-  // which cwnd has outrun, catches up again.
+  // The rate holds to the tick's end: 100 segments, one segment per 14 — 14 + 100/14.
+  // (RFC 9438's per-ACK α would give ≈ 14 + 100·α/15 ≈ 17.5.)
+  const expect = 14 + 100 / 14;
+  assert.ok(Math.abs(cc.cwnd / MSS - expect) < 0.05, `cwnd ${cc.cwnd / MSS} vs ${expect}`);
+  // The next tick recomputes the rate from the (flat) curve: no growth until W_est, which
+  // cwnd has outrun, catches up again.
   const atTick = cc.cwnd;
   t = 1000 + CUBIC_RATE_TICK_MS;
   for (let i = 0; i < 30; i++) cc.onAck(sample(t += 0.01, MSS, 0.1, 0.1));
   assert.ok(cc.cwnd - atTick < 0.2 * MSS, `grew ${(cc.cwnd - atTick) / MSS} segments`);
+});
+
+Deno.test("cubic: the rate is recomputed at the clock's tick, not the epoch's (Linux's jiffies)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(20 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 14 segments, W_max 20
+  // The epoch starts 0.1 ms before a tick boundary (1004 ms) and gains its one segment.
+  let t = 1003.9;
+  for (let i = 0; i < 14; i++) cc.onAck(sample(t += 0.005, MSS, 0.1, 0.1));
+  assert.ok(t < 1004 && Math.abs(cc.cwnd / MSS - 15) < 0.01, `cwnd ${cc.cwnd / MSS}`);
+  // Past the boundary the rate comes from the flat curve again (a target of 15 segments):
+  // no growth until the Reno estimate is ahead, where an epoch-relative tick would have
+  // kept one segment per 14 for 4 ms more.
+  t = 1004.01;
+  for (let i = 0; i < 28; i++) cc.onAck(sample(t += 0.005, MSS, 0.1, 0.1));
+  assert.ok(cc.cwnd / MSS < 15.1, `cwnd ${cc.cwnd / MSS}`);
 });
 
 Deno.test("cubic: RTO once per series, cwnd 1 SMSS; undo restores; idle restart", () => {

@@ -23,6 +23,7 @@
  */
 
 import { Timer } from "../../core/timer_wheel.ts";
+import { CC_TRACE_CWND_LIMITED, type CcTrace } from "./cc_trace.ts";
 import { AckSample, type CongestionControl } from "./congestion/mod.ts";
 import type { TcpServices } from "./context.ts";
 import { DeliveryRate } from "./delivery_rate.ts";
@@ -139,6 +140,10 @@ export class LossControl extends Timer {
   cwndLimited = false;
   /** The newest transmission was a retransmission; the sender sets it. */
   lastTxRetrans = false;
+  /** When set, every ACK that reaches congestion control is recorded here (`cc_trace.ts`). */
+  ccTrace: CcTrace | null = null;
+  /** Window reductions started (Recovery, CWR, Loss) over the connection's life. */
+  reductions = 0;
   readonly #snd: LossSender;
   readonly #conn: LossConnection;
   readonly #svc: TcpServices;
@@ -356,6 +361,7 @@ export class LossControl extends Timer {
     const sb = this.sb;
     if (rec.state !== CA_LOSS) {
       if (rec.repairing) this.rack.onRecoveryEnd();
+      this.reductions++;
       rec.enter(CA_LOSS, snd.sndUna, snd.sndMax, snd.cc.cwnd);
     } else {
       rec.recover = snd.sndMax;
@@ -481,6 +487,7 @@ export class LossControl extends Timer {
   /** A reduction (`state`: CWR or Recovery) starts: ssthresh from the algorithm, PRR on. */
   #startReduction(state: number, now: number): void {
     const cc = this.#snd.cc;
+    this.reductions++;
     this.rec.enter(state, this.#snd.sndUna, this.#snd.sndMax, cc.cwnd);
     cc.onCongestionEvent(seqDiff(this.#snd.sndMax, this.#snd.sndUna), now);
     if (this.#conn.ecnOk) this.rec.cwrPending = true;
@@ -549,6 +556,21 @@ export class LossControl extends Timer {
     this.#partialAck = false;
     if (s.deliveredBytes > 0 || lost > 0) cc.onAck(s);
     this.updatePacingRate();
+    const trace = this.ccTrace;
+    if (trace !== null) {
+      trace.record(
+        now,
+        cc.cwnd,
+        cc.ssthresh,
+        seqDiff(this.#snd.sndNxt, this.#snd.sndUna),
+        pipe,
+        acked,
+        s.deliveredBytes,
+        rec.state + (s.cwndLimited ? CC_TRACE_CWND_LIMITED : 0),
+        s.srttMs,
+        this.reductions,
+      );
+    }
   }
 
   /**

@@ -14,13 +14,17 @@
  * - The arithmetic is Linux's (`bictcp_update`, `tcp_cong_avoid_ai`): the growth rate is
  *   recomputed from the cubic curve at most once per clock tick ({@link CUBIC_RATE_TICK_MS});
  *   within a tick the Reno estimate can only raise it, and the raised rate holds to the
- *   tick's end. On a path whose RTT is far below the tick (veth, a LAN: 0.05–0.5 ms) a
- *   congestion-avoidance epoch between two losses often lasts less than one tick, and once
- *   `W_est` took its first whole step cwnd grows one segment per window: AIMD(1, β) rather
+ *   tick's end; the target is counted in whole segments, rounded toward the plateau, and
+ *   looks at least one tick ahead. On a path whose RTT is far below the tick (veth, a LAN:
+ *   0.05–0.5 ms) a congestion-avoidance epoch between two losses often lasts less than one
+ *   tick, and its first rate (a target one segment above cwnd) grows cwnd one segment per
+ *   window from the epoch's first ACK to the tick's end: AIMD(1, β) rather
  *   than RFC 9438's AIMD(α, β), with a mean window ~1.4× larger at the same loss rate — what
  *   the Linux sender does on the same path (measured: mean cwnd 19–21 segments against 13
  *   with α per ACK, 1 % loss, bench:cc). Where the RTT spans several ticks the rate is
  *   recomputed often enough that the curve of §4.2 holds.
+ * - ssthresh after a reduction is β·cwnd in whole segments (Linux's integer window: 21
+ *   segments leave 14, not 14.7).
  * - Fast convergence (§4.7): a reduction below the previous `W_max` lowers `W_max` further
  *   to `cwnd·(1 + β)/2`, releasing bandwidth to newer flows.
  * - Slow start (§4.10) is RFC 5681's with HyStart++ (RFC 9406, `hystart.ts`); like Linux, an
@@ -84,10 +88,10 @@ export class Cubic implements CongestionControl {
   #mss = DEFAULT_SEND_MSS;
   #cwnd = 0;
   #ssthresh = INFINITE_SSTHRESH;
-  /** W_max in segments. */
+  /** W_max in segments: the window at the last reduction, lowered by fast convergence. */
   #wMax = 0;
-  /** W_max of the reduction before (fast convergence). */
-  #wLastMax = 0;
+  /** The plateau of this epoch's curve (segments): W_max, or cwnd when it started above. */
+  #origin = 0;
   /** cwnd (segments) just before the last reduction: where α_cubic becomes 1. */
   #cwndPrior = 0;
   /** Start of the current congestion-avoidance epoch (ms); -1: none yet. */
@@ -100,7 +104,7 @@ export class Cubic implements CongestionControl {
   #renoAcked = 0;
   /** Growth of cwnd per byte delivered in this tick of the epoch. */
   #rate = 0;
-  /** The tick of the epoch `#rate` was computed in; -1: none yet. */
+  /** The clock tick (`now / CUBIC_RATE_TICK_MS`) `#rate` was computed in; -1: none yet. */
   #rateTick = -1;
   #inTimeoutSeries = false;
   /** The state before the last reduction (for undo), made by the first reduction. */
@@ -150,7 +154,7 @@ export class Cubic implements CongestionControl {
   /** W_cubic(t) in segments, `t` seconds into the epoch (RFC 9438 eq. 1). */
   cubicWindow(tSeconds: number): number {
     const d = tSeconds - this.#k;
-    return CUBIC_C * d * d * d + this.#wMax;
+    return CUBIC_C * d * d * d + this.#origin;
   }
 
   /**
@@ -164,7 +168,7 @@ export class Cubic implements CongestionControl {
     this.#cwnd = initialWindowBytes(mss);
     this.#ssthresh = INFINITE_SSTHRESH;
     this.#wMax = 0;
-    this.#wLastMax = 0;
+    this.#origin = 0;
     this.#cwndPrior = 0;
     this.#epochStartMs = -1;
     this.#k = 0;
@@ -224,26 +228,38 @@ export class Cubic implements CongestionControl {
     if (this.#epochStartMs < 0) {
       // §4.2: a new epoch; K from the distance to W_max.
       this.#epochStartMs = now;
+      // Above W_max (after an undo, or the first epoch) the curve starts at cwnd with K = 0;
+      // W_max itself stays, for the next reduction's fast convergence (§4.7).
       if (cwndSeg < this.#wMax) {
         this.#k = Math.cbrt((this.#wMax - cwndSeg) / CUBIC_C);
+        this.#origin = this.#wMax;
       } else {
         this.#k = 0;
-        this.#wMax = cwndSeg;
+        this.#origin = cwndSeg;
       }
       this.#wEst = cwndSeg;
       this.#renoAcked = 0;
       this.#rateTick = -1;
     }
     const ackedSeg = delivered / mss;
-    const tick = Math.floor((now - this.#epochStartMs) / CUBIC_RATE_TICK_MS);
+    // The clock's tick, not the epoch's: Linux's jiffies run on whatever the epoch does, so
+    // an epoch shorter than a tick still crosses a tick boundary now and then.
+    const tick = Math.floor(now / CUBIC_RATE_TICK_MS);
     if (tick !== this.#rateTick) {
-      // §4.4: toward W_cubic(t + RTT) within the next RTT, at most 1.5·cwnd.
+      // §4.4: toward W_cubic(t + RTT) within the next RTT, at most 1.5·cwnd. As Linux: the
+      // RTT rounded up to whole ticks (`usecs_to_jiffies`), the target and cwnd in whole
+      // segments, the target rounded toward the plateau (the curve's offset from it is
+      // truncated) — so on the first ACK of an epoch below W_max the target is at least one
+      // segment above cwnd and cwnd grows one segment per window from there.
       this.#rateTick = tick;
       const rttMs = s.minRttMs > 0 ? s.minRttMs : s.srttMs;
+      const aheadMs = Math.ceil(rttMs / CUBIC_RATE_TICK_MS) * CUBIC_RATE_TICK_MS;
       const t = (now - this.#epochStartMs) / 1000;
-      let target = this.cubicWindow(t + rttMs / 1000);
-      if (target < cwndSeg) target = cwndSeg;
-      this.#rate = (target - cwndSeg) / cwndSeg;
+      const w = this.cubicWindow(t + aheadMs / 1000);
+      const target = w < this.#origin ? Math.ceil(w) : Math.floor(w);
+      // (cwnd is fractional here: a window grown to 15 segments may hold 14.99999.)
+      const whole = cwndSeg >= 1 ? Math.floor(cwndSeg + 1e-6) : 1;
+      this.#rate = target > whole ? (target - whole) / whole : 0;
     }
     // §4.3 Reno-friendly estimate, in whole segments: one more per cwnd/α delivered.
     const alpha = this.#wEst >= this.#cwndPrior ? 1 : CUBIC_ALPHA;
@@ -283,10 +299,11 @@ export class Cubic implements CongestionControl {
     const cwndSeg = this.#cwnd / mss;
     this.#epochStartMs = -1;
     this.#cwndPrior = cwndSeg;
-    // §4.7 fast convergence.
-    this.#wMax = cwndSeg < this.#wLastMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
-    this.#wLastMax = cwndSeg;
-    const ss = Math.floor(this.#cwnd * CUBIC_BETA);
+    // §4.7 fast convergence: below the W_max in force (itself perhaps lowered by the last
+    // reduction's fast convergence, as in Linux's `last_max_cwnd`), lower it further.
+    this.#wMax = cwndSeg < this.#wMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
+    // §4.6 ssthresh = β·cwnd, in whole segments of the whole window as Linux counts them.
+    const ss = Math.floor(Math.floor(cwndSeg + 1e-6) * CUBIC_BETA) * mss;
     this.#ssthresh = ss > 2 * mss ? ss : 2 * mss;
   }
 
@@ -328,8 +345,7 @@ export class Cubic implements CongestionControl {
     if (this.#cwnd < p[0]) this.#cwnd = p[0];
     if (this.#ssthresh < p[1]) this.#ssthresh = p[1];
     this.#wMax = p[2];
-    this.#wLastMax = p[3];
-    this.#cwndPrior = p[4];
+    this.#cwndPrior = p[3];
     this.#epochStartMs = -1;
     this.#hasPrior = false;
     this.#inTimeoutSeries = false;
@@ -337,12 +353,11 @@ export class Cubic implements CongestionControl {
   }
 
   #saveForUndo(): void {
-    const p = this.#prior ??= new Float64Array(5);
+    const p = this.#prior ??= new Float64Array(4);
     p[0] = this.#cwnd;
     p[1] = this.#ssthresh;
     p[2] = this.#wMax;
-    p[3] = this.#wLastMax;
-    p[4] = this.#cwndPrior;
+    p[3] = this.#cwndPrior;
     this.#hasPrior = true;
   }
 }

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { CC_TRACE_FIELDS, CcTrace } from "../../transport/tcp/cc_trace.ts";
+import { parseKernelTrace, summarise, type WindowRecord } from "../../bench/cc_trace.ts";
+
+Deno.test("cc trace: the ring keeps the last records, oldest first", () => {
+  const t = new CcTrace(3);
+  for (let i = 0; i < 5; i++) t.record(i, 1000 * i, 0, 0, 0, 0, 0, 0, 0, i);
+  assert.equal(t.length, 3);
+  assert.equal(t.recorded, 5);
+  const d = t.snapshot();
+  assert.equal(d.length, 3 * CC_TRACE_FIELDS);
+  assert.deepEqual([d[0], d[CC_TRACE_FIELDS], d[2 * CC_TRACE_FIELDS]], [2, 3, 4]);
+  assert.equal(d[2 * CC_TRACE_FIELDS + 9], 4); // the reductions field
+  assert.throws(() => new CcTrace(0), RangeError);
+});
+
+Deno.test("cc trace: a kernel tcp_probe / tcp_cong_state_set trace becomes per-ACK records", () => {
+  const probe = (t: string, nxt: number, una: number, cwnd: number, ss: number) =>
+    `python3-1 [001] ..... ${t}: tcp_probe: family=AF_INET src=198.18.0.2:41100 ` +
+    `dest=198.18.0.1:5400 mark=0x0 data_len=0 snd_nxt=0x${nxt.toString(16)} ` +
+    `snd_una=0x${una.toString(16)} snd_cwnd=${cwnd} ssthresh=${ss} snd_wnd=65160 srtt=50 ` +
+    `rcv_wnd=64512 sock_cookie=1 skbaddr=0 skaddr=0`;
+  const state = (t: string, s: number) =>
+    `python3-1 [001] ..... ${t}: tcp_cong_state_set: family=AF_INET sport=41100 dport=5400 ` +
+    `saddr=198.18.0.2 daddr=198.18.0.1 saddrv6=::1 daddrv6=::1 cong_state=${s}`;
+  const text = [
+    probe("10.000100", 20000, 0, 20, 2147483647),
+    probe("10.000200", 30000, 10000, 20, 2147483647),
+    state("10.000210", 3),
+    probe("10.000300", 30000, 15000, 14, 14),
+    state("10.000310", 0), // one ACK ends the recovery and starts the next
+    state("10.000310", 3),
+    probe("10.000400", 35000, 30000, 10, 10),
+    probe("10.000500", 35000, 34000, 10, 10).replace("dest=198.18.0.1:5400", "dest=x:5401"),
+  ].join("\n");
+  const r = parseKernelTrace(text, 1000, 5400);
+  assert.equal(r.length, 4);
+  assert.deepEqual(r.map((x) => x.state), [0, 0, 3, 3]);
+  assert.deepEqual(r.map((x) => x.reductions), [0, 0, 1, 2]);
+  assert.deepEqual(r.map((x) => x.acked), [0, 10, 5, 15]);
+  assert.deepEqual(r.map((x) => x.unacked), [20, 20, 15, 5]);
+  assert.equal(r[0].ssthresh, Infinity);
+  assert.ok(Math.abs(r[1].t - 10000.2) < 1e-6);
+});
+
+Deno.test("cc trace: episodes, back-to-back reductions and the growth between them", () => {
+  const recs: WindowRecord[] = [];
+  let t = 0;
+  const ack = (cwnd: number, state: number, reductions: number, acked = 2) =>
+    recs.push({
+      t: t++,
+      cwnd,
+      ssthresh: 14,
+      unacked: cwnd,
+      acked,
+      state,
+      cwndLimited: true,
+      srttMs: 0.1,
+      reductions,
+    });
+  ack(20, 0, 0);
+  ack(14, 3, 1); // a recovery from 20
+  ack(14, 3, 1);
+  ack(14, 0, 1, 14); // ends; 14 segments acknowledged per window from here
+  for (let i = 0; i < 14; i++) ack(14 + (i + 1) / 14, 0, 1, 1); // +1 in one window
+  ack(10, 3, 2); // the next recovery
+  ack(10, 3, 3); // ends and starts another on the same ACK
+  ack(10, 0, 3);
+  const s = summarise(recs);
+  assert.deepEqual(s.episodes, { Recovery: 3, backToBack: 1 });
+  assert.equal(s.recovery.cwndBefore, 15); // 20 and 10: the one cut short has no "after"
+  assert.equal(s.between.segs, 14);
+  assert.equal(s.between.growthPerWindow, 1);
+  assert.equal(s.cwndLimitedShare, 1);
+});
