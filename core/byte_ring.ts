@@ -90,19 +90,29 @@ export class ByteRing {
   readonly #pool: RingStoragePool | null;
   /** Storage size to start with when taking storage again (the last size held). */
   #sizeHint = 0;
+  /** Where long copies out of the ring take their source views (null: a view per copy). */
+  readonly #readViews: SubarrayCache | null;
 
   /**
    * A ring of `capacity` bytes (an integer ≥ 1); with `pool`, storage is taken from it on
-   * demand and given back when the ring empties.
+   * demand and given back when the ring empties. With `readViews`, a long copy out of the ring
+   * ({@link ByteRing.peek}, {@link ByteRing.read}) takes its source view from that table: a TCP
+   * send ring whose segments start at the same places lap after lap (see
+   * {@link ByteRing.runFrom}) copies them out with no view per segment.
    *
    * @throws {RangeError} if `capacity` is not a positive integer.
    */
-  constructor(capacity: number, pool: RingStoragePool | null = null) {
+  constructor(
+    capacity: number,
+    pool: RingStoragePool | null = null,
+    readViews: SubarrayCache | null = null,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`ByteRing: capacity must be a positive integer, got ${capacity}`);
     }
     this.#capacity = capacity;
     this.#pool = pool;
+    this.#readViews = readViews;
     if (pool === null) {
       this.#buf = new Uint8Array(capacity);
       this.#size = capacity;
@@ -153,7 +163,7 @@ export class ByteRing {
     if (end <= this.#size) return;
     const pool = this.#pool!;
     const next = pool.take(end > this.#sizeHint ? end : this.#sizeHint);
-    if (this.#extent > 0) this.#copyOut(0, next, 0, this.#extent);
+    if (this.#extent > 0) this.#copyOut(0, next, 0, this.#extent, null);
     if (this.#size > 0) pool.give(this.#buf);
     this.#buf = next;
     this.#size = next.length;
@@ -192,11 +202,27 @@ export class ByteRing {
     }
   }
 
-  /** Copy `n` bytes from the ring at `offset` into `dst[off..]` (caller checked bounds). */
-  #copyOut(offset: number, dst: Uint8Array, off: number, n: number): void {
+  /**
+   * Copy `n` bytes from the ring at `offset` into `dst[off..]` (caller checked bounds), the long
+   * source views from `views` when given.
+   */
+  #copyOut(
+    offset: number,
+    dst: Uint8Array,
+    off: number,
+    n: number,
+    views: SubarrayCache | null,
+  ): void {
     const at = this.#index(offset);
     const first = this.#size - at;
-    if (n <= first) {
+    if (views !== null) {
+      if (n <= first) {
+        views.copy(this.#buf, at, dst, off, n);
+      } else {
+        views.copy(this.#buf, at, dst, off, first);
+        views.copy(this.#buf, 0, dst, off + first, n - first);
+      }
+    } else if (n <= first) {
       copyBytes(this.#buf, at, dst, off, n);
     } else {
       copyBytes(this.#buf, at, dst, off, first);
@@ -248,8 +274,21 @@ export class ByteRing {
     const avail = this.#length - fromOffset;
     if (n > avail) n = avail;
     if (n <= 0) return 0;
-    this.#copyOut(fromOffset, dst, dstOff, n);
+    this.#copyOut(fromOffset, dst, dstOff, n, this.#readViews);
     return n;
+  }
+
+  /**
+   * Readable bytes from `fromOffset` on that lie in one piece of the storage, before it wraps
+   * (0 when `fromOffset ≥ length`). A sender that ends a segment there starts the next at the
+   * storage's first byte: with full-sized segments after it, every lap through the storage
+   * then puts its segments at the same places, which is what lets `readViews` reuse views.
+   */
+  runFrom(fromOffset: number): number {
+    const avail = this.#length - fromOffset;
+    if (!(fromOffset >= 0) || avail <= 0) return 0;
+    const first = this.#size - this.#index(fromOffset);
+    return avail < first ? avail : first;
   }
 
   /**
@@ -399,7 +438,7 @@ export class ByteRing {
     }
     const next = new Uint8Array(newCapacity);
     const keep = newCapacity < this.#size ? newCapacity : this.#size;
-    this.#copyOut(0, next, 0, keep);
+    this.#copyOut(0, next, 0, keep, null);
     this.#buf = next;
     this.#size = newCapacity;
     this.#head = 0;

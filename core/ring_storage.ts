@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { SubarrayCache } from "./subarray_cache.ts";
 import { objectArray } from "./v8_shapes.ts";
 
 /** Options of a {@link RingStoragePool}. */
@@ -75,6 +76,8 @@ export class RingStoragePool {
   readonly #free: Uint8Array[][];
   readonly #minShift: number;
   #freeBytes = 0;
+  /** Tables of views of chunks, told to drop a chunk's views when the pool drops it. */
+  readonly #viewTables: SubarrayCache[] = [];
 
   /**
    * A pool (see {@link RingStoragePoolOptions} for the defaults).
@@ -137,6 +140,7 @@ export class RingStoragePool {
     st.outstandingBytes -= size;
     if (size > this.maxChunkBytes || this.#freeBytes + size > this.warmBytes) {
       st.drops++;
+      this.#forget(chunk);
       return;
     }
     this.#free[log2(size) - this.#minShift].push(chunk);
@@ -157,7 +161,26 @@ export class RingStoragePool {
 
   /** Drop every free chunk (the memory goes back to the allocator). */
   trim(): void {
-    for (const list of this.#free) list.length = 0;
+    for (const list of this.#free) {
+      for (const chunk of list) this.#forget(chunk);
+      list.length = 0;
+    }
     this.#freeBytes = 0;
+  }
+
+  /**
+   * Make `views` drop its views of every chunk this pool drops (a table of views of ring
+   * storage, such as TCP's `sndCopyViews`, would otherwise keep dropped chunks alive).
+   */
+  forgetDroppedIn(views: SubarrayCache): void {
+    this.#viewTables.push(views);
+  }
+
+  /** A dropped chunk: no table keeps views of it. */
+  #forget(chunk: Uint8Array): void {
+    const tables = this.#viewTables;
+    for (let i = 0; i < tables.length; i++) {
+      if (tables[i].prepared) tables[i].forget(chunk);
+    }
   }
 }

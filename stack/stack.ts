@@ -296,7 +296,7 @@ export class Stack {
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();
     if (this.ipv4.hasLocalPending) frames += this.ipv4.deliverLocal();
     if (this.ipv6.hasLocalPending) frames += this.ipv6.deliverLocal();
-    this.timers.advance(clock.nowMs());
+    this.timers.advanceTo(clock);
     clock.endTick?.();
     // Output the protocols queued while receiving (an ACK that moved SND.UNA, an ACK owed)
     // leaves in this tick's transmit: only requests from here on — the application's reaction

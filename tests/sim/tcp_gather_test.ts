@@ -92,7 +92,8 @@ Deno.test("tcp gather: payload bytes are exact across the send ring's wrap point
   // over at 0): the segments fall across the end of the storage again and again.
   const net = makeSimNet({
     wire: { delayMs: 1, rateBitsPerSec: 10e6 },
-    tcpA: { sendBufferBytes: 10_000, maxSendBufferBytes: 10_000 },
+    // Segments that do not end at the wrap (the default ends them there: TcpLayer.sndCopyViews).
+    tcpA: { sendBufferBytes: 10_000, maxSendBufferBytes: 10_000, segmentsEndAtWrap: false },
   });
   const { c, s } = connectPair(net, 80);
   const log = watchGather(net);
@@ -102,10 +103,31 @@ Deno.test("tcp gather: payload bytes are exact across the send ring's wrap point
   assert.equal(net.b.stats.tcp.InCsumErrors, 0);
 });
 
+Deno.test("tcp gather: by default a segment ends at the wrap point, and the next laps reuse views", () => {
+  // As above, with the segments ending where the storage wraps (`segmentsEndAtWrap`): none
+  // straddles it, and the copies out of the ring find their views in the TCP layer's table
+  // (a bulk sender's find all: tcp_send_copy_alloc_test.ts).
+  const net = makeSimNet({
+    wire: { delayMs: 1, rateBitsPerSec: 10e6 },
+    tcpA: { sendBufferBytes: 10_000, maxSendBufferBytes: 10_000 },
+  });
+  const { c, s } = connectPair(net, 80);
+  const log = watchGather(net);
+  transfer(net, c, s, 400_000);
+  const st = net.a.stats.tcp;
+  assert(log.frames > 250, `${log.frames} gathered segments`);
+  assert.equal(log.straddling, 0);
+  assert(
+    st.SndCopyViewHits > st.SndCopyViewMisses, // a 10,000-byte buffer: app-limited laps vary
+    `${st.SndCopyViewHits} views reused, ${st.SndCopyViewMisses} made`,
+  );
+  assert.equal(net.b.stats.tcp.InCsumErrors, 0);
+});
+
 Deno.test("tcp gather: retransmissions after the ring wrapped carry the right bytes", () => {
   const net = makeSimNet({
     wire: { seed: 11, lossRate: 0.04, reorderRate: 0.02 },
-    tcpA: { sendBufferBytes: 12_345, maxSendBufferBytes: 12_345 },
+    tcpA: { sendBufferBytes: 12_345, maxSendBufferBytes: 12_345, segmentsEndAtWrap: false },
   });
   const { c, s } = connectPair(net, 80);
   const log = watchGather(net);
@@ -119,7 +141,7 @@ Deno.test("tcp gather: IPv6 segments too (checksum summed over the ring's two ru
   // MTU 1501: 1,429-byte segments, so runs of odd length meet at the wrap point.
   const net = makeSimNet({
     mtu: 1501,
-    tcpA: { sendBufferBytes: 9_999, maxSendBufferBytes: 9_999 },
+    tcpA: { sendBufferBytes: 9_999, maxSendBufferBytes: 9_999, segmentsEndAtWrap: false },
     // The ACK rhythm of one ACK per second segment puts segments across the wrap point.
     tcpB: { coalesceAcks: false },
   });

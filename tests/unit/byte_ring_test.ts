@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ByteRing, type ByteSpan } from "../../core/byte_ring.ts";
 import { RingStoragePool } from "../../core/ring_storage.ts";
+import { SubarrayCache } from "../../core/subarray_cache.ts";
 
 /** Deterministic xorshift32 in [0, 2**32). */
 function rng(seed: number): () => number {
@@ -350,4 +351,61 @@ Deno.test("RingStoragePool: size classes, warm bound, prewarm and trim", () => {
   pool.prewarm(100, 1000);
   assert.equal(pool.freeBytes, 9216, "prewarm stops at the warm bound");
   assert.throws(() => new RingStoragePool({ minChunkBytes: 1000 }), RangeError);
+});
+
+Deno.test("ByteRing.runFrom: readable bytes before the storage wraps", () => {
+  const ring = new ByteRing(8);
+  assert.equal(ring.runFrom(0), 0); // empty
+  ring.write(bytes(1, 2, 3, 4, 5, 6), 0, 6);
+  assert.equal(ring.runFrom(0), 6);
+  assert.equal(ring.runFrom(4), 2);
+  assert.equal(ring.runFrom(6), 0); // nothing readable there
+  assert.equal(ring.runFrom(-1), 0);
+  ring.consume(5); // read pointer at storage index 5
+  ring.write(bytes(7, 8, 9, 10), 0, 4); // 6 7 8 | 9 10: wraps after three
+  assert.equal(ring.runFrom(0), 3);
+  assert.equal(ring.runFrom(2), 1);
+  assert.equal(ring.runFrom(3), 2); // from the storage's first byte
+});
+
+Deno.test("ByteRing readViews: long copies out take their source views from the table", () => {
+  const views = new SubarrayCache(64);
+  const ring = new ByteRing(4096, null, views);
+  const src = new Uint8Array(4096).map((_, i) => i & 0xff);
+  ring.write(src, 0, 4096);
+  const out = new Uint8Array(1000);
+  for (let lap = 0; lap < 3; lap++) {
+    assert.equal(ring.peek(out, 0, 1000, 1000), 1000);
+    assert.deepEqual(out, src.subarray(1000, 2000));
+  }
+  assert.equal(views.misses, 1);
+  assert.equal(views.hits, 2);
+  // A copy across the wrap takes a view for each piece.
+  ring.consume(3000);
+  ring.write(src, 0, 2000); // storage: 1096 bytes at 3000.., then 2000 from 0
+  assert.equal(ring.read(out, 0, 1000), 1000);
+  assert.deepEqual(out, src.subarray(3000, 4000));
+  const wrapOut = new Uint8Array(1096);
+  assert.equal(ring.read(wrapOut, 0, 1096), 1096);
+  assert.deepEqual(wrapOut.subarray(0, 96), src.subarray(4000, 4096));
+  assert.deepEqual(wrapOut.subarray(96), src.subarray(0, 1000));
+  assert.equal(views.misses, 3); // [3000, 4000), then [0, 1000): the 96-byte piece is a loop
+});
+
+Deno.test("RingStoragePool.forgetDroppedIn: a dropped chunk's views leave the table", () => {
+  const pool = new RingStoragePool({ warmBytes: 4096 });
+  const views = new SubarrayCache(64);
+  pool.forgetDroppedIn(views);
+  const a = pool.take(4096), b = pool.take(4096);
+  views.view(a, 0, 1000);
+  views.view(b, 0, 1000);
+  pool.give(a); // kept: the views of a stay
+  pool.give(b); // over the warm bound: dropped, its view forgotten
+  views.view(a, 0, 1000);
+  assert.equal(views.hits, 1);
+  views.view(b, 0, 1000);
+  assert.equal(views.misses, 3);
+  pool.trim(); // a dropped too
+  views.view(a, 0, 1000);
+  assert.equal(views.misses, 4);
 });

@@ -137,6 +137,13 @@ export interface TcpOptions {
    */
   coalesceAcks?: boolean;
   /**
+   * End a segment where the send buffer's storage wraps, so that the next starts at its first
+   * byte: the segments of every lap through the storage then start at the same places, and
+   * their copies out of the buffer reuse views instead of making one per segment (one segment
+   * shorter than the MSS per lap; see `TcpLayer.sndCopyViews`) [true].
+   */
+  segmentsEndAtWrap?: boolean;
+  /**
    * With {@link TcpOptions.coalesceAcks}: the ACK owed for in-order data may wait this long
    * (µs) for more data to cover, so that one ACK covers several GRO super-segments (bounded
    * by {@link TcpOptions.ackDeferBytes} and a quarter of the window; see
@@ -224,6 +231,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     windowScaling: o.windowScaling ?? true,
     quickAcks: o.quickAcks ?? 16,
     coalesceAcks: o.coalesceAcks ?? true,
+    segmentsEndAtWrap: o.segmentsEndAtWrap ?? true,
     ackDeferUs: o.ackDeferUs ?? 0,
     ackDeferBytes: o.ackDeferBytes ?? 196_608,
     mtuProbing: o.mtuProbing ?? true,
@@ -251,4 +259,9 @@ export interface TcpServices {
    * copy).
    */
   readonly rcvCopyViews?: SubarrayCache;
+  /**
+   * Reused views of send-ring storage for the copy of segments out of send buffers (none: a
+   * view per long copy).
+   */
+  readonly sndCopyViews?: SubarrayCache;
 }

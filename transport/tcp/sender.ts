@@ -180,7 +180,7 @@ export class TcpSender implements LossSender {
     this.#conn = conn;
     this.#svc = svc;
     const o = svc.opts;
-    this.sndBuf = new ByteRing(o.sendBufferBytes, svc.ctx.rings ?? null);
+    this.sndBuf = new ByteRing(o.sendBufferBytes, svc.ctx.rings ?? null, svc.sndCopyViews ?? null);
     this.cc = createCongestionControl(o.congestionControl);
     this.rtt = new RttEstimator({
       initialRtoMs: o.initialRtoMs,
@@ -557,7 +557,18 @@ export class TcpSender implements LossSender {
           }
         }
       }
-      if (!this.sendNew(len, now)) break;
+      // End the segment where the send ring's storage wraps: the next one starts at its first
+      // byte, so the segments of every lap start at the same places and their copies out of
+      // the ring reuse views (`sndCopyViews`). One segment shorter than the MSS per lap (4 MiB
+      // of data at the most); not a short segment for Nagle's rule.
+      const run = len > 0 && svc.opts.segmentsEndAtWrap
+        ? this.sndBuf.runFrom(seqDiff(this.sndNxt, this.sndBufSeq))
+        : len;
+      if (run > 0 && run < len) {
+        const sml = this.sndSml;
+        if (!this.sendNew(run, now)) break;
+        this.sndSml = sml;
+      } else if (!this.sendNew(len, now)) break;
       sent = true;
       sentNew = true;
       if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
