@@ -31,7 +31,13 @@ import {
 } from "../ffi/constants.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { allocStruct } from "../ffi/structs.ts";
-import { epollReadable, mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
+import {
+  epollReadable,
+  kernelIpv4Addresses,
+  mmap,
+  setsockopt,
+  setsockoptInt,
+} from "../ffi/syscalls.ts";
 import { setClassicProgram, SO_ATTACH_FILTER } from "../ffi/classic_bpf.ts";
 import { frameLengthFilter } from "./frame_length_steering.ts";
 import { PACKET_COPY_THRESH, PACKET_LOSS, tpacketReq, tpacketReq3 } from "../ffi/tpacket.ts";
@@ -48,7 +54,7 @@ import {
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
 import { intOption } from "./driver_util.ts";
-import { type LinkInfo, queryLink } from "./interface_open.ts";
+import { type LinkInfo, queryLink, withControlSocket } from "./interface_open.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
 import { joinFanoutGroup } from "./packet_fanout.ts";
 import type { ResourceStack } from "./resource_stack.ts";
@@ -157,8 +163,10 @@ export interface AfPacketRingOptions {
    * frames the host kernel should not receive — the stack's own. Where it can (Linux ≥ 6.6,
    * root), the driver attaches `drivers/kernel_rx_drop.ts`'s address program: untagged IPv4
    * frames to these addresses are dropped after the packet socket has its copy, every other
-   * frame still reaches the kernel. The kernel has no use for them (without the address it
-   * looks up a route, finds none and drops each one, in the sender's context on a veth). Where
+   * frame still reaches the kernel. An address the kernel holds itself (on any interface of
+   * the namespace, `SIOCGIFCONF`) is left out: its frames stay the kernel's. For the others the
+   * kernel has no use for them (without the address it looks up a route, finds none and drops
+   * each one, in the sender's context on a veth). Where
    * the program cannot be attached the kernel receives them as before
    * ({@link OpenedPacketRing.kernelRxDrop} says which). Default none; at most
    * {@link KERNEL_RX_OWN_DROP_MAX_ADDRESSES} (more: none are filtered).
@@ -585,10 +593,15 @@ function attachKernelRxPrograms(
     res.fd(attachKernelRxDrop(ifindex));
     return "all";
   }
-  const own = opts.kernelRxDropTo ?? [];
-  if (own.length === 0 || own.length > KERNEL_RX_OWN_DROP_MAX_ADDRESSES) return "none";
+  const asked = opts.kernelRxDropTo ?? [];
+  if (asked.length === 0 || asked.length > KERNEL_RX_OWN_DROP_MAX_ADDRESSES) return "none";
   let linkFd: number;
   try {
+    // An address the kernel holds itself (on any interface: it would take such a frame as
+    // its own) stays the kernel's.
+    const kernels = withControlSocket((ctl) => kernelIpv4Addresses(ctl));
+    const own = asked.filter((a) => !kernels.includes(a));
+    if (own.length === 0) return "none";
     linkFd = attachKernelRxDrop(ifindex, own);
   } catch (e) {
     if (e instanceof SyscallError) return "none";
