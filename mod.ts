@@ -229,6 +229,7 @@ export {
   AfPacketRingStats,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
+  type KernelRxDrop,
 } from "./drivers/af_packet_ring.ts";
 export { type XdpAttachMode, XdpRedirectProgram } from "./drivers/xdp_program.ts";
 export { LoopbackDriver, type LoopbackOptions } from "./drivers/loopback.ts";

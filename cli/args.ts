@@ -42,6 +42,7 @@ export const LINK_OPTIONS = {
   ufo: { type: "string" },
   "tx-kick-bytes": { type: "string" },
   "no-kernel-rx": { type: "boolean" },
+  "kernel-rx-all": { type: "boolean" },
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
   "deno-turn": { type: "string" },
@@ -145,6 +146,9 @@ export const LINK_USAGE = `link options:
   --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
                        (a tcx drop program after the packet socket, Linux >= 6.6, root):
                        saves its IP receive path per frame where the stack owns the link
+                       (default: only IPv4 frames to the stack's --addr are kept from it)
+  --kernel-rx-all      af_packet: the host kernel receives every frame on --if, those to
+                       the stack's own addresses too (no tcx program)
   --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64
                        (repeatable; a link-local IPv6 address is always added)
   --gw ADDR            default gateway, IPv4 and/or IPv6 (repeatable, one per family)
@@ -240,7 +244,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
       driver,
       numberFlag("tx-kick-bytes", v["tx-kick-bytes"], 0, { integer: true, min: 0, max: 1 << 30 }),
     ),
-    kernelRx: kernelRxFlag(v["no-kernel-rx"], driver),
+    kernelRx: kernelRxFlag(v["no-kernel-rx"], v["kernel-rx-all"], driver),
     // af_packet offloads by default (--no-offload turns them off); tap only with --vnet-hdr.
     vnetHdr: v["no-offload"] === true ? false : v["vnet-hdr"] === true ? true : undefined,
     if: v.if as string | undefined,
@@ -297,13 +301,18 @@ function cpuList(value: unknown): number[] {
   return words.map(Number);
 }
 
-/** `--no-kernel-rx`: false (af_packet only), or undefined for the default. */
-function kernelRxFlag(value: unknown, driver: string): false | undefined {
-  if (value !== true) return undefined;
-  if (driver !== "af_packet") {
-    throw new UsageError("--no-kernel-rx applies to --driver af_packet only");
+/**
+ * `--no-kernel-rx`: false, `--kernel-rx-all`: true (af_packet only, not both), or undefined
+ * for the default.
+ */
+function kernelRxFlag(none: unknown, all: unknown, driver: string): boolean | undefined {
+  if (none !== true && all !== true) return undefined;
+  const name = none === true ? "--no-kernel-rx" : "--kernel-rx-all";
+  if (driver !== "af_packet") throw new UsageError(`${name} applies to --driver af_packet only`);
+  if (none === true && all === true) {
+    throw new UsageError("--no-kernel-rx and --kernel-rx-all: one or the other");
   }
-  return false;
+  return all === true;
 }
 
 function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {

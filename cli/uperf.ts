@@ -504,6 +504,9 @@ async function runServer(
     longestYieldMs: rt.loop.times.yieldUs.valueAtPercentile(100) / 1000,
     driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
     copyViews: lossDelta(viewsBefore, copyViewCounters(rt)),
+    // af_packet: which frames a tcx program kept from the host kernel ("own": those to the
+    // stack's addresses; "all"; "none") — the kernel sender's cost per frame depends on it.
+    kernelRxDrop: (rt.nic.driver as { kernelRxDrop?: string }).kernelRxDrop ?? "none",
   });
   return 0;
 }

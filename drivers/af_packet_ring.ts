@@ -95,6 +95,7 @@ import {
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
+  type KernelRxDrop,
   type OpenedPacketRing,
   openPacketRing,
   packetRingGeometry,
@@ -152,6 +153,7 @@ export {
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
+  type KernelRxDrop,
 } from "./af_packet_ring_setup.ts";
 
 /**
@@ -244,6 +246,12 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly qdiscBypass: boolean;
   /** True when the kernel drops our own frames for us (PACKET_IGNORE_OUTGOING took). */
   readonly ignoresOutgoing: boolean;
+  /**
+   * Which received frames a tcx program keeps from the host kernel's own protocols: `"all"`
+   * (`kernelRx: false`), `"own"` (IPv4 frames to `kernelRxDropTo`, the stack's addresses),
+   * `"none"`.
+   */
+  readonly kernelRxDrop: KernelRxDrop;
   /** The TPACKET version of both rings: `"v2"` or `"v3"`. */
   readonly rxRing: AfPacketRxRingVersion;
   /** Bytes per RX block (V2: 1 MiB of {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK} slots). */
@@ -331,6 +339,7 @@ export class AfPacketRingDriver implements LinkDriver {
     this.vnetHdr = o.vnetHdr;
     this.qdiscBypass = o.qdiscBypass;
     this.ignoresOutgoing = o.ignoresOutgoing;
+    this.kernelRxDrop = o.kernelRxDrop;
     this.rxRing = g.rxRing;
     this.rxBlockBytes = g.rxBlockBytes;
     this.rxBlocks = g.rxBlocks;
@@ -504,6 +513,7 @@ export class AfPacketRingDriver implements LinkDriver {
         ignoresOutgoing: true,
         uso: vnetHdr,
         ufo: false, // the in-memory link fragments nothing
+        kernelRxDrop: "none",
         geometry: g,
         txKickBytes: sizes.txKickBytes,
         txKick: { txKick: "sync", txKickSpinUs: 0, txKickThreadBytes: sizes.txKickThreadBytes },

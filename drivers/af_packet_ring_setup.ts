@@ -7,7 +7,8 @@
  * @module
  */
 
-import { attachKernelRxDrop } from "./kernel_rx_drop.ts";
+import { attachKernelRxDrop, KERNEL_RX_OWN_DROP_MAX_ADDRESSES } from "./kernel_rx_drop.ts";
+import { SyscallError } from "../ffi/errno.ts";
 import {
   ETH_HLEN,
   MAP_SHARED,
@@ -30,7 +31,13 @@ import {
 } from "../ffi/constants.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { allocStruct } from "../ffi/structs.ts";
-import { epollReadable, mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
+import {
+  epollReadable,
+  kernelIpv4Addresses,
+  mmap,
+  setsockopt,
+  setsockoptInt,
+} from "../ffi/syscalls.ts";
 import { setClassicProgram, SO_ATTACH_FILTER } from "../ffi/classic_bpf.ts";
 import { frameLengthFilter } from "./frame_length_steering.ts";
 import { PACKET_COPY_THRESH, PACKET_LOSS, tpacketReq, tpacketReq3 } from "../ffi/tpacket.ts";
@@ -47,7 +54,7 @@ import {
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
 import { intOption } from "./driver_util.ts";
-import { type LinkInfo, queryLink } from "./interface_open.ts";
+import { type LinkInfo, queryLink, withControlSocket } from "./interface_open.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
 import { joinFanoutGroup } from "./packet_fanout.ts";
 import type { ResourceStack } from "./resource_stack.ts";
@@ -151,6 +158,20 @@ export interface AfPacketRingOptions {
    * saves the kernel's receive path per frame (route lookup and drop).
    */
   kernelRx?: boolean;
+  /**
+   * With `kernelRx` not false: IPv4 addresses (numbers, `0xc6120002` for 198.18.0.2) whose
+   * frames the host kernel should not receive — the stack's own. Where it can (Linux ≥ 6.6,
+   * root), the driver attaches `drivers/kernel_rx_drop.ts`'s address program: untagged IPv4
+   * frames to these addresses are dropped after the packet socket has its copy, every other
+   * frame still reaches the kernel. An address the kernel holds itself (on any interface of
+   * the namespace, `SIOCGIFCONF`) is left out: its frames stay the kernel's. For the others the
+   * kernel has no use for them (without the address it looks up a route, finds none and drops
+   * each one, in the sender's context on a veth). Where
+   * the program cannot be attached the kernel receives them as before
+   * ({@link OpenedPacketRing.kernelRxDrop} says which). Default none; at most
+   * {@link KERNEL_RX_OWN_DROP_MAX_ADDRESSES} (more: none are filtered).
+   */
+  kernelRxDropTo?: readonly number[];
   /**
    * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
    * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
@@ -335,7 +356,16 @@ export interface OpenedPacketRing {
   large: { fd: number; map: Deno.PointerObject; mapBytes: number } | null;
   /** The fd the event loop polls: the socket, or an epoll fd over both sockets. */
   pollFd: number;
+  /**
+   * What the tcx program keeps from the host kernel: `"all"` (`kernelRx: false`), `"own"`
+   * (IPv4 frames to `kernelRxDropTo`), `"none"` (no program: not asked for, or it could not be
+   * attached).
+   */
+  kernelRxDrop: KernelRxDrop;
 }
+
+/** {@link OpenedPacketRing.kernelRxDrop}: which received frames the host kernel is kept from. */
+export type KernelRxDrop = "all" | "own" | "none";
 
 /**
  * Validate the ring options and fill in the defaults. Throws RangeError, also for an option of
@@ -524,7 +554,7 @@ export function openPacketRing(
   // group's flag decides whether our own frames come back, not the socket's option.
   if (opts.fanoutGroup !== undefined) ignoresOutgoing = joinFanoutGroup(fd, opts.fanoutGroup);
   // Detached when the driver closes its resources (or the process dies).
-  if (opts.kernelRx === false) res.fd(attachKernelRxDrop(link.ifindex));
+  const kernelRxDrop = attachKernelRxPrograms(res, link.ifindex, opts);
   return {
     fd,
     link,
@@ -534,6 +564,7 @@ export function openPacketRing(
     uso: vnetHdr && (opts.udpSegmentationOffload ?? true) && (!bypass || device.uso),
     ufo,
     geometry: g,
+    kernelRxDrop,
     txKickBytes: sizes.txKickBytes,
     txKick: {
       txKick: sizes.txKick,
@@ -545,6 +576,39 @@ export function openPacketRing(
     large,
     pollFd: large === null ? fd : res.fd(epollReadable([fd, large.fd])),
   };
+}
+
+/**
+ * The tcx program `opts` asks for, attached to `ifindex` with its link on `res`: every frame
+ * for `kernelRx: false` (a failure throws: it was asked for), the IPv4 frames to
+ * `kernelRxDropTo` otherwise — that one is a default, so a kernel or a process that cannot
+ * attach it (no tcx, no CAP_BPF, a seccomp filter) just leaves the kernel receiving them.
+ */
+function attachKernelRxPrograms(
+  res: ResourceStack,
+  ifindex: number,
+  opts: AfPacketRingOptions,
+): KernelRxDrop {
+  if (opts.kernelRx === false) {
+    res.fd(attachKernelRxDrop(ifindex));
+    return "all";
+  }
+  const asked = opts.kernelRxDropTo ?? [];
+  if (asked.length === 0 || asked.length > KERNEL_RX_OWN_DROP_MAX_ADDRESSES) return "none";
+  let linkFd: number;
+  try {
+    // An address the kernel holds itself (on any interface: it would take such a frame as
+    // its own) stays the kernel's.
+    const kernels = withControlSocket((ctl) => kernelIpv4Addresses(ctl));
+    const own = asked.filter((a) => !kernels.includes(a));
+    if (own.length === 0) return "none";
+    linkFd = attachKernelRxDrop(ifindex, own);
+  } catch (e) {
+    if (e instanceof SyscallError) return "none";
+    throw e;
+  }
+  res.fd(linkFd);
+  return "own";
 }
 
 /**

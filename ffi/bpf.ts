@@ -56,6 +56,11 @@ export const BPF_PROG_TYPE_SCHED_CLS = 3;
 export const BPF_TCX_INGRESS = 46;
 /** tc verdict (`linux/pkt_cls.h`): drop the frame (`TC_ACT_SHOT`). */
 export const TC_ACT_SHOT = 2;
+/**
+ * tc verdict `TC_ACT_UNSPEC` (tcx: `TCX_NEXT`): no opinion — the next program on the hook
+ * decides, and with none left the frame goes on into the kernel's protocols.
+ */
+export const TC_ACT_UNSPEC = -1;
 /** `prog_flags`: the XDP program understands multi-buffer (fragmented) frames. */
 export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 /** `BPF_ANY`: create the element or update it. */
@@ -71,6 +76,24 @@ export const BPF_OP_LDX_MEM_W = 0x01 | 0x60 | 0x00;
 export const BPF_OP_LD_IMM64 = 0x00 | 0x00 | 0x18;
 /** Class `BPF_ALU64` | op `BPF_MOV` | source `BPF_K`: `dst = imm`. */
 export const BPF_OP_MOV64_IMM = 0x07 | 0xb0 | 0x00;
+/** Class `BPF_ALU64` | op `BPF_MOV` | source `BPF_X`: `dst = src`. */
+export const BPF_OP_MOV64_REG = 0x07 | 0xb0 | 0x08;
+/**
+ * Class `BPF_LD` | mode `BPF_ABS` | size `BPF_H`: `r0 = ntohs(*(u16 *)(skb->data + imm))`
+ * (socket filter and tc programs; the context must be in r6; a read past the frame ends the
+ * program with r0 = 0).
+ */
+export const BPF_OP_LD_ABS_H = 0x00 | 0x20 | 0x08;
+/** Class `BPF_LD` | mode `BPF_ABS` | size `BPF_W`: `r0 = ntohl(*(u32 *)(skb->data + imm))`. */
+export const BPF_OP_LD_ABS_W = 0x00 | 0x20 | 0x00;
+/** Class `BPF_JMP` | op `BPF_JNE` | source `BPF_K`: `if dst != imm goto pc + off` (64-bit). */
+export const BPF_OP_JNE_IMM = 0x05 | 0x50 | 0x00;
+/**
+ * Class `BPF_JMP32` | op `BPF_JEQ` | source `BPF_K`: `if (u32)dst == (u32)imm goto pc + off`
+ * (Linux ≥ 5.1) — the low 32 bits only, so an address ≥ 2³¹ compares as it is, not as the
+ * sign-extended `imm` of a 64-bit jump.
+ */
+export const BPF_OP_JMP32_JEQ_IMM = 0x06 | 0x10 | 0x00;
 /** Class `BPF_JMP` | op `BPF_CALL`: call helper `imm`. */
 export const BPF_OP_CALL = 0x05 | 0x80;
 /** Class `BPF_JMP` | op `BPF_EXIT`: return r0. */

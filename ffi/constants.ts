@@ -141,6 +141,8 @@ export const MSG_DONTWAIT = 0x40;
 export const SIOCGIFFLAGS = 0x8913;
 /** Set interface flags (`ifreq.ifr_flags`). */
 export const SIOCSIFFLAGS = 0x8914;
+/** List the IPv4 addresses of every interface (`struct ifconf` of `ifreq`s, one per address). */
+export const SIOCGIFCONF = 0x8912;
 /** Get interface MTU (`ifreq.ifr_mtu`). */
 export const SIOCGIFMTU = 0x8921;
 /** Set interface MTU (`ifreq.ifr_mtu`). */

@@ -15,16 +15,18 @@
 import { errno, libc } from "./libc.ts";
 import { EAGAIN, ENODEV, SyscallError } from "./errno.ts";
 import {
+  AF_INET,
   EFD_CLOEXEC,
   EFD_NONBLOCK,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLLIN,
   MAP_FAILED,
+  SIOCGIFCONF,
   SIOCGIFHWADDR,
   SIOCGIFMTU,
 } from "./constants.ts";
-import { allocStruct, cString, IFR_HWADDR_DATA, IFR_UNION, ifreq } from "./structs.ts";
+import { addressOf, allocStruct, cString, IFR_HWADDR_DATA, IFR_UNION, ifreq } from "./structs.ts";
 
 // --- size_t arguments without allocation --------------------------------------------------------
 
@@ -568,6 +570,40 @@ export function interfaceMac(fd: number, ifname: string): Uint8Array {
     throw new SyscallError("ioctl", errno(), `SIOCGIFHWADDR "${ifname}"`);
   }
   return req.slice(IFR_HWADDR_DATA, IFR_HWADDR_DATA + 6);
+}
+
+/** Bytes of one `struct ifreq` (name, then a 24-byte union). */
+const IFREQ_BYTES = 40;
+/** Most addresses {@link kernelIpv4Addresses} reads (more are left out). */
+export const KERNEL_IPV4_ADDRESSES_MAX = 256;
+
+/**
+ * Every IPv4 address the kernel holds on any interface of the calling thread's namespace
+ * (`SIOCGIFCONF`, one `ifreq` per address, secondaries too), as numbers (`0xc6120002` for
+ * 198.18.0.2); at most {@link KERNEL_IPV4_ADDRESSES_MAX}. Asked through any socket `fd`.
+ *
+ * @example
+ * ```ts ignore
+ * kernelIpv4Addresses(fd).includes(0x7f000001); // true: 127.0.0.1 on lo
+ * ```
+ */
+export function kernelIpv4Addresses(fd: number): number[] {
+  const buf = allocStruct(KERNEL_IPV4_ADDRESSES_MAX * IFREQ_BYTES);
+  const conf = allocStruct(16); // struct ifconf: int ifc_len, (padding), char *ifc_buf
+  const c = new DataView(conf.buffer);
+  c.setInt32(0, buf.byteLength, true);
+  c.setBigUint64(8, addressOf(buf), true);
+  if (libc().ioctl(fd | 0, BigInt(SIOCGIFCONF), conf) < 0) {
+    throw new SyscallError("ioctl", errno(), "SIOCGIFCONF");
+  }
+  const len = c.getInt32(0, true);
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: number[] = [];
+  for (let at = 0; at + IFREQ_BYTES <= len; at += IFREQ_BYTES) {
+    // ifr_addr: a sockaddr_in — family (2 bytes), port (2), the address (network order).
+    if (v.getUint16(at + IFR_UNION, true) === AF_INET) out.push(v.getUint32(at + IFR_UNION + 4));
+  }
+  return out;
 }
 
 /**

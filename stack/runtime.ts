@@ -178,6 +178,11 @@ export class Runtime {
             txKickBytes: config.txKickBytes,
             udpFragmentationOffload: config.udpFragmentationOffload,
             kernelRx: config.kernelRx,
+            // By default the host kernel is kept off the frames to the stack's own IPv4
+            // addresses (where a tcx program can be attached); `kernelRx: true` keeps it on all.
+            kernelRxDropTo: config.kernelRx === undefined
+              ? parsed.filter((p) => p.addr.family === 4).map((p) => p.addr.v4)
+              : undefined,
             fanoutGroup,
             ...common,
           });

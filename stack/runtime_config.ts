@@ -69,10 +69,13 @@ export interface RuntimeConfig {
    */
   udpFragmentationOffload?: boolean;
   /**
-   * af_packet: let the host kernel's own protocols receive the interface's frames too [true].
-   * false attaches a tcx program that drops them after the packet socket has its copy (Linux ≥
-   * 6.6, root): where the stack owns the interface, the kernel's IP receive path (route lookup,
-   * drop) no longer runs for every frame. The kernel then receives nothing on it.
+   * af_packet: which of the interface's frames the host kernel's own protocols receive too.
+   * By default (undefined) all but the untagged IPv4 frames to the stack's own IPv4 `addr`es:
+   * a tcx program drops those after the packet socket has its copy (Linux ≥ 6.6, root; where
+   * it cannot be attached the kernel receives them as before), so the kernel's IP receive path
+   * (route lookup, drop) no longer runs for the stack's traffic. true: the kernel receives
+   * every frame (no program). false: a program drops every frame for the kernel (where the
+   * stack owns the interface); the kernel then receives nothing on it.
    */
   kernelRx?: boolean;
   /** AF_XDP: queue to bind [0]. */

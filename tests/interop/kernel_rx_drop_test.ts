@@ -70,3 +70,51 @@ interopTest(
   },
   { tools: ["ping", "socat"] },
 );
+
+interopTest(
+  "kernel_rx_drop: by default the kernel's IP layer gets none of the stack's IPv4 frames, and " +
+    "still those to its own addresses (also one the stack was given too)",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const rt = await Runtime.start({
+        driver: "af_packet",
+        if: pair.stackIf,
+        netns: pair.stackNs,
+        addr: `${pair.stackAddr}/24`,
+      });
+      try {
+        assert.equal((rt.nic.driver as AfPacketRingDriver).kernelRxDrop, "own");
+        const before = await kernelIpInReceives(pair);
+        assert.equal(await exercise(pair, rt), 200_000, "bytes");
+        const seen = (await kernelIpInReceives(pair)) - before;
+        assert.equal(seen, 0, "the kernel's IP layer saw none of the stack's frames");
+        // An address of the kernel's own on the same interface (in the pair's /24): its frames
+        // still reach it.
+        const own = "198.18.0.200";
+        await pair.runInStackNs(["ip", "addr", "add", `${own}/24`, "dev", pair.stackIf]);
+        const ping = await pair.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", own]);
+        assert.match(ping.stdout, /2 packets transmitted, 2 received/, ping.stdout);
+        assert.ok((await kernelIpInReceives(pair)) - before >= 2, "the kernel got its own");
+      } finally {
+        await rt.stop();
+      }
+      // A stack given an address the kernel holds too leaves that one to the kernel.
+      const own = "198.18.0.200";
+      const rt2 = await Runtime.start({
+        driver: "af_packet",
+        if: pair.stackIf,
+        netns: pair.stackNs,
+        addr: [`${pair.stackAddr}/24`, `${own}/24`],
+      });
+      try {
+        assert.equal((rt2.nic.driver as AfPacketRingDriver).kernelRxDrop, "own");
+        const before = await kernelIpInReceives(pair);
+        await pair.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", own]);
+        assert.ok((await kernelIpInReceives(pair)) - before >= 2, "the kernel still got its own");
+      } finally {
+        await rt2.stop();
+      }
+    });
+  },
+  { tools: ["ping", "socat"] },
+);

@@ -322,6 +322,8 @@ interopTest(
         ]);
         assert.ok(views.socketHits + views.socketMisses > 0, JSON.stringify(views));
         assert.equal(views.reasmHits + views.reasmMisses, 0, JSON.stringify(views));
+        // The host kernel was kept off the datagrams to the stack's address (tcx, root).
+        assert.equal(s.kernelRxDrop, "own");
       } finally {
         await Deno.remove(input).catch(() => {});
       }

@@ -77,6 +77,20 @@ Deno.test("cli: --no-kernel-rx sets kernelRx false for af_packet; elsewhere a us
   );
 });
 
+Deno.test("cli: --kernel-rx-all sets kernelRx true for af_packet; not with --no-kernel-rx", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(parse(["--kernel-rx-all"]).kernelRx, true);
+  assert.throws(
+    () => parse(["--driver", "tap", "--kernel-rx-all"]),
+    (e: unknown) => e instanceof UsageError && /--kernel-rx-all applies to/.test(e.message),
+  );
+  assert.throws(
+    () => parse(["--no-kernel-rx", "--kernel-rx-all"]),
+    (e: unknown) => e instanceof UsageError && /one or the other/.test(e.message),
+  );
+});
+
 Deno.test("cli: --rcv-buf sets the TCP receive buffer cap; out of range is a usage error", () => {
   const { values } = parseStrict(["--rcv-buf", "33554432"], { ...TCP_STACK_OPTIONS });
   assert.deepEqual(tcpStackConfig(values, { driver: "loopback" }), {
