@@ -39,13 +39,27 @@ async function patternSha(n: number, copies: number): Promise<string> {
   return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Fetch `urls` with one curl (`curlArgs` first) and return the bytes' SHA-256 and curl's status. */
+/**
+ * Fetch a globbed URL (`…?[1-N]`, the last of `curlArgs`) with one curl and return the SHA-256
+ * of its bodies, concatenated in the glob's order, and curl's status. Each body goes to a file
+ * of its own (`#1`): with `--parallel`, bodies written to one stdout interleave wherever one
+ * arrives in more than one piece (a loaded machine), which changes the hash though no byte is
+ * wrong.
+ */
 async function curlSha(pair: VethPair, curlArgs: string[]): Promise<{ sha: string; err: string }> {
-  const quoted = curlArgs.map((a) => `'${a}'`).join(" ");
-  const r = await pair.run(["bash", "-c", `set -o pipefail; curl -sS ${quoted} | sha256sum`], {
-    timeoutMs: 90_000,
-  });
-  return { sha: r.stdout.split(" ")[0], err: `${r.code} ${r.stderr}` };
+  const dir = await Deno.makeTempDir({ prefix: "ustack-workers-curl-" });
+  try {
+    const quoted = curlArgs.map((a) => `'${a}'`).join(" ");
+    const r = await pair.run([
+      "bash",
+      "-c",
+      `set -o pipefail; curl -sS --output-dir '${dir}' -o '#1' ${quoted} && ` +
+      `ls '${dir}' | sort -n | sed 's|^|${dir}/|' | xargs cat | sha256sum`,
+    ], { timeoutMs: 90_000 });
+    return { sha: r.stdout.split(" ")[0], err: `${r.code} ${r.stderr}` };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** A local port from `from` on whose flows to HTTP_PORT the steering picks `worker` of `n`. */
