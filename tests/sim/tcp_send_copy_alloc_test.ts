@@ -34,13 +34,25 @@ Deno.test(`sim tcp send copy alloc: bulk grows the heap < ${MAX_BYTES_PER_SEGMEN
   // MTU 9000 first: what V8 compiles for the first transfer changes what the second allocates
   // (the other order measured 145 and 153 B here, the view reused all the same).
   const runs = [bulkRun(9000), bulkRun(1500)];
-  const hits0 = runs.map((r) => r.hits());
-  const misses0 = runs.map((r) => r.misses());
-  const [at9000, at1500] = medianHeapGrowthPerUnit(runs, ROUNDS);
-  const msg = `${at1500.toFixed(1)} B per segment at MTU 1500, ${at9000.toFixed(1)} at 9000; ` +
-    `view hits/misses (9000, 1500) ${
-      runs.map((r, i) => `${r.hits() - hits0[i]}/${r.misses() - misses0[i]}`)
-    }`;
-  assert.ok(at1500 < MAX_BYTES_PER_SEGMENT[1500], msg);
-  assert.ok(at9000 < MAX_BYTES_PER_SEGMENT[9000], msg);
+  const measure = () => {
+    const hits0 = runs.map((r) => r.hits());
+    const misses0 = runs.map((r) => r.misses());
+    const [at9000, at1500] = medianHeapGrowthPerUnit(runs, ROUNDS);
+    const msg = `${at1500.toFixed(1)} B per segment at MTU 1500, ${at9000.toFixed(1)} at 9000; ` +
+      `view hits/misses (9000, 1500) ${
+        runs.map((r, i) => `${r.hits() - hits0[i]}/${r.misses() - misses0[i]}`)
+      }`;
+    const ok = at1500 < MAX_BYTES_PER_SEGMENT[1500] && at9000 < MAX_BYTES_PER_SEGMENT[9000];
+    return { ok, msg };
+  };
+  // A second measurement after more traffic when the first is over: on a loaded machine V8's
+  // concurrent compiles may not have landed after the warm-up, and code not yet optimised boxes
+  // what optimised code keeps unboxed (one run measured 59 B at MTU 1500 so, with a test suite
+  // beside it). The view per segment this test is about is there in both (108–164 B).
+  let m = measure();
+  if (!m.ok) {
+    for (const r of runs) r.step();
+    m = measure();
+  }
+  assert.ok(m.ok, m.msg);
 });
