@@ -9,7 +9,10 @@
  * `--base-cli DIR/cli/ustack.ts`).
  *
  * Over the middle half of every run it takes the CPU of each sender thread (the stack's, its
- * TX kicker's, or the Python sender's) and of the sink. Half-way through every run it samples
+ * TX kicker's, or the Python sender's) and of the sink, the whole machine's CPU by `/proc/stat`
+ * column (`nice` is other sessions' niced test runs, `steal` the host's), and how often the busy
+ * threads were last on the same CPU (sampled every 20 ms); for stack runs it keeps uperf's
+ * one-second interval rates too. Half-way through every run it samples
  * `ss -tmi` of the kernel receiver (its view of the
  * sender: what it advertises and holds — `rcv_space`, `rcv_ssthresh`, `skmem` receive queue
  * and buffer, `rcv_rtt`) and, for kernel→kernel, of the kernel sender (`cwnd`, `unacked`,
@@ -59,6 +62,70 @@ export interface TxRun {
    * half of the run.
    */
   cpu?: Record<string, number>;
+  /**
+   * The whole machine over the same middle half, % of one CPU summed over CPUs, by
+   * `/proc/stat` column: `user`, `nice` (niced processes: other sessions' test runs), `system`,
+   * `irq`, `softirq`, `idle` (with iowait), `steal` (time the host ran something else).
+   */
+  machine?: Record<string, number>;
+  /**
+   * CPU placement over the same middle half, sampled every {@link PLACEMENT_MS} ms: for each
+   * pair of busy threads (sender threads by name, `sink` for the sink), the share of samples
+   * in which both were last on the same CPU.
+   */
+  placement?: Record<string, number>;
+}
+
+/** How often {@link TxRun.placement} is sampled. */
+const PLACEMENT_MS = 20;
+
+/** The CPU each thread of `pid` last ran on, by thread name (the first of a name wins). */
+export async function threadCpus(pid: number, prefix = ""): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  try {
+    for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
+      try {
+        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
+        const comm = prefix + st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
+        // Field 39 (processor) is the 37th after the command's closing parenthesis.
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        if (!m.has(comm)) m.set(comm, Number(f[36]));
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return m;
+}
+
+/** `/proc/stat` columns of the `cpu` line, in its order (see proc(5)). */
+const STAT_COLUMNS = [
+  "user",
+  "nice",
+  "system",
+  "idle",
+  "iowait",
+  "irq",
+  "softirq",
+  "steal",
+] as const;
+
+/** The machine's `cpu` line of `/proc/stat`: clock ticks per column. */
+export async function machineTicks(): Promise<number[]> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+  return line.trim().split(/\s+/).slice(1, 1 + STAT_COLUMNS.length).map(Number);
+}
+
+/**
+ * Percent of one CPU per `/proc/stat` column between two {@link machineTicks} samples `sec`
+ * apart (iowait folded into idle).
+ */
+export function machineCpu(a: number[], b: number[], sec: number): Record<string, number> {
+  const hz = 100; // USER_HZ
+  const out: Record<string, number> = {};
+  STAT_COLUMNS.forEach((name, i) => {
+    const key = name === "iowait" ? "idle" : name;
+    out[key] = Math.round((out[key] ?? 0) + (b[i] - a[i]) / hz / sec * 100);
+  });
+  return out;
 }
 
 /** User + system clock ticks of each thread of `pid`, by `name#tid`. */
@@ -168,7 +235,15 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
     parse: (f: Finished) => T,
     sampleSender: boolean,
   ): Promise<
-    { got: number; result: T; receiver: SsView; sender?: SsView; cpu: Record<string, number> }
+    {
+      got: number;
+      result: T;
+      receiver: SsView;
+      sender?: SsView;
+      cpu: Record<string, number>;
+      machine: Record<string, number>;
+      placement: Record<string, number>;
+    }
   > => {
     const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(p)]);
     try {
@@ -180,6 +255,25 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
         const t0 = performance.now();
         const s0 = await threadTicks(proc.pid);
         const k0 = await threadTicks(sink.pid);
+        const m0 = await machineTicks();
+        const together = new Map<string, number>();
+        let samples = 0;
+        const busy = ["deno", "worker-1", "python3", "sink python3"];
+        const timer = setInterval(async () => {
+          const cpus = new Map([
+            ...await threadCpus(proc.pid),
+            ...await threadCpus(sink.pid, "sink "),
+          ]);
+          samples++;
+          const names = busy.filter((n) => cpus.has(n));
+          for (let i = 0; i < names.length; i++) {
+            for (let j = i + 1; j < names.length; j++) {
+              const k = `${names[i]}=${names[j]}`;
+              const same = cpus.get(names[i]) === cpus.get(names[j]) ? 1 : 0;
+              together.set(k, (together.get(k) ?? 0) + same);
+            }
+          }
+        }, PLACEMENT_MS);
         await sleep(o.seconds * 250);
         const receiver = await ss("peer", `sport = :${p}`);
         const sender = sampleSender ? await ss("stack", `dport = :${p}`) : undefined;
@@ -189,7 +283,11 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           ...threadCpu(s0, await threadTicks(proc.pid), sec),
           ...threadCpu(k0, await threadTicks(sink.pid), sec, "sink "),
         };
-        return { receiver, sender, cpu };
+        const machine = machineCpu(m0, await machineTicks(), sec);
+        clearInterval(timer);
+        const placement: Record<string, number> = {};
+        for (const [k, v] of together) placement[k] = Math.round(v / samples * 100) / 100;
+        return { receiver, sender, cpu, machine, placement };
       })();
       const result = parse(await proc.finish(o.seconds * 1000 + 40_000));
       const f = await sink.finish(30_000);
@@ -224,6 +322,8 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           receiver: r.receiver,
           sender: r.sender,
           cpu: r.cpu,
+          machine: r.machine,
+          placement: r.placement,
         });
         await link.setKernelAddress("stack", false);
       }
@@ -249,7 +349,12 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           ),
           (f) => {
             mustSucceed(`uperf client (${config})`, f);
-            return lastJson(f.stdout, "summary");
+            // Keep the one-second interval rates too: a run slow throughout, or one slow second.
+            const intervals = f.stdout.split("\n").filter((l) => l.includes('"interval"'))
+              .map((l) => JSON.parse(l).gbps as number);
+            const summary = lastJson(f.stdout, "summary");
+            summary.intervals = intervals;
+            return summary;
           },
           false,
         );
@@ -263,12 +368,18 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           receiver: r.receiver,
           uperf: r.result,
           cpu: r.cpu,
+          machine: r.machine,
+          placement: r.placement,
         });
       }
       const last = runs.filter((r) => r.round === round);
       console.error(
         `round ${round}: ` +
-          last.map((r) => `${r.config} ${r.gbps.toFixed(2)} (cpu ${JSON.stringify(r.cpu)})`).join(
+          last.map((r) =>
+            `${r.config} ${r.gbps.toFixed(2)} (cpu ${JSON.stringify(r.cpu)}, machine ${
+              JSON.stringify(r.machine)
+            }, same CPU ${JSON.stringify(r.placement)})`
+          ).join(
             ", ",
           ),
       );
