@@ -52,6 +52,11 @@ export class WaitQueue {
    */
   #waiters: (Waiter | null)[] | null = null;
   #nWaiters = 0;
+  /**
+   * Waits that found nothing ready and were queued, over the queue's life: the mux compares it
+   * with its value at a delivery to tell that the woken task waits again.
+   */
+  waits = 0;
 
   /**
    * Resolve when any of `mask` is (or becomes) ready; resolves at once if it already is.
@@ -61,6 +66,7 @@ export class WaitQueue {
     const now = this.readiness & mask;
     if (now !== 0) return Promise.resolve(now);
     const ws = this.#waiters ??= [];
+    this.waits++;
     return new Promise((resolve) => {
       const w = { mask, wake: resolve };
       if (this.#nWaiters < ws.length) ws[this.#nWaiters] = w;
@@ -74,10 +80,11 @@ export class WaitQueue {
     return this.#nWaiters;
   }
 
-  /** Deliver `events` to the waiters they concern. Called by the mux. */
-  deliver(events: number): void {
+  /** Deliver `events` to the waiters they concern; returns how many it woke. Called by the mux. */
+  deliver(events: number): number {
     const ws = this.#waiters;
     const n = this.#nWaiters;
+    let woke = 0;
     if (ws !== null && n > 0) {
       // Keep the waiters not woken at the front; a wake-up only queues the promise's
       // reactions (no code runs here), so the set does not change meanwhile.
@@ -90,8 +97,10 @@ export class WaitQueue {
       }
       for (let i = keep; i < n; i++) ws[i] = null;
       this.#nWaiters = keep;
+      woke = n - keep;
     }
     if (this.listener !== null) this.listener(events, this);
+    return woke;
   }
 
   /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
@@ -117,7 +126,15 @@ export interface EventMuxStats {
   notifies: number;
   /** Exceptions thrown by listeners or waiters (caught: one bad callback never stops the stack). */
   listenerErrors: number;
+  /**
+   * Ticks in which {@link EventMux.reactionsDone} stopped following deliveries (one went to a
+   * listener, threw, or the slots it keeps were full): their microtask turns ran in full.
+   */
+  reactionsUntracked: number;
 }
+
+/** Deliveries {@link EventMux.reactionsDone} tracks between two `beginReactions()`. */
+const REACTION_SLOTS = 64;
 
 /**
  * The readiness multiplexer of a stack.
@@ -134,7 +151,13 @@ export interface EventMuxStats {
  */
 export class EventMux {
   /** Counters. */
-  readonly stats: EventMuxStats = { signals: 0, deliveries: 0, notifies: 0, listenerErrors: 0 };
+  readonly stats: EventMuxStats = {
+    signals: 0,
+    deliveries: 0,
+    notifies: 0,
+    listenerErrors: 0,
+    reactionsUntracked: 0,
+  };
   /** Called with what a listener threw [prints it with console.error]. */
   onListenerError: (error: unknown) => void = (e) =>
     console.error("ustack: a socket listener threw:", e);
@@ -147,6 +170,38 @@ export class EventMux {
    */
   readonly #pending: (WaitQueue | null)[] = objectArray();
   #nPending = 0;
+  /** Queues whose waiters were woken since `beginReactions()`, the first `#nWoken` slots. */
+  readonly #woken: (WaitQueue | null)[] = objectArray();
+  /** Their `waits` once every task the delivery woke waits again (one new wait each). */
+  readonly #wokenWaits: Float64Array = new Float64Array(REACTION_SLOTS);
+  #nWoken = 0;
+  /** A delivery since `beginReactions()` that `reactionsDone` cannot follow. */
+  #untracked = false;
+
+  /**
+   * Start following what deliveries wake (the event loop calls it at the start of a tick):
+   * see {@link EventMux.reactionsDone}.
+   */
+  beginReactions(): void {
+    const w = this.#woken;
+    for (let i = 0; i < this.#nWoken; i++) w[i] = null;
+    this.#nWoken = 0;
+    this.#untracked = false;
+  }
+
+  /**
+   * True when every task woken since {@link EventMux.beginReactions} waits on its queue again
+   * (one new blocking `wait` per woken waiter): it has reacted to the delivery, and more
+   * microtask turns would only wait for nothing. False when a woken queue has not been waited on again, or a
+   * delivery went to a listener (its reaction cannot be followed) or beyond the slots kept.
+   */
+  get reactionsDone(): boolean {
+    if (this.#untracked) return false;
+    const w = this.#woken;
+    const waits = this.#wokenWaits;
+    for (let i = 0; i < this.#nWoken; i++) if (w[i]!.waits < waits[i]) return false;
+    return true;
+  }
 
   /** Record that `wq` gained readiness `events` during this tick. */
   notify(wq: WaitQueue, events: number): void {
@@ -180,8 +235,18 @@ export class EventMux {
       wq.queued = false;
       this.stats.deliveries++;
       try {
-        wq.deliver(ev);
+        const woke = wq.deliver(ev);
+        if (wq.listener !== null || (woke > 0 && this.#nWoken === REACTION_SLOTS)) {
+          if (!this.#untracked) this.stats.reactionsUntracked++;
+          this.#untracked = true;
+        } else if (woke > 0) {
+          const w = this.#woken;
+          if (this.#nWoken < w.length) w[this.#nWoken] = wq;
+          else w.push(wq);
+          this.#wokenWaits[this.#nWoken++] = wq.waits + woke;
+        }
       } catch (e) {
+        this.#untracked = true;
         this.stats.listenerErrors++;
         this.onListenerError(e);
       }
