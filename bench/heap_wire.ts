@@ -84,11 +84,15 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const segs0 = receive ? tcp.InSegs : tcp.OutSegs;
     const frames0 = receive ? drv.rxFrames : drv.txFrames;
     let bytes = 0;
+    let steps = 0;
     const s = new Session();
     s.connect();
     await startHeapSampling(s, 256);
     t0 = performance.now();
-    while (performance.now() - t0 < seconds * 1000) bytes += await step();
+    while (performance.now() - t0 < seconds * 1000) {
+      bytes += await step();
+      steps++;
+    }
     const head = await stopHeapSampling(s);
     const segs = (receive ? tcp.InSegs : tcp.OutSegs) - segs0;
     const frames = (receive ? drv.rxFrames : drv.txFrames) - frames0;
@@ -111,7 +115,8 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       } Gbit/s, ${segs} TCP segments, ` +
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
         `${(total / segs).toFixed(1)} B per segment, ${(total / frames).toFixed(1)} per frame, ` +
-        `${(total / wire).toFixed(2)} per wire packet`,
+        `${(total / wire).toFixed(2)} per wire packet; ${steps} ${receive ? "reads" : "writes"}, ` +
+        `${(total / steps).toFixed(0)} B each`,
     );
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
