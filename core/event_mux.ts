@@ -20,11 +20,11 @@ export const EV_ERROR = 0x008;
 /** The peer hung up / the endpoint is closed (`POLLHUP`). */
 export const EV_HANGUP = 0x010;
 
-/** A one-shot waiter: resolved when any of `mask` is signalled. */
-interface Waiter {
-  mask: number;
-  wake: (events: number) => void;
-}
+/** The masks of a queue never waited on (never written: the first wait makes its own). */
+const NO_MASKS: number[] = [];
+
+/** A one-shot waiter's promise resolver: called with the events that woke it. */
+type Wake = (events: number) => void;
 
 /**
  * The wait queue of one endpoint (socket). The endpoint keeps `readiness` current; waiters are
@@ -45,13 +45,36 @@ export class WaitQueue {
   /** Whatever the application ties to this queue (e.g. the socket it belongs to), or null. */
   owner: unknown = null;
   /**
-   * One-shot waiters, the first `#nWaiters` slots; made by the first wait (most sockets of a
-   * crowd are never waited on). Never shrunk: emptying a JS array gives its backing store
-   * back, and the next wait would allocate a new one — once per read of a request/response
-   * exchange.
+   * One-shot waiters, the first `#nWaiters` slots: each one's resolver, and in `#masks` the
+   * events it waits for (two arrays, no waiter object per wait). Made by the first wait (most
+   * sockets of a crowd are never waited on). Never shrunk: emptying a JS array gives its
+   * backing store back, and the next wait would allocate a new one — once per read of a
+   * request/response exchange.
    */
-  #waiters: (Waiter | null)[] | null = null;
+  #wakes: (Wake | null)[] | null = null;
+  #masks: number[] = NO_MASKS;
   #nWaiters = 0;
+  /** The queue and mask of the wait being made, for {@link WaitQueue.#executor}. */
+  static #adding: WaitQueue | null = null;
+  static #addingMask = 0;
+  /**
+   * The executor of every wait's promise (the promise constructor calls it at once): one
+   * function for all queues, where a closure per wait would be allocated with its context.
+   */
+  static readonly #executor = (resolve: Wake): void => {
+    const q = WaitQueue.#adding!;
+    WaitQueue.#adding = null;
+    const i = q.#nWaiters;
+    const wakes = q.#wakes!;
+    if (i < wakes.length) {
+      wakes[i] = resolve;
+      q.#masks[i] = WaitQueue.#addingMask;
+    } else {
+      wakes.push(resolve);
+      q.#masks.push(WaitQueue.#addingMask);
+    }
+    q.#nWaiters = i + 1;
+  };
   /**
    * Waits that found nothing ready and were queued, over the queue's life: the mux compares it
    * with its value at a delivery to tell that the woken task waits again.
@@ -65,14 +88,14 @@ export class WaitQueue {
   wait(mask: number): Promise<number> {
     const now = this.readiness & mask;
     if (now !== 0) return Promise.resolve(now);
-    const ws = this.#waiters ??= [];
+    if (this.#wakes === null) {
+      this.#wakes = objectArray();
+      this.#masks = [];
+    }
     this.waits++;
-    return new Promise((resolve) => {
-      const w = { mask, wake: resolve };
-      if (this.#nWaiters < ws.length) ws[this.#nWaiters] = w;
-      else ws.push(w);
-      this.#nWaiters++;
-    });
+    WaitQueue.#adding = this;
+    WaitQueue.#addingMask = mask;
+    return new Promise(WaitQueue.#executor);
   }
 
   /** Number of pending one-shot waiters. */
@@ -82,18 +105,21 @@ export class WaitQueue {
 
   /** Deliver `events` to the waiters they concern; returns how many it woke. Called by the mux. */
   deliver(events: number): number {
-    const ws = this.#waiters;
+    const ws = this.#wakes;
     const n = this.#nWaiters;
     let woke = 0;
     if (ws !== null && n > 0) {
       // Keep the waiters not woken at the front; a wake-up only queues the promise's
       // reactions (no code runs here), so the set does not change meanwhile.
+      const masks = this.#masks;
       let keep = 0;
       for (let i = 0; i < n; i++) {
-        const w = ws[i]!;
-        const hit = (events | this.readiness) & w.mask;
-        if (hit !== 0) w.wake(hit);
-        else ws[keep++] = w;
+        const hit = (events | this.readiness) & masks[i];
+        if (hit !== 0) ws[i]!(hit);
+        else {
+          ws[keep] = ws[i];
+          masks[keep++] = masks[i];
+        }
       }
       for (let i = keep; i < n; i++) ws[i] = null;
       this.#nWaiters = keep;
@@ -105,12 +131,13 @@ export class WaitQueue {
 
   /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
   wakeAll(events: number): void {
-    const ws = this.#waiters;
+    const ws = this.#wakes;
     const n = this.#nWaiters;
     if (ws !== null) {
-      this.#waiters = null;
+      this.#wakes = null;
+      this.#masks = NO_MASKS;
       this.#nWaiters = 0;
-      for (let i = 0; i < n; i++) ws[i]!.wake(events);
+      for (let i = 0; i < n; i++) ws[i]!(events);
     }
     if (this.listener !== null) this.listener(events, this);
   }
