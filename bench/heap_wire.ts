@@ -4,10 +4,12 @@
  * after a warm-up it runs under V8's sampling heap profiler (objects collected by scavenges
  * included) and prints the bytes sampled per TCP segment (a TSO super-segment is one), per
  * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps), with
- * the top sites by bytes.
+ * the top sites by bytes. `--receive` measures the receive path instead: the kernel's `socat`
+ * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
+ * (segments and frames are then the received ones).
  *
  * ```sh
- * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3]
+ * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3] [--receive]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root and `socat`. It is a
@@ -32,44 +34,68 @@ const { values } = parseArgs({
     mtu: { type: "string", default: "1500" },
     seconds: { type: "string", default: "5" },
     warm: { type: "string", default: "3" },
+    receive: { type: "boolean", default: false },
   },
 });
 const mtu = Number(values.mtu);
 const seconds = Number(values.seconds);
 const warmSeconds = Number(values.warm);
+const receive = values.receive;
 
 await withVethPair({ ipv6: false, mtu }, async (pair) => {
-  const sink = pair.spawn(["socat", "-u", "TCP-LISTEN:5201,reuseaddr", "OPEN:/dev/null"], {
-    stdout: "null",
-    stderr: "null",
+  await using rt = await Runtime.start({
+    if: pair.stackIf,
+    netns: pair.stackNs,
+    addr: `${pair.stackAddr}/24`,
   });
-  try {
-    await new Promise((r) => setTimeout(r, 300));
-    await using rt = await Runtime.start({
-      if: pair.stackIf,
-      netns: pair.stackNs,
-      addr: `${pair.stackAddr}/24`,
+  const listener = receive ? rt.listen({ port: 5201 }) : null;
+  const sink = receive
+    ? pair.spawn(["socat", "-u", "OPEN:/dev/zero", `TCP:${pair.stackAddr}:5201`], {
+      stdout: "null",
+      stderr: "null",
+    })
+    : pair.spawn(["socat", "-u", "TCP-LISTEN:5201,reuseaddr", "OPEN:/dev/null"], {
+      stdout: "null",
+      stderr: "null",
     });
-    const conn = await rt.connect({ hostname: pair.peerAddr, port: 5201 });
+  try {
+    let conn;
+    if (listener !== null) {
+      conn = await listener.accept();
+    } else {
+      await new Promise((r) => setTimeout(r, 300));
+      conn = await rt.connect({ hostname: pair.peerAddr, port: 5201 });
+    }
     const chunk = new Uint8Array(128 * 1024);
+    // One step of the workload: a 128 KiB write, or a read of what is there (≤ 128 KiB).
+    const step = async (): Promise<number> => {
+      if (!receive) {
+        await conn.write(chunk);
+        return chunk.length;
+      }
+      const n = await conn.read(chunk);
+      if (n === null) throw new Error("the sender closed");
+      return n;
+    };
     let t0 = performance.now();
-    while (performance.now() - t0 < warmSeconds * 1000) await conn.write(chunk);
+    while (performance.now() - t0 < warmSeconds * 1000) await step();
     const tcp = rt.stack.stats.tcp;
     const drv = rt.nic.driver.stats;
-    const segs0 = tcp.OutSegs;
-    const frames0 = drv.txFrames;
+    const segs0 = receive ? tcp.InSegs : tcp.OutSegs;
+    const frames0 = receive ? drv.rxFrames : drv.txFrames;
     let bytes = 0;
+    let steps = 0;
     const s = new Session();
     s.connect();
     await startHeapSampling(s, 256);
     t0 = performance.now();
     while (performance.now() - t0 < seconds * 1000) {
-      await conn.write(chunk);
-      bytes += chunk.length;
+      bytes += await step();
+      steps++;
     }
     const head = await stopHeapSampling(s);
-    const segs = tcp.OutSegs - segs0;
-    const frames = drv.txFrames - frames0;
+    const segs = (receive ? tcp.InSegs : tcp.OutSegs) - segs0;
+    const frames = (receive ? drv.rxFrames : drv.txFrames) - frames0;
     const wire = Math.round(bytes / (mtu - 52));
     const by = new Map<string, number>();
     let total = 0;
@@ -84,16 +110,20 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     };
     walk(head, null);
     console.log(
-      `MTU ${mtu}: ${(bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s, ${segs} TCP segments, ` +
+      `${receive ? "receive" : "send"}, MTU ${mtu}: ${
+        (bytes * 8 / seconds / 1e9).toFixed(2)
+      } Gbit/s, ${segs} TCP segments, ` +
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
         `${(total / segs).toFixed(1)} B per segment, ${(total / frames).toFixed(1)} per frame, ` +
-        `${(total / wire).toFixed(2)} per wire packet`,
+        `${(total / wire).toFixed(2)} per wire packet; ${steps} ${receive ? "reads" : "writes"}, ` +
+        `${(total / steps).toFixed(0)} B each`,
     );
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }
     conn.close();
   } finally {
+    listener?.close();
     try {
       sink.kill();
     } catch { /* gone */ }

@@ -20,11 +20,11 @@ export const EV_ERROR = 0x008;
 /** The peer hung up / the endpoint is closed (`POLLHUP`). */
 export const EV_HANGUP = 0x010;
 
-/** A one-shot waiter: resolved when any of `mask` is signalled. */
-interface Waiter {
-  mask: number;
-  wake: (events: number) => void;
-}
+/** The masks of a queue never waited on (never written: the first wait makes its own). */
+const NO_MASKS: number[] = [];
+
+/** A one-shot waiter's promise resolver: called with the events that woke it. */
+type Wake = (events: number) => void;
 
 /**
  * The wait queue of one endpoint (socket). The endpoint keeps `readiness` current; waiters are
@@ -45,13 +45,41 @@ export class WaitQueue {
   /** Whatever the application ties to this queue (e.g. the socket it belongs to), or null. */
   owner: unknown = null;
   /**
-   * One-shot waiters, the first `#nWaiters` slots; made by the first wait (most sockets of a
-   * crowd are never waited on). Never shrunk: emptying a JS array gives its backing store
-   * back, and the next wait would allocate a new one — once per read of a request/response
-   * exchange.
+   * One-shot waiters, the first `#nWaiters` slots: each one's resolver, and in `#masks` the
+   * events it waits for (two arrays, no waiter object per wait). Made by the first wait (most
+   * sockets of a crowd are never waited on). Never shrunk: emptying a JS array gives its
+   * backing store back, and the next wait would allocate a new one — once per read of a
+   * request/response exchange.
    */
-  #waiters: (Waiter | null)[] | null = null;
+  #wakes: (Wake | null)[] | null = null;
+  #masks: number[] = NO_MASKS;
   #nWaiters = 0;
+  /** The queue and mask of the wait being made, for {@link WaitQueue.#executor}. */
+  static #adding: WaitQueue | null = null;
+  static #addingMask = 0;
+  /**
+   * The executor of every wait's promise (the promise constructor calls it at once): one
+   * function for all queues, where a closure per wait would be allocated with its context.
+   */
+  static readonly #executor = (resolve: Wake): void => {
+    const q = WaitQueue.#adding!;
+    WaitQueue.#adding = null;
+    const i = q.#nWaiters;
+    const wakes = q.#wakes!;
+    if (i < wakes.length) {
+      wakes[i] = resolve;
+      q.#masks[i] = WaitQueue.#addingMask;
+    } else {
+      wakes.push(resolve);
+      q.#masks.push(WaitQueue.#addingMask);
+    }
+    q.#nWaiters = i + 1;
+  };
+  /**
+   * Waits that found nothing ready and were queued, over the queue's life: the mux compares it
+   * with its value at a delivery to tell that the woken task waits again.
+   */
+  waits = 0;
 
   /**
    * Resolve when any of `mask` is (or becomes) ready; resolves at once if it already is.
@@ -60,13 +88,14 @@ export class WaitQueue {
   wait(mask: number): Promise<number> {
     const now = this.readiness & mask;
     if (now !== 0) return Promise.resolve(now);
-    const ws = this.#waiters ??= [];
-    return new Promise((resolve) => {
-      const w = { mask, wake: resolve };
-      if (this.#nWaiters < ws.length) ws[this.#nWaiters] = w;
-      else ws.push(w);
-      this.#nWaiters++;
-    });
+    if (this.#wakes === null) {
+      this.#wakes = objectArray();
+      this.#masks = [];
+    }
+    this.waits++;
+    WaitQueue.#adding = this;
+    WaitQueue.#addingMask = mask;
+    return new Promise(WaitQueue.#executor);
   }
 
   /** Number of pending one-shot waiters. */
@@ -74,34 +103,41 @@ export class WaitQueue {
     return this.#nWaiters;
   }
 
-  /** Deliver `events` to the waiters they concern. Called by the mux. */
-  deliver(events: number): void {
-    const ws = this.#waiters;
+  /** Deliver `events` to the waiters they concern; returns how many it woke. Called by the mux. */
+  deliver(events: number): number {
+    const ws = this.#wakes;
     const n = this.#nWaiters;
+    let woke = 0;
     if (ws !== null && n > 0) {
       // Keep the waiters not woken at the front; a wake-up only queues the promise's
       // reactions (no code runs here), so the set does not change meanwhile.
+      const masks = this.#masks;
       let keep = 0;
       for (let i = 0; i < n; i++) {
-        const w = ws[i]!;
-        const hit = (events | this.readiness) & w.mask;
-        if (hit !== 0) w.wake(hit);
-        else ws[keep++] = w;
+        const hit = (events | this.readiness) & masks[i];
+        if (hit !== 0) ws[i]!(hit);
+        else {
+          ws[keep] = ws[i];
+          masks[keep++] = masks[i];
+        }
       }
       for (let i = keep; i < n; i++) ws[i] = null;
       this.#nWaiters = keep;
+      woke = n - keep;
     }
     if (this.listener !== null) this.listener(events, this);
+    return woke;
   }
 
   /** Wake every waiter with `EV_HANGUP | EV_ERROR` (the endpoint is gone). */
   wakeAll(events: number): void {
-    const ws = this.#waiters;
+    const ws = this.#wakes;
     const n = this.#nWaiters;
     if (ws !== null) {
-      this.#waiters = null;
+      this.#wakes = null;
+      this.#masks = NO_MASKS;
       this.#nWaiters = 0;
-      for (let i = 0; i < n; i++) ws[i]!.wake(events);
+      for (let i = 0; i < n; i++) ws[i]!(events);
     }
     if (this.listener !== null) this.listener(events, this);
   }
@@ -117,7 +153,15 @@ export interface EventMuxStats {
   notifies: number;
   /** Exceptions thrown by listeners or waiters (caught: one bad callback never stops the stack). */
   listenerErrors: number;
+  /**
+   * Ticks in which {@link EventMux.reactionsDone} stopped following deliveries (one went to a
+   * listener, threw, or the slots it keeps were full): their microtask turns ran in full.
+   */
+  reactionsUntracked: number;
 }
+
+/** Deliveries {@link EventMux.reactionsDone} tracks between two `beginReactions()`. */
+const REACTION_SLOTS = 64;
 
 /**
  * The readiness multiplexer of a stack.
@@ -134,7 +178,13 @@ export interface EventMuxStats {
  */
 export class EventMux {
   /** Counters. */
-  readonly stats: EventMuxStats = { signals: 0, deliveries: 0, notifies: 0, listenerErrors: 0 };
+  readonly stats: EventMuxStats = {
+    signals: 0,
+    deliveries: 0,
+    notifies: 0,
+    listenerErrors: 0,
+    reactionsUntracked: 0,
+  };
   /** Called with what a listener threw [prints it with console.error]. */
   onListenerError: (error: unknown) => void = (e) =>
     console.error("ustack: a socket listener threw:", e);
@@ -147,6 +197,38 @@ export class EventMux {
    */
   readonly #pending: (WaitQueue | null)[] = objectArray();
   #nPending = 0;
+  /** Queues whose waiters were woken since `beginReactions()`, the first `#nWoken` slots. */
+  readonly #woken: (WaitQueue | null)[] = objectArray();
+  /** Their `waits` once every task the delivery woke waits again (one new wait each). */
+  readonly #wokenWaits: Float64Array = new Float64Array(REACTION_SLOTS);
+  #nWoken = 0;
+  /** A delivery since `beginReactions()` that `reactionsDone` cannot follow. */
+  #untracked = false;
+
+  /**
+   * Start following what deliveries wake (the event loop calls it at the start of a tick):
+   * see {@link EventMux.reactionsDone}.
+   */
+  beginReactions(): void {
+    const w = this.#woken;
+    for (let i = 0; i < this.#nWoken; i++) w[i] = null;
+    this.#nWoken = 0;
+    this.#untracked = false;
+  }
+
+  /**
+   * True when every task woken since {@link EventMux.beginReactions} waits on its queue again
+   * (one new blocking `wait` per woken waiter): it has reacted to the delivery, and more
+   * microtask turns would only wait for nothing. False when a woken queue has not been waited on again, or a
+   * delivery went to a listener (its reaction cannot be followed) or beyond the slots kept.
+   */
+  get reactionsDone(): boolean {
+    if (this.#untracked) return false;
+    const w = this.#woken;
+    const waits = this.#wokenWaits;
+    for (let i = 0; i < this.#nWoken; i++) if (w[i]!.waits < waits[i]) return false;
+    return true;
+  }
 
   /** Record that `wq` gained readiness `events` during this tick. */
   notify(wq: WaitQueue, events: number): void {
@@ -180,8 +262,18 @@ export class EventMux {
       wq.queued = false;
       this.stats.deliveries++;
       try {
-        wq.deliver(ev);
+        const woke = wq.deliver(ev);
+        if (wq.listener !== null || (woke > 0 && this.#nWoken === REACTION_SLOTS)) {
+          if (!this.#untracked) this.stats.reactionsUntracked++;
+          this.#untracked = true;
+        } else if (woke > 0) {
+          const w = this.#woken;
+          if (this.#nWoken < w.length) w[this.#nWoken] = wq;
+          else w.push(wq);
+          this.#wokenWaits[this.#nWoken++] = wq.waits + woke;
+        }
       } catch (e) {
+        this.#untracked = true;
         this.stats.listenerErrors++;
         this.onListenerError(e);
       }

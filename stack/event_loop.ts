@@ -415,7 +415,8 @@ export class EventLoop {
     // Ticks in a row that found nothing to do, with a yield after each: the application has
     // had its turn since the last work (its reaction to a delivery, say a reply, is queued).
     let idleTicks = 0;
-    const mux = stack.mux.stats;
+    const muxer = stack.mux;
+    const mux = muxer.stats;
     // Frames handed to the drivers as of the last look (API calls queue them between ticks).
     let sent = this.#framesSent();
     while (!this.#stopped && !stack.closed) {
@@ -424,6 +425,7 @@ export class EventLoop {
       let start = this.#resumedMs >= 0 ? this.#resumedMs : clock.nowMs();
       this.#resumedMs = -1;
       const deliveries = mux.deliveries;
+      muxer.beginReactions();
       // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
       // poll ends, or Deno's event loop is due a turn.
       // After a stalled yield the busy poll is off for a while (the waits go to blocking slices).
@@ -458,9 +460,12 @@ export class EventLoop {
         // leaves in this tick with the ACK it owes: one segment, not two. One socket woken:
         // its first write ends the wait. Several (a server's many connections): every turn
         // runs, since the first to answer says nothing of the others still on their way.
+        // The turns end early too once every task a delivery woke waits on its queue again:
+        // it reacted, and further turns would wait for nothing (each `await` allocates).
         const waitFrom = trace === null ? 0 : clock.nowMs();
         let turns = 0;
         for (; turns < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); turns++) {
+          if (muxer.reactionsDone) break;
           await SETTLED;
         }
         if (trace !== null) trace.record(TRACE_MICROTASKS, waitFrom, clock.nowMs(), turns);
@@ -495,6 +500,7 @@ export class EventLoop {
         // receive half's did, so the writer's next chunk is queued for the next tick.
         if (mux.deliveries !== beforeTransmit) {
           for (let turns = 0; turns < MICROTASK_TURNS && !stack.tickRequested; turns++) {
+            if (muxer.reactionsDone) break;
             await SETTLED;
           }
         }

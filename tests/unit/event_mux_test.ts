@@ -58,7 +58,13 @@ Deno.test("EventMux: notifications during a tick are delivered once per queue at
   assert.equal(await waiter, EV_READABLE);
   assert.equal(queues[0].waiters, 0);
   assert.equal(mux.hasPending, false);
-  assert.deepEqual(mux.stats, { signals: 1, deliveries: 3, notifies: 31, listenerErrors: 0 });
+  assert.deepEqual(mux.stats, {
+    signals: 1,
+    deliveries: 3,
+    notifies: 31,
+    listenerErrors: 0,
+    reactionsUntracked: 1, // the listeners' deliveries (one tick)
+  });
   // A tick that made nothing ready signals nothing.
   assert.equal(mux.fire(), 0);
   assert.equal(signals, 1);
@@ -254,4 +260,48 @@ Deno.test("WaitQueue: a waiter not woken keeps its place while others come and g
   await w;
   assert.equal(writable, EV_WRITABLE);
   assert.equal(wq.waiters, 0);
+});
+
+Deno.test("mux: reactionsDone once every woken waiter waits again, not for listeners", async () => {
+  const mux = new EventMux();
+  const a = new WaitQueue();
+  const b = new WaitQueue();
+  mux.beginReactions();
+  assert.equal(mux.reactionsDone, true, "nothing woken");
+  const pa = a.wait(EV_READABLE);
+  const pb1 = b.wait(EV_READABLE);
+  const pb2 = b.wait(EV_READABLE | EV_WRITABLE);
+  a.readiness = EV_READABLE;
+  b.readiness = EV_READABLE;
+  mux.notify(a, EV_READABLE);
+  mux.notify(b, EV_READABLE);
+  mux.fire();
+  await Promise.all([pa, pb1, pb2]);
+  assert.equal(mux.reactionsDone, false, "woken, not waiting again");
+  a.readiness = 0;
+  b.readiness = 0;
+  void a.wait(EV_READABLE);
+  void b.wait(EV_READABLE);
+  assert.equal(mux.reactionsDone, false, "b woke two waiters; one waits again");
+  void b.wait(EV_WRITABLE);
+  assert.equal(mux.reactionsDone, true);
+  // A wait that finds its event ready does not count: the task did not stop.
+  a.readiness = EV_READABLE;
+  mux.beginReactions();
+  const pc = b.wait(EV_READABLE);
+  b.readiness = EV_READABLE;
+  mux.notify(b, EV_READABLE);
+  mux.fire();
+  await pc;
+  await b.wait(EV_READABLE);
+  assert.equal(mux.reactionsDone, false);
+  // A delivery to a listener cannot be followed.
+  mux.beginReactions();
+  a.listener = () => {};
+  mux.notify(a, EV_READABLE);
+  mux.fire();
+  assert.equal(mux.reactionsDone, false);
+  assert.equal(mux.stats.reactionsUntracked, 1);
+  mux.beginReactions();
+  assert.equal(mux.reactionsDone, true);
 });
