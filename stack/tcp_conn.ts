@@ -261,10 +261,15 @@ export class TcpConn {
     if (this.#readable === null) {
       this.#readable = new ReadableStream<Uint8Array>({
         pull: async (controller) => {
-          const buf = new Uint8Array(
-            Math.min(READ_CHUNK_BYTES, Math.max(1, this.endpoint.readableBytes)),
-          );
           try {
+            // Size the chunk by what is buffered once something is: a pull runs as soon as
+            // the reader asks, usually before the data is there, and a chunk sized then was
+            // one byte. Handed on, that first byte went out alone (`pipeTo`) and Nagle held
+            // the rest until the peer's delayed ACK of it: a 40 ms stall per round trip.
+            if (this.endpoint.readableBytes === 0) await this.waitReadable();
+            const buf = new Uint8Array(
+              Math.min(READ_CHUNK_BYTES, Math.max(1, this.endpoint.readableBytes)),
+            );
             const n = await this.read(buf);
             if (n === null) controller.close();
             else controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));

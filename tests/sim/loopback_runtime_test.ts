@@ -126,3 +126,30 @@ Deno.test({
     server.close();
   },
 });
+
+Deno.test({
+  name:
+    "loopback Runtime: a readable stream's read asked for before the data comes gets all of it, not one byte",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // The pull ran at once and sized its chunk by what was buffered then (nothing: one byte).
+    // Piped to a writable, that byte went out alone and Nagle held the rest until the peer's
+    // delayed ACK: a request/response echo through `pipeTo` took 40 ms per round trip.
+    await using rt = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24" });
+    const server = rt.listen({ port: 7 });
+    const accepted = server.accept();
+    const conn = await rt.connect({ hostname: "198.18.9.1", port: 7 });
+    const peer = await accepted;
+    const reader = peer.readable.getReader();
+    const first = reader.read(); // asked for before anything was sent
+    await new Promise((r) => setTimeout(r, 10));
+    await conn.write(new Uint8Array(64).fill(7));
+    const chunk = await first;
+    assert.equal(chunk.value?.length, 64);
+    reader.releaseLock();
+    conn.close();
+    peer.close();
+    server.close();
+  },
+});
