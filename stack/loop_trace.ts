@@ -14,6 +14,8 @@
  * @module
  */
 
+import { RecordRing } from "../core/record_ring.ts";
+
 /** A tick of the loop: `aux` = frames received. */
 export const TRACE_TICK = 1;
 /** The synchronous busy poll: `aux` = polls made. */
@@ -72,48 +74,24 @@ const FIELDS = 4;
  * t.length; // 1
  * ```
  */
-export class LoopTrace {
-  /** Capacity in records. */
-  readonly capacity: number;
-  /** Records made in all (the ring keeps the last `capacity`). */
-  recorded = 0;
-  readonly #data: Float64Array;
-
-  /** A ring of `capacity` records (32 bytes each). */
+export class LoopTrace extends RecordRing {
+  /**
+   * A ring of `capacity` records (32 bytes each).
+   *
+   * @throws {RangeError} if `capacity` is not a whole number ≥ 1.
+   */
   constructor(capacity: number) {
-    if (!(capacity >= 1 && Number.isInteger(capacity))) {
-      throw new RangeError("LoopTrace: capacity must be a whole number >= 1");
-    }
-    this.capacity = capacity;
-    this.#data = new Float64Array(capacity * FIELDS);
-  }
-
-  /** Records held (at most `capacity`). */
-  get length(): number {
-    return this.recorded < this.capacity ? this.recorded : this.capacity;
+    super("LoopTrace", capacity, FIELDS);
   }
 
   /** Add a record (overwrites the oldest once full). */
   record(kind: number, startMs: number, endMs: number, aux: number): void {
-    const i = (this.recorded % this.capacity) * FIELDS;
-    const d = this.#data;
+    const i = this.slot();
+    const d = this.data;
     d[i] = kind;
     d[i + 1] = startMs;
     d[i + 2] = endMs;
     d[i + 3] = aux;
-    this.recorded++;
-  }
-
-  /** The records held, oldest first, as `[kind, startMs, endMs, aux]` rows flattened. */
-  snapshot(): Float64Array {
-    const n = this.length;
-    const out = new Float64Array(n * FIELDS);
-    const first = this.recorded - n;
-    for (let k = 0; k < n; k++) {
-      const i = ((first + k) % this.capacity) * FIELDS;
-      out.set(this.#data.subarray(i, i + FIELDS), k * FIELDS);
-    }
-    return out;
   }
 
   /**

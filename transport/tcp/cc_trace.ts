@@ -14,6 +14,8 @@
  * @module
  */
 
+import { RecordRing } from "../../core/record_ring.ts";
+
 /** Numbers per record: see {@link CC_TRACE_FIELD_NAMES}. */
 export const CC_TRACE_FIELDS = 10;
 
@@ -51,29 +53,14 @@ export const CC_TRACE_CWND_LIMITED = 16;
  * t.snapshot()[1]; // 14480
  * ```
  */
-export class CcTrace {
-  /** Capacity in records. */
-  readonly capacity: number;
-  /** Records made in all (the ring keeps the last `capacity`). */
-  recorded = 0;
-  readonly #data: Float64Array;
-
+export class CcTrace extends RecordRing {
   /**
    * A ring of `capacity` records (80 bytes each).
    *
    * @throws {RangeError} if `capacity` is not a whole number ≥ 1.
    */
   constructor(capacity: number) {
-    if (!(capacity >= 1 && Number.isInteger(capacity))) {
-      throw new RangeError("CcTrace: capacity must be a whole number >= 1");
-    }
-    this.capacity = capacity;
-    this.#data = new Float64Array(capacity * CC_TRACE_FIELDS);
-  }
-
-  /** Records held (at most `capacity`). */
-  get length(): number {
-    return this.recorded < this.capacity ? this.recorded : this.capacity;
+    super("CcTrace", capacity, CC_TRACE_FIELDS);
   }
 
   /** Add a record (overwrites the oldest once full). */
@@ -89,8 +76,8 @@ export class CcTrace {
     srttMs: number,
     reductions: number,
   ): void {
-    const i = (this.recorded % this.capacity) * CC_TRACE_FIELDS;
-    const d = this.#data;
+    const i = this.slot();
+    const d = this.data;
     d[i] = timeMs;
     d[i + 1] = cwnd;
     d[i + 2] = ssthresh;
@@ -101,18 +88,5 @@ export class CcTrace {
     d[i + 7] = state;
     d[i + 8] = srttMs;
     d[i + 9] = reductions;
-    this.recorded++;
-  }
-
-  /** The records held, oldest first, flattened ({@link CC_TRACE_FIELDS} numbers each). */
-  snapshot(): Float64Array {
-    const n = this.length;
-    const out = new Float64Array(n * CC_TRACE_FIELDS);
-    const first = this.recorded - n;
-    for (let k = 0; k < n; k++) {
-      const i = ((first + k) % this.capacity) * CC_TRACE_FIELDS;
-      out.set(this.#data.subarray(i, i + CC_TRACE_FIELDS), k * CC_TRACE_FIELDS);
-    }
-    return out;
   }
 }
