@@ -166,6 +166,7 @@ export {
   TRACE_TX,
   TRACE_YIELD,
 } from "./stack/loop_trace.ts";
+export { RecordRing } from "./core/record_ring.ts";
 export {
   Histogram,
   type HistogramOptions,
