@@ -26,7 +26,15 @@ import {
   SIOCGIFHWADDR,
   SIOCGIFMTU,
 } from "./constants.ts";
-import { addressOf, allocStruct, cString, IFR_HWADDR_DATA, IFR_UNION, ifreq } from "./structs.ts";
+import {
+  addressOf,
+  allocStruct,
+  cString,
+  IFR_HWADDR_DATA,
+  IFR_UNION,
+  ifreq,
+  IFREQ_SIZE,
+} from "./structs.ts";
 
 // --- size_t arguments without allocation --------------------------------------------------------
 
@@ -572,8 +580,6 @@ export function interfaceMac(fd: number, ifname: string): Uint8Array {
   return req.slice(IFR_HWADDR_DATA, IFR_HWADDR_DATA + 6);
 }
 
-/** Bytes of one `struct ifreq` (name, then a 24-byte union). */
-const IFREQ_BYTES = 40;
 /** Most addresses {@link kernelIpv4Addresses} reads (more are left out). */
 export const KERNEL_IPV4_ADDRESSES_MAX = 256;
 
@@ -588,7 +594,7 @@ export const KERNEL_IPV4_ADDRESSES_MAX = 256;
  * ```
  */
 export function kernelIpv4Addresses(fd: number): number[] {
-  const buf = allocStruct(KERNEL_IPV4_ADDRESSES_MAX * IFREQ_BYTES);
+  const buf = allocStruct(KERNEL_IPV4_ADDRESSES_MAX * IFREQ_SIZE);
   const conf = allocStruct(16); // struct ifconf: int ifc_len, (padding), char *ifc_buf
   const c = new DataView(conf.buffer);
   c.setInt32(0, buf.byteLength, true);
@@ -599,7 +605,7 @@ export function kernelIpv4Addresses(fd: number): number[] {
   const len = c.getInt32(0, true);
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: number[] = [];
-  for (let at = 0; at + IFREQ_BYTES <= len; at += IFREQ_BYTES) {
+  for (let at = 0; at + IFREQ_SIZE <= len; at += IFREQ_SIZE) {
     // ifr_addr: a sockaddr_in — family (2 bytes), port (2), the address (network order).
     if (v.getUint16(at + IFR_UNION, true) === AF_INET) out.push(v.getUint32(at + IFR_UNION + 4));
   }
