@@ -34,6 +34,7 @@ import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { threadCpu, threadTicks } from "./tx_ab.ts";
+import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
 interface SenderView {
@@ -331,6 +332,19 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
       console.log(
         `  deno thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
           perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+    // The receiver's syscalls per wire packet (issue 13's target: ≤ 0.05), and ACKs per tick.
+    const sys = runs.filter((r) => r.config === c && r.counters?.driver !== undefined)
+      .map((r) => {
+        const text = Object.entries(r.counters!).map(([k, v]) => `${k}: ${v}`).join("\n");
+        const k = countersFromServeStats(text);
+        return k === null ? NaN : syscallsPerWirePacket(k, Number(values.mtu) - 52);
+      }).filter((x) => !Number.isNaN(x));
+    if (sys.length > 0) {
+      console.log(
+        `  syscalls per wire packet: median ${median(sys).toFixed(4)} (` +
+          sys.map((x) => x.toFixed(4)).join(" ") + ")",
       );
     }
     // What the ring held: the kernel's super-frames reach us at either MTU (MSS: timestamps on).
