@@ -67,6 +67,11 @@ interface Run {
    * (`ksoftirqd/N`: the network work the kernel deferred out of our kicks), stack runs only.
    */
   cpu?: Record<string, number>;
+  /**
+   * Softirqs raised per second over the same window, all CPUs (`/proc/softirqs`: `HRTIMER` —
+   * a paced kernel sender's timer, `NET_RX`, `TASKLET`, …), stack runs only.
+   */
+  softirqs?: Record<string, number>;
 }
 
 function pick(text: string, re: RegExp): string | undefined {
@@ -199,9 +204,13 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
             const a = await threadTicks(server.pid);
             const ka = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
             const sa = sender === null ? null : await threadTicks(sender);
+            const qa = await softirqCounts();
+            const ta = await mainThreadSysTicks(server.pid, sender);
             const wa = await runQueueWaitNs(server.pid, server.pid);
             const swa = sender === null ? NaN : await runQueueWaitNs(sender, sender);
             await sleep(o.seconds * 500);
+            const qb = await softirqCounts();
+            const tb = await mainThreadSysTicks(server.pid, sender);
             const wb = await runQueueWaitNs(server.pid, server.pid);
             const swb = sender === null ? NaN : await runQueueWaitNs(sender, sender);
             const b = await threadTicks(server.pid);
@@ -216,7 +225,13 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
             const waitPct = (x: number) => Math.round(x / 1e7 / sec);
             if (!Number.isNaN(wb - wa)) out["deno runq-wait"] = waitPct(wb - wa);
             if (!Number.isNaN(swb - swa)) out["sender runq-wait"] = waitPct(swb - swa);
-            return out;
+            // Of which in the kernel (system time, softirqs run on the thread included).
+            const sysPct = (x: number) => Math.round(x / 100 / sec * 100);
+            if (!Number.isNaN(tb[0] - ta[0])) out["deno sys"] = sysPct(tb[0] - ta[0]);
+            if (!Number.isNaN(tb[1] - ta[1])) out["sender sys"] = sysPct(tb[1] - ta[1]);
+            const softirqs: Record<string, number> = {};
+            for (const k of Object.keys(qb)) softirqs[k] = Math.round((qb[k] - (qa[k] ?? 0)) / sec);
+            return { out, softirqs };
           })();
           const r = await send(p);
           const f = await server.stop(10_000);
@@ -224,7 +239,8 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
           for (const m of f.stdout.matchAll(/^\s*(driver|tcp|loop): (.*)$/gm)) {
             counters[m[1]] = m[2];
           }
-          runs.push({ config, round, ...r, counters, cpu: await cpu });
+          const { out: cpuPct, softirqs } = await cpu;
+          runs.push({ config, round, ...r, counters, cpu: cpuPct, softirqs });
         } finally {
           await server.stop();
         }
@@ -276,6 +292,34 @@ async function runQueueWaitNs(pid: number, tid: number): Promise<number> {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * System-time ticks (USER_HZ) of the stack's main thread (`pid`) and of the sender's (NaN
+ * where gone or unknown): `/proc/PID/task/PID/stat` field 15.
+ */
+async function mainThreadSysTicks(pid: number, sender: number | null): Promise<[number, number]> {
+  const sys = async (p: number | null) => {
+    if (p === null) return NaN;
+    try {
+      const st = await Deno.readTextFile(`/proc/${p}/task/${p}/stat`);
+      return Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[12]);
+    } catch {
+      return NaN;
+    }
+  };
+  return [await sys(pid), await sys(sender)];
+}
+
+/** Softirqs raised so far by type, summed over the CPUs (`/proc/softirqs`). */
+async function softirqCounts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await Deno.readTextFile("/proc/softirqs")).split("\n").slice(1)) {
+    const [name, ...cols] = line.trim().split(/\s+/);
+    if (name === undefined || name === "") continue;
+    out[name.replace(":", "")] = cols.reduce((a, c) => a + Number(c), 0);
+  }
+  return out;
 }
 
 /** The pids of the kernel's per-CPU softirq threads (`ksoftirqd/N`). */
@@ -332,6 +376,15 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
       console.log(
         `  deno thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
           perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+    // The kernel's timer and network softirqs per second (a paced sender's HRTIMER).
+    const sq = runs.filter((r) => r.config === c && r.softirqs !== undefined);
+    if (sq.length > 0) {
+      const m = (k: string) => median(sq.map((r) => r.softirqs![k] ?? 0)).toFixed(0);
+      console.log(
+        `  softirqs/s: median HRTIMER ${m("HRTIMER")}, NET_RX ${m("NET_RX")}, ` +
+          `TASKLET ${m("TASKLET")}, TIMER ${m("TIMER")}`,
       );
     }
     // The receiver's syscalls per wire packet (issue 13's target: ≤ 0.05), and ACKs per tick.
