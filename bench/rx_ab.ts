@@ -118,6 +118,12 @@ export interface RxAbOptions {
   senderCc: string;
   /** Extra `deno run` flags for this checkout's runs (e.g. `--v8-flags=--perf-basic-prof`). */
   denoFlags?: string[];
+  /**
+   * Receive packet steering on the sender's (peer) end, a hex CPU mask: the sender's receive of
+   * our ACKs — and the transmit it starts — then runs on those CPUs' backlog instead of inside
+   * the stack's TX kick, as with a NIC between them. Unset: none (veth's default).
+   */
+  peerRpsCpus?: string;
 }
 
 /**
@@ -129,6 +135,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   const softirqThreads = await ksoftirqdPids();
   const link = await BenchLink.create(o.mtu);
   const runs: Run[] = [];
+  if (o.peerRpsCpus !== undefined) await link.setRpsCpus("peer", o.peerRpsCpus);
   let port = 6400;
   const send = async (p: number): Promise<{ gbps: number; sender: SenderView }> => {
     const sample = (async () => {
@@ -342,6 +349,7 @@ if (import.meta.main) {
       rounds: { type: "string", default: "5" },
       "sender-cc": { type: "string", default: "" },
       "deno-flags": { type: "string" },
+      "peer-rps-cpus": { type: "string" },
     },
   });
   if (values.help) {
@@ -349,7 +357,9 @@ if (import.meta.main) {
 ${abUsage(5, "serve", "v3=--rx-ring v3")}
   --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
   --deno-flags=F    extra deno run flags (blank-separated) for this checkout's runs, e.g.
-                    "--deno-flags=--v8-flags=--perf-basic-prof"`);
+                    "--deno-flags=--v8-flags=--perf-basic-prof"
+  --peer-rps-cpus M receive packet steering on the sender's end (hex CPU mask): its receive of
+                    the ACKs, and the sending it starts, leave the stack's TX kick`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -366,6 +376,7 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     noKernel: values["no-kernel"],
     senderCc: values["sender-cc"],
     denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
+    peerRpsCpus: values["peer-rps-cpus"],
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));
