@@ -19,8 +19,10 @@
  * connection per request under `ab` and keep-alive under `wrk` from the kernel peer against
  * `Deno.serve` on kernel sockets and against `ustack serve --http`; `pingpong --connect`
  * connections per second) and, for the ustack senders, syscalls per frame from the driver and
- * event-loop counters. The table gives each
- * figure with its ratio to kernel↔kernel; all figures and tool summaries are written as JSON.
+ * event-loop counters, and for the ustack TCP receivers (kernel→ustack `serve --discard`,
+ * ustack↔ustack `uperf server`) syscalls per wire packet (`bench/rx_syscalls.ts`). The table
+ * gives each figure with its ratio to kernel↔kernel; all figures and tool summaries are written
+ * as JSON.
  *
  * ```
  * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N] [--only NAME]
@@ -41,6 +43,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { BenchLink, type BenchProcess, type Finished, type Side, ustackCommand } from "./netns.ts";
 import { type ClientRowsOptions, connectArgs, httpDenoServe, httpUstack } from "./e2e_clients.ts";
+import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 
 /** The four ways, as JSON keys. */
 export const COLUMNS = [
@@ -110,6 +113,7 @@ const ROWS: RowSpec[] = [
   row("connPerSTwReuse", `pingpong --connect, kernel tw_reuse=1`, "conn/s", "higher", 0),
   row("tcpSyscallsPerFrame", "TCP sender syscalls", "per frame", "lower", 3),
   row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
+  row("tcpRxSyscallsPerWire", "TCP receiver syscalls", "per wire packet", "lower", 3),
 ];
 
 /** The measurement names `--only` takes. */
@@ -296,6 +300,8 @@ class MtuRun {
   readonly result: MtuResult;
   readonly #s: number;
   readonly #peer: string;
+  /** TCP MSS on the link (timestamps on): the wire packets a received byte count stands for. */
+  readonly #mss: number;
 
   constructor(readonly link: BenchLink, readonly o: E2eOptions) {
     const values: Record<string, Record<Column, number | null>> = {};
@@ -315,6 +321,7 @@ class MtuRun {
     };
     this.#s = o.seconds;
     this.#peer = link.addr("peer");
+    this.#mss = link.mtu - 52;
   }
 
   /** Record a figure (non-numbers become null). */
@@ -663,7 +670,16 @@ class MtuRun {
           throw new Error(`serve --discard got ${got} bytes of the ${sent.bytes} sent`);
         }
         this.set("tcpGbps", col, gbps(sent.bytes, sent.seconds));
-        return { tool: "python3 sender -> serve --discard", sender: sent, received: got };
+        const counters = countersFromServeStats(f.stdout);
+        if (counters !== null) {
+          this.set("tcpRxSyscallsPerWire", col, syscallsPerWirePacket(counters, this.#mss));
+        }
+        return {
+          tool: "python3 sender -> serve --discard",
+          sender: sent,
+          received: got,
+          receiver: counters,
+        };
       } finally {
         await server.stop();
       }
@@ -715,11 +731,11 @@ class MtuRun {
         mustSucceed("uperf server", f);
         this.set("tcpGbps", col, j.gbps);
         this.set("tcpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
-        return {
-          tool: "uperf client -> uperf server",
-          client: j,
-          server: lastJson(f.stdout, "summary"),
-        };
+        const sj = lastJson(f.stdout, "summary");
+        if (sj.driver !== undefined) {
+          this.set("tcpRxSyscallsPerWire", col, syscallsPerWirePacket(sj.driver, this.#mss));
+        }
+        return { tool: "uperf client -> uperf server", client: j, server: sj };
       } finally {
         await server.stop();
       }

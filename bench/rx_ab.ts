@@ -34,6 +34,7 @@ import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { threadCpu, threadTicks } from "./tx_ab.ts";
+import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
 interface SenderView {
@@ -66,6 +67,11 @@ interface Run {
    * (`ksoftirqd/N`: the network work the kernel deferred out of our kicks), stack runs only.
    */
   cpu?: Record<string, number>;
+  /**
+   * Softirqs raised per second over the same window, all CPUs (`/proc/softirqs`: `HRTIMER` —
+   * a paced kernel sender's timer, `NET_RX`, `TASKLET`, …), stack runs only.
+   */
+  softirqs?: Record<string, number>;
 }
 
 function pick(text: string, re: RegExp): string | undefined {
@@ -112,6 +118,12 @@ export interface RxAbOptions {
   senderCc: string;
   /** Extra `deno run` flags for this checkout's runs (e.g. `--v8-flags=--perf-basic-prof`). */
   denoFlags?: string[];
+  /**
+   * Receive packet steering on the sender's (peer) end, a hex CPU mask: the sender's receive of
+   * our ACKs — and the transmit it starts — then runs on those CPUs' backlog instead of inside
+   * the stack's TX kick, as with a NIC between them. Unset: none (veth's default).
+   */
+  peerRpsCpus?: string;
 }
 
 /**
@@ -123,6 +135,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   const softirqThreads = await ksoftirqdPids();
   const link = await BenchLink.create(o.mtu);
   const runs: Run[] = [];
+  if (o.peerRpsCpus !== undefined) await link.setRpsCpus("peer", o.peerRpsCpus);
   let port = 6400;
   const send = async (p: number): Promise<{ gbps: number; sender: SenderView }> => {
     const sample = (async () => {
@@ -198,9 +211,13 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
             const a = await threadTicks(server.pid);
             const ka = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
             const sa = sender === null ? null : await threadTicks(sender);
+            const qa = await softirqCounts();
+            const ta = await mainThreadSysTicks(server.pid, sender);
             const wa = await runQueueWaitNs(server.pid, server.pid);
             const swa = sender === null ? NaN : await runQueueWaitNs(sender, sender);
             await sleep(o.seconds * 500);
+            const qb = await softirqCounts();
+            const tb = await mainThreadSysTicks(server.pid, sender);
             const wb = await runQueueWaitNs(server.pid, server.pid);
             const swb = sender === null ? NaN : await runQueueWaitNs(sender, sender);
             const b = await threadTicks(server.pid);
@@ -215,7 +232,13 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
             const waitPct = (x: number) => Math.round(x / 1e7 / sec);
             if (!Number.isNaN(wb - wa)) out["deno runq-wait"] = waitPct(wb - wa);
             if (!Number.isNaN(swb - swa)) out["sender runq-wait"] = waitPct(swb - swa);
-            return out;
+            // Of which in the kernel (system time, softirqs run on the thread included).
+            const sysPct = (x: number) => Math.round(x / 100 / sec * 100);
+            if (!Number.isNaN(tb[0] - ta[0])) out["deno sys"] = sysPct(tb[0] - ta[0]);
+            if (!Number.isNaN(tb[1] - ta[1])) out["sender sys"] = sysPct(tb[1] - ta[1]);
+            const softirqs: Record<string, number> = {};
+            for (const k of Object.keys(qb)) softirqs[k] = Math.round((qb[k] - (qa[k] ?? 0)) / sec);
+            return { out, softirqs };
           })();
           const r = await send(p);
           const f = await server.stop(10_000);
@@ -223,7 +246,8 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
           for (const m of f.stdout.matchAll(/^\s*(driver|tcp|loop): (.*)$/gm)) {
             counters[m[1]] = m[2];
           }
-          runs.push({ config, round, ...r, counters, cpu: await cpu });
+          const { out: cpuPct, softirqs } = await cpu;
+          runs.push({ config, round, ...r, counters, cpu: cpuPct, softirqs });
         } finally {
           await server.stop();
         }
@@ -277,6 +301,34 @@ async function runQueueWaitNs(pid: number, tid: number): Promise<number> {
   }
 }
 
+/**
+ * System-time ticks (USER_HZ) of the stack's main thread (`pid`) and of the sender's (NaN
+ * where gone or unknown): `/proc/PID/task/PID/stat` field 15.
+ */
+async function mainThreadSysTicks(pid: number, sender: number | null): Promise<[number, number]> {
+  const sys = async (p: number | null) => {
+    if (p === null) return NaN;
+    try {
+      const st = await Deno.readTextFile(`/proc/${p}/task/${p}/stat`);
+      return Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[12]);
+    } catch {
+      return NaN;
+    }
+  };
+  return [await sys(pid), await sys(sender)];
+}
+
+/** Softirqs raised so far by type, summed over the CPUs (`/proc/softirqs`). */
+async function softirqCounts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await Deno.readTextFile("/proc/softirqs")).split("\n").slice(1)) {
+    const [name, ...cols] = line.trim().split(/\s+/);
+    if (name === undefined || name === "") continue;
+    out[name.replace(":", "")] = cols.reduce((a, c) => a + Number(c), 0);
+  }
+  return out;
+}
+
 /** The pids of the kernel's per-CPU softirq threads (`ksoftirqd/N`). */
 async function ksoftirqdPids(): Promise<number[]> {
   const pids: number[] = [];
@@ -297,6 +349,7 @@ if (import.meta.main) {
       rounds: { type: "string", default: "5" },
       "sender-cc": { type: "string", default: "" },
       "deno-flags": { type: "string" },
+      "peer-rps-cpus": { type: "string" },
     },
   });
   if (values.help) {
@@ -304,7 +357,9 @@ if (import.meta.main) {
 ${abUsage(5, "serve", "v3=--rx-ring v3")}
   --sender-cc NAME  the kernel sender's congestion control (the host's default: sysctl)
   --deno-flags=F    extra deno run flags (blank-separated) for this checkout's runs, e.g.
-                    "--deno-flags=--v8-flags=--perf-basic-prof"`);
+                    "--deno-flags=--v8-flags=--perf-basic-prof"
+  --peer-rps-cpus M receive packet steering on the sender's end (hex CPU mask): its receive of
+                    the ACKs, and the sending it starts, leave the stack's TX kick`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -321,6 +376,7 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     noKernel: values["no-kernel"],
     senderCc: values["sender-cc"],
     denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
+    peerRpsCpus: values["peer-rps-cpus"],
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));
@@ -331,6 +387,28 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
       console.log(
         `  deno thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
           perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+    // The kernel's timer and network softirqs per second (a paced sender's HRTIMER).
+    const sq = runs.filter((r) => r.config === c && r.softirqs !== undefined);
+    if (sq.length > 0) {
+      const m = (k: string) => median(sq.map((r) => r.softirqs![k] ?? 0)).toFixed(0);
+      console.log(
+        `  softirqs/s: median HRTIMER ${m("HRTIMER")}, NET_RX ${m("NET_RX")}, ` +
+          `TASKLET ${m("TASKLET")}, TIMER ${m("TIMER")}`,
+      );
+    }
+    // The receiver's syscalls per wire packet (issue 13's target: ≤ 0.05), and ACKs per tick.
+    const sys = runs.filter((r) => r.config === c && r.counters?.driver !== undefined)
+      .map((r) => {
+        const text = Object.entries(r.counters!).map(([k, v]) => `${k}: ${v}`).join("\n");
+        const k = countersFromServeStats(text);
+        return k === null ? NaN : syscallsPerWirePacket(k, Number(values.mtu) - 52);
+      }).filter((x) => !Number.isNaN(x));
+    if (sys.length > 0) {
+      console.log(
+        `  syscalls per wire packet: median ${median(sys).toFixed(4)} (` +
+          sys.map((x) => x.toFixed(4)).join(" ") + ")",
       );
     }
     // What the ring held: the kernel's super-frames reach us at either MTU (MSS: timestamps on).
