@@ -173,6 +173,14 @@ async function intoSink(
 const KERNEL_RECOVERY_COUNTERS =
   /^(TCP(Sack|Reno)Recovery|TCP\w*Undo|TCPFastRetrans|TCPSlowStartRetrans|TCPLossProbe\w*|TCPLostRetransmit|TCPDSACK\w*|TCPSpuriousRTOs|TCPTimeouts|TCPSACKReorder|TCPSackShifted|TCPSackMerged|TCPRenoReorder|TCPTSReorder)$/;
 
+/**
+ * The kernel sender's ACK path (TcpExt): pure ACKs it processed (`TCPPureAcks`, fast path
+ * `TCPHPAcks`) and those merged into an earlier one in its socket's backlog while its process
+ * held the socket (`TCPBacklogCoalesce`) — why its congestion control sees fewer ACKs than
+ * the peer sends.
+ */
+const KERNEL_ACK_COUNTERS = /^(TCPPureAcks|TCPHPAcks|TCPBacklogCoalesce|TCPBacklogDrop)$/;
+
 /** The TcpExt counters of the stack side's namespace (the kernel sender's). */
 async function tcpExt(link: BenchLink): Promise<Map<string, number>> {
   const r = await link.run("stack", ["cat", "/proc/net/netstat"], 5_000);
@@ -185,14 +193,24 @@ async function tcpExt(link: BenchLink): Promise<Map<string, number>> {
   return out;
 }
 
-/** Segments the peer's kernel sent so far (Tcp OutSegs of its namespace: the sink's ACKs). */
-async function peerOutSegs(link: BenchLink): Promise<number> {
-  const r = await link.run("peer", ["cat", "/proc/net/snmp"], 5_000);
-  const lines = r.stdout.split("\n").filter((l) => l.startsWith("Tcp:"));
+/** Counter `name` of the `proto` line ("Tcp", "Ip") of /proc/net/snmp in `side`'s namespace. */
+async function snmpCounter(
+  link: BenchLink,
+  side: "stack" | "peer",
+  proto: string,
+  name: string,
+): Promise<number> {
+  const r = await link.run(side, ["cat", "/proc/net/snmp"], 5_000);
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith(`${proto}:`));
   if (lines.length < 2) return NaN;
   const names = lines[0].trim().split(/\s+/);
   const values = lines[1].trim().split(/\s+/);
-  return Number(values[names.indexOf("OutSegs")]);
+  return Number(values[names.indexOf(name)]);
+}
+
+/** Segments the peer's kernel sent so far (Tcp OutSegs of its namespace: the sink's ACKs). */
+function peerOutSegs(link: BenchLink): Promise<number> {
+  return snmpCounter(link, "peer", "Tcp", "OutSegs");
 }
 
 /** A shell loop printing `ss -tin` of the connection to `peer`:`port` every 20 ms. */
@@ -274,9 +292,11 @@ async function kernelRun(
     if (got.bytes !== sent.bytes) throw new Error(`sink got ${got.bytes} of ${sent.bytes}`);
     const after = await tcpExt(link);
     const recovery: Record<string, number> = {};
+    const ackPath: Record<string, number> = {};
     for (const [k, v] of after) {
       const d = v - (before.get(k) ?? 0);
       if (d !== 0 && KERNEL_RECOVERY_COUNTERS.test(k)) recovery[k] = d;
+      if (KERNEL_ACK_COUNTERS.test(k)) ackPath[k] = d;
     }
     return {
       gbps: (sent.bytes * 8) / sent.seconds / 1e9,
@@ -284,6 +304,7 @@ async function kernelRun(
       sink: got,
       window,
       recovery,
+      ackPath,
     };
   } finally {
     await link.setKernelAddress("stack", false);
@@ -364,6 +385,8 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
           progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
           const before = await droppedPackets(link);
           const acksBefore = await peerOutSegs(link);
+          // The kernel sender's skbs as its TCP built them (before GSO cuts them for the wire).
+          const skbsBefore = await snmpCounter(link, "stack", "Ip", "OutRequests");
           try {
             const d = sender.startsWith("kernel-")
               ? await kernelRun(link, o, port++, sender.slice(7))
@@ -373,13 +396,30 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
             const acks = (await peerOutSegs(link)) - acksBefore;
             const mb = (d.sink?.bytes ?? 0) / 1e6;
             d.peerAcksPerMB = mb > 0 ? Math.round((acks / mb) * 10) / 10 : null;
+            // What the sink did per MB: reads that returned data, and sleeps (voluntary context
+            // switches); and the sender's super-segments per MB (the kernel's skbs from its
+            // namespace's Ip OutRequests, the stack's TX frames from its driver counters).
+            const per = (n: unknown) =>
+              typeof n === "number" && mb > 0 ? Math.round((n / mb) * 10) / 10 : null;
+            d.sinkReadsPerMB = per(d.sink?.reads);
+            d.sinkSleepsPerMB = per(d.sink?.nvcsw);
+            d.sinkCpuShare = typeof d.sink?.cpuSeconds === "number" && d.sink.seconds > 0
+              ? Math.round((d.sink.cpuSeconds / d.sink.seconds) * 100) / 100
+              : null;
+            d.senderFramesPerMB = sender.startsWith("kernel-")
+              ? per((await snmpCounter(link, "stack", "Ip", "OutRequests")) - skbsBefore)
+              : per(d.client?.driver?.txFrames);
             runs.get(sender)!.push(d);
             const w = d.window ?? d.client?.window;
             progress(
               `  ${d.gbps.toFixed(3)} Gbit/s` +
                 (w
                   ? `, mean cwnd ${w.cwndSegs} inflight ${w.inflightSegs} srtt ${w.srttMs} ms`
-                  : ""),
+                  : "") +
+                `; per MB: sender frames ${d.senderFramesPerMB}, peer ACKs ${d.peerAcksPerMB},` +
+                ` sink reads ${d.sinkReadsPerMB}, sink sleeps ${d.sinkSleepsPerMB},` +
+                ` sink CPU ${d.sinkCpuShare}` +
+                (d.ackPath ? `; sender ACK path ${JSON.stringify(d.ackPath)}` : ""),
             );
           } catch (e) {
             progress(`FAILED ${sender}: ${(e as Error).message}`);

@@ -40,10 +40,13 @@ print(json.dumps({"bytes": sent, "seconds": now - start, "cc": cc_used}), flush=
 
 /**
  * Python TCP sink: `PORT`. Prints `ready` once listening, accepts one connection, reads it to
- * the end, closes, and prints `{"bytes":…,"seconds":…}` (first to last byte).
+ * the end, closes, and prints `{"bytes":…,"seconds":…,"reads":…,"nvcsw":…,"nivcsw":…,
+ * "cpuSeconds":…}` (first to last byte; its `recv` calls that returned data, its voluntary and
+ * involuntary context switches and its CPU time over the whole run: how often it slept waiting
+ * for data, and how busy it was — softirq work that ran in its context included).
  */
 export const PY_TCP_SINK = `
-import json, socket, sys, time
+import json, resource, socket, sys, time
 port = int(sys.argv[1])
 buf = bytearray(1 << 20)
 total = 0
@@ -57,12 +60,17 @@ c, _ = ls.accept()
 c.settimeout(60)
 first = time.monotonic()
 last = first
+reads = 0
 while True:
     n = c.recv_into(buf)
     if n == 0:
         break
     total += n
+    reads += 1
     last = time.monotonic()
 c.close()
-print(json.dumps({"bytes": total, "seconds": last - first}), flush=True)
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"bytes": total, "seconds": last - first, "reads": reads,
+                  "nvcsw": ru.ru_nvcsw, "nivcsw": ru.ru_nivcsw,
+                  "cpuSeconds": ru.ru_utime + ru.ru_stime}), flush=True)
 `;

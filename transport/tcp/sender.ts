@@ -666,11 +666,12 @@ export class TcpSender implements LossSender {
   /**
    * TSO deferral (Linux tcp_tso_should_defer): when the windows let only a sliver of a burst
    * go (`allow` bytes of `unsent`, less than a full `burst` and less than a third of the
-   * window) and ACKs are on their way, wait for them instead of sending a small segment —
+   * window) and an ACK is due soon, wait for it instead of sending a small segment —
    * per-segment costs dominate a cwnd-limited flow that sends what each ACK frees. Never in
-   * a reduction, not when the last transmission is more than 1 ms old, and only until the
-   * oldest unacknowledged segment is half an RTT old (a wake-up is set for then, the role
-   * of Linux's TSQ tasklet).
+   * a reduction, not when the last transmission is more than 1 ms old, and only while the
+   * oldest unacknowledged segment is between half an RTT and an RTT old: younger, its ACK is
+   * too far off to hold the window for (Linux's test); older, the ACK is late (a wake-up is
+   * set for then, where Linux waits for the next ACK or its loss-probe timer).
    */
   #deferTso(allow: number, budget: number, unsent: number, burst: number, now: number): boolean {
     if (burst <= this.mss || allow >= burst || unsent <= allow) return false;
@@ -678,9 +679,14 @@ export class TcpSender implements LossSender {
     if (now - this.#lastSendMs > TSO_DEFER_MAX_MS) return false;
     const wnd = this.sndWnd < this.cc.cwnd ? this.sndWnd : this.cc.cwnd;
     if (allow >= wnd / TSO_WIN_DIVISOR) return false;
-    // The next ACK is late once the oldest unacknowledged segment is half an RTT old: then
-    // send (a lost super-segment must have followers, or only a timer could find the loss).
-    const lateAt = this.sb.xmitMs(0) + this.rtt.srttMs / 2;
+    // Linux: while the oldest unacknowledged segment is younger than half an RTT, its ACK is
+    // more than half an RTT away — too long to hold what the window allows: send. Older, an
+    // ACK is due soon: wait for it, but not past a whole RTT, when it is late (a lost
+    // super-segment must have followers, or only a timer could find the loss).
+    const sentAt = this.sb.xmitMs(0);
+    const srtt = this.rtt.srttMs;
+    if (now < sentAt + srtt / 2) return false;
+    const lateAt = sentAt + srtt;
     if (now >= lateAt) return false;
     const timers = this.#svc.ctx.timers;
     if (!this.pacingTimer.armed || this.pacingTimer.deadlineMs > lateAt) {
