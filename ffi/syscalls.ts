@@ -612,6 +612,59 @@ export function kernelIpv4Addresses(fd: number): number[] {
   return out;
 }
 
+/** An IPv6 address as four unsigned 32-bit words, bytes 0..3 first (network order in each). */
+export type Ipv6Words = readonly [number, number, number, number];
+
+/** Most addresses {@link kernelIpv6Addresses} reads (more are left out). */
+export const KERNEL_IPV6_ADDRESSES_MAX = 256;
+
+/** The calling thread's namespace's IPv6 addresses, one line each (`ip -6 addr` reads them). */
+const IF_INET6 = "/proc/thread-self/net/if_inet6";
+
+/**
+ * Every IPv6 address the kernel holds on any interface of the calling thread's namespace
+ * (`/proc/thread-self/net/if_inet6`: tentative and link-local ones too), as words; at most
+ * {@link KERNEL_IPV6_ADDRESSES_MAX}. A kernel without IPv6 has no such file: none. Throws what
+ * reading it throws otherwise (`Deno.errors.NotCapable` without read permission).
+ *
+ * @example
+ * ```ts ignore
+ * kernelIpv6Addresses().some((w) => w[3] === 1 && w[0] === 0); // ::1 on lo
+ * ```
+ */
+export function kernelIpv6Addresses(): Ipv6Words[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(IF_INET6);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return parseIfInet6(text);
+}
+
+/**
+ * The addresses of `/proc/net/if_inet6` text: each line starts with the address as 32 hex
+ * digits (`fd000000000000000000000000000002 03 40 00 80 us0`); other lines are skipped. At most
+ * {@link KERNEL_IPV6_ADDRESSES_MAX}.
+ *
+ * @example
+ * ```ts
+ * parseIfInet6("fd000000000000000000000000000002 03 40 00 80 us0\n"); // [[0xfd000000, 0, 0, 2]]
+ * ```
+ */
+export function parseIfInet6(text: string): Ipv6Words[] {
+  const out: Ipv6Words[] = [];
+  for (const line of text.split("\n")) {
+    if (out.length === KERNEL_IPV6_ADDRESSES_MAX) break;
+    const hex = line.slice(0, 32);
+    if (!/^[0-9a-fA-F]{32}$/.test(hex)) continue;
+    const w = (i: number) => parseInt(hex.slice(8 * i, 8 * i + 8), 16) >>> 0;
+    out.push([w(0), w(1), w(2), w(3)]);
+  }
+  return out;
+}
+
 /**
  * The MTU of `ifname` (`SIOCGIFMTU`), asked through any socket `fd`.
  *
