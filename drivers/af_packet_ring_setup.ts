@@ -35,13 +35,7 @@ import {
 } from "../ffi/constants.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { allocStruct } from "../ffi/structs.ts";
-import {
-  epollReadable,
-  type Ipv6Words,
-  mmap,
-  setsockopt,
-  setsockoptInt,
-} from "../ffi/syscalls.ts";
+import { epollReadable, type Ipv6Words, mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
 import { setClassicProgram, SO_ATTACH_FILTER } from "../ffi/classic_bpf.ts";
 import { frameLengthFilter } from "./frame_length_steering.ts";
 import { PACKET_COPY_THRESH, PACKET_LOSS, tpacketReq, tpacketReq3 } from "../ffi/tpacket.ts";
