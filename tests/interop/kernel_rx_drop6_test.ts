@@ -12,10 +12,11 @@
  */
 
 import assert from "node:assert/strict";
-import type { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
+import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 import { Runtime } from "../../stack/runtime.ts";
 import { interopTest } from "../harness/interop.ts";
+import { spawnCli } from "../harness/ustack_cli.ts";
 import { uploadFromPeer } from "../harness/peer_upload.ts";
 import { type VethPair, withVethPair } from "../harness/netns.ts";
 
@@ -57,6 +58,15 @@ async function kernelIpv6On(pair: VethPair): Promise<void> {
     `echo 0 > ${conf}/router_solicitations && echo 0 > ${conf}/disable_ipv6`,
   ]);
   assert.equal(r.code, 0, r.stderr);
+}
+
+/** Ping `addr` from the peer until it answers (a stack's IPv6 address is tentative at first). */
+async function waitReachable(pair: VethPair, addr: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const r = await pair.run(["ping", "-6", "-c", "1", "-W", "1", addr]);
+    if (r.code === 0) return;
+  }
+  assert.fail(`${addr} did not answer`);
 }
 
 /** `ping` (`-6` for an IPv6 address) from the peer: asserts `n` replies. */
@@ -202,4 +212,93 @@ interopTest(
     });
   },
   { tools: ["ping", "radvd"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: uperf server --udp (the CLI's own permissions) keeps the kernel off its " +
+    "IPv6 datagrams",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      await kernelIpv6On(pair);
+      const server = spawnCli(pair, [
+        "uperf",
+        "server",
+        "--udp",
+        "-p",
+        "6003",
+        "-t",
+        "3",
+        "--json",
+        "--driver",
+        "af_packet",
+        "--if",
+        pair.stackIf,
+        "--addr",
+        `${pair.stackAddr}/24`,
+        "--addr",
+        `${pair.stackAddr6}/64`,
+      ]);
+      await server.waitForLine(/"event":"ready"/);
+      await waitReachable(pair, pair.stackAddr6);
+      const before = await kernelIp6Unicast(pair);
+      const r = await pair.run([
+        "sh",
+        "-c",
+        `head -c 100000 /dev/zero | socat -u -b 1000 - UDP6:[${pair.stackAddr6}]:6003`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await server.exited(), 0, server.errors.join("\n"));
+      const s = JSON.parse(server.lines.at(-1)!);
+      assert.equal(s.event, "summary");
+      assert.ok(s.packets > 0, JSON.stringify(s));
+      assert.equal(s.kernelRxDrop, "own");
+      assert.equal((await kernelIp6Unicast(pair)) - before, 0, "the kernel saw the datagrams");
+    });
+  },
+  { tools: ["ping", "socat"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: setKernelRxDropTo loads a program only for a new set, counts what does not " +
+    "fit, and detaches on an empty one",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const d = AfPacketRingDriver.open({
+        ifname: pair.stackIf,
+        netns: pair.stackNs,
+        kernelRxDropTo: [],
+      });
+      try {
+        assert.equal(d.kernelRxDrop, "none");
+        assert.deepEqual(d.kernelRxFilter, { loads: 0, failures: 0, leftOut: 0, v4: [], v6: [] });
+        const v4 = Array.from({ length: 70 }, (_, i) => 0xc6120100 + i);
+        const v6 = Array.from(
+          { length: 66 },
+          (_, i) => [0xfd000000, 0, 0, 0x100 + i] as [number, number, number, number],
+        );
+        assert.equal(d.setKernelRxDropTo({ v4, v6 }), true);
+        assert.equal(d.kernelRxDrop, "own");
+        let f = d.kernelRxFilter!;
+        assert.equal(f.loads, 1);
+        assert.equal(f.leftOut, 6 + 2, "70 - 64 IPv4 and 66 - 64 IPv6 addresses left out");
+        assert.equal(f.v4.length, 64);
+        assert.equal(f.v6.length, 64);
+        // The same set: no load. Another one: swapped into the same link.
+        d.setKernelRxDropTo({ v4, v6 });
+        assert.equal(d.kernelRxFilter!.loads, 1);
+        d.setKernelRxDropTo({ v4: [0xc6120002], v6: [[0xfd000000, 0, 0, 2]] });
+        f = d.kernelRxFilter!;
+        assert.equal(f.loads, 2);
+        assert.equal(f.leftOut, 0);
+        assert.deepEqual([f.v4, f.v6], [[0xc6120002], [[0xfd000000, 0, 0, 2]]]);
+        // Multicast is never put in; an empty set detaches.
+        d.setKernelRxDropTo({ v4: [], v6: [[0xff020000, 0, 0, 1]] });
+        assert.equal(d.kernelRxDrop, "none");
+        assert.equal(d.kernelRxFilter!.failures, 0);
+      } finally {
+        d.close();
+      }
+      assert.equal(d.setKernelRxDropTo({ v4: [0xc6120002], v6: [] }), false, "closed");
+    });
+  },
 );
