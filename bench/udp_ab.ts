@@ -306,9 +306,8 @@ async function receiveRound(
           `yield ${j.longestYieldMs} ms, stack end's kernel ${
             Object.entries(kernelIp).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`)
               .join(" ") || "nothing"
-          }, per second ${
-            JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))
-          }` + (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges} ` +
+          }, per second ${JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))}` +
+          (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges} ` +
             `(median gap ${gc.gcScavengeMedianGapMs?.toFixed(1)} ms), ` +
             `mark-compacts ${gc.gcMarkCompacts}`),
       );

@@ -7,11 +7,7 @@
  * @module
  */
 
-import {
-  attachKernelRxDrop,
-  KERNEL_RX_OWN_DROP_MAX_ADDRESSES,
-  KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES,
-} from "./kernel_rx_drop.ts";
+import { attachKernelRxDrop } from "./kernel_rx_drop.ts";
 import { KernelRxOwnFilter } from "./kernel_rx_own_filter.ts";
 import {
   ETH_HLEN,
@@ -167,7 +163,7 @@ export interface AfPacketRingOptions {
    * each one, in the sender's context on a veth). Where
    * the program cannot be attached the kernel receives them as before
    * ({@link OpenedPacketRing.kernelRxDrop} says which). Default none; at most
-   * {@link KERNEL_RX_OWN_DROP_MAX_ADDRESSES} (the rest reach the kernel, counted). Given (even
+   * `KERNEL_RX_OWN_DROP_MAX_ADDRESSES` (64) (the rest reach the kernel, counted). Given (even
    * empty), the driver keeps the program in step with later address sets
    * (`AfPacketRingDriver.setKernelRxDropTo`).
    */
@@ -177,7 +173,7 @@ export interface AfPacketRingOptions {
    * `[0xfd000000, 0, 0, 2]` for fd00::2): untagged IPv6 frames to them are dropped after the
    * packet socket's copy; frames to multicast groups (NDP) and to the kernel's own addresses
    * (`/proc/net/if_inet6` of the namespace) still reach the kernel. At most
-   * {@link KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES}.
+   * `KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES` (64).
    */
   kernelRxDropTo6?: readonly Ipv6Words[];
   /**

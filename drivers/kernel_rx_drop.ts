@@ -5,9 +5,11 @@
  *
  * - {@link kernelRxDropInsns} drops every frame (`kernelRx: false`, for an interface the stack
  *   owns outright);
- * - {@link kernelRxOwnDropInsns} drops only IPv4 frames addressed to the stack's own IPv4
- *   addresses and leaves every other frame (ARP, IPv6, the kernel's own addresses, VLAN-tagged
- *   frames) to the kernel, as before — the af_packet driver's default where it can attach it.
+ * - {@link kernelRxOwnDropInsns} drops only the IPv4 and IPv6 frames addressed to the stack's
+ *   own unicast addresses and leaves every other frame (ARP, NDP and other multicast, the
+ *   kernel's own addresses, VLAN-tagged frames) to the kernel, as before — the af_packet
+ *   driver's default where it can attach it (`kernel_rx_own_filter.ts` keeps it in step with
+ *   the stack's addresses).
  *
  * Without it every frame that reaches the stack's interface also goes through the kernel's
  * receive path: `ip_rcv`, a socket lookup (early demux), a route lookup that finds no local

@@ -262,7 +262,7 @@ interopTest(
   "kernel_rx_drop6: setKernelRxDropTo loads a program only for a new set, counts what does not " +
     "fit, and detaches on an empty one",
   async () => {
-    await withVethPair({}, async (pair) => {
+    await withVethPair({}, (pair) => {
       const d = AfPacketRingDriver.open({
         ifname: pair.stackIf,
         netns: pair.stackNs,
