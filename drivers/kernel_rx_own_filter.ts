@@ -25,7 +25,6 @@
 
 import { BPF_TCX_INGRESS, bpfLinkCreate, bpfLinkUpdate, bpfProgLoad } from "../ffi/bpf.ts";
 import { BPF_PROG_TYPE_SCHED_CLS } from "../ffi/bpf.ts";
-import { SyscallError } from "../ffi/errno.ts";
 import { withNetns } from "../ffi/netns.ts";
 import {
   close,
@@ -99,8 +98,8 @@ export class KernelRxOwnFilter {
   /**
    * Make the program drop the frames to `want` (less the kernel's own addresses and those
    * beyond the program's room) and nothing else; returns {@link attached}. A set equal to the
-   * program's loads nothing. Never throws a SyscallError: a refusal leaves the program as it
-   * was and counts in {@link failures}.
+   * program's loads nothing. Never throws: a refusal (SyscallError) or any other failure leaves
+   * the program as it was and counts in {@link failures}.
    */
   update(want: KernelRxOwnAddresses): boolean {
     let v4: number[] = [];
@@ -118,12 +117,11 @@ export class KernelRxOwnFilter {
           ];
         });
       }
-    } catch (e) {
-      if (e instanceof SyscallError) {
-        this.failures++;
-        return this.attached;
-      }
-      throw e;
+    } catch {
+      // A SyscallError (or a namespace gone): counted, the program stays. This runs from the
+      // event loop (a microtask per burst of address changes): nothing may escape it.
+      this.failures++;
+      return this.attached;
     }
     v4 = [...new Set(v4)];
     v6 = v6.filter((a, i) => v6.findIndex((b) => sameWords(a, b)) === i);
@@ -154,12 +152,9 @@ export class KernelRxOwnFilter {
           bpfLinkCreate(progFd, this.ifindex, BPF_TCX_INGRESS, 0)
         );
       }
-    } catch (e) {
-      if (e instanceof SyscallError) {
-        this.failures++;
-        return this.attached;
-      }
-      throw e;
+    } catch {
+      this.failures++;
+      return this.attached;
     } finally {
       if (progFd >= 0) close(progFd); // the link holds the program
     }
