@@ -230,7 +230,10 @@ export {
   AfPacketRingStats,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
+  type Ipv6Words,
   type KernelRxDrop,
+  type KernelRxFilterStats,
+  type KernelRxOwnAddresses,
 } from "./drivers/af_packet_ring.ts";
 export { type XdpAttachMode, XdpRedirectProgram } from "./drivers/xdp_program.ts";
 export { LoopbackDriver, type LoopbackOptions } from "./drivers/loopback.ts";

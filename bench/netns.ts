@@ -187,13 +187,50 @@ export class BenchLink {
   /** The harness pair underneath. */
   readonly pair: VethPair;
 
-  private constructor(pair: VethPair) {
+  /**
+   * The family of the traffic: 6 when made with `ipv6` (the peer has fd00::1/64, a stack or the
+   * stack end's kernel fd00::2/64, and {@link addr} is the IPv6 address), else 4.
+   */
+  readonly family: 4 | 6;
+  /**
+   * With `ipv6`: leave the kernel's IPv6 on on the stack's interface while a stack owns it (a
+   * link-local address, no global one, router advertisements ignored) — a host whose interface
+   * has IPv6 on — instead of turning it off.
+   */
+  readonly stackKernelIpv6: boolean;
+
+  private constructor(pair: VethPair, family: 4 | 6, stackKernelIpv6: boolean) {
     this.pair = pair;
+    this.family = family;
+    this.stackKernelIpv6 = stackKernelIpv6;
   }
 
-  /** Namespaces and veth pair with `mtu` on both ends, no IPv6 addresses. */
-  static async create(mtu: number): Promise<BenchLink> {
-    return new BenchLink(await createVethPair({ mtu, ipv6: false }));
+  /**
+   * Namespaces and veth pair with `mtu` on both ends; no IPv6 addresses unless `opts.ipv6`
+   * (then IPv6 traffic: see {@link family}, {@link stackKernelIpv6}).
+   */
+  static async create(
+    mtu: number,
+    opts: { ipv6?: boolean; stackKernelIpv6?: boolean } = {},
+  ): Promise<BenchLink> {
+    const ipv6 = opts.ipv6 ?? false;
+    const link = new BenchLink(
+      await createVethPair({ mtu, ipv6 }),
+      ipv6 ? 6 : 4,
+      ipv6 && (opts.stackKernelIpv6 ?? false),
+    );
+    if (link.stackKernelIpv6) await link.#stackKernelIpv6(true);
+    return link;
+  }
+
+  /** Turn the kernel's IPv6 on the stack's interface on (RAs ignored) or off. */
+  async #stackKernelIpv6(on: boolean): Promise<void> {
+    const conf = `/proc/sys/net/ipv6/conf/${this.ifname("stack")}`;
+    const script = on
+      ? `echo 0 > ${conf}/accept_ra && echo 0 > ${conf}/autoconf && ` +
+        `echo 0 > ${conf}/router_solicitations && echo 0 > ${conf}/disable_ipv6`
+      : `echo 1 > ${conf}/disable_ipv6`;
+    await mustRun(["ip", "netns", "exec", this.ns("stack"), "sh", "-c", script]);
   }
 
   /** MTU of both ends. */
@@ -206,8 +243,9 @@ export class BenchLink {
     return side === "stack" ? this.pair.stackIf : this.pair.peerIf;
   }
 
-  /** The IPv4 address used on `side` (by the kernel or by a stack). */
+  /** The address used on `side` (by the kernel or by a stack): IPv4, or IPv6 with `ipv6`. */
   addr(side: Side): string {
+    if (this.family === 6) return side === "stack" ? this.pair.stackAddr6 : this.pair.peerAddr6;
     return side === "stack" ? this.pair.stackAddr : this.pair.peerAddr;
   }
 
@@ -224,19 +262,25 @@ export class BenchLink {
       "--if",
       this.ifname(side),
       "--addr",
-      `${this.addr(side)}/${this.pair.prefixLen}`,
+      `${side === "stack" ? this.pair.stackAddr : this.pair.peerAddr}/${this.pair.prefixLen}`,
+      ...(this.family === 6 ? ["--addr", `${this.addr(side)}/${this.pair.prefixLen6}`] : []),
     ];
   }
 
   /**
-   * Give the kernel on `side` its IPv4 address (`on`), or take it away — and turn the kernel's
-   * IPv6 off there — so that a stack can own the interface without the kernel answering too.
+   * Give the kernel on `side` its address (`on`; with `ipv6` its IPv6 one, IPv6 on), or take
+   * it away — and turn the kernel's IPv6 off there, unless {@link stackKernelIpv6} — so that a
+   * stack can own the interface without the kernel answering too.
    * Neighbour entries on both ends are flushed either way.
    */
   async setKernelAddress(side: Side, on: boolean): Promise<void> {
     const ns = this.ns(side);
     const dev = this.ifname(side);
-    if (on) {
+    if (on && this.family === 6) {
+      if (side === "stack") await this.#stackKernelIpv6(true);
+      const a = `${this.addr(side)}/${this.pair.prefixLen6}`;
+      await mustRun(["ip", "-n", ns, "addr", "replace", a, "dev", dev, "nodad"]);
+    } else if (on) {
       await mustRun([
         "ip",
         "-n",
@@ -247,6 +291,8 @@ export class BenchLink {
         "dev",
         dev,
       ]);
+    } else if (side === "stack" && this.stackKernelIpv6) {
+      await mustRun(["ip", "-n", ns, "addr", "flush", "dev", dev, "scope", "global"]);
     } else {
       await mustRun(["ip", "-n", ns, "addr", "flush", "dev", dev]);
       await mustRun([
@@ -307,6 +353,22 @@ export class BenchLink {
     ]);
   }
 
+  /**
+   * With `ipv6`: wait until the address on `side` answers a ping from the other side (a stack's
+   * IPv6 address is tentative for about a second after it starts: duplicate address
+   * detection), at most `timeoutMs`; throws after. Nothing to wait for with IPv4.
+   */
+  async waitReachable(side: Side, timeoutMs = 10_000): Promise<void> {
+    if (this.family === 4) return;
+    const other = side === "stack" ? "peer" : "stack";
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      const f = await this.run(other, ["ping", "-6", "-c", "1", "-W", "1", this.addr(side)], 5_000);
+      if (f.code === 0) return;
+    }
+    throw new Error(`${this.addr(side)} did not answer in ${timeoutMs} ms`);
+  }
+
   /** Start `cmd` in the namespace of `side` (stdout and stderr collected). */
   start(side: Side, cmd: string[]): BenchProcess {
     const opts = { stdout: "piped", stderr: "piped" } as const;
@@ -344,9 +406,20 @@ export class BenchLink {
 
   /** The kernel's UDP counters in the namespace of `side`. */
   async udpCounters(side: Side): Promise<UdpCounters> {
-    const r = await runCommand(["ip", "netns", "exec", this.ns(side), "cat", "/proc/net/snmp"], {
+    const file = this.family === 6 ? "snmp6" : "snmp";
+    const r = await runCommand(["ip", "netns", "exec", this.ns(side), "cat", `/proc/net/${file}`], {
       timeoutMs: 5_000,
     });
+    if (this.family === 6) {
+      // `Udp6InDatagrams 12` per line.
+      const get6 = (name: string) =>
+        Number(r.stdout.split("\n").find((l) => l.startsWith(`Udp6${name} `))?.split(/\s+/)[1]);
+      return {
+        InDatagrams: get6("InDatagrams"),
+        RcvbufErrors: get6("RcvbufErrors"),
+        NoPorts: get6("NoPorts"),
+      };
+    }
     const lines = r.stdout.split("\n").filter((l) => l.startsWith("Udp:"));
     if (lines.length < 2) throw new Error(`no Udp: lines in /proc/net/snmp of ${this.ns(side)}`);
     const names = lines[0].trim().split(/\s+/);
@@ -357,6 +430,34 @@ export class BenchLink {
       RcvbufErrors: get("RcvbufErrors"),
       NoPorts: get("NoPorts"),
     };
+  }
+
+  /**
+   * The IP receive counters of the kernel in the namespace of `side`, under `nstat`'s names:
+   * `IpInReceives`, `IpInAddrErrors`, `IpInDiscards` and, from `/proc/net/snmp6`,
+   * `Ip6InReceives`, `Ip6InMcastPkts`, `Ip6InDiscards`, `Ip6InNoRoutes`, `Ip6InAddrErrors` —
+   * what the kernel made of the frames that reached its own receive path.
+   */
+  async ipCounters(side: Side): Promise<Record<string, number>> {
+    const cat = async (file: string) =>
+      (await runCommand(["ip", "netns", "exec", this.ns(side), "cat", `/proc/net/${file}`], {
+        timeoutMs: 5_000,
+      })).stdout;
+    const out: Record<string, number> = {};
+    const v4 = (await cat("snmp")).split("\n").filter((l) => l.startsWith("Ip:"));
+    if (v4.length >= 2) {
+      const names = v4[0].trim().split(/\s+/);
+      const values = v4[1].trim().split(/\s+/);
+      for (const n of ["InReceives", "InAddrErrors", "InDiscards"]) {
+        out[`Ip${n}`] = Number(values[names.indexOf(n)]);
+      }
+    }
+    for (const l of (await cat("snmp6")).split("\n")) {
+      const [name, value] = l.trim().split(/\s+/);
+      const wanted = ["InReceives", "InMcastPkts", "InDiscards", "InNoRoutes", "InAddrErrors"];
+      if (wanted.some((w) => name === `Ip6${w}`)) out[name] = Number(value);
+    }
+    return out;
   }
 
   /** Interface counters of `side`. */
@@ -374,4 +475,21 @@ export class BenchLink {
 async function mustRun(cmd: string[]): Promise<void> {
   const r = await runCommand(cmd, { timeoutMs: 10_000 });
   if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+}
+
+/**
+ * A Python kernel-socket script (`PY_SENDER`, `PY_SINK`, `PY_TCP_SENDER`, `PY_TCP_SINK`) for
+ * IPv6: its sockets `AF_INET6`, its wildcard binds `::`.
+ *
+ * @example
+ * ```ts ignore
+ * link.start("stack", ["python3", "-c", pyFamily(PY_SINK, 6), "udp", "6500", "0.5", "5"]);
+ * ```
+ */
+export function pyFamily(script: string, family: 4 | 6): string {
+  if (family === 4) return script;
+  return script.replaceAll("socket.AF_INET,", "socket.AF_INET6,").replaceAll(
+    '"0.0.0.0"',
+    '"::"',
+  );
 }

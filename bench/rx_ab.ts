@@ -31,7 +31,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
-import { BenchLink, parseVariant, USTACK_CLI } from "./netns.ts";
+import { BenchLink, parseVariant, pyFamily, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { threadCpu, threadTicks } from "./tx_ab.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
@@ -124,6 +124,10 @@ export interface RxAbOptions {
    * the stack's TX kick, as with a NIC between them. Unset: none (veth's default).
    */
   peerRpsCpus?: string;
+  /** Send over IPv6 (`BenchLink.create`'s `ipv6`). */
+  ipv6?: boolean;
+  /** With `ipv6`: the kernel's IPv6 stays on on the stack's interface (`stackKernelIpv6`). */
+  kernelIpv6?: boolean;
 }
 
 /**
@@ -133,7 +137,7 @@ export interface RxAbOptions {
  */
 export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   const softirqThreads = await ksoftirqdPids();
-  const link = await BenchLink.create(o.mtu);
+  const link = await BenchLink.create(o.mtu, { ipv6: o.ipv6, stackKernelIpv6: o.kernelIpv6 });
   const runs: Run[] = [];
   if (o.peerRpsCpus !== undefined) await link.setRpsCpus("peer", o.peerRpsCpus);
   let port = 6400;
@@ -152,7 +156,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
       [
         "python3",
         "-c",
-        PY_TCP_SENDER,
+        pyFamily(PY_TCP_SENDER, link.family),
         link.addr("stack"),
         String(p),
         String(o.seconds),
@@ -173,7 +177,12 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
       if (!o.noKernel) {
         await link.setKernelAddress("stack", true);
         const p = port++;
-        const sink = link.start("stack", ["python3", "-c", PY_TCP_SINK, String(p)]);
+        const sink = link.start("stack", [
+          "python3",
+          "-c",
+          pyFamily(PY_TCP_SINK, link.family),
+          String(p),
+        ]);
         try {
           await sink.waitForLine(/^ready/);
           runs.push({ config: "kernel", round, ...await send(p) });
@@ -203,6 +212,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         ]);
         try {
           await server.waitForLine(/^ready /);
+          await link.waitReachable("stack"); // IPv6: the stack's address is past its DAD
           const cpu = (async () => {
             const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
             await sleep(o.seconds * 250);
@@ -350,6 +360,8 @@ if (import.meta.main) {
       "sender-cc": { type: "string", default: "" },
       "deno-flags": { type: "string" },
       "peer-rps-cpus": { type: "string" },
+      ipv6: { type: "boolean", default: false },
+      "kernel-ipv6": { type: "boolean", default: false },
     },
   });
   if (values.help) {
@@ -359,7 +371,10 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
   --deno-flags=F    extra deno run flags (blank-separated) for this checkout's runs, e.g.
                     "--deno-flags=--v8-flags=--perf-basic-prof"
   --peer-rps-cpus M receive packet steering on the sender's end (hex CPU mask): its receive of
-                    the ACKs, and the sending it starts, leave the stack's TX kick`);
+                    the ACKs, and the sending it starts, leave the stack's TX kick
+  --ipv6            send over IPv6 (fd00::1 → fd00::2); the kernel's IPv6 is off on the
+                    stack's interface while a stack owns it, unless
+  --kernel-ipv6     (with --ipv6) it stays on there (link-local only, RAs ignored)`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -377,6 +392,8 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     senderCc: values["sender-cc"],
     denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
     peerRpsCpus: values["peer-rps-cpus"],
+    ipv6: values.ipv6,
+    kernelIpv6: values["kernel-ipv6"],
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));

@@ -23,6 +23,10 @@
  * deno run -A bench/udp_ab.ts --direction rx --base-cli /tmp/base/cli/ustack.ts --mtu 9000
  * ```
  *
+ * `--ipv6` sends over IPv6 (fd00::1 → fd00::2; the stack has both addresses), with the kernel's
+ * IPv6 turned off on the stack's interface while a stack owns it, or left on (link-local only,
+ * as on a host) with `--kernel-ipv6`.
+ *
  * `--hog N` runs N busy-looping processes (in the root namespace, ended after every round) for
  * the whole of each round: the load another session's benchmark puts on a shared machine.
  *
@@ -31,7 +35,7 @@
 
 import { parseArgs } from "node:util";
 import { lastJson, PY_SENDER, PY_SINK } from "./e2e.ts";
-import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
+import { BenchLink, parseVariant, pyFamily, USTACK_CLI, ustackCommand } from "./netns.ts";
 
 /** Run the A/B; resolves to the exit status. */
 async function main(args: string[]): Promise<number> {
@@ -47,6 +51,8 @@ async function main(args: string[]): Promise<number> {
       out: { type: "string" },
       direction: { type: "string", default: "tx" },
       hog: { type: "string", default: "0" },
+      ipv6: { type: "boolean", default: false },
+      "kernel-ipv6": { type: "boolean", default: false },
     },
   });
   if (values.direction !== "tx" && values.direction !== "rx") {
@@ -68,7 +74,10 @@ async function main(args: string[]): Promise<number> {
   if (variants.length === 0) clis.push(["this", USTACK_CLI, []]);
   for (const [name, flags] of variants) clis.push([name, USTACK_CLI, flags]);
   const mtu = Number(values.mtu);
-  const link = await BenchLink.create(mtu);
+  const link = await BenchLink.create(mtu, {
+    ipv6: values.ipv6,
+    stackKernelIpv6: values["kernel-ipv6"],
+  });
   const runs: Record<string, unknown>[] = [];
   if (values.direction === "rx") {
     try {
@@ -148,7 +157,8 @@ async function pySend(
   seconds: string,
   len: string,
 ): Promise<Record<string, number>> {
-  const cmd = ["python3", "-c", PY_SENDER, "udp", to, String(port), seconds, len];
+  const cmd = ["python3", "-c", pyFamily(PY_SENDER, link.family), "udp", to, String(port)];
+  cmd.push(seconds, len);
   const f = await link.run(from, cmd, Number(seconds) * 1000 + 20_000);
   return lastJson(f.stdout);
 }
@@ -210,7 +220,15 @@ async function receiveRound(
   port++;
   await link.setKernelAddress("stack", true);
   try {
-    const sink = link.start("stack", ["python3", "-c", PY_SINK, "udp", String(port), "0.5", "5"]);
+    const sink = link.start("stack", [
+      "python3",
+      "-c",
+      pyFamily(PY_SINK, link.family),
+      "udp",
+      String(port),
+      "0.5",
+      "5",
+    ]);
     await sink.waitForLine(/^ready$/);
     const before = await link.udpCounters("stack");
     const sent = await pySend(link, "peer", link.addr("stack"), port, values.seconds!, len);
@@ -246,8 +264,15 @@ async function receiveRound(
     const server = link.start("stack", cmd);
     try {
       await server.waitForLine(/"event":"ready"/, 60_000);
+      await link.waitReachable("stack"); // IPv6: the stack's address is past its DAD
+      const ipBefore = await link.ipCounters("stack");
       const sent = await pySend(link, "peer", link.addr("stack"), port, values.seconds!, len);
       await new Promise((res) => setTimeout(res, 300));
+      const ipAfter = await link.ipCounters("stack");
+      // What reached the stack end's kernel during the run (its own IP receive; nstat's names).
+      const kernelIp = Object.fromEntries(
+        Object.keys(ipAfter).map((k) => [k, ipAfter[k] - (ipBefore[k] ?? 0)]),
+      );
       const f = await server.stop(10_000);
       const j = lastJson(f.stdout, "summary");
       const intervals = f.stdout.split("\n").filter((l) =>
@@ -269,6 +294,7 @@ async function receiveRound(
         warmUp,
         sender: sent,
         server: j,
+        kernelIp,
         ...gc,
       });
       console.log(
@@ -277,9 +303,11 @@ async function receiveRound(
           `warm-up ${warmUp?.ms ?? 0} ms, losses ${
             JSON.stringify(j.losses)
           }, longest tick ${j.longestTickMs} ms, ` +
-          `yield ${j.longestYieldMs} ms, per second ${
-            JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))
-          }` + (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges} ` +
+          `yield ${j.longestYieldMs} ms, stack end's kernel ${
+            Object.entries(kernelIp).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`)
+              .join(" ") || "nothing"
+          }, per second ${JSON.stringify(intervals.map((i) => i.losses?.rxKernelDrops))}` +
+          (gc.gcScavenges === undefined ? "" : `, scavenges ${gc.gcScavenges} ` +
             `(median gap ${gc.gcScavengeMedianGapMs?.toFixed(1)} ms), ` +
             `mark-compacts ${gc.gcMarkCompacts}`),
       );

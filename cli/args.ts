@@ -146,7 +146,8 @@ export const LINK_USAGE = `link options:
   --no-kernel-rx       af_packet: the host kernel's own protocols stop receiving on --if
                        (a tcx drop program after the packet socket, Linux >= 6.6, root):
                        saves its IP receive path per frame where the stack owns the link
-                       (default: only IPv4 frames to the stack's --addr are kept from it)
+                       (default: only unicast frames to the stack's own addresses, IPv4 and
+                       IPv6, SLAAC and later ones too, are kept from it)
   --kernel-rx-all      af_packet: the host kernel receives every frame on --if, those to
                        the stack's own addresses too (no tcx program)
   --addr CIDR          address, IPv4 or IPv6, e.g. 198.18.0.2/24 or fd00:5::2/64

@@ -107,6 +107,25 @@ import { asksOffload, closedError, txFrameInBounds } from "./driver_util.ts";
 import { openOnInterface } from "./interface_open.ts";
 import { AF_PACKET_CAPABILITIES } from "./packet_socket.ts";
 import { ResourceStack } from "./resource_stack.ts";
+import type { KernelRxOwnAddresses, KernelRxOwnFilter } from "./kernel_rx_own_filter.ts";
+import type { Ipv6Words } from "../ffi/syscalls.ts";
+
+export type { KernelRxOwnAddresses } from "./kernel_rx_own_filter.ts";
+export type { Ipv6Words } from "../ffi/syscalls.ts";
+
+/** {@link AfPacketRingDriver.kernelRxFilter}: the address program's counters and contents. */
+export interface KernelRxFilterStats {
+  /** Programs loaded and attached (the first included). */
+  loads: number;
+  /** Updates the kernel refused (the program stayed as it was). */
+  failures: number;
+  /** Addresses of the last set beyond the program's room (their frames reach the kernel). */
+  leftOut: number;
+  /** IPv4 addresses in the attached program. */
+  v4: readonly number[];
+  /** IPv6 addresses in the attached program (four words each). */
+  v6: readonly Ipv6Words[];
+}
 
 /** Options of {@link AfPacketRingDriver.memoryPair}. */
 export interface AfPacketMemoryPairOptions {
@@ -248,10 +267,37 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly ignoresOutgoing: boolean;
   /**
    * Which received frames a tcx program keeps from the host kernel's own protocols: `"all"`
-   * (`kernelRx: false`), `"own"` (IPv4 frames to `kernelRxDropTo`, the stack's addresses),
-   * `"none"`.
+   * (`kernelRx: false`), `"own"` (frames to the stack's addresses: `kernelRxDropTo`,
+   * `kernelRxDropTo6`, then each {@link AfPacketRingDriver.setKernelRxDropTo}), `"none"`.
    */
-  readonly kernelRxDrop: KernelRxDrop;
+  get kernelRxDrop(): KernelRxDrop {
+    if (this.#kernelRxAll) return "all";
+    return this.#kernelRxFilter?.attached === true ? "own" : "none";
+  }
+
+  /**
+   * The address program's counters (null without one: `kernelRx` set, or neither
+   * `kernelRxDropTo` option given): programs loaded, updates the kernel refused, addresses of
+   * the last set beyond the program's room, and the addresses in it now.
+   */
+  get kernelRxFilter(): KernelRxFilterStats | null {
+    const f = this.#kernelRxFilter;
+    if (f === null) return null;
+    return { loads: f.loads, failures: f.failures, leftOut: f.leftOut, v4: f.v4, v6: f.v6 };
+  }
+
+  /**
+   * Keep the host kernel off the frames to `addrs` from now on — the stack's whole address set,
+   * in place of the one before (`kernelRxDropTo`/`kernelRxDropTo6` at open, or the last call):
+   * a new program is swapped in when the set differs, the link made or closed as needed.
+   * Returns true while a program is attached. Does nothing (false) without the address
+   * program. Set-up path: a `BPF_PROG_LOAD` when the set changed; never throws a SyscallError
+   * (a refusal leaves the program as it was, counted in {@link kernelRxFilter}).
+   */
+  setKernelRxDropTo(addrs: KernelRxOwnAddresses): boolean {
+    if (this.#closed || this.#kernelRxFilter === null) return false;
+    return this.#kernelRxFilter.update(addrs);
+  }
   /** The TPACKET version of both rings: `"v2"` or `"v3"`. */
   readonly rxRing: AfPacketRxRingVersion;
   /** Bytes per RX block (V2: 1 MiB of {@link AF_PACKET_RING_V2_FRAMES_PER_BLOCK} slots). */
@@ -304,6 +350,8 @@ export class AfPacketRingDriver implements LinkDriver {
   #largeBuffer: ArrayBuffer | null;
   #closed = false;
   readonly #resources: ResourceStack;
+  readonly #kernelRxAll: boolean;
+  readonly #kernelRxFilter: KernelRxOwnFilter | null;
   #mapBuffer: ArrayBuffer;
   readonly #rx: RxWalker;
   readonly #tx: TxRing;
@@ -339,7 +387,8 @@ export class AfPacketRingDriver implements LinkDriver {
     this.vnetHdr = o.vnetHdr;
     this.qdiscBypass = o.qdiscBypass;
     this.ignoresOutgoing = o.ignoresOutgoing;
-    this.kernelRxDrop = o.kernelRxDrop;
+    this.#kernelRxAll = o.kernelRxDrop === "all";
+    this.#kernelRxFilter = o.kernelRxFilter;
     this.rxRing = g.rxRing;
     this.rxBlockBytes = g.rxBlockBytes;
     this.rxBlocks = g.rxBlocks;
@@ -514,6 +563,7 @@ export class AfPacketRingDriver implements LinkDriver {
         uso: vnetHdr,
         ufo: false, // the in-memory link fragments nothing
         kernelRxDrop: "none",
+        kernelRxFilter: null,
         geometry: g,
         txKickBytes: sizes.txKickBytes,
         txKick: { txKick: "sync", txKickSpinUs: 0, txKickThreadBytes: sizes.txKickThreadBytes },

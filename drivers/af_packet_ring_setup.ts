@@ -7,8 +7,8 @@
  * @module
  */
 
-import { attachKernelRxDrop, KERNEL_RX_OWN_DROP_MAX_ADDRESSES } from "./kernel_rx_drop.ts";
-import { SyscallError } from "../ffi/errno.ts";
+import { attachKernelRxDrop } from "./kernel_rx_drop.ts";
+import { KernelRxOwnFilter } from "./kernel_rx_own_filter.ts";
 import {
   ETH_HLEN,
   MAP_SHARED,
@@ -31,13 +31,7 @@ import {
 } from "../ffi/constants.ts";
 import { netdevFeatures } from "../ffi/ethtool.ts";
 import { allocStruct } from "../ffi/structs.ts";
-import {
-  epollReadable,
-  kernelIpv4Addresses,
-  mmap,
-  setsockopt,
-  setsockoptInt,
-} from "../ffi/syscalls.ts";
+import { epollReadable, type Ipv6Words, mmap, setsockopt, setsockoptInt } from "../ffi/syscalls.ts";
 import { setClassicProgram, SO_ATTACH_FILTER } from "../ffi/classic_bpf.ts";
 import { frameLengthFilter } from "./frame_length_steering.ts";
 import { PACKET_COPY_THRESH, PACKET_LOSS, tpacketReq, tpacketReq3 } from "../ffi/tpacket.ts";
@@ -54,7 +48,7 @@ import {
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
 import { intOption } from "./driver_util.ts";
-import { type LinkInfo, queryLink, withControlSocket } from "./interface_open.ts";
+import { type LinkInfo, queryLink } from "./interface_open.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
 import { joinFanoutGroup } from "./packet_fanout.ts";
 import type { ResourceStack } from "./resource_stack.ts";
@@ -169,9 +163,19 @@ export interface AfPacketRingOptions {
    * each one, in the sender's context on a veth). Where
    * the program cannot be attached the kernel receives them as before
    * ({@link OpenedPacketRing.kernelRxDrop} says which). Default none; at most
-   * {@link KERNEL_RX_OWN_DROP_MAX_ADDRESSES} (more: none are filtered).
+   * `KERNEL_RX_OWN_DROP_MAX_ADDRESSES` (64) (the rest reach the kernel, counted). Given (even
+   * empty), the driver keeps the program in step with later address sets
+   * (`AfPacketRingDriver.setKernelRxDropTo`).
    */
   kernelRxDropTo?: readonly number[];
+  /**
+   * As `kernelRxDropTo`, for the stack's unicast IPv6 addresses (four words each,
+   * `[0xfd000000, 0, 0, 2]` for fd00::2): untagged IPv6 frames to them are dropped after the
+   * packet socket's copy; frames to multicast groups (NDP) and to the kernel's own addresses
+   * (`/proc/net/if_inet6` of the namespace) still reach the kernel. At most
+   * `KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES` (64).
+   */
+  kernelRxDropTo6?: readonly Ipv6Words[];
   /**
    * Transmit straight to the device, bypassing the qdisc (PACKET_QDISC_BYPASS); default true.
    * With vnetHdr it is only turned on when the device does TCP segmentation itself (see
@@ -362,6 +366,11 @@ export interface OpenedPacketRing {
    * attached).
    */
   kernelRxDrop: KernelRxDrop;
+  /**
+   * The address program's keeper when the options asked for one (`kernelRxDropTo` or
+   * `kernelRxDropTo6`), attached or not; null otherwise.
+   */
+  kernelRxFilter: KernelRxOwnFilter | null;
 }
 
 /** {@link OpenedPacketRing.kernelRxDrop}: which received frames the host kernel is kept from. */
@@ -554,7 +563,7 @@ export function openPacketRing(
   // group's flag decides whether our own frames come back, not the socket's option.
   if (opts.fanoutGroup !== undefined) ignoresOutgoing = joinFanoutGroup(fd, opts.fanoutGroup);
   // Detached when the driver closes its resources (or the process dies).
-  const kernelRxDrop = attachKernelRxPrograms(res, link.ifindex, opts);
+  const { kernelRxDrop, kernelRxFilter } = attachKernelRxPrograms(res, link.ifindex, opts);
   return {
     fd,
     link,
@@ -565,6 +574,7 @@ export function openPacketRing(
     ufo,
     geometry: g,
     kernelRxDrop,
+    kernelRxFilter,
     txKickBytes: sizes.txKickBytes,
     txKick: {
       txKick: sizes.txKick,
@@ -588,27 +598,18 @@ function attachKernelRxPrograms(
   res: ResourceStack,
   ifindex: number,
   opts: AfPacketRingOptions,
-): KernelRxDrop {
+): { kernelRxDrop: KernelRxDrop; kernelRxFilter: KernelRxOwnFilter | null } {
   if (opts.kernelRx === false) {
     res.fd(attachKernelRxDrop(ifindex));
-    return "all";
+    return { kernelRxDrop: "all", kernelRxFilter: null };
   }
-  const asked = opts.kernelRxDropTo ?? [];
-  if (asked.length === 0 || asked.length > KERNEL_RX_OWN_DROP_MAX_ADDRESSES) return "none";
-  let linkFd: number;
-  try {
-    // An address the kernel holds itself (on any interface: it would take such a frame as
-    // its own) stays the kernel's.
-    const kernels = withControlSocket((ctl) => kernelIpv4Addresses(ctl));
-    const own = asked.filter((a) => !kernels.includes(a));
-    if (own.length === 0) return "none";
-    linkFd = attachKernelRxDrop(ifindex, own);
-  } catch (e) {
-    if (e instanceof SyscallError) return "none";
-    throw e;
+  if (opts.kernelRxDropTo === undefined && opts.kernelRxDropTo6 === undefined) {
+    return { kernelRxDrop: "none", kernelRxFilter: null };
   }
-  res.fd(linkFd);
-  return "own";
+  const filter = new KernelRxOwnFilter(ifindex, opts.netns);
+  res.defer(() => filter.close());
+  const on = filter.update({ v4: opts.kernelRxDropTo ?? [], v6: opts.kernelRxDropTo6 ?? [] });
+  return { kernelRxDrop: on ? "own" : "none", kernelRxFilter: filter };
 }
 
 /**

@@ -5,9 +5,11 @@
  *
  * - {@link kernelRxDropInsns} drops every frame (`kernelRx: false`, for an interface the stack
  *   owns outright);
- * - {@link kernelRxOwnDropInsns} drops only IPv4 frames addressed to the stack's own IPv4
- *   addresses and leaves every other frame (ARP, IPv6, the kernel's own addresses, VLAN-tagged
- *   frames) to the kernel, as before — the af_packet driver's default where it can attach it.
+ * - {@link kernelRxOwnDropInsns} drops only the IPv4 and IPv6 frames addressed to the stack's
+ *   own unicast addresses and leaves every other frame (ARP, NDP and other multicast, the
+ *   kernel's own addresses, VLAN-tagged frames) to the kernel, as before — the af_packet
+ *   driver's default where it can attach it (`kernel_rx_own_filter.ts` keeps it in step with
+ *   the stack's addresses).
  *
  * Without it every frame that reaches the stack's interface also goes through the kernel's
  * receive path: `ip_rcv`, a socket lookup (early demux), a route lookup that finds no local
@@ -36,7 +38,10 @@
 import {
   BPF_INSN_BYTES,
   BPF_OP_EXIT,
+  BPF_OP_JA,
+  BPF_OP_JEQ_IMM,
   BPF_OP_JMP32_JEQ_IMM,
+  BPF_OP_JMP32_JNE_IMM,
   BPF_OP_JNE_IMM,
   BPF_OP_LD_ABS_H,
   BPF_OP_LD_ABS_W,
@@ -70,73 +75,138 @@ export function kernelRxDropInsns(): Uint8Array {
 
 /** Most IPv4 addresses {@link kernelRxOwnDropInsns} compares (one instruction each). */
 export const KERNEL_RX_OWN_DROP_MAX_ADDRESSES = 64;
+/** Most IPv6 addresses {@link kernelRxOwnDropInsns} compares (four instructions each). */
+export const KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES = 64;
 
 /** Offset of the EtherType in an untagged Ethernet frame. */
 const ETHERTYPE_OFFSET = 12;
 /** Offset of the IPv4 destination address in an untagged Ethernet frame (14 + 16). */
 const IPV4_DST_OFFSET = 30;
+/** Offset of the IPv6 destination address in an untagged Ethernet frame (14 + 24). */
+const IPV6_DST_OFFSET = 38;
 /** EtherType of IPv4. */
 const ETHERTYPE_IPV4 = 0x0800;
+/** EtherType of IPv6. */
+const ETHERTYPE_IPV6 = 0x86dd;
+
+/** Jump targets of the program (resolved to offsets once every instruction is placed). */
+type Label = "pass" | "drop" | "ip6" | number;
 
 /**
- * The bytecode that drops the untagged IPv4 frames whose destination is one of `addrs` (IPv4
+ * The bytecode that drops the untagged IPv4 frames whose destination is one of `v4` (IPv4
  * addresses as numbers, `0xc6120002` for 198.18.0.2; at most
- * {@link KERNEL_RX_OWN_DROP_MAX_ADDRESSES}) and says nothing about every other frame
+ * {@link KERNEL_RX_OWN_DROP_MAX_ADDRESSES}) and the untagged IPv6 frames whose destination is
+ * one of `v6` (unicast addresses as four words, `[0xfd000000, 0, 0, 2]` for fd00::2; at most
+ * {@link KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES}), and says nothing about every other frame
  * (`TC_ACT_UNSPEC`: the kernel receives it as without the program). A fragment carries the
- * whole IPv4 header, so every fragment of a datagram to the stack is dropped.
+ * whole IPv4 header, so every fragment of a datagram to the stack is dropped; an IPv6
+ * fragment carries the fixed header with the destination too. Multicast destinations (NDP's
+ * solicited-node groups, all-nodes) are never in `v6`: those frames reach the kernel.
  *
  * ```
  *      r6 = r1                      ; the skb (LD_ABS reads through r6)
  *      r0 = ntohs(skb[12])          ; EtherType (a short frame ends the program: r0 = 0, pass)
- *      if r0 != 0x0800 goto pass
+ *      if r0 == 0x86dd goto ip6     ; (with v6 addresses)
+ *      if r0 != 0x0800 goto pass    ; (with v4 addresses, else: goto pass)
  *      r0 = ntohl(skb[30])          ; IPv4 destination
- *      if w0 == addrs[0] goto drop  ; one 32-bit compare per address
+ *      if w0 == v4[0] goto drop     ; one 32-bit compare per address
  *      …
+ *      goto pass
+ * ip6: r7 = ntohl(skb[38]); r8 = ntohl(skb[42]); r9 = ntohl(skb[46]); r0 = ntohl(skb[50])
+ *      if w7 != v6[0][0] goto next  ; four 32-bit compares per address
+ *      if w8 != v6[0][1] goto next
+ *      if w9 != v6[0][2] goto next
+ *      if w0 == v6[0][3] goto drop
+ * next: …
  * pass: r0 = TC_ACT_UNSPEC
  *      exit
  * drop: r0 = TC_ACT_SHOT
  *      exit
  * ```
  *
+ * (Each `rN = ntohl(…)` of the IPv6 words is an `LD_ABS` into r0 and a move: `LD_ABS` writes
+ * r0 only and leaves r6–r9 alone.)
+ *
  * @example
  * ```ts
  * kernelRxOwnDropInsns([0xc6120002]).length / 8; // 9 instructions
+ * kernelRxOwnDropInsns([], [[0xfd000000, 0, 0, 2]]).length / 8; // 19 instructions
  * ```
  */
-export function kernelRxOwnDropInsns(addrs: readonly number[]): Uint8Array {
-  if (addrs.length === 0 || addrs.length > KERNEL_RX_OWN_DROP_MAX_ADDRESSES) {
+export function kernelRxOwnDropInsns(
+  v4: readonly number[],
+  v6: readonly (readonly [number, number, number, number])[] = [],
+): Uint8Array {
+  if (
+    v4.length + v6.length === 0 || v4.length > KERNEL_RX_OWN_DROP_MAX_ADDRESSES ||
+    v6.length > KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES
+  ) {
     throw new RangeError(
-      `kernelRxOwnDropInsns: 1..${KERNEL_RX_OWN_DROP_MAX_ADDRESSES} addresses, not ${addrs.length}`,
+      `kernelRxOwnDropInsns: 1..${KERNEL_RX_OWN_DROP_MAX_ADDRESSES} IPv4 and ` +
+        `0..${KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES} IPv6 addresses, not ${v4.length} and ` +
+        `${v6.length}`,
     );
   }
-  const n = addrs.length;
-  const count = 4 + n + 4;
-  const bytes = new Uint8Array(count * BPF_INSN_BYTES);
+  const word = (a: number, what: string) => {
+    if (!Number.isInteger(a) || a < 0 || a > 0xffffffff) {
+      throw new RangeError(`kernelRxOwnDropInsns: ${a} is not ${what}`);
+    }
+    return a;
+  };
+  // [code, regs (dst | src << 4), jump target or offset, imm]
+  const prog: [number, number, Label, number][] = [];
+  const labels = new Map<Label, number>();
+  const emit = (code: number, regs: number, to: Label, imm: number) => {
+    prog.push([code, regs, to, imm]);
+  };
+  emit(BPF_OP_MOV64_REG, 6 | (1 << 4), 0, 0);
+  emit(BPF_OP_LD_ABS_H, 0, 0, ETHERTYPE_OFFSET);
+  if (v6.length > 0) emit(BPF_OP_JEQ_IMM, 0, "ip6", ETHERTYPE_IPV6);
+  if (v4.length > 0) {
+    emit(BPF_OP_JNE_IMM, 0, "pass", ETHERTYPE_IPV4);
+    emit(BPF_OP_LD_ABS_W, 0, 0, IPV4_DST_OFFSET);
+    for (const a of v4) emit(BPF_OP_JMP32_JEQ_IMM, 0, "drop", word(a, "an IPv4 address"));
+  }
+  if (v6.length > 0) {
+    emit(BPF_OP_JA, 0, "pass", 0);
+    labels.set("ip6", prog.length);
+    for (let i = 0; i < 3; i++) {
+      emit(BPF_OP_LD_ABS_W, 0, 0, IPV6_DST_OFFSET + 4 * i);
+      emit(BPF_OP_MOV64_REG, (7 + i) | (0 << 4), 0, 0);
+    }
+    emit(BPF_OP_LD_ABS_W, 0, 0, IPV6_DST_OFFSET + 12);
+    for (let k = 0; k < v6.length; k++) {
+      const a = v6[k];
+      const what = "a word of an IPv6 address";
+      if ((a[0] >>> 24) === 0xff) {
+        throw new RangeError(`kernelRxOwnDropInsns: a multicast address (${a[0].toString(16)})`);
+      }
+      const next: Label = k + 1; // the label of the next address's first compare
+      emit(BPF_OP_JMP32_JNE_IMM, 7, next, word(a[0], what));
+      emit(BPF_OP_JMP32_JNE_IMM, 8, next, word(a[1], what));
+      emit(BPF_OP_JMP32_JNE_IMM, 9, next, word(a[2], what));
+      emit(BPF_OP_JMP32_JEQ_IMM, 0, "drop", word(a[3], what));
+      labels.set(k + 1, prog.length);
+    }
+  }
+  labels.set("pass", prog.length);
+  emit(BPF_OP_MOV64_IMM, 0, 0, TC_ACT_UNSPEC);
+  emit(BPF_OP_EXIT, 0, 0, 0);
+  labels.set("drop", prog.length);
+  emit(BPF_OP_MOV64_IMM, 0, 0, TC_ACT_SHOT);
+  emit(BPF_OP_EXIT, 0, 0, 0);
+  const bytes = new Uint8Array(prog.length * BPF_INSN_BYTES);
   const v = new DataView(bytes.buffer);
-  const put = (i: number, code: number, regs: number, off: number, imm: number) => {
+  for (let i = 0; i < prog.length; i++) {
+    const [code, regs, to, imm] = prog[i];
     const at = i * BPF_INSN_BYTES;
+    const isJump = code !== BPF_OP_MOV64_REG && code !== BPF_OP_MOV64_IMM &&
+      code !== BPF_OP_LD_ABS_H && code !== BPF_OP_LD_ABS_W && code !== BPF_OP_EXIT;
     v.setUint8(at, code);
     v.setUint8(at + 1, regs); // dst in the low nibble, src in the high one
-    v.setInt16(at + 2, off, true);
+    v.setInt16(at + 2, isJump ? labels.get(to)! - (i + 1) : 0, true);
     v.setInt32(at + 4, imm | 0, true);
-  };
-  const pass = 4 + n;
-  const drop = pass + 2;
-  put(0, BPF_OP_MOV64_REG, 6 | (1 << 4), 0, 0);
-  put(1, BPF_OP_LD_ABS_H, 0, 0, ETHERTYPE_OFFSET);
-  put(2, BPF_OP_JNE_IMM, 0, pass - 3, ETHERTYPE_IPV4);
-  put(3, BPF_OP_LD_ABS_W, 0, 0, IPV4_DST_OFFSET);
-  for (let i = 0; i < n; i++) {
-    const a = addrs[i];
-    if (!Number.isInteger(a) || a < 0 || a > 0xffffffff) {
-      throw new RangeError(`kernelRxOwnDropInsns: ${a} is not an IPv4 address`);
-    }
-    put(4 + i, BPF_OP_JMP32_JEQ_IMM, 0, drop - (4 + i + 1), a);
   }
-  put(pass, BPF_OP_MOV64_IMM, 0, 0, TC_ACT_UNSPEC);
-  put(pass + 1, BPF_OP_EXIT, 0, 0, 0);
-  put(drop, BPF_OP_MOV64_IMM, 0, 0, TC_ACT_SHOT);
-  put(drop + 1, BPF_OP_EXIT, 0, 0, 0);
   return bytes;
 }
 

@@ -35,6 +35,8 @@ export const BPF_PROG_LOAD = 5;
 export const BPF_OBJ_GET_INFO_BY_FD = 15;
 /** Attach a program through a link; returns the link fd (detached when it closes). */
 export const BPF_LINK_CREATE = 28;
+/** Replace the program a link holds, atomically (no frame goes without a program). */
+export const BPF_LINK_UPDATE = 29;
 /** Detach a link's program now, even while other fds keep the link alive. */
 export const BPF_LINK_DETACH = 34;
 
@@ -94,6 +96,15 @@ export const BPF_OP_JNE_IMM = 0x05 | 0x50 | 0x00;
  * sign-extended `imm` of a 64-bit jump.
  */
 export const BPF_OP_JMP32_JEQ_IMM = 0x06 | 0x10 | 0x00;
+/** Class `BPF_JMP` | op `BPF_JEQ` | source `BPF_K`: `if dst == imm goto pc + off` (64-bit). */
+export const BPF_OP_JEQ_IMM = 0x05 | 0x10 | 0x00;
+/**
+ * Class `BPF_JMP32` | op `BPF_JNE` | source `BPF_K`: `if (u32)dst != (u32)imm goto pc + off`
+ * (Linux ≥ 5.1; the low 32 bits only, as {@link BPF_OP_JMP32_JEQ_IMM}).
+ */
+export const BPF_OP_JMP32_JNE_IMM = 0x06 | 0x50 | 0x00;
+/** Class `BPF_JMP` | op `BPF_JA`: `goto pc + off`. */
+export const BPF_OP_JA = 0x05 | 0x00;
 /** Class `BPF_JMP` | op `BPF_CALL`: call helper `imm`. */
 export const BPF_OP_CALL = 0x05 | 0x80;
 /** Class `BPF_JMP` | op `BPF_EXIT`: return r0. */
@@ -170,6 +181,11 @@ export const LINK_CREATE_TARGET_IFINDEX = 4;
 export const LINK_CREATE_ATTACH_TYPE = 8;
 /** BPF_LINK_CREATE: `flags` (u32; for XDP the `XDP_FLAGS_*`). */
 export const LINK_CREATE_FLAGS = 12;
+
+/** BPF_LINK_UPDATE: `link_fd` (u32). */
+export const LINK_UPDATE_FD = 0;
+/** BPF_LINK_UPDATE: `new_prog_fd` (u32). */
+export const LINK_UPDATE_NEW_PROG_FD = 4;
 
 /** BPF_LINK_DETACH: `link_fd` (u32). */
 export const LINK_DETACH_FD = 0;
@@ -417,6 +433,24 @@ export function bpfLinkCreate(
   v.setUint32(LINK_CREATE_ATTACH_TYPE, attachType, true);
   v.setUint32(LINK_CREATE_FLAGS, flags, true);
   return bpf(BPF_LINK_CREATE, attr, `BPF_LINK_CREATE ifindex ${ifindex} flags ${flags}`);
+}
+
+/**
+ * `BPF_LINK_UPDATE`: make link `linkFd` run `progFd` from now on, in place of its program (the
+ * kernel swaps them atomically; the old program is freed once nothing else holds it).
+ *
+ * @example
+ * ```ts ignore
+ * bpfLinkUpdate(linkFd, newProgFd);
+ * close(newProgFd); // the link holds it
+ * ```
+ */
+export function bpfLinkUpdate(linkFd: number, progFd: number): void {
+  const attr = bpfAttr();
+  const v = new DataView(attr.buffer);
+  v.setUint32(LINK_UPDATE_FD, linkFd, true);
+  v.setUint32(LINK_UPDATE_NEW_PROG_FD, progFd, true);
+  bpf(BPF_LINK_UPDATE, attr, `BPF_LINK_UPDATE link ${linkFd}`);
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 
 import { errno, libc } from "./libc.ts";
-import { EAGAIN, ENODEV, SyscallError } from "./errno.ts";
+import { EAGAIN, ENODEV, ENOENT, SyscallError } from "./errno.ts";
 import {
   AF_INET,
   EFD_CLOEXEC,
@@ -22,6 +22,8 @@ import {
   EPOLL_CTL_ADD,
   EPOLLIN,
   MAP_FAILED,
+  O_CLOEXEC,
+  O_RDONLY,
   SIOCGIFCONF,
   SIOCGIFHWADDR,
   SIOCGIFMTU,
@@ -608,6 +610,76 @@ export function kernelIpv4Addresses(fd: number): number[] {
   for (let at = 0; at + IFREQ_SIZE <= len; at += IFREQ_SIZE) {
     // ifr_addr: a sockaddr_in — family (2 bytes), port (2), the address (network order).
     if (v.getUint16(at + IFR_UNION, true) === AF_INET) out.push(v.getUint32(at + IFR_UNION + 4));
+  }
+  return out;
+}
+
+/** An IPv6 address as four unsigned 32-bit words, bytes 0..3 first (network order in each). */
+export type Ipv6Words = readonly [number, number, number, number];
+
+/** Most addresses {@link kernelIpv6Addresses} reads (more are left out). */
+export const KERNEL_IPV6_ADDRESSES_MAX = 256;
+
+/** The calling thread's namespace's IPv6 addresses, one line each (`ip -6 addr` reads them). */
+const IF_INET6 = "/proc/thread-self/net/if_inet6";
+
+/** Bytes of `if_inet6` read (54 per line: {@link KERNEL_IPV6_ADDRESSES_MAX} lines and more). */
+const IF_INET6_BYTES = 64 * 1024;
+
+/**
+ * Every IPv6 address the kernel holds on any interface of the calling thread's namespace
+ * (`/proc/thread-self/net/if_inet6`: tentative and link-local ones too), as words; at most
+ * {@link KERNEL_IPV6_ADDRESSES_MAX}. A kernel without IPv6 has no such file: none. Read with
+ * `open(2)`/`read(2)`, not `Deno.readFile` (which asks for `--allow-all` under `/proc`).
+ * Throws SyscallError.
+ *
+ * @example
+ * ```ts ignore
+ * kernelIpv6Addresses().some((w) => w[3] === 1 && w[0] === 0); // ::1 on lo
+ * ```
+ */
+export function kernelIpv6Addresses(): Ipv6Words[] {
+  let fd: number;
+  try {
+    fd = open(IF_INET6, O_RDONLY | O_CLOEXEC);
+  } catch (e) {
+    if (e instanceof SyscallError && e.errno === ENOENT) return [];
+    throw e;
+  }
+  const buf = new Uint8Array(IF_INET6_BYTES);
+  let len = 0;
+  try {
+    // A seq file hands out whole lines per read; read until the end or the buffer is full.
+    while (len < buf.length) {
+      const n = read(fd, buf.subarray(len), buf.length - len);
+      if (n < 0) throw new SyscallError("read", -n, IF_INET6);
+      if (n === 0) break;
+      len += n;
+    }
+  } finally {
+    close(fd);
+  }
+  return parseIfInet6(new TextDecoder().decode(buf.subarray(0, len)));
+}
+
+/**
+ * The addresses of `/proc/net/if_inet6` text: each line starts with the address as 32 hex
+ * digits (`fd000000000000000000000000000002 03 40 00 80 us0`); other lines are skipped. At most
+ * {@link KERNEL_IPV6_ADDRESSES_MAX}.
+ *
+ * @example
+ * ```ts
+ * parseIfInet6("fd000000000000000000000000000002 03 40 00 80 us0\n"); // [[0xfd000000, 0, 0, 2]]
+ * ```
+ */
+export function parseIfInet6(text: string): Ipv6Words[] {
+  const out: Ipv6Words[] = [];
+  for (const line of text.split("\n")) {
+    if (out.length === KERNEL_IPV6_ADDRESSES_MAX) break;
+    const hex = line.slice(0, 32);
+    if (!/^[0-9a-fA-F]{32}$/.test(hex)) continue;
+    const w = (i: number) => parseInt(hex.slice(8 * i, 8 * i + 8), 16) >>> 0;
+    out.push([w(0), w(1), w(2), w(3)]);
   }
   return out;
 }

@@ -133,6 +133,7 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #stats: Ipv4Counters;
   readonly #links: (AttachedLink | undefined)[] = [];
   readonly #addrs: Ipv4InterfaceAddress[] = [];
+  readonly #addressListeners: ((addr: number, nicIndex: number) => void)[] = [];
   readonly #local = new Set<number>();
   /**
    * The local addresses as a plain list while there are few: looking a packet's address up in
@@ -260,6 +261,12 @@ export class Ipv4Layer implements LocalReceiver {
     }
     for (const l of this.#links) l?.arp.resetLast();
     this.#links[nicIndex]!.arp.announce(addr);
+    for (const l of this.#addressListeners) l(addr, nicIndex);
+  }
+
+  /** Call `listener` after every {@link addAddress} (the runtime's kernel RX program follows). */
+  addAddressListener(listener: (addr: number, nicIndex: number) => void): void {
+    this.#addressListeners.push(listener);
   }
 
   /**

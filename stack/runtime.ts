@@ -28,6 +28,7 @@ import {
   isCongestionControlName,
 } from "../transport/tcp/congestion/mod.ts";
 import { EventLoop } from "./event_loop.ts";
+import { followKernelRxDrop } from "./kernel_rx_follow.ts";
 import type { Nic } from "./nic.ts";
 import { SocketTable } from "./socket.ts";
 import { type HostsMap, resolveHost } from "./host_address.ts";
@@ -153,6 +154,8 @@ export class Runtime {
       );
     }
     let driver: LinkDriver;
+    // The driver whose kernel RX program follows the stack's addresses (opened here, default).
+    let ringDriver: AfPacketRingDriver | null = null;
     if (config.linkDriver !== undefined) driver = config.linkDriver;
     else {
       const kind = config.driver ?? "af_packet";
@@ -166,7 +169,7 @@ export class Runtime {
           throw invalid(`fanoutGroup: only the af_packet drivers join one, not ${kind}`);
         }
         if (kind === "af_packet") {
-          driver = AfPacketRingDriver.open({
+          ringDriver = AfPacketRingDriver.open({
             ifname: config.if,
             vnetHdr: config.vnetHdr ?? true,
             rxRing: config.rxRing,
@@ -178,14 +181,14 @@ export class Runtime {
             txKickBytes: config.txKickBytes,
             udpFragmentationOffload: config.udpFragmentationOffload,
             kernelRx: config.kernelRx,
-            // By default the host kernel is kept off the frames to the stack's own IPv4
-            // addresses (where a tcx program can be attached); `kernelRx: true` keeps it on all.
-            kernelRxDropTo: config.kernelRx === undefined
-              ? parsed.filter((p) => p.addr.family === 4).map((p) => p.addr.v4)
-              : undefined,
+            // By default the host kernel is kept off the frames to the stack's own addresses
+            // (where a tcx program can be attached; followKernelRxDrop below hands them over,
+            // and every later change); `kernelRx: true` keeps it on all.
+            kernelRxDropTo: config.kernelRx === undefined ? [] : undefined,
             fanoutGroup,
             ...common,
           });
+          driver = ringDriver;
         } else if (kind === "af_packet_mmsg") {
           driver = AfPacketDriver.open({ ifname: config.if, fanoutGroup, ...common });
         } else if (kind === "tap") {
@@ -239,6 +242,9 @@ export class Runtime {
         } catch {
           throw invalid(`--gw ${g}: not on a subnet of --addr`);
         }
+      }
+      if (ringDriver !== null && config.kernelRx === undefined) {
+        followKernelRxDrop(stack, nic.index, ringDriver);
       }
     } catch (e) {
       driver.close();

@@ -70,10 +70,12 @@ export interface RuntimeConfig {
   udpFragmentationOffload?: boolean;
   /**
    * af_packet: which of the interface's frames the host kernel's own protocols receive too.
-   * By default (undefined) all but the untagged IPv4 frames to the stack's own IPv4 `addr`es:
-   * a tcx program drops those after the packet socket has its copy (Linux ≥ 6.6, root; where
-   * it cannot be attached the kernel receives them as before), so the kernel's IP receive path
-   * (route lookup, drop) no longer runs for the stack's traffic. true: the kernel receives
+   * By default (undefined) all but the untagged frames to the stack's own addresses — IPv4,
+   * and unicast IPv6 (static, link-local, SLAAC), each added or removed while the stack runs
+   * too, less those the kernel holds itself: a tcx program drops those after the packet socket
+   * has its copy (Linux ≥ 6.6, root; where it cannot be attached the kernel receives them as
+   * before), so the kernel's IP receive path (route lookup, drop) no longer runs for the
+   * stack's traffic. NDP and other multicast still reach the kernel. true: the kernel receives
    * every frame (no program). false: a program drops every frame for the kernel (where the
    * stack owns the interface); the kernel then receives nothing on it.
    */

@@ -10,20 +10,23 @@ import type { Runtime } from "../../stack/runtime.ts";
 import type { VethPair } from "./netns.ts";
 
 /**
- * `total` zero bytes from the peer's kernel to the stack's port `port` (`socat`); resolves to
- * the bytes the stack read before the peer's FIN. Asserts that `socat` exited cleanly.
+ * `total` zero bytes from the peer's kernel to the stack's port `port` at `to` (IPv4 or IPv6;
+ * default the pair's IPv4 address) (`socat`); resolves to the bytes the stack read before the
+ * peer's FIN. Asserts that `socat` exited cleanly.
  */
 export async function uploadFromPeer(
   pair: VethPair,
   rt: Runtime,
   port: number,
   total: number,
+  to: string = pair.stackAddr,
 ): Promise<number> {
   const server = rt.listen({ port });
+  const target = to.includes(":") ? `TCP6:[${to}]` : `TCP:${to}`;
   const upload = pair.run([
     "sh",
     "-c",
-    `head -c ${total} /dev/zero | socat -u - TCP:${pair.stackAddr}:${port}`,
+    `head -c ${total} /dev/zero | socat -u - ${target}:${port}`,
   ]);
   const conn = await server.accept();
   const buf = new Uint8Array(65_536);

@@ -1,0 +1,304 @@
+/**
+ * The af_packet driver's default tcx program for IPv6, and for addresses that come after
+ * `Runtime.start`: the host kernel of the stack's namespace gets none of the unicast frames to
+ * the stack's IPv6 addresses (static, SLAAC, added later) nor to IPv4 addresses added later,
+ * and still every frame to its own addresses and their NDP.
+ *
+ * The kernel's IPv6 is turned on on the stack's interface here (the harness turns it off),
+ * with router advertisements ignored: its unicast receive count (`Ip6InReceives` less
+ * `Ip6InMcastPkts`, `/proc/net/snmp6`) then counts exactly the unicast frames that reached it.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
+import { IpAddress } from "../../net/ip_address.ts";
+import { Runtime } from "../../stack/runtime.ts";
+import { interopTest } from "../harness/interop.ts";
+import { spawnCli } from "../harness/ustack_cli.ts";
+import { uploadFromPeer } from "../harness/peer_upload.ts";
+import { type VethPair, withVethPair } from "../harness/netns.ts";
+
+/** A counter of the kernel in the stack's namespace: `file` is `snmp` or `snmp6`. */
+async function kernelCounter(pair: VethPair, file: "snmp" | "snmp6", name: string) {
+  const r = await pair.runInStackNs(["cat", `/proc/net/${file}`]);
+  if (file === "snmp6") {
+    const line = r.stdout.split("\n").find((l) => l.split(/\s+/)[0] === name);
+    return Number(line!.trim().split(/\s+/)[1]);
+  }
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith(name.split(":")[0] + ":"));
+  const names = lines[0].trim().split(/\s+/);
+  const values = lines[1].trim().split(/\s+/);
+  return Number(values[names.indexOf(name.split(":")[1])]);
+}
+
+/** Unicast IPv6 packets the kernel of the stack's namespace received. */
+async function kernelIp6Unicast(pair: VethPair): Promise<number> {
+  return (await kernelCounter(pair, "snmp6", "Ip6InReceives")) -
+    (await kernelCounter(pair, "snmp6", "Ip6InMcastPkts"));
+}
+
+/** IPv4 packets the kernel of the stack's namespace received. */
+function kernelIpInReceives(pair: VethPair): Promise<number> {
+  return kernelCounter(pair, "snmp", "Ip:InReceives");
+}
+
+/**
+ * Turn the kernel's IPv6 on on the stack's interface (it gets its link-local address, the
+ * stack's too: the same MAC), ignoring router advertisements (no SLAAC address, no router
+ * solicitation of its own).
+ */
+async function kernelIpv6On(pair: VethPair): Promise<void> {
+  const conf = `/proc/sys/net/ipv6/conf/${pair.stackIf}`;
+  const r = await pair.runInStackNs([
+    "sh",
+    "-c",
+    `echo 0 > ${conf}/accept_ra && echo 0 > ${conf}/autoconf && ` +
+    `echo 0 > ${conf}/router_solicitations && echo 0 > ${conf}/disable_ipv6`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** Ping `addr` from the peer until it answers (a stack's IPv6 address is tentative at first). */
+async function waitReachable(pair: VethPair, addr: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const r = await pair.run(["ping", "-6", "-c", "1", "-W", "1", addr]);
+    if (r.code === 0) return;
+  }
+  assert.fail(`${addr} did not answer`);
+}
+
+/** `ping` (`-6` for an IPv6 address) from the peer: asserts `n` replies. */
+async function ping(pair: VethPair, addr: string, n: number): Promise<void> {
+  const r = await pair.run([
+    "ping",
+    ...(addr.includes(":") ? ["-6"] : []),
+    "-c",
+    String(n),
+    "-i",
+    "0.2",
+    "-W",
+    "2",
+    addr,
+  ]);
+  assert.match(r.stdout, new RegExp(`${n} packets transmitted, ${n} received`), r.stdout);
+}
+
+/** The program's IPv6 addresses as text. */
+function programV6(rt: Runtime): string[] {
+  const f = (rt.nic.driver as AfPacketRingDriver).kernelRxFilter;
+  assert.ok(f !== null, "the driver keeps an address program");
+  return f.v6.map((w) => `${new IpAddress(w[0], w[1], w[2], w[3])}`);
+}
+
+interopTest(
+  "kernel_rx_drop6: by default the kernel gets none of the unicast frames to the stack's IPv6 " +
+    "addresses, and still those to its own address (NDP included)",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      await kernelIpv6On(pair);
+      const own6 = "fd00::200";
+      await pair.runInStackNs(["ip", "-6", "addr", "add", `${own6}/64`, "dev", pair.stackIf]);
+      // `kernelRx: true` first: the same traffic reaches the kernel without the program.
+      for (const kernelRx of [true, undefined]) {
+        const rt = await Runtime.start({
+          driver: "af_packet",
+          if: pair.stackIf,
+          netns: pair.stackNs,
+          addr: [`${pair.stackAddr}/24`, `${pair.stackAddr6}/64`],
+          kernelRx,
+        });
+        try {
+          await rt.addressesReady();
+          await ping(pair, pair.stackAddr6, 1); // the peer's neighbour entry, before counting
+          const before = await kernelIp6Unicast(pair);
+          await ping(pair, pair.stackAddr6, 3);
+          assert.equal(
+            await uploadFromPeer(pair, rt, 5002, 200_000, pair.stackAddr6),
+            200_000,
+            "bytes",
+          );
+          const seen = (await kernelIp6Unicast(pair)) - before;
+          if (kernelRx) {
+            assert.ok(seen >= 6, `without the program the kernel saw them: ${seen}`);
+            assert.equal((rt.nic.driver as AfPacketRingDriver).kernelRxFilter ?? null, null);
+          } else {
+            assert.equal(seen, 0, "the kernel saw none of the stack's unicast IPv6 frames");
+            assert.equal((rt.nic.driver as AfPacketRingDriver).kernelRxDrop, "own");
+            // fd00::2 only: the stack's link-local address is the kernel's too (the same MAC,
+            // and the kernel has it), and so is left to the kernel.
+            assert.deepEqual(programV6(rt), ["fd00::2"]);
+          }
+          // The kernel's own address, its neighbour solicitation (multicast) included.
+          await pair.run(["ip", "-6", "neigh", "flush", "dev", pair.peerIf]);
+          const mine = await kernelIp6Unicast(pair);
+          await ping(pair, own6, 2);
+          assert.ok((await kernelIp6Unicast(pair)) - mine >= 2, "the kernel got its own");
+        } finally {
+          await rt.stop();
+        }
+      }
+    });
+  },
+  { tools: ["ping", "socat"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: addresses that come after start (SLAAC, addAddress of either family) join " +
+    "the program",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      await kernelIpv6On(pair);
+      const dir = await Deno.makeTempDir();
+      const conf = `${dir}/radvd.conf`;
+      await Deno.writeTextFile(
+        conf,
+        `interface ${pair.peerIf} { AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 6;
+  prefix fd00:6::/64 { AdvOnLink on; AdvAutonomous on; }; };\n`,
+      );
+      await pair.run(["sysctl", "-w", "net.ipv6.conf.all.forwarding=1"]);
+      await pair.run(["ip", "addr", "add", "fd00:6::1/64", "dev", pair.peerIf, "nodad"]);
+      const radvd = pair.spawn(["radvd", "-n", "-C", conf, "-p", `${dir}/pid`, "-m", "stderr"], {
+        stdout: "null",
+        stderr: "null",
+      });
+      try {
+        await pair.peerLinkLocal(); // radvd advertises from it
+        const rt = await Runtime.start({
+          driver: "af_packet",
+          if: pair.stackIf,
+          netns: pair.stackNs,
+          addr: `${pair.stackAddr}/24`,
+          slaac: true,
+        });
+        try {
+          const slaac = await new Promise<string>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error("no SLAAC address in 15 s")), 15_000);
+            rt.onAddressChange((addr, origin, state) => {
+              if (origin === "slaac" && state === "preferred") {
+                clearTimeout(timer);
+                resolve(addr.slice(0, addr.indexOf("/")));
+              }
+            });
+          });
+          const v4 = "198.18.0.3";
+          const v6 = "fd00::3";
+          rt.stack.ipv4.addAddress(rt.nic.index, 0xc6120003, 24);
+          rt.stack.ipv6.addAddress(rt.nic.index, IpAddress.parse(v6), 64);
+          await rt.addressesReady();
+          for (const a of [v4, v6, slaac]) await ping(pair, a, 1); // neighbour entries
+          const before4 = await kernelIpInReceives(pair);
+          const before6 = await kernelIp6Unicast(pair);
+          for (const a of [v4, v6, slaac]) await ping(pair, a, 3);
+          const seen4 = (await kernelIpInReceives(pair)) - before4;
+          const seen6 = (await kernelIp6Unicast(pair)) - before6;
+          assert.deepEqual({ seen4, seen6 }, { seen4: 0, seen6: 0 }, "frames the kernel saw");
+          const f = (rt.nic.driver as AfPacketRingDriver).kernelRxFilter!;
+          assert.deepEqual([...f.v4].sort(), [0xc6120002, 0xc6120003]);
+          assert.deepEqual(programV6(rt).sort(), [v6, slaac].sort());
+          assert.equal(f.leftOut, 0);
+          assert.equal(f.failures, 0);
+        } finally {
+          await rt.stop();
+        }
+      } finally {
+        try {
+          radvd.kill("SIGTERM");
+        } catch { /* already gone */ }
+        await radvd.status;
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    });
+  },
+  { tools: ["ping", "radvd"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: uperf server --udp (the CLI's own permissions) keeps the kernel off its " +
+    "IPv6 datagrams",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      await kernelIpv6On(pair);
+      const server = spawnCli(pair, [
+        "uperf",
+        "server",
+        "--udp",
+        "-p",
+        "6003",
+        "-t",
+        "3",
+        "--json",
+        "--driver",
+        "af_packet",
+        "--if",
+        pair.stackIf,
+        "--addr",
+        `${pair.stackAddr}/24`,
+        "--addr",
+        `${pair.stackAddr6}/64`,
+      ]);
+      await server.waitForLine(/"event":"ready"/);
+      await waitReachable(pair, pair.stackAddr6);
+      const before = await kernelIp6Unicast(pair);
+      const r = await pair.run([
+        "sh",
+        "-c",
+        `head -c 100000 /dev/zero | socat -u -b 1000 - UDP6:[${pair.stackAddr6}]:6003`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await server.exited(), 0, server.errors.join("\n"));
+      const s = JSON.parse(server.lines.at(-1)!);
+      assert.equal(s.event, "summary");
+      assert.ok(s.packets > 0, JSON.stringify(s));
+      assert.equal(s.kernelRxDrop, "own");
+      assert.equal((await kernelIp6Unicast(pair)) - before, 0, "the kernel saw the datagrams");
+    });
+  },
+  { tools: ["ping", "socat"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: setKernelRxDropTo loads a program only for a new set, counts what does not " +
+    "fit, and detaches on an empty one",
+  async () => {
+    await withVethPair({}, (pair) => {
+      const d = AfPacketRingDriver.open({
+        ifname: pair.stackIf,
+        netns: pair.stackNs,
+        kernelRxDropTo: [],
+      });
+      try {
+        assert.equal(d.kernelRxDrop, "none");
+        assert.deepEqual(d.kernelRxFilter, { loads: 0, failures: 0, leftOut: 0, v4: [], v6: [] });
+        const v4 = Array.from({ length: 70 }, (_, i) => 0xc6120100 + i);
+        const v6 = Array.from(
+          { length: 66 },
+          (_, i) => [0xfd000000, 0, 0, 0x100 + i] as [number, number, number, number],
+        );
+        assert.equal(d.setKernelRxDropTo({ v4, v6 }), true);
+        assert.equal(d.kernelRxDrop, "own");
+        let f = d.kernelRxFilter!;
+        assert.equal(f.loads, 1);
+        assert.equal(f.leftOut, 6 + 2, "70 - 64 IPv4 and 66 - 64 IPv6 addresses left out");
+        assert.equal(f.v4.length, 64);
+        assert.equal(f.v6.length, 64);
+        // The same set: no load. Another one: swapped into the same link.
+        d.setKernelRxDropTo({ v4, v6 });
+        assert.equal(d.kernelRxFilter!.loads, 1);
+        d.setKernelRxDropTo({ v4: [0xc6120002], v6: [[0xfd000000, 0, 0, 2]] });
+        f = d.kernelRxFilter!;
+        assert.equal(f.loads, 2);
+        assert.equal(f.leftOut, 0);
+        assert.deepEqual([f.v4, f.v6], [[0xc6120002], [[0xfd000000, 0, 0, 2]]]);
+        // Multicast is never put in; an empty set detaches.
+        d.setKernelRxDropTo({ v4: [], v6: [[0xff020000, 0, 0, 1]] });
+        assert.equal(d.kernelRxDrop, "none");
+        assert.equal(d.kernelRxFilter!.failures, 0);
+      } finally {
+        d.close();
+      }
+      assert.equal(d.setKernelRxDropTo({ v4: [0xc6120002], v6: [] }), false, "closed");
+    });
+  },
+);
