@@ -22,7 +22,7 @@ import {
   type WaitQueue,
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
-import { runIdleWarmUp, runWarmUp, type WarmUpConfig, withPrewarmedPools } from "./warm_up.ts";
+import { runPingpongWarmUp, runWarmUp, type WarmUpConfig, withPrewarmedPools } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, cpuUs, memoryNow } from "./pingpong_conn.ts";
@@ -44,7 +44,7 @@ export interface ServerOptions {
   json: boolean;
   /** `--prewarm N`: warm-up connections before the ready line (0: none). */
   prewarm: number;
-  /** No `--prewarm`: the default warm-up, bounded by time (`runIdleWarmUp`) [false]. */
+  /** No `--prewarm`: the default warm-up, a count bounded in time (`runPingpongWarmUp`) [false]. */
   prewarmDefault?: boolean;
   /** `--trace BASE`: write the event loop's trace there at the end (over ustack), or null. */
   trace?: string | null;
@@ -139,8 +139,8 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
       config = withPrewarmedPools(config);
       await runWarmUp(o.prewarm, config, o.json, serve, client);
     } else if (o.prewarmDefault === true) {
-      // Nothing to wait for here: the default warm-up gets its time bound alone (~0.1 s).
-      await runIdleWarmUp(config, o.json, Promise.resolve(), serve, client);
+      // Nothing to wait for here: a count of connections, bounded in time.
+      await runPingpongWarmUp(config, o.json, serve, client);
     }
     const rt = await Runtime.start(config);
     const u = ustackServer(rt, o, stats, checkCount, stop);

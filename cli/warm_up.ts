@@ -9,8 +9,8 @@
  * Without `--prewarm`, `serve` warms its HTTP service in time it waits anyway
  * ({@link runIdleWarmUp}): its ready line waits for duplicate address detection of the
  * link-local address (RFC 4862 §5.4, 1–2 s), and the warm-up runs during that wait. `pingpong`
- * has no such wait: its default warm-up gets the time bound alone (~0.1 s). `--prewarm 0`
- * turns either off.
+ * has no such wait: its default warm-up is bounded by a count and a time
+ * ({@link runPingpongWarmUp}, 3,000 connections or 0.4 s). `--prewarm 0` turns either off.
  *
  * @module
  */
@@ -125,6 +125,45 @@ export async function runWarmUp(
 function report(r: ConnectionWarmUpReport, json: boolean): void {
   if (json) emitJson("warm_up", { connections: r.connections, failed: r.failed, ms: r.ms });
   else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
+}
+
+/** Most connections of `pingpong`'s default warm-up ({@link runPingpongWarmUp}). */
+export const PINGPONG_WARM_UP_CONNECTIONS = 3_000;
+
+/**
+ * Longest `pingpong`'s default warm-up may start connections (ms; the ones in flight then get
+ * {@link IDLE_WARM_UP_GRACE_MS}): it ends at {@link PINGPONG_WARM_UP_CONNECTIONS} on a quiet
+ * machine (~0.25 s), and at this bound where the machine is loaded.
+ */
+export const PINGPONG_WARM_UP_MS = 400;
+
+/**
+ * `pingpong`'s default warm-up (server, `--connect` and `--hold` clients): up to
+ * {@link PINGPONG_WARM_UP_CONNECTIONS} connections of its own server and client code, at most
+ * {@link PINGPONG_WARM_UP_MS} ms. Unlike `serve`, `pingpong` has no wait to fill, so this is
+ * start-up time; a count rather than only a time bound, because a count is what trains V8
+ * (bench/README.md, "pingpong's default warm-up": at the earlier ~0.1 s it ran ~350
+ * connections on a quiet machine and 64–128 on a loaded one, and a fresh client's first
+ * 1,000 connections ran at 0.6–0.7× the kernel's rate).
+ */
+export async function runPingpongWarmUp(
+  config: WarmUpConfig,
+  json: boolean,
+  serve: (rt: Runtime, port: number) => { close(): void },
+  client?: ConnectionWarmUpOptions["client"],
+): Promise<ConnectionWarmUpReport> {
+  const r = await warmUpConnections({
+    connections: PINGPONG_WARM_UP_CONNECTIONS,
+    timeLimitMs: PINGPONG_WARM_UP_MS,
+    graceMs: IDLE_WARM_UP_GRACE_MS,
+    stack: config.stack,
+    cc: config.cc,
+    ...warmUpLink(config),
+    serve,
+    client,
+  });
+  report(r, json);
+  return r;
 }
 
 /** Most connections of the default warm-up ({@link runIdleWarmUp}). */

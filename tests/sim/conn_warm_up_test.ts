@@ -17,11 +17,15 @@ import { startDiscard, startHttp } from "../../cli/tcp_services.ts";
 import {
   IDLE_WARM_UP_CONNECTIONS,
   IDLE_WARM_UP_EXTRA_MS,
+  PINGPONG_WARM_UP_CONNECTIONS,
+  PINGPONG_WARM_UP_MS,
   runIdleWarmUp,
   warmUpLink,
   withWarmUpWire,
 } from "../../cli/warm_up.ts";
 import { UsageError } from "../../cli/args.ts";
+import { runCommand } from "../harness/netns.ts";
+import { cliCommand } from "../harness/ustack_cli.ts";
 
 const enc = new TextEncoder();
 
@@ -244,6 +248,27 @@ Deno.test({
     assert.equal(quick.failed, 0);
     assert.ok(quick.connections < IDLE_WARM_UP_CONNECTIONS, `${quick.connections} in ${ms} ms`);
     assert.ok(ms < 2_000, `took ${ms} ms`);
+  },
+});
+
+Deno.test({
+  name: "warm-up: pingpong's default runs a count of connections (bounded in time), not ~0.1 s",
+  async fn() {
+    // The CLI itself, as a user starts it (the loopback driver: no interface, no namespace).
+    const args = ["pingpong", "server", "--driver", "loopback", "--json", "-t", "0.05"];
+    const out = await runCommand(cliCommand(args), { timeoutMs: 30_000 });
+    assert.equal(out.code, 0, out.stderr);
+    const line = out.stdout.split("\n").find((l) => l.startsWith('{"event":"warm_up"'));
+    assert.ok(line !== undefined, out.stdout);
+    const warm = JSON.parse(line);
+    assert.equal(warm.failed, 0);
+    // Until the count, or the time bound where the machine is too slow for it (the earlier
+    // default stopped at ~0.1 s whatever it had run: 64–350 connections on this machine).
+    assert.ok(
+      warm.connections === PINGPONG_WARM_UP_CONNECTIONS || warm.ms >= PINGPONG_WARM_UP_MS,
+      `${warm.connections} connections in ${warm.ms} ms`,
+    );
+    assert.ok(warm.ms < PINGPONG_WARM_UP_MS + 2_000, `took ${warm.ms} ms`);
   },
 });
 
