@@ -727,7 +727,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (o.hasTimestamps) {
       // tsNow() inline: a TSval returned from a call may be a new heap number (as above).
       o.tsVal = (Math.floor(layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
-      o.tsEcr = isAck ? rcv.tsRecent : 0;
+      // An if, not `isAck ? rcv.tsRecent : 0`: V8's mid tier (Maglev) keeps a value merged
+      // from two branches tagged, and a TSval at or above 2**30 would be a new heap number.
+      if (isAck) o.tsEcr = rcv.tsRecent;
+      else o.tsEcr = 0;
     }
     s.route = this.route;
     s.src = this.localAddr;

@@ -460,8 +460,10 @@ export class Scoreboard {
       if (seqLe(ack, s)) break;
       const e = end[p];
       const whole = seqGe(ack, e);
-      const cut = whole ? e : ack;
-      const len = seqDiff(cut, s);
+      // The length, not the cut point, is chosen: V8's mid tier (Maglev) keeps a value merged
+      // from two branches tagged, and a sequence number at or above 2**30 merged so would be a
+      // new heap number per ACK. Lengths are small integers.
+      const len = whole ? seqDiff(e, s) : seqDiff(ack, s);
       const f = flags[p];
       if ((f & SB_SACKED) !== 0) this.sackedBytes -= len;
       else this.#delivered(p, len);
