@@ -89,6 +89,8 @@ export interface LossSender {
   readonly sndWnd: number;
   /** Sequence number after the last queued byte (where the FIN goes). */
   readonly finSeq: number;
+  /** Bytes queued and not yet sent: `finSeq − SND.NXT` (-1 once the FIN went). */
+  readonly unsentBytes: number;
   /** The send MSS. */
   readonly mss: number;
   /** The congestion control algorithm in use. */
@@ -591,11 +593,16 @@ export class LossControl extends Timer {
     this.pacer.rateBytesPerMs = rate > 0 ? rate : 0;
   }
 
-  /** Arm the retransmission timer for `mode` at `deadlineMs`. */
+  /**
+   * Arm the retransmission timer for `mode` at `deadlineMs`. Here and below the deadline goes
+   * into the timer's `armAtMs` and `TimerWheel.arm` reads it there: a fractional time passed to
+   * `schedule` when V8 does not inline it is a new heap number per ACK or output pass.
+   */
   #armTimer(mode: number, deadlineMs: number): void {
     this.#timerMode = mode;
     if (mode === LT_RTO) this.#rtoDeadlineMs = deadlineMs;
-    this.#svc.ctx.timers.schedule(this.timer, deadlineMs);
+    this.armAtMs = deadlineMs;
+    this.#svc.ctx.timers.arm(this);
   }
 
   /**
@@ -611,14 +618,16 @@ export class LossControl extends Timer {
     if (reoWaitMs > 0) {
       const at = now + reoWaitMs;
       this.#timerMode = LT_REO;
-      this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
+      this.armAtMs = at < rtoAt ? at : rtoAt;
+      this.#svc.ctx.timers.arm(this);
     } else if (this.#tlpAllowed()) {
       this.#armPto(now);
     } else if (this.#retransProbeAllowed()) {
       this.#armRetransProbe(now);
     } else {
       this.#timerMode = LT_RTO;
-      this.#svc.ctx.timers.schedule(this.timer, rtoAt);
+      this.armAtMs = rtoAt;
+      this.#svc.ctx.timers.arm(this);
     }
   }
 
@@ -644,7 +653,8 @@ export class LossControl extends Timer {
     const at = now + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
     const rtoAt = this.#rtoDeadlineMs;
     this.#timerMode = LT_RETRANS_PROBE;
-    this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
+    this.armAtMs = at < rtoAt ? at : rtoAt;
+    this.#svc.ctx.timers.arm(this);
   }
 
   /** The recovery probe fired (see {@link LossControl.#retransProbeAllowed}). */
@@ -698,7 +708,8 @@ export class LossControl extends Timer {
     if (!this.timer.armed) {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
       this.#timerMode = LT_RTO;
-      this.#svc.ctx.timers.schedule(this.timer, this.#rtoDeadlineMs);
+      this.armAtMs = this.#rtoDeadlineMs;
+      this.#svc.ctx.timers.arm(this);
     }
     if (this.#timerMode === LT_REO) return;
     // RFC 8985 §7.2: restart the probe timer after new data went out.
@@ -719,7 +730,8 @@ export class LossControl extends Timer {
       left > 0 ? left : 0,
     );
     this.#timerMode = LT_PTO;
-    this.#svc.ctx.timers.schedule(this.timer, now + pto);
+    this.armAtMs = now + pto;
+    this.#svc.ctx.timers.arm(this);
   }
 
   /** A probe may be scheduled: SACK, no reduction or SACKed data, no probe out (§7.2). */
@@ -789,7 +801,7 @@ export class LossControl extends Timer {
     const mss = this.#snd.segMss();
     let sent = false;
     let isRetrans = false;
-    let unsent = seqDiff(this.#snd.finSeq, this.#snd.sndNxt);
+    let unsent = this.#snd.unsentBytes;
     if (unsent > mss) unsent = mss;
     const wndAvail = seqDiff(seqAdd(this.#snd.sndUna, this.#snd.sndWnd), this.#snd.sndNxt);
     if (unsent > 0 && wndAvail >= unsent) sent = this.#snd.sendNew(unsent, now);

@@ -233,6 +233,15 @@ export class TcpSender implements LossSender {
     return seqAdd(this.sndBufSeq, this.sndBuf.length);
   }
 
+  /**
+   * Bytes queued and not yet sent: `finSeq − SND.NXT` (-1 once the FIN went). The form for
+   * the per-segment paths: a small integer, where `finSeq` returned from a getter V8 does not
+   * inline is a new heap number at or above 2**30.
+   */
+  get unsentBytes(): number {
+    return seqDiff(seqAdd(this.sndBufSeq, this.sndBuf.length), this.sndNxt);
+  }
+
   /** True while sent data is unacknowledged. */
   get inFlight(): boolean {
     return this.sndUna !== this.sndMax;
@@ -468,7 +477,7 @@ export class TcpSender implements LossSender {
     const sb = this.sb;
     const rec = this.rec;
     const pacer = this.pacer;
-    const dataEnd = this.finSeq;
+    const dataEnd = seqAdd(this.sndBufSeq, this.sndBuf.length); // finSeq, not returned boxed
     const force = this.forceSend;
     this.forceSend = false;
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
@@ -592,8 +601,7 @@ export class TcpSender implements LossSender {
     const sb = this.sb;
     if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return false;
     if (sb.nextLost() >= 0) return true;
-    return seqGt(this.finSeq, this.sndNxt) &&
-      seqGt(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    return this.unsentBytes > 0 && seqGt(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
   }
 
   /**
@@ -683,8 +691,10 @@ export class TcpSender implements LossSender {
     const lateAt = this.sb.xmitMs(0) + this.rtt.srttMs / 2;
     if (now >= lateAt) return false;
     const timers = this.#svc.ctx.timers;
-    if (!this.pacingTimer.armed || this.pacingTimer.deadlineMs > lateAt) {
-      timers.schedule(this.pacingTimer, lateAt);
+    const pt = this.pacingTimer;
+    if (!pt.armed || pt.deadlineMs > lateAt) {
+      pt.armAtMs = lateAt; // a field, not an argument: no heap number (TimerWheel.arm)
+      timers.arm(pt);
     }
     if (budget <= allow) this.loss.cwndLimited = true; // cwnd held us: it may grow
     return true;
@@ -844,7 +854,9 @@ export class TcpSender implements LossSender {
   /** Restart output at the pacer's release time. */
   #armPacing(): void {
     if (this.#pacingT?.armed) return;
-    this.#svc.ctx.timers.schedule(this.pacingTimer, this.pacer.releaseMs);
+    const pt = this.pacingTimer;
+    pt.armAtMs = this.pacer.releaseMs; // a field, not an argument: no heap number per packet
+    this.#svc.ctx.timers.arm(pt);
   }
 
   /** The pacer's release time came. */
@@ -907,7 +919,7 @@ export class TcpSender implements LossSender {
     const conn = this.#conn;
     const st = conn.state;
     if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT) return;
-    const unsent = seqDiff(this.finSeq, this.sndNxt);
+    const unsent = this.unsentBytes;
     if (unsent <= 0 && !this.finQueued) return;
     if (this.sndWnd > 0) {
       // A window is open but too small for SWS avoidance: send what fits (RFC 1122 override).
