@@ -12,6 +12,7 @@
  */
 
 import type { Histogram } from "../../core/histogram.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 
 /** Options of {@link RttEstimator}; all in milliseconds. */
 export interface RttEstimatorOptions {
@@ -83,8 +84,12 @@ export class RttEstimator {
   #srtt = 0;
   #rttvar = 0;
   #hasSample = false;
-  /** Un-backed-off RTO, unclamped. */
-  #baseRto: number;
+  /**
+   * Un-backed-off RTO, unclamped. A double from the start (set in the constructor): a field
+   * declared without a value starts as `undefined`, and V8 then stores every fractional value
+   * in it as a new heap number (one per RTT sample).
+   */
+  #baseRto = DOUBLE_ZERO;
   /** Number of doublings since the last sample or reset. */
   #backoffs = 0;
   /** The RTO to use, clamped and backed off (cached). */
