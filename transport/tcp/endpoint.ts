@@ -738,13 +738,17 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     s.srcPort = this.localPort;
     s.dstPort = this.remotePort;
     const seq = seqAdd(snd.sndUna, fromUna);
+    // Where the payload starts in the send ring, computed on every path, not only under
+    // `len > 0`: V8's mid tier inlines a call only on a path nearly every call takes, and
+    // seqDiff called would take both sequence numbers as new heap numbers (above 2**30).
+    const bufOff = seqDiff(seq, snd.sndBufSeq);
     s.seq = seq;
     s.ack = rcv.rcvNxt;
     s.flags = flags;
     s.ecn = ect && this.ecnOk ? IP_ECN_ECT0 : 0;
     if (len > 0) {
       s.payload = snd.sndBuf;
-      s.payloadOffset = seqDiff(seq, snd.sndBufSeq);
+      s.payloadOffset = bufOff;
       s.payloadLength = len;
       s.gsoSize = gsoSize;
     }
