@@ -119,7 +119,7 @@ const ACK_SAMPLE = new AckSample();
  * loss.beginAck(now);
  * if (advanced) loss.ackTo();
  * const dsack = sackOk ? loss.sack(seg.opts, ack) : -1;
- * if (loss.onAck(seg, now, acked, dup, dsack, news)) scheduleOutput();
+ * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
 export class LossControl extends Timer {
@@ -247,7 +247,8 @@ export class LossControl extends Timer {
   }
 
   /**
-   * The rest of an ACK (SND.UNA and the scoreboard already moved; `acked` bytes, `dup` an
+   * The rest of an ACK, at the time {@link LossControl.beginAck} took (SND.UNA and the
+   * scoreboard already moved; `acked` bytes, `dup` an
    * RFC 5681 duplicate ACK, `dsackRight` the D-SACK's right edge or -1, `news` whether the
    * ACK moved anything): RTT, RACK, the tail loss probe's fate, undo, the end of a
    * reduction, loss detection and the start of recovery, ECN, congestion control, timers.
@@ -255,12 +256,14 @@ export class LossControl extends Timer {
    */
   onAck(
     seg: RxSegment,
-    now: number,
     acked: number,
     dup: boolean,
     dsackRight: number,
     news: boolean,
   ): boolean {
+    // The ACK's time as beginAck took it, read from the ACK record: V8 does not inline this
+    // method, and a fractional time passed to it was a new heap number per segment received.
+    const now = this.sb.ackResults.now;
     const conn = this.#conn;
     const snd = this.#snd;
     const stats = this.#svc.stats;
@@ -285,7 +288,7 @@ export class LossControl extends Timer {
     }
     if (rtt >= 0) this.rtt.sample(rtt);
     else if (advanced) this.rtt.resetBackoff();
-    rack.onAck(sb, dsackRight >= 0, snd, now);
+    rack.onAck(sb, dsackRight >= 0, snd);
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
@@ -327,7 +330,6 @@ export class LossControl extends Timer {
       rec.cwrPending = true;
     }
     this.#congestionControl(
-      now,
       acked,
       sb.ackDelivered + renoDelivered,
       this.#priorPipe,
@@ -519,12 +521,12 @@ export class LossControl extends Timer {
 
   /** Fill the ACK sample, run PRR during a reduction, and let the algorithm see the ACK. */
   #congestionControl(
-    now: number,
     acked: number,
     delivered: number,
     priorPipe: number,
     lost: number,
   ): void {
+    const now = this.sb.ackResults.now; // the ACK's time: a field, not a boxed argument
     const cc = this.#snd.cc;
     const rec = this.rec;
     const rate = this.rate;
