@@ -459,11 +459,14 @@ export class Scoreboard {
       const s = start[p];
       if (seqLe(ack, s)) break;
       const e = end[p];
-      const whole = seqGe(ack, e);
-      // The length, not the cut point, is chosen: V8's mid tier (Maglev) keeps a value merged
-      // from two branches tagged, and a sequence number at or above 2**30 merged so would be a
-      // new heap number per ACK. Lengths are small integers.
-      const len = whole ? seqDiff(e, s) : seqDiff(ack, s);
+      // Distances from the record's start, both computed, and the length chosen between
+      // them, not the cut point between `e` and `ack`: V8's mid tier (Maglev) keeps a value
+      // merged from two branches tagged, a sequence number at or above 2**30 merged so is a new
+      // heap number per ACK, and a seqDiff under one branch only is called, not inlined.
+      const toEnd = seqDiff(e, s);
+      const toAck = seqDiff(ack, s);
+      const whole = toAck >= toEnd; // seqGe(ack, e)
+      const len = whole ? toEnd : toAck;
       const f = flags[p];
       if ((f & SB_SACKED) !== 0) this.sackedBytes -= len;
       else this.#delivered(p, len);
