@@ -12,6 +12,7 @@
  * deno run --allow-all bench/seq_alloc.ts --isn high --heap-used       # heapUsed windows instead
  * deno run --allow-all bench/seq_alloc.ts --isn high --addr low        # 10.0.0.x, not 198.18.0.x
  * deno run --allow-all bench/seq_alloc.ts --loss 0.01                  # the wire loses 1 %: SACK
+ * deno run --allow-all bench/seq_alloc.ts --depth 4                     # 4 frames per site, not 2
  * ```
  *
  * @module
@@ -43,6 +44,7 @@ if (import.meta.main) {
       "heap-used": { type: "boolean", default: false },
       "pre-bulk": { type: "string", default: "0" },
       top: { type: "string", default: "20" },
+      depth: { type: "string", default: "2" },
     },
   });
   if (Number(o["pre-bulk"]) > 0) {
@@ -92,15 +94,21 @@ if (import.meta.main) {
   const head = await stopHeapSampling(s);
   const by = new Map<string, number>();
   let total = 0;
-  const walk = (n: HeapProfileNode, parent: CallFrame | null): void => {
+  // A site is the allocating function and its callers, `--depth` frames in all.
+  const depth = Number(o.depth);
+  const path: CallFrame[] = [];
+  const walk = (n: HeapProfileNode): void => {
+    path.push(n.callFrame);
     if (n.selfSize > 0) {
       total += n.selfSize;
-      const k = frameWhere(n.callFrame) + (parent ? `  < ${frameWhere(parent)}` : "");
+      const frames = path.slice(-depth).reverse().filter((f) => f.url !== "" || f.functionName);
+      const k = frames.map(frameWhere).join("  < ");
       by.set(k, (by.get(k) ?? 0) + n.selfSize);
     }
-    for (const c of n.children) walk(c, n.callFrame);
+    for (const c of n.children) walk(c);
+    path.pop();
   };
-  walk(head, null);
+  walk(head);
   console.log(
     `${count} ${unit}s, sampled ${total} B: ${(total / count).toFixed(1)} B per ${unit}`,
   );

@@ -31,10 +31,12 @@ const WARMUP_ROUNDS = 12;
  * ```
  */
 export class SeededRandom {
-  #a: number;
-  #b: number;
-  #c: number;
-  #d: number;
+  /**
+   * The state words a, b, c, d, and in slot 4 the last output. The output is left there by
+   * `#advance`, not returned: a number at or above 2^30 returned from a call V8 does not
+   * inline is a new heap number, and the simulator draws four per frame.
+   */
+  readonly #s = new Int32Array(5);
 
   /** Seed the generator; any finite number works (it is reduced to 32 bits). */
   constructor(seed: number) {
@@ -47,28 +49,50 @@ export class SeededRandom {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
       return (z ^ (z >>> 16)) | 0;
     };
-    this.#a = next();
-    this.#b = next();
-    this.#c = next();
-    this.#d = next();
-    for (let i = 0; i < WARMUP_ROUNDS; i++) this.nextU32();
+    const st = this.#s;
+    st[0] = next();
+    st[1] = next();
+    st[2] = next();
+    st[3] = next();
+    for (let i = 0; i < WARMUP_ROUNDS; i++) this.#advance();
+  }
+
+  /** One step of sfc32: the state moves on, the output goes to slot 4. */
+  #advance(): void {
+    const st = this.#s;
+    const a = st[0], b = st[1], c = st[2], d = st[3];
+    const t = (((a + b) | 0) + d) | 0;
+    st[3] = (d + 1) | 0;
+    st[0] = b ^ (b >>> 9);
+    st[1] = (c + (c << 3)) | 0;
+    const rotated = (c << 21) | (c >>> 11);
+    st[2] = (rotated + t) | 0;
+    st[4] = t;
   }
 
   /** The next uniformly distributed unsigned 32-bit integer, in [0, 2^32). */
   nextU32(): number {
-    const a = this.#a, b = this.#b, c = this.#c, d = this.#d;
-    const t = (((a + b) | 0) + d) | 0;
-    this.#d = (d + 1) | 0;
-    this.#a = b ^ (b >>> 9);
-    this.#b = (c + (c << 3)) | 0;
-    const rotated = (c << 21) | (c >>> 11);
-    this.#c = (rotated + t) | 0;
-    return t >>> 0;
+    this.#advance();
+    return this.#s[4] >>> 0;
   }
 
   /** A uniformly distributed float in [0, 1) with 32 bits of randomness. */
   nextFloat(): number {
-    return this.nextU32() / TWO_POW_32;
+    this.#advance();
+    return (this.#s[4] >>> 0) / TWO_POW_32;
+  }
+
+  /**
+   * `count` draws of {@link SeededRandom.nextFloat} into `out[0..count)`, in order: the same
+   * stream, for a per-packet caller — a float returned from a call V8 does not inline is a
+   * new heap number, a float written to a `Float64Array` is not.
+   */
+  fillFloats(out: Float64Array, count: number): void {
+    const st = this.#s;
+    for (let i = 0; i < count; i++) {
+      this.#advance();
+      out[i] = (st[4] >>> 0) / TWO_POW_32;
+    }
   }
 
   /**

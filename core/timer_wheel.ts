@@ -24,6 +24,7 @@
  */
 
 import type { Clock } from "./clock.ts";
+import { DOUBLE_ZERO } from "./v8_shapes.ts";
 
 /** Where a timer currently lives. */
 const NOT_ARMED = 0;
@@ -61,6 +62,12 @@ export class Timer {
   _next: Timer;
   /** @internal Absolute deadline in ms. */
   _deadline = 0;
+  /**
+   * The deadline (ms) the next {@link TimerWheel.arm} of this timer uses. Per-packet callers
+   * set it and call `arm`: a fractional time passed to a call V8 does not inline is a new heap
+   * number, one stored in this (double) field is not.
+   */
+  armAtMs: number = DOUBLE_ZERO;
   /** @internal Absolute tick the timer is filed under (clamped to the wheel's cursor). */
   _tick = 0;
   /** @internal One of the `IN_*` placement codes, `NOT_ARMED` when idle. */
@@ -188,6 +195,25 @@ export class TimerWheel {
    * on NaN (a caller bug). O(1), no allocation.
    */
   schedule(timer: Timer, deadlineMs: number): void {
+    timer.armAtMs = deadlineMs;
+    this.arm(timer);
+  }
+
+  /**
+   * {@link TimerWheel.schedule} of `timer` for its {@link Timer.armAtMs}, set by the caller:
+   * the form for per-packet callers (the deadline crosses no call as an argument).
+   *
+   * @example
+   * ```ts
+   * const wheel = new TimerWheel({ startMs: 0 });
+   * const t = new Timer(() => {});
+   * t.armAtMs = 12.5;
+   * wheel.arm(t);
+   * t.deadlineMs; // 12.5
+   * ```
+   */
+  arm(timer: Timer): void {
+    const deadlineMs = timer.armAtMs;
     if (deadlineMs !== deadlineMs) throw new RangeError("TimerWheel.schedule: NaN deadline");
     if (timer._where !== NOT_ARMED) timer._wheel!.cancel(timer);
     timer._deadline = deadlineMs;
@@ -202,7 +228,7 @@ export class TimerWheel {
       this.#append(this.#deferred, timer);
       return;
     }
-    timer._tick = this.#tickOf(deadlineMs);
+    timer._tick = Math.floor((deadlineMs - this.#originMs) / this.#slotMs); // #tickOf, inline
     this.#place(timer);
   }
 
@@ -246,7 +272,11 @@ export class TimerWheel {
   #advanceToArg(): number {
     if (this.#advancing) throw new Error("TimerWheel.advance: not reentrant");
     const nowMs = this.#nowArg;
-    if (!Number.isFinite(nowMs)) throw new RangeError("TimerWheel.advance: nowMs must be finite");
+    // Comparisons, not Number.isFinite: V8's mid tier calls that as a function, and the time
+    // passed to it (fractional) is a new heap number per advance.
+    if (!(nowMs > -Infinity && nowMs < Infinity)) {
+      throw new RangeError("TimerWheel.advance: nowMs must be finite");
+    }
     const nowTick = this.#tickOf(nowMs);
     if (this.#size === 0) {
       if (nowTick > this.#cursor) this.#setCursor(nowTick);

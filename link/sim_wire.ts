@@ -272,6 +272,8 @@ export class SimWire {
   /** @internal Next frame sequence number (arrival-time tie-break). */
   _seq = 0;
   readonly #free: SimSlot[] = [];
+  /** The four random draws of one frame and receiver (loss, duplicate, reorder, jitter). */
+  readonly #draws = new Float64Array(4);
   #slotBytes = ETHERNET_HEADER_BYTES + DEFAULT_MTU;
   /** The block new slots are carved from, and where the next one starts in it. */
   #block: ArrayBuffer | null = null;
@@ -474,10 +476,14 @@ export class SimWire {
         if (to === from) continue;
         // Four draws per frame and receiver whatever the rates, so changing one rate does
         // not shift the random stream of the others.
-        const lossDraw = rng.nextFloat();
-        const dupDraw = rng.nextFloat();
-        const reorderDraw = rng.nextFloat();
-        const jitterDraw = rng.nextFloat();
+        // Into an array, not returned one by one: a returned float is a heap number when V8
+        // does not inline the call.
+        const draws = this.#draws;
+        rng.fillFloats(draws, 4);
+        const lossDraw = draws[0];
+        const dupDraw = draws[1];
+        const reorderDraw = draws[2];
+        const jitterDraw = draws[3];
         let copy: SimSlot;
         if (r === lastReceiver) {
           copy = slot;

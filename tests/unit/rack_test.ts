@@ -20,7 +20,7 @@ Deno.test("RACK: a segment sent before a delivered one is lost once RTT + reo_wn
   // At 105 the segment sent at 5 is SACKed: RACK.rtt = 100.
   sb.beginAck(105, rack.minRttMs);
   sb.sack(6000, 7000);
-  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 }, 105);
+  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   assert.equal(rack.rttMs, 100);
   assert.equal(rack.xmitMs, 5);
   // No reordering seen, fewer than DupThresh SACKed, not recovering: min_RTT/4 = 25 ms.
@@ -43,7 +43,7 @@ Deno.test("RACK: with DupThresh segments SACKed (or in recovery) the window is z
   const { sb, rack } = setup();
   sb.beginAck(105, 0);
   sb.sack(7000, 10000); // three segments
-  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 }, 105);
+  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   assert.equal(rack.reoWndMs(100, false, sb.sackedBytes, MSS), 0);
   // The newest SACKed was sent at 8 (RACK.rtt 97): everything unSACKed sent before it is
   // lost at once — the segments sent at 0..5; the one sent at 9 is after it.
@@ -57,14 +57,14 @@ Deno.test("RACK detects a lost retransmission from a later delivery (RFC 8985 §
   const { sb, rack } = setup();
   sb.beginAck(105, 0);
   sb.sack(4000, 11000);
-  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 }, 105);
+  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   rack.detectLoss(sb, 105, 100, true, MSS);
   assert.equal(sb.lostBytes, 3000);
   // Retransmit the three at 106, 107, 108; the last is delivered at 208, the others are not.
   for (let k = 0; k < 3; k++) sb.onRetransmit(sb.nextLost(), 1000, 106 + k);
   sb.beginAck(208, rack.minRttMs);
   sb.sack(3000, 4000);
-  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 }, 208);
+  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   assert.equal(rack.xmitMs, 108);
   rack.detectLoss(sb, 210, 100, true, MSS);
   assert.equal(rack.newlyLostBytes, 2000);
@@ -75,15 +75,15 @@ Deno.test("RACK: D-SACK widens the reordering window per round; 16 recoveries sh
   const { sb, rack } = setup();
   sb.beginAck(105, 0);
   sb.sack(6000, 7000);
-  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 }, 105);
+  rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   assert.equal(rack.reoWndMult, 1);
-  rack.onAck(sb, true, { sndUna: 1000, sndMax: 11000 }, 106); // a D-SACK: step 2, reordering seen
+  rack.onAck(sb, true, { sndUna: 1000, sndMax: 11000 }); // a D-SACK: step 2, reordering seen
   assert.equal(rack.reoWndMult, 2);
   assert.ok(rack.reorderingSeen);
   assert.equal(rack.reoWndMs(100, true, 5000, MSS), 50); // 2 × 100/4, even in recovery
-  rack.onAck(sb, true, { sndUna: 2000, sndMax: 11000 }, 107); // same round (SND.UNA before 11000): no step
+  rack.onAck(sb, true, { sndUna: 2000, sndMax: 11000 }); // same round (SND.UNA before 11000): no step
   assert.equal(rack.reoWndMult, 2);
-  rack.onAck(sb, true, { sndUna: 11000, sndMax: 12000 }, 108); // the round ended: a new D-SACK steps again
+  rack.onAck(sb, true, { sndUna: 11000, sndMax: 12000 }); // the round ended: a new D-SACK steps again
   assert.equal(rack.reoWndMult, 3);
   assert.equal(rack.reoWndMs(40, false, 0, MSS), 40); // capped at SRTT
   for (let i = 0; i < 15; i++) rack.onRecoveryEnd();

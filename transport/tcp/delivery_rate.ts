@@ -17,6 +17,12 @@
  * @module
  */
 
+/** The one-row columns {@link DeliveryRate.onDelivered} passes its numbers in. */
+const ROW_DELIVERED = new Float64Array(1);
+const ROW_TIME = new Float64Array(1);
+const ROW_FIRST = new Float64Array(1);
+const ROW_SENT = new Float64Array(1);
+
 /**
  * The connection's delivery counters and the latest rate sample.
  *
@@ -107,6 +113,34 @@ export class DeliveryRate {
     appLimited: boolean,
     nowMs: number,
   ): void {
+    ROW_DELIVERED[0] = snapDelivered;
+    ROW_TIME[0] = snapDeliveredTimeMs;
+    ROW_FIRST[0] = snapFirstSentMs;
+    ROW_SENT[0] = sentMs;
+    this.onDeliveredAt(bytes, ROW_DELIVERED, ROW_TIME, ROW_FIRST, ROW_SENT, 0, appLimited, nowMs);
+  }
+
+  /**
+   * {@link DeliveryRate.onDelivered} of row `i` of a scoreboard's columns: its snapshot
+   * (`deliveredCol`, `timeCol`, `firstCol`) and send time (`sentCol`) are read there. The
+   * scoreboard's form: the snapshot's numbers (fractional times, a byte count that passes
+   * 2**30) passed one by one to a call V8 does not inline would be new heap numbers per
+   * delivered transmission.
+   */
+  onDeliveredAt(
+    bytes: number,
+    deliveredCol: Float64Array,
+    timeCol: Float64Array,
+    firstCol: Float64Array,
+    sentCol: Float64Array,
+    i: number,
+    appLimited: boolean,
+    nowMs: number,
+  ): void {
+    const snapDelivered = deliveredCol[i];
+    const snapDeliveredTimeMs = timeCol[i];
+    const snapFirstSentMs = firstCol[i];
+    const sentMs = sentCol[i];
     this.delivered += bytes;
     this.deliveredTimeMs = nowMs;
     // The most recently sent transmission this ACK delivers starts the sample.

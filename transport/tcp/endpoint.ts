@@ -727,7 +727,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (o.hasTimestamps) {
       // tsNow() inline: a TSval returned from a call may be a new heap number (as above).
       o.tsVal = (Math.floor(layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
-      o.tsEcr = isAck ? rcv.tsRecent : 0;
+      // An if, not `isAck ? rcv.tsRecent : 0`: V8's mid tier (Maglev) keeps a value merged
+      // from two branches tagged, and a TSval at or above 2**30 would be a new heap number.
+      if (isAck) o.tsEcr = rcv.tsRecent;
+      else o.tsEcr = 0;
     }
     s.route = this.route;
     s.src = this.localAddr;
@@ -735,13 +738,17 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     s.srcPort = this.localPort;
     s.dstPort = this.remotePort;
     const seq = seqAdd(snd.sndUna, fromUna);
+    // Where the payload starts in the send ring, computed on every path, not only under
+    // `len > 0`: V8's mid tier inlines a call only on a path nearly every call takes, and
+    // seqDiff called would take both sequence numbers as new heap numbers (above 2**30).
+    const bufOff = seqDiff(seq, snd.sndBufSeq);
     s.seq = seq;
     s.ack = rcv.rcvNxt;
     s.flags = flags;
     s.ecn = ect && this.ecnOk ? IP_ECN_ECT0 : 0;
     if (len > 0) {
       s.payload = snd.sndBuf;
-      s.payloadOffset = seqDiff(seq, snd.sndBufSeq);
+      s.payloadOffset = bufOff;
       s.payloadLength = len;
       s.gsoSize = gsoSize;
     }

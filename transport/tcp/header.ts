@@ -268,15 +268,25 @@ export function writeTcpSeqAck(
   withAck: boolean,
 ): void {
   const seq = nums.seq;
-  const ack = withAck ? nums.ack : 0;
   buf[off + 4] = seq >>> 24;
   buf[off + 5] = seq >>> 16;
   buf[off + 6] = seq >>> 8;
   buf[off + 7] = seq;
-  buf[off + 8] = ack >>> 24;
-  buf[off + 9] = ack >>> 16;
-  buf[off + 10] = ack >>> 8;
-  buf[off + 11] = ack;
+  // Two branches, not `withAck ? nums.ack : 0`: V8's mid tier (Maglev) keeps a value merged
+  // from two branches tagged, and an acknowledgment number at or above 2**30 would be a new
+  // heap number per segment.
+  if (withAck) {
+    const ack = nums.ack;
+    buf[off + 8] = ack >>> 24;
+    buf[off + 9] = ack >>> 16;
+    buf[off + 10] = ack >>> 8;
+    buf[off + 11] = ack;
+  } else {
+    buf[off + 8] = 0;
+    buf[off + 9] = 0;
+    buf[off + 10] = 0;
+    buf[off + 11] = 0;
+  }
 }
 
 /**

@@ -89,6 +89,8 @@ export interface LossSender {
   readonly sndWnd: number;
   /** Sequence number after the last queued byte (where the FIN goes). */
   readonly finSeq: number;
+  /** Bytes queued and not yet sent: `finSeq − SND.NXT` (-1 once the FIN went). */
+  readonly unsentBytes: number;
   /** The send MSS. */
   readonly mss: number;
   /** The congestion control algorithm in use. */
@@ -117,7 +119,7 @@ const ACK_SAMPLE = new AckSample();
  * loss.beginAck(now);
  * if (advanced) loss.ackTo();
  * const dsack = sackOk ? loss.sack(seg.opts, ack) : -1;
- * if (loss.onAck(seg, now, acked, dup, dsack, news)) scheduleOutput();
+ * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
 export class LossControl extends Timer {
@@ -245,7 +247,8 @@ export class LossControl extends Timer {
   }
 
   /**
-   * The rest of an ACK (SND.UNA and the scoreboard already moved; `acked` bytes, `dup` an
+   * The rest of an ACK, at the time {@link LossControl.beginAck} took (SND.UNA and the
+   * scoreboard already moved; `acked` bytes, `dup` an
    * RFC 5681 duplicate ACK, `dsackRight` the D-SACK's right edge or -1, `news` whether the
    * ACK moved anything): RTT, RACK, the tail loss probe's fate, undo, the end of a
    * reduction, loss detection and the start of recovery, ECN, congestion control, timers.
@@ -253,12 +256,14 @@ export class LossControl extends Timer {
    */
   onAck(
     seg: RxSegment,
-    now: number,
     acked: number,
     dup: boolean,
     dsackRight: number,
     news: boolean,
   ): boolean {
+    // The ACK's time as beginAck took it, read from the ACK record: V8 does not inline this
+    // method, and a fractional time passed to it was a new heap number per segment received.
+    const now = this.sb.ackResults.now;
     const conn = this.#conn;
     const snd = this.#snd;
     const stats = this.#svc.stats;
@@ -283,7 +288,7 @@ export class LossControl extends Timer {
     }
     if (rtt >= 0) this.rtt.sample(rtt);
     else if (advanced) this.rtt.resetBackoff();
-    rack.onAck(sb, dsackRight >= 0, snd, now);
+    rack.onAck(sb, dsackRight >= 0, snd);
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
@@ -325,7 +330,6 @@ export class LossControl extends Timer {
       rec.cwrPending = true;
     }
     this.#congestionControl(
-      now,
       acked,
       sb.ackDelivered + renoDelivered,
       this.#priorPipe,
@@ -517,12 +521,12 @@ export class LossControl extends Timer {
 
   /** Fill the ACK sample, run PRR during a reduction, and let the algorithm see the ACK. */
   #congestionControl(
-    now: number,
     acked: number,
     delivered: number,
     priorPipe: number,
     lost: number,
   ): void {
+    const now = this.sb.ackResults.now; // the ACK's time: a field, not a boxed argument
     const cc = this.#snd.cc;
     const rec = this.rec;
     const rate = this.rate;
@@ -591,11 +595,16 @@ export class LossControl extends Timer {
     this.pacer.rateBytesPerMs = rate > 0 ? rate : 0;
   }
 
-  /** Arm the retransmission timer for `mode` at `deadlineMs`. */
+  /**
+   * Arm the retransmission timer for `mode` at `deadlineMs`. Here and below the deadline goes
+   * into the timer's `armAtMs` and `TimerWheel.arm` reads it there: a fractional time passed to
+   * `schedule` when V8 does not inline it is a new heap number per ACK or output pass.
+   */
   #armTimer(mode: number, deadlineMs: number): void {
     this.#timerMode = mode;
     if (mode === LT_RTO) this.#rtoDeadlineMs = deadlineMs;
-    this.#svc.ctx.timers.schedule(this.timer, deadlineMs);
+    this.armAtMs = deadlineMs;
+    this.#svc.ctx.timers.arm(this);
   }
 
   /**
@@ -611,14 +620,16 @@ export class LossControl extends Timer {
     if (reoWaitMs > 0) {
       const at = now + reoWaitMs;
       this.#timerMode = LT_REO;
-      this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
+      this.armAtMs = at < rtoAt ? at : rtoAt;
+      this.#svc.ctx.timers.arm(this);
     } else if (this.#tlpAllowed()) {
       this.#armPto(now);
     } else if (this.#retransProbeAllowed()) {
       this.#armRetransProbe(now);
     } else {
       this.#timerMode = LT_RTO;
-      this.#svc.ctx.timers.schedule(this.timer, rtoAt);
+      this.armAtMs = rtoAt;
+      this.#svc.ctx.timers.arm(this);
     }
   }
 
@@ -644,7 +655,8 @@ export class LossControl extends Timer {
     const at = now + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
     const rtoAt = this.#rtoDeadlineMs;
     this.#timerMode = LT_RETRANS_PROBE;
-    this.#svc.ctx.timers.schedule(this.timer, at < rtoAt ? at : rtoAt);
+    this.armAtMs = at < rtoAt ? at : rtoAt;
+    this.#svc.ctx.timers.arm(this);
   }
 
   /** The recovery probe fired (see {@link LossControl.#retransProbeAllowed}). */
@@ -698,7 +710,8 @@ export class LossControl extends Timer {
     if (!this.timer.armed) {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
       this.#timerMode = LT_RTO;
-      this.#svc.ctx.timers.schedule(this.timer, this.#rtoDeadlineMs);
+      this.armAtMs = this.#rtoDeadlineMs;
+      this.#svc.ctx.timers.arm(this);
     }
     if (this.#timerMode === LT_REO) return;
     // RFC 8985 §7.2: restart the probe timer after new data went out.
@@ -719,7 +732,8 @@ export class LossControl extends Timer {
       left > 0 ? left : 0,
     );
     this.#timerMode = LT_PTO;
-    this.#svc.ctx.timers.schedule(this.timer, now + pto);
+    this.armAtMs = now + pto;
+    this.#svc.ctx.timers.arm(this);
   }
 
   /** A probe may be scheduled: SACK, no reduction or SACKed data, no probe out (§7.2). */
@@ -789,7 +803,7 @@ export class LossControl extends Timer {
     const mss = this.#snd.segMss();
     let sent = false;
     let isRetrans = false;
-    let unsent = seqDiff(this.#snd.finSeq, this.#snd.sndNxt);
+    let unsent = this.#snd.unsentBytes;
     if (unsent > mss) unsent = mss;
     const wndAvail = seqDiff(seqAdd(this.#snd.sndUna, this.#snd.sndWnd), this.#snd.sndNxt);
     if (unsent > 0 && wndAvail >= unsent) sent = this.#snd.sendNew(unsent, now);

@@ -74,8 +74,9 @@ export class Pacer {
     const rate = this.rateBytesPerMs;
     if (rate <= 0) return;
     const floor = nowMs - (this.held ? PACING_HELD_CREDIT_MS : PACING_BURST_MS);
-    const base = this.releaseMs > floor ? this.releaseMs : floor;
-    this.releaseMs = base + bytes / rate;
+    // Math.max, not a ternary: V8's mid tier keeps a value merged from two branches tagged, a
+    // new heap number per paced send.
+    this.releaseMs = Math.max(this.releaseMs, floor) + bytes / rate;
   }
 
   /**

@@ -62,7 +62,7 @@ export interface SendSequence {
  *
  * @example
  * ```ts ignore
- * rack.onAck(sb, dsack, sender, now);
+ * rack.onAck(sb, dsack, sender); // at the time sb.beginAck took
  * const wait = rack.detectLoss(sb, now, srttMs, inRecovery, mss);
  * if (rack.newlyLostBytes > 0) enterRecovery();
  * else if (wait > 0) armReorderTimer(now + wait);
@@ -121,10 +121,12 @@ export class RackTlp {
    * §6.2 steps 1–4 for an ACK the scoreboard processed (its `ack*` fields): min-RTT, the
    * most recent delivery, reordering, and the reordering window's D-SACK adaptation
    * (`dsack`: the ACK carried a D-SACK; `snd`: SND.UNA and SND.MAX after it, read from the
-   * sender's fields rather than passed as numbers, which V8 would box at or above 2**30).
+   * sender's fields rather than passed as numbers, which V8 would box at or above 2**30; the
+   * time is the ACK's, `sb.ackResults.now`, for the same reason).
    */
-  onAck(sb: Scoreboard, dsack: boolean, snd: SendSequence, nowMs: number): void {
+  onAck(sb: Scoreboard, dsack: boolean, snd: SendSequence): void {
     const a = sb.ackResults; // fields, not getters: no boxed sequence numbers or times
+    const nowMs = a.now;
     if (a.ackRttNewestMs >= 0) this.minRtt.update(a.ackRttNewestMs, nowMs);
     if (a.ackRackValid) {
       const x = a.ackRackXmitMs;

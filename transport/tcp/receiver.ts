@@ -411,7 +411,10 @@ export class TcpReceiver {
     this.ackPending = true;
     if (this.#delackT === null || !this.#delackT.armed) {
       const ctx = this.#svc.ctx;
-      ctx.timers.schedule(this.delackTimer, ctx.clock.nowMs() + this.#svc.opts.delayedAckMs);
+      const t = this.delackTimer;
+      // A field, not an argument: no heap number (TimerWheel.arm).
+      t.armAtMs = ctx.clock.nowMs() + this.#svc.opts.delayedAckMs;
+      ctx.timers.arm(t);
     }
   }
 
@@ -462,7 +465,10 @@ export class TcpReceiver {
       const due = now + us / 1000;
       this.#deferDueMs = due;
       const t = this.delackTimer;
-      if (!t.armed || t.deadlineMs > due) ctx.timers.schedule(t, due);
+      if (!t.armed || t.deadlineMs > due) {
+        t.armAtMs = due;
+        ctx.timers.arm(t);
+      }
     } else if (now >= this.#deferDueMs) return false;
     this.#svc.stats.TCPAckDeferred++;
     return true;

@@ -12,6 +12,7 @@
  */
 
 import type { Histogram } from "../../core/histogram.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 
 /** Options of {@link RttEstimator}; all in milliseconds. */
 export interface RttEstimatorOptions {
@@ -83,8 +84,12 @@ export class RttEstimator {
   #srtt = 0;
   #rttvar = 0;
   #hasSample = false;
-  /** Un-backed-off RTO, unclamped. */
-  #baseRto: number;
+  /**
+   * Un-backed-off RTO, unclamped. A double from the start (set in the constructor): a field
+   * declared without a value starts as `undefined`, and V8 then stores every fractional value
+   * in it as a new heap number (one per RTT sample).
+   */
+  #baseRto = DOUBLE_ZERO;
   /** Number of doublings since the last sample or reset. */
   #backoffs = 0;
   /** The RTO to use, clamped and backed off (cached). */
@@ -155,8 +160,12 @@ export class RttEstimator {
    * backed-off RTO is kept only until a valid sample arrives).
    */
   sample(rttMs: number): void {
-    if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return;
-    if (this.#samplesNs !== null) this.#samplesNs.record(rttMs * 1e6);
+    // Comparisons, not Number.isFinite: V8's mid tier calls that as a function, and the
+    // sample passed to it (fractional) is a new heap number per ACK.
+    if (!(rttMs >= 0 && rttMs < Infinity)) return;
+    // Whole nanoseconds (what the histogram keeps): below 2**30 a small integer, where the
+    // fraction would make the argument a new heap number when `record` is not inlined.
+    if (this.#samplesNs !== null) this.#samplesNs.record(Math.floor(rttMs * 1e6));
     if (!this.#hasSample) {
       // RFC 6298 §2.2: the first measurement R gives SRTT = R, RTTVAR = R/2.
       this.#srtt = rttMs;

@@ -459,9 +459,14 @@ export class Scoreboard {
       const s = start[p];
       if (seqLe(ack, s)) break;
       const e = end[p];
-      const whole = seqGe(ack, e);
-      const cut = whole ? e : ack;
-      const len = seqDiff(cut, s);
+      // Distances from the record's start, both computed, and the length chosen between
+      // them, not the cut point between `e` and `ack`: V8's mid tier (Maglev) keeps a value
+      // merged from two branches tagged, a sequence number at or above 2**30 merged so is a new
+      // heap number per ACK, and a seqDiff under one branch only is called, not inlined.
+      const toEnd = seqDiff(e, s);
+      const toAck = seqDiff(ack, s);
+      const whole = toAck >= toEnd; // seqGe(ack, e)
+      const len = whole ? toEnd : toAck;
       const f = flags[p];
       if ((f & SB_SACKED) !== 0) this.sackedBytes -= len;
       else this.#delivered(p, len);
@@ -530,6 +535,12 @@ export class Scoreboard {
     const f = this.#flags[p];
     const now = ACK.now;
     const x = this.#xmit[p];
+    const end = this.#end[p];
+    // The two comparisons made on every path: V8's mid tier inlines a call only on a path
+    // nearly every call takes, and seqGt/seqLt called would take the sequence numbers as new
+    // heap numbers.
+    const endAfterRack = seqGt(end, ACK.ackRackEndSeq);
+    const endBelowFack = seqLt(end, ACK.priorFack);
     const retrans = (f & SB_EVER_RETRANS) !== 0;
     ACK.ackDelivered += len;
     if (retrans) ACK.ackRetransDelivered += len;
@@ -538,11 +549,11 @@ export class Scoreboard {
     if (!retrans || now - x >= ACK.minRtt) {
       if (
         !ACK.ackRackValid || x > ACK.ackRackXmitMs ||
-        (x === ACK.ackRackXmitMs && seqGt(this.#end[p], ACK.ackRackEndSeq))
+        (x === ACK.ackRackXmitMs && endAfterRack)
       ) {
         ACK.ackRackValid = true;
         ACK.ackRackXmitMs = x;
-        ACK.ackRackEndSeq = this.#end[p];
+        ACK.ackRackEndSeq = end;
       }
     }
     if (!retrans) {
@@ -550,15 +561,16 @@ export class Scoreboard {
       if (ACK.ackRttOldestMs < 0 || rtt > ACK.ackRttOldestMs) ACK.ackRttOldestMs = rtt;
       if (ACK.ackRttNewestMs < 0 || rtt < ACK.ackRttNewestMs) ACK.ackRttNewestMs = rtt;
       // RFC 8985 §6.2 step 3: delivered below what was already delivered: reordering.
-      if (seqLt(this.#end[p], ACK.priorFack)) ACK.ackReordered = true;
+      if (endBelowFack) ACK.ackReordered = true;
     }
     if ((f & SB_DELIVERED) === 0) {
-      this.#rate.onDelivered(
+      this.#rate.onDeliveredAt(
         len,
-        this.#snapDelivered[p],
-        this.#snapTime[p],
-        this.#snapFirst[p],
-        x,
+        this.#snapDelivered,
+        this.#snapTime,
+        this.#snapFirst,
+        this.#xmit,
+        p,
         (f & SB_APP_LIMITED) !== 0,
         now,
       );

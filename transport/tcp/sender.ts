@@ -233,6 +233,15 @@ export class TcpSender implements LossSender {
     return seqAdd(this.sndBufSeq, this.sndBuf.length);
   }
 
+  /**
+   * Bytes queued and not yet sent: `finSeq − SND.NXT` (-1 once the FIN went). The form for
+   * the per-segment paths: a small integer, where `finSeq` returned from a getter V8 does not
+   * inline is a new heap number at or above 2**30.
+   */
+  get unsentBytes(): number {
+    return seqDiff(seqAdd(this.sndBufSeq, this.sndBuf.length), this.sndNxt);
+  }
+
   /** True while sent data is unacknowledged. */
   get inFlight(): boolean {
     return this.sndUna !== this.sndMax;
@@ -393,22 +402,31 @@ export class TcpSender implements LossSender {
     const scaledWnd = seg.window << this.sndShift;
     const priorUna = this.sndUna;
     const priorOut = seqDiff(this.sndMax, priorUna);
-    const advanced = seqGt(ack, priorUna);
+    // Every sequence comparison of this ACK made here, on the path every call takes: V8's mid
+    // tier inlines a call only on such a path, and seqDiff/seqLt called under a branch would
+    // take sequence numbers (at or above 2**30) as new heap numbers per segment.
+    const ackDist = seqDiff(ack, priorUna);
+    const advanced = ackDist > 0; // seqGt(ack, priorUna)
+    const pastBuf = seqDiff(ack, this.sndBufSeq);
+    const nxtBefore = seqLt(this.sndNxt, ack);
+    const smlBefore = seqLt(this.sndSml, ack);
+    const wl1Before = seqLt(this.sndWl1, seg.seq);
+    const wl2NotAfter = seqLe(this.sndWl2, ack);
     loss.beginAck(now);
     // The cumulative part.
     let acked = 0;
     if (advanced) {
-      acked = seqDiff(ack, priorUna);
-      let dataAcked = seqDiff(ack, this.sndBufSeq);
+      acked = ackDist;
+      let dataAcked = pastBuf;
       if (dataAcked > this.sndBuf.length) dataAcked = this.sndBuf.length;
       if (dataAcked > 0) {
         this.sndBuf.consume(dataAcked);
-        this.sndBufSeq = seqAdd(this.sndBufSeq, dataAcked);
+        this.sndBufSeq = (this.sndBufSeq + dataAcked) >>> 0; // seqAdd, inline
         this.bytesAcked += dataAcked;
       }
       this.sndUna = ack;
-      if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-      if (seqLt(this.sndSml, ack)) this.sndSml = ack; // keep Minshall's marker from wrapping
+      if (nxtBefore) this.sndNxt = ack;
+      if (smlBefore) this.sndSml = ack; // keep Minshall's marker from wrapping
       loss.ackTo();
       if (this.mssControl.confirm()) svc.stats.TCPMTUPSuccess++;
       this.retries = 0;
@@ -422,7 +440,7 @@ export class TcpSender implements LossSender {
       (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 && scaledWnd === this.sndWnd &&
       priorOut > 0;
     const news = advanced || seg.dataLen > 0 || scaledWnd !== this.sndWnd;
-    if (loss.onAck(seg, now, acked, dup, dsackRight, news)) conn.scheduleOutput();
+    if (loss.onAck(seg, acked, dup, dsackRight, news)) conn.scheduleOutput();
     if (advanced) {
       if (this.finQueued && seqGt(ack, this.finSeq)) {
         conn.transition(TcpEvent.RCV_ACK_OF_FIN);
@@ -431,7 +449,7 @@ export class TcpSender implements LossSender {
       conn.updateReadiness();
     }
     // RFC 9293 §3.10.7.4: window update from a newer segment.
-    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+    if (wl1Before || (this.sndWl1 === seg.seq && wl2NotAfter)) {
       const opened = scaledWnd > this.sndWnd;
       this.sndWnd = scaledWnd;
       this.sndWl1 = seg.seq;
@@ -468,7 +486,7 @@ export class TcpSender implements LossSender {
     const sb = this.sb;
     const rec = this.rec;
     const pacer = this.pacer;
-    const dataEnd = this.finSeq;
+    const dataEnd = seqAdd(this.sndBufSeq, this.sndBuf.length); // finSeq, not returned boxed
     const force = this.forceSend;
     this.forceSend = false;
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
@@ -592,8 +610,7 @@ export class TcpSender implements LossSender {
     const sb = this.sb;
     if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return false;
     if (sb.nextLost() >= 0) return true;
-    return seqGt(this.finSeq, this.sndNxt) &&
-      seqGt(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    return this.unsentBytes > 0 && seqGt(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
   }
 
   /**
@@ -689,8 +706,10 @@ export class TcpSender implements LossSender {
     const lateAt = sentAt + srtt;
     if (now >= lateAt) return false;
     const timers = this.#svc.ctx.timers;
-    if (!this.pacingTimer.armed || this.pacingTimer.deadlineMs > lateAt) {
-      timers.schedule(this.pacingTimer, lateAt);
+    const pt = this.pacingTimer;
+    if (!pt.armed || pt.deadlineMs > lateAt) {
+      pt.armAtMs = lateAt; // a field, not an argument: no heap number (TimerWheel.arm)
+      timers.arm(pt);
     }
     if (budget <= allow) this.loss.cwndLimited = true; // cwnd held us: it may grow
     return true;
@@ -850,7 +869,9 @@ export class TcpSender implements LossSender {
   /** Restart output at the pacer's release time. */
   #armPacing(): void {
     if (this.#pacingT?.armed) return;
-    this.#svc.ctx.timers.schedule(this.pacingTimer, this.pacer.releaseMs);
+    const pt = this.pacingTimer;
+    pt.armAtMs = this.pacer.releaseMs; // a field, not an argument: no heap number per packet
+    this.#svc.ctx.timers.arm(pt);
   }
 
   /** The pacer's release time came. */
@@ -913,7 +934,7 @@ export class TcpSender implements LossSender {
     const conn = this.#conn;
     const st = conn.state;
     if (st < TcpState.ESTABLISHED || st === TcpState.TIME_WAIT) return;
-    const unsent = seqDiff(this.finSeq, this.sndNxt);
+    const unsent = this.unsentBytes;
     if (unsent <= 0 && !this.finQueued) return;
     if (this.sndWnd > 0) {
       // A window is open but too small for SWS avoidance: send what fits (RFC 1122 override).
