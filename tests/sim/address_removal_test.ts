@@ -73,6 +73,12 @@ Deno.test("sim address removal: an IPv4 address stops being local; sockets on it
   assert.equal(sb.getsockname(on3).addr, "198.18.0.3");
   assert.equal(sb.tcpInfo(conn).state, "ESTABLISHED");
   assert.equal(sb.getsockname(conn).addr, "198.18.0.3");
+  // What it sends still leaves from the address (its cached route); the answers are dropped.
+  assert.equal(sb.write(conn, new Uint8Array([42])), 1);
+  net.advance(50);
+  assert.equal(sa.read(cli, buf), 1, "the peer got the byte");
+  assert.ok(net.b.stats.ip.InAddrErrors > addrErrors + 1, "its ACK to .3 was dropped");
+  assert.equal(sb.tcpInfo(conn).state, "ESTABLISHED");
   const late = sb.socket(AF_INET, SOCK_DGRAM);
   assert.equal(errnoOf(() => sb.bind(late, "198.18.0.3", 5002)), "EADDRNOTAVAIL");
   // Misuse: not there (any more), or not on that NIC.
