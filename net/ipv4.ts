@@ -17,11 +17,13 @@ import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
 import { GSO_UDP, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import { finishOffloadInSoftware, finishPartialChecksum } from "./checksum.ts";
 import type { Clock } from "../core/clock.ts";
+import { StackError } from "../core/errors.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { ArpCache, type ArpOptions } from "./arp.ts";
 import {
+  formatIpv4,
   isIpv4LimitedBroadcast,
   isIpv4Martian,
   isIpv4Multicast,
@@ -133,7 +135,11 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #stats: Ipv4Counters;
   readonly #links: (AttachedLink | undefined)[] = [];
   readonly #addrs: Ipv4InterfaceAddress[] = [];
-  readonly #addressListeners: ((addr: number, nicIndex: number) => void)[] = [];
+  readonly #addressListeners: ((
+    addr: number,
+    nicIndex: number,
+    event: "added" | "removed",
+  ) => void)[] = [];
   readonly #local = new Set<number>();
   /**
    * The local addresses as a plain list while there are few: looking a packet's address up in
@@ -261,11 +267,53 @@ export class Ipv4Layer implements LocalReceiver {
     }
     for (const l of this.#links) l?.arp.resetLast();
     this.#links[nicIndex]!.arp.announce(addr);
-    for (const l of this.#addressListeners) l(addr, nicIndex);
+    for (const l of this.#addressListeners) l(addr, nicIndex, "added");
   }
 
-  /** Call `listener` after every {@link addAddress} (the runtime's kernel RX program follows). */
-  addAddressListener(listener: (addr: number, nicIndex: number) => void): void {
+  /**
+   * Take `addr` off NIC `nicIndex`; throws a StackError EADDRNOTAVAIL when it is not there.
+   *
+   * As on Linux (`ip addr del`): routes whose preferred source it was go with it — the
+   * connected route and a default route through its subnet; when a secondary address of the
+   * same subnet stays on the NIC it is promoted (the routes come back with it as their
+   * source, as with Linux's `promote_secondaries`). Sockets are left alone, neither closed
+   * nor reset: one bound to the address keeps it (and a TCP connection its cached route, so
+   * what it sends still leaves from it), but nothing to the address is delivered any more
+   * (it is no longer local: ARP stops answering for it, datagrams count in InAddrErrors), so
+   * a connection on it times out; a new bind, listen or connect from it fails EADDRNOTAVAIL.
+   * `Ipv6Layer.removeAddress` does the same for IPv6.
+   */
+  removeAddress(nicIndex: number, addr: number): void {
+    const i = this.#addrs.findIndex((a) => a.addr === addr && a.nicIndex === nicIndex);
+    if (i < 0) {
+      throw new StackError("EADDRNOTAVAIL", `${formatIpv4(addr)} is not on NIC ${nicIndex}`);
+    }
+    const gone = this.#addrs[i];
+    this.#addrs.splice(i, 1);
+    if (!this.#addrs.some((a) => a.addr === addr)) {
+      this.#local.delete(addr);
+      const j = this.#localList.indexOf(addr);
+      if (j >= 0) this.#localList.splice(j, 1);
+    }
+    const mask = prefixMask(gone.prefixLen);
+    const dest = (addr & mask) >>> 0;
+    const heir = this.#addrs.find((a) =>
+      a.nicIndex === nicIndex && a.prefixLen === gone.prefixLen && ((a.addr & mask) >>> 0) === dest
+    );
+    for (const r of this.routes.removeBySource(addr, nicIndex)) {
+      if (heir !== undefined) this.routes.add({ ...r, source: heir.addr });
+    }
+    for (const l of this.#links) l?.arp.resetLast();
+    for (const l of this.#addressListeners) l(addr, nicIndex, "removed");
+  }
+
+  /**
+   * Call `listener` after every {@link addAddress} (`"added"`) and {@link removeAddress}
+   * (`"removed"`): the runtime's kernel RX program follows.
+   */
+  addAddressListener(
+    listener: (addr: number, nicIndex: number, event: "added" | "removed") => void,
+  ): void {
     this.#addressListeners.push(listener);
   }
 

@@ -19,11 +19,14 @@ import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV6 } from "../link/ethernet.ts";
 import { GSO_TCPV6, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import type { Clock } from "../core/clock.ts";
+import { StackError } from "../core/errors.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { finishOffloadInSoftware, pseudoHeaderSumIp } from "./checksum.ts";
 import {
+  formatIp,
+  inPrefix,
   type IpAddr,
   type IpAddress,
   IpAddressScratch,
@@ -271,6 +274,32 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     const a = iface.addresses.add(addr, prefixLen, "static");
     if (prefixLen < 128) this.routes.addPrefix(addr, prefixLen, nicIndex, "static", Infinity);
     return a;
+  }
+
+  /**
+   * Take `addr` off NIC `nicIndex` (any origin, tentative and duplicate ones too; it leaves
+   * its solicited-node group); throws a StackError EADDRNOTAVAIL when it is not there. A
+   * static address takes the on-link prefix {@link addAddress} made with it, unless another
+   * static address of that prefix stays (as Linux's prefix route goes with its last
+   * address). Sockets are left alone, neither closed nor reset (as on Linux): one bound to
+   * the address keeps it (a TCP connection its cached route, so what it sends still leaves
+   * from it), but nothing to the address is delivered any more (it is no longer local, and
+   * neighbour solicitations for it go unanswered), so a connection on it times out; a new
+   * bind, listen or connect from it fails EADDRNOTAVAIL. `Ipv4Layer.removeAddress` does the
+   * same for IPv4.
+   */
+  removeAddress(nicIndex: number, addr: IpAddr): void {
+    const list = this.iface(nicIndex).addresses;
+    const gone = list.find(addr);
+    if (gone === undefined || !list.remove(addr)) {
+      throw new StackError("EADDRNOTAVAIL", `${formatIp(addr)} is not on NIC ${nicIndex}`);
+    }
+    if (gone.origin !== "static" || gone.prefixLen >= 128) return;
+    const stays = list.list().some((a) =>
+      a.origin === "static" && a.prefixLen === gone.prefixLen &&
+      inPrefix(a.addr, gone.addr, gone.prefixLen)
+    );
+    if (!stays) this.routes.removePrefix(gone.addr, gone.prefixLen, nicIndex);
   }
 
   /**

@@ -94,6 +94,20 @@ export class RouteTable {
     return before - this.#routes.length;
   }
 
+  /**
+   * Remove every route through NIC `nicIndex` whose preferred source is `source` (an address
+   * going away takes them with it, as Linux's do); returns them, longest prefix first.
+   */
+  removeBySource(source: number, nicIndex: number): Ipv4Route[] {
+    const gone: Ipv4Route[] = [];
+    for (let i = 0; i < this.#routes.length; i++) {
+      const r = this.#routes[i];
+      if (r.source === source && r.nicIndex === nicIndex) gone.push(r);
+    }
+    for (const r of gone) this.#routes.splice(this.#routes.indexOf(r), 1);
+    return gone;
+  }
+
   /** Longest-prefix match for `dst`; fills `out` and returns true, or false for no route. */
   lookup(dst: number, out: RouteResult): boolean {
     const routes = this.#routes;

@@ -3,9 +3,9 @@
  * and every IPv6 address that is not a duplicate (configured, link-local, SLAAC — tentative
  * ones too: the kernel has no use for their frames either) on the stack's NIC, handed to
  * `AfPacketRingDriver.setKernelRxDropTo` once when the runtime starts and once per burst of
- * changes after it (an address added, found duplicate or removed): the changes of one tick are
- * gathered and the set handed over in a microtask, so a burst loads one program, and the loop
- * never loads one per frame.
+ * changes after it (an address added, found duplicate or removed — `removeAddress` of either
+ * family, an IPv6 address expiring): the changes of one tick are gathered and the set handed
+ * over in a microtask, so a burst loads one program, and the loop never loads one per frame.
  *
  * @module
  */
@@ -22,6 +22,7 @@ import type { Stack } from "./stack.ts";
  * ```ts ignore
  * followKernelRxDrop(stack, nic.index, driver);
  * stack.ipv4.addAddress(nic.index, 0xc6120003, 24); // the program gets 198.18.0.3 too
+ * stack.ipv4.removeAddress(nic.index, 0xc6120003); // and loses it again: the kernel gets its frames
  * ```
  */
 export function followKernelRxDrop(

@@ -2,7 +2,8 @@
  * The af_packet driver's default tcx program for IPv6, and for addresses that come after
  * `Runtime.start`: the host kernel of the stack's namespace gets none of the unicast frames to
  * the stack's IPv6 addresses (static, SLAAC, added later) nor to IPv4 addresses added later,
- * and still every frame to its own addresses and their NDP.
+ * and still every frame to its own addresses and their NDP, and again those to an address the
+ * stack removed.
  *
  * The kernel's IPv6 is turned on on the stack's interface here (the harness turns it off),
  * with router advertisements ignored: its unicast receive count (`Ip6InReceives` less
@@ -212,6 +213,79 @@ interopTest(
     });
   },
   { tools: ["ping", "radvd"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: an address removed (removeAddress of either family) leaves the program: " +
+    "its frames reach the kernel again, the remaining addresses stay",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      await kernelIpv6On(pair);
+      const rt = await Runtime.start({
+        driver: "af_packet",
+        if: pair.stackIf,
+        netns: pair.stackNs,
+        addr: [`${pair.stackAddr}/24`, `${pair.stackAddr6}/64`],
+      });
+      try {
+        const v4 = "198.18.0.3";
+        const v6 = "fd00::3";
+        rt.stack.ipv4.addAddress(rt.nic.index, 0xc6120003, 24);
+        rt.stack.ipv6.addAddress(rt.nic.index, IpAddress.parse(v6), 64);
+        await rt.addressesReady();
+        // Every address answers once: the peer's neighbour entries name the stack's MAC, and
+        // keep naming it for a while after the removal (the peer resolves nothing again).
+        for (const a of [pair.stackAddr, pair.stackAddr6, v4, v6]) await ping(pair, a, 1);
+        const f = () => (rt.nic.driver as AfPacketRingDriver).kernelRxFilter!;
+        assert.deepEqual([...f().v4].sort(), [0xc6120002, 0xc6120003]);
+        assert.deepEqual(programV6(rt).sort(), [pair.stackAddr6, v6].sort());
+        const loads = f().loads;
+        rt.stack.ipv4.removeAddress(rt.nic.index, 0xc6120003);
+        rt.stack.ipv6.removeAddress(rt.nic.index, IpAddress.parse(v6));
+        await new Promise((r) => setTimeout(r, 50)); // the follower's microtask, one load
+        assert.deepEqual([...f().v4], [0xc6120002], "the remaining IPv4 address stays");
+        assert.deepEqual(programV6(rt), [pair.stackAddr6], "the remaining IPv6 address stays");
+        assert.equal(f().loads, loads + 1, "one load for the burst of two removals");
+        assert.equal(f().failures, 0);
+        // The removed addresses' frames reach the kernel again (nobody answers them now)...
+        let before4 = await kernelIpInReceives(pair);
+        let before6 = await kernelIp6Unicast(pair);
+        for (const a of [v4, v6]) {
+          await pair.run([
+            "ping",
+            ...(a.includes(":") ? ["-6"] : []),
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            a,
+          ]);
+        }
+        const removed = {
+          seen4: (await kernelIpInReceives(pair)) - before4,
+          seen6: (await kernelIp6Unicast(pair)) - before6,
+        };
+        assert.ok(
+          removed.seen4 >= 3 && removed.seen6 >= 3,
+          `the kernel got the removed addresses' frames: ${JSON.stringify(removed)}`,
+        );
+        // ... and those of the remaining ones still do not.
+        before4 = await kernelIpInReceives(pair);
+        before6 = await kernelIp6Unicast(pair);
+        for (const a of [pair.stackAddr, pair.stackAddr6]) await ping(pair, a, 3);
+        const kept = {
+          seen4: (await kernelIpInReceives(pair)) - before4,
+          seen6: (await kernelIp6Unicast(pair)) - before6,
+        };
+        assert.deepEqual(kept, { seen4: 0, seen6: 0 }, "frames to the remaining addresses");
+      } finally {
+        await rt.stop();
+      }
+    });
+  },
+  { tools: ["ping"] },
 );
 
 interopTest(

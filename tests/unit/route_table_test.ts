@@ -63,3 +63,26 @@ Deno.test("route table: duplicates, bad prefixes and the bound are refused with 
   t2.add({ ...route, dest: ip("198.18.0.99") });
   assert.ok(t2.lookup(ip("198.18.0.1"), r));
 });
+
+Deno.test("route table: removeBySource takes the routes of one source on one NIC only", () => {
+  const rt = new RouteTable();
+  const base = { gateway: 0, metric: 0 };
+  rt.add({ ...base, dest: ip("198.18.0.0"), prefixLen: 24, nicIndex: 1, source: ip("198.18.0.2") });
+  rt.add({
+    ...base,
+    dest: 0,
+    prefixLen: 0,
+    gateway: ip("198.18.0.1"),
+    nicIndex: 1,
+    source: ip("198.18.0.2"),
+  });
+  rt.add({ ...base, dest: ip("198.19.0.0"), prefixLen: 24, nicIndex: 1, source: ip("198.19.0.2") });
+  rt.add({ ...base, dest: ip("198.18.1.0"), prefixLen: 24, nicIndex: 2, source: ip("198.18.0.2") });
+  const gone = rt.removeBySource(ip("198.18.0.2"), 1);
+  assert.deepEqual(gone.map((r) => r.prefixLen), [24, 0], "longest prefix first");
+  assert.deepEqual(
+    rt.list().map((r) => [r.dest, r.nicIndex]),
+    [[ip("198.19.0.0"), 1], [ip("198.18.1.0"), 2]],
+  );
+  assert.deepEqual(rt.removeBySource(ip("198.18.0.2"), 1), [], "none left");
+});
