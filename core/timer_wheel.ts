@@ -61,7 +61,7 @@ export class Timer {
   /** @internal Next node on the list (itself when unlinked). */
   _next: Timer;
   /** @internal Absolute deadline in ms. */
-  _deadline = 0;
+  _deadline: number = DOUBLE_ZERO;
   /**
    * The deadline (ms) the next {@link TimerWheel.arm} of this timer uses. Per-packet callers
    * set it and call `arm`: a fractional time passed to a call V8 does not inline is a new heap

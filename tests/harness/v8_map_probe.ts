@@ -18,6 +18,11 @@ import { RouteResult } from "../../net/route_table.ts";
 import { OutputQueue, type OutputSource } from "../../core/output_queue.ts";
 import { linkCapabilities, NO_OFFLOADS } from "../../link/driver.ts";
 import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
+import { Timer, TimerWheel } from "../../core/timer_wheel.ts";
+import { NetRoute } from "../../net/network_layer.ts";
+import { TcpHeaderOptions } from "../../transport/tcp/options.ts";
+import { RxSegment } from "../../transport/tcp/segment.ts";
+import { TxSegment } from "../../transport/tcp/transmit.ts";
 
 type Fn = (...args: never[]) => unknown;
 const natives = (body: string, ...params: string[]) =>
@@ -106,6 +111,27 @@ const doubles = {
   histogram: keepsMap(() => new Histogram(), (h) => {
     h.record(2.5);
     h.record(3e9);
+  }),
+  // A timer made before the first fractional deadline (the real stack's, or one that optimised
+  // code allocates with the map it was compiled with) and a segment or options record made
+  // before the first sequence number or timestamp above 2^30.
+  timer: keepsMap(() => new Timer(() => {}), (t) => {
+    const wheel = new TimerWheel({ startMs: 1000.25 });
+    wheel.schedule(t, 1200.5);
+    wheel.cancel(t);
+  }),
+  rxSegment: keepsMap(() => new RxSegment(), (s) => {
+    s.seq = 0xc6120001;
+    s.ack = 0xc6120002;
+    s.reuseIsnAfter = 0xc6120003;
+  }),
+  txSegment: keepsMap(() => new TxSegment(new NetRoute()), (s) => {
+    s.seq = 0xc6120001;
+    s.ack = 0xc6120002;
+  }),
+  tcpHeaderOptions: keepsMap(() => new TcpHeaderOptions(), (o) => {
+    o.tsVal = 0xc6120001;
+    o.tsEcr = 0xc6120002;
   }),
 };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };

@@ -27,6 +27,10 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.ipAddress, true, "IpAddress words");
   assert.equal(r.routeResult, true, "RouteResult addresses");
   assert.equal(r.histogram, true, "Histogram min/max/sum");
+  assert.equal(r.timer, true, "Timer deadline");
+  assert.equal(r.rxSegment, true, "RxSegment seq/ack/reuseIsnAfter");
+  assert.equal(r.txSegment, true, "TxSegment seq/ack");
+  assert.equal(r.tcpHeaderOptions, true, "TcpHeaderOptions tsVal/tsEcr");
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
+
 /** Kind: end of option list (RFC 9293 §3.2). */
 export const TCP_OPT_EOL = 0;
 /** Kind: no-operation (padding/alignment). */
@@ -76,10 +78,10 @@ export class TcpHeaderOptions {
   sackPermitted = false;
   /** The timestamps option is present (then `tsVal`/`tsEcr` are set). */
   hasTimestamps = false;
-  /** Timestamp value (unsigned 32-bit). */
-  tsVal = 0;
-  /** Timestamp echo reply (unsigned 32-bit). */
-  tsEcr = 0;
+  /** Timestamp value (unsigned 32-bit; a double from the start). */
+  tsVal: number = DOUBLE_ZERO;
+  /** Timestamp echo reply (unsigned 32-bit; a double from the start). */
+  tsEcr: number = DOUBLE_ZERO;
   /** Number of SACK blocks in `sackBlocks` (0..4). */
   sackBlockCount = 0;
   /** SACK blocks as (left edge, right edge) pairs: block i is [2i], [2i + 1]. */

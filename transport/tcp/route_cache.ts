@@ -14,6 +14,7 @@
  */
 
 import type { Clock } from "../../core/clock.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { IpAddrMap } from "../../net/ip_addr_map.ts";
 import { type IpAddr, IpAddress, isLinkLocal } from "../../net/ip_address.ts";
 import type { IpNetworks } from "../../net/ip_networks.ts";
@@ -41,7 +42,7 @@ export class RouteCache {
   readonly #clock: Clock;
   readonly #routes = new IpAddrMap<NetRoute>(ROUTE_ENTRIES);
   readonly #addresses = new IpAddrMap<IpAddress>(ADDRESS_ENTRIES);
-  #routesSince = 0;
+  #routesSince = DOUBLE_ZERO;
 
   /** A cache over `networks`' routes, aged by `clock`. */
   constructor(networks: IpNetworks, clock: Clock) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { type IpAddr, IpAddressScratch } from "../../net/ip_address.ts";
 import type { NetworkLayer } from "../../net/network_layer.ts";
 import { TcpHeaderOptions } from "./options.ts";
@@ -26,10 +27,10 @@ export class RxSegment {
   srcPort = 0;
   /** Destination port. */
   dstPort = 0;
-  /** SEG.SEQ. */
-  seq = 0;
-  /** SEG.ACK. */
-  ack = 0;
+  /** SEG.SEQ (a double from the start: an unsigned 32-bit word). */
+  seq: number = DOUBLE_ZERO;
+  /** SEG.ACK (a double from the start, as `seq`). */
+  ack: number = DOUBLE_ZERO;
   /** Control bits. */
   flags = 0;
   /** Window field as received (unscaled). */
@@ -49,5 +50,5 @@ export class RxSegment {
   /** The SYN reopens a TIME_WAIT connection (RFC 6191). */
   reuse = false;
   /** With `reuse`: the new ISN must be after this. */
-  reuseIsnAfter = 0;
+  reuseIsnAfter: number = DOUBLE_ZERO;
 }

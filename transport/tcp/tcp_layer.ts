@@ -13,6 +13,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { transportChecksumOk } from "../../net/checksum.ts";
 import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/ip_address.ts";
 import type { NetError, NetProtocolHandler, NetRoute, NetRxMeta } from "../../net/network_layer.ts";
@@ -167,7 +168,7 @@ export class TcpLayer implements NetProtocolHandler {
   #connRa: IpAddr = ANY4;
   #connRp = 0;
   /** The time `connect()` read once for everything it does (ms). */
-  #connNowMs = 0;
+  #connNowMs = DOUBLE_ZERO;
   /** The reusable TIME_WAIT record the last {@link TcpLayer.#tupleFree} found, or null. */
   #reusable: TimeWaitRecord | null = null;
   /** `connect()`'s port search: true when port `p` cannot carry the four-tuple. */

@@ -20,6 +20,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import type { ByteRing, ByteSpan } from "../../core/byte_ring.ts";
 import type { Counters } from "../../core/counters.ts";
 import { HEADROOM_BYTES, type PacketBuffer } from "../../core/packet_buffer.ts";
@@ -65,10 +66,10 @@ export class TxSegment {
   srcPort = 0;
   /** Destination port. */
   dstPort = 0;
-  /** SEG.SEQ. */
-  seq = 0;
-  /** SEG.ACK (written as 0 without the ACK bit). */
-  ack = 0;
+  /** SEG.SEQ (a double from the start: an unsigned 32-bit word). */
+  seq: number = DOUBLE_ZERO;
+  /** SEG.ACK (written as 0 without the ACK bit; a double from the start). */
+  ack: number = DOUBLE_ZERO;
   /** Control bits. */
   flags = 0;
   /** Window field (already scaled down). */
