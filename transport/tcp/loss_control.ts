@@ -629,7 +629,7 @@ export class LossControl extends Timer implements RackTimes {
     if (reoWaitMs > 0) {
       const at = now + reoWaitMs;
       this.#timerMode = LT_REO;
-      this.armAtMs = at < rtoAt ? at : rtoAt;
+      this.armAtMs = Math.min(at, rtoAt); // not a merge, which V8 keeps boxed
       this.#svc.ctx.timers.arm(this);
     } else if (this.#tlpAllowed()) {
       this.#armPto();
@@ -664,7 +664,7 @@ export class LossControl extends Timer implements RackTimes {
     const at = this.eventMs + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
     const rtoAt = this.#rtoDeadlineMs;
     this.#timerMode = LT_RETRANS_PROBE;
-    this.armAtMs = at < rtoAt ? at : rtoAt;
+    this.armAtMs = Math.min(at, rtoAt);
     this.#svc.ctx.timers.arm(this);
   }
 
@@ -741,7 +741,7 @@ export class LossControl extends Timer implements RackTimes {
       rtt.srttMs,
       seqDiff(this.#snd.sndMax, this.#snd.sndUna),
       this.#snd.mss,
-      left > 0 ? left : 0,
+      Math.max(left, 0),
     );
     this.#timerMode = LT_PTO;
     this.armAtMs = now + pto;

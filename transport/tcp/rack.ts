@@ -241,7 +241,7 @@ export class RackTlp {
     if (hasRtt) {
       pto = 2 * srttMs + (flightBytes <= mss ? TLP_WORST_CASE_DELACK_MS : TLP_MIN_EXTRA_MS);
     }
-    return pto < rtoLeftMs ? pto : rtoLeftMs;
+    return Math.min(pto, rtoLeftMs);
   }
 
   /** §7.3: a probe went out; SND.NXT is now `sndNxt`. */
