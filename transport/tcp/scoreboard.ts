@@ -519,14 +519,18 @@ export class Scoreboard {
   #sackOne(i: number): void {
     const p = this.#head + i;
     const f = this.#flags[p];
+    const end = this.#end[p];
+    // Before the early return, on every path: V8's mid tier inlines seqDiff/seqGt only there;
+    // called under a branch they take the sequence numbers as new heap numbers.
+    const len = seqDiff(end, this.#start[p]);
+    const endAfterFack = seqGt(end, this.fack);
     if ((f & SB_SACKED) !== 0) return;
-    const len = seqDiff(this.#end[p], this.#start[p]);
     if ((f & SB_LOST) !== 0) this.lostBytes -= len;
     if ((f & SB_RETRANS) !== 0) this.retransBytes -= len;
     this.sackedBytes += len;
     ACK.ackSacked += len;
     this.#delivered(p, len);
-    if (seqGt(this.#end[p], this.fack)) this.fack = this.#end[p];
+    if (endAfterFack) this.fack = end;
     this.#flags[p] = (f | SB_SACKED) & ~(SB_LOST | SB_RETRANS);
   }
 
