@@ -421,14 +421,14 @@ export class LossControl extends Timer implements RackTimes {
       }
     }
     for (let k = first; k < n; k++) {
-      let l = blocks[2 * k];
+      const l = blocks[2 * k];
       const r = blocks[2 * k + 1];
       if (!seqLt(l, r) || seqGt(r, this.#snd.sndMax) || seqLe(r, ack)) {
         if (!seqLe(r, ack)) stats.TCPSACKDiscard++;
         continue;
       }
-      if (seqLt(l, ack)) l = ack;
-      this.sb.sack(l, r);
+      // A left edge below SND.UNA (= ack) counts from the first record, which starts there.
+      this.sb.sackBlock(blocks, k);
     }
     return dsackRight;
   }
