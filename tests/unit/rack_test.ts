@@ -25,15 +25,15 @@ Deno.test("RACK: a segment sent before a delivered one is lost once RTT + reo_wn
   assert.equal(rack.xmitMs, 5);
   // No reordering seen, fewer than DupThresh SACKed, not recovering: min_RTT/4 = 25 ms.
   assert.equal(rack.reoWndMs(100, false, sb.sackedBytes, MSS), 25);
-  let wait = rack.detectLoss(sb, 105, 100, false, MSS);
+  let wait = rack.detectLoss(sb, { eventMs: 105, rtt: { srttMs: 100 } }, false, MSS);
   assert.equal(rack.newlyLostBytes, 0);
   // A segment sent at t is lost at t + 100 + 25; the timer waits for the last of those sent
   // before the delivered one (RFC 8985 §6.2: the longest remaining): 4 + 125 − 105 = 24.
   assert.equal(wait, 24);
-  wait = rack.detectLoss(sb, 125, 100, false, MSS);
+  wait = rack.detectLoss(sb, { eventMs: 125, rtt: { srttMs: 100 } }, false, MSS);
   assert.equal(rack.newlyLostBytes, 1000); // only the one sent at 0
   assert.equal(sb.flags(0) & SB_LOST, SB_LOST);
-  wait = rack.detectLoss(sb, 130, 100, false, MSS);
+  wait = rack.detectLoss(sb, { eventMs: 130, rtt: { srttMs: 100 } }, false, MSS);
   assert.equal(rack.newlyLostBytes, 4000); // sent at 1..4; not 5 (SACKed) nor later ones
   assert.equal(wait, 0);
   assert.equal(sb.lostBytes, 5000);
@@ -47,7 +47,7 @@ Deno.test("RACK: with DupThresh segments SACKed (or in recovery) the window is z
   assert.equal(rack.reoWndMs(100, false, sb.sackedBytes, MSS), 0);
   // The newest SACKed was sent at 8 (RACK.rtt 97): everything unSACKed sent before it is
   // lost at once — the segments sent at 0..5; the one sent at 9 is after it.
-  assert.equal(rack.detectLoss(sb, 105, 100, false, MSS), 0);
+  assert.equal(rack.detectLoss(sb, { eventMs: 105, rtt: { srttMs: 100 } }, false, MSS), 0);
   assert.equal(rack.newlyLostBytes, 6000);
   // In recovery too, without reordering seen.
   assert.equal(rack.reoWndMs(100, true, 0, MSS), 0);
@@ -58,7 +58,7 @@ Deno.test("RACK detects a lost retransmission from a later delivery (RFC 8985 §
   sb.beginAck(105, 0);
   sb.sack(4000, 11000);
   rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
-  rack.detectLoss(sb, 105, 100, true, MSS);
+  rack.detectLoss(sb, { eventMs: 105, rtt: { srttMs: 100 } }, true, MSS);
   assert.equal(sb.lostBytes, 3000);
   // Retransmit the three at 106, 107, 108; the last is delivered at 208, the others are not.
   for (let k = 0; k < 3; k++) sb.onRetransmit(sb.nextLost(), 1000, 106 + k);
@@ -66,7 +66,7 @@ Deno.test("RACK detects a lost retransmission from a later delivery (RFC 8985 §
   sb.sack(3000, 4000);
   rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   assert.equal(rack.xmitMs, 108);
-  rack.detectLoss(sb, 210, 100, true, MSS);
+  rack.detectLoss(sb, { eventMs: 210, rtt: { srttMs: 100 } }, true, MSS);
   assert.equal(rack.newlyLostBytes, 2000);
   assert.equal(sb.lostRetransmits, 2);
 });

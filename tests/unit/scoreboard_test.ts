@@ -235,3 +235,22 @@ Deno.test("scoreboard: emptied boards hand their columns on; no two boards ever 
     }
   }
 });
+
+Deno.test("scoreboard: sackBlock reads block k of an edge array; a left edge below the first record counts from it", () => {
+  const sb = tenSent();
+  sb.beginAck(20, 0);
+  const blocks = new Uint32Array([9000, 9500, 500, 2500, 4000, 5000]);
+  sb.sackBlock(blocks, 1); // [500, 2500): records from 1000 up to 2500 (the one at 2000 cut)
+  sb.sackBlock(blocks, 2);
+  assert.deepEqual(records(sb).slice(0, 6), [
+    [1000, 2500, SB_SACKED],
+    [2500, 3000, 0],
+    [3000, 4000, 0],
+    [4000, 5000, SB_SACKED],
+    [5000, 6000, 0],
+    [6000, 7000, 0],
+  ]);
+  assert.equal(sb.sackedBytes, 2500);
+  assert.equal(sb.fack, 5000);
+  assert.deepEqual([...blocks], [9000, 9500, 500, 2500, 4000, 5000]); // not written
+});

@@ -30,7 +30,7 @@ import { DeliveryRate } from "./delivery_rate.ts";
 import { TCP_FLAG_ECE } from "./header.ts";
 import type { TcpHeaderOptions } from "./options.ts";
 import { Pacer } from "./pacing.ts";
-import { RackTlp, TLP_LOSS } from "./rack.ts";
+import { type RackTimes, RackTlp, TLP_LOSS } from "./rack.ts";
 import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
 import type { RttEstimator } from "./rtt_estimator.ts";
 import { isDsack, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
@@ -122,7 +122,7 @@ const ACK_SAMPLE = new AckSample();
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
-export class LossControl extends Timer {
+export class LossControl extends Timer implements RackTimes {
   /** The SACK scoreboard: every transmission in flight. */
   readonly sb: Scoreboard;
   /** Delivery-rate estimation. */
@@ -146,6 +146,12 @@ export class LossControl extends Timer {
   ccTrace: CcTrace | null = null;
   /** Window reductions started (Recovery, CWR, Loss) over the connection's life. */
   reductions = 0;
+  /**
+   * The time (ms) of the ACK or timer being handled. The timer helpers and
+   * {@link RackTlp.detectLoss} read it here: a fractional time passed as a number to a call V8
+   * does not inline is a new heap number per call.
+   */
+  eventMs = 0;
   readonly #snd: LossSender;
   readonly #conn: LossConnection;
   readonly #svc: TcpServices;
@@ -264,6 +270,7 @@ export class LossControl extends Timer {
     // The ACK's time as beginAck took it, read from the ACK record: V8 does not inline this
     // method, and a fractional time passed to it was a new heap number per segment received.
     const now = this.sb.ackResults.now;
+    this.eventMs = now;
     const conn = this.#conn;
     const snd = this.#snd;
     const stats = this.#svc.stats;
@@ -308,7 +315,7 @@ export class LossControl extends Timer {
     if (sb.count > 0) {
       if (conn.sackOk) {
         if (sb.sackedBytes > 0 || rec.repairing || dup || dsackRight >= 0) {
-          reoWait = rack.detectLoss(sb, now, this.rtt.srttMs, rec.repairing, mss);
+          reoWait = rack.detectLoss(sb, this, rec.repairing, mss);
         }
       } else {
         this.#renoMarkLost(dup, advanced);
@@ -340,7 +347,7 @@ export class LossControl extends Timer {
       this.#svc.ctx.timers.cancel(this.timer);
       rack.tlpActive = false;
     } else if (advanced || reoWait > 0 || this.#timerMode !== LT_RTO || !this.timer.armed) {
-      this.#armLossTimer(now, advanced, reoWait);
+      this.#armLossTimer(advanced, reoWait);
     }
     return advanced || sb.ackDelivered > 0 || dup || newlyLost > 0;
   }
@@ -414,14 +421,14 @@ export class LossControl extends Timer {
       }
     }
     for (let k = first; k < n; k++) {
-      let l = blocks[2 * k];
+      const l = blocks[2 * k];
       const r = blocks[2 * k + 1];
       if (!seqLt(l, r) || seqGt(r, this.#snd.sndMax) || seqLe(r, ack)) {
         if (!seqLe(r, ack)) stats.TCPSACKDiscard++;
         continue;
       }
-      if (seqLt(l, ack)) l = ack;
-      this.sb.sack(l, r);
+      // A left edge below SND.UNA (= ack) counts from the first record, which starts there.
+      this.sb.sackBlock(blocks, k);
     }
     return dsackRight;
   }
@@ -539,7 +546,7 @@ export class LossControl extends Timer {
     s.inflight = pipe;
     s.rttMs = this.sb.ackRttNewestMs;
     s.minRttMs = this.rack.minRttMs;
-    s.srttMs = this.rtt.hasSample ? this.rtt.srttMs : 0;
+    s.srttMs = this.rtt.srttMs; // 0 before a sample; no merge (V8 would box it)
     s.lostBytes = lost;
     s.delivered = rate.delivered;
     s.priorDelivered = rate.priorDelivered;
@@ -608,11 +615,13 @@ export class LossControl extends Timer {
   }
 
   /**
-   * After an ACK (`restart`: it acknowledged new data, RFC 6298 §5.3): the RACK reordering
-   * timer when a segment may soon be deemed lost (`reoWaitMs`), else a tail loss probe when
-   * allowed, else the RTO — never later than the RTO would fire.
+   * After an ACK (`restart`: it acknowledged new data, RFC 6298 §5.3) or a timer, at
+   * `eventMs`: the RACK reordering timer when a segment may soon be deemed lost
+   * (`reoWaitMs`), else a tail loss probe when allowed, else the RTO — never later than the
+   * RTO would fire.
    */
-  #armLossTimer(now: number, restart: boolean, reoWaitMs: number): void {
+  #armLossTimer(restart: boolean, reoWaitMs: number): void {
+    const now = this.eventMs;
     if (restart || !this.timer.armed || this.#rtoDeadlineMs <= now) {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
     }
@@ -620,12 +629,12 @@ export class LossControl extends Timer {
     if (reoWaitMs > 0) {
       const at = now + reoWaitMs;
       this.#timerMode = LT_REO;
-      this.armAtMs = at < rtoAt ? at : rtoAt;
+      this.armAtMs = Math.min(at, rtoAt); // not a merge, which V8 keeps boxed
       this.#svc.ctx.timers.arm(this);
     } else if (this.#tlpAllowed()) {
-      this.#armPto(now);
+      this.#armPto();
     } else if (this.#retransProbeAllowed()) {
-      this.#armRetransProbe(now);
+      this.#armRetransProbe();
     } else {
       this.#timerMode = LT_RTO;
       this.armAtMs = rtoAt;
@@ -650,12 +659,12 @@ export class LossControl extends Timer {
       this.#retransProbes < MAX_RETRANS_PROBES;
   }
 
-  /** Arm the recovery probe: 2·SRTT + 2 ms, never past the RTO. */
-  #armRetransProbe(now: number): void {
-    const at = now + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
+  /** Arm the recovery probe at `eventMs`: 2·SRTT + 2 ms, never past the RTO. */
+  #armRetransProbe(): void {
+    const at = this.eventMs + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
     const rtoAt = this.#rtoDeadlineMs;
     this.#timerMode = LT_RETRANS_PROBE;
-    this.armAtMs = at < rtoAt ? at : rtoAt;
+    this.armAtMs = Math.min(at, rtoAt);
     this.#svc.ctx.timers.arm(this);
   }
 
@@ -664,8 +673,9 @@ export class LossControl extends Timer {
     const conn = this.#conn;
     const now = this.#svc.ctx.clock.nowMs();
     if (this.#nothingToDo()) return;
+    this.eventMs = now;
     if (!this.#retransProbeAllowed()) {
-      this.#armLossTimer(now, false, 0);
+      this.#armLossTimer(false, 0);
       return;
     }
     this.#retransProbes++;
@@ -688,7 +698,7 @@ export class LossControl extends Timer {
     } else if (this.#tailProbe(now)) {
       this.#svc.stats.TCPLossProbes++;
     }
-    this.#armLossTimer(now, false, 0);
+    this.#armLossTimer(false, 0);
   }
 
   /** Resend the last segment of the highest unSACKed transmission (a TLP-style probe). */
@@ -707,6 +717,7 @@ export class LossControl extends Timer {
    * after new data, the retransmission probe after a retransmission.
    */
   afterSend(now: number, sentNew: boolean): void {
+    this.eventMs = now;
     if (!this.timer.armed) {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
       this.#timerMode = LT_RTO;
@@ -715,13 +726,14 @@ export class LossControl extends Timer {
     }
     if (this.#timerMode === LT_REO) return;
     // RFC 8985 §7.2: restart the probe timer after new data went out.
-    if (sentNew && this.#tlpAllowed()) this.#armPto(now);
-    else if (this.#retransProbeAllowed()) this.#armRetransProbe(now);
+    if (sentNew && this.#tlpAllowed()) this.#armPto();
+    else if (this.#retransProbeAllowed()) this.#armRetransProbe();
     else if (this.#timerMode === LT_RETRANS_PROBE) this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
   }
 
-  /** RFC 8985 §7.2: the PTO, capped by the RTO deadline. */
-  #armPto(now: number): void {
+  /** RFC 8985 §7.2: the PTO from `eventMs`, capped by the RTO deadline. */
+  #armPto(): void {
+    const now = this.eventMs;
     const rtt = this.rtt;
     const left = this.#rtoDeadlineMs - now;
     const pto = this.rack.ptoMs(
@@ -729,7 +741,7 @@ export class LossControl extends Timer {
       rtt.srttMs,
       seqDiff(this.#snd.sndMax, this.#snd.sndUna),
       this.#snd.mss,
-      left > 0 ? left : 0,
+      Math.max(left, 0),
     );
     this.#timerMode = LT_PTO;
     this.armAtMs = now + pto;
@@ -779,9 +791,10 @@ export class LossControl extends Timer {
     const conn = this.#conn;
     if (this.#nothingToDo()) return;
     const now = this.#svc.ctx.clock.nowMs();
+    this.eventMs = now;
     const sb = this.sb;
     const before = sb.lostBytes;
-    const wait = this.rack.detectLoss(sb, now, this.rtt.srttMs, this.rec.repairing, this.#snd.mss);
+    const wait = this.rack.detectLoss(sb, this, this.rec.repairing, this.#snd.mss);
     const lost = sb.lostBytes - before;
     if (lost > 0) {
       this.lostSegments += Math.ceil(lost / this.#snd.mss);
@@ -789,7 +802,7 @@ export class LossControl extends Timer {
       this.#prrCredit();
       conn.flushOutput();
     }
-    this.#armLossTimer(now, false, wait);
+    this.#armLossTimer(false, wait);
   }
 
   /**

@@ -58,12 +58,24 @@ export interface SendSequence {
 }
 
 /**
+ * The times {@link RackTlp.detectLoss} reads, as fields of the caller's object (the loss
+ * control): a fractional time passed as a number to a call V8 does not inline is a new heap
+ * number per call.
+ */
+export interface RackTimes {
+  /** The time (ms) of the ACK or timer being handled. */
+  readonly eventMs: number;
+  /** Its RTT estimate: the smoothed RTT (ms), read from the field. */
+  readonly rtt: { readonly srttMs: number };
+}
+
+/**
  * RACK and TLP state of one sender.
  *
  * @example
  * ```ts ignore
  * rack.onAck(sb, dsack, sender); // at the time sb.beginAck took
- * const wait = rack.detectLoss(sb, now, srttMs, inRecovery, mss);
+ * const wait = rack.detectLoss(sb, { eventMs: now, rtt }, inRecovery, mss);
  * if (rack.newlyLostBytes > 0) enterRecovery();
  * else if (wait > 0) armReorderTimer(now + wait);
  * ```
@@ -177,17 +189,13 @@ export class RackTlp {
    * §6.2 step 5 (RACK_detect_loss): mark lost every segment a later-sent delivered segment
    * overtook by more than the reordering window; `newlyLostBytes` says how much. Returns the
    * time (ms) until the next segment may be deemed lost (arm the reordering timer), or 0.
+   * The time now and SRTT are read from `t`.
    */
-  detectLoss(
-    sb: Scoreboard,
-    nowMs: number,
-    srttMs: number,
-    inRecovery: boolean,
-    mss: number,
-  ): number {
+  detectLoss(sb: Scoreboard, t: RackTimes, inRecovery: boolean, mss: number): number {
     this.newlyLostBytes = 0;
     if (!this.hasDelivery) return 0;
-    const reo = this.reoWndMs(srttMs, inRecovery, sb.sackedBytes, mss);
+    const nowMs = t.eventMs;
+    const reo = this.reoWndMs(t.rtt.srttMs, inRecovery, sb.sackedBytes, mss);
     const rackX = this.xmitMs;
     const rackEnd = this.endSeq;
     const wait = this.rttMs + reo;
@@ -233,7 +241,7 @@ export class RackTlp {
     if (hasRtt) {
       pto = 2 * srttMs + (flightBytes <= mss ? TLP_WORST_CASE_DELACK_MS : TLP_MIN_EXTRA_MS);
     }
-    return pto < rtoLeftMs ? pto : rtoLeftMs;
+    return Math.min(pto, rtoLeftMs);
   }
 
   /** §7.3: a probe went out; SND.NXT is now `sndNxt`. */

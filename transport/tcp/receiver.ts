@@ -297,7 +297,7 @@ export class TcpReceiver {
       } else {
         let n = rx.free - at;
         if (n > len) n = len;
-        if (n > 0 && this.#ofoDuplicate(at, n, seq)) stats.TCPDSACKOfoSent++;
+        if (n > 0 && this.#ofoDuplicate(at, n)) stats.TCPDSACKOfoSent++;
         if (n > 0 && this.asm === NO_RANGES) this.asm = new Assembler(this.#svc.opts.ooqMaxRanges);
         if (n > 0 && this.asm.add(at, n)) {
           rx.writeAt(at, seg.buf, off, n, this.#svc.rcvCopyViews ?? null);
@@ -308,8 +308,10 @@ export class TcpReceiver {
         immediate = true; // out of order: a duplicate ACK with SACK blocks at once
       }
     }
+    // On every path (adding 0 changes nothing): V8's mid tier inlines seqAdd only on a path
+    // nearly every call takes; called, it would return RCV.NXT as a new heap number.
+    this.rcvNxt = seqAdd(this.rcvNxt, advanced);
     if (advanced > 0) {
-      this.rcvNxt = seqAdd(this.rcvNxt, advanced);
       this.bytesReceived += advanced;
       if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
         const r = conn.tsEchoAgeMs(seg.opts);
@@ -349,11 +351,11 @@ export class TcpReceiver {
   }
 
   /**
-   * Out-of-order data `[at, at + n)` (offsets from RCV.NXT; `seq` is its first sequence
-   * number) overlaps data held already: the overlap becomes the D-SACK block (RFC 2883
-   * §4.1.2). Returns true when it did.
+   * Out-of-order data `[at, at + n)` (offsets from RCV.NXT; offsets, not sequence numbers,
+   * which V8 would pass as new heap numbers) overlaps data held already: the overlap becomes
+   * the D-SACK block (RFC 2883 §4.1.2). Returns true when it did.
    */
-  #ofoDuplicate(at: number, n: number, seq: number): boolean {
+  #ofoDuplicate(at: number, n: number): boolean {
     const asm = this.asm;
     const end = at + n;
     for (let i = 0; i < asm.rangeCount; i++) {
@@ -362,7 +364,7 @@ export class TcpReceiver {
       if (re <= at || rs >= end) continue;
       const s = rs > at ? rs : at;
       const e = re < end ? re : end;
-      this.#setDsack(seqAdd(seq, s - at), seqAdd(seq, e - at));
+      this.#setDsack(seqAdd(this.rcvNxt, s), seqAdd(this.rcvNxt, e));
       return true;
     }
     return false;

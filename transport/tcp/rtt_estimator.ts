@@ -81,7 +81,12 @@ export class RttEstimator {
   readonly initialRtoMs: number;
   /** Where samples are also recorded (ns), or null. */
   readonly #samplesNs: Histogram | null;
-  #srtt = 0;
+  /**
+   * Smoothed round-trip time SRTT in ms (0 before the first sample); written only by the
+   * estimator. A field, not a getter: a getter V8 does not inline returns the fractional time
+   * as a new heap number, and the loss control reads it on ACKs and timer arms.
+   */
+  srttMs = 0;
   #rttvar = 0;
   #hasSample = false;
   /**
@@ -134,11 +139,6 @@ export class RttEstimator {
     return this.#hasSample;
   }
 
-  /** Smoothed round-trip time SRTT in ms (0 before the first sample). */
-  get srttMs(): number {
-    return this.#srtt;
-  }
-
   /** Round-trip time variation RTTVAR in ms (0 before the first sample). */
   get rttvarMs(): number {
     return this.#rttvar;
@@ -168,18 +168,18 @@ export class RttEstimator {
     if (this.#samplesNs !== null) this.#samplesNs.record(Math.floor(rttMs * 1e6));
     if (!this.#hasSample) {
       // RFC 6298 §2.2: the first measurement R gives SRTT = R, RTTVAR = R/2.
-      this.#srtt = rttMs;
+      this.srttMs = rttMs;
       this.#rttvar = rttMs / 2;
       this.#hasSample = true;
     } else {
       // RFC 6298 §2.3: RTTVAR is updated first, with the *old* SRTT.
-      const err = this.#srtt - rttMs;
+      const err = this.srttMs - rttMs;
       this.#rttvar = (1 - BETA) * this.#rttvar + BETA * (err < 0 ? -err : err);
-      this.#srtt = (1 - ALPHA) * this.#srtt + ALPHA * rttMs;
+      this.srttMs = (1 - ALPHA) * this.srttMs + ALPHA * rttMs;
     }
     // RFC 6298 §2.2/§2.3: RTO = SRTT + max(G, K*RTTVAR).
     const v = K * this.#rttvar;
-    this.#baseRto = this.#srtt + (v > this.clockGranularityMs ? v : this.clockGranularityMs);
+    this.#baseRto = this.srttMs + (v > this.clockGranularityMs ? v : this.clockGranularityMs);
     this.#backoffs = 0;
     this.#update();
   }
@@ -207,7 +207,7 @@ export class RttEstimator {
    * and no sample was taken.
    */
   reset(rtoMs: number = this.initialRtoMs): void {
-    this.#srtt = 0;
+    this.srttMs = 0;
     this.#rttvar = 0;
     this.#hasSample = false;
     this.#baseRto = rtoMs > 0 ? rtoMs : this.initialRtoMs;

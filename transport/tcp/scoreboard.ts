@@ -90,6 +90,9 @@ export class AckResults {
   priorFack = 0;
 }
 
+/** The edges {@link Scoreboard.sack} hands to {@link Scoreboard.sackBlock} (one thread). */
+const SACK_BLOCK = new Uint32Array(2);
+
 /** The one record of the ACK being processed (one ACK at a time on the one thread). */
 const ACK = new AckResults();
 
@@ -349,7 +352,7 @@ export class Scoreboard {
    */
   nextLost(): number {
     if (this.lostBytes === 0 || this.#n === 0) return -1;
-    let i = this.#find(this.#lostHint);
+    let i = this.#findAt(seqDiff(this.#lostHint, this.#start[this.#head]));
     if (i < 0) i = 0;
     const flags = this.#flags;
     for (; i < this.#n; i++) {
@@ -488,15 +491,30 @@ export class Scoreboard {
   }
 
   /**
-   * A SACK block `[left, right)` (RFC 2018), already checked to lie within (SND.UNA,
-   * SND.MAX]: records it covers are SACKed (records it cuts are split first).
+   * A SACK block `[left, right)` (RFC 2018), already checked to end within (SND.UNA,
+   * SND.MAX]: records it covers are SACKed (records it cuts are split first); a left edge
+   * below the first record counts from that record. See {@link Scoreboard.sackBlock}.
    */
   sack(left: number, right: number): void {
+    SACK_BLOCK[0] = left;
+    SACK_BLOCK[1] = right;
+    this.sackBlock(SACK_BLOCK, 0);
+  }
+
+  /**
+   * {@link Scoreboard.sack} for block `k` of `blocks` (left and right edges in pairs, as
+   * {@link TcpHeaderOptions.sackBlocks} holds them). The edges are read here, not passed: V8
+   * passes a sequence number at or above 2**30 to a call it does not inline as a new heap
+   * number.
+   */
+  sackBlock(blocks: Uint32Array, k: number): void {
     if (this.#n === 0) return;
-    let i = this.#find(left);
+    const left = blocks[2 * k];
+    const right = blocks[2 * k + 1];
+    let i = this.#findAt(seqDiff(left, this.#start[this.#head]));
     if (i < 0) i = 0;
     // Split the record the block starts in, unless the block starts at its start.
-    if (seqLt(this.start(i), left)) {
+    if (seqLt(this.#start[this.#head + i], left)) {
       if (seqLe(this.end(i), left)) return; // nothing of it here (cannot happen after #find)
       if (this.#split(i, left)) i++;
       else if (seqGt(this.end(i), right)) return; // cannot mark a part: leave it
@@ -508,7 +526,10 @@ export class Scoreboard {
       i++;
     }
     // The block ends inside record i: split it and mark the front.
-    if (i < this.#n && seqLt(this.start(i), right) && this.#split(i, right)) {
+    // seqLt written out: called under the `i < n` branch, V8 would box both numbers.
+    if (
+      i < this.#n && ((this.#start[this.#head + i] - right) | 0) < 0 && this.#split(i, right)
+    ) {
       this.#sackOne(i);
       i++;
     }
@@ -519,14 +540,18 @@ export class Scoreboard {
   #sackOne(i: number): void {
     const p = this.#head + i;
     const f = this.#flags[p];
+    const end = this.#end[p];
+    // Before the early return, on every path: V8's mid tier inlines seqDiff/seqGt only there;
+    // called under a branch they take the sequence numbers as new heap numbers.
+    const len = seqDiff(end, this.#start[p]);
+    const endAfterFack = seqGt(end, this.fack);
     if ((f & SB_SACKED) !== 0) return;
-    const len = seqDiff(this.#end[p], this.#start[p]);
     if ((f & SB_LOST) !== 0) this.lostBytes -= len;
     if ((f & SB_RETRANS) !== 0) this.retransBytes -= len;
     this.sackedBytes += len;
     ACK.ackSacked += len;
     this.#delivered(p, len);
-    if (seqGt(this.#end[p], this.fack)) this.fack = this.#end[p];
+    if (endAfterFack) this.fack = end;
     this.#flags[p] = (f | SB_SACKED) & ~(SB_LOST | SB_RETRANS);
   }
 
@@ -582,14 +607,16 @@ export class Scoreboard {
 
   // ---- storage ---------------------------------------------------------------------------
 
-  /** Position of the record holding `seq`, or -1 when `seq` is before the first. */
-  #find(seq: number): number {
+  /**
+   * Position of the record holding the byte `off` bytes past the first record's start, or -1
+   * when `off` < 0 (the scoreboard holds a record). An offset, not a sequence number: a small
+   * integer, which V8 passes unboxed to a call it does not inline.
+   */
+  #findAt(off: number): number {
+    if (off < 0) return -1;
     const n = this.#n;
-    if (n === 0) return -1;
     const head = this.#head;
     const base = this.#start[head];
-    const off = seqDiff(seq, base);
-    if (off < 0) return -1;
     let lo = 0;
     let hi = n - 1;
     const start = this.#start;
