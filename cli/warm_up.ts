@@ -82,6 +82,15 @@ export function warmUpLink(
   };
 }
 
+/** What every warm-up of `config` runs: its stack options, algorithm, wire, server and client. */
+function warmUpRun(
+  config: WarmUpConfig,
+  serve: ConnectionWarmUpOptions["serve"],
+  client: ConnectionWarmUpOptions["client"],
+): Pick<ConnectionWarmUpOptions, "stack" | "cc" | "wire" | "link" | "serve" | "client"> {
+  return { stack: config.stack, cc: config.cc, ...warmUpLink(config), serve, client };
+}
+
 /** Connections `--prewarm` asked for (0: none or not given); a UsageError when not a count. */
 export function prewarmCount(values: Record<string, unknown>): number {
   return numberFlag("prewarm", values.prewarm, 0, { integer: true, min: 0, max: 1_000_000 });
@@ -113,11 +122,7 @@ export async function runWarmUp(
     connections,
     // Long enough for a cold process; a limit all the same (and in-flight ones get 1 s more).
     timeLimitMs: 10_000,
-    stack: config.stack,
-    cc: config.cc,
-    ...warmUpLink(config),
-    serve,
-    client,
+    ...warmUpRun(config, serve, client),
   });
   report(r, json);
 }
@@ -156,11 +161,7 @@ export async function runPingpongWarmUp(
     connections: PINGPONG_WARM_UP_CONNECTIONS,
     timeLimitMs: PINGPONG_WARM_UP_MS,
     graceMs: IDLE_WARM_UP_GRACE_MS,
-    stack: config.stack,
-    cc: config.cc,
-    ...warmUpLink(config),
-    serve,
-    client,
+    ...warmUpRun(config, serve, client),
   });
   report(r, json);
   return r;
@@ -217,11 +218,7 @@ export async function runIdleWarmUp(
       timeLimitMs: 5_000,
       graceMs: IDLE_WARM_UP_GRACE_MS,
       signal: stop.signal,
-      stack: config.stack,
-      cc: config.cc,
-      ...warmUpLink(config),
-      serve,
-      client,
+      ...warmUpRun(config, serve, client),
     });
     report(r, json);
     return r;
