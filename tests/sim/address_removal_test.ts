@@ -8,18 +8,9 @@ import assert from "node:assert/strict";
 import { makeSimNet } from "../harness/sim_net.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
-import { StackError } from "../../core/errors.ts";
+import type { StackError } from "../../core/errors.ts";
 import { AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM, SocketTable } from "../../stack/socket.ts";
-
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof StackError, `expected a StackError, got ${e}`);
-    return e.code;
-  }
-  assert.fail("expected an error");
-}
+import { errnoOf } from "../harness/errno.ts";
 
 const B2 = parseIpv4("198.18.0.2");
 const B3 = parseIpv4("198.18.0.3");

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { makeSimNet } from "../harness/sim_net.ts";
 import { drain, inject, ipv6Frame, type SeenFrame, udp6 } from "../harness/ipv6_frames.ts";
 import { IpAddress } from "../../net/ip_address.ts";
-import { StackError } from "../../core/errors.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -15,6 +14,7 @@ import {
   SOCK_DGRAM,
   SocketTable,
 } from "../../stack/socket.ts";
+import { errnoOf } from "../harness/errno.ts";
 
 const A6 = "fd00:5::1";
 const B6 = "fd00:5::2";
@@ -25,16 +25,6 @@ function setup() {
   net.b.ipv6.addAddress(1, IpAddress.parse(B6), 64);
   net.advance(2500);
   return { net, sa: new SocketTable(net.a), sb: new SocketTable(net.b) };
-}
-
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof StackError, `expected a StackError, got ${e}`);
-    return e.code;
-  }
-  assert.fail("expected an error");
 }
 
 const pattern = (len: number, seed: number) =>

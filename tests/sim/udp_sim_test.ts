@@ -9,7 +9,7 @@ import { SimWire } from "../../link/sim_wire.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 import { VirtualClock } from "../../core/clock.ts";
-import { StackError } from "../../core/errors.ts";
+import type { StackError } from "../../core/errors.ts";
 import {
   AF_INET,
   POLLERR,
@@ -22,6 +22,7 @@ import {
   SOL_SOCKET,
 } from "../../stack/socket.ts";
 import { Stack, type StackOptions } from "../../stack/stack.ts";
+import { errnoOf } from "../harness/errno.ts";
 
 const A = "198.18.0.1";
 const B = "198.18.0.2";
@@ -48,17 +49,6 @@ function twoStacks(opts: { a?: StackOptions; b?: StackOptions; seed?: number } =
     }
   };
   return { clock, wire, a, b, sa: new SocketTable(a), sb: new SocketTable(b), run };
-}
-
-/** The errno code of what `fn` throws (fails if it does not throw a StackError). */
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof StackError, `expected a StackError, got ${e}`);
-    return e.code;
-  }
-  assert.fail("expected an error");
 }
 
 function pattern(len: number, seed: number): Uint8Array {
