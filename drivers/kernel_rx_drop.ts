@@ -142,8 +142,8 @@ export function kernelRxOwnDropInsns(
     v6.length > KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES
   ) {
     throw new RangeError(
-      `kernelRxOwnDropInsns: 1..${KERNEL_RX_OWN_DROP_MAX_ADDRESSES} IPv4 and ` +
-        `0..${KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES} IPv6 addresses, not ${v4.length} and ` +
+      `kernelRxOwnDropInsns: at least one address, at most ${KERNEL_RX_OWN_DROP_MAX_ADDRESSES} ` +
+        `IPv4 and ${KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES} IPv6, not ${v4.length} and ` +
         `${v6.length}`,
     );
   }
