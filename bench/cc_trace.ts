@@ -16,7 +16,8 @@
  * before it, ssthresh, cwnd after it, its length (ms, ACKs), whether it was undone (cwnd back
  * at or above its value before) — and the congestion-avoidance stretches between two
  * episodes: how long, how many segments delivered, and how much cwnd grew per window of data
- * acknowledged (1 per window is AIMD(1); RFC 9438 §4.3's Reno-friendly α is 0.53).
+ * acknowledged (1 per window is AIMD(1); RFC 9438 §4.3's Reno-friendly α is 0.53) — and the
+ * RTT samples behind SRTT, read back from its changes (`rttSamples`).
  *
  * Recording the kernel sender (as root, around a `bench:cc` run; the ports start at 5400):
  *
@@ -201,6 +202,22 @@ export interface WindowSummary {
     /** Episodes whose cwnd after was at or above the cwnd before (undone). */
     undone: number;
   };
+  /**
+   * The RTT samples SRTT took, read back from its changes (RFC 6298: SRTT' = 7/8·SRTT +
+   * R/8, so R = 8·SRTT' − 7·SRTT; the kernel's SRTT is in whole µs, so ±8 µs): quantiles
+   * (ms) and, apart, the coarse ones (≥ {@link COARSE_SAMPLE_MS}: a timestamp echo on a 1 ms
+   * clock — Linux takes one, at least 1 ms, from an ACK that covers retransmitted data) —
+   * their share, the share of them on an ACK that ended a reduction, and the mean of the rest.
+   */
+  rttSamples: {
+    n: number;
+    p10: number;
+    p50: number;
+    p90: number;
+    coarseShare: number;
+    coarseAtReductionEnd: number;
+    fineMeanMs: number;
+  };
   /** Medians over the stretches between two episodes (congestion avoidance). */
   between: {
     ms: number;
@@ -231,6 +248,9 @@ function pct(xs: number[], q: number): number {
 }
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Samples at or above this (ms) count as coarse in {@link WindowSummary.rttSamples}. */
+export const COARSE_SAMPLE_MS = 0.5;
 
 /** A reduction state (CWR, Recovery, Loss). */
 function reducing(state: number): boolean {
@@ -314,6 +334,25 @@ export function summarise(recs: WindowRecord[]): WindowSummary {
       start = i;
     }
   }
+  // RTT samples: a change of SRTT between two records is the sample of the ACK between them
+  // (the kernel's records hold the window before their ACK, the stack's after it: either
+  // way the pair's first state is the one before that ACK, the second the one after).
+  const samples: number[] = [];
+  let coarse = 0, coarseAtEnd = 0, fine = 0, fineN = 0;
+  for (let i = 1; i < n; i++) {
+    const a = recs[i - 1], b = recs[i];
+    if (b.srttMs === a.srttMs) continue;
+    const x = 8 * b.srttMs - 7 * a.srttMs;
+    samples.push(x);
+    if (x >= COARSE_SAMPLE_MS) {
+      coarse++;
+      if (reducing(a.state) && !reducing(b.state)) coarseAtEnd++;
+    } else {
+      fine += x;
+      fineN++;
+    }
+  }
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const byKind: Record<string, number> = {};
   for (const e of eps) byKind[CA_NAMES[e.state]] = (byKind[CA_NAMES[e.state]] ?? 0) + 1;
   byKind.backToBack = merged;
@@ -348,6 +387,15 @@ export function summarise(recs: WindowRecord[]): WindowSummary {
       cwndAfter: r2(median(recov.map((e) => e.cwndAfter))),
       ratio: r2(median(recov.map((e) => e.cwndAfter / e.cwndBefore))),
       undone: recov.filter((e) => e.cwndAfter >= e.cwndBefore).length,
+    },
+    rttSamples: {
+      n: samples.length,
+      p10: r3(pct(samples, 0.1)),
+      p50: r3(pct(samples, 0.5)),
+      p90: r3(pct(samples, 0.9)),
+      coarseShare: r3(coarse / samples.length),
+      coarseAtReductionEnd: coarse > 0 ? r2(coarseAtEnd / coarse) : 0,
+      fineMeanMs: r3(fine / fineN),
     },
     between: {
       ms: Math.round(median(stretches.map((s) => s.ms)) * 1000) / 1000,

@@ -2,6 +2,7 @@
 // sets ssthresh = β·cwnd (§4.6) and W_max by fast convergence against the W_max in force
 // (§4.7); at a 10 ms RTT the Reno-friendly region (§4.3) governs growth, so the mean window
 // lies between AIMD(α, β)'s and AIMD(1, β)'s for the loss rate.
+// After a retransmission timeout the first epoch's curve starts at its own cwnd (§4.8).
 
 import assert from "node:assert/strict";
 import { BulkFlow, connectPair, makeSimNet } from "../harness/sim_net.ts";
@@ -111,4 +112,48 @@ Deno.test("tcp congestion: CUBIC under 1 % random loss — each reduction follow
       high.toFixed(2)
     }`,
   );
+});
+
+Deno.test("tcp congestion: CUBIC after a retransmission timeout — the first epoch's curve starts at its own cwnd, K = 0 (RFC 9438 §4.8)", () => {
+  const net = makeSimNet({
+    wire: {
+      seed: 7,
+      delayMs: 5,
+      rateBitsPerSec: 50e6,
+      bottleneckQueueFrames: 4000,
+      queueFrames: 8192,
+    },
+    tcp: { congestionControl: "cubic" },
+  });
+  const { c, s } = connectPair(net);
+  const cc = c.snd.cc as Cubic;
+  const mss = c.snd.mss;
+  const flow = new BulkFlow(c, s, 1 << 30);
+  // A loss first, so that W_max is set and the sender is in congestion avoidance.
+  net.run(() => flow.step() || net.clock.nowMs() > 1_001_000, 5_000);
+  net.wire.setFaults({ lossRate: 0.01 }, net.portA);
+  net.run(() => flow.step() || net.a.stats.tcp.TCPSackRecovery > 0, 5_000);
+  net.wire.setFaults({ lossRate: 0 }, net.portA);
+  net.run(() => flow.step() || !cc.inSlowStart && cc.epochStartMs >= 0, 5_000);
+  // Then the path goes dark for longer than the RTO: every frame of the sender is lost.
+  const timeouts0 = net.a.stats.tcp.TCPTimeouts;
+  const wMaxBefore = cc.wMaxSegments;
+  assert.ok(wMaxBefore > 10, `W_max ${wMaxBefore}`);
+  net.wire.setFaults({ lossRate: 1 }, net.portA);
+  assert.ok(net.run(() => flow.step() || net.a.stats.tcp.TCPTimeouts > timeouts0, 5_000));
+  net.wire.setFaults({ lossRate: 0 }, net.portA);
+  const wMaxAtRto = cc.wMaxSegments;
+  // Slow start back to ssthresh, then the first congestion-avoidance ACK starts the epoch.
+  assert.ok(net.run(() => flow.step() || !cc.inSlowStart && cc.epochStartMs >= 0, 10_000));
+  const cwndAtEpoch = cc.cwnd / mss;
+  assert.equal(net.a.stats.tcp.TCPSpuriousRTOs, 0);
+  assert.ok(cwndAtEpoch < wMaxAtRto, `cwnd ${cwndAtEpoch}, W_max at the timeout ${wMaxAtRto}`);
+  // §4.8: K = 0, W_max = the epoch's first cwnd (within the ACK's growth) — not a concave
+  // approach to the W_max of before the timeout.
+  assert.equal(cc.kSeconds, 0);
+  assert.ok(
+    Math.abs(cc.wMaxSegments - cwndAtEpoch) < 1,
+    `W_max ${cc.wMaxSegments} vs cwnd ${cwndAtEpoch}`,
+  );
+  assert.equal(cc.cubicWindow(0), cc.wMaxSegments);
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { CC_TRACE_FIELDS, CcTrace } from "../../transport/tcp/cc_trace.ts";
-import { parseKernelTrace, summarise, type WindowRecord } from "../../bench/cc_trace.ts";
+import {
+  COARSE_SAMPLE_MS,
+  parseKernelTrace,
+  summarise,
+  type WindowRecord,
+} from "../../bench/cc_trace.ts";
 
 Deno.test("cc trace: the ring keeps the last records, oldest first", () => {
   const t = new CcTrace(3);
@@ -72,4 +77,36 @@ Deno.test("cc trace: episodes, back-to-back reductions and the growth between th
   assert.equal(s.between.segs, 14);
   assert.equal(s.between.growthPerWindow, 1);
   assert.equal(s.cwndLimitedShare, 1);
+});
+
+Deno.test("cc trace: the RTT samples read back from SRTT's changes; a 1 ms echo at a recovery's end is coarse", () => {
+  const recs: WindowRecord[] = [];
+  let srtt = 0.04;
+  let t = 0;
+  const ack = (sampleMs: number | null, state: number) => {
+    if (sampleMs !== null) srtt = (7 / 8) * srtt + sampleMs / 8;
+    recs.push({
+      t: t++,
+      cwnd: 20,
+      ssthresh: 14,
+      unacked: 20,
+      acked: 1,
+      state,
+      cwndLimited: true,
+      srttMs: srtt,
+      reductions: 0,
+    });
+  };
+  ack(null, 0);
+  for (let i = 0; i < 8; i++) ack(0.03 + i * 0.001, 0);
+  ack(null, 3); // a recovery: no sample
+  ack(1, 0); // the ACK that ends it: Linux's timestamp sample, 1 ms
+  ack(0.04, 0);
+  const s = summarise(recs).rttSamples;
+  assert.equal(s.n, 10);
+  assert.equal(s.coarseShare, 0.1);
+  assert.equal(s.coarseAtReductionEnd, 1);
+  assert.ok(1 >= COARSE_SAMPLE_MS);
+  assert.equal(s.fineMeanMs, Math.round(((0.03 * 8 + 0.028 + 0.04) / 9) * 1000) / 1000);
+  assert.equal(s.p50, 0.035); // the sixth of ten, sorted
 });

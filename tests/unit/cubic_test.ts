@@ -227,3 +227,112 @@ Deno.test("HyStart++: an RTT rise of RttThresh enters CSS; CSS rounds end slow s
   assert.ok(h.leaveSlowStart, "after 5 CSS rounds slow start ends");
   assert.equal(h.exits, 2);
 });
+
+/** One window of ACKs (one per segment, spread over `rtt` ms) from `t`; returns the next t. */
+function window(cc: Cubic, t: number, rtt: number): number {
+  const segs = Math.floor(cc.cwnd / MSS);
+  for (let i = 0; i < segs; i++) cc.onAck(sample(t + (i * rtt) / segs, MSS, rtt, rtt));
+  return t + rtt;
+}
+
+Deno.test("cubic: the Reno-friendly estimate grows α = 3(1−β)/(1+β) per window, 1 once past cwnd_prior (§4.3)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(100 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 70 segments, W_max = cwnd_prior = 100, K ≈ 4.2 s
+  // 10 ms RTT (above the rate tick, so the curve is followed): the curve climbs ~21
+  // segments/s near t = 0, Reno's α ≈ 0.53 per window ~53/s — cwnd is W_est's.
+  const alpha = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
+  const rtt = 10;
+  let t = 1000;
+  for (let r = 0; r < 20; r++) t = window(cc, t, rtt);
+  const a = cc.cwnd / MSS;
+  for (let r = 0; r < 20; r++) t = window(cc, t, rtt);
+  const b = cc.cwnd / MSS;
+  assert.ok(b < 100, `cwnd ${b}: still below cwnd_prior`);
+  const perWindow = (b - a) / 20;
+  assert.ok(Math.abs(perWindow - alpha) < 0.08, `${perWindow} segments per window, α = ${alpha}`);
+  // Past cwnd_prior (100 segments) α is 1: one segment per window (the curve is still below).
+  while (cc.cwnd / MSS < 103) t = window(cc, t, rtt);
+  const c = cc.cwnd / MSS;
+  for (let r = 0; r < 20; r++) t = window(cc, t, rtt);
+  assert.ok(cc.cubicWindow((t - cc.epochStartMs) / 1000) < c, "the curve is below: Reno's region");
+  const perWindow1 = (cc.cwnd / MSS - c) / 20;
+  assert.ok(Math.abs(perWindow1 - 1) < 0.1, `${perWindow1} segments per window past cwnd_prior`);
+});
+
+Deno.test("cubic: the first epoch after a timeout starts its curve at cwnd with K = 0 (§4.8)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(50 * MSS);
+  cc.onRetransmitTimeout(0, 0); // cwnd 1, ssthresh 35, W_max 50
+  assert.equal(cc.wMaxSegments, 50);
+  let t = 100;
+  while (cc.inSlowStart) cc.onAck(sample(t += 1, MSS, 10, 10));
+  assert.equal(cc.cwnd, 35 * MSS);
+  cc.onAck(sample(t += 1, MSS, 10, 10)); // the first congestion-avoidance ACK: the epoch
+  assert.ok(cc.epochStartMs >= 0);
+  // K = 0 and W_max = the epoch's first cwnd, where the window before the timeout (50)
+  // would give K = ∛(15/C) ≈ 3.3 s of concave approach to 50.
+  assert.equal(cc.kSeconds, 0);
+  assert.equal(cc.wMaxSegments, 35);
+  assert.equal(cc.cubicWindow(0), 35);
+  // A later loss is an ordinary one again: W_max its window, no fast convergence.
+  for (let r = 0; r < 5; r++) t = window(cc, t, 10);
+  const w = cc.cwnd / MSS;
+  cc.onCongestionEvent(0, t);
+  assert.ok(Math.abs(cc.wMaxSegments - w) < 1 / MSS, `W_max ${cc.wMaxSegments} vs ${w}`);
+  cc.onRecoveryEnd(t);
+  cc.onAck(sample(t += 1, MSS, 10, 10));
+  assert.ok(cc.kSeconds > 1, `K ${cc.kSeconds}: a concave approach to W_max`);
+});
+
+Deno.test("cubic: a spurious reduction's undo restores W_max, K, the epoch and W_est (§4.9)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(100 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 70, W_max 100
+  let t = 1000;
+  for (let r = 0; r < 10; r++) t = window(cc, t, 10);
+  const epoch = cc.epochStartMs;
+  const k = cc.kSeconds;
+  const cwnd = cc.cwnd;
+  assert.equal(epoch, 1000);
+  cc.onCongestionEvent(0, t); // fast convergence: W_max = cwnd·0.85
+  assert.ok(cc.wMaxSegments < 70);
+  cc.setCwnd(cwnd - 5 * MSS); // PRR on its way down
+  assert.ok(cc.undoReduction(t + 1));
+  assert.equal(cc.cwnd, cwnd);
+  assert.equal(cc.ssthresh, 70 * MSS);
+  assert.equal(cc.wMaxSegments, 100);
+  // The epoch goes on where it was: same start, same K (a new epoch would start at the next
+  // ACK with K from cwnd, and the time spent in recovery would not count).
+  assert.equal(cc.epochStartMs, epoch);
+  assert.equal(cc.kSeconds, k);
+  cc.onAck(sample(t + 2, MSS, 10, 10));
+  assert.equal(cc.epochStartMs, epoch);
+  assert.equal(cc.kSeconds, k);
+});
+
+Deno.test("cubic: an undo after cwnd has grown back keeps the current state (§4.9)", () => {
+  const cc = new Cubic();
+  cc.init(MSS, 0);
+  cc.setCwnd(30 * MSS);
+  cc.onCongestionEvent(0, 0);
+  cc.onRecoveryEnd(0); // 21, W_max 30
+  cc.setCwnd(20 * MSS);
+  cc.onCongestionEvent(0, 1); // W_max 17 (fast convergence), ssthresh 14
+  cc.onRecoveryEnd(1);
+  let t = 10;
+  for (let r = 0; r < 5; r++) t = window(cc, t, 10);
+  cc.setCwnd(21 * MSS); // grown back past the 20 before the reduction
+  const epoch = cc.epochStartMs;
+  // The D-SACK that shows the second reduction spurious arrives only now.
+  assert.equal(cc.undoReduction(t), false);
+  assert.equal(cc.cwnd, 21 * MSS);
+  assert.equal(cc.ssthresh, 14 * MSS);
+  assert.ok(Math.abs(cc.wMaxSegments - 17) < 1e-9, `W_max ${cc.wMaxSegments}`);
+  assert.equal(cc.epochStartMs, epoch);
+});

@@ -206,7 +206,8 @@ export interface CongestionControl {
    * The last reduction was spurious (D-SACK RFC 3708, Eifel RFC 3522): restore cwnd and
    * ssthresh to at least their values before it (RFC 4015 response).
    *
-   * @returns false when there is nothing to undo.
+   * @returns false when there is nothing to undo (CUBIC: also when cwnd has already grown
+   *   back to its value before the reduction, RFC 9438 §4.9, and keeps its current state).
    */
   undoReduction(nowMs: number): boolean;
 }

@@ -27,6 +27,13 @@
  *   segments leave 14, not 14.7).
  * - Fast convergence (§4.7): a reduction below the previous `W_max` lowers `W_max` further
  *   to `cwnd·(1 + β)/2`, releasing bandwidth to newer flows.
+ * - Timeout (§4.8): the first congestion-avoidance epoch after a retransmission timeout
+ *   starts its curve at cwnd with K = 0, W_max and W_est set to the epoch's first cwnd (the
+ *   window before the timeout no longer says where the path saturates; Linux resets its
+ *   cubic state on entering Loss the same way).
+ * - Spurious reductions (§4.9): an undo restores cwnd, cwnd_prior, ssthresh, W_max, K, the
+ *   epoch's start and W_est as they were before the reduction — only while cwnd is still
+ *   below the window before it; once cwnd has grown back, the current values stay.
  * - Slow start (§4.10) is RFC 5681's with HyStart++ (RFC 9406, `hystart.ts`); like Linux, an
  *   ACK adds everything it delivered (no byte-counting cap), a quarter of it in CSS.
  * - cwnd grows only while it limits the sender (§5.8).
@@ -107,6 +114,8 @@ export class Cubic implements CongestionControl {
   /** The clock tick (`now / CUBIC_RATE_TICK_MS`) `#rate` was computed in; -1: none yet. */
   #rateTick = -1;
   #inTimeoutSeries = false;
+  /** A timeout reduced the window and no epoch has started since (§4.8). */
+  #afterTimeout = false;
   /** The state before the last reduction (for undo), made by the first reduction. */
   #prior: Float64Array | null = null;
   #hasPrior = false;
@@ -174,6 +183,7 @@ export class Cubic implements CongestionControl {
     this.#k = 0;
     this.#wEst = 0;
     this.#inTimeoutSeries = false;
+    this.#afterTimeout = false;
     this.#hasPrior = false;
     this.#hystart?.reset(0);
   }
@@ -228,6 +238,11 @@ export class Cubic implements CongestionControl {
     if (this.#epochStartMs < 0) {
       // §4.2: a new epoch; K from the distance to W_max.
       this.#epochStartMs = now;
+      if (this.#afterTimeout) {
+        // §4.8: the first epoch after a timeout: K = 0, W_max = the epoch's first cwnd.
+        this.#afterTimeout = false;
+        this.#wMax = cwndSeg;
+      }
       // Above W_max (after an undo, or the first epoch) the curve starts at cwnd with K = 0;
       // W_max itself stays, for the next reduction's fast convergence (§4.7).
       if (cwndSeg < this.#wMax) {
@@ -298,6 +313,7 @@ export class Cubic implements CongestionControl {
     const mss = this.#mss;
     const cwndSeg = this.#cwnd / mss;
     this.#epochStartMs = -1;
+    this.#afterTimeout = false;
     this.#cwndPrior = cwndSeg;
     // §4.7 fast convergence: below the W_max in force (itself perhaps lowered by the last
     // reduction's fast convergence, as in Linux's `last_max_cwnd`), lower it further.
@@ -326,6 +342,7 @@ export class Cubic implements CongestionControl {
     }
     this.#cwnd = this.#mss;
     this.#epochStartMs = -1;
+    this.#afterTimeout = true;
     this.#hystart?.reset(0);
   }
 
@@ -338,26 +355,44 @@ export class Cubic implements CongestionControl {
     this.#epochStartMs = -1;
   }
 
-  /** Restore the window and the cubic state from before the last reduction. */
+  /**
+   * §4.9: restore the window and the cubic state from before the last reduction — cwnd,
+   * cwnd_prior, ssthresh, W_max, K, the epoch (its start, plateau, W_est) — if cwnd is still
+   * below the window before it. Once cwnd has grown back to it (a late detection), the
+   * current values stay and this returns false.
+   */
   undoReduction(_nowMs: number): boolean {
     if (!this.#hasPrior) return false;
+    this.#hasPrior = false;
     const p = this.#prior!;
-    if (this.#cwnd < p[0]) this.#cwnd = p[0];
+    if (!(this.#cwnd < p[0])) return false;
+    this.#cwnd = p[0];
     if (this.#ssthresh < p[1]) this.#ssthresh = p[1];
     this.#wMax = p[2];
     this.#cwndPrior = p[3];
-    this.#epochStartMs = -1;
-    this.#hasPrior = false;
+    this.#epochStartMs = p[4];
+    this.#k = p[5];
+    this.#origin = p[6];
+    this.#wEst = p[7];
+    this.#renoAcked = p[8];
+    this.#rateTick = -1; // the growth rate is recomputed from the restored curve
     this.#inTimeoutSeries = false;
+    this.#afterTimeout = false;
     return true;
   }
 
+  /** §4.9: what an undo restores, saved before a reduction changes it. */
   #saveForUndo(): void {
-    const p = this.#prior ??= new Float64Array(4);
+    const p = this.#prior ??= new Float64Array(9);
     p[0] = this.#cwnd;
     p[1] = this.#ssthresh;
     p[2] = this.#wMax;
     p[3] = this.#cwndPrior;
+    p[4] = this.#epochStartMs;
+    p[5] = this.#k;
+    p[6] = this.#origin;
+    p[7] = this.#wEst;
+    p[8] = this.#renoAcked;
     this.#hasPrior = true;
   }
 }
