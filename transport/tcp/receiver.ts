@@ -235,9 +235,11 @@ export class TcpReceiver {
 
   /** RFC 7323 §4.3: remember the timestamp to echo, from a segment covering Last.ACK.sent. */
   noteTimestamp(seg: RxSegment): void {
-    if (seqLe(seg.seq, this.lastAckSent) && seqGe(seg.opts.tsVal, this.tsRecent)) {
-      this.tsRecent = seg.opts.tsVal;
-    }
+    // Both comparisons on every path: behind `&&` V8's mid tier does not inline the second
+    // call, and its two timestamps (uint32, often ≥ 2**30) are boxed per segment.
+    const covers = seqLe(seg.seq, this.lastAckSent);
+    const newer = seqGe(seg.opts.tsVal, this.tsRecent);
+    if (covers && newer) this.tsRecent = seg.opts.tsVal;
   }
 
   /**
