@@ -119,6 +119,9 @@ export class RingStoragePool {
   /** The chunk size `take(bytes)` hands out: the smallest class that holds `bytes`. */
   chunkSize(bytes: number): number {
     if (bytes <= this.minChunkBytes) return this.minChunkBytes;
+    // Integer operations up to 2**30: unoptimised code (where `take` runs, about once per
+    // ring emptying) makes a new heap number of every fractional result such as `Math.log2`'s.
+    if (bytes <= 1 << 30) return 1 << (32 - Math.clz32(bytes - 1));
     return 2 ** Math.ceil(Math.log2(bytes));
   }
 
