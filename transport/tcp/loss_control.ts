@@ -287,14 +287,20 @@ export class LossControl extends Timer implements RackTimes {
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
     // The ACK that completes a passive handshake acknowledges only our SYN: the handshake took
     // its (finer) sample from the SYN-ACK's send time already.
-    let rtt = sb.ackRttOldestMs;
+    // The sample goes to the estimator in its field (`samplePending`): a local set from either
+    // source is a merge V8's mid tier keeps tagged, and a fractional RTT passed to a call V8
+    // does not inline is boxed too — either way a heap number per ACK.
+    const est = this.rtt;
+    est.pendingMs = sb.ackRttOldestMs;
     const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
-    if (rtt < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
+    if (
+      est.pendingMs < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0
+    ) {
       const r = conn.tsEchoAgeMs(o);
-      if (r < 0x7fffffff) rtt = r;
+      if (r < 0x7fffffff) est.pendingMs = r;
     }
-    if (rtt >= 0) this.rtt.sample(rtt);
-    else if (advanced) this.rtt.resetBackoff();
+    if (est.pendingMs >= 0) est.samplePending();
+    else if (advanced) est.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd);
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
