@@ -563,8 +563,14 @@ export class TcpReceiver {
       o.sackBlockCount = first;
       return;
     }
-    // The regular blocks follow the D-SACK one (RFC 2883 §4: it goes first).
-    o.sackBlockCount = first + this.asm.sackBlocks(o.sackBlocks, this.rcvNxt, max - first, first);
+    // The regular blocks follow the D-SACK one (RFC 2883 §4: it goes first). The assembler
+    // writes offsets (base 0) and RCV.NXT is added here: passed to a call V8 does not inline,
+    // the uint32 (often ≥ 2**30) would be a new heap number per ACK.
+    const blocks = o.sackBlocks;
+    const n = this.asm.sackBlocks(blocks, 0, max - first, first);
+    const rcvNxt = this.rcvNxt;
+    for (let k = 2 * first; k < 2 * (first + n); k++) blocks[k] = blocks[k] + rcvNxt; // mod 2**32
+    o.sackBlockCount = first + n;
   }
 
   // ---- the application side --------------------------------------------------------------
