@@ -406,12 +406,15 @@ export class LossControl extends Timer implements RackTimes {
   }
 
   /**
-   * The SACK blocks of an ACK (SND.UNA already moved to `ack`): a D-SACK first block is
-   * counted and offered to undo; the others mark the scoreboard, clipped to what is in
-   * flight (RFC 2018 §3; invalid blocks are discarded, Linux TCPSACKDiscard). Returns the
-   * D-SACK's right edge, or -1.
+   * The SACK blocks of the ACK `seg` (SND.UNA already moved to its SEG.ACK): a D-SACK first
+   * block is counted and offered to undo; the others mark the scoreboard, clipped to what is
+   * in flight (RFC 2018 §3; invalid blocks are discarded, Linux TCPSACKDiscard). Returns the
+   * D-SACK's right edge, or -1. The segment, not its acknowledgment number, is passed: a
+   * uint32 (often ≥ 2**30) passed to a call V8 does not inline is a new heap number.
    */
-  sack(o: TcpHeaderOptions, ack: number): number {
+  sack(seg: RxSegment): number {
+    const o = seg.opts;
+    const ack = seg.ack;
     const stats = this.#svc.stats;
     const blocks = o.sackBlocks;
     const n = o.sackBlockCount;
