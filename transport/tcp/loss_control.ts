@@ -118,7 +118,7 @@ const ACK_SAMPLE = new AckSample();
  * ```ts ignore
  * loss.beginAck(now);
  * if (advanced) loss.ackTo();
- * const dsack = sackOk ? loss.sack(seg.opts, ack) : -1;
+ * const dsack = sackOk ? loss.sack(seg) : -1;
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
