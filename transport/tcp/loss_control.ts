@@ -429,11 +429,17 @@ export class LossControl extends Timer implements RackTimes {
         this.#undo(this.#svc.ctx.clock.nowMs());
       }
     }
+    const sndMax = this.#snd.sndMax;
     for (let k = first; k < n; k++) {
       const l = blocks[2 * k];
       const r = blocks[2 * k + 1];
-      if (!seqLt(l, r) || seqGt(r, this.#snd.sndMax) || seqLe(r, ack)) {
-        if (!seqLe(r, ack)) stats.TCPSACKDiscard++;
+      // The three tests made before any branch on them: behind `||` V8's mid tier calls the
+      // helpers rather than inlining them, and their sequence numbers are boxed.
+      const ordered = seqLt(l, r);
+      const beyond = seqGt(r, sndMax);
+      const acked = seqLe(r, ack);
+      if (!ordered || beyond || acked) {
+        if (!acked) stats.TCPSACKDiscard++;
         continue;
       }
       // A left edge below SND.UNA (= ack) counts from the first record, which starts there.
