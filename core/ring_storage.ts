@@ -73,7 +73,14 @@ export class RingStoragePool {
     outstandingBytes: 0,
     highWaterBytes: 0,
   };
-  readonly #free: Uint8Array[][];
+  /**
+   * Free chunks per size class: `#free[c][0, #freeCount[c])`, the slots above null. Indexed,
+   * not `push`/`pop`: `take`/`give` run about once per ring emptying and stay unoptimised, and
+   * there `pop` trims an array's backing store once it is under half full, so the next `push`
+   * allocates a new one (~300 B per fill and empty of 20 chunks, measured in a micro run).
+   */
+  readonly #free: (Uint8Array | null)[][];
+  readonly #freeCount: number[];
   readonly #minShift: number;
   #freeBytes = 0;
   /** Tables of views of chunks, told to drop a chunk's views when the pool drops it. */
@@ -99,8 +106,9 @@ export class RingStoragePool {
     this.#minShift = log2(min);
     this.#free = Array.from(
       { length: log2(max) - this.#minShift + 1 },
-      () => objectArray<Uint8Array>(),
+      () => objectArray<Uint8Array | null>(),
     );
+    this.#freeCount = this.#free.map(() => 0);
   }
 
   /** Bytes of chunks waiting on the free lists. */
@@ -111,6 +119,9 @@ export class RingStoragePool {
   /** The chunk size `take(bytes)` hands out: the smallest class that holds `bytes`. */
   chunkSize(bytes: number): number {
     if (bytes <= this.minChunkBytes) return this.minChunkBytes;
+    // Integer operations up to 2**30: unoptimised code (where `take` runs, about once per
+    // ring emptying) makes a new heap number of every fractional result such as `Math.log2`'s.
+    if (bytes <= 1 << 30) return 1 << (32 - Math.clz32(bytes - 1));
     return 2 ** Math.ceil(Math.log2(bytes));
   }
 
@@ -118,9 +129,18 @@ export class RingStoragePool {
   take(bytes: number): Uint8Array {
     const size = this.chunkSize(bytes);
     const st = this.stats;
-    let chunk: Uint8Array | undefined;
-    if (size <= this.maxChunkBytes) chunk = this.#free[log2(size) - this.#minShift].pop();
-    if (chunk !== undefined) {
+    let chunk: Uint8Array | null = null;
+    if (size <= this.maxChunkBytes) {
+      const c = log2(size) - this.#minShift;
+      const n = this.#freeCount[c];
+      if (n > 0) {
+        const list = this.#free[c];
+        chunk = list[n - 1];
+        list[n - 1] = null;
+        this.#freeCount[c] = n - 1;
+      }
+    }
+    if (chunk !== null) {
       this.#freeBytes -= size;
       st.reuses++;
     } else {
@@ -143,17 +163,24 @@ export class RingStoragePool {
       this.#forget(chunk);
       return;
     }
-    this.#free[log2(size) - this.#minShift].push(chunk);
+    this.#putFree(log2(size) - this.#minShift, chunk);
     this.#freeBytes += size;
+  }
+
+  /** Put `chunk` on size class `c`'s free list (the array only grows: see `#free`). */
+  #putFree(c: number, chunk: Uint8Array): void {
+    const n = this.#freeCount[c];
+    this.#free[c][n] = chunk;
+    this.#freeCount[c] = n + 1;
   }
 
   /** Put `count` chunks of `bytes` (rounded up to a class) on the free list, within the bound. */
   prewarm(count: number, bytes: number = this.minChunkBytes): void {
     const size = this.chunkSize(bytes);
     if (size > this.maxChunkBytes) return;
-    const list = this.#free[log2(size) - this.#minShift];
+    const c = log2(size) - this.#minShift;
     for (let i = 0; i < count && this.#freeBytes + size <= this.warmBytes; i++) {
-      list.push(new Uint8Array(size));
+      this.#putFree(c, new Uint8Array(size));
       this.#freeBytes += size;
       this.stats.allocs++;
     }
@@ -161,9 +188,11 @@ export class RingStoragePool {
 
   /** Drop every free chunk (the memory goes back to the allocator). */
   trim(): void {
-    for (const list of this.#free) {
-      for (const chunk of list) this.#forget(chunk);
+    for (let c = 0; c < this.#free.length; c++) {
+      const list = this.#free[c];
+      for (let i = 0; i < this.#freeCount[c]; i++) this.#forget(list[i]!);
       list.length = 0;
+      this.#freeCount[c] = 0;
     }
     this.#freeBytes = 0;
   }

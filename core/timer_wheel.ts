@@ -309,9 +309,11 @@ export class TimerWheel {
    * timer is armed. It may be ≤ the last `advance()` time when a timer is overdue.
    */
   nextDeadlineMs(): number {
-    if (this.#size === 0) return Infinity;
-    if (!this.#cacheValid || this.#advancing) {
-      this.#cachedNextMs = this.#computeNextDeadline();
+    // One return, of the field: V8's mid tier boxes a fractional number merged from two
+    // returns (`return Infinity` and the field) in a caller that inlines this.
+    if (this.#size === 0) this.#cachedNextMs = Infinity;
+    else if (!this.#cacheValid || this.#advancing) {
+      this.#computeNextDeadline();
       this.#cacheValid = !this.#advancing;
     }
     return this.#cachedNextMs;
@@ -508,21 +510,39 @@ export class TimerWheel {
     this.#cacheValid = false;
   }
 
-  #computeNextDeadline(): number {
-    let best = Infinity;
-    best = minOnList(this.#firing, best);
-    best = minOnList(this.#deferred, best);
+  /**
+   * The earliest deadline into `#cachedNextMs`. Kept in that double field, not in a local
+   * passed from list to list: V8's mid tier keeps a fractional number assigned under a branch
+   * or merged in a loop tagged, a new heap number per earlier deadline found.
+   */
+  #computeNextDeadline(): void {
+    this.#cachedNextMs = Infinity;
+    this.#minOnList(this.#firing);
+    this.#minOnList(this.#deferred);
     if (this.#level0Count > 0) {
       // Level-0 slots hold one tick each, so the first non-empty slot holds the minimum.
       // The block's ticks are slots 0 … n − 1 in order: the occupancy bits find it.
       const i = nextSetBit(this.#bits0, this.#cursor & this.#mask, this.#n);
-      if (i >= 0) return minOnList(this.#level0[i], best);
+      if (i >= 0) {
+        this.#minOnList(this.#level0[i]);
+        return;
+      }
     }
     if (this.#level1Count > 0) {
       const b = this.#nextLevel1Block();
-      if (b >= 0) return minOnList(this.#level1[b & this.#mask], best);
+      if (b >= 0) {
+        this.#minOnList(this.#level1[b & this.#mask]);
+        return;
+      }
     }
-    return minOnList(this.#overflow, best);
+    this.#minOnList(this.#overflow);
+  }
+
+  /** Lower `#cachedNextMs` to the earliest deadline on the list `head`. */
+  #minOnList(head: Timer): void {
+    for (let t = head._next; t !== head; t = t._next) {
+      if (t._deadline < this.#cachedNextMs) this.#cachedNextMs = t._deadline;
+    }
   }
 
   /** The first block after the cursor's, in its super-block, holding a timer; -1: none. */
@@ -545,11 +565,4 @@ function nextSetBit(bits: Uint32Array, from: number, n: number): number {
     if (++w >= bits.length) return -1;
     word = bits[w];
   }
-}
-
-function minOnList(head: Timer, best: number): number {
-  for (let t = head._next; t !== head; t = t._next) {
-    if (t._deadline < best) best = t._deadline;
-  }
-  return best;
 }

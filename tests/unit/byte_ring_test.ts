@@ -353,6 +353,22 @@ Deno.test("RingStoragePool: size classes, warm bound, prewarm and trim", () => {
   assert.throws(() => new RingStoragePool({ minChunkBytes: 1000 }), RangeError);
 });
 
+Deno.test("RingStoragePool: a free list filled and emptied hands back its chunks, newest first", () => {
+  const pool = new RingStoragePool({ minChunkBytes: 64, maxChunkBytes: 1024, warmBytes: 1 << 20 });
+  for (let round = 0; round < 3; round++) {
+    const chunks = Array.from({ length: 40 }, () => pool.take(100));
+    for (const c of chunks) pool.give(c);
+    assert.equal(pool.freeBytes, 40 * 128);
+    for (let i = chunks.length - 1; i >= 0; i--) assert.equal(pool.take(128), chunks[i]);
+    assert.equal(pool.freeBytes, 0);
+    for (const c of chunks) pool.give(c);
+    pool.trim();
+    assert.equal(pool.freeBytes, 0);
+    assert.notEqual(pool.take(128), chunks[39], "after trim a take allocates");
+  }
+  assert.equal(pool.stats.reuses, 120);
+});
+
 Deno.test("ByteRing.runFrom: readable bytes before the storage wraps", () => {
   const ring = new ByteRing(8);
   assert.equal(ring.runFrom(0), 0); // empty

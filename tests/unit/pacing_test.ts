@@ -130,16 +130,22 @@ Deno.test("windowed filter: max over rounds and min over time, aging out the bes
   max.update(90, 3);
   max.update(80, 6);
   assert.equal(max.best, 100);
-  assert.equal(max.update(70, 11), 90); // 100 aged out; 90 (round 3) is next
+  max.update(70, 11);
+  assert.equal(max.best, 90); // 100 aged out; 90 (round 3) is next
   // Three samples are kept, not all: 80 was never among them once 90 came; 70 is next.
-  assert.equal(max.update(60, 20), 70);
+  max.update(60, 20);
+  assert.equal(max.best, 70);
   const min = new WindowedFilter("min", 1000);
   min.update(50, 0);
   min.update(60, 300); // a quarter window on: kept as the second best
   assert.equal(min.best, 50);
-  assert.equal(min.update(70, 1050), 60); // 50 (t = 0) aged out
-  assert.equal(min.update(40, 1600), 40);
-  assert.equal(min.update(90, 5000), 90); // everything older than the window: a fresh start
+  min.update(70, 1050);
+  assert.equal(min.best, 60); // 50 (t = 0) aged out
+  min.update(40, 1600);
+  assert.equal(min.best, 40);
+  min.update(90, 5000);
+  assert.equal(min.best, 90); // everything older than the window: a fresh start
   min.clear();
   assert.ok(min.empty);
+  assert.equal(min.best, 0, "cleared: 0, as before the first sample");
 });

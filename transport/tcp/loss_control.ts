@@ -118,7 +118,7 @@ const ACK_SAMPLE = new AckSample();
  * ```ts ignore
  * loss.beginAck(now);
  * if (advanced) loss.ackTo();
- * const dsack = sackOk ? loss.sack(seg.opts, ack) : -1;
+ * const dsack = sackOk ? loss.sack(seg) : -1;
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
@@ -287,14 +287,20 @@ export class LossControl extends Timer implements RackTimes {
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
     // The ACK that completes a passive handshake acknowledges only our SYN: the handshake took
     // its (finer) sample from the SYN-ACK's send time already.
-    let rtt = sb.ackRttOldestMs;
+    // The sample goes to the estimator in its field (`samplePending`): a local set from either
+    // source is a merge V8's mid tier keeps tagged, and a fractional RTT passed to a call V8
+    // does not inline is boxed too — either way a heap number per ACK.
+    const est = this.rtt;
+    est.pendingMs = sb.ackRttOldestMs;
     const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
-    if (rtt < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
+    if (
+      est.pendingMs < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0
+    ) {
       const r = conn.tsEchoAgeMs(o);
-      if (r < 0x7fffffff) rtt = r;
+      if (r < 0x7fffffff) est.pendingMs = r;
     }
-    if (rtt >= 0) this.rtt.sample(rtt);
-    else if (advanced) this.rtt.resetBackoff();
+    if (est.pendingMs >= 0) est.samplePending();
+    else if (advanced) est.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd);
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
@@ -400,12 +406,15 @@ export class LossControl extends Timer implements RackTimes {
   }
 
   /**
-   * The SACK blocks of an ACK (SND.UNA already moved to `ack`): a D-SACK first block is
-   * counted and offered to undo; the others mark the scoreboard, clipped to what is in
-   * flight (RFC 2018 §3; invalid blocks are discarded, Linux TCPSACKDiscard). Returns the
-   * D-SACK's right edge, or -1.
+   * The SACK blocks of the ACK `seg` (SND.UNA already moved to its SEG.ACK): a D-SACK first
+   * block is counted and offered to undo; the others mark the scoreboard, clipped to what is
+   * in flight (RFC 2018 §3; invalid blocks are discarded, Linux TCPSACKDiscard). Returns the
+   * D-SACK's right edge, or -1. The segment, not its acknowledgment number, is passed: a
+   * uint32 (often ≥ 2**30) passed to a call V8 does not inline is a new heap number.
    */
-  sack(o: TcpHeaderOptions, ack: number): number {
+  sack(seg: RxSegment): number {
+    const o = seg.opts;
+    const ack = seg.ack;
     const stats = this.#svc.stats;
     const blocks = o.sackBlocks;
     const n = o.sackBlockCount;
@@ -420,11 +429,17 @@ export class LossControl extends Timer implements RackTimes {
         this.#undo(this.#svc.ctx.clock.nowMs());
       }
     }
+    const sndMax = this.#snd.sndMax;
     for (let k = first; k < n; k++) {
       const l = blocks[2 * k];
       const r = blocks[2 * k + 1];
-      if (!seqLt(l, r) || seqGt(r, this.#snd.sndMax) || seqLe(r, ack)) {
-        if (!seqLe(r, ack)) stats.TCPSACKDiscard++;
+      // The three tests made before any branch on them: behind `||` V8's mid tier calls the
+      // helpers rather than inlining them, and their sequence numbers are boxed.
+      const ordered = seqLt(l, r);
+      const beyond = seqGt(r, sndMax);
+      const acked = seqLe(r, ack);
+      if (!ordered || beyond || acked) {
+        if (!acked) stats.TCPSACKDiscard++;
         continue;
       }
       // A left edge below SND.UNA (= ack) counts from the first record, which starts there.

@@ -235,9 +235,11 @@ export class TcpReceiver {
 
   /** RFC 7323 §4.3: remember the timestamp to echo, from a segment covering Last.ACK.sent. */
   noteTimestamp(seg: RxSegment): void {
-    if (seqLe(seg.seq, this.lastAckSent) && seqGe(seg.opts.tsVal, this.tsRecent)) {
-      this.tsRecent = seg.opts.tsVal;
-    }
+    // Both comparisons on every path: behind `&&` V8's mid tier does not inline the second
+    // call, and its two timestamps (uint32, often ≥ 2**30) are boxed per segment.
+    const covers = seqLe(seg.seq, this.lastAckSent);
+    const newer = seqGe(seg.opts.tsVal, this.tsRecent);
+    if (covers && newer) this.tsRecent = seg.opts.tsVal;
   }
 
   /**
@@ -561,8 +563,14 @@ export class TcpReceiver {
       o.sackBlockCount = first;
       return;
     }
-    // The regular blocks follow the D-SACK one (RFC 2883 §4: it goes first).
-    o.sackBlockCount = first + this.asm.sackBlocks(o.sackBlocks, this.rcvNxt, max - first, first);
+    // The regular blocks follow the D-SACK one (RFC 2883 §4: it goes first). The assembler
+    // writes offsets (base 0) and RCV.NXT is added here: passed to a call V8 does not inline,
+    // the uint32 (often ≥ 2**30) would be a new heap number per ACK.
+    const blocks = o.sackBlocks;
+    const n = this.asm.sackBlocks(blocks, 0, max - first, first);
+    const rcvNxt = this.rcvNxt;
+    for (let k = 2 * first; k < 2 * (first + n); k++) blocks[k] = blocks[k] + rcvNxt; // mod 2**32
+    o.sackBlockCount = first + n;
   }
 
   // ---- the application side --------------------------------------------------------------

@@ -95,6 +95,13 @@ export class RttEstimator {
    * in it as a new heap number (one per RTT sample).
    */
   #baseRto = DOUBLE_ZERO;
+  /**
+   * An RTT measurement (ms) for {@link RttEstimator.samplePending}: a caller holding a
+   * fractional RTT stores it here and calls that rather than passing it to
+   * {@link RttEstimator.sample}, whose argument V8 boxes when it does not inline the call (a
+   * heap number per ACK). A double from the start.
+   */
+  pendingMs = DOUBLE_ZERO;
   /** Number of doublings since the last sample or reset. */
   #backoffs = 0;
   /** The RTO to use, clamped and backed off (cached). */
@@ -160,6 +167,16 @@ export class RttEstimator {
    * backed-off RTO is kept only until a valid sample arrives).
    */
   sample(rttMs: number): void {
+    this.pendingMs = rttMs;
+    this.samplePending();
+  }
+
+  /**
+   * {@link RttEstimator.sample} of {@link RttEstimator.pendingMs}, read here from the field (a
+   * double), not passed: nothing is boxed however V8 compiles the call.
+   */
+  samplePending(): void {
+    const rttMs = this.pendingMs;
     // Comparisons, not Number.isFinite: V8's mid tier calls that as a function, and the
     // sample passed to it (fractional) is a new heap number per ACK.
     if (!(rttMs >= 0 && rttMs < Infinity)) return;
@@ -174,12 +191,13 @@ export class RttEstimator {
     } else {
       // RFC 6298 §2.3: RTTVAR is updated first, with the *old* SRTT.
       const err = this.srttMs - rttMs;
-      this.#rttvar = (1 - BETA) * this.#rttvar + BETA * (err < 0 ? -err : err);
+      // Math.abs and Math.max below, not `?:`: a merged fraction is boxed in V8's mid tier.
+      this.#rttvar = (1 - BETA) * this.#rttvar + BETA * Math.abs(err);
       this.srttMs = (1 - ALPHA) * this.srttMs + ALPHA * rttMs;
     }
     // RFC 6298 §2.2/§2.3: RTO = SRTT + max(G, K*RTTVAR).
     const v = K * this.#rttvar;
-    this.#baseRto = this.srttMs + (v > this.clockGranularityMs ? v : this.clockGranularityMs);
+    this.#baseRto = this.srttMs + Math.max(v, this.clockGranularityMs);
     this.#backoffs = 0;
     this.#update();
   }

@@ -810,7 +810,12 @@ export function isDsack(blocks: Uint32Array, count: number, ack: number): boolea
   if (count === 0) return false;
   const l0 = blocks[0];
   const r0 = blocks[1];
-  if (!seqLt(l0, r0)) return false;
-  if (seqLe(r0, ack)) return true;
-  return count > 1 && seqGe(l0, blocks[2]) && seqLe(r0, blocks[3]);
+  // Every comparison made before the answer is put together: a helper called behind an early
+  // return or `&&` is not inlined by V8's mid tier, and its sequence numbers are boxed. (The
+  // second block's edges are read even when there is none: the answer then ignores them.)
+  const ordered = seqLt(l0, r0);
+  const acked = seqLe(r0, ack);
+  const leftInSecond = seqGe(l0, blocks[2]);
+  const rightInSecond = seqLe(r0, blocks[3]);
+  return ordered && (acked || (count > 1 && leftInSecond && rightInSecond));
 }

@@ -434,7 +434,7 @@ export class TcpSender implements LossSender {
       this.persistBackoff = 0;
     }
     // SACK blocks (RFC 2018), the first one maybe a D-SACK (RFC 2883).
-    const dsackRight = conn.sackOk && o.sackBlockCount > 0 ? loss.sack(o, ack) : -1;
+    const dsackRight = conn.sackOk && o.sackBlockCount > 0 ? loss.sack(seg) : -1;
     // RFC 5681 §2 duplicate ACK.
     const dup = !advanced && ack === priorUna && seg.dataLen === 0 &&
       (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 && scaledWnd === this.sndWnd &&

@@ -43,7 +43,7 @@ export class WindowedFilter {
 
   /** The filter's value (0 before the first sample). */
   get best(): number {
-    return this.#empty ? 0 : this.#v0;
+    return this.#v0; // 0 while empty (see clear): no merge, which V8's mid tier would box
   }
 
   /** True before any sample (or after {@link WindowedFilter.reset} without a value). */
@@ -61,18 +61,27 @@ export class WindowedFilter {
   /** Forget every sample. */
   clear(): void {
     this.#empty = true;
+    this.#v0 = 0;
   }
 
-  /** Take `value` measured at `time` (times never go back); returns the new best. */
-  update(value: number, time: number): number {
-    if (this.#empty || this.#better(value, this.#v0) || time - this.#t2 > this.window) {
+  /**
+   * Take `value` measured at `time` (times never go back); the new best is {@link WindowedFilter.best}.
+   * Nothing returned and the comparisons written out: V8 boxes a fractional number a call it
+   * does not inline returns, and calls a helper under a branch rather than inlining it.
+   */
+  update(value: number, time: number): void {
+    const max = this.#max;
+    if (
+      this.#empty || (max ? value >= this.#v0 : value <= this.#v0) ||
+      time - this.#t2 > this.window
+    ) {
       this.reset(value, time);
-      return value;
+      return;
     }
-    if (this.#better(value, this.#v1)) {
+    if (max ? value >= this.#v1 : value <= this.#v1) {
       this.#v1 = this.#v2 = value;
       this.#t1 = this.#t2 = time;
-    } else if (this.#better(value, this.#v2)) {
+    } else if (max ? value >= this.#v2 : value <= this.#v2) {
       this.#v2 = value;
       this.#t2 = time;
     }
@@ -99,10 +108,5 @@ export class WindowedFilter {
       this.#v2 = value;
       this.#t2 = time;
     }
-    return this.#v0;
-  }
-
-  #better(a: number, b: number): boolean {
-    return this.#max ? a >= b : a <= b;
   }
 }

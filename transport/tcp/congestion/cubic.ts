@@ -267,14 +267,17 @@ export class Cubic implements CongestionControl {
       // truncated) — so on the first ACK of an epoch below W_max the target is at least one
       // segment above cwnd and cwnd grows one segment per window from there.
       this.#rateTick = tick;
-      const rttMs = s.minRttMs > 0 ? s.minRttMs : s.srttMs;
-      const aheadMs = Math.ceil(rttMs / CUBIC_RATE_TICK_MS) * CUBIC_RATE_TICK_MS;
+      // Both RTTs rounded, then the choice made between whole numbers (small integers): V8's
+      // mid tier keeps a number merged from two branches tagged, a fraction a new heap number.
+      const aheadMinMs = Math.ceil(s.minRttMs / CUBIC_RATE_TICK_MS) * CUBIC_RATE_TICK_MS;
+      const aheadSrttMs = Math.ceil(s.srttMs / CUBIC_RATE_TICK_MS) * CUBIC_RATE_TICK_MS;
+      const aheadMs = s.minRttMs > 0 ? aheadMinMs : aheadSrttMs;
       const t = (now - this.#epochStartMs) / 1000;
       const w = this.cubicWindow(t + aheadMs / 1000);
       const target = w < this.#origin ? Math.ceil(w) : Math.floor(w);
       // (cwnd is fractional here: a window grown to 15 segments may hold 14.99999.)
       const whole = cwndSeg >= 1 ? Math.floor(cwndSeg + 1e-6) : 1;
-      this.#rate = target > whole ? (target - whole) / whole : 0;
+      this.#rate = Math.max(target - whole, 0) / whole; // no merge (see above)
     }
     // §4.3 Reno-friendly estimate, in whole segments: one more per cwnd/α delivered.
     const alpha = this.#wEst >= this.#cwndPrior ? 1 : CUBIC_ALPHA;
@@ -290,9 +293,7 @@ export class Cubic implements CongestionControl {
       const reno = (this.#wEst - cwndSeg) / cwndSeg;
       if (reno > this.#rate) this.#rate = reno;
     }
-    let rate = this.#rate;
-    if (rate > MAX_RATE) rate = MAX_RATE;
-    this.#cwnd += rate * delivered;
+    this.#cwnd += Math.min(this.#rate, MAX_RATE) * delivered; // no merge (see above)
   }
 
   /** cwnd limited the sender (or nearly all of it was in flight). */
