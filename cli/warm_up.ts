@@ -10,7 +10,7 @@
  * ({@link runIdleWarmUp}): its ready line waits for duplicate address detection of the
  * link-local address (RFC 4862 §5.4, 1–2 s), and the warm-up runs during that wait. `pingpong`
  * has no such wait: its default warm-up is bounded by a count and a time
- * ({@link runPingpongWarmUp}, 3,000 connections or 0.4 s). `--prewarm 0` turns either off.
+ * ({@link runPingpongWarmUp}, 10,000 connections or 1 s). `--prewarm 0` turns either off.
  *
  * @module
  */
@@ -132,15 +132,21 @@ function report(r: ConnectionWarmUpReport, json: boolean): void {
   else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
 }
 
-/** Most connections of `pingpong`'s default warm-up ({@link runPingpongWarmUp}). */
-export const PINGPONG_WARM_UP_CONNECTIONS = 3_000;
+/**
+ * Most connections of `pingpong`'s default warm-up ({@link runPingpongWarmUp}): enough for a
+ * function run once per connection to pass V8's TurboFan threshold (3,000 invocations, 500
+ * more after its feedback changed) with room; at 3,000 every per-connection function was
+ * compiled by TurboFan during the first 20,000 real connections, 12–13 µs of V8 worker CPU per
+ * connection on each side (bench/README.md, "The warm pair's V8 compilation").
+ */
+export const PINGPONG_WARM_UP_CONNECTIONS = 10_000;
 
 /**
  * Longest `pingpong`'s default warm-up may start connections (ms; the ones in flight then get
  * {@link IDLE_WARM_UP_GRACE_MS}): it ends at {@link PINGPONG_WARM_UP_CONNECTIONS} on a quiet
- * machine (~0.25 s), and at this bound where the machine is loaded.
+ * machine (~0.7 s), and at this bound where the machine is loaded.
  */
-export const PINGPONG_WARM_UP_MS = 400;
+export const PINGPONG_WARM_UP_MS = 1_000;
 
 /**
  * `pingpong`'s default warm-up (server, `--connect` and `--hold` clients): up to

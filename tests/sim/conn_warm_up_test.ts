@@ -272,6 +272,33 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "warm-up: pingpong's default count takes a connection's own code past V8's top tier",
+  async fn() {
+    // A function run once per connection reaches TurboFan after 3,000 invocations
+    // (`--invocation-count-for-turbofan`), 500 more after its feedback changed: a warm-up of
+    // 3,000 connections left every per-connection function to be compiled during the first
+    // real ones (bench/README.md, "The warm pair's V8 compilation"). The trace shows the
+    // compile jobs started before the `warm_up` line.
+    const args = ["pingpong", "server", "--driver", "loopback", "--json", "-t", "0.05"];
+    const out = await runCommand(cliCommand(args, ["--v8-flags=--trace-opt"]), {
+      timeoutMs: 30_000,
+    });
+    assert.equal(out.code, 0, out.stderr);
+    const at = out.stdout.indexOf('{"event":"warm_up"');
+    assert.ok(at >= 0, out.stdout.slice(-2_000));
+    const warm = JSON.parse(out.stdout.slice(at, out.stdout.indexOf("}", at) + 1));
+    assert.equal(warm.failed, 0);
+    // A machine too slow for the count stops at the time bound: nothing to say then.
+    if (warm.connections < PINGPONG_WARM_UP_CONNECTIONS) return;
+    const before = out.stdout.slice(0, at);
+    for (const f of ["TcpEndpoint", "establish"]) {
+      const re = new RegExp(`<JSFunction ${f} [^>]*> \\(target TURBOFAN`);
+      assert.match(before, re, `${f} not sent to TurboFan in ${warm.connections} connections`);
+    }
+  },
+});
+
 Deno.test("warm-up wire: sim by default; af_packet when asked, for the af_packet driver on V2 only", () => {
   assert.deepEqual(warmUpLink({}), { wire: "sim" });
   const asked = withWarmUpWire({ mtu: 9000 }, { "prewarm-wire": "af_packet" });
