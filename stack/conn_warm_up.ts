@@ -48,6 +48,17 @@ export const WARM_UP_SERVER_ADDR = "198.19.255.1";
 const SERVER_ADDR = WARM_UP_SERVER_ADDR;
 /** The warm-up client's address on the private wire. */
 const CLIENT_ADDR = "198.19.255.2";
+/**
+ * Share of the frames the connection warm-up's simulated wire delivers twice. A real peer
+ * sends segments that acknowledge nothing new — a window update, a duplicate ACK, a
+ * retransmission the other side already had — which the warm-up's own client never does; one
+ * frame in a few hundred delivered twice runs those paths (the duplicate-ACK test of the
+ * sender and of loss control, the receiver's duplicate-segment ACK, segments for a connection
+ * already in TIME_WAIT), so that V8 has type feedback for them before the first real peer
+ * (bench/README.md, "warm9k").
+ */
+export const WARM_UP_DUPLICATE_RATE = 0.005;
+
 /** The port the warm-up server listens on. */
 const WARM_UP_PORT = 80;
 
@@ -127,6 +138,13 @@ export interface RequestClientOptions {
    * connections (RFC 6191 reuse), as a busy kernel client's do (`ab` from one address).
    */
   localPorts?: number;
+  /**
+   * Every this-many-th connection (`i % unusedEvery === unusedEvery - 1`) sends nothing and
+   * closes once established [0: none]: a connection opened and never used (a browser's
+   * pre-connect, the spare connections of a load tool at its end), whose server meets the
+   * end of the stream before any request.
+   */
+  unusedEvery?: number;
 }
 
 /**
@@ -225,17 +243,29 @@ export function requestClient(
   opts: RequestClientOptions = {},
 ): (rt: Runtime, host: string, port: number) => WarmUpClient {
   const localPorts = opts.localPorts ?? 0;
+  const unusedEvery = opts.unusedEvery ?? 0;
   return (rt, host, port) => {
     const dst = IpAddress.parse(host);
     const scratch = new Uint8Array(16384);
     const list = Array.isArray(requests) ? requests : [requests];
     return (i, done) => {
       const request = list[i % list.length];
-      const localPort = localPorts > 0 ? 20000 + (i % localPorts) : 0;
+      const unused = unusedEvery > 0 && i % unusedEvery === unusedEvery - 1;
+      // An unused connection is closed by the client first, which keeps its TIME_WAIT: on an
+      // ephemeral port, not on one of the ports later connections take again.
+      const localPort = localPorts > 0 && !unused ? 20000 + (i % localPorts) : 0;
       const c = openWarmUpConnection(rt, dst, port, localPort, done);
       if (c === null) return;
       const { ep, finish } = c;
       ep.setNoDelay(true);
+      if (unused) {
+        ep.wq.listener = (): void => {
+          if (ep.stateName() === "ESTABLISHED") return finish(null);
+          if (ep.error !== null) return finish(ep.takeError() ?? "error");
+        };
+        rt.stack.requestTick();
+        return;
+      }
       let sent = false;
       if ((i & 1) === 0) {
         ep.write(request, 0, request.length);
@@ -276,6 +306,7 @@ export function requestClient(
  */
 export function warmUpDrivers(
   opts: Pick<ConnectionWarmUpOptions, "wire" | "link">,
+  duplicateRate = 0,
 ): [LinkDriver, LinkDriver] {
   if (opts.wire === "af_packet") {
     const l = opts.link ?? {};
@@ -285,7 +316,7 @@ export function warmUpDrivers(
       rxSmallSlots: l.rxSmallSlots,
     });
   }
-  const wire = new SimWire({ clock: new MonotonicClock() });
+  const wire = new SimWire({ clock: new MonotonicClock(), duplicateRate });
   const mac = (last: number) => new Uint8Array([0x02, 0x00, 0x5e, 0xff, 0xff, last]);
   return [wire.endpoint("warm-up-server", mac(1)), wire.endpoint("warm-up-client", mac(2))];
 }
@@ -378,7 +409,7 @@ export async function warmUpConnections(
   let ok = 0;
   let failed = 0;
   await withWarmUpPair(
-    warmUpDrivers(opts),
+    warmUpDrivers(opts, WARM_UP_DUPLICATE_RATE),
     { stack: stackOpts, cc: opts.cc },
     opts.serve,
     WARM_UP_PORT,
