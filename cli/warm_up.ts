@@ -167,6 +167,32 @@ export async function runPingpongWarmUp(
   return r;
 }
 
+/**
+ * Connections of the default warm-up's first part ({@link runIdleWarmUp}) on the af_packet
+ * driver's own rings joined in memory, when the real stack runs on that driver (V2 ring) and
+ * `--prewarm-wire` is not given; the rest runs on the simulated wire. The part on the rings
+ * runs the code only the real driver reaches — its receive walker, TX ring, virtio_net_hdr, and
+ * the checksum and segmentation offload branches of the IP and TCP output — so that V8 has
+ * type feedback for it before the ready line: on the simulated wire alone a fresh
+ * `serve --http` deoptimised ~10 functions and first compiled ~20 more during its first real
+ * connections (bench/README.md, "warm9k"). Short, because the rings in memory make fewer
+ * connections per second than the simulated wire, and it is the count that trains V8.
+ */
+export const IDLE_WARM_UP_RING_CONNECTIONS = 300;
+
+/** Longest the default warm-up's part on the rings may start connections (ms). */
+export const IDLE_WARM_UP_RING_MS = 150;
+
+/**
+ * True when the default warm-up of `config` runs a first part on the af_packet driver's rings
+ * ({@link IDLE_WARM_UP_RING_CONNECTIONS}): no `--prewarm-wire` given, and the real driver is
+ * the af_packet one with a V2 ring.
+ */
+export function ringPartFirst(config: WarmUpConfig): boolean {
+  return config.warmUpWire === undefined &&
+    warmUpLink({ ...config, warmUpWire: "af_packet" }).wire === "af_packet";
+}
+
 /** Most connections of the default warm-up ({@link runIdleWarmUp}). */
 export const IDLE_WARM_UP_CONNECTIONS = 20_000;
 
@@ -181,14 +207,26 @@ export const IDLE_WARM_UP_EXTRA_MS = 80;
 /** Time the default warm-up's connections in flight get once it stops starting new ones (ms). */
 export const IDLE_WARM_UP_GRACE_MS = 20;
 
+/** Options of {@link runIdleWarmUp}. */
+export interface IdleWarmUpOptions {
+  /** Connections in flight at once [the warm-up's default, 32]. */
+  concurrency?: number;
+  /**
+   * Run a first part on the af_packet driver's rings where {@link ringPartFirst} holds
+   * (`serve --http`) [false].
+   */
+  ringPart?: boolean;
+}
+
 /**
  * The default warm-up: up to {@link IDLE_WARM_UP_CONNECTIONS} connections of `serve` (and
  * `client`) while the caller waits for `idle` (its addresses leaving the tentative state), and
- * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it, `concurrency`
- * connections at a time (the warm-up's default, 32, when not given); prints what it did as
- * {@link runWarmUp} does. The real stack runs meanwhile (its private stacks share
- * nothing with it but V8's compiled code); resolves with its report once the warm-up's stacks
- * are stopped.
+ * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it,
+ * `opts.concurrency` connections at a time; with `opts.ringPart`, the first
+ * {@link IDLE_WARM_UP_RING_CONNECTIONS} of them on the af_packet driver's rings in memory
+ * where {@link ringPartFirst} holds. Prints what it did as {@link runWarmUp} does. The real
+ * stack runs meanwhile (its private stacks share nothing with it but V8's compiled code);
+ * resolves with its report once the warm-up's stacks are stopped.
  */
 export async function runIdleWarmUp(
   config: WarmUpConfig,
@@ -196,8 +234,9 @@ export async function runIdleWarmUp(
   idle: Promise<unknown>,
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
-  concurrency?: number,
+  opts: IdleWarmUpOptions = {},
 ): Promise<ConnectionWarmUpReport> {
+  const concurrency = opts.concurrency;
   const t0 = performance.now();
   const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -211,8 +250,19 @@ export async function runIdleWarmUp(
   // A wait that fails ends the warm-up too (the caller sees the failure on its own await).
   idle.then(onIdle, onIdle);
   try {
-    const r = await warmUpConnections({
-      connections: IDLE_WARM_UP_CONNECTIONS,
+    let ring: ConnectionWarmUpReport | null = null;
+    if (opts.ringPart === true && ringPartFirst(config)) {
+      ring = await warmUpConnections({
+        connections: IDLE_WARM_UP_RING_CONNECTIONS,
+        concurrency,
+        timeLimitMs: IDLE_WARM_UP_RING_MS,
+        graceMs: IDLE_WARM_UP_GRACE_MS,
+        signal: stop.signal,
+        ...warmUpRun({ ...config, warmUpWire: "af_packet" }, serve, client),
+      });
+    }
+    const sim = await warmUpConnections({
+      connections: IDLE_WARM_UP_CONNECTIONS - (ring?.connections ?? 0),
       concurrency,
       // duplicate address detection ends in 1–2 s; a bound all the same
       timeLimitMs: 5_000,
@@ -220,6 +270,11 @@ export async function runIdleWarmUp(
       signal: stop.signal,
       ...warmUpRun(config, serve, client),
     });
+    const r = ring === null ? sim : {
+      connections: ring.connections + sim.connections,
+      failed: ring.failed + sim.failed,
+      ms: Math.round(performance.now() - t0),
+    };
     report(r, json);
     return r;
   } finally {
