@@ -145,7 +145,18 @@ export interface RequestClientOptions {
    * end of the stream before any request.
    */
   unusedEvery?: number;
+  /**
+   * Every this-many-th connection (`i % lateEvery === lateEvery - 1`, where that `i` is odd:
+   * one that sends its request once established, not with the handshake's ACK) sends its
+   * request {@link LATE_REQUEST_MS} after it is established rather than at once [0: none]:
+   * the server has acknowledged the handshake, and met its window, in a tick of its own
+   * before the request arrives, as it does with a client in another process (`ab`).
+   */
+  lateEvery?: number;
 }
+
+/** How long after the handshake a late request ({@link RequestClientOptions}) is sent (ms). */
+export const LATE_REQUEST_MS = 1;
 
 /**
  * A bulk warm-up client: each connection writes `bytes` bytes (zeros) as fast as the send
@@ -244,6 +255,7 @@ export function requestClient(
 ): (rt: Runtime, host: string, port: number) => WarmUpClient {
   const localPorts = opts.localPorts ?? 0;
   const unusedEvery = opts.unusedEvery ?? 0;
+  const lateEvery = opts.lateEvery ?? 0;
   return (rt, host, port) => {
     const dst = IpAddress.parse(host);
     const scratch = new Uint8Array(16384);
@@ -271,12 +283,21 @@ export function requestClient(
         ep.write(request, 0, request.length);
         sent = true;
       }
+      const late = (i & 1) === 1 && lateEvery > 1 && i % lateEvery === lateEvery - 1;
       let got = 0;
       ep.wq.listener = (): void => {
         if (!sent && ep.stateName() === "ESTABLISHED") {
-          ep.write(request, 0, request.length);
           sent = true;
-          rt.stack.requestTick();
+          if (late) {
+            setTimeout(() => {
+              if (ep.error !== null || ep.stateName() !== "ESTABLISHED") return;
+              ep.write(request, 0, request.length);
+              rt.stack.requestTick();
+            }, LATE_REQUEST_MS);
+          } else {
+            ep.write(request, 0, request.length);
+            rt.stack.requestTick();
+          }
         }
         for (;;) {
           let n: number;
