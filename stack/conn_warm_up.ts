@@ -263,9 +263,11 @@ export function requestClient(
     return (i, done) => {
       const request = list[i % list.length];
       const unused = unusedEvery > 0 && i % unusedEvery === unusedEvery - 1;
-      // An unused connection is closed by the client first, which keeps its TIME_WAIT: on an
-      // ephemeral port, not on one of the ports later connections take again.
-      const localPort = localPorts > 0 && !unused ? 20000 + (i % localPorts) : 0;
+      const late = (i & 1) === 1 && lateEvery > 1 && i % lateEvery === lateEvery - 1;
+      // An unused connection is closed by the client first, which keeps its TIME_WAIT, and a
+      // late one may still be open when its port's turn comes again: on an ephemeral port,
+      // not on one of the ports later connections take again.
+      const localPort = localPorts > 0 && !unused && !late ? 20000 + (i % localPorts) : 0;
       const c = openWarmUpConnection(rt, dst, port, localPort, done);
       if (c === null) return;
       const { ep, finish } = c;
@@ -283,7 +285,6 @@ export function requestClient(
         ep.write(request, 0, request.length);
         sent = true;
       }
-      const late = (i & 1) === 1 && lateEvery > 1 && i % lateEvery === lateEvery - 1;
       let got = 0;
       ep.wq.listener = (): void => {
         if (!sent && ep.stateName() === "ESTABLISHED") {
