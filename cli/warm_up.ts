@@ -37,16 +37,19 @@ export const PREWARM_USAGE =
   `  --prewarm N          before the ready line, run N connections of this command's own code
                        between two private in-memory stacks (JIT warm-up of the connection
                        paths; nothing reaches the interface) and fill the buffer pools
-  --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire, default) or
+  --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire) or
                        af_packet (the af_packet driver's own rings joined in memory; with
-                       --driver af_packet and a V2 ring only, else sim)`;
+                       --driver af_packet and a V2 ring only, else sim); not given: the
+                       simulated wire, after 300 connections on those rings where they apply`;
 
 /** A {@link RuntimeConfig} with the warm-up's choice of wire (`--prewarm-wire`). */
 export interface WarmUpConfig extends RuntimeConfig {
   /**
-   * What joins the warm-up's stacks ["sim"]. "af_packet" applies to the af_packet driver with
-   * a V2 ring (else the simulated wire is used): measured no faster for a fresh server's first
-   * connections (bench/README.md, "The warm-up on the real driver's rings").
+   * What joins the warm-up's stacks (not given: the simulated wire, after a first part on the
+   * af_packet driver's rings in the default warm-ups, {@link ringPartFirst}). "af_packet"
+   * applies to the af_packet driver with a V2 ring (else the simulated wire is used): all of
+   * it there was measured no faster for a fresh server's first connections (bench/README.md,
+   * "The warm-up on the real driver's rings"); "sim" leaves out the part on the rings.
    */
   warmUpWire?: WarmUpWire;
 }
