@@ -72,8 +72,9 @@ ${PREWARM_USAGE}
                        --http is warmed with up to 20,000 such connections while the ready
                        line waits for duplicate address detection (at most ~0.1 s later
                        than without; the first 300 on the af_packet driver's rings in
-                       memory when it runs on them, the rest on a simulated wire); else --discard is warmed the same way with bulk
-                       streams of 4 MiB, one at a time; --prewarm 0 turns either off
+                       memory when it runs on them, the rest on a simulated wire); else
+                       --discard is warmed the same way with bulk streams of 4 MiB, one
+                       at a time; --prewarm 0 turns either off
 ${TCP_STACK_USAGE}
 ${LINK_USAGE}`;
 

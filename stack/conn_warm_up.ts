@@ -25,8 +25,9 @@
  * simulated wire stays the default here, and the CLI's default warm-ups run only their first
  * few hundred connections on the rings (`cli/warm_up.ts`, `WARM_UP_RING_CONNECTIONS`).
  * Nothing of theirs is reachable from the caller's stack: the only thing shared is V8's
- * compiled code and type feedback. The application code that runs in them is what the caller hands in
- * (`serve`, `client`): it must keep its own per-run state (counters) in what it creates there.
+ * compiled code and type feedback. The application code that runs in them is what the caller
+ * hands in (`serve`, `client`): it must keep its own per-run state (counters) in what it
+ * creates there.
  *
  * Bounded: at most `connections` connections, and none started after `timeLimitMs` or once
  * `signal` is aborted; the connections in flight then get `graceMs` to finish before both stacks
@@ -325,7 +326,8 @@ export function requestClient(
 
 /**
  * The two drivers of `opts.wire`: the server's, then the client's (shared with the UDP
- * warm-up, `stack/udp_warm_up.ts`).
+ * warm-up, `stack/udp_warm_up.ts`). A simulated wire delivers `duplicateRate` of its frames
+ * twice (the connection warm-up's {@link WARM_UP_DUPLICATE_RATE}; the UDP warm-up's none).
  */
 export function warmUpDrivers(
   opts: Pick<ConnectionWarmUpOptions, "wire" | "link">,
