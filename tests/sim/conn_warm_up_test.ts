@@ -218,7 +218,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "warm-up: the server meets what a real peer does: duplicate segments, unused connections, late requests",
+    "warm-up: the server meets a real peer's duplicate segments, unused connections, late requests",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
