@@ -37,16 +37,19 @@ export const PREWARM_USAGE =
   `  --prewarm N          before the ready line, run N connections of this command's own code
                        between two private in-memory stacks (JIT warm-up of the connection
                        paths; nothing reaches the interface) and fill the buffer pools
-  --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire, default) or
+  --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire) or
                        af_packet (the af_packet driver's own rings joined in memory; with
-                       --driver af_packet and a V2 ring only, else sim)`;
+                       --driver af_packet and a V2 ring only, else sim); not given: the
+                       simulated wire, after 300 connections on those rings where they apply`;
 
 /** A {@link RuntimeConfig} with the warm-up's choice of wire (`--prewarm-wire`). */
 export interface WarmUpConfig extends RuntimeConfig {
   /**
-   * What joins the warm-up's stacks ["sim"]. "af_packet" applies to the af_packet driver with
-   * a V2 ring (else the simulated wire is used): measured no faster for a fresh server's first
-   * connections (bench/README.md, "The warm-up on the real driver's rings").
+   * What joins the warm-up's stacks (not given: the simulated wire, after a first part on the
+   * af_packet driver's rings in the default warm-ups, {@link ringPartFirst}). "af_packet"
+   * applies to the af_packet driver with a V2 ring (else the simulated wire is used): all of
+   * it there was measured no faster for a fresh server's first connections (bench/README.md,
+   * "The warm-up on the real driver's rings"); "sim" leaves out the part on the rings.
    */
   warmUpWire?: WarmUpWire;
 }
@@ -151,11 +154,12 @@ export const PINGPONG_WARM_UP_MS = 1_000;
 /**
  * `pingpong`'s default warm-up (server, `--connect` and `--hold` clients): up to
  * {@link PINGPONG_WARM_UP_CONNECTIONS} connections of its own server and client code, at most
- * {@link PINGPONG_WARM_UP_MS} ms. Unlike `serve`, `pingpong` has no wait to fill, so this is
- * start-up time; a count rather than only a time bound, because a count is what trains V8
- * (bench/README.md, "pingpong's default warm-up": at the earlier ~0.1 s it ran ~350
- * connections on a quiet machine and 64–128 on a loaded one, and a fresh client's first
- * 1,000 connections ran at 0.6–0.7× the kernel's rate).
+ * {@link PINGPONG_WARM_UP_MS} ms, the first {@link WARM_UP_RING_CONNECTIONS} of them on the
+ * af_packet driver's rings in memory where {@link ringPartFirst} holds. Unlike `serve`,
+ * `pingpong` has no wait to fill, so this is start-up time; a count rather than only a time
+ * bound, because a count is what trains V8 (bench/README.md, "pingpong's default warm-up": at
+ * the earlier ~0.1 s it ran ~350 connections on a quiet machine and 64–128 on a loaded one,
+ * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate).
  */
 export async function runPingpongWarmUp(
   config: WarmUpConfig,
@@ -163,14 +167,88 @@ export async function runPingpongWarmUp(
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
 ): Promise<ConnectionWarmUpReport> {
-  const r = await warmUpConnections({
+  const r = await ringThenSim(config, true, serve, client, {
     connections: PINGPONG_WARM_UP_CONNECTIONS,
     timeLimitMs: PINGPONG_WARM_UP_MS,
     graceMs: IDLE_WARM_UP_GRACE_MS,
-    ...warmUpRun(config, serve, client),
   });
   report(r, json);
   return r;
+}
+
+/**
+ * Connections of a default warm-up's first part (`serve --http`'s {@link runIdleWarmUp} and
+ * {@link runPingpongWarmUp}) on the af_packet driver's own rings joined in memory, when the
+ * real stack runs on that driver (V2 ring) and `--prewarm-wire` is not given; the rest runs on
+ * the simulated wire. The part on the rings runs the code only the real driver reaches — its
+ * receive walker, TX ring, virtio_net_hdr, and the checksum and segmentation offload branches
+ * of the IP and TCP output — so that V8 has type feedback for it before the ready line: on the
+ * simulated wire alone a fresh `serve --http` deoptimised ~10 functions and first compiled
+ * ~20 more during its first real connections (bench/README.md, "warm9k"). Short, because the
+ * rings in memory make fewer connections per second than the simulated wire, and it is the
+ * count that trains V8.
+ */
+export const WARM_UP_RING_CONNECTIONS = 300;
+
+/** Longest a default warm-up's part on the rings may start connections (ms). */
+export const WARM_UP_RING_MS = 150;
+
+/**
+ * True when a default warm-up of `config` runs a first part on the af_packet driver's rings
+ * ({@link WARM_UP_RING_CONNECTIONS}): no `--prewarm-wire` given, and the real driver is the
+ * af_packet one with a V2 ring.
+ */
+export function ringPartFirst(config: WarmUpConfig): boolean {
+  return config.warmUpWire === undefined &&
+    warmUpLink({ ...config, warmUpWire: "af_packet" }).wire === "af_packet";
+}
+
+/** The bounds of a default warm-up, both of its parts together. */
+type WarmUpBounds =
+  & Pick<
+    ConnectionWarmUpOptions,
+    "concurrency" | "graceMs" | "signal"
+  >
+  & { connections: number; timeLimitMs: number };
+
+/**
+ * A warm-up within `bounds`: with `ringPart` and where {@link ringPartFirst} holds, its first
+ * {@link WARM_UP_RING_CONNECTIONS} connections (at most {@link WARM_UP_RING_MS} ms) on the
+ * af_packet driver's rings, the rest on `config`'s wire; one report for both.
+ */
+async function ringThenSim(
+  config: WarmUpConfig,
+  ringPart: boolean,
+  serve: ConnectionWarmUpOptions["serve"],
+  client: ConnectionWarmUpOptions["client"],
+  bounds: WarmUpBounds,
+): Promise<ConnectionWarmUpReport> {
+  if (!ringPart || !ringPartFirst(config)) {
+    return await warmUpConnections({ ...bounds, ...warmUpRun(config, serve, client) });
+  }
+  const t0 = performance.now();
+  const ring = await warmUpConnections({
+    ...bounds,
+    connections: Math.min(WARM_UP_RING_CONNECTIONS, bounds.connections),
+    timeLimitMs: Math.min(WARM_UP_RING_MS, bounds.timeLimitMs),
+    ...warmUpRun({ ...config, warmUpWire: "af_packet" }, serve, client),
+  });
+  const leftMs = bounds.timeLimitMs - (performance.now() - t0);
+  // Stopped, or out of time or count, during the part on the rings: no second pair of stacks.
+  if (bounds.signal?.aborted === true || leftMs <= 0 || ring.connections >= bounds.connections) {
+    return ring;
+  }
+  const sim = await warmUpConnections({
+    ...bounds,
+    connections: bounds.connections - ring.connections,
+    timeLimitMs: leftMs,
+    ...warmUpRun(config, serve, client),
+  });
+  return {
+    connections: ring.connections + sim.connections,
+    failed: ring.failed + sim.failed,
+    ms: Math.round(performance.now() - t0),
+  };
 }
 
 /** Most connections of the default warm-up ({@link runIdleWarmUp}). */
@@ -187,14 +265,26 @@ export const IDLE_WARM_UP_EXTRA_MS = 80;
 /** Time the default warm-up's connections in flight get once it stops starting new ones (ms). */
 export const IDLE_WARM_UP_GRACE_MS = 20;
 
+/** Options of {@link runIdleWarmUp}. */
+export interface IdleWarmUpOptions {
+  /** Connections in flight at once [the warm-up's default, 32]. */
+  concurrency?: number;
+  /**
+   * Run a first part on the af_packet driver's rings where {@link ringPartFirst} holds
+   * (`serve --http`) [false].
+   */
+  ringPart?: boolean;
+}
+
 /**
  * The default warm-up: up to {@link IDLE_WARM_UP_CONNECTIONS} connections of `serve` (and
  * `client`) while the caller waits for `idle` (its addresses leaving the tentative state), and
- * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it, `concurrency`
- * connections at a time (the warm-up's default, 32, when not given); prints what it did as
- * {@link runWarmUp} does. The real stack runs meanwhile (its private stacks share
- * nothing with it but V8's compiled code); resolves with its report once the warm-up's stacks
- * are stopped.
+ * at most {@link IDLE_WARM_UP_EXTRA_MS} + {@link IDLE_WARM_UP_GRACE_MS} ms past it,
+ * `opts.concurrency` connections at a time; with `opts.ringPart`, the first
+ * {@link WARM_UP_RING_CONNECTIONS} of them on the af_packet driver's rings in memory
+ * where {@link ringPartFirst} holds. Prints what it did as {@link runWarmUp} does. The real
+ * stack runs meanwhile (its private stacks share nothing with it but V8's compiled code);
+ * resolves with its report once the warm-up's stacks are stopped.
  */
 export async function runIdleWarmUp(
   config: WarmUpConfig,
@@ -202,8 +292,9 @@ export async function runIdleWarmUp(
   idle: Promise<unknown>,
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
-  concurrency?: number,
+  opts: IdleWarmUpOptions = {},
 ): Promise<ConnectionWarmUpReport> {
+  const concurrency = opts.concurrency;
   const t0 = performance.now();
   const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -217,14 +308,13 @@ export async function runIdleWarmUp(
   // A wait that fails ends the warm-up too (the caller sees the failure on its own await).
   idle.then(onIdle, onIdle);
   try {
-    const r = await warmUpConnections({
+    const r = await ringThenSim(config, opts.ringPart === true, serve, client, {
       connections: IDLE_WARM_UP_CONNECTIONS,
       concurrency,
       // duplicate address detection ends in 1–2 s; a bound all the same
       timeLimitMs: 5_000,
       graceMs: IDLE_WARM_UP_GRACE_MS,
       signal: stop.signal,
-      ...warmUpRun(config, serve, client),
     });
     report(r, json);
     return r;

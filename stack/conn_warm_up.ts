@@ -21,11 +21,13 @@
  * driver's; over the ring driver in memory the warm-up runs the real receive walker, TX ring,
  * vnet-header and checksum-offload paths. Measured (bench/README.md, "The warm-up on the real
  * driver's rings"), a fresh `serve --http` was no faster over its first 5,000 connections
- * with it — the compilations and deoptimisations left for the first real connections are
- * mostly elsewhere — so the simulated wire stays the default. Nothing of
- * theirs is reachable from the caller's stack: the only thing shared is V8's compiled code
- * and type feedback. The application code that runs in them is what the caller hands in
- * (`serve`, `client`): it must keep its own per-run state (counters) in what it creates there.
+ * with it alone: the rings in memory make fewer connections in the same time. So the
+ * simulated wire stays the default here, and the CLI's default warm-ups run only their first
+ * few hundred connections on the rings (`cli/warm_up.ts`, `WARM_UP_RING_CONNECTIONS`).
+ * Nothing of theirs is reachable from the caller's stack: the only thing shared is V8's
+ * compiled code and type feedback. The application code that runs in them is what the caller
+ * hands in (`serve`, `client`): it must keep its own per-run state (counters) in what it
+ * creates there.
  *
  * Bounded: at most `connections` connections, and none started after `timeLimitMs` or once
  * `signal` is aborted; the connections in flight then get `graceMs` to finish before both stacks
@@ -48,6 +50,17 @@ export const WARM_UP_SERVER_ADDR = "198.19.255.1";
 const SERVER_ADDR = WARM_UP_SERVER_ADDR;
 /** The warm-up client's address on the private wire. */
 const CLIENT_ADDR = "198.19.255.2";
+/**
+ * Share of the frames the connection warm-up's simulated wire delivers twice. A real peer
+ * sends segments that acknowledge nothing new — a window update, a duplicate ACK, a
+ * retransmission the other side already had — which the warm-up's own client never does; one
+ * frame in a few hundred delivered twice runs those paths (the duplicate-ACK test of the
+ * sender and of loss control, the receiver's duplicate-segment ACK, segments for a connection
+ * already in TIME_WAIT), so that V8 has type feedback for them before the first real peer
+ * (bench/README.md, "warm9k").
+ */
+export const WARM_UP_DUPLICATE_RATE = 0.005;
+
 /** The port the warm-up server listens on. */
 const WARM_UP_PORT = 80;
 
@@ -127,7 +140,25 @@ export interface RequestClientOptions {
    * connections (RFC 6191 reuse), as a busy kernel client's do (`ab` from one address).
    */
   localPorts?: number;
+  /**
+   * Every this-many-th connection (`i % unusedEvery === unusedEvery - 1`) sends nothing and
+   * closes once established [0: none]: a connection opened and never used (a browser's
+   * pre-connect, the spare connections of a load tool at its end), whose server meets the
+   * end of the stream before any request.
+   */
+  unusedEvery?: number;
+  /**
+   * Every this-many-th connection (`i % lateEvery === lateEvery - 1`, where that `i` is odd:
+   * one that sends its request once established, not with the handshake's ACK) sends its
+   * request {@link LATE_REQUEST_MS} after it is established rather than at once [0: none]:
+   * the server has acknowledged the handshake, and met its window, in a tick of its own
+   * before the request arrives, as it does with a client in another process (`ab`).
+   */
+  lateEvery?: number;
 }
+
+/** How long after the handshake a late request ({@link RequestClientOptions}) is sent (ms). */
+export const LATE_REQUEST_MS = 1;
 
 /**
  * A bulk warm-up client: each connection writes `bytes` bytes (zeros) as fast as the send
@@ -225,17 +256,32 @@ export function requestClient(
   opts: RequestClientOptions = {},
 ): (rt: Runtime, host: string, port: number) => WarmUpClient {
   const localPorts = opts.localPorts ?? 0;
+  const unusedEvery = opts.unusedEvery ?? 0;
+  const lateEvery = opts.lateEvery ?? 0;
   return (rt, host, port) => {
     const dst = IpAddress.parse(host);
     const scratch = new Uint8Array(16384);
     const list = Array.isArray(requests) ? requests : [requests];
     return (i, done) => {
       const request = list[i % list.length];
-      const localPort = localPorts > 0 ? 20000 + (i % localPorts) : 0;
+      const unused = unusedEvery > 0 && i % unusedEvery === unusedEvery - 1;
+      const late = (i & 1) === 1 && lateEvery > 1 && i % lateEvery === lateEvery - 1;
+      // An unused connection is closed by the client first, which keeps its TIME_WAIT, and a
+      // late one may still be open when its port's turn comes again: on an ephemeral port,
+      // not on one of the ports later connections take again.
+      const localPort = localPorts > 0 && !unused && !late ? 20000 + (i % localPorts) : 0;
       const c = openWarmUpConnection(rt, dst, port, localPort, done);
       if (c === null) return;
       const { ep, finish } = c;
       ep.setNoDelay(true);
+      if (unused) {
+        ep.wq.listener = (): void => {
+          if (ep.stateName() === "ESTABLISHED") return finish(null);
+          if (ep.error !== null) return finish(ep.takeError() ?? "error");
+        };
+        rt.stack.requestTick();
+        return;
+      }
       let sent = false;
       if ((i & 1) === 0) {
         ep.write(request, 0, request.length);
@@ -244,9 +290,17 @@ export function requestClient(
       let got = 0;
       ep.wq.listener = (): void => {
         if (!sent && ep.stateName() === "ESTABLISHED") {
-          ep.write(request, 0, request.length);
           sent = true;
-          rt.stack.requestTick();
+          if (late) {
+            setTimeout(() => {
+              if (ep.error !== null || ep.stateName() !== "ESTABLISHED") return;
+              ep.write(request, 0, request.length);
+              rt.stack.requestTick();
+            }, LATE_REQUEST_MS);
+          } else {
+            ep.write(request, 0, request.length);
+            rt.stack.requestTick();
+          }
         }
         for (;;) {
           let n: number;
@@ -272,10 +326,12 @@ export function requestClient(
 
 /**
  * The two drivers of `opts.wire`: the server's, then the client's (shared with the UDP
- * warm-up, `stack/udp_warm_up.ts`).
+ * warm-up, `stack/udp_warm_up.ts`). A simulated wire delivers `duplicateRate` of its frames
+ * twice (the connection warm-up's {@link WARM_UP_DUPLICATE_RATE}; the UDP warm-up's none).
  */
 export function warmUpDrivers(
   opts: Pick<ConnectionWarmUpOptions, "wire" | "link">,
+  duplicateRate = 0,
 ): [LinkDriver, LinkDriver] {
   if (opts.wire === "af_packet") {
     const l = opts.link ?? {};
@@ -285,7 +341,7 @@ export function warmUpDrivers(
       rxSmallSlots: l.rxSmallSlots,
     });
   }
-  const wire = new SimWire({ clock: new MonotonicClock() });
+  const wire = new SimWire({ clock: new MonotonicClock(), duplicateRate });
   const mac = (last: number) => new Uint8Array([0x02, 0x00, 0x5e, 0xff, 0xff, last]);
   return [wire.endpoint("warm-up-server", mac(1)), wire.endpoint("warm-up-client", mac(2))];
 }
@@ -378,7 +434,7 @@ export async function warmUpConnections(
   let ok = 0;
   let failed = 0;
   await withWarmUpPair(
-    warmUpDrivers(opts),
+    warmUpDrivers(opts, WARM_UP_DUPLICATE_RATE),
     { stack: stackOpts, cc: opts.cc },
     opts.serve,
     WARM_UP_PORT,
