@@ -17,20 +17,31 @@
  */
 
 import { EAGAIN, ENOBUFS } from "../ffi/errno.ts";
-import { MSG_DONTWAIT, MSG_TRUNC } from "../ffi/constants.ts";
+import { MSG_DONTWAIT, MSG_TRUNC, SO_RCVBUF, SOL_SOCKET } from "../ffi/constants.ts";
 import { withNetns } from "../ffi/netns.ts";
 import {
   type KernelAddressChange,
+  NLMSG_HDRLEN,
   openAddressNotifications,
   parseAddressMessages,
 } from "../ffi/rtnetlink.ts";
-import { close, recvfrom } from "../ffi/syscalls.ts";
+import { close, recvfrom, setsockoptInt } from "../ffi/syscalls.ts";
 
 /** Bytes of the buffer one notification datagram is read into (one is ~60–100 bytes). */
 export const KERNEL_ADDRESS_WATCH_BUFFER_BYTES = 16 * 1024;
 
 /** Most datagrams one {@link KernelAddressWatch.read} takes; the rest wait for the next. */
 export const KERNEL_ADDRESS_WATCH_READS = 64;
+
+/** Options of {@link KernelAddressWatch.open} (the defaults are what the driver uses). */
+export interface KernelAddressWatchOptions {
+  /** Named namespace to subscribe in (undefined: the calling thread's). */
+  netns?: string;
+  /** Bytes of the read buffer [{@link KERNEL_ADDRESS_WATCH_BUFFER_BYTES}]. */
+  bufferBytes?: number;
+  /** The socket's receive queue (`SO_RCVBUF`, bytes) [the kernel's default, ~208 KiB]. */
+  receiveQueueBytes?: number;
+}
 
 /** What {@link KernelAddressWatch.read} found. Reused: valid until the next read. */
 export interface KernelAddressNews {
@@ -46,7 +57,7 @@ export interface KernelAddressNews {
  *
  * @example
  * ```ts ignore
- * const watch = KernelAddressWatch.open("ustk-1-s");
+ * const watch = KernelAddressWatch.open({ netns: "ustk-1-s" });
  * // … later, from the event loop:
  * const news = watch.read(); // null: nothing happened
  * if (news !== null && news.resync) console.log("re-read the kernel's addresses");
@@ -65,24 +76,39 @@ export class KernelAddressWatch {
   /** Reads that failed with another errno (counted, then a re-read is asked for). */
   failures = 0;
   #fd: number;
-  readonly #buf = new Uint8Array(KERNEL_ADDRESS_WATCH_BUFFER_BYTES);
+  readonly #buf: Uint8Array;
   readonly #changes: KernelAddressChange[] = [];
   readonly #news: { changes: KernelAddressChange[]; resync: boolean };
 
-  private constructor(fd: number) {
+  private constructor(fd: number, bufferBytes: number) {
     this.#fd = fd;
+    this.#buf = new Uint8Array(bufferBytes);
     this.#news = { changes: this.#changes, resync: false };
   }
 
   /**
-   * Subscribe in named namespace `netns` (undefined: the calling thread's). Throws
-   * SyscallError (no netlink in a sandbox, say).
+   * Subscribe (in `opts.netns`, if given). Throws SyscallError (no netlink in a sandbox, say),
+   * RangeError for a buffer of less than a netlink header.
    */
-  static open(netns?: string): KernelAddressWatch {
-    const fd = netns === undefined
-      ? openAddressNotifications()
-      : withNetns(netns, openAddressNotifications);
-    return new KernelAddressWatch(fd);
+  static open(opts: KernelAddressWatchOptions = {}): KernelAddressWatch {
+    const bufferBytes = opts.bufferBytes ?? KERNEL_ADDRESS_WATCH_BUFFER_BYTES;
+    if (!(Number.isInteger(bufferBytes) && bufferBytes >= NLMSG_HDRLEN)) {
+      throw new RangeError(`KernelAddressWatch: bufferBytes ${bufferBytes} < ${NLMSG_HDRLEN}`);
+    }
+    const subscribe = () => {
+      const fd = openAddressNotifications();
+      if (opts.receiveQueueBytes !== undefined) {
+        try {
+          setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, opts.receiveQueueBytes);
+        } catch (e) {
+          close(fd);
+          throw e;
+        }
+      }
+      return fd;
+    };
+    const fd = opts.netns === undefined ? subscribe() : withNetns(opts.netns, subscribe);
+    return new KernelAddressWatch(fd, bufferBytes);
   }
 
   /** True until {@link close}. */
