@@ -22,7 +22,6 @@ import type { Clock } from "../core/clock.ts";
 import { StackError } from "../core/errors.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
-import type { SubarrayCache } from "../core/subarray_cache.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { finishOffloadInSoftware, pseudoHeaderSumIp } from "./checksum.ts";
 import {
@@ -153,7 +152,6 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
   readonly #repr = new Ipv6Repr();
   readonly #meta = new NetRxMeta();
   readonly #chain: Ipv6HeaderChain;
-  readonly #reasm: Ipv6Reassembler;
   readonly #local: LocalDeliveryQueue;
   readonly #ifaceOpts: Ipv6InterfaceOptions;
   readonly #autoStart: boolean;
@@ -188,7 +186,6 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     this.routes = new Ipv6Routes(timers, clock, stats.ndp);
     this.pmtu = opts.pathMtuCache ?? new PathMtuCache(clock, opts.pathMtu);
     const reasm = new Ipv6Reassembler(timers, clock, stats.ip6, opts.reassembly);
-    this.#reasm = reasm;
     this.#chain = new Ipv6HeaderChain(this.#handlers, reasm, stats.ip6, this);
     reasm.onTimeout = (buf, off, len) => {
       // RFC 8200 §4.5: time exceeded (code 1) to the source, if fragment zero arrived.
@@ -317,11 +314,6 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
       throw new StackError("ENETUNREACH", `setDefaultRouter: ${formatIp(router)} is not on-link`);
     }
     this.routes.addRouter(router, nic, "static", Infinity);
-  }
-
-  /** The reassembler's reused fragment-copy views (hits and misses counted). */
-  get reassemblyCopyViews(): SubarrayCache {
-    return this.#reasm.copyViews;
   }
 
   /** True when `a` is a usable address of ours (any NIC). */

@@ -17,7 +17,6 @@
 
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
-import type { SubarrayCache } from "../core/subarray_cache.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { extHeaderBytes, IPV6_FRAGMENT_HEADER_BYTES } from "./ipv6_ext_headers.ts";
 import { IPV6_HEADER_BYTES, IPV6_MAX_PAYLOAD } from "./ipv6_header.ts";
@@ -90,11 +89,6 @@ export class Ipv6Reassembler {
   /** Datagrams in progress. */
   get pending(): number {
     return this.#r.pending;
-  }
-
-  /** The reused views of the fragment copies (made lazily; `prepare()` makes them now). */
-  get copyViews(): SubarrayCache {
-    return this.#r.copyViews;
   }
 
   /** Bytes held in all (incomplete datagrams and reusable buffers); never above the bound. */

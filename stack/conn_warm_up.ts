@@ -48,10 +48,6 @@ export const WARM_UP_SERVER_ADDR = "198.19.255.1";
 const SERVER_ADDR = WARM_UP_SERVER_ADDR;
 /** The warm-up client's address on the private wire. */
 const CLIENT_ADDR = "198.19.255.2";
-/** The warm-up server's IPv6 address on the private wire (with `ipv6: true`). */
-export const WARM_UP_SERVER_ADDR6 = "fd00:5757::1";
-/** The warm-up client's IPv6 address on the private wire. */
-const CLIENT_ADDR6 = "fd00:5757::2";
 /** The port the warm-up server listens on. */
 const WARM_UP_PORT = 80;
 
@@ -307,12 +303,11 @@ export interface WarmUpPair {
  * {@link warmUpDrivers} gives them), the application on the server (`serve(server, port)`),
  * then run `body`; the application is closed and both stacks stopped afterwards, also when a
  * start or `body` throws (a driver whose stack never started is closed). Shared by the
- * connection warm-up and the UDP one (`stack/udp_warm_up.ts`). `config.ipv6`: both stacks
- * also get an IPv6 address ({@link WARM_UP_SERVER_ADDR6} and the client's).
+ * connection warm-up and the UDP one (`stack/udp_warm_up.ts`).
  */
 export async function withWarmUpPair<T>(
   drivers: [LinkDriver, LinkDriver],
-  config: { stack: StackOptions; cc?: string; ipv6?: boolean },
+  config: { stack: StackOptions; cc?: string },
   serve: (rt: Runtime, port: number) => { close(): void },
   port: number,
   body: (pair: WarmUpPair) => Promise<T>,
@@ -324,9 +319,7 @@ export async function withWarmUpPair<T>(
   try {
     server = await Runtime.start({
       linkDriver: serverDriver,
-      addr: config.ipv6 === true
-        ? [`${SERVER_ADDR}/24`, `${WARM_UP_SERVER_ADDR6}/64`]
-        : `${SERVER_ADDR}/24`,
+      addr: `${SERVER_ADDR}/24`,
       stack: config.stack,
       cc: config.cc,
       loop,
@@ -343,9 +336,7 @@ export async function withWarmUpPair<T>(
     clientStarted = true;
     client = await Runtime.start({
       linkDriver: clientDriver,
-      addr: config.ipv6 === true
-        ? [`${CLIENT_ADDR}/24`, `${CLIENT_ADDR6}/64`]
-        : `${CLIENT_ADDR}/24`,
+      addr: `${CLIENT_ADDR}/24`,
       stack: config.stack,
       cc: config.cc,
       loop,

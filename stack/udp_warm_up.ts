@@ -14,10 +14,7 @@
  * The two stacks are separate {@link Runtime}s on the wire `conn_warm_up.ts` uses (the
  * simulated one, or the af_packet driver's own rings in memory): nothing reaches the real
  * interface, and they are stopped before this resolves. The datagrams alternate between the
- * sizes given (by default one that is fragmented at MTU 1500 and one that is not) and, by
- * default, between IPv4 and IPv6: IPv6's input, fragment reassembly and pseudo-header checksum
- * are code of their own, and a server warmed with IPv4 alone met a line-rate IPv6 sender with
- * them cold (bench/README.md, branch `nl13`: its ring overran in the first second).
+ * sizes given (by default one that is fragmented at MTU 1500 and one that is not).
  *
  * @module
  */
@@ -28,7 +25,6 @@ import type { Stack, StackOptions } from "./stack.ts";
 import { setImmediate } from "node:timers";
 import {
   WARM_UP_SERVER_ADDR as SERVER_ADDR,
-  WARM_UP_SERVER_ADDR6,
   warmUpDrivers,
   type WarmUpLinkOptions,
   type WarmUpWire,
@@ -45,8 +41,6 @@ export interface UdpWarmUpOptions {
   datagrams?: number;
   /** Their payload sizes, in turn [8,900 and 1,472 bytes]. */
   lengths?: number[];
-  /** Send to the server's IPv6 address every other datagram too [true]. */
-  ipv6?: boolean;
   /** Send nothing after this many ms [1000]. */
   timeLimitMs?: number;
   /** The real stack's options; pool sizes and `prewarm` are replaced by small private ones. */
@@ -90,46 +84,26 @@ export async function warmUpUdpReceive(opts: UdpWarmUpOptions): Promise<UdpWarmU
   const total = opts.datagrams ?? 3000;
   const lengths = opts.lengths ?? [8900, 1472];
   const deadline = t0 + (opts.timeLimitMs ?? 1000);
-  const ipv6 = opts.ipv6 ?? true;
   const stackOpts: StackOptions = { ...opts.stack, poolBuffers: 256, prewarm: false };
-  if (ipv6) {
-    // No duplicate address detection on the private wire: the addresses are usable at once.
-    const o6 = stackOpts.ipv6 ?? {};
-    stackOpts.ipv6 = {
-      ...o6,
-      iface: { ...o6.iface, addresses: { ...o6.iface?.addresses, dadTransmits: 0 } },
-    };
-  }
   let sent = 0;
   await withWarmUpPair(
     warmUpDrivers(opts),
-    { stack: stackOpts, ipv6 },
+    { stack: stackOpts },
     opts.serve,
     WARM_UP_PORT,
     async ({ client }) => {
-      const dsts = [IpAddress.parse(SERVER_ADDR)];
-      if (ipv6) dsts.push(IpAddress.parse(WARM_UP_SERVER_ADDR6));
-      const eps = dsts.map((d) => {
-        const ep = client.stack.udp.open(d.family);
-        ep.bind(null, 0);
-        return ep;
-      });
+      const dst = IpAddress.parse(SERVER_ADDR);
+      const ep = client.stack.udp.open(4);
+      ep.bind(null, 0);
       const payload = new Uint8Array(Math.max(...lengths));
-      // The first datagram to each starts ARP / neighbour discovery; the rest wait for it.
-      for (let k = 0; k < dsts.length; k++) {
-        eps[k].sendto(payload, 0, lengths[0], dsts[k], WARM_UP_PORT);
-        sent++;
-      }
-      while (
-        !dsts.every((d) => client.nextHopResolved(d)) && performance.now() < deadline
-      ) await turn();
+      // The first datagram starts ARP; the rest wait for its answer.
+      ep.sendto(payload, 0, lengths[0], dst, WARM_UP_PORT);
+      sent++;
+      while (!client.nextHopResolved(dst) && performance.now() < deadline) await turn();
       while (sent < total && performance.now() < deadline) {
         for (let i = 0; i < BURST && sent < total; i++, sent++) {
-          // Both families get every size: the size changes every datagram pair.
-          const k = sent % dsts.length;
-          const len = lengths[Math.floor(sent / dsts.length) % lengths.length];
           try {
-            eps[k].sendto(payload, 0, len, dsts[k], WARM_UP_PORT);
+            ep.sendto(payload, 0, lengths[sent % lengths.length], dst, WARM_UP_PORT);
           } catch {
             break; // out of packet buffers: the next turn frees them
           }
@@ -138,7 +112,7 @@ export async function warmUpUdpReceive(opts: UdpWarmUpOptions): Promise<UdpWarmU
       }
       // The last ones in flight reach the receiver within a few ticks.
       for (let i = 0; i < 8; i++) await turn();
-      for (const ep of eps) ep.close();
+      ep.close();
     },
   );
   return { datagrams: sent, ms: Math.round(performance.now() - t0) };
@@ -146,8 +120,8 @@ export async function warmUpUdpReceive(opts: UdpWarmUpOptions): Promise<UdpWarmU
 
 /**
  * Make the tables the long-datagram receive path of `stack` fills at its first datagram now:
- * the reused copy views of the copies onto sockets and of IPv4 and IPv6 reassembly
- * (`SubarrayCache`, ~2.7 MB for the first two). Made lazily they cost milliseconds at the first real datagram, while a
+ * the reused copy views of the copies onto sockets and of IPv4 reassembly (`SubarrayCache`,
+ * ~2.7 MB together). Made lazily they cost milliseconds at the first real datagram, while a
  * line-rate sender fills the ring (bench/README.md, "UDP kernel→ustack at MTU 1500"). The
  * warm-up above runs private stacks and cannot do this for the server's own.
  *
@@ -160,5 +134,4 @@ export async function warmUpUdpReceive(opts: UdpWarmUpOptions): Promise<UdpWarmU
 export function prepareUdpReceive(stack: Stack): void {
   stack.udp.copyViews.prepare();
   stack.ipv4.reassemblyCopyViews.prepare();
-  stack.ipv6.reassemblyCopyViews.prepare();
 }

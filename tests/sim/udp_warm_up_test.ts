@@ -21,7 +21,6 @@ for (const wire of ["sim", "af_packet"] as const) {
         datagrams: 200,
         wire,
         link: { mtu: 1500 },
-        ipv6: false,
         serve: (rt, port) => {
           const ep = rt.stack.udp.open(4);
           ep.bind(null, port);
@@ -46,50 +45,6 @@ for (const wire of ["sim", "af_packet"] as const) {
   });
 }
 
-for (const wire of ["sim", "af_packet"] as const) {
-  Deno.test({
-    name: `udp warm-up: by default IPv6 gets every other datagram, reassembled too [${wire}]`,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      // family/size → datagrams, as a dual-stack receiver (uperf server's) sees them.
-      const seen = new Map<string, number>();
-      let reasm = [0, 0];
-      const r = await warmUpUdpReceive({
-        datagrams: 200,
-        wire,
-        link: { mtu: 1500 },
-        serve: (rt, port) => {
-          const ep = rt.stack.udp.open(6);
-          ep.bind(null, port);
-          ep.receiveBufferBytes = 4 << 20;
-          const peer = new UdpPeer();
-          const sink = new Uint8Array(0);
-          ep.wq.listener = () => {
-            while (!ep.closed && ep.recvfrom(sink, 0, 0, peer) >= 0) {
-              const k = `${peer.addr.family}/${peer.length}`;
-              seen.set(k, (seen.get(k) ?? 0) + 1);
-            }
-            const s = rt.stack.stats.snapshot();
-            reasm = [Number(s.ip.ReasmOKs), Number(s.ip6.ReasmOKs)];
-          };
-          return { close: () => ep.close() };
-        },
-      });
-      assert.equal(r.datagrams, 200);
-      assert.deepEqual(Object.fromEntries([...seen].sort()), {
-        "4/1472": 50,
-        "4/8900": 50,
-        "6/1472": 50,
-        "6/8900": 50,
-      });
-      // At MTU 1500 an 8,900-byte datagram is fragmented in both families, a 1,472-byte one in
-      // IPv6 only (its header is 20 bytes longer).
-      assert.deepEqual(reasm, [50, 100]);
-    },
-  });
-}
-
 Deno.test("udp warm-up: --prewarm is the UDP server's option only", async () => {
   for (
     const args of [
@@ -109,11 +64,10 @@ Deno.test({
     await using rt = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24" });
     const udp = rt.stack.udp.copyViews;
     const reasm = rt.stack.ipv4.reassemblyCopyViews;
-    const reasm6 = rt.stack.ipv6.reassemblyCopyViews;
     // Lazily made: a stack that never copies a long datagram pays nothing.
-    assert.deepEqual([udp.prepared, reasm.prepared, reasm6.prepared], [false, false, false]);
+    assert.deepEqual([udp.prepared, reasm.prepared], [false, false]);
     prepareUdpReceive(rt.stack);
-    assert.deepEqual([udp.prepared, reasm.prepared, reasm6.prepared], [true, true, true]);
-    assert.deepEqual([udp.misses, reasm.misses, reasm6.misses], [0, 0, 0], "no view made yet");
+    assert.deepEqual([udp.prepared, reasm.prepared], [true, true]);
+    assert.deepEqual([udp.misses, reasm.misses], [0, 0], "no view made yet");
   },
 });
