@@ -125,6 +125,14 @@ export interface KernelRxFilterStats {
   v4: readonly number[];
   /** IPv6 addresses in the attached program (four words each). */
   v6: readonly Ipv6Words[];
+  /** The kernel's own address changes are followed (its rtnetlink notifications are read). */
+  kernelWatch: boolean;
+  /** Kernel notifications that named an address of the set (each re-read the kernel's set). */
+  kernelChanges: number;
+  /** Re-reads because the kernel's notifications were lost or cut. */
+  kernelResyncs: number;
+  /** Kernel notification messages dropped as malformed. */
+  kernelMalformed: number;
 }
 
 /** Options of {@link AfPacketRingDriver.memoryPair}. */
@@ -283,7 +291,31 @@ export class AfPacketRingDriver implements LinkDriver {
   get kernelRxFilter(): KernelRxFilterStats | null {
     const f = this.#kernelRxFilter;
     if (f === null) return null;
-    return { loads: f.loads, failures: f.failures, leftOut: f.leftOut, v4: f.v4, v6: f.v6 };
+    return {
+      loads: f.loads,
+      failures: f.failures,
+      leftOut: f.leftOut,
+      v4: f.v4,
+      v6: f.v6,
+      kernelWatch: f.kernelWatch?.open === true,
+      kernelChanges: f.kernelChanges,
+      kernelResyncs: f.kernelResyncs,
+      kernelMalformed: f.kernelWatch?.malformed ?? 0,
+    };
+  }
+
+  /**
+   * Follow the kernel's own address changes: read its address notifications that arrived
+   * since the last call and, when the kernel gained or gave up an address of the program's
+   * set (or notifications were lost), re-read its addresses and reload the program as
+   * {@link setKernelRxDropTo} would. Returns true when it re-read. Meant for a low fixed rate
+   * (the runtime calls it every 500 ms: `stack/kernel_rx_follow.ts`), not per tick: nothing
+   * pending costs one `recvfrom` (`EAGAIN`) and allocates nothing. False, without a system
+   * call, without the address program or once closed. Never throws.
+   */
+  checkKernelAddresses(): boolean {
+    if (this.#closed || this.#kernelRxFilter === null) return false;
+    return this.#kernelRxFilter.checkKernel();
   }
 
   /**

@@ -16,6 +16,14 @@
  * leaves the kernel receiving as before: counted in {@link KernelRxOwnFilter.failures}, never
  * thrown.
  *
+ * The kernel's own address changes are followed too: from the first update with an address
+ * in it, a {@link KernelAddressWatch} (rtnetlink notifications, opened before the kernel's
+ * addresses are read, so nothing falls between) tells {@link KernelRxOwnFilter.checkKernel}
+ * when the kernel gained or gave up an address of the set — its IPv6 link-local once its IPv6
+ * is switched on on the interface, an address an administrator adds or deletes — or lost
+ * notifications; the set is then handed to {@link KernelRxOwnFilter.update} again, which
+ * re-reads the kernel's addresses. Changes of addresses the stack does not hold load nothing.
+ *
  * One update costs a `BPF_PROG_LOAD` (the verifier walks at most ~330 instructions) and a
  * `setns` pair when the interface is in another namespace — bench/README.md, branch
  * `v6drop13`, has the time it took.
@@ -33,6 +41,7 @@ import {
   kernelIpv6Addresses,
 } from "../ffi/syscalls.ts";
 import { withControlSocket } from "./interface_open.ts";
+import { KernelAddressWatch } from "./kernel_address_watch.ts";
 import {
   KERNEL_RX_OWN_DROP_MAX_ADDRESSES,
   KERNEL_RX_OWN_DROP_MAX_IPV6_ADDRESSES,
@@ -69,10 +78,20 @@ export class KernelRxOwnFilter {
   failures = 0;
   /** Addresses of the last update beyond the program's room (their frames reach the kernel). */
   leftOut = 0;
+  /** Kernel notifications that named an address of the set (each re-read the kernel's set). */
+  kernelChanges = 0;
+  /** Re-reads because notifications were lost or cut (overrun, truncated, too many at once). */
+  kernelResyncs = 0;
+  /** The kernel's notifications could not be subscribed to (its changes are not followed). */
+  watchFailures = 0;
   #linkFd = -1;
   #key = "";
   #v4: number[] = [];
   #v6: Ipv6Words[] = [];
+  /** The set of the last update, handed over again when the kernel's addresses change. */
+  #want: KernelRxOwnAddresses = { v4: [], v6: [] };
+  #watch: KernelAddressWatch | null = null;
+  #watchTried = false;
 
   /** A filter for device `ifindex` (in named namespace `netns`, if given); nothing attached. */
   constructor(ifindex: number, netns?: string) {
@@ -95,6 +114,43 @@ export class KernelRxOwnFilter {
     return this.#v6;
   }
 
+  /** The kernel's address notifications, once subscribed (null before, or when refused). */
+  get kernelWatch(): KernelAddressWatch | null {
+    return this.#watch;
+  }
+
+  /**
+   * Read the kernel's address notifications that arrived since the last call; when one names
+   * an address of the last update's set (the kernel gained or gave it up, on any interface:
+   * it takes the frames to an address it holds on any of them as its own), or notifications
+   * were lost, hand that set to {@link update} again. Returns true when it did. Nothing
+   * pending costs one `recvfrom` and allocates nothing. Never throws.
+   */
+  checkKernel(): boolean {
+    const watch = this.#watch;
+    if (watch === null) return false;
+    const news = watch.read();
+    if (news === null) return false;
+    let relevant = news.resync;
+    if (relevant) this.kernelResyncs++;
+    else {
+      const want = this.#want;
+      for (const c of news.changes) {
+        const v6 = c.v6;
+        if (
+          v6 === null ? want.v4.includes(c.v4) : want.v6.some((w) => sameWords(w, v6))
+        ) {
+          relevant = true;
+          this.kernelChanges++;
+          break;
+        }
+      }
+    }
+    if (!relevant) return false;
+    this.update(this.#want);
+    return true;
+  }
+
   /**
    * Make the program drop the frames to `want` (less the kernel's own addresses and those
    * beyond the program's room) and nothing else; returns {@link attached}. A set equal to the
@@ -102,11 +158,15 @@ export class KernelRxOwnFilter {
    * the program as it was and counts in {@link failures}.
    */
   update(want: KernelRxOwnAddresses): boolean {
+    this.#want = want;
     let v4: number[] = [];
     let v6: Ipv6Words[] = [];
     try {
       if (want.v4.length + want.v6.length > 0) {
         [v4, v6] = this.#inNamespace(() => {
+          // Subscribed before the kernel's addresses are read: a change after the read is
+          // in the socket.
+          this.#subscribe();
           // The kernel's own addresses, on any interface: it would take their frames as
           // its own (and their NDP).
           const k4 = withControlSocket((ctl) => kernelIpv4Addresses(ctl));
@@ -165,9 +225,24 @@ export class KernelRxOwnFilter {
     return true;
   }
 
-  /** Detach the program (the kernel receives every frame again). Idempotent. */
+  /** Detach the program (the kernel receives every frame again), stop following. Idempotent. */
   close(): void {
     this.#detach();
+    this.#watch?.close();
+    this.#watch = null;
+    this.#watchTried = true;
+  }
+
+  /** Open the kernel's address notifications once (in the current namespace). */
+  #subscribe(): void {
+    if (this.#watchTried) return;
+    this.#watchTried = true;
+    try {
+      this.#watch = KernelAddressWatch.open();
+    } catch {
+      // No netlink (a sandbox): the program still works, the kernel's changes are not seen.
+      this.watchFailures++;
+    }
   }
 
   #detach(): void {

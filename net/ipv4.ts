@@ -319,14 +319,16 @@ export class Ipv4Layer implements LocalReceiver {
 
   /**
    * Set the default route through `gateway` (which must be on a connected subnet), replacing
-   * any earlier one. Throws an ENETUNREACH-coded error otherwise.
+   * any earlier one. Throws a StackError ENETUNREACH otherwise (ENOSPC when the routing table
+   * is full).
    */
   setDefaultGateway(gateway: number): void {
     // The gateway must be on-link: reached by a connected route, not through another router.
     if (!this.routes.lookup(gateway, this.#route) || this.#route.nextHop !== gateway) {
-      throw Object.assign(new Error("gateway is not on a connected subnet"), {
-        code: "ENETUNREACH",
-      });
+      throw new StackError(
+        "ENETUNREACH",
+        `setDefaultGateway: ${formatIpv4(gateway)} is not on a connected subnet`,
+      );
     }
     this.routes.remove(0, 0); // replaces an earlier default route, like `ip route replace`
     this.routes.add({

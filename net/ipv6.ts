@@ -267,9 +267,10 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
       addr.family !== 6 || isMulticast(addr) || isUnspecified(addr) ||
       !(prefixLen >= 1 && prefixLen <= 128)
     ) {
-      throw Object.assign(new RangeError(`not a unicast IPv6 address: ${addr}/${prefixLen}`), {
-        code: "EINVAL",
-      });
+      throw new StackError(
+        "EINVAL",
+        `addAddress: not a unicast IPv6 address: ${addr}/${prefixLen}`,
+      );
     }
     const a = iface.addresses.add(addr, prefixLen, "static");
     if (prefixLen < 128) this.routes.addPrefix(addr, prefixLen, nicIndex, "static", Infinity);
@@ -304,13 +305,13 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
 
   /**
    * Use `router` as a static default router. It must be on-link (link-local, or in an on-link
-   * prefix); throws an ENETUNREACH-coded error otherwise. A link-local router needs
+   * prefix); throws a StackError ENETUNREACH otherwise. A link-local router needs
    * `nicIndex` when there are several NICs.
    */
   setDefaultRouter(router: IpAddr, nicIndex = 0): void {
     const nic = this.routes.nextHop(router, nicIndex, () => false, this.#scratch);
     if (nic === 0 || !ipEquals(this.#scratch, router) || !this.routes.isOnLink(router)) {
-      throw Object.assign(new Error("router is not on-link"), { code: "ENETUNREACH" });
+      throw new StackError("ENETUNREACH", `setDefaultRouter: ${formatIp(router)} is not on-link`);
     }
     this.routes.addRouter(router, nic, "static", Infinity);
   }

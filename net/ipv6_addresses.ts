@@ -14,6 +14,7 @@
 
 import type { Clock } from "../core/clock.ts";
 import type { Counters } from "../core/counters.ts";
+import { StackError } from "../core/errors.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
 import { type IpAddr, type IpAddress, ipEquals } from "./ip_address.ts";
 import { solicitedNode } from "./ipv6_address.ts";
@@ -179,11 +180,11 @@ export class Ipv6AddressList {
     preferredMs = Infinity,
   ): Ipv6InterfaceAddress {
     if (this.find(addr) !== undefined) {
-      throw Object.assign(new Error(`address ${addr} exists`), { code: "EEXIST" });
+      throw new StackError("EEXIST", `address ${addr} exists`);
     }
     if (this.#addrs.length >= this.#max) {
       this.#stats.AddressesRefused++;
-      throw Object.assign(new Error("too many IPv6 addresses"), { code: "ENOSPC" });
+      throw new StackError("ENOSPC", "too many IPv6 addresses");
     }
     const e = new Ipv6InterfaceAddress(addr, prefixLen, this.#nic, origin, (x) => this.#dadStep(x));
     const now = this.#clock.nowMs();

@@ -181,7 +181,7 @@ export class Ipv6HeaderChain {
             this.#paramProblem(ICMPV6_PARAMPROB_HEADER, at + 2 - ipOff, meta);
             return;
           }
-          const whole = this.#reasm.add(buf, ipOff, at, end);
+          const whole = this.#reasm.add(buf, ipOff, at, end, rxFlags);
           if (whole === null) return;
           st.ReasmOKs++;
           meta.buf = whole.buf;
@@ -195,7 +195,7 @@ export class Ipv6HeaderChain {
             whole.off + whole.len,
             whole.nextHeader,
             whole.off + whole.nhFieldRel,
-            0,
+            whole.rxFlags,
           );
           return;
         }

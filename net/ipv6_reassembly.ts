@@ -45,6 +45,11 @@ export class ReassembledIpv6 {
   nextHeader = 0;
   /** Offset from `off` of the next-header byte that now names it. */
   nhFieldRel = 0;
+  /**
+   * `RX_CSUM_VALID` when every fragment arrived with it (as for IPv4: the link vouched for each
+   * piece), else 0: the transport checksum is then verified in software.
+   */
+  rxFlags = 0;
 }
 
 /**
@@ -98,10 +103,17 @@ export class Ipv6Reassembler {
 
   /**
    * Add the fragment whose IPv6 header is at `buf[ipOff]` and whose fragment header is at
-   * `buf[fragOff]`, the datagram ending at `end`. Returns the whole datagram when this
-   * fragment completed it, else null (every drop counted).
+   * `buf[fragOff]`, the datagram ending at `end`; `rxFlags` are the fragment's `RX_*` flags
+   * (only RX_CSUM_VALID matters). Returns the whole datagram when this fragment completed it,
+   * else null (every drop counted).
    */
-  add(buf: Uint8Array, ipOff: number, fragOff: number, end: number): ReassembledIpv6 | null {
+  add(
+    buf: Uint8Array,
+    ipOff: number,
+    fragOff: number,
+    end: number,
+    rxFlags = 0,
+  ): ReassembledIpv6 | null {
     const k = this.#key;
     for (let i = 0; i < 32; i++) k[i] = buf[ipOff + 8 + i]; // source, destination
     for (let i = 0; i < 4; i++) k[32 + i] = buf[fragOff + 4 + i]; // identification
@@ -118,6 +130,7 @@ export class Ipv6Reassembler {
       dataOff,
       ipOff,
       dataOff - ipOff,
+      rxFlags,
     );
     if (whole === null) return null;
     const b = whole.buf;
@@ -149,6 +162,7 @@ export class Ipv6Reassembler {
     r.unfragBytes = unfrag;
     r.nextHeader = nextHeader;
     r.nhFieldRel = nhField - off;
+    r.rxFlags = whole.rxFlags;
     return r;
   }
 }

@@ -11,6 +11,7 @@
 
 import { formatIpv4, prefixMask } from "./ipv4_address.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
+import { StackError } from "../core/errors.ts";
 
 /** One route. `gateway` 0 means the destination is on-link. */
 export interface Ipv4Route {
@@ -61,23 +62,20 @@ export class RouteTable {
     this.maxRoutes = maxRoutes;
   }
 
-  /** Add a route; throws an EEXIST/ENOSPC/EINVAL-coded error on misuse. */
+  /** Add a route; throws a StackError EEXIST/ENOSPC/EINVAL on misuse. */
   add(route: Ipv4Route): void {
     if (!(route.prefixLen >= 0 && route.prefixLen <= 32)) {
-      throw Object.assign(new RangeError("route prefix length must be 0..32"), { code: "EINVAL" });
+      throw new StackError("EINVAL", `route prefix length must be 0..32, got ${route.prefixLen}`);
     }
     const dest = (route.dest & prefixMask(route.prefixLen)) >>> 0;
     for (const r of this.#routes) {
       if (r.dest === dest && r.prefixLen === route.prefixLen && r.metric === route.metric) {
-        throw Object.assign(
-          new Error(`route ${formatIpv4(dest)}/${route.prefixLen} exists`),
-          { code: "EEXIST" },
-        );
+        throw new StackError("EEXIST", `route ${formatIpv4(dest)}/${route.prefixLen} exists`);
       }
     }
     if (this.#routes.length >= this.maxRoutes) {
       this.refused++;
-      throw Object.assign(new Error("routing table full"), { code: "ENOSPC" });
+      throw new StackError("ENOSPC", "routing table full");
     }
     this.#routes.push({ ...route, dest });
     this.#routes.sort((a, b) => b.prefixLen - a.prefixLen || a.metric - b.metric);

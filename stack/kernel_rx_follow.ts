@@ -7,15 +7,30 @@
  * family, an IPv6 address expiring): the changes of one tick are gathered and the set handed
  * over in a microtask, so a burst loads one program, and the loop never loads one per frame.
  *
+ * The kernel's own address changes are followed as well (the program must never keep the
+ * kernel off an address it holds itself): a timer of the stack reads the kernel's
+ * interface-address notifications every {@link KERNEL_ADDRESS_CHECK_MS}
+ * (`AfPacketRingDriver.checkKernelAddresses`), and an address of the stack's set the kernel
+ * gained or gave up reloads the program. A timer, not the loop's poll set: a busy loop reads its
+ * rings and never polls, so the notifications would wait for the loop to go idle; and no
+ * per-tick cost — with nothing pending one check is one `recvfrom` that says `EAGAIN`, twice a
+ * second. The lag is at most that period: shorter than the kernel's own duplicate address
+ * detection (≥ 1 s) before a new IPv6 address of its own is used.
+ *
  * @module
  */
 
 import type { AfPacketRingDriver, Ipv6Words } from "../drivers/af_packet_ring.ts";
+import { Timer } from "../core/timer_wheel.ts";
 import type { Stack } from "./stack.ts";
+
+/** How often the kernel's address notifications are read (ms). */
+export const KERNEL_ADDRESS_CHECK_MS = 500;
 
 /**
  * Keep `driver`'s kernel RX program in step with the addresses of `stack`'s NIC `nicIndex`
- * from now on; hands the current set over at once. Returns the function that hands it over
+ * and with the kernel's own (checked every {@link KERNEL_ADDRESS_CHECK_MS}) from now on; hands
+ * the current set over at once. Returns the function that hands it over
  * again (for a caller that changed addresses in a way no listener hears).
  *
  * @example
@@ -53,6 +68,13 @@ export function followKernelRxDrop(
   stack.ipv6.addAddressListener((a) => {
     if (a.nicIndex === nicIndex) later();
   });
+  // The kernel's changes: read at a low fixed rate from the stack's timers (never per tick).
+  const check: Timer = new Timer(() => {
+    if (stack.closed) return;
+    driver.checkKernelAddresses();
+    stack.timers.schedule(check, stack.clock.nowMs() + KERNEL_ADDRESS_CHECK_MS);
+  });
+  stack.timers.schedule(check, stack.clock.nowMs() + KERNEL_ADDRESS_CHECK_MS);
   sync();
   return sync;
 }

@@ -239,7 +239,10 @@ export class Runtime {
         try {
           if (g.family === 4) stack.ipv4.setDefaultGateway(g.v4);
           else stack.ipv6.setDefaultRouter(g, nic.index);
-        } catch {
+        } catch (e) {
+          // Off-subnet is the configuration's mistake (EINVAL); anything else (a full routing
+          // table) keeps its own code.
+          if (e instanceof StackError && e.code !== "ENETUNREACH") throw e;
           throw invalid(`--gw ${g}: not on a subnet of --addr`);
         }
       }

@@ -22,9 +22,22 @@ import {
 import { VirtualClock } from "../../core/clock.ts";
 import { SeededRandom } from "../../core/random.ts";
 import { Stack } from "../../stack/stack.ts";
-import { IpAddress } from "../../net/ip_address.ts";
+import { IpAddress, writeIp6 } from "../../net/ip_address.ts";
 import { IP_PROTO_UDP, Ipv4Repr } from "../../net/ipv4_header.ts";
-import { ETH_HEADER_BYTES, ETHERTYPE_IPV4, writeEthernetHeader } from "../../link/ethernet.ts";
+import {
+  ETH_HEADER_BYTES,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  writeEthernetHeader,
+} from "../../link/ethernet.ts";
+import { IPV6_NH_FRAGMENT, Ipv6Repr } from "../../net/ipv6_header.ts";
+import { IPV6_FRAGMENT_HEADER_BYTES, writeFragmentHeader } from "../../net/ipv6_ext_headers.ts";
+import {
+  internetChecksum,
+  pseudoHeaderSumV4,
+  pseudoHeaderSumV6,
+  udpChecksumToWire,
+} from "../../net/checksum.ts";
 import { UDP_HEADER_BYTES, writeUdpHeader } from "../../transport/udp_header.ts";
 import { UdpPeer } from "../../transport/udp_records.ts";
 import type { UdpEndpoint } from "../../transport/udp.ts";
@@ -60,6 +73,8 @@ export class ReplayDriver implements LinkDriver {
   handedOut = 0;
   /** Hand out no more than this many frames in all. */
   limit = 0;
+  /** The `RX_*` flags every frame carries [RX_CSUM_VALID: the link vouched for its checksum]. */
+  rxFlags: number = RX_CSUM_VALID;
   readonly #ring: Uint8Array;
   readonly #off: Int32Array;
   readonly #len: Int32Array;
@@ -82,7 +97,7 @@ export class ReplayDriver implements LinkDriver {
       batch.buf[n] = this.#ring;
       batch.off[n] = this.#off[i];
       batch.len[n] = this.#len[i];
-      batch.flags[n] = RX_CSUM_VALID;
+      batch.flags[n] = this.rxFlags;
       this.#next = i + 1 === this.#off.length ? 0 : i + 1;
       this.handedOut++;
       n++;
@@ -119,6 +134,12 @@ export interface UdpRxRigOptions {
   payloadBytes?: number;
   /** Distinct datagrams in the ring (IP ids) [64]. */
   datagrams?: number;
+  /** IPv4 (fragments with checksum 0) or IPv6 (fd00::1 → fd00::2, fragment headers) [4]. */
+  family?: 4 | 6;
+  /** IPv4: a computed UDP checksum, as a kernel sender writes it, instead of 0 [false]. */
+  ipv4Checksum?: boolean;
+  /** IPv6: write this UDP checksum instead of the computed one (a wrong one, say). */
+  udpChecksum6?: number;
 }
 
 /** The rig: a stack, its replay driver, a bound socket. */
@@ -149,6 +170,7 @@ export interface UdpRxRig {
  * ```
  */
 export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
+  if (opts.family === 6) return makeUdpRxRig6(opts);
   const mtu = opts.mtu ?? 1500;
   const payload = opts.payloadBytes ?? 8900;
   const count = opts.datagrams ?? 64;
@@ -163,6 +185,12 @@ export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
   const whole = new Uint8Array(udpLen);
   writeUdpHeader(whole, 0, 5000, RIG_PORT, udpLen);
   for (let i = UDP_HEADER_BYTES; i < udpLen; i++) whole[i] = i & 0xff;
+  if (opts.ipv4Checksum === true) {
+    const sum = pseudoHeaderSumV4(RIG_SRC, RIG_DST.v4, IP_PROTO_UDP, udpLen);
+    const ck = udpChecksumToWire(internetChecksum(whole, 0, udpLen, sum));
+    whole[6] = ck >>> 8;
+    whole[7] = ck & 0xff;
+  }
   const ip = new Ipv4Repr();
   ip.src = RIG_SRC;
   ip.dst = RIG_DST.v4;
@@ -200,6 +228,89 @@ export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
     driver.limit = driver.handedOut + datagrams * framesPerDatagram;
     let got = 0;
     // Bounded: every tick takes at least one frame until the limit.
+    for (let t = 0; t < datagrams * framesPerDatagram + 8; t++) {
+      stack.tick();
+      while (socket.recvfrom(sink, 0, 0, peer) >= 0) got++;
+      if (driver.handedOut >= driver.limit && !stack.hasPendingWork) break;
+    }
+    return got;
+  };
+  return { stack, driver, socket, framesPerDatagram, receive };
+}
+
+/** The IPv6 receiver's address. */
+export const RIG_DST6: IpAddress = IpAddress.parse("fd00::2");
+const RIG_SRC6 = IpAddress.parse("fd00::1");
+
+/**
+ * {@link makeUdpRxRig} over IPv6: each datagram in fragments of (MTU − 48) & ~7 bytes behind a
+ * fragment header (a whole frame when it fits), the UDP checksum computed (IPv6 requires it).
+ */
+function makeUdpRxRig6(opts: UdpRxRigOptions): UdpRxRig {
+  const mtu = opts.mtu ?? 1500;
+  const payload = opts.payloadBytes ?? 8900;
+  const count = opts.datagrams ?? 64;
+  const udpLen = payload + 8;
+  const fits = 40 + udpLen <= mtu;
+  const perFrame = fits ? udpLen : (mtu - 40 - IPV6_FRAGMENT_HEADER_BYTES) & ~7;
+  const framesPerDatagram = Math.ceil(udpLen / perFrame);
+  const slot = (mtu + 14 + 2 + 63) & ~63;
+  const frames = count * framesPerDatagram;
+  const ring = new Uint8Array(frames * slot);
+  const off = new Int32Array(frames);
+  const len = new Int32Array(frames);
+  const whole = new Uint8Array(udpLen);
+  writeUdpHeader(whole, 0, 5000, RIG_PORT, udpLen);
+  for (let i = UDP_HEADER_BYTES; i < udpLen; i++) whole[i] = i & 0xff;
+  const addrs = new Uint8Array(32);
+  writeIp6(addrs, 0, RIG_SRC6);
+  writeIp6(addrs, 16, RIG_DST6);
+  const sum = pseudoHeaderSumV6(addrs, 0, addrs, 16, IP_PROTO_UDP, udpLen);
+  const ck = opts.udpChecksum6 ?? udpChecksumToWire(internetChecksum(whole, 0, udpLen, sum));
+  whole[6] = ck >>> 8;
+  whole[7] = ck & 0xff;
+  const ip = new Ipv6Repr();
+  ip.src = RIG_SRC6;
+  ip.dst = RIG_DST6;
+  let f = 0;
+  for (let d = 0; d < count; d++) {
+    for (let k = 0; k < framesPerDatagram; k++, f++) {
+      const o = f * slot + 2;
+      const start = k * perFrame;
+      const n = Math.min(perFrame, udpLen - start);
+      writeEthernetHeader(ring, o, RIG_MAC, PEER_MAC, ETHERTYPE_IPV6);
+      let at = o + ETH_HEADER_BYTES;
+      ip.nextHeader = fits ? IP_PROTO_UDP : IPV6_NH_FRAGMENT;
+      ip.payloadLength = n + (fits ? 0 : IPV6_FRAGMENT_HEADER_BYTES);
+      at += ip.emit(ring, at);
+      if (!fits) {
+        at += writeFragmentHeader(ring, at, IP_PROTO_UDP, start, start + n < udpLen, 0x100 + d);
+      }
+      ring.set(whole.subarray(start, start + n), at);
+      off[f] = o;
+      len[f] = at + n - o;
+    }
+  }
+  const driver = new ReplayDriver(mtu, ring, off, len);
+  const clock = new VirtualClock(1_000_000);
+  const rng = new SeededRandom(7);
+  const stack = new Stack({
+    clock,
+    poolBuffers: 256,
+    random: () => rng.nextFloat(),
+    // No duplicate address detection: the address takes datagrams at once.
+    ipv6: { iface: { addresses: { dadTransmits: 0 } } },
+  });
+  const nic = stack.addNic(driver);
+  stack.ipv6.addAddress(nic.index, RIG_DST6, 64);
+  const socket = stack.udp.open(6);
+  socket.bind(null, RIG_PORT);
+  socket.receiveBufferBytes = 1 << 20;
+  const peer = new UdpPeer();
+  const sink = new Uint8Array(0);
+  const receive = (datagrams: number): number => {
+    driver.limit = driver.handedOut + datagrams * framesPerDatagram;
+    let got = 0;
     for (let t = 0; t < datagrams * framesPerDatagram + 8; t++) {
       stack.tick();
       while (socket.recvfrom(sink, 0, 0, peer) >= 0) got++;

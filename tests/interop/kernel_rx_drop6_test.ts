@@ -344,7 +344,17 @@ interopTest(
       });
       try {
         assert.equal(d.kernelRxDrop, "none");
-        assert.deepEqual(d.kernelRxFilter, { loads: 0, failures: 0, leftOut: 0, v4: [], v6: [] });
+        assert.deepEqual(d.kernelRxFilter, {
+          loads: 0,
+          failures: 0,
+          leftOut: 0,
+          v4: [],
+          v6: [],
+          kernelWatch: false, // subscribed with the first address
+          kernelChanges: 0,
+          kernelResyncs: 0,
+          kernelMalformed: 0,
+        });
         const v4 = Array.from({ length: 70 }, (_, i) => 0xc6120100 + i);
         const v6 = Array.from(
           { length: 66 },
@@ -373,6 +383,165 @@ interopTest(
         d.close();
       }
       assert.equal(d.setKernelRxDropTo({ v4: [0xc6120002], v6: [] }), false, "closed");
+    });
+  },
+);
+
+/** Wait (≤ 5 s) until `cond()` holds: the runtime reads the kernel's changes every 500 ms. */
+async function waitFor(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 50 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(cond(), `${what} within 5 s`);
+}
+
+interopTest(
+  "kernel_rx_drop6: the kernel's own address changes are followed — an address of the stack " +
+    "the kernel gains later leaves the program (its frames reach the kernel), and comes back " +
+    "when the kernel gives it up",
+  async () => {
+    // The harness starts with the kernel's IPv6 off on the stack's interface: the stack's
+    // link-local address is its own alone, and in the program.
+    await withVethPair({}, async (pair) => {
+      const rt = await Runtime.start({
+        driver: "af_packet",
+        if: pair.stackIf,
+        netns: pair.stackNs,
+        addr: [`${pair.stackAddr}/24`, `${pair.stackAddr6}/64`],
+      });
+      try {
+        await rt.addressesReady();
+        const ll = rt.stack.ipv6.iface(rt.nic.index).addresses.list()
+          .find((a) => a.origin === "link-local")!.addr.toString();
+        const f = () => (rt.nic.driver as AfPacketRingDriver).kernelRxFilter!;
+        assert.deepEqual(programV6(rt).sort(), [ll, pair.stackAddr6].sort());
+        assert.equal(f().kernelWatch, true, "the kernel's notifications are read");
+        const llPeer = `${ll}%${pair.peerIf}`;
+        await ping(pair, llPeer, 1); // the peer's neighbour entry
+        await ping(pair, pair.stackAddr, 1);
+
+        // The kernel's IPv6 switched on: it gets the same link-local address (same MAC).
+        await kernelIpv6On(pair);
+        await waitFor(
+          "the link-local address leaves the program",
+          () => !programV6(rt).includes(ll),
+        );
+        assert.deepEqual(programV6(rt), [pair.stackAddr6], "fd00::2 stays");
+        assert.ok(f().kernelChanges >= 1, JSON.stringify(f()));
+        let before = await kernelIp6Unicast(pair);
+        await ping(pair, llPeer, 3);
+        const gained = (await kernelIp6Unicast(pair)) - before;
+        assert.ok(gained >= 3, `the kernel receives its link-local's unicast again: ${gained}`);
+
+        // The kernel gives it up: back into the program, the kernel sees none of it.
+        const del = await pair.runInStackNs([
+          "ip",
+          "-6",
+          "addr",
+          "del",
+          `${ll}/64`,
+          "dev",
+          pair.stackIf,
+        ]);
+        assert.equal(del.code, 0, del.stderr);
+        await waitFor("the link-local address comes back", () => programV6(rt).includes(ll));
+        before = await kernelIp6Unicast(pair);
+        await ping(pair, llPeer, 3);
+        assert.equal((await kernelIp6Unicast(pair)) - before, 0, "dropped for the kernel again");
+
+        // IPv4 the same: the kernel takes the stack's 198.18.0.2 too, then drops it.
+        const add4 = await pair.runInStackNs([
+          "ip",
+          "addr",
+          "add",
+          `${pair.stackAddr}/32`,
+          "dev",
+          pair.stackIf,
+        ]);
+        assert.equal(add4.code, 0, add4.stderr);
+        await waitFor("198.18.0.2 leaves the program", () => f().v4.length === 0);
+        let before4 = await kernelIpInReceives(pair);
+        await ping(pair, pair.stackAddr, 3);
+        const seen4 = (await kernelIpInReceives(pair)) - before4;
+        assert.ok(seen4 >= 3, `the kernel receives 198.18.0.2's frames: ${seen4}`);
+        const del4 = await pair.runInStackNs([
+          "ip",
+          "addr",
+          "del",
+          `${pair.stackAddr}/32`,
+          "dev",
+          pair.stackIf,
+        ]);
+        assert.equal(del4.code, 0, del4.stderr);
+        await waitFor("198.18.0.2 comes back", () => f().v4.includes(0xc6120002));
+        before4 = await kernelIpInReceives(pair);
+        await ping(pair, pair.stackAddr, 3);
+        assert.equal((await kernelIpInReceives(pair)) - before4, 0, "dropped for the kernel again");
+        assert.equal(f().failures, 0);
+        assert.equal(f().kernelMalformed, 0);
+      } finally {
+        await rt.stop();
+      }
+    });
+  },
+  { tools: ["ping"] },
+);
+
+interopTest(
+  "kernel_rx_drop6: checkKernelAddresses reloads only for a kernel change of an address in the " +
+    "set, and costs no reload when nothing came",
+  async () => {
+    await withVethPair({}, async (pair) => {
+      const d = AfPacketRingDriver.open({
+        ifname: pair.stackIf,
+        netns: pair.stackNs,
+        kernelRxDropTo: [],
+      });
+      try {
+        assert.equal(d.checkKernelAddresses(), false, "not subscribed before an address");
+        d.setKernelRxDropTo({ v4: [0xc6120002, 0xc6120003], v6: [[0xfd000000, 0, 0, 2]] });
+        assert.equal(d.kernelRxFilter!.kernelWatch, true);
+        assert.equal(d.checkKernelAddresses(), false, "nothing happened");
+        const sh = async (cmd: string) => {
+          const r = await pair.runInStackNs(["sh", "-c", cmd]);
+          assert.equal(r.code, 0, r.stderr);
+        };
+        // An address the stack does not hold: read, no reload.
+        await sh(`ip addr add 198.18.0.9/32 dev ${pair.stackIf}`);
+        assert.equal(d.checkKernelAddresses(), false);
+        const loads = d.kernelRxFilter!.loads;
+        // Two of the stack's, one per family, in one go: one re-read, one load. (The kernel
+        // announces an IPv6 address from a work queue: a moment after `ip` returns.)
+        const settle = () => new Promise((r) => setTimeout(r, 300));
+        await sh(
+          `ip addr add 198.18.0.3/32 dev ${pair.stackIf} && ` +
+            `echo 0 > /proc/sys/net/ipv6/conf/${pair.stackIf}/disable_ipv6 && ` +
+            `ip -6 addr add fd00::2/128 dev ${pair.stackIf} nodad`,
+        );
+        await settle();
+        assert.equal(d.checkKernelAddresses(), true);
+        let f = d.kernelRxFilter!;
+        assert.deepEqual([f.v4, f.v6, f.loads], [[0xc6120002], [], loads + 1]);
+        assert.ok(f.kernelChanges >= 1);
+        await settle();
+        d.checkKernelAddresses();
+        assert.equal(d.kernelRxFilter!.loads, loads + 1, "the same set: no second load");
+        await sh(
+          `ip addr del 198.18.0.3/32 dev ${pair.stackIf} && ` +
+            `ip -6 addr del fd00::2/128 dev ${pair.stackIf}`,
+        );
+        await settle();
+        assert.equal(d.checkKernelAddresses(), true);
+        f = d.kernelRxFilter!;
+        assert.deepEqual([[...f.v4].sort(), f.v6], [[0xc6120002, 0xc6120003], [[
+          0xfd000000,
+          0,
+          0,
+          2,
+        ]]]);
+        assert.equal(f.failures, 0);
+      } finally {
+        d.close();
+      }
+      assert.equal(d.checkKernelAddresses(), false, "closed");
     });
   },
 );

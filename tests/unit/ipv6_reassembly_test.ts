@@ -7,6 +7,7 @@ import { writeFragmentHeader } from "../../net/ipv6_ext_headers.ts";
 import { Ipv6Repr } from "../../net/ipv6_header.ts";
 import { Ipv6Reassembler, type ReassembledIpv6 } from "../../net/ipv6_reassembly.ts";
 import { IP6_COUNTERS } from "../../stack/stats.ts";
+import { RX_CSUM_VALID } from "../../link/driver.ts";
 
 const SRC = IpAddress.parse("fd00:5::99");
 const DST = IpAddress.parse("fd00:5::1");
@@ -124,4 +125,25 @@ Deno.test("ipv6 reassembly: bounded in bytes; new datagrams evict the oldest ins
   // The newest one is still there and completes.
   const src = new IpAddress(0xfd000005, 0, 0, 0x1000 + 1999);
   check(add(fragment(d, 32, 64, false, 1999, { src })), d);
+});
+
+Deno.test("ipv6 reassembly: RX_CSUM_VALID stays only when every fragment had it (as IPv4)", () => {
+  const { r } = setup();
+  const data = payload(3000);
+  const parts = [[0, 1448, true], [1448, 2896, true], [2896, 3000, false]] as const;
+  for (
+    const [id, flags, want] of [
+      [1, [RX_CSUM_VALID, RX_CSUM_VALID, RX_CSUM_VALID], RX_CSUM_VALID],
+      [2, [RX_CSUM_VALID, 0, RX_CSUM_VALID], 0],
+      [3, [0, 0, 0], 0],
+    ] as const
+  ) {
+    let whole: ReassembledIpv6 | null = null;
+    parts.forEach(([from, to, more], i) => {
+      const f = fragment(data, from, to, more, id);
+      whole = r.add(f, 0, 40, f.length, flags[i]);
+    });
+    check(whole, data);
+    assert.equal(whole!.rxFlags, want, `datagram ${id}`);
+  }
 });
