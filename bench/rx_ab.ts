@@ -35,6 +35,8 @@ import { BenchLink, parseVariant, pyFamily, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { threadCpu, threadTicks } from "./tx_ab.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
+import { setBigTcp } from "../tests/harness/big_tcp.ts";
+import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
 interface SenderView {
@@ -128,6 +130,12 @@ export interface RxAbOptions {
   ipv6?: boolean;
   /** With `ipv6`: the kernel's IPv6 stays on on the stack's interface (`stackKernelIpv6`). */
   kernelIpv6?: boolean;
+  /**
+   * BIG TCP: GSO and GRO limits of both ends set to this many bytes (above 65,536), so the
+   * kernel sender's super-frames — to the kernel receiver and to the stack alike — grow past
+   * 64 KB; this checkout's `serve` gets `--rx-large-frame` to hold them. Unset: Linux's 64 KB.
+   */
+  bigTcp?: number;
 }
 
 /**
@@ -140,6 +148,14 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   const link = await BenchLink.create(o.mtu, { ipv6: o.ipv6, stackKernelIpv6: o.kernelIpv6 });
   const runs: Run[] = [];
   if (o.peerRpsCpus !== undefined) await link.setRpsCpus("peer", o.peerRpsCpus);
+  const bigFlags: string[] = [];
+  if (o.bigTcp !== undefined) {
+    for (const side of ["stack", "peer"] as const) {
+      await setBigTcp(link.ns(side), link.ifname(side), o.bigTcp);
+    }
+    const frame = Math.min(o.bigTcp + 18, AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES);
+    bigFlags.push("--rx-large-frame", String(frame));
+  }
   let port = 6400;
   const send = async (p: number): Promise<{ gbps: number; sender: SenderView }> => {
     const sample = (async () => {
@@ -170,7 +186,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   };
   const clis: [string, string, string[]][] = (o.variants ?? [["ustack", []]]).map((
     [name, flags],
-  ) => [name, USTACK_CLI, flags]);
+  ) => [name, USTACK_CLI, [...bigFlags, ...flags]]);
   o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c, []]));
   try {
     for (let round = 0; round < o.rounds; round++) {
@@ -362,6 +378,7 @@ if (import.meta.main) {
       "peer-rps-cpus": { type: "string" },
       ipv6: { type: "boolean", default: false },
       "kernel-ipv6": { type: "boolean", default: false },
+      "big-tcp": { type: "string" },
     },
   });
   if (values.help) {
@@ -374,7 +391,10 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
                     the ACKs, and the sending it starts, leave the stack's TX kick
   --ipv6            send over IPv6 (fd00::1 → fd00::2); the kernel's IPv6 is off on the
                     stack's interface while a stack owns it, unless
-  --kernel-ipv6     (with --ipv6) it stays on there (link-local only, RAs ignored)`);
+  --kernel-ipv6     (with --ipv6) it stays on there (link-local only, RAs ignored)
+  --big-tcp BYTES   BIG TCP: both ends' GSO/GRO limits (IPv4 and IPv6) at BYTES (65536..524280),
+                    this checkout's serve with --rx-large-frame to match; --base-cli
+                    checkouts run without it`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -394,6 +414,7 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     peerRpsCpus: values["peer-rps-cpus"],
     ipv6: values.ipv6,
     kernelIpv6: values["kernel-ipv6"],
+    bigTcp: values["big-tcp"] === undefined ? undefined : Number(values["big-tcp"]),
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));

@@ -77,6 +77,8 @@ export const IP_COUNTERS = [
   "InUnknownProtos",
   "InDelivers",
   "InDiscards",
+  // BIG TCP super-frames accepted with a total length of 0 (longer than 65,535 bytes).
+  "InBigTcpPkts",
   "OutRequests",
   "OutNoRoutes",
   "OutDiscards",
