@@ -38,6 +38,7 @@ import { PACKET_COPY_THRESH, PACKET_LOSS, tpacketReq, tpacketReq3 } from "../ffi
 import {
   AF_PACKET_RING_V2_BLOCK_BYTES,
   AF_PACKET_RING_V2_FRAME_BYTES,
+  AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
 } from "./af_packet_rx_ring.ts";
 import {
   TX_KICK_DEFAULT_THREAD_BYTES,
@@ -745,7 +746,9 @@ export function packetRingGeometry(
       ? Math.ceil(sizes.rxFrames / perBlock)
       : small
       ? AF_PACKET_RING_DEFAULT_RX_SMALL_BLOCKS
-      : Math.ceil(AF_PACKET_RING_DEFAULT_RX_FRAMES / perBlock);
+      // The memory of the default 68 KiB slots (35 MiB), whatever their size: larger slots
+      // hold fewer frames, not more bytes.
+      : Math.ceil(AF_PACKET_RING_DEFAULT_RX_FRAMES / AF_PACKET_RING_V2_FRAMES_PER_BLOCK);
     return {
       rxRing: "v2",
       rxBlockBytes: AF_PACKET_RING_V2_BLOCK_BYTES,
