@@ -125,6 +125,26 @@ export function rxLargeSlotBytes(frameBytes: number): number {
   return Math.max(AF_PACKET_RING_V2_FRAME_BYTES, Math.ceil((76 + frameBytes) / 16) * 16);
 }
 
+/**
+ * Fewest slots of the split receive's second ring: 64. Its default 16 blocks hold 240 slots of
+ * 68 KiB, or 80 of BIG TCP's 185 KB; with one 512 KB slot per block they held 16, and a kernel
+ * sender at 524,280 bytes overran them (0.3–1 % of its super-frames dropped in the ring,
+ * bench/README.md, branch big13): the ring grows to 64 blocks then.
+ */
+export const AF_PACKET_RING_MIN_RX_LARGE_SLOTS = 64;
+
+/**
+ * Blocks of the split receive's second ring for slots of `slotBytes`: the default 16 (16 MiB),
+ * more when that holds fewer than {@link AF_PACKET_RING_MIN_RX_LARGE_SLOTS} slots.
+ */
+function rxLargeBlocks(slotBytes: number): number {
+  const perBlock = Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / slotBytes);
+  return Math.max(
+    AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS,
+    Math.ceil(AF_PACKET_RING_MIN_RX_LARGE_SLOTS / perBlock),
+  );
+}
+
 /** Socket receive buffer for frames queued whole in copy mode (SO_RCVBUFFORCE). */
 const COPY_MODE_RCVBUF_BYTES = 16 << 20;
 /** Default bytes per V3 RX block. */
@@ -756,7 +776,7 @@ export function packetRingGeometry(
       rxFrames: blocks * perBlock,
       rxFrameBytes: frameBytes,
       rxCopyMode: small,
-      rxLargeBlocks: small && split ? AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS : 0,
+      rxLargeBlocks: small && split ? rxLargeBlocks(largeSlot) : 0,
       rxLargeSlotBytes: largeSlot,
       rxRetireMs: 0,
       tx,

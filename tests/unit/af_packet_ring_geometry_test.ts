@@ -100,4 +100,12 @@ Deno.test("ring geometry: rxLargeFrameBytes sizes the large slots for BIG TCP, m
     packetRingSizes({ ifname: "us0", rxLargeFrameBytes: AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES }),
   );
   assert.ok(max.rxLargeSlotBytes <= 1 << 20, "one slot still fits a 1 MiB block");
+  assert.equal(max.rxLargeBlocks, 64, "at least 64 slots in the second ring");
+  const third = packetRingGeometry(
+    9000,
+    9000,
+    true,
+    packetRingSizes({ ifname: "us0", rxLargeFrameBytes: 262_162 }),
+  );
+  assert.equal(third.rxLargeBlocks, 22, "three 256 KiB slots per block: 22 blocks, 66 slots");
 });
