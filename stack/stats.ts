@@ -96,6 +96,8 @@ export const IP6_COUNTERS = [
   "InDiscards",
   "InDelivers",
   "InMcastPkts",
+  // BIG TCP super-frames accepted: payload length 0 and a jumbo hop-by-hop header.
+  "InBigTcpPkts",
   "OutRequests",
   "OutDiscards",
   "OutNoRoutes",
