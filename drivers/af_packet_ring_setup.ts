@@ -49,6 +49,7 @@ import {
 } from "./af_packet_tx_ring.ts";
 import { intOption } from "./driver_util.ts";
 import { type LinkInfo, queryLink } from "./interface_open.ts";
+import { linkSizeLimits } from "../ffi/rtnetlink.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
 import { joinFanoutGroup } from "./packet_fanout.ts";
 import type { ResourceStack } from "./resource_stack.ts";
@@ -270,10 +271,12 @@ export interface AfPacketRingOptions {
    * V2 only: the longest frame (Ethernet bytes, vnet header not counted) a large slot — the
    * split receive's second ring, or the one ring of large slots — holds whole
    * ({@link AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES}..{@link AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES});
-   * default the minimum, a 64 KB super-frame. A kernel peer with BIG TCP (`gso_max_size` /
-   * `gso_ipv4_max_size` above 65,536 on its device) sends longer ones; a frame longer than its
-   * slot is cut short and dropped (`rxTruncated`). Each 1 MiB block holds as many slots as fit,
-   * so the large ring keeps its memory and holds fewer frames.
+   * default: the interface's GRO limits (`gro_max_size`, `gro_ipv4_max_size`, read over
+   * rtnetlink at open) plus 18 when above 65,536, else the minimum, a 64 KB super-frame. A
+   * kernel peer with BIG TCP (`gso_max_size` / `gso_ipv4_max_size` above 65,536 on its device)
+   * sends longer ones; a frame longer than its slot is cut short and dropped (`rxTruncated`).
+   * Each 1 MiB block holds as many slots as fit, so the large ring keeps its memory (the split
+   * receive's at least 64 slots) and holds fewer frames.
    */
   rxLargeFrameBytes?: number;
   /** V3 only: bytes per RX block, a multiple of 4096, at least 128 KiB; default 256 KiB. */
@@ -588,7 +591,12 @@ export function openPacketRing(
   const bypass = qdiscBypass && (!vnetHdr || device.tso) && !ufo;
   if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
 
-  const g = packetRingGeometry(link.mtu, link.linkMtu, vnetHdr, sizes);
+  const g = packetRingGeometry(
+    link.mtu,
+    link.linkMtu,
+    vnetHdr,
+    withDeviceLargeFrames(sizes, opts, link.ifindex),
+  );
   if (g.rxCopyMode) {
     // Frames too big for a slot go to the socket queue whole: give it room for many.
     setsockoptInt(fd, SOL_PACKET, PACKET_COPY_THRESH, 1);
@@ -680,6 +688,26 @@ function attachKernelRxPrograms(
   res.defer(() => filter.close());
   const on = filter.update({ v4: opts.kernelRxDropTo ?? [], v6: opts.kernelRxDropTo6 ?? [] });
   return { kernelRxDrop: on ? "own" : "none", kernelRxFilter: filter };
+}
+
+/**
+ * `sizes` with the large slots sized for what the device may hand up, unless
+ * `rxLargeFrameBytes` was given: its GRO limits (`gro_max_size`, `gro_ipv4_max_size`) above
+ * 65,536 — BIG TCP — give slots for super-frames that long (plus Ethernet header and VLAN tag,
+ * at most {@link AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES}).
+ */
+function withDeviceLargeFrames(
+  sizes: PacketRingSizes,
+  opts: AfPacketRingOptions,
+  ifindex: number,
+): PacketRingSizes {
+  if (opts.rxLargeFrameBytes !== undefined || sizes.rxRing !== "v2") return sizes;
+  const limits = linkSizeLimits(ifindex);
+  if (limits === null) return sizes;
+  const gro = Math.max(limits.groMaxSize, limits.groIpv4MaxSize);
+  if (gro <= 65_536) return sizes;
+  const frame = Math.min(gro + ETH_HLEN + VLAN_TAG_BYTES, AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES);
+  return { ...sizes, rxLargeFrameBytes: Math.max(frame, sizes.rxLargeFrameBytes) };
 }
 
 /**
