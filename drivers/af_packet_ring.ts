@@ -70,7 +70,7 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
-import { ETH_HLEN, MSG_DONTWAIT } from "../ffi/constants.ts";
+import { ETH_HLEN, MSG_DONTWAIT, MSG_TRUNC } from "../ffi/constants.ts";
 import { recvfrom } from "../ffi/syscalls.ts";
 import {
   packetStatisticsCells,
@@ -441,7 +441,8 @@ export class AfPacketRingDriver implements LinkDriver {
         ? null
         : memory !== null
         ? (buf: Uint8Array) => memory.link.readCopy(memory.side, buf)
-        : (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null),
+        // MSG_TRUNC: the frame's real length, so a longer one (BIG TCP) is seen cut short.
+        : (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT | MSG_TRUNC, null, null),
       vnetBytes: this.#vnetBytes,
       gsoAbove: this.#gsoAbove,
       blockBytes: g.rxBlockBytes,
