@@ -152,7 +152,7 @@ export class Ipv4Header extends WireView {
   #bigTcpShape(): boolean {
     const b = this.buf;
     const o = this.off;
-    return this.len > IPV4_MAX_TOTAL_LENGTH && b[o + IPV4_PROTOCOL_OFFSET] === 6 &&
+    return this.len > IPV4_MAX_TOTAL_LENGTH && b[o + IPV4_PROTOCOL_OFFSET] === IP_PROTO_TCP &&
       (b[o + IPV4_FLAGS_FRAGMENT_OFFSET] & 0x3f) === 0 &&
       b[o + IPV4_FLAGS_FRAGMENT_OFFSET + 1] === 0;
   }
