@@ -142,6 +142,8 @@ export interface RxAbOptions {
    * are named with `+big` (`kernel+big`, `ustack+big`, …).
    */
   bigTcpAb?: boolean;
+  /** Bytes per `send` call of the kernel sender [131,072]. */
+  writeBytes?: number;
 }
 
 /**
@@ -185,6 +187,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         String(p),
         String(o.seconds),
         o.senderCc,
+        ...(o.writeBytes !== undefined ? [String(o.writeBytes)] : []),
       ],
       o.seconds * 1000 + 40_000,
     );
@@ -399,6 +402,7 @@ if (import.meta.main) {
       "kernel-ipv6": { type: "boolean", default: false },
       "big-tcp": { type: "string" },
       "big-tcp-ab": { type: "boolean", default: false },
+      "write-bytes": { type: "string" },
     },
   });
   if (values.help) {
@@ -416,7 +420,8 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
                     this checkout's serve with --rx-large-frame to match; --base-cli
                     checkouts run without it
   --big-tcp-ab      (with --big-tcp) each round twice, at 64 KB and at BYTES, each with its
-                    own kernel→kernel run; the BIG TCP runs are named NAME+big`);
+                    own kernel→kernel run; the BIG TCP runs are named NAME+big
+  --write-bytes N   the kernel sender's bytes per send call (131072)`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -438,6 +443,7 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     kernelIpv6: values["kernel-ipv6"],
     bigTcp: values["big-tcp"] === undefined ? undefined : Number(values["big-tcp"]),
     bigTcpAb: values["big-tcp-ab"],
+    writeBytes: values["write-bytes"] === undefined ? undefined : Number(values["write-bytes"]),
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c, c.endsWith("+big") ? "kernel+big" : "kernel"));
