@@ -224,6 +224,8 @@ export { PcapDriver, type PcapDriverOptions } from "./link/pcap_driver.ts";
 export { formatMac, parseMac } from "./link/ethernet.ts";
 export { AfPacketDriver, type AfPacketOptions, AfPacketStats } from "./drivers/af_packet.ts";
 export {
+  AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES,
+  AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES,
   type AfPacketMemoryPairOptions,
   AfPacketRingDriver,
   type AfPacketRingOptions,

@@ -40,8 +40,8 @@ export function median(xs: number[]): number {
  * // "ustack: median 12.00 Gbit/s, runs 12.00; same-round ratio to kernel median 1.20 (1.20)"
  * ```
  */
-export function abSummary(runs: AbRun[], config: string): string {
-  const kernel = runs.filter((r) => r.config === "kernel");
+export function abSummary(runs: AbRun[], config: string, kernelConfig = "kernel"): string {
+  const kernel = runs.filter((r) => r.config === kernelConfig);
   const mine = runs.filter((r) => r.config === config);
   const ratios = kernel.length === 0 ? [] : mine.map((r) => {
     const k = kernel.find((x) => x.round === r.round);
@@ -49,8 +49,8 @@ export function abSummary(runs: AbRun[], config: string): string {
   });
   return `${config}: median ${median(mine.map((r) => r.gbps)).toFixed(2)} Gbit/s, runs ` +
     mine.map((r) => r.gbps.toFixed(2)).join(" ") +
-    (config !== "kernel" && ratios.length > 0
-      ? `; same-round ratio to kernel median ${median(ratios).toFixed(2)} (` +
+    (config !== kernelConfig && ratios.length > 0
+      ? `; same-round ratio to ${kernelConfig} median ${median(ratios).toFixed(2)} (` +
         ratios.map((x) => x.toFixed(2)).join(" ") + ")"
       : "");
 }

@@ -44,6 +44,8 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { BenchLink, type BenchProcess, type Finished, type Side, ustackCommand } from "./netns.ts";
 import { type ClientRowsOptions, connectArgs, httpDenoServe, httpUstack } from "./e2e_clients.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
+import { setBigTcp } from "../tests/harness/big_tcp.ts";
+import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 
 /** The four ways, as JSON keys. */
 export const COLUMNS = [
@@ -143,6 +145,11 @@ export interface E2eOptions {
   only: string[];
   /** Where the JSON goes. */
   out: string;
+  /**
+   * BIG TCP: both veth ends' GSO/GRO limits (IPv4 and IPv6) at this many bytes, and
+   * `--rx-large-frame` for every af_packet stack; absent: Linux's 64 KB (the default rig).
+   */
+  bigTcp?: number;
 }
 
 /** The figures of one MTU. */
@@ -784,7 +791,22 @@ function udpDelta(
 /** Measure one MTU on a fresh link; the link is always deleted. */
 export async function measureMtu(mtu: number, o: E2eOptions): Promise<MtuResult> {
   const link = await BenchLink.create(mtu);
-  const run = new MtuRun(link, o);
+  let opts = o;
+  try {
+    if (o.bigTcp !== undefined) {
+      for (const side of ["stack", "peer"] as const) {
+        await setBigTcp(link.ns(side), link.ifname(side), o.bigTcp);
+      }
+      if (o.driver === "af_packet") {
+        const frame = Math.min(o.bigTcp + 18, AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES);
+        opts = { ...o, stackFlags: ["--rx-large-frame", String(frame), ...o.stackFlags] };
+      }
+    }
+  } catch (e) {
+    await link.destroy();
+    throw e;
+  }
+  const run = new MtuRun(link, opts);
   try {
     await run.kernelKernel();
     await run.ustackKernel();
@@ -849,6 +871,7 @@ export function toRecord(
     options: {
       driver: o.driver,
       stackFlags: o.stackFlags,
+      ...(o.bigTcp !== undefined ? { bigTcp: o.bigTcp } : {}),
       only: o.only,
       seconds: o.seconds,
       rrSeconds: o.rrSeconds,
@@ -889,6 +912,9 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --driver NAME  the stack's driver (af_packet)
   --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
+  --big-tcp BYTES  BIG TCP on the veth pair: GSO/GRO limits of both ends at BYTES
+                 (65536..524280; kernel senders' super-frames grow past 64 KB), every
+                 af_packet stack with --rx-large-frame to match (default: off)
   --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
@@ -904,6 +930,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       mtu: { type: "string", multiple: true },
       only: { type: "string", multiple: true },
       out: { type: "string" },
+      "big-tcp": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -926,8 +953,15 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       throw new Error(`--only ${m}: one of ${MEASUREMENTS.join(", ")}`);
     }
   }
+  const bigTcp = values["big-tcp"] === undefined ? undefined : Number(values["big-tcp"]);
+  if (
+    bigTcp !== undefined && !(Number.isInteger(bigTcp) && bigTcp >= 65_536 && bigTcp <= 524_280)
+  ) {
+    throw new Error(`--big-tcp ${values["big-tcp"]}: an integer 65536..524280`);
+  }
   const date = now.toISOString().slice(0, 10);
   return {
+    ...(bigTcp !== undefined ? { bigTcp } : {}),
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),
     driver: values.driver ?? "af_packet",

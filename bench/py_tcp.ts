@@ -7,9 +7,10 @@
  */
 
 /**
- * Python TCP sender: `HOST PORT SECONDS [CC]`. It sends for SECONDS, half-closes and waits for
- * the peer to close, so its time runs until the sink had everything. CC, when not empty, is
- * set on the socket (`TCP_CONGESTION`), whatever the host's default. Prints one JSON line:
+ * Python TCP sender: `HOST PORT SECONDS [CC [WRITE]]`. It sends for SECONDS in `send` calls of
+ * WRITE bytes (default 131,072, iperf3's default), half-closes and waits for the peer to close,
+ * so its time runs until the sink had everything. CC, when not empty, is set on the socket
+ * (`TCP_CONGESTION`), whatever the host's default. Prints one JSON line:
  * `{"bytes":…,"seconds":…,"cc":"cubic"}` (the algorithm the socket used).
  */
 export const PY_TCP_SENDER = `
@@ -21,7 +22,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
 if cc:
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
 s.connect((host, port))
-b = memoryview(bytes(128 * 1024))
+b = memoryview(bytes(int(sys.argv[5]) if len(sys.argv) > 5 else 128 * 1024))
 sent = 0
 start = time.monotonic()
 end = start + seconds

@@ -35,6 +35,8 @@ import { BenchLink, parseVariant, pyFamily, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { threadCpu, threadTicks } from "./tx_ab.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
+import { setBigTcp } from "../tests/harness/big_tcp.ts";
+import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 
 /** What `ss -tin` said of the sender's socket half-way through a run. */
 interface SenderView {
@@ -128,6 +130,20 @@ export interface RxAbOptions {
   ipv6?: boolean;
   /** With `ipv6`: the kernel's IPv6 stays on on the stack's interface (`stackKernelIpv6`). */
   kernelIpv6?: boolean;
+  /**
+   * BIG TCP: GSO and GRO limits of both ends set to this many bytes (above 65,536), so the
+   * kernel sender's super-frames — to the kernel receiver and to the stack alike — grow past
+   * 64 KB; this checkout's `serve` gets `--rx-large-frame` to hold them. Unset: Linux's 64 KB.
+   */
+  bigTcp?: number;
+  /**
+   * With `bigTcp`: every round runs twice, the link at Linux's 64 KB and at `bigTcp` (which
+   * first alternates), each with its own kernel→kernel run; the BIG TCP runs' configurations
+   * are named with `+big` (`kernel+big`, `ustack+big`, …).
+   */
+  bigTcpAb?: boolean;
+  /** Bytes per `send` call of the kernel sender [131,072]. */
+  writeBytes?: number;
 }
 
 /**
@@ -140,6 +156,16 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   const link = await BenchLink.create(o.mtu, { ipv6: o.ipv6, stackKernelIpv6: o.kernelIpv6 });
   const runs: Run[] = [];
   if (o.peerRpsCpus !== undefined) await link.setRpsCpus("peer", o.peerRpsCpus);
+  // The link's GSO/GRO limit per phase of a round: Linux's 64 KB ("") and BIG TCP ("+big").
+  const phases: [string, number][] = o.bigTcp === undefined
+    ? [["", 0]]
+    : o.bigTcpAb
+    ? [["", 65_536], ["+big", o.bigTcp]]
+    : [["", o.bigTcp]];
+  const bigFlags = (bytes: number): string[] =>
+    bytes <= 65_536
+      ? []
+      : ["--rx-large-frame", String(Math.min(bytes + 18, AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES))];
   let port = 6400;
   const send = async (p: number): Promise<{ gbps: number; sender: SenderView }> => {
     const sample = (async () => {
@@ -161,6 +187,7 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
         String(p),
         String(o.seconds),
         o.senderCc,
+        ...(o.writeBytes !== undefined ? [String(o.writeBytes)] : []),
       ],
       o.seconds * 1000 + 40_000,
     );
@@ -174,92 +201,103 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
   o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c, []]));
   try {
     for (let round = 0; round < o.rounds; round++) {
-      if (!o.noKernel) {
-        await link.setKernelAddress("stack", true);
-        const p = port++;
-        const sink = link.start("stack", [
-          "python3",
-          "-c",
-          pyFamily(PY_TCP_SINK, link.family),
-          String(p),
-        ]);
-        try {
-          await sink.waitForLine(/^ready/);
-          runs.push({ config: "kernel", round, ...await send(p) });
-          await sink.finish(30_000);
-        } finally {
-          await sink.stop();
-        }
-        await link.setKernelAddress("stack", false);
-      }
-      // The stack configurations take turns at running first after the kernel's run: a run's
-      // place in the round may weigh on it (two A/Bs with the order swapped each favoured the
-      // configuration that ran second, 4 rounds of 5 and of 6; bench/README.md, slow13).
-      const order = clis.map((_, i) => clis[(i + round) % clis.length]);
-      for (const [config, cli, flags] of order) {
-        const p = port++;
-        const server = link.start("stack", [
-          Deno.execPath(),
-          "run",
-          ...(cli === USTACK_CLI ? o.denoFlags ?? [] : []),
-          "--allow-all",
-          cli,
-          "serve",
-          "--discard",
-          String(p),
-          ...link.stackOptions("stack", "af_packet"),
-          ...flags,
-        ]);
-        try {
-          await server.waitForLine(/^ready /);
-          await link.waitReachable("stack"); // IPv6: the stack's address is past its DAD
-          const cpu = (async () => {
-            const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-            await sleep(o.seconds * 250);
-            const sender = await senderPid(p, o.seconds);
-            const t0 = performance.now();
-            const a = await threadTicks(server.pid);
-            const ka = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
-            const sa = sender === null ? null : await threadTicks(sender);
-            const qa = await softirqCounts();
-            const ta = await mainThreadSysTicks(server.pid, sender);
-            const wa = await runQueueWaitNs(server.pid, server.pid);
-            const swa = sender === null ? NaN : await runQueueWaitNs(sender, sender);
-            await sleep(o.seconds * 500);
-            const qb = await softirqCounts();
-            const tb = await mainThreadSysTicks(server.pid, sender);
-            const wb = await runQueueWaitNs(server.pid, server.pid);
-            const swb = sender === null ? NaN : await runQueueWaitNs(sender, sender);
-            const b = await threadTicks(server.pid);
-            const kb = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
-            const sec = (performance.now() - t0) / 1000;
-            const out = threadCpu(a, b, sec);
-            ka.forEach((k, i) => Object.assign(out, threadCpu(k, kb[i], sec)));
-            if (sender !== null) {
-              Object.assign(out, threadCpu(sa!, await threadTicks(sender), sec, "sender "));
-            }
-            // Time runnable but not running (waiting for a CPU), % of the window.
-            const waitPct = (x: number) => Math.round(x / 1e7 / sec);
-            if (!Number.isNaN(wb - wa)) out["deno runq-wait"] = waitPct(wb - wa);
-            if (!Number.isNaN(swb - swa)) out["sender runq-wait"] = waitPct(swb - swa);
-            // Of which in the kernel (system time, softirqs run on the thread included).
-            const sysPct = (x: number) => Math.round(x / 100 / sec * 100);
-            if (!Number.isNaN(tb[0] - ta[0])) out["deno sys"] = sysPct(tb[0] - ta[0]);
-            if (!Number.isNaN(tb[1] - ta[1])) out["sender sys"] = sysPct(tb[1] - ta[1]);
-            const softirqs: Record<string, number> = {};
-            for (const k of Object.keys(qb)) softirqs[k] = Math.round((qb[k] - (qa[k] ?? 0)) / sec);
-            return { out, softirqs };
-          })();
-          const r = await send(p);
-          const f = await server.stop(10_000);
-          const counters: Record<string, string> = {};
-          for (const m of f.stdout.matchAll(/^\s*(driver|tcp|loop): (.*)$/gm)) {
-            counters[m[1]] = m[2];
+      for (let ph = 0; ph < phases.length; ph++) {
+        const [suffix, gso] = phases[(ph + round) % phases.length];
+        if (gso > 0) {
+          for (const side of ["stack", "peer"] as const) {
+            await setBigTcp(link.ns(side), link.ifname(side), gso);
           }
-          const { out: cpuPct, softirqs } = await cpu;
-          runs.push({ config, round, ...r, counters, cpu: cpuPct, softirqs });
-        } finally {
-          await server.stop();
+        }
+        if (!o.noKernel) {
+          await link.setKernelAddress("stack", true);
+          const p = port++;
+          const sink = link.start("stack", [
+            "python3",
+            "-c",
+            pyFamily(PY_TCP_SINK, link.family),
+            String(p),
+          ]);
+          try {
+            await sink.waitForLine(/^ready/);
+            runs.push({ config: `kernel${suffix}`, round, ...await send(p) });
+            await sink.finish(30_000);
+          } finally {
+            await sink.stop();
+          }
+          await link.setKernelAddress("stack", false);
+        }
+        // The stack configurations take turns at running first after the kernel's run: a run's
+        // place in the round may weigh on it (two A/Bs with the order swapped each favoured the
+        // configuration that ran second, 4 rounds of 5 and of 6; bench/README.md, slow13).
+        const order = clis.map((_, i) => clis[(i + round) % clis.length]);
+        for (const [config, cli, flags] of order) {
+          const p = port++;
+          const server = link.start("stack", [
+            Deno.execPath(),
+            "run",
+            ...(cli === USTACK_CLI ? o.denoFlags ?? [] : []),
+            "--allow-all",
+            cli,
+            "serve",
+            "--discard",
+            String(p),
+            ...link.stackOptions("stack", "af_packet"),
+            ...(cli === USTACK_CLI ? bigFlags(gso) : []),
+            ...flags,
+          ]);
+          try {
+            await server.waitForLine(/^ready /);
+            await link.waitReachable("stack"); // IPv6: the stack's address is past its DAD
+            const cpu = (async () => {
+              const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+              await sleep(o.seconds * 250);
+              const sender = await senderPid(p, o.seconds);
+              const t0 = performance.now();
+              const a = await threadTicks(server.pid);
+              const ka = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
+              const sa = sender === null ? null : await threadTicks(sender);
+              const qa = await softirqCounts();
+              const ta = await mainThreadSysTicks(server.pid, sender);
+              const wa = await runQueueWaitNs(server.pid, server.pid);
+              const swa = sender === null ? NaN : await runQueueWaitNs(sender, sender);
+              await sleep(o.seconds * 500);
+              const qb = await softirqCounts();
+              const tb = await mainThreadSysTicks(server.pid, sender);
+              const wb = await runQueueWaitNs(server.pid, server.pid);
+              const swb = sender === null ? NaN : await runQueueWaitNs(sender, sender);
+              const b = await threadTicks(server.pid);
+              const kb = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
+              const sec = (performance.now() - t0) / 1000;
+              const out = threadCpu(a, b, sec);
+              ka.forEach((k, i) => Object.assign(out, threadCpu(k, kb[i], sec)));
+              if (sender !== null) {
+                Object.assign(out, threadCpu(sa!, await threadTicks(sender), sec, "sender "));
+              }
+              // Time runnable but not running (waiting for a CPU), % of the window.
+              const waitPct = (x: number) => Math.round(x / 1e7 / sec);
+              if (!Number.isNaN(wb - wa)) out["deno runq-wait"] = waitPct(wb - wa);
+              if (!Number.isNaN(swb - swa)) out["sender runq-wait"] = waitPct(swb - swa);
+              // Of which in the kernel (system time, softirqs run on the thread included).
+              const sysPct = (x: number) => Math.round(x / 100 / sec * 100);
+              if (!Number.isNaN(tb[0] - ta[0])) out["deno sys"] = sysPct(tb[0] - ta[0]);
+              if (!Number.isNaN(tb[1] - ta[1])) out["sender sys"] = sysPct(tb[1] - ta[1]);
+              const softirqs: Record<string, number> = {};
+              for (const k of Object.keys(qb)) {
+                softirqs[k] = Math.round((qb[k] - (qa[k] ?? 0)) / sec);
+              }
+              return { out, softirqs };
+            })();
+            const r = await send(p);
+            const f = await server.stop(10_000);
+            const counters: Record<string, string> = {};
+            for (const m of f.stdout.matchAll(/^\s*(driver|tcp|loop): (.*)$/gm)) {
+              counters[m[1]] = m[2];
+            }
+            const { out: cpuPct, softirqs } = await cpu;
+            runs.push({ config: config + suffix, round, ...r, counters, cpu: cpuPct, softirqs });
+          } finally {
+            await server.stop();
+          }
         }
       }
       const last = runs.filter((r) => r.round === round);
@@ -362,6 +400,9 @@ if (import.meta.main) {
       "peer-rps-cpus": { type: "string" },
       ipv6: { type: "boolean", default: false },
       "kernel-ipv6": { type: "boolean", default: false },
+      "big-tcp": { type: "string" },
+      "big-tcp-ab": { type: "boolean", default: false },
+      "write-bytes": { type: "string" },
     },
   });
   if (values.help) {
@@ -374,7 +415,13 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
                     the ACKs, and the sending it starts, leave the stack's TX kick
   --ipv6            send over IPv6 (fd00::1 → fd00::2); the kernel's IPv6 is off on the
                     stack's interface while a stack owns it, unless
-  --kernel-ipv6     (with --ipv6) it stays on there (link-local only, RAs ignored)`);
+  --kernel-ipv6     (with --ipv6) it stays on there (link-local only, RAs ignored)
+  --big-tcp BYTES   BIG TCP: both ends' GSO/GRO limits (IPv4 and IPv6) at BYTES (65536..524280),
+                    this checkout's serve with --rx-large-frame to match; --base-cli
+                    checkouts run without it
+  --big-tcp-ab      (with --big-tcp) each round twice, at 64 KB and at BYTES, each with its
+                    own kernel→kernel run; the BIG TCP runs are named NAME+big
+  --write-bytes N   the kernel sender's bytes per send call (131072)`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -394,9 +441,12 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     peerRpsCpus: values["peer-rps-cpus"],
     ipv6: values.ipv6,
     kernelIpv6: values["kernel-ipv6"],
+    bigTcp: values["big-tcp"] === undefined ? undefined : Number(values["big-tcp"]),
+    bigTcpAb: values["big-tcp-ab"],
+    writeBytes: values["write-bytes"] === undefined ? undefined : Number(values["write-bytes"]),
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
-    console.log(abSummary(runs, c));
+    console.log(abSummary(runs, c, c.endsWith("+big") ? "kernel+big" : "kernel"));
     // CPU-seconds of the receiving stack's thread per GB received.
     const perGb = runs.filter((r) => r.config === c && r.cpu?.deno !== undefined && r.gbps > 0)
       .map((r) => (r.cpu!.deno / 100) / (r.gbps / 8));

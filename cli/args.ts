@@ -7,6 +7,8 @@
 
 import { parseArgs } from "node:util";
 import {
+  AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES,
+  AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES,
   CONGESTION_CONTROL_NAMES,
   isCongestionControlName,
   type RuntimeConfig,
@@ -36,6 +38,7 @@ export const LINK_OPTIONS = {
   "no-offload": { type: "boolean" },
   "rx-ring": { type: "string" },
   "rx-slots": { type: "string" },
+  "rx-large-frame": { type: "string" },
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
   "tx-frames": { type: "string" },
@@ -133,6 +136,10 @@ export const LINK_USAGE = `link options:
                        through the socket), 64 KiB ones, or both: MTU-sized slots and a second
                        socket whose 64 KiB slots take the GRO frames (default: split up to
                        MTU 9216, 64k above; with --workers mtu up to MTU 4096, 64k above)
+  --rx-large-frame BYTES
+                       af_packet, RX ring v2: the longest frame a large slot (split or 64k)
+                       holds whole, 69828..524288 (default 69828: a 64 KB super-frame); more
+                       for a kernel peer with BIG TCP (gso_max_size above 65536)
   --tx-kick sync|thread|auto
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of
@@ -234,6 +241,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     rxRing: rxRingFlag(v["rx-ring"], driver),
     rxSmallSlots: rxSlotsFlag(v["rx-slots"], v["rx-ring"], driver),
     rxSplit: v["rx-slots"] === undefined ? undefined : v["rx-slots"] === "split",
+    rxLargeFrameBytes: rxLargeFrameFlag(v["rx-large-frame"], v["rx-ring"], driver),
     txKick: txKickFlag(v["tx-kick"], driver),
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
@@ -350,6 +358,18 @@ function txFramesFlag(value: unknown, driver: string): number | undefined {
     throw new UsageError("--tx-frames applies to --driver af_packet only");
   }
   return numberFlag("tx-frames", value, 0, { integer: true, min: 1, max: 65536 });
+}
+
+function rxLargeFrameFlag(value: unknown, ring: unknown, driver: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (driver !== "af_packet" || ring === "v3") {
+    throw new UsageError("--rx-large-frame applies to --driver af_packet with --rx-ring v2 only");
+  }
+  return numberFlag("rx-large-frame", value, 0, {
+    integer: true,
+    min: AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES,
+    max: AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES,
+  });
 }
 
 function rxSlotsFlag(value: unknown, ring: unknown, driver: string): boolean | undefined {

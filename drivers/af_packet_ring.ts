@@ -70,7 +70,7 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../link/driver.ts";
-import { ETH_HLEN, MSG_DONTWAIT } from "../ffi/constants.ts";
+import { ETH_HLEN, MSG_DONTWAIT, MSG_TRUNC } from "../ffi/constants.ts";
 import { recvfrom } from "../ffi/syscalls.ts";
 import {
   packetStatisticsCells,
@@ -82,7 +82,6 @@ import {
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import {
   AF_PACKET_RING_V2_BLOCK_BYTES,
-  AF_PACKET_RING_V2_FRAME_BYTES,
   RxRingV2,
   RxRingV3,
   type RxWalker,
@@ -174,7 +173,9 @@ export {
   AF_PACKET_RING_DEFAULT_TX_FRAMES,
   AF_PACKET_RING_DEFAULT_TX_KICK,
   AF_PACKET_RING_DEFAULT_TX_KICK_BYTES,
+  AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES,
   AF_PACKET_RING_MIN_RX_BLOCK_BYTES,
+  AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES,
   AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
   AF_PACKET_RING_SPLIT_SMALL_SLOT_MAX_MTU,
   type AfPacketRingOptions,
@@ -344,17 +345,20 @@ export class AfPacketRingDriver implements LinkDriver {
    */
   readonly rxCopyMode: boolean;
   /**
-   * V2: bytes per RX frame slot ({@link AF_PACKET_RING_V2_FRAME_BYTES}, or MTU-sized in copy
+   * V2: bytes per RX frame slot (68 KiB, more with `rxLargeFrameBytes`, or MTU-sized in copy
    * mode); V3: 0.
    */
   readonly rxFrameBytes: number;
   /**
    * True when the receive is split over two sockets (`rxSplit`): frames that fit the MTU-sized
-   * slots in this ring, longer ones in a second ring of {@link rxLargeFrames} 64 KiB slots.
+   * slots in this ring, longer ones in a second ring of {@link rxLargeFrames} slots of
+   * {@link rxLargeFrameBytes} bytes.
    */
   readonly rxSplit: boolean;
-  /** Split receive: slots of the second ring (64 KiB each); 0 without. */
+  /** Split receive: slots of the second ring; 0 without. */
   readonly rxLargeFrames: number;
+  /** Split receive: bytes per slot of the second ring (68 KiB by default); 0 without. */
+  readonly rxLargeFrameBytes: number;
   /** V3: RX block retire timeout (ms); V2: 0 (no timer: frames are handed over at once). */
   readonly rxRetireMs: number;
   /** Number of TX slots. */
@@ -429,10 +433,11 @@ export class AfPacketRingDriver implements LinkDriver {
     this.rxCopyMode = g.rxCopyMode;
     this.rxRetireMs = g.rxRetireMs;
     this.rxSplit = largeBuffer !== null;
+    this.rxLargeFrameBytes = largeBuffer === null ? 0 : g.rxLargeSlotBytes;
     this.rxLargeFrames = largeBuffer === null
       ? 0
       : (largeBuffer.byteLength / AF_PACKET_RING_V2_BLOCK_BYTES) *
-        Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / AF_PACKET_RING_V2_FRAME_BYTES);
+        Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / g.rxLargeSlotBytes);
     this.txFrameBytes = g.tx.frameBytes;
     this.txFrames = g.tx.framesPerBlock * g.tx.blocks;
     this.ringBytes = o.mapBytes;
@@ -468,19 +473,20 @@ export class AfPacketRingDriver implements LinkDriver {
         ? null
         : memory !== null
         ? (buf: Uint8Array) => memory.link.readCopy(memory.side, buf)
-        : (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null),
+        // MSG_TRUNC: the frame's real length, so a longer one (BIG TCP) is seen cut short.
+        : (buf: Uint8Array) => recvfrom(fd, buf, buf.length, MSG_DONTWAIT | MSG_TRUNC, null, null),
       vnetBytes: this.#vnetBytes,
       gsoAbove: this.#gsoAbove,
       blockBytes: g.rxBlockBytes,
       blocks: g.rxBlocks,
     };
     if (largeBuffer !== null) {
-      // Split receive: the second socket's ring of 64 KiB slots, merged in the kernel's order.
+      // Split receive: the second socket's ring of large slots, merged in the kernel's order.
       const large = new RxRingV2({
         ...rxSetup,
         ring: new Uint8Array(largeBuffer),
         words: new Uint32Array(largeBuffer),
-        frameBytes: AF_PACKET_RING_V2_FRAME_BYTES,
+        frameBytes: g.rxLargeSlotBytes,
         readCopy: null,
         blocks: largeBuffer.byteLength / AF_PACKET_RING_V2_BLOCK_BYTES,
       });

@@ -49,6 +49,7 @@ import {
 } from "./af_packet_tx_ring.ts";
 import { intOption } from "./driver_util.ts";
 import { type LinkInfo, queryLink } from "./interface_open.ts";
+import { linkSizeLimits } from "../ffi/rtnetlink_link.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
 import { joinFanoutGroup } from "./packet_fanout.ts";
 import type { ResourceStack } from "./resource_stack.ts";
@@ -99,6 +100,52 @@ export const AF_PACKET_RING_DEFAULT_RX_SPLIT = true;
  * (240 slots, 16 MiB), four times what a 4 MiB TCP receive window of 64 KB super-frames holds.
  */
 export const AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS = 16;
+/**
+ * Shortest `rxLargeFrameBytes` and its default: what a 68 KiB slot
+ * ({@link AF_PACKET_RING_V2_FRAME_BYTES}) holds after the kernel's 76 bytes in front of the
+ * frame — a 64 KB super-frame, its Ethernet header and a VLAN tag.
+ */
+export const AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES: number = AF_PACKET_RING_V2_FRAME_BYTES - 76;
+/**
+ * Longest `rxLargeFrameBytes`: 512 KiB, above veth's `tso_max_size` (524,280), the largest
+ * BIG TCP super-frame Linux makes on it; one such slot fills most of a 1 MiB block.
+ */
+export const AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES = 512 * 1024;
+
+/**
+ * Bytes of a V2 slot that holds a frame of `frameBytes` (Ethernet bytes) whole: the kernel's
+ * 76 bytes in front of it (frame header, sockaddr, vnet header), 16-aligned; at least
+ * {@link AF_PACKET_RING_V2_FRAME_BYTES}.
+ *
+ * @example
+ * ```ts
+ * rxLargeSlotBytes(185_000); // 185,088: five slots per 1 MiB block
+ * ```
+ */
+export function rxLargeSlotBytes(frameBytes: number): number {
+  return Math.max(AF_PACKET_RING_V2_FRAME_BYTES, Math.ceil((76 + frameBytes) / 16) * 16);
+}
+
+/**
+ * Fewest slots of the split receive's second ring: 64. Its default 16 blocks hold 240 slots of
+ * 68 KiB, or 80 of BIG TCP's 185 KB; with one 512 KB slot per block they held 16, and a kernel
+ * sender at 524,280 bytes overran them (0.3–1 % of its super-frames dropped in the ring,
+ * bench/README.md, branch big13): the ring grows to 64 blocks then.
+ */
+export const AF_PACKET_RING_MIN_RX_LARGE_SLOTS = 64;
+
+/**
+ * Blocks of the split receive's second ring for slots of `slotBytes`: the default 16 (16 MiB),
+ * more when that holds fewer than {@link AF_PACKET_RING_MIN_RX_LARGE_SLOTS} slots.
+ */
+function rxLargeBlocks(slotBytes: number): number {
+  const perBlock = Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / slotBytes);
+  return Math.max(
+    AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS,
+    Math.ceil(AF_PACKET_RING_MIN_RX_LARGE_SLOTS / perBlock),
+  );
+}
+
 /** Socket receive buffer for frames queued whole in copy mode (SO_RCVBUFFORCE). */
 const COPY_MODE_RCVBUF_BYTES = 16 << 20;
 /** Default bytes per V3 RX block. */
@@ -220,6 +267,18 @@ export interface AfPacketRingOptions {
    * (asking for both is a RangeError) or 64 KiB slots.
    */
   rxSplit?: boolean;
+  /**
+   * V2 only: the longest frame (Ethernet bytes, vnet header not counted) a large slot — the
+   * split receive's second ring, or the one ring of large slots — holds whole
+   * ({@link AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES}..{@link AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES});
+   * default: the interface's GRO limits (`gro_max_size`, `gro_ipv4_max_size`, read over
+   * rtnetlink at open) plus 18 when above 65,536, else the minimum, a 64 KB super-frame. A
+   * kernel peer with BIG TCP (`gso_max_size` / `gso_ipv4_max_size` above 65,536 on its device)
+   * sends longer ones; a frame longer than its slot is cut short and dropped (`rxTruncated`).
+   * Each 1 MiB block holds as many slots as fit, so the large ring keeps its memory (the split
+   * receive's at least 64 slots) and holds fewer frames.
+   */
+  rxLargeFrameBytes?: number;
   /** V3 only: bytes per RX block, a multiple of 4096, at least 128 KiB; default 256 KiB. */
   rxBlockBytes?: number;
   /** V3 only: number of RX blocks (2..65536); default 32. */
@@ -291,8 +350,10 @@ export interface PacketRingGeometry {
   rxFrameBytes: number;
   /** V2 with small slots: PACKET_COPY_THRESH is on. */
   rxCopyMode: boolean;
-  /** V2 split receive: blocks of the second socket's ring of 64 KiB slots; 0 without. */
+  /** V2 split receive: blocks of the second socket's ring of large slots; 0 without. */
   rxLargeBlocks: number;
+  /** V2: bytes per large slot (the split receive's second ring, or the one ring's large slots). */
+  rxLargeSlotBytes: number;
   /** V3: retire timeout; V2: 0. */
   rxRetireMs: number;
   /** The TX ring. */
@@ -309,6 +370,8 @@ export interface PacketRingSizes {
   rxSmallSlots: boolean | undefined;
   /** V2: split receive asked for (undefined: the default with small slots). */
   rxSplit: boolean | undefined;
+  /** V2: the longest frame a large slot holds (Ethernet bytes). */
+  rxLargeFrameBytes: number;
   /** V3 bytes per RX block. */
   rxBlockBytes: number;
   /** V3 RX blocks. */
@@ -398,6 +461,7 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
   only("rxFrames", "v2");
   only("rxSmallSlots", "v2");
   only("rxSplit", "v2");
+  only("rxLargeFrameBytes", "v2");
   if (opts.rxSplit === true && opts.rxSmallSlots === false) {
     throw new RangeError("AfPacketRingDriver: rxSplit needs MTU-sized slots (rxSmallSlots)");
   }
@@ -410,6 +474,14 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
   const rxFrames = opts.rxFrames === undefined
     ? undefined
     : intOption(DRIVER, "rxFrames", opts.rxFrames, AF_PACKET_RING_DEFAULT_RX_FRAMES, 1, 65535);
+  const rxLargeFrameBytes = intOption(
+    DRIVER,
+    "rxLargeFrameBytes",
+    opts.rxLargeFrameBytes,
+    AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES,
+    AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES,
+    AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES,
+  );
   const rxBlockBytes = intOption(
     DRIVER,
     "rxBlockBytes",
@@ -471,6 +543,7 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     rxFrames,
     rxSmallSlots: opts.rxSmallSlots,
     rxSplit: opts.fanoutGroup !== undefined ? false : opts.rxSplit,
+    rxLargeFrameBytes,
     rxBlockBytes,
     rxBlocks,
     rxRetireMs,
@@ -518,7 +591,12 @@ export function openPacketRing(
   const bypass = qdiscBypass && (!vnetHdr || device.tso) && !ufo;
   if (bypass) setsockoptInt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1);
 
-  const g = packetRingGeometry(link.mtu, link.linkMtu, vnetHdr, sizes);
+  const g = packetRingGeometry(
+    link.mtu,
+    link.linkMtu,
+    vnetHdr,
+    withDeviceLargeFrames(sizes, opts, link.ifindex),
+  );
   if (g.rxCopyMode) {
     // Frames too big for a slot go to the socket queue whole: give it room for many.
     setsockoptInt(fd, SOL_PACKET, PACKET_COPY_THRESH, 1);
@@ -555,7 +633,7 @@ export function openPacketRing(
     // filters are in place before either socket is bound (no frame reaches the wrong ring).
     const limit = link.linkMtu + ETH_HLEN + VLAN_TAG_BYTES;
     setClassicProgram(fd, SOL_SOCKET, SO_ATTACH_FILTER, frameLengthFilter(limit, "small"));
-    large = openLargeRxSocket(res, vnetHdr, g.rxLargeBlocks, limit);
+    large = openLargeRxSocket(res, vnetHdr, g.rxLargeBlocks, g.rxLargeSlotBytes, limit);
   }
   bindPacketSocket(fd, link.ifindex);
   if (large !== null) bindPacketSocket(large.fd, link.ifindex);
@@ -613,14 +691,35 @@ function attachKernelRxPrograms(
 }
 
 /**
+ * `sizes` with the large slots sized for what the device may hand up, unless
+ * `rxLargeFrameBytes` was given: its GRO limits (`gro_max_size`, `gro_ipv4_max_size`) above
+ * 65,536 — BIG TCP — give slots for super-frames that long (plus Ethernet header and VLAN tag,
+ * at most {@link AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES}).
+ */
+function withDeviceLargeFrames(
+  sizes: PacketRingSizes,
+  opts: AfPacketRingOptions,
+  ifindex: number,
+): PacketRingSizes {
+  if (opts.rxLargeFrameBytes !== undefined || sizes.rxRing !== "v2") return sizes;
+  const limits = linkSizeLimits(ifindex);
+  if (limits === null) return sizes;
+  const gro = Math.max(limits.groMaxSize, limits.groIpv4MaxSize);
+  if (gro <= 65_536) return sizes;
+  const frame = Math.min(gro + ETH_HLEN + VLAN_TAG_BYTES, AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES);
+  return { ...sizes, rxLargeFrameBytes: Math.max(frame, sizes.rxLargeFrameBytes) };
+}
+
+/**
  * The split receive's second packet socket: TPACKET_V2, the vnet header as on the first, an RX
- * ring of `blocks` blocks of 64 KiB slots (no TX ring), a filter keeping frames longer than
- * `limit`, mapped; not bound yet.
+ * ring of `blocks` blocks of `slotBytes` slots (no TX ring), a filter keeping frames longer
+ * than `limit`, mapped; not bound yet.
  */
 function openLargeRxSocket(
   res: ResourceStack,
   vnetHdr: boolean,
   blocks: number,
+  slotBytes: number,
   limit: number,
 ): { fd: number; map: Deno.PointerObject; mapBytes: number } {
   const fd = openPacketSocket(res);
@@ -635,8 +734,8 @@ function openLargeRxSocket(
     tpacketReq({
       blockSize: AF_PACKET_RING_V2_BLOCK_BYTES,
       blockNr: blocks,
-      frameSize: AF_PACKET_RING_V2_FRAME_BYTES,
-      frameNr: blocks * AF_PACKET_RING_V2_FRAMES_PER_BLOCK,
+      frameSize: slotBytes,
+      frameNr: blocks * Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / slotBytes),
     }),
   );
   const mapBytes = blocks * AF_PACKET_RING_V2_BLOCK_BYTES;
@@ -688,17 +787,16 @@ export function packetRingGeometry(
     const small = sizes.rxSmallSlots ?? (linkMtu <= AF_PACKET_RING_SMALL_SLOT_MAX_MTU ||
       (split && linkMtu <= AF_PACKET_RING_SPLIT_SMALL_SLOT_MAX_MTU));
     // tp_mac is 76 with a vnet header (66 without), then the frame, a VLAN tag, 16-aligned.
-    const frameBytes = small
-      ? Math.ceil((76 + ETH_HLEN + 4 + linkMtu) / 16) * 16
-      : AF_PACKET_RING_V2_FRAME_BYTES;
-    const perBlock = small
-      ? Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / frameBytes)
-      : AF_PACKET_RING_V2_FRAMES_PER_BLOCK;
+    const largeSlot = rxLargeSlotBytes(sizes.rxLargeFrameBytes);
+    const frameBytes = small ? Math.ceil((76 + ETH_HLEN + 4 + linkMtu) / 16) * 16 : largeSlot;
+    const perBlock = Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / frameBytes);
     const blocks = sizes.rxFrames !== undefined
       ? Math.ceil(sizes.rxFrames / perBlock)
       : small
       ? AF_PACKET_RING_DEFAULT_RX_SMALL_BLOCKS
-      : Math.ceil(AF_PACKET_RING_DEFAULT_RX_FRAMES / perBlock);
+      // The memory of the default 68 KiB slots (35 MiB), whatever their size: larger slots
+      // hold fewer frames, not more bytes.
+      : Math.ceil(AF_PACKET_RING_DEFAULT_RX_FRAMES / AF_PACKET_RING_V2_FRAMES_PER_BLOCK);
     return {
       rxRing: "v2",
       rxBlockBytes: AF_PACKET_RING_V2_BLOCK_BYTES,
@@ -706,7 +804,8 @@ export function packetRingGeometry(
       rxFrames: blocks * perBlock,
       rxFrameBytes: frameBytes,
       rxCopyMode: small,
-      rxLargeBlocks: small && split ? AF_PACKET_RING_DEFAULT_RX_LARGE_BLOCKS : 0,
+      rxLargeBlocks: small && split ? rxLargeBlocks(largeSlot) : 0,
+      rxLargeSlotBytes: largeSlot,
       rxRetireMs: 0,
       tx,
     };
@@ -719,6 +818,7 @@ export function packetRingGeometry(
     rxFrameBytes: 0,
     rxCopyMode: false,
     rxLargeBlocks: 0,
+    rxLargeSlotBytes: 0,
     rxRetireMs: sizes.rxRetireMs,
     tx,
   };

@@ -135,7 +135,8 @@ export interface RxRingSetup {
   frameBytes?: number;
   /**
    * V2 with PACKET_COPY_THRESH: read the next whole frame queued on the socket into `buf`
-   * (vnet header first when on); its length, or `-errno`. Null without copy mode.
+   * (vnet header first when on); its length — the whole frame's, even when longer than `buf`
+   * (MSG_TRUNC) — or `-errno`. Null without copy mode.
    */
   readCopy?: ((buf: Uint8Array) => number) | null;
   /** Buffers for copied frames: at most this many per batch [4 × 65,600 bytes]. */
@@ -417,6 +418,12 @@ export class RxRingV2 extends RxRing {
       return false;
     }
     if (r < vnetBytes + ETH_HLEN) {
+      stats.rxDropped++;
+      return false;
+    }
+    if (r > buf.length) {
+      // Longer than a copy buffer (a BIG TCP super-frame): cut short, dropped.
+      stats.rxTruncated++;
       stats.rxDropped++;
       return false;
     }

@@ -14,7 +14,7 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
-import { GSO_UDP, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
+import { GSO_UDP, RX_GSO, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import { finishOffloadInSoftware, finishPartialChecksum } from "./checksum.ts";
 import type { Clock } from "../core/clock.ts";
 import { StackError } from "../core/errors.ts";
@@ -459,13 +459,18 @@ export class Ipv4Layer implements LocalReceiver {
     const st = this.#stats.ip;
     st.InReceives++;
     const h = this.#hdr.attach(buf, off, len);
-    const bad = h.check();
+    const bad = h.check(true, (rxFlags & RX_GSO) !== 0);
     if (bad !== null) {
       if (bad in st) st[bad]++;
       else st.InHdrErrors++;
       return;
     }
-    const totalLength = h.totalLength;
+    let totalLength = h.totalLength;
+    if (totalLength === 0) {
+      // BIG TCP (check accepted it only so): a GSO super-frame above 64 KB, all of the bytes.
+      totalLength = len;
+      st.InBigTcpPkts++;
+    }
     const meta = this.#meta;
     // The addresses go from the header straight into the delivery record and are read there:
     // the header's getters returned a new heap number per packet for each address ≥ 64.0.0.0.

@@ -107,8 +107,13 @@ export class Ipv4Header extends WireView {
    * drop reason. Checks, in order: ≥ 20 bytes, version 4, IHL ≥ 5, header within the bytes,
    * header length ≤ total length ≤ bytes, and (unless `verifyChecksum` is false, e.g. a
    * trusted loopback) the header checksum. Options are not interpreted.
+   *
+   * With `bigGso` (the driver flagged the frame a GSO/GRO super-frame), a total length of 0
+   * is accepted where Linux's BIG TCP puts it (`iph_set_totlen`): a TCP datagram longer than
+   * 65,535 bytes, not a fragment; the datagram is then the whole `len` bytes
+   * ({@link Ipv4Header.isBigTcp}). Any other total length of 0 is a header error.
    */
-  check(verifyChecksum = true): Ipv4DropReason | null {
+  check(verifyChecksum = true, bigGso = false): Ipv4DropReason | null {
     const b = this.buf;
     const o = this.off;
     if (this.len < IPV4_HEADER_MIN_BYTES) return IPV4_DROP_TRUNCATED;
@@ -118,7 +123,9 @@ export class Ipv4Header extends WireView {
     if (hdrBytes < IPV4_HEADER_MIN_BYTES) return IPV4_DROP_HDR_ERRORS;
     if (hdrBytes > this.len) return IPV4_DROP_TRUNCATED;
     const total = (b[o + IPV4_TOTAL_LENGTH_OFFSET] << 8) | b[o + IPV4_TOTAL_LENGTH_OFFSET + 1];
-    if (total < hdrBytes) return IPV4_DROP_HDR_ERRORS;
+    if (total < hdrBytes && !(total === 0 && bigGso && this.#bigTcpShape())) {
+      return IPV4_DROP_HDR_ERRORS;
+    }
     // RFC 1122 §3.2.1.1 / Linux ip_rcv_core: a datagram longer than the frame is truncated; a
     // shorter one is fine (link padding), the caller uses totalLength from here on.
     if (total > this.len) return IPV4_DROP_TRUNCATED;
@@ -129,6 +136,25 @@ export class Ipv4Header extends WireView {
       if (s !== 0xffff) return IPV4_DROP_CSUM_ERRORS;
     }
     return null;
+  }
+
+  /**
+   * True when the header's total length is 0 and the bytes are what BIG TCP makes: longer
+   * than {@link IPV4_MAX_TOTAL_LENGTH}, TCP, neither MF nor a fragment offset. Valid after a
+   * `check(…, true)` that returned null: the datagram is then all of the attached bytes.
+   */
+  isBigTcp(): boolean {
+    const b = this.buf;
+    const o = this.off + IPV4_TOTAL_LENGTH_OFFSET;
+    return b[o] === 0 && b[o + 1] === 0 && this.#bigTcpShape();
+  }
+
+  #bigTcpShape(): boolean {
+    const b = this.buf;
+    const o = this.off;
+    return this.len > IPV4_MAX_TOTAL_LENGTH && b[o + IPV4_PROTOCOL_OFFSET] === IP_PROTO_TCP &&
+      (b[o + IPV4_FLAGS_FRAGMENT_OFFSET] & 0x3f) === 0 &&
+      b[o + IPV4_FLAGS_FRAGMENT_OFFSET + 1] === 0;
   }
 
   /**

@@ -17,7 +17,8 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV6 } from "../link/ethernet.ts";
-import { GSO_TCPV6, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
+import { GSO_TCPV6, RX_GSO, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
+import { isBigTcpJumbo } from "./ipv6_ext_headers.ts";
 import type { Clock } from "../core/clock.ts";
 import { StackError } from "../core/errors.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
@@ -461,7 +462,16 @@ export class Ipv6Layer implements NetworkLayer, Ipv6Output, LocalReceiver {
     meta.routerAlert = false;
     meta.buf = buf;
     meta.headerOff = off;
-    const end = off + IPV6_HEADER_BYTES + h.payloadLength;
+    const payload = h.payloadLength;
+    if (payload === 0 && (rxFlags & RX_GSO) !== 0 && isBigTcpJumbo(buf, off, len)) {
+      // BIG TCP: a GSO super-frame above 64 KB; its jumbo hop-by-hop header says the length.
+      st.InBigTcpPkts++;
+      meta.datagramBytes = len;
+      const hbh = off + IPV6_HEADER_BYTES;
+      this.#chain.walk(meta, buf, off, hbh + 8, off + len, buf[hbh], hbh, rxFlags);
+      return;
+    }
+    const end = off + IPV6_HEADER_BYTES + payload;
     meta.datagramBytes = end - off;
     this.#chain.walk(meta, buf, off, off + IPV6_HEADER_BYTES, end, h.nextHeader, off + 6, rxFlags);
   }

@@ -93,6 +93,38 @@ export function processOptions(
   return OPTIONS_OK;
 }
 
+/** Option type of the jumbo payload option (RFC 2675 §2): skip-and-ICMP-unless-multicast. */
+export const IPV6_OPT_JUMBO = 0xc2;
+
+/**
+ * True when the IPv6 packet at `buf[off, off + len)` has the form Linux's BIG TCP gives a
+ * GSO super-packet longer than 65,535 bytes of payload: payload length 0, then a hop-by-hop
+ * header of exactly 8 bytes holding only a jumbo payload option (RFC 2675) whose length is
+ * every byte after the fixed header, then TCP. The caller checks that the driver flagged the
+ * frame a super-frame; the jumbo option is otherwise refused (RFC 2675 does not apply to
+ * TCP over links whose MTU is below 65,575).
+ *
+ * @example
+ * ```ts
+ * const p = new Uint8Array(40 + 8 + 70_000);
+ * p[0] = 0x60; p[6] = 0; p.set([6, 0, 0xc2, 4], 40);
+ * new DataView(p.buffer).setUint32(44, 70_008);
+ * isBigTcpJumbo(p, 0, p.length); // true
+ * ```
+ */
+export function isBigTcpJumbo(buf: Uint8Array, off: number, len: number): boolean {
+  const payload = len - 40;
+  if (payload <= 0xffff || buf[off + 4] !== 0 || buf[off + 5] !== 0 || buf[off + 6] !== 0) {
+    return false;
+  }
+  const h = off + 40;
+  if (buf[h] !== 6 || buf[h + 1] !== 0 || buf[h + 2] !== IPV6_OPT_JUMBO || buf[h + 3] !== 4) {
+    return false;
+  }
+  const jumbo = ((buf[h + 4] << 24) | (buf[h + 5] << 16) | (buf[h + 6] << 8) | buf[h + 7]) >>> 0;
+  return jumbo === payload;
+}
+
 /**
  * True when the options header at `buf[off, off + len)` carries a router alert option
  * (RFC 2711) — MLD messages must (RFC 3810 §5). Assumes {@link processOptions} accepted it.

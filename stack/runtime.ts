@@ -175,6 +175,7 @@ export class Runtime {
             rxRing: config.rxRing,
             rxSmallSlots: config.rxSmallSlots,
             rxSplit: fanoutGroup !== undefined ? undefined : config.rxSplit,
+            rxLargeFrameBytes: config.rxLargeFrameBytes,
             txKick: config.txKick,
             txKickSpinUs: config.txKickSpinUs,
             txFrames: config.txFrames,

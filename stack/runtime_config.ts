@@ -47,6 +47,12 @@ export interface RuntimeConfig {
    */
   rxSplit?: boolean;
   /**
+   * af_packet, RX ring v2: the longest frame a large slot holds whole, Ethernet bytes
+   * (`AfPacketRingOptions.rxLargeFrameBytes`): more than a 64 KB super-frame for a kernel peer
+   * with BIG TCP [69,828: a 64 KB super-frame].
+   */
+  rxLargeFrameBytes?: number;
+  /**
    * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
    * ("sync"), on a kicker thread ("thread"), or on it for batches of 48 KiB (a TCP
    * super-segment) and more, while it is awake and while a kick asked of it is still pending

@@ -77,6 +77,8 @@ export const IP_COUNTERS = [
   "InUnknownProtos",
   "InDelivers",
   "InDiscards",
+  // BIG TCP super-frames accepted with a total length of 0 (longer than 65,535 bytes).
+  "InBigTcpPkts",
   "OutRequests",
   "OutNoRoutes",
   "OutDiscards",
@@ -94,6 +96,8 @@ export const IP6_COUNTERS = [
   "InDiscards",
   "InDelivers",
   "InMcastPkts",
+  // BIG TCP super-frames accepted: payload length 0 and a jumbo hop-by-hop header.
+  "InBigTcpPkts",
   "OutRequests",
   "OutDiscards",
   "OutNoRoutes",

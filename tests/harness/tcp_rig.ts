@@ -330,6 +330,8 @@ export class TcpRig {
   readonly stack: Stack;
   /** Its link. */
   readonly link: RecordingLink;
+  /** The link's NIC index in the stack. */
+  readonly nicIndex: number;
   #taken = 0;
 
   /**
@@ -342,6 +344,7 @@ export class TcpRig {
     this.stack = new Stack({ clock: this.clock, poolBuffers: 256, tcp: opts.tcp });
     this.link = new RecordingLink(opts.mtu ?? 1500, opts.tsoBytes ?? 0, opts.ufo ?? false);
     const nic = this.stack.addNic(this.link);
+    this.nicIndex = nic.index;
     this.stack.ipv4.addAddress(nic.index, RIG_ADDR, 24);
   }
 
@@ -374,6 +377,15 @@ export class TcpRig {
 
   /** Deliver `spec` to the stack as if it came from the peer, then tick. */
   inject(spec: SegmentSpec): void {
+    const buf = this.segmentBytes(spec);
+    const src = spec.src ?? PEER_ADDR;
+    const meta = rxMeta(this.stack, IpAddress.v4(src), IpAddress.v4(RIG_ADDR), buf);
+    this.stack.tcp.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
+    this.tick();
+  }
+
+  /** The TCP segment (header, options, payload) `spec` describes, checksum left 0. */
+  segmentBytes(spec: SegmentSpec): Uint8Array {
     const o = new TcpHeaderOptions();
     const syn = (spec.flags & TCP_FLAG_SYN) !== 0;
     if (spec.mss !== undefined) o.mss = spec.mss;
@@ -408,10 +420,7 @@ export class TcpRig {
     );
     writeTcpOptions(buf, TCP_HEADER_MIN_BYTES, o, syn);
     buf.set(payload, hdr);
-    const src = spec.src ?? PEER_ADDR;
-    const meta = rxMeta(this.stack, IpAddress.v4(src), IpAddress.v4(RIG_ADDR), buf);
-    this.stack.tcp.receive(meta, buf, 0, buf.length, RX_CSUM_VALID);
-    this.tick();
+    return buf;
   }
 
   /**

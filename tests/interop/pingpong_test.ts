@@ -267,6 +267,10 @@ Deno.test("bench:e2e: options and the table's ratios", () => {
   assert.deepEqual(o.only, []);
   assert.deepEqual(parseE2eArgs(["--only", "rr", "--only", "tcp"])!.only, ["rr", "tcp"]);
   assert.throws(() => parseE2eArgs(["--only", "latency"]), /--only latency/);
+  // BIG TCP on the rig only when asked for.
+  assert.equal(o.bigTcp, undefined);
+  assert.equal(parseE2eArgs(["--big-tcp", "185000"])!.bigTcp, 185_000);
+  assert.throws(() => parseE2eArgs(["--big-tcp", "65535"]), /--big-tcp 65535/);
 
   const none = {
     kernel_kernel: null,

@@ -42,6 +42,18 @@ Deno.test("cli: --rx-slots picks the v2 RX slot size; elsewhere it is a usage er
   usage(["--driver", "af_packet_mmsg", "--rx-slots", "64k"], /rx-ring v2 only/);
 });
 
+Deno.test("cli: --rx-large-frame sizes the large RX slots (BIG TCP); bounded, v2 only", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(parse([]).rxLargeFrameBytes, undefined);
+  assert.equal(parse(["--rx-large-frame", "185018"]).rxLargeFrameBytes, 185_018);
+  const usage = (args: string[], re: RegExp) =>
+    assert.throws(() => parse(args), (e: unknown) => e instanceof UsageError && re.test(e.message));
+  usage(["--rx-large-frame", "65536"], /rx-large-frame/);
+  usage(["--rx-large-frame", "600000"], /rx-large-frame/);
+  usage(["--rx-ring", "v3", "--rx-large-frame", "100000"], /rx-ring v2 only/);
+});
+
 Deno.test("cli: --tx-kick picks where the TX ring's kick runs; elsewhere it is a usage error", () => {
   const parse = (args: string[]) =>
     linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
