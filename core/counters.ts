@@ -21,7 +21,9 @@ export type Counters = Record<string, number>;
  * ```
  */
 export function makeCounters(names: readonly string[]): Counters {
-  const c: Counters = {};
-  for (const n of names) c[n] = 0;
-  return c;
+  // One `Object.fromEntries` call, not a loop of `c[name] = 0`: V8 turns an object that gains
+  // more than about 20 properties by keyed stores into a dictionary (every `c.Name++` a hash
+  // lookup), while `fromEntries` builds it in fast mode with all its fields (V8 15.0, checked
+  // by tests/unit/counters_shape_test.ts).
+  return Object.fromEntries(names.map((n) => [n, 0]));
 }

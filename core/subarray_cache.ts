@@ -64,7 +64,9 @@ export class SubarrayCache {
     this.#missesName = `${prefix}Misses`;
     this.#replacedName = `${prefix}Replaced`;
     const names = [this.#hitsName, this.#missesName, this.#replacedName];
-    // A name the group lacks is added now, before any counting, so its shape stays fixed after.
+    // A name the group lacks is added now, before any counting, so its shape stays fixed after;
+    // owners list the names in their group instead (`stack/stats.ts`): V8 turns a large group
+    // that grows by keyed stores into a dictionary, where every count is a hash lookup.
     if (counters !== null) { for (const k of names) if (!(k in counters)) counters[k] = 0; }
     this.#counts = counters ?? makeCounters(names);
   }
