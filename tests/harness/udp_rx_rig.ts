@@ -213,13 +213,26 @@ export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
       len[f] = ETH_HEADER_BYTES + h + n;
     }
   }
-  const driver = new ReplayDriver(mtu, ring, off, len);
+  return receiverOn(new ReplayDriver(mtu, ring, off, len), 4, framesPerDatagram);
+}
+
+/**
+ * The rig's receiving stack on `driver`: the family's address (IPv6 without duplicate address
+ * detection, so it takes datagrams at once), a UDP socket on {@link RIG_PORT}, and `receive`.
+ */
+function receiverOn(driver: ReplayDriver, family: 4 | 6, framesPerDatagram: number): UdpRxRig {
   const clock = new VirtualClock(1_000_000);
   const rng = new SeededRandom(7);
-  const stack = new Stack({ clock, poolBuffers: 256, random: () => rng.nextFloat() });
+  const stack = new Stack({
+    clock,
+    poolBuffers: 256,
+    random: () => rng.nextFloat(),
+    ipv6: { iface: { addresses: { dadTransmits: 0 } } },
+  });
   const nic = stack.addNic(driver);
-  stack.ipv4.addAddress(nic.index, RIG_DST.v4, 24);
-  const socket = stack.udp.open(4);
+  if (family === 4) stack.ipv4.addAddress(nic.index, RIG_DST.v4, 24);
+  else stack.ipv6.addAddress(nic.index, RIG_DST6, 64);
+  const socket = stack.udp.open(family);
   socket.bind(null, RIG_PORT);
   socket.receiveBufferBytes = 1 << 20;
   const peer = new UdpPeer();
@@ -291,32 +304,5 @@ function makeUdpRxRig6(opts: UdpRxRigOptions): UdpRxRig {
       len[f] = at + n - o;
     }
   }
-  const driver = new ReplayDriver(mtu, ring, off, len);
-  const clock = new VirtualClock(1_000_000);
-  const rng = new SeededRandom(7);
-  const stack = new Stack({
-    clock,
-    poolBuffers: 256,
-    random: () => rng.nextFloat(),
-    // No duplicate address detection: the address takes datagrams at once.
-    ipv6: { iface: { addresses: { dadTransmits: 0 } } },
-  });
-  const nic = stack.addNic(driver);
-  stack.ipv6.addAddress(nic.index, RIG_DST6, 64);
-  const socket = stack.udp.open(6);
-  socket.bind(null, RIG_PORT);
-  socket.receiveBufferBytes = 1 << 20;
-  const peer = new UdpPeer();
-  const sink = new Uint8Array(0);
-  const receive = (datagrams: number): number => {
-    driver.limit = driver.handedOut + datagrams * framesPerDatagram;
-    let got = 0;
-    for (let t = 0; t < datagrams * framesPerDatagram + 8; t++) {
-      stack.tick();
-      while (socket.recvfrom(sink, 0, 0, peer) >= 0) got++;
-      if (driver.handedOut >= driver.limit && !stack.hasPendingWork) break;
-    }
-    return got;
-  };
-  return { stack, driver, socket, framesPerDatagram, receive };
+  return receiverOn(new ReplayDriver(mtu, ring, off, len), 6, framesPerDatagram);
 }
