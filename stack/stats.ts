@@ -226,7 +226,10 @@ export const UDP_COUNTERS = [
  * `TCPPathMtuLowered` (a connection's MSS lowered by a smaller path MTU, RFC 1191 / RFC
  * 8201). `TCPMTUPFail` counts black-hole fallbacks (RFC 4821 §7.7 / Linux `tcp_mtu_probing`:
  * repeated timeouts of full-sized segments lowered the MSS) and `TCPMTUPSuccess` those
- * confirmed by an acknowledgment of data sent at the lowered size.
+ * confirmed by an acknowledgment of data sent at the lowered size. Loss detection per
+ * detector (no Linux twins): `TCPRackLostSegs` (segments RACK deemed lost on an ACK),
+ * `TCPRackTimerLostSegs` (on its reordering timer), `TCPRetransProbes` (recovery probes that
+ * fired and resent something) and `TCPRescueRetrans` (RFC 6675 rescue retransmissions).
  */
 export const TCP_COUNTERS = [
   "ActiveOpens",
@@ -254,6 +257,11 @@ export const TCP_COUNTERS = [
   "TCPDSACKOfoSent",
   "TCPSpuriousRTOs",
   "TCPLostRetransmit",
+  "TCPDSACKRecvSegs",
+  "TCPRackLostSegs",
+  "TCPRackTimerLostSegs",
+  "TCPRetransProbes",
+  "TCPRescueRetrans",
   "TCPSACKDiscard",
   "TCPSACKReorder",
   "TCPSackScoreboardFull",
