@@ -155,15 +155,6 @@ export class LossRecovery {
     this.rescueRxtSet = true;
   }
 
-  /**
-   * RFC 6675 §4 NextSeg (4): this recovery may send its rescue retransmission — none sent yet,
-   * and HighACK above RescueRxt (SND.UNA `sndUna` past the first retransmission).
-   */
-  rescueAllowed(sndUna: number): boolean {
-    return this.state === CA_RECOVERY && !this.rescueUsed &&
-      (!this.rescueRxtSet || seqGt(sndUna, this.rescueRxt));
-  }
-
   /** `bytes` were retransmitted (at TSval `tsVal`). */
   onRetransmit(bytes: number, mss: number, tsVal: number): void {
     if (this.undoPossible) this.undoRetrans += Math.ceil(bytes / mss);

@@ -32,7 +32,7 @@ import { DEFAULT_PEER_MSS } from "./mss.ts";
 import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
-import { CA_LOSS, type LossRecovery } from "./recovery.ts";
+import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
 import { SB_FIN, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
@@ -674,7 +674,7 @@ export class TcpSender implements LossSender {
     this.#svc.stats.RetransSegs += segs;
     this.retransmits += segs;
     this.rec.onRetransmit(got, mss, this.#conn.tsNow());
-    this.rec.onRetransmitEnd(seqAdd(start, got));
+    if (!this.rec.rescueRxtSet) this.rec.onRetransmitEnd(seqAdd(start, got));
     if (this.rec.inReduction) this.rec.prr.onSent(got);
     this.pacer.onSent(dataLen, now);
     this.#lastSendMs = now;
@@ -719,16 +719,18 @@ export class TcpSender implements LossSender {
   /**
    * RFC 6675 §4 NextSeg (4), the rescue retransmission: in SACK recovery, when nothing is
    * deemed lost and no new data can go, once per recovery (RescueRxt = RecoveryPoint) and
-   * only after the cumulative ACK passed the recovery's first retransmission (§5 (4.3)),
+   * only once the cumulative ACK passed the recovery's first retransmission (§5 (4.3)),
    * retransmit the segment holding the highest unSACKed sequence number — a lost tail that
-   * no later delivery would reveal. (Sent at once, with the first retransmission, it was the
-   * newest segment in flight, rarely lost: under 1 % wire loss most rescues were spurious.) (Rule (3), resending what is not deemed lost yet, is
-   * left out, as Linux leaves it out: RACK decides what is lost.)
+   * no later delivery would reveal. (Sent with the first retransmission, it resent the newest
+   * segment in flight, rarely lost: under 1 % wire loss most rescues were spurious.) (Rule
+   * (3), resending what is not deemed lost yet, is left out, as Linux leaves it out: RACK
+   * decides what is lost.)
    */
   #rescue(now: number): boolean {
     const rec = this.rec;
     const sb = this.sb;
-    if (!this.#conn.sackOk || !rec.rescueAllowed(this.sndUna)) return false;
+    if (rec.state !== CA_RECOVERY || rec.rescueUsed || !this.#conn.sackOk) return false;
+    if (rec.rescueRxtSet && !seqGt(this.sndUna, rec.rescueRxt)) return false; // HighACK ≤ RescueRxt
     rec.rescueUsed = true;
     let i = sb.count - 1;
     while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
