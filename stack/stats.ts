@@ -230,10 +230,13 @@ export const UDP_COUNTERS = [
  * `TCPPathMtuLowered` (a connection's MSS lowered by a smaller path MTU, RFC 1191 / RFC
  * 8201). `TCPMTUPFail` counts black-hole fallbacks (RFC 4821 §7.7 / Linux `tcp_mtu_probing`:
  * repeated timeouts of full-sized segments lowered the MSS) and `TCPMTUPSuccess` those
- * confirmed by an acknowledgment of data sent at the lowered size. `RcvCopyView*` and
- * `SndCopyView*` count the reused views of the copies into receive buffers and out of send
- * buffers (`core/subarray_cache.ts`): a view found, a view made, a view still held dropped.
- * They are listed here, not added by the caches, so the group is built whole: V8 turns a
+ * confirmed by an acknowledgment of data sent at the lowered size. Loss detection per
+ * detector (no Linux twins): `TCPRackLostSegs` (segments RACK deemed lost on an ACK),
+ * `TCPRackTimerLostSegs` (on its reordering timer), `TCPRetransProbes` (recovery probes that
+ * fired and resent something) and `TCPRescueRetrans` (RFC 6675 rescue retransmissions).
+ * `RcvCopyView*` and `SndCopyView*` count the reused views of the copies into receive buffers
+ * and out of send buffers (`core/subarray_cache.ts`): a view found, a view made, a view still
+ * held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
  * group that grows by keyed stores into a dictionary (`core/counters.ts`).
  */
 export const TCP_COUNTERS = [
@@ -262,6 +265,11 @@ export const TCP_COUNTERS = [
   "TCPDSACKOfoSent",
   "TCPSpuriousRTOs",
   "TCPLostRetransmit",
+  "TCPDSACKRecvSegs",
+  "TCPRackLostSegs",
+  "TCPRackTimerLostSegs",
+  "TCPRetransProbes",
+  "TCPRescueRetrans",
   "TCPSACKDiscard",
   "TCPSACKReorder",
   "TCPSackScoreboardFull",

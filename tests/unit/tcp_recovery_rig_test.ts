@@ -83,23 +83,38 @@ Deno.test("rig: without SACK, NewReno resends the next hole on each partial ACK 
   assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
 });
 
-Deno.test("rig: a lost tail with no new data to send goes out as the rescue retransmission (RFC 6675)", () => {
+Deno.test("rig: a lost tail with no new data to send goes out as the rescue retransmission once the first retransmission is acknowledged (RFC 6675 §4 rule 4, §5 (4.3))", () => {
   const { rig, c, seg } = tenInFlight(true, 10);
   // s0 arrived, s1 and the last segment s9 were lost: the SACK covers s2..s8.
   rig.inject(
     c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 1000, sack: [[seg(2), seg(9)]] }),
   );
   // RACK finds s1 (sent before the SACKed s8); s9 was sent after everything delivered, so
-  // nothing could show it lost — NextSeg rule 4 resends it at once, once per recovery.
-  assert.deepEqual(seqs(rig.take(), seg), [1, 9]);
+  // nothing could show it lost. RescueRxt is s1's end: no rescue until HighACK passes it.
+  assert.deepEqual(seqs(rig.take(), seg), [1]);
   assert.equal(c.ep.info().caState, "Recovery");
-  rig.inject(
-    c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 1000, sack: [[seg(2), seg(9)]] }),
-  );
+  // s1's retransmission is acknowledged, s9 is still missing: NextSeg rule 4 resends it.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(9), window: 1000 }));
+  assert.deepEqual(seqs(rig.take(), seg), [9]);
+  assert.equal(rig.stack.stats.tcp.TCPRescueRetrans, 1);
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(9), window: 1000 }));
   assert.deepEqual(seqs(rig.take(), seg), [], "no second rescue");
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(10), window: 1000 }));
   assert.equal(c.ep.info().caState, "Open");
   assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
+});
+
+Deno.test("rig: a receive window closed by the data behind a hole sends no rescue with the first retransmission (RFC 6675 §5 (4.3))", () => {
+  const { rig, c, seg } = tenInFlight(true, 20);
+  // s1 lost, s2..s9 SACKed; the peer's window (70 << 7 = 8,960 bytes from SND.UNA) ends
+  // before SND.NXT: no new data may go, cwnd would allow it. s9 is the newest segment in
+  // flight and not lost — resending it now is the premature rescue the RFC rules out.
+  rig.inject(
+    c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 70, sack: [[seg(2), seg(9)]] }),
+  );
+  assert.deepEqual(seqs(rig.take(), seg), [1]);
+  assert.equal(rig.stack.stats.tcp.TCPRescueRetrans, 0);
+  assert.equal(rig.stack.stats.tcp.RetransSegs, 1);
 });
 
 Deno.test("rig: with TSO, several contiguous lost segments are resent as one super-segment", () => {

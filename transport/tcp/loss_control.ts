@@ -328,7 +328,11 @@ export class LossControl extends Timer implements RackTimes {
       }
     }
     const newlyLost = sb.lostBytes > lostBefore ? sb.lostBytes - lostBefore : 0;
-    if (newlyLost > 0) this.lostSegments += Math.ceil(newlyLost / mss);
+    if (newlyLost > 0) {
+      const segs = Math.ceil(newlyLost / mss);
+      this.lostSegments += segs;
+      stats.TCPRackLostSegs += segs;
+    }
     this.#countLostRetransmits();
     if (sb.lostBytes > 0 && !rec.repairing) this.#enterRecovery(now);
     else if (rec.state === CA_OPEN && (sb.sackedBytes > 0 || rec.dupAcks > 0)) {
@@ -424,6 +428,7 @@ export class LossControl extends Timer implements RackTimes {
       first = 1;
       dsackRight = blocks[1];
       stats.TCPDSACKRecv++;
+      stats.TCPDSACKRecvSegs += Math.ceil(seqDiff(blocks[1], blocks[0]) / this.#snd.mss);
       if (this.rec.onDsack(blocks[0], blocks[1], this.#snd.mss)) {
         stats.TCPDSACKUndo++;
         this.#undo(this.#svc.ctx.clock.nowMs());
@@ -706,12 +711,14 @@ export class LossControl extends Timer implements RackTimes {
         sb.markLost(newest);
         this.lostSegments += Math.ceil(sb.length(newest) / this.#snd.mss);
         this.#svc.stats.TCPLostRetransmit++;
+        this.#svc.stats.TCPRetransProbes++;
         this.#lostRetransCounted = sb.lostRetransmits;
         this.#prrCredit();
         conn.flushOutput();
       }
     } else if (this.#tailProbe(now)) {
       this.#svc.stats.TCPLossProbes++;
+      this.#svc.stats.TCPRetransProbes++;
     }
     this.#armLossTimer(false, 0);
   }
@@ -812,7 +819,9 @@ export class LossControl extends Timer implements RackTimes {
     const wait = this.rack.detectLoss(sb, this, this.rec.repairing, this.#snd.mss);
     const lost = sb.lostBytes - before;
     if (lost > 0) {
-      this.lostSegments += Math.ceil(lost / this.#snd.mss);
+      const segs = Math.ceil(lost / this.#snd.mss);
+      this.lostSegments += segs;
+      this.#svc.stats.TCPRackTimerLostSegs += segs;
       if (!this.rec.repairing) this.#enterRecovery(now);
       this.#prrCredit();
       conn.flushOutput();
