@@ -54,7 +54,8 @@ export class SubarrayCache {
    * A table of `entries` views (rounded up to a power of two, at least 16); its arrays are made
    * at the first lookup, so an owner that never copies long pays nothing. With `counters`, the
    * hits, misses and replacements are counted there as `${prefix}Hits`, `${prefix}Misses` and
-   * `${prefix}Replaced`; without, in a group of the table's own.
+   * `${prefix}Replaced` (the group must have them: a RangeError otherwise); without, in a
+   * group of the table's own.
    */
   constructor(entries: number, counters: Counters | null = null, prefix = "") {
     let n = 16;
@@ -64,10 +65,14 @@ export class SubarrayCache {
     this.#missesName = `${prefix}Misses`;
     this.#replacedName = `${prefix}Replaced`;
     const names = [this.#hitsName, this.#missesName, this.#replacedName];
-    // A name the group lacks is added now, before any counting, so its shape stays fixed after;
-    // owners list the names in their group instead (`stack/stats.ts`): V8 turns a large group
-    // that grows by keyed stores into a dictionary, where every count is a hash lookup.
-    if (counters !== null) { for (const k of names) if (!(k in counters)) counters[k] = 0; }
+    // The owner's group must list the names (`stack/stats.ts`): adding them here, by keyed
+    // stores, is what turned the large groups into V8 dictionaries, where every count is a hash
+    // lookup (`core/counters.ts`).
+    if (counters !== null) {
+      for (const k of names) {
+        if (!(k in counters)) throw new RangeError(`SubarrayCache: the counter group lacks ${k}`);
+      }
+    }
     this.#counts = counters ?? makeCounters(names);
   }
 

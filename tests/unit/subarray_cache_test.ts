@@ -3,6 +3,7 @@
 // forget() lets a buffer go.
 
 import assert from "node:assert/strict";
+import { makeCounters } from "../../core/counters.ts";
 import { SubarrayCache } from "../../core/subarray_cache.ts";
 
 function pattern(n: number): Uint8Array {
@@ -68,9 +69,11 @@ Deno.test("SubarrayCache: more keys than places replace, bounded; forget drops a
 });
 
 Deno.test("SubarrayCache: counts hits, misses and replacements in a stats group it is given", () => {
-  const group: Record<string, number> = { Other: 5 };
+  // The group must list the names (a group grown by keyed stores becomes a V8 dictionary).
+  assert.throws(() => new SubarrayCache(16, { Other: 5 }, "CopyView"), RangeError);
+  const group = makeCounters(["Other", "CopyViewHits", "CopyViewMisses", "CopyViewReplaced"]);
+  group.Other = 5;
   const c = new SubarrayCache(16, group, "CopyView");
-  // The names are added before any counting, at zero; the group's other counters stay.
   assert.deepEqual(group, { Other: 5, CopyViewHits: 0, CopyViewMisses: 0, CopyViewReplaced: 0 });
   const src = pattern(65536);
   const dst = new Uint8Array(4096);
