@@ -45,6 +45,20 @@ function kernelIpInReceives(pair: VethPair): Promise<number> {
   return kernelCounter(pair, "snmp", "Ip:InReceives");
 }
 
+/** IPv4 and IPv6 unicast packets the kernel of the stack's namespace received during `run`. */
+async function kernelSeenDuring(
+  pair: VethPair,
+  run: () => Promise<unknown>,
+): Promise<{ seen4: number; seen6: number }> {
+  const before4 = await kernelIpInReceives(pair);
+  const before6 = await kernelIp6Unicast(pair);
+  await run();
+  return {
+    seen4: (await kernelIpInReceives(pair)) - before4,
+    seen6: (await kernelIp6Unicast(pair)) - before6,
+  };
+}
+
 /**
  * Turn the kernel's IPv6 on on the stack's interface (it gets its link-local address, the
  * stack's too: the same MAC), ignoring router advertisements (no SLAAC address, no router
@@ -189,12 +203,10 @@ interopTest(
           rt.stack.ipv6.addAddress(rt.nic.index, IpAddress.parse(v6), 64);
           await rt.addressesReady();
           for (const a of [v4, v6, slaac]) await ping(pair, a, 1); // neighbour entries
-          const before4 = await kernelIpInReceives(pair);
-          const before6 = await kernelIp6Unicast(pair);
-          for (const a of [v4, v6, slaac]) await ping(pair, a, 3);
-          const seen4 = (await kernelIpInReceives(pair)) - before4;
-          const seen6 = (await kernelIp6Unicast(pair)) - before6;
-          assert.deepEqual({ seen4, seen6 }, { seen4: 0, seen6: 0 }, "frames the kernel saw");
+          const seen = await kernelSeenDuring(pair, async () => {
+            for (const a of [v4, v6, slaac]) await ping(pair, a, 3);
+          });
+          assert.deepEqual(seen, { seen4: 0, seen6: 0 }, "frames the kernel saw");
           const f = (rt.nic.driver as AfPacketRingDriver).kernelRxFilter!;
           assert.deepEqual([...f.v4].sort(), [0xc6120002, 0xc6120003]);
           assert.deepEqual(programV6(rt).sort(), [v6, slaac].sort());
@@ -248,37 +260,20 @@ interopTest(
         assert.equal(f().loads, loads + 1, "one load for the burst of two removals");
         assert.equal(f().failures, 0);
         // The removed addresses' frames reach the kernel again (nobody answers them now)...
-        let before4 = await kernelIpInReceives(pair);
-        let before6 = await kernelIp6Unicast(pair);
-        for (const a of [v4, v6]) {
-          await pair.run([
-            "ping",
-            ...(a.includes(":") ? ["-6"] : []),
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            a,
-          ]);
-        }
-        const removed = {
-          seen4: (await kernelIpInReceives(pair)) - before4,
-          seen6: (await kernelIp6Unicast(pair)) - before6,
-        };
+        const removed = await kernelSeenDuring(pair, async () => {
+          for (const a of [v4, v6]) {
+            const family = a.includes(":") ? ["-6"] : [];
+            await pair.run(["ping", ...family, "-c", "3", "-i", "0.2", "-W", "1", a]);
+          }
+        });
         assert.ok(
           removed.seen4 >= 3 && removed.seen6 >= 3,
           `the kernel got the removed addresses' frames: ${JSON.stringify(removed)}`,
         );
         // ... and those of the remaining ones still do not.
-        before4 = await kernelIpInReceives(pair);
-        before6 = await kernelIp6Unicast(pair);
-        for (const a of [pair.stackAddr, pair.stackAddr6]) await ping(pair, a, 3);
-        const kept = {
-          seen4: (await kernelIpInReceives(pair)) - before4,
-          seen6: (await kernelIp6Unicast(pair)) - before6,
-        };
+        const kept = await kernelSeenDuring(pair, async () => {
+          for (const a of [pair.stackAddr, pair.stackAddr6]) await ping(pair, a, 3);
+        });
         assert.deepEqual(kept, { seen4: 0, seen6: 0 }, "frames to the remaining addresses");
       } finally {
         await rt.stop();
