@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Runtime } from "../../stack/runtime.ts";
 import type { CommandRunner } from "./netns.ts";
 
 /** SHA-256 of the first `n` bytes of the pattern, computed by the kernel side's Python. */
@@ -61,4 +62,37 @@ export function sendStreamFromPeer(
 export function firstWrongStreamByte(got: Uint8Array, size: number): number {
   for (let i = 0; i < size; i++) if (got[i] !== streamByte(i)) return i;
   return -1;
+}
+
+/**
+ * The peer's kernel sends `size` bytes of {@link streamByte} to `rt`'s listener on `addr`:`port`
+ * ({@link sendStreamFromPeer}); every byte is read and checked: exactly `size`, in order.
+ */
+export async function receiveStreamFromPeer(
+  rt: Runtime,
+  pair: CommandRunner,
+  addr: string,
+  port: number,
+  size: number,
+): Promise<void> {
+  const server = rt.listen({ port });
+  try {
+    const client = sendStreamFromPeer(pair, addr, port, size);
+    const conn = await server.accept();
+    const got = new Uint8Array(size + 1);
+    let n = 0;
+    for (;;) {
+      const r = await conn.read(got.subarray(n));
+      if (r === null) break;
+      n += r;
+      assert.ok(n <= size, "no more than was sent");
+    }
+    conn.close();
+    const done = await client;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(n, size);
+    assert.equal(firstWrongStreamByte(got, size), -1, "first wrong byte");
+  } finally {
+    server.close();
+  }
 }
