@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
+import { runNativesProbe } from "../harness/natives_probe.ts";
 
-const PROBE = new URL("../harness/counters_probe.ts", import.meta.url).pathname;
+const PROBE = new URL("../harness/counters_probe.ts", import.meta.url);
 
 // V8's `%HasFastProperties` needs a process started with --allow-natives-syntax: the checks run
 // in a child (tests/harness/counters_probe.ts) and come back as one JSON line.
 Deno.test("counters: every group of a stack's stats stays in V8's fast property mode", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--v8-flags=--allow-natives-syntax", PROBE],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const r: Record<string, boolean> = JSON.parse(text.trim().split("\n").at(-1)!);
+  const r = (await runNativesProbe(PROBE)) as Record<string, boolean>;
   // Every group of StackStats was probed: fresh, after counting, and its snapshot copy.
   for (const g of ["link", "arp", "ip", "icmp", "ip6", "icmp6", "ndp", "udp", "tcp", "pmtu"]) {
     for (const when of ["stack", "counted", "snapshot"]) {

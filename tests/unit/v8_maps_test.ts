@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
+import { runNativesProbe } from "../harness/natives_probe.ts";
 
-const PROBE = new URL("../harness/v8_map_probe.ts", import.meta.url).pathname;
+const PROBE = new URL("../harness/v8_map_probe.ts", import.meta.url);
 
 // V8's `%` functions need a process started with --allow-natives-syntax: the checks run in a
 // child (tests/harness/v8_map_probe.ts) and come back as one JSON line.
 Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up's optimised code", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--v8-flags=--allow-natives-syntax", PROBE],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const r = JSON.parse(text.trim().split("\n").at(-1)!);
+  const r = await runNativesProbe(PROBE);
   // The probe can tell the two elements kinds apart (else the checks below prove nothing).
   assert.equal(r.emptyLiteralHasObjectElements, false);
   assert.equal(r.objectArrayHasObjectElements, true);

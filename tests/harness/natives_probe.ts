@@ -1,0 +1,21 @@
+/**
+ * A probe script run in a child `deno` with `--allow-natives-syntax` (V8's `%` functions, such
+ * as `%HasFastProperties`, exist only in a process started with it); the probe prints its
+ * findings as one JSON line, the last of its output.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+/** Run the probe `file` (a URL or path next to the caller) and return its last JSON line. */
+export async function runNativesProbe(file: URL): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--v8-flags=--allow-natives-syntax", file.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const text = new TextDecoder().decode(out.stdout);
+  return JSON.parse(text.trim().split("\n").at(-1)!);
+}
