@@ -81,7 +81,12 @@ export function warmUpLink(
   if (wire === "sim") return { wire };
   return {
     wire,
-    link: { mtu: config.mtu, vnetHdr: config.vnetHdr, rxSmallSlots: config.rxSmallSlots },
+    link: {
+      mtu: config.mtu,
+      vnetHdr: config.vnetHdr,
+      rxSmallSlots: config.rxSmallSlots,
+      rxSplit: config.rxSplit,
+    },
   };
 }
 

@@ -77,8 +77,10 @@ export interface WarmUpLinkOptions {
   mtu?: number;
   /** virtio_net_hdr on the frames (offloads) [true]. */
   vnetHdr?: boolean;
-  /** MTU-sized RX slots [up to MTU 4096]. */
+  /** MTU-sized RX slots [as the driver's `open`]. */
   rxSmallSlots?: boolean;
+  /** The split receive (a second ring for super-frames) [as the driver's `open`: on]. */
+  rxSplit?: boolean;
 }
 
 /** One warm-up connection on the client stack: call `done` once it has ended (null: fine). */
@@ -339,6 +341,7 @@ export function warmUpDrivers(
       mtu: l.mtu,
       vnetHdr: l.vnetHdr,
       rxSmallSlots: l.rxSmallSlots,
+      rxSplit: l.rxSplit,
     });
   }
   const wire = new SimWire({ clock: new MonotonicClock(), duplicateRate });
