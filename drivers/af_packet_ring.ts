@@ -850,11 +850,17 @@ export class AfPacketRingDriver implements LinkDriver {
     this.#tx.abandon();
     // An in-memory peer stops writing into this ring before its memory goes.
     this.#memory?.link.detach(this.#memory.side);
-    // Detach first so every view over the mapping reads as empty instead of faulting.
+    // Detach first so every view over the mapping reads as empty instead of faulting. Not the
+    // memory pair's rings, plain JS memory that nothing unmaps: the process's first detach
+    // invalidates V8's ArrayBufferDetaching protector and with it all the code compiled so
+    // far — at the end of the warm-up's part on these rings, the real driver's code compiled
+    // there (bench/README.md, "conn9m").
     const buffer = this.#mapBuffer;
     this.#mapBuffer = new ArrayBuffer(0);
-    buffer.transfer(0);
-    this.#largeBuffer?.transfer(0);
+    if (this.#memory === null) {
+      buffer.transfer(0);
+      this.#largeBuffer?.transfer(0);
+    }
     this.#largeBuffer = null;
     this.#resources.close(); // munmap, then close the socket
   }
