@@ -159,8 +159,11 @@ export interface AfPacketMemoryPairOptions {
 
 /** RX slots of an in-memory end with super-frame slots (8 blocks of 15). */
 const MEMORY_RX_BIG_SLOTS = 120;
-/** Blocks (1 MiB) of an in-memory end's split-receive ring of large slots: 120 of 68 KiB. */
-const MEMORY_RX_LARGE_BLOCKS = 8;
+/**
+ * Blocks (1 MiB) of an in-memory end's split-receive ring of large slots: 240 of 68 KiB, as
+ * `open`'s (with 120, 32 connections fetching 100 KB each overran it).
+ */
+const MEMORY_RX_LARGE_BLOCKS = 16;
 /** TX slots of an in-memory end. */
 const MEMORY_TX_FRAMES = 64;
 
