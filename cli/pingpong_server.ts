@@ -22,7 +22,13 @@ import {
   type WaitQueue,
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
-import { runPingpongWarmUp, runWarmUp, type WarmUpConfig, withPrewarmedPools } from "./warm_up.ts";
+import {
+  runPingpongWarmUp,
+  runWarmUp,
+  type WarmUpConfig,
+  warmUpMtu,
+  withPrewarmedPools,
+} from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, cpuUs, memoryNow } from "./pingpong_conn.ts";
@@ -137,10 +143,10 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
     const client = requestClient(new Uint8Array(o.len), o.len);
     if (o.prewarm > 0) {
       config = withPrewarmedPools(config);
-      await runWarmUp(o.prewarm, config, o.json, serve, client);
+      await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
     } else if (o.prewarmDefault === true) {
       // Nothing to wait for here: a count of connections, bounded in time.
-      await runPingpongWarmUp(config, o.json, serve, client);
+      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
     }
     const rt = await Runtime.start(config);
     const u = new StackEchoServer(rt, o.port, o.len, o.count, o.once, stats, latch);
