@@ -61,6 +61,7 @@ import {
   runPingpongWarmUp,
   runWarmUp,
   type WarmUpConfig,
+  warmUpMtu,
   withPrewarmedPools,
   withWarmUpWire,
 } from "./warm_up.ts";
@@ -399,10 +400,10 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
   };
   if (o.prewarm > 0) {
     config = withPrewarmedPools(config);
-    await runWarmUp(o.prewarm, config, o.json, serve, client);
+    await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
   } else if (o.prewarmDefault) {
     // Nothing to wait for here: a count of connections, bounded in time.
-    await runPingpongWarmUp(config, o.json, serve, client);
+    await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
   }
   const rt = await Runtime.start(config);
   try {

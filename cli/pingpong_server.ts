@@ -22,7 +22,13 @@ import {
   type WaitQueue,
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
-import { runPingpongWarmUp, runWarmUp, type WarmUpConfig, withPrewarmedPools } from "./warm_up.ts";
+import {
+  runPingpongWarmUp,
+  runWarmUp,
+  type WarmUpConfig,
+  warmUpMtu,
+  withPrewarmedPools,
+} from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, cpuUs, memoryNow } from "./pingpong_conn.ts";
@@ -137,13 +143,13 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
     const client = requestClient(new Uint8Array(o.len), o.len);
     if (o.prewarm > 0) {
       config = withPrewarmedPools(config);
-      await runWarmUp(o.prewarm, config, o.json, serve, client);
+      await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
     } else if (o.prewarmDefault === true) {
       // Nothing to wait for here: a count of connections, bounded in time.
-      await runPingpongWarmUp(config, o.json, serve, client);
+      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
     }
     const rt = await Runtime.start(config);
-    const u = ustackServer(rt, o, stats, checkCount, stop);
+    const u = new StackEchoServer(rt, o.port, o.len, o.count, o.once, stats, latch);
     const traceBase = o.trace ?? null;
     if (traceBase !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);
     counters = () => ({
@@ -208,36 +214,71 @@ function mib(bytes: number): string {
 
 /**
  * The stack's server for `--prewarm`'s private stacks (see `warm_up.ts`): the same code as the
- * real one, with counters of its own that nobody reads.
+ * real one — the same class, so the same functions and object shapes for V8 — with counters
+ * and a stop latch of its own that nobody reads.
  */
 export function warmUpServer(rt: Runtime, port: number, len: number): { close(): void } {
-  const o: ServerOptions = {
-    port,
-    len,
-    count: Infinity,
-    seconds: Infinity,
-    once: false,
-    json: false,
-    prewarm: 0,
-  };
-  return ustackServer(rt, o, new ServerStats(), () => {}, () => {});
+  return new StackEchoServer(rt, port, len, Infinity, false, new ServerStats(), new StopLatch());
 }
 
 /**
  * The stack's server: the listener's readiness accepts every waiting connection; each
- * connection's readiness moves its bytes back (one shared function for all of them).
+ * connection's readiness moves its bytes back (one shared function for all of them). A class
+ * rather than closures made per server: the warm-up's server and the real one then run the
+ * same functions, and code V8 compiled on the first is not thrown away on the second ("wrong
+ * feedback cell", "wrong map": bench/README.md, "conn9m").
  */
-function ustackServer(
-  rt: Runtime,
-  o: ServerOptions,
-  stats: ServerStats,
-  checkCount: () => void,
-  stop: (why: string) => void,
-): { close(): void } {
-  const server = rt.listen({ port: o.port, backlog: BACKLOG });
-  const l: TcpListener = server.listener;
-  const requestTick = () => rt.stack.requestTick();
-  const pump = (ep: TcpEndpoint): void => {
+class StackEchoServer {
+  readonly #rt: Runtime;
+  readonly #server: { close(): void };
+  readonly #len: number;
+  readonly #count: number;
+  readonly #once: boolean;
+  readonly #stats: ServerStats;
+  readonly #latch: StopLatch;
+  /** Every connection's readiness listener (one function for all of them). */
+  readonly #onEvents = (events: number, wq: WaitQueue): void => {
+    const ep = wq.owner as TcpEndpoint | null;
+    if (ep !== null && events !== 0) this.#pump(ep);
+  };
+
+  constructor(
+    rt: Runtime,
+    port: number,
+    len: number,
+    count: number,
+    once: boolean,
+    stats: ServerStats,
+    latch: StopLatch,
+  ) {
+    this.#rt = rt;
+    this.#len = len;
+    this.#count = count;
+    this.#once = once;
+    this.#stats = stats;
+    this.#latch = latch;
+    const server = rt.listen({ port, backlog: BACKLOG });
+    this.#server = server;
+    const l: TcpListener = server.listener;
+    l.wq.listener = () => this.#acceptAll(l);
+  }
+
+  /** Stop listening. */
+  close(): void {
+    this.#server.close();
+  }
+
+  #acceptAll(l: TcpListener): void {
+    for (let ep = l.accept(); ep !== null; ep = l.accept()) {
+      this.#stats.opened();
+      ep.setNoDelay(true);
+      ep.wq.owner = ep;
+      ep.wq.listener = this.#onEvents;
+      this.#pump(ep);
+    }
+  }
+
+  #pump(ep: TcpEndpoint): void {
     let moved = 0;
     try {
       for (;;) {
@@ -251,47 +292,31 @@ function ustackServer(
         }
         if (readable > 0) break; // wait for room
         if (ep.read(SCRATCH, 0, 1) === 0) {
-          finished(ep);
+          this.#finished(ep);
           break;
         }
         break;
       }
     } catch {
-      finished(ep); // reset or failed
+      this.#finished(ep); // reset or failed
     }
     if (moved > 0) {
+      const stats = this.#stats;
       stats.bytes += moved;
-      requestTick();
-      checkCount();
+      this.#rt.stack.requestTick();
+      if (Math.floor(stats.bytes / this.#len) >= this.#count) this.#latch.stop("count");
     }
-  };
-  const finished = (ep: TcpEndpoint): void => {
+  }
+
+  #finished(ep: TcpEndpoint): void {
     if (ep.wq.owner === null) return;
     ep.wq.owner = null;
     ep.wq.listener = null;
     ep.close();
-    requestTick();
-    stats.open--;
-    if (o.once) stop("once");
-  };
-  const onEvents = (events: number, wq: WaitQueue): void => {
-    const ep = wq.owner as TcpEndpoint | null;
-    if (ep !== null && events !== 0) pump(ep);
-  };
-  l.wq.listener = () => {
-    for (let ep = l.accept(); ep !== null; ep = l.accept()) {
-      stats.opened();
-      ep.setNoDelay(true);
-      ep.wq.owner = ep;
-      ep.wq.listener = onEvents;
-      pump(ep);
-    }
-  };
-  return {
-    close: () => {
-      server.close();
-    },
-  };
+    this.#rt.stack.requestTick();
+    this.#stats.open--;
+    if (this.#once) this.#latch.stop("once");
+  }
 }
 
 /** A kernel listener on every address: dual-stack `::`, or `0.0.0.0` where IPv6 is off. */

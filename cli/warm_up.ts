@@ -25,6 +25,9 @@ import {
 } from "../mod.ts";
 import { numberFlag, UsageError } from "./args.ts";
 import { emit, emitJson } from "./output.ts";
+import { withControlSocket } from "../drivers/interface_open.ts";
+import { withNetns } from "../ffi/netns.ts";
+import { interfaceMtu } from "../ffi/syscalls.ts";
 
 /** `parseArgs` spec of `--prewarm N` and `--prewarm-wire KIND`. */
 export const PREWARM_OPTIONS = {
@@ -81,8 +84,39 @@ export function warmUpLink(
   if (wire === "sim") return { wire };
   return {
     wire,
-    link: { mtu: config.mtu, vnetHdr: config.vnetHdr, rxSmallSlots: config.rxSmallSlots },
+    link: {
+      mtu: config.mtu,
+      vnetHdr: config.vnetHdr,
+      rxSmallSlots: config.rxSmallSlots,
+      rxSplit: config.rxSplit,
+    },
   };
+}
+
+/**
+ * `config` for a warm-up that runs before the real stack opens its link (`pingpong`'s): with
+ * the af_packet driver on a V2 ring and no `--mtu`, the interface's own MTU, read now, so the
+ * part on the driver's rings in memory is sized as the real driver will be and its segments
+ * are as long (else it ran at 1500 on a 9000-byte link). `serve` warms up after opening its
+ * link and takes the MTU from it. Unchanged where that does not apply or the interface cannot
+ * be read (the real start reports that).
+ *
+ * @example
+ * ```ts ignore
+ * await runPingpongWarmUp(warmUpMtu(config), json, serve, client);
+ * ```
+ */
+export function warmUpMtu(config: WarmUpConfig): WarmUpConfig {
+  const ifname = config.if;
+  if (config.mtu !== undefined || ifname === undefined || ifname === "") return config;
+  if (warmUpLink({ ...config, warmUpWire: "af_packet" }).wire !== "af_packet") return config;
+  try {
+    const read = () => withControlSocket((ctl) => interfaceMtu(ctl, ifname));
+    const mtu = config.netns === undefined ? read() : withNetns(config.netns, read);
+    return mtu > 0 ? { ...config, mtu } : config;
+  } catch {
+    return config;
+  }
 }
 
 /** What every warm-up of `config` runs: its stack options, algorithm, wire, server and client. */

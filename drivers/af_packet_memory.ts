@@ -91,6 +91,26 @@ export interface MemoryRingSide {
   ifindex: number;
   /** This side's MAC address. */
   mac: Uint8Array;
+  /**
+   * The split receive's second RX ring (64 KiB slots, its own memory), or null: frames longer
+   * than {@link MemoryLargeRing.above} Ethernet bytes go there, the rest to the first ring, as
+   * the two sockets' length filters share them out (`drivers/frame_length_steering.ts`).
+   */
+  large: MemoryLargeRing | null;
+}
+
+/** The split receive's ring of large slots of one {@link MemoryRingSide}. */
+export interface MemoryLargeRing {
+  /** Its memory. */
+  ring: Uint8Array;
+  /** The same memory as u32 words. */
+  words: Uint32Array;
+  /** Where each slot starts. */
+  slots: Int32Array;
+  /** Bytes per slot. */
+  frameBytes: number;
+  /** Frames longer than this (Ethernet bytes) come here. */
+  above: number;
 }
 
 /** Counters of a {@link MemoryPacketLink}. */
@@ -107,17 +127,47 @@ export class MemoryPacketLinkStats {
   kicks = 0;
 }
 
+/** One RX ring of a side, as {@link MemoryPacketLink} writes it. */
+class RxRing {
+  readonly ring: Uint8Array;
+  readonly words: Uint32Array;
+  readonly slots: Int32Array;
+  readonly frameBytes: number;
+  /** MTU-sized slots: an oversized frame goes whole to the side's copy queue. */
+  readonly copyMode: boolean;
+  next = 0;
+  losing = false;
+  constructor(
+    ring: Uint8Array,
+    words: Uint32Array,
+    slots: Int32Array,
+    frameBytes: number,
+    copyMode: boolean,
+  ) {
+    this.ring = ring;
+    this.words = words;
+    this.slots = slots;
+    this.frameBytes = frameBytes;
+    this.copyMode = copyMode;
+  }
+}
+
 class Side {
   readonly s: MemoryRingSide;
-  rxNext = 0;
+  readonly rx: RxRing;
+  readonly large: RxRing | null;
+  readonly largeAbove: number;
   txNext = 0;
-  losing = false;
   /** Frames dropped on the way to this side since {@link MemoryPacketLink.takeDrops}. */
   drops = 0;
   readonly copies: Uint8Array[] = [];
   copyBytes = 0;
   constructor(s: MemoryRingSide) {
     this.s = s;
+    this.rx = new RxRing(s.ring, s.words, s.rxSlots, s.rxFrameBytes, s.rxCopyMode);
+    const l = s.large;
+    this.large = l === null ? null : new RxRing(l.ring, l.words, l.slots, l.frameBytes, false);
+    this.largeAbove = l === null ? Infinity : l.above;
   }
 }
 
@@ -137,6 +187,9 @@ export class MemoryPacketLink {
   /** Counters. */
   readonly stats: MemoryPacketLinkStats = new MemoryPacketLinkStats();
   readonly #sides: (Side | null)[] = [null, null];
+  /** The last stamp written (epoch s, ns): each frame's is later, as the merge needs. */
+  #stampSec = 0;
+  #stampNsec = 0;
 
   /** Attach side `i` (0 or 1). */
   attach(i: 0 | 1, side: MemoryRingSide): void {
@@ -209,29 +262,31 @@ export class MemoryPacketLink {
   #deliver(to: Side, src: Uint8Array, off: number, len: number, srcVnet: number): void {
     const stats = this.stats;
     const r = to.s;
-    const slot = r.rxSlots[to.rxNext];
-    const words = r.words;
+    const frameLen = len - srcVnet;
+    // The split receive: a frame too long for the first socket's filter takes the second ring.
+    const rx = frameLen > to.largeAbove && to.large !== null ? to.large : to.rx;
+    const slot = rx.slots[rx.next];
+    const words = rx.words;
     const statusWord = (slot + T2_STATUS) >>> 2;
     if (Atomics.load(words, statusWord) !== TP_STATUS_KERNEL) {
       stats.dropped++;
       to.drops++;
-      to.losing = true;
+      rx.losing = true;
       return;
     }
     const vnet = r.vnetBytes;
-    const frameLen = len - srcVnet;
     // tpacket_rcv: netoff = TPACKET_ALIGN(hdrlen + max(maclen, 16)) + vnet header; mac 14 before.
     const mac = ((TPACKET2_HDRLEN + 16 + 15) & ~15) + vnet - 14;
-    const room = r.rxFrameBytes - mac;
+    const room = rx.frameBytes - mac;
     let status = TP_STATUS_USER;
     let snap = frameLen;
     if (frameLen > room) {
       snap = room;
-      if (r.rxCopyMode) {
+      if (rx.copyMode) {
         if (to.copyBytes + vnet + frameLen > MEMORY_COPY_QUEUE_BYTES) {
           stats.dropped++;
           to.drops++;
-          to.losing = true;
+          rx.losing = true;
           return;
         }
         const whole = new Uint8Array(vnet + frameLen);
@@ -242,7 +297,7 @@ export class MemoryPacketLink {
         status |= TP_STATUS_COPY;
       } else stats.truncated++;
     }
-    const ring = r.ring;
+    const ring = rx.ring;
     const at = slot + mac;
     if (vnet !== 0) {
       if (srcVnet !== 0) {
@@ -251,9 +306,9 @@ export class MemoryPacketLink {
       } else ring.fill(0, at - vnet, at);
     }
     copyBytes(src, off + srcVnet, ring, at, snap);
-    if (to.losing) {
+    if (rx.losing) {
       status |= TP_STATUS_LOSING;
-      to.losing = false;
+      rx.losing = false;
     }
     const fw = slot >>> 2;
     words[fw + (T2_LEN >>> 2)] = frameLen;
@@ -263,9 +318,23 @@ export class MemoryPacketLink {
     const net = mac + 14;
     ring[slot + T2_NET] = net & 0xff;
     ring[slot + T2_NET + 1] = net >>> 8;
+    // Stamps strictly increase (the kernel's are nanoseconds): the split receive's merge takes
+    // the earlier of two heads, a tie going to the large ring.
     const now = Date.now();
-    words[fw + (T2_SEC >>> 2)] = Math.floor(now / 1000);
-    words[fw + (T2_NSEC >>> 2)] = (now % 1000) * 1e6;
+    let sec = Math.floor(now / 1000);
+    let nsec = (now % 1000) * 1e6;
+    if (sec < this.#stampSec || (sec === this.#stampSec && nsec <= this.#stampNsec)) {
+      sec = this.#stampSec;
+      nsec = this.#stampNsec + 1;
+      if (nsec >= 1e9) {
+        sec++;
+        nsec = 0;
+      }
+    }
+    this.#stampSec = sec;
+    this.#stampNsec = nsec;
+    words[fw + (T2_SEC >>> 2)] = sec;
+    words[fw + (T2_NSEC >>> 2)] = nsec;
     const sll = slot + T2_RX_SOCKADDR;
     ring[sll + SLL_FAMILY] = AF_PACKET;
     ring[sll + SLL_FAMILY + 1] = 0;
@@ -283,7 +352,7 @@ export class MemoryPacketLink {
     stats.bytes += frameLen;
     // Publish last: the walker reads the slot once it sees USER.
     Atomics.store(words, statusWord, status);
-    to.rxNext = to.rxNext + 1 === r.rxSlots.length ? 0 : to.rxNext + 1;
+    rx.next = rx.next + 1 === rx.slots.length ? 0 : rx.next + 1;
   }
 }
 

@@ -90,7 +90,9 @@ import { RxRingMerge } from "./af_packet_rx_merge.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import { TxKicker } from "./tx_kicker.ts";
 import {
+  AF_PACKET_RING_DEFAULT_RX_SPLIT,
   AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
+  AF_PACKET_RING_SPLIT_SMALL_SLOT_MAX_MTU,
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
@@ -99,6 +101,7 @@ import {
   openPacketRing,
   packetRingGeometry,
   packetRingSizes,
+  rxSplitLimit,
 } from "./af_packet_ring_setup.ts";
 import type { PayloadSource } from "../core/packet_buffer.ts";
 import { MemoryPacketLink } from "./af_packet_memory.ts";
@@ -140,14 +143,27 @@ export interface AfPacketMemoryPairOptions {
   mtu?: number;
   /** Frames carry a virtio_net_hdr (checksum and segmentation offloads) [true]. */
   vnetHdr?: boolean;
-  /** MTU-sized RX slots (copy mode) [up to MTU 4096, as `open`]. */
+  /**
+   * MTU-sized RX slots (copy mode) [as `open`: up to MTU 4096, or 9216 with the split
+   * receive].
+   */
   rxSmallSlots?: boolean;
+  /**
+   * The split receive, as `open`'s `rxSplit`: with MTU-sized slots, a second ring of 64 KiB
+   * slots takes the frames too long for them [true, as `open`].
+   */
+  rxSplit?: boolean;
   /** TX slots [64]. */
   txFrames?: number;
 }
 
 /** RX slots of an in-memory end with super-frame slots (8 blocks of 15). */
 const MEMORY_RX_BIG_SLOTS = 120;
+/**
+ * Blocks (1 MiB) of an in-memory end's split-receive ring of large slots: 240 of 68 KiB, as
+ * `open`'s (with 120, 32 connections fetching 100 KB each overran it).
+ */
+const MEMORY_RX_LARGE_BLOCKS = 16;
 /** TX slots of an in-memory end. */
 const MEMORY_TX_FRAMES = 64;
 
@@ -575,11 +591,16 @@ export class AfPacketRingDriver implements LinkDriver {
   ): [AfPacketRingDriver, AfPacketRingDriver] {
     const mtu = opts.mtu ?? 1500;
     const vnetHdr = opts.vnetHdr ?? true;
-    const small = opts.rxSmallSlots ?? mtu <= AF_PACKET_RING_SMALL_SLOT_MAX_MTU;
+    // As packetRingGeometry sizes `open`'s ring (the real driver's defaults, same walkers).
+    const splitAsked = opts.rxSplit ?? AF_PACKET_RING_DEFAULT_RX_SPLIT;
+    const small = opts.rxSmallSlots ?? (mtu <= AF_PACKET_RING_SMALL_SLOT_MAX_MTU ||
+      (splitAsked && mtu <= AF_PACKET_RING_SPLIT_SMALL_SLOT_MAX_MTU));
+    const split = splitAsked && small;
     const sizes = packetRingSizes({
       ifname: "memory",
       rxRing: "v2",
       rxSmallSlots: small,
+      rxSplit: split,
       // One 1 MiB block of MTU-sized slots (~650 at MTU 1500), or 120 super-frame slots.
       rxFrames: small ? 1 : MEMORY_RX_BIG_SLOTS,
       txFrames: opts.txFrames ?? MEMORY_TX_FRAMES,
@@ -610,8 +631,12 @@ export class AfPacketRingDriver implements LinkDriver {
         large: null,
         pollFd: -1,
       };
-      const d = new AfPacketRingDriver(o, new ResourceStack(), buffer, { link, side });
+      const largeBuffer = split
+        ? new ArrayBuffer(MEMORY_RX_LARGE_BLOCKS * AF_PACKET_RING_V2_BLOCK_BYTES)
+        : null;
+      const d = new AfPacketRingDriver(o, new ResourceStack(), buffer, { link, side }, largeBuffer);
       const perBlock = Math.floor(g.rxBlockBytes / g.rxFrameBytes);
+      const largePerBlock = Math.floor(AF_PACKET_RING_V2_BLOCK_BYTES / g.rxLargeSlotBytes);
       link.attach(side, {
         ring: new Uint8Array(buffer),
         words: new Uint32Array(buffer),
@@ -628,6 +653,19 @@ export class AfPacketRingDriver implements LinkDriver {
         vnetBytes: vnetHdr ? VIRTIO_NET_HDR_LEN : 0,
         ifindex: side + 1,
         mac,
+        large: largeBuffer === null ? null : {
+          ring: new Uint8Array(largeBuffer),
+          words: new Uint32Array(largeBuffer),
+          slots: tpacketFrameOffsets(
+            0,
+            largePerBlock * MEMORY_RX_LARGE_BLOCKS,
+            largePerBlock,
+            AF_PACKET_RING_V2_BLOCK_BYTES,
+            g.rxLargeSlotBytes,
+          ),
+          frameBytes: g.rxLargeSlotBytes,
+          above: rxSplitLimit(mtu),
+        },
       });
       return d;
     };
@@ -815,11 +853,17 @@ export class AfPacketRingDriver implements LinkDriver {
     this.#tx.abandon();
     // An in-memory peer stops writing into this ring before its memory goes.
     this.#memory?.link.detach(this.#memory.side);
-    // Detach first so every view over the mapping reads as empty instead of faulting.
+    // Detach first so every view over the mapping reads as empty instead of faulting. Not the
+    // memory pair's rings, plain JS memory that nothing unmaps: the process's first detach
+    // invalidates V8's ArrayBufferDetaching protector and with it all the code compiled so
+    // far — at the end of the warm-up's part on these rings, the real driver's code compiled
+    // there (bench/README.md, "conn9m").
     const buffer = this.#mapBuffer;
     this.#mapBuffer = new ArrayBuffer(0);
-    buffer.transfer(0);
-    this.#largeBuffer?.transfer(0);
+    if (this.#memory === null) {
+      buffer.transfer(0);
+      this.#largeBuffer?.transfer(0);
+    }
     this.#largeBuffer = null;
     this.#resources.close(); // munmap, then close the socket
   }

@@ -113,6 +113,20 @@ export const AF_PACKET_RING_MIN_RX_LARGE_FRAME_BYTES: number = AF_PACKET_RING_V2
 export const AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES = 512 * 1024;
 
 /**
+ * The split receive's steering length for a link of `linkMtu`: frames up to this many Ethernet
+ * bytes (the MTU, the header and a VLAN tag) take the ring of MTU-sized slots, longer ones
+ * (GRO/GSO super-frames) the ring of large slots.
+ *
+ * @example
+ * ```ts
+ * rxSplitLimit(1500); // 1,518
+ * ```
+ */
+export function rxSplitLimit(linkMtu: number): number {
+  return linkMtu + ETH_HLEN + VLAN_TAG_BYTES;
+}
+
+/**
  * Bytes of a V2 slot that holds a frame of `frameBytes` (Ethernet bytes) whole: the kernel's
  * 76 bytes in front of it (frame header, sockaddr, vnet header), 16-aligned; at least
  * {@link AF_PACKET_RING_V2_FRAME_BYTES}.
@@ -631,7 +645,7 @@ export function openPacketRing(
   if (g.rxLargeBlocks > 0) {
     // The split receive: this socket keeps what fits its slots, a second one the rest. Both
     // filters are in place before either socket is bound (no frame reaches the wrong ring).
-    const limit = link.linkMtu + ETH_HLEN + VLAN_TAG_BYTES;
+    const limit = rxSplitLimit(link.linkMtu);
     setClassicProgram(fd, SOL_SOCKET, SO_ATTACH_FILTER, frameLengthFilter(limit, "small"));
     large = openLargeRxSocket(res, vnetHdr, g.rxLargeBlocks, g.rxLargeSlotBytes, limit);
   }

@@ -77,8 +77,10 @@ export interface WarmUpLinkOptions {
   mtu?: number;
   /** virtio_net_hdr on the frames (offloads) [true]. */
   vnetHdr?: boolean;
-  /** MTU-sized RX slots [up to MTU 4096]. */
+  /** MTU-sized RX slots [as the driver's `open`]. */
   rxSmallSlots?: boolean;
+  /** The split receive (a second ring for super-frames) [as the driver's `open`: on]. */
+  rxSplit?: boolean;
 }
 
 /** One warm-up connection on the client stack: call `done` once it has ended (null: fine). */
@@ -155,9 +157,15 @@ export interface RequestClientOptions {
    * before the request arrives, as it does with a client in another process (`ab`).
    */
   lateEvery?: number;
+  /** How long after the handshake a late request is sent (ms) [{@link LATE_REQUEST_MS}]. */
+  lateMs?: number;
 }
 
-/** How long after the handshake a late request ({@link RequestClientOptions}) is sent (ms). */
+/**
+ * How long after the handshake a late request ({@link RequestClientOptions}) is sent (ms). A
+ * late connection that ends before its request went out (the server closed it, or reset it)
+ * counts as failed.
+ */
 export const LATE_REQUEST_MS = 1;
 
 /**
@@ -258,6 +266,7 @@ export function requestClient(
   const localPorts = opts.localPorts ?? 0;
   const unusedEvery = opts.unusedEvery ?? 0;
   const lateEvery = opts.lateEvery ?? 0;
+  const lateMs = opts.lateMs ?? LATE_REQUEST_MS;
   return (rt, host, port) => {
     const dst = IpAddress.parse(host);
     const scratch = new Uint8Array(16384);
@@ -288,15 +297,25 @@ export function requestClient(
         sent = true;
       }
       let got = 0;
+      // A late request waits on its timer: the connection may end (closed or reset by the
+      // server) before it goes out, and then it failed, whichever side sees the end first.
+      let waiting = false;
       ep.wq.listener = (): void => {
         if (!sent && ep.stateName() === "ESTABLISHED") {
           sent = true;
           if (late) {
+            waiting = true;
             setTimeout(() => {
-              if (ep.error !== null || ep.stateName() !== "ESTABLISHED") return;
-              ep.write(request, 0, request.length);
+              waiting = false;
+              if (ep.error !== null) return finish(ep.takeError() ?? "error");
+              if (ep.stateName() !== "ESTABLISHED") return finish(LATE_CLOSED);
+              try {
+                ep.write(request, 0, request.length);
+              } catch (e) {
+                return finish(String(e));
+              }
               rt.stack.requestTick();
-            }, LATE_REQUEST_MS);
+            }, lateMs);
           } else {
             ep.write(request, 0, request.length);
             rt.stack.requestTick();
@@ -314,7 +333,10 @@ export function requestClient(
             if (replyBytes !== null && got >= replyBytes) return finish(null);
             continue;
           }
-          if (n === 0) return finish(replyBytes === null || got >= replyBytes ? null : "short");
+          if (n === 0) {
+            if (waiting) return finish(LATE_CLOSED);
+            return finish(replyBytes === null || got >= replyBytes ? null : "short");
+          }
           if (ep.error !== null) return finish(ep.takeError() ?? "error");
           return;
         }
@@ -323,6 +345,9 @@ export function requestClient(
     };
   };
 }
+
+/** Why a late connection failed when it ended before its request was sent. */
+const LATE_CLOSED = "closed before its late request";
 
 /**
  * The two drivers of `opts.wire`: the server's, then the client's (shared with the UDP
@@ -339,6 +364,7 @@ export function warmUpDrivers(
       mtu: l.mtu,
       vnetHdr: l.vnetHdr,
       rxSmallSlots: l.rxSmallSlots,
+      rxSplit: l.rxSplit,
     });
   }
   const wire = new SimWire({ clock: new MonotonicClock(), duplicateRate });

@@ -38,6 +38,7 @@ import {
 } from "../ffi/syscalls.ts";
 import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
 import { Histogram } from "../core/histogram.ts";
+import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { Stack } from "./stack.ts";
 import {
   type LoopTrace,
@@ -233,26 +234,30 @@ export class EventLoop {
   readonly #wakeFd: number;
   #muxFd = -1;
   readonly #maxIdleWaitMs: number;
-  readonly #busyPollMs: number;
-  readonly #blockPollMs: number;
-  readonly #denoTurnMs: number;
-  readonly #busyTurnMs: number;
+  // Lengths in ms start as doubles (DOUBLE_ZERO): the warm-up's loops busy-poll for a whole
+  // 60 s (a small integer), a real loop for 0.2 ms, and a field first held as a small integer
+  // sends the code compiled on it back to the interpreter at the real loop's first tick
+  // ("not a Smi", bench/README.md, "conn9m").
+  readonly #busyPollMs: number = DOUBLE_ZERO;
+  readonly #blockPollMs: number = DOUBLE_ZERO;
+  readonly #denoTurnMs: number = DOUBLE_ZERO;
+  readonly #busyTurnMs: number = DOUBLE_ZERO;
   readonly #spinYield: boolean;
   readonly #schedSliceUs: number | undefined;
   readonly #cpus: readonly number[] | undefined;
   readonly #yieldStallMs: number;
   /** No busy poll before this time (ms): a yield stalled. */
-  #noSpinUntil = 0;
+  #noSpinUntil = DOUBLE_ZERO;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = 0;
   /** When Deno's event loop last had a turn (ms). */
-  #lastDenoTurn = 0;
+  #lastDenoTurn = DOUBLE_ZERO;
   /** When the loop came back from that turn, until the next tick starts (ms); -1: not just back. */
   #resumedMs = -1;
   /** The loop's times that outlive an await (ms; see `#loop`): the last busy tick's end. */
   #lastBusyMs = 0;
   /** This iteration's busy-poll length (0 after a stalled yield). */
-  #busyPollNowMs = 0;
+  #busyPollNowMs = DOUBLE_ZERO;
   /** When the current tick started. */
   #tickStartMs = 0;
   /** When the current turn of Deno's event loop was asked for. */

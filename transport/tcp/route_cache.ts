@@ -14,7 +14,6 @@
  */
 
 import type { Clock } from "../../core/clock.ts";
-import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { IpAddrMap } from "../../net/ip_addr_map.ts";
 import { type IpAddr, IpAddress, isLinkLocal } from "../../net/ip_address.ts";
 import type { IpNetworks } from "../../net/ip_networks.ts";
@@ -42,7 +41,13 @@ export class RouteCache {
   readonly #clock: Clock;
   readonly #routes = new IpAddrMap<NetRoute>(ROUTE_ENTRIES);
   readonly #addresses = new IpAddrMap<IpAddress>(ADDRESS_ENTRIES);
-  #routesSince = DOUBLE_ZERO;
+  /**
+   * When the cached routes were last started over (ms). -Infinity (a double, as the times it
+   * later holds): a cache's first lookup starts it over, so the warm-up's short-lived stacks
+   * run that branch too, not only a real stack's first lookup past {@link ROUTE_TTL_MS}
+   * (which V8 met with no type feedback: bench/README.md, "conn9m").
+   */
+  #routesSince = -Infinity;
 
   /** A cache over `networks`' routes, aged by `clock`. */
   constructor(networks: IpNetworks, clock: Clock) {
