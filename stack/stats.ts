@@ -234,6 +234,13 @@ export const UDP_COUNTERS = [
  * detector (no Linux twins): `TCPRackLostSegs` (segments RACK deemed lost on an ACK),
  * `TCPRackTimerLostSegs` (on its reordering timer), `TCPRetransProbes` (recovery probes that
  * fired and resent something) and `TCPRescueRetrans` (RFC 6675 rescue retransmissions).
+ * D-SACKs received per detector of the retransmission they report (no Linux twins;
+ * `transport/tcp/retrans_log.ts`): `TCPDSACKRack` (RACK on an ACK), `TCPDSACKRackTimer` (on
+ * its reordering timer), `TCPDSACKRackAfterRetrans` (RACK while its newest delivery was a
+ * retransmitted segment's), `TCPDSACKRescue`, `TCPDSACKLossProbe` (the tail loss probe),
+ * `TCPDSACKRetransProbe` (the recovery probe), `TCPDSACKRto`, `TCPDSACKReno` (NewReno without
+ * SACK), `TCPDSACKMtu` (resent for a lowered MTU) and `TCPDSACKUnknown` (no retransmission
+ * among the last 64 holds it: older, or a duplicate the network made).
  * `RcvCopyView*` and `SndCopyView*` count the reused views of the copies into receive buffers
  * and out of send buffers (`core/subarray_cache.ts`): a view found, a view made, a view still
  * held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
@@ -270,6 +277,16 @@ export const TCP_COUNTERS = [
   "TCPRackTimerLostSegs",
   "TCPRetransProbes",
   "TCPRescueRetrans",
+  "TCPDSACKUnknown",
+  "TCPDSACKRack",
+  "TCPDSACKRackTimer",
+  "TCPDSACKRackAfterRetrans",
+  "TCPDSACKRescue",
+  "TCPDSACKLossProbe",
+  "TCPDSACKRetransProbe",
+  "TCPDSACKRto",
+  "TCPDSACKReno",
+  "TCPDSACKMtu",
   "TCPSACKDiscard",
   "TCPSACKReorder",
   "TCPSackScoreboardFull",

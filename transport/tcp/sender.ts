@@ -33,6 +33,7 @@ import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
 import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
+import { RX_MTU, RX_RESCUE } from "./retrans_log.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
 import { SB_FIN, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
@@ -517,7 +518,7 @@ export class TcpSender implements LossSender {
           this.loss.cwndLimited = true;
           break;
         }
-        const len = this.retransmit(li, budget < burst ? budget : burst, now);
+        const len = this.retransmit(li, budget < burst ? budget : burst, now, -1);
         if (len <= 0) break;
         if (rec.state === CA_LOSS) svc.stats.TCPSlowStartRetrans++;
         else svc.stats.TCPFastRetrans++;
@@ -650,9 +651,10 @@ export class TcpSender implements LossSender {
 
   /**
    * Retransmit record `i` of the scoreboard, at most `cap` bytes of it (a whole record when
-   * the scoreboard cannot split it). Returns the sequence space resent, 0 when nothing left.
+   * the scoreboard cannot split it), for `reason` (an `RX_*` of `retrans_log.ts`; -1: the one
+   * it was deemed lost for). Returns the sequence space resent, 0 when nothing left.
    */
-  retransmit(i: number, cap: number, now: number): number {
+  retransmit(i: number, cap: number, now: number, reason: number): number {
     const sb = this.sb;
     const mss = this.segMss();
     const start = sb.start(i);
@@ -668,7 +670,7 @@ export class TcpSender implements LossSender {
     if (fin) flags |= TCP_FLAG_FIN;
     const fromUna = seqDiff(start, this.sndUna);
     if (!this.#conn.emit(fromUna, flags, dataLen, dataLen > mss ? mss : 0)) return 0;
-    const got = sb.onRetransmit(i, len, now);
+    const got = sb.onRetransmit(i, len, now, reason);
     this.loss.lastTxRetrans = true;
     const segs = Math.ceil(got / mss);
     this.#svc.stats.RetransSegs += segs;
@@ -737,7 +739,7 @@ export class TcpSender implements LossSender {
     if (i < 0 || (sb.flags(i) & SB_RETRANS) !== 0) return false;
     const mss = this.segMss();
     if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
-    if (this.retransmit(i, sb.length(i), now) <= 0) return false;
+    if (this.retransmit(i, sb.length(i), now, RX_RESCUE) <= 0) return false;
     this.#svc.stats.TCPRescueRetrans++;
     return true;
   }
@@ -831,7 +833,7 @@ export class TcpSender implements LossSender {
     if (this.#conn.state < TcpState.ESTABLISHED) return;
     this.cc.setMss(mss);
     const sb = this.sb;
-    for (let i = 0; i < sb.count; i++) if (sb.length(i) > mss) sb.markLost(i);
+    for (let i = 0; i < sb.count; i++) if (sb.length(i) > mss) sb.markLost(i, RX_MTU);
     if (sb.lostBytes > 0 && !this.rec.repairing) {
       // Not a congestion event: the Loss state only so that the resends go first, with no
       // window reduction and nothing to undo.
