@@ -233,11 +233,11 @@ export const UDP_COUNTERS = [
  * confirmed by an acknowledgment of data sent at the lowered size. Loss detection per
  * detector (no Linux twins): `TCPRackLostSegs` (segments RACK deemed lost on an ACK),
  * `TCPRackTimerLostSegs` (on its reordering timer), `TCPRetransProbes` (recovery probes that
- * fired and resent something) and `TCPRescueRetrans` (RFC 6675 rescue retransmissions).
+ * fired and resent something).
  * D-SACKs received per detector of the retransmission they report (no Linux twins;
  * `transport/tcp/retrans_log.ts`): `TCPDSACKRack` (RACK on an ACK), `TCPDSACKRackTimer` (on
  * its reordering timer), `TCPDSACKRackAfterRetrans` (RACK while its newest delivery was a
- * retransmitted segment's), `TCPDSACKRescue`, `TCPDSACKLossProbe` (the tail loss probe),
+ * retransmitted segment's), `TCPDSACKLossProbe` (the tail loss probe),
  * `TCPDSACKRetransProbe` (the recovery probe), `TCPDSACKRto`, `TCPDSACKReno` (NewReno without
  * SACK), `TCPDSACKMtu` (resent for a lowered MTU) and `TCPDSACKUnknown` (no retransmission
  * among the last 64 holds it: older, or a duplicate the network made).
@@ -276,12 +276,10 @@ export const TCP_COUNTERS = [
   "TCPRackLostSegs",
   "TCPRackTimerLostSegs",
   "TCPRetransProbes",
-  "TCPRescueRetrans",
   "TCPDSACKUnknown",
   "TCPDSACKRack",
   "TCPDSACKRackTimer",
   "TCPDSACKRackAfterRetrans",
-  "TCPDSACKRescue",
   "TCPDSACKLossProbe",
   "TCPDSACKRetransProbe",
   "TCPDSACKRto",

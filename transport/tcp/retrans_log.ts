@@ -1,8 +1,7 @@
 /**
  * Which detector sent each recent retransmission, so that a D-SACK (RFC 2883: the peer got
  * that data twice) can be laid at the door of the rule that resent it — RACK on an ACK, RACK
- * on its reordering timer, RACK after a retransmission's delivery, the RFC 6675 rescue, the
- * tail loss probe, the recovery probe, the RTO, NewReno, a lowered MTU.
+ * on its reordering timer, RACK after a retransmission's delivery, the tail loss probe, the recovery probe, the RTO, NewReno, a lowered MTU.
  *
  * A D-SACK mostly arrives after its segment left the scoreboard (the cumulative ACK passed
  * it), so a record's own flag cannot answer: the log keeps the last {@link RETRANS_LOG_SIZE}
@@ -27,18 +26,16 @@ export const RX_RACK_TIMER = 2;
  * retransmitted segment — on an ACK or on the timer.
  */
 export const RX_RACK_AFTER_RETRANS = 3;
-/** Reason: the RFC 6675 rescue retransmission (NextSeg rule 4). */
-export const RX_RESCUE = 4;
 /** Reason: the tail loss probe resent the last segment (RFC 8985 §7.3). */
-export const RX_TLP = 5;
+export const RX_TLP = 4;
 /** Reason: the recovery probe (`loss_control.ts`) deemed it lost or resent it. */
-export const RX_PROBE = 6;
+export const RX_PROBE = 5;
 /** Reason: the retransmission timeout (RFC 6298 §5.4). */
-export const RX_RTO = 7;
+export const RX_RTO = 6;
 /** Reason: NewReno without SACK (RFC 6582: the third duplicate ACK, a partial ACK). */
-export const RX_RENO = 8;
+export const RX_RENO = 7;
 /** Reason: the path MTU went down (resent in smaller segments). */
-export const RX_MTU = 9;
+export const RX_MTU = 8;
 
 /**
  * The TCP counter (a `TCP_COUNTERS` name) of the D-SACKs laid to each reason, indexed by
@@ -49,7 +46,6 @@ export const DSACK_COUNTER_BY_REASON = [
   "TCPDSACKRack",
   "TCPDSACKRackTimer",
   "TCPDSACKRackAfterRetrans",
-  "TCPDSACKRescue",
   "TCPDSACKLossProbe",
   "TCPDSACKRetransProbe",
   "TCPDSACKRto",

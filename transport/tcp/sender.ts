@@ -32,10 +32,10 @@ import { DEFAULT_PEER_MSS } from "./mss.ts";
 import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
-import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
-import { RX_MTU, RX_RESCUE } from "./retrans_log.ts";
+import { CA_LOSS, type LossRecovery } from "./recovery.ts";
+import { RX_MTU } from "./retrans_log.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
-import { SB_FIN, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
+import { SB_FIN, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
@@ -529,11 +529,11 @@ export class TcpSender implements LossSender {
       let unsent = seqDiff(dataEnd, this.sndNxt);
       if (unsent < 0) unsent = 0;
       const finNow = this.finQueued && this.sndNxt === dataEnd;
+      // (No RFC 6675 rescue retransmission, NextSeg rule 4: RFC 8985 §9.2 — RFC 6675's
+      // recovery MUST NOT be used with RACK-TLP, which repairs tails by RACK, its timer and the
+      // probes. Sent when no new data could go, it mostly resent the newest segment in
+      // flight, which was not lost.)
       if (unsent === 0 && !finNow) {
-        if (budget > 0 && this.#rescue(now)) {
-          sent = true;
-          continue;
-        }
         // §3.4 of the delivery-rate draft: nothing to send though the window is open.
         if (budget > 0 && sb.lostBytes <= sb.retransBytes) this.rate.markAppLimited(pipe);
         break;
@@ -545,10 +545,6 @@ export class TcpSender implements LossSender {
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
           if (budget <= 0) this.loss.cwndLimited = true;
-          else if (this.#rescue(now)) {
-            sent = true;
-            continue;
-          }
           break;
         }
         if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
@@ -676,7 +672,6 @@ export class TcpSender implements LossSender {
     this.#svc.stats.RetransSegs += segs;
     this.retransmits += segs;
     this.rec.onRetransmit(got, mss, this.#conn.tsNow());
-    if (!this.rec.rescueRxtSet) this.rec.onRetransmitEnd(seqAdd(start, got));
     if (this.rec.inReduction) this.rec.prr.onSent(got);
     this.pacer.onSent(dataLen, now);
     this.#lastSendMs = now;
@@ -715,32 +710,6 @@ export class TcpSender implements LossSender {
       timers.arm(pt);
     }
     if (budget <= allow) this.loss.cwndLimited = true; // cwnd held us: it may grow
-    return true;
-  }
-
-  /**
-   * RFC 6675 §4 NextSeg (4), the rescue retransmission: in SACK recovery, when nothing is
-   * deemed lost and no new data can go, once per recovery (RescueRxt = RecoveryPoint) and
-   * only once the cumulative ACK passed the recovery's first retransmission (§5 (4.3)),
-   * retransmit the segment holding the highest unSACKed sequence number — a lost tail that
-   * no later delivery would reveal. (Sent with the first retransmission, it resent the newest
-   * segment in flight, rarely lost: under 1 % wire loss most rescues were spurious.) (Rule
-   * (3), resending what is not deemed lost yet, is left out, as Linux leaves it out: RACK
-   * decides what is lost.)
-   */
-  #rescue(now: number): boolean {
-    const rec = this.rec;
-    const sb = this.sb;
-    if (rec.state !== CA_RECOVERY || rec.rescueUsed || !this.#conn.sackOk) return false;
-    if (rec.rescueRxtSet && !seqGt(this.sndUna, rec.rescueRxt)) return false; // HighACK ≤ RescueRxt
-    rec.rescueUsed = true;
-    let i = sb.count - 1;
-    while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
-    if (i < 0 || (sb.flags(i) & SB_RETRANS) !== 0) return false;
-    const mss = this.segMss();
-    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
-    if (this.retransmit(i, sb.length(i), now, RX_RESCUE) <= 0) return false;
-    this.#svc.stats.TCPRescueRetrans++;
     return true;
   }
 
