@@ -148,6 +148,7 @@ const RECOVERY_COUNTERS = [
   "TCPDSACKReno",
   "TCPDSACKMtu",
   "TCPSpuriousRTOs",
+  "TCPSACKReorder",
   "TCPTimeouts",
   "TCPECNCwr",
 ];

@@ -202,3 +202,52 @@ Deno.test("rig: a D-SACK of data never resent is counted as unknown (TCPDSACKUnk
   assert.equal(tcp.TCPDSACKRecv, 1);
   assert.equal(tcp.TCPDSACKUnknown, 1);
 });
+
+Deno.test("rig: the late original of a segment RACK resent does not make RACK deem everything sent before the retransmission lost (RFC 8985 §6.2 step 2, the TSecr test)", () => {
+  const rig = new TcpRig({ tcp: { quickAcks: 0 } });
+  const c = rig.openActive({ mss: MSS, sackPermitted: true, windowScale: 7, tsVal: 500 });
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, window: 1000 }));
+  c.ep.setNoDelay(true);
+  const len = MSS - 12; // the timestamps option's room
+  c.ep.write(new Uint8Array(10 * len).fill(9), 0, 10 * len);
+  rig.tick();
+  const sent = rig.take();
+  assert.equal(sent.length, 10);
+  const tsOrig = sent[0].tsVal;
+  const una = seqAdd(c.iss, 1);
+  const seg = (i: number) => seqAdd(una, i * len);
+  const seqs = (out: SentSegment[]) => out.map((x) => (x.seq - una) / len);
+  const tcp = rig.stack.stats.tcp;
+  // 1 ms later s2..s4 are SACKed: s0 was lost, s1 is only late (a deeper queue, or
+  // reordered), but RACK deems both lost and resends them.
+  rig.clock.advance(1);
+  rig.inject(
+    c.seg({
+      flags: TCP_FLAG_ACK,
+      ack: seg(0),
+      window: 1000,
+      sack: [[seg(2), seg(5)]],
+      ts: [600, tsOrig],
+    }),
+  );
+  const resent = rig.take();
+  assert.deepEqual(seqs(resent), [0, 1]);
+  assert.ok(resent[0].tsVal > tsOrig);
+  // 2 ms later the original s1 arrives, SACKed above the hole at s0: the ACK echoes the last
+  // in-order segment's TSval (RFC 7323 §4.3), older than the retransmission's. s5..s9, sent
+  // before the retransmission, are still on their way: RACK must not take this delivery for
+  // the retransmission's and deem them lost.
+  rig.clock.advance(2);
+  rig.inject(
+    c.seg({
+      flags: TCP_FLAG_ACK,
+      ack: seg(0),
+      window: 1000,
+      sack: [[seg(1), seg(5)]],
+      ts: [601, tsOrig],
+    }),
+  );
+  assert.deepEqual(seqs(rig.take()), []);
+  assert.equal(tcp.RetransSegs, 2);
+  assert.equal(tcp.TCPRackLostSegs, 2);
+});

@@ -127,7 +127,7 @@ const ACK_SAMPLE = new AckSample();
  *
  * @example
  * ```ts ignore
- * loss.beginAck(now);
+ * loss.beginAck(now, seg);
  * if (advanced) loss.ackTo();
  * const dsack = sackOk ? loss.sack(seg) : -1;
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
@@ -248,11 +248,15 @@ export class LossControl extends Timer implements RackTimes {
 
   // ---- ACK processing --------------------------------------------------------------------
 
-  /** An ACK arrives (before SND.UNA moves). */
-  beginAck(now: number): void {
+  /** The ACK `seg` arrives (before SND.UNA moves). */
+  beginAck(now: number, seg: RxSegment): void {
     this.#priorPipe = this.pipe;
     this.#priorUna = this.#snd.sndUna;
     this.sb.beginAck(now, this.rack.minRttMs);
+    const o = seg.opts;
+    if (this.#conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
+      this.sb.ackResults.echoAgeMs = this.#conn.tsEchoAgeMs(o);
+    }
     this.rate.beginAck();
   }
 

@@ -30,7 +30,7 @@
  */
 
 import type { DeliveryRate } from "./delivery_rate.ts";
-import { RetransLog, RX_NONE, RX_RTO } from "./retrans_log.ts";
+import { RetransLog, RX_NONE, RX_RACK, RX_RACK_AFTER_RETRANS, RX_RTO } from "./retrans_log.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 
 /** Record flag: SACKed (delivered, not cumulatively acknowledged). */
@@ -89,6 +89,11 @@ export class AckResults {
   now = 0;
   /** The connection's min RTT then. */
   minRtt = 0;
+  /**
+   * TSval now less the ACK's TSecr (ms ticks), -1 without one: the age of the transmission
+   * the ACK echoes (RFC 7323 §4.3).
+   */
+  echoAgeMs = -1;
   /** `fack` when the ACK began (reordering is judged against it). */
   priorFack = 0;
 }
@@ -456,6 +461,7 @@ export class Scoreboard {
   beginAck(nowMs: number, minRttMs: number): void {
     ACK.now = nowMs;
     ACK.minRtt = minRttMs;
+    ACK.echoAgeMs = -1;
     ACK.priorFack = this.fack;
     ACK.ackDelivered = 0;
     ACK.ackSacked = 0;
@@ -593,9 +599,23 @@ export class Scoreboard {
     const retrans = (f & SB_EVER_RETRANS) !== 0;
     ACK.ackDelivered += len;
     if (retrans) ACK.ackRetransDelivered += len;
-    // RFC 8985 §6.2 step 2: a retransmission delivered sooner than min_RTT after it was sent
-    // was most likely the original: no RACK update from it.
-    if (!retrans || now - x >= ACK.minRtt) {
+    // RFC 8985 §6.2 step 2: no RACK update from a retransmitted record whose delivery may have
+    // been the original's — delivered sooner than min_RTT after the retransmission (condition
+    // 2), or, when RACK sent it, on an ACK that echoes a TSval older than the retransmission's
+    // (condition 1; the TSval is the send time's ms tick). RACK resends a segment as soon as
+    // a later one is delivered, which can be well within an RTT of the original when the queue
+    // varies or packets are reordered; the original's late SACK then took RACK.xmit_ts to the
+    // retransmission and deemed everything sent before it lost — a cascade of spurious
+    // retransmissions under BBR's deep queue. Not for the probes' and the RTO's
+    // retransmissions: sent two RTTs or more after the original, they are not ambiguous past
+    // min_RTT, and a probe SACKed above a hole echoes an older TSval by RFC 7323 §4.3 (the
+    // last in-order segment's) — the test would ignore the delivered probe.
+    const why = this.#why[p];
+    const tsOld = ACK.echoAgeMs > Math.floor(now) - Math.floor(x);
+    if (
+      !retrans ||
+      (now - x >= ACK.minRtt && !(tsOld && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS))
+    ) {
       if (
         !ACK.ackRackValid || x > ACK.ackRackXmitMs ||
         (x === ACK.ackRackXmitMs && endAfterRack)

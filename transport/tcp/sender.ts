@@ -413,7 +413,7 @@ export class TcpSender implements LossSender {
     const smlBefore = seqLt(this.sndSml, ack);
     const wl1Before = seqLt(this.sndWl1, seg.seq);
     const wl2NotAfter = seqLe(this.sndWl2, ack);
-    loss.beginAck(now);
+    loss.beginAck(now, seg);
     // The cumulative part.
     let acked = 0;
     if (advanced) {
