@@ -253,8 +253,13 @@ export class LossControl extends Timer implements RackTimes {
     this.#priorPipe = this.pipe;
     this.#priorUna = this.#snd.sndUna;
     this.sb.beginAck(now, this.rack.minRttMs);
+    // The echo's age, for RACK's test of retransmitted segments (scoreboard.ts): only while
+    // some may be delivered.
     const o = seg.opts;
-    if (this.#conn.tsOk && o.hasTimestamps && o.tsEcr !== 0) {
+    if (
+      (this.sb.retransBytes > 0 || this.rec.repairing) && this.#conn.tsOk && o.hasTimestamps &&
+      o.tsEcr !== 0
+    ) {
       this.sb.ackResults.echoAgeMs = this.#conn.tsEchoAgeMs(o);
     }
     this.rate.beginAck();

@@ -610,12 +610,15 @@ export class Scoreboard {
     // retransmissions: sent two RTTs or more after the original, they are not ambiguous past
     // min_RTT, and a probe SACKed above a hole echoes an older TSval by RFC 7323 §4.3 (the
     // last in-order segment's) — the test would ignore the delivered probe.
-    const why = this.#why[p];
-    const tsOld = ACK.echoAgeMs > Math.floor(now) - Math.floor(x);
-    if (
-      !retrans ||
-      (now - x >= ACK.minRtt && !(tsOld && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS))
-    ) {
+    let valid = true;
+    if (retrans) {
+      valid = now - x >= ACK.minRtt;
+      const why = this.#why[p];
+      if (valid && ACK.echoAgeMs >= 0 && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
+        valid = ACK.echoAgeMs <= Math.floor(now) - Math.floor(x);
+      }
+    }
+    if (valid) {
       if (
         !ACK.ackRackValid || x > ACK.ackRackXmitMs ||
         (x === ACK.ackRackXmitMs && endAfterRack)
