@@ -220,16 +220,17 @@ function ssLoop(peer: string, port: number): string {
 
 /**
  * Means of the kernel sender's window over `ss -tin` samples (the same fields as the stack's
- * `window` in its uperf summary): cwnd and unacked in segments, SRTT, pacing rate, and the
+ * `window` in its uperf summary): cwnd, ssthresh and unacked in segments, SRTT, pacing rate;
  * null without samples.
  */
-export function ssWindowMeans(text: string): Record<string, number> | null {
+export function ssWindowMeans(text: string): Record<string, number | null> | null {
   let n = 0;
   let cwnd = 0;
   let unacked = 0;
   let srtt = 0;
   let pacing = 0;
   let ssthresh = 0;
+  let ssthreshN = 0;
   for (const line of text.split("\n")) {
     const c = /\bcwnd:(\d+)/.exec(line);
     const r = /\brtt:([\d.]+)\//.exec(line);
@@ -240,7 +241,10 @@ export function ssWindowMeans(text: string): Record<string, number> | null {
     const u = /\bunacked:(\d+)/.exec(line);
     if (u !== null) unacked += Number(u[1]);
     const t = /\bssthresh:(\d+)/.exec(line);
-    if (t !== null) ssthresh += Number(t[1]);
+    if (t !== null) {
+      ssthresh += Number(t[1]);
+      ssthreshN++;
+    }
     const p = /\bpacing_rate ([\d.]+)([KMG]?)bps/.exec(line);
     if (p !== null) pacing += Number(p[1]) * ({ "": 1, K: 1e3, M: 1e6, G: 1e9 }[p[2]] ?? 1);
   }
@@ -249,7 +253,10 @@ export function ssWindowMeans(text: string): Record<string, number> | null {
   return {
     samples: n,
     cwndSegs: m(cwnd),
-    ssthreshSegs: m(ssthresh),
+    // Over the samples that show one (`ss` prints none before the first reduction), as the
+    // stack's uperf summary does.
+    ssthreshSegs: ssthreshN > 0 ? Math.round((ssthresh / ssthreshN) * 100) / 100 : null,
+    ssthreshShare: m(ssthreshN),
     inflightSegs: m(unacked),
     srttMs: m(srtt, 1000),
     pacingGbps: m(pacing / 1e9),
@@ -264,7 +271,7 @@ async function kernelRun(
 ): Promise<Record<string, any>> {
   await link.setKernelAddress("stack", true);
   try {
-    let window: Record<string, number> | null = null;
+    let window: Record<string, number | null> | null = null;
     const before = await tcpExt(link);
     const [sent, got] = await intoSink(link, port, o.pin, async () => {
       const ss = link.start("stack", ["sh", "-c", ssLoop(link.addr("peer"), port)]);

@@ -22,6 +22,7 @@ import type { UperfOptions } from "./uperf_options.ts";
 import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
 import { CC_TRACE_RECORDS, writeCcTrace } from "./cc_trace_file.ts";
 import { CcTrace } from "../transport/tcp/cc_trace.ts";
+import { WindowSampler } from "./uperf_window.ts";
 
 /** The server stops after this long without data once traffic has started. */
 const SERVER_IDLE_MS = 2000;
@@ -122,76 +123,6 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
 /** Period of the first stream's window samples (ms; `ss -tin` every 20 ms, as bench:cc does). */
 const SAMPLE_MS = 20;
 
-/**
- * Means of the first stream's TCP_INFO over the run, sampled every {@link SAMPLE_MS}: what the
- * window was (in segments), how much of it was in flight, the RTT, the share of samples
- * taken in a window reduction — comparable with `ss -tin` of a kernel sender — and the send
- * buffer: its size, its fill (unacknowledged + unsent), the peer's window, and the share of
- * samples in which it was too full for the writer to be woken; the delivery rate, the minimum
- * RTT and the share of samples with cwnd full (less than a segment of it free).
- */
-class WindowSampler {
-  samples = 0;
-  #cwnd = 0;
-  #ssthresh = 0;
-  #inflight = 0;
-  #srtt = 0;
-  #pacing = 0;
-  #reducing = 0;
-  #sndBuf = 0;
-  #sndQueued = 0;
-  #sndWnd = 0;
-  #sndBufFull = 0;
-  #delivery = 0;
-  #minRtt = 0;
-  #cwndFull = 0;
-
-  /** Take one sample of `conn` (none before it has an RTT). */
-  sample(conn: TcpConn | undefined): void {
-    if (conn === undefined) return;
-    const i = conn.info();
-    if (i.srttMs <= 0 || i.mss <= 0) return;
-    this.samples++;
-    this.#cwnd += i.cwnd / i.mss;
-    this.#ssthresh += Math.min(i.ssthresh, 0x7fffffff) / i.mss;
-    this.#inflight += i.inflight / i.mss;
-    this.#srtt += i.srttMs;
-    this.#pacing += i.pacingRate;
-    if (i.caState !== "Open" && i.caState !== "Disorder") this.#reducing++;
-    this.#sndBuf += i.sndBufBytes;
-    this.#sndQueued += i.sndQueued;
-    this.#sndWnd += i.sndWnd;
-    // Full enough that the writer is not woken (writable needs free >= half of queued).
-    if (2 * (i.sndBufBytes - i.sndQueued) < i.sndQueued) this.#sndBufFull++;
-    this.#delivery += i.deliveryRate;
-    this.#minRtt += i.minRttMs;
-    if (i.inflight + i.mss > i.cwnd) this.#cwndFull++;
-  }
-
-  /** The means (null without samples). */
-  summary(): Record<string, number> | null {
-    const n = this.samples;
-    if (n === 0) return null;
-    const r = (x: number, d = 100) => Math.round((x / n) * d) / d;
-    return {
-      samples: n,
-      cwndSegs: r(this.#cwnd),
-      ssthreshSegs: r(this.#ssthresh),
-      inflightSegs: r(this.#inflight),
-      srttMs: r(this.#srtt, 1000),
-      pacingGbps: r(this.#pacing * 8 / 1e9),
-      reducingShare: r(this.#reducing),
-      sndBufKB: r(this.#sndBuf / 1024, 1),
-      sndQueuedKB: r(this.#sndQueued / 1024, 1),
-      sndWndKB: r(this.#sndWnd / 1024, 1),
-      sndBufFullShare: r(this.#sndBufFull),
-      deliveryGbps: r(this.#delivery * 8 / 1e9),
-      minRttMs: r(this.#minRtt, 1000),
-      cwndFullShare: r(this.#cwndFull),
-    };
-  }
-}
-
 /** Loss-recovery counters worth a look after a run (the non-zero ones). */
 const RECOVERY_COUNTERS = [
   "TCPSackRecovery",
@@ -207,8 +138,17 @@ const RECOVERY_COUNTERS = [
   "TCPRackLostSegs",
   "TCPRackTimerLostSegs",
   "TCPRetransProbes",
-  "TCPRescueRetrans",
+  "TCPDSACKUnknown",
+  "TCPDSACKRack",
+  "TCPDSACKRackTimer",
+  "TCPDSACKRackAfterRetrans",
+  "TCPDSACKLossProbe",
+  "TCPDSACKRetransProbe",
+  "TCPDSACKRto",
+  "TCPDSACKReno",
+  "TCPDSACKMtu",
   "TCPSpuriousRTOs",
+  "TCPSACKReorder",
   "TCPTimeouts",
   "TCPECNCwr",
 ];

@@ -233,7 +233,14 @@ export const UDP_COUNTERS = [
  * confirmed by an acknowledgment of data sent at the lowered size. Loss detection per
  * detector (no Linux twins): `TCPRackLostSegs` (segments RACK deemed lost on an ACK),
  * `TCPRackTimerLostSegs` (on its reordering timer), `TCPRetransProbes` (recovery probes that
- * fired and resent something) and `TCPRescueRetrans` (RFC 6675 rescue retransmissions).
+ * fired and resent something).
+ * D-SACKs received per detector of the retransmission they report (no Linux twins;
+ * `transport/tcp/retrans_log.ts`): `TCPDSACKRack` (RACK on an ACK), `TCPDSACKRackTimer` (on
+ * its reordering timer), `TCPDSACKRackAfterRetrans` (RACK while its newest delivery was a
+ * retransmitted segment's), `TCPDSACKLossProbe` (the tail loss probe),
+ * `TCPDSACKRetransProbe` (the recovery probe), `TCPDSACKRto`, `TCPDSACKReno` (NewReno without
+ * SACK), `TCPDSACKMtu` (resent for a lowered MTU) and `TCPDSACKUnknown` (no retransmission
+ * among the last 64 holds it: older, or a duplicate the network made).
  * `RcvCopyView*` and `SndCopyView*` count the reused views of the copies into receive buffers
  * and out of send buffers (`core/subarray_cache.ts`): a view found, a view made, a view still
  * held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
@@ -269,7 +276,15 @@ export const TCP_COUNTERS = [
   "TCPRackLostSegs",
   "TCPRackTimerLostSegs",
   "TCPRetransProbes",
-  "TCPRescueRetrans",
+  "TCPDSACKUnknown",
+  "TCPDSACKRack",
+  "TCPDSACKRackTimer",
+  "TCPDSACKRackAfterRetrans",
+  "TCPDSACKLossProbe",
+  "TCPDSACKRetransProbe",
+  "TCPDSACKRto",
+  "TCPDSACKReno",
+  "TCPDSACKMtu",
   "TCPSACKDiscard",
   "TCPSACKReorder",
   "TCPSackScoreboardFull",

@@ -8,12 +8,13 @@ Deno.test("bench:cc: the kernel sender's window means from `ss -tin` samples", (
     (ssthresh === undefined ? "" : ` ssthresh:${ssthresh}`) +
     ` bytes_sent:1 pacing_rate 2.5Gbps delivery_rate 1Gbps unacked:${unacked} retrans:0/3`;
   const m = ssWindowMeans(
-    [line(20, 0.1, 22, 14), "garbage", line(10, 0.3, 8, 7), ""].join("\n"),
+    [line(20, 0.1, 22, 14), "garbage", line(10, 0.3, 8, 7), line(30, 0.2, 15), ""].join("\n"),
   );
   assert.deepEqual(m, {
-    samples: 2,
-    cwndSegs: 15,
-    ssthreshSegs: 10.5,
+    samples: 3,
+    cwndSegs: 20,
+    ssthreshSegs: 10.5, // the sample before the first reduction shows none: not averaged in
+    ssthreshShare: 0.67,
     inflightSegs: 15,
     srttMs: 0.2,
     pacingGbps: 2.5,

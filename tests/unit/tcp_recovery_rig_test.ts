@@ -83,38 +83,50 @@ Deno.test("rig: without SACK, NewReno resends the next hole on each partial ACK 
   assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
 });
 
-Deno.test("rig: a lost tail with no new data to send goes out as the rescue retransmission once the first retransmission is acknowledged (RFC 6675 §4 rule 4, §5 (4.3))", () => {
+Deno.test("rig: a lost tail in recovery with no new data to send waits for RACK or the recovery probe, not a rescue retransmission (RFC 8985 §9.2)", () => {
   const { rig, c, seg } = tenInFlight(true, 10);
+  const tcp = rig.stack.stats.tcp;
   // s0 arrived, s1 and the last segment s9 were lost: the SACK covers s2..s8.
   rig.inject(
     c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 1000, sack: [[seg(2), seg(9)]] }),
   );
   // RACK finds s1 (sent before the SACKed s8); s9 was sent after everything delivered, so
-  // nothing could show it lost. RescueRxt is s1's end: no rescue until HighACK passes it.
+  // nothing shows it lost yet.
   assert.deepEqual(seqs(rig.take(), seg), [1]);
   assert.equal(c.ep.info().caState, "Recovery");
-  // s1's retransmission is acknowledged, s9 is still missing: NextSeg rule 4 resends it.
+  // s1's retransmission is acknowledged at once — sooner than min_RTT, so RACK cannot tell it
+  // from the original (RFC 8985 §6.2 step 2). RFC 6675's rescue (NextSeg rule 4) would resend
+  // s9 now; RACK-TLP does not use RFC 6675's recovery (§9.2): nothing goes.
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(9), window: 1000 }));
+  assert.deepEqual(seqs(rig.take(), seg), []);
+  // The recovery probe (2·SRTT + 2 ms) resends the tail, long before the RTO.
+  rig.advance(5);
   assert.deepEqual(seqs(rig.take(), seg), [9]);
-  assert.equal(rig.stack.stats.tcp.TCPRescueRetrans, 1);
-  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(9), window: 1000 }));
-  assert.deepEqual(seqs(rig.take(), seg), [], "no second rescue");
+  assert.equal(tcp.TCPRetransProbes, 1);
   rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(10), window: 1000 }));
   assert.equal(c.ep.info().caState, "Open");
-  assert.equal(rig.stack.stats.tcp.TCPTimeouts, 0);
+  assert.equal(tcp.TCPTimeouts, 0);
 });
 
-Deno.test("rig: a receive window closed by the data behind a hole sends no rescue with the first retransmission (RFC 6675 §5 (4.3))", () => {
+Deno.test("rig: the newest segment in flight, held back only by a closed receive window, is not resent (no rescue retransmission under RACK-TLP, RFC 8985 §9.2)", () => {
   const { rig, c, seg } = tenInFlight(true, 20);
-  // s1 lost, s2..s9 SACKed; the peer's window (70 << 7 = 8,960 bytes from SND.UNA) ends
-  // before SND.NXT: no new data may go, cwnd would allow it. s9 is the newest segment in
-  // flight and not lost — resending it now is the premature rescue the RFC rules out.
+  const tcp = rig.stack.stats.tcp;
+  // s1 lost, s2..s8 SACKed, s9 on its way; the peer's window (70 << 7 = 8,960 bytes from
+  // SND.UNA) ends before SND.NXT: no new data may go, cwnd would allow it.
   rig.inject(
     c.seg({ flags: TCP_FLAG_ACK, ack: seg(1), window: 70, sack: [[seg(2), seg(9)]] }),
   );
   assert.deepEqual(seqs(rig.take(), seg), [1]);
-  assert.equal(rig.stack.stats.tcp.TCPRescueRetrans, 0);
-  assert.equal(rig.stack.stats.tcp.RetransSegs, 1);
+  // s1's retransmission is acknowledged (at once: RACK cannot tell it from the original); the
+  // window stays closed (128 bytes past s9). RFC 6675's rescue would resend s9 — which is not
+  // lost, only not acknowledged yet.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(9), window: 1 }));
+  assert.deepEqual(seqs(rig.take(), seg), []);
+  assert.equal(tcp.RetransSegs, 1);
+  // s9 arrives: recovery ends with one retransmission, no D-SACK.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(10), window: 1000 }));
+  assert.equal(c.ep.info().caState, "Open");
+  assert.equal(tcp.RetransSegs, 1);
 });
 
 Deno.test("rig: with TSO, several contiguous lost segments are resent as one super-segment", () => {
@@ -149,4 +161,93 @@ Deno.test("rig: with TSO, several contiguous lost segments are resent as one sup
   const stats = rig.stack.stats.tcp;
   assert.equal(stats.TCPTimeouts, 0);
   assert.ok(stats.RetransSegs >= r.payload.length / MSS);
+});
+
+Deno.test("rig: a D-SACK of a segment RACK deemed lost is counted as RACK's (TCPDSACKRack)", () => {
+  const { rig, c, seg } = tenInFlight(true, 10);
+  const tcp = rig.stack.stats.tcp;
+  // s0 is late, not lost: three segments SACKed above it (DupThresh), RACK deems it lost.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(0), window: 1000, sack: [[seg(1), seg(4)]] }));
+  assert.deepEqual(seqs(rig.take(), seg), [0]);
+  assert.equal(tcp.TCPRackLostSegs, 1);
+  // The original arrives, then the retransmission: a D-SACK of s0.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(4), window: 1000 }));
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(4), window: 1000, sack: [[seg(0), seg(1)]] }));
+  assert.equal(tcp.TCPDSACKRecv, 1);
+  assert.equal(tcp.TCPDSACKRack, 1);
+  assert.equal(tcp.TCPDSACKUnknown, 0);
+});
+
+Deno.test("rig: a D-SACK of the tail loss probe is counted as the probe's (TCPDSACKLossProbe)", () => {
+  const { rig, c, seg } = tenInFlight(true, 10);
+  const tcp = rig.stack.stats.tcp;
+  // Everything arrived, but the ACKs of s8 and s9 are lost: the probe resends s9.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(8), window: 1000 }));
+  assert.deepEqual(seqs(rig.take(), seg), []);
+  rig.advance(20); // the PTO (2·SRTT + 2 ms), well before the RTO
+  assert.equal(tcp.TCPLossProbes, 1);
+  assert.equal(tcp.TCPTimeouts, 0);
+  assert.deepEqual(seqs(rig.take(), seg), [9]);
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(10), window: 1000, sack: [[seg(9), seg(10)]] }));
+  assert.equal(tcp.TCPDSACKRecv, 1);
+  assert.equal(tcp.TCPDSACKLossProbe, 1);
+  assert.equal(tcp.TCPDSACKUnknown, 0);
+});
+
+Deno.test("rig: a D-SACK of data never resent is counted as unknown (TCPDSACKUnknown)", () => {
+  const { rig, c, seg } = tenInFlight(true, 10);
+  const tcp = rig.stack.stats.tcp;
+  // The network duplicated s0.
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, ack: seg(2), window: 1000, sack: [[seg(0), seg(1)]] }));
+  assert.equal(tcp.TCPDSACKRecv, 1);
+  assert.equal(tcp.TCPDSACKUnknown, 1);
+});
+
+Deno.test("rig: the late original of a segment RACK resent does not make RACK deem everything sent before the retransmission lost (RFC 8985 §6.2 step 2, the TSecr test)", () => {
+  const rig = new TcpRig({ tcp: { quickAcks: 0 } });
+  const c = rig.openActive({ mss: MSS, sackPermitted: true, windowScale: 7, tsVal: 500 });
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK, window: 1000 }));
+  c.ep.setNoDelay(true);
+  const len = MSS - 12; // the timestamps option's room
+  c.ep.write(new Uint8Array(10 * len).fill(9), 0, 10 * len);
+  rig.tick();
+  const sent = rig.take();
+  assert.equal(sent.length, 10);
+  const tsOrig = sent[0].tsVal;
+  const una = seqAdd(c.iss, 1);
+  const seg = (i: number) => seqAdd(una, i * len);
+  const seqs = (out: SentSegment[]) => out.map((x) => (x.seq - una) / len);
+  const tcp = rig.stack.stats.tcp;
+  // 1 ms later s2..s4 are SACKed: s0 was lost, s1 is only late (a deeper queue, or
+  // reordered), but RACK deems both lost and resends them.
+  rig.clock.advance(1);
+  rig.inject(
+    c.seg({
+      flags: TCP_FLAG_ACK,
+      ack: seg(0),
+      window: 1000,
+      sack: [[seg(2), seg(5)]],
+      ts: [600, tsOrig],
+    }),
+  );
+  const resent = rig.take();
+  assert.deepEqual(seqs(resent), [0, 1]);
+  assert.ok(resent[0].tsVal > tsOrig);
+  // 2 ms later the original s1 arrives, SACKed above the hole at s0: the ACK echoes the last
+  // in-order segment's TSval (RFC 7323 §4.3), older than the retransmission's. s5..s9, sent
+  // before the retransmission, are still on their way: RACK must not take this delivery for
+  // the retransmission's and deem them lost.
+  rig.clock.advance(2);
+  rig.inject(
+    c.seg({
+      flags: TCP_FLAG_ACK,
+      ack: seg(0),
+      window: 1000,
+      sack: [[seg(1), seg(5)]],
+      ts: [601, tsOrig],
+    }),
+  );
+  assert.deepEqual(seqs(rig.take()), []);
+  assert.equal(tcp.RetransSegs, 2);
+  assert.equal(tcp.TCPRackLostSegs, 2);
 });

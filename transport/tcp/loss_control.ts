@@ -32,6 +32,14 @@ import type { TcpHeaderOptions } from "./options.ts";
 import { Pacer } from "./pacing.ts";
 import { type RackTimes, RackTlp, TLP_LOSS } from "./rack.ts";
 import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
+import {
+  DSACK_COUNTER_BY_REASON,
+  RX_PROBE,
+  RX_RACK,
+  RX_RACK_TIMER,
+  RX_RENO,
+  RX_TLP,
+} from "./retrans_log.ts";
 import type { RttEstimator } from "./rtt_estimator.ts";
 import { isDsack, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
@@ -99,8 +107,11 @@ export interface LossSender {
   segMss(): number;
   /** Send `len` bytes of new data at SND.NXT now, whatever cwnd says: false if nothing went. */
   sendNew(len: number, nowMs: number): boolean;
-  /** Retransmit scoreboard record `i`, at most `cap` bytes: the bytes resent (0: none). */
-  retransmit(i: number, cap: number, nowMs: number): number;
+  /**
+   * Retransmit scoreboard record `i`, at most `cap` bytes, for `reason` (an `RX_*` of
+   * `retrans_log.ts`; -1: the one it was deemed lost for): the bytes resent (0: none).
+   */
+  retransmit(i: number, cap: number, nowMs: number, reason: number): number;
   /** The retransmission timer fired in RTO mode (the sender handles SYNs and give-up). */
   rtoExpired(): void;
 }
@@ -116,7 +127,7 @@ const ACK_SAMPLE = new AckSample();
  *
  * @example
  * ```ts ignore
- * loss.beginAck(now);
+ * loss.beginAck(now, seg);
  * if (advanced) loss.ackTo();
  * const dsack = sackOk ? loss.sack(seg) : -1;
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
@@ -237,11 +248,20 @@ export class LossControl extends Timer implements RackTimes {
 
   // ---- ACK processing --------------------------------------------------------------------
 
-  /** An ACK arrives (before SND.UNA moves). */
-  beginAck(now: number): void {
+  /** The ACK `seg` arrives (before SND.UNA moves). */
+  beginAck(now: number, seg: RxSegment): void {
     this.#priorPipe = this.pipe;
     this.#priorUna = this.#snd.sndUna;
     this.sb.beginAck(now, this.rack.minRttMs);
+    // The echo's age, for RACK's test of retransmitted segments (scoreboard.ts): only while
+    // some may be delivered.
+    const o = seg.opts;
+    if (
+      (this.sb.retransBytes > 0 || this.rec.repairing) && this.#conn.tsOk && o.hasTimestamps &&
+      o.tsEcr !== 0
+    ) {
+      this.sb.ackResults.echoAgeMs = this.#conn.tsEchoAgeMs(o);
+    }
     this.rate.beginAck();
   }
 
@@ -321,7 +341,7 @@ export class LossControl extends Timer implements RackTimes {
     if (sb.count > 0) {
       if (conn.sackOk) {
         if (sb.sackedBytes > 0 || rec.repairing || dup || dsackRight >= 0) {
-          reoWait = rack.detectLoss(sb, this, rec.repairing, mss);
+          reoWait = rack.detectLoss(sb, this, rec.repairing, mss, RX_RACK);
         }
       } else {
         this.#renoMarkLost(dup, advanced);
@@ -429,6 +449,9 @@ export class LossControl extends Timer implements RackTimes {
       dsackRight = blocks[1];
       stats.TCPDSACKRecv++;
       stats.TCPDSACKRecvSegs += Math.ceil(seqDiff(blocks[1], blocks[0]) / this.#snd.mss);
+      // Which detector sent the data it reports (the newest logged retransmission of it).
+      const log = this.sb.retransLog;
+      stats[DSACK_COUNTER_BY_REASON[log === null ? 0 : log.reasonOf(blocks, 0)]]++;
       if (this.rec.onDsack(blocks[0], blocks[1], this.#snd.mss)) {
         stats.TCPDSACKUndo++;
         this.#undo(this.#svc.ctx.clock.nowMs());
@@ -497,7 +520,7 @@ export class LossControl extends Timer implements RackTimes {
     if (sb.length(0) > this.#snd.mss && sb.hasRoom()) {
       sb.splitAt(0, seqAdd(sb.start(0), this.#snd.mss));
     }
-    sb.markLost(0);
+    sb.markLost(0, RX_RENO);
     this.#partialAck = rec.repairing;
   }
 
@@ -708,7 +731,7 @@ export class LossControl extends Timer implements RackTimes {
         if (newest < 0 || sb.xmitMs(i) >= sb.xmitMs(newest)) newest = i;
       }
       if (newest >= 0) {
-        sb.markLost(newest);
+        sb.markLost(newest, RX_PROBE);
         this.lostSegments += Math.ceil(sb.length(newest) / this.#snd.mss);
         this.#svc.stats.TCPLostRetransmit++;
         this.#svc.stats.TCPRetransProbes++;
@@ -716,22 +739,25 @@ export class LossControl extends Timer implements RackTimes {
         this.#prrCredit();
         conn.flushOutput();
       }
-    } else if (this.#tailProbe(now)) {
+    } else if (this.#tailProbe(now, RX_PROBE)) {
       this.#svc.stats.TCPLossProbes++;
       this.#svc.stats.TCPRetransProbes++;
     }
     this.#armLossTimer(false, 0);
   }
 
-  /** Resend the last segment of the highest unSACKed transmission (a TLP-style probe). */
-  #tailProbe(now: number): boolean {
+  /**
+   * Resend the last segment of the highest unSACKed transmission (a TLP-style probe), logged
+   * as `reason`.
+   */
+  #tailProbe(now: number, reason: number): boolean {
     const sb = this.sb;
     let i = sb.count - 1;
     while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
     if (i < 0) return false;
     const mss = this.#snd.segMss();
     if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
-    return this.#snd.retransmit(i, sb.length(i), now) > 0;
+    return this.#snd.retransmit(i, sb.length(i), now, reason) > 0;
   }
 
   /**
@@ -816,7 +842,7 @@ export class LossControl extends Timer implements RackTimes {
     this.eventMs = now;
     const sb = this.sb;
     const before = sb.lostBytes;
-    const wait = this.rack.detectLoss(sb, this, this.rec.repairing, this.#snd.mss);
+    const wait = this.rack.detectLoss(sb, this, this.rec.repairing, this.#snd.mss, RX_RACK_TIMER);
     const lost = sb.lostBytes - before;
     if (lost > 0) {
       const segs = Math.ceil(lost / this.#snd.mss);
@@ -844,7 +870,7 @@ export class LossControl extends Timer implements RackTimes {
     if (unsent > mss) unsent = mss;
     const wndAvail = seqDiff(seqAdd(this.#snd.sndUna, this.#snd.sndWnd), this.#snd.sndNxt);
     if (unsent > 0 && wndAvail >= unsent) sent = this.#snd.sendNew(unsent, now);
-    if (!sent && this.#tailProbe(now)) {
+    if (!sent && this.#tailProbe(now, RX_TLP)) {
       sent = true;
       isRetrans = true;
     }

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { RX_NONE, RX_RACK_AFTER_RETRANS } from "./retrans_log.ts";
 import { SB_EVER_RETRANS, SB_LOST, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
 import { seqGe, seqGt } from "./seq.ts";
 import { WindowedFilter } from "./windowed_filter.ts";
@@ -75,7 +76,7 @@ export interface RackTimes {
  * @example
  * ```ts ignore
  * rack.onAck(sb, dsack, sender); // at the time sb.beginAck took
- * const wait = rack.detectLoss(sb, { eventMs: now, rtt }, inRecovery, mss);
+ * const wait = rack.detectLoss(sb, { eventMs: now, rtt }, inRecovery, mss, RX_RACK);
  * if (rack.newlyLostBytes > 0) enterRecovery();
  * else if (wait > 0) armReorderTimer(now + wait);
  * ```
@@ -87,6 +88,8 @@ export class RackTlp {
   endSeq = 0;
   /** RACK.rtt: its RTT (ms). */
   rttMs = 0;
+  /** That segment had been retransmitted (its delivery may have been the original's). */
+  xmitRetrans = false;
   /** A segment was delivered since the start (RACK.xmit_ts is meaningful). */
   hasDelivery = false;
   /** RACK.reordering_seen. */
@@ -116,6 +119,7 @@ export class RackTlp {
   /** Start over (a new connection). */
   reset(): void {
     this.hasDelivery = false;
+    this.xmitRetrans = false;
     this.reorderingSeen = false;
     this.reoWndMult = 1;
     this.reoWndPersist = 0;
@@ -149,6 +153,7 @@ export class RackTlp {
         this.hasDelivery = true;
         this.xmitMs = x;
         this.endSeq = a.ackRackEndSeq;
+        this.xmitRetrans = a.ackRackRetrans;
       }
       // RACK.rtt follows the most recent delivery (also one with the same send time).
       const rtt = nowMs - x;
@@ -189,9 +194,17 @@ export class RackTlp {
    * §6.2 step 5 (RACK_detect_loss): mark lost every segment a later-sent delivered segment
    * overtook by more than the reordering window; `newlyLostBytes` says how much. Returns the
    * time (ms) until the next segment may be deemed lost (arm the reordering timer), or 0.
-   * The time now and SRTT are read from `t`.
+   * The time now and SRTT are read from `t`. `reason` is what the marks are logged as (an
+   * `RX_*` of `retrans_log.ts`: RACK on an ACK or on its timer), or RX_RACK_AFTER_RETRANS
+   * when RACK.xmit_ts is a retransmitted segment's.
    */
-  detectLoss(sb: Scoreboard, t: RackTimes, inRecovery: boolean, mss: number): number {
+  detectLoss(
+    sb: Scoreboard,
+    t: RackTimes,
+    inRecovery: boolean,
+    mss: number,
+    reason: number = RX_NONE,
+  ): number {
     this.newlyLostBytes = 0;
     if (!this.hasDelivery) return 0;
     const nowMs = t.eventMs;
@@ -199,6 +212,7 @@ export class RackTlp {
     const rackX = this.xmitMs;
     const rackEnd = this.endSeq;
     const wait = this.rttMs + reo;
+    const why = this.xmitRetrans ? RX_RACK_AFTER_RETRANS : reason;
     let timeout = 0;
     const n = sb.count;
     for (let i = 0; i < n; i++) {
@@ -215,7 +229,7 @@ export class RackTlp {
       const remaining = x + wait - nowMs;
       if (remaining <= 0) {
         this.newlyLostBytes += sb.length(i);
-        sb.markLost(i);
+        sb.markLost(i, why);
       } else if (remaining > timeout) {
         timeout = remaining;
       }

@@ -75,15 +75,6 @@ export class LossRecovery {
   hasRetransTs = false;
   /** The CWR flag goes on the next new data segment (RFC 3168 §6.1.2). */
   cwrPending = false;
-  /** This recovery's rescue retransmission went out (RFC 6675 §4 NextSeg (4): RescueRxt). */
-  rescueUsed = false;
-  /**
-   * RFC 6675 §5 (4.3): RescueRxt after the recovery's first retransmission — the sequence
-   * number after it (valid with `rescueRxtSet`). No rescue until SND.UNA passes it.
-   */
-  rescueRxt = 0;
-  /** `rescueRxt` is set (this recovery retransmitted something). */
-  rescueRxtSet = false;
 
   /** A window reduction (CWR, Recovery or Loss) is in progress. */
   get inReduction(): boolean {
@@ -113,8 +104,6 @@ export class LossRecovery {
   enter(state: number, sndUna: number, sndMax: number, cwnd: number): void {
     this.state = state;
     this.recover = sndMax;
-    this.rescueUsed = false;
-    this.rescueRxtSet = false;
     this.prr.start(cwnd);
     if (state >= CA_RECOVERY) {
       this.undoPossible = true;
@@ -131,8 +120,6 @@ export class LossRecovery {
   upgradeToRecovery(sndUna: number, sndMax: number): void {
     this.state = CA_RECOVERY;
     this.recover = sndMax;
-    this.rescueUsed = false;
-    this.rescueRxtSet = false;
     this.undoPossible = true;
     this.undoMarker = sndUna;
     this.undoRetrans = 0;
@@ -143,16 +130,6 @@ export class LossRecovery {
   end(): void {
     this.state = CA_OPEN;
     this.dupAcks = 0;
-  }
-
-  /**
-   * A retransmission of this recovery ended at `end` (the sequence number after it): the first
-   * one sets RescueRxt (RFC 6675 §5 (4.3), "to prevent … a premature rescue retransmission").
-   */
-  onRetransmitEnd(end: number): void {
-    if (this.rescueRxtSet || this.state !== CA_RECOVERY) return;
-    this.rescueRxt = end;
-    this.rescueRxtSet = true;
   }
 
   /** `bytes` were retransmitted (at TSval `tsVal`). */

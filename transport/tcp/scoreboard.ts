@@ -30,6 +30,7 @@
  */
 
 import type { DeliveryRate } from "./delivery_rate.ts";
+import { RetransLog, RX_NONE, RX_RACK, RX_RACK_AFTER_RETRANS, RX_RTO } from "./retrans_log.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 
 /** Record flag: SACKed (delivered, not cumulatively acknowledged). */
@@ -78,6 +79,8 @@ export class AckResults {
   ackRackXmitMs = 0;
   /** See {@link Scoreboard.ackRackEndSeq}. */
   ackRackEndSeq = 0;
+  /** That record had been retransmitted (its delivery may be the original's). */
+  ackRackRetrans = false;
   /** See {@link Scoreboard.ackReordered}. */
   ackReordered = false;
   /** See {@link Scoreboard.ackRetransDelivered}. */
@@ -86,6 +89,11 @@ export class AckResults {
   now = 0;
   /** The connection's min RTT then. */
   minRtt = 0;
+  /**
+   * TSval now less the ACK's TSecr (ms ticks), -1 without one: the age of the transmission
+   * the ACK echoes (RFC 7323 §4.3).
+   */
+  echoAgeMs = -1;
   /** `fack` when the ACK began (reordering is judged against it). */
   priorFack = 0;
 }
@@ -102,6 +110,7 @@ interface Columns {
   end: Uint32Array<ArrayBuffer>;
   xmit: Float64Array<ArrayBuffer>;
   flags: Uint8Array<ArrayBuffer>;
+  why: Uint8Array<ArrayBuffer>;
   snapDelivered: Float64Array<ArrayBuffer>;
   snapTime: Float64Array<ArrayBuffer>;
   snapFirst: Float64Array<ArrayBuffer>;
@@ -146,6 +155,11 @@ export class Scoreboard {
   refused = 0;
   /** Retransmissions deemed lost again (Linux TCPLostRetransmit). */
   lostRetransmits = 0;
+  /**
+   * The last retransmissions and their reasons (D-SACK attribution); null until the first
+   * retransmission.
+   */
+  retransLog: RetransLog | null = null;
 
   // ---- what the current ACK delivered (reset by beginAck) ------------------------------
   // Kept in one record shared by every scoreboard (an ACK is processed whole before the
@@ -200,6 +214,8 @@ export class Scoreboard {
   #end = NO_U32;
   #xmit = NO_F64;
   #flags = NO_U8;
+  /** Why the record was deemed lost, or last retransmitted (`RX_*` of `retrans_log.ts`). */
+  #why = NO_U8;
   #snapDelivered = NO_F64;
   #snapTime = NO_F64;
   #snapFirst = NO_F64;
@@ -244,6 +260,11 @@ export class Scoreboard {
     return this.#flags[this.#head + i];
   }
 
+  /** Why record `i` was deemed lost, or last retransmitted (`RX_*` of `retrans_log.ts`). */
+  reason(i: number): number {
+    return this.#why[this.#head + i];
+  }
+
   /** Last send time of record `i` (ms). */
   xmitMs(i: number): number {
     return this.#xmit[this.#head + i];
@@ -284,6 +305,7 @@ export class Scoreboard {
     this.renoSackedBytes = 0;
     this.fack = seq;
     this.#lostHint = seq;
+    if (this.retransLog !== null) this.retransLog.clear();
   }
 
   // ---- transmissions ---------------------------------------------------------------------
@@ -318,6 +340,7 @@ export class Scoreboard {
     this.#end[p] = end;
     this.#xmit[p] = nowMs;
     this.#flags[p] = (flags & SB_FIN) | (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
+    this.#why[p] = RX_NONE;
     this.#snap(p);
     this.#n++;
     return true;
@@ -325,10 +348,10 @@ export class Scoreboard {
 
   /**
    * Record `i` is being retransmitted at `nowMs`, its first `len` bytes (split off when
-   * shorter). Returns the bytes the retransmission covers (0 when a needed split was refused
-   * and nothing changed).
+   * shorter), for `reason` (an `RX_*` of `retrans_log.ts`; by default the one it was deemed
+   * lost for), logged for D-SACK attribution. Returns the bytes the retransmission covers.
    */
-  onRetransmit(i: number, len: number, nowMs: number): number {
+  onRetransmit(i: number, len: number, nowMs: number, reason: number = -1): number {
     const recLen = this.length(i);
     if (len < recLen) {
       if (!this.#split(i, seqAdd(this.start(i), len))) len = recLen;
@@ -342,7 +365,10 @@ export class Scoreboard {
     this.#flags[p] = (f | SB_RETRANS | SB_EVER_RETRANS) & ~(SB_DELIVERED | SB_APP_LIMITED) |
       (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
     this.#xmit[p] = nowMs;
+    if (reason >= 0) this.#why[p] = reason;
     this.#snap(p);
+    if (this.retransLog === null) this.retransLog = new RetransLog();
+    this.retransLog.add(this.#start, this.#end, p, this.#why[p]);
     return len;
   }
 
@@ -367,13 +393,15 @@ export class Scoreboard {
   }
 
   /**
-   * Deem record `i` lost (RACK, NewReno, RTO). A record whose retransmission was in flight
+   * Deem record `i` lost (RACK, NewReno, RTO) for `reason` (an `RX_*` of `retrans_log.ts`,
+   * which its retransmission will be logged with). A record whose retransmission was in flight
    * counts as a lost retransmission (TCPLostRetransmit). SACKed records are left alone.
    */
-  markLost(i: number): void {
+  markLost(i: number, reason: number = RX_NONE): void {
     const p = this.#head + i;
     const f = this.#flags[p];
     if ((f & SB_SACKED) !== 0) return;
+    this.#why[p] = reason;
     const len = seqDiff(this.#end[p], this.#start[p]);
     if ((f & SB_RETRANS) !== 0) {
       this.retransBytes -= len;
@@ -391,7 +419,7 @@ export class Scoreboard {
    */
   markAllLost(): void {
     if (this.#n > 0 && (this.#flags[this.#head] & SB_SACKED) !== 0) this.clearSacks();
-    for (let i = 0; i < this.#n; i++) this.markLost(i);
+    for (let i = 0; i < this.#n; i++) this.markLost(i, RX_RTO);
   }
 
   /**
@@ -433,12 +461,14 @@ export class Scoreboard {
   beginAck(nowMs: number, minRttMs: number): void {
     ACK.now = nowMs;
     ACK.minRtt = minRttMs;
+    ACK.echoAgeMs = -1;
     ACK.priorFack = this.fack;
     ACK.ackDelivered = 0;
     ACK.ackSacked = 0;
     ACK.ackRttOldestMs = -1;
     ACK.ackRttNewestMs = -1;
     ACK.ackRackValid = false;
+    ACK.ackRackRetrans = false;
     ACK.ackReordered = false;
     ACK.ackRetransDelivered = 0;
   }
@@ -569,9 +599,26 @@ export class Scoreboard {
     const retrans = (f & SB_EVER_RETRANS) !== 0;
     ACK.ackDelivered += len;
     if (retrans) ACK.ackRetransDelivered += len;
-    // RFC 8985 §6.2 step 2: a retransmission delivered sooner than min_RTT after it was sent
-    // was most likely the original: no RACK update from it.
-    if (!retrans || now - x >= ACK.minRtt) {
+    // RFC 8985 §6.2 step 2: no RACK update from a retransmitted record whose delivery may have
+    // been the original's — delivered sooner than min_RTT after the retransmission (condition
+    // 2), or, when RACK sent it, on an ACK that echoes a TSval older than the retransmission's
+    // (condition 1; the TSval is the send time's ms tick). RACK resends a segment as soon as
+    // a later one is delivered, which can be well within an RTT of the original when the queue
+    // varies or packets are reordered; the original's late SACK then took RACK.xmit_ts to the
+    // retransmission and deemed everything sent before it lost — a cascade of spurious
+    // retransmissions under BBR's deep queue. Not for the probes' and the RTO's
+    // retransmissions: sent two RTTs or more after the original, they are not ambiguous past
+    // min_RTT, and a probe SACKed above a hole echoes an older TSval by RFC 7323 §4.3 (the
+    // last in-order segment's) — the test would ignore the delivered probe.
+    let valid = true;
+    if (retrans) {
+      valid = now - x >= ACK.minRtt;
+      const why = this.#why[p];
+      if (valid && ACK.echoAgeMs >= 0 && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
+        valid = ACK.echoAgeMs <= Math.floor(now) - Math.floor(x);
+      }
+    }
+    if (valid) {
       if (
         !ACK.ackRackValid || x > ACK.ackRackXmitMs ||
         (x === ACK.ackRackXmitMs && endAfterRack)
@@ -579,6 +626,7 @@ export class Scoreboard {
         ACK.ackRackValid = true;
         ACK.ackRackXmitMs = x;
         ACK.ackRackEndSeq = end;
+        ACK.ackRackRetrans = retrans;
       }
     }
     if (!retrans) {
@@ -679,6 +727,7 @@ export class Scoreboard {
       this.#end[d] = this.#end[src];
       this.#xmit[d] = this.#xmit[src];
       this.#flags[d] = this.#flags[src];
+      this.#why[d] = this.#why[src];
       this.#snapDelivered[d] = this.#snapDelivered[src];
       this.#snapTime[d] = this.#snapTime[src];
       this.#snapFirst[d] = this.#snapFirst[src];
@@ -693,6 +742,7 @@ export class Scoreboard {
     this.#end.copyWithin(to, from, e);
     this.#xmit.copyWithin(to, from, e);
     this.#flags.copyWithin(to, from, e);
+    this.#why.copyWithin(to, from, e);
     this.#snapDelivered.copyWithin(to, from, e);
     this.#snapTime.copyWithin(to, from, e);
     this.#snapFirst.copyWithin(to, from, e);
@@ -726,6 +776,7 @@ export class Scoreboard {
           end: this.#end,
           xmit: this.#xmit,
           flags: this.#flags,
+          why: this.#why,
           snapDelivered: this.#snapDelivered,
           snapTime: this.#snapTime,
           snapFirst: this.#snapFirst,
@@ -739,6 +790,7 @@ export class Scoreboard {
     this.#snapTime = NO_F64;
     this.#snapFirst = NO_F64;
     this.#flags = NO_U8;
+    this.#why = NO_U8;
     this.#cap = 0;
   }
 
@@ -751,6 +803,7 @@ export class Scoreboard {
         this.#end = c.end;
         this.#xmit = c.xmit;
         this.#flags = c.flags;
+        this.#why = c.why;
         this.#snapDelivered = c.snapDelivered;
         this.#snapTime = c.snapTime;
         this.#snapFirst = c.snapFirst;
@@ -775,6 +828,9 @@ export class Scoreboard {
     const flags = new Uint8Array(cap);
     flags.set(this.#flags.subarray(h, e));
     this.#flags = flags;
+    const why = new Uint8Array(cap);
+    why.set(this.#why.subarray(h, e));
+    this.#why = why;
     const sd = new Float64Array(cap);
     sd.set(this.#snapDelivered.subarray(h, e));
     this.#snapDelivered = sd;

@@ -32,9 +32,10 @@ import { DEFAULT_PEER_MSS } from "./mss.ts";
 import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
 import type { RackTlp } from "./rack.ts";
-import { CA_LOSS, CA_RECOVERY, type LossRecovery } from "./recovery.ts";
+import { CA_LOSS, type LossRecovery } from "./recovery.ts";
+import { RX_MTU } from "./retrans_log.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
-import { SB_FIN, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
+import { SB_FIN, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
@@ -412,7 +413,7 @@ export class TcpSender implements LossSender {
     const smlBefore = seqLt(this.sndSml, ack);
     const wl1Before = seqLt(this.sndWl1, seg.seq);
     const wl2NotAfter = seqLe(this.sndWl2, ack);
-    loss.beginAck(now);
+    loss.beginAck(now, seg);
     // The cumulative part.
     let acked = 0;
     if (advanced) {
@@ -517,7 +518,7 @@ export class TcpSender implements LossSender {
           this.loss.cwndLimited = true;
           break;
         }
-        const len = this.retransmit(li, budget < burst ? budget : burst, now);
+        const len = this.retransmit(li, budget < burst ? budget : burst, now, -1);
         if (len <= 0) break;
         if (rec.state === CA_LOSS) svc.stats.TCPSlowStartRetrans++;
         else svc.stats.TCPFastRetrans++;
@@ -528,11 +529,11 @@ export class TcpSender implements LossSender {
       let unsent = seqDiff(dataEnd, this.sndNxt);
       if (unsent < 0) unsent = 0;
       const finNow = this.finQueued && this.sndNxt === dataEnd;
+      // (No RFC 6675 rescue retransmission, NextSeg rule 4: RFC 8985 §9.2 — RFC 6675's
+      // recovery MUST NOT be used with RACK-TLP, which repairs tails by RACK, its timer and the
+      // probes. Sent when no new data could go, it mostly resent the newest segment in
+      // flight, which was not lost.)
       if (unsent === 0 && !finNow) {
-        if (budget > 0 && this.#rescue(now)) {
-          sent = true;
-          continue;
-        }
         // §3.4 of the delivery-rate draft: nothing to send though the window is open.
         if (budget > 0 && sb.lostBytes <= sb.retransBytes) this.rate.markAppLimited(pipe);
         break;
@@ -544,10 +545,6 @@ export class TcpSender implements LossSender {
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
           if (budget <= 0) this.loss.cwndLimited = true;
-          else if (this.#rescue(now)) {
-            sent = true;
-            continue;
-          }
           break;
         }
         if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
@@ -650,9 +647,10 @@ export class TcpSender implements LossSender {
 
   /**
    * Retransmit record `i` of the scoreboard, at most `cap` bytes of it (a whole record when
-   * the scoreboard cannot split it). Returns the sequence space resent, 0 when nothing left.
+   * the scoreboard cannot split it), for `reason` (an `RX_*` of `retrans_log.ts`; -1: the one
+   * it was deemed lost for). Returns the sequence space resent, 0 when nothing left.
    */
-  retransmit(i: number, cap: number, now: number): number {
+  retransmit(i: number, cap: number, now: number, reason: number): number {
     const sb = this.sb;
     const mss = this.segMss();
     const start = sb.start(i);
@@ -668,13 +666,12 @@ export class TcpSender implements LossSender {
     if (fin) flags |= TCP_FLAG_FIN;
     const fromUna = seqDiff(start, this.sndUna);
     if (!this.#conn.emit(fromUna, flags, dataLen, dataLen > mss ? mss : 0)) return 0;
-    const got = sb.onRetransmit(i, len, now);
+    const got = sb.onRetransmit(i, len, now, reason);
     this.loss.lastTxRetrans = true;
     const segs = Math.ceil(got / mss);
     this.#svc.stats.RetransSegs += segs;
     this.retransmits += segs;
     this.rec.onRetransmit(got, mss, this.#conn.tsNow());
-    if (!this.rec.rescueRxtSet) this.rec.onRetransmitEnd(seqAdd(start, got));
     if (this.rec.inReduction) this.rec.prr.onSent(got);
     this.pacer.onSent(dataLen, now);
     this.#lastSendMs = now;
@@ -713,32 +710,6 @@ export class TcpSender implements LossSender {
       timers.arm(pt);
     }
     if (budget <= allow) this.loss.cwndLimited = true; // cwnd held us: it may grow
-    return true;
-  }
-
-  /**
-   * RFC 6675 §4 NextSeg (4), the rescue retransmission: in SACK recovery, when nothing is
-   * deemed lost and no new data can go, once per recovery (RescueRxt = RecoveryPoint) and
-   * only once the cumulative ACK passed the recovery's first retransmission (§5 (4.3)),
-   * retransmit the segment holding the highest unSACKed sequence number — a lost tail that
-   * no later delivery would reveal. (Sent with the first retransmission, it resent the newest
-   * segment in flight, rarely lost: under 1 % wire loss most rescues were spurious.) (Rule
-   * (3), resending what is not deemed lost yet, is left out, as Linux leaves it out: RACK
-   * decides what is lost.)
-   */
-  #rescue(now: number): boolean {
-    const rec = this.rec;
-    const sb = this.sb;
-    if (rec.state !== CA_RECOVERY || rec.rescueUsed || !this.#conn.sackOk) return false;
-    if (rec.rescueRxtSet && !seqGt(this.sndUna, rec.rescueRxt)) return false; // HighACK ≤ RescueRxt
-    rec.rescueUsed = true;
-    let i = sb.count - 1;
-    while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
-    if (i < 0 || (sb.flags(i) & SB_RETRANS) !== 0) return false;
-    const mss = this.segMss();
-    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
-    if (this.retransmit(i, sb.length(i), now) <= 0) return false;
-    this.#svc.stats.TCPRescueRetrans++;
     return true;
   }
 
@@ -831,7 +802,7 @@ export class TcpSender implements LossSender {
     if (this.#conn.state < TcpState.ESTABLISHED) return;
     this.cc.setMss(mss);
     const sb = this.sb;
-    for (let i = 0; i < sb.count; i++) if (sb.length(i) > mss) sb.markLost(i);
+    for (let i = 0; i < sb.count; i++) if (sb.length(i) > mss) sb.markLost(i, RX_MTU);
     if (sb.lostBytes > 0 && !this.rec.repairing) {
       // Not a congestion event: the Loss state only so that the resends go first, with no
       // window reduction and nothing to undo.

@@ -1,0 +1,98 @@
+/**
+ * `uperf client`'s window sampler: the means of a stream's TCP_INFO over a run, in the
+ * summary's `window` record.
+ *
+ * @module
+ */
+
+import type { TcpConn } from "../mod.ts";
+import { INFINITE_SSTHRESH } from "../transport/tcp/congestion/congestion_control.ts";
+
+/**
+ * Means of the first stream's TCP_INFO over the run (`uperf client` samples it every 20 ms):
+ * what the window was (in segments), how much of it was in flight, the RTT, the share of samples
+ * taken in a window reduction — comparable with `ss -tin` of a kernel sender — and the send
+ * buffer: its size, its fill (unacknowledged + unsent), the peer's window, and the share of
+ * samples in which it was too full for the writer to be woken; the delivery rate, the minimum
+ * RTT and the share of samples with cwnd full (less than a segment of it free).
+ *
+ * ssthresh is averaged over the samples where it is set (below {@link INFINITE_SSTHRESH}: after
+ * the first reduction; never for BBR), as `ss` prints it only then; `ssthreshShare` says how
+ * many those were, and `ssthreshSegs` is null without any.
+ *
+ * @example
+ * ```ts ignore
+ * const w = new WindowSampler();
+ * setInterval(() => w.sample(conn), 20);
+ * w.summary(); // { samples, cwndSegs, ssthreshSegs, ssthreshShare, … }
+ * ```
+ */
+export class WindowSampler {
+  /** Samples taken. */
+  samples = 0;
+  #cwnd = 0;
+  #ssthresh = 0;
+  #ssthreshSamples = 0;
+  #inflight = 0;
+  #srtt = 0;
+  #pacing = 0;
+  #reducing = 0;
+  #sndBuf = 0;
+  #sndQueued = 0;
+  #sndWnd = 0;
+  #sndBufFull = 0;
+  #delivery = 0;
+  #minRtt = 0;
+  #cwndFull = 0;
+
+  /** Take one sample of `conn` (none before it has an RTT). */
+  sample(conn: Pick<TcpConn, "info"> | undefined): void {
+    if (conn === undefined) return;
+    const i = conn.info();
+    if (i.srttMs <= 0 || i.mss <= 0) return;
+    this.samples++;
+    this.#cwnd += i.cwnd / i.mss;
+    if (i.ssthresh < INFINITE_SSTHRESH) {
+      this.#ssthresh += i.ssthresh / i.mss;
+      this.#ssthreshSamples++;
+    }
+    this.#inflight += i.inflight / i.mss;
+    this.#srtt += i.srttMs;
+    this.#pacing += i.pacingRate;
+    if (i.caState !== "Open" && i.caState !== "Disorder") this.#reducing++;
+    this.#sndBuf += i.sndBufBytes;
+    this.#sndQueued += i.sndQueued;
+    this.#sndWnd += i.sndWnd;
+    // Full enough that the writer is not woken (writable needs free >= half of queued).
+    if (2 * (i.sndBufBytes - i.sndQueued) < i.sndQueued) this.#sndBufFull++;
+    this.#delivery += i.deliveryRate;
+    this.#minRtt += i.minRttMs;
+    if (i.inflight + i.mss > i.cwnd) this.#cwndFull++;
+  }
+
+  /** The means (null without samples). */
+  summary(): Record<string, number | null> | null {
+    const n = this.samples;
+    if (n === 0) return null;
+    const r = (x: number, d = 100) => Math.round((x / n) * d) / d;
+    return {
+      samples: n,
+      cwndSegs: r(this.#cwnd),
+      ssthreshSegs: this.#ssthreshSamples > 0
+        ? Math.round((this.#ssthresh / this.#ssthreshSamples) * 100) / 100
+        : null,
+      ssthreshShare: r(this.#ssthreshSamples),
+      inflightSegs: r(this.#inflight),
+      srttMs: r(this.#srtt, 1000),
+      pacingGbps: r(this.#pacing * 8 / 1e9),
+      reducingShare: r(this.#reducing),
+      sndBufKB: r(this.#sndBuf / 1024, 1),
+      sndQueuedKB: r(this.#sndQueued / 1024, 1),
+      sndWndKB: r(this.#sndWnd / 1024, 1),
+      sndBufFullShare: r(this.#sndBufFull),
+      deliveryGbps: r(this.#delivery * 8 / 1e9),
+      minRttMs: r(this.#minRtt, 1000),
+      cwndFullShare: r(this.#cwndFull),
+    };
+  }
+}
