@@ -4,7 +4,9 @@
 // `await`, each allocating — and a delivery to a listener turns off the rule that ends them
 // early (a listener may resolve a promise whose write must still make the tick): a consumer
 // would have paid all 16 turns per tick. Its listener is marked synchronous
-// (`WaitQueue.listenerSync`), and the loop gives it none. Counted with the loop's trace.
+// (`WaitQueue.listenerSync`), and the loop gives it none. Counted with the loop's trace. Ticks
+// with no turns and no park, in a row, then take their turns of Deno's event loop from a
+// `setImmediate` callback rather than by awaiting a promise (`EventLoop` stats.directYields).
 
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
@@ -51,9 +53,17 @@ Deno.test({
     try {
       await until(2_000_000); // optimised code
       const trace = new LoopTrace(1 << 16);
+      const stats = rt.loop.stats;
+      const yields0 = stats.yields;
+      const direct0 = stats.directYields;
       rt.loop.trace = trace;
       await until(TRACED_BYTES);
       rt.loop.trace = null;
+      // No microtask turns, no park: the loop turned Deno's event loop from a setImmediate
+      // callback, with no promise and no async function resumed.
+      const yields = stats.yields - yields0;
+      const direct = stats.directYields - direct0;
+      assert.ok(yields >= 50 && direct >= 0.9 * yields, `${direct} of ${yields} yields direct`);
       const rec = trace.snapshot();
       let ticks = 0;
       let maxTurns = 0;
