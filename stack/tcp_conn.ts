@@ -178,8 +178,8 @@ export class TcpConn {
    * the read is posted ({@link readPosted}): in-order data goes straight from the frame into
    * `buf`. `onData` runs inside the tick: it must be done with `buf[0, n)` when it returns; what
    * it writes leaves in that tick, what it hands on to promises runs after it. The other reads
-   * of the connection (`read`, `readInto`, `skip`, `readPosted`, `readable`) throw EBUSY
-   * meanwhile; waiting with {@link waitReadable} and writing stay as they are.
+   * of the connection (`readInto`, `skip`, `readPosted`, `readable`) throw EBUSY meanwhile
+   * (`read` rejects with it); waiting with {@link waitReadable} and writing stay as they are.
    *
    * @throws {StackError} EBUSY when the stream is consumed already, read by `readable`, or
    * the connection's wait queue has another listener; EINVAL for an empty `buf`; EBADF once
