@@ -185,3 +185,23 @@ Deno.test(`sim tcp consume alloc: ${READ_BYTES}-byte reads of a bulk stream at M
   assert.ok(b < MAX_BYTES_PER_READ, `${b.toFixed(2)} B per read`);
   c.close();
 });
+
+Deno.test("sim tcp consume: the posted read's copies from the frames reuse the receive path's views", () => {
+  const net = makeSimNet({ mtu: 9000 });
+  const { c, conn } = consumePair(net);
+  const buf = new Uint8Array(256 * 1024);
+  let got = 0;
+  void conn.consume(buf, (n) => {
+    got += n;
+  });
+  const tcp = net.b.stats.tcp;
+  const direct0 = tcp.TCPRcvDirectBytes;
+  const hits0 = tcp.RcvCopyViewHits;
+  sendPattern(net, c, 20_000_000, () => got >= 20_000_000);
+  const directSegments = (tcp.TCPRcvDirectBytes - direct0) / 8948;
+  const hits = tcp.RcvCopyViewHits - hits0;
+  assert.ok(directSegments > 200, `${directSegments.toFixed(0)} segments copied straight`);
+  assert.ok(hits >= 0.9 * directSegments, `${hits} view hits for ${directSegments.toFixed(0)}`);
+  c.close();
+  conn.close();
+});
