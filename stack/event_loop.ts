@@ -17,6 +17,13 @@
  * 3. **park**: a `nonblocking: true` `poll()` on Deno's helper thread with the next timer as
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
+ * The loop is an async function while ticks wake tasks that await readiness (it gives them
+ * microtask turns within the tick) or it parks. Once {@link SYNC_AFTER_QUIET_TICKS} ticks in a
+ * row woke no such task — their readiness went to synchronous listeners, say a stream read by
+ * `TcpConn.consume` — it runs from `setImmediate` callbacks instead, with no promise or
+ * resumption per turn, and while busy turns Deno's event loop every `denoTurnUs` rather than
+ * after every tick; the first tick that wakes an awaiting task hands back to the async function.
+ *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
  * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
  * per tick that made any socket ready, so an outside poll loop can wait on it).
