@@ -8,10 +8,12 @@
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
  * (segments and frames are then the received ones); with `--consume` it reads with
  * `TcpConn.consume` into that buffer instead (no promise per read: its reads are the callback's
- * calls).
+ * calls). `--deno-turn-us N` sets the loop's `denoTurnUs` (how often a loop driven without its
+ * async function turns Deno's event loop while busy, and while spinning).
  *
  * ```sh
  * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3] [--receive [--consume]]
+ *                                         [--deno-turn-us 50]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root and `socat`. It is a
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     warm: { type: "string", default: "3" },
     receive: { type: "boolean", default: false },
     consume: { type: "boolean", default: false },
+    "deno-turn-us": { type: "string" },
   },
 });
 const mtu = Number(values.mtu);
@@ -51,6 +54,9 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     if: pair.stackIf,
     netns: pair.stackNs,
     addr: `${pair.stackAddr}/24`,
+    loop: values["deno-turn-us"] === undefined
+      ? undefined
+      : { denoTurnUs: Number(values["deno-turn-us"]) },
   });
   const listener = receive ? rt.listen({ port: 5201 }) : null;
   const sink = receive
