@@ -704,11 +704,12 @@ export class EventLoop {
         return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
       }
       // Driven without the async function (no task waits on this tick's readiness: it went
-      // to synchronous listeners) and the transmit half woke nobody: nothing needs Deno's
+      // to synchronous listeners, also in the transmit half — `reactionsDone` follows both
+      // halves, and is false while a woken task's reaction is still queued): nothing needs Deno's
       // event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as while
       // spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk stream,
       // most of what the stream allocated.)
-      if (this.#direct && sinceTurn < this.#denoTurnMs && mux.deliveries === beforeTransmit) {
+      if (this.#direct && sinceTurn < this.#denoTurnMs && stack.mux.reactionsDone) {
         return STEP_TICK;
       }
     }
