@@ -720,7 +720,11 @@ export class EventLoop {
       // After work, and whenever it is due: Deno's event loop runs (application code woken
       // by timers and I/O, the yield that makes an application's reaction go out). Between
       // those turns an idle loop spins at the top without allocating.
-      return idleTicks < SPIN_AFTER_IDLE_TICKS || now - this.#lastDenoTurn >= this.#denoTurnMs
+      // Driven without the async function, nothing awaits a turn: the idle ticks before the
+      // spin go without one too (Deno's still comes every `denoTurnUs`).
+      const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
+        !(this.#direct && stack.mux.reactionsDone);
+      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#denoTurnMs
         ? STEP_YIELD
         : STEP_TICK;
     }
