@@ -89,6 +89,7 @@ export { UdpLease, UdpMessages } from "./transport/udp_records.ts";
 export { type UdpSocketHost } from "./transport/udp_endpoint.ts";
 export { DemuxTable, hashTuple, PortAllocator } from "./transport/demux.ts";
 export { type TcpAddr, TcpConn, TcpServer } from "./stack/tcp_conn.ts";
+export type { ConsumeCallback } from "./stack/tcp_consumer.ts";
 export {
   HttpServer,
   type HttpServerStats,

@@ -6,10 +6,14 @@
  * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps), with
  * the top sites by bytes. `--receive` measures the receive path instead: the kernel's `socat`
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
- * (segments and frames are then the received ones).
+ * (segments and frames are then the received ones); with `--consume` it reads with
+ * `TcpConn.consume` into that buffer instead (no promise per read: its reads are the callback's
+ * calls). `--deno-turn-us N` sets the loop's `denoTurnUs` (how often a loop driven without its
+ * async function turns Deno's event loop while busy, and while spinning).
  *
  * ```sh
- * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3] [--receive]
+ * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3] [--receive [--consume]]
+ *                                         [--deno-turn-us 50]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root and `socat`. It is a
@@ -35,18 +39,24 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     warm: { type: "string", default: "3" },
     receive: { type: "boolean", default: false },
+    consume: { type: "boolean", default: false },
+    "deno-turn-us": { type: "string" },
   },
 });
 const mtu = Number(values.mtu);
 const seconds = Number(values.seconds);
 const warmSeconds = Number(values.warm);
-const receive = values.receive;
+const receive = values.receive || values.consume;
+const consume = values.consume;
 
 await withVethPair({ ipv6: false, mtu }, async (pair) => {
   await using rt = await Runtime.start({
     if: pair.stackIf,
     netns: pair.stackNs,
     addr: `${pair.stackAddr}/24`,
+    loop: values["deno-turn-us"] === undefined
+      ? undefined
+      : { denoTurnUs: Number(values["deno-turn-us"]) },
   });
   const listener = receive ? rt.listen({ port: 5201 }) : null;
   const sink = receive
@@ -67,6 +77,16 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       conn = await rt.connect({ hostname: pair.peerAddr, port: 5201 });
     }
     const chunk = new Uint8Array(128 * 1024);
+    // `--consume`: bytes and reads so far (a typed array: a double in a closure's variable
+    // would be a new heap number per read, the benchmark's own).
+    const consumed = new Float64Array(2);
+    const consuming = consume
+      ? conn.consume(chunk, (n) => {
+        consumed[0] += n;
+        consumed[1]++;
+      })
+      : null;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // One step of the workload: a 128 KiB write, or a read of what is there (≤ 128 KiB).
     const step = async (): Promise<number> => {
       if (!receive) {
@@ -78,7 +98,8 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       return n;
     };
     let t0 = performance.now();
-    while (performance.now() - t0 < warmSeconds * 1000) await step();
+    if (consume) await sleep(warmSeconds * 1000);
+    else while (performance.now() - t0 < warmSeconds * 1000) await step();
     const tcp = rt.stack.stats.tcp;
     const drv = rt.nic.driver.stats;
     const segs0 = receive ? tcp.InSegs : tcp.OutSegs;
@@ -89,11 +110,20 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     s.connect();
     await startHeapSampling(s, 256);
     t0 = performance.now();
-    while (performance.now() - t0 < seconds * 1000) {
-      bytes += await step();
-      steps++;
+    const bytes0 = consumed[0];
+    const reads0 = consumed[1];
+    if (consume) await sleep(seconds * 1000);
+    else {
+      while (performance.now() - t0 < seconds * 1000) {
+        bytes += await step();
+        steps++;
+      }
     }
     const head = await stopHeapSampling(s);
+    if (consume) {
+      bytes = consumed[0] - bytes0;
+      steps = consumed[1] - reads0;
+    }
     const segs = (receive ? tcp.InSegs : tcp.OutSegs) - segs0;
     const frames = (receive ? drv.rxFrames : drv.txFrames) - frames0;
     const wire = Math.round(bytes / (mtu - 52));
@@ -110,7 +140,7 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     };
     walk(head, null);
     console.log(
-      `${receive ? "receive" : "send"}, MTU ${mtu}: ${
+      `${receive ? (consume ? "receive (consume)" : "receive") : "send"}, MTU ${mtu}: ${
         (bytes * 8 / seconds / 1e9).toFixed(2)
       } Gbit/s, ${segs} TCP segments, ` +
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
@@ -122,6 +152,7 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }
     conn.close();
+    if (consuming !== null) await consuming.catch(() => {});
   } finally {
     listener?.close();
     try {

@@ -108,31 +108,18 @@ export function startTcpEcho(rt: Runtime, port: number): TcpService {
 }
 
 /**
- * Bytes dropped per step by the discard service: a whole receive buffer at a time (the cap
- * of its auto-tuning is far below this).
- */
-const DISCARD_STEP_BYTES = 1 << 30;
-
-/**
- * Read and drop everything; close our side after the peer's FIN. The bytes are dropped where
- * they are received (`skip`, Linux's `MSG_TRUNC`), not copied out first; while the discard
- * waits its skip is posted (`readPosted`), so data arriving in order then is not even copied
- * into the receive buffer.
+ * Read and drop everything; close our side after the peer's FIN. The connection is consumed
+ * (`TcpConn.consume` without a buffer): the bytes are dropped where they are received (Linux's
+ * `MSG_TRUNC`), in-order data that arrives while nothing is buffered is not even copied into
+ * the receive buffer, and a wake-up costs no promise, await or closure — the reads run in the
+ * stack's tick, at the readiness delivery.
  */
 export function startDiscard(rt: Runtime, port: number): TcpService {
   return new TcpService(rt, "discard", port, async (svc, conn) => {
-    const ep = conn.endpoint;
-    for (;;) {
-      // Posted while nothing is there: in-order data then never enters the receive buffer.
-      const n = ep.readPosted(null, 0, DISCARD_STEP_BYTES);
-      if (n > 0) {
-        svc.stats.InBytes += n;
-        rt.stack.requestTick(); // a window update may be due
-        continue;
-      }
-      if (n === 0) break;
-      await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
-    }
+    const stats = svc.stats;
+    await conn.consume(null, (n) => {
+      stats.InBytes += n;
+    });
   });
 }
 

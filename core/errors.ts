@@ -14,6 +14,7 @@ export type ErrnoCode =
   | "EAFNOSUPPORT"
   | "EALREADY"
   | "EBADF"
+  | "EBUSY"
   | "ECONNABORTED"
   | "ECONNREFUSED"
   | "ECONNRESET"

@@ -42,6 +42,14 @@ export class WaitQueue {
    * function can serve many sockets: it finds its socket in {@link WaitQueue.owner}).
    */
   listener: ((events: number, wq: WaitQueue) => void) | null = null;
+  /**
+   * True when {@link WaitQueue.listener}'s reaction to a delivery is complete when it returns:
+   * it reads and writes synchronously and hands nothing on to promises (a stream consumer, see
+   * `TcpConn.consume`). Then {@link EventMux.reactionsDone} keeps following the tick — the event
+   * loop gives no microtask turns for it — where another listener's delivery turns that off
+   * (it may resolve a promise whose write must still make the tick). [false]
+   */
+  listenerSync = false;
   /** Whatever the application ties to this queue (e.g. the socket it belongs to), or null. */
   owner: unknown = null;
   /**
@@ -220,7 +228,8 @@ export class EventMux {
    * True when every task woken since {@link EventMux.beginReactions} waits on its queue again
    * (one new blocking `wait` per woken waiter): it has reacted to the delivery, and more
    * microtask turns would only wait for nothing. False when a woken queue has not been waited on again, or a
-   * delivery went to a listener (its reaction cannot be followed) or beyond the slots kept.
+   * delivery went to a listener (its reaction cannot be followed; one marked
+   * {@link WaitQueue.listenerSync} has reacted when it returns) or beyond the slots kept.
    */
   get reactionsDone(): boolean {
     if (this.#untracked) return false;
@@ -263,7 +272,10 @@ export class EventMux {
       this.stats.deliveries++;
       try {
         const woke = wq.deliver(ev);
-        if (wq.listener !== null || (woke > 0 && this.#nWoken === REACTION_SLOTS)) {
+        if (
+          (wq.listener !== null && !wq.listenerSync) ||
+          (woke > 0 && this.#nWoken === REACTION_SLOTS)
+        ) {
           if (!this.#untracked) this.stats.reactionsUntracked++;
           this.#untracked = true;
         } else if (woke > 0) {

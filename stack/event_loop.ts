@@ -17,6 +17,13 @@
  * 3. **park**: a `nonblocking: true` `poll()` on Deno's helper thread with the next timer as
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
+ * The loop is an async function while ticks wake tasks that await readiness (it gives them
+ * microtask turns within the tick) or it parks. Once {@link SYNC_AFTER_QUIET_TICKS} ticks in a
+ * row woke no such task — their readiness went to synchronous listeners, say a stream read by
+ * `TcpConn.consume` — it runs from `setImmediate` callbacks instead, with no promise or
+ * resumption per turn, and while busy turns Deno's event loop every `denoTurnUs` rather than
+ * after every tick; the first tick that wakes an awaiting task hands back to the async function.
+ *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
  * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
  * per tick that made any socket ready, so an outside poll loop can wait on it).
@@ -139,6 +146,11 @@ export interface EventLoopStats {
   inlineTicks: number;
   /** Yields to Deno's event loop. */
   yields: number;
+  /**
+   * Of those, the ones taken from a `setImmediate` callback with no promise or async function
+   * (after {@link SYNC_AFTER_QUIET_TICKS} ticks without microtask turns).
+   */
+  directYields: number;
   /** Ticks that threw (a stack bug, reported and survived). */
   tickErrors: number;
   /** Busy polls cut short by a `sched_yield` longer than `yieldStallUs`. */
@@ -182,6 +194,28 @@ const MICROTASK_TURNS = 16;
  */
 const SPIN_AFTER_IDLE_TICKS = 2;
 
+/**
+ * Ticks in a row without microtask turns after which the loop turns Deno's event loop
+ * from a `setImmediate` callback instead of awaiting a promise in an async function: no
+ * promise, no resolving functions, no resumption per turn (a bulk stream read by
+ * `TcpConn.consume`: ~1 KB per tick less). A request/response exchange, whose ticks wake
+ * awaiting tasks, stays with the async function (switching costs an async call).
+ */
+const SYNC_AFTER_QUIET_TICKS = 8;
+
+/** The loop's steps (what comes next in an iteration): start a tick. */
+const STEP_TICK = 0;
+/** The receive half woke tasks whose reaction is to come: microtask turns, then transmit. */
+const STEP_TURNS = 1;
+/** The transmit half of the tick. */
+const STEP_TRANSMIT = 2;
+/** Readiness the transmit half raised gets microtask turns, then a tick at once. */
+const STEP_TX_TURNS = 3;
+/** A turn of Deno's event loop, then a tick. */
+const STEP_YIELD = 4;
+/** Park until a frame, a wake-up or the next deadline, then a tick. */
+const STEP_PARK = 5;
+
 /** How long the loop waits in blocking slices instead of busy-polling after a stalled yield (ms). */
 export const YIELD_STALL_HOLD_MS = 50;
 
@@ -214,6 +248,7 @@ export class EventLoop {
     wakes: 0,
     inlineTicks: 0,
     yields: 0,
+    directYields: 0,
     tickErrors: 0,
     yieldStalls: 0,
   };
@@ -267,6 +302,31 @@ export class EventLoop {
   #parked = false;
   #stopped = false;
   #running: Promise<void> | null = null;
+  /** Settle `run()`'s promise. */
+  #runResolve: (() => void) | null = null;
+  #runReject: ((error: unknown) => void) | null = null;
+  /**
+   * Ticks in a row that found nothing to do, with a yield after each: the application has had
+   * its turn since the last work (its reaction to a delivery, say a reply, is queued).
+   */
+  #idleTicks = 0;
+  /**
+   * Ticks in a row that needed no microtask turns: from {@link SYNC_AFTER_QUIET_TICKS} on, the
+   * loop turns Deno's event loop without an async function.
+   */
+  #quietTicks = 0;
+  /** Frames the drivers had queued for sending as of the last look (API calls queue them too). */
+  #sentFrames = 0;
+  /** The current tick's frames received. */
+  #frames = 0;
+  /** The current tick's deliveries of readiness (its receive half's). */
+  #woken = 0;
+  /** Traced: when the current microtask turns began (ms; a field: it outlives awaits). */
+  #waitFromMs = 0;
+  /** The timeout of the park to come (ms). */
+  #parkTimeoutMs = 0;
+  /** Ticks run from {@link EventLoop.#drive}, not from the async function. */
+  #direct = false;
   #closed = false;
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
@@ -389,16 +449,23 @@ export class EventLoop {
     if (this.#closed) throw new Error("EventLoop: closed");
     if (this.#running === null) {
       this.#stopped = false;
-      this.#running = this.#loop().finally(() => {
-        this.#running = null;
+      this.#running = new Promise<void>((resolve, reject) => {
+        this.#runResolve = resolve;
+        this.#runReject = reject;
       });
+      try {
+        this.#setUp();
+        void this.#asyncLoop(STEP_TICK);
+      } catch (e) {
+        this.#finish(e);
+      }
     }
     return this.#running;
   }
 
-  async #loop(): Promise<void> {
+  /** What the loop needs before its first tick: the poll set, the thread's scheduling. */
+  #setUp(): void {
     const stack = this.#stack;
-    const clock = stack.clock;
     this.#buildPollSet();
     if (this.#schedSliceUs !== undefined) {
       const r = setSchedSliceUs(this.#schedSliceUs);
@@ -411,174 +478,316 @@ export class EventLoop {
       if (r < 0) console.warn(`ustack: sched_setaffinity (CPUs ${this.#cpus}): errno ${-r}`);
     }
     // Drivers without a pollable fd (simulated, loopback) are waited on with a JS timer.
-    const pollable = stack.nics.every((n) => n.driver.fd >= 0);
-    this.#pollable = pollable;
-    const times = this.times;
-    // Times live across the awaits below are fields, not locals: a double local an async
-    // function keeps over an await is boxed anew each time (a heap number per tick).
-    this.#lastBusyMs = clock.nowMs();
-    // Ticks in a row that found nothing to do, with a yield after each: the application has
-    // had its turn since the last work (its reaction to a delivery, say a reply, is queued).
-    let idleTicks = 0;
-    const muxer = stack.mux;
-    const mux = muxer.stats;
-    // Frames handed to the drivers as of the last look (API calls queue them between ticks).
-    let sent = this.#framesSent();
-    while (!this.#stopped && !stack.closed) {
-      // Straight after a turn of Deno's event loop its end is the tick's start: one clock
-      // read (an op, ~0.1 µs) fewer per tick.
-      let start = this.#resumedMs >= 0 ? this.#resumedMs : clock.nowMs();
-      this.#resumedMs = -1;
-      const deliveries = mux.deliveries;
-      muxer.beginReactions();
-      // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
-      // poll ends, or Deno's event loop is due a turn.
-      // After a stalled yield the busy poll is off for a while (the waits go to blocking slices).
-      this.#busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
-      const lastBusy = this.#lastBusyMs;
-      const spinUntil = idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < this.#busyPollNowMs
-        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#denoTurnMs)
-        : 0;
-      let frames = 0;
-      this.#inTick = true;
-      const trace = this.trace;
-      this.#pollFromMs = start;
-      try {
-        frames = stack.receive(start);
-        if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
-          frames = this.#spin(spinUntil, deliveries);
-          start = clock.nowMs();
+    this.#pollable = stack.nics.every((n) => n.driver.fd >= 0);
+    this.#lastBusyMs = stack.clock.nowMs();
+    this.#idleTicks = 0;
+    this.#quietTicks = 0;
+    this.#sentFrames = this.#framesSent();
+  }
+
+  /** The loop ended (stopped, or it threw): settle `run()`'s promise. */
+  #finish(error: unknown): void {
+    const resolve = this.#runResolve;
+    const reject = this.#runReject;
+    this.#runResolve = null;
+    this.#runReject = null;
+    this.#running = null;
+    if (error === null) resolve?.();
+    else reject?.(error);
+  }
+
+  /**
+   * The loop as an async function, from `step` on: the one that waits in microtask turns and
+   * parks. Where a tick needs neither — a bulk stream read by a consumer, whose every tick
+   * ends in a turn of Deno's event loop — it hands over to {@link EventLoop.#drive} once
+   * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row went so.
+   */
+  async #asyncLoop(step: number): Promise<void> {
+    try {
+      while (!this.#stopped && !this.#stack.closed) {
+        if (step === STEP_TICK) step = this.#receiveHalf();
+        if (step === STEP_TURNS) {
+          // Microtask turns between the halves of the tick: application code the readiness
+          // just woke (an await on a read, and the awaits of its callers) runs now — ~0.1 µs a
+          // turn against several µs for a turn of Deno's event loop — so what it sends in
+          // answer leaves in this tick with the ACK it owes: one segment, not two. One socket
+          // woken: its first write ends the wait. Several (a server's many connections): every
+          // turn runs, since the first to answer says nothing of the others still on their
+          // way. The turns end early too once every task a delivery woke waits on its queue
+          // again: it reacted, and further turns would wait for nothing (each `await`
+          // allocates).
+          const stack = this.#stack;
+          const muxer = stack.mux;
+          const woken = this.#woken;
+          this.#waitFromMs = this.trace === null ? 0 : stack.clock.nowMs();
+          let turns = 0;
+          for (; turns < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); turns++) {
+            if (muxer.reactionsDone) break;
+            await SETTLED;
+          }
+          if (this.trace !== null) {
+            this.trace.record(TRACE_MICROTASKS, this.#waitFromMs, stack.clock.nowMs(), turns);
+          }
+          this.#quietTicks = 0;
+          step = STEP_TRANSMIT;
         }
-        if (trace !== null && frames > 0) this.#traceRx(trace, frames);
-      } catch (e) {
-        // A bug somewhere below must not stop the host: report it, keep running.
-        if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
-      } finally {
-        this.#inTick = false;
-      }
-      this.#tickStartMs = start;
-      const woken = mux.deliveries - deliveries;
-      if (woken !== 0) {
-        // Microtask turns between the halves of the tick: application code the readiness just
-        // woke (an await on a read, and the awaits of its callers) runs now — ~0.1 µs a turn
-        // against several µs for a turn of Deno's event loop — so what it sends in answer
-        // leaves in this tick with the ACK it owes: one segment, not two. One socket woken:
-        // its first write ends the wait. Several (a server's many connections): every turn
-        // runs, since the first to answer says nothing of the others still on their way.
-        // The turns end early too once every task a delivery woke waits on its queue again:
-        // it reacted, and further turns would wait for nothing (each `await` allocates).
-        const waitFrom = trace === null ? 0 : clock.nowMs();
-        let turns = 0;
-        for (; turns < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); turns++) {
-          if (muxer.reactionsDone) break;
-          await SETTLED;
-        }
-        if (trace !== null) trace.record(TRACE_MICROTASKS, waitFrom, clock.nowMs(), turns);
-      }
-      const beforeTransmit = mux.deliveries;
-      const transmitFrom = trace === null ? 0 : clock.nowMs();
-      try {
-        stack.transmit();
-      } catch (e) {
-        if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
-      }
-      this.stats.ticks++;
-      const now = clock.nowMs();
-      times.tickUs.record((now - this.#tickStartMs) * 1000);
-      if (trace !== null) {
-        trace.record(TRACE_TICK, this.#tickStartMs, now, frames);
-        const out = this.#framesSent() - sent;
-        trace.record(TRACE_TRANSMIT, transmitFrom, now, out);
-        if (out !== 0) trace.record(TRACE_TX, now, now, out);
-      }
-      // Busy: frames came in, or went out since the last look (a pure sender, say a UDP
-      // blast, never receives: else it would park and be woken between its bursts).
-      const sentNow = this.#framesSent();
-      if (frames > 0 || stack.hasPendingWork || sentNow !== sent) {
-        sent = sentNow;
-        this.#lastBusyMs = now;
-        idleTicks = 0;
-      } else idleTicks++;
-      if (idleTicks === 0 && now - this.#lastDenoTurn < this.#busyTurnMs) {
-        // Busy, and Deno's event loop had a turn lately: tick again at once. Readiness the
-        // transmit half raised (send space freed) gets its microtask turns first, as the
-        // receive half's did, so the writer's next chunk is queued for the next tick.
-        if (mux.deliveries !== beforeTransmit) {
+        if (step === STEP_TRANSMIT) step = this.#transmitHalf();
+        if (step === STEP_TICK) continue;
+        if (step === STEP_TX_TURNS) {
+          // Busy, and Deno's event loop had a turn lately: tick again at once. Readiness the
+          // transmit half raised (send space freed) gets its microtask turns first, as the
+          // receive half's did, so the writer's next chunk is queued for the next tick.
+          const stack = this.#stack;
+          const muxer = stack.mux;
           for (let turns = 0; turns < MICROTASK_TURNS && !stack.tickRequested; turns++) {
             if (muxer.reactionsDone) break;
             await SETTLED;
           }
+          this.#quietTicks = 0;
+          step = STEP_TICK;
+          continue;
         }
-        continue;
-      }
-      this.#turnFromMs = now;
-      const busyPollMs = this.#busyPollNowMs;
-      const lastBusyMs = this.#lastBusyMs;
-      if (now - lastBusyMs < busyPollMs || idleTicks < 2) {
-        // After work, and whenever it is due: Deno's event loop runs (application code woken
-        // by timers and I/O, the yield that makes an application's reaction go out). Between
-        // those turns an idle loop spins at the top without allocating.
-        if (idleTicks < SPIN_AFTER_IDLE_TICKS || now - this.#lastDenoTurn >= this.#denoTurnMs) {
+        if (step === STEP_YIELD) {
+          if (this.#quietTicks >= SYNC_AFTER_QUIET_TICKS) {
+            this.#turnThenDrive();
+            return;
+          }
           await this.#yieldToDeno();
           this.#yielded();
+          step = STEP_TICK;
+          continue;
         }
-        continue;
+        await this.#park();
+        step = STEP_TICK;
       }
-      const next = stack.nextDeadlineMs();
-      let timeout = Math.min(this.#maxIdleWaitMs, next - now);
-      if (timeout <= 0) {
-        await this.#yieldToDeno();
-        this.#yielded();
-        continue;
-      }
-      if (pollable && now - lastBusyMs < busyPollMs + this.#blockPollMs) {
-        this.stats.blocks++;
-        // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
-        // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
-        // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
-        const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
-        const woke = clock.nowMs();
-        times.blockUs.record((woke - now) * 1000);
-        if (this.trace !== null) this.trace.record(TRACE_BLOCK, now, woke, ready);
-        if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
-          eventfdDrain(this.#wakeFd);
-        }
-        // Frames: tick at once. A timeout: give Deno's timers and I/O their turn first.
-        if (ready <= 0) {
-          this.#turnFromMs = woke;
-          await this.#yieldToDeno();
-          this.#yielded();
-        }
-        continue;
-      }
-      timeout = Math.ceil(timeout);
-      this.stats.parks++;
-      this.#parkDeadlineMs = now + timeout;
-      this.#parked = true;
-      if (pollable) {
-        await pollAsync(this.#pollfds, timeout, this.#nfds);
-        this.#parked = false;
-        eventfdDrain(this.#wakeFd);
-      } else {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(() => {
-            this.#jsWake = null;
-            resolve();
-          }, Math.min(timeout, 5));
-          this.#jsWake = () => {
-            clearTimeout(t);
-            this.#jsWake = null;
-            resolve();
-          };
-        });
-        this.#parked = false;
-      }
-      const woke = clock.nowMs();
-      times.parkUs.record((woke - now) * 1000);
-      if (this.trace !== null) this.trace.record(TRACE_PARK, now, woke, 0);
-      // Straight back to parking unless the next tick finds work.
-      this.#lastBusyMs = woke - this.#busyPollMs - this.#blockPollMs;
+      this.#finish(null);
+    } catch (e) {
+      this.#finish(e);
     }
+  }
+
+  /**
+   * The loop without an async function: ticks from a `setImmediate` callback, one turn of
+   * Deno's event loop after another, with no promise and no resumption per turn. It hands back
+   * to {@link EventLoop.#asyncLoop} as soon as a tick needs microtask turns or the loop parks.
+   */
+  #drive(): void {
+    this.#direct = true;
+    let step = STEP_TICK;
+    while (!this.#stopped && !this.#stack.closed) {
+      if (step === STEP_TICK) step = this.#receiveHalf();
+      if (step === STEP_TRANSMIT) step = this.#transmitHalf();
+      if (step === STEP_TICK) continue;
+      if (step === STEP_YIELD) {
+        this.#turnThenDrive();
+        return;
+      }
+      this.#direct = false;
+      void this.#asyncLoop(step);
+      return;
+    }
+    this.#direct = false;
+    this.#finish(null);
+  }
+
+  /** A turn of Deno's event loop, then {@link EventLoop.#drive} (no promise). */
+  #turnThenDrive(): void {
+    this.stats.yields++;
+    this.stats.directYields++;
+    setImmediate(this.#onDriveTurn);
+  }
+
+  readonly #onDriveTurn = (): void => {
+    this.#yielded();
+    try {
+      this.#drive();
+    } catch (e) {
+      this.#direct = false;
+      this.#finish(e);
+    }
+  };
+
+  /**
+   * The first half of an iteration: the receive half of a tick (after a busy poll when
+   * idle). Returns {@link STEP_TURNS} when the readiness it delivered woke tasks whose
+   * reaction is still to come, else {@link STEP_TRANSMIT}.
+   */
+  #receiveHalf(): number {
+    const stack = this.#stack;
+    const clock = stack.clock;
+    const muxer = stack.mux;
+    const mux = muxer.stats;
+    // Straight after a turn of Deno's event loop its end is the tick's start: one clock
+    // read (an op, ~0.1 µs) fewer per tick.
+    let start = this.#resumedMs >= 0 ? this.#resumedMs : clock.nowMs();
+    this.#resumedMs = -1;
+    const deliveries = mux.deliveries;
+    muxer.beginReactions();
+    // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
+    // poll ends, or Deno's event loop is due a turn.
+    // After a stalled yield the busy poll is off for a while (the waits go to blocking slices).
+    this.#busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
+    const lastBusy = this.#lastBusyMs;
+    const spinUntil =
+      this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < this.#busyPollNowMs
+        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#denoTurnMs)
+        : 0;
+    let frames = 0;
+    this.#inTick = true;
+    const trace = this.trace;
+    this.#pollFromMs = start;
+    try {
+      frames = stack.receive(start);
+      if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
+        frames = this.#spin(spinUntil, deliveries);
+        start = clock.nowMs();
+      }
+      if (trace !== null && frames > 0) this.#traceRx(trace, frames);
+    } catch (e) {
+      // A bug somewhere below must not stop the host: report it, keep running.
+      if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
+    } finally {
+      this.#inTick = false;
+    }
+    this.#tickStartMs = start;
+    this.#frames = frames;
+    const woken = mux.deliveries - deliveries;
+    this.#woken = woken;
+    if (woken === 0) return STEP_TRANSMIT;
+    if ((woken > 1 || !stack.tickRequested) && !muxer.reactionsDone) return STEP_TURNS;
+    if (trace !== null) {
+      const now = clock.nowMs();
+      trace.record(TRACE_MICROTASKS, now, now, 0);
+    }
+    return STEP_TRANSMIT;
+  }
+
+  /**
+   * The second half of an iteration: the transmit half of the tick, then what comes next —
+   * another tick at once ({@link STEP_TICK}, also after a blocking poll slice that found
+   * frames), microtask turns first ({@link STEP_TX_TURNS}), a turn of Deno's event loop
+   * ({@link STEP_YIELD}) or a park ({@link STEP_PARK}, for `#parkTimeoutMs`).
+   */
+  #transmitHalf(): number {
+    const stack = this.#stack;
+    const clock = stack.clock;
+    const mux = stack.mux.stats;
+    const times = this.times;
+    const trace = this.trace;
+    const beforeTransmit = mux.deliveries;
+    const transmitFrom = trace === null ? 0 : clock.nowMs();
+    try {
+      stack.transmit();
+    } catch (e) {
+      if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
+    }
+    this.stats.ticks++;
+    this.#quietTicks++;
+    const now = clock.nowMs();
+    times.tickUs.record((now - this.#tickStartMs) * 1000);
+    const sent = this.#sentFrames;
+    if (trace !== null) {
+      trace.record(TRACE_TICK, this.#tickStartMs, now, this.#frames);
+      const out = this.#framesSent() - sent;
+      trace.record(TRACE_TRANSMIT, transmitFrom, now, out);
+      if (out !== 0) trace.record(TRACE_TX, now, now, out);
+    }
+    // Busy: frames came in, or went out since the last look (a pure sender, say a UDP
+    // blast, never receives: else it would park and be woken between its bursts).
+    const sentNow = this.#framesSent();
+    if (this.#frames > 0 || stack.hasPendingWork || sentNow !== sent) {
+      this.#sentFrames = sentNow;
+      this.#lastBusyMs = now;
+      this.#idleTicks = 0;
+    } else this.#idleTicks++;
+    const idleTicks = this.#idleTicks;
+    if (idleTicks === 0) {
+      const sinceTurn = now - this.#lastDenoTurn;
+      if (sinceTurn < this.#busyTurnMs) {
+        // Busy, and Deno's event loop had a turn lately: tick again at once (after the
+        // transmit half's readiness got its microtask turns).
+        return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
+      }
+      // Driven without the async function (no task waits on this tick's readiness: it went
+      // to synchronous listeners, also in the transmit half — `reactionsDone` follows both
+      // halves, and is false while a woken task's reaction is still queued): nothing needs Deno's
+      // event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as while
+      // spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk stream,
+      // most of what the stream allocated.)
+      if (this.#direct && sinceTurn < this.#denoTurnMs && stack.mux.reactionsDone) {
+        return STEP_TICK;
+      }
+    }
+    this.#turnFromMs = now;
+    const busyPollMs = this.#busyPollNowMs;
+    const lastBusyMs = this.#lastBusyMs;
+    if (now - lastBusyMs < busyPollMs || idleTicks < 2) {
+      // After work, and whenever it is due: Deno's event loop runs (application code woken
+      // by timers and I/O, the yield that makes an application's reaction go out). Between
+      // those turns an idle loop spins at the top without allocating.
+      // Driven without the async function, nothing awaits a turn: the idle ticks before the
+      // spin go without one too (Deno's still comes every `denoTurnUs`).
+      const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
+        !(this.#direct && stack.mux.reactionsDone);
+      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#denoTurnMs
+        ? STEP_YIELD
+        : STEP_TICK;
+    }
+    const next = stack.nextDeadlineMs();
+    const timeout = Math.min(this.#maxIdleWaitMs, next - now);
+    if (timeout <= 0) return STEP_YIELD;
+    if (this.#pollable && now - lastBusyMs < busyPollMs + this.#blockPollMs) {
+      this.stats.blocks++;
+      // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
+      // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
+      // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
+      const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
+      const woke = clock.nowMs();
+      times.blockUs.record((woke - now) * 1000);
+      if (trace !== null) trace.record(TRACE_BLOCK, now, woke, ready);
+      if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
+        eventfdDrain(this.#wakeFd);
+      }
+      // Frames: tick at once. A timeout: give Deno's timers and I/O their turn first.
+      if (ready > 0) return STEP_TICK;
+      this.#turnFromMs = woke;
+      return STEP_YIELD;
+    }
+    this.#parkTimeoutMs = Math.ceil(timeout);
+    return STEP_PARK;
+  }
+
+  /** Park in poll() (or a JS timer) for `#parkTimeoutMs`, until a frame or a wake-up. */
+  async #park(): Promise<void> {
+    const clock = this.#stack.clock;
+    const now = clock.nowMs();
+    const timeout = this.#parkTimeoutMs;
+    this.stats.parks++;
+    this.#parkDeadlineMs = now + timeout;
+    this.#parked = true;
+    if (this.#pollable) {
+      await pollAsync(this.#pollfds, timeout, this.#nfds);
+      this.#parked = false;
+      eventfdDrain(this.#wakeFd);
+    } else {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.#jsWake = null;
+          resolve();
+        }, Math.min(timeout, 5));
+        this.#jsWake = () => {
+          clearTimeout(t);
+          this.#jsWake = null;
+          resolve();
+        };
+      });
+      this.#parked = false;
+    }
+    const woke = clock.nowMs();
+    this.times.parkUs.record((woke - now) * 1000);
+    if (this.trace !== null) this.trace.record(TRACE_PARK, now, woke, 0);
+    // Straight back to parking unless the next tick finds work.
+    this.#lastBusyMs = woke - this.#busyPollMs - this.#blockPollMs;
   }
 
   /**

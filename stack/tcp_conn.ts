@@ -14,6 +14,7 @@ import type { TcpInfo } from "../transport/tcp/tcp_info.ts";
 import { StackError } from "../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE } from "../core/event_mux.ts";
 import type { Stack } from "./stack.ts";
+import { type ConsumeCallback, TcpConsumer } from "./tcp_consumer.ts";
 
 /** An address in `Deno.NetAddr` form. */
 export interface TcpAddr {
@@ -47,6 +48,8 @@ export class TcpConn {
   #readable: ReadableStream<Uint8Array> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
   #closed = false;
+  /** The stream's consumer ({@link TcpConn.consume}), or null. */
+  #consumer: TcpConsumer | null = null;
 
   /** Wrap an endpoint (connected or connecting). */
   constructor(stack: Stack, endpoint: TcpEndpoint) {
@@ -92,6 +95,7 @@ export class TcpConn {
    * connection error.
    */
   async read(buf: Uint8Array): Promise<number | null> {
+    if (this.#consumer !== null) this.#notConsumed("read");
     const ep = this.endpoint;
     for (;;) {
       // A window update the read makes due schedules its own output (the receiver's
@@ -112,6 +116,7 @@ export class TcpConn {
    * promise per call when data is already there.
    */
   readInto(buf: Uint8Array, off: number, len: number): number {
+    if (this.#consumer !== null) this.#notConsumed("readInto");
     // A window update the read makes due schedules its own output (see read()).
     return this.endpoint.read(buf, off, len);
   }
@@ -134,6 +139,7 @@ export class TcpConn {
    * ```
    */
   skip(len: number): number {
+    if (this.#consumer !== null) this.#notConsumed("skip");
     return this.endpoint.skip(len);
   }
 
@@ -156,7 +162,65 @@ export class TcpConn {
    * ```
    */
   readPosted(buf: Uint8Array | null, off: number, len: number): number {
+    if (this.#consumer !== null) this.#notConsumed("readPosted");
     return this.endpoint.readPosted(buf, off, len);
+  }
+
+  /**
+   * Consume the stream with no promise, await or closure per read: `onData(n)` is called with
+   * `buf[0, n)` filled (with `buf` null the bytes are dropped where they are received, as by
+   * {@link skip}, and only counted), once per read, as many reads as empty the receive buffer —
+   * first for what is buffered already, before `consume` returns, then synchronously at the end
+   * of every tick of the stack that made the connection readable. The returned promise (the
+   * only one) resolves with the bytes consumed at the peer's FIN, when the connection is
+   * closed, or when `onData` returns `false`; it rejects with the connection's error
+   * (a StackError, e.g. ECONNRESET) or what `onData` threw. While `onData` has not been called,
+   * the read is posted ({@link readPosted}): in-order data goes straight from the frame into
+   * `buf`. `onData` runs inside the tick: it must be done with `buf[0, n)` when it returns; what
+   * it writes leaves in that tick, what it hands on to promises runs after it. The other reads
+   * of the connection (`readInto`, `skip`, `readPosted`, `readable`) throw EBUSY meanwhile
+   * (`read` rejects with it); waiting with {@link waitReadable} and writing stay as they are.
+   *
+   * @throws {StackError} EBUSY when the stream is consumed already, read by `readable`, or
+   * the connection's wait queue has another listener; EINVAL for an empty `buf`; EBADF once
+   * closed.
+   *
+   * @example
+   * ```ts ignore
+   * const buf = new Uint8Array(256 * 1024);
+   * let sum = 0;
+   * const total = await conn.consume(buf, (n) => {
+   *   for (let i = 0; i < n; i++) sum += buf[i];
+   * });
+   * console.log(`${total} bytes, sum ${sum}`);
+   * ```
+   */
+  consume(buf: Uint8Array | null, onData: ConsumeCallback): Promise<number> {
+    if (this.#closed) throw new StackError("EBADF", "consume: the connection is closed");
+    if (buf !== null && buf.length === 0) {
+      throw new StackError("EINVAL", "consume: an empty buffer");
+    }
+    if (this.#consumer !== null && this.#consumer.active) {
+      throw new StackError("EBUSY", "consume: the stream is consumed already");
+    }
+    if (this.#readable !== null) {
+      throw new StackError("EBUSY", "consume: the readable stream reads the connection");
+    }
+    if (this.endpoint.wq.listener !== null) {
+      throw new StackError("EBUSY", "consume: the wait queue has a listener");
+    }
+    const c = new TcpConsumer(this.endpoint, buf, onData);
+    this.#consumer = c;
+    c.start();
+    return c.done;
+  }
+
+  /** The reads' guard while a consumer is or was set: EBUSY while it consumes. */
+  #notConsumed(op: string): void {
+    if (this.#consumer!.active) {
+      throw new StackError("EBUSY", `${op}: the stream is being consumed (consume)`);
+    }
+    this.#consumer = null;
   }
 
   /**
@@ -216,6 +280,7 @@ export class TcpConn {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#consumer?.stop();
     this.endpoint.close();
     this.#stack.requestTick();
   }
@@ -223,6 +288,7 @@ export class TcpConn {
   /** Abortive close: RST now. */
   abort(): void {
     this.#closed = true;
+    this.#consumer?.stop();
     this.endpoint.abort();
     this.#stack.requestTick();
   }
@@ -259,6 +325,7 @@ export class TcpConn {
   /** The receiving half as a byte stream; ends at the peer's FIN. */
   get readable(): ReadableStream<Uint8Array> {
     if (this.#readable === null) {
+      if (this.#consumer !== null) this.#notConsumed("readable");
       this.#readable = new ReadableStream<Uint8Array>({
         pull: async (controller) => {
           try {

@@ -305,3 +305,26 @@ Deno.test("mux: reactionsDone once every woken waiter waits again, not for liste
   mux.beginReactions();
   assert.equal(mux.reactionsDone, true);
 });
+
+Deno.test("mux: a listener marked listenerSync has reacted when it returns; reactionsDone follows it", () => {
+  const mux = new EventMux();
+  const a = new WaitQueue();
+  let calls = 0;
+  a.listener = () => calls++;
+  a.listenerSync = true;
+  a.readiness = EV_READABLE;
+  mux.beginReactions();
+  mux.notify(a, EV_READABLE);
+  mux.fire();
+  assert.equal(calls, 1);
+  assert.equal(mux.reactionsDone, true, "nothing left to wait for");
+  assert.equal(mux.stats.reactionsUntracked, 0);
+  // The same listener unmarked: its reaction cannot be followed.
+  a.listenerSync = false;
+  mux.beginReactions();
+  mux.notify(a, EV_READABLE);
+  mux.fire();
+  assert.equal(calls, 2);
+  assert.equal(mux.reactionsDone, false);
+  assert.equal(mux.stats.reactionsUntracked, 1);
+});

@@ -680,7 +680,14 @@ export class TcpReceiver {
     if (k > wnd) k = wnd;
     if (k <= 0) return 0;
     const dst = this.#postDst;
-    if (dst !== null) copyBytes(buf, off, dst, this.#postOff + this.#postDone, k);
+    if (dst !== null) {
+      // The frame's view from the table the receive buffer's copies use: a ring slot holds
+      // its segments at the same offset, so the view is made once per slot, not per segment.
+      const views = this.#svc.rcvCopyViews ?? null;
+      const at = this.#postOff + this.#postDone;
+      if (views !== null) views.copy(buf, off, dst, at, k);
+      else copyBytes(buf, off, dst, at, k);
+    }
     this.#postDone += k;
     return k;
   }

@@ -1,0 +1,90 @@
+// A stream consumer (`TcpConn.consume`) reads in the wait queue's listener, inside the tick:
+// when the listener returns, the application has reacted. The event loop gives microtask turns
+// after a tick that delivered readiness, for a woken task's answer to make the tick — each an
+// `await`, each allocating — and a delivery to a listener turns off the rule that ends them
+// early (a listener may resolve a promise whose write must still make the tick): a consumer
+// would have paid all 16 turns per tick. Its listener is marked synchronous
+// (`WaitQueue.listenerSync`), and the loop gives it none. Counted with the loop's trace. Ticks
+// with no turns and no park, in a row, then take their turns of Deno's event loop from a
+// `setImmediate` callback rather than by awaiting a promise (`EventLoop` stats.directYields).
+
+import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
+import { Runtime } from "../../mod.ts";
+import { LoopTrace, TRACE_MICROTASKS } from "../../stack/loop_trace.ts";
+
+/** Bytes consumed while traced. */
+const TRACED_BYTES = 8_000_000;
+/** Most microtask turns a tick may give when only a consumer was delivered to. */
+const MAX_TURNS = 1;
+
+Deno.test({
+  name: "sim loop consume turns: a tick that delivered only to a consumer gives no microtask turns",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using rt = await Runtime.start({ driver: "loopback", addr: "198.18.9.1/24" });
+    const listener = rt.listen({ port: 7002 });
+    const client = await rt.connect({ hostname: "198.18.9.1", port: 7002 });
+    const server = await listener.accept();
+    const chunk = new Uint8Array(1000);
+    // The sender writes from a turn of Deno's event loop, never as a reaction to readiness.
+    let stop = false;
+    const send = (): void => {
+      if (stop) return;
+      client.writeFrom(chunk, 0, chunk.length);
+      setImmediate(send);
+    };
+    const got = new Float64Array(1);
+    let reached: (() => void) | null = null;
+    let target = 0;
+    const consumed = server.consume(new Uint8Array(64 * 1024), (n) => {
+      got[0] += n;
+      if (reached !== null && got[0] >= target) {
+        reached();
+        reached = null;
+      }
+    });
+    const until = (bytes: number): Promise<void> => {
+      target = got[0] + bytes;
+      return new Promise((r) => reached = r);
+    };
+    send();
+    try {
+      await until(2_000_000); // optimised code
+      const trace = new LoopTrace(1 << 16);
+      const stats = rt.loop.stats;
+      const yields0 = stats.yields;
+      const direct0 = stats.directYields;
+      rt.loop.trace = trace;
+      await until(TRACED_BYTES);
+      rt.loop.trace = null;
+      // No microtask turns, no park: the loop turned Deno's event loop from a setImmediate
+      // callback, with no promise and no async function resumed.
+      const yields = stats.yields - yields0;
+      const direct = stats.directYields - direct0;
+      assert.ok(yields >= 50 && direct >= 0.9 * yields, `${direct} of ${yields} yields direct`);
+      const rec = trace.snapshot();
+      let ticks = 0;
+      let maxTurns = 0;
+      let sumTurns = 0;
+      for (let i = 0; i < rec.length; i += 4) {
+        if (rec[i] !== TRACE_MICROTASKS) continue;
+        ticks++;
+        sumTurns += rec[i + 3];
+        if (rec[i + 3] > maxTurns) maxTurns = rec[i + 3];
+      }
+      assert.ok(ticks >= 50, `${ticks} ticks delivered to the consumer`);
+      assert.ok(
+        maxTurns <= MAX_TURNS,
+        `a tick gave ${maxTurns} microtask turns (mean ${(sumTurns / ticks).toFixed(2)})`,
+      );
+    } finally {
+      stop = true;
+      client.close();
+      server.close();
+      listener.close();
+      await consumed.catch(() => {});
+    }
+  },
+});
