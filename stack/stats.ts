@@ -295,6 +295,8 @@ export const TCP_COUNTERS = [
   "TCPSynRetrans",
   "TCPDelayedAcks",
   "TCPAckDeferred",
+  "TCPAckDeferAutoOn",
+  "TCPAckDeferAutoOff",
   "TCPTimeWaitReuse",
   "TCPTimeWaitOverflow",
   "TWRecycled",
