@@ -11,7 +11,8 @@
  * but it sees what it gets: the probe alternates measurement epochs with deferral off and on
  * in the order off, on, on, off (a steady rise or fall of the rate weighs on both alike),
  * compares the bytes received per millisecond, each epoch measured after a settling time, and
- * defers while deferral's rate is at least {@link ACK_PROBE_KEEP} of the rate without. The
+ * defers when deferral's rate is at least {@link ACK_PROBE_KEEP} of the rate without in both
+ * pairs of epochs (off, on) and (on, off). The
  * decision holds for a while, then the probe runs again (the sender, its congestion control or
  * the path may change): not deferring longer each time it comes out again; deferring for the
  * shortest hold, and while the rate stays at the level measured without deferral.
@@ -25,10 +26,18 @@
 
 /** Length of a measurement epoch after its settling time (ms). */
 export const ACK_PROBE_MEASURE_MS = 16;
+/**
+ * While deferring, an epoch whose rate falls below this share of the rate the probe measured
+ * without deferral starts the probe again (a paced sender loses ~40 %; noise, less).
+ */
+export const ACK_PROBE_GUARD = 0.9;
 /** Settling time at the start of each epoch: the sender reacts to the change first (ms). */
 export const ACK_PROBE_SETTLE_MS = 6;
-/** Deferral stays on while its rate is at least this share of the rate without. */
-export const ACK_PROBE_KEEP = 0.95;
+/**
+ * Deferral is chosen when its epochs' rates are at least this share of the epochs' without
+ * it, next to them, in both pairs; and stays on while its rate stays at this share of theirs.
+ */
+export const ACK_PROBE_KEEP = 1;
 /** Time without deferral before the first probe (slow start, the window opening) (ms). */
 export const ACK_PROBE_START_MS = 40;
 /**
@@ -95,6 +104,11 @@ export class AckDeferProbe {
   /** … and with deferral on. */
   #onBytes = 0;
   #onMs = 0;
+  /** The bytes and milliseconds of the epoch measured last. */
+  #prevBytes = 0;
+  #prevMs = 0;
+  /** Pairs of epochs (off, on), (on, off) of this probe that deferral won. */
+  #wins = 0;
   /** When the decision that holds ends (ms). */
   #holdEndMs = 0;
   /** The next hold of a decision (ms). */
@@ -139,6 +153,17 @@ export class AckDeferProbe {
       this.#offBytes += got;
       this.#offMs += ms;
     }
+    // Epochs 1 and 3 end a pair (off, on) and (on, off): deferral wins it when its epoch's
+    // rate is at least KEEP of the other's (compared without dividing).
+    if (this.#stage === 1 || this.#stage === 3) {
+      const onGot = this.on ? got : this.#prevBytes;
+      const onMs = this.on ? ms : this.#prevMs;
+      const offGot = this.on ? this.#prevBytes : got;
+      const offMs = this.on ? this.#prevMs : ms;
+      if (onGot * offMs >= ACK_PROBE_KEEP * offGot * onMs) this.#wins++;
+    }
+    this.#prevBytes = got;
+    this.#prevMs = ms;
     if (this.#stage < HOLDING - 1) {
       this.#startEpoch(this.#stage + 1, nowMs);
       return PROBE_NO_DECISION;
@@ -148,14 +173,14 @@ export class AckDeferProbe {
 
   /**
    * While the decision to defer holds, the rate is measured epoch by epoch against the rate
-   * the probe measured without deferral: an epoch below {@link ACK_PROBE_KEEP} of it (the
+   * the probe measured without deferral: an epoch below {@link ACK_PROBE_GUARD} of it (the
    * sender changed, or the machine got busier) starts the probe again at once.
    */
   #guard(nowMs: number, bytes: number): number {
     if (this.#measuring) {
       const ms = nowMs - this.#measureStartMs;
       const got = bytes - this.#measureStartBytes;
-      if (got * this.#offMs < ACK_PROBE_KEEP * this.#offBytes * ms) {
+      if (got * this.#offMs < ACK_PROBE_GUARD * this.#offBytes * ms) {
         this.#startEpoch(0, nowMs);
         return PROBE_RESTARTED;
       }
@@ -175,6 +200,7 @@ export class AckDeferProbe {
       this.#offMs = 0;
       this.#onBytes = 0;
       this.#onMs = 0;
+      this.#wins = 0;
     }
     this.#stage = stage;
     this.on = EPOCH_DEFERS[stage];
@@ -184,8 +210,9 @@ export class AckDeferProbe {
 
   /** The four epochs are measured: decide, and hold the decision. */
   #decide(nowMs: number): number {
-    // Rates compared without dividing: on/onMs ≥ KEEP · off/offMs.
-    const defer = this.#onBytes * this.#offMs >= ACK_PROBE_KEEP * this.#offBytes * this.#onMs;
+    // Deferral must win both pairs: noise alone (a loaded machine) passes both about one
+    // time in four.
+    const defer = this.#wins === 2;
     // Not deferring costs a few syscalls per wire packet: that decision holds longer each
     // time it comes out again. Deferring may cost rate: it holds the shortest time, and
     // guarded (#guard).
