@@ -25,14 +25,14 @@
  */
 
 /** Length of a measurement epoch after its settling time (ms). */
-export const ACK_PROBE_MEASURE_MS = 16;
+export const ACK_PROBE_MEASURE_MS = 30;
 /**
  * While deferring, an epoch whose rate falls below this share of the rate the probe measured
  * without deferral starts the probe again (a paced sender loses ~40 %; noise, less).
  */
 export const ACK_PROBE_GUARD = 0.9;
 /** Settling time at the start of each epoch: the sender reacts to the change first (ms). */
-export const ACK_PROBE_SETTLE_MS = 6;
+export const ACK_PROBE_SETTLE_MS = 8;
 /**
  * Deferral is chosen when its epochs' rates are at least this share of the epochs' without
  * it, next to them, in both pairs; and stays on while its rate stays at this share of theirs.
