@@ -3,23 +3,23 @@
  * (`TcpReceiver.deferAck`) pays against this sender, found by trying it.
  *
  * Deferral cuts the receiver's ACKs — on veth its TX kicks, the syscalls per wire packet — but
- * what it does to the rate depends on the sender (bench/README.md, ack13b): an unpaced sender
- * (Linux CUBIC) sends from its own thread whatever the window allows, and one ACK for several
- * super-segments costs it nothing; a paced one (Linux BBR) releases one GSO packet per ACK
- * that reaches it when the packet is due, and without the ACK its pacing timer releases it
- * later and at a higher cost — 40 % fewer bytes. The receiver cannot see the sender's pacing,
- * but it sees what it gets: the probe alternates measurement epochs with deferral off and on
- * in the order off, on, on, off (a steady rise or fall of the rate weighs on both alike),
- * compares the bytes received per millisecond, each epoch measured after a settling time, and
- * defers when deferral's rate is at least {@link ACK_PROBE_KEEP} of the rate without in both
- * pairs of epochs (off, on) and (on, off). The
- * decision holds for a while, then the probe runs again (the sender, its congestion control or
- * the path may change): not deferring longer each time it comes out again; deferring for the
- * shortest hold, and while the rate stays at the level measured without deferral.
+ * what it does depends on the sender (bench/README.md, ack13b and ackad13): an unpaced sender
+ * (Linux CUBIC) transmits from its own thread on its own CPU whatever the window allows, and
+ * one ACK for several super-segments takes that work out of our kicks; a paced one (Linux BBR)
+ * releases one GSO packet per ACK that reaches it when the packet is due, and without the ACK
+ * its pacing timer releases it — on our CPU, as an interrupt, later and at a higher cost
+ * (1.8× the CPU per byte, 40 % fewer bytes). The receiver cannot see the sender's pacing, but
+ * it sees what deferral costs: the probe alternates measurement epochs with deferral off and
+ * on in the order off, on, on, off (a steady drift weighs on both alike), each measured after
+ * a settling time, and defers when the epochs with deferral cost no more of the process's CPU
+ * per byte received ({@link ACK_PROBE_CPU_KEEP}) and lose little rate ({@link ACK_PROBE_KEEP};
+ * the rate alone is what a loaded machine makes noisy, CPU per byte much less). The decision
+ * holds for a while, then the probe runs again (the sender, its congestion control or the path
+ * may change): not deferring longer each time it comes out again; deferring for the shortest
+ * hold, and while each epoch stays as good as the probe's epochs without deferral.
  *
- * Only fields and arithmetic: nothing is allocated after construction. The receiver calls
- * {@link AckDeferProbe.advance} only when the tick's time reaches {@link AckDeferProbe.nextMs},
- * a few times per epoch.
+ * Only fields and arithmetic; the CPU time is read a few times per epoch. The receiver calls
+ * {@link AckDeferProbe.advance} only when the tick's time reaches {@link AckDeferProbe.nextMs}.
  *
  * @module
  */
@@ -28,16 +28,19 @@
 export const ACK_PROBE_MEASURE_MS = 30;
 /**
  * While deferring, an epoch whose rate falls below this share of the rate the probe measured
- * without deferral starts the probe again (a paced sender loses ~40 %; noise, less).
+ * without deferral (or whose CPU per byte rises above theirs) starts the probe again.
  */
-export const ACK_PROBE_GUARD = 0.9;
+export const ACK_PROBE_GUARD = 0.85;
 /** Settling time at the start of each epoch: the sender reacts to the change first (ms). */
 export const ACK_PROBE_SETTLE_MS = 8;
 /**
- * Deferral is chosen when its epochs' rates are at least this share of the epochs' without
- * it, next to them, in both pairs; and stays on while its rate stays at this share of theirs.
+ * Deferral is chosen when the process's CPU time per byte received in its epochs is at most
+ * this multiple of the epochs' without it (a paced sender's timer runs on our CPU: ~1.8×
+ * measured; an unpaced sender's transmits leave it: ~0.7×)…
  */
-export const ACK_PROBE_KEEP = 1;
+export const ACK_PROBE_CPU_KEEP = 1;
+/** … and its rate at least this share of theirs (a paced sender loses ~40 %). */
+export const ACK_PROBE_KEEP = 0.85;
 /** Time without deferral before the first probe (slow start, the window opening) (ms). */
 export const ACK_PROBE_START_MS = 40;
 /**
@@ -98,17 +101,16 @@ export class AckDeferProbe {
   #measureStartMs = 0;
   /** Bytes received when it started. */
   #measureStartBytes = 0;
-  /** This probe's bytes and milliseconds measured with deferral off. */
+  /** The process's CPU time when it started (ms). */
+  #measureStartCpu = 0;
+  /** This probe's bytes, milliseconds and CPU milliseconds measured with deferral off. */
   #offBytes = 0;
   #offMs = 0;
+  #offCpu = 0;
   /** … and with deferral on. */
   #onBytes = 0;
   #onMs = 0;
-  /** The bytes and milliseconds of the epoch measured last. */
-  #prevBytes = 0;
-  #prevMs = 0;
-  /** Pairs of epochs (off, on), (on, off) of this probe that deferral won. */
-  #wins = 0;
+  #onCpu = 0;
   /** When the decision that holds ends (ms). */
   #holdEndMs = 0;
   /** The next hold of a decision (ms). */
@@ -122,13 +124,14 @@ export class AckDeferProbe {
 
   /**
    * The tick's time reached {@link AckDeferProbe.nextMs}; `bytes` is the connection's count
-   * of bytes received in order. Moves the probe on: starts or ends a measurement, an epoch, a
-   * hold; returns what happened (`PROBE_*`). {@link AckDeferProbe.on} says what to do now.
+   * of bytes received in order, `cpuMs` the process's CPU time (constant when not known: the
+   * rates alone decide). Moves the probe on: starts or ends a measurement, an epoch, a hold;
+   * returns what happened (`PROBE_*`). {@link AckDeferProbe.on} says what to do now.
    */
-  advance(nowMs: number, bytes: number): number {
+  advance(nowMs: number, bytes: number, cpuMs: number): number {
     const late = nowMs - this.nextMs > ACK_PROBE_GAP_MS;
     if (this.#stage === HOLDING) {
-      if (this.on && !late && nowMs < this.#holdEndMs) return this.#guard(nowMs, bytes);
+      if (this.on && !late && nowMs < this.#holdEndMs) return this.#guard(nowMs, bytes, cpuMs);
       this.#startEpoch(0, nowMs);
       return PROBE_NO_DECISION;
     }
@@ -138,32 +141,22 @@ export class AckDeferProbe {
       return PROBE_RESTARTED;
     }
     if (!this.#measuring) {
-      this.#measuring = true;
-      this.#measureStartMs = nowMs;
-      this.#measureStartBytes = bytes;
+      this.#startMeasuring(nowMs, bytes, cpuMs);
       this.nextMs = nowMs + ACK_PROBE_MEASURE_MS;
       return PROBE_NO_DECISION;
     }
     const ms = nowMs - this.#measureStartMs;
     const got = bytes - this.#measureStartBytes;
+    const cpu = cpuMs - this.#measureStartCpu;
     if (this.on) {
       this.#onBytes += got;
       this.#onMs += ms;
+      this.#onCpu += cpu;
     } else {
       this.#offBytes += got;
       this.#offMs += ms;
+      this.#offCpu += cpu;
     }
-    // Epochs 1 and 3 end a pair (off, on) and (on, off): deferral wins it when its epoch's
-    // rate is at least KEEP of the other's (compared without dividing).
-    if (this.#stage === 1 || this.#stage === 3) {
-      const onGot = this.on ? got : this.#prevBytes;
-      const onMs = this.on ? ms : this.#prevMs;
-      const offGot = this.on ? this.#prevBytes : got;
-      const offMs = this.on ? this.#prevMs : ms;
-      if (onGot * offMs >= ACK_PROBE_KEEP * offGot * onMs) this.#wins++;
-    }
-    this.#prevBytes = got;
-    this.#prevMs = ms;
     if (this.#stage < HOLDING - 1) {
       this.#startEpoch(this.#stage + 1, nowMs);
       return PROBE_NO_DECISION;
@@ -171,23 +164,42 @@ export class AckDeferProbe {
     return this.#decide(nowMs);
   }
 
+  /** A measurement starts now. */
+  #startMeasuring(nowMs: number, bytes: number, cpuMs: number): void {
+    this.#measuring = true;
+    this.#measureStartMs = nowMs;
+    this.#measureStartBytes = bytes;
+    this.#measureStartCpu = cpuMs;
+  }
+
   /**
-   * While the decision to defer holds, the rate is measured epoch by epoch against the rate
-   * the probe measured without deferral: an epoch below {@link ACK_PROBE_GUARD} of it (the
-   * sender changed, or the machine got busier) starts the probe again at once.
+   * Deferral, measured over `onMs` ms with `onBytes` bytes and `onCpu` ms of CPU, is no worse
+   * than the probe's epochs without it: CPU per byte at most {@link ACK_PROBE_CPU_KEEP} times
+   * theirs, rate at least `rateKeep` of theirs (compared without dividing).
    */
-  #guard(nowMs: number, bytes: number): number {
+  #noWorse(onBytes: number, onMs: number, onCpu: number, rateKeep: number): boolean {
+    const offBytes = this.#offBytes;
+    const cheap = onCpu * offBytes <= ACK_PROBE_CPU_KEEP * this.#offCpu * onBytes;
+    return cheap && onBytes * this.#offMs >= rateKeep * offBytes * onMs;
+  }
+
+  /**
+   * While the decision to defer holds, each epoch is measured against the probe's epochs
+   * without deferral: one that is worse (CPU per byte above {@link ACK_PROBE_CPU_KEEP} times
+   * theirs, or the rate below {@link ACK_PROBE_GUARD} of theirs: the sender changed, or the
+   * machine got busier) starts the probe again at once.
+   */
+  #guard(nowMs: number, bytes: number, cpuMs: number): number {
     if (this.#measuring) {
       const ms = nowMs - this.#measureStartMs;
       const got = bytes - this.#measureStartBytes;
-      if (got * this.#offMs < ACK_PROBE_GUARD * this.#offBytes * ms) {
+      const cpu = cpuMs - this.#measureStartCpu;
+      if (!this.#noWorse(got, ms, cpu, ACK_PROBE_GUARD)) {
         this.#startEpoch(0, nowMs);
         return PROBE_RESTARTED;
       }
     }
-    this.#measuring = true;
-    this.#measureStartMs = nowMs;
-    this.#measureStartBytes = bytes;
+    this.#startMeasuring(nowMs, bytes, cpuMs);
     const end = nowMs + ACK_PROBE_MEASURE_MS;
     this.nextMs = end < this.#holdEndMs ? end : this.#holdEndMs;
     return PROBE_NO_DECISION;
@@ -198,9 +210,10 @@ export class AckDeferProbe {
     if (stage === 0) {
       this.#offBytes = 0;
       this.#offMs = 0;
+      this.#offCpu = 0;
       this.#onBytes = 0;
       this.#onMs = 0;
-      this.#wins = 0;
+      this.#onCpu = 0;
     }
     this.#stage = stage;
     this.on = EPOCH_DEFERS[stage];
@@ -210,9 +223,7 @@ export class AckDeferProbe {
 
   /** The four epochs are measured: decide, and hold the decision. */
   #decide(nowMs: number): number {
-    // Deferral must win both pairs: noise alone (a loaded machine) passes both about one
-    // time in four.
-    const defer = this.#wins === 2;
+    const defer = this.#noWorse(this.#onBytes, this.#onMs, this.#onCpu, ACK_PROBE_KEEP);
     // Not deferring costs a few syscalls per wire packet: that decision holds longer each
     // time it comes out again. Deferring may cost rate: it holds the shortest time, and
     // guarded (#guard).

@@ -496,7 +496,8 @@ export class TcpReceiver {
 
   /** Move the adaptive deferral's probe on (a few times per epoch), counting its decisions. */
   #advanceProbe(p: AckDeferProbe, now: number): void {
-    const r = p.advance(now, this.bytesReceived);
+    const cpu = this.#svc.ctx.clock.cpuMs?.() ?? 0;
+    const r = p.advance(now, this.bytesReceived, cpu);
     const stats = this.#svc.stats;
     if (r === PROBE_DECIDED_ON) stats.TCPAckDeferAutoOn++;
     else if (r === PROBE_DECIDED_OFF) stats.TCPAckDeferAutoOff++;
