@@ -25,14 +25,14 @@
  */
 
 /** Length of a measurement epoch after its settling time (ms). */
-export const ACK_PROBE_MEASURE_MS = 30;
+export const ACK_PROBE_MEASURE_MS = 12;
 /**
  * While deferring, an epoch whose rate falls below this share of the rate the probe measured
  * without deferral (or whose CPU per byte rises above theirs) starts the probe again.
  */
 export const ACK_PROBE_GUARD = 0.85;
 /** Settling time at the start of each epoch: the sender reacts to the change first (ms). */
-export const ACK_PROBE_SETTLE_MS = 8;
+export const ACK_PROBE_SETTLE_MS = 4;
 /**
  * Deferral is chosen when the process's CPU time per byte received in its epochs is at most
  * this multiple of the epochs' without it (a paced sender's timer runs on our CPU: ~1.8×
@@ -49,7 +49,7 @@ export const ACK_PROBE_START_MS = 40;
  */
 export const ACK_PROBE_HOLD_MIN_MS = 500;
 /** The longest hold of a decision not to defer (ms). */
-export const ACK_PROBE_HOLD_MAX_MS = 4000;
+export const ACK_PROBE_HOLD_MAX_MS = 8000;
 /**
  * A call later than this past {@link AckDeferProbe.nextMs} means the flow paused (the ACK was
  * not due for a while): the epoch's rate says nothing, the probe starts over (ms).
