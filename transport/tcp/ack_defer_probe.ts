@@ -77,11 +77,13 @@ const HOLDING = 4;
  * ```ts
  * const p = new AckDeferProbe(0);
  * let bytes = 0;
+ * let cpu = 0;
  * for (let t = 0; t < 200; t += 0.5) {
- *   bytes += 1e6; // the same rate with and without deferral
- *   if (t >= p.nextMs) p.advance(t, bytes);
+ *   bytes += 1e6; // the same rate with and without deferral…
+ *   cpu += p.on ? 0.3 : 0.4; // … and less CPU with it
+ *   if (t >= p.nextMs) p.advance(t, bytes, cpu);
  * }
- * p.on; // true: deferral costs nothing here
+ * p.on; // true: deferral pays here
  * ```
  */
 export class AckDeferProbe {
