@@ -19,11 +19,7 @@ import { ByteRing } from "../../core/byte_ring.ts";
 import { copyBytes } from "../../core/copy_bytes.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
-import {
-  AckDeferProbe,
-  PROBE_DECIDED_OFF,
-  PROBE_DECIDED_ON,
-} from "./ack_defer_probe.ts";
+import { AckDeferProbe, PROBE_DECIDED_OFF, PROBE_DECIDED_ON } from "./ack_defer_probe.ts";
 import { Assembler } from "./assembler.ts";
 import type { TcpServices } from "./context.ts";
 import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
