@@ -28,9 +28,14 @@
 export const ACK_PROBE_MEASURE_MS = 12;
 /**
  * While deferring, an epoch whose rate falls below this share of the rate the probe measured
- * without deferral (or whose CPU per byte rises above theirs) starts the probe again.
+ * without deferral starts the probe again…
  */
 export const ACK_PROBE_GUARD = 0.85;
+/**
+ * … or whose CPU per byte rises above this multiple of theirs (one 12 ms epoch is noisier than
+ * the probe's two; a paced sender's timer costs ~1.8×).
+ */
+export const ACK_PROBE_GUARD_CPU = 1.2;
 /** Settling time at the start of each epoch: the sender reacts to the change first (ms). */
 export const ACK_PROBE_SETTLE_MS = 4;
 /**
@@ -176,18 +181,24 @@ export class AckDeferProbe {
 
   /**
    * Deferral, measured over `onMs` ms with `onBytes` bytes and `onCpu` ms of CPU, is no worse
-   * than the probe's epochs without it: CPU per byte at most {@link ACK_PROBE_CPU_KEEP} times
-   * theirs, rate at least `rateKeep` of theirs (compared without dividing).
+   * than the probe's epochs without it: CPU per byte at most `cpuKeep` times theirs, rate at
+   * least `rateKeep` of theirs (compared without dividing).
    */
-  #noWorse(onBytes: number, onMs: number, onCpu: number, rateKeep: number): boolean {
+  #noWorse(
+    onBytes: number,
+    onMs: number,
+    onCpu: number,
+    cpuKeep: number,
+    rateKeep: number,
+  ): boolean {
     const offBytes = this.#offBytes;
-    const cheap = onCpu * offBytes <= ACK_PROBE_CPU_KEEP * this.#offCpu * onBytes;
+    const cheap = onCpu * offBytes <= cpuKeep * this.#offCpu * onBytes;
     return cheap && onBytes * this.#offMs >= rateKeep * offBytes * onMs;
   }
 
   /**
    * While the decision to defer holds, each epoch is measured against the probe's epochs
-   * without deferral: one that is worse (CPU per byte above {@link ACK_PROBE_CPU_KEEP} times
+   * without deferral: one that is worse (CPU per byte above {@link ACK_PROBE_GUARD_CPU} times
    * theirs, or the rate below {@link ACK_PROBE_GUARD} of theirs: the sender changed, or the
    * machine got busier) starts the probe again at once.
    */
@@ -196,7 +207,7 @@ export class AckDeferProbe {
       const ms = nowMs - this.#measureStartMs;
       const got = bytes - this.#measureStartBytes;
       const cpu = cpuMs - this.#measureStartCpu;
-      if (!this.#noWorse(got, ms, cpu, ACK_PROBE_GUARD)) {
+      if (!this.#noWorse(got, ms, cpu, ACK_PROBE_GUARD_CPU, ACK_PROBE_GUARD)) {
         this.#startEpoch(0, nowMs);
         return PROBE_RESTARTED;
       }
@@ -225,7 +236,13 @@ export class AckDeferProbe {
 
   /** The four epochs are measured: decide, and hold the decision. */
   #decide(nowMs: number): number {
-    const defer = this.#noWorse(this.#onBytes, this.#onMs, this.#onCpu, ACK_PROBE_KEEP);
+    const defer = this.#noWorse(
+      this.#onBytes,
+      this.#onMs,
+      this.#onCpu,
+      ACK_PROBE_CPU_KEEP,
+      ACK_PROBE_KEEP,
+    );
     // Not deferring costs a few syscalls per wire packet: that decision holds longer each
     // time it comes out again. Deferring may cost rate: it holds the shortest time, and
     // guarded (#guard).
