@@ -66,6 +66,7 @@ export const TCP_STACK_OPTIONS = {
   "no-coalesce-acks": { type: "boolean" },
   "ack-defer-us": { type: "string" },
   "ack-defer-bytes": { type: "string" },
+  "ack-defer-auto": { type: "boolean" },
   "snd-buf": { type: "string" },
 } as const;
 
@@ -82,17 +83,21 @@ export const TCP_STACK_USAGE = `tcp options:
                        at once, not once per tick for all of a tick's in-order data
   --ack-defer-us US    let the ACK owed for in-order data wait up to US µs for more
                        data to cover (one ACK for several GRO super-segments; 0: off) (0)
-  --ack-defer-bytes B  most bytes such a deferred ACK leaves unacknowledged (196608)`;
+  --ack-defer-bytes B  most bytes such a deferred ACK leaves unacknowledged (196608)
+  --ack-defer-auto     defer those ACKs (up to --ack-defer-us, else 150 µs) only while
+                       epochs with deferral receive as fast as epochs without`;
 
 /**
  * The TCP stack options of `v` applied to `config` (`--cc`, `--rcv-buf`, `--snd-buf`,
- * `--no-pacing`, `--no-coalesce-acks`, `--ack-defer-us`, `--ack-defer-bytes`), or a UsageError (naming the algorithms for `--cc`).
+ * `--no-pacing`, `--no-coalesce-acks`, `--ack-defer-us`, `--ack-defer-bytes`,
+ * `--ack-defer-auto`), or a UsageError (naming the algorithms for `--cc`).
  */
 export function tcpStackConfig(v: Record<string, unknown>, config: RuntimeConfig): RuntimeConfig {
   // The flags' TCP options, merged into the configuration's once.
   const tcp: TcpOptions = {};
   if (v["no-pacing"] === true) tcp.pacing = false;
   if (v["no-coalesce-acks"] === true) tcp.coalesceAcks = false;
+  if (v["ack-defer-auto"] === true) tcp.ackDeferAuto = true;
   if (v["ack-defer-us"] !== undefined) {
     tcp.ackDeferUs = numberFlag("ack-defer-us", v["ack-defer-us"], 0, { min: 0, max: 1_000_000 });
   }

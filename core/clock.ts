@@ -5,6 +5,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** A source of monotonic time in milliseconds (fractional allowed). */
 export interface Clock {
   /** Monotonic milliseconds since an arbitrary origin. */
@@ -18,6 +20,11 @@ export interface Clock {
   beginTick?(nowMs?: number): void;
   /** The tick ended: `nowMs()` reads the real time again. */
   endTick?(): void;
+  /**
+   * CPU time this process has used so far, user and system (ms). A syscall and an object
+   * each: for measurements over many ticks, not per packet. Absent: not known.
+   */
+  cpuMs?(): number;
 }
 
 /**
@@ -51,6 +58,12 @@ export class MonotonicClock implements Clock {
   endTick(): void {
     this.#inTick = false;
   }
+
+  /** The process's CPU time, user and system (`getrusage`), in ms. */
+  cpuMs(): number {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
 }
 
 /**
@@ -65,6 +78,8 @@ export class MonotonicClock implements Clock {
  */
 export class VirtualClock implements Clock {
   #now: number;
+  /** What {@link VirtualClock.cpuMs} answers: the simulated CPU time, set by tests (ms). */
+  cpuTimeMs = 0;
   /** Start at `startMs` (default 0). */
   constructor(startMs = 0) {
     this.#now = startMs;
@@ -72,6 +87,10 @@ export class VirtualClock implements Clock {
   /** The current virtual time. */
   nowMs(): number {
     return this.#now;
+  }
+  /** The simulated CPU time ({@link VirtualClock.cpuTimeMs}). */
+  cpuMs(): number {
+    return this.cpuTimeMs;
   }
   /** Move time forward by `ms` (must be ≥ 0). */
   advance(ms: number): void {

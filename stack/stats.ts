@@ -310,6 +310,8 @@ export const TCP_COUNTERS = [
   "TCPSynRetrans",
   "TCPDelayedAcks",
   "TCPAckDeferred",
+  "TCPAckDeferAutoOn",
+  "TCPAckDeferAutoOff",
   "TCPTimeWaitReuse",
   "TCPTimeWaitOverflow",
   "TWRecycled",

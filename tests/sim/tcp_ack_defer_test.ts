@@ -141,3 +141,72 @@ Deno.test("tcp deferred ACKs: a bulk transfer between two stacks arrives whole w
   // Measured: 580 against 1683, the transfer as fast (40.1 against 39.8 virtual ms).
   assert(2 * on.acks < off.acks, `${on.acks} ACKs deferred, ${off.acks} not`);
 });
+
+/**
+ * `ticks` ticks of 10 µs of a bulk receive with the adaptive deferral on, from a scripted
+ * sender: `kickDriven`, it releases a 7-segment GRO frame in each tick after one in which b
+ * sent an ACK, and otherwise only every fourth tick (its pacing timer: the paced Linux sender
+ * on veth, bench/README.md ack13b); else two frames every tick whatever b sends (an unpaced
+ * sender's own thread). The application reads everything at once.
+ */
+function adaptiveRun(kickDriven: boolean, ticks: number, tcpB: TcpOptions = {}) {
+  const { net, c, s } = bulkReceiver({ ackDeferAuto: true, ...tcpB });
+  let acked = true;
+  let acks = 0;
+  let lastAcks = 0; // in the last quarter
+  for (let i = 0; i < ticks; i++) {
+    const frames = kickDriven ? (acked || i % 4 === 0 ? 1 : 0) : 2;
+    const sent = grotick(net, c, s, frames);
+    acked = sent > 0;
+    acks += sent;
+    if (4 * i >= 3 * ticks) lastAcks += sent;
+    s.rcv.skip(1 << 30, 0);
+  }
+  return { net, s, acks, lastAcks, bytes: s.rcv.bytesReceived, stats: net.b.stats.tcp };
+}
+
+Deno.test("tcp adaptive ACK deferral: an unpaced sender's ACKs are deferred, a kick-driven one's are not", () => {
+  // 400 ms of virtual time: the probe's first decision comes after ~190 ms, its second ~0.5 s
+  // later.
+  const ticks = 40_000;
+  const free = adaptiveRun(false, ticks);
+  assert.equal(free.stats.TCPAckDeferAutoOn, 1, "deferral costs this sender nothing");
+  assert.equal(free.stats.TCPAckDeferAutoOff, 0);
+  assert(free.s.rcv.ackDeferProbe!.on);
+  // Without deferral an ACK every tick; deferred, one per several ticks once decided.
+  assert(3 * free.lastAcks < ticks / 4, `${free.lastAcks} ACKs in the last ${ticks / 4} ticks`);
+  const paced = adaptiveRun(true, ticks);
+  assert.equal(paced.stats.TCPAckDeferAutoOff, 1, "deferral costs this sender rate");
+  assert.equal(paced.stats.TCPAckDeferAutoOn, 0);
+  assert(!paced.s.rcv.ackDeferProbe!.on);
+  // The same sender with deferral always on (150 µs) gets far fewer bytes through; the probe
+  // costs it only the two epochs that tried deferral.
+  const always = adaptiveRun(true, ticks, { ackDeferAuto: false, ackDeferUs: 150 });
+  const none = adaptiveRun(true, ticks, { ackDeferAuto: false });
+  assert(always.bytes < 0.6 * none.bytes, `${always.bytes} against ${none.bytes}`);
+  assert(paced.bytes > 0.85 * none.bytes, `${paced.bytes} against ${none.bytes}`);
+});
+
+Deno.test("tcp adaptive ACK deferral: a sender that turns kick-driven stops the deferral within epochs", () => {
+  const { net, c, s } = bulkReceiver({ ackDeferAuto: true });
+  let acked = true;
+  const perTick = (kickDriven: boolean, i: number) =>
+    kickDriven ? (acked || i % 4 === 0 ? 1 : 0) : 2;
+  // 200 ms unpaced: decided to defer.
+  for (let i = 0; i < 20_000; i++) {
+    acked = grotick(net, c, s, perTick(false, i)) > 0;
+    s.rcv.skip(1 << 30, 0);
+  }
+  const p = s.rcv.ackDeferProbe!;
+  assert(p.on && p.decided);
+  // Kick-driven from here: the guard finds the rate down and the probe, run again, decides
+  // not to defer — well before the 500 ms hold would have ended.
+  let offAt = -1;
+  for (let i = 0; i < 20_000 && offAt < 0; i++) {
+    acked = grotick(net, c, s, perTick(true, i)) > 0;
+    s.rcv.skip(1 << 30, 0);
+    if (p.decisions > 1 && !p.decided) offAt = i;
+  }
+  assert(offAt > 0 && offAt < 25_000, `decided not to defer after ${offAt} ticks`);
+  assert.equal(net.b.stats.tcp.TCPAckDeferAutoOff, 1);
+});

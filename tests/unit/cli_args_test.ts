@@ -154,6 +154,11 @@ Deno.test("cli: --ack-defer-us and --ack-defer-bytes set the deferred-ACK bounds
   );
 });
 
+Deno.test("cli: --ack-defer-auto turns the adaptive ACK deferral on", () => {
+  const { values } = parseStrict(["--ack-defer-auto"], { ...TCP_STACK_OPTIONS });
+  assert.deepEqual(tcpStackConfig(values, {}), { stack: { tcp: { ackDeferAuto: true } } });
+});
+
 Deno.test("cli: --snd-buf sets the TCP send buffer cap, beside --rcv-buf; out of range is a usage error", () => {
   const { values } = parseStrict(["--snd-buf", "8388608", "--rcv-buf", "65536"], {
     ...TCP_STACK_OPTIONS,

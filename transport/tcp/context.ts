@@ -153,6 +153,13 @@ export interface TcpOptions {
   /** Most bytes a deferred ACK leaves unacknowledged (see {@link TcpOptions.ackDeferUs}) [196608]. */
   ackDeferBytes?: number;
   /**
+   * Adaptive deferral: each bulk receiver tries deferring its ACKs (held up to `ackDeferUs`,
+   * or 150 µs when that is 0) in measurement epochs against epochs without, and defers only
+   * while that costs no receive rate (`AckDeferProbe`: a paced sender loses rate, an unpaced
+   * one does not); counters `TCPAckDeferAutoOn`/`TCPAckDeferAutoOff` [false].
+   */
+  ackDeferAuto?: boolean;
+  /**
    * Black-hole detection (RFC 4821 §7.7, Linux `tcp_mtu_probing = 1`): after repeated
    * timeouts of full-sized segments, fall back to a smaller MSS [true].
    */
@@ -234,6 +241,7 @@ export function resolveTcpOptions(o: TcpOptions): ResolvedTcpOptions {
     segmentsEndAtWrap: o.segmentsEndAtWrap ?? true,
     ackDeferUs: o.ackDeferUs ?? 0,
     ackDeferBytes: o.ackDeferBytes ?? 196_608,
+    ackDeferAuto: o.ackDeferAuto ?? false,
     mtuProbing: o.mtuProbing ?? true,
     maxConnections: o.maxConnections ?? 1024,
     maxTimeWait: o.maxTimeWait ?? 262_144,

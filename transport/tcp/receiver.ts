@@ -19,6 +19,7 @@ import { ByteRing } from "../../core/byte_ring.ts";
 import { copyBytes } from "../../core/copy_bytes.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
+import { AckDeferProbe, PROBE_DECIDED_OFF, PROBE_DECIDED_ON } from "./ack_defer_probe.ts";
 import { Assembler } from "./assembler.ts";
 import type { TcpServices } from "./context.ts";
 import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
@@ -33,6 +34,8 @@ import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.t
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
 const SACK_BLOCKS_NO_TS = 4;
+/** The hold bound of an adaptive deferral when `ackDeferUs` does not give one (µs). */
+export const ACK_DEFER_AUTO_US = 150;
 /** The IP ECN field's CE codepoint (RFC 3168 §5). */
 const ECN_CE = 3;
 
@@ -120,6 +123,8 @@ export class TcpReceiver {
   #ackUrgent = false;
   /** When the owed ACK, deferred, is due at the latest (ms); -1: not deferred. */
   #deferDueMs = -1;
+  /** The adaptive deferral's probe ({@link TcpOptions.ackDeferAuto}), made when first needed. */
+  #probe: AckDeferProbe | null = null;
   /** ACKs still sent at once (quick-ack mode). */
   quickAcks: number;
   /** Auto-tuning may grow the receive buffer (off once SO_RCVBUF is set). */
@@ -453,18 +458,25 @@ export class TcpReceiver {
    */
   deferAck(): boolean {
     const opts = this.#svc.opts;
-    const us = opts.ackDeferUs;
+    const auto = opts.ackDeferAuto;
+    const us = opts.ackDeferUs > 0 ? opts.ackDeferUs : auto ? ACK_DEFER_AUTO_US : 0;
     if (
       us <= 0 || this.#ackUrgent || this.quickAcks > 0 || this.dsackPending || this.ecnEcho ||
       !this.asm.isEmpty || this.rcvFinPending
     ) return false;
+    const ctx = this.#svc.ctx;
+    const now = ctx.clock.nowMs();
+    if (auto) {
+      // Adaptive: only while deferring is found to cost this sender no rate (AckDeferProbe).
+      const p = this.#probe ??= new AckDeferProbe(now);
+      if (now >= p.nextMs) this.#advanceProbe(p, now);
+      if (!p.on) return false;
+    }
     const unacked = this.rcvUnackedBytes;
     if (unacked >= opts.ackDeferBytes) return false;
     // The window our last ACK gave is what the sender has used (unacked) and what is left:
     // held back, at most a quarter of it.
     if (3 * unacked > this.window) return false;
-    const ctx = this.#svc.ctx;
-    const now = ctx.clock.nowMs();
     if (this.#deferDueMs < 0) {
       const due = now + us / 1000;
       this.#deferDueMs = due;
@@ -476,6 +488,20 @@ export class TcpReceiver {
     } else if (now >= this.#deferDueMs) return false;
     this.#svc.stats.TCPAckDeferred++;
     return true;
+  }
+
+  /** Move the adaptive deferral's probe on (a few times per epoch), counting its decisions. */
+  #advanceProbe(p: AckDeferProbe, now: number): void {
+    const cpu = this.#svc.ctx.clock.cpuMs?.() ?? 0;
+    const r = p.advance(now, this.bytesReceived, cpu);
+    const stats = this.#svc.stats;
+    if (r === PROBE_DECIDED_ON) stats.TCPAckDeferAutoOn++;
+    else if (r === PROBE_DECIDED_OFF) stats.TCPAckDeferAutoOff++;
+  }
+
+  /** The adaptive deferral's probe of this connection (null: none yet, or not adaptive). */
+  get ackDeferProbe(): AckDeferProbe | null {
+    return this.#probe;
   }
 
   /** The delayed-ACK timer fired. */
