@@ -23,6 +23,7 @@ import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
 import { CC_TRACE_RECORDS, writeCcTrace } from "./cc_trace_file.ts";
 import { CcTrace } from "../transport/tcp/cc_trace.ts";
 import { WindowSampler } from "./uperf_window.ts";
+import { DSACK_COUNTER_BY_REASON } from "../transport/tcp/retrans_log.ts";
 
 /** The server stops after this long without data once traffic has started. */
 const SERVER_IDLE_MS = 2000;
@@ -138,15 +139,7 @@ const RECOVERY_COUNTERS = [
   "TCPRackLostSegs",
   "TCPRackTimerLostSegs",
   "TCPRetransProbes",
-  "TCPDSACKUnknown",
-  "TCPDSACKRack",
-  "TCPDSACKRackTimer",
-  "TCPDSACKRackAfterRetrans",
-  "TCPDSACKLossProbe",
-  "TCPDSACKRetransProbe",
-  "TCPDSACKRto",
-  "TCPDSACKReno",
-  "TCPDSACKMtu",
+  ...DSACK_COUNTER_BY_REASON,
   "TCPSpuriousRTOs",
   "TCPSACKReorder",
   "TCPTimeouts",

@@ -8,6 +8,7 @@
 
 import { type Counters, makeCounters as counters } from "../core/counters.ts";
 import { PMTU_COUNTERS } from "../net/path_mtu.ts";
+import { DSACK_COUNTER_BY_REASON } from "../transport/tcp/retrans_log.ts";
 
 export type { Counters } from "../core/counters.ts";
 
@@ -276,15 +277,8 @@ export const TCP_COUNTERS = [
   "TCPRackLostSegs",
   "TCPRackTimerLostSegs",
   "TCPRetransProbes",
-  "TCPDSACKUnknown",
-  "TCPDSACKRack",
-  "TCPDSACKRackTimer",
-  "TCPDSACKRackAfterRetrans",
-  "TCPDSACKLossProbe",
-  "TCPDSACKRetransProbe",
-  "TCPDSACKRto",
-  "TCPDSACKReno",
-  "TCPDSACKMtu",
+  // The D-SACKs laid to each retransmission reason (transport/tcp/retrans_log.ts).
+  ...DSACK_COUNTER_BY_REASON,
   "TCPSACKDiscard",
   "TCPSACKReorder",
   "TCPSackScoreboardFull",
