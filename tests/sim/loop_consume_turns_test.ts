@@ -9,9 +9,9 @@
 // `setImmediate` callback rather than by awaiting a promise (`EventLoop` stats.directYields).
 
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
 import { Runtime } from "../../mod.ts";
-import { LoopTrace, TRACE_MICROTASKS } from "../../stack/loop_trace.ts";
+import { LoopTrace } from "../../stack/loop_trace.ts";
+import { microtaskTurns, writeEveryTurn } from "../harness/loop_turns.ts";
 
 /** Bytes consumed while traced. */
 const TRACED_BYTES = 8_000_000;
@@ -28,13 +28,6 @@ Deno.test({
     const client = await rt.connect({ hostname: "198.18.9.1", port: 7002 });
     const server = await listener.accept();
     const chunk = new Uint8Array(1000);
-    // The sender writes from a turn of Deno's event loop, never as a reaction to readiness.
-    let stop = false;
-    const send = (): void => {
-      if (stop) return;
-      client.writeFrom(chunk, 0, chunk.length);
-      setImmediate(send);
-    };
     const got = new Float64Array(1);
     let reached: (() => void) | null = null;
     let target = 0;
@@ -49,7 +42,8 @@ Deno.test({
       target = got[0] + bytes;
       return new Promise((r) => reached = r);
     };
-    send();
+    // The sender writes from a turn of Deno's event loop, never as a reaction to readiness.
+    const stop = writeEveryTurn(client, chunk);
     try {
       await until(2_000_000); // optimised code
       const trace = new LoopTrace(1 << 16);
@@ -64,23 +58,14 @@ Deno.test({
       const yields = stats.yields - yields0;
       const direct = stats.directYields - direct0;
       assert.ok(yields >= 50 && direct >= 0.9 * yields, `${direct} of ${yields} yields direct`);
-      const rec = trace.snapshot();
-      let ticks = 0;
-      let maxTurns = 0;
-      let sumTurns = 0;
-      for (let i = 0; i < rec.length; i += 4) {
-        if (rec[i] !== TRACE_MICROTASKS) continue;
-        ticks++;
-        sumTurns += rec[i + 3];
-        if (rec[i + 3] > maxTurns) maxTurns = rec[i + 3];
-      }
+      const { ticks, maxTurns, meanTurns } = microtaskTurns(trace);
       assert.ok(ticks >= 50, `${ticks} ticks delivered to the consumer`);
       assert.ok(
         maxTurns <= MAX_TURNS,
-        `a tick gave ${maxTurns} microtask turns (mean ${(sumTurns / ticks).toFixed(2)})`,
+        `a tick gave ${maxTurns} microtask turns (mean ${meanTurns.toFixed(2)})`,
       );
     } finally {
-      stop = true;
+      stop();
       client.close();
       server.close();
       listener.close();

@@ -7,9 +7,9 @@
 // in this rig the sender's `setImmediate` per write outweighs the turns many times over.
 
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
 import { Runtime } from "../../mod.ts";
-import { LoopTrace, TRACE_MICROTASKS } from "../../stack/loop_trace.ts";
+import { LoopTrace } from "../../stack/loop_trace.ts";
+import { microtaskTurns, writeEveryTurn } from "../harness/loop_turns.ts";
 
 /** Reads traced. */
 const READS = 2000;
@@ -27,14 +27,6 @@ Deno.test({
     const server = await listener.accept();
     const chunk = new Uint8Array(1000);
     const buf = new Uint8Array(64 * 1024);
-    // The sender writes from a turn of Deno's event loop, never as a reaction to readiness:
-    // the reader is the only task a delivery wakes, and it never writes.
-    let stop = false;
-    const send = (): void => {
-      if (stop) return;
-      client.writeFrom(chunk, 0, chunk.length);
-      setImmediate(send);
-    };
     let reads = 0;
     const readN = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) {
@@ -43,30 +35,23 @@ Deno.test({
         reads++;
       }
     };
-    send();
+    // The sender writes from a turn of Deno's event loop, never as a reaction to readiness:
+    // the reader is the only task a delivery wakes, and it never writes.
+    const stop = writeEveryTurn(client, chunk);
     try {
       await readN(2000); // optimised code
       const trace = new LoopTrace(1 << 16);
       rt.loop.trace = trace;
       await readN(READS);
       rt.loop.trace = null;
-      const rec = trace.snapshot();
-      let ticks = 0;
-      let maxTurns = 0;
-      let sumTurns = 0;
-      for (let i = 0; i < rec.length; i += 4) {
-        if (rec[i] !== TRACE_MICROTASKS) continue;
-        ticks++;
-        sumTurns += rec[i + 3];
-        if (rec[i + 3] > maxTurns) maxTurns = rec[i + 3];
-      }
+      const { ticks, maxTurns, meanTurns } = microtaskTurns(trace);
       assert.ok(ticks >= 100, `${ticks} ticks woke the reader`);
       assert.ok(
         maxTurns <= MAX_TURNS,
-        `a tick gave ${maxTurns} microtask turns (mean ${(sumTurns / ticks).toFixed(2)})`,
+        `a tick gave ${maxTurns} microtask turns (mean ${meanTurns.toFixed(2)})`,
       );
     } finally {
-      stop = true;
+      stop();
       client.close();
       server.close();
       listener.close();
