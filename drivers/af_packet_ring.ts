@@ -159,11 +159,6 @@ export interface AfPacketMemoryPairOptions {
 
 /** RX slots of an in-memory end with super-frame slots (8 blocks of 15). */
 const MEMORY_RX_BIG_SLOTS = 120;
-/**
- * Blocks (1 MiB) of an in-memory end's split-receive ring of large slots: 240 of 68 KiB, as
- * `open`'s (with 120, 32 connections fetching 100 KB each overran it).
- */
-const MEMORY_RX_LARGE_BLOCKS = 16;
 /** TX slots of an in-memory end. */
 const MEMORY_TX_FRAMES = 64;
 
@@ -631,8 +626,11 @@ export class AfPacketRingDriver implements LinkDriver {
         large: null,
         pollFd: -1,
       };
+      // The split receive's ring of large slots as `open` sizes it (packetRingGeometry's
+      // rxLargeBlocks: 240 slots of 68 KiB by default); with 120, 32 connections fetching
+      // 100 KB each overran it.
       const largeBuffer = split
-        ? new ArrayBuffer(MEMORY_RX_LARGE_BLOCKS * AF_PACKET_RING_V2_BLOCK_BYTES)
+        ? new ArrayBuffer(g.rxLargeBlocks * AF_PACKET_RING_V2_BLOCK_BYTES)
         : null;
       const d = new AfPacketRingDriver(o, new ResourceStack(), buffer, { link, side }, largeBuffer);
       const perBlock = Math.floor(g.rxBlockBytes / g.rxFrameBytes);
@@ -658,7 +656,7 @@ export class AfPacketRingDriver implements LinkDriver {
           words: new Uint32Array(largeBuffer),
           slots: tpacketFrameOffsets(
             0,
-            largePerBlock * MEMORY_RX_LARGE_BLOCKS,
+            largePerBlock * g.rxLargeBlocks,
             largePerBlock,
             AF_PACKET_RING_V2_BLOCK_BYTES,
             g.rxLargeSlotBytes,

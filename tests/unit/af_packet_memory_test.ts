@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
+import { packetRingGeometry, packetRingSizes } from "../../drivers/af_packet_ring_setup.ts";
 import {
   GSO_NONE,
   GSO_TCPV4,
@@ -172,6 +173,12 @@ Deno.test("memory pair: the split receive by default, as open's: super-frames in
     try {
       assert.equal(b.rxSplit, true, `split at MTU ${mtu}`);
       assert.equal(b.rxCopyMode, true, `MTU-sized slots at MTU ${mtu}`);
+      // The ring of large slots as big as open's (240 of 68 KiB): a smaller one overran with
+      // 32 connections fetching 100 KB each, and the warm-up tests only bound its drops.
+      const real = packetRingGeometry(mtu, mtu, true, packetRingSizes({ ifname: "us0" }));
+      const perBlock = Math.floor(real.rxBlockBytes / real.rxLargeSlotBytes);
+      assert.equal(b.rxLargeFrames, real.rxLargeBlocks * perBlock, `large slots at MTU ${mtu}`);
+      assert.equal(b.rxLargeFrames, 240, `large slots at MTU ${mtu}`);
       const big = 14 + 20 + 20 + 3 * (mtu - 52);
       const lens = [100, big, mtu + 14, big + 100, 60];
       const sent = lens.map((n) => frame(b.mac, a.mac, n));
