@@ -40,6 +40,32 @@ export interface HttpRates {
   abFailed: number;
   /** Keep-alive requests per second under `wrk`. */
   keepAliveRps: number;
+  /**
+   * The server's main thread during the `ab` run (null when /proc did not tell): ms it ran,
+   * and ms it was runnable but waited for a CPU. On this 2-vCPU machine a round where the
+   * server shares a CPU with `ab` (other work on the other) waits ~30–60 ms per 1,000
+   * connections against ~2–12 ms, and its rate halves — kernel server or stack alike
+   * (bench/README.md, "http9o"): the wait tells such a round from a slow server.
+   */
+  abServerThread: ThreadSched | null;
+}
+
+/** A thread's scheduling over an interval, from `/proc/PID/task/TID/schedstat`. */
+export interface ThreadSched {
+  /** Time on a CPU (ms). */
+  runMs: number;
+  /** Time runnable but waiting on a run queue (ms). */
+  waitMs: number;
+}
+
+/** `/proc/PID/task/PID/schedstat`: [ns on a CPU, ns waiting on a run queue], or null. */
+function mainThreadSched(pid: number): [number, number] | null {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).trim().split(" ");
+    return [Number(f[0]), Number(f[1])];
+  } catch {
+    return null;
+  }
 }
 
 function check(what: string, f: Finished): string {
@@ -52,9 +78,17 @@ function check(what: string, f: Finished): string {
   return f.stdout;
 }
 
-/** `ab` then `wrk` from the peer end against `http://<stack>:PORT/bytes/64`. */
-async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpRates> {
+/**
+ * `ab` then `wrk` from the peer end against `http://<stack>:PORT/bytes/64`; `serverPid`: the
+ * server process, whose main thread's scheduling over the `ab` run is recorded.
+ */
+async function measureHttp(
+  link: BenchLink,
+  o: ClientRowsOptions,
+  serverPid: number,
+): Promise<HttpRates> {
   const url = `http://${link.addr("stack")}:${HTTP_PORT}${HTTP_PATH}`;
+  const s0 = mainThreadSched(serverPid);
   const ab = parseAb(check(
     "ab",
     await link.run(
@@ -63,6 +97,11 @@ async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpR
       300_000,
     ),
   ));
+  const s1 = mainThreadSched(serverPid);
+  const abServerThread = s0 === null || s1 === null ? null : {
+    runMs: Math.round((s1[0] - s0[0]) / 1e4) / 100,
+    waitMs: Math.round((s1[1] - s0[1]) / 1e4) / 100,
+  };
   const wrk = parseWrk(check(
     "wrk",
     await link.run(
@@ -71,7 +110,7 @@ async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpR
       (o.wrkSeconds + 30) * 1000,
     ),
   ));
-  return { connPerS: ab.perSecond, abFailed: ab.failed, keepAliveRps: wrk };
+  return { connPerS: ab.perSecond, abFailed: ab.failed, keepAliveRps: wrk, abServerThread };
 }
 
 /** `Deno.serve` on the stack end's kernel sockets (the kernel address must be on). */
@@ -85,7 +124,7 @@ export async function httpDenoServe(link: BenchLink, o: ClientRowsOptions): Prom
   ]);
   try {
     await p.waitForLine(/^ready$/);
-    return await measureHttp(link, o);
+    return await measureHttp(link, o, p.pid);
   } finally {
     await p.stop(10_000);
   }
@@ -103,7 +142,7 @@ export async function httpUstack(
   );
   try {
     await p.waitForLine(/"event":"ready"/);
-    return await measureHttp(link, o);
+    return await measureHttp(link, o, p.pid);
   } finally {
     await p.stop(10_000);
   }
