@@ -12,6 +12,7 @@
  */
 
 import { DENO_SERVE, parseAb, parseWrk } from "./clients.ts";
+import { mainThreadSched, type ThreadSched } from "./http_bench.ts";
 import type { BenchLink, Finished } from "./netns.ts";
 import { ustackCommand } from "./netns.ts";
 
@@ -50,24 +51,6 @@ export interface HttpRates {
   abServerThread: ThreadSched | null;
 }
 
-/** A thread's scheduling over an interval, from `/proc/PID/task/TID/schedstat`. */
-export interface ThreadSched {
-  /** Time on a CPU (ms). */
-  runMs: number;
-  /** Time runnable but waiting on a run queue (ms). */
-  waitMs: number;
-}
-
-/** `/proc/PID/task/PID/schedstat`: [ns on a CPU, ns waiting on a run queue], or null. */
-function mainThreadSched(pid: number): [number, number] | null {
-  try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).trim().split(" ");
-    return [Number(f[0]), Number(f[1])];
-  } catch {
-    return null;
-  }
-}
-
 function check(what: string, f: Finished): string {
   if (f.code !== 0 || f.timedOut) {
     throw new Error(
@@ -98,7 +81,7 @@ async function measureHttp(
     ),
   ));
   const s1 = mainThreadSched(serverPid);
-  const abServerThread = s0 === null || s1 === null ? null : {
+  const abServerThread = Number.isNaN(s0[0] + s1[0]) ? null : {
     runMs: Math.round((s1[0] - s0[0]) / 1e4) / 100,
     waitMs: Math.round((s1[1] - s0[1]) / 1e4) / 100,
   };
