@@ -53,7 +53,7 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
-import { abRun, withCpu } from "./http_bench.ts";
+import { abRun, type ThreadSched, withCpu } from "./http_bench.ts";
 import { lastJson } from "./e2e.ts";
 import { BenchLink, type BenchProcess, parseVariant, ustackCommand } from "./netns.ts";
 
@@ -68,6 +68,8 @@ export interface AbBlock {
   failed: number | null;
   /** Server CPU time per connection (µs), all its threads. */
   serverUsPerConn: number | null;
+  /** The server's main thread over the block: ms on a CPU, ms waiting for one. */
+  serverMainThread: ThreadSched | null;
 }
 
 async function abBlocks(
@@ -86,6 +88,7 @@ async function abBlocks(
       connPerS: a.requestsPerSec,
       failed: a.failed,
       serverUsPerConn: cpu?.serverUsPerRequest ?? null,
+      serverMainThread: cpu?.serverMainThread ?? null,
     });
   }
   return out;

@@ -12,6 +12,7 @@
  */
 
 import { DENO_SERVE, parseAb, parseWrk } from "./clients.ts";
+import { mainThreadSched, type ThreadSched } from "./http_bench.ts";
 import type { BenchLink, Finished } from "./netns.ts";
 import { ustackCommand } from "./netns.ts";
 
@@ -40,6 +41,14 @@ export interface HttpRates {
   abFailed: number;
   /** Keep-alive requests per second under `wrk`. */
   keepAliveRps: number;
+  /**
+   * The server's main thread during the `ab` run (null when /proc did not tell): ms it ran,
+   * and ms it was runnable but waited for a CPU. On this 2-vCPU machine a round where the
+   * server shares a CPU with `ab` (other work on the other) waits ~30–60 ms per 1,000
+   * connections against ~2–12 ms, and its rate halves — kernel server or stack alike
+   * (bench/README.md, "http9o"): the wait tells such a round from a slow server.
+   */
+  abServerThread: ThreadSched | null;
 }
 
 function check(what: string, f: Finished): string {
@@ -52,9 +61,17 @@ function check(what: string, f: Finished): string {
   return f.stdout;
 }
 
-/** `ab` then `wrk` from the peer end against `http://<stack>:PORT/bytes/64`. */
-async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpRates> {
+/**
+ * `ab` then `wrk` from the peer end against `http://<stack>:PORT/bytes/64`; `serverPid`: the
+ * server process, whose main thread's scheduling over the `ab` run is recorded.
+ */
+async function measureHttp(
+  link: BenchLink,
+  o: ClientRowsOptions,
+  serverPid: number,
+): Promise<HttpRates> {
   const url = `http://${link.addr("stack")}:${HTTP_PORT}${HTTP_PATH}`;
+  const s0 = mainThreadSched(serverPid);
   const ab = parseAb(check(
     "ab",
     await link.run(
@@ -63,6 +80,11 @@ async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpR
       300_000,
     ),
   ));
+  const s1 = mainThreadSched(serverPid);
+  const abServerThread = Number.isNaN(s0[0] + s1[0]) ? null : {
+    runMs: Math.round((s1[0] - s0[0]) / 1e4) / 100,
+    waitMs: Math.round((s1[1] - s0[1]) / 1e4) / 100,
+  };
   const wrk = parseWrk(check(
     "wrk",
     await link.run(
@@ -71,7 +93,7 @@ async function measureHttp(link: BenchLink, o: ClientRowsOptions): Promise<HttpR
       (o.wrkSeconds + 30) * 1000,
     ),
   ));
-  return { connPerS: ab.perSecond, abFailed: ab.failed, keepAliveRps: wrk };
+  return { connPerS: ab.perSecond, abFailed: ab.failed, keepAliveRps: wrk, abServerThread };
 }
 
 /** `Deno.serve` on the stack end's kernel sockets (the kernel address must be on). */
@@ -85,7 +107,7 @@ export async function httpDenoServe(link: BenchLink, o: ClientRowsOptions): Prom
   ]);
   try {
     await p.waitForLine(/^ready$/);
-    return await measureHttp(link, o);
+    return await measureHttp(link, o, p.pid);
   } finally {
     await p.stop(10_000);
   }
@@ -103,7 +125,7 @@ export async function httpUstack(
   );
   try {
     await p.waitForLine(/"event":"ready"/);
-    return await measureHttp(link, o);
+    return await measureHttp(link, o, p.pid);
   } finally {
     await p.stop(10_000);
   }

@@ -53,6 +53,38 @@ export interface CpuShare {
   serverPctOfOneCpu: number;
   /** Server CPU time per request (µs). */
   serverUsPerRequest: number;
+  /**
+   * The server's main thread over the run: ms on a CPU and ms runnable but waiting for one
+   * (`/proc/PID/task/PID/schedstat`; NaN when unreadable). A large wait is a round where the
+   * server shared a CPU with the client (bench/README.md, "http9o").
+   */
+  serverMainThread: ThreadSched;
+}
+
+/** A thread's scheduling over an interval (`/proc/PID/task/TID/schedstat`). */
+export interface ThreadSched {
+  /** Time on a CPU (ms). */
+  runMs: number;
+  /** Time runnable but waiting on a run queue (ms). */
+  waitMs: number;
+}
+
+/**
+ * The main thread of process `pid`: [ns on a CPU, ns runnable but waiting on a run queue] so
+ * far (`/proc/PID/task/PID/schedstat`), or NaNs when it cannot be read.
+ *
+ * @example
+ * ```ts
+ * const [runNs, waitNs] = mainThreadSched(Deno.pid);
+ * ```
+ */
+export function mainThreadSched(pid: number): number[] {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).trim().split(" ");
+    return [Number(f[0]), Number(f[1])];
+  } catch {
+    return [NaN, NaN];
+  }
 }
 
 /** One server's figures. */
@@ -121,11 +153,13 @@ export async function withCpu<T>(
   const hz = 100;
   const m0 = machineTicks();
   const p0 = processTicks(pid);
+  const s0 = mainThreadSched(pid);
   const t0 = performance.now();
   const r = await fn();
   const secs = (performance.now() - t0) / 1000;
   const m1 = machineTicks();
   const p1 = processTicks(pid);
+  const s1 = mainThreadSched(pid);
   if (p0 === null || p1 === null) return [r, null];
   const d = m1.map((v, i) => v - m0[i]);
   const pct = (x: number) => Math.round((1000 * x) / d[4]) / 10;
@@ -134,6 +168,10 @@ export async function withCpu<T>(
     machinePct: { user: pct(d[0]), system: pct(d[1]), softirq: pct(d[2]), idle: pct(d[3]) },
     serverPctOfOneCpu: Math.round((100 * (p1 - p0)) / hz / secs),
     serverUsPerRequest: n > 0 ? Math.round(((p1 - p0) / hz) * 1e6 / n) : NaN,
+    serverMainThread: {
+      runMs: Math.round((s1[0] - s0[0]) / 1e4) / 100,
+      waitMs: Math.round((s1[1] - s0[1]) / 1e4) / 100,
+    },
   }];
 }
 

@@ -33,7 +33,7 @@ import {
 import { emit, emitJson, printCounterSet, serviceGroupName } from "./output.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
 import type { ServeService } from "./service.ts";
-import { startDiscard, startHttp, startTcpEcho } from "./tcp_services.ts";
+import { startDiscard, startHttp, startTcpEcho, startWarmUpHttp } from "./tcp_services.ts";
 import { serveWorkers } from "./serve_workers.ts";
 import {
   PREWARM_OPTIONS,
@@ -46,6 +46,7 @@ import {
   withPrewarmedPools,
   withWarmUpWire,
 } from "./warm_up.ts";
+import { settleYoungGeneration } from "./young_gen.ts";
 
 /** Usage of `serve`. */
 export const SERVE_USAGE = `usage: ustack serve [service options] [link options]
@@ -305,7 +306,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       prewarm,
       config,
       json,
-      startHttp,
+      startWarmUpHttp,
       warmUpHttpClient(),
     );
   }
@@ -347,7 +348,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (ports.http.length > 0 && prewarmDefault(values)) {
     // The warm-up's rings are sized for the link's MTU, as the real driver's are.
     const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
-    await runIdleWarmUp(linkMtu, json, addressesReady, startHttp, warmUpHttpClient(), {
+    await runIdleWarmUp(linkMtu, json, addressesReady, startWarmUpHttp, warmUpHttpClient(), {
       ringPart: true,
     });
   } else if (ports.discard.length > 0 && prewarmDefault(values)) {
@@ -363,6 +364,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   await addressesReady;
+  // The warm-up's garbage out of V8's new space, so that its first scavenge does not stop the
+  // first real connections (bench/README.md, "http9o").
+  if (ports.http.length > 0) settleYoungGeneration();
   ready = true;
   const addrs = rt.usableAddresses();
   if (stop.stoppedBy !== "") {

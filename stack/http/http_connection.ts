@@ -8,6 +8,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import type { TcpAddr, TcpConn } from "../tcp_conn.ts";
 import { BODY_NONE, BodyReader } from "./body.ts";
 import { Activity, ConnReader, ConnWriter, SCRATCH_BYTES, takeScratch } from "./conn_io.ts";
@@ -41,11 +42,12 @@ export class HttpConnection {
   /** Changes with every phase change; the sweep times a phase from when it first sees it. */
   phaseGen = 0;
   seenPhaseGen = -1;
-  phaseStartMs = 0;
+  /** A double from the start: the sweep stores `performance.now()` (no map change then). */
+  phaseStartMs = DOUBLE_ZERO;
   /** A body read by the handler is outstanding: the I/O timeout applies. */
   bodyPending = false;
   seenActivity = -1;
-  seenAtMs = 0;
+  seenAtMs = DOUBLE_ZERO;
   /** Driven by its socket's readiness callback while not {@link busy}. */
   evented = false;
   /** An async task carries the connection (the readiness callback leaves it alone). */
