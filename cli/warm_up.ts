@@ -42,19 +42,17 @@ export const PREWARM_USAGE =
                        paths; nothing reaches the interface) and fill the buffer pools
   --prewarm-wire KIND  what joins the warm-up's stacks: sim (the simulated wire) or
                        af_packet (the af_packet driver's own rings joined in memory; with
-                       --driver af_packet and a V2 ring only, else sim); not given:
-                       serve: the simulated wire, after 300 connections on those rings
-                       where they apply; pingpong: those rings where they apply`;
+                       --driver af_packet and a V2 ring only, else sim); not given: the
+                       simulated wire, after 300 connections on those rings where they apply`;
 
 /** A {@link RuntimeConfig} with the warm-up's choice of wire (`--prewarm-wire`). */
 export interface WarmUpConfig extends RuntimeConfig {
   /**
    * What joins the warm-up's stacks (not given: the simulated wire, after a first part on the
-   * af_packet driver's rings in `serve`'s default warm-up, {@link ringPartFirst}; those rings
-   * in `pingpong`'s, {@link pingpongWarmUpConfig}). "af_packet"
+   * af_packet driver's rings in the default warm-ups, {@link ringPartFirst}). "af_packet"
    * applies to the af_packet driver with a V2 ring (else the simulated wire is used): all of
-   * it there was measured no faster for a fresh `serve --http`'s first connections
-   * (bench/README.md, "The warm-up on the real driver's rings"); "sim" leaves out the rings.
+   * it there was measured no faster for a fresh server's first connections (bench/README.md,
+   * "The warm-up on the real driver's rings"); "sim" leaves out the part on the rings.
    */
   warmUpWire?: WarmUpWire;
 }
@@ -190,12 +188,8 @@ export const PINGPONG_WARM_UP_MS = 1_000;
 /**
  * `pingpong`'s default warm-up (server, `--connect` and `--hold` clients): up to
  * {@link PINGPONG_WARM_UP_CONNECTIONS} connections of its own server and client code, at most
- * {@link PINGPONG_WARM_UP_MS} ms, all of them on the af_packet driver's rings in memory where
- * the real stack runs on that driver with a V2 ring and `--prewarm-wire` is not given
- * ({@link pingpongWarmUpConfig}; else on the simulated wire, or on the wire asked for): the
- * real driver's receive walker and TX ring are then compiled with the rest, and a fresh pair's
- * first connections ran no slower, its ready line ~50 ms sooner (bench/README.md, "conn9n";
- * 10,000 ring connections take ~0.4 s, the simulated wire's ~0.5). Unlike `serve`,
+ * {@link PINGPONG_WARM_UP_MS} ms, the first {@link WARM_UP_RING_CONNECTIONS} of them on the
+ * af_packet driver's rings in memory where {@link ringPartFirst} holds. Unlike `serve`,
  * `pingpong` has no wait to fill, so this is start-up time; a count rather than only a time
  * bound, because a count is what trains V8 (bench/README.md, "pingpong's default warm-up": at
  * the earlier ~0.1 s it ran ~350 connections on a quiet machine and 64–128 on a loaded one,
@@ -207,34 +201,18 @@ export async function runPingpongWarmUp(
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
 ): Promise<ConnectionWarmUpReport> {
-  const r = await warmUpConnections({
+  const r = await ringThenSim(config, true, serve, client, {
     connections: PINGPONG_WARM_UP_CONNECTIONS,
     timeLimitMs: PINGPONG_WARM_UP_MS,
     graceMs: IDLE_WARM_UP_GRACE_MS,
-    ...warmUpRun(pingpongWarmUpConfig(config), serve, client),
   });
   report(r, json);
   return r;
 }
 
 /**
- * `config` as {@link runPingpongWarmUp} runs it: without `--prewarm-wire`, the af_packet
- * driver's rings in memory (which {@link warmUpLink} takes only for the af_packet driver with
- * a V2 ring; the simulated wire otherwise).
- *
- * @example
- * ```ts
- * pingpongWarmUpConfig({}).warmUpWire; // "af_packet"
- * pingpongWarmUpConfig({ warmUpWire: "sim" }).warmUpWire; // "sim"
- * ```
- */
-export function pingpongWarmUpConfig(config: WarmUpConfig): WarmUpConfig {
-  return config.warmUpWire === undefined ? { ...config, warmUpWire: "af_packet" } : config;
-}
-
-/**
- * Connections of a default warm-up's first part (`serve --http`'s {@link runIdleWarmUp}; all
- * of {@link runPingpongWarmUp}'s run there) on the af_packet driver's own rings joined in memory, when the
+ * Connections of a default warm-up's first part (`serve --http`'s {@link runIdleWarmUp} and
+ * {@link runPingpongWarmUp}) on the af_packet driver's own rings joined in memory, when the
  * real stack runs on that driver (V2 ring) and `--prewarm-wire` is not given; the rest runs on
  * the simulated wire. The part on the rings runs the code only the real driver reaches — its
  * receive walker, TX ring, virtio_net_hdr, and the checksum and segmentation offload branches

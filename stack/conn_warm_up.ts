@@ -22,9 +22,8 @@
  * vnet-header and checksum-offload paths. Measured (bench/README.md, "The warm-up on the real
  * driver's rings"), a fresh `serve --http` was no faster over its first 5,000 connections
  * with it alone: the rings in memory make fewer connections in the same time. So the
- * simulated wire stays the default here; `serve`'s default warm-up runs only its first few
- * hundred connections on the rings (`cli/warm_up.ts`, `WARM_UP_RING_CONNECTIONS`), `pingpong`'s
- * all of them.
+ * simulated wire stays the default here, and the CLI's default warm-ups run only their first
+ * few hundred connections on the rings (`cli/warm_up.ts`, `WARM_UP_RING_CONNECTIONS`).
  * Nothing of theirs is reachable from the caller's stack: the only thing shared is V8's
  * compiled code and type feedback. The application code that runs in them is what the caller
  * hands in (`serve`, `client`): it must keep its own per-run state (counters) in what it

@@ -21,7 +21,6 @@ import {
   IDLE_WARM_UP_EXTRA_MS,
   PINGPONG_WARM_UP_CONNECTIONS,
   PINGPONG_WARM_UP_MS,
-  pingpongWarmUpConfig,
   ringPartFirst,
   runIdleWarmUp,
   warmUpLink,
@@ -472,36 +471,6 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "warm-up: pingpong's default runs on the af_packet rings, the real driver's code compiled",
-  async fn() {
-    // All of pingpong's default warm-up runs on the af_packet driver's rings joined in memory
-    // where the real stack will run on that driver (bench/README.md, "conn9n"), so the
-    // driver's receive walker and vnet-header writer reach TurboFan before the `warm_up` line;
-    // with 300 connections on the rings (the part `serve` keeps) they were compiled only during
-    // the first real connections. The warm-up runs before the link is opened: an interface
-    // that does not exist makes the command fail after it, and nothing is sent anywhere.
-    const args = [
-      ...["pingpong", "server", "--if", "ustk-none0", "--addr", "198.18.0.9/24", "--json"],
-    ];
-    const flags = ["--v8-flags=--trace-opt,--trace-turbo-inlining"];
-    const out = await runCommand(cliCommand(args, flags), { timeoutMs: 30_000 });
-    assert.notEqual(out.code, 0); // no such interface, after the warm-up
-    const at = out.stdout.indexOf('{"event":"warm_up"');
-    assert.ok(at >= 0, out.stdout.slice(-2_000) + out.stderr);
-    const warm = JSON.parse(out.stdout.slice(at, out.stdout.indexOf("}", at) + 1));
-    // A machine too slow for the count stops at the time bound: nothing to say then.
-    if (warm.connections < PINGPONG_WARM_UP_CONNECTIONS) return;
-    const before = out.stdout.slice(0, at);
-    for (const f of ["takeHead", "writeVnetHeader"]) {
-      const own = `<JSFunction ${f} [^>]*> (\\(target|for optimization to) TURBOFAN`;
-      const inlined = `Inlining [^\\n]*<SharedFunctionInfo ${f}>\\} into`;
-      const re = new RegExp(`${own}|${inlined}`);
-      assert.match(before, re, `${f} not sent to TurboFan in ${warm.connections} connections`);
-    }
-  },
-});
-
 Deno.test("warm-up MTU: pingpong's warm-up takes the interface's own MTU where the rings apply", () => {
   // pingpong warms up before it opens its link: without this its part on the rings ran at
   // 1500 on a 9000-byte link (bench/README.md, "conn9m"). Read only, from this namespace.
@@ -533,12 +502,6 @@ Deno.test("warm-up wire: sim by default; af_packet when asked, for the af_packet
   assert.equal(ringPartFirst({ driver: "tap" }), false);
   assert.equal(ringPartFirst({ rxRing: "v3" }), false);
   assert.equal(ringPartFirst({ driver: "loopback" }), false);
-  // pingpong's default warm-up: all of it on the rings where they apply (bench/README.md, "conn9n").
-  assert.equal(warmUpLink(pingpongWarmUpConfig({})).wire, "af_packet");
-  assert.equal(warmUpLink(pingpongWarmUpConfig({ driver: "tap" })).wire, "sim");
-  assert.equal(warmUpLink(pingpongWarmUpConfig({ rxRing: "v3" })).wire, "sim");
-  const sim = withWarmUpWire({}, { "prewarm-wire": "sim" });
-  assert.equal(warmUpLink(pingpongWarmUpConfig(sim)).wire, "sim");
 });
 
 for (const wire of ["sim", "af_packet"] as const) {
