@@ -1,7 +1,7 @@
 /**
  * `bench/conn_warmup.ts`: how a server's connection rate moves over its first connections —
  * the JIT warm-up of the connection paths (handshake, accept, close, TIME_WAIT) against a
- * kernel server that is flat from the start. On one veth pair (MTU 1500), in rounds:
+ * kernel server that is flat from the start. On one veth pair (MTU 1500 or `--mtu`), in rounds:
  *
  * - **HTTP** (`--blocks B`, `--requests N`): one server process at a time — `Deno.serve` on
  *   the stack end's kernel sockets, then `ustack serve --http` (and each `--variant`) — warmed
@@ -19,7 +19,7 @@
  * deno run --allow-all bench/conn_warmup.ts [--rounds R] [--blocks B] [--requests N]
  *     [--pingpong N] [--variant NAME=FLAGS]... [--base PATH] [--base-variant NAME=FLAGS]...
  *     [--checkout NAME=PATH]... [--only NAME]... [--skip-http] [--rotate] [--no-wrk]
- *     [--kernel-tw-reuse] [--server-runs K] [--out FILE]
+ *     [--kernel-tw-reuse] [--server-runs K] [--mtu M] [--out FILE]
  * ```
  *
  * `--only NAME` (repeatable) keeps only the named servers and pairs (`kernel`, `ustack`, a
@@ -43,6 +43,10 @@
  * against each pair's one server process: the pair's record is the first client's, and
  * `later_runs` holds the others' — a server past its first N real connections, so the cost of
  * the real path's compilation shows as the difference (kernel pairs run one client).
+ *
+ * `--mtu M` sets the veth pair's MTU (1500). A pingpong pair's record holds the time from the
+ * server's start to its ready line (`server_ready_ms`) and the client's warm-up
+ * (`client_warm_up_ms`, its `warm_up` line; null without one): what a user waits for.
  *
  * `--variant prewarm=--prewarm` adds a `serve --http --prewarm` server (and a
  * `pingpong --prewarm` pair) to every round. Needs root, `ab`, `wrk`.
@@ -195,13 +199,16 @@ async function pingpong(
       pair.cli,
     ),
   );
+  const t0 = performance.now();
   try {
     await srv.waitForLine(/"event":"ready"/, 60_000);
+    const readyMs = Math.round(performance.now() - t0);
     // Kernel pairs run once: a second kernel client would meet the first one's TIME_WAIT ports.
     const runCount = kernel ? 1 : serverRuns;
     const runs: Record<string, unknown>[] = [];
     for (let r = 0; r < runCount; r++) runs.push(await pingpongClient(link, pair, n, srv.pid));
-    return runCount > 1 ? { ...runs[0], later_runs: runs.slice(1) } : runs[0];
+    const first = { ...runs[0], server_ready_ms: readyMs };
+    return runCount > 1 ? { ...first, later_runs: runs.slice(1) } : first;
   } finally {
     await srv.stop(10_000);
     if (twReuse) await setTwReuse(link, 2);
@@ -238,6 +245,7 @@ async function pingpongClient(
   );
   const threads1 = threadTicks(srvPid);
   const j = lastJson(f.stdout, "summary");
+  const warm = f.stdout.includes('"event":"warm_up"') ? lastJson(f.stdout, "warm_up") : null;
   const run = j.run_cpu_ms as { user: number; system: number } | undefined;
   const done = Number(j.connections);
   // Clock ticks are 1/100 s: µs per connection = ticks × 10,000 / n.
@@ -247,6 +255,7 @@ async function pingpongClient(
   }
   return {
     ...j,
+    client_warm_up_ms: warm === null ? null : warm.ms,
     server_us_per_conn: cpu?.serverUsPerRequest ?? null,
     server_us_by_thread: byThread,
     client_us_per_conn: run !== undefined && done > 0
@@ -280,6 +289,7 @@ export async function main(args: string[]): Promise<number> {
       "no-wrk": { type: "boolean" },
       "kernel-tw-reuse": { type: "boolean" },
       "server-runs": { type: "string", default: "1" },
+      mtu: { type: "string", default: "1500" },
       out: { type: "string" },
     },
   });
@@ -318,7 +328,7 @@ export async function main(args: string[]): Promise<number> {
   const rounds: Record<string, unknown>[] = [];
   for (let r = 0; r < Number(values.rounds); r++) {
     // A fresh pair per round: the peer's ephemeral ports of the last round are in TIME_WAIT.
-    const link = await BenchLink.create(1500);
+    const link = await BenchLink.create(Number(values.mtu));
     try {
       const round: Record<string, unknown> = { load: Deno.loadavg()[0] };
       // --rotate: round r starts with server r (mod their number), so no server always runs
@@ -357,6 +367,7 @@ export async function main(args: string[]): Promise<number> {
             `round ${r + 1} pingpong ${name.padEnd(10)} ${Number(j.conn_per_s).toFixed(0)}/s ` +
               `failed ${j.failed}  CPU/conn client ${j.client_us_per_conn} µs server ` +
               `${j.server_us_per_conn} µs (${threadsText(j.server_us_by_thread)})  ` +
+              `ready ${j.server_ready_ms} ms warm-up ${j.client_warm_up_ms} ms  ` +
               `load ${Deno.loadavg()[0].toFixed(2)}`,
           );
           const later = (j.later_runs ?? []) as Record<string, unknown>[];
@@ -375,7 +386,14 @@ export async function main(args: string[]): Promise<number> {
       await link.destroy();
     }
   }
-  const record = { date: new Date().toISOString(), blocks, requests, pingpong: ppN, rounds };
+  const record = {
+    date: new Date().toISOString(),
+    mtu: Number(values.mtu),
+    blocks,
+    requests,
+    pingpong: ppN,
+    rounds,
+  };
   if (values.out !== undefined) {
     await Deno.writeTextFile(values.out, JSON.stringify(record, null, 2) + "\n");
   }

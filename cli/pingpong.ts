@@ -398,15 +398,20 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
     const opener = stackOpener(rt, { ...co, host, port });
     return (i, done) => opener.cycle(i, msg, done);
   };
-  if (o.prewarm > 0) {
-    config = withPrewarmedPools(config);
-    await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
-  } else if (o.prewarmDefault) {
-    // Nothing to wait for here: a count of connections, bounded in time.
-    await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
-  }
+  if (o.prewarm > 0) config = withPrewarmedPools(config);
+  // The real stack first, then the warm-up: V8 counts the real stack's ring memory (~100 MB of
+  // ArrayBuffers at MTU 1500) towards the heap's global limit before and during the warm-up,
+  // so the mark-compact that frees the warm-up's garbage runs during the warm-up. Started
+  // after it, the real stack's rings pushed the heap over a limit computed without them, and a
+  // mark-compact ran in the first real connections (bench/README.md, "conn9n").
   const rt = await Runtime.start(config);
   try {
+    if (o.prewarm > 0) {
+      await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
+    } else if (o.prewarmDefault) {
+      // Nothing to wait for here: a count of connections, bounded in time.
+      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
+    }
     return await run(co, stackOpener(rt, co));
   } finally {
     await rt.stop();
