@@ -72,16 +72,7 @@ export class WaitQueue {
   static readonly #executor = (resolve: Wake): void => {
     const q = WaitQueue.#adding!;
     WaitQueue.#adding = null;
-    const i = q.#nWaiters;
-    const wakes = q.#wakes!;
-    if (i < wakes.length) {
-      wakes[i] = resolve;
-      q.#masks[i] = WaitQueue.#addingMask;
-    } else {
-      wakes.push(resolve);
-      q.#masks.push(WaitQueue.#addingMask);
-    }
-    q.#nWaiters = i + 1;
+    q.#add(resolve, WaitQueue.#addingMask);
   };
   /**
    * Waits that found nothing ready and were queued, over the queue's life: the mux compares it
@@ -106,6 +97,37 @@ export class WaitQueue {
     return new Promise(WaitQueue.#executor);
   }
 
+  /**
+   * Call `wake(events)` once, when any of `mask` becomes ready — {@link WaitQueue.wait} without
+   * the promise, for readers that settle their own (one function per reader, not one promise and
+   * two resolving functions per wait). It is called at the delivery, inside the stack's tick:
+   * it must not throw, and what it hands on to promises runs after the tick's receive half, as
+   * an awaiting task would. It may call `waitCall` again. The caller checks readiness first (a
+   * wait registered while the events are ready waits for the next delivery).
+   */
+  waitCall(mask: number, wake: Wake): void {
+    if (this.#wakes === null) {
+      this.#wakes = objectArray();
+      this.#masks = [];
+    }
+    this.waits++;
+    this.#add(wake, mask);
+  }
+
+  /** Add a one-shot waiter. */
+  #add(wake: Wake, mask: number): void {
+    const i = this.#nWaiters;
+    const wakes = this.#wakes!;
+    if (i < wakes.length) {
+      wakes[i] = wake;
+      this.#masks[i] = mask;
+    } else {
+      wakes.push(wake);
+      this.#masks.push(mask);
+    }
+    this.#nWaiters = i + 1;
+  }
+
   /** Number of pending one-shot waiters. */
   get waiters(): number {
     return this.#nWaiters;
@@ -117,8 +139,9 @@ export class WaitQueue {
     const n = this.#nWaiters;
     let woke = 0;
     if (ws !== null && n > 0) {
-      // Keep the waiters not woken at the front; a wake-up only queues the promise's
-      // reactions (no code runs here), so the set does not change meanwhile.
+      // Keep the waiters not woken at the front. A promise's wake-up only queues its
+      // reactions; a `waitCall` function runs and may wait again: its new waiter lands past
+      // the first `n` slots and moves down with the kept ones.
       const masks = this.#masks;
       let keep = 0;
       for (let i = 0; i < n; i++) {
@@ -129,8 +152,13 @@ export class WaitQueue {
           masks[keep++] = masks[i];
         }
       }
-      for (let i = keep; i < n; i++) ws[i] = null;
-      this.#nWaiters = keep;
+      const added = this.#nWaiters - n;
+      for (let j = 0; j < added; j++) {
+        ws[keep + j] = ws[n + j];
+        masks[keep + j] = masks[n + j];
+      }
+      for (let i = keep + added; i < n + added; i++) ws[i] = null;
+      this.#nWaiters = keep + added;
       woke = n - keep;
     }
     if (this.listener !== null) this.listener(events, this);
