@@ -708,15 +708,14 @@ export class EventLoop {
         // transmit half's readiness got its microtask turns).
         return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
       }
-      // Driven without the async function (no task waits on this tick's readiness: it went
-      // to synchronous listeners, also in the transmit half — `reactionsDone` follows both
-      // halves, and is false while a woken task's reaction is still queued): nothing needs Deno's
-      // event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as while
-      // spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk stream,
-      // most of what the stream allocated.)
-      if (this.#direct && sinceTurn < this.#denoTurnMs && stack.mux.reactionsDone) {
-        return STEP_TICK;
-      }
+      // Every reaction to this tick's readiness is done (`reactionsDone` follows both halves:
+      // the readiness went to synchronous listeners, or every task it woke waits on its queue
+      // again after the microtask turns; it is false while a woken task's reaction is still
+      // queued): nothing needs Deno's event loop but its own timers and I/O, which get a turn
+      // every `denoTurnUs`, as while spinning. (A turn is ~0.8 KB of Deno's garbage: after every
+      // tick of a bulk stream, most of what the stream allocated — also for a reader that
+      // awaits, whose every read was a tick and a turn.)
+      if (sinceTurn < this.#denoTurnMs && stack.mux.reactionsDone) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
@@ -725,10 +724,9 @@ export class EventLoop {
       // After work, and whenever it is due: Deno's event loop runs (application code woken
       // by timers and I/O, the yield that makes an application's reaction go out). Between
       // those turns an idle loop spins at the top without allocating.
-      // Driven without the async function, nothing awaits a turn: the idle ticks before the
-      // spin go without one too (Deno's still comes every `denoTurnUs`).
-      const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
-        !(this.#direct && stack.mux.reactionsDone);
+      // With every reaction done, nothing awaits a turn: the idle ticks before the spin go
+      // without one too (Deno's still comes every `denoTurnUs`).
+      const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS && !stack.mux.reactionsDone;
       return turnPerIdleTick || now - this.#lastDenoTurn >= this.#denoTurnMs
         ? STEP_YIELD
         : STEP_TICK;
