@@ -299,6 +299,9 @@ export class EventMux {
       wq.queued = false;
       this.stats.deliveries++;
       try {
+        // Waits a woken `waitCall` function made again inside the delivery count as its
+        // reaction: measured from before it.
+        const waitsBefore = wq.waits;
         const woke = wq.deliver(ev);
         if (
           (wq.listener !== null && !wq.listenerSync) ||
@@ -310,7 +313,7 @@ export class EventMux {
           const w = this.#woken;
           if (this.#nWoken < w.length) w[this.#nWoken] = wq;
           else w.push(wq);
-          this.#wokenWaits[this.#nWoken++] = wq.waits + woke;
+          this.#wokenWaits[this.#nWoken++] = waitsBefore + woke;
         }
       } catch (e) {
         this.#untracked = true;
