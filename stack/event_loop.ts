@@ -85,6 +85,14 @@ export interface EventLoopOptions {
    */
   denoTurnUs?: number;
   /**
+   * While the loop is driven without its async function (every reaction to readiness is
+   * complete when its listener returns: a stream read by `TcpConn.consume`, say) and frames
+   * keep coming (the last busy tick within `busyPollUs`), turn Deno's event loop at most this
+   * often instead (µs) [500]. Nothing awaits the stack then: a turn serves only Deno's timers
+   * (whose resolution is 1 ms) and I/O, and costs ~0.75 KB of garbage (`setImmediate`).
+   */
+  denoTurnBusyUs?: number;
+  /**
    * While ticks keep finding work, turn Deno's event loop at most this often (µs) [0: after
    * every busy tick]. A turn costs ~5 µs (a promise, `setImmediate`, Deno's I/O poll), a
    * tenth of a bulk sender's tick; the application's reaction to readiness does not need it
@@ -276,6 +284,7 @@ export class EventLoop {
   readonly #busyPollMs: number = DOUBLE_ZERO;
   readonly #blockPollMs: number = DOUBLE_ZERO;
   readonly #denoTurnMs: number = DOUBLE_ZERO;
+  readonly #denoTurnBusyMs: number = DOUBLE_ZERO;
   readonly #busyTurnMs: number = DOUBLE_ZERO;
   readonly #spinYield: boolean;
   readonly #schedSliceUs: number | undefined;
@@ -350,6 +359,7 @@ export class EventLoop {
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
+    this.#denoTurnBusyMs = Math.max(this.#denoTurnMs, (opts.denoTurnBusyUs ?? 500) / 1000);
     this.#busyTurnMs = (opts.busyTurnUs ?? 0) / 1000;
     this.#spinYield = opts.spinYield ?? true;
     this.#schedSliceUs = opts.schedSliceUs;
@@ -630,7 +640,7 @@ export class EventLoop {
     const lastBusy = this.#lastBusyMs;
     const spinUntil =
       this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < this.#busyPollNowMs
-        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#denoTurnMs)
+        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#turnEveryMs(start))
         : 0;
     let frames = 0;
     this.#inTick = true;
@@ -715,7 +725,7 @@ export class EventLoop {
       // every `denoTurnUs`, as while spinning. (A turn is ~0.8 KB of Deno's garbage: after every
       // tick of a bulk stream, most of what the stream allocated — also for a reader that
       // awaits, whose every read was a tick and a turn.)
-      if (sinceTurn < this.#denoTurnMs && stack.mux.reactionsDone) return STEP_TICK;
+      if (sinceTurn < this.#turnEveryMs(now) && stack.mux.reactionsDone) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
@@ -727,7 +737,7 @@ export class EventLoop {
       // With every reaction done, nothing awaits a turn: the idle ticks before the spin go
       // without one too (Deno's still comes every `denoTurnUs`).
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS && !stack.mux.reactionsDone;
-      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#denoTurnMs
+      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#turnEveryMs(now)
         ? STEP_YIELD
         : STEP_TICK;
     }
@@ -753,6 +763,16 @@ export class EventLoop {
     }
     this.#parkTimeoutMs = Math.ceil(timeout);
     return STEP_PARK;
+  }
+
+  /**
+   * How often Deno's event loop turns while nothing awaits a turn (ms): `denoTurnBusyUs` while
+   * driven without the async function with frames coming, else `denoTurnUs`.
+   */
+  #turnEveryMs(now: number): number {
+    return this.#direct && now - this.#lastBusyMs < this.#busyPollNowMs
+      ? this.#denoTurnBusyMs
+      : this.#denoTurnMs;
   }
 
   /** Park in poll() (or a JS timer) for `#parkTimeoutMs`, until a frame or a wake-up. */
