@@ -11,12 +11,14 @@
  * calls). The readers that await: `--read-into` (`readInto` until -1, then `waitReadable`),
  * `--readable` (the connection's `readable` stream, `reader.read()`) and `--node` (a
  * `node:net` `Socket` over the connection, its `data` events). `--deno-turn-us N` sets the
- * loop's `denoTurnUs` (how often a loop driven without its async function turns Deno's event
- * loop while busy, and while spinning).
+ * loop's `denoTurnUs` (how often the loop turns Deno's event loop while spinning, and while
+ * busy with every reaction done), `--deno-turn-busy-us N` its `denoTurnBusyUs` (the same while
+ * driven without its async function with frames coming).
  *
  * ```sh
  * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3]
  *     [--receive [--consume | --read-into | --readable | --node]] [--deno-turn-us 50]
+ *     [--deno-turn-busy-us 500]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root and `socat`. It is a
@@ -48,6 +50,7 @@ const { values } = parseArgs({
     readable: { type: "boolean", default: false },
     node: { type: "boolean", default: false },
     "deno-turn-us": { type: "string" },
+    "deno-turn-busy-us": { type: "string" },
   },
 });
 const mtu = Number(values.mtu);
@@ -74,9 +77,12 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     if: pair.stackIf,
     netns: pair.stackNs,
     addr: `${pair.stackAddr}/24`,
-    loop: values["deno-turn-us"] === undefined
-      ? undefined
-      : { denoTurnUs: Number(values["deno-turn-us"]) },
+    loop: {
+      denoTurnUs: values["deno-turn-us"] === undefined ? undefined : Number(values["deno-turn-us"]),
+      denoTurnBusyUs: values["deno-turn-busy-us"] === undefined
+        ? undefined
+        : Number(values["deno-turn-busy-us"]),
+    },
   });
   const listener = receive ? rt.listen({ port: 5201 }) : null;
   const sink = receive
@@ -183,9 +189,9 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     };
     walk(head, null);
     console.log(
-      `${receive ? (readerName === "read" ? "receive" : `receive (${readerName})`) : "send"}, MTU ${mtu}: ${
-        (bytes * 8 / seconds / 1e9).toFixed(2)
-      } Gbit/s, ${segs} TCP segments, ` +
+      `${
+        receive ? (readerName === "read" ? "receive" : `receive (${readerName})`) : "send"
+      }, MTU ${mtu}: ${(bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s, ${segs} TCP segments, ` +
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
         `${(total / segs).toFixed(1)} B per segment, ${(total / frames).toFixed(1)} per frame, ` +
         `${(total / wire).toFixed(2)} per wire packet; ${steps} ${receive ? "reads" : "writes"}, ` +
