@@ -105,15 +105,20 @@ export class TcpConn {
   /**
    * Read into `buf`: the byte count, or null at EOF. Waits for data; rejects with a StackError
    * on a connection error. When data is buffered the promise is made resolved, with no async
-   * call; a read that waits is completed by the wait queue's delivery (the bytes are copied
-   * at the end of the tick that brought them), with no promise but its own.
+   * call; a read that waits is posted ({@link readPosted}: in-order data is copied straight
+   * from the frame into `buf`; leave it alone until the read settles) and completed by the wait
+   * queue's delivery at the end of the tick that brought the data, with no promise but its own.
    */
   read(buf: Uint8Array): Promise<number | null> {
     let n: number;
     try {
       if (this.#consumer !== null) this.#notConsumed("read");
-      // A window update the read makes due schedules its own output (see #readLoop).
-      n = this.endpoint.read(buf, 0, buf.length);
+      // A window update the read makes due schedules its own output (see #readLoop). With
+      // nothing buffered the read is posted: in-order data goes straight from the frame into
+      // `buf` (which the caller leaves alone until the read settles), one copy instead of two.
+      n = buf.length === 0
+        ? this.endpoint.read(buf, 0, 0)
+        : this.endpoint.readPosted(buf, 0, buf.length);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -152,7 +157,10 @@ export class TcpConn {
       const buf = this.#pendingRead!;
       let n: number;
       try {
-        n = this.endpoint.read(buf, 0, buf.length);
+        // What the post took first; with nothing at all (a spurious wake-up), posted again.
+        n = buf.length === 0
+          ? this.endpoint.read(buf, 0, 0)
+          : this.endpoint.readPosted(buf, 0, buf.length);
       } catch (e) {
         const reject = this.#readReject;
         this.#settleRead();
