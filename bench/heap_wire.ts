@@ -120,31 +120,40 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
         consumed[1]++;
       });
     }
-    const reader = readable ? conn.readable.getReader() : null;
-    const byEvents = consume || node;
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    // One step of the workload: a 128 KiB write, or a read of what is there (≤ 128 KiB).
-    const step = async (): Promise<number> => {
-      if (!receive) {
-        await conn.write(chunk);
-        return chunk.length;
-      }
-      if (reader !== null) {
-        const r = await reader.read();
-        if (r.done) throw new Error("the sender closed");
-        return r.value.length;
-      }
-      if (readInto) {
-        for (;;) {
-          const n = conn.readInto(chunk, 0, chunk.length);
-          if (n > 0) return n;
-          if (n === 0) throw new Error("the sender closed");
-          await conn.waitReadable();
+    // The readers that await (`read`, `--read-into`, `--readable`): the application's own
+    // loop, one async function for the stream's life (no call per read), counted as above.
+    let reading = receive && !consume && !node;
+    const readLoop = async (): Promise<void> => {
+      const reader = readable ? conn.readable.getReader() : null;
+      while (reading) {
+        let n: number;
+        if (reader !== null) {
+          const r = await reader.read();
+          if (r.done) break;
+          n = r.value.length;
+        } else if (readInto) {
+          n = conn.readInto(chunk, 0, chunk.length);
+          if (n < 0) {
+            await conn.waitReadable();
+            continue;
+          }
+          if (n === 0) break;
+        } else {
+          const r = await conn.read(chunk);
+          if (r === null) break;
+          n = r;
         }
+        consumed[0] += n;
+        consumed[1]++;
       }
-      const n = await conn.read(chunk);
-      if (n === null) throw new Error("the sender closed");
-      return n;
+    };
+    const reads = reading ? readLoop().catch(() => {}) : null;
+    const byEvents = receive;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // One step of the send workload: a 128 KiB write.
+    const step = async (): Promise<number> => {
+      await conn.write(chunk);
+      return chunk.length;
     };
     let t0 = performance.now();
     if (byEvents) await sleep(warmSeconds * 1000);
@@ -200,8 +209,10 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }
+    reading = false;
     socket?.destroy();
     conn.close();
+    if (reads !== null) await reads;
     if (consuming !== null) await consuming.catch(() => {});
   } finally {
     listener?.close();
