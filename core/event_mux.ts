@@ -20,6 +20,9 @@ export const EV_ERROR = 0x008;
 /** The peer hung up / the endpoint is closed (`POLLHUP`). */
 export const EV_HANGUP = 0x010;
 
+/** A waiter's mask bit: the waiter is a `waitCall` function, not a promise's resolver. */
+const CALL_WAITER = 1 << 30;
+
 /** The masks of a queue never waited on (never written: the first wait makes its own). */
 const NO_MASKS: number[] = [];
 
@@ -111,8 +114,15 @@ export class WaitQueue {
       this.#masks = [];
     }
     this.waits++;
-    this.#add(wake, mask);
+    this.#add(wake, mask | CALL_WAITER);
   }
+
+  /**
+   * `waitCall` functions called by deliveries, over every queue's life: a function reacts
+   * inside the delivery (a read, say, whose window update asks for a tick) and hands the rest
+   * to promises, so the mux tells the event loop that a tick asked for then is no answer.
+   */
+  static calls = 0;
 
   /** Add a one-shot waiter. */
   #add(wake: Wake, mask: number): void {
@@ -145,9 +155,11 @@ export class WaitQueue {
       const masks = this.#masks;
       let keep = 0;
       for (let i = 0; i < n; i++) {
-        const hit = (events | this.readiness) & masks[i];
-        if (hit !== 0) ws[i]!(hit);
-        else {
+        const hit = (events | this.readiness) & masks[i] & ~CALL_WAITER;
+        if (hit !== 0) {
+          if ((masks[i] & CALL_WAITER) !== 0) WaitQueue.calls++;
+          ws[i]!(hit);
+        } else {
           ws[keep] = ws[i];
           masks[keep++] = masks[i];
         }
@@ -246,6 +258,7 @@ export class EventMux {
    * see {@link EventMux.reactionsDone}.
    */
   beginReactions(): void {
+    this.#callsBefore = WaitQueue.calls;
     const w = this.#woken;
     for (let i = 0; i < this.#nWoken; i++) w[i] = null;
     this.#nWoken = 0;
@@ -266,6 +279,17 @@ export class EventMux {
     for (let i = 0; i < this.#nWoken; i++) if (w[i]!.waits < waits[i]) return false;
     return true;
   }
+
+  /**
+   * True when a delivery since {@link EventMux.beginReactions} called a
+   * {@link WaitQueue.waitCall} function: a tick asked for during the delivery may be that
+   * function's own doing (a read's window update), not the application's answer, which is still
+   * to come in microtask turns.
+   */
+  get calledWaiters(): boolean {
+    return WaitQueue.calls !== this.#callsBefore;
+  }
+  #callsBefore = 0;
 
   /** Record that `wq` gained readiness `events` during this tick. */
   notify(wq: WaitQueue, events: number): void {

@@ -529,9 +529,10 @@ export class EventLoop {
           const stack = this.#stack;
           const muxer = stack.mux;
           const woken = this.#woken;
+          const all = woken > 1 || muxer.calledWaiters;
           this.#waitFromMs = this.trace === null ? 0 : stack.clock.nowMs();
           let turns = 0;
-          for (; turns < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); turns++) {
+          for (; turns < MICROTASK_TURNS && (all || !stack.tickRequested); turns++) {
             if (muxer.reactionsDone) break;
             await SETTLED;
           }
@@ -664,7 +665,11 @@ export class EventLoop {
     const woken = mux.deliveries - deliveries;
     this.#woken = woken;
     if (woken === 0) return STEP_TRANSMIT;
-    if ((woken > 1 || !stack.tickRequested) && !muxer.reactionsDone) return STEP_TURNS;
+    // A tick asked for during the delivery is no answer when a `waitCall` function (a waiting
+    // read) ran there: its reader's reaction is still to come.
+    if (
+      (woken > 1 || !stack.tickRequested || muxer.calledWaiters) && !muxer.reactionsDone
+    ) return STEP_TURNS;
     if (trace !== null) {
       const now = clock.nowMs();
       trace.record(TRACE_MICROTASKS, now, now, 0);
