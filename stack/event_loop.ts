@@ -324,6 +324,8 @@ export class EventLoop {
    * loop turns Deno's event loop without an async function.
    */
   #quietTicks = 0;
+  /** Every reaction to the last busy tick's readiness was done when it ended. */
+  #busyReacted = true;
   /** Frames the drivers had queued for sending as of the last look (API calls queue them too). */
   #sentFrames = 0;
   /** The current tick's frames received. */
@@ -714,6 +716,7 @@ export class EventLoop {
       this.#sentFrames = sentNow;
       this.#lastBusyMs = now;
       this.#idleTicks = 0;
+      this.#busyReacted = stack.mux.reactionsDone;
     } else this.#idleTicks++;
     const idleTicks = this.#idleTicks;
     if (idleTicks === 0) {
@@ -739,9 +742,12 @@ export class EventLoop {
       // After work, and whenever it is due: Deno's event loop runs (application code woken
       // by timers and I/O, the yield that makes an application's reaction go out). Between
       // those turns an idle loop spins at the top without allocating.
-      // With every reaction done, nothing awaits a turn: the idle ticks before the spin go
-      // without one too (Deno's still comes every `denoTurnUs`).
-      const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS && !stack.mux.reactionsDone;
+      // With every reaction to the last busy tick done (and to this one), nothing awaits a
+      // turn: the idle ticks before the spin go without one too (Deno's still comes every
+      // `denoTurnUs`). A listener's reaction is not followed (a server's, say, that hands
+      // requests on to promises): its idle ticks keep their turns.
+      const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
+        !(this.#busyReacted && stack.mux.reactionsDone);
       return turnPerIdleTick || now - this.#lastDenoTurn >= this.#turnEveryMs(now)
         ? STEP_YIELD
         : STEP_TICK;
