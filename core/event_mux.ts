@@ -108,7 +108,7 @@ export class WaitQueue {
    * an awaiting task would. It may call `waitCall` again. The caller checks readiness first (a
    * wait registered while the events are ready waits for the next delivery).
    */
-  waitCall(mask: number, wake: Wake): void {
+  waitCall(mask: number, wake: (events: number) => void): void {
     if (this.#wakes === null) {
       this.#wakes = objectArray();
       this.#masks = [];
