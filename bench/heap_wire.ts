@@ -18,7 +18,7 @@
  * ```sh
  * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3]
  *     [--receive [--consume | --read-into | --readable | --node]] [--deno-turn-us 50]
- *     [--deno-turn-busy-us 500]
+ *     [--deno-turn-busy-us 50]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root and `socat`. It is a

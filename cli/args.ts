@@ -176,7 +176,7 @@ export const LINK_USAGE = `link options:
                        before parking on a helper thread (5000; 0: park at once)
   --deno-turn US       while busy-polling idle, turn Deno's event loop this often (50)
   --deno-turn-busy US  while frames keep coming to synchronous listeners only (consumers),
-                       turn Deno's event loop at most this often (500)
+                       turn Deno's event loop at most this often (50: --deno-turn)
   --busy-turn US       while ticks find work, turn Deno's event loop at most this often
                        (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll

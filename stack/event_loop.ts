@@ -88,8 +88,11 @@ export interface EventLoopOptions {
    * While the loop is driven without its async function (every reaction to readiness is
    * complete when its listener returns: a stream read by `TcpConn.consume`, say) and frames
    * keep coming (the last busy tick within `busyPollUs`), turn Deno's event loop at most this
-   * often instead (µs) [500]. Nothing awaits the stack then: a turn serves only Deno's timers
-   * (whose resolution is 1 ms) and I/O, and costs ~0.75 KB of garbage (`setImmediate`).
+   * often instead (µs) [50: as `denoTurnUs`]. Nothing awaits the stack then: a turn serves only
+   * Deno's timers (whose resolution is 1 ms) and I/O, and costs ~0.75 KB of garbage
+   * (`setImmediate`): 500 halves what a consumed stream allocates per read, but its longer
+   * spins (`sched_yield` between polls) were not shown harmless to throughput on a loaded
+   * machine (bench/README.md, "rd13h").
    */
   denoTurnBusyUs?: number;
   /**
@@ -361,7 +364,7 @@ export class EventLoop {
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
-    this.#denoTurnBusyMs = Math.max(this.#denoTurnMs, (opts.denoTurnBusyUs ?? 500) / 1000);
+    this.#denoTurnBusyMs = Math.max(this.#denoTurnMs, (opts.denoTurnBusyUs ?? 0) / 1000);
     this.#busyTurnMs = (opts.busyTurnUs ?? 0) / 1000;
     this.#spinYield = opts.spinYield ?? true;
     this.#schedSliceUs = opts.schedSliceUs;

@@ -6,7 +6,7 @@
 //   only when `denoTurnUs` (50 µs; 1 ms here) passed since the last turn; it turned after every
 //   busy tick;
 // - a consumer (`TcpConn.consume`, the loop driven without its async function): only when
-//   `denoTurnBusyUs` (0.5 ms) passed; it turned every 50 µs.
+//   `denoTurnBusyUs` (0.5 ms here; its default is `denoTurnUs`) passed; it turned every 50 µs.
 
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
@@ -65,7 +65,7 @@ for (const reader of ["read", "consume"] as const) {
           if: pair.stackIf,
           netns: pair.stackNs,
           addr: `${pair.stackAddr}/24`,
-          loop: reader === "read" ? { denoTurnUs: 1000 } : undefined,
+          loop: reader === "read" ? { denoTurnUs: 1000 } : { denoTurnBusyUs: 500 },
         });
         const listener = rt.listen({ port: 5201 });
         const sender = pair.run(["python3", "-c", SEND, pair.stackAddr, "5201", "3"]);
