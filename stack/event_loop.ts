@@ -719,7 +719,7 @@ export class EventLoop {
       this.#sentFrames = sentNow;
       this.#lastBusyMs = now;
       this.#idleTicks = 0;
-      this.#busyReacted = stack.mux.reactionsDone;
+      this.#busyReacted = this.#reactedInTick();
     } else this.#idleTicks++;
     const idleTicks = this.#idleTicks;
     if (idleTicks === 0) {
@@ -729,14 +729,12 @@ export class EventLoop {
         // transmit half's readiness got its microtask turns).
         return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
       }
-      // Every reaction to this tick's readiness is done (`reactionsDone` follows both halves:
-      // the readiness went to synchronous listeners, or every task it woke waits on its queue
-      // again after the microtask turns; it is false while a woken task's reaction is still
-      // queued): nothing needs Deno's event loop but its own timers and I/O, which get a turn
-      // every `denoTurnUs`, as while spinning. (A turn is ~0.8 KB of Deno's garbage: after every
-      // tick of a bulk stream, most of what the stream allocated — also for a reader that
-      // awaits, whose every read was a tick and a turn.)
-      if (sinceTurn < this.#turnEveryMs(now) && stack.mux.reactionsDone) return STEP_TICK;
+      // Every reaction to this tick's readiness is done (see #reactedInTick): nothing needs
+      // Deno's event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as
+      // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
+      // stream, most of what the stream allocated — also for a reader that awaits `read()`,
+      // whose every read was a tick and a turn.)
+      if (sinceTurn < this.#turnEveryMs(now) && this.#reactedInTick()) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
@@ -748,7 +746,8 @@ export class EventLoop {
       // With every reaction to the last busy tick done (and to this one), nothing awaits a
       // turn: the idle ticks before the spin go without one too (Deno's still comes every
       // `denoTurnUs`). A listener's reaction is not followed (a server's, say, that hands
-      // requests on to promises): its idle ticks keep their turns.
+      // requests on to promises), nor a task's woken through a wait's promise: their idle
+      // ticks keep their turns, as on main.
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
         !(this.#busyReacted && stack.mux.reactionsDone);
       return turnPerIdleTick || now - this.#lastDenoTurn >= this.#turnEveryMs(now)
@@ -777,6 +776,22 @@ export class EventLoop {
     }
     this.#parkTimeoutMs = Math.ceil(timeout);
     return STEP_PARK;
+  }
+
+  /**
+   * Every reaction to this tick's readiness is done without a turn of Deno's event loop:
+   * `reactionsDone` (it follows both halves, and is false while a woken task's reaction is
+   * still queued), and either the loop is driven without its async function (the readiness
+   * went to synchronous listeners) or a delivery called a `waitCall` function — the stack's own
+   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns.
+   * A task woken through a wait's promise (`waitReadable`, a request/response exchange) keeps
+   * main's turn after every busy tick: its ticks are few, and on a loaded machine the spin
+   * that replaces the turns (`sched_yield` between polls) lengthened `rr_ab`'s ustack→kernel
+   * p99 in one run (bench/README.md, "rd13h").
+   */
+  #reactedInTick(): boolean {
+    const mux = this.#stack.mux;
+    return mux.reactionsDone && (this.#direct || mux.calledWaiters);
   }
 
   /**
