@@ -260,10 +260,7 @@ class StackEchoServer {
     const server = rt.listen({ port, backlog: BACKLOG });
     this.#server = server;
     const l: TcpListener = server.listener;
-    // Both listeners react synchronously (accept, read, echo) and hand nothing on to
-    // promises: the event loop gives their ticks no microtask turns.
     l.wq.listener = () => this.#acceptAll(l);
-    l.wq.listenerSync = true;
   }
 
   /** Stop listening. */
@@ -277,7 +274,6 @@ class StackEchoServer {
       ep.setNoDelay(true);
       ep.wq.owner = ep;
       ep.wq.listener = this.#onEvents;
-      ep.wq.listenerSync = true;
       this.#pump(ep);
     }
   }
@@ -316,7 +312,6 @@ class StackEchoServer {
     if (ep.wq.owner === null) return;
     ep.wq.owner = null;
     ep.wq.listener = null;
-    ep.wq.listenerSync = false;
     ep.close();
     this.#rt.stack.requestTick();
     this.#stats.open--;
