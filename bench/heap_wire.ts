@@ -8,12 +8,17 @@
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
  * (segments and frames are then the received ones); with `--consume` it reads with
  * `TcpConn.consume` into that buffer instead (no promise per read: its reads are the callback's
- * calls). `--deno-turn-us N` sets the loop's `denoTurnUs` (how often a loop driven without its
- * async function turns Deno's event loop while busy, and while spinning).
+ * calls). The readers that await: `--read-into` (`readInto` until -1, then `waitReadable`),
+ * `--readable` (the connection's `readable` stream, `reader.read()`) and `--node` (a
+ * `node:net` `Socket` over the connection, its `data` events). `--deno-turn-us N` sets the
+ * loop's `denoTurnUs` (how often the loop turns Deno's event loop while spinning, and while
+ * busy with every reaction done), `--deno-turn-busy-us N` its `denoTurnBusyUs` (the same while
+ * driven without its async function with frames coming).
  *
  * ```sh
- * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3] [--receive [--consume]]
- *                                         [--deno-turn-us 50]
+ * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3]
+ *     [--receive [--consume | --read-into | --readable | --node]] [--deno-turn-us 50]
+ *     [--deno-turn-busy-us 50]
  * ```
  *
  * Makes its own namespaces and veth pair (deleted on exit) and needs root and `socat`. It is a
@@ -25,6 +30,7 @@
 import { parseArgs } from "node:util";
 import { Session } from "node:inspector";
 import { Runtime } from "../mod.ts";
+import { Socket } from "../stack/node_net.ts";
 import { withVethPair } from "../tests/harness/netns.ts";
 import {
   frameWhere,
@@ -40,23 +46,43 @@ const { values } = parseArgs({
     warm: { type: "string", default: "3" },
     receive: { type: "boolean", default: false },
     consume: { type: "boolean", default: false },
+    "read-into": { type: "boolean", default: false },
+    readable: { type: "boolean", default: false },
+    node: { type: "boolean", default: false },
     "deno-turn-us": { type: "string" },
+    "deno-turn-busy-us": { type: "string" },
   },
 });
 const mtu = Number(values.mtu);
 const seconds = Number(values.seconds);
 const warmSeconds = Number(values.warm);
-const receive = values.receive || values.consume;
 const consume = values.consume;
+const readInto = values["read-into"];
+const readable = values.readable;
+const node = values.node;
+const receive = values.receive || consume || readInto || readable || node;
+/** The reader's name in the result line. */
+const readerName = consume
+  ? "consume"
+  : readInto
+  ? "readInto"
+  : readable
+  ? "readable"
+  : node
+  ? "node:net"
+  : "read";
 
 await withVethPair({ ipv6: false, mtu }, async (pair) => {
   await using rt = await Runtime.start({
     if: pair.stackIf,
     netns: pair.stackNs,
     addr: `${pair.stackAddr}/24`,
-    loop: values["deno-turn-us"] === undefined
-      ? undefined
-      : { denoTurnUs: Number(values["deno-turn-us"]) },
+    loop: {
+      denoTurnUs: values["deno-turn-us"] === undefined ? undefined : Number(values["deno-turn-us"]),
+      denoTurnBusyUs: values["deno-turn-busy-us"] === undefined
+        ? undefined
+        : Number(values["deno-turn-busy-us"]),
+    },
   });
   const listener = receive ? rt.listen({ port: 5201 }) : null;
   const sink = receive
@@ -86,19 +112,51 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
         consumed[1]++;
       })
       : null;
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    // One step of the workload: a 128 KiB write, or a read of what is there (≤ 128 KiB).
-    const step = async (): Promise<number> => {
-      if (!receive) {
-        await conn.write(chunk);
-        return chunk.length;
+    // `--node`: the `data` events of a node:net socket over the connection, counted as reads.
+    const socket = node ? new Socket({ runtime: rt }, conn) : null;
+    if (socket !== null) {
+      socket.on("data", (b: Uint8Array) => {
+        consumed[0] += b.length;
+        consumed[1]++;
+      });
+    }
+    // The readers that await (`read`, `--read-into`, `--readable`): the application's own
+    // loop, one async function for the stream's life (no call per read), counted as above.
+    let reading = receive && !consume && !node;
+    const readLoop = async (): Promise<void> => {
+      const reader = readable ? conn.readable.getReader() : null;
+      while (reading) {
+        let n: number;
+        if (reader !== null) {
+          const r = await reader.read();
+          if (r.done) break;
+          n = r.value.length;
+        } else if (readInto) {
+          n = conn.readInto(chunk, 0, chunk.length);
+          if (n < 0) {
+            await conn.waitReadable();
+            continue;
+          }
+          if (n === 0) break;
+        } else {
+          const r = await conn.read(chunk);
+          if (r === null) break;
+          n = r;
+        }
+        consumed[0] += n;
+        consumed[1]++;
       }
-      const n = await conn.read(chunk);
-      if (n === null) throw new Error("the sender closed");
-      return n;
+    };
+    const reads = reading ? readLoop().catch(() => {}) : null;
+    const byEvents = receive;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // One step of the send workload: a 128 KiB write.
+    const step = async (): Promise<number> => {
+      await conn.write(chunk);
+      return chunk.length;
     };
     let t0 = performance.now();
-    if (consume) await sleep(warmSeconds * 1000);
+    if (byEvents) await sleep(warmSeconds * 1000);
     else while (performance.now() - t0 < warmSeconds * 1000) await step();
     const tcp = rt.stack.stats.tcp;
     const drv = rt.nic.driver.stats;
@@ -112,7 +170,7 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     t0 = performance.now();
     const bytes0 = consumed[0];
     const reads0 = consumed[1];
-    if (consume) await sleep(seconds * 1000);
+    if (byEvents) await sleep(seconds * 1000);
     else {
       while (performance.now() - t0 < seconds * 1000) {
         bytes += await step();
@@ -120,7 +178,7 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       }
     }
     const head = await stopHeapSampling(s);
-    if (consume) {
+    if (byEvents) {
       bytes = consumed[0] - bytes0;
       steps = consumed[1] - reads0;
     }
@@ -140,9 +198,9 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     };
     walk(head, null);
     console.log(
-      `${receive ? (consume ? "receive (consume)" : "receive") : "send"}, MTU ${mtu}: ${
-        (bytes * 8 / seconds / 1e9).toFixed(2)
-      } Gbit/s, ${segs} TCP segments, ` +
+      `${
+        receive ? (readerName === "read" ? "receive" : `receive (${readerName})`) : "send"
+      }, MTU ${mtu}: ${(bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s, ${segs} TCP segments, ` +
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
         `${(total / segs).toFixed(1)} B per segment, ${(total / frames).toFixed(1)} per frame, ` +
         `${(total / wire).toFixed(2)} per wire packet; ${steps} ${receive ? "reads" : "writes"}, ` +
@@ -151,7 +209,10 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }
+    reading = false;
+    socket?.destroy();
     conn.close();
+    if (reads !== null) await reads;
     if (consuming !== null) await consuming.catch(() => {});
   } finally {
     listener?.close();

@@ -49,6 +49,7 @@ export const LINK_OPTIONS = {
   "busy-poll": { type: "string" },
   "block-poll": { type: "string" },
   "deno-turn": { type: "string" },
+  "deno-turn-busy": { type: "string" },
   "busy-turn": { type: "string" },
   "no-spin-yield": { type: "boolean" },
   "sched-slice": { type: "string" },
@@ -174,6 +175,8 @@ export const LINK_USAGE = `link options:
   --block-poll US      then wait in blocking poll() slices of <= 1 ms this long
                        before parking on a helper thread (5000; 0: park at once)
   --deno-turn US       while busy-polling idle, turn Deno's event loop this often (50)
+  --deno-turn-busy US  while frames keep coming to synchronous listeners only (consumers),
+                       turn Deno's event loop at most this often (50: --deno-turn)
   --busy-turn US       while ticks find work, turn Deno's event loop at most this often
                        (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
@@ -273,7 +276,8 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
 }
 
 /**
- * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` / `--busy-turn` /
+ * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
+ * `--deno-turn-busy` / `--busy-turn` /
  * `--no-spin-yield`, or undefined for the defaults.
  */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
@@ -281,6 +285,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "busy-poll",
     "block-poll",
     "deno-turn",
+    "deno-turn-busy",
     "busy-turn",
     "no-spin-yield",
     "sched-slice",
@@ -294,6 +299,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     busyPollUs: us("busy-poll"),
     blockPollUs: us("block-poll"),
     denoTurnUs: us("deno-turn"),
+    denoTurnBusyUs: us("deno-turn-busy"),
     busyTurnUs: us("busy-turn"),
     spinYield: v["no-spin-yield"] === true ? false : undefined,
     schedSliceUs: v["sched-slice"] === undefined

@@ -21,6 +21,9 @@ const MAX_BURST = 256;
 /**
  * Hand every datagram `ep` receives to `onDatagram`, as it arrives (at the end of the tick
  * that queued it). Readiness is edge-triggered, so whatever is queued already is drained now.
+ * `onDatagram` runs inside the stack's tick and hands nothing on to promises: the listener is
+ * marked synchronous (`WaitQueue.listenerSync`), so the event loop gives its ticks no microtask
+ * turns.
  */
 export function drainDatagrams(
   ep: UdpEndpoint,
@@ -41,6 +44,7 @@ export function drainDatagrams(
     }
   };
   ep.wq.listener = drain;
+  ep.wq.listenerSync = true;
   drain();
 }
 
@@ -181,16 +185,15 @@ export class TcpDataStream extends DataStream {
     }
   }
 
+  /**
+   * Read the stream until the peer's FIN: a consumer (`TcpConn.consume`), each read counted
+   * inside the tick that brought it, with no promise or wait per read.
+   */
   async #receive(): Promise<void> {
-    const conn = this.#conn;
     const buf = new Uint8Array(256 * 1024);
-    for (;;) {
-      const n = conn.readInto(buf, 0, buf.length);
-      if (n > 0) {
-        if (!this.stopped) this.bytes += n;
-      } else if (n === 0) return;
-      else await conn.waitReadable();
-    }
+    await this.#conn.consume(buf, (n) => {
+      if (!this.stopped) this.bytes += n;
+    });
   }
 
   /** Resolves when the send or receive loop ended. */
@@ -324,6 +327,7 @@ export class UdpDataStream extends DataStream {
     this.stopped = true;
     if (this.#ownsEndpoint) {
       this.#ep.wq.listener = null;
+      this.#ep.wq.listenerSync = false;
       this.#ep.close();
     }
   }

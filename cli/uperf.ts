@@ -457,6 +457,8 @@ async function runServer(
     armIdle(SERVER_IDLE_MS);
   };
 
+  // Synchronous (the drain and its counts): the event loop gives its ticks no microtask turns.
+  ep.wq.listenerSync = true;
   ep.wq.listener = () => {
     if (drain(ep, counts) === 0) return;
     const now = clock.nowMs();
@@ -485,6 +487,7 @@ async function runServer(
     for (const t of timers) clearTimeout(t);
     signals.remove();
     ep.wq.listener = null;
+    ep.wq.listenerSync = false;
     ep.close();
   }
   // The kernel's ring drops are read when a frame says some happened: read them now too.

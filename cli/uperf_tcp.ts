@@ -186,17 +186,14 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
       active++;
       seen++;
       conns.add(conn);
-      (async () => {
-        const buf = new Uint8Array(256 * 1024);
-        for (;;) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          const now = clock.nowMs();
-          if (firstMs < 0) onFirst(now);
-          lastMs = now;
-          meter.bytes += n;
-        }
-      })().catch(() => {}).finally(() => {
+      // A consumer: every read counted inside the tick that brought it, with no promise or
+      // wait per read; its promise settles at the peer's FIN (or rejects with the error).
+      conn.consume(new Uint8Array(256 * 1024), (n) => {
+        const now = clock.nowMs();
+        if (firstMs < 0) onFirst(now);
+        lastMs = now;
+        meter.bytes += n;
+      }).catch(() => {}).finally(() => {
         conn.close();
         conns.delete(conn);
         if (--active === 0 && seen > 0 && firstMs >= 0) stop("done");

@@ -20,6 +20,9 @@ export const EV_ERROR = 0x008;
 /** The peer hung up / the endpoint is closed (`POLLHUP`). */
 export const EV_HANGUP = 0x010;
 
+/** A waiter's mask bit: the waiter is a `waitCall` function, not a promise's resolver. */
+const CALL_WAITER = 1 << 30;
+
 /** The masks of a queue never waited on (never written: the first wait makes its own). */
 const NO_MASKS: number[] = [];
 
@@ -72,16 +75,7 @@ export class WaitQueue {
   static readonly #executor = (resolve: Wake): void => {
     const q = WaitQueue.#adding!;
     WaitQueue.#adding = null;
-    const i = q.#nWaiters;
-    const wakes = q.#wakes!;
-    if (i < wakes.length) {
-      wakes[i] = resolve;
-      q.#masks[i] = WaitQueue.#addingMask;
-    } else {
-      wakes.push(resolve);
-      q.#masks.push(WaitQueue.#addingMask);
-    }
-    q.#nWaiters = i + 1;
+    q.#add(resolve, WaitQueue.#addingMask);
   };
   /**
    * Waits that found nothing ready and were queued, over the queue's life: the mux compares it
@@ -106,6 +100,44 @@ export class WaitQueue {
     return new Promise(WaitQueue.#executor);
   }
 
+  /**
+   * Call `wake(events)` once, when any of `mask` becomes ready — {@link WaitQueue.wait} without
+   * the promise, for readers that settle their own (one function per reader, not one promise and
+   * two resolving functions per wait). It is called at the delivery, inside the stack's tick:
+   * it must not throw, and what it hands on to promises runs after the tick's receive half, as
+   * an awaiting task would. It may call `waitCall` again. The caller checks readiness first (a
+   * wait registered while the events are ready waits for the next delivery).
+   */
+  waitCall(mask: number, wake: (events: number) => void): void {
+    if (this.#wakes === null) {
+      this.#wakes = objectArray();
+      this.#masks = [];
+    }
+    this.waits++;
+    this.#add(wake, mask | CALL_WAITER);
+  }
+
+  /**
+   * `waitCall` functions called by deliveries, over every queue's life: a function reacts
+   * inside the delivery (a read, say, whose window update asks for a tick) and hands the rest
+   * to promises, so the mux tells the event loop that a tick asked for then is no answer.
+   */
+  static calls = 0;
+
+  /** Add a one-shot waiter. */
+  #add(wake: Wake, mask: number): void {
+    const i = this.#nWaiters;
+    const wakes = this.#wakes!;
+    if (i < wakes.length) {
+      wakes[i] = wake;
+      this.#masks[i] = mask;
+    } else {
+      wakes.push(wake);
+      this.#masks.push(mask);
+    }
+    this.#nWaiters = i + 1;
+  }
+
   /** Number of pending one-shot waiters. */
   get waiters(): number {
     return this.#nWaiters;
@@ -117,20 +149,28 @@ export class WaitQueue {
     const n = this.#nWaiters;
     let woke = 0;
     if (ws !== null && n > 0) {
-      // Keep the waiters not woken at the front; a wake-up only queues the promise's
-      // reactions (no code runs here), so the set does not change meanwhile.
+      // Keep the waiters not woken at the front. A promise's wake-up only queues its
+      // reactions; a `waitCall` function runs and may wait again: its new waiter lands past
+      // the first `n` slots and moves down with the kept ones.
       const masks = this.#masks;
       let keep = 0;
       for (let i = 0; i < n; i++) {
-        const hit = (events | this.readiness) & masks[i];
-        if (hit !== 0) ws[i]!(hit);
-        else {
+        const hit = (events | this.readiness) & masks[i] & ~CALL_WAITER;
+        if (hit !== 0) {
+          if ((masks[i] & CALL_WAITER) !== 0) WaitQueue.calls++;
+          ws[i]!(hit);
+        } else {
           ws[keep] = ws[i];
           masks[keep++] = masks[i];
         }
       }
-      for (let i = keep; i < n; i++) ws[i] = null;
-      this.#nWaiters = keep;
+      const added = this.#nWaiters - n;
+      for (let j = 0; j < added; j++) {
+        ws[keep + j] = ws[n + j];
+        masks[keep + j] = masks[n + j];
+      }
+      for (let i = keep + added; i < n + added; i++) ws[i] = null;
+      this.#nWaiters = keep + added;
       woke = n - keep;
     }
     if (this.listener !== null) this.listener(events, this);
@@ -218,6 +258,7 @@ export class EventMux {
    * see {@link EventMux.reactionsDone}.
    */
   beginReactions(): void {
+    this.#callsBefore = WaitQueue.calls;
     const w = this.#woken;
     for (let i = 0; i < this.#nWoken; i++) w[i] = null;
     this.#nWoken = 0;
@@ -238,6 +279,17 @@ export class EventMux {
     for (let i = 0; i < this.#nWoken; i++) if (w[i]!.waits < waits[i]) return false;
     return true;
   }
+
+  /**
+   * True when a delivery since {@link EventMux.beginReactions} called a
+   * {@link WaitQueue.waitCall} function: a tick asked for during the delivery may be that
+   * function's own doing (a read's window update), not the application's answer, which is still
+   * to come in microtask turns.
+   */
+  get calledWaiters(): boolean {
+    return WaitQueue.calls !== this.#callsBefore;
+  }
+  #callsBefore = 0;
 
   /** Record that `wq` gained readiness `events` during this tick. */
   notify(wq: WaitQueue, events: number): void {
@@ -271,6 +323,9 @@ export class EventMux {
       wq.queued = false;
       this.stats.deliveries++;
       try {
+        // Waits a woken `waitCall` function made again inside the delivery count as its
+        // reaction: measured from before it.
+        const waitsBefore = wq.waits;
         const woke = wq.deliver(ev);
         if (
           (wq.listener !== null && !wq.listenerSync) ||
@@ -282,7 +337,7 @@ export class EventMux {
           const w = this.#woken;
           if (this.#nWoken < w.length) w[this.#nWoken] = wq;
           else w.push(wq);
-          this.#wokenWaits[this.#nWoken++] = wq.waits + woke;
+          this.#wokenWaits[this.#nWoken++] = waitsBefore + woke;
         }
       } catch (e) {
         this.#untracked = true;

@@ -85,6 +85,17 @@ export interface EventLoopOptions {
    */
   denoTurnUs?: number;
   /**
+   * While the loop is driven without its async function (every reaction to readiness is
+   * complete when its listener returns: a stream read by `TcpConn.consume`, say) and frames
+   * keep coming (the last busy tick within `busyPollUs`), turn Deno's event loop at most this
+   * often instead (µs) [50: as `denoTurnUs`]. Nothing awaits the stack then: a turn serves only
+   * Deno's timers (whose resolution is 1 ms) and I/O, and costs ~0.75 KB of garbage
+   * (`setImmediate`): 500 halves what a consumed stream allocates per read, but its longer
+   * spins (`sched_yield` between polls) were not shown harmless to throughput on a loaded
+   * machine (bench/README.md, "rd13h").
+   */
+  denoTurnBusyUs?: number;
+  /**
    * While ticks keep finding work, turn Deno's event loop at most this often (µs) [0: after
    * every busy tick]. A turn costs ~5 µs (a promise, `setImmediate`, Deno's I/O poll), a
    * tenth of a bulk sender's tick; the application's reaction to readiness does not need it
@@ -276,6 +287,7 @@ export class EventLoop {
   readonly #busyPollMs: number = DOUBLE_ZERO;
   readonly #blockPollMs: number = DOUBLE_ZERO;
   readonly #denoTurnMs: number = DOUBLE_ZERO;
+  readonly #denoTurnBusyMs: number = DOUBLE_ZERO;
   readonly #busyTurnMs: number = DOUBLE_ZERO;
   readonly #spinYield: boolean;
   readonly #schedSliceUs: number | undefined;
@@ -315,6 +327,8 @@ export class EventLoop {
    * loop turns Deno's event loop without an async function.
    */
   #quietTicks = 0;
+  /** Every reaction to the last busy tick's readiness was done when it ended. */
+  #busyReacted = true;
   /** Frames the drivers had queued for sending as of the last look (API calls queue them too). */
   #sentFrames = 0;
   /** The current tick's frames received. */
@@ -350,6 +364,7 @@ export class EventLoop {
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
+    this.#denoTurnBusyMs = Math.max(this.#denoTurnMs, (opts.denoTurnBusyUs ?? 0) / 1000);
     this.#busyTurnMs = (opts.busyTurnUs ?? 0) / 1000;
     this.#spinYield = opts.spinYield ?? true;
     this.#schedSliceUs = opts.schedSliceUs;
@@ -519,9 +534,10 @@ export class EventLoop {
           const stack = this.#stack;
           const muxer = stack.mux;
           const woken = this.#woken;
+          const all = woken > 1 || muxer.calledWaiters;
           this.#waitFromMs = this.trace === null ? 0 : stack.clock.nowMs();
           let turns = 0;
-          for (; turns < MICROTASK_TURNS && (woken > 1 || !stack.tickRequested); turns++) {
+          for (; turns < MICROTASK_TURNS && (all || !stack.tickRequested); turns++) {
             if (muxer.reactionsDone) break;
             await SETTLED;
           }
@@ -630,7 +646,7 @@ export class EventLoop {
     const lastBusy = this.#lastBusyMs;
     const spinUntil =
       this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < this.#busyPollNowMs
-        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#denoTurnMs)
+        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#turnEveryMs(start))
         : 0;
     let frames = 0;
     this.#inTick = true;
@@ -654,7 +670,11 @@ export class EventLoop {
     const woken = mux.deliveries - deliveries;
     this.#woken = woken;
     if (woken === 0) return STEP_TRANSMIT;
-    if ((woken > 1 || !stack.tickRequested) && !muxer.reactionsDone) return STEP_TURNS;
+    // A tick asked for during the delivery is no answer when a `waitCall` function (a waiting
+    // read) ran there: its reader's reaction is still to come.
+    if (
+      (woken > 1 || !stack.tickRequested || muxer.calledWaiters) && !muxer.reactionsDone
+    ) return STEP_TURNS;
     if (trace !== null) {
       const now = clock.nowMs();
       trace.record(TRACE_MICROTASKS, now, now, 0);
@@ -699,6 +719,7 @@ export class EventLoop {
       this.#sentFrames = sentNow;
       this.#lastBusyMs = now;
       this.#idleTicks = 0;
+      this.#busyReacted = this.#reactedInTick();
     } else this.#idleTicks++;
     const idleTicks = this.#idleTicks;
     if (idleTicks === 0) {
@@ -708,15 +729,12 @@ export class EventLoop {
         // transmit half's readiness got its microtask turns).
         return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
       }
-      // Driven without the async function (no task waits on this tick's readiness: it went
-      // to synchronous listeners, also in the transmit half — `reactionsDone` follows both
-      // halves, and is false while a woken task's reaction is still queued): nothing needs Deno's
-      // event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as while
-      // spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk stream,
-      // most of what the stream allocated.)
-      if (this.#direct && sinceTurn < this.#denoTurnMs && stack.mux.reactionsDone) {
-        return STEP_TICK;
-      }
+      // Every reaction to this tick's readiness is done (see #reactedInTick): nothing needs
+      // Deno's event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as
+      // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
+      // stream, most of what the stream allocated — also for a reader that awaits `read()`,
+      // whose every read was a tick and a turn.)
+      if (sinceTurn < this.#turnEveryMs(now) && this.#reactedInTick()) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
@@ -725,11 +743,14 @@ export class EventLoop {
       // After work, and whenever it is due: Deno's event loop runs (application code woken
       // by timers and I/O, the yield that makes an application's reaction go out). Between
       // those turns an idle loop spins at the top without allocating.
-      // Driven without the async function, nothing awaits a turn: the idle ticks before the
-      // spin go without one too (Deno's still comes every `denoTurnUs`).
+      // With every reaction to the last busy tick done (and to this one), nothing awaits a
+      // turn: the idle ticks before the spin go without one too (Deno's still comes every
+      // `denoTurnUs`). A listener's reaction is not followed (a server's, say, that hands
+      // requests on to promises), nor a task's woken through a wait's promise: their idle
+      // ticks keep their turns, as on main.
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
-        !(this.#direct && stack.mux.reactionsDone);
-      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#denoTurnMs
+        !(this.#busyReacted && stack.mux.reactionsDone);
+      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#turnEveryMs(now)
         ? STEP_YIELD
         : STEP_TICK;
     }
@@ -755,6 +776,32 @@ export class EventLoop {
     }
     this.#parkTimeoutMs = Math.ceil(timeout);
     return STEP_PARK;
+  }
+
+  /**
+   * Every reaction to this tick's readiness is done without a turn of Deno's event loop:
+   * `reactionsDone` (it follows both halves, and is false while a woken task's reaction is
+   * still queued), and either the loop is driven without its async function (the readiness
+   * went to synchronous listeners) or a delivery called a `waitCall` function — the stack's own
+   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns.
+   * A task woken through a wait's promise (`waitReadable`, a request/response exchange) keeps
+   * main's turn after every busy tick: its ticks are few, and on a loaded machine the spin
+   * that replaces the turns (`sched_yield` between polls) lengthened `rr_ab`'s ustack→kernel
+   * p99 in one run (bench/README.md, "rd13h").
+   */
+  #reactedInTick(): boolean {
+    const mux = this.#stack.mux;
+    return mux.reactionsDone && (this.#direct || mux.calledWaiters);
+  }
+
+  /**
+   * How often Deno's event loop turns while nothing awaits a turn (ms): `denoTurnBusyUs` while
+   * driven without the async function with frames coming, else `denoTurnUs`.
+   */
+  #turnEveryMs(now: number): number {
+    return this.#direct && now - this.#lastBusyMs < this.#busyPollNowMs
+      ? this.#denoTurnBusyMs
+      : this.#denoTurnMs;
   }
 
   /** Park in poll() (or a JS timer) for `#parkTimeoutMs`, until a frame or a wake-up. */

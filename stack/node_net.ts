@@ -21,12 +21,20 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { StackError } from "../core/errors.ts";
+import { EV_ERROR, EV_HANGUP, EV_READABLE } from "../core/event_mux.ts";
 import { formatHostAddress, hostFamily, resolveHost } from "./host_address.ts";
 import type { Runtime } from "./runtime.ts";
 import type { TcpConn } from "./tcp_conn.ts";
 
 /** Largest chunk pushed to the readable side at once. */
 const MAX_READ_CHUNK = 64 * 1024;
+/** The events the pump waits for (a read's: data, EOF, an error). */
+const READ_EVENTS = EV_READABLE | EV_ERROR | EV_HANGUP;
+/** The read that tells EOF and errors from a wait when no bytes are counted. */
+const ONE_BYTE = new Uint8Array(1);
+const EMPTY_CHUNK = Buffer.alloc(0);
+/** A settled promise: `then` on it runs a function in a microtask. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /** Linux errno numbers, negated as libuv reports them. */
 const ERRNO: Record<string, number> = {
@@ -177,7 +185,7 @@ export class Socket extends Duplex {
       conn.setKeepAlive(this.#keepAlive[0], this.#keepAlive[1] || undefined);
     }
     this.#touch();
-    if (this.#wantRead) void this.#pump();
+    if (this.#wantRead) this.#pump();
   }
 
   /**
@@ -374,32 +382,68 @@ export class Socket extends Duplex {
   /** Duplex: the consumer wants data. */
   override _read(_size: number): void {
     this.#wantRead = true;
-    if (this.#conn !== null) void this.#pump();
+    if (this.#conn !== null) this.#pump();
   }
 
-  async #pump(): Promise<void> {
+  /**
+   * Read what is buffered into chunks pushed to the stream, while the stream wants more. With
+   * nothing buffered it waits for a delivery of readiness (the wait queue's `waitCall`: no promise
+   * or async call per wait) that runs the pump again in a microtask — where an awaiting
+   * pump resumed — so `data` handlers never run inside the stack's tick.
+   */
+  #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
     const conn = this.#conn!;
     try {
       while (this.#wantRead && !this.destroyed) {
-        const size = Math.min(MAX_READ_CHUNK, Math.max(1, conn.endpoint.readableBytes));
-        const chunk = Buffer.allocUnsafe(size);
-        const n = conn.readInto(chunk, 0, size);
+        const readable = conn.endpoint.readableBytes;
+        let chunk: Buffer;
+        let n: number;
+        if (readable > 0) {
+          chunk = Buffer.allocUnsafe(Math.min(MAX_READ_CHUNK, readable));
+          n = conn.readInto(chunk, 0, chunk.length);
+        } else {
+          // Nothing counted: EOF, an error, or a wait (no chunk made for it).
+          n = conn.readInto(ONE_BYTE, 0, 1);
+          chunk = n > 0 ? Buffer.from(ONE_BYTE) : EMPTY_CHUNK;
+        }
         if (n > 0) {
           this.bytesRead += n;
           this.#touch();
-          this.#wantRead = this.push(n === size ? chunk : chunk.subarray(0, n));
+          this.#wantRead = this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
         } else if (n === 0) {
           this.#wantRead = false;
           this.push(null);
-        } else await conn.waitReadable();
+        } else {
+          this.#waitReadable(conn);
+          break;
+        }
       }
     } catch (e) {
       this.destroy(netError(e, "read", this.remoteAddress, this.remotePort));
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** True while a wake-up of the pump is registered with the connection's wait queue. */
+  #waiting = false;
+  /** The pump's wake-up (made at the first wait, once per socket). */
+  #onReadable: (() => void) | null = null;
+
+  /** Run the pump again (in a microtask) once the connection is readable. */
+  #waitReadable(conn: TcpConn): void {
+    if (this.#waiting) return;
+    if (this.#onReadable === null) {
+      const task = (): void => this.#pump();
+      this.#onReadable = () => {
+        this.#waiting = false;
+        void SETTLED.then(task);
+      };
+    }
+    this.#waiting = true;
+    conn.endpoint.wq.waitCall(READ_EVENTS, this.#onReadable);
   }
 
   /** Duplex: send a chunk (queued until connected). */

@@ -29,6 +29,18 @@ export interface TcpAddr {
 /** Largest chunk the readable stream hands out at once. */
 const READ_CHUNK_BYTES = 64 * 1024;
 
+/** The events a read waits for. */
+const READ_EVENTS = EV_READABLE | EV_ERROR | EV_HANGUP;
+/** A read's result at EOF, and of an empty buffer: settled promises, shared. */
+const RESOLVED_EOF: Promise<number | null> = Promise.resolve(null);
+const RESOLVED_ZERO: Promise<number | null> = Promise.resolve(0);
+
+/** The read that tells EOF and errors from a wait when no bytes are counted. */
+const ONE_BYTE = new Uint8Array(1);
+
+/** A no-op settle function, while no read waits. */
+const NO_SETTLE = (): void => {};
+
 /**
  * One TCP connection.
  *
@@ -91,10 +103,89 @@ export class TcpConn {
   }
 
   /**
-   * Read into `buf`: the byte count, or null at EOF. Waits for data; throws a StackError on a
-   * connection error.
+   * Read into `buf`: the byte count, or null at EOF. Waits for data; rejects with a StackError
+   * on a connection error. When data is buffered the promise is made resolved, with no async
+   * call; a read that waits is posted ({@link readPosted}: in-order data is copied straight
+   * from the frame into `buf`; leave it alone until the read settles) and completed by the wait
+   * queue's delivery at the end of the tick that brought the data, with no promise but its own.
    */
-  async read(buf: Uint8Array): Promise<number | null> {
+  read(buf: Uint8Array): Promise<number | null> {
+    let n: number;
+    try {
+      if (this.#consumer !== null) this.#notConsumed("read");
+      // A window update the read makes due schedules its own output (see #readLoop). With
+      // nothing buffered the read is posted: in-order data goes straight from the frame into
+      // `buf` (which the caller leaves alone until the read settles), one copy instead of two.
+      n = buf.length === 0
+        ? this.endpoint.read(buf, 0, 0)
+        : this.endpoint.readPosted(buf, 0, buf.length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (n > 0) return Promise.resolve(n);
+    if (n === 0) return buf.length === 0 ? RESOLVED_ZERO : RESOLVED_EOF;
+    // One read waits through the delivery at a time; a second one at once takes the loop.
+    if (this.#pendingRead !== null) return this.#readLoop(buf);
+    this.#pendingRead = buf;
+    if (this.#onReadable === null) this.#makeReadWaiter();
+    const p = new Promise<number | null>(this.#readExecutor!);
+    this.endpoint.wq.waitCall(READ_EVENTS, this.#onReadable!);
+    return p;
+  }
+
+  /** The buffer of the read that waits for the delivery ({@link read}), or null. */
+  #pendingRead: Uint8Array | null = null;
+  #readResolve: (n: number | null) => void = NO_SETTLE;
+  #readReject: (e: unknown) => void = NO_SETTLE;
+  /** The executor of the waiting read's promise (made at the first wait, one per connection). */
+  #readExecutor:
+    | ((resolve: (n: number | null) => void, reject: (e: unknown) => void) => void)
+    | null = null;
+  /**
+   * The waiting read's wake-up, inside the tick (the mux's delivery): read, and settle the
+   * read's promise (its reaction runs in the loop's microtask turns, as an awaiting task's).
+   */
+  #onReadable: (() => void) | null = null;
+
+  /** The two functions of a waiting read, once per connection (many never wait). */
+  #makeReadWaiter(): void {
+    this.#readExecutor = (resolve, reject) => {
+      this.#readResolve = resolve;
+      this.#readReject = reject;
+    };
+    const onReadable = (): void => {
+      const buf = this.#pendingRead!;
+      let n: number;
+      try {
+        // What the post took first; with nothing at all (a spurious wake-up), posted again.
+        n = buf.length === 0
+          ? this.endpoint.read(buf, 0, 0)
+          : this.endpoint.readPosted(buf, 0, buf.length);
+      } catch (e) {
+        const reject = this.#readReject;
+        this.#settleRead();
+        reject(e);
+        return;
+      }
+      if (n < 0) {
+        this.endpoint.wq.waitCall(READ_EVENTS, onReadable);
+        return;
+      }
+      const resolve = this.#readResolve;
+      this.#settleRead();
+      resolve(n > 0 ? n : buf.length === 0 ? 0 : null);
+    };
+    this.#onReadable = onReadable;
+  }
+
+  #settleRead(): void {
+    this.#pendingRead = null;
+    this.#readResolve = NO_SETTLE;
+    this.#readReject = NO_SETTLE;
+  }
+
+  /** {@link read} as a loop of reads and waits: a second read while one waits. */
+  async #readLoop(buf: Uint8Array): Promise<number | null> {
     if (this.#consumer !== null) this.#notConsumed("read");
     const ep = this.endpoint;
     for (;;) {
@@ -322,29 +413,64 @@ export class TcpConn {
     return this.endpoint.info();
   }
 
-  /** The receiving half as a byte stream; ends at the peer's FIN. */
+  /**
+   * The receiving half as a byte stream; ends at the peer's FIN. A pull with data buffered
+   * reads it at once; one with nothing buffered waits for a delivery of readiness, which reads
+   * and enqueues (no promise or async call per pull).
+   */
   get readable(): ReadableStream<Uint8Array> {
     if (this.#readable === null) {
       if (this.#consumer !== null) this.#notConsumed("readable");
-      this.#readable = new ReadableStream<Uint8Array>({
-        pull: async (controller) => {
-          try {
-            // Size the chunk by what is buffered once something is: a pull runs as soon as
-            // the reader asks, usually before the data is there, and a chunk sized then was
-            // one byte. Handed on, that first byte went out alone (`pipeTo`) and Nagle held
-            // the rest until the peer's delayed ACK of it: a 40 ms stall per round trip.
-            if (this.endpoint.readableBytes === 0) await this.waitReadable();
-            const buf = new Uint8Array(
-              Math.min(READ_CHUNK_BYTES, Math.max(1, this.endpoint.readableBytes)),
-            );
-            const n = await this.read(buf);
-            if (n === null) controller.close();
-            else controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
-          } catch (e) {
-            controller.error(e);
+      let waiting = false;
+      let ctl: ReadableStreamDefaultController<Uint8Array> | null = null;
+      // One pull: a chunk of what is buffered (true), or nothing yet (false). Size the chunk by
+      // what is buffered: a chunk sized before the data is there was one byte. Handed on, that
+      // first byte went out alone (`pipeTo`) and Nagle held the rest until the peer's delayed
+      // ACK of it: a 40 ms stall per round trip.
+      const pullNow = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {
+        try {
+          if (this.#consumer !== null) this.#notConsumed("readable");
+          const readable = this.endpoint.readableBytes;
+          let n: number;
+          let buf: Uint8Array;
+          if (readable > 0) {
+            buf = new Uint8Array(Math.min(READ_CHUNK_BYTES, readable));
+            n = this.endpoint.read(buf, 0, buf.length);
+          } else {
+            // Nothing counted: EOF, an error, or a wait (no chunk made for it).
+            n = this.endpoint.read(ONE_BYTE, 0, 1);
+            buf = n > 0 ? ONE_BYTE.slice() : ONE_BYTE;
           }
+          if (n < 0) return false;
+          if (n === 0) controller.close();
+          else controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+        } catch (e) {
+          try {
+            controller.error(e);
+          } catch { /* the stream is closed or cancelled already */ }
+        }
+        return true;
+      };
+      // The wake-up inside the tick: the stream's own code runs (the chunk fulfils the
+      // reader's pending read; its reaction runs after, in microtask turns).
+      const onReadable = (): void => {
+        waiting = false;
+        if (ctl !== null && !pullNow(ctl)) {
+          waiting = true;
+          this.endpoint.wq.waitCall(READ_EVENTS, onReadable);
+        }
+      };
+      this.#readable = new ReadableStream<Uint8Array>({
+        pull: (controller) => {
+          ctl = controller;
+          if (waiting || pullNow(controller)) return;
+          waiting = true;
+          this.endpoint.wq.waitCall(READ_EVENTS, onReadable);
         },
-        cancel: () => this.close(),
+        cancel: () => {
+          ctl = null;
+          this.close();
+        },
       }, { highWaterMark: 0 });
     }
     return this.#readable;

@@ -59,3 +59,37 @@ export function roundTripRun(
     units: () => done,
   };
 }
+
+/** One asynchronous workload: {@link HeapRun} whose window awaits (promises, microtasks). */
+export interface AsyncHeapRun {
+  /** Run one measured window. */
+  step: () => Promise<void>;
+  /** Units of work done so far. */
+  units: () => number;
+}
+
+/**
+ * {@link medianHeapGrowthPerUnit} for workloads that await: each window's growth includes the
+ * promises and microtask reactions it made (it ends when its last reaction ran).
+ */
+export async function medianHeapGrowthPerUnitAsync(
+  runs: AsyncHeapRun[],
+  rounds: number,
+): Promise<number[]> {
+  const grew: number[][] = runs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i];
+      const u0 = r.units();
+      const before = Deno.memoryUsage().heapUsed;
+      await r.step();
+      const after = Deno.memoryUsage().heapUsed;
+      if (after >= before) grew[i].push((after - before) / (r.units() - u0));
+    }
+  }
+  return grew.map((g) => {
+    assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
+    g.sort((a, b) => a - b);
+    return g[g.length >> 1];
+  });
+}
