@@ -89,6 +89,12 @@ export interface TcpInfo {
   reorderingWindowSteps: number;
   /** Records in the SACK scoreboard (transmissions in flight). */
   scoreboardRecords: number;
+  /**
+   * What held the sender's output back, by time since its first output pass (ms per class:
+   * `cwnd`, `pacing`, `rwnd` — the peer's window —, `sndbuf` — all of a full send buffer sent —, `app`,
+   * `idle`, `other`; Linux's `tcpi_busy_time`/`tcpi_rwnd_limited` in more detail).
+   */
+  sendLimitedMs: Record<string, number>;
 }
 
 /**
@@ -145,5 +151,6 @@ export function tcpInfo(
     reorderings: snd.rack.reorderEvents,
     reorderingWindowSteps: snd.rack.reoWndMult,
     scoreboardRecords: sb.count,
+    sendLimitedMs: snd.sendLimitedMs(),
   };
 }
