@@ -44,6 +44,8 @@ export class WindowSampler {
   #delivery = 0;
   #minRtt = 0;
   #cwndFull = 0;
+  #limitFirst: Record<string, number> | null = null;
+  #limitLast: Record<string, number> | null = null;
 
   /** Take one sample of `conn` (none before it has an RTT). */
   sample(conn: Pick<TcpConn, "info"> | undefined): void {
@@ -68,10 +70,33 @@ export class WindowSampler {
     this.#delivery += i.deliveryRate;
     this.#minRtt += i.minRttMs;
     if (i.inflight + i.mss > i.cwnd) this.#cwndFull++;
+    if (i.sendLimitedMs !== undefined) {
+      this.#limitFirst ??= i.sendLimitedMs;
+      this.#limitLast = i.sendLimitedMs;
+    }
+  }
+
+  /**
+   * The share of the sampled time each class of `TCP_INFO`'s `sendLimitedMs` held the sender
+   * (cwnd, pacing, rwnd, app, idle, other; between the first and the last sample), or null
+   * with fewer than two samples.
+   */
+  limitedShares(): Record<string, number> | null {
+    const a = this.#limitFirst;
+    const b = this.#limitLast;
+    if (a === null || b === null) return null;
+    let total = 0;
+    for (const k of Object.keys(b)) total += b[k] - (a[k] ?? 0);
+    if (!(total > 0)) return null;
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(b)) {
+      out[k] = Math.round(((b[k] - (a[k] ?? 0)) / total) * 1000) / 1000;
+    }
+    return out;
   }
 
   /** The means (null without samples). */
-  summary(): Record<string, number | null> | null {
+  summary(): Record<string, number | Record<string, number> | null> | null {
     const n = this.samples;
     if (n === 0) return null;
     const r = (x: number, d = 100) => Math.round((x / n) * d) / d;
@@ -93,6 +118,7 @@ export class WindowSampler {
       deliveryGbps: r(this.#delivery * 8 / 1e9),
       minRttMs: r(this.#minRtt, 1000),
       cwndFullShare: r(this.#cwndFull),
+      limitedShare: this.limitedShares(),
     };
   }
 }
