@@ -620,7 +620,9 @@ export class TcpSender implements LossSender {
       }
     }
     pacer.held = held;
-    this.sendLimit.enter(limit, now);
+    // Only on a change of class: most passes end as the last one did (a cwnd-limited flow), and
+    // no double crosses a call then.
+    if (limit !== this.sendLimit.current) this.sendLimit.enter(limit, now);
     this.loss.afterOutput();
     if (this.sndUna !== this.sndMax) {
       if (sent) this.loss.afterSend(now, sentNew);
