@@ -7,6 +7,7 @@
 
 import type { TcpConn } from "../mod.ts";
 import { INFINITE_SSTHRESH } from "../transport/tcp/congestion/congestion_control.ts";
+import { LIMIT_NAMES } from "../transport/tcp/send_limit.ts";
 
 /**
  * Means of the first stream's TCP_INFO over the run (`uperf client` samples it every 20 ms):
@@ -44,8 +45,9 @@ export class WindowSampler {
   #delivery = 0;
   #minRtt = 0;
   #cwndFull = 0;
-  #limitFirst: Record<string, number> | null = null;
-  #limitLast: Record<string, number> | null = null;
+  /** Samples per TCP_INFO `sendLimit` class. */
+  readonly #limits = new Map<string, number>();
+  #limitSamples = 0;
 
   /** Take one sample of `conn` (none before it has an RTT). */
   sample(conn: Pick<TcpConn, "info"> | undefined): void {
@@ -70,27 +72,22 @@ export class WindowSampler {
     this.#delivery += i.deliveryRate;
     this.#minRtt += i.minRttMs;
     if (i.inflight + i.mss > i.cwnd) this.#cwndFull++;
-    if (i.sendLimitedMs !== undefined) {
-      this.#limitFirst ??= i.sendLimitedMs;
-      this.#limitLast = i.sendLimitedMs;
+    if (i.sendLimit !== undefined) {
+      this.#limits.set(i.sendLimit, (this.#limits.get(i.sendLimit) ?? 0) + 1);
+      this.#limitSamples++;
     }
   }
 
   /**
-   * The share of the sampled time each class of `TCP_INFO`'s `sendLimitedMs` held the sender
-   * (cwnd, pacing, rwnd, app, idle, other; between the first and the last sample), or null
-   * with fewer than two samples.
+   * The share of the samples in each class of TCP_INFO's `sendLimit` (cwnd, pacing, rwnd,
+   * sndbuf, app, idle, other: `send_limit.ts`; every class, 0 where none), or null without one.
    */
   limitedShares(): Record<string, number> | null {
-    const a = this.#limitFirst;
-    const b = this.#limitLast;
-    if (a === null || b === null) return null;
-    let total = 0;
-    for (const k of Object.keys(b)) total += b[k] - (a[k] ?? 0);
-    if (!(total > 0)) return null;
+    const n = this.#limitSamples;
+    if (n === 0) return null;
     const out: Record<string, number> = {};
-    for (const k of Object.keys(b)) {
-      out[k] = Math.round(((b[k] - (a[k] ?? 0)) / total) * 1000) / 1000;
+    for (const k of LIMIT_NAMES) {
+      out[k] = Math.round(((this.#limits.get(k) ?? 0) / n) * 1000) / 1000;
     }
     return out;
   }

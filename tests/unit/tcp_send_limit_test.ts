@@ -1,7 +1,6 @@
 /**
- * What held a sender back, by time (`send_limit.ts`, `TcpSender.sendLimitedMs`, TCP_INFO's
- * `sendLimitedMs`): each output pass ends for one reason, and the time until the next pass is
- * counted to it.
+ * What holds a sender back (`send_limit.ts`, `TcpSender.sendLimitNow`, TCP_INFO's `sendLimit`),
+ * judged from the state the next output pass would find.
  */
 
 import assert from "node:assert/strict";
@@ -17,11 +16,10 @@ import {
   LIMIT_APP,
   LIMIT_CWND,
   LIMIT_IDLE,
-  LIMIT_NAMES,
+  LIMIT_OTHER,
   LIMIT_PACING,
   LIMIT_RWND,
   LIMIT_SNDBUF,
-  SendLimit,
 } from "../../transport/tcp/send_limit.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 
@@ -94,27 +92,14 @@ function sender(pacing = false, window = 65535): {
   return { snd, conn, clock };
 }
 
-Deno.test("send limit: time goes to the class of the last pass, the current one up to now", () => {
-  const l = new SendLimit();
-  assert.deepEqual(Object.keys(l.totals(0)), [...LIMIT_NAMES]);
-  l.enter(LIMIT_CWND, 10);
-  l.enter(LIMIT_CWND, 11); // the same class: nothing moves
-  l.enter(LIMIT_PACING, 12);
-  l.enter(LIMIT_RWND, 15.5);
-  const t = l.totals(20);
-  assert.equal(t.cwnd, 2);
-  assert.equal(t.pacing, 3.5);
-  assert.equal(t.rwnd, 4.5, "the current class counted to now");
-  assert.equal(t.idle, 0, "nothing before the first pass");
-  assert.equal(l.current, LIMIT_RWND);
-});
-
-Deno.test("send limit: a sender's passes end on cwnd, then on nothing left (app), then idle", () => {
+Deno.test("send limit: a sender is cwnd-limited, then waits for its writer (app), then idle", () => {
   const { snd, clock } = sender();
+  assert.equal(snd.sendLimitNow(), LIMIT_IDLE, "nothing written");
   snd.setBufferSize(1 << 20);
   snd.write(new Uint8Array(100 * MSS), 0, 100 * MSS);
+  assert.equal(snd.sendLimitNow(), LIMIT_OTHER, "data and room: a pass is due");
   snd.output(); // the initial window goes, the rest waits for cwnd
-  assert.equal(snd.sendLimit.current, LIMIT_CWND);
+  assert.equal(snd.sendLimitNow(), LIMIT_CWND);
   clock.advance(1);
   // Round trips until everything is sent; the last flight still unacknowledged.
   while (snd.unsentBytes > 0) {
@@ -122,15 +107,10 @@ Deno.test("send limit: a sender's passes end on cwnd, then on nothing left (app)
     snd.output();
     clock.advance(1);
   }
-  assert.equal(snd.sendLimit.current, LIMIT_APP, "all sent, room in the buffer: the writer");
+  assert.equal(snd.sendLimitNow(), LIMIT_APP, "all sent, room in the buffer: the writer");
   assert(snd.onAck(ack(snd.sndNxt)));
   snd.output();
-  assert.equal(snd.sendLimit.current, LIMIT_IDLE);
-  clock.advance(5);
-  const t = snd.sendLimitedMs();
-  assert(t.cwnd >= 1, `cwnd-limited for the first round trips (${t.cwnd} ms)`);
-  assert.equal(t.idle, 5);
-  assert.equal(t.pacing + t.rwnd + t.sndbuf + t.other, 0);
+  assert.equal(snd.sendLimitNow(), LIMIT_IDLE);
 });
 
 Deno.test("send limit: all of a full send buffer in flight is sndbuf, a closed peer window rwnd", () => {
@@ -141,28 +121,26 @@ Deno.test("send limit: all of a full send buffer in flight is sndbuf, a closed p
     snd.write(new Uint8Array(20 * MSS), 0, 20 * MSS);
     snd.output();
     assert.equal(snd.sndBuf.length, 20 * MSS);
-    assert.equal(snd.sendLimit.current, LIMIT_SNDBUF, "the writer is not woken: the buffer");
+    assert.equal(snd.sendLimitNow(), LIMIT_SNDBUF, "the writer is not woken: the buffer");
   }
   {
-    const { snd, clock } = sender(false, 8); // 8 << 7 = 1024 bytes: one segment
+    const { snd } = sender(false, 8); // 8 << 7 = 1024 bytes: one segment
     snd.cc.setCwnd(200 * MSS);
     snd.setBufferSize(1 << 20);
     snd.write(new Uint8Array(50 * MSS), 0, 50 * MSS);
     snd.output();
-    assert.equal(snd.sendLimit.current, LIMIT_RWND);
-    clock.advance(2);
-    assert.equal(snd.sendLimitedMs().rwnd, 2);
+    assert.equal(snd.sendLimitNow(), LIMIT_RWND);
   }
 });
 
-Deno.test("send limit: output stopped by the pacer with the windows open is pacing", () => {
+Deno.test("send limit: a pacer holding with the windows open is pacing, until its release time", () => {
   const { snd, clock } = sender(true);
   snd.cc.setCwnd(200 * MSS);
   snd.setBufferSize(1 << 20);
   snd.write(new Uint8Array(100 * MSS), 0, 100 * MSS);
   snd.pacer.rateBytesPerMs = 10 * MSS; // 10 segments a ms
   snd.output(); // a horizon's credit goes, then the pacer holds
-  assert.equal(snd.sendLimit.current, LIMIT_PACING);
-  clock.advance(0.5);
-  assert.equal(snd.sendLimitedMs().pacing, 0.5);
+  assert.equal(snd.sendLimitNow(), LIMIT_PACING);
+  clock.advance(5);
+  assert.equal(snd.sendLimitNow(), LIMIT_OTHER, "released: a pass is due");
 });

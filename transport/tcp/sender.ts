@@ -39,7 +39,6 @@ import {
   LIMIT_PACING,
   LIMIT_RWND,
   LIMIT_SNDBUF,
-  SendLimit,
 } from "./send_limit.ts";
 import type { RackTlp } from "./rack.ts";
 import { CA_LOSS, type LossRecovery } from "./recovery.ts";
@@ -173,8 +172,6 @@ export class TcpSender implements LossSender {
   autotune = true;
   /** Bytes of our data the peer acknowledged. */
   bytesAcked = 0;
-  /** What held output back, by time (`TCP_INFO`'s `sendLimitedMs`). */
-  readonly sendLimit: SendLimit = new SendLimit();
   /** TCP_NODELAY. */
   noDelay = false;
   /** TCP_CORK. */
@@ -211,11 +208,23 @@ export class TcpSender implements LossSender {
   }
 
   /**
-   * Time per class of what held output back since the connection's first output pass (ms,
-   * keyed by `send_limit.ts`'s `LIMIT_NAMES`: cwnd, pacing, rwnd, app, idle, other).
+   * What holds output back now (a `LIMIT_*` of `send_limit.ts`), judged from the state the
+   * next output pass would find — TCP_INFO's `sendLimit`, which `uperf` samples. Read only when
+   * asked: nothing on the data path.
    */
-  sendLimitedMs(): Record<string, number> {
-    return this.sendLimit.totals(this.#svc.ctx.clock.nowMs());
+  sendLimitNow(): number {
+    const sb = this.sb;
+    const lost = sb.nextLost() >= 0;
+    if (!lost && this.unsentBytes <= 0) {
+      if (this.sndUna === this.sndMax) return LIMIT_IDLE;
+      const b = this.sndBuf;
+      // The writer is woken once the free space is at least half of what is queued.
+      return 2 * b.free < b.length ? LIMIT_SNDBUF : LIMIT_APP;
+    }
+    if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return LIMIT_CWND;
+    if (!this.pacer.ready(this.#svc.ctx.clock.nowMs())) return LIMIT_PACING;
+    if (!lost && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) <= 0) return LIMIT_RWND;
+    return LIMIT_OTHER;
   }
 
   /** Zero-window probe timer. */
@@ -522,12 +531,10 @@ export class TcpSender implements LossSender {
     let sentNew = false;
     let sent = false;
     let held = false;
-    let limit = LIMIT_OTHER;
     for (;;) {
       if (!pacer.ready(now)) {
         this.#armPacing();
         held = this.#pacerHolds();
-        limit = held ? LIMIT_PACING : this.#unpacedLimit(dataEnd);
         break;
       }
       const pipe = sb.pipe(seqDiff(this.sndMax, this.sndUna));
@@ -538,7 +545,6 @@ export class TcpSender implements LossSender {
       if (li >= 0) {
         if (budget <= 0) {
           this.loss.cwndLimited = true;
-          limit = LIMIT_CWND;
           break;
         }
         const len = this.retransmit(li, budget < burst ? budget : burst, now, -1);
@@ -559,7 +565,6 @@ export class TcpSender implements LossSender {
       if (unsent === 0 && !finNow) {
         // §3.4 of the delivery-rate draft: nothing to send though the window is open.
         if (budget > 0 && sb.lostBytes <= sb.retransBytes) this.rate.markAppLimited(pipe);
-        limit = this.#idleLimit();
         break;
       }
       let len = unsent < burst ? unsent : burst;
@@ -569,13 +574,9 @@ export class TcpSender implements LossSender {
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
           if (budget <= 0) this.loss.cwndLimited = true;
-          limit = budget <= 0 ? LIMIT_CWND : LIMIT_RWND;
           break;
         }
-        if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) {
-          limit = budget <= allow ? LIMIT_CWND : LIMIT_RWND;
-          break;
-        }
+        if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
         const windowLimited = len > allow;
         if (windowLimited) {
           len = allow;
@@ -614,15 +615,9 @@ export class TcpSender implements LossSender {
       } else if (!this.sendNew(len, now)) break;
       sent = true;
       sentNew = true;
-      if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) {
-        limit = LIMIT_APP;
-        break;
-      }
+      if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
     }
     pacer.held = held;
-    // Only on a change of class: most passes end as the last one did (a cwnd-limited flow), and
-    // no double crosses a call then.
-    if (limit !== this.sendLimit.current) this.sendLimit.enter(limit, now);
     this.loss.afterOutput();
     if (this.sndUna !== this.sndMax) {
       if (sent) this.loss.afterSend(now, sentNew);
@@ -630,24 +625,6 @@ export class TcpSender implements LossSender {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
     }
-  }
-
-  /**
-   * Output stopped on the pacer, which held nothing the windows would let go: what they hold
-   * back instead (for {@link sendLimit}).
-   */
-  #unpacedLimit(dataEnd: number): number {
-    if (this.cc.cwnd <= this.sb.pipe(seqDiff(this.sndMax, this.sndUna))) return LIMIT_CWND;
-    if (seqGt(dataEnd, this.sndNxt)) return LIMIT_RWND;
-    return this.#idleLimit();
-  }
-
-  /** Nothing to send: idle, or waiting for a writer that a full send buffer keeps asleep. */
-  #idleLimit(): number {
-    if (this.sndUna === this.sndMax) return LIMIT_IDLE;
-    const b = this.sndBuf;
-    // The writer is woken once the free space is at least half of what is queued.
-    return 2 * b.free < b.length ? LIMIT_SNDBUF : LIMIT_APP;
   }
 
   /**

@@ -7,6 +7,7 @@
 
 import type { TcpReceiver } from "./receiver.ts";
 import { CA_STATE_NAMES } from "./recovery.ts";
+import { LIMIT_NAMES } from "./send_limit.ts";
 import type { TcpSender } from "./sender.ts";
 
 /** Snapshot of a connection's state, timers and windows (`getsockopt(TCP_INFO)`). */
@@ -90,11 +91,12 @@ export interface TcpInfo {
   /** Records in the SACK scoreboard (transmissions in flight). */
   scoreboardRecords: number;
   /**
-   * What held the sender's output back, by time since its first output pass (ms per class:
-   * `cwnd`, `pacing`, `rwnd` — the peer's window —, `sndbuf` — all of a full send buffer sent —, `app`,
-   * `idle`, `other`; Linux's `tcpi_busy_time`/`tcpi_rwnd_limited` in more detail).
+   * What holds the sender's output back now, as its next output pass would find it: `cwnd`,
+   * `pacing`, `rwnd` (the peer's window), `sndbuf` (all of a full send buffer sent: Linux's
+   * `tcpi_sndbuf_limited`), `app` (nothing to send, room in the buffer), `idle`, `other`
+   * (`send_limit.ts`). Sampled over a run, the shares say where a flow's time went.
    */
-  sendLimitedMs: Record<string, number>;
+  sendLimit: string;
 }
 
 /**
@@ -151,6 +153,6 @@ export function tcpInfo(
     reorderings: snd.rack.reorderEvents,
     reorderingWindowSteps: snd.rack.reoWndMult,
     scoreboardRecords: sb.count,
-    sendLimitedMs: snd.sendLimitedMs(),
+    sendLimit: LIMIT_NAMES[snd.sendLimitNow()],
   };
 }
