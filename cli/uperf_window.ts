@@ -80,7 +80,7 @@ export class WindowSampler {
 
   /**
    * The share of the samples in each class of TCP_INFO's `sendLimit` (cwnd, pacing, rwnd,
-   * sndbuf, app, idle, other: `send_limit.ts`; every class, 0 where none), or null without one.
+   * sndbuf, app, idle, due: `send_limit.ts`; every class, 0 where none), or null without one.
    */
   limitedShares(): Record<string, number> | null {
     const n = this.#limitSamples;

@@ -15,8 +15,8 @@ import { type SenderConnection, TcpSender } from "../../transport/tcp/sender.ts"
 import {
   LIMIT_APP,
   LIMIT_CWND,
+  LIMIT_DUE,
   LIMIT_IDLE,
-  LIMIT_OTHER,
   LIMIT_PACING,
   LIMIT_RWND,
   LIMIT_SNDBUF,
@@ -97,7 +97,7 @@ Deno.test("send limit: a sender is cwnd-limited, then waits for its writer (app)
   assert.equal(snd.sendLimitNow(), LIMIT_IDLE, "nothing written");
   snd.setBufferSize(1 << 20);
   snd.write(new Uint8Array(100 * MSS), 0, 100 * MSS);
-  assert.equal(snd.sendLimitNow(), LIMIT_OTHER, "data and room: a pass is due");
+  assert.equal(snd.sendLimitNow(), LIMIT_DUE, "data and room: a pass is due");
   snd.output(); // the initial window goes, the rest waits for cwnd
   assert.equal(snd.sendLimitNow(), LIMIT_CWND);
   clock.advance(1);
@@ -142,5 +142,5 @@ Deno.test("send limit: a pacer holding with the windows open is pacing, until it
   snd.output(); // a horizon's credit goes, then the pacer holds
   assert.equal(snd.sendLimitNow(), LIMIT_PACING);
   clock.advance(5);
-  assert.equal(snd.sendLimitNow(), LIMIT_OTHER, "released: a pass is due");
+  assert.equal(snd.sendLimitNow(), LIMIT_DUE, "released: a pass is due");
 });

@@ -57,7 +57,7 @@ Deno.test("uperf window: the limited shares are the share of samples in each sen
     sndbuf: 0.2,
     app: 0,
     idle: 0,
-    other: 0,
+    due: 0,
   });
   const none = new WindowSampler();
   none.sample(conn(20, 14)); // a TCP_INFO without the field

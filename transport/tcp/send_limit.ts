@@ -28,8 +28,11 @@ export const LIMIT_SNDBUF = 3;
 export const LIMIT_APP = 4;
 /** Nothing in flight and nothing to send. */
 export const LIMIT_IDLE = 5;
-/** Anything else: nothing holds it (a pass is due), or Nagle, sender SWS, cork. */
-export const LIMIT_OTHER = 6;
+/**
+ * Nothing in the windows or the pacer holds data back: an output pass is due (read between
+ * ticks, the loop has not run it yet), or Nagle, sender SWS or cork hold a short segment.
+ */
+export const LIMIT_DUE = 6;
 /** Class names, indexed by `LIMIT_*` (TCP_INFO's `sendLimit`). */
 export const LIMIT_NAMES: readonly string[] = Object.freeze([
   "cwnd",
@@ -38,5 +41,5 @@ export const LIMIT_NAMES: readonly string[] = Object.freeze([
   "sndbuf",
   "app",
   "idle",
-  "other",
+  "due",
 ]);

@@ -35,7 +35,7 @@ import {
   LIMIT_APP,
   LIMIT_CWND,
   LIMIT_IDLE,
-  LIMIT_OTHER,
+  LIMIT_DUE,
   LIMIT_PACING,
   LIMIT_RWND,
   LIMIT_SNDBUF,
@@ -224,7 +224,7 @@ export class TcpSender implements LossSender {
     if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return LIMIT_CWND;
     if (!this.pacer.ready(this.#svc.ctx.clock.nowMs())) return LIMIT_PACING;
     if (!lost && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) <= 0) return LIMIT_RWND;
-    return LIMIT_OTHER;
+    return LIMIT_DUE;
   }
 
   /** Zero-window probe timer. */

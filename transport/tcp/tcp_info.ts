@@ -93,8 +93,9 @@ export interface TcpInfo {
   /**
    * What holds the sender's output back now, as its next output pass would find it: `cwnd`,
    * `pacing`, `rwnd` (the peer's window), `sndbuf` (all of a full send buffer sent: Linux's
-   * `tcpi_sndbuf_limited`), `app` (nothing to send, room in the buffer), `idle`, `other`
-   * (`send_limit.ts`). Sampled over a run, the shares say where a flow's time went.
+   * `tcpi_sndbuf_limited`), `app` (nothing to send, room in the buffer), `idle`, `due` (nothing
+   * holds it: a pass is due) — `send_limit.ts`. Sampled over a run, the shares say where a
+   * flow's time went.
    */
   sendLimit: string;
 }
