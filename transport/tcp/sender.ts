@@ -34,8 +34,8 @@ import type { Pacer } from "./pacing.ts";
 import {
   LIMIT_APP,
   LIMIT_CWND,
-  LIMIT_IDLE,
   LIMIT_DUE,
+  LIMIT_IDLE,
   LIMIT_PACING,
   LIMIT_RWND,
   LIMIT_SNDBUF,
