@@ -43,6 +43,7 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
+import { threadCpuDelta, threadCpuSeconds } from "../cli/uperf_threads.ts";
 
 /** Options of a run. */
 export interface CcBenchOptions {
@@ -181,9 +182,20 @@ const KERNEL_RECOVERY_COUNTERS =
  */
 const KERNEL_ACK_COUNTERS = /^(TCPPureAcks|TCPHPAcks|TCPBacklogCoalesce|TCPBacklogDrop)$/;
 
-/** The TcpExt counters of the stack side's namespace (the kernel sender's). */
-async function tcpExt(link: BenchLink): Promise<Map<string, number>> {
-  const r = await link.run("stack", ["cat", "/proc/net/netstat"], 5_000);
+/**
+ * The sink's receive queue under loss (TcpExt of the peer's namespace, every sender): segments
+ * put on its out-of-order queue, merged there, dropped from it, pruned for memory; the
+ * D-SACKs it sent.
+ */
+const PEER_RECEIVE_COUNTERS =
+  /^(TCPOFOQueue|TCPOFOMerge|TCPOFODrop|TCPRcvQDrop|PruneCalled|RcvPruned|OfoPruned|TCPDSACKOldSent|TCPDSACKOfoSent|TCPRcvCoalesce|TCPZeroWindowDrop)$/;
+
+/** The TcpExt counters of `side`'s namespace (the stack side's: the kernel sender's). */
+async function tcpExt(
+  link: BenchLink,
+  side: "stack" | "peer" = "stack",
+): Promise<Map<string, number>> {
+  const r = await link.run(side, ["cat", "/proc/net/netstat"], 5_000);
   const lines = r.stdout.split("\n").filter((l) => l.startsWith("TcpExt:"));
   const out = new Map<string, number>();
   if (lines.length < 2) return out;
@@ -354,9 +366,29 @@ async function ustackRun(
         "--json",
       ]).map((a) => a === USTACK_CLI ? cli : a),
     );
-    const f = await link.run("stack", cmd, o.seconds * 1000 + GRACE_MS);
+    // The sender's CPU per thread, read from outside (a stack without --allow-all may not
+    // read its own /proc/self): the first and the last reading, every 250 ms while it runs.
+    const proc = link.start("stack", cmd);
+    let first: ReturnType<typeof threadCpuSeconds> | null = null;
+    let last: ReturnType<typeof threadCpuSeconds> | null = null;
+    const poll = setInterval(() => {
+      const m = threadCpuSeconds(proc.pid);
+      if (m.size === 0) return;
+      first ??= m;
+      last = m;
+    }, 250);
+    let f;
+    try {
+      f = await proc.finish(o.seconds * 1000 + GRACE_MS);
+    } finally {
+      clearInterval(poll);
+    }
     mustSucceed("ustack uperf client", f);
-    return lastJson(f.stdout, "summary");
+    const summary = lastJson(f.stdout, "summary");
+    if (first !== null && last !== null) {
+      summary.threadCpu = threadCpuDelta(first, last, proc.pid);
+    }
+    return summary;
   });
   if (got.bytes !== j.bytes) throw new Error(`sink got ${got.bytes}, uperf says ${j.bytes}`);
   return { gbps: j.gbps, client: j, sink: got };
@@ -394,11 +426,17 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
           const acksBefore = await peerOutSegs(link);
           // The kernel sender's skbs as its TCP built them (before GSO cuts them for the wire).
           const skbsBefore = await snmpCounter(link, "stack", "Ip", "OutRequests");
+          const peerBefore = await tcpExt(link, "peer");
           try {
             const d = sender.startsWith("kernel-")
               ? await kernelRun(link, o, port++, sender.slice(7))
               : await ustackRun(link, o, port++, sender);
             d.droppedPackets = (await droppedPackets(link)) - before;
+            const peerAfter = await tcpExt(link, "peer");
+            d.peerReceive = {} as Record<string, number>;
+            for (const [k, v] of peerAfter) {
+              if (PEER_RECEIVE_COUNTERS.test(k)) d.peerReceive[k] = v - (peerBefore.get(k) ?? 0);
+            }
             // The sink's ACKs (and its handshake/FIN segments) per MB received.
             const acks = (await peerOutSegs(link)) - acksBefore;
             const mb = (d.sink?.bytes ?? 0) / 1e6;
@@ -416,6 +454,13 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
             d.senderFramesPerMB = sender.startsWith("kernel-")
               ? per((await snmpCounter(link, "stack", "Ip", "OutRequests")) - skbsBefore)
               : per(d.client?.driver?.txFrames);
+            // The stack's CPU (every thread of the process) per GB sent.
+            const cpu = d.client?.cpu;
+            const tc = d.client?.threadCpu;
+            d.senderCpuSecondsPerGB = cpu !== undefined && d.sink?.bytes > 0
+              ? Math.round(((cpu.userSeconds + cpu.systemSeconds) / (d.sink.bytes / 1e9)) * 1000) /
+                1000
+              : null;
             runs.get(sender)!.push(d);
             const w = d.window ?? d.client?.window;
             progress(
@@ -426,6 +471,15 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
                 `; per MB: sender frames ${d.senderFramesPerMB}, peer ACKs ${d.peerAcksPerMB},` +
                 ` sink reads ${d.sinkReadsPerMB}, sink sleeps ${d.sinkSleepsPerMB},` +
                 ` sink CPU ${d.sinkCpuShare}` +
+                (d.senderCpuSecondsPerGB !== null
+                  ? `; sender CPU ${d.senderCpuSecondsPerGB} s/GB` +
+                    (tc !== undefined
+                      ? ` (while it ran: stack thread ${tc.mainSeconds} s, busiest other` +
+                        ` ${tc.busiestOther} ${tc.busiestOtherSeconds} s, all others ${tc.otherSeconds} s)`
+                      : "")
+                  : "") +
+                (w?.limitedShare ? `; limited ${JSON.stringify(w.limitedShare)}` : "") +
+                `; sink OFO queued ${d.peerReceive.TCPOFOQueue ?? 0}` +
                 (d.ackPath ? `; sender ACK path ${JSON.stringify(d.ackPath)}` : ""),
             );
           } catch (e) {

@@ -7,6 +7,7 @@
  */
 
 import { LoopTrace, type Runtime, StackError, type TcpConn } from "../mod.ts";
+import process from "node:process";
 import { emit, emitJson } from "./output.ts";
 import {
   dataPathCounters,
@@ -23,6 +24,7 @@ import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
 import { CC_TRACE_RECORDS, writeCcTrace } from "./cc_trace_file.ts";
 import { CcTrace } from "../transport/tcp/cc_trace.ts";
 import { WindowSampler } from "./uperf_window.ts";
+import { threadCpuDelta, threadCpuSeconds } from "./uperf_threads.ts";
 import { DSACK_COUNTER_BY_REASON } from "../transport/tcp/retrans_log.ts";
 
 /** The server stops after this long without data once traffic has started. */
@@ -67,6 +69,8 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
     // --cc-trace: the first stream's window at every ACK of the measured seconds.
     const ccTrace = o.ccTrace !== null ? new CcTrace(CC_TRACE_RECORDS) : null;
     if (ccTrace !== null) conns[0].endpoint.snd.loss.ccTrace = ccTrace;
+    const cpuBefore = process.cpuUsage();
+    const threadsBefore = threadCpuSeconds();
     meter.start(clock.nowMs());
     const endMs = meter.startMs + o.seconds * 1000;
     const reporter = setInterval(() => {
@@ -89,6 +93,12 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       clearInterval(sampler);
     }
     const endedMs = clock.nowMs();
+    // The whole process's CPU over the run, every thread (the TX kicker's sendto included).
+    const cpu = process.cpuUsage(cpuBefore);
+    // Per thread only where /proc/self may be read (Deno asks for --allow-all).
+    const threads = threadsBefore.size > 0
+      ? threadCpuDelta(threadsBefore, threadCpuSeconds(), Deno.pid)
+      : {};
     const trace = rt.loop.trace;
     rt.loop.trace = null;
     if (ccTrace !== null) conns[0].endpoint.snd.loss.ccTrace = null;
@@ -104,6 +114,11 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       window: window.summary(),
       driver: dataPathDelta(countersBefore, dataPathCounters(rt)),
       loop: loopTimeDelta(loopBefore, loopTimeTotals(rt), endedMs - meter.startMs),
+      cpu: {
+        userSeconds: Math.round(cpu.user / 1000) / 1000,
+        systemSeconds: Math.round(cpu.system / 1000) / 1000,
+        ...threads,
+      },
     });
     if (o.trace !== null) await writeTrace(o.trace, "client", new Float64Array(0), trace);
     if (o.ccTrace !== null && ccTrace !== null) {

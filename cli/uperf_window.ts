@@ -7,6 +7,7 @@
 
 import type { TcpConn } from "../mod.ts";
 import { INFINITE_SSTHRESH } from "../transport/tcp/congestion/congestion_control.ts";
+import { LIMIT_NAMES } from "../transport/tcp/send_limit.ts";
 
 /**
  * Means of the first stream's TCP_INFO over the run (`uperf client` samples it every 20 ms):
@@ -44,6 +45,9 @@ export class WindowSampler {
   #delivery = 0;
   #minRtt = 0;
   #cwndFull = 0;
+  /** Samples per TCP_INFO `sendLimit` class. */
+  readonly #limits = new Map<string, number>();
+  #limitSamples = 0;
 
   /** Take one sample of `conn` (none before it has an RTT). */
   sample(conn: Pick<TcpConn, "info"> | undefined): void {
@@ -68,10 +72,28 @@ export class WindowSampler {
     this.#delivery += i.deliveryRate;
     this.#minRtt += i.minRttMs;
     if (i.inflight + i.mss > i.cwnd) this.#cwndFull++;
+    if (i.sendLimit !== undefined) {
+      this.#limits.set(i.sendLimit, (this.#limits.get(i.sendLimit) ?? 0) + 1);
+      this.#limitSamples++;
+    }
+  }
+
+  /**
+   * The share of the samples in each class of TCP_INFO's `sendLimit` (cwnd, pacing, rwnd,
+   * sndbuf, app, idle, due: `send_limit.ts`; every class, 0 where none), or null without one.
+   */
+  limitedShares(): Record<string, number> | null {
+    const n = this.#limitSamples;
+    if (n === 0) return null;
+    const out: Record<string, number> = {};
+    for (const k of LIMIT_NAMES) {
+      out[k] = Math.round(((this.#limits.get(k) ?? 0) / n) * 1000) / 1000;
+    }
+    return out;
   }
 
   /** The means (null without samples). */
-  summary(): Record<string, number | null> | null {
+  summary(): Record<string, number | Record<string, number> | null> | null {
     const n = this.samples;
     if (n === 0) return null;
     const r = (x: number, d = 100) => Math.round((x / n) * d) / d;
@@ -93,6 +115,7 @@ export class WindowSampler {
       deliveryGbps: r(this.#delivery * 8 / 1e9),
       minRttMs: r(this.#minRtt, 1000),
       cwndFullShare: r(this.#cwndFull),
+      limitedShare: this.limitedShares(),
     };
   }
 }

@@ -43,3 +43,23 @@ Deno.test("uperf window: without a reduction (BBR keeps none) ssthresh has no me
   assert.equal(s.ssthreshShare, 0);
   assert.equal(new WindowSampler().summary(), null);
 });
+
+Deno.test("uperf window: the limited shares are the share of samples in each sendLimit class", () => {
+  const w = new WindowSampler();
+  const base = conn(20, 14);
+  const at = (sendLimit: string) =>
+    ({ info: () => ({ ...base.info(), sendLimit }) }) as unknown as Pick<TcpConn, "info">;
+  for (const c of ["cwnd", "cwnd", "cwnd", "pacing", "sndbuf"]) w.sample(at(c));
+  assert.deepEqual(w.summary()!.limitedShare, {
+    cwnd: 0.6,
+    pacing: 0.2,
+    rwnd: 0,
+    sndbuf: 0.2,
+    app: 0,
+    idle: 0,
+    due: 0,
+  });
+  const none = new WindowSampler();
+  none.sample(conn(20, 14)); // a TCP_INFO without the field
+  assert.equal(none.summary()!.limitedShare, null);
+});

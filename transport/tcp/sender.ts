@@ -31,6 +31,15 @@ import { type LossConnection, LossControl, type LossSender } from "./loss_contro
 import { DEFAULT_PEER_MSS } from "./mss.ts";
 import { MssControl } from "./mss_control.ts";
 import type { Pacer } from "./pacing.ts";
+import {
+  LIMIT_APP,
+  LIMIT_CWND,
+  LIMIT_DUE,
+  LIMIT_IDLE,
+  LIMIT_PACING,
+  LIMIT_RWND,
+  LIMIT_SNDBUF,
+} from "./send_limit.ts";
 import type { RackTlp } from "./rack.ts";
 import { CA_LOSS, type LossRecovery } from "./recovery.ts";
 import { RX_MTU } from "./retrans_log.ts";
@@ -196,6 +205,26 @@ export class TcpSender implements LossSender {
     this.rack = loss.rack;
     this.rec = loss.rec;
     this.pacer = loss.pacer;
+  }
+
+  /**
+   * What holds output back now (a `LIMIT_*` of `send_limit.ts`), judged from the state the
+   * next output pass would find — TCP_INFO's `sendLimit`, which `uperf` samples. Read only when
+   * asked: nothing on the data path.
+   */
+  sendLimitNow(): number {
+    const sb = this.sb;
+    const lost = sb.nextLost() >= 0;
+    if (!lost && this.unsentBytes <= 0) {
+      if (this.sndUna === this.sndMax) return LIMIT_IDLE;
+      const b = this.sndBuf;
+      // The writer is woken once the free space is at least half of what is queued.
+      return 2 * b.free < b.length ? LIMIT_SNDBUF : LIMIT_APP;
+    }
+    if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return LIMIT_CWND;
+    if (!this.pacer.ready(this.#svc.ctx.clock.nowMs())) return LIMIT_PACING;
+    if (!lost && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) <= 0) return LIMIT_RWND;
+    return LIMIT_DUE;
   }
 
   /** Zero-window probe timer. */

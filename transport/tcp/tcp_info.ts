@@ -7,6 +7,7 @@
 
 import type { TcpReceiver } from "./receiver.ts";
 import { CA_STATE_NAMES } from "./recovery.ts";
+import { LIMIT_NAMES } from "./send_limit.ts";
 import type { TcpSender } from "./sender.ts";
 
 /** Snapshot of a connection's state, timers and windows (`getsockopt(TCP_INFO)`). */
@@ -89,6 +90,14 @@ export interface TcpInfo {
   reorderingWindowSteps: number;
   /** Records in the SACK scoreboard (transmissions in flight). */
   scoreboardRecords: number;
+  /**
+   * What holds the sender's output back now, as its next output pass would find it: `cwnd`,
+   * `pacing`, `rwnd` (the peer's window), `sndbuf` (all of a full send buffer sent: Linux's
+   * `tcpi_sndbuf_limited`), `app` (nothing to send, room in the buffer), `idle`, `due` (nothing
+   * holds it: a pass is due) — `send_limit.ts`. Sampled over a run, the shares say where a
+   * flow's time went.
+   */
+  sendLimit: string;
 }
 
 /**
@@ -145,5 +154,6 @@ export function tcpInfo(
     reorderings: snd.rack.reorderEvents,
     reorderingWindowSteps: snd.rack.reoWndMult,
     scoreboardRecords: sb.count,
+    sendLimit: LIMIT_NAMES[snd.sendLimitNow()],
   };
 }

@@ -1,0 +1,146 @@
+/**
+ * What holds a sender back (`send_limit.ts`, `TcpSender.sendLimitNow`, TCP_INFO's `sendLimit`),
+ * judged from the state the next output pass would find.
+ */
+
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../core/clock.ts";
+import { TimerWheel } from "../../core/timer_wheel.ts";
+import { latencyHistogram } from "../../core/histogram.ts";
+import { StackStats } from "../../stack/stats.ts";
+import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
+import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
+import { RxSegment } from "../../transport/tcp/segment.ts";
+import { type SenderConnection, TcpSender } from "../../transport/tcp/sender.ts";
+import {
+  LIMIT_APP,
+  LIMIT_CWND,
+  LIMIT_DUE,
+  LIMIT_IDLE,
+  LIMIT_PACING,
+  LIMIT_RWND,
+  LIMIT_SNDBUF,
+} from "../../transport/tcp/send_limit.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
+
+const MSS = 1000;
+
+/** A connection without TSO that counts what the sender emits. */
+class Conn implements SenderConnection {
+  state: TcpState = TcpState.ESTABLISHED;
+  tsOk = false;
+  sackOk = false;
+  ecnOk = false;
+  sent = 0;
+  sackOptionBytes(): number {
+    return 0;
+  }
+  pathMss(): number {
+    return Infinity;
+  }
+  tsNow(): number {
+    return 0;
+  }
+  tsEchoAgeMs(): number {
+    return 0;
+  }
+  emit(_fromUna: number, _flags: number, len: number): boolean {
+    this.sent += len;
+    return true;
+  }
+  tsoLimit(): number {
+    return 0;
+  }
+  scheduleOutput(): void {}
+  flushOutput(): void {}
+  transition(): void {}
+  timedOut(): void {}
+  updateReadiness(): void {}
+}
+
+function ack(n: number, window = 65535): RxSegment {
+  const s = new RxSegment();
+  s.seq = 7001;
+  s.ack = n >>> 0;
+  s.flags = TCP_FLAG_ACK;
+  s.window = window;
+  s.buf = new Uint8Array(0);
+  return s;
+}
+
+/** An established NewReno sender (ISS 1000), the peer's window `window` << 7 bytes. */
+function sender(pacing = false, window = 65535): {
+  snd: TcpSender;
+  conn: Conn;
+  clock: VirtualClock;
+} {
+  const clock = new VirtualClock(1000);
+  const timers = new TimerWheel({ startMs: clock.nowMs() });
+  const ctx = { clock, timers } as unknown as TransportContext;
+  const opts = resolveTcpOptions({ congestionControl: "newreno", pacing });
+  const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
+  const conn = new Conn();
+  const snd = new TcpSender(conn, svc);
+  snd.start(1000, clock.nowMs());
+  snd.peerSyn(window, 7000, 1001);
+  snd.setPeerOptions(7, MSS);
+  snd.sndNxt = 1001;
+  snd.sndMax = 1001;
+  snd.sndUna = 1001;
+  snd.established(clock.nowMs());
+  snd.setNoDelay(true);
+  return { snd, conn, clock };
+}
+
+Deno.test("send limit: a sender is cwnd-limited, then waits for its writer (app), then idle", () => {
+  const { snd, clock } = sender();
+  assert.equal(snd.sendLimitNow(), LIMIT_IDLE, "nothing written");
+  snd.setBufferSize(1 << 20);
+  snd.write(new Uint8Array(100 * MSS), 0, 100 * MSS);
+  assert.equal(snd.sendLimitNow(), LIMIT_DUE, "data and room: a pass is due");
+  snd.output(); // the initial window goes, the rest waits for cwnd
+  assert.equal(snd.sendLimitNow(), LIMIT_CWND);
+  clock.advance(1);
+  // Round trips until everything is sent; the last flight still unacknowledged.
+  while (snd.unsentBytes > 0) {
+    assert(snd.onAck(ack(snd.sndNxt)));
+    snd.output();
+    clock.advance(1);
+  }
+  assert.equal(snd.sendLimitNow(), LIMIT_APP, "all sent, room in the buffer: the writer");
+  assert(snd.onAck(ack(snd.sndNxt)));
+  snd.output();
+  assert.equal(snd.sendLimitNow(), LIMIT_IDLE);
+});
+
+Deno.test("send limit: all of a full send buffer in flight is sndbuf, a closed peer window rwnd", () => {
+  {
+    const { snd } = sender();
+    snd.cc.setCwnd(200 * MSS);
+    snd.setBufferSize(20 * MSS);
+    snd.write(new Uint8Array(20 * MSS), 0, 20 * MSS);
+    snd.output();
+    assert.equal(snd.sndBuf.length, 20 * MSS);
+    assert.equal(snd.sendLimitNow(), LIMIT_SNDBUF, "the writer is not woken: the buffer");
+  }
+  {
+    const { snd } = sender(false, 8); // 8 << 7 = 1024 bytes: one segment
+    snd.cc.setCwnd(200 * MSS);
+    snd.setBufferSize(1 << 20);
+    snd.write(new Uint8Array(50 * MSS), 0, 50 * MSS);
+    snd.output();
+    assert.equal(snd.sendLimitNow(), LIMIT_RWND);
+  }
+});
+
+Deno.test("send limit: a pacer holding with the windows open is pacing, until its release time", () => {
+  const { snd, clock } = sender(true);
+  snd.cc.setCwnd(200 * MSS);
+  snd.setBufferSize(1 << 20);
+  snd.write(new Uint8Array(100 * MSS), 0, 100 * MSS);
+  snd.pacer.rateBytesPerMs = 10 * MSS; // 10 segments a ms
+  snd.output(); // a horizon's credit goes, then the pacer holds
+  assert.equal(snd.sendLimitNow(), LIMIT_PACING);
+  clock.advance(5);
+  assert.equal(snd.sendLimitNow(), LIMIT_DUE, "released: a pass is due");
+});
