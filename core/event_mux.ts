@@ -118,11 +118,13 @@ export class WaitQueue {
   }
 
   /**
-   * `waitCall` functions called by deliveries, over every queue's life: a function reacts
+   * `waitCall` functions this queue's deliveries called, over its life: a function reacts
    * inside the delivery (a read, say, whose window update asks for a tick) and hands the rest
-   * to promises, so the mux tells the event loop that a tick asked for then is no answer.
+   * to promises, so the mux tells the event loop that a tick asked for then is no answer. Per
+   * queue (and summed per mux), so that one stack's readers say nothing about another's in the
+   * same isolate.
    */
-  static calls = 0;
+  calls = 0;
 
   /** Add a one-shot waiter. */
   #add(wake: Wake, mask: number): void {
@@ -154,24 +156,34 @@ export class WaitQueue {
       // the first `n` slots and moves down with the kept ones.
       const masks = this.#masks;
       let keep = 0;
-      for (let i = 0; i < n; i++) {
-        const hit = (events | this.readiness) & masks[i] & ~CALL_WAITER;
-        if (hit !== 0) {
-          if ((masks[i] & CALL_WAITER) !== 0) WaitQueue.calls++;
-          ws[i]!(hit);
-        } else {
-          ws[keep] = ws[i];
-          masks[keep++] = masks[i];
+      let i = 0;
+      try {
+        for (; i < n; i++) {
+          const hit = (events | this.readiness) & masks[i] & ~CALL_WAITER;
+          if (hit !== 0) {
+            if ((masks[i] & CALL_WAITER) !== 0) this.calls++;
+            ws[i]!(hit);
+          } else {
+            ws[keep] = ws[i];
+            masks[keep++] = masks[i];
+          }
         }
+      } finally {
+        // A `waitCall` function that threw (the mux counts it) is gone, as woken; the waiters
+        // after it were not looked at and stay.
+        for (let j = i + 1; j < n; j++) {
+          ws[keep] = ws[j];
+          masks[keep++] = masks[j];
+        }
+        const added = this.#nWaiters - n;
+        for (let j = 0; j < added; j++) {
+          ws[keep + j] = ws[n + j];
+          masks[keep + j] = masks[n + j];
+        }
+        for (let j = keep + added; j < n + added; j++) ws[j] = null;
+        this.#nWaiters = keep + added;
+        woke = n - keep;
       }
-      const added = this.#nWaiters - n;
-      for (let j = 0; j < added; j++) {
-        ws[keep + j] = ws[n + j];
-        masks[keep + j] = masks[n + j];
-      }
-      for (let i = keep + added; i < n + added; i++) ws[i] = null;
-      this.#nWaiters = keep + added;
-      woke = n - keep;
     }
     if (this.listener !== null) this.listener(events, this);
     return woke;
@@ -258,7 +270,7 @@ export class EventMux {
    * see {@link EventMux.reactionsDone}.
    */
   beginReactions(): void {
-    this.#callsBefore = WaitQueue.calls;
+    this.#callsBefore = this.#calls;
     const w = this.#woken;
     for (let i = 0; i < this.#nWoken; i++) w[i] = null;
     this.#nWoken = 0;
@@ -287,8 +299,10 @@ export class EventMux {
    * to come in microtask turns.
    */
   get calledWaiters(): boolean {
-    return WaitQueue.calls !== this.#callsBefore;
+    return this.#calls !== this.#callsBefore;
   }
+  /** `waitCall` functions this mux's deliveries called (its queues' `calls`, summed). */
+  #calls = 0;
   #callsBefore = 0;
 
   /** Record that `wq` gained readiness `events` during this tick. */
@@ -322,11 +336,13 @@ export class EventMux {
       wq.pending = 0;
       wq.queued = false;
       this.stats.deliveries++;
+      const callsBefore = wq.calls;
       try {
         // Waits a woken `waitCall` function made again inside the delivery count as its
         // reaction: measured from before it.
         const waitsBefore = wq.waits;
         const woke = wq.deliver(ev);
+        this.#calls += wq.calls - callsBefore;
         if (
           (wq.listener !== null && !wq.listenerSync) ||
           (woke > 0 && this.#nWoken === REACTION_SLOTS)
@@ -340,6 +356,7 @@ export class EventMux {
           this.#wokenWaits[this.#nWoken++] = waitsBefore + woke;
         }
       } catch (e) {
+        this.#calls += wq.calls - callsBefore;
         this.#untracked = true;
         this.stats.listenerErrors++;
         this.onListenerError(e);

@@ -108,8 +108,14 @@ export class TcpConn {
    * call; a read that waits is posted ({@link readPosted}: in-order data is copied straight
    * from the frame into `buf`; leave it alone until the read settles) and completed by the wait
    * queue's delivery at the end of the tick that brought the data, with no promise but its own.
+   * Reads made while one waits wait behind it (each byte goes to one read, the waiting read
+   * first); which of those later reads is served next follows their wake-ups, as before.
    */
   read(buf: Uint8Array): Promise<number | null> {
+    // One read waits through the delivery at a time; while one does (or a loop read waits), a
+    // further read takes the loop, behind the ones before it — and leaves the waiting read's
+    // post alone.
+    if (this.#pendingRead !== null || this.#loopReads > 0) return this.#readLoop(buf);
     let n: number;
     try {
       if (this.#consumer !== null) this.#notConsumed("read");
@@ -124,8 +130,6 @@ export class TcpConn {
     }
     if (n > 0) return Promise.resolve(n);
     if (n === 0) return buf.length === 0 ? RESOLVED_ZERO : RESOLVED_EOF;
-    // One read waits through the delivery at a time; a second one at once takes the loop.
-    if (this.#pendingRead !== null) return this.#readLoop(buf);
     this.#pendingRead = buf;
     if (this.#onReadable === null) this.#makeReadWaiter();
     const p = new Promise<number | null>(this.#readExecutor!);
@@ -184,19 +188,27 @@ export class TcpConn {
     this.#readReject = NO_SETTLE;
   }
 
-  /** {@link read} as a loop of reads and waits: a second read while one waits. */
+  /** Reads in {@link #readLoop} now (they wait in order, through the wait queue's promises). */
+  #loopReads = 0;
+
+  /** {@link read} as a loop of reads and waits: a further read while one waits. */
   async #readLoop(buf: Uint8Array): Promise<number | null> {
-    if (this.#consumer !== null) this.#notConsumed("read");
-    const ep = this.endpoint;
-    for (;;) {
-      // A window update the read makes due schedules its own output (the receiver's
-      // ackAtEndOfTick). No tick is asked for otherwise: the event loop takes a request for a
-      // tick as the application's answer to the data it delivered, and stops waiting for
-      // the write that follows the read (it would wait for a turn of Deno's event loop).
-      const n = ep.read(buf, 0, buf.length);
-      if (n > 0) return n;
-      if (n === 0) return buf.length === 0 ? 0 : null;
-      await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+    this.#loopReads++;
+    try {
+      if (this.#consumer !== null) this.#notConsumed("read");
+      const ep = this.endpoint;
+      for (;;) {
+        // A window update the read makes due schedules its own output (the receiver's
+        // ackAtEndOfTick). No tick is asked for otherwise: the event loop takes a request for
+        // a tick as the application's answer to the data it delivered, and stops waiting for
+        // the write that follows the read (it would wait for a turn of Deno's event loop).
+        const n = ep.read(buf, 0, buf.length);
+        if (n > 0) return n;
+        if (n === 0) return buf.length === 0 ? 0 : null;
+        await ep.wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+      }
+    } finally {
+      this.#loopReads--;
     }
   }
 
@@ -272,8 +284,8 @@ export class TcpConn {
    * of the connection (`readInto`, `skip`, `readPosted`, `readable`) throw EBUSY meanwhile
    * (`read` rejects with it); waiting with {@link waitReadable} and writing stay as they are.
    *
-   * @throws {StackError} EBUSY when the stream is consumed already, read by `readable`, or
-   * the connection's wait queue has another listener; EINVAL for an empty `buf`; EBADF once
+   * @throws {StackError} EBUSY when the stream is consumed already, read by `readable`, a
+   * `read` waits, or the connection's wait queue has another listener; EINVAL for an empty `buf`; EBADF once
    * closed.
    *
    * @example
@@ -299,6 +311,9 @@ export class TcpConn {
     }
     if (this.endpoint.wq.listener !== null) {
       throw new StackError("EBUSY", "consume: the wait queue has a listener");
+    }
+    if (this.#pendingRead !== null || this.#loopReads > 0) {
+      throw new StackError("EBUSY", "consume: a read waits");
     }
     const c = new TcpConsumer(this.endpoint, buf, onData);
     this.#consumer = c;

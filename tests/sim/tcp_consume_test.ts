@@ -115,9 +115,16 @@ Deno.test("sim tcp consume: misuse throws EBUSY, EINVAL and EBADF; reads throw E
   const p3 = consumePair(makeSimNet());
   void p3.conn.readable;
   throwsCode(() => p3.conn.consume(buf, () => {}), "EBUSY");
+  // A read that waits would race the consumer for the data: refused.
+  const p4 = consumePair(makeSimNet());
+  const waiting = p4.conn.read(new Uint8Array(10));
+  throwsCode(() => p4.conn.consume(buf, () => {}), "EBUSY");
   c.close();
   p2.c.close();
   p3.c.close();
+  p4.c.close();
+  p4.conn.close();
+  waiting.catch(() => null); // settles at the close's delivery, which this test does not run
 });
 
 Deno.test("sim tcp consume: the connection's error rejects the promise, and what the callback throws does", async () => {

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
-import { connectPair } from "../harness/sim_net.ts";
+import { connectPair, makeSimNet } from "../harness/sim_net.ts";
 import { seqNet } from "../harness/seq_workload.ts";
 import { TcpConn } from "../../stack/tcp_conn.ts";
 import { Socket } from "../../stack/node_net.ts";
@@ -132,4 +132,34 @@ Deno.test(`sim tcp read alloc: a node:net socket's data events grow the heap < $
   assert.ok(b < MAX_NODE_BYTES, `${b.toFixed(1)} B per event`);
   socket.destroy();
   c.close();
+});
+
+Deno.test("sim tcp read: two reads that wait at once get the stream's bytes once each, the first read the first bytes", async () => {
+  const net = makeSimNet();
+  const { c, s } = connectPair(net);
+  const conn = new TcpConn(net.b, s);
+  for (let round = 0; round < 3; round++) {
+    // The first read waits posted; the second, made while it waits, must leave its post alone.
+    const a = new Uint8Array(4);
+    const b = new Uint8Array(4);
+    const pa = conn.read(a);
+    const pb = conn.read(b);
+    const data = new Uint8Array([1, 2, 3, 4, 5, 6]).map((x) => x + 10 * round);
+    assert.equal(c.write(data, 0, data.length), data.length);
+    net.run(() => false, 20);
+    const na = await pa;
+    // The second read's wake-up may need another tick (it waits through the queue's promise).
+    let nb: number | null = -1;
+    pb.then((n) => nb = n);
+    for (let i = 0; i < 20 && nb === -1; i++) {
+      net.run(() => false, 1);
+      await Promise.resolve();
+    }
+    assert.equal(na, 4, `round ${round}`);
+    assert.deepEqual([...a], [...data.subarray(0, 4)], `round ${round}: the first read's bytes`);
+    assert.equal(nb, 2, `round ${round}`);
+    assert.deepEqual([...b.subarray(0, 2)], [...data.subarray(4)], `round ${round}: the rest`);
+  }
+  c.close();
+  conn.close();
 });

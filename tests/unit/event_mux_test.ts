@@ -328,3 +328,46 @@ Deno.test("mux: a listener marked listenerSync has reacted when it returns; reac
   assert.equal(mux.reactionsDone, false);
   assert.equal(mux.stats.reactionsUntracked, 1);
 });
+
+Deno.test("WaitQueue: a waitCall function that throws is dropped; the waiters after it stay, counted per queue", () => {
+  const mux = new EventMux();
+  const errors: unknown[] = [];
+  mux.onListenerError = (e) => errors.push(e);
+  const wq = new WaitQueue();
+  const calls: string[] = [];
+  wq.waitCall(EV_READABLE, () => calls.push("a"));
+  wq.waitCall(EV_READABLE, () => {
+    calls.push("bad");
+    throw new Error("application bug");
+  });
+  wq.waitCall(EV_READABLE, () => calls.push("c"));
+  wq.waitCall(EV_WRITABLE, () => calls.push("w"));
+  mux.beginReactions();
+  mux.notify(wq, EV_READABLE);
+  mux.fire();
+  assert.deepEqual(calls, ["a", "bad"]);
+  assert.equal(errors.length, 1);
+  assert.equal(wq.calls, 2);
+  assert.ok(mux.calledWaiters);
+  // Neither the woken nor the one that threw is called again; the two after it are kept.
+  assert.equal(wq.waiters, 2);
+  mux.notify(wq, EV_READABLE | EV_WRITABLE);
+  mux.fire();
+  assert.deepEqual(calls, ["a", "bad", "c", "w"]);
+  assert.equal(wq.waiters, 0);
+});
+
+Deno.test("mux: calledWaiters follows its own queues' waitCall deliveries, not another mux's", () => {
+  const a = new EventMux();
+  const b = new EventMux();
+  const qa = new WaitQueue();
+  a.beginReactions();
+  b.beginReactions();
+  qa.waitCall(EV_READABLE, () => {});
+  a.notify(qa, EV_READABLE);
+  a.fire();
+  assert.equal(a.calledWaiters, true);
+  assert.equal(b.calledWaiters, false, "another stack's mux in the same isolate");
+  a.beginReactions();
+  assert.equal(a.calledWaiters, false);
+});
