@@ -16,6 +16,13 @@ export interface HeapRun {
   units: () => number;
 }
 
+/** The median of a run's windows, with at least three that ran without a scavenge. */
+function medianWindow(g: number[]): number {
+  assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
+  g.sort((a, b) => a - b);
+  return g[g.length >> 1];
+}
+
 /**
  * The median heap growth per unit of each run over `rounds` windows in which no collection
  * ran, the runs taking turns. A window in which a scavenge ran shows the heap shrinking and
@@ -33,11 +40,7 @@ export function medianHeapGrowthPerUnit(runs: HeapRun[], rounds: number): number
       if (after >= before) grew[i].push((after - before) / (r.units() - u0));
     });
   }
-  return grew.map((g) => {
-    assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
-    g.sort((a, b) => a - b);
-    return g[g.length >> 1];
-  });
+  return grew.map(medianWindow);
 }
 
 /**
@@ -87,9 +90,5 @@ export async function medianHeapGrowthPerUnitAsync(
       if (after >= before) grew[i].push((after - before) / (r.units() - u0));
     }
   }
-  return grew.map((g) => {
-    assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
-    g.sort((a, b) => a - b);
-    return g[g.length >> 1];
-  });
+  return grew.map(medianWindow);
 }
