@@ -55,6 +55,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { threadCpuSeconds } from "../cli/uperf_threads.ts";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
 import { abRun, type ThreadSched, withCpu } from "./http_bench.ts";
@@ -134,30 +135,11 @@ async function httpServer(
  */
 export function threadTicks(pid: number): Record<string, number> {
   const by: Record<string, number> = { main: 0, v8: 0, other: 0 };
-  let tasks: Iterable<Deno.DirEntry>;
-  try {
-    tasks = Deno.readDirSync(`/proc/${pid}/task`);
-  } catch {
-    return by;
-  }
-  for (const e of tasks) {
-    try {
-      const st = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
-      // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
-      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(f[11]) + Number(f[12]);
-      by[e.name === String(pid) ? "main" : threadKind(pid, e.name)] += ticks;
-    } catch {
-      // the thread ended in between
-    }
+  for (const [tid, t] of threadCpuSeconds(pid)) {
+    const kind = tid === pid ? "main" : t.name.startsWith("V8 ") ? "v8" : "other";
+    by[kind] += Math.round(t.seconds * 100);
   }
   return by;
-}
-
-/** "v8" for one of V8's worker threads, else "other". */
-function threadKind(pid: number, tid: string): "v8" | "other" {
-  const comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
-  return comm.startsWith("V8 ") ? "v8" : "other";
 }
 
 /** `main 50 v8 30 other 1` from a pair's `server_us_by_thread`. */

@@ -41,6 +41,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { threadCpuSeconds } from "../cli/uperf_threads.ts";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { DENO_SERVE } from "./clients.ts";
 import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
@@ -129,19 +130,11 @@ function machineTicks(): number[] {
 
 /** CPU time (ticks) of every thread of process `pid` so far, or null when it is gone. */
 function processTicks(pid: number): number | null {
-  try {
-    let sum = 0;
-    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
-      try {
-        const st = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
-        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-        sum += Number(f[11]) + Number(f[12]); // utime, stime
-      } catch { /* the thread ended */ }
-    }
-    return sum;
-  } catch {
-    return null;
-  }
+  const threads = threadCpuSeconds(pid);
+  if (threads.size === 0) return null;
+  let sum = 0;
+  for (const t of threads.values()) sum += Math.round(t.seconds * 100);
+  return sum;
 }
 
 /** Run `fn` (a client run of `requests(result)` requests) and say where the CPU went. */
