@@ -96,25 +96,25 @@ async function peerWithoutKernelAddress(pair: VethPair): Promise<void> {
   }
 }
 
+/** `pingpong server --json` on the peer end (a second stack, see `peerWithoutKernelAddress`). */
+function peerPingpongServer(pair: VethPair): CliProcess {
+  return new CliProcess(
+    pair.spawn(
+      cliCommand([
+        ...["pingpong", "server", "--if", pair.peerIf],
+        ...["--addr", `${pair.peerAddr}/${pair.prefixLen}`, "--json"],
+      ]),
+      { stdout: "piped", stderr: "piped" },
+    ),
+  );
+}
+
 interopTest(
   "pingpong --connect and --hold between two stacks, a few thousand connections",
   async () => {
     await withVethPair({ ipv6: false }, async (pair) => {
       await peerWithoutKernelAddress(pair);
-      const server = new CliProcess(
-        pair.spawn(
-          cliCommand([
-            "pingpong",
-            "server",
-            "--if",
-            pair.peerIf,
-            "--addr",
-            `${pair.peerAddr}/${pair.prefixLen}`,
-            "--json",
-          ]),
-          { stdout: "piped", stderr: "piped" },
-        ),
-      );
+      const server = peerPingpongServer(pair);
       try {
         await server.waitForLine(/"event":"ready"/);
         const link = [
@@ -203,15 +203,7 @@ interopTest(
     // heap over a limit computed without them, a 2–16 ms pause in a ~50 ms crowd).
     await withVethPair({ ipv6: false }, async (pair) => {
       await peerWithoutKernelAddress(pair);
-      const server = new CliProcess(
-        pair.spawn(
-          cliCommand([
-            ...["pingpong", "server", "--if", pair.peerIf],
-            ...["--addr", `${pair.peerAddr}/${pair.prefixLen}`, "--json"],
-          ]),
-          { stdout: "piped", stderr: "piped" },
-        ),
-      );
+      const server = peerPingpongServer(pair);
       try {
         await server.waitForLine(/"event":"ready"/);
         // Line-buffered, so that V8's trace lines and the JSON events keep their order.
