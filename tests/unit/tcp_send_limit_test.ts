@@ -144,3 +144,14 @@ Deno.test("send limit: a pacer holding with the windows open is pacing, until it
   clock.advance(5);
   assert.equal(snd.sendLimitNow(), LIMIT_DUE, "released: a pass is due");
 });
+
+Deno.test("send limit: a CLOSED connection with data unacknowledged is idle, not app or sndbuf", () => {
+  const { snd, conn } = sender();
+  snd.setBufferSize(1 << 20);
+  snd.write(new Uint8Array(3 * MSS), 0, 3 * MSS);
+  snd.output();
+  assert.equal(conn.sent, 3 * MSS);
+  assert.equal(snd.sendLimitNow(), LIMIT_APP, "all sent, unacknowledged, room: the writer");
+  conn.state = TcpState.CLOSED; // reset by the peer or aborted: nothing will be sent again
+  assert.equal(snd.sendLimitNow(), LIMIT_IDLE);
+});

@@ -210,9 +210,11 @@ export class TcpSender implements LossSender {
   /**
    * What holds output back now (a `LIMIT_*` of `send_limit.ts`), judged from the state the
    * next output pass would find — TCP_INFO's `sendLimit`, which `uperf` samples. Read only when
-   * asked: nothing on the data path.
+   * asked: nothing on the data path. A CLOSED connection sends nothing more, whatever it
+   * still holds: idle.
    */
   sendLimitNow(): number {
+    if (this.#conn.state === TcpState.CLOSED) return LIMIT_IDLE;
     const sb = this.sb;
     const lost = sb.nextLost() >= 0;
     if (!lost && this.unsentBytes <= 0) {
