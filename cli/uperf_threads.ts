@@ -1,11 +1,49 @@
 /**
  * `uperf client`'s CPU per thread: user + system time of every thread of the process from
- * `/proc/self/task/TID/stat` (Linux; clock ticks of 10 ms), so a run can say how much went to
+ * `/proc/self/task/TID/stat` (Linux; in clock ticks, `AT_CLKTCK` of the process's auxiliary
+ * vector, 100 a second where it cannot be read), so a run can say how much went to
  * the stack's own thread and how much to the others — the TX kicker's `sendto`, which runs
  * GSO and a veth peer's whole receive path, above all.
  *
  * @module
  */
+
+/** `AT_CLKTCK` in the auxiliary vector: clock ticks per second of `/proc` times. */
+const AT_CLKTCK = 17;
+
+let ticksPerSecond = 0;
+
+/**
+ * Clock ticks per second of the times in `/proc/.../stat` (`sysconf(_SC_CLK_TCK)`), read once
+ * from `/proc/self/auxv` (pairs of 64-bit little-endian words: type, value); 100, the value on
+ * every common Linux build, where it cannot be read.
+ */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond > 0) return ticksPerSecond;
+  let ticks = 0;
+  try {
+    ticks = auxvClockTicks(Deno.readFileSync("/proc/self/auxv"));
+  } catch {
+    // not Linux, or no read permission: the common value
+  }
+  ticksPerSecond = ticks > 0 ? ticks : 100;
+  return ticksPerSecond;
+}
+
+/**
+ * `AT_CLKTCK`'s value in an auxiliary vector's bytes (pairs of 64-bit little-endian words:
+ * type, value, ending at `AT_NULL`), or 0 when it is not there or does not fit 32 bits.
+ */
+export function auxvClockTicks(auxv: Uint8Array): number {
+  const v = new DataView(auxv.buffer, auxv.byteOffset, auxv.byteLength);
+  for (let off = 0; off + 16 <= auxv.byteLength; off += 16) {
+    const type = v.getUint32(off, true) + v.getUint32(off + 4, true) * 2 ** 32;
+    if (type === 0) return 0; // AT_NULL
+    if (type !== AT_CLKTCK) continue;
+    return v.getUint32(off + 12, true) === 0 ? v.getUint32(off + 8, true) : 0;
+  }
+  return 0;
+}
 
 /**
  * CPU seconds per thread id (user + system) of process `pid` (this one by default), read now;
@@ -38,10 +76,14 @@ export function threadCpuSeconds(
 }
 
 /**
- * The thread name and CPU seconds (utime + stime, fields 14 and 15, at 100 ticks a second) of
- * one `/proc/.../stat` line; null when it does not parse.
+ * The thread name and CPU seconds (utime + stime, fields 14 and 15, at `ticks` a second,
+ * {@link clockTicksPerSecond} by default) of one `/proc/.../stat` line; null when it does not
+ * parse.
  */
-export function parseTaskStat(text: string): { name: string; seconds: number } | null {
+export function parseTaskStat(
+  text: string,
+  ticks: number = clockTicksPerSecond(),
+): { name: string; seconds: number } | null {
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return null;
@@ -50,7 +92,7 @@ export function parseTaskStat(text: string): { name: string; seconds: number } |
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-  return { name: text.slice(open + 1, close), seconds: (utime + stime) / 100 };
+  return { name: text.slice(open + 1, close), seconds: (utime + stime) / ticks };
 }
 
 /**

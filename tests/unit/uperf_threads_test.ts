@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parseTaskStat, threadCpuDelta, threadCpuSeconds } from "../../cli/uperf_threads.ts";
+import {
+  auxvClockTicks,
+  clockTicksPerSecond,
+  parseTaskStat,
+  threadCpuDelta,
+  threadCpuSeconds,
+} from "../../cli/uperf_threads.ts";
 
 Deno.test("uperf threads: a /proc stat line gives the thread's name and utime + stime", () => {
   // Fields 14 and 15 (utime 250, stime 50 ticks); the name holds a blank and a parenthesis.
@@ -25,4 +31,27 @@ Deno.test("uperf threads: this process's threads are read with --allow-all", () 
   const m = threadCpuSeconds();
   assert(m.has(Deno.pid), "the main thread is listed");
   assert(m.get(Deno.pid)!.seconds >= 0);
+});
+
+Deno.test("uperf threads: clock ticks from the auxiliary vector, as getconf CLK_TCK says", async () => {
+  const words = (pairs: number[][]) => {
+    const b = new Uint8Array(pairs.length * 16);
+    const v = new DataView(b.buffer);
+    pairs.forEach(([type, value, high = 0], i) => {
+      v.setUint32(i * 16, type, true);
+      v.setUint32(i * 16 + 8, value, true);
+      v.setUint32(i * 16 + 12, high, true);
+    });
+    return b;
+  };
+  assert.equal(auxvClockTicks(words([[6, 4096], [17, 250], [0, 0]])), 250);
+  assert.equal(auxvClockTicks(words([[6, 4096], [0, 0], [17, 250]])), 0, "after AT_NULL");
+  assert.equal(auxvClockTicks(words([[17, 250, 1]])), 0, "does not fit 32 bits");
+  assert.equal(auxvClockTicks(new Uint8Array(8)), 0);
+  assert.deepEqual(parseTaskStat("1 (x) S 0 0 0 0 0 0 0 0 0 0 500 250 0", 250), {
+    name: "x",
+    seconds: 3,
+  });
+  const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
+  assert.equal(clockTicksPerSecond(), Number(new TextDecoder().decode(out.stdout).trim()));
 });
