@@ -14,7 +14,7 @@ import {
   warmUpConnections,
 } from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
-import { stackOpener } from "../../cli/pingpong_conn.ts";
+import { connectCrowd } from "../../cli/pingpong_crowd.ts";
 import { type HttpService, startDiscard, startHttp } from "../../cli/tcp_services.ts";
 import {
   IDLE_WARM_UP_CONNECTIONS,
@@ -113,19 +113,7 @@ Deno.test({
     const r = await warmUpConnections({
       connections: 300,
       serve: (rt, port) => warmUpServer(rt, port, len),
-      client: (rt, host, port) => {
-        const opener = stackOpener(rt, {
-          host,
-          port,
-          len,
-          total: 300,
-          conc: 32,
-          holdSeconds: 0,
-          seconds: Infinity,
-          json: false,
-        });
-        return (i, done) => opener.cycle(i, msg, done);
-      },
+      client: (rt, host, port) => connectCrowd(rt.stack, host, port, rt.addrs, msg),
     });
     assert.deepEqual({ connections: r.connections, failed: r.failed }, {
       connections: 300,
