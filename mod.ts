@@ -27,6 +27,7 @@ export {
   type RequestClientOptions,
   type WarmUpClient,
   warmUpConnections,
+  type WarmUpCrowd,
   type WarmUpLinkOptions,
   type WarmUpWire,
 } from "./stack/conn_warm_up.ts";

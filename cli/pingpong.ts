@@ -27,7 +27,7 @@ import {
   Runtime,
   StackError,
   tryParseIp,
-  type WarmUpClient,
+  type WarmUpCrowd,
 } from "../mod.ts";
 import {
   LINK_OPTIONS,
@@ -51,6 +51,7 @@ import {
   runHold,
   stackOpener,
 } from "./pingpong_conn.ts";
+import { connectCrowd } from "./pingpong_crowd.ts";
 import { runServer, warmUpServer } from "./pingpong_server.ts";
 import { TRACE_RECORDS, TRACE_ROUND_TRIPS, writeTrace } from "./rr_trace_file.ts";
 import {
@@ -394,10 +395,9 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
   };
   const msg = new Uint8Array(o.len);
   const serve = (rt: Runtime, port: number) => warmUpServer(rt, port, o.len);
-  const client = (rt: Runtime, host: string, port: number): WarmUpClient => {
-    const opener = stackOpener(rt, { ...co, host, port });
-    return (i, done) => opener.cycle(i, msg, done);
-  };
+  // The warm-up's client is the real run's class (no closure of its own per connection).
+  const client = (rt: Runtime, host: string, port: number): WarmUpCrowd =>
+    connectCrowd(rt.stack, host, port, rt.addrs, msg);
   if (o.prewarm > 0) config = withPrewarmedPools(config);
   // The real stack first, then the warm-up: V8 counts the real stack's ring memory (~100 MB of
   // ArrayBuffers at MTU 1500) towards the heap's global limit before and during the warm-up,

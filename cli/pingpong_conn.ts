@@ -33,6 +33,7 @@ import {
 import { latencyHistogram, latencySummary } from "./latency.ts";
 import { onStopSignal, sleep, yieldToEventLoop } from "./meter.ts";
 import { emit, emitJson } from "./output.ts";
+import { ConnectCrowd } from "./pingpong_crowd.ts";
 
 /** What a connection-mode client is asked to do. */
 export interface ConnClientOptions {
@@ -77,8 +78,13 @@ interface Opener {
    * neighbours on both ends are resolved before a burst queues behind their resolution.
    */
   readonly warmup: number;
-  /** Connect-mode connection `i`: open, send `msg`, read as much back, close; then `done`. */
-  cycle(i: number, msg: Uint8Array, done: Done): void;
+  /**
+   * Connect-mode connection `i`: open, send `msg`, read as much back, close; then `done`
+   * (kernel sockets; the stack's connect mode is a {@link ConnectCrowd}).
+   */
+  cycle?(i: number, msg: Uint8Array, done: Done): void;
+  /** The stack's connect mode: a crowd of connections each sending `msg`. */
+  crowd?(msg: Uint8Array): ConnectCrowd;
   /** Open connection `i`; `done(handle)` once established, `done(null, why)` if it failed. */
   open(i: number, done: (h: Handle | null, error: string | null) => void): void;
   /** On a held connection: send `msg` whole and read `reply.length` bytes back. */
@@ -117,46 +123,13 @@ function why(e: unknown): string {
 
 // ---- the stack ---------------------------------------------------------------------------
 
-/** State of one connection driven by readiness: the mode's step and its bytes so far. */
+/** A connection being opened for `--hold`: its endpoint and whom to tell how it went. */
 class Flow {
-  got = 0;
   constructor(
     readonly ep: TcpEndpoint,
-    readonly len: number,
     readonly done: Done,
-    readonly onOpen: ((h: Handle) => void) | null,
+    readonly onOpen: (h: Handle) => void,
   ) {}
-}
-
-/** Reply bytes are read here and dropped: one buffer, used in synchronous steps only. */
-const SCRATCH = new Uint8Array(64 * 1024);
-
-/** Readiness of a connect-mode connection: read the reply; once whole (or failed), close. */
-function onCycleEvent(_events: number, wq: WaitQueue): void {
-  const f = wq.owner as Flow | null;
-  if (f === null) return;
-  const ep = f.ep;
-  let error: string | null = null;
-  try {
-    for (;;) {
-      const n = ep.read(SCRATCH, 0, Math.min(f.len - f.got, SCRATCH.length));
-      if (n > 0) {
-        f.got += n;
-        if (f.got < f.len) continue;
-      } else if (n === 0) {
-        error = "the server closed the connection";
-      } else {
-        return; // nothing yet
-      }
-      break;
-    }
-  } catch (e) {
-    error = why(e);
-  }
-  wq.owner = null;
-  wq.listener = null;
-  ep.close();
-  f.done(error);
 }
 
 /** Readiness of a connection being opened for `--hold`: established, or failed. */
@@ -175,7 +148,7 @@ function onOpenEvent(_events: number, wq: WaitQueue): void {
     ep.close();
     f.done(error);
   } else {
-    f.onOpen!(ep);
+    f.onOpen(ep);
   }
 }
 
@@ -220,24 +193,14 @@ export function stackOpener(rt: Runtime, o: ConnClientOptions): Opener {
   return {
     stack: "ustack",
     warmup: Math.max(1, addrs.length),
-    cycle(i, msg, done) {
-      const ep = connect(i);
-      if (typeof ep === "string") {
-        queueMicrotask(() => done(ep)); // never re-enter the caller
-        return;
-      }
-      ep.write(msg, 0, msg.length); // sent with the handshake's ACK
-      ep.wq.owner = new Flow(ep, msg.length, done, null);
-      ep.wq.listener = onCycleEvent;
-      rt.stack.requestTick();
-    },
+    crowd: (msg) => new ConnectCrowd(rt.stack, dst, o.port, addrs, msg),
     open(i, done) {
       const ep = connect(i);
       if (typeof ep === "string") {
         queueMicrotask(() => done(null, ep));
         return;
       }
-      ep.wq.owner = new Flow(ep, 0, (e) => done(null, e), (h) => done(h, null));
+      ep.wq.owner = new Flow(ep, (e) => done(null, e), (h) => done(h, null));
       ep.wq.listener = onOpenEvent;
       rt.stack.requestTick();
     },
@@ -359,19 +322,27 @@ async function settle(opener: Opener, ms: number): Promise<void> {
 /** `--connect`: TOTAL connections, CONC at a time, one round trip each. */
 export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<number> {
   let stopped = false;
-  const signals = onStopSignal(() => stopped = true);
   const msg = message(o.len);
-  const latencies = latencyHistogram(); // ns
+  const crowd = opener.crowd?.(msg) ?? null;
+  const signals = onStopSignal(() => {
+    stopped = true;
+    crowd?.stop();
+  });
 
-  let done = 0;
-  let failed = 0;
-  let firstError = "";
+  // On the stack the crowd counts and times the connections; on kernel sockets these do.
+  const latencies = crowd !== null ? crowd.latencies : latencyHistogram(); // ns
+  let kDone = 0;
+  let kFailed = 0;
+  let kFirstError = "";
+  const doneNow = () => crowd !== null ? crowd.done : kDone;
+  const failedNow = () => crowd !== null ? crowd.failed : kFailed;
   const start = performance.now();
   const end = start + o.seconds * 1000;
   let lastCount = 0;
   let second = 0;
   const ticker = setInterval(() => {
     second++;
+    const done = doneNow(), failed = failedNow();
     const n = done + failed;
     const rate = n - lastCount;
     lastCount = n;
@@ -383,13 +354,13 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
   }, 1000);
   const one = (i: number, finished: Done): void => {
     const t0 = performance.now();
-    opener.cycle(i, msg, (error) => {
+    opener.cycle!(i, msg, (error) => {
       if (error === null) {
         latencies.record((performance.now() - t0) * 1e6);
-        done++;
+        kDone++;
       } else {
-        failed++;
-        if (firstError === "") firstError = error;
+        kFailed++;
+        if (kFirstError === "") kFirstError = error;
       }
       finished(null);
     });
@@ -404,9 +375,15 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
       );
     }
     // A connection per source address alone first: neighbours resolved before the crowd.
-    await inFlight(Math.min(opener.warmup, o.total), 1, () => true, one, next);
+    const first = Math.min(opener.warmup, o.total);
+    if (crowd !== null) await crowd.run(first, 1, Infinity);
+    else await inFlight(first, 1, () => true, one, next);
     const c0 = cpuMs();
-    await inFlight(o.total, o.conc, () => !stopped && performance.now() < end, one, next);
+    if (crowd !== null) {
+      if (!stopped) await crowd.run(o.total, o.conc, end);
+    } else {
+      await inFlight(o.total, o.conc, () => !stopped && performance.now() < end, one, next);
+    }
     const c1 = cpuMs();
     cpuRun = { user: c1.user - c0.user, system: c1.system - c0.system };
   } finally {
@@ -415,6 +392,8 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
   }
   const seconds = (performance.now() - start) / 1000;
   await settle(opener, 2000); // let the last FINs leave before the stack stops
+  const done = doneNow(), failed = failedNow();
+  const firstError = crowd !== null ? crowd.firstError : kFirstError;
   const rate = seconds > 0 ? done / seconds : 0;
   const lat = latencySummary(latencies);
   if (o.json) {

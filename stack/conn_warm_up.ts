@@ -86,6 +86,25 @@ export interface WarmUpLinkOptions {
 /** One warm-up connection on the client stack: call `done` once it has ended (null: fine). */
 export type WarmUpClient = (index: number, done: (error: string | null) => void) => void;
 
+/**
+ * A warm-up client that paces its own connections, as the application's real client does (so
+ * that the warm-up runs the same per-connection calls, not the warm-up's own pacing closures).
+ */
+export interface WarmUpCrowd {
+  /** Connections that ended well so far. */
+  readonly done: number;
+  /** Connections started so far. */
+  readonly started: number;
+  /**
+   * Start connections, `conc` in flight, until `upTo` have been started, `endMs`
+   * (`performance.now()`) has passed or {@link WarmUpCrowd.stop}; resolves once none is in
+   * flight.
+   */
+  run(upTo: number, conc: number, endMs: number): Promise<void>;
+  /** Start no more connections. */
+  stop(): void;
+}
+
 /** What to warm up, and how much. */
 export interface ConnectionWarmUpOptions {
   /** Connections in all [3000]. */
@@ -118,10 +137,11 @@ export interface ConnectionWarmUpOptions {
    */
   serve(rt: Runtime, port: number): { close(): void };
   /**
-   * Build the client side on the warm-up client stack (`host`, `port`: the server). Default:
-   * {@link requestClient} with a 64-byte request and a 64-byte answer.
+   * Build the client side on the warm-up client stack (`host`, `port`: the server): one
+   * connection per call, paced by the warm-up, or a {@link WarmUpCrowd} that paces its own.
+   * Default: {@link requestClient} with a 64-byte request and a 64-byte answer.
    */
-  client?(rt: Runtime, host: string, port: number): WarmUpClient;
+  client?(rt: Runtime, host: string, port: number): WarmUpClient | WarmUpCrowd;
 }
 
 /** What a warm-up did. */
@@ -433,6 +453,44 @@ export async function withWarmUpPair<T>(
 }
 
 /**
+ * Run a self-pacing warm-up client: `total` connections, `conc` in flight, none started after
+ * `deadline` or once `signal` is aborted; the ones in flight then get `graceMs`. Resolves to
+ * the connections that ended well by then.
+ */
+function runCrowd(
+  crowd: WarmUpCrowd,
+  total: number,
+  conc: number,
+  deadline: number,
+  graceMs: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let over = false;
+    const end = (): void => {
+      if (over) return;
+      over = true;
+      crowd.stop();
+      clearTimeout(grace);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(crowd.done);
+    };
+    let grace = setTimeout(end, Math.max(0, deadline - performance.now()) + graceMs);
+    const onAbort = (): void => {
+      if (over) return;
+      crowd.stop();
+      clearTimeout(grace);
+      grace = setTimeout(end, graceMs);
+    };
+    if (signal !== undefined) {
+      if (signal.aborted) crowd.stop();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+    crowd.run(total, conc, deadline).then(end);
+  });
+}
+
+/**
  * Run the warm-up (see the module documentation). Resolves once both private stacks are
  * stopped; never throws for a connection that fails (it is counted).
  *
@@ -468,6 +526,11 @@ export async function warmUpConnections(
       const makeClient = opts.client ?? requestClient(new Uint8Array(64), 64);
       const one = makeClient(client, SERVER_ADDR, WARM_UP_PORT);
       const deadline = t0 + timeLimitMs;
+      if (typeof one !== "function") {
+        ok = await runCrowd(one, total, conc, deadline, graceMs, opts.signal);
+        failed = one.started - ok;
+        return;
+      }
       let started = 0;
       let inFlight = 0;
       let over = false;

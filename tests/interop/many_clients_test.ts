@@ -233,6 +233,45 @@ interopTest(
 );
 
 interopTest(
+  "a fresh pingpong --connect client's per-connection callbacks are not deoptimised after its warm-up",
+  async () => {
+    // The warm-up's client is the real run's class (cli/pingpong_crowd.ts): with a completion
+    // closure of its own, V8 threw away the readiness callback compiled for it at the first real
+    // connection ("wrong feedback cell"), and the real run's pacing function, never run in the
+    // warm-up, at its first call (bench/README.md, "conn9p").
+    await withVethPair({ ipv6: false }, async (pair) => {
+      await peerWithoutKernelAddress(pair);
+      const server = peerPingpongServer(pair);
+      try {
+        await server.waitForLine(/"event":"ready"/);
+        const c = await runCommand([
+          ...["ip", "netns", "exec", pair.stackNs, "stdbuf", "-oL"],
+          ...cliCommand(
+            [
+              ...["pingpong", "client", pair.peerAddr, "--connect", "-C", "32", "-n", "1000"],
+              ...["--json", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`],
+            ],
+            ["--v8-flags=--trace-deopt"],
+          ),
+        ], { timeoutMs: 120_000 });
+        assert.equal(c.code, 0, c.stderr);
+        const lines = c.stdout.trim().split("\n");
+        const from = lines.findIndex((l) => l.startsWith('{"event":"warm_up"'));
+        const to = lines.findIndex((l) => l.startsWith('{"event":"summary"'));
+        assert.ok(from >= 0 && to > from, c.stdout.slice(-2_000));
+        assert.equal(event(lines, "summary").failed, 0);
+        const deopts = lines.slice(from + 1, to).filter((l) =>
+          l.includes("deoptimizing") && /<JSFunction (onCycleEvent|pump|finished|one)\b/.test(l)
+        );
+        assert.deepEqual(deopts, [], "the client's connection callbacks deoptimised");
+      } finally {
+        await server.stop();
+      }
+    });
+  },
+);
+
+interopTest(
   "over IPv6 the stack closes first and keeps a TIME_WAIT record; the client's next SYN on the same port reopens it",
   async () => {
     await withVethPair({}, async (pair) => {
