@@ -320,6 +320,8 @@ export class PortAllocator {
   readonly low: number;
   /** Last port of the range (inclusive). */
   readonly high: number;
+  /** Ports examined by {@link PortAllocator.allocate} so far (what the searches cost). */
+  probes = 0;
   #next: number;
 
   /** A range [low, high]. */
@@ -338,6 +340,7 @@ export class PortAllocator {
     for (let i = 0; i < n; i++) {
       const p = this.#next;
       this.#next = p >= this.high ? this.low : p + 1;
+      this.probes++;
       if (!inUse(p)) return p;
     }
     return -1;

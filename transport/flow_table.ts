@@ -56,6 +56,7 @@ export class FlowTable<T extends Flow> {
   #buckets: (T | null)[];
   #mask: number;
   #size = 0;
+  #vacated = 0;
   readonly #minBuckets: number;
 
   /**
@@ -78,6 +79,15 @@ export class FlowTable<T extends Flow> {
   /** Flows in the table. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Four-tuples vacated so far: flows removed, less those a successor took over at once
+   * ({@link FlowTable.takeOver}). While it does not move, no tuple has come free: a port search
+   * that found every candidate taken may be answered again without searching.
+   */
+  get vacated(): number {
+    return this.#vacated;
   }
 
   /** Bucket heads now. */
@@ -130,6 +140,17 @@ export class FlowTable<T extends Flow> {
     return true;
   }
 
+  /**
+   * {@link FlowTable.insertVacant} for a flow that takes over the four-tuple its predecessor
+   * has just left (a connection's TIME_WAIT record): the tuple never came free, so
+   * {@link FlowTable.vacated} does not move. False only when the table is full (counted).
+   */
+  takeOver(f: T): boolean {
+    if (!this.insertVacant(f)) return false;
+    this.#vacated--;
+    return true;
+  }
+
   /** Remove `f` (by identity); false if it is not in the table. */
   remove(f: T): boolean {
     const i = tupleBucket(f.localAddr, f.localPort, f.remoteAddr, f.remotePort, this.#mask);
@@ -141,6 +162,7 @@ export class FlowTable<T extends Flow> {
         if (prev === null) this.#buckets[i] = next;
         else prev.flowNext = next;
         f.flowNext = null;
+        this.#vacated++;
         const n = this.#buckets.length;
         if (--this.#size < n >>> 3 && n > this.#minBuckets) this.#rehash(n >>> 1);
         return true;

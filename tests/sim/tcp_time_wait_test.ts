@@ -89,6 +89,56 @@ Deno.test("TIME_WAIT: an ephemeral port in TIME_WAIT is chosen again once reusab
   assert.equal(net.a.stats.tcp.TWRecycled, 1);
 });
 
+Deno.test("TIME_WAIT: a port search that found none is not repeated until a record is reusable", () => {
+  const net = makeSimNet({ tcpA: { ephemeralPortRange: [40000, 40003] } });
+  const l = net.tcpB.listen(null, 80, 8);
+  for (let i = 0; i < 4; i++) {
+    const c = net.tcpA.connect(ADDR_B, 80);
+    closeFromClient(net, c, accept(net, l, c));
+  }
+  const p0 = net.tcpA.portProbes;
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  assert.equal(net.tcpA.portProbes - p0, 4, "the first failure searches the range");
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  }
+  assert.equal(net.tcpA.portProbes - p0, 4, "the next ones do not search again");
+  // Another destination has every port free: the failure was remembered for port 80 only.
+  const other = net.tcpA.connect(ADDR_B, 81);
+  assert.equal(other.state, TcpState.SYN_SENT);
+  other.abort();
+  net.advance(1000); // the oldest record is reusable
+  const c = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(net.a.stats.tcp.TWRecycled, 1);
+  accept(net, l, c);
+});
+
+Deno.test("TIME_WAIT: a port search that found none is repeated once a connection or listener leaves", () => {
+  const net = makeSimNet({ tcpA: { ephemeralPortRange: [40000, 40002] } });
+  const l = net.tcpB.listen(null, 80, 8);
+  const la = net.tcpA.listen(null, 40002, 8); // a listener holds the range's last port
+  const c1 = net.tcpA.connect(ADDR_B, 80);
+  accept(net, l, c1);
+  const c2 = net.tcpA.connect(ADDR_B, 80);
+  accept(net, l, c2);
+  const p0 = net.tcpA.portProbes;
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  assert.equal(net.tcpA.portProbes - p0, 3, "searched once");
+  c1.abort(); // its four-tuple is vacated (no TIME_WAIT after a reset)
+  const c3 = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(c3.localPort, c1.localPort);
+  accept(net, l, c3);
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  const p1 = net.tcpA.portProbes;
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  assert.equal(net.tcpA.portProbes, p1, "not searched again");
+  la.close(); // the listener's port comes free
+  const c4 = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(c4.localPort, 40002);
+  accept(net, l, c4);
+});
+
 Deno.test("TIME_WAIT: the port search takes over only the record of the port it picks", () => {
   // Ports 40001 and 40000 end in TIME_WAIT (reusable after 1 s), 40002 stays free; the port
   // filter decides which one a connect may take. The search goes up from where the last one

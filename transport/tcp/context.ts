@@ -104,7 +104,9 @@ export interface TcpOptions {
    * A further condition on the ephemeral port of an active open: only a local port for which
    * `connectPortFilter(localPort, remotePort)` is true is picked [none]. A stack that shares
    * an interface with others by flow steering uses it so that the connection's frames come
-   * back to it. Called per candidate port while connecting, never per packet.
+   * back to it. Called per candidate port while connecting, never per packet. It must answer
+   * the same for the same ports: a search that found none is remembered until a four-tuple
+   * comes free.
    */
   connectPortFilter?: ((localPort: number, remotePort: number) => boolean) | null;
   /**

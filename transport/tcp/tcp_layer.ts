@@ -15,7 +15,13 @@
 
 import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { transportChecksumOk } from "../../net/checksum.ts";
-import { type IpAddr, IpAddress, type IpFamily, isUnspecified } from "../../net/ip_address.ts";
+import {
+  type IpAddr,
+  IpAddress,
+  ipEquals,
+  type IpFamily,
+  isUnspecified,
+} from "../../net/ip_address.ts";
 import type { NetError, NetProtocolHandler, NetRoute, NetRxMeta } from "../../net/network_layer.ts";
 import { StackError } from "../../core/errors.ts";
 import type { Counters } from "../../core/counters.ts";
@@ -171,6 +177,25 @@ export class TcpLayer implements NetProtocolHandler {
   #connNowMs = DOUBLE_ZERO;
   /** The reusable TIME_WAIT record the last {@link TcpLayer.#tupleFree} found, or null. */
   #reusable: TimeWaitRecord | null = null;
+  /**
+   * The earliest time a TIME_WAIT record the port search passed over becomes reusable by
+   * `connect()` (ms; Infinity: none will without leaving the table).
+   */
+  #searchReuseAtMs = Infinity;
+  /**
+   * The last port search that found no port: its destination and local address, the flow
+   * table's {@link FlowTable.vacated} and the listeners removed then, and the time its first
+   * TIME_WAIT record becomes reusable. Until one of those moves, a connect to the same place
+   * fails at once instead of searching the whole range again (with the range used up, each
+   * failed connect would cost one lookup per port: 28,232 by default).
+   */
+  #noPortLa: IpAddr | null = null;
+  #noPortRa: IpAddr = ANY4;
+  #noPortRp = 0;
+  #noPortVacated = 0;
+  #noPortListenersRemoved = 0;
+  #noPortUntilMs = DOUBLE_ZERO;
+  #listenersRemoved = 0;
   /** `connect()`'s port search: true when port `p` cannot carry the four-tuple. */
   readonly #portTaken = (p: number): boolean => {
     const la = this.#connLa;
@@ -222,6 +247,11 @@ export class TcpLayer implements NetProtocolHandler {
   /** Live connections (every state but CLOSED; TIME_WAIT is a record, not a connection). */
   get endpoints(): number {
     return this.#live;
+  }
+
+  /** Ports the ephemeral port searches (`connect`, `listen` on port 0) have examined so far. */
+  get portProbes(): number {
+    return this.#ports.probes;
   }
 
   /** Connections in TIME_WAIT (compact records). */
@@ -317,11 +347,23 @@ export class TcpLayer implements NetProtocolHandler {
     let lp = opts.localPort ?? 0;
     this.#reusable = null;
     if (lp === 0) {
+      if (this.#noPortYet(la, ra, remotePort, now)) {
+        throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
+      }
       this.#connLa = la;
       this.#connRa = ra;
       this.#connRp = remotePort;
+      this.#searchReuseAtMs = Infinity;
       lp = this.#ports.allocate(this.#portTaken);
-      if (lp < 0) throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
+      if (lp < 0) {
+        this.#noPortLa = la;
+        this.#noPortRa = ra;
+        this.#noPortRp = remotePort;
+        this.#noPortVacated = this.flows.vacated;
+        this.#noPortListenersRemoved = this.#listenersRemoved;
+        this.#noPortUntilMs = this.#searchReuseAtMs;
+        throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
+      }
     } else if (!this.#tupleFree(la, lp, ra, remotePort)) {
       throw new StackError("EADDRINUSE", "connect: the 4-tuple is in use");
     }
@@ -343,6 +385,19 @@ export class TcpLayer implements NetProtocolHandler {
     return ep;
   }
 
+  /**
+   * True when the last port search found no port for this destination and nothing has
+   * changed since: no four-tuple vacated, no listener gone, no TIME_WAIT record it passed
+   * over reusable yet. (The port filter answers the same for the same ports.)
+   */
+  #noPortYet(la: IpAddr, ra: IpAddr, rp: number, nowMs: number): boolean {
+    const noLa = this.#noPortLa;
+    return noLa !== null && rp === this.#noPortRp && nowMs < this.#noPortUntilMs &&
+      this.flows.vacated === this.#noPortVacated &&
+      this.#listenersRemoved === this.#noPortListenersRemoved && ipEquals(ra, this.#noPortRa) &&
+      ipEquals(la, noLa);
+  }
+
   /** True when a new connection may use the four-tuple: nothing holds it, or a reusable TIME_WAIT. */
   #tupleFree(la: IpAddr, lp: number, ra: IpAddr, rp: number): boolean {
     const f = this.flows.lookup(la, lp, ra, rp);
@@ -350,12 +405,15 @@ export class TcpLayer implements NetProtocolHandler {
       this.#reusable = null;
       return true;
     }
-    if (
-      f.flowKind === FLOW_TIME_WAIT &&
-      this.timeWait.reusableByConnect(f as TimeWaitRecord, this.#connNowMs)
-    ) {
-      this.#reusable = f as TimeWaitRecord;
-      return true;
+    if (f.flowKind === FLOW_TIME_WAIT) {
+      const rec = f as TimeWaitRecord;
+      if (this.timeWait.reusableByConnect(rec, this.#connNowMs)) {
+        this.#reusable = rec;
+        return true;
+      }
+      // Not yet: when it will be (with timestamps; without, only when it leaves the table).
+      const at = rec.tsOk ? rec.tsRecentMs + this.timeWait.reuseAfterMs : Infinity;
+      if (at < this.#searchReuseAtMs) this.#searchReuseAtMs = at;
     }
     return false;
   }
@@ -384,7 +442,7 @@ export class TcpLayer implements NetProtocolHandler {
 
   /** @internal Take `l` out of the listeners (it stopped listening). */
   removeListener(l: TcpListener): void {
-    this.listeners.removeBound(l.localAddr, l.localPort, l);
+    if (this.listeners.removeBound(l.localAddr, l.localPort, l)) this.#listenersRemoved++;
   }
 
   /** @internal A TIME_WAIT record answers: the old connection's ACK (RFC 9293 §3.10.7.4). */

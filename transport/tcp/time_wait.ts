@@ -207,8 +207,9 @@ export class TimeWaitTable {
     rec.tsRecent = tsRecent;
     const now = this.#clock.nowMs();
     rec.tsRecentMs = now;
-    // The connection has just left the four-tuple (`add`'s contract): no second lookup.
-    if (!this.#flows.insertVacant(rec)) return null;
+    // The connection has just left the four-tuple (`add`'s contract): no second lookup, and
+    // the tuple never came free.
+    if (!this.#flows.takeOver(rec)) return null;
     rec.live = true;
     this.#count++;
     this.#append(rec, now);
