@@ -123,6 +123,45 @@ Deno.test("delivery rate: a sample spans from the newest delivered packet's send
   assert.equal(r.delivered, 10000);
 });
 
+Deno.test("delivery rate: TCP_INFO's rate is the last valid sample, kept across ACKs without one", () => {
+  const r = new DeliveryRate();
+  const snaps: number[][] = [];
+  for (let i = 0; i < 10; i++) {
+    r.onSend(i, i === 0);
+    snaps.push([r.delivered, r.deliveredTimeMs, r.firstSentMs]);
+  }
+  assert.equal(r.reportedBytesPerMs, 0); // none before the first sample
+  r.beginAck();
+  for (let i = 0; i < 5; i++) {
+    r.onDelivered(1000, snaps[i][0], snaps[i][1], snaps[i][2], i, false, 20);
+  }
+  r.endAck(1);
+  assert.equal(r.reportedBytesPerMs, 250);
+  // An ACK whose interval is below min RTT gives no sample: the ACK's own rate is -1, the
+  // reported one stays (Linux keeps tp->rate_delivered / rate_interval_us), not 0.
+  r.beginAck();
+  r.onDelivered(1000, snaps[5][0], snaps[5][1], snaps[5][2], 5, false, 21);
+  r.endAck(50);
+  assert.equal(r.rateBytesPerMs, -1);
+  assert.equal(r.reportedBytesPerMs, 250);
+  // An ACK that delivers nothing new leaves it too.
+  r.beginAck();
+  r.endAck(1);
+  assert.equal(r.reportedBytesPerMs, 250);
+  // A lower application-limited sample does not replace it; a lower one that is not does.
+  r.beginAck();
+  r.onDelivered(1000, snaps[6][0], snaps[6][1], snaps[6][2], 6, true, 40);
+  r.endAck(1);
+  assert.ok(r.rateBytesPerMs > 0 && r.rateBytesPerMs < 250 && r.isAppLimited);
+  assert.equal(r.reportedBytesPerMs, 250);
+  assert.equal(r.reportedAppLimited, false);
+  r.beginAck();
+  r.onDelivered(1000, snaps[7][0], snaps[7][1], snaps[7][2], 7, false, 60);
+  r.endAck(1);
+  assert.ok(r.rateBytesPerMs > 0 && r.rateBytesPerMs < 250);
+  assert.equal(r.reportedBytesPerMs, r.rateBytesPerMs);
+});
+
 Deno.test("windowed filter: max over rounds and min over time, aging out the best", () => {
   const max = new WindowedFilter("max", 10);
   assert.equal(max.best, 0);

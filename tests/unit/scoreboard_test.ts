@@ -254,3 +254,46 @@ Deno.test("scoreboard: sackBlock reads block k of an edge array; a left edge bel
   assert.equal(sb.fack, 5000);
   assert.deepEqual([...blocks], [9000, 9500, 500, 2500, 4000, 5000]); // not written
 });
+
+Deno.test("scoreboard: a super-segment acknowledged in parts feeds a rate sample with every part", () => {
+  // One 64 KB super-segment (45 segments) sent at t = 0 as the first of a flight; a receiver
+  // that acknowledges every other segment answers it in parts (here four: at 1, 2, 3, 4 ms).
+  const rate = new DeliveryRate();
+  const sb = new Scoreboard(rate);
+  sb.reset(1000);
+  rate.onSend(0, true);
+  assert.ok(sb.onSend(1000, 1000 + 45 * 1448, 0, 0));
+  const part = 11 * 1448;
+  for (let k = 1; k <= 4; k++) {
+    sb.beginAck(k, 0);
+    rate.beginAck();
+    sb.ackTo(1000 + k * part);
+    rate.endAck(0.5);
+    // Every part gives a sample from the super-segment's snapshot (Linux's rule), over the
+    // time since it was sent: all the bytes acknowledged so far over k ms.
+    assert.equal(rate.sampleDelivered, k * part, `part ${k}`);
+    assert.equal(rate.rateBytesPerMs, part, `part ${k}`);
+    // C.delivered_time follows C.delivered, so what is sent now is timed from this ACK.
+    assert.equal(rate.deliveredTimeMs, k);
+  }
+  // A SACKed record does not feed its snapshot again when the cumulative ACK covers it.
+  const r2 = new DeliveryRate();
+  const s2 = new Scoreboard(r2);
+  s2.reset(1000);
+  r2.onSend(0, true);
+  for (let i = 0; i < 4; i++) assert.ok(s2.onSend(1000 + 1000 * i, 2000 + 1000 * i, i, 0));
+  s2.beginAck(10, 0);
+  r2.beginAck();
+  s2.sack(3000, 4000);
+  r2.endAck(0.5);
+  assert.ok(r2.rateBytesPerMs > 0);
+  s2.beginAck(11, 0);
+  r2.beginAck();
+  s2.ackTo(4000); // delivers 1000–3000 anew; 3000–4000 was SACKed
+  r2.endAck(0.5);
+  assert.equal(r2.delivered, 3000);
+  // The sample starts at the newest newly delivered record (sent at 1), not the SACKed one
+  // (sent at 2): one ms of sending, everything delivered since the flight began.
+  assert.equal(r2.sendElapsedMs, 1);
+  assert.equal(r2.sampleDelivered, 3000);
+});

@@ -145,6 +145,37 @@ Deno.test("send limit: a pacer holding with the windows open is pacing, until it
   assert.equal(snd.sendLimitNow(), LIMIT_DUE, "released: a pass is due");
 });
 
+Deno.test("pacing: a buffer run dry under a blocked writer keeps the pacer's credit, and is not app-limited", () => {
+  const { snd, conn, clock } = sender(true);
+  snd.cc.setCwnd(200 * MSS);
+  snd.setBufferSize(40 * MSS);
+  // The writer has 60 segments; 40 fit: it waits for room.
+  assert.equal(snd.write(new Uint8Array(60 * MSS), 0, 60 * MSS), 40 * MSS);
+  assert.ok(snd.writerWaiting);
+  snd.pacer.rateBytesPerMs = 10 * MSS; // 10 segments a ms
+  snd.output(); // a horizon's credit, then the pacer holds
+  clock.advance(1);
+  snd.output(); // a ms at the rate
+  const first = conn.sent;
+  assert.ok(first >= 20 * MSS && first < 25 * MSS, `${first / MSS} segments`);
+  // Their ACK makes room enough to wake the writer; before it runs the loop stalls 5 ms.
+  assert(snd.onAck(ack(snd.sndNxt)));
+  clock.advance(5);
+  snd.output(); // what is left goes: the buffer runs dry
+  assert.equal(snd.unsentBytes, 0);
+  assert.equal(conn.sent, 40 * MSS);
+  assert.ok(!snd.rate.appLimitedNow, "the writer has more: not application-limited");
+  assert.ok(snd.pacer.held, "the time until the writer refills is the loop's");
+  // The writer's reaction, later in the same turn of the loop: the buffer is full again, and
+  // the next pass may send what the pacer's rate allowed over the stall (3 ms of it unused),
+  // not one horizon.
+  clock.advance(0.2);
+  assert.equal(snd.write(new Uint8Array(20 * MSS), 0, 20 * MSS), 20 * MSS);
+  assert.ok(!snd.writerWaiting);
+  snd.output();
+  assert.equal(conn.sent - 40 * MSS, 20 * MSS, `${(conn.sent - 40 * MSS) / MSS} segments`);
+});
+
 Deno.test("send limit: a CLOSED connection with data unacknowledged is idle, not app or sndbuf", () => {
   const { snd, conn } = sender();
   snd.setBufferSize(1 << 20);

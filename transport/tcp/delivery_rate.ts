@@ -66,6 +66,16 @@ export class DeliveryRate {
   intervalMs = 0;
   /** RS.delivery_rate in bytes per ms; -1 when this ACK gives no valid sample. */
   rateBytesPerMs = -1;
+  /**
+   * The rate TCP_INFO reports (bytes per ms; 0 before one): the last valid sample that was not
+   * application-limited, or an application-limited one that was higher (Linux `tcp_rate_gen`'s
+   * `rate_delivered` / `rate_interval_us`). Most ACKs give no sample of their own (an interval
+   * shorter than the minimum RTT, nothing newly delivered): {@link DeliveryRate.rateBytesPerMs}
+   * is -1 after them, which a reader sampling between ACKs would take for "no delivery".
+   */
+  reportedBytesPerMs = 0;
+  /** {@link DeliveryRate.reportedBytesPerMs} came from an application-limited sample. */
+  reportedAppLimited = false;
   /** Send time of the sample's newest packet (for the caller's RTT filter). */
   #newestSentMs = -Infinity;
 
@@ -175,6 +185,11 @@ export class DeliveryRate {
       : this.ackElapsedMs;
     this.intervalMs = interval;
     if (!(interval > 0) || interval < minRttMs) return;
-    this.rateBytesPerMs = this.sampleDelivered / interval;
+    const rate = this.sampleDelivered / interval;
+    this.rateBytesPerMs = rate;
+    if (!this.isAppLimited || rate >= this.reportedBytesPerMs) {
+      this.reportedBytesPerMs = rate;
+      this.reportedAppLimited = this.isAppLimited;
+    }
   }
 }

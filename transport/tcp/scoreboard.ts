@@ -45,7 +45,10 @@ export const SB_EVER_RETRANS = 8;
 export const SB_FIN = 16;
 /** Record flag: its last transmission was application-limited (rate sampling). */
 export const SB_APP_LIMITED = 32;
-/** Record flag: its delivery already fed a rate sample. */
+/**
+ * Record flag: its delivery by a SACK already fed a rate sample (a record acknowledged
+ * cumulatively in parts feeds one with every part).
+ */
 export const SB_DELIVERED = 64;
 
 /** Default bound on records per connection. */
@@ -582,7 +585,7 @@ export class Scoreboard {
     ACK.ackSacked += len;
     this.#delivered(p, len);
     if (endAfterFack) this.fack = end;
-    this.#flags[p] = (f | SB_SACKED) & ~(SB_LOST | SB_RETRANS);
+    this.#flags[p] = (f | SB_SACKED | SB_DELIVERED) & ~(SB_LOST | SB_RETRANS);
   }
 
   /** Bookkeeping for `len` bytes of the record at physical `p` delivered now. */
@@ -636,6 +639,11 @@ export class Scoreboard {
       // RFC 8985 §6.2 step 3: delivered below what was already delivered: reordering.
       if (endBelowFack) ACK.ackReordered = true;
     }
+    // Every delivery of a record's bytes feeds the rate sample from the record's snapshot —
+    // also the second and later parts of a super-segment acknowledged cumulatively in pieces
+    // (Linux `tcp_clean_rtx_queue` calls `tcp_rate_skb_delivered` for a partly acknowledged
+    // TSO skb too). Only a SACKed record is marked (`#sackOne`), so that its cumulative ACK
+    // later does not feed its snapshot again (Linux clears the skb's `delivered_mstamp`).
     if ((f & SB_DELIVERED) === 0) {
       this.#rate.onDeliveredAt(
         len,
@@ -647,9 +655,11 @@ export class Scoreboard {
         (f & SB_APP_LIMITED) !== 0,
         now,
       );
-      this.#flags[p] = f | SB_DELIVERED;
     } else {
+      // C.delivered grows: C.delivered_time with it (the draft's §3.3; Linux's
+      // `delivered_mstamp` is set on every ACK that delivers anything).
       this.#rate.delivered += len;
+      this.#rate.deliveredTimeMs = now;
     }
   }
 

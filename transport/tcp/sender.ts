@@ -176,6 +176,13 @@ export class TcpSender implements LossSender {
   noDelay = false;
   /** TCP_CORK. */
   cork = false;
+  /**
+   * The writer waits for room: its last write did not fit in the send buffer (and no write
+   * has fitted whole since). An output pass that empties the buffer then is not
+   * application-limited — the writer has more, its reaction to the room an ACK made runs
+   * later in the loop — see {@link TcpSender.output}.
+   */
+  writerWaiting = false;
   // Timers are made when first armed: an idle connection of a crowd holds none it never used.
   #persistT: Timer | null = null;
   #corkT: Timer | null = null;
@@ -565,8 +572,21 @@ export class TcpSender implements LossSender {
       // probe, as Linux does, which has no rescue retransmission. Removing it measured no
       // different under 1 % loss: bench/README.md, "rack11".)
       if (unsent === 0 && !finNow) {
-        // §3.4 of the delivery-rate draft: nothing to send though the window is open.
-        if (budget > 0 && sb.lostBytes <= sb.retransBytes) this.rate.markAppLimited(pipe);
+        if (this.writerWaiting) {
+          // The buffer ran dry, but the writer is blocked on it with more to write: not the
+          // application's limit (no app-limited mark: the samples are the path's). When the
+          // room is enough to wake it (free ≥ half of what is queued, `sendLimitNow`'s rule)
+          // it refills the buffer when its reaction runs, later in the loop: the time until
+          // the next pass is the loop's, as for a held pacer, and is credited
+          // ({@link Pacer.held}) — or a loop that stalls with the buffer empty paces below
+          // its rate after every stall. Otherwise it waits for ACKs (all the buffer in
+          // flight): the network's time, not credited.
+          const b = this.sndBuf;
+          held = budget > 0 && 2 * b.free >= b.length;
+        } else if (budget > 0 && sb.lostBytes <= sb.retransBytes) {
+          // §3.4 of the delivery-rate draft: nothing to send though the window is open.
+          this.rate.markAppLimited(pipe);
+        }
         break;
       }
       let len = unsent < burst ? unsent : burst;
@@ -771,6 +791,7 @@ export class TcpSender implements LossSender {
       }
     }
     if (n < len) this.#svc.stats.TCPSendBufferFull++;
+    this.writerWaiting = n < len;
     return n;
   }
 

@@ -64,7 +64,10 @@ export interface TcpInfo {
   caState: string;
   /** Pacing rate in bytes per second (0: not paced). */
   pacingRate: number;
-  /** Latest delivery-rate sample in bytes per second (0 before one). */
+  /**
+   * Latest valid delivery-rate sample in bytes per second (0 before one), an
+   * application-limited one only when it is higher (Linux `tcpi_delivery_rate`).
+   */
   deliveryRate: number;
   /** The delivery-rate sample was application-limited. */
   deliveryRateAppLimited: boolean;
@@ -141,8 +144,8 @@ export function tcpInfo(
     congestionControl: snd.cc.name,
     caState: CA_STATE_NAMES[snd.rec.state],
     pacingRate: Math.round(snd.pacer.rateBytesPerMs * 1000),
-    deliveryRate: snd.rate.rateBytesPerMs > 0 ? Math.round(snd.rate.rateBytesPerMs * 1000) : 0,
-    deliveryRateAppLimited: snd.rate.isAppLimited,
+    deliveryRate: Math.round(snd.rate.reportedBytesPerMs * 1000),
+    deliveryRateAppLimited: snd.rate.reportedAppLimited,
     delivered: snd.rate.delivered,
     minRttMs: snd.rack.minRttMs,
     lost: snd.lostSegments,
