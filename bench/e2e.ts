@@ -46,6 +46,7 @@ import { type ClientRowsOptions, connectArgs, httpDenoServe, httpUstack } from "
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 import { setBigTcp } from "../tests/harness/big_tcp.ts";
 import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
+import { contentionText, type RunContention, watchRun } from "./run_contention.ts";
 
 /** The four ways, as JSON keys. */
 export const COLUMNS = [
@@ -93,6 +94,13 @@ const GRACE_MS = 20_000;
 const SINK_IDLE_S = 1;
 /** A Python sink gives up when nothing arrives for this long. */
 const SINK_FIRST_WAIT_S = 30;
+
+/**
+ * How long a stack client takes from its start to its first data (Deno's start-up, the
+ * stack's, the handshake): the TCP rows' contention window ({@link MtuRun.watchTcp}) starts
+ * this much later for a stack sender than for the Python one.
+ */
+const STACK_START_MS = 500;
 
 /** A row spec in one line. */
 function row(key: string, label: string, unit: string, better: "higher" | "lower", digits: number) {
@@ -339,6 +347,18 @@ class MtuRun {
   }
 
   /**
+   * Watch a TCP bulk run that starts now ({@link watchRun}): the middle half of its nominal
+   * time, later by `startMs` (a stack sender's start-up), the processes of both namespaces.
+   * What it saw goes beside the row (`details[col].tcp.contention`, and a line under the
+   * table): a row the machine slowed (others' niced CPU, the run's threads packed on one CPU)
+   * can be told from a regression.
+   */
+  watchTcp(startMs: number): Promise<RunContention | null> {
+    const s = this.#s * 1000;
+    return watchRun(() => this.link.pidsBySide(), startMs + s / 4, s / 2).catch(() => null);
+  }
+
+  /**
    * Run one measurement (`--only` names it `name`; its details go under `detail`, by default
    * `name`); a failure is recorded and the run goes on.
    */
@@ -549,12 +569,21 @@ class MtuRun {
     await this.link.setKernelAddress("stack", true);
     try {
       await this.measure(col, "tcp", async () => {
-        const [sent, got] = await this.withSink("tcp", ports.tcp, () => this.pySend("tcp"));
+        let watching: Promise<RunContention | null> = Promise.resolve(null);
+        const [sent, got] = await this.withSink("tcp", ports.tcp, () => {
+          watching = this.watchTcp(0);
+          return this.pySend("tcp");
+        });
         if (got.bytes !== sent.bytes) {
           throw new Error(`the sink got ${got.bytes} bytes of the ${sent.bytes} sent`);
         }
         this.set("tcpGbps", col, gbps(sent.bytes, sent.seconds));
-        return { tool: "python3 sender -> python3 sink", sender: sent, sink: got };
+        return {
+          tool: "python3 sender -> python3 sink",
+          sender: sent,
+          sink: got,
+          contention: await watching,
+        };
       });
       await this.measure(col, "tcpIperf3", async () => {
         const j = await this.iperf3(ports.tcpIperf3, []);
@@ -603,14 +632,17 @@ class MtuRun {
     const ports = PORTS[col];
     const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
     await this.measure(col, "tcp", async () => {
+      let watching: Promise<RunContention | null> = Promise.resolve(null);
       const [j, got] = await this.withSink(
         "tcp",
         ports.tcp,
-        () =>
-          this.runClient(
+        () => {
+          watching = this.watchTcp(STACK_START_MS);
+          return this.runClient(
             argv`uperf client ${this.#peer} -p ${ports.tcp} -t ${this.#s} ${opts}`,
             this.#s,
-          ),
+          );
+        },
       );
       if (got.bytes !== j.bytes) {
         throw new Error(`the sink got ${got.bytes} bytes, uperf says ${j.bytes} were acknowledged`);
@@ -618,7 +650,12 @@ class MtuRun {
       // uperf's figure: bytes acknowledged over the time until the last one was.
       this.set("tcpGbps", col, j.gbps);
       this.set("tcpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
-      return { tool: "uperf client -> python3 sink", client: j, sink: got };
+      return {
+        tool: "uperf client -> python3 sink",
+        client: j,
+        sink: got,
+        contention: await watching,
+      };
     });
     await this.measure(col, "udp", async () => {
       const before = await this.link.udpCounters("peer");
@@ -670,6 +707,7 @@ class MtuRun {
       );
       try {
         await server.waitForLine(/^ready /);
+        const watching = this.watchTcp(0);
         const sent = await this.pySend("tcp", ports.tcp, "peer");
         const f = await server.stop(10_000);
         const got = Number(/InBytes=(\d+)/.exec(f.stdout)?.[1] ?? NaN);
@@ -686,6 +724,7 @@ class MtuRun {
           sender: sent,
           received: got,
           receiver: counters,
+          contention: await watching,
         };
       } finally {
         await server.stop();
@@ -730,6 +769,7 @@ class MtuRun {
         argv`uperf server -p ${ports.tcp} -t ${serverSeconds} ${peerOpts}`,
       );
       try {
+        const watching = this.watchTcp(STACK_START_MS);
         const j = await this.runClient(
           argv`uperf client ${this.#peer} -p ${ports.tcp} -t ${this.#s} ${opts}`,
           this.#s,
@@ -742,7 +782,12 @@ class MtuRun {
         if (sj.driver !== undefined) {
           this.set("tcpRxSyscallsPerWire", col, syscallsPerWirePacket(sj.driver, this.#mss));
         }
-        return { tool: "uperf client -> uperf server", client: j, server: sj };
+        return {
+          tool: "uperf client -> uperf server",
+          client: j,
+          server: sj,
+          contention: await watching,
+        };
       } finally {
         await server.stop();
       }
@@ -854,7 +899,21 @@ export function formatTable(r: MtuResult): string {
     row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(
       "   ",
     );
-  return [line(header), ...body.map(line)].join("\n");
+  return [line(header), ...body.map(line), ...contentionLines(r)].join("\n");
+}
+
+/**
+ * Lines under a table: what the machine did during each TCP bulk run (`contention` in the TCP
+ * details, {@link contentionText}); none when no TCP row watched it.
+ */
+export function contentionLines(r: MtuResult): string[] {
+  const cells = COLUMNS.flatMap((c) => {
+    const d = r.details[c]?.tcp as { contention?: RunContention | null } | undefined;
+    return d?.contention ? [`  ${TITLES[c]}: ${contentionText(d.contention)}`] : [];
+  });
+  return cells.length === 0
+    ? []
+    : ["TCP bulk, the machine meanwhile (% of one CPU; middle half of each run):", ...cells];
 }
 
 /** The JSON record of a run. */

@@ -254,6 +254,19 @@ export class BenchLink {
     return side === "stack" ? this.pair.stackNs : this.pair.peerNs;
   }
 
+  /**
+   * The processes running in each side's namespace (`ip netns pids`), by side: what a run's
+   * threads can be found by (`bench/run_contention.ts`).
+   */
+  async pidsBySide(): Promise<Map<string, number[]>> {
+    const m = new Map<string, number[]>();
+    for (const side of ["stack", "peer"] as const) {
+      const r = await runCommand(["ip", "netns", "pids", this.ns(side)], { timeoutMs: 5_000 });
+      m.set(side, r.stdout.split(/\s+/).filter((t) => t !== "").map(Number));
+    }
+    return m;
+  }
+
   /** The CLI's link options for a stack on `side`. */
   stackOptions(side: Side, driver: string): string[] {
     return [

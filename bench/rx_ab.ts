@@ -33,7 +33,7 @@ import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_roun
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, pyFamily, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
-import { threadCpu, threadTicks } from "./tx_ab.ts";
+import { threadCpu, threadTicks } from "./run_contention.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 import { setBigTcp } from "../tests/harness/big_tcp.ts";
 import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";

@@ -38,6 +38,7 @@ import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_roun
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
+import { machineCpu, machineTicks, threadCpu, threadCpus, threadTicks } from "./run_contention.ts";
 
 /** What `ss -tmi` said of one socket half-way through a run (the fields present). */
 export type SsView = Record<string, string | number>;
@@ -78,88 +79,6 @@ export interface TxRun {
 
 /** How often {@link TxRun.placement} is sampled. */
 const PLACEMENT_MS = 20;
-
-/** The CPU each thread of `pid` last ran on, by thread name (the first of a name wins). */
-export async function threadCpus(pid: number, prefix = ""): Promise<Map<string, number>> {
-  const m = new Map<string, number>();
-  try {
-    for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
-      try {
-        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
-        const comm = prefix + st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
-        // Field 39 (processor) is the 37th after the command's closing parenthesis.
-        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-        if (!m.has(comm)) m.set(comm, Number(f[36]));
-      } catch { /* the thread ended */ }
-    }
-  } catch { /* the process ended */ }
-  return m;
-}
-
-/** `/proc/stat` columns of the `cpu` line, in its order (see proc(5)). */
-const STAT_COLUMNS = [
-  "user",
-  "nice",
-  "system",
-  "idle",
-  "iowait",
-  "irq",
-  "softirq",
-  "steal",
-] as const;
-
-/** The machine's `cpu` line of `/proc/stat`: clock ticks per column. */
-export async function machineTicks(): Promise<number[]> {
-  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
-  return line.trim().split(/\s+/).slice(1, 1 + STAT_COLUMNS.length).map(Number);
-}
-
-/**
- * Percent of one CPU per `/proc/stat` column between two {@link machineTicks} samples `sec`
- * apart (iowait folded into idle).
- */
-export function machineCpu(a: number[], b: number[], sec: number): Record<string, number> {
-  const hz = 100; // USER_HZ
-  const out: Record<string, number> = {};
-  STAT_COLUMNS.forEach((name, i) => {
-    const key = name === "iowait" ? "idle" : name;
-    out[key] = Math.round((out[key] ?? 0) + (b[i] - a[i]) / hz / sec * 100);
-  });
-  return out;
-}
-
-/** User + system clock ticks of each thread of `pid`, by `name#tid`. */
-export async function threadTicks(pid: number): Promise<Map<string, number>> {
-  const m = new Map<string, number>();
-  try {
-    for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
-      try {
-        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
-        const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
-        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-        m.set(`${comm}#${e.name}`, Number(f[11]) + Number(f[12]));
-      } catch { /* the thread ended */ }
-    }
-  } catch { /* the process ended */ }
-  return m;
-}
-
-/** Percent of one CPU per thread name between two {@link threadTicks} samples `sec` apart. */
-export function threadCpu(
-  a: Map<string, number>,
-  b: Map<string, number>,
-  sec: number,
-  prefix = "",
-): Record<string, number> {
-  const hz = 100; // USER_HZ
-  const out: Record<string, number> = {};
-  for (const [k, v] of b) {
-    const name = prefix + k.slice(0, k.lastIndexOf("#"));
-    const d = (v - (a.get(k) ?? v)) / hz / sec * 100;
-    if (d > 0) out[name] = Math.round((out[name] ?? 0) + d);
-  }
-  return out;
-}
 
 const NUMERIC = [
   "cwnd",
