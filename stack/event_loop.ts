@@ -344,6 +344,8 @@ export class EventLoop {
   #frames = 0;
   /** The current tick's deliveries of readiness (its receive half's). */
   #woken = 0;
+  /** A tick was asked for between the receive half's start and the transmit half's. */
+  #askedBeforeTransmit = false;
   /** Traced: when the current microtask turns began (ms; a field: it outlives awaits). */
   #waitFromMs = 0;
   /** The timeout of the park to come (ms). */
@@ -711,6 +713,8 @@ export class EventLoop {
     const times = this.times;
     const trace = this.trace;
     const beforeTransmit = mux.deliveries;
+    // What the receive half's reactions asked for (a write asks for a tick; a read does not).
+    this.#askedBeforeTransmit = stack.tickRequested;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
       stack.transmit();
@@ -800,16 +804,19 @@ export class EventLoop {
    * Every reaction to this tick's readiness is done without a turn of Deno's event loop:
    * `reactionsDone` (it follows both halves, and is false while a woken task's reaction is
    * still queued), and either the loop is driven without its async function (the readiness
-   * went to synchronous listeners) or a delivery called a `waitCall` function — the stack's own
-   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns.
-   * A task woken through a wait's promise (`waitReadable`, a request/response exchange) keeps
-   * main's turn after every busy tick: its ticks are few, and on a loaded machine the spin
-   * that replaces the turns (`sched_yield` between polls) lengthened `rr_ab`'s ustack→kernel
-   * p99 in one run (bench/README.md, "rd13h").
+   * went to synchronous listeners), or a delivery called a `waitCall` function — the stack's own
+   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns —
+   * or the receive half delivered readiness and nothing asked for a tick before the transmit
+   * half: a task woken through a wait's promise that read and waited again without writing
+   * (`readInto` + `waitReadable`). A task that wrote in answer — a request/response client
+   * (`pingpong`), a sender woken by send space — keeps main's turn after every busy tick: on a
+   * loaded machine the spin that replaces the turns (`sched_yield` between polls) lengthened
+   * `rr_ab`'s ustack→kernel p99 in one run (bench/README.md, "rd13h").
    */
   #reactedInTick(): boolean {
     const mux = this.#stack.mux;
-    return mux.reactionsDone && (this.#direct || mux.calledWaiters);
+    return mux.reactionsDone &&
+      (this.#direct || mux.calledWaiters || (this.#woken > 0 && !this.#askedBeforeTransmit));
   }
 
   /**
