@@ -4,7 +4,8 @@
  * after a warm-up it runs under V8's sampling heap profiler (objects collected by scavenges
  * included) and prints the bytes sampled per TCP segment (a TSO super-segment is one), per
  * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps), with
- * the top sites by bytes. `--receive` measures the receive path instead: the kernel's `socat`
+ * the top sites by bytes, and per tick of the event loop (with its turns of Deno's event loop).
+ * `--receive` measures the receive path instead: the kernel's `socat`
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
  * (segments and frames are then the received ones); with `--consume` it reads with
  * `TcpConn.consume` into that buffer instead (no promise per read: its reads are the callback's
@@ -162,6 +163,9 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const drv = rt.nic.driver.stats;
     const segs0 = receive ? tcp.InSegs : tcp.OutSegs;
     const frames0 = receive ? drv.rxFrames : drv.txFrames;
+    const loopStats = rt.loop.stats;
+    const ticks0 = loopStats.ticks;
+    const turns0 = loopStats.yields;
     let bytes = 0;
     let steps = 0;
     const s = new Session();
@@ -182,6 +186,8 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       bytes = consumed[0] - bytes0;
       steps = consumed[1] - reads0;
     }
+    const ticks = loopStats.ticks - ticks0;
+    const turns = loopStats.yields - turns0;
     const segs = (receive ? tcp.InSegs : tcp.OutSegs) - segs0;
     const frames = (receive ? drv.rxFrames : drv.txFrames) - frames0;
     const wire = Math.round(bytes / (mtu - 52));
@@ -204,7 +210,9 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
         `${(total / segs).toFixed(1)} B per segment, ${(total / frames).toFixed(1)} per frame, ` +
         `${(total / wire).toFixed(2)} per wire packet; ${steps} ${receive ? "reads" : "writes"}, ` +
-        `${(total / steps).toFixed(0)} B each`,
+        `${(total / steps).toFixed(0)} B each; ${ticks} ticks, ${
+          (total / ticks).toFixed(1)
+        } B each; ${turns} turns of Deno's event loop`,
     );
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);

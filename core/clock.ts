@@ -15,9 +15,11 @@ export interface Clock {
    * A tick begins: the clock may read the time once and answer `nowMs()` with it until
    * {@link Clock.endTick} (a tick lasts microseconds; reading the real clock costs an op).
    * `nowMs`, when given, is what this clock's `nowMs()` answered just before: taken as the
-   * tick's time instead of reading the clock again.
+   * tick's time instead of reading the clock again. `true` says the same without the number:
+   * the tick takes this clock's last answer (a double passed to a call V8 does not inline is a
+   * new heap number; a boolean is not).
    */
-  beginTick?(nowMs?: number): void;
+  beginTick?(nowMs?: number | true): void;
   /** The tick ended: `nowMs()` reads the real time again. */
   endTick?(): void;
   /**
@@ -41,16 +43,25 @@ export class MonotonicClock implements Clock {
 
   /** Milliseconds from `performance.now()` (the tick's time during a tick). */
   nowMs(): number {
-    return this.#inTick ? this.#tickMs : performance.now();
+    // One source for the result, the field: `#inTick ? #tickMs : performance.now()` merged a
+    // double field with a call's result, and V8's mid tier keeps such a merge tagged — the
+    // tick's time boxed into a new heap number on every read during a tick, where the caller
+    // (the timer wheel's advance, say) stores it in a field of its own (bench/README.md,
+    // "heap13i"). Outside a tick the field keeps the last read, which nothing else uses.
+    if (!this.#inTick) this.#tickMs = performance.now();
+    return this.#tickMs;
   }
 
-  /** Read the time once for the tick that begins (or take `nowMs`, just read from this clock). */
-  beginTick(nowMs?: number): void {
+  /**
+   * Read the time once for the tick that begins (or take `nowMs`, just read from this clock;
+   * `true`: this clock's last answer, which `nowMs()` keeps in the tick's field).
+   */
+  beginTick(nowMs?: number | true): void {
     // Two stores, not `nowMs ?? performance.now()`: the merged value of the two would be a new
     // heap number per call in optimised code (16 B per busy-poll spin, measured), the tick's
     // time stored in place in the field would not.
     if (nowMs === undefined) this.#tickMs = performance.now();
-    else this.#tickMs = nowMs;
+    else if (nowMs !== true) this.#tickMs = nowMs;
     this.#inTick = true;
   }
 

@@ -296,17 +296,26 @@ export class EventLoop {
   /** No busy poll before this time (ms): a yield stalled. */
   #noSpinUntil = DOUBLE_ZERO;
   /** Traced: when the receive that found the last batch began (ms). */
-  #pollFromMs = 0;
+  #pollFromMs = DOUBLE_ZERO;
   /** When Deno's event loop last had a turn (ms). */
   #lastDenoTurn = DOUBLE_ZERO;
-  /** When the loop came back from that turn, until the next tick starts (ms); -1: not just back. */
-  #resumedMs = -1;
+  /**
+   * The loop's latest clock read (ms): the end of the last transmit half, the return from a turn
+   * of Deno's event loop, a park or a blocking slice, the spin's last poll. The next tick's
+   * receive half starts from it instead of reading the clock and handing the time on — a double
+   * passed to a call V8 does not inline (`Stack.receive`, `#spin`) is a new heap number, 16 B a
+   * tick (bench/README.md, "heap13i"). Written only by {@link EventLoop.#readClock} and stores
+   * of times already read.
+   */
+  #nowMs = DOUBLE_ZERO;
+  /** The spin's end (ms): the receive half's limit handed to {@link EventLoop.#spin}. */
+  #spinUntilMs = DOUBLE_ZERO;
   /** The loop's times that outlive an await (ms; see `#loop`): the last busy tick's end. */
   #lastBusyMs = 0;
   /** This iteration's busy-poll length (0 after a stalled yield). */
   #busyPollNowMs = DOUBLE_ZERO;
   /** When the current tick started. */
-  #tickStartMs = 0;
+  #tickStartMs = DOUBLE_ZERO;
   /** When the current turn of Deno's event loop was asked for. */
   #turnFromMs = 0;
   #pollfds: Uint8Array = new Uint8Array(0);
@@ -335,6 +344,8 @@ export class EventLoop {
   #frames = 0;
   /** The current tick's deliveries of readiness (its receive half's). */
   #woken = 0;
+  /** A tick was asked for between the receive half's start and the transmit half's. */
+  #askedBeforeTransmit = false;
   /** Traced: when the current microtask turns began (ms; a field: it outlives awaits). */
   #waitFromMs = 0;
   /** The timeout of the park to come (ms). */
@@ -433,7 +444,7 @@ export class EventLoop {
     }
     this.stats.inlineTicks++;
     const end = stack.clock.nowMs();
-    this.times.tickUs.record((end - start) * 1000);
+    this.times.tickUs.record(((end - start) * 1000) | 0);
     if (trace !== null) trace.record(TRACE_INLINE, start, end, this.#framesSent() - sent);
     // Work the tick left behind (a listener asked for another tick), or a timer it armed
     // before the parked poll's timeout (a retransmission, a pacing release), needs the loop
@@ -494,7 +505,8 @@ export class EventLoop {
     }
     // Drivers without a pollable fd (simulated, loopback) are waited on with a JS timer.
     this.#pollable = stack.nics.every((n) => n.driver.fd >= 0);
-    this.#lastBusyMs = stack.clock.nowMs();
+    this.#readClock();
+    this.#lastBusyMs = this.#nowMs;
     this.#idleTicks = 0;
     this.#quietTicks = 0;
     this.#sentFrames = this.#framesSent();
@@ -560,6 +572,8 @@ export class EventLoop {
             await SETTLED;
           }
           this.#quietTicks = 0;
+          // The turns took time: the next tick starts now.
+          this.#readClock();
           step = STEP_TICK;
           continue;
         }
@@ -630,33 +644,36 @@ export class EventLoop {
    */
   #receiveHalf(): number {
     const stack = this.#stack;
-    const clock = stack.clock;
     const muxer = stack.mux;
     const mux = muxer.stats;
-    // Straight after a turn of Deno's event loop its end is the tick's start: one clock
-    // read (an op, ~0.1 µs) fewer per tick.
-    let start = this.#resumedMs >= 0 ? this.#resumedMs : clock.nowMs();
-    this.#resumedMs = -1;
+    // The tick starts at the loop's last clock read (the previous transmit half's end, the
+    // return from a turn of Deno's event loop, a park or a blocking slice): no clock read of
+    // its own (an op, ~0.1 µs), and no time handed to a call — `Stack.receive(true)` takes
+    // the clock's last answer, that same read, for the stack's timers.
+    const start = this.#nowMs;
     const deliveries = mux.deliveries;
     muxer.beginReactions();
     // Idle while busy-polling: poll in a synchronous loop until something happens, the busy
     // poll ends, or Deno's event loop is due a turn.
     // After a stalled yield the busy poll is off for a while (the waits go to blocking slices).
-    this.#busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
+    const busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
+    this.#busyPollNowMs = busyPollNowMs;
     const lastBusy = this.#lastBusyMs;
-    const spinUntil =
-      this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < this.#busyPollNowMs
-        ? Math.min(lastBusy + this.#busyPollNowMs, this.#lastDenoTurn + this.#turnEveryMs(start))
-        : 0;
+    const spinUntil = this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollNowMs
+      ? Math.min(
+        lastBusy + busyPollNowMs,
+        this.#lastDenoTurn + (this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs),
+      )
+      : 0;
     let frames = 0;
     this.#inTick = true;
     const trace = this.trace;
     this.#pollFromMs = start;
     try {
-      frames = stack.receive(start);
+      frames = stack.receive(true);
       if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
-        frames = this.#spin(spinUntil, deliveries);
-        start = clock.nowMs();
+        this.#spinUntilMs = spinUntil;
+        frames = this.#spin(deliveries);
       }
       if (trace !== null && frames > 0) this.#traceRx(trace, frames);
     } catch (e) {
@@ -665,7 +682,8 @@ export class EventLoop {
     } finally {
       this.#inTick = false;
     }
-    this.#tickStartMs = start;
+    // After a spin the tick starts at its last poll.
+    this.#tickStartMs = this.#nowMs;
     this.#frames = frames;
     const woken = mux.deliveries - deliveries;
     this.#woken = woken;
@@ -676,7 +694,7 @@ export class EventLoop {
       (woken > 1 || !stack.tickRequested || muxer.calledWaiters) && !muxer.reactionsDone
     ) return STEP_TURNS;
     if (trace !== null) {
-      const now = clock.nowMs();
+      const now = stack.clock.nowMs();
       trace.record(TRACE_MICROTASKS, now, now, 0);
     }
     return STEP_TRANSMIT;
@@ -695,6 +713,8 @@ export class EventLoop {
     const times = this.times;
     const trace = this.trace;
     const beforeTransmit = mux.deliveries;
+    // What the receive half's reactions asked for (a write asks for a tick; a read does not).
+    this.#askedBeforeTransmit = stack.tickRequested;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
       stack.transmit();
@@ -703,8 +723,9 @@ export class EventLoop {
     }
     this.stats.ticks++;
     this.#quietTicks++;
-    const now = clock.nowMs();
-    times.tickUs.record((now - this.#tickStartMs) * 1000);
+    this.#readClock();
+    const now = this.#nowMs;
+    times.tickUs.record(((now - this.#tickStartMs) * 1000) | 0);
     const sent = this.#sentFrames;
     if (trace !== null) {
       trace.record(TRACE_TICK, this.#tickStartMs, now, this.#frames);
@@ -734,7 +755,8 @@ export class EventLoop {
       // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
       // stream, most of what the stream allocated — also for a reader that awaits `read()`,
       // whose every read was a tick and a turn.)
-      if (sinceTurn < this.#turnEveryMs(now) && this.#reactedInTick()) return STEP_TICK;
+      const turnEveryMs = this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs;
+      if (sinceTurn < turnEveryMs && this.#reactedInTick()) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
@@ -750,9 +772,8 @@ export class EventLoop {
       // ticks keep their turns, as on main.
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
         !(this.#busyReacted && stack.mux.reactionsDone);
-      return turnPerIdleTick || now - this.#lastDenoTurn >= this.#turnEveryMs(now)
-        ? STEP_YIELD
-        : STEP_TICK;
+      const turnEveryMs = this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs;
+      return turnPerIdleTick || now - this.#lastDenoTurn >= turnEveryMs ? STEP_YIELD : STEP_TICK;
     }
     const next = stack.nextDeadlineMs();
     const timeout = Math.min(this.#maxIdleWaitMs, next - now);
@@ -763,8 +784,9 @@ export class EventLoop {
       // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
       // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
       const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
-      const woke = clock.nowMs();
-      times.blockUs.record((woke - now) * 1000);
+      this.#readClock();
+      const woke = this.#nowMs;
+      times.blockUs.record(((woke - now) * 1000) | 0);
       if (trace !== null) trace.record(TRACE_BLOCK, now, woke, ready);
       if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
         eventfdDrain(this.#wakeFd);
@@ -782,26 +804,34 @@ export class EventLoop {
    * Every reaction to this tick's readiness is done without a turn of Deno's event loop:
    * `reactionsDone` (it follows both halves, and is false while a woken task's reaction is
    * still queued), and either the loop is driven without its async function (the readiness
-   * went to synchronous listeners) or a delivery called a `waitCall` function — the stack's own
-   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns.
-   * A task woken through a wait's promise (`waitReadable`, a request/response exchange) keeps
-   * main's turn after every busy tick: its ticks are few, and on a loaded machine the spin
-   * that replaces the turns (`sched_yield` between polls) lengthened `rr_ab`'s ustack→kernel
-   * p99 in one run (bench/README.md, "rd13h").
+   * went to synchronous listeners), or a delivery called a `waitCall` function — the stack's own
+   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns —
+   * or the receive half delivered readiness and nothing asked for a tick before the transmit
+   * half: a task woken through a wait's promise that read and waited again without writing
+   * (`readInto` + `waitReadable`). A task that wrote in answer — a request/response client
+   * (`pingpong`), a sender woken by send space — keeps main's turn after every busy tick: on a
+   * loaded machine the spin that replaces the turns (`sched_yield` between polls) lengthened
+   * `rr_ab`'s ustack→kernel p99 in one run (bench/README.md, "rd13h").
    */
   #reactedInTick(): boolean {
     const mux = this.#stack.mux;
-    return mux.reactionsDone && (this.#direct || mux.calledWaiters);
+    return mux.reactionsDone &&
+      (this.#direct || mux.calledWaiters || (this.#woken > 0 && !this.#askedBeforeTransmit));
   }
 
   /**
-   * How often Deno's event loop turns while nothing awaits a turn (ms): `denoTurnBusyUs` while
-   * driven without the async function with frames coming, else `denoTurnUs`.
+   * Deno's event loop turns every `denoTurnBusyUs` rather than `denoTurnUs` while nothing awaits
+   * a turn, as of the loop's last clock read: driven without the async function, with frames
+   * coming. (A boolean, not the cadence: a double returned by, or passed to, a call V8 does not
+   * inline is a new heap number.)
    */
-  #turnEveryMs(now: number): number {
-    return this.#direct && now - this.#lastBusyMs < this.#busyPollNowMs
-      ? this.#denoTurnBusyMs
-      : this.#denoTurnMs;
+  #busyCadence(): boolean {
+    return this.#direct && this.#nowMs - this.#lastBusyMs < this.#busyPollNowMs;
+  }
+
+  /** Read the clock into {@link EventLoop.#nowMs} (stored in place: no heap number). */
+  #readClock(): void {
+    this.#nowMs = this.#stack.clock.nowMs();
   }
 
   /** Park in poll() (or a JS timer) for `#parkTimeoutMs`, until a frame or a wake-up. */
@@ -830,8 +860,9 @@ export class EventLoop {
       });
       this.#parked = false;
     }
-    const woke = clock.nowMs();
-    this.times.parkUs.record((woke - now) * 1000);
+    this.#readClock();
+    const woke = this.#nowMs;
+    this.times.parkUs.record(((woke - now) * 1000) | 0);
     if (this.trace !== null) this.trace.record(TRACE_PARK, now, woke, 0);
     // Straight back to parking unless the next tick finds work.
     this.#lastBusyMs = woke - this.#busyPollMs - this.#blockPollMs;
@@ -839,10 +870,11 @@ export class EventLoop {
 
   /**
    * The synchronous busy poll: receive until a frame, a delivery or pending work shows up, or
-   * `until` (ms) passes, handing the CPU to waiting threads between polls. Returns the frames
-   * received.
+   * `#spinUntilMs` passes, handing the CPU to waiting threads between polls. Returns the frames
+   * received; `#nowMs` is the time after the last poll.
    */
-  #spin(until: number, deliveries: number): number {
+  #spin(deliveries: number): number {
+    let until = this.#spinUntilMs;
     const stack = this.#stack;
     const clock = stack.clock;
     const mux = stack.mux.stats;
@@ -872,9 +904,12 @@ export class EventLoop {
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive();
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      if (clock.nowMs() >= until) break;
+      this.#readClock();
+      if (this.#nowMs >= until) break;
     }
-    if (trace !== null) trace.record(TRACE_SPIN, from, clock.nowMs(), stats.spins - spins);
+    // The tick goes on from here (its time: see #nowMs).
+    this.#readClock();
+    if (trace !== null) trace.record(TRACE_SPIN, from, this.#nowMs, stats.spins - spins);
     return frames;
   }
 
@@ -922,10 +957,10 @@ export class EventLoop {
   /** Back from a turn of Deno's event loop that began at `#turnFromMs`: time it. */
   #yielded(): void {
     const now = this.#turnFromMs;
-    const back = this.#stack.clock.nowMs();
+    this.#readClock();
+    const back = this.#nowMs;
     this.#lastDenoTurn = back;
-    this.#resumedMs = back;
-    this.times.yieldUs.record((back - now) * 1000);
+    this.times.yieldUs.record(((back - now) * 1000) | 0);
     if (this.trace !== null) this.trace.record(TRACE_YIELD, now, back, 0);
   }
 

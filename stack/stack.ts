@@ -283,9 +283,10 @@ export class Stack {
    * code an event loop runs before {@link Stack.transmit} — leaves in the same tick, carrying
    * the ACKs owed (one segment instead of two). Returns the number of frames received.
    * `nowMs`, when given, is the time the caller just read from {@link Stack.clock}: the tick
-   * takes it instead of reading the clock again (an event loop has it at hand).
+   * takes it instead of reading the clock again (an event loop has it at hand); `true` says
+   * the same without passing the number (see `Clock.beginTick`).
    */
-  receive(nowMs?: number): number {
+  receive(nowMs?: number | true): number {
     if (this.#closed) return 0;
     this.ticks++;
     this.#tickRequested = false;

@@ -19,7 +19,7 @@ import {
   type RxBatch,
   type TxOffload,
 } from "../../link/driver.ts";
-import { VirtualClock } from "../../core/clock.ts";
+import { type Clock, VirtualClock } from "../../core/clock.ts";
 import { SeededRandom } from "../../core/random.ts";
 import { Stack } from "../../stack/stack.ts";
 import { IpAddress, writeIp6 } from "../../net/ip_address.ts";
@@ -140,6 +140,8 @@ export interface UdpRxRigOptions {
   ipv4Checksum?: boolean;
   /** IPv6: write this UDP checksum instead of the computed one (a wrong one, say). */
   udpChecksum6?: number;
+  /** The stack's clock [a `VirtualClock`: the rig ticks the stack itself]. */
+  clock?: Clock;
 }
 
 /** The rig: a stack, its replay driver, a bound socket. */
@@ -213,15 +215,19 @@ export function makeUdpRxRig(opts: UdpRxRigOptions = {}): UdpRxRig {
       len[f] = ETH_HEADER_BYTES + h + n;
     }
   }
-  return receiverOn(new ReplayDriver(mtu, ring, off, len), 4, framesPerDatagram);
+  return receiverOn(new ReplayDriver(mtu, ring, off, len), 4, framesPerDatagram, opts.clock);
 }
 
 /**
  * The rig's receiving stack on `driver`: the family's address (IPv6 without duplicate address
  * detection, so it takes datagrams at once), a UDP socket on {@link RIG_PORT}, and `receive`.
  */
-function receiverOn(driver: ReplayDriver, family: 4 | 6, framesPerDatagram: number): UdpRxRig {
-  const clock = new VirtualClock(1_000_000);
+function receiverOn(
+  driver: ReplayDriver,
+  family: 4 | 6,
+  framesPerDatagram: number,
+  clock: Clock = new VirtualClock(1_000_000),
+): UdpRxRig {
   const rng = new SeededRandom(7);
   const stack = new Stack({
     clock,

@@ -4,7 +4,9 @@
 // done — the reader that awaits `read()` waits again, a consumer's listener returned — so:
 // - an awaiting reader: after a busy tick (frames received) the loop turns Deno's event loop
 //   only when `denoTurnUs` (50 µs; 1 ms here) passed since the last turn; it turned after every
-//   busy tick;
+//   busy tick. Both the stack's own reader (`read()`) and a task woken through a wait's promise
+//   that reads and waits again without writing (`readInto` + `waitReadable`: on main it kept
+//   the turn after every busy tick until "heap13i");
 // - a consumer (`TcpConn.consume`, the loop driven without its async function): only when
 //   `denoTurnBusyUs` (0.5 ms here; its default is `denoTurnUs`) passed; it turned every 50 µs.
 
@@ -46,26 +48,38 @@ function busyTurnGaps(trace: LoopTrace): number[] {
   return gaps;
 }
 
-/** The share of turns after busy ticks that may come sooner than the rule's cadence. */
-const MAX_SOONER_SHARE = 0.1;
+/**
+ * The share of turns after busy ticks that may come sooner than the rule's cadence. A
+ * `readInto` reader's read whose window update is due asks for a tick, and the loop cannot tell
+ * that from a write in answer (which keeps main's turn): 14–17 % of its turns came sooner in
+ * four runs at load 6, 68 % on main.
+ */
+const MAX_SOONER_SHARE = { read: 0.1, readInto: 0.3, consume: 0.1 } as const;
 
-for (const reader of ["read", "consume"] as const) {
+/** The reader's name in the test's title. */
+const READER_NAMES = {
+  read: "reader that awaits read()",
+  readInto: "reader of readInto that awaits waitReadable()",
+  consume: "consumer",
+} as const;
+
+for (const reader of ["read", "readInto", "consume"] as const) {
   // The least gap allowed: the rule's cadence, less a margin for the clock's rounding.
   // The reader's cadence is `denoTurnUs`, set to 1 ms here: at the default 50 µs a loaded
   // machine's ticks are often that far apart anyway, and main's turn after every busy tick
   // then passed too.
-  const minGapMs = reader === "read" ? 0.99 : 0.49;
+  const minGapMs = reader === "consume" ? 0.49 : 0.99;
   interopTest(
-    `loop rx turns: a ${
-      reader === "read" ? "reader that awaits read()" : "consumer"
-    } gets Deno's turns after busy ticks every ${minGapMs + 0.001} ms at most`,
+    `loop rx turns: a ${READER_NAMES[reader]} gets Deno's turns after busy ticks every ${
+      minGapMs + 0.001
+    } ms at most`,
     async () => {
       await withVethPair({ ipv6: false, mtu: 9000 }, async (pair) => {
         await using rt = await Runtime.start({
           if: pair.stackIf,
           netns: pair.stackNs,
           addr: `${pair.stackAddr}/24`,
-          loop: reader === "read" ? { denoTurnUs: 1000 } : { denoTurnBusyUs: 500 },
+          loop: reader === "consume" ? { denoTurnBusyUs: 500 } : { denoTurnUs: 1000 },
         });
         const listener = rt.listen({ port: 5201 });
         const sender = pair.run(["python3", "-c", SEND, pair.stackAddr, "5201", "3"]);
@@ -80,6 +94,15 @@ for (const reader of ["read", "consume"] as const) {
           done = conn.consume(buf, (n) => {
             got[0] += n;
           });
+        } else if (reader === "readInto") {
+          done = (async () => {
+            for (;;) {
+              const n = conn.readInto(buf, 0, buf.length);
+              if (n === 0) return;
+              if (n < 0) await conn.waitReadable();
+              else got[0] += n;
+            }
+          })();
         } else {
           done = (async () => {
             for (;;) {
@@ -101,7 +124,7 @@ for (const reader of ["read", "consume"] as const) {
           // one run of the reader at 50 µs); on main most did.
           const sooner = gaps.filter((g) => g < minGapMs).length;
           assert.ok(
-            sooner <= MAX_SOONER_SHARE * gaps.length,
+            sooner <= MAX_SOONER_SHARE[reader] * gaps.length,
             `${sooner} of ${gaps.length} turns after busy ticks came sooner than ${minGapMs} ms ` +
               `after the last`,
           );

@@ -34,7 +34,7 @@ class CountingClock extends MonotonicClock {
     if (!this.#inTick) this.reads++;
     return super.nowMs();
   }
-  override beginTick(nowMs?: number): void {
+  override beginTick(nowMs?: number | true): void {
     if (nowMs === undefined) this.reads++;
     this.#inTick = true;
     super.beginTick(nowMs);
