@@ -261,7 +261,8 @@ interopTest(
         assert.ok(from >= 0 && to > from, c.stdout.slice(-2_000));
         assert.equal(event(lines, "summary").failed, 0);
         const deopts = lines.slice(from + 1, to).filter((l) =>
-          l.includes("deoptimizing") && /<JSFunction (onCycleEvent|pump|finished|one)\b/.test(l)
+          l.includes("deoptimizing") &&
+          /<JSFunction (onCycleEvent|#pump|#start|#fail|finished)\b/.test(l)
         );
         assert.deepEqual(deopts, [], "the client's connection callbacks deoptimised");
       } finally {

@@ -96,18 +96,20 @@ Deno.test("TIME_WAIT: a port search that found none is not repeated until a reco
     const c = net.tcpA.connect(ADDR_B, 80);
     closeFromClient(net, c, accept(net, l, c));
   }
+  // Another destination has every port free.
+  const other = net.tcpA.connect(ADDR_B, 81);
+  assert.equal(other.state, TcpState.SYN_SENT);
+  other.abort();
   const p0 = net.tcpA.portProbes;
   assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
   assert.equal(net.tcpA.portProbes - p0, 4, "the first failure searches the range");
+  const vacated = net.tcpA.flows.vacated;
   for (let i = 0; i < 3; i++) {
     assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
   }
   assert.equal(net.tcpA.portProbes - p0, 4, "the next ones do not search again");
-  // Another destination has every port free: the failure was remembered for port 80 only.
-  const other = net.tcpA.connect(ADDR_B, 81);
-  assert.equal(other.state, TcpState.SYN_SENT);
-  other.abort();
-  net.advance(1000); // the oldest record is reusable
+  net.advance(1000); // the oldest record is reusable: only the time has changed
+  assert.equal(net.tcpA.flows.vacated, vacated, "no four-tuple came free meanwhile");
   const c = net.tcpA.connect(ADDR_B, 80);
   assert.equal(net.a.stats.tcp.TWRecycled, 1);
   accept(net, l, c);
@@ -137,6 +139,25 @@ Deno.test("TIME_WAIT: a port search that found none is repeated once a connectio
   const c4 = net.tcpA.connect(ADDR_B, 80);
   assert.equal(c4.localPort, 40002);
   accept(net, l, c4);
+});
+
+Deno.test("TIME_WAIT: a port search that found none sees a record added later once it is reusable", () => {
+  // Both ports held by live connections: the failure is remembered. Then one closes into
+  // TIME_WAIT; a second after, its record may be taken over.
+  const net = makeSimNet({ tcpA: { ephemeralPortRange: [40000, 40001] } });
+  const l = net.tcpB.listen(null, 80, 8);
+  const c1 = net.tcpA.connect(ADDR_B, 80);
+  const s1 = accept(net, l, c1);
+  const c2 = net.tcpA.connect(ADDR_B, 80);
+  accept(net, l, c2);
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/);
+  closeFromClient(net, c1, s1);
+  assert.throws(() => net.tcpA.connect(ADDR_B, 80), /EADDRNOTAVAIL/, "within the second");
+  net.advance(1000);
+  const c3 = net.tcpA.connect(ADDR_B, 80);
+  assert.equal(c3.localPort, c1.localPort);
+  assert.equal(net.a.stats.tcp.TWRecycled, 1);
+  accept(net, l, c3);
 });
 
 Deno.test("TIME_WAIT: the port search takes over only the record of the port it picks", () => {

@@ -798,6 +798,7 @@ export class TcpSender implements LossSender {
   /** A FIN follows the queued data. */
   queueFin(): void {
     this.finQueued = true;
+    this.writerWaiting = false; // nothing more will be written
   }
 
   /** SO_SNDBUF: resize (not below what is queued) and stop auto-tuning. */

@@ -361,7 +361,10 @@ export class TcpLayer implements NetProtocolHandler {
         this.#noPortRp = remotePort;
         this.#noPortVacated = this.flows.vacated;
         this.#noPortListenersRemoved = this.#listenersRemoved;
-        this.#noPortUntilMs = this.#searchReuseAtMs;
+        // A record added after this search (a connection of the range closing into TIME_WAIT)
+        // is reusable no sooner than `reuseAfterMs` from now: search again then at the latest.
+        const next = now + this.timeWait.reuseAfterMs;
+        this.#noPortUntilMs = next < this.#searchReuseAtMs ? next : this.#searchReuseAtMs;
         throw new StackError("EADDRNOTAVAIL", "connect: no ephemeral port left");
       }
     } else if (!this.#tupleFree(la, lp, ra, remotePort)) {
@@ -387,8 +390,10 @@ export class TcpLayer implements NetProtocolHandler {
 
   /**
    * True when the last port search found no port for this destination and nothing has
-   * changed since: no four-tuple vacated, no listener gone, no TIME_WAIT record it passed
-   * over reusable yet. (The port filter answers the same for the same ports.)
+   * changed since: no four-tuple vacated, no listener gone, no TIME_WAIT record reusable yet —
+   * neither one it passed over nor one added since (a connection entering TIME_WAIT keeps its
+   * four-tuple, but its record may become reusable, `reuseAfterMs` after it was added at the
+   * earliest). (The port filter answers the same for the same ports.)
    */
   #noPortYet(la: IpAddr, ra: IpAddr, rp: number, nowMs: number): boolean {
     const noLa = this.#noPortLa;
