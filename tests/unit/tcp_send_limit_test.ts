@@ -186,3 +186,12 @@ Deno.test("send limit: a CLOSED connection with data unacknowledged is idle, not
   conn.state = TcpState.CLOSED; // reset by the peer or aborted: nothing will be sent again
   assert.equal(snd.sendLimitNow(), LIMIT_IDLE);
 });
+
+Deno.test("pacing: a writer that shuts down is no longer waiting for room", () => {
+  const { snd } = sender(true);
+  snd.setBufferSize(4 * MSS);
+  assert.equal(snd.write(new Uint8Array(6 * MSS), 0, 6 * MSS), 4 * MSS);
+  assert.ok(snd.writerWaiting);
+  snd.queueFin(); // the rest is abandoned: a later dry buffer is the application's limit
+  assert.ok(!snd.writerWaiting);
+});
