@@ -123,7 +123,8 @@ export function copyCostLines(secs: CopySecond[], gbps: number[], hz: number): s
 
 /**
  * Start `perf record -g` of one thread for `seconds` at `hz` into `file`; resolves when perf
- * is done (false when perf failed or is missing).
+ * is done: true when it wrote a profile (perf ends its `sleep` with SIGTERM and exits with 143
+ * when the thread exits first), false when it failed or is missing.
  */
 export async function recordThread(
   tid: number,
@@ -132,7 +133,7 @@ export async function recordThread(
   hz = 999,
 ): Promise<boolean> {
   try {
-    const r = await new Deno.Command("perf", {
+    await new Deno.Command("perf", {
       args: [
         "record",
         "-q",
@@ -150,7 +151,7 @@ export async function recordThread(
       stdout: "null",
       stderr: "null",
     }).output();
-    return r.success;
+    return (await Deno.stat(file)).size > 0;
   } catch {
     return false;
   }
