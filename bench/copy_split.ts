@@ -5,7 +5,10 @@
  * reached from the driver's `put`). Both end in glibc's `memmove`; the JS frames above it (V8's
  * perf map, `--v8-flags=--perf-basic-prof`) tell them apart. With the run's per-second rates
  * this gives each copy's cost per byte in each second, so a slow second can be pinned on one
- * copy (`bench/tx_ab.ts --perf-copies DIR` records and prints it for every stack run).
+ * copy (`bench/tx_ab.ts --perf-copies DIR` records and prints it for every stack run). The split
+ * trusts V8's perf map, whose names can go stale once V8 moves or replaces code (seen at MTU
+ * 9000: application copies named under the sender's `output`, so counted as TX copies); the
+ * `memmove` total per GB does not depend on names.
  *
  * ```
  * perf record -F 999 -g -t STACK_TID -o run.data -- sleep 10
@@ -99,25 +102,27 @@ export function splitCopies(perfScript: string): CopySecond[] {
 }
 
 /**
- * One line per second: the rate, and milliseconds of the stack's thread, of the TX copy and of
- * the application copy per GB sent (`hz`: the profile's sampling rate; `gbps[i]`: second i's
+ * One line per second: the rate, and milliseconds of the stack's thread, of `memmove`, of the
+ * TX copy and of the application copy per GB sent (`hz`: the profile's sampling rate; `gbps[i]`: second i's
  * rate, e.g. uperf's interval lines; a second without a rate shows sample counts only).
  *
  * @example
  * ```ts
  * copyCostLines([{ samples: 500, memmove: 300, txCopy: 150, appCopy: 150 }], [24], 1000);
- * // ["s0: 24.0 Gbit/s, ms per GB: thread 166.7, TX copy 50.0, app copy 50.0 (500 samples)"]
+ * // ["s0: 24.0 Gbit/s, ms per GB: thread 166.7, memmove 100.0 (TX copy 50.0, app copy 50.0) (500 samples)"]
  * ```
  */
 export function copyCostLines(secs: CopySecond[], gbps: number[], hz: number): string[] {
   return secs.map((s, i) => {
     const g = gbps[i];
     if (!(g > 0)) {
-      return `s${i}: samples ${s.samples}, TX copy ${s.txCopy}, app copy ${s.appCopy}`;
+      return `s${i}: samples ${s.samples}, memmove ${s.memmove} (TX copy ${s.txCopy}, app copy ${s.appCopy})`;
     }
     const msPerGb = (n: number) => ((n / hz) * 1000 / (g / 8)).toFixed(1);
     return `s${i}: ${g.toFixed(1)} Gbit/s, ms per GB: thread ${msPerGb(s.samples)}, ` +
-      `TX copy ${msPerGb(s.txCopy)}, app copy ${msPerGb(s.appCopy)} (${s.samples} samples)`;
+      `memmove ${msPerGb(s.memmove)} (TX copy ${msPerGb(s.txCopy)}, app copy ${
+        msPerGb(s.appCopy)
+      }) (${s.samples} samples)`;
   });
 }
 

@@ -78,7 +78,8 @@ export interface TxRun {
   placement?: Record<string, number>;
   /**
    * With `--perf-copies`: the stack thread's profile split by second into the send path's two
-   * copies (`bench/copy_split.ts`).
+   * copies (`bench/copy_split.ts`), counted from the process's first sample (its start: up to a
+   * second before uperf's first interval).
    */
   copies?: CopySecond[];
 }

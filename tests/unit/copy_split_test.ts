@@ -67,7 +67,7 @@ Deno.test("copyCostLines: ms of the thread per GB sent, per copy", () => {
   );
   // 200 samples at 1 kHz = 0.2 s for 2.5 GB: 80 ms per GB.
   assert.deepEqual(lines, [
-    "s0: 20.0 Gbit/s, ms per GB: thread 200.0, TX copy 80.0, app copy 40.0 (500 samples)",
-    "s1: samples 3, TX copy 1, app copy 0",
+    "s0: 20.0 Gbit/s, ms per GB: thread 200.0, memmove 120.0 (TX copy 80.0, app copy 40.0) (500 samples)",
+    "s1: samples 3, memmove 1 (TX copy 1, app copy 0)",
   ]);
 });
