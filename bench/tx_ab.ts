@@ -39,6 +39,7 @@ import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { machineCpu, machineTicks, threadCpu, threadCpus, threadTicks } from "./run_contention.ts";
+import { copyCostLines, type CopySecond, copySeconds, recordThread } from "./copy_split.ts";
 
 /** What `ss -tmi` said of one socket half-way through a run (the fields present). */
 export type SsView = Record<string, string | number>;
@@ -75,6 +76,12 @@ export interface TxRun {
    * in which both were last on the same CPU.
    */
   placement?: Record<string, number>;
+  /**
+   * With `--perf-copies`: the stack thread's profile split by second into the send path's two
+   * copies (`bench/copy_split.ts`), counted from the process's first sample (its start: up to a
+   * second before uperf's first interval).
+   */
+  copies?: CopySecond[];
 }
 
 /** How often {@link TxRun.placement} is sampled. */
@@ -132,6 +139,11 @@ export interface TxAbOptions {
   noKernel: boolean;
   /** Extra `deno run` flags for this checkout's runs (e.g. `--v8-flags=--prof,…` to profile). */
   denoFlags?: string[];
+  /**
+   * Profile the stack thread of this checkout's runs with `perf record -g` into this directory
+   * and split it by second into the two copies ({@link TxRun.copies}); adds V8's perf map.
+   */
+  perfCopies?: string;
 }
 
 /** Run the rounds; returns every run. */
@@ -153,6 +165,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
     cmd: string[],
     parse: (f: Finished) => T,
     sampleSender: boolean,
+    perfFile?: string,
   ): Promise<
     {
       got: number;
@@ -162,12 +175,16 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
       cpu: Record<string, number>;
       machine: Record<string, number>;
       placement: Record<string, number>;
+      copies?: CopySecond[];
     }
   > => {
     const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(p)]);
     try {
       await sink.waitForLine(/^ready/);
       const proc = link.start("stack", cmd);
+      const perf = perfFile === undefined
+        ? Promise.resolve(false)
+        : recordThread(proc.pid, o.seconds + 1, perfFile);
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const sample = (async () => {
         await sleep(o.seconds * 250);
@@ -211,7 +228,8 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
       const result = parse(await proc.finish(o.seconds * 1000 + 40_000));
       const f = await sink.finish(30_000);
       mustSucceed("python sink", f);
-      return { got: lastJson(f.stdout).bytes, result, ...await sample };
+      const copies = (await perf) ? await copySeconds(perfFile!) : undefined;
+      return { got: lastJson(f.stdout).bytes, result, ...await sample, copies };
     } finally {
       await sink.stop();
     }
@@ -264,7 +282,12 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
               "--json",
             ],
             cli,
-            cli === USTACK_CLI ? o.denoFlags ?? [] : [],
+            cli === USTACK_CLI
+              ? [
+                ...o.denoFlags ?? [],
+                ...(o.perfCopies !== undefined ? ["--v8-flags=--perf-basic-prof"] : []),
+              ]
+              : [],
           ),
           (f) => {
             mustSucceed(`uperf client (${config})`, f);
@@ -276,6 +299,9 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
             return summary;
           },
           false,
+          o.perfCopies !== undefined && cli === USTACK_CLI
+            ? `${o.perfCopies}/r${round}-${config}.data`
+            : undefined,
         );
         if (r.got !== r.result.bytes) {
           throw new Error(`${config}: the sink got ${r.got} bytes, uperf says ${r.result.bytes}`);
@@ -289,7 +315,14 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           cpu: r.cpu,
           machine: r.machine,
           placement: r.placement,
+          copies: r.copies,
         });
+        if (r.copies !== undefined) {
+          console.error(`round ${round} ${config}, the two copies by second:`);
+          for (const l of copyCostLines(r.copies, r.result.intervals as number[], 999)) {
+            console.error(`  ${l}`);
+          }
+        }
       }
       const last = runs.filter((r) => r.round === round);
       console.error(
@@ -315,13 +348,16 @@ if (import.meta.main) {
       ...AB_OPTIONS,
       rounds: { type: "string", default: "3" },
       "deno-flags": { type: "string" },
+      "perf-copies": { type: "string" },
     },
   });
   if (values.help) {
     console.log(`usage: deno run --allow-all bench/tx_ab.ts [options]
 ${abUsage(3, "uperf", "sync=--tx-kick sync")}
   --deno-flags=F    extra deno run flags (blank-separated) for this checkout's stack runs, e.g.
-                    "--deno-flags=--v8-flags=--prof,--logfile=/tmp/tx.log,--no-logfile-per-isolate"`);
+                    "--deno-flags=--v8-flags=--prof,--logfile=/tmp/tx.log,--no-logfile-per-isolate"
+  --perf-copies=DIR perf-record this checkout's stack threads into DIR and print, second by
+                    second, ms per GB of the TX copy and of the application copy`);
     Deno.exit(0);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -337,6 +373,7 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
     variants: values.variant?.map((v) => parseVariant(v)),
     noKernel: values["no-kernel"],
     denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
+    perfCopies: values["perf-copies"],
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));
