@@ -193,6 +193,43 @@ interopTest(
   },
 );
 
+/**
+ * Run a fresh `pingpong client --connect` (1,000 connections, 32 at once) from the stack's end
+ * against a peer pingpong server, with V8 flag `v8Flag` and line-buffered output (V8's trace
+ * lines and the JSON events keep their order); the lines it printed between its warm-up event
+ * and its summary — what ran in the real crowd. Asserts that no connection failed.
+ */
+async function crowdTrace(v8Flag: string): Promise<string[]> {
+  let crowd: string[] = [];
+  await withVethPair({ ipv6: false }, async (pair) => {
+    await peerWithoutKernelAddress(pair);
+    const server = peerPingpongServer(pair);
+    try {
+      await server.waitForLine(/"event":"ready"/);
+      const c = await runCommand([
+        ...["ip", "netns", "exec", pair.stackNs, "stdbuf", "-oL"],
+        ...cliCommand(
+          [
+            ...["pingpong", "client", pair.peerAddr, "--connect", "-C", "32", "-n", "1000"],
+            ...["--json", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`],
+          ],
+          [`--v8-flags=${v8Flag}`],
+        ),
+      ], { timeoutMs: 120_000 });
+      assert.equal(c.code, 0, c.stderr);
+      const lines = c.stdout.trim().split("\n");
+      const from = lines.findIndex((l) => l.startsWith('{"event":"warm_up"'));
+      const to = lines.findIndex((l) => l.startsWith('{"event":"summary"'));
+      assert.ok(from >= 0 && to > from, c.stdout.slice(-2_000));
+      assert.equal(event(lines, "summary").failed, 0);
+      crowd = lines.slice(from + 1, to);
+    } finally {
+      await server.stop();
+    }
+  });
+  return crowd;
+}
+
 interopTest(
   "a fresh pingpong --connect client runs its first 1,000 connections without a mark-compact",
   async () => {
@@ -201,34 +238,8 @@ interopTest(
     // frees the warm-up's garbage comes during the warm-up, not in the first real connections
     // (bench/README.md, "conn9n": started after the warm-up, the real stack's rings took the
     // heap over a limit computed without them, a 2–16 ms pause in a ~50 ms crowd).
-    await withVethPair({ ipv6: false }, async (pair) => {
-      await peerWithoutKernelAddress(pair);
-      const server = peerPingpongServer(pair);
-      try {
-        await server.waitForLine(/"event":"ready"/);
-        // Line-buffered, so that V8's trace lines and the JSON events keep their order.
-        const c = await runCommand([
-          ...["ip", "netns", "exec", pair.stackNs, "stdbuf", "-oL"],
-          ...cliCommand(
-            [
-              ...["pingpong", "client", pair.peerAddr, "--connect", "-C", "32", "-n", "1000"],
-              ...["--json", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`],
-            ],
-            ["--v8-flags=--trace-gc"],
-          ),
-        ], { timeoutMs: 120_000 });
-        assert.equal(c.code, 0, c.stderr);
-        const lines = c.stdout.trim().split("\n");
-        const from = lines.findIndex((l) => l.startsWith('{"event":"warm_up"'));
-        const to = lines.findIndex((l) => l.startsWith('{"event":"summary"'));
-        assert.ok(from >= 0 && to > from, c.stdout.slice(-2_000));
-        assert.equal(event(lines, "summary").failed, 0);
-        const crowd = lines.slice(from + 1, to).filter((l) => l.includes("Mark-Compact"));
-        assert.deepEqual(crowd, [], "a mark-compact after the warm-up, in the first connections");
-      } finally {
-        await server.stop();
-      }
-    });
+    const crowd = (await crowdTrace("--trace-gc")).filter((l) => l.includes("Mark-Compact"));
+    assert.deepEqual(crowd, [], "a mark-compact after the warm-up, in the first connections");
   },
 );
 
@@ -239,36 +250,11 @@ interopTest(
     // closure of its own, V8 threw away the readiness callback compiled for it at the first real
     // connection ("wrong feedback cell"), and the real run's pacing function, never run in the
     // warm-up, at its first call (bench/README.md, "conn9p").
-    await withVethPair({ ipv6: false }, async (pair) => {
-      await peerWithoutKernelAddress(pair);
-      const server = peerPingpongServer(pair);
-      try {
-        await server.waitForLine(/"event":"ready"/);
-        const c = await runCommand([
-          ...["ip", "netns", "exec", pair.stackNs, "stdbuf", "-oL"],
-          ...cliCommand(
-            [
-              ...["pingpong", "client", pair.peerAddr, "--connect", "-C", "32", "-n", "1000"],
-              ...["--json", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`],
-            ],
-            ["--v8-flags=--trace-deopt"],
-          ),
-        ], { timeoutMs: 120_000 });
-        assert.equal(c.code, 0, c.stderr);
-        const lines = c.stdout.trim().split("\n");
-        const from = lines.findIndex((l) => l.startsWith('{"event":"warm_up"'));
-        const to = lines.findIndex((l) => l.startsWith('{"event":"summary"'));
-        assert.ok(from >= 0 && to > from, c.stdout.slice(-2_000));
-        assert.equal(event(lines, "summary").failed, 0);
-        const deopts = lines.slice(from + 1, to).filter((l) =>
-          l.includes("deoptimizing") &&
-          /<JSFunction (onCycleEvent|#pump|#start|#fail|finished)\b/.test(l)
-        );
-        assert.deepEqual(deopts, [], "the client's connection callbacks deoptimised");
-      } finally {
-        await server.stop();
-      }
-    });
+    const deopts = (await crowdTrace("--trace-deopt")).filter((l) =>
+      l.includes("deoptimizing") &&
+      /<JSFunction (onCycleEvent|#pump|#start|#fail|finished)\b/.test(l)
+    );
+    assert.deepEqual(deopts, [], "the client's connection callbacks deoptimised");
   },
 );
 
