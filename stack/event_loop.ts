@@ -44,6 +44,7 @@ import {
   schedYield,
 } from "../ffi/syscalls.ts";
 import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
+import { MonotonicClock } from "../core/clock.ts";
 import { Histogram } from "../core/histogram.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { Stack } from "./stack.ts";
@@ -237,6 +238,15 @@ export const YIELD_STALL_HOLD_MS = 50;
 const SETTLED: Promise<void> = Promise.resolve();
 
 /**
+ * A duration of `ms` milliseconds in whole microseconds, for the loop's histograms: an integer
+ * (a double handed to a call V8 does not inline is a new heap number), at most 2³¹ − 1 µs
+ * (~36 min; a process stopped longer, say, is counted at the bound instead of wrapping).
+ */
+function durationUs(ms: number): number {
+  return ms < 2147483 ? (ms * 1000) | 0 : 2147483647;
+}
+
+/**
  * Runs a stack on the real clock until stopped.
  *
  * @example
@@ -308,6 +318,12 @@ export class EventLoop {
    * of times already read.
    */
   #nowMs = DOUBLE_ZERO;
+  /**
+   * The stack's clock is a {@link MonotonicClock}, whose `beginTick(true)` takes its last
+   * answer: the receive half hands no time on. Another clock (an application's, written to
+   * `Clock`'s older contract) is handed the time as a number.
+   */
+  readonly #clockKeepsLast: boolean;
   /** The spin's end (ms): the receive half's limit handed to {@link EventLoop.#spin}. */
   #spinUntilMs = DOUBLE_ZERO;
   /** The loop's times that outlive an await (ms; see `#loop`): the last busy tick's end. */
@@ -344,8 +360,6 @@ export class EventLoop {
   #frames = 0;
   /** The current tick's deliveries of readiness (its receive half's). */
   #woken = 0;
-  /** A tick was asked for between the receive half's start and the transmit half's. */
-  #askedBeforeTransmit = false;
   /** Traced: when the current microtask turns began (ms; a field: it outlives awaits). */
   #waitFromMs = 0;
   /** The timeout of the park to come (ms). */
@@ -371,6 +385,7 @@ export class EventLoop {
   /** Attach to `stack` (creates the two eventfds). */
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
+    this.#clockKeepsLast = stack.clock instanceof MonotonicClock;
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
@@ -444,7 +459,7 @@ export class EventLoop {
     }
     this.stats.inlineTicks++;
     const end = stack.clock.nowMs();
-    this.times.tickUs.record(((end - start) * 1000) | 0);
+    this.times.tickUs.record(durationUs(end - start));
     if (trace !== null) trace.record(TRACE_INLINE, start, end, this.#framesSent() - sent);
     // Work the tick left behind (a listener asked for another tick), or a timer it armed
     // before the parked poll's timeout (a retransmission, a pacing release), needs the loop
@@ -649,7 +664,8 @@ export class EventLoop {
     // The tick starts at the loop's last clock read (the previous transmit half's end, the
     // return from a turn of Deno's event loop, a park or a blocking slice): no clock read of
     // its own (an op, ~0.1 µs), and no time handed to a call — `Stack.receive(true)` takes
-    // the clock's last answer, that same read, for the stack's timers.
+    // the clock's last answer, that same read, for the stack's timers (a `MonotonicClock`;
+    // another clock is handed `start`).
     const start = this.#nowMs;
     const deliveries = mux.deliveries;
     muxer.beginReactions();
@@ -670,7 +686,7 @@ export class EventLoop {
     const trace = this.trace;
     this.#pollFromMs = start;
     try {
-      frames = stack.receive(true);
+      frames = this.#clockKeepsLast ? stack.receive(true) : stack.receive(start);
       if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
         this.#spinUntilMs = spinUntil;
         frames = this.#spin(deliveries);
@@ -713,8 +729,6 @@ export class EventLoop {
     const times = this.times;
     const trace = this.trace;
     const beforeTransmit = mux.deliveries;
-    // What the receive half's reactions asked for (a write asks for a tick; a read does not).
-    this.#askedBeforeTransmit = stack.tickRequested;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
       stack.transmit();
@@ -725,7 +739,7 @@ export class EventLoop {
     this.#quietTicks++;
     this.#readClock();
     const now = this.#nowMs;
-    times.tickUs.record(((now - this.#tickStartMs) * 1000) | 0);
+    times.tickUs.record(durationUs(now - this.#tickStartMs));
     const sent = this.#sentFrames;
     if (trace !== null) {
       trace.record(TRACE_TICK, this.#tickStartMs, now, this.#frames);
@@ -786,7 +800,7 @@ export class EventLoop {
       const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
       this.#readClock();
       const woke = this.#nowMs;
-      times.blockUs.record(((woke - now) * 1000) | 0);
+      times.blockUs.record(durationUs(woke - now));
       if (trace !== null) trace.record(TRACE_BLOCK, now, woke, ready);
       if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
         eventfdDrain(this.#wakeFd);
@@ -805,18 +819,18 @@ export class EventLoop {
    * `reactionsDone` (it follows both halves, and is false while a woken task's reaction is
    * still queued), and either the loop is driven without its async function (the readiness
    * went to synchronous listeners), or a delivery called a `waitCall` function — the stack's own
-   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns —
-   * or the receive half delivered readiness and nothing asked for a tick before the transmit
-   * half: a task woken through a wait's promise that read and waited again without writing
-   * (`readInto` + `waitReadable`). A task that wrote in answer — a request/response client
-   * (`pingpong`), a sender woken by send space — keeps main's turn after every busy tick: on a
-   * loaded machine the spin that replaces the turns (`sched_yield` between polls) lengthened
-   * `rr_ab`'s ustack→kernel p99 in one run (bench/README.md, "rd13h").
+   * readers (`read()`, `readable`, `node:net`), which waited again after the microtask turns.
+   * A task woken through a wait's promise (`waitReadable`, a request/response exchange) keeps
+   * main's turn after every busy tick: it may have handed the data to another task whose
+   * reaction (a write) is still queued when the turns stop (`reactionsDone` follows the woken
+   * task only) — without the turn that answer waited up to `denoTurnUs` (a review found 4× the
+   * round trip of a reader feeding a handler task); and on a loaded machine the spin that
+   * replaces the turns (`sched_yield` between polls) lengthened `rr_ab`'s ustack→kernel p99 in
+   * one run (bench/README.md, "rd13h").
    */
   #reactedInTick(): boolean {
     const mux = this.#stack.mux;
-    return mux.reactionsDone &&
-      (this.#direct || mux.calledWaiters || (this.#woken > 0 && !this.#askedBeforeTransmit));
+    return mux.reactionsDone && (this.#direct || mux.calledWaiters);
   }
 
   /**
@@ -862,7 +876,7 @@ export class EventLoop {
     }
     this.#readClock();
     const woke = this.#nowMs;
-    this.times.parkUs.record(((woke - now) * 1000) | 0);
+    this.times.parkUs.record(durationUs(woke - now));
     if (this.trace !== null) this.trace.record(TRACE_PARK, now, woke, 0);
     // Straight back to parking unless the next tick finds work.
     this.#lastBusyMs = woke - this.#busyPollMs - this.#blockPollMs;
@@ -960,7 +974,7 @@ export class EventLoop {
     this.#readClock();
     const back = this.#nowMs;
     this.#lastDenoTurn = back;
-    this.times.yieldUs.record(((back - now) * 1000) | 0);
+    this.times.yieldUs.record(durationUs(back - now));
     if (this.trace !== null) this.trace.record(TRACE_YIELD, now, back, 0);
   }
 
