@@ -6,6 +6,7 @@
 
 import type { TcpHeaderOptions } from "../../transport/tcp/options.ts";
 import { latencyHistogram } from "../../core/histogram.ts";
+import { SenderStub } from "../harness/sender_stub.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
 import { TimerWheel } from "../../core/timer_wheel.ts";
@@ -19,13 +20,7 @@ import {
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
 import { type ReceiverConnection, TcpReceiver } from "../../transport/tcp/receiver.ts";
 import { RxSegment } from "../../transport/tcp/segment.ts";
-import {
-  ACK_OK,
-  ACK_TOO_NEW,
-  ACK_TOO_OLD,
-  type SenderConnection,
-  TcpSender,
-} from "../../transport/tcp/sender.ts";
+import { ACK_OK, ACK_TOO_NEW, ACK_TOO_OLD, TcpSender } from "../../transport/tcp/sender.ts";
 import { seqAdd, seqSub } from "../../transport/tcp/seq.ts";
 import { TcpEvent, TcpState } from "../../transport/tcp/state.ts";
 
@@ -262,46 +257,6 @@ Deno.test("tcp receiver: an out-of-order FIN waits for the hole, then RCV_FIN is
   assert.equal(rcv.rcvNxt, 152);
   assert.deepEqual(conn.events, [TcpEvent.RCV_FIN]);
 });
-
-class SenderStub implements SenderConnection {
-  state: TcpState = TcpState.ESTABLISHED;
-  tsOk = false;
-  sackOk = false;
-  ecnOk = false;
-  sackOptionBytes(): number {
-    return 0;
-  }
-  pathMss(): number {
-    return Infinity;
-  }
-  sent: [number, number, number][] = [];
-  events: TcpEvent[] = [];
-  tsNow(): number {
-    return 0;
-  }
-  tsEchoAgeMs(opts: TcpHeaderOptions): number {
-    return (0 - opts.tsEcr) >>> 0;
-  }
-  /** The sender's SND.UNA (emit's sequence number is relative to it). */
-  una: () => number = () => 0;
-  emit(fromUna: number, flags: number, len: number): boolean {
-    this.sent.push([seqAdd(this.una(), fromUna), flags, len]);
-    return true;
-  }
-  tsoLimit(): number {
-    return 0;
-  }
-  scheduleOutput(): void {}
-  flushOutput(): void {}
-  transition(ev: TcpEvent): void {
-    this.events.push(ev);
-    if (ev === TcpEvent.RCV_ACK_OF_FIN && this.state === TcpState.FIN_WAIT_1) {
-      this.state = TcpState.FIN_WAIT_2;
-    }
-  }
-  timedOut(): void {}
-  updateReadiness(): void {}
-}
 
 /** A sender past the handshake: ISS 1000, peer window `wnd`, MSS 1000. */
 function established(wnd: number): { snd: TcpSender; conn: SenderStub } {

@@ -3,6 +3,7 @@
  * judged from the state the next output pass would find.
  */
 
+import { SenderStub } from "../harness/sender_stub.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
 import { TimerWheel } from "../../core/timer_wheel.ts";
@@ -11,7 +12,7 @@ import { StackStats } from "../../stack/stats.ts";
 import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
 import { RxSegment } from "../../transport/tcp/segment.ts";
-import { type SenderConnection, TcpSender } from "../../transport/tcp/sender.ts";
+import { TcpSender } from "../../transport/tcp/sender.ts";
 import {
   LIMIT_APP,
   LIMIT_CWND,
@@ -24,39 +25,6 @@ import {
 import { TcpState } from "../../transport/tcp/state.ts";
 
 const MSS = 1000;
-
-/** A connection without TSO that counts what the sender emits. */
-class Conn implements SenderConnection {
-  state: TcpState = TcpState.ESTABLISHED;
-  tsOk = false;
-  sackOk = false;
-  ecnOk = false;
-  sent = 0;
-  sackOptionBytes(): number {
-    return 0;
-  }
-  pathMss(): number {
-    return Infinity;
-  }
-  tsNow(): number {
-    return 0;
-  }
-  tsEchoAgeMs(): number {
-    return 0;
-  }
-  emit(_fromUna: number, _flags: number, len: number): boolean {
-    this.sent += len;
-    return true;
-  }
-  tsoLimit(): number {
-    return 0;
-  }
-  scheduleOutput(): void {}
-  flushOutput(): void {}
-  transition(): void {}
-  timedOut(): void {}
-  updateReadiness(): void {}
-}
 
 function ack(n: number, window = 65535): RxSegment {
   const s = new RxSegment();
@@ -71,7 +39,7 @@ function ack(n: number, window = 65535): RxSegment {
 /** An established NewReno sender (ISS 1000), the peer's window `window` << 7 bytes. */
 function sender(pacing = false, window = 65535): {
   snd: TcpSender;
-  conn: Conn;
+  conn: SenderStub;
   clock: VirtualClock;
 } {
   const clock = new VirtualClock(1000);
@@ -79,7 +47,7 @@ function sender(pacing = false, window = 65535): {
   const ctx = { clock, timers } as unknown as TransportContext;
   const opts = resolveTcpOptions({ congestionControl: "newreno", pacing });
   const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
-  const conn = new Conn();
+  const conn = new SenderStub();
   const snd = new TcpSender(conn, svc);
   snd.start(1000, clock.nowMs());
   snd.peerSyn(window, 7000, 1001);
@@ -156,14 +124,14 @@ Deno.test("pacing: a buffer run dry under a blocked writer keeps the pacer's cre
   snd.output(); // a horizon's credit, then the pacer holds
   clock.advance(1);
   snd.output(); // a ms at the rate
-  const first = conn.sent;
+  const first = conn.sentBytes;
   assert.ok(first >= 20 * MSS && first < 25 * MSS, `${first / MSS} segments`);
   // Their ACK makes room enough to wake the writer; before it runs the loop stalls 5 ms.
   assert(snd.onAck(ack(snd.sndNxt)));
   clock.advance(5);
   snd.output(); // what is left goes: the buffer runs dry
   assert.equal(snd.unsentBytes, 0);
-  assert.equal(conn.sent, 40 * MSS);
+  assert.equal(conn.sentBytes, 40 * MSS);
   assert.ok(!snd.rate.appLimitedNow, "the writer has more: not application-limited");
   assert.ok(snd.pacer.held, "the time until the writer refills is the loop's");
   // The writer's reaction, later in the same turn of the loop: the buffer is full again, and
@@ -173,7 +141,11 @@ Deno.test("pacing: a buffer run dry under a blocked writer keeps the pacer's cre
   assert.equal(snd.write(new Uint8Array(20 * MSS), 0, 20 * MSS), 20 * MSS);
   assert.ok(!snd.writerWaiting);
   snd.output();
-  assert.equal(conn.sent - 40 * MSS, 20 * MSS, `${(conn.sent - 40 * MSS) / MSS} segments`);
+  assert.equal(
+    conn.sentBytes - 40 * MSS,
+    20 * MSS,
+    `${(conn.sentBytes - 40 * MSS) / MSS} segments`,
+  );
 });
 
 Deno.test("send limit: a CLOSED connection with data unacknowledged is idle, not app or sndbuf", () => {
@@ -181,7 +153,7 @@ Deno.test("send limit: a CLOSED connection with data unacknowledged is idle, not
   snd.setBufferSize(1 << 20);
   snd.write(new Uint8Array(3 * MSS), 0, 3 * MSS);
   snd.output();
-  assert.equal(conn.sent, 3 * MSS);
+  assert.equal(conn.sentBytes, 3 * MSS);
   assert.equal(snd.sendLimitNow(), LIMIT_APP, "all sent, unacknowledged, room: the writer");
   conn.state = TcpState.CLOSED; // reset by the peer or aborted: nothing will be sent again
   assert.equal(snd.sendLimitNow(), LIMIT_IDLE);

@@ -5,55 +5,18 @@
  * more than half an RTT away, or late (an RTT old).
  */
 
+import { SenderStub } from "../harness/sender_stub.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
 import { TimerWheel } from "../../core/timer_wheel.ts";
 import { latencyHistogram } from "../../core/histogram.ts";
 import { StackStats } from "../../stack/stats.ts";
-import type { TcpHeaderOptions } from "../../transport/tcp/options.ts";
 import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
 import { RxSegment } from "../../transport/tcp/segment.ts";
-import { type SenderConnection, TcpSender } from "../../transport/tcp/sender.ts";
-import { seqAdd } from "../../transport/tcp/seq.ts";
-import { TcpState } from "../../transport/tcp/state.ts";
+import { TcpSender } from "../../transport/tcp/sender.ts";
 
 const MSS = 1000;
-
-/** A connection with TSO (64 KB super-segments) that records what the sender emits. */
-class TsoConn implements SenderConnection {
-  state: TcpState = TcpState.ESTABLISHED;
-  tsOk = false;
-  sackOk = false;
-  ecnOk = false;
-  /** [sequence number, length] of each emitted segment. */
-  sent: [number, number][] = [];
-  una: () => number = () => 0;
-  sackOptionBytes(): number {
-    return 0;
-  }
-  pathMss(): number {
-    return Infinity;
-  }
-  tsNow(): number {
-    return 0;
-  }
-  tsEchoAgeMs(opts: TcpHeaderOptions): number {
-    return (0 - opts.tsEcr) >>> 0;
-  }
-  emit(fromUna: number, _flags: number, len: number): boolean {
-    this.sent.push([seqAdd(this.una(), fromUna), len]);
-    return true;
-  }
-  tsoLimit(): number {
-    return 64_000;
-  }
-  scheduleOutput(): void {}
-  flushOutput(): void {}
-  transition(): void {}
-  timedOut(): void {}
-  updateReadiness(): void {}
-}
 
 function ack(n: number): RxSegment {
   const s = new RxSegment();
@@ -72,7 +35,7 @@ function ack(n: number): RxSegment {
  */
 function inFlight(): {
   snd: TcpSender;
-  conn: TsoConn;
+  conn: SenderStub;
   clock: VirtualClock;
   timers: TimerWheel;
   sentAt: number;
@@ -82,7 +45,7 @@ function inFlight(): {
   const ctx = { clock, timers } as unknown as TransportContext;
   const opts = resolveTcpOptions({ congestionControl: "newreno", pacing: false });
   const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
-  const conn = new TsoConn();
+  const conn = new SenderStub(64_000);
   const snd = new TcpSender(conn, svc);
   conn.una = () => snd.sndUna;
   snd.start(1000, clock.nowMs());
@@ -118,7 +81,7 @@ Deno.test("tso deferral: an ACK freeing a sliver while the next ACK is far off s
   snd.output();
   const sliver = snd.cc.cwnd - 28 * MSS; // two segments acknowledged, cwnd grown meanwhile
   assert(sliver < snd.cc.cwnd / 3, "a sliver: less than a third of the window");
-  assert.deepEqual(conn.sent.map(([, l]) => l), [sliver], "the sliver goes now");
+  assert.deepEqual(conn.sent.map(([, , l]) => l), [sliver], "the sliver goes now");
 });
 
 Deno.test("tso deferral: an ACK freeing a sliver when the next ACK is due soon waits for it", () => {
@@ -135,7 +98,7 @@ Deno.test("tso deferral: an ACK freeing a sliver when the next ACK is due soon w
   assert(snd.onAck(ack(snd.sndUna + 9 * MSS)));
   snd.output();
   assert.equal(conn.sent.length, 1, "one super-segment");
-  assert.equal(conn.sent[0][1], snd.cc.cwnd - 19 * MSS, "all the window allows");
+  assert.equal(conn.sent[0][2], snd.cc.cwnd - 19 * MSS, "all the window allows");
 });
 
 Deno.test("tso deferral: a deferred sliver leaves when its ACK is late (an RTT)", () => {
@@ -149,5 +112,5 @@ Deno.test("tso deferral: a deferred sliver leaves when its ACK is late (an RTT)"
   timers.advanceTo(clock);
   // The wake-up (the pacing timer) runs the connection's output: here a stub, so call it.
   snd.output();
-  assert.deepEqual(conn.sent.map(([, l]) => l), [snd.cc.cwnd - 28 * MSS], "late: sent");
+  assert.deepEqual(conn.sent.map(([, , l]) => l), [snd.cc.cwnd - 28 * MSS], "late: sent");
 });
