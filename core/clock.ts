@@ -15,11 +15,15 @@ export interface Clock {
    * A tick begins: the clock may read the time once and answer `nowMs()` with it until
    * {@link Clock.endTick} (a tick lasts microseconds; reading the real clock costs an op).
    * `nowMs`, when given, is what this clock's `nowMs()` answered just before: taken as the
-   * tick's time instead of reading the clock again. `true` says the same without the number:
-   * the tick takes this clock's last answer (a double passed to a call V8 does not inline is a
-   * new heap number; a boolean is not).
+   * tick's time instead of reading the clock again.
    */
-  beginTick?(nowMs?: number | true): void;
+  beginTick?(nowMs?: number): void;
+  /**
+   * A tick begins at this clock's last answer (what `nowMs()` returned last), with no read and
+   * no number passed (a double passed to a call V8 does not inline is a new heap number).
+   * Absent: `Stack.receive` asks {@link Clock.beginTick} to read the time instead.
+   */
+  beginTickAtLast?(): void;
   /** The tick ended: `nowMs()` reads the real time again. */
   endTick?(): void;
   /**
@@ -52,16 +56,18 @@ export class MonotonicClock implements Clock {
     return this.#tickMs;
   }
 
-  /**
-   * Read the time once for the tick that begins (or take `nowMs`, just read from this clock;
-   * `true`: this clock's last answer, which `nowMs()` keeps in the tick's field).
-   */
-  beginTick(nowMs?: number | true): void {
+  /** Read the time once for the tick that begins (or take `nowMs`, just read from this clock). */
+  beginTick(nowMs?: number): void {
     // Two stores, not `nowMs ?? performance.now()`: the merged value of the two would be a new
     // heap number per call in optimised code (16 B per busy-poll spin, measured), the tick's
     // time stored in place in the field would not.
     if (nowMs === undefined) this.#tickMs = performance.now();
-    else if (nowMs !== true) this.#tickMs = nowMs;
+    else this.#tickMs = nowMs;
+    this.#inTick = true;
+  }
+
+  /** The tick that begins takes this clock's last answer, which `nowMs()` keeps in the field. */
+  beginTickAtLast(): void {
     this.#inTick = true;
   }
 

@@ -44,7 +44,6 @@ import {
   schedYield,
 } from "../ffi/syscalls.ts";
 import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
-import { MonotonicClock } from "../core/clock.ts";
 import { Histogram } from "../core/histogram.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { Stack } from "./stack.ts";
@@ -318,12 +317,6 @@ export class EventLoop {
    * of times already read.
    */
   #nowMs = DOUBLE_ZERO;
-  /**
-   * The stack's clock is a {@link MonotonicClock}, whose `beginTick(true)` takes its last
-   * answer: the receive half hands no time on. Another clock (an application's, written to
-   * `Clock`'s older contract) is handed the time as a number.
-   */
-  readonly #clockKeepsLast: boolean;
   /** The spin's end (ms): the receive half's limit handed to {@link EventLoop.#spin}. */
   #spinUntilMs = DOUBLE_ZERO;
   /** The loop's times that outlive an await (ms; see `#loop`): the last busy tick's end. */
@@ -385,7 +378,6 @@ export class EventLoop {
   /** Attach to `stack` (creates the two eventfds). */
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
-    this.#clockKeepsLast = stack.clock instanceof MonotonicClock;
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
@@ -664,8 +656,8 @@ export class EventLoop {
     // The tick starts at the loop's last clock read (the previous transmit half's end, the
     // return from a turn of Deno's event loop, a park or a blocking slice): no clock read of
     // its own (an op, ~0.1 µs), and no time handed to a call — `Stack.receive(true)` takes
-    // the clock's last answer, that same read, for the stack's timers (a `MonotonicClock`;
-    // another clock is handed `start`).
+    // the clock's last answer, that same read, for the stack's timers (a clock without
+    // `beginTickAtLast` reads the time instead).
     const start = this.#nowMs;
     const deliveries = mux.deliveries;
     muxer.beginReactions();
@@ -686,7 +678,7 @@ export class EventLoop {
     const trace = this.trace;
     this.#pollFromMs = start;
     try {
-      frames = this.#clockKeepsLast ? stack.receive(true) : stack.receive(start);
+      frames = stack.receive(true);
       if (frames === 0 && spinUntil > start && mux.deliveries === deliveries) {
         this.#spinUntilMs = spinUntil;
         frames = this.#spin(deliveries);

@@ -284,14 +284,17 @@ export class Stack {
    * the ACKs owed (one segment instead of two). Returns the number of frames received.
    * `nowMs`, when given, is the time the caller just read from {@link Stack.clock}: the tick
    * takes it instead of reading the clock again (an event loop has it at hand); `true` says
-   * the same without passing the number (see `Clock.beginTick`).
+   * the same without passing the number (`Clock.beginTickAtLast`; a clock without it reads
+   * the time).
    */
   receive(nowMs?: number | true): number {
     if (this.#closed) return 0;
     this.ticks++;
     this.#tickRequested = false;
     const clock = this.clock;
-    clock.beginTick?.(nowMs);
+    if (nowMs !== true) clock.beginTick?.(nowMs);
+    else if (clock.beginTickAtLast !== undefined) clock.beginTickAtLast();
+    else clock.beginTick?.();
     let frames = 0;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) frames += nics[i].poll();

@@ -1,8 +1,9 @@
 /**
- * An application's own `Clock` (not a `MonotonicClock`) drives the event loop: the receive half
- * hands it the tick's time as a number (`Clock.beginTick`'s older contract), so its timers fire.
- * (The loop hands a `MonotonicClock` `true`, "take your last answer"; a clock written to the
- * older contract took that for the time, and the stack's timers never fired.)
+ * An application's own `Clock` without `beginTickAtLast` drives the event loop: its
+ * `beginTick` is asked to read the time (never handed anything but a number or nothing), so its
+ * timers fire. (The loop's receive half asks for "the clock's last answer"; when that reached
+ * `beginTick` as `true`, a clock written to its contract took it for the time, and the stack's
+ * timers never fired.)
  */
 
 import assert from "node:assert/strict";
@@ -32,7 +33,8 @@ class UserClock implements Clock {
 }
 
 Deno.test({
-  name: "event loop: an application's Clock gets the tick's time as a number, and its timers fire",
+  name:
+    "event loop: an application's Clock without beginTickAtLast reads the tick's time, and its timers fire",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

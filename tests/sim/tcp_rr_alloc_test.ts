@@ -34,10 +34,14 @@ class CountingClock extends MonotonicClock {
     if (!this.#inTick) this.reads++;
     return super.nowMs();
   }
-  override beginTick(nowMs?: number | true): void {
+  override beginTick(nowMs?: number): void {
     if (nowMs === undefined) this.reads++;
     this.#inTick = true;
     super.beginTick(nowMs);
+  }
+  override beginTickAtLast(): void {
+    this.#inTick = true;
+    super.beginTickAtLast();
   }
   override endTick(): void {
     this.#inTick = false;
