@@ -9,6 +9,8 @@
  * @module
  */
 
+import { clockTicksPerSecond } from "../cli/uperf_threads.ts";
+
 /** `/proc/stat` columns of the `cpu` line, in its order (see proc(5)). */
 const STAT_COLUMNS = [
   "user",
@@ -21,8 +23,8 @@ const STAT_COLUMNS = [
   "steal",
 ] as const;
 
-/** Clock ticks per second of `/proc` (USER_HZ). */
-const HZ = 100;
+/** Clock ticks per second of `/proc` (USER_HZ: `AT_CLKTCK`, as `uperf`'s thread CPU reads it). */
+const HZ = clockTicksPerSecond();
 
 /**
  * The machine's `cpu` line of `/proc/stat`: clock ticks per column.
