@@ -9,7 +9,7 @@
  * @module
  */
 
-import { clockTicksPerSecond } from "../cli/uperf_threads.ts";
+import { clockTicksPerSecond, splitTaskStat } from "../cli/uperf_threads.ts";
 
 /** `/proc/stat` columns of the `cpu` line, in its order (see proc(5)). */
 const STAT_COLUMNS = [
@@ -57,16 +57,6 @@ export function machineCpu(a: number[], b: number[], sec: number): Record<string
   return out;
 }
 
-/** The fields of one `/proc/PID/task/TID/stat` line after the command's closing parenthesis. */
-function statFields(st: string): string[] {
-  return st.slice(st.lastIndexOf(")") + 2).split(" ");
-}
-
-/** The command name of one `stat` line. */
-function statComm(st: string): string {
-  return st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
-}
-
 /**
  * The CPU each thread of `pid` last ran on, by thread name (the first of a name wins).
  *
@@ -90,9 +80,9 @@ async function threadCpusById(pid: number, prefix: string): Promise<Map<string, 
   try {
     for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
       try {
-        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
+        const st = splitTaskStat(await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`));
         // Field 39 (processor) is the 37th after the command's closing parenthesis.
-        m.set(`${prefix}${statComm(st)}#${e.name}`, Number(statFields(st)[36]));
+        if (st !== null) m.set(`${prefix}${st.name}#${e.name}`, Number(st.rest[36]));
       } catch { /* the thread ended */ }
     }
   } catch { /* the process ended */ }
@@ -112,9 +102,11 @@ export async function threadTicks(pid: number, prefix = ""): Promise<Map<string,
   try {
     for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
       try {
-        const st = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`);
-        const f = statFields(st);
-        m.set(`${prefix}${statComm(st)}#${e.name}`, Number(f[11]) + Number(f[12]));
+        const st = splitTaskStat(await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`));
+        // utime and stime: fields 14 and 15.
+        if (st !== null) {
+          m.set(`${prefix}${st.name}#${e.name}`, Number(st.rest[11]) + Number(st.rest[12]));
+        }
       } catch { /* the thread ended */ }
     }
   } catch { /* the process ended */ }

@@ -84,15 +84,30 @@ export function parseTaskStat(
   text: string,
   ticks: number = clockTicksPerSecond(),
 ): { name: string; seconds: number } | null {
+  const split = splitTaskStat(text);
+  if (split === null) return null;
+  // rest[0] is field 3 (state): utime is field 14, stime field 15.
+  const utime = Number(split.rest[11]);
+  const stime = Number(split.rest[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
+  return { name: split.name, seconds: (utime + stime) / ticks };
+}
+
+/**
+ * One `/proc/.../stat` line split at its command name: the name (between the first `(` and the
+ * last `)`, since a name may hold blanks and parentheses) and the fields after it, `rest[0]`
+ * being field 3 (state); null when the line has no name.
+ *
+ * @example
+ * ```ts
+ * splitTaskStat("7 (a b) R 1 2")?.rest[0]; // "R"
+ * ```
+ */
+export function splitTaskStat(text: string): { name: string; rest: string[] } | null {
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return null;
-  const rest = text.slice(close + 2).split(" ");
-  // rest[0] is field 3 (state): utime is field 14, stime field 15.
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-  return { name: text.slice(open + 1, close), seconds: (utime + stime) / ticks };
+  return { name: text.slice(open + 1, close), rest: text.slice(close + 2).split(" ") };
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   auxvClockTicks,
   clockTicksPerSecond,
   parseTaskStat,
+  splitTaskStat,
   threadCpuDelta,
   threadCpuSeconds,
 } from "../../cli/uperf_threads.ts";
@@ -54,4 +55,10 @@ Deno.test("uperf threads: clock ticks from the auxiliary vector, as getconf CLK_
   });
   const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
   assert.equal(clockTicksPerSecond(), Number(new TextDecoder().decode(out.stdout).trim()));
+});
+
+Deno.test("uperf threads: a stat line splits at the last parenthesis, whatever the name holds", () => {
+  const split = splitTaskStat("12 (a) b (c)) S 1 2 3");
+  assert.deepEqual(split, { name: "a) b (c)", rest: ["S", "1", "2", "3"] });
+  assert.equal(splitTaskStat("12 no name"), null);
 });
