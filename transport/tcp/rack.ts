@@ -175,6 +175,30 @@ export class RackTlp {
     }
   }
 
+  /**
+   * A D-SACK reported data that RACK deemed lost and resent: its original was not lost but
+   * overtaken by more than the reordering window — reordering, seen only now, because §6.2
+   * step 3 ignores retransmitted segments (Linux's `tcp_sacktag_one` counts a D-SACK of a
+   * SACKed retransmission as reordering too). `lateMs` is how long after the resend the data
+   * was first delivered (-1: not seen) and `windowMs` the window the mark allowed: the original
+   * came at least `windowMs + lateMs` after the deadline without a window, so the window is
+   * widened at once to cover that — where §6.2 step 4 adds min_RTT/4 per round trip with
+   * D-SACKs, dozens of rounds when min_RTT is small against a queue that varies. Returns true
+   * when it was widened (the widening then persists 16 recoveries, as step 4's does).
+   */
+  onReorderedResend(lateMs: number, windowMs: number): boolean {
+    this.reorderingSeen = true;
+    this.reorderEvents++;
+    const m = this.minRttMs;
+    if (lateMs < 0 || m <= 0) return false;
+    let mult = Math.ceil((4 * (windowMs + lateMs)) / m);
+    if (mult > MAX_REO_WND_MULT) mult = MAX_REO_WND_MULT;
+    if (mult <= this.reoWndMult) return false;
+    this.reoWndMult = mult;
+    this.reoWndPersist = REO_WND_PERSIST;
+    return true;
+  }
+
   /** §6.2 step 4: a loss recovery ended; a widened window shrinks back after 16 of them. */
   onRecoveryEnd(): void {
     if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
@@ -209,6 +233,7 @@ export class RackTlp {
     if (!this.hasDelivery) return 0;
     const nowMs = t.eventMs;
     const reo = this.reoWndMs(t.rtt.srttMs, inRecovery, sb.sackedBytes, mss);
+    sb.reoWndMs = reo;
     const rackX = this.xmitMs;
     const rackEnd = this.endSeq;
     const wait = this.rttMs + reo;
