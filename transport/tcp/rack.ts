@@ -34,8 +34,14 @@ import { WindowedFilter } from "./windowed_filter.ts";
 export const DUP_THRESH = 3;
 /** §6.2: D-SACK rounds a widened reordering window persists for. */
 const REO_WND_PERSIST = 16;
-/** Linux caps the reordering window multiplier (`reo_wnd_steps`, u8). */
-const MAX_REO_WND_MULT = 255;
+/**
+ * Bound on the reordering window multiplier. RFC 8985 §6.2 bounds the window by SRTT only;
+ * Linux's multiplier is a u8 (`reo_wnd_steps`, at most 255), which holds the window to 64
+ * min_RTTs — on the veth rig under BBR (min_RTT 17 µs, SRTT 2.1 ms) to 1.1 ms, short of the
+ * 0.1–2.5 ms by which RACK's resent segments' originals came late. This bound only keeps the
+ * number finite: SRTT is the window's bound.
+ */
+const MAX_REO_WND_MULT = 1 << 16;
 /** §7.2 WCDelAckT: worst-case delayed ACK of a lone segment. */
 export const TLP_WORST_CASE_DELACK_MS = 200;
 /** Linux TCP_TIMEOUT_MIN: added to 2·SRTT when more than one segment is in flight. */
