@@ -157,6 +157,8 @@ const RECOVERY_COUNTERS = [
   ...DSACK_COUNTER_BY_REASON,
   "TCPSpuriousRTOs",
   "TCPSACKReorder",
+  "TCPRackReoWndWidened",
+  "TCPRetransLogOverrun",
   "TCPTimeouts",
   "TCPECNCwr",
 ];

@@ -240,8 +240,11 @@ export const UDP_COUNTERS = [
  * its reordering timer), `TCPDSACKRackAfterRetrans` (RACK while its newest delivery was a
  * retransmitted segment's), `TCPDSACKLossProbe` (the tail loss probe),
  * `TCPDSACKRetransProbe` (the recovery probe), `TCPDSACKRto`, `TCPDSACKReno` (NewReno without
- * SACK), `TCPDSACKMtu` (resent for a lowered MTU) and `TCPDSACKUnknown` (no retransmission
- * among the last 64 holds it: older, or a duplicate the network made).
+ * SACK), `TCPDSACKMtu` (resent for a lowered MTU) and `TCPDSACKUnknown` (no logged
+ * retransmission holds it: overwritten, or a duplicate the network made);
+ * `TCPRetransLogOverrun` (a retransmission that may still be reported overwritten in the
+ * log at its bound), `TCPRackReoWndWidened` (a D-SACK of data RACK resent widened RACK's
+ * reordering window to the lateness it showed, `rack.ts`).
  * `RcvCopyView*` and `SndCopyView*` count the reused views of the copies into receive buffers
  * and out of send buffers (`core/subarray_cache.ts`): a view found, a view made, a view still
  * held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
@@ -281,6 +284,8 @@ export const TCP_COUNTERS = [
   ...DSACK_COUNTER_BY_REASON,
   "TCPSACKDiscard",
   "TCPSACKReorder",
+  "TCPRackReoWndWidened",
+  "TCPRetransLogOverrun",
   "TCPSackScoreboardFull",
   "TCPECNCwr",
   "TCPOFOQueue",

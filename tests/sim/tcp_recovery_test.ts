@@ -176,3 +176,56 @@ Deno.test("tcp recovery: duplicated out-of-order segments are reported by D-SACK
   assert.ok(a.TCPDSACKRecv >= b.TCPDSACKOfoSent, "the sender took them for D-SACKs");
   assert.equal(a.TCPSACKDiscard, 0, "every block the receiver sent was valid");
 });
+
+/**
+ * Bulk transfer over a 20 ms path (no bottleneck) where every `every`-th new data segment
+ * after the first 500 kB is held back `holdMs`, `holds` times, so that later ones overtake
+ * it: nothing is lost, every retransmission is spurious.
+ */
+function reorderedRun(holdMs: number, holds: number, every: number) {
+  const net = makeSimNet({ wire: { delayMs: 10, queueFrames: 8192 } });
+  const { c, s } = connectPair(net);
+  const flow = new BulkFlow(c, s, 16_000_000);
+  let held = 0;
+  let seen = 0;
+  let highest = -1;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || flow.read < 500_000) return 0;
+    if (highest >= 0 && seqDiff(t.seq, highest) < 0) return 0; // a retransmission
+    highest = t.seq;
+    if (held >= holds || ++seen % every !== 0) return 0;
+    held++;
+    return holdMs;
+  });
+  assert.ok(net.run(() => flow.step(), 120_000));
+  assert.equal(held, holds);
+  return { a: net.a.stats.tcp, b: net.b.stats.tcp, c };
+}
+
+/** The loss-recovery counters of `tcp` that are not zero, for a failure's message. */
+function recoveryCounters(tcp: Record<string, number>): string {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(tcp)) {
+    if (/Retrans|DSACK|Reo|Rack|Recovery|Undo|Timeouts/.test(k) && tcp[k] > 0) out[k] = tcp[k];
+  }
+  return JSON.stringify(out);
+}
+
+Deno.test("tcp recovery: a segment held past RACK's window and delivered after its resend widens the window to its lateness", () => {
+  // Held 18 ms on a 20 ms RTT, five times, each ~20 ms after the last. The first is resent
+  // (no reordering seen: RACK's window is 0) and its original is delivered ~18 ms after the
+  // resend; the D-SACK of the resent copy widens the window to cover that at once. Widened by
+  // min_RTT/4 = 5 ms per round of D-SACKs instead (RFC 8985 §6.2 step 4 alone), the window
+  // lags behind and the next held segments are resent too (5 of 5 before this change).
+  const { a, b, c } = reorderedRun(18, 5, 1500);
+  const got = recoveryCounters(a);
+  assert.equal(a.TCPTimeouts, 0, got);
+  assert.ok(b.TCPDSACKOldSent >= 1, "the receiver reported the duplicate");
+  assert.equal(a.RetransSegs, a.TCPDSACKRecvSegs, `every resend came back as a D-SACK: ${got}`);
+  assert.equal(a.TCPDSACKRack + a.TCPDSACKRackTimer, a.TCPDSACKRecv, `RACK's resends: ${got}`);
+  assert.ok(a.TCPRackReoWndWidened >= 1, got);
+  assert.ok(c.snd.rack.reorderingSeen);
+  assert.ok(a.TCPSACKReorder >= 1, "a D-SACK of data RACK resent counts as reordering");
+  assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
+});

@@ -34,8 +34,10 @@ import { type RackTimes, RackTlp, TLP_LOSS } from "./rack.ts";
 import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
 import {
   DSACK_COUNTER_BY_REASON,
+  RX_NONE,
   RX_PROBE,
   RX_RACK,
+  RX_RACK_AFTER_RETRANS,
   RX_RACK_TIMER,
   RX_RENO,
   RX_TLP,
@@ -62,6 +64,14 @@ const LT_RETRANS_PROBE = 3;
 const MAX_RETRANS_PROBES = 2;
 /** Added to 2·SRTT for a retransmission probe (a hole-filling segment is ACKed at once). */
 const RETRANS_PROBE_EXTRA_MS = 2;
+/**
+ * The retransmission log's horizon (`retrans_log.ts`): a D-SACK may report a retransmission up
+ * to about an RTT after it went out (the copy's way there, the D-SACK's way back); four SRTTs
+ * and Linux's 2 ms minimum timeout leave room for queues that vary.
+ */
+const RETRANS_LOG_HORIZON_SRTTS = 4;
+/** See {@link RETRANS_LOG_HORIZON_SRTTS}. */
+const RETRANS_LOG_HORIZON_EXTRA_MS = 2;
 
 /** What loss control needs from its connection (a part of the sender's `SenderConnection`). */
 export interface LossConnection {
@@ -173,6 +183,8 @@ export class LossControl extends Timer implements RackTimes {
   #rtoDeadlineMs = 0;
   /** `sb.lostRetransmits` already counted. */
   #lostRetransCounted = 0;
+  /** The retransmission log's overruns counted so far. */
+  #logOverrunsCounted = 0;
   /** Retransmission probes since SND.UNA last moved. */
   #retransProbes = 0;
   /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
@@ -382,12 +394,23 @@ export class LossControl extends Timer implements RackTimes {
     return advanced || sb.ackDelivered > 0 || dup || newlyLost > 0;
   }
 
-  /** Count retransmissions the scoreboard deemed lost again (TCPLostRetransmit). */
+  /**
+   * Count retransmissions the scoreboard deemed lost again (TCPLostRetransmit) and the
+   * retransmission log's overruns (TCPRetransLogOverrun); the log learns its horizon.
+   */
   #countLostRetransmits(): void {
     const n = this.sb.lostRetransmits;
     if (n !== this.#lostRetransCounted) {
       this.#svc.stats.TCPLostRetransmit += n - this.#lostRetransCounted;
       this.#lostRetransCounted = n;
+    }
+    const log = this.sb.retransLog;
+    if (log !== null) {
+      log.horizonMs = RETRANS_LOG_HORIZON_SRTTS * this.rtt.srttMs + RETRANS_LOG_HORIZON_EXTRA_MS;
+      if (log.overruns !== this.#logOverrunsCounted) {
+        this.#svc.stats.TCPRetransLogOverrun += log.overruns - this.#logOverrunsCounted;
+        this.#logOverrunsCounted = log.overruns;
+      }
     }
   }
 
@@ -451,7 +474,15 @@ export class LossControl extends Timer implements RackTimes {
       stats.TCPDSACKRecvSegs += Math.ceil(seqDiff(blocks[1], blocks[0]) / this.#snd.mss);
       // Which detector sent the data it reports (the newest logged retransmission of it).
       const log = this.sb.retransLog;
-      stats[DSACK_COUNTER_BY_REASON[log === null ? 0 : log.reasonOf(blocks, 0)]]++;
+      const why = log === null ? RX_NONE : log.reasonOf(blocks, 0);
+      stats[DSACK_COUNTER_BY_REASON[why]]++;
+      // RACK resent data that was only late: reordering, and a window too narrow for it.
+      if (log !== null && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
+        stats.TCPSACKReorder++;
+        if (this.rack.onReorderedResend(log.foundLateMs, log.foundWindowMs)) {
+          stats.TCPRackReoWndWidened++;
+        }
+      }
       if (this.rec.onDsack(blocks[0], blocks[1], this.#snd.mss)) {
         stats.TCPDSACKUndo++;
         this.#undo(this.#svc.ctx.clock.nowMs());

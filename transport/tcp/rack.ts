@@ -34,8 +34,14 @@ import { WindowedFilter } from "./windowed_filter.ts";
 export const DUP_THRESH = 3;
 /** §6.2: D-SACK rounds a widened reordering window persists for. */
 const REO_WND_PERSIST = 16;
-/** Linux caps the reordering window multiplier (`reo_wnd_steps`, u8). */
-const MAX_REO_WND_MULT = 255;
+/**
+ * Bound on the reordering window multiplier. RFC 8985 §6.2 bounds the window by SRTT only;
+ * Linux's multiplier is a u8 (`reo_wnd_steps`, at most 255), which holds the window to 64
+ * min_RTTs — on the veth rig under BBR (min_RTT 17 µs, SRTT 2.1 ms) to 1.1 ms, short of the
+ * 0.1–2.5 ms by which RACK's resent segments' originals came late. This bound only keeps the
+ * number finite: SRTT is the window's bound.
+ */
+const MAX_REO_WND_MULT = 1 << 16;
 /** §7.2 WCDelAckT: worst-case delayed ACK of a lone segment. */
 export const TLP_WORST_CASE_DELACK_MS = 200;
 /** Linux TCP_TIMEOUT_MIN: added to 2·SRTT when more than one segment is in flight. */
@@ -175,6 +181,30 @@ export class RackTlp {
     }
   }
 
+  /**
+   * A D-SACK reported data that RACK deemed lost and resent: its original was not lost but
+   * overtaken by more than the reordering window — reordering, seen only now, because §6.2
+   * step 3 ignores retransmitted segments (Linux's `tcp_sacktag_one` counts a D-SACK of a
+   * SACKed retransmission as reordering too). `lateMs` is how long after the resend the data
+   * was first delivered (-1: not seen) and `windowMs` the window the mark allowed: the original
+   * came at least `windowMs + lateMs` after the deadline without a window, so the window is
+   * widened at once to cover that — where §6.2 step 4 adds min_RTT/4 per round trip with
+   * D-SACKs, dozens of rounds when min_RTT is small against a queue that varies. Returns true
+   * when it was widened (the widening then persists 16 recoveries, as step 4's does).
+   */
+  onReorderedResend(lateMs: number, windowMs: number): boolean {
+    this.reorderingSeen = true;
+    this.reorderEvents++;
+    const m = this.minRttMs;
+    if (lateMs < 0 || m <= 0) return false;
+    let mult = Math.ceil((4 * (windowMs + lateMs)) / m);
+    if (mult > MAX_REO_WND_MULT) mult = MAX_REO_WND_MULT;
+    if (mult <= this.reoWndMult) return false;
+    this.reoWndMult = mult;
+    this.reoWndPersist = REO_WND_PERSIST;
+    return true;
+  }
+
   /** §6.2 step 4: a loss recovery ended; a widened window shrinks back after 16 of them. */
   onRecoveryEnd(): void {
     if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
@@ -209,6 +239,7 @@ export class RackTlp {
     if (!this.hasDelivery) return 0;
     const nowMs = t.eventMs;
     const reo = this.reoWndMs(t.rtt.srttMs, inRecovery, sb.sackedBytes, mss);
+    sb.reoWndMs = reo;
     const rackX = this.xmitMs;
     const rackEnd = this.endSeq;
     const wait = this.rttMs + reo;

@@ -4,11 +4,17 @@
  * on its reordering timer, RACK after a retransmission's delivery, the tail loss probe, the recovery probe, the RTO, NewReno, a lowered MTU.
  *
  * A D-SACK mostly arrives after its segment left the scoreboard (the cumulative ACK passed
- * it), so a record's own flag cannot answer: the log keeps the last {@link RETRANS_LOG_SIZE}
- * retransmissions (start, end, reason) in a ring, allocated at a connection's first
- * retransmission and never again. A D-SACK is attributed to the newest logged retransmission
- * that holds its first byte; older ones have been overwritten (counted as unknown, as are
- * duplicates the network made of data never resent).
+ * it), so a record's own flag cannot answer: the log keeps the recent retransmissions (start,
+ * end, reason, send time, how long after it the data was first delivered, and the reordering
+ * window RACK's marks allowed when it went out, for widening it after a D-SACK: `rack.ts`).
+ * The ring is made at a connection's first retransmission with {@link RETRANS_LOG_SIZE} entries
+ * and doubles, up to {@link RETRANS_LOG_MAX}, when the entry it would overwrite is younger than
+ * {@link RetransLog.horizonMs} (a D-SACK may still come for it): it holds a burst's
+ * retransmissions — a window of them — while a connection that retransmits now and then keeps
+ * the first 64. At the bound the oldest entry is overwritten anyway, counted in
+ * {@link RetransLog.overruns}. A D-SACK is attributed to the newest logged retransmission that
+ * holds its first byte; overwritten ones count as unknown, as do duplicates the network made
+ * of data never resent.
  *
  * @module
  */
@@ -53,69 +59,181 @@ export const DSACK_COUNTER_BY_REASON = [
   "TCPDSACKMtu",
 ] as const;
 
-/** Retransmissions remembered per connection. */
+/** Entries a log is made with (at a connection's first retransmission). */
 export const RETRANS_LOG_SIZE = 64;
+/**
+ * Entries a log grows to at most: a window's retransmissions — BBR keeps ~750 segments in
+ * flight on the veth rig, and a cascade can resend most of them within a round trip. 28 bytes
+ * an entry: 112 KiB at the bound, against ~350 KiB for a scoreboard at its default bound.
+ */
+export const RETRANS_LOG_MAX = 4096;
+/** Default {@link RetransLog.horizonMs} before the sender sets one. */
+const DEFAULT_HORIZON_MS = 1000;
 
 const NO_U32 = new Uint32Array(0);
+const NO_F64 = new Float64Array(0);
+const NO_F32 = new Float32Array(0);
 
 /**
- * The last {@link RETRANS_LOG_SIZE} retransmissions of one sender.
+ * The recent retransmissions of one sender.
  *
  * @example
  * ```ts
  * const log = new RetransLog();
- * log.add(new Uint32Array([1000]), new Uint32Array([2000]), 0, RX_RACK); // RACK deemed it lost
+ * const sent = new Float64Array([5]); // ms
+ * log.add(new Uint32Array([1000]), new Uint32Array([2000]), sent, 0, RX_RACK); // RACK deemed it lost
  * log.reasonOf(new Uint32Array([1500, 2000]), 0); // RX_RACK
  * ```
  */
 export class RetransLog {
   /** Entry k: start at [3k], end at [3k + 1], reason at [3k + 2]. */
   #e: Uint32Array = NO_U32;
+  /** Entry k's send time (ms). */
+  #at: Float64Array = NO_F64;
+  /** Entry k: ms from its send time to the first delivery of its first byte after it; -1 before. */
+  #late: Float32Array = NO_F32;
+  /** Entry k: {@link RetransLog.windowMs} when it was sent. */
+  #wnd: Float32Array = NO_F32;
+  /** Entries the ring has room for. */
+  #cap = 0;
   /** Next slot to write. */
   #next = 0;
-  /** Slots written (at most the size). */
+  /** Slots written (at most the capacity). */
   #n = 0;
+  /**
+   * How long (ms) after a retransmission a D-SACK may still report it: the ring grows rather
+   * than overwrite an entry younger than this. The sender sets it from its RTT.
+   */
+  horizonMs = DEFAULT_HORIZON_MS;
+  /**
+   * RACK's reordering window (ms) at its last loss detection, set by the sender: logged with
+   * each retransmission.
+   */
+  windowMs = 0;
+  /** Entries younger than {@link RetransLog.horizonMs} overwritten at {@link RETRANS_LOG_MAX}. */
+  overruns = 0;
+  /**
+   * Set by {@link RetransLog.reasonOf}: the entry it found was first delivered this many ms
+   * after it was sent, or -1 (not found, or no delivery seen).
+   */
+  foundLateMs = -1;
+  /** Set by {@link RetransLog.reasonOf}: the entry's {@link RetransLog.windowMs}, or 0. */
+  foundWindowMs = 0;
 
   /** Entries held. */
   get size(): number {
     return this.#n;
   }
 
+  /** Entries the ring has room for now (0 before the first retransmission). */
+  get capacity(): number {
+    return this.#cap;
+  }
+
   /**
-   * A retransmission of `[starts[p], ends[p])` for `reason`. The edges are read from the
-   * caller's arrays, not passed: V8 passes a sequence number at or above 2**30 to a call it
-   * does not inline as a new heap number.
+   * A retransmission of `[starts[p], ends[p])` sent at `sent[p]` for `reason`. The edges and
+   * the time are read from the caller's arrays, not passed: V8 passes a sequence number at or
+   * above 2**30, or a fractional time, to a call it does not inline as a new heap number.
    */
-  add(starts: Uint32Array, ends: Uint32Array, p: number, reason: number): void {
-    if (this.#e.length === 0) this.#e = new Uint32Array(3 * RETRANS_LOG_SIZE);
-    const k = 3 * this.#next;
+  add(
+    starts: Uint32Array,
+    ends: Uint32Array,
+    sent: Float64Array,
+    p: number,
+    reason: number,
+  ): void {
+    const now = sent[p];
+    if (this.#cap === 0) this.#resize(RETRANS_LOG_SIZE);
+    else if (this.#n === this.#cap && now - this.#at[this.#next] < this.horizonMs) {
+      // The oldest entry may still be reported: grow, or count the loss at the bound.
+      if (this.#cap < RETRANS_LOG_MAX) this.#resize(2 * this.#cap);
+      else this.overruns++;
+    }
+    const s = this.#next;
+    const k = 3 * s;
     const e = this.#e;
     e[k] = starts[p];
     e[k + 1] = ends[p];
     e[k + 2] = reason;
-    this.#next = this.#next + 1 === RETRANS_LOG_SIZE ? 0 : this.#next + 1;
-    if (this.#n < RETRANS_LOG_SIZE) this.#n++;
+    this.#at[s] = now;
+    this.#late[s] = -1;
+    this.#wnd[s] = this.windowMs;
+    this.#next = s + 1 === this.#cap ? 0 : s + 1;
+    if (this.#n < this.#cap) this.#n++;
+  }
+
+  /**
+   * The data at `starts[p]` was delivered (SACKed or cumulatively acknowledged) at `at.now`:
+   * the newest entry holding it notes how long after its retransmission that was, unless an
+   * earlier delivery did.
+   */
+  delivered(starts: Uint32Array, p: number, at: { readonly now: number }): void {
+    const s = this.#find(starts[p]);
+    if (s >= 0 && this.#late[s] < 0) {
+      const d = at.now - this.#at[s];
+      this.#late[s] = d > 0 ? d : 0;
+    }
   }
 
   /**
    * The reason of the newest logged retransmission holding the first byte of block `k` of
-   * `blocks` (left and right edges in pairs), or {@link RX_NONE}.
+   * `blocks` (left and right edges in pairs), or {@link RX_NONE}; sets
+   * {@link RetransLog.foundLateMs}.
    */
   reasonOf(blocks: Uint32Array, k: number): number {
-    const left = blocks[2 * k];
+    const s = this.#find(blocks[2 * k]);
+    if (s < 0) {
+      this.foundLateMs = -1;
+      this.foundWindowMs = 0;
+      return RX_NONE;
+    }
+    this.foundLateMs = this.#late[s];
+    this.foundWindowMs = this.#wnd[s];
+    return this.#e[3 * s + 2];
+  }
+
+  /** Slot of the newest entry holding `seq`, or -1. */
+  #find(seq: number): number {
     const e = this.#e;
+    const cap = this.#cap;
     let s = this.#next;
     for (let c = 0; c < this.#n; c++) {
-      s = s === 0 ? RETRANS_LOG_SIZE - 1 : s - 1;
+      s = s === 0 ? cap - 1 : s - 1;
       const b = 3 * s;
-      if (seqGe(left, e[b]) && seqLt(left, e[b + 1])) return e[b + 2];
+      if (seqGe(seq, e[b]) && seqLt(seq, e[b + 1])) return s;
     }
-    return RX_NONE;
+    return -1;
+  }
+
+  /** Room for `cap` entries, the ones held kept in order (oldest first, at slot 0). */
+  #resize(cap: number): void {
+    const e = new Uint32Array(3 * cap);
+    const at = new Float64Array(cap);
+    const late = new Float32Array(cap);
+    const wnd = new Float32Array(cap);
+    const n = this.#n;
+    let s = this.#n < this.#cap ? 0 : this.#next; // the oldest
+    for (let c = 0; c < n; c++) {
+      e[3 * c] = this.#e[3 * s];
+      e[3 * c + 1] = this.#e[3 * s + 1];
+      e[3 * c + 2] = this.#e[3 * s + 2];
+      at[c] = this.#at[s];
+      late[c] = this.#late[s];
+      wnd[c] = this.#wnd[s];
+      s = s + 1 === this.#cap ? 0 : s + 1;
+    }
+    this.#e = e;
+    this.#at = at;
+    this.#late = late;
+    this.#wnd = wnd;
+    this.#cap = cap;
+    this.#next = n === cap ? 0 : n;
   }
 
   /** Forget everything (a new connection); the storage stays. */
   clear(): void {
     this.#next = 0;
     this.#n = 0;
+    this.foundLateMs = -1;
   }
 }

@@ -163,6 +163,11 @@ export class Scoreboard {
    * retransmission.
    */
   retransLog: RetransLog | null = null;
+  /**
+   * RACK's reordering window (ms) at its last loss detection (set by `rack.ts`), logged with
+   * each retransmission.
+   */
+  reoWndMs = 0;
 
   // ---- what the current ACK delivered (reset by beginAck) ------------------------------
   // Kept in one record shared by every scoreboard (an ACK is processed whole before the
@@ -371,7 +376,8 @@ export class Scoreboard {
     if (reason >= 0) this.#why[p] = reason;
     this.#snap(p);
     if (this.retransLog === null) this.retransLog = new RetransLog();
-    this.retransLog.add(this.#start, this.#end, p, this.#why[p]);
+    this.retransLog.windowMs = this.reoWndMs;
+    this.retransLog.add(this.#start, this.#end, this.#xmit, p, this.#why[p]);
     return len;
   }
 
@@ -601,7 +607,12 @@ export class Scoreboard {
     const endBelowFack = seqLt(end, ACK.priorFack);
     const retrans = (f & SB_EVER_RETRANS) !== 0;
     ACK.ackDelivered += len;
-    if (retrans) ACK.ackRetransDelivered += len;
+    if (retrans) {
+      ACK.ackRetransDelivered += len;
+      // How long after its retransmission the data was first delivered (the original's
+      // lateness, should a D-SACK show the retransmission was not needed: `rack.ts`).
+      if (this.retransLog !== null) this.retransLog.delivered(this.#start, p, ACK);
+    }
     // RFC 8985 §6.2 step 2: no RACK update from a retransmitted record whose delivery may have
     // been the original's — delivered sooner than min_RTT after the retransmission (condition
     // 2), or, when RACK sent it, on an ACK that echoes a TSval older than the retransmission's
