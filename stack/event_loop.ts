@@ -931,7 +931,6 @@ export class EventLoop {
     trace.record(TRACE_RX, stamp - performance.timeOrigin, this.#pollFromMs, frames);
   }
 
-  /** Frames the NICs' drivers have queued for sending, all told. */
   /** A traced tick's transmit: output, then the drivers' flush timed apart ({@link TRACE_FLUSH}). */
   #tracedTransmit(trace: LoopTrace): void {
     const stack = this.#stack;
@@ -952,6 +951,7 @@ export class EventLoop {
     return n;
   }
 
+  /** Frames the NICs' drivers have queued for sending, all told. */
   #framesSent(): number {
     const nics = this.#stack.nics;
     let n = 0;
