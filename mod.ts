@@ -157,6 +157,7 @@ export {
 export {
   LoopTrace,
   TRACE_BLOCK,
+  TRACE_FLUSH,
   TRACE_INLINE,
   TRACE_KIND_NAMES,
   TRACE_MICROTASKS,

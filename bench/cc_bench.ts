@@ -43,7 +43,12 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
-import { threadCpuDelta, threadCpuSeconds } from "../cli/uperf_threads.ts";
+import {
+  threadCpuDelta,
+  threadCpuSeconds,
+  threadSchedCounts,
+  threadSchedDelta,
+} from "../cli/uperf_threads.ts";
 
 /** Options of a run. */
 export interface CcBenchOptions {
@@ -371,11 +376,16 @@ async function ustackRun(
     const proc = link.start("stack", cmd);
     let first: ReturnType<typeof threadCpuSeconds> | null = null;
     let last: ReturnType<typeof threadCpuSeconds> | null = null;
+    let firstSched: ReturnType<typeof threadSchedCounts> | null = null;
+    let lastSched: ReturnType<typeof threadSchedCounts> | null = null;
     const poll = setInterval(() => {
       const m = threadCpuSeconds(proc.pid);
       if (m.size === 0) return;
       first ??= m;
       last = m;
+      const s = threadSchedCounts(proc.pid);
+      firstSched ??= s;
+      lastSched = s;
     }, 250);
     let f;
     try {
@@ -387,11 +397,37 @@ async function ustackRun(
     const summary = lastJson(f.stdout, "summary");
     if (first !== null && last !== null) {
       summary.threadCpu = threadCpuDelta(first, last, proc.pid);
+      // Context switches and migrations of the stack's thread and of the busiest other (the
+      // TX kicker when it runs): a hand-off whose woken kicker preempts the stack's thread on
+      // its own CPU shows as involuntary switches of the stack's thread.
+      const cpu0 = first as ReturnType<typeof threadCpuSeconds>;
+      const cpu1 = last as ReturnType<typeof threadCpuSeconds>;
+      if (firstSched !== null && lastSched !== null) {
+        let busiest = -1;
+        let busiestS = -1;
+        for (const [tid, a] of cpu1) {
+          if (tid === proc.pid) continue;
+          const d = a.seconds - (cpu0.get(tid)?.seconds ?? 0);
+          if (d > busiestS) {
+            busiestS = d;
+            busiest = tid;
+          }
+        }
+        summary.threadSched = {
+          main: threadSchedDelta(firstSched, lastSched, proc.pid),
+          busiestOther: threadSchedDelta(firstSched, lastSched, busiest),
+        };
+      }
     }
     return summary;
   });
   if (got.bytes !== j.bytes) throw new Error(`sink got ${got.bytes}, uperf says ${j.bytes}`);
   return { gbps: j.gbps, client: j, sink: got };
+}
+
+/** A thread's scheduler counts as `voluntary/involuntary/migrations`. */
+function schedText(c: { voluntary: number; involuntary: number; migrations: number }): string {
+  return `${c.voluntary}/${c.involuntary}/${c.migrations}`;
 }
 
 /** Run every measurement; figures in order (kernel first in each phase). */
@@ -479,6 +515,11 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
                       : "")
                   : "") +
                 (w?.limitedShare ? `; limited ${JSON.stringify(w.limitedShare)}` : "") +
+                (d.client?.threadSched
+                  ? `; switches (voluntary/involuntary/migrations): stack thread ` +
+                    schedText(d.client.threadSched.main) + `, busiest other ` +
+                    schedText(d.client.threadSched.busiestOther)
+                  : "") +
                 `; sink OFO queued ${d.peerReceive.TCPOFOQueue ?? 0}` +
                 (d.ackPath ? `; sender ACK path ${JSON.stringify(d.ackPath)}` : ""),
             );

@@ -10,7 +10,13 @@
  *   Deno's event loop, the microtask wait, the busy poll, a blocking poll slice or a park;
  * - how long from that pickup until the transmit half of the same tick ended (the JS of the
  *   ACKs and of the output, then the kick that sends what they released);
- * - the loop's time split (ticks, of which transmit; yields; spin; blocks; parks) per tick.
+ * - the loop's time split (ticks, of which transmit; yields; spin; blocks; parks) per tick;
+ * - traces with the drivers' flush timed apart (`TRACE_FLUSH`): the transmit half split into
+ *   output (TCP output, the copies into the TX ring) and the flush — a kick on the stack's
+ *   thread, or its hand-off to the kicker thread — with the kick's length, the share of
+ *   sending ticks whose kick was handed off, and arrivals during the kick told apart from
+ *   arrivals during the output; and from a batch's pickup to its tick's flush (the ACKs' JS
+ *   and the output decision) against the flush itself.
  *
  * Prints one block per trace; `--json` prints the figures as one JSON line each.
  *
@@ -20,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { loadSide } from "./rr_trace.ts";
 import {
+  TRACE_FLUSH,
   TRACE_KIND_NAMES,
   TRACE_RX,
   TRACE_TICK,
@@ -29,6 +36,9 @@ import {
 
 /** Loop states an arriving frame can meet, in the order they are printed. */
 const STATES = [
+  "kick",
+  "handoff",
+  "output",
   "transmit",
   "tick",
   "yield",
@@ -71,6 +81,19 @@ export interface TxTraceFigures {
   byState: Record<string, { share: number; meanWaitUs: number }>;
   /** µs from a batch's pickup to the end of its tick's transmit, when that sent frames. */
   pickupToKickEndUs: { median: number; mean: number };
+  /**
+   * With the flush timed apart (null without): of the transmit halves that sent, µs of output
+   * (mean), the share whose flush handed the kick to the kicker thread, the kick on this thread
+   * (µs: median, mean, p90) and a hand-off's flush (mean µs); from a batch's pickup to its
+   * tick's flush start (the ACKs' JS and the output: median, mean).
+   */
+  flush: {
+    outputUs: number;
+    handoffShare: number;
+    syncKickUs: { median: number; mean: number; p90: number };
+    handoffUs: number;
+    pickupToFlushUs: { median: number; mean: number };
+  } | null;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -90,6 +113,7 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
   const spans: Span[] = [];
   const transmits: Span[] = [];
   const transmitFrames: number[] = [];
+  const flushes: { start: number; end: number; handoffs: number }[] = [];
   const rx: { stamp: number; pickup: number; frames: number }[] = [];
   const sum: Record<string, number> = {};
   let ticks = 0;
@@ -105,6 +129,10 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
       continue;
     }
     if (kind === TRACE_TX) continue;
+    if (kind === TRACE_FLUSH) {
+      flushes.push({ start, end, handoffs: aux });
+      continue;
+    }
     if (start < first) first = start;
     if (end > last) last = end;
     const name = STATES[STATES.indexOf(kindName(kind) as State)] ?? "gap";
@@ -119,9 +147,17 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
   // What the loop was doing at time t: a transmit half first (it lies inside a tick).
   const transmitStarts = transmits.map((s) => s.start);
   const spanStarts = spans.map((s) => s.start);
+  const flushStarts = flushes.map((f) => f.start);
   const stateAt = (t: number): State => {
     const k = lastAtOrBefore(transmitStarts, t);
-    if (k >= 0 && t <= transmits[k].end) return "transmit";
+    if (k >= 0 && t <= transmits[k].end) {
+      if (flushes.length === 0) return "transmit";
+      const f = lastAtOrBefore(flushStarts, t);
+      if (f >= 0 && flushes[f].start >= transmits[k].start && t <= flushes[f].end) {
+        return flushes[f].handoffs > 0 ? "handoff" : "kick";
+      }
+      return "output";
+    }
     const j = lastAtOrBefore(spanStarts, t);
     if (j >= 0 && t <= spans[j].end) return kindName(spans[j].kind) as State;
     return "gap";
@@ -129,6 +165,7 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
   const waits: number[] = [];
   const byState = new Map<State, number[]>();
   const toKick: number[] = [];
+  const toFlush: number[] = [];
   for (const b of rx) {
     const w = (b.pickup - b.stamp) * 1000;
     waits.push(w);
@@ -138,11 +175,33 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
     byState.set(st, list);
     // The transmit half of the tick that picked the batch up: the first one starting after.
     const k = firstAfter(transmitStarts, b.pickup);
-    if (k >= 0 && transmitFrames[k] > 0) toKick.push((transmits[k].end - b.pickup) * 1000);
+    if (k >= 0 && transmitFrames[k] > 0) {
+      toKick.push((transmits[k].end - b.pickup) * 1000);
+      const f = firstAfter(flushStarts, b.pickup);
+      if (f >= 0 && flushes[f].start <= transmits[k].end) {
+        toFlush.push((flushes[f].start - b.pickup) * 1000);
+      }
+    }
   }
   waits.sort((a, b) => a - b);
   toKick.sort((a, b) => a - b);
   const sending = transmits.filter((_, i) => transmitFrames[i] > 0);
+  toFlush.sort((a, b) => a - b);
+  // The flush of each transmit half that sent frames: output = the half's start to the flush.
+  const outputs: number[] = [];
+  const syncKicks: number[] = [];
+  const handoffFlushes: number[] = [];
+  if (flushes.length > 0) {
+    for (const t of sending) {
+      const f = lastAtOrBefore(flushStarts, t.end);
+      if (f < 0 || flushes[f].start < t.start) continue;
+      outputs.push((flushes[f].start - t.start) * 1000);
+      const us = (flushes[f].end - flushes[f].start) * 1000;
+      if (flushes[f].handoffs > 0) handoffFlushes.push(us);
+      else syncKicks.push(us);
+    }
+    syncKicks.sort((a, b) => a - b);
+  }
   const sentFrames = transmitFrames.reduce((a, b) => a + b, 0);
   const perTick = (ms: number | undefined) => round1(((ms ?? 0) * 1000) / Math.max(1, ticks));
   const byStateOut: Record<string, { share: number; meanWaitUs: number }> = {};
@@ -180,6 +239,19 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
     },
     byState: byStateOut,
     pickupToKickEndUs: { median: round1(percentile(toKick, 0.5)), mean: round1(mean(toKick)) },
+    flush: flushes.length === 0 ? null : {
+      outputUs: round1(mean(outputs)),
+      handoffShare: Math.round(
+        (handoffFlushes.length / Math.max(1, handoffFlushes.length + syncKicks.length)) * 1000,
+      ) / 1000,
+      syncKickUs: {
+        median: round1(percentile(syncKicks, 0.5)),
+        mean: round1(mean(syncKicks)),
+        p90: round1(percentile(syncKicks, 0.9)),
+      },
+      handoffUs: round1(mean(handoffFlushes)),
+      pickupToFlushUs: { median: round1(percentile(toFlush, 0.5)), mean: round1(mean(toFlush)) },
+    },
   };
 }
 
@@ -226,6 +298,15 @@ function print(f: TxTraceFigures): void {
       `p90 ${f.waitUs.p90}; pickup to its tick's kick done: median ` +
       `${f.pickupToKickEndUs.median}, mean ${f.pickupToKickEndUs.mean}`,
   );
+  if (f.flush !== null) {
+    const x = f.flush;
+    console.log(
+      `  transmit split: output ${x.outputUs} µs, then the flush: kick here median ` +
+        `${x.syncKickUs.median} / mean ${x.syncKickUs.mean} / p90 ${x.syncKickUs.p90} µs, ` +
+        `handed off ${Math.round(x.handoffShare * 100)} % (${x.handoffUs} µs); pickup to ` +
+        `flush start: median ${x.pickupToFlushUs.median}, mean ${x.pickupToFlushUs.mean}`,
+    );
+  }
   console.log(
     "  arrived during: " +
       Object.entries(f.byState).map(([k, v]) =>

@@ -149,3 +149,79 @@ export function threadCpuDelta(
     otherSeconds: r(other),
   };
 }
+
+/** A thread's scheduler counts from `/proc/.../sched`: context switches and CPU migrations. */
+export interface TaskSchedCounts {
+  /** Switches away while it waited (slept, blocked). */
+  voluntary: number;
+  /** Switches away while it could run: preempted (by a woken thread, the slice's end). */
+  involuntary: number;
+  /** Moves to another CPU. */
+  migrations: number;
+}
+
+/**
+ * The counts of one `/proc/.../task/TID/sched` text (`nr_voluntary_switches`,
+ * `nr_involuntary_switches`, `se.nr_migrations`); null when one is missing.
+ */
+export function parseTaskSched(text: string): TaskSchedCounts | null {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name.replace(".", "\\.")}\\s*:\\s*(\\d+)`, "m").exec(text);
+    return m === null ? NaN : Number(m[1]);
+  };
+  const c = {
+    voluntary: field("nr_voluntary_switches"),
+    involuntary: field("nr_involuntary_switches"),
+    migrations: field("se.nr_migrations"),
+  };
+  return Number.isFinite(c.voluntary) && Number.isFinite(c.involuntary) &&
+      Number.isFinite(c.migrations)
+    ? c
+    : null;
+}
+
+/**
+ * Scheduler counts per thread id of process `pid` ({@link parseTaskSched}), read now; empty
+ * where `/proc` may not be read. A thread preempted each time it hands work to another —
+ * the woken one placed on its CPU — shows as involuntary switches about as many as the
+ * hand-offs.
+ */
+export function threadSchedCounts(pid: number | "self" = "self"): Map<number, TaskSchedCounts> {
+  const out = new Map<number, TaskSchedCounts>();
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const tid = Number(e.name);
+    if (!Number.isInteger(tid)) continue;
+    try {
+      const c = parseTaskSched(Deno.readTextFileSync(`/proc/${pid}/task/${tid}/sched`));
+      if (c !== null) out.set(tid, c);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/**
+ * {@link TaskSchedCounts} between two {@link threadSchedCounts} readings of thread `tid`
+ * (zeros where it is missing from either).
+ */
+export function threadSchedDelta(
+  before: Map<number, TaskSchedCounts>,
+  after: Map<number, TaskSchedCounts>,
+  tid: number,
+): TaskSchedCounts {
+  const a = after.get(tid);
+  const b = before.get(tid);
+  if (a === undefined || b === undefined) return { voluntary: 0, involuntary: 0, migrations: 0 };
+  return {
+    voluntary: a.voluntary - b.voluntary,
+    involuntary: a.involuntary - b.involuntary,
+    migrations: a.migrations - b.migrations,
+  };
+}

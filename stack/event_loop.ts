@@ -50,6 +50,7 @@ import type { Stack } from "./stack.ts";
 import {
   type LoopTrace,
   TRACE_BLOCK,
+  TRACE_FLUSH,
   TRACE_INLINE,
   TRACE_MICROTASKS,
   TRACE_PARK,
@@ -723,7 +724,8 @@ export class EventLoop {
     const beforeTransmit = mux.deliveries;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
-      stack.transmit();
+      if (trace === null) stack.transmit();
+      else this.#tracedTransmit(trace);
     } catch (e) {
       if (++this.stats.tickErrors <= 10) console.error("ustack: tick failed:", e);
     }
@@ -927,6 +929,26 @@ export class EventLoop {
     const driver = this.#stack.nics[0]?.driver;
     const stamp = driver?.rxStampMs === undefined ? NaN : driver.rxStampMs();
     trace.record(TRACE_RX, stamp - performance.timeOrigin, this.#pollFromMs, frames);
+  }
+
+  /** A traced tick's transmit: output, then the drivers' flush timed apart ({@link TRACE_FLUSH}). */
+  #tracedTransmit(trace: LoopTrace): void {
+    const stack = this.#stack;
+    stack.transmitOutput();
+    const handoffs = this.#kickHandoffs();
+    const from = stack.clock.nowMs();
+    stack.transmitFlush();
+    trace.record(TRACE_FLUSH, from, stack.clock.nowMs(), this.#kickHandoffs() - handoffs);
+  }
+
+  /** Kicks the drivers handed to a kicker thread so far (AF_PACKET's `txKickHandoffs`). */
+  #kickHandoffs(): number {
+    const nics = this.#stack.nics;
+    let n = 0;
+    for (let i = 0; i < nics.length; i++) {
+      n += (nics[i].driver.stats as { txKickHandoffs?: number }).txKickHandoffs ?? 0;
+    }
+    return n;
   }
 
   /** Frames the NICs' drivers have queued for sending, all told. */

@@ -44,6 +44,13 @@ export const TRACE_TX = 9;
  * frames handed to the drivers.
  */
 export const TRACE_TRANSMIT = 10;
+/**
+ * The drivers' flush inside a tick's transmit half (traced loops only): `start` = the output
+ * produced, `end` = every driver flushed — the TX kick on this thread (with AF_PACKET the
+ * kernel's transmit path and a local peer's receive), or its hand-off to a kicker thread;
+ * `aux` = kicks handed to a kicker thread during it (0: any kick ran on this thread).
+ */
+export const TRACE_FLUSH = 11;
 
 /** Names of the kinds, for dumps. */
 export const TRACE_KIND_NAMES: readonly string[] = [
@@ -58,6 +65,7 @@ export const TRACE_KIND_NAMES: readonly string[] = [
   "rx",
   "tx",
   "transmit",
+  "flush",
 ];
 
 /** Numbers per record. */

@@ -316,14 +316,31 @@ export class Stack {
    * every driver once, deliver readiness raised meanwhile.
    */
   transmit(): void {
+    this.transmitOutput();
+    this.transmitFlush();
+  }
+
+  /**
+   * {@link Stack.transmit}'s first part: produce queued output (at most `outputBatch` sockets)
+   * into the drivers. A traced loop calls the two parts itself to time the flush apart.
+   */
+  transmitOutput(): void {
     if (this.#closed) return;
     this.#tickRequested = false;
     const clock = this.clock;
     clock.beginTick?.();
     this.#output.flush(this.#outputBatch);
+    clock.endTick?.();
+  }
+
+  /**
+   * {@link Stack.transmit}'s second part: flush every driver once (the TX kick), deliver
+   * readiness raised meanwhile.
+   */
+  transmitFlush(): void {
+    if (this.#closed) return;
     const nics = this.nics;
     for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
-    clock.endTick?.();
     this.mux.fire();
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import {
   LoopTrace,
+  TRACE_FLUSH,
   TRACE_KIND_NAMES,
   TRACE_RX,
   TRACE_SPIN,
@@ -40,7 +41,8 @@ Deno.test("LoopTrace: the capacity must be a whole number of records", () => {
 });
 
 Deno.test({
-  name: "LoopTrace: every tick of the event loop records its transmit half, inside the tick",
+  name:
+    "LoopTrace: every tick of the event loop records its transmit half, inside the tick, and the drivers' flush inside that",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -74,6 +76,12 @@ Deno.test({
       assert.equal(r[i + 4], TRACE_TRANSMIT, `record after tick ${ticks}`);
       assert.ok(r[i + 5] >= r[i + 1] && r[i + 5] <= r[i + 6], "starts within the tick");
       assert.equal(r[i + 6], r[i + 2], "ends with the tick");
+      // The drivers' flush comes just before: after the output, inside the transmit half
+      // (loopback hands no kick to a kicker thread).
+      assert.equal(r[i - 4], TRACE_FLUSH, `record before tick ${ticks}`);
+      assert.ok(r[i - 3] >= r[i + 5] && r[i - 2] >= r[i - 3], "the flush after the output");
+      assert.ok(r[i - 2] <= r[i + 6], "the flush inside the transmit half");
+      assert.equal(r[i - 1], 0, "no hand-off");
       transmits++;
       transmitFrames += r[i + 7];
     }
@@ -81,5 +89,6 @@ Deno.test({
     assert.equal(transmits, ticks);
     assert.equal(transmitFrames, txFrames, "frames of the transmit halves = frames handed over");
     assert.equal(TRACE_KIND_NAMES[TRACE_TRANSMIT], "transmit");
+    assert.equal(TRACE_KIND_NAMES[TRACE_FLUSH], "flush");
   },
 });

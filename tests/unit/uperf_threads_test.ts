@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import {
   auxvClockTicks,
   clockTicksPerSecond,
+  parseTaskSched,
   parseTaskStat,
   splitTaskStat,
   threadCpuDelta,
   threadCpuSeconds,
+  threadSchedCounts,
+  threadSchedDelta,
 } from "../../cli/uperf_threads.ts";
 
 Deno.test("uperf threads: a /proc stat line gives the thread's name and utime + stime", () => {
@@ -61,4 +64,32 @@ Deno.test("uperf threads: a stat line splits at the last parenthesis, whatever t
   const split = splitTaskStat("12 (a) b (c)) S 1 2 3");
   assert.deepEqual(split, { name: "a) b (c)", rest: ["S", "1", "2", "3"] });
   assert.equal(splitTaskStat("12 no name"), null);
+});
+
+Deno.test("uperf threads: a /proc sched text gives switches and migrations; deltas per thread", () => {
+  const text = [
+    "deno (4242, #threads: 9)",
+    "-------------------------------------------------------------------",
+    "se.exec_start                                :      53921582.255385",
+    "se.nr_migrations                             :                   12",
+    "nr_switches                                  :                  140",
+    "nr_voluntary_switches                        :                  100",
+    "nr_involuntary_switches                      :                   40",
+    "se.load.weight                               :              1048576",
+  ].join("\n");
+  assert.deepEqual(parseTaskSched(text), { voluntary: 100, involuntary: 40, migrations: 12 });
+  assert.equal(parseTaskSched("nr_voluntary_switches : 3"), null);
+  const c = (v: number, i: number, m: number) => ({ voluntary: v, involuntary: i, migrations: m });
+  const before = new Map([[10, c(1, 2, 3)], [11, c(5, 5, 5)]]);
+  const after = new Map([[10, c(11, 32, 4)], [12, c(1, 1, 1)]]);
+  assert.deepEqual(threadSchedDelta(before, after, 10), c(10, 30, 1));
+  assert.deepEqual(threadSchedDelta(before, after, 11), c(0, 0, 0), "ended: zeros");
+  assert.deepEqual(threadSchedDelta(before, after, 12), c(0, 0, 0), "new: zeros");
+});
+
+Deno.test("uperf threads: this process's scheduler counts are read with --allow-all", () => {
+  const m = threadSchedCounts();
+  const main = m.get(Deno.pid);
+  assert.ok(main !== undefined, "the main thread is there");
+  assert.ok(main.voluntary + main.involuntary > 0, "it was switched out at least once");
 });
