@@ -667,10 +667,12 @@ export class EventLoop {
     const busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
     this.#busyPollNowMs = busyPollNowMs;
     const lastBusy = this.#lastBusyMs;
+    // Read here, not in the branch below: see #busyCadence.
+    const turnBusyMs = this.#denoTurnBusyMs;
     const spinUntil = this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollNowMs
       ? Math.min(
         lastBusy + busyPollNowMs,
-        this.#lastDenoTurn + (this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs),
+        this.#lastDenoTurn + (this.#busyCadence() ? turnBusyMs : this.#denoTurnMs),
       )
       : 0;
     let frames = 0;
@@ -721,6 +723,8 @@ export class EventLoop {
     const times = this.times;
     const trace = this.trace;
     const beforeTransmit = mux.deliveries;
+    // Read here, not in the branches below: see #busyCadence.
+    const turnBusyMs = this.#denoTurnBusyMs;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
       stack.transmit();
@@ -761,7 +765,7 @@ export class EventLoop {
       // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
       // stream, most of what the stream allocated — also for a reader that awaits `read()`,
       // whose every read was a tick and a turn.)
-      const turnEveryMs = this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs;
+      const turnEveryMs = this.#busyCadence() ? turnBusyMs : this.#denoTurnMs;
       if (sinceTurn < turnEveryMs && this.#reactedInTick()) return STEP_TICK;
     }
     this.#turnFromMs = now;
@@ -778,7 +782,7 @@ export class EventLoop {
       // ticks keep their turns, as on main.
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
         !(this.#busyReacted && stack.mux.reactionsDone);
-      const turnEveryMs = this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs;
+      const turnEveryMs = this.#busyCadence() ? turnBusyMs : this.#denoTurnMs;
       return turnPerIdleTick || now - this.#lastDenoTurn >= turnEveryMs ? STEP_YIELD : STEP_TICK;
     }
     const next = stack.nextDeadlineMs();
@@ -832,7 +836,11 @@ export class EventLoop {
    * inline is a new heap number.)
    */
   #busyCadence(): boolean {
-    return this.#direct && this.#nowMs - this.#lastBusyMs < this.#busyPollNowMs;
+    // Every field read on every call: a read that only a loop driven without its async function
+    // reaches has no type feedback from the warm-up's loops (which never are), and V8 threw the
+    // code compiled without it away at a real loop's first such tick (bench/README.md, "conn9q").
+    const busy = this.#nowMs - this.#lastBusyMs < this.#busyPollNowMs;
+    return this.#direct && busy;
   }
 
   /** Read the clock into {@link EventLoop.#nowMs} (stored in place: no heap number). */
