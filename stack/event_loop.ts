@@ -472,6 +472,11 @@ export class EventLoop {
     this.#nfds = fds.length;
   }
 
+  /** True while the loop waits in its park (a wake-up or an API call's inline tick ends it). */
+  get parked(): boolean {
+    return this.#parked;
+  }
+
   /** True while `run()` is active. */
   get running(): boolean {
     return this.#running !== null;
@@ -699,10 +704,12 @@ export class EventLoop {
     this.#woken = woken;
     if (woken === 0) return STEP_TRANSMIT;
     // A tick asked for during the delivery is no answer when a `waitCall` function (a waiting
-    // read) ran there: its reader's reaction is still to come.
-    if (
-      (woken > 1 || !stack.tickRequested || muxer.calledWaiters) && !muxer.reactionsDone
-    ) return STEP_TURNS;
+    // read) ran there: its reader's reaction is still to come. (Both read whatever `woken`:
+    // the warm-up's ticks wake many sockets at once, so V8 had no feedback for reads only a
+    // tick that woke one reached, and threw the code away at a real one: "conn9q".)
+    const requested = stack.tickRequested;
+    const calledWaiters = muxer.calledWaiters;
+    if ((woken > 1 || !requested || calledWaiters) && !muxer.reactionsDone) return STEP_TURNS;
     if (trace !== null) {
       const now = stack.clock.nowMs();
       trace.record(TRACE_MICROTASKS, now, now, 0);
@@ -793,14 +800,19 @@ export class EventLoop {
       // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
       // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
       // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
-      const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
+      const pollfds = this.#pollfds;
+      const nfds = this.#nfds;
+      const ready = pollBlocking(pollfds, timeout < 1 ? timeout : 1, nfds);
+      // The wake eventfd's revents read after every slice (0 after a timeout), not only after
+      // one that found an fd ready: no slice before a fresh process's ready line finds frames,
+      // so V8 had no feedback for that read and threw the loop's code away at the first real
+      // one (bench/README.md, "conn9q").
+      const woken = (pollfdRevents(pollfds, nfds - 1) & POLLIN) !== 0;
       this.#readClock();
       const woke = this.#nowMs;
       times.blockUs.record(durationUs(woke - now));
       if (trace !== null) trace.record(TRACE_BLOCK, now, woke, ready);
-      if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
-        eventfdDrain(this.#wakeFd);
-      }
+      if (ready > 0 && woken) eventfdDrain(this.#wakeFd);
       // Frames: tick at once. A timeout: give Deno's timers and I/O their turn first.
       if (ready > 0) return STEP_TICK;
       this.#turnFromMs = woke;
