@@ -141,25 +141,14 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
   } else {
     const serve = (rt: Runtime, port: number) => warmUpServer(rt, port, o.len);
     const client = requestClient(new Uint8Array(o.len), o.len);
-    if (o.prewarm > 0) config = withPrewarmedPools(config);
-    // The real stack first, then the warm-up (as the client, cli/pingpong.ts): its loop, idle
-    // meanwhile, runs the paths the warm-up's busy-polling loops never take — the blocking
-    // slices, the park, the turns without the async function — so V8 has their feedback before
-    // the ready line instead of deoptimising the loop at the first real connections
-    // (bench/README.md, "conn9q"); and V8 counts its rings towards the heap's global limit
-    // during the warm-up ("conn9n").
-    const rt = await Runtime.start(config);
-    try {
-      if (o.prewarm > 0) {
-        await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
-      } else if (o.prewarmDefault === true) {
-        // Nothing to wait for here: a count of connections, bounded in time.
-        await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client, rt);
-      }
-    } catch (e) {
-      await rt.stop();
-      throw e;
+    if (o.prewarm > 0) {
+      config = withPrewarmedPools(config);
+      await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
+    } else if (o.prewarmDefault === true) {
+      // Nothing to wait for here: a count of connections, bounded in time.
+      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
     }
+    const rt = await Runtime.start(config);
     const u = new StackEchoServer(rt, o.port, o.len, o.count, o.once, stats, latch);
     const traceBase = o.trace ?? null;
     if (traceBase !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);
