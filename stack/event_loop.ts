@@ -778,7 +778,11 @@ export class EventLoop {
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
     const lastBusyMs = this.#lastBusyMs;
-    if (now - lastBusyMs < busyPollMs || idleTicks < 2) {
+    // Both compared on every tick: the warm-up's loops busy-poll for 60 s, so V8 had no
+    // feedback for the second and threw the code away at a real loop's first idle tick ("conn9q").
+    const polling = now - lastBusyMs < busyPollMs;
+    const fewIdle = idleTicks < 2;
+    if (polling || fewIdle) {
       // After work, and whenever it is due: Deno's event loop runs (application code woken
       // by timers and I/O, the yield that makes an application's reaction go out). Between
       // those turns an idle loop spins at the top without allocating.
