@@ -473,6 +473,11 @@ export class EventLoop {
     this.#nfds = fds.length;
   }
 
+  /** True while the loop waits in its park (a wake-up or an API call's inline tick ends it). */
+  get parked(): boolean {
+    return this.#parked;
+  }
+
   /** True while `run()` is active. */
   get running(): boolean {
     return this.#running !== null;
@@ -668,10 +673,12 @@ export class EventLoop {
     const busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
     this.#busyPollNowMs = busyPollNowMs;
     const lastBusy = this.#lastBusyMs;
+    // Read here, not in the branch below: see #busyCadence.
+    const turnBusyMs = this.#denoTurnBusyMs;
     const spinUntil = this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollNowMs
       ? Math.min(
         lastBusy + busyPollNowMs,
-        this.#lastDenoTurn + (this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs),
+        this.#lastDenoTurn + (this.#busyCadence() ? turnBusyMs : this.#denoTurnMs),
       )
       : 0;
     let frames = 0;
@@ -698,10 +705,12 @@ export class EventLoop {
     this.#woken = woken;
     if (woken === 0) return STEP_TRANSMIT;
     // A tick asked for during the delivery is no answer when a `waitCall` function (a waiting
-    // read) ran there: its reader's reaction is still to come.
-    if (
-      (woken > 1 || !stack.tickRequested || muxer.calledWaiters) && !muxer.reactionsDone
-    ) return STEP_TURNS;
+    // read) ran there: its reader's reaction is still to come. (Both read whatever `woken`:
+    // the warm-up's ticks wake many sockets at once, so V8 had no feedback for reads only a
+    // tick that woke one reached, and threw the code away at a real one: "conn9q".)
+    const requested = stack.tickRequested;
+    const calledWaiters = muxer.calledWaiters;
+    if ((woken > 1 || !requested || calledWaiters) && !muxer.reactionsDone) return STEP_TURNS;
     if (trace !== null) {
       const now = stack.clock.nowMs();
       trace.record(TRACE_MICROTASKS, now, now, 0);
@@ -722,6 +731,8 @@ export class EventLoop {
     const times = this.times;
     const trace = this.trace;
     const beforeTransmit = mux.deliveries;
+    // Read here, not in the branches below: see #busyCadence.
+    const turnBusyMs = this.#denoTurnBusyMs;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
       if (trace === null) stack.transmit();
@@ -763,13 +774,17 @@ export class EventLoop {
       // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
       // stream, most of what the stream allocated — also for a reader that awaits `read()`,
       // whose every read was a tick and a turn.)
-      const turnEveryMs = this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs;
+      const turnEveryMs = this.#busyCadence() ? turnBusyMs : this.#denoTurnMs;
       if (sinceTurn < turnEveryMs && this.#reactedInTick()) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;
     const lastBusyMs = this.#lastBusyMs;
-    if (now - lastBusyMs < busyPollMs || idleTicks < 2) {
+    // Both compared on every tick: the warm-up's loops busy-poll for 60 s, so V8 had no
+    // feedback for the second and threw the code away at a real loop's first idle tick ("conn9q").
+    const polling = now - lastBusyMs < busyPollMs;
+    const fewIdle = idleTicks < 2;
+    if (polling || fewIdle) {
       // After work, and whenever it is due: Deno's event loop runs (application code woken
       // by timers and I/O, the yield that makes an application's reaction go out). Between
       // those turns an idle loop spins at the top without allocating.
@@ -780,7 +795,7 @@ export class EventLoop {
       // ticks keep their turns, as on main.
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
         !(this.#busyReacted && stack.mux.reactionsDone);
-      const turnEveryMs = this.#busyCadence() ? this.#denoTurnBusyMs : this.#denoTurnMs;
+      const turnEveryMs = this.#busyCadence() ? turnBusyMs : this.#denoTurnMs;
       return turnPerIdleTick || now - this.#lastDenoTurn >= turnEveryMs ? STEP_YIELD : STEP_TICK;
     }
     const next = stack.nextDeadlineMs();
@@ -791,14 +806,19 @@ export class EventLoop {
       // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
       // release or a TSO-deferral wake-up a fraction of a millisecond away must not wait
       // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
-      const ready = pollBlocking(this.#pollfds, timeout < 1 ? timeout : 1, this.#nfds);
+      const pollfds = this.#pollfds;
+      const nfds = this.#nfds;
+      const ready = pollBlocking(pollfds, timeout < 1 ? timeout : 1, nfds);
+      // The wake eventfd's revents read after every slice (0 after a timeout), not only after
+      // one that found an fd ready: no slice before a fresh process's ready line finds frames,
+      // so V8 had no feedback for that read and threw the loop's code away at the first real
+      // one (bench/README.md, "conn9q").
+      const woken = (pollfdRevents(pollfds, nfds - 1) & POLLIN) !== 0;
       this.#readClock();
       const woke = this.#nowMs;
       times.blockUs.record(durationUs(woke - now));
       if (trace !== null) trace.record(TRACE_BLOCK, now, woke, ready);
-      if (ready > 0 && (pollfdRevents(this.#pollfds, this.#nfds - 1) & POLLIN) !== 0) {
-        eventfdDrain(this.#wakeFd);
-      }
+      if (ready > 0 && woken) eventfdDrain(this.#wakeFd);
       // Frames: tick at once. A timeout: give Deno's timers and I/O their turn first.
       if (ready > 0) return STEP_TICK;
       this.#turnFromMs = woke;
@@ -834,7 +854,11 @@ export class EventLoop {
    * inline is a new heap number.)
    */
   #busyCadence(): boolean {
-    return this.#direct && this.#nowMs - this.#lastBusyMs < this.#busyPollNowMs;
+    // Every field read on every call: a read that only a loop driven without its async function
+    // reaches has no type feedback from the warm-up's loops (which never are), and V8 threw the
+    // code compiled without it away at a real loop's first such tick (bench/README.md, "conn9q").
+    const busy = this.#nowMs - this.#lastBusyMs < this.#busyPollNowMs;
+    return this.#direct && busy;
   }
 
   /** Read the clock into {@link EventLoop.#nowMs} (stored in place: no heap number). */
