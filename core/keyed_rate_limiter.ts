@@ -85,10 +85,14 @@ export class KeyedRateLimiter {
     this.#secret1 = secrets[1] >>> 0;
   }
 
-  /** The bucket `which` (0 or 1) of `key`: the low bits of a hash keyed by that secret. */
-  slotOf(key: number, which: 0 | 1): number {
+  /**
+   * The bucket `which` (0 or 1) of the key (`key`, `keyHi`): the low bits of a hash keyed by
+   * that secret. Both words pass through the keyed mixer: two keys that share one word (say an
+   * IPv6 /64 chosen to match a client's in one half) collide only as often as any two keys.
+   */
+  slotOf(key: number, which: 0 | 1, keyHi = 0): number {
     const s = which === 0 ? this.#secret0 : this.#secret1;
-    return fmix32(fmix32((key ^ s) >>> 0) ^ s ^ 0x9e3779b9) & this.#mask;
+    return fmix32(fmix32((key ^ s) >>> 0) ^ keyHi ^ s ^ 0x9e3779b9) & this.#mask;
   }
 
   /** Refill bucket `i` up to `nowMs`; its tokens. */
@@ -105,12 +109,12 @@ export class KeyedRateLimiter {
   }
 
   /**
-   * Take a token for `key` (a 32-bit number) at `nowMs`: false (and counted in
-   * {@link refused}) when both of its buckets are empty.
+   * Take a token for the key (`key`, and `keyHi` for a 64-bit key; 32-bit words) at `nowMs`:
+   * false (and counted in {@link refused}) when both of its buckets are empty.
    */
-  take(key: number, nowMs: number): boolean {
-    const i = this.slotOf(key, 0);
-    const j = this.slotOf(key, 1);
+  take(key: number, nowMs: number, keyHi = 0): boolean {
+    const i = this.slotOf(key, 0, keyHi);
+    const j = this.slotOf(key, 1, keyHi);
     const ti = this.#refill(i, nowMs);
     const tj = j === i ? ti : this.#refill(j, nowMs);
     if (ti < 1 && tj < 1) {

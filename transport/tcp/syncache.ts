@@ -14,10 +14,12 @@
  * `TCPReqQFullDrop`, `ListenOverflows`, `ListenDrops`.
  *
  * Cookies cost a SYN-ACK each, and under a flood the SYN-ACKs are most of the work. They are
- * therefore answered at most `synCookieSourceRate` per second per source address (token
- * buckets per hashed source; beyond: dropped, `SyncookiesRateLimited`): a flood from a few
- * hundred sources that answer ARP is held to little more than the cost of receiving it, and
- * clients at other addresses are answered as before. An IPv6 source counts by its /64.
+ * therefore answered at most `synCookieSourceRate` per second per source address (two token
+ * buckets per source through hashes keyed with secrets drawn at start, `KeyedRateLimiter`;
+ * beyond: dropped, `SyncookiesRateLimited`): a flood from a few hundred sources that answer
+ * ARP is held to little more than the cost of receiving it, and clients at other addresses
+ * are answered as before, also one that shares a bucket with a flooding source. An IPv6
+ * source counts by its /64, both of its words keyed.
  * Records (not cookies) are not limited.
  *
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
@@ -52,6 +54,9 @@ import {
 } from "./syn_cookie.ts";
 import { FLOW_SYN_RECEIVED, type TcpFlow } from "./time_wait.ts";
 import { MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
+
+/** Buckets of the SYN-cookie per-source limiter (two per source; 256 KiB of tokens and times). */
+export const SYN_COOKIE_SOURCE_SLOTS = 16384;
 
 /** Half-open records a listener keeps at least (beyond a smaller backlog). */
 export const MIN_SYN_QUEUE = 64;
@@ -182,11 +187,13 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
 }
 
 /**
- * The rate-limiting key of a SYN's source: the IPv4 address, or an IPv6 address's /64 prefix
- * (one host may use every address of its /64, RFC 4291 §2.5.1).
+ * A token of `src` from the per-source limiter: an IPv4 source by its address, an IPv6 one by
+ * its /64 prefix (one host may use every address of its /64, RFC 4291 §2.5.1), both words
+ * through the limiter's keyed hash — not folded into 32 bits first, which anybody could match
+ * with a /64 of their choosing.
  */
-function sourceKey(src: IpAddr): number {
-  return src.family === 4 ? src.w3 : (src.w0 ^ Math.imul(src.w1, 0x9e3779b1)) >>> 0;
+function takeSourceToken(limiter: KeyedRateLimiter, src: IpAddr, nowMs: number): boolean {
+  return src.family === 4 ? limiter.take(src.w3, nowMs) : limiter.take(src.w1, nowMs, src.w0);
 }
 
 function fireSynAckTimer(e: SynEntry): void {
@@ -215,8 +222,15 @@ export class SynCache {
   readonly #synWindow: number;
   #count = 0;
 
-  /** The syncache of `layer` (the cookie key drawn here, or given for tests). */
-  constructor(layer: SynCacheLayer, cookieKey?: Uint32Array) {
+  /**
+   * The syncache of `layer` (the cookie key and the per-source limiter's secrets drawn here,
+   * or given for tests).
+   */
+  constructor(
+    layer: SynCacheLayer,
+    cookieKey?: Uint32Array,
+    sourceSecrets?: readonly [number, number],
+  ) {
     this.#layer = layer;
     this.#cookies = new SynCookies(cookieKey);
     const o = layer.opts;
@@ -225,7 +239,12 @@ export class SynCache {
     this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
     const rate = o.synCookieSourceRate;
     this.#perSource = rate > 0
-      ? new KeyedRateLimiter({ slots: 16384, ratePerSecond: rate, burst: rate })
+      ? new KeyedRateLimiter({
+        slots: SYN_COOKIE_SOURCE_SLOTS,
+        ratePerSecond: rate,
+        burst: rate,
+        secrets: sourceSecrets,
+      })
       : null;
   }
 
@@ -258,7 +277,7 @@ export class SynCache {
       }
       if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
       const limiter = this.#perSource;
-      if (limiter !== null && !limiter.take(sourceKey(seg.src), layer.ctx.clock.nowMs())) {
+      if (limiter !== null && !takeSourceToken(limiter, seg.src, layer.ctx.clock.nowMs())) {
         stats.SyncookiesRateLimited++;
         return;
       }
