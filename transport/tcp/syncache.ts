@@ -33,7 +33,7 @@
  */
 
 import type { DenseSet } from "../../core/dense_set.ts";
-import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
+import { KeyedRateLimiter, RateLimitKey } from "../../core/keyed_rate_limiter.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
@@ -187,13 +187,21 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
 }
 
 /**
- * A token of `src` from the per-source limiter: an IPv4 source by its address, an IPv6 one by
- * its /64 prefix (one host may use every address of its /64, RFC 4291 §2.5.1), both words
- * through the limiter's keyed hash — not folded into 32 bits first, which anybody could match
- * with a /64 of their choosing.
+ * A token of `src` from the per-source limiter at `k.nowMs`: an IPv4 source by its address,
+ * an IPv6 one by its /64 prefix (one host may use every address of its /64, RFC 4291
+ * §2.5.1), both words through the limiter's keyed hash — not folded into 32 bits first,
+ * which anybody could match with a /64 of their choosing. `k` carries the words (fields, not
+ * arguments: no heap number per SYN).
  */
-function takeSourceToken(limiter: KeyedRateLimiter, src: IpAddr, nowMs: number): boolean {
-  return src.family === 4 ? limiter.take(src.w3, nowMs) : limiter.take(src.w1, nowMs, src.w0);
+function takeSourceToken(limiter: KeyedRateLimiter, k: RateLimitKey, src: IpAddr): boolean {
+  if (src.family === 4) {
+    k.lo = src.w3;
+    k.hi = 0;
+  } else {
+    k.lo = src.w1;
+    k.hi = src.w0;
+  }
+  return limiter.takeFor(k);
 }
 
 function fireSynAckTimer(e: SynEntry): void {
@@ -216,6 +224,8 @@ export class SynCache {
   readonly #peer = new PeerSynRecord();
   /** SYN cookies per second per source (null: no limit). */
   readonly #perSource: KeyedRateLimiter | null;
+  /** The source and time of a SYN for {@link SynCache.#perSource}. */
+  readonly #sourceKey = new RateLimitKey();
   /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
   readonly #shift: number;
   /** The window field of our SYN-ACKs. */
@@ -237,7 +247,8 @@ export class SynCache {
     const cap = o.receiveBufferBytes;
     this.#shift = windowShiftFor(o.maxReceiveBufferBytes > cap ? o.maxReceiveBufferBytes : cap);
     this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
-    const rate = o.synCookieSourceRate;
+    // Whole tokens per second (the limiter counts in integers), a burst of as many.
+    const rate = Math.min(Math.ceil(o.synCookieSourceRate), 1_000_000);
     this.#perSource = rate > 0
       ? new KeyedRateLimiter({
         slots: SYN_COOKIE_SOURCE_SLOTS,
@@ -277,7 +288,9 @@ export class SynCache {
       }
       if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
       const limiter = this.#perSource;
-      if (limiter !== null && !takeSourceToken(limiter, seg.src, layer.ctx.clock.nowMs())) {
+      const key = this.#sourceKey;
+      if (limiter !== null) key.nowMs = layer.ctx.clock.nowMs();
+      if (limiter !== null && !takeSourceToken(limiter, key, seg.src)) {
         stats.SyncookiesRateLimited++;
         return;
       }
