@@ -36,6 +36,24 @@ export interface KeyedRateLimiterOptions {
   secrets?: readonly [number, number];
 }
 
+/**
+ * The bucket of the key (`key`, `keyHi`) under `secret` in a table of `mask + 1`: two rounds of
+ * murmur3's finaliser (`fmix32`) with the secret mixed in before each, every step a 32-bit
+ * integer. Both words pass through the keyed mixer: two keys that share one word (say an IPv6
+ * /64 chosen to match a client's in one half) collide only as often as any two keys.
+ * `KeyedRateLimiter.takeFor` has the same steps written out.
+ */
+export function keyedSlot(key: number, keyHi: number, secret: number, mask: number): number {
+  const s = secret | 0;
+  let h = key ^ s;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h = h ^ (h >>> 16) ^ keyHi ^ s ^ 0x9e3779b9;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & mask;
+}
+
 /** A bucket's units per token (it counts thousandths of a token). */
 const UNITS = 1000;
 
@@ -106,22 +124,9 @@ export class KeyedRateLimiter {
     this.#secret1 = secrets[1] >>> 0;
   }
 
-  /**
-   * The bucket `which` (0 or 1) of the key (`key`, `keyHi`): the low bits of a hash keyed by
-   * that secret. Both words pass through the keyed mixer: two keys that share one word (say an
-   * IPv6 /64 chosen to match a client's in one half) collide only as often as any two keys.
-   */
+  /** The bucket `which` (0 or 1) of the key (`key`, `keyHi`): {@link keyedSlot} under that secret. */
   slotOf(key: number, which: 0 | 1, keyHi = 0): number {
-    const s = which === 0 ? this.#secret0 : this.#secret1;
-    // Two rounds of murmur3's finaliser (`fmix32`), written out as `takeFor` has them: every
-    // step stays a 32-bit integer, and only the small slot number leaves the function.
-    let h = key ^ s;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    h = h ^ (h >>> 16) ^ keyHi ^ s ^ 0x9e3779b9;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return (h ^ (h >>> 16)) & this.#mask;
+    return keyedSlot(key, keyHi, which === 0 ? this.#secret0 : this.#secret1, this.#mask);
   }
 
   /**
@@ -144,7 +149,7 @@ export class KeyedRateLimiter {
   takeFor(k: RateLimitKey): boolean {
     const lo = k.lo, hi = k.hi, nowMs = k.nowMs;
     const mask = this.#mask;
-    // slotOf for both secrets, written out (see there).
+    // keyedSlot for both secrets, written out (no call, no argument to box).
     let s = this.#secret0;
     let h = lo ^ s;
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);

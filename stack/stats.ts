@@ -300,6 +300,8 @@ export const TCP_COUNTERS = [
   "SyncookiesFailed",
   "TCPReqQFullDoCookies",
   "SyncookiesRateLimited",
+  "SyncookiesKnownSource",
+  "SyncookiesKnownEvicted",
   "TCPReqQFullDrop",
   "TCPSynRetrans",
   "TCPDelayedAcks",

@@ -4,7 +4,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/he
 import { seqAdd } from "../../transport/tcp/seq.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import { MIN_SYN_QUEUE, SYN_COOKIE_SOURCE_SLOTS } from "../../transport/tcp/syncache.ts";
-import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
+import { keyedSlot } from "../../core/keyed_rate_limiter.ts";
 
 const SYN = TCP_FLAG_SYN;
 const ACK = TCP_FLAG_ACK;
@@ -222,15 +222,11 @@ Deno.test("SYN cookies are answered at most synCookieSourceRate per second per s
   assert.equal(st.SyncookiesSent, 11);
 });
 
+const SLOT_MASK = SYN_COOKIE_SOURCE_SLOTS - 1;
+
 /** The per-source limiter's two buckets of an IPv4 `src` under `secrets`. */
 function sourceSlots(secrets: readonly [number, number], src: number): [number, number] {
-  const l = new KeyedRateLimiter({
-    slots: SYN_COOKIE_SOURCE_SLOTS,
-    ratePerSecond: 1,
-    burst: 1,
-    secrets,
-  });
-  return [l.slotOf(src, 0), l.slotOf(src, 1)];
+  return [keyedSlot(src, 0, secrets[0], SLOT_MASK), keyedSlot(src, 0, secrets[1], SLOT_MASK)];
 }
 
 /**
@@ -301,4 +297,62 @@ Deno.test("SYN cookies: the per-source limit holds for every source of a many-so
   }
   assert.equal(st.SyncookiesSent + st.SyncookiesRateLimited, 20 * sources);
   assert.ok(st.SyncookiesSent <= sources * 5 * 1.1, `${st.SyncookiesSent} cookies sent`);
+});
+
+/** The first secret from 1 under which `a` and `b` share a bucket. */
+function sharedBucketSecret(a: number, b: number): number {
+  for (let s = 1; s < 10_000_000; s++) {
+    if (keyedSlot(a, 0, s, SLOT_MASK) === keyedSlot(b, 0, s, SLOT_MASK)) return s;
+  }
+  throw new Error("no such secret");
+}
+
+/** `rig`'s flood from `f1` and `f2`, 20 SYNs each (their bursts and then some). */
+function floodTwo(rig: TcpRig, f1: number, f2: number, port: number): void {
+  for (let i = 0; i < 20; i++) {
+    rig.inject({ src: f1, srcPort: port + i, seq: i, flags: SYN });
+    rig.inject({ src: f2, srcPort: port + i, seq: i, flags: SYN });
+  }
+}
+
+Deno.test("SYN cookies: a client that completed a handshake is answered when a flood drains both of its buckets", () => {
+  // Two flooding sources, one on each of the client's buckets: what two-choice buckets cannot
+  // help (by chance ~(2b/16384)² with b flooding sources, or a flood from enough of them).
+  const f1 = PEER_ADDR + 77, f2 = PEER_ADDR + 78;
+  const secrets = [sharedBucketSecret(PEER_ADDR, f1), sharedBucketSecret(PEER_ADDR, f2)] as const;
+  const tcp = { syncookies: 2 as const, synCookieSourceRate: 5, synCookieSourceSecrets: secrets };
+  // Never connected before: the client's SYN during the flood is refused.
+  const fresh = new TcpRig({ tcp });
+  fresh.stack.tcp.listen(null, SERVICE_PORT, 64);
+  floodTwo(fresh, f1, f2, 3000);
+  const limited = fresh.stack.stats.tcp.SyncookiesRateLimited;
+  fresh.inject({ seq: PEER_ISS, flags: SYN });
+  assert.equal(fresh.stack.stats.tcp.SyncookiesRateLimited, limited + 1, "a stranger is refused");
+  // Connected once before the flood: known, and charged to buckets no spoofer reaches.
+  const rig = new TcpRig({ tcp });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
+  const st = rig.stack.stats.tcp;
+  rig.inject({ srcPort: 40000, seq: PEER_ISS, flags: SYN });
+  const first = synAck(rig.take());
+  rig.inject({ srcPort: 40000, seq: PEER_ISS + 1, ack: seqAdd(first.seq, 1), flags: ACK });
+  assert.equal(st.SyncookiesRecv, 1);
+  floodTwo(rig, f1, f2, 3000);
+  rig.take();
+  const before = st.SyncookiesRateLimited;
+  for (let i = 0; i < 5; i++) {
+    rig.inject({ srcPort: 40001 + i, seq: PEER_ISS + 1000 * i, flags: SYN });
+    const sa = synAck(rig.take());
+    rig.inject({
+      srcPort: 40001 + i,
+      seq: PEER_ISS + 1000 * i + 1,
+      ack: seqAdd(sa.seq, 1),
+      flags: ACK,
+    });
+  }
+  assert.equal(st.SyncookiesRateLimited, before, "the known client was never refused");
+  assert.equal(st.SyncookiesKnownSource, 5);
+  assert.equal(st.SyncookiesRecv, 6);
+  // Its own buckets still bound it: a sixth SYN in the same instant is refused.
+  rig.inject({ srcPort: 40010, seq: PEER_ISS, flags: SYN });
+  assert.equal(st.SyncookiesRateLimited, before + 1);
 });

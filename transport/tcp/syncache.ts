@@ -19,7 +19,10 @@
  * beyond: dropped, `SyncookiesRateLimited`): a flood from a few hundred sources that answer
  * ARP is held to little more than the cost of receiving it, and clients at other addresses
  * are answered as before, also one that shares a bucket with a flooding source. An IPv6
- * source counts by its /64, both of its words keyed.
+ * source counts by its /64, both of its words keyed. A source that completed a handshake
+ * (it receives our segments: no spoofer) is remembered (4,096, least recently seen out,
+ * `SyncookiesKnownEvicted`) and charged to buckets of its own (`SyncookiesKnownSource`):
+ * however many sources a spoofed flood uses, it cannot drain a known client's buckets.
  * Records (not cookies) are not limited.
  *
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
@@ -34,6 +37,7 @@
 
 import type { DenseSet } from "../../core/dense_set.ts";
 import { KeyedRateLimiter, RateLimitKey } from "../../core/keyed_rate_limiter.ts";
+import { KnownKeySet } from "../../core/known_key_set.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
@@ -187,13 +191,12 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
 }
 
 /**
- * A token of `src` from the per-source limiter at `k.nowMs`: an IPv4 source by its address,
- * an IPv6 one by its /64 prefix (one host may use every address of its /64, RFC 4291
- * §2.5.1), both words through the limiter's keyed hash — not folded into 32 bits first,
- * which anybody could match with a /64 of their choosing. `k` carries the words (fields, not
- * arguments: no heap number per SYN).
+ * The per-source key of `src` into `k`: an IPv4 source by its address, an IPv6 one by its /64
+ * prefix (one host may use every address of its /64, RFC 4291 §2.5.1) as two words, which the
+ * limiter's keyed hash takes both of — not folded into 32 bits first, which anybody could
+ * match with a /64 of their choosing. Fields, not a returned number: no heap number per SYN.
  */
-function takeSourceToken(limiter: KeyedRateLimiter, k: RateLimitKey, src: IpAddr): boolean {
+function sourceKey(k: RateLimitKey, src: IpAddr): void {
   if (src.family === 4) {
     k.lo = src.w3;
     k.hi = 0;
@@ -201,7 +204,6 @@ function takeSourceToken(limiter: KeyedRateLimiter, k: RateLimitKey, src: IpAddr
     k.lo = src.w1;
     k.hi = src.w0;
   }
-  return limiter.takeFor(k);
 }
 
 function fireSynAckTimer(e: SynEntry): void {
@@ -226,6 +228,14 @@ export class SynCache {
   readonly #perSource: KeyedRateLimiter | null;
   /** The source and time of a SYN for {@link SynCache.#perSource}. */
   readonly #sourceKey = new RateLimitKey();
+  /**
+   * Sources that completed a handshake (an ACK of our SYN-ACK, its ISS or cookie, came back:
+   * they receive what we send them, which a spoofer does not), 4,096 of them, least recently
+   * seen out (null: no limit).
+   */
+  readonly #known: KnownKeySet | null;
+  /** The cookie limit of known sources: buckets of their own, out of a spoofed flood's reach. */
+  readonly #knownLimiter: KeyedRateLimiter | null;
   /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
   readonly #shift: number;
   /** The window field of our SYN-ACKs. */
@@ -252,6 +262,21 @@ export class SynCache {
     this.#perSource = rate > 0
       ? new KeyedRateLimiter({
         slots: SYN_COOKIE_SOURCE_SLOTS,
+        ratePerSecond: rate,
+        burst: rate,
+        secrets: sourceSecrets,
+      })
+      : null;
+    this.#known = rate > 0
+      ? new KnownKeySet({
+        sets: 1024,
+        ways: 4,
+        secret: sourceSecrets === undefined ? undefined : sourceSecrets[0] ^ sourceSecrets[1],
+      })
+      : null;
+    this.#knownLimiter = rate > 0
+      ? new KeyedRateLimiter({
+        slots: 4096,
         ratePerSecond: rate,
         burst: rate,
         secrets: sourceSecrets,
@@ -288,11 +313,20 @@ export class SynCache {
       }
       if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
       const limiter = this.#perSource;
-      const key = this.#sourceKey;
-      if (limiter !== null) key.nowMs = layer.ctx.clock.nowMs();
-      if (limiter !== null && !takeSourceToken(limiter, key, seg.src)) {
-        stats.SyncookiesRateLimited++;
-        return;
+      if (limiter !== null) {
+        const key = this.#sourceKey;
+        sourceKey(key, seg.src);
+        key.nowMs = layer.ctx.clock.nowMs();
+        // A source that completed a handshake before has buckets no spoofer can reach.
+        let ok: boolean;
+        if (this.#known!.has(key)) {
+          stats.SyncookiesKnownSource++;
+          ok = this.#knownLimiter!.takeFor(key);
+        } else ok = limiter.takeFor(key);
+        if (!ok) {
+          stats.SyncookiesRateLimited++;
+          return;
+        }
       }
       this.#sendCookie(listener, seg);
       return;
@@ -374,7 +408,21 @@ export class SynCache {
     }
     this.remove(e);
     const ep = this.#materialize(listener, seg, e.iss, e, e.retries, e.firstSentMs, e.tsOffset);
-    if (ep !== null) this.#complete(ep, seg);
+    if (ep !== null) {
+      this.#remember(seg.src);
+      this.#complete(ep, seg);
+    }
+  }
+
+  /** `src` completed a handshake: its SYN cookies are charged to the known sources' buckets. */
+  #remember(src: IpAddr): void {
+    const known = this.#known;
+    if (known === null) return;
+    const key = this.#sourceKey;
+    sourceKey(key, src);
+    const evicted = known.evicted;
+    known.add(key);
+    if (known.evicted !== evicted) this.#layer.stats.SyncookiesKnownEvicted++;
   }
 
   /**
@@ -431,7 +479,10 @@ export class SynCache {
     p.peerEcn = ts && o.ecn && layer.opts.ecn !== "off";
     p.tsRecent = ts ? seg.opts.tsVal : 0;
     const ep = this.#materialize(listener, seg, iss, p, 0, now, tsOffset);
-    if (ep !== null) this.#complete(ep, seg);
+    if (ep !== null) {
+      this.#remember(seg.src);
+      this.#complete(ep, seg);
+    }
     return true;
   }
 
