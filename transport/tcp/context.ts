@@ -64,11 +64,12 @@ export interface TcpOptions {
    */
   syncookies?: 0 | 1 | 2;
   /**
-   * SYN cookies answered per second per source address (two token buckets per source through
-   * keyed hashes, a burst of as many); SYNs beyond are dropped and counted in
-   * `SyncookiesRateLimited`. A
-   * flood from a few hundred sources that answer ARP then costs the receive path only, not a
-   * SYN-ACK each, while other sources are answered as before. 0 turns it off [100].
+   * SYN cookies answered per second per source address, a whole number (two token buckets
+   * per source through keyed hashes, a burst of as many; a source that completed a handshake
+   * before has buckets of its own); SYNs beyond are dropped and counted in
+   * `SyncookiesRateLimited`. A flood from a few hundred sources that answer ARP then costs the
+   * receive path only, not a SYN-ACK each, while other sources are answered as before. 0 turns
+   * it off [100].
    */
   synCookieSourceRate?: number;
   /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
