@@ -8,7 +8,8 @@
  * `bench/flood.ts`. Prints the time per SYN in the stack's ticks (`tick_ns_per_syn`: receive,
  * TCP, SYN-ACKs, transmit; wall time around the ticks, so preemption on a loaded machine
  * counts) and the process's CPU time per SYN (`cpu_ns_per_syn`: with the pacing's timers and
- * the runtime's threads), the counters, and then — one more run under V8's sampling heap
+ * the runtime's threads; `--rate 0` hands the SYNs as fast as the stack takes them, without
+ * pacing — nearly all are then refused by the per-source limit), the counters, and then — one more run under V8's sampling heap
  * profiler, collected objects included — the bytes allocated per SYN and the sites.
  *
  * ```sh
@@ -162,7 +163,10 @@ function makeFlood(rate: number, sources: number) {
       const t0 = performance.now();
       let handed = 0;
       while (handed < syns) {
-        const due = Math.min(syns, Math.floor(((performance.now() - t0) * rate) / 1000)) - handed;
+        // `rate` 0: as fast as the stack takes them (CPU per SYN without the pacing's timers).
+        const due = rate <= 0
+          ? syns - handed
+          : Math.min(syns, Math.floor(((performance.now() - t0) * rate) / 1000)) - handed;
         if (due <= 0) {
           await new Promise((r) => setTimeout(r, 1));
           continue;
@@ -208,7 +212,7 @@ if (import.meta.main) {
   const rate = Number(values.rate ?? 200_000);
   const sources = Number(values.sources ?? 200);
   const f = makeFlood(rate, sources);
-  await f.run(rate); // a second of warm-up: the syncache fills, the JIT settles
+  await f.run(rate > 0 ? rate : 200_000); // warm-up: the syncache fills, the JIT settles
   const st = f.stack.stats.tcp;
   const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;
   const cpu0 = cpuUs(), tick0 = f.tickMs();
