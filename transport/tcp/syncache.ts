@@ -59,7 +59,7 @@ import {
 import { FLOW_SYN_RECEIVED, type TcpFlow } from "./time_wait.ts";
 import { MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
-/** Buckets of the SYN-cookie per-source limiter (two per source; 256 KiB of tokens and times). */
+/** Buckets of the SYN-cookie per-source limiter (two per source; 128 KiB of tokens and times). */
 export const SYN_COOKIE_SOURCE_SLOTS = 16384;
 
 /** Half-open records a listener keeps at least (beyond a smaller backlog). */
