@@ -9,8 +9,10 @@
  *
  * ```
  * deno run --allow-all bench/flood.ts [--rate 200000] [--seconds 10] [--sources 200]
- *                                     [--bytes 1000000]
+ *                                     [--bytes 1000000] [--cpu-prof DIR]
  * ```
+ *
+ * `--cpu-prof DIR` writes a V8 CPU profile of the stack process (both phases) into DIR.
  *
  * Needs root, `curl`, `nft`. The namespaces are deleted at the end.
  *
@@ -32,6 +34,8 @@ export interface FloodOptions {
   sources: number;
   /** Bytes per download. */
   bytes: number;
+  /** Write a V8 CPU profile of the stack process into this directory (default: none). */
+  cpuProfDir?: string;
 }
 
 /** What a phase measured. */
@@ -157,7 +161,7 @@ export async function runFlood(o: FloodOptions): Promise<Record<string, unknown>
         "--rx-ring",
         "v3",
         "--json",
-      ]),
+      ], o.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`]),
       { stdout: "piped", stderr: "piped" },
     ),
   );
@@ -201,6 +205,7 @@ if (import.meta.main) {
       seconds: { type: "string" },
       sources: { type: "string" },
       bytes: { type: "string" },
+      "cpu-prof": { type: "string" },
     },
   });
   const r = await runFlood({
@@ -208,6 +213,7 @@ if (import.meta.main) {
     seconds: Number(values.seconds ?? 10),
     sources: Number(values.sources ?? 200),
     bytes: Number(values.bytes ?? 1_000_000),
+    cpuProfDir: values["cpu-prof"],
   });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -305,6 +305,8 @@ export const TCP_COUNTERS = [
   "SyncookiesFailed",
   "TCPReqQFullDoCookies",
   "SyncookiesRateLimited",
+  "SyncookiesKnownSource",
+  "SyncookiesKnownEvicted",
   "TCPReqQFullDrop",
   "TCPSynRetrans",
   "TCPDelayedAcks",

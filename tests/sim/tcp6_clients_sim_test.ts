@@ -10,6 +10,9 @@ import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import type { TcpListener } from "../../transport/tcp/listener.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import { COOKIE_MSS_TABLE_V6 } from "../../transport/tcp/syn_cookie.ts";
+import { rxMeta } from "../harness/net_meta.ts";
+import { RX_CSUM_VALID } from "../../link/driver.ts";
+import { TCP_FLAG_SYN, writeTcpHeader } from "../../transport/tcp/header.ts";
 
 const A6 = IpAddress.parse("fd00:5::1");
 const B6 = IpAddress.parse("fd00:5::2");
@@ -129,4 +132,51 @@ Deno.test("sim tcp6: SYN cookies over IPv6 — the MSS from the IPv6 table, opti
   assert.ok(s.tsOk && s.sackOk && s.wsOk, "options restored from the timestamp bits");
   transfer(net, c, s, 200_000);
   transfer(net, s, c, 50_000);
+});
+
+/** The inverse of an odd `a` modulo 2³² (Newton's iteration). */
+function inverseOdd(a: number): number {
+  let x = a;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(a, x));
+  return x >>> 0;
+}
+
+/** An IPv6 address from its four 32-bit words. */
+function fromWords(w0: number, w1: number, w2: number, w3: number): IpAddress {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, w0), v.setUint32(4, w1), v.setUint32(8, w2), v.setUint32(12, w3);
+  return IpAddress.fromBytes(b);
+}
+
+Deno.test("sim tcp6: a /64 chosen to match a client's in 32 bits does not share its cookie buckets", () => {
+  const net = setup({ tcpB: { syncookies: 2, synCookieSourceRate: 5 } });
+  net.tcpB.listen(null, 80, 64);
+  const st = net.b.stats.tcp;
+  // The client's /64 is fd00:5::/64. A /64 whose words fold to the same 32 bits as the
+  // client's did in a fold of (w0, w1) (w0 ^ w1·0x9e3779b1): anybody can compute one.
+  const [w0, w1] = [A6.w0, A6.w1];
+  const t = 0x100;
+  const aimed1 = Math.imul(t, inverseOdd(0x9e3779b1)) >>> 0;
+  const aimed0 = (w0 ^ t ^ Math.imul(w1, 0x9e3779b1)) >>> 0;
+  assert.equal(
+    (aimed0 ^ Math.imul(aimed1, 0x9e3779b1)) >>> 0,
+    (w0 ^ Math.imul(w1, 0x9e3779b1)) >>> 0,
+  );
+  assert.ok(aimed0 >>> 24 === 0xfd, "the aimed /64 is in fd00::/8");
+  // The flood from that /64: 40 SYNs (no route back: no SYN-ACK, but each takes its token).
+  const syn = new Uint8Array(20);
+  for (let i = 0; i < 40; i++) {
+    writeTcpHeader(syn, 0, 2000 + i, 80, i, 0, 20, TCP_FLAG_SYN, 65535);
+    const src = fromWords(aimed0, aimed1, 0, 1 + i);
+    net.tcpB.receive(rxMeta(net.b, src, B6), syn, 0, syn.length, RX_CSUM_VALID);
+  }
+  assert.equal(st.SyncookiesRateLimited, 35, "the aimed /64 got its burst of 5");
+  // The client connects at once, without a retransmitted SYN.
+  const c = net.tcpA.connect(B6, 80);
+  assert.ok(
+    net.run(() => c.state === TcpState.ESTABLISHED && st.SyncookiesRecv === 1, 500),
+    "connected from a cookie within 500 ms",
+  );
+  assert.equal(st.SyncookiesRateLimited, 35, "the client's SYN was not refused");
 });

@@ -3,7 +3,8 @@ import { PEER_ADDR, PEER_ISS, type SentSegment, SERVICE_PORT, TcpRig } from "../
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
 import { seqAdd } from "../../transport/tcp/seq.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
-import { MIN_SYN_QUEUE } from "../../transport/tcp/syncache.ts";
+import { MIN_SYN_QUEUE, SYN_COOKIE_SOURCE_SLOTS } from "../../transport/tcp/syncache.ts";
+import { keyedSlot } from "../../core/keyed_rate_limiter.ts";
 
 const SYN = TCP_FLAG_SYN;
 const ACK = TCP_FLAG_ACK;
@@ -219,4 +220,139 @@ Deno.test("SYN cookies are answered at most synCookieSourceRate per second per s
   rig.advance(1000);
   for (let i = 0; i < 10; i++) rig.inject({ src: flooder, srcPort: 4000 + i, seq: i, flags: SYN });
   assert.equal(st.SyncookiesSent, 11);
+});
+
+const SLOT_MASK = SYN_COOKIE_SOURCE_SLOTS - 1;
+
+/** The per-source limiter's two buckets of an IPv4 `src` under `secrets`. */
+function sourceSlots(secrets: readonly [number, number], src: number): [number, number] {
+  return [keyedSlot(src, 0, secrets[0], SLOT_MASK), keyedSlot(src, 0, secrets[1], SLOT_MASK)];
+}
+
+/**
+ * Secrets under which `flooder` shares the client's first bucket (and only that one): the
+ * collision a flood from a few hundred sources meets by chance, and an attacker who knew an
+ * unkeyed layout would aim for.
+ */
+function collidingSecrets(client: number, flooder: number): readonly [number, number] {
+  for (let s0 = 1; s0 < 10_000_000; s0++) {
+    const secrets = [s0, 0x5eed] as const;
+    const [c0, c1] = sourceSlots(secrets, client);
+    const [f0, f1] = sourceSlots(secrets, flooder);
+    if (f0 === c0 && f1 !== c0 && f1 !== c1 && c1 !== c0) return secrets;
+  }
+  throw new Error("no colliding secret");
+}
+
+Deno.test("SYN cookies: a client sharing a bucket with a flooding source is still answered", () => {
+  const flooder = PEER_ADDR + 77;
+  const secrets = collidingSecrets(PEER_ADDR, flooder);
+  const rig = new TcpRig({
+    tcp: { syncookies: 2, synCookieSourceRate: 5, synCookieSourceSecrets: secrets },
+  });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
+  const st = rig.stack.stats.tcp;
+  // The flood: 200 SYNs a second from one source, for 3 s.
+  for (let t = 0; t < 3000; t += 5) {
+    rig.inject({ src: flooder, srcPort: 3000 + (t % 60000), seq: t, flags: SYN });
+    if (t === 1500) {
+      // Mid-flood the client connects: its SYN is answered at once, from its other bucket.
+      const limited = st.SyncookiesRateLimited;
+      rig.take();
+      rig.inject({ seq: PEER_ISS, flags: SYN });
+      assert.equal(st.SyncookiesRateLimited, limited, "the client's SYN was not refused");
+      const sa = synAck(rig.take());
+      assert.equal(sa.dst, PEER_ADDR);
+      rig.inject({ seq: PEER_ISS + 1, ack: seqAdd(sa.seq, 1), flags: ACK });
+      assert.equal(st.SyncookiesRecv, 1, "the cookie ACK made the connection");
+    }
+    rig.advance(5);
+  }
+  // The bound: the flooder got its burst and then the rate, never more than its two buckets.
+  const flooded = st.SyncookiesSent - 1;
+  assert.ok(flooded >= 5 + 5 * 2 && flooded <= 2 * (5 + 5 * 3), `flooder answered ${flooded}`);
+  assert.equal(st.SyncookiesRateLimited, 600 - flooded, "every SYN beyond is counted");
+});
+
+Deno.test("SYN cookies: the per-source limit holds for every source of a many-source flood", () => {
+  const secrets = [0x1234567, 0x89abcdef] as const;
+  const rig = new TcpRig({
+    tcp: { syncookies: 2, synCookieSourceRate: 5, synCookieSourceSecrets: secrets },
+  });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
+  const st = rig.stack.stats.tcp;
+  const sources = 200;
+  const sent = new Map<number, number>();
+  // 200 sources (198.18.0.10 onwards), 20 SYNs each in the same millisecond.
+  for (let k = 0; k < 20; k++) {
+    for (let i = 0; i < sources; i++) {
+      rig.inject({ src: PEER_ADDR + 9 + i, srcPort: 1024 + k, seq: k, flags: SYN });
+    }
+  }
+  for (const s of rig.take()) sent.set(s.dst, (sent.get(s.dst) ?? 0) + 1);
+  assert.equal(sent.size, sources, "every source was answered");
+  for (const [src, n] of sent) {
+    // A source alone in its buckets gets exactly its burst; sharing one, at most both.
+    assert.ok(n >= 1 && n <= 2 * 5, `source ${src}: ${n} cookies`);
+  }
+  assert.equal(st.SyncookiesSent + st.SyncookiesRateLimited, 20 * sources);
+  assert.ok(st.SyncookiesSent <= sources * 5 * 1.1, `${st.SyncookiesSent} cookies sent`);
+});
+
+/** The first secret from 1 under which `a` and `b` share a bucket. */
+function sharedBucketSecret(a: number, b: number): number {
+  for (let s = 1; s < 10_000_000; s++) {
+    if (keyedSlot(a, 0, s, SLOT_MASK) === keyedSlot(b, 0, s, SLOT_MASK)) return s;
+  }
+  throw new Error("no such secret");
+}
+
+/** `rig`'s flood from `f1` and `f2`, 20 SYNs each (their bursts and then some). */
+function floodTwo(rig: TcpRig, f1: number, f2: number, port: number): void {
+  for (let i = 0; i < 20; i++) {
+    rig.inject({ src: f1, srcPort: port + i, seq: i, flags: SYN });
+    rig.inject({ src: f2, srcPort: port + i, seq: i, flags: SYN });
+  }
+}
+
+Deno.test("SYN cookies: a client that completed a handshake is answered when a flood drains both of its buckets", () => {
+  // Two flooding sources, one on each of the client's buckets: what two-choice buckets cannot
+  // help (by chance ~(2b/16384)² with b flooding sources, or a flood from enough of them).
+  const f1 = PEER_ADDR + 77, f2 = PEER_ADDR + 78;
+  const secrets = [sharedBucketSecret(PEER_ADDR, f1), sharedBucketSecret(PEER_ADDR, f2)] as const;
+  const tcp = { syncookies: 2 as const, synCookieSourceRate: 5, synCookieSourceSecrets: secrets };
+  // Never connected before: the client's SYN during the flood is refused.
+  const fresh = new TcpRig({ tcp });
+  fresh.stack.tcp.listen(null, SERVICE_PORT, 64);
+  floodTwo(fresh, f1, f2, 3000);
+  const limited = fresh.stack.stats.tcp.SyncookiesRateLimited;
+  fresh.inject({ seq: PEER_ISS, flags: SYN });
+  assert.equal(fresh.stack.stats.tcp.SyncookiesRateLimited, limited + 1, "a stranger is refused");
+  // Connected once before the flood: known, and charged to buckets no spoofer reaches.
+  const rig = new TcpRig({ tcp });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
+  const st = rig.stack.stats.tcp;
+  rig.inject({ srcPort: 40000, seq: PEER_ISS, flags: SYN });
+  const first = synAck(rig.take());
+  rig.inject({ srcPort: 40000, seq: PEER_ISS + 1, ack: seqAdd(first.seq, 1), flags: ACK });
+  assert.equal(st.SyncookiesRecv, 1);
+  floodTwo(rig, f1, f2, 3000);
+  rig.take();
+  const before = st.SyncookiesRateLimited;
+  for (let i = 0; i < 5; i++) {
+    rig.inject({ srcPort: 40001 + i, seq: PEER_ISS + 1000 * i, flags: SYN });
+    const sa = synAck(rig.take());
+    rig.inject({
+      srcPort: 40001 + i,
+      seq: PEER_ISS + 1000 * i + 1,
+      ack: seqAdd(sa.seq, 1),
+      flags: ACK,
+    });
+  }
+  assert.equal(st.SyncookiesRateLimited, before, "the known client was never refused");
+  assert.equal(st.SyncookiesKnownSource, 5);
+  assert.equal(st.SyncookiesRecv, 6);
+  // Its own buckets still bound it: a sixth SYN in the same instant is refused.
+  rig.inject({ srcPort: 40010, seq: PEER_ISS, flags: SYN });
+  assert.equal(st.SyncookiesRateLimited, before + 1);
 });

@@ -66,3 +66,16 @@ Deno.test("KeyedRateLimiter: the layout depends on the secrets (nobody outside c
   for (let k = 0; k < 100; k++) if (r1.slotOf(k, 0) === r2.slotOf(k, 0)) eq++;
   assert.ok(eq < 5);
 });
+
+Deno.test("KeyedRateLimiter: a 64-bit key's both words are keyed (no aimed match in one word)", () => {
+  const l = new KeyedRateLimiter({ slots: 16384, ratePerSecond: 1, burst: 1, secrets: SECRETS });
+  assert.equal(l.slotOf(7, 0), l.slotOf(7, 0, 0), "a 32-bit key is the 64-bit key with hi = 0");
+  // Keys that share the low word (or fold to the same 32 bits) spread like any others.
+  let same = 0;
+  for (let hi = 1; hi <= 1000; hi++) {
+    if (l.slotOf(0xfd000005, 0, hi) === l.slotOf(0xfd000005, 0)) same++;
+  }
+  assert.ok(same < 5, `${same} of 1000 high words kept the bucket`);
+  for (let i = 0; i < 3; i++) l.take(0xfd000005, 0, 0x100);
+  assert.ok(l.take(0xfd000005, 0, 0x200), "a key differing in its high word has its own token");
+});

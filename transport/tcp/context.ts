@@ -64,10 +64,12 @@ export interface TcpOptions {
    */
   syncookies?: 0 | 1 | 2;
   /**
-   * SYN cookies answered per second per source address (a token bucket per hashed source, a
-   * burst of as many); SYNs beyond are dropped and counted in `SyncookiesRateLimited`. A
-   * flood from a few hundred sources that answer ARP then costs the receive path only, not a
-   * SYN-ACK each, while other sources are answered as before. 0 turns it off [100].
+   * SYN cookies answered per second per source address, a whole number (two token buckets
+   * per source through keyed hashes, a burst of as many; a source that completed a handshake
+   * before has buckets of its own); SYNs beyond are dropped and counted in
+   * `SyncookiesRateLimited`. A flood from a few hundred sources that answer ARP then costs the
+   * receive path only, not a SYN-ACK each, while other sources are answered as before. 0 turns
+   * it off [100].
    */
   synCookieSourceRate?: number;
   /** FIN_WAIT_2 timeout of a closed (orphaned) connection [60000 ms, tcp_fin_timeout]. */
@@ -184,6 +186,11 @@ export interface TcpOptions {
   /** Key of the ISN generator (4 uint32 words; tests pin it) [random]. */
   isnSecret?: Uint32Array;
   /**
+   * The two hash secrets of the SYN-cookie per-source limiter (`synCookieSourceRate`; tests
+   * pin them to know which sources share buckets) [random].
+   */
+  synCookieSourceSecrets?: readonly [number, number];
+  /**
    * Test and benchmark hook: the ISN of every connection, instead of RFC 6528's keyed one
    * (e.g. `0xffff_f000` to cross the 2**32 wrap at once). Never in production [none].
    */
@@ -197,7 +204,10 @@ export interface TcpOptions {
 
 /** Options after defaults, as the layer uses them. */
 export type ResolvedTcpOptions = Required<
-  Omit<TcpOptions, "isnSecret" | "pinnedIsn" | "pinnedTimestampOffset">
+  Omit<
+    TcpOptions,
+    "isnSecret" | "synCookieSourceSecrets" | "pinnedIsn" | "pinnedTimestampOffset"
+  >
 >;
 
 /**

@@ -14,10 +14,15 @@
  * `TCPReqQFullDrop`, `ListenOverflows`, `ListenDrops`.
  *
  * Cookies cost a SYN-ACK each, and under a flood the SYN-ACKs are most of the work. They are
- * therefore answered at most `synCookieSourceRate` per second per source address (token
- * buckets per hashed source; beyond: dropped, `SyncookiesRateLimited`): a flood from a few
- * hundred sources that answer ARP is held to little more than the cost of receiving it, and
- * clients at other addresses are answered as before. An IPv6 source counts by its /64.
+ * therefore answered at most `synCookieSourceRate` per second per source address (two token
+ * buckets per source through hashes keyed with secrets drawn at start, `KeyedRateLimiter`;
+ * beyond: dropped, `SyncookiesRateLimited`): a flood from a few hundred sources that answer
+ * ARP is held to little more than the cost of receiving it, and clients at other addresses
+ * are answered as before, also one that shares a bucket with a flooding source. An IPv6
+ * source counts by its /64, both of its words keyed. A source that completed a handshake
+ * (it receives our segments: no spoofer) is remembered (4,096, least recently seen out,
+ * `SyncookiesKnownEvicted`) and charged to buckets of its own (`SyncookiesKnownSource`):
+ * however many sources a spoofed flood uses, it cannot drain a known client's buckets.
  * Records (not cookies) are not limited.
  *
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
@@ -31,7 +36,8 @@
  */
 
 import type { DenseSet } from "../../core/dense_set.ts";
-import { KeyedRateLimiter } from "../../core/keyed_rate_limiter.ts";
+import { KeyedRateLimiter, RateLimitKey } from "../../core/keyed_rate_limiter.ts";
+import { KnownKeySet } from "../../core/known_key_set.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
@@ -52,6 +58,9 @@ import {
 } from "./syn_cookie.ts";
 import { FLOW_SYN_RECEIVED, type TcpFlow } from "./time_wait.ts";
 import { MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
+
+/** Buckets of the SYN-cookie per-source limiter (two per source; 128 KiB of tokens and times). */
+export const SYN_COOKIE_SOURCE_SLOTS = 16384;
 
 /** Half-open records a listener keeps at least (beyond a smaller backlog). */
 export const MIN_SYN_QUEUE = 64;
@@ -182,11 +191,19 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
 }
 
 /**
- * The rate-limiting key of a SYN's source: the IPv4 address, or an IPv6 address's /64 prefix
- * (one host may use every address of its /64, RFC 4291 §2.5.1).
+ * The per-source key of `src` into `k`: an IPv4 source by its address, an IPv6 one by its /64
+ * prefix (one host may use every address of its /64, RFC 4291 §2.5.1) as two words, which the
+ * limiter's keyed hash takes both of — not folded into 32 bits first, which anybody could
+ * match with a /64 of their choosing. Fields, not a returned number: no heap number per SYN.
  */
-function sourceKey(src: IpAddr): number {
-  return src.family === 4 ? src.w3 : (src.w0 ^ Math.imul(src.w1, 0x9e3779b1)) >>> 0;
+function sourceKey(k: RateLimitKey, src: IpAddr): void {
+  if (src.family === 4) {
+    k.lo = src.w3;
+    k.hi = 0;
+  } else {
+    k.lo = src.w1;
+    k.hi = src.w0;
+  }
 }
 
 function fireSynAckTimer(e: SynEntry): void {
@@ -209,23 +226,61 @@ export class SynCache {
   readonly #peer = new PeerSynRecord();
   /** SYN cookies per second per source (null: no limit). */
   readonly #perSource: KeyedRateLimiter | null;
+  /** The source and time of a SYN for {@link SynCache.#perSource}. */
+  readonly #sourceKey = new RateLimitKey();
+  /**
+   * Sources that completed a handshake (an ACK of our SYN-ACK, its ISS or cookie, came back:
+   * they receive what we send them, which a spoofer does not), 4,096 of them, least recently
+   * seen out (null: no limit).
+   */
+  readonly #known: KnownKeySet | null;
+  /** The cookie limit of known sources: buckets of their own, out of a spoofed flood's reach. */
+  readonly #knownLimiter: KeyedRateLimiter | null;
   /** Our window shift on a SYN-ACK (fixed by the buffer sizes, as a connection would choose). */
   readonly #shift: number;
   /** The window field of our SYN-ACKs. */
   readonly #synWindow: number;
   #count = 0;
 
-  /** The syncache of `layer` (the cookie key drawn here, or given for tests). */
-  constructor(layer: SynCacheLayer, cookieKey?: Uint32Array) {
+  /**
+   * The syncache of `layer` (the cookie key and the per-source limiter's secrets drawn here,
+   * or given for tests).
+   */
+  constructor(
+    layer: SynCacheLayer,
+    cookieKey?: Uint32Array,
+    sourceSecrets?: readonly [number, number],
+  ) {
     this.#layer = layer;
     this.#cookies = new SynCookies(cookieKey);
     const o = layer.opts;
     const cap = o.receiveBufferBytes;
     this.#shift = windowShiftFor(o.maxReceiveBufferBytes > cap ? o.maxReceiveBufferBytes : cap);
     this.#synWindow = cap < MAX_WINDOW_FIELD ? cap : MAX_WINDOW_FIELD;
-    const rate = o.synCookieSourceRate;
+    // Whole tokens per second (the limiter counts in integers), a burst of as many.
+    const rate = Math.min(Math.ceil(o.synCookieSourceRate), 1_000_000);
     this.#perSource = rate > 0
-      ? new KeyedRateLimiter({ slots: 16384, ratePerSecond: rate, burst: rate })
+      ? new KeyedRateLimiter({
+        slots: SYN_COOKIE_SOURCE_SLOTS,
+        ratePerSecond: rate,
+        burst: rate,
+        secrets: sourceSecrets,
+      })
+      : null;
+    this.#known = rate > 0
+      ? new KnownKeySet({
+        sets: 1024,
+        ways: 4,
+        secret: sourceSecrets === undefined ? undefined : sourceSecrets[0] ^ sourceSecrets[1],
+      })
+      : null;
+    this.#knownLimiter = rate > 0
+      ? new KeyedRateLimiter({
+        slots: 4096,
+        ratePerSecond: rate,
+        burst: rate,
+        secrets: sourceSecrets,
+      })
       : null;
   }
 
@@ -258,9 +313,20 @@ export class SynCache {
       }
       if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
       const limiter = this.#perSource;
-      if (limiter !== null && !limiter.take(sourceKey(seg.src), layer.ctx.clock.nowMs())) {
-        stats.SyncookiesRateLimited++;
-        return;
+      if (limiter !== null) {
+        const key = this.#sourceKey;
+        sourceKey(key, seg.src);
+        key.nowMs = layer.ctx.clock.nowMs();
+        // A source that completed a handshake before has buckets no spoofer can reach.
+        let ok: boolean;
+        if (this.#known!.has(key)) {
+          stats.SyncookiesKnownSource++;
+          ok = this.#knownLimiter!.takeFor(key);
+        } else ok = limiter.takeFor(key);
+        if (!ok) {
+          stats.SyncookiesRateLimited++;
+          return;
+        }
       }
       this.#sendCookie(listener, seg);
       return;
@@ -342,7 +408,21 @@ export class SynCache {
     }
     this.remove(e);
     const ep = this.#materialize(listener, seg, e.iss, e, e.retries, e.firstSentMs, e.tsOffset);
-    if (ep !== null) this.#complete(ep, seg);
+    if (ep !== null) {
+      this.#remember(seg.src);
+      this.#complete(ep, seg);
+    }
+  }
+
+  /** `src` completed a handshake: its SYN cookies are charged to the known sources' buckets. */
+  #remember(src: IpAddr): void {
+    const known = this.#known;
+    if (known === null) return;
+    const key = this.#sourceKey;
+    sourceKey(key, src);
+    const evicted = known.evicted;
+    known.add(key);
+    if (known.evicted !== evicted) this.#layer.stats.SyncookiesKnownEvicted++;
   }
 
   /**
@@ -399,7 +479,10 @@ export class SynCache {
     p.peerEcn = ts && o.ecn && layer.opts.ecn !== "off";
     p.tsRecent = ts ? seg.opts.tsVal : 0;
     const ep = this.#materialize(listener, seg, iss, p, 0, now, tsOffset);
-    if (ep !== null) this.#complete(ep, seg);
+    if (ep !== null) {
+      this.#remember(seg.src);
+      this.#complete(ep, seg);
+    }
     return true;
   }
 

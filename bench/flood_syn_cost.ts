@@ -1,0 +1,245 @@
+/**
+ * `bench/flood_syn_cost.ts`: what one spoofed SYN of a flood costs the stack, without the
+ * kernel. A {@link Stack} on an in-memory link is handed Linux-like SYN frames (MSS, SACK,
+ * timestamps, window scale; checksums to verify) from `--sources` addresses that answer ARP,
+ * round robin over 65,536 four-tuples as `bench/syn_flood.ts` sends them, at `--rate` SYNs
+ * per second (paced on the real clock), at most 64 per tick, to a listener whose syncache is
+ * full: each SYN is a rate-limited drop or a SYN cookie (`synCookieSourceRate`), as in
+ * `bench/flood.ts`. Prints the time per SYN in the stack's ticks (`tick_ns_per_syn`: receive,
+ * TCP, SYN-ACKs, transmit; wall time around the ticks, so preemption on a loaded machine
+ * counts) and the process's CPU time per SYN (`cpu_ns_per_syn`: with the pacing's timers and
+ * the runtime's threads; `--rate 0` hands the SYNs as fast as the stack takes them, without
+ * pacing — nearly all are then refused by the per-source limit), the counters, and then — one more run under V8's sampling heap
+ * profiler, collected objects included — the bytes allocated per SYN and the sites.
+ *
+ * ```sh
+ * deno run --allow-all bench/flood_syn_cost.ts [--syns 2000000] [--rate 200000] [--sources 200]
+ * ```
+ *
+ * A timing run: take the measurement lock as for any benchmark.
+ *
+ * @module
+ */
+
+import { Session } from "node:inspector";
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { MonotonicClock } from "../core/clock.ts";
+import { DriverStats, type LinkDriver, NO_OFFLOADS, type RxBatch } from "../link/driver.ts";
+import { ETH_HEADER_BYTES, ETHERTYPE_ARP, writeEthernetHeader } from "../link/ethernet.ts";
+import {
+  ARP_HEADER_BYTES,
+  ARP_REPLY,
+  ARP_REQUEST,
+  ArpHeader,
+  writeArp,
+} from "../net/arp_header.ts";
+import { parseIpv4 } from "../net/ipv4_address.ts";
+import { Stack } from "../stack/stack.ts";
+import {
+  ETH,
+  ETHERTYPE_IPV4,
+  transportChecksum,
+  writeEth,
+  writeIpv4,
+  writeTcp,
+} from "../tests/fuzz/frames.ts";
+import {
+  frameWhere,
+  type HeapProfileNode,
+  startHeapSampling,
+  stopHeapSampling,
+} from "./inspector.ts";
+
+const OUR_MAC = new Uint8Array([2, 0, 0, 0, 0, 2]);
+const PEER_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
+const OUR_ADDR = parseIpv4("198.18.0.2");
+const FIRST_SOURCE = parseIpv4("198.18.0.10");
+const PORT = 80;
+const TUPLES = 65536;
+/** Linux's SYN options: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
+const SYN_OPTIONS = new Uint8Array([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+const TCP_BYTES = 20 + SYN_OPTIONS.length;
+const FRAME = ETH + 20 + TCP_BYTES;
+
+/** A link that hands out flood frames and answers ARP for the /24; transmits are counted. */
+class FloodLink implements LinkDriver {
+  readonly name = "flood0";
+  readonly kind = "sim";
+  readonly mac = OUR_MAC;
+  readonly mtu = 1500;
+  readonly capabilities = NO_OFFLOADS;
+  readonly fd = -1;
+  readonly stats = new DriverStats();
+  /** SYN frames still to hand out. */
+  budget = 0;
+  /** Frames transmitted. */
+  sent = 0;
+  readonly #frames: Uint8Array;
+  #next = 0;
+  readonly #replies: Uint8Array[] = [];
+  readonly #arp = new ArpHeader();
+
+  constructor(sources: number) {
+    this.#frames = new Uint8Array(TUPLES * FRAME);
+    for (let i = 0; i < TUPLES; i++) {
+      const f = this.#frames.subarray(i * FRAME, (i + 1) * FRAME);
+      writeEth(f, [...OUR_MAC], [...PEER_MAC], ETHERTYPE_IPV4);
+      const src = (FIRST_SOURCE + (i % sources)) >>> 0;
+      writeIpv4(f, ETH, { src, dst: OUR_ADDR, protocol: 6, payloadLen: TCP_BYTES, id: i });
+      writeTcp(f, ETH + 20, {
+        srcPort: 1024 + ((i * 7919) % 64000),
+        dstPort: PORT,
+        seq: Math.imul(i, 0x9e3779b9) >>> 0,
+        ack: 0,
+        flags: 0x02,
+        window: 64240,
+        options: SYN_OPTIONS,
+      });
+      transportChecksum(f, ETH + 20, TCP_BYTES, 6, src, OUR_ADDR);
+    }
+  }
+
+  receive(batch: RxBatch, max: number): number {
+    let n = 0;
+    while (n < max && this.#replies.length > 0) {
+      const r = this.#replies.shift()!;
+      batch.buf[n] = r;
+      batch.off[n] = 0;
+      batch.len[n] = r.length;
+      batch.flags[n] = 0;
+      n++;
+    }
+    const frames = this.#frames;
+    while (n < max && this.budget > 0) {
+      batch.buf[n] = frames;
+      batch.off[n] = this.#next * FRAME;
+      batch.len[n] = FRAME;
+      batch.flags[n] = 0;
+      if (++this.#next === TUPLES) this.#next = 0;
+      this.budget--;
+      n++;
+    }
+    batch.count = n;
+    return n;
+  }
+
+  release(_batch: RxBatch): void {}
+
+  transmit(frame: Uint8Array, off: number, len: number): boolean {
+    this.sent++;
+    if (((frame[off + 12] << 8) | frame[off + 13]) !== ETHERTYPE_ARP) return true;
+    const a = this.#arp.attach(frame, off + ETH_HEADER_BYTES, len - ETH_HEADER_BYTES);
+    if (a.check() === null && a.oper === ARP_REQUEST && (a.tpa >>> 8) === (OUR_ADDR >>> 8)) {
+      const reply = new Uint8Array(ETH_HEADER_BYTES + ARP_HEADER_BYTES);
+      writeEthernetHeader(reply, 0, OUR_MAC, PEER_MAC, ETHERTYPE_ARP);
+      writeArp(reply, ETH_HEADER_BYTES, ARP_REPLY, PEER_MAC, a.tpa, OUR_MAC, a.spa);
+      this.#replies.push(reply);
+    }
+    return true;
+  }
+
+  flush(): void {}
+  close(): void {}
+}
+
+/**
+ * A stack (on the real clock, as in production) with a full syncache being flooded; `run(n)`
+ * hands it `n` SYNs paced at `rate` per second (what is due each millisecond, 64 a tick).
+ */
+function makeFlood(rate: number, sources: number) {
+  const stack = new Stack({ clock: new MonotonicClock() });
+  const link = new FloodLink(sources);
+  const nic = stack.addNic(link);
+  stack.ipv4.addAddress(nic.index, OUR_ADDR, 24);
+  stack.tcp.listen(null, PORT, 128);
+  let tickMs = 0;
+  return {
+    stack,
+    link,
+    /** Milliseconds spent in the stack's ticks so far (wall time: on a loaded machine, more). */
+    tickMs: () => tickMs,
+    async run(syns: number): Promise<void> {
+      const t0 = performance.now();
+      let handed = 0;
+      while (handed < syns) {
+        // `rate` 0: as fast as the stack takes them (CPU per SYN without the pacing's timers).
+        const due = rate <= 0
+          ? syns - handed
+          : Math.min(syns, Math.floor(((performance.now() - t0) * rate) / 1000)) - handed;
+        if (due <= 0) {
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        link.budget += due;
+        handed += due;
+        const t1 = performance.now();
+        while (link.budget > 0) stack.tick();
+        tickMs += performance.now() - t1;
+      }
+      stack.tick();
+    },
+  };
+}
+
+/** CPU time of this process so far (user + system), µs. */
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Bytes sampled under `node` by allocating site (with its two callers). */
+function sites(node: HeapProfileNode, out: Map<string, number>, path: string[] = []): number {
+  let total = node.selfSize;
+  const here = [...path, frameWhere(node.callFrame)];
+  if (node.selfSize > 0) {
+    const k = here.slice(-3).reverse().join(" < ");
+    out.set(k, (out.get(k) ?? 0) + node.selfSize);
+  }
+  for (const c of node.children) total += sites(c, out, here);
+  return total;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      syns: { type: "string" },
+      rate: { type: "string" },
+      sources: { type: "string" },
+    },
+  });
+  const syns = Number(values.syns ?? 2_000_000);
+  const rate = Number(values.rate ?? 200_000);
+  const sources = Number(values.sources ?? 200);
+  const f = makeFlood(rate, sources);
+  await f.run(rate > 0 ? rate : 200_000); // warm-up: the syncache fills, the JIT settles
+  const st = f.stack.stats.tcp;
+  const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;
+  const cpu0 = cpuUs(), tick0 = f.tickMs();
+  await f.run(syns);
+  const cpu = cpuUs() - cpu0, tick = f.tickMs() - tick0;
+  const cookies = st.SyncookiesSent - cookies0;
+  const limited = st.SyncookiesRateLimited - limited0;
+  const session = new Session();
+  session.connect();
+  await startHeapSampling(session, 1024);
+  await f.run(syns / 4);
+  const head = await stopHeapSampling(session);
+  session.disconnect();
+  const by = new Map<string, number>();
+  const bytes = sites(head, by);
+  console.log(JSON.stringify({
+    syns,
+    rate,
+    sources,
+    tick_ns_per_syn: (tick * 1e6) / syns,
+    cpu_ns_per_syn: (cpu * 1000) / syns,
+    cookies_sent: cookies,
+    rate_limited: limited,
+    frames_sent: f.link.sent - sent0,
+    syncache: f.stack.tcp.syncache.size,
+    heap_bytes_per_syn: bytes / (syns / 4),
+    top_sites: [...by].sort((a, b) => b[1] - a[1]).slice(0, 8)
+      .map(([k, v]) => [k, Math.round(v)]),
+  }));
+}
