@@ -165,6 +165,8 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const frames0 = receive ? drv.rxFrames : drv.txFrames;
     const loopStats = rt.loop.stats;
     const ticks0 = loopStats.ticks;
+    const readHits0 = tcp.RcvReadViewHits;
+    const readMisses0 = tcp.RcvReadViewMisses;
     const turns0 = loopStats.yields;
     let bytes = 0;
     let steps = 0;
@@ -214,6 +216,12 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
           (total / ticks).toFixed(1)
         } B each; ${turns} turns of Deno's event loop`,
     );
+    if (receive) {
+      console.log(
+        `receive-ring read views: ${tcp.RcvReadViewHits - readHits0} reused, ` +
+          `${tcp.RcvReadViewMisses - readMisses0} made`,
+      );
+    }
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }

@@ -242,9 +242,9 @@ export const UDP_COUNTERS = [
  * `TCPDSACKRetransProbe` (the recovery probe), `TCPDSACKRto`, `TCPDSACKReno` (NewReno without
  * SACK), `TCPDSACKMtu` (resent for a lowered MTU) and `TCPDSACKUnknown` (no retransmission
  * among the last 64 holds it: older, or a duplicate the network made).
- * `RcvCopyView*` and `SndCopyView*` count the reused views of the copies into receive buffers
- * and out of send buffers (`core/subarray_cache.ts`): a view found, a view made, a view still
- * held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
+ * `RcvCopyView*`, `RcvReadView*` and `SndCopyView*` count the reused views of the copies into
+ * receive buffers, out of receive buffers (an application's read) and out of send buffers
+ * (`core/subarray_cache.ts`): a view found, a view made, a view still held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
  * group that grows by keyed stores into a dictionary (`core/counters.ts`).
  */
 export const TCP_COUNTERS = [
@@ -320,6 +320,9 @@ export const TCP_COUNTERS = [
   "RcvCopyViewHits",
   "RcvCopyViewMisses",
   "RcvCopyViewReplaced",
+  "RcvReadViewHits",
+  "RcvReadViewMisses",
+  "RcvReadViewReplaced",
   "SndCopyViewHits",
   "SndCopyViewMisses",
   "SndCopyViewReplaced",

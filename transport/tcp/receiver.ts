@@ -167,7 +167,11 @@ export class TcpReceiver {
     this.#svc = svc;
     this.advMss = advMss;
     const o = svc.opts;
-    this.rcvBuf = new ByteRing(o.receiveBufferBytes, svc.ctx.rings ?? null);
+    this.rcvBuf = new ByteRing(
+      o.receiveBufferBytes,
+      svc.ctx.rings ?? null,
+      svc.rcvReadViews ?? null,
+    );
     this.quickAcks = o.quickAcks;
   }
 
