@@ -7,7 +7,8 @@
  * the top sites by bytes, and per tick of the event loop (with its turns of Deno's event loop).
  * `--receive` measures the receive path instead: the kernel's `socat`
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
- * (segments and frames are then the received ones); with `--consume` it reads with
+ * (segments and frames are then the received ones; a second line gives the receive ring's read
+ * views reused and made, `stats.tcp.RcvReadView*`); with `--consume` it reads with
  * `TcpConn.consume` into that buffer instead (no promise per read: its reads are the callback's
  * calls). The readers that await: `--read-into` (`readInto` until -1, then `waitReadable`),
  * `--readable` (the connection's `readable` stream, `reader.read()`) and `--node` (a
