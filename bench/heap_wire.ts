@@ -7,7 +7,8 @@
  * the top sites by bytes, and per tick of the event loop (with its turns of Deno's event loop).
  * `--receive` measures the receive path instead: the kernel's `socat`
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
- * (segments and frames are then the received ones); with `--consume` it reads with
+ * (segments and frames are then the received ones; a second line gives the receive ring's read
+ * views reused and made, `stats.tcp.RcvReadView*`); with `--consume` it reads with
  * `TcpConn.consume` into that buffer instead (no promise per read: its reads are the callback's
  * calls). The readers that await: `--read-into` (`readInto` until -1, then `waitReadable`),
  * `--readable` (the connection's `readable` stream, `reader.read()`) and `--node` (a
@@ -165,6 +166,8 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const frames0 = receive ? drv.rxFrames : drv.txFrames;
     const loopStats = rt.loop.stats;
     const ticks0 = loopStats.ticks;
+    const readHits0 = tcp.RcvReadViewHits;
+    const readMisses0 = tcp.RcvReadViewMisses;
     const turns0 = loopStats.yields;
     let bytes = 0;
     let steps = 0;
@@ -214,6 +217,12 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
           (total / ticks).toFixed(1)
         } B each; ${turns} turns of Deno's event loop`,
     );
+    if (receive) {
+      console.log(
+        `receive-ring read views: ${tcp.RcvReadViewHits - readHits0} reused, ` +
+          `${tcp.RcvReadViewMisses - readMisses0} made`,
+      );
+    }
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }

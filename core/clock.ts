@@ -34,7 +34,18 @@ export interface Clock {
 }
 
 /**
- * The real monotonic clock (`performance.now()`), read once per tick while one runs.
+ * A reader of the real monotonic time that writes it (milliseconds, on `performance.now()`'s
+ * base) into `out[0]` instead of returning it: a double returned by a call V8 does not inline
+ * is a new heap number, one stored into a typed array is not (`ffi/monotonic_time.ts`).
+ */
+export interface MonotonicSource {
+  /** Write the time in milliseconds into `out[0]`. */
+  readMs(out: Float64Array): void;
+}
+
+/**
+ * The real monotonic clock (`performance.now()`, or a {@link MonotonicSource} read into a cell),
+ * read once per tick while one runs.
  *
  * @example
  * ```ts
@@ -44,6 +55,30 @@ export interface Clock {
 export class MonotonicClock implements Clock {
   #tickMs = 0;
   #inTick = false;
+  readonly #source: MonotonicSource | null;
+  /** Where {@link MonotonicClock.#source} writes the time. */
+  readonly #cell = new Float64Array(1);
+
+  /**
+   * A clock reading `source` (`stack/stack.ts` hands it libc's `clock_gettime`), or
+   * `performance.now()` without one.
+   */
+  constructor(source: MonotonicSource | null = null) {
+    this.#source = source;
+  }
+
+  /**
+   * Read the real time into `#tickMs`. Two stores, one per source: a merge of the two doubles
+   * (`s === null ? performance.now() : cell[0]`) would be kept tagged, a heap number per read.
+   */
+  #read(): void {
+    const s = this.#source;
+    if (s === null) this.#tickMs = performance.now();
+    else {
+      s.readMs(this.#cell);
+      this.#tickMs = this.#cell[0];
+    }
+  }
 
   /** Milliseconds from `performance.now()` (the tick's time during a tick). */
   nowMs(): number {
@@ -52,7 +87,7 @@ export class MonotonicClock implements Clock {
     // tick's time boxed into a new heap number on every read during a tick, where the caller
     // (the timer wheel's advance, say) stores it in a field of its own (bench/README.md,
     // "heap13i"). Outside a tick the field keeps the last read, which nothing else uses.
-    if (!this.#inTick) this.#tickMs = performance.now();
+    if (!this.#inTick) this.#read();
     return this.#tickMs;
   }
 
@@ -61,7 +96,7 @@ export class MonotonicClock implements Clock {
     // Two stores, not `nowMs ?? performance.now()`: the merged value of the two would be a new
     // heap number per call in optimised code (16 B per busy-poll spin, measured), the tick's
     // time stored in place in the field would not.
-    if (nowMs === undefined) this.#tickMs = performance.now();
+    if (nowMs === undefined) this.#read();
     else this.#tickMs = nowMs;
     this.#inTick = true;
   }

@@ -63,6 +63,9 @@ const SYMBOLS = {
   // sched_getattr(2) and sched_setattr(2).
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
+  // int clock_gettime(clockid_t clk, struct timespec *tp): the event loop's clock (vDSO, no
+  // syscall), an integer result and the time written to a buffer: no heap number per read.
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The typed libc symbols. */

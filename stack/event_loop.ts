@@ -917,26 +917,28 @@ export class EventLoop {
     const spins = stats.spins;
     let frames = 0;
     const stallMs = this.#yieldStallMs;
+    // One clock read per poll: the poll's tick takes the clock's last answer
+    // (`Stack.receive(true)`), read after the yield, or at the end of the poll before when the
+    // spin does not yield; the spin's end is checked against that same read.
     for (;;) {
       if (yieldCpu) {
-        if (stallMs > 0) {
-          const before = clock.nowMs();
-          schedYield();
-          const after = clock.nowMs();
-          if (after - before > stallMs) {
-            // A CPU-bound task shares this CPU: every further yield would hand it a whole
-            // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
-            stats.yieldStalls++;
-            this.#noSpinUntil = after + YIELD_STALL_HOLD_MS;
-            until = 0;
-          }
-        } else schedYield();
+        // The time since the last read: the yield, and the poll before it (~1 µs).
+        const before = this.#nowMs;
+        schedYield();
+        this.#readClock();
+        if (stallMs > 0 && this.#nowMs - before > stallMs) {
+          // A CPU-bound task shares this CPU: every further yield would hand it a whole
+          // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
+          stats.yieldStalls++;
+          this.#noSpinUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
+          until = 0;
+        }
       }
       stats.spins++;
       if (trace !== null) this.#pollFromMs = clock.nowMs();
-      frames = stack.receive();
+      frames = stack.receive(true);
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      this.#readClock();
+      if (!yieldCpu) this.#readClock();
       if (this.#nowMs >= until) break;
     }
     // The tick goes on from here (its time: see #nowMs).

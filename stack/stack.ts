@@ -20,7 +20,8 @@ import { IpNetworks } from "../net/ip_networks.ts";
 import { RouterDiscovery, type RouterDiscoveryOptions } from "../net/router_discovery.ts";
 import { UdpLayer, type UdpOptions } from "../transport/udp.ts";
 import { TcpLayer, type TcpOptions } from "../transport/tcp/tcp_layer.ts";
-import { type Clock, MonotonicClock } from "../core/clock.ts";
+import { type Clock, MonotonicClock, type MonotonicSource } from "../core/clock.ts";
+import { LibcMonotonicTime } from "../ffi/monotonic_time.ts";
 import { OutputQueue, type OutputSource } from "../core/output_queue.ts";
 import { EventMux } from "../core/event_mux.ts";
 import { Nic, type NicReceiver } from "./nic.ts";
@@ -30,9 +31,22 @@ import { SocketRegistry } from "./socket_registry.ts";
 import { StackStats } from "./stats.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 
+/**
+ * The default clock's source: libc's `clock_gettime` where FFI is allowed (no heap number per
+ * read, see `ffi/monotonic_time.ts`), else none (`performance.now()`; asked, never prompted).
+ */
+function libcTime(): MonotonicSource | null {
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    return new LibcMonotonicTime();
+  } catch {
+    return null;
+  }
+}
+
 /** Options of a stack. Every field has a default. */
 export interface StackOptions {
-  /** Time source [MonotonicClock]. */
+  /** Time source [a MonotonicClock, reading libc's `clock_gettime` where FFI is allowed]. */
   clock?: Clock;
   /** Packet buffers in the pool [512]. */
   poolBuffers?: number;
@@ -149,7 +163,7 @@ export class Stack {
 
   /** Build a stack with no NICs. */
   constructor(opts: StackOptions = {}) {
-    this.clock = opts.clock ?? new MonotonicClock();
+    this.clock = opts.clock ?? new MonotonicClock(libcTime());
     this.timers = new TimerWheel({ startMs: this.clock.nowMs() });
     this.pool = new BufferPool({
       count: opts.poolBuffers ?? 512,

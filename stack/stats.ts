@@ -245,9 +245,10 @@ export const UDP_COUNTERS = [
  * `TCPRetransLogOverrun` (a retransmission that may still be reported overwritten in the
  * log at its bound), `TCPRackReoWndWidened` (a D-SACK of data RACK resent widened RACK's
  * reordering window to the lateness it showed, `rack.ts`).
- * `RcvCopyView*` and `SndCopyView*` count the reused views of the copies into receive buffers
- * and out of send buffers (`core/subarray_cache.ts`): a view found, a view made, a view still
- * held dropped. They are listed here, not added by the caches, so the group is built whole: V8 turns a
+ * `RcvCopyView*`, `RcvReadView*` and `SndCopyView*` count the reused views of the copies into
+ * receive buffers, out of receive buffers (an application's read) and out of send buffers
+ * (`core/subarray_cache.ts`): a view found, a view made, a view still held dropped. They are
+ * listed here, not added by the caches, so the group is built whole: V8 turns a
  * group that grows by keyed stores into a dictionary (`core/counters.ts`).
  */
 export const TCP_COUNTERS = [
@@ -327,6 +328,9 @@ export const TCP_COUNTERS = [
   "RcvCopyViewHits",
   "RcvCopyViewMisses",
   "RcvCopyViewReplaced",
+  "RcvReadViewHits",
+  "RcvReadViewMisses",
+  "RcvReadViewReplaced",
   "SndCopyViewHits",
   "SndCopyViewMisses",
   "SndCopyViewReplaced",

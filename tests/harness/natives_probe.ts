@@ -8,10 +8,16 @@
 
 import assert from "node:assert/strict";
 
-/** Run the probe `file` (a URL or path next to the caller) and return its last JSON line. */
-export async function runNativesProbe(file: URL): Promise<Record<string, unknown>> {
+/**
+ * Run the probe `file` (a URL or path next to the caller) with `permissions` (read only by
+ * default) and return its last JSON line.
+ */
+export async function runNativesProbe(
+  file: URL,
+  permissions: string[] = ["--allow-read"],
+): Promise<Record<string, unknown>> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--v8-flags=--allow-natives-syntax", file.pathname],
+    args: ["run", ...permissions, "--v8-flags=--allow-natives-syntax", file.pathname],
     stdout: "piped",
     stderr: "piped",
   }).output();

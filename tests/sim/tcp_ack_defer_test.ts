@@ -160,7 +160,7 @@ function adaptiveRun(kickDriven: boolean, ticks: number, tcpB: TcpOptions = {}) 
     acked = sent > 0;
     acks += sent;
     if (4 * i >= 3 * ticks) lastAcks += sent;
-    s.rcv.skip(1 << 30, 0);
+    s.rcv.skip(1 << 30);
   }
   return { net, s, acks, lastAcks, bytes: s.rcv.bytesReceived, stats: net.b.stats.tcp };
 }
@@ -195,7 +195,7 @@ Deno.test("tcp adaptive ACK deferral: a sender that turns kick-driven stops the 
   // 200 ms unpaced: decided to defer.
   for (let i = 0; i < 20_000; i++) {
     acked = grotick(net, c, s, perTick(false, i)) > 0;
-    s.rcv.skip(1 << 30, 0);
+    s.rcv.skip(1 << 30);
   }
   const p = s.rcv.ackDeferProbe!;
   assert(p.on && p.decided);
@@ -204,7 +204,7 @@ Deno.test("tcp adaptive ACK deferral: a sender that turns kick-driven stops the 
   let offAt = -1;
   for (let i = 0; i < 20_000 && offAt < 0; i++) {
     acked = grotick(net, c, s, perTick(true, i)) > 0;
-    s.rcv.skip(1 << 30, 0);
+    s.rcv.skip(1 << 30);
     if (p.decisions > 1 && !p.decided) offAt = i;
   }
   assert(offAt > 0 && offAt < 25_000, `decided not to defer after ${offAt} ticks`);

@@ -10,7 +10,8 @@
 // loop's reading (12 reads per round trip before, 8 after).
 
 import assert from "node:assert/strict";
-import { MonotonicClock, Runtime } from "../../mod.ts";
+import { Runtime } from "../../mod.ts";
+import { CountingClock } from "../harness/counting_clock.ts";
 import { type RoundTripStep, stepRoundTrip, WAIT_WRITABLE } from "../../cli/pingpong.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import type { TcpOptions } from "../../transport/tcp/tcp_layer.ts";
@@ -25,29 +26,6 @@ const WINDOW = 500;
 const MAX_BYTES_PER_ROUND_TRIP = 3_150;
 /** Most reads of the real clock per round trip, both ends together (12 before, 8 now). */
 const MAX_CLOCK_READS_PER_ROUND_TRIP = 8;
-
-/** The real clock, counting the times it is read (`performance.now()` calls). */
-class CountingClock extends MonotonicClock {
-  reads = 0;
-  #inTick = false;
-  override nowMs(): number {
-    if (!this.#inTick) this.reads++;
-    return super.nowMs();
-  }
-  override beginTick(nowMs?: number): void {
-    if (nowMs === undefined) this.reads++;
-    this.#inTick = true;
-    super.beginTick(nowMs);
-  }
-  override beginTickAtLast(): void {
-    this.#inTick = true;
-    super.beginTickAtLast();
-  }
-  override endTick(): void {
-    this.#inTick = false;
-    super.endTick();
-  }
-}
 
 /**
  * Where the sequence numbers and timestamps are: random (RFC 6528, three connections in four

@@ -88,7 +88,7 @@ Deno.test("tcp receiver: the advertised right edge never moves left as the buffe
   assert.equal(rcv.windowField(), 5192);
   assert.equal(rcv.rcvAdvRight, right);
   // Reading opens it again; a window update goes out once it at least doubled.
-  const n = rcv.read(new Uint8Array(3000), 0, 3000, 0);
+  const n = rcv.read(new Uint8Array(3000), 0, 3000);
   assert.equal(n, 3000);
   assert.equal(conn.acks, 1, "no window update: 5192 → 8192 is not a doubling");
   // Another 3000 in and read: the window (2192 advertised) now at least doubles → update.
@@ -96,7 +96,7 @@ Deno.test("tcp receiver: the advertised right edge never moves left as the buffe
   rcv.ackSent();
   assert.equal(rcv.window, 5192 - 3000);
   const scheduled = conn.scheduled;
-  rcv.read(new Uint8Array(3000), 0, 3000, 0);
+  rcv.read(new Uint8Array(3000), 0, 3000);
   // The update is owed at the end of the tick (on an answer written meanwhile, if any).
   assert.equal(conn.acks, 2);
   assert.equal(rcv.ackPending, true);

@@ -280,6 +280,11 @@ export interface TcpServices {
    */
   readonly rcvCopyViews?: SubarrayCache;
   /**
+   * Reused views of receive-ring storage for the copy of received data out to an application's
+   * buffer (none: a view per long copy).
+   */
+  readonly rcvReadViews?: SubarrayCache;
+  /**
    * Reused views of send-ring storage for the copy of segments out of send buffers (none: a
    * view per long copy).
    */

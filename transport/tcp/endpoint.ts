@@ -237,7 +237,12 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     const now = nowMs;
     this.snd = new TcpSender(this, layer);
     // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
-    this.rcv = new TcpReceiver(this, layer, advertisedMss(route.linkMtu, route.net!));
+    this.rcv = new TcpReceiver(
+      this,
+      layer,
+      advertisedMss(route.linkMtu, route.net!),
+      this.snd.rtt,
+    );
     this.lastRecvMs = Math.floor(now);
     // As int32 (TSvals add it modulo 2^32 anyway): a small integer field, not a boxed double.
     this.tsOffset = tsOffset | 0;
@@ -296,8 +301,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    */
   read(dst: Uint8Array, off: number, len: number): number {
     if (this.rcv.posted) return this.#readAfterPost(dst, off, len);
-    const rtt = this.snd.rtt;
-    const n = this.rcv.read(dst, off, len, rtt.hasSample ? rtt.srttMs : 0);
+    const n = this.rcv.read(dst, off, len);
     if (n > 0) {
       this.updateReadiness();
       return n;
@@ -314,11 +318,9 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    */
   skip(len: number): number {
     const rcv = this.rcv;
-    const rtt = this.snd.rtt;
-    const srtt = rtt.hasSample ? rtt.srttMs : 0;
     // Bytes a posted read took come first (dropped with the rest); the post ends here.
-    let n = rcv.takePosted(null, 0, len, srtt);
-    if (rcv.postedBytes === 0 && n < len) n += rcv.skip(len - n, srtt);
+    let n = rcv.takePosted(null, 0, len);
+    if (rcv.postedBytes === 0 && n < len) n += rcv.skip(len - n);
     if (n > 0) {
       this.updateReadiness();
       return n;
@@ -354,10 +356,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (rcv.postedSkip && rcv.postedBytes > 0) {
       throw new StackError("EINVAL", "read: a posted skip holds bytes; collect them with skip");
     }
-    const rtt = this.snd.rtt;
-    const srtt = rtt.hasSample ? rtt.srttMs : 0;
-    let n = rcv.takePosted(dst, off, len, srtt);
-    if (rcv.postedBytes === 0 && n < len) n += rcv.read(dst, off + n, len - n, srtt);
+    let n = rcv.takePosted(dst, off, len);
+    if (rcv.postedBytes === 0 && n < len) n += rcv.read(dst, off + n, len - n);
     if (n > 0) {
       this.updateReadiness();
       return n;

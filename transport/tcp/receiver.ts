@@ -25,6 +25,7 @@ import type { TcpServices } from "./context.ts";
 import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_SYN } from "./header.ts";
 import { DEFAULT_PEER_MSS } from "./mss.ts";
 import type { TcpHeaderOptions } from "./options.ts";
+import type { RttEstimator } from "./rtt_estimator.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSegmentAcceptable } from "./seq.ts";
 import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
@@ -161,13 +162,33 @@ export class TcpReceiver {
   readonly #conn: ReceiverConnection;
   readonly #svc: TcpServices;
 
-  /** The receive side of `conn`, advertising `advMss`. */
-  constructor(conn: ReceiverConnection, svc: TcpServices, advMss: number) {
+  /**
+   * The sender's RTT estimator (its smoothed RTT is auto-tuning's period while this side has
+   * no RTT sample of its own), read here rather than handed to each read: a double passed to a
+   * call V8 does not inline is a new heap number (bench/README.md, "heap13m").
+   */
+  readonly #senderRtt: RttEstimator | null;
+
+  /**
+   * The receive side of `conn`, advertising `advMss`; `senderRtt` is the connection's sender's
+   * RTT estimator (none: auto-tuning's period is this side's own RTT sample, else 1 ms).
+   */
+  constructor(
+    conn: ReceiverConnection,
+    svc: TcpServices,
+    advMss: number,
+    senderRtt: RttEstimator | null = null,
+  ) {
     this.#conn = conn;
     this.#svc = svc;
+    this.#senderRtt = senderRtt;
     this.advMss = advMss;
     const o = svc.opts;
-    this.rcvBuf = new ByteRing(o.receiveBufferBytes, svc.ctx.rings ?? null);
+    this.rcvBuf = new ByteRing(
+      o.receiveBufferBytes,
+      svc.ctx.rings ?? null,
+      svc.rcvReadViews ?? null,
+    );
     this.quickAcks = o.quickAcks;
   }
 
@@ -603,12 +624,11 @@ export class TcpReceiver {
 
   /**
    * Read up to `len` bytes into `dst[off..]` (0 when nothing is there), then auto-tune and,
-   * when the window opened enough, send a window update. `srttMs` is the sender's smoothed
-   * RTT (0 without a sample), auto-tuning's fallback period.
+   * when the window opened enough, send a window update.
    */
-  read(dst: Uint8Array, off: number, len: number, srttMs: number): number {
+  read(dst: Uint8Array, off: number, len: number): number {
     const n = this.rcvBuf.read(dst, off, len);
-    if (n > 0) this.#consumed(n, srttMs);
+    if (n > 0) this.#consumed(n);
     return n;
   }
 
@@ -617,9 +637,9 @@ export class TcpReceiver {
    * `recv(MSG_TRUNC)` does on a TCP socket), with the same auto-tuning and window update as
    * {@link TcpReceiver.read}. Returns the bytes dropped (0 when nothing is there).
    */
-  skip(len: number, srttMs: number): number {
+  skip(len: number): number {
     const n = this.rcvBuf.consume(len);
-    if (n > 0) this.#consumed(n, srttMs);
+    if (n > 0) this.#consumed(n);
     return n;
   }
 
@@ -669,7 +689,7 @@ export class TcpReceiver {
    * caller checks {@link TcpReceiver.postedSkip}). Auto-tuning and the window are updated as
    * by a read.
    */
-  takePosted(dst: Uint8Array | null, off: number, len: number, srttMs: number): number {
+  takePosted(dst: Uint8Array | null, off: number, len: number): number {
     let n = this.#postDone;
     if (n === 0) {
       this.#clearPost();
@@ -686,7 +706,7 @@ export class TcpReceiver {
       this.#postLen -= n;
       this.#postDone -= n;
     }
-    this.#consumed(n, srttMs);
+    this.#consumed(n);
     return n;
   }
 
@@ -719,8 +739,8 @@ export class TcpReceiver {
   }
 
   /** The application took `n` bytes: auto-tune, and announce a window that opened enough. */
-  #consumed(n: number, srttMs: number): void {
-    if (this.autotune) this.#autotune(n, this.#svc.ctx.clock.nowMs(), srttMs);
+  #consumed(n: number): void {
+    if (this.autotune) this.#autotune(n);
     // Linux tcp_cleanup_rbuf: announce a window that at least doubled since the last ACK —
     // at the end of the tick, on the answer the application may be about to write (the
     // first read of a connection whose SYN-ACK could offer only 64 KiB doubles it: sent at
@@ -739,9 +759,12 @@ export class TcpReceiver {
    * application read more than the buffer could carry in twice that time, grow the buffer to
    * twice the amount read, up to the cap.
    */
-  #autotune(n: number, now: number, srttMs: number): void {
+  #autotune(n: number): void {
     this.spaceCopied += n;
-    const rtt = this.rttMs > 0 ? this.rttMs : srttMs;
+    // The time and the sender's smoothed RTT read here, not passed in: no double crosses a call.
+    const now = this.#svc.ctx.clock.nowMs();
+    const s = this.#senderRtt;
+    const rtt = this.rttMs > 0 ? this.rttMs : s !== null && s.hasSample ? s.srttMs : 0;
     const period = rtt > 1 ? rtt : 1;
     if (now - this.spaceStartMs < period) return;
     const want = 2 * this.spaceCopied;

@@ -106,6 +106,13 @@ const TCP_RCV_COPY_VIEWS = 32768;
 const TCP_SND_COPY_VIEWS = 16384;
 
 /**
+ * Receive-ring views kept for the copy of received data out to applications' buffers: a reader
+ * that drains its ring leaves it empty, a pooled ring then starts again at its storage's first
+ * byte, and its reads take the same few (start, length) pairs — whole MSS multiples from 0.
+ */
+const TCP_RCV_READ_VIEWS = 4096;
+
+/**
  * The TCP protocol layer.
  *
  * @example
@@ -142,6 +149,15 @@ export class TcpLayer implements NetProtocolHandler {
    * `stats.tcp`).
    */
   readonly sndCopyViews: SubarrayCache;
+  /**
+   * Views of receive-ring storage for the copy of received data out to an application's buffer
+   * (`readInto`, `consume`, the `readable` stream's chunks, a `read()` of what is buffered),
+   * reused: a reader that drains its receive ring leaves it empty, a pooled ring then starts
+   * again at its storage's first byte, and the next read copies a whole number of segments
+   * from there — the same few views again and again, where a new `subarray` per read was ~70 B
+   * of garbage (`RcvReadViewHits`, `RcvReadViewMisses`, `RcvReadViewReplaced` in `stats.tcp`).
+   */
+  readonly rcvReadViews: SubarrayCache;
   /** @internal Connections and TIME_WAIT records by four-tuple. */
   readonly flows: FlowTable<TcpFlow>;
   /** @internal Listeners by (address, port). */
@@ -222,6 +238,8 @@ export class TcpLayer implements NetProtocolHandler {
     this.rcvCopyViews = new SubarrayCache(TCP_RCV_COPY_VIEWS, this.stats, "RcvCopyView");
     this.sndCopyViews = new SubarrayCache(TCP_SND_COPY_VIEWS, this.stats, "SndCopyView");
     ctx.rings?.forgetDroppedIn(this.sndCopyViews);
+    this.rcvReadViews = new SubarrayCache(TCP_RCV_READ_VIEWS, this.stats, "RcvReadView");
+    ctx.rings?.forgetDroppedIn(this.rcvReadViews);
     this.isn = new IsnGenerator(ctx.clock, opts.isnSecret, {
       isn: opts.pinnedIsn,
       timestampOffset: opts.pinnedTimestampOffset,
