@@ -80,11 +80,11 @@ Deno.test("retrans log: the first delivery after a retransmission and the window
   const e = new Uint32Array([2000, 3000]);
   const t = new Float64Array([10, 12]);
   log.windowMs = 0.5;
-  log.add(s, e, t, 0, RX_RACK);
+  const first = log.add(s, e, t, 0, RX_RACK);
   log.windowMs = 1.5;
   log.add(s, e, t, 1, RX_RACK);
-  log.delivered(s, 0, { now: 13 }); // 3 ms after its retransmission
-  log.delivered(s, 0, { now: 20 }); // a later delivery (the other copy) changes nothing
+  log.delivered(first, s, 0, { now: 13 }); // 3 ms after its retransmission
+  log.delivered(first, s, 0, { now: 20 }); // a later delivery (the other copy) changes nothing
   assert.equal(log.reasonOf(range(1000, 2000), 0), RX_RACK);
   assert.equal(log.foundLateMs, 3);
   assert.equal(log.foundWindowMs, 0.5);
@@ -103,4 +103,58 @@ Deno.test("retrans log: every reason has a TCP counter", () => {
   for (const name of DSACK_COUNTER_BY_REASON) assert.ok(TCP_COUNTERS.includes(name), name);
   assert.ok(TCP_COUNTERS.includes("TCPRetransLogOverrun"));
   assert.ok(TCP_COUNTERS.includes("TCPRackReoWndWidened"));
+});
+
+Deno.test("retrans log: a delivery finds its entry by serial — across growth, not once overwritten or cleared", () => {
+  const log = new RetransLog();
+  log.horizonMs = 1e9; // every entry may still be reported: the ring grows
+  const s = new Uint32Array(1);
+  const e = new Uint32Array(1);
+  const t = new Float64Array([1]);
+  const serials: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    s[0] = 1000 * i;
+    e[0] = 1000 * i + 1000;
+    serials.push(log.add(s, e, t, 0, RX_RACK));
+  }
+  assert.equal(log.capacity, 512, "grew 64 → 128 → 256 → 512");
+  // Each entry found by its serial after the moves of three resizes.
+  for (const i of [0, 63, 64, 200, 299]) {
+    s[0] = 1000 * i + 10;
+    log.delivered(serials[i], s, 0, { now: 1 + i });
+    assert.equal(log.reasonOf(range(1000 * i + 10, 1000 * i + 20), 0), RX_RACK);
+    assert.equal(log.foundLateMs, i, `entry ${i}`);
+  }
+  // A serial whose entry holds other data (a wrong pairing) notes nothing.
+  s[0] = 5;
+  log.delivered(serials[7], s, 0, { now: 9 });
+  assert.equal(log.reasonOf(range(7000, 7100), 0), RX_RACK);
+  assert.equal(log.foundLateMs, -1);
+  // Overwritten entries are gone: a bounded ring of 64 that wraps.
+  const small = new RetransLog();
+  small.horizonMs = 0;
+  const old: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    s[0] = 10 * i;
+    e[0] = 10 * i + 10;
+    t[0] = 1 + i;
+    old.push(small.add(s, e, t, 0, RX_TLP));
+  }
+  s[0] = 0;
+  small.delivered(old[0], s, 0, { now: 500 }); // overwritten by entry 64
+  s[0] = 640;
+  assert.equal(small.reasonOf(range(640, 650), 0), RX_TLP);
+  assert.equal(small.foundLateMs, -1, "entry 0's serial did not reach entry 64");
+  small.delivered(old[64], s, 0, { now: 70 });
+  small.reasonOf(range(640, 650), 0);
+  assert.equal(small.foundLateMs, 5);
+  // After a clear, no serial from before reaches the new entries.
+  small.clear();
+  s[0] = 0;
+  e[0] = 10;
+  t[0] = 1;
+  small.add(s, e, t, 0, RX_RACK);
+  small.delivered(old[99], s, 0, { now: 2 });
+  small.reasonOf(range(0, 10), 0);
+  assert.equal(small.foundLateMs, -1);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
+import { RX_RACK } from "../../transport/tcp/retrans_log.ts";
 import {
   isDsack,
   SB_EVER_RETRANS,
@@ -296,4 +297,25 @@ Deno.test("scoreboard: a super-segment acknowledged in parts feeds a rate sample
   // (sent at 2): one ms of sending, everything delivered since the flight began.
   assert.equal(r2.sendElapsedMs, 1);
   assert.equal(r2.sampleDelivered, 3000);
+});
+
+Deno.test("scoreboard: only a delivery that was the original's notes its lateness in the retransmission log", () => {
+  const sb = tenSent();
+  sb.beginAck(20, 0);
+  sb.sack(3000, 11000);
+  sb.markLost(0, RX_RACK);
+  sb.markLost(1, RX_RACK);
+  sb.onRetransmit(0, 1000, 30);
+  sb.onRetransmit(1, 1000, 30);
+  const log = sb.retransLog!;
+  // 5 ms after the resend, sooner than min_RTT (20): the original's delivery, 5 ms late.
+  sb.beginAck(35, 20);
+  sb.ackTo(2000);
+  log.reasonOf(new Uint32Array([1000, 2000]), 0);
+  assert.equal(log.foundLateMs, 5);
+  // 25 ms after: it may be the resend's own delivery, which says nothing of the original.
+  sb.beginAck(55, 20);
+  sb.ackTo(3000);
+  assert.equal(log.reasonOf(new Uint32Array([2000, 3000]), 0), RX_RACK);
+  assert.equal(log.foundLateMs, -1);
 });

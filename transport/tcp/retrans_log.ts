@@ -67,6 +67,11 @@ export const RETRANS_LOG_SIZE = 64;
  * an entry: 112 KiB at the bound, against ~350 KiB for a scoreboard at its default bound.
  */
 export const RETRANS_LOG_MAX = 4096;
+/**
+ * Serial numbers of entries wrap at 2^31; every ring size divides it, so an entry's slot is its
+ * serial's distance from the lap's origin modulo the size, across the wrap too.
+ */
+const SERIAL_MASK = 0x7fffffff;
 /** Default {@link RetransLog.horizonMs} before the sender sets one. */
 const DEFAULT_HORIZON_MS = 1000;
 
@@ -98,6 +103,10 @@ export class RetransLog {
   #cap = 0;
   /** Next slot to write. */
   #next = 0;
+  /** Serial of the next entry (entries are numbered modulo 2^31 as added). */
+  #added = 0;
+  /** Serial of the entry at slot 0 in the ring's current lap (set by a resize and a clear). */
+  #origin = 0;
   /** Slots written (at most the capacity). */
   #n = 0;
   /**
@@ -134,6 +143,7 @@ export class RetransLog {
    * A retransmission of `[starts[p], ends[p])` sent at `sent[p]` for `reason`. The edges and
    * the time are read from the caller's arrays, not passed: V8 passes a sequence number at or
    * above 2**30, or a fractional time, to a call it does not inline as a new heap number.
+   * Returns the entry's serial number (below 2^31), for {@link RetransLog.delivered}.
    */
   add(
     starts: Uint32Array,
@@ -141,7 +151,7 @@ export class RetransLog {
     sent: Float64Array,
     p: number,
     reason: number,
-  ): void {
+  ): number {
     const now = sent[p];
     if (this.#cap === 0) this.#resize(RETRANS_LOG_SIZE);
     else if (this.#n === this.#cap && now - this.#at[this.#next] < this.horizonMs) {
@@ -160,16 +170,28 @@ export class RetransLog {
     this.#wnd[s] = this.windowMs;
     this.#next = s + 1 === this.#cap ? 0 : s + 1;
     if (this.#n < this.#cap) this.#n++;
+    const serial = this.#added;
+    this.#added = (serial + 1) & SERIAL_MASK;
+    return serial;
   }
 
   /**
-   * The data at `starts[p]` was delivered (SACKed or cumulatively acknowledged) at `at.now`:
-   * the newest entry holding it notes how long after its retransmission that was, unless an
-   * earlier delivery did.
+   * The data at `starts[p]`, last retransmitted as entry `serial` (what {@link RetransLog.add}
+   * returned), was delivered (SACKed or cumulatively acknowledged) at `at.now` by its original
+   * transmission: the entry notes how long after the retransmission that was, unless an
+   * earlier delivery did. O(1): no search (a go-back-N resend's cumulative ACK delivers a
+   * whole log's worth of records at once). Nothing when the entry was overwritten.
    */
-  delivered(starts: Uint32Array, p: number, at: { readonly now: number }): void {
-    const s = this.#find(starts[p]);
-    if (s >= 0 && this.#late[s] < 0) {
+  delivered(serial: number, starts: Uint32Array, p: number, at: { readonly now: number }): void {
+    const n = this.#n;
+    if (serial < 0 || n === 0) return;
+    const age = (this.#added - serial) & SERIAL_MASK; // 1 for the newest entry
+    if (age === 0 || age > n) return;
+    const s = ((serial - this.#origin) & SERIAL_MASK) % this.#cap;
+    const e = this.#e;
+    const seq = starts[p];
+    if (!seqGe(seq, e[3 * s]) || !seqLt(seq, e[3 * s + 1])) return;
+    if (this.#late[s] < 0) {
       const d = at.now - this.#at[s];
       this.#late[s] = d > 0 ? d : 0;
     }
@@ -228,12 +250,14 @@ export class RetransLog {
     this.#wnd = wnd;
     this.#cap = cap;
     this.#next = n === cap ? 0 : n;
+    this.#origin = (this.#added - n) & SERIAL_MASK;
   }
 
   /** Forget everything (a new connection); the storage stays. */
   clear(): void {
     this.#next = 0;
     this.#n = 0;
+    this.#origin = this.#added;
     this.foundLateMs = -1;
   }
 }

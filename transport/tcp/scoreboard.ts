@@ -60,6 +60,7 @@ const INITIAL_RECORDS = 16;
 const NO_U32 = new Uint32Array(0);
 const NO_F64 = new Float64Array(0);
 const NO_U8 = new Uint8Array(0);
+const NO_I32 = new Int32Array(0);
 
 /**
  * What the ACK being processed delivered: the record behind the `ack*` getters of
@@ -117,6 +118,7 @@ interface Columns {
   snapDelivered: Float64Array<ArrayBuffer>;
   snapTime: Float64Array<ArrayBuffer>;
   snapFirst: Float64Array<ArrayBuffer>;
+  logSerial: Int32Array<ArrayBuffer>;
 }
 
 /**
@@ -227,6 +229,8 @@ export class Scoreboard {
   #snapDelivered = NO_F64;
   #snapTime = NO_F64;
   #snapFirst = NO_F64;
+  /** The retransmission log's serial of the record's last retransmission, or -1. */
+  #logSerial = NO_I32;
   /**
    * The record of the columns held while they came from (or will go back to) the shared free
    * list: reused on release instead of a new one each time. Null for grown or new columns.
@@ -349,6 +353,7 @@ export class Scoreboard {
     this.#xmit[p] = nowMs;
     this.#flags[p] = (flags & SB_FIN) | (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
     this.#why[p] = RX_NONE;
+    this.#logSerial[p] = -1;
     this.#snap(p);
     this.#n++;
     return true;
@@ -377,7 +382,7 @@ export class Scoreboard {
     this.#snap(p);
     if (this.retransLog === null) this.retransLog = new RetransLog();
     this.retransLog.windowMs = this.reoWndMs;
-    this.retransLog.add(this.#start, this.#end, this.#xmit, p, this.#why[p]);
+    this.#logSerial[p] = this.retransLog.add(this.#start, this.#end, this.#xmit, p, this.#why[p]);
     return len;
   }
 
@@ -607,12 +612,7 @@ export class Scoreboard {
     const endBelowFack = seqLt(end, ACK.priorFack);
     const retrans = (f & SB_EVER_RETRANS) !== 0;
     ACK.ackDelivered += len;
-    if (retrans) {
-      ACK.ackRetransDelivered += len;
-      // How long after its retransmission the data was first delivered (the original's
-      // lateness, should a D-SACK show the retransmission was not needed: `rack.ts`).
-      if (this.retransLog !== null) this.retransLog.delivered(this.#start, p, ACK);
-    }
+    if (retrans) ACK.ackRetransDelivered += len;
     // RFC 8985 §6.2 step 2: no RACK update from a retransmitted record whose delivery may have
     // been the original's — delivered sooner than min_RTT after the retransmission (condition
     // 2), or, when RACK sent it, on an ACK that echoes a TSval older than the retransmission's
@@ -630,6 +630,13 @@ export class Scoreboard {
       const why = this.#why[p];
       if (valid && ACK.echoAgeMs >= 0 && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
         valid = ACK.echoAgeMs <= Math.floor(now) - Math.floor(x);
+      }
+      // A delivery that was the original's (not valid by the rules above): how long after
+      // the retransmission it came — the original's lateness, should a D-SACK show the
+      // retransmission was not needed (`rack.ts`). One that may be the retransmission's own
+      // says nothing of the original and is not noted.
+      if (!valid && this.retransLog !== null) {
+        this.retransLog.delivered(this.#logSerial[p], this.#start, p, ACK);
       }
     }
     if (valid) {
@@ -752,6 +759,7 @@ export class Scoreboard {
       this.#snapDelivered[d] = this.#snapDelivered[src];
       this.#snapTime[d] = this.#snapTime[src];
       this.#snapFirst[d] = this.#snapFirst[src];
+      this.#logSerial[d] = this.#logSerial[src];
     }
   }
 
@@ -767,6 +775,7 @@ export class Scoreboard {
     this.#snapDelivered.copyWithin(to, from, e);
     this.#snapTime.copyWithin(to, from, e);
     this.#snapFirst.copyWithin(to, from, e);
+    this.#logSerial.copyWithin(to, from, e);
   }
 
   /** Make room for `k` more records at the tail: compact, or grow up to the bound. */
@@ -801,6 +810,7 @@ export class Scoreboard {
           snapDelivered: this.#snapDelivered,
           snapTime: this.#snapTime,
           snapFirst: this.#snapFirst,
+          logSerial: this.#logSerial,
         },
       );
     }
@@ -810,6 +820,7 @@ export class Scoreboard {
     this.#snapDelivered = NO_F64;
     this.#snapTime = NO_F64;
     this.#snapFirst = NO_F64;
+    this.#logSerial = NO_I32;
     this.#flags = NO_U8;
     this.#why = NO_U8;
     this.#cap = 0;
@@ -828,6 +839,7 @@ export class Scoreboard {
         this.#snapDelivered = c.snapDelivered;
         this.#snapTime = c.snapTime;
         this.#snapFirst = c.snapFirst;
+        this.#logSerial = c.logSerial;
         this.#cols = c;
         this.#head = 0;
         this.#cap = cap;
@@ -861,6 +873,9 @@ export class Scoreboard {
     const sf = new Float64Array(cap);
     sf.set(this.#snapFirst.subarray(h, e));
     this.#snapFirst = sf;
+    const ls = new Int32Array(cap);
+    ls.set(this.#logSerial.subarray(h, e));
+    this.#logSerial = ls;
     this.#head = 0;
     this.#cap = cap;
   }
