@@ -14,6 +14,11 @@
 
 import type { RateLimitKey } from "./keyed_rate_limiter.ts";
 
+/** The largest stamp (an `Int32Array` entry). */
+const STAMP_MAX = 0x7fffffff;
+/** What a renumbering takes off every stamp. */
+const STAMP_SHIFT = 0x40000000;
+
 /** Options of a {@link KnownKeySet}. */
 export interface KnownKeySetOptions {
   /** Sets, a power of two [1024]. */
@@ -22,6 +27,10 @@ export interface KnownKeySetOptions {
   ways?: number;
   /** The hash secret (tests pin it; default: drawn from `crypto.getRandomValues`). */
   secret?: number;
+  /**
+   * The additions counted before the first (tests: a counter near its wrap at 2³¹ − 1) [0].
+   */
+  addedBefore?: number;
 }
 
 /**
@@ -72,6 +81,11 @@ export class KnownKeySet {
     this.#lo = new Int32Array(sets * ways);
     this.#hi = new Int32Array(sets * ways);
     this.#stamp = new Int32Array(sets * ways);
+    const before = opts.addedBefore ?? 0;
+    if (!(Number.isInteger(before) && before >= 0 && before <= STAMP_MAX)) {
+      throw new RangeError("KnownKeySet: addedBefore must be 0..2^31-1");
+    }
+    this.#clock = before;
   }
 
   /** Entries the table can hold. */
@@ -116,10 +130,10 @@ export class KnownKeySet {
     const first = this.#setOf(k);
     const end = first + this.#ways;
     const stamp = this.#stamp, los = this.#lo, his = this.#hi;
-    // The stamp counts additions; at 2³¹ − 1 it starts again at 1 (entries then look older
-    // or newer than they are once: an eviction order wrong for one round, nothing else).
+    // The stamp counts additions; past 2³¹ − 1 every stamp moves down by 2³⁰ (those older
+    // than that many additions become the oldest, 1), so the order of entries stays.
     let now = this.#clock + 1;
-    if (now > 0x7fffffff) now = 1;
+    if (now > STAMP_MAX) now = this.#renumber();
     this.#clock = now;
     let victim = first;
     for (let e = first; e < end; e++) {
@@ -137,5 +151,15 @@ export class KnownKeySet {
     los[victim] = lo;
     his[victim] = hi;
     stamp[victim] = now;
+  }
+
+  /** The stamps moved down by {@link STAMP_SHIFT} (one pass every 2³⁰ additions); the next. */
+  #renumber(): number {
+    const stamp = this.#stamp;
+    for (let e = 0; e < stamp.length; e++) {
+      const st = stamp[e];
+      if (st !== 0) stamp[e] = st > STAMP_SHIFT ? st - STAMP_SHIFT : 1;
+    }
+    return STAMP_MAX - STAMP_SHIFT + 1;
   }
 }

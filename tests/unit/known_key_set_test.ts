@@ -63,3 +63,25 @@ Deno.test("KnownKeySet: the layout depends on the secret", () => {
   for (const lo of aimed) other.add(key(lo));
   assert.ok(other.has(victim), "under another secret the same keys do not");
 });
+
+Deno.test("known key set: past 2^31 − 1 additions the least recently added entry still goes first", () => {
+  // One set of 4 ways: every key shares it.
+  const set = new KnownKeySet({ sets: 1, ways: 4, secret: 7, addedBefore: 0x7fffffff - 2 });
+  const k = new RateLimitKey();
+  const add = (lo: number) => {
+    k.lo = lo;
+    set.add(k);
+  };
+  const has = (lo: number) => {
+    k.lo = lo;
+    return set.has(k);
+  };
+  for (const lo of [1, 2, 3, 4]) add(lo); // the counter wraps at the fourth
+  add(5); // pushes out 1, the least recent
+  assert.deepEqual([1, 2, 3, 4, 5].map(has), [false, true, true, true, true]);
+  add(6); // then 2
+  add(7); // then 3
+  assert.deepEqual([2, 3, 4, 5, 6, 7].map(has), [false, false, true, true, true, true]);
+  assert.equal(set.evicted, 3);
+  assert.throws(() => new KnownKeySet({ addedBefore: -1 }), RangeError);
+});

@@ -22,7 +22,10 @@
  * source counts by its /64, both of its words keyed. A source that completed a handshake
  * (it receives our segments: no spoofer) is remembered (4,096, least recently seen out,
  * `SyncookiesKnownEvicted`) and charged to buckets of its own (`SyncookiesKnownSource`):
- * however many sources a spoofed flood uses, it cannot drain a known client's buckets.
+ * a spoofed flood from other addresses, however many, cannot drain a known client's buckets.
+ * Not covered: SYNs spoofed with the known client's own address (or /64) are charged to its
+ * own buckets, and a peer that completes real handshakes from thousands of addresses (a large
+ * IPv6 prefix) can push known clients out of the set — they are then limited as strangers.
  * Records (not cookies) are not limited.
  *
  * A SYN that reopens a TIME_WAIT four-tuple (RFC 6191) always gets a record, never a cookie
@@ -276,7 +279,7 @@ export class SynCache {
       : null;
     this.#knownLimiter = rate > 0
       ? new KeyedRateLimiter({
-        slots: 4096,
+        slots: 8192, // two buckets per known source, twice the set's 4,096: few shared
         ratePerSecond: rate,
         burst: rate,
         secrets: sourceSecrets,
