@@ -53,7 +53,20 @@ export function auxvClockTicks(auxv: Uint8Array): number {
 export function threadCpuSeconds(
   pid: number | "self" = "self",
 ): Map<number, { name: string; seconds: number }> {
-  const out = new Map<number, { name: string; seconds: number }>();
+  return perThread(pid, "stat", (text) => parseTaskStat(text));
+}
+
+/**
+ * `parse` over one `/proc/PID/task/TID/<file>` of every thread of process `pid`, by thread id:
+ * threads whose file does not parse (null) or that ended meanwhile are left out; empty where
+ * `/proc` may not be read.
+ */
+function perThread<T>(
+  pid: number | "self",
+  file: "stat" | "sched",
+  parse: (text: string) => T | null,
+): Map<number, T> {
+  const out = new Map<number, T>();
   let entries: Iterable<Deno.DirEntry>;
   try {
     entries = Deno.readDirSync(`/proc/${pid}/task`);
@@ -65,11 +78,11 @@ export function threadCpuSeconds(
     if (!Number.isInteger(tid)) continue;
     let text: string;
     try {
-      text = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
+      text = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/${file}`);
     } catch {
       continue; // the thread ended
     }
-    const parsed = parseTaskStat(text);
+    const parsed = parse(text);
     if (parsed !== null) out.set(tid, parsed);
   }
   return out;
@@ -187,24 +200,7 @@ export function parseTaskSched(text: string): TaskSchedCounts | null {
  * hand-offs.
  */
 export function threadSchedCounts(pid: number | "self" = "self"): Map<number, TaskSchedCounts> {
-  const out = new Map<number, TaskSchedCounts>();
-  let entries: Iterable<Deno.DirEntry>;
-  try {
-    entries = Deno.readDirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    const tid = Number(e.name);
-    if (!Number.isInteger(tid)) continue;
-    try {
-      const c = parseTaskSched(Deno.readTextFileSync(`/proc/${pid}/task/${tid}/sched`));
-      if (c !== null) out.set(tid, c);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
+  return perThread(pid, "sched", parseTaskSched);
 }
 
 /**
