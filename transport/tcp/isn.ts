@@ -249,6 +249,27 @@ export class IsnGenerator {
   }
 
   /**
+   * {@link IsnGenerator.next} (at the clock's time) and {@link IsnGenerator.nextTimestampOffset}
+   * into `out`'s fields, not returned: an ISN ≥ 2**30 returned from a call V8 does not inline
+   * is a new heap number (a SYN the syncache answers with a record: one in four otherwise).
+   */
+  nextInto(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    out: IssFields,
+  ): void {
+    this.hashes++;
+    const h = this.#hash;
+    h.digestIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
+    out.iss = this.#pinnedIsn >= 0
+      ? this.#pinnedIsn
+      : (this.#ticks(this.#clock.nowMs()) + h.low) >>> 0;
+    out.tsOffset = this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : h.high;
+  }
+
+  /**
    * The timestamp offset of the connection whose ISN {@link IsnGenerator.next} just gave: the
    * other 32 bits of its SipHash (RFC 7323 §7: a per-connection offset, so TSvals do not leak
    * the host's clock across connections). Stable for a four-tuple; independent of the ISN.
@@ -303,6 +324,14 @@ export class IsnGenerator {
   get tupleTag(): number {
     return this.#hash.high;
   }
+}
+
+/** Where {@link IsnGenerator.nextInto} writes a connection's ISN and TSval offset. */
+export interface IssFields {
+  /** Our ISS. */
+  iss: number;
+  /** Our TSval offset (RFC 7323 §5.4). */
+  tsOffset: number;
 }
 
 /** Where {@link IsnGenerator.timestampOffsetInto} writes a four-tuple's two keyed values. */

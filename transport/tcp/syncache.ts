@@ -367,9 +367,9 @@ export class SynCache {
       seg.srcPort,
     );
     e.nicIndex = seg.nicIndex;
-    let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
-    e.iss = iss;
+    // ISS and TSval offset (the two halves of one SipHash) into the record's fields.
+    layer.isn.nextInto(seg.dst, seg.dstPort, seg.src, seg.srcPort, e);
+    if (seg.reuse && !seqGt(e.iss, seg.reuseIsnAfter)) e.iss = seg.reuseIsnAfter;
     e.irs = seg.seq;
     e.peerWindow = seg.window;
     const o = seg.opts;
@@ -379,8 +379,6 @@ export class SynCache {
     e.peerTimestamps = o.hasTimestamps;
     e.peerEcn = ecnAgreed(seg.flags, layer.opts.ecn);
     e.tsRecent = o.tsVal;
-    // The other half of the ISN's SipHash (one hash per SYN).
-    e.tsOffset = layer.isn.nextTimestampOffset;
     if (!layer.flows.insert(e)) {
       stats.ListenDrops++;
       return;
