@@ -58,11 +58,16 @@ Deno.test(`sim syn flood alloc: a SYN the per-source cookie limit refuses alloca
 // (`synCookieSourceRate: 0`, no limit), with Linux-like options (MSS, SACK, window scale,
 // timestamps) and sequence numbers and TSvals above 2**30: the cookie, the timestamp offset,
 // our TSval, the ISS and the time crossed calls V8 does not inline as numbers, each a new heap
-// number (main: ~90 B per cookie in bench/flood_syn_cost.ts, 79 B here). The link counts the
+// number (main: 112–151 B per cookie in bench/flood_syn_cost.ts, 79 B here). The link counts the
 // SYN-ACKs without recording them (the rig's recorder allocates per segment).
 
-/** Most heap growth per SYN answered with a cookie (main measured 79 B here). */
-const MAX_BYTES_PER_COOKIE = 8;
+/**
+ * Most heap growth per SYN answered with a cookie. Main measured 79 B here; this code 0.1 B
+ * when the file runs alone, 16–30 B after other test files in the same process (a half-open
+ * record's SYN-ACKs seen first: the route lookup's address, not inlined then, is a heap number
+ * per SYN-ACK — bench/README.md, cookie9s, "Left"). The bound sits between.
+ */
+const MAX_BYTES_PER_COOKIE = 48;
 
 Deno.test(`sim syn flood alloc: a SYN answered with a cookie allocates < ${MAX_BYTES_PER_COOKIE} B`, () => {
   const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 0 } });
