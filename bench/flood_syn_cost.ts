@@ -14,7 +14,11 @@
  *
  * ```sh
  * deno run --allow-all bench/flood_syn_cost.ts [--syns 2000000] [--rate 200000] [--sources 200]
+ *   [--source-rate N]
  * ```
+ *
+ * `--source-rate` sets `synCookieSourceRate` (cookies per second per source; 0: no limit, so
+ * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone).
  *
  * A timing run: take the measurement lock as for any benchmark.
  *
@@ -147,8 +151,11 @@ class FloodLink implements LinkDriver {
  * A stack (on the real clock, as in production) with a full syncache being flooded; `run(n)`
  * hands it `n` SYNs paced at `rate` per second (what is due each millisecond, 64 a tick).
  */
-function makeFlood(rate: number, sources: number) {
-  const stack = new Stack({ clock: new MonotonicClock() });
+function makeFlood(rate: number, sources: number, sourceRate?: number) {
+  const stack = new Stack({
+    clock: new MonotonicClock(),
+    tcp: sourceRate === undefined ? undefined : { synCookieSourceRate: sourceRate },
+  });
   const link = new FloodLink(sources);
   const nic = stack.addNic(link);
   stack.ipv4.addAddress(nic.index, OUR_ADDR, 24);
@@ -206,12 +213,16 @@ if (import.meta.main) {
       syns: { type: "string" },
       rate: { type: "string" },
       sources: { type: "string" },
+      "source-rate": { type: "string" },
     },
   });
   const syns = Number(values.syns ?? 2_000_000);
   const rate = Number(values.rate ?? 200_000);
   const sources = Number(values.sources ?? 200);
-  const f = makeFlood(rate, sources);
+  const sourceRate = values["source-rate"] === undefined
+    ? undefined
+    : Number(values["source-rate"]);
+  const f = makeFlood(rate, sources, sourceRate);
   await f.run(rate > 0 ? rate : 200_000); // warm-up: the syncache fills, the JIT settles
   const st = f.stack.stats.tcp;
   const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;

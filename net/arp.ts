@@ -89,6 +89,14 @@ export interface ArpAddressOwner {
   isBroadcastOn(nicIndex: number, addr: number): boolean;
 }
 
+/** Slots of {@link ArpCache}'s recent neighbours (2**10: `recentSlot` takes the top 10 bits). */
+const RECENT_SLOTS = 1024;
+
+/** The recent-neighbour slot of IPv4 address `ip` (integer arithmetic: no heap number). */
+function recentSlot(ip: number): number {
+  return Math.imul(ip | 0, 0x9e3779b1) >>> 22;
+}
+
 /**
  * ARP on one link.
  *
@@ -105,8 +113,16 @@ export class ArpCache {
   readonly #stats: Counters;
   readonly #table: NeighbourTable<number, NeighbourEntry<number>>;
   readonly #hdr = new ArpHeader();
-  /** The unicast neighbour {@link ArpCache.sendVia} sent to last (null: none). */
-  #last: NeighbourEntry<number> | null = null;
+  /**
+   * The unicast neighbours {@link ArpCache.sendVia} sent to last, one per slot of a
+   * direct-mapped set indexed by a hash of the address (null: none): a server answering many
+   * peers in turn — a SYN flood's cookies, many clients — finds each in place, not through
+   * the `Map` (whose key would be a new heap number per packet for an address ≥ 64.0.0.0).
+   */
+  readonly #recent: (NeighbourEntry<number> | null)[] = Array.from(
+    { length: RECENT_SLOTS },
+    () => null,
+  );
 
   /** Build the cache for `link`. `stats` is the stack's ARP counter group. */
   constructor(
@@ -195,7 +211,7 @@ export class ArpCache {
    * in place instead.
    */
   sendVia(pb: PacketBuffer, route: RouteResult, etherType: number): boolean {
-    const e = this.#last;
+    const e = this.#recent[recentSlot(route.nextHop)];
     if (e !== null && e.ip === route.nextHop && this.#table.isCurrent(e)) {
       return this.#table.sendResolved(pb, e, etherType);
     }
@@ -209,7 +225,7 @@ export class ArpCache {
   #keep(ip: number, e: NeighbourEntry<number> | undefined): void {
     const unicast = !isIpv4LimitedBroadcast(ip) && !isIpv4Multicast(ip) &&
       !this.#owner.isBroadcastOn(this.#link.index, ip);
-    this.#last = e !== undefined && unicast ? e : null;
+    this.#recent[recentSlot(ip)] = e !== undefined && unicast ? e : null;
   }
 
   /**
@@ -217,7 +233,7 @@ export class ArpCache {
    * be a directed broadcast now).
    */
   resetLast(): void {
-    this.#last = null;
+    this.#recent.fill(null);
   }
 
   /**
@@ -319,7 +335,7 @@ export class ArpCache {
    * does, sharing its last neighbour).
    */
   lookupVia(route: RouteResult): Uint8Array | null {
-    const e = this.#last;
+    const e = this.#recent[recentSlot(route.nextHop)];
     if (e !== null && e.ip === route.nextHop && this.#table.isCurrent(e)) return e.mac;
     const ip = route.nextHop;
     const found = this.#table.get(ip);

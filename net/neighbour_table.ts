@@ -51,7 +51,10 @@ export class NeighbourEntry<K> {
   state = NUD_INCOMPLETE;
   /** When the state last changed or was refreshed (ms). */
   sinceMs = 0;
-  /** When the entry was last used to send (ms). */
+  /**
+   * When the entry was last used to send (whole ms: always a small integer, never a heap
+   * number stored per packet).
+   */
   usedMs = 0;
   /** Solicitations sent in the current INCOMPLETE/PROBE round. */
   probes = 0;
@@ -210,7 +213,9 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
    */
   sendResolved(pb: PacketBuffer, e: E, etherType: number): boolean {
     const now = this.#clock.nowMs();
-    e.usedMs = now;
+    // Whole milliseconds (as everywhere `usedMs` is set): the real clock's fractional time
+    // stored here was a new heap number per packet sent (bench/README.md, cookie9s).
+    e.usedMs = Math.floor(now);
     this.#lru.touch(e);
     if (e.state === NUD_STALE) this.enter(e, NUD_DELAY, now);
     return this.#link.output(pb, e.mac, 0, etherType, null);
@@ -294,7 +299,7 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
   add(ip: K, buf: Uint8Array, macOff: number, state: number, now: number): E | null {
     if (!this.#makeRoom()) return null;
     const e = this.#newEntry(ip);
-    e.usedMs = now;
+    e.usedMs = Math.floor(now);
     this.#entries.set(e.ip, e);
     this.setMac(e, buf, macOff);
     this.enter(e, state, now);
@@ -357,7 +362,7 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
   #resolve(ip: K, now: number): E | null {
     if (!this.#makeRoom()) return null;
     const e = this.#newEntry(ip);
-    e.usedMs = now;
+    e.usedMs = Math.floor(now);
     this.#entries.set(e.ip, e);
     this.enter(e, NUD_INCOMPLETE, now);
     this.#protocol.solicit(e.ip, null);

@@ -135,3 +135,21 @@ Deno.test("ISNs of many tuples look uniform (no gross bias in F)", () => {
   for (let port = 0; port < 16000; port++) buckets[g.next(A, port, B, 80) >>> 28]++;
   for (const n of buckets) assert.ok(n > 800 && n < 1200, `${buckets}`);
 });
+
+Deno.test("isn: nextInto and timestampOffsetInto write what next and timestampOffset return", () => {
+  const key = new Uint32Array([1, 2, 3, 4]);
+  const clock = new VirtualClock(123_456.75);
+  const a = new IsnGenerator(clock, key), b = new IsnGenerator(clock, key);
+  const out = { iss: 0, tsOffset: 0, tupleTag: 0 };
+  for (const [l, r] of [["198.18.0.1", "198.18.200.7"], ["fd00::1", "fd00::2:3"]]) {
+    const la = IpAddress.parse(l), ra = IpAddress.parse(r);
+    const iss = a.next(la, 80, ra, 40000);
+    b.nextInto(la, 80, ra, 40000, out);
+    assert.equal(out.iss, iss);
+    assert.equal(out.tsOffset, a.nextTimestampOffset);
+    const offset = a.timestampOffset(la, 80, ra, 40001);
+    b.timestampOffsetInto(la, 80, ra, 40001, out);
+    assert.equal(out.tsOffset, offset);
+    assert.equal(out.tupleTag, a.tupleTag);
+  }
+});

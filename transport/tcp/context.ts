@@ -190,6 +190,8 @@ export interface TcpOptions {
    * pin them to know which sources share buckets) [random].
    */
   synCookieSourceSecrets?: readonly [number, number];
+  /** Key of the SYN cookies' time-counted hash (4 uint32 words; tests pin it) [random]. */
+  synCookieSecret?: Uint32Array;
   /**
    * Test and benchmark hook: the ISN of every connection, instead of RFC 6528's keyed one
    * (e.g. `0xffff_f000` to cross the 2**32 wrap at once). Never in production [none].
@@ -206,7 +208,11 @@ export interface TcpOptions {
 export type ResolvedTcpOptions = Required<
   Omit<
     TcpOptions,
-    "isnSecret" | "synCookieSourceSecrets" | "pinnedIsn" | "pinnedTimestampOffset"
+    | "isnSecret"
+    | "synCookieSourceSecrets"
+    | "synCookieSecret"
+    | "pinnedIsn"
+    | "pinnedTimestampOffset"
   >
 >;
 

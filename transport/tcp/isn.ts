@@ -145,16 +145,42 @@ export class TupleHash {
     remotePort: number,
     extra: number,
   ): number {
-    if (localAddr.family === 4 && remoteAddr.family === 4) {
-      return this.hash4(localAddr.w3, localPort, remoteAddr.w3, remotePort, extra);
-    }
+    this.digestIp(localAddr, localPort, remoteAddr, remotePort, extra);
+    return this.#out[0];
+  }
+
+  /**
+   * {@link TupleHash.hashIp} without a return value: the hash is {@link TupleHash.low} (and
+   * {@link TupleHash.high}). A uint32 ≥ 2**30 returned from a call V8 does not inline is a new
+   * heap number each time; read through the getter, it is not.
+   */
+  digestIp(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    extra: number,
+  ): void {
     const s = this.#scratch;
+    if (localAddr.family === 4 && remoteAddr.family === 4) {
+      writeBe32(s, 0, localAddr.w3);
+      writeBe32(s, 4, remoteAddr.w3);
+      writeBe16(s, 8, localPort);
+      writeBe16(s, 10, remotePort);
+      writeBe32(s, 12, extra);
+      siphash24(this.#key, s, 0, V4_BYTES, this.#out);
+      return;
+    }
     writeIp6(s, OFF_LOCAL, localAddr);
     writeIp6(s, OFF_REMOTE, remoteAddr);
     writeBe16(s, OFF_PORTS, localPort);
     writeBe16(s, OFF_PORTS + 2, remotePort);
     writeBe32(s, OFF_EXTRA, extra);
     siphash24(this.#key, s, 0, SCRATCH_BYTES, this.#out);
+  }
+
+  /** The first 32 bits of the last hash (what the hashing methods return). */
+  get low(): number {
     return this.#out[0];
   }
 }
@@ -223,6 +249,27 @@ export class IsnGenerator {
   }
 
   /**
+   * {@link IsnGenerator.next} (at the clock's time) and {@link IsnGenerator.nextTimestampOffset}
+   * into `out`'s fields, not returned: an ISN ≥ 2**30 returned from a call V8 does not inline
+   * is a new heap number (a SYN the syncache answers with a record: one in four otherwise).
+   */
+  nextInto(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    out: IssFields,
+  ): void {
+    this.hashes++;
+    const h = this.#hash;
+    h.digestIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
+    out.iss = this.#pinnedIsn >= 0
+      ? this.#pinnedIsn
+      : (this.#ticks(this.#clock.nowMs()) + h.low) >>> 0;
+    out.tsOffset = this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : h.high;
+  }
+
+  /**
    * The timestamp offset of the connection whose ISN {@link IsnGenerator.next} just gave: the
    * other 32 bits of its SipHash (RFC 7323 §7: a per-connection offset, so TSvals do not leak
    * the host's clock across connections). Stable for a four-tuple; independent of the ISN.
@@ -251,6 +298,25 @@ export class IsnGenerator {
   }
 
   /**
+   * {@link IsnGenerator.timestampOffset} and {@link IsnGenerator.tupleTag} of a four-tuple into
+   * `out`'s fields, not returned: a uint32 ≥ 2**30 crossing a call V8 does not inline is a new
+   * heap number (the SYN-cookie path: one per cookie otherwise).
+   */
+  timestampOffsetInto(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    out: TupleHashes,
+  ): void {
+    this.hashes++;
+    const h = this.#hash;
+    h.digestIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_TS);
+    out.tsOffset = this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : h.low;
+    out.tupleTag = h.high;
+  }
+
+  /**
    * The other half of the last {@link IsnGenerator.timestampOffset} hash: a keyed 32-bit
    * value of the same four-tuple (either family), independent of the offset (SYN cookies take
    * it as their tuple hash, so a SYN costs one SipHash less).
@@ -258,6 +324,22 @@ export class IsnGenerator {
   get tupleTag(): number {
     return this.#hash.high;
   }
+}
+
+/** Where {@link IsnGenerator.nextInto} writes a connection's ISN and TSval offset. */
+export interface IssFields {
+  /** Our ISS. */
+  iss: number;
+  /** Our TSval offset (RFC 7323 §5.4). */
+  tsOffset: number;
+}
+
+/** Where {@link IsnGenerator.timestampOffsetInto} writes a four-tuple's two keyed values. */
+export interface TupleHashes {
+  /** Its TSval offset (RFC 7323 §5.4). */
+  tsOffset: number;
+  /** Its tuple tag (a SYN cookie's H1). */
+  tupleTag: number;
 }
 
 /**

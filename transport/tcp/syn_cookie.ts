@@ -22,6 +22,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import type { IpAddr } from "../../net/ip_address.ts";
 import { TupleHash } from "./isn.ts";
 import { seqGt } from "./seq.ts";
@@ -63,6 +64,29 @@ export class CookieOptions {
   timestamps = false;
 }
 
+/** The numbers of one cookie, as fields of a record its caller owns ({@link SynCookies.makeInto}). */
+export interface CookieFields {
+  /** H1: a secret keyed hash of the four-tuple. */
+  tupleTag: number;
+  /** The peer's ISN (its SYN's SEG.SEQ). */
+  irs: number;
+  /** Its MSS option (0 when absent). */
+  peerMss: number;
+  /** The time (ms). */
+  nowMs: number;
+  /** The cookie: our ISS. */
+  iss: number;
+}
+
+/** A {@link CookieFields} of {@link SynCookies.make}'s own (doubles from the start). */
+class CookieRecord implements CookieFields {
+  tupleTag: number = DOUBLE_ZERO;
+  irs: number = DOUBLE_ZERO;
+  peerMss = 0;
+  nowMs: number = DOUBLE_ZERO;
+  iss: number = DOUBLE_ZERO;
+}
+
 /**
  * Makes and checks SYN cookies for one TCP layer. Allocation-free after construction.
  *
@@ -79,6 +103,7 @@ export class CookieOptions {
  */
 export class SynCookies {
   readonly #h2: TupleHash;
+  readonly #scratch = new CookieRecord();
 
   /** Cookies under a fresh random key (or the 4-word key given, for tests). */
   constructor(key?: Uint32Array) {
@@ -101,10 +126,32 @@ export class SynCookies {
     peerMss: number,
     nowMs: number,
   ): number {
-    const count = Math.floor(nowMs / COUNT_MS) >>> 0;
-    const h2 = this.#h2.hashIp(localAddr, localPort, remoteAddr, remotePort, count);
-    const index = mssIndex(peerMss, mssTableOf(localAddr));
-    return (h1 + irs + (count << COOKIE_BITS) + ((h2 + index) & COOKIE_MASK)) >>> 0;
+    const c = this.#scratch;
+    c.tupleTag = h1;
+    c.irs = irs;
+    c.peerMss = peerMss;
+    c.nowMs = nowMs;
+    this.makeInto(localAddr, localPort, remoteAddr, remotePort, c);
+    return c.iss;
+  }
+
+  /**
+   * {@link SynCookies.make} with its numbers in `c`'s fields (`tupleTag` is `h1`) and the
+   * cookie into `c.iss`: the same cookie, but no uint32 ≥ 2**30 crosses a call as an argument
+   * or a return value, where V8 makes each a new heap number when it does not inline the call.
+   */
+  makeInto(
+    localAddr: IpAddr,
+    localPort: number,
+    remoteAddr: IpAddr,
+    remotePort: number,
+    c: CookieFields,
+  ): void {
+    const count = Math.floor(c.nowMs / COUNT_MS) >>> 0;
+    const h = this.#h2;
+    h.digestIp(localAddr, localPort, remoteAddr, remotePort, count);
+    const index = mssIndex(c.peerMss, mssTableOf(localAddr));
+    c.iss = (c.tupleTag + c.irs + (count << COOKIE_BITS) + ((h.low + index) & COOKIE_MASK)) >>> 0;
   }
 
   /**

@@ -53,8 +53,11 @@ import { advertisedMss } from "./mss.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqGt, seqLt } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
+import type { TupleHashes } from "./isn.ts";
 import {
   COOKIE_VALID_MS,
+  type CookieFields,
   CookieOptions,
   encodeTimestampOptions,
   SynCookies,
@@ -112,19 +115,40 @@ export interface PeerSyn {
   tsRecent: number;
 }
 
-/** A {@link PeerSyn} filled from a segment or a cookie (one scratch record per syncache). */
-class PeerSynRecord implements PeerSyn {
+/** What a SYN-ACK carries besides the options ({@link SynCache}'s writer reads them as fields). */
+interface SynAckFields extends PeerSyn {
+  /** Our ISS (a record's, or a cookie). */
+  iss: number;
+  /** The peer's ISN. */
+  irs: number;
+  /** Our TSval. */
+  tsVal: number;
+}
+
+/**
+ * A {@link PeerSyn} filled from a segment or a cookie, with the numbers of a cookie's SYN-ACK
+ * (one scratch record per syncache). Fields, not arguments: a uint32 ≥ 2**30 or a time passed
+ * to or returned from a call V8 does not inline is a new heap number each time; the numbers
+ * that may be start as doubles (core/v8_shapes.ts).
+ */
+class PeerSynRecord implements SynAckFields, CookieFields, TupleHashes {
   peerWindow = 0;
   peerMss = 0;
   peerWindowScale = -1;
   peerSack = false;
   peerTimestamps = false;
   peerEcn = false;
-  tsRecent = 0;
+  tsRecent: number = DOUBLE_ZERO;
+  iss: number = DOUBLE_ZERO;
+  irs: number = DOUBLE_ZERO;
+  tsVal: number = DOUBLE_ZERO;
+  tsOffset: number = DOUBLE_ZERO;
+  tupleTag: number = DOUBLE_ZERO;
+  nowMs: number = DOUBLE_ZERO;
 }
 
 /** One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer. */
-export class SynEntry extends Timer implements TcpFlow, PeerSyn {
+export class SynEntry extends Timer implements TcpFlow, SynAckFields {
   /** Always {@link FLOW_SYN_RECEIVED} (on the prototype: no field per record). */
   get flowKind(): number {
     return FLOW_SYN_RECEIVED;
@@ -146,9 +170,9 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
   /** The listener the SYN came to. */
   readonly listener: SynListener;
   /** Our ISS. */
-  iss = 0;
+  iss: number = DOUBLE_ZERO;
   /** The peer's ISN. */
-  irs = 0;
+  irs: number = DOUBLE_ZERO;
   /** The window field of the peer's SYN. */
   peerWindow = 0;
   /** The peer's MSS option (0 when absent). */
@@ -162,9 +186,11 @@ export class SynEntry extends Timer implements TcpFlow, PeerSyn {
   /** ECN agreed (RFC 3168 §6.1.1: the SYN asked with ECE and CWR, and we accept it). */
   peerEcn = false;
   /** The peer's TSval (TS.Recent). */
-  tsRecent = 0;
+  tsRecent: number = DOUBLE_ZERO;
   /** Our TSval offset for the four-tuple (RFC 7323 §5.4), computed once. */
-  tsOffset = 0;
+  tsOffset: number = DOUBLE_ZERO;
+  /** Our TSval on the last SYN-ACK. */
+  tsVal: number = DOUBLE_ZERO;
   /** SYN-ACKs retransmitted. */
   retries = 0;
   /** When the first SYN-ACK left (ms). */
@@ -344,9 +370,9 @@ export class SynCache {
       seg.srcPort,
     );
     e.nicIndex = seg.nicIndex;
-    let iss = layer.isn.next(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    if (seg.reuse && !seqGt(iss, seg.reuseIsnAfter)) iss = seg.reuseIsnAfter;
-    e.iss = iss;
+    // ISS and TSval offset (the two halves of one SipHash) into the record's fields.
+    layer.isn.nextInto(seg.dst, seg.dstPort, seg.src, seg.srcPort, e);
+    if (seg.reuse && !seqGt(e.iss, seg.reuseIsnAfter)) e.iss = seg.reuseIsnAfter;
     e.irs = seg.seq;
     e.peerWindow = seg.window;
     const o = seg.opts;
@@ -356,8 +382,6 @@ export class SynCache {
     e.peerTimestamps = o.hasTimestamps;
     e.peerEcn = ecnAgreed(seg.flags, layer.opts.ecn);
     e.tsRecent = o.tsVal;
-    // The other half of the ISN's SipHash (one hash per SYN).
-    e.tsOffset = layer.isn.nextTimestampOffset;
     if (!layer.flows.insert(e)) {
       stats.ListenDrops++;
       return;
@@ -534,81 +558,50 @@ export class SynCache {
   #sendEntrySynAck(e: SynEntry): void {
     const now = this.#layer.ctx.clock.nowMs();
     // Our TSval: what the connection's clock will read.
-    const tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
-    this.#sendSynAck(
-      e.localAddr,
-      e.localPort,
-      e.remoteAddr,
-      e.remotePort,
-      e.nicIndex,
-      e.iss,
-      e.irs,
-      e,
-      tsVal,
-    );
+    e.tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
+    this.#sendSynAck(e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.nicIndex, e);
   }
 
   /** A SYN-ACK whose ISS is a cookie; the options ride in our timestamp when the peer sent one. */
   #sendCookie(listener: SynListener, seg: RxSegment): void {
     const layer = this.#layer;
     const lo = layer.opts;
-    const now = layer.ctx.clock.nowMs();
     const o = seg.opts;
+    // The numbers go through `p`'s fields, never as arguments or return values: no heap
+    // number per cookie (tests/sim/syn_flood_alloc_test.ts).
+    const p = this.#peer;
+    p.nowMs = layer.ctx.clock.nowMs();
     // One SipHash gives the timestamp offset and the cookie's tuple hash (its other half).
-    const isn = layer.isn;
-    const tsOffset = isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    const h1 = isn.tupleTag;
-    const iss = this.#cookies.make(
-      seg.dst,
-      seg.dstPort,
-      seg.src,
-      seg.srcPort,
-      h1,
-      seg.seq,
-      o.mss,
-      now,
-    );
+    layer.isn.timestampOffsetInto(seg.dst, seg.dstPort, seg.src, seg.srcPort, p);
+    p.irs = seg.seq;
+    p.peerMss = o.mss;
+    this.#cookies.makeInto(seg.dst, seg.dstPort, seg.src, seg.srcPort, p);
     // Without timestamps the options have nowhere to ride: no scaling, SACK or ECN (Linux).
     const ts = o.hasTimestamps && lo.timestamps;
-    const p = this.#peer;
     p.peerWindow = seg.window;
-    p.peerMss = o.mss;
     p.peerWindowScale = ts && lo.windowScaling ? o.windowScale : -1;
     p.peerSack = ts && lo.sack && o.sackPermitted;
     p.peerTimestamps = ts;
     p.peerEcn = ts && ecnAgreed(seg.flags, lo.ecn);
     p.tsRecent = o.tsVal;
-    let tsVal = 0;
-    if (ts) {
-      tsVal = encodeTimestampOptions(
-        (Math.floor(now) + tsOffset) >>> 0,
+    p.tsVal = ts
+      ? encodeTimestampOptions(
+        (Math.floor(p.nowMs) + p.tsOffset) >>> 0,
         p.peerWindowScale,
         p.peerSack,
         p.peerEcn,
-      );
-    }
-    if (
-      this.#sendSynAck(
-        seg.dst,
-        seg.dstPort,
-        seg.src,
-        seg.srcPort,
-        seg.nicIndex,
-        iss,
-        seg.seq,
-        p,
-        tsVal,
       )
-    ) {
+      : 0;
+    if (this.#sendSynAck(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.nicIndex, p)) {
       layer.stats.SyncookiesSent++;
-      listener.lastCookieMs = now;
+      listener.lastCookieMs = p.nowMs;
     }
   }
 
   /**
-   * Send `<SEQ=iss><ACK=irs+1><CTL=SYN,ACK>` with our MSS, window and the options the peer
-   * offered (`p`) and we allow (RFC 7323, RFC 2018), ECE when ECN is agreed (RFC 3168
-   * §6.1.1), our timestamp `tsVal`. False when no route or buffer.
+   * Send `<SEQ=p.iss><ACK=p.irs+1><CTL=SYN,ACK>` with our MSS, window and the options the
+   * peer offered (`p`) and we allow (RFC 7323, RFC 2018), ECE when ECN is agreed (RFC 3168
+   * §6.1.1), our timestamp `p.tsVal`. False when no route or buffer.
    */
   #sendSynAck(
     la: IpAddr,
@@ -616,10 +609,7 @@ export class SynCache {
     ra: IpAddr,
     rp: number,
     zoneNic: number,
-    iss: number,
-    irs: number,
-    p: PeerSyn,
-    tsVal: number,
+    p: SynAckFields,
   ): boolean {
     const layer = this.#layer;
     const lo = layer.opts;
@@ -631,8 +621,8 @@ export class SynCache {
     s.dst = ra;
     s.srcPort = lp;
     s.dstPort = rp;
-    s.seq = iss;
-    s.ack = seqAdd(irs, 1);
+    s.seq = p.iss;
+    s.ack = seqAdd(p.irs, 1);
     s.flags = p.peerEcn ? TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_ECE : TCP_FLAG_SYN | TCP_FLAG_ACK;
     s.window = this.#synWindow;
     const o = s.opts;
@@ -642,7 +632,7 @@ export class SynCache {
     o.sackPermitted = p.peerSack && lo.sack;
     if (p.peerTimestamps && lo.timestamps) {
       o.hasTimestamps = true;
-      o.tsVal = tsVal;
+      o.tsVal = p.tsVal;
       o.tsEcr = p.tsRecent;
     }
     tx.write(pb, s);

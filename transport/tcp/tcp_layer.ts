@@ -253,7 +253,7 @@ export class TcpLayer implements NetProtocolHandler {
       durationMs: 2 * o.mslMs,
       reuseAfterMs: o.timeWaitReuseMs,
     });
-    this.syncache = new SynCache(this, undefined, opts.synCookieSourceSecrets);
+    this.syncache = new SynCache(this, opts.synCookieSecret, opts.synCookieSourceSecrets);
     const [lo, hi] = this.opts.ephemeralPortRange;
     this.#ports = new PortAllocator(lo, hi);
     this.#challengeTokens = this.opts.challengeAckLimit;
