@@ -76,13 +76,12 @@ function perThread<T>(
   for (const e of entries) {
     const tid = Number(e.name);
     if (!Number.isInteger(tid)) continue;
-    let text: string;
+    let parsed: T | null;
     try {
-      text = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/${file}`);
+      parsed = parse(Deno.readTextFileSync(`/proc/${pid}/task/${tid}/${file}`));
     } catch {
       continue; // the thread ended
     }
-    const parsed = parse(text);
     if (parsed !== null) out.set(tid, parsed);
   }
   return out;

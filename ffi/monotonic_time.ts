@@ -17,8 +17,10 @@ import { libc } from "./libc.ts";
 /** `CLOCK_MONOTONIC` (Linux's `clockid_t`): what `performance.now()` reads too. */
 export const CLOCK_MONOTONIC = 1;
 
-/** Reads of both clocks made to place this clock on `performance.now()`'s base. */
-const BASE_READS = 5;
+/** Reads of both clocks made to place this clock on `performance.now()`'s base, at most. */
+const BASE_READS = 50;
+/** A read pair this close (ms) places the base well enough: no more reads. */
+const BASE_CLOSE_MS = 0.02;
 
 /**
  * A reader of `CLOCK_MONOTONIC` in milliseconds on `performance.now()`'s base (a `MonotonicSource`
@@ -43,13 +45,16 @@ export class LibcMonotonicTime {
 
   /** Open the clock (libc, needs `--allow-ffi`) and put it on `performance.now()`'s base. */
   constructor() {
-    this.#gettime(CLOCK_MONOTONIC, this.#ts);
+    if (this.#gettime(CLOCK_MONOTONIC, this.#ts) !== 0) {
+      throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
+    }
     this.#sec0 = this.#words[0];
     // The base from the read pair closest together in time: performance.now() between two
-    // reads of this clock, the pair's midpoint against it.
+    // reads of this clock, the pair's midpoint against it; until a pair within 20 µs (a
+    // preempted pair would place the base up to half its gap off), at most BASE_READS.
     let best = Infinity;
     let base = 0;
-    for (let i = 0; i < BASE_READS; i++) {
+    for (let i = 0; i < BASE_READS && best > BASE_CLOSE_MS; i++) {
       const a = this.#sinceSec0();
       const p = performance.now();
       const b = this.#sinceSec0();

@@ -917,13 +917,19 @@ export class EventLoop {
     const spins = stats.spins;
     let frames = 0;
     const stallMs = this.#yieldStallMs;
-    // One clock read per poll: the poll's tick takes the clock's last answer
-    // (`Stack.receive(true)`), read after the yield, or at the end of the poll before when the
-    // spin does not yield; the spin's end is checked against that same read.
+    // One clock read per poll (two with the stalled-yield guard): the poll's tick takes the
+    // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
+    // poll before when the spin does not yield; the spin's end is checked against that read.
     for (;;) {
       if (yieldCpu) {
-        // The time since the last read: the yield, and the poll before it (~1 µs).
-        const before = this.#nowMs;
+        // With the stalled-yield guard on, the yield alone is timed: a read before it (the
+        // guard's one extra read per poll), since the last read may be a poll ago and a slow
+        // poll (timers, a driver) is no stalled yield. Without it, the one read comes after.
+        let before = 0;
+        if (stallMs > 0) {
+          this.#readClock();
+          before = this.#nowMs;
+        }
         schedYield();
         this.#readClock();
         if (stallMs > 0 && this.#nowMs - before > stallMs) {

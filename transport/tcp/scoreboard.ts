@@ -634,7 +634,9 @@ export class Scoreboard {
       // A delivery that was the original's (not valid by the rules above): how long after
       // the retransmission it came — the original's lateness, should a D-SACK show the
       // retransmission was not needed (`rack.ts`). One that may be the retransmission's own
-      // says nothing of the original and is not noted.
+      // says nothing of the original and is not noted: that D-SACK widens the window by RFC
+      // 8985 §6.2 step 4 alone (`RackTlp.onAck`, a step per round trip), as for a peer
+      // without timestamps whose original came later than min_RTT after the resend.
       if (!valid && this.retransLog !== null) {
         this.retransLog.delivered(this.#logSerial[p], this.#start, p, ACK);
       }
