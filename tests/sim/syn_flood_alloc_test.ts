@@ -22,25 +22,41 @@ const SOURCES = 200;
 const WINDOW = 20_000;
 const PER_MS = 200;
 
-Deno.test(`sim syn flood alloc: a SYN the per-source cookie limit refuses allocates < ${MAX_BYTES_PER_SYN} B`, () => {
-  const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 1 } });
-  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
+/**
+ * A SYN from each of {@link SOURCES} sources (198.18.0.x, `spec(i)` its segment), and a flood
+ * of `n` of them in turn, {@link PER_MS} per millisecond of the rig's clock (`perMs` runs after
+ * each millisecond's advance).
+ */
+function synFlood(
+  rig: TcpRig,
+  spec: (i: number) => Parameters<TcpRig["segmentBytes"]>[0],
+  perMs: () => void = () => {},
+): (n: number) => void {
   const tcp = rig.stack.tcp;
-  const st = rig.stack.stats.tcp;
   const metas: NetRxMeta[] = [];
   const syns: Uint8Array[] = [];
   for (let i = 0; i < SOURCES; i++) {
-    const syn = rig.segmentBytes({ srcPort: 1024 + i, seq: i * 7919, flags: TCP_FLAG_SYN });
+    const syn = rig.segmentBytes(spec(i));
     syns.push(syn);
     metas.push(rxMeta(rig.stack, IpAddress.v4(PEER_ADDR + 9 + i), IpAddress.v4(RIG_ADDR), syn));
   }
-  const flood = (n: number) => {
+  return (n: number) => {
     for (let k = 0; k < n; k++) {
       const i = k % SOURCES;
       tcp.receive(metas[i], syns[i], 0, syns[i].length, RX_CSUM_VALID);
-      if (k % PER_MS === PER_MS - 1) rig.clock.advance(1);
+      if (k % PER_MS === PER_MS - 1) {
+        rig.clock.advance(1);
+        perMs();
+      }
     }
   };
+}
+
+Deno.test(`sim syn flood alloc: a SYN the per-source cookie limit refuses allocates < ${MAX_BYTES_PER_SYN} B`, () => {
+  const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 1 } });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
+  const st = rig.stack.stats.tcp;
+  const flood = synFlood(rig, (i) => ({ srcPort: 1024 + i, seq: i * 7919, flags: TCP_FLAG_SYN }));
   flood(400_000); // warm: optimised code
   rig.take();
   const limited0 = st.SyncookiesRateLimited;
@@ -72,7 +88,6 @@ const MAX_BYTES_PER_COOKIE = 48;
 Deno.test(`sim syn flood alloc: a SYN answered with a cookie allocates < ${MAX_BYTES_PER_COOKIE} B`, () => {
   const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 0 } });
   rig.stack.tcp.listen(null, SERVICE_PORT, 64);
-  const tcp = rig.stack.tcp;
   const st = rig.stack.stats.tcp;
   const link = rig.link;
   const record = link.transmit.bind(link);
@@ -85,10 +100,9 @@ Deno.test(`sim syn flood alloc: a SYN answered with a cookie allocates < ${MAX_B
     synAcks++;
     return true;
   };
-  const metas: NetRxMeta[] = [];
-  const syns: Uint8Array[] = [];
-  for (let i = 0; i < SOURCES; i++) {
-    const syn = rig.segmentBytes({
+  const flood = synFlood(
+    rig,
+    (i) => ({
       srcPort: 1024 + i,
       seq: Math.imul(i + 1, 0x9e3779b9) >>> 0,
       flags: TCP_FLAG_SYN,
@@ -96,20 +110,9 @@ Deno.test(`sim syn flood alloc: a SYN answered with a cookie allocates < ${MAX_B
       sackPermitted: true,
       windowScale: 7,
       ts: [(0xc0000000 + i * 7919) >>> 0, 0],
-    });
-    syns.push(syn);
-    metas.push(rxMeta(rig.stack, IpAddress.v4(PEER_ADDR + 9 + i), IpAddress.v4(RIG_ADDR), syn));
-  }
-  const flood = (n: number) => {
-    for (let k = 0; k < n; k++) {
-      const i = k % SOURCES;
-      tcp.receive(metas[i], syns[i], 0, syns[i].length, RX_CSUM_VALID);
-      if (k % PER_MS === PER_MS - 1) {
-        rig.clock.advance(1);
-        rig.tick(); // ARP replies in, SYN-ACKs out
-      }
-    }
-  };
+    }),
+    () => rig.tick(), // ARP replies in, SYN-ACKs out
+  );
   rig.clock.advance(0.25); // fractional milliseconds, as the real clock reads
   flood(400_000); // warm: optimised code, every source's ARP resolved
   const sent0 = st.SyncookiesSent;
