@@ -548,7 +548,12 @@ export class TcpSender implements LossSender {
       }
       const pipe = sb.pipe(seqDiff(this.sndMax, this.sndUna));
       let budget = this.cc.cwnd - pipe;
-      if (budget > 0 && budget < mss) budget = mss; // whole segments, as Linux counts packets
+      // Whole segments, as Linux counts packets: a part of a segment is a whole one — in this
+      // pass, so the tick's data leaves as one super-segment, not k segments and then one.
+      if (budget > 0) {
+        const part = budget % mss;
+        if (part !== 0) budget += mss - part;
+      }
       // NextSeg rule 1: what is deemed lost and not retransmitted yet.
       const li = sb.nextLost();
       if (li >= 0) {
