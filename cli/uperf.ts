@@ -274,8 +274,7 @@ async function runClient(rt: Runtime, o: UperfOptions): Promise<number> {
           break;
         }
       }
-      meter.packets += sent;
-      meter.bytes += sent * o.len;
+      meter.add(sent, sent * o.len);
       await yieldToEventLoop();
     }
     // Every datagram handed over so far is flushed by the tick that clears the request.
@@ -466,8 +465,7 @@ async function runServer(
     const now = clock.nowMs();
     if (firstMs < 0) onFirst(now);
     lastMs[0] = now;
-    meter.packets += counts.packets;
-    meter.bytes += counts.bytes;
+    meter.add(counts.packets, counts.bytes);
   };
 
   try {
