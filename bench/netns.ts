@@ -29,8 +29,12 @@ import { close, socket } from "../ffi/syscalls.ts";
 /** Which end of the pair. */
 export type Side = "stack" | "peer";
 
-/** Absolute path of cli/ustack.ts. */
-export const USTACK_CLI = new URL("../cli/ustack.ts", import.meta.url).pathname;
+/**
+ * Absolute path of cli/ustack.ts, or of the environment variable `USTACK_BENCH_CLI` when set (a
+ * script that runs the CLI's `main` inside a probe, e.g. under a heap profiler).
+ */
+export const USTACK_CLI = Deno.env.get("USTACK_BENCH_CLI") ??
+  new URL("../cli/ustack.ts", import.meta.url).pathname;
 
 /** How a bounded wait ended. */
 export interface Finished {
@@ -118,10 +122,17 @@ export class BenchProcess {
   readonly cli: CliProcess;
   readonly #child: Deno.ChildProcess;
 
-  /** Wrap a child spawned with piped stdout and stderr. */
-  constructor(child: Deno.ChildProcess) {
+  /** Where {@link finish} writes the command and its stdout (none: nowhere). */
+  readonly #saveTo: { path: string; cmd: string[] } | undefined;
+
+  /**
+   * Wrap a child spawned with piped stdout and stderr; with `saveTo`, its command line and
+   * stdout are written to `saveTo.path` when it has finished.
+   */
+  constructor(child: Deno.ChildProcess, saveTo?: { path: string; cmd: string[] }) {
     this.#child = child;
     this.cli = new CliProcess(child);
+    this.#saveTo = saveTo;
   }
 
   /** Resolve with the first stdout line matching `re`; throws after `timeoutMs` or on exit. */
@@ -150,12 +161,11 @@ export class BenchProcess {
     }, timeoutMs);
     try {
       const code = await this.cli.exited();
-      return {
-        code,
-        stdout: this.cli.lines.join("\n"),
-        stderr: this.cli.errors.join("\n"),
-        timedOut,
-      };
+      const stdout = this.cli.lines.join("\n");
+      if (this.#saveTo !== undefined) {
+        await Deno.writeTextFile(this.#saveTo.path, `${this.#saveTo.cmd.join(" ")}\n${stdout}\n`);
+      }
+      return { code, stdout, stderr: this.cli.errors.join("\n"), timedOut };
     } finally {
       clearTimeout(timer);
     }
@@ -382,11 +392,21 @@ export class BenchLink {
     throw new Error(`${this.addr(side)} did not answer in ${timeoutMs} ms`);
   }
 
-  /** Start `cmd` in the namespace of `side` (stdout and stderr collected). */
+  /**
+   * Start `cmd` in the namespace of `side` (stdout and stderr collected). With the environment
+   * variable `USTACK_BENCH_OUTPUT_DIR` set (a directory that exists), each process's command
+   * line and stdout are written there when it finishes, as `<pid>.txt` (for V8's
+   * `--trace-gc-nvp` lines: `bench/gc_rate.ts`).
+   */
   start(side: Side, cmd: string[]): BenchProcess {
     const opts = { stdout: "piped", stderr: "piped" } as const;
+    const child = side === "stack"
+      ? this.pair.spawnInStackNs(cmd, opts)
+      : this.pair.spawn(cmd, opts);
+    const dir = Deno.env.get("USTACK_BENCH_OUTPUT_DIR");
     return new BenchProcess(
-      side === "stack" ? this.pair.spawnInStackNs(cmd, opts) : this.pair.spawn(cmd, opts),
+      child,
+      dir === undefined || dir === "" ? undefined : { path: `${dir}/${child.pid}.txt`, cmd },
     );
   }
 

@@ -83,7 +83,7 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
       await Promise.all(conns.map(async (conn) => {
         while (!stopped && clock.nowMs() < endMs) {
           await conn.write(chunk);
-          meter.bytes += chunk.length;
+          meter.add(0, chunk.length);
         }
       }));
       // Everything written must be acknowledged before the run counts as done.
@@ -176,7 +176,9 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
   const meter = new Meter("server", o.json);
   const server = rt.listen({ port: o.port });
   let firstMs = -1;
-  let lastMs = -1;
+  // The last read's tick time, in a cell: a double stored into a closure's variable is a new
+  // heap number on every store (one per read in the consumer below).
+  const lastMs = new Float64Array([-1]);
   let active = 0;
   let seen = 0;
   let segsBefore = 0;
@@ -195,7 +197,7 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
     timers.push(setInterval(() => {
       meter.packets = tcp.InSegs - segsBefore;
       meter.report(clock.nowMs());
-      if (clock.nowMs() - lastMs >= SERVER_IDLE_MS) stop("idle");
+      if (clock.nowMs() - lastMs[0] >= SERVER_IDLE_MS) stop("idle");
     }, 1000));
   };
   (async () => {
@@ -208,8 +210,8 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
       conn.consume(new Uint8Array(256 * 1024), (n) => {
         const now = clock.nowMs();
         if (firstMs < 0) onFirst(now);
-        lastMs = now;
-        meter.bytes += n;
+        lastMs[0] = now;
+        meter.add(0, n);
       }).catch(() => {}).finally(() => {
         conn.close();
         conns.delete(conn);
@@ -237,7 +239,7 @@ export async function runTcpServer(rt: Runtime, o: UperfOptions): Promise<number
     for (const c of conns) c.close();
   }
   if (firstMs < 0) throw new StackError("ETIMEDOUT", "no data arrived");
-  const endMs = latch.stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs;
+  const endMs = latch.stoppedBy === "time" ? firstMs + o.seconds * 1000 : lastMs[0];
   meter.packets = tcp.InSegs - segsBefore;
   if (endMs - meter.lastReportMs >= MIN_PARTIAL_INTERVAL_MS) meter.report(endMs);
   meter.summary(Math.max(0.001, (endMs - firstMs) / 1000), {

@@ -40,7 +40,7 @@ import {
   eventfdDrain,
   eventfdSignal,
   pollAsync,
-  pollBlocking,
+  pollBlockingUs,
   schedYield,
 } from "../ffi/syscalls.ts";
 import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
@@ -808,7 +808,13 @@ export class EventLoop {
       // for the whole millisecond (at 10 Gbit/s that is 1.25 MB not sent).
       const pollfds = this.#pollfds;
       const nfds = this.#nfds;
-      const ready = pollBlocking(pollfds, timeout < 1 ? timeout : 1, nfds);
+      // In whole microseconds: a fraction of a millisecond passed to the call was a heap
+      // number per slice (bench/README.md, "heap13q").
+      const ready = pollBlockingUs(
+        pollfds,
+        timeout < 1 ? Math.ceil(timeout * 1000) | 0 : 1000,
+        nfds,
+      );
       // The wake eventfd's revents read after every slice (0 after a timeout), not only after
       // one that found an fd ready: no slice before a fresh process's ready line finds frames,
       // so V8 had no feedback for that read and threw the loop's code away at the first real

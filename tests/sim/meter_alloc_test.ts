@@ -1,0 +1,64 @@
+// `uperf`'s meter counts without a heap number per count: a busy loop on the UDP receive rig
+// (one 8,900-byte datagram per tick, the real clock) drained by a synchronous listener that
+// counts into a `Meter` as `uperf server --udp`'s does. With the counts as class fields the byte
+// count (past 2^31 within a second) was a new heap number on every `+=`: 16.2 B per datagram
+// here, also with the field begun as a double, where the same listener without the meter grew
+// 0.2 (bench/README.md, "heap13q"). Now the counts live in a typed array: ~0.2.
+
+import assert from "node:assert/strict";
+import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
+import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
+import { MonotonicClock } from "../../core/clock.ts";
+import { EventLoop } from "../../stack/event_loop.ts";
+import { UdpPeer } from "../../transport/udp_records.ts";
+import { Meter } from "../../cli/meter.ts";
+
+/** Most heap growth per datagram (a heap number is 16 B). */
+const MAX_BYTES_PER_DATAGRAM = 4;
+
+Deno.test({
+  name:
+    `sim meter alloc: a listener counting into a Meter allocates < ${MAX_BYTES_PER_DATAGRAM} B per datagram`,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const rig = makeUdpRxRig({ mtu: 9000, clock: new MonotonicClock() });
+    rig.driver.framesPerReceive = 1;
+    rig.driver.limit = Number.MAX_SAFE_INTEGER;
+    const sink = new Uint8Array(0);
+    const peer = new UdpPeer();
+    const socket = rig.socket;
+    const meter = new Meter("server", true);
+    socket.wq.listener = () => {
+      let packets = 0;
+      let bytes = 0;
+      while (socket.recvfrom(sink, 0, 0, peer) >= 0) {
+        packets++;
+        bytes += peer.length;
+      }
+      meter.packets += packets;
+      meter.bytes += bytes;
+    };
+    socket.wq.listenerSync = true;
+    const loop = new EventLoop(rig.stack, { denoTurnUs: 5000 });
+    const running = loop.run();
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    try {
+      await sleep(1500); // optimised code, and the byte count well past 2^31
+      const [perDatagram] = await medianHeapGrowthPerUnitAsync([{
+        step: () => sleep(30),
+        units: () => meter.packets,
+      }], 11);
+      assert.ok(meter.bytes > 2 ** 31, `${meter.bytes} bytes counted`);
+      assert.equal(meter.bytes, meter.packets * 8900);
+      assert.ok(
+        perDatagram < MAX_BYTES_PER_DATAGRAM,
+        `${perDatagram.toFixed(2)} B per datagram`,
+      );
+    } finally {
+      await loop.close();
+      await running;
+      rig.stack.close();
+    }
+  },
+});

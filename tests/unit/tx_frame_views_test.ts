@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { BufferPool, HEADROOM_BYTES } from "../../core/packet_buffer.ts";
+import { AfPacketRingStats } from "../../drivers/af_packet_ring.ts";
+import { TX_SLOT_V2, TxRing, txRingGeometry } from "../../drivers/af_packet_tx_ring.ts";
+import { VIRTIO_NET_HDR_LEN } from "../../ffi/virtio_net.ts";
+import { medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
+
+/**
+ * An in-memory TX ring whose kick gives every slot back at once (the kernel's part), with
+ * frames of `len` bytes put from `buffers` pool buffers in turn, each at the same offset (a
+ * UDP sender's datagrams: a frame longer than a header, behind the headroom).
+ */
+function ringAndFrames(len: number, buffers: number) {
+  const stats = new AfPacketRingStats();
+  const geometry = txRingGeometry(TX_SLOT_V2, 9000, true, 16);
+  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
+  const words = new Uint32Array(mem);
+  const statusWords: number[] = [];
+  for (let b = 0; b < geometry.blocks; b++) {
+    for (let f = 0; f < geometry.framesPerBlock; f++) {
+      statusWords.push((b * geometry.blockBytes + f * geometry.frameBytes) >>> 2);
+    }
+  }
+  const tx = new TxRing({
+    fd: -1,
+    ring: new Uint8Array(mem),
+    words,
+    base: 0,
+    geometry,
+    layout: TX_SLOT_V2,
+    vnetBytes: VIRTIO_NET_HDR_LEN,
+    stats,
+    send: () => {
+      for (const w of statusWords) words[w] = 0; // every slot sent and available again
+      return 0;
+    },
+  });
+  const pool = new BufferPool({ count: 16, bufferBytes: HEADROOM_BYTES + 9100 });
+  const pbs = Array.from({ length: buffers }, () => pool.alloc(HEADROOM_BYTES)!);
+  const off = HEADROOM_BYTES - 42; // Ethernet + IPv4 + UDP headers prepended in place
+  for (const pb of pbs) pb.data.fill(0x5a, off, off + len);
+  let n = 0;
+  const put = (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const pb = pbs[n++ % buffers];
+      if (!tx.put(pb.data, off, len, null)) assert.fail("refused");
+      if ((n & 7) === 0) tx.flush();
+    }
+  };
+  return { tx, stats, put, puts: () => n, ring: new Uint8Array(mem) };
+}
+
+Deno.test("tx ring: long frames copied out of pooled buffers make no view per frame", () => {
+  const big = ringAndFrames(8942, 3);
+  const small = ringAndFrames(100, 3); // copied byte by byte: never a view
+  big.put(20_000);
+  small.put(20_000);
+  const [bigB, smallB] = medianHeapGrowthPerUnit([
+    { step: () => big.put(2_000), units: big.puts },
+    { step: () => small.put(2_000), units: small.puts },
+  ], 15);
+  // Before the frame views were kept: one `subarray` (~100 B) per 8,942-byte frame.
+  assert.ok(
+    bigB - smallB < 16,
+    `8,942-byte frames ${bigB.toFixed(2)} B per put, 100-byte ${smallB.toFixed(2)}`,
+  );
+  assert.equal(big.stats.txDropped, 0);
+  assert.ok(big.tx.frameViewMisses <= 3, `${big.tx.frameViewMisses} views made`);
+  assert.ok(big.tx.frameViewHits >= big.puts() - 3);
+  // The bytes arrive: slot 0 (status @0, len @4, data at +32 behind the vnet header).
+  const data = 32 + VIRTIO_NET_HDR_LEN;
+  assert.ok(big.ring.subarray(data, data + 8942).every((b) => b === 0x5a));
+});
