@@ -229,3 +229,43 @@ Deno.test("tcp recovery: a segment held past RACK's window and delivered after i
   assert.ok(a.TCPSACKReorder >= 1, "a D-SACK of data RACK resent counts as reordering");
   assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
 });
+
+Deno.test("tcp recovery: an original late by less than SRTT but more than min_RTT, delivered before its resend, widens RACK's window without timestamps", () => {
+  // A queue makes SRTT far longer than min_RTT (as under BBR on veth: 1.5 ms against 20–50
+  // µs). The first held segment (12 ms) is resent, and its original is delivered before the
+  // resend but later than min_RTT after it: without timestamps nothing tells that delivery
+  // from the resend's own, and RFC 8985 §6.2 step 2 takes it as valid. The D-SACK of the
+  // resend still shows the original was only late, by at least that delay: the window is
+  // widened to it at once, and the later segments held 6 ms are not resent. Widened by one
+  // min_RTT/4 step per round of D-SACKs instead (§6.2 step 4 alone), they all were.
+  const net = makeSimNet({
+    wire: { delayMs: 1, rateBitsPerSec: 200e6, bottleneckQueueFrames: 4096, queueFrames: 8192 },
+    tcp: { timestamps: false },
+  });
+  const { c, s } = connectPair(net);
+  const flow = new BulkFlow(c, s, 24_000_000);
+  const holds = [12, 6, 6, 6, 6];
+  let held = 0;
+  let seen = 0;
+  let highest = -1;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || flow.read < 4_000_000) return 0;
+    if (highest >= 0 && seqDiff(t.seq, highest) < 0) return 0; // a retransmission
+    highest = t.seq;
+    if (held >= holds.length || ++seen % 1500 !== 0) return 0;
+    return holds[held++];
+  });
+  assert.ok(net.run(() => flow.step(), 120_000));
+  assert.equal(held, holds.length);
+  const a = net.a.stats.tcp;
+  const got = recoveryCounters(a);
+  assert.ok(
+    c.snd.rack.minRttMs * 4 < c.snd.loss.rtt.srttMs,
+    `a queue: ${c.snd.rack.minRttMs} ms against SRTT ${c.snd.loss.rtt.srttMs}`,
+  );
+  assert.equal(a.TCPTimeouts, 0, got);
+  assert.equal(a.RetransSegs, a.TCPDSACKRecvSegs, `every resend came back as a D-SACK: ${got}`);
+  assert.ok(a.TCPRackReoWndWidened >= 1, got);
+  assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
+});
