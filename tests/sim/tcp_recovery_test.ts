@@ -230,21 +230,18 @@ Deno.test("tcp recovery: a segment held past RACK's window and delivered after i
   assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
 });
 
-Deno.test("tcp recovery: an original late by less than SRTT but more than min_RTT, delivered before its resend, widens RACK's window without timestamps", () => {
-  // A queue makes SRTT far longer than min_RTT (as under BBR on veth: 1.5 ms against 20–50
-  // µs). The first held segment (12 ms) is resent, and its original is delivered before the
-  // resend but later than min_RTT after it: without timestamps nothing tells that delivery
-  // from the resend's own, and RFC 8985 §6.2 step 2 takes it as valid. The D-SACK of the
-  // resend still shows the original was only late, by at least that delay: the window is
-  // widened to it at once, and the later segments held 6 ms are not resent. Widened by one
-  // min_RTT/4 step per round of D-SACKs instead (§6.2 step 4 alone), they all were.
+/**
+ * Bulk transfer without timestamps through a deep queue (SRTT far above min_RTT, as under
+ * BBR on veth: 1.5 ms against 20–50 µs): every 1,500th new data segment after the first 4 MB
+ * is held back by the next of `holds` (ms).
+ */
+function queuedReorderedRun(holds: number[]) {
   const net = makeSimNet({
     wire: { delayMs: 1, rateBitsPerSec: 200e6, bottleneckQueueFrames: 4096, queueFrames: 8192 },
     tcp: { timestamps: false },
   });
   const { c, s } = connectPair(net);
   const flow = new BulkFlow(c, s, 24_000_000);
-  const holds = [12, 6, 6, 6, 6];
   let held = 0;
   let seen = 0;
   let highest = -1;
@@ -259,13 +256,37 @@ Deno.test("tcp recovery: an original late by less than SRTT but more than min_RT
   assert.ok(net.run(() => flow.step(), 120_000));
   assert.equal(held, holds.length);
   const a = net.a.stats.tcp;
-  const got = recoveryCounters(a);
   assert.ok(
     c.snd.rack.minRttMs * 4 < c.snd.loss.rtt.srttMs,
-    `a queue: ${c.snd.rack.minRttMs} ms against SRTT ${c.snd.loss.rtt.srttMs}`,
+    `a queue: min_RTT ${c.snd.rack.minRttMs} ms against SRTT ${c.snd.loss.rtt.srttMs}`,
   );
+  return { a, got: recoveryCounters(a) };
+}
+
+Deno.test("tcp recovery: an original late by less than SRTT but more than min_RTT, delivered before its resend, widens RACK's window without timestamps", () => {
+  // The first held segment (12 ms) is resent, and its original is delivered before the resend
+  // but later than min_RTT after it: RFC 8985 §6.2 step 2 alone (min_RTT) takes that delivery
+  // for the resend's. The D-SACK of the resend still shows the original was only late, by at
+  // least that delay: the window is widened to it at once, and the later segments held 6 ms
+  // are not resent. Before: 309 resends — each late original taken for its resend's delivery
+  // deemed the queue sent before the resend lost (below), and the window grew by one
+  // min_RTT/4 step per round of D-SACKs.
+  const { a, got } = queuedReorderedRun([12, 6, 6, 6, 6]);
   assert.equal(a.TCPTimeouts, 0, got);
   assert.equal(a.RetransSegs, a.TCPDSACKRecvSegs, `every resend came back as a D-SACK: ${got}`);
   assert.ok(a.TCPRackReoWndWidened >= 1, got);
   assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
+});
+
+Deno.test("tcp recovery: a late original delivered sooner after its resend than the queue's round trip does not make RACK deem the queue lost", () => {
+  // Holds that grow (6 → 18 ms), so that no widened window covers the next: each held segment
+  // is resent once, and its original, delivered a few ms after the resend — far sooner than
+  // the resend could have crossed the queue — is not taken for the resend's delivery. Taken
+  // for it (min_RTT's test alone), RACK.xmit_ts jumped to the resend's send time and every
+  // segment sent before it and still queued was deemed lost: ~100 spurious resends per
+  // held segment, each D-SACKed as `TCPDSACKRackAfterRetrans`.
+  const { a, got } = queuedReorderedRun([6, 9, 12, 15, 18]);
+  assert.equal(a.TCPTimeouts, 0, got);
+  assert.equal(a.TCPDSACKRackAfterRetrans ?? 0, 0, got);
+  assert.ok(a.RetransSegs <= 5, `at most the held segments are resent: ${got}`);
 });
