@@ -231,17 +231,17 @@ Deno.test("tcp recovery: a segment held past RACK's window and delivered after i
 });
 
 /**
- * Bulk transfer without timestamps through a deep queue (SRTT far above min_RTT, as under
- * BBR on veth: 1.5 ms against 20–50 µs): every 1,500th new data segment after the first 4 MB
- * is held back by the next of `holds` (ms).
+ * Bulk transfer without timestamps through a queue (SRTT ~21 ms against a min_RTT of 2 ms; on
+ * veth under BBR 1.5 ms against 20–50 µs): every `every`-th new data segment after the first
+ * 4 MB is held back by the next of `holds` (ms).
  */
-function queuedReorderedRun(holds: number[]) {
+function queuedReorderedRun(holds: number[], every: number) {
   const net = makeSimNet({
-    wire: { delayMs: 1, rateBitsPerSec: 200e6, bottleneckQueueFrames: 4096, queueFrames: 8192 },
+    wire: { delayMs: 1, rateBitsPerSec: 50e6, bottleneckQueueFrames: 4096, queueFrames: 8192 },
     tcp: { timestamps: false },
   });
   const { c, s } = connectPair(net);
-  const flow = new BulkFlow(c, s, 24_000_000);
+  const flow = new BulkFlow(c, s, 4_000_000 + (holds.length + 1) * every * 1448);
   let held = 0;
   let seen = 0;
   let highest = -1;
@@ -250,7 +250,7 @@ function queuedReorderedRun(holds: number[]) {
     if (t === null || t.dataLen === 0 || flow.read < 4_000_000) return 0;
     if (highest >= 0 && seqDiff(t.seq, highest) < 0) return 0; // a retransmission
     highest = t.seq;
-    if (held >= holds.length || ++seen % 1500 !== 0) return 0;
+    if (held >= holds.length || ++seen % every !== 0) return 0;
     return holds[held++];
   });
   assert.ok(net.run(() => flow.step(), 120_000));
@@ -263,15 +263,14 @@ function queuedReorderedRun(holds: number[]) {
   return { a, got: recoveryCounters(a) };
 }
 
-Deno.test("tcp recovery: an original late by less than SRTT but more than min_RTT, delivered before its resend, widens RACK's window without timestamps", () => {
-  // The first held segment (12 ms) is resent, and its original is delivered before the resend
-  // but later than min_RTT after it: RFC 8985 §6.2 step 2 alone (min_RTT) takes that delivery
-  // for the resend's. The D-SACK of the resend still shows the original was only late, by at
-  // least that delay: the window is widened to it at once, and the later segments held 6 ms
-  // are not resent. Before: 309 resends — each late original taken for its resend's delivery
-  // deemed the queue sent before the resend lost (below), and the window grew by one
-  // min_RTT/4 step per round of D-SACKs.
-  const { a, got } = queuedReorderedRun([12, 6, 6, 6, 6]);
+Deno.test("tcp recovery: a late original delivered sooner after its resend than the queue's round trip widens RACK's window, without timestamps", () => {
+  // The first held segment (8 ms) is resent, and its original is delivered before the resend,
+  // later than min_RTT after it: RFC 8985 §6.2 step 2 (min_RTT; no TSecr to test) takes that
+  // for the resend's delivery. Sooner than half the queue's round trip after the resend, it is
+  // the original's here: its lateness is noted, the D-SACK of the resend widens the window to
+  // it, and the later segments held 4 ms are not resent. On main: 100 resends (the queue sent
+  // before each resend deemed lost, below; the window one min_RTT/4 step per D-SACK round).
+  const { a, got } = queuedReorderedRun([8, 4, 4, 4, 4], 4000);
   assert.equal(a.TCPTimeouts, 0, got);
   assert.equal(a.RetransSegs, a.TCPDSACKRecvSegs, `every resend came back as a D-SACK: ${got}`);
   assert.ok(a.TCPRackReoWndWidened >= 1, got);
@@ -279,13 +278,13 @@ Deno.test("tcp recovery: an original late by less than SRTT but more than min_RT
 });
 
 Deno.test("tcp recovery: a late original delivered sooner after its resend than the queue's round trip does not make RACK deem the queue lost", () => {
-  // Holds that grow (6 → 18 ms), so that no widened window covers the next: each held segment
-  // is resent once, and its original, delivered a few ms after the resend — far sooner than
-  // the resend could have crossed the queue — is not taken for the resend's delivery. Taken
-  // for it (min_RTT's test alone), RACK.xmit_ts jumped to the resend's send time and every
-  // segment sent before it and still queued was deemed lost: ~100 spurious resends per
-  // held segment, each D-SACKed as `TCPDSACKRackAfterRetrans`.
-  const { a, got } = queuedReorderedRun([6, 9, 12, 15, 18]);
+  // Holds that grow (3 → 10 ms), so that no widened window covers the next: each held segment
+  // is resent once, and its original, delivered a few ms after the resend — sooner than the
+  // resend could have crossed the queue — is not taken for the resend's delivery. Taken for it
+  // (min_RTT's test alone, as on main), RACK.xmit_ts jumped to the resend's send time and
+  // every segment sent before it and still queued was deemed lost: 225 spurious resends, 220
+  // of them D-SACKed as `TCPDSACKRackAfterRetrans`.
+  const { a, got } = queuedReorderedRun([3, 5, 7, 9, 10], 4000);
   assert.equal(a.TCPTimeouts, 0, got);
   assert.equal(a.TCPDSACKRackAfterRetrans ?? 0, 0, got);
   assert.ok(a.RetransSegs <= 5, `at most the held segments are resent: ${got}`);

@@ -649,15 +649,14 @@ export class Scoreboard {
         // new data takes now was the original's.
         if (now - x < QUEUE_RTT_FRACTION * ACK.queueRttMs) valid = false;
       }
-      // The data's first delivery after the retransmission: how long after it that came is
-      // a lower bound of the original's lateness, should a D-SACK later show that both copies
-      // arrived (`rack.ts` widens the window to it). Whichever copy it was: the original's
-      // (then it is the lateness itself), or the retransmission's own (then the original
-      // came later still). Noted for a delivery the rules above took as valid too — the
-      // original's delivery passes them whenever it comes later than min_RTT after the resend
-      // and the TSecr test cannot tell (no timestamps, or a TSval of the same ms tick): with
-      // min_RTT 20–50 µs against an SRTT of 1.5 ms under BBR's queue, nearly always.
-      if (this.retransLog !== null) {
+      // A delivery that was the original's (not valid by the rules above): how long after
+      // the retransmission it came — the original's lateness, should a D-SACK show the
+      // retransmission was not needed (`rack.ts`). One that may be the retransmission's own
+      // is not noted: had the original come later still, the window it needed would be more
+      // than a round trip, which RACK's (at most SRTT) cannot cover — widened to SRTT on it,
+      // loss detection would only wait a round trip longer for 16 recoveries. Such a D-SACK
+      // widens the window by RFC 8985 §6.2 step 4 alone (`RackTlp.onAck`).
+      if (!valid && this.retransLog !== null) {
         this.retransLog.delivered(this.#logSerial[p], this.#start, p, ACK);
       }
     }
