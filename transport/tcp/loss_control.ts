@@ -258,6 +258,7 @@ export class LossControl extends Timer implements RackTimes {
   start(seq: number): void {
     this.reset(seq);
     this.rack.reset();
+    this.#queueRttMs = 0;
   }
 
   // ---- ACK processing --------------------------------------------------------------------
