@@ -229,3 +229,63 @@ Deno.test("tcp recovery: a segment held past RACK's window and delivered after i
   assert.ok(a.TCPSACKReorder >= 1, "a D-SACK of data RACK resent counts as reordering");
   assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
 });
+
+/**
+ * Bulk transfer without timestamps through a queue (SRTT ~21 ms against a min_RTT of 2 ms; on
+ * veth under BBR 1.5 ms against 20–50 µs): every `every`-th new data segment after the first
+ * 4 MB is held back by the next of `holds` (ms).
+ */
+function queuedReorderedRun(holds: number[], every: number) {
+  const net = makeSimNet({
+    wire: { delayMs: 1, rateBitsPerSec: 50e6, bottleneckQueueFrames: 4096, queueFrames: 8192 },
+    tcp: { timestamps: false },
+  });
+  const { c, s } = connectPair(net);
+  const flow = new BulkFlow(c, s, 4_000_000 + (holds.length + 1) * every * 1448);
+  let held = 0;
+  let seen = 0;
+  let highest = -1;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0 || flow.read < 4_000_000) return 0;
+    if (highest >= 0 && seqDiff(t.seq, highest) < 0) return 0; // a retransmission
+    highest = t.seq;
+    if (held >= holds.length || ++seen % every !== 0) return 0;
+    return holds[held++];
+  });
+  assert.ok(net.run(() => flow.step(), 120_000));
+  assert.equal(held, holds.length);
+  const a = net.a.stats.tcp;
+  assert.ok(
+    c.snd.rack.minRttMs * 4 < c.snd.loss.rtt.srttMs,
+    `a queue: min_RTT ${c.snd.rack.minRttMs} ms against SRTT ${c.snd.loss.rtt.srttMs}`,
+  );
+  return { a, got: recoveryCounters(a) };
+}
+
+Deno.test("tcp recovery: a late original delivered sooner after its resend than the queue's round trip widens RACK's window, without timestamps", () => {
+  // The first held segment (8 ms) is resent, and its original is delivered before the resend,
+  // later than min_RTT after it: RFC 8985 §6.2 step 2 (min_RTT; no TSecr to test) takes that
+  // for the resend's delivery. Sooner than half the queue's round trip after the resend, it is
+  // the original's here: its lateness is noted, the D-SACK of the resend widens the window to
+  // it, and the later segments held 4 ms are not resent. On main: 100 resends (the queue sent
+  // before each resend deemed lost, below; the window one min_RTT/4 step per D-SACK round).
+  const { a, got } = queuedReorderedRun([8, 4, 4, 4, 4], 4000);
+  assert.equal(a.TCPTimeouts, 0, got);
+  assert.equal(a.RetransSegs, a.TCPDSACKRecvSegs, `every resend came back as a D-SACK: ${got}`);
+  assert.ok(a.TCPRackReoWndWidened >= 1, got);
+  assert.equal(a.RetransSegs, 1, `only the first held segment is resent: ${got}`);
+});
+
+Deno.test("tcp recovery: a late original delivered sooner after its resend than the queue's round trip does not make RACK deem the queue lost", () => {
+  // Holds that grow (3 → 10 ms), so that no widened window covers the next: each held segment
+  // is resent once, and its original, delivered a few ms after the resend — sooner than the
+  // resend could have crossed the queue — is not taken for the resend's delivery. Taken for it
+  // (min_RTT's test alone, as on main), RACK.xmit_ts jumped to the resend's send time and
+  // every segment sent before it and still queued was deemed lost: 225 spurious resends, 220
+  // of them D-SACKed as `TCPDSACKRackAfterRetrans`.
+  const { a, got } = queuedReorderedRun([3, 5, 7, 9, 10], 4000);
+  assert.equal(a.TCPTimeouts, 0, got);
+  assert.equal(a.TCPDSACKRackAfterRetrans ?? 0, 0, got);
+  assert.ok(a.RetransSegs <= 5, `at most the held segments are resent: ${got}`);
+});

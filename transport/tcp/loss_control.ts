@@ -185,6 +185,8 @@ export class LossControl extends Timer implements RackTimes {
   #lostRetransCounted = 0;
   /** The retransmission log's overruns counted so far. */
   #logOverrunsCounted = 0;
+  /** The newest RTT sample of never-retransmitted data (ms; 0: none yet). */
+  #queueRttMs = 0;
   /** Retransmission probes since SND.UNA last moved. */
   #retransProbes = 0;
   /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
@@ -256,6 +258,7 @@ export class LossControl extends Timer implements RackTimes {
   start(seq: number): void {
     this.reset(seq);
     this.rack.reset();
+    this.#queueRttMs = 0;
   }
 
   // ---- ACK processing --------------------------------------------------------------------
@@ -265,6 +268,7 @@ export class LossControl extends Timer implements RackTimes {
     this.#priorPipe = this.pipe;
     this.#priorUna = this.#snd.sndUna;
     this.sb.beginAck(now, this.rack.minRttMs);
+    this.sb.ackResults.queueRttMs = this.#queueRttMs;
     // The echo's age, for RACK's test of retransmitted segments (scoreboard.ts): only while
     // some may be delivered.
     const o = seg.opts;
@@ -334,6 +338,7 @@ export class LossControl extends Timer implements RackTimes {
     if (est.pendingMs >= 0) est.samplePending();
     else if (advanced) est.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd);
+    if (sb.ackResults.ackRttNewestMs >= 0) this.#queueRttMs = sb.ackResults.ackRttNewestMs;
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {

@@ -100,10 +100,21 @@ export class AckResults {
   echoAgeMs = -1;
   /** `fack` when the ACK began (reordering is judged against it). */
   priorFack = 0;
+  /**
+   * The newest RTT sample of never-retransmitted data before this ACK (ms; 0: none): the
+   * queue a retransmission sent lately joined. Set by the loss control after `beginAck`.
+   */
+  queueRttMs = 0;
 }
 
 /** The edges {@link Scoreboard.sack} hands to {@link Scoreboard.sackBlock} (one thread). */
 const SACK_BLOCK = new Uint32Array(2);
+
+/**
+ * A RACK retransmission's delivery sooner than this share of the queue's round trip
+ * ({@link AckResults.queueRttMs}) is taken as its original's.
+ */
+const QUEUE_RTT_FRACTION = 0.5;
 
 /** The one record of the ACK being processed (one ACK at a time on the one thread). */
 const ACK = new AckResults();
@@ -620,7 +631,11 @@ export class Scoreboard {
     // a later one is delivered, which can be well within an RTT of the original when the queue
     // varies or packets are reordered; the original's late SACK then took RACK.xmit_ts to the
     // retransmission and deemed everything sent before it lost — a cascade of spurious
-    // retransmissions under BBR's deep queue. Not for the probes' and the RTO's
+    // retransmissions under BBR's deep queue. The TSecr test has 1 ms ticks and min_RTT is
+    // the empty path's (20–50 µs on veth against an SRTT of 1.5 ms): neither catches an
+    // original a few hundred µs late. So, a deviation from the RFC, a RACK resend's delivery
+    // also counts only once half the round trip new data takes now has passed since the
+    // resend, which went out behind that queue (`queueRttMs`): a sooner one was the original's. Not for the probes' and the RTO's
     // retransmissions: sent two RTTs or more after the original, they are not ambiguous past
     // min_RTT, and a probe SACKed above a hole echoes an older TSval by RFC 7323 §4.3 (the
     // last in-order segment's) — the test would ignore the delivered probe.
@@ -628,15 +643,19 @@ export class Scoreboard {
     if (retrans) {
       valid = now - x >= ACK.minRtt;
       const why = this.#why[p];
-      if (valid && ACK.echoAgeMs >= 0 && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
-        valid = ACK.echoAgeMs <= Math.floor(now) - Math.floor(x);
+      if (valid && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
+        if (ACK.echoAgeMs >= 0) valid = ACK.echoAgeMs <= Math.floor(now) - Math.floor(x);
+        // RACK resends go out behind the queue: a delivery sooner than half the round trip
+        // new data takes now was the original's.
+        if (now - x < QUEUE_RTT_FRACTION * ACK.queueRttMs) valid = false;
       }
       // A delivery that was the original's (not valid by the rules above): how long after
       // the retransmission it came — the original's lateness, should a D-SACK show the
       // retransmission was not needed (`rack.ts`). One that may be the retransmission's own
-      // says nothing of the original and is not noted: that D-SACK widens the window by RFC
-      // 8985 §6.2 step 4 alone (`RackTlp.onAck`, a step per round trip), as for a peer
-      // without timestamps whose original came later than min_RTT after the resend.
+      // is not noted: had the original come later still, the window it needed would be more
+      // than a round trip, which RACK's (at most SRTT) cannot cover — widened to SRTT on it,
+      // loss detection would only wait a round trip longer for 16 recoveries. Such a D-SACK
+      // widens the window by RFC 8985 §6.2 step 4 alone (`RackTlp.onAck`).
       if (!valid && this.retransLog !== null) {
         this.retransLog.delivered(this.#logSerial[p], this.#start, p, ACK);
       }
