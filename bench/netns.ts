@@ -33,7 +33,7 @@ export type Side = "stack" | "peer";
  * Absolute path of cli/ustack.ts, or of the environment variable `USTACK_BENCH_CLI` when set (a
  * script that runs the CLI's `main` inside a probe, e.g. under a heap profiler).
  */
-export const USTACK_CLI = Deno.env.get("USTACK_BENCH_CLI") ??
+export const USTACK_CLI = Deno.env.get("USTACK_BENCH_CLI") ||
   new URL("../cli/ustack.ts", import.meta.url).pathname;
 
 /** How a bounded wait ended. */

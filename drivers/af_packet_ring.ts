@@ -239,6 +239,12 @@ export class AfPacketRingStats extends DriverStats {
   txKickHandoffs = 0;
   /** Handoffs that had to wake the sleeping kicker (one futex wake each). */
   txKickWakes = 0;
+  /** Long frames copied into TX slots through a view the ring's table held (no allocation). */
+  txFrameViewHits = 0;
+  /** Long frames whose copy made a view (one allocation each; bounded by `TX_FRAME_VIEWS`). */
+  txFrameViewMisses = 0;
+  /** Views the ring's table let go to hold a new one (its bound refusing to grow). */
+  txFrameViewReplaced = 0;
 }
 
 /**

@@ -40,6 +40,7 @@ import {
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { writeVnetHeader } from "./vnet_header.ts";
 import { SubarrayCache } from "../core/subarray_cache.ts";
+import type { Counters } from "../core/counters.ts";
 import type { PayloadSource } from "../core/packet_buffer.ts";
 import type { TxKicker } from "./tx_kicker.ts";
 
@@ -146,6 +147,15 @@ export interface TxRingCounters {
   txKickHandoffs: number;
   /** Handoffs that had to wake a sleeping kicker. */
   txKickWakes: number;
+  /**
+   * With these three, the frame views' table ({@link TX_FRAME_VIEWS}) counts into this group
+   * (`txFrameViewHits`, `…Misses`, `…Replaced`); without them, into a group of its own.
+   */
+  txFrameViewHits?: number;
+  /** See {@link TxRingCounters.txFrameViewHits}. */
+  txFrameViewMisses?: number;
+  /** See {@link TxRingCounters.txFrameViewHits}. */
+  txFrameViewReplaced?: number;
 }
 
 /** What a {@link TxRing} needs. */
@@ -255,7 +265,7 @@ export class TxRing {
   #last = -1;
   #kickNeeded = false;
   /** Views of the frames copied into slots, reused (see {@link TX_FRAME_VIEWS}). */
-  readonly #frameViews = new SubarrayCache(TX_FRAME_VIEWS);
+  readonly #frameViews: SubarrayCache;
 
   /** Lay the slots out as `s.geometry` says. */
   constructor(s: TxRingSetup) {
@@ -282,6 +292,12 @@ export class TxRing {
     this.#data = s.layout.data;
     this.#vnetBytes = s.vnetBytes;
     this.#stats = s.stats;
+    const counted = s.stats.txFrameViewHits !== undefined;
+    this.#frameViews = new SubarrayCache(
+      TX_FRAME_VIEWS,
+      counted ? s.stats as unknown as Counters : null,
+      "txFrameView",
+    );
   }
 
   /** Frame copies that found their source view in the ring's table (no allocation). */

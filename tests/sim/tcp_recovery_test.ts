@@ -289,3 +289,39 @@ Deno.test("tcp recovery: a late original delivered sooner after its resend than 
   assert.equal(a.TCPDSACKRackAfterRetrans ?? 0, 0, got);
   assert.ok(a.RetransSegs <= 5, `at most the held segments are resent: ${got}`);
 });
+
+// The queue a RACK resend waited behind (`queueRttMs`, bbr11n) lapses once the last original is
+// delivered: at a transfer's tail the resends cross a drained queue, and one of them delivered
+// sooner than half the old queued round trip is the resend's own delivery (RFC 8985 §6.2), so a
+// resend lost before it is found by RACK, not by a probe. A, 160 segments before the end, is lost
+// with its first resend; B, 110 before the end, once; no timestamps.
+Deno.test("tcp: a lost RACK resend at a transfer's tail is found by RACK once the queue drained", () => {
+  const net = makeSimNet({
+    wire: { delayMs: 1, rateBitsPerSec: 50e6, bottleneckQueueFrames: 4096, queueFrames: 8192 },
+    tcp: { timestamps: false },
+  });
+  const { c, s } = connectPair(net);
+  const n = 3_000_000, mss = c.snd.mss, start = c.snd.sndNxt;
+  const a = (start + n - 160 * mss) >>> 0, b = (start + n - 110 * mss) >>> 0;
+  const flow = new BulkFlow(c, s, n);
+  let aSends = 0, bSends = 0, aResendDroppedAt = -1, aSentAgainAt = -1;
+  const carries = (x: number, seq: number, len: number) =>
+    seqDiff(x, seq) >= 0 && seqDiff(x, seq + len) < 0;
+  net.wire.setFrameHook(net.portA, (frame, len) => {
+    const t = tcpOfFrame(frame, len);
+    if (t === null || t.dataLen === 0) return 0;
+    if (carries(a, t.seq, t.dataLen)) {
+      aSends++;
+      if (aSends === 2) aResendDroppedAt = net.clock.nowMs();
+      if (aSends === 3) aSentAgainAt = net.clock.nowMs();
+      return aSends <= 2 ? SIM_DROP : 0;
+    }
+    if (carries(b, t.seq, t.dataLen) && ++bSends === 1) return SIM_DROP;
+    return 0;
+  });
+  assert.ok(net.run(() => flow.step(), 120_000));
+  const gap = aSentAgainAt - aResendDroppedAt;
+  assert.ok(aSends >= 3, `A sent ${aSends} times`);
+  assert.equal(net.a.stats.tcp.TCPRetransProbes ?? 0, 0, `found by a probe, ${gap.toFixed(1)} ms`);
+  assert.ok(gap < 2 * c.snd.loss.rtt.srttMs + 10, `A sent again ${gap.toFixed(1)} ms later`);
+});

@@ -339,6 +339,10 @@ export class LossControl extends Timer implements RackTimes {
     else if (advanced) est.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd);
     if (sb.ackResults.ackRttNewestMs >= 0) this.#queueRttMs = sb.ackResults.ackRttNewestMs;
+    // The last original delivered (RACK.fack at SND.MAX): no new data is left queued ahead of
+    // a resend, so the queue's round trip lapses and RFC 8985 §6.2 step 2's rule alone applies
+    // (at a transfer's tail resends cross a drained queue; a stale queue would hide their loss).
+    if (seqDiff(snd.sndMax, sb.fack) <= 0) this.#queueRttMs = 0;
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
@@ -436,6 +440,7 @@ export class LossControl extends Timer implements RackTimes {
       rec.recover = snd.sndMax;
     }
     snd.cc.onRetransmitTimeout(seqDiff(snd.sndMax, snd.sndUna), now);
+    this.#queueRttMs = 0; // everything goes again from SND.UNA: no queue of originals ahead
     const before = sb.lostBytes;
     sb.markAllLost();
     if (sb.lostBytes > before) this.lostSegments += Math.ceil((sb.lostBytes - before) / snd.mss);

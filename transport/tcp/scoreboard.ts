@@ -487,6 +487,7 @@ export class Scoreboard {
     ACK.now = nowMs;
     ACK.minRtt = minRttMs;
     ACK.echoAgeMs = -1;
+    ACK.queueRttMs = 0; // the loss control sets its own after this call
     ACK.priorFack = this.fack;
     ACK.ackDelivered = 0;
     ACK.ackSacked = 0;
@@ -635,7 +636,8 @@ export class Scoreboard {
     // the empty path's (20–50 µs on veth against an SRTT of 1.5 ms): neither catches an
     // original a few hundred µs late. So, a deviation from the RFC, a RACK resend's delivery
     // also counts only once half the round trip new data takes now has passed since the
-    // resend, which went out behind that queue (`queueRttMs`): a sooner one was the original's. Not for the probes' and the RTO's
+    // resend, which went out behind that queue (`queueRttMs`, 0 once the last original was
+    // delivered or after an RTO): a sooner one was the original's. Not for the probes' and the RTO's
     // retransmissions: sent two RTTs or more after the original, they are not ambiguous past
     // min_RTT, and a probe SACKed above a hole echoes an older TSval by RFC 7323 §4.3 (the
     // last in-order segment's) — the test would ignore the delivered probe.
