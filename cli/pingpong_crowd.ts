@@ -118,7 +118,7 @@ export class ConnectCrowd implements WarmUpCrowd {
     this.#endMs = endMs;
     return new Promise((resolve) => {
       this.#resolve = resolve;
-      this.#pump();
+      this.#pump(performance.now());
     });
   }
 
@@ -127,16 +127,20 @@ export class ConnectCrowd implements WarmUpCrowd {
     this.#stopped = true;
   }
 
-  /** Connection `c` ended: `error` null, or why it failed. */
+  /**
+   * Connection `c` ended: `error` null, or why it failed. One clock read: its end, the
+   * pacing test's time and the start of the connection that takes its place.
+   */
   finished(c: Cycle, error: string | null): void {
+    const now = performance.now();
     if (error === null) {
-      this.latencies.record((performance.now() - c.t0) * 1e6);
+      this.latencies.record((now - c.t0) * 1e6);
       this.done++;
     } else {
       this.#fail(error);
     }
     this.#running--;
-    this.#pump();
+    this.#pump(now);
   }
 
   #fail(error: string): void {
@@ -144,12 +148,13 @@ export class ConnectCrowd implements WarmUpCrowd {
     if (this.firstError === "") this.firstError = error;
   }
 
-  #pump(): void {
+  /** Start connections up to the limits, at `now` (read by the caller). */
+  #pump(now: number): void {
     while (
       this.#running < this.#conc && this.started < this.#upTo && !this.#stopped &&
-      performance.now() < this.#endMs
+      now < this.#endMs
     ) {
-      this.#start(this.started++);
+      this.#start(this.started++, now);
     }
     if (this.#running === 0 && this.#resolve !== null) {
       const resolve = this.#resolve;
@@ -158,8 +163,7 @@ export class ConnectCrowd implements WarmUpCrowd {
     }
   }
 
-  #start(i: number): void {
-    const t0 = performance.now();
+  #start(i: number, t0: number): void {
     const addrs = this.addrs;
     let ep: TcpEndpoint;
     try {

@@ -36,12 +36,14 @@ const POW2: Float64Array = (() => {
   return p;
 })();
 
-/** floor(log2(v)) for an integer 1 ≤ v < 2^53, exact (Math.log2 alone rounds near powers). */
+/**
+ * floor(log2(v)) for an integer 1 ≤ v < 2^53, exact: the leading zeros of the 32-bit word
+ * that holds its top bit. (`Math.log2` is a library call, rounded near powers, and a per-RTT
+ * sample's cost: every connection records two or three.)
+ */
 function floorLog2(v: number): number {
-  let e = Math.floor(Math.log2(v));
-  if (POW2[e] > v) e--;
-  else if (e < 53 && POW2[e + 1] <= v) e++;
-  return e;
+  if (v < 4294967296) return 31 - Math.clz32(v);
+  return 63 - Math.clz32(Math.floor(v / 4294967296));
 }
 
 /** Everything a {@link Histogram} recorded, as plain data ({@link Histogram.state}). */

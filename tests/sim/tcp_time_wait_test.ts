@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ADDR_B, inTimeWait, makeSimNet, type SimNet } from "../harness/sim_net.ts";
+import { ADDR_A, ADDR_B, inTimeWait, makeSimNet, type SimNet } from "../harness/sim_net.ts";
 import { TcpRig } from "../harness/tcp_rig.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
@@ -258,4 +258,25 @@ Deno.test("TIME_WAIT record: PAWS answers an old timestamp, a RST on RCV.NXT end
   rig.inject(c.seg({ flags: TCP_FLAG_RST }));
   assert.equal(rig.take().length, 0);
   assert.equal(rig.stack.tcp.timeWaitCount, 0);
+});
+
+Deno.test("TIME_WAIT: a record that left the table is the next one's (tcp_tw_reuse makes none per connection)", () => {
+  const net = makeSimNet();
+  const l = net.tcpB.listen(null, 80, 8);
+  let lastIss = -1;
+  for (let i = 0; i < 5; i++) {
+    const c = net.tcpA.connect(ADDR_B, 80, { localPort: 45000 });
+    if (i > 0) assert.ok(seqGt(c.snd.iss, seqAdd(lastIss, TIME_WAIT_ISN_GAP - 1)), "ISS beyond");
+    closeFromClient(net, c, accept(net, l, c));
+    lastIss = c.snd.sndMax;
+    assert.ok(inTimeWait(net.tcpA, c));
+    net.advance(1000);
+  }
+  assert.equal(net.a.stats.tcp.TWRecycled, 4);
+  assert.equal(net.tcpA.timeWaitCount, 1);
+  // One record made: each reuse gave its record back, the close that followed took it.
+  assert.equal(net.tcpA.timeWait.recordsMade, 1);
+  const rec = net.tcpA.timeWaitRecord(ADDR_A, 45000, ADDR_B, 80)!;
+  assert.equal(rec.localPort, 45000);
+  assert.ok(rec.live);
 });

@@ -133,3 +133,36 @@ Deno.test("Histogram.state/addState: a copy that crosses threads adds like the h
   assert.equal(merged.valueAtPercentile(99), direct.valueAtPercentile(99));
   assert.throws(() => merged.addState({ ...a.state(), counts: new Float64Array(3) }), RangeError);
 });
+
+Deno.test("histogram: buckets exact at every power of two up to 2^53, without Math.log2", () => {
+  const log2 = Math.log2;
+  let calls = 0;
+  Math.log2 = (x: number) => {
+    calls++;
+    return log2(x);
+  };
+  try {
+    const bits = 7;
+    const sub = 1 << bits, half = sub >> 1;
+    // The bucket of v by a reference exponent found by doubling (no rounding anywhere).
+    const reference = (v: number): number => {
+      if (v < sub) return v;
+      let e = 0;
+      while (2 ** (e + 1) <= v) e++;
+      const shift = e - (bits - 1);
+      return sub + (shift - 1) * half + (Math.floor(v / 2 ** shift) - half);
+    };
+    for (let k = 1; k < 53; k++) {
+      for (const v of [2 ** k - 1, 2 ** k, 2 ** k + 1]) {
+        if (v < 1 || v >= 2 ** 53) continue;
+        const h = new Histogram({ subBucketBits: bits, maxValue: 2 ** 53 - 1 });
+        h.record(v);
+        const counts = h.state().counts;
+        assert.equal(counts.findIndex((c) => c === 1), reference(v), `value ${v}`);
+      }
+    }
+    assert.equal(calls, 0, "Math.log2 called");
+  } finally {
+    Math.log2 = log2;
+  }
+});

@@ -60,6 +60,11 @@ const B_WRITE_SHUT = 32;
 const B_APP_CLOSED = 64;
 const B_COUNTED_ESTAB = 128;
 const B_COUNTED_FIN_WAIT = 256;
+/**
+ * The segment being processed carries a FIN: FIN_WAIT_2 entered on its ACK waits for that FIN
+ * before arming its timeout ({@link TcpEndpoint.finSegmentDone}).
+ */
+const B_FIN_IN_SEGMENT = 512;
 
 /** What a connection needs from its TCP layer; `TcpLayer` provides it. */
 export interface ConnectionLayer extends TcpServices {
@@ -570,7 +575,9 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
         this.#enterTimeWait();
         break;
       case TcpState.FIN_WAIT_2:
-        if (this.appClosed) this.#armFinWait2();
+        // The peer's FIN on the ACK of ours (a short connection's usual close) takes the
+        // connection on to TIME_WAIT at once: the timeout is armed after that FIN, if needed.
+        if (this.appClosed && (this.#bits & B_FIN_IN_SEGMENT) === 0) this.#armFinWait2();
         break;
       case TcpState.CLOSED:
         this.#release();
@@ -647,6 +654,29 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     const tsRecent = rcv.tsRecent;
     this.destroy();
     this.layer.timeWait.add(this, sndNxt, rcvNxt, window, tsRecent);
+  }
+
+  /**
+   * @internal A segment carrying a FIN is about to be processed: a FIN_WAIT_2 entered on its
+   * ACK leaves its timeout to {@link TcpEndpoint.finSegmentDone}. Without it a short
+   * connection that closed first armed the timeout (a timer, a clock read) and cancelled it on
+   * the same segment's FIN.
+   */
+  finSegmentBegins(): void {
+    this.#bits |= B_FIN_IN_SEGMENT;
+  }
+
+  /**
+   * @internal The segment {@link TcpEndpoint.finSegmentBegins} announced was processed (or
+   * dropped): still in FIN_WAIT_2 (its FIN out of order, say), a closed connection's timeout
+   * is armed now, as on entry.
+   */
+  finSegmentDone(): void {
+    this.#bits &= ~B_FIN_IN_SEGMENT;
+    if (this.#state === TcpState.FIN_WAIT_2 && this.appClosed) {
+      const t = this.#lingerT;
+      if (t === null || !t.armed) this.#armFinWait2();
+    }
   }
 
   /** The FIN_WAIT_2 timeout of a closed connection (Linux tcp_fin_timeout). */

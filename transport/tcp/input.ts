@@ -82,7 +82,16 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
     default:
       break;
   }
-  if (!ep.snd.onAck(seg)) return;
+  if ((seg.flags & TCP_FLAG_FIN) === 0) {
+    if (!ep.snd.onAck(seg)) return;
+    // Seventh check: segment text.
+    if (seg.dataLen > 0) ep.receiveText(seg);
+    return;
+  }
+  // A FIN rides on this ACK: FIN_WAIT_2 entered on the ACK arms its timeout only if the FIN
+  // does not take the connection on at once (finSegmentDone).
+  ep.finSegmentBegins();
   // Seventh and eighth checks: segment text and FIN.
-  if (seg.dataLen > 0 || (seg.flags & TCP_FLAG_FIN) !== 0) ep.receiveText(seg);
+  if (ep.snd.onAck(seg)) ep.receiveText(seg);
+  ep.finSegmentDone();
 }

@@ -807,17 +807,20 @@ export class LossControl extends Timer implements RackTimes {
    */
   afterSend(now: number, sentNew: boolean): void {
     this.eventMs = now;
-    if (!this.timer.armed) {
+    // Not running: the RTO's deadline starts now, and the timer is armed once below — for
+    // the probe that replaces it, or for the RTO (a short connection's every send found it
+    // stopped, and armed it for the RTO only to move it to the PTO at once).
+    const idle = !this.timer.armed;
+    if (idle) {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
       this.#timerMode = LT_RTO;
-      this.armAtMs = this.#rtoDeadlineMs;
-      this.#svc.ctx.timers.arm(this);
-    }
-    if (this.#timerMode === LT_REO) return;
+    } else if (this.#timerMode === LT_REO) return;
     // RFC 8985 §7.2: restart the probe timer after new data went out.
     if (sentNew && this.#tlpAllowed()) this.#armPto();
     else if (this.#retransProbeAllowed()) this.#armRetransProbe();
-    else if (this.#timerMode === LT_RETRANS_PROBE) this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
+    else if (idle || this.#timerMode === LT_RETRANS_PROBE) {
+      this.#armTimer(LT_RTO, this.#rtoDeadlineMs);
+    }
   }
 
   /** RFC 8985 §7.2: the PTO from `eventMs`, capped by the RTO deadline. */

@@ -392,16 +392,17 @@ export class TcpLayer implements NetProtocolHandler {
     // taken: the search's last call of it): take it over.
     const reuseFrom = this.#reusable;
     this.#reusable = null;
-    if (reuseFrom !== null) {
-      this.timeWait.remove(reuseFrom);
-      this.stats.TWRecycled++;
-    }
     // One SipHash: the ISN and (its other half) the timestamp offset.
     let iss = this.isn.next(la, lp, ra, remotePort, now);
     const tsOffset = this.isn.nextTimestampOffset;
+    if (reuseFrom !== null) {
+      // Beyond the old connection's sequence space: read before the record goes.
+      iss = this.timeWait.reuseIss(reuseFrom, iss);
+      this.timeWait.remove(reuseFrom);
+      this.stats.TWRecycled++;
+    }
     const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null, tsOffset, now);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    if (reuseFrom !== null) iss = this.timeWait.reuseIss(reuseFrom, iss);
     activeOpen(ep, iss, now);
     return ep;
   }

@@ -76,15 +76,15 @@ export class TimeWaitRecord implements TcpFlow {
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
   /** Local address (shared with the connection it was). */
-  readonly localAddr: IpAddress;
+  localAddr: IpAddress;
   /** Local port. */
-  readonly localPort: number;
+  localPort: number;
   /** Remote address. */
-  readonly remoteAddr: IpAddress;
+  remoteAddr: IpAddress;
   /** Remote port. */
-  readonly remotePort: number;
+  remotePort: number;
   /** The NIC a link-local peer is on (0: route as usual). */
-  readonly nicIndex: number;
+  nicIndex: number;
   /** Our SND.NXT (past our FIN). */
   sndNxt = 0;
   /** RCV.NXT (past the peer's FIN). */
@@ -94,7 +94,7 @@ export class TimeWaitRecord implements TcpFlow {
   /** Timestamps were negotiated. */
   tsOk: boolean;
   /** Our TSval offset. */
-  readonly tsOffset: number;
+  tsOffset: number;
   /** TS.Recent: the peer's last timestamp. */
   tsRecent = 0;
   /** When TS.Recent was last updated (ms): tcp_tw_reuse waits until it is old enough. */
@@ -118,7 +118,26 @@ export class TimeWaitRecord implements TcpFlow {
     this.tsOk = src.tsOk;
     this.tsOffset = src.tsOffset;
   }
+
+  /** @internal A record back from the table's free list takes the connection `src`. */
+  reuseFor(src: TimeWaitSource): void {
+    this.localAddr = src.localAddr;
+    this.localPort = src.localPort;
+    this.remoteAddr = src.remoteAddr;
+    this.remotePort = src.remotePort;
+    this.nicIndex = src.peerNic;
+    this.tsOk = src.tsOk;
+    this.tsOffset = src.tsOffset;
+  }
 }
+
+/**
+ * Records the table keeps for reuse once they leave it. A client reusing TIME_WAIT four-tuples
+ * (`tcp_tw_reuse`) removes one record per connection and adds one as it closes: each record
+ * lives seconds, long enough for V8 to move it to the old generation, where a new one per
+ * connection was garbage for the major collector. Bounded (the rest go to the collector).
+ */
+const FREE_RECORDS_MAX = 1024;
 
 /** What the table needs to answer for a record: send one ACK of the old connection. */
 export interface TimeWaitSender {
@@ -158,6 +177,10 @@ export class TimeWaitTable {
   #oldest: TimeWaitRecord | null = null;
   #newest: TimeWaitRecord | null = null;
   #count = 0;
+  /** Records that left the table, for the next {@link TimeWaitTable.add} (bounded). */
+  readonly #free: TimeWaitRecord[] = [];
+  /** Records made so far (not taken from the free list): tests and tools. */
+  recordsMade = 0;
 
   /** A table adding its records to `flows`; `stats` are the `tcp` counters. */
   constructor(
@@ -200,7 +223,11 @@ export class TimeWaitTable {
       this.#stats.TCPTimeWaitOverflow++;
       return null;
     }
-    const rec = new TimeWaitRecord(src);
+    let rec = this.#free.pop();
+    if (rec === undefined) {
+      rec = new TimeWaitRecord(src);
+      this.recordsMade++;
+    } else rec.reuseFor(src);
     rec.sndNxt = sndNxt;
     rec.rcvNxt = rcvNxt;
     rec.window = window;
@@ -209,20 +236,28 @@ export class TimeWaitTable {
     rec.tsRecentMs = now;
     // The connection has just left the four-tuple (`add`'s contract): no second lookup, and
     // the tuple never came free.
-    if (!this.#flows.takeOver(rec)) return null;
+    if (!this.#flows.takeOver(rec)) {
+      this.#free.push(rec);
+      return null;
+    }
     rec.live = true;
     this.#count++;
     this.#append(rec, now);
     return rec;
   }
 
-  /** Take `rec` out (reused, reset, or expired). */
+  /**
+   * Take `rec` out (reused, reset, or expired). The record goes back to the free list: read
+   * what is needed of it before (the next {@link TimeWaitTable.add} may take it).
+   */
   remove(rec: TimeWaitRecord): void {
     if (!rec.live) return;
     rec.live = false;
     this.#unlink(rec);
     this.#flows.remove(rec);
     this.#count--;
+    rec.flowNext = null;
+    if (this.#free.length < FREE_RECORDS_MAX) this.#free.push(rec);
   }
 
   /**
