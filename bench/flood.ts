@@ -10,9 +10,21 @@
  * ```
  * deno run --allow-all bench/flood.ts [--rate 200000] [--seconds 10] [--sources 200]
  *                                     [--bytes 1000000] [--cpu-prof DIR]
+ *                                     [--servers ustack,kernel] [--base-cli PATH]...
+ *                                     [--variant NAME=FLAGS]... [--rotate K]
  * ```
  *
  * `--cpu-prof DIR` writes a V8 CPU profile of the stack process (both phases) into DIR.
+ *
+ * `--servers` names the servers run one after the other, each on a fresh veth pair with both
+ * phases: `ustack` (this checkout's `serve --http`), `kernel` (`Deno.serve` with the same
+ * handler on the kernel's sockets, the address on the stack end's interface: the reference
+ * ratio under the same flood, same run), each `--base-cli` checkout's `serve` (named `base1`,
+ * …) and each `--variant` (this checkout with extra `serve` flags). `--rotate K` starts the
+ * list at its K-th entry (rounds run by a shell loop rotate who goes first). Each phase
+ * records what ran on the machine (`/proc/stat` by column, % of one CPU), the server's,
+ * flooder's and ksoftirqd's CPU and run-queue wait (`schedstat`, ms per second), the curl
+ * processes' CPU and the NET_RX softirqs per second.
  *
  * Needs root, `curl`, `nft`. The namespaces are deleted at the end.
  *
@@ -21,8 +33,10 @@
 
 import { parseArgs } from "node:util";
 import { formatMac } from "../link/ethernet.ts";
-import { createVethPair, type VethPair } from "../tests/harness/netns.ts";
+import { createVethPair, runCommand, type VethPair } from "../tests/harness/netns.ts";
 import { cliCommand, CliProcess } from "../tests/harness/ustack_cli.ts";
+import { PhaseWatch } from "./flood_watch.ts";
+import { parseVariant } from "./netns.ts";
 
 /** Options of a flood run. */
 export interface FloodOptions {
@@ -38,6 +52,18 @@ export interface FloodOptions {
   cpuProfDir?: string;
 }
 
+/** A server a flood run measures. */
+export interface FloodServer {
+  /** Its name in the record. */
+  name: string;
+  /** `ustack` (a `serve --http` of `cli`, with `flags`) or `kernel` (`Deno.serve`). */
+  kind: "ustack" | "kernel";
+  /** The CLI entry point of a `ustack` server (default: this checkout's). */
+  cli?: string;
+  /** Extra `serve` flags of a `ustack` server. */
+  flags?: string[];
+}
+
 /** What a phase measured. */
 export interface PhaseResult {
   /** Downloads completed. */
@@ -46,6 +72,8 @@ export interface PhaseResult {
   bad: number;
   /** Bytes per second downloaded. */
   bytesPerSecond: number;
+  /** What ran on the machine meanwhile (see {@link PhaseWatch}). */
+  watch?: Record<string, unknown>;
 }
 
 /** The pattern `serve --http` sends for /bytes/N: byte i is i % 251. */
@@ -64,7 +92,9 @@ export async function downloads(
   bytes: number,
   seconds: number,
   atLeast = 0,
+  watch?: PhaseWatch,
 ): Promise<PhaseResult> {
+  await watch?.start();
   const end = performance.now() + seconds * 1000;
   const t0 = performance.now();
   let done = 0;
@@ -83,7 +113,8 @@ export async function downloads(
     await Deno.remove(out);
   }
   const s = (performance.now() - t0) / 1000;
-  return { downloads: done, bad, bytesPerSecond: (done * bytes) / s };
+  const w = await watch?.stop();
+  return { downloads: done, bad, bytesPerSecond: (done * bytes) / s, watch: w };
 }
 
 /**
@@ -145,43 +176,111 @@ export function floodCommand(
   ];
 }
 
-/** Run both phases; the record. */
-export async function runFlood(o: FloodOptions): Promise<Record<string, unknown>> {
+/** The kernel reference's server: `Deno.serve` with `serve --http`'s handler. */
+const KERNEL_SERVER = new URL("./http_kernel_server.ts", import.meta.url).pathname;
+
+/** Start `server` in the pair's stack namespace; resolves once it listens. */
+async function startServer(
+  pair: VethPair,
+  server: FloodServer,
+  o: FloodOptions,
+): Promise<CliProcess> {
+  if (server.kind === "kernel") {
+    const s = pair.stackNs;
+    const add = await runCommand([
+      "ip",
+      "-n",
+      s,
+      "addr",
+      "add",
+      `${pair.stackAddr}/${pair.prefixLen}`,
+      "dev",
+      pair.stackIf,
+    ]);
+    if (add.code !== 0) throw new Error(`ip addr add: ${add.stderr}`);
+    const p = new CliProcess(
+      pair.spawnInStackNs(
+        [
+          Deno.execPath(),
+          "run",
+          "--allow-net",
+          "--allow-read",
+          KERNEL_SERVER,
+          pair.stackAddr,
+          "80",
+        ],
+        { stdout: "piped", stderr: "piped" },
+      ),
+    );
+    await p.waitForLine(/ready/, 30_000);
+    return p;
+  }
+  const args = [
+    "serve",
+    "--http",
+    "80",
+    "--if",
+    pair.stackIf,
+    "--addr",
+    `${pair.stackAddr}/${pair.prefixLen}`,
+    "--rx-ring",
+    "v3",
+    "--json",
+    ...(server.flags ?? []),
+  ];
+  const flags = o.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`];
+  const cmd = server.cli === undefined ? cliCommand(args, flags) : [
+    Deno.execPath(),
+    "run",
+    "--allow-ffi",
+    "--allow-write",
+    "--allow-read",
+    ...flags,
+    server.cli,
+    ...args,
+  ];
+  const p = new CliProcess(pair.spawnInStackNs(cmd, { stdout: "piped", stderr: "piped" }));
+  await p.waitForLine(/"event":"ready"/, 30_000);
+  return p;
+}
+
+/** Both phases against one server on a fresh veth pair; the record. */
+export async function runFlood(
+  o: FloodOptions,
+  server: FloodServer = { name: "ustack", kind: "ustack" },
+): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  const steps: Record<string, number> = {};
+  const step = (name: string) => steps[name] = Math.round(performance.now() - t0);
   const pair = await createVethPair({ ipv6: false });
-  const serve = new CliProcess(
-    pair.spawnInStackNs(
-      cliCommand([
-        "serve",
-        "--http",
-        "80",
-        "--if",
-        pair.stackIf,
-        "--addr",
-        `${pair.stackAddr}/${pair.prefixLen}`,
-        "--rx-ring",
-        "v3",
-        "--json",
-      ], o.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`]),
-      { stdout: "piped", stderr: "piped" },
-    ),
-  );
+  let serve: CliProcess | undefined;
   try {
-    await serve.waitForLine(/"event":"ready"/, 30_000);
+    step("pair");
+    serve = await startServer(pair, server, o);
+    step("ready");
     const range = await spoofedSources(pair, o.sources);
-    const quiet = await downloads(pair, o.bytes, o.seconds);
+    const pids: Record<string, number | undefined> = { server: serve.pid };
+    const watch = new PhaseWatch(() => pids);
+    const quiet = await downloads(pair, o.bytes, o.seconds, 0, watch);
+    step("quiet");
     const flooder = new CliProcess(
       pair.spawn(floodCommand(pair, range, o.rate, o.seconds + 2), {
         stdout: "piped",
         stderr: "piped",
       }),
     );
+    pids.flooder = flooder.pid;
     await new Promise((r) => setTimeout(r, 1000)); // the flood is on
-    const flooded = await downloads(pair, o.bytes, o.seconds);
+    const flooded = await downloads(pair, o.bytes, o.seconds, 0, watch);
+    step("flooded");
     const code = await flooder.exited();
+    step("flooderExit");
     const flood = JSON.parse(flooder.lines.find((l) => l.startsWith("{")) ?? "{}");
     await serve.stop();
-    const stats = serve.statsEvent();
+    step("stopped");
+    const stats = server.kind === "ustack" ? serve.statsEvent() : undefined;
     return {
+      server: server.name,
       options: o,
       flood,
       floodExit: code,
@@ -191,11 +290,31 @@ export async function runFlood(o: FloodOptions): Promise<Record<string, unknown>
       tcp: stats?.tcp,
       arp: stats?.arp,
       link: stats?.link,
+      stepsMs: steps,
     };
   } finally {
-    await serve.stop().catch(() => {});
+    await serve?.stop().catch(() => {});
     await pair.destroy();
+    console.error(
+      `${server.name}: ${JSON.stringify(steps)}, destroyed at ${
+        Math.round(performance.now() - t0)
+      } ms`,
+    );
   }
+}
+
+/** One line per server: the ratio, the rates, the flood's rate and the flooded phase's CPU. */
+export function floodLine(r: Record<string, unknown>): string {
+  const q = r.quiet as PhaseResult;
+  const f = r.flooded as PhaseResult;
+  const fl = r.flood as { rate?: number };
+  const w = (f.watch ?? {}) as { cpu?: Record<string, number>; machine?: Record<string, number> };
+  const mb = (x: number) => (x / 1e6).toFixed(1);
+  return `${r.server}: ratio ${(r.ratio as number ?? 0).toFixed(2)}, ${mb(q.bytesPerSecond)} → ${
+    mb(f.bytesPerSecond)
+  } MB/s, bad ${q.bad + f.bad}, flood ${Math.round(fl.rate ?? 0)}/s; flooded cpu ${
+    JSON.stringify(w.cpu ?? {})
+  } machine ${JSON.stringify(w.machine ?? {})}`;
 }
 
 if (import.meta.main) {
@@ -206,14 +325,41 @@ if (import.meta.main) {
       sources: { type: "string" },
       bytes: { type: "string" },
       "cpu-prof": { type: "string" },
+      servers: { type: "string" },
+      "base-cli": { type: "string", multiple: true },
+      variant: { type: "string", multiple: true },
+      rotate: { type: "string" },
+      out: { type: "string" },
     },
   });
-  const r = await runFlood({
+  const o: FloodOptions = {
     rate: Number(values.rate ?? 200_000),
     seconds: Number(values.seconds ?? 10),
     sources: Number(values.sources ?? 200),
     bytes: Number(values.bytes ?? 1_000_000),
     cpuProfDir: values["cpu-prof"],
-  });
-  console.log(JSON.stringify(r, null, 2));
+  };
+  const servers: FloodServer[] = [];
+  for (const name of (values.servers ?? "ustack,kernel").split(",")) {
+    if (name === "ustack" || name === "kernel") servers.push({ name, kind: name });
+    else throw new Error(`--servers: ${name} is neither ustack nor kernel`);
+  }
+  (values["base-cli"] ?? []).forEach((cli, i) =>
+    servers.push({ name: `base${i + 1}`, kind: "ustack", cli })
+  );
+  for (const v of values.variant ?? []) {
+    const [name, flags] = parseVariant(v);
+    servers.push({ name, kind: "ustack", flags });
+  }
+  const k = Number(values.rotate ?? 0) % servers.length;
+  const order = [...servers.slice(k), ...servers.slice(0, k)];
+  const records = [];
+  for (const server of order) {
+    const r = await runFlood(o, server);
+    records.push(r);
+    console.error(floodLine(r));
+  }
+  const text = JSON.stringify(records.length === 1 ? records[0] : records, null, 2);
+  if (values.out !== undefined) await Deno.writeTextFile(values.out, text + "\n");
+  console.log(text);
 }
