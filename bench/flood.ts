@@ -12,6 +12,7 @@
  *                                     [--bytes 1000000] [--cpu-prof DIR]
  *                                     [--servers ustack,kernel] [--base-cli PATH]...
  *                                     [--variant NAME=FLAGS]... [--rotate K]
+ *                                     [--alternate MS] [--out FILE]
  * ```
  *
  * `--cpu-prof DIR` writes a V8 CPU profile of the stack process (both phases) into DIR.
@@ -26,6 +27,12 @@
  * flooder's and ksoftirqd's CPU and run-queue wait (`schedstat`, ms per second), the curl
  * processes' CPU and the NET_RX softirqs per second.
  *
+ * `--alternate MS` runs one phase of twice `--seconds` instead, the flooder on for the first
+ * half of every MS and off for the second (`bench/syn_flood.ts --period-ms`): each download is
+ * counted for the half it ran in (those that cross a switch, or start within 20 ms after one,
+ * are left out), so load from elsewhere that comes and goes over seconds falls on both rates
+ * alike. The rates are bytes over the counted downloads' own time.
+ *
  * Needs root, `curl`, `nft`. The namespaces are deleted at the end.
  *
  * @module
@@ -33,7 +40,11 @@
 
 import { parseArgs } from "node:util";
 import { formatMac } from "../link/ethernet.ts";
-import { createVethPair, runCommand, type VethPair } from "../tests/harness/netns.ts";
+import {
+  createVethPair,
+  runCommand,
+  type VethPair,
+} from "../tests/harness/netns.ts";
 import { cliCommand, CliProcess } from "../tests/harness/ustack_cli.ts";
 import { PhaseWatch } from "./flood_watch.ts";
 import { parseVariant } from "./netns.ts";
@@ -50,6 +61,8 @@ export interface FloodOptions {
   bytes: number;
   /** Write a V8 CPU profile of the stack process into this directory (default: none). */
   cpuProfDir?: string;
+  /** Alternate the flood on and off in halves of this period (ms) in one phase (default: two phases). */
+  alternateMs?: number;
 }
 
 /** A server a flood run measures. */
@@ -103,7 +116,15 @@ export async function downloads(
   try {
     while (performance.now() < end || done + bad < atLeast) {
       const r = await pair.run(
-        ["curl", "-s", "--max-time", "30", "-o", out, `http://${pair.stackAddr}/bytes/${bytes}`],
+        [
+          "curl",
+          "-s",
+          "--max-time",
+          "30",
+          "-o",
+          out,
+          `http://${pair.stackAddr}/bytes/${bytes}`,
+        ],
         { timeoutMs: 40_000 },
       );
       if (r.code === 0 && patternOk(await Deno.readFile(out), bytes)) done++;
@@ -117,20 +138,101 @@ export async function downloads(
   return { downloads: done, bad, bytesPerSecond: (done * bytes) / s, watch: w };
 }
 
+/** Downloads counted by the half of the flood's period they ran in. */
+export interface AlternatingResult {
+  /** Downloads in the flood's off halves. */
+  quiet: PhaseResult;
+  /** Downloads in its on halves. */
+  flooded: PhaseResult;
+  /** Downloads left out (across a switch or just after one). */
+  straddled: number;
+}
+
+/**
+ * curl downloads for `seconds` while the flooder alternates (on in the first half of each
+ * `periodMs` from `startEpochMs`), each counted for its half.
+ */
+export async function alternatingDownloads(
+  pair: VethPair,
+  bytes: number,
+  seconds: number,
+  periodMs: number,
+  startEpochMs: number,
+  watch?: PhaseWatch,
+): Promise<AlternatingResult> {
+  await watch?.start();
+  const half = periodMs / 2;
+  const windowOf = (t: number) => Math.floor((t - startEpochMs) / half);
+  const sums = [{ done: 0, bad: 0, ms: 0 }, { done: 0, bad: 0, ms: 0 }]; // [off, on]
+  let straddled = 0;
+  const end = performance.now() + seconds * 1000;
+  const out = await Deno.makeTempFile();
+  try {
+    while (performance.now() < end) {
+      const a = Date.now();
+      const r = await pair.run(
+        [
+          "curl",
+          "-s",
+          "--max-time",
+          "30",
+          "-o",
+          out,
+          `http://${pair.stackAddr}/bytes/${bytes}`,
+        ],
+        { timeoutMs: 40_000 },
+      );
+      const ok = r.code === 0 && patternOk(await Deno.readFile(out), bytes);
+      const b = Date.now();
+      const w = windowOf(a);
+      if (w !== windowOf(b) || a - startEpochMs - w * half < 20) {
+        straddled++;
+        continue;
+      }
+      const s = sums[w % 2 === 0 ? 1 : 0];
+      if (ok) s.done++;
+      else s.bad++;
+      s.ms += b - a;
+    }
+  } finally {
+    await Deno.remove(out);
+  }
+  const w = await watch?.stop();
+  const result = (
+    s: { done: number; bad: number; ms: number },
+  ): PhaseResult => ({
+    downloads: s.done,
+    bad: s.bad,
+    bytesPerSecond: s.ms > 0 ? (s.done * bytes) / (s.ms / 1000) : 0,
+  });
+  return {
+    quiet: result(sums[0]),
+    flooded: { ...result(sums[1]), watch: w },
+    straddled,
+  };
+}
+
 /**
  * Peer-side set-up: the spoofed addresses on the peer interface (the kernel answers ARP for
  * them), and TCP to them dropped at the interface's ingress (a netdev hook, before the
  * kernel's TCP sees it).
  */
-export async function spoofedSources(pair: VethPair, n: number): Promise<[string, string]> {
+export async function spoofedSources(
+  pair: VethPair,
+  n: number,
+): Promise<[string, string]> {
   const first = 10;
   const last = first + n - 1;
-  if (last > 250) throw new RangeError("at most 241 spoofed sources fit 198.18.0.10-250");
+  if (last > 250) {
+    throw new RangeError("at most 241 spoofed sources fit 198.18.0.10-250");
+  }
   const script = [];
   for (let k = first; k <= last; k++) {
     script.push(`address add 198.18.0.${k}/32 dev ${pair.peerIf}`);
   }
-  const r = await pair.run(["ip", "-batch", "-"], { stdin: script.join("\n") + "\n" });
+  const r = await pair.run(["ip", "-batch", "-"], {
+    stdin: script.join("\n") + "\n",
+  });
   if (r.code !== 0) throw new Error(`ip -batch: ${r.stderr}`);
   const nft = `table netdev ustack_flood {
   chain in {
@@ -149,6 +251,7 @@ export function floodCommand(
   range: [string, string],
   rate: number,
   seconds: number,
+  periodMs?: number,
 ): string[] {
   const tool = new URL("./syn_flood.ts", import.meta.url).pathname;
   return [
@@ -173,11 +276,13 @@ export function floodCommand(
     String(rate),
     "--seconds",
     String(seconds),
+    ...(periodMs === undefined ? [] : ["--period-ms", String(periodMs)]),
   ];
 }
 
 /** The kernel reference's server: `Deno.serve` with `serve --http`'s handler. */
-const KERNEL_SERVER = new URL("./http_kernel_server.ts", import.meta.url).pathname;
+const KERNEL_SERVER =
+  new URL("./http_kernel_server.ts", import.meta.url).pathname;
 
 /** Start `server` in the pair's stack namespace; resolves once it listens. */
 async function startServer(
@@ -228,7 +333,9 @@ async function startServer(
     "--json",
     ...(server.flags ?? []),
   ];
-  const flags = o.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`];
+  const flags = o.cpuProfDir === undefined
+    ? []
+    : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`];
   const cmd = server.cli === undefined ? cliCommand(args, flags) : [
     Deno.execPath(),
     "run",
@@ -239,9 +346,68 @@ async function startServer(
     server.cli,
     ...args,
   ];
-  const p = new CliProcess(pair.spawnInStackNs(cmd, { stdout: "piped", stderr: "piped" }));
+  const p = new CliProcess(
+    pair.spawnInStackNs(cmd, { stdout: "piped", stderr: "piped" }),
+  );
   await p.waitForLine(/"event":"ready"/, 30_000);
   return p;
+}
+
+/** {@link runFlood}'s `--alternate` phase; the record. */
+async function alternatingRun(
+  pair: VethPair,
+  serve: CliProcess,
+  server: FloodServer,
+  o: FloodOptions,
+  range: [string, string],
+  pids: Record<string, number | undefined>,
+  watch: PhaseWatch,
+  step: (name: string) => void,
+  steps: Record<string, number>,
+): Promise<Record<string, unknown>> {
+  const period = o.alternateMs!;
+  const flooder = new CliProcess(
+    pair.spawn(floodCommand(pair, range, o.rate, 2 * o.seconds + 2, period), {
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  );
+  pids.flooder = flooder.pid;
+  await flooder.waitForLine(/"event":"start"/, 30_000);
+  const start =
+    JSON.parse(flooder.lines.find((l) => l.includes('"event":"start"'))!)
+      .epochMs;
+  const r = await alternatingDownloads(
+    pair,
+    o.bytes,
+    2 * o.seconds,
+    period,
+    start,
+    watch,
+  );
+  step("alternated");
+  const code = await flooder.exited();
+  const flood = JSON.parse(
+    flooder.lines.find((l) => l.startsWith('{"sent"')) ?? "{}",
+  );
+  await serve.stop();
+  step("stopped");
+  const stats = server.kind === "ustack" ? serve.statsEvent() : undefined;
+  const q = r.quiet.bytesPerSecond;
+  return {
+    server: server.name,
+    options: o,
+    flood: { ...flood, rateOn: (flood.rate ?? 0) * 2 },
+    floodExit: code,
+    quiet: r.quiet,
+    flooded: r.flooded,
+    straddled: r.straddled,
+    ratio: q > 0 ? r.flooded.bytesPerSecond / q : null,
+    tcp: stats?.tcp,
+    arp: stats?.arp,
+    link: stats?.link,
+    stepsMs: steps,
+  };
 }
 
 /** Both phases against one server on a fresh veth pair; the record. */
@@ -251,7 +417,8 @@ export async function runFlood(
 ): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const steps: Record<string, number> = {};
-  const step = (name: string) => steps[name] = Math.round(performance.now() - t0);
+  const step = (name: string) =>
+    steps[name] = Math.round(performance.now() - t0);
   const pair = await createVethPair({ ipv6: false });
   let serve: CliProcess | undefined;
   try {
@@ -261,6 +428,19 @@ export async function runFlood(
     const range = await spoofedSources(pair, o.sources);
     const pids: Record<string, number | undefined> = { server: serve.pid };
     const watch = new PhaseWatch(() => pids);
+    if (o.alternateMs !== undefined) {
+      return await alternatingRun(
+        pair,
+        serve,
+        server,
+        o,
+        range,
+        pids,
+        watch,
+        step,
+        steps,
+      );
+    }
     const quiet = await downloads(pair, o.bytes, o.seconds, 0, watch);
     step("quiet");
     const flooder = new CliProcess(
@@ -275,7 +455,9 @@ export async function runFlood(
     step("flooded");
     const code = await flooder.exited();
     step("flooderExit");
-    const flood = JSON.parse(flooder.lines.find((l) => l.startsWith("{")) ?? "{}");
+    const flood = JSON.parse(
+      flooder.lines.find((l) => l.startsWith('{"sent"')) ?? "{}",
+    );
     await serve.stop();
     step("stopped");
     const stats = server.kind === "ustack" ? serve.statsEvent() : undefined;
@@ -286,7 +468,9 @@ export async function runFlood(
       floodExit: code,
       quiet,
       flooded,
-      ratio: quiet.bytesPerSecond > 0 ? flooded.bytesPerSecond / quiet.bytesPerSecond : null,
+      ratio: quiet.bytesPerSecond > 0
+        ? flooded.bytesPerSecond / quiet.bytesPerSecond
+        : null,
       tcp: stats?.tcp,
       arp: stats?.arp,
       link: stats?.link,
@@ -307,14 +491,22 @@ export async function runFlood(
 export function floodLine(r: Record<string, unknown>): string {
   const q = r.quiet as PhaseResult;
   const f = r.flooded as PhaseResult;
-  const fl = r.flood as { rate?: number };
-  const w = (f.watch ?? {}) as { cpu?: Record<string, number>; machine?: Record<string, number> };
+  const fl = r.flood as { rate?: number; rateOn?: number };
+  const w = (f.watch ?? {}) as {
+    cpu?: Record<string, number>;
+    machine?: Record<string, number>;
+  };
   const mb = (x: number) => (x / 1e6).toFixed(1);
-  return `${r.server}: ratio ${(r.ratio as number ?? 0).toFixed(2)}, ${mb(q.bytesPerSecond)} → ${
-    mb(f.bytesPerSecond)
-  } MB/s, bad ${q.bad + f.bad}, flood ${Math.round(fl.rate ?? 0)}/s; flooded cpu ${
-    JSON.stringify(w.cpu ?? {})
-  } machine ${JSON.stringify(w.machine ?? {})}`;
+  return `${r.server}: ratio ${(r.ratio as number ?? 0).toFixed(2)}, ${
+    mb(q.bytesPerSecond)
+  } → ${mb(f.bytesPerSecond)} MB/s, bad ${q.bad + f.bad}, flood ${
+    Math.round(fl.rateOn ?? fl.rate ?? 0)
+  }/s, quiet nice ${
+    ((q.watch ?? {}) as { machine?: Record<string, number> }).machine?.nice ??
+      "-"
+  }; flooded cpu ${JSON.stringify(w.cpu ?? {})} machine ${
+    JSON.stringify(w.machine ?? {})
+  }`;
 }
 
 if (import.meta.main) {
@@ -329,6 +521,7 @@ if (import.meta.main) {
       "base-cli": { type: "string", multiple: true },
       variant: { type: "string", multiple: true },
       rotate: { type: "string" },
+      alternate: { type: "string" },
       out: { type: "string" },
     },
   });
@@ -338,11 +531,15 @@ if (import.meta.main) {
     sources: Number(values.sources ?? 200),
     bytes: Number(values.bytes ?? 1_000_000),
     cpuProfDir: values["cpu-prof"],
+    alternateMs: values.alternate === undefined
+      ? undefined
+      : Number(values.alternate),
   };
   const servers: FloodServer[] = [];
   for (const name of (values.servers ?? "ustack,kernel").split(",")) {
-    if (name === "ustack" || name === "kernel") servers.push({ name, kind: name });
-    else throw new Error(`--servers: ${name} is neither ustack nor kernel`);
+    if (name === "ustack" || name === "kernel") {
+      servers.push({ name, kind: name });
+    } else throw new Error(`--servers: ${name} is neither ustack nor kernel`);
   }
   (values["base-cli"] ?? []).forEach((cli, i) =>
     servers.push({ name: `base${i + 1}`, kind: "ustack", cli })
@@ -359,7 +556,13 @@ if (import.meta.main) {
     records.push(r);
     console.error(floodLine(r));
   }
-  const text = JSON.stringify(records.length === 1 ? records[0] : records, null, 2);
-  if (values.out !== undefined) await Deno.writeTextFile(values.out, text + "\n");
+  const text = JSON.stringify(
+    records.length === 1 ? records[0] : records,
+    null,
+    2,
+  );
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(values.out, text + "\n");
+  }
   console.log(text);
 }
