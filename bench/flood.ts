@@ -40,11 +40,7 @@
 
 import { parseArgs } from "node:util";
 import { formatMac } from "../link/ethernet.ts";
-import {
-  createVethPair,
-  runCommand,
-  type VethPair,
-} from "../tests/harness/netns.ts";
+import { createVethPair, runCommand, type VethPair } from "../tests/harness/netns.ts";
 import { cliCommand, CliProcess } from "../tests/harness/ustack_cli.ts";
 import { PhaseWatch } from "./flood_watch.ts";
 import { parseVariant } from "./netns.ts";
@@ -281,8 +277,7 @@ export function floodCommand(
 }
 
 /** The kernel reference's server: `Deno.serve` with `serve --http`'s handler. */
-const KERNEL_SERVER =
-  new URL("./http_kernel_server.ts", import.meta.url).pathname;
+const KERNEL_SERVER = new URL("./http_kernel_server.ts", import.meta.url).pathname;
 
 /** Start `server` in the pair's stack namespace; resolves once it listens. */
 async function startServer(
@@ -333,9 +328,7 @@ async function startServer(
     "--json",
     ...(server.flags ?? []),
   ];
-  const flags = o.cpuProfDir === undefined
-    ? []
-    : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`];
+  const flags = o.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`];
   const cmd = server.cli === undefined ? cliCommand(args, flags) : [
     Deno.execPath(),
     "run",
@@ -374,9 +367,8 @@ async function alternatingRun(
   );
   pids.flooder = flooder.pid;
   await flooder.waitForLine(/"event":"start"/, 30_000);
-  const start =
-    JSON.parse(flooder.lines.find((l) => l.includes('"event":"start"'))!)
-      .epochMs;
+  const start = JSON.parse(flooder.lines.find((l) => l.includes('"event":"start"'))!)
+    .epochMs;
   const r = await alternatingDownloads(
     pair,
     o.bytes,
@@ -417,8 +409,7 @@ export async function runFlood(
 ): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const steps: Record<string, number> = {};
-  const step = (name: string) =>
-    steps[name] = Math.round(performance.now() - t0);
+  const step = (name: string) => steps[name] = Math.round(performance.now() - t0);
   const pair = await createVethPair({ ipv6: false });
   let serve: CliProcess | undefined;
   try {
@@ -468,9 +459,7 @@ export async function runFlood(
       floodExit: code,
       quiet,
       flooded,
-      ratio: quiet.bytesPerSecond > 0
-        ? flooded.bytesPerSecond / quiet.bytesPerSecond
-        : null,
+      ratio: quiet.bytesPerSecond > 0 ? flooded.bytesPerSecond / quiet.bytesPerSecond : null,
       tcp: stats?.tcp,
       arp: stats?.arp,
       link: stats?.link,
@@ -497,16 +486,12 @@ export function floodLine(r: Record<string, unknown>): string {
     machine?: Record<string, number>;
   };
   const mb = (x: number) => (x / 1e6).toFixed(1);
-  return `${r.server}: ratio ${(r.ratio as number ?? 0).toFixed(2)}, ${
-    mb(q.bytesPerSecond)
-  } → ${mb(f.bytesPerSecond)} MB/s, bad ${q.bad + f.bad}, flood ${
-    Math.round(fl.rateOn ?? fl.rate ?? 0)
-  }/s, quiet nice ${
+  return `${r.server}: ratio ${(r.ratio as number ?? 0).toFixed(2)}, ${mb(q.bytesPerSecond)} → ${
+    mb(f.bytesPerSecond)
+  } MB/s, bad ${q.bad + f.bad}, flood ${Math.round(fl.rateOn ?? fl.rate ?? 0)}/s, quiet nice ${
     ((q.watch ?? {}) as { machine?: Record<string, number> }).machine?.nice ??
       "-"
-  }; flooded cpu ${JSON.stringify(w.cpu ?? {})} machine ${
-    JSON.stringify(w.machine ?? {})
-  }`;
+  }; flooded cpu ${JSON.stringify(w.cpu ?? {})} machine ${JSON.stringify(w.machine ?? {})}`;
 }
 
 if (import.meta.main) {
@@ -531,9 +516,7 @@ if (import.meta.main) {
     sources: Number(values.sources ?? 200),
     bytes: Number(values.bytes ?? 1_000_000),
     cpuProfDir: values["cpu-prof"],
-    alternateMs: values.alternate === undefined
-      ? undefined
-      : Number(values.alternate),
+    alternateMs: values.alternate === undefined ? undefined : Number(values.alternate),
   };
   const servers: FloodServer[] = [];
   for (const name of (values.servers ?? "ustack,kernel").split(",")) {

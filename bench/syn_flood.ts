@@ -257,9 +257,7 @@ if (import.meta.main) {
     port: Number(values.port ?? 80),
     rate: Number(values.rate ?? 100_000),
     seconds: Number(values.seconds ?? 5),
-    periodMs: values["period-ms"] === undefined
-      ? undefined
-      : Number(values["period-ms"]),
+    periodMs: values["period-ms"] === undefined ? undefined : Number(values["period-ms"]),
     onStart: values["period-ms"] === undefined
       ? undefined
       : (epochMs) => console.log(JSON.stringify({ event: "start", epochMs })),
