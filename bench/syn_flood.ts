@@ -16,6 +16,10 @@
  *
  * Prints one JSON line at the end: `{"sent":N,"seconds":S,"rate":R,"dropped":D}`.
  *
+ * `--period-ms P` floods in the first half of every P ms only (at `--rate` then, so half the
+ * SYNs in all) and first prints `{"event":"start","epochMs":T}`: the periods count from T
+ * (`Date.now()`), so a benchmark can tell which half each of its requests ran in.
+ *
  * @module
  */
 
@@ -58,6 +62,10 @@ export interface SynFloodOptions {
   seconds: number;
   /** Distinct four-tuples cycled through [65536]. */
   tuples?: number;
+  /** Flood in the first half of every period of this many ms only (default: all the time). */
+  periodMs?: number;
+  /** Called once when the flood starts, with `Date.now()` (the periods count from it). */
+  onStart?: (epochMs: number) => void;
 }
 
 /** What a flood did. */
@@ -116,7 +124,11 @@ function dropAllIncoming(fd: number): void {
   const prog = new Uint8Array(16); // struct sock_fprog { u16 len; (pad); void *filter }
   const v = new DataView(prog.buffer);
   v.setUint16(0, 1, true);
-  v.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(insn))), true);
+  v.setBigUint64(
+    8,
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(insn))),
+    true,
+  );
   setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, prog);
 }
 
@@ -131,7 +143,13 @@ export async function synFlood(o: SynFloodOptions): Promise<SynFloodResult> {
     const f = frames.subarray(i * FRAME, (i + 1) * FRAME);
     writeEth(f, [...o.dstMac], [...o.srcMac], ETHERTYPE_IPV4);
     const src = (o.srcFirst + (i % span)) >>> 0;
-    writeIpv4(f, ETH, { src, dst: o.dst, protocol: 6, payloadLen: TCP_HDR, id: i & 0xffff });
+    writeIpv4(f, ETH, {
+      src,
+      dst: o.dst,
+      protocol: 6,
+      payloadLen: TCP_HDR,
+      id: i & 0xffff,
+    });
     writeTcp(f, ETH + 20, {
       srcPort: 1024 + ((i * 7919) % 64000),
       dstPort: o.port,
@@ -155,14 +173,17 @@ export async function synFlood(o: SynFloodOptions): Promise<SynFloodResult> {
   let sent = 0;
   let dropped = 0;
   const t0 = performance.now();
+  o.onStart?.(Date.now());
   const end = t0 + o.seconds * 1000;
+  const period = o.periodMs ?? 0;
   let seq = (Math.random() * 2 ** 32) >>> 0;
   try {
     for (let i = 0;;) {
       const now = performance.now();
       if (now >= end) break;
       // Send what the rate allows by now, in batches, then let the event loop breathe.
-      const due = Math.floor(((now - t0) / 1000) * o.rate) - sent - dropped;
+      const due = Math.floor((onMs(now - t0, period) / 1000) * o.rate) - sent -
+        dropped;
       if (due <= 0) {
         await new Promise((r) => setTimeout(r, 1));
         continue;
@@ -175,7 +196,8 @@ export async function synFlood(o: SynFloodOptions): Promise<SynFloodResult> {
         put32(frames, at + SEQ_AT, seq);
         put32(frames, at + TSVAL_AT, ts);
         // RFC 1624: the sum changes by the new words only (they were zero in `base`).
-        const sum = base[i] + (seq >>> 16) + (seq & 0xffff) + (ts >>> 16) + (ts & 0xffff);
+        const sum = base[i] + (seq >>> 16) + (seq & 0xffff) + (ts >>> 16) +
+          (ts & 0xffff);
         put16(frames, at + CSUM_AT, ~fold(sum) & 0xffff);
         if (driver.transmit(frames, at, FRAME, null)) sent++;
         else dropped++;
@@ -190,6 +212,17 @@ export async function synFlood(o: SynFloodOptions): Promise<SynFloodResult> {
   }
   const seconds = (performance.now() - t0) / 1000;
   return { sent, seconds, rate: sent / seconds, dropped };
+}
+
+/**
+ * Milliseconds of flooding in the first `elapsed` ms: all of them, or with a `period` the
+ * first half of each period.
+ */
+function onMs(elapsed: number, period: number): number {
+  if (period <= 0) return elapsed;
+  const half = period / 2;
+  const whole = Math.floor(elapsed / period);
+  return whole * half + Math.min(elapsed - whole * period, half);
 }
 
 /** `a.b.c.d-e.f.g.h` (or one address) as [first, last]. */
@@ -210,6 +243,7 @@ if (import.meta.main) {
       port: { type: "string" },
       rate: { type: "string" },
       seconds: { type: "string" },
+      "period-ms": { type: "string" },
     },
   });
   const [srcFirst, srcLast] = range(values.src ?? "198.18.0.100-198.18.0.199");
@@ -223,6 +257,10 @@ if (import.meta.main) {
     port: Number(values.port ?? 80),
     rate: Number(values.rate ?? 100_000),
     seconds: Number(values.seconds ?? 5),
+    periodMs: values["period-ms"] === undefined ? undefined : Number(values["period-ms"]),
+    onStart: values["period-ms"] === undefined
+      ? undefined
+      : (epochMs) => console.log(JSON.stringify({ event: "start", epochMs })),
   });
   console.log(JSON.stringify(r));
 }
