@@ -14,11 +14,12 @@
  *
  * ```sh
  * deno run --allow-all bench/flood_syn_cost.ts [--syns 2000000] [--rate 200000] [--sources 200]
- *   [--source-rate N]
+ *   [--source-rate N] [--closed]
  * ```
  *
  * `--source-rate` sets `synCookieSourceRate` (cookies per second per source; 0: no limit, so
- * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone).
+ * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone). `--closed`
+ * listens on no port: every SYN is answered with a RST (the cost of the RST path alone).
  *
  * A timing run: take the measurement lock as for any benchmark.
  *
@@ -151,7 +152,7 @@ class FloodLink implements LinkDriver {
  * A stack (on the real clock, as in production) with a full syncache being flooded; `run(n)`
  * hands it `n` SYNs paced at `rate` per second (what is due each millisecond, 64 a tick).
  */
-function makeFlood(rate: number, sources: number, sourceRate?: number) {
+function makeFlood(rate: number, sources: number, sourceRate?: number, closed = false) {
   const stack = new Stack({
     clock: new MonotonicClock(),
     tcp: sourceRate === undefined ? undefined : { synCookieSourceRate: sourceRate },
@@ -159,7 +160,7 @@ function makeFlood(rate: number, sources: number, sourceRate?: number) {
   const link = new FloodLink(sources);
   const nic = stack.addNic(link);
   stack.ipv4.addAddress(nic.index, OUR_ADDR, 24);
-  stack.tcp.listen(null, PORT, 128);
+  if (!closed) stack.tcp.listen(null, PORT, 128);
   let tickMs = 0;
   return {
     stack,
@@ -214,6 +215,7 @@ if (import.meta.main) {
       rate: { type: "string" },
       sources: { type: "string" },
       "source-rate": { type: "string" },
+      closed: { type: "boolean" },
     },
   });
   const syns = Number(values.syns ?? 2_000_000);
@@ -222,15 +224,17 @@ if (import.meta.main) {
   const sourceRate = values["source-rate"] === undefined
     ? undefined
     : Number(values["source-rate"]);
-  const f = makeFlood(rate, sources, sourceRate);
+  const f = makeFlood(rate, sources, sourceRate, values.closed === true);
   await f.run(rate > 0 ? rate : 200_000); // warm-up: the syncache fills, the JIT settles
   const st = f.stack.stats.tcp;
   const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;
+  const rsts0 = st.OutRsts;
   const cpu0 = cpuUs(), tick0 = f.tickMs();
   await f.run(syns);
   const cpu = cpuUs() - cpu0, tick = f.tickMs() - tick0;
   const cookies = st.SyncookiesSent - cookies0;
   const limited = st.SyncookiesRateLimited - limited0;
+  const rsts = st.OutRsts - rsts0;
   const session = new Session();
   session.connect();
   await startHeapSampling(session, 1024);
@@ -247,6 +251,7 @@ if (import.meta.main) {
     cpu_ns_per_syn: (cpu * 1000) / syns,
     cookies_sent: cookies,
     rate_limited: limited,
+    rsts_sent: rsts,
     frames_sent: f.link.sent - sent0,
     syncache: f.stack.tcp.syncache.size,
     heap_bytes_per_syn: bytes / (syns / 4),

@@ -29,6 +29,15 @@ export interface Ipv4Route {
   readonly metric: number;
 }
 
+/**
+ * What {@link RouteTable.lookupAddr} reads of an address: its low word, the IPv4 address as an
+ * unsigned 32-bit number (an {@link IpAddr}'s `w3`).
+ */
+export interface Ipv4Word {
+  /** The IPv4 address, unsigned 32-bit. */
+  readonly w3: number;
+}
+
 /** Result of a lookup, filled into a caller-provided record (no allocation). */
 export class RouteResult {
   /** NIC index. */
@@ -52,6 +61,8 @@ export class RouteResult {
  */
 export class RouteTable {
   readonly #routes: Ipv4Route[] = [];
+  /** {@link RouteTable.lookup}'s number as a record (a double field from the start). */
+  readonly #key: { w3: number } = { w3: DOUBLE_ZERO };
   /** Most routes the table holds. */
   readonly maxRoutes: number;
   /** Adds refused because the table was full. */
@@ -106,15 +117,30 @@ export class RouteTable {
     return gone;
   }
 
-  /** Longest-prefix match for `dst`; fills `out` and returns true, or false for no route. */
+  /**
+   * Longest-prefix match for `dst`; fills `out` and returns true, or false for no route. A
+   * number argument: for configuration and rare paths (a u32 ≥ 2³¹ passed to a call V8 does not
+   * inline is a heap number); per-packet callers use {@link RouteTable.lookupAddr}.
+   */
   lookup(dst: number, out: RouteResult): boolean {
+    const key = this.#key;
+    key.w3 = dst >>> 0;
+    return this.lookupAddr(key, out);
+  }
+
+  /**
+   * {@link RouteTable.lookup} of the IPv4 address `dst.w3`, read from the record: no number
+   * crosses the call, so a SYN-ACK or RST routed to a peer in 198.18/15 makes no heap number.
+   */
+  lookupAddr(dst: Ipv4Word, out: RouteResult): boolean {
+    const a = dst.w3;
     const routes = this.#routes;
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i];
       const mask = r.prefixLen === 0 ? 0 : (0xffffffff << (32 - r.prefixLen)) >>> 0;
-      if (((dst & mask) >>> 0) === r.dest) {
+      if (((a & mask) >>> 0) === r.dest) {
         out.nicIndex = r.nicIndex;
-        out.nextHop = r.gateway !== 0 ? r.gateway : dst;
+        out.nextHop = r.gateway !== 0 ? r.gateway : a;
         out.source = r.source;
         return true;
       }
