@@ -18,7 +18,6 @@ import { GSO_UDP, RX_GSO, RX_LINK_NOT_HOST, type TxOffload } from "../link/drive
 import { finishOffloadInSoftware, finishPartialChecksum } from "./checksum.ts";
 import type { Clock } from "../core/clock.ts";
 import { StackError } from "../core/errors.ts";
-import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
@@ -41,7 +40,7 @@ import {
 import { Ipv4Reassembler, type ReassemblyOptions } from "./ipv4_reassembly.ts";
 import { fragmentIpv4 } from "./ipv4_fragmenter.ts";
 import type { FragmentOutput } from "./ipv6_fragmenter.ts";
-import { type Ipv4Word, RouteResult, RouteTable } from "./route_table.ts";
+import { RouteResult, RouteTable } from "./route_table.ts";
 import { LocalDeliveryQueue, type LocalReceiver } from "./local_delivery.ts";
 import { type NetProtocolHandler, NetRxMeta, type NetworkLayer } from "./network_layer.ts";
 import { readIpv4 } from "./ipv4_address.ts";
@@ -154,7 +153,7 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #meta = new NetRxMeta();
   readonly #route = new RouteResult();
   /** {@link Ipv4Layer.route}'s number as a record (a double field from the start). */
-  readonly #routeKey: { w3: number } = { w3: DOUBLE_ZERO };
+  readonly #routeKey = new IpAddressScratch();
   readonly #reasm: Ipv4Reassembler;
   readonly #arpOptions: ArpOptions;
   readonly #localQueue: LocalDeliveryQueue;
@@ -407,16 +406,14 @@ export class Ipv4Layer implements LocalReceiver {
    */
   route(dst: number, out: RouteResult): boolean {
     const key = this.#routeKey;
-    key.w3 = dst >>> 0;
-    return this.routeAddr(key, out);
+    return this.routeAddr(key.setV4(dst), out);
   }
 
   /**
-   * {@link Ipv4Layer.route} to the IPv4 address `dst.w3`, read from the record (an
-   * {@link IpAddr}, say): no number crosses the call, so routing a SYN-ACK or RST to a peer in
+   * {@link Ipv4Layer.route} to the IPv4 address `dst` (its `w3`), read from the record: no number crosses the call, so routing a SYN-ACK or RST to a peer in
    * 198.18/15 makes no heap number.
    */
-  routeAddr(dst: Ipv4Word, out: RouteResult): boolean {
+  routeAddr(dst: IpAddr, out: RouteResult): boolean {
     const a = dst.w3;
     if (a === 0xffffffff) {
       // RFC 1122 §3.3.6: limited broadcast goes out the first interface.

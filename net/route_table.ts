@@ -12,6 +12,7 @@
 import { formatIpv4, prefixMask } from "./ipv4_address.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import { StackError } from "../core/errors.ts";
+import { type IpAddr, IpAddressScratch } from "./ip_address.ts";
 
 /** One route. `gateway` 0 means the destination is on-link. */
 export interface Ipv4Route {
@@ -27,15 +28,6 @@ export interface Ipv4Route {
   readonly source: number;
   /** Lower wins among equal prefixes. */
   readonly metric: number;
-}
-
-/**
- * What {@link RouteTable.lookupAddr} reads of an address: its low word, the IPv4 address as an
- * unsigned 32-bit number (an {@link IpAddr}'s `w3`).
- */
-export interface Ipv4Word {
-  /** The IPv4 address, unsigned 32-bit. */
-  readonly w3: number;
 }
 
 /** Result of a lookup, filled into a caller-provided record (no allocation). */
@@ -62,7 +54,7 @@ export class RouteResult {
 export class RouteTable {
   readonly #routes: Ipv4Route[] = [];
   /** {@link RouteTable.lookup}'s number as a record (a double field from the start). */
-  readonly #key: { w3: number } = { w3: DOUBLE_ZERO };
+  readonly #key = new IpAddressScratch();
   /** Most routes the table holds. */
   readonly maxRoutes: number;
   /** Adds refused because the table was full. */
@@ -124,15 +116,14 @@ export class RouteTable {
    */
   lookup(dst: number, out: RouteResult): boolean {
     const key = this.#key;
-    key.w3 = dst >>> 0;
-    return this.lookupAddr(key, out);
+    return this.lookupAddr(key.setV4(dst), out);
   }
 
   /**
-   * {@link RouteTable.lookup} of the IPv4 address `dst.w3`, read from the record: no number
+   * {@link RouteTable.lookup} of the IPv4 address `dst` (its `w3`), read from the record: no number
    * crosses the call, so a SYN-ACK or RST routed to a peer in 198.18/15 makes no heap number.
    */
-  lookupAddr(dst: Ipv4Word, out: RouteResult): boolean {
+  lookupAddr(dst: IpAddr, out: RouteResult): boolean {
     const a = dst.w3;
     const routes = this.#routes;
     for (let i = 0; i < routes.length; i++) {

@@ -168,3 +168,24 @@ Deno.test(`sim syn flood alloc: a whole stack answers a flood SYN with a cookie 
     `${r.heap_bytes_per_syn.toFixed(1)} B per cookie`,
   );
 });
+
+// The same from IPv6 peers (fd00::a…): choosing the source address for each SYN-ACK or RST built
+// an array of the four address words to compare prefixes (main: 47–48 B per reply).
+
+Deno.test(`sim syn flood alloc: a whole stack answers an IPv6 SYN at a closed port with a RST in < ${MAX_BYTES_PER_REPLY} B`, async () => {
+  const r = await floodBench(["--ipv6", "--closed"]);
+  assert.equal(r.rsts_sent, 100_000);
+  assert.ok(
+    r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY,
+    `${r.heap_bytes_per_syn.toFixed(1)} B per RST`,
+  );
+});
+
+Deno.test(`sim syn flood alloc: a whole stack answers an IPv6 flood SYN with a cookie in < ${MAX_BYTES_PER_REPLY} B`, async () => {
+  const r = await floodBench(["--ipv6", "--source-rate", "0"]);
+  assert.ok(r.cookies_sent > 90_000, `${r.cookies_sent} cookies`);
+  assert.ok(
+    r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY,
+    `${r.heap_bytes_per_syn.toFixed(1)} B per cookie`,
+  );
+});
