@@ -14,11 +14,13 @@
  *
  * ```sh
  * deno run --allow-all bench/flood_syn_cost.ts [--syns 2000000] [--rate 200000] [--sources 200]
- *   [--source-rate N]
+ *   [--source-rate N] [--closed] [--ipv6]
  * ```
  *
  * `--source-rate` sets `synCookieSourceRate` (cookies per second per source; 0: no limit, so
- * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone).
+ * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone). `--closed`
+ * listens on no port: every SYN is answered with a RST (the cost of the RST path alone).
+ * `--ipv6` floods from fd00::a… to fd00::2 (the link answers neighbour solicitations) instead.
  *
  * A timing run: take the measurement lock as for any benchmark.
  *
@@ -39,6 +41,10 @@ import {
   writeArp,
 } from "../net/arp_header.ts";
 import { parseIpv4 } from "../net/ipv4_address.ts";
+import { IpAddress, ipEquals } from "../net/ip_address.ts";
+import { internetChecksum, pseudoHeaderSumIp } from "../net/checksum.ts";
+import { NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED } from "../net/ndp_header.ts";
+import { icmpv6, ipv6Frame, llOption } from "../tests/harness/ipv6_frames.ts";
 import { Stack } from "../stack/stack.ts";
 import {
   ETH,
@@ -59,12 +65,21 @@ const OUR_MAC = new Uint8Array([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
 const OUR_ADDR = parseIpv4("198.18.0.2");
 const FIRST_SOURCE = parseIpv4("198.18.0.10");
+const OUR_ADDR6 = IpAddress.parse("fd00::2");
+/** The IPv6 sources: fd00::a and up. */
+const FIRST_SOURCE6 = IpAddress.parse("fd00::a");
 const PORT = 80;
 const TUPLES = 65536;
 /** Linux's SYN options: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
 const SYN_OPTIONS = new Uint8Array([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
 const TCP_BYTES = 20 + SYN_OPTIONS.length;
 const FRAME = ETH + 20 + TCP_BYTES;
+const FRAME6 = ETH + 40 + TCP_BYTES;
+
+/** The `i`-th IPv6 source, fd00::a + i. */
+function source6(i: number): IpAddress {
+  return new IpAddress(FIRST_SOURCE6.w0, FIRST_SOURCE6.w1, FIRST_SOURCE6.w2, FIRST_SOURCE6.w3 + i);
+}
 
 /** A link that hands out flood frames and answers ARP for the /24; transmits are counted. */
 class FloodLink implements LinkDriver {
@@ -84,14 +99,14 @@ class FloodLink implements LinkDriver {
   readonly #replies: Uint8Array[] = [];
   readonly #arp = new ArpHeader();
 
-  constructor(sources: number) {
-    this.#frames = new Uint8Array(TUPLES * FRAME);
+  readonly #frameBytes: number;
+
+  constructor(sources: number, ipv6 = false) {
+    const size = this.#frameBytes = ipv6 ? FRAME6 : FRAME;
+    this.#frames = new Uint8Array(TUPLES * size);
     for (let i = 0; i < TUPLES; i++) {
-      const f = this.#frames.subarray(i * FRAME, (i + 1) * FRAME);
-      writeEth(f, [...OUR_MAC], [...PEER_MAC], ETHERTYPE_IPV4);
-      const src = (FIRST_SOURCE + (i % sources)) >>> 0;
-      writeIpv4(f, ETH, { src, dst: OUR_ADDR, protocol: 6, payloadLen: TCP_BYTES, id: i });
-      writeTcp(f, ETH + 20, {
+      const f = this.#frames.subarray(i * size, (i + 1) * size);
+      const tcp = {
         srcPort: 1024 + ((i * 7919) % 64000),
         dstPort: PORT,
         seq: Math.imul(i, 0x9e3779b9) >>> 0,
@@ -99,7 +114,34 @@ class FloodLink implements LinkDriver {
         flags: 0x02,
         window: 64240,
         options: SYN_OPTIONS,
-      });
+      };
+      if (ipv6) {
+        const src = source6(i % sources);
+        f.set(
+          ipv6Frame({
+            srcMac: PEER_MAC,
+            dstMac: OUR_MAC,
+            src,
+            dst: OUR_ADDR6,
+            nextHeader: 6,
+            payload: new Uint8Array(TCP_BYTES),
+          }),
+        );
+        writeTcp(f, ETH + 40, tcp);
+        const c = internetChecksum(
+          f,
+          ETH + 40,
+          TCP_BYTES,
+          pseudoHeaderSumIp(src, OUR_ADDR6, 6, TCP_BYTES),
+        );
+        f[ETH + 40 + 16] = c >>> 8;
+        f[ETH + 40 + 17] = c;
+        continue;
+      }
+      writeEth(f, [...OUR_MAC], [...PEER_MAC], ETHERTYPE_IPV4);
+      const src = (FIRST_SOURCE + (i % sources)) >>> 0;
+      writeIpv4(f, ETH, { src, dst: OUR_ADDR, protocol: 6, payloadLen: TCP_BYTES, id: i });
+      writeTcp(f, ETH + 20, tcp);
       transportChecksum(f, ETH + 20, TCP_BYTES, 6, src, OUR_ADDR);
     }
   }
@@ -117,8 +159,8 @@ class FloodLink implements LinkDriver {
     const frames = this.#frames;
     while (n < max && this.budget > 0) {
       batch.buf[n] = frames;
-      batch.off[n] = this.#next * FRAME;
-      batch.len[n] = FRAME;
+      batch.off[n] = this.#next * this.#frameBytes;
+      batch.len[n] = this.#frameBytes;
       batch.flags[n] = 0;
       if (++this.#next === TUPLES) this.#next = 0;
       this.budget--;
@@ -132,7 +174,30 @@ class FloodLink implements LinkDriver {
 
   transmit(frame: Uint8Array, off: number, len: number): boolean {
     this.sent++;
-    if (((frame[off + 12] << 8) | frame[off + 13]) !== ETHERTYPE_ARP) return true;
+    const type = (frame[off + 12] << 8) | frame[off + 13];
+    if (type === 0x86dd) {
+      // A neighbour solicitation (not our own address's DAD): answered for the target.
+      const l3 = off + ETH_HEADER_BYTES;
+      if (frame[l3 + 6] !== 58 || frame[l3 + 40] !== 135) return true;
+      const target = IpAddress.fromBytes(frame, l3 + 48);
+      if (ipEquals(target, OUR_ADDR6)) return true;
+      const to = IpAddress.fromBytes(frame, l3 + 8);
+      const body = new Uint8Array(24);
+      body.set(frame.subarray(l3 + 48, l3 + 64));
+      body.set(llOption(2, PEER_MAC), 16);
+      const flags = NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE;
+      this.#replies.push(ipv6Frame({
+        srcMac: PEER_MAC,
+        dstMac: OUR_MAC,
+        src: target,
+        dst: to,
+        hopLimit: 255,
+        nextHeader: 58,
+        payload: icmpv6(target, to, 136, 0, flags, body),
+      }));
+      return true;
+    }
+    if (type !== ETHERTYPE_ARP) return true;
     const a = this.#arp.attach(frame, off + ETH_HEADER_BYTES, len - ETH_HEADER_BYTES);
     if (a.check() === null && a.oper === ARP_REQUEST && (a.tpa >>> 8) === (OUR_ADDR >>> 8)) {
       const reply = new Uint8Array(ETH_HEADER_BYTES + ARP_HEADER_BYTES);
@@ -151,15 +216,23 @@ class FloodLink implements LinkDriver {
  * A stack (on the real clock, as in production) with a full syncache being flooded; `run(n)`
  * hands it `n` SYNs paced at `rate` per second (what is due each millisecond, 64 a tick).
  */
-function makeFlood(rate: number, sources: number, sourceRate?: number) {
+function makeFlood(
+  rate: number,
+  sources: number,
+  sourceRate?: number,
+  closed = false,
+  ipv6 = false,
+) {
   const stack = new Stack({
     clock: new MonotonicClock(),
     tcp: sourceRate === undefined ? undefined : { synCookieSourceRate: sourceRate },
+    ipv6: { iface: { addresses: { dadTransmits: 0 } } },
   });
-  const link = new FloodLink(sources);
+  const link = new FloodLink(sources, ipv6);
   const nic = stack.addNic(link);
   stack.ipv4.addAddress(nic.index, OUR_ADDR, 24);
-  stack.tcp.listen(null, PORT, 128);
+  if (ipv6) stack.ipv6.addAddress(nic.index, OUR_ADDR6, 64);
+  if (!closed) stack.tcp.listen(null, PORT, 128);
   let tickMs = 0;
   return {
     stack,
@@ -214,6 +287,8 @@ if (import.meta.main) {
       rate: { type: "string" },
       sources: { type: "string" },
       "source-rate": { type: "string" },
+      closed: { type: "boolean" },
+      ipv6: { type: "boolean" },
     },
   });
   const syns = Number(values.syns ?? 2_000_000);
@@ -222,15 +297,17 @@ if (import.meta.main) {
   const sourceRate = values["source-rate"] === undefined
     ? undefined
     : Number(values["source-rate"]);
-  const f = makeFlood(rate, sources, sourceRate);
+  const f = makeFlood(rate, sources, sourceRate, values.closed === true, values.ipv6 === true);
   await f.run(rate > 0 ? rate : 200_000); // warm-up: the syncache fills, the JIT settles
   const st = f.stack.stats.tcp;
   const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;
+  const rsts0 = st.OutRsts;
   const cpu0 = cpuUs(), tick0 = f.tickMs();
   await f.run(syns);
   const cpu = cpuUs() - cpu0, tick = f.tickMs() - tick0;
   const cookies = st.SyncookiesSent - cookies0;
   const limited = st.SyncookiesRateLimited - limited0;
+  const rsts = st.OutRsts - rsts0;
   const session = new Session();
   session.connect();
   await startHeapSampling(session, 1024);
@@ -247,6 +324,7 @@ if (import.meta.main) {
     cpu_ns_per_syn: (cpu * 1000) / syns,
     cookies_sent: cookies,
     rate_limited: limited,
+    rsts_sent: rsts,
     frames_sent: f.link.sent - sent0,
     syncache: f.stack.tcp.syncache.size,
     heap_bytes_per_syn: bytes / (syns / 4),

@@ -324,7 +324,7 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
 
   #reply(meta: NetRxMeta, buf: Uint8Array, off: number, len: number): void {
     const r = this.#route;
-    if (!this.#ip.route(meta.src.w3, r)) return;
+    if (!this.#ip.routeAddr(meta.src, r)) return;
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null || pb.tailroom < len) {
       if (pb !== null) this.#pool.free(pb);

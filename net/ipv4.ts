@@ -152,6 +152,8 @@ export class Ipv4Layer implements LocalReceiver {
   readonly #repr = new Ipv4Repr();
   readonly #meta = new NetRxMeta();
   readonly #route = new RouteResult();
+  /** {@link Ipv4Layer.route}'s number as a record (a double field from the start). */
+  readonly #routeKey = new IpAddressScratch();
   readonly #reasm: Ipv4Reassembler;
   readonly #arpOptions: ArpOptions;
   readonly #localQueue: LocalDeliveryQueue;
@@ -398,19 +400,32 @@ export class Ipv4Layer implements LocalReceiver {
     return 0;
   }
 
-  /** Route `dst`: fills `out` (NIC, next hop, source) and returns true, or false (no route). */
+  /**
+   * Route `dst`: fills `out` (NIC, next hop, source) and returns true, or false (no route). A
+   * number argument, for rare paths; per-packet callers use {@link Ipv4Layer.routeAddr}.
+   */
   route(dst: number, out: RouteResult): boolean {
-    if (isIpv4LimitedBroadcast(dst)) {
+    const key = this.#routeKey;
+    return this.routeAddr(key.setV4(dst), out);
+  }
+
+  /**
+   * {@link Ipv4Layer.route} to the IPv4 address `dst` (its `w3`), read from the record: no number crosses the call, so routing a SYN-ACK or RST to a peer in
+   * 198.18/15 makes no heap number.
+   */
+  routeAddr(dst: IpAddr, out: RouteResult): boolean {
+    const a = dst.w3;
+    if (a === 0xffffffff) {
       // RFC 1122 §3.3.6: limited broadcast goes out the first interface.
-      for (const a of this.#addrs) {
-        out.nicIndex = a.nicIndex;
-        out.nextHop = dst;
-        out.source = a.addr;
+      for (const ad of this.#addrs) {
+        out.nicIndex = ad.nicIndex;
+        out.nextHop = a;
+        out.source = ad.addr;
         return true;
       }
       return false;
     }
-    return this.routes.lookup(dst, out);
+    return this.routes.lookupAddr(dst, out);
   }
 
   /** MTU of the link of NIC `nicIndex` (0 when there is none). */

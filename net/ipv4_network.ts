@@ -62,7 +62,7 @@ export class Ipv4Network implements NetworkLayer {
   /** Route to an IPv4(-mapped) `dst`. */
   route(dst: IpAddr, out: NetRoute): boolean {
     const rr = this.#rr;
-    if (dst.family !== 4 || !this.#ip.route(dst.w3, rr)) return false;
+    if (dst.family !== 4 || !this.#ip.routeAddr(dst, rr)) return false;
     out.net = this;
     out.nicIndex = rr.nicIndex;
     out.nextHop.setV4(rr.nextHop);

@@ -364,14 +364,13 @@ export class Ipv6Interface implements NdpCacheOwner, Ipv6AddressOwner, MldOwner 
 
 /** Leading bits two addresses share (RFC 6724 §2.2 CommonPrefixLen). */
 function commonPrefixBits(a: IpAddr, b: IpAddr): number {
-  const words = [a.w0 ^ b.w0, a.w1 ^ b.w1, a.w2 ^ b.w2, a.w3 ^ b.w3];
-  let n = 0;
-  for (const x of words) {
-    if (x === 0) {
-      n += 32;
-      continue;
-    }
-    return n + Math.clz32(x);
-  }
-  return n;
+  // Word by word, without an array of the four (one per SYN-ACK or RST routed, else).
+  let x = a.w0 ^ b.w0;
+  if (x !== 0) return Math.clz32(x);
+  x = a.w1 ^ b.w1;
+  if (x !== 0) return 32 + Math.clz32(x);
+  x = a.w2 ^ b.w2;
+  if (x !== 0) return 64 + Math.clz32(x);
+  x = a.w3 ^ b.w3;
+  return x !== 0 ? 96 + Math.clz32(x) : 128;
 }

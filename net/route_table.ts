@@ -12,6 +12,7 @@
 import { formatIpv4, prefixMask } from "./ipv4_address.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import { StackError } from "../core/errors.ts";
+import { type IpAddr, IpAddressScratch } from "./ip_address.ts";
 
 /** One route. `gateway` 0 means the destination is on-link. */
 export interface Ipv4Route {
@@ -52,6 +53,8 @@ export class RouteResult {
  */
 export class RouteTable {
   readonly #routes: Ipv4Route[] = [];
+  /** {@link RouteTable.lookup}'s number as a record (a double field from the start). */
+  readonly #key = new IpAddressScratch();
   /** Most routes the table holds. */
   readonly maxRoutes: number;
   /** Adds refused because the table was full. */
@@ -106,15 +109,29 @@ export class RouteTable {
     return gone;
   }
 
-  /** Longest-prefix match for `dst`; fills `out` and returns true, or false for no route. */
+  /**
+   * Longest-prefix match for `dst`; fills `out` and returns true, or false for no route. A
+   * number argument: for configuration and rare paths (a u32 ≥ 2³¹ passed to a call V8 does not
+   * inline is a heap number); per-packet callers use {@link RouteTable.lookupAddr}.
+   */
   lookup(dst: number, out: RouteResult): boolean {
+    const key = this.#key;
+    return this.lookupAddr(key.setV4(dst), out);
+  }
+
+  /**
+   * {@link RouteTable.lookup} of the IPv4 address `dst` (its `w3`), read from the record: no number
+   * crosses the call, so a SYN-ACK or RST routed to a peer in 198.18/15 makes no heap number.
+   */
+  lookupAddr(dst: IpAddr, out: RouteResult): boolean {
+    const a = dst.w3;
     const routes = this.#routes;
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i];
       const mask = r.prefixLen === 0 ? 0 : (0xffffffff << (32 - r.prefixLen)) >>> 0;
-      if (((dst & mask) >>> 0) === r.dest) {
+      if (((a & mask) >>> 0) === r.dest) {
         out.nicIndex = r.nicIndex;
-        out.nextHop = r.gateway !== 0 ? r.gateway : dst;
+        out.nextHop = r.gateway !== 0 ? r.gateway : a;
         out.source = r.source;
         return true;
       }

@@ -291,20 +291,28 @@ export class TcpTransmitter {
    * `<SEQ=SEG.ACK><CTL=RST>`, without it `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
    */
   replyRst(seg: RxSegment): void {
-    if ((seg.flags & TCP_FLAG_RST) !== 0) return;
-    if ((seg.flags & TCP_FLAG_ACK) !== 0) {
-      this.sendRst(seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.ack, 0, false, seg.nicIndex);
+    const flags = seg.flags;
+    if ((flags & TCP_FLAG_RST) !== 0) return;
+    // Filled here, not through sendRst: SEG.SEQ + SEG.LEN (≥ 2³¹ for half the peers) passed
+    // as an argument to a call V8 does not inline would be a heap number per RST.
+    const pb = this.beginTo(seg.src, seg.nicIndex);
+    if (pb === null) return;
+    const s = this.seg;
+    s.src = seg.dst;
+    s.dst = seg.src;
+    s.srcPort = seg.dstPort;
+    s.dstPort = seg.srcPort;
+    if ((flags & TCP_FLAG_ACK) !== 0) {
+      s.seq = seg.ack;
+      s.ack = 0;
+      s.flags = TCP_FLAG_RST;
     } else {
-      this.sendRst(
-        seg.dst,
-        seg.dstPort,
-        seg.src,
-        seg.srcPort,
-        0,
-        seqAdd(seg.seq, seg.segLen),
-        true,
-        seg.nicIndex,
-      );
+      s.seq = 0;
+      s.ack = seqAdd(seg.seq, seg.segLen);
+      s.flags = TCP_FLAG_RST | TCP_FLAG_ACK;
     }
+    s.window = 0;
+    this.write(pb, s);
+    this.send(pb, s);
   }
 }
