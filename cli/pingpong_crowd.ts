@@ -154,7 +154,9 @@ export class ConnectCrowd implements WarmUpCrowd {
       this.#running < this.#conc && this.started < this.#upTo && !this.#stopped &&
       now < this.#endMs
     ) {
-      this.#start(this.started++, now);
+      // A connect() that throws starts nothing and moves nothing on: the clock is read again,
+      // so a run whose connects keep failing (the ephemeral range used up) still ends at -t.
+      if (!this.#start(this.started++, now)) now = performance.now();
     }
     if (this.#running === 0 && this.#resolve !== null) {
       const resolve = this.#resolve;
@@ -163,7 +165,8 @@ export class ConnectCrowd implements WarmUpCrowd {
     }
   }
 
-  #start(i: number, t0: number): void {
+  /** Start connection `i` at `t0`; false when `connect()` refused it (counted as failed). */
+  #start(i: number, t0: number): boolean {
     const addrs = this.addrs;
     let ep: TcpEndpoint;
     try {
@@ -173,13 +176,14 @@ export class ConnectCrowd implements WarmUpCrowd {
       ep.setNoDelay(true);
     } catch (e) {
       this.#fail((e as Error)?.message ?? String(e));
-      return;
+      return false;
     }
     this.#running++;
     ep.write(this.msg, 0, this.msg.length); // sent with the handshake's ACK
     ep.wq.owner = new Cycle(this, ep, t0);
     ep.wq.listener = onCycleEvent;
     this.stack.requestTick();
+    return true;
   }
 }
 

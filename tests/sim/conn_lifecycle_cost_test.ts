@@ -138,3 +138,22 @@ Deno.test("conn cost: pingpong's crowd reads the clock once per connection", () 
   // start, the end, the pacing test).
   assert(reads / n <= 1.1, `${reads / n} clock reads per connection`);
 });
+
+Deno.test("conn cost: a crowd whose connects keep failing still ends at its end time (-t)", async () => {
+  // connect() refused at once, as from one address past the ephemeral range (EADDRNOTAVAIL):
+  // with one clock read per batch the loop kept starting and failing until -n.
+  const refusing = {
+    tcp: {
+      connect(): never {
+        throw new Error("connect: no ephemeral port left");
+      },
+    },
+    requestTick() {},
+  } as unknown as ConstructorParameters<typeof ConnectCrowd>[0];
+  const crowd = new ConnectCrowd(refusing, ADDR_B, PORT, [], new Uint8Array(64));
+  const t0 = performance.now();
+  await crowd.run(20_000_000, 32, t0 + 50);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 5_000, `ran ${ms.toFixed(0)} ms past a 50 ms end: ${crowd.failed} failed`);
+  assert.ok(crowd.failed > 0 && crowd.failed < 20_000_000);
+});

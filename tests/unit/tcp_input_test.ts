@@ -266,6 +266,51 @@ Deno.test("tcp input: FIN_WAIT_2 of a closed socket times out with <SEQ=SND.NXT>
   assert.equal(rig.stack.stats.tcp.OutRsts, 1);
 });
 
+// A FIN riding on the ACK of ours leaves FIN_WAIT_2's timeout to after it (conn9t): armed when
+// the FIN is out of order, none when it takes the connection on, and a FIN whose ACK is refused
+// leaves nothing behind — a later ACK of ours arms it as usual.
+Deno.test("tcp input: FIN_WAIT_2 of a closed socket whose FIN-ACK carries an out-of-order FIN still times out", () => {
+  const rig = new TcpRig({ tcp: { finWait2TimeoutMs: 5000 } });
+  const c = rig.openActive();
+  c.ep.close();
+  rig.tick();
+  const fin = only(rig.take());
+  const ack = seqAdd(fin.seq, 1);
+  rig.inject(c.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, seq: seqAdd(c.peerNxt, 100), ack }));
+  assert.equal(c.ep.state, TcpState.FIN_WAIT_2);
+  rig.take(); // the duplicate ACK for the gap
+  rig.advance(5001);
+  assert.ok(
+    rig.take().some((s) => s.flags === (TCP_FLAG_RST | TCP_FLAG_ACK)),
+    "RST at the timeout",
+  );
+  assert.equal(c.ep.state, TcpState.CLOSED);
+  // In order: TIME_WAIT at once, and no timeout left to fire.
+  const rig2 = new TcpRig({ tcp: { finWait2TimeoutMs: 5000 } });
+  const d = rig2.openActive();
+  d.ep.close();
+  rig2.tick();
+  const fin2 = only(rig2.take());
+  rig2.inject(d.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, ack: seqAdd(fin2.seq, 1) }));
+  assert.equal(rig2.stack.tcp.timeWaitCount, 1);
+  rig2.take();
+  rig2.advance(5001);
+  assert.equal(rig2.take().filter((s) => (s.flags & TCP_FLAG_RST) !== 0).length, 0);
+  // A FIN whose ACK is too new is refused; the ACK of ours that follows arms the timeout.
+  const rig3 = new TcpRig({ tcp: { finWait2TimeoutMs: 5000 } });
+  const e = rig3.openActive();
+  e.ep.close();
+  rig3.tick();
+  const fin3 = only(rig3.take());
+  rig3.inject(e.seg({ flags: TCP_FLAG_ACK | TCP_FLAG_FIN, ack: seqAdd(fin3.seq, 1000) }));
+  assert.equal(e.ep.state, TcpState.FIN_WAIT_1);
+  rig3.take();
+  rig3.inject(e.seg({ flags: TCP_FLAG_ACK, ack: seqAdd(fin3.seq, 1) }));
+  assert.equal(e.ep.state, TcpState.FIN_WAIT_2);
+  rig3.advance(5001);
+  assert.ok(rig3.take().some((s) => (s.flags & TCP_FLAG_RST) !== 0), "RST at the timeout");
+});
+
 Deno.test("tcp input: abort() and close() with unread data send <CTL=RST,ACK> at SND.MAX", () => {
   const rig = new TcpRig({ tcp: { quickAcks: 0 } });
   const a = rig.openActive();

@@ -59,9 +59,10 @@ Deno.test("tx ring: long frames copied out of pooled buffers make no view per fr
     { step: () => big.put(2_000), units: big.puts },
     { step: () => small.put(2_000), units: small.puts },
   ], 15);
-  // Before the frame views were kept: one `subarray` (~100 B) per 8,942-byte frame.
+  // Before the frame views were kept: one `subarray` (~100 B) per 8,942-byte frame. The bound
+  // leaves room for a collector's noise beside other test processes (one failure seen at 16).
   assert.ok(
-    bigB - smallB < 16,
+    bigB - smallB < 48,
     `8,942-byte frames ${bigB.toFixed(2)} B per put, 100-byte ${smallB.toFixed(2)}`,
   );
   assert.equal(big.stats.txDropped, 0);

@@ -67,7 +67,11 @@ export interface TimeWaitSource {
   readonly tsOffset: number;
 }
 
-/** One connection in TIME_WAIT. */
+/**
+ * One connection in TIME_WAIT. A record is valid while {@link TimeWaitRecord.live}: once it
+ * leaves the table it may be taken for another connection's TIME_WAIT (a bounded free list),
+ * so a record kept after that describes whichever connection holds it then.
+ */
 export class TimeWaitRecord implements TcpFlow {
   /** Always {@link FLOW_TIME_WAIT} (on the prototype: no field per record). */
   get flowKind(): number {
@@ -76,15 +80,15 @@ export class TimeWaitRecord implements TcpFlow {
   /** @internal Flow-table bucket link. */
   flowNext: Flow | null = null;
   /** Local address (shared with the connection it was). */
-  localAddr: IpAddress;
+  readonly localAddr: IpAddress;
   /** Local port. */
-  localPort: number;
+  readonly localPort: number;
   /** Remote address. */
-  remoteAddr: IpAddress;
+  readonly remoteAddr: IpAddress;
   /** Remote port. */
-  remotePort: number;
+  readonly remotePort: number;
   /** The NIC a link-local peer is on (0: route as usual). */
-  nicIndex: number;
+  readonly nicIndex: number;
   /** Our SND.NXT (past our FIN). */
   sndNxt = 0;
   /** RCV.NXT (past the peer's FIN). */
@@ -92,9 +96,9 @@ export class TimeWaitRecord implements TcpFlow {
   /** The window field our ACKs carry. */
   window = 0;
   /** Timestamps were negotiated. */
-  tsOk: boolean;
+  readonly tsOk: boolean;
   /** Our TSval offset. */
-  tsOffset: number;
+  readonly tsOffset: number;
   /** TS.Recent: the peer's last timestamp. */
   tsRecent = 0;
   /** When TS.Recent was last updated (ms): tcp_tw_reuse waits until it is old enough. */
@@ -121,13 +125,15 @@ export class TimeWaitRecord implements TcpFlow {
 
   /** @internal A record back from the table's free list takes the connection `src`. */
   reuseFor(src: TimeWaitSource): void {
-    this.localAddr = src.localAddr;
-    this.localPort = src.localPort;
-    this.remoteAddr = src.remoteAddr;
-    this.remotePort = src.remotePort;
-    this.nicIndex = src.peerNic;
-    this.tsOk = src.tsOk;
-    this.tsOffset = src.tsOffset;
+    // Read-only to everyone else (the record's public type); written here alone.
+    const w = this as { -readonly [K in keyof TimeWaitRecord]: TimeWaitRecord[K] };
+    w.localAddr = src.localAddr;
+    w.localPort = src.localPort;
+    w.remoteAddr = src.remoteAddr;
+    w.remotePort = src.remotePort;
+    w.nicIndex = src.peerNic;
+    w.tsOk = src.tsOk;
+    w.tsOffset = src.tsOffset;
   }
 }
 
