@@ -92,6 +92,15 @@ function patternOk(data: Uint8Array, n: number): boolean {
   return true;
 }
 
+/** One curl download of /bytes/`bytes` from the peer end into `out`: complete and byte-exact. */
+async function downloadOnce(pair: VethPair, bytes: number, out: string): Promise<boolean> {
+  const url = `http://${pair.stackAddr}/bytes/${bytes}`;
+  const r = await pair.run(["curl", "-s", "--max-time", "30", "-o", out, url], {
+    timeoutMs: 40_000,
+  });
+  return r.code === 0 && patternOk(await Deno.readFile(out), bytes);
+}
+
 /**
  * curl downloads of /bytes/N from the peer end for `seconds` (and, however long that takes, at
  * least `atLeast` of them), each checked.
@@ -111,19 +120,7 @@ export async function downloads(
   const out = await Deno.makeTempFile();
   try {
     while (performance.now() < end || done + bad < atLeast) {
-      const r = await pair.run(
-        [
-          "curl",
-          "-s",
-          "--max-time",
-          "30",
-          "-o",
-          out,
-          `http://${pair.stackAddr}/bytes/${bytes}`,
-        ],
-        { timeoutMs: 40_000 },
-      );
-      if (r.code === 0 && patternOk(await Deno.readFile(out), bytes)) done++;
+      if (await downloadOnce(pair, bytes, out)) done++;
       else bad++;
     }
   } finally {
@@ -166,19 +163,7 @@ export async function alternatingDownloads(
   try {
     while (performance.now() < end) {
       const a = Date.now();
-      const r = await pair.run(
-        [
-          "curl",
-          "-s",
-          "--max-time",
-          "30",
-          "-o",
-          out,
-          `http://${pair.stackAddr}/bytes/${bytes}`,
-        ],
-        { timeoutMs: 40_000 },
-      );
-      const ok = r.code === 0 && patternOk(await Deno.readFile(out), bytes);
+      const ok = await downloadOnce(pair, bytes, out);
       const b = Date.now();
       const w = windowOf(a);
       if (w !== windowOf(b) || a - startEpochMs - w * half < 20) {
@@ -329,16 +314,7 @@ async function startServer(
     ...(server.flags ?? []),
   ];
   const flags = o.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`];
-  const cmd = server.cli === undefined ? cliCommand(args, flags) : [
-    Deno.execPath(),
-    "run",
-    "--allow-ffi",
-    "--allow-write",
-    "--allow-read",
-    ...flags,
-    server.cli,
-    ...args,
-  ];
+  const cmd = cliCommand(args, flags, server.cli);
   const p = new CliProcess(
     pair.spawnInStackNs(cmd, { stdout: "piped", stderr: "piped" }),
   );

@@ -14,9 +14,9 @@ export const CLI_PATH = new URL("../../cli/ustack.ts", import.meta.url).pathname
 /**
  * The deno command line that runs the CLI, with `--allow-ffi --allow-write --allow-read` and
  * `flags` (e.g. `--allow-net`, which `serve --control`, `stats` and `ss` need for their Unix
- * socket).
+ * socket). `cli` is another checkout's `cli/ustack.ts` (an A/B's base).
  */
-export function cliCommand(args: string[], flags: string[] = []): string[] {
+export function cliCommand(args: string[], flags: string[] = [], cli: string = CLI_PATH): string[] {
   return [
     Deno.execPath(),
     "run",
@@ -24,7 +24,7 @@ export function cliCommand(args: string[], flags: string[] = []): string[] {
     "--allow-write",
     "--allow-read",
     ...flags,
-    CLI_PATH,
+    cli,
     ...args,
   ];
 }
