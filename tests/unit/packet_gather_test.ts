@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ByteRing } from "../../core/byte_ring.ts";
 import { BufferPool, HEADROOM_BYTES, type PayloadSource } from "../../core/packet_buffer.ts";
 import { AfPacketRingStats } from "../../drivers/af_packet_ring.ts";
-import { TX_SLOT_V2, TxRing, txRingGeometry } from "../../drivers/af_packet_tx_ring.ts";
+import { memoryTxRing } from "../harness/memory_tx_ring.ts";
 import { VIRTIO_NET_HDR_LEN } from "../../ffi/virtio_net.ts";
 import {
   DriverStats,
@@ -53,20 +53,7 @@ Deno.test("packet buffer: a gathered payload counts in the length and flattens i
 
 Deno.test("tx ring: a gathered payload goes from the send ring into the slot behind the headers", () => {
   const stats = new AfPacketRingStats();
-  const geometry = txRingGeometry(TX_SLOT_V2, 9000, true, 4);
-  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
-  const slots = new Uint8Array(mem);
-  const words = new Uint32Array(mem);
-  const tx = new TxRing({
-    fd: -1,
-    ring: slots,
-    words,
-    base: 0,
-    geometry,
-    layout: TX_SLOT_V2,
-    vnetBytes: VIRTIO_NET_HDR_LEN,
-    stats,
-  });
+  const { tx, slots, words, geometry } = memoryTxRing(stats, { frames: 4 });
   const ring = wrappedRing(40_000, 30_000, 25_000); // wraps 15,000 bytes in
   const hdr = new Uint8Array(66).map((_, i) => 200 + (i % 50));
   const offload = new TxOffload();

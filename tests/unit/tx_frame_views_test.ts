@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BufferPool, HEADROOM_BYTES } from "../../core/packet_buffer.ts";
 import { AfPacketRingStats } from "../../drivers/af_packet_ring.ts";
-import { TX_SLOT_V2, TxRing, txRingGeometry } from "../../drivers/af_packet_tx_ring.ts";
+import { memoryTxRing } from "../harness/memory_tx_ring.ts";
 import { VIRTIO_NET_HDR_LEN } from "../../ffi/virtio_net.ts";
 import { medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
 
@@ -12,29 +12,20 @@ import { medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
  */
 function ringAndFrames(len: number, buffers: number) {
   const stats = new AfPacketRingStats();
-  const geometry = txRingGeometry(TX_SLOT_V2, 9000, true, 16);
-  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
-  const words = new Uint32Array(mem);
+  // The kernel's part of a kick: every slot sent and available again.
   const statusWords: number[] = [];
+  const { tx, slots: ringBytes, geometry } = memoryTxRing(stats, {
+    send: () => {
+      for (const w of statusWords) words[w] = 0;
+      return 0;
+    },
+  });
+  const words = new Uint32Array(ringBytes.buffer);
   for (let b = 0; b < geometry.blocks; b++) {
     for (let f = 0; f < geometry.framesPerBlock; f++) {
       statusWords.push((b * geometry.blockBytes + f * geometry.frameBytes) >>> 2);
     }
   }
-  const tx = new TxRing({
-    fd: -1,
-    ring: new Uint8Array(mem),
-    words,
-    base: 0,
-    geometry,
-    layout: TX_SLOT_V2,
-    vnetBytes: VIRTIO_NET_HDR_LEN,
-    stats,
-    send: () => {
-      for (const w of statusWords) words[w] = 0; // every slot sent and available again
-      return 0;
-    },
-  });
   const pool = new BufferPool({ count: 16, bufferBytes: HEADROOM_BYTES + 9100 });
   const pbs = Array.from({ length: buffers }, () => pool.alloc(HEADROOM_BYTES)!);
   const off = HEADROOM_BYTES - 42; // Ethernet + IPv4 + UDP headers prepended in place
@@ -47,7 +38,7 @@ function ringAndFrames(len: number, buffers: number) {
       if ((n & 7) === 0) tx.flush();
     }
   };
-  return { tx, stats, put, puts: () => n, ring: new Uint8Array(mem) };
+  return { tx, stats, put, puts: () => n, ring: ringBytes, geometry };
 }
 
 Deno.test("tx ring: long frames copied out of pooled buffers make no view per frame", () => {
@@ -74,7 +65,7 @@ Deno.test("tx ring: long frames copied out of pooled buffers make no view per fr
   // The bytes arrive, each slot from its own buffer (a view of another buffer would copy the
   // wrong byte): slot k (status @0, data at +32 behind the vnet header) holds put k's frame.
   const frames = big.puts();
-  const slots = txRingGeometry(TX_SLOT_V2, 9000, true, 16);
+  const slots = big.geometry;
   const perRing = slots.framesPerBlock * slots.blocks;
   for (let k = 0; k < 3; k++) {
     const put = frames - perRing + k; // the last pass over the ring's slots

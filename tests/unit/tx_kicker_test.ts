@@ -23,6 +23,7 @@ import {
   txRingGeometry,
 } from "../../drivers/af_packet_tx_ring.ts";
 import { PROBE_PUBLISHED, PROBE_SEEN } from "./tx_kicker_probe_worker.ts";
+import { memoryTxRing } from "../harness/memory_tx_ring.ts";
 
 const PROBE = new URL("./tx_kicker_probe_worker.ts", import.meta.url);
 
@@ -250,20 +251,13 @@ function autoRing(
   kicker: TxKicker | StubKicker,
   stats: TxRingCounters,
 ): TxRing {
-  const geometry = txRingGeometry(TX_SLOT_V2, mtu, vnetHdr, frames);
-  const mem = new ArrayBuffer(geometry.blockBytes * geometry.blocks);
-  return new TxRing({
-    fd: -1,
-    ring: new Uint8Array(mem),
-    words: new Uint32Array(mem),
-    base: 0,
-    geometry,
-    layout: TX_SLOT_V2,
-    vnetBytes: vnetHdr ? VIRTIO_NET_HDR_LEN : 0,
-    stats,
+  return memoryTxRing(stats, {
+    mtu,
+    vnetHdr,
+    frames,
     kicker: kicker as TxKicker,
     kickPolicy: "auto",
-  });
+  }).tx;
 }
 
 Deno.test("tx ring, auto: a kick the kicker has not taken yet is left to it, not repeated here", () => {
