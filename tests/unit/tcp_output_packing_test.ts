@@ -7,65 +7,14 @@
  * `bench:cc`, 74 frames per MB before, 55 after; bench/README.md, branch `cc11m`).
  */
 
-import { SenderStub } from "../harness/sender_stub.ts";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../core/clock.ts";
-import { TimerWheel } from "../../core/timer_wheel.ts";
-import { latencyHistogram } from "../../core/histogram.ts";
-import { StackStats } from "../../stack/stats.ts";
-import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
-import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
-import { RxSegment } from "../../transport/tcp/segment.ts";
-import { TcpSender } from "../../transport/tcp/sender.ts";
+import { ackOf, RIG_MSS, windowInFlight } from "../harness/sender_rig.ts";
 
-const MSS = 1000;
-
-function ack(n: number): RxSegment {
-  const s = new RxSegment();
-  s.seq = 7001;
-  s.ack = n >>> 0;
-  s.flags = TCP_FLAG_ACK;
-  s.window = 65535;
-  s.buf = new Uint8Array(0);
-  return s;
-}
-
-/**
- * An unpaced NewReno sender with an SRTT of 1 ms, a window of 30 segments all in flight
- * (ISS 1000), 1 MiB more to send.
- */
-function windowInFlight(): { snd: TcpSender; conn: SenderStub; clock: VirtualClock } {
-  const clock = new VirtualClock(1000);
-  const timers = new TimerWheel({ startMs: clock.nowMs() });
-  const ctx = { clock, timers } as unknown as TransportContext;
-  const opts = resolveTcpOptions({ congestionControl: "newreno", pacing: false });
-  const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
-  const conn = new SenderStub(64_000);
-  const snd = new TcpSender(conn, svc);
-  conn.una = () => snd.sndUna;
-  snd.start(1000, clock.nowMs());
-  snd.peerSyn(1 << 20, 7000, 1001);
-  snd.setPeerOptions(7, MSS);
-  snd.sndNxt = 1001;
-  snd.sndMax = 1001;
-  snd.sndUna = 1001;
-  snd.established(clock.nowMs());
-  snd.setNoDelay(true);
-  snd.setBufferSize(1 << 21);
-  snd.write(new Uint8Array(1 << 21), 0, 1 << 21);
-  snd.output();
-  clock.advance(1);
-  assert(snd.onAck(ack(snd.sndNxt)));
-  snd.cc.setCwnd(30 * MSS);
-  conn.sent.length = 0;
-  snd.output();
-  assert.equal(snd.sndNxt - snd.sndUna, 30 * MSS, "the whole window in flight");
-  conn.sent.length = 0;
-  return { snd, conn, clock };
-}
+const MSS = RIG_MSS;
+const ack = ackOf;
 
 Deno.test("output: a window ending inside a segment leaves as one super-segment, that segment included", () => {
-  const { snd, conn, clock } = windowInFlight();
+  const { snd, conn, clock } = windowInFlight(1 << 21);
   // 0.2 ms later (no TSO deferral: the next ACK is far off) ten segments are acknowledged and
   // the window is 30.5 segments: 10.5 free, which Linux counts as 11 packets.
   clock.advance(0.2);
@@ -76,7 +25,7 @@ Deno.test("output: a window ending inside a segment leaves as one super-segment,
 });
 
 Deno.test("output: a window of whole segments sends exactly them, in one super-segment", () => {
-  const { snd, conn, clock } = windowInFlight();
+  const { snd, conn, clock } = windowInFlight(1 << 21);
   clock.advance(0.2);
   assert(snd.onAck(ack(snd.sndUna + 10 * MSS)));
   snd.cc.setCwnd(30 * MSS);
@@ -85,7 +34,7 @@ Deno.test("output: a window of whole segments sends exactly them, in one super-s
 });
 
 Deno.test("output: the peer's window still ends a super-segment on a segment boundary below it", () => {
-  const { snd, conn, clock } = windowInFlight();
+  const { snd, conn, clock } = windowInFlight(1 << 21);
   clock.advance(0.2);
   const a = ack(snd.sndUna + 10 * MSS);
   // The peer's window (scale 7) is 40,960 bytes from the new SND.UNA, 20,960 of them free

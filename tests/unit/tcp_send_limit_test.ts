@@ -3,16 +3,8 @@
  * judged from the state the next output pass would find.
  */
 
-import { SenderStub } from "../harness/sender_stub.ts";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../core/clock.ts";
-import { TimerWheel } from "../../core/timer_wheel.ts";
-import { latencyHistogram } from "../../core/histogram.ts";
-import { StackStats } from "../../stack/stats.ts";
-import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
-import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
-import { RxSegment } from "../../transport/tcp/segment.ts";
-import { TcpSender } from "../../transport/tcp/sender.ts";
+import { ackOf, establishedSender, RIG_MSS } from "../harness/sender_rig.ts";
 import {
   LIMIT_APP,
   LIMIT_CWND,
@@ -24,40 +16,12 @@ import {
 } from "../../transport/tcp/send_limit.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 
-const MSS = 1000;
-
-function ack(n: number, window = 65535): RxSegment {
-  const s = new RxSegment();
-  s.seq = 7001;
-  s.ack = n >>> 0;
-  s.flags = TCP_FLAG_ACK;
-  s.window = window;
-  s.buf = new Uint8Array(0);
-  return s;
-}
+const MSS = RIG_MSS;
+const ack = ackOf;
 
 /** An established NewReno sender (ISS 1000), the peer's window `window` << 7 bytes. */
-function sender(pacing = false, window = 65535): {
-  snd: TcpSender;
-  conn: SenderStub;
-  clock: VirtualClock;
-} {
-  const clock = new VirtualClock(1000);
-  const timers = new TimerWheel({ startMs: clock.nowMs() });
-  const ctx = { clock, timers } as unknown as TransportContext;
-  const opts = resolveTcpOptions({ congestionControl: "newreno", pacing });
-  const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
-  const conn = new SenderStub();
-  const snd = new TcpSender(conn, svc);
-  snd.start(1000, clock.nowMs());
-  snd.peerSyn(window, 7000, 1001);
-  snd.setPeerOptions(7, MSS);
-  snd.sndNxt = 1001;
-  snd.sndMax = 1001;
-  snd.sndUna = 1001;
-  snd.established(clock.nowMs());
-  snd.setNoDelay(true);
-  return { snd, conn, clock };
+function sender(pacing = false, window = 65535) {
+  return establishedSender({ pacing, window });
 }
 
 Deno.test("send limit: a sender is cwnd-limited, then waits for its writer (app), then idle", () => {

@@ -5,70 +5,16 @@
  * more than half an RTT away, or late (an RTT old).
  */
 
-import { SenderStub } from "../harness/sender_stub.ts";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../core/clock.ts";
-import { TimerWheel } from "../../core/timer_wheel.ts";
-import { latencyHistogram } from "../../core/histogram.ts";
-import { StackStats } from "../../stack/stats.ts";
-import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
-import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
-import { RxSegment } from "../../transport/tcp/segment.ts";
-import { TcpSender } from "../../transport/tcp/sender.ts";
+import { ackOf, RIG_MSS, windowInFlight } from "../harness/sender_rig.ts";
 
-const MSS = 1000;
+const MSS = RIG_MSS;
+const ack = ackOf;
 
-function ack(n: number): RxSegment {
-  const s = new RxSegment();
-  s.seq = 7001;
-  s.ack = n >>> 0;
-  s.flags = TCP_FLAG_ACK;
-  s.window = 65535;
-  s.buf = new Uint8Array(0);
-  return s;
-}
-
-/**
- * A NewReno sender (unpaced), cwnd 30 segments, with an SRTT of 1 ms
- * from a first round trip, 30 segments in flight sent at `sentAt` (ms): ISS 1000, data from
- * 1001.
- */
-function inFlight(): {
-  snd: TcpSender;
-  conn: SenderStub;
-  clock: VirtualClock;
-  timers: TimerWheel;
-  sentAt: number;
-} {
-  const clock = new VirtualClock(1000);
-  const timers = new TimerWheel({ startMs: clock.nowMs() });
-  const ctx = { clock, timers } as unknown as TransportContext;
-  const opts = resolveTcpOptions({ congestionControl: "newreno", pacing: false });
-  const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
-  const conn = new SenderStub(64_000);
-  const snd = new TcpSender(conn, svc);
-  conn.una = () => snd.sndUna;
-  snd.start(1000, clock.nowMs());
-  snd.peerSyn(1 << 20, 7000, 1001);
-  snd.setPeerOptions(7, MSS);
-  snd.sndNxt = 1001;
-  snd.sndMax = 1001;
-  snd.sndUna = 1001;
-  snd.established(clock.nowMs());
-  snd.setNoDelay(true);
-  snd.setBufferSize(1 << 20);
-  snd.write(new Uint8Array(1 << 20), 0, 1 << 20);
-  // A first round trip: the initial window out, acknowledged 1 ms later (SRTT 1 ms).
-  snd.output();
-  clock.advance(1);
-  assert(snd.onAck(ack(snd.sndNxt)));
-  // A window of 30 segments, filled.
-  snd.cc.setCwnd(30 * MSS);
-  conn.sent.length = 0;
-  snd.output();
-  assert.equal(snd.sndNxt - snd.sndUna, 30 * MSS, "the whole window in flight");
-  conn.sent.length = 0;
-  return { snd, conn, clock, timers, sentAt: clock.nowMs() };
+/** The rig's window in flight, sent at `sentAt` (ms). */
+function inFlight() {
+  const rig = windowInFlight(1 << 20);
+  return { ...rig, sentAt: rig.clock.nowMs() };
 }
 
 Deno.test("tso deferral: an ACK freeing a sliver while the next ACK is far off sends at once", () => {
