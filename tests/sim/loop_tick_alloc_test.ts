@@ -9,11 +9,8 @@
 // no clock of its own and passes no time: 0.17–0.18.
 
 import assert from "node:assert/strict";
-import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
+import { sleep, withBusyUdpLoop } from "../harness/busy_udp_loop.ts";
 import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
-import { MonotonicClock } from "../../core/clock.ts";
-import { EventLoop } from "../../stack/event_loop.ts";
-import { UdpPeer } from "../../transport/udp_records.ts";
 
 /** Most heap growth per loop tick (a heap number is 16 B). */
 const MAX_BYTES_PER_TICK = 4;
@@ -25,25 +22,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const rig = makeUdpRxRig({ mtu: 9000, clock: new MonotonicClock() });
-    // One datagram per tick, without end: every tick is busy.
-    rig.driver.framesPerReceive = 1;
-    rig.driver.limit = Number.MAX_SAFE_INTEGER;
-    const sink = new Uint8Array(0);
-    const peer = new UdpPeer();
     const got = new Float64Array(1);
-    const socket = rig.socket;
     // Drained inside the tick, as `uperf server --udp` drains: the loop runs without its async
     // function and turns Deno's event loop only every `denoTurnUs`.
-    socket.wq.listener = () => {
+    await withBusyUdpLoop((socket, sink, peer) => {
       while (socket.recvfrom(sink, 0, 0, peer) >= 0) got[0]++;
-    };
-    socket.wq.listenerSync = true;
-    const loop = new EventLoop(rig.stack, { denoTurnUs: 5000 });
-    const running = loop.run();
-    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-    try {
-      await sleep(1500); // optimised code
+    }, async (loop) => {
       const stats = loop.stats;
       const [perTick] = await medianHeapGrowthPerUnitAsync([{
         step: () => sleep(WINDOW_MS),
@@ -52,10 +36,6 @@ Deno.test({
       assert.ok(stats.directYields > 0, "the loop ran without its async function");
       assert.ok(got[0] >= stats.ticks / 2, `${got[0]} datagrams in ${stats.ticks} ticks`);
       assert.ok(perTick < MAX_BYTES_PER_TICK, `${perTick.toFixed(2)} B per tick`);
-    } finally {
-      await loop.close();
-      await running;
-      rig.stack.close();
-    }
+    });
   },
 });

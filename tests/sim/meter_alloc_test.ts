@@ -6,11 +6,8 @@
 // 0.2 (bench/README.md, "heap13q"). Now the counts live in a typed array: ~0.2.
 
 import assert from "node:assert/strict";
-import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
+import { sleep, withBusyUdpLoop } from "../harness/busy_udp_loop.ts";
 import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
-import { MonotonicClock } from "../../core/clock.ts";
-import { EventLoop } from "../../stack/event_loop.ts";
-import { UdpPeer } from "../../transport/udp_records.ts";
 import { Meter } from "../../cli/meter.ts";
 
 /** Most heap growth per datagram (a heap number is 16 B). */
@@ -22,14 +19,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const rig = makeUdpRxRig({ mtu: 9000, clock: new MonotonicClock() });
-    rig.driver.framesPerReceive = 1;
-    rig.driver.limit = Number.MAX_SAFE_INTEGER;
-    const sink = new Uint8Array(0);
-    const peer = new UdpPeer();
-    const socket = rig.socket;
     const meter = new Meter("server", true);
-    socket.wq.listener = () => {
+    await withBusyUdpLoop((socket, sink, peer) => {
       let packets = 0;
       let bytes = 0;
       while (socket.recvfrom(sink, 0, 0, peer) >= 0) {
@@ -38,13 +29,8 @@ Deno.test({
       }
       meter.packets += packets;
       meter.bytes += bytes;
-    };
-    socket.wq.listenerSync = true;
-    const loop = new EventLoop(rig.stack, { denoTurnUs: 5000 });
-    const running = loop.run();
-    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-    try {
-      await sleep(1500); // optimised code, and the byte count well past 2^31
+    }, async () => {
+      // The loop has run 1.5 s: optimised code, and the byte count well past 2^31.
       const [perDatagram] = await medianHeapGrowthPerUnitAsync([{
         step: () => sleep(30),
         units: () => meter.packets,
@@ -55,10 +41,6 @@ Deno.test({
         perDatagram < MAX_BYTES_PER_DATAGRAM,
         `${perDatagram.toFixed(2)} B per datagram`,
       );
-    } finally {
-      await loop.close();
-      await running;
-      rig.stack.close();
-    }
+    });
   },
 });
