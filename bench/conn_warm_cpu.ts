@@ -27,6 +27,7 @@
 import { parseArgs } from "node:util";
 import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
 import { threadTicks } from "./conn_warmup.ts";
+import { lastJson } from "./e2e.ts";
 
 const PORT = 7311;
 
@@ -37,16 +38,13 @@ interface Window {
   server: Record<string, number>;
 }
 
-function lastJson(text: string, event: string): Record<string, unknown> | null {
-  let found: Record<string, unknown> | null = null;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      const j = JSON.parse(line);
-      if (j.event === event) found = j;
-    } catch { /* not ours */ }
+/** The process's last `event` JSON line, or null when it printed none. */
+function summaryOf(text: string, event: string): Record<string, unknown> | null {
+  try {
+    return lastJson(text, event);
+  } catch {
+    return null;
   }
-  return found;
 }
 
 async function intervalAt(p: BenchProcess, second: number): Promise<number> {
@@ -143,9 +141,9 @@ async function pair(
       client: us(c0, c1),
       server: us(s0, s1),
     };
-    const cs = lastJson(f.stdout, "summary");
+    const cs = summaryOf(f.stdout, "summary");
     const sf = await srv.stop(10_000);
-    const ss = lastJson(sf.stdout, "summary");
+    const ss = summaryOf(sf.stdout, "summary");
     return {
       window: w,
       conn_per_s_window: Math.round(conns / w.seconds),

@@ -266,13 +266,19 @@ function gbps(bytes: number, seconds: number): number | null {
   return seconds > 0 ? (bytes * 8) / seconds / 1e9 : null;
 }
 
-/** The last JSON object on stdout whose `event` is `event` (or the last JSON line at all). */
+/**
+ * The last JSON object on stdout whose `event` is `event` (or the last JSON line at all). A line
+ * may begin with the head of one of V8's `--trace-gc-nvp` lines: V8 writes them through a stdio
+ * buffer flushed in blocks, so the rest of that GC line follows on the next line and the event's
+ * JSON starts mid-line (`… GC: {"pause":…,"reason":"allocation failure"{"event":…}`).
+ */
 export function lastJson(stdout: string, event?: string): Record<string, any> {
   const lines = stdout.trim().split("\n").reverse();
   for (const l of lines) {
-    if (!l.startsWith("{")) continue;
+    const at = l.startsWith("{") ? 0 : l.lastIndexOf('{"event":');
+    if (at < 0) continue;
     try {
-      const o = JSON.parse(l);
+      const o = JSON.parse(at === 0 ? l : l.slice(at));
       if (event === undefined || o.event === event) return o;
     } catch { /* not JSON */ }
   }
