@@ -148,15 +148,20 @@ export class ConnectCrowd implements WarmUpCrowd {
     if (this.firstError === "") this.firstError = error;
   }
 
-  /** Start connections up to the limits, at `now` (read by the caller). */
+  /**
+   * Start connections up to the limits; the first at `now` (read by the caller), each further one
+   * at a clock read of its own, so a batch's later connections (the first `conc` of a run, say)
+   * are not timed from the batch's start. One clock read per connection started either way.
+   */
   #pump(now: number): void {
-    while (
-      this.#running < this.#conc && this.started < this.#upTo && !this.#stopped &&
-      now < this.#endMs
-    ) {
-      // A connect() that throws starts nothing and moves nothing on: the clock is read again,
-      // so a run whose connects keep failing (the ephemeral range used up) still ends at -t.
-      if (!this.#start(this.started++, now)) now = performance.now();
+    let fresh = true;
+    while (this.#running < this.#conc && this.started < this.#upTo && !this.#stopped) {
+      // Also after a connect() that threw (it starts nothing and moves nothing on): a run whose
+      // connects keep failing (the ephemeral range used up) still ends at -t.
+      if (!fresh) now = performance.now();
+      fresh = false;
+      if (now >= this.#endMs) break;
+      this.#start(this.started++, now);
     }
     if (this.#running === 0 && this.#resolve !== null) {
       const resolve = this.#resolve;

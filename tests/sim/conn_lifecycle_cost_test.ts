@@ -157,3 +157,32 @@ Deno.test("conn cost: a crowd whose connects keep failing still ends at its end 
   assert.ok(ms < 5_000, `ran ${ms.toFixed(0)} ms past a 50 ms end: ${crowd.failed} failed`);
   assert.ok(crowd.failed > 0 && crowd.failed < 20_000_000);
 });
+
+Deno.test("conn cost: a crowd's first batch times each connection from its own start", () => {
+  // The first `conc` connections start in one pump; each is timed from a clock read of its own
+  // (before: all from the batch's one read, so the last of 1,000 carried the 999 connects before
+  // it in its latency).
+  const eps: { wq: { owner?: { t0: number } } }[] = [];
+  const fake = {
+    tcp: {
+      connect() {
+        const ep = { setNoDelay() {}, write() {}, wq: {} };
+        eps.push(ep);
+        return ep;
+      },
+    },
+    requestTick() {},
+  } as unknown as ConstructorParameters<typeof ConnectCrowd>[0];
+  const crowd = new ConnectCrowd(fake, ADDR_B, PORT, [], new Uint8Array(64));
+  const perf = globalThis.performance;
+  const now = perf.now.bind(perf);
+  let clock = 1000;
+  perf.now = () => clock++;
+  try {
+    void crowd.run(4, 4, Infinity); // never resolves: nothing ends here
+  } finally {
+    perf.now = now;
+  }
+  assert.deepEqual(eps.map((ep) => ep.wq.owner?.t0), [1000, 1001, 1002, 1003]);
+  crowd.stop();
+});
