@@ -135,6 +135,15 @@ export interface EventLoopOptions {
    * *blocked* in `poll()` is woken by the frame and may preempt it at once.
    */
   yieldStallUs?: number;
+  /**
+   * What the loop does for {@link YIELD_STALL_HOLD_MS} after a stalled yield (see
+   * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
+   * slices; `"spin"` keeps busy-polling without `sched_yield()` between the polls (each yield
+   * pushes the thread's scheduler deadline a slice further, so a CPU-bound task — even a
+   * niced one — wins the next yield and keeps the CPU until the tick; a spin that does not
+   * yield keeps it against a niced task, and the yields come back after the hold).
+   */
+  yieldStallMode?: "block" | "spin";
 }
 
 /** Counters of the loop. */
@@ -228,7 +237,10 @@ const STEP_YIELD = 4;
 /** Park until a frame, a wake-up or the next deadline, then a tick. */
 const STEP_PARK = 5;
 
-/** How long the loop waits in blocking slices instead of busy-polling after a stalled yield (ms). */
+/**
+ * How long the loop waits in blocking slices instead of busy-polling (or busy-polls without
+ * yields, `yieldStallMode: "spin"`) after a stalled yield (ms).
+ */
 export const YIELD_STALL_HOLD_MS = 50;
 
 /**
@@ -303,8 +315,11 @@ export class EventLoop {
   readonly #schedSliceUs: number | undefined;
   readonly #cpus: readonly number[] | undefined;
   readonly #yieldStallMs: number;
+  readonly #yieldStallSpin: boolean;
   /** No busy poll before this time (ms): a yield stalled. */
   #noSpinUntil = DOUBLE_ZERO;
+  /** No `sched_yield` in the busy poll before this time (ms): a yield stalled. */
+  #noYieldUntil = DOUBLE_ZERO;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = DOUBLE_ZERO;
   /** When Deno's event loop last had a turn (ms). */
@@ -389,6 +404,7 @@ export class EventLoop {
     this.#schedSliceUs = opts.schedSliceUs;
     this.#cpus = opts.cpus;
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
+    this.#yieldStallSpin = opts.yieldStallMode === "spin";
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -917,7 +933,8 @@ export class EventLoop {
     const clock = stack.clock;
     const mux = stack.mux.stats;
     const stats = this.stats;
-    const yieldCpu = this.#spinYield;
+    // After a stalled yield in the "spin" mode the busy poll does not yield for a while.
+    let yieldCpu = this.#spinYield && this.#nowMs >= this.#noYieldUntil;
     const trace = this.trace;
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
@@ -942,8 +959,14 @@ export class EventLoop {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
           // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
           stats.yieldStalls++;
-          this.#noSpinUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
-          until = 0;
+          if (this.#yieldStallSpin) {
+            // Keep polling without yields (see yieldStallMode), in this spin and the next.
+            this.#noYieldUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
+            yieldCpu = false;
+          } else {
+            this.#noSpinUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
+            until = 0;
+          }
         }
       }
       stats.spins++;
