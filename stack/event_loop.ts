@@ -176,6 +176,12 @@ export interface EventLoopStats {
   tickErrors: number;
   /** Busy polls cut short by a `sched_yield` longer than `yieldStallUs`. */
   yieldStalls: number;
+  /**
+   * "spin" holds after a stalled yield that ended because the loop lost the CPU without
+   * yielding (longer than `yieldStallUs` between two polls): then the guard rests for
+   * {@link YIELD_STALL_REST_MS}.
+   */
+  yieldStallsPreempted: number;
 }
 
 /**
@@ -244,6 +250,14 @@ const STEP_PARK = 5;
 export const YIELD_STALL_HOLD_MS = 50;
 
 /**
+ * How long the stalled-yield guard rests (ms) after a "spin" hold in which the loop lost its CPU
+ * without yielding: the scheduler shares that CPU with another session's task, which takes
+ * its turns whether the loop yields or not, and the loop's own session's threads (a sender, a
+ * peer, V8's helpers) need its yields.
+ */
+export const YIELD_STALL_REST_MS = 1000;
+
+/**
  * A settled promise to await for one microtask turn: awaiting an existing native promise makes
  * no new one (`await null` wraps its value in a fresh promise every time).
  */
@@ -284,6 +298,7 @@ export class EventLoop {
     directYields: 0,
     tickErrors: 0,
     yieldStalls: 0,
+    yieldStallsPreempted: 0,
   };
   /**
    * A record of every phase of the loop, with the kernel's receive time of each batch next to
@@ -320,6 +335,8 @@ export class EventLoop {
   #noSpinUntil = DOUBLE_ZERO;
   /** No `sched_yield` in the busy poll before this time (ms): a yield stalled. */
   #noYieldUntil = DOUBLE_ZERO;
+  /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
+  #stallGuardFromMs = DOUBLE_ZERO;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = DOUBLE_ZERO;
   /** When Deno's event loop last had a turn (ms). */
@@ -935,11 +952,14 @@ export class EventLoop {
     const stats = this.stats;
     // After a stalled yield in the "spin" mode the busy poll does not yield for a while.
     let yieldCpu = this.#spinYield && this.#nowMs >= this.#noYieldUntil;
+    // The guard rests after a hold that was preempted anyway (see yieldStallMode).
+    let stallMs = this.#nowMs >= this.#stallGuardFromMs ? this.#yieldStallMs : 0;
+    // In a "spin" hold: a poll-to-poll gap longer than the guard's limit ends it.
+    let held = !yieldCpu && this.#spinYield && stallMs > 0;
     const trace = this.trace;
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
-    const stallMs = this.#yieldStallMs;
     // One clock read per poll (two with the stalled-yield guard): the poll's tick takes the
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
@@ -963,6 +983,7 @@ export class EventLoop {
             // Keep polling without yields (see yieldStallMode), in this spin and the next.
             this.#noYieldUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
             yieldCpu = false;
+            held = true;
           } else {
             this.#noSpinUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
             until = 0;
@@ -973,7 +994,20 @@ export class EventLoop {
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive(true);
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      if (!yieldCpu) this.#readClock();
+      if (!yieldCpu) {
+        const prev = this.#nowMs;
+        this.#readClock();
+        if (held && this.#nowMs - prev > stallMs) {
+          // Taken off the CPU without a yield: the stall was the scheduler sharing the CPU
+          // (another session's task), not the yield. Yield again; the guard rests a while.
+          stats.yieldStallsPreempted++;
+          this.#noYieldUntil = DOUBLE_ZERO;
+          this.#stallGuardFromMs = this.#nowMs + YIELD_STALL_REST_MS;
+          stallMs = 0;
+          held = false;
+          yieldCpu = this.#spinYield;
+        }
+      }
       if (this.#nowMs >= until) break;
     }
     // The tick goes on from here (its time: see #nowMs).

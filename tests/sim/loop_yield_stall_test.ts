@@ -1,39 +1,56 @@
-// The busy poll's stalled-yield guard on a clock whose every read finds 5 ms more than the last
-// (as if each `sched_yield` handed the CPU to a CPU-bound task for 5 ms, a scheduler tick and
-// more): the "block" mode stops busy-polling and waits, the "spin" mode keeps busy-polling
-// without yields — one clock read per poll instead of the guard's two — and yields again after
-// the hold (a stall per hold).
+// The busy poll's stalled-yield guard on a clock on which each `sched_yield` takes 5 ms (a
+// CPU-bound task took the CPU for a scheduler tick and more): the "block" mode stops
+// busy-polling and waits, the "spin" mode keeps busy-polling without yields — one clock read per
+// poll instead of the guard's two — and yields again after the hold (a stall per hold). On a
+// clock on which every poll takes 5 ms too (the loop loses its CPU whether it yields or not),
+// a "spin" hold ends at its first poll and the guard rests.
 
 import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
 import { MonotonicClock, type MonotonicSource } from "../../core/clock.ts";
-import { EventLoop, type EventLoopOptions, YIELD_STALL_HOLD_MS } from "../../stack/event_loop.ts";
+import { EventLoop, type EventLoopOptions } from "../../stack/event_loop.ts";
 
 /** The milliseconds every read of {@link StallingSource} adds to the real time. */
 const STEP_MS = 5;
 
-/** A time source 5 ms further at every read than the real time alone; counts its reads. */
+/**
+ * A time source of its own (the real time plays no part: a loaded machine's preemptions do not
+ * show): 1 µs later at every read, 5 ms at a read that follows another with no poll of the
+ * driver in between (the busy poll's reads either side of a `sched_yield`), or at every read
+ * (`always`); counts its reads.
+ */
 class StallingSource implements MonotonicSource {
   /** Reads so far. */
   reads = 0;
-  /** The time, `performance.now()` plus 5 ms per read. */
+  /** The driver was polled since the last read. */
+  polled = false;
+  #nowMs = performance.now();
+  constructor(readonly always: boolean) {}
+  /** The time. */
   readMs(out: Float64Array): void {
     this.reads++;
-    out[0] = performance.now() + this.reads * STEP_MS;
+    this.#nowMs += this.always || !this.polled ? STEP_MS : 0.001;
+    this.polled = false;
+    out[0] = this.#nowMs;
   }
 }
 
 /** Run a loop that goes idle on the stalling clock for 200 ms; its counters and clock reads. */
-async function idleLoop(opts: EventLoopOptions) {
-  const source = new StallingSource();
+async function idleLoop(opts: EventLoopOptions, always = false) {
+  const source = new StallingSource(always);
   const rig = makeUdpRxRig({ mtu: 1500, clock: new MonotonicClock(source) });
   // One datagram, then nothing: the loop busy-polls for the rest of the test.
   rig.driver.framesPerReceive = 1;
   rig.driver.limit = 1;
-  // A busy poll longer than the test (in the clock's time), and a Deno turn every 100 reads.
+  const receive = rig.driver.receive.bind(rig.driver);
+  rig.driver.receive = (b, m) => {
+    source.polled = true;
+    return receive(b, m);
+  };
+  // A busy poll longer than the test (in the clock's time), and a Deno turn every 2 ms of it.
   const loop = new EventLoop(rig.stack, {
     busyPollUs: 1e12,
-    denoTurnUs: 100 * STEP_MS * 1000,
+    denoTurnUs: 2000,
     ...opts,
   });
   const s0 = { ...loop.stats };
@@ -45,6 +62,7 @@ async function idleLoop(opts: EventLoopOptions) {
     return {
       spins: s.spins - s0.spins,
       stalls: s.yieldStalls - s0.yieldStalls,
+      preempted: s.yieldStallsPreempted - s0.yieldStallsPreempted,
       waits: s.parks - s0.parks + s.blocks - s0.blocks,
       reads: source.reads - reads0,
     };
@@ -63,12 +81,13 @@ Deno.test({
     const r = await idleLoop({ yieldStallUs: 1000, yieldStallMode: "spin" });
     assert.ok(r.spins > 50, `${r.spins} spins`);
     assert.ok(r.stalls >= 1, `${r.stalls} stalled yields`);
+    assert.equal(r.preempted, 0, "a poll without a yield takes no 5 ms");
     assert.equal(r.waits, 0, "no park, no blocking slice: the loop kept busy-polling");
     // With a yield before every poll the guard reads the clock twice per poll; without, once.
-    // A hold is YIELD_STALL_HOLD_MS / STEP_MS = 10 reads: about one stalled yield per 10 polls.
+    // A hold (YIELD_STALL_HOLD_MS) is thousands of polls here: one stalled yield each, where
+    // a spin that kept yielding would stall at every poll.
     assert.ok(r.reads < 1.5 * r.spins, `${r.reads} clock reads in ${r.spins} polls`);
-    const perHold = YIELD_STALL_HOLD_MS / STEP_MS;
-    assert.ok(r.stalls <= (2 * r.spins) / perHold, `${r.stalls} stalls in ${r.spins} polls`);
+    assert.ok(r.stalls * 1000 < r.spins, `${r.stalls} stalls in ${r.spins} polls`);
   },
 });
 
@@ -80,5 +99,21 @@ Deno.test({
     const r = await idleLoop({ yieldStallUs: 1000, yieldStallMode: "block" });
     assert.ok(r.stalls >= 1, `${r.stalls} stalled yields`);
     assert.ok(r.waits >= 1, `${r.waits} parks and blocking slices`);
+  },
+});
+
+Deno.test({
+  name: 'sim loop: a "spin" hold that loses the CPU without yielding ends, and the guard rests',
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const r = await idleLoop({ yieldStallUs: 1000, yieldStallMode: "spin" }, true);
+    assert.ok(r.spins > 50, `${r.spins} spins`);
+    assert.ok(r.preempted >= 1, `${r.preempted} holds preempted`);
+    // A rest of YIELD_STALL_REST_MS is tens of polls here (a clock read and a Deno turn or so
+    // each): a stall per tens of polls, where a guard that did not rest would stall at every
+    // other poll (a stall, a hold, its first poll preempted, a yield that stalls).
+    assert.ok(r.stalls * 10 < r.spins, `${r.stalls} stalls in ${r.spins} polls`);
+    assert.equal(r.waits, 0);
   },
 });
