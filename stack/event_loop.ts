@@ -178,8 +178,8 @@ export interface EventLoopStats {
   yieldStalls: number;
   /**
    * "spin" holds after a stalled yield that ended because the loop lost the CPU without
-   * yielding (longer than `yieldStallUs` between two polls): then the guard rests for
-   * {@link YIELD_STALL_REST_MS}.
+   * yielding ({@link HOLD_PREEMPTS} times, longer than `yieldStallUs` between two polls):
+   * then the guard rests for {@link YIELD_STALL_REST_MS}.
    */
   yieldStallsPreempted: number;
 }
@@ -248,6 +248,13 @@ const STEP_PARK = 5;
  * yields, `yieldStallMode: "spin"`) after a stalled yield (ms).
  */
 export const YIELD_STALL_HOLD_MS = 50;
+
+/**
+ * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
+ * CPU shared with another session's task takes several in a 50 ms hold (the scheduler serves
+ * the sessions in turn), a niced task of the loop's own session at most one.
+ */
+export const HOLD_PREEMPTS = 3;
 
 /**
  * How long the stalled-yield guard rests (ms) after a "spin" hold in which the loop lost its CPU
@@ -337,6 +344,8 @@ export class EventLoop {
   #noYieldUntil = DOUBLE_ZERO;
   /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
   #stallGuardFromMs = DOUBLE_ZERO;
+  /** Polls of the current "spin" hold that came more than `yieldStallUs` after the one before. */
+  #holdPreempts = 0;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = DOUBLE_ZERO;
   /** When Deno's event loop last had a turn (ms). */
@@ -982,6 +991,7 @@ export class EventLoop {
           if (this.#yieldStallSpin) {
             // Keep polling without yields (see yieldStallMode), in this spin and the next.
             this.#noYieldUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
+            this.#holdPreempts = 0;
             yieldCpu = false;
             held = true;
           } else {
@@ -997,9 +1007,11 @@ export class EventLoop {
       if (!yieldCpu) {
         const prev = this.#nowMs;
         this.#readClock();
-        if (held && this.#nowMs - prev > stallMs) {
-          // Taken off the CPU without a yield: the stall was the scheduler sharing the CPU
-          // (another session's task), not the yield. Yield again; the guard rests a while.
+        if (held && this.#nowMs - prev > stallMs && ++this.#holdPreempts >= HOLD_PREEMPTS) {
+          // Taken off the CPU again and again without a yield: the stalls were the scheduler
+          // sharing the CPU (another session's task), not the yields. (A niced task of this
+          // session gets its rare slice too: once in a hold is no sign.) Yield again; the
+          // guard rests a while.
           stats.yieldStallsPreempted++;
           this.#noYieldUntil = DOUBLE_ZERO;
           this.#stallGuardFromMs = this.#nowMs + YIELD_STALL_REST_MS;

@@ -2,22 +2,24 @@
 // CPU-bound task took the CPU for a scheduler tick and more): the "block" mode stops
 // busy-polling and waits, the "spin" mode keeps busy-polling without yields — one clock read per
 // poll instead of the guard's two — and yields again after the hold (a stall per hold). On a
-// clock on which every poll takes 5 ms too (the loop loses its CPU whether it yields or not),
-// a "spin" hold ends at its first poll and the guard rests.
+// clock on which every poll takes 2 ms too (the loop loses its CPU whether it yields or not),
+// a "spin" hold ends after a few polls and the guard rests.
 
 import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
 import { MonotonicClock, type MonotonicSource } from "../../core/clock.ts";
 import { EventLoop, type EventLoopOptions } from "../../stack/event_loop.ts";
 
-/** The milliseconds every read of {@link StallingSource} adds to the real time. */
+/** The milliseconds a yield takes on {@link StallingSource}. */
 const STEP_MS = 5;
+/** The milliseconds every other read takes with `always` (above the guard's 1 ms). */
+const ALWAYS_STEP_MS = 2;
 
 /**
  * A time source of its own (the real time plays no part: a loaded machine's preemptions do not
- * show): 1 µs later at every read, 5 ms at a read that follows another with no poll of the
- * driver in between (the busy poll's reads either side of a `sched_yield`), or at every read
- * (`always`); counts its reads.
+ * show): 1 µs later at every read (2 ms with `always`), 5 ms at a read that follows another
+ * with no poll of the driver in between (the busy poll's reads either side of a
+ * `sched_yield`); counts its reads.
  */
 class StallingSource implements MonotonicSource {
   /** Reads so far. */
@@ -29,7 +31,7 @@ class StallingSource implements MonotonicSource {
   /** The time. */
   readMs(out: Float64Array): void {
     this.reads++;
-    this.#nowMs += this.always || !this.polled ? STEP_MS : 0.001;
+    this.#nowMs += !this.polled ? STEP_MS : this.always ? ALWAYS_STEP_MS : 0.001;
     this.polled = false;
     out[0] = this.#nowMs;
   }
@@ -112,7 +114,7 @@ Deno.test({
     assert.ok(r.preempted >= 1, `${r.preempted} holds preempted`);
     // A rest of YIELD_STALL_REST_MS is tens of polls here (a clock read and a Deno turn or so
     // each): a stall per tens of polls, where a guard that did not rest would stall at every
-    // other poll (a stall, a hold, its first poll preempted, a yield that stalls).
+    // few polls (a stall, a hold, HOLD_PREEMPTS polls preempted, a yield that stalls).
     assert.ok(r.stalls * 10 < r.spins, `${r.stalls} stalls in ${r.spins} polls`);
     assert.equal(r.waits, 0);
   },
