@@ -140,8 +140,14 @@ export interface EventLoopOptions {
    * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
    * slices; `"spin"` keeps busy-polling without `sched_yield()` between the polls (each yield
    * pushes the thread's scheduler deadline a slice further, so a CPU-bound task — even a
-   * niced one — wins the next yield and keeps the CPU until the tick; a spin that does not
-   * yield keeps it against a niced task, and the yields come back after the hold).
+   * niced one of the same session — wins the next yield and keeps the CPU until the tick; a
+   * spin that does not yield keeps it against a niced task, and the yields come back after the
+   * hold). A "spin" hold in which {@link HOLD_PREEMPTS} polls lost the CPU anyway (another
+   * session's task: with autogroups its nice does not count against ours) ends there and
+   * the guard rests {@link YIELD_STALL_REST_MS}. Opt-in: beside niced hogs of its session it
+   * kept kernel→ustack TCP 2.6× and request/response tails 10× better than the yielding spin,
+   * but it was not shown harmless to ustack↔ustack request/response on a quiet machine
+   * (bench/README.md, "loop13r").
    */
   yieldStallMode?: "block" | "spin";
 }
