@@ -55,6 +55,7 @@ export const LINK_OPTIONS = {
   "sched-slice": { type: "string" },
   cpu: { type: "string" },
   "yield-stall": { type: "string" },
+  "yield-stall-mode": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -187,6 +188,8 @@ export const LINK_USAGE = `link options:
                        (sched_setaffinity; default: unpinned)
   --yield-stall US     when a sched_yield() of the busy poll keeps the CPU away longer than
                        this, wait in blocking poll() slices for 50 ms instead (default: off)
+  --yield-stall-mode M after such a yield: block (the above) or spin (busy-poll without
+                       sched_yield() for 50 ms) (block)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -278,7 +281,8 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
 /**
  * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
  * `--deno-turn-busy` / `--busy-turn` /
- * `--no-spin-yield`, or undefined for the defaults.
+ * `--no-spin-yield` / `--sched-slice` / `--cpu` / `--yield-stall` / `--yield-stall-mode`, or
+ * undefined for the defaults.
  */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
   const names = [
@@ -291,6 +295,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "sched-slice",
     "cpu",
     "yield-stall",
+    "yield-stall-mode",
   ];
   if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
@@ -309,7 +314,15 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     yieldStallUs: v["yield-stall"] === undefined
       ? undefined
       : numberFlag("yield-stall", v["yield-stall"], 0, { min: 1, max: 1_000_000 }),
+    yieldStallMode: yieldStallMode(v["yield-stall-mode"]),
   };
+}
+
+/** `--yield-stall-mode block|spin`, or undefined for the default. */
+function yieldStallMode(value: unknown): "block" | "spin" | undefined {
+  if (value === undefined) return undefined;
+  if (value === "block" || value === "spin") return value;
+  throw new UsageError(`--yield-stall-mode ${value}: say block or spin`);
 }
 
 /** `--cpu 1` or `--cpu 0,2`: CPU numbers. */

@@ -135,6 +135,21 @@ export interface EventLoopOptions {
    * *blocked* in `poll()` is woken by the frame and may preempt it at once.
    */
   yieldStallUs?: number;
+  /**
+   * What the loop does for {@link YIELD_STALL_HOLD_MS} after a stalled yield (see
+   * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
+   * slices; `"spin"` keeps busy-polling without `sched_yield()` between the polls (each yield
+   * pushes the thread's scheduler deadline a slice further, so a CPU-bound task — even a
+   * niced one of the same session — wins the next yield and keeps the CPU until the tick; a
+   * spin that does not yield keeps it against a niced task, and the yields come back after the
+   * hold). A "spin" hold in which {@link HOLD_PREEMPTS} polls lost the CPU anyway (another
+   * session's task: with autogroups its nice does not count against ours) ends there and
+   * the guard rests {@link YIELD_STALL_REST_MS}. Opt-in: beside niced hogs of its session it
+   * kept kernel→ustack TCP 2.6× and request/response tails 10× better than the yielding spin,
+   * but it was not shown harmless to ustack↔ustack request/response on a quiet machine
+   * (bench/README.md, "loop13r").
+   */
+  yieldStallMode?: "block" | "spin";
 }
 
 /** Counters of the loop. */
@@ -167,6 +182,12 @@ export interface EventLoopStats {
   tickErrors: number;
   /** Busy polls cut short by a `sched_yield` longer than `yieldStallUs`. */
   yieldStalls: number;
+  /**
+   * "spin" holds after a stalled yield that ended because the loop lost the CPU without
+   * yielding ({@link HOLD_PREEMPTS} times, longer than `yieldStallUs` between two polls):
+   * then the guard rests for {@link YIELD_STALL_REST_MS}.
+   */
+  yieldStallsPreempted: number;
 }
 
 /**
@@ -228,8 +249,26 @@ const STEP_YIELD = 4;
 /** Park until a frame, a wake-up or the next deadline, then a tick. */
 const STEP_PARK = 5;
 
-/** How long the loop waits in blocking slices instead of busy-polling after a stalled yield (ms). */
+/**
+ * How long the loop waits in blocking slices instead of busy-polling (or busy-polls without
+ * yields, `yieldStallMode: "spin"`) after a stalled yield (ms).
+ */
 export const YIELD_STALL_HOLD_MS = 50;
+
+/**
+ * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
+ * CPU shared with another session's task takes several in a 50 ms hold (the scheduler serves
+ * the sessions in turn), a niced task of the loop's own session at most one.
+ */
+export const HOLD_PREEMPTS = 3;
+
+/**
+ * How long the stalled-yield guard rests (ms) after a "spin" hold in which the loop lost its CPU
+ * without yielding: the scheduler shares that CPU with another session's task, which takes
+ * its turns whether the loop yields or not, and the loop's own session's threads (a sender, a
+ * peer, V8's helpers) need its yields.
+ */
+export const YIELD_STALL_REST_MS = 1000;
 
 /**
  * A settled promise to await for one microtask turn: awaiting an existing native promise makes
@@ -272,6 +311,7 @@ export class EventLoop {
     directYields: 0,
     tickErrors: 0,
     yieldStalls: 0,
+    yieldStallsPreempted: 0,
   };
   /**
    * A record of every phase of the loop, with the kernel's receive time of each batch next to
@@ -303,8 +343,15 @@ export class EventLoop {
   readonly #schedSliceUs: number | undefined;
   readonly #cpus: readonly number[] | undefined;
   readonly #yieldStallMs: number;
+  readonly #yieldStallSpin: boolean;
   /** No busy poll before this time (ms): a yield stalled. */
   #noSpinUntil = DOUBLE_ZERO;
+  /** No `sched_yield` in the busy poll before this time (ms): a yield stalled. */
+  #noYieldUntil = DOUBLE_ZERO;
+  /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
+  #stallGuardFromMs = DOUBLE_ZERO;
+  /** Polls of the current "spin" hold that came more than `yieldStallUs` after the one before. */
+  #holdPreempts = 0;
   /** Traced: when the receive that found the last batch began (ms). */
   #pollFromMs = DOUBLE_ZERO;
   /** When Deno's event loop last had a turn (ms). */
@@ -389,6 +436,7 @@ export class EventLoop {
     this.#schedSliceUs = opts.schedSliceUs;
     this.#cpus = opts.cpus;
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
+    this.#yieldStallSpin = opts.yieldStallMode === "spin";
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -917,12 +965,16 @@ export class EventLoop {
     const clock = stack.clock;
     const mux = stack.mux.stats;
     const stats = this.stats;
-    const yieldCpu = this.#spinYield;
+    // After a stalled yield in the "spin" mode the busy poll does not yield for a while.
+    let yieldCpu = this.#spinYield && this.#nowMs >= this.#noYieldUntil;
+    // The guard rests after a hold that was preempted anyway (see yieldStallMode).
+    let stallMs = this.#nowMs >= this.#stallGuardFromMs ? this.#yieldStallMs : 0;
+    // In a "spin" hold: a poll-to-poll gap longer than the guard's limit ends it.
+    let held = !yieldCpu && this.#spinYield && stallMs > 0;
     const trace = this.trace;
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
-    const stallMs = this.#yieldStallMs;
     // One clock read per poll (two with the stalled-yield guard): the poll's tick takes the
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
@@ -942,15 +994,38 @@ export class EventLoop {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
           // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
           stats.yieldStalls++;
-          this.#noSpinUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
-          until = 0;
+          if (this.#yieldStallSpin) {
+            // Keep polling without yields (see yieldStallMode), in this spin and the next.
+            this.#noYieldUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
+            this.#holdPreempts = 0;
+            yieldCpu = false;
+            held = true;
+          } else {
+            this.#noSpinUntil = this.#nowMs + YIELD_STALL_HOLD_MS;
+            until = 0;
+          }
         }
       }
       stats.spins++;
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive(true);
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      if (!yieldCpu) this.#readClock();
+      if (!yieldCpu) {
+        const prev = this.#nowMs;
+        this.#readClock();
+        if (held && this.#nowMs - prev > stallMs && ++this.#holdPreempts >= HOLD_PREEMPTS) {
+          // Taken off the CPU again and again without a yield: the stalls were the scheduler
+          // sharing the CPU (another session's task), not the yields. (A niced task of this
+          // session gets its rare slice too: once in a hold is no sign.) Yield again; the
+          // guard rests a while.
+          stats.yieldStallsPreempted++;
+          this.#noYieldUntil = DOUBLE_ZERO;
+          this.#stallGuardFromMs = this.#nowMs + YIELD_STALL_REST_MS;
+          stallMs = 0;
+          held = false;
+          yieldCpu = this.#spinYield;
+        }
+      }
       if (this.#nowMs >= until) break;
     }
     // The tick goes on from here (its time: see #nowMs).

@@ -232,3 +232,12 @@ Deno.test("cli: --yield-stall sets the busy poll's stalled-yield guard; 0 is a u
   assert.equal(cfg("--cpu", "0").loop?.yieldStallUs, undefined);
   assert.throws(() => cfg("--yield-stall", "0"), UsageError);
 });
+
+Deno.test("cli: --yield-stall-mode picks what a stalled yield leads to; other words a usage error", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(cfg("--yield-stall-mode", "spin").loop?.yieldStallMode, "spin");
+  assert.equal(cfg("--yield-stall-mode", "block").loop?.yieldStallMode, "block");
+  assert.equal(cfg("--yield-stall", "200").loop?.yieldStallMode, undefined);
+  assert.throws(() => cfg("--yield-stall-mode", "yield"), UsageError);
+});
