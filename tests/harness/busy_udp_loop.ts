@@ -10,6 +10,7 @@
  */
 
 import { makeUdpRxRig } from "./udp_rx_rig.ts";
+import { medianHeapGrowthPerUnitAsync } from "./heap_growth.ts";
 import { MonotonicClock } from "../../core/clock.ts";
 import { EventLoop } from "../../stack/event_loop.ts";
 import { UdpPeer } from "../../transport/udp_records.ts";
@@ -49,4 +50,28 @@ export async function withBusyUdpLoop(
     await running;
     rig.stack.close();
   }
+}
+
+/** Measurements {@link settledGrowthPerUnit} makes at most, a second apart. */
+const SETTLE_ATTEMPTS = 6;
+
+/**
+ * The loop's heap growth per unit (the median of 11 windows of `windowMs`), measured again a
+ * second later while it is `bound` or more, up to {@link SETTLE_ATTEMPTS} times; returns the
+ * last. On a loaded machine V8's optimising compiler (a thread of its own) may not have replaced
+ * the loop's code 1.5 s in, and the mid tier's code makes a heap number per tick (16 B); an
+ * allocation of the code itself stays at every attempt.
+ */
+export async function settledGrowthPerUnit(
+  units: () => number,
+  windowMs: number,
+  bound: number,
+): Promise<number> {
+  let perUnit = Infinity;
+  for (let attempt = 0; attempt < SETTLE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await sleep(1000);
+    [perUnit] = await medianHeapGrowthPerUnitAsync([{ step: () => sleep(windowMs), units }], 11);
+    if (perUnit < bound) break;
+  }
+  return perUnit;
 }

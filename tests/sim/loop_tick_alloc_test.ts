@@ -9,8 +9,7 @@
 // no clock of its own and passes no time: 0.17–0.18.
 
 import assert from "node:assert/strict";
-import { sleep, withBusyUdpLoop } from "../harness/busy_udp_loop.ts";
-import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
+import { settledGrowthPerUnit, withBusyUdpLoop } from "../harness/busy_udp_loop.ts";
 
 /** Most heap growth per loop tick (a heap number is 16 B). */
 const MAX_BYTES_PER_TICK = 4;
@@ -29,10 +28,7 @@ Deno.test({
       while (socket.recvfrom(sink, 0, 0, peer) >= 0) got[0]++;
     }, async (loop) => {
       const stats = loop.stats;
-      const [perTick] = await medianHeapGrowthPerUnitAsync([{
-        step: () => sleep(WINDOW_MS),
-        units: () => stats.ticks,
-      }], 11);
+      const perTick = await settledGrowthPerUnit(() => stats.ticks, WINDOW_MS, MAX_BYTES_PER_TICK);
       assert.ok(stats.directYields > 0, "the loop ran without its async function");
       assert.ok(got[0] >= stats.ticks / 2, `${got[0]} datagrams in ${stats.ticks} ticks`);
       assert.ok(perTick < MAX_BYTES_PER_TICK, `${perTick.toFixed(2)} B per tick`);

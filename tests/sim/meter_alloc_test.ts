@@ -6,8 +6,7 @@
 // 0.2 (bench/README.md, "heap13q"). Now the counts live in a typed array: ~0.2.
 
 import assert from "node:assert/strict";
-import { sleep, withBusyUdpLoop } from "../harness/busy_udp_loop.ts";
-import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
+import { settledGrowthPerUnit, withBusyUdpLoop } from "../harness/busy_udp_loop.ts";
 import { Meter } from "../../cli/meter.ts";
 
 /** Most heap growth per datagram (a heap number is 16 B). */
@@ -31,10 +30,11 @@ Deno.test({
       meter.bytes += bytes;
     }, async () => {
       // The loop has run 1.5 s: optimised code, and the byte count well past 2^31.
-      const [perDatagram] = await medianHeapGrowthPerUnitAsync([{
-        step: () => sleep(30),
-        units: () => meter.packets,
-      }], 11);
+      const perDatagram = await settledGrowthPerUnit(
+        () => meter.packets,
+        30,
+        MAX_BYTES_PER_DATAGRAM,
+      );
       assert.ok(meter.bytes > 2 ** 31, `${meter.bytes} bytes counted`);
       assert.equal(meter.bytes, meter.packets * 8900);
       assert.ok(
