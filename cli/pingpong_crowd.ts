@@ -17,6 +17,7 @@ import {
   IpAddress,
   latencyHistogram,
   type Stack,
+  type TcpConnectOptions,
   type TcpEndpoint,
   type WaitQueue,
   type WarmUpCrowd,
@@ -94,6 +95,11 @@ export class ConnectCrowd implements WarmUpCrowd {
   #endMs = 0;
   #stopped = false;
   #resolve: (() => void) | null = null;
+  /**
+   * The options of every `connect()`, the source address set per call: `connect` reads them and
+   * keeps nothing (an object literal per call was ~40 bytes of garbage per connection).
+   */
+  readonly #connectOpts: TcpConnectOptions = { localAddr: undefined };
 
   /**
    * A crowd on `stack` to `dst`:`port`, source addresses taken from `addrs` in turn (none:
@@ -175,9 +181,9 @@ export class ConnectCrowd implements WarmUpCrowd {
     const addrs = this.addrs;
     let ep: TcpEndpoint;
     try {
-      ep = this.stack.tcp.connect(this.dst, this.port, {
-        localAddr: addrs.length > 0 ? addrs[i % addrs.length] : undefined,
-      });
+      const opts = this.#connectOpts;
+      opts.localAddr = addrs.length > 0 ? addrs[i % addrs.length] : undefined;
+      ep = this.stack.tcp.connect(this.dst, this.port, opts);
       ep.setNoDelay(true);
     } catch (e) {
       this.#fail((e as Error)?.message ?? String(e));

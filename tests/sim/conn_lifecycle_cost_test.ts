@@ -139,6 +139,25 @@ Deno.test("conn cost: pingpong's crowd reads the clock once per connection", () 
   assert(reads / n <= 1.1, `${reads / n} clock reads per connection`);
 });
 
+Deno.test("conn cost: pingpong's crowd hands connect() one options object, not one per connection", () => {
+  const { net, crowd } = crowdPair();
+  const tcp = net.a.tcp;
+  const connect = tcp.connect;
+  const seen = new Set<unknown>();
+  const done = crowd.done;
+  tcp.connect = function (...args: Parameters<typeof connect>) {
+    seen.add(args[2]);
+    return connect.apply(this, args);
+  };
+  try {
+    runCrowd(net, crowd, 200, 32);
+  } finally {
+    tcp.connect = connect;
+  }
+  assert.equal(crowd.done - done, 200);
+  assert.equal(seen.size, 1, `${seen.size} options objects for 200 connections`);
+});
+
 Deno.test("conn cost: a crowd whose connects keep failing still ends at its end time (-t)", async () => {
   // connect() refused at once, as from one address past the ephemeral range (EADDRNOTAVAIL):
   // with one clock read per batch the loop kept starting and failing until -n.

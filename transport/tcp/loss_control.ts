@@ -133,6 +133,16 @@ export interface LossSender {
 const ACK_SAMPLE = new AckSample();
 
 /**
+ * The recovery record of every connection that has needed none of its own: Open, no duplicate
+ * ACK, nothing to undo, no PRR episode. Never written: a connection takes its own
+ * ({@link LossControl.ownRecovery}) before its first duplicate ACK, SACK block, D-SACK, loss,
+ * ECN echo, tail loss probe, timeout or retransmission — so a short exchange without any builds
+ * no `LossRecovery` (nor its `Prr`). What it reads from this record is what its own would hold,
+ * but for `recover`, which the loss control keeps until then ({@link LossControl.recover}).
+ */
+const NO_RECOVERY = new LossRecovery();
+
+/**
  * The loss control of one sender, created with it.
  *
  * @example
@@ -150,8 +160,14 @@ export class LossControl extends Timer implements RackTimes {
   readonly rate: DeliveryRate = new DeliveryRate();
   /** RACK-TLP loss detection. */
   readonly rack: RackTlp = new RackTlp();
-  /** Recovery state, PRR, undo. */
-  readonly rec: LossRecovery = new LossRecovery();
+  /**
+   * Recovery state, PRR, undo: a shared record that stays Open until the connection needs
+   * its own (see {@link LossControl.ownRecovery}); read it here, write it only through
+   * `ownRecovery()`.
+   */
+  get rec(): LossRecovery {
+    return this.#rec;
+  }
   /** Pacing. */
   readonly pacer: Pacer = new Pacer();
   /** RTT estimate and RTO (shared with the sender, which samples the handshake). */
@@ -176,6 +192,13 @@ export class LossControl extends Timer implements RackTimes {
   readonly #snd: LossSender;
   readonly #conn: LossConnection;
   readonly #svc: TcpServices;
+  /** {@link LossControl.rec}: `NO_RECOVERY` until the first need. */
+  #rec: LossRecovery = NO_RECOVERY;
+  /**
+   * `recover` while {@link LossControl.rec} is the shared record: where the last `reset` put
+   * it, as int32 (a small integer field, not a boxed double).
+   */
+  #recoverFrom = 0;
 
   /** Which of the `LT_*` the timer is armed for. */
   #timerMode = LT_RTO;
@@ -223,6 +246,38 @@ export class LossControl extends Timer implements RackTimes {
     l.#onLossTimer();
   }
 
+  /**
+   * This connection's own recovery record, built on its first need (a duplicate ACK, a SACK
+   * block, a D-SACK, a loss, an ECN echo, a tail loss probe, a timeout, a retransmission) with
+   * `recover` where the last {@link LossControl.reset} put it; the shared Open record until
+   * then. Whoever changes the recovery state calls this first.
+   */
+  ownRecovery(): LossRecovery {
+    const r = this.#rec;
+    return r !== NO_RECOVERY ? r : this.#buildRecovery();
+  }
+
+  /** False while the connection shares the Open record (it never needed recovery state). */
+  get recoveryBuilt(): boolean {
+    return this.#rec !== NO_RECOVERY;
+  }
+
+  /**
+   * RFC 6582 `recover`: the end of the current (or last) reduction; before one, where the
+   * connection's start put it.
+   */
+  get recover(): number {
+    const r = this.#rec;
+    return r !== NO_RECOVERY ? r.recover : this.#recoverFrom >>> 0;
+  }
+
+  #buildRecovery(): LossRecovery {
+    const r = new LossRecovery();
+    r.reset(this.#recoverFrom >>> 0);
+    this.#rec = r;
+    return r;
+  }
+
   /** RFC 6675 pipe: bytes estimated in the network. */
   get pipe(): number {
     return this.sb.pipe(seqDiff(this.#snd.sndMax, this.#snd.sndUna));
@@ -231,7 +286,9 @@ export class LossControl extends Timer implements RackTimes {
   /** Start over: data begins at `seq`. */
   reset(seq: number): void {
     this.sb.reset(seq);
-    this.rec.reset(seq);
+    // The shared Open record stands for a fresh one: only `recover` is kept until then.
+    if (this.#rec !== NO_RECOVERY) this.#rec.reset(seq);
+    else this.#recoverFrom = seq | 0;
     this.cwndLimited = false;
     this.#windowCwndLimited = false;
     this.#cwndUsageSeq = seq;
@@ -273,7 +330,7 @@ export class LossControl extends Timer implements RackTimes {
     // some may be delivered.
     const o = seg.opts;
     if (
-      (this.sb.retransBytes > 0 || this.rec.repairing) && this.#conn.tsOk && o.hasTimestamps &&
+      (this.sb.retransBytes > 0 || this.#rec.repairing) && this.#conn.tsOk && o.hasTimestamps &&
       o.tsEcr !== 0
     ) {
       this.sb.ackResults.echoAgeMs = this.#conn.tsEchoAgeMs(o);
@@ -311,13 +368,23 @@ export class LossControl extends Timer implements RackTimes {
     const snd = this.#snd;
     const stats = this.#svc.stats;
     const sb = this.sb;
-    const rec = this.rec;
     const rack = this.rack;
     const mss = snd.mss;
     const o = seg.opts;
     const advanced = acked > 0;
+    // An ACK that may change the recovery state gets the connection its own record first
+    // (every write below is reached only through one of these; an Open connection's plain
+    // ACK of new data reads the shared one).
+    if (
+      this.#rec === NO_RECOVERY &&
+      (dup || dsackRight >= 0 || sb.sackedBytes > 0 || sb.lostBytes > 0 || rack.tlpActive ||
+        (conn.ecnOk && (seg.flags & TCP_FLAG_ECE) !== 0))
+    ) {
+      this.#buildRecovery();
+    }
+    const rec = this.#rec;
     if (dup) rec.dupAcks++;
-    else if (advanced) rec.dupAcks = 0;
+    else if (advanced && rec.dupAcks !== 0) rec.dupAcks = 0;
     const renoDelivered = conn.sackOk ? 0 : this.#renoAccount(dup, acked);
     this.rate.endAck(rack.minRttMs);
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
@@ -430,7 +497,7 @@ export class LossControl extends Timer implements RackTimes {
    */
   onRto(now: number): void {
     const snd = this.#snd;
-    const rec = this.rec;
+    const rec = this.ownRecovery();
     const sb = this.sb;
     if (rec.state !== CA_LOSS) {
       if (rec.repairing) this.rack.onRecoveryEnd();
@@ -493,7 +560,7 @@ export class LossControl extends Timer implements RackTimes {
           stats.TCPRackReoWndWidened++;
         }
       }
-      if (this.rec.onDsack(blocks[0], blocks[1], this.#snd.mss)) {
+      if (this.ownRecovery().onDsack(blocks[0], blocks[1], this.#snd.mss)) {
         stats.TCPDSACKUndo++;
         this.#undo(this.#svc.ctx.clock.nowMs());
       }
@@ -548,7 +615,7 @@ export class LossControl extends Timer implements RackTimes {
    * ACK deems the next one lost (step 5).
    */
   #renoMarkLost(dup: boolean, advanced: boolean): void {
-    const rec = this.rec;
+    const rec = this.#rec;
     const sb = this.sb;
     let mark = false;
     if (!rec.repairing) {
@@ -567,7 +634,7 @@ export class LossControl extends Timer implements RackTimes {
 
   /** RFC 6675 §5 / RFC 6582 §3.2: losses found: fast recovery (once). */
   #enterRecovery(now: number): void {
-    const rec = this.rec;
+    const rec = this.ownRecovery();
     const stats = this.#svc.stats;
     if (this.#conn.sackOk) stats.TCPSackRecovery++;
     else stats.TCPRenoRecovery++;
@@ -583,9 +650,10 @@ export class LossControl extends Timer implements RackTimes {
   #startReduction(state: number, now: number): void {
     const cc = this.#snd.cc;
     this.reductions++;
-    this.rec.enter(state, this.#snd.sndUna, this.#snd.sndMax, cc.cwnd);
+    const rec = this.ownRecovery();
+    rec.enter(state, this.#snd.sndUna, this.#snd.sndMax, cc.cwnd);
     cc.onCongestionEvent(seqDiff(this.#snd.sndMax, this.#snd.sndUna), now);
-    if (this.#conn.ecnOk) this.rec.cwrPending = true;
+    if (this.#conn.ecnOk) rec.cwrPending = true;
   }
 
   /**
@@ -594,7 +662,7 @@ export class LossControl extends Timer implements RackTimes {
    * Loss), except for an algorithm that owns recovery (BBR restores its window).
    */
   #endReduction(now: number): void {
-    const rec = this.rec;
+    const rec = this.ownRecovery();
     const cc = this.#snd.cc;
     if (rec.repairing) this.rack.onRecoveryEnd();
     if (rec.state !== CA_LOSS || cc.ownsRecovery) cc.onRecoveryEnd(now);
@@ -603,7 +671,7 @@ export class LossControl extends Timer implements RackTimes {
 
   /** The last reduction was spurious: the window comes back, nothing is deemed lost. */
   #undo(now: number): void {
-    const rec = this.rec;
+    const rec = this.ownRecovery();
     if (rec.repairing) this.rack.onRecoveryEnd();
     this.#snd.cc.undoReduction(now);
     this.sb.unmarkLost();
@@ -619,7 +687,7 @@ export class LossControl extends Timer implements RackTimes {
   ): void {
     const now = this.sb.ackResults.now; // the ACK's time: a field, not a boxed argument
     const cc = this.#snd.cc;
-    const rec = this.rec;
+    const rec = this.#rec;
     const rate = this.rate;
     const s = ACK_SAMPLE;
     const pipe = this.pipe;
@@ -738,7 +806,7 @@ export class LossControl extends Timer implements RackTimes {
    * most of the RTOs of a lossy transfer into millisecond repairs.
    */
   #retransProbeAllowed(): boolean {
-    const st = this.rec.state;
+    const st = this.#rec.state;
     return this.#conn.sackOk && this.rtt.hasSample && (st === CA_RECOVERY || st === CA_LOSS) &&
       this.#retransProbes < MAX_RETRANS_PROBES;
   }
@@ -842,7 +910,7 @@ export class LossControl extends Timer implements RackTimes {
 
   /** A probe may be scheduled: SACK, no reduction or SACKed data, no probe out (§7.2). */
   #tlpAllowed(): boolean {
-    const st = this.rec.state;
+    const st = this.#rec.state;
     return this.#conn.sackOk && (st === CA_OPEN || st === CA_CWR) && !this.rack.tlpActive &&
       this.sb.sackedBytes === 0 && this.#snd.sndUna !== this.#snd.sndMax &&
       this.#conn.state >= TcpState.ESTABLISHED;
@@ -861,11 +929,11 @@ export class LossControl extends Timer implements RackTimes {
    */
   #prrCredit(): void {
     const cc = this.#snd.cc;
-    if (this.rec.state !== CA_RECOVERY || cc.ownsRecovery) return;
+    if (this.#rec.state !== CA_RECOVERY || cc.ownsRecovery) return;
     const pipe = this.pipe;
     const mss = this.#snd.mss;
-    this.rec.prr.onAck(mss, pipe, cc.ssthresh, mss);
-    cc.setCwnd(pipe + this.rec.prr.sndcnt);
+    this.#rec.prr.onAck(mss, pipe, cc.ssthresh, mss);
+    cc.setCwnd(pipe + this.#rec.prr.sndcnt);
   }
 
   /** The retransmission timer fired in one of its modes. */
@@ -886,13 +954,13 @@ export class LossControl extends Timer implements RackTimes {
     this.eventMs = now;
     const sb = this.sb;
     const before = sb.lostBytes;
-    const wait = this.rack.detectLoss(sb, this, this.rec.repairing, this.#snd.mss, RX_RACK_TIMER);
+    const wait = this.rack.detectLoss(sb, this, this.#rec.repairing, this.#snd.mss, RX_RACK_TIMER);
     const lost = sb.lostBytes - before;
     if (lost > 0) {
       const segs = Math.ceil(lost / this.#snd.mss);
       this.lostSegments += segs;
       this.#svc.stats.TCPRackTimerLostSegs += segs;
-      if (!this.rec.repairing) this.#enterRecovery(now);
+      if (!this.#rec.repairing) this.#enterRecovery(now);
       this.#prrCredit();
       conn.flushOutput();
     }

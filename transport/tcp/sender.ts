@@ -150,8 +150,13 @@ export class TcpSender implements LossSender {
   readonly rate: DeliveryRate;
   /** RACK-TLP (`loss.rack`). */
   readonly rack: RackTlp;
-  /** Recovery state, PRR, undo (`loss.rec`). */
-  readonly rec: LossRecovery;
+  /**
+   * Recovery state, PRR, undo (`loss.rec`: a shared Open record until the connection needs its
+   * own; changes go through `loss.ownRecovery()`).
+   */
+  get rec(): LossRecovery {
+    return this.loss.rec;
+  }
   /** Pacing (`loss.pacer`). */
   readonly pacer: Pacer;
   /** Consecutive RTOs without progress. */
@@ -210,7 +215,6 @@ export class TcpSender implements LossSender {
     this.sb = loss.sb;
     this.rate = loss.rate;
     this.rack = loss.rack;
-    this.rec = loss.rec;
     this.pacer = loss.pacer;
   }
 
@@ -727,7 +731,7 @@ export class TcpSender implements LossSender {
     const segs = Math.ceil(got / mss);
     this.#svc.stats.RetransSegs += segs;
     this.retransmits += segs;
-    this.rec.onRetransmit(got, mss, this.#conn.tsNow());
+    this.loss.ownRecovery().onRetransmit(got, mss, this.#conn.tsNow());
     if (this.rec.inReduction) this.rec.prr.onSent(got);
     this.pacer.onSent(dataLen, now);
     this.#lastSendMs = now;
@@ -864,9 +868,10 @@ export class TcpSender implements LossSender {
     if (sb.lostBytes > 0 && !this.rec.repairing) {
       // Not a congestion event: the Loss state only so that the resends go first, with no
       // window reduction and nothing to undo.
-      this.rec.state = CA_LOSS;
-      this.rec.recover = this.sndMax;
-      this.rec.undoPossible = false;
+      const rec = this.loss.ownRecovery();
+      rec.state = CA_LOSS;
+      rec.recover = this.sndMax;
+      rec.undoPossible = false;
     }
     this.#conn.scheduleOutput();
   }
@@ -1005,6 +1010,6 @@ export class TcpSender implements LossSender {
 
   /** RFC 6582 `recover`: the end of the current (or last) reduction. */
   get recover(): number {
-    return this.rec.recover;
+    return this.loss.recover;
   }
 }

@@ -93,6 +93,9 @@ export interface TcpConnectOptions {
   zoneNic?: number;
 }
 
+/** `connect()`'s options when none are given (read only: no object per call). */
+const NO_CONNECT_OPTIONS: TcpConnectOptions = Object.freeze({});
+
 /**
  * Payload views kept for the copy into receive buffers: about one per receive-ring slot (as
  * UDP's; ~100 bytes each once made).
@@ -342,7 +345,11 @@ export class TcpLayer implements NetProtocolHandler {
    * @throws {StackError} ENETUNREACH (no route), EADDRNOTAVAIL (foreign local address or
    * no ephemeral port), EADDRINUSE (the 4-tuple exists), ENOBUFS (the flow table is full).
    */
-  connect(remoteAddr: IpAddr, remotePort: number, opts: TcpConnectOptions = {}): TcpEndpoint {
+  connect(
+    remoteAddr: IpAddr,
+    remotePort: number,
+    opts: TcpConnectOptions = NO_CONNECT_OPTIONS,
+  ): TcpEndpoint {
     if (!(remotePort > 0 && remotePort <= 65535)) {
       throw new StackError("EINVAL", "connect: bad remote port");
     }
