@@ -108,7 +108,15 @@ export interface IdOrder {
   inversions: number;
   /** The furthest an inverted datagram was behind (identifications). */
   maxBehind: number;
+  /**
+   * Datagrams more than {@link ID_JUMP} ahead of the highest seen: another sender's (a reply
+   * from outside the connection), skipped — they would make every later one look behind.
+   */
+  jumps: number;
 }
+
+/** An identification this far ahead of the highest seen is not the same sender's next one. */
+export const ID_JUMP = 1024;
 
 /**
  * Count the IPv4 datagrams of `pcap` (one sender that numbers its datagrams one by one, as
@@ -122,7 +130,7 @@ export interface IdOrder {
  */
 export function countIdInversions(pcap: Uint8Array): IdOrder {
   const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
-  const out: IdOrder = { datagrams: 0, inversions: 0, maxBehind: 0 };
+  const out: IdOrder = { datagrams: 0, inversions: 0, maxBehind: 0, jumps: 0 };
   if (pcap.byteLength < FILE_HEADER) return out;
   const magic = v.getUint32(0, true);
   if (magic !== PCAP_MAGIC_LE && magic !== PCAP_MAGIC_NS_LE) {
@@ -141,7 +149,8 @@ export function countIdInversions(pcap: Uint8Array): IdOrder {
     if (behind !== 0 && behind < 0x8000) {
       out.inversions++;
       if (behind > out.maxBehind) out.maxBehind = behind;
-    } else max = id;
+    } else if (max >= 0 && ((id - max) & 0xffff) > ID_JUMP) out.jumps++;
+    else max = id;
   }
   return out;
 }

@@ -54,9 +54,10 @@ Deno.test("wire order: ACK numbers behind the highest seen count, wrapping at 2^
     [0, 0, 0],
     [65535, 0, 0], // behind 0 (wrapped): counted
     [1, 0, 0],
+    [30000, 0, 0], // another sender's: skipped, not the new highest
     [2, 0, 0],
   ]));
-  assert.deepEqual(o, { datagrams: 5, inversions: 1, maxBehind: 1 });
+  assert.deepEqual(o, { datagrams: 6, inversions: 1, maxBehind: 1, jumps: 1 });
 });
 
 Deno.test("wire order: a file that is not a classic pcap is refused", () => {
