@@ -39,6 +39,10 @@ const FILE_HEADER = 24;
 const RECORD_HEADER = 16;
 /** LINKTYPE_ETHERNET. */
 const LINKTYPE_ETHERNET = 1;
+/** TCP flags byte: SYN. */
+const TCP_SYN = 0x02;
+/** TCP flags byte: RST. */
+const TCP_RST = 0x04;
 /** Ethernet header bytes (no VLAN tag). */
 const ETH = 14;
 
@@ -121,7 +125,8 @@ export const ID_JUMP = 1024;
 /**
  * Count the IPv4 datagrams of `pcap` (one sender that numbers its datagrams one by one, as
  * Linux does a connected socket's; filter at capture) that came after one with a later
- * identification (modulo 2^16, less than half the space behind).
+ * identification (modulo 2^16, less than half the space behind). TCP SYNs and RSTs are left
+ * out: Linux sends them from other sockets, numbered apart.
  *
  * @example
  * ```ts ignore
@@ -143,6 +148,13 @@ export function countIdInversions(pcap: Uint8Array): IdOrder {
     p = f + caught;
     if (p > pcap.byteLength) break;
     if (caught < ETH + 20 || v.getUint16(f + 12) !== 0x0800) continue;
+    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
+    // A SYN-ACK or RST goes out from another socket (the listener's request, a control
+    // socket) with its own numbering; Linux starts the connection's own at random.
+    if (
+      v.getUint8(f + ETH + 9) === 6 && caught >= ETH + ihl + 14 &&
+      (v.getUint8(f + ETH + ihl + 13) & (TCP_SYN | TCP_RST)) !== 0
+    ) continue;
     const id = v.getUint16(f + ETH + 4);
     out.datagrams++;
     const behind = max < 0 ? 0 : (max - id) & 0xffff;

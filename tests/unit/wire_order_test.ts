@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { countIdInversions, countSeqInversions } from "../../bench/wire_order.ts";
 
-/** A classic little-endian Ethernet pcap of IPv4/TCP datagrams (id, seq, payload bytes). */
-function pcap(datagrams: [number, number, number][]): Uint8Array {
+/** A classic little-endian Ethernet pcap of IPv4/TCP datagrams (id, seq, payload bytes, flags). */
+function pcap(datagrams: [number, number, number, number?][]): Uint8Array {
   const rec = 14 + 20 + 20;
   const out = new Uint8Array(24 + datagrams.length * (16 + rec));
   const v = new DataView(out.buffer);
@@ -17,7 +17,7 @@ function pcap(datagrams: [number, number, number][]): Uint8Array {
   v.setUint32(16, 64, true);
   v.setUint32(20, 1, true);
   let p = 24;
-  for (const [id, seq, payload] of datagrams) {
+  for (const [id, seq, payload, flags] of datagrams) {
     v.setUint32(p + 8, rec, true);
     v.setUint32(p + 12, rec + payload, true);
     const f = p + 16;
@@ -28,6 +28,7 @@ function pcap(datagrams: [number, number, number][]): Uint8Array {
     v.setUint8(f + 23, 6);
     v.setUint32(f + 34 + 4, seq);
     v.setUint8(f + 34 + 12, 5 << 4);
+    v.setUint8(f + 34 + 13, flags ?? 0x10);
     p = f + rec;
   }
   return out;
@@ -50,6 +51,7 @@ Deno.test("wire order: a first transmission behind a later one counts, a resend 
 
 Deno.test("wire order: ACK numbers behind the highest seen count, wrapping at 2^16", () => {
   const o = countIdInversions(pcap([
+    [40000, 0, 0, 0x12], // the SYN-ACK, numbered apart: left out
     [65534, 0, 0],
     [0, 0, 0],
     [65535, 0, 0], // behind 0 (wrapped): counted
