@@ -43,6 +43,7 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
+import { countIdInversions, countSeqInversions } from "./wire_order.ts";
 import {
   threadCpuDelta,
   threadCpuSeconds,
@@ -81,6 +82,12 @@ export interface CcBenchOptions {
    * sender's.
    */
   rpsCpus?: string;
+  /**
+   * Capture the sender's datagrams on the peer's interface (`dumpcap`, 64-byte snaps) during
+   * each run and count those that arrived behind a later-sent one (`bench/wire_order.ts`):
+   * the path's reordering of the sender's own frames, which loss does not add to.
+   */
+  orderTap?: boolean;
   /**
    * Named stack configurations (`--variant NAME=FLAGS`): sender NAME runs `uperf client` with
    * FLAGS (e.g. `cubic-nopace=--cc cubic --no-pacing`), interleaved with the others.
@@ -173,6 +180,66 @@ async function intoSink(
   } finally {
     sink.signal("SIGKILL");
   }
+}
+
+/**
+ * `dumpcap` on the peer's interface, keeping 64 bytes of each IPv4 TCP datagram from the
+ * sender's address; `finish` stops it and counts the datagrams that arrived out of send order
+ * (with dumpcap's own drop count), deleting the capture.
+ */
+async function startOrderTap(
+  link: BenchLink,
+  port: number,
+): Promise<{ finish(): Promise<Record<string, number>> }> {
+  // The sender's segments at the peer; the peer's ACKs at the sender's end.
+  const taps = (["peer", "stack"] as const).map((side) => {
+    const from = link.addr(side === "peer" ? "stack" : "peer");
+    const file = Deno.makeTempFileSync({ prefix: `cc-order-${side}-${port}-`, suffix: ".pcap" });
+    const cap = link.start(side, [
+      "dumpcap",
+      "-P",
+      "-i",
+      link.ifname(side),
+      "-s",
+      "64",
+      "-B",
+      "64",
+      "-f",
+      `ip src ${from} and tcp`,
+      "-w",
+      file,
+    ]);
+    return { side, file, cap };
+  });
+  await new Promise((r) => setTimeout(r, 700));
+  let done: Promise<Record<string, number>> | null = null;
+  return {
+    finish() {
+      done ??= (async () => {
+        const out: Record<string, number> = {};
+        for (const t of taps) {
+          t.cap.signal("SIGINT");
+          const f = await t.cap.finish(5_000);
+          try {
+            const bytes = await Deno.readFile(t.file);
+            const seen = /received\/dropped on interface '[^']*': (\d+)\/(\d+)/.exec(f.stderr);
+            const pre = t.side === "peer" ? "" : "ack";
+            const o: Record<string, number> = t.side === "peer"
+              ? { ...countSeqInversions(bytes) }
+              : { ...countIdInversions(bytes) };
+            for (const [k, v] of Object.entries(o)) {
+              out[pre === "" ? k : pre + k[0].toUpperCase() + k.slice(1)] = v;
+            }
+            out[pre === "" ? "tapDropped" : "ackTapDropped"] = seen === null ? -1 : Number(seen[2]);
+          } finally {
+            await Deno.remove(t.file).catch(() => {});
+          }
+        }
+        return out;
+      })();
+      return done;
+    },
+  };
 }
 
 /** The kernel's loss-recovery counters recorded per run (TcpExt names, as nstat shows them). */
@@ -463,11 +530,13 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
           // The kernel sender's skbs as its TCP built them (before GSO cuts them for the wire).
           const skbsBefore = await snmpCounter(link, "stack", "Ip", "OutRequests");
           const peerBefore = await tcpExt(link, "peer");
+          const tap = o.orderTap ? await startOrderTap(link, port) : null;
           try {
             const d = sender.startsWith("kernel-")
               ? await kernelRun(link, o, port++, sender.slice(7))
               : await ustackRun(link, o, port++, sender);
             d.droppedPackets = (await droppedPackets(link)) - before;
+            if (tap !== null) d.wireOrder = await tap.finish();
             const peerAfter = await tcpExt(link, "peer");
             d.peerReceive = {} as Record<string, number>;
             for (const [k, v] of peerAfter) {
@@ -521,9 +590,11 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
                     schedText(d.client.threadSched.busiestOther)
                   : "") +
                 `; sink OFO queued ${d.peerReceive.TCPOFOQueue ?? 0}` +
+                (d.wireOrder ? `; wire order ${JSON.stringify(d.wireOrder)}` : "") +
                 (d.ackPath ? `; sender ACK path ${JSON.stringify(d.ackPath)}` : ""),
             );
           } catch (e) {
+            await tap?.finish().catch(() => {});
             progress(`FAILED ${sender}: ${(e as Error).message}`);
             runs.get(sender)!.push({ gbps: null, error: String(e) });
           }
@@ -645,6 +716,10 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
                   as ALG@base (before/after in one sitting)
   --rps-cpus MASK  receive packet steering on both veth ends (hex CPU mask, e.g. 2): the
                   receiving end's work leaves the sender's transmit call
+  --order-tap     capture the sender's datagrams on the peer (dumpcap) and count those that
+                  arrived behind a later-sent one (first transmissions below the highest byte
+                  seen): the path's reordering of the sender's frames; resends not counted;
+                  and the peer's ACKs at the sender's end behind a later one (IPv4 ids)
   --loss-only     only the lossy phase (with --loss 0: only the phase without loss)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
@@ -667,6 +742,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       pin: { type: "string" },
       variant: { type: "string", multiple: true },
       "loss-only": { type: "boolean" },
+      "order-tap": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -707,6 +783,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     lossOnly: values["loss-only"] === true,
     baseCli: values["base-cli"],
     rpsCpus: values["rps-cpus"],
+    orderTap: values["order-tap"] === true,
     variants: new Map((values.variant ?? []).map((v) => parseVariant(v))),
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };

@@ -1,0 +1,168 @@
+/**
+ * A sender's frames out of send order at its peer, counted from a classic pcap file (Ethernet,
+ * as `dumpcap -P` writes it) taken on the peer's interface ahead of any drop rule: a TCP
+ * segment whose sequence number is below the highest byte seen so far and that was not seen
+ * before (a first transmission, not a resend) arrived after one sent later — the path
+ * reordered it. Resends (their first byte seen before) count nothing, so loss adds nothing;
+ * only reordering does. (IPv4 identifications cannot order the stack's frames: it numbers a
+ * super-frame once and the kernel's segmentation adds each segment's index, so consecutive
+ * super-frames overlap.) One TCP flow per capture (filter at capture).
+ *
+ * The other way, a kernel peer's ACKs: Linux numbers a connected socket's datagrams one by one,
+ * so an ACK whose identification is behind the highest seen ({@link countIdInversions}) was
+ * overtaken by a later one between the peer's TCP and the capture.
+ *
+ * @module
+ */
+
+/** What {@link countSeqInversions} found. */
+export interface WireOrder {
+  /** TCP segments with payload seen. */
+  segments: number;
+  /** Of those, resends: their first byte was the first byte of a segment seen before. */
+  resends: number;
+  /** First transmissions that came after a segment sent later (below the highest byte seen). */
+  inversions: number;
+  /** The furthest such a segment was behind the highest byte seen (bytes). */
+  maxBehindBytes: number;
+  /** Runs of consecutive inverted segments (one reordering event each). */
+  events: number;
+}
+
+/** Classic pcap magic, microsecond stamps, as written on a little-endian host. */
+const PCAP_MAGIC_LE = 0xa1b2c3d4;
+/** The same with nanosecond stamps. */
+const PCAP_MAGIC_NS_LE = 0xa1b23c4d;
+/** Bytes of the file header. */
+const FILE_HEADER = 24;
+/** Bytes of a record header. */
+const RECORD_HEADER = 16;
+/** LINKTYPE_ETHERNET. */
+const LINKTYPE_ETHERNET = 1;
+/** TCP flags byte: SYN. */
+const TCP_SYN = 0x02;
+/** TCP flags byte: RST. */
+const TCP_RST = 0x04;
+/** Ethernet header bytes (no VLAN tag). */
+const ETH = 14;
+
+/**
+ * Count the TCP-over-IPv4 segments of `pcap` (one flow; filter at capture) that arrived behind
+ * a later-sent one. Throws on a file that is not a little-endian classic Ethernet pcap; snaps
+ * of 64 bytes suffice (lengths come from the IP header).
+ *
+ * @example
+ * ```ts ignore
+ * const o = countSeqInversions(await Deno.readFile("/tmp/peer.pcap"));
+ * console.log(o.inversions / o.segments);
+ * ```
+ */
+export function countSeqInversions(pcap: Uint8Array): WireOrder {
+  const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+  const out: WireOrder = { segments: 0, resends: 0, inversions: 0, maxBehindBytes: 0, events: 0 };
+  if (pcap.byteLength < FILE_HEADER) return out;
+  const magic = v.getUint32(0, true);
+  if (magic !== PCAP_MAGIC_LE && magic !== PCAP_MAGIC_NS_LE) {
+    throw new Error("countSeqInversions: not a little-endian classic pcap file");
+  }
+  if (v.getUint32(20, true) !== LINKTYPE_ETHERNET) {
+    throw new Error("countSeqInversions: not an Ethernet capture");
+  }
+  const seen = new Set<number>();
+  let top = -1; // the highest byte seen, as an offset from the first segment's sequence number
+  let isn = 0;
+  let inRun = false;
+  for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
+    const caught = v.getUint32(p + 8, true);
+    const f = p + RECORD_HEADER;
+    p = f + caught;
+    if (p > pcap.byteLength) break; // a record cut off at the file's end
+    if (caught < ETH + 20 || v.getUint16(f + 12) !== 0x0800) continue;
+    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
+    if (v.getUint8(f + ETH + 9) !== 6 || caught < ETH + ihl + 14) continue;
+    const tcp = f + ETH + ihl;
+    const payload = v.getUint16(f + ETH + 2) - ihl - (v.getUint8(tcp + 12) >> 4) * 4;
+    if (payload <= 0) continue;
+    const seq = v.getUint32(tcp + 4);
+    if (top < 0) isn = seq;
+    const at = (seq - isn) >>> 0; // a flow below 4 GB: no wrap to fold
+    out.segments++;
+    if (seen.has(at)) {
+      out.resends++;
+      continue;
+    }
+    seen.add(at);
+    const end = at + payload;
+    if (top >= 0 && at < top) {
+      out.inversions++;
+      if (top - at > out.maxBehindBytes) out.maxBehindBytes = top - at;
+      if (!inRun) out.events++;
+      inRun = true;
+    } else inRun = false;
+    if (end > top) top = end;
+  }
+  return out;
+}
+
+/** What {@link countIdInversions} found. */
+export interface IdOrder {
+  /** IPv4 datagrams seen. */
+  datagrams: number;
+  /** Datagrams that came after one with a later identification. */
+  inversions: number;
+  /** The furthest an inverted datagram was behind (identifications). */
+  maxBehind: number;
+  /**
+   * Datagrams more than {@link ID_JUMP} ahead of the highest seen: another sender's (a reply
+   * from outside the connection), skipped — they would make every later one look behind.
+   */
+  jumps: number;
+}
+
+/** An identification this far ahead of the highest seen is not the same sender's next one. */
+export const ID_JUMP = 1024;
+
+/**
+ * Count the IPv4 datagrams of `pcap` (one sender that numbers its datagrams one by one, as
+ * Linux does a connected socket's; filter at capture) that came after one with a later
+ * identification (modulo 2^16, less than half the space behind). TCP SYNs and RSTs are left
+ * out: Linux sends them from other sockets, numbered apart.
+ *
+ * @example
+ * ```ts ignore
+ * const acks = countIdInversions(await Deno.readFile("/tmp/stack.pcap"));
+ * ```
+ */
+export function countIdInversions(pcap: Uint8Array): IdOrder {
+  const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+  const out: IdOrder = { datagrams: 0, inversions: 0, maxBehind: 0, jumps: 0 };
+  if (pcap.byteLength < FILE_HEADER) return out;
+  const magic = v.getUint32(0, true);
+  if (magic !== PCAP_MAGIC_LE && magic !== PCAP_MAGIC_NS_LE) {
+    throw new Error("countIdInversions: not a little-endian classic pcap file");
+  }
+  let max = -1;
+  for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
+    const caught = v.getUint32(p + 8, true);
+    const f = p + RECORD_HEADER;
+    p = f + caught;
+    if (p > pcap.byteLength) break;
+    if (caught < ETH + 20 || v.getUint16(f + 12) !== 0x0800) continue;
+    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
+    // A SYN-ACK or RST goes out from another socket (the listener's request, a control
+    // socket) with its own numbering; Linux starts the connection's own at random.
+    if (
+      v.getUint8(f + ETH + 9) === 6 && caught >= ETH + ihl + 14 &&
+      (v.getUint8(f + ETH + ihl + 13) & (TCP_SYN | TCP_RST)) !== 0
+    ) continue;
+    const id = v.getUint16(f + ETH + 4);
+    out.datagrams++;
+    const behind = max < 0 ? 0 : (max - id) & 0xffff;
+    if (behind !== 0 && behind < 0x8000) {
+      out.inversions++;
+      if (behind > out.maxBehind) out.maxBehind = behind;
+    } else if (max >= 0 && ((id - max) & 0xffff) > ID_JUMP) out.jumps++;
+    else max = id;
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * `bench/wire_order.ts`: a sender's segments out of send order, and a peer's ACKs out of
+ * number order, counted from a classic pcap file (here made by hand).
+ */
+
+import assert from "node:assert/strict";
+import { countIdInversions, countSeqInversions } from "../../bench/wire_order.ts";
+
+/** A classic little-endian Ethernet pcap of IPv4/TCP datagrams (id, seq, payload bytes, flags). */
+function pcap(datagrams: [number, number, number, number?][]): Uint8Array {
+  const rec = 14 + 20 + 20;
+  const out = new Uint8Array(24 + datagrams.length * (16 + rec));
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 0xa1b2c3d4, true);
+  v.setUint16(4, 2, true);
+  v.setUint16(6, 4, true);
+  v.setUint32(16, 64, true);
+  v.setUint32(20, 1, true);
+  let p = 24;
+  for (const [id, seq, payload, flags] of datagrams) {
+    v.setUint32(p + 8, rec, true);
+    v.setUint32(p + 12, rec + payload, true);
+    const f = p + 16;
+    v.setUint16(f + 12, 0x0800);
+    v.setUint8(f + 14, 0x45);
+    v.setUint16(f + 16, 40 + payload);
+    v.setUint16(f + 18, id);
+    v.setUint8(f + 23, 6);
+    v.setUint32(f + 34 + 4, seq);
+    v.setUint8(f + 34 + 12, 5 << 4);
+    v.setUint8(f + 34 + 13, flags ?? 0x10);
+    p = f + rec;
+  }
+  return out;
+}
+
+Deno.test("wire order: a first transmission behind a later one counts, a resend does not", () => {
+  const isn = 0xfffff000; // the flow's sequence numbers wrap
+  const s = (i: number) => (isn + i * 1000) >>> 0;
+  const o = countSeqInversions(pcap([
+    [1, s(0), 1000],
+    [2, s(2), 1000], // s1 overtaken
+    [3, s(1), 1000], // reordered: counted
+    [4, s(3), 1000],
+    [5, s(0), 1000], // a resend: not counted
+    [6, s(4), 0], // a pure ACK: not a segment
+    [7, s(4), 1000],
+  ]));
+  assert.deepEqual(o, { segments: 6, resends: 1, inversions: 1, maxBehindBytes: 2000, events: 1 });
+});
+
+Deno.test("wire order: ACK numbers behind the highest seen count, wrapping at 2^16", () => {
+  const o = countIdInversions(pcap([
+    [40000, 0, 0, 0x12], // the SYN-ACK, numbered apart: left out
+    [65534, 0, 0],
+    [0, 0, 0],
+    [65535, 0, 0], // behind 0 (wrapped): counted
+    [1, 0, 0],
+    [30000, 0, 0], // another sender's: skipped, not the new highest
+    [2, 0, 0],
+  ]));
+  assert.deepEqual(o, { datagrams: 6, inversions: 1, maxBehind: 1, jumps: 1 });
+});
+
+Deno.test("wire order: a file that is not a classic pcap is refused", () => {
+  assert.throws(() => countSeqInversions(new Uint8Array(24)), /not a little-endian classic pcap/);
+});
