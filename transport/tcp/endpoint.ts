@@ -18,6 +18,7 @@
  * @module
  */
 
+import { readClockMs } from "../../core/clock.ts";
 import type { ErrnoCode } from "../../core/errors.ts";
 import { StackError } from "../../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
@@ -49,6 +50,9 @@ import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
 import { IP_ECN_ECT0, type TcpTransmitter } from "./transmit.ts";
 import type { Flow } from "../flow_table.ts";
 import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.ts";
+
+/** The cell this module's per-segment clock reads go through ({@link readClockMs}). */
+const NOW = new Float64Array(1);
 
 // Bits of TcpEndpoint's facts.
 const B_ACTIVE_OPEN = 1;
@@ -755,8 +759,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       if (isAck && this.ecnOk && rcv.ecnEcho) flags |= TCP_FLAG_ECE;
     }
     if (o.hasTimestamps) {
-      // tsNow() inline: a TSval returned from a call may be a new heap number (as above).
-      o.tsVal = (Math.floor(layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
+      // tsNow() inline: a TSval returned from a call may be a new heap number (as above), and
+      // so may the clock's answer (the time read into a cell).
+      readClockMs(layer.ctx.clock, NOW);
+      o.tsVal = (Math.floor(NOW[0]) + this.tsOffset) >>> 0;
       // An if, not `isAck ? rcv.tsRecent : 0`: V8's mid tier (Maglev) keeps a value merged
       // from two branches tagged, and a TSval at or above 2**30 would be a new heap number.
       if (isAck) o.tsEcr = rcv.tsRecent;
@@ -868,15 +874,19 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   // ---- what the sender, receiver and keepalive ask of the connection --------------------
 
-  /** @internal A segment from the peer was accepted at `nowMs`: it is alive (keepalive). */
-  segmentArrived(nowMs: number): void {
-    this.lastRecvMs = Math.floor(nowMs); // whole ms: a small integer field, not a boxed double
+  /** @internal A segment from the peer was accepted now: it is alive (keepalive). */
+  segmentArrived(): void {
+    // The time read into a cell, not passed in: a double crossing a call V8 does not inline
+    // (the clock's answer, this call's argument) is a new heap number per segment.
+    readClockMs(this.layer.ctx.clock, NOW);
+    this.lastRecvMs = Math.floor(NOW[0]); // whole ms: a small integer field, not a boxed double
     if (this.keepalive !== null) this.keepalive.segmentArrived();
   }
 
   /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
   tsNow(): number {
-    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
+    readClockMs(this.layer.ctx.clock, NOW);
+    return (Math.floor(NOW[0]) + this.tsOffset) >>> 0;
   }
 
   /**
@@ -885,7 +895,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    * from a call is a new heap number per segment, the difference is a small integer.
    */
   tsEchoAgeMs(opts: TcpHeaderOptions): number {
-    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset - opts.tsEcr) >>> 0;
+    readClockMs(this.layer.ctx.clock, NOW);
+    return (Math.floor(NOW[0]) + this.tsOffset - opts.tsEcr) >>> 0;
   }
 
   /** @internal Largest TSO payload for `mss` on this route (0: the NIC does not segment). */

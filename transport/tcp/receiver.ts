@@ -16,6 +16,7 @@
  */
 
 import { ByteRing } from "../../core/byte_ring.ts";
+import { readClockMs } from "../../core/clock.ts";
 import { copyBytes } from "../../core/copy_bytes.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
@@ -31,6 +32,8 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSegmentAcceptable } fro
 import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
 import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
+/** The cell this module's clock reads go through ({@link readClockMs}). */
+const NOW = new Float64Array(1);
 /** Most SACK blocks sent beside timestamps (RFC 2018 §3). */
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
@@ -442,8 +445,9 @@ export class TcpReceiver {
     if (this.#delackT === null || !this.#delackT.armed) {
       const ctx = this.#svc.ctx;
       const t = this.delackTimer;
-      // A field, not an argument: no heap number (TimerWheel.arm).
-      t.armAtMs = ctx.clock.nowMs() + this.#svc.opts.delayedAckMs;
+      // A field, not an argument: no heap number (TimerWheel.arm); the time read into a cell.
+      readClockMs(ctx.clock, NOW);
+      t.armAtMs = NOW[0] + this.#svc.opts.delayedAckMs;
       ctx.timers.arm(t);
     }
   }
@@ -486,7 +490,8 @@ export class TcpReceiver {
       !this.asm.isEmpty || this.rcvFinPending
     ) return false;
     const ctx = this.#svc.ctx;
-    const now = ctx.clock.nowMs();
+    readClockMs(ctx.clock, NOW);
+    const now = NOW[0];
     if (auto) {
       // Adaptive: only while deferring is found to cost this sender no rate (AckDeferProbe).
       const p = this.#probe ??= new AckDeferProbe(now);
@@ -762,7 +767,8 @@ export class TcpReceiver {
   #autotune(n: number): void {
     this.spaceCopied += n;
     // The time and the sender's smoothed RTT read here, not passed in: no double crosses a call.
-    const now = this.#svc.ctx.clock.nowMs();
+    readClockMs(this.#svc.ctx.clock, NOW);
+    const now = NOW[0];
     const s = this.#senderRtt;
     const rtt = this.rttMs > 0 ? this.rttMs : s !== null && s.hasSample ? s.srttMs : 0;
     const period = rtt > 1 ? rtt : 1;
