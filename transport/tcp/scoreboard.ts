@@ -486,6 +486,14 @@ export class Scoreboard {
   beginAck(nowMs: number, minRttMs: number): void {
     ACK.now = nowMs;
     ACK.minRtt = minRttMs;
+    this.resetAck();
+  }
+
+  /**
+   * {@link Scoreboard.beginAck} with the time and min_RTT already stored in
+   * {@link Scoreboard.ackResults} (`now`, `minRtt`) by the caller: no number passed.
+   */
+  resetAck(): void {
     ACK.echoAgeMs = -1;
     ACK.queueRttMs = 0; // the loss control sets its own after this call
     ACK.priorFack = this.fack;

@@ -70,6 +70,18 @@ export class WindowedFilter {
    * does not inline returns, and calls a helper under a branch rather than inlining it.
    */
   update(value: number, time: number): void {
+    this.#update(value, time);
+  }
+
+  /**
+   * {@link WindowedFilter.update} with a sample read from a record's fields (`ackRttNewestMs`
+   * at `now`: RACK's min_RTT from the scoreboard's ACK record) — no number crosses the call.
+   */
+  updateFrom(r: { readonly ackRttNewestMs: number; readonly now: number }): void {
+    this.#update(r.ackRttNewestMs, r.now);
+  }
+
+  #update(value: number, time: number): void {
     const max = this.#max;
     if (
       this.#empty || (max ? value >= this.#v0 : value <= this.#v0) ||
