@@ -329,7 +329,7 @@ export class LossControl extends Timer implements RackTimes {
     if (dup) rec.dupAcks++;
     else if (advanced) rec.dupAcks = 0;
     const renoDelivered = conn.sackOk ? 0 : this.#renoAccount(dup, acked);
-    this.rate.endAck(rack.minRttMs);
+    this.rate.endAckFrom(sb.ackResults); // min_RTT from the record: no number passed
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
     // The ACK that completes a passive handshake acknowledges only our SYN: the handshake took
     // its (finer) sample from the SYN-ACK's send time already.

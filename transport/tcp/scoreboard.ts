@@ -702,7 +702,7 @@ export class Scoreboard {
         this.#xmit,
         p,
         (f & SB_APP_LIMITED) !== 0,
-        now,
+        ACK, // the ACK's time read there: a double passed would be a new heap number
       );
     } else {
       // C.delivered grows: C.delivered_time with it (the draft's §3.3; Linux's
