@@ -15,12 +15,11 @@ const PROBE = new URL("../harness/ack_path_probe.ts", import.meta.url);
 const MAX_BYTES_PER_SEGMENT = 2;
 
 Deno.test(`sim tcp ack record alloc: a delivered transmission's bookkeeping allocates < ${MAX_BYTES_PER_SEGMENT} B per segment`, async () => {
-  const r =
-    (await runNativesProbe(PROBE, ["--allow-read", "--allow-env", "--allow-sys"])) as {
-      segs: number;
-      perSegment: Record<string, number>;
-      clockMs: number;
-    };
+  const r = (await runNativesProbe(PROBE, ["--allow-read", "--allow-env", "--allow-sys"])) as {
+    segs: number;
+    perSegment: Record<string, number>;
+    clockMs: number;
+  };
   assert.ok(r.clockMs % 1 !== 0, `the probe's condition: fractional times (${r.clockMs})`);
   assert.ok(r.segs > 1000, `${r.segs} segments`);
   const delivered = r.perSegment["scoreboard.ts:#delivered"] ?? 0;

@@ -638,8 +638,9 @@ export class LossControl extends Timer implements RackTimes {
     s.deliveredBytes = delivered > 0 ? delivered : 0;
     s.priorInflight = priorPipe;
     s.inflight = pipe;
-    s.rttMs = this.sb.ackRttNewestMs;
-    s.minRttMs = this.rack.minRttMs;
+    // Fields, not getters: a getter V8 does not inline returns a fractional RTT boxed.
+    s.rttMs = this.sb.ackResults.ackRttNewestMs;
+    s.minRttMs = this.rack.minRtt.best;
     s.srttMs = this.rtt.srttMs; // 0 before a sample; no merge (V8 would box it)
     s.lostBytes = lost;
     s.delivered = rate.delivered;

@@ -27,7 +27,12 @@ export class WindowedFilter {
   // The best value, the second and the third, and their times: plain fields (a typed array
   // per filter cost a typed-array object, an array buffer and a backing store each — more
   // memory than the six numbers, and an allocation on every short connection's first sample).
-  #v0 = 0;
+  /**
+   * The filter's value (0 before the first sample; 0 while empty, see clear: no merge, which
+   * V8's mid tier would box). Read it, never write it. A field, not a getter: a getter V8 does
+   * not inline returns a fractional value as a new heap number (RACK's min_RTT, read per ACK).
+   */
+  best = 0;
   #v1 = 0;
   #v2 = 0;
   #t0 = 0;
@@ -41,11 +46,6 @@ export class WindowedFilter {
     this.window = window;
   }
 
-  /** The filter's value (0 before the first sample). */
-  get best(): number {
-    return this.#v0; // 0 while empty (see clear): no merge, which V8's mid tier would box
-  }
-
   /** True before any sample (or after {@link WindowedFilter.reset} without a value). */
   get empty(): boolean {
     return this.#empty;
@@ -53,7 +53,7 @@ export class WindowedFilter {
 
   /** Start over with `value` at `time`. */
   reset(value: number, time: number): void {
-    this.#v0 = this.#v1 = this.#v2 = value;
+    this.best = this.#v1 = this.#v2 = value;
     this.#t0 = this.#t1 = this.#t2 = time;
     this.#empty = false;
   }
@@ -61,7 +61,7 @@ export class WindowedFilter {
   /** Forget every sample. */
   clear(): void {
     this.#empty = true;
-    this.#v0 = 0;
+    this.best = 0;
   }
 
   /**
@@ -84,7 +84,7 @@ export class WindowedFilter {
   #update(value: number, time: number): void {
     const max = this.#max;
     if (
-      this.#empty || (max ? value >= this.#v0 : value <= this.#v0) ||
+      this.#empty || (max ? value >= this.best : value <= this.best) ||
       time - this.#t2 > this.window
     ) {
       this.reset(value, time);
@@ -100,19 +100,19 @@ export class WindowedFilter {
     // Age the samples out as the window slides.
     const dt = time - this.#t0;
     if (dt > this.window) {
-      this.#v0 = this.#v1;
+      this.best = this.#v1;
       this.#t0 = this.#t1;
       this.#v1 = this.#v2;
       this.#t1 = this.#t2;
       this.#v2 = value;
       this.#t2 = time;
       if (time - this.#t0 > this.window) {
-        this.#v0 = this.#v1;
+        this.best = this.#v1;
         this.#t0 = this.#t1;
         this.#v1 = this.#v2;
         this.#t1 = this.#t2;
       }
-    } else if (this.#v1 === this.#v0 && dt > this.window / 4) {
+    } else if (this.#v1 === this.best && dt > this.window / 4) {
       // A quarter of the window passed without a better value: take a fresh second best.
       this.#v1 = this.#v2 = value;
       this.#t1 = this.#t2 = time;
