@@ -874,12 +874,9 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   // ---- what the sender, receiver and keepalive ask of the connection --------------------
 
-  /** @internal A segment from the peer was accepted now: it is alive (keepalive). */
-  segmentArrived(): void {
-    // The time read into a cell, not passed in: a double crossing a call V8 does not inline
-    // (the clock's answer, this call's argument) is a new heap number per segment.
-    readClockMs(this.layer.ctx.clock, NOW);
-    this.lastRecvMs = Math.floor(NOW[0]); // whole ms: a small integer field, not a boxed double
+  /** @internal A segment from the peer was accepted at `nowMs`: it is alive (keepalive). */
+  segmentArrived(nowMs: number): void {
+    this.lastRecvMs = Math.floor(nowMs); // whole ms: a small integer field, not a boxed double
     if (this.keepalive !== null) this.keepalive.segmentArrived();
   }
 
@@ -895,8 +892,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    * from a call is a new heap number per segment, the difference is a small integer.
    */
   tsEchoAgeMs(opts: TcpHeaderOptions): number {
-    readClockMs(this.layer.ctx.clock, NOW);
-    return (Math.floor(NOW[0]) + this.tsOffset - opts.tsEcr) >>> 0;
+    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset - opts.tsEcr) >>> 0;
   }
 
   /** @internal Largest TSO payload for `mss` on this route (0: the NIC does not segment). */

@@ -29,7 +29,7 @@ export function activeOpen(ep: TcpEndpoint, iss: number, nowMs: number): void {
 function establish(ep: TcpEndpoint): void {
   const now = ep.layer.ctx.clock.nowMs();
   ep.snd.established(now);
-  ep.segmentArrived();
+  ep.segmentArrived(now);
   ep.rcv.startMeasuring(now);
   ep.transition(TcpEvent.RCV_ACK_OF_SYN);
   if (ep.snd.finQueued) ep.transition(TcpEvent.CLOSE); // shut for writing during the handshake
@@ -58,7 +58,7 @@ export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
   if ((flags & TCP_FLAG_SYN) === 0) return;
   ep.rcv.init(seg.seq);
   ep.negotiate(seg);
-  ep.segmentArrived();
+  ep.segmentArrived(ep.layer.ctx.clock.nowMs());
   ep.snd.peerSyn(seg.window, seg.seq, seg.ack);
   if (hasAck) {
     ep.snd.synAcked(seg, ep.layer.ctx.clock.nowMs());

@@ -16,7 +16,6 @@
  */
 
 import { ByteRing } from "../../core/byte_ring.ts";
-import { readClockMs } from "../../core/clock.ts";
 import { copyBytes } from "../../core/copy_bytes.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
@@ -32,8 +31,6 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSegmentAcceptable } fro
 import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
 import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
-/** The cell this module's clock reads go through ({@link readClockMs}). */
-const NOW = new Float64Array(1);
 /** Most SACK blocks sent beside timestamps (RFC 2018 §3). */
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
@@ -445,9 +442,8 @@ export class TcpReceiver {
     if (this.#delackT === null || !this.#delackT.armed) {
       const ctx = this.#svc.ctx;
       const t = this.delackTimer;
-      // A field, not an argument: no heap number (TimerWheel.arm); the time read into a cell.
-      readClockMs(ctx.clock, NOW);
-      t.armAtMs = NOW[0] + this.#svc.opts.delayedAckMs;
+      // A field, not an argument: no heap number (TimerWheel.arm).
+      t.armAtMs = ctx.clock.nowMs() + this.#svc.opts.delayedAckMs;
       ctx.timers.arm(t);
     }
   }
@@ -490,8 +486,7 @@ export class TcpReceiver {
       !this.asm.isEmpty || this.rcvFinPending
     ) return false;
     const ctx = this.#svc.ctx;
-    readClockMs(ctx.clock, NOW);
-    const now = NOW[0];
+    const now = ctx.clock.nowMs();
     if (auto) {
       // Adaptive: only while deferring is found to cost this sender no rate (AckDeferProbe).
       const p = this.#probe ??= new AckDeferProbe(now);
@@ -767,9 +762,6 @@ export class TcpReceiver {
   #autotune(n: number): void {
     this.spaceCopied += n;
     // The time and the sender's smoothed RTT read here, not passed in: no double crosses a call.
-    // The clock's answer, not a cell's: `now` is stored in a field below, and V8's mid tier
-    // boxed the cell's untagged double for it (+0.8 B per segment in a simulated bulk transfer:
-    // bench/README.md, "heap13r"); this runs per read, not per segment.
     const now = this.#svc.ctx.clock.nowMs();
     const s = this.#senderRtt;
     const rtt = this.rttMs > 0 ? this.rttMs : s !== null && s.hasSample ? s.srttMs : 0;

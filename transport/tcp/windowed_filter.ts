@@ -7,6 +7,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
+
 /**
  * The running min (`"min"`) or max (`"max"`) of samples over a sliding window.
  *
@@ -70,18 +72,29 @@ export class WindowedFilter {
    * does not inline returns, and calls a helper under a branch rather than inlining it.
    */
   update(value: number, time: number): void {
-    this.#update(value, time);
+    this.#value = value;
+    this.#time = time;
+    this.#update();
   }
 
   /**
    * {@link WindowedFilter.update} with a sample read from a record's fields (`ackRttNewestMs`
-   * at `now`: RACK's min_RTT from the scoreboard's ACK record) — no number crosses the call.
+   * at `now`: RACK's min_RTT from the scoreboard's ACK record) — no number crosses a call: the
+   * sample goes through this filter's fields (a double field is written in place).
    */
   updateFrom(r: { readonly ackRttNewestMs: number; readonly now: number }): void {
-    this.#update(r.ackRttNewestMs, r.now);
+    this.#value = r.ackRttNewestMs;
+    this.#time = r.now;
+    this.#update();
   }
 
-  #update(value: number, time: number): void {
+  /** The sample being taken, for {@link WindowedFilter.#update} (begun as doubles). */
+  #value: number = DOUBLE_ZERO;
+  #time: number = DOUBLE_ZERO;
+
+  #update(): void {
+    const value = this.#value;
+    const time = this.#time;
     const max = this.#max;
     if (
       this.#empty || (max ? value >= this.best : value <= this.best) ||
