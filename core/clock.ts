@@ -27,10 +27,35 @@ export interface Clock {
   /** The tick ended: `nowMs()` reads the real time again. */
   endTick?(): void;
   /**
+   * Write what {@link Clock.nowMs} would answer into `out[0]`. A double returned by a call V8
+   * does not inline is a new heap number; one stored into a typed array is not (the per-segment
+   * paths read the time so: {@link readClockMs}). Absent: `readClockMs` calls `nowMs()`.
+   */
+  readMs?(out: Float64Array): void;
+  /**
    * CPU time this process has used so far, user and system (ms). A syscall and an object
    * each: for measurements over many ticks, not per packet. Absent: not known.
    */
   cpuMs?(): number;
+}
+
+/**
+ * `out[0] = clock.nowMs()`, through {@link Clock.readMs} where the clock has it: no double
+ * crosses a call, so a caller that V8 compiled without inlining the clock (a large function, a
+ * spent inlining budget: the TCP receive and output paths in real processes, bench/README.md,
+ * "heap13r") allocates nothing for the read. Read `out[0]` at once: the cell is the caller's,
+ * often one per module.
+ *
+ * @example
+ * ```ts
+ * const cell = new Float64Array(1);
+ * readClockMs(new VirtualClock(5), cell);
+ * cell[0]; // 5
+ * ```
+ */
+export function readClockMs(clock: Clock, out: Float64Array): void {
+  if (clock.readMs !== undefined) clock.readMs(out);
+  else out[0] = clock.nowMs();
 }
 
 /**
@@ -91,6 +116,12 @@ export class MonotonicClock implements Clock {
     return this.#tickMs;
   }
 
+  /** {@link MonotonicClock.nowMs} written into `out[0]` (the tick's time during a tick). */
+  readMs(out: Float64Array): void {
+    if (!this.#inTick) this.#read();
+    out[0] = this.#tickMs;
+  }
+
   /** Read the time once for the tick that begins (or take `nowMs`, just read from this clock). */
   beginTick(nowMs?: number): void {
     // Two stores, not `nowMs ?? performance.now()`: the merged value of the two would be a new
@@ -139,6 +170,10 @@ export class VirtualClock implements Clock {
   /** The current virtual time. */
   nowMs(): number {
     return this.#now;
+  }
+  /** The virtual time written into `out[0]`. */
+  readMs(out: Float64Array): void {
+    out[0] = this.#now;
   }
   /** The simulated CPU time ({@link VirtualClock.cpuTimeMs}). */
   cpuMs(): number {

@@ -108,6 +108,9 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
   readonly #route = new RouteResult();
   readonly #err = new NetError();
   readonly #quotedDst = new IpAddressScratch();
+  /** An echo request's addresses, handed to `Ipv4Layer.sendAddr` as records. */
+  readonly #echoSrc = new IpAddressScratch();
+  readonly #echoDst = new IpAddressScratch();
   readonly #listeners: EchoListeners<EchoReplyListener>;
   readonly #bucket: TokenBucket;
   readonly #answerBroadcast: boolean;
@@ -169,7 +172,11 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + len).fillChecksum();
     this.#stats.OutMsgs++;
     this.#stats.OutEchos++;
-    this.#ip.send(pb, r, r.source, dst, IP_PROTO_ICMP, ttl || this.#ip.defaultTtl, 0, false, null);
+    // The addresses as records: a u32 ≥ 64.0.0.0 passed as a number to a call V8 does not
+    // inline is a new heap number (bench/README.md, "route9w", "heap13r").
+    const s = this.#echoSrc.setV4(r.source);
+    const d = this.#echoDst.setV4(dst);
+    this.#ip.sendAddr(pb, r, s, d, IP_PROTO_ICMP, ttl || this.#ip.defaultTtl, 0, false, null);
     return null;
   }
 
@@ -295,7 +302,7 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
       return false;
     }
     const r = this.#route;
-    if (!this.#ip.route(src, r)) return false;
+    if (!this.#ip.routeAddr(meta.src, r)) return false;
     const quote = Math.min(total, headerBytes + 8);
     const pb = this.#pool.alloc(HEADROOM_BYTES);
     if (pb === null) {
@@ -310,8 +317,8 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     this.#txHdr.attach(b, o, ICMPV4_HEADER_BYTES + quote).fillChecksum();
     this.#stats.OutMsgs++;
     // From the address the datagram was sent to; a local report from ourselves.
-    const from = local ? src : meta.dst.w3;
-    this.#ip.send(pb, r, from, src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
+    const from = local ? meta.src : meta.dst;
+    this.#ip.sendAddr(pb, r, from, meta.src, IP_PROTO_ICMP, this.#ip.defaultTtl, 0, false, null);
     return true;
   }
 
@@ -339,11 +346,12 @@ export class Icmpv4Layer implements NetProtocolHandler, Ipv4ErrorReporter {
     this.#stats.OutMsgs++;
     this.#stats.OutEchoReps++;
     // Reply from the address the request was sent to (RFC 1122 §3.2.2.6).
-    this.#ip.send(
+    // The addresses as the records they arrived in, not as u32 numbers (boxed ≥ 64.0.0.0).
+    this.#ip.sendAddr(
       pb,
       r,
-      meta.dst.w3,
-      meta.src.w3,
+      meta.dst,
+      meta.src,
       IP_PROTO_ICMP,
       this.#ip.defaultTtl,
       meta.tos,

@@ -27,9 +27,11 @@ import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import type { BufferPool, PacketBuffer } from "../core/packet_buffer.ts";
 import type { Counters } from "../core/counters.ts";
 import { Timer, type TimerWheel } from "../core/timer_wheel.ts";
-import type { Clock } from "../core/clock.ts";
+import { type Clock, readClockMs } from "../core/clock.ts";
 import { LruList } from "../core/lru_list.ts";
 
+/** The cell this module's per-packet clock read goes through ({@link readClockMs}). */
+const NOW = new Float64Array(1);
 /** NUD state: address resolution in progress. */
 export const NUD_INCOMPLETE = 0;
 /** NUD state: recently confirmed. */
@@ -212,12 +214,13 @@ export class NeighbourTable<K, E extends NeighbourEntry<K>> {
    * {@link NeighbourTable.send} does: marks it used (STALE goes to DELAY). Takes ownership.
    */
   sendResolved(pb: PacketBuffer, e: E, etherType: number): boolean {
-    const now = this.#clock.nowMs();
     // Whole milliseconds (as everywhere `usedMs` is set): the real clock's fractional time
-    // stored here was a new heap number per packet sent (bench/README.md, cookie9s).
-    e.usedMs = Math.floor(now);
+    // stored here was a new heap number per packet sent (bench/README.md, cookie9s); the time
+    // is read into a cell, not returned by a call V8 may not inline ("heap13r").
+    readClockMs(this.#clock, NOW);
+    e.usedMs = Math.floor(NOW[0]);
     this.#lru.touch(e);
-    if (e.state === NUD_STALE) this.enter(e, NUD_DELAY, now);
+    if (e.state === NUD_STALE) this.enter(e, NUD_DELAY, NOW[0]);
     return this.#link.output(pb, e.mac, 0, etherType, null);
   }
 

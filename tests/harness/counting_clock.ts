@@ -18,6 +18,11 @@ export class CountingClock extends MonotonicClock {
     if (!this.#inTick) this.reads++;
     return super.nowMs();
   }
+  /** The time into `out[0]`; a read when outside a tick. */
+  override readMs(out: Float64Array): void {
+    if (!this.#inTick) this.reads++;
+    super.readMs(out);
+  }
   /** A tick begins; a read when no time is given. */
   override beginTick(nowMs?: number): void {
     if (nowMs === undefined) this.reads++;

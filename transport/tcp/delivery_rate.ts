@@ -22,6 +22,20 @@ const ROW_DELIVERED = new Float64Array(1);
 const ROW_TIME = new Float64Array(1);
 const ROW_FIRST = new Float64Array(1);
 const ROW_SENT = new Float64Array(1);
+/** The ACK's time and min_RTT as {@link DeliveryRate.onDelivered} and `endAck` pass them. */
+const ROW_ACK: AckTimes = { now: 0, minRtt: 0 };
+
+/**
+ * The times of the ACK being processed, read from a record rather than passed as numbers: a
+ * fractional time crossing a call V8 does not inline is a new heap number per call (the
+ * scoreboard's ACK record, `AckResults`, is one).
+ */
+export interface AckTimes {
+  /** The ACK's time (ms). */
+  readonly now: number;
+  /** RACK.min_RTT when the ACK began (ms). */
+  readonly minRtt: number;
+}
 
 /**
  * The connection's delivery counters and the latest rate sample.
@@ -127,7 +141,8 @@ export class DeliveryRate {
     ROW_TIME[0] = snapDeliveredTimeMs;
     ROW_FIRST[0] = snapFirstSentMs;
     ROW_SENT[0] = sentMs;
-    this.onDeliveredAt(bytes, ROW_DELIVERED, ROW_TIME, ROW_FIRST, ROW_SENT, 0, appLimited, nowMs);
+    (ROW_ACK as { now: number }).now = nowMs;
+    this.onDeliveredAt(bytes, ROW_DELIVERED, ROW_TIME, ROW_FIRST, ROW_SENT, 0, appLimited, ROW_ACK);
   }
 
   /**
@@ -135,7 +150,7 @@ export class DeliveryRate {
    * (`deliveredCol`, `timeCol`, `firstCol`) and send time (`sentCol`) are read there. The
    * scoreboard's form: the snapshot's numbers (fractional times, a byte count that passes
    * 2**30) passed one by one to a call V8 does not inline would be new heap numbers per
-   * delivered transmission.
+   * delivered transmission; the ACK's time is read from `ack` for the same reason.
    */
   onDeliveredAt(
     bytes: number,
@@ -145,8 +160,9 @@ export class DeliveryRate {
     sentCol: Float64Array,
     i: number,
     appLimited: boolean,
-    nowMs: number,
+    ack: AckTimes,
   ): void {
+    const nowMs = ack.now;
     const snapDelivered = deliveredCol[i];
     const snapDeliveredTimeMs = timeCol[i];
     const snapFirstSentMs = firstCol[i];
@@ -174,6 +190,13 @@ export class DeliveryRate {
    * `minRttMs` are not trusted (they would overestimate) and give no sample.
    */
   endAck(minRttMs: number): void {
+    (ROW_ACK as { minRtt: number }).minRtt = minRttMs;
+    this.endAckFrom(ROW_ACK);
+  }
+
+  /** {@link DeliveryRate.endAck} with min_RTT read from `ack.minRtt`: no number passed. */
+  endAckFrom(ack: AckTimes): void {
+    const minRttMs = ack.minRtt;
     // §3.4: leave the application-limited phase once its data was delivered.
     if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) {
       this.appLimitedUntil = 0;

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { readClockMs } from "../../core/clock.ts";
 import type { ErrnoCode } from "../../core/errors.ts";
 import { StackError } from "../../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
@@ -49,6 +50,9 @@ import { type TcpInfo, tcpInfo } from "./tcp_info.ts";
 import { IP_ECN_ECT0, type TcpTransmitter } from "./transmit.ts";
 import type { Flow } from "../flow_table.ts";
 import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.ts";
+
+/** The cell this module's per-segment clock reads go through ({@link readClockMs}). */
+const NOW = new Float64Array(1);
 
 // Bits of TcpEndpoint's facts.
 const B_ACTIVE_OPEN = 1;
@@ -755,8 +759,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       if (isAck && this.ecnOk && rcv.ecnEcho) flags |= TCP_FLAG_ECE;
     }
     if (o.hasTimestamps) {
-      // tsNow() inline: a TSval returned from a call may be a new heap number (as above).
-      o.tsVal = (Math.floor(layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
+      // tsNow() inline: a TSval returned from a call may be a new heap number (as above), and
+      // so may the clock's answer (the time read into a cell).
+      readClockMs(layer.ctx.clock, NOW);
+      o.tsVal = (Math.floor(NOW[0]) + this.tsOffset) >>> 0;
       // An if, not `isAck ? rcv.tsRecent : 0`: V8's mid tier (Maglev) keeps a value merged
       // from two branches tagged, and a TSval at or above 2**30 would be a new heap number.
       if (isAck) o.tsEcr = rcv.tsRecent;
@@ -876,7 +882,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
 
   /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
   tsNow(): number {
-    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset) >>> 0;
+    readClockMs(this.layer.ctx.clock, NOW);
+    return (Math.floor(NOW[0]) + this.tsOffset) >>> 0;
   }
 
   /**

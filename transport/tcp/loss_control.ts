@@ -22,6 +22,7 @@
  * @module
  */
 
+import { readClockMs } from "../../core/clock.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import { CC_TRACE_CWND_LIMITED, type CcTrace } from "./cc_trace.ts";
 import { AckSample, type CongestionControl } from "./congestion/mod.ts";
@@ -48,6 +49,8 @@ import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpState } from "./state.ts";
 
+/** The cell this module's per-ACK clock read goes through ({@link readClockMs}). */
+const NOW = new Float64Array(1);
 /** Linux tcp_pacing_ss_ratio: pacing rate in slow start, % of cwnd/SRTT. */
 const PACING_SS_RATIO = 2;
 /** Linux tcp_pacing_ca_ratio: pacing rate in congestion avoidance, % of cwnd/SRTT. */
@@ -147,7 +150,7 @@ const NO_RECOVERY = new LossRecovery();
  *
  * @example
  * ```ts ignore
- * loss.beginAck(now, seg);
+ * loss.beginAck(seg);
  * if (advanced) loss.ackTo();
  * const dsack = sackOk ? loss.sack(seg) : -1;
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
@@ -321,10 +324,17 @@ export class LossControl extends Timer implements RackTimes {
   // ---- ACK processing --------------------------------------------------------------------
 
   /** The ACK `seg` arrives (before SND.UNA moves). */
-  beginAck(now: number, seg: RxSegment): void {
+  beginAck(seg: RxSegment): void {
     this.#priorPipe = this.pipe;
     this.#priorUna = this.#snd.sndUna;
-    this.sb.beginAck(now, this.rack.minRttMs);
+    // The ACK's time and RACK.min_RTT stored into the ACK record here, not passed to the
+    // scoreboard: a fractional number crossing a call V8 does not inline (the clock's answer,
+    // an argument) is a new heap number per ACK; the time is read into a cell.
+    const r = this.sb.ackResults;
+    readClockMs(this.#svc.ctx.clock, NOW);
+    r.now = NOW[0];
+    r.minRtt = this.rack.minRtt.best;
+    this.sb.resetAck();
     this.sb.ackResults.queueRttMs = this.#queueRttMs;
     // The echo's age, for RACK's test of retransmitted segments (scoreboard.ts): only while
     // some may be delivered.
@@ -386,7 +396,7 @@ export class LossControl extends Timer implements RackTimes {
     if (dup) rec.dupAcks++;
     else if (advanced && rec.dupAcks !== 0) rec.dupAcks = 0;
     const renoDelivered = conn.sackOk ? 0 : this.#renoAccount(dup, acked);
-    this.rate.endAck(rack.minRttMs);
+    this.rate.endAckFrom(sb.ackResults); // min_RTT from the record: no number passed
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
     // The ACK that completes a passive handshake acknowledges only our SYN: the handshake took
     // its (finer) sample from the SYN-ACK's send time already.
@@ -394,7 +404,7 @@ export class LossControl extends Timer implements RackTimes {
     // source is a merge V8's mid tier keeps tagged, and a fractional RTT passed to a call V8
     // does not inline is boxed too — either way a heap number per ACK.
     const est = this.rtt;
-    est.pendingMs = sb.ackRttOldestMs;
+    est.pendingMs = sb.ackResults.ackRttOldestMs; // a field: a getter not inlined boxes it
     const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
     if (
       est.pendingMs < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0
@@ -696,8 +706,9 @@ export class LossControl extends Timer implements RackTimes {
     s.deliveredBytes = delivered > 0 ? delivered : 0;
     s.priorInflight = priorPipe;
     s.inflight = pipe;
-    s.rttMs = this.sb.ackRttNewestMs;
-    s.minRttMs = this.rack.minRttMs;
+    // Fields, not getters: a getter V8 does not inline returns a fractional RTT boxed.
+    s.rttMs = this.sb.ackResults.ackRttNewestMs;
+    s.minRttMs = this.rack.minRtt.best;
     s.srttMs = this.rtt.srttMs; // 0 before a sample; no merge (V8 would box it)
     s.lostBytes = lost;
     s.delivered = rate.delivered;

@@ -149,7 +149,9 @@ export class RackTlp {
   onAck(sb: Scoreboard, dsack: boolean, snd: SendSequence): void {
     const a = sb.ackResults; // fields, not getters: no boxed sequence numbers or times
     const nowMs = a.now;
-    if (a.ackRttNewestMs >= 0) this.minRtt.update(a.ackRttNewestMs, nowMs);
+    // The sample and its time from the ACK record's fields, not passed: fractional numbers
+    // crossing a call V8 does not inline are new heap numbers per ACK.
+    if (a.ackRttNewestMs >= 0) this.minRtt.updateFrom(a);
     if (a.ackRackValid) {
       const x = a.ackRackXmitMs;
       if (

@@ -486,6 +486,14 @@ export class Scoreboard {
   beginAck(nowMs: number, minRttMs: number): void {
     ACK.now = nowMs;
     ACK.minRtt = minRttMs;
+    this.resetAck();
+  }
+
+  /**
+   * {@link Scoreboard.beginAck} with the time and min_RTT already stored in
+   * {@link Scoreboard.ackResults} (`now`, `minRtt`) by the caller: no number passed.
+   */
+  resetAck(): void {
     ACK.echoAgeMs = -1;
     ACK.queueRttMs = 0; // the loss control sets its own after this call
     ACK.priorFack = this.fack;
@@ -694,7 +702,7 @@ export class Scoreboard {
         this.#xmit,
         p,
         (f & SB_APP_LIMITED) !== 0,
-        now,
+        ACK, // the ACK's time read there: a double passed would be a new heap number
       );
     } else {
       // C.delivered grows: C.delivered_time with it (the draft's §3.3; Linux's

@@ -438,7 +438,6 @@ export class TcpSender implements LossSender {
   onAck(seg: RxSegment): boolean {
     const conn = this.#conn;
     const svc = this.#svc;
-    const now = svc.ctx.clock.nowMs();
     const ack = seg.ack;
     const loss = this.loss;
     const o = seg.opts;
@@ -455,7 +454,7 @@ export class TcpSender implements LossSender {
     const smlBefore = seqLt(this.sndSml, ack);
     const wl1Before = seqLt(this.sndWl1, seg.seq);
     const wl2NotAfter = seqLe(this.sndWl2, ack);
-    loss.beginAck(now, seg);
+    loss.beginAck(seg); // reads the ACK's time itself: no double passed
     // The cumulative part.
     let acked = 0;
     if (advanced) {

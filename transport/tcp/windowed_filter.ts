@@ -7,6 +7,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
+
 /**
  * The running min (`"min"`) or max (`"max"`) of samples over a sliding window.
  *
@@ -27,7 +29,12 @@ export class WindowedFilter {
   // The best value, the second and the third, and their times: plain fields (a typed array
   // per filter cost a typed-array object, an array buffer and a backing store each — more
   // memory than the six numbers, and an allocation on every short connection's first sample).
-  #v0 = 0;
+  /**
+   * The filter's value (0 before the first sample; 0 while empty, see clear: no merge, which
+   * V8's mid tier would box). Read it, never write it. A field, not a getter: a getter V8 does
+   * not inline returns a fractional value as a new heap number (RACK's min_RTT, read per ACK).
+   */
+  best = 0;
   #v1 = 0;
   #v2 = 0;
   #t0 = 0;
@@ -41,11 +48,6 @@ export class WindowedFilter {
     this.window = window;
   }
 
-  /** The filter's value (0 before the first sample). */
-  get best(): number {
-    return this.#v0; // 0 while empty (see clear): no merge, which V8's mid tier would box
-  }
-
   /** True before any sample (or after {@link WindowedFilter.reset} without a value). */
   get empty(): boolean {
     return this.#empty;
@@ -53,7 +55,7 @@ export class WindowedFilter {
 
   /** Start over with `value` at `time`. */
   reset(value: number, time: number): void {
-    this.#v0 = this.#v1 = this.#v2 = value;
+    this.best = this.#v1 = this.#v2 = value;
     this.#t0 = this.#t1 = this.#t2 = time;
     this.#empty = false;
   }
@@ -61,7 +63,7 @@ export class WindowedFilter {
   /** Forget every sample. */
   clear(): void {
     this.#empty = true;
-    this.#v0 = 0;
+    this.best = 0;
   }
 
   /**
@@ -70,9 +72,32 @@ export class WindowedFilter {
    * does not inline returns, and calls a helper under a branch rather than inlining it.
    */
   update(value: number, time: number): void {
+    this.#value = value;
+    this.#time = time;
+    this.#update();
+  }
+
+  /**
+   * {@link WindowedFilter.update} with a sample read from a record's fields (`ackRttNewestMs`
+   * at `now`: RACK's min_RTT from the scoreboard's ACK record) — no number crosses a call: the
+   * sample goes through this filter's fields (a double field is written in place).
+   */
+  updateFrom(r: { readonly ackRttNewestMs: number; readonly now: number }): void {
+    this.#value = r.ackRttNewestMs;
+    this.#time = r.now;
+    this.#update();
+  }
+
+  /** The sample being taken, for {@link WindowedFilter.#update} (begun as doubles). */
+  #value: number = DOUBLE_ZERO;
+  #time: number = DOUBLE_ZERO;
+
+  #update(): void {
+    const value = this.#value;
+    const time = this.#time;
     const max = this.#max;
     if (
-      this.#empty || (max ? value >= this.#v0 : value <= this.#v0) ||
+      this.#empty || (max ? value >= this.best : value <= this.best) ||
       time - this.#t2 > this.window
     ) {
       this.reset(value, time);
@@ -88,19 +113,19 @@ export class WindowedFilter {
     // Age the samples out as the window slides.
     const dt = time - this.#t0;
     if (dt > this.window) {
-      this.#v0 = this.#v1;
+      this.best = this.#v1;
       this.#t0 = this.#t1;
       this.#v1 = this.#v2;
       this.#t1 = this.#t2;
       this.#v2 = value;
       this.#t2 = time;
       if (time - this.#t0 > this.window) {
-        this.#v0 = this.#v1;
+        this.best = this.#v1;
         this.#t0 = this.#t1;
         this.#v1 = this.#v2;
         this.#t1 = this.#t2;
       }
-    } else if (this.#v1 === this.#v0 && dt > this.window / 4) {
+    } else if (this.#v1 === this.best && dt > this.window / 4) {
       // A quarter of the window passed without a better value: take a fresh second best.
       this.#v1 = this.#v2 = value;
       this.#t1 = this.#t2 = time;

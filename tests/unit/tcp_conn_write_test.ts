@@ -1,0 +1,117 @@
+// `TcpConn.write` without an async call when the send buffer takes the whole write: the
+// connection's resolved promise for that length (bench/README.md, "heap13r": the async call was
+// ~250 B a 128 KiB write, ~17 B per wire packet at MTU 9000). What a write resolves to, when it
+// settles (not before the send buffer took its last byte) and how it fails stay as they were.
+
+import assert from "node:assert/strict";
+import { EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
+import { StackError } from "../../core/errors.ts";
+import type { Stack } from "../../stack/stack.ts";
+import { TcpConn } from "../../stack/tcp_conn.ts";
+import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+import { medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
+
+/** Most heap growth per whole write of a warm connection (an async call: ~100 B and more). */
+const MAX_BYTES_PER_WRITE = 8;
+
+/**
+ * A send buffer of `room` free bytes behind a wait queue; `write` takes what fits (all of it,
+ * uncounted, when `room` is negative).
+ */
+class StubEndpoint {
+  readonly wq = new WaitQueue();
+  room: number;
+  taken = 0;
+  error: StackError | null = null;
+  constructor(room: number) {
+    this.room = room;
+  }
+  write(_buf: Uint8Array, _off: number, len: number): number {
+    if (this.error !== null) throw this.error;
+    if (this.room < 0) return len; // no limit, no count
+    const n = Math.min(len, this.room);
+    this.room -= n;
+    this.taken += n;
+    if (this.room === 0) this.wq.readiness &= ~EV_WRITABLE;
+    return n;
+  }
+  /** Free `n` bytes and wake the writers, as the end of a tick does. */
+  free(n: number): void {
+    this.room += n;
+    this.wq.readiness |= EV_WRITABLE;
+    this.wq.deliver(EV_WRITABLE);
+  }
+}
+
+/** A connection over `ep` and a stack that counts the ticks asked for. */
+function conn(ep: StubEndpoint): { c: TcpConn; ticks: () => number } {
+  let ticks = 0;
+  const stack = {
+    registry: { addTcp: () => {} },
+    requestTick: () => {
+      ticks++;
+    },
+  } as unknown as Stack;
+  return { c: new TcpConn(stack, ep as unknown as TcpEndpoint), ticks: () => ticks };
+}
+
+/** Let every queued reaction run. */
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("TcpConn.write: a whole write resolves to its length and asks for a tick", async () => {
+  const ep = new StubEndpoint(1 << 20);
+  const { c, ticks } = conn(ep);
+  assert.equal(await c.write(new Uint8Array(1000)), 1000);
+  assert.equal(await c.write(new Uint8Array(1000)), 1000);
+  assert.equal(await c.write(new Uint8Array(7)), 7);
+  assert.equal(await c.write(new Uint8Array(0)), 0);
+  assert.equal(await c.write(new Uint8Array(1000)), 1000);
+  assert.equal(ep.taken, 3007);
+  assert.equal(ticks(), 5);
+});
+
+Deno.test("TcpConn.write: a write the buffer cannot take settles once its last byte is in", async () => {
+  const ep = new StubEndpoint(600);
+  const { c, ticks } = conn(ep);
+  let done = -1;
+  const p = c.write(new Uint8Array(1000)).then((n) => done = n);
+  await settle();
+  assert.equal(done, -1, "settled before the buffer took the rest");
+  assert.equal(ep.taken, 600);
+  assert.equal(ticks(), 0);
+  ep.free(300);
+  await settle();
+  assert.equal(done, -1, "settled with 100 bytes still out");
+  assert.equal(ep.taken, 900);
+  ep.free(1000);
+  await p;
+  assert.equal(done, 1000);
+  assert.equal(ep.taken, 1000);
+  assert.equal(ticks(), 1);
+});
+
+Deno.test("TcpConn.write: the endpoint's error rejects the write (first part and later)", async () => {
+  const ep = new StubEndpoint(100);
+  const { c } = conn(ep);
+  ep.error = new StackError("EPIPE", "write");
+  await assert.rejects(c.write(new Uint8Array(10)), StackError);
+  ep.error = null;
+  const p = c.write(new Uint8Array(1000));
+  ep.error = new StackError("ECONNRESET", "write");
+  ep.free(10);
+  await assert.rejects(p, (e) => e instanceof StackError && e.code === "ECONNRESET");
+});
+
+Deno.test(`TcpConn.write: a warm whole write grows the heap < ${MAX_BYTES_PER_WRITE} B`, () => {
+  const ep = new StubEndpoint(-1);
+  const { c } = conn(ep);
+  const chunk = new Uint8Array(128 * 1024);
+  let writes = 0;
+  const run = (n: number) => {
+    for (let i = 0; i < n; i++) c.write(chunk);
+    writes += n;
+  };
+  run(50_000); // warm: optimised code
+  const [perWrite] = medianHeapGrowthPerUnit([{ step: () => run(5_000), units: () => writes }], 9);
+  assert.ok(perWrite < MAX_BYTES_PER_WRITE, `${perWrite.toFixed(1)} B per write`);
+});
