@@ -172,9 +172,13 @@ export interface MtuResult {
   errors: string[];
 }
 
-/** Python kernel-socket sink: `sink.py tcp|udp PORT IDLE_S FIRST_WAIT_S`; prints one JSON. */
+/**
+ * Python kernel-socket sink: `sink.py tcp|udp PORT IDLE_S FIRST_WAIT_S`; prints one JSON (bytes,
+ * reads, seconds, and its own CPU seconds, sleeps and preemptions from `getrusage`: a sink that
+ * sleeps once per datagram is woken once per datagram, by the sender's CPU).
+ */
 export const PY_SINK = `
-import json, socket, sys, time
+import json, resource, socket, sys, time
 proto, port, idle, first_wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 buf = bytearray(1 << 20)
 total = count = 0
@@ -217,7 +221,9 @@ else:
             last = time.monotonic()
     except (socket.timeout, KeyboardInterrupt):
         pass
-print(json.dumps({"bytes": total, "reads": count, "seconds": last - first}), flush=True)
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"bytes": total, "reads": count, "seconds": last - first,
+    "cpuSeconds": ru.ru_utime + ru.ru_stime, "sleeps": ru.ru_nvcsw, "preempted": ru.ru_nivcsw}), flush=True)
 `;
 
 /**
@@ -357,7 +363,9 @@ class MtuRun {
    * time, later by `startMs` (a stack sender's start-up), the processes of both namespaces.
    * What it saw goes beside the row (`details[col].tcp.contention`, and a line under the
    * table): a row the machine slowed (others' niced CPU, the run's threads packed on one CPU)
-   * can be told from a regression.
+   * can be told from a regression. The UDP 8,900 B rows kernel↔kernel and ustack→kernel are
+   * watched the same way (`details[col].udp.contention`, no line): whether sender and sink
+   * shared a CPU decides those rows (bench/README.md, branch `udp13s`).
    */
   watchTcp(startMs: number): Promise<RunContention | null> {
     const s = this.#s * 1000;
@@ -606,7 +614,11 @@ class MtuRun {
       });
       await this.measure(col, "udp", async () => {
         const before = await this.link.udpCounters("peer");
-        const [sent, got] = await this.withSink("udp", ports.udp, () => this.pySend("udp"));
+        let watching: Promise<RunContention | null> = Promise.resolve(null);
+        const [sent, got] = await this.withSink("udp", ports.udp, () => {
+          watching = this.watchTcp(0);
+          return this.pySend("udp");
+        });
         const after = await this.link.udpCounters("peer");
         this.set("udpTxGbps", col, gbps(sent.bytes, sent.seconds));
         this.set("udpRxGbps", col, gbps(got.bytes, sent.seconds));
@@ -615,6 +627,7 @@ class MtuRun {
           sender: sent,
           sink: got,
           ...udpDelta(before, after),
+          contention: await watching,
         };
       });
       await this.measure(col, "rr", async () => ({
@@ -666,11 +679,11 @@ class MtuRun {
     await this.measure(col, "udp", async () => {
       const before = await this.link.udpCounters("peer");
       const client = argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${ports.udp}`;
-      const [j, got] = await this.withSink(
-        "udp",
-        ports.udp,
-        () => this.runClient([...client, "-t", String(this.#s), ...opts], this.#s),
-      );
+      let watching: Promise<RunContention | null> = Promise.resolve(null);
+      const [j, got] = await this.withSink("udp", ports.udp, () => {
+        watching = this.watchTcp(STACK_START_MS);
+        return this.runClient([...client, "-t", String(this.#s), ...opts], this.#s);
+      });
       const after = await this.link.udpCounters("peer");
       this.set("udpTxGbps", col, j.gbps);
       this.set("udpRxGbps", col, gbps(got.bytes, j.seconds));
@@ -680,6 +693,7 @@ class MtuRun {
         client: j,
         sink: got,
         ...udpDelta(before, after),
+        contention: await watching,
       };
     });
     await this.measure(col, "rr", async () => ({

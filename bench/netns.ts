@@ -56,6 +56,8 @@ export interface UdpCounters {
   RcvbufErrors: number;
   /** Datagrams to a port nobody listens on. */
   NoPorts: number;
+  /** Datagrams dropped on receive for any reason (RcvbufErrors and checksum errors included). */
+  InErrors: number;
 }
 
 /**
@@ -451,6 +453,7 @@ export class BenchLink {
         InDatagrams: get6("InDatagrams"),
         RcvbufErrors: get6("RcvbufErrors"),
         NoPorts: get6("NoPorts"),
+        InErrors: get6("InErrors"),
       };
     }
     const lines = r.stdout.split("\n").filter((l) => l.startsWith("Udp:"));
@@ -462,6 +465,7 @@ export class BenchLink {
       InDatagrams: get("InDatagrams"),
       RcvbufErrors: get("RcvbufErrors"),
       NoPorts: get("NoPorts"),
+      InErrors: get("InErrors"),
     };
   }
 

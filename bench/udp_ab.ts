@@ -13,6 +13,14 @@
  * `--variant NAME=FLAGS` runs this checkout's CLI once per variant with FLAGS added (in place of
  * the one plain configuration `this`); `--base-cli` is then optional.
  *
+ * Each round starts with kernel→kernel (the Python kernel sender on the stack end's kernel into
+ * the same sink; `--no-kernel`: not). Every run records what tells an underrun (the sender sent
+ * less) from an overrun (the sink lost what it was sent): both ends' datagrams/s, the sink's
+ * `RcvbufErrors`/`InErrors`, the veth's drops, the sender's rate per second, and the CPU of
+ * every busy thread, of the machine, and how often sender and sink shared a CPU. `--pin same`
+ * / `--pin other` (repeatable: each round runs every one) put sender and sink on one CPU or on
+ * two (`taskset`).
+ *
  * `--direction rx` measures the receiver instead: e2e's Python kernel sender on the peer end
  * into `ustack uperf server --udp` on the stack end, each round preceded by the same sender into
  * a Python kernel sink on the stack end (kernel→kernel, the baseline of the round). It prints the
@@ -28,7 +36,8 @@
  * as on a host) with `--kernel-ipv6`.
  *
  * `--hog N` runs N busy-looping processes (in the root namespace, ended after every round) for
- * the whole of each round: the load another session's benchmark puts on a shared machine.
+ * the whole of each round, both directions: the load another session's benchmark puts on a
+ * shared machine.
  *
  * @module
  */
@@ -36,6 +45,10 @@
 import { parseArgs } from "node:util";
 import { lastJson, PY_SENDER, PY_SINK } from "./e2e.ts";
 import { BenchLink, parseVariant, pyFamily, USTACK_CLI, ustackCommand } from "./netns.ts";
+import { type RunContention, watchRun } from "./run_contention.ts";
+
+/** A stack sender's start-up before its first datagram (as `bench/e2e.ts` allows for it). */
+const STACK_START_MS = 500;
 
 /** Run the A/B; resolves to the exit status. */
 async function main(args: string[]): Promise<number> {
@@ -53,6 +66,8 @@ async function main(args: string[]): Promise<number> {
       hog: { type: "string", default: "0" },
       ipv6: { type: "boolean", default: false },
       "kernel-ipv6": { type: "boolean", default: false },
+      "no-kernel": { type: "boolean", default: false },
+      pin: { type: "string", multiple: true },
     },
   });
   if (values.direction !== "tx" && values.direction !== "rx") {
@@ -88,47 +103,29 @@ async function main(args: string[]): Promise<number> {
     await writeRecord(values.out, { benchmark: "udp_ab", direction: "rx", mtu, clis, runs });
     return 0;
   }
+  const pins = (values.pin ?? ["none"]) as Pin[];
+  if (pins.some((p) => !["none", "same", "other"].includes(p))) {
+    console.error("udp_ab.ts: --pin is none, same or other");
+    return 2;
+  }
   try {
     let port = 6000;
     for (let r = 0; r < Number(values.rounds); r++) {
-      for (const [name, cli, flags] of clis) {
-        port++;
-        // e2e's kernel-socket sink: UDP on PORT, done 0.5 s after the last datagram (5 s for the first).
-        const sink = link.start("peer", [
-          "python3",
-          "-c",
-          PY_SINK,
-          "udp",
-          String(port),
-          "0.5",
-          "5",
-        ]);
-        await new Promise((res) => setTimeout(res, 400));
-        const before = await link.udpCounters("peer");
-        const cmd = [Deno.execPath(), "run", "-A", cli, "uperf", "client", link.addr("peer")];
-        cmd.push("--udp", "-l", values.len!, "-p", String(port), "-t", values.seconds!, "--json");
-        cmd.push(...link.stackOptions("stack", "af_packet"), ...flags);
-        const f = await link.run("stack", cmd, 30_000);
-        const got = await sink.finish(10_000);
-        const after = await link.udpCounters("peer");
-        const j = lastJson(f.stdout, "summary");
-        const rx = lastJson(got.stdout).bytes * 8 / j.seconds / 1e9;
-        // The kernel receiver's view: datagrams in, and those its socket buffer had no room for.
-        const kernelInDatagrams = after.InDatagrams - before.InDatagrams;
-        const kernelRcvbufErrors = after.RcvbufErrors - before.RcvbufErrors;
-        runs.push({
-          round: r,
-          cli: name,
-          sentGbps: j.gbps,
-          receivedGbps: rx,
-          kernelInDatagrams,
-          kernelRcvbufErrors,
-          client: j,
-        });
-        console.log(
-          `mtu ${mtu} round ${r} ${name}: sent ${j.gbps.toFixed(2)} Gbit/s, ` +
-            `received ${rx.toFixed(2)} Gbit/s, RcvbufErrors ${kernelRcvbufErrors}`,
-        );
+      const hogs = startHogs(Number(values.hog ?? "0"));
+      try {
+        for (const pin of pins) {
+          const o = { ...values, pin };
+          if (!values["no-kernel"]) {
+            port++;
+            runs.push(await sendRun(link, "kernel", null, [], r, port, o));
+          }
+          for (const [name, cli, flags] of clis) {
+            port++;
+            runs.push(await sendRun(link, name, cli, flags, r, port, o));
+          }
+        }
+      } finally {
+        await stopHogs(hogs);
       }
     }
   } finally {
@@ -136,6 +133,179 @@ async function main(args: string[]): Promise<number> {
   }
   await writeRecord(values.out, { benchmark: "udp_ab", mtu, clis, runs });
   return 0;
+}
+
+/**
+ * Where `--direction tx` puts sender and sink: wherever the scheduler likes (`none`), both on
+ * CPU 0 (`same`), or the sender on CPU 0 and the sink on CPU 1 (`other`) — every thread of
+ * each process, with `taskset`.
+ */
+type Pin = "none" | "same" | "other";
+
+/**
+ * `cmd` run on `cpu` only (`taskset -c`), or as it is when `cpu` is null.
+ *
+ * @example
+ * ```ts
+ * pinned(1, ["python3", "-c", "pass"]); // ["taskset", "-c", "1", "python3", "-c", "pass"]
+ * ```
+ */
+export function pinned(cpu: number | null, cmd: string[]): string[] {
+  return cpu === null ? cmd : ["taskset", "-c", String(cpu), ...cmd];
+}
+
+/** A sink that lost more than this share of what reached it was overrun. */
+export const OVERRUN_SHARE = 0.05;
+
+/**
+ * What limited a `--direction tx` run: `"overrun"` when the sink's socket dropped more than
+ * {@link OVERRUN_SHARE} of the datagrams that reached it (the sender outran the reader: what
+ * was received is the reader's rate), `"sender"` otherwise (what was received is what was
+ * sent: the sender's rate, or sender and sink sharing a CPU).
+ *
+ * @example
+ * ```ts
+ * sendLimit(180_000, 3_000); // "sender"
+ * sendLimit(120_000, 60_000); // "overrun"
+ * ```
+ */
+export function sendLimit(inDatagrams: number, rcvbufErrors: number): "overrun" | "sender" {
+  const reached = inDatagrams + rcvbufErrors;
+  return reached > 0 && rcvbufErrors / reached > OVERRUN_SHARE ? "overrun" : "sender";
+}
+
+/** Options of {@link sendRun}. */
+interface SendOptions {
+  seconds?: string;
+  len?: string;
+  pin?: Pin;
+}
+
+/**
+ * One `--direction tx` run into e2e's kernel-socket sink on the peer end: `cli`'s
+ * `uperf client --udp` on the stack end, or with `cli` null the Python kernel sender from the
+ * stack end's kernel (kernel→kernel, the round's baseline). What it records, so that a slow run
+ * can be told apart — **underrun** (the sender sent less) from **overrun** (it sent more than
+ * the sink took, lost at the sink): the sender's and the sink's datagrams/s, the sink
+ * namespace's `RcvbufErrors`/`InErrors`, both veth ends' drops, the sender's per-second rates,
+ * and over the middle half of the run every busy thread's CPU (the sender's, the sink's), the
+ * machine's and how often they shared a CPU ({@link watchRun}).
+ */
+async function sendRun(
+  link: BenchLink,
+  name: string,
+  cli: string | null,
+  flags: string[],
+  r: number,
+  port: number,
+  values: SendOptions,
+): Promise<Record<string, unknown>> {
+  const mtu = link.mtu;
+  const len = Number(values.len);
+  const ms = Number(values.seconds) * 1000;
+  // e2e's kernel-socket sink: UDP on PORT, done 0.5 s after the last datagram (5 s for the first).
+  const pin = values.pin ?? "none";
+  const senderCpu = pin === "none" ? null : 0;
+  const sink = link.start(
+    "peer",
+    pinned(pin === "none" ? null : pin === "same" ? 0 : 1, [
+      "python3",
+      "-c",
+      pyFamily(PY_SINK, link.family),
+      "udp",
+      String(port),
+      "0.5",
+      "5",
+    ]),
+  );
+  await sink.waitForLine(/^ready$/);
+  if (cli === null) await link.setKernelAddress("stack", true);
+  let sent: { bytes: number; seconds: number; packets: number };
+  let client: Record<string, unknown> | null = null;
+  let intervals: number[] = [];
+  let watching: Promise<RunContention | null>;
+  const before = await link.udpCounters("peer");
+  const peerBefore = await link.counters("peer");
+  const stackBefore = await link.counters("stack");
+  try {
+    if (cli === null) {
+      watching = watchRun(() => link.pidsBySide(), ms / 4, ms / 2).catch(() => null);
+      const j = await pySend(
+        link,
+        "stack",
+        link.addr("peer"),
+        port,
+        values.seconds!,
+        values.len!,
+        senderCpu,
+      );
+      sent = { bytes: j.bytes, seconds: j.seconds, packets: j.bytes / len };
+    } else {
+      watching = watchRun(() => link.pidsBySide(), STACK_START_MS + ms / 4, ms / 2)
+        .catch(() => null);
+      const cmd = ustackCommand(
+        ["uperf", "client", link.addr("peer"), "--udp", "-l", values.len!, "-p", String(port)],
+        cli,
+      );
+      cmd.push("-t", values.seconds!, "--json", ...link.stackOptions("stack", "af_packet"));
+      cmd.push(...flags);
+      const f = await link.run("stack", pinned(senderCpu, cmd), 30_000);
+      const j = lastJson(f.stdout, "summary");
+      client = j;
+      sent = { bytes: j.bytes, seconds: j.seconds, packets: j.packets };
+      intervals = f.stdout.split("\n").filter((l) => l.startsWith("{") && l.includes('"interval"'))
+        .map((l) => Math.round(JSON.parse(l).gbps * 100) / 100);
+    }
+  } finally {
+    if (cli === null) await link.setKernelAddress("stack", false);
+  }
+  const got = lastJson((await sink.finish(10_000)).stdout);
+  const after = await link.udpCounters("peer");
+  const peerAfter = await link.counters("peer");
+  const stackAfter = await link.counters("stack");
+  const contention = await watching;
+  const rx = got.bytes * 8 / sent.seconds / 1e9;
+  const run = {
+    round: r,
+    cli: name,
+    pin,
+    sentGbps: sent.bytes * 8 / sent.seconds / 1e9,
+    sentPps: Math.round(sent.packets / sent.seconds),
+    receivedGbps: rx,
+    receivedPps: Math.round(got.bytes / len / sent.seconds),
+    sentIntervalsGbps: intervals,
+    kernelInDatagrams: after.InDatagrams - before.InDatagrams,
+    kernelRcvbufErrors: after.RcvbufErrors - before.RcvbufErrors,
+    kernelInErrors: after.InErrors - before.InErrors,
+    limit: sendLimit(
+      after.InDatagrams - before.InDatagrams,
+      after.RcvbufErrors - before.RcvbufErrors,
+    ),
+    peerRxDropped: peerAfter.rxDropped - peerBefore.rxDropped,
+    stackTxDropped: stackAfter.txDropped - stackBefore.txDropped,
+    contention,
+    client,
+    sink: got,
+  };
+  const cpu = contention === null
+    ? ""
+    : `, cpu ${
+      Object.entries(contention.cpu).filter(([, v]) => v >= 5).map(([k, v]) => `${k} ${v}`)
+        .join(", ")
+    }; machine idle ${contention.machine.idle} nice ${contention.machine.nice}, busy on one CPU ${
+      contention.allOnOne ?? "—"
+    }`;
+  console.log(
+    `mtu ${mtu} round ${r} ${name}${pin === "none" ? "" : ` (${pin} CPU)`}: sent ${
+      run.sentGbps.toFixed(2)
+    } Gbit/s ` +
+      `(${run.sentPps}/s), received ${rx.toFixed(2)} (${run.receivedPps}/s; ${run.limit}), ` +
+      `RcvbufErrors ${run.kernelRcvbufErrors}, InErrors ${run.kernelInErrors}, sink sleeps ` +
+      `per datagram ${(got.sleeps / Math.max(1, got.reads)).toFixed(2)}, veth drops ` +
+      `${run.peerRxDropped}/${run.stackTxDropped}` +
+      (intervals.length > 0 ? `, per second ${intervals.join(" ")}` : "") + cpu,
+  );
+  return run;
 }
 
 /** Write `record` (dated) as JSON to `out`, if given. */
@@ -148,7 +318,7 @@ async function writeRecord(
   await Deno.writeTextFile(out, JSON.stringify(dated, null, 2) + "\n");
 }
 
-/** The Python kernel sender on `from` to `to`:PORT for `seconds`; its JSON. */
+/** The Python kernel sender on `from` to `to`:PORT for `seconds` (on `cpu` only); its JSON. */
 async function pySend(
   link: BenchLink,
   from: "stack" | "peer",
@@ -156,10 +326,11 @@ async function pySend(
   port: number,
   seconds: string,
   len: string,
+  cpu: number | null = null,
 ): Promise<Record<string, number>> {
   const cmd = ["python3", "-c", pyFamily(PY_SENDER, link.family), "udp", to, String(port)];
   cmd.push(seconds, len);
-  const f = await link.run(from, cmd, Number(seconds) * 1000 + 20_000);
+  const f = await link.run(from, pinned(cpu, cmd), Number(seconds) * 1000 + 20_000);
   return lastJson(f.stdout);
 }
 
