@@ -14,13 +14,16 @@
  *
  * ```sh
  * deno run --allow-all bench/flood_syn_cost.ts [--syns 2000000] [--rate 200000] [--sources 200]
- *   [--source-rate N] [--closed] [--ipv6]
+ *   [--source-rate N] [--closed] [--ipv6] [--cpu-prof FILE]
  * ```
  *
  * `--source-rate` sets `synCookieSourceRate` (cookies per second per source; 0: no limit, so
  * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone). `--closed`
  * listens on no port: every SYN is answered with a RST (the cost of the RST path alone).
  * `--ipv6` floods from fd00::a… to fd00::2 (the link answers neighbour solicitations) instead.
+ * `--cpu-prof FILE` runs V8's CPU profiler (50 µs samples) over one more run of `--syns` SYNs
+ * after the heap run, writes the profile to FILE and adds the functions' self time per SYN
+ * (`cpu_self_ns_per_syn`, the top 16) to the output line.
  *
  * A timing run: take the measurement lock as for any benchmark.
  *
@@ -55,8 +58,11 @@ import {
   writeTcp,
 } from "../tests/fuzz/frames.ts";
 import {
+  type CpuProfile,
   frameWhere,
   type HeapProfileNode,
+  inspectorPost,
+  selfTimes,
   startHeapSampling,
   stopHeapSampling,
 } from "./inspector.ts";
@@ -289,6 +295,7 @@ if (import.meta.main) {
       "source-rate": { type: "string" },
       closed: { type: "boolean" },
       ipv6: { type: "boolean" },
+      "cpu-prof": { type: "string" },
     },
   });
   const syns = Number(values.syns ?? 2_000_000);
@@ -313,6 +320,18 @@ if (import.meta.main) {
   await startHeapSampling(session, 1024);
   await f.run(syns / 4);
   const head = await stopHeapSampling(session);
+  let cpuSelf: [string, number][] | undefined;
+  const profFile = values["cpu-prof"];
+  if (profFile !== undefined) {
+    await inspectorPost(session, "Profiler.enable");
+    await inspectorPost(session, "Profiler.setSamplingInterval", { interval: 50 });
+    await inspectorPost(session, "Profiler.start");
+    await f.run(syns);
+    const { profile } = await inspectorPost<{ profile: CpuProfile }>(session, "Profiler.stop");
+    await Deno.writeTextFile(profFile, JSON.stringify(profile));
+    cpuSelf = [...selfTimes(profile).by].sort((a, b) => b[1] - a[1]).slice(0, 16)
+      .map(([k, us]) => [k, Math.round((us * 1000) / syns)]);
+  }
   session.disconnect();
   const by = new Map<string, number>();
   const bytes = sites(head, by);
@@ -330,5 +349,6 @@ if (import.meta.main) {
     heap_bytes_per_syn: bytes / (syns / 4),
     top_sites: [...by].sort((a, b) => b[1] - a[1]).slice(0, 8)
       .map(([k, v]) => [k, Math.round(v)]),
+    ...(cpuSelf === undefined ? {} : { cpu_self_ns_per_syn: cpuSelf }),
   }));
 }
