@@ -337,13 +337,17 @@ if (import.meta.main) {
   const st = f.stack.stats.tcp;
   const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;
   const rsts0 = st.OutRsts, failed0 = st.SyncookiesFailed;
+  const arp0 = f.stack.stats.arp.OutRequests + f.stack.stats.icmp6.OutNeighborSolicits;
   const cpu0 = cpuUs(), tick0 = f.tickMs();
   await f.run(syns);
   const cpu = cpuUs() - cpu0, tick = f.tickMs() - tick0;
   const cookies = st.SyncookiesSent - cookies0;
   const limited = st.SyncookiesRateLimited - limited0;
+  const framesSent = f.link.sent - sent0;
   const rsts = st.OutRsts - rsts0;
   const failed = st.SyncookiesFailed - failed0;
+  const resolutions = f.stack.stats.arp.OutRequests + f.stack.stats.icmp6.OutNeighborSolicits -
+    arp0;
   const session = new Session();
   session.connect();
   await startHeapSampling(session, 1024);
@@ -374,7 +378,8 @@ if (import.meta.main) {
     rate_limited: limited,
     rsts_sent: rsts,
     cookies_failed: failed,
-    frames_sent: f.link.sent - sent0,
+    frames_sent: framesSent,
+    neighbour_requests: resolutions,
     syncache: f.stack.tcp.syncache.size,
     heap_bytes_per_syn: bytes / (syns / 4),
     top_sites: [...by].sort((a, b) => b[1] - a[1]).slice(0, 8)

@@ -21,6 +21,9 @@ import { parseTcpOptions, TcpHeaderOptions } from "./options.ts";
 
 const NONE = new IpAddressScratch();
 
+/** The IP protocol number of TCP (its pseudo-header's, the IP layers' handler table's). */
+export const IP_PROTO_TCP = 6;
+
 /** {@link RxSegment.admission}: the checksum and options are not looked at yet. */
 export const SEG_UNCHECKED = 0;
 /** {@link RxSegment.admission}: checksum good, options parsed. */
@@ -71,8 +74,6 @@ export class RxSegment {
   headerOff = 0;
   /** Bytes of the TCP header and payload (what the checksum covers). */
   tcpLen = 0;
-  /** The pseudo-header sum of the checksum. */
-  pseudo = 0;
   /** The driver's receive flags (`RX_CSUM_*`: the checksum already verified or partial). */
   rxFlags = 0;
   /** Offset of the options in `buf`. */
@@ -95,9 +96,10 @@ export function admitSegment(seg: RxSegment, st: Counters): boolean {
   const a = seg.admission;
   if (a !== SEG_UNCHECKED) return a === SEG_ADMITTED;
   const b = seg.buf;
-  if (
-    !transportChecksumOk(b, seg.headerOff, seg.tcpLen, TCP_CHECKSUM_OFFSET, seg.pseudo, seg.rxFlags)
-  ) {
+  const len = seg.tcpLen;
+  // A kernel peer leaves checksums partial or already verified: the shared rule decides.
+  const pseudo = seg.net!.pseudoHeaderSum(seg.src, seg.dst, IP_PROTO_TCP, len);
+  if (!transportChecksumOk(b, seg.headerOff, len, TCP_CHECKSUM_OFFSET, pseudo, seg.rxFlags)) {
     seg.admission = SEG_REFUSED;
     st.InCsumErrors++;
     st.InErrs++;

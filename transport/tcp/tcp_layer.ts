@@ -53,7 +53,7 @@ import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
 import { RouteCache } from "./route_cache.ts";
 import { SubarrayCache } from "../../core/subarray_cache.ts";
-import { admitSegment, RxSegment, SEG_UNCHECKED } from "./segment.ts";
+import { admitSegment, IP_PROTO_TCP, RxSegment, SEG_UNCHECKED } from "./segment.ts";
 import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
 import { handleIcmpError } from "./icmp_error.ts";
@@ -63,8 +63,6 @@ export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
 
-/** IP protocol number of TCP. */
-const IP_PROTO_TCP = 6;
 /** The IPv4 wildcard `0.0.0.0` and the IPv6 wildcard `::`. */
 const ANY4 = IpAddress.v4(0);
 const ANY6 = new IpAddress(0, 0, 0, 0);
@@ -516,11 +514,10 @@ export class TcpLayer implements NetProtocolHandler {
     st.InSegs++;
     // RFC 1122 §4.2.3.10: no TCP to or from broadcast/multicast.
     if (meta.toGroup) return;
-    const net = meta.net!;
     const seg = this.#seg;
     seg.src = meta.src;
     seg.dst = meta.dst;
-    seg.net = net;
+    seg.net = meta.net!;
     seg.nicIndex = meta.nicIndex;
     seg.srcPort = h.srcPort;
     seg.dstPort = h.dstPort;
@@ -531,11 +528,9 @@ export class TcpLayer implements NetProtocolHandler {
     seg.buf = buf;
     seg.dataOff = h.payloadOffset;
     seg.dataLen = h.payloadLength;
-    // A kernel peer leaves checksums partial or already verified: the shared rule decides.
     seg.admission = SEG_UNCHECKED;
     seg.headerOff = off;
     seg.tcpLen = len;
-    seg.pseudo = net.pseudoHeaderSum(meta.src, meta.dst, IP_PROTO_TCP, len);
     seg.rxFlags = rxFlags;
     seg.optsOff = h.optionsOffset;
     seg.optsLen = h.optionsLength;
