@@ -14,13 +14,19 @@
  *
  * ```sh
  * deno run --allow-all bench/flood_syn_cost.ts [--syns 2000000] [--rate 200000] [--sources 200]
- *   [--source-rate N] [--closed] [--ipv6]
+ *   [--source-rate N] [--closed] [--ipv6] [--ack] [--cpu-prof FILE]
  * ```
  *
  * `--source-rate` sets `synCookieSourceRate` (cookies per second per source; 0: no limit, so
  * every SYN is answered with a cookie — the cost of the cookie SYN-ACK path alone). `--closed`
  * listens on no port: every SYN is answered with a RST (the cost of the RST path alone).
  * `--ipv6` floods from fd00::a… to fd00::2 (the link answers neighbour solicitations) instead.
+ * `--ack` measures forged cookie ACKs instead: after the warm-up's SYNs (the listener has sent
+ * cookies, so it checks ACKs for one) the flood is ACKs with timestamps and made-up ACK
+ * numbers over the same four-tuples — each a failed cookie check (`cookies_failed`), no reply.
+ * `--cpu-prof FILE` runs V8's CPU profiler (50 µs samples) over one more run of `--syns` SYNs
+ * after the heap run, writes the profile to FILE and adds the functions' self time per SYN
+ * (`cpu_self_ns_per_syn`, the top 16) to the output line.
  *
  * A timing run: take the measurement lock as for any benchmark.
  *
@@ -55,8 +61,11 @@ import {
   writeTcp,
 } from "../tests/fuzz/frames.ts";
 import {
+  type CpuProfile,
   frameWhere,
   type HeapProfileNode,
+  inspectorPost,
+  selfTimes,
   startHeapSampling,
   stopHeapSampling,
 } from "./inspector.ts";
@@ -72,9 +81,8 @@ const PORT = 80;
 const TUPLES = 65536;
 /** Linux's SYN options: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
 const SYN_OPTIONS = new Uint8Array([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
-const TCP_BYTES = 20 + SYN_OPTIONS.length;
-const FRAME = ETH + 20 + TCP_BYTES;
-const FRAME6 = ETH + 40 + TCP_BYTES;
+/** Linux's ACK options: NOP, NOP, timestamps (TSval 2**31 + 1, TSecr 1). */
+const ACK_OPTIONS = new Uint8Array([1, 1, 8, 10, 0x80, 0, 0, 1, 0, 0, 0, 1]);
 
 /** The `i`-th IPv6 source, fd00::a + i. */
 function source6(i: number): IpAddress {
@@ -94,26 +102,46 @@ class FloodLink implements LinkDriver {
   budget = 0;
   /** Frames transmitted. */
   sent = 0;
-  readonly #frames: Uint8Array;
+  #frames: Uint8Array;
   #next = 0;
   readonly #replies: Uint8Array[] = [];
   readonly #arp = new ArpHeader();
 
-  readonly #frameBytes: number;
+  #frameBytes: number;
+  readonly #sources: number;
+  readonly #ipv6: boolean;
 
   constructor(sources: number, ipv6 = false) {
-    const size = this.#frameBytes = ipv6 ? FRAME6 : FRAME;
-    this.#frames = new Uint8Array(TUPLES * size);
+    this.#sources = sources;
+    this.#ipv6 = ipv6;
+    this.#frameBytes = 0;
+    this.#frames = this.#build(false);
+  }
+
+  /** From now on the flood is forged cookie ACKs (the same four-tuples) instead of SYNs. */
+  useAcks(): void {
+    this.#frames = this.#build(true);
+    this.#next = 0;
+  }
+
+  #build(ack: boolean): Uint8Array {
+    const sources = this.#sources;
+    const ipv6 = this.#ipv6;
+    const options = ack ? ACK_OPTIONS : SYN_OPTIONS;
+    const tcpBytes = 20 + options.length;
+    const size = this.#frameBytes = ETH + (ipv6 ? 40 : 20) + tcpBytes;
+    const frames = new Uint8Array(TUPLES * size);
     for (let i = 0; i < TUPLES; i++) {
-      const f = this.#frames.subarray(i * size, (i + 1) * size);
+      const f = frames.subarray(i * size, (i + 1) * size);
+      const seq = Math.imul(i, 0x9e3779b9) >>> 0;
       const tcp = {
         srcPort: 1024 + ((i * 7919) % 64000),
         dstPort: PORT,
-        seq: Math.imul(i, 0x9e3779b9) >>> 0,
-        ack: 0,
-        flags: 0x02,
+        seq: ack ? (seq + 1) >>> 0 : seq,
+        ack: ack ? Math.imul(i + 1, 0x85ebca6b) >>> 0 : 0,
+        flags: ack ? 0x10 : 0x02,
         window: 64240,
-        options: SYN_OPTIONS,
+        options,
       };
       if (ipv6) {
         const src = source6(i % sources);
@@ -124,15 +152,15 @@ class FloodLink implements LinkDriver {
             src,
             dst: OUR_ADDR6,
             nextHeader: 6,
-            payload: new Uint8Array(TCP_BYTES),
+            payload: new Uint8Array(tcpBytes),
           }),
         );
         writeTcp(f, ETH + 40, tcp);
         const c = internetChecksum(
           f,
           ETH + 40,
-          TCP_BYTES,
-          pseudoHeaderSumIp(src, OUR_ADDR6, 6, TCP_BYTES),
+          tcpBytes,
+          pseudoHeaderSumIp(src, OUR_ADDR6, 6, tcpBytes),
         );
         f[ETH + 40 + 16] = c >>> 8;
         f[ETH + 40 + 17] = c;
@@ -140,10 +168,11 @@ class FloodLink implements LinkDriver {
       }
       writeEth(f, [...OUR_MAC], [...PEER_MAC], ETHERTYPE_IPV4);
       const src = (FIRST_SOURCE + (i % sources)) >>> 0;
-      writeIpv4(f, ETH, { src, dst: OUR_ADDR, protocol: 6, payloadLen: TCP_BYTES, id: i });
+      writeIpv4(f, ETH, { src, dst: OUR_ADDR, protocol: 6, payloadLen: tcpBytes, id: i });
       writeTcp(f, ETH + 20, tcp);
-      transportChecksum(f, ETH + 20, TCP_BYTES, 6, src, OUR_ADDR);
+      transportChecksum(f, ETH + 20, tcpBytes, 6, src, OUR_ADDR);
     }
+    return frames;
   }
 
   receive(batch: RxBatch, max: number): number {
@@ -289,6 +318,8 @@ if (import.meta.main) {
       "source-rate": { type: "string" },
       closed: { type: "boolean" },
       ipv6: { type: "boolean" },
+      ack: { type: "boolean" },
+      "cpu-prof": { type: "string" },
     },
   });
   const syns = Number(values.syns ?? 2_000_000);
@@ -299,20 +330,41 @@ if (import.meta.main) {
     : Number(values["source-rate"]);
   const f = makeFlood(rate, sources, sourceRate, values.closed === true, values.ipv6 === true);
   await f.run(rate > 0 ? rate : 200_000); // warm-up: the syncache fills, the JIT settles
+  if (values.ack === true) {
+    f.link.useAcks();
+    await f.run(rate > 0 ? rate : 200_000); // the ACK path's warm-up
+  }
   const st = f.stack.stats.tcp;
   const cookies0 = st.SyncookiesSent, limited0 = st.SyncookiesRateLimited, sent0 = f.link.sent;
-  const rsts0 = st.OutRsts;
+  const rsts0 = st.OutRsts, failed0 = st.SyncookiesFailed;
+  const arp0 = f.stack.stats.arp.OutRequests + f.stack.stats.icmp6.OutNeighborSolicits;
   const cpu0 = cpuUs(), tick0 = f.tickMs();
   await f.run(syns);
   const cpu = cpuUs() - cpu0, tick = f.tickMs() - tick0;
   const cookies = st.SyncookiesSent - cookies0;
   const limited = st.SyncookiesRateLimited - limited0;
+  const framesSent = f.link.sent - sent0;
   const rsts = st.OutRsts - rsts0;
+  const failed = st.SyncookiesFailed - failed0;
+  const resolutions = f.stack.stats.arp.OutRequests + f.stack.stats.icmp6.OutNeighborSolicits -
+    arp0;
   const session = new Session();
   session.connect();
   await startHeapSampling(session, 1024);
   await f.run(syns / 4);
   const head = await stopHeapSampling(session);
+  let cpuSelf: [string, number][] | undefined;
+  const profFile = values["cpu-prof"];
+  if (profFile !== undefined) {
+    await inspectorPost(session, "Profiler.enable");
+    await inspectorPost(session, "Profiler.setSamplingInterval", { interval: 50 });
+    await inspectorPost(session, "Profiler.start");
+    await f.run(syns);
+    const { profile } = await inspectorPost<{ profile: CpuProfile }>(session, "Profiler.stop");
+    await Deno.writeTextFile(profFile, JSON.stringify(profile));
+    cpuSelf = [...selfTimes(profile).by].sort((a, b) => b[1] - a[1]).slice(0, 16)
+      .map(([k, us]) => [k, Math.round((us * 1000) / syns)]);
+  }
   session.disconnect();
   const by = new Map<string, number>();
   const bytes = sites(head, by);
@@ -325,10 +377,13 @@ if (import.meta.main) {
     cookies_sent: cookies,
     rate_limited: limited,
     rsts_sent: rsts,
-    frames_sent: f.link.sent - sent0,
+    cookies_failed: failed,
+    frames_sent: framesSent,
+    neighbour_requests: resolutions,
     syncache: f.stack.tcp.syncache.size,
     heap_bytes_per_syn: bytes / (syns / 4),
     top_sites: [...by].sort((a, b) => b[1] - a[1]).slice(0, 8)
       .map(([k, v]) => [k, Math.round(v)]),
+    ...(cpuSelf === undefined ? {} : { cpu_self_ns_per_syn: cpuSelf }),
   }));
 }

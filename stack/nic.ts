@@ -108,13 +108,13 @@ export class Nic implements LinkEndpoint {
         continue;
       }
       eth.attach(buf, off, len);
-      if (!this.promiscuous && !eth.isForMac(mac) && !eth.isBroadcast() && !eth.isMulticast()) {
+      const forUs = eth.isForMac(mac);
+      if (!forUs && !this.promiscuous && !eth.isMulticast()) {
         st.InNotForUs++;
         continue;
       }
       const type = eth.etherType;
-      const flags = (batch.flags[i] & ~RX_LINK_NOT_HOST) |
-        (eth.isForMac(mac) ? 0 : RX_LINK_NOT_HOST);
+      const flags = (batch.flags[i] & ~RX_LINK_NOT_HOST) | (forUs ? 0 : RX_LINK_NOT_HOST);
       // The protocol code drops bad input without throwing; this guard only keeps a stack bug
       // that one frame triggers from taking the whole stack down (counted, never silent).
       try {

@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { PEER_ADDR, PEER_ISS, type SentSegment, SERVICE_PORT, TcpRig } from "../harness/tcp_rig.ts";
+import {
+  PEER_ADDR,
+  PEER_ISS,
+  RIG_ADDR,
+  type SegmentSpec,
+  type SentSegment,
+  SERVICE_PORT,
+  TcpRig,
+} from "../harness/tcp_rig.ts";
+import { rxMeta } from "../harness/net_meta.ts";
+import { internetChecksum, pseudoHeaderSumV4 } from "../../net/checksum.ts";
+import { IpAddress } from "../../net/ip_address.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
 import { seqAdd } from "../../transport/tcp/seq.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
@@ -355,4 +366,79 @@ Deno.test("SYN cookies: a client that completed a handshake is answered when a f
   // Its own buckets still bound it: a sixth SYN in the same instant is refused.
   rig.inject({ srcPort: 40010, seq: PEER_ISS, flags: SYN });
   assert.equal(st.SyncookiesRateLimited, before + 1);
+});
+
+/** How {@link injectSummed} spoils a segment. */
+type Spoil = "none" | "checksum" | "options";
+
+/**
+ * Deliver `spec` from `src` with a real checksum the stack must verify (no `RX_CSUM_*` flag),
+ * spoiled as `spoil` says: a checksum off by one, or the first option's length 0 (a list that
+ * cannot be walked, RFC 9293 §3.1 MUST-7); then tick.
+ */
+function injectSummed(rig: TcpRig, src: number, spec: SegmentSpec, spoil: Spoil): void {
+  const buf = rig.segmentBytes(spec);
+  if (spoil === "options") buf[21] = 0;
+  let c = internetChecksum(buf, 0, buf.length, pseudoHeaderSumV4(src, RIG_ADDR, 6, buf.length));
+  if (spoil === "checksum") c ^= 1;
+  buf[16] = c >>> 8;
+  buf[17] = c & 0xff;
+  const meta = rxMeta(rig.stack, IpAddress.v4(src), IpAddress.v4(RIG_ADDR), buf);
+  rig.stack.tcp.receive(meta, buf, 0, buf.length, 0);
+  rig.tick();
+}
+
+Deno.test("SYN cookies: a SYN the per-source limit refuses is dropped unsummed and unparsed; one to be answered is checked first", () => {
+  const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 2 } });
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  const syn = (port: number): SegmentSpec => ({ srcPort: port, seq: port, flags: SYN, mss: 1460 });
+  const flooder = PEER_ADDR + 77;
+  injectSummed(rig, flooder, syn(3000), "none");
+  injectSummed(rig, flooder, syn(3001), "none");
+  assert.equal(st.SyncookiesSent, 2, "a burst of as many as the rate");
+  rig.take();
+  // Its bucket is empty: spoiled SYNs are refused by the limit before anything looks at their
+  // checksum or options (a flood SYN costs neither; dropped either way).
+  const csum0 = st.InCsumErrors, errs0 = st.InErrs, limited0 = st.SyncookiesRateLimited;
+  for (let i = 0; i < 4; i++) injectSummed(rig, flooder, syn(3100 + i), "checksum");
+  for (let i = 0; i < 4; i++) injectSummed(rig, flooder, syn(3200 + i), "options");
+  assert.equal(st.SyncookiesRateLimited, limited0 + 8, "refused by the per-source limit");
+  assert.equal(st.InCsumErrors, csum0, "no checksum summed");
+  assert.equal(st.InErrs, errs0, "no options parsed");
+  assert.equal(rig.take().length, 0);
+  // A source with tokens: its spoiled SYNs are checked before a cookie answers them.
+  const other = PEER_ADDR + 78;
+  injectSummed(rig, other, syn(4000), "checksum");
+  assert.equal(st.InCsumErrors, csum0 + 1);
+  assert.equal(st.InErrs, errs0 + 1);
+  injectSummed(rig, other, syn(4001), "options");
+  assert.equal(st.InErrs, errs0 + 2);
+  assert.equal(st.SyncookiesSent, 2, "no cookie for a spoiled SYN");
+  assert.equal(rig.take().length, 0);
+});
+
+Deno.test("a spoiled SYN makes no record and draws no RST; a spoiled ACK completes nothing", () => {
+  const rig = new TcpRig();
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  const csum0 = st.InCsumErrors, errs0 = st.InErrs;
+  injectSummed(rig, PEER_ADDR, { seq: PEER_ISS, flags: SYN }, "checksum");
+  injectSummed(rig, PEER_ADDR, { seq: PEER_ISS, flags: SYN, mss: 1460 }, "options");
+  assert.equal(rig.stack.tcp.syncache.size, 0, "no record");
+  // At a closed port: no RST.
+  injectSummed(rig, PEER_ADDR, { dstPort: 9, seq: PEER_ISS, flags: SYN }, "checksum");
+  assert.equal(rig.take().length, 0);
+  assert.equal(st.InCsumErrors, csum0 + 2);
+  assert.equal(st.InErrs, errs0 + 3);
+  // A record's ACK spoiled: the record stays; the good one makes the connection.
+  injectSummed(rig, PEER_ADDR, { seq: PEER_ISS, flags: SYN, mss: 1460 }, "none");
+  const sa = synAck(rig.take());
+  const ack = { seq: PEER_ISS + 1, ack: seqAdd(sa.seq, 1), flags: ACK };
+  injectSummed(rig, PEER_ADDR, ack, "checksum");
+  assert.equal(rig.stack.tcp.syncache.size, 1);
+  assert.equal(rig.take().length, 0);
+  injectSummed(rig, PEER_ADDR, ack, "none");
+  assert.equal(rig.stack.tcp.syncache.size, 0);
+  assert.equal(st.PassiveOpens, 1);
 });

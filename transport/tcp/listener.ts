@@ -13,7 +13,7 @@ import { DenseSet } from "../../core/dense_set.ts";
 import { EV_HANGUP, EV_READABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { ConnectionLayer, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
-import type { RxSegment } from "./segment.ts";
+import { admitSegment, type RxSegment } from "./segment.ts";
 import type { SynCache, SynEntry } from "./syncache.ts";
 
 /** What a listener needs from its TCP layer; `TcpLayer` provides it. */
@@ -150,10 +150,17 @@ export class TcpListener {
     if (found) this.#updateReadiness();
   }
 
-  /** @internal A segment for no connection arrived at this listener (RFC 9293 §3.10.7.2). */
+  /**
+   * @internal A segment for no connection arrived at this listener (RFC 9293 §3.10.7.2). A SYN
+   * goes to the syncache unchecked (it verifies the checksum once it decides to answer); the
+   * rest is admitted here first (`admitSegment`).
+   */
   input(seg: RxSegment): void {
     const layer = this.#layer;
     const flags = seg.flags;
+    if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) !== TCP_FLAG_SYN) {
+      if (!admitSegment(seg, layer.stats)) return;
+    }
     if ((flags & TCP_FLAG_RST) !== 0) return; // first: ignore a RST
     if ((flags & TCP_FLAG_ACK) !== 0) {
       // Second: an ACK for nothing here — unless it completes a SYN cookie.

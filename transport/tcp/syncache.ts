@@ -50,7 +50,7 @@ import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { endpointInput } from "./input.ts";
 import { advertisedMss } from "./mss.ts";
-import type { RxSegment } from "./segment.ts";
+import { admitSegment, type RxSegment } from "./segment.ts";
 import { seqAdd, seqGt, seqLt } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
 import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
@@ -326,6 +326,8 @@ export class SynCache {
   /**
    * A SYN for `listener` (no connection or record has its four-tuple): a record and its
    * SYN-ACK, or — syncache or accept queue full — a SYN cookie, or a drop when cookies are off.
+   * `seg` may come unchecked: its checksum is verified and its options parsed
+   * (`admitSegment`) only once it is to be answered, after the per-source cookie limit.
    */
   onSyn(listener: SynListener, seg: RxSegment): void {
     const layer = this.#layer;
@@ -357,9 +359,12 @@ export class SynCache {
           return;
         }
       }
+      // Only now the checksum and the options: a refused SYN is dropped without either.
+      if (!admitSegment(seg, stats)) return;
       this.#sendCookie(listener, seg);
       return;
     }
+    if (!admitSegment(seg, stats)) return;
     const shared = layer.shared;
     const e = new SynEntry(
       this,

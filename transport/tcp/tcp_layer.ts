@@ -14,7 +14,6 @@
  */
 
 import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
-import { transportChecksumOk } from "../../net/checksum.ts";
 import {
   type IpAddr,
   IpAddress,
@@ -34,16 +33,9 @@ import {
   type TcpOptions,
   type TransportContext,
 } from "./context.ts";
-import {
-  TCP_CHECKSUM_OFFSET,
-  TCP_FLAG_ACK,
-  TCP_FLAG_FIN,
-  TCP_FLAG_SYN,
-  TcpHeader,
-} from "./header.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN, TcpHeader } from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
 import { CONGESTION_CONTROL_NAMES, isCongestionControlName } from "./congestion/mod.ts";
-import { parseTcpOptions } from "./options.ts";
 import { TcpEndpoint } from "./endpoint.ts";
 import { SynCache, type SynEntry } from "./syncache.ts";
 import {
@@ -61,7 +53,7 @@ import { endpointInput } from "./input.ts";
 import { TcpListener } from "./listener.ts";
 import { RouteCache } from "./route_cache.ts";
 import { SubarrayCache } from "../../core/subarray_cache.ts";
-import { RxSegment } from "./segment.ts";
+import { admitSegment, IP_PROTO_TCP, RxSegment, SEG_UNCHECKED } from "./segment.ts";
 import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
 import { handleIcmpError } from "./icmp_error.ts";
@@ -71,8 +63,6 @@ export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
 
-/** IP protocol number of TCP. */
-const IP_PROTO_TCP = 6;
 /** The IPv4 wildcard `0.0.0.0` and the IPv6 wildcard `::`. */
 const ANY4 = IpAddress.v4(0);
 const ANY6 = new IpAddress(0, 0, 0, 0);
@@ -515,19 +505,16 @@ export class TcpLayer implements NetProtocolHandler {
     return true;
   }
 
-  /** Deliver one received segment (IP payload `buf[off, off + len)`). Never throws. */
+  /**
+   * Deliver one received segment (IP payload `buf[off, off + len)`). Never throws. The header
+   * is checked here; the checksum and the options only when something acts on the segment
+   * ({@link admitSegment}): before a connection, a record or a TIME_WAIT record takes it, and
+   * in the listener — a SYN that the per-source cookie limit refuses is dropped unsummed.
+   */
   receive(meta: NetRxMeta, buf: Uint8Array, off: number, len: number, rxFlags: number): void {
     const st = this.stats;
     const h = this.#rxHdr.attach(buf, off, len);
     if (h.check() !== null) {
-      st.InErrs++;
-      return;
-    }
-    // A kernel peer leaves checksums partial or already verified: the shared rule decides.
-    const net = meta.net!;
-    const pseudo = net.pseudoHeaderSum(meta.src, meta.dst, IP_PROTO_TCP, len);
-    if (!transportChecksumOk(buf, off, len, TCP_CHECKSUM_OFFSET, pseudo, rxFlags)) {
-      st.InCsumErrors++;
       st.InErrs++;
       return;
     }
@@ -537,7 +524,7 @@ export class TcpLayer implements NetProtocolHandler {
     const seg = this.#seg;
     seg.src = meta.src;
     seg.dst = meta.dst;
-    seg.net = net;
+    seg.net = meta.net!;
     seg.nicIndex = meta.nicIndex;
     seg.srcPort = h.srcPort;
     seg.dstPort = h.dstPort;
@@ -548,15 +535,18 @@ export class TcpLayer implements NetProtocolHandler {
     seg.buf = buf;
     seg.dataOff = h.payloadOffset;
     seg.dataLen = h.payloadLength;
-    if (parseTcpOptions(buf, h.optionsOffset, h.optionsLength, seg.opts) !== null) {
-      st.InErrs++;
-      return;
-    }
+    seg.admission = SEG_UNCHECKED;
+    seg.headerOff = off;
+    seg.tcpLen = len;
+    seg.rxFlags = rxFlags;
+    seg.optsOff = h.optionsOffset;
+    seg.optsLen = h.optionsLength;
     seg.segLen = seg.dataLen + ((seg.flags & TCP_FLAG_SYN) !== 0 ? 1 : 0) +
       ((seg.flags & TCP_FLAG_FIN) !== 0 ? 1 : 0);
     const f = this.flows.lookup(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     seg.reuse = false;
     if (f !== undefined) {
+      if (!admitSegment(seg, st)) return;
       if (f.flowKind === FLOW_CONNECTION) {
         endpointInput(f as TcpEndpoint, seg);
         return;
@@ -578,6 +568,7 @@ export class TcpLayer implements NetProtocolHandler {
       l.input(seg);
       return;
     }
+    if (!admitSegment(seg, st)) return;
     this.tx.replyRst(seg);
   }
 
