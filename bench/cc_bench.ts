@@ -184,7 +184,7 @@ async function intoSink(
 
 /**
  * `dumpcap` on the peer's interface, keeping 64 bytes of each IPv4 TCP datagram from the
- * sender's address; `finish` stops it and counts the datagrams that arrived out of send order
+ * sender's address to or from `port`; `finish` stops it and counts the datagrams that arrived out of send order
  * (with dumpcap's own drop count), deleting the capture.
  */
 async function startOrderTap(
@@ -205,7 +205,9 @@ async function startOrderTap(
       "-B",
       "64",
       "-f",
-      `ip src ${from} and tcp`,
+      // This connection only: an earlier connection's leftovers from the same address would
+      // start the count from another flow's numbers.
+      `ip src ${from} and tcp port ${port}`,
       "-w",
       file,
     ]);

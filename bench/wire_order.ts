@@ -69,8 +69,12 @@ export function countSeqInversions(pcap: Uint8Array): WireOrder {
     throw new Error("countSeqInversions: not an Ethernet capture");
   }
   const seen = new Set<number>();
-  let top = -1; // the highest byte seen, as an offset from the first segment's sequence number
-  let isn = 0;
+  // The highest byte seen, unwrapped (an offset from the first segment's sequence number, which
+  // may go negative when that segment was itself overtaken), and its sequence number on the
+  // wire: each segment is placed by its signed 32-bit distance from it, so a flow past 4 GB
+  // (the sequence space wrapping) and a first segment that arrived late both place right.
+  let top = NaN;
+  let topSeq = 0;
   let inRun = false;
   for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
     const caught = v.getUint32(p + 8, true);
@@ -84,8 +88,12 @@ export function countSeqInversions(pcap: Uint8Array): WireOrder {
     const payload = v.getUint16(f + ETH + 2) - ihl - (v.getUint8(tcp + 12) >> 4) * 4;
     if (payload <= 0) continue;
     const seq = v.getUint32(tcp + 4);
-    if (top < 0) isn = seq;
-    const at = (seq - isn) >>> 0; // a flow below 4 GB: no wrap to fold
+    const first = top !== top; // NaN: no segment yet
+    if (first) {
+      top = 0;
+      topSeq = seq;
+    }
+    const at = top + ((seq - topSeq) | 0);
     out.segments++;
     if (seen.has(at)) {
       out.resends++;
@@ -93,13 +101,16 @@ export function countSeqInversions(pcap: Uint8Array): WireOrder {
     }
     seen.add(at);
     const end = at + payload;
-    if (top >= 0 && at < top) {
+    if (!first && at < top) {
       out.inversions++;
       if (top - at > out.maxBehindBytes) out.maxBehindBytes = top - at;
       if (!inRun) out.events++;
       inRun = true;
     } else inRun = false;
-    if (end > top) top = end;
+    if (first || end > top) {
+      top = end;
+      topSeq = (seq + payload) >>> 0;
+    }
   }
   return out;
 }
@@ -113,19 +124,29 @@ export interface IdOrder {
   /** The furthest an inverted datagram was behind (identifications). */
   maxBehind: number;
   /**
-   * Datagrams more than {@link ID_JUMP} ahead of the highest seen: another sender's (a reply
-   * from outside the connection), skipped — they would make every later one look behind.
+   * Datagrams more than {@link ID_JUMP} from the highest seen: another sender's (a reply from
+   * outside the connection), skipped — they would make every later one look behind; or, when
+   * {@link ID_REANCHOR} come in a row, the sender's own after a first datagram that was not.
    */
   jumps: number;
 }
 
-/** An identification this far ahead of the highest seen is not the same sender's next one. */
+/**
+ * An identification more than this far from the highest seen (ahead or behind) is not the same
+ * sender's next one, nor one it overtook.
+ */
 export const ID_JUMP = 1024;
+
+/**
+ * Far datagrams in a row, each a little ahead of the last, after which they are taken as the
+ * sender's own numbering (the first datagram of the capture was another's).
+ */
+export const ID_REANCHOR = 3;
 
 /**
  * Count the IPv4 datagrams of `pcap` (one sender that numbers its datagrams one by one, as
  * Linux does a connected socket's; filter at capture) that came after one with a later
- * identification (modulo 2^16, less than half the space behind). TCP SYNs and RSTs are left
+ * identification (modulo 2^16, at most {@link ID_JUMP} behind). TCP SYNs and RSTs are left
  * out: Linux sends them from other sockets, numbered apart.
  *
  * @example
@@ -142,6 +163,10 @@ export function countIdInversions(pcap: Uint8Array): IdOrder {
     throw new Error("countIdInversions: not a little-endian classic pcap file");
   }
   let max = -1;
+  // Far datagrams in a row, each a little ahead of the one before: the sender's own numbering
+  // (the first datagram was another's); after ID_REANCHOR of them the count follows them.
+  let far = -1;
+  let farRun = 0;
   for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
     const caught = v.getUint32(p + 8, true);
     const f = p + RECORD_HEADER;
@@ -157,12 +182,28 @@ export function countIdInversions(pcap: Uint8Array): IdOrder {
     ) continue;
     const id = v.getUint16(f + ETH + 4);
     out.datagrams++;
-    const behind = max < 0 ? 0 : (max - id) & 0xffff;
-    if (behind !== 0 && behind < 0x8000) {
+    if (max < 0) {
+      max = id;
+      continue;
+    }
+    const ahead = (id - max) & 0xffff;
+    if (ahead <= ID_JUMP) {
+      if (ahead !== 0) max = id;
+      farRun = 0;
+    } else if (ahead >= 0x10000 - ID_JUMP) {
       out.inversions++;
-      if (behind > out.maxBehind) out.maxBehind = behind;
-    } else if (max >= 0 && ((id - max) & 0xffff) > ID_JUMP) out.jumps++;
-    else max = id;
+      if (0x10000 - ahead > out.maxBehind) out.maxBehind = 0x10000 - ahead;
+      farRun = 0;
+    } else {
+      out.jumps++;
+      const step = (id - far) & 0xffff;
+      farRun = farRun > 0 && step !== 0 && step <= ID_JUMP ? farRun + 1 : 1;
+      far = id;
+      if (farRun >= ID_REANCHOR) {
+        max = id;
+        farRun = 0;
+      }
+    }
   }
   return out;
 }

@@ -65,3 +65,31 @@ Deno.test("wire order: ACK numbers behind the highest seen count, wrapping at 2^
 Deno.test("wire order: a file that is not a classic pcap is refused", () => {
   assert.throws(() => countSeqInversions(new Uint8Array(24)), /not a little-endian classic pcap/);
 });
+
+Deno.test("wire order: the first two data segments swapped count one inversion", () => {
+  const s = (i: number) => (1000 + i * 1000) >>> 0;
+  const rows: [number, number, number][] = [[1, s(1), 1000], [2, s(0), 1000]];
+  for (let i = 2; i < 100; i++) rows.push([i + 1, s(i), 1000]);
+  const o = countSeqInversions(pcap(rows));
+  assert.equal(o.inversions, 1);
+  assert.equal(o.maxBehindBytes, 2000); // behind the first one's end
+});
+
+Deno.test("wire order: an in-order flow past 4 GB counts no inversion", () => {
+  const rows: [number, number, number][] = [];
+  for (let i = 0; i < 75_000; i++) rows.push([i & 0xffff, (i * 60_000) >>> 0, 60_000]);
+  const o = countSeqInversions(pcap(rows));
+  assert.equal(o.segments, 75_000);
+  assert.equal(o.inversions, 0);
+  assert.equal(o.resends, 0);
+});
+
+Deno.test("wire order: a stray first datagram does not make the sender's ACKs look behind", () => {
+  const rows: [number, number, number][] = [[5000, 0, 0]];
+  for (let i = 0; i < 100; i++) rows.push([100 + i, 0, 0]);
+  rows.push([150, 0, 0]); // one real inversion after the re-anchoring
+  const o = countIdInversions(pcap(rows));
+  assert.equal(o.inversions, 1);
+  assert.equal(o.maxBehind, 49);
+  assert.equal(o.jumps, 3); // the first three after the stray, until the count follows them
+});
