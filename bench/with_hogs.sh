@@ -7,8 +7,9 @@
 # group, so a niced loop of another session weighs like an unniced one against this session's
 # processes; without -s the loops share COMMAND's session and nice applies.
 # The loops start before COMMAND and are killed when this script ends, however it ends (EXIT,
-# INT, TERM, HUP traps), so a controlled load never outlives the measurement it was started
-# for (run the whole line under the measurement lock). Exits with COMMAND's status.
+# INT, TERM, HUP traps; a parent-death signal when the script itself is killed), so a controlled
+# load never outlives the measurement it was started for (run the whole line under the
+# measurement lock). Exits with COMMAND's status (130 when stopped by a signal).
 set -u
 own=""
 if [ "$1" = "-s" ]; then
@@ -24,16 +25,24 @@ stop_hogs() {
   for p in $pids; do wait "$p" 2>/dev/null; done
   pids=""
 }
+cmd=""
 trap stop_hogs EXIT
-trap 'stop_hogs; exit 130' INT TERM HUP
+# COMMAND runs in the background and the script waits for it, so a TERM, INT or HUP is handled
+# at once (a shell runs traps only between foreground commands), passed on to COMMAND as TERM.
+trap 'stop_hogs; [ -n "$cmd" ] && kill "$cmd" 2>/dev/null; exit 130' INT TERM HUP
 i=0
 while [ "$i" -lt "$n" ]; do
   # setsid execs (no fork: a background child leads no process group), so $! is the loop.
-  $own nice -n "$lvl" sh -c 'while :; do :; done' &
+  # Each loop dies with this script even when it is killed outright (SIGKILL runs no trap):
+  # setpriv gives it a parent-death signal.
+  $own nice -n "$lvl" setpriv --pdeathsig KILL sh -c 'while :; do :; done' &
   pids="$pids $!"
   i=$((i + 1))
 done
-"$@"
+"$@" &
+cmd=$!
+wait "$cmd"
 rc=$?
+cmd=""
 stop_hogs
 exit "$rc"
