@@ -314,15 +314,23 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     yieldStallUs: v["yield-stall"] === undefined
       ? undefined
       : numberFlag("yield-stall", v["yield-stall"], 0, { min: 1, max: 1_000_000 }),
-    yieldStallMode: yieldStallMode(v["yield-stall-mode"]),
+    yieldStallMode: yieldStallMode(v["yield-stall-mode"], v["yield-stall"]),
   };
 }
 
-/** `--yield-stall-mode block|spin`, or undefined for the default. */
-function yieldStallMode(value: unknown): "block" | "spin" | undefined {
+/**
+ * `--yield-stall-mode block|spin`, or undefined for the default; only with `--yield-stall`
+ * (`stall`), without which no yield is ever judged stalled and the mode would do nothing.
+ */
+function yieldStallMode(value: unknown, stall: unknown): "block" | "spin" | undefined {
   if (value === undefined) return undefined;
-  if (value === "block" || value === "spin") return value;
-  throw new UsageError(`--yield-stall-mode ${value}: say block or spin`);
+  if (value !== "block" && value !== "spin") {
+    throw new UsageError(`--yield-stall-mode ${value}: say block or spin`);
+  }
+  if (stall === undefined) {
+    throw new UsageError(`--yield-stall-mode ${value}: only with --yield-stall US`);
+  }
+  return value;
 }
 
 /** `--cpu 1` or `--cpu 0,2`: CPU numbers. */

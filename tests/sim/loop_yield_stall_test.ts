@@ -26,20 +26,31 @@ class StallingSource implements MonotonicSource {
   reads = 0;
   /** The driver was polled since the last read. */
   polled = false;
+  /** Reads after a poll that took {@link ALWAYS_STEP_MS}. */
+  slow = 0;
+  #afterPolls = 0;
   #nowMs = performance.now();
-  constructor(readonly always: boolean) {}
+  /** `slowEvery` > 0: only every such read after a poll takes 2 ms (one slow poll at times). */
+  constructor(readonly always: boolean, readonly slowEvery = 0) {}
   /** The time. */
   readMs(out: Float64Array): void {
     this.reads++;
-    this.#nowMs += !this.polled ? STEP_MS : this.always ? ALWAYS_STEP_MS : 0.001;
+    let step = STEP_MS;
+    if (this.polled) {
+      const slow = this.always ||
+        (this.slowEvery > 0 && ++this.#afterPolls % this.slowEvery === 0);
+      if (slow) this.slow++;
+      step = slow ? ALWAYS_STEP_MS : 0.001;
+    }
+    this.#nowMs += step;
     this.polled = false;
     out[0] = this.#nowMs;
   }
 }
 
 /** Run a loop that goes idle on the stalling clock for 200 ms; its counters and clock reads. */
-async function idleLoop(opts: EventLoopOptions, always = false) {
-  const source = new StallingSource(always);
+async function idleLoop(opts: EventLoopOptions, always = false, slowEvery = 0) {
+  const source = new StallingSource(always, slowEvery);
   const rig = makeUdpRxRig({ mtu: 1500, clock: new MonotonicClock(source) });
   // One datagram, then nothing: the loop busy-polls for the rest of the test.
   rig.driver.framesPerReceive = 1;
@@ -67,6 +78,7 @@ async function idleLoop(opts: EventLoopOptions, always = false) {
       preempted: s.yieldStallsPreempted - s0.yieldStallsPreempted,
       waits: s.parks - s0.parks + s.blocks - s0.blocks,
       reads: source.reads - reads0,
+      slow: source.slow,
     };
   } finally {
     await loop.close();
@@ -117,5 +129,19 @@ Deno.test({
     // few polls (a stall, a hold, HOLD_PREEMPTS polls preempted, a yield that stalls).
     assert.ok(r.stalls * 10 < r.spins, `${r.stalls} stalls in ${r.spins} polls`);
     assert.equal(r.waits, 0);
+  },
+});
+
+Deno.test({
+  name: 'sim loop: one slow poll now and then does not end a "spin" hold',
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Every 20,000th poll takes 2 ms: about two in a 50 ms hold of 1 µs polls, fewer than
+    // HOLD_PREEMPTS (a niced task of the loop's own session gets its rare slice too).
+    const r = await idleLoop({ yieldStallUs: 1000, yieldStallMode: "spin" }, false, 20_000);
+    assert.ok(r.slow >= 2, `${r.slow} slow polls (the test needs some)`);
+    assert.ok(r.stalls >= 1, `${r.stalls} stalled yields`);
+    assert.equal(r.preempted, 0, `${r.slow} slow polls ended a hold`);
   },
 });

@@ -236,8 +236,11 @@ Deno.test("cli: --yield-stall sets the busy poll's stalled-yield guard; 0 is a u
 Deno.test("cli: --yield-stall-mode picks what a stalled yield leads to; other words a usage error", () => {
   const cfg = (...args: string[]) =>
     linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
-  assert.equal(cfg("--yield-stall-mode", "spin").loop?.yieldStallMode, "spin");
-  assert.equal(cfg("--yield-stall-mode", "block").loop?.yieldStallMode, "block");
-  assert.equal(cfg("--yield-stall", "200").loop?.yieldStallMode, undefined);
-  assert.throws(() => cfg("--yield-stall-mode", "yield"), UsageError);
+  const stall = ["--yield-stall", "200"];
+  assert.equal(cfg(...stall, "--yield-stall-mode", "spin").loop?.yieldStallMode, "spin");
+  assert.equal(cfg(...stall, "--yield-stall-mode", "block").loop?.yieldStallMode, "block");
+  assert.equal(cfg(...stall).loop?.yieldStallMode, undefined);
+  assert.throws(() => cfg(...stall, "--yield-stall-mode", "yield"), UsageError);
+  // Without --yield-stall no yield is judged stalled: the mode alone would do nothing.
+  assert.throws(() => cfg("--yield-stall-mode", "spin"), /only with --yield-stall/);
 });
