@@ -78,12 +78,15 @@ Deno.test(`sim syn flood alloc: a SYN the per-source cookie limit refuses alloca
 // SYN-ACKs without recording them (the rig's recorder allocates per segment).
 
 /**
- * Most heap growth per SYN answered with a cookie. Main measured 79 B here before cookie9s. The
- * 16–30 B once seen after other test files in the same process (the route lookup's address, a
- * heap number per SYN-ACK when not inlined) went with route9w's `lookupAddr`: 0.1 B alone and
- * after the whole of tests/sim/ (`SHOW=1`, branch flood9y), so the bound is 8 B, not 48.
+ * Most heap growth per SYN answered with a cookie. Main measured 79 B here before cookie9s.
+ * Alone and after the whole of tests/sim/ this code grows 0.1 B, but after some other test
+ * files in the same process (the review of flood9y: 14.5 B after `tcp_clock_reads`,
+ * `icmp_echo_alloc`, `conn_lifecycle_cost` and `tcp_ack_record_alloc`; 18.2 B after
+ * `tcp_syncache` and `tcp_recovery_lazy`) V8 keeps a call out of line and a heap number per
+ * SYN-ACK shows, as route9w saw 16–30 B; 8 B failed 2 of 23 such runs. Hence 32 B: the fresh
+ * process tests below hold the cookie path to < 4 B.
  */
-const MAX_BYTES_PER_COOKIE = 8;
+const MAX_BYTES_PER_COOKIE = 32;
 
 Deno.test(`sim syn flood alloc: a SYN answered with a cookie allocates < ${MAX_BYTES_PER_COOKIE} B`, () => {
   const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 0 } });

@@ -442,3 +442,32 @@ Deno.test("a spoiled SYN makes no record and draws no RST; a spoiled ACK complet
   assert.equal(rig.stack.tcp.syncache.size, 0);
   assert.equal(st.PassiveOpens, 1);
 });
+
+Deno.test("a damaged SYN at a full syncache counts InCsumErrors alone, not the queue's drop or cookie counters", () => {
+  // Cookies off: a SYN the full syncache drops is checked first (Linux sums before any listener
+  // work), so a damaged one is a checksum error, not a ListenDrop.
+  const off = new TcpRig({ tcp: { syncookies: 0 } });
+  off.stack.tcp.listen(null, SERVICE_PORT, 8);
+  fillSyncache(off);
+  const a = off.stack.stats.tcp;
+  const drops0 = a.ListenDrops, full0 = a.TCPReqQFullDrop, csum0 = a.InCsumErrors;
+  injectSummed(off, PEER_ADDR, { srcPort: 5000, seq: PEER_ISS, flags: SYN }, "checksum");
+  assert.deepEqual([a.InCsumErrors - csum0, a.ListenDrops - drops0, a.TCPReqQFullDrop - full0], [
+    1,
+    0,
+    0,
+  ]);
+  injectSummed(off, PEER_ADDR, { srcPort: 5001, seq: PEER_ISS, flags: SYN }, "none");
+  assert.deepEqual([a.ListenDrops - drops0, a.TCPReqQFullDrop - full0], [1, 1]);
+  // Cookies on: a damaged SYN from a source with tokens is not counted as one sent to cookies.
+  const on = new TcpRig();
+  on.stack.tcp.listen(null, SERVICE_PORT, 8);
+  fillSyncache(on);
+  const b = on.stack.stats.tcp;
+  const doCookies0 = b.TCPReqQFullDoCookies;
+  injectSummed(on, PEER_ADDR, { srcPort: 5000, seq: PEER_ISS, flags: SYN, mss: 1460 }, "checksum");
+  assert.equal(b.TCPReqQFullDoCookies, doCookies0);
+  injectSummed(on, PEER_ADDR, { srcPort: 5001, seq: PEER_ISS, flags: SYN, mss: 1460 }, "none");
+  assert.equal(b.TCPReqQFullDoCookies, doCookies0 + 1);
+  assert.equal(b.SyncookiesSent, 1);
+});

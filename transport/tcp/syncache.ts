@@ -38,6 +38,7 @@
  * @module
  */
 
+import type { Counters } from "../../core/counters.ts";
 import type { DenseSet } from "../../core/dense_set.ts";
 import { KeyedRateLimiter, RateLimitKey } from "../../core/keyed_rate_limiter.ts";
 import { KnownKeySet } from "../../core/known_key_set.ts";
@@ -336,13 +337,15 @@ export class SynCache {
     const acceptFull = !listener.hasRoom();
     const cacheFull = listener.synEntries.size >= SynCache.limitOf(listener);
     if (!seg.reuse && (acceptFull || cacheFull || mode === 2)) {
-      if (acceptFull) stats.ListenOverflows++;
+      // The queue counters follow the checksum (a damaged SYN counts InCsumErrors alone), but
+      // for a SYN the per-source limit refuses, which is dropped unsummed.
       if (mode === 0) {
-        if (!acceptFull) stats.TCPReqQFullDrop++;
+        if (!admitSegment(seg, stats)) return;
+        if (acceptFull) stats.ListenOverflows++;
+        else stats.TCPReqQFullDrop++;
         stats.ListenDrops++;
         return;
       }
-      if (cacheFull && !acceptFull) stats.TCPReqQFullDoCookies++;
       const limiter = this.#perSource;
       if (limiter !== null) {
         const key = this.#sourceKey;
@@ -355,12 +358,15 @@ export class SynCache {
           ok = this.#knownLimiter!.takeFor(key);
         } else ok = limiter.takeFor(key);
         if (!ok) {
+          countCookieQueue(stats, acceptFull, cacheFull);
           stats.SyncookiesRateLimited++;
           return;
         }
       }
-      // Only now the checksum and the options: a refused SYN is dropped without either.
+      // Only now the checksum and the options: a refused SYN is dropped without either (a
+      // damaged one from a source with tokens left spends one, as a spoofer's valid SYN would).
       if (!admitSegment(seg, stats)) return;
+      countCookieQueue(stats, acceptFull, cacheFull);
       this.#sendCookie(listener, seg);
       return;
     }
@@ -705,4 +711,10 @@ export class SynCache {
     endpointInput(ep, seg);
     if (ep.state === TcpState.SYN_RECEIVED) ep.destroy(); // never happens: checked before
   }
+}
+
+/** A SYN met a full accept queue or syncache on the way to a cookie: the queue's counters. */
+function countCookieQueue(stats: Counters, acceptFull: boolean, cacheFull: boolean): void {
+  if (acceptFull) stats.ListenOverflows++;
+  else if (cacheFull) stats.TCPReqQFullDoCookies++;
 }
