@@ -471,3 +471,19 @@ Deno.test("a damaged SYN at a full syncache counts InCsumErrors alone, not the q
   assert.equal(b.TCPReqQFullDoCookies, doCookies0 + 1);
   assert.equal(b.SyncookiesSent, 1);
 });
+
+Deno.test("InSegs counts a damaged segment (as Linux does) but not one sent to a group", () => {
+  const rig = new TcpRig();
+  rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  const in0 = st.InSegs, csum0 = st.InCsumErrors;
+  injectSummed(rig, PEER_ADDR, { seq: PEER_ISS, flags: SYN }, "checksum");
+  assert.deepEqual([st.InSegs - in0, st.InCsumErrors - csum0], [1, 1]);
+  const buf = rig.segmentBytes({ seq: PEER_ISS, flags: SYN });
+  const meta = rxMeta(rig.stack, IpAddress.v4(PEER_ADDR), IpAddress.v4(RIG_ADDR), buf);
+  meta.toGroup = true;
+  rig.stack.tcp.receive(meta, buf, 0, buf.length, 0);
+  rig.tick();
+  assert.deepEqual([st.InSegs - in0, st.InCsumErrors - csum0], [1, 1]);
+  assert.equal(rig.take().length, 0);
+});

@@ -518,9 +518,12 @@ export class TcpLayer implements NetProtocolHandler {
       st.InErrs++;
       return;
     }
-    st.InSegs++;
-    // RFC 1122 §4.2.3.10: no TCP to or from broadcast/multicast.
+    // RFC 1122 §4.2.3.10: no TCP to or from broadcast/multicast — dropped uncounted, as Linux
+    // drops a frame not addressed to the host before counting it.
     if (meta.toGroup) return;
+    // Counted before the checksum is verified (if it ever is): Linux counts InSegs "even if
+    // it's bad"; a damaged segment counts InCsumErrors as well.
+    st.InSegs++;
     const seg = this.#seg;
     seg.src = meta.src;
     seg.dst = meta.dst;
