@@ -208,15 +208,7 @@ async function sendRun(
   const senderCpu = pin === "none" ? null : 0;
   const sink = link.start(
     "peer",
-    pinned(pin === "none" ? null : pin === "same" ? 0 : 1, [
-      "python3",
-      "-c",
-      pyFamily(PY_SINK, link.family),
-      "udp",
-      String(port),
-      "0.5",
-      "5",
-    ]),
+    pinned(pin === "none" ? null : pin === "same" ? 0 : 1, udpSinkCommand(link, port)),
   );
   await sink.waitForLine(/^ready$/);
   if (cli === null) await link.setKernelAddress("stack", true);
@@ -391,15 +383,7 @@ async function receiveRound(
   port++;
   await link.setKernelAddress("stack", true);
   try {
-    const sink = link.start("stack", [
-      "python3",
-      "-c",
-      pyFamily(PY_SINK, link.family),
-      "udp",
-      String(port),
-      "0.5",
-      "5",
-    ]);
+    const sink = link.start("stack", udpSinkCommand(link, port));
     await sink.waitForLine(/^ready$/);
     const before = await link.udpCounters("stack");
     const sent = await pySend(link, "peer", link.addr("stack"), port, values.seconds!, len);
@@ -530,3 +514,11 @@ function traceGcCounts(stdout: string): TraceGcCounts {
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
+
+/**
+ * e2e's kernel-socket UDP sink on `port` in `link`'s family: done 0.5 s after the last datagram
+ * (5 s for the first).
+ */
+function udpSinkCommand(link: BenchLink, port: number): string[] {
+  return ["python3", "-c", pyFamily(PY_SINK, link.family), "udp", String(port), "0.5", "5"];
+}
