@@ -183,31 +183,6 @@ export function onesComplementSum(buf: Uint8Array, off: number, len: number, acc
 }
 
 /**
- * The one's complement sum, folded to 16 bits, of a short header: `len` a multiple of 4 up to
- * 60 bytes (an IPv4 header with its options; a range past the end of `buf` sums to 0). Two
- * big-endian words per step and no clamping or word views: what {@link onesComplementSum}
- * spends on its general case is most of the work on 20 bytes, and every received and sent
- * IPv4 datagram sums its header.
- *
- * @example
- * ```ts
- * const ip = new Uint8Array([0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0xb8, 0x61,
- *   0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7]);
- * headerSum(ip, 0, 20); // 0xffff: the stored checksum is right
- * ```
- */
-export function headerSum(buf: Uint8Array, off: number, len: number): number {
-  let s = 0;
-  const end = off + len;
-  if (end > buf.length) return 0; // past the end: never a valid header's 0xffff
-  for (let i = off; i < end; i += 4) {
-    s += ((buf[i] << 8) | buf[i + 1]) + ((buf[i + 2] << 8) | buf[i + 3]);
-  }
-  s = (s & 0xffff) + (s >>> 16); // 30 words of at most 0xffff: below 2**21 before
-  return (s & 0xffff) + (s >>> 16);
-}
-
-/**
  * Fold an accumulator to 16 bits with end-around carry, without complementing it: the one's
  * complement sum itself. This is the value a partial (offloaded) checksum field is seeded with:
  * the folded pseudo-header sum, which the device completes over the L4 bytes.

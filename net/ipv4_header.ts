@@ -16,7 +16,7 @@
  * @module
  */
 
-import { headerSum } from "./checksum.ts";
+import { onesComplementSum } from "./checksum.ts";
 import { readIpv4, writeIpv4 } from "./ipv4_address.ts";
 import { WireView } from "../link/wire_view.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
@@ -131,7 +131,9 @@ export class Ipv4Header extends WireView {
     if (total > this.len) return IPV4_DROP_TRUNCATED;
     // RFC 1122 §3.2.1.2: silently discard a datagram whose header checksum is wrong.
     if (verifyChecksum) {
-      if (headerSum(b, o, hdrBytes) !== 0xffff) return IPV4_DROP_CSUM_ERRORS;
+      let s = onesComplementSum(b, o, hdrBytes);
+      s = (s & 0xffff) + (s >>> 16);
+      if (s !== 0xffff) return IPV4_DROP_CSUM_ERRORS;
     }
     return null;
   }
@@ -171,7 +173,9 @@ export class Ipv4Header extends WireView {
     const o = this.off + IPV4_CHECKSUM_OFFSET;
     b[o] = 0;
     b[o + 1] = 0;
-    const c = ~headerSum(b, this.off, this.headerBytes) & 0xffff;
+    let s = onesComplementSum(b, this.off, this.headerBytes);
+    s = (s & 0xffff) + (s >>> 16);
+    const c = ~s & 0xffff;
     b[o] = c >>> 8;
     b[o + 1] = c;
   }

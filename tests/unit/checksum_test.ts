@@ -4,7 +4,6 @@ import {
   checksumAdjust32,
   foldChecksum,
   foldSum,
-  headerSum,
   internetChecksum,
   onesComplementSum,
   pseudoHeaderSumV4,
@@ -296,38 +295,4 @@ Deno.test("transportChecksumOk: trusts kernel flags, verifies otherwise, MAYBE_P
   b[7] = partial & 0xff;
   assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, 0), false);
   assert.equal(transportChecksumOk(b, 0, 12, 6, pseudo, RX_CSUM_MAYBE_PARTIAL), true);
-});
-
-Deno.test("checksum: headerSum is the folded sum of 20- to 60-byte headers, at any offset; past the end 0", () => {
-  let seed = 7;
-  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
-  const buf = new Uint8Array(200);
-  for (let round = 0; round < 2000; round++) {
-    for (let i = 0; i < buf.length; i++) buf[i] = round % 5 === 0 ? 0xff : rnd();
-    const len = 20 + 4 * (round % 11);
-    const off = round % 61;
-    assert.equal(headerSum(buf, off, len), foldSum(onesComplementSum(buf, off, len)));
-  }
-  // A header that says it is longer than the bytes there: never a valid sum.
-  assert.equal(headerSum(new Uint8Array(24).fill(0xff), 0, 28), 0);
-  // A header whose checksum field is right sums to 0xffff.
-  const ip = new Uint8Array([
-    0x45,
-    0,
-    0,
-    0x73,
-    0,
-    0,
-    0x40,
-    0,
-    0x40,
-    0x11,
-    0xb8,
-    0x61,
-    0xc0,
-    0xa8,
-    0,
-    1,
-  ]);
-  assert.equal(headerSum(new Uint8Array([...ip, 0xc0, 0xa8, 0, 0xc7]), 0, 20), 0xffff);
 });
