@@ -60,14 +60,6 @@ const ETH = 14;
 export function countSeqInversions(pcap: Uint8Array): WireOrder {
   const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
   const out: WireOrder = { segments: 0, resends: 0, inversions: 0, maxBehindBytes: 0, events: 0 };
-  if (pcap.byteLength < FILE_HEADER) return out;
-  const magic = v.getUint32(0, true);
-  if (magic !== PCAP_MAGIC_LE && magic !== PCAP_MAGIC_NS_LE) {
-    throw new Error("countSeqInversions: not a little-endian classic pcap file");
-  }
-  if (v.getUint32(20, true) !== LINKTYPE_ETHERNET) {
-    throw new Error("countSeqInversions: not an Ethernet capture");
-  }
   const seen = new Set<number>();
   // The highest byte seen, unwrapped (an offset from the first segment's sequence number, which
   // may go negative when that segment was itself overtaken), and its sequence number on the
@@ -76,12 +68,8 @@ export function countSeqInversions(pcap: Uint8Array): WireOrder {
   let top = NaN;
   let topSeq = 0;
   let inRun = false;
-  for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
-    const caught = v.getUint32(p + 8, true);
-    const f = p + RECORD_HEADER;
-    p = f + caught;
-    if (p > pcap.byteLength) break; // a record cut off at the file's end
-    if (caught < ETH + 20 || v.getUint16(f + 12) !== 0x0800) continue;
+  for (const f of ipv4Frames(pcap, v, "countSeqInversions")) {
+    const caught = v.getUint32(f - RECORD_HEADER + 8, true);
     const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
     if (v.getUint8(f + ETH + 9) !== 6 || caught < ETH + ihl + 14) continue;
     const tcp = f + ETH + ihl;
@@ -157,22 +145,13 @@ export const ID_REANCHOR = 3;
 export function countIdInversions(pcap: Uint8Array): IdOrder {
   const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
   const out: IdOrder = { datagrams: 0, inversions: 0, maxBehind: 0, jumps: 0 };
-  if (pcap.byteLength < FILE_HEADER) return out;
-  const magic = v.getUint32(0, true);
-  if (magic !== PCAP_MAGIC_LE && magic !== PCAP_MAGIC_NS_LE) {
-    throw new Error("countIdInversions: not a little-endian classic pcap file");
-  }
   let max = -1;
   // Far datagrams in a row, each a little ahead of the one before: the sender's own numbering
   // (the first datagram was another's); after ID_REANCHOR of them the count follows them.
   let far = -1;
   let farRun = 0;
-  for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
-    const caught = v.getUint32(p + 8, true);
-    const f = p + RECORD_HEADER;
-    p = f + caught;
-    if (p > pcap.byteLength) break;
-    if (caught < ETH + 20 || v.getUint16(f + 12) !== 0x0800) continue;
+  for (const f of ipv4Frames(pcap, v, "countIdInversions")) {
+    const caught = v.getUint32(f - RECORD_HEADER + 8, true);
     const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
     // A SYN-ACK or RST goes out from another socket (the listener's request, a control
     // socket) with its own numbering; Linux starts the connection's own at random.
@@ -206,4 +185,27 @@ export function countIdInversions(pcap: Uint8Array): IdOrder {
     }
   }
   return out;
+}
+
+/**
+ * The offsets in `pcap` (viewed by `v`) of its frames that hold at least an IPv4 header's 20
+ * bytes; a record cut off at the file's end ends the walk. Throws (naming `who`) on a file that
+ * is not a little-endian classic Ethernet pcap; an empty one has no frames.
+ */
+function* ipv4Frames(pcap: Uint8Array, v: DataView, who: string): Generator<number> {
+  if (pcap.byteLength < FILE_HEADER) return;
+  const magic = v.getUint32(0, true);
+  if (magic !== PCAP_MAGIC_LE && magic !== PCAP_MAGIC_NS_LE) {
+    throw new Error(`${who}: not a little-endian classic pcap file`);
+  }
+  if (v.getUint32(20, true) !== LINKTYPE_ETHERNET) {
+    throw new Error(`${who}: not an Ethernet capture`);
+  }
+  for (let p = FILE_HEADER; p + RECORD_HEADER <= pcap.byteLength;) {
+    const caught = v.getUint32(p + 8, true);
+    const f = p + RECORD_HEADER;
+    p = f + caught;
+    if (p > pcap.byteLength) return;
+    if (caught >= ETH + 20 && v.getUint16(f + 12) === 0x0800) yield f;
+  }
 }
