@@ -52,6 +52,18 @@ async function intervalAt(p: BenchProcess, second: number): Promise<number> {
   return Number(JSON.parse(line).connections);
 }
 
+/** {@link intervalAt} of the client; a client that ended first fails with its output. */
+async function clientIntervalAt(c: BenchProcess, second: number): Promise<number> {
+  try {
+    return await intervalAt(c, second);
+  } catch (e) {
+    const f = await c.finish(10_000);
+    throw new Error(`client: ${f.code} ${f.stdout.slice(-1500)} ${f.stderr.slice(-1500)}`, {
+      cause: e,
+    });
+  }
+}
+
 /** `--addr` options for `k - 1` more client addresses (.102, .103, … of the link's /24). */
 function extraAddrs(link: BenchLink, k: number): string[] {
   const base = link.addr("stack").split(".").slice(0, 3).join(".");
@@ -101,26 +113,10 @@ async function pair(
         denoFlags,
       ),
     );
-    let n0: number;
-    try {
-      n0 = await intervalAt(c, from);
-    } catch (e) {
-      const f = await c.finish(10_000);
-      throw new Error(`client: ${f.code} ${f.stdout.slice(-1500)} ${f.stderr.slice(-1500)}`, {
-        cause: e,
-      });
-    }
+    const n0 = await clientIntervalAt(c, from);
     const t0 = performance.now();
     const c0 = threadTicks(c.pid), s0 = threadTicks(srv.pid);
-    let n1: number;
-    try {
-      n1 = await intervalAt(c, to);
-    } catch (e) {
-      const f = await c.finish(10_000);
-      throw new Error(`client: ${f.code} ${f.stdout.slice(-1500)} ${f.stderr.slice(-1500)}`, {
-        cause: e,
-      });
-    }
+    const n1 = await clientIntervalAt(c, to);
     const t1 = performance.now();
     const c1 = threadTicks(c.pid), s1 = threadTicks(srv.pid);
     const f = await c.finish(180_000);
