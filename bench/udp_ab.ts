@@ -248,6 +248,10 @@ async function sendRun(
       intervals = f.stdout.split("\n").filter((l) => l.startsWith("{") && l.includes('"interval"'))
         .map((l) => Math.round(JSON.parse(l).gbps * 100) / 100);
     }
+  } catch (e) {
+    // The sender failed: the sink would wait out its 5 s first-datagram limit; stop it now.
+    await sink.stop();
+    throw e;
   } finally {
     if (cli === null) await link.setKernelAddress("stack", false);
   }
