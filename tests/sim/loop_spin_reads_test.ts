@@ -48,7 +48,12 @@ for (const c of CASES) {
         const spins0 = stats.spins;
         const turns0 = stats.yields;
         const reads0 = clock.reads;
-        await sleep(200);
+        // 200 ms, longer (up to 2 s) while the polls are few: beside busy processes a yield
+        // can hand the CPU away for a scheduler slice each time.
+        for (let waited = 0; waited < 2000 && (waited < 200 || stats.spins - spins0 <= 20);) {
+          await sleep(100);
+          waited += 100;
+        }
         const spins = stats.spins - spins0;
         const turns = stats.yields - turns0;
         const reads = clock.reads - reads0;
