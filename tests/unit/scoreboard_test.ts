@@ -212,6 +212,27 @@ Deno.test("scoreboard: grows from a small start without losing records", () => {
   assert.equal(sb.end(sb.count - 1), 14000);
 });
 
+Deno.test("scoreboard: a window sliding through a board over half full grows it, not compacting every few records", () => {
+  // 100 records in flight, one sent per one acknowledged: a board of 128 would compact (move
+  // all 100) every 28 records; it grows to 256 once, and then compacts every 155, moving 101.
+  for (const [max, cap] of [[4096, 256], [128, 128]]) {
+    const sb = new Scoreboard(new DeliveryRate(), max);
+    sb.reset(0);
+    for (let i = 0; i < 100; i++) assert.ok(sb.onSend(i * 10, i * 10 + 10, i, 0));
+    assert.equal(sb.capacity, 128);
+    for (let i = 100; i < 1100; i++) {
+      sb.beginAck(i, 0);
+      sb.ackTo((i - 99) * 10);
+      assert.ok(sb.onSend(i * 10, i * 10 + 10, i, 0));
+    }
+    assert.equal(sb.capacity, cap); // at the bound it compacts, as before
+    assert.equal(sb.refused, 0);
+    assert.equal(sb.count, 100);
+    assert.equal(sb.start(0), 10000);
+    assert.equal(sb.end(99), 11000);
+  }
+});
+
 Deno.test("scoreboard: an emptied board gives its columns back; the next board reuses them clean", () => {
   const a = new Scoreboard(new DeliveryRate());
   a.reset(0);

@@ -838,7 +838,13 @@ export class Scoreboard {
   /** Make room for `k` more records at the tail: compact, or grow up to the bound. */
   #room(k: number): boolean {
     if (this.#head + this.#n + k <= this.#cap) return true;
-    if (this.#n + k <= this.#cap && this.#head > 0) {
+    // Compact in place only while at most half the columns are in use (or they cannot grow):
+    // a compaction then moves no more records than the slots it frees, O(1) per record
+    // amortised. A board held nearly full would compact every few records, moving them all.
+    if (
+      this.#n + k <= this.#cap && this.#head > 0 &&
+      (this.#n + k <= this.#cap >> 1 || this.#cap >= this.#max)
+    ) {
       this.#move(0, this.#head, this.#n);
       this.#head = 0;
       return true;
