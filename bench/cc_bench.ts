@@ -147,6 +147,29 @@ async function droppedPackets(link: BenchLink): Promise<number> {
   return m === null ? 0 : Number(m[1]);
 }
 
+/**
+ * Packets the kernel dropped at a CPU's input backlog so far, all CPUs (`/proc/net/softnet_stat`,
+ * the second column; machine-wide, not per namespace): with `--rps-cpus` the receiving end's
+ * packets wait in the steered CPU's backlog (`net.core.netdev_max_backlog`), and a burst that
+ * overflows it is a loss the drop rule does not count. Null when the file cannot be read.
+ */
+export function backlogDrops(text?: string): number | null {
+  let t = text;
+  if (t === undefined) {
+    try {
+      t = Deno.readTextFileSync("/proc/net/softnet_stat");
+    } catch {
+      return null;
+    }
+  }
+  let n = 0;
+  for (const line of t.split("\n")) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length >= 2) n += parseInt(cols[1], 16);
+  }
+  return n;
+}
+
 /** `cmd` under `taskset -c cpus`, or `cmd` itself without a CPU list. */
 function pinned(cpus: string | undefined, cmd: string[]): string[] {
   return cpus === undefined ? cmd : ["taskset", "-c", cpus, ...cmd];
@@ -528,6 +551,7 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
         for (const sender of rotated(senders, r)) {
           progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
           const before = await droppedPackets(link);
+          const backlogBefore = backlogDrops();
           const acksBefore = await peerOutSegs(link);
           // The kernel sender's skbs as its TCP built them (before GSO cuts them for the wire).
           const skbsBefore = await snmpCounter(link, "stack", "Ip", "OutRequests");
@@ -538,6 +562,10 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
               ? await kernelRun(link, o, port++, sender.slice(7))
               : await ustackRun(link, o, port++, sender);
             d.droppedPackets = (await droppedPackets(link)) - before;
+            const backlogAfter = backlogDrops();
+            d.backlogDrops = backlogBefore !== null && backlogAfter !== null
+              ? backlogAfter - backlogBefore
+              : null;
             if (tap !== null) d.wireOrder = await tap.finish();
             const peerAfter = await tcpExt(link, "peer");
             d.peerReceive = {} as Record<string, number>;
@@ -592,6 +620,10 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
                     schedText(d.client.threadSched.busiestOther)
                   : "") +
                 `; sink OFO queued ${d.peerReceive.TCPOFOQueue ?? 0}` +
+                `; dropped by the rule ${d.droppedPackets}, at a backlog ${d.backlogDrops}` +
+                (typeof d.client?.retransmits === "number"
+                  ? `, resent ${d.client.retransmits}`
+                  : "") +
                 (d.wireOrder ? `; wire order ${JSON.stringify(d.wireOrder)}` : "") +
                 (d.ackPath ? `; sender ACK path ${JSON.stringify(d.ackPath)}` : ""),
             );

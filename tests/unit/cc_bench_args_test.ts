@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  backlogDrops,
   type CcFigure,
   pairedRatios,
   parseCcBenchArgs,
@@ -99,4 +100,12 @@ Deno.test("bench:cc: each round of the round robin starts one sender later", () 
   assert.deepEqual(rotated(["k", "a", "b"], 1), ["a", "b", "k"]);
   assert.deepEqual(rotated(["k", "a", "b"], 4), ["a", "b", "k"]);
   assert.deepEqual(rotated([], 3), []);
+});
+
+Deno.test("cc bench: drops at the CPUs' input backlogs summed from softnet_stat's second column", () => {
+  const text = "0181ae2c 00000000 00000000 00000000\n" +
+    "04eb7dc5 000241d0 00000010 00000000\n" +
+    "00000001 0000000a 00000000 00000000\n";
+  assert.equal(backlogDrops(text), 0x241d0 + 10);
+  assert.equal(backlogDrops(""), 0);
 });

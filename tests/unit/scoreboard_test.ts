@@ -142,6 +142,50 @@ Deno.test("scoreboard: bounded — a full board refuses transmissions and splits
   assert.ok(!sb.onSend(2000, 3000, 0, 0)); // not at the end either
 });
 
+Deno.test("scoreboard: a SACKed edge grows into the next record in place, also on a full board", () => {
+  const sb = tenSent(16);
+  for (let i = 10; i < 16; i++) assert.ok(sb.onSend(1000 + 1000 * i, 2000 + 1000 * i, i, 0));
+  sb.beginAck(30, 0);
+  sb.sack(3000, 5000); // two whole records, merged: one slot free
+  assert.ok(sb.onSend(17000, 18000, 20, 0)); // full again
+  assert.ok(!sb.hasRoom());
+  const refused = sb.refused;
+  // The receiver holds the hole at 1000: its next ACKs move the block's right edge on by half a
+  // record — no split is needed (and none is possible), the boundary moves.
+  sb.beginAck(31, 0);
+  sb.sack(3000, 5500);
+  assert.equal(sb.ackSacked, 500);
+  assert.equal(sb.ackDelivered, 500);
+  assert.equal(sb.sackedBytes, 2500);
+  assert.equal(sb.refused, refused);
+  assert.equal(sb.count, 16);
+  assert.deepEqual(records(sb).slice(1, 4), [
+    [2000, 3000, 0],
+    [3000, 5500, SB_SACKED],
+    [5500, 6000, 0],
+  ]);
+  // Over the rest of that record and a whole one into a retransmitted one: the back half keeps
+  // its state (still counted in pipe), the SACKed run one record that was ever resent.
+  sb.markLost(5, RX_RACK); // [7000, 8000)
+  sb.onRetransmit(5, 1000, 32);
+  assert.equal(sb.retransBytes, 1000);
+  sb.beginAck(33, 0);
+  sb.sack(3000, 7400);
+  assert.equal(sb.ackSacked, 1900);
+  assert.equal(sb.ackRetransDelivered, 400);
+  assert.equal(sb.sackedBytes, 4400);
+  assert.equal(sb.retransBytes, 600);
+  assert.equal(sb.lostBytes, 600);
+  assert.equal(sb.fack, 7400);
+  assert.equal(sb.refused, refused);
+  assert.deepEqual(records(sb).slice(1, 4), [
+    [2000, 3000, 0],
+    [3000, 7400, SB_SACKED | SB_EVER_RETRANS],
+    [7400, 8000, SB_LOST | SB_RETRANS | SB_EVER_RETRANS],
+  ]);
+  assert.equal(sb.pipe(17000), 17000 - 4400 - 600 + 600);
+});
+
 Deno.test("scoreboard: the FIN stays with the last piece of a split record", () => {
   const sb = new Scoreboard(new DeliveryRate());
   sb.reset(1);
@@ -166,6 +210,27 @@ Deno.test("scoreboard: grows from a small start without losing records", () => {
   assert.equal(sb.count, 900);
   assert.equal(sb.start(0), 5000);
   assert.equal(sb.end(sb.count - 1), 14000);
+});
+
+Deno.test("scoreboard: a window sliding through a board over half full grows it, not compacting every few records", () => {
+  // 100 records in flight, one sent per one acknowledged: a board of 128 would compact (move
+  // all 100) every 28 records; it grows to 256 once, and then compacts every 155, moving 101.
+  for (const [max, cap] of [[4096, 256], [128, 128]]) {
+    const sb = new Scoreboard(new DeliveryRate(), max);
+    sb.reset(0);
+    for (let i = 0; i < 100; i++) assert.ok(sb.onSend(i * 10, i * 10 + 10, i, 0));
+    assert.equal(sb.capacity, 128);
+    for (let i = 100; i < 1100; i++) {
+      sb.beginAck(i, 0);
+      sb.ackTo((i - 99) * 10);
+      assert.ok(sb.onSend(i * 10, i * 10 + 10, i, 0));
+    }
+    assert.equal(sb.capacity, cap); // at the bound it compacts, as before
+    assert.equal(sb.refused, 0);
+    assert.equal(sb.count, 100);
+    assert.equal(sb.start(0), 10000);
+    assert.equal(sb.end(99), 11000);
+  }
 });
 
 Deno.test("scoreboard: an emptied board gives its columns back; the next board reuses them clean", () => {

@@ -589,6 +589,32 @@ export class Scoreboard {
       this.#sackOne(i);
       i++;
     }
+    // The block ends inside the unSACKed record i right after a SACKed one: the SACKed edge
+    // grows into it (each ACK of a receiver holding a hole moves it a segment or two on). The
+    // boundary between the two moves, in place — Linux's `tcp_shift_skb_data` — where a split
+    // and a merge would each move every later record: O(1) instead of O(records in flight).
+    if (i > first && i < this.#n && ((this.#start[this.#head + i] - right) | 0) < 0) {
+      const q = this.#head + i;
+      const f = this.#flags[q];
+      if ((f & SB_SACKED) === 0) {
+        // The back's length, not its end: a small integer (a sequence number held across the
+        // call could be a new heap number in V8's mid tier).
+        const back = seqDiff(this.#end[q], right);
+        // The front [start, right) as a split would leave it (no FIN: that is the back's),
+        // SACKed with the same books; then it joins record i − 1 and the back keeps i.
+        this.#end[q] = right;
+        this.#flags[q] = f & ~SB_FIN;
+        this.#sackOne(i);
+        const front = this.#flags[q];
+        this.#end[q - 1] = right;
+        this.#flags[q - 1] |= front & SB_EVER_RETRANS;
+        this.#start[q] = right;
+        this.#end[q] = seqAdd(right, back);
+        this.#flags[q] = f;
+        if (i - first > 1) this.#mergeSacked(first, i - first);
+        return;
+      }
+    }
     // The block ends inside record i: split it and mark the front.
     // seqLt written out: called under the `i < n` branch, V8 would box both numbers.
     if (
@@ -812,7 +838,13 @@ export class Scoreboard {
   /** Make room for `k` more records at the tail: compact, or grow up to the bound. */
   #room(k: number): boolean {
     if (this.#head + this.#n + k <= this.#cap) return true;
-    if (this.#n + k <= this.#cap && this.#head > 0) {
+    // Compact in place only while at most half the columns are in use (or they cannot grow):
+    // a compaction then moves no more records than the slots it frees, O(1) per record
+    // amortised. A board held nearly full would compact every few records, moving them all.
+    if (
+      this.#n + k <= this.#cap && this.#head > 0 &&
+      (this.#n + k <= this.#cap >> 1 || this.#cap >= this.#max)
+    ) {
       this.#move(0, this.#head, this.#n);
       this.#head = 0;
       return true;
