@@ -62,7 +62,10 @@ export function siphash24(
 ): void {
   // State v0..v3 as (hi, lo) halves held in int32 locals: the 64-bit operations below are
   // add-with-carry, rotate and xor on the halves (all values stay int32, so V8 keeps them
-  // unboxed; `>>> 0` only where an unsigned compare is needed).
+  // unboxed). The carry out of a low half is `Number(sum < addend)` (unsigned): V8 turns
+  // that into a flag read, where `cond ? 1 : 0` was a branch — and on varied input (a flood's
+  // four-tuples) the 40 carries of a 16-byte hash are coin flips: mispredicted, the branches
+  // made such a hash ~3× slower than the same hash repeated (bench/siphash_bench.ts).
   const k0l = key[0] | 0, k0h = key[1] | 0, k1l = key[2] | 0, k1h = key[3] | 0;
   let v0h = k0h ^ C0_HI, v0l = k0l ^ C0_LO;
   let v1h = k1h ^ C1_HI, v1l = k1l ^ C1_LO;
@@ -98,7 +101,7 @@ export function siphash24(
     for (let r = 0; r < rounds; r++) {
       // v0 += v1; v1 = rotl(v1, 13) ^ v0; v0 = rotl(v0, 32)
       lo = (v0l + v1l) | 0;
-      v0h = (v0h + v1h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0;
+      v0h = (v0h + v1h + Number((lo >>> 0) < (v0l >>> 0))) | 0;
       v0l = lo;
       a = (v1h << 13) | (v1l >>> 19);
       b = (v1l << 13) | (v1h >>> 19);
@@ -109,7 +112,7 @@ export function siphash24(
       v0l = a;
       // v2 += v3; v3 = rotl(v3, 16) ^ v2
       lo = (v2l + v3l) | 0;
-      v2h = (v2h + v3h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0;
+      v2h = (v2h + v3h + Number((lo >>> 0) < (v2l >>> 0))) | 0;
       v2l = lo;
       a = (v3h << 16) | (v3l >>> 16);
       b = (v3l << 16) | (v3h >>> 16);
@@ -117,7 +120,7 @@ export function siphash24(
       v3l = b ^ v2l;
       // v0 += v3; v3 = rotl(v3, 21) ^ v0
       lo = (v0l + v3l) | 0;
-      v0h = (v0h + v3h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0;
+      v0h = (v0h + v3h + Number((lo >>> 0) < (v0l >>> 0))) | 0;
       v0l = lo;
       a = (v3h << 21) | (v3l >>> 11);
       b = (v3l << 21) | (v3h >>> 11);
@@ -125,7 +128,7 @@ export function siphash24(
       v3l = b ^ v0l;
       // v2 += v1; v1 = rotl(v1, 17) ^ v2; v2 = rotl(v2, 32)
       lo = (v2l + v1l) | 0;
-      v2h = (v2h + v1h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0;
+      v2h = (v2h + v1h + Number((lo >>> 0) < (v2l >>> 0))) | 0;
       v2l = lo;
       a = (v1h << 17) | (v1l >>> 15);
       b = (v1l << 17) | (v1h >>> 15);
