@@ -158,6 +158,7 @@ const RECOVERY_COUNTERS = [
   "TCPSpuriousRTOs",
   "TCPSACKReorder",
   "TCPRackReoWndWidened",
+  "TCPSackUndescribed",
   "TCPRetransLogOverrun",
   "TCPTimeouts",
   "TCPECNCwr",

@@ -244,7 +244,10 @@ export const UDP_COUNTERS = [
  * retransmission holds it: overwritten, or a duplicate the network made);
  * `TCPRetransLogOverrun` (a retransmission that may still be reported overwritten in the
  * log at its bound), `TCPRackReoWndWidened` (a D-SACK of data RACK resent widened RACK's
- * reordering window to the lateness it showed, `rack.ts`).
+ * reordering window to the lateness it showed, `rack.ts`), `TCPSackUndescribed` (an ACK whose
+ * SACK list was full of new blocks above a gap the peer may have left undescribed; RACK judges
+ * only the gap's first record until SND.UNA passes it, `rack.ts`), `TCPSackUndescribedRefused`
+ * (such a gap not kept: the connection's table of them was full).
  * `RcvCopyView*`, `RcvReadView*` and `SndCopyView*` count the reused views of the copies into
  * receive buffers, out of receive buffers (an application's read) and out of send buffers
  * (`core/subarray_cache.ts`): a view found, a view made, a view still held dropped. They are
@@ -286,6 +289,8 @@ export const TCP_COUNTERS = [
   "TCPSACKDiscard",
   "TCPSACKReorder",
   "TCPRackReoWndWidened",
+  "TCPSackUndescribed",
+  "TCPSackUndescribedRefused",
   "TCPRetransLogOverrun",
   "TCPSackScoreboardFull",
   "TCPECNCwr",

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
-import { RackTlp, TLP_LOSS, TLP_NONE } from "../../transport/tcp/rack.ts";
+import {
+  MAX_UNDESCRIBED_RANGES,
+  RackTlp,
+  SACK_LIST_COMPLETE,
+  SACK_LIST_REFUSED,
+  SACK_LIST_UNDESCRIBED,
+  type SackList,
+  TLP_LOSS,
+  TLP_NONE,
+} from "../../transport/tcp/rack.ts";
 import { SB_LOST, Scoreboard } from "../../transport/tcp/scoreboard.ts";
 
 const MSS = 1000;
@@ -117,4 +126,63 @@ Deno.test("TLP episode: a retransmitted probe ACKed beyond it without D-SACK mea
   rack.probeSent(5000, false);
   assert.equal(rack.tlpAck(6000, -1, true), TLP_NONE); // a new-data probe: nothing to learn
   assert.ok(!rack.tlpActive);
+});
+
+/** An ACK of `ack` listing `blocks` in `optsLen` option bytes (40: a full list). */
+function ackOf(ack: number, blocks: Uint32Array, optsLen = 40): SackList {
+  return { ack, optsLen, opts: { sackBlocks: blocks, sackBlockCount: blocks.length / 2 } };
+}
+
+Deno.test("RACK: an undescribed range's first record is split to one segment and judged, the rest held until SND.UNA passes the range", () => {
+  const sb = new Scoreboard(new DeliveryRate());
+  sb.reset(1000);
+  // One super-segment [1000, 11000) at t = 0, then ten single segments from 11000 at t = 1.
+  sb.onSend(1000, 11000, 0, 0);
+  for (let i = 0; i < 10; i++) sb.onSend(11000 + 1000 * i, 12000 + 1000 * i, 1, 0);
+  const rack = new RackTlp();
+  rack.reset();
+  // A full list (three blocks beside timestamps: 40 option bytes) of new blocks above 1000.
+  const blocks = new Uint32Array([19000, 21000, 16000, 18000, 13000, 15000]);
+  assert.equal(rack.noteSackList(ackOf(1000, blocks), 0, { fack: 1000 }), SACK_LIST_UNDESCRIBED);
+  // The same list with room for a fourth block (30 option bytes) described everything.
+  assert.equal(
+    new RackTlp().noteSackList(ackOf(1000, blocks, 30), 0, { fack: 1000 }),
+    SACK_LIST_COMPLETE,
+  );
+  // A repeated old block last: every new block came before it.
+  const repeated = new Uint32Array([19000, 21000, 16000, 18000, 1000, 2000]);
+  assert.equal(
+    new RackTlp().noteSackList(ackOf(1000, repeated), 0, { fack: 2000 }),
+    SACK_LIST_COMPLETE,
+  );
+  sb.beginAck(10, 0);
+  for (let k = 0; k < 3; k++) sb.sack(blocks[2 * k], blocks[2 * k + 1]);
+  rack.onAck(sb, false, { sndUna: 1000, sndMax: 21000 });
+  rack.detectLoss(sb, { eventMs: 10, rtt: { srttMs: 10 } }, true, MSS);
+  // Lost: one segment of the range [1000, 13000) — its first — and the described holes
+  // [15000, 16000) and [18000, 19000); not [2000, 13000).
+  assert.equal(rack.newlyLostBytes, 3000);
+  assert.equal(sb.start(0), 1000);
+  assert.equal(sb.end(0), 2000);
+  assert.equal(sb.flags(0) & SB_LOST, SB_LOST);
+  assert.equal(sb.flags(1) & SB_LOST, 0);
+  // SND.UNA passes the range (the first segment's resend filled the only hole): it is gone.
+  sb.ackTo(13000);
+  rack.onAck(sb, false, { sndUna: 13000, sndMax: 21000 });
+  assert.equal(rack.undescribedCount, 0);
+});
+
+Deno.test("RACK: undescribed ranges are bounded; a list that reaches the last range extends it", () => {
+  const rack = new RackTlp();
+  const list = (d: number): SackList =>
+    ackOf(d, new Uint32Array([d + 9000, d + 9500, d + 7000, d + 8000, d + 5000, d + 6000]));
+  for (let k = 0; k < MAX_UNDESCRIBED_RANGES; k++) {
+    assert.equal(rack.noteSackList(list(10000 * k), 0, { fack: 10000 * k }), SACK_LIST_UNDESCRIBED);
+  }
+  assert.equal(rack.undescribedCount, MAX_UNDESCRIBED_RANGES);
+  // Reaching into the last range [30000, 35000): extended, not a new one.
+  assert.equal(rack.noteSackList(list(32000), 0, { fack: 33000 }), SACK_LIST_UNDESCRIBED);
+  assert.equal(rack.undescribed![2 * MAX_UNDESCRIBED_RANGES - 1], 37000);
+  assert.equal(rack.noteSackList(list(100000), 0, { fack: 100000 }), SACK_LIST_REFUSED);
+  assert.equal(rack.undescribedCount, MAX_UNDESCRIBED_RANGES);
 });

@@ -31,7 +31,13 @@ import { DeliveryRate } from "./delivery_rate.ts";
 import { TCP_FLAG_ECE } from "./header.ts";
 import type { TcpHeaderOptions } from "./options.ts";
 import { Pacer } from "./pacing.ts";
-import { type RackTimes, RackTlp, TLP_LOSS } from "./rack.ts";
+import {
+  type RackTimes,
+  RackTlp,
+  SACK_LIST_COMPLETE,
+  SACK_LIST_REFUSED,
+  TLP_LOSS,
+} from "./rack.ts";
 import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
 import {
   DSACK_COUNTER_BY_REASON,
@@ -574,6 +580,12 @@ export class LossControl extends Timer implements RackTimes {
         stats.TCPDSACKUndo++;
         this.#undo(this.#svc.ctx.clock.nowMs());
       }
+    }
+    // A full list of new blocks above a gap: the gap may hold blocks it could not list (rack.ts).
+    const listed = this.rack.noteSackList(seg, first, this.sb);
+    if (listed !== SACK_LIST_COMPLETE) {
+      stats.TCPSackUndescribed++;
+      if (listed === SACK_LIST_REFUSED) stats.TCPSackUndescribedRefused++;
     }
     const sndMax = this.#snd.sndMax;
     for (let k = first; k < n; k++) {

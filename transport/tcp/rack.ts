@@ -27,7 +27,7 @@
 
 import { RX_NONE, RX_RACK_AFTER_RETRANS } from "./retrans_log.ts";
 import { SB_EVER_RETRANS, SB_LOST, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
-import { seqGe, seqGt } from "./seq.ts";
+import { seqAdd, seqGe, seqGt } from "./seq.ts";
 import { WindowedFilter } from "./windowed_filter.ts";
 
 /** DupThresh (RFC 5681 §2, RFC 6675): segments SACKed above a hole that mean loss. */
@@ -42,6 +42,18 @@ const REO_WND_PERSIST = 16;
  * number finite: SRTT is the window's bound.
  */
 const MAX_REO_WND_MULT = 1 << 16;
+/** Bytes of TCP options a segment can carry (RFC 9293 §3.1: a data offset of at most 15 words). */
+const MAX_TCP_OPTION_BYTES = 40;
+/** Bytes one more SACK block takes (RFC 2018 §3). */
+const SACK_BLOCK_BYTES = 8;
+/** Undescribed ranges kept at once ({@link RackTlp.noteSackList}); more are refused. */
+export const MAX_UNDESCRIBED_RANGES = 4;
+/** {@link RackTlp.noteSackList}: the ACK described everything new. */
+export const SACK_LIST_COMPLETE = 0;
+/** {@link RackTlp.noteSackList}: a range was left undescribed, and is kept. */
+export const SACK_LIST_UNDESCRIBED = 1;
+/** {@link RackTlp.noteSackList}: a range was left undescribed, and the table was full. */
+export const SACK_LIST_REFUSED = 2;
 /** §7.2 WCDelAckT: worst-case delayed ACK of a lone segment. */
 export const TLP_WORST_CASE_DELACK_MS = 200;
 /** Linux TCP_TIMEOUT_MIN: added to 2·SRTT when more than one segment is in flight. */
@@ -55,6 +67,16 @@ const MIN_RTT_WINDOW_MS = 300_000;
 export const TLP_NONE = 0;
 /** The probe repaired a loss: reduce the window once (§7.4.2). */
 export const TLP_LOSS = 1;
+
+/** What {@link RackTlp.noteSackList} reads of an ACK (an `RxSegment`'s fields). */
+export interface SackList {
+  /** SEG.ACK. */
+  readonly ack: number;
+  /** Bytes of TCP options the ACK carried. */
+  readonly optsLen: number;
+  /** Its decoded options: the SACK blocks, `[left, right)` pairs. */
+  readonly opts: { readonly sackBlocks: Uint32Array; readonly sackBlockCount: number };
+}
 
 /** The sender's SND.UNA and SND.MAX, as {@link RackTlp.onAck} reads them. */
 export interface SendSequence {
@@ -110,6 +132,13 @@ export class RackTlp {
   dsackRound = 0;
   /** ACKs that showed reordering (Linux tcpi_reord_seen). */
   reorderEvents = 0;
+  /** Undescribed ranges kept ({@link RackTlp.noteSackList}), in sequence order. */
+  undescribedCount = 0;
+  /**
+   * Their starts and ends, `[start0, end0, start1, end1, …]` ({@link MAX_UNDESCRIBED_RANGES}
+   * pairs; made on the first one).
+   */
+  undescribed: Uint32Array | null = null;
   /** Bytes the last {@link RackTlp.detectLoss} marked lost. */
   newlyLostBytes = 0;
   /** RACK.min_RTT (ms), windowed. */
@@ -130,6 +159,7 @@ export class RackTlp {
     this.reoWndMult = 1;
     this.reoWndPersist = 0;
     this.dsackRoundActive = false;
+    this.undescribedCount = 0;
     this.minRtt.clear();
     this.tlpActive = false;
   }
@@ -171,6 +201,7 @@ export class RackTlp {
       this.reorderingSeen = true;
       this.reorderEvents++;
     }
+    if (this.undescribedCount > 0) this.#dropDescribed(snd.sndUna);
     if (this.dsackRoundActive && seqGe(snd.sndUna, this.dsackRound)) {
       this.dsackRoundActive = false;
     }
@@ -181,6 +212,77 @@ export class RackTlp {
       this.reoWndPersist = REO_WND_PERSIST;
       this.reorderingSeen = true;
     }
+  }
+
+  /**
+   * The SACK blocks of the ACK `ack` from the `first` (1 after a D-SACK), before the scoreboard
+   * `sb` takes them; `delivered` below is the highest sequence delivered before it (RACK.fack,
+   * or SEG.ACK when higher). The segment, not its numbers, is passed: a sequence number passed
+   * to a call V8 does not inline is a new heap number. Returns {@link SACK_LIST_UNDESCRIBED} when the ACK may have left a range out and
+   * it is kept, {@link SACK_LIST_REFUSED} when it could not be kept, else
+   * {@link SACK_LIST_COMPLETE}.
+   *
+   * A receiver lists the block holding the segment that triggered the ACK first, then the
+   * blocks it reported most recently (RFC 2018 §4), as many as the option space holds — three
+   * beside timestamps. A receiver that acknowledges a batch of segments with one ACK (Linux's
+   * SACK compression, `tcp_comp_sack_nr`; a socket backlog processed at once) can have made
+   * more new blocks than it can list: when the list is full and its last block is new — above
+   * all that was delivered before; a repeated old block would say every newer one was listed —
+   * blocks made earlier in the batch, below the lowest new one listed, may be missing, and are
+   * never listed afterwards (a block is listed again only when it grows). The data in
+   * `[delivered, lowest new block)` may then have arrived, and RACK would deem it lost as soon
+   * as it is old enough: on the veth rig under 1 % loss, the D-SACKed resends came from such
+   * ranges, in every kick mode (bench/README.md, `kick11q`). A kept range lasts until SND.UNA
+   * passes its end; {@link RackTlp.detectLoss} judges only its first record not yet SACKed and
+   * holds the rest, so the resend of that record brings a cumulative ACK that shows the next
+   * real hole — one round trip per real loss inside the range, as NewReno's partial ACKs
+   * (RFC 6582), instead of a resend of everything the peer had. At most
+   * {@link MAX_UNDESCRIBED_RANGES} are kept; RACK marks the records of a refused one as before.
+   */
+  noteSackList(ack: SackList, first: number, sb: { readonly fack: number }): number {
+    const o = ack.opts;
+    const blocks = o.sackBlocks;
+    const count = o.sackBlockCount;
+    if (count <= first || ack.optsLen + SACK_BLOCK_BYTES <= MAX_TCP_OPTION_BYTES) {
+      return SACK_LIST_COMPLETE;
+    }
+    // The highest delivered before this ACK's blocks: RACK.fack, or SEG.ACK when higher.
+    const fack = sb.fack;
+    const seqAck = ack.ack;
+    const delivered = seqGt(fack, seqAck) ? fack : seqAck;
+    // The last listed block repeats one reported before: every newer block came before it.
+    if (!seqGe(blocks[2 * (count - 1)], delivered)) return SACK_LIST_COMPLETE;
+    let lowest = blocks[2 * (count - 1)];
+    for (let k = first; k < count - 1; k++) {
+      const l = blocks[2 * k];
+      if (seqGe(l, delivered) && seqGt(lowest, l)) lowest = l;
+    }
+    if (!seqGt(lowest, delivered)) return SACK_LIST_COMPLETE; // no gap below the new blocks
+    let u = this.undescribed;
+    if (u === null) u = this.undescribed = new Uint32Array(2 * MAX_UNDESCRIBED_RANGES);
+    const n = this.undescribedCount;
+    // Ranges come in sequence order (each starts at the highest delivered): one that reaches
+    // the last kept range extends it.
+    if (n > 0 && !seqGt(delivered, u[2 * n - 1])) {
+      if (seqGt(lowest, u[2 * n - 1])) u[2 * n - 1] = lowest;
+      return SACK_LIST_UNDESCRIBED;
+    }
+    if (n === MAX_UNDESCRIBED_RANGES) return SACK_LIST_REFUSED;
+    u[2 * n] = delivered;
+    u[2 * n + 1] = lowest;
+    this.undescribedCount = n + 1;
+    return SACK_LIST_UNDESCRIBED;
+  }
+
+  /** Forget the undescribed ranges SND.UNA (`una`) has passed. */
+  #dropDescribed(una: number): void {
+    const u = this.undescribed!;
+    const n = this.undescribedCount;
+    let k = 0;
+    while (k < n && seqGe(una, u[2 * k + 1])) k++;
+    if (k === 0) return;
+    u.copyWithin(0, 2 * k, 2 * n);
+    this.undescribedCount = n - k;
   }
 
   /**
@@ -247,10 +349,26 @@ export class RackTlp {
     const wait = this.rttMs + reo;
     const why = this.xmitRetrans ? RX_RACK_AFTER_RETRANS : reason;
     let timeout = 0;
-    const n = sb.count;
+    // Undescribed ranges (noteSackList): the first record not SACKed of each is judged, the
+    // rest held. Records and ranges are both in sequence order: one cursor walks the ranges.
+    const uCount = this.undescribedCount;
+    const u = this.undescribed;
+    let r = 0;
+    let judged = -1; // the range whose first record was judged
+    let n = sb.count;
     for (let i = 0; i < n; i++) {
       const f = sb.flags(i);
       if ((f & SB_SACKED) !== 0) continue;
+      let held = false; // record i is the judged first record of an undescribed range
+      if (r < uCount) {
+        const st = sb.start(i);
+        while (r < uCount && seqGe(st, u![2 * r + 1])) r++;
+        held = r < uCount && seqGe(st, u![2 * r]);
+        if (held) {
+          if (judged === r) continue;
+          judged = r;
+        }
+      }
       if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) continue; // lost, waiting to be resent
       const x = sb.xmitMs(i);
       const sentBefore = x < rackX || (x === rackX && seqGt(rackEnd, sb.end(i)));
@@ -261,6 +379,9 @@ export class RackTlp {
       }
       const remaining = x + wait - nowMs;
       if (remaining <= 0) {
+        // A range's first record may be a whole super-segment: one segment of it goes, the
+        // rest (the back half) is held with the range.
+        if (held && sb.length(i) > mss && sb.splitAt(i, seqAdd(sb.start(i), mss))) n++;
         this.newlyLostBytes += sb.length(i);
         sb.markLost(i, why);
       } else if (remaining > timeout) {
