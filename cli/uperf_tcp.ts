@@ -159,6 +159,7 @@ const RECOVERY_COUNTERS = [
   "TCPSACKReorder",
   "TCPRackReoWndWidened",
   "TCPSackUndescribed",
+  "TCPSackUndescribedRefused",
   "TCPRetransLogOverrun",
   "TCPTimeouts",
   "TCPECNCwr",
