@@ -83,6 +83,12 @@ export interface CcBenchOptions {
    */
   rpsCpus?: string;
   /**
+   * Sysctls set in the peer's (the kernel receiver's) namespace before any run (`--peer-sysctl
+   * KEY=VALUE`), e.g. `net.ipv4.tcp_comp_sack_nr=0`: the receiver's SACK compression off, so
+   * it acknowledges every out-of-order segment with the block it extended listed first.
+   */
+  peerSysctls?: string[];
+  /**
    * Capture the sender's datagrams on the peer's interface (`dumpcap`, 64-byte snaps) during
    * each run and count those that arrived behind a later-sent one (`bench/wire_order.ts`):
    * the path's reordering of the sender's own frames, which loss does not add to.
@@ -535,6 +541,10 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
     if (o.rpsCpus !== undefined) {
       for (const side of ["stack", "peer"] as const) await link.setRpsCpus(side, o.rpsCpus);
     }
+    for (const kv of o.peerSysctls ?? []) {
+      const r = await link.pair.run(["sysctl", "-w", kv]);
+      if (r.code !== 0) throw new Error(`sysctl -w ${kv} in the peer's namespace: ${r.stderr}`);
+    }
     for (const loss of o.lossOnly ? [o.lossPercent] : [0, o.lossPercent]) {
       // (--loss 0 --loss-only: the phase without loss alone)
       await setLoss(link, loss);
@@ -750,6 +760,8 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
                   as ALG@base (before/after in one sitting)
   --rps-cpus MASK  receive packet steering on both veth ends (hex CPU mask, e.g. 2): the
                   receiving end's work leaves the sender's transmit call
+  --peer-sysctl KEY=VALUE  a sysctl set in the kernel receiver's namespace (repeatable), e.g.
+                  net.ipv4.tcp_comp_sack_nr=0 (the receiver's SACK compression off)
   --order-tap     capture the sender's datagrams on the peer (dumpcap) and count those that
                   arrived behind a later-sent one (first transmissions below the highest byte
                   seen): the path's reordering of the sender's frames; resends not counted;
@@ -773,6 +785,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       out: { type: "string" },
       "base-cli": { type: "string" },
       "rps-cpus": { type: "string" },
+      "peer-sysctl": { type: "string", multiple: true },
       pin: { type: "string" },
       variant: { type: "string", multiple: true },
       "loss-only": { type: "boolean" },
@@ -817,6 +830,7 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     lossOnly: values["loss-only"] === true,
     baseCli: values["base-cli"],
     rpsCpus: values["rps-cpus"],
+    peerSysctls: values["peer-sysctl"],
     orderTap: values["order-tap"] === true,
     variants: new Map((values.variant ?? []).map((v) => parseVariant(v))),
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
