@@ -13,11 +13,27 @@
  *   | deno run bench/conn_alloc.ts --sum-gc
  * ```
  *
+ * `--heap-sample` runs the N connections under V8's sampling heap profiler instead (objects
+ * scavenges took back included) and prints the bytes allocated per connection (both sides),
+ * by allocating function with `--depth` frames of callers, the top `--top` sites:
+ *
+ * ```
+ * deno run --allow-all bench/conn_alloc.ts -n 20000 --heap-sample --depth 2 --json
+ * ```
+ *
  * @module
  */
 
+import { Session } from "node:inspector";
 import { parseArgs } from "node:util";
 import { gcRecords } from "./gc_nvp.ts";
+import {
+  type CallFrame,
+  frameWhere,
+  type HeapProfileNode,
+  startHeapSampling,
+  stopHeapSampling,
+} from "./inspector.ts";
 import { ADDR_B, makeSimNet } from "../tests/harness/sim_net.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import { TcpState } from "../transport/tcp/state.ts";
@@ -30,6 +46,10 @@ const args = parseArgs({
     warm: { type: "string", default: "2000" },
     msl: { type: "string", default: "60000" },
     "sum-gc": { type: "boolean", default: false },
+    "heap-sample": { type: "boolean", default: false },
+    depth: { type: "string", default: "1" },
+    top: { type: "string", default: "20" },
+    json: { type: "boolean", default: false },
   },
 });
 
@@ -137,6 +157,45 @@ function heap(): number {
 }
 
 runConnections(warm);
+if (args.values["heap-sample"]) {
+  const s = new Session();
+  s.connect();
+  await startHeapSampling(s, 256);
+  runConnections(total);
+  const head = await stopHeapSampling(s);
+  // A site is the allocating function and its callers, `--depth` frames in all.
+  const depth = Number(args.values.depth);
+  const by = new Map<string, number>();
+  let sampled = 0;
+  const path: CallFrame[] = [];
+  const walk = (n: HeapProfileNode): void => {
+    path.push(n.callFrame);
+    if (n.selfSize > 0) {
+      sampled += n.selfSize;
+      const frames = path.slice(-depth).reverse().filter((f) => f.url !== "" || f.functionName);
+      const k = frames.map(frameWhere).join("  < ");
+      by.set(k, (by.get(k) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c);
+    path.pop();
+  };
+  walk(head);
+  const top = [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(args.values.top));
+  const perConn = (b: number): number => Math.round(b / total * 10) / 10;
+  if (args.values.json) {
+    console.log(JSON.stringify({
+      event: "heap-sample",
+      connections: total,
+      concurrency: conc,
+      bytesPerConn: perConn(sampled),
+      sites: top.map(([site, b]) => ({ site, bytesPerConn: perConn(b) })),
+    }));
+  } else {
+    console.log(`${total} connections, sampled ${sampled} B: ${perConn(sampled)} B per connection`);
+    for (const [k, b] of top) console.log(`${perConn(b).toFixed(1).padStart(8)}  ${k}`);
+  }
+  Deno.exit(0);
+}
 const h0 = heap();
 const tw0 = net.b.stats.tcp.TW;
 console.log(JSON.stringify({ event: "start" }));

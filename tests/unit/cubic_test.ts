@@ -336,3 +336,41 @@ Deno.test("cubic: an undo after cwnd has grown back keeps the current state (§4
   assert.ok(Math.abs(cc.wMaxSegments - 17) < 1e-9, `W_max ${cc.wMaxSegments}`);
   assert.equal(cc.epochStartMs, epoch);
 });
+
+// Every short connection makes its HyStart++ state at its first slow-start ACK. Its RTTs in
+// ms (Infinity for none) and a round counter of its own were three double fields — a 16-byte
+// box each, made with the object — and a second object (with a fourth): 192 B a connection
+// on main's code, 96 B as one object of small integers (9 fields of 8 bytes and the header;
+// bench/README.md, branch alloc9z).
+
+Deno.test("HyStart++: one object of small integers per connection, fractional RTTs included (< 128 B)", () => {
+  const N = 2000;
+  const keep: HyStartPP[] = new Array(N);
+  const s = new AckSample();
+  s.priorDelivered = 0;
+  s.delivered = 1000;
+  // A connection's first slow-start ACK: a new object, a round begun, one RTT sample.
+  const make = (rtt: number): void => {
+    for (let i = 0; i < N; i++) {
+      const h = new HyStartPP();
+      s.rttMs = rtt + i * 1e-3;
+      h.onAck(s);
+      keep[i] = h;
+    }
+  };
+  // Fields as a live process has them: fractional RTTs, a CSS baseline, a second round.
+  for (let r = 0; r < 20; r++) make(0.0573);
+  const grew: number[] = [];
+  for (let r = 0; r < 15; r++) {
+    const before = Deno.memoryUsage().heapUsed;
+    make(0.0611);
+    const after = Deno.memoryUsage().heapUsed;
+    if (after >= before) grew.push((after - before) / N);
+  }
+  assert.ok(grew.length >= 3, `${grew.length} windows without a scavenge`);
+  grew.sort((a, b) => a - b);
+  const perObject = grew[grew.length >> 1];
+  if (Deno.env.get("SHOW")) console.log(`${perObject.toFixed(1)} B per HyStart++ state`);
+  assert.ok(perObject < 128, `${perObject.toFixed(1)} B per HyStart++ state`);
+  assert.equal(keep.length, N);
+});

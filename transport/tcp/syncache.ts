@@ -127,12 +127,28 @@ interface SynAckFields extends PeerSyn {
 }
 
 /**
+ * What a completed handshake hands its connection besides the peer's options: a record's, or
+ * a cookie's (in the scratch record). Read as fields: numbers passed as arguments to a call
+ * V8 does not inline are boxed (a uint32 ≥ 2**30, a fractional time), one per connection.
+ */
+interface HandshakeFields extends PeerSyn {
+  /** Our ISS. */
+  iss: number;
+  /** Our TSval offset (RFC 7323 §5.4). */
+  tsOffset: number;
+  /** When the first SYN-ACK left (ms). */
+  firstSentMs: number;
+  /** SYN-ACKs retransmitted. */
+  retries: number;
+}
+
+/**
  * A {@link PeerSyn} filled from a segment or a cookie, with the numbers of a cookie's SYN-ACK
  * (one scratch record per syncache). Fields, not arguments: a uint32 ≥ 2**30 or a time passed
  * to or returned from a call V8 does not inline is a new heap number each time; the numbers
  * that may be start as doubles (core/v8_shapes.ts).
  */
-class PeerSynRecord implements SynAckFields, CookieFields, TupleHashes {
+class PeerSynRecord implements SynAckFields, HandshakeFields, CookieFields, TupleHashes {
   peerWindow = 0;
   peerMss = 0;
   peerWindowScale = -1;
@@ -146,10 +162,17 @@ class PeerSynRecord implements SynAckFields, CookieFields, TupleHashes {
   tsOffset: number = DOUBLE_ZERO;
   tupleTag: number = DOUBLE_ZERO;
   nowMs: number = DOUBLE_ZERO;
+  firstSentMs: number = DOUBLE_ZERO;
+  retries = 0;
 }
 
-/** One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer. */
-export class SynEntry extends Timer implements TcpFlow, SynAckFields {
+/**
+ * One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer.
+ * Valid while it is in its listener's `synEntries`: once it leaves them (completed, reset,
+ * expired) it may be taken for another SYN's record (a bounded free list), so a record kept
+ * after that describes whichever half-open connection holds it then.
+ */
+export class SynEntry extends Timer implements TcpFlow, SynAckFields, HandshakeFields {
   /** Always {@link FLOW_SYN_RECEIVED} (on the prototype: no field per record). */
   get flowKind(): number {
     return FLOW_SYN_RECEIVED;
@@ -195,7 +218,7 @@ export class SynEntry extends Timer implements TcpFlow, SynAckFields {
   /** SYN-ACKs retransmitted. */
   retries = 0;
   /** When the first SYN-ACK left (ms). */
-  firstSentMs = 0;
+  firstSentMs: number = DOUBLE_ZERO;
   /** The ACK arrived while the accept queue was full (the SYN-ACK is resent to draw it again). */
   acked = false;
   /** @internal The syncache holding it (the timer's way back). */
@@ -218,7 +241,33 @@ export class SynEntry extends Timer implements TcpFlow, SynAckFields {
     this.remoteAddr = ra;
     this.remotePort = rp;
   }
+
+  /**
+   * @internal A record back from the syncache's free list takes a SYN from (`ra`, `rp`) to
+   * `listener` at (`la`, `lp`): every field a new record's (the caller then fills the peer's).
+   */
+  reuseFor(listener: SynListener, la: IpAddress, lp: number, ra: IpAddress, rp: number): void {
+    // Read-only to everyone else (the record's public type); written here alone.
+    const w = this as { -readonly [K in keyof SynEntry]: SynEntry[K] };
+    w.listener = listener;
+    w.localAddr = la;
+    w.localPort = lp;
+    w.remoteAddr = ra;
+    w.remotePort = rp;
+    this.flowNext = null;
+    this.denseIndex = -1;
+    this.nicIndex = 0;
+    this.retries = 0;
+    this.acked = false;
+  }
 }
+
+/**
+ * Half-open records the syncache keeps for reuse once they leave it: a SYN takes one instead
+ * of a new record (with its timer and its double fields' boxes, ~400 B). Bounded (the rest go
+ * to the collector); a listener's records are bounded by its own limit before that.
+ */
+export const FREE_SYN_ENTRIES_MAX = 1024;
 
 /**
  * The per-source key of `src` into `k`: an IPv4 source by its address, an IPv6 one by its /64
@@ -271,6 +320,10 @@ export class SynCache {
   /** The window field of our SYN-ACKs. */
   readonly #synWindow: number;
   #count = 0;
+  /** Records that left the cache, for the next SYN (at most {@link FREE_SYN_ENTRIES_MAX}). */
+  readonly #free: SynEntry[] = [];
+  /** Records made so far (not taken from the free list): tests and tools. */
+  recordsMade = 0;
 
   /**
    * The syncache of `layer` (the cookie key and the per-source limiter's secrets drawn here,
@@ -371,15 +424,7 @@ export class SynCache {
       return;
     }
     if (!admitSegment(seg, stats)) return;
-    const shared = layer.shared;
-    const e = new SynEntry(
-      this,
-      listener,
-      shared.address(seg.dst),
-      seg.dstPort,
-      shared.address(seg.src),
-      seg.srcPort,
-    );
+    const e = this.#take(listener, seg);
     e.nicIndex = seg.nicIndex;
     // ISS and TSval offset (the two halves of one SipHash) into the record's fields.
     layer.isn.nextInto(seg.dst, seg.dstPort, seg.src, seg.srcPort, e);
@@ -395,6 +440,7 @@ export class SynCache {
     e.tsRecent = o.tsVal;
     if (!layer.flows.insert(e)) {
       stats.ListenDrops++;
+      this.#recycle(e);
       return;
     }
     listener.synEntries.add(e);
@@ -402,7 +448,28 @@ export class SynCache {
     const now = layer.ctx.clock.nowMs();
     e.firstSentMs = now;
     this.#sendEntrySynAck(e);
-    layer.ctx.timers.schedule(e, now + layer.opts.initialRtoMs);
+    // The deadline in the timer's field: a fractional time passed to a call is boxed.
+    e.armAtMs = now + layer.opts.initialRtoMs;
+    layer.ctx.timers.arm(e);
+  }
+
+  /** A record for a SYN to `listener`: one from the free list, else a new one. */
+  #take(listener: SynListener, seg: RxSegment): SynEntry {
+    const shared = this.#layer.shared;
+    const la = shared.address(seg.dst);
+    const ra = shared.address(seg.src);
+    const e = this.#free.pop();
+    if (e !== undefined) {
+      e.reuseFor(listener, la, seg.dstPort, ra, seg.srcPort);
+      return e;
+    }
+    this.recordsMade++;
+    return new SynEntry(this, listener, la, seg.dstPort, ra, seg.srcPort);
+  }
+
+  /** `e` left the cache (and the flow table, and the timer wheel): the next SYN may take it. */
+  #recycle(e: SynEntry): void {
+    if (this.#free.length < FREE_SYN_ENTRIES_MAX) this.#free.push(e);
   }
 
   /**
@@ -444,8 +511,11 @@ export class SynCache {
       e.acked = true;
       return;
     }
-    this.remove(e);
-    const ep = this.#materialize(listener, seg, e.iss, e, e.retries, e.firstSentMs, e.tsOffset);
+    // Out of the flow table before the connection takes its four-tuple; back to the free list
+    // only once the connection has read what it needs of the record.
+    if (!this.#unlink(e)) return;
+    const ep = this.#materialize(listener, seg, e);
+    this.#recycle(e);
     if (ep !== null) {
       this.#remember(seg.src);
       this.#complete(ep, seg);
@@ -516,7 +586,11 @@ export class SynCache {
     p.peerTimestamps = ts;
     p.peerEcn = ts && o.ecn && layer.opts.ecn !== "off";
     p.tsRecent = ts ? seg.opts.tsVal : 0;
-    const ep = this.#materialize(listener, seg, iss, p, 0, now, tsOffset);
+    p.iss = iss;
+    p.tsOffset = tsOffset;
+    p.firstSentMs = now;
+    p.retries = 0;
+    const ep = this.#materialize(listener, seg, p);
     if (ep !== null) {
       this.#remember(seg.src);
       this.#complete(ep, seg);
@@ -524,19 +598,28 @@ export class SynCache {
     return true;
   }
 
-  /** Take `e` out (completed, reset, expired, or its listener closed). */
+  /**
+   * Take `e` out (completed, reset, expired, or its listener closed). The record goes back to
+   * the free list: read what is needed of it before (the next SYN may take it).
+   */
   remove(e: SynEntry): void {
-    if (!e.listener.synEntries.delete(e)) return;
+    if (this.#unlink(e)) this.#recycle(e);
+  }
+
+  /** `e` out of its listener, the flow table and the timer wheel; false when it was not in. */
+  #unlink(e: SynEntry): boolean {
+    if (!e.listener.synEntries.delete(e)) return false;
     this.#count--;
     const layer = this.#layer;
     layer.flows.remove(e);
+    e.flowNext = null;
     layer.ctx.timers.cancel(e);
+    return true;
   }
 
   /** `listener` closes: its half-open records are reset and dropped. */
   dropListener(listener: SynListener): void {
     for (const e of listener.synEntries.toArray()) {
-      this.remove(e);
       this.#layer.tx.sendRst(
         e.localAddr,
         e.localPort,
@@ -547,6 +630,7 @@ export class SynCache {
         true,
         e.nicIndex,
       );
+      this.remove(e);
     }
   }
 
@@ -563,7 +647,8 @@ export class SynCache {
     this.#sendEntrySynAck(e);
     const backoff = o.initialRtoMs * 2 ** e.retries;
     const now = layer.ctx.clock.nowMs();
-    layer.ctx.timers.schedule(e, now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs));
+    e.armAtMs = now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs);
+    layer.ctx.timers.arm(e);
   }
 
   #sendEntrySynAck(e: SynEntry): void {
@@ -653,18 +738,10 @@ export class SynCache {
 
   /**
    * The connection of a completed handshake, in SYN_RECEIVED as if it had sent the SYN-ACK
-   * itself (ISS `iss`, the peer's options, the window our SYN-ACK offered), registered; null
-   * when there is no route or the flow table refuses it.
+   * itself (`p`: our ISS, the peer's options; the window our SYN-ACK offered), registered;
+   * null when there is no route or the flow table refuses it.
    */
-  #materialize(
-    listener: SynListener,
-    seg: RxSegment,
-    iss: number,
-    p: PeerSyn,
-    retries: number,
-    firstSentMs: number,
-    tsOffset: number,
-  ): TcpEndpoint | null {
+  #materialize(listener: SynListener, seg: RxSegment, p: HandshakeFields): TcpEndpoint | null {
     const layer = this.#layer;
     const route = layer.routeTo(seg.src, seg.nicIndex);
     if (route === null) {
@@ -679,7 +756,7 @@ export class SynCache {
       seg.srcPort,
       route,
       listener,
-      tsOffset,
+      p.tsOffset,
     );
     const irs = (seg.seq - 1) >>> 0;
     ep.rcv.init(irs);
@@ -692,9 +769,9 @@ export class SynCache {
       p.peerEcn,
     );
     if (ep.wsOk) ep.rcv.chooseWindowShift();
-    ep.snd.start(iss, firstSentMs);
+    ep.snd.start(p.iss, p.firstSentMs);
     ep.snd.peerSyn(p.peerWindow, irs, 0);
-    ep.snd.synAckSent(retries);
+    ep.snd.synAckSent(p.retries);
     ep.rcv.synWindowField(true);
     ep.transition(TcpEvent.RCV_SYN);
     if (!layer.register(ep)) {
