@@ -10,15 +10,15 @@
  *
  * ```
  * deno run --allow-all bench/conn_warm_cpu.ts [-n N] [--from S] [--to S] [--mtu M]
- *     [--rounds R] [--addrs K] [--base PATH] [--deno-flags FLAGS] [--out FILE]
+ *     [--rounds R] [--addrs K] [--base-cli PATH] [--deno-flags FLAGS] [--out FILE]
  * ```
  *
  * `--addrs K` (2) gives the client K source addresses, used in turn: from one address to one
  * server port the ephemeral range (28,232 ports) reused after `timeWaitReuseMs` (1 s, Linux's
  * `tcp_tw_reuse_delay`) caps a client at ~28,000 connections/s, and a warm pair reaches it.
  *
- * `--base PATH` adds a pair running another checkout's `cli/ustack.ts` to every round (the
- * order alternates per round). `--deno-flags "--cpu-prof --cpu-prof-dir=D"` passes deno flags
+ * `--base-cli PATH` (also `--base`) adds a pair running another checkout's `cli/ustack.ts`
+ * to every round (the order alternates per round). `--deno-flags "--cpu-prof --cpu-prof-dir=D"` passes deno flags
  * to both processes of every pair (profiling). Run it under the measurement lock.
  *
  * @module
@@ -163,13 +163,25 @@ if (import.meta.main) {
       rounds: { type: "string", default: "1" },
       addrs: { type: "string", default: "2" },
       base: { type: "string" },
+      "base-cli": { type: "string" },
       "deno-flags": { type: "string", default: "" },
       out: { type: "string" },
     },
   });
   const denoFlags = values["deno-flags"]!.split(" ").filter((s) => s !== "");
   const checkouts: [string, string | undefined][] = [["this", undefined]];
-  if (values.base !== undefined) checkouts.push(["base", values.base]);
+  const baseCli = values["base-cli"] ?? values.base;
+  if (baseCli !== undefined) {
+    // A checkout's directory given for its CLI file made a server that never started (60 s).
+    let isFile = false;
+    try {
+      isFile = Deno.statSync(baseCli).isFile;
+    } catch { /* reported below */ }
+    if (!isFile) {
+      throw new Error(`--base-cli ${baseCli}: not a file (give the checkout's cli/ustack.ts)`);
+    }
+    checkouts.push(["base", baseCli]);
+  }
   const rounds: Record<string, unknown>[] = [];
   for (let r = 0; r < Number(values.rounds); r++) {
     const link = await BenchLink.create(Number(values.mtu));
