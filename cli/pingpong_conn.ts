@@ -367,6 +367,8 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
   };
   const next = { i: 0 };
   let cpuRun = { user: 0, system: 0 }; // CPU of the crowd phase (after the neighbour warm-up)
+  let firstMs = 0; // the neighbour warm-up's connections, alone (part of `seconds`)
+  let crowdMs = 0;
   try {
     if (!o.json) {
       emit(
@@ -379,11 +381,14 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
     if (crowd !== null) await crowd.run(first, 1, Infinity);
     else await inFlight(first, 1, () => true, one, next);
     const c0 = cpuMs();
+    const t0 = performance.now();
+    firstMs = t0 - start;
     if (crowd !== null) {
       if (!stopped) await crowd.run(o.total, o.conc, end);
     } else {
       await inFlight(o.total, o.conc, () => !stopped && performance.now() < end, one, next);
     }
+    crowdMs = performance.now() - t0;
     const c1 = cpuMs();
     cpuRun = { user: c1.user - c0.user, system: c1.system - c0.system };
   } finally {
@@ -412,6 +417,8 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
       maxUs: lat.maxUs,
       cpu_ms: cpuMs(),
       run_cpu_ms: cpuRun,
+      first_ms: round(firstMs, 2),
+      crowd_ms: round(crowdMs, 2),
       ...(firstError !== "" ? { error: firstError } : {}),
       counters: opener.counters(),
     });

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { type Clock, VirtualClock } from "../../core/clock.ts";
 import { LoopbackDriver } from "../../drivers/loopback.ts";
-import { IpAddress } from "../../net/ip_address.ts";
+import { IpAddrMap } from "../../net/ip_addr_map.ts";
+import { type IpAddr, IpAddress } from "../../net/ip_address.ts";
 import { parseIpv4 } from "../../net/ipv4_address.ts";
 import { Stack } from "../../stack/stack.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
@@ -133,4 +134,43 @@ Deno.test("connect cost: a short connection looks its four-tuple up once per seg
   // The server: one per segment and the syncache entry's insert (the connection takes the
   // entry's tuple over without another).
   assert.equal(serverLookups.n, segsB + 1, `server: ${segsB} segments in`);
+});
+
+Deno.test("connect cost: short connections read their route and shared addresses without a map lookup each", () => {
+  const net = makeSimNet({ wire: { seed: 5, delayMs: 0.05 } });
+  const listener = net.b.tcp.listen(null, 80, 64);
+  // Every lookup in an address-keyed map (the route cache's two, and any other).
+  const get = IpAddrMap.prototype.get;
+  let lookups = 0;
+  IpAddrMap.prototype.get = function <V>(this: IpAddrMap<V>, a: IpAddr): V | undefined {
+    lookups++;
+    return get.call(this, a) as V | undefined;
+  };
+  try {
+    const buf = new Uint8Array(64);
+    const exchange = () => {
+      const c = net.tcpA.connect(ADDR_B, 80);
+      let s: TcpEndpoint | null = null;
+      assert.ok(net.run(() => (s ??= listener.accept()) !== null, 1000));
+      c.write(buf, 0, 64);
+      assert.ok(net.run(() => s!.read(buf, 0, 64) === 64, 1000));
+      s!.write(buf, 0, 64);
+      assert.ok(net.run(() => c.read(buf, 0, 64) === 64, 1000));
+      c.close();
+      assert.ok(net.run(() => s!.read(buf, 0, 64) === 0, 1000));
+      s!.close();
+      assert.ok(net.run(() => s!.state === TcpState.CLOSED, 1000));
+    };
+    exchange(); // the first fills the caches (routes, addresses, neighbours)
+    const before = lookups;
+    const shared0 = net.tcpA.shared.mapLookups + net.b.tcp.shared.mapLookups;
+    for (let i = 0; i < 50; i++) exchange();
+    // 50 connections within the route cache's 1 s: the client's connect() asks for the route
+    // and two addresses, the server's SYN for two addresses and the route — each the last
+    // answer again. (main: ≥ 3 lookups per connection on each side.)
+    assert.ok(lookups - before <= 5, `${lookups - before} map lookups for 50 connections`);
+    assert.ok(net.tcpA.shared.mapLookups + net.b.tcp.shared.mapLookups - shared0 <= 5);
+  } finally {
+    IpAddrMap.prototype.get = get;
+  }
 });
