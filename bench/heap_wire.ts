@@ -53,8 +53,11 @@ const { values } = parseArgs({
     node: { type: "boolean", default: false },
     "deno-turn-us": { type: "string" },
     "deno-turn-busy-us": { type: "string" },
+    depth: { type: "string", default: "2" },
   },
 });
+/** Frames named per site: the allocating function and its callers (`--depth`). */
+const depth = Number(values.depth);
 const mtu = Number(values.mtu);
 const seconds = Number(values.seconds);
 const warmSeconds = Number(values.warm);
@@ -165,6 +168,8 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const ticks0 = loopStats.ticks;
     const readHits0 = tcp.RcvReadViewHits;
     const readMisses0 = tcp.RcvReadViewMisses;
+    const viewNames = ["RcvCopyView", "SndCopyView", "RcvReadView"];
+    const views0 = viewNames.map((n) => [tcp[`${n}Hits`], tcp[`${n}Misses`]]);
     const turns0 = loopStats.yields;
     let bytes = 0;
     let steps = 0;
@@ -193,16 +198,18 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const wire = Math.round(bytes / (mtu - 52));
     const by = new Map<string, number>();
     let total = 0;
-    const walk = (n: HeapProfileNode, parent: HeapProfileNode | null): void => {
+    const path: HeapProfileNode[] = [];
+    const walk = (n: HeapProfileNode): void => {
+      path.push(n);
       if (n.selfSize > 0) {
         total += n.selfSize;
-        const k = frameWhere(n.callFrame) +
-          (parent === null ? "" : `  < ${frameWhere(parent.callFrame)}`);
+        const k = path.slice(-depth).reverse().map((f) => frameWhere(f.callFrame)).join("  < ");
         by.set(k, (by.get(k) ?? 0) + n.selfSize);
       }
-      for (const c of n.children) walk(c, n);
+      for (const c of n.children) walk(c);
+      path.pop();
     };
-    walk(head, null);
+    walk(head);
     console.log(
       `${
         receive ? (readerName === "read" ? "receive" : `receive (${readerName})`) : "send"
@@ -220,6 +227,12 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
           `${tcp.RcvReadViewMisses - readMisses0} made`,
       );
     }
+    console.log(
+      "views (reused/made): " +
+        viewNames.map((n, i) =>
+          `${n} ${tcp[`${n}Hits`] - views0[i][0]}/${tcp[`${n}Misses`] - views0[i][1]}`
+        ).join(", "),
+    );
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
       console.log(`${(b / wire).toFixed(3).padStart(9)} B/wire packet  ${k}`);
     }

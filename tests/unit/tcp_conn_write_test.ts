@@ -9,10 +9,17 @@ import { StackError } from "../../core/errors.ts";
 import type { Stack } from "../../stack/stack.ts";
 import { TcpConn } from "../../stack/tcp_conn.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
-import { medianHeapGrowthPerUnit } from "../harness/heap_growth.ts";
+import { medianHeapGrowthPerUnit, medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
 
 /** Most heap growth per whole write of a warm connection (an async call: ~100 B and more). */
 const MAX_BYTES_PER_WRITE = 8;
+/**
+ * Most heap growth per wait of a write that waits, beyond the same frees and awaits with no
+ * writer: the wait queue calls the writer with no promise, and its step is one reaction on a
+ * settled promise (~96 B); an async step, a wait's promise and its resolving functions per wait
+ * were ~208 B.
+ */
+const MAX_BYTES_PER_WAIT = 128;
 
 /**
  * A send buffer of `room` free bytes behind a wait queue; `write` takes what fits (all of it,
@@ -114,4 +121,58 @@ Deno.test(`TcpConn.write: a warm whole write grows the heap < ${MAX_BYTES_PER_WR
   run(50_000); // warm: optimised code
   const [perWrite] = medianHeapGrowthPerUnit([{ step: () => run(5_000), units: () => writes }], 9);
   assert.ok(perWrite < MAX_BYTES_PER_WRITE, `${perWrite.toFixed(1)} B per write`);
+});
+
+Deno.test(`TcpConn.write: a write that waits grows the heap < ${MAX_BYTES_PER_WAIT} B a wait`, async () => {
+  const ep = new StubEndpoint(0);
+  const { c } = conn(ep);
+  const control = new StubEndpoint(0); // the same frees and awaits, no writer
+  const data = new Uint8Array(4 << 20);
+  let pending: Promise<void> | null = null;
+  let waits = 0;
+  let frees = 0;
+  const writer = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      if (pending === null) {
+        pending = c.write(data).then(() => {
+          pending = null;
+        });
+      }
+      ep.free(100);
+      waits++;
+      await null; // an awaiting writer's step runs here
+    }
+  };
+  const idle = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      control.free(100);
+      frees++;
+      await null;
+    }
+  };
+  await writer(20_000); // warm: optimised code
+  await idle(20_000);
+  const [perWait, perFree] = await medianHeapGrowthPerUnitAsync([
+    { step: () => writer(2_000), units: () => waits },
+    { step: () => idle(2_000), units: () => frees },
+  ], 9);
+  assert.ok(ep.taken > 2_000_000, `${ep.taken} bytes taken`);
+  assert.ok(
+    perWait - perFree < MAX_BYTES_PER_WAIT,
+    `${perWait.toFixed(1)} B per wait, ${perFree.toFixed(1)} without a writer`,
+  );
+});
+
+Deno.test("TcpConn.write: a write made while another waits goes in after it", async () => {
+  const ep = new StubEndpoint(600);
+  const { c } = conn(ep);
+  const order: number[] = [];
+  const a = c.write(new Uint8Array(1000)).then((n) => order.push(n));
+  const b = c.write(new Uint8Array(10)).then((n) => order.push(n));
+  await settle();
+  assert.equal(ep.taken, 600, "the second write went in before the first's rest");
+  ep.free(1000);
+  await Promise.all([a, b]);
+  assert.deepEqual(order, [1000, 10]);
+  assert.equal(ep.taken, 1010);
 });
