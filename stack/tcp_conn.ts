@@ -362,11 +362,17 @@ export class TcpConn {
    * same-sized writes allocate nothing — an async call was ~250 B a write, ~17 B per wire
    * packet at MTU 9000). A write that must wait makes one promise and continues after each
    * delivery of writability ({@link TcpConn.#writeWaiting}: one reaction per wait, no async step
-   * and no wait promise — 96 B per wait against 208); an error of any part rejects it. A write
-   * made while another waits goes after it.
+   * and no wait promise — 96 B per wait against 208); an error of any part rejects it. Writes
+   * go in in call order: one made while another waits, or while earlier ones are queued
+   * behind a wait, goes after them.
    */
   write(data: Uint8Array): Promise<number> {
-    if (this.#waitData !== null) return this.#writeAfter(data);
+    if (this.#waitData !== null || this.#queuedWrites > 0) return this.#writeAfter(data);
+    return this.#writeNow(data);
+  }
+
+  /** {@link TcpConn.write} with nothing waiting or queued before it. */
+  #writeNow(data: Uint8Array): Promise<number> {
     const len = data.length;
     let n = 0;
     if (len > 0) {
@@ -471,9 +477,20 @@ export class TcpConn {
     this.#waitReject = NO_SETTLE;
   }
 
-  /** A write made while another waits: after that one settles (either way). */
+  /** Writes queued behind a waiting one, not yet begun. */
+  #queuedWrites = 0;
+
+  /**
+   * A write made while another waits (or others are queued): after the waiting one settles
+   * (either way), in call order — the queued writes' reactions run in the order they were made,
+   * and one that finds an earlier write waiting again queues behind that one.
+   */
   #writeAfter(data: Uint8Array): Promise<number> {
-    const next = () => this.write(data);
+    this.#queuedWrites++;
+    const next = () => {
+      this.#queuedWrites--;
+      return this.#waitData !== null ? this.#writeAfter(data) : this.#writeNow(data);
+    };
     return this.#waitDone.then(next, next);
   }
 

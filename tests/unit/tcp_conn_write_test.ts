@@ -176,3 +176,41 @@ Deno.test("TcpConn.write: a write made while another waits goes in after it", as
   assert.deepEqual(order, [1000, 10]);
   assert.equal(ep.taken, 1010);
 });
+
+/** A {@link StubEndpoint} that keeps every byte it takes, in order. */
+class RecordingEndpoint extends StubEndpoint {
+  readonly bytes: number[] = [];
+  override write(buf: Uint8Array, off: number, len: number): number {
+    const n = super.write(buf, off, len);
+    for (let i = 0; i < n; i++) this.bytes.push(buf[off + i]);
+    return n;
+  }
+}
+
+Deno.test("TcpConn.write: a write made after room came back but before the waiting write went on goes after it", async () => {
+  const ep = new RecordingEndpoint(5);
+  const { c } = conn(ep);
+  const a = c.write(new Uint8Array(10).fill(1));
+  await settle();
+  ep.free(100); // the waiting write's step is queued, not run
+  const b = c.write(new Uint8Array(3).fill(2));
+  assert.deepEqual(await Promise.all([a, b]), [10, 3]);
+  // main's async writer interleaved: 1×5, 2×3, 1×5
+  assert.deepEqual(ep.bytes, [...Array(10).fill(1), 2, 2, 2]);
+});
+
+Deno.test("TcpConn.write: writes go in in call order, also one made in a waiting write's reaction", async () => {
+  const ep = new RecordingEndpoint(5);
+  const { c } = conn(ep);
+  const a = c.write(new Uint8Array(10).fill(1));
+  // Made when A settles — after B and D were called.
+  const cDone = a.then(() => c.write(new Uint8Array(3).fill(3)));
+  const b = c.write(new Uint8Array(3).fill(2));
+  const d = c.write(new Uint8Array(2).fill(4));
+  await settle();
+  ep.free(6); // A's last 5 go in; B takes 1 and waits, D and C queue behind it
+  await settle();
+  ep.free(100);
+  assert.deepEqual(await Promise.all([a, b, d, cDone]), [10, 3, 2, 3]);
+  assert.deepEqual(ep.bytes, [...Array(10).fill(1), 2, 2, 2, 4, 4, 3, 3, 3]);
+});
