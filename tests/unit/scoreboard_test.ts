@@ -384,3 +384,25 @@ Deno.test("scoreboard: only a delivery that was the original's notes its latenes
   assert.equal(log.reasonOf(new Uint32Array([2000, 3000]), 0), RX_RACK);
   assert.equal(log.foundLateMs, -1);
 });
+
+Deno.test("scoreboard: a flight of 24 records sent 10 at a time stays in the initial 16 columns", () => {
+  // A short response after IW10: compacted in place, not grown into columns that are not pooled.
+  const sb = new Scoreboard(new DeliveryRate(), 1024);
+  for (let round = 0; round < 20; round++) {
+    const base = round * 100_000;
+    let sent = 0;
+    let acked = 0;
+    let most = 0;
+    while (acked < 24) {
+      while (sent < 24 && sent - acked < 10) {
+        assert.ok(sb.onSend(base + sent * 1000, base + (sent + 1) * 1000, sent, 0));
+        sent++;
+        if (sb.capacity > most) most = sb.capacity;
+      }
+      acked++;
+      sb.ackTo(base + acked * 1000);
+    }
+    assert.equal(most, 16, `round ${round}`);
+    assert.equal(sb.capacity, 0, "empty: the columns given back to the pool");
+  }
+});

@@ -841,9 +841,11 @@ export class Scoreboard {
     // Compact in place only while at most half the columns are in use (or they cannot grow):
     // a compaction then moves no more records than the slots it frees, O(1) per record
     // amortised. A board held nearly full would compact every few records, moving them all.
+    // At the initial size it always compacts: moving ≤ 16 records is cheap, and growing would
+    // take new columns that are not pooled (a 24-segment response sent 10 at a time).
     if (
       this.#n + k <= this.#cap && this.#head > 0 &&
-      (this.#n + k <= this.#cap >> 1 || this.#cap >= this.#max)
+      (this.#n + k <= this.#cap >> 1 || this.#cap >= this.#max || this.#cap === INITIAL_RECORDS)
     ) {
       this.#move(0, this.#head, this.#n);
       this.#head = 0;
