@@ -13,7 +13,7 @@ import { RX_CSUM_VALID } from "../../link/driver.ts";
 import { IpAddress } from "../../net/ip_address.ts";
 import type { NetRxMeta } from "../../net/network_layer.ts";
 import { makeSimNet } from "../harness/sim_net.ts";
-import { TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
+import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 
@@ -118,4 +118,50 @@ Deno.test("syncache alloc: a completed handshake's record is the next SYN's; a r
   }
   assert.equal(cache.size, 0);
   assert.equal(cache.recordsMade, 1, "one record made for 200 handshakes");
+});
+
+Deno.test("syncache alloc: a reused record keeps nothing of its last SYN (its retransmissions, its options)", () => {
+  const rig = new TcpRig({ tcp: { synAckRetries: 3 } });
+  const listener = rig.stack.tcp.listen(null, SERVICE_PORT, 8);
+  const st = rig.stack.stats.tcp;
+  const cache = rig.stack.tcp.syncache;
+  // First SYN: every option; its SYN-ACK resent twice, then the peer resets it.
+  rig.inject({
+    srcPort: 5001,
+    seq: 1000,
+    flags: TCP_FLAG_SYN,
+    mss: 1460,
+    windowScale: 7,
+    sackPermitted: true,
+    ts: [0xc0000000, 0],
+  });
+  rig.advance(1000 + 2000 + 100); // two SYN-ACK retransmissions (1 s, then 2 s)
+  assert.equal(st.TCPSynRetrans, 2);
+  rig.inject({ srcPort: 5001, seq: 1001, flags: TCP_FLAG_RST });
+  assert.equal(cache.size, 0);
+  const made = cache.recordsMade;
+  rig.take();
+  // Second SYN, from another port, with no option: it takes the first one's record.
+  rig.inject({ srcPort: 5002, seq: 7000, flags: TCP_FLAG_SYN });
+  assert.equal(cache.recordsMade, made, "the record was reused");
+  const synAck = rig.take().find((s) => (s.flags & TCP_FLAG_SYN) !== 0)!;
+  assert.equal(synAck.dstPort, 5002);
+  assert.equal(synAck.windowScale, -1, "no window scale to a SYN without one");
+  assert.equal(synAck.sackPermitted, false);
+  assert.equal(synAck.hasTimestamps, false);
+  // Its retransmissions count from 0 again: 3 before it gives up, not 1.
+  rig.advance(1000 + 2000 + 4000 + 8000 + 100);
+  assert.equal(st.TCPSynRetrans - 2, 3, "the reused record's own retransmissions");
+  assert.equal(cache.size, 0, "given up after its own 3");
+  // Third SYN (the same record again) completes: the connection has none of the options.
+  rig.inject({ srcPort: 5003, seq: 9000, flags: TCP_FLAG_SYN });
+  const sa = rig.take().find((s) => (s.flags & TCP_FLAG_SYN) !== 0 && s.dstPort === 5003)!;
+  rig.inject({ srcPort: 5003, seq: 9001, ack: (sa.seq + 1) >>> 0, flags: TCP_FLAG_ACK });
+  const ep = listener.accept()!;
+  assert.ok(ep !== null);
+  assert.equal(ep.remotePort, 5003);
+  assert.equal(ep.state, TcpState.ESTABLISHED);
+  assert.equal(ep.wsOk, false);
+  assert.equal(ep.tsOk, false);
+  assert.equal(cache.recordsMade, made, "still the one record");
 });
