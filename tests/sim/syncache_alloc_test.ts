@@ -15,6 +15,7 @@ import type { NetRxMeta } from "../../net/network_layer.ts";
 import { makeSimNet } from "../harness/sim_net.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from "../../transport/tcp/header.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
+import { FREE_SYN_ENTRIES_MAX } from "../../transport/tcp/syncache.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 
 /** Most heap growth per half-open record made and reset (main: ~400 B; this code ~0). */
@@ -164,4 +165,17 @@ Deno.test("syncache alloc: a reused record keeps nothing of its last SYN (its re
   assert.equal(ep.wsOk, false);
   assert.equal(ep.tsOk, false);
   assert.equal(cache.recordsMade, made, "still the one record");
+});
+
+Deno.test("syncache alloc: the free list keeps at most FREE_SYN_ENTRIES_MAX records and counts the rest", () => {
+  const rig = new TcpRig();
+  const listener = rig.stack.tcp.listen(null, SERVICE_PORT, 4096);
+  const cache = rig.stack.tcp.syncache;
+  const n = FREE_SYN_ENTRIES_MAX + 76;
+  for (let i = 0; i < n; i++) rig.inject({ srcPort: 2000 + i, seq: 1000, flags: TCP_FLAG_SYN });
+  assert.equal(cache.size, n);
+  assert.equal(cache.recordsMade, n);
+  listener.close(); // every half-open record reset and out
+  assert.equal(cache.size, 0);
+  assert.equal(cache.recordsNotKept, 76);
 });

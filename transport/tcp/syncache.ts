@@ -324,6 +324,8 @@ export class SynCache {
   readonly #free: SynEntry[] = [];
   /** Records made so far (not taken from the free list): tests and tools. */
   recordsMade = 0;
+  /** Records that left the cache with the free list full (left to the collector). */
+  recordsNotKept = 0;
 
   /**
    * The syncache of `layer` (the cookie key and the per-source limiter's secrets drawn here,
@@ -470,6 +472,7 @@ export class SynCache {
   /** `e` left the cache (and the flow table, and the timer wheel): the next SYN may take it. */
   #recycle(e: SynEntry): void {
     if (this.#free.length < FREE_SYN_ENTRIES_MAX) this.#free.push(e);
+    else this.recordsNotKept++;
   }
 
   /**
