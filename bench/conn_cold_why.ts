@@ -144,7 +144,6 @@ async function pair(
         ticks: threadTicks(srv.pid),
         psi: cpuPressureUs(),
         srvLine: srv.cli.lines.length,
-        cliLine: c.cli.lines.findIndex((l) => re.test(l)),
         load: Deno.loadavg()[0],
       };
     };

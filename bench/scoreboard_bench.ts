@@ -2,7 +2,8 @@
  * Micro-benchmark of the SACK scoreboard's per-ACK work under loss: a receiver holding a hole
  * near SND.UNA acknowledges each new arrival with a SACK block whose right edge moved on by
  * two segments, as the sink does under 1 % loss. One bench per window size (records of 30
- * segments in flight): the time per ACK should not grow with the window. Run:
+ * segments in flight): the split is gone; an edge that passes a record boundary still merges,
+ * moving the later records (O(records ÷ segments per record) per ACK). Run:
  * `deno bench bench/scoreboard_bench.ts` (here and in another checkout to compare).
  *
  * @module
