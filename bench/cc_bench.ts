@@ -808,6 +808,11 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
   if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) {
     throw new Error(`--repeat: an integer 1..20`);
   }
+  for (const kv of values["peer-sysctl"] ?? []) {
+    if (!/^[a-z0-9_.\/-]+=\S+$/i.test(kv)) {
+      throw new Error(`--peer-sysctl ${kv}: say KEY=VALUE, e.g. net.ipv4.tcp_comp_sack_nr=0`);
+    }
+  }
   const lossOn = values["loss-on"] ?? "wire";
   if (lossOn !== "wire" && lossOn !== "frame") throw new Error(`--loss-on: wire or frame`);
   const date = now.toISOString().slice(0, 10);

@@ -109,3 +109,16 @@ Deno.test("cc bench: drops at the CPUs' input backlogs summed from softnet_stat'
   assert.equal(backlogDrops(text), 0x241d0 + 10);
   assert.equal(backlogDrops(""), 0);
 });
+
+Deno.test("bench:cc: --peer-sysctl is repeatable and must say KEY=VALUE", () => {
+  const o = parseCcBenchArgs([
+    "--peer-sysctl",
+    "net.ipv4.tcp_comp_sack_nr=0",
+    "--peer-sysctl",
+    "net.ipv4.tcp_sack=1",
+  ])!;
+  assert.deepEqual(o.peerSysctls, ["net.ipv4.tcp_comp_sack_nr=0", "net.ipv4.tcp_sack=1"]);
+  assert.equal(parseCcBenchArgs([])!.peerSysctls, undefined);
+  assert.throws(() => parseCcBenchArgs(["--peer-sysctl", "net.ipv4.tcp_sack"]), /KEY=VALUE/);
+  assert.throws(() => parseCcBenchArgs(["--peer-sysctl", "a=b; reboot"]), /KEY=VALUE/);
+});
