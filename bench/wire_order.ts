@@ -218,6 +218,8 @@ export interface SendOrder {
   behindLater: number;
   /** Of those, first transmissions that came after a resend sent later than them. */
   behindResend: number;
+  /** Of those, resends (a resend behind new data sent after it). */
+  resendsBehind: number;
   /** Resends ahead of at least one first transmission sent before them. */
   resendsAhead: number;
   /** The furthest a segment was behind in send order (frames). */
@@ -251,6 +253,7 @@ export function countSendOrder(pcap: Uint8Array): SendOrder {
     frames: 0,
     behindLater: 0,
     behindResend: 0,
+    resendsBehind: 0,
     resendsAhead: 0,
     maxBehindFrames: 0,
   };
@@ -294,6 +297,7 @@ export function countSendOrder(pcap: Uint8Array): SendOrder {
     if (frame < maxFrame) {
       out.behindLater++;
       if (maxFrame - frame > out.maxBehindFrames) out.maxBehindFrames = maxFrame - frame;
+      if (resend) out.resendsBehind++;
       if (!resend && frame < maxResend) {
         out.behindResend++;
         for (let i = 0; i < RECENT_RESENDS; i++) {

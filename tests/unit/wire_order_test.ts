@@ -109,6 +109,7 @@ Deno.test("send order: a first transmission behind a later resend counts, by fra
     frames: 4,
     behindLater: 3,
     behindResend: 3,
+    resendsBehind: 0,
     resendsAhead: 1,
     maxBehindFrames: 1,
   });
@@ -123,6 +124,21 @@ Deno.test("send order: a first transmission behind a later resend counts, by fra
     [13, s(5), 1000],
   ]));
   assert.equal(inOrder.behindLater, 0);
+  // A resend behind new data sent after it: behind, but ahead of nothing.
+  const late = countSendOrder(pcap([
+    [10, s(0), 1000], // frame 10: s0, s1
+    [11, s(1), 1000],
+    [13, s(2), 1000], // frame 13 (frame 12 went elsewhere)
+    [11, s(0), 1000], // frame 11: a resend of s0, sent before frame 13
+  ]));
+  assert.deepEqual(late, {
+    frames: 3,
+    behindLater: 1,
+    behindResend: 0,
+    resendsBehind: 1,
+    resendsAhead: 0,
+    maxBehindFrames: 2,
+  });
   assert.equal(inOrder.frames, 4);
   assert.equal(
     countSeqInversions(pcap([
