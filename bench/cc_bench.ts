@@ -43,7 +43,7 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
-import { countIdInversions, countSeqInversions } from "./wire_order.ts";
+import { countIdInversions, countSendOrder, countSeqInversions } from "./wire_order.ts";
 import {
   threadCpuDelta,
   threadCpuSeconds,
@@ -256,7 +256,7 @@ async function startOrderTap(
             const seen = /received\/dropped on interface '[^']*': (\d+)\/(\d+)/.exec(f.stderr);
             const pre = t.side === "peer" ? "" : "ack";
             const o: Record<string, number> = t.side === "peer"
-              ? { ...countSeqInversions(bytes) }
+              ? { ...countSeqInversions(bytes), ...countSendOrder(bytes) }
               : { ...countIdInversions(bytes) };
             for (const [k, v] of Object.entries(o)) {
               out[pre === "" ? k : pre + k[0].toUpperCase() + k.slice(1)] = v;
@@ -765,6 +765,8 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
   --order-tap     capture the sender's datagrams on the peer (dumpcap) and count those that
                   arrived behind a later-sent one (first transmissions below the highest byte
                   seen): the path's reordering of the sender's frames; resends not counted;
+                  in send order (frames by IPv4 id): segments behind a later-sent frame, first
+                  transmissions behind a later resend (behindResend, resendsAhead);
                   and the peer's ACKs at the sender's end behind a later one (IPv4 ids)
   --loss-only     only the lossy phase (with --loss 0: only the phase without loss)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;

@@ -209,3 +209,111 @@ function* ipv4Frames(pcap: Uint8Array, v: DataView, who: string): Generator<numb
     if (caught >= ETH + 20 && v.getUint16(f + 12) === 0x0800) yield f;
   }
 }
+
+/** What {@link countSendOrder} found. */
+export interface SendOrder {
+  /** The sender's frames, rebuilt from their segments (see {@link countSendOrder}). */
+  frames: number;
+  /** Segments that came after a segment of a frame sent later (by the frames' numbers). */
+  behindLater: number;
+  /** Of those, first transmissions that came after a resend sent later than them. */
+  behindResend: number;
+  /** Of those, resends (a resend behind new data sent after it). */
+  resendsBehind: number;
+  /** Resends ahead of at least one first transmission sent before them. */
+  resendsAhead: number;
+  /** The furthest a segment was behind in send order (frames). */
+  maxBehindFrames: number;
+}
+
+/** Resends remembered for {@link countSendOrder}'s count of those that overtook. */
+const RECENT_RESENDS = 64;
+
+/**
+ * Count, in the sender's send order, the segments of `pcap` (one TCP-over-IPv4 flow from the
+ * stack; filter at capture) that arrived behind a later-sent one — in particular first
+ * transmissions behind a later resend, which a count by sequence number cannot see (the resend's
+ * bytes are below them). The stack numbers each IPv4 datagram it builds one by one, a
+ * super-frame once, and the kernel's segmentation numbers its segments on from there; so
+ * segments that follow each other both by identification (+1) and by sequence (the next byte)
+ * are one frame, and the frame's number is its first segment's. (A frame of n segments followed
+ * at once by the next new data sent n frames later — n − 1 resends sent between — joins it: its
+ * segments then take the earlier number, a rare overcount of segments behind.)
+ * Frames more than {@link ID_JUMP} apart are not compared.
+ *
+ * @example
+ * ```ts ignore
+ * const o = countSendOrder(await Deno.readFile("/tmp/peer.pcap"));
+ * console.log(o.behindResend, o.resendsAhead);
+ * ```
+ */
+export function countSendOrder(pcap: Uint8Array): SendOrder {
+  const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+  const out: SendOrder = {
+    frames: 0,
+    behindLater: 0,
+    behindResend: 0,
+    resendsBehind: 0,
+    resendsAhead: 0,
+    maxBehindFrames: 0,
+  };
+  const seen = new Set<number>();
+  let base0 = NaN; // the first segment's sequence number: bytes are placed from it, as above
+  let prevId = -1;
+  let prevEnd = 0;
+  let frame = -1; // the current frame's number (its first segment's identification)
+  let maxFrame = -1; // the latest-sent frame seen, unwrapped
+  let maxResend = -Infinity; // the latest-sent resend seen, unwrapped
+  // Recent resends' frame numbers (unwrapped) and whether one has been counted as ahead.
+  const resendFrame = new Float64Array(RECENT_RESENDS).fill(-Infinity);
+  const resendCounted = new Uint8Array(RECENT_RESENDS);
+  let resendNext = 0;
+  let lastUnwrapped = 0;
+  for (const f of ipv4Frames(pcap, v, "countSendOrder")) {
+    const caught = v.getUint32(f - RECORD_HEADER + 8, true);
+    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
+    if (v.getUint8(f + ETH + 9) !== 6 || caught < ETH + ihl + 14) continue;
+    const tcp = f + ETH + ihl;
+    const payload = v.getUint16(f + ETH + 2) - ihl - (v.getUint8(tcp + 12) >> 4) * 4;
+    if (payload <= 0) continue;
+    const seq = v.getUint32(tcp + 4);
+    const id = v.getUint16(f + ETH + 4);
+    if (base0 !== base0) base0 = seq;
+    const at = (seq - base0) | 0; // flows of up to 2 GB place right; enough for a 5 s run's tap
+    const resend = seen.has(at);
+    if (!resend) seen.add(at);
+    const sameFrame = prevId >= 0 && id === ((prevId + 1) & 0xffff) && at === prevEnd;
+    prevId = id;
+    prevEnd = at + payload;
+    if (!sameFrame) {
+      // Unwrap the frame's number by its signed distance from the last one.
+      let d = (id - (lastUnwrapped & 0xffff)) & 0xffff;
+      if (d >= 0x8000) d -= 0x10000;
+      if (frame >= 0 && (d > ID_JUMP || d < -ID_JUMP)) continue; // not comparable: skipped
+      frame = frame < 0 ? id : lastUnwrapped + d;
+      lastUnwrapped = frame;
+      out.frames++;
+    }
+    if (frame < maxFrame) {
+      out.behindLater++;
+      if (maxFrame - frame > out.maxBehindFrames) out.maxBehindFrames = maxFrame - frame;
+      if (resend) out.resendsBehind++;
+      if (!resend && frame < maxResend) {
+        out.behindResend++;
+        for (let i = 0; i < RECENT_RESENDS; i++) {
+          if (resendCounted[i] === 0 && resendFrame[i] > frame) {
+            resendCounted[i] = 1;
+            out.resendsAhead++;
+          }
+        }
+      }
+    } else maxFrame = frame;
+    if (resend && !sameFrame) {
+      if (frame > maxResend) maxResend = frame;
+      resendFrame[resendNext] = frame;
+      resendCounted[resendNext] = 0;
+      resendNext = (resendNext + 1) % RECENT_RESENDS;
+    }
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { countIdInversions, countSeqInversions } from "../../bench/wire_order.ts";
+import { countIdInversions, countSendOrder, countSeqInversions } from "../../bench/wire_order.ts";
 
 /** A classic little-endian Ethernet pcap of IPv4/TCP datagrams (id, seq, payload bytes, flags). */
 function pcap(datagrams: [number, number, number, number?][]): Uint8Array {
@@ -92,4 +92,62 @@ Deno.test("wire order: a stray first datagram does not make the sender's ACKs lo
   assert.equal(o.inversions, 1);
   assert.equal(o.maxBehind, 49);
   assert.equal(o.jumps, 3); // the first three after the stray, until the count follows them
+});
+
+Deno.test("send order: a first transmission behind a later resend counts, by frame numbers", () => {
+  const s = (i: number) => (0xfffff000 + i * 1000) >>> 0;
+  const o = countSendOrder(pcap([
+    [10, s(0), 1000], // frame 10: s0, s1 (the kernel numbers its segments on)
+    [11, s(1), 1000],
+    [12, s(0), 1000], // frame 12: a resend of s0, sent after frame 11
+    [11, s(2), 1000], // frame 11: s2, s3, s4, sent before the resend, here after it
+    [12, s(3), 1000],
+    [13, s(4), 1000],
+    [13, s(5), 1000], // frame 13
+  ]));
+  assert.deepEqual(o, {
+    frames: 4,
+    behindLater: 3,
+    behindResend: 3,
+    resendsBehind: 0,
+    resendsAhead: 1,
+    maxBehindFrames: 1,
+  });
+  // The same frames in send order: nothing behind (and sequence order alone sees nothing either).
+  const inOrder = countSendOrder(pcap([
+    [10, s(0), 1000],
+    [11, s(1), 1000],
+    [11, s(2), 1000],
+    [12, s(3), 1000],
+    [13, s(4), 1000],
+    [12, s(0), 1000],
+    [13, s(5), 1000],
+  ]));
+  assert.equal(inOrder.behindLater, 0);
+  // A resend behind new data sent after it: behind, but ahead of nothing.
+  const late = countSendOrder(pcap([
+    [10, s(0), 1000], // frame 10: s0, s1
+    [11, s(1), 1000],
+    [13, s(2), 1000], // frame 13 (frame 12 went elsewhere)
+    [11, s(0), 1000], // frame 11: a resend of s0, sent before frame 13
+  ]));
+  assert.deepEqual(late, {
+    frames: 3,
+    behindLater: 1,
+    behindResend: 0,
+    resendsBehind: 1,
+    resendsAhead: 0,
+    maxBehindFrames: 2,
+  });
+  assert.equal(inOrder.frames, 4);
+  assert.equal(
+    countSeqInversions(pcap([
+      [10, s(0), 1000],
+      [11, s(1), 1000],
+      [12, s(0), 1000],
+      [11, s(2), 1000],
+      [12, s(3), 1000],
+    ])).inversions,
+    0,
+  );
 });
