@@ -46,7 +46,7 @@ import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
-import type { ConnectionLayer, ConnectionListener } from "./endpoint.ts";
+import type { ConnectionLayer, ConnectionListener, EndpointOpen, PeerOptions } from "./endpoint.ts";
 import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { endpointInput } from "./input.ts";
@@ -99,21 +99,9 @@ export interface SynCacheLayer extends ConnectionLayer {
 }
 
 /** What a peer's SYN offered, kept for the SYN-ACK and for the connection made later. */
-export interface PeerSyn {
+export interface PeerSyn extends PeerOptions {
   /** The window field of the SYN. */
   peerWindow: number;
-  /** Its MSS option (0 when absent). */
-  peerMss: number;
-  /** Its window shift, -1 when it offered none. */
-  peerWindowScale: number;
-  /** It offered SACK. */
-  peerSack: boolean;
-  /** It sent timestamps. */
-  peerTimestamps: boolean;
-  /** ECN agreed (RFC 3168 §6.1.1: it asked, we accept). */
-  peerEcn: boolean;
-  /** Its TSval (TS.Recent). */
-  tsRecent: number;
 }
 
 /** What a SYN-ACK carries besides the options ({@link SynCache}'s writer reads them as fields). */
@@ -131,7 +119,7 @@ interface SynAckFields extends PeerSyn {
  * a cookie's (in the scratch record). Read as fields: numbers passed as arguments to a call
  * V8 does not inline are boxed (a uint32 ≥ 2**30, a fractional time), one per connection.
  */
-interface HandshakeFields extends PeerSyn {
+interface HandshakeFields extends PeerSyn, EndpointOpen {
   /** Our ISS. */
   iss: number;
   /** Our TSval offset (RFC 7323 §5.4). */
@@ -748,6 +736,7 @@ export class SynCache {
       layer.stats.ListenDrops++;
       return null;
     }
+    // The record's numbers are read as fields by the callees (no heap number per argument).
     const ep = new TcpEndpoint(
       layer,
       layer.shared.address(seg.dst),
@@ -756,20 +745,13 @@ export class SynCache {
       seg.srcPort,
       route,
       listener,
-      p.tsOffset,
+      p,
     );
     const irs = (seg.seq - 1) >>> 0;
     ep.rcv.init(irs);
-    ep.negotiateOptions(
-      p.peerWindowScale,
-      p.peerTimestamps,
-      p.peerSack,
-      p.peerMss,
-      p.tsRecent,
-      p.peerEcn,
-    );
+    ep.negotiateOptions(p);
     if (ep.wsOk) ep.rcv.chooseWindowShift();
-    ep.snd.start(p.iss, p.firstSentMs);
+    ep.snd.start(p);
     ep.snd.peerSyn(p.peerWindow, irs, 0);
     ep.snd.synAckSent(p.retries);
     ep.rcv.synWindowField(true);
