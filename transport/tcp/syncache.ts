@@ -46,8 +46,8 @@ import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
-import type { ConnectionLayer, ConnectionListener, EndpointOpen, PeerOptions } from "./endpoint.ts";
-import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
+import type { ConnectionLayer, ConnectionListener, PeerOptions } from "./endpoint.ts";
+import { ecnAgreed, EndpointOpenRecord, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { endpointInput } from "./input.ts";
 import { advertisedMss } from "./mss.ts";
@@ -119,7 +119,7 @@ interface SynAckFields extends PeerSyn {
  * a cookie's (in the scratch record). Read as fields: numbers passed as arguments to a call
  * V8 does not inline are boxed (a uint32 ≥ 2**30, a fractional time), one per connection.
  */
-interface HandshakeFields extends PeerSyn, EndpointOpen {
+interface HandshakeFields extends PeerSyn {
   /** Our ISS. */
   iss: number;
   /** Our TSval offset (RFC 7323 §5.4). */
@@ -291,6 +291,12 @@ export class SynCache {
   readonly #cookies: SynCookies;
   readonly #cookieOpts = new CookieOptions();
   readonly #peer = new PeerSynRecord();
+  /**
+   * The numbers a completed handshake hands its connection, copied out of the record or the
+   * cookie's scratch record: the builders then read fields of one class (`connect` fills
+   * another of it), not of two or three.
+   */
+  readonly #open = new EndpointOpenRecord();
   /** SYN cookies per second per source (null: no limit). */
   readonly #perSource: KeyedRateLimiter | null;
   /** The source and time of a SYN for {@link SynCache.#perSource}. */
@@ -737,6 +743,10 @@ export class SynCache {
       return null;
     }
     // The record's numbers are read as fields by the callees (no heap number per argument).
+    const open = this.#open;
+    open.iss = p.iss;
+    open.firstSentMs = p.firstSentMs;
+    open.tsOffset = p.tsOffset;
     const ep = new TcpEndpoint(
       layer,
       layer.shared.address(seg.dst),
@@ -745,13 +755,13 @@ export class SynCache {
       seg.srcPort,
       route,
       listener,
-      p,
+      open,
     );
     const irs = (seg.seq - 1) >>> 0;
     ep.rcv.init(irs);
     ep.negotiateOptions(p);
     if (ep.wsOk) ep.rcv.chooseWindowShift();
-    ep.snd.start(p);
+    ep.snd.start(open);
     ep.snd.peerSyn(p.peerWindow, irs, 0);
     ep.snd.synAckSent(p.retries);
     ep.rcv.synWindowField(true);
