@@ -93,10 +93,16 @@ interface Part {
   make: (i: number) => unknown;
 }
 
+/** The numbers an active open hands its endpoint (one record, as `connect` keeps). */
+const open = { iss: 0, firstSentMs: 1000, tsOffset: 0 };
+
 const parts: Part[] = [
   {
     name: "endpoint (active open)",
-    make: (i) => new TcpEndpoint(layer, la, 40000 + (i & 0x3fff), ra, 80, route, null, i, 1000),
+    make: (i) => {
+      open.tsOffset = i;
+      return new TcpEndpoint(layer, la, 40000 + (i & 0x3fff), ra, 80, route, null, open);
+    },
   },
   { name: "TcpSender", make: () => new TcpSender(c0, svc) },
   { name: "TcpReceiver", make: () => new TcpReceiver(c0, svc, 1460, c0.snd.rtt) },

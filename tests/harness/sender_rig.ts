@@ -55,7 +55,7 @@ export function establishedSender(
   const svc = { ctx, opts, stats: new StackStats().tcp, rttNs: latencyHistogram() };
   const conn = new SenderStub(o.tsoBytes ?? 0);
   const snd = new TcpSender(conn, svc);
-  snd.start(1000, clock.nowMs());
+  snd.start({ iss: 1000, firstSentMs: clock.nowMs() });
   snd.peerSyn(o.window ?? 65535, 7000, 1001);
   snd.setPeerOptions(7, RIG_MSS);
   snd.sndNxt = 1001;

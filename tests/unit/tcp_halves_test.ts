@@ -264,7 +264,7 @@ function established(wnd: number): { snd: TcpSender; conn: SenderStub } {
   const conn = new SenderStub();
   const snd = new TcpSender(conn, svc);
   conn.una = () => snd.sndUna;
-  snd.start(1000, 0);
+  snd.start({ iss: 1000, firstSentMs: 0 });
   snd.peerSyn(wnd, 7000, 1001);
   snd.setPeerOptions(0, 1000);
   snd.sndNxt = 1001; // the SYN went out (what sendSyn does)

@@ -24,6 +24,7 @@ import { StackError } from "../../core/errors.ts";
 import { EV_ERROR, EV_HANGUP, EV_READABLE, EV_WRITABLE, WaitQueue } from "../../core/event_mux.ts";
 import type { OutputSource } from "../../core/output_queue.ts";
 import { Timer } from "../../core/timer_wheel.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import type { IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
 import type { TcpServices } from "./context.ts";
@@ -34,7 +35,7 @@ import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES, type TcpHeaderOptions } f
 import { advertisedMss, defaultPeerMss, pathMtuMss, sendMss } from "./mss.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
-import { TcpSender } from "./sender.ts";
+import { type SynStart, TcpSender } from "./sender.ts";
 import { seqAdd, seqDiff } from "./seq.ts";
 import {
   awaitsFinAck,
@@ -87,6 +88,47 @@ export interface ConnectionLayer extends TcpServices {
    * {@link TcpEndpoint.transition}.
    */
   finPending: number;
+}
+
+/**
+ * The numbers a new connection starts from, read as fields by its constructor and
+ * {@link TcpSender.start}: a uint32 ≥ 2**30 or a fractional time passed as an argument to a
+ * call V8 does not inline is a new heap number each time (16 B here, one per number per
+ * connection). A syncache record or cookie gives them to a passive open; `connect` fills one
+ * {@link EndpointOpenRecord} per layer.
+ */
+export interface EndpointOpen extends SynStart {
+  /** The connection's TSval offset (RFC 7323 §5.4; the other half of its ISN's SipHash). */
+  readonly tsOffset: number;
+}
+
+/** A reusable {@link EndpointOpen} (an active open's: its numbers start as doubles). */
+export class EndpointOpenRecord implements EndpointOpen {
+  /** Our ISS. */
+  iss: number = DOUBLE_ZERO;
+  /** The SYN's time: the connect's clock read (ms). */
+  firstSentMs: number = DOUBLE_ZERO;
+  /** The TSval offset. */
+  tsOffset: number = DOUBLE_ZERO;
+}
+
+/**
+ * The peer's SYN options as a syncache record or cookie keeps them, read as fields by
+ * {@link TcpEndpoint.negotiateOptions} (its TSval is a uint32: a heap number as an argument).
+ */
+export interface PeerOptions {
+  /** Its MSS option (0 when absent). */
+  peerMss: number;
+  /** Its window shift, -1 when it offered none. */
+  peerWindowScale: number;
+  /** It offered SACK. */
+  peerSack: boolean;
+  /** It sent timestamps. */
+  peerTimestamps: boolean;
+  /** ECN agreed (RFC 3168 §6.1.1: it asked, we accept). */
+  peerEcn: boolean;
+  /** Its TSval (TS.Recent). */
+  tsRecent: number;
 }
 
 /** The listener a passive connection came from, until accepted; `TcpListener` provides it. */
@@ -220,9 +262,10 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
   }
 
   /**
-   * @internal Use `TcpLayer.connect` or `TcpListener.accept`. `tsOffset` is the connection's
-   * TSval offset (the other half of its ISN's SipHash); `nowMs` the clock's time when the
-   * caller has just read it (else the clock is read).
+   * @internal Use `TcpLayer.connect` or `TcpListener.accept`. `open` gives the TSval offset
+   * (read here) and the ISS with the SYN's time ({@link TcpSender.start} reads them). An
+   * active open's last-receive time starts at its SYN's time (the connect's one clock read);
+   * a passive open's at the clock's time now.
    */
   constructor(
     layer: ConnectionLayer,
@@ -232,8 +275,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     remotePort: number,
     route: NetRoute,
     listener: ConnectionListener | null,
-    tsOffset: number,
-    nowMs: number = layer.ctx.clock.nowMs(),
+    open: EndpointOpen,
   ) {
     this.layer = layer;
     this.localAddr = localAddr;
@@ -242,8 +284,12 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.remotePort = remotePort;
     this.route = route;
     this.listener = listener;
-    if (listener === null) this.#bits = B_ACTIVE_OPEN;
-    const now = nowMs;
+    // Whole ms: a small integer field. Two stores, not one of a value that is a double read
+    // from a field on one branch and a call's result on the other (V8 boxes such a merge).
+    if (listener === null) {
+      this.#bits = B_ACTIVE_OPEN;
+      this.lastRecvMs = Math.floor(open.firstSentMs);
+    } else this.lastRecvMs = Math.floor(layer.ctx.clock.nowMs());
     this.snd = new TcpSender(this, layer);
     // RFC 9293 §3.7.1, RFC 8200 §8.3: MTU − 40 over IPv4, MTU − 60 over IPv6.
     this.rcv = new TcpReceiver(
@@ -252,9 +298,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       advertisedMss(route.linkMtu, route.net!),
       this.snd.rtt,
     );
-    this.lastRecvMs = Math.floor(now);
     // As int32 (TSvals add it modulo 2^32 anyway): a small integer field, not a boxed double.
-    this.tsOffset = tsOffset | 0;
+    this.tsOffset = open.tsOffset | 0;
   }
 
   static #fireLinger(ep: TcpEndpoint): void {
@@ -801,27 +846,35 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    */
   negotiate(seg: RxSegment): void {
     const o = seg.opts;
-    this.negotiateOptions(
+    this.#settleOptions(
       o.windowScale,
       o.hasTimestamps,
       o.sackPermitted,
       o.mss,
-      o.tsVal,
       ecnAgreed(seg.flags, this.layer.opts.ecn),
     );
+    this.rcv.setPeerOptions(this.wsOk, this.tsOk, o.tsVal);
   }
 
   /**
    * @internal {@link TcpEndpoint.negotiate} from the options themselves (a syncache record
-   * or a SYN cookie kept them): the peer's window shift (-1 for none), timestamps, SACK,
-   * MSS (0 for none), TSval, and whether ECN was agreed.
+   * or a SYN cookie kept them), read as fields: the TSval is not an argument of its own.
    */
-  negotiateOptions(
+  negotiateOptions(o: PeerOptions): void {
+    this.#settleOptions(o.peerWindowScale, o.peerTimestamps, o.peerSack, o.peerMss, o.peerEcn);
+    this.rcv.setPeerOptions(this.wsOk, this.tsOk, o.tsRecent);
+  }
+
+  /**
+   * Each option on only when both sides offer it: the peer's window shift (-1 for none),
+   * timestamps, SACK, MSS (0 for none), and whether ECN was agreed; the send side's shift
+   * and MSS follow.
+   */
+  #settleOptions(
     windowScale: number,
     timestamps: boolean,
     sack: boolean,
     mss: number,
-    tsVal: number,
     ecn: boolean,
   ): void {
     const lo = this.layer.opts;
@@ -833,7 +886,6 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
       this.wsOk ? windowScale : 0,
       sendMss(mss, this.rcv.advMss, this.tsOk, defaultPeerMss(this.route.net!)),
     );
-    this.rcv.setPeerOptions(this.wsOk, this.tsOk, tsVal);
   }
 
   /** @internal Send a bare ACK now (also a window update, or the answer to a bad segment). */

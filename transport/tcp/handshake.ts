@@ -10,16 +10,17 @@
 import type { TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import type { RxSegment } from "./segment.ts";
+import type { SynStart } from "./sender.ts";
 import { seqAdd } from "./seq.ts";
 import { TcpEvent } from "./state.ts";
 
 /**
- * Start an active open with ISS `iss` (RFC 6528) at `nowMs` (the clock's time); the SYN leaves
- * at the end of the tick.
+ * Start an active open with the ISS (RFC 6528) and the SYN's time (the clock's) of `open`,
+ * read as fields; the SYN leaves at the end of the tick.
  */
-export function activeOpen(ep: TcpEndpoint, iss: number, nowMs: number): void {
+export function activeOpen(ep: TcpEndpoint, open: SynStart): void {
   const layer = ep.layer;
-  ep.snd.start(iss, nowMs);
+  ep.snd.start(open);
   ep.transition(TcpEvent.CONNECT);
   layer.stats.ActiveOpens++;
   ep.scheduleOutput();

@@ -96,13 +96,21 @@ export interface SenderConnection extends LossConnection {
   updateReadiness(): void;
 }
 
+/** What {@link TcpSender.start} reads: our ISS and when the SYN (or SYN-ACK) first left. */
+export interface SynStart {
+  /** Our ISS (RFC 9293 §3.4.1). */
+  readonly iss: number;
+  /** When our SYN or SYN-ACK was first sent (ms). */
+  readonly firstSentMs: number;
+}
+
 /**
  * The send side of one connection, created with it.
  *
  * @example
  * ```ts ignore
  * const snd = new TcpSender(endpoint, layer);
- * snd.start(iss, now);
+ * snd.start({ iss, firstSentMs: now });
  * snd.write(bytes, 0, bytes.length);
  * snd.output();
  * ```
@@ -323,15 +331,20 @@ export class TcpSender implements LossSender {
 
   // ---- handshake -------------------------------------------------------------------------
 
-  /** Our SYN will carry `iss`; data starts after it. */
-  start(iss: number, nowMs: number): void {
+  /**
+   * Our SYN (or SYN-ACK) carries `open.iss`, first sent at `open.firstSentMs`; data starts
+   * after it. Read from a record, not taken as numbers: an ISS ≥ 2**30 or a fractional time
+   * passed to a call V8 does not inline is a new heap number per connection.
+   */
+  start(open: SynStart): void {
+    const iss = open.iss;
     this.iss = iss;
     this.sndUna = iss;
     this.sndNxt = iss;
     this.sndMax = iss;
     this.sndBufSeq = seqAdd(iss, 1);
     this.sndSml = iss;
-    this.synSentMs = nowMs;
+    this.synSentMs = open.firstSentMs;
     this.loss.start(seqAdd(iss, 1));
   }
 

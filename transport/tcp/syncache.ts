@@ -46,8 +46,8 @@ import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
 import type { Flow, FlowTable } from "../flow_table.ts";
-import type { ConnectionLayer, ConnectionListener } from "./endpoint.ts";
-import { ecnAgreed, TcpEndpoint } from "./endpoint.ts";
+import type { ConnectionLayer, ConnectionListener, PeerOptions } from "./endpoint.ts";
+import { ecnAgreed, EndpointOpenRecord, TcpEndpoint } from "./endpoint.ts";
 import { TCP_FLAG_ACK, TCP_FLAG_ECE, TCP_FLAG_RST, TCP_FLAG_SYN } from "./header.ts";
 import { endpointInput } from "./input.ts";
 import { advertisedMss } from "./mss.ts";
@@ -99,21 +99,9 @@ export interface SynCacheLayer extends ConnectionLayer {
 }
 
 /** What a peer's SYN offered, kept for the SYN-ACK and for the connection made later. */
-export interface PeerSyn {
+export interface PeerSyn extends PeerOptions {
   /** The window field of the SYN. */
   peerWindow: number;
-  /** Its MSS option (0 when absent). */
-  peerMss: number;
-  /** Its window shift, -1 when it offered none. */
-  peerWindowScale: number;
-  /** It offered SACK. */
-  peerSack: boolean;
-  /** It sent timestamps. */
-  peerTimestamps: boolean;
-  /** ECN agreed (RFC 3168 §6.1.1: it asked, we accept). */
-  peerEcn: boolean;
-  /** Its TSval (TS.Recent). */
-  tsRecent: number;
 }
 
 /** What a SYN-ACK carries besides the options ({@link SynCache}'s writer reads them as fields). */
@@ -303,6 +291,12 @@ export class SynCache {
   readonly #cookies: SynCookies;
   readonly #cookieOpts = new CookieOptions();
   readonly #peer = new PeerSynRecord();
+  /**
+   * The numbers a completed handshake hands its connection, copied out of the record or the
+   * cookie's scratch record: the builders then read fields of one class (`connect` fills
+   * another of it), not of two or three.
+   */
+  readonly #open = new EndpointOpenRecord();
   /** SYN cookies per second per source (null: no limit). */
   readonly #perSource: KeyedRateLimiter | null;
   /** The source and time of a SYN for {@link SynCache.#perSource}. */
@@ -751,6 +745,11 @@ export class SynCache {
       layer.stats.ListenDrops++;
       return null;
     }
+    // The record's numbers are read as fields by the callees (no heap number per argument).
+    const open = this.#open;
+    open.iss = p.iss;
+    open.firstSentMs = p.firstSentMs;
+    open.tsOffset = p.tsOffset;
     const ep = new TcpEndpoint(
       layer,
       layer.shared.address(seg.dst),
@@ -759,20 +758,13 @@ export class SynCache {
       seg.srcPort,
       route,
       listener,
-      p.tsOffset,
+      open,
     );
     const irs = (seg.seq - 1) >>> 0;
     ep.rcv.init(irs);
-    ep.negotiateOptions(
-      p.peerWindowScale,
-      p.peerTimestamps,
-      p.peerSack,
-      p.peerMss,
-      p.tsRecent,
-      p.peerEcn,
-    );
+    ep.negotiateOptions(p);
     if (ep.wsOk) ep.rcv.chooseWindowShift();
-    ep.snd.start(p.iss, p.firstSentMs);
+    ep.snd.start(open);
     ep.snd.peerSyn(p.peerWindow, irs, 0);
     ep.snd.synAckSent(p.retries);
     ep.rcv.synWindowField(true);

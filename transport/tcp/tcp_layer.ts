@@ -36,7 +36,7 @@ import {
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN, TcpHeader } from "./header.ts";
 import { IsnGenerator } from "./isn.ts";
 import { CONGESTION_CONTROL_NAMES, isCongestionControlName } from "./congestion/mod.ts";
-import { TcpEndpoint } from "./endpoint.ts";
+import { EndpointOpenRecord, TcpEndpoint } from "./endpoint.ts";
 import { SynCache, type SynEntry } from "./syncache.ts";
 import {
   FLOW_CONNECTION,
@@ -184,6 +184,8 @@ export class TcpLayer implements NetProtocolHandler {
   #connRp = 0;
   /** The time `connect()` read once for everything it does (ms). */
   #connNowMs = DOUBLE_ZERO;
+  /** The numbers a connect hands its endpoint (one record: read before the next connect). */
+  readonly #open = new EndpointOpenRecord();
   /** The reusable TIME_WAIT record the last {@link TcpLayer.#tupleFree} found, or null. */
   #reusable: TimeWaitRecord | null = null;
   /**
@@ -390,17 +392,20 @@ export class TcpLayer implements NetProtocolHandler {
     const reuseFrom = this.#reusable;
     this.#reusable = null;
     // One SipHash: the ISN and (its other half) the timestamp offset.
-    let iss = this.isn.next(la, lp, ra, remotePort, now);
-    const tsOffset = this.isn.nextTimestampOffset;
+    // The numbers go to the endpoint in a record's fields, not as arguments (heap numbers).
+    const open = this.#open;
+    open.iss = this.isn.next(la, lp, ra, remotePort, now);
+    open.tsOffset = this.isn.nextTimestampOffset;
+    open.firstSentMs = now;
     if (reuseFrom !== null) {
       // Beyond the old connection's sequence space: read before the record goes.
-      iss = this.timeWait.reuseIss(reuseFrom, iss);
+      open.iss = this.timeWait.reuseIss(reuseFrom, open.iss);
       this.timeWait.remove(reuseFrom);
       this.stats.TWRecycled++;
     }
-    const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null, tsOffset, now);
+    const ep = new TcpEndpoint(this, la, lp, ra, remotePort, route, null, open);
     if (!this.register(ep)) throw new StackError("ENOBUFS", "connect: demux table full");
-    activeOpen(ep, iss, now);
+    activeOpen(ep, open);
     return ep;
   }
 
