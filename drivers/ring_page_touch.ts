@@ -6,9 +6,10 @@
  * its page-table entries start clean. Under a hypervisor that tracks the guest's dirty bits by
  * shadow paging (this machine: PVM), the first write to each such page leaves the guest: in a
  * fresh 1,000-connection `pingpong --connect` crowd, a V2 ring of 20,960 slots is on its first
- * lap, and `perf record -e cpu-clock` put 9–15 µs per connection on the one `xchg` of the RX
- * ring's release — its `Atomics.store` of TP_STATUS_KERNEL — against 0.1 µs warm (bench/README.md,
- * branch `cold9z`).
+ * lap, and `perf record -e cpu-clock` put 13–17 µs per connection on the one `xchg` of the RX
+ * ring's release — its `Atomics.store` of TP_STATUS_KERNEL — against 0.1 µs warm. Written here
+ * instead, a page costs 6.5–12.6 µs at open (bench/README.md, branch `cold9z`): the cost moves
+ * to the open, it does not go away.
  *
  * @module
  */
