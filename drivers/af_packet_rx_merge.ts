@@ -121,4 +121,9 @@ export class RxRingMerge implements RxWalker {
     this.#small.release();
     this.#large.release();
   }
+
+  /** Write each page holding a status word of either ring once; set-up only. */
+  touchStatusPages(): number {
+    return this.#small.touchStatusPages() + this.#large.touchStatusPages();
+  }
 }

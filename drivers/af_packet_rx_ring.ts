@@ -20,6 +20,7 @@
  * @module
  */
 
+import { RING_TOUCH_PAGE_BYTES } from "./ring_page_touch.ts";
 import { RX_CSUM_PARTIAL, RX_CSUM_VALID, RX_GSO, type RxBatch } from "../link/driver.ts";
 import {
   ETH_HLEN,
@@ -163,6 +164,11 @@ export interface RxWalker {
   receive(batch: RxBatch, max: number): number;
   /** Give what the batches since the last release took back to the kernel. */
   release(): void;
+  /**
+   * Write each page holding a status word this walker writes back once, value unchanged
+   * (`drivers/ring_page_touch.ts`): at open, not on the first lap. Returns the pages written.
+   */
+  touchStatusPages(): number;
 }
 
 /**
@@ -212,6 +218,9 @@ export abstract class RxRing implements RxWalker {
 
   /** Give every frame (V2) or block (V3) the batches since the last release back. */
   abstract release(): void;
+
+  /** Write each page holding a status word {@link RxRing.release} writes once; set-up only. */
+  abstract touchStatusPages(): number;
 
   /**
    * Check the frame whose header starts at `frame` and put it at index `n` of `batch`; false
@@ -455,6 +464,23 @@ export class RxRingV2 extends RxRing {
     this.#releaseFrom = i;
     this.#held = 0;
   }
+
+  /** Write each page holding a slot's status word once, value unchanged; set-up only. */
+  touchStatusPages(): number {
+    const slots = this.#slot;
+    let pages = 0;
+    let last = -1;
+    for (let i = 0; i < this.frames; i++) {
+      const at = slots[i] + T2_STATUS;
+      const page = Math.floor(at / RING_TOUCH_PAGE_BYTES);
+      if (page === last) continue;
+      last = page;
+      // Atomic, so a frame the kernel publishes in this slot meanwhile keeps its status.
+      Atomics.add(this.words, at >>> 2, 0);
+      pages++;
+    }
+    return pages;
+  }
 }
 
 /**
@@ -542,6 +568,14 @@ export class RxRingV3 extends RxRing {
     }
     this.#releaseFrom = b;
     this.#done = 0;
+  }
+
+  /** Write each block's status word once, value unchanged; set-up only. */
+  touchStatusPages(): number {
+    for (let b = 0; b < this.blocks; b++) {
+      Atomics.add(this.words, (b * this.blockBytes + BD_BLOCK_STATUS) >>> 2, 0);
+    }
+    return this.blocks;
   }
 
   /**
