@@ -356,8 +356,8 @@ export class EventMux {
           else w.push(wq);
           // Counted from after the delivery: a wait a woken `waitCall` function made again
           // inside it is that function's next wait, not a sign that it reacted — it may have
-          // handed its reaction on to a promise first (a write inside the delivery, say, that
-          // settles a reader or waits for more room), and that reaction is still queued. Such a
+          // handed its reaction on to a promise first (settled a read with part of what it
+          // wanted, say, and re-armed for the rest), and that reaction is still queued. Such a
           // waiter is followed as a woken promise is: done once its task waits once more.
           this.#wokenWaits[this.#nWoken++] = wq.waits + woke;
         }
