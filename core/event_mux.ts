@@ -105,8 +105,11 @@ export class WaitQueue {
    * the promise, for readers that settle their own (one function per reader, not one promise and
    * two resolving functions per wait). It is called at the delivery, inside the stack's tick:
    * it must not throw, and what it hands on to promises runs after the tick's receive half, as
-   * an awaiting task would. It may call `waitCall` again. The caller checks readiness first (a
-   * wait registered while the events are ready waits for the next delivery).
+   * an awaiting task would. It may call `waitCall` again; such a wait inside the delivery does
+   * not tell {@link EventMux.reactionsDone} that it reacted (it may have handed its reaction on
+   * first): the mux follows it as a woken promise whose task has not waited again. The caller
+   * checks readiness first (a wait registered while the events are ready waits for the next
+   * delivery).
    */
   waitCall(mask: number, wake: (events: number) => void): void {
     if (this.#wakes === null) {
@@ -279,7 +282,8 @@ export class EventMux {
 
   /**
    * True when every task woken since {@link EventMux.beginReactions} waits on its queue again
-   * (one new blocking `wait` per woken waiter): it has reacted to the delivery, and more
+   * (one new blocking wait per woken waiter, made after its delivery — a `waitCall` function's
+   * wait inside its own delivery does not count): it has reacted to the delivery, and more
    * microtask turns would only wait for nothing. False when a woken queue has not been waited on again, or a
    * delivery went to a listener (its reaction cannot be followed; one marked
    * {@link WaitQueue.listenerSync} has reacted when it returns) or beyond the slots kept.
@@ -338,9 +342,6 @@ export class EventMux {
       this.stats.deliveries++;
       const callsBefore = wq.calls;
       try {
-        // Waits a woken `waitCall` function made again inside the delivery count as its
-        // reaction: measured from before it.
-        const waitsBefore = wq.waits;
         const woke = wq.deliver(ev);
         this.#calls += wq.calls - callsBefore;
         if (
@@ -353,7 +354,12 @@ export class EventMux {
           const w = this.#woken;
           if (this.#nWoken < w.length) w[this.#nWoken] = wq;
           else w.push(wq);
-          this.#wokenWaits[this.#nWoken++] = waitsBefore + woke;
+          // Counted from after the delivery: a wait a woken `waitCall` function made again
+          // inside it is that function's next wait, not a sign that it reacted — it may have
+          // handed its reaction on to a promise first (settled a read with part of what it
+          // wanted, say, and re-armed for the rest), and that reaction is still queued. Such a
+          // waiter is followed as a woken promise is: done once its task waits once more.
+          this.#wokenWaits[this.#nWoken++] = wq.waits + woke;
         }
       } catch (e) {
         this.#calls += wq.calls - callsBefore;

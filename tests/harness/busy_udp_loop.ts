@@ -75,3 +75,20 @@ export async function settledGrowthPerUnit(
   }
   return perUnit;
 }
+
+/**
+ * Post `ask` to a worker running `module` (a fresh V8 isolate: its own type feedback and
+ * optimised code, whatever this process ran before) and resolve with the first message it
+ * posts back; the worker is ended either way. The module answers one message with one.
+ */
+export function inFreshIsolate<Ask, Answer>(module: URL, ask: Ask): Promise<Answer> {
+  const worker = new Worker(module.href, { type: "module" });
+  return new Promise<Answer>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<Answer>) => resolve(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      reject(new Error(`${module.pathname}: ${e.message}`));
+    };
+    worker.postMessage(ask);
+  }).finally(() => worker.terminate());
+}

@@ -371,3 +371,46 @@ Deno.test("mux: calledWaiters follows its own queues' waitCall deliveries, not a
   a.beginReactions();
   assert.equal(a.calledWaiters, false);
 });
+
+Deno.test("mux: a waitCall function that waits again inside its delivery has not reacted yet", async () => {
+  // A writer woken through `waitCall` that writes inside the delivery, settles a promise (its
+  // reaction, an answer, is queued) and waits for more room: main's mux took the wait made inside
+  // the delivery as the reaction, and the event loop ended its microtask turns before the
+  // answer ran (and ticked on without a turn of Deno's event loop).
+  const mux = new EventMux();
+  const wq = new WaitQueue();
+  const steps: string[] = [];
+  let settle: () => void = () => {};
+  const handedOn = new Promise<void>((r) => settle = r);
+  const onWritable = (): void => {
+    steps.push("wrote");
+    settle();
+    wq.waitCall(EV_WRITABLE, onWritable);
+  };
+  wq.waitCall(EV_WRITABLE, onWritable);
+  const answered = handedOn.then(() => {
+    steps.push("answered");
+    // The answer's task waits on the queue: now every reaction is done.
+    void wq.wait(EV_READABLE);
+  });
+  mux.beginReactions();
+  mux.notify(wq, EV_WRITABLE);
+  mux.fire();
+  assert.deepEqual(steps, ["wrote"]);
+  assert.equal(wq.waiters, 1, "the function waits again");
+  assert.equal(mux.reactionsDone, false, "its handed-on reaction is still queued");
+  await answered;
+  assert.deepEqual(steps, ["wrote", "answered"]);
+  assert.equal(mux.reactionsDone, true);
+  // The same for a function that waits again with nothing to hand on (a spurious wake-up): the
+  // mux cannot tell the two apart, so it follows it as a woken promise whose task waits no more.
+  const quiet = new WaitQueue();
+  const onReadable = (): void => quiet.waitCall(EV_READABLE, onReadable);
+  quiet.waitCall(EV_READABLE, onReadable);
+  mux.beginReactions();
+  mux.notify(quiet, EV_READABLE);
+  mux.fire();
+  assert.equal(quiet.waiters, 1);
+  assert.equal(mux.reactionsDone, false);
+  assert.ok(mux.calledWaiters);
+});
