@@ -68,14 +68,10 @@ export function countSeqInversions(pcap: Uint8Array): WireOrder {
   let top = NaN;
   let topSeq = 0;
   let inRun = false;
-  for (const f of ipv4Frames(pcap, v, "countSeqInversions")) {
-    const caught = v.getUint32(f - RECORD_HEADER + 8, true);
-    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
-    if (v.getUint8(f + ETH + 9) !== 6 || caught < ETH + ihl + 14) continue;
-    const tcp = f + ETH + ihl;
-    const payload = v.getUint16(f + ETH + 2) - ihl - (v.getUint8(tcp + 12) >> 4) * 4;
-    if (payload <= 0) continue;
-    const seq = v.getUint32(tcp + 4);
+  for (const d of tcpDataSegments(pcap, v, "countSeqInversions")) {
+    const f = d.frame;
+    const payload = d.payload;
+    const seq = d.seq;
     const first = top !== top; // NaN: no segment yet
     if (first) {
       top = 0;
@@ -187,6 +183,30 @@ export function countIdInversions(pcap: Uint8Array): IdOrder {
   return out;
 }
 
+/** One TCP segment with data in a capture: its frame's offset, SEG.SEQ and payload length. */
+interface TcpData {
+  frame: number;
+  seq: number;
+  payload: number;
+}
+
+/** The TCP segments with data among `pcap`'s IPv4 frames ({@link ipv4Frames}), one record reused. */
+function* tcpDataSegments(pcap: Uint8Array, v: DataView, who: string): Generator<TcpData> {
+  const d: TcpData = { frame: 0, seq: 0, payload: 0 };
+  for (const f of ipv4Frames(pcap, v, who)) {
+    const caught = v.getUint32(f - RECORD_HEADER + 8, true);
+    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
+    if (v.getUint8(f + ETH + 9) !== 6 || caught < ETH + ihl + 14) continue;
+    const tcp = f + ETH + ihl;
+    const payload = v.getUint16(f + ETH + 2) - ihl - (v.getUint8(tcp + 12) >> 4) * 4;
+    if (payload <= 0) continue;
+    d.frame = f;
+    d.seq = v.getUint32(tcp + 4);
+    d.payload = payload;
+    yield d;
+  }
+}
+
 /**
  * The offsets in `pcap` (viewed by `v`) of its frames that hold at least an IPv4 header's 20
  * bytes; a record cut off at the file's end ends the walk. Throws (naming `who`) on a file that
@@ -269,14 +289,10 @@ export function countSendOrder(pcap: Uint8Array): SendOrder {
   const resendCounted = new Uint8Array(RECENT_RESENDS);
   let resendNext = 0;
   let lastUnwrapped = 0;
-  for (const f of ipv4Frames(pcap, v, "countSendOrder")) {
-    const caught = v.getUint32(f - RECORD_HEADER + 8, true);
-    const ihl = (v.getUint8(f + ETH) & 0xf) * 4;
-    if (v.getUint8(f + ETH + 9) !== 6 || caught < ETH + ihl + 14) continue;
-    const tcp = f + ETH + ihl;
-    const payload = v.getUint16(f + ETH + 2) - ihl - (v.getUint8(tcp + 12) >> 4) * 4;
-    if (payload <= 0) continue;
-    const seq = v.getUint32(tcp + 4);
+  for (const d of tcpDataSegments(pcap, v, "countSendOrder")) {
+    const f = d.frame;
+    const payload = d.payload;
+    const seq = d.seq;
     const id = v.getUint16(f + ETH + 4);
     if (base0 !== base0) base0 = seq;
     const at = (seq - base0) | 0; // flows of up to 2 GB place right; enough for a 5 s run's tap
