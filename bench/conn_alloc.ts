@@ -27,13 +27,7 @@
 import { Session } from "node:inspector";
 import { parseArgs } from "node:util";
 import { gcRecords } from "./gc_nvp.ts";
-import {
-  type CallFrame,
-  frameWhere,
-  type HeapProfileNode,
-  startHeapSampling,
-  stopHeapSampling,
-} from "./inspector.ts";
+import { sitesByDepth, startHeapSampling, stopHeapSampling } from "./inspector.ts";
 import { ADDR_B, makeSimNet } from "../tests/harness/sim_net.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import { TcpState } from "../transport/tcp/state.ts";
@@ -164,22 +158,7 @@ if (args.values["heap-sample"]) {
   runConnections(total);
   const head = await stopHeapSampling(s);
   // A site is the allocating function and its callers, `--depth` frames in all.
-  const depth = Number(args.values.depth);
-  const by = new Map<string, number>();
-  let sampled = 0;
-  const path: CallFrame[] = [];
-  const walk = (n: HeapProfileNode): void => {
-    path.push(n.callFrame);
-    if (n.selfSize > 0) {
-      sampled += n.selfSize;
-      const frames = path.slice(-depth).reverse().filter((f) => f.url !== "" || f.functionName);
-      const k = frames.map(frameWhere).join("  < ");
-      by.set(k, (by.get(k) ?? 0) + n.selfSize);
-    }
-    for (const c of n.children) walk(c);
-    path.pop();
-  };
-  walk(head);
+  const { sites: by, total: sampled } = sitesByDepth(head, Number(args.values.depth));
   const top = [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(args.values.top));
   const perConn = (b: number): number => Math.round(b / total * 10) / 10;
   if (args.values.json) {

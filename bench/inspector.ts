@@ -40,6 +40,32 @@ export function frameWhere(f: CallFrame): string {
   return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
 }
 
+/**
+ * A heap profile's bytes by site: a site is the allocating function and its callers, `depth`
+ * frames in all (frames without a file or a name left out), as `frameWhere`s joined by ` < `.
+ */
+export function sitesByDepth(
+  head: HeapProfileNode,
+  depth: number,
+): { sites: Map<string, number>; total: number } {
+  const sites = new Map<string, number>();
+  let total = 0;
+  const path: CallFrame[] = [];
+  const walk = (n: HeapProfileNode): void => {
+    path.push(n.callFrame);
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      const frames = path.slice(-depth).reverse().filter((f) => f.url !== "" || f.functionName);
+      const k = frames.map(frameWhere).join("  < ");
+      sites.set(k, (sites.get(k) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c);
+    path.pop();
+  };
+  walk(head);
+  return { sites, total };
+}
+
 /** A node of a `.cpuprofile`. */
 export interface CpuProfileNode {
   id: number;

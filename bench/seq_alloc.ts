@@ -20,13 +20,7 @@
 
 import { parseArgs } from "node:util";
 import { Session } from "node:inspector";
-import {
-  type CallFrame,
-  frameWhere,
-  type HeapProfileNode,
-  startHeapSampling,
-  stopHeapSampling,
-} from "./inspector.ts";
+import { sitesByDepth, startHeapSampling, stopHeapSampling } from "./inspector.ts";
 import { seqNet, SeqWorkload } from "../tests/harness/seq_workload.ts";
 
 if (import.meta.main) {
@@ -92,23 +86,8 @@ if (import.meta.main) {
   run();
   const count = o.rr ? Number(o.n) : units() - u0;
   const head = await stopHeapSampling(s);
-  const by = new Map<string, number>();
-  let total = 0;
   // A site is the allocating function and its callers, `--depth` frames in all.
-  const depth = Number(o.depth);
-  const path: CallFrame[] = [];
-  const walk = (n: HeapProfileNode): void => {
-    path.push(n.callFrame);
-    if (n.selfSize > 0) {
-      total += n.selfSize;
-      const frames = path.slice(-depth).reverse().filter((f) => f.url !== "" || f.functionName);
-      const k = frames.map(frameWhere).join("  < ");
-      by.set(k, (by.get(k) ?? 0) + n.selfSize);
-    }
-    for (const c of n.children) walk(c);
-    path.pop();
-  };
-  walk(head);
+  const { sites: by, total } = sitesByDepth(head, Number(o.depth));
   console.log(
     `${count} ${unit}s, sampled ${total} B: ${(total / count).toFixed(1)} B per ${unit}`,
   );
