@@ -69,7 +69,6 @@ export function countSeqInversions(pcap: Uint8Array): WireOrder {
   let topSeq = 0;
   let inRun = false;
   for (const d of tcpDataSegments(pcap, v, "countSeqInversions")) {
-    const f = d.frame;
     const payload = d.payload;
     const seq = d.seq;
     const first = top !== top; // NaN: no segment yet
