@@ -483,3 +483,22 @@ export class TcpRig {
     return { conn, listener };
   }
 }
+
+/**
+ * Make `rig`'s link count its IPv4 frames instead of recording them (ARP still reaches the
+ * rig's recorder, which answers it): for allocation tests, whose record of every SYN-ACK would
+ * grow the heap. Returns a reader of the count so far.
+ */
+export function countIpv4Frames(rig: TcpRig): () => number {
+  const link = rig.link;
+  const record = link.transmit.bind(link);
+  let frames = 0;
+  link.transmit = (frame, off, len, offload) => {
+    if (frame[off + 12] !== 0x08 || frame[off + 13] !== 0x00) {
+      return record(frame, off, len, offload);
+    }
+    frames++;
+    return true;
+  };
+  return () => frames;
+}
