@@ -41,20 +41,33 @@ function ringAndFrames(len: number, buffers: number) {
   return { tx, stats, put, puts: () => n, ring: ringBytes, geometry };
 }
 
-Deno.test("tx ring: long frames copied out of pooled buffers make no view per frame", () => {
+/** Measurements made at most, half a second apart, while the difference is at the bound. */
+const SETTLE_ATTEMPTS = 6;
+/** Most heap growth per long frame beyond a short one's (a `subarray` view is ~100 B). */
+const MAX_EXTRA_BYTES_PER_PUT = 48;
+
+Deno.test("tx ring: long frames copied out of pooled buffers make no view per frame", async () => {
   const big = ringAndFrames(8942, 3);
   const small = ringAndFrames(100, 3); // copied byte by byte: never a view
-  big.put(20_000);
-  small.put(20_000);
-  const [bigB, smallB] = medianHeapGrowthPerUnit([
-    { step: () => big.put(2_000), units: big.puts },
-    { step: () => small.put(2_000), units: small.puts },
-  ], 15);
-  // Before the frame views were kept: one `subarray` (~100 B) per 8,942-byte frame. The bound
-  // leaves room for a collector's noise beside other test processes (one failure seen at 16).
+  // Measured again while the bound is missed: on a loaded machine V8's optimising compiler (a
+  // thread of its own) may not yet have replaced the view table's lookup, and the mid tier's
+  // code makes a heap number of each hash step outside the small-integer range (~75 B per put,
+  // seen once in CI). A view made per frame stays at every attempt.
+  let bigB = Infinity, smallB = 0, attempts = 0;
+  while (attempts < SETTLE_ATTEMPTS && bigB - smallB >= MAX_EXTRA_BYTES_PER_PUT) {
+    if (attempts++ > 0) await new Promise((r) => setTimeout(r, 500));
+    big.put(20_000);
+    small.put(20_000);
+    [bigB, smallB] = medianHeapGrowthPerUnit([
+      { step: () => big.put(2_000), units: big.puts },
+      { step: () => small.put(2_000), units: small.puts },
+    ], 15);
+  }
+  // Before the frame views were kept: one `subarray` (~100 B) per 8,942-byte frame.
   assert.ok(
-    bigB - smallB < 48,
-    `8,942-byte frames ${bigB.toFixed(2)} B per put, 100-byte ${smallB.toFixed(2)}`,
+    bigB - smallB < MAX_EXTRA_BYTES_PER_PUT,
+    `8,942-byte frames ${bigB.toFixed(2)} B per put, 100-byte ${smallB.toFixed(2)} ` +
+      `(${attempts} measurements)`,
   );
   assert.equal(big.stats.txDropped, 0);
   assert.ok(big.tx.frameViewMisses <= 3, `${big.tx.frameViewMisses} views made`);
