@@ -328,6 +328,24 @@ function peerOutSegs(link: BenchLink): Promise<number> {
   return snmpCounter(link, "peer", "Tcp", "OutSegs");
 }
 
+/**
+ * The time one window of the run's mean flight takes to be delivered at its goodput (Little's
+ * law: flight = rate × time), in µs: `inflightSegs` segments of `mssBytes` over `gbps`. It is
+ * the round trip the window actually made, which a smoothed RTT need not show — the kernel
+ * sender's SRTT under loss is several times this (its RTT samples favour late ACKs) — and so
+ * it compares the senders' ACK clocks at equal windows. Null when either figure is missing or
+ * not positive.
+ */
+export function windowRoundTripUs(
+  inflightSegs: number | null | undefined,
+  mssBytes: number,
+  gbps: number | null | undefined,
+): number | null {
+  if (typeof inflightSegs !== "number" || typeof gbps !== "number") return null;
+  if (!(inflightSegs > 0) || !(gbps > 0) || !(mssBytes > 0)) return null;
+  return Math.round(((inflightSegs * mssBytes * 8) / (gbps * 1e3)) * 10) / 10;
+}
+
 /** A shell loop printing `ss -tin` of the connection to `peer`:`port` every 20 ms. */
 function ssLoop(peer: string, port: number): string {
   return `while :; do ss -tinH dst ${peer} and dport = :${port}; sleep 0.02; done`;
@@ -606,12 +624,15 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
               ? Math.round(((cpu.userSeconds + cpu.systemSeconds) / (d.sink.bytes / 1e9)) * 1000) /
                 1000
               : null;
-            runs.get(sender)!.push(d);
             const w = d.window ?? d.client?.window;
+            // MSS with timestamps (both senders use them): the MTU less 52 bytes of headers.
+            d.windowRoundTripUs = windowRoundTripUs(w?.inflightSegs, o.mtu - 52, d.gbps);
+            runs.get(sender)!.push(d);
             progress(
               `  ${d.gbps.toFixed(3)} Gbit/s` +
                 (w
-                  ? `, mean cwnd ${w.cwndSegs} inflight ${w.inflightSegs} srtt ${w.srttMs} ms`
+                  ? `, mean cwnd ${w.cwndSegs} inflight ${w.inflightSegs} srtt ${w.srttMs} ms` +
+                    ` (the flight's round trip at this goodput ${d.windowRoundTripUs} µs)`
                   : "") +
                 `; per MB: sender frames ${d.senderFramesPerMB}, peer ACKs ${d.peerAcksPerMB},` +
                 ` sink reads ${d.sinkReadsPerMB}, sink sleeps ${d.sinkSleepsPerMB},` +

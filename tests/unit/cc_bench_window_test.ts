@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ssWindowMeans } from "../../bench/cc_bench.ts";
+import { ssWindowMeans, windowRoundTripUs } from "../../bench/cc_bench.ts";
 
 Deno.test("bench:cc: the kernel sender's window means from `ss -tin` samples", () => {
   const line = (cwnd: number, rtt: number, unacked: number, ssthresh?: number) =>
@@ -20,4 +20,14 @@ Deno.test("bench:cc: the kernel sender's window means from `ss -tin` samples", (
     pacingGbps: 2.5,
   });
   assert.equal(ssWindowMeans("no connection\n"), null);
+});
+
+Deno.test("bench:cc: the flight's round trip at the goodput (Little's law)", () => {
+  // 20 segments of 1,448 B in flight at 8.5 Gbit/s: a window every 27.3 µs; at 3.3 Gbit/s 70.2.
+  assert.equal(windowRoundTripUs(20, 1448, 8.5), 27.3);
+  assert.equal(windowRoundTripUs(20, 1448, 3.3), 70.2);
+  assert.equal(windowRoundTripUs(null, 1448, 3.3), null);
+  assert.equal(windowRoundTripUs(20, 1448, null), null);
+  assert.equal(windowRoundTripUs(0, 1448, 3.3), null);
+  assert.equal(windowRoundTripUs(20, 1448, 0), null);
 });
