@@ -374,6 +374,7 @@ async function alternatingRun(
     tcp: stats?.tcp,
     arp: stats?.arp,
     link: stats?.link,
+    loop: stats?.loop,
     stepsMs: steps,
   };
 }

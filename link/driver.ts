@@ -37,6 +37,14 @@ export const RX_CSUM_MAYBE_PARTIAL = 8;
  * §3.2.2, RFC 1812 §4.3.2.7, RFC 4443 §2.4 (e.3, e.4)).
  */
 export const RX_LINK_NOT_HOST = 16;
+/**
+ * RX flag set by the NIC (a driver's own value is replaced): the frame came in a full receive
+ * batch — the driver held at least a batch, so the stack is behind the wire (descheduled, or
+ * a flood). The syncache then sends no SYN cookie to a source it does not know
+ * (`SyncookiesBacklogShed`): a cookie is most of a flood SYN's cost, and the CPU it would take
+ * is the established connections' and known clients' while the backlog lasts.
+ */
+export const RX_BACKLOG = 32;
 
 /**
  * True if a transport checksum `field` is what a sender that offloads checksumming leaves in

@@ -7,7 +7,7 @@
  */
 
 import type { LinkCapabilities, LinkDriver, TxOffload } from "../link/driver.ts";
-import { RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
+import { RX_BACKLOG, RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import {
   ETH_HEADER_BYTES,
@@ -98,6 +98,8 @@ export class Nic implements LinkEndpoint {
     const st = this.#stats;
     const eth = this.#eth;
     const mac = this.mac;
+    // A full batch: more frames may wait behind it (see RX_BACKLOG).
+    const backlog = n === batch.capacity ? RX_BACKLOG : 0;
     for (let i = 0; i < n; i++) {
       const buf = batch.buf[i];
       const off = batch.off[i];
@@ -114,7 +116,8 @@ export class Nic implements LinkEndpoint {
         continue;
       }
       const type = eth.etherType;
-      const flags = (batch.flags[i] & ~RX_LINK_NOT_HOST) | (forUs ? 0 : RX_LINK_NOT_HOST);
+      const flags = (batch.flags[i] & ~(RX_LINK_NOT_HOST | RX_BACKLOG)) |
+        (forUs ? 0 : RX_LINK_NOT_HOST) | backlog;
       // The protocol code drops bad input without throwing; this guard only keeps a stack bug
       // that one frame triggers from taking the whole stack down (counted, never silent).
       try {

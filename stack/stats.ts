@@ -308,6 +308,7 @@ export const TCP_COUNTERS = [
   "SyncookiesRateLimited",
   "SyncookiesKnownSource",
   "SyncookiesKnownEvicted",
+  "SyncookiesBacklogShed",
   "TCPReqQFullDrop",
   "TCPSynRetrans",
   "TCPDelayedAcks",

@@ -23,6 +23,10 @@
  * (it receives our segments: no spoofer) is remembered (4,096, least recently seen out,
  * `SyncookiesKnownEvicted`) and charged to buckets of its own (`SyncookiesKnownSource`):
  * a spoofed flood from other addresses, however many, cannot drain a known client's buckets.
+ * While the stack is behind the wire — the SYN came in a full receive batch (`RX_BACKLOG`) — a
+ * source it does not know gets no cookie at all (`SyncookiesBacklogShed`; its SYN is
+ * retransmitted, 1 s later in Linux): a cookie costs ~5× a refused SYN, and under CPU pressure
+ * that time is the established connections' and the known clients'.
  * Not covered: SYNs spoofed with the known client's own address (or /64) are charged to its
  * own buckets, and a peer that completes real handshakes from thousands of addresses (a large
  * IPv6 prefix) can push known clients out of the set — they are then limited as strangers.
@@ -42,6 +46,7 @@ import type { Counters } from "../../core/counters.ts";
 import type { DenseSet } from "../../core/dense_set.ts";
 import { KeyedRateLimiter, RateLimitKey } from "../../core/keyed_rate_limiter.ts";
 import { KnownKeySet } from "../../core/known_key_set.ts";
+import { RX_BACKLOG } from "../../link/driver.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
@@ -405,6 +410,12 @@ export class SynCache {
         if (this.#known!.has(key)) {
           stats.SyncookiesKnownSource++;
           ok = this.#knownLimiter!.takeFor(key);
+        } else if ((seg.rxFlags & RX_BACKLOG) !== 0) {
+          // The stack is behind the wire: a stranger's cookie waits until it has caught up
+          // (the peer retransmits its SYN); the CPU goes to what is established and known.
+          countCookieQueue(stats, acceptFull, cacheFull);
+          stats.SyncookiesBacklogShed++;
+          return;
         } else ok = limiter.takeFor(key);
         if (!ok) {
           countCookieQueue(stats, acceptFull, cacheFull);
