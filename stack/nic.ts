@@ -7,7 +7,7 @@
  */
 
 import type { LinkCapabilities, LinkDriver, TxOffload } from "../link/driver.ts";
-import { RX_BACKLOG, RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
+import { RX_BACKLOG, RX_BACKLOG_WAIT_MS, RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import {
   ETH_HEADER_BYTES,
@@ -62,6 +62,8 @@ export class Nic implements LinkEndpoint {
   readonly #eth = new EthernetHeader();
   /** The driver takes a gathered payload as it lies (`transmitGather`). */
   readonly #gather: boolean;
+  /** The driver stamps its frames with the kernel's receive time (`rxStampMs`). */
+  readonly #stamped: boolean;
 
   /** Attach `driver` as NIC number `index`. */
   constructor(
@@ -83,6 +85,7 @@ export class Nic implements LinkEndpoint {
     this.#receiver = receiver;
     this.#batch = new RxBatch(rxBatch);
     this.#gather = typeof driver.transmitGather === "function";
+    this.#stamped = typeof driver.rxStampMs === "function";
   }
 
   /** The MAC as `aa:bb:cc:dd:ee:ff`. */
@@ -98,8 +101,13 @@ export class Nic implements LinkEndpoint {
     const st = this.#stats;
     const eth = this.#eth;
     const mac = this.mac;
-    // A full batch: more frames may wait behind it (see RX_BACKLOG).
-    const backlog = n === batch.capacity ? RX_BACKLOG : 0;
+    // Behind the wire (see RX_BACKLOG): a full batch whose first frame waited in the driver
+    // for RX_BACKLOG_WAIT_MS or more. A burst that arrived at once fills a batch too; only the
+    // wait says the stack was away (descheduled) or cannot keep up.
+    let backlog = 0;
+    if (n === batch.capacity && this.#stamped) {
+      if (Date.now() - this.driver.rxStampMs!() >= RX_BACKLOG_WAIT_MS) backlog = RX_BACKLOG;
+    }
     for (let i = 0; i < n; i++) {
       const buf = batch.buf[i];
       const off = batch.off[i];
