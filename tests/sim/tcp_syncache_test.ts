@@ -388,7 +388,7 @@ Deno.test("SYN cookies: while the stack is behind (a full receive batch) a stran
   rig.inject({ srcPort: 40000, seq: PEER_ISS + 1, ack: seqAdd(first.seq, 1), flags: ACK });
   assert.equal(st.SyncookiesRecv, 1);
   const stranger = PEER_ADDR + 77;
-  // Behind the wire: the stranger's SYNs are shed before its bucket or its checksum is looked at.
+  // Behind the wire: the stranger's cookies are not sent, and its tokens are spent.
   for (let i = 0; i < 3; i++) {
     injectBacklogged(rig, { src: stranger, srcPort: 3000 + i, seq: i, flags: SYN });
   }
@@ -401,10 +401,14 @@ Deno.test("SYN cookies: while the stack is behind (a full receive batch) a stran
   synAck(rig.take());
   assert.equal(st.SyncookiesKnownSource, 1);
   assert.equal(st.SyncookiesSent, 2);
-  // Caught up: the stranger has its whole burst (the shed SYNs took no token).
-  for (let i = 0; i < 6; i++) rig.inject({ src: stranger, srcPort: 4000 + i, seq: i, flags: SYN });
-  assert.equal(st.SyncookiesSent, 7);
-  assert.equal(st.SyncookiesRateLimited, 1);
+  // Caught up: the stranger is answered again, with what its bucket has left (5 - 3).
+  for (let i = 0; i < 4; i++) rig.inject({ src: stranger, srcPort: 4000 + i, seq: i, flags: SYN });
+  assert.equal(st.SyncookiesSent, 4);
+  assert.equal(st.SyncookiesRateLimited, 2);
+  assert.equal(st.SyncookiesBacklogShed, 3);
+  // A refused SYN is refused whatever the backlog (counted as such, not as shed).
+  injectBacklogged(rig, { src: stranger, srcPort: 5000, seq: 9, flags: SYN });
+  assert.equal(st.SyncookiesRateLimited, 3);
   assert.equal(st.SyncookiesBacklogShed, 3);
 });
 

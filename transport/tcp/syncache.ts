@@ -23,10 +23,11 @@
  * (it receives our segments: no spoofer) is remembered (4,096, least recently seen out,
  * `SyncookiesKnownEvicted`) and charged to buckets of its own (`SyncookiesKnownSource`):
  * a spoofed flood from other addresses, however many, cannot drain a known client's buckets.
- * While the stack is behind the wire — the SYN came in a full receive batch (`RX_BACKLOG`) — a
- * source it does not know gets no cookie at all (`SyncookiesBacklogShed`; its SYN is
- * retransmitted, 1 s later in Linux): a cookie costs ~5× a refused SYN, and under CPU pressure
- * that time is the established connections' and the known clients'.
+ * While the stack is behind the wire (`RX_BACKLOG`: the SYN came in a full receive batch whose
+ * first frame had waited in the driver) a source it does not know gets no cookie: the one its
+ * bucket allows is spent and not sent (`SyncookiesBacklogShed`; the peer retransmits its SYN,
+ * 1 s later in Linux). A cookie costs ~5× a refused SYN, and under CPU pressure that time is
+ * the established connections' and the known clients'. Known sources are answered as before.
  * Not covered: SYNs spoofed with the known client's own address (or /64) are charged to its
  * own buckets, and a peer that completes real handshakes from thousands of addresses (a large
  * IPv6 prefix) can push known clients out of the set — they are then limited as strangers.
@@ -410,13 +411,17 @@ export class SynCache {
         if (this.#known!.has(key)) {
           stats.SyncookiesKnownSource++;
           ok = this.#knownLimiter!.takeFor(key);
-        } else if ((seg.rxFlags & RX_BACKLOG) !== 0) {
-          // The stack is behind the wire: a stranger's cookie waits until it has caught up
-          // (the peer retransmits its SYN); the CPU goes to what is established and known.
-          countCookieQueue(stats, acceptFull, cacheFull);
-          stats.SyncookiesBacklogShed++;
-          return;
-        } else ok = limiter.takeFor(key);
+        } else {
+          ok = limiter.takeFor(key);
+          if (ok && (seg.rxFlags & RX_BACKLOG) !== 0) {
+            // The stack is behind the wire: a stranger's cookie is not sent (the peer
+            // retransmits its SYN) and its token is spent all the same — else the source would
+            // have its cookies a moment later, once caught up, and the work would only move.
+            countCookieQueue(stats, acceptFull, cacheFull);
+            stats.SyncookiesBacklogShed++;
+            return;
+          }
+        }
         if (!ok) {
           countCookieQueue(stats, acceptFull, cacheFull);
           stats.SyncookiesRateLimited++;
