@@ -374,7 +374,6 @@ async function alternatingRun(
     tcp: stats?.tcp,
     arp: stats?.arp,
     link: stats?.link,
-    loop: stats?.loop,
     stepsMs: steps,
   };
 }

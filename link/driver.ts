@@ -37,23 +37,6 @@ export const RX_CSUM_MAYBE_PARTIAL = 8;
  * §3.2.2, RFC 1812 §4.3.2.7, RFC 4443 §2.4 (e.3, e.4)).
  */
 export const RX_LINK_NOT_HOST = 16;
-/**
- * RX flag set by the NIC (a driver's own value is replaced): the frame came in a full receive
- * batch whose first frame had waited in the driver {@link RX_BACKLOG_WAIT_MS} or more (by the
- * kernel's receive stamp, `rxStampMs`; a driver without stamps never sets it) — the stack is
- * behind the wire: descheduled under CPU pressure, or unable to keep up. The syncache then
- * sends no SYN cookie to a source it does not know (`SyncookiesBacklogShed`): a cookie is most
- * of a flood SYN's cost, and while the backlog lasts that CPU is the established connections'
- * and the known clients'.
- */
-export const RX_BACKLOG = 32;
-
-/**
- * How long (ms) the first frame of a full receive batch must have waited for {@link RX_BACKLOG}:
- * longer than a burst takes to arrive and be read on a CPU the stack has (a 1,000-frame burst
- * is read in well under a millisecond), shorter than a scheduler's wait for a CPU under load.
- */
-export const RX_BACKLOG_WAIT_MS = 2;
 
 /**
  * True if a transport checksum `field` is what a sender that offloads checksumming leaves in

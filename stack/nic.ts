@@ -7,7 +7,7 @@
  */
 
 import type { LinkCapabilities, LinkDriver, TxOffload } from "../link/driver.ts";
-import { RX_BACKLOG, RX_BACKLOG_WAIT_MS, RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
+import { RX_LINK_NOT_HOST, RxBatch } from "../link/driver.ts";
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import {
   ETH_HEADER_BYTES,
@@ -62,8 +62,6 @@ export class Nic implements LinkEndpoint {
   readonly #eth = new EthernetHeader();
   /** The driver takes a gathered payload as it lies (`transmitGather`). */
   readonly #gather: boolean;
-  /** The driver stamps its frames with the kernel's receive time (`rxStampMs`). */
-  readonly #stamped: boolean;
 
   /** Attach `driver` as NIC number `index`. */
   constructor(
@@ -85,7 +83,6 @@ export class Nic implements LinkEndpoint {
     this.#receiver = receiver;
     this.#batch = new RxBatch(rxBatch);
     this.#gather = typeof driver.transmitGather === "function";
-    this.#stamped = typeof driver.rxStampMs === "function";
   }
 
   /** The MAC as `aa:bb:cc:dd:ee:ff`. */
@@ -101,13 +98,6 @@ export class Nic implements LinkEndpoint {
     const st = this.#stats;
     const eth = this.#eth;
     const mac = this.mac;
-    // Behind the wire (see RX_BACKLOG): a full batch whose first frame waited in the driver
-    // for RX_BACKLOG_WAIT_MS or more. A burst that arrived at once fills a batch too; only the
-    // wait says the stack was away (descheduled) or cannot keep up.
-    let backlog = 0;
-    if (n === batch.capacity && this.#stamped) {
-      if (Date.now() - this.driver.rxStampMs!() >= RX_BACKLOG_WAIT_MS) backlog = RX_BACKLOG;
-    }
     for (let i = 0; i < n; i++) {
       const buf = batch.buf[i];
       const off = batch.off[i];
@@ -124,8 +114,7 @@ export class Nic implements LinkEndpoint {
         continue;
       }
       const type = eth.etherType;
-      const flags = (batch.flags[i] & ~(RX_LINK_NOT_HOST | RX_BACKLOG)) |
-        (forUs ? 0 : RX_LINK_NOT_HOST) | backlog;
+      const flags = (batch.flags[i] & ~RX_LINK_NOT_HOST) | (forUs ? 0 : RX_LINK_NOT_HOST);
       // The protocol code drops bad input without throwing; this guard only keeps a stack bug
       // that one frame triggers from taking the whole stack down (counted, never silent).
       try {

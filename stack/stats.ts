@@ -308,7 +308,6 @@ export const TCP_COUNTERS = [
   "SyncookiesRateLimited",
   "SyncookiesKnownSource",
   "SyncookiesKnownEvicted",
-  "SyncookiesBacklogShed",
   "TCPReqQFullDrop",
   "TCPSynRetrans",
   "TCPDelayedAcks",

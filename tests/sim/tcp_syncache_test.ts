@@ -16,7 +16,6 @@ import { seqAdd } from "../../transport/tcp/seq.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
 import { MIN_SYN_QUEUE, SYN_COOKIE_SOURCE_SLOTS } from "../../transport/tcp/syncache.ts";
 import { keyedSlot } from "../../core/keyed_rate_limiter.ts";
-import { RX_BACKLOG, RX_CSUM_VALID } from "../../link/driver.ts";
 
 const SYN = TCP_FLAG_SYN;
 const ACK = TCP_FLAG_ACK;
@@ -367,49 +366,6 @@ Deno.test("SYN cookies: a client that completed a handshake is answered when a f
   // Its own buckets still bound it: a sixth SYN in the same instant is refused.
   rig.inject({ srcPort: 40010, seq: PEER_ISS, flags: SYN });
   assert.equal(st.SyncookiesRateLimited, before + 1);
-});
-
-/** Deliver `spec` as a frame of a full receive batch (`RX_BACKLOG`: the stack is behind). */
-function injectBacklogged(rig: TcpRig, spec: SegmentSpec): void {
-  const buf = rig.segmentBytes(spec);
-  const src = spec.src ?? PEER_ADDR;
-  const meta = rxMeta(rig.stack, IpAddress.v4(src), IpAddress.v4(RIG_ADDR), buf);
-  rig.stack.tcp.receive(meta, buf, 0, buf.length, RX_CSUM_VALID | RX_BACKLOG);
-  rig.tick();
-}
-
-Deno.test("SYN cookies: while the stack is behind (a full receive batch) a stranger gets none, a known client does", () => {
-  const rig = new TcpRig({ tcp: { syncookies: 2, synCookieSourceRate: 5 } });
-  rig.stack.tcp.listen(null, SERVICE_PORT, 64);
-  const st = rig.stack.stats.tcp;
-  // The client completes a handshake: known from now on.
-  rig.inject({ srcPort: 40000, seq: PEER_ISS, flags: SYN });
-  const first = synAck(rig.take());
-  rig.inject({ srcPort: 40000, seq: PEER_ISS + 1, ack: seqAdd(first.seq, 1), flags: ACK });
-  assert.equal(st.SyncookiesRecv, 1);
-  const stranger = PEER_ADDR + 77;
-  // Behind the wire: the stranger's cookies are not sent, and its tokens are spent.
-  for (let i = 0; i < 3; i++) {
-    injectBacklogged(rig, { src: stranger, srcPort: 3000 + i, seq: i, flags: SYN });
-  }
-  assert.deepEqual(rig.take().filter((x) => x.flags === SYNACK), [], "no cookie to a stranger");
-  assert.equal(st.SyncookiesBacklogShed, 3);
-  assert.equal(st.SyncookiesRateLimited, 0);
-  assert.equal(st.SyncookiesSent, 1);
-  // The known client is answered in the same backlog.
-  injectBacklogged(rig, { srcPort: 40001, seq: PEER_ISS + 5000, flags: SYN });
-  synAck(rig.take());
-  assert.equal(st.SyncookiesKnownSource, 1);
-  assert.equal(st.SyncookiesSent, 2);
-  // Caught up: the stranger is answered again, with what its bucket has left (5 - 3).
-  for (let i = 0; i < 4; i++) rig.inject({ src: stranger, srcPort: 4000 + i, seq: i, flags: SYN });
-  assert.equal(st.SyncookiesSent, 4);
-  assert.equal(st.SyncookiesRateLimited, 2);
-  assert.equal(st.SyncookiesBacklogShed, 3);
-  // A refused SYN is refused whatever the backlog (counted as such, not as shed).
-  injectBacklogged(rig, { src: stranger, srcPort: 5000, seq: 9, flags: SYN });
-  assert.equal(st.SyncookiesRateLimited, 3);
-  assert.equal(st.SyncookiesBacklogShed, 3);
 });
 
 /** How {@link injectSummed} spoils a segment. */

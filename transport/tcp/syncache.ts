@@ -23,11 +23,6 @@
  * (it receives our segments: no spoofer) is remembered (4,096, least recently seen out,
  * `SyncookiesKnownEvicted`) and charged to buckets of its own (`SyncookiesKnownSource`):
  * a spoofed flood from other addresses, however many, cannot drain a known client's buckets.
- * While the stack is behind the wire (`RX_BACKLOG`: the SYN came in a full receive batch whose
- * first frame had waited in the driver) a source it does not know gets no cookie: the one its
- * bucket allows is spent and not sent (`SyncookiesBacklogShed`; the peer retransmits its SYN,
- * 1 s later in Linux). A cookie costs ~5× a refused SYN, and under CPU pressure that time is
- * the established connections' and the known clients'. Known sources are answered as before.
  * Not covered: SYNs spoofed with the known client's own address (or /64) are charged to its
  * own buckets, and a peer that completes real handshakes from thousands of addresses (a large
  * IPv6 prefix) can push known clients out of the set — they are then limited as strangers.
@@ -47,7 +42,6 @@ import type { Counters } from "../../core/counters.ts";
 import type { DenseSet } from "../../core/dense_set.ts";
 import { KeyedRateLimiter, RateLimitKey } from "../../core/keyed_rate_limiter.ts";
 import { KnownKeySet } from "../../core/known_key_set.ts";
-import { RX_BACKLOG } from "../../link/driver.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import type { IpAddr, IpAddress } from "../../net/ip_address.ts";
 import type { NetRoute } from "../../net/network_layer.ts";
@@ -411,17 +405,7 @@ export class SynCache {
         if (this.#known!.has(key)) {
           stats.SyncookiesKnownSource++;
           ok = this.#knownLimiter!.takeFor(key);
-        } else {
-          ok = limiter.takeFor(key);
-          if (ok && (seg.rxFlags & RX_BACKLOG) !== 0) {
-            // The stack is behind the wire: a stranger's cookie is not sent (the peer
-            // retransmits its SYN) and its token is spent all the same — else the source would
-            // have its cookies a moment later, once caught up, and the work would only move.
-            countCookieQueue(stats, acceptFull, cacheFull);
-            stats.SyncookiesBacklogShed++;
-            return;
-          }
-        }
+        } else ok = limiter.takeFor(key);
         if (!ok) {
           countCookieQueue(stats, acceptFull, cacheFull);
           stats.SyncookiesRateLimited++;
