@@ -189,9 +189,9 @@ export interface MtuResult {
   /** What failed, one message each. */
   errors: string[];
   /** The connection rows' figures over the rounds, by row key and column. */
-  rounds: Record<string, Partial<Record<Column, RoundSpread>>>;
+  rounds?: Record<string, Partial<Record<Column, RoundSpread>>>;
   /** The same, each round's ratio to that round's kernel↔kernel figure. */
-  roundRatios: Record<string, Partial<Record<Column, RoundSpread>>>;
+  roundRatios?: Record<string, Partial<Record<Column, RoundSpread>>>;
 }
 
 /**
@@ -599,9 +599,10 @@ class MtuRun {
       for (const col of figs.columns(key)) {
         const spread = figs.spread(key, col);
         this.set(key, col, spread.median);
-        (this.result.rounds[key] ??= {})[col] = spread;
+        ((this.result.rounds ??= {})[key] ??= {})[col] = spread;
         if (col === "kernel_kernel") continue;
-        (this.result.roundRatios[key] ??= {})[col] = figs.ratioSpread(key, col, "kernel_kernel");
+        const q = figs.ratioSpread(key, col, "kernel_kernel");
+        ((this.result.roundRatios ??= {})[key] ??= {})[col] = q;
       }
     }
     // The row whose median round stands for each detail.
@@ -1065,12 +1066,12 @@ export function formatTable(r: MtuResult): string {
 export function roundLines(r: MtuResult): string[] {
   const out: string[] = [];
   for (const spec of ROWS) {
-    const byCol = r.rounds[spec.key];
+    const byCol = r.rounds?.[spec.key];
     if (byCol === undefined) continue;
     const cells = COLUMNS.flatMap((c) => {
       const s = byCol[c];
       if (s === undefined || s.n === 0) return [];
-      const q = r.roundRatios[spec.key]?.[c];
+      const q = r.roundRatios?.[spec.key]?.[c];
       const ratioText = q === undefined || q.n === 0
         ? ""
         : `, ×${q.median!.toFixed(2)} (${q.min!.toFixed(2)}–${q.max!.toFixed(2)})`;
@@ -1155,8 +1156,8 @@ export function toRecord(
           ),
         ]),
       ),
-      rounds: r.rounds,
-      roundRatioToKernel: invert(r.roundRatios),
+      rounds: r.rounds ?? {},
+      roundRatioToKernel: invert(r.roundRatios ?? {}),
       details: r.details,
       errors: r.errors,
     })),
