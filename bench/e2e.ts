@@ -24,9 +24,17 @@
  * gives each figure with its ratio to kernel↔kernel; all figures and tool summaries are written
  * as JSON.
  *
+ * The connection rows (`pingpong --connect`, HTTP `ab`/`wrk`) run last, in `--rounds N`
+ * interleaved rounds (`bench/e2e_rounds.ts`): each round runs the kernel pair and the stack
+ * pairs one after the other on fresh processes, the order rotating, and the cell is the median
+ * over the rounds; each round's figure and its ratio to the same round's kernel pair are in the
+ * JSON (`rounds`, `roundRatioToKernel`) and summed up under the table. A fresh pair's
+ * 1,000-connection crowd lasts 50–350 ms and moves with how long its processes wait for a CPU
+ * (bench/README.md, `conn9z`): one such slot no longer decides a cell.
+ *
  * ```
  * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N] [--only NAME]
- *                                   ["--stack-flags=--rx-ring v3"] [--out FILE]
+ *                                   ["--stack-flags=--rx-ring v3"] [--rounds N] [--out FILE]
  * ```
  *
  * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
@@ -42,11 +50,19 @@
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { BenchLink, type BenchProcess, type Finished, type Side, ustackCommand } from "./netns.ts";
-import { type ClientRowsOptions, connectArgs, httpDenoServe, httpUstack } from "./e2e_clients.ts";
+import {
+  type ClientRowsOptions,
+  connectArgs,
+  HTTP_PORT_BASE,
+  httpDenoServe,
+  type HttpRates,
+  httpUstack,
+} from "./e2e_clients.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 import { setBigTcp } from "../tests/harness/big_tcp.ts";
 import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 import { contentionText, type RunContention, watchRun } from "./run_contention.ts";
+import { medianRound, RoundFigures, roundSchedule, type RoundSpread } from "./e2e_rounds.ts";
 
 /** The four ways, as JSON keys. */
 export const COLUMNS = [
@@ -153,6 +169,8 @@ export interface E2eOptions {
   only: string[];
   /** Where the JSON goes. */
   out: string;
+  /** Interleaved rounds of the connection rows (`connect`, `http`). */
+  rounds: number;
   /**
    * BIG TCP: both veth ends' GSO/GRO limits (IPv4 and IPv6) at this many bytes, and
    * `--rx-large-frame` for every af_packet stack; absent: Linux's 64 KB (the default rig).
@@ -170,6 +188,10 @@ export interface MtuResult {
   details: Record<Column, Record<string, unknown>>;
   /** What failed, one message each. */
   errors: string[];
+  /** The connection rows' figures over the rounds, by row key and column. */
+  rounds?: Record<string, Partial<Record<Column, RoundSpread>>>;
+  /** The same, each round's ratio to that round's kernel↔kernel figure. */
+  roundRatios?: Record<string, Partial<Record<Column, RoundSpread>>>;
 }
 
 /**
@@ -259,13 +281,26 @@ if proto == "tcp":
 print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start}), flush=True)
 `;
 
-/** Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next. */
+/**
+ * Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next; the
+ * connection rows add {@link ROUND_PORT_STEP} per round.
+ */
 const PORTS = {
   kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300, conn: 5301 },
   ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310, conn: 5311 },
   kernel_ustack: { tcp: 5231, udp: 5232, rr: 5330, conn: 5331 },
   ustack_ustack: { tcp: 5221, udp: 5222, rr: 5320, conn: 5321 },
 } as const;
+
+/** Port offset of each further round of the connection rows (`conn` ports; HTTP adds 1). */
+const ROUND_PORT_STEP = 100;
+
+/** The connection rows' steps of a round, in their order of round 0. */
+const CONNECT_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel", "ustack_ustack"];
+/** The HTTP rows' steps of a round (the server's column). */
+const HTTP_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel"];
+/** Rows the rounds measure. */
+const ROUND_ROWS = ["connPerS", "connPerSTwReuse", "httpConnPerS", "httpKeepAliveRps"] as const;
 
 /** Gbit/s of `bytes` over `seconds` (null when no time passed). */
 function gbps(bytes: number, seconds: number): number | null {
@@ -322,6 +357,20 @@ function argv(strings: TemplateStringsArray, ...values: (string | number | strin
   return out;
 }
 
+/** Every row's figures, all null (not measured yet). */
+export function emptyValues(): MtuResult["values"] {
+  const values: MtuResult["values"] = {};
+  for (const r of ROWS) {
+    values[r.key] = {
+      kernel_kernel: null,
+      ustack_kernel: null,
+      kernel_ustack: null,
+      ustack_ustack: null,
+    };
+  }
+  return values;
+}
+
 /** Measures one MTU: owns the link, the result record and the three phases. */
 class MtuRun {
   readonly result: MtuResult;
@@ -329,22 +378,17 @@ class MtuRun {
   readonly #peer: string;
   /** TCP MSS on the link (timestamps on): the wire packets a received byte count stands for. */
   readonly #mss: number;
+  /** Whether the kernel has its address on each end (a fresh link: the peer end's only). */
+  readonly #kernelAddr: Record<Side, boolean> = { stack: false, peer: true };
 
   constructor(readonly link: BenchLink, readonly o: E2eOptions) {
-    const values: Record<string, Record<Column, number | null>> = {};
-    for (const r of ROWS) {
-      values[r.key] = {
-        kernel_kernel: null,
-        ustack_kernel: null,
-        kernel_ustack: null,
-        ustack_ustack: null,
-      };
-    }
     this.result = {
       mtu: link.mtu,
-      values,
+      values: emptyValues(),
       details: { kernel_kernel: {}, ustack_kernel: {}, kernel_ustack: {}, ustack_ustack: {} },
       errors: [],
+      rounds: {},
+      roundRatios: {},
     };
     this.#s = o.seconds;
     this.#peer = link.addr("peer");
@@ -490,54 +534,159 @@ class MtuRun {
     };
   }
 
-  /** An HTTP server on the stack end under `ab` and `wrk` from the kernel peer. */
-  async http(col: Column, tool: string, run: () => ReturnType<typeof httpUstack>) {
-    await this.measure(col, "http", async () => {
-      const r = await run();
-      if (r.abFailed > 0) throw new Error(`ab: ${r.abFailed} requests failed`);
-      this.set("httpConnPerS", col, r.connPerS);
-      this.set("httpKeepAliveRps", col, r.keepAliveRps);
-      return { tool, ...r };
-    });
+  /**
+   * The connection rows in {@link E2eOptions.rounds} interleaved rounds: each round runs
+   * `pingpong --connect` for kernel↔kernel (then again with `tcp_tw_reuse=1`), ustack→kernel
+   * and ustack↔ustack, then HTTP (`ab`, `wrk`) against `Deno.serve` and `ustack serve --http`,
+   * each list starting one step later every round ({@link roundSchedule}), every run on fresh
+   * processes and its own ports. A cell is its median over the rounds; each round's figures
+   * and ratios go to {@link MtuResult.rounds} / {@link MtuResult.roundRatios}, the median
+   * round's tool summaries to `details[col].connect` / `.http`, every round's to
+   * `details[col].connectRounds` / `.httpRounds`.
+   */
+  async clientRounds(): Promise<void> {
+    const wanted = (name: string) => this.o.only.length === 0 || this.o.only.includes(name);
+    const rounds = this.o.rounds;
+    const connect = wanted("connect") ? roundSchedule(CONNECT_STEPS, rounds) : [];
+    const http = wanted("http") ? roundSchedule(HTTP_STEPS, rounds) : [];
+    if (connect.length + http.length === 0) return;
+    const figs = new RoundFigures<Column>(rounds);
+    const kept: Partial<Record<Column, Record<string, unknown[]>>> = {};
+    const keep = (col: Column, detail: string, round: number, value: unknown) => {
+      const byDetail = kept[col] ??= {};
+      (byDetail[detail] ??= new Array(rounds).fill(null))[round] = value;
+    };
+    for (let round = 0; round < rounds; round++) {
+      for (const { slot, step: col } of connect.filter((s) => s.round === round)) {
+        await this.attempt(col, `connect, round ${round + 1}, slot ${slot + 1}`, async () => {
+          const j = await this.connectRun(col, round);
+          figs.set("connPerS", col, round, j.client.conn_per_s);
+          if (col !== "kernel_kernel") figs.set("connPerSTwReuse", col, round, j.client.conn_per_s);
+          keep(col, "connect", round, { round, slot, ...j });
+        });
+        if (col !== "kernel_kernel") continue;
+        // After the default run (its TIME_WAIT ports would starve a default client after this one).
+        await this.attempt(col, `connectTwReuse, round ${round + 1}`, async () => {
+          await this.setTwReuse(1);
+          try {
+            const j = await this.connectRun(col, round);
+            figs.set("connPerSTwReuse", col, round, j.client.conn_per_s);
+            keep(col, "connectTwReuse", round, { round, slot, ...j, tcpTwReuse: 1 });
+          } finally {
+            await this.setTwReuse(2);
+          }
+        });
+      }
+      for (const { slot, step: col } of http.filter((s) => s.round === round)) {
+        await this.attempt(col, `http, round ${round + 1}, slot ${slot + 1}`, async () => {
+          const r = await this.httpRun(col, round);
+          if (r.abFailed > 0) throw new Error(`ab: ${r.abFailed} requests failed`);
+          figs.set("httpConnPerS", col, round, r.connPerS);
+          figs.set("httpKeepAliveRps", col, round, r.keepAliveRps);
+          keep(col, "http", round, { round, slot, ...r });
+        });
+      }
+    }
+    this.recordRounds(figs, kept);
+  }
+
+  /** The rounds' medians into the cells, their spreads and the median rounds' details. */
+  recordRounds(
+    figs: RoundFigures<Column>,
+    kept: Partial<Record<Column, Record<string, unknown[]>>>,
+  ): void {
+    for (const key of ROUND_ROWS) {
+      for (const col of figs.columns(key)) {
+        const spread = figs.spread(key, col);
+        this.set(key, col, spread.median);
+        ((this.result.rounds ??= {})[key] ??= {})[col] = spread;
+        if (col === "kernel_kernel") continue;
+        const q = figs.ratioSpread(key, col, "kernel_kernel");
+        ((this.result.roundRatios ??= {})[key] ??= {})[col] = q;
+      }
+    }
+    // The row whose median round stands for each detail.
+    const rowOf: Record<string, string> = {
+      connect: "connPerS",
+      connectTwReuse: "connPerSTwReuse",
+      http: "httpConnPerS",
+    };
+    for (const col of COLUMNS) {
+      for (const [detail, perRound] of Object.entries(kept[col] ?? {})) {
+        const i = medianRound(figs.perRound(rowOf[detail], col));
+        this.result.details[col][`${detail}Rounds`] = perRound;
+        if (i >= 0) this.result.details[col][detail] = { ...(perRound[i] as object), median: true };
+      }
+    }
   }
 
   /**
-   * `pingpong --connect`: a server on the peer end, the client on the stack end. The row
-   * `connPerSTwReuse` compares the same ustack figures with a second kernel↔kernel run whose
-   * client namespace has `net.ipv4.tcp_tw_reuse=1` (Linux's default, 2, lets a connect take
-   * over a TIME_WAIT four-tuple on loopback only; 1 allows it once the record's last timestamp
-   * is a second old, the rule the stack's client follows): past ~20,000 connections from one
-   * address the default kernel client searches a port range full of TIME_WAIT, so the first
-   * row's kernel figure is its port search, the second's its steady connection rate.
+   * Run `fn`, recording a failure under `col` and going on (the connection rounds' steps).
    */
-  async connect(col: Column, server: string[], client: string[]): Promise<void> {
-    await this.measure(col, "connect", async () => {
-      const j = await this.connectRun(col, server, client);
-      this.set("connPerS", col, j.client.conn_per_s);
-      if (col !== "kernel_kernel") this.set("connPerSTwReuse", col, j.client.conn_per_s);
-      return j;
-    });
-    if (col !== "kernel_kernel") return;
-    // After the default run (its TIME_WAIT ports would starve a default client after this one).
-    await this.measure(col, "connect", async () => {
-      await this.setTwReuse(1);
-      try {
-        const j = await this.connectRun(col, server, client);
-        this.set("connPerSTwReuse", col, j.client.conn_per_s);
-        return { ...j, tcpTwReuse: 1 };
-      } finally {
-        await this.setTwReuse(2);
-      }
-    }, "connectTwReuse");
+  async attempt(col: Column, what: string, fn: () => Promise<void>): Promise<void> {
+    progress(`[mtu ${this.link.mtu}] ${TITLES[col]}: ${what}`);
+    try {
+      await fn();
+    } catch (e) {
+      const msg = `${TITLES[col]} ${what}: ${(e as Error).message ?? e}`;
+      this.result.errors.push(msg);
+      progress(`[mtu ${this.link.mtu}] FAILED ${msg}`);
+    }
   }
 
-  /** One `pingpong --connect` run; both ends' summaries. */
+  /**
+   * The kernel's addresses for a column's connection run: the stack end's for kernel↔kernel
+   * only, the peer end's for all but ustack↔ustack (changed only where they differ).
+   */
+  async addressesFor(col: Column): Promise<void> {
+    await this.kernelAddress("stack", col === "kernel_kernel");
+    await this.kernelAddress("peer", col !== "ustack_ustack");
+  }
+
+  /** The kernel's address on `side` on or off (nothing when it already is). */
+  async kernelAddress(side: Side, on: boolean): Promise<void> {
+    if (this.#kernelAddr[side] === on) return;
+    await this.link.setKernelAddress(side, on);
+    this.#kernelAddr[side] = on;
+  }
+
+  /** One HTTP run of round `round`: `Deno.serve` (kernel↔kernel) or `ustack serve --http`. */
+  httpRun(col: Column, round: number): Promise<HttpRates & { tool: string }> {
+    const o = { ...this.clientRows, httpPort: HTTP_PORT_BASE + round };
+    return this.addressesFor(col).then(async () =>
+      col === "kernel_kernel"
+        ? { tool: "ab, wrk -> Deno.serve", ...await httpDenoServe(this.link, o) }
+        : {
+          tool: "ab, wrk (kernel) -> ustack serve --http",
+          ...await httpUstack(this.link, this.stackOpts("stack"), o),
+        }
+    );
+  }
+
+  /** A stack's link options on `side`. */
+  stackOpts(side: Side): string[] {
+    return [...this.link.stackOptions(side, this.o.driver), ...this.o.stackFlags];
+  }
+
+  /**
+   * One `pingpong --connect` run of round `round`: a server on the peer end (the kernel's for
+   * kernel↔kernel and ustack→kernel, a stack's for ustack↔ustack), the client on the stack end;
+   * both ends' summaries. The row `connPerSTwReuse` compares the same ustack figures with a
+   * second kernel↔kernel run whose client namespace has `net.ipv4.tcp_tw_reuse=1` (Linux's
+   * default, 2, lets a connect take over a TIME_WAIT four-tuple on loopback only; 1 allows it
+   * once the record's last timestamp is a second old, the rule the stack's client follows):
+   * past ~20,000 connections from one address the default kernel client searches a port range
+   * full of TIME_WAIT, so the first row's kernel figure is its port search, the second's its
+   * steady connection rate. Each round has its own server port.
+   */
   async connectRun(
     col: Column,
-    server: string[],
-    client: string[],
+    round: number,
   ): Promise<{ client: Record<string, any>; server: Record<string, any> }> {
-    const port = PORTS[col].conn;
+    await this.addressesFor(col);
+    const server = col === "ustack_ustack" ? this.stackOpts("peer") : ["--kernel"];
+    const client = col === "kernel_kernel" ? ["--kernel"] : this.stackOpts("stack");
+    const port = PORTS[col].conn + ROUND_PORT_STEP * round;
     const n = this.clientRows.connections;
     const srv = await this.startServer(argv`pingpong server -p ${port} -l ${RR_LEN} ${server}`);
     try {
@@ -580,7 +729,7 @@ class MtuRun {
   async kernelKernel(): Promise<void> {
     const col: Column = "kernel_kernel";
     const ports = PORTS[col];
-    await this.link.setKernelAddress("stack", true);
+    await this.kernelAddress("stack", true);
     try {
       await this.measure(col, "tcp", async () => {
         let watching: Promise<RunContention | null> = Promise.resolve(null);
@@ -634,14 +783,8 @@ class MtuRun {
         tool: "pingpong --kernel on both ends",
         ...await this.requestResponse(col, ["--kernel"], ["--kernel"]),
       }));
-      await this.connect(col, ["--kernel"], ["--kernel"]);
-      await this.http(
-        col,
-        "ab, wrk -> Deno.serve",
-        () => httpDenoServe(this.link, this.clientRows),
-      );
     } finally {
-      await this.link.setKernelAddress("stack", false);
+      await this.kernelAddress("stack", false);
     }
   }
 
@@ -700,12 +843,6 @@ class MtuRun {
       tool: "pingpong client (ustack) -> pingpong server --kernel",
       ...await this.requestResponse(col, ["--kernel"], opts),
     }));
-    await this.connect(col, ["--kernel"], opts);
-    await this.http(
-      col,
-      "ab, wrk (kernel) -> ustack serve --http",
-      () => httpUstack(this.link, opts, this.clientRows),
-    );
   }
 
   /**
@@ -781,7 +918,7 @@ class MtuRun {
     const ports = PORTS[col];
     const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
     const peerOpts = [...this.link.stackOptions("peer", this.o.driver), ...this.o.stackFlags];
-    await this.link.setKernelAddress("peer", false);
+    await this.kernelAddress("peer", false);
     // Servers get a generous -t: the TCP one ends with its connection, the UDP one is stopped.
     const serverSeconds = this.#s + 30;
     await this.measure(col, "tcp", async () => {
@@ -838,7 +975,6 @@ class MtuRun {
       tool: "pingpong client (ustack) -> pingpong server (ustack)",
       ...await this.requestResponse(col, peerOpts, opts),
     }));
-    await this.connect(col, peerOpts, opts);
   }
 }
 
@@ -877,6 +1013,7 @@ export async function measureMtu(mtu: number, o: E2eOptions): Promise<MtuResult>
     await run.ustackKernel();
     await run.kernelUstack();
     await run.ustackUstack();
+    await run.clientRounds();
   } catch (e) {
     run.result.errors.push(`set-up: ${(e as Error).message ?? e}`);
   } finally {
@@ -919,7 +1056,46 @@ export function formatTable(r: MtuResult): string {
     row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(
       "   ",
     );
-  return [line(header), ...body.map(line), ...contentionLines(r)].join("\n");
+  return [line(header), ...body.map(line), ...contentionLines(r), ...roundLines(r)].join("\n");
+}
+
+/**
+ * Lines under a table: the connection rows' rounds — per cell the median and range, for the
+ * stacks the median (range) of each round's ratio to its kernel↔kernel figure.
+ */
+export function roundLines(r: MtuResult): string[] {
+  const out: string[] = [];
+  for (const spec of ROWS) {
+    const byCol = r.rounds?.[spec.key];
+    if (byCol === undefined) continue;
+    const cells = COLUMNS.flatMap((c) => {
+      const s = byCol[c];
+      if (s === undefined || s.n === 0) return [];
+      const q = r.roundRatios?.[spec.key]?.[c];
+      const ratioText = q === undefined || q.n === 0
+        ? ""
+        : `, ×${q.median!.toFixed(2)} (${q.min!.toFixed(2)}–${q.max!.toFixed(2)})`;
+      return [
+        `${TITLES[c]} ${fmt(s.median, spec.digits)} (${fmt(s.min, spec.digits)}–` +
+        `${fmt(s.max, spec.digits)}, ${s.n})${ratioText}`,
+      ];
+    });
+    if (cells.length > 0) out.push(`  ${spec.label}: ${cells.join("; ")}`);
+  }
+  return out.length === 0 ? [] : [
+    "Connection rows: median (range, rounds) of interleaved rounds; ×: each round's ratio to " +
+    "its kernel↔kernel, median (range):",
+    ...out,
+  ];
+}
+
+/** Row → column → value, as column → row → value (the JSON's ratio layout). */
+function invert<T>(byRow: Record<string, Partial<Record<Column, T>>>) {
+  const out: Partial<Record<Column, Record<string, T>>> = {};
+  for (const [key, byCol] of Object.entries(byRow)) {
+    for (const [col, v] of Object.entries(byCol) as [Column, T][]) (out[col] ??= {})[key] = v;
+  }
+  return out;
 }
 
 /**
@@ -957,6 +1133,7 @@ export function toRecord(
       udpLen: UDP_LEN,
       rrLen: RR_LEN,
       rrWarmup: RR_WARMUP,
+      rounds: o.rounds,
     },
     columns: TITLES,
     rows: Object.fromEntries(
@@ -979,6 +1156,8 @@ export function toRecord(
           ),
         ]),
       ),
+      rounds: r.rounds ?? {},
+      roundRatioToKernel: invert(r.roundRatios ?? {}),
       details: r.details,
       errors: r.errors,
     })),
@@ -995,6 +1174,8 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
                  (65536..524280; kernel senders' super-frames grow past 64 KB), every
                  af_packet stack with --rx-large-frame to match (default: off)
   --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
+  --rounds N     interleaved rounds of the connection rows (connect, http): each runs the
+                 kernel pair and the stacks in turn, the cell is the median (3; --quick: 5)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
 /** Parse the command line; null for --help. Throws on bad values. */
@@ -1010,6 +1191,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       only: { type: "string", multiple: true },
       out: { type: "string" },
       "big-tcp": { type: "string" },
+      rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -1038,8 +1220,13 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
   ) {
     throw new Error(`--big-tcp ${values["big-tcp"]}: an integer 65536..524280`);
   }
+  const rounds = values.rounds === undefined ? (values.quick ? 5 : 3) : Number(values.rounds);
+  if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) {
+    throw new Error(`--rounds ${values.rounds}: an integer 1..20`);
+  }
   const date = now.toISOString().slice(0, 10);
   return {
+    rounds,
     ...(bigTcp !== undefined ? { bigTcp } : {}),
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),

@@ -16,8 +16,8 @@ import { mainThreadSched, type ThreadSched } from "./http_bench.ts";
 import type { BenchLink, Finished } from "./netns.ts";
 import { ustackCommand } from "./netns.ts";
 
-/** The HTTP port. */
-const HTTP_PORT = 8080;
+/** The HTTP port when {@link ClientRowsOptions.httpPort} is not given. */
+export const HTTP_PORT_BASE = 8080;
 /** The path both servers answer with 64 bytes. */
 const HTTP_PATH = "/bytes/64";
 /** Connections in flight (ab, pingpong --connect). */
@@ -31,6 +31,8 @@ export interface ClientRowsOptions {
   wrkSeconds: number;
   /** Connections of the `pingpong --connect` run. */
   connections: number;
+  /** The HTTP servers' port ({@link HTTP_PORT_BASE} when absent). */
+  httpPort?: number;
 }
 
 /** What one HTTP server measured. */
@@ -70,7 +72,7 @@ async function measureHttp(
   o: ClientRowsOptions,
   serverPid: number,
 ): Promise<HttpRates> {
-  const url = `http://${link.addr("stack")}:${HTTP_PORT}${HTTP_PATH}`;
+  const url = `http://${link.addr("stack")}:${o.httpPort ?? HTTP_PORT_BASE}${HTTP_PATH}`;
   const s0 = mainThreadSched(serverPid);
   const ab = parseAb(check(
     "ab",
@@ -103,7 +105,7 @@ export async function httpDenoServe(link: BenchLink, o: ClientRowsOptions): Prom
     "eval",
     DENO_SERVE,
     link.addr("stack"),
-    String(HTTP_PORT),
+    String(o.httpPort ?? HTTP_PORT_BASE),
   ]);
   try {
     await p.waitForLine(/^ready$/);
@@ -121,7 +123,13 @@ export async function httpUstack(
 ): Promise<HttpRates> {
   const p = link.start(
     "stack",
-    ustackCommand(["serve", "--http", String(HTTP_PORT), ...stackOpts, "--json"]),
+    ustackCommand([
+      "serve",
+      "--http",
+      String(o.httpPort ?? HTTP_PORT_BASE),
+      ...stackOpts,
+      "--json",
+    ]),
   );
   try {
     await p.waitForLine(/"event":"ready"/);

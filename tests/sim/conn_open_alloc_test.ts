@@ -6,6 +6,10 @@
 // constructor is not inlined, so its caller allocates it) and those boxes. The endpoint, the
 // sender's start and the option negotiation now read the record's fields (bench/README.md,
 // branch boxes9z).
+//
+// An active open's ISN and timestamp offset were returned by `IsnGenerator.next` and its getter,
+// and the SYN-ACK's numbers passed as arguments in `synSentInput`: ~36 B of heap numbers per
+// connection (bench/README.md, branch conn9a); now written into and read from records.
 
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
@@ -23,18 +27,39 @@ const MAX_MATERIALIZE_BYTES = 215;
 /** Most bytes per connection allocated in `connect` itself (the endpoint object and its ISS). */
 const MAX_CONNECT_BYTES = 215;
 
+/**
+ * Most bytes per connection allocated, together, where an active open's numbers were boxed:
+ * the ISN's generator and its halves' getters, `synSentInput` (main: 45–51 in this test; this code 0–1).
+ */
+const MAX_ACTIVE_OPEN_BOX_BYTES = 12;
+/** The functions {@link MAX_ACTIVE_OPEN_BOX_BYTES} counts: name and file. */
+const ACTIVE_OPEN_BOXERS: [string, string][] = [
+  ["next", "/transport/tcp/isn.ts"],
+  ["get high", "/transport/tcp/isn.ts"],
+  ["get low", "/transport/tcp/isn.ts"],
+  ["synSentInput", "/transport/tcp/handshake.ts"],
+];
+
 /** Bytes sampled in functions named `name` (their own allocations, inlined callees included). */
-function selfBytes(root: HeapProfileNode, name: string): number {
+function selfBytes(root: HeapProfileNode, name: string, file = ""): number {
   let sum = 0;
   const walk = (n: HeapProfileNode): void => {
-    if (n.callFrame.functionName === name) sum += n.selfSize;
+    const f = n.callFrame;
+    if (f.functionName === name && f.url.endsWith(file)) sum += n.selfSize;
     for (const c of n.children) walk(c);
   };
   walk(root);
   return sum;
 }
 
-Deno.test("conn open alloc: a passive open's builder allocates the endpoint object, not boxes of its record's numbers", async () => {
+/** 4,000 short connections (after 2,000 warm) under the sampling heap profiler, once. */
+let sampled: Promise<{ root: HeapProfileNode; n: number }> | null = null;
+
+function sampleOpens(): Promise<{ root: HeapProfileNode; n: number }> {
+  return sampled ??= profileOpens();
+}
+
+async function profileOpens(): Promise<{ root: HeapProfileNode; n: number }> {
   const net = makeSimNet({
     wire: { seed: 9, delayMs: 0.05 },
     tcp: { maxTimeWait: 1 << 16, mslMs: 60_000 },
@@ -101,6 +126,11 @@ Deno.test("conn open alloc: a passive open's builder allocates the endpoint obje
     s.disconnect();
   }
   assert.equal(net.b.stats.tcp.PassiveOpens - accepted0, n);
+  return { root, n };
+}
+
+Deno.test("conn open alloc: a passive open's builder allocates the endpoint object, not boxes of its record's numbers", async () => {
+  const { root, n } = await sampleOpens();
   const materialize = selfBytes(root, "#materialize") / n;
   const connect = selfBytes(root, "connect") / n;
   if (Deno.env.get("SHOW")) {
@@ -114,4 +144,13 @@ Deno.test("conn open alloc: a passive open's builder allocates the endpoint obje
     `#materialize: ${materialize.toFixed(1)} B per connection`,
   );
   assert.ok(connect < MAX_CONNECT_BYTES, `connect: ${connect.toFixed(1)} B per connection`);
+});
+
+Deno.test("conn open alloc: an active open's ISN, timestamp offset and SYN-ACK numbers are not boxed", async () => {
+  const { root, n } = await sampleOpens();
+  const per = ACTIVE_OPEN_BOXERS.map(([f, file]) => [f, selfBytes(root, f, file) / n] as const);
+  const sum = per.reduce((a, [, b]) => a + b, 0);
+  const text = per.map(([f, b]) => `${f} ${b.toFixed(1)}`).join(", ");
+  if (Deno.env.get("SHOW")) console.log(`active open boxes ${sum.toFixed(1)} B: ${text}`);
+  assert.ok(sum < MAX_ACTIVE_OPEN_BOX_BYTES, `${sum.toFixed(1)} B per connection (${text})`);
 });

@@ -44,7 +44,7 @@ function establish(ep: TcpEndpoint): void {
 export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
   const flags = seg.flags;
   const hasAck = (flags & TCP_FLAG_ACK) !== 0;
-  if (hasAck && !ep.snd.acksSyn(seg.ack)) {
+  if (hasAck && !ep.snd.acksSynOf(seg)) {
     ep.layer.tx.replyRst(seg); // <SEQ=SEG.ACK><CTL=RST>, never to a RST
     return;
   }
@@ -57,10 +57,11 @@ export function synSentInput(ep: TcpEndpoint, seg: RxSegment): void {
     return;
   }
   if ((flags & TCP_FLAG_SYN) === 0) return;
-  ep.rcv.init(seg.seq);
+  // The segment's numbers are read by the callees: passed, each is a heap number ≥ 2**31.
+  ep.rcv.initFrom(seg);
   ep.negotiate(seg);
   ep.segmentArrived(ep.layer.ctx.clock.nowMs());
-  ep.snd.peerSyn(seg.window, seg.seq, seg.ack);
+  ep.snd.peerSynFrom(seg);
   if (hasAck) {
     ep.snd.synAcked(seg, ep.layer.ctx.clock.nowMs());
     establish(ep);

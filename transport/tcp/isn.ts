@@ -183,6 +183,15 @@ export class TupleHash {
   get low(): number {
     return this.#out[0];
   }
+
+  /**
+   * The last hash's two halves (`[low, high]`; overwritten by the next hash): read as elements
+   * where they go into a record's fields — a getter V8 does not inline returns a uint32 ≥ 2**31
+   * as a new heap number.
+   */
+  get halves(): Uint32Array {
+    return this.#out;
+  }
 }
 
 /**
@@ -249,9 +258,10 @@ export class IsnGenerator {
   }
 
   /**
-   * {@link IsnGenerator.next} (at the clock's time) and {@link IsnGenerator.nextTimestampOffset}
-   * into `out`'s fields, not returned: an ISN ≥ 2**30 returned from a call V8 does not inline
-   * is a new heap number (a SYN the syncache answers with a record: one in four otherwise).
+   * {@link IsnGenerator.next} (at `nowMs`, by default the clock's time) and {@link
+   * IsnGenerator.nextTimestampOffset} into `out`'s fields, not returned: an ISN ≥ 2**30
+   * returned from a call V8 does not inline is a new heap number, and so is the offset the
+   * getter returns (a SYN the syncache answers with a record; an active open's `connect`).
    */
   nextInto(
     localAddr: IpAddr,
@@ -259,14 +269,14 @@ export class IsnGenerator {
     remoteAddr: IpAddr,
     remotePort: number,
     out: IssFields,
+    nowMs: number = this.#clock.nowMs(),
   ): void {
     this.hashes++;
     const h = this.#hash;
     h.digestIp(localAddr, localPort, remoteAddr, remotePort, DOMAIN_ISN);
-    out.iss = this.#pinnedIsn >= 0
-      ? this.#pinnedIsn
-      : (this.#ticks(this.#clock.nowMs()) + h.low) >>> 0;
-    out.tsOffset = this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : h.high;
+    const halves = h.halves;
+    out.iss = this.#pinnedIsn >= 0 ? this.#pinnedIsn : (this.#ticks(nowMs) + halves[0]) >>> 0;
+    out.tsOffset = this.#pinnedTsOffset >= 0 ? this.#pinnedTsOffset : halves[1];
   }
 
   /**

@@ -211,6 +211,17 @@ export class TcpReceiver {
   }
 
   /**
+   * {@link TcpReceiver.init} from the peer's SYN itself (a SYN-ACK in SYN_SENT): its sequence
+   * number read here, not passed — an argument ≥ 2**31 is a heap number.
+   */
+  initFrom(syn: RxSegment): void {
+    const irs = syn.seq;
+    this.irs = irs;
+    this.rcvNxt = (irs + 1) >>> 0;
+    this.rcvAdvRight = this.rcvNxt;
+  }
+
+  /**
    * Choose the window shift to announce (RFC 7323 §2.2: fixed for the connection's life), big
    * enough for the largest the buffer may grow to.
    */

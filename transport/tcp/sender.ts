@@ -356,6 +356,14 @@ export class TcpSender implements LossSender {
     this.sndWl2 = ack;
   }
 
+  /** {@link TcpSender.peerSyn} from the peer's SYN-ACK itself (its numbers read here). */
+  peerSynFrom(syn: RxSegment): void {
+    this.sndWnd = syn.window;
+    this.maxSndWnd = syn.window;
+    this.sndWl1 = syn.seq;
+    this.sndWl2 = syn.ack;
+  }
+
   /** What the SYN exchange settled: the peer's window shift and our send MSS. */
   setPeerOptions(shift: number, mss: number): void {
     this.sndShift = shift;
@@ -365,8 +373,12 @@ export class TcpSender implements LossSender {
     this.mss = m.effective();
   }
 
-  /** RFC 9293 §3.10.7.3: a SYN_SENT ACK must acknowledge our SYN and nothing beyond. */
-  acksSyn(ack: number): boolean {
+  /**
+   * RFC 9293 §3.10.7.3: a SYN_SENT ACK must acknowledge our SYN and nothing beyond. `seg`'s
+   * ACK number is read here: passed, a number ≥ 2**31 is a heap number.
+   */
+  acksSynOf(seg: RxSegment): boolean {
+    const ack = seg.ack;
     return seqGt(ack, this.iss) && seqLe(ack, this.sndMax);
   }
 

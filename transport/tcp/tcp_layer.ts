@@ -391,11 +391,10 @@ export class TcpLayer implements NetProtocolHandler {
     // taken: the search's last call of it): take it over.
     const reuseFrom = this.#reusable;
     this.#reusable = null;
-    // One SipHash: the ISN and (its other half) the timestamp offset.
-    // The numbers go to the endpoint in a record's fields, not as arguments (heap numbers).
+    // One SipHash: the ISN and (its other half) the timestamp offset, written into the
+    // record the endpoint reads: returned, each would be a heap number (~21 B a connection).
     const open = this.#open;
-    open.iss = this.isn.next(la, lp, ra, remotePort, now);
-    open.tsOffset = this.isn.nextTimestampOffset;
+    this.isn.nextInto(la, lp, ra, remotePort, open, now);
     open.firstSentMs = now;
     if (reuseFrom !== null) {
       // Beyond the old connection's sequence space: read before the record goes.
