@@ -158,6 +158,11 @@ export interface EventLoopStats {
   ticks: number;
   /** Polls of the drivers in the synchronous busy-poll loop. */
   spins: number;
+  /**
+   * `sched_yield` calls of the busy poll (a syscall each: the driver's `syscalls` and the
+   * parks and slices do not count them).
+   */
+  spinYields: number;
   /** Times the loop parked in poll(). */
   parks: number;
   /** Blocking poll() slices waited. */
@@ -256,6 +261,44 @@ const STEP_PARK = 5;
 export const YIELD_STALL_HOLD_MS = 50;
 
 /**
+ * The longest a busy poll's `sched_yield` may take, from the loop's last clock read (the poll
+ * before it included), to count as one that gave the CPU to nobody (ms); see
+ * {@link yieldWasAlone}.
+ */
+export const SPIN_FAST_YIELD_MS = 0.005;
+
+/**
+ * A yield (with its poll) slower than this many times the fastest seen so far gave the CPU to
+ * another task: another busy-polling stack on the same CPU runs a poll and a yield of its own
+ * and two context switches, at least twice the bare yield.
+ */
+export const SPIN_FAST_YIELD_RATIO = 1.5;
+
+/**
+ * Did a busy poll's `sched_yield` that took `ms` (with the poll before it) come straight back,
+ * nothing else wanting the CPU? True when within {@link SPIN_FAST_YIELD_MS} and within
+ * {@link SPIN_FAST_YIELD_RATIO} times the fastest such yield of the loop (`fastestMs`).
+ *
+ * @example
+ * ```ts
+ * import { yieldWasAlone } from "./event_loop.ts";
+ * yieldWasAlone(0.0016, 0.0015); // true: a bare yield
+ * yieldWasAlone(0.004, 0.0015); // false: another stack's poll and yield ran
+ * ```
+ */
+export function yieldWasAlone(ms: number, fastestMs: number): boolean {
+  return ms < SPIN_FAST_YIELD_MS && ms < SPIN_FAST_YIELD_RATIO * fastestMs;
+}
+
+/**
+ * After such a yield the busy poll polls without yielding for this long (ms): at MTU 9000 a
+ * kernel sender's frames come ~20 µs apart, and a yield per poll was 83 % of the receiving
+ * thread's syscalls (~165,000 a second; bench/README.md, "rx13a"). A yield that took longer
+ * (another task ran) keeps the next poll's yield.
+ */
+export const SPIN_QUIET_MS = 0.02;
+
+/**
  * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
  * CPU shared with another session's task takes several in a 50 ms hold (the scheduler serves
  * the sessions in turn), a niced task of the loop's own session at most one.
@@ -302,6 +345,7 @@ export class EventLoop {
   readonly stats: EventLoopStats = {
     ticks: 0,
     spins: 0,
+    spinYields: 0,
     parks: 0,
     blocks: 0,
     muxSignals: 0,
@@ -348,6 +392,10 @@ export class EventLoop {
   #noSpinUntil = DOUBLE_ZERO;
   /** No `sched_yield` in the busy poll before this time (ms): a yield stalled. */
   #noYieldUntil = DOUBLE_ZERO;
+  /** Until then the busy poll does not yield: its last yield came straight back. */
+  #quietUntil = DOUBLE_ZERO;
+  /** The fastest busy-poll yield so far, with its poll (ms; see {@link yieldWasAlone}). */
+  #fastestYieldMs = 0.5;
   /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
   #stallGuardFromMs = DOUBLE_ZERO;
   /** Polls of the current "spin" hold that came more than `yieldStallUs` after the one before. */
@@ -979,17 +1027,27 @@ export class EventLoop {
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
     for (;;) {
-      if (yieldCpu) {
+      // A yield that came straight back (nobody else wanted the CPU: yieldWasAlone): the polls
+      // of the next SPIN_QUIET_MS go without one.
+      const yieldNow = yieldCpu && this.#nowMs >= this.#quietUntil;
+      if (yieldNow) {
         // With the stalled-yield guard on, the yield alone is timed: a read before it (the
         // guard's one extra read per poll), since the last read may be a poll ago and a slow
         // poll (timers, a driver) is no stalled yield. Without it, the one read comes after.
         let before = 0;
+        const last = this.#nowMs;
         if (stallMs > 0) {
           this.#readClock();
           before = this.#nowMs;
         }
         schedYield();
+        stats.spinYields++;
         this.#readClock();
+        const took = this.#nowMs - last;
+        if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
+        if (yieldWasAlone(took, this.#fastestYieldMs)) {
+          this.#quietUntil = this.#nowMs + SPIN_QUIET_MS;
+        }
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
           // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
@@ -1010,7 +1068,7 @@ export class EventLoop {
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive(true);
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      if (!yieldCpu) {
+      if (!yieldNow) {
         const prev = this.#nowMs;
         this.#readClock();
         if (held && this.#nowMs - prev > stallMs && ++this.#holdPreempts >= HOLD_PREEMPTS) {
