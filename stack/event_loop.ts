@@ -1068,7 +1068,9 @@ export class EventLoop {
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive(true);
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      if (!yieldNow) {
+      // A poll after no yield (quiet, or a "spin" hold: one that began at this poll's yield
+      // too) is timed by a read of its own.
+      if (!yieldNow || !yieldCpu) {
         const prev = this.#nowMs;
         this.#readClock();
         if (held && this.#nowMs - prev > stallMs && ++this.#holdPreempts >= HOLD_PREEMPTS) {
