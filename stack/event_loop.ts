@@ -294,7 +294,7 @@ export function yieldWasAlone(ms: number, fastestMs: number): boolean {
  * After such a yield the busy poll polls without yielding for this long (ms): at MTU 9000 a
  * kernel sender's frames come ~20 µs apart, and a yield per poll was 83 % of the receiving
  * thread's syscalls (~165,000 a second; bench/README.md, "rx13a"). A yield that took longer
- * (another task ran) keeps the next poll's yield.
+ * (another task ran) keeps the next poll's yield, and every spin's first poll yields.
  */
 export const SPIN_QUIET_MS = 0.02;
 
@@ -392,8 +392,6 @@ export class EventLoop {
   #noSpinUntil = DOUBLE_ZERO;
   /** No `sched_yield` in the busy poll before this time (ms): a yield stalled. */
   #noYieldUntil = DOUBLE_ZERO;
-  /** Until then the busy poll does not yield: its last yield came straight back. */
-  #quietUntil = DOUBLE_ZERO;
   /** The fastest busy-poll yield so far, with its poll (ms; see {@link yieldWasAlone}). */
   #fastestYieldMs = 0.5;
   /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
@@ -1023,13 +1021,17 @@ export class EventLoop {
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
+    // Until then this spin does not yield: its last yield came straight back. Every spin's
+    // first poll yields: the tick before it may have woken a task onto this CPU (a kernel
+    // peer's reader, woken inside the kick).
+    let quietUntil = 0;
     // One clock read per poll (two with the stalled-yield guard): the poll's tick takes the
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
     for (;;) {
       // A yield that came straight back (nobody else wanted the CPU: yieldWasAlone): the polls
       // of the next SPIN_QUIET_MS go without one.
-      const yieldNow = yieldCpu && this.#nowMs >= this.#quietUntil;
+      const yieldNow = yieldCpu && this.#nowMs >= quietUntil;
       if (yieldNow) {
         // With the stalled-yield guard on, the yield alone is timed: a read before it (the
         // guard's one extra read per poll), since the last read may be a poll ago and a slow
@@ -1046,7 +1048,7 @@ export class EventLoop {
         const took = this.#nowMs - last;
         if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
         if (yieldWasAlone(took, this.#fastestYieldMs)) {
-          this.#quietUntil = this.#nowMs + SPIN_QUIET_MS;
+          quietUntil = this.#nowMs + SPIN_QUIET_MS;
         }
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
