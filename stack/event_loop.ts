@@ -136,6 +136,14 @@ export interface EventLoopOptions {
    */
   yieldStallUs?: number;
   /**
+   * After a busy-poll `sched_yield` that came straight back (nothing else wanted the CPU:
+   * {@link yieldWasAlone}), the rest of that spin's polls go without one for this long (µs)
+   * [0: off, a yield before every poll]. 20 cut a kernel sender's receiver's syscalls 2.2–3.3×
+   * at the same rate (bench/README.md, "rx13a"); its request/response tails were not shown
+   * unharmed, so it is opt-in.
+   */
+  spinQuietUs?: number;
+  /**
    * What the loop does for {@link YIELD_STALL_HOLD_MS} after a stalled yield (see
    * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
    * slices; `"spin"` keeps busy-polling without `sched_yield()` between the polls (each yield
@@ -291,14 +299,6 @@ export function yieldWasAlone(ms: number, fastestMs: number): boolean {
 }
 
 /**
- * After such a yield the busy poll polls without yielding for this long (ms): at MTU 9000 a
- * kernel sender's frames come ~20 µs apart, and a yield per poll was 83 % of the receiving
- * thread's syscalls (~165,000 a second; bench/README.md, "rx13a"). A yield that took longer
- * (another task ran) keeps the next poll's yield, and every spin's first poll yields.
- */
-export const SPIN_QUIET_MS = 0.02;
-
-/**
  * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
  * CPU shared with another session's task takes several in a 50 ms hold (the scheduler serves
  * the sessions in turn), a niced task of the loop's own session at most one.
@@ -394,6 +394,8 @@ export class EventLoop {
   #noYieldUntil = DOUBLE_ZERO;
   /** The fastest busy-poll yield so far, with its poll (ms; see {@link yieldWasAlone}). */
   #fastestYieldMs = 0.5;
+  /** `spinQuietUs` in ms (0: off). */
+  readonly #spinQuietMs: number;
   /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
   #stallGuardFromMs = DOUBLE_ZERO;
   /** Polls of the current "spin" hold that came more than `yieldStallUs` after the one before. */
@@ -483,6 +485,7 @@ export class EventLoop {
     this.#cpus = opts.cpus;
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
     this.#yieldStallSpin = opts.yieldStallMode === "spin";
+    this.#spinQuietMs = (opts.spinQuietUs ?? 0) / 1000;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -1029,8 +1032,8 @@ export class EventLoop {
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
     for (;;) {
-      // A yield that came straight back (nobody else wanted the CPU: yieldWasAlone): the polls
-      // of the next SPIN_QUIET_MS go without one.
+      // With spinQuietUs: a yield that came straight back (nobody else wanted the CPU:
+      // yieldWasAlone) lets the polls of the next spinQuietUs go without one.
       const yieldNow = yieldCpu && this.#nowMs >= quietUntil;
       if (yieldNow) {
         // With the stalled-yield guard on, the yield alone is timed: a read before it (the
@@ -1047,9 +1050,7 @@ export class EventLoop {
         this.#readClock();
         const took = this.#nowMs - last;
         if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
-        if (yieldWasAlone(took, this.#fastestYieldMs)) {
-          quietUntil = this.#nowMs + SPIN_QUIET_MS;
-        }
+        if (yieldWasAlone(took, this.#fastestYieldMs)) quietUntil = this.#nowMs + this.#spinQuietMs;
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
           // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
