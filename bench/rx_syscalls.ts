@@ -1,8 +1,10 @@
 /**
  * A TCP receiver's syscalls per wire packet (issue 13's "≤ 0.05 syscalls per wire packet at
  * load", for the receiving side): the syscalls of the stack's thread — the driver's, two per
- * park (the poll and the eventfd read), one per blocking poll slice, every eventfd write, as
- * `cli/meter.ts` `dataPathDelta` counts them — over the wire packets that crossed the link:
+ * park (the poll and the eventfd read), one per blocking poll slice, every eventfd write and
+ * every `sched_yield` of the busy poll (`spinYields`; before "rx13a" they were left out, and
+ * at MTU 9000 they were 83 % of the thread's syscalls), as `cli/meter.ts` `dataPathDelta`
+ * counts them — over the wire packets that crossed the link:
  * the segments received (bytes received ÷ MSS: a GRO super-frame counts as the wire packets it
  * was made of) plus the frames sent (the ACKs).
  *
@@ -14,7 +16,10 @@
 
 /** The counters the figure is made of. */
 export interface ReceiverCounters {
-  /** Syscalls of the stack's thread (driver, parks, blocking slices, eventfd writes). */
+  /**
+   * Syscalls of the stack's thread (driver, parks, blocking slices, eventfd writes, the busy
+   * poll's yields).
+   */
   syscalls: number;
   /** Bytes received (ring frames, headers included). */
   rxBytes: number;
@@ -57,7 +62,7 @@ export function countersFromServeStats(stdout: string): ReceiverCounters | null 
     Number(new RegExp(`\\b${name}=(\\d+)`).exec(text)?.[1] ?? 0);
   return {
     syscalls: get(driver, "syscalls") + 2 * get(loop, "parks") + get(loop, "blocks") +
-      get(loop, "wakes") + get(loop, "muxSignals"),
+      get(loop, "wakes") + get(loop, "muxSignals") + get(loop, "spinYields"),
     rxBytes: get(driver, "rxBytes"),
     txFrames: get(driver, "txFrames"),
   };

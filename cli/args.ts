@@ -52,6 +52,7 @@ export const LINK_OPTIONS = {
   "deno-turn-busy": { type: "string" },
   "busy-turn": { type: "string" },
   "no-spin-yield": { type: "boolean" },
+  "spin-quiet": { type: "string" },
   "sched-slice": { type: "string" },
   cpu: { type: "string" },
   "yield-stall": { type: "string" },
@@ -181,6 +182,8 @@ export const LINK_USAGE = `link options:
   --busy-turn US       while ticks find work, turn Deno's event loop at most this often
                        (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
+  --spin-quiet US      after a sched_yield() of the busy poll that came straight back,
+                       poll without one for US µs (0..1000; default 0: a yield per poll)
   --sched-slice US     ask the scheduler for this time slice for the stack's thread
                        (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
                        wake-ups preempt CPU-bound tasks (default: the kernel's)
@@ -281,7 +284,8 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
 /**
  * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
  * `--deno-turn-busy` / `--busy-turn` /
- * `--no-spin-yield` / `--sched-slice` / `--cpu` / `--yield-stall` / `--yield-stall-mode`, or
+ * `--no-spin-yield` / `--spin-quiet` / `--sched-slice` / `--cpu` / `--yield-stall` /
+ * `--yield-stall-mode`, or
  * undefined for the defaults.
  */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
@@ -292,6 +296,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "deno-turn-busy",
     "busy-turn",
     "no-spin-yield",
+    "spin-quiet",
     "sched-slice",
     "cpu",
     "yield-stall",
@@ -307,6 +312,9 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     denoTurnBusyUs: us("deno-turn-busy"),
     busyTurnUs: us("busy-turn"),
     spinYield: v["no-spin-yield"] === true ? false : undefined,
+    spinQuietUs: v["spin-quiet"] === undefined
+      ? undefined
+      : numberFlag("spin-quiet", v["spin-quiet"], 0, { integer: true, min: 0, max: 1000 }),
     schedSliceUs: v["sched-slice"] === undefined
       ? undefined
       : numberFlag("sched-slice", v["sched-slice"], 0, { min: 100, max: 100_000 }),

@@ -191,6 +191,8 @@ export interface DataPathCounters {
   loopWakes: number;
   /** Eventfd writes of the readiness mux. */
   muxSignals: number;
+  /** `sched_yield` calls of the loop's busy poll (one syscall each). */
+  loopSpinYields: number;
 }
 
 /** Read the data-path counters of `rt` now. */
@@ -213,6 +215,7 @@ export function dataPathCounters(rt: Runtime): DataPathCounters {
     loopBlocks: rt.loop.stats.blocks,
     loopWakes: rt.loop.stats.wakes,
     muxSignals: rt.loop.stats.muxSignals,
+    loopSpinYields: rt.loop.stats.spinYields,
   };
 }
 
@@ -277,7 +280,8 @@ export function loopTimeDelta(
 
 /**
  * The counters between two snapshots, plus `syscalls` (driver syscalls, two per park — the
- * poll and the eventfd read — one per blocking poll slice, and every eventfd write) and syscalls per frame moved in either
+ * poll and the eventfd read — one per blocking poll slice, every eventfd write and every
+ * `sched_yield` of the busy poll) and syscalls per frame moved in either
  * direction: the `driver` field of a summary.
  */
 export function dataPathDelta(
@@ -290,7 +294,8 @@ export function dataPathDelta(
   }
   const frames = (out.txFrames as number) + (out.rxFrames as number);
   const syscalls = (out.driverSyscalls as number) + 2 * (out.loopParks as number) +
-    (out.loopBlocks as number) + (out.loopWakes as number) + (out.muxSignals as number);
+    (out.loopBlocks as number) + (out.loopWakes as number) + (out.muxSignals as number) +
+    (out.loopSpinYields as number);
   out.syscalls = syscalls;
   out.driverSyscallsPerFrame = frames > 0 ? round((out.driverSyscalls as number) / frames, 4) : 0;
   out.syscallsPerFrame = frames > 0 ? round(syscalls / frames, 4) : 0;

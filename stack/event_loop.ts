@@ -136,6 +136,14 @@ export interface EventLoopOptions {
    */
   yieldStallUs?: number;
   /**
+   * After a busy-poll `sched_yield` that came straight back (nothing else wanted the CPU:
+   * {@link yieldWasAlone}), the rest of that spin's polls go without one for this long (µs)
+   * [0: off, a yield before every poll]. 20 cut a kernel sender's receiver's syscalls 2.2–3.3×
+   * at the same rate (bench/README.md, "rx13a"); its request/response tails were not shown
+   * unharmed, so it is opt-in.
+   */
+  spinQuietUs?: number;
+  /**
    * What the loop does for {@link YIELD_STALL_HOLD_MS} after a stalled yield (see
    * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
    * slices; `"spin"` keeps busy-polling without `sched_yield()` between the polls (each yield
@@ -158,6 +166,11 @@ export interface EventLoopStats {
   ticks: number;
   /** Polls of the drivers in the synchronous busy-poll loop. */
   spins: number;
+  /**
+   * `sched_yield` calls of the busy poll (a syscall each: the driver's `syscalls` and the
+   * parks and slices do not count them).
+   */
+  spinYields: number;
   /** Times the loop parked in poll(). */
   parks: number;
   /** Blocking poll() slices waited. */
@@ -256,6 +269,36 @@ const STEP_PARK = 5;
 export const YIELD_STALL_HOLD_MS = 50;
 
 /**
+ * The longest a busy poll's `sched_yield` may take, from the loop's last clock read (the poll
+ * before it included), to count as one that gave the CPU to nobody (ms); see
+ * {@link yieldWasAlone}.
+ */
+export const SPIN_FAST_YIELD_MS = 0.005;
+
+/**
+ * A yield (with its poll) slower than this many times the fastest seen so far gave the CPU to
+ * another task: another busy-polling stack on the same CPU runs a poll and a yield of its own
+ * and two context switches, at least twice the bare yield.
+ */
+export const SPIN_FAST_YIELD_RATIO = 1.5;
+
+/**
+ * Did a busy poll's `sched_yield` that took `ms` (with the poll before it) come straight back,
+ * nothing else wanting the CPU? True when within {@link SPIN_FAST_YIELD_MS} and within
+ * {@link SPIN_FAST_YIELD_RATIO} times the fastest such yield of the loop (`fastestMs`).
+ *
+ * @example
+ * ```ts
+ * import { yieldWasAlone } from "./event_loop.ts";
+ * yieldWasAlone(0.0016, 0.0015); // true: a bare yield
+ * yieldWasAlone(0.004, 0.0015); // false: another stack's poll and yield ran
+ * ```
+ */
+export function yieldWasAlone(ms: number, fastestMs: number): boolean {
+  return ms < SPIN_FAST_YIELD_MS && ms < SPIN_FAST_YIELD_RATIO * fastestMs;
+}
+
+/**
  * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
  * CPU shared with another session's task takes several in a 50 ms hold (the scheduler serves
  * the sessions in turn), a niced task of the loop's own session at most one.
@@ -302,6 +345,7 @@ export class EventLoop {
   readonly stats: EventLoopStats = {
     ticks: 0,
     spins: 0,
+    spinYields: 0,
     parks: 0,
     blocks: 0,
     muxSignals: 0,
@@ -348,6 +392,10 @@ export class EventLoop {
   #noSpinUntil = DOUBLE_ZERO;
   /** No `sched_yield` in the busy poll before this time (ms): a yield stalled. */
   #noYieldUntil = DOUBLE_ZERO;
+  /** The fastest busy-poll yield so far, with its poll (ms; see {@link yieldWasAlone}). */
+  #fastestYieldMs = 0.5;
+  /** `spinQuietUs` in ms (0: off). */
+  readonly #spinQuietMs: number;
   /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
   #stallGuardFromMs = DOUBLE_ZERO;
   /** Polls of the current "spin" hold that came more than `yieldStallUs` after the one before. */
@@ -437,6 +485,7 @@ export class EventLoop {
     this.#cpus = opts.cpus;
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
     this.#yieldStallSpin = opts.yieldStallMode === "spin";
+    this.#spinQuietMs = (opts.spinQuietUs ?? 0) / 1000;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -975,21 +1024,33 @@ export class EventLoop {
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
+    // Until then this spin does not yield: its last yield came straight back. Every spin's
+    // first poll yields: the tick before it may have woken a task onto this CPU (a kernel
+    // peer's reader, woken inside the kick).
+    let quietUntil = 0;
     // One clock read per poll (two with the stalled-yield guard): the poll's tick takes the
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
     for (;;) {
-      if (yieldCpu) {
+      // With spinQuietUs: a yield that came straight back (nobody else wanted the CPU:
+      // yieldWasAlone) lets the polls of the next spinQuietUs go without one.
+      const yieldNow = yieldCpu && this.#nowMs >= quietUntil;
+      if (yieldNow) {
         // With the stalled-yield guard on, the yield alone is timed: a read before it (the
         // guard's one extra read per poll), since the last read may be a poll ago and a slow
         // poll (timers, a driver) is no stalled yield. Without it, the one read comes after.
         let before = 0;
+        const last = this.#nowMs;
         if (stallMs > 0) {
           this.#readClock();
           before = this.#nowMs;
         }
         schedYield();
+        stats.spinYields++;
         this.#readClock();
+        const took = this.#nowMs - last;
+        if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
+        if (yieldWasAlone(took, this.#fastestYieldMs)) quietUntil = this.#nowMs + this.#spinQuietMs;
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
           // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
@@ -1010,7 +1071,9 @@ export class EventLoop {
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive(true);
       if (frames !== 0 || mux.deliveries !== deliveries || stack.hasPendingWork) break;
-      if (!yieldCpu) {
+      // A poll after no yield (quiet, or a "spin" hold: one that began at this poll's yield
+      // too) is timed by a read of its own.
+      if (!yieldNow || !yieldCpu) {
         const prev = this.#nowMs;
         this.#readClock();
         if (held && this.#nowMs - prev > stallMs && ++this.#holdPreempts >= HOLD_PREEMPTS) {

@@ -233,6 +233,14 @@ Deno.test("cli: --yield-stall sets the busy poll's stalled-yield guard; 0 is a u
   assert.throws(() => cfg("--yield-stall", "0"), UsageError);
 });
 
+Deno.test("cli: --spin-quiet sets the busy poll's quiet window after a lone yield (µs)", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  assert.equal(cfg("--cpu", "0").loop?.spinQuietUs, undefined);
+  assert.equal(cfg("--spin-quiet", "20").loop?.spinQuietUs, 20);
+  assert.throws(() => cfg("--spin-quiet", "2000"), UsageError);
+});
+
 Deno.test("cli: --yield-stall-mode picks what a stalled yield leads to; other words a usage error", () => {
   const cfg = (...args: string[]) =>
     linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
