@@ -1,6 +1,6 @@
 /**
  * The request/response client's warm-up: round trips on one connection between two private
- * stacks (`cli/warm_up.ts`'s {@link runPingpongWarmUp}), so that V8 has compiled a fresh
+ * stacks (`cli/warm_up.ts`'s `runPingpongWarmUp`), so that V8 has compiled a fresh
  * client's data path — the loop's receive half and spin, TCP input and output on an
  * established connection, the driver's rings, the client's own steps — before its first real
  * round trip.
@@ -15,12 +15,34 @@
 
 import type { Runtime } from "../mod.ts";
 import type { WarmUpCrowd } from "../stack/conn_warm_up.ts";
+import type { WarmUpConfig } from "./warm_up.ts";
 import {
   type NonBlockingConn,
   type RoundTripStep,
   stepRoundTrip,
   WAIT_WRITABLE,
 } from "./pingpong.ts";
+
+/**
+ * Round trips of the warm-up's main part: V8 gave
+ * TurboFan code to a fresh client's per-round-trip functions over its first ~20,000–30,000
+ * round trips on the wire; after a warm-up of 10,000, 69 of them were still compiled for the
+ * first time in the real run (bench/README.md, `tail13a`). Then `runPingpongWarmUp`'s tail.
+ */
+export const RR_WARM_UP_ROUND_TRIPS = 40_000;
+
+/** Longest the warm-up's main part may make round trips (ms). */
+export const RR_WARM_UP_MS = 2_500;
+
+/**
+ * `config` for the round-trip warm-up: unless `--prewarm-wire` chose, the whole warm-up on
+ * the af_packet driver's rings in memory where that applies (the real driver's receive walker,
+ * TX ring and kick are per-round-trip code here, not per-connection code run a few hundred
+ * times), else the simulated wire ({@link warmUpLink}).
+ */
+export function rrWarmUpConfig(config: WarmUpConfig): WarmUpConfig {
+  return config.warmUpWire === undefined ? { ...config, warmUpWire: "af_packet" } : config;
+}
 
 /**
  * A {@link WarmUpCrowd} whose unit is a round trip, not a connection: `run` opens one
