@@ -101,3 +101,26 @@ Deno.test({
     assert.ok(!off.stdout.includes('"event":"warm_up"'), off.stdout);
   },
 });
+
+Deno.test({
+  name: "rr warm-up: a pingpong server warms up its connections, then round trips on one",
+  async fn() {
+    // The CLI itself (the loopback driver: no interface, no namespace); -t 0.05 ends it soon
+    // after its ready line.
+    const args = ["pingpong", "server", "--driver", "loopback", "--json", "-t", "0.05"];
+    const out = await runCommand(cliCommand(args), { timeoutMs: 60_000 });
+    assert.equal(out.code, 0, out.stderr);
+    const lines = out.stdout.split("\n");
+    const warm = lines.filter((l) => l.startsWith('{"event":"warm_up"')).map((l) => JSON.parse(l));
+    assert.equal(warm.length, 2, out.stdout);
+    const rr = warm[1];
+    assert.equal(rr.failed, 0);
+    assert.ok(
+      rr.connections === RR_WARM_UP_ROUND_TRIPS + PINGPONG_WARM_UP_TAIL || rr.ms >= RR_WARM_UP_MS,
+      `${rr.connections} round trips in ${rr.ms} ms`,
+    );
+    // Both before the ready line.
+    const ready = lines.findIndex((l) => l.includes('"event":"ready"'));
+    assert.ok(ready > lines.findLastIndex((l) => l.startsWith('{"event":"warm_up"')), out.stdout);
+  },
+});
