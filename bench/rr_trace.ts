@@ -315,6 +315,9 @@ export function eventJson(stdout: string, event: string): Record<string, number>
   throw new Error(`cut-off JSON ${event} in output`);
 }
 
+/** Width of the windows of {@link slowByWindow} in the report (ms). */
+const WINDOW_MS = 250;
+
 /** Options of {@link runTrace}. */
 export interface TraceRunOptions {
   mtu: number;
@@ -417,6 +420,48 @@ export async function runTrace(o: TraceRunOptions): Promise<Record<string, unkno
   return result;
 }
 
+/** One time window of a run ({@link slowByWindow}). */
+export interface RoundTripWindow {
+  /** Start of the window, ms after the first round trip began. */
+  fromMs: number;
+  /** Round trips that began in the window. */
+  roundTrips: number;
+  /** Of those, round trips at or above the whole run's p99. */
+  slow: number;
+  /** The window's own p50 and p99 (µs). */
+  p50Us: number;
+  p99Us: number;
+}
+
+/**
+ * The client's round trips (`[t0, t1]` pairs, ms) in windows of `windowMs` from the first one:
+ * how many began in each, how many of them were among the run's slowest 1 % (at or above its
+ * p99), and each window's own p50 and p99 — whether the slow ones come with the process's
+ * first seconds (V8 still compiling) or are spread over the run.
+ */
+export function slowByWindow(rt: Float64Array, windowMs: number): RoundTripWindow[] {
+  const n = rt.length >> 1;
+  if (n === 0) return [];
+  const us = new Float64Array(n);
+  for (let i = 0; i < n; i++) us[i] = (rt[2 * i + 1] - rt[2 * i]) * 1000;
+  const p99 = Float64Array.from(us).sort()[Math.floor(n * 0.99)];
+  const t0 = rt[0];
+  const windows: number[][] = [];
+  for (let i = 0; i < n; i++) (windows[Math.floor((rt[2 * i] - t0) / windowMs)] ??= []).push(us[i]);
+  const out: RoundTripWindow[] = [];
+  windows.forEach((xs, w) => {
+    xs.sort((a, b) => a - b);
+    out.push({
+      fromMs: w * windowMs,
+      roundTrips: xs.length,
+      slow: xs.filter((x) => x >= p99).length,
+      p50Us: Math.round(xs[xs.length >> 1] * 10) / 10,
+      p99Us: Math.round(xs[Math.floor(xs.length * 0.99)] * 10) / 10,
+    });
+  });
+  return out;
+}
+
 /** Analyse the trace files in `dir`. */
 export async function analyze(
   dir: string,
@@ -424,6 +469,15 @@ export async function analyze(
   const client = await loadSide(`${dir}/client`);
   const server = await loadSide(`${dir}/server`);
   const r = report(splitRoundTrips(client, server));
+  const windows = slowByWindow(client.rt, WINDOW_MS);
+  r.lines.push(`by ${WINDOW_MS} ms window: from ms, round trips, slowest-1 % ones, p50 / p99 µs`);
+  for (const w of windows) {
+    r.lines.push(
+      `  ${String(w.fromMs).padStart(5)}  ${String(w.roundTrips).padStart(6)}  ` +
+        `${String(w.slow).padStart(4)}  ${w.p50Us} / ${w.p99Us}`,
+    );
+  }
+  r.summary.windows = windows;
   if (client.header.dropped > 0 || server.header.dropped > 0) {
     r.lines.push(
       `(loop records overwritten: client ${client.header.dropped}, server ${server.header.dropped})`,

@@ -30,6 +30,12 @@ import {
   withPrewarmedPools,
 } from "./warm_up.ts";
 import { emit, emitJson } from "./output.ts";
+import {
+  RR_WARM_UP_MS,
+  RR_WARM_UP_ROUND_TRIPS,
+  rrWarmUpConfig,
+  RrWarmUpCrowd,
+} from "./pingpong_rr_warm_up.ts";
 import { loopSummary } from "./latency.ts";
 import { cpuMs, cpuUs, memoryNow } from "./pingpong_conn.ts";
 import { TRACE_RECORDS, writeTrace } from "./rr_trace_file.ts";
@@ -147,6 +153,17 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
     } else if (o.prewarmDefault === true) {
       // Nothing to wait for here: a count of connections, bounded in time.
       await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client);
+      // Then round trips on one connection: a client's data path on an established
+      // connection, not its handshake (cli/pingpong_rr_warm_up.ts).
+      const len = o.len;
+      await runPingpongWarmUp(
+        warmUpMtu(rrWarmUpConfig(config)),
+        o.json,
+        serve,
+        (wrt: Runtime, host: string, port: number) => new RrWarmUpCrowd(wrt, host, port, len),
+        undefined,
+        { connections: RR_WARM_UP_ROUND_TRIPS, timeLimitMs: RR_WARM_UP_MS },
+      );
     }
     const rt = await Runtime.start(config);
     const u = new StackEchoServer(rt, o.port, o.len, o.count, o.once, stats, latch);

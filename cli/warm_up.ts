@@ -213,7 +213,8 @@ export const PINGPONG_WARM_UP_TAIL_WAIT_MS = 30;
  * of {@link PINGPONG_WARM_UP_TAIL} connections and {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle
  * time; the report counts both parts. With `real` (the command's own stack, started before
  * the warm-up), its parked loop is woken once before the tail, as the first real connection
- * wakes it.
+ * wakes it. `bounds` replaces the main part's count and time (the round-trip client's,
+ * `cli/pingpong_rr_warm_up.ts`, counts round trips).
  */
 export async function runPingpongWarmUp(
   config: WarmUpConfig,
@@ -221,11 +222,14 @@ export async function runPingpongWarmUp(
   serve: (rt: Runtime, port: number) => { close(): void },
   client?: ConnectionWarmUpOptions["client"],
   real?: Runtime,
+  bounds: { connections: number; timeLimitMs: number } = {
+    connections: PINGPONG_WARM_UP_CONNECTIONS,
+    timeLimitMs: PINGPONG_WARM_UP_MS,
+  },
 ): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const main = await ringThenSim(config, true, serve, client, {
-    connections: PINGPONG_WARM_UP_CONNECTIONS,
-    timeLimitMs: PINGPONG_WARM_UP_MS,
+    ...bounds,
     graceMs: IDLE_WARM_UP_GRACE_MS,
   });
   // The real stack's loop, idle since the warm-up began, is parked: an application's call

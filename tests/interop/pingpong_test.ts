@@ -62,8 +62,10 @@ interopTest("pingpong client on the stack against pingpong server --kernel", asy
     ]);
     assert.equal(json.code, 0, json.stdout + json.stderr);
     const lines = json.stdout.trim().split("\n");
-    assert.equal(lines.length, 1, "--json prints one summary object");
-    const s = JSON.parse(lines[0]);
+    // The default warm-up's event (cli/pingpong_rr_warm_up.ts), then the summary.
+    assert.equal(lines.length, 2, "--json prints the warm-up's event and one summary object");
+    assert.equal(JSON.parse(lines[0]).event, "warm_up");
+    const s = JSON.parse(lines[1]);
     assert.equal(s.event, "summary");
     assert.equal(s.stack, "ustack");
     assert.equal(s.len, 100);
@@ -88,7 +90,8 @@ interopTest("pingpong client on the stack against pingpong server --kernel", asy
     assert.equal(text.code, 0, text.stdout + text.stderr);
     assert.match(
       text.stdout,
-      /^pingpong client: 100-byte requests to 198\.18\.0\.1:5300 over ustack/,
+      // (After the default warm-up's line.)
+      /^warm-up: \d+ connections \(0 failed\) in \d+ ms\npingpong client: 100-byte requests to 198\.18\.0\.1:5300 over ustack/,
     );
     assert.match(
       text.stdout,
