@@ -21,7 +21,7 @@ import {
   type RoundTripStep,
   stepRoundTrip,
   WAIT_WRITABLE,
-} from "./pingpong.ts";
+} from "./pingpong_step.ts";
 
 /**
  * Round trips of the warm-up's main part: V8 gave

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import { CountingClock } from "../harness/counting_clock.ts";
-import { type RoundTripStep, stepRoundTrip, WAIT_WRITABLE } from "../../cli/pingpong.ts";
+import { type RoundTripStep, stepRoundTrip, WAIT_WRITABLE } from "../../cli/pingpong_step.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import type { TcpOptions } from "../../transport/tcp/tcp_layer.ts";
 
