@@ -9,6 +9,8 @@
  * @module
  */
 
+import { median as medianOf } from "./ab_rounds.ts";
+
 /** One step of a round's schedule: which step and where it ran in its round. */
 export interface ScheduledStep<T> {
   /** Round, from 0. */
@@ -36,10 +38,8 @@ export function roundSchedule<T>(steps: readonly T[], rounds: number): Scheduled
 
 /** The median of the finite figures (the mean of the middle two for an even count); null if none. */
 export function median(values: readonly (number | null)[]): number | null {
-  const xs = finite(values).sort((a, b) => a - b);
-  if (xs.length === 0) return null;
-  const mid = xs.length >> 1;
-  return xs.length % 2 === 1 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
+  const xs = finite(values);
+  return xs.length === 0 ? null : medianOf(xs);
 }
 
 /**
