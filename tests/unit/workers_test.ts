@@ -146,16 +146,28 @@ Deno.test("NeighbourShare: what ARP learns from the wire is posted once per turn
     const otherPosted: NeighbourBatch[] = [];
     const otherShare = new NeighbourShare(other, 1, (b) => otherPosted.push(b));
     try {
+      const connectedAt = performance.now();
       other.tcp.connect(IpAddress.parse(PEER), 80); // SYN queued behind ARP
       other.tick();
       const oarp = other.ipv4.arp(1);
       assert.equal(oarp.pending, 1);
-      const txBefore = other.nics[0].driver.stats.txFrames;
+      // Count the IPv4 frames that leave: IPv6 timers (DAD, router solicitation, MLD) may send
+      // their own frames here when the machine is slow, and they are not what this test checks.
+      const driver = other.nics[0].driver;
+      const transmit = driver.transmit.bind(driver);
+      let ipv4Out = 0;
+      driver.transmit = (frame, off, len, offload) => {
+        if (frame[off + 12] === 0x08 && frame[off + 13] === 0x00) ipv4Out++;
+        return transmit(frame, off, len, offload);
+      };
       otherShare.apply(posted[0], false);
       assert.deepEqual(oarp.lookup(parseIpv4(PEER)), PEER_MAC);
       assert.equal(oarp.pending, 0, "the queued SYN left");
       other.tick();
-      assert.equal(other.nics[0].driver.stats.txFrames, txBefore + 1);
+      // Exactly the SYN, unless the machine stalled past the SYN's first retransmission (1 s).
+      if (performance.now() - connectedAt < 900) {
+        assert.equal(ipv4Out, 1, "one IPv4 frame: the SYN");
+      } else assert.ok(ipv4Out >= 1, "the SYN left");
       await new Promise((r) => setTimeout(r, 5));
       assert.equal(otherPosted.length, 0, "learned entries are not shared again");
       assert.equal(otherShare.stats.learnedIn, 1);
