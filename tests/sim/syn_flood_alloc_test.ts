@@ -130,8 +130,12 @@ Deno.test(`sim syn flood alloc: a SYN answered with a cookie allocates < ${MAX_B
 // The direct calls above see neither: V8 inlines all of it into the test's loop.
 
 const BENCH = new URL("../../bench/flood_syn_cost.ts", import.meta.url).pathname;
-/** Most heap bytes per flood SYN answered with a RST or a cookie, whole stack. */
-const MAX_BYTES_PER_REPLY = 4;
+/**
+ * Most heap bytes per flood SYN answered with a RST or a cookie, whole stack. An idle machine
+ * measures ~1 B; beside two CPU hogs 1.2–5.2 B in five runs (timers the real clock fires during a
+ * slower run, in code V8 had not yet optimised). The faults guarded against add 9–47 B to that.
+ */
+const MAX_BYTES_PER_REPLY = 6;
 
 /** Run the flood bench with `args` in a fresh process; its JSON line. */
 async function floodBench(args: string[]): Promise<Record<string, number>> {
@@ -144,21 +148,39 @@ async function floodBench(args: string[]): Promise<Record<string, number>> {
   return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
 }
 
+/**
+ * The flood bench's run with `args`, run again (at most three runs in all) while its bytes per
+ * SYN miss {@link MAX_BYTES_PER_REPLY}: a loaded machine's run can measure several bytes more
+ * than an idle one's; the faults this guards against cost 9–47 B more in every run.
+ */
+async function floodBenchWithin(args: string[]): Promise<Record<string, number>> {
+  let r = await floodBench(args);
+  for (let i = 1; i < 3 && !(r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY); i++) {
+    r = await floodBench(args);
+  }
+  return r;
+}
+
+/** What the heap sampler saw: bytes per SYN and the top allocating sites. */
+function heapReport(r: Record<string, number>, what: string): string {
+  return `${r.heap_bytes_per_syn.toFixed(1)} B per ${what}; sites ${JSON.stringify(r.top_sites)}`;
+}
+
 Deno.test(`sim syn flood alloc: a whole stack answers a SYN at a closed port with a RST in < ${MAX_BYTES_PER_REPLY} B`, async () => {
-  const r = await floodBench(["--closed"]);
+  const r = await floodBenchWithin(["--closed"]);
   assert.equal(r.rsts_sent, 100_000);
   assert.ok(
     r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY,
-    `${r.heap_bytes_per_syn.toFixed(1)} B per RST`,
+    heapReport(r, "RST"),
   );
 });
 
 Deno.test(`sim syn flood alloc: a whole stack answers a flood SYN with a cookie in < ${MAX_BYTES_PER_REPLY} B`, async () => {
-  const r = await floodBench(["--source-rate", "0"]);
+  const r = await floodBenchWithin(["--source-rate", "0"]);
   assert.ok(r.cookies_sent > 90_000, `${r.cookies_sent} cookies`);
   assert.ok(
     r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY,
-    `${r.heap_bytes_per_syn.toFixed(1)} B per cookie`,
+    heapReport(r, "cookie"),
   );
 });
 
@@ -166,19 +188,19 @@ Deno.test(`sim syn flood alloc: a whole stack answers a flood SYN with a cookie 
 // an array of the four address words to compare prefixes (main: 47–48 B per reply).
 
 Deno.test(`sim syn flood alloc: a whole stack answers an IPv6 SYN at a closed port with a RST in < ${MAX_BYTES_PER_REPLY} B`, async () => {
-  const r = await floodBench(["--ipv6", "--closed"]);
+  const r = await floodBenchWithin(["--ipv6", "--closed"]);
   assert.equal(r.rsts_sent, 100_000);
   assert.ok(
     r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY,
-    `${r.heap_bytes_per_syn.toFixed(1)} B per RST`,
+    heapReport(r, "RST"),
   );
 });
 
 Deno.test(`sim syn flood alloc: a whole stack answers an IPv6 flood SYN with a cookie in < ${MAX_BYTES_PER_REPLY} B`, async () => {
-  const r = await floodBench(["--ipv6", "--source-rate", "0"]);
+  const r = await floodBenchWithin(["--ipv6", "--source-rate", "0"]);
   assert.ok(r.cookies_sent > 90_000, `${r.cookies_sent} cookies`);
   assert.ok(
     r.heap_bytes_per_syn < MAX_BYTES_PER_REPLY,
-    `${r.heap_bytes_per_syn.toFixed(1)} B per cookie`,
+    heapReport(r, "cookie"),
   );
 });
