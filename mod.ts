@@ -25,6 +25,7 @@ export {
   type ConnectionWarmUpReport,
   requestClient,
   type RequestClientOptions,
+  WARM_UP_CONCURRENCY,
   type WarmUpClient,
   warmUpConnections,
   type WarmUpCrowd,

@@ -491,6 +491,12 @@ function runCrowd(
 }
 
 /**
+ * Connections a warm-up keeps in flight unless told otherwise; when a warm-up is cut (its time
+ * bound, or its `signal`), at most these are cut with it and counted as failed.
+ */
+export const WARM_UP_CONCURRENCY = 32;
+
+/**
  * Run the warm-up (see the module documentation). Resolves once both private stacks are
  * stopped; never throws for a connection that fails (it is counted).
  *
@@ -505,7 +511,7 @@ export async function warmUpConnections(
 ): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const total = opts.connections ?? 3000;
-  const conc = Math.max(1, opts.concurrency ?? 32);
+  const conc = Math.max(1, opts.concurrency ?? WARM_UP_CONCURRENCY);
   const timeLimitMs = opts.timeLimitMs ?? 3000;
   const graceMs = opts.graceMs ?? 1000;
   const stackOpts: StackOptions = {

@@ -11,6 +11,7 @@ import {
   Runtime,
   type TcpEndpoint,
   type WaitQueue,
+  WARM_UP_CONCURRENCY,
   warmUpConnections,
 } from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
@@ -388,7 +389,9 @@ Deno.test({
       http,
     );
     let ms = performance.now() - t0;
-    assert.equal(r.failed, 0);
+    // Only the connections in flight when the wait's end cuts it may fail (a loaded machine
+    // cut 32, all of them, 20 ms after the end).
+    assert.ok(r.failed <= WARM_UP_CONCURRENCY, `${r.failed} failed`);
     assert.ok(r.connections > 0);
     assert.ok(r.connections === IDLE_WARM_UP_CONNECTIONS || ms >= 300, `ended at ${ms} ms`);
     assert.ok(ms < 300 + IDLE_WARM_UP_EXTRA_MS + 2_000, `took ${ms} ms`);
@@ -402,7 +405,7 @@ Deno.test({
       http,
     );
     ms = performance.now() - t0;
-    assert.equal(quick.failed, 0);
+    assert.ok(quick.failed <= WARM_UP_CONCURRENCY, `${quick.failed} failed`);
     assert.ok(quick.connections < IDLE_WARM_UP_CONNECTIONS, `${quick.connections} in ${ms} ms`);
     assert.ok(ms < 2_000, `took ${ms} ms`);
   },
@@ -418,7 +421,9 @@ Deno.test({
     const line = out.stdout.split("\n").find((l) => l.startsWith('{"event":"warm_up"'));
     assert.ok(line !== undefined, out.stdout);
     const warm = JSON.parse(line);
-    assert.equal(warm.failed, 0);
+    // Each of its parts (on the rings, on the simulated wire, the tail) is cut at its time bound
+    // on a slow machine, with the connections then in flight.
+    assert.ok(warm.failed <= 3 * WARM_UP_CONCURRENCY, `${warm.failed} failed`);
     // Until the count, or the time bound where the machine is too slow for it (the earlier
     // default stopped at ~0.1 s whatever it had run: 64–350 connections on this machine); then
     // the tail's connections, which start the compile jobs of what V8 marked in the last ones.
@@ -451,7 +456,9 @@ Deno.test({
     const at = out.stdout.indexOf('{"event":"warm_up"');
     assert.ok(at >= 0, out.stdout.slice(-2_000));
     const warm = JSON.parse(out.stdout.slice(at, out.stdout.indexOf("}", at) + 1));
-    assert.equal(warm.failed, 0);
+    // Each of its parts (on the rings, on the simulated wire, the tail) is cut at its time bound
+    // on a slow machine, with the connections then in flight.
+    assert.ok(warm.failed <= 3 * WARM_UP_CONCURRENCY, `${warm.failed} failed`);
     // A machine too slow for the count stops at the time bound: nothing to say then.
     if (warm.connections < PINGPONG_WARM_UP_CONNECTIONS) return;
     const before = out.stdout.slice(0, at);

@@ -90,7 +90,9 @@ Deno.test({
     const line = out.stdout.split("\n").find((l) => l.startsWith('{"event":"warm_up"'));
     assert.ok(line !== undefined, `${out.stdout}\n${out.stderr}`);
     const warm = JSON.parse(line);
-    assert.equal(warm.failed, 0);
+    // One round trip is in flight at a time: a part cut at its time bound on a slow machine
+    // (on the rings, on the simulated wire, the tail) may count it as failed.
+    assert.ok(warm.failed <= 3, `${warm.failed} failed`);
     // Until the count (then the tail's round trips), or the time bound on a slow machine.
     assert.ok(
       warm.connections === RR_WARM_UP_ROUND_TRIPS + PINGPONG_WARM_UP_TAIL ||
@@ -114,7 +116,8 @@ Deno.test({
     const warm = lines.filter((l) => l.startsWith('{"event":"warm_up"')).map((l) => JSON.parse(l));
     assert.equal(warm.length, 2, out.stdout);
     const rr = warm[1];
-    assert.equal(rr.failed, 0);
+    // At most one round trip in flight per part cut at its time bound (a slow machine).
+    assert.ok(rr.failed <= 3, `${rr.failed} failed`);
     assert.ok(
       rr.connections === RR_WARM_UP_ROUND_TRIPS + PINGPONG_WARM_UP_TAIL || rr.ms >= RR_WARM_UP_MS,
       `${rr.connections} round trips in ${rr.ms} ms`,
