@@ -64,7 +64,8 @@ Deno.test("conn held: an idle connection's path MSS owns no heap number", async 
   assert.ok(objects >= held.length, `${objects} MssControl objects for ${held.length} endpoints`);
   // Main: 16 B for every MssControl (its `path` a double field holding Infinity).
   assert.equal(census.ownedNumbers["MssControl.path"] ?? 0, 0);
-  // The census sees the boxes that remain (a sequence number ≥ 2**31 makes SND.UNA a double).
-  assert.ok((census.ownedNumbers["TcpSender.sndUna"] ?? 0) >= 16 * held.length);
+  // The census sees the boxes that remain (a sequence number ≥ 2**31 makes SND.UNA a double
+  // field); half the bound leaves room for a box something else also points at.
+  assert.ok((census.ownedNumbers["TcpSender.sndUna"] ?? 0) >= 8 * held.length);
   assert.equal(held.length, 400);
 });
