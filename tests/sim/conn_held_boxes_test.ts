@@ -3,6 +3,8 @@
 // fraction, a number ≥ 2**31) is kept as a double in every object of its class: a 16-byte heap
 // number per connection, whatever the value. `MssControl.path` started at Infinity ("no path
 // MTU known", the usual case) and so cost every connection a box; it is a small integer now.
+// `LossControl`'s SND.UNA at the ACK and its cwnd-usage edge, uint32 sequence numbers only
+// compared through `seqLt`, are kept as int32 (always a small integer on 64-bit V8).
 
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
@@ -57,13 +59,16 @@ Deno.test("conn held: before any path MTU is known the path MSS is a small integ
   }
 });
 
-Deno.test("conn held: an idle connection's path MSS owns no heap number", async () => {
+Deno.test("conn held: an idle connection's path MSS and loss control's sequence marks own no heap number", async () => {
   const held = openHeld(200);
   const census = heldCensus(await snapshot());
   const objects = census.byClass["MssControl"]?.[0] ?? 0;
   assert.ok(objects >= held.length, `${objects} MssControl objects for ${held.length} endpoints`);
   // Main: 16 B for every MssControl (its `path` a double field holding Infinity).
   assert.equal(census.ownedNumbers["MssControl.path"] ?? 0, 0);
+  // Main: 16 B each in every LossControl (SND.UNA and SND.NXT kept as uint32); now int32.
+  assert.equal(census.ownedNumbers["LossControl.#priorUna"] ?? 0, 0);
+  assert.equal(census.ownedNumbers["LossControl.#cwndUsageSeq"] ?? 0, 0);
   // The census sees the boxes that remain (a sequence number ≥ 2**31 makes SND.UNA a double
   // field); half the bound leaves room for a box something else also points at.
   assert.ok((census.ownedNumbers["TcpSender.sndUna"] ?? 0) >= 8 * held.length);
