@@ -15,11 +15,16 @@
  *   and the collections and optimised compilations inside the window are counted per side.
  *
  * ```
- * deno run --allow-all bench/conn_cold_why.ts [-n N] [--rounds R] [--mtu M] [--base PATH]
- *     [--trace] [--out FILE]
+ * deno run --allow-all bench/conn_cold_why.ts [-n N] [--rounds R] [--mtu M]... [--base PATH]
+ *     [--variant NAME=FLAGS]... [--pairs uu,uk,kk] [--trace] [--out FILE]
  * ```
  *
- * `--base PATH` runs another checkout's `cli/ustack.ts` in the same rounds (order alternating).
+ * `--base PATH` runs another checkout's `cli/ustack.ts` in the same rounds (order alternating),
+ * `--variant NAME=FLAGS` this checkout with FLAGS on both stacks (e.g. `big=--rx-slots 64k`);
+ * `--mtu` given more than once runs every configuration at each MTU in every round, each MTU
+ * on a veth pair of its own (keys `NAME@MTU`). `--pairs` adds ustack→kernel (`uk`: a kernel
+ * `pingpong server`) and kernel↔kernel (`kk`, once a round) pairs to the rounds (keys
+ * `NAME:ENDS`); a kernel client's window starts at its start, not at a warm-up line.
  * The readings at the two lines lag them by the pipe's delivery (~ms): the window is a little
  * wider than the crowd (the pingpong CLI cannot read its own `/proc` files without
  * `--allow-all`). Run it under the lock.
@@ -107,15 +112,22 @@ async function pair(
   cli: string | undefined,
   n: number,
   trace: boolean,
+  flags: string[] = [],
+  ends: PairEnds = "uu",
+  port = PORT,
 ): Promise<Record<string, unknown>> {
+  const kernelClient = ends === "kk";
+  const kernelServer = ends !== "uu";
+  await link.setKernelAddress("stack", kernelClient);
+  await link.setKernelAddress("peer", kernelServer);
   const v8 = trace ? ["--v8-flags=--trace-gc,--trace-opt,--trace-deopt"] : [];
   const wrap = (cmd: string[]) => trace ? ["stdbuf", "-oL", ...cmd] : cmd;
   const srv = link.start(
     "peer",
     wrap(ustackCommand(
       [
-        ...["pingpong", "server", "-p", String(PORT), "-l", "64"],
-        ...link.stackOptions("peer", "af_packet"),
+        ...["pingpong", "server", "-p", String(port), "-l", "64"],
+        ...(kernelServer ? ["--kernel"] : [...link.stackOptions("peer", "af_packet"), ...flags]),
         "--json",
       ],
       cli,
@@ -128,16 +140,16 @@ async function pair(
       "stack",
       wrap(ustackCommand(
         [
-          ...["pingpong", "client", link.addr("peer"), "-p", String(PORT), "--connect"],
+          ...["pingpong", "client", link.addr("peer"), "-p", String(port), "--connect"],
           ...["-C", "32", "-n", String(n), "-l", "64", "--json"],
-          ...link.stackOptions("stack", "af_packet"),
+          ...(kernelClient ? ["--kernel"] : [...link.stackOptions("stack", "af_packet"), ...flags]),
         ],
         cli,
         v8,
       )),
     );
-    const mark = async (p: BenchProcess, re: RegExp) => {
-      await p.waitForLine(re, 60_000);
+    const mark = async (p: BenchProcess, re: RegExp | null) => {
+      if (re !== null) await p.waitForLine(re, 60_000);
       return {
         sched: schedOf(srv.pid),
         cliSched: schedOf(c.pid),
@@ -147,7 +159,9 @@ async function pair(
         load: Deno.loadavg()[0],
       };
     };
-    const a = await mark(c, /"event":"warm_up"/);
+    // A kernel client has no warm-up: its window starts at its start (the server idles until
+    // its first connection).
+    const a = await mark(c, kernelClient ? null : /"event":"warm_up"/);
     const b = await mark(c, /"event":"summary"/);
     const f = await c.finish(30_000);
     const j = lastJson(f.stdout, "summary");
@@ -179,41 +193,125 @@ async function pair(
   }
 }
 
+/**
+ * Which ends of a pair are the stack: `uu` both, `uk` a stack client and a kernel server
+ * (`pingpong server --kernel`), `kk` both kernel sockets.
+ */
+export type PairEnds = "uu" | "uk" | "kk";
+
+/** One configuration a round runs: a checkout, with extra link flags on both stacks. */
+export interface ColdConfig {
+  /** Its key in a round's record. */
+  name: string;
+  /** `cli/ustack.ts` of another checkout, or undefined for this one. */
+  cli: string | undefined;
+  /** Extra flags for both `pingpong` processes. */
+  flags: string[];
+}
+
+/**
+ * The configurations of a run: this checkout, `--base`'s, and each `--variant NAME=FLAGS` (this
+ * checkout with FLAGS on both stacks). Throws on a variant without `=` or a repeated name.
+ *
+ * @example
+ * ```ts
+ * coldConfigs(undefined, ["big=--rx-slots 64k"]).map((c) => c.name); // ["this", "big"]
+ * ```
+ */
+export function coldConfigs(base: string | undefined, variants: string[]): ColdConfig[] {
+  const out: ColdConfig[] = [{ name: "this", cli: undefined, flags: [] }];
+  if (base !== undefined) out.push({ name: "base", cli: base, flags: [] });
+  for (const v of variants) {
+    const eq = v.indexOf("=");
+    if (eq <= 0) throw new Error(`--variant ${v}: say NAME=FLAGS`);
+    const name = v.slice(0, eq);
+    if (out.some((c) => c.name === name)) throw new Error(`--variant ${name}: name taken`);
+    out.push({ name, cli: undefined, flags: v.slice(eq + 1).split(/\s+/).filter((f) => f !== "") });
+  }
+  return out;
+}
+
+/** A run of a round: a configuration and which ends are the stack. */
+export type ColdRun = ColdConfig & { ends: PairEnds };
+
+/**
+ * The runs of a round for `--pairs` (`uu`, `uk`, `kk`): every configuration per stack pair, the
+ * kernel pair once (no code or flags of ours in it, named `kernel`); with more than one pair
+ * kind the names say which (`NAME:ENDS`). Throws on an unknown kind.
+ *
+ * @example
+ * ```ts
+ * coldRuns(coldConfigs(undefined, []), ["uu", "kk"]).map((r) => r.name); // ["this:uu", "kernel"]
+ * ```
+ */
+export function coldRuns(configs: ColdConfig[], pairs: string[]): ColdRun[] {
+  const out: ColdRun[] = [];
+  for (const ends of pairs) {
+    if (ends !== "uu" && ends !== "uk" && ends !== "kk") {
+      throw new Error(`--pairs ${ends}: uu, uk or kk`);
+    }
+    if (ends === "kk") {
+      out.push({ name: "kernel", cli: undefined, flags: [], ends });
+      continue;
+    }
+    for (const c of configs) {
+      out.push({ ...c, ends, name: pairs.length > 1 ? `${c.name}:${ends}` : c.name });
+    }
+  }
+  return out;
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
       n: { type: "string", short: "n", default: "1000" },
       rounds: { type: "string", default: "4" },
-      mtu: { type: "string", default: "1500" },
+      mtu: { type: "string", multiple: true },
       base: { type: "string" },
+      variant: { type: "string", multiple: true },
+      pairs: { type: "string", default: "uu" },
       trace: { type: "boolean" },
       out: { type: "string" },
     },
   });
-  const checkouts: [string, string | undefined][] = [["this", undefined]];
-  if (values.base !== undefined) checkouts.push(["base", values.base]);
+  const configs = coldConfigs(values.base, values.variant ?? []);
+  const pairs = values.pairs.split(",");
+  const runs = coldRuns(configs, pairs);
+  const mtus = (values.mtu ?? ["1500"]).map(Number);
   const rounds: Record<string, unknown>[] = [];
   for (let r = 0; r < Number(values.rounds); r++) {
-    const link = await BenchLink.create(Number(values.mtu));
-    try {
-      await link.setKernelAddress("stack", false);
-      await link.setKernelAddress("peer", false);
-      const round: Record<string, unknown> = {};
-      const order = r % 2 === 0 ? checkouts : [...checkouts].reverse();
-      for (const [name, cli] of order) {
-        const j = await pair(link, cli, Number(values.n), values.trace === true);
-        round[name] = j;
-        console.error(`round ${r + 1} ${name.padEnd(5)} ${JSON.stringify(j)}`);
+    const round: Record<string, unknown> = {};
+    // Each MTU on a fresh pair of its own; MTUs and configurations alternate their order.
+    for (const mtu of r % 2 === 0 ? mtus : [...mtus].reverse()) {
+      const link = await BenchLink.create(mtu);
+      try {
+        const order = r % 2 === 0 ? runs : [...runs].reverse();
+        for (const [i, c] of order.entries()) {
+          const j = await pair(
+            link,
+            c.cli,
+            Number(values.n),
+            values.trace === true,
+            c.flags,
+            c.ends,
+            PORT + i,
+          );
+          const key = mtus.length > 1 ? `${c.name}@${mtu}` : c.name;
+          round[key] = j;
+          console.error(`round ${r + 1} ${key.padEnd(10)} ${JSON.stringify(j)}`);
+        }
+      } finally {
+        await link.destroy();
       }
-      rounds.push(round);
-    } finally {
-      await link.destroy();
     }
+    rounds.push(round);
   }
   const record = {
     date: new Date().toISOString(),
-    mtu: Number(values.mtu),
+    mtu: mtus.length === 1 ? mtus[0] : mtus,
+    configs,
+    pairs,
     n: Number(values.n),
     trace: values.trace === true,
     rounds,

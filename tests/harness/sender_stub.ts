@@ -7,6 +7,7 @@
 
 import type { TcpHeaderOptions } from "../../transport/tcp/options.ts";
 import type { SenderConnection } from "../../transport/tcp/sender.ts";
+import { NO_PATH_MSS_LIMIT } from "../../transport/tcp/mss_control.ts";
 import { seqAdd } from "../../transport/tcp/seq.ts";
 import { TcpEvent, TcpState } from "../../transport/tcp/state.ts";
 
@@ -34,7 +35,7 @@ export class SenderStub implements SenderConnection {
     return 0;
   }
   pathMss(): number {
-    return Infinity;
+    return NO_PATH_MSS_LIMIT;
   }
   tsNow(): number {
     return 0;

@@ -33,6 +33,7 @@ import type { IsnGenerator } from "./isn.ts";
 import { TcpKeepalive } from "./keepalive.ts";
 import { TCP_OPT_SACK_BLOCK_BYTES, TCP_OPT_WORD_BYTES, type TcpHeaderOptions } from "./options.ts";
 import { advertisedMss, defaultPeerMss, pathMtuMss, sendMss } from "./mss.ts";
+import { NO_PATH_MSS_LIMIT } from "./mss_control.ts";
 import { TcpReceiver } from "./receiver.ts";
 import type { RxSegment } from "./segment.ts";
 import { type SynStart, TcpSender } from "./sender.ts";
@@ -964,7 +965,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     const route = this.route;
     const net = route.net!;
     const mtu = net.pathMtu(this.remoteAddr, route);
-    return mtu > 0 ? pathMtuMss(mtu, this.tsOk, net.headerBytes) : Infinity;
+    return mtu > 0 ? pathMtuMss(mtu, this.tsOk, net.headerBytes) : NO_PATH_MSS_LIMIT;
   }
 
   /** @internal Produce output at the end of the tick. */

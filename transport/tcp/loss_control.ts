@@ -219,11 +219,15 @@ export class LossControl extends Timer implements RackTimes {
   #partialAck = false;
   /** pipe when the current ACK arrived. */
   #priorPipe = 0;
-  /** SND.UNA when the current ACK arrived. */
+  /**
+   * SND.UNA when the current ACK arrived, as int32 (`| 0`): only compared through `seqLt`, and
+   * an int32 is a small integer — stored as a uint32 (≥ 2**31 for half the connections) the
+   * field was a double in every connection, a 16-byte box each (bench/README.md, conn9b).
+   */
   #priorUna = 0;
   /** cwnd limited the sender in the current window (Linux `is_cwnd_limited`). */
   #windowCwndLimited = false;
-  /** That window ends when SND.UNA reaches this (Linux `cwnd_usage_seq`). */
+  /** That window ends when SND.UNA reaches this (Linux `cwnd_usage_seq`), as int32 (`#priorUna`). */
   #cwndUsageSeq = 0;
 
   /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
@@ -294,7 +298,7 @@ export class LossControl extends Timer implements RackTimes {
     else this.#recoverFrom = seq | 0;
     this.cwndLimited = false;
     this.#windowCwndLimited = false;
-    this.#cwndUsageSeq = seq;
+    this.#cwndUsageSeq = seq | 0;
   }
 
   /**
@@ -309,7 +313,7 @@ export class LossControl extends Timer implements RackTimes {
   afterOutput(): void {
     if (this.cwndLimited || !seqLt(this.#snd.sndUna, this.#cwndUsageSeq)) {
       this.#windowCwndLimited = this.cwndLimited;
-      this.#cwndUsageSeq = this.#snd.sndNxt;
+      this.#cwndUsageSeq = this.#snd.sndNxt | 0;
     }
     this.cwndLimited = false;
   }
@@ -326,7 +330,7 @@ export class LossControl extends Timer implements RackTimes {
   /** The ACK `seg` arrives (before SND.UNA moves). */
   beginAck(seg: RxSegment): void {
     this.#priorPipe = this.pipe;
-    this.#priorUna = this.#snd.sndUna;
+    this.#priorUna = this.#snd.sndUna | 0;
     // The ACK's time and RACK.min_RTT stored into the ACK record here, not passed to the
     // scoreboard: a fractional number crossing a call V8 does not inline (the clock's answer,
     // an argument) is a new heap number per ACK; the time is read into a cell.

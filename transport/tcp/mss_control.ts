@@ -29,6 +29,12 @@ export const MTU_PROBE_FLOOR_MSS = 88;
 export const BLACKHOLE_TIMEOUTS = 3;
 /** How long a black-hole fallback holds before full size is tried again (Linux `tcp_probe_interval`). */
 export const MTU_PROBE_INTERVAL_MS = 600_000;
+/**
+ * The path MSS when no path MTU is known towards the peer: no limit, as a small integer. Not
+ * Infinity: a field that once holds Infinity is kept as a double in every object of its class,
+ * a 16-byte heap number per connection (bench/README.md, branch conn9b).
+ */
+export const NO_PATH_MSS_LIMIT = 0x7fff_ffff;
 
 /**
  * The three MSS sources of one connection.
@@ -46,8 +52,11 @@ export const MTU_PROBE_INTERVAL_MS = 600_000;
 export class MssControl {
   /** The send MSS the SYN exchange settled (peer option, our advertisement, timestamps). */
   negotiated: number = DEFAULT_PEER_MSS;
-  /** The send MSS the path MTU allows, as last synced (Infinity before the first sync). */
-  path = Infinity;
+  /**
+   * The send MSS the path MTU allows, as last synced ({@link NO_PATH_MSS_LIMIT} before the
+   * first sync and while no path MTU is known).
+   */
+  path: number = NO_PATH_MSS_LIMIT;
   /** The black-hole cap (0: none). */
   blackhole = 0;
   /** When the black-hole cap was set. */
