@@ -183,7 +183,7 @@ export const LINK_USAGE = `link options:
                        (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
   --spin-quiet US      after a sched_yield() of the busy poll that came straight back,
-                       poll without one for US µs (0..1000, default 20; 0: a yield per poll)
+                       poll without one for US µs (0..1000; default 0: a yield per poll)
   --sched-slice US     ask the scheduler for this time slice for the stack's thread
                        (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
                        wake-ups preempt CPU-bound tasks (default: the kernel's)

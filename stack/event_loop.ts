@@ -138,9 +138,9 @@ export interface EventLoopOptions {
   /**
    * After a busy-poll `sched_yield` that came straight back (nothing else wanted the CPU:
    * {@link yieldWasAlone}), the rest of that spin's polls go without one for this long (µs)
-   * [{@link SPIN_QUIET_DEFAULT_US}; 0: off, a yield before every poll]. 20 cut a kernel
-   * sender's receiver's syscalls 2.2–3.3× at the same rate (bench/README.md, "rx13a") with
-   * request/response tails unharmed, alone and beside CPU hogs ("quiet13b").
+   * [0: off, a yield before every poll]. 20 cut a kernel sender's receiver's syscalls 2.2–3.3×
+   * at the same rate (bench/README.md, "rx13a"); its request/response tails were not shown
+   * unharmed, so it is opt-in.
    */
   spinQuietUs?: number;
   /**
@@ -274,12 +274,6 @@ export const YIELD_STALL_HOLD_MS = 50;
  * {@link yieldWasAlone}.
  */
 export const SPIN_FAST_YIELD_MS = 0.005;
-
-/**
- * The busy poll's quiet window after a yield that came straight back, by default (µs; see
- * `EventLoopOptions.spinQuietUs`).
- */
-export const SPIN_QUIET_DEFAULT_US = 20;
 
 /**
  * A yield (with its poll) slower than this many times the fastest seen so far gave the CPU to
@@ -491,7 +485,7 @@ export class EventLoop {
     this.#cpus = opts.cpus;
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
     this.#yieldStallSpin = opts.yieldStallMode === "spin";
-    this.#spinQuietMs = (opts.spinQuietUs ?? SPIN_QUIET_DEFAULT_US) / 1000;
+    this.#spinQuietMs = (opts.spinQuietUs ?? 0) / 1000;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
