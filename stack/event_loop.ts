@@ -838,6 +838,7 @@ export class EventLoop {
     const beforeTransmit = mux.deliveries;
     const ackClock = stack.tcp.ackClock;
     const cwndStops = ackClock.cwndStops;
+    const handoffs = this.#kickHandoffs();
     // Read here, not in the branches below: see #busyCadence.
     const turnBusyMs = this.#denoTurnBusyMs;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
@@ -873,14 +874,17 @@ export class EventLoop {
       const sinceTurn = now - this.#lastDenoTurn;
       if (
         sinceTurn < this.#busyTurnMs ||
-        (sinceTurn < ACK_CLOCK_TURN_MS && sentNow !== sent && ackClock.cwndStops !== cwndStops)
+        (sinceTurn < ACK_CLOCK_TURN_MS && sentNow !== sent && ackClock.cwndStops !== cwndStops &&
+          this.#kickHandoffs() === handoffs)
       ) {
         // Busy, and Deno's event loop had a turn lately: tick again at once (after the
         // transmit half's readiness got its microtask turns). So too while ACK-clocked: this
-        // kick sent frames and a sender then stopped on its congestion window with data to
-        // send — the ACKs that open it come back during the kick on a local link (the peer's
-        // receive runs inside it), and a turn of Deno's event loop first (~5 µs, after nearly
-        // every tick of CUBIC under loss) only delays the next window (ACK_CLOCK_TURN_MS).
+        // tick's kick sent frames on this thread (none handed to a kicker thread) and a sender
+        // then stopped on its congestion window with data to send — the ACKs that open it
+        // come back during the kick on a local link (the peer's receive runs inside it), and a
+        // turn of Deno's event loop first (~5 µs, after nearly every tick of CUBIC under loss)
+        // only delays the next window (ACK_CLOCK_TURN_MS). A kick handed off returns before
+        // the peer has the frames: its ACKs are not due yet.
         return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
       }
       // Every reaction to this tick's readiness is done (see #reactedInTick): nothing needs

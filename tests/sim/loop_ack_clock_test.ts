@@ -3,7 +3,7 @@
 // whose kick sent frames and saw such a stop, ticks again at once instead of turning Deno's
 // event loop — on a local link the ACKs that open the window come back during the kick
 // (bench/README.md, "ackclock11b"). Deno's event loop still turns at least every
-// `ACK_CLOCK_TURN_MS`.
+// `ACK_CLOCK_TURN_MS`, and after a kick handed to a kicker thread as before.
 
 import assert from "node:assert/strict";
 import { BulkFlow, connectPair, makeSimNet } from "../harness/sim_net.ts";
@@ -48,7 +48,16 @@ Deno.test("tcp ack clock: a CUBIC sender under loss counts its passes stopped on
   }
 });
 
-/** A link that takes every frame and receives none (no fd: the loop waits on a JS timer). */
+/** A driver's counters with af_packet's count of kicks handed to a kicker thread. */
+class KickerStats extends DriverStats {
+  /** Kicks handed to a kicker thread. */
+  txKickHandoffs = 0;
+}
+
+/**
+ * A link that takes every frame and receives none (no fd: the loop waits on a JS timer); with
+ * `handsOff` its every flush hands the kick to a kicker thread (counted as af_packet does).
+ */
 class SinkLink implements LinkDriver {
   /** Interface name. */
   readonly name = "ack0";
@@ -63,7 +72,9 @@ class SinkLink implements LinkDriver {
   /** No file descriptor. */
   readonly fd = -1;
   /** Counters. */
-  readonly stats: DriverStats = new DriverStats();
+  readonly stats: KickerStats = new KickerStats();
+  #queued = 0;
+  constructor(readonly handsOff = false) {}
   /** Nothing to receive. */
   receive(batch: RxBatch, _max: number): number {
     batch.count = 0;
@@ -74,10 +85,16 @@ class SinkLink implements LinkDriver {
   /** Count the frame. */
   transmit(_frame: Uint8Array, _off: number, _len: number): boolean {
     this.stats.txFrames++;
+    this.#queued++;
     return true;
   }
-  /** Nothing queued. */
-  flush(): void {}
+  /** The kick: here, or handed off. */
+  flush(): void {
+    if (this.#queued === 0) return;
+    this.#queued = 0;
+    if (this.handsOff) this.stats.txKickHandoffs++;
+    else this.stats.txKicks++;
+  }
   /** Nothing held. */
   close(): void {}
 }
@@ -101,9 +118,12 @@ class WindowSender implements OutputSource {
 }
 
 /** Ticks and turns of Deno's event loop over 300 ms of a busy loop with one sender stand-in. */
-async function busyLoop(cwndStops: boolean): Promise<{ ticks: number; yields: number }> {
+async function busyLoop(
+  cwndStops: boolean,
+  handsOff = false,
+): Promise<{ ticks: number; yields: number }> {
   const stack = new Stack({ ipv6: { iface: { addresses: { dadTransmits: 0 } } } });
-  const link = new SinkLink();
+  const link = new SinkLink(handsOff);
   stack.addNic(link);
   // A turn of Deno's event loop after every busy tick otherwise (`denoTurnUs` 0).
   const loop = new EventLoop(stack, { denoTurnUs: 0 });
@@ -132,6 +152,8 @@ Deno.test({
   async fn() {
     const clocked = await busyLoop(true);
     const plain = await busyLoop(false);
+    // Kicks handed to a kicker thread: their ACKs are not due when the tick ends.
+    const handedOff = await busyLoop(true, true);
     // The plain sender turns Deno's event loop after every busy tick; the ACK-clocked one at
     // most every ACK_CLOCK_TURN_MS — a tick is a few µs, so far fewer than one turn a tick
     // (a quarter leaves room for a loaded machine's stalls).
@@ -147,5 +169,10 @@ Deno.test({
     );
     // Deno's event loop still turned (its timers ran the test): at least once per 4 ms or so.
     assert.ok(clocked.yields >= 300 / (ACK_CLOCK_TURN_MS * 8), `${clocked.yields} turns`);
+    assert.ok(handedOff.ticks > 200, `${handedOff.ticks} handed-off ticks`);
+    assert.ok(
+      handedOff.yields >= 0.5 * handedOff.ticks,
+      `handed off: ${handedOff.yields} turns, ${handedOff.ticks} ticks`,
+    );
   },
 });
