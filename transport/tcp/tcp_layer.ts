@@ -59,7 +59,7 @@ import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
-export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
+export type { AckClockCount, ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
 
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
