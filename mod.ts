@@ -124,6 +124,7 @@ export {
 } from "./stack/control.ts";
 export { nstatCounters, nstatName } from "./stack/nstat.ts";
 export {
+  type AckClockCount,
   type ResolvedTcpOptions,
   type TcpConnectOptions,
   TcpLayer,

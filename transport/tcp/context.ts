@@ -295,4 +295,28 @@ export interface TcpServices {
    * view per long copy).
    */
   readonly sndCopyViews?: SubarrayCache;
+  /**
+   * Where output passes that stopped on a congestion window are counted (none: not counted).
+   * The event loop reads it to keep an ACK-clocked sender's loop turning without a pause.
+   */
+  readonly ackClock?: AckClockCount;
+}
+
+/**
+ * Output passes of every connection of a layer that stopped on the congestion window with data
+ * still to send (new or deemed lost): each such sender waits for ACKs, which on a local link
+ * arrive during the TX kick that sent its window. The event loop compares the count across a
+ * tick's transmit half (see `EventLoop`: it ticks again at once instead of turning Deno's event
+ * loop), so a wrap at 2^53 does not matter.
+ *
+ * @example
+ * ```ts
+ * import { AckClockCount } from "./context.ts";
+ * const c = new AckClockCount();
+ * c.cwndStops++; // a sender's pass stopped on its window
+ * ```
+ */
+export class AckClockCount {
+  /** Output passes that stopped on the congestion window with data to send. */
+  cwndStops = 0;
 }

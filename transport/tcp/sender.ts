@@ -587,6 +587,7 @@ export class TcpSender implements LossSender {
       if (li >= 0) {
         if (budget <= 0) {
           this.loss.cwndLimited = true;
+          this.#countCwndStop();
           break;
         }
         const len = this.retransmit(li, budget < burst ? budget : burst, now, -1);
@@ -628,7 +629,10 @@ export class TcpSender implements LossSender {
         let allow = wndAvail < budget ? wndAvail : budget;
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
-          if (budget <= 0) this.loss.cwndLimited = true;
+          if (budget <= 0) {
+            this.loss.cwndLimited = true;
+            this.#countCwndStop();
+          }
           break;
         }
         if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
@@ -680,6 +684,12 @@ export class TcpSender implements LossSender {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
     }
+  }
+
+  /** Count an output pass that stopped on the congestion window with data to send. */
+  #countCwndStop(): void {
+    const c = this.#svc.ackClock;
+    if (c !== undefined) c.cwndStops++;
   }
 
   /**

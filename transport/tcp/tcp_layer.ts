@@ -28,6 +28,7 @@ import { type Histogram, latencyHistogram } from "../../core/histogram.ts";
 import { DemuxTable, PortAllocator } from "../demux.ts";
 import { FlowTable } from "../flow_table.ts";
 import {
+  AckClockCount,
   type ResolvedTcpOptions,
   resolveTcpOptions,
   type TcpOptions,
@@ -58,7 +59,7 @@ import { seqAdd, seqInWindow } from "./seq.ts";
 import { TcpTransmitter } from "./transmit.ts";
 import { handleIcmpError } from "./icmp_error.ts";
 
-export type { ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
+export type { AckClockCount, ResolvedTcpOptions, TcpOptions, TransportContext } from "./context.ts";
 
 /** Bytes of our header an ICMP error quotes at least (RFC 792): ports and sequence number. */
 const ICMP_QUOTE_BYTES = 8;
@@ -127,6 +128,11 @@ export class TcpLayer implements NetProtocolHandler {
    * RTO uses them), in nanoseconds: the stack-wide distribution behind `ustack stats --rtt`.
    */
   readonly rttNs: Histogram = latencyHistogram();
+  /**
+   * Output passes that stopped on a congestion window with data to send, every connection's
+   * (the event loop keeps an ACK-clocked sender's loop turning by it: `EventLoop`).
+   */
+  readonly ackClock: AckClockCount = new AckClockCount();
   /**
    * Views of received payloads for the copy into receive buffers, reused: a receive ring's
    * slots hold segments at the same offsets again and again, and a new `subarray` per segment
