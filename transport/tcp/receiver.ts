@@ -84,7 +84,15 @@ export class TcpReceiver {
   /** RCV.NXT. */
   rcvNxt = 0;
   /** Right edge of the window last advertised (never moves left). */
-  rcvAdvRight = 0;
+  get rcvAdvRight(): number {
+    return this.#advRight >>> 0;
+  }
+  /**
+   * {@link TcpReceiver.rcvAdvRight} kept as an int32 (compared only through `seq*`, which give
+   * the same for a uint32 and its int32): a uint32 field would be a double, a 16-byte heap
+   * number in every connection.
+   */
+  #advRight = 0;
   /** Received data; out-of-order data is stored in place beyond the readable part. */
   readonly rcvBuf: ByteRing;
   /** Out-of-order ranges. */
@@ -103,9 +111,17 @@ export class TcpReceiver {
   /** Largest segment seen from the peer ("full-sized" for delayed ACKs). */
   rcvMss: number = DEFAULT_PEER_MSS;
   /** RFC 7323 TS.Recent. */
-  tsRecent = 0;
+  get tsRecent(): number {
+    return this.#tsRecent >>> 0;
+  }
+  /** TS.Recent as an int32, as {@link TcpReceiver.rcvAdvRight}'s edge. */
+  #tsRecent = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 Last.ACK.sent). */
-  lastAckSent = 0;
+  get lastAckSent(): number {
+    return this.#lastAckSent >>> 0;
+  }
+  /** Last.ACK.sent as an int32, as {@link TcpReceiver.rcvAdvRight}'s edge. */
+  #lastAckSent = 0;
   /** An ACK is owed (delayed, or due at the end of the tick when {@link ackDue}). */
   ackPending = false;
   /**
@@ -207,7 +223,7 @@ export class TcpReceiver {
   init(irs: number): void {
     this.irs = irs;
     this.rcvNxt = seqAdd(irs, 1);
-    this.rcvAdvRight = this.rcvNxt;
+    this.#advRight = this.rcvNxt | 0;
   }
 
   /**
@@ -218,7 +234,7 @@ export class TcpReceiver {
     const irs = syn.seq;
     this.irs = irs;
     this.rcvNxt = (irs + 1) >>> 0;
-    this.rcvAdvRight = this.rcvNxt;
+    this.#advRight = this.rcvNxt | 0;
   }
 
   /**
@@ -234,7 +250,7 @@ export class TcpReceiver {
   /** What the SYN exchange settled: no scaling means no shift; TS.Recent from the SYN. */
   setPeerOptions(windowScaling: boolean, timestamps: boolean, tsVal: number): void {
     if (!windowScaling) this.rcvShift = 0;
-    if (timestamps) this.tsRecent = tsVal;
+    if (timestamps) this.#tsRecent = tsVal | 0;
     this.rcvMss = Math.min(this.advMss, DEFAULT_PEER_MSS);
   }
 
@@ -247,7 +263,7 @@ export class TcpReceiver {
 
   /** The receive window in bytes (RCV.WND: up to the right edge advertised). */
   get window(): number {
-    const w = seqDiff(this.rcvAdvRight, this.rcvNxt);
+    const w = seqDiff(this.#advRight, this.rcvNxt);
     return w > 0 ? w : 0;
   }
 
@@ -267,16 +283,16 @@ export class TcpReceiver {
 
   /** RFC 7323 §5.3 PAWS: `tsVal` is older than TS.Recent (a duplicate from the past). */
   isOldTimestamp(tsVal: number): boolean {
-    return seqLt(tsVal, this.tsRecent);
+    return seqLt(tsVal, this.#tsRecent);
   }
 
   /** RFC 7323 §4.3: remember the timestamp to echo, from a segment covering Last.ACK.sent. */
   noteTimestamp(seg: RxSegment): void {
     // Both comparisons on every path: behind `&&` V8's mid tier does not inline the second
     // call, and its two timestamps (uint32, often ≥ 2**30) are boxed per segment.
-    const covers = seqLe(seg.seq, this.lastAckSent);
-    const newer = seqGe(seg.opts.tsVal, this.tsRecent);
-    if (covers && newer) this.tsRecent = seg.opts.tsVal;
+    const covers = seqLe(seg.seq, this.#lastAckSent);
+    const newer = seqGe(seg.opts.tsVal, this.#tsRecent);
+    if (covers && newer) this.#tsRecent = seg.opts.tsVal | 0;
   }
 
   /**
@@ -551,7 +567,7 @@ export class TcpReceiver {
     this.rcvUnackedBytes = 0;
     this.#ackUrgent = false;
     this.#deferDueMs = -1;
-    this.lastAckSent = this.rcvNxt;
+    this.#lastAckSent = this.rcvNxt | 0;
     if (this.#delackT !== null && this.#delackT.armed) this.#svc.ctx.timers.cancel(this.#delackT);
   }
 
@@ -582,7 +598,7 @@ export class TcpReceiver {
     if (free <= cur || free - cur < step) win = cur;
     const field = encodeWindow(win, shift);
     const right = seqAdd(this.rcvNxt, field * (1 << shift));
-    if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    if (seqGt(right, this.#advRight)) this.#advRight = right | 0;
     return field;
   }
 
@@ -594,7 +610,7 @@ export class TcpReceiver {
     let w = this.rcvBuf.free;
     if (w > MAX_WINDOW_FIELD) w = MAX_WINDOW_FIELD;
     const right = seqAdd(this.rcvNxt, w);
-    if (synReceived || seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    if (synReceived || seqGt(right, this.#advRight)) this.#advRight = right | 0;
     return w;
   }
 
