@@ -6,7 +6,7 @@
 // `LossControl`'s SND.UNA at the ACK and its cwnd-usage edge, uint32 sequence numbers only
 // compared through `seqLt`, are kept as int32 (always a small integer on 64-bit V8); so are the
 // sender's SND.WL1/WL2, send-buffer start and Minshall marker, the receiver's advertised edge,
-// TS.Recent and Last.ACK.sent, and the scoreboard's fack and lost hint (branch held9c).
+// TS.Recent and Last.ACK.sent, and the scoreboard's fack and lost hint, and ISS and IRS (branch held9c).
 
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
@@ -75,6 +75,8 @@ Deno.test("conn held: an idle connection's path MSS and the sequence marks only 
   // timestamps, compared only through `seq*`; now int32 (branch held9c).
   for (
     const field of [
+      "TcpSender.#iss",
+      "TcpReceiver.#irs",
       "TcpSender.sndWl1",
       "TcpSender.sndWl2",
       "TcpSender.sndBufSeq",

@@ -80,7 +80,11 @@ const NO_RANGES = new Assembler(1);
  */
 export class TcpReceiver {
   /** IRS: the peer's initial sequence number. */
-  irs = 0;
+  get irs(): number {
+    return this.#irs >>> 0;
+  }
+  /** IRS as an int32, as {@link TcpReceiver.rcvAdvRight}'s edge. */
+  #irs = 0;
   /** RCV.NXT. */
   rcvNxt = 0;
   /** Right edge of the window last advertised (never moves left). */
@@ -221,7 +225,7 @@ export class TcpReceiver {
 
   /** The peer's SYN carried `irs`: RCV.NXT follows it. */
   init(irs: number): void {
-    this.irs = irs;
+    this.#irs = irs | 0;
     this.rcvNxt = seqAdd(irs, 1);
     this.#advRight = this.rcvNxt | 0;
   }
@@ -232,7 +236,7 @@ export class TcpReceiver {
    */
   initFrom(syn: RxSegment): void {
     const irs = syn.seq;
-    this.irs = irs;
+    this.#irs = irs | 0;
     this.rcvNxt = (irs + 1) >>> 0;
     this.#advRight = this.rcvNxt | 0;
   }

@@ -117,7 +117,11 @@ export interface SynStart {
  */
 export class TcpSender implements LossSender {
   /** ISS. */
-  iss = 0;
+  get iss(): number {
+    return this.#iss >>> 0;
+  }
+  /** ISS as an int32, as {@link TcpSender.sndWl1}: read through the getter or `seq*`. */
+  #iss = 0;
   /** SND.UNA: oldest unacknowledged sequence number. */
   sndUna = 0;
   /** SND.NXT: next sequence number to send (SND.MAX once established: lost data is resent by the scoreboard). */
@@ -347,7 +351,7 @@ export class TcpSender implements LossSender {
    */
   start(open: SynStart): void {
     const iss = open.iss;
-    this.iss = iss;
+    this.#iss = iss | 0;
     this.sndUna = iss;
     this.sndNxt = iss;
     this.sndMax = iss;
