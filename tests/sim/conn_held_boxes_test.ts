@@ -4,7 +4,10 @@
 // number per connection, whatever the value. `MssControl.path` started at Infinity ("no path
 // MTU known", the usual case) and so cost every connection a box; it is a small integer now.
 // `LossControl`'s SND.UNA at the ACK and its cwnd-usage edge, uint32 sequence numbers only
-// compared through `seqLt`, are kept as int32 (always a small integer on 64-bit V8).
+// compared through `seqLt`, are kept as int32 (always a small integer on 64-bit V8); so are the
+// sender's SND.WL1/WL2, send-buffer start and Minshall marker, the receiver's advertised edge
+// and Last.ACK.sent, the scoreboard's fack and lost hint, ISS and IRS; and RACK's min-RTT filter
+// is built at the first RTT sample, not with the connection (branch held9c).
 
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
@@ -59,7 +62,7 @@ Deno.test("conn held: before any path MTU is known the path MSS is a small integ
   }
 });
 
-Deno.test("conn held: an idle connection's path MSS and loss control's sequence marks own no heap number", async () => {
+Deno.test("conn held: an idle connection's path MSS and the sequence marks only compared through seq* own no heap number", async () => {
   const held = openHeld(200);
   const census = heldCensus(await snapshot());
   const objects = census.byClass["MssControl"]?.[0] ?? 0;
@@ -69,6 +72,29 @@ Deno.test("conn held: an idle connection's path MSS and loss control's sequence 
   // Main: 16 B each in every LossControl (SND.UNA and SND.NXT kept as uint32); now int32.
   assert.equal(census.ownedNumbers["LossControl.#priorUna"] ?? 0, 0);
   assert.equal(census.ownedNumbers["LossControl.#cwndUsageSeq"] ?? 0, 0);
+  // Main: 16 B each in every TcpSender, TcpReceiver and Scoreboard for these sequence numbers and
+  // timestamps, compared only through `seq*`; now int32 (branch held9c).
+  for (
+    const field of [
+      "TcpSender.#iss",
+      "TcpReceiver.#irs",
+      "TcpSender.sndWl1",
+      "TcpSender.sndWl2",
+      "TcpSender.sndBufSeq",
+      "TcpSender.sndSml",
+      "TcpReceiver.#advRight",
+      "TcpReceiver.#lastAckSent",
+      "Scoreboard.fack",
+      "Scoreboard.#lostHint",
+    ]
+  ) assert.equal(census.ownedNumbers[field] ?? 0, 0, field);
+  // Main: every RackTlp built its min-RTT filter (120 B and its boxes); an idle connection has
+  // had no RTT sample and now shares one empty filter (branch held9c). Room for a few others.
+  const filters = census.byClass["WindowedFilter"]?.[0] ?? 0;
+  assert.ok(
+    filters < held.length / 4,
+    `${filters} WindowedFilter objects for ${held.length} endpoints`,
+  );
   // The census sees the boxes that remain (a sequence number ≥ 2**31 makes SND.UNA a double
   // field); half the bound leaves room for a box something else also points at.
   assert.ok((census.ownedNumbers["TcpSender.sndUna"] ?? 0) >= 8 * held.length);

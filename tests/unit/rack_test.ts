@@ -118,3 +118,30 @@ Deno.test("TLP episode: a retransmitted probe ACKed beyond it without D-SACK mea
   assert.equal(rack.tlpAck(6000, -1, true), TLP_NONE); // a new-data probe: nothing to learn
   assert.ok(!rack.tlpActive);
 });
+
+Deno.test("RACK: min_RTT's filter is built at the first sample, one per connection, none before", () => {
+  const a = setup(), b = setup();
+  // Before any sample both read an empty filter (shared, no object of their own: branch held9c).
+  assert.equal(a.rack.minRtt, b.rack.minRtt);
+  assert.equal(a.rack.minRtt.empty, true);
+  a.sb.beginAck(105, a.rack.minRttMs);
+  a.sb.sack(6000, 7000);
+  a.rack.onAck(a.sb, false, { sndUna: 1000, sndMax: 11000 });
+  assert.equal(a.rack.minRttMs, 100);
+  assert.notEqual(a.rack.minRtt, b.rack.minRtt);
+  // The other connection, and a new one, still see no sample.
+  assert.equal(b.rack.minRttMs, 0);
+  assert.equal(b.rack.minRtt.empty, true);
+  assert.equal(new RackTlp().minRtt.empty, true);
+  b.sb.beginAck(57, b.rack.minRttMs);
+  b.sb.sack(3000, 4000); // sent at 2: 55 ms
+  b.rack.onAck(b.sb, false, { sndUna: 1000, sndMax: 11000 });
+  assert.equal(b.rack.minRttMs, 55);
+  assert.equal(a.rack.minRttMs, 100);
+  // A reset (a pooled connection reused) forgets the samples and keeps its own filter.
+  const own = a.rack.minRtt;
+  a.rack.reset();
+  assert.equal(a.rack.minRttMs, 0);
+  assert.equal(a.rack.minRtt, own);
+  assert.equal(b.rack.minRttMs, 55);
+});

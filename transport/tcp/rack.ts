@@ -51,6 +51,13 @@ const TLP_NO_RTT_PTO_MS = 1000;
 /** Window of the min-RTT filter (ms). */
 const MIN_RTT_WINDOW_MS = 300_000;
 
+/**
+ * The min-RTT filter of every connection before its first RTT sample: empty, shared, never
+ * written (each connection builds its own at its first sample — an idle connection keeps no
+ * filter object and none of its fields' heap numbers).
+ */
+const NO_MIN_RTT = new WindowedFilter("min", MIN_RTT_WINDOW_MS);
+
 /** TLP episode outcome of an ACK ({@link RackTlp.tlpAck}). */
 export const TLP_NONE = 0;
 /** The probe repaired a loss: reduce the window once (§7.4.2). */
@@ -112,8 +119,11 @@ export class RackTlp {
   reorderEvents = 0;
   /** Bytes the last {@link RackTlp.detectLoss} marked lost. */
   newlyLostBytes = 0;
-  /** RACK.min_RTT (ms), windowed. */
-  readonly minRtt: WindowedFilter = new WindowedFilter("min", MIN_RTT_WINDOW_MS);
+  /** RACK.min_RTT (ms), windowed (a shared empty filter until the first sample: read only). */
+  get minRtt(): WindowedFilter {
+    return this.#minRtt;
+  }
+  #minRtt: WindowedFilter = NO_MIN_RTT;
 
   /** A TLP probe is outstanding (TLP.end_seq is set). */
   tlpActive = false;
@@ -130,13 +140,13 @@ export class RackTlp {
     this.reoWndMult = 1;
     this.reoWndPersist = 0;
     this.dsackRoundActive = false;
-    this.minRtt.clear();
+    if (this.#minRtt !== NO_MIN_RTT) this.#minRtt.clear();
     this.tlpActive = false;
   }
 
   /** RACK.min_RTT in ms (0 before any sample). */
   get minRttMs(): number {
-    return this.minRtt.best;
+    return this.#minRtt.best;
   }
 
   /**
@@ -151,7 +161,12 @@ export class RackTlp {
     const nowMs = a.now;
     // The sample and its time from the ACK record's fields, not passed: fractional numbers
     // crossing a call V8 does not inline are new heap numbers per ACK.
-    if (a.ackRttNewestMs >= 0) this.minRtt.updateFrom(a);
+    if (a.ackRttNewestMs >= 0) {
+      let f = this.#minRtt;
+      // Once per connection, at its first RTT sample (never on an idle connection).
+      if (f === NO_MIN_RTT) f = this.#minRtt = new WindowedFilter("min", MIN_RTT_WINDOW_MS);
+      f.updateFrom(a);
+    }
     if (a.ackRackValid) {
       const x = a.ackRackXmitMs;
       if (

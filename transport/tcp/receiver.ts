@@ -80,11 +80,23 @@ const NO_RANGES = new Assembler(1);
  */
 export class TcpReceiver {
   /** IRS: the peer's initial sequence number. */
-  irs = 0;
+  get irs(): number {
+    return this.#irs >>> 0;
+  }
+  /** IRS as an int32, as {@link TcpReceiver.rcvAdvRight}'s edge. */
+  #irs = 0;
   /** RCV.NXT. */
   rcvNxt = 0;
   /** Right edge of the window last advertised (never moves left). */
-  rcvAdvRight = 0;
+  get rcvAdvRight(): number {
+    return this.#advRight >>> 0;
+  }
+  /**
+   * {@link TcpReceiver.rcvAdvRight} kept as an int32 (compared only through `seq*`, which give
+   * the same for a uint32 and its int32): a uint32 field would be a double, a 16-byte heap
+   * number in every connection.
+   */
+  #advRight = 0;
   /** Received data; out-of-order data is stored in place beyond the readable part. */
   readonly rcvBuf: ByteRing;
   /** Out-of-order ranges. */
@@ -102,10 +114,18 @@ export class TcpReceiver {
   readonly advMss: number;
   /** Largest segment seen from the peer ("full-sized" for delayed ACKs). */
   rcvMss: number = DEFAULT_PEER_MSS;
-  /** RFC 7323 TS.Recent. */
+  /**
+   * RFC 7323 TS.Recent. A uint32 field (a heap number per connection), not an int32 behind a
+   * getter as the edges below: every ACK sent reads it (`emit`), and the getter's uint32 came
+   * back boxed there — +30 to +40 B per segment in `tcp_merged_seq_alloc_test` (branch held9c).
+   */
   tsRecent = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 Last.ACK.sent). */
-  lastAckSent = 0;
+  get lastAckSent(): number {
+    return this.#lastAckSent >>> 0;
+  }
+  /** Last.ACK.sent as an int32, as {@link TcpReceiver.rcvAdvRight}'s edge. */
+  #lastAckSent = 0;
   /** An ACK is owed (delayed, or due at the end of the tick when {@link ackDue}). */
   ackPending = false;
   /**
@@ -205,9 +225,9 @@ export class TcpReceiver {
 
   /** The peer's SYN carried `irs`: RCV.NXT follows it. */
   init(irs: number): void {
-    this.irs = irs;
+    this.#irs = irs | 0;
     this.rcvNxt = seqAdd(irs, 1);
-    this.rcvAdvRight = this.rcvNxt;
+    this.#advRight = this.rcvNxt | 0;
   }
 
   /**
@@ -216,9 +236,9 @@ export class TcpReceiver {
    */
   initFrom(syn: RxSegment): void {
     const irs = syn.seq;
-    this.irs = irs;
+    this.#irs = irs | 0;
     this.rcvNxt = (irs + 1) >>> 0;
-    this.rcvAdvRight = this.rcvNxt;
+    this.#advRight = this.rcvNxt | 0;
   }
 
   /**
@@ -247,7 +267,7 @@ export class TcpReceiver {
 
   /** The receive window in bytes (RCV.WND: up to the right edge advertised). */
   get window(): number {
-    const w = seqDiff(this.rcvAdvRight, this.rcvNxt);
+    const w = seqDiff(this.#advRight, this.rcvNxt);
     return w > 0 ? w : 0;
   }
 
@@ -274,7 +294,7 @@ export class TcpReceiver {
   noteTimestamp(seg: RxSegment): void {
     // Both comparisons on every path: behind `&&` V8's mid tier does not inline the second
     // call, and its two timestamps (uint32, often ≥ 2**30) are boxed per segment.
-    const covers = seqLe(seg.seq, this.lastAckSent);
+    const covers = seqLe(seg.seq, this.#lastAckSent);
     const newer = seqGe(seg.opts.tsVal, this.tsRecent);
     if (covers && newer) this.tsRecent = seg.opts.tsVal;
   }
@@ -551,7 +571,7 @@ export class TcpReceiver {
     this.rcvUnackedBytes = 0;
     this.#ackUrgent = false;
     this.#deferDueMs = -1;
-    this.lastAckSent = this.rcvNxt;
+    this.#lastAckSent = this.rcvNxt | 0;
     if (this.#delackT !== null && this.#delackT.armed) this.#svc.ctx.timers.cancel(this.#delackT);
   }
 
@@ -582,7 +602,7 @@ export class TcpReceiver {
     if (free <= cur || free - cur < step) win = cur;
     const field = encodeWindow(win, shift);
     const right = seqAdd(this.rcvNxt, field * (1 << shift));
-    if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    if (seqGt(right, this.#advRight)) this.#advRight = right | 0;
     return field;
   }
 
@@ -594,7 +614,7 @@ export class TcpReceiver {
     let w = this.rcvBuf.free;
     if (w > MAX_WINDOW_FIELD) w = MAX_WINDOW_FIELD;
     const right = seqAdd(this.rcvNxt, w);
-    if (synReceived || seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
+    if (synReceived || seqGt(right, this.#advRight)) this.#advRight = right | 0;
     return w;
   }
 

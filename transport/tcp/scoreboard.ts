@@ -98,7 +98,7 @@ export class AckResults {
    * the ACK echoes (RFC 7323 §4.3).
    */
   echoAgeMs = -1;
-  /** `fack` when the ACK began (reordering is judged against it). */
+  /** `fack` when the ACK began (reordering is judged against it), an int32 as `fack` is. */
   priorFack = 0;
   /**
    * The newest RTT sample of never-retransmitted data before this ACK (ms; 0: none): the
@@ -165,7 +165,11 @@ export class Scoreboard {
   retransBytes = 0;
   /** Without SACK: bytes that duplicate ACKs say have left the network (Linux "reno sacks"). */
   renoSackedBytes = 0;
-  /** RACK.fack: end of the highest sequence delivered (SACKed or cumulatively acknowledged). */
+  /**
+   * RACK.fack: end of the highest sequence delivered (SACKed or cumulatively acknowledged), kept
+   * as an int32 — read it through `seqDiff`/`seqAdd`, which give the same for a uint32 and its
+   * int32; a uint32 field would be a double, a 16-byte heap number in every connection.
+   */
   fack = 0;
   /** Transmissions or SACK splits refused because the scoreboard was full. */
   refused = 0;
@@ -304,7 +308,7 @@ export class Scoreboard {
     for (let i = this.#n - 1; i >= 0; i--) {
       if ((this.#flags[this.#head + i] & SB_SACKED) !== 0) return this.#end[this.#head + i];
     }
-    return this.#n > 0 ? this.#start[this.#head] : this.fack;
+    return this.#n > 0 ? this.#start[this.#head] : this.fack >>> 0;
   }
 
   /**
@@ -326,8 +330,8 @@ export class Scoreboard {
     this.lostBytes = 0;
     this.retransBytes = 0;
     this.renoSackedBytes = 0;
-    this.fack = seq;
-    this.#lostHint = seq;
+    this.fack = seq | 0;
+    this.#lostHint = seq | 0;
     if (this.retransLog !== null) this.retransLog.clear();
   }
 
@@ -409,11 +413,11 @@ export class Scoreboard {
     for (; i < this.#n; i++) {
       const f = flags[this.#head + i];
       if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) {
-        this.#lostHint = this.start(i);
+        this.#lostHint = this.start(i) | 0;
         return i;
       }
     }
-    this.#lostHint = this.end(this.#n - 1);
+    this.#lostHint = this.end(this.#n - 1) | 0;
     return -1;
   }
 
@@ -434,7 +438,7 @@ export class Scoreboard {
     }
     if ((f & SB_LOST) === 0) this.lostBytes += len;
     this.#flags[p] = (f | SB_LOST) & ~SB_RETRANS;
-    if (seqLt(this.#start[p], this.#lostHint)) this.#lostHint = this.#start[p];
+    if (seqLt(this.#start[p], this.#lostHint)) this.#lostHint = this.#start[p] | 0;
   }
 
   /**
@@ -550,8 +554,8 @@ export class Scoreboard {
       this.#head = 0;
       this.#release();
     }
-    if (seqGt(ack, this.fack)) this.fack = ack;
-    if (seqLt(this.#lostHint, ack)) this.#lostHint = ack;
+    if (seqGt(ack, this.fack)) this.fack = ack | 0;
+    if (seqLt(this.#lostHint, ack)) this.#lostHint = ack | 0;
   }
 
   /**
@@ -641,7 +645,7 @@ export class Scoreboard {
     this.sackedBytes += len;
     ACK.ackSacked += len;
     this.#delivered(p, len);
-    if (endAfterFack) this.fack = end;
+    if (endAfterFack) this.fack = end | 0;
     this.#flags[p] = (f | SB_SACKED | SB_DELIVERED) & ~(SB_LOST | SB_RETRANS);
   }
 

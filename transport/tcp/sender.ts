@@ -117,7 +117,11 @@ export interface SynStart {
  */
 export class TcpSender implements LossSender {
   /** ISS. */
-  iss = 0;
+  get iss(): number {
+    return this.#iss >>> 0;
+  }
+  /** ISS as an int32, as {@link TcpSender.sndWl1}: read through the getter or `seq*`. */
+  #iss = 0;
   /** SND.UNA: oldest unacknowledged sequence number. */
   sndUna = 0;
   /** SND.NXT: next sequence number to send (SND.MAX once established: lost data is resent by the scoreboard). */
@@ -126,19 +130,28 @@ export class TcpSender implements LossSender {
   sndMax = 0;
   /** SND.WND: the peer's window in bytes. */
   sndWnd = 0;
-  /** SND.WL1: SEG.SEQ of the last window update. */
+  /**
+   * SND.WL1: SEG.SEQ of the last window update, kept as an int32 (compare through `seq*`): a
+   * uint32 field would be a double, a 16-byte heap number in every connection.
+   */
   sndWl1 = 0;
-  /** SND.WL2: SEG.ACK of the last window update. */
+  /** SND.WL2: SEG.ACK of the last window update, an int32 as {@link TcpSender.sndWl1}. */
   sndWl2 = 0;
   /** Largest window the peer offered (sender SWS, RFC 1122 §4.2.3.4; RFC 5961 §5.2). */
   maxSndWnd = 0;
-  /** Sequence number of the first byte in `sndBuf`. */
+  /**
+   * Sequence number of the first byte in `sndBuf`, an int32 as {@link TcpSender.sndWl1} (only
+   * ever read through `seqAdd`/`seqDiff`, which give the same for a uint32 and its int32).
+   */
   sndBufSeq = 0;
   /** Unacknowledged and unsent data. */
   readonly sndBuf: ByteRing;
   /** The application shut the write side: a FIN follows the data. */
   finQueued = false;
-  /** End of the last short segment sent (Minshall's Nagle variant). */
+  /**
+   * End of the last short segment sent (Minshall's Nagle variant), an int32 as
+   * {@link TcpSender.sndWl1}.
+   */
   sndSml = 0;
   /** Send MSS (payload bytes per segment, timestamp option excluded): `mssControl`'s smallest. */
   mss: number = DEFAULT_PEER_MSS;
@@ -338,12 +351,12 @@ export class TcpSender implements LossSender {
    */
   start(open: SynStart): void {
     const iss = open.iss;
-    this.iss = iss;
+    this.#iss = iss | 0;
     this.sndUna = iss;
     this.sndNxt = iss;
     this.sndMax = iss;
-    this.sndBufSeq = seqAdd(iss, 1);
-    this.sndSml = iss;
+    this.sndBufSeq = (iss + 1) | 0;
+    this.sndSml = iss | 0;
     this.synSentMs = open.firstSentMs;
     this.loss.start(seqAdd(iss, 1));
   }
@@ -352,16 +365,16 @@ export class TcpSender implements LossSender {
   peerSyn(window: number, seq: number, ack: number): void {
     this.sndWnd = window;
     this.maxSndWnd = window;
-    this.sndWl1 = seq;
-    this.sndWl2 = ack;
+    this.sndWl1 = seq | 0;
+    this.sndWl2 = ack | 0;
   }
 
   /** {@link TcpSender.peerSyn} from the peer's SYN-ACK itself (its numbers read here). */
   peerSynFrom(syn: RxSegment): void {
     this.sndWnd = syn.window;
     this.maxSndWnd = syn.window;
-    this.sndWl1 = syn.seq;
-    this.sndWl2 = syn.ack;
+    this.sndWl1 = syn.seq | 0;
+    this.sndWl2 = syn.ack | 0;
   }
 
   /** What the SYN exchange settled: the peer's window shift and our send MSS. */
@@ -401,8 +414,8 @@ export class TcpSender implements LossSender {
   /** The ACK completing a passive handshake carries the peer's first scaled window. */
   synAckAcked(seg: RxSegment): void {
     this.sndWnd = seg.window << this.sndShift;
-    this.sndWl1 = seg.seq;
-    this.sndWl2 = seg.ack;
+    this.sndWl1 = seg.seq | 0;
+    this.sndWl2 = seg.ack | 0;
     if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
     if (this.synRetries === 0) this.rtt.sample(this.#svc.ctx.clock.nowMs() - this.synSentMs);
   }
@@ -488,12 +501,12 @@ export class TcpSender implements LossSender {
       if (dataAcked > this.sndBuf.length) dataAcked = this.sndBuf.length;
       if (dataAcked > 0) {
         this.sndBuf.consume(dataAcked);
-        this.sndBufSeq = (this.sndBufSeq + dataAcked) >>> 0; // seqAdd, inline
+        this.sndBufSeq = (this.sndBufSeq + dataAcked) | 0; // seqAdd, inline, as int32
         this.bytesAcked += dataAcked;
       }
       this.sndUna = ack;
       if (nxtBefore) this.sndNxt = ack;
-      if (smlBefore) this.sndSml = ack; // keep Minshall's marker from wrapping
+      if (smlBefore) this.sndSml = ack | 0; // keep Minshall's marker from wrapping
       loss.ackTo();
       if (this.mssControl.confirm()) svc.stats.TCPMTUPSuccess++;
       this.retries = 0;
@@ -516,11 +529,11 @@ export class TcpSender implements LossSender {
       conn.updateReadiness();
     }
     // RFC 9293 §3.10.7.4: window update from a newer segment.
-    if (wl1Before || (this.sndWl1 === seg.seq && wl2NotAfter)) {
+    if (wl1Before || (this.sndWl1 === (seg.seq | 0) && wl2NotAfter)) {
       const opened = scaledWnd > this.sndWnd;
       this.sndWnd = scaledWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = ack;
+      this.sndWl1 = seg.seq | 0;
+      this.sndWl2 = ack | 0;
       if (scaledWnd > this.maxSndWnd) this.maxSndWnd = scaledWnd;
       if (opened) {
         this.probes = 0;
@@ -729,7 +742,7 @@ export class TcpSender implements LossSender {
     if ((flags & TCP_FLAG_CWR) !== 0) this.rec.cwrPending = false;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     sb.onSendFromFack(seqDiff(seq, sb.fack), len + (fin ? 1 : 0), now, fin ? SB_FIN : 0);
-    if (len < mss && len > 0) this.sndSml = end;
+    if (len < mss && len > 0) this.sndSml = end | 0;
     this.loss.lastTxRetrans = false;
     this.sndNxt = end;
     if (seqGt(end, this.sndMax)) this.sndMax = end;
