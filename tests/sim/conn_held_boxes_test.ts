@@ -10,8 +10,7 @@
 // is built at the first RTT sample, not with the connection (branch held9c).
 
 import assert from "node:assert/strict";
-import { Session } from "node:inspector";
-import { type HeapSnapshot, heldCensus } from "../../bench/conn_held.ts";
+import { heldCensus, takeHeapSnapshot } from "../../bench/conn_held.ts";
 import type { TcpEndpoint } from "../../transport/tcp/endpoint.ts";
 import { MssControl, NO_PATH_MSS_LIMIT } from "../../transport/tcp/mss_control.ts";
 import { TcpState } from "../../transport/tcp/state.ts";
@@ -32,21 +31,6 @@ function openHeld(n: number): TcpEndpoint[] {
   return [...clients, ...servers];
 }
 
-async function snapshot(): Promise<HeapSnapshot> {
-  const s = new Session();
-  s.connect();
-  const chunks: string[] = [];
-  s.on("HeapProfiler.addHeapSnapshotChunk", (m) => chunks.push(m.params.chunk));
-  try {
-    await new Promise<void>((resolve, reject) =>
-      s.post("HeapProfiler.takeHeapSnapshot", {}, (e) => e ? reject(e) : resolve())
-    );
-  } finally {
-    s.disconnect();
-  }
-  return JSON.parse(chunks.join("")) as HeapSnapshot;
-}
-
 Deno.test("conn held: before any path MTU is known the path MSS is a small integer and limits nothing", () => {
   const m = new MssControl();
   assert.equal(m.path, NO_PATH_MSS_LIMIT);
@@ -64,7 +48,7 @@ Deno.test("conn held: before any path MTU is known the path MSS is a small integ
 
 Deno.test("conn held: an idle connection's path MSS and the sequence marks only compared through seq* own no heap number", async () => {
   const held = openHeld(200);
-  const census = heldCensus(await snapshot());
+  const census = heldCensus(await takeHeapSnapshot());
   const objects = census.byClass["MssControl"]?.[0] ?? 0;
   assert.ok(objects >= held.length, `${objects} MssControl objects for ${held.length} endpoints`);
   // Main: 16 B for every MssControl (its `path` a double field holding Infinity).
