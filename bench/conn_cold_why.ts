@@ -36,7 +36,7 @@ import { parseArgs } from "node:util";
 import { parseTaskSched, splitTaskStat } from "../cli/uperf_threads.ts";
 import { threadTicks } from "./conn_warmup.ts";
 import { lastJson } from "./e2e.ts";
-import { BenchLink, type BenchProcess, ustackCommand } from "./netns.ts";
+import { BenchLink, type BenchProcess, parseVariant, ustackCommand } from "./netns.ts";
 
 const PORT = 7312;
 
@@ -222,11 +222,9 @@ export function coldConfigs(base: string | undefined, variants: string[]): ColdC
   const out: ColdConfig[] = [{ name: "this", cli: undefined, flags: [] }];
   if (base !== undefined) out.push({ name: "base", cli: base, flags: [] });
   for (const v of variants) {
-    const eq = v.indexOf("=");
-    if (eq <= 0) throw new Error(`--variant ${v}: say NAME=FLAGS`);
-    const name = v.slice(0, eq);
+    const [name, flags] = parseVariant(v);
     if (out.some((c) => c.name === name)) throw new Error(`--variant ${name}: name taken`);
-    out.push({ name, cli: undefined, flags: v.slice(eq + 1).split(/\s+/).filter((f) => f !== "") });
+    out.push({ name, cli: undefined, flags });
   }
   return out;
 }
