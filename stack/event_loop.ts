@@ -778,12 +778,16 @@ export class EventLoop {
     const busyPollNowMs = start < this.#noSpinUntil ? 0 : this.#busyPollMs;
     this.#busyPollNowMs = busyPollNowMs;
     const lastBusy = this.#lastBusyMs;
-    // Read here, not in the branch below: see #busyCadence.
+    // Read here, not in the branch below: see #busyCadence. (A warm-up whose spins all came
+    // at the busy cadence left `#denoTurnMs`'s read there without feedback, and V8 threw the
+    // loop's code away at a real tick beside CPU hogs.)
     const turnBusyMs = this.#denoTurnBusyMs;
+    const turnIdleMs = this.#denoTurnMs;
+    const lastDenoTurn = this.#lastDenoTurn;
     const spinUntil = this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollNowMs
       ? Math.min(
         lastBusy + busyPollNowMs,
-        this.#lastDenoTurn + (this.#busyCadence() ? turnBusyMs : this.#denoTurnMs),
+        lastDenoTurn + (this.#busyCadence() ? turnBusyMs : turnIdleMs),
       )
       : 0;
     let frames = 0;
@@ -841,6 +845,9 @@ export class EventLoop {
     const handoffs = this.#kickHandoffs();
     // Read here, not in the branches below: see #busyCadence.
     const turnBusyMs = this.#denoTurnBusyMs;
+    const turnIdleMs = this.#denoTurnMs;
+    const busyTurnMs = this.#busyTurnMs;
+    const lastDenoTurn = this.#lastDenoTurn;
     const transmitFrom = trace === null ? 0 : clock.nowMs();
     try {
       if (trace === null) stack.transmit();
@@ -871,9 +878,9 @@ export class EventLoop {
     } else this.#idleTicks++;
     const idleTicks = this.#idleTicks;
     if (idleTicks === 0) {
-      const sinceTurn = now - this.#lastDenoTurn;
+      const sinceTurn = now - lastDenoTurn;
       if (
-        sinceTurn < this.#busyTurnMs ||
+        sinceTurn < busyTurnMs ||
         (sinceTurn < ACK_CLOCK_TURN_MS && sentNow !== sent && ackClock.cwndStops !== cwndStops &&
           this.#kickHandoffs() === handoffs)
       ) {
@@ -892,7 +899,7 @@ export class EventLoop {
       // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
       // stream, most of what the stream allocated — also for a reader that awaits `read()`,
       // whose every read was a tick and a turn.)
-      const turnEveryMs = this.#busyCadence() ? turnBusyMs : this.#denoTurnMs;
+      const turnEveryMs = this.#busyCadence() ? turnBusyMs : turnIdleMs;
       if (sinceTurn < turnEveryMs && this.#reactedInTick()) return STEP_TICK;
     }
     this.#turnFromMs = now;
@@ -913,8 +920,8 @@ export class EventLoop {
       // ticks keep their turns, as on main.
       const turnPerIdleTick = idleTicks < SPIN_AFTER_IDLE_TICKS &&
         !(this.#busyReacted && stack.mux.reactionsDone);
-      const turnEveryMs = this.#busyCadence() ? turnBusyMs : this.#denoTurnMs;
-      return turnPerIdleTick || now - this.#lastDenoTurn >= turnEveryMs ? STEP_YIELD : STEP_TICK;
+      const turnEveryMs = this.#busyCadence() ? turnBusyMs : turnIdleMs;
+      return turnPerIdleTick || now - lastDenoTurn >= turnEveryMs ? STEP_YIELD : STEP_TICK;
     }
     const next = stack.nextDeadlineMs();
     const timeout = Math.min(this.#maxIdleWaitMs, next - now);
