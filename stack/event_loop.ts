@@ -175,12 +175,6 @@ export interface EventLoopStats {
   parks: number;
   /** Blocking poll() slices waited. */
   blocks: number;
-  /**
-   * Busy polls begun past `busyPollUs` after the last busy tick because a TCP sender stopped
-   * on its congestion window within {@link ACK_WAIT_POLL_MS} (its ACKs are due): without
-   * that, blocking slices or a park.
-   */
-  ackWaitSpins: number;
   /** Eventfd writes of the readiness mux (only once `muxFd` was asked for). */
   muxSignals: number;
   /** Wake-ups through the wake eventfd. */
@@ -283,18 +277,6 @@ export const YIELD_STALL_HOLD_MS = 50;
 export const ACK_CLOCK_TURN_MS = 0.5;
 
 /**
- * After a tick in which a TCP sender stopped on its congestion window with data to send — its
- * window in flight, the ACKs that open it due within about a round trip — the loop busy-polls
- * until this long (ms) after that tick even when `busyPollUs` is shorter, instead of waiting in
- * a blocking `poll()` slice: a slice's wake-up in this guest took 26–186 µs (p10–p90) from the
- * ACK's arrival where the spin's took ~11, and a lossy CUBIC sender's peer sends some ACKs
- * 0.2–1.5 ms late (its SACKs compressed: bench/README.md, "park11c"). The spin yields between
- * polls and turns Deno's event loop as usual; after a stalled yield (`yieldStallUs`) there is
- * no busy poll, and so no such wait either.
- */
-export const ACK_WAIT_POLL_MS = 2;
-
-/**
  * The longest a busy poll's `sched_yield` may take, from the loop's last clock read (the poll
  * before it included), to count as one that gave the CPU to nobody (ms); see
  * {@link yieldWasAlone}.
@@ -373,7 +355,6 @@ export class EventLoop {
     spins: 0,
     spinYields: 0,
     parks: 0,
-    ackWaitSpins: 0,
     blocks: 0,
     muxSignals: 0,
     wakes: 0,
@@ -446,11 +427,6 @@ export class EventLoop {
   #lastBusyMs = 0;
   /** This iteration's busy-poll length (0 after a stalled yield). */
   #busyPollNowMs = DOUBLE_ZERO;
-  /**
-   * Busy-poll at least until then (ms): a TCP sender stopped on its congestion window with
-   * data to send in a tick that ended {@link ACK_WAIT_POLL_MS} before.
-   */
-  #ackWaitUntilMs = DOUBLE_ZERO;
   /** When the current tick started. */
   #tickStartMs = DOUBLE_ZERO;
   /** When the current turn of Deno's event loop was asked for. */
@@ -804,20 +780,12 @@ export class EventLoop {
     const lastBusy = this.#lastBusyMs;
     // Read here, not in the branch below: see #busyCadence.
     const turnBusyMs = this.#denoTurnBusyMs;
-    // The busy poll ends `busyPollNowMs` after the last busy tick, or later while a sender's
-    // ACKs are due (ACK_WAIT_POLL_MS); none after a stalled yield (`busyPollNowMs` 0). Computed
-    // in place: a double returned by a call V8 does not inline is a new heap number.
-    const ackWaitUntil = this.#ackWaitUntilMs;
-    const plainEnd = lastBusy + busyPollNowMs;
-    const pollEnd = busyPollNowMs > 0 && ackWaitUntil > plainEnd ? ackWaitUntil : plainEnd;
-    const spinUntil = this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start < pollEnd
+    const spinUntil = this.#idleTicks >= SPIN_AFTER_IDLE_TICKS && start - lastBusy < busyPollNowMs
       ? Math.min(
-        pollEnd,
+        lastBusy + busyPollNowMs,
         this.#lastDenoTurn + (this.#busyCadence() ? turnBusyMs : this.#denoTurnMs),
       )
       : 0;
-    // Past the plain busy poll only because a sender waits on its window: counted.
-    if (spinUntil !== 0 && start - lastBusy >= busyPollNowMs) this.stats.ackWaitSpins++;
     let frames = 0;
     this.#inTick = true;
     const trace = this.trace;
@@ -898,9 +866,6 @@ export class EventLoop {
     if (this.#frames > 0 || stack.hasPendingWork || sentNow !== sent) {
       this.#sentFrames = sentNow;
       this.#lastBusyMs = now;
-      // A sender stopped on its window with data to send: its ACKs are due (see
-      // ACK_WAIT_POLL_MS).
-      if (ackClock.cwndStops !== cwndStops) this.#ackWaitUntilMs = now + ACK_WAIT_POLL_MS;
       this.#idleTicks = 0;
       this.#busyReacted = this.#reactedInTick();
     } else this.#idleTicks++;
@@ -935,10 +900,7 @@ export class EventLoop {
     const lastBusyMs = this.#lastBusyMs;
     // Both compared on every tick: the warm-up's loops busy-poll for 60 s, so V8 had no
     // feedback for the second and threw the code away at a real loop's first idle tick ("conn9q").
-    // As in the receive half: longer while a sender's ACKs are due (tested first: the warm-up's
-    // loops, whose busy poll lasts, reach both comparisons too).
-    const ackWaitUntil = this.#ackWaitUntilMs;
-    const polling = (busyPollMs > 0 && now < ackWaitUntil) || now - lastBusyMs < busyPollMs;
+    const polling = now - lastBusyMs < busyPollMs;
     const fewIdle = idleTicks < 2;
     if (polling || fewIdle) {
       // After work, and whenever it is due: Deno's event loop runs (application code woken

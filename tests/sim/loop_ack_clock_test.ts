@@ -7,8 +7,7 @@
 
 import assert from "node:assert/strict";
 import { BulkFlow, connectPair, makeSimNet } from "../harness/sim_net.ts";
-import { ACK_CLOCK_TURN_MS, ACK_WAIT_POLL_MS, EventLoop } from "../../stack/event_loop.ts";
-import { LoopTrace, TRACE_PARK, TRACE_TX } from "../../stack/loop_trace.ts";
+import { ACK_CLOCK_TURN_MS, EventLoop } from "../../stack/event_loop.ts";
 import { Stack } from "../../stack/stack.ts";
 import { DriverStats, type LinkDriver, NO_OFFLOADS, type RxBatch } from "../../link/driver.ts";
 import type { OutputSource } from "../../core/output_queue.ts";
@@ -175,95 +174,5 @@ Deno.test({
       handedOff.yields >= 0.5 * handedOff.ticks,
       `handed off: ${handedOff.yields} turns, ${handedOff.ticks} ticks`,
     );
-  },
-});
-
-/**
- * A sender stand-in that hands the link one frame a pass for `passes` passes and then falls
- * silent (its window in flight, no ACK ever coming); with `cwndStops` each pass counts a stop
- * on the congestion window.
- */
-class SilentSender implements OutputSource {
-  outputQueued = false;
-  readonly #frame = new Uint8Array(60);
-  constructor(
-    readonly stack: Stack,
-    readonly link: SinkLink,
-    readonly cwndStops: boolean,
-    public passes: number,
-  ) {}
-  flushOutput(): void {
-    if (this.passes <= 0) return;
-    this.passes--;
-    this.link.transmit(this.#frame, 0, 60);
-    if (this.cwndStops) this.stack.tcp.ackClock.cwndStops++;
-    if (this.passes > 0) this.stack.scheduleOutput(this);
-  }
-}
-
-/**
- * After a sender's last pass: how long until the loop first parked (from the trace: the last
- * frames handed to the link to the first park after them), and the loop's counts.
- */
-async function waitAfterLastPass(
-  cwndStops: boolean,
-): Promise<{ toParkMs: number; ackWaitSpins: number; parks: number; spins: number }> {
-  const stack = new Stack({ ipv6: { iface: { addresses: { dadTransmits: 0 } } } });
-  const link = new SinkLink();
-  stack.addNic(link);
-  // The defaults: a busy poll of 200 µs after the last busy tick, then a park (no fd here).
-  const loop = new EventLoop(stack);
-  const trace = new LoopTrace(1 << 16);
-  loop.trace = trace;
-  const sender = new SilentSender(stack, link, cwndStops, 50);
-  const running = loop.run();
-  try {
-    stack.scheduleOutput(sender);
-    await new Promise((r) => setTimeout(r, 200));
-    loop.trace = null;
-    const r = trace.snapshot();
-    let lastTx = NaN;
-    let park = NaN;
-    for (let i = 0; i < r.length; i += 4) {
-      if (r[i] === TRACE_TX) {
-        lastTx = r[i + 2];
-        park = NaN;
-      } else if (r[i] === TRACE_PARK && Number.isNaN(park)) park = r[i + 1];
-    }
-    return {
-      toParkMs: park - lastTx,
-      ackWaitSpins: loop.stats.ackWaitSpins,
-      parks: loop.stats.parks,
-      spins: loop.stats.spins,
-    };
-  } finally {
-    sender.passes = 0;
-    loop.stop();
-    await running;
-    stack.close();
-  }
-}
-
-Deno.test({
-  name:
-    "sim loop ack wait: after a pass stopped on cwnd the loop busy-polls for ACK_WAIT_POLL_MS before it parks",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const waiting = await waitAfterLastPass(true);
-    const plain = await waitAfterLastPass(false);
-    // The sender's ACKs are due: the busy poll goes on past its 200 µs, to ACK_WAIT_POLL_MS
-    // after the tick that stopped on cwnd (a lower bound: a stalled machine only lengthens it),
-    // then the loop parks as before (well within the 200 ms waited).
-    assert.ok(
-      waiting.toParkMs >= ACK_WAIT_POLL_MS,
-      `parked ${waiting.toParkMs} ms after the last pass stopped on cwnd`,
-    );
-    assert.ok(waiting.ackWaitSpins > 0, `${waiting.ackWaitSpins} busy polls for due ACKs`);
-    assert.ok(waiting.parks > 0, `${waiting.parks} parks`);
-    // No pass stopped on cwnd: the plain busy poll, no spin counted for due ACKs.
-    assert.ok(plain.parks > 0, `${plain.parks} parks`);
-    assert.equal(plain.ackWaitSpins, 0);
-    assert.ok(plain.spins > 0, `${plain.spins} busy polls`);
   },
 });
