@@ -18,6 +18,12 @@
  *   arrivals during the output; and from a batch's pickup to its tick's flush (the ACKs' JS
  *   and the output decision) against the flush itself.
  *
+ * - the gaps between kicks longer than {@link GAP_MS} (a sender waiting on its window):
+ *   their share of the run, when the first ACK batch after the gap's kick reached the RX ring,
+ *   how long it waited there (told apart for gaps the loop spent partly in a blocking `poll()`
+ *   slice), from its pickup to the kick that ended the gap, and the loop's time inside them by
+ *   state ({@link kickGaps}).
+ *
  * Prints one block per trace; `--json` prints the figures as one JSON line each.
  *
  * @module
@@ -26,6 +32,7 @@
 import { parseArgs } from "node:util";
 import { loadSide } from "./rr_trace.ts";
 import {
+  TRACE_BLOCK,
   TRACE_FLUSH,
   TRACE_KIND_NAMES,
   TRACE_RX,
@@ -51,11 +58,112 @@ const STATES = [
 ] as const;
 type State = typeof STATES[number];
 
-/** A span of the loop: kind and times. */
-interface Span {
+/** A span of the loop: its record kind (`stack/loop_trace.ts`) and times (ms). */
+export interface Span {
+  /** Record kind. */
   kind: number;
+  /** Start (ms). */
   start: number;
+  /** End (ms). */
   end: number;
+}
+
+/** Gaps between two kicks longer than this (ms) are split by {@link kickGaps}. */
+export const GAP_MS = 0.15;
+
+/** The gaps between kicks longer than {@link GAP_MS}, split ({@link kickGaps}). */
+export interface KickGaps {
+  /** Gaps, their time (ms) and its share of the span. */
+  count: number;
+  totalMs: number;
+  share: number;
+  /** Gaps with at least one blocking `poll()` slice in them. */
+  withBlock: number;
+  /**
+   * Gaps with an ACK batch in them: the first batch's kernel stamp after the gap's opening kick
+   * (µs: median, p90), its wait in the RX ring in gaps with a blocking slice and in the others
+   * (median, p90), and from its pickup to the kick that ends the gap (median).
+   */
+  withAck: number;
+  ackAfterKickUs: { median: number; p90: number };
+  ringWaitBlockUs: { median: number; p90: number };
+  ringWaitOtherUs: { median: number; p90: number };
+  pickupToKickUs: { median: number };
+  /** The loop's time inside the gaps by state (ms): spin, block, yield, transmit, … (not ticks). */
+  loopMs: Record<string, number>;
+}
+
+/**
+ * Split the gaps between kicks longer than {@link GAP_MS}: `kicks` are the ends of the
+ * transmit halves that sent frames (ms, ascending), `batches` the received batches (kernel
+ * stamp and pickup, ms, by pickup), `spans` the loop's other records (kind, start, end; by
+ * start) and `spanMs` the run's length.
+ *
+ * @example
+ * ```ts
+ * import { kickGaps } from "./tx_trace.ts";
+ * kickGaps([0, 0.5], [{ stamp: 0.2, pickup: 0.3 }], [], 1).ackAfterKickUs.median; // 200
+ * ```
+ */
+export function kickGaps(
+  kicks: number[],
+  batches: { stamp: number; pickup: number }[],
+  spans: Span[],
+  spanMs: number,
+): KickGaps {
+  const gaps: [number, number][] = [];
+  for (let i = 1; i < kicks.length; i++) {
+    if (kicks[i] - kicks[i - 1] > GAP_MS) gaps.push([kicks[i - 1], kicks[i]]);
+  }
+  const loopMs: Record<string, number> = {};
+  const hasBlock = new Array<boolean>(gaps.length).fill(false);
+  let g = 0;
+  for (const sp of spans) {
+    // A tick holds its transmit half, listed apart: not counted twice.
+    if (sp.kind === TRACE_TICK) continue;
+    while (g < gaps.length && gaps[g][1] <= sp.start) g++;
+    // A span may overlap the next gaps too: walk them from this one.
+    for (let k = g; k < gaps.length && gaps[k][0] < sp.end; k++) {
+      const over = Math.min(gaps[k][1], sp.end) - Math.max(gaps[k][0], sp.start);
+      if (over <= 0) continue;
+      const name = kindName(sp.kind);
+      loopMs[name] = (loopMs[name] ?? 0) + over;
+      if (sp.kind === TRACE_BLOCK) hasBlock[k] = true;
+    }
+  }
+  const after: number[] = [];
+  const waitBlock: number[] = [];
+  const waitOther: number[] = [];
+  const toKick: number[] = [];
+  const pickups = batches.map((b) => b.pickup);
+  for (let k = 0; k < gaps.length; k++) {
+    const [from, to] = gaps[k];
+    const i = firstAfter(pickups, from);
+    if (i < 0 || pickups[i] === from || pickups[i] >= to) continue;
+    const b = batches[i];
+    after.push((b.stamp - from) * 1000);
+    (hasBlock[k] ? waitBlock : waitOther).push((b.pickup - b.stamp) * 1000);
+    toKick.push((to - b.pickup) * 1000);
+  }
+  for (const a of [after, waitBlock, waitOther, toKick]) a.sort((x, y) => x - y);
+  const totalMs = gaps.reduce((a, [x, y]) => a + (y - x), 0);
+  for (const k of Object.keys(loopMs)) loopMs[k] = Math.round(loopMs[k] * 1000) / 1000;
+  const mp = (a: number[]) => ({
+    median: round1(percentile(a, 0.5)),
+    p90: round1(percentile(a, 0.9)),
+  });
+  return {
+    count: gaps.length,
+    totalMs: round1(totalMs),
+    share: Math.round((totalMs / Math.max(spanMs, 1e-9)) * 1000) / 1000,
+    withBlock: hasBlock.filter((x) => x).length,
+    withAck: after.length,
+    ackAfterKickUs: mp(after),
+    ringWaitBlockUs: mp(waitBlock),
+    ringWaitOtherUs: mp(waitOther),
+    pickupToKickUs: { median: round1(percentile(toKick, 0.5)) },
+    loopMs,
+  };
 }
 
 /** What one trace says. */
@@ -94,6 +202,8 @@ export interface TxTraceFigures {
     handoffUs: number;
     pickupToFlushUs: { median: number; mean: number };
   } | null;
+  /** The gaps between kicks longer than {@link GAP_MS}. */
+  gaps: KickGaps;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -203,6 +313,13 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
     syncKicks.sort((a, b) => a - b);
   }
   const sentFrames = transmitFrames.reduce((a, b) => a + b, 0);
+  const byPickup = [...rx].sort((a, b) => a.pickup - b.pickup);
+  const gaps = kickGaps(
+    sending.map((t) => t.end),
+    byPickup,
+    [...spans, ...transmits].sort((a, b) => a.start - b.start),
+    last - first,
+  );
   const perTick = (ms: number | undefined) => round1(((ms ?? 0) * 1000) / Math.max(1, ticks));
   const byStateOut: Record<string, { share: number; meanWaitUs: number }> = {};
   for (const st of STATES) {
@@ -252,6 +369,7 @@ export async function analyze(base: string): Promise<TxTraceFigures> {
       handoffUs: round1(mean(handoffFlushes)),
       pickupToFlushUs: { median: round1(percentile(toFlush, 0.5)), mean: round1(mean(toFlush)) },
     },
+    gaps,
   };
 }
 
@@ -307,6 +425,17 @@ function print(f: TxTraceFigures): void {
         `flush start: median ${x.pickupToFlushUs.median}, mean ${x.pickupToFlushUs.mean}`,
     );
   }
+  const g = f.gaps;
+  console.log(
+    `  gaps between kicks > ${GAP_MS * 1000} µs: ${g.count}, ${g.totalMs} ms ` +
+      `(${Math.round(g.share * 1000) / 10} %), ${g.withBlock} with a blocking slice; with an ACK ` +
+      `${g.withAck}: its stamp after the kick median ${g.ackAfterKickUs.median} / p90 ` +
+      `${g.ackAfterKickUs.p90} µs, its ring wait median / p90 ${g.ringWaitBlockUs.median} / ` +
+      `${g.ringWaitBlockUs.p90} µs with a slice, ${g.ringWaitOtherUs.median} / ` +
+      `${g.ringWaitOtherUs.p90} without; pickup to the gap's end kick median ` +
+      `${g.pickupToKickUs.median} µs; loop inside (ms): ` +
+      Object.entries(g.loopMs).map(([k, v]) => `${k} ${v}`).join(", "),
+  );
   console.log(
     "  arrived during: " +
       Object.entries(f.byState).map(([k, v]) =>
