@@ -351,9 +351,10 @@ print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start,
 
 /**
  * Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next; the
- * connection rows add {@link ROUND_PORT_STEP} per round.
+ * connection rows add {@link ROUND_PORT_STEP} per round, the bulk and request/response rows run
+ * at {@link bulkPort} of theirs (the iperf3 rows, run once, at theirs).
  */
-const PORTS = {
+export const PORTS = {
   kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300, conn: 5301 },
   ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310, conn: 5311 },
   kernel_ustack: { tcp: 5231, udp: 5232, rr: 5330, conn: 5331 },
