@@ -1556,7 +1556,9 @@ export async function main(args: string[]): Promise<number> {
   for (const mtu of o.mtus) results.push(await measureMtu(mtu, o));
   const elapsed = (performance.now() - t0) / 1000;
   console.log(
-    `ustack bench:e2e — driver ${o.driver}, ${o.seconds} s per bulk measurement, ` +
+    `ustack bench:e2e — driver ${o.driver}, ${o.seconds} s per bulk measurement ` +
+      `(after a ${o.warmupSeconds}-s warm-up; ${o.bulkRounds} bulk, ${o.rounds} connection ` +
+      `rounds), ` +
       `${RR_LEN}-byte request/response for ${o.rrSeconds} s; ratios are to kernel↔kernel ` +
       `(latency: above 100% is slower)`,
   );
