@@ -34,7 +34,7 @@
  * `--warmup S` seconds (1) before its measured ones and the row counts only the bytes after
  * that mark (`bench/e2e_warmup.ts`): a fresh stack's first second runs at a fraction of its
  * rate while V8 still compiles its hot path. Then the connection rows (`pingpong --connect`,
- * HTTP `ab`/`wrk`) in `--rounds N` rounds (3; `--quick` 5): a fresh pair's 1,000-connection
+ * HTTP `ab`/`wrk`) in `--rounds N` rounds (3): a fresh pair's 1,000-connection
  * crowd lasts 50–350 ms and moves with how long its processes wait for a CPU
  * (bench/README.md, `conn9z`): one such slot no longer decides a cell.
  *
@@ -127,8 +127,10 @@ const RR_WARMUP = 100;
 const RR_MAX_SECONDS = 3;
 /**
  * `--quick`'s measured seconds per bulk run (after the warm-up: a sender runs 2 s, as main's
- * `--quick` runs did) and per request/response run: with 3 bulk and 5 connection rounds a run
- * of both MTUs takes ~5.5–6 minutes on the 2-vCPU machine (1.5 s: 375 s, past the lock's 6).
+ * `--quick` runs did) and per request/response run. With 3 bulk rounds a run of both MTUs took
+ * 375 s at 1.5 s and 398 s at 1 s with 5 connection rounds (~13 s a round and MTU), past the
+ * measurement lock's 6 minutes: `--quick` now runs 3 connection rounds too (`--rounds 5` for
+ * the old count).
  */
 const QUICK_SECONDS = 1;
 /** Interleaved rounds of the bulk rows by default (`--bulk-rounds`), with `--quick` too. */
@@ -1426,7 +1428,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --seconds N    measured seconds per bulk measurement (10; --quick: 1), after --warmup
   --warmup S     seconds every bulk sender runs before its measured ones, left out of the
                  figure (1; 0: none, the run's start counts)
-  --quick        1 s per measurement, 5 connection rounds, 3 bulk rounds
+  --quick        1 s per measurement, 3 rounds of each kind, smaller connection counts
   --driver NAME  the stack's driver (af_packet)
   --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
@@ -1435,7 +1437,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
                  af_packet stack with --rx-large-frame to match (default: off)
   --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
   --rounds N     interleaved rounds of the connection rows (connect, http): each runs the
-                 kernel pair and the stacks in turn, the cell is the median (3; --quick: 5)
+                 kernel pair and the stacks in turn, the cell is the median (3)
   --bulk-rounds N  interleaved rounds of the TCP, UDP and request/response rows, the same
                  way (3)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
@@ -1486,7 +1488,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
   ) {
     throw new Error(`--big-tcp ${values["big-tcp"]}: an integer 65536..524280`);
   }
-  const rounds = values.rounds === undefined ? (values.quick ? 5 : 3) : Number(values.rounds);
+  const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) {
     throw new Error(`--rounds ${values.rounds}: an integer 1..20`);
   }
