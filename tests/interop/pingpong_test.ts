@@ -288,8 +288,10 @@ Deno.test("pingpong: bad arguments exit 2 with the usage; --help exits 0", async
 
 Deno.test("bench:e2e: options and the table's ratios", () => {
   const o = parseE2eArgs(["--quick"], new Date("2026-01-02T03:04:05Z"))!;
-  assert.equal(o.seconds, 2);
-  assert.equal(o.rrSeconds, 2);
+  // 1 s measured after a 1-s warm-up (a sender runs 2 s), request/response 1 s (e2e13c).
+  assert.equal(o.seconds, 1);
+  assert.equal(o.warmupSeconds, 1);
+  assert.equal(o.rrSeconds, 1);
   assert.deepEqual(o.mtus, [9000, 1500]);
   assert.match(o.out, /bench\/results\/e2e-2026-01-02\.json$/);
   assert.deepEqual(o.stackFlags, []);
