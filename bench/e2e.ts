@@ -24,17 +24,24 @@
  * gives each figure with its ratio to kernel↔kernel; all figures and tool summaries are written
  * as JSON.
  *
- * The connection rows (`pingpong --connect`, HTTP `ab`/`wrk`) run last, in `--rounds N`
- * interleaved rounds (`bench/e2e_rounds.ts`): each round runs the kernel pair and the stack
- * pairs one after the other on fresh processes, the order rotating, and the cell is the median
- * over the rounds; each round's figure and its ratio to the same round's kernel pair are in the
- * JSON (`rounds`, `roundRatioToKernel`) and summed up under the table. A fresh pair's
- * 1,000-connection crowd lasts 50–350 ms and moves with how long its processes wait for a CPU
+ * Every row but iperf3's runs in interleaved rounds (`bench/e2e_rounds.ts`): each round runs
+ * the kernel pair and the stack pairs one after the other on fresh processes, the order
+ * rotating, and the cell is the median over the rounds; each round's figure and its ratio to
+ * the same round's kernel pair are in the JSON (`rounds`, `roundRatioToKernel`) and summed up
+ * under the table. First the bulk TCP, UDP and request/response rows in `--bulk-rounds N`
+ * rounds (3): a 2-s run against one kernel run moved by more than the targets' margins
+ * between runs of the same code (bench/README.md, `rx13b`, `e2e13c`). Each bulk sender runs
+ * `--warmup S` seconds (1) before its measured ones and the row counts only the bytes after
+ * that mark (`bench/e2e_warmup.ts`): a fresh stack's first second runs at a fraction of its
+ * rate while V8 still compiles its hot path. Then the connection rows (`pingpong --connect`,
+ * HTTP `ab`/`wrk`) in `--rounds N` rounds (3): a fresh pair's 1,000-connection
+ * crowd lasts 50–350 ms and moves with how long its processes wait for a CPU
  * (bench/README.md, `conn9z`): one such slot no longer decides a cell.
  *
  * ```
  * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N] [--only NAME]
- *                                   ["--stack-flags=--rx-ring v3"] [--rounds N] [--out FILE]
+ *                                   ["--stack-flags=--rx-ring v3"] [--rounds N] [--bulk-rounds N]
+ *                                   [--warmup S] [--out FILE]
  * ```
  *
  * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
@@ -62,7 +69,21 @@ import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts"
 import { setBigTcp } from "../tests/harness/big_tcp.ts";
 import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 import { contentionText, type RunContention, watchRun } from "./run_contention.ts";
-import { medianRound, RoundFigures, roundSchedule, type RoundSpread } from "./e2e_rounds.ts";
+import {
+  median,
+  medianRound,
+  RoundFigures,
+  roundSchedule,
+  type RoundSpread,
+} from "./e2e_rounds.ts";
+import {
+  gbitPerS,
+  intervalLines,
+  markFromIntervals,
+  splitAt,
+  uperfSplit,
+  type WarmSplit,
+} from "./e2e_warmup.ts";
 
 /** The four ways, as JSON keys. */
 export const COLUMNS = [
@@ -104,6 +125,18 @@ const RR_LEN = 64;
 const RR_WARMUP = 100;
 /** Longest request/response measurement (it converges quickly). */
 const RR_MAX_SECONDS = 3;
+/**
+ * `--quick`'s measured seconds per bulk run (after the warm-up: a sender runs 2 s, as main's
+ * `--quick` runs did) and per request/response run. With 3 bulk rounds a run of both MTUs took
+ * 375 s at 1.5 s and 398 s at 1 s with 5 connection rounds (~13 s a round and MTU), past the
+ * measurement lock's 6 minutes: `--quick` now runs 3 connection rounds too (`--rounds 5` for
+ * the old count).
+ */
+const QUICK_SECONDS = 1;
+/** Interleaved rounds of the bulk rows by default (`--bulk-rounds`), with `--quick` too. */
+const BULK_ROUNDS_DEFAULT = 3;
+/** A bulk sender's warm-up by default (`--warmup`), seconds: see `bench/e2e_warmup.ts`. */
+const WARMUP_DEFAULT_S = 1;
 /** How long a command may take beyond its nominal duration before it is killed. */
 const GRACE_MS = 20_000;
 /** Python sinks stop this long after their last datagram / at EOF. */
@@ -171,6 +204,13 @@ export interface E2eOptions {
   out: string;
   /** Interleaved rounds of the connection rows (`connect`, `http`). */
   rounds: number;
+  /** Interleaved rounds of the bulk TCP, UDP and request/response rows (`tcp`, `udp`, `rr`). */
+  bulkRounds: number;
+  /**
+   * Seconds each bulk sender runs before its measured {@link seconds} (0: none); the row counts
+   * the bytes after the mark only (`bench/e2e_warmup.ts`).
+   */
+  warmupSeconds: number;
   /**
    * BIG TCP: both veth ends' GSO/GRO limits (IPv4 and IPv6) at this many bytes, and
    * `--rx-large-frame` for every af_packet stack; absent: Linux's 64 KB (the default rig).
@@ -188,23 +228,27 @@ export interface MtuResult {
   details: Record<Column, Record<string, unknown>>;
   /** What failed, one message each. */
   errors: string[];
-  /** The connection rows' figures over the rounds, by row key and column. */
+  /** The rows' figures over the rounds (connection and bulk rows), by row key and column. */
   rounds?: Record<string, Partial<Record<Column, RoundSpread>>>;
   /** The same, each round's ratio to that round's kernel↔kernel figure. */
   roundRatios?: Record<string, Partial<Record<Column, RoundSpread>>>;
 }
 
 /**
- * Python kernel-socket sink: `sink.py tcp|udp PORT IDLE_S FIRST_WAIT_S`; prints one JSON (bytes,
- * reads, seconds, and its own CPU seconds, sleeps and preemptions from `getrusage`: a sink that
- * sleeps once per datagram is woken once per datagram, by the sender's CPU).
+ * Python kernel-socket sink: `sink.py tcp|udp PORT IDLE_S FIRST_WAIT_S [WARM_S]`; prints one JSON
+ * (bytes, reads, seconds, and its own CPU seconds, sleeps and preemptions from `getrusage`: a
+ * sink that sleeps once per datagram is woken once per datagram, by the sender's CPU; with
+ * WARM_S, `warmBytes` received before the first read WARM_S after its first, at `warmSeconds`).
  */
 export const PY_SINK = `
 import json, resource, socket, sys, time
 proto, port, idle, first_wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+warm = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 buf = bytearray(1 << 20)
 total = count = 0
 first = last = 0.0
+warm_bytes = -1
+warm_at = 0.0
 if proto == "udp":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -218,9 +262,11 @@ if proto == "udp":
         s.settimeout(idle)
         while True:
             n = s.recv_into(buf)
+            last = time.monotonic()
+            if warm_bytes < 0 and last - first >= warm:
+                warm_bytes, warm_at = total, last - first
             total += n
             count += 1
-            last = time.monotonic()
     except (socket.timeout, KeyboardInterrupt):
         pass
 else:
@@ -238,33 +284,51 @@ else:
             n = c.recv_into(buf)
             if n == 0:
                 break
+            now = time.monotonic()
+            if warm_bytes < 0 and now - first >= warm:
+                warm_bytes, warm_at = total, now - first
             total += n
             count += 1
-            last = time.monotonic()
+            last = now
     except (socket.timeout, KeyboardInterrupt):
         pass
 ru = resource.getrusage(resource.RUSAGE_SELF)
+if warm_bytes < 0:
+    warm_bytes, warm_at = total, last - first
 print(json.dumps({"bytes": total, "reads": count, "seconds": last - first,
+    "warmBytes": warm_bytes if warm > 0 else 0, "warmSeconds": warm_at if warm > 0 else 0,
     "cpuSeconds": ru.ru_utime + ru.ru_stime, "sleeps": ru.ru_nvcsw, "preempted": ru.ru_nivcsw}), flush=True)
 `;
 
 /**
- * Python kernel-socket sender: `send.py tcp|udp HOST PORT SECONDS LEN`; prints one JSON. TCP
- * writes LEN-byte chunks, then half-closes and waits for the sink's close, so its time runs
- * until every byte has arrived.
+ * Python kernel-socket sender: `send.py tcp|udp HOST PORT SECONDS LEN [WARM_S]`; prints one JSON.
+ * It sends for WARM_S + SECONDS. TCP writes LEN-byte chunks, then half-closes and waits for the
+ * sink's close, so its time runs until every byte has arrived. The warm-up mark: `warmBytes`
+ * at `warmSeconds` from the start, the first check past WARM_S — for TCP the bytes acknowledged
+ * then (written less the send queue, `SIOCOUTQ`), for UDP the bytes sent; `curve` the same
+ * every 0.25 s, `[seconds, bytes]` (how the rate rose).
  */
 export const PY_SENDER = `
-import json, socket, sys, time
+import fcntl, json, socket, struct, sys, termios, time
 proto, host, port, seconds, length = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+warm = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
 kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
 s = socket.socket(socket.AF_INET, kind)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
 s.connect((host, port))
 b = memoryview(bytes(length))
 sent = errors = 0
+def delivered():
+    if proto != "tcp":
+        return sent
+    return sent - struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, bytes(4)))[0]
 start = time.monotonic()
-end = start + seconds
+end = start + warm + seconds
 now = start
+warm_bytes, warm_at = 0, 0.0
+curve = []
+step = 0.25
+next_at = start + step
 while now < end:
     for _ in range(64):
         try:
@@ -273,19 +337,27 @@ while now < end:
         except OSError:
             errors += 1
     now = time.monotonic()
+    if now >= next_at:
+        curve.append([round(now - start, 4), delivered()])
+        while next_at <= now:
+            next_at += step
+    if warm > 0 and warm_at == 0.0 and now - start >= warm:
+        warm_bytes, warm_at = delivered(), now - start
 if proto == "tcp":
     s.shutdown(socket.SHUT_WR)
     s.settimeout(30)
     s.recv(1)
     now = time.monotonic()
-print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start}), flush=True)
+print(json.dumps({"bytes": sent, "errors": errors, "seconds": now - start,
+    "warmBytes": warm_bytes, "warmSeconds": warm_at, "curve": curve}), flush=True)
 `;
 
 /**
  * Ports, one per measurement so no TIME_WAIT or late datagram of one run reaches the next; the
- * connection rows add {@link ROUND_PORT_STEP} per round.
+ * connection rows add {@link ROUND_PORT_STEP} per round, the bulk and request/response rows run
+ * at {@link bulkPort} of theirs (the iperf3 rows, run once, at theirs).
  */
-const PORTS = {
+export const PORTS = {
   kernel_kernel: { tcp: 5200, tcpIperf3: 5201, udp: 5202, udpIperf3: 5203, rr: 5300, conn: 5301 },
   ustack_kernel: { tcp: 5211, udp: 5212, rr: 5310, conn: 5311 },
   kernel_ustack: { tcp: 5231, udp: 5232, rr: 5330, conn: 5331 },
@@ -295,17 +367,84 @@ const PORTS = {
 /** Port offset of each further round of the connection rows (`conn` ports; HTTP adds 1). */
 const ROUND_PORT_STEP = 100;
 
+/**
+ * A bulk or request/response port of round `round`: above the connection rows' (which step by
+ * {@link ROUND_PORT_STEP} from 5301 over at most 20 rounds), 500 apart per round.
+ */
+export function bulkPort(base: number, round: number): number {
+  return base + 10_000 + 500 * round;
+}
+
+/** The request/response rows' steps of a round (no kernel→ustack pingpong). */
+const RR_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel", "ustack_ustack"];
+/** Rows the bulk rounds measure. */
+const BULK_ROUND_ROWS = [
+  "tcpGbps",
+  "udpRxGbps",
+  "udpTxGbps",
+  "rrP50Us",
+  "rrP99Us",
+  "rrTps",
+  "tcpSyscallsPerFrame",
+  "udpSyscallsPerFrame",
+  "tcpRxSyscallsPerWire",
+] as const;
+/** The row whose median round's summaries stand for each bulk detail. */
+const BULK_DETAIL_ROWS: Record<string, string> = {
+  tcp: "tcpGbps",
+  udp: "udpRxGbps",
+  rr: "rrP50Us",
+};
+/** The connection rows' detail → the row whose median round stands for it. */
+const CLIENT_DETAIL_ROWS: Record<string, string> = {
+  connect: "connPerS",
+  connectTwReuse: "connPerSTwReuse",
+  http: "httpConnPerS",
+};
+
+/** One bulk or request/response run: its rows' figures and its tool summaries. */
+interface BulkRun {
+  /** Figures by row key. */
+  figures: Record<string, unknown>;
+  /** Tool summaries. */
+  detail: Record<string, unknown>;
+}
+/** Runs one step of a bulk round. */
+type BulkRunner = (col: Column, round: number) => Promise<BulkRun>;
+/** Each round's tool summaries, by column and detail. */
+type KeptDetails = Partial<Record<Column, Record<string, unknown[]>>>;
+
+/** Keep `value` as round `round`'s summary of `detail` in `col`. */
+function keepDetail(
+  kept: KeptDetails,
+  rounds: number,
+  col: Column,
+  detail: string,
+  round: number,
+  value: unknown,
+): void {
+  const byDetail = kept[col] ??= {};
+  (byDetail[detail] ??= new Array(rounds).fill(null))[round] = value;
+}
+
+/**
+ * A UDP receiver's Gbit/s after its warm-up mark (`got.warmBytes` of `got.bytes` then) over the
+ * sender's measured seconds; without a sender mark, all it got over the sender's whole time.
+ */
+export function receivedAfterMark(
+  got: Record<string, number>,
+  sent: WarmSplit,
+): number | null {
+  const warm = sent.warmSeconds > 0 ? Math.min(got.warmBytes ?? 0, got.bytes) : 0;
+  return gbitPerS(got.bytes - warm, sent.seconds);
+}
+
 /** The connection rows' steps of a round, in their order of round 0. */
 const CONNECT_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel", "ustack_ustack"];
 /** The HTTP rows' steps of a round (the server's column). */
 const HTTP_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel"];
 /** Rows the rounds measure. */
 const ROUND_ROWS = ["connPerS", "connPerSTwReuse", "httpConnPerS", "httpKeepAliveRps"] as const;
-
-/** Gbit/s of `bytes` over `seconds` (null when no time passed). */
-function gbps(bytes: number, seconds: number): number | null {
-  return seconds > 0 ? (bytes * 8) / seconds / 1e9 : null;
-}
 
 /**
  * The last JSON object on stdout whose `event` is `event` (or the last JSON line at all). A line
@@ -403,8 +542,9 @@ class MtuRun {
   }
 
   /**
-   * Watch a TCP bulk run that starts now ({@link watchRun}): the middle half of its nominal
-   * time, later by `startMs` (a stack sender's start-up), the processes of both namespaces.
+   * Watch a TCP bulk run that starts now ({@link watchRun}): the middle half of its measured
+   * time (after the warm-up), later by `startMs` (a stack sender's start-up), the processes of
+   * both namespaces.
    * What it saw goes beside the row (`details[col].tcp.contention`, and a line under the
    * table): a row the machine slowed (others' niced CPU, the run's threads packed on one CPU)
    * can be told from a regression. The UDP 8,900 B rows kernel↔kernel and ustack→kernel are
@@ -413,7 +553,13 @@ class MtuRun {
    */
   watchTcp(startMs: number): Promise<RunContention | null> {
     const s = this.#s * 1000;
-    return watchRun(() => this.link.pidsBySide(), startMs + s / 4, s / 2).catch(() => null);
+    const from = startMs + this.o.warmupSeconds * 1000 + s / 4;
+    return watchRun(() => this.link.pidsBySide(), from, s / 2).catch(() => null);
+  }
+
+  /** Whether `--only` lets measurement `name` run. */
+  wanted(name: string): boolean {
+    return this.o.only.length === 0 || this.o.only.includes(name);
   }
 
   /**
@@ -441,7 +587,7 @@ class MtuRun {
   async startSink(proto: "tcp" | "udp", port: number): Promise<BenchProcess> {
     const p = this.link.start(
       "peer",
-      argv`python3 -c ${PY_SINK} ${proto} ${port} ${SINK_IDLE_S} ${SINK_FIRST_WAIT_S}`,
+      argv`python3 -c ${PY_SINK} ${proto} ${port} ${SINK_IDLE_S} ${SINK_FIRST_WAIT_S} ${this.o.warmupSeconds}`,
     );
     await p.waitForLine(/^ready$/);
     return p;
@@ -455,7 +601,7 @@ class MtuRun {
     proto: "tcp" | "udp",
     port: number,
     send: () => Promise<T>,
-  ): Promise<[T, Record<string, number>]> {
+  ): Promise<[T, Record<string, any>]> {
     const sink = await this.startSink(proto, port);
     try {
       const sent = await send();
@@ -476,19 +622,32 @@ class MtuRun {
 
   /** A ustack command on the stack end, run to its end; its JSON summary. */
   async runClient(args: string[], seconds: number): Promise<Record<string, any>> {
+    return (await this.runClientOut(args, seconds)).summary;
+  }
+
+  /** {@link runClient}, with its whole stdout (`interval` lines). */
+  async runClientOut(
+    args: string[],
+    seconds: number,
+  ): Promise<{ summary: Record<string, any>; stdout: string }> {
     const cmd = ustackCommand([...args, "--json"]);
     const f = await this.link.run("stack", cmd, seconds * 1000 + GRACE_MS);
     mustSucceed(`ustack ${args.slice(0, 2).join(" ")}`, f);
-    return lastJson(f.stdout, "summary");
+    return { summary: lastJson(f.stdout, "summary"), stdout: f.stdout };
   }
 
-  /** iperf3 server on the peer end, client on the stack end; the client's JSON. */
+  /**
+   * iperf3 server on the peer end, client on the stack end; the client's JSON. Its first
+   * `--warmup` seconds are omitted (`-O`), as the other bulk rows' are.
+   */
   async iperf3(port: number, args: string[]): Promise<Record<string, any>> {
     const server = this.link.start("peer", argv`iperf3 -s -1 -p ${port}`);
     try {
       await this.link.waitForKernelPort("peer", "tcp", port);
-      const cmd = argv`iperf3 -c ${this.#peer} -p ${port} -J -t ${this.#s} ${args}`;
-      const f = await this.link.run("stack", cmd, this.#s * 1000 + GRACE_MS);
+      const w = this.o.warmupSeconds;
+      const omit = w > 0 ? ["-O", String(w)] : [];
+      const cmd = argv`iperf3 -c ${this.#peer} -p ${port} -J -t ${this.#s} ${omit} ${args}`;
+      const f = await this.link.run("stack", cmd, (this.#s + w) * 1000 + GRACE_MS);
       mustSucceed("iperf3 client", f);
       const j = JSON.parse(f.stdout);
       if (j.error !== undefined) throw new Error(`iperf3: ${j.error}`);
@@ -503,8 +662,9 @@ class MtuRun {
     col: Column,
     server: string[],
     client: string[],
-  ): Promise<Record<string, unknown>> {
-    const port = PORTS[col].rr;
+    round: number,
+  ): Promise<BulkRun> {
+    const port = bulkPort(PORTS[col].rr, round);
     const srv = await this.startServer(
       argv`pingpong server --once -p ${port} -l ${RR_LEN} ${server}`,
     );
@@ -515,10 +675,10 @@ class MtuRun {
         this.o.rrSeconds,
       );
       if (!(j.transactions > 0)) throw new Error("no transaction completed");
-      this.set("rrP50Us", col, j.p50Us);
-      this.set("rrP99Us", col, j.p99Us);
-      this.set("rrTps", col, j.tps);
-      return { client: j, server: lastJson((await srv.stop()).stdout, "summary") };
+      return {
+        figures: { rrP50Us: j.p50Us, rrP99Us: j.p99Us, rrTps: j.tps },
+        detail: { client: j, server: lastJson((await srv.stop()).stdout, "summary") },
+      };
     } finally {
       await srv.stop();
     }
@@ -529,7 +689,7 @@ class MtuRun {
     const quick = this.o.seconds <= 2;
     return {
       abRequests: quick ? 1_000 : 20_000,
-      wrkSeconds: Math.min(this.#s, 5),
+      wrkSeconds: Math.min(Math.max(this.#s, 2), 5),
       connections: quick ? 1_000 : 20_000,
     };
   }
@@ -545,17 +705,14 @@ class MtuRun {
    * `details[col].connectRounds` / `.httpRounds`.
    */
   async clientRounds(): Promise<void> {
-    const wanted = (name: string) => this.o.only.length === 0 || this.o.only.includes(name);
     const rounds = this.o.rounds;
-    const connect = wanted("connect") ? roundSchedule(CONNECT_STEPS, rounds) : [];
-    const http = wanted("http") ? roundSchedule(HTTP_STEPS, rounds) : [];
+    const connect = this.wanted("connect") ? roundSchedule(CONNECT_STEPS, rounds) : [];
+    const http = this.wanted("http") ? roundSchedule(HTTP_STEPS, rounds) : [];
     if (connect.length + http.length === 0) return;
     const figs = new RoundFigures<Column>(rounds);
-    const kept: Partial<Record<Column, Record<string, unknown[]>>> = {};
-    const keep = (col: Column, detail: string, round: number, value: unknown) => {
-      const byDetail = kept[col] ??= {};
-      (byDetail[detail] ??= new Array(rounds).fill(null))[round] = value;
-    };
+    const kept: KeptDetails = {};
+    const keep = (col: Column, detail: string, round: number, value: unknown) =>
+      keepDetail(kept, rounds, col, detail, round, value);
     for (let round = 0; round < rounds; round++) {
       for (const { slot, step: col } of connect.filter((s) => s.round === round)) {
         await this.attempt(col, `connect, round ${round + 1}, slot ${slot + 1}`, async () => {
@@ -587,15 +744,20 @@ class MtuRun {
         });
       }
     }
-    this.recordRounds(figs, kept);
+    this.recordRounds(figs, kept, ROUND_ROWS, CLIENT_DETAIL_ROWS);
   }
 
-  /** The rounds' medians into the cells, their spreads and the median rounds' details. */
+  /**
+   * The rounds' medians of `rows` into the cells, their spreads and the median rounds' details
+   * (`rowOf`: the row whose median round stands for each detail).
+   */
   recordRounds(
     figs: RoundFigures<Column>,
-    kept: Partial<Record<Column, Record<string, unknown[]>>>,
+    kept: KeptDetails,
+    rows: readonly string[],
+    rowOf: Record<string, string>,
   ): void {
-    for (const key of ROUND_ROWS) {
+    for (const key of rows) {
       for (const col of figs.columns(key)) {
         const spread = figs.spread(key, col);
         this.set(key, col, spread.median);
@@ -605,12 +767,6 @@ class MtuRun {
         ((this.result.roundRatios ??= {})[key] ??= {})[col] = q;
       }
     }
-    // The row whose median round stands for each detail.
-    const rowOf: Record<string, string> = {
-      connect: "connPerS",
-      connectTwReuse: "connPerSTwReuse",
-      http: "httpConnPerS",
-    };
     for (const col of COLUMNS) {
       for (const [detail, perRound] of Object.entries(kept[col] ?? {})) {
         const i = medianRound(figs.perRound(rowOf[detail], col));
@@ -709,272 +865,337 @@ class MtuRun {
   }
 
   /**
-   * The Python sender (TCP chunks of 128 KiB, UDP datagrams of 8900 B), on the stack end to the
-   * peer (kernel↔kernel), or on the peer end to the stack (kernel→ustack).
+   * The iperf3 reference rows (kernel↔kernel only, one run each, before the rounds): the stack
+   * end has its kernel address.
    */
-  async pySend(
-    proto: "tcp" | "udp",
-    port: number = PORTS.kernel_kernel[proto],
-    from: Side = "stack",
-  ): Promise<Record<string, number>> {
+  async iperf3Rows(): Promise<void> {
+    const col: Column = "kernel_kernel";
+    const ports = PORTS[col];
+    if (!this.wanted("tcpIperf3") && !this.wanted("udpIperf3")) return;
+    await this.addressesFor(col);
+    await this.measure(col, "tcpIperf3", async () => {
+      const j = await this.iperf3(ports.tcpIperf3, []);
+      this.set("tcpIperf3Gbps", col, j.end?.sum_received?.bits_per_second / 1e9);
+      return { tool: "iperf3", received: j.end?.sum_received, sent: j.end?.sum_sent };
+    });
+    await this.measure(col, "udpIperf3", async () => {
+      const j = await this.iperf3(ports.udpIperf3, argv`-u -l ${UDP_LEN} -b 0`);
+      const sum = j.end?.sum ?? {};
+      const received = j.end?.sum_received?.bits_per_second ??
+        sum.bits_per_second * (1 - (sum.lost_percent ?? 0) / 100);
+      this.set("udpIperf3RxGbps", col, received / 1e9);
+      return { tool: "iperf3 -u", sum, received: j.end?.sum_received };
+    });
+  }
+
+  /**
+   * The Python sender (TCP chunks of 128 KiB, UDP datagrams of 8900 B) for the warm-up and the
+   * measured seconds, on the stack end to the peer (kernel↔kernel), or on the peer end to the
+   * stack (kernel→ustack); its JSON carries the warm-up mark (`warmBytes`, `warmSeconds`).
+   */
+  async pySend(proto: "tcp" | "udp", port: number, from: Side): Promise<Record<string, any>> {
     const len = proto === "tcp" ? 128 * 1024 : UDP_LEN;
     const to = from === "stack" ? this.#peer : this.link.addr("stack");
-    const cmd = argv`python3 -c ${PY_SENDER} ${proto} ${to} ${port} ${this.#s} ${len}`;
-    const f = await this.link.run(from, cmd, this.#s * 1000 + GRACE_MS);
+    const w = this.o.warmupSeconds;
+    const cmd = argv`python3 -c ${PY_SENDER} ${proto} ${to} ${port} ${this.#s} ${len} ${w}`;
+    const f = await this.link.run(from, cmd, (this.#s + w) * 1000 + GRACE_MS);
     mustSucceed(`python ${proto} sender`, f);
     return lastJson(f.stdout);
   }
 
-  /** kernel↔kernel: the stack end gets a kernel address for the duration. */
-  async kernelKernel(): Promise<void> {
-    const col: Column = "kernel_kernel";
-    const ports = PORTS[col];
-    await this.kernelAddress("stack", true);
-    try {
-      await this.measure(col, "tcp", async () => {
-        let watching: Promise<RunContention | null> = Promise.resolve(null);
-        const [sent, got] = await this.withSink("tcp", ports.tcp, () => {
+  /** The Python sender's figures split at its own warm-up mark. */
+  pySplit(sent: Record<string, number>): WarmSplit {
+    return splitAt(sent.bytes, sent.seconds, sent.warmBytes ?? 0, sent.warmSeconds ?? 0);
+  }
+
+  /** A stack's bulk sender: `uperf client` for the warm-up and the measured seconds. */
+  async uperfClient(args: string[]): Promise<{ summary: Record<string, any>; split: WarmSplit }> {
+    const w = this.o.warmupSeconds;
+    const { summary, stdout } = await this.runClientOut(
+      [...args, "-t", String(this.#s + w)],
+      this.#s + w,
+    );
+    return { summary, split: uperfSplit(summary as { bytes: number; seconds: number }, stdout, w) };
+  }
+
+  /**
+   * One TCP bulk run of round `round` in column `col`: one stream for the warm-up and the
+   * measured seconds; the row's Gbit/s is the sender's after its warm-up mark (bytes
+   * acknowledged, all of them by the end).
+   */
+  async tcpRun(col: Column, round: number): Promise<BulkRun> {
+    const port = bulkPort(PORTS[col].tcp, round);
+    const opts = this.stackOpts("stack");
+    if (col === "kernel_kernel" || col === "ustack_kernel") {
+      let watching: Promise<RunContention | null> = Promise.resolve(null);
+      if (col === "kernel_kernel") {
+        const [sent, got] = await this.withSink("tcp", port, () => {
           watching = this.watchTcp(0);
-          return this.pySend("tcp");
+          return this.pySend("tcp", port, "stack");
         });
         if (got.bytes !== sent.bytes) {
           throw new Error(`the sink got ${got.bytes} bytes of the ${sent.bytes} sent`);
         }
-        this.set("tcpGbps", col, gbps(sent.bytes, sent.seconds));
+        const split = this.pySplit(sent);
         return {
-          tool: "python3 sender -> python3 sink",
-          sender: sent,
-          sink: got,
-          contention: await watching,
+          figures: { tcpGbps: split.gbps },
+          detail: {
+            tool: "python3 sender -> python3 sink",
+            sender: sent,
+            sink: got,
+            warmup: split,
+            contention: await watching,
+          },
         };
-      });
-      await this.measure(col, "tcpIperf3", async () => {
-        const j = await this.iperf3(ports.tcpIperf3, []);
-        this.set("tcpIperf3Gbps", col, j.end?.sum_received?.bits_per_second / 1e9);
-        return { tool: "iperf3", received: j.end?.sum_received, sent: j.end?.sum_sent };
-      });
-      await this.measure(col, "udpIperf3", async () => {
-        const j = await this.iperf3(ports.udpIperf3, argv`-u -l ${UDP_LEN} -b 0`);
-        const sum = j.end?.sum ?? {};
-        const received = j.end?.sum_received?.bits_per_second ??
-          sum.bits_per_second * (1 - (sum.lost_percent ?? 0) / 100);
-        this.set("udpIperf3RxGbps", col, received / 1e9);
-        return { tool: "iperf3 -u", sum, received: j.end?.sum_received };
-      });
-      await this.measure(col, "udp", async () => {
-        const before = await this.link.udpCounters("peer");
-        let watching: Promise<RunContention | null> = Promise.resolve(null);
-        const [sent, got] = await this.withSink("udp", ports.udp, () => {
-          watching = this.watchTcp(0);
-          return this.pySend("udp");
-        });
-        const after = await this.link.udpCounters("peer");
-        this.set("udpTxGbps", col, gbps(sent.bytes, sent.seconds));
-        this.set("udpRxGbps", col, gbps(got.bytes, sent.seconds));
-        return {
-          tool: "python3 sender -> python3 sink",
-          sender: sent,
-          sink: got,
-          ...udpDelta(before, after),
-          contention: await watching,
-        };
-      });
-      await this.measure(col, "rr", async () => ({
-        tool: "pingpong --kernel on both ends",
-        ...await this.requestResponse(col, ["--kernel"], ["--kernel"]),
-      }));
-    } finally {
-      await this.kernelAddress("stack", false);
-    }
-  }
-
-  /** ustack→kernel: the stack on the stack end, kernel sinks and servers on the peer end. */
-  async ustackKernel(): Promise<void> {
-    const col: Column = "ustack_kernel";
-    const ports = PORTS[col];
-    const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
-    await this.measure(col, "tcp", async () => {
-      let watching: Promise<RunContention | null> = Promise.resolve(null);
-      const [j, got] = await this.withSink(
-        "tcp",
-        ports.tcp,
-        () => {
-          watching = this.watchTcp(STACK_START_MS);
-          return this.runClient(
-            argv`uperf client ${this.#peer} -p ${ports.tcp} -t ${this.#s} ${opts}`,
-            this.#s,
-          );
-        },
-      );
-      if (got.bytes !== j.bytes) {
-        throw new Error(`the sink got ${got.bytes} bytes, uperf says ${j.bytes} were acknowledged`);
       }
-      // uperf's figure: bytes acknowledged over the time until the last one was.
-      this.set("tcpGbps", col, j.gbps);
-      this.set("tcpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
-      return {
-        tool: "uperf client -> python3 sink",
-        client: j,
-        sink: got,
-        contention: await watching,
-      };
-    });
-    await this.measure(col, "udp", async () => {
-      const before = await this.link.udpCounters("peer");
-      const client = argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${ports.udp}`;
-      let watching: Promise<RunContention | null> = Promise.resolve(null);
-      const [j, got] = await this.withSink("udp", ports.udp, () => {
+      const [c, got] = await this.withSink("tcp", port, () => {
         watching = this.watchTcp(STACK_START_MS);
-        return this.runClient([...client, "-t", String(this.#s), ...opts], this.#s);
+        return this.uperfClient(argv`uperf client ${this.#peer} -p ${port} ${opts}`);
       });
-      const after = await this.link.udpCounters("peer");
-      this.set("udpTxGbps", col, j.gbps);
-      this.set("udpRxGbps", col, gbps(got.bytes, j.seconds));
-      this.set("udpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
+      if (got.bytes !== c.summary.bytes) {
+        throw new Error(
+          `the sink got ${got.bytes} bytes, uperf says ${c.summary.bytes} were acknowledged`,
+        );
+      }
       return {
-        tool: "uperf client --udp -> python3 sink",
-        client: j,
-        sink: got,
-        ...udpDelta(before, after),
-        contention: await watching,
+        figures: { tcpGbps: c.split.gbps, tcpSyscallsPerFrame: c.summary.driver?.syscallsPerFrame },
+        detail: {
+          tool: "uperf client -> python3 sink",
+          client: c.summary,
+          sink: got,
+          warmup: c.split,
+          contention: await watching,
+        },
       };
-    });
-    await this.measure(col, "rr", async () => ({
-      tool: "pingpong client (ustack) -> pingpong server --kernel",
-      ...await this.requestResponse(col, ["--kernel"], opts),
-    }));
-  }
-
-  /**
-   * kernel→ustack, the receive path: the stack on the stack end runs the receivers, the
-   * Python sender on the peer end (which keeps its kernel address) sends to it.
-   */
-  async kernelUstack(): Promise<void> {
-    const col: Column = "kernel_ustack";
-    const ports = PORTS[col];
-    const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
-    const serverSeconds = this.#s + 30;
-    await this.measure(col, "tcp", async () => {
+    }
+    if (col === "kernel_ustack") {
       const server = this.link.start(
         "stack",
-        ustackCommand([
-          ...argv`serve --discard ${ports.tcp}`,
-          ...opts,
-        ]),
+        ustackCommand([...argv`serve --discard ${port}`, ...opts]),
       );
       try {
         await server.waitForLine(/^ready /);
         const watching = this.watchTcp(0);
-        const sent = await this.pySend("tcp", ports.tcp, "peer");
+        const sent = await this.pySend("tcp", port, "peer");
         const f = await server.stop(10_000);
         const got = Number(/InBytes=(\d+)/.exec(f.stdout)?.[1] ?? NaN);
         if (got !== sent.bytes) {
           throw new Error(`serve --discard got ${got} bytes of the ${sent.bytes} sent`);
         }
-        this.set("tcpGbps", col, gbps(sent.bytes, sent.seconds));
+        const split = this.pySplit(sent);
         const counters = countersFromServeStats(f.stdout);
-        if (counters !== null) {
-          this.set("tcpRxSyscallsPerWire", col, syscallsPerWirePacket(counters, this.#mss));
-        }
         return {
-          tool: "python3 sender -> serve --discard",
-          sender: sent,
-          received: got,
-          receiver: counters,
-          contention: await watching,
+          figures: {
+            tcpGbps: split.gbps,
+            tcpRxSyscallsPerWire: counters === null
+              ? null
+              : syscallsPerWirePacket(counters, this.#mss),
+          },
+          detail: {
+            tool: "python3 sender -> serve --discard",
+            sender: sent,
+            received: got,
+            receiver: counters,
+            warmup: split,
+            contention: await watching,
+          },
         };
       } finally {
         await server.stop();
       }
-    });
-    await this.measure(col, "udp", async () => {
-      const server = this.link.start(
-        "stack",
-        ustackCommand([
-          ...argv`uperf server --udp -p ${ports.udp} -t ${serverSeconds}`,
-          ...opts,
-          "--json",
-        ]),
-      );
-      try {
-        await server.waitForLine(/"event":"ready"/);
-        const sent = await this.pySend("udp", ports.udp, "peer");
-        await sleep(300);
-        const f = await server.stop(10_000);
-        mustSucceed("uperf server --udp", f);
-        const sj = lastJson(f.stdout, "summary");
-        this.set("udpTxGbps", col, gbps(sent.bytes, sent.seconds));
-        this.set("udpRxGbps", col, gbps(sj.bytes, sent.seconds));
-        return { tool: "python3 sender -> uperf server --udp", sender: sent, server: sj };
-      } finally {
-        await server.stop();
-      }
-    });
+    }
+    // ustack↔ustack; the server gets a generous -t: it ends with its connection.
+    const server = await this.startServer(
+      argv`uperf server -p ${port} -t ${this.serverSeconds} ${this.stackOpts("peer")}`,
+    );
+    try {
+      const watching = this.watchTcp(STACK_START_MS);
+      const c = await this.uperfClient(argv`uperf client ${this.#peer} -p ${port} ${opts}`);
+      const f = await server.finish(10_000);
+      mustSucceed("uperf server", f);
+      const sj = lastJson(f.stdout, "summary");
+      return {
+        figures: {
+          tcpGbps: c.split.gbps,
+          tcpSyscallsPerFrame: c.summary.driver?.syscallsPerFrame,
+          tcpRxSyscallsPerWire: sj.driver === undefined
+            ? null
+            : syscallsPerWirePacket(sj.driver, this.#mss),
+        },
+        detail: {
+          tool: "uperf client -> uperf server",
+          client: c.summary,
+          server: sj,
+          warmup: c.split,
+          contention: await watching,
+        },
+      };
+    } finally {
+      await server.stop();
+    }
   }
 
-  /** ustack↔ustack: the kernel address leaves the peer end and a second stack runs there. */
-  async ustackUstack(): Promise<void> {
-    const col: Column = "ustack_ustack";
-    const ports = PORTS[col];
-    const opts = [...this.link.stackOptions("stack", this.o.driver), ...this.o.stackFlags];
-    const peerOpts = [...this.link.stackOptions("peer", this.o.driver), ...this.o.stackFlags];
-    await this.kernelAddress("peer", false);
-    // Servers get a generous -t: the TCP one ends with its connection, the UDP one is stopped.
-    const serverSeconds = this.#s + 30;
-    await this.measure(col, "tcp", async () => {
-      const server = await this.startServer(
-        argv`uperf server -p ${ports.tcp} -t ${serverSeconds} ${peerOpts}`,
-      );
-      try {
-        const watching = this.watchTcp(STACK_START_MS);
-        const j = await this.runClient(
-          argv`uperf client ${this.#peer} -p ${ports.tcp} -t ${this.#s} ${opts}`,
-          this.#s,
-        );
-        const f = await server.finish(10_000);
-        mustSucceed("uperf server", f);
-        this.set("tcpGbps", col, j.gbps);
-        this.set("tcpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
-        const sj = lastJson(f.stdout, "summary");
-        if (sj.driver !== undefined) {
-          this.set("tcpRxSyscallsPerWire", col, syscallsPerWirePacket(sj.driver, this.#mss));
-        }
+  /** Servers' `-t`: the warm-up and measured seconds and room (a UDP server is stopped). */
+  get serverSeconds(): number {
+    return this.#s + this.o.warmupSeconds + 30;
+  }
+
+  /**
+   * One UDP 8,900 B run of round `round` in column `col`, unthrottled: the sent Gbit/s is the
+   * sender's after its warm-up mark, the received one the receiver's bytes after its own mark
+   * (its first datagram plus the warm-up) over the same measured seconds.
+   */
+  async udpRun(col: Column, round: number): Promise<BulkRun> {
+    const port = bulkPort(PORTS[col].udp, round);
+    const opts = this.stackOpts("stack");
+    const w = this.o.warmupSeconds;
+    if (col === "kernel_kernel" || col === "ustack_kernel") {
+      const before = await this.link.udpCounters("peer");
+      let watching: Promise<RunContention | null> = Promise.resolve(null);
+      if (col === "kernel_kernel") {
+        const [sent, got] = await this.withSink("udp", port, () => {
+          watching = this.watchTcp(0);
+          return this.pySend("udp", port, "stack");
+        });
+        const after = await this.link.udpCounters("peer");
+        const split = this.pySplit(sent);
         return {
-          tool: "uperf client -> uperf server",
-          client: j,
-          server: sj,
-          contention: await watching,
+          figures: { udpTxGbps: split.gbps, udpRxGbps: receivedAfterMark(got, split) },
+          detail: {
+            tool: "python3 sender -> python3 sink",
+            sender: sent,
+            sink: got,
+            warmup: split,
+            ...udpDelta(before, after),
+            contention: await watching,
+          },
         };
-      } finally {
-        await server.stop();
       }
-    });
-    await this.measure(col, "udp", async () => {
-      const server = await this.startServer(
-        argv`uperf server --udp -p ${ports.udp} -t ${serverSeconds} ${peerOpts}`,
-      );
-      try {
-        const j = await this.runClient(
-          argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${ports.udp} -t ${this.#s} ${opts}`,
-          this.#s,
+      const [c, got] = await this.withSink("udp", port, () => {
+        watching = this.watchTcp(STACK_START_MS);
+        return this.uperfClient(
+          argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${port} ${opts}`,
         );
-        // Let the last datagrams in; stopped by a signal it measures up to its last datagram.
-        await sleep(300);
-        const f = await server.stop(10_000);
-        mustSucceed("uperf server --udp", f);
-        const sj = lastJson(f.stdout, "summary");
-        this.set("udpTxGbps", col, j.gbps);
-        this.set("udpRxGbps", col, gbps(sj.bytes, j.seconds));
-        this.set("udpSyscallsPerFrame", col, j.driver?.syscallsPerFrame);
-        return { tool: "uperf client --udp -> uperf server --udp", client: j, server: sj };
-      } finally {
-        await server.stop();
+      });
+      const after = await this.link.udpCounters("peer");
+      return {
+        figures: {
+          udpTxGbps: c.split.gbps,
+          udpRxGbps: receivedAfterMark(got, c.split),
+          udpSyscallsPerFrame: c.summary.driver?.syscallsPerFrame,
+        },
+        detail: {
+          tool: "uperf client --udp -> python3 sink",
+          client: c.summary,
+          sink: got,
+          warmup: c.split,
+          ...udpDelta(before, after),
+          contention: await watching,
+        },
+      };
+    }
+    const side: Side = col === "kernel_ustack" ? "stack" : "peer";
+    const server = this.link.start(
+      side,
+      ustackCommand([
+        ...argv`uperf server --udp -p ${port} -t ${this.serverSeconds}`,
+        ...this.stackOpts(side),
+        "--json",
+      ]),
+    );
+    try {
+      await server.waitForLine(/"event":"ready"/);
+      let tx: WarmSplit;
+      let sender: Record<string, unknown>;
+      let figures: BulkRun["figures"] = {};
+      if (col === "kernel_ustack") {
+        const sent = await this.pySend("udp", port, "peer");
+        tx = this.pySplit(sent);
+        sender = { sender: sent };
+      } else {
+        const c = await this.uperfClient(
+          argv`uperf client ${this.#peer} --udp -l ${UDP_LEN} -p ${port} ${opts}`,
+        );
+        tx = c.split;
+        sender = { client: c.summary };
+        figures = { udpSyscallsPerFrame: c.summary.driver?.syscallsPerFrame };
       }
-    });
-    await this.measure(col, "rr", async () => ({
-      tool: "pingpong client (ustack) -> pingpong server (ustack)",
-      ...await this.requestResponse(col, peerOpts, opts),
-    }));
+      // Let the last datagrams in; stopped by a signal it measures up to its last datagram.
+      await sleep(300);
+      const f = await server.stop(10_000);
+      mustSucceed("uperf server --udp", f);
+      const sj = lastJson(f.stdout, "summary");
+      const mark = markFromIntervals(intervalLines(f.stdout), w);
+      const got = { bytes: sj.bytes, warmBytes: mark.warmBytes, warmSeconds: mark.warmSeconds };
+      return {
+        figures: { ...figures, udpTxGbps: tx.gbps, udpRxGbps: receivedAfterMark(got, tx) },
+        detail: {
+          tool: col === "kernel_ustack"
+            ? "python3 sender -> uperf server --udp"
+            : "uperf client --udp -> uperf server --udp",
+          ...sender,
+          server: sj,
+          warmup: tx,
+          receiverMark: mark,
+        },
+      };
+    } finally {
+      await server.stop();
+    }
+  }
+
+  /** One request/response run of round `round` (`pingpong` warms itself up before it counts). */
+  async rrRun(col: Column, round: number): Promise<BulkRun> {
+    const server = col === "ustack_ustack" ? this.stackOpts("peer") : ["--kernel"];
+    const client = col === "kernel_kernel" ? ["--kernel"] : this.stackOpts("stack");
+    const tool = {
+      kernel_kernel: "pingpong --kernel on both ends",
+      ustack_kernel: "pingpong client (ustack) -> pingpong server --kernel",
+      kernel_ustack: "",
+      ustack_ustack: "pingpong client (ustack) -> pingpong server (ustack)",
+    }[col];
+    const r = await this.requestResponse(col, server, client, round);
+    return { figures: r.figures, detail: { tool, ...r.detail } };
+  }
+
+  /**
+   * The bulk TCP, UDP and request/response rows in {@link E2eOptions.bulkRounds} interleaved
+   * rounds: each round runs the four columns' TCP runs, then their UDP runs, then the three
+   * request/response runs, each list starting one step later every round
+   * ({@link roundSchedule}), every run on fresh processes and its own ports. A cell is its
+   * median over the rounds; each round's figures and ratios go to {@link MtuResult.rounds} /
+   * {@link MtuResult.roundRatios}, the median round's tool summaries to `details[col].tcp` /
+   * `.udp` / `.rr`, every round's to `details[col].tcpRounds` / `.udpRounds` / `.rrRounds`.
+   */
+  async bulkRounds(): Promise<void> {
+    const rounds = this.o.bulkRounds;
+    const all: { name: string; steps: readonly Column[]; run: BulkRunner }[] = [
+      { name: "tcp", steps: COLUMNS, run: (c, r) => this.tcpRun(c, r) },
+      { name: "udp", steps: COLUMNS, run: (c, r) => this.udpRun(c, r) },
+      { name: "rr", steps: RR_STEPS, run: (c, r) => this.rrRun(c, r) },
+    ];
+    const kinds = all.filter((k) => this.wanted(k.name));
+    if (kinds.length === 0) return;
+    const figs = new RoundFigures<Column>(rounds);
+    const kept: KeptDetails = {};
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of kinds) {
+        const plan = roundSchedule(kind.steps, rounds).filter((s) => s.round === round);
+        for (const { slot, step: col } of plan) {
+          await this.attempt(
+            col,
+            `${kind.name}, round ${round + 1}, slot ${slot + 1}`,
+            async () => {
+              await this.addressesFor(col);
+              const r = await kind.run(col, round);
+              for (const [key, v] of Object.entries(r.figures)) figs.set(key, col, round, v);
+              keepDetail(kept, rounds, col, kind.name, round, { round, slot, ...r.detail });
+            },
+          );
+        }
+      }
+    }
+    this.recordRounds(figs, kept, BULK_ROUND_ROWS, BULK_DETAIL_ROWS);
   }
 }
 
@@ -1009,10 +1230,8 @@ export async function measureMtu(mtu: number, o: E2eOptions): Promise<MtuResult>
   }
   const run = new MtuRun(link, opts);
   try {
-    await run.kernelKernel();
-    await run.ustackKernel();
-    await run.kernelUstack();
-    await run.ustackUstack();
+    await run.iperf3Rows();
+    await run.bulkRounds();
     await run.clientRounds();
   } catch (e) {
     run.result.errors.push(`set-up: ${(e as Error).message ?? e}`);
@@ -1056,12 +1275,19 @@ export function formatTable(r: MtuResult): string {
     row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(
       "   ",
     );
-  return [line(header), ...body.map(line), ...contentionLines(r), ...roundLines(r)].join("\n");
+  return [
+    line(header),
+    ...body.map(line),
+    ...contentionLines(r),
+    ...roundLines(r),
+    ...warmupLines(r),
+  ].join("\n");
 }
 
 /**
- * Lines under a table: the connection rows' rounds — per cell the median and range, for the
- * stacks the median (range) of each round's ratio to its kernel↔kernel figure.
+ * Lines under a table: the rows measured in rounds (bulk, request/response, connections) — per
+ * cell the median and range, for the stacks the median (range) of each round's ratio to its
+ * kernel↔kernel figure.
  */
 export function roundLines(r: MtuResult): string[] {
   const out: string[] = [];
@@ -1083,8 +1309,40 @@ export function roundLines(r: MtuResult): string[] {
     if (cells.length > 0) out.push(`  ${spec.label}: ${cells.join("; ")}`);
   }
   return out.length === 0 ? [] : [
-    "Connection rows: median (range, rounds) of interleaved rounds; ×: each round's ratio to " +
+    "Rows in rounds: median (range, rounds) of interleaved rounds; ×: each round's ratio to " +
     "its kernel↔kernel, median (range):",
+    ...out,
+  ];
+}
+
+/**
+ * Lines under a table: the bulk senders' Gbit/s in their warm-up against the measured seconds
+ * after it (medians over the rounds, `details[col][kind + "Rounds"][i].warmup`): what counting
+ * the start would have added to each cell.
+ */
+export function warmupLines(r: MtuResult): string[] {
+  const out: string[] = [];
+  for (const [kind, label] of [["tcp", "TCP bulk"], ["udp", `UDP ${UDP_LEN} B, sent`]]) {
+    const cells = COLUMNS.flatMap((c) => {
+      const perRound = r.details[c]?.[`${kind}Rounds`] as
+        | ({ warmup?: WarmSplit } | null)[]
+        | undefined;
+      const splits = (perRound ?? []).map((d) => d?.warmup).filter((w) =>
+        w !== undefined && w.warmSeconds > 0 && w.warmGbps !== null && w.gbps !== null
+      ) as WarmSplit[];
+      if (splits.length === 0) return [];
+      const warm = median(splits.map((w) => w.warmGbps));
+      const after = median(splits.map((w) => w.gbps));
+      const at = median(splits.map((w) => w.warmSeconds));
+      return [
+        `${TITLES[c]} ${fmt(warm, 2)} → ${fmt(after, 2)} (${fmt(at, 2)} s, ${splits.length})`,
+      ];
+    });
+    if (cells.length > 0) out.push(`  ${label}: ${cells.join("; ")}`);
+  }
+  return out.length === 0 ? [] : [
+    "Bulk senders' Gbit/s in the warm-up → after it, medians (warm-up s, rounds); the cells count " +
+    "only after it:",
     ...out,
   ];
 }
@@ -1134,6 +1392,8 @@ export function toRecord(
       rrLen: RR_LEN,
       rrWarmup: RR_WARMUP,
       rounds: o.rounds,
+      bulkRounds: o.bulkRounds,
+      warmupSeconds: o.warmupSeconds,
     },
     columns: TITLES,
     rows: Object.fromEntries(
@@ -1165,8 +1425,10 @@ export function toRecord(
 }
 
 const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
-  --seconds N    seconds per bulk measurement (10; --quick: 2)
-  --quick        2 s per measurement (a smoke test)
+  --seconds N    measured seconds per bulk measurement (10; --quick: 1), after --warmup
+  --warmup S     seconds every bulk sender runs before its measured ones, left out of the
+                 figure (1; 0: none, the run's start counts)
+  --quick        1 s per measurement, 3 rounds of each kind, smaller connection counts
   --driver NAME  the stack's driver (af_packet)
   --stack-flags=FLAGS  extra link flags for every stack, e.g. "--stack-flags=--rx-ring v3"
   --mtu N        measure only this MTU (repeatable; default 9000 and 1500)
@@ -1175,7 +1437,9 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
                  af_packet stack with --rx-large-frame to match (default: off)
   --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
   --rounds N     interleaved rounds of the connection rows (connect, http): each runs the
-                 kernel pair and the stacks in turn, the cell is the median (3; --quick: 5)
+                 kernel pair and the stacks in turn, the cell is the median (3)
+  --bulk-rounds N  interleaved rounds of the TCP, UDP and request/response rows, the same
+                 way (3)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
 /** Parse the command line; null for --help. Throws on bad values. */
@@ -1192,13 +1456,17 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       out: { type: "string" },
       "big-tcp": { type: "string" },
       rounds: { type: "string" },
+      "bulk-rounds": { type: "string" },
+      warmup: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
     allowPositionals: false,
   });
   if (values.help) return null;
-  const seconds = values.seconds === undefined ? (values.quick ? 2 : 10) : Number(values.seconds);
+  const seconds = values.seconds === undefined
+    ? (values.quick ? QUICK_SECONDS : 10)
+    : Number(values.seconds);
   if (!(seconds > 0 && seconds <= 3600)) {
     throw new Error(`--seconds ${values.seconds}: 0 < N <= 3600`);
   }
@@ -1220,13 +1488,25 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
   ) {
     throw new Error(`--big-tcp ${values["big-tcp"]}: an integer 65536..524280`);
   }
-  const rounds = values.rounds === undefined ? (values.quick ? 5 : 3) : Number(values.rounds);
+  const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) {
     throw new Error(`--rounds ${values.rounds}: an integer 1..20`);
+  }
+  const bulkRounds = values["bulk-rounds"] === undefined
+    ? BULK_ROUNDS_DEFAULT
+    : Number(values["bulk-rounds"]);
+  if (!(Number.isInteger(bulkRounds) && bulkRounds >= 1 && bulkRounds <= 20)) {
+    throw new Error(`--bulk-rounds ${values["bulk-rounds"]}: an integer 1..20`);
+  }
+  const warmupSeconds = values.warmup === undefined ? WARMUP_DEFAULT_S : Number(values.warmup);
+  if (!(warmupSeconds >= 0 && warmupSeconds <= 60)) {
+    throw new Error(`--warmup ${values.warmup}: 0 <= S <= 60`);
   }
   const date = now.toISOString().slice(0, 10);
   return {
     rounds,
+    bulkRounds,
+    warmupSeconds,
     ...(bigTcp !== undefined ? { bigTcp } : {}),
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),
@@ -1278,7 +1558,9 @@ export async function main(args: string[]): Promise<number> {
   for (const mtu of o.mtus) results.push(await measureMtu(mtu, o));
   const elapsed = (performance.now() - t0) / 1000;
   console.log(
-    `ustack bench:e2e — driver ${o.driver}, ${o.seconds} s per bulk measurement, ` +
+    `ustack bench:e2e — driver ${o.driver}, ${o.seconds} s per bulk measurement ` +
+      `(after a ${o.warmupSeconds}-s warm-up; ${o.bulkRounds} bulk, ${o.rounds} connection ` +
+      `rounds), ` +
       `${RR_LEN}-byte request/response for ${o.rrSeconds} s; ratios are to kernel↔kernel ` +
       `(latency: above 100% is slower)`,
   );

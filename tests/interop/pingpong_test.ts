@@ -115,7 +115,8 @@ interopTest(
     try {
       const e2e = new URL("../../bench/e2e.ts", import.meta.url).pathname;
       const r = await runCommand(
-        // One round of the connection rows (the default, 5 with --quick, is a measurement's).
+        // One round of the connection rows (the default, 5 with --quick, is a measurement's)
+        // and of the bulk rows (3).
         [
           Deno.execPath(),
           "run",
@@ -125,6 +126,8 @@ interopTest(
           "--seconds",
           "1",
           "--rounds",
+          "1",
+          "--bulk-rounds",
           "1",
           "--out",
           out,
@@ -177,6 +180,19 @@ interopTest(
           m.results.ustack_ustack.connPerS,
         ]);
         assert.equal(m.roundRatioToKernel.ustack_kernel.httpConnPerS.n, 1);
+        // The bulk rows' round, its figure the cell's, counted after each sender's warm-up.
+        assert.deepEqual(m.rounds.tcpGbps.kernel_ustack.perRound, [
+          m.results.kernel_ustack.tcpGbps,
+        ]);
+        assert.equal(m.roundRatioToKernel.ustack_ustack.rrP99Us.n, 1);
+        for (const col of ["kernel_kernel", "ustack_kernel", "kernel_ustack", "ustack_ustack"]) {
+          const w = m.details[col].tcp.warmup;
+          assert.ok(
+            w.warmSeconds > 0.9 && w.warmSeconds < 1.3,
+            `${m.mtu} ${col} mark ${w.warmSeconds}`,
+          );
+          assert.ok(w.seconds > 0.9 && w.gbps > 0, `${m.mtu} ${col} measured ${w.seconds} s`);
+        }
         assert.deepEqual(m.errors, []);
       }
       // Namespaces named after a process that is gone (the benchmark has exited) are leaks;
@@ -272,8 +288,10 @@ Deno.test("pingpong: bad arguments exit 2 with the usage; --help exits 0", async
 
 Deno.test("bench:e2e: options and the table's ratios", () => {
   const o = parseE2eArgs(["--quick"], new Date("2026-01-02T03:04:05Z"))!;
-  assert.equal(o.seconds, 2);
-  assert.equal(o.rrSeconds, 2);
+  // 1 s measured after a 1-s warm-up (a sender runs 2 s), request/response 1 s (e2e13c).
+  assert.equal(o.seconds, 1);
+  assert.equal(o.warmupSeconds, 1);
+  assert.equal(o.rrSeconds, 1);
   assert.deepEqual(o.mtus, [9000, 1500]);
   assert.match(o.out, /bench\/results\/e2e-2026-01-02\.json$/);
   assert.deepEqual(o.stackFlags, []);

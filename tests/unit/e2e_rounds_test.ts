@@ -99,7 +99,7 @@ Deno.test("e2e rounds: one slow slot moves one round's ratio, not the cell's", (
 });
 
 Deno.test("e2e rounds: --rounds, the JSON keeps its fields and adds the rounds, lines under the table", () => {
-  assert.equal(parseE2eArgs(["--quick"])!.rounds, 5);
+  assert.equal(parseE2eArgs(["--quick"])!.rounds, 3, "--quick: 3, to fit a 6-minute hold");
   assert.equal(parseE2eArgs([])!.rounds, 3);
   assert.equal(parseE2eArgs(["--rounds", "7"])!.rounds, 7);
   assert.throws(() => parseE2eArgs(["--rounds", "0"]), /--rounds/);
@@ -124,7 +124,7 @@ Deno.test("e2e rounds: --rounds, the JSON keeps its fields and adds the rounds, 
   assert.equal(m.rounds.connPerS.kernel_kernel.median, 7_000);
   assert.deepEqual(m.rounds.connPerS.ustack_ustack.perRound, [21_000, 24_000, 18_000]);
   assert.equal(m.roundRatioToKernel.ustack_ustack.connPerS.median, 3);
-  assert.equal(rec.options.rounds, 5);
+  assert.equal(rec.options.rounds, 3);
   const lines = roundLines(r);
   assert.equal(lines.length, 2);
   assert.match(lines[1], /kernel↔kernel 7000 \(6000–8000, 3\)/);
