@@ -102,6 +102,11 @@ const UDP_LEN = 8900;
 const RR_LEN = 64;
 /** Transactions before the request/response clock starts. */
 const RR_WARMUP = 100;
+/**
+ * Interleaved rounds of the request/response rows by default (each a fresh pair's warm-up, ~2.5
+ * s, and its run: three pairs a round add ~20 s per MTU over one run each).
+ */
+export const RR_ROUNDS = 3;
 /** Longest request/response measurement (it converges quickly). */
 const RR_MAX_SECONDS = 3;
 /** How long a command may take beyond its nominal duration before it is killed. */
@@ -171,6 +176,8 @@ export interface E2eOptions {
   out: string;
   /** Interleaved rounds of the connection rows (`connect`, `http`). */
   rounds: number;
+  /** Interleaved rounds of the request/response rows (`rr`), inside the first of `rounds`. */
+  rrRounds: number;
   /**
    * BIG TCP: both veth ends' GSO/GRO limits (IPv4 and IPv6) at this many bytes, and
    * `--rx-large-frame` for every af_packet stack; absent: Linux's 64 KB (the default rig).
@@ -295,12 +302,27 @@ const PORTS = {
 /** Port offset of each further round of the connection rows (`conn` ports; HTTP adds 1). */
 const ROUND_PORT_STEP = 100;
 
+/**
+ * The request/response rows' steps of a round, in their order of round 0. One 2–3 s run of
+ * each pair made a cell before: the kernel pair's own p50 moved 33–57 µs from run to run in one
+ * slot, and a ustack→kernel cell at MTU 9000 went over the target in one session's runs and
+ * under it in the next (bench/README.md, branch `rr13c`).
+ */
+export const RR_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel", "ustack_ustack"];
 /** The connection rows' steps of a round, in their order of round 0. */
 const CONNECT_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel", "ustack_ustack"];
 /** The HTTP rows' steps of a round (the server's column). */
 const HTTP_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel"];
 /** Rows the rounds measure. */
-const ROUND_ROWS = ["connPerS", "connPerSTwReuse", "httpConnPerS", "httpKeepAliveRps"] as const;
+export const ROUND_ROWS = [
+  "rrP50Us",
+  "rrP99Us",
+  "rrTps",
+  "connPerS",
+  "connPerSTwReuse",
+  "httpConnPerS",
+  "httpKeepAliveRps",
+] as const;
 
 /** Gbit/s of `bytes` over `seconds` (null when no time passed). */
 function gbps(bytes: number, seconds: number): number | null {
@@ -498,13 +520,16 @@ class MtuRun {
     }
   }
 
-  /** Request/response: a server on the peer end, the client on the stack end. */
-  async requestResponse(
-    col: Column,
-    server: string[],
-    client: string[],
-  ): Promise<Record<string, unknown>> {
-    const port = PORTS[col].rr;
+  /**
+   * One request/response run of round `round`: a `pingpong server` on the peer end (the
+   * kernel's for all but ustack↔ustack), the client on the stack end, fresh processes and
+   * ports of the round's own.
+   */
+  async rrRun(col: Column, round: number): Promise<Record<string, any>> {
+    await this.addressesFor(col);
+    const server = col === "ustack_ustack" ? this.stackOpts("peer") : ["--kernel"];
+    const client = col === "kernel_kernel" ? ["--kernel"] : this.stackOpts("stack");
+    const port = PORTS[col].rr + ROUND_PORT_STEP * round;
     const srv = await this.startServer(
       argv`pingpong server --once -p ${port} -l ${RR_LEN} ${server}`,
     );
@@ -515,10 +540,12 @@ class MtuRun {
         this.o.rrSeconds,
       );
       if (!(j.transactions > 0)) throw new Error("no transaction completed");
-      this.set("rrP50Us", col, j.p50Us);
-      this.set("rrP99Us", col, j.p99Us);
-      this.set("rrTps", col, j.tps);
-      return { client: j, server: lastJson((await srv.stop()).stdout, "summary") };
+      return {
+        tool: `pingpong client (${col === "kernel_kernel" ? "--kernel" : "ustack"}) -> ` +
+          `pingpong server (${col === "ustack_ustack" ? "ustack" : "--kernel"})`,
+        client: j,
+        server: lastJson((await srv.stop()).stdout, "summary"),
+      };
     } finally {
       await srv.stop();
     }
@@ -546,10 +573,11 @@ class MtuRun {
    */
   async clientRounds(): Promise<void> {
     const wanted = (name: string) => this.o.only.length === 0 || this.o.only.includes(name);
-    const rounds = this.o.rounds;
+    const rounds = Math.max(this.o.rounds, this.o.rrRounds);
+    const rr = wanted("rr") ? roundSchedule(RR_STEPS, this.o.rrRounds) : [];
     const connect = wanted("connect") ? roundSchedule(CONNECT_STEPS, rounds) : [];
     const http = wanted("http") ? roundSchedule(HTTP_STEPS, rounds) : [];
-    if (connect.length + http.length === 0) return;
+    if (rr.length + connect.length + http.length === 0) return;
     const figs = new RoundFigures<Column>(rounds);
     const kept: Partial<Record<Column, Record<string, unknown[]>>> = {};
     const keep = (col: Column, detail: string, round: number, value: unknown) => {
@@ -557,6 +585,15 @@ class MtuRun {
       (byDetail[detail] ??= new Array(rounds).fill(null))[round] = value;
     };
     for (let round = 0; round < rounds; round++) {
+      for (const { slot, step: col } of rr.filter((s) => s.round === round)) {
+        await this.attempt(col, `rr, round ${round + 1}, slot ${slot + 1}`, async () => {
+          const j = await this.rrRun(col, round);
+          figs.set("rrP50Us", col, round, j.client.p50Us);
+          figs.set("rrP99Us", col, round, j.client.p99Us);
+          figs.set("rrTps", col, round, j.client.tps);
+          keep(col, "rr", round, { round, slot, ...j });
+        });
+      }
       for (const { slot, step: col } of connect.filter((s) => s.round === round)) {
         await this.attempt(col, `connect, round ${round + 1}, slot ${slot + 1}`, async () => {
           const j = await this.connectRun(col, round);
@@ -607,6 +644,7 @@ class MtuRun {
     }
     // The row whose median round stands for each detail.
     const rowOf: Record<string, string> = {
+      rr: "rrP99Us",
       connect: "connPerS",
       connectTwReuse: "connPerSTwReuse",
       http: "httpConnPerS",
@@ -779,10 +817,6 @@ class MtuRun {
           contention: await watching,
         };
       });
-      await this.measure(col, "rr", async () => ({
-        tool: "pingpong --kernel on both ends",
-        ...await this.requestResponse(col, ["--kernel"], ["--kernel"]),
-      }));
     } finally {
       await this.kernelAddress("stack", false);
     }
@@ -839,10 +873,6 @@ class MtuRun {
         contention: await watching,
       };
     });
-    await this.measure(col, "rr", async () => ({
-      tool: "pingpong client (ustack) -> pingpong server --kernel",
-      ...await this.requestResponse(col, ["--kernel"], opts),
-    }));
   }
 
   /**
@@ -971,10 +1001,6 @@ class MtuRun {
         await server.stop();
       }
     });
-    await this.measure(col, "rr", async () => ({
-      tool: "pingpong client (ustack) -> pingpong server (ustack)",
-      ...await this.requestResponse(col, peerOpts, opts),
-    }));
   }
 }
 
@@ -1083,8 +1109,8 @@ export function roundLines(r: MtuResult): string[] {
     if (cells.length > 0) out.push(`  ${spec.label}: ${cells.join("; ")}`);
   }
   return out.length === 0 ? [] : [
-    "Connection rows: median (range, rounds) of interleaved rounds; ×: each round's ratio to " +
-    "its kernel↔kernel, median (range):",
+    "Request/response and connection rows: median (range, rounds) of interleaved rounds; ×: " +
+    "each round's ratio to its kernel↔kernel, median (range):",
     ...out,
   ];
 }
@@ -1134,6 +1160,7 @@ export function toRecord(
       rrLen: RR_LEN,
       rrWarmup: RR_WARMUP,
       rounds: o.rounds,
+      rrRounds: o.rrRounds,
     },
     columns: TITLES,
     rows: Object.fromEntries(
@@ -1176,6 +1203,7 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
   --only NAME    run only this measurement (repeatable): ${MEASUREMENTS.join(", ")}
   --rounds N     interleaved rounds of the connection rows (connect, http): each runs the
                  kernel pair and the stacks in turn, the cell is the median (3; --quick: 5)
+  --rr-rounds N  interleaved rounds of the request/response rows (rr), the same way (3)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
 /** Parse the command line; null for --help. Throws on bad values. */
@@ -1192,6 +1220,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       out: { type: "string" },
       "big-tcp": { type: "string" },
       rounds: { type: "string" },
+      "rr-rounds": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -1224,9 +1253,14 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) {
     throw new Error(`--rounds ${values.rounds}: an integer 1..20`);
   }
+  const rrRounds = values["rr-rounds"] === undefined ? RR_ROUNDS : Number(values["rr-rounds"]);
+  if (!(Number.isInteger(rrRounds) && rrRounds >= 1 && rrRounds <= 20)) {
+    throw new Error(`--rr-rounds ${values["rr-rounds"]}: an integer 1..20`);
+  }
   const date = now.toISOString().slice(0, 10);
   return {
     rounds,
+    rrRounds,
     ...(bigTcp !== undefined ? { bigTcp } : {}),
     seconds,
     rrSeconds: Math.min(seconds, RR_MAX_SECONDS),

@@ -15,7 +15,10 @@ import {
   emptyValues,
   type MtuResult,
   parseE2eArgs,
+  ROUND_ROWS,
   roundLines,
+  RR_ROUNDS,
+  RR_STEPS,
   toRecord,
 } from "../../bench/e2e.ts";
 
@@ -130,4 +133,38 @@ Deno.test("e2e rounds: --rounds, the JSON keeps its fields and adds the rounds, 
   assert.match(lines[1], /kernel↔kernel 7000 \(6000–8000, 3\)/);
   assert.match(lines[1], /ustack↔ustack 21000 \(18000–24000, 3\), ×3\.00 \(2\.25–4\.00\)/);
   assert.deepEqual(roundLines({ ...r, rounds: {}, roundRatios: {} }), []);
+});
+
+Deno.test("e2e rounds: the request/response rows run in interleaved rounds too (--rr-rounds)", () => {
+  // One 2-s run of each pair made a request/response cell before; the kernel pair's own p50
+  // moved 33–57 µs between runs in one slot (bench/README.md, branch `rr13c`).
+  assert.equal(RR_ROUNDS, 3);
+  assert.equal(parseE2eArgs(["--quick"])!.rrRounds, 3);
+  assert.equal(parseE2eArgs(["--rr-rounds", "5"])!.rrRounds, 5);
+  assert.throws(() => parseE2eArgs(["--rr-rounds", "0"]), /--rr-rounds/);
+  assert.deepEqual(RR_STEPS, ["kernel_kernel", "ustack_kernel", "ustack_ustack"]);
+  for (const key of ["rrP50Us", "rrP99Us", "rrTps"]) {
+    assert.ok((ROUND_ROWS as readonly string[]).includes(key), `${key} is a round row`);
+  }
+  const o = parseE2eArgs(["--quick", "--mtu", "9000", "--only", "rr"])!;
+  const values = emptyValues();
+  const kernel = spreadOf([40, 57, 33]);
+  const stack = spreadOf([30, 34, 36]);
+  values.rrP50Us.kernel_kernel = kernel.median;
+  values.rrP50Us.ustack_kernel = stack.median;
+  const r: MtuResult = {
+    mtu: 9000,
+    values,
+    details: { kernel_kernel: {}, ustack_kernel: {}, kernel_ustack: {}, ustack_ustack: {} },
+    errors: [],
+    rounds: { rrP50Us: { kernel_kernel: kernel, ustack_kernel: stack } },
+    roundRatios: { rrP50Us: { ustack_kernel: spreadOf([0.75, 34 / 57, 36 / 33]) } },
+  };
+  const rec = toRecord(o, [r], new Date(0), {}) as any;
+  assert.equal(rec.options.rrRounds, 3);
+  assert.deepEqual(rec.mtus[0].rounds.rrP50Us.ustack_kernel.perRound, [30, 34, 36]);
+  const lines = roundLines(r);
+  assert.match(lines[0], /^Request\/response and connection rows/);
+  assert.match(lines[1], /req\/resp 64 B, p50: kernel↔kernel 40\.0 \(33\.0–57\.0, 3\); /);
+  assert.match(lines[1], /ustack→kernel 34\.0 \(30\.0–36\.0, 3\), ×0\.75 \(0\.60–1\.09\)/);
 });
