@@ -575,8 +575,8 @@ class MtuRun {
     const wanted = (name: string) => this.o.only.length === 0 || this.o.only.includes(name);
     const rounds = Math.max(this.o.rounds, this.o.rrRounds);
     const rr = wanted("rr") ? roundSchedule(RR_STEPS, this.o.rrRounds) : [];
-    const connect = wanted("connect") ? roundSchedule(CONNECT_STEPS, rounds) : [];
-    const http = wanted("http") ? roundSchedule(HTTP_STEPS, rounds) : [];
+    const connect = wanted("connect") ? roundSchedule(CONNECT_STEPS, this.o.rounds) : [];
+    const http = wanted("http") ? roundSchedule(HTTP_STEPS, this.o.rounds) : [];
     if (rr.length + connect.length + http.length === 0) return;
     const figs = new RoundFigures<Column>(rounds);
     const kept: Partial<Record<Column, Record<string, unknown[]>>> = {};
