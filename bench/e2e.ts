@@ -562,7 +562,10 @@ class MtuRun {
   }
 
   /**
-   * The connection rows in {@link E2eOptions.rounds} interleaved rounds: each round runs
+   * The request/response rows in {@link E2eOptions.rrRounds} interleaved rounds (64-byte
+   * `pingpong` for kernel↔kernel, ustack→kernel and ustack↔ustack; the median round by p99
+   * stands in `details[col].rr`, every round in `.rrRounds`), then the connection rows in
+   * {@link E2eOptions.rounds} interleaved rounds: each round runs
    * `pingpong --connect` for kernel↔kernel (then again with `tcp_tw_reuse=1`), ustack→kernel
    * and ustack↔ustack, then HTTP (`ab`, `wrk`) against `Deno.serve` and `ustack serve --http`,
    * each list starting one step later every round ({@link roundSchedule}), every run on fresh
