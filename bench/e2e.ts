@@ -581,19 +581,24 @@ class MtuRun {
     const connect = wanted("connect") ? roundSchedule(CONNECT_STEPS, this.o.rounds) : [];
     const http = wanted("http") ? roundSchedule(HTTP_STEPS, this.o.rounds) : [];
     if (rr.length + connect.length + http.length === 0) return;
-    const figs = new RoundFigures<Column>(rounds);
+    // Each kind's figures over its own rounds (the request/response rows may have more or fewer).
+    const figs = new RoundFigures<Column>(this.o.rounds);
+    const rrFigs = new RoundFigures<Column>(this.o.rrRounds);
     const kept: Partial<Record<Column, Record<string, unknown[]>>> = {};
+    const rrKept: Partial<Record<Column, Record<string, unknown[]>>> = {};
     const keep = (col: Column, detail: string, round: number, value: unknown) => {
-      const byDetail = kept[col] ??= {};
-      (byDetail[detail] ??= new Array(rounds).fill(null))[round] = value;
+      const into = detail === "rr" ? rrKept : kept;
+      const n = detail === "rr" ? this.o.rrRounds : this.o.rounds;
+      const byDetail = into[col] ??= {};
+      (byDetail[detail] ??= new Array(n).fill(null))[round] = value;
     };
     for (let round = 0; round < rounds; round++) {
       for (const { slot, step: col } of rr.filter((s) => s.round === round)) {
         await this.attempt(col, `rr, round ${round + 1}, slot ${slot + 1}`, async () => {
           const j = await this.rrRun(col, round);
-          figs.set("rrP50Us", col, round, j.client.p50Us);
-          figs.set("rrP99Us", col, round, j.client.p99Us);
-          figs.set("rrTps", col, round, j.client.tps);
+          rrFigs.set("rrP50Us", col, round, j.client.p50Us);
+          rrFigs.set("rrP99Us", col, round, j.client.p99Us);
+          rrFigs.set("rrTps", col, round, j.client.tps);
           keep(col, "rr", round, { round, slot, ...j });
         });
       }
@@ -627,6 +632,7 @@ class MtuRun {
         });
       }
     }
+    this.recordRounds(rrFigs, rrKept);
     this.recordRounds(figs, kept);
   }
 

@@ -115,7 +115,8 @@ interopTest(
     try {
       const e2e = new URL("../../bench/e2e.ts", import.meta.url).pathname;
       const r = await runCommand(
-        // One round of the connection rows (the default, 5 with --quick, is a measurement's).
+        // One round of the connection and request/response rows (the defaults are a
+        // measurement's: 5 with --quick, and 3).
         [
           Deno.execPath(),
           "run",
@@ -125,6 +126,8 @@ interopTest(
           "--seconds",
           "1",
           "--rounds",
+          "1",
+          "--rr-rounds",
           "1",
           "--out",
           out,
@@ -177,6 +180,10 @@ interopTest(
           m.results.ustack_ustack.connPerS,
         ]);
         assert.equal(m.roundRatioToKernel.ustack_kernel.httpConnPerS.n, 1);
+        assert.deepEqual(m.rounds.rrP99Us.ustack_kernel.perRound, [
+          m.results.ustack_kernel.rrP99Us,
+        ]);
+        assert.equal(m.roundRatioToKernel.ustack_ustack.rrP50Us.n, 1);
         assert.deepEqual(m.errors, []);
       }
       // Namespaces named after a process that is gone (the benchmark has exited) are leaks;
