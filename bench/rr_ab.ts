@@ -5,10 +5,14 @@
  * work) weighs on every configuration alike; ratios are taken to the same round's kernel↔kernel.
  *
  * ```
- * deno run --allow-all bench/rr_ab.ts [--mtu 9000] [--rounds 5] [--seconds 3]
+ * deno run --allow-all bench/rr_ab.ts [--mtu 9000]... [--rounds 5] [--seconds 3]
  *                                     [--variant "NAME=FLAGS"]... [--base "NAME=PATH[ FLAGS]"]...
- *                                     [--hog N] [--out FILE]
+ *                                     [--pairs uk,uu] [--hog N] [--out FILE]
  * ```
+ *
+ * `--mtu` may be given more than once: every round then runs every MTU in turn, each on a link
+ * of its own made at the start (a configuration's name gets `@MTU`), so two MTUs compare in the
+ * same slot of a shared machine. `--pairs uk` runs only ustack→kernel (`uu` only ustack↔ustack).
  *
  * `--variant NAME=FLAGS` adds FLAGS (split at blanks, e.g. `--busy-poll 20`; words like
  * `VAR=VALUE` set environment variables) to both stacks of its runs; a word prefixed `c:` goes
@@ -29,8 +33,13 @@ import { startHogs, stopHogs } from "./udp_ab.ts";
 
 /** One request/response run. */
 export interface RrRun {
-  /** `kernel`, or `VARIANT:uk` (ustack→kernel) / `VARIANT:uu` (ustack↔ustack). */
+  /**
+   * `kernel`, or `VARIANT:uk` (ustack→kernel) / `VARIANT:uu` (ustack↔ustack); with more than
+   * one MTU each followed by `@MTU`.
+   */
   config: string;
+  /** Link MTU of the run. */
+  mtu: number;
   /** Round number. */
   round: number;
   /** Client latency percentiles (µs) and transactions/s. */
@@ -46,8 +55,10 @@ export interface RrRun {
 
 /** Options of {@link runRrAb}. */
 export interface RrAbOptions {
-  /** Link MTU. */
-  mtu: number;
+  /** Link MTUs: every round runs each, in this order. */
+  mtus: number[];
+  /** Pairs of each variant: `uk` (ustack→kernel), `uu` (ustack↔ustack) [both]. */
+  pairs?: ("uk" | "uu")[];
   /** Rounds. */
   rounds: number;
   /** Seconds of each measurement. */
@@ -81,11 +92,12 @@ function median(xs: number[]): number {
 
 /** Run the rounds on a fresh link (deleted at the end); returns every run. */
 export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
-  const link = await BenchLink.create(o.mtu);
+  const links: BenchLink[] = [];
   const runs: RrRun[] = [];
   let port = 6500;
-  const peer = link.addr("peer");
+  const pairs = o.pairs ?? ["uk", "uu"];
   const one = async (
+    link: BenchLink,
     config: string,
     round: number,
     cli: string,
@@ -93,6 +105,7 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
     client: string[],
   ): Promise<void> => {
     const p = port++;
+    const peer = link.addr("peer");
     const srv: BenchProcess = link.start(
       "peer",
       cliCommand(cli, [
@@ -119,7 +132,8 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
       const j = lastJson(f.stdout, "summary");
       const s = lastJson((await srv.stop()).stdout, "summary");
       runs.push({
-        config,
+        config: o.mtus.length > 1 ? `${config}@${link.mtu}` : config,
+        mtu: link.mtu,
         round,
         p50Us: j.p50Us,
         p99Us: j.p99Us,
@@ -133,35 +147,40 @@ export async function runRrAb(o: RrAbOptions): Promise<RrRun[]> {
     }
   };
   try {
+    for (const mtu of o.mtus) links.push(await BenchLink.create(mtu));
     for (let round = 0; round < o.rounds; round++) {
       const hogs = startHogs(o.hog ?? 0);
       try {
-        await oneRound(round);
+        for (const link of links) await oneRound(link, round);
       } finally {
         await stopHogs(hogs);
       }
     }
   } finally {
-    await link.destroy();
+    for (const link of links) await link.destroy();
   }
   return runs;
 
-  async function oneRound(round: number): Promise<void> {
+  async function oneRound(link: BenchLink, round: number): Promise<void> {
     await link.setKernelAddress("stack", true);
     await link.setKernelAddress("peer", true);
-    await one("kernel", round, USTACK_CLI, ["--kernel"], ["--kernel"]);
+    await one(link, "kernel", round, USTACK_CLI, ["--kernel"], ["--kernel"]);
     await link.setKernelAddress("stack", false);
     for (const [name, cli, flags] of o.variants) {
       const mine = [...link.stackOptions("stack", "af_packet"), ...sideFlags(flags, "c")];
-      await link.setKernelAddress("peer", true);
-      await one(`${name}:uk`, round, cli, ["--kernel"], mine);
-      await link.setKernelAddress("peer", false);
-      const theirs = [...link.stackOptions("peer", "af_packet"), ...sideFlags(flags, "s")];
-      await one(`${name}:uu`, round, cli, theirs, mine);
+      if (pairs.includes("uk")) {
+        await link.setKernelAddress("peer", true);
+        await one(link, `${name}:uk`, round, cli, ["--kernel"], mine);
+      }
+      if (pairs.includes("uu")) {
+        await link.setKernelAddress("peer", false);
+        const theirs = [...link.stackOptions("peer", "af_packet"), ...sideFlags(flags, "s")];
+        await one(link, `${name}:uu`, round, cli, theirs, mine);
+      }
     }
     console.error(
-      `round ${round}: ` +
-        runs.filter((r) => r.round === round).map((r) =>
+      `round ${round} MTU ${link.mtu}: ` +
+        runs.filter((r) => r.round === round && r.mtu === link.mtu).map((r) =>
           `${r.config} p50 ${r.p50Us} p99 ${r.p99Us}`
         ).join(", "),
     );
@@ -200,13 +219,15 @@ function cpuPerRoundTrip(runs: RrRun[]): string {
 
 /** Per configuration: medians of the figures and of the same-round ratios to kernel↔kernel. */
 export function summarize(runs: RrRun[]): string[] {
-  const kernel = new Map(runs.filter((r) => r.config === "kernel").map((r) => [r.round, r]));
+  // The kernel↔kernel run of the same round and MTU.
+  const key = (r: RrRun): string => `${r.round}/${r.mtu}`;
+  const kernel = new Map(runs.filter((r) => r.config.startsWith("kernel")).map((r) => [key(r), r]));
   const lines: string[] = [];
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     const mine = runs.filter((r) => r.config === c);
     const ratio = (k: "p50Us" | "p99Us" | "p999Us") => {
-      if (c === "kernel") return "";
-      const rs = mine.map((r) => r[k] / (kernel.get(r.round)?.[k] ?? NaN));
+      if (c.startsWith("kernel")) return "";
+      const rs = mine.map((r) => r[k] / (kernel.get(key(r))?.[k] ?? NaN));
       return ` (${median(rs).toFixed(2)}x)`;
     };
     lines.push(
@@ -222,7 +243,8 @@ export function summarize(runs: RrRun[]): string[] {
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      mtu: { type: "string", default: "9000" },
+      mtu: { type: "string", multiple: true },
+      pairs: { type: "string", default: "uk,uu" },
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "3" },
       variant: { type: "string", multiple: true },
@@ -234,7 +256,8 @@ if (import.meta.main) {
   });
   if (values.help) {
     console.log(`usage: deno run --allow-all bench/rr_ab.ts [options]
-  --mtu N           link MTU (9000)
+  --mtu N           link MTU (9000); repeatable: every round runs each MTU in turn
+  --pairs LIST      uk (ustack→kernel), uu (ustack↔ustack) or both (uk,uu)
   --rounds N        rounds, every configuration once per round (5)
   --seconds N       seconds of each measurement (3)
   --variant N=FLAGS stack flags of configuration N on both stacks, e.g. "spin=--busy-poll 200"
@@ -250,8 +273,13 @@ if (import.meta.main) {
     console.error(`rr_ab: missing ${missing.join(", ")}`);
     Deno.exit(2);
   }
+  const pairs = values.pairs.split(",").map((p) => {
+    if (p !== "uk" && p !== "uu") throw new Error(`--pairs: ${p}: not uk or uu`);
+    return p as "uk" | "uu";
+  });
   const o: RrAbOptions = {
-    mtu: Number(values.mtu),
+    mtus: (values.mtu ?? ["9000"]).map(Number),
+    pairs,
     rounds: Number(values.rounds),
     seconds: Number(values.seconds),
     hog: Number(values.hog),
@@ -262,7 +290,11 @@ if (import.meta.main) {
   };
   const runs = await runRrAb(o);
   const lines = summarize(runs);
-  console.log(`MTU ${o.mtu}, ${o.rounds} rounds of ${o.seconds} s (medians; x = to kernel↔kernel)`);
+  console.log(
+    `MTU ${
+      o.mtus.join(", ")
+    }, ${o.rounds} rounds of ${o.seconds} s (medians; x = to kernel↔kernel)`,
+  );
   for (const l of lines) console.log(l);
   if (values.out !== undefined) {
     await Deno.writeTextFile(
