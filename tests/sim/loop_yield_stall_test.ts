@@ -48,8 +48,12 @@ class StallingSource implements MonotonicSource {
   }
 }
 
-/** Run a loop that goes idle on the stalling clock for 200 ms; its counters and clock reads. */
-async function idleLoop(opts: EventLoopOptions, always = false, slowEvery = 0) {
+/**
+ * Run a loop that goes idle on the stalling clock for 200 ms — longer, up to 5 s, until the
+ * clock has made `minSlow` slow reads (a loaded machine polls fewer times in 200 ms); its
+ * counters and clock reads.
+ */
+async function idleLoop(opts: EventLoopOptions, always = false, slowEvery = 0, minSlow = 0) {
   const source = new StallingSource(always, slowEvery);
   const rig = makeUdpRxRig({ mtu: 1500, clock: new MonotonicClock(source) });
   // One datagram, then nothing: the loop busy-polls for the rest of the test.
@@ -71,6 +75,9 @@ async function idleLoop(opts: EventLoopOptions, always = false, slowEvery = 0) {
   const running = loop.run();
   try {
     await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 96 && source.slow < minSlow; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const s = loop.stats;
     return {
       spins: s.spins - s0.spins,
@@ -139,7 +146,8 @@ Deno.test({
   async fn() {
     // Every 20,000th poll takes 2 ms: about two in a 50 ms hold of 1 µs polls, fewer than
     // HOLD_PREEMPTS (a niced task of the loop's own session gets its rare slice too).
-    const r = await idleLoop({ yieldStallUs: 1000, yieldStallMode: "spin" }, false, 20_000);
+    // Until four slow polls: beside CPU hogs 200 ms were too few polls for two.
+    const r = await idleLoop({ yieldStallUs: 1000, yieldStallMode: "spin" }, false, 20_000, 4);
     assert.ok(r.slow >= 2, `${r.slow} slow polls (the test needs some)`);
     assert.ok(r.stalls >= 1, `${r.stalls} stalled yields`);
     assert.equal(r.preempted, 0, `${r.slow} slow polls ended a hold`);
