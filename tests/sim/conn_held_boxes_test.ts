@@ -117,17 +117,20 @@ Deno.test("conn held: an idle connection keeps no per-ACK rate sample, no pendin
   // Object sizes (V8's self bytes, 8 B a field; main in brackets, here with room for about
   // three more fields): the rate's nine RS.* fields [152 B], the scoreboard's nine column
   // fields [232 B], the estimator's five bounds fields [128 B], the sender's five copies of the
-  // loss control's parts [352 B].
+  // loss control's parts [352 B]; CUBIC's three constants, now getters [192 B; two fields of
+  // room].
   const sizes = {
     DeliveryRate: perObject("DeliveryRate"),
     Scoreboard: perObject("Scoreboard"),
     RttEstimator: perObject("RttEstimator"),
     TcpSender: perObject("TcpSender"),
+    Cubic: perObject("Cubic"),
   };
   assert.ok(sizes.DeliveryRate <= 104, JSON.stringify(sizes));
   assert.ok(sizes.Scoreboard <= 184, JSON.stringify(sizes));
   assert.ok(sizes.RttEstimator <= 112, JSON.stringify(sizes));
   assert.ok(sizes.TcpSender <= 336, JSON.stringify(sizes));
+  assert.ok(sizes.Cubic <= 184, JSON.stringify(sizes));
   for (const ep of held) assert.equal(ep.snd.sb, ep.snd.loss.sb); // still the loss control's
   assert.equal(held.length, 400);
 });
