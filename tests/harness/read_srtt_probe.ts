@@ -20,8 +20,7 @@ const net = makeSimNet({ mtu: 9000, tcp: { receiveBufferBytes: 1 << 20 } });
 const { c, s } = connectPair(net);
 // A fractional smoothed RTT, as a real path has (the simulated one's is whole milliseconds: a
 // small integer, never boxed).
-s.snd.rtt.pendingMs = 0.37;
-s.snd.rtt.samplePending();
+s.snd.rtt.sample(0.37);
 const chunk = new Uint8Array(64 * 1024);
 const one = new Uint8Array(1);
 /** Fill `s`'s receive buffer (the RTT sampled on the way: the sender side's srtt is set). */

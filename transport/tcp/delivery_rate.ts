@@ -12,7 +12,8 @@
  * compression cannot inflate the rate).
  *
  * Times are in ms (fractional), sizes in bytes, rates in bytes per ms. Nothing is allocated:
- * the sample is this object's fields, rewritten by every ACK.
+ * the sample is the fields of one {@link RateSample} shared by every connection, rewritten by
+ * every ACK (an idle connection keeps only its counters).
  *
  * @module
  */
@@ -36,6 +37,43 @@ export interface AckTimes {
   /** RACK.min_RTT when the ACK began (ms). */
   readonly minRtt: number;
 }
+
+/**
+ * The rate sample of one ACK (RS.*, draft §3.3): written by {@link DeliveryRate.beginAck},
+ * `onDelivered*` and {@link DeliveryRate.endAck}, read while the ACK is processed. One record
+ * serves every connection ({@link DeliveryRate.sample}): an ACK is processed whole before the
+ * next one begins.
+ *
+ * @example
+ * ```ts
+ * const r = new DeliveryRate();
+ * r.beginAck();
+ * r.sample.rateBytesPerMs; // -1: no sample yet
+ * ```
+ */
+export class RateSample {
+  /** RS.prior_delivered: `delivered` when the sample's newest packet was sent; -1: none. */
+  priorDelivered = -1;
+  /** RS.prior_time: `deliveredTimeMs` then. */
+  priorTimeMs = 0;
+  /** RS.send_elapsed: time the sample's newest packet took to send since its flight began. */
+  sendElapsedMs = 0;
+  /** RS.ack_elapsed: time from `priorTimeMs` to this ACK. */
+  ackElapsedMs = 0;
+  /** RS.is_app_limited: the sample's newest packet was sent while application-limited. */
+  isAppLimited = false;
+  /** RS.delivered: bytes delivered over the sample's interval. */
+  sampleDelivered = 0;
+  /** RS.interval: the sample's interval in ms (the longer of send and ACK elapsed). */
+  intervalMs = 0;
+  /** RS.delivery_rate in bytes per ms; -1 when this ACK gives no valid sample. */
+  rateBytesPerMs = -1;
+  /** Send time of the sample's newest packet (which of two equal snapshots is newer). */
+  newestSentMs = -Infinity;
+}
+
+/** The sample of the ACK being processed, shared by every connection (one thread). */
+const SAMPLE = new RateSample();
 
 /**
  * The connection's delivery counters and the latest rate sample.
@@ -63,23 +101,6 @@ export class DeliveryRate {
   /** Bytes marked lost over the connection's life (C.lost, for BBR's loss accounting). */
   lost = 0;
 
-  // ---- the sample of the last ACK (RS.*) -----------------------------------------------
-  /** RS.prior_delivered: `delivered` when the sample's newest packet was sent; -1: none. */
-  priorDelivered = -1;
-  /** RS.prior_time: `deliveredTimeMs` then. */
-  priorTimeMs = 0;
-  /** RS.send_elapsed: time the sample's newest packet took to send since its flight began. */
-  sendElapsedMs = 0;
-  /** RS.ack_elapsed: time from `priorTimeMs` to this ACK. */
-  ackElapsedMs = 0;
-  /** RS.is_app_limited: the sample's newest packet was sent while application-limited. */
-  isAppLimited = false;
-  /** RS.delivered: bytes delivered over the sample's interval. */
-  sampleDelivered = 0;
-  /** RS.interval: the sample's interval in ms (the longer of send and ACK elapsed). */
-  intervalMs = 0;
-  /** RS.delivery_rate in bytes per ms; -1 when this ACK gives no valid sample. */
-  rateBytesPerMs = -1;
   /**
    * The rate TCP_INFO reports (bytes per ms; 0 before one): the last valid sample that was not
    * application-limited, or an application-limited one that was higher (Linux `tcp_rate_gen`'s
@@ -90,8 +111,48 @@ export class DeliveryRate {
   reportedBytesPerMs = 0;
   /** {@link DeliveryRate.reportedBytesPerMs} came from an application-limited sample. */
   reportedAppLimited = false;
-  /** Send time of the sample's newest packet (for the caller's RTT filter). */
-  #newestSentMs = -Infinity;
+  /**
+   * The rate sample of the ACK being processed (RS.*, §3.3): one record shared by every
+   * connection of the process (one ACK at a time on the one thread), rewritten from
+   * {@link DeliveryRate.beginAck} to {@link DeliveryRate.endAck} — read it during the ACK. Kept
+   * in each connection it cost every idle connection nine fields and a heap number
+   * (bench/README.md, branch held9d).
+   */
+  get sample(): RateSample {
+    return SAMPLE;
+  }
+  /** RS.prior_delivered of the current ACK's sample ({@link RateSample.priorDelivered}). */
+  get priorDelivered(): number {
+    return SAMPLE.priorDelivered;
+  }
+  /** RS.prior_time of the current ACK's sample. */
+  get priorTimeMs(): number {
+    return SAMPLE.priorTimeMs;
+  }
+  /** RS.send_elapsed of the current ACK's sample. */
+  get sendElapsedMs(): number {
+    return SAMPLE.sendElapsedMs;
+  }
+  /** RS.ack_elapsed of the current ACK's sample. */
+  get ackElapsedMs(): number {
+    return SAMPLE.ackElapsedMs;
+  }
+  /** RS.is_app_limited of the current ACK's sample. */
+  get isAppLimited(): boolean {
+    return SAMPLE.isAppLimited;
+  }
+  /** RS.delivered of the current ACK's sample. */
+  get sampleDelivered(): number {
+    return SAMPLE.sampleDelivered;
+  }
+  /** RS.interval of the current ACK's sample (ms). */
+  get intervalMs(): number {
+    return SAMPLE.intervalMs;
+  }
+  /** RS.delivery_rate of the current ACK (bytes per ms); -1 when it gives no valid sample. */
+  get rateBytesPerMs(): number {
+    return SAMPLE.rateBytesPerMs;
+  }
 
   /** The snapshot a transmission records is read from the fields after this call. */
   onSend(nowMs: number, nothingInFlight: boolean): void {
@@ -118,9 +179,10 @@ export class DeliveryRate {
 
   /** Start processing an ACK: no sample yet. */
   beginAck(): void {
-    this.priorDelivered = -1;
-    this.rateBytesPerMs = -1;
-    this.#newestSentMs = -Infinity;
+    const rs = SAMPLE;
+    rs.priorDelivered = -1;
+    rs.rateBytesPerMs = -1;
+    rs.newestSentMs = -Infinity;
   }
 
   /**
@@ -167,19 +229,20 @@ export class DeliveryRate {
     const snapDeliveredTimeMs = timeCol[i];
     const snapFirstSentMs = firstCol[i];
     const sentMs = sentCol[i];
+    const rs = SAMPLE;
     this.delivered += bytes;
     this.deliveredTimeMs = nowMs;
     // The most recently sent transmission this ACK delivers starts the sample.
     if (
-      snapDelivered > this.priorDelivered ||
-      (snapDelivered === this.priorDelivered && sentMs > this.#newestSentMs)
+      snapDelivered > rs.priorDelivered ||
+      (snapDelivered === rs.priorDelivered && sentMs > rs.newestSentMs)
     ) {
-      this.priorDelivered = snapDelivered;
-      this.priorTimeMs = snapDeliveredTimeMs;
-      this.isAppLimited = appLimited;
-      this.sendElapsedMs = sentMs - snapFirstSentMs;
-      this.ackElapsedMs = nowMs - snapDeliveredTimeMs;
-      this.#newestSentMs = sentMs;
+      rs.priorDelivered = snapDelivered;
+      rs.priorTimeMs = snapDeliveredTimeMs;
+      rs.isAppLimited = appLimited;
+      rs.sendElapsedMs = sentMs - snapFirstSentMs;
+      rs.ackElapsedMs = nowMs - snapDeliveredTimeMs;
+      rs.newestSentMs = sentMs;
       // The next sample's send interval starts at this packet's send time.
       this.firstSentMs = sentMs;
     }
@@ -201,18 +264,17 @@ export class DeliveryRate {
     if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) {
       this.appLimitedUntil = 0;
     }
-    if (this.priorDelivered < 0) return;
-    this.sampleDelivered = this.delivered - this.priorDelivered;
-    const interval = this.sendElapsedMs > this.ackElapsedMs
-      ? this.sendElapsedMs
-      : this.ackElapsedMs;
-    this.intervalMs = interval;
+    const rs = SAMPLE;
+    if (rs.priorDelivered < 0) return;
+    rs.sampleDelivered = this.delivered - rs.priorDelivered;
+    const interval = rs.sendElapsedMs > rs.ackElapsedMs ? rs.sendElapsedMs : rs.ackElapsedMs;
+    rs.intervalMs = interval;
     if (!(interval > 0) || interval < minRttMs) return;
-    const rate = this.sampleDelivered / interval;
-    this.rateBytesPerMs = rate;
-    if (!this.isAppLimited || rate >= this.reportedBytesPerMs) {
+    const rate = rs.sampleDelivered / interval;
+    rs.rateBytesPerMs = rate;
+    if (!rs.isAppLimited || rate >= this.reportedBytesPerMs) {
       this.reportedBytesPerMs = rate;
-      this.reportedAppLimited = this.isAppLimited;
+      this.reportedAppLimited = rs.isAppLimited;
     }
   }
 }

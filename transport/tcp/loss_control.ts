@@ -43,7 +43,7 @@ import {
   RX_RENO,
   RX_TLP,
 } from "./retrans_log.ts";
-import type { RttEstimator } from "./rtt_estimator.ts";
+import { PENDING_RTT, type RttEstimator } from "./rtt_estimator.ts";
 import { isDsack, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
@@ -404,19 +404,20 @@ export class LossControl extends Timer implements RackTimes {
     // RTT (RFC 6298, Karn): send times of never-retransmitted segments, else timestamps.
     // The ACK that completes a passive handshake acknowledges only our SYN: the handshake took
     // its (finer) sample from the SYN-ACK's send time already.
-    // The sample goes to the estimator in its field (`samplePending`): a local set from either
-    // source is a merge V8's mid tier keeps tagged, and a fractional RTT passed to a call V8
-    // does not inline is boxed too — either way a heap number per ACK.
+    // The sample goes to the estimator in a record (`PENDING_RTT`, `samplePending`): a local
+    // set from either source is a merge V8's mid tier keeps tagged, and a fractional RTT passed
+    // to a call V8 does not inline is boxed too — either way a heap number per ACK.
     const est = this.rtt;
-    est.pendingMs = sb.ackResults.ackRttOldestMs; // a field: a getter not inlined boxes it
+    const pending = PENDING_RTT;
+    pending.ms = sb.ackResults.ackRttOldestMs; // a field: a getter not inlined boxes it
     const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
     if (
-      est.pendingMs < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0
+      pending.ms < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0
     ) {
       const r = conn.tsEchoAgeMs(o);
-      if (r < 0x7fffffff) est.pendingMs = r;
+      if (r < 0x7fffffff) pending.ms = r;
     }
-    if (est.pendingMs >= 0) est.samplePending();
+    if (pending.ms >= 0) est.samplePending();
     else if (advanced) est.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd);
     if (sb.ackResults.ackRttNewestMs >= 0) this.#queueRttMs = sb.ackResults.ackRttNewestMs;
@@ -716,10 +717,11 @@ export class LossControl extends Timer implements RackTimes {
     s.srttMs = this.rtt.srttMs; // 0 before a sample; no merge (V8 would box it)
     s.lostBytes = lost;
     s.delivered = rate.delivered;
-    s.priorDelivered = rate.priorDelivered;
-    s.deliveryRate = rate.rateBytesPerMs;
-    s.intervalMs = rate.intervalMs;
-    s.isAppLimited = rate.isAppLimited;
+    const rs = rate.sample; // this ACK's rate sample (one record for every connection)
+    s.priorDelivered = rs.priorDelivered;
+    s.deliveryRate = rs.rateBytesPerMs;
+    s.intervalMs = rs.intervalMs;
+    s.isAppLimited = rs.isAppLimited;
     // The ACK covers data of a window that cwnd limited (see afterOutput).
     s.cwndLimited = this.#windowCwndLimited && seqLt(this.#priorUna, this.#cwndUsageSeq);
     s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;

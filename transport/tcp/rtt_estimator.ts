@@ -56,6 +56,70 @@ const K = 4;
 export const HANDSHAKE_RETRY_RTO_MS = 3000;
 
 /**
+ * An estimator's bounds and histogram: the same for every connection of a stack, so the
+ * estimators made with the same options share one record ({@link boundsOf}) instead of keeping
+ * five fields each (bench/README.md, branch held9d).
+ */
+class RttBounds {
+  constructor(
+    readonly initialRtoMs: number,
+    readonly minRtoMs: number,
+    readonly maxRtoMs: number,
+    readonly clockGranularityMs: number,
+    readonly samplesNs: Histogram | null,
+  ) {}
+}
+
+/** The bounds records made last (a process has a few stacks, each with its options). */
+const BOUNDS: RttBounds[] = [];
+/** Most records {@link BOUNDS} keeps; the oldest is replaced past it. */
+const BOUNDS_MAX = 8;
+/** Where the next record past {@link BOUNDS_MAX} goes. */
+let boundsNext = 0;
+
+/** The shared bounds record for these options: one found in {@link BOUNDS}, or a new one. */
+function boundsOf(
+  initialRtoMs: number,
+  minRtoMs: number,
+  maxRtoMs: number,
+  clockGranularityMs: number,
+  samplesNs: Histogram | null,
+): RttBounds {
+  for (let i = 0; i < BOUNDS.length; i++) {
+    const b = BOUNDS[i];
+    if (
+      b.initialRtoMs === initialRtoMs && b.minRtoMs === minRtoMs && b.maxRtoMs === maxRtoMs &&
+      b.clockGranularityMs === clockGranularityMs && b.samplesNs === samplesNs
+    ) return b;
+  }
+  const b = new RttBounds(initialRtoMs, minRtoMs, maxRtoMs, clockGranularityMs, samplesNs);
+  if (BOUNDS.length < BOUNDS_MAX) BOUNDS.push(b);
+  else {
+    BOUNDS[boundsNext] = b;
+    boundsNext = (boundsNext + 1) % BOUNDS_MAX;
+  }
+  return b;
+}
+
+/**
+ * The RTT measurement {@link RttEstimator.samplePending} reads (ms): a caller holding a
+ * fractional RTT stores it in `ms` and calls that rather than passing it to
+ * {@link RttEstimator.sample}, whose argument V8 boxes when it does not inline the call (a heap
+ * number per ACK). One record for every estimator (one thread; written just before the call):
+ * a field in each was a heap number in every connection (bench/README.md, branch held9d).
+ *
+ * @example
+ * ```ts
+ * import { PENDING_RTT, RttEstimator } from "./rtt_estimator.ts";
+ * const rtt = new RttEstimator();
+ * PENDING_RTT.ms = 0.37;
+ * rtt.samplePending();
+ * rtt.srttMs; // 0.37
+ * ```
+ */
+export const PENDING_RTT: { ms: number } = { ms: DOUBLE_ZERO };
+
+/**
  * Smoothed RTT, RTT variance and the (backed-off, clamped) retransmission timeout of one
  * connection. Allocation-free after construction.
  *
@@ -71,16 +135,24 @@ export const HANDSHAKE_RETRY_RTO_MS = 3000;
  * ```
  */
 export class RttEstimator {
+  /** The bounds and histogram, shared with the stack's other estimators. */
+  readonly #bounds: RttBounds;
   /** Lower bound of the RTO in ms. */
-  readonly minRtoMs: number;
+  get minRtoMs(): number {
+    return this.#bounds.minRtoMs;
+  }
   /** Upper bound of the RTO in ms. */
-  readonly maxRtoMs: number;
+  get maxRtoMs(): number {
+    return this.#bounds.maxRtoMs;
+  }
   /** Clock granularity G in ms. */
-  readonly clockGranularityMs: number;
+  get clockGranularityMs(): number {
+    return this.#bounds.clockGranularityMs;
+  }
   /** RTO before the first sample in ms. */
-  readonly initialRtoMs: number;
-  /** Where samples are also recorded (ns), or null. */
-  readonly #samplesNs: Histogram | null;
+  get initialRtoMs(): number {
+    return this.#bounds.initialRtoMs;
+  }
   /**
    * Smoothed round-trip time SRTT in ms (0 before the first sample); written only by the
    * estimator. A field, not a getter: a getter V8 does not inline returns the fractional time
@@ -95,13 +167,6 @@ export class RttEstimator {
    * in it as a new heap number (one per RTT sample).
    */
   #baseRto = DOUBLE_ZERO;
-  /**
-   * An RTT measurement (ms) for {@link RttEstimator.samplePending}: a caller holding a
-   * fractional RTT stores it here and calls that rather than passing it to
-   * {@link RttEstimator.sample}, whose argument V8 boxes when it does not inline the call (a
-   * heap number per ACK). A double from the start.
-   */
-  pendingMs = DOUBLE_ZERO;
   /** Number of doublings since the last sample or reset. */
   #backoffs = 0;
   /** The RTO to use, clamped and backed off (cached). */
@@ -132,11 +197,7 @@ export class RttEstimator {
     if (minRtoMs > maxRtoMs) {
       throw new RangeError(`RttEstimator: minRtoMs ${minRtoMs} > maxRtoMs ${maxRtoMs}`);
     }
-    this.initialRtoMs = initialRtoMs;
-    this.minRtoMs = minRtoMs;
-    this.maxRtoMs = maxRtoMs;
-    this.clockGranularityMs = clockGranularityMs;
-    this.#samplesNs = samplesNs;
+    this.#bounds = boundsOf(initialRtoMs, minRtoMs, maxRtoMs, clockGranularityMs, samplesNs);
     this.#baseRto = initialRtoMs;
     this.#update();
   }
@@ -167,22 +228,23 @@ export class RttEstimator {
    * backed-off RTO is kept only until a valid sample arrives).
    */
   sample(rttMs: number): void {
-    this.pendingMs = rttMs;
+    PENDING_RTT.ms = rttMs;
     this.samplePending();
   }
 
   /**
-   * {@link RttEstimator.sample} of {@link RttEstimator.pendingMs}, read here from the field (a
-   * double), not passed: nothing is boxed however V8 compiles the call.
+   * {@link RttEstimator.sample} of {@link PENDING_RTT}'s `ms`, read here from the record (a
+   * double field), not passed: nothing is boxed however V8 compiles the call.
    */
   samplePending(): void {
-    const rttMs = this.pendingMs;
+    const rttMs = PENDING_RTT.ms;
     // Comparisons, not Number.isFinite: V8's mid tier calls that as a function, and the
     // sample passed to it (fractional) is a new heap number per ACK.
     if (!(rttMs >= 0 && rttMs < Infinity)) return;
     // Whole nanoseconds (what the histogram keeps): below 2**30 a small integer, where the
     // fraction would make the argument a new heap number when `record` is not inlined.
-    if (this.#samplesNs !== null) this.#samplesNs.record(Math.floor(rttMs * 1e6));
+    const samplesNs = this.#bounds.samplesNs;
+    if (samplesNs !== null) samplesNs.record(Math.floor(rttMs * 1e6));
     if (!this.#hasSample) {
       // RFC 6298 §2.2: the first measurement R gives SRTT = R, RTTVAR = R/2.
       this.srttMs = rttMs;
@@ -197,7 +259,7 @@ export class RttEstimator {
     }
     // RFC 6298 §2.2/§2.3: RTO = SRTT + max(G, K*RTTVAR).
     const v = K * this.#rttvar;
-    this.#baseRto = this.srttMs + Math.max(v, this.clockGranularityMs);
+    this.#baseRto = this.srttMs + Math.max(v, this.#bounds.clockGranularityMs);
     this.#backoffs = 0;
     this.#update();
   }
@@ -235,8 +297,9 @@ export class RttEstimator {
 
   /** Recompute the cached RTO: base × 2^backoffs, clamped (RFC 6298 §2.4, §2.5, §5.5). */
   #update(): void {
-    let rto = this.#baseRto < this.minRtoMs ? this.minRtoMs : this.#baseRto;
+    const b = this.#bounds;
+    let rto = this.#baseRto < b.minRtoMs ? b.minRtoMs : this.#baseRto;
     rto *= 2 ** this.#backoffs;
-    this.#rto = rto > this.maxRtoMs ? this.maxRtoMs : rto;
+    this.#rto = rto > b.maxRtoMs ? b.maxRtoMs : rto;
   }
 }

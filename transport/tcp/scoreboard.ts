@@ -132,6 +132,19 @@ interface Columns {
   logSerial: Int32Array<ArrayBuffer>;
 }
 
+/** The columns of a scoreboard with none of its own: every one a shared empty array. */
+const NO_COLUMNS: Columns = {
+  start: NO_U32,
+  end: NO_U32,
+  xmit: NO_F64,
+  flags: NO_U8,
+  why: NO_U8,
+  snapDelivered: NO_F64,
+  snapTime: NO_F64,
+  snapFirst: NO_F64,
+  logSerial: NO_I32,
+};
+
 /**
  * Columns given back by scoreboards that emptied (every record acknowledged), for the next
  * that needs some: a connection holds columns only while data is in flight, and short
@@ -233,24 +246,13 @@ export class Scoreboard {
   readonly #rate: DeliveryRate;
   readonly #max: number;
   #cap = 0;
-  // Until the first record, every column is a shared empty array (a crowd of idle connections
-  // holds none of its own); the first record grows them.
-  #start = NO_U32;
-  #end = NO_U32;
-  #xmit = NO_F64;
-  #flags = NO_U8;
-  /** Why the record was deemed lost, or last retransmitted (`RX_*` of `retrans_log.ts`). */
-  #why = NO_U8;
-  #snapDelivered = NO_F64;
-  #snapTime = NO_F64;
-  #snapFirst = NO_F64;
-  /** The retransmission log's serial of the record's last retransmission, or -1. */
-  #logSerial = NO_I32;
   /**
-   * The record of the columns held while they came from (or will go back to) the shared free
-   * list: reused on release instead of a new one each time. Null for grown or new columns.
+   * The columns, one record: until the first record (and again once emptied at the initial
+   * size) the shared empty set, so a crowd of idle connections holds no arrays of its own — and
+   * one field instead of nine (bench/README.md, branch held9d). Initial-size sets come from and
+   * go back to the free list whole.
    */
-  #cols: Columns | null = null;
+  #c: Columns = NO_COLUMNS;
   #head = 0;
   #n = 0;
   /** Nothing before this sequence number is lost and unretransmitted (search hint). */
@@ -274,41 +276,41 @@ export class Scoreboard {
 
   /** Start of record `i`. */
   start(i: number): number {
-    return this.#start[this.#head + i];
+    return this.#c.start[this.#head + i];
   }
 
   /** End (exclusive) of record `i`. */
   end(i: number): number {
-    return this.#end[this.#head + i];
+    return this.#c.end[this.#head + i];
   }
 
   /** Flags of record `i`. */
   flags(i: number): number {
-    return this.#flags[this.#head + i];
+    return this.#c.flags[this.#head + i];
   }
 
   /** Why record `i` was deemed lost, or last retransmitted (`RX_*` of `retrans_log.ts`). */
   reason(i: number): number {
-    return this.#why[this.#head + i];
+    return this.#c.why[this.#head + i];
   }
 
   /** Last send time of record `i` (ms). */
   xmitMs(i: number): number {
-    return this.#xmit[this.#head + i];
+    return this.#c.xmit[this.#head + i];
   }
 
   /** Bytes (sequence space, a FIN counts one) of record `i`. */
   length(i: number): number {
     const p = this.#head + i;
-    return seqDiff(this.#end[p], this.#start[p]);
+    return seqDiff(this.#c.end[p], this.#c.start[p]);
   }
 
   /** End of the highest SACKed record, or `fack`'s floor when nothing is SACKed. */
   get highSacked(): number {
     for (let i = this.#n - 1; i >= 0; i--) {
-      if ((this.#flags[this.#head + i] & SB_SACKED) !== 0) return this.#end[this.#head + i];
+      if ((this.#c.flags[this.#head + i] & SB_SACKED) !== 0) return this.#c.end[this.#head + i];
     }
-    return this.#n > 0 ? this.#start[this.#head] : this.fack >>> 0;
+    return this.#n > 0 ? this.#c.start[this.#head] : this.fack >>> 0;
   }
 
   /**
@@ -357,18 +359,19 @@ export class Scoreboard {
     const start = seqAdd(this.fack, fromFack);
     const end = seqAdd(start, len);
     this.#rate.onSend(nowMs, this.#n === 0);
-    if (this.#n > 0 && this.#end[this.#head + this.#n - 1] !== start) return false;
+    if (this.#n > 0 && this.#c.end[this.#head + this.#n - 1] !== start) return false;
     if (!this.#room(1)) {
       this.refused++;
       return false;
     }
     const p = this.#head + this.#n;
-    this.#start[p] = start;
-    this.#end[p] = end;
-    this.#xmit[p] = nowMs;
-    this.#flags[p] = (flags & SB_FIN) | (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
-    this.#why[p] = RX_NONE;
-    this.#logSerial[p] = -1;
+    const c = this.#c; // after #room, which may have replaced them
+    c.start[p] = start;
+    c.end[p] = end;
+    c.xmit[p] = nowMs;
+    c.flags[p] = (flags & SB_FIN) | (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
+    c.why[p] = RX_NONE;
+    c.logSerial[p] = -1;
     this.#snap(p);
     this.#n++;
     return true;
@@ -388,16 +391,22 @@ export class Scoreboard {
     }
     this.#rate.onSend(nowMs, false);
     const p = this.#head + i;
-    const f = this.#flags[p];
+    const f = this.#c.flags[p];
     if ((f & SB_RETRANS) === 0) this.retransBytes += len;
-    this.#flags[p] = (f | SB_RETRANS | SB_EVER_RETRANS) & ~(SB_DELIVERED | SB_APP_LIMITED) |
+    this.#c.flags[p] = (f | SB_RETRANS | SB_EVER_RETRANS) & ~(SB_DELIVERED | SB_APP_LIMITED) |
       (this.#rate.appLimitedNow ? SB_APP_LIMITED : 0);
-    this.#xmit[p] = nowMs;
-    if (reason >= 0) this.#why[p] = reason;
+    this.#c.xmit[p] = nowMs;
+    if (reason >= 0) this.#c.why[p] = reason;
     this.#snap(p);
     if (this.retransLog === null) this.retransLog = new RetransLog();
     this.retransLog.windowMs = this.reoWndMs;
-    this.#logSerial[p] = this.retransLog.add(this.#start, this.#end, this.#xmit, p, this.#why[p]);
+    this.#c.logSerial[p] = this.retransLog.add(
+      this.#c.start,
+      this.#c.end,
+      this.#c.xmit,
+      p,
+      this.#c.why[p],
+    );
     return len;
   }
 
@@ -407,9 +416,9 @@ export class Scoreboard {
    */
   nextLost(): number {
     if (this.lostBytes === 0 || this.#n === 0) return -1;
-    let i = this.#findAt(seqDiff(this.#lostHint, this.#start[this.#head]));
+    let i = this.#findAt(seqDiff(this.#lostHint, this.#c.start[this.#head]));
     if (i < 0) i = 0;
-    const flags = this.#flags;
+    const flags = this.#c.flags;
     for (; i < this.#n; i++) {
       const f = flags[this.#head + i];
       if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) {
@@ -428,17 +437,17 @@ export class Scoreboard {
    */
   markLost(i: number, reason: number = RX_NONE): void {
     const p = this.#head + i;
-    const f = this.#flags[p];
+    const f = this.#c.flags[p];
     if ((f & SB_SACKED) !== 0) return;
-    this.#why[p] = reason;
-    const len = seqDiff(this.#end[p], this.#start[p]);
+    this.#c.why[p] = reason;
+    const len = seqDiff(this.#c.end[p], this.#c.start[p]);
     if ((f & SB_RETRANS) !== 0) {
       this.retransBytes -= len;
       this.lostRetransmits++;
     }
     if ((f & SB_LOST) === 0) this.lostBytes += len;
-    this.#flags[p] = (f | SB_LOST) & ~SB_RETRANS;
-    if (seqLt(this.#start[p], this.#lostHint)) this.#lostHint = this.#start[p] | 0;
+    this.#c.flags[p] = (f | SB_LOST) & ~SB_RETRANS;
+    if (seqLt(this.#c.start[p], this.#lostHint)) this.#lostHint = this.#c.start[p] | 0;
   }
 
   /**
@@ -447,7 +456,7 @@ export class Scoreboard {
    * record is SACKed, RFC 2018 §8) — and what was retransmitted is retransmitted again.
    */
   markAllLost(): void {
-    if (this.#n > 0 && (this.#flags[this.#head] & SB_SACKED) !== 0) this.clearSacks();
+    if (this.#n > 0 && (this.#c.flags[this.#head] & SB_SACKED) !== 0) this.clearSacks();
     for (let i = 0; i < this.#n; i++) this.markLost(i, RX_RTO);
   }
 
@@ -456,12 +465,12 @@ export class Scoreboard {
    * tcp_undo_cwnd_reduction with `unmark_loss`); RACK marks again what really is.
    */
   unmarkLost(): void {
-    const flags = this.#flags;
+    const flags = this.#c.flags;
     for (let i = 0; i < this.#n; i++) {
       const p = this.#head + i;
       if ((flags[p] & SB_LOST) !== 0) {
         flags[p] &= ~SB_LOST;
-        this.lostBytes -= seqDiff(this.#end[p], this.#start[p]);
+        this.lostBytes -= seqDiff(this.#c.end[p], this.#c.start[p]);
       }
     }
   }
@@ -476,7 +485,7 @@ export class Scoreboard {
 
   /** Forget every SACK mark (the receiver reneged). */
   clearSacks(): void {
-    const flags = this.#flags;
+    const flags = this.#c.flags;
     for (let i = 0; i < this.#n; i++) flags[this.#head + i] &= ~SB_SACKED;
     this.sackedBytes = 0;
   }
@@ -522,9 +531,9 @@ export class Scoreboard {
    */
   ackToFromFack(fromFack: number): void {
     const ack = seqAdd(this.fack, fromFack);
-    const start = this.#start;
-    const end = this.#end;
-    const flags = this.#flags;
+    const start = this.#c.start;
+    const end = this.#c.end;
+    const flags = this.#c.flags;
     while (this.#n > 0) {
       const p = this.#head;
       const s = start[p];
@@ -579,10 +588,10 @@ export class Scoreboard {
     if (this.#n === 0) return;
     const left = blocks[2 * k];
     const right = blocks[2 * k + 1];
-    let i = this.#findAt(seqDiff(left, this.#start[this.#head]));
+    let i = this.#findAt(seqDiff(left, this.#c.start[this.#head]));
     if (i < 0) i = 0;
     // Split the record the block starts in, unless the block starts at its start.
-    if (seqLt(this.#start[this.#head + i], left)) {
+    if (seqLt(this.#c.start[this.#head + i], left)) {
       if (seqLe(this.end(i), left)) return; // nothing of it here (cannot happen after #find)
       if (this.#split(i, left)) i++;
       else if (seqGt(this.end(i), right)) return; // cannot mark a part: leave it
@@ -597,24 +606,24 @@ export class Scoreboard {
     // grows into it (each ACK of a receiver holding a hole moves it a segment or two on). The
     // boundary between the two moves, in place — Linux's `tcp_shift_skb_data` — where a split
     // and a merge would each move every later record: O(1) instead of O(records in flight).
-    if (i > first && i < this.#n && ((this.#start[this.#head + i] - right) | 0) < 0) {
+    if (i > first && i < this.#n && ((this.#c.start[this.#head + i] - right) | 0) < 0) {
       const q = this.#head + i;
-      const f = this.#flags[q];
+      const f = this.#c.flags[q];
       if ((f & SB_SACKED) === 0) {
         // The back's length, not its end: a small integer (a sequence number held across the
         // call could be a new heap number in V8's mid tier).
-        const back = seqDiff(this.#end[q], right);
+        const back = seqDiff(this.#c.end[q], right);
         // The front [start, right) as a split would leave it (no FIN: that is the back's),
         // SACKed with the same books; then it joins record i − 1 and the back keeps i.
-        this.#end[q] = right;
-        this.#flags[q] = f & ~SB_FIN;
+        this.#c.end[q] = right;
+        this.#c.flags[q] = f & ~SB_FIN;
         this.#sackOne(i);
-        const front = this.#flags[q];
-        this.#end[q - 1] = right;
-        this.#flags[q - 1] |= front & SB_EVER_RETRANS;
-        this.#start[q] = right;
-        this.#end[q] = seqAdd(right, back);
-        this.#flags[q] = f;
+        const front = this.#c.flags[q];
+        this.#c.end[q - 1] = right;
+        this.#c.flags[q - 1] |= front & SB_EVER_RETRANS;
+        this.#c.start[q] = right;
+        this.#c.end[q] = seqAdd(right, back);
+        this.#c.flags[q] = f;
         if (i - first > 1) this.#mergeSacked(first, i - first);
         return;
       }
@@ -622,7 +631,7 @@ export class Scoreboard {
     // The block ends inside record i: split it and mark the front.
     // seqLt written out: called under the `i < n` branch, V8 would box both numbers.
     if (
-      i < this.#n && ((this.#start[this.#head + i] - right) | 0) < 0 && this.#split(i, right)
+      i < this.#n && ((this.#c.start[this.#head + i] - right) | 0) < 0 && this.#split(i, right)
     ) {
       this.#sackOne(i);
       i++;
@@ -633,11 +642,11 @@ export class Scoreboard {
   /** Record `i` at physical index `p` is SACKed now. */
   #sackOne(i: number): void {
     const p = this.#head + i;
-    const f = this.#flags[p];
-    const end = this.#end[p];
+    const f = this.#c.flags[p];
+    const end = this.#c.end[p];
     // Before the early return, on every path: V8's mid tier inlines seqDiff/seqGt only there;
     // called under a branch they take the sequence numbers as new heap numbers.
-    const len = seqDiff(end, this.#start[p]);
+    const len = seqDiff(end, this.#c.start[p]);
     const endAfterFack = seqGt(end, this.fack);
     if ((f & SB_SACKED) !== 0) return;
     if ((f & SB_LOST) !== 0) this.lostBytes -= len;
@@ -646,15 +655,15 @@ export class Scoreboard {
     ACK.ackSacked += len;
     this.#delivered(p, len);
     if (endAfterFack) this.fack = end | 0;
-    this.#flags[p] = (f | SB_SACKED | SB_DELIVERED) & ~(SB_LOST | SB_RETRANS);
+    this.#c.flags[p] = (f | SB_SACKED | SB_DELIVERED) & ~(SB_LOST | SB_RETRANS);
   }
 
   /** Bookkeeping for `len` bytes of the record at physical `p` delivered now. */
   #delivered(p: number, len: number): void {
-    const f = this.#flags[p];
+    const f = this.#c.flags[p];
     const now = ACK.now;
-    const x = this.#xmit[p];
-    const end = this.#end[p];
+    const x = this.#c.xmit[p];
+    const end = this.#c.end[p];
     // The two comparisons made on every path: V8's mid tier inlines a call only on a path
     // nearly every call takes, and seqGt/seqLt called would take the sequence numbers as new
     // heap numbers.
@@ -682,7 +691,7 @@ export class Scoreboard {
     let valid = true;
     if (retrans) {
       valid = now - x >= ACK.minRtt;
-      const why = this.#why[p];
+      const why = this.#c.why[p];
       if (valid && why >= RX_RACK && why <= RX_RACK_AFTER_RETRANS) {
         if (ACK.echoAgeMs >= 0) valid = ACK.echoAgeMs <= Math.floor(now) - Math.floor(x);
         // RACK resends go out behind the queue: a delivery sooner than half the round trip
@@ -697,7 +706,7 @@ export class Scoreboard {
       // loss detection would only wait a round trip longer for 16 recoveries. Such a D-SACK
       // widens the window by RFC 8985 §6.2 step 4 alone (`RackTlp.onAck`).
       if (!valid && this.retransLog !== null) {
-        this.retransLog.delivered(this.#logSerial[p], this.#start, p, ACK);
+        this.retransLog.delivered(this.#c.logSerial[p], this.#c.start, p, ACK);
       }
     }
     if (valid) {
@@ -726,10 +735,10 @@ export class Scoreboard {
     if ((f & SB_DELIVERED) === 0) {
       this.#rate.onDeliveredAt(
         len,
-        this.#snapDelivered,
-        this.#snapTime,
-        this.#snapFirst,
-        this.#xmit,
+        this.#c.snapDelivered,
+        this.#c.snapTime,
+        this.#c.snapFirst,
+        this.#c.xmit,
         p,
         (f & SB_APP_LIMITED) !== 0,
         ACK, // the ACK's time read there: a double passed would be a new heap number
@@ -753,10 +762,10 @@ export class Scoreboard {
     if (off < 0) return -1;
     const n = this.#n;
     const head = this.#head;
-    const base = this.#start[head];
+    const base = this.#c.start[head];
     let lo = 0;
     let hi = n - 1;
-    const start = this.#start;
+    const start = this.#c.start;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (seqDiff(start[head + mid], base) <= off) lo = mid;
@@ -784,9 +793,9 @@ export class Scoreboard {
     const tail = this.#head + this.#n;
     this.#shift(p + 1, tail, 1);
     // The copy at p + 1 is the back half; p keeps the front.
-    this.#start[p + 1] = at;
-    this.#end[p] = at;
-    this.#flags[p] &= ~SB_FIN; // the FIN is the back half's last sequence number
+    this.#c.start[p + 1] = at;
+    this.#c.end[p] = at;
+    this.#c.flags[p] &= ~SB_FIN; // the FIN is the back half's last sequence number
     this.#n++;
     return true;
   }
@@ -795,9 +804,9 @@ export class Scoreboard {
   #mergeSacked(i: number, k: number): void {
     const p = this.#head + i;
     let keep = 0;
-    for (let j = 0; j < k; j++) keep |= this.#flags[p + j] & (SB_FIN | SB_EVER_RETRANS);
-    this.#end[p] = this.#end[p + k - 1];
-    this.#flags[p] |= keep;
+    for (let j = 0; j < k; j++) keep |= this.#c.flags[p + j] & (SB_FIN | SB_EVER_RETRANS);
+    this.#c.end[p] = this.#c.end[p + k - 1];
+    this.#c.flags[p] |= keep;
     const tail = this.#head + this.#n;
     this.#move(p + 1, p + k, tail - (p + k));
     this.#n -= k - 1;
@@ -812,15 +821,15 @@ export class Scoreboard {
     const src = p - 1;
     for (let k = 0; k < by; k++) {
       const d = p + k;
-      this.#start[d] = this.#start[src];
-      this.#end[d] = this.#end[src];
-      this.#xmit[d] = this.#xmit[src];
-      this.#flags[d] = this.#flags[src];
-      this.#why[d] = this.#why[src];
-      this.#snapDelivered[d] = this.#snapDelivered[src];
-      this.#snapTime[d] = this.#snapTime[src];
-      this.#snapFirst[d] = this.#snapFirst[src];
-      this.#logSerial[d] = this.#logSerial[src];
+      this.#c.start[d] = this.#c.start[src];
+      this.#c.end[d] = this.#c.end[src];
+      this.#c.xmit[d] = this.#c.xmit[src];
+      this.#c.flags[d] = this.#c.flags[src];
+      this.#c.why[d] = this.#c.why[src];
+      this.#c.snapDelivered[d] = this.#c.snapDelivered[src];
+      this.#c.snapTime[d] = this.#c.snapTime[src];
+      this.#c.snapFirst[d] = this.#c.snapFirst[src];
+      this.#c.logSerial[d] = this.#c.logSerial[src];
     }
   }
 
@@ -828,15 +837,15 @@ export class Scoreboard {
   #move(to: number, from: number, n: number): void {
     if (n <= 0 || to === from) return;
     const e = from + n;
-    this.#start.copyWithin(to, from, e);
-    this.#end.copyWithin(to, from, e);
-    this.#xmit.copyWithin(to, from, e);
-    this.#flags.copyWithin(to, from, e);
-    this.#why.copyWithin(to, from, e);
-    this.#snapDelivered.copyWithin(to, from, e);
-    this.#snapTime.copyWithin(to, from, e);
-    this.#snapFirst.copyWithin(to, from, e);
-    this.#logSerial.copyWithin(to, from, e);
+    this.#c.start.copyWithin(to, from, e);
+    this.#c.end.copyWithin(to, from, e);
+    this.#c.xmit.copyWithin(to, from, e);
+    this.#c.flags.copyWithin(to, from, e);
+    this.#c.why.copyWithin(to, from, e);
+    this.#c.snapDelivered.copyWithin(to, from, e);
+    this.#c.snapTime.copyWithin(to, from, e);
+    this.#c.snapFirst.copyWithin(to, from, e);
+    this.#c.logSerial.copyWithin(to, from, e);
   }
 
   /** Make room for `k` more records at the tail: compact, or grow up to the bound. */
@@ -867,31 +876,8 @@ export class Scoreboard {
   /** Empty: give initial-size columns back for reuse (grown ones stay: a bulk sender regrows). */
   #release(): void {
     if (this.#cap !== INITIAL_RECORDS) return;
-    if (FREE_COLUMNS.length < FREE_COLUMNS_MAX) {
-      // The columns are the ones of #cols when they came from the free list (no #grow since).
-      FREE_COLUMNS.push(
-        this.#cols ?? {
-          start: this.#start,
-          end: this.#end,
-          xmit: this.#xmit,
-          flags: this.#flags,
-          why: this.#why,
-          snapDelivered: this.#snapDelivered,
-          snapTime: this.#snapTime,
-          snapFirst: this.#snapFirst,
-          logSerial: this.#logSerial,
-        },
-      );
-    }
-    this.#cols = null;
-    this.#start = this.#end = NO_U32;
-    this.#xmit = NO_F64;
-    this.#snapDelivered = NO_F64;
-    this.#snapTime = NO_F64;
-    this.#snapFirst = NO_F64;
-    this.#logSerial = NO_I32;
-    this.#flags = NO_U8;
-    this.#why = NO_U8;
+    if (FREE_COLUMNS.length < FREE_COLUMNS_MAX) FREE_COLUMNS.push(this.#c);
+    this.#c = NO_COLUMNS;
     this.#cap = 0;
   }
 
@@ -900,51 +886,36 @@ export class Scoreboard {
     if (this.#cap === 0 && cap === INITIAL_RECORDS) {
       const c = FREE_COLUMNS.pop();
       if (c !== undefined) {
-        this.#start = c.start;
-        this.#end = c.end;
-        this.#xmit = c.xmit;
-        this.#flags = c.flags;
-        this.#why = c.why;
-        this.#snapDelivered = c.snapDelivered;
-        this.#snapTime = c.snapTime;
-        this.#snapFirst = c.snapFirst;
-        this.#logSerial = c.logSerial;
-        this.#cols = c;
+        this.#c = c;
         this.#head = 0;
         this.#cap = cap;
         return;
       }
     }
-    this.#cols = null;
+    const o = this.#c;
     const h = this.#head;
     const e = h + this.#n;
-    const start = new Uint32Array(cap);
-    start.set(this.#start.subarray(h, e));
-    this.#start = start;
-    const end = new Uint32Array(cap);
-    end.set(this.#end.subarray(h, e));
-    this.#end = end;
-    const xmit = new Float64Array(cap);
-    xmit.set(this.#xmit.subarray(h, e));
-    this.#xmit = xmit;
-    const flags = new Uint8Array(cap);
-    flags.set(this.#flags.subarray(h, e));
-    this.#flags = flags;
-    const why = new Uint8Array(cap);
-    why.set(this.#why.subarray(h, e));
-    this.#why = why;
-    const sd = new Float64Array(cap);
-    sd.set(this.#snapDelivered.subarray(h, e));
-    this.#snapDelivered = sd;
-    const st = new Float64Array(cap);
-    st.set(this.#snapTime.subarray(h, e));
-    this.#snapTime = st;
-    const sf = new Float64Array(cap);
-    sf.set(this.#snapFirst.subarray(h, e));
-    this.#snapFirst = sf;
-    const ls = new Int32Array(cap);
-    ls.set(this.#logSerial.subarray(h, e));
-    this.#logSerial = ls;
+    const c: Columns = {
+      start: new Uint32Array(cap),
+      end: new Uint32Array(cap),
+      xmit: new Float64Array(cap),
+      flags: new Uint8Array(cap),
+      why: new Uint8Array(cap),
+      snapDelivered: new Float64Array(cap),
+      snapTime: new Float64Array(cap),
+      snapFirst: new Float64Array(cap),
+      logSerial: new Int32Array(cap),
+    };
+    c.start.set(o.start.subarray(h, e));
+    c.end.set(o.end.subarray(h, e));
+    c.xmit.set(o.xmit.subarray(h, e));
+    c.flags.set(o.flags.subarray(h, e));
+    c.why.set(o.why.subarray(h, e));
+    c.snapDelivered.set(o.snapDelivered.subarray(h, e));
+    c.snapTime.set(o.snapTime.subarray(h, e));
+    c.snapFirst.set(o.snapFirst.subarray(h, e));
+    c.logSerial.set(o.logSerial.subarray(h, e));
+    this.#c = c;
     this.#head = 0;
     this.#cap = cap;
   }
@@ -952,9 +923,10 @@ export class Scoreboard {
   /** Take the delivery snapshot for the record at physical `p`. */
   #snap(p: number): void {
     const r = this.#rate;
-    this.#snapDelivered[p] = r.delivered;
-    this.#snapTime[p] = r.deliveredTimeMs;
-    this.#snapFirst[p] = r.firstSentMs;
+    const c = this.#c;
+    c.snapDelivered[p] = r.delivered;
+    c.snapTime[p] = r.deliveredTimeMs;
+    c.snapFirst[p] = r.firstSentMs;
   }
 }
 
