@@ -36,12 +36,19 @@
  * rate while V8 still compiles its hot path. Then the connection rows (`pingpong --connect`,
  * HTTP `ab`/`wrk`) in `--rounds N` rounds (3): a fresh pair's 1,000-connection
  * crowd lasts 50–350 ms and moves with how long its processes wait for a CPU
- * (bench/README.md, `conn9z`): one such slot no longer decides a cell.
+ * (bench/README.md, `conn9z`): one such slot no longer decides a cell. Last, the `--hold`
+ * figure (ustack↔ustack only: the kernel's memory per connection is not a process's): two
+ * `pingpong client --hold` runs against a stack's `pingpong server`, {@link HOLD_BASE} and
+ * `--hold N` connections (100,000 with `--quick`, else 1,000,000 — issue 9's target; 0: not
+ * run), and each side's process memory per connection, the difference of the two runs' peak
+ * RSS (and heap) over the difference of connections, as `bench/hold.ts` takes it. (A stack
+ * process's RSS moves by ±30 MB between runs: at 20,000 connections that was ±1,500 B a
+ * connection, at 100,000 it is ±300.)
  *
  * ```
  * deno run --allow-all bench/e2e.ts [--seconds N] [--quick] [--driver NAME] [--mtu N] [--only NAME]
  *                                   ["--stack-flags=--rx-ring v3"] [--rounds N] [--bulk-rounds N]
- *                                   [--warmup S] [--out FILE]
+ *                                   [--warmup S] [--hold N] [--out FILE]
  * ```
  *
  * Needs root, `ip`, `ss`, `iperf3`, `python3`, `ab`, `wrk`. Every wait is bounded; the
@@ -170,6 +177,10 @@ const ROWS: RowSpec[] = [
   row("httpKeepAliveRps", "HTTP keep-alive, wrk -c64", "req/s", "higher", 0),
   row("connPerS", `pingpong --connect ${RR_LEN} B`, "conn/s", "higher", 0),
   row("connPerSTwReuse", `pingpong --connect, kernel tw_reuse=1`, "conn/s", "higher", 0),
+  row("holdClientBytes", "pingpong --hold, client RSS per connection", "B", "lower", 0),
+  row("holdServerBytes", "pingpong --hold, server RSS per connection", "B", "lower", 0),
+  row("holdClientHeapBytes", "pingpong --hold, client heap per connection", "B", "lower", 0),
+  row("holdServerHeapBytes", "pingpong --hold, server heap per connection", "B", "lower", 0),
   row("tcpSyscallsPerFrame", "TCP sender syscalls", "per frame", "lower", 3),
   row("udpSyscallsPerFrame", "UDP sender syscalls", "per frame", "lower", 3),
   row("tcpRxSyscallsPerWire", "TCP receiver syscalls", "per wire packet", "lower", 3),
@@ -184,6 +195,7 @@ export const MEASUREMENTS = [
   "rr",
   "connect",
   "http",
+  "hold",
 ] as const;
 
 /** Options of a run. */
@@ -211,6 +223,8 @@ export interface E2eOptions {
    * the bytes after the mark only (`bench/e2e_warmup.ts`).
    */
   warmupSeconds: number;
+  /** Connections the `--hold` row holds (0: the row is not run). */
+  holdConnections: number;
   /**
    * BIG TCP: both veth ends' GSO/GRO limits (IPv4 and IPv6) at this many bytes, and
    * `--rx-large-frame` for every af_packet stack; absent: Linux's 64 KB (the default rig).
@@ -366,6 +380,18 @@ export const PORTS = {
 
 /** Port offset of each further round of the connection rows (`conn` ports; HTTP adds 1). */
 const ROUND_PORT_STEP = 100;
+
+/** The `--hold` row's smaller run: its memory is the start-up the figure leaves out. */
+export const HOLD_BASE = 1_000;
+/** Connections the `--hold` row holds by default, and with `--quick`. */
+const HOLD_DEFAULT = 1_000_000;
+const HOLD_QUICK = 100_000;
+/** The `--hold` row's server port (a stack's `pingpong server`). */
+const HOLD_PORT = 5400;
+/** Connections connecting at once in the `--hold` row (as `bench/hold.ts`). */
+const HOLD_CONC = 512;
+/** Ephemeral ports per source address of a stack client (Linux's range, 32768–60999). */
+const PORTS_PER_ADDR = 28_232;
 
 /**
  * A bulk or request/response port of round `round`: above the connection rows' (which step by
@@ -854,6 +880,65 @@ class MtuRun {
     }
   }
 
+  /**
+   * The `--hold` row (ustack↔ustack): {@link HOLD_BASE}, then
+   * {@link E2eOptions.holdConnections} connections held between a stack's `pingpong server`
+   * and `pingpong client --hold 1` (fresh processes each; the client takes one more source
+   * address per 28,000 connections), and each side's RSS per connection: the difference of
+   * the two runs' peaks over the difference of connections. Every connection must be held and
+   * every sampled round trip answered.
+   */
+  async holdRow(): Promise<void> {
+    const n = this.o.holdConnections;
+    if (n === 0 || !this.wanted("hold")) return;
+    const col: Column = "ustack_ustack";
+    await this.measure(col, "hold", async () => {
+      await this.addressesFor(col);
+      const small = await this.holdOnce(HOLD_BASE);
+      const big = await this.holdOnce(n);
+      const dn = big.held.connections - small.held.connections;
+      const client = (big.held.rss_bytes - small.held.rss_bytes) / dn;
+      const server = (big.server.rss_bytes - small.server.rss_bytes) / dn;
+      this.set("holdClientBytes", col, client);
+      this.set("holdServerBytes", col, server);
+      this.set("holdClientHeapBytes", col, (big.held.heap_bytes - small.held.heap_bytes) / dn);
+      this.set("holdServerHeapBytes", col, (big.server.heap_bytes - small.server.heap_bytes) / dn);
+      return { connections: n, base: HOLD_BASE, small, big };
+    });
+  }
+
+  /** One `--hold` run of `n` connections: the client's `held` and summary, the server's summary. */
+  async holdOnce(n: number): Promise<Record<string, any>> {
+    const prefix = this.#peer.split(".").slice(0, 3).join(".");
+    const extra: string[] = [];
+    const more = Math.ceil(n / (PORTS_PER_ADDR - 200)) - 1;
+    for (let i = 0; i < more; i++) extra.push("--addr", `${prefix}.${100 + i}/24`);
+    const srv = await this.startServer(
+      argv`pingpong server -p ${HOLD_PORT} -l ${RR_LEN} ${this.stackOpts("peer")}`,
+    );
+    try {
+      const cmd = ustackCommand([
+        ...argv`pingpong client ${this.#peer} -p ${HOLD_PORT} --hold 1 -C ${HOLD_CONC} -n ${n}`,
+        ...this.stackOpts("stack"),
+        ...extra,
+        "--json",
+      ]);
+      const f = await this.link.run("stack", cmd, 600_000);
+      mustSucceed("ustack pingpong client --hold", f);
+      const held = lastJson(f.stdout, "held");
+      const client = lastJson(f.stdout, "summary");
+      if (held.connections !== n || held.failed !== 0) {
+        throw new Error(`${held.connections} of ${n} held, ${held.failed} failed`);
+      }
+      if (client.round_trip_failed > 0) {
+        throw new Error(`${client.round_trip_failed} sampled round trips failed`);
+      }
+      return { held, client, server: lastJson((await srv.stop(60_000)).stdout, "summary") };
+    } finally {
+      await srv.stop();
+    }
+  }
+
   /** `net.ipv4.tcp_tw_reuse` of the stack end's (the clients') namespace; 2 is Linux's default. */
   async setTwReuse(value: number): Promise<void> {
     const f = await this.link.run(
@@ -1233,6 +1318,7 @@ export async function measureMtu(mtu: number, o: E2eOptions): Promise<MtuResult>
     await run.iperf3Rows();
     await run.bulkRounds();
     await run.clientRounds();
+    await run.holdRow();
   } catch (e) {
     run.result.errors.push(`set-up: ${(e as Error).message ?? e}`);
   } finally {
@@ -1394,6 +1480,7 @@ export function toRecord(
       rounds: o.rounds,
       bulkRounds: o.bulkRounds,
       warmupSeconds: o.warmupSeconds,
+      holdConnections: o.holdConnections,
     },
     columns: TITLES,
     rows: Object.fromEntries(
@@ -1440,6 +1527,8 @@ const USAGE = `usage: deno run --allow-all bench/e2e.ts [options]
                  kernel pair and the stacks in turn, the cell is the median (3)
   --bulk-rounds N  interleaved rounds of the TCP, UDP and request/response rows, the same
                  way (3)
+  --hold N       connections the pingpong --hold row holds, ustack↔ustack (1000000;
+                 --quick: 100000; 0: not run)
   --out FILE     JSON record (bench/results/e2e-<date>.json)`;
 
 /** Parse the command line; null for --help. Throws on bad values. */
@@ -1458,6 +1547,7 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
       rounds: { type: "string" },
       "bulk-rounds": { type: "string" },
       warmup: { type: "string" },
+      hold: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -1502,9 +1592,19 @@ export function parseE2eArgs(args: string[], now = new Date()): E2eOptions | nul
   if (!(warmupSeconds >= 0 && warmupSeconds <= 60)) {
     throw new Error(`--warmup ${values.warmup}: 0 <= S <= 60`);
   }
+  const holdConnections = values.hold === undefined
+    ? (values.quick ? HOLD_QUICK : HOLD_DEFAULT)
+    : Number(values.hold);
+  if (
+    !(Number.isInteger(holdConnections) &&
+      (holdConnections === 0 || (holdConnections > HOLD_BASE && holdConnections <= 1_000_000)))
+  ) {
+    throw new Error(`--hold ${values.hold}: 0 or an integer ${HOLD_BASE + 1}..1000000`);
+  }
   const date = now.toISOString().slice(0, 10);
   return {
     rounds,
+    holdConnections,
     bulkRounds,
     warmupSeconds,
     ...(bigTcp !== undefined ? { bigTcp } : {}),

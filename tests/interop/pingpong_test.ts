@@ -129,6 +129,9 @@ interopTest(
           "1",
           "--bulk-rounds",
           "1",
+          // A small held-connection row (100,000 with --quick).
+          "--hold",
+          "3000",
           "--out",
           out,
         ],
@@ -185,6 +188,19 @@ interopTest(
           m.results.kernel_ustack.tcpGbps,
         ]);
         assert.equal(m.roundRatioToKernel.ustack_ustack.rrP99Us.n, 1);
+        // The --hold row: 3,000 connections held ustack↔ustack, each side's RSS per connection.
+        assert.equal(m.details.ustack_ustack.hold.big.held.connections, 3000);
+        for (
+          const key of [
+            "holdClientBytes",
+            "holdServerBytes",
+            "holdClientHeapBytes",
+            "holdServerHeapBytes",
+          ]
+        ) {
+          assert.equal(typeof m.results.ustack_ustack[key], "number", `${m.mtu} ${key}`);
+          assert.equal(m.results.kernel_kernel[key] ?? null, null, `${m.mtu} kernel ${key}`);
+        }
         for (const col of ["kernel_kernel", "ustack_kernel", "kernel_ustack", "ustack_ustack"]) {
           const w = m.details[col].tcp.warmup;
           assert.ok(
@@ -310,6 +326,12 @@ Deno.test("bench:e2e: options and the table's ratios", () => {
   assert.equal(o.bigTcp, undefined);
   assert.equal(parseE2eArgs(["--big-tcp", "185000"])!.bigTcp, 185_000);
   assert.throws(() => parseE2eArgs(["--big-tcp", "65535"]), /--big-tcp 65535/);
+  // The --hold row: 100,000 connections with --quick, 1,000,000 without, 0 turns it off.
+  assert.equal(o.holdConnections, 100_000);
+  assert.equal(parseE2eArgs([])!.holdConnections, 1_000_000);
+  assert.equal(parseE2eArgs(["--hold", "0"])!.holdConnections, 0);
+  assert.throws(() => parseE2eArgs(["--hold", "500"]), /--hold 500/);
+  assert.deepEqual(parseE2eArgs(["--only", "hold"])!.only, ["hold"]);
 
   const none = {
     kernel_kernel: null,
