@@ -165,6 +165,13 @@ export interface Episode {
   ssthresh: number;
   /** cwnd at the first ACK after it (NaN when the trace ends within it). */
   cwndAfter: number;
+  /**
+   * The most segments one ACK acknowledged cumulatively from its first ACK to the first
+   * after it: the ACK that fills a hole acknowledges what was SACKed above it while the hole
+   * was open (the kernel's records hold the state before their ACK, so its filling ACK's
+   * count shows on the record after it — the first after the episode is included for that).
+   */
+  holeSegs: number;
 }
 
 /** The summary of one trace. */
@@ -201,6 +208,8 @@ export interface WindowSummary {
     ratio: number;
     /** Episodes whose cwnd after was at or above the cwnd before (undone). */
     undone: number;
+    /** {@link Episode.holeSegs}: median and 90th percentile over the episodes. */
+    holeSegs: { p50: number; p90: number };
   };
   /**
    * The RTT samples SRTT took, read back from its changes (RFC 6298: SRTT' = 7/8·SRTT +
@@ -320,10 +329,16 @@ export function summarise(recs: WindowRecord[]): WindowSummary {
         cwndBefore: recs[i - 1].cwnd,
         ssthresh: r.ssthresh,
         cwndAfter: NaN,
+        holeSegs: r.acked,
       };
       eps.push(cur);
+    } else if (cur !== null && r.acked > cur.holeSegs) cur.holeSegs = r.acked;
+    if (cur === null) {
+      // The first record after an episode: the kernel's shows its last ACK's count.
+      const e = eps.length > 0 ? eps[eps.length - 1] : null;
+      if (e !== null && start === i - 1 && r.acked > e.holeSegs) e.holeSegs = r.acked;
+      continue;
     }
-    if (cur === null) continue;
     if (reducing(r.state)) {
       cur.acks++;
       if (r.state > cur.state) cur.state = r.state;
@@ -387,6 +402,10 @@ export function summarise(recs: WindowRecord[]): WindowSummary {
       cwndAfter: r2(median(recov.map((e) => e.cwndAfter))),
       ratio: r2(median(recov.map((e) => e.cwndAfter / e.cwndBefore))),
       undone: recov.filter((e) => e.cwndAfter >= e.cwndBefore).length,
+      holeSegs: {
+        p50: r2(median(recov.map((e) => e.holeSegs))),
+        p90: r2(pct(recov.map((e) => e.holeSegs), 0.9)),
+      },
     },
     rttSamples: {
       n: samples.length,

@@ -110,3 +110,37 @@ Deno.test("cc trace: the RTT samples read back from SRTT's changes; a 1 ms echo 
   assert.equal(s.fineMeanMs, Math.round(((0.03 * 8 + 0.028 + 0.04) / 9) * 1000) / 1000);
   assert.equal(s.p50, 0.035); // the sixth of ten, sorted
 });
+
+Deno.test("cc trace: a recovery's hole is the most one ACK acknowledged in it or on the record after it", () => {
+  const recs: WindowRecord[] = [];
+  let t = 0;
+  const ack = (state: number, reductions: number, acked: number) =>
+    recs.push({
+      t: t++,
+      cwnd: 20,
+      ssthresh: 14,
+      unacked: 20,
+      acked,
+      state,
+      cwndLimited: true,
+      srttMs: 0.1,
+      reductions,
+    });
+  ack(0, 0, 2);
+  ack(3, 1, 0); // the stack's form: the ACK that fills the hole is the one that ends it
+  ack(3, 1, 1);
+  ack(0, 1, 15);
+  ack(0, 1, 3);
+  ack(3, 2, 0); // the kernel's form: a record holds the state before its ACK, so the
+  ack(0, 2, 1); // count of the ACK that ended the episode shows on the record after it
+  ack(0, 2, 22);
+  ack(0, 2, 2);
+  ack(3, 3, 0);
+  ack(3, 3, 1);
+  ack(0, 3, 7);
+  ack(0, 3, 3);
+  ack(0, 3, 30); // two records after its end: not this episode's
+  const s = summarise(recs);
+  assert.deepEqual(s.episodes, { Recovery: 3, backToBack: 0 });
+  assert.deepEqual(s.recovery.holeSegs, { p50: 15, p90: 22 });
+});

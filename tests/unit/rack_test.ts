@@ -77,10 +77,17 @@ Deno.test("RACK: D-SACK widens the reordering window per round; 16 recoveries sh
   sb.sack(6000, 7000);
   rack.onAck(sb, false, { sndUna: 1000, sndMax: 11000 });
   assert.equal(rack.reoWndMult, 1);
-  rack.onAck(sb, true, { sndUna: 1000, sndMax: 11000 }); // a D-SACK: step 2, reordering seen
+  rack.onAck(sb, true, { sndUna: 1000, sndMax: 11000 }); // a D-SACK: a step wider
   assert.equal(rack.reoWndMult, 2);
-  assert.ok(rack.reorderingSeen);
-  assert.equal(rack.reoWndMs(100, true, 5000, MSS), 50); // 2 × 100/4, even in recovery
+  assert.equal(rack.reoWndMs(100, false, 1000, MSS), 50); // 2 × 100/4
+  // A D-SACK is not reordering seen (§6.2 step 3 decides that): no window in recovery or
+  // with DupThresh segments SACKed.
+  assert.equal(rack.reorderingSeen, false);
+  assert.equal(rack.reoWndMs(100, true, 1000, MSS), 0);
+  assert.equal(rack.reoWndMs(100, false, 5000, MSS), 0);
+  // Once reordering is seen the widened window holds there too.
+  rack.reorderingSeen = true;
+  assert.equal(rack.reoWndMs(100, true, 5000, MSS), 50);
   rack.onAck(sb, true, { sndUna: 2000, sndMax: 11000 }); // same round (SND.UNA before 11000): no step
   assert.equal(rack.reoWndMult, 2);
   rack.onAck(sb, true, { sndUna: 11000, sndMax: 12000 }); // the round ended: a new D-SACK steps again

@@ -12,7 +12,8 @@
  * once DupThresh segments are SACKed (the classic rule, so recovery starts as fast as with
  * three duplicate ACKs) — otherwise `min(reo_wnd_mult · min_RTT / 4, SRTT)`, where each
  * round of D-SACKs (a sign that retransmissions were spurious) widens it by one step and 16
- * recoveries without one shrink it back.
+ * recoveries without one shrink it back. A D-SACK alone does not count as reordering seen
+ * (step 3 decides that; a D-SACK of data RACK resent does: {@link RackTlp.onReorderedResend}).
  *
  * TLP (§7): with data in flight and no loss known, a probe timeout (PTO, about two RTTs)
  * replaces the RTO; when it fires the sender sends one new segment, or retransmits the last
@@ -194,7 +195,12 @@ export class RackTlp {
       this.dsackRound = snd.sndMax;
       if (this.reoWndMult < MAX_REO_WND_MULT) this.reoWndMult++;
       this.reoWndPersist = REO_WND_PERSIST;
-      this.reorderingSeen = true;
+      // Not RACK.reordering_seen: §6.2 step 4 widens the window on a D-SACK, step 3 alone
+      // says reordering was seen (as Linux's `tcp_rack_update_reo_wnd` leaves `reord_seen`).
+      // A copy the network made or a spurious probe or RTO resend is no reordering; marking it
+      // so kept a window (min_RTT/4 per step, up to SRTT) before every later resend — also in
+      // recovery, where no reordering seen means none. RACK's own resends D-SACKed are
+      // reordering: `onReorderedResend`.
     }
   }
 
