@@ -74,6 +74,8 @@ import {
 } from "./e2e_clients.ts";
 import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 import { setBigTcp } from "../tests/harness/big_tcp.ts";
+import { holdRun } from "./hold.ts";
+import { lastJson, mustSucceed } from "./proc_output.ts";
 import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 import { contentionText, type RunContention, watchRun } from "./run_contention.ts";
 import {
@@ -162,6 +164,8 @@ const STACK_START_MS = 500;
 function row(key: string, label: string, unit: string, better: "higher" | "lower", digits: number) {
   return { key, label, unit, better, digits };
 }
+
+export { lastJson, mustSucceed };
 
 /** The rows, in table order. */
 const ROWS: RowSpec[] = [
@@ -386,12 +390,8 @@ export const HOLD_BASE = 1_000;
 /** Connections the `--hold` row holds by default, and with `--quick`. */
 const HOLD_DEFAULT = 1_000_000;
 const HOLD_QUICK = 100_000;
-/** The `--hold` row's server port (a stack's `pingpong server`). */
-const HOLD_PORT = 5400;
 /** Connections connecting at once in the `--hold` row (as `bench/hold.ts`). */
 const HOLD_CONC = 512;
-/** Ephemeral ports per source address of a stack client (Linux's range, 32768–60999). */
-const PORTS_PER_ADDR = 28_232;
 
 /**
  * A bulk or request/response port of round `round`: above the connection rows' (which step by
@@ -471,31 +471,6 @@ const CONNECT_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel", "ust
 const HTTP_STEPS: readonly Column[] = ["kernel_kernel", "ustack_kernel"];
 /** Rows the rounds measure. */
 const ROUND_ROWS = ["connPerS", "connPerSTwReuse", "httpConnPerS", "httpKeepAliveRps"] as const;
-
-/**
- * The last JSON object on stdout whose `event` is `event` (or the last JSON line at all). A line
- * may begin with the head of one of V8's `--trace-gc-nvp` lines: V8 writes them through a stdio
- * buffer flushed in blocks, so the rest of that GC line follows on the next line and the event's
- * JSON starts mid-line (`… GC: {"pause":…,"reason":"allocation failure"{"event":…}`).
- */
-export function lastJson(stdout: string, event?: string): Record<string, any> {
-  const lines = stdout.trim().split("\n").reverse();
-  for (const l of lines) {
-    const at = l.startsWith("{") ? 0 : l.lastIndexOf('{"event":');
-    if (at < 0) continue;
-    try {
-      const o = JSON.parse(at === 0 ? l : l.slice(at));
-      if (event === undefined || o.event === event) return o;
-    } catch { /* not JSON */ }
-  }
-  throw new Error(`no JSON ${event ?? "line"} in output:\n${stdout.slice(-2000)}`);
-}
-
-/** Throw unless a process ended well; the message carries its stderr. */
-export function mustSucceed(what: string, f: Finished): void {
-  if (f.timedOut) throw new Error(`${what}: timed out\n${f.stderr.slice(-1000)}`);
-  if (f.code !== 0) throw new Error(`${what}: exit ${f.code}\n${f.stderr.slice(-1000)}`);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -894,8 +869,20 @@ class MtuRun {
     const col: Column = "ustack_ustack";
     await this.measure(col, "hold", async () => {
       await this.addressesFor(col);
-      const small = await this.holdOnce(HOLD_BASE);
-      const big = await this.holdOnce(n);
+      const serverOpts = this.stackOpts("peer");
+      const clientOpts = this.stackOpts("stack");
+      const small = await holdRun(this.link, HOLD_BASE, HOLD_CONC, serverOpts, clientOpts);
+      const big = await holdRun(this.link, n, HOLD_CONC, serverOpts, clientOpts);
+      for (const r of [small, big]) {
+        if (r.held.connections !== r.connections || r.held.failed !== 0) {
+          throw new Error(
+            `${r.held.connections} of ${r.connections} held, ${r.held.failed} failed`,
+          );
+        }
+        if (r.client.round_trip_failed > 0) {
+          throw new Error(`${r.client.round_trip_failed} sampled round trips failed`);
+        }
+      }
       const dn = big.held.connections - small.held.connections;
       const client = (big.held.rss_bytes - small.held.rss_bytes) / dn;
       const server = (big.server.rss_bytes - small.server.rss_bytes) / dn;
@@ -905,38 +892,6 @@ class MtuRun {
       this.set("holdServerHeapBytes", col, (big.server.heap_bytes - small.server.heap_bytes) / dn);
       return { connections: n, base: HOLD_BASE, small, big };
     });
-  }
-
-  /** One `--hold` run of `n` connections: the client's `held` and summary, the server's summary. */
-  async holdOnce(n: number): Promise<Record<string, any>> {
-    const prefix = this.#peer.split(".").slice(0, 3).join(".");
-    const extra: string[] = [];
-    const more = Math.ceil(n / (PORTS_PER_ADDR - 200)) - 1;
-    for (let i = 0; i < more; i++) extra.push("--addr", `${prefix}.${100 + i}/24`);
-    const srv = await this.startServer(
-      argv`pingpong server -p ${HOLD_PORT} -l ${RR_LEN} ${this.stackOpts("peer")}`,
-    );
-    try {
-      const cmd = ustackCommand([
-        ...argv`pingpong client ${this.#peer} -p ${HOLD_PORT} --hold 1 -C ${HOLD_CONC} -n ${n}`,
-        ...this.stackOpts("stack"),
-        ...extra,
-        "--json",
-      ]);
-      const f = await this.link.run("stack", cmd, 600_000);
-      mustSucceed("ustack pingpong client --hold", f);
-      const held = lastJson(f.stdout, "held");
-      const client = lastJson(f.stdout, "summary");
-      if (held.connections !== n || held.failed !== 0) {
-        throw new Error(`${held.connections} of ${n} held, ${held.failed} failed`);
-      }
-      if (client.round_trip_failed > 0) {
-        throw new Error(`${client.round_trip_failed} sampled round trips failed`);
-      }
-      return { held, client, server: lastJson((await srv.stop(60_000)).stdout, "summary") };
-    } finally {
-      await srv.stop();
-    }
   }
 
   /** `net.ipv4.tcp_tw_reuse` of the stack end's (the clients') namespace; 2 is Linux's default. */

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { lastJson } from "./e2e.ts";
+import { lastJson } from "./proc_output.ts";
 import { BenchLink, ustackCommand } from "./netns.ts";
 
 /** Ephemeral ports per source address (Linux's default range, 32768–60999). */
@@ -26,28 +26,38 @@ const PORTS_PER_ADDR = 28_232;
 const PORT = 5400;
 
 /** What one run measured. */
-interface HoldRun {
+export interface HoldRun {
+  /** Connections asked for. */
   connections: number;
+  /** The client's `held` event. */
   held: Record<string, any>;
+  /** The client's summary. */
   client: Record<string, any>;
+  /** The server's summary (its peak connections and memory). */
   server: Record<string, any>;
 }
 
-async function holdOnce(link: BenchLink, n: number, conc: number): Promise<HoldRun> {
+/**
+ * One run: `pingpong server` on the peer end with `serverOpts` (its link options), then
+ * `pingpong client --hold 1` of `n` connections, `conc` connecting at once, from the stack end
+ * with `clientOpts` (its link options, one address) and one more source address in the same
+ * /24 per 28,000 connections beyond the first address's ports. Fresh processes; the server is
+ * stopped at the end (its summary read).
+ */
+export async function holdRun(
+  link: BenchLink,
+  n: number,
+  conc: number,
+  serverOpts: string[],
+  clientOpts: string[],
+): Promise<HoldRun> {
   const addrs: string[] = [];
   const prefix = link.addr("stack").split(".").slice(0, 3).join(".");
-  const count = Math.ceil(n / (PORTS_PER_ADDR - 200)) + 1;
-  for (let i = 0; i < count; i++) addrs.push("--addr", `${prefix}.${100 + i}/24`);
+  const more = Math.ceil(n / (PORTS_PER_ADDR - 200)) - 1;
+  for (let i = 0; i < more; i++) addrs.push("--addr", `${prefix}.${100 + i}/24`);
   const server = link.start(
     "peer",
-    ustackCommand([
-      "pingpong",
-      "server",
-      "-p",
-      String(PORT),
-      ...link.stackOptions("peer", "af_packet"),
-      "--json",
-    ]),
+    ustackCommand(["pingpong", "server", "-p", String(PORT), ...serverOpts, "--json"]),
   );
   try {
     await server.waitForLine(/"event":"ready"/, 30_000);
@@ -58,16 +68,13 @@ async function holdOnce(link: BenchLink, n: number, conc: number): Promise<HoldR
       "-p",
       String(PORT),
       "--hold",
-      "2",
+      "1",
       "-C",
       String(conc),
       "-n",
       String(n),
       "--json",
-      "--driver",
-      "af_packet",
-      "--if",
-      link.ifname("stack"),
+      ...clientOpts,
       ...addrs,
     ];
     const f = await link.run("stack", ustackCommand(args), 1_800_000);
@@ -98,8 +105,10 @@ export async function main(args: string[]): Promise<number> {
   const link = await BenchLink.create(1500);
   try {
     await link.setKernelAddress("peer", false);
-    const small = await holdOnce(link, base, conc);
-    const big = await holdOnce(link, n, conc);
+    const server = link.stackOptions("peer", "af_packet");
+    const client = link.stackOptions("stack", "af_packet");
+    const small = await holdRun(link, base, conc, server, client);
+    const big = await holdRun(link, n, conc, server, client);
     const dn = big.connections - small.connections;
     const record = {
       date: new Date().toISOString(),
