@@ -63,7 +63,7 @@
 
 import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
-import { BenchLink, type BenchProcess, type Finished, type Side, ustackCommand } from "./netns.ts";
+import { BenchLink, type BenchProcess, type Side, ustackCommand } from "./netns.ts";
 import {
   type ClientRowsOptions,
   connectArgs,
