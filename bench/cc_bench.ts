@@ -44,6 +44,9 @@ import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { countIdInversions, countSendOrder, countSeqInversions } from "./wire_order.ts";
+import { netdevFeatures, setNetdevFeatures } from "../ffi/ethtool.ts";
+import { withNetns } from "../ffi/netns.ts";
+import { close, socket } from "../ffi/syscalls.ts";
 import {
   threadCpuDelta,
   threadCpuSeconds,
@@ -83,6 +86,12 @@ export interface CcBenchOptions {
    */
   rpsCpus?: string;
   /**
+   * Which veth ends {@link rpsCpus} steers (default both): `stack`, the sender's end (the peer's
+   * ACKs then reach a kernel sender's TCP on those CPUs instead of inside the sink's own
+   * system call), or `peer`.
+   */
+  rpsSide?: "stack" | "peer" | "both";
+  /**
    * Sysctls set in the peer's (the kernel receiver's) namespace before any run (`--peer-sysctl
    * KEY=VALUE`), e.g. `net.ipv4.tcp_comp_sack_nr=0`: the receiver's SACK compression off, so
    * it acknowledges every out-of-order segment with the block it extended listed first.
@@ -94,6 +103,14 @@ export interface CcBenchOptions {
    * the path's reordering of the sender's own frames, which loss does not add to.
    */
   orderTap?: boolean;
+  /**
+   * GRO on the peer's veth end (`rx-gro`, off by default on veth): the end then receives
+   * through its NAPI instances, which merge a sender's consecutive segments into one skb before
+   * the peer's IP and TCP (every sender alike: the sending end has TSO off). The drop rule then
+   * sees merged skbs, not wire packets: a diagnostic of what GRO does with each sender's
+   * segments, not a lossy link.
+   */
+  peerGro?: boolean;
   /**
    * Named stack configurations (`--variant NAME=FLAGS`): sender NAME runs `uperf client` with
    * FLAGS (e.g. `cubic-nopace=--cc cubic --no-pacing`), interleaved with the others.
@@ -288,10 +305,64 @@ const KERNEL_ACK_COUNTERS = /^(TCPPureAcks|TCPHPAcks|TCPBacklogCoalesce|TCPBackl
 /**
  * The sink's receive queue under loss (TcpExt of the peer's namespace, every sender): segments
  * put on its out-of-order queue, merged there, dropped from it, pruned for memory; the
- * D-SACKs it sent.
+ * D-SACKs it sent; in-order skbs merged into the receive queue's last one
+ * (`TCPRcvCoalesce`) or — while the sink's process held the socket, so that the segment
+ * waited in the socket's backlog for the sink's own CPU — into the backlog's last one
+ * (`TCPBacklogCoalesce`); segments taken on the fast path (`TCPHPHits`); ACKs it delayed
+ * (`DelayedACKs`) or compressed (`TCPAckCompressed`).
  */
 const PEER_RECEIVE_COUNTERS =
-  /^(TCPOFOQueue|TCPOFOMerge|TCPOFODrop|TCPRcvQDrop|PruneCalled|RcvPruned|OfoPruned|TCPDSACKOldSent|TCPDSACKOfoSent|TCPRcvCoalesce|TCPZeroWindowDrop)$/;
+  /^(TCPOFOQueue|TCPOFOMerge|TCPOFODrop|TCPRcvQDrop|PruneCalled|RcvPruned|OfoPruned|TCPDSACKOldSent|TCPDSACKOfoSent|TCPRcvCoalesce|TCPZeroWindowDrop|TCPBacklogCoalesce|TCPHPHits|DelayedACKs|TCPAckCompressed)$/;
+
+/** The features that decide how a veth end's receive path batches what crosses the pair. */
+const RECEIVE_FEATURES = [
+  "rx-gro",
+  "rx-gro-list",
+  "rx-udp-gro-forwarding",
+  "tx-tcp-segmentation",
+  "tx-generic-segmentation",
+] as const;
+
+/**
+ * How `side`'s veth end batches what it receives: the features of {@link RECEIVE_FEATURES}
+ * (on veth, GRO on the receiving end turns on its NAPI instances — GRO merges a sender's
+ * consecutive segments only then, and only while the sending end has TSO off) and the sysfs
+ * settings that hold a NAPI poll open (`gro_flush_timeout`, `napi_defer_hard_irqs`).
+ */
+async function receiveOffloads(
+  link: BenchLink,
+  side: "stack" | "peer",
+): Promise<Record<string, boolean | number | null>> {
+  const ifname = link.ifname(side);
+  const features = withNetns(link.ns(side), () => {
+    const fd = socket(2, /* AF_INET */ 2, /* SOCK_DGRAM */ 0);
+    try {
+      return netdevFeatures(fd, ifname);
+    } finally {
+      close(fd);
+    }
+  });
+  const out: Record<string, boolean | number | null> = {};
+  for (const f of RECEIVE_FEATURES) out[f] = features.get(f)?.active ?? null;
+  for (const f of ["gro_flush_timeout", "napi_defer_hard_irqs"]) {
+    const r = await link.run(side, ["cat", `/sys/class/net/${ifname}/${f}`], 5_000);
+    out[f] = r.code === 0 ? Number(r.stdout.trim()) : null;
+  }
+  return out;
+}
+
+/** Turn GRO on on the peer's veth end (its NAPI instances with it); whether it is on after. */
+function setPeerGro(link: BenchLink): boolean {
+  const after = withNetns(link.ns("peer"), () => {
+    const fd = socket(2, /* AF_INET */ 2, /* SOCK_DGRAM */ 0);
+    try {
+      return setNetdevFeatures(fd, link.ifname("peer"), { "rx-gro": true });
+    } finally {
+      close(fd);
+    }
+  });
+  return after.get("rx-gro")?.active === true;
+}
 
 /** The TcpExt counters of `side`'s namespace (the stack side's: the kernel sender's). */
 async function tcpExt(
@@ -557,12 +628,21 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
       throw new Error("could not turn TSO off on the sender's veth end");
     }
     if (o.rpsCpus !== undefined) {
-      for (const side of ["stack", "peer"] as const) await link.setRpsCpus(side, o.rpsCpus);
+      const sides = o.rpsSide === undefined || o.rpsSide === "both"
+        ? (["stack", "peer"] as const)
+        : [o.rpsSide];
+      for (const side of sides) await link.setRpsCpus(side, o.rpsCpus);
     }
     for (const kv of o.peerSysctls ?? []) {
       const r = await link.pair.run(["sysctl", "-w", kv]);
       if (r.code !== 0) throw new Error(`sysctl -w ${kv} in the peer's namespace: ${r.stderr}`);
     }
+    if (o.peerGro && !setPeerGro(link)) throw new Error("could not turn GRO on on the peer's veth");
+    const offloads = {
+      stack: await receiveOffloads(link, "stack"),
+      peer: await receiveOffloads(link, "peer"),
+    };
+    progress(`veth ends' receive batching: ${JSON.stringify(offloads)}`);
     for (const loss of o.lossOnly ? [o.lossPercent] : [0, o.lossPercent]) {
       // (--loss 0 --loss-only: the phase without loss alone)
       await setLoss(link, loss);
@@ -651,6 +731,9 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
                     schedText(d.client.threadSched.busiestOther)
                   : "") +
                 `; sink OFO queued ${d.peerReceive.TCPOFOQueue ?? 0}` +
+                `; per MB: merged into the sink's receive queue ` +
+                `${per(d.peerReceive.TCPRcvCoalesce)}, into its backlog ` +
+                `${per(d.peerReceive.TCPBacklogCoalesce)}` +
                 `; dropped by the rule ${d.droppedPackets}, at a backlog ${d.backlogDrops}` +
                 (typeof d.client?.retransmits === "number"
                   ? `, resent ${d.client.retransmits}`
@@ -674,7 +757,12 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
         if (all.length > 1) {
           details.droppedPackets = all.reduce((n, d) => n + (d.droppedPackets ?? 0), 0);
         }
-        figures.push({ sender, lossPercent: loss, gbps: median, details });
+        figures.push({
+          sender,
+          lossPercent: loss,
+          gbps: median,
+          details: { ...details, offloads },
+        });
       }
     }
     await setLoss(link, 0);
@@ -781,6 +869,8 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
                   as ALG@base (before/after in one sitting)
   --rps-cpus MASK  receive packet steering on both veth ends (hex CPU mask, e.g. 2): the
                   receiving end's work leaves the sender's transmit call
+  --rps-side SIDE  the ends --rps-cpus steers: stack (the sender's end: the peer's ACKs reach
+                  a kernel sender on those CPUs, not inside the sink's system call), peer, both
   --peer-sysctl KEY=VALUE  a sysctl set in the kernel receiver's namespace (repeatable), e.g.
                   net.ipv4.tcp_comp_sack_nr=0 (the receiver's SACK compression off)
   --order-tap     capture the sender's datagrams on the peer (dumpcap) and count those that
@@ -789,6 +879,8 @@ const USAGE = `usage: deno run --allow-all bench/cc_bench.ts [options]
                   in send order (frames by IPv4 id): segments behind a later-sent frame, first
                   transmissions behind a later resend (behindResend, resendsAhead);
                   and the peer's ACKs at the sender's end behind a later one (IPv4 ids)
+  --peer-gro      GRO on the peer's veth end (merges every sender's consecutive segments before
+                  the peer's TCP; the rule then drops merged skbs: a diagnostic)
   --loss-only     only the lossy phase (with --loss 0: only the phase without loss)
   --out FILE      JSON record (bench/results/cc-<date>.json)`;
 
@@ -808,11 +900,13 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       out: { type: "string" },
       "base-cli": { type: "string" },
       "rps-cpus": { type: "string" },
+      "rps-side": { type: "string" },
       "peer-sysctl": { type: "string", multiple: true },
       pin: { type: "string" },
       variant: { type: "string", multiple: true },
       "loss-only": { type: "boolean" },
       "order-tap": { type: "boolean" },
+      "peer-gro": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -836,6 +930,10 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
       throw new Error(`--peer-sysctl ${kv}: say KEY=VALUE, e.g. net.ipv4.tcp_comp_sack_nr=0`);
     }
   }
+  const rpsSide = values["rps-side"] ?? "both";
+  if (rpsSide !== "stack" && rpsSide !== "peer" && rpsSide !== "both") {
+    throw new Error(`--rps-side: stack, peer or both`);
+  }
   const lossOn = values["loss-on"] ?? "wire";
   if (lossOn !== "wire" && lossOn !== "frame") throw new Error(`--loss-on: wire or frame`);
   const date = now.toISOString().slice(0, 10);
@@ -858,8 +956,10 @@ export function parseCcBenchArgs(args: string[], now = new Date()): CcBenchOptio
     lossOnly: values["loss-only"] === true,
     baseCli: values["base-cli"],
     rpsCpus: values["rps-cpus"],
+    rpsSide: rpsSide as CcBenchOptions["rpsSide"],
     peerSysctls: values["peer-sysctl"],
     orderTap: values["order-tap"] === true,
+    peerGro: values["peer-gro"] === true,
     variants: new Map((values.variant ?? []).map((v) => parseVariant(v))),
     out: values.out ?? new URL(`./results/cc-${date}.json`, import.meta.url).pathname,
   };

@@ -4,9 +4,10 @@
  * segment whose sequence number is below the highest byte seen so far and that was not seen
  * before (a first transmission, not a resend) arrived after one sent later — the path
  * reordered it. Resends (their first byte seen before) count nothing, so loss adds nothing;
- * only reordering does. (IPv4 identifications cannot order the stack's frames: it numbers a
- * super-frame once and the kernel's segmentation adds each segment's index, so consecutive
- * super-frames overlap.) One TCP flow per capture (filter at capture).
+ * only reordering does. (Stacks before `gro11e` numbered a super-frame once and the kernel's
+ * segmentation added each segment's index, so consecutive super-frames overlapped; the stack now
+ * advances its identification by the segments, as Linux does.) One TCP flow per capture (filter
+ * at capture).
  *
  * The other way, a kernel peer's ACKs: Linux numbers a connected socket's datagrams one by one,
  * so an ACK whose identification is behind the highest seen ({@link countIdInversions}) was
@@ -252,12 +253,15 @@ const RECENT_RESENDS = 64;
  * Count, in the sender's send order, the segments of `pcap` (one TCP-over-IPv4 flow from the
  * stack; filter at capture) that arrived behind a later-sent one — in particular first
  * transmissions behind a later resend, which a count by sequence number cannot see (the resend's
- * bytes are below them). The stack numbers each IPv4 datagram it builds one by one, a
- * super-frame once, and the kernel's segmentation numbers its segments on from there; so
- * segments that follow each other both by identification (+1) and by sequence (the next byte)
- * are one frame, and the frame's number is its first segment's. (A frame of n segments followed
- * at once by the next new data sent n frames later — n − 1 resends sent between — joins it: its
- * segments then take the earlier number, a rare overcount of segments behind.)
+ * bytes are below them). The kernel's segmentation numbers a super-frame's segments on from its
+ * identification; so segments that follow each other both by identification (+1) and by
+ * sequence (the next byte) are one frame, and the frame's number is its first segment's. (A
+ * stack before `gro11e` numbered the next datagram +1 after a super-frame, so a frame of n
+ * segments followed at once by the next new data sent n frames later — n − 1 resends sent
+ * between — joined it. The stack now numbers the next datagram after the last segment, as
+ * Linux does: consecutive frames of new data join into one run, numbered by its first segment;
+ * a resend between them, sent or arriving, still starts a frame of its own, so the order
+ * counts hold.)
  * Frames more than {@link ID_JUMP} apart are not compared.
  *
  * @example

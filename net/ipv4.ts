@@ -14,7 +14,7 @@
 
 import type { LinkEndpoint } from "../link/link_endpoint.ts";
 import { ETHERTYPE_IPV4 } from "../link/ethernet.ts";
-import { GSO_UDP, RX_GSO, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
+import { GSO_TCPV4, GSO_UDP, RX_GSO, RX_LINK_NOT_HOST, type TxOffload } from "../link/driver.ts";
 import { finishOffloadInSoftware, finishPartialChecksum } from "./checksum.ts";
 import type { Clock } from "../core/clock.ts";
 import { StackError } from "../core/errors.ts";
@@ -659,6 +659,14 @@ export class Ipv4Layer implements LocalReceiver {
     }
     const o = pb.prepend(IPV4_HEADER_MIN_BYTES);
     const repr = this.#txRepr(src, dst, protocol, ttl, tos);
+    if (gso && offload!.gsoType === GSO_TCPV4) {
+      // The link gives the segments it cuts from a TCP super-segment the identifications id,
+      // id + 1, …: the next datagram follows the last of them, as Linux's counter advances by
+      // the segment count (ip_select_ident_segs). A receiver's GRO merges DF segments only
+      // while each carries the first one's id plus the count merged so far.
+      const segments = Math.ceil((payloadLen - offload!.hdrLen) / offload!.gsoSize);
+      this.#nextId = (this.#nextId + segments - 1) & 0xffff;
+    }
     repr.totalLength = total;
     repr.dontFragment = dontFragment;
     repr.emit(pb.data, o);

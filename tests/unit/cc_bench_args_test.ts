@@ -32,6 +32,16 @@ Deno.test("bench:cc: --variant adds named uperf configurations; --rps-cpus takes
   assert.throws(() => parseCcBenchArgs(["--variant", "no-equals-sign"]));
 });
 
+Deno.test("bench:cc: --rps-side picks the steered veth ends; --peer-gro turns the peer's GRO on", () => {
+  const o = parseCcBenchArgs(["--rps-cpus", "1", "--rps-side", "stack", "--peer-gro"])!;
+  assert.equal(o.rpsSide, "stack");
+  assert.equal(o.peerGro, true);
+  const plain = parseCcBenchArgs([])!;
+  assert.equal(plain.rpsSide, "both");
+  assert.equal(plain.peerGro, false);
+  assert.throws(() => parseCcBenchArgs(["--rps-side", "sink"]), /--rps-side/);
+});
+
 Deno.test("uperf: loop time totals between snapshots; the rest of the wall time is the spin", () => {
   const zero: LoopTimeTotals = {
     ticks: 0,
