@@ -2,7 +2,7 @@
  * `deno run --allow-all bench/tx_ab.ts`: the send path, ustack→kernel TCP, A/B. `ustack uperf
  * client` on the stack end of a veth pair sends bulk TCP for `--seconds` into a Python sink on
  * the peer end, once per CLI given (this checkout's first, then each `--base-cli`, or once per
- * `--variant`), and a Python sender on the stack end's kernel sends into the same sink
+ * `--variant`; the stack configurations' order rotating round by round), and a Python sender on the stack end's kernel sends into the same sink
  * (kernel→kernel), round after round, interleaved, so a loaded machine weighs on every
  * configuration alike. This is the TCP row of `bench:e2e`'s ustack→kernel column, repeatable
  * against other checkouts (a bisection: `git worktree add --detach DIR COMMIT`, then
@@ -43,6 +43,25 @@ import { copyCostLines, type CopySecond, copySeconds, recordThread } from "./cop
 
 /** What `ss -tmi` said of one socket half-way through a run (the fields present). */
 export type SsView = Record<string, string | number>;
+
+/**
+ * uperf's one-second interval rates (Gbit/s) from its stdout. A line may begin with the tail of
+ * one of V8's trace lines (`--trace-opt`, `--trace-gc-nvp` write through a buffer flushed in
+ * blocks, so an event's JSON can start or end mid-line): each is read from its `{"event":` to
+ * its first `}`.
+ */
+export function intervalRates(stdout: string): number[] {
+  const rates: number[] = [];
+  for (const l of stdout.split("\n")) {
+    const at = l.indexOf('{"event":"interval"');
+    if (at < 0) continue;
+    try {
+      // The event is flat: it ends at its first `}`, whatever a trace line put after it.
+      rates.push(JSON.parse(l.slice(at, l.indexOf("}", at) + 1)).gbps as number);
+    } catch { /* cut by a trace line */ }
+  }
+  return rates;
+}
 
 /** One run of one configuration. */
 export interface TxRun {
@@ -264,7 +283,9 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
         });
         await link.setKernelAddress("stack", false);
       }
-      for (const [config, cli, flags] of clis) {
+      // The stack configurations' order rotates round by round: none always runs first.
+      for (let k = 0; k < clis.length; k++) {
+        const [config, cli, flags] = clis[(k + round) % clis.length];
         const p = port++;
         const r = await withSink(
           p,
@@ -292,8 +313,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           (f) => {
             mustSucceed(`uperf client (${config})`, f);
             // Keep the one-second interval rates too: a run slow throughout, or one slow second.
-            const intervals = f.stdout.split("\n").filter((l) => l.includes('"interval"'))
-              .map((l) => JSON.parse(l).gbps as number);
+            const intervals = intervalRates(f.stdout);
             const summary = lastJson(f.stdout, "summary");
             summary.intervals = intervals;
             return summary;

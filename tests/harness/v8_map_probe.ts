@@ -23,6 +23,8 @@ import { NetRoute } from "../../net/network_layer.ts";
 import { TcpHeaderOptions } from "../../transport/tcp/options.ts";
 import { RxSegment } from "../../transport/tcp/segment.ts";
 import { TxSegment } from "../../transport/tcp/transmit.ts";
+import { RackTlp } from "../../transport/tcp/rack.ts";
+import { WindowedFilter } from "../../transport/tcp/windowed_filter.ts";
 
 type Fn = (...args: never[]) => unknown;
 const natives = (body: string, ...params: string[]) =>
@@ -98,6 +100,25 @@ function ringDriverCapabilities(): boolean {
   }
 }
 
+/**
+ * RACK's shared empty min-RTT filter (made when `rack.ts` loads, never written) against a
+ * connection's own filter after a fractional sample: whether they have one map, and whether
+ * code optimised on a sampled filter survives reading the shared one. A map the shared filter
+ * kept from before the first sample is deprecated by it, and TurboFan then gave up every compile
+ * of the per-ACK code that reads the shared filter (branch `tx13e`).
+ */
+function rackSharedMinRtt(): { keepsMap: boolean; survives: boolean } {
+  const shared = new RackTlp().minRtt;
+  const own = new WindowedFilter("min", 10_000);
+  own.updateFrom({ ackRttNewestMs: 0.137, now: 1_000_000.25 });
+  const used = new WindowedFilter("min", 10_000);
+  used.update(0.25, 1_000_000.5);
+  return {
+    keepsMap: haveSameMap(shared, own) === true,
+    survives: survives((f: WindowedFilter) => f.best, used, shared),
+  };
+}
+
 // The survival checks first: each must be the first use of its class in this process (once
 // any instance's array has changed kind, V8 makes later empty literals of that site in the
 // changed kind, which would hide the difference).
@@ -135,6 +156,7 @@ const doubles = {
   }),
 };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
+const rack = rackSharedMinRtt();
 console.log(JSON.stringify({
   ...doubles,
   ...survival,
@@ -151,4 +173,6 @@ console.log(JSON.stringify({
     }),
   ),
   ringDriverCapabilities: ringDriverCapabilities(),
+  rackSharedMinRttKeepsMap: rack.keepsMap,
+  rackSharedMinRttSurvives: rack.survives,
 }));

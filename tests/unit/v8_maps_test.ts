@@ -28,4 +28,9 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);
+  // RACK's shared empty min-RTT filter keeps the map of a filter that took fractional samples,
+  // and code optimised on such a filter survives reading it (else TurboFan gave up the per-ACK
+  // code that reads it, compile after compile: "Maps became deprecated during optimization").
+  assert.equal(r.rackSharedMinRttKeepsMap, true, "RACK's shared min-RTT filter map");
+  assert.equal(r.rackSharedMinRttSurvives, true, "code on a sampled filter reading the shared one");
 });

@@ -34,18 +34,24 @@ export class WindowedFilter {
    * V8's mid tier would box). Read it, never write it. A field, not a getter: a getter V8 does
    * not inline returns a fractional value as a new heap number (RACK's min_RTT, read per ACK).
    */
-  best = 0;
-  #v1 = 0;
-  #v2 = 0;
-  #t0 = 0;
-  #t1 = 0;
-  #t2 = 0;
+  // The six numbers start as doubles (DOUBLE_ZERO): they hold fractional ms, so a filter made
+  // with small-integer fields changed map at its first sample, and RACK's shared empty filter
+  // (made at load, never written) kept the old, deprecated map; TurboFan then gave up every
+  // compile of the per-ACK code that reads it ("Maps became deprecated during optimization")
+  // and left it in the mid tier, retrying all run long (bench/README.md, `tx13e`).
+  best = DOUBLE_ZERO;
+  #v1 = DOUBLE_ZERO;
+  #v2 = DOUBLE_ZERO;
+  #t0 = DOUBLE_ZERO;
+  #t1 = DOUBLE_ZERO;
+  #t2 = DOUBLE_ZERO;
   #empty = true;
 
   /** A filter keeping the `kind` over the last `window` units. */
   constructor(kind: "min" | "max", window: number) {
     this.#max = kind === "max";
     this.window = window;
+    this.best = 0; // +0 to readers (a double field keeps its representation for a small integer)
   }
 
   /** True before any sample (or after {@link WindowedFilter.reset} without a value). */
