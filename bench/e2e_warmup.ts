@@ -14,6 +14,8 @@
  * @module
  */
 
+import { flatEvents } from "./proc_output.ts";
+
 /** Bytes and seconds before the mark, and after it. */
 export interface WarmSplit {
   /** Bytes counted by the mark. */
@@ -101,18 +103,16 @@ export function markFromIntervals(
   return at === 0 ? { warmBytes: 0, warmSeconds: 0 } : { warmBytes, warmSeconds: at };
 }
 
-/** The `interval` lines of a `uperf --json` stdout, in order. */
+/**
+ * The `interval` lines of a `uperf --json` stdout, in order ({@link flatEvents}: a V8 trace line
+ * cut into one does not lose it).
+ */
 export function intervalLines(stdout: string): IntervalLine[] {
   const out: IntervalLine[] = [];
-  for (const l of stdout.split("\n")) {
-    const at = l.indexOf('{"event":"interval"');
-    if (at < 0) continue;
-    try {
-      const o = JSON.parse(l.slice(at));
-      if (typeof o.end === "number" && typeof o.bytes === "number") {
-        out.push({ start: o.start, end: o.end, bytes: o.bytes });
-      }
-    } catch { /* a line cut by other output */ }
+  for (const o of flatEvents(stdout, "interval")) {
+    if (typeof o.end === "number" && typeof o.bytes === "number") {
+      out.push({ start: o.start, end: o.end, bytes: o.bytes });
+    }
   }
   return out;
 }

@@ -1,6 +1,6 @@
 /**
- * What a benchmark reads from a finished tool process: its last JSON event line, and whether it
- * ended well. Shared by `bench:e2e` (which re-exports both) and the tools it runs in part, such
+ * What a benchmark reads from a finished tool process: its last JSON event line, every line of
+ * one flat event, and whether it ended well. Shared by `bench:e2e` (which re-exports both) and the tools it runs in part, such
  * as `bench/hold.ts`.
  *
  * @module
@@ -25,6 +25,27 @@ export function lastJson(stdout: string, event?: string): Record<string, any> {
     } catch { /* not JSON */ }
   }
   throw new Error(`no JSON ${event ?? "line"} in output:\n${stdout.slice(-2000)}`);
+}
+
+/**
+ * Every `event` line on stdout, in order, for a flat event (no nested object, such as
+ * `uperf`'s `interval`): each is read from its `{"event":"<event>"` to its first `}`, so a V8
+ * trace line (`--trace-opt`, `--trace-gc-nvp`, written through a buffer flushed in blocks) cut
+ * in before or after it on the same line does not lose it. One that does not parse is skipped.
+ */
+export function flatEvents(stdout: string, event: string): Record<string, any>[] {
+  const head = `{"event":${JSON.stringify(event)}`;
+  const out: Record<string, any>[] = [];
+  for (const l of stdout.split("\n")) {
+    const at = l.indexOf(head);
+    if (at < 0) continue;
+    const end = l.indexOf("}", at);
+    if (end < 0) continue;
+    try {
+      out.push(JSON.parse(l.slice(at, end + 1)));
+    } catch { /* cut by other output */ }
+  }
+  return out;
 }
 
 /** Throw unless a process ended well; the message carries its stderr. */

@@ -36,6 +36,7 @@ import { parseArgs } from "node:util";
 import { missingRequirements } from "../tests/harness/interop.ts";
 import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
+import { flatEvents } from "./proc_output.ts";
 import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { machineCpu, machineTicks, threadCpu, threadCpus, threadTicks } from "./run_contention.ts";
@@ -45,22 +46,11 @@ import { copyCostLines, type CopySecond, copySeconds, recordThread } from "./cop
 export type SsView = Record<string, string | number>;
 
 /**
- * uperf's one-second interval rates (Gbit/s) from its stdout. A line may begin with the tail of
- * one of V8's trace lines (`--trace-opt`, `--trace-gc-nvp` write through a buffer flushed in
- * blocks, so an event's JSON can start or end mid-line): each is read from its `{"event":` to
- * its first `}`.
+ * uperf's one-second interval rates (Gbit/s) from its stdout ({@link flatEvents}: a V8 trace
+ * line cut into one does not lose it).
  */
 export function intervalRates(stdout: string): number[] {
-  const rates: number[] = [];
-  for (const l of stdout.split("\n")) {
-    const at = l.indexOf('{"event":"interval"');
-    if (at < 0) continue;
-    try {
-      // The event is flat: it ends at its first `}`, whatever a trace line put after it.
-      rates.push(JSON.parse(l.slice(at, l.indexOf("}", at) + 1)).gbps as number);
-    } catch { /* cut by a trace line */ }
-  }
-  return rates;
+  return flatEvents(stdout, "interval").map((o) => o.gbps as number);
 }
 
 /** One run of one configuration. */
