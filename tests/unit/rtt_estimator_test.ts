@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "../../transport/tcp/rtt_estimator.ts";
+import {
+  HANDSHAKE_RETRY_RTO_MS,
+  rttBoundsReplaced,
+  RttEstimator,
+} from "../../transport/tcp/rtt_estimator.ts";
 
 Deno.test("before any sample: RTO = initial (RFC 6298 §2.1)", () => {
   const r = new RttEstimator();
@@ -116,4 +120,22 @@ Deno.test("invalid samples are ignored; invalid options throw", () => {
   assert.throws(() => new RttEstimator({ minRtoMs: 500, maxRtoMs: 100 }), RangeError);
   assert.throws(() => new RttEstimator({ clockGranularityMs: -1 }), RangeError);
   assert.throws(() => new RttEstimator({ initialRtoMs: NaN }), RangeError);
+});
+
+Deno.test("shared bounds: one record per option set, the 8 newest kept, each replacement counted", () => {
+  // Option sets no other test in this process uses (minRto 1,001–1,012 ms).
+  const made = (i: number) => new RttEstimator({ minRtoMs: 1000 + i });
+  const before = rttBoundsReplaced();
+  for (let i = 1; i <= 12; i++) made(i);
+  // Twelve new option sets against at most 8 records: at least 4 replaced (the table may
+  // already have held others' records, which are replaced first).
+  const replaced = rttBoundsReplaced() - before;
+  assert.ok(replaced >= 4 && replaced <= 12, `${replaced} replaced`);
+  // The newest option sets are shared again: no more replacements for them.
+  const after = rttBoundsReplaced();
+  for (let i = 9; i <= 12; i++) made(i);
+  assert.equal(rttBoundsReplaced(), after);
+  // Bounds are the estimator's own options, whatever record it got.
+  assert.equal(made(1).minRtoMs, 1001);
+  assert.equal(made(12).minRtoMs, 1012);
 });

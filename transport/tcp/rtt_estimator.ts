@@ -76,6 +76,18 @@ const BOUNDS: RttBounds[] = [];
 const BOUNDS_MAX = 8;
 /** Where the next record past {@link BOUNDS_MAX} goes. */
 let boundsNext = 0;
+/** Records {@link BOUNDS} gave up for a newer one (see {@link rttBoundsReplaced}). */
+let boundsReplaced = 0;
+
+/**
+ * How many shared bounds records were replaced because {@link BOUNDS_MAX} other option sets came
+ * after them in this process. A replaced record stays with the estimators that hold it; a later
+ * estimator with its options gets a record of its own, so a non-zero count means some
+ * connections keep one more small object, never other bounds.
+ */
+export function rttBoundsReplaced(): number {
+  return boundsReplaced;
+}
 
 /** The shared bounds record for these options: one found in {@link BOUNDS}, or a new one. */
 function boundsOf(
@@ -97,6 +109,7 @@ function boundsOf(
   else {
     BOUNDS[boundsNext] = b;
     boundsNext = (boundsNext + 1) % BOUNDS_MAX;
+    boundsReplaced++;
   }
   return b;
 }
