@@ -187,7 +187,9 @@ export const LINK_USAGE = `link options:
                        poll without one for US µs (0..1000; default 0: a yield per poll)
   --spin-quiet-start M with --spin-quiet: a spin's first poll yields every time (every),
                        only after a tick that sent frames (kick), or as kick and also not
-                       after a kick while first yields come straight back (probe) (every)
+                       after a kick while first yields come straight back (probe); stream:
+                       probe and the window only while readiness goes to synchronous
+                       listeners (a stream consumer), else a yield per poll (every)
   --sched-slice US     ask the scheduler for this time slice for the stack's thread
                        (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
                        wake-ups preempt CPU-bound tasks (default: the kernel's)
@@ -348,13 +350,16 @@ function yieldStallMode(value: unknown, stall: unknown): "block" | "spin" | unde
 }
 
 /**
- * `--spin-quiet-start every|kick|probe`, or undefined for the default; only with `--spin-quiet`
+ * `--spin-quiet-start every|kick|probe|stream`, or undefined for the default; only with `--spin-quiet`
  * (`quiet`), without which no spin has a quiet window to begin in.
  */
-function spinQuietStart(value: unknown, quiet: unknown): "every" | "kick" | "probe" | undefined {
+function spinQuietStart(
+  value: unknown,
+  quiet: unknown,
+): "every" | "kick" | "probe" | "stream" | undefined {
   if (value === undefined) return undefined;
-  if (value !== "every" && value !== "kick" && value !== "probe") {
-    throw new UsageError(`--spin-quiet-start ${value}: say every, kick or probe`);
+  if (value !== "every" && value !== "kick" && value !== "probe" && value !== "stream") {
+    throw new UsageError(`--spin-quiet-start ${value}: say every, kick, probe or stream`);
   }
   if (quiet === undefined) {
     throw new UsageError(`--spin-quiet-start ${value}: only with --spin-quiet US`);

@@ -145,15 +145,20 @@ export interface EventLoopOptions {
   spinQuietUs?: number;
   /**
    * With `spinQuietUs`: how a spin's first poll begins [`"every"`: with a yield]. `"kick"`: with
-   * a yield only when the last busy tick sent frames (its kick may have woken a task onto this
-   * CPU); otherwise the spin begins in its quiet window, and a poll without a yield that came
+   * a yield only in the first spin after a busy tick that sent frames (its kick may have woken a
+   * task onto this CPU); otherwise the spin begins in its quiet window, and a poll without a yield that came
    * late (more than {@link SPIN_FAST_YIELD_MS} for one poll: the CPU went to another task) ends
    * the window. `"probe"`: as `"kick"`, and a spin after a kick begins quiet too once
    * {@link SPIN_PROBE_ALONE} first yields in a row came straight back, yielding first in one
    * spin of {@link SPIN_PROBE_EVERY} to look again (a first yield that gave the CPU away, or a
-   * late poll, starts the count over).
+   * late poll, starts the count over). `"stream"`: `"probe"` and the quiet window itself only
+   * while the loop is driven without its async function (the readiness goes to synchronous
+   * listeners: a stream consumer such as `serve --discard`); otherwise a yield before every
+   * poll, as with `spinQuietUs` 0 — a request/response exchange (which awaits) keeps main's
+   * spin: its ustack↔ustack p99 rose with the window and the quiet starts (bench/README.md,
+   * "sys13g").
    */
-  spinQuietStart?: "every" | "kick" | "probe";
+  spinQuietStart?: "every" | "kick" | "probe" | "stream";
   /**
    * What the loop does for {@link YIELD_STALL_HOLD_MS} after a stalled yield (see
    * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
@@ -342,6 +347,8 @@ const QUIET_START_EVERY = 0;
 const QUIET_START_KICK = 1;
 /** `spinQuietStart`: `"probe"`. */
 const QUIET_START_PROBE = 2;
+/** `spinQuietStart`: `"stream"`. */
+const QUIET_START_STREAM = 3;
 
 /**
  * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
@@ -448,7 +455,7 @@ export class EventLoop {
   readonly #spinQuietMs: number;
   /** `spinQuietStart` (QUIET_START_*; every without `spinQuietUs`). */
   readonly #quietStart: number;
-  /** The last busy tick sent frames. */
+  /** The last busy tick sent frames, and no spin has begun since. */
   #busySent = false;
   /** First yields in a row that came straight back (`spinQuietStart: "probe"`). */
   #firstAloneRun = 0;
@@ -549,7 +556,9 @@ export class EventLoop {
       ? QUIET_START_EVERY
       : start === "kick"
       ? QUIET_START_KICK
-      : QUIET_START_PROBE;
+      : start === "probe"
+      ? QUIET_START_PROBE
+      : QUIET_START_STREAM;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -1115,8 +1124,15 @@ export class EventLoop {
     // busy tick that sent nothing (no kick, nobody woken) begins quiet, and so, with "probe",
     // does one after a kick while first yields keep coming straight back.
     let quietUntil = 0;
-    const quietStart = this.#quietStart;
+    // "stream": probe while driven without the async function, else a yield per poll.
+    const stream = this.#quietStart === QUIET_START_STREAM;
+    const direct = this.#direct;
+    const quietStart = !stream ? this.#quietStart : direct ? QUIET_START_PROBE : QUIET_START_EVERY;
+    const quietMs = stream && !direct ? 0 : this.#spinQuietMs;
+    // A kick's wakee gets the first yield of the spin after it, not of every spin until the next
+    // busy tick.
     const kicked = this.#busySent;
+    this.#busySent = false;
     if (quietStart !== QUIET_START_EVERY && yieldCpu) {
       let quiet = !kicked;
       if (!quiet && quietStart === QUIET_START_PROBE && this.#firstAloneRun >= SPIN_PROBE_ALONE) {
@@ -1124,7 +1140,7 @@ export class EventLoop {
         else quiet = true;
       }
       if (quiet) {
-        quietUntil = this.#nowMs + this.#spinQuietMs;
+        quietUntil = this.#nowMs + quietMs;
         stats.spinQuietStarts++;
       }
     }
@@ -1152,7 +1168,7 @@ export class EventLoop {
         const took = this.#nowMs - last;
         if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
         const alone = yieldWasAlone(took, this.#fastestYieldMs);
-        if (alone) quietUntil = this.#nowMs + this.#spinQuietMs;
+        if (alone) quietUntil = this.#nowMs + quietMs;
         if (first) {
           stats.spinFirstYields++;
           if (kicked) stats.spinKickYields++;

@@ -249,6 +249,7 @@ Deno.test("cli: --spin-quiet-start picks how a spin's first poll begins; only wi
   assert.equal(cfg(...quiet, "--spin-quiet-start", "kick").loop?.spinQuietStart, "kick");
   assert.equal(cfg(...quiet, "--spin-quiet-start", "probe").loop?.spinQuietStart, "probe");
   assert.equal(cfg(...quiet, "--spin-quiet-start", "every").loop?.spinQuietStart, "every");
+  assert.equal(cfg(...quiet, "--spin-quiet-start", "stream").loop?.spinQuietStart, "stream");
   assert.throws(() => cfg(...quiet, "--spin-quiet-start", "never"), UsageError);
   assert.throws(() => cfg("--spin-quiet-start", "kick"), UsageError);
 });
