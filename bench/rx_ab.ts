@@ -546,8 +546,13 @@ export interface YieldSplit {
  *
  * @example
  * ```ts
- * yieldSplit("rxBytes=14480 txFrames=10 syscalls=10", "spins=40 spinYields=20 spinFirstYields=10 spinKickYields=10 spinFirstAlone=9", 1448);
- * // { driverPerWire: 0.5, yieldsPerWire: 1, yieldsPerSpin: 2, firstShare: 0.5, kickShareOfFirst: 1, aloneShareOfFirst: 0.9, … }
+ * yieldSplit(
+ *   "rxBytes=14480 txFrames=10 syscalls=10",
+ *   "spins=40 spinYields=20 spinFirstYields=10 spinKickYields=10 spinFirstAlone=9",
+ *   1448,
+ * );
+ * // { driverPerWire: 0.5, yieldsPerWire: 1, yieldsPerSpin: 2, firstShare: 0.5,
+ * //   kickShareOfFirst: 1, aloneShareOfFirst: 0.9, quietStarts: 0, latePolls: 0 }
  * ```
  */
 export function yieldSplit(driverLine: string, loopLine: string, mss: number): YieldSplit {

@@ -290,7 +290,8 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
 /**
  * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
  * `--deno-turn-busy` / `--busy-turn` /
- * `--no-spin-yield` / `--spin-quiet` / `--spin-quiet-start` / `--sched-slice` / `--cpu` / `--yield-stall` /
+ * `--no-spin-yield` / `--spin-quiet` / `--spin-quiet-start` / `--sched-slice` / `--cpu` /
+ * `--yield-stall` /
  * `--yield-stall-mode`, or
  * undefined for the defaults.
  */
@@ -350,8 +351,8 @@ function yieldStallMode(value: unknown, stall: unknown): "block" | "spin" | unde
 }
 
 /**
- * `--spin-quiet-start every|kick|probe|stream`, or undefined for the default; only with `--spin-quiet`
- * (`quiet`), without which no spin has a quiet window to begin in.
+ * `--spin-quiet-start every|kick|probe|stream`, or undefined for the default; only with
+ * `--spin-quiet` (`quiet`), without which no spin has a quiet window to begin in.
  */
 function spinQuietStart(
   value: unknown,

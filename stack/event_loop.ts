@@ -146,11 +146,11 @@ export interface EventLoopOptions {
   /**
    * With `spinQuietUs`: how a spin's first poll begins [`"every"`: with a yield]. `"kick"`: with
    * a yield only in the first spin after a busy tick that sent frames (its kick may have woken a
-   * task onto this CPU); otherwise the spin begins in its quiet window, and a poll without a yield that came
-   * late (more than {@link SPIN_FAST_YIELD_MS} for one poll: the CPU went to another task) ends
-   * the window. `"probe"`: as `"kick"`, and a spin after a kick begins quiet too once
-   * {@link SPIN_PROBE_ALONE} first yields in a row came straight back, yielding first in one
-   * spin of {@link SPIN_PROBE_EVERY} to look again (a first yield that gave the CPU away, or a
+   * task onto this CPU); otherwise the spin begins in its quiet window, and a poll without a
+   * yield that came late (more than {@link SPIN_FAST_YIELD_MS} for one poll: the CPU went to
+   * another task) ends the window. `"probe"`: as `"kick"`, and a spin after a kick begins quiet
+   * too once {@link SPIN_PROBE_ALONE} first yields in a row came straight back, yielding first in
+   * one spin of {@link SPIN_PROBE_EVERY} to look again (a first yield that gave the CPU away, or a
    * late poll, starts the count over). `"stream"`: `"probe"` and the quiet window itself only
    * while the loop is driven without its async function (the readiness goes to synchronous
    * listeners: a stream consumer such as `serve --discard`); otherwise a yield before every
@@ -338,7 +338,10 @@ export function yieldWasAlone(ms: number, fastestMs: number): boolean {
  */
 export const SPIN_PROBE_ALONE = 16;
 
-/** With `spinQuietStart: "probe"` past {@link SPIN_PROBE_ALONE}: one spin in this many after a kick still yields first. */
+/**
+ * With `spinQuietStart: "probe"` past {@link SPIN_PROBE_ALONE}: one spin in this many after a
+ * kick still yields first.
+ */
 export const SPIN_PROBE_EVERY = 8;
 
 /** `spinQuietStart` as a small integer: `"every"`. */

@@ -49,8 +49,8 @@ type Counts =
 /**
  * A busy-polling loop on a clock of `stepMs` per read, spins of ~10 µs (`denoTurnUs` 10: each
  * ends at a turn of Deno's event loop), for 300 ms (up to 2 s while its polls or kicks are few).
- * With `kicks`, every 1 ms (or later: a timer) a datagram arrives and the tick that takes it "sends" a frame (the
- * driver's `txFrames` moved on: the loop's sign of a kick).
+ * With `kicks`, every 1 ms (or later: a timer) a datagram arrives and the tick that takes it
+ * "sends" a frame (the driver's `txFrames` moved on: the loop's sign of a kick).
  */
 async function watch(stepMs: number, opts: EventLoopOptions, kicks: boolean): Promise<Counts> {
   const rig = makeUdpRxRig({ mtu: 1500, clock: new MonotonicClock(new SteppingSource(stepMs)) });
