@@ -478,6 +478,26 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
           sys.map((x) => x.toFixed(4)).join(" ") + ")",
       );
     }
+    // The busy poll's yields, split: per wire packet (the driver's syscalls, mostly the ACK
+    // kicks, beside them), and how many came at a spin's first poll, after a tick that sent
+    // frames, and straight back (the `loop:` counters; 0 before "sys13g").
+    const ys = runs.filter((r) => r.config === c && r.counters?.driver !== undefined)
+      .map((r) => yieldSplit(r.counters!.driver, r.counters!.loop ?? "", Number(values.mtu) - 52));
+    if (ys.length > 0) {
+      const med = (f: (x: YieldSplit) => number) => median(ys.map(f));
+      const f4 = (x: number) => x.toFixed(4);
+      console.log(
+        `  per wire packet: median driver syscalls ${f4(med((x) => x.driverPerWire))}, ` +
+          `yields ${f4(med((x) => x.yieldsPerWire))} (` +
+          ys.map((x) => f4(x.yieldsPerWire)).join(" ") + `); yields per spin ` +
+          `${med((x) => x.yieldsPerSpin).toFixed(2)}, first-poll ` +
+          `${(med((x) => x.firstShare) * 100).toFixed(0)} % of yields, after a kick ` +
+          `${(med((x) => x.kickShareOfFirst) * 100).toFixed(0)} % of those, straight back ` +
+          `${(med((x) => x.aloneShareOfFirst) * 100).toFixed(0)} %; quiet starts ${
+            med((x) => x.quietStarts).toFixed(0)
+          }, late polls ${med((x) => x.latePolls).toFixed(0)}`,
+      );
+    }
     // What the ring held: the kernel's super-frames reach us at either MTU (MSS: timestamps on).
     const rings = runs.filter((r) => r.config === c && r.counters?.driver !== undefined)
       .map((r) => ringFrames(r.counters!.driver, Number(values.mtu) - 52))
@@ -496,6 +516,63 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
     }
   }
   if (values.out !== undefined) await writeAbRecord(values.out, Number(values.mtu), runs);
+}
+
+/** The busy poll's yields in one run (see {@link yieldSplit}). */
+export interface YieldSplit {
+  /** The driver's syscalls (the ACK kicks, mostly) per wire packet. */
+  driverPerWire: number;
+  /** `sched_yield`s of the busy poll per wire packet. */
+  yieldsPerWire: number;
+  /** Yields per spin (a spin: one busy-poll loop between ticks; polls ÷ yields inverted). */
+  yieldsPerSpin: number;
+  /** Share of the yields made at a spin's first poll. */
+  firstShare: number;
+  /** Share of the first-poll yields made after a busy tick that sent frames. */
+  kickShareOfFirst: number;
+  /** Share of the first-poll yields that came straight back. */
+  aloneShareOfFirst: number;
+  /** Spins that began without a yield. */
+  quietStarts: number;
+  /** Polls without a yield that came late. */
+  latePolls: number;
+}
+
+/**
+ * The busy poll's yields in one run, from its `driver:` and `loop:` counters lines: per wire
+ * packet (segments received, `rxBytes ÷ mss`, plus frames sent) beside the driver's syscalls,
+ * and split by where they came (`spinFirstYields`, `spinKickYields`, `spinFirstAlone`; absent
+ * counters read as 0). `yieldsPerSpin` is yields ÷ (first-poll yields + quiet starts): per spin.
+ *
+ * @example
+ * ```ts
+ * yieldSplit(
+ *   "rxBytes=14480 txFrames=10 syscalls=10",
+ *   "spins=40 spinYields=20 spinFirstYields=10 spinKickYields=10 spinFirstAlone=9",
+ *   1448,
+ * );
+ * // { driverPerWire: 0.5, yieldsPerWire: 1, yieldsPerSpin: 2, firstShare: 0.5,
+ * //   kickShareOfFirst: 1, aloneShareOfFirst: 0.9, quietStarts: 0, latePolls: 0 }
+ * ```
+ */
+export function yieldSplit(driverLine: string, loopLine: string, mss: number): YieldSplit {
+  const get = (text: string, name: string) =>
+    Number(new RegExp(`\\b${name}=(\\d+)`).exec(text)?.[1] ?? 0);
+  const wire = get(driverLine, "rxBytes") / mss + get(driverLine, "txFrames");
+  const yields = get(loopLine, "spinYields");
+  const first = get(loopLine, "spinFirstYields");
+  const quietStarts = get(loopLine, "spinQuietStarts");
+  const ratio = (a: number, b: number) => b > 0 ? a / b : 0;
+  return {
+    driverPerWire: ratio(get(driverLine, "syscalls"), wire),
+    yieldsPerWire: ratio(yields, wire),
+    yieldsPerSpin: ratio(yields, first + quietStarts),
+    firstShare: ratio(first, yields),
+    kickShareOfFirst: ratio(get(loopLine, "spinKickYields"), first),
+    aloneShareOfFirst: ratio(get(loopLine, "spinFirstAlone"), first),
+    quietStarts,
+    latePolls: get(loopLine, "spinLatePolls"),
+  };
 }
 
 /**

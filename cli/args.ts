@@ -53,6 +53,7 @@ export const LINK_OPTIONS = {
   "busy-turn": { type: "string" },
   "no-spin-yield": { type: "boolean" },
   "spin-quiet": { type: "string" },
+  "spin-quiet-start": { type: "string" },
   "sched-slice": { type: "string" },
   cpu: { type: "string" },
   "yield-stall": { type: "string" },
@@ -184,6 +185,11 @@ export const LINK_USAGE = `link options:
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
   --spin-quiet US      after a sched_yield() of the busy poll that came straight back,
                        poll without one for US µs (0..1000; default 0: a yield per poll)
+  --spin-quiet-start M with --spin-quiet: a spin's first poll yields every time (every),
+                       only after a tick that sent frames (kick), or as kick and also not
+                       after a kick while first yields come straight back (probe); stream:
+                       probe and the window only while readiness goes to synchronous
+                       listeners (a stream consumer), else a yield per poll (every)
   --sched-slice US     ask the scheduler for this time slice for the stack's thread
                        (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
                        wake-ups preempt CPU-bound tasks (default: the kernel's)
@@ -284,7 +290,8 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
 /**
  * The event-loop tunables of `--busy-poll` / `--block-poll` / `--deno-turn` /
  * `--deno-turn-busy` / `--busy-turn` /
- * `--no-spin-yield` / `--spin-quiet` / `--sched-slice` / `--cpu` / `--yield-stall` /
+ * `--no-spin-yield` / `--spin-quiet` / `--spin-quiet-start` / `--sched-slice` / `--cpu` /
+ * `--yield-stall` /
  * `--yield-stall-mode`, or
  * undefined for the defaults.
  */
@@ -297,6 +304,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "busy-turn",
     "no-spin-yield",
     "spin-quiet",
+    "spin-quiet-start",
     "sched-slice",
     "cpu",
     "yield-stall",
@@ -315,6 +323,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     spinQuietUs: v["spin-quiet"] === undefined
       ? undefined
       : numberFlag("spin-quiet", v["spin-quiet"], 0, { integer: true, min: 0, max: 1000 }),
+    spinQuietStart: spinQuietStart(v["spin-quiet-start"], v["spin-quiet"]),
     schedSliceUs: v["sched-slice"] === undefined
       ? undefined
       : numberFlag("sched-slice", v["sched-slice"], 0, { min: 100, max: 100_000 }),
@@ -337,6 +346,24 @@ function yieldStallMode(value: unknown, stall: unknown): "block" | "spin" | unde
   }
   if (stall === undefined) {
     throw new UsageError(`--yield-stall-mode ${value}: only with --yield-stall US`);
+  }
+  return value;
+}
+
+/**
+ * `--spin-quiet-start every|kick|probe|stream`, or undefined for the default; only with
+ * `--spin-quiet` (`quiet`), without which no spin has a quiet window to begin in.
+ */
+function spinQuietStart(
+  value: unknown,
+  quiet: unknown,
+): "every" | "kick" | "probe" | "stream" | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "every" && value !== "kick" && value !== "probe" && value !== "stream") {
+    throw new UsageError(`--spin-quiet-start ${value}: say every, kick, probe or stream`);
+  }
+  if (quiet === undefined) {
+    throw new UsageError(`--spin-quiet-start ${value}: only with --spin-quiet US`);
   }
   return value;
 }

@@ -144,6 +144,22 @@ export interface EventLoopOptions {
    */
   spinQuietUs?: number;
   /**
+   * With `spinQuietUs`: how a spin's first poll begins [`"every"`: with a yield]. `"kick"`: with
+   * a yield only in the first spin after a busy tick that sent frames (its kick may have woken a
+   * task onto this CPU); otherwise the spin begins in its quiet window, and a poll without a
+   * yield that came late (more than {@link SPIN_FAST_YIELD_MS} for one poll: the CPU went to
+   * another task) ends the window. `"probe"`: as `"kick"`, and a spin after a kick begins quiet
+   * too once {@link SPIN_PROBE_ALONE} first yields in a row came straight back, yielding first in
+   * one spin of {@link SPIN_PROBE_EVERY} to look again (a first yield that gave the CPU away, or a
+   * late poll, starts the count over). `"stream"`: `"probe"` and the quiet window itself only
+   * while the loop is driven without its async function (the readiness goes to synchronous
+   * listeners: a stream consumer such as `serve --discard`); otherwise a yield before every
+   * poll, as with `spinQuietUs` 0 — a request/response exchange (which awaits) keeps main's
+   * spin: its ustack↔ustack p99 rose with the window and the quiet starts (bench/README.md,
+   * "sys13g").
+   */
+  spinQuietStart?: "every" | "kick" | "probe" | "stream";
+  /**
    * What the loop does for {@link YIELD_STALL_HOLD_MS} after a stalled yield (see
    * `yieldStallUs`) ["block"]: `"block"` stops busy-polling and waits in blocking `poll()`
    * slices; `"spin"` keeps busy-polling without `sched_yield()` between the polls (each yield
@@ -171,6 +187,16 @@ export interface EventLoopStats {
    * parks and slices do not count them).
    */
   spinYields: number;
+  /** Of those, the yields at a spin's first poll. */
+  spinFirstYields: number;
+  /** Of the first yields, those after a busy tick that sent frames (its kick). */
+  spinKickYields: number;
+  /** Of the first yields, those that came straight back ({@link yieldWasAlone}). */
+  spinFirstAlone: number;
+  /** Spins that began in their quiet window, without a yield (`spinQuietStart`). */
+  spinQuietStarts: number;
+  /** Polls without a yield that came late and ended a quiet window (`spinQuietStart`). */
+  spinLatePolls: number;
   /** Times the loop parked in poll(). */
   parks: number;
   /** Blocking poll() slices waited. */
@@ -307,6 +333,27 @@ export function yieldWasAlone(ms: number, fastestMs: number): boolean {
 }
 
 /**
+ * First yields in a row that came straight back before `spinQuietStart: "probe"` lets a spin
+ * after a kick begin without one.
+ */
+export const SPIN_PROBE_ALONE = 16;
+
+/**
+ * With `spinQuietStart: "probe"` past {@link SPIN_PROBE_ALONE}: one spin in this many after a
+ * kick still yields first.
+ */
+export const SPIN_PROBE_EVERY = 8;
+
+/** `spinQuietStart` as a small integer: `"every"`. */
+const QUIET_START_EVERY = 0;
+/** `spinQuietStart`: `"kick"`. */
+const QUIET_START_KICK = 1;
+/** `spinQuietStart`: `"probe"`. */
+const QUIET_START_PROBE = 2;
+/** `spinQuietStart`: `"stream"`. */
+const QUIET_START_STREAM = 3;
+
+/**
  * Preemptions without a yield (polls more than `yieldStallUs` apart) that end a "spin" hold: a
  * CPU shared with another session's task takes several in a 50 ms hold (the scheduler serves
  * the sessions in turn), a niced task of the loop's own session at most one.
@@ -354,6 +401,11 @@ export class EventLoop {
     ticks: 0,
     spins: 0,
     spinYields: 0,
+    spinFirstYields: 0,
+    spinKickYields: 0,
+    spinFirstAlone: 0,
+    spinQuietStarts: 0,
+    spinLatePolls: 0,
     parks: 0,
     blocks: 0,
     muxSignals: 0,
@@ -404,6 +456,14 @@ export class EventLoop {
   #fastestYieldMs = 0.5;
   /** `spinQuietUs` in ms (0: off). */
   readonly #spinQuietMs: number;
+  /** `spinQuietStart` (QUIET_START_*; every without `spinQuietUs`). */
+  readonly #quietStart: number;
+  /** The last busy tick sent frames, and no spin has begun since. */
+  #busySent = false;
+  /** First yields in a row that came straight back (`spinQuietStart: "probe"`). */
+  #firstAloneRun = 0;
+  /** Spins after a kick since the last that yielded first, past {@link SPIN_PROBE_ALONE}. */
+  #probeSkips = 0;
   /** The stalled-yield guard rests before this time (ms): a "spin" hold was preempted. */
   #stallGuardFromMs = DOUBLE_ZERO;
   /** Polls of the current "spin" hold that came more than `yieldStallUs` after the one before. */
@@ -494,6 +554,14 @@ export class EventLoop {
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
     this.#yieldStallSpin = opts.yieldStallMode === "spin";
     this.#spinQuietMs = (opts.spinQuietUs ?? 0) / 1000;
+    const start = opts.spinQuietStart ?? "every";
+    this.#quietStart = this.#spinQuietMs <= 0 || start === "every"
+      ? QUIET_START_EVERY
+      : start === "kick"
+      ? QUIET_START_KICK
+      : start === "probe"
+      ? QUIET_START_PROBE
+      : QUIET_START_STREAM;
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -871,6 +939,7 @@ export class EventLoop {
     // blast, never receives: else it would park and be woken between its bursts).
     const sentNow = this.#framesSent();
     if (this.#frames > 0 || stack.hasPendingWork || sentNow !== sent) {
+      this.#busySent = sentNow !== sent;
       this.#sentFrames = sentNow;
       this.#lastBusyMs = now;
       this.#idleTicks = 0;
@@ -1052,10 +1121,33 @@ export class EventLoop {
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
-    // Until then this spin does not yield: its last yield came straight back. Every spin's
-    // first poll yields: the tick before it may have woken a task onto this CPU (a kernel
-    // peer's reader, woken inside the kick).
+    // Until then this spin does not yield: its last yield came straight back. By default
+    // every spin's first poll yields: the tick before it may have woken a task onto this CPU
+    // (a kernel peer's reader, woken inside the kick). With spinQuietStart, a spin after a
+    // busy tick that sent nothing (no kick, nobody woken) begins quiet, and so, with "probe",
+    // does one after a kick while first yields keep coming straight back.
     let quietUntil = 0;
+    // "stream": probe while driven without the async function, else a yield per poll.
+    const stream = this.#quietStart === QUIET_START_STREAM;
+    const direct = this.#direct;
+    const quietStart = !stream ? this.#quietStart : direct ? QUIET_START_PROBE : QUIET_START_EVERY;
+    const quietMs = stream && !direct ? 0 : this.#spinQuietMs;
+    // A kick's wakee gets the first yield of the spin after it, not of every spin until the next
+    // busy tick.
+    const kicked = this.#busySent;
+    this.#busySent = false;
+    if (quietStart !== QUIET_START_EVERY && yieldCpu) {
+      let quiet = !kicked;
+      if (!quiet && quietStart === QUIET_START_PROBE && this.#firstAloneRun >= SPIN_PROBE_ALONE) {
+        if (++this.#probeSkips >= SPIN_PROBE_EVERY) this.#probeSkips = 0;
+        else quiet = true;
+      }
+      if (quiet) {
+        quietUntil = this.#nowMs + quietMs;
+        stats.spinQuietStarts++;
+      }
+    }
+    let first = true;
     // One clock read per poll (two with the stalled-yield guard): the poll's tick takes the
     // clock's last answer (`Stack.receive(true)`), read after the yield, or at the end of the
     // poll before when the spin does not yield; the spin's end is checked against that read.
@@ -1078,7 +1170,16 @@ export class EventLoop {
         this.#readClock();
         const took = this.#nowMs - last;
         if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
-        if (yieldWasAlone(took, this.#fastestYieldMs)) quietUntil = this.#nowMs + this.#spinQuietMs;
+        const alone = yieldWasAlone(took, this.#fastestYieldMs);
+        if (alone) quietUntil = this.#nowMs + quietMs;
+        if (first) {
+          stats.spinFirstYields++;
+          if (kicked) stats.spinKickYields++;
+          if (alone) {
+            stats.spinFirstAlone++;
+            this.#firstAloneRun++;
+          } else this.#firstAloneRun = 0;
+        }
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
           // scheduler tick. Poll once more, then wait blocked (see yieldStallUs).
@@ -1095,6 +1196,7 @@ export class EventLoop {
           }
         }
       }
+      first = false;
       stats.spins++;
       if (trace !== null) this.#pollFromMs = clock.nowMs();
       frames = stack.receive(true);
@@ -1104,6 +1206,14 @@ export class EventLoop {
       if (!yieldNow || !yieldCpu) {
         const prev = this.#nowMs;
         this.#readClock();
+        if (
+          quietStart !== QUIET_START_EVERY && yieldCpu && this.#nowMs - prev > SPIN_FAST_YIELD_MS
+        ) {
+          // A late poll: the CPU went to another task. Yield again from the next poll on.
+          quietUntil = 0;
+          this.#firstAloneRun = 0;
+          stats.spinLatePolls++;
+        }
         if (held && this.#nowMs - prev > stallMs && ++this.#holdPreempts >= HOLD_PREEMPTS) {
           // Taken off the CPU again and again without a yield: the stalls were the scheduler
           // sharing the CPU (another session's task), not the yields. (A niced task of this

@@ -241,6 +241,19 @@ Deno.test("cli: --spin-quiet sets the busy poll's quiet window after a lone yiel
   assert.throws(() => cfg("--spin-quiet", "2000"), UsageError);
 });
 
+Deno.test("cli: --spin-quiet-start picks how a spin's first poll begins; only with --spin-quiet", () => {
+  const cfg = (...args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  const quiet = ["--spin-quiet", "20"];
+  assert.equal(cfg(...quiet).loop?.spinQuietStart, undefined);
+  assert.equal(cfg(...quiet, "--spin-quiet-start", "kick").loop?.spinQuietStart, "kick");
+  assert.equal(cfg(...quiet, "--spin-quiet-start", "probe").loop?.spinQuietStart, "probe");
+  assert.equal(cfg(...quiet, "--spin-quiet-start", "every").loop?.spinQuietStart, "every");
+  assert.equal(cfg(...quiet, "--spin-quiet-start", "stream").loop?.spinQuietStart, "stream");
+  assert.throws(() => cfg(...quiet, "--spin-quiet-start", "never"), UsageError);
+  assert.throws(() => cfg("--spin-quiet-start", "kick"), UsageError);
+});
+
 Deno.test("cli: --yield-stall-mode picks what a stalled yield leads to; other words a usage error", () => {
   const cfg = (...args: string[]) =>
     linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
