@@ -184,12 +184,12 @@ export const LINK_USAGE = `link options:
                        (0: after every busy tick)
   --no-spin-yield      do not sched_yield() between the polls of the busy poll
   --spin-quiet US      after a sched_yield() of the busy poll that came straight back,
-                       poll without one for US µs (0..1000; default 0: a yield per poll)
-  --spin-quiet-start M with --spin-quiet: a spin's first poll yields every time (every),
+                       poll without one for US µs (0..1000; default 50; 0: a yield per poll)
+  --spin-quiet-start M how a spin's first poll begins: with a yield every time (every),
                        only after a tick that sent frames (kick), or as kick and also not
-                       after a kick while first yields come straight back (probe); stream:
-                       probe and the window only while readiness goes to synchronous
-                       listeners (a stream consumer), else a yield per poll (every)
+                       after a kick while first yields come straight back (probe); stream
+                       (default): probe and the window only while readiness goes to
+                       synchronous listeners (a stream consumer), else a yield per poll
   --sched-slice US     ask the scheduler for this time slice for the stack's thread
                        (sched_setattr, Linux >= 6.12, 100..100000): a short one lets its
                        wake-ups preempt CPU-bound tasks (default: the kernel's)
@@ -323,7 +323,7 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     spinQuietUs: v["spin-quiet"] === undefined
       ? undefined
       : numberFlag("spin-quiet", v["spin-quiet"], 0, { integer: true, min: 0, max: 1000 }),
-    spinQuietStart: spinQuietStart(v["spin-quiet-start"], v["spin-quiet"]),
+    spinQuietStart: spinQuietStart(v["spin-quiet-start"]),
     schedSliceUs: v["sched-slice"] === undefined
       ? undefined
       : numberFlag("sched-slice", v["sched-slice"], 0, { min: 100, max: 100_000 }),
@@ -350,20 +350,11 @@ function yieldStallMode(value: unknown, stall: unknown): "block" | "spin" | unde
   return value;
 }
 
-/**
- * `--spin-quiet-start every|kick|probe|stream`, or undefined for the default; only with
- * `--spin-quiet` (`quiet`), without which no spin has a quiet window to begin in.
- */
-function spinQuietStart(
-  value: unknown,
-  quiet: unknown,
-): "every" | "kick" | "probe" | "stream" | undefined {
+/** `--spin-quiet-start every|kick|probe|stream`, or undefined for the default (stream). */
+function spinQuietStart(value: unknown): "every" | "kick" | "probe" | "stream" | undefined {
   if (value === undefined) return undefined;
   if (value !== "every" && value !== "kick" && value !== "probe" && value !== "stream") {
     throw new UsageError(`--spin-quiet-start ${value}: say every, kick, probe or stream`);
-  }
-  if (quiet === undefined) {
-    throw new UsageError(`--spin-quiet-start ${value}: only with --spin-quiet US`);
   }
   return value;
 }

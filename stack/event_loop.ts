@@ -138,13 +138,15 @@ export interface EventLoopOptions {
   /**
    * After a busy-poll `sched_yield` that came straight back (nothing else wanted the CPU:
    * {@link yieldWasAlone}), the rest of that spin's polls go without one for this long (µs)
-   * [0: off, a yield before every poll]. 20 cut a kernel sender's receiver's syscalls 2.2–3.3×
-   * at the same rate (bench/README.md, "rx13a"); its request/response tails were not shown
-   * unharmed, so it is opt-in.
+   * [{@link DEFAULT_SPIN_QUIET_US}; 0: off, a yield before every poll]. 20 cut a kernel
+   * sender's receiver's syscalls 2.2–3.3× at the same rate (bench/README.md, "rx13a"); 50 with
+   * `spinQuietStart: "stream"` (the default) cut them ~5× at MTU 9000 and 1500, the rate at or
+   * above a yield per poll's, request/response unchanged (bench/README.md, "sys13g").
    */
   spinQuietUs?: number;
   /**
-   * With `spinQuietUs`: how a spin's first poll begins [`"every"`: with a yield]. `"kick"`: with
+   * With `spinQuietUs`: how a spin's first poll begins [`"stream"`]. `"every"`: with a yield
+   * (the form before `"stream"` became the default). `"kick"`: with
    * a yield only in the first spin after a busy tick that sent frames (its kick may have woken a
    * task onto this CPU); otherwise the spin begins in its quiet window, and a poll without a
    * yield that came late (more than {@link SPIN_FAST_YIELD_MS} for one poll: the CPU went to
@@ -331,6 +333,14 @@ export const SPIN_FAST_YIELD_RATIO = 1.5;
 export function yieldWasAlone(ms: number, fastestMs: number): boolean {
   return ms < SPIN_FAST_YIELD_MS && ms < SPIN_FAST_YIELD_RATIO * fastestMs;
 }
+
+/**
+ * The busy poll's quiet window by default (µs, `spinQuietUs`): with `spinQuietStart: "stream"`
+ * a kernel sender's receiver made 0.144 / 0.025 syscalls per wire packet at MTU 9000 / 1500
+ * against a yield per poll's 0.781 / 0.135, at the same or a higher rate (bench/README.md,
+ * "sys13g").
+ */
+export const DEFAULT_SPIN_QUIET_US = 50;
 
 /**
  * First yields in a row that came straight back before `spinQuietStart: "probe"` lets a spin
@@ -553,8 +563,8 @@ export class EventLoop {
     this.#cpus = opts.cpus;
     this.#yieldStallMs = (opts.yieldStallUs ?? 0) / 1000;
     this.#yieldStallSpin = opts.yieldStallMode === "spin";
-    this.#spinQuietMs = (opts.spinQuietUs ?? 0) / 1000;
-    const start = opts.spinQuietStart ?? "every";
+    this.#spinQuietMs = (opts.spinQuietUs ?? DEFAULT_SPIN_QUIET_US) / 1000;
+    const start = opts.spinQuietStart ?? "stream";
     this.#quietStart = this.#spinQuietMs <= 0 || start === "every"
       ? QUIET_START_EVERY
       : start === "kick"

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
 import { MonotonicClock, type MonotonicSource } from "../../core/clock.ts";
 import {
+  DEFAULT_SPIN_QUIET_US,
   EventLoop,
   type EventLoopOptions,
   type EventLoopStats,
@@ -168,6 +169,21 @@ Deno.test({
   async fn() {
     // The idle rig's loop turns Deno's event loop from setImmediate (no reactions to wait for).
     const r = await watch(FAST, { spinQuietUs: QUIET_US, spinQuietStart: "stream" }, false);
+    assert.ok(r.spins > 200, `${r.spins} polls`);
+    assert.ok(r.spinYields * 50 < r.spins, `${r.spinYields} yields in ${r.spins} polls`);
+    assert.ok(r.spinQuietStarts > 0, `${r.spinQuietStarts} quiet starts`);
+  },
+});
+
+Deno.test({
+  name: "sim loop spin quiet start: the default is stream with a 50 µs window",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    assert.equal(DEFAULT_SPIN_QUIET_US, 50);
+    // No spin options: the stream consumer's spins begin quiet, as with "stream" above. The
+    // earlier default (a yield before every poll) fails.
+    const r = await watch(FAST, {}, false);
     assert.ok(r.spins > 200, `${r.spins} polls`);
     assert.ok(r.spinYields * 50 < r.spins, `${r.spinYields} yields in ${r.spins} polls`);
     assert.ok(r.spinQuietStarts > 0, `${r.spinQuietStarts} quiet starts`);

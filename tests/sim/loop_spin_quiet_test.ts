@@ -1,7 +1,7 @@
 // With `spinQuietUs` the busy poll's `sched_yield` only while another task wants the CPU: a
 // yield that comes straight back (within SPIN_FAST_YIELD_MS of the loop's last clock read) is
 // followed by spinQuietUs of polls without one; a yield that took longer (another task ran)
-// keeps the next poll's yield. Off by default: a yield before every poll, counted. Before, every poll yielded: at MTU 9000 a kernel sender's receiver made
+// keeps the next poll's yield. Off with spinQuietUs 0: a yield before every poll, counted. Before, every poll yielded: at MTU 9000 a kernel sender's receiver made
 // ~165,000 yields a second, 83 % of its thread's syscalls (bench/README.md, "rx13a"). Every
 // yield is counted (`spinYields`). The clock is a source of its own: a loaded machine's
 // preemptions do not show.
@@ -38,7 +38,14 @@ async function idleSpin(
   // One datagram, then nothing: the loop busy-polls for the rest of the test.
   rig.driver.framesPerReceive = 1;
   rig.driver.limit = 1;
-  const loop = new EventLoop(rig.stack, { busyPollUs: 1e12, denoTurnUs: 2000, spinQuietUs });
+  // Every spin's first poll yields ("every"): these tests are about the window after a yield;
+  // how a spin begins is loop_spin_quiet_start_test's.
+  const loop = new EventLoop(rig.stack, {
+    busyPollUs: 1e12,
+    denoTurnUs: 2000,
+    spinQuietUs,
+    spinQuietStart: "every",
+  });
   const s0 = { ...loop.stats };
   const running = loop.run();
   try {
@@ -98,11 +105,11 @@ Deno.test("sim loop spin quiet: a yield slower than 1.5× the fastest gave the C
 });
 
 Deno.test({
-  name: "sim loop spin quiet: off by default, a yield before every poll, each counted",
+  name: "sim loop spin quiet: off with spinQuietUs 0, a yield before every poll, each counted",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const r = await idleSpin(SPIN_FAST_YIELD_MS / 5);
+    const r = await idleSpin(SPIN_FAST_YIELD_MS / 5, 0);
     assert.ok(r.spins > 100, `${r.spins} spins`);
     assert.equal(r.yields, r.spins, `${r.yields} yields in ${r.spins} polls`);
   },

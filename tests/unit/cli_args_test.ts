@@ -241,7 +241,7 @@ Deno.test("cli: --spin-quiet sets the busy poll's quiet window after a lone yiel
   assert.throws(() => cfg("--spin-quiet", "2000"), UsageError);
 });
 
-Deno.test("cli: --spin-quiet-start picks how a spin's first poll begins; only with --spin-quiet", () => {
+Deno.test("cli: --spin-quiet-start picks how a spin's first poll begins, with or without --spin-quiet", () => {
   const cfg = (...args: string[]) =>
     linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
   const quiet = ["--spin-quiet", "20"];
@@ -251,7 +251,9 @@ Deno.test("cli: --spin-quiet-start picks how a spin's first poll begins; only wi
   assert.equal(cfg(...quiet, "--spin-quiet-start", "every").loop?.spinQuietStart, "every");
   assert.equal(cfg(...quiet, "--spin-quiet-start", "stream").loop?.spinQuietStart, "stream");
   assert.throws(() => cfg(...quiet, "--spin-quiet-start", "never"), UsageError);
-  assert.throws(() => cfg("--spin-quiet-start", "kick"), UsageError);
+  // The window has a default (50 µs): the start applies without --spin-quiet too.
+  assert.equal(cfg("--spin-quiet-start", "kick").loop?.spinQuietStart, "kick");
+  assert.equal(cfg("--spin-quiet", "0").loop?.spinQuietUs, 0);
 });
 
 Deno.test("cli: --yield-stall-mode picks what a stalled yield leads to; other words a usage error", () => {
