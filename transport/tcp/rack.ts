@@ -73,6 +73,10 @@ class RackSeqMarks {
   tlpEndSeq = DOUBLE_ZERO;
   /** RACK.dsack_round: SND.NXT when the last widening D-SACK came. */
   dsackRound = DOUBLE_ZERO;
+
+  constructor() {
+    this.tlpEndSeq = this.dsackRound = 0; // +0 to readers; the fields stay doubles
+  }
 }
 
 /** The marks of a connection that has sent no probe and had no D-SACK: read, never written. */

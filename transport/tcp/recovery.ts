@@ -80,6 +80,11 @@ export class LossRecovery {
   /** The CWR flag goes on the next new data segment (RFC 3168 §6.1.2). */
   cwrPending = false;
 
+  constructor() {
+    // +0 to readers (a double field keeps its representation for a small integer).
+    this.recover = this.undoMarker = this.retransTsVal = 0;
+  }
+
   /** A window reduction (CWR, Recovery or Loss) is in progress. */
   get inReduction(): boolean {
     return this.state >= CA_CWR;

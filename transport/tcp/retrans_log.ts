@@ -135,6 +135,7 @@ export class RetransLog {
   // middle of a run and drops the per-ACK code built on it (bench/README.md, `deopt11g`).
   constructor() {
     this.horizonMs = DEFAULT_HORIZON_MS;
+    this.windowMs = this.foundWindowMs = 0; // +0 to readers; the fields stay doubles
     this.foundLateMs = -1;
   }
 
