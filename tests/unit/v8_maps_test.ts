@@ -25,6 +25,12 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.rxSegment, true, "RxSegment seq/ack/reuseIsnAfter");
   assert.equal(r.txSegment, true, "TxSegment seq/ack");
   assert.equal(r.tcpHeaderOptions, true, "TcpHeaderOptions tsVal/tsEcr");
+  // RACK-TLP's probe and D-SACK sequence numbers, the recovery record's, the retransmission
+  // log's times: the first probe, D-SACK or reduction of a run no longer changes their maps.
+  assert.equal(r.rackTlpProbe, true, "RackTlp TLP.end_seq");
+  assert.equal(r.rackTlpDsack, true, "RackTlp RACK.dsack_round");
+  assert.equal(r.lossRecovery, true, "LossRecovery recover/undoMarker/retransTsVal");
+  assert.equal(r.retransLog, true, "RetransLog horizon/window/found times");
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);

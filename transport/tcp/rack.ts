@@ -30,6 +30,7 @@ import { RX_NONE, RX_RACK_AFTER_RETRANS } from "./retrans_log.ts";
 import { SB_EVER_RETRANS, SB_LOST, SB_RETRANS, SB_SACKED, type Scoreboard } from "./scoreboard.ts";
 import { seqGe, seqGt } from "./seq.ts";
 import { WindowedFilter } from "./windowed_filter.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 
 /** DupThresh (RFC 5681 §2, RFC 6675): segments SACKed above a hole that mean loss. */
 export const DUP_THRESH = 3;
@@ -58,6 +59,28 @@ const MIN_RTT_WINDOW_MS = 300_000;
  * filter object and none of its fields' heap numbers).
  */
 const NO_MIN_RTT = new WindowedFilter("min", MIN_RTT_WINDOW_MS);
+
+/**
+ * The two sequence numbers RACK-TLP keeps only after rare events (a tail loss probe, a
+ * D-SACK): a record of their own, built at the first such event. Its fields are doubles from
+ * the first record made (DOUBLE_ZERO): a sequence number at or above 2**30 stored into a field
+ * that had held small integers changed the RackTlp's map at the first probe or D-SACK, in the
+ * middle of a run, and dropped the optimised code of 8–11 per-ACK functions each time
+ * (bench/README.md, `deopt11g`). A connection that never probes shares {@link NO_SEQ_MARKS}.
+ */
+class RackSeqMarks {
+  /** TLP.end_seq: SND.NXT when the probe was sent. */
+  tlpEndSeq = DOUBLE_ZERO;
+  /** RACK.dsack_round: SND.NXT when the last widening D-SACK came. */
+  dsackRound = DOUBLE_ZERO;
+
+  constructor() {
+    this.tlpEndSeq = this.dsackRound = 0; // +0 to readers; the fields stay doubles
+  }
+}
+
+/** The marks of a connection that has sent no probe and had no D-SACK: read, never written. */
+const NO_SEQ_MARKS = new RackSeqMarks();
 
 /** TLP episode outcome of an ACK ({@link RackTlp.tlpAck}). */
 export const TLP_NONE = 0;
@@ -114,8 +137,11 @@ export class RackTlp {
   reoWndPersist = 0;
   /** RACK.dsack_round is set (`dsackRound` valid). */
   dsackRoundActive = false;
-  /** RACK.dsack_round: SND.NXT when the last widening D-SACK came. */
-  dsackRound = 0;
+  /** RACK.dsack_round: SND.NXT when the last widening D-SACK came (valid with `dsackRoundActive`). */
+  get dsackRound(): number {
+    return this.#marks.dsackRound;
+  }
+  #marks: RackSeqMarks = NO_SEQ_MARKS;
   /** ACKs that showed reordering (Linux tcpi_reord_seen). */
   reorderEvents = 0;
   /** Bytes the last {@link RackTlp.detectLoss} marked lost. */
@@ -128,8 +154,10 @@ export class RackTlp {
 
   /** A TLP probe is outstanding (TLP.end_seq is set). */
   tlpActive = false;
-  /** TLP.end_seq: SND.NXT when the probe was sent. */
-  tlpEndSeq = 0;
+  /** TLP.end_seq: SND.NXT when the probe was sent (valid with `tlpActive`). */
+  get tlpEndSeq(): number {
+    return this.#marks.tlpEndSeq;
+  }
   /** TLP.is_retrans: the probe was a retransmission. */
   tlpIsRetrans = false;
 
@@ -187,12 +215,12 @@ export class RackTlp {
       this.reorderingSeen = true;
       this.reorderEvents++;
     }
-    if (this.dsackRoundActive && seqGe(snd.sndUna, this.dsackRound)) {
+    if (this.dsackRoundActive && seqGe(snd.sndUna, this.#marks.dsackRound)) {
       this.dsackRoundActive = false;
     }
     if (dsack && !this.dsackRoundActive) {
       this.dsackRoundActive = true;
-      this.dsackRound = snd.sndMax;
+      this.#ownMarks().dsackRound = snd.sndMax;
       if (this.reoWndMult < MAX_REO_WND_MULT) this.reoWndMult++;
       this.reoWndPersist = REO_WND_PERSIST;
       // Not RACK.reordering_seen: §6.2 step 4 widens the window on a D-SACK, step 3 alone
@@ -312,10 +340,16 @@ export class RackTlp {
     return Math.min(pto, rtoLeftMs);
   }
 
+  /** This connection's own {@link RackSeqMarks}, built at its first probe or D-SACK. */
+  #ownMarks(): RackSeqMarks {
+    const m = this.#marks;
+    return m !== NO_SEQ_MARKS ? m : (this.#marks = new RackSeqMarks());
+  }
+
   /** §7.3: a probe went out; SND.NXT is now `sndNxt`. */
   probeSent(sndNxt: number, isRetrans: boolean): void {
     this.tlpActive = true;
-    this.tlpEndSeq = sndNxt;
+    this.#ownMarks().tlpEndSeq = sndNxt;
     this.tlpIsRetrans = isRetrans;
   }
 
@@ -326,16 +360,18 @@ export class RackTlp {
    * when the probe repaired a loss and the window must be reduced once.
    */
   tlpAck(ack: number, dsackRight: number, progress: boolean): number {
-    if (!this.tlpActive || !seqGe(ack, this.tlpEndSeq)) return TLP_NONE;
+    if (!this.tlpActive) return TLP_NONE;
+    const end = this.#marks.tlpEndSeq;
+    if (!seqGe(ack, end)) return TLP_NONE;
     if (!this.tlpIsRetrans) {
       this.tlpActive = false; // a new-data probe: nothing to learn
       return TLP_NONE;
     }
-    if (dsackRight >= 0 && dsackRight === this.tlpEndSeq) {
+    if (dsackRight >= 0 && dsackRight === end) {
       this.tlpActive = false; // the probe was a duplicate: nothing was lost
       return TLP_NONE;
     }
-    if (seqGt(ack, this.tlpEndSeq)) {
+    if (seqGt(ack, end)) {
       this.tlpActive = false;
       return TLP_LOSS;
     }

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { Prr } from "./prr.ts";
 import { seqGt, seqLt } from "./seq.ts";
 
@@ -55,10 +56,13 @@ export const CA_STATE_NAMES: readonly string[] = Object.freeze([
  * ```
  */
 export class LossRecovery {
+  // Sequence numbers and TSvals are unsigned 32-bit words: doubles from the first record
+  // made (DOUBLE_ZERO), or the first one at or above 2**30 changes the record's map in the
+  // middle of a run and drops the per-ACK code built on it (bench/README.md, `deopt11g`).
   /** One of the `CA_*` states. */
   state = CA_OPEN;
   /** The reduction ends when SND.UNA reaches this (RFC 6582 `recover`). */
-  recover = 0;
+  recover = DOUBLE_ZERO;
   /** The PRR episode of the current reduction. */
   readonly prr: Prr = new Prr();
   /** Duplicate ACKs in a row (RFC 5681 §2). */
@@ -66,15 +70,20 @@ export class LossRecovery {
   /** An undo is possible: `undoMarker` and `undoRetrans` describe the last reduction. */
   undoPossible = false;
   /** SND.UNA when the reduction started (Linux `undo_marker`). */
-  undoMarker = 0;
+  undoMarker = DOUBLE_ZERO;
   /** Retransmitted segments not yet reported back as duplicates (Linux `undo_retrans`). */
   undoRetrans = 0;
   /** TSval of the reduction's first retransmission (Eifel); valid with `hasRetransTs`. */
-  retransTsVal = 0;
+  retransTsVal = DOUBLE_ZERO;
   /** A retransmission of this reduction was sent. */
   hasRetransTs = false;
   /** The CWR flag goes on the next new data segment (RFC 3168 §6.1.2). */
   cwrPending = false;
+
+  constructor() {
+    // +0 to readers (a double field keeps its representation for a small integer).
+    this.recover = this.undoMarker = this.retransTsVal = 0;
+  }
 
   /** A window reduction (CWR, Recovery or Loss) is in progress. */
   get inReduction(): boolean {

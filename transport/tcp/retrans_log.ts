@@ -19,6 +19,7 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { seqGe, seqLt } from "./seq.ts";
 
 /** Reason: none (never retransmitted, or not known). */
@@ -113,21 +114,30 @@ export class RetransLog {
    * How long (ms) after a retransmission a D-SACK may still report it: the ring grows rather
    * than overwrite an entry younger than this. The sender sets it from its RTT.
    */
-  horizonMs = DEFAULT_HORIZON_MS;
+  horizonMs = DOUBLE_ZERO;
   /**
    * RACK's reordering window (ms) at its last loss detection, set by the sender: logged with
    * each retransmission.
    */
-  windowMs = 0;
+  windowMs = DOUBLE_ZERO;
   /** Entries younger than {@link RetransLog.horizonMs} overwritten at {@link RETRANS_LOG_MAX}. */
   overruns = 0;
   /**
    * Set by {@link RetransLog.reasonOf}: the entry it found was first delivered this many ms
    * after it was sent, or -1 (not found, or no delivery seen).
    */
-  foundLateMs = -1;
+  foundLateMs = DOUBLE_ZERO;
   /** Set by {@link RetransLog.reasonOf}: the entry's {@link RetransLog.windowMs}, or 0. */
-  foundWindowMs = 0;
+  foundWindowMs = DOUBLE_ZERO;
+
+  // The four times above hold fractional ms: doubles from the first log made (DOUBLE_ZERO,
+  // then their start values), or the first fraction stored changes the log's map in the
+  // middle of a run and drops the per-ACK code built on it (bench/README.md, `deopt11g`).
+  constructor() {
+    this.horizonMs = DEFAULT_HORIZON_MS;
+    this.windowMs = this.foundWindowMs = 0; // +0 to readers; the fields stay doubles
+    this.foundLateMs = -1;
+  }
 
   /** Entries held. */
   get size(): number {
