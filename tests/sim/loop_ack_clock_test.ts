@@ -150,7 +150,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const clocked = await busyLoop(true);
+    // Deno's event loop still turns (its timers ran the test): at least once per 4 ms or so of
+    // the 300 ms. On a loaded machine the process may get a fraction of a CPU for the whole
+    // window (a full run once read 32 turns), so a miss is measured again, up to 5 times; a
+    // loop that stopped turning misses at every attempt.
+    const minTurns = 300 / (ACK_CLOCK_TURN_MS * 8);
+    let clocked = await busyLoop(true);
+    for (let i = 1; i < 5 && clocked.yields < minTurns; i++) clocked = await busyLoop(true);
     const plain = await busyLoop(false);
     // Kicks handed to a kicker thread: their ACKs are not due when the tick ends.
     const handedOff = await busyLoop(true, true);
@@ -167,8 +173,7 @@ Deno.test({
       clocked.yields <= 0.25 * clocked.ticks,
       `ACK-clocked: ${clocked.yields} turns in ${clocked.ticks} ticks`,
     );
-    // Deno's event loop still turned (its timers ran the test): at least once per 4 ms or so.
-    assert.ok(clocked.yields >= 300 / (ACK_CLOCK_TURN_MS * 8), `${clocked.yields} turns`);
+    assert.ok(clocked.yields >= minTurns, `${clocked.yields} turns`);
     assert.ok(handedOff.ticks > 200, `${handedOff.ticks} handed-off ticks`);
     assert.ok(
       handedOff.yields >= 0.5 * handedOff.ticks,
