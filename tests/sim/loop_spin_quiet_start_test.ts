@@ -10,7 +10,8 @@
 
 import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
-import { MonotonicClock, type MonotonicSource } from "../../core/clock.ts";
+import { MonotonicClock } from "../../core/clock.ts";
+import { SteppingSource } from "../harness/stepping_source.ts";
 import {
   DEFAULT_SPIN_QUIET_US,
   EventLoop,
@@ -22,17 +23,6 @@ import {
 
 /** The quiet window (µs): longer than a spin in these tests (`denoTurnUs` below). */
 const QUIET_US = 50;
-
-/** A time source that moves `stepMs` on at every read. */
-class SteppingSource implements MonotonicSource {
-  #nowMs = performance.now();
-  constructor(readonly stepMs: number) {}
-  /** The time. */
-  readMs(out: Float64Array): void {
-    this.#nowMs += this.stepMs;
-    out[0] = this.#nowMs;
-  }
-}
 
 /** What a busy-polling loop did while the test watched it, and the kicks it was given. */
 type Counts =

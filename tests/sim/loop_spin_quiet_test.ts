@@ -8,22 +8,12 @@
 
 import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
-import { MonotonicClock, type MonotonicSource } from "../../core/clock.ts";
+import { MonotonicClock } from "../../core/clock.ts";
+import { SteppingSource } from "../harness/stepping_source.ts";
 import { EventLoop, SPIN_FAST_YIELD_MS, yieldWasAlone } from "../../stack/event_loop.ts";
 
 /** The quiet window the tests ask for (µs): the setting measured in bench/README.md, "rx13a". */
 const QUIET_US = 20;
-
-/** A time source that moves `stepMs` on at every read. */
-class SteppingSource implements MonotonicSource {
-  #nowMs = performance.now();
-  constructor(readonly stepMs: number) {}
-  /** The time. */
-  readMs(out: Float64Array): void {
-    this.#nowMs += this.stepMs;
-    out[0] = this.#nowMs;
-  }
-}
 
 /**
  * An idle busy-polling loop for 200 ms (up to 2 s while its polls are few: beside busy
