@@ -470,7 +470,7 @@ export class EventLoop {
   readonly #quietStart: number;
   /** The last busy tick sent frames, and no spin has begun since. */
   #busySent = false;
-  /** First yields in a row that came straight back (`spinQuietStart: "probe"`). */
+  /** First yields in a row that came straight back, up to {@link SPIN_PROBE_ALONE} ("probe"). */
   #firstAloneRun = 0;
   /** Spins after a kick since the last that yielded first, past {@link SPIN_PROBE_ALONE}. */
   #probeSkips = 0;
@@ -1131,11 +1131,12 @@ export class EventLoop {
     const from = trace === null ? 0 : clock.nowMs();
     const spins = stats.spins;
     let frames = 0;
-    // Until then this spin does not yield: its last yield came straight back. By default
-    // every spin's first poll yields: the tick before it may have woken a task onto this CPU
-    // (a kernel peer's reader, woken inside the kick). With spinQuietStart, a spin after a
-    // busy tick that sent nothing (no kick, nobody woken) begins quiet, and so, with "probe",
-    // does one after a kick while first yields keep coming straight back.
+    // Until then this spin does not yield: its last yield came straight back. With "every"
+    // (and in "stream" while the loop awaits) every spin's first poll yields: the tick before
+    // it may have woken a task onto this CPU (a kernel peer's reader, woken inside the kick).
+    // With "kick", a spin after a busy tick that sent nothing (no kick, nobody woken) begins
+    // quiet, and so, with "probe", does one after a kick while first yields keep coming
+    // straight back.
     let quietUntil = 0;
     // "stream": probe while driven without the async function, else a yield per poll.
     const stream = this.#quietStart === QUIET_START_STREAM;
@@ -1187,7 +1188,9 @@ export class EventLoop {
           if (kicked) stats.spinKickYields++;
           if (alone) {
             stats.spinFirstAlone++;
-            this.#firstAloneRun++;
+            // Held at SPIN_PROBE_ALONE: all "probe" asks of it, and a count that ran on past 2**30
+            // would turn this small-integer field into a double mid-run (the loop's map, its code).
+            if (this.#firstAloneRun < SPIN_PROBE_ALONE) this.#firstAloneRun++;
           } else this.#firstAloneRun = 0;
         }
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
