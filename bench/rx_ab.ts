@@ -34,7 +34,7 @@ import { lastJson, mustSucceed } from "./e2e.ts";
 import { BenchLink, parseVariant, pyFamily, USTACK_CLI } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { threadCpu, threadTicks } from "./run_contention.ts";
-import { countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
+import { counterIn, countersFromServeStats, syscallsPerWirePacket } from "./rx_syscalls.ts";
 import { setBigTcp } from "../tests/harness/big_tcp.ts";
 import { AF_PACKET_RING_MAX_RX_LARGE_FRAME_BYTES } from "../mod.ts";
 
@@ -556,8 +556,7 @@ export interface YieldSplit {
  * ```
  */
 export function yieldSplit(driverLine: string, loopLine: string, mss: number): YieldSplit {
-  const get = (text: string, name: string) =>
-    Number(new RegExp(`\\b${name}=(\\d+)`).exec(text)?.[1] ?? 0);
+  const get = counterIn;
   const wire = get(driverLine, "rxBytes") / mss + get(driverLine, "txFrames");
   const yields = get(loopLine, "spinYields");
   const first = get(loopLine, "spinFirstYields");
@@ -595,7 +594,7 @@ export function ringFrames(driverLine: string, mss: number): {
   gso: number;
   small: number;
 } | null {
-  const get = (name: string) => Number(new RegExp(`\\b${name}=(\\d+)`).exec(driverLine)?.[1] ?? 0);
+  const get = (name: string) => counterIn(driverLine, name);
   const frames = get("rxFrames");
   if (frames === 0) return null;
   const bytesPerFrame = get("rxBytes") / frames;

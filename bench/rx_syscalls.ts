@@ -42,6 +42,20 @@ export function syscallsPerWirePacket(c: ReceiverCounters, mss: number): number 
 }
 
 /**
+ * The number after `name=` in a counters line (`driver: rxBytes=900 txFrames=3 …`), 0 when the
+ * counter is absent (an older CLI).
+ *
+ * @example
+ * ```ts
+ * import { counterIn } from "./rx_syscalls.ts";
+ * counterIn("rxBytes=900 txFrames=3", "txFrames"); // 3
+ * ```
+ */
+export function counterIn(line: string, name: string): number {
+  return Number(new RegExp(`\\b${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+}
+
+/**
  * The counters out of `serve`'s final text counters (`  driver: syscalls=… rxBytes=…`,
  * `  loop: parks=… blocks=… wakes=… muxSignals=…`; a zero counter is left out of those lines
  * and reads as 0); null without a `driver:` line.
@@ -58,8 +72,7 @@ export function countersFromServeStats(stdout: string): ReceiverCounters | null 
   const driver = line("driver");
   if (driver === undefined) return null;
   const loop = line("loop") ?? "";
-  const get = (text: string, name: string) =>
-    Number(new RegExp(`\\b${name}=(\\d+)`).exec(text)?.[1] ?? 0);
+  const get = counterIn;
   return {
     syscalls: get(driver, "syscalls") + 2 * get(loop, "parks") + get(loop, "blocks") +
       get(loop, "wakes") + get(loop, "muxSignals") + get(loop, "spinYields"),
