@@ -90,7 +90,6 @@ import { RxRingMerge } from "./af_packet_rx_merge.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import { TxKicker } from "./tx_kicker.ts";
 import { UringTxKick } from "./tx_kick_uring.ts";
-import { SyscallError } from "../ffi/errno.ts";
 import {
   AF_PACKET_RING_DEFAULT_RX_SPLIT,
   AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
@@ -542,7 +541,12 @@ export class AfPacketRingDriver implements LinkDriver {
     // that only ever sends small batches never makes the worker.
     const lazy = k.txKick === "auto" && TxKicker.canStart();
     this.#kicker = k.txKick === "thread" ? TxKicker.tryStart(o.fd, k.txKickSpinUs) : null;
-    this.#uring = k.txKick === "uring" && memory === null ? openUringKick(o.fd, k) : null;
+    this.#uring = k.txKick === "uring" && memory === null
+      ? UringTxKick.tryOpen(o.fd, {
+        idleMs: k.txKickUringIdleMs,
+        cpu: k.txKickUringCpu,
+      })
+      : null;
     this.txKick = this.#kicker === null && this.#uring === null && !lazy ? "sync" : k.txKick;
     this.#tx = new TxRing({
       fd: o.fd,
@@ -910,23 +914,5 @@ export class AfPacketRingDriver implements LinkDriver {
     }
     this.#largeBuffer = null;
     this.#resources.close(); // munmap, then close the socket
-  }
-}
-
-/**
- * The io_uring kick of `fd`'s TX ring, or null where io_uring cannot run (no io_uring, or
- * `kernel.io_uring_disabled`): then kicks stay synchronous, and the reason is printed once
- * ("ustack: --tx-kick uring unavailable: io_uring_setup: EPERM (…); kicks stay synchronous").
- */
-function openUringKick(
-  fd: number,
-  k: { txKickUringIdleMs: number; txKickUringCpu: number },
-): UringTxKick | null {
-  try {
-    return UringTxKick.open(fd, { idleMs: k.txKickUringIdleMs, cpu: k.txKickUringCpu });
-  } catch (e) {
-    if (!(e instanceof SyscallError)) throw e;
-    console.error(`ustack: --tx-kick uring unavailable: ${e.message}; kicks stay synchronous`);
-    return null;
   }
 }

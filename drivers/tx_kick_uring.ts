@@ -21,7 +21,7 @@
  * @module
  */
 
-import { EAGAIN, ENOBUFS } from "../ffi/errno.ts";
+import { EAGAIN, ENOBUFS, SyscallError } from "../ffi/errno.ts";
 import { MSG_DONTWAIT } from "../ffi/constants.ts";
 import {
   IORING_OP_SEND,
@@ -104,6 +104,26 @@ export class UringTxKick {
       cpu: o.cpu ?? -1,
     });
     return new UringTxKick(ring, fd);
+  }
+
+  /**
+   * {@link open}, or null where io_uring cannot run here (no io_uring, `kernel.io_uring_disabled`,
+   * a CPU that does not exist): the caller kicks with `sendto` then. The reason goes to
+   * `report`, by default stderr: "ustack: --tx-kick uring unavailable: io_uring_setup: EPERM
+   * (Operation not permitted) SQPOLL; kicks stay synchronous".
+   */
+  static tryOpen(
+    fd: number,
+    o: UringTxKickOptions = {},
+    report: (message: string) => void = (m) => console.error(m),
+  ): UringTxKick | null {
+    try {
+      return UringTxKick.open(fd, o);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      report(`ustack: --tx-kick uring unavailable: ${e.message}; kicks stay synchronous`);
+      return null;
+    }
   }
 
   /** True while a send is queued or running (its completion not read yet). */
