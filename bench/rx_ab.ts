@@ -269,6 +269,13 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
               const kb = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
               const sec = (performance.now() - t0) / 1000;
               const out = threadCpu(a, b, sec);
+              // The io_uring's polling thread (`--tx-kick uring`) is named after the pid.
+              for (const k of Object.keys(out)) {
+                if (/^iou-sqp-\d+$/.test(k)) {
+                  out["iou-sqp"] = (out["iou-sqp"] ?? 0) + out[k];
+                  delete out[k];
+                }
+              }
               ka.forEach((k, i) => Object.assign(out, threadCpu(k, kb[i], sec)));
               if (sender !== null) {
                 Object.assign(out, threadCpu(sa!, await threadTicks(sender), sec, "sender "));
@@ -454,6 +461,18 @@ ${abUsage(5, "serve", "v3=--rx-ring v3")}
       console.log(
         `  deno thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
           perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+    // With `--tx-kick uring`: the kernel's SQ polling thread, and both threads together.
+    const sqGb = runs.filter((r) => r.config === c && r.cpu?.["iou-sqp"] !== undefined)
+      .map((
+        r,
+      ) => [r.cpu!["iou-sqp"] / 100 / (r.gbps / 8), (r.cpu!.deno ?? 0) / 100 / (r.gbps / 8)]);
+    if (sqGb.length > 0) {
+      console.log(
+        `  iou-sqp thread CPU-s per GB: median ${median(sqGb.map((x) => x[0])).toFixed(3)} (` +
+          sqGb.map((x) => x[0].toFixed(3)).join(" ") + "); both threads: median " +
+          median(sqGb.map((x) => x[0] + x[1])).toFixed(3),
       );
     }
     // The kernel's timer and network softirqs per second (a paced sender's HRTIMER).

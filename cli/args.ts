@@ -41,6 +41,8 @@ export const LINK_OPTIONS = {
   "rx-large-frame": { type: "string" },
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
+  "tx-kick-uring-idle": { type: "string" },
+  "tx-kick-uring-cpu": { type: "string" },
   "tx-frames": { type: "string" },
   ufo: { type: "string" },
   "tx-kick-bytes": { type: "string" },
@@ -149,12 +151,18 @@ export const LINK_USAGE = `link options:
                        af_packet, RX ring v2: the longest frame a large slot (split or 64k)
                        holds whole, 69828..524288 (default 69828: a 64 KB super-frame); more
                        for a kernel peer with BIG TCP (gso_max_size above 65536)
-  --tx-kick sync|thread|auto
+  --tx-kick sync|thread|auto|uring
                        af_packet: where the TX ring's kick (sendto) runs: on the stack's
                        thread (sync), on a kicker thread (thread), or on it for batches of
                        48 KiB and more (auto, default); sync on a 1-CPU machine
-                       or without --allow-read (the kicker's worker loads files)
+                       or without --allow-read (the kicker's worker loads files); uring:
+                       an io_uring send taken by the kernel's polling thread, no syscall
+                       unless it sleeps (sync where io_uring is unavailable)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
+  --tx-kick-uring-idle MS
+                       af_packet, uring: the polling thread spins this long before sleeping (1)
+  --tx-kick-uring-cpu N
+                       af_packet, uring: pin the polling thread to CPU N (not pinned)
   --tx-frames N        af_packet: TX ring slots (128)
   --tx-kick-bytes N    af_packet: kick once N bytes of datagrams are queued (262144)
   --ufo on|off         af_packet: UDP datagrams over the MTU go to the kernel whole and it
@@ -266,6 +274,24 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
+    txKickUringIdleMs: v["tx-kick-uring-idle"] === undefined ? undefined : afPacketOnly(
+      "tx-kick-uring-idle",
+      driver,
+      numberFlag("tx-kick-uring-idle", v["tx-kick-uring-idle"], 1, {
+        integer: true,
+        min: 1,
+        max: 60_000,
+      }),
+    ),
+    txKickUringCpu: v["tx-kick-uring-cpu"] === undefined ? undefined : afPacketOnly(
+      "tx-kick-uring-cpu",
+      driver,
+      numberFlag("tx-kick-uring-cpu", v["tx-kick-uring-cpu"], 0, {
+        integer: true,
+        min: 0,
+        max: 4095,
+      }),
+    ),
     txFrames: txFramesFlag(v["tx-frames"], driver),
     udpFragmentationOffload: ufoFlag(v.ufo, driver),
     txKickBytes: v["tx-kick-bytes"] === undefined ? undefined : afPacketOnly(
@@ -389,11 +415,14 @@ function rxRingFlag(value: unknown, driver: string): "v2" | "v3" | undefined {
   return value;
 }
 
-function txKickFlag(value: unknown, driver: string): "sync" | "thread" | "auto" | undefined {
+function txKickFlag(
+  value: unknown,
+  driver: string,
+): "sync" | "thread" | "auto" | "uring" | undefined {
   if (value === undefined) return undefined;
   if (driver !== "af_packet") throw new UsageError("--tx-kick applies to --driver af_packet only");
-  if (value !== "sync" && value !== "thread" && value !== "auto") {
-    throw new UsageError(`--tx-kick ${value}: say sync, thread or auto`);
+  if (value !== "sync" && value !== "thread" && value !== "auto" && value !== "uring") {
+    throw new UsageError(`--tx-kick ${value}: say sync, thread, auto or uring`);
   }
   return value;
 }

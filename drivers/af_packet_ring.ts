@@ -89,6 +89,7 @@ import {
 import { RxRingMerge } from "./af_packet_rx_merge.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import { TxKicker } from "./tx_kicker.ts";
+import { UringTxKick } from "./tx_kick_uring.ts";
 import {
   AF_PACKET_RING_DEFAULT_RX_SPLIT,
   AF_PACKET_RING_SMALL_SLOT_MAX_MTU,
@@ -238,8 +239,13 @@ export class AfPacketRingStats extends DriverStats {
   txKickErrors = 0;
   /** Kicks handed to the kicker thread (`txKick` "thread"/"auto"; its kicks are in txKicks). */
   txKickHandoffs = 0;
-  /** Handoffs that had to wake the sleeping kicker (one futex wake each). */
+  /**
+   * Handoffs that had to wake the sleeping kicker (one futex wake each); `txKick` "uring": the
+   * polling thread's wake-ups (`io_uring_enter`, one syscall each, also in `syscalls`).
+   */
   txKickWakes = 0;
+  /** `txKick` "uring": kicks asked for while a send was in flight, merged into it. */
+  txKickMerges = 0;
   /** Long frames copied into TX slots through a view the ring's table held (no allocation). */
   txFrameViewHits = 0;
   /** Long frames whose copy made a view (one allocation each; bounded by `TX_FRAME_VIEWS`). */
@@ -419,6 +425,7 @@ export class AfPacketRingDriver implements LinkDriver {
   readonly #rx: RxWalker;
   readonly #tx: TxRing;
   readonly #kicker: TxKicker | null;
+  readonly #uring: UringTxKick | null;
   readonly #vnetBytes: number;
   readonly #usoAllowed: boolean;
   readonly #ufoAllowed: boolean;
@@ -534,7 +541,13 @@ export class AfPacketRingDriver implements LinkDriver {
     // that only ever sends small batches never makes the worker.
     const lazy = k.txKick === "auto" && TxKicker.canStart();
     this.#kicker = k.txKick === "thread" ? TxKicker.tryStart(o.fd, k.txKickSpinUs) : null;
-    this.txKick = this.#kicker === null && !lazy ? "sync" : k.txKick;
+    this.#uring = k.txKick === "uring" && memory === null
+      ? UringTxKick.tryOpen(o.fd, {
+        idleMs: k.txKickUringIdleMs,
+        cpu: k.txKickUringCpu,
+      })
+      : null;
+    this.txKick = this.#kicker === null && this.#uring === null && !lazy ? "sync" : k.txKick;
     this.#tx = new TxRing({
       fd: o.fd,
       ring,
@@ -550,6 +563,7 @@ export class AfPacketRingDriver implements LinkDriver {
       kickPolicy: k.txKick === "auto" ? "auto" : "thread",
       threadBytes: k.txKickThreadBytes,
       send: memory === null ? undefined : () => memory.link.kick(memory.side),
+      uring: this.#uring,
     });
     this.txKickBytes = o.txKickBytes;
   }
@@ -642,7 +656,13 @@ export class AfPacketRingDriver implements LinkDriver {
         kernelRxFilter: null,
         geometry: g,
         txKickBytes: sizes.txKickBytes,
-        txKick: { txKick: "sync", txKickSpinUs: 0, txKickThreadBytes: sizes.txKickThreadBytes },
+        txKick: {
+          txKick: "sync",
+          txKickSpinUs: 0,
+          txKickThreadBytes: sizes.txKickThreadBytes,
+          txKickUringIdleMs: sizes.txKickUringIdleMs,
+          txKickUringCpu: sizes.txKickUringCpu,
+        },
         map: null,
         mapBytes,
         large: null,
@@ -719,6 +739,9 @@ export class AfPacketRingDriver implements LinkDriver {
     if (this.#closed) throw closedError("AfPacketRingDriver", "receive");
     const rx = this.#rx;
     const n = rx.receive(batch, max);
+    // "uring": a kick merged into a send that has completed since goes now (the busy poll
+    // receives without ticking).
+    if (this.#uring !== null) this.#tx.serviceKick();
     if (rx.lossSeen) {
       rx.lossSeen = false;
       this.refreshStats();
@@ -866,6 +889,11 @@ export class AfPacketRingDriver implements LinkDriver {
     try {
       (this.#kicker ?? this.#tx.kicker)?.close();
     } catch { /* it was terminated anyway */ }
+    // The same for the io_uring: its send in flight completes, then its ring (and with it the
+    // polling thread) goes, before the TX ring is unmapped and the socket closed.
+    try {
+      this.#uring?.close(this.stats);
+    } catch { /* the kernel holds the socket until the send ends */ }
     this.refreshStats();
     this.#closed = true;
     this.#fd = -1;

@@ -48,6 +48,7 @@ import {
   txRingGeometry,
 } from "./af_packet_tx_ring.ts";
 import { intOption } from "./driver_util.ts";
+import { URING_KICK_DEFAULT_IDLE_MS } from "./tx_kick_uring.ts";
 import { type LinkInfo, queryLink } from "./interface_open.ts";
 import { linkSizeLimits } from "../ffi/rtnetlink_link.ts";
 import { bindPacketSocket, ignoreOutgoing, openPacketSocket } from "./packet_socket.ts";
@@ -321,6 +322,13 @@ export interface AfPacketRingOptions {
   txKick?: AfPacketTxKick;
   /** `"thread"`/`"auto"`: µs the kicker spins before it sleeps (0..1000000); default 0. */
   txKickSpinUs?: number;
+  /**
+   * `"uring"`: ms the io_uring's submission-queue polling thread spins after its last send
+   * before it sleeps (1..60000); default 1 (`drivers/tx_kick_uring.ts`).
+   */
+  txKickUringIdleMs?: number;
+  /** `"uring"`: pin the polling thread to this CPU (-1: not pinned); default -1. */
+  txKickUringCpu?: number;
   /** `"auto"`: hand a tick's kick to the kicker from this many frame bytes; default 48 KiB. */
   txKickThreadBytes?: number;
   /**
@@ -340,8 +348,12 @@ export interface AfPacketRingOptions {
  */
 export const AF_PACKET_RING_DEFAULT_UFO = true;
 
-/** Where the TX ring's kicks run ({@link AfPacketRingOptions.txKick}). */
-export type AfPacketTxKick = "sync" | "thread" | "auto";
+/**
+ * Where the TX ring's kicks run ({@link AfPacketRingOptions.txKick}); `"uring"`: the end of a
+ * tick's kick is an io_uring send picked up by the kernel's submission-queue polling thread,
+ * no syscall of ours (`drivers/tx_kick_uring.ts`; opt-in).
+ */
+export type AfPacketTxKick = "sync" | "thread" | "auto" | "uring";
 
 /**
  * Default {@link AfPacketRingOptions.txKick}: `"auto"` — measured (bench/README.md, "The TX-ring
@@ -402,6 +414,10 @@ export interface PacketRingSizes {
   txKickSpinUs: number;
   /** "auto": batches of this many bytes go to the kicker. */
   txKickThreadBytes: number;
+  /** "uring": the polling thread's idle ms before it sleeps. */
+  txKickUringIdleMs: number;
+  /** "uring": the polling thread's CPU (-1: not pinned). */
+  txKickUringCpu: number;
 }
 
 /** What {@link openPacketRing} set up, handed to the driver. */
@@ -425,7 +441,10 @@ export interface OpenedPacketRing {
   /** Kick once this many frame bytes are queued (0: never early). */
   txKickBytes: number;
   /** Where kicks run, the kicker's spin and "auto"'s threshold, as validated. */
-  txKick: Pick<PacketRingSizes, "txKick" | "txKickSpinUs" | "txKickThreadBytes">;
+  txKick: Pick<
+    PacketRingSizes,
+    "txKick" | "txKickSpinUs" | "txKickThreadBytes" | "txKickUringIdleMs" | "txKickUringCpu"
+  >;
   /**
    * The mapping: the RX ring's blocks, then the TX ring's (null: the rings live in memory,
    * `AfPacketRingDriver.memoryPair`).
@@ -540,9 +559,20 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     1 << 30,
   );
   const txKick = opts.txKick ?? AF_PACKET_RING_DEFAULT_TX_KICK;
-  if (txKick !== "sync" && txKick !== "thread" && txKick !== "auto") {
-    throw new RangeError(`AfPacketRingDriver: txKick must be sync, thread or auto, got ${txKick}`);
+  if (txKick !== "sync" && txKick !== "thread" && txKick !== "auto" && txKick !== "uring") {
+    throw new RangeError(
+      `AfPacketRingDriver: txKick must be sync, thread, auto or uring, got ${txKick}`,
+    );
   }
+  const txKickUringIdleMs = intOption(
+    DRIVER,
+    "txKickUringIdleMs",
+    opts.txKickUringIdleMs,
+    URING_KICK_DEFAULT_IDLE_MS,
+    1,
+    60_000,
+  );
+  const txKickUringCpu = intOption(DRIVER, "txKickUringCpu", opts.txKickUringCpu, -1, -1, 4095);
   const txKickSpinUs = intOption(DRIVER, "txKickSpinUs", opts.txKickSpinUs, 0, 0, 1_000_000);
   const txKickThreadBytes = intOption(
     DRIVER,
@@ -567,6 +597,8 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     txKick: navigator.hardwareConcurrency > 1 ? txKick : "sync",
     txKickSpinUs,
     txKickThreadBytes,
+    txKickUringIdleMs,
+    txKickUringCpu,
   };
 }
 
@@ -672,6 +704,8 @@ export function openPacketRing(
       txKick: sizes.txKick,
       txKickSpinUs: sizes.txKickSpinUs,
       txKickThreadBytes: sizes.txKickThreadBytes,
+      txKickUringIdleMs: sizes.txKickUringIdleMs,
+      txKickUringCpu: sizes.txKickUringCpu,
     },
     map,
     mapBytes,

@@ -43,6 +43,7 @@ import { SubarrayCache } from "../core/subarray_cache.ts";
 import type { Counters } from "../core/counters.ts";
 import type { PayloadSource } from "../core/packet_buffer.ts";
 import type { TxKicker } from "./tx_kicker.ts";
+import type { UringTxKick } from "./tx_kick_uring.ts";
 
 /** Bytes of one TX slot when vnetHdr is on: room for a 64 KB super-frame. */
 export const AF_PACKET_RING_GSO_SLOT_BYTES = 64 * 1024;
@@ -147,6 +148,8 @@ export interface TxRingCounters {
   txKickHandoffs: number;
   /** Handoffs that had to wake a sleeping kicker. */
   txKickWakes: number;
+  /** io_uring kick: kicks merged into a send in flight. */
+  txKickMerges?: number;
   /**
    * With these three, the frame views' table ({@link TX_FRAME_VIEWS}) counts into this group
    * (`txFrameViewHits`, `…Misses`, `…Replaced`); without them, into a group of its own.
@@ -198,6 +201,12 @@ export interface TxRingSetup {
    * otherwise. Returns what `sendto` would (0, or `-errno`).
    */
   send?: (fd: number) => number;
+  /**
+   * The io_uring kick (`drivers/tx_kick_uring.ts`): the end of a tick's kick is queued to the
+   * kernel's polling thread instead of made here (a full ring's and the burst bound's stay
+   * synchronous, as with a kicker thread). None: every kick is a `sendto`.
+   */
+  uring?: UringTxKick | null;
 }
 
 /** The kernel's kick: `sendto(fd, NULL, 0, MSG_DONTWAIT)` ({@link TxRingSetup.send}). */
@@ -255,6 +264,7 @@ export class TxRing {
   readonly #auto: boolean;
   readonly #threadBytes: number;
   readonly #send: (fd: number) => number;
+  readonly #uring: UringTxKick | null;
   #head = 0;
   #queued = 0;
   #queuedBytes = 0;
@@ -278,6 +288,7 @@ export class TxRing {
     this.#threadBytes = s.threadBytes ?? TX_KICK_DEFAULT_THREAD_BYTES;
     this.#fd = s.fd;
     this.#send = s.send ?? kernelKick;
+    this.#uring = s.uring ?? null;
     this.#ring = s.ring;
     this.#words = s.words;
     this.#slot = tpacketFrameOffsets(
@@ -317,6 +328,8 @@ export class TxRing {
 
   /** errno of the last failed kick other than EAGAIN/ENOBUFS (either thread), or 0. */
   get lastErrno(): number {
+    const u = this.#uring;
+    if (u !== null && u.lastErrno !== 0) return u.lastErrno;
     const k = this.#kicker;
     if (k !== null) {
       k.collect(this.#stats);
@@ -419,6 +432,11 @@ export class TxRing {
    * to it ({@link TxKickPolicy}); it then happens shortly after this returns.
    */
   flush(): void {
+    const u = this.#uring;
+    if (u !== null) {
+      this.#flushUring(u);
+      return;
+    }
     let k = this.#kicker;
     if (
       k === null && this.#startKicker !== null &&
@@ -457,6 +475,35 @@ export class TxRing {
       return;
     }
     this.kick();
+  }
+
+  /**
+   * The io_uring's end-of-tick kick: read its completions, then queue a send when frames were
+   * queued since the last kick, or when none is in flight and the newest slot still waits (a
+   * kick merged into a send that had passed it, or a send the socket buffer cut short).
+   */
+  #flushUring(u: UringTxKick): void {
+    const stats = this.#stats;
+    u.reap(stats);
+    if (this.#queued > 0 || (!u.inFlight && this.#lastWaiting())) {
+      u.request(stats);
+      this.#queued = 0;
+      this.#queuedBytes = 0;
+      this.#batchBytes = 0;
+      this.#datagramBytes = 0;
+      this.#kickNeeded = false;
+    }
+  }
+
+  /**
+   * io_uring kick only (no-op otherwise): read its completions, and if the send in flight
+   * completed just now and the newest slot still waits, queue another. For the busy poll,
+   * which receives without ticking: a kick merged into a send that passed its frames goes out
+   * without waiting for the next tick.
+   */
+  serviceKick(): void {
+    const u = this.#uring;
+    if (u !== null && u.reap(this.#stats) && this.#lastWaiting()) u.request(this.#stats);
   }
 
   /** The kicker thread, once it exists (started by the first bulk batch under "auto"). */

@@ -178,6 +178,8 @@ export class Runtime {
             rxLargeFrameBytes: config.rxLargeFrameBytes,
             txKick: config.txKick,
             txKickSpinUs: config.txKickSpinUs,
+            txKickUringIdleMs: config.txKickUringIdleMs,
+            txKickUringCpu: config.txKickUringCpu,
             txFrames: config.txFrames,
             txKickBytes: config.txKickBytes,
             udpFragmentationOffload: config.udpFragmentationOffload,

@@ -56,11 +56,16 @@ export interface RuntimeConfig {
    * af_packet: where the TX ring's kick (`sendto`) runs ["auto"]: on the stack's thread
    * ("sync"), on a kicker thread ("thread"), or on it for batches of 48 KiB (a TCP
    * super-segment) and more, while it is awake and while a kick asked of it is still pending
-   * ("auto"); always "sync" with one CPU (`AfPacketRingOptions.txKick`).
+   * ("auto"); or an io_uring send taken by the kernel's submission-queue polling thread
+   * ("uring", opt-in); always "sync" with one CPU (`AfPacketRingOptions.txKick`).
    */
-  txKick?: "sync" | "thread" | "auto";
+  txKick?: "sync" | "thread" | "auto" | "uring";
   /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
   txKickSpinUs?: number;
+  /** af_packet, txKick uring: ms the polling thread spins before it sleeps [1]. */
+  txKickUringIdleMs?: number;
+  /** af_packet, txKick uring: pin the polling thread to this CPU [not pinned]. */
+  txKickUringCpu?: number;
   /** af_packet: TX ring slots, at least (`AfPacketRingOptions.txFrames`) [128]. */
   txFrames?: number;
   /**

@@ -5,6 +5,7 @@
  */
 
 import type { TxKicker } from "../../drivers/tx_kicker.ts";
+import type { UringTxKick } from "../../drivers/tx_kick_uring.ts";
 import {
   TX_SLOT_V2,
   type TxKickPolicy,
@@ -41,6 +42,8 @@ export interface MemoryTxRingOptions {
   kicker?: TxKicker;
   /** The kick policy (with `kicker`). */
   kickPolicy?: TxKickPolicy;
+  /** An io_uring kick (`drivers/tx_kick_uring.ts`). */
+  uring?: UringTxKick;
 }
 
 /** A TX ring over memory counting into `stats` (see the module comment). */
@@ -62,6 +65,7 @@ export function memoryTxRing(stats: TxRingCounters, o: MemoryTxRingOptions = {})
     send: o.send,
     kicker: o.kicker,
     kickPolicy: o.kickPolicy,
+    uring: o.uring,
   });
   return { tx, slots, words, geometry };
 }

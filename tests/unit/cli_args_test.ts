@@ -62,9 +62,27 @@ Deno.test("cli: --tx-kick picks where the TX ring's kick runs; elsewhere it is a
   assert.equal(parse(["--tx-kick", "auto", "--tx-kick-spin", "20"]).txKickSpinUs, 20);
   const usage = (args: string[], re: RegExp) =>
     assert.throws(() => parse(args), (e: unknown) => e instanceof UsageError && re.test(e.message));
-  usage(["--tx-kick", "later"], /--tx-kick later: say sync, thread or auto/);
+  usage(["--tx-kick", "later"], /--tx-kick later: say sync, thread, auto or uring/);
   usage(["--driver", "af_packet_mmsg", "--tx-kick", "thread"], /af_packet only/);
   usage(["--tx-kick-spin", "-1"], /tx-kick-spin/);
+});
+
+Deno.test("cli: --tx-kick uring with the polling thread's idle time and CPU", () => {
+  const parse = (args: string[]) =>
+    linkConfig(parseStrict(["--if", "us0", ...args], { ...LINK_OPTIONS }).values);
+  const c = parse(["--tx-kick", "uring", "--tx-kick-uring-idle", "2", "--tx-kick-uring-cpu", "1"]);
+  assert.equal(c.txKick, "uring");
+  assert.equal(c.txKickUringIdleMs, 2);
+  assert.equal(c.txKickUringCpu, 1);
+  assert.equal(parse([]).txKickUringIdleMs, undefined);
+  const usage = (args: string[], re: RegExp) =>
+    assert.throws(() => parse(args), (e: unknown) => e instanceof UsageError && re.test(e.message));
+  usage(["--tx-kick-uring-idle", "0"], /tx-kick-uring-idle/);
+  usage(["--tx-kick-uring-cpu", "-1"], /tx-kick-uring-cpu/);
+  usage(
+    ["--driver", "tap", "--tx-kick-uring-cpu", "0"],
+    /tx-kick-uring-cpu applies to --driver af_packet/,
+  );
 });
 
 Deno.test("cli: --tx-frames sizes the af_packet TX ring; elsewhere or out of range a usage error", () => {
