@@ -1,13 +1,13 @@
-// `spinQuietStart`: how a busy-poll spin's first poll begins when `spinQuietUs` is on. With
-// "every" it yields, whatever came before; "kick" yields first only when the
-// last busy tick sent frames (its kick may have woken a task onto this CPU), else the spin
-// begins in its quiet window; "probe" also begins quiet after a kick once first yields keep
-// coming straight back (one spin in SPIN_PROBE_EVERY still yields first); a quiet poll that
-// came late ends the window; "stream" (the default) is "probe" while the loop is driven without
-// its async function, else a yield before every poll. At MTU 9000 a kernel sender's receiver made 0.60 yields per wire
-// packet by default and 0.03 with "probe" and a 50 µs window (bench/README.md, "sys13g").
-// The clock is a source of its own (a fixed step per read): a loaded machine's preemptions
-// do not show, and the spins' lengths are counted in reads, not in real time.
+// `spinQuietStart`: how a busy-poll spin's first poll begins when `spinQuietUs` is on. With "every"
+// it yields, whatever came before; "kick" yields first only when the last busy tick sent frames
+// (its kick may have woken a task onto this CPU), else the spin begins in its quiet window; "probe"
+// also begins quiet after a kick once first yields keep coming straight back (one spin in
+// SPIN_PROBE_EVERY still yields first); a quiet poll that came late ends the window; "stream" (the
+// default) is "probe" while the loop is driven without its async function, else a yield before
+// every poll. At MTU 9000 a kernel sender's receiver made 0.60 yields per wire packet by default
+// and 0.03 with "probe" and a 50 µs window (bench/README.md, "sys13g"). The clock is a source of
+// its own (a fixed step per read): a loaded machine's preemptions do not show, and the spins'
+// lengths are counted in reads, not in real time.
 
 import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
