@@ -17,8 +17,12 @@ import {
   type TcpServer,
 } from "../mod.ts";
 import { DenseSet } from "../core/dense_set.ts";
+import { makeCounters } from "../core/counters.ts";
 import { httpResponder, httpRoutes } from "./http_routes.ts";
 import type { ServeService } from "./service.ts";
+
+/** A service's counters. */
+const SERVICE_COUNTERS = ["Connections", "Errors", "InBytes", "OutBytes"] as const;
 
 /** A running TCP service: its listener and counters. */
 export class TcpService implements ServeService {
@@ -26,8 +30,11 @@ export class TcpService implements ServeService {
   readonly name: string;
   /** The listening socket. */
   readonly server: TcpServer;
-  /** Connections accepted, failed (reset/aborted), bytes received and sent. */
-  readonly stats: Record<string, number> = { Connections: 0, Errors: 0, InBytes: 0, OutBytes: 0 };
+  /**
+   * Connections accepted, failed (reset/aborted), bytes received and sent (the byte totals
+   * start as doubles: see `makeCounters`).
+   */
+  readonly stats: Record<string, number> = makeCounters(SERVICE_COUNTERS);
   /** Open connections (a dense array, not a `Set`: see core/dense_set.ts). */
   readonly #conns = new DenseSet<TcpConn>();
 

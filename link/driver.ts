@@ -12,6 +12,7 @@
  */
 
 import type { PayloadSource } from "../core/packet_buffer.ts";
+import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 
 /** RX flag: the frame's L4 checksum was verified by the kernel/device (DATA_VALID). */
 export const RX_CSUM_VALID = 1;
@@ -174,13 +175,13 @@ export class DriverStats {
   /** Frames received and handed to the stack. */
   rxFrames = 0;
   /** Bytes received and handed to the stack. */
-  rxBytes = 0;
+  rxBytes: number = DOUBLE_ZERO;
   /** Frames the driver dropped on receive (too big, ring overrun reported by the kernel, …). */
   rxDropped = 0;
   /** Frames queued for transmit. */
   txFrames = 0;
   /** Bytes queued for transmit. */
-  txBytes = 0;
+  txBytes: number = DOUBLE_ZERO;
   /** Frames refused on transmit (queue/ring full, kernel error). */
   txDropped = 0;
   /** Times the TX ring or queue was found full. */
@@ -189,6 +190,17 @@ export class DriverStats {
   txKicks = 0;
   /** Every syscall the driver made (receive, transmit, poll excluded). */
   syscalls = 0;
+
+  /**
+   * The byte totals start as doubles (then +0): at 10–20 Gbit/s they pass 2^30, a small
+   * integer no more, within a second, and that change of field turned V8's map of every driver's
+   * counters over mid-run — the receive path's optimised code thrown away with it ("wrong map":
+   * bench/README.md, "rx13h").
+   */
+  constructor() {
+    this.rxBytes = 0;
+    this.txBytes = 0;
+  }
 }
 
 /**

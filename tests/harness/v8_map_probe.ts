@@ -16,7 +16,8 @@ import { Histogram } from "../../core/histogram.ts";
 import { IpAddress, IpAddressScratch } from "../../net/ip_address.ts";
 import { RouteResult } from "../../net/route_table.ts";
 import { OutputQueue, type OutputSource } from "../../core/output_queue.ts";
-import { linkCapabilities, NO_OFFLOADS } from "../../link/driver.ts";
+import { DriverStats, linkCapabilities, NO_OFFLOADS } from "../../link/driver.ts";
+import { makeCounters } from "../../core/counters.ts";
 import { AfPacketRingDriver } from "../../drivers/af_packet_ring.ts";
 import { Timer, TimerWheel } from "../../core/timer_wheel.ts";
 import { NetRoute } from "../../net/network_layer.ts";
@@ -169,6 +170,16 @@ const doubles = {
   lossRecovery: keepsMap(() => new LossRecovery(), (r) => {
     r.enter(CA_RECOVERY, 0xc6120001, 0xc6120101, 8000);
     r.onRetransmit(1448, 1448, 0xc6120002);
+  }),
+  // Byte totals pass 2^30 about half a second into a 20 Gbit/s stream: each one's change to a
+  // double turned over the maps of every driver's counters, the TCP counter group and the
+  // services' counters, and ~20 functions of the receive path lost their code (`rx13h`).
+  driverStatsBytes: keepsMap(() => new DriverStats(), (d) => {
+    d.rxBytes += 2 ** 31;
+    d.txBytes += 2 ** 31;
+  }),
+  counterBytes: keepsMap(() => makeCounters(["InSegs", "TCPRcvDirectBytes"]), (c) => {
+    c.TCPRcvDirectBytes += 2 ** 31;
   }),
   retransLog: keepsMap(() => new RetransLog(), (l) => {
     l.horizonMs = 12.25;

@@ -1,17 +1,19 @@
-// `spinQuietStart`: how a busy-poll spin's first poll begins when `spinQuietUs` is on. By
-// default ("every", main's) it yields, whatever came before; "kick" yields first only when the
-// last busy tick sent frames (its kick may have woken a task onto this CPU), else the spin
-// begins in its quiet window; "probe" also begins quiet after a kick once first yields keep
-// coming straight back (one spin in SPIN_PROBE_EVERY still yields first); a quiet poll that
-// came late ends the window. At MTU 9000 a kernel sender's receiver made 0.60 yields per wire
-// packet by default and 0.03 with "probe" and a 50 µs window (bench/README.md, "sys13g").
-// The clock is a source of its own (a fixed step per read): a loaded machine's preemptions
-// do not show, and the spins' lengths are counted in reads, not in real time.
+// `spinQuietStart`: how a busy-poll spin's first poll begins when `spinQuietUs` is on. With "every"
+// it yields, whatever came before; "kick" yields first only when the last busy tick sent frames
+// (its kick may have woken a task onto this CPU), else the spin begins in its quiet window; "probe"
+// also begins quiet after a kick once first yields keep coming straight back (one spin in
+// SPIN_PROBE_EVERY still yields first); a quiet poll that came late ends the window; "stream" (the
+// default) is "probe" while the loop is driven without its async function, else a yield before
+// every poll. At MTU 9000 a kernel sender's receiver made 0.60 yields per wire packet by default
+// and 0.03 with "probe" and a 50 µs window (bench/README.md, "sys13g"). The clock is a source of
+// its own (a fixed step per read): a loaded machine's preemptions do not show, and the spins'
+// lengths are counted in reads, not in real time.
 
 import assert from "node:assert/strict";
 import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
 import { MonotonicClock } from "../../core/clock.ts";
 import { SteppingSource } from "../harness/stepping_source.ts";
+import { EV_READABLE } from "../../core/event_mux.ts";
 import {
   DEFAULT_SPIN_QUIET_US,
   EventLoop,
@@ -177,5 +179,86 @@ Deno.test({
     assert.ok(r.spins > 200, `${r.spins} polls`);
     assert.ok(r.spinYields * 50 < r.spins, `${r.spinYields} yields in ${r.spins} polls`);
     assert.ok(r.spinQuietStarts > 0, `${r.spinQuietStarts} quiet starts`);
+  },
+});
+
+/**
+ * An awaiting loop by default: a task awaits the socket's readiness (`wq.wait`, a promise per
+ * wait, as a request/response client's read does), drains the datagram, and the next one
+ * arrives `gapPolls` polls of the driver later (counted in calls, not in time: a loaded
+ * machine's stalls do not show). Every delivery wakes the awaiting task, so the loop stays
+ * with its async function; between deliveries it spins. Returns the spins' counts over
+ * `rounds` deliveries (or what came within 5 s).
+ */
+async function awaitingRounds(
+  rounds: number,
+  gapPolls: number,
+): Promise<Counts & { got: number; directYields: number }> {
+  const rig = makeUdpRxRig({ mtu: 9000, clock: new MonotonicClock(new SteppingSource(FAST)) });
+  const driver = rig.driver;
+  driver.framesPerReceive = 1;
+  driver.limit = 0;
+  let polls = 0;
+  let releaseAt = gapPolls;
+  const receive = driver.receive.bind(driver);
+  driver.receive = (batch, max) => {
+    // The next datagram (one frame at MTU 9000) once the gap is over.
+    if (++polls >= releaseAt && driver.limit === driver.handedOut) driver.limit++;
+    return receive(batch, max);
+  };
+  // Default options but for a long busy poll; a turn of Deno's event loop is due every 200
+  // reads (1 µs each), past the gap: one spin per gap, ending at the datagram.
+  const loop = new EventLoop(rig.stack, { busyPollUs: 1e12, denoTurnUs: 200 });
+  const s = loop.stats;
+  const s0 = { ...s };
+  const running = loop.run();
+  const sock = rig.socket;
+  const buf = new Uint8Array(9000);
+  let got = 0;
+  const deadline = performance.now() + 5000;
+  try {
+    while (got < rounds && performance.now() < deadline) {
+      const timeout = new Promise<number>((r) => setTimeout(() => r(0), 100));
+      const ev = await Promise.race([sock.wq.wait(EV_READABLE), timeout]);
+      if (ev === 0) continue;
+      while (sock.recvfrom(buf, 0, buf.length, null) >= 0) got++;
+      releaseAt = polls + gapPolls;
+    }
+    const d = (k: Exclude<keyof Counts, "kicks">) => (s[k] ?? NaN) - (s0[k] ?? NaN);
+    return {
+      spins: d("spins"),
+      spinYields: d("spinYields"),
+      spinFirstYields: d("spinFirstYields"),
+      spinKickYields: d("spinKickYields"),
+      spinQuietStarts: d("spinQuietStarts"),
+      spinLatePolls: d("spinLatePolls"),
+      kicks: 0,
+      got,
+      directYields: s.directYields - s0.directYields,
+    };
+  } finally {
+    await loop.close();
+    await running;
+    rig.stack.close();
+  }
+}
+
+Deno.test({
+  name: "sim loop spin quiet start: by default a loop that awaits keeps a yield on every poll",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // "stream" (the default) quiets only a loop driven without its async function; a task
+    // awaiting each datagram keeps the loop in it, and its spins yield before every poll as
+    // with `spinQuietUs` 0. The spins begin without a kick: if the default were "probe" (or
+    // "kick") for every loop, they would all begin quiet, ~50 polls (50 µs at 1 µs a read)
+    // without a yield, and fail.
+    const r = await awaitingRounds(100, 40);
+    assert.ok(r.got >= 100, `${r.got} datagrams`);
+    assert.ok(r.spins > 500, `${r.spins} polls`);
+    // The loop never left its async function (no turn from a setImmediate callback).
+    assert.equal(r.directYields, 0, `${r.directYields} turns without the async function`);
+    assert.equal(r.spinQuietStarts, 0, `${r.spinQuietStarts} quiet starts`);
+    assert.equal(r.spinYields, r.spins, `${r.spinYields} yields in ${r.spins} polls`);
   },
 });

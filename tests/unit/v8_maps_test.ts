@@ -31,6 +31,9 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.rackTlpDsack, true, "RackTlp RACK.dsack_round");
   assert.equal(r.lossRecovery, true, "LossRecovery recover/undoMarker/retransTsVal");
   assert.equal(r.retransLog, true, "RetransLog horizon/window/found times");
+  // The byte totals of a driver's counters and of counter groups are doubles from the start.
+  assert.equal(r.driverStatsBytes, true, "DriverStats rxBytes/txBytes");
+  assert.equal(r.counterBytes, true, "makeCounters' *Bytes");
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);

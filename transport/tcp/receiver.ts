@@ -31,6 +31,12 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSegmentAcceptable } fro
 import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
 import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
+/**
+ * The unit of {@link TcpReceiver.bytesReceived}'s high part: 2^29 bytes, so the low part (below
+ * it) stays a small integer (up to 2^30 - 1 with V8's pointer compression).
+ */
+const BYTES_RECEIVED_UNIT = 0x2000_0000;
+
 /** Most SACK blocks sent beside timestamps (RFC 2018 §3). */
 const SACK_BLOCKS_WITH_TS = 3;
 /** Most SACK blocks sent without timestamps. */
@@ -156,8 +162,15 @@ export class TcpReceiver {
   spaceStartMs = 0;
   /** Receiver RTT estimate from timestamps (ms), 0 when unknown. */
   rttMs = 0;
-  /** Bytes of the peer's data received in order. */
-  bytesReceived = 0;
+  /**
+   * Bytes of the peer's data received in order, below {@link BYTES_RECEIVED_UNIT}; the rest
+   * counts in whole units (`#bytesReceivedUnits`). Two small integers, never a double: a total
+   * that passed 2^30 (~0.5 s of a 20 Gbit/s stream) turned the field into a double mid-run, and
+   * V8 threw away the receive path's optimised code ("wrong map": bench/README.md, "rx13h").
+   */
+  #bytesReceivedLow = 0;
+  /** Whole {@link BYTES_RECEIVED_UNIT}s of {@link TcpReceiver.bytesReceived}. */
+  #bytesReceivedUnits = 0;
   /** A D-SACK block (RFC 2883) goes first in the next ACK: `[dsackStart, dsackEnd)`. */
   dsackPending = false;
   /** Left edge of the pending D-SACK block. */
@@ -371,7 +384,12 @@ export class TcpReceiver {
     // nearly every call takes; called, it would return RCV.NXT as a new heap number.
     this.rcvNxt = seqAdd(this.rcvNxt, advanced);
     if (advanced > 0) {
-      this.bytesReceived += advanced;
+      let low = this.#bytesReceivedLow + advanced;
+      while (low >= BYTES_RECEIVED_UNIT) {
+        low -= BYTES_RECEIVED_UNIT;
+        this.#bytesReceivedUnits++;
+      }
+      this.#bytesReceivedLow = low;
       if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
         const r = conn.tsEchoAgeMs(seg.opts);
         if (r < 0x7fffffff) this.rttMs = this.rttMs === 0 ? r : (7 * this.rttMs + r) / 8;
@@ -540,6 +558,11 @@ export class TcpReceiver {
     } else if (now >= this.#deferDueMs) return false;
     this.#svc.stats.TCPAckDeferred++;
     return true;
+  }
+
+  /** Bytes of the peer's data received in order (TCP_INFO's `tcpi_bytes_received`). */
+  get bytesReceived(): number {
+    return this.#bytesReceivedUnits * BYTES_RECEIVED_UNIT + this.#bytesReceivedLow;
   }
 
   /** Move the adaptive deferral's probe on (a few times per epoch), counting its decisions. */
