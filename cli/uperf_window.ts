@@ -30,7 +30,7 @@ import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
  * ```
  */
 export class WindowSampler {
-  // The sums start as doubles (fractional segments, rates and buffer bytes past 2^30): a sum
+  // The sums start as doubles (fractional segments, rates and buffer bytes past 2^31): a sum
   // turning double mid-run changed the sampler's map and dropped `sample`'s code (tx13i).
   /** Samples taken. */
   samples = 0;

@@ -198,7 +198,7 @@ function senderBytesAcked(): boolean {
   return haveSameMap(warm, bulk) === true;
 }
 
-/** A TCP_INFO sample whose numbers are fractional or past 2^30, as in a bulk run. */
+/** A TCP_INFO sample whose numbers are fractional or past 2^31, as in a bulk run. */
 const BULK_INFO = {
   srttMs: 0.137,
   mss: 8948,
@@ -273,7 +273,7 @@ const doubles = {
     c.TCPRcvDirectBytes += 2 ** 31;
   }),
   // The sending side's totals of delivered and acknowledged bytes, and what copies them, pass
-  // 2^30 ~0.3 s into a 30 Gbit/s ustack→kernel run: each turned double there and ~20 per-ACK
+  // 2^31 ~0.5 s into a 35 Gbit/s ustack→kernel run: each turned double there and ~20 per-ACK
   // and send-path functions lost their code ("wrong map", branch `tx13i`).
   deliveryRateTotals: keepsMap(() => new DeliveryRate(), (r) => {
     r.delivered += 2 ** 31;

@@ -94,7 +94,7 @@ const SAMPLE = new RateSample();
 export class DeliveryRate {
   /**
    * C.delivered: bytes delivered (cumulatively ACKed or SACKed) over the connection's life. A
-   * double from the first object (as `appLimitedUntil`): it passes 2^30 ~0.3 s into a 30 Gbit/s
+   * double from the first object (as `appLimitedUntil`): it passes 2^31 ~0.5 s into a 35 Gbit/s
    * stream, and turning double then changed the map of every connection's record and dropped
    * the per-ACK code that reads it ("wrong map": bench/README.md, "tx13i").
    */

@@ -61,7 +61,7 @@ const MAX_PERSIST_BACKOFF = 16;
 const DEFAULT_MAX_SND_WND = 0x10000;
 /**
  * The unit of {@link TcpSender.bytesAcked}'s high part: 2^29 bytes, so the low part (below it)
- * stays a small integer (up to 2^30 - 1 with V8's pointer compression).
+ * stays a small integer (2^31 - 1 on this Deno's V8, 2^30 - 1 with pointer compression).
  */
 const BYTES_ACKED_UNIT = 0x2000_0000;
 
@@ -215,9 +215,9 @@ export class TcpSender implements LossSender {
   autotune = true;
   /**
    * Bytes of our data the peer acknowledged, below {@link BYTES_ACKED_UNIT}; the rest counts in
-   * whole units (`#bytesAckedUnits`). Two small integers, never a double: the total passes 2^30
-   * ~0.3 s into a 30 Gbit/s stream, and as a field turning double it changed the sender's map
-   * and V8 threw away the send path's optimised code ("wrong map": bench/README.md, "tx13i").
+   * whole units (`#bytesAckedUnits`). Two small integers, never a double: the total passes
+   * 2^31 ~0.5 s into a 35 Gbit/s stream, and as a field turning double it changed the sender's
+   * map and V8 threw away the send path's optimised code ("wrong map": bench/README.md, "tx13i").
    */
   #bytesAckedLow = 0;
   /** Whole {@link BYTES_ACKED_UNIT}s of {@link TcpSender.bytesAcked}. */

@@ -80,7 +80,7 @@ export class AckSample {
   lostBytes = 0;
   /**
    * Bytes delivered over the connection's life, this ACK included (C.delivered): a double from
-   * the start, as the total it copies (past 2^30 mid-run; bench/README.md, "tx13i").
+   * the start, as the total it copies (past 2^31 mid-run; bench/README.md, "tx13i").
    */
   delivered: number = DOUBLE_ZERO;
   /** `delivered` when the newest segment this ACK delivered was sent; -1: no sample. */
