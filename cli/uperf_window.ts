@@ -8,6 +8,7 @@
 import type { TcpConn } from "../mod.ts";
 import { INFINITE_SSTHRESH } from "../transport/tcp/congestion/congestion_control.ts";
 import { LIMIT_NAMES } from "../transport/tcp/send_limit.ts";
+import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 
 /**
  * Means of the first stream's TCP_INFO over the run (`uperf client` samples it every 20 ms):
@@ -29,21 +30,23 @@ import { LIMIT_NAMES } from "../transport/tcp/send_limit.ts";
  * ```
  */
 export class WindowSampler {
+  // The sums start as doubles (fractional segments, rates and buffer bytes past 2^31): a sum
+  // turning double mid-run changed the sampler's map and dropped `sample`'s code (tx13i).
   /** Samples taken. */
   samples = 0;
-  #cwnd = 0;
-  #ssthresh = 0;
+  #cwnd = DOUBLE_ZERO;
+  #ssthresh = DOUBLE_ZERO;
   #ssthreshSamples = 0;
-  #inflight = 0;
-  #srtt = 0;
-  #pacing = 0;
+  #inflight = DOUBLE_ZERO;
+  #srtt = DOUBLE_ZERO;
+  #pacing = DOUBLE_ZERO;
   #reducing = 0;
-  #sndBuf = 0;
-  #sndQueued = 0;
-  #sndWnd = 0;
+  #sndBuf = DOUBLE_ZERO;
+  #sndQueued = DOUBLE_ZERO;
+  #sndWnd = DOUBLE_ZERO;
   #sndBufFull = 0;
-  #delivery = 0;
-  #minRtt = 0;
+  #delivery = DOUBLE_ZERO;
+  #minRtt = DOUBLE_ZERO;
   #cwndFull = 0;
   /** Samples per TCP_INFO `sendLimit` class. */
   readonly #limits = new Map<string, number>();

@@ -29,6 +29,18 @@ import { WindowedFilter } from "../../transport/tcp/windowed_filter.ts";
 import { RetransLog } from "../../transport/tcp/retrans_log.ts";
 import { CA_RECOVERY, LossRecovery } from "../../transport/tcp/recovery.ts";
 import type { Scoreboard } from "../../transport/tcp/scoreboard.ts";
+import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
+import { AckSample, RoundCounter } from "../../transport/tcp/congestion/congestion_control.ts";
+import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
+import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
+import { TcpSender } from "../../transport/tcp/sender.ts";
+import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
+import { VirtualClock } from "../../core/clock.ts";
+import { latencyHistogram } from "../../core/histogram.ts";
+import { StackStats } from "../../stack/stats.ts";
+import { WindowSampler } from "../../cli/uperf_window.ts";
+import type { TcpConn } from "../../mod.ts";
+import { SenderStub } from "./sender_stub.ts";
 
 type Fn = (...args: never[]) => unknown;
 const natives = (body: string, ...params: string[]) =>
@@ -123,6 +135,85 @@ function rackSharedMinRtt(): { keepsMap: boolean; survives: boolean } {
   };
 }
 
+/** The bulk senders' initial sequence number. */
+const HIGH_ISS = 0xc612_0000;
+
+/** A sender past the handshake (MSS 8960, window scale 7, TSO of 64 KiB) on a stub link. */
+function bulkSender(): TcpSender {
+  const clock = new VirtualClock(1000);
+  const timers = new TimerWheel({ startMs: clock.nowMs() });
+  const ctx = { clock, timers } as unknown as TransportContext;
+  const svc = {
+    ctx,
+    opts: resolveTcpOptions({}),
+    stats: new StackStats().tcp,
+    rttNs: latencyHistogram(),
+  };
+  const conn = new SenderStub(65536);
+  const snd = new TcpSender(conn, svc);
+  conn.una = () => snd.sndUna;
+  // An ISS above 2^31 (as half of all random ones): the sequence numbers are doubles from the
+  // start in both senders compared, only the acknowledged total differs.
+  snd.start({ iss: HIGH_ISS, firstSentMs: 0 });
+  snd.peerSyn(65535, 7000, HIGH_ISS + 1);
+  snd.setPeerOptions(7, 8960);
+  snd.sndNxt = HIGH_ISS + 1; // the SYN went out
+  snd.sndMax = HIGH_ISS + 1;
+  snd.sndUna = HIGH_ISS + 1;
+  snd.established(0);
+  snd.setNoDelay(true);
+  return snd;
+}
+
+/**
+ * Send and acknowledge a little over `bytes` through `snd` (2^31, past any small integer: a
+ * 30 Gbit/s run's first ~0.6 s).
+ */
+function ackPast(snd: TcpSender, bytes: number): void {
+  const chunk = new Uint8Array(1 << 20);
+  const ack = new RxSegment();
+  ack.seq = 7001;
+  ack.flags = TCP_FLAG_ACK;
+  ack.window = 65535;
+  ack.buf = new Uint8Array(0);
+  for (let i = 0; i < 2200 && snd.bytesAcked <= bytes; i++) {
+    snd.write(chunk, 0, chunk.length);
+    snd.output();
+    ack.ack = snd.sndNxt >>> 0;
+    snd.onAck(ack);
+  }
+  if (snd.bytesAcked <= bytes) throw new Error(`acknowledged only ${snd.bytesAcked} bytes`);
+}
+
+/**
+ * Whether a sender that acknowledged 64 MiB and one that acknowledged past 2^31 have one map:
+ * both went through the same paths (their other fields took the same kinds), only the total
+ * left the small integers in one of them.
+ */
+function senderBytesAcked(): boolean {
+  const warm = bulkSender();
+  ackPast(warm, 2 ** 26);
+  const bulk = bulkSender();
+  ackPast(bulk, 2 ** 31);
+  return haveSameMap(warm, bulk) === true;
+}
+
+/** A TCP_INFO sample whose numbers are fractional or past 2^31, as in a bulk run. */
+const BULK_INFO = {
+  srttMs: 0.137,
+  mss: 8948,
+  cwnd: 1_234_567,
+  ssthresh: 2 ** 31,
+  inflight: 987_654,
+  pacingRate: 3.75e9,
+  caState: "Open",
+  sndBufBytes: 2 ** 31,
+  sndQueued: 2 ** 30 + 1,
+  sndWnd: 2 ** 31,
+  deliveryRate: 3.5e9,
+  minRttMs: 0.0625,
+};
+
 // The survival checks first: each must be the first use of its class in this process (once
 // any instance's array has changed kind, V8 makes later empty literals of that site in the
 // changed kind, which would hide the difference).
@@ -181,6 +272,22 @@ const doubles = {
   counterBytes: keepsMap(() => makeCounters(["InSegs", "TCPRcvDirectBytes"]), (c) => {
     c.TCPRcvDirectBytes += 2 ** 31;
   }),
+  // The sending side's totals of delivered and acknowledged bytes, and what copies them, pass
+  // 2^31 ~0.5 s into a 35 Gbit/s ustack→kernel run: each turned double there and ~20 per-ACK
+  // and send-path functions lost their code ("wrong map", branch `tx13i`).
+  deliveryRateTotals: keepsMap(() => new DeliveryRate(), (r) => {
+    r.delivered += 2 ** 31;
+    r.markAppLimited(65536);
+  }),
+  ackSampleDelivered: keepsMap(() => new AckSample(), (s) => {
+    s.delivered = 2 ** 31 + 1448;
+  }),
+  roundCounter: keepsMap(() => new RoundCounter(), (r) => r.restart(2 ** 31 + 1448)),
+  hystartRound: keepsMap(() => new HyStartPP(), (h) => h.reset(2 ** 31 + 1448)),
+  // uperf's TCP_INFO sampler: its sums of fractional segments, rates and bytes.
+  windowSampler: keepsMap(() => new WindowSampler(), (w) => {
+    w.sample({ info: () => BULK_INFO } as unknown as Pick<TcpConn, "info">);
+  }),
   retransLog: keepsMap(() => new RetransLog(), (l) => {
     l.horizonMs = 12.25;
     l.windowMs = 0.75;
@@ -188,10 +295,13 @@ const doubles = {
     l.foundWindowMs = 0.75;
   }),
 };
+// After the checks above: the bulk run takes every per-ACK record's totals past 2^31 too.
+const sender = { senderBytesAcked: senderBytesAcked() };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();
 console.log(JSON.stringify({
   ...doubles,
+  ...sender,
   ...survival,
   objectArrayHasObjectElements: hasObjectElements(objectArray<object>()),
   emptyLiteralHasObjectElements: hasObjectElements([]),

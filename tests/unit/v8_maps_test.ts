@@ -34,6 +34,15 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   // The byte totals of a driver's counters and of counter groups are doubles from the start.
   assert.equal(r.driverStatsBytes, true, "DriverStats rxBytes/txBytes");
   assert.equal(r.counterBytes, true, "makeCounters' *Bytes");
+  // The sending side's byte totals: TcpSender.bytesAcked (driven past 2^31 through onAck),
+  // DeliveryRate's delivered and app-limited mark, the ACK sample's and the round counters'
+  // copies of them, uperf's TCP_INFO sums.
+  assert.equal(r.senderBytesAcked, true, "TcpSender bytesAcked");
+  assert.equal(r.deliveryRateTotals, true, "DeliveryRate delivered/appLimitedUntil");
+  assert.equal(r.ackSampleDelivered, true, "AckSample delivered");
+  assert.equal(r.roundCounter, true, "RoundCounter nextRoundDelivered");
+  assert.equal(r.hystartRound, true, "HyStartPP next round's delivered");
+  assert.equal(r.windowSampler, true, "uperf WindowSampler sums");
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
+
 /** The one-row columns {@link DeliveryRate.onDelivered} passes its numbers in. */
 const ROW_DELIVERED = new Float64Array(1);
 const ROW_TIME = new Float64Array(1);
@@ -90,16 +92,31 @@ const SAMPLE = new RateSample();
  * ```
  */
 export class DeliveryRate {
-  /** C.delivered: bytes delivered (cumulatively ACKed or SACKed) over the connection's life. */
-  delivered = 0;
+  /**
+   * C.delivered: bytes delivered (cumulatively ACKed or SACKed) over the connection's life. A
+   * double from the first object (as `appLimitedUntil`): it passes 2^31 ~0.5 s into a 35 Gbit/s
+   * stream, and turning double then changed the map of every connection's record and dropped
+   * the per-ACK code that reads it ("wrong map": bench/README.md, "tx13i").
+   */
+  delivered: number = DOUBLE_ZERO;
   /** C.delivered_time: when `delivered` last grew (ms). */
   deliveredTimeMs = 0;
   /** C.first_sent_time: send time of the first packet of the current sampling interval. */
   firstSentMs = 0;
   /** C.app_limited: 0, or the `delivered` mark until which samples are application-limited. */
-  appLimitedUntil = 0;
+  appLimitedUntil: number = DOUBLE_ZERO;
   /** Bytes marked lost over the connection's life (C.lost, for BBR's loss accounting). */
   lost = 0;
+
+  /**
+   * The two totals start as doubles holding -0 and are set to +0 here: a second store makes
+   * them mutable fields from the first object too, so the first application-limited mark of
+   * a run (mid-run) no longer changes their constness and drops the code that reads them.
+   */
+  constructor() {
+    this.delivered = 0;
+    this.appLimitedUntil = 0;
+  }
 
   /**
    * The rate TCP_INFO reports (bytes per ms; 0 before one): the last valid sample that was not

@@ -20,6 +20,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../../core/v8_shapes.ts";
+
 /**
  * Initial window (RFC 6928 §2): `min(10*MSS, max(2*MSS, 14600))` bytes.
  *
@@ -76,8 +78,11 @@ export class AckSample {
   srttMs = 0;
   /** Bytes newly deemed lost while processing the ACK. */
   lostBytes = 0;
-  /** Bytes delivered over the connection's life, this ACK included (C.delivered). */
-  delivered = 0;
+  /**
+   * Bytes delivered over the connection's life, this ACK included (C.delivered): a double from
+   * the start, as the total it copies (past 2^31 mid-run; bench/README.md, "tx13i").
+   */
+  delivered: number = DOUBLE_ZERO;
   /** `delivered` when the newest segment this ACK delivered was sent; -1: no sample. */
   priorDelivered = -1;
   /** Delivery rate of the sample (bytes/ms); -1 when the ACK gave no valid sample. */
@@ -109,8 +114,8 @@ export class RoundCounter {
   count = 0;
   /** The last update started a round. */
   roundStart = false;
-  /** A round ends once `priorDelivered` reaches this. */
-  nextRoundDelivered = 0;
+  /** A round ends once `priorDelivered` reaches this (a delivered total: a double from the start). */
+  nextRoundDelivered: number = DOUBLE_ZERO;
 
   /** Advance with an ACK's sample; returns whether a new round started. */
   update(s: AckSample): boolean {

@@ -20,6 +20,7 @@
  */
 
 import type { AckSample } from "./congestion_control.ts";
+import { DOUBLE_ZERO } from "../../../core/v8_shapes.ts";
 
 /** §4.3 MIN_RTT_THRESH (4 ms, in µs). */
 const MIN_RTT_THRESH_US = 4000;
@@ -54,7 +55,7 @@ export class HyStartPP {
   /** Times slow start was left early by HyStart++ (statistics). */
   exits = 0;
   /** A round ends once an ACK's `priorDelivered` reaches this (as `RoundCounter`). */
-  #nextRoundDelivered = 0;
+  #nextRoundDelivered: number = DOUBLE_ZERO; // a delivered total: a double from the start (tx13i)
   /** The last round's minimum RTT (µs). */
   #lastRoundMinRttUs = NO_RTT_US;
   /** This round's minimum RTT so far (µs). */
