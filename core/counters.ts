@@ -28,9 +28,10 @@ export function makeCounters(names: readonly string[]): Counters {
   // lookup), while `fromEntries` builds it in fast mode with all its fields (V8 15.0, checked
   // by tests/unit/counters_shape_test.ts).
   //
-  // Byte totals (names ending in "Bytes") start as doubles, then +0: one that passed 2^30 — a
-  // small integer no more, within a second at 10–20 Gbit/s — changed the group's map mid-run,
-  // and V8 threw away the code that had used it ("wrong map": bench/README.md, "rx13h").
+  // Byte totals (names ending in "Bytes") start as doubles, then +0: one that passed 2^31 — the
+  // end of this V8's small integers (2^30 where it compresses pointers), within a second at
+  // 10–20 Gbit/s — changed the group's map mid-run, and V8 threw away the code that had used it
+  // ("wrong map": bench/README.md, "rx13h").
   const c: Counters = Object.fromEntries(
     names.map((n) => [n, n.endsWith("Bytes") ? DOUBLE_ZERO : 0]),
   );

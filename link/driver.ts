@@ -192,10 +192,10 @@ export class DriverStats {
   syscalls = 0;
 
   /**
-   * The byte totals start as doubles (then +0): at 10–20 Gbit/s they pass 2^30, a small
-   * integer no more, within a second, and that change of field turned V8's map of every driver's
-   * counters over mid-run — the receive path's optimised code thrown away with it ("wrong map":
-   * bench/README.md, "rx13h").
+   * The byte totals start as doubles (then +0): at 10–20 Gbit/s they pass 2^31 (the end of
+   * this V8's small integers; 2^30 where it compresses pointers) within a second, and that
+   * change of field turned V8's map of every driver's counters over mid-run — the receive path's
+   * optimised code thrown away with it ("wrong map": bench/README.md, "rx13h").
    */
   constructor() {
     this.rxBytes = 0;

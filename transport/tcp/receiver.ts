@@ -33,7 +33,7 @@ import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.t
 
 /**
  * The unit of {@link TcpReceiver.bytesReceived}'s high part: 2^29 bytes, so the low part (below
- * it) stays a small integer (up to 2^30 - 1 with V8's pointer compression).
+ * it) stays a small integer (2^31 - 1 on this Deno's V8, 2^30 - 1 with pointer compression).
  */
 const BYTES_RECEIVED_UNIT = 0x2000_0000;
 
@@ -165,7 +165,7 @@ export class TcpReceiver {
   /**
    * Bytes of the peer's data received in order, below {@link BYTES_RECEIVED_UNIT}; the rest
    * counts in whole units (`#bytesReceivedUnits`). Two small integers, never a double: a total
-   * that passed 2^30 (~0.5 s of a 20 Gbit/s stream) turned the field into a double mid-run, and
+   * that passed 2^31 (~1 s of a 20 Gbit/s stream) turned the field into a double mid-run, and
    * V8 threw away the receive path's optimised code ("wrong map": bench/README.md, "rx13h").
    */
   #bytesReceivedLow = 0;
