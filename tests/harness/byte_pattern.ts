@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { Runtime } from "../../stack/runtime.ts";
+import type { TcpConn } from "../../stack/tcp_conn.ts";
 import type { CommandRunner } from "./netns.ts";
 
 /** SHA-256 of the first `n` bytes of the pattern, computed by the kernel side's Python. */
@@ -62,6 +63,23 @@ export function sendStreamFromPeer(
 export function firstWrongStreamByte(got: Uint8Array, size: number): number {
   for (let i = 0; i < size; i++) if (got[i] !== streamByte(i)) return i;
   return -1;
+}
+
+/**
+ * Read `conn` with `readPosted` into `got` until the peer's FIN, waiting while nothing is there
+ * (bounded: 1,000,000 reads or waits); returns the bytes read. Fails if more than
+ * `got.length - 1` arrive (size `got` one byte over what the peer sends).
+ */
+export async function readPostedToEnd(conn: TcpConn, got: Uint8Array): Promise<number> {
+  let n = 0;
+  for (let waits = 0; waits < 1_000_000; waits++) {
+    const r = conn.readPosted(got, n, got.length - n);
+    if (r === 0) break;
+    if (r < 0) await conn.waitReadable();
+    else n += r;
+    assert.ok(n < got.length, "no more than was sent");
+  }
+  return n;
 }
 
 /**

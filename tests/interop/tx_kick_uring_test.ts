@@ -7,21 +7,13 @@ import assert from "node:assert/strict";
 import { type AfPacketRingDriver, Runtime } from "../../mod.ts";
 import { interopTest, waitFor } from "../harness/interop.ts";
 import { withVethPair } from "../harness/netns.ts";
-import { firstWrongStreamByte, sendStreamFromPeer } from "../harness/byte_pattern.ts";
+import {
+  firstWrongStreamByte,
+  readPostedToEnd,
+  sendStreamFromPeer,
+} from "../harness/byte_pattern.ts";
 import { ECHO_ONCE, echoThrough } from "../harness/kernel_echo.ts";
-
-/** The ids of this process's threads named `iou-sqp-*` (the kernel's SQ polling threads). */
-function pollingThreads(): Set<string> {
-  const ids = new Set<string>();
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      if (Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("iou-sqp-")) {
-        ids.add(t.name);
-      }
-    } catch { /* the thread ended */ }
-  }
-  return ids;
-}
+import { pollingThreads } from "../harness/sq_poll_threads.ts";
 
 for (const mtu of [9000, 1500]) {
   interopTest(
@@ -49,14 +41,7 @@ for (const mtu of [9000, 1500]) {
           const client = sendStreamFromPeer(pair, pair.stackAddr, 5001, size);
           const conn = await server.accept();
           const got = new Uint8Array(size + 1);
-          let n = 0;
-          for (let waits = 0; waits < 1_000_000; waits++) {
-            const r = conn.readPosted(got, n, got.length - n);
-            if (r === 0) break;
-            if (r < 0) await conn.waitReadable();
-            else n += r;
-            assert.ok(n <= size, "no more than was sent");
-          }
+          const n = await readPostedToEnd(conn, got);
           const done = await client;
           assert.equal(done.code, 0, done.stderr);
           assert.equal(n, size);

@@ -10,22 +10,10 @@ import { EBADF, EINVAL, SyscallError } from "../../ffi/errno.ts";
 import { type UringKickCounters, UringTxKick } from "../../drivers/tx_kick_uring.ts";
 import type { TxRingCounters } from "../../drivers/af_packet_tx_ring.ts";
 import { memoryTxRing } from "../harness/memory_tx_ring.ts";
+import { pollingThreads } from "../harness/sq_poll_threads.ts";
 
 function counters(): Required<UringKickCounters> {
   return { syscalls: 0, txKickErrors: 0, txKickHandoffs: 0, txKickWakes: 0, txKickMerges: 0 };
-}
-
-/** The ids of this process's threads named `iou-sqp-*` (the kernel's SQ polling threads). */
-function pollingThreads(): Set<string> {
-  const ids = new Set<string>();
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      if (Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("iou-sqp-")) {
-        ids.add(t.name);
-      }
-    } catch { /* the thread ended */ }
-  }
-  return ids;
 }
 
 /** A polling thread not among `before` (another test's may still be leaving), once it runs. */
