@@ -23,7 +23,7 @@
 
 import { errno, libc } from "./libc.ts";
 import { rawSyscall } from "./bpf.ts";
-import { SyscallError } from "./errno.ts";
+import { EOPNOTSUPP, SyscallError } from "./errno.ts";
 import { MAP_POPULATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "./constants.ts";
 import { addressOf, allocStruct } from "./structs.ts";
 import { close, mmap, munmap } from "./syscalls.ts";
@@ -219,7 +219,11 @@ export class IoUringSqPoll {
     const maps: { p: Deno.PointerObject; bytes: number }[] = [];
     try {
       if ((v.getUint32(P_FEATURES, true) & IORING_FEAT_SINGLE_MMAP) === 0) {
-        throw new SyscallError("io_uring_setup", 95, "no IORING_FEAT_SINGLE_MMAP (kernel < 5.4)");
+        throw new SyscallError(
+          "io_uring_setup",
+          EOPNOTSUPP,
+          "no IORING_FEAT_SINGLE_MMAP (kernel < 5.4)",
+        );
       }
       const sqBytes = v.getUint32(P_SQ_OFF + SQ_OFF_ARRAY, true) +
         v.getUint32(P_SQ_ENTRIES, true) * 4;

@@ -11,6 +11,7 @@ import { type UringKickCounters, UringTxKick } from "../../drivers/tx_kick_uring
 import type { TxRingCounters } from "../../drivers/af_packet_tx_ring.ts";
 import { memoryTxRing } from "../harness/memory_tx_ring.ts";
 import { pollingThreads } from "../harness/sq_poll_threads.ts";
+import { until } from "../harness/until.ts";
 
 function counters(): Required<UringKickCounters> {
   return { syscalls: 0, txKickErrors: 0, txKickHandoffs: 0, txKickWakes: 0, txKickMerges: 0 };
@@ -24,16 +25,6 @@ async function newPollingThread(before: Set<string>): Promise<string> {
     return id !== "";
   });
   return id;
-}
-
-/** Poll `cond` (turning the event loop) until true or `ms` pass. */
-async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return true;
 }
 
 Deno.test("io_uring: an SQPOLL ring is set up with a polling thread, which leaves after close", async () => {

@@ -24,21 +24,12 @@ import {
 } from "../../drivers/af_packet_tx_ring.ts";
 import { PROBE_PUBLISHED, PROBE_SEEN } from "./tx_kicker_probe_worker.ts";
 import { memoryTxRing } from "../harness/memory_tx_ring.ts";
+import { until } from "../harness/until.ts";
 
 const PROBE = new URL("./tx_kicker_probe_worker.ts", import.meta.url);
 
 function counters(): KickerCounters {
   return { txKicks: 0, syscalls: 0, txKickErrors: 0, txKickHandoffs: 0, txKickWakes: 0 };
-}
-
-/** Poll `cond` (turning the event loop) until true or `ms` pass. */
-async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return true;
 }
 
 Deno.test("tx kicker: the real kicker kicks, carries errno back, and close joins it", async () => {
