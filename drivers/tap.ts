@@ -49,7 +49,7 @@ import {
 } from "../ffi/constants.ts";
 import { VIRTIO_NET_HDR_LEN } from "../ffi/virtio_net.ts";
 import { EAGAIN, ENOBUFS, ENODEV, SyscallError } from "../ffi/errno.ts";
-import { rawSyscall, SYS_IOCTL } from "../ffi/bpf.ts";
+import { rawSyscall, SYS_IOCTL } from "../ffi/raw_syscall.ts";
 import { allocStruct, IFR_NAME, IFR_UNION, ifreq } from "../ffi/structs.ts";
 import { interfaceIndex, ioctl, open, read, write } from "../ffi/syscalls.ts";
 import { copyBytes } from "../core/copy_bytes.ts";

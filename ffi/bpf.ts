@@ -1,7 +1,7 @@
 /**
- * The `bpf(2)` system call (reached through libc's `syscall`, there is no libc wrapper; the
- * same {@link rawSyscall} serves integer-argument ioctls): the commands ustack uses, the `union bpf_attr` layouts each of them reads, and typed wrappers
- * that throw a {@link SyscallError} naming the errno.
+ * The `bpf(2)` system call (reached through libc's `syscall`, `ffi/raw_syscall.ts`: there is no
+ * libc wrapper): the commands ustack uses, the `union bpf_attr` layouts each of them reads, and
+ * typed wrappers that throw a {@link SyscallError} naming the errno.
  *
  * Layouts are the kernel's UAPI (`linux/bpf.h`, x86-64). Every attr is built in a zeroed
  * {@link BPF_ATTR_SIZE}-byte block: the kernel requires the bytes past the fields it knows to
@@ -10,7 +10,7 @@
  * @module
  */
 
-import { errno, libc } from "./libc.ts";
+import { rawSyscall } from "./raw_syscall.ts";
 import { SyscallError } from "./errno.ts";
 import { addressOf, allocStruct, cString } from "./structs.ts";
 
@@ -230,33 +230,6 @@ export function bpf(cmd: number, attr: Uint8Array, what: string): number {
   if (r < 0) throw new SyscallError("bpf", -r, what);
   return r;
 }
-
-/**
- * `syscall(nr, a1, a2, a3[, a4])` with up to four integer arguments (a pointer goes as the
- * address of an {@link allocStruct} block, which never moves): the result, or `-errno`. Never
- * throws. For calls libc has no fitting symbol for: `bpf(2)`, `ioctl(2)` requests that take a
- * plain integer (`TUNSETOFFLOAD`), `sched_getattr(2)`/`sched_setattr(2)`. Set-up only: it
- * converts to BigInt.
- *
- * @example
- * ```ts
- * const r = rawSyscall(SYS_IOCTL, tapFd, TUNSETOFFLOAD, TUN_F_CSUM);
- * if (r < 0) throw new SyscallError("ioctl", -r);
- * ```
- */
-export function rawSyscall(
-  nr: number,
-  a1: number | bigint,
-  a2: number | bigint,
-  a3: number | bigint,
-  a4: number | bigint = 0,
-): number {
-  const r = Number(libc().syscall(BigInt(nr), BigInt(a1), BigInt(a2), BigInt(a3), BigInt(a4)));
-  return r < 0 ? -errno() : r;
-}
-
-/** `__NR_ioctl` on x86-64 (for {@link rawSyscall}). */
-export const SYS_IOCTL = 16;
 
 /**
  * A zeroed `bpf_attr` block of {@link BPF_ATTR_SIZE} bytes.

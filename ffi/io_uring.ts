@@ -22,7 +22,7 @@
  */
 
 import { errno, libc } from "./libc.ts";
-import { rawSyscall } from "./bpf.ts";
+import { rawSyscall } from "./raw_syscall.ts";
 import { EOPNOTSUPP, SyscallError } from "./errno.ts";
 import { MAP_POPULATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "./constants.ts";
 import { addressOf, allocStruct } from "./structs.ts";

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { rawSyscall } from "./bpf.ts";
+import { rawSyscall } from "./raw_syscall.ts";
 import { addressOf, allocStruct } from "./structs.ts";
 
 /** `__NR_sched_setattr` on x86-64. */
