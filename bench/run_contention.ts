@@ -68,10 +68,19 @@ export function machineCpu(a: number[], b: number[], sec: number): Record<string
 export async function threadCpus(pid: number, prefix = ""): Promise<Map<string, number>> {
   const m = new Map<string, number>();
   for (const [key, cpu] of await threadCpusById(pid, prefix)) {
-    const name = key.slice(0, key.lastIndexOf("#"));
+    const name = threadKind(key.slice(0, key.lastIndexOf("#")));
     if (!m.has(name)) m.set(name, cpu);
   }
   return m;
+}
+
+/**
+ * A thread's name without what makes it one of a kind: io_uring's polling thread
+ * (`--tx-kick uring`) is named `iou-sqp-<pid>`, reported as `iou-sqp` so that rounds of
+ * different processes share one column.
+ */
+function threadKind(name: string): string {
+  return name.replace(/iou-sqp-\d+$/, "iou-sqp");
 }
 
 /** The CPU each thread of `pid` last ran on, by `prefix + name#tid`. */
@@ -130,7 +139,7 @@ export function threadCpu(
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of b) {
-    const name = prefix + k.slice(0, k.lastIndexOf("#"));
+    const name = prefix + threadKind(k.slice(0, k.lastIndexOf("#")));
     const d = (v - (a.get(k) ?? v)) / HZ / sec * 100;
     if (d > 0) out[name] = Math.round((out[name] ?? 0) + d);
   }

@@ -268,14 +268,8 @@ export async function runRxAb(o: RxAbOptions): Promise<Run[]> {
               const b = await threadTicks(server.pid);
               const kb = await Promise.all(softirqThreads.map((k) => threadTicks(k)));
               const sec = (performance.now() - t0) / 1000;
+              // io_uring's polling thread (`--tx-kick uring`) comes as `iou-sqp`.
               const out = threadCpu(a, b, sec);
-              // The io_uring's polling thread (`--tx-kick uring`) is named after the pid.
-              for (const k of Object.keys(out)) {
-                if (/^iou-sqp-\d+$/.test(k)) {
-                  out["iou-sqp"] = (out["iou-sqp"] ?? 0) + out[k];
-                  delete out[k];
-                }
-              }
               ka.forEach((k, i) => Object.assign(out, threadCpu(k, kb[i], sec)));
               if (sender !== null) {
                 Object.assign(out, threadCpu(sa!, await threadTicks(sender), sec, "sender "));

@@ -7,6 +7,7 @@ import {
   machineCpu,
   machineTicks,
   placementShares,
+  threadCpu,
   threadCpus,
   watchRun,
 } from "../../bench/run_contention.ts";
@@ -45,6 +46,18 @@ Deno.test("run_contention threadCpus: this process's main thread and the CPU it 
   assert.ok(cpu !== undefined, JSON.stringify([...cpus]));
   assert.ok(Number.isInteger(cpu) && cpu >= 0 && cpu < navigator.hardwareConcurrency, `${cpu}`);
   for (const k of cpus.keys()) assert.ok(k.startsWith("me "), k);
+});
+
+Deno.test("run_contention threadCpu: io_uring's polling threads in one column, whatever their pid", () => {
+  // /proc/<pid>/task/<tid>/comm of `--tx-kick uring`'s thread is `iou-sqp-<pid>`: two
+  // processes' rounds (or two rings) must add up in one `iou-sqp` column.
+  const a = new Map([["deno#7", 100], ["iou-sqp-7#9", 0], ["iou-sqp-8#12", 50]]);
+  const b = new Map([["deno#7", 150], ["iou-sqp-7#9", 30], ["iou-sqp-8#12", 60]]);
+  const hz = 100; // USER_HZ on Linux x86-64
+  const cpu = threadCpu(a, b, 1);
+  assert.deepEqual(Object.keys(cpu).sort(), ["deno", "iou-sqp"]);
+  assert.equal(cpu["iou-sqp"], Math.round(Math.round(30 / hz * 100) + 10 / hz * 100));
+  assert.equal(threadCpu(a, b, 1, "sink ")["sink iou-sqp"], cpu["iou-sqp"]);
 });
 
 Deno.test("run_contention placementShares: pairs of busy threads, and all of them on one CPU", () => {
