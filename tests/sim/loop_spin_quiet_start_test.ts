@@ -40,6 +40,22 @@ type Counts =
   & { kicks: number };
 
 /**
+ * The spin counters' change from `s0` to `s` (NaN for a counter the loop does not have: main's
+ * code before a counter existed).
+ */
+function spinCounts(s: EventLoopStats, s0: EventLoopStats): Omit<Counts, "kicks"> {
+  const d = (k: Exclude<keyof Counts, "kicks">) => (s[k] ?? NaN) - (s0[k] ?? NaN);
+  return {
+    spins: d("spins"),
+    spinYields: d("spinYields"),
+    spinFirstYields: d("spinFirstYields"),
+    spinKickYields: d("spinKickYields"),
+    spinQuietStarts: d("spinQuietStarts"),
+    spinLatePolls: d("spinLatePolls"),
+  };
+}
+
+/**
  * A busy-polling loop on a clock of `stepMs` per read, spins of ~10 µs (`denoTurnUs` 10: each
  * ends at a turn of Deno's event loop), for 300 ms (up to 2 s while its polls or kicks are few).
  * With `kicks`, every 1 ms (or later: a timer) a datagram arrives and the tick that takes it
@@ -65,16 +81,7 @@ async function watch(stepMs: number, opts: EventLoopOptions, kicks: boolean): Pr
       await new Promise((r) => setTimeout(r, 100));
       waited += 100;
     }
-    const d = (k: Exclude<keyof Counts, "kicks">) => (s[k] ?? NaN) - (s0[k] ?? NaN);
-    return {
-      spins: d("spins"),
-      spinYields: d("spinYields"),
-      spinFirstYields: d("spinFirstYields"),
-      spinKickYields: d("spinKickYields"),
-      spinQuietStarts: d("spinQuietStarts"),
-      spinLatePolls: d("spinLatePolls"),
-      kicks: rig.driver.limit - 1,
-    };
+    return { ...spinCounts(s, s0), kicks: rig.driver.limit - 1 };
   } finally {
     if (feed !== undefined) clearInterval(feed);
     await loop.close();
@@ -224,14 +231,8 @@ async function awaitingRounds(
       while (sock.recvfrom(buf, 0, buf.length, null) >= 0) got++;
       releaseAt = polls + gapPolls;
     }
-    const d = (k: Exclude<keyof Counts, "kicks">) => (s[k] ?? NaN) - (s0[k] ?? NaN);
     return {
-      spins: d("spins"),
-      spinYields: d("spinYields"),
-      spinFirstYields: d("spinFirstYields"),
-      spinKickYields: d("spinKickYields"),
-      spinQuietStarts: d("spinQuietStarts"),
-      spinLatePolls: d("spinLatePolls"),
+      ...spinCounts(s, s0),
       kicks: 0,
       got,
       directYields: s.directYields - s0.directYields,
