@@ -211,9 +211,10 @@ export const PINGPONG_WARM_UP_TAIL_WAIT_MS = 30;
  * away when a later spin, driven without the async function after a tick that sent frames,
  * first took the quiet window's probe (1 run in 10 to 1 in 3; bench/README.md, "warm13j").
  * Here the loops wait for each frame, busy-poll after every kick, and run without the async
- * function from their first quiet tick ({@link PINGPONG_WARM_UP_PACED_LOOP}). Not run where the
- * warm-up runs on the af_packet driver's rings alone (the round-trip client's): only the
- * simulated wire has a delay.
+ * function from their first quiet tick ({@link PINGPONG_WARM_UP_PACED_LOOP}). Run for the
+ * `--connect` and `--hold` clients only: not where the warm-up runs on the af_packet driver's
+ * rings alone (the round-trip client's; only the simulated wire has a delay), nor for the server
+ * (its ready line came later by more than the part's ~60 ms; its crowd's loop not examined).
  */
 export const PINGPONG_WARM_UP_PACED = 64;
 
@@ -242,9 +243,9 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * `pingpong` has no wait to fill, so this is start-up time; a count rather than only a time
  * bound, because a count is what trains V8 (bench/README.md, "pingpong's default warm-up": at
  * the earlier ~0.1 s it ran ~350 connections on a quiet machine and 64–128 on a loaded one,
- * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then a paced
- * part of {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without
- * its async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
+ * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then, for a
+ * client on the simulated wire, a paced part of {@link PINGPONG_WARM_UP_PACED} connections (the
+ * busy poll and the loop driven without its async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
  * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; the report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
@@ -268,10 +269,12 @@ export async function runPingpongWarmUp(
     graceMs: IDLE_WARM_UP_GRACE_MS,
   });
   // The busy poll and the loop driven without its async function, which neither the main part
-  // nor the tail reach (see PINGPONG_WARM_UP_PACED). On the simulated wire, the only one with a
-  // delay: where the warm-up runs on the driver's rings alone (the round-trip client's), a
-  // simulated driver would be new to the per-frame code, and that loop awaits anyway.
-  const paced = warmUpLink(config).wire !== "sim" ? NO_WARM_UP : await warmUpConnections({
+  // nor the tail reach (see PINGPONG_WARM_UP_PACED). For a client with its stack (`real`), on
+  // the simulated wire, the only one with a delay: where the warm-up runs on the driver's rings
+  // alone (the round-trip client's), a simulated driver would be new to the per-frame code, and
+  // that loop awaits anyway; the server's ready line came 80–290 ms later with it.
+  const pacedHere = real !== undefined && warmUpLink(config).wire === "sim";
+  const paced = !pacedHere ? NO_WARM_UP : await warmUpConnections({
     connections: PINGPONG_WARM_UP_PACED,
     concurrency: 1,
     timeLimitMs: PINGPONG_WARM_UP_PACED_MS,
