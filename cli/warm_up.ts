@@ -243,14 +243,15 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * `pingpong` has no wait to fill, so this is start-up time; a count rather than only a time
  * bound, because a count is what trains V8 (bench/README.md, "pingpong's default warm-up": at
  * the earlier ~0.1 s it ran ~350 connections on a quiet machine and 64–128 on a loaded one,
- * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then, for a
- * client on the simulated wire, a paced part of {@link PINGPONG_WARM_UP_PACED} connections (the
- * busy poll and the loop driven without its async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
+ * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then, with
+ * `paced` (the `--connect` and `--hold` clients) and on the simulated wire, a paced part of
+ * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
+ * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
  * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; the report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
- * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip client's,
- * `cli/pingpong_rr_warm_up.ts`, counts round trips).
+ * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
+ * client's, `cli/pingpong_rr_warm_up.ts`, counts round trips).
  */
 export async function runPingpongWarmUp(
   config: WarmUpConfig,
@@ -262,6 +263,7 @@ export async function runPingpongWarmUp(
     connections: PINGPONG_WARM_UP_CONNECTIONS,
     timeLimitMs: PINGPONG_WARM_UP_MS,
   },
+  paced = false,
 ): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const main = await ringThenSim(config, true, serve, client, {
@@ -269,12 +271,13 @@ export async function runPingpongWarmUp(
     graceMs: IDLE_WARM_UP_GRACE_MS,
   });
   // The busy poll and the loop driven without its async function, which neither the main part
-  // nor the tail reach (see PINGPONG_WARM_UP_PACED). For a client with its stack (`real`), on
-  // the simulated wire, the only one with a delay: where the warm-up runs on the driver's rings
-  // alone (the round-trip client's), a simulated driver would be new to the per-frame code, and
-  // that loop awaits anyway; the server's ready line came 80–290 ms later with it.
-  const pacedHere = real !== undefined && warmUpLink(config).wire === "sim";
-  const paced = !pacedHere ? NO_WARM_UP : await warmUpConnections({
+  // nor the tail reach (see PINGPONG_WARM_UP_PACED): with `paced` (the --connect and --hold
+  // clients), on the simulated wire, the only one with a delay. Not for the round-trip client
+  // (its loop awaits; its warm-up runs on the driver's rings alone where it can, and a simulated
+  // driver would be new to its per-frame code), nor the server (its ready line came 80–290 ms
+  // later with it).
+  const pacedHere = paced && warmUpLink(config).wire === "sim";
+  const pacedPart = !pacedHere ? NO_WARM_UP : await warmUpConnections({
     connections: PINGPONG_WARM_UP_PACED,
     concurrency: 1,
     timeLimitMs: PINGPONG_WARM_UP_PACED_MS,
@@ -299,8 +302,8 @@ export async function runPingpongWarmUp(
   });
   await new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
   const r = {
-    connections: main.connections + paced.connections + tail.connections,
-    failed: main.failed + paced.failed + tail.failed,
+    connections: main.connections + pacedPart.connections + tail.connections,
+    failed: main.failed + pacedPart.failed + tail.failed,
     ms: Math.round(performance.now() - t0),
   };
   report(r, json);
