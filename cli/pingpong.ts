@@ -417,7 +417,7 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
       await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
     } else if (o.prewarmDefault) {
       // Nothing to wait for here: a count of connections, bounded in time.
-      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client, rt);
+      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client, rt, undefined, true);
     }
     return await run(co, stackOpener(rt, co));
   } finally {

@@ -18,6 +18,7 @@
 import {
   type ConnectionWarmUpOptions,
   type ConnectionWarmUpReport,
+  type EventLoopOptions,
   type Runtime,
   type RuntimeConfig,
   warmUpConnections,
@@ -202,6 +203,39 @@ export const PINGPONG_WARM_UP_TAIL_MS = 200;
 export const PINGPONG_WARM_UP_TAIL_WAIT_MS = 30;
 
 /**
+ * Connections of the default pingpong warm-up's paced part ({@link runPingpongWarmUp}), one at a
+ * time on a simulated wire with {@link PINGPONG_WARM_UP_PACED_DELAY_US} of delay, after the main
+ * part. The main part's and the tail's loops never wait (every tick finds the other stack's
+ * frames) and never run without their async function: they never busy-poll, so V8 compiled the
+ * busy poll (`EventLoop.#spin`) on a real loop's first connections alone, and threw the code
+ * away when a later spin, driven without the async function after a tick that sent frames,
+ * first took the quiet window's probe (1 run in 10 to 1 in 3; bench/README.md, "warm13j").
+ * Here the loops wait for each frame, busy-poll after every kick, and run without the async
+ * function from their first quiet tick ({@link PINGPONG_WARM_UP_PACED_LOOP}). Run for the
+ * `--connect` and `--hold` clients only: not where the warm-up runs on the af_packet driver's
+ * rings alone (the round-trip client's; only the simulated wire has a delay), nor for the server
+ * (its ready line came later by more than the part's ~60 ms; its crowd's loop not examined).
+ */
+export const PINGPONG_WARM_UP_PACED = 64;
+
+/** Longest the paced part may start connections (ms). */
+export const PINGPONG_WARM_UP_PACED_MS = 60;
+
+/** The paced part's one-way wire delay (µs): a frame is not there at the tick after its send. */
+export const PINGPONG_WARM_UP_PACED_DELAY_US = 20;
+
+/**
+ * The paced part's loop options: never parked (as the other parts'), driven without the async
+ * function from the first quiet tick, and a turn of Deno's event loop every 10 µs while idle,
+ * so that a spin ends soon and the other stack, on the same thread, answers.
+ */
+export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
+  busyPollUs: 60_000_000,
+  syncAfterQuietTicks: 0,
+  denoTurnUs: 10,
+};
+
+/**
  * `pingpong`'s default warm-up (server, `--connect` and `--hold` clients): up to
  * {@link PINGPONG_WARM_UP_CONNECTIONS} connections of its own server and client code, at most
  * {@link PINGPONG_WARM_UP_MS} ms, the first {@link WARM_UP_RING_CONNECTIONS} of them on the
@@ -209,12 +243,15 @@ export const PINGPONG_WARM_UP_TAIL_WAIT_MS = 30;
  * `pingpong` has no wait to fill, so this is start-up time; a count rather than only a time
  * bound, because a count is what trains V8 (bench/README.md, "pingpong's default warm-up": at
  * the earlier ~0.1 s it ran ~350 connections on a quiet machine and 64–128 on a loaded one,
- * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then a tail
- * of {@link PINGPONG_WARM_UP_TAIL} connections and {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle
- * time; the report counts both parts. With `real` (the command's own stack, started before
- * the warm-up), its parked loop is woken once before the tail, as the first real connection
- * wakes it. `bounds` replaces the main part's count and time (the round-trip client's,
- * `cli/pingpong_rr_warm_up.ts`, counts round trips).
+ * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then, with
+ * `paced` (the `--connect` and `--hold` clients) and on the simulated wire, a paced part of
+ * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
+ * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
+ * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; the report counts every part. With `real`
+ * (the command's own stack, started before the warm-up), its parked loop is woken once before
+ * the tail, as the first real connection wakes it, and goes through its idle sequence once
+ * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
+ * client's, `cli/pingpong_rr_warm_up.ts`, counts round trips).
  */
 export async function runPingpongWarmUp(
   config: WarmUpConfig,
@@ -226,11 +263,28 @@ export async function runPingpongWarmUp(
     connections: PINGPONG_WARM_UP_CONNECTIONS,
     timeLimitMs: PINGPONG_WARM_UP_MS,
   },
+  paced = false,
 ): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const main = await ringThenSim(config, true, serve, client, {
     ...bounds,
     graceMs: IDLE_WARM_UP_GRACE_MS,
+  });
+  // The busy poll and the loop driven without its async function, which neither the main part
+  // nor the tail reach (see PINGPONG_WARM_UP_PACED): with `paced` (the --connect and --hold
+  // clients), on the simulated wire, the only one with a delay. Not for the round-trip client
+  // (its loop awaits; its warm-up runs on the driver's rings alone where it can, and a simulated
+  // driver would be new to its per-frame code), nor the server (its ready line came 80–290 ms
+  // later with it).
+  const pacedHere = paced && warmUpLink(config).wire === "sim";
+  const pacedPart = !pacedHere ? NO_WARM_UP : await warmUpConnections({
+    connections: PINGPONG_WARM_UP_PACED,
+    concurrency: 1,
+    timeLimitMs: PINGPONG_WARM_UP_PACED_MS,
+    graceMs: IDLE_WARM_UP_GRACE_MS,
+    ...warmUpRun(config, serve, client),
+    wireDelayUs: PINGPONG_WARM_UP_PACED_DELAY_US,
+    loop: PINGPONG_WARM_UP_PACED_LOOP,
   });
   // The real stack's loop, idle since the warm-up began, is parked: an application's call
   // wakes it now, as the first real connection will. The warm-up's loops busy-poll and are
@@ -248,13 +302,16 @@ export async function runPingpongWarmUp(
   });
   await new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
   const r = {
-    connections: main.connections + tail.connections,
-    failed: main.failed + tail.failed,
+    connections: main.connections + pacedPart.connections + tail.connections,
+    failed: main.failed + pacedPart.failed + tail.failed,
     ms: Math.round(performance.now() - t0),
   };
   report(r, json);
   return r;
 }
+
+/** A warm-up part not run. */
+const NO_WARM_UP: ConnectionWarmUpReport = { connections: 0, failed: 0, ms: 0 };
 
 /** Longest {@link wakeParked} waits for the loop to park (ms). */
 const WAKE_PARKED_WAIT_MS = 20;
@@ -262,7 +319,9 @@ const WAKE_PARKED_WAIT_MS = 20;
 /**
  * Wake `rt`'s loop from its park with an application's call (a tick asked for), as a real
  * connection's first call does; waits up to {@link WAKE_PARKED_WAIT_MS} for the loop to park
- * first (between two parks it blocks in `poll()` slices for a few ms).
+ * first (between two parks it blocks in `poll()` slices for a few ms). Then the loop goes
+ * through its idle sequence once (`EventLoop.rehearseIdle`: busy poll, blocking slices, park,
+ * ~5 ms), which it otherwise ran only at its start, before V8 kept feedback for it.
  */
 async function wakeParked(rt: Runtime): Promise<void> {
   const until = performance.now() + WAKE_PARKED_WAIT_MS;
@@ -270,6 +329,9 @@ async function wakeParked(rt: Runtime): Promise<void> {
     await new Promise((r) => setTimeout(r, 1));
   }
   rt.stack.requestTick();
+  // Its inline tick runs in a microtask; then the loop itself, through its idle sequence.
+  await null;
+  rt.loop.rehearseIdle();
 }
 
 /**

@@ -44,6 +44,7 @@ import { IpAddress } from "../net/ip_address.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import { Runtime } from "./runtime.ts";
 import type { StackOptions } from "./stack.ts";
+import type { EventLoopOptions } from "./event_loop.ts";
 
 /** The warm-up server's address on the private wire (never on a real interface). */
 export const WARM_UP_SERVER_ADDR = "198.19.255.1";
@@ -60,6 +61,12 @@ const CLIENT_ADDR = "198.19.255.2";
  * (bench/README.md, "warm9k").
  */
 export const WARM_UP_DUPLICATE_RATE = 0.005;
+
+/**
+ * The warm-up loops' options by default: they never park while the warm-up runs (a simulated
+ * driver has no fd to wake them; a park waits on a JavaScript timer).
+ */
+export const WARM_UP_LOOP: EventLoopOptions = { busyPollUs: 60_000_000 };
 
 /** The port the warm-up server listens on. */
 const WARM_UP_PORT = 80;
@@ -131,6 +138,17 @@ export interface ConnectionWarmUpOptions {
   wire?: WarmUpWire;
   /** The `"af_packet"` wire's link options. */
   link?: WarmUpLinkOptions;
+  /**
+   * The simulated wire's one-way delay (µs) [0]. With a delay the loops wait for the other
+   * stack's frames as for a peer in another process — idle ticks, busy polls that find the
+   * frames — where without one every tick finds them already there (and no loop ever spins).
+   */
+  wireDelayUs?: number;
+  /**
+   * The two stacks' event loop options [{@link WARM_UP_LOOP}]. A loop that parks waits on a
+   * JavaScript timer here (a simulated driver has no fd): keep `busyPollUs` long.
+   */
+  loop?: EventLoopOptions;
   /**
    * Start the application's server on the warm-up server stack, listening on `port`; returns
    * what stops it.
@@ -375,7 +393,7 @@ const LATE_CLOSED = "closed before its late request";
  * twice (the connection warm-up's {@link WARM_UP_DUPLICATE_RATE}; the UDP warm-up's none).
  */
 export function warmUpDrivers(
-  opts: Pick<ConnectionWarmUpOptions, "wire" | "link">,
+  opts: Pick<ConnectionWarmUpOptions, "wire" | "link" | "wireDelayUs">,
   duplicateRate = 0,
 ): [LinkDriver, LinkDriver] {
   if (opts.wire === "af_packet") {
@@ -387,7 +405,8 @@ export function warmUpDrivers(
       rxSplit: l.rxSplit,
     });
   }
-  const wire = new SimWire({ clock: new MonotonicClock(), duplicateRate });
+  const delayMs = (opts.wireDelayUs ?? 0) / 1000;
+  const wire = new SimWire({ clock: new MonotonicClock(), duplicateRate, delayMs });
   const mac = (last: number) => new Uint8Array([0x02, 0x00, 0x5e, 0xff, 0xff, last]);
   return [wire.endpoint("warm-up-server", mac(1)), wire.endpoint("warm-up-client", mac(2))];
 }
@@ -404,19 +423,19 @@ export interface WarmUpPair {
  * Start the two private stacks of a warm-up on `drivers` (the server's, then the client's, as
  * {@link warmUpDrivers} gives them), the application on the server (`serve(server, port)`),
  * then run `body`; the application is closed and both stacks stopped afterwards, also when a
- * start or `body` throws (a driver whose stack never started is closed). Shared by the
- * connection warm-up and the UDP one (`stack/udp_warm_up.ts`).
+ * start or `body` throws (a driver whose stack never started is closed); the loops run on
+ * `config.loop` [{@link WARM_UP_LOOP}]. Shared by the connection warm-up and the UDP one
+ * (`stack/udp_warm_up.ts`).
  */
 export async function withWarmUpPair<T>(
   drivers: [LinkDriver, LinkDriver],
-  config: { stack: StackOptions; cc?: string },
+  config: { stack: StackOptions; cc?: string; loop?: EventLoopOptions },
   serve: (rt: Runtime, port: number) => { close(): void },
   port: number,
   body: (pair: WarmUpPair) => Promise<T>,
 ): Promise<T> {
   const [serverDriver, clientDriver] = drivers;
-  // The loops never park while the warm-up runs: a simulated driver has no fd to wake them.
-  const loop = { busyPollUs: 60_000_000 };
+  const loop = config.loop ?? WARM_UP_LOOP;
   let server: Runtime;
   try {
     server = await Runtime.start({
@@ -525,7 +544,7 @@ export async function warmUpConnections(
   let failed = 0;
   await withWarmUpPair(
     warmUpDrivers(opts, WARM_UP_DUPLICATE_RATE),
-    { stack: stackOpts, cc: opts.cc },
+    { stack: stackOpts, cc: opts.cc, loop: opts.loop },
     opts.serve,
     WARM_UP_PORT,
     async ({ client }) => {

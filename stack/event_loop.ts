@@ -176,6 +176,14 @@ export interface EventLoopOptions {
    * (bench/README.md, "loop13r").
    */
   yieldStallMode?: "block" | "spin";
+  /**
+   * Ticks in a row without microtask turns after which the loop runs without its async function
+   * [{@link SYNC_AFTER_QUIET_TICKS}]. 0: from the first turn of Deno's event loop that follows a
+   * tick without them — the paced part of `pingpong`'s warm-up, whose loops thereby run the paths
+   * a real loop takes only driven that way (its spins' quiet window and probe; bench/README.md,
+   * "warm13j").
+   */
+  syncAfterQuietTicks?: number;
 }
 
 /** Counters of the loop. */
@@ -533,6 +541,8 @@ export class EventLoop {
   #parkTimeoutMs = 0;
   /** Ticks run from {@link EventLoop.#drive}, not from the async function. */
   #direct = false;
+  /** `syncAfterQuietTicks`. */
+  readonly #syncAfterQuietTicks: number;
   #closed = false;
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
@@ -542,6 +552,8 @@ export class EventLoop {
   /** A tick is running (the loop's or an inline one). */
   #inTick = false;
   #inlineQueued = false;
+  /** The park was ended by {@link EventLoop.rehearseIdle}. */
+  #rehearse = false;
   /** When the current park's poll times out by itself (ms). */
   #parkDeadlineMs = Infinity;
   readonly #inlineTick = (): void => {
@@ -572,6 +584,7 @@ export class EventLoop {
       : start === "probe"
       ? QUIET_START_PROBE
       : QUIET_START_STREAM;
+    this.#syncAfterQuietTicks = Math.max(0, opts.syncAfterQuietTicks ?? SYNC_AFTER_QUIET_TICKS);
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -654,6 +667,21 @@ export class EventLoop {
     for (let i = 0; i < fds.length; i++) setPollfd(p, i, fds[i], POLLIN);
     this.#pollfds = p;
     this.#nfds = fds.length;
+  }
+
+  /**
+   * Wake the parked loop as the end of a burst of work leaves it: it busy-polls for
+   * `busyPollUs`, waits in blocking slices for `blockPollUs`, and parks again — where a loop
+   * woken with nothing to do goes straight back to its park. For a warm-up before the ready line
+   * (`pingpong`'s): the loop's own idle paths, on its own driver, then have V8's type feedback
+   * before the first real connection; run only once at the process's start, V8 had not
+   * allocated the loop's feedback yet, and a fresh client's first blocking slice threw the
+   * loop's code away in some runs (bench/README.md, "warm13j"). Nothing happens unless parked.
+   */
+  rehearseIdle(): void {
+    if (!this.#parked || this.#stopped) return;
+    this.#rehearse = true;
+    this.#signalWake();
   }
 
   /** True while the loop waits in its park (a wake-up or an API call's inline tick ends it). */
@@ -774,7 +802,7 @@ export class EventLoop {
           continue;
         }
         if (step === STEP_YIELD) {
-          if (this.#quietTicks >= SYNC_AFTER_QUIET_TICKS) {
+          if (this.#quietTicks >= this.#syncAfterQuietTicks) {
             this.#turnThenDrive();
             return;
           }
@@ -1106,8 +1134,10 @@ export class EventLoop {
     const woke = this.#nowMs;
     this.times.parkUs.record(durationUs(woke - now));
     if (this.trace !== null) this.trace.record(TRACE_PARK, now, woke, 0);
-    // Straight back to parking unless the next tick finds work.
-    this.#lastBusyMs = woke - this.#busyPollMs - this.#blockPollMs;
+    // Straight back to parking unless the next tick finds work, or the idle sequence after a
+    // burst once more (rehearseIdle).
+    this.#lastBusyMs = this.#rehearse ? woke : woke - this.#busyPollMs - this.#blockPollMs;
+    this.#rehearse = false;
   }
 
   /**

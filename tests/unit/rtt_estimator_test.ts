@@ -122,20 +122,20 @@ Deno.test("invalid samples are ignored; invalid options throw", () => {
   assert.throws(() => new RttEstimator({ initialRtoMs: NaN }), RangeError);
 });
 
-Deno.test("shared bounds: one record per option set, the 8 newest kept, each replacement counted", () => {
-  // Option sets no other test in this process uses (minRto 1,001–1,012 ms).
+Deno.test("shared bounds: one record per option set, the 16 newest kept, each replacement counted", () => {
+  // Option sets no other test in this process uses (minRto 1,001–1,020 ms).
   const made = (i: number) => new RttEstimator({ minRtoMs: 1000 + i });
   const before = rttBoundsReplaced();
-  for (let i = 1; i <= 12; i++) made(i);
-  // Twelve new option sets against at most 8 records: at least 4 replaced (the table may
+  for (let i = 1; i <= 20; i++) made(i);
+  // Twenty new option sets against at most 16 records: at least 4 replaced (the table may
   // already have held others' records, which are replaced first).
   const replaced = rttBoundsReplaced() - before;
-  assert.ok(replaced >= 4 && replaced <= 12, `${replaced} replaced`);
+  assert.ok(replaced >= 4 && replaced <= 20, `${replaced} replaced`);
   // The newest option sets are shared again: no more replacements for them.
   const after = rttBoundsReplaced();
-  for (let i = 9; i <= 12; i++) made(i);
+  for (let i = 5; i <= 20; i++) made(i);
   assert.equal(rttBoundsReplaced(), after);
   // Bounds are the estimator's own options, whatever record it got.
   assert.equal(made(1).minRtoMs, 1001);
-  assert.equal(made(12).minRtoMs, 1012);
+  assert.equal(made(20).minRtoMs, 1020);
 });

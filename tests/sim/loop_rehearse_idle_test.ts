@@ -1,0 +1,75 @@
+// `EventLoop.rehearseIdle`: a parked loop woken by it goes through the idle sequence that follows
+// a burst of work (here, without a pollable driver: the busy poll, then the park), where a loop
+// woken with nothing to do goes straight back to its park. `pingpong`'s warm-up calls it once
+// after its main part, so that the real loop's idle paths have V8's type feedback before the
+// first real connection (bench/README.md, "warm13j"). And `syncAfterQuietTicks`: 0 drives the
+// loop without its async function from its first turn of Deno's event loop (the warm-up's
+// paced part), a bound never reached keeps it in the async function.
+
+import assert from "node:assert/strict";
+import { makeUdpRxRig } from "../harness/udp_rx_rig.ts";
+import { MonotonicClock } from "../../core/clock.ts";
+import { EventLoop, type EventLoopOptions } from "../../stack/event_loop.ts";
+import type { Stack } from "../../stack/stack.ts";
+import { until } from "../harness/until.ts";
+
+/** Wait `ms` of real time. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A loop on a stack that receives nothing, parked after its start's idle sequence. */
+async function parkedLoop(opts: EventLoopOptions = {}): Promise<{ loop: EventLoop; stack: Stack }> {
+  const rig = makeUdpRxRig({ mtu: 1500, clock: new MonotonicClock() });
+  rig.driver.limit = 0; // no frame ever arrives
+  const loop = new EventLoop(rig.stack, opts);
+  void loop.run();
+  assert.ok(await until(() => loop.parked, 2_000), "the loop parked");
+  await sleep(20); // the start's idle sequence is over: only parks (≤ 5 ms each) from here
+  return { loop, stack: rig.stack };
+}
+
+Deno.test("rehearseIdle: a parked loop busy-polls once more and parks again; a tick asked for does not", async () => {
+  const { loop, stack } = await parkedLoop();
+  try {
+    const s = loop.stats;
+    const spins0 = s.spins;
+    await sleep(30);
+    assert.equal(s.spins, spins0, "an idle loop parks without spinning");
+    // Woken with nothing to do: a tick, then straight back to its park.
+    const ticks0 = s.ticks;
+    stack.requestTick();
+    assert.ok(
+      await until(() => s.ticks > ticks0 && loop.parked, 2_000),
+      "ticked, then parked again",
+    );
+    await sleep(10);
+    assert.equal(s.spins, spins0, "a tick asked for: no busy poll");
+    const wakes0 = s.wakes;
+    loop.rehearseIdle();
+    assert.equal(s.wakes, wakes0 + 1, "the rehearsal wakes the park");
+    assert.ok(await until(() => s.spins > spins0 && loop.parked, 2_000), "spun, then parked again");
+    const spins1 = s.spins;
+    await sleep(30);
+    assert.equal(s.spins, spins1, "one idle sequence, then parks only");
+  } finally {
+    await loop.close();
+  }
+});
+
+Deno.test("syncAfterQuietTicks: 0 drives an idle sequence's turns without the async function, an unreached bound never", async () => {
+  for (const [after, direct] of [[0, true], [1e9, false]] as const) {
+    const { loop } = await parkedLoop({ syncAfterQuietTicks: after });
+    try {
+      const s = loop.stats;
+      const spins0 = s.spins;
+      const direct0 = s.directYields;
+      loop.rehearseIdle();
+      assert.ok(
+        await until(() => s.spins > spins0 && loop.parked, 2_000),
+        "spun, then parked again",
+      );
+      assert.equal(s.directYields > direct0, direct, `syncAfterQuietTicks ${after}`);
+    } finally {
+      await loop.close();
+    }
+  }
+});
