@@ -135,12 +135,15 @@ function rackSharedMinRtt(): { keepsMap: boolean; survives: boolean } {
   };
 }
 
+/** Each probe sender's clock. */
+const CLOCKS = new WeakMap<TcpSender, VirtualClock>();
+
 /** The bulk senders' initial sequence number. */
 const HIGH_ISS = 0xc612_0000;
 
 /** A sender past the handshake (MSS 8960, window scale 7, TSO of 64 KiB) on a stub link. */
-function bulkSender(): TcpSender {
-  const clock = new VirtualClock(1000);
+function bulkSender(startMs = 1000): TcpSender {
+  const clock = new VirtualClock(startMs);
   const timers = new TimerWheel({ startMs: clock.nowMs() });
   const ctx = { clock, timers } as unknown as TransportContext;
   const svc = {
@@ -151,6 +154,7 @@ function bulkSender(): TcpSender {
   };
   const conn = new SenderStub(65536);
   const snd = new TcpSender(conn, svc);
+  CLOCKS.set(snd, clock);
   conn.una = () => snd.sndUna;
   // An ISS above 2^31 (as half of all random ones): the sequence numbers are doubles from the
   // start in both senders compared, only the acknowledged total differs.
@@ -198,6 +202,31 @@ function senderBytesAcked(): boolean {
   return haveSameMap(warm, bulk) === true;
 }
 
+/**
+ * Whether a sender's loss control (a timer on the wheel itself) made first keeps the map of one
+ * driven on a fractional clock — its event time, RTO deadline and queue RTT fractional, as in
+ * every real run (`performance.now()`): the wheel's code optimised on the one meets the other.
+ */
+function lossControlTimesCheck(): boolean {
+  const early = bulkSender();
+  const snd = bulkSender(1000.25);
+  const clock = CLOCKS.get(snd)!;
+  const chunk = new Uint8Array(1 << 16);
+  const ack = new RxSegment();
+  ack.seq = 7001;
+  ack.flags = TCP_FLAG_ACK;
+  ack.window = 65535;
+  ack.buf = new Uint8Array(0);
+  for (let i = 0; i < 8; i++) {
+    snd.write(chunk, 0, chunk.length);
+    snd.output();
+    clock.advance(0.125);
+    ack.ack = snd.sndNxt >>> 0;
+    snd.onAck(ack);
+  }
+  return haveSameMap(early.loss, snd.loss) === true;
+}
+
 /** A TCP_INFO sample whose numbers are fractional or past 2^31, as in a bulk run. */
 const BULK_INFO = {
   srttMs: 0.137,
@@ -213,6 +242,9 @@ const BULK_INFO = {
   deliveryRate: 3.5e9,
   minRttMs: 0.0625,
 };
+
+// First of all, before any other sender's loss control has taken fractional times.
+const lossControlTimes = lossControlTimesCheck();
 
 // The survival checks first: each must be the first use of its class in this process (once
 // any instance's array has changed kind, V8 makes later empty literals of that site in the
@@ -296,7 +328,7 @@ const doubles = {
   }),
 };
 // After the checks above: the bulk run takes every per-ACK record's totals past 2^31 too.
-const sender = { senderBytesAcked: senderBytesAcked() };
+const sender = { senderBytesAcked: senderBytesAcked(), lossControlTimes };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();
 console.log(JSON.stringify({

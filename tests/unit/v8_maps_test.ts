@@ -43,6 +43,9 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.roundCounter, true, "RoundCounter nextRoundDelivered");
   assert.equal(r.hystartRound, true, "HyStartPP next round's delivered");
   assert.equal(r.windowSampler, true, "uperf WindowSampler sums");
+  // The loss control is a timer on the wheel: its times are doubles from the first object, so a
+  // real run's fractional clock gives it no new map that the wheel's code has not seen.
+  assert.equal(r.lossControlTimes, true, "LossControl eventMs/RTO deadline/queue RTT");
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);

@@ -24,6 +24,7 @@
 
 import { readClockMs } from "../../core/clock.ts";
 import { Timer } from "../../core/timer_wheel.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { CC_TRACE_CWND_LIMITED, type CcTrace } from "./cc_trace.ts";
 import { AckSample, type CongestionControl } from "./congestion/mod.ts";
 import type { TcpServices } from "./context.ts";
@@ -189,9 +190,13 @@ export class LossControl extends Timer implements RackTimes {
   /**
    * The time (ms) of the ACK or timer being handled. The timer helpers and
    * {@link RackTlp.detectLoss} read it here: a fractional time passed as a number to a call V8
-   * does not inline is a new heap number per call.
+   * does not inline is a new heap number per call. A double from the first object (as the two
+   * times below): the loss control is a timer on the wheel, and a field of it that turned from a
+   * small integer into a double at the first fractional time gave every loss control a new map,
+   * which the wheel's optimised code (`#fireSlot`, `#place`, `#unlink`, `arm`) had not seen —
+   * "wrong map" deopts in every sender's first second (bench/README.md, "jit13k").
    */
-  eventMs = 0;
+  eventMs: number = DOUBLE_ZERO;
   readonly #snd: LossSender;
   readonly #conn: LossConnection;
   readonly #svc: TcpServices;
@@ -205,14 +210,14 @@ export class LossControl extends Timer implements RackTimes {
 
   /** Which of the `LT_*` the timer is armed for. */
   #timerMode = LT_RTO;
-  /** When the RTO expires (the PTO and reordering timer never go beyond it). */
-  #rtoDeadlineMs = 0;
+  /** When the RTO expires (the PTO and reordering timer never go beyond it); a double. */
+  #rtoDeadlineMs: number = DOUBLE_ZERO;
   /** `sb.lostRetransmits` already counted. */
   #lostRetransCounted = 0;
   /** The retransmission log's overruns counted so far. */
   #logOverrunsCounted = 0;
-  /** The newest RTT sample of never-retransmitted data (ms; 0: none yet). */
-  #queueRttMs = 0;
+  /** The newest RTT sample of never-retransmitted data (ms; 0: none yet); a double. */
+  #queueRttMs: number = DOUBLE_ZERO;
   /** Retransmission probes since SND.UNA last moved. */
   #retransProbes = 0;
   /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
@@ -233,6 +238,11 @@ export class LossControl extends Timer implements RackTimes {
   /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
   constructor(snd: LossSender, conn: LossConnection, svc: TcpServices, rtt: RttEstimator) {
     super(LossControl.#fire);
+    // A second store of the doubles: mutable from the first object, so their first real store
+    // changes no field's constness either (code that relied on it would be thrown away).
+    this.eventMs = 0;
+    this.#rtoDeadlineMs = 0;
+    this.#queueRttMs = 0;
     this.#snd = snd;
     this.#conn = conn;
     this.#svc = svc;
