@@ -34,6 +34,7 @@ import { AckSample, RoundCounter } from "../../transport/tcp/congestion/congesti
 import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
 import { TcpSender } from "../../transport/tcp/sender.ts";
+import { SynEntry } from "../../transport/tcp/syncache.ts";
 import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { latencyHistogram } from "../../core/histogram.ts";
@@ -135,9 +136,6 @@ function rackSharedMinRtt(): { keepsMap: boolean; survives: boolean } {
   };
 }
 
-/** Each probe sender's clock. */
-const CLOCKS = new WeakMap<TcpSender, VirtualClock>();
-
 /** The bulk senders' initial sequence number. */
 const HIGH_ISS = 0xc612_0000;
 
@@ -154,7 +152,6 @@ function bulkSender(startMs = 1000): TcpSender {
   };
   const conn = new SenderStub(65536);
   const snd = new TcpSender(conn, svc);
-  CLOCKS.set(snd, clock);
   conn.una = () => snd.sndUna;
   // An ISS above 2^31 (as half of all random ones): the sequence numbers are doubles from the
   // start in both senders compared, only the acknowledged total differs.
@@ -203,14 +200,13 @@ function senderBytesAcked(): boolean {
 }
 
 /**
- * Whether a sender's loss control (a timer on the wheel itself) made first keeps the map of one
- * driven on a fractional clock — its event time, RTO deadline and queue RTT fractional, as in
- * every real run (`performance.now()`): the wheel's code optimised on the one meets the other.
+ * Whether a sender's loss control made first keeps the map of one driven on a fractional clock
+ * (its event time and RTO deadline fractional, as in every real run: `performance.now()`); no
+ * time passes, so its RTT samples stay whole, as on the simulated wire.
  */
 function lossControlTimesCheck(): boolean {
   const early = bulkSender();
   const snd = bulkSender(1000.25);
-  const clock = CLOCKS.get(snd)!;
   const chunk = new Uint8Array(1 << 16);
   const ack = new RxSegment();
   ack.seq = 7001;
@@ -220,11 +216,31 @@ function lossControlTimesCheck(): boolean {
   for (let i = 0; i < 8; i++) {
     snd.write(chunk, 0, chunk.length);
     snd.output();
-    clock.advance(0.125);
     ack.ack = snd.sndNxt >>> 0;
     snd.onAck(ack);
   }
   return haveSameMap(early.loss, snd.loss) === true;
+}
+
+/**
+ * Whether every record the wheel holds is one class: a sender's retransmission timer and a
+ * half-open record's SYN-ACK timer have the map of a plain {@link Timer} (each was once the
+ * record itself, a subclass: a map the wheel's optimised code met first mid-run).
+ */
+function timerRecordsOneMap(): boolean {
+  const plain = new Timer(() => {});
+  const loss = bulkSender().loss.timer;
+  const entry = new SynEntry(
+    null as never,
+    null as never,
+    IpAddress.v4(0xc6120001),
+    80,
+    IpAddress.v4(0xc6120002),
+    40000,
+  );
+  // Before the change the record was its own timer (it had no `timer`).
+  const synTimer = (entry as unknown as { timer?: Timer }).timer ?? entry;
+  return haveSameMap(plain, loss) === true && haveSameMap(plain, synTimer) === true;
 }
 
 /** A TCP_INFO sample whose numbers are fractional or past 2^31, as in a bulk run. */
@@ -328,7 +344,11 @@ const doubles = {
   }),
 };
 // After the checks above: the bulk run takes every per-ACK record's totals past 2^31 too.
-const sender = { senderBytesAcked: senderBytesAcked(), lossControlTimes };
+const sender = {
+  senderBytesAcked: senderBytesAcked(),
+  lossControlTimes,
+  timerRecordsOneMap: timerRecordsOneMap(),
+};
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();
 console.log(JSON.stringify({
