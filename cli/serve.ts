@@ -352,7 +352,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       ringPart: true,
     });
   } else if (ports.discard.length > 0 && prewarmDefault(values)) {
-    // The discard service's receive path, the same way: bulk streams, one at a time.
+    // The discard service's receive path, the same way: bulk streams, one at a time, the first
+    // on the driver's rings in memory, whose frames are the real link's — super-frames with
+    // partial checksums — which the simulated wire's are not (bench/README.md, "jit13k").
     const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
     await runIdleWarmUp(
       linkMtu,
@@ -360,7 +362,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       addressesReady,
       startDiscard,
       bulkClient(DISCARD_WARM_UP_BYTES),
-      { concurrency: 1 },
+      { concurrency: 1, ringPart: true },
     );
   }
   await addressesReady;

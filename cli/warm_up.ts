@@ -165,9 +165,21 @@ export async function runWarmUp(
   report(r, json);
 }
 
-function report(r: ConnectionWarmUpReport, json: boolean): void {
-  if (json) emitJson("warm_up", { connections: r.connections, failed: r.failed, ms: r.ms });
-  else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
+/** A warm-up's report and how many of its connections ran on the driver's rings in memory. */
+interface WarmUpReport extends ConnectionWarmUpReport {
+  /** Connections of the part on the af_packet driver's rings in memory (0: none). */
+  ringConnections?: number;
+}
+
+function report(r: WarmUpReport, json: boolean): void {
+  if (json) {
+    emitJson("warm_up", {
+      connections: r.connections,
+      failed: r.failed,
+      ms: r.ms,
+      ringConnections: r.ringConnections ?? 0,
+    });
+  } else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
 }
 
 /**
@@ -380,7 +392,7 @@ async function ringThenSim(
   serve: ConnectionWarmUpOptions["serve"],
   client: ConnectionWarmUpOptions["client"],
   bounds: WarmUpBounds,
-): Promise<ConnectionWarmUpReport> {
+): Promise<WarmUpReport> {
   if (!ringPart || !ringPartFirst(config)) {
     return await warmUpConnections({ ...bounds, ...warmUpRun(config, serve, client) });
   }
@@ -394,7 +406,7 @@ async function ringThenSim(
   const leftMs = bounds.timeLimitMs - (performance.now() - t0);
   // Stopped, or out of time or count, during the part on the rings: no second pair of stacks.
   if (bounds.signal?.aborted === true || leftMs <= 0 || ring.connections >= bounds.connections) {
-    return ring;
+    return { ...ring, ringConnections: ring.connections };
   }
   const sim = await warmUpConnections({
     ...bounds,
@@ -406,6 +418,7 @@ async function ringThenSim(
     connections: ring.connections + sim.connections,
     failed: ring.failed + sim.failed,
     ms: Math.round(performance.now() - t0),
+    ringConnections: ring.connections,
   };
 }
 

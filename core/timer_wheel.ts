@@ -8,7 +8,9 @@
  * (`new Timer(onRto, sender)`): no closure per endpoint. Arming, re-arming and cancelling are
  * O(1) and allocate nothing: timers are nodes of intrusive, circular, doubly linked lists (one
  * per slot, each with a sentinel head), so unlinking never needs to know which list a timer is
- * on.
+ * on. The stack's records hold a plain `Timer` rather than extend it: every record on the lists
+ * is then one class, and the wheel's code, which writes a record's neighbours, sees one map
+ * (a subclass first met mid-run deoptimised it: bench/README.md, "jit13k").
  *
  * Layout, with `N = slots` and a tick of `slotMs`:
  * - level 0: `N` slots, one per tick of the *current block* (the aligned run of `N` ticks

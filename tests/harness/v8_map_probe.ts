@@ -34,6 +34,7 @@ import { AckSample, RoundCounter } from "../../transport/tcp/congestion/congesti
 import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
 import { TcpSender } from "../../transport/tcp/sender.ts";
+import { SynEntry } from "../../transport/tcp/syncache.ts";
 import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { latencyHistogram } from "../../core/histogram.ts";
@@ -139,8 +140,8 @@ function rackSharedMinRtt(): { keepsMap: boolean; survives: boolean } {
 const HIGH_ISS = 0xc612_0000;
 
 /** A sender past the handshake (MSS 8960, window scale 7, TSO of 64 KiB) on a stub link. */
-function bulkSender(): TcpSender {
-  const clock = new VirtualClock(1000);
+function bulkSender(startMs = 1000): TcpSender {
+  const clock = new VirtualClock(startMs);
   const timers = new TimerWheel({ startMs: clock.nowMs() });
   const ctx = { clock, timers } as unknown as TransportContext;
   const svc = {
@@ -198,6 +199,50 @@ function senderBytesAcked(): boolean {
   return haveSameMap(warm, bulk) === true;
 }
 
+/**
+ * Whether a sender's loss control made first keeps the map of one driven on a fractional clock
+ * (its event time and RTO deadline fractional, as in every real run: `performance.now()`); no
+ * time passes, so its RTT samples stay whole, as on the simulated wire.
+ */
+function lossControlTimesCheck(): boolean {
+  const early = bulkSender();
+  const snd = bulkSender(1000.25);
+  const chunk = new Uint8Array(1 << 16);
+  const ack = new RxSegment();
+  ack.seq = 7001;
+  ack.flags = TCP_FLAG_ACK;
+  ack.window = 65535;
+  ack.buf = new Uint8Array(0);
+  for (let i = 0; i < 8; i++) {
+    snd.write(chunk, 0, chunk.length);
+    snd.output();
+    ack.ack = snd.sndNxt >>> 0;
+    snd.onAck(ack);
+  }
+  return haveSameMap(early.loss, snd.loss) === true;
+}
+
+/**
+ * Whether every record the wheel holds is one class: a sender's retransmission timer and a
+ * half-open record's SYN-ACK timer have the map of a plain {@link Timer} (each was once the
+ * record itself, a subclass: a map the wheel's optimised code met first mid-run).
+ */
+function timerRecordsOneMap(): boolean {
+  const plain = new Timer(() => {});
+  const loss = bulkSender().loss.timer;
+  const entry = new SynEntry(
+    null as never,
+    null as never,
+    IpAddress.v4(0xc6120001),
+    80,
+    IpAddress.v4(0xc6120002),
+    40000,
+  );
+  // Before the change the record was its own timer (it had no `timer`).
+  const synTimer = (entry as unknown as { timer?: Timer }).timer ?? entry;
+  return haveSameMap(plain, loss) === true && haveSameMap(plain, synTimer) === true;
+}
+
 /** A TCP_INFO sample whose numbers are fractional or past 2^31, as in a bulk run. */
 const BULK_INFO = {
   srttMs: 0.137,
@@ -213,6 +258,9 @@ const BULK_INFO = {
   deliveryRate: 3.5e9,
   minRttMs: 0.0625,
 };
+
+// First of all, before any other sender's loss control has taken fractional times.
+const lossControlTimes = lossControlTimesCheck();
 
 // The survival checks first: each must be the first use of its class in this process (once
 // any instance's array has changed kind, V8 makes later empty literals of that site in the
@@ -296,7 +344,11 @@ const doubles = {
   }),
 };
 // After the checks above: the bulk run takes every per-ACK record's totals past 2^31 too.
-const sender = { senderBytesAcked: senderBytesAcked() };
+const sender = {
+  senderBytesAcked: senderBytesAcked(),
+  lossControlTimes,
+  timerRecordsOneMap: timerRecordsOneMap(),
+};
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();
 console.log(JSON.stringify({

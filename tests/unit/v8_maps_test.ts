@@ -43,6 +43,12 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.roundCounter, true, "RoundCounter nextRoundDelivered");
   assert.equal(r.hystartRound, true, "HyStartPP next round's delivered");
   assert.equal(r.windowSampler, true, "uperf WindowSampler sums");
+  // The loss control's times are doubles from the first object: a real run's fractional clock
+  // gives it no new map that code optimised on it has not seen.
+  assert.equal(r.lossControlTimes, true, "LossControl eventMs/RTO deadline/queue RTT");
+  // Every record on the wheel is a plain Timer (the loss control and the SYN-ACK record hold
+  // one): one map for the wheel's code.
+  assert.equal(r.timerRecordsOneMap, true, "LossControl's and SynEntry's timers are plain Timers");
   // Every driver's capabilities record has one map (the ring driver's had a field more).
   assert.equal(r.capabilitiesOneMap, true);
   assert.equal(r.ringDriverCapabilities, true);

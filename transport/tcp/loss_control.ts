@@ -24,6 +24,7 @@
 
 import { readClockMs } from "../../core/clock.ts";
 import { Timer } from "../../core/timer_wheel.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { CC_TRACE_CWND_LIMITED, type CcTrace } from "./cc_trace.ts";
 import { AckSample, type CongestionControl } from "./congestion/mod.ts";
 import type { TcpServices } from "./context.ts";
@@ -135,6 +136,15 @@ export interface LossSender {
  */
 const ACK_SAMPLE = new AckSample();
 
+/** `LossControl.cwndLimited`: the current output pass stopped on cwnd. */
+const F_CWND_LIMITED = 1;
+/** `LossControl.lastTxRetrans`: the newest transmission was a retransmission. */
+const F_LAST_TX_RETRANS = 2;
+/** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
+const F_PARTIAL_ACK = 4;
+/** cwnd limited the sender in the current window (Linux `is_cwnd_limited`). */
+const F_WINDOW_CWND_LIMITED = 8;
+
 /**
  * The recovery record of every connection that has needed none of its own: Open, no duplicate
  * ACK, nothing to undo, no PRR episode. Never written: a connection takes its own
@@ -156,7 +166,7 @@ const NO_RECOVERY = new LossRecovery();
  * if (loss.onAck(seg, acked, dup, dsack, news)) scheduleOutput();
  * ```
  */
-export class LossControl extends Timer implements RackTimes {
+export class LossControl implements RackTimes {
   /** The SACK scoreboard: every transmission in flight. */
   readonly sb: Scoreboard;
   /** Delivery-rate estimation. */
@@ -175,13 +185,31 @@ export class LossControl extends Timer implements RackTimes {
   readonly pacer: Pacer = new Pacer();
   /** RTT estimate and RTO (shared with the sender, which samples the handshake). */
   readonly rtt: RttEstimator;
+  /**
+   * Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission probe.
+   * A plain {@link Timer}, not the loss control itself: every record on the wheel is one class,
+   * so the wheel's code (`#fireSlot`, `#place`, `#unlink`, `arm`) sees one map — a loss control
+   * that was its own timer first reached a fired slot's head mid-run (a tail loss probe) and
+   * deoptimised `#fireSlot` ("wrong map", bench/README.md, "jit13k").
+   */
+  readonly timer: Timer;
 
   /** Segments deemed lost over the connection's life. */
   lostSegments = 0;
   /** The current output pass stopped on cwnd (RFC 7661); the sender sets it. */
-  cwndLimited = false;
+  get cwndLimited(): boolean {
+    return (this.#flags & F_CWND_LIMITED) !== 0;
+  }
+  set cwndLimited(v: boolean) {
+    this.#flags = v ? this.#flags | F_CWND_LIMITED : this.#flags & ~F_CWND_LIMITED;
+  }
   /** The newest transmission was a retransmission; the sender sets it. */
-  lastTxRetrans = false;
+  get lastTxRetrans(): boolean {
+    return (this.#flags & F_LAST_TX_RETRANS) !== 0;
+  }
+  set lastTxRetrans(v: boolean) {
+    this.#flags = v ? this.#flags | F_LAST_TX_RETRANS : this.#flags & ~F_LAST_TX_RETRANS;
+  }
   /** When set, every ACK that reaches congestion control is recorded here (`cc_trace.ts`). */
   ccTrace: CcTrace | null = null;
   /** Window reductions started (Recovery, CWR, Loss) over the connection's life. */
@@ -189,9 +217,12 @@ export class LossControl extends Timer implements RackTimes {
   /**
    * The time (ms) of the ACK or timer being handled. The timer helpers and
    * {@link RackTlp.detectLoss} read it here: a fractional time passed as a number to a call V8
-   * does not inline is a new heap number per call.
+   * does not inline is a new heap number per call. A double from the first object (as the RTO
+   * deadline): a field that turned from a small integer into a double at the first fractional
+   * time gave every loss control a new map, which code optimised on the old one had not seen —
+   * "wrong map" deopts in a sender's first second (bench/README.md, "jit13k").
    */
-  eventMs = 0;
+  eventMs: number = DOUBLE_ZERO;
   readonly #snd: LossSender;
   readonly #conn: LossConnection;
   readonly #svc: TcpServices;
@@ -205,18 +236,18 @@ export class LossControl extends Timer implements RackTimes {
 
   /** Which of the `LT_*` the timer is armed for. */
   #timerMode = LT_RTO;
-  /** When the RTO expires (the PTO and reordering timer never go beyond it). */
-  #rtoDeadlineMs = 0;
-  /** `sb.lostRetransmits` already counted. */
-  #lostRetransCounted = 0;
-  /** The retransmission log's overruns counted so far. */
-  #logOverrunsCounted = 0;
-  /** The newest RTT sample of never-retransmitted data (ms; 0: none yet). */
-  #queueRttMs = 0;
+  /** When the RTO expires (the PTO and reordering timer never go beyond it); a double. */
+  #rtoDeadlineMs: number = DOUBLE_ZERO;
+  /**
+   * The newest RTT sample of never-retransmitted data, in whole µs (0: none yet): a small
+   * integer always. In ms it turned into a double at the first fractional sample — a new map
+   * for every loss control mid-run, or a 16-byte box per connection from the start.
+   */
+  #queueRttUs = 0;
   /** Retransmission probes since SND.UNA last moved. */
   #retransProbes = 0;
-  /** This ACK was a NewReno partial ACK: its hole goes out whatever PRR says. */
-  #partialAck = false;
+  /** The `F_*` bits: four booleans in one small integer (24 bytes less per connection). */
+  #flags = 0;
   /** pipe when the current ACK arrived. */
   #priorPipe = 0;
   /**
@@ -225,27 +256,21 @@ export class LossControl extends Timer implements RackTimes {
    * field was a double in every connection, a 16-byte box each (bench/README.md, conn9b).
    */
   #priorUna = 0;
-  /** cwnd limited the sender in the current window (Linux `is_cwnd_limited`). */
-  #windowCwndLimited = false;
   /** That window ends when SND.UNA reaches this (Linux `cwnd_usage_seq`), as int32 (`#priorUna`). */
   #cwndUsageSeq = 0;
 
   /** Loss control for `snd` on connection `conn`, with the shared RTT estimator `rtt`. */
   constructor(snd: LossSender, conn: LossConnection, svc: TcpServices, rtt: RttEstimator) {
-    super(LossControl.#fire);
+    // A second store of the doubles: mutable from the first object, so their first real store
+    // changes no field's constness either (code that relied on it would be thrown away).
+    this.eventMs = 0;
+    this.#rtoDeadlineMs = 0;
     this.#snd = snd;
     this.#conn = conn;
     this.#svc = svc;
     this.rtt = rtt;
     this.sb = new Scoreboard(this.rate);
-  }
-
-  /**
-   * Retransmission timer: RTO, RACK reordering timeout, tail loss probe, retransmission
-   * probe. The loss control is its own timer (one object less per connection).
-   */
-  get timer(): Timer {
-    return this;
+    this.timer = new Timer(LossControl.#fire, this);
   }
 
   /** The timer's function, shared by every connection (no closure each). */
@@ -296,8 +321,7 @@ export class LossControl extends Timer implements RackTimes {
     // The shared Open record stands for a fresh one: only `recover` is kept until then.
     if (this.#rec !== NO_RECOVERY) this.#rec.reset(seq);
     else this.#recoverFrom = seq | 0;
-    this.cwndLimited = false;
-    this.#windowCwndLimited = false;
+    this.#flags &= ~(F_CWND_LIMITED | F_WINDOW_CWND_LIMITED);
     this.#cwndUsageSeq = seq | 0;
   }
 
@@ -311,18 +335,22 @@ export class LossControl extends Timer implements RackTimes {
    * of the ACKs of a lossy bulk transfer over veth.
    */
   afterOutput(): void {
-    if (this.cwndLimited || !seqLt(this.#snd.sndUna, this.#cwndUsageSeq)) {
-      this.#windowCwndLimited = this.cwndLimited;
+    const f = this.#flags;
+    if ((f & F_CWND_LIMITED) !== 0 || !seqLt(this.#snd.sndUna, this.#cwndUsageSeq)) {
+      // The window's mark takes the pass's.
+      this.#flags = (f & F_CWND_LIMITED) !== 0
+        ? f | F_WINDOW_CWND_LIMITED
+        : f & ~F_WINDOW_CWND_LIMITED;
       this.#cwndUsageSeq = this.#snd.sndNxt | 0;
     }
-    this.cwndLimited = false;
+    this.#flags &= ~F_CWND_LIMITED;
   }
 
   /** The connection starts from scratch (its SYN goes out). */
   start(seq: number): void {
     this.reset(seq);
     this.rack.reset();
-    this.#queueRttMs = 0;
+    this.#queueRttUs = 0;
   }
 
   // ---- ACK processing --------------------------------------------------------------------
@@ -339,7 +367,7 @@ export class LossControl extends Timer implements RackTimes {
     r.now = NOW[0];
     r.minRtt = this.rack.minRtt.best;
     this.sb.resetAck();
-    this.sb.ackResults.queueRttMs = this.#queueRttMs;
+    this.sb.ackResults.queueRttMs = this.#queueRttUs / 1000;
     // The echo's age, for RACK's test of retransmitted segments (scoreboard.ts): only while
     // some may be delivered.
     const o = seg.opts;
@@ -420,11 +448,12 @@ export class LossControl extends Timer implements RackTimes {
     if (pending.ms >= 0) est.samplePending();
     else if (advanced) est.resetBackoff();
     rack.onAck(sb, dsackRight >= 0, snd);
-    if (sb.ackResults.ackRttNewestMs >= 0) this.#queueRttMs = sb.ackResults.ackRttNewestMs;
+    const newestMs = sb.ackResults.ackRttNewestMs;
+    if (newestMs >= 0) this.#queueRttUs = (newestMs * 1000 + 0.5) | 0; // ≤ ~35 min, int32
     // The last original delivered (RACK.fack at SND.MAX): no new data is left queued ahead of
     // a resend, so the queue's round trip lapses and RFC 8985 §6.2 step 2's rule alone applies
     // (at a transfer's tail resends cross a drained queue; a stale queue would hide their loss).
-    if (seqDiff(snd.sndMax, sb.fack) <= 0) this.#queueRttMs = 0;
+    if (seqDiff(snd.sndMax, sb.fack) <= 0) this.#queueRttUs = 0;
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
@@ -490,17 +519,18 @@ export class LossControl extends Timer implements RackTimes {
    * retransmission log's overruns (TCPRetransLogOverrun); the log learns its horizon.
    */
   #countLostRetransmits(): void {
+    // Both counts are taken (added and zeroed), not remembered: no field per connection.
     const n = this.sb.lostRetransmits;
-    if (n !== this.#lostRetransCounted) {
-      this.#svc.stats.TCPLostRetransmit += n - this.#lostRetransCounted;
-      this.#lostRetransCounted = n;
+    if (n !== 0) {
+      this.#svc.stats.TCPLostRetransmit += n;
+      this.sb.lostRetransmits = 0;
     }
     const log = this.sb.retransLog;
     if (log !== null) {
       log.horizonMs = RETRANS_LOG_HORIZON_SRTTS * this.rtt.srttMs + RETRANS_LOG_HORIZON_EXTRA_MS;
-      if (log.overruns !== this.#logOverrunsCounted) {
-        this.#svc.stats.TCPRetransLogOverrun += log.overruns - this.#logOverrunsCounted;
-        this.#logOverrunsCounted = log.overruns;
+      if (log.overruns !== 0) {
+        this.#svc.stats.TCPRetransLogOverrun += log.overruns;
+        log.overruns = 0;
       }
     }
   }
@@ -522,7 +552,7 @@ export class LossControl extends Timer implements RackTimes {
       rec.recover = snd.sndMax;
     }
     snd.cc.onRetransmitTimeout(seqDiff(snd.sndMax, snd.sndUna), now);
-    this.#queueRttMs = 0; // everything goes again from SND.UNA: no queue of originals ahead
+    this.#queueRttUs = 0; // everything goes again from SND.UNA: no queue of originals ahead
     const before = sb.lostBytes;
     sb.markAllLost();
     if (sb.lostBytes > before) this.lostSegments += Math.ceil((sb.lostBytes - before) / snd.mss);
@@ -644,7 +674,7 @@ export class LossControl extends Timer implements RackTimes {
       sb.splitAt(0, seqAdd(sb.start(0), this.#snd.mss));
     }
     sb.markLost(0, RX_RENO);
-    this.#partialAck = rec.repairing;
+    this.#flags = rec.repairing ? this.#flags | F_PARTIAL_ACK : this.#flags & ~F_PARTIAL_ACK;
   }
 
   /** RFC 6675 §5 / RFC 6582 §3.2: losses found: fast recovery (once). */
@@ -723,17 +753,18 @@ export class LossControl extends Timer implements RackTimes {
     s.intervalMs = rs.intervalMs;
     s.isAppLimited = rs.isAppLimited;
     // The ACK covers data of a window that cwnd limited (see afterOutput).
-    s.cwndLimited = this.#windowCwndLimited && seqLt(this.#priorUna, this.#cwndUsageSeq);
+    s.cwndLimited = (this.#flags & F_WINDOW_CWND_LIMITED) !== 0 &&
+      seqLt(this.#priorUna, this.#cwndUsageSeq);
     s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;
     if (s.inRecovery && !cc.ownsRecovery) {
       // RFC 6937: cwnd = pipe + sndcnt during the reduction; RFC 6582 §3.2 step 5: a
       // partial ACK's hole is retransmitted at once.
       rec.prr.onAck(s.deliveredBytes, pipe, cc.ssthresh, this.#snd.mss);
       let sndcnt = rec.prr.sndcnt;
-      if (this.#partialAck && sndcnt < this.#snd.mss) sndcnt = this.#snd.mss;
+      if ((this.#flags & F_PARTIAL_ACK) !== 0 && sndcnt < this.#snd.mss) sndcnt = this.#snd.mss;
       cc.setCwnd(pipe + sndcnt);
     }
-    this.#partialAck = false;
+    this.#flags &= ~F_PARTIAL_ACK;
     if (s.deliveredBytes > 0 || lost > 0) cc.onAck(s);
     this.updatePacingRate();
     const trace = this.ccTrace;
@@ -779,8 +810,8 @@ export class LossControl extends Timer implements RackTimes {
   #armTimer(mode: number, deadlineMs: number): void {
     this.#timerMode = mode;
     if (mode === LT_RTO) this.#rtoDeadlineMs = deadlineMs;
-    this.armAtMs = deadlineMs;
-    this.#svc.ctx.timers.arm(this);
+    this.timer.armAtMs = deadlineMs;
+    this.#svc.ctx.timers.arm(this.timer);
   }
 
   /**
@@ -798,16 +829,16 @@ export class LossControl extends Timer implements RackTimes {
     if (reoWaitMs > 0) {
       const at = now + reoWaitMs;
       this.#timerMode = LT_REO;
-      this.armAtMs = Math.min(at, rtoAt); // not a merge, which V8 keeps boxed
-      this.#svc.ctx.timers.arm(this);
+      this.timer.armAtMs = Math.min(at, rtoAt); // not a merge, which V8 keeps boxed
+      this.#svc.ctx.timers.arm(this.timer);
     } else if (this.#tlpAllowed()) {
       this.#armPto();
     } else if (this.#retransProbeAllowed()) {
       this.#armRetransProbe();
     } else {
       this.#timerMode = LT_RTO;
-      this.armAtMs = rtoAt;
-      this.#svc.ctx.timers.arm(this);
+      this.timer.armAtMs = rtoAt;
+      this.#svc.ctx.timers.arm(this.timer);
     }
   }
 
@@ -833,8 +864,8 @@ export class LossControl extends Timer implements RackTimes {
     const at = this.eventMs + 2 * this.rtt.srttMs + RETRANS_PROBE_EXTRA_MS;
     const rtoAt = this.#rtoDeadlineMs;
     this.#timerMode = LT_RETRANS_PROBE;
-    this.armAtMs = Math.min(at, rtoAt);
-    this.#svc.ctx.timers.arm(this);
+    this.timer.armAtMs = Math.min(at, rtoAt);
+    this.#svc.ctx.timers.arm(this.timer);
   }
 
   /** The recovery probe fired (see {@link LossControl.#retransProbeAllowed}). */
@@ -861,7 +892,7 @@ export class LossControl extends Timer implements RackTimes {
         this.lostSegments += Math.ceil(sb.length(newest) / this.#snd.mss);
         this.#svc.stats.TCPLostRetransmit++;
         this.#svc.stats.TCPRetransProbes++;
-        this.#lostRetransCounted = sb.lostRetransmits;
+        sb.lostRetransmits = 0; // counted just above
         this.#prrCredit();
         conn.flushOutput();
       }
@@ -921,8 +952,8 @@ export class LossControl extends Timer implements RackTimes {
       Math.max(left, 0),
     );
     this.#timerMode = LT_PTO;
-    this.armAtMs = now + pto;
-    this.#svc.ctx.timers.arm(this);
+    this.timer.armAtMs = now + pto;
+    this.#svc.ctx.timers.arm(this.timer);
   }
 
   /** A probe may be scheduled: SACK, no reduction or SACKed data, no probe out (§7.2). */

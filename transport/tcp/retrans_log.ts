@@ -120,7 +120,11 @@ export class RetransLog {
    * each retransmission.
    */
   windowMs = DOUBLE_ZERO;
-  /** Entries younger than {@link RetransLog.horizonMs} overwritten at {@link RETRANS_LOG_MAX}. */
+  /**
+   * Entries younger than {@link RetransLog.horizonMs} overwritten at {@link RETRANS_LOG_MAX}
+   * since the owner last took the count (the loss control adds it to TCPRetransLogOverrun and
+   * zeroes it).
+   */
   overruns = 0;
   /**
    * Set by {@link RetransLog.reasonOf}: the entry it found was first delivered this many ms

@@ -186,7 +186,10 @@ export class Scoreboard {
   fack = 0;
   /** Transmissions or SACK splits refused because the scoreboard was full. */
   refused = 0;
-  /** Retransmissions deemed lost again (Linux TCPLostRetransmit). */
+  /**
+   * Retransmissions deemed lost again (Linux TCPLostRetransmit) since the owner last took the
+   * count (the loss control adds it to the stack's counters and zeroes it).
+   */
   lostRetransmits = 0;
   /**
    * The last retransmissions and their reasons (D-SACK attribution); null until the first

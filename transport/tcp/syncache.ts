@@ -2,7 +2,7 @@
  * The syncache (RFC 4987 §3.3, FreeBSD's name; Linux's request socks): a SYN to a listener
  * makes a compact half-open record — the four-tuple, both ISNs, the options the peer offered —
  * not a connection. The record sends the SYN-ACK, retransmits it with exponential backoff
- * (1 s, 2 s, 4 s, …, `synAckRetries` times; the record is its own timer), and only the ACK
+ * (1 s, 2 s, 4 s, …, `synAckRetries` times; the record holds its timer), and only the ACK
  * that completes the handshake makes a connection (`TcpEndpoint`), which then takes that ACK
  * through the normal SYN_RECEIVED path to ESTABLISHED and the accept queue.
  *
@@ -155,12 +155,12 @@ class PeerSynRecord implements SynAckFields, HandshakeFields, CookieFields, Tupl
 }
 
 /**
- * One half-open connection: a SYN answered, its ACK awaited. It is its own SYN-ACK timer.
+ * One half-open connection: a SYN answered, its ACK awaited. It holds its SYN-ACK timer.
  * Valid while it is in its listener's `synEntries`: once it leaves them (completed, reset,
  * expired) it may be taken for another SYN's record (a bounded free list), so a record kept
  * after that describes whichever half-open connection holds it then.
  */
-export class SynEntry extends Timer implements TcpFlow, SynAckFields, HandshakeFields {
+export class SynEntry implements TcpFlow, SynAckFields, HandshakeFields {
   /** Always {@link FLOW_SYN_RECEIVED} (on the prototype: no field per record). */
   get flowKind(): number {
     return FLOW_SYN_RECEIVED;
@@ -211,6 +211,11 @@ export class SynEntry extends Timer implements TcpFlow, SynAckFields, HandshakeF
   acked = false;
   /** @internal The syncache holding it (the timer's way back). */
   readonly cache: SynCache;
+  /**
+   * @internal Its SYN-ACK timer: a plain {@link Timer}, so that every record on the wheel is
+   * one class (one map for the wheel's code; bench/README.md, "jit13k").
+   */
+  readonly timer: Timer;
 
   /** A record for a SYN from (`ra`, `rp`) to `listener` at (`la`, `lp`). */
   constructor(
@@ -221,13 +226,13 @@ export class SynEntry extends Timer implements TcpFlow, SynAckFields, HandshakeF
     ra: IpAddress,
     rp: number,
   ) {
-    super(fireSynAckTimer);
     this.cache = cache;
     this.listener = listener;
     this.localAddr = la;
     this.localPort = lp;
     this.remoteAddr = ra;
     this.remotePort = rp;
+    this.timer = new Timer(fireSynAckTimer, this);
   }
 
   /**
@@ -445,8 +450,8 @@ export class SynCache {
     e.firstSentMs = now;
     this.#sendEntrySynAck(e);
     // The deadline in the timer's field: a fractional time passed to a call is boxed.
-    e.armAtMs = now + layer.opts.initialRtoMs;
-    layer.ctx.timers.arm(e);
+    e.timer.armAtMs = now + layer.opts.initialRtoMs;
+    layer.ctx.timers.arm(e.timer);
   }
 
   /** A record for a SYN to `listener`: one from the free list, else a new one. */
@@ -610,7 +615,7 @@ export class SynCache {
     const layer = this.#layer;
     layer.flows.remove(e);
     e.flowNext = null;
-    layer.ctx.timers.cancel(e);
+    layer.ctx.timers.cancel(e.timer);
     return true;
   }
 
@@ -644,8 +649,8 @@ export class SynCache {
     this.#sendEntrySynAck(e);
     const backoff = o.initialRtoMs * 2 ** e.retries;
     const now = layer.ctx.clock.nowMs();
-    e.armAtMs = now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs);
-    layer.ctx.timers.arm(e);
+    e.timer.armAtMs = now + (backoff < o.maxRtoMs ? backoff : o.maxRtoMs);
+    layer.ctx.timers.arm(e.timer);
   }
 
   #sendEntrySynAck(e: SynEntry): void {
