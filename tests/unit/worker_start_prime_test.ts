@@ -17,25 +17,25 @@ const probe = async (before: string) =>
 // functions tell whether Maglev code optimised before the start survives it. Only the
 // Uint8Array code is asserted: whether the Promise code is dropped too varies from run to run
 // in every mode (2–4 of 5 runs keep it, primed or not), so it proves nothing either way.
-Deno.test("worker start: the first node Worker drops Uint8Array code when nothing primed it (the probe sees the drop)", async () => {
+Deno.test("worker start: unprimed, the first node Worker drops Uint8Array code (the probe sees it)", async () => {
   const r = await probe("none");
   assert.deepEqual(r.optimizedBefore, { bytes: true, then: true });
   assert.equal(r.kept.bytes, false);
 });
 
-Deno.test("worker start: after a Runtime started, a TX kicker's Worker drops no optimised code", async () => {
+Deno.test("worker start: after a Runtime started, a TX kicker's Worker drops no Uint8Array code", async () => {
   const r = await probe("runtime");
   assert.deepEqual(r.optimizedBefore, { bytes: true, then: true });
   assert.equal(r.kept.bytes, true);
 });
 
-Deno.test("worker start: primeNodeWorkerStart alone leaves the Worker's start nothing to drop", async () => {
+Deno.test("worker start: after primeNodeWorkerStart, the Worker's start drops no Uint8Array code", async () => {
   const r = await probe("prime");
   assert.deepEqual(r.optimizedBefore, { bytes: true, then: true });
   assert.equal(r.kept.bytes, true);
 });
 
-Deno.test("worker start: the prime runs once per process and leaves no open port behind", () => {
+Deno.test("worker start: the prime runs once per process, its ports closed", () => {
   // Earlier tests in this process (a Runtime, a driver) may have primed already.
   primeNodeWorkerStart();
   assert.equal(nodeWorkerStartPrimed(), true);
