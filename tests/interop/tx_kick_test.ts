@@ -130,3 +130,54 @@ for (const [mtu, len] of [[9000, 8900], [1500, 3000]]) {
     { tools: ["python3"] },
   );
 }
+
+// `txKickStart: "open"` (uperf client's default): the "auto" kicker thread exists before the
+// first frame and takes the bulk kicks; the default starts none until a bulk batch comes.
+interopTest(
+  "tx kicker auto: txKickStart open starts it at open; batch waits for bulk",
+  async () => {
+    await withVethPair({ ipv6: false }, async (pair) => {
+      const server = pair.spawn(["python3", "-c", ECHO_ONCE, "5000"], {
+        stdout: "null",
+        stderr: "null",
+      });
+      try {
+        await pair.waitForListener("tcp", 5000);
+        const start = async (txKickStart?: "batch" | "open") => {
+          const rt = await Runtime.start({
+            if: pair.stackIf,
+            netns: pair.stackNs,
+            addr: `${pair.stackAddr}/${pair.prefixLen}`,
+            txKick: "auto",
+            txKickStart,
+          });
+          return [rt, rt.nic.driver as AfPacketRingDriver] as const;
+        };
+        {
+          const [rt, driver] = await start();
+          await using _rt = rt;
+          assert.equal(driver.txKick, "auto");
+          assert.equal(driver.txKickerStarted, false, "batch: no thread before a bulk batch");
+        }
+        const [rt, driver] = await start("open");
+        await using _rt = rt;
+        assert.equal(driver.txKick, "auto");
+        assert.equal(driver.txKickerStarted, true, "open: the thread exists before any frame");
+        assert.equal(driver.stats.txKickHandoffs, 0);
+        const conn = await rt.connect({ hostname: pair.peerAddr, port: 5000 });
+        const data = Uint8Array.from({ length: 8_000_000 }, (_, i) => (i * 7 + (i >>> 11)) & 0xff);
+        const back = await echoThrough(conn, data);
+        assert.ok(back.length === data.length && back.every((b, i) => b === data[i]));
+        conn.close();
+        assert.ok(driver.stats.txKickHandoffs > 0, "bulk kicks went to the kicker");
+        assert.equal(driver.stats.txKickErrors, 0);
+      } finally {
+        try {
+          server.kill();
+        } catch { /* gone */ }
+        await server.status;
+      }
+    });
+  },
+  { tools: ["python3", "ss"] },
+);
