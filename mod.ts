@@ -237,6 +237,7 @@ export {
   AfPacketRingStats,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
+  type AfPacketTxKickStart,
   type Ipv6Words,
   type KernelRxDrop,
   type KernelRxFilterStats,
