@@ -237,7 +237,6 @@ export {
   AfPacketRingStats,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
-  type AfPacketTxKickStart,
   type Ipv6Words,
   type KernelRxDrop,
   type KernelRxFilterStats,

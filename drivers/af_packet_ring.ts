@@ -195,7 +195,6 @@ export {
   type AfPacketRingOptions,
   type AfPacketRxRingVersion,
   type AfPacketTxKick,
-  type AfPacketTxKickStart,
   type KernelRxDrop,
 } from "./af_packet_ring_setup.ts";
 
