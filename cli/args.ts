@@ -41,7 +41,6 @@ export const LINK_OPTIONS = {
   "rx-large-frame": { type: "string" },
   "tx-kick": { type: "string" },
   "tx-kick-spin": { type: "string" },
-  "tx-kick-start": { type: "string" },
   "tx-kick-uring-idle": { type: "string" },
   "tx-kick-uring-cpu": { type: "string" },
   "tx-frames": { type: "string" },
@@ -160,10 +159,6 @@ export const LINK_USAGE = `link options:
                        an io_uring send taken by the kernel's polling thread, no syscall
                        unless it sleeps (sync where io_uring is unavailable)
   --tx-kick-spin US    af_packet, thread/auto: the kicker spins this long before sleeping (0)
-  --tx-kick-start batch|open
-                       af_packet, auto: start the kicker thread with the first bulk batch
-                       (batch, default; uperf client: open) or at open: its start blocks
-                       the stack for ~60-160 ms, before the first frame with open
   --tx-kick-uring-idle MS
                        af_packet, uring: the polling thread spins this long before sleeping (1)
   --tx-kick-uring-cpu N
@@ -276,7 +271,6 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
     rxSplit: v["rx-slots"] === undefined ? undefined : v["rx-slots"] === "split",
     rxLargeFrameBytes: rxLargeFrameFlag(v["rx-large-frame"], v["rx-ring"], driver),
     txKick: txKickFlag(v["tx-kick"], driver),
-    txKickStart: txKickStartFlag(v["tx-kick-start"], driver),
     txKickSpinUs: v["tx-kick-spin"] === undefined
       ? undefined
       : numberFlag("tx-kick-spin", v["tx-kick-spin"], 0, { integer: true, min: 0, max: 1e6 }),
@@ -431,14 +425,6 @@ function txKickFlag(
     throw new UsageError(`--tx-kick ${value}: say sync, thread, auto or uring`);
   }
   return value;
-}
-
-function txKickStartFlag(value: unknown, driver: string): "batch" | "open" | undefined {
-  if (value === undefined) return undefined;
-  if (value !== "batch" && value !== "open") {
-    throw new UsageError(`--tx-kick-start ${value}: say batch or open`);
-  }
-  return afPacketOnly("tx-kick-start", driver, value);
 }
 
 function afPacketOnly<T>(name: string, driver: string, value: T): T {

@@ -186,15 +186,7 @@ export async function uperfCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { opts, values } = parsed;
-  const link = linkConfig(values);
-  // A TCP client sends bulk data from its first round trip: its kicker thread starts at open,
-  // not in the middle of the transfer, where its start held the stack for 60–160 ms
-  // (`--tx-kick-start batch` restores that; bench/README.md, branch `kick11k`).
-  if (
-    opts.protocol === "tcp" && opts.role === "client" && link.driver === "af_packet" &&
-    link.txKickStart === undefined
-  ) link.txKickStart = "open";
-  const config = withWarmUpWire(tcpStackConfig(values, link), values);
+  const config = withWarmUpWire(tcpStackConfig(values, linkConfig(values)), values);
   const rt = await Runtime.start(config);
   try {
     if (opts.protocol === "tcp") {

@@ -544,10 +544,7 @@ export class AfPacketRingDriver implements LinkDriver {
     // A kicker started later must not drop the code optimised by then (a Runtime primed this
     // already; a driver opened without one is primed here).
     if (lazy) primeNodeWorkerStart();
-    // "auto" with txKickStart "open": started now, asleep until the first bulk batch's kick.
-    this.#kicker = k.txKick === "thread" || (lazy && k.txKickStart === "open" && memory === null)
-      ? TxKicker.tryStart(o.fd, k.txKickSpinUs)
-      : null;
+    this.#kicker = k.txKick === "thread" ? TxKicker.tryStart(o.fd, k.txKickSpinUs) : null;
     this.#uring = k.txKick === "uring" && memory === null
       ? UringTxKick.tryOpen(o.fd, {
         idleMs: k.txKickUringIdleMs,
@@ -667,7 +664,6 @@ export class AfPacketRingDriver implements LinkDriver {
           txKick: "sync",
           txKickSpinUs: 0,
           txKickThreadBytes: sizes.txKickThreadBytes,
-          txKickStart: "batch",
           txKickUringIdleMs: sizes.txKickUringIdleMs,
           txKickUringCpu: sizes.txKickUringCpu,
         },
@@ -726,14 +722,6 @@ export class AfPacketRingDriver implements LinkDriver {
    */
   get fd(): number {
     return this.#pollFd;
-  }
-
-  /**
-   * True once a kicker thread exists: from open with txKick "thread" (or "auto" and
-   * txKickStart "open"), from the first bulk batch with "auto"; false where none can start.
-   */
-  get txKickerStarted(): boolean {
-    return (this.#kicker ?? this.#tx.kicker) !== null;
   }
 
   /** Frames queued in the TX ring since the last kick. */

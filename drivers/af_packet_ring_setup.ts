@@ -332,16 +332,6 @@ export interface AfPacketRingOptions {
   /** `"auto"`: hand a tick's kick to the kicker from this many frame bytes; default 48 KiB. */
   txKickThreadBytes?: number;
   /**
-   * `"auto"`: when its kicker thread starts — `"batch"` with the first batch it would hand
-   * over (default: a stack that never sends one makes no thread), `"open"` at open. Either
-   * way the same kicks go to it (it sleeps until the first bulk batch). The thread's start
-   * blocks the caller for 60–160 ms on the 2-vCPU bench machine and costs ~25 MB RSS and
-   * 0.1–0.17 CPU-s (`bench/README.md`, branch `kick11k`): `"open"` pays that before the
-   * first frame instead of in the middle of the first bulk transfer, for a process that is
-   * about to send bulk data (`uperf client`).
-   */
-  txKickStart?: AfPacketTxKickStart;
-  /**
    * Offer UDP segmentation offload (`gso_type` 5, Linux ≥ 6.2) when vnetHdr is on; default
    * true (reported only if the qdisc is not bypassed or the device does USO itself). Set false
    * for older kernels.
@@ -364,9 +354,6 @@ export const AF_PACKET_RING_DEFAULT_UFO = true;
  * no syscall of ours (`drivers/tx_kick_uring.ts`; opt-in).
  */
 export type AfPacketTxKick = "sync" | "thread" | "auto" | "uring";
-
-/** When an `"auto"` kicker thread starts ({@link AfPacketRingOptions.txKickStart}). */
-export type AfPacketTxKickStart = "batch" | "open";
 
 /**
  * Default {@link AfPacketRingOptions.txKick}: `"auto"` — measured (bench/README.md, "The TX-ring
@@ -427,8 +414,6 @@ export interface PacketRingSizes {
   txKickSpinUs: number;
   /** "auto": batches of this many bytes go to the kicker. */
   txKickThreadBytes: number;
-  /** "auto": when the kicker thread starts. */
-  txKickStart: AfPacketTxKickStart;
   /** "uring": the polling thread's idle ms before it sleeps. */
   txKickUringIdleMs: number;
   /** "uring": the polling thread's CPU (-1: not pinned). */
@@ -458,12 +443,7 @@ export interface OpenedPacketRing {
   /** Where kicks run, the kicker's spin and "auto"'s threshold, as validated. */
   txKick: Pick<
     PacketRingSizes,
-    | "txKick"
-    | "txKickSpinUs"
-    | "txKickThreadBytes"
-    | "txKickStart"
-    | "txKickUringIdleMs"
-    | "txKickUringCpu"
+    "txKick" | "txKickSpinUs" | "txKickThreadBytes" | "txKickUringIdleMs" | "txKickUringCpu"
   >;
   /**
    * The mapping: the RX ring's blocks, then the TX ring's (null: the rings live in memory,
@@ -584,12 +564,6 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
       `AfPacketRingDriver: txKick must be sync, thread, auto or uring, got ${txKick}`,
     );
   }
-  const txKickStart = opts.txKickStart ?? "batch";
-  if (txKickStart !== "batch" && txKickStart !== "open") {
-    throw new RangeError(
-      `AfPacketRingDriver: txKickStart must be batch or open, got ${txKickStart}`,
-    );
-  }
   const txKickUringIdleMs = intOption(
     DRIVER,
     "txKickUringIdleMs",
@@ -623,7 +597,6 @@ export function packetRingSizes(opts: AfPacketRingOptions): PacketRingSizes {
     txKick: navigator.hardwareConcurrency > 1 ? txKick : "sync",
     txKickSpinUs,
     txKickThreadBytes,
-    txKickStart,
     txKickUringIdleMs,
     txKickUringCpu,
   };
@@ -731,7 +704,6 @@ export function openPacketRing(
       txKick: sizes.txKick,
       txKickSpinUs: sizes.txKickSpinUs,
       txKickThreadBytes: sizes.txKickThreadBytes,
-      txKickStart: sizes.txKickStart,
       txKickUringIdleMs: sizes.txKickUringIdleMs,
       txKickUringCpu: sizes.txKickUringCpu,
     },

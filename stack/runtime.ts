@@ -183,7 +183,6 @@ export class Runtime {
             rxLargeFrameBytes: config.rxLargeFrameBytes,
             txKick: config.txKick,
             txKickSpinUs: config.txKickSpinUs,
-            txKickStart: config.txKickStart,
             txKickUringIdleMs: config.txKickUringIdleMs,
             txKickUringCpu: config.txKickUringCpu,
             txFrames: config.txFrames,

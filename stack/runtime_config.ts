@@ -60,11 +60,6 @@ export interface RuntimeConfig {
    * ("uring", opt-in); always "sync" with one CPU (`AfPacketRingOptions.txKick`).
    */
   txKick?: "sync" | "thread" | "auto" | "uring";
-  /**
-   * af_packet, txKick auto: start the kicker thread at open ("open") rather than with the
-   * first bulk batch ("batch") (`AfPacketRingOptions.txKickStart`) ["batch"].
-   */
-  txKickStart?: "batch" | "open";
   /** af_packet, txKick thread/auto: µs the kicker spins before it sleeps [0]. */
   txKickSpinUs?: number;
   /** af_packet, txKick uring: ms the polling thread spins before it sleeps [1]. */

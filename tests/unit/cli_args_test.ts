@@ -65,10 +65,6 @@ Deno.test("cli: --tx-kick picks where the TX ring's kick runs; elsewhere it is a
   usage(["--tx-kick", "later"], /--tx-kick later: say sync, thread, auto or uring/);
   usage(["--driver", "af_packet_mmsg", "--tx-kick", "thread"], /af_packet only/);
   usage(["--tx-kick-spin", "-1"], /tx-kick-spin/);
-  assert.equal(parse([]).txKickStart, undefined);
-  assert.equal(parse(["--tx-kick-start", "open"]).txKickStart, "open");
-  usage(["--tx-kick-start", "now"], /--tx-kick-start now: say batch or open/);
-  usage(["--driver", "tap", "--tx-kick-start", "open"], /af_packet only/);
 });
 
 Deno.test("cli: --tx-kick uring with the polling thread's idle time and CPU", () => {

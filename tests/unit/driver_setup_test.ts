@@ -151,8 +151,4 @@ Deno.test("af_packet ring options: txKick is checked, and sync on one CPU", () =
   );
   assert.throws(() => sizes({ txKick: "later" as "sync" }), RangeError);
   assert.throws(() => sizes({ txKickSpinUs: -1 }), RangeError);
-  // "auto"'s kicker starts with the first bulk batch unless asked for at open.
-  assert.equal(sizes({}).txKickStart, "batch");
-  assert.equal(sizes({ txKickStart: "open" }).txKickStart, "open");
-  assert.throws(() => sizes({ txKickStart: "now" as "open" }), RangeError);
 });
