@@ -5,8 +5,11 @@
  * `bench/rx_ab.ts --deno-flags=--v8-flags=--trace-opt,--trace-deopt`). Work after the ready
  * line is work the warm-up did not take out of the measured seconds: per file, the compiles
  * finished and their time (V8's three phases summed), the eager deoptimisations by reason, and
- * the functions whose compiles took longest. The window ends at the first line of the stack's
- * counters (`  tcp: `), which the CLI prints after it stopped, or at the end of the file.
+ * the functions whose compiles took longest. A sender (`uperf client --json`) has no ready
+ * line: its window starts at its `start` event. The window ends at the first line of the
+ * stack's counters (`  tcp: `), which the CLI prints after it stopped, at a JSON `summary`
+ * event, or at the end of the file. Interleaved trace lines need V8's stdout line-buffered
+ * (`LD_PRELOAD=…/libstdbuf.so _STDBUF_O=L` in the bench's environment).
  *
  * ```
  * USTACK_BENCH_OUTPUT_DIR=/tmp/tr deno run --allow-all bench/rx_ab.ts --rounds 1 --seconds 2 \
@@ -35,15 +38,16 @@ export interface JitAfterReady {
   compileMsByFunction: [string, number][];
 }
 
-const READY = /^ready |"event":"ready"/;
-const END = /^ {2}tcp: /;
+const READY = /^ready |"event":"ready"|"event":"start","role":"client"/;
+const END = /^ {2}tcp: |"event":"summary"/;
 const COMPILED =
   /completed compiling 0x[0-9a-f]+ <JSFunction (?:(\S+) )?\(sfi = 0x[0-9a-f]+\)> \(target (\w+)\) - took ([0-9.]+), ([0-9.]+), ([0-9.]+) ms/;
 const DEOPT = /bailout \(kind: deopt-eager, reason: ([^)]*)\)/;
 
 /**
  * Count V8's `--trace-opt`/`--trace-deopt` lines in `text` between the ready line (a line
- * starting `ready `, or a JSON `ready` event) and the counters' `  tcp: ` line.
+ * starting `ready `, a JSON `ready` event, or a `uperf client --json`'s `start` event: a
+ * sender has no ready line) and the counters' `  tcp: ` line or a JSON `summary` event.
  *
  * @example
  * ```ts

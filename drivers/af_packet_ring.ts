@@ -89,6 +89,7 @@ import {
 import { RxRingMerge } from "./af_packet_rx_merge.ts";
 import { TX_SLOT_V2, TX_SLOT_V3, TxRing } from "./af_packet_tx_ring.ts";
 import { TxKicker } from "./tx_kicker.ts";
+import { primeNodeWorkerStart } from "./node_worker_prime.ts";
 import { UringTxKick } from "./tx_kick_uring.ts";
 import {
   AF_PACKET_RING_DEFAULT_RX_SPLIT,
@@ -540,6 +541,9 @@ export class AfPacketRingDriver implements LinkDriver {
     // "auto" starts its kicker with the first bulk batch (TxRingSetup.startKicker): a stack
     // that only ever sends small batches never makes the worker.
     const lazy = k.txKick === "auto" && TxKicker.canStart();
+    // A kicker started later must not drop the code optimised by then (a Runtime primed this
+    // already; a driver opened without one is primed here).
+    if (lazy) primeNodeWorkerStart();
     this.#kicker = k.txKick === "thread" ? TxKicker.tryStart(o.fd, k.txKickSpinUs) : null;
     this.#uring = k.txKick === "uring" && memory === null
       ? UringTxKick.tryOpen(o.fd, {

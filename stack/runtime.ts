@@ -9,6 +9,7 @@ import { AfPacketDriver } from "../drivers/af_packet.ts";
 import { AfPacketRingDriver } from "../drivers/af_packet_ring.ts";
 import { AfXdpDriver } from "../drivers/af_xdp.ts";
 import { LoopbackDriver } from "../drivers/loopback.ts";
+import { primeNodeWorkerStart } from "../drivers/node_worker_prime.ts";
 import { TapDriver } from "../drivers/tap.ts";
 import type { LinkDriver } from "../link/driver.ts";
 import { PcapDriver } from "../link/pcap_driver.ts";
@@ -96,6 +97,10 @@ export class Runtime {
     addrs: string[],
     config: RuntimeConfig,
   ) {
+    // Before any hot code (the first Runtime of a process is made before its warm-up's
+    // traffic): what the first node Worker's start would drop later — the af_packet TX kicker,
+    // started by the first bulk batch — is dropped now, while nothing is optimised yet.
+    primeNodeWorkerStart();
     this.hosts = config.hosts;
     this.#httpOptions = { ...config.http, hosts: config.hosts };
     this.stack = stack;

@@ -10,14 +10,15 @@ import assert from "node:assert/strict";
 
 /**
  * Run the probe `file` (a URL or path next to the caller) with `permissions` (read only by
- * default) and return its last JSON line.
+ * default) and the probe's own `args`, and return its last JSON line.
  */
 export async function runNativesProbe(
   file: URL,
   permissions: string[] = ["--allow-read"],
+  args: string[] = [],
 ): Promise<Record<string, unknown>> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, "--v8-flags=--allow-natives-syntax", file.pathname],
+    args: ["run", ...permissions, "--v8-flags=--allow-natives-syntax", file.pathname, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();

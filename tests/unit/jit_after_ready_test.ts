@@ -45,6 +45,15 @@ Deno.test("jit_after_ready: a JSON ready event starts the window; no ready line 
   ]
     .join("\n");
   assert.equal(jitAfterReady(json).compiles, 1);
+  // A uperf client (a sender) has no ready line: its start event to its summary.
+  const client = [
+    compiled("warm ", "MAGLEV", 0, 1, 0),
+    '{"event":"start","role":"client","protocol":"tcp"}',
+    compiled("f ", "MAGLEV", 0, 2, 0),
+    '{"event":"summary","role":"client","bytes":1}',
+    compiled("close ", "MAGLEV", 0, 4, 0),
+  ].join("\n");
+  assert.deepEqual([jitAfterReady(client).compiles, jitAfterReady(client).compileMs], [1, 2]);
   const none = jitAfterReady(compiled("f ", "MAGLEV", 0, 1, 0));
   assert.deepEqual({ ready: none.ready, compiles: none.compiles }, { ready: false, compiles: 0 });
 });
