@@ -416,8 +416,11 @@ async function runConnClient(o: PingpongOptions, values: Record<string, unknown>
     if (o.prewarm > 0) {
       await runWarmUp(o.prewarm, warmUpMtu(config), o.json, serve, client);
     } else if (o.prewarmDefault) {
-      // Nothing to wait for here: a count of connections, bounded in time.
-      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client, rt, undefined, true);
+      // Nothing to wait for here: a count of connections, bounded in time. The paced part for
+      // --connect only: with it a --hold client's held connections cost ~190 B more heap each
+      // in 2 of 3 runs (bench/README.md, end of the twenty-ninth session).
+      const paced = o.mode === "connect";
+      await runPingpongWarmUp(warmUpMtu(config), o.json, serve, client, rt, undefined, paced);
     }
     return await run(co, stackOpener(rt, co));
   } finally {

@@ -224,9 +224,12 @@ export const PINGPONG_WARM_UP_TAIL_WAIT_MS = 30;
  * first took the quiet window's probe (1 run in 10 to 1 in 3; bench/README.md, "warm13j").
  * Here the loops wait for each frame, busy-poll after every kick, and run without the async
  * function from their first quiet tick ({@link PINGPONG_WARM_UP_PACED_LOOP}). Run for the
- * `--connect` and `--hold` clients only: not where the warm-up runs on the af_packet driver's
- * rings alone (the round-trip client's; only the simulated wire has a delay), nor for the server
- * (its ready line came later by more than the part's ~60 ms; its crowd's loop not examined).
+ * `--connect` client only: not where the warm-up runs on the af_packet driver's rings alone (the
+ * round-trip client's; only the simulated wire has a delay), nor for the server (its ready line
+ * came later by more than the part's ~60 ms; its crowd's loop not examined), nor for the `--hold`
+ * client (its held connections cost ~190 B more heap each in 2 of 3 runs with it: something the
+ * part trains is kept per connection, not traced; bench/README.md, end of the twenty-ninth
+ * session).
  */
 export const PINGPONG_WARM_UP_PACED = 64;
 
@@ -256,7 +259,7 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * bound, because a count is what trains V8 (bench/README.md, "pingpong's default warm-up": at
  * the earlier ~0.1 s it ran ~350 connections on a quiet machine and 64–128 on a loaded one,
  * and a fresh client's first 1,000 connections ran at 0.6–0.7× the kernel's rate). Then, with
- * `paced` (the `--connect` and `--hold` clients) and on the simulated wire, a paced part of
+ * `paced` (the `--connect` client) and on the simulated wire, a paced part of
  * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
  * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
  * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; the report counts every part. With `real`
@@ -283,8 +286,8 @@ export async function runPingpongWarmUp(
     graceMs: IDLE_WARM_UP_GRACE_MS,
   });
   // The busy poll and the loop driven without its async function, which neither the main part
-  // nor the tail reach (see PINGPONG_WARM_UP_PACED): with `paced` (the --connect and --hold
-  // clients), on the simulated wire, the only one with a delay. Not for the round-trip client
+  // nor the tail reach (see PINGPONG_WARM_UP_PACED): with `paced` (the --connect client), on
+  // the simulated wire, the only one with a delay. Not for the round-trip client
   // (its loop awaits; its warm-up runs on the driver's rings alone where it can, and a simulated
   // driver would be new to its per-frame code), nor the server (its ready line came 80–290 ms
   // later with it).
