@@ -316,10 +316,11 @@ export async function runPingpongWarmUp(
     ...warmUpRun(config, serve, client),
   });
   await new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
-  const r = {
+  const r: WarmUpReport = {
     connections: main.connections + pacedPart.connections + tail.connections,
     failed: main.failed + pacedPart.failed + tail.failed,
     ms: Math.round(performance.now() - t0),
+    ringConnections: main.ringConnections,
   };
   report(r, json);
   return r;
