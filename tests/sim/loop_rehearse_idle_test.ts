@@ -13,8 +13,16 @@ import { EventLoop, type EventLoopOptions } from "../../stack/event_loop.ts";
 import type { Stack } from "../../stack/stack.ts";
 import { until } from "../harness/until.ts";
 
-/** Wait `ms` of real time. */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Wait until the loop has begun `n` more parks (each ≤ 5 ms here: no pollable driver) — a
+ * span of the loop's own turns, not of real time, which a loaded machine can spend with the
+ * loop never running (then a check over it could not fail).
+ */
+async function parks(loop: EventLoop, n: number): Promise<void> {
+  const s = loop.stats;
+  const target = s.parks + n;
+  assert.ok(await until(() => s.parks >= target && loop.parked, 5_000), `${n} more parks`);
+}
 
 /** A loop on a stack that receives nothing, parked after its start's idle sequence. */
 async function parkedLoop(opts: EventLoopOptions = {}): Promise<{ loop: EventLoop; stack: Stack }> {
@@ -23,7 +31,7 @@ async function parkedLoop(opts: EventLoopOptions = {}): Promise<{ loop: EventLoo
   const loop = new EventLoop(rig.stack, opts);
   void loop.run();
   assert.ok(await until(() => loop.parked, 2_000), "the loop parked");
-  await sleep(20); // the start's idle sequence is over: only parks (≤ 5 ms each) from here
+  await parks(loop, 2); // the start's idle sequence is over: only parks from here
   return { loop, stack: rig.stack };
 }
 
@@ -32,7 +40,7 @@ Deno.test("rehearseIdle: a parked loop busy-polls once more and parks again; a t
   try {
     const s = loop.stats;
     const spins0 = s.spins;
-    await sleep(30);
+    await parks(loop, 4);
     assert.equal(s.spins, spins0, "an idle loop parks without spinning");
     // Woken with nothing to do: a tick, then straight back to its park.
     const ticks0 = s.ticks;
@@ -41,14 +49,14 @@ Deno.test("rehearseIdle: a parked loop busy-polls once more and parks again; a t
       await until(() => s.ticks > ticks0 && loop.parked, 2_000),
       "ticked, then parked again",
     );
-    await sleep(10);
+    await parks(loop, 2);
     assert.equal(s.spins, spins0, "a tick asked for: no busy poll");
     const wakes0 = s.wakes;
     loop.rehearseIdle();
     assert.equal(s.wakes, wakes0 + 1, "the rehearsal wakes the park");
     assert.ok(await until(() => s.spins > spins0 && loop.parked, 2_000), "spun, then parked again");
     const spins1 = s.spins;
-    await sleep(30);
+    await parks(loop, 4);
     assert.equal(s.spins, spins1, "one idle sequence, then parks only");
   } finally {
     await loop.close();
