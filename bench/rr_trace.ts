@@ -41,7 +41,7 @@ import { TRACE_INLINE, TRACE_RX, TRACE_TICK } from "../stack/loop_trace.ts";
 const HEAP_SAMPLE = new URL("./heap_sample.ts", import.meta.url).pathname;
 
 /** One side's trace, on the epoch-ms time line. */
-interface Side {
+export interface Side {
   header: TraceHeader;
   /** Records `[kind, start, end, aux]` flattened, times in epoch ms. */
   rec: Float64Array;
@@ -49,7 +49,7 @@ interface Side {
   rt: Float64Array;
 }
 
-/** Load `BASE.json`, `BASE.rt.f64`, `BASE.loop.f64` and shift times to epoch ms. */
+/** Load `BASE.json`, `BASE.rt.f64`, `BASE.loop.f64` and put every time on the epoch-ms line. */
 export async function loadSide(base: string): Promise<Side> {
   const header = JSON.parse(await Deno.readTextFile(`${base}.json`)) as TraceHeader;
   const f64 = async (p: string) => {
@@ -59,9 +59,12 @@ export async function loadSide(base: string): Promise<Side> {
   const rec = await f64(`${base}.loop.f64`);
   const rt = await f64(`${base}.rt.f64`);
   const o = header.timeOrigin;
+  // The loop's times are on its clock, `clockOffset` from performance.now()'s (older files: 0);
+  // an RX record's start is the kernel's stamp, already on performance.now()'s line.
+  const k = header.clockOffset ?? 0;
   for (let i = 0; i < rec.length; i += 4) {
-    rec[i + 1] += o;
-    rec[i + 2] += o;
+    rec[i + 1] += rec[i] === TRACE_RX ? o : o - k;
+    rec[i + 2] += o - k;
   }
   for (let i = 0; i < rt.length; i++) rt[i] += o;
   return { header, rec, rt };
@@ -111,26 +114,28 @@ class Phases {
   }
 }
 
-/** RX records sorted by the kernel's stamp: `[stamp, pickup]` pairs. */
+/** RX records sorted by the kernel's stamp: `[stamp, pickup, frames]` triples. */
 function rxOf(rec: Float64Array): Float64Array {
-  const rows: [number, number][] = [];
+  const rows: [number, number, number][] = [];
   for (let i = 0; i < rec.length; i += 4) {
-    if (rec[i] === TRACE_RX && Number.isFinite(rec[i + 1])) rows.push([rec[i + 1], rec[i + 2]]);
+    if (rec[i] === TRACE_RX && Number.isFinite(rec[i + 1])) {
+      rows.push([rec[i + 1], rec[i + 2], rec[i + 3]]);
+    }
   }
   rows.sort((a, b) => a[0] - b[0]);
   return Float64Array.from(rows.flat());
 }
 
-/** Index of the first pair whose stamp is ≥ t, or -1. */
+/** Index of the first triple whose stamp is ≥ t, or -1. */
 function firstAtOrAfter(rx: Float64Array, t: number): number {
   let lo = 0;
-  let hi = rx.length / 2;
+  let hi = rx.length / 3;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (rx[2 * mid] < t) lo = mid + 1;
+    if (rx[3 * mid] < t) lo = mid + 1;
     else hi = mid;
   }
-  return lo < rx.length / 2 ? lo : -1;
+  return lo < rx.length / 3 ? lo : -1;
 }
 
 /** One round trip split in five (µs) and the two waits' phases. */
@@ -147,26 +152,75 @@ export interface Split {
 
 const PHASE_NAMES = ["gap", "tick", "spin", "yield", "microtasks", "block", "park", "inline"];
 
-/** Split every round trip of the client's trace using both sides' records. */
-export function splitRoundTrips(client: Side, server: Side): Split[] {
+/**
+ * Round trips {@link placeRoundTrips} could not split, by reason. A received batch is stamped
+ * with its first frame only: a request (answer) that rode in a batch behind an earlier frame —
+ * a bare ACK, say — has no stamp of its own. Anything else is a contradiction of the trace (a
+ * request stamped before it was sent, an answer before the server had the request, a frame
+ * missing): `unexplained`.
+ */
+export interface Unplaced {
+  /** No server batch stamped within the round trip, and the last one before it held ≥ 2 frames. */
+  requestBehindEarlierFrame: number;
+  /** No client batch stamped between the server's pickup and the end, the last before ≥ 2. */
+  answerBehindEarlierFrame: number;
+  /** Neither: the trace contradicts itself. */
+  unexplained: number;
+}
+
+/** Index of the last pair whose stamp is < t (-1 for none), in a {@link rxOf} array. */
+function lastBefore(rx: Float64Array, t: number): number {
+  const i = firstAtOrAfter(rx, t);
+  return (i < 0 ? rx.length / 3 : i) - 1;
+}
+
+/**
+ * Split every round trip of the client's trace using both sides' records; the ones that could
+ * not be split are counted by reason.
+ */
+export function placeRoundTrips(
+  client: Side,
+  server: Side,
+): { splits: Split[]; unplaced: Unplaced } {
   const sRx = rxOf(server.rec);
   const cRx = rxOf(client.rec);
   const sPh = new Phases(server.rec);
   const cPh = new Phases(client.rec);
   const out: Split[] = [];
+  const unplaced: Unplaced = {
+    requestBehindEarlierFrame: 0,
+    answerBehindEarlierFrame: 0,
+    unexplained: 0,
+  };
+  // The batch stamped last before `t` on one side held more than one frame, and explains no
+  // other round trip: the request (answer) rode in it behind its first frame.
+  const used = [new Set<number>(), new Set<number>()];
+  const behind = (rx: Float64Array, t: number, side: number) => {
+    const j = lastBefore(rx, t);
+    if (j < 0 || rx[3 * j + 2] < 2 || used[side].has(j)) return false;
+    used[side].add(j);
+    return true;
+  };
   for (let i = 0; i < client.rt.length; i += 2) {
     const t0 = client.rt[i];
     const t1 = client.rt[i + 1];
     const s = firstAtOrAfter(sRx, t0);
-    if (s < 0) continue;
-    const sStamp = sRx[2 * s];
-    const sPick = sRx[2 * s + 1];
-    if (sStamp > t1) continue; // no request frame seen in this round trip
+    if (s < 0 || sRx[3 * s] > t1) {
+      // No request frame stamped in this round trip.
+      if (behind(sRx, t0, 0)) unplaced.requestBehindEarlierFrame++;
+      else unplaced.unexplained++;
+      continue;
+    }
+    const sStamp = sRx[3 * s];
+    const sPick = sRx[3 * s + 1];
     const c = firstAtOrAfter(cRx, sPick);
-    if (c < 0) continue;
-    const cStamp = cRx[2 * c];
-    const cPick = cRx[2 * c + 1];
-    if (cStamp > t1) continue;
+    if (c < 0 || cRx[3 * c] > t1) {
+      if (behind(cRx, sPick, 1)) unplaced.answerBehindEarlierFrame++;
+      else unplaced.unexplained++;
+      continue;
+    }
+    const cStamp = cRx[3 * c];
+    const cPick = cRx[3 * c + 1];
     const us = (x: number) => Math.round(x * 1000 * 10) / 10;
     out.push({
       totalUs: us(t1 - t0),
@@ -179,7 +233,12 @@ export function splitRoundTrips(client: Side, server: Side): Split[] {
       clientPhase: PHASE_NAMES[cPh.at(cStamp)],
     });
   }
-  return out;
+  return { splits: out, unplaced };
+}
+
+/** Split every round trip of the client's trace using both sides' records. */
+export function splitRoundTrips(client: Side, server: Side): Split[] {
+  return placeRoundTrips(client, server).splits;
 }
 
 function median(xs: number[]): number {
@@ -468,7 +527,10 @@ export async function analyze(
 ): Promise<{ lines: string[]; summary: Record<string, unknown> }> {
   const client = await loadSide(`${dir}/client`);
   const server = await loadSide(`${dir}/server`);
-  const r = report(splitRoundTrips(client, server));
+  const { splits, unplaced } = placeRoundTrips(client, server);
+  const r = report(splits);
+  r.lines.push(`round trips not split: ${JSON.stringify(unplaced)}`);
+  r.summary.unplaced = unplaced;
   const windows = slowByWindow(client.rt, WINDOW_MS);
   r.lines.push(`by ${WINDOW_MS} ms window: from ms, round trips, slowest-1 % ones, p50 / p99 µs`);
   for (const w of windows) {

@@ -483,7 +483,13 @@ async function runClient(
       }
       if (o.trace !== null) {
         const n = Math.min(hist.count, TRACE_ROUND_TRIPS);
-        await writeTrace(o.trace, "client", rts!.subarray(0, 2 * n), loop?.trace ?? null);
+        await writeTrace(
+          o.trace,
+          "client",
+          rts!.subarray(0, 2 * n),
+          loop?.trace ?? null,
+          loop?.clockOffsetMs() ?? 0,
+        );
         if (loop !== null) loop.trace = null;
       }
       const n = hist.count;

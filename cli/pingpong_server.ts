@@ -178,7 +178,10 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
       u.close();
       const trace = rt.loop.trace;
       rt.loop.trace = null;
-      if (traceBase !== null) await writeTrace(traceBase, "server", new Float64Array(0), trace);
+      if (traceBase !== null) {
+        const offset = rt.loop.clockOffsetMs();
+        await writeTrace(traceBase, "server", new Float64Array(0), trace, offset);
+      }
       await rt.stop();
     };
     addrs = rt.addrs.map((a) => a.split("/")[0]);

@@ -1,6 +1,6 @@
 /**
  * The files of `pingpong --trace BASE`: `BASE.json` (what the side is, its
- * `performance.timeOrigin` so two processes' times can be put on one line, and counts),
+ * wall-clock origin so two processes' times can be put on one line, and counts),
  * `BASE.rt.f64` (the client's start and end of every round trip, `performance.now()` ms, as
  * little-endian float64 pairs) and `BASE.loop.f64` (the event loop's {@link LoopTrace}
  * records, four float64 each). Read by `bench/rr_trace.ts`.
@@ -19,31 +19,45 @@ export const TRACE_RECORDS = 1 << 21;
 export interface TraceHeader {
   /** `client` or `server`. */
   role: string;
-  /** `performance.timeOrigin` of the process (epoch ms). */
+  /**
+   * The wall-clock time (epoch ms) of the process's `performance.now()` zero: the loop trace's
+   * measured {@link LoopTrace.timeOrigin}, else `performance.timeOrigin`.
+   */
   timeOrigin: number;
   /** Round trips in `BASE.rt.f64` (0 for the server). */
   roundTrips: number;
   /** Loop records in `BASE.loop.f64` (0 without a loop). */
   records: number;
+  /**
+   * The loop records' clock minus `performance.now()` (ms), measured when the trace was
+   * written (`EventLoop.clockOffsetMs`): a reader subtracts it from the loop's times (not
+   * from an RX record's stamp, already on `performance.now()`'s line).
+   */
+  clockOffset: number;
   /** Loop records overwritten because the ring was full. */
   dropped: number;
   /** Names of the record kinds, by number. */
   kinds: readonly string[];
 }
 
-/** Write the trace files of one side under `base`. */
+/**
+ * Write the trace files of one side under `base`; `clockOffsetMs` is the loop's
+ * `EventLoop.clockOffsetMs()` (0 without a loop).
+ */
 export async function writeTrace(
   base: string,
   role: string,
   roundTrips: Float64Array,
   trace: LoopTrace | null,
+  clockOffsetMs = 0,
 ): Promise<void> {
   const records = trace === null ? new Float64Array(0) : trace.snapshot();
   const header: TraceHeader = {
     role,
-    timeOrigin: performance.timeOrigin,
+    timeOrigin: trace === null ? performance.timeOrigin : trace.timeOrigin,
     roundTrips: roundTrips.length / 2,
     records: records.length / 4,
+    clockOffset: clockOffsetMs,
     dropped: trace === null ? 0 : trace.recorded - trace.length,
     kinds: TRACE_KIND_NAMES,
   };

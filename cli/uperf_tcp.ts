@@ -120,7 +120,9 @@ export async function runTcpClient(rt: Runtime, o: UperfOptions): Promise<number
         ...threads,
       },
     });
-    if (o.trace !== null) await writeTrace(o.trace, "client", new Float64Array(0), trace);
+    if (o.trace !== null) {
+      await writeTrace(o.trace, "client", new Float64Array(0), trace, rt.loop.clockOffsetMs());
+    }
     if (o.ccTrace !== null && ccTrace !== null) {
       await writeCcTrace(o.ccTrace, ccTrace, conns[0].info().mss);
     }

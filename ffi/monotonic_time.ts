@@ -12,15 +12,17 @@
  * @module
  */
 
+import { clockOffsetMs } from "./clock_offset.ts";
 import { libc } from "./libc.ts";
 
 /** `CLOCK_MONOTONIC` (Linux's `clockid_t`): what `performance.now()` reads too. */
 export const CLOCK_MONOTONIC = 1;
 
-/** Reads of both clocks made to place this clock on `performance.now()`'s base, at most. */
-const BASE_READS = 50;
-/** A read pair this close (ms) places the base well enough: no more reads. */
-const BASE_CLOSE_MS = 0.02;
+/**
+ * Brackets of this clock's reads around `performance.now()` made to place it on that base; the
+ * closest of all of them wins (`ffi/clock_offset.ts`): ~10 µs, once per clock.
+ */
+const BASE_BRACKETS = 50;
 
 /**
  * A reader of `CLOCK_MONOTONIC` in milliseconds on `performance.now()`'s base (a `MonotonicSource`
@@ -49,21 +51,7 @@ export class LibcMonotonicTime {
       throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
     }
     this.#sec0 = this.#words[0];
-    // The base from the read pair closest together in time: performance.now() between two
-    // reads of this clock, the pair's midpoint against it; until a pair within 20 µs (a
-    // preempted pair would place the base up to half its gap off), at most BASE_READS.
-    let best = Infinity;
-    let base = 0;
-    for (let i = 0; i < BASE_READS && best > BASE_CLOSE_MS; i++) {
-      const a = this.#sinceSec0();
-      const p = performance.now();
-      const b = this.#sinceSec0();
-      if (b - a < best) {
-        best = b - a;
-        base = p - (a + b) / 2;
-      }
-    }
-    this.#baseMs = base;
+    this.#baseMs = clockOffsetMs(BASE_BRACKETS, () => this.#sinceSec0(), () => performance.now());
   }
 
   /** Milliseconds since `#sec0` (set-up only: returns a double). */

@@ -44,6 +44,7 @@ import {
   schedYield,
 } from "../ffi/syscalls.ts";
 import { setCpuAffinity, setSchedSliceUs } from "../ffi/sched.ts";
+import { clockOffsetMs } from "../ffi/clock_offset.ts";
 import { Histogram } from "../core/histogram.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { Stack } from "./stack.ts";
@@ -267,6 +268,9 @@ function loopHistogram(): Histogram {
  * application asks for a tick (it wrote).
  */
 const MICROTASK_TURNS = 16;
+
+/** Brackets {@link EventLoop.clockOffsetMs} reads; the closest wins. */
+const CLOCK_OFFSET_BRACKETS = 50;
 
 /**
  * Idle ticks in a row, each followed by a turn of Deno's event loop, before the synchronous
@@ -682,6 +686,20 @@ export class EventLoop {
     if (!this.#parked || this.#stopped) return;
     this.#rehearse = true;
     this.#signalWake();
+  }
+
+  /**
+   * The loop's clock (the stack's, which times {@link EventLoop.trace}'s records) minus
+   * `performance.now()`, in ms, measured now from the closest of 50 brackets
+   * (`ffi/clock_offset.ts`): what a trace reader subtracts to put the loop's records on the
+   * `performance.now()` line of the application's own times. Placed at its start to ~0.1 µs,
+   * the stack's clock still read 5.4 µs ahead of `performance.now()` in one traced process of
+   * sixteen — enough to misplace a round trip of ~30 µs (bench/README.md, flake13l). Call it
+   * outside a tick (from application code), where the clock reads the time.
+   */
+  clockOffsetMs(): number {
+    const clock = this.#stack.clock;
+    return clockOffsetMs(CLOCK_OFFSET_BRACKETS, () => performance.now(), () => clock.nowMs());
   }
 
   /** True while the loop waits in its park (a wake-up or an API call's inline tick ends it). */
@@ -1285,7 +1303,7 @@ export class EventLoop {
   #traceRx(trace: LoopTrace, frames: number): void {
     const driver = this.#stack.nics[0]?.driver;
     const stamp = driver?.rxStampMs === undefined ? NaN : driver.rxStampMs();
-    trace.record(TRACE_RX, stamp - performance.timeOrigin, this.#pollFromMs, frames);
+    trace.record(TRACE_RX, stamp - trace.timeOrigin, this.#pollFromMs, frames);
   }
 
   /** A traced tick's transmit: output, then the drivers' flush timed apart ({@link TRACE_FLUSH}). */

@@ -15,6 +15,7 @@
  */
 
 import { RecordRing } from "../core/record_ring.ts";
+import { realtimeOriginMs } from "../ffi/realtime_origin.ts";
 
 /** A tick of the loop: `aux` = frames received. */
 export const TRACE_TICK = 1;
@@ -84,12 +85,22 @@ const FIELDS = 4;
  */
 export class LoopTrace extends RecordRing {
   /**
-   * A ring of `capacity` records (32 bytes each).
+   * The wall-clock time (epoch ms, `CLOCK_REALTIME`) of `performance.now()`'s zero: the kernel's
+   * frame stamps are put on this process's time line with it ({@link TRACE_RX}), and a reader
+   * adds it to every time to put two processes' records on one line. Measured to ~0.1 µs
+   * (`ffi/realtime_origin.ts`) where FFI is allowed, else `performance.timeOrigin` (0.5–6 µs
+   * early: enough to misplace a round trip of ~100 µs, bench/README.md, flake13l).
+   */
+  readonly timeOrigin: number;
+
+  /**
+   * A ring of `capacity` records (32 bytes each); `timeOrigin` as measured here unless given.
    *
    * @throws {RangeError} if `capacity` is not a whole number ≥ 1.
    */
-  constructor(capacity: number) {
+  constructor(capacity: number, timeOrigin: number = traceTimeOrigin()) {
     super("LoopTrace", capacity, FIELDS);
+    this.timeOrigin = timeOrigin;
   }
 
   /** Add a record (overwrites the oldest once full). */
@@ -103,15 +114,25 @@ export class LoopTrace extends RecordRing {
   }
 
   /**
-   * A JSON-ready dump: this process's `performance.timeOrigin` (epoch ms, so two processes'
+   * A JSON-ready dump: {@link LoopTrace.timeOrigin} (epoch ms, so two processes'
    * records can be put on one time line), the kind names and the records flattened.
    */
   toJSON(): { timeOrigin: number; kinds: readonly string[]; dropped: number; records: number[] } {
     return {
-      timeOrigin: performance.timeOrigin,
+      timeOrigin: this.timeOrigin,
       kinds: TRACE_KIND_NAMES,
       dropped: this.recorded - this.length,
       records: Array.from(this.snapshot()),
     };
   }
+}
+
+/** The measured wall-clock origin where FFI is allowed (asked, never prompted), else Deno's. */
+function traceTimeOrigin(): number {
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") return realtimeOriginMs();
+  } catch {
+    // No FFI (or no libc): Deno's estimate.
+  }
+  return performance.timeOrigin;
 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { latencyHistogram, latencySummary } from "../../cli/pingpong.ts";
 import { formatTable, type MtuResult, parseE2eArgs } from "../../bench/e2e.ts";
-import { analyze, loadSide, runTrace, splitRoundTrips } from "../../bench/rr_trace.ts";
+import { analyze, loadSide, placeRoundTrips, runTrace } from "../../bench/rr_trace.ts";
 import { interopTest } from "../harness/interop.ts";
 import { runCommand, withVethPair } from "../harness/netns.ts";
 import { cliCommand, CliProcess } from "../harness/ustack_cli.ts";
@@ -236,11 +236,18 @@ interopTest(
       assert.equal(c.header.role, "client");
       assert.equal(c.header.roundTrips, client.transactions);
       assert.ok(s.header.records > 0 && s.header.dropped === 0);
-      const splits = splitRoundTrips(c, s);
-      // Every round trip has its request in the server's ring and its answer in the client's
-      // (a batch is stamped with its first frame: one whose first frame is an earlier bare ACK
-      // cannot be placed, so allow for a rare one).
-      assert.ok(splits.length >= client.transactions * 0.99, `${splits.length} split`);
+      const { splits, unplaced } = placeRoundTrips(c, s);
+      // Every round trip has its request in the server's ring and its answer in the client's.
+      // A batch is stamped with its first frame only: a request or answer that rode behind an
+      // earlier frame (a bare ACK) has no stamp of its own — each such batch excuses one round
+      // trip, counted apart. Nothing else goes unsplit. (With the two processes' clocks placed
+      // µs apart, a run of ~100-µs round trips lost 1 % of them: bench/README.md, flake13l.)
+      assert.equal(unplaced.unexplained, 0, JSON.stringify(unplaced));
+      assert.equal(
+        splits.length + unplaced.requestBehindEarlierFrame + unplaced.answerBehindEarlierFrame,
+        client.transactions,
+        JSON.stringify(unplaced),
+      );
       for (const x of splits) {
         // The five parts add up to the round trip (each rounded to 0.1 µs).
         const sum = x.aUs + x.bUs + x.cUs + x.dUs + x.eUs;
