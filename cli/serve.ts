@@ -36,6 +36,7 @@ import type { ServeService } from "./service.ts";
 import { startDiscard, startHttp, startTcpEcho, startWarmUpHttp } from "./tcp_services.ts";
 import { serveWorkers } from "./serve_workers.ts";
 import {
+  DISCARD_WARM_UP_RING_MS,
   PREWARM_OPTIONS,
   PREWARM_USAGE,
   prewarmCount,
@@ -354,7 +355,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   } else if (ports.discard.length > 0 && prewarmDefault(values)) {
     // The discard service's receive path, the same way: bulk streams, one at a time, the first
     // on the driver's rings in memory, whose frames are the real link's — super-frames with
-    // partial checksums — which the simulated wire's are not (bench/README.md, "jit13k").
+    // partial checksums — which the simulated wire's are not (bench/README.md, "jit13k"); the
+    // paths a real stream takes first that the rest never did — a paced part (the busy poll,
+    // `setImmediate` turns), every connection's neighbour learned afresh (STALE, then DELAY),
+    // a PSH in quick-ack mode, the real loop woken from its park — and 600 ms on the rings
+    // (bench/README.md, "jit13l").
     const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
     await runIdleWarmUp(
       linkMtu,
@@ -362,7 +367,14 @@ export async function serveCommand(args: string[]): Promise<number> {
       addressesReady,
       startDiscard,
       bulkClient(DISCARD_WARM_UP_BYTES),
-      { concurrency: 1, ringPart: true },
+      {
+        concurrency: 1,
+        ringPart: true,
+        ringMs: DISCARD_WARM_UP_RING_MS,
+        freshNeighbours: true,
+        paced: true,
+        real: rt,
+      },
     );
   }
   await addressesReady;

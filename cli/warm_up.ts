@@ -178,6 +178,7 @@ function report(r: WarmUpReport, json: boolean): void {
       failed: r.failed,
       ms: r.ms,
       ringConnections: r.ringConnections ?? 0,
+      arpReplies: r.arpReplies ?? 0,
     });
   } else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
 }
@@ -368,6 +369,18 @@ export const WARM_UP_RING_CONNECTIONS = 300;
 export const WARM_UP_RING_MS = 150;
 
 /**
+ * Longest `serve --discard`'s warm-up may stream on the rings (ms; {@link IdleWarmUpOptions}
+ * `ringMs`), the rest of its wait on the simulated wire. Its streams are bulk: the rings in
+ * memory carry them at 2–8 Gbit/s (super-frames) where the simulated wire (one frame per
+ * segment) carries 0.3–1.3, so the receive path runs many more times before the ready line, on
+ * the real driver's objects; after the ready line a fresh receiver compiled ~45–50 times
+ * against ~70–110 with 150 ms (bench/README.md, "jit13l"). The whole wait on the rings was
+ * worse (~200 compiles and ~30 deoptimisations after ready): the simulated wire's part, with
+ * its duplicated frames, trains paths the rings in memory never take.
+ */
+export const DISCARD_WARM_UP_RING_MS = 600;
+
+/**
  * True when a default warm-up of `config` runs a first part on the af_packet driver's rings
  * ({@link WARM_UP_RING_CONNECTIONS}): no `--prewarm-wire` given, and the real driver is the
  * af_packet one with a V2 ring.
@@ -381,9 +394,9 @@ export function ringPartFirst(config: WarmUpConfig): boolean {
 type WarmUpBounds =
   & Pick<
     ConnectionWarmUpOptions,
-    "concurrency" | "graceMs" | "signal"
+    "concurrency" | "graceMs" | "signal" | "freshNeighbours"
   >
-  & { connections: number; timeLimitMs: number };
+  & { connections: number; timeLimitMs: number; ringMs?: number };
 
 /**
  * A warm-up within `bounds`: with `ringPart` and where {@link ringPartFirst} holds, its first
@@ -404,7 +417,7 @@ async function ringThenSim(
   const ring = await warmUpConnections({
     ...bounds,
     connections: Math.min(WARM_UP_RING_CONNECTIONS, bounds.connections),
-    timeLimitMs: Math.min(WARM_UP_RING_MS, bounds.timeLimitMs),
+    timeLimitMs: Math.min(bounds.ringMs ?? WARM_UP_RING_MS, bounds.timeLimitMs),
     ...warmUpRun({ ...config, warmUpWire: "af_packet" }, serve, client),
   });
   const leftMs = bounds.timeLimitMs - (performance.now() - t0);
@@ -423,6 +436,7 @@ async function ringThenSim(
     failed: ring.failed + sim.failed,
     ms: Math.round(performance.now() - t0),
     ringConnections: ring.connections,
+    arpReplies: (ring.arpReplies ?? 0) + (sim.arpReplies ?? 0),
   };
 }
 
@@ -449,7 +463,38 @@ export interface IdleWarmUpOptions {
    * (`serve --http`) [false].
    */
   ringPart?: boolean;
+  /**
+   * Longest the part on the rings may start connections (ms) [{@link WARM_UP_RING_MS}]
+   * (`serve --discard`'s: {@link DISCARD_WARM_UP_RING_MS}).
+   */
+  ringMs?: number;
+  /**
+   * Both warm-up stacks forget their neighbours before each connection (`serve --discard`'s:
+   * `ConnectionWarmUpOptions.freshNeighbours`) [false].
+   */
+  freshNeighbours?: boolean;
+  /**
+   * First a paced part on the simulated wire ({@link IDLE_WARM_UP_PACED_MS}, the loops waiting
+   * for each frame, busy-polling after every kick and driven without their async function, as
+   * {@link runPingpongWarmUp}'s paced part) (`serve --discard`'s) [false].
+   */
+  paced?: boolean;
+  /**
+   * The command's own stack: once the warm-up is over, its parked loop is woken by an
+   * application's call and goes through its idle sequence once, as {@link runPingpongWarmUp}
+   * does with it (`serve --discard`'s) [none].
+   */
+  real?: Runtime;
 }
+
+/**
+ * Longest the paced part of a default warm-up with `paced` ({@link IdleWarmUpOptions}) may
+ * start connections (ms). A bulk receiver's busy poll and its loop's turns without the async
+ * function (`setImmediate`) met their paths first after the ready line otherwise: the warm-up's
+ * loops never wait on the simulated wire without a delay, nor on the rings in memory
+ * (bench/README.md, "jit13l").
+ */
+export const IDLE_WARM_UP_PACED_MS = 40;
 
 /**
  * The default warm-up: up to {@link IDLE_WARM_UP_CONNECTIONS} connections of `serve` (and
@@ -483,14 +528,33 @@ export async function runIdleWarmUp(
   // A wait that fails ends the warm-up too (the caller sees the failure on its own await).
   idle.then(onIdle, onIdle);
   try {
-    const r = await ringThenSim(config, opts.ringPart === true, serve, client, {
+    const paced = opts.paced !== true ? NO_WARM_UP : await warmUpConnections({
+      connections: IDLE_WARM_UP_CONNECTIONS,
+      concurrency: 1,
+      timeLimitMs: IDLE_WARM_UP_PACED_MS,
+      graceMs: IDLE_WARM_UP_GRACE_MS,
+      signal: stop.signal,
+      ...warmUpRun({ ...config, warmUpWire: "sim" }, serve, client),
+      wireDelayUs: PINGPONG_WARM_UP_PACED_DELAY_US,
+      loop: PINGPONG_WARM_UP_PACED_LOOP,
+    });
+    const main = await ringThenSim(config, opts.ringPart === true, serve, client, {
       connections: IDLE_WARM_UP_CONNECTIONS,
       concurrency,
       // duplicate address detection ends in 1–2 s; a bound all the same
       timeLimitMs: 5_000,
       graceMs: IDLE_WARM_UP_GRACE_MS,
       signal: stop.signal,
+      freshNeighbours: opts.freshNeighbours,
+      ringMs: opts.ringMs,
     });
+    if (opts.real !== undefined) await wakeParked(opts.real);
+    const r: WarmUpReport = {
+      ...main,
+      connections: paced.connections + main.connections,
+      failed: paced.failed + main.failed,
+      ms: Math.round(performance.now() - t0),
+    };
     report(r, json);
     return r;
   } finally {

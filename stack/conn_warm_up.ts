@@ -145,6 +145,15 @@ export interface ConnectionWarmUpOptions {
    */
   wireDelayUs?: number;
   /**
+   * Before each connection, both stacks forget their IPv4 neighbours [false]: the connection
+   * starts as a real peer's first one does — the client resolves the server, the server learns
+   * the client from its ARP request (a STALE entry, RFC 826 merge as Linux does it) and its
+   * SYN-ACK moves that entry to DELAY, past the neighbour it sent to last. A warm-up whose
+   * stacks keep their one neighbour runs that path once per pair of stacks, before V8 keeps type
+   * feedback, and the real stack took it first after its ready line (bench/README.md, "jit13l").
+   */
+  freshNeighbours?: boolean;
+  /**
    * The two stacks' event loop options [{@link WARM_UP_LOOP}]. A loop that parks waits on a
    * JavaScript timer here (a simulated driver has no fd): keep `busyPollUs` long.
    */
@@ -170,6 +179,11 @@ export interface ConnectionWarmUpReport {
   failed: number;
   /** Wall time of the whole warm-up, both stacks' start and stop included (ms). */
   ms: number;
+  /**
+   * ARP replies the warm-up's server stack sent: each for a request of a client it learned
+   * afresh (STALE, then DELAY at its first send; {@link ConnectionWarmUpOptions.freshNeighbours}).
+   */
+  arpReplies?: number;
 }
 
 /** Options of {@link requestClient}. */
@@ -207,6 +221,15 @@ export interface RequestClientOptions {
 export const LATE_REQUEST_MS = 1;
 
 /**
+ * Bytes of a {@link bulkClient} connection's first write: less than a segment, so it goes out
+ * on its own with PSH while the receiver is still in quick-ack mode (the first 16 segments), as
+ * the end of a kernel sender's first `write` does; the rest follows a turn later. A
+ * receiver that first met a PSH in quick-ack mode after its ready line threw its optimised ACK
+ * path away there (bench/README.md, "jit13l").
+ */
+export const BULK_FIRST_WRITE = 1000;
+
+/**
  * A bulk warm-up client: each connection writes `bytes` bytes (zeros) as fast as the send
  * buffer takes them, half-closes, and ends once the server has closed too (what it answers is
  * read and dropped) — the receive path of a bulk receiver (`serve --discard`): full-sized and
@@ -232,6 +255,17 @@ export function bulkClient(
       ep.wq.listener = (): void => {
         try {
           if (ep.stateName() === "ESTABLISHED") {
+            // A short first write: it leaves as one segment with PSH while the receiver is in
+            // quick-ack mode, as a kernel sender's first write does.
+            if (sent === 0 && bytes > BULK_FIRST_WRITE) {
+              const n = ep.write(chunk, 0, BULK_FIRST_WRITE);
+              if (n > 0) sent += n;
+              // The rest in a later turn, once the first has left on its own (writable stays
+              // set, so no new readiness would call this again).
+              setTimeout(() => ep.wq.listener?.(0, ep.wq), 0);
+              rt.stack.requestTick();
+              return;
+            }
             while (sent < bytes) {
               const n = ep.write(chunk, 0, Math.min(chunk.length, bytes - sent));
               if (n <= 0) break;
@@ -515,6 +549,12 @@ function runCrowd(
  */
 export const WARM_UP_CONCURRENCY = 32;
 
+/** Both warm-up stacks forget their IPv4 neighbours ({@link ConnectionWarmUpOptions}). */
+function forgetNeighbours(server: Runtime, client: Runtime): void {
+  server.stack.ipv4.arp(server.nic.index).flush();
+  client.stack.ipv4.arp(client.nic.index).flush();
+}
+
 /**
  * Run the warm-up (see the module documentation). Resolves once both private stacks are
  * stopped; never throws for a connection that fails (it is counted).
@@ -542,65 +582,72 @@ export async function warmUpConnections(
   };
   let ok = 0;
   let failed = 0;
+  let arpReplies = 0;
   await withWarmUpPair(
     warmUpDrivers(opts, WARM_UP_DUPLICATE_RATE),
     { stack: stackOpts, cc: opts.cc, loop: opts.loop },
     opts.serve,
     WARM_UP_PORT,
-    async ({ client }) => {
-      const makeClient = opts.client ?? requestClient(new Uint8Array(64), 64);
-      const one = makeClient(client, SERVER_ADDR, WARM_UP_PORT);
-      const deadline = t0 + timeLimitMs;
-      if (typeof one !== "function") {
-        ok = await runCrowd(one, total, conc, deadline, graceMs, opts.signal);
-        failed = one.started - ok;
-        return;
-      }
-      let started = 0;
-      let inFlight = 0;
-      let over = false;
-      await new Promise<void>((resolve) => {
-        const end = (): void => {
-          if (over) return;
-          over = true;
-          clearTimeout(grace);
-          opts.signal?.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        let grace = setTimeout(end, timeLimitMs + graceMs);
-        const onAbort = (): void => {
-          if (over) return;
-          clearTimeout(grace);
-          grace = setTimeout(end, graceMs);
-          if (inFlight === 0) end();
-        };
-        const signal = opts.signal;
-        if (signal !== undefined) {
-          if (signal.aborted) queueMicrotask(onAbort);
-          else signal.addEventListener("abort", onAbort, { once: true });
-        }
-        const next = (): void => {
-          while (
-            inFlight < conc && started < total && performance.now() < deadline &&
-            signal?.aborted !== true
-          ) {
-            started++;
-            inFlight++;
-            one(started - 1, onDone);
-          }
-          if (inFlight === 0) end();
-        };
-        const onDone = (error: string | null): void => {
-          if (over) return; // closed by the stop below, already counted as failed
-          inFlight--;
-          if (error === null) ok++;
-          else failed++;
-          next();
-        };
-        next();
-      });
-      failed = started - ok;
+    async ({ server, client }) => {
+      await runConnections(server, client);
+      arpReplies = server.stack.stats.arp.OutReplies;
     },
   );
-  return { connections: ok, failed, ms: Math.round(performance.now() - t0) };
+  return { connections: ok, failed, ms: Math.round(performance.now() - t0), arpReplies };
+
+  async function runConnections(server: Runtime, client: Runtime): Promise<void> {
+    const makeClient = opts.client ?? requestClient(new Uint8Array(64), 64);
+    const one = makeClient(client, SERVER_ADDR, WARM_UP_PORT);
+    const deadline = t0 + timeLimitMs;
+    if (typeof one !== "function") {
+      ok = await runCrowd(one, total, conc, deadline, graceMs, opts.signal);
+      failed = one.started - ok;
+      return;
+    }
+    let started = 0;
+    let inFlight = 0;
+    let over = false;
+    await new Promise<void>((resolve) => {
+      const end = (): void => {
+        if (over) return;
+        over = true;
+        clearTimeout(grace);
+        opts.signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      let grace = setTimeout(end, timeLimitMs + graceMs);
+      const onAbort = (): void => {
+        if (over) return;
+        clearTimeout(grace);
+        grace = setTimeout(end, graceMs);
+        if (inFlight === 0) end();
+      };
+      const signal = opts.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) queueMicrotask(onAbort);
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+      const next = (): void => {
+        while (
+          inFlight < conc && started < total && performance.now() < deadline &&
+          signal?.aborted !== true
+        ) {
+          started++;
+          inFlight++;
+          if (opts.freshNeighbours === true) forgetNeighbours(server, client);
+          one(started - 1, onDone);
+        }
+        if (inFlight === 0) end();
+      };
+      const onDone = (error: string | null): void => {
+        if (over) return; // closed by the stop below, already counted as failed
+        inFlight--;
+        if (error === null) ok++;
+        else failed++;
+        next();
+      };
+      next();
+    });
+    failed = started - ok;
+  }
 }

@@ -1196,11 +1196,17 @@ export class EventLoop {
     const kicked = this.#busySent;
     this.#busySent = false;
     if (quietStart !== QUIET_START_EVERY && yieldCpu) {
-      let quiet = !kicked;
-      if (!quiet && quietStart === QUIET_START_PROBE && this.#firstAloneRun >= SPIN_PROBE_ALONE) {
-        if (++this.#probeSkips >= SPIN_PROBE_EVERY) this.#probeSkips = 0;
-        else quiet = true;
-      }
+      const probing = kicked && quietStart === QUIET_START_PROBE &&
+        this.#firstAloneRun >= SPIN_PROBE_ALONE;
+      // The skip count is read and written at every such spin (+0 when not probing): counted
+      // only while probing, it was a path a fresh receiver first took after its ready line
+      // (its first yields alone 16 times in a row), and V8 threw the busy poll's code away
+      // there (bench/README.md, "jit13l").
+      let skips = this.#probeSkips + (probing ? 1 : 0);
+      if (skips >= SPIN_PROBE_EVERY) skips = 0;
+      this.#probeSkips = skips;
+      const skipping = skips !== 0;
+      const quiet = !kicked || (probing && skipping);
       if (quiet) {
         quietUntil = this.#nowMs + quietMs;
         stats.spinQuietStarts++;

@@ -546,3 +546,36 @@ for (const wire of ["sim", "af_packet"] as const) {
     },
   });
 }
+
+for (const wire of ["sim", "af_packet"] as const) {
+  Deno.test({
+    name:
+      `warm-up (${wire}): with freshNeighbours every connection's server learns its client anew`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      // Each connection then starts as a real peer's first one does: the client's ARP request
+      // makes the server's entry (STALE), its SYN-ACK moves it to DELAY past the neighbour it
+      // sent to last (bench/README.md, "jit13l"). Without the option one request per pair.
+      const run = (freshNeighbours: boolean) =>
+        warmUpConnections({
+          connections: 3,
+          concurrency: 1,
+          wire,
+          link: { mtu: 1500 },
+          serve: startDiscard,
+          client: bulkClient(256 << 10),
+          freshNeighbours,
+        });
+      const fresh = await run(true);
+      assert.deepEqual({ connections: fresh.connections, failed: fresh.failed }, {
+        connections: 3,
+        failed: 0,
+      });
+      assert.equal(fresh.arpReplies, 3);
+      const kept = await run(false);
+      assert.equal(kept.connections, 3);
+      assert.equal(kept.arpReplies, 1);
+    },
+  });
+}

@@ -36,6 +36,8 @@ import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.t
  * it) stays a small integer (2^31 - 1 on this Deno's V8, 2^30 - 1 with pointer compression).
  */
 const BYTES_RECEIVED_UNIT = 0x2000_0000;
+/** log2 of {@link BYTES_RECEIVED_UNIT}. */
+const BYTES_RECEIVED_UNIT_BITS = 29;
 
 /** Most SACK blocks sent beside timestamps (RFC 2018 §3). */
 const SACK_BLOCKS_WITH_TS = 3;
@@ -333,7 +335,9 @@ export class TcpReceiver {
       this.ecnEcho = true;
     }
     if (len > 0) {
-      if (len > this.rcvMss) this.rcvMss = len < this.advMss ? len : this.advMss;
+      // Math.min, not `len < advMss ? len : advMss`: a super-frame longer than the MSS was the
+      // only way to the second arm, which the warm-up's connections did not take ("jit13l").
+      if (len > this.rcvMss) this.rcvMss = Math.min(len, this.advMss);
       const trim = seqDiff(this.rcvNxt, seq);
       if (trim > 0) {
         this.#setDsack(seq, trim < len ? this.rcvNxt : seqAdd(seq, len));
@@ -384,12 +388,13 @@ export class TcpReceiver {
     // nearly every call takes; called, it would return RCV.NXT as a new heap number.
     this.rcvNxt = seqAdd(this.rcvNxt, advanced);
     if (advanced > 0) {
-      let low = this.#bytesReceivedLow + advanced;
-      while (low >= BYTES_RECEIVED_UNIT) {
-        low -= BYTES_RECEIVED_UNIT;
-        this.#bytesReceivedUnits++;
-      }
-      this.#bytesReceivedLow = low;
+      // The carry without a branch: a loop or `if` taken only once 2^29 bytes arrived was a
+      // path no warm-up connection (a few MiB each) reached, and the optimised receive path
+      // was thrown away ~0.3 s into a real stream ("Insufficient type feedback":
+      // bench/README.md, "jit13l"). `low` < 2^31: `advanced` is below the window.
+      const low = this.#bytesReceivedLow + advanced;
+      this.#bytesReceivedUnits += low >>> BYTES_RECEIVED_UNIT_BITS;
+      this.#bytesReceivedLow = low & (BYTES_RECEIVED_UNIT - 1);
       if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
         const r = conn.tsEchoAgeMs(seg.opts);
         if (r < 0x7fffffff) this.rttMs = this.rttMs === 0 ? r : (7 * this.rttMs + r) / 8;
