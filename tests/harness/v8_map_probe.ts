@@ -27,6 +27,7 @@ import { TxSegment } from "../../transport/tcp/transmit.ts";
 import { RackTlp } from "../../transport/tcp/rack.ts";
 import { WindowedFilter } from "../../transport/tcp/windowed_filter.ts";
 import { RetransLog } from "../../transport/tcp/retrans_log.ts";
+import { Pacer } from "../../transport/tcp/pacing.ts";
 import { CA_RECOVERY, LossRecovery } from "../../transport/tcp/recovery.ts";
 import { AckResults, Scoreboard } from "../../transport/tcp/scoreboard.ts";
 import { DeliveryRate, RateSample } from "../../transport/tcp/delivery_rate.ts";
@@ -326,6 +327,10 @@ const sharedSamples = {
     r.sendElapsedMs = r.ackElapsedMs = r.intervalMs = 0.125;
     r.sampleDelivered = 2 ** 31;
     r.rateBytesPerMs = 3.5e6 + 0.5;
+  }),
+  // A connection's pacing rate: fractional from its first ACK on.
+  pacerRate: keepsMap(() => new Pacer(), (p) => {
+    p.rateBytesPerMs = 1250.5;
   }),
   ackSampleTimes: keepsMap(() => new AckSample(), (a) => {
     a.nowMs = 1000.25;
