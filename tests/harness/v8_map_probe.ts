@@ -27,9 +27,10 @@ import { TxSegment } from "../../transport/tcp/transmit.ts";
 import { RackTlp } from "../../transport/tcp/rack.ts";
 import { WindowedFilter } from "../../transport/tcp/windowed_filter.ts";
 import { RetransLog } from "../../transport/tcp/retrans_log.ts";
+import { Pacer } from "../../transport/tcp/pacing.ts";
 import { CA_RECOVERY, LossRecovery } from "../../transport/tcp/recovery.ts";
-import type { Scoreboard } from "../../transport/tcp/scoreboard.ts";
-import { DeliveryRate } from "../../transport/tcp/delivery_rate.ts";
+import { AckResults, Scoreboard } from "../../transport/tcp/scoreboard.ts";
+import { DeliveryRate, RateSample } from "../../transport/tcp/delivery_rate.ts";
 import { AckSample, RoundCounter } from "../../transport/tcp/congestion/congestion_control.ts";
 import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
@@ -259,7 +260,89 @@ const BULK_INFO = {
   minRttMs: 0.0625,
 };
 
-// First of all, before any other sender's loss control has taken fractional times.
+/**
+ * A scoreboard and RACK driven as a sender's first ACKs and first loss detection drive them:
+ * ten segments from `seq` sent at `t0 + i + frac / 2`, the sixth SACKed at `t0 + 100 + frac` (one
+ * segment above the hole: RACK's window is min_RTT/4), then a loss detection at
+ * `t0 + 130 + frac` with an SRTT of `100 + frac` (fractional with `frac` 0.5, as a real
+ * clock's; whole with 0).
+ */
+function rackRound(sb: Scoreboard, rack: RackTlp, seq: number, t0: number, frac: number): void {
+  sb.reset(seq);
+  for (let i = 0; i < 10; i++) {
+    sb.onSend((seq + 1000 * i) >>> 0, (seq + 1000 * i + 1000) >>> 0, t0 + i + frac / 2, 0);
+  }
+  rack.reset();
+  sb.beginAck(t0 + 100 + frac, rack.minRttMs);
+  sb.sack((seq + 5000) >>> 0, (seq + 6000) >>> 0);
+  rack.onAck(sb, false, { sndUna: seq, sndMax: (seq + 10_000) >>> 0 });
+  rack.detectLoss(sb, { eventMs: t0 + 130 + frac, rtt: { srttMs: 100 + frac } }, false, 1000);
+}
+
+/**
+ * Sequence numbers past 2^31 (half of all ISSs, or any connection after 2 GB) at whole times:
+ * the shared ACK record, RACK and the scoreboard keep the maps of ones made first (RACK.end_seq
+ * and the ACK record's copy of it are int32s). Run before any other check makes these classes.
+ */
+function seqPast2p31(): boolean {
+  const early = { ack: new AckResults(), rack: new RackTlp() };
+  const sb = new Scoreboard(new DeliveryRate());
+  const rack = new RackTlp();
+  rackRound(sb, rack, HIGH_ISS, 1000, 0);
+  return haveSameMap(early.ack, sb.ackResults) === true && haveSameMap(early.rack, rack) === true;
+}
+
+/**
+ * A sender's first ACKs and first loss detection on a fractional clock (every real run's):
+ * the shared ACK record, RACK-TLP, the scoreboard (its reordering window at the loss detection)
+ * and the delivery-rate record keep the maps of ones made first.
+ */
+function firstAckTimes(): Record<string, boolean> {
+  const early = {
+    ack: new AckResults(),
+    rack: new RackTlp(),
+    rate: new DeliveryRate(),
+    sb: new Scoreboard(new DeliveryRate()),
+  };
+  const rate = new DeliveryRate();
+  const sb = new Scoreboard(rate);
+  const rack = new RackTlp();
+  rackRound(sb, rack, 1000, 1000, 0.5);
+  rate.endAck(0.0625);
+  return {
+    ackResultsTimes: haveSameMap(early.ack, sb.ackResults) === true,
+    rackTimes: haveSameMap(early.rack, rack) === true,
+    scoreboardReoWnd: haveSameMap(early.sb, sb) === true,
+    deliveryRateTimes: haveSameMap(early.rate, rate) === true,
+  };
+}
+
+// First of all: the records these checks compare are made nowhere else before them.
+const sharedSamples = {
+  // The rate sample and the congestion controls' ACK sample: one record each in the process,
+  // filled with fractional times, rates and totals at a sender's first ACKs.
+  rateSampleTimes: keepsMap(() => new RateSample(), (r) => {
+    r.priorDelivered = 2 ** 31 + 1448;
+    r.priorTimeMs = 1000.25;
+    r.sendElapsedMs = r.ackElapsedMs = r.intervalMs = 0.125;
+    r.sampleDelivered = 2 ** 31;
+    r.rateBytesPerMs = 3.5e6 + 0.5;
+  }),
+  // A connection's pacing rate: fractional from its first ACK on.
+  pacerRate: keepsMap(() => new Pacer(), (p) => {
+    p.rateBytesPerMs = 1250.5;
+  }),
+  ackSampleTimes: keepsMap(() => new AckSample(), (a) => {
+    a.nowMs = 1000.25;
+    a.rttMs = a.minRttMs = a.srttMs = 0.137;
+    a.priorDelivered = 2 ** 31 + 1448;
+    a.deliveryRate = 3.5e6 + 0.5;
+    a.intervalMs = 0.125;
+  }),
+};
+const firstAck = firstAckTimes();
+const seqPast2p31Check = seqPast2p31();
+// Then, before any other sender's loss control has taken fractional times.
 const lossControlTimes = lossControlTimesCheck();
 
 // The survival checks first: each must be the first use of its class in this process (once
@@ -345,6 +428,9 @@ const doubles = {
 };
 // After the checks above: the bulk run takes every per-ACK record's totals past 2^31 too.
 const sender = {
+  seqPast2p31: seqPast2p31Check,
+  ...firstAck,
+  ...sharedSamples,
   senderBytesAcked: senderBytesAcked(),
   lossControlTimes,
   timerRecordsOneMap: timerRecordsOneMap(),

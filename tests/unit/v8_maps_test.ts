@@ -43,6 +43,20 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.roundCounter, true, "RoundCounter nextRoundDelivered");
   assert.equal(r.hystartRound, true, "HyStartPP next round's delivered");
   assert.equal(r.windowSampler, true, "uperf WindowSampler sums");
+  // A sender's first ACKs and first loss detection on a fractional clock, and sequence numbers
+  // past 2^31, change no map (branch deopt11l): the shared ACK record's times are doubles from
+  // the start and its RACK end an int32; RACK's send time a double, its RTT whole µs and its
+  // end an int32; the scoreboard's reordering window whole µs; the delivery-rate record's
+  // times and reported rate doubles; the shared rate sample and congestion sample doubles; a
+  // pacer's rate a double.
+  assert.equal(r.seqPast2p31, true, "AckResults/RackTlp with sequence numbers past 2^31");
+  assert.equal(r.ackResultsTimes, true, "AckResults now/minRtt/ackRtt*/ackRackXmitMs/queueRtt");
+  assert.equal(r.rackTimes, true, "RackTlp xmitMs/rttMs");
+  assert.equal(r.scoreboardReoWnd, true, "Scoreboard reordering window at a loss detection");
+  assert.equal(r.deliveryRateTimes, true, "DeliveryRate firstSentMs/deliveredTimeMs/reported");
+  assert.equal(r.rateSampleTimes, true, "RateSample times and totals");
+  assert.equal(r.ackSampleTimes, true, "AckSample times, RTTs and rate");
+  assert.equal(r.pacerRate, true, "Pacer rateBytesPerMs");
   // The loss control's times are doubles from the first object: a real run's fractional clock
   // gives it no new map that code optimised on it has not seen.
   assert.equal(r.lossControlTimes, true, "LossControl eventMs/RTO deadline/queue RTT");

@@ -26,7 +26,7 @@ const ROW_TIME = new Float64Array(1);
 const ROW_FIRST = new Float64Array(1);
 const ROW_SENT = new Float64Array(1);
 /** The ACK's time and min_RTT as {@link DeliveryRate.onDelivered} and `endAck` pass them. */
-const ROW_ACK: AckTimes = { now: 0, minRtt: 0 };
+const ROW_ACK: AckTimes = { now: DOUBLE_ZERO, minRtt: DOUBLE_ZERO };
 
 /**
  * The times of the ACK being processed, read from a record rather than passed as numbers: a
@@ -55,23 +55,34 @@ export interface AckTimes {
  */
 export class RateSample {
   /** RS.prior_delivered: `delivered` when the sample's newest packet was sent; -1: none. */
-  priorDelivered = -1;
+  priorDelivered = DOUBLE_ZERO;
   /** RS.prior_time: `deliveredTimeMs` then. */
-  priorTimeMs = 0;
+  priorTimeMs = DOUBLE_ZERO;
   /** RS.send_elapsed: time the sample's newest packet took to send since its flight began. */
-  sendElapsedMs = 0;
+  sendElapsedMs = DOUBLE_ZERO;
   /** RS.ack_elapsed: time from `priorTimeMs` to this ACK. */
-  ackElapsedMs = 0;
+  ackElapsedMs = DOUBLE_ZERO;
   /** RS.is_app_limited: the sample's newest packet was sent while application-limited. */
   isAppLimited = false;
   /** RS.delivered: bytes delivered over the sample's interval. */
-  sampleDelivered = 0;
+  sampleDelivered = DOUBLE_ZERO;
   /** RS.interval: the sample's interval in ms (the longer of send and ACK elapsed). */
-  intervalMs = 0;
+  intervalMs = DOUBLE_ZERO;
   /** RS.delivery_rate in bytes per ms; -1 when this ACK gives no valid sample. */
-  rateBytesPerMs = -1;
+  rateBytesPerMs = DOUBLE_ZERO;
   /** Send time of the sample's newest packet (which of two equal snapshots is newer). */
   newestSentMs = -Infinity;
+
+  /**
+   * Every number starts as a double (DOUBLE_ZERO) and is set here: the one record of the
+   * process took its first fractional times and a total from a double column in a sender's
+   * first ACKs, a new map for the code that had read it (bench/README.md, `deopt11l`).
+   */
+  constructor() {
+    this.priorDelivered = this.rateBytesPerMs = -1;
+    this.priorTimeMs = this.sendElapsedMs = this.ackElapsedMs = 0;
+    this.sampleDelivered = this.intervalMs = 0;
+  }
 }
 
 /** The sample of the ACK being processed, shared by every connection (one thread). */
@@ -99,10 +110,15 @@ export class DeliveryRate {
    * the per-ACK code that reads it ("wrong map": bench/README.md, "tx13i").
    */
   delivered: number = DOUBLE_ZERO;
-  /** C.delivered_time: when `delivered` last grew (ms). */
-  deliveredTimeMs = 0;
+  /**
+   * C.delivered_time: when `delivered` last grew (ms). The two times and the reported rate are
+   * doubles from the first object too: they took their first fractional values at a sender's
+   * first send and ACKs, a new map for code optimised on another connection's record
+   * (`onDeliveredAt`'s "wrong map", bench/README.md, `deopt11l`).
+   */
+  deliveredTimeMs: number = DOUBLE_ZERO;
   /** C.first_sent_time: send time of the first packet of the current sampling interval. */
-  firstSentMs = 0;
+  firstSentMs: number = DOUBLE_ZERO;
   /** C.app_limited: 0, or the `delivered` mark until which samples are application-limited. */
   appLimitedUntil: number = DOUBLE_ZERO;
   /** Bytes marked lost over the connection's life (C.lost, for BBR's loss accounting). */
@@ -116,6 +132,7 @@ export class DeliveryRate {
   constructor() {
     this.delivered = 0;
     this.appLimitedUntil = 0;
+    this.deliveredTimeMs = this.firstSentMs = this.reportedBytesPerMs = 0;
   }
 
   /**
@@ -125,7 +142,7 @@ export class DeliveryRate {
    * shorter than the minimum RTT, nothing newly delivered): {@link DeliveryRate.rateBytesPerMs}
    * is -1 after them, which a reader sampling between ACKs would take for "no delivery".
    */
-  reportedBytesPerMs = 0;
+  reportedBytesPerMs: number = DOUBLE_ZERO;
   /** {@link DeliveryRate.reportedBytesPerMs} came from an application-limited sample. */
   reportedAppLimited = false;
   /**

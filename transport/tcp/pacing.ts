@@ -29,6 +29,8 @@
  * @module
  */
 
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
+
 /** The pacing horizon of one TSO burst in ms (Linux: rate >> sk_pacing_shift, 2^-10 s). */
 export const PACING_BURST_MS = 1;
 /**
@@ -54,8 +56,13 @@ const MIN_BURST_SEGMENTS = 2;
  * ```
  */
 export class Pacer {
-  /** Pacing rate in bytes per ms; 0: not paced. */
-  rateBytesPerMs = 0;
+  /**
+   * Pacing rate in bytes per ms; 0: not paced. A double from the first object (DOUBLE_ZERO,
+   * then +0 in the constructor): every connection's first rate is fractional, so an idle one
+   * held its heap number already, and one made first no longer has a map of its own that the
+   * send path's code met mid-run (bench/README.md, `deopt11l`).
+   */
+  rateBytesPerMs: number = DOUBLE_ZERO;
   /** Earliest time the next transmission may leave (ms). */
   releaseMs = 0;
   /**
@@ -63,6 +70,11 @@ export class Pacer {
    * let go: until the next pass, lateness is credited up to {@link PACING_HELD_CREDIT_MS}.
    */
   held = false;
+
+  /** The rate starts as a double holding -0 and is set to +0 here (mutable from the first). */
+  constructor() {
+    this.rateBytesPerMs = 0;
+  }
 
   /** True when a transmission may leave at `nowMs`. */
   ready(nowMs: number): boolean {

@@ -82,6 +82,22 @@ class RackSeqMarks {
 /** The marks of a connection that has sent no probe and had no D-SACK: read, never written. */
 const NO_SEQ_MARKS = new RackSeqMarks();
 
+// RackTlp's `#bits`: six booleans, RACK.reo_wnd_persist (0…16) and RACK.reo_wnd_mult
+// (1…2^16) in one small integer — 56 bytes less per connection than eight fields, which pays
+// for `xmitMs`'s heap number (bench/README.md, `deopt11l`).
+const B_XMIT_RETRANS = 1;
+const B_HAS_DELIVERY = 2;
+const B_REORDERING_SEEN = 4;
+const B_DSACK_ROUND_ACTIVE = 8;
+const B_TLP_ACTIVE = 16;
+const B_TLP_IS_RETRANS = 32;
+const PERSIST_SHIFT = 6;
+const PERSIST_MASK = 31;
+const MULT_SHIFT = 11; // 11 + 17 bits: below 2^30
+
+/** {@link RackTlp.newlyLostBytes}: one count for the process (one thread, read after the call). */
+const NEWLY_LOST = new Int32Array(1);
+
 /** TLP episode outcome of an ACK ({@link RackTlp.tlpAck}). */
 export const TLP_NONE = 0;
 /** The probe repaired a loss: reduce the window once (§7.4.2). */
@@ -119,24 +135,72 @@ export interface RackTimes {
  * ```
  */
 export class RackTlp {
-  /** RACK.xmit_ts: send time of the most recently sent delivered segment. */
-  xmitMs = 0;
-  /** RACK.end_seq: its end. */
+  /**
+   * RACK.xmit_ts: send time of the most recently sent delivered segment. A double from the
+   * first object (DOUBLE_ZERO, then +0 in the constructor): in ms it took its first fractional
+   * value at a sender's first ACK, a new map for code optimised on another connection's.
+   */
+  xmitMs: number = DOUBLE_ZERO;
+  /**
+   * RACK.end_seq: its end, an int32 (the scoreboard's `ackRackEndSeq`; compare it with
+   * `seq.ts`, which gives the same for a uint32 and its int32): never a double past 2^31.
+   */
   endSeq = 0;
+  /** RACK.rtt in whole µs, an int32 (≤ ~35 min): never a new map, never a box. */
+  #rttUs = 0;
+  /** The booleans, RACK.reo_wnd_persist and RACK.reo_wnd_mult in one small integer (`B_*`). */
+  #bits = 1 << MULT_SHIFT;
+  /** The send time starts as a double holding -0 and is set to +0 here (mutable from the first). */
+  constructor() {
+    this.xmitMs = 0;
+  }
+
   /** RACK.rtt: its RTT (ms). */
-  rttMs = 0;
+  get rttMs(): number {
+    return this.#rttUs / 1000;
+  }
   /** That segment had been retransmitted (its delivery may have been the original's). */
-  xmitRetrans = false;
+  get xmitRetrans(): boolean {
+    return (this.#bits & B_XMIT_RETRANS) !== 0;
+  }
+  set xmitRetrans(v: boolean) {
+    this.#bits = v ? this.#bits | B_XMIT_RETRANS : this.#bits & ~B_XMIT_RETRANS;
+  }
   /** A segment was delivered since the start (RACK.xmit_ts is meaningful). */
-  hasDelivery = false;
+  get hasDelivery(): boolean {
+    return (this.#bits & B_HAS_DELIVERY) !== 0;
+  }
+  set hasDelivery(v: boolean) {
+    this.#bits = v ? this.#bits | B_HAS_DELIVERY : this.#bits & ~B_HAS_DELIVERY;
+  }
   /** RACK.reordering_seen. */
-  reorderingSeen = false;
-  /** RACK.reo_wnd_mult. */
-  reoWndMult = 1;
-  /** RACK.reo_wnd_persist. */
-  reoWndPersist = 0;
+  get reorderingSeen(): boolean {
+    return (this.#bits & B_REORDERING_SEEN) !== 0;
+  }
+  set reorderingSeen(v: boolean) {
+    this.#bits = v ? this.#bits | B_REORDERING_SEEN : this.#bits & ~B_REORDERING_SEEN;
+  }
+  /** RACK.reo_wnd_mult (1 … {@link MAX_REO_WND_MULT}). */
+  get reoWndMult(): number {
+    return this.#bits >>> MULT_SHIFT;
+  }
+  set reoWndMult(v: number) {
+    this.#bits = (this.#bits & ((1 << MULT_SHIFT) - 1)) | (v << MULT_SHIFT);
+  }
+  /** RACK.reo_wnd_persist (0 … 16). */
+  get reoWndPersist(): number {
+    return (this.#bits >>> PERSIST_SHIFT) & PERSIST_MASK;
+  }
+  set reoWndPersist(v: number) {
+    this.#bits = (this.#bits & ~(PERSIST_MASK << PERSIST_SHIFT)) | (v << PERSIST_SHIFT);
+  }
   /** RACK.dsack_round is set (`dsackRound` valid). */
-  dsackRoundActive = false;
+  get dsackRoundActive(): boolean {
+    return (this.#bits & B_DSACK_ROUND_ACTIVE) !== 0;
+  }
+  set dsackRoundActive(v: boolean) {
+    this.#bits = v ? this.#bits | B_DSACK_ROUND_ACTIVE : this.#bits & ~B_DSACK_ROUND_ACTIVE;
+  }
   /** RACK.dsack_round: SND.NXT when the last widening D-SACK came (valid with `dsackRoundActive`). */
   get dsackRound(): number {
     return this.#marks.dsackRound;
@@ -144,8 +208,13 @@ export class RackTlp {
   #marks: RackSeqMarks = NO_SEQ_MARKS;
   /** ACKs that showed reordering (Linux tcpi_reord_seen). */
   reorderEvents = 0;
-  /** Bytes the last {@link RackTlp.detectLoss} marked lost. */
-  newlyLostBytes = 0;
+  /**
+   * Bytes the last {@link RackTlp.detectLoss} marked lost (of any connection: one record for
+   * the process, read after the call, as the ACK's own records are).
+   */
+  get newlyLostBytes(): number {
+    return NEWLY_LOST[0];
+  }
   /** RACK.min_RTT (ms), windowed (a shared empty filter until the first sample: read only). */
   get minRtt(): WindowedFilter {
     return this.#minRtt;
@@ -153,24 +222,28 @@ export class RackTlp {
   #minRtt: WindowedFilter = NO_MIN_RTT;
 
   /** A TLP probe is outstanding (TLP.end_seq is set). */
-  tlpActive = false;
+  get tlpActive(): boolean {
+    return (this.#bits & B_TLP_ACTIVE) !== 0;
+  }
+  set tlpActive(v: boolean) {
+    this.#bits = v ? this.#bits | B_TLP_ACTIVE : this.#bits & ~B_TLP_ACTIVE;
+  }
   /** TLP.end_seq: SND.NXT when the probe was sent (valid with `tlpActive`). */
   get tlpEndSeq(): number {
     return this.#marks.tlpEndSeq;
   }
   /** TLP.is_retrans: the probe was a retransmission. */
-  tlpIsRetrans = false;
+  get tlpIsRetrans(): boolean {
+    return (this.#bits & B_TLP_IS_RETRANS) !== 0;
+  }
+  set tlpIsRetrans(v: boolean) {
+    this.#bits = v ? this.#bits | B_TLP_IS_RETRANS : this.#bits & ~B_TLP_IS_RETRANS;
+  }
 
   /** Start over (a new connection). */
   reset(): void {
-    this.hasDelivery = false;
-    this.xmitRetrans = false;
-    this.reorderingSeen = false;
-    this.reoWndMult = 1;
-    this.reoWndPersist = 0;
-    this.dsackRoundActive = false;
+    this.#bits = 1 << MULT_SHIFT; // no delivery, no reordering, mult 1, no probe
     if (this.#minRtt !== NO_MIN_RTT) this.#minRtt.clear();
-    this.tlpActive = false;
   }
 
   /** RACK.min_RTT in ms (0 before any sample). */
@@ -209,7 +282,7 @@ export class RackTlp {
       }
       // RACK.rtt follows the most recent delivery (also one with the same send time).
       const rtt = nowMs - x;
-      if (x >= this.xmitMs) this.rttMs = rtt > 0 ? rtt : 0;
+      if (x >= this.xmitMs) this.#rttUs = rtt > 0 ? (rtt * 1000 + 0.5) | 0 : 0;
     }
     if (a.ackReordered) {
       this.reorderingSeen = true;
@@ -286,14 +359,14 @@ export class RackTlp {
     mss: number,
     reason: number = RX_NONE,
   ): number {
-    this.newlyLostBytes = 0;
+    NEWLY_LOST[0] = 0;
     if (!this.hasDelivery) return 0;
     const nowMs = t.eventMs;
     const reo = this.reoWndMs(t.rtt.srttMs, inRecovery, sb.sackedBytes, mss);
-    sb.reoWndMs = reo;
+    sb.reoWndUs = (reo * 1000 + 0.5) | 0; // ≤ SRTT: an int32
     const rackX = this.xmitMs;
     const rackEnd = this.endSeq;
-    const wait = this.rttMs + reo;
+    const wait = this.#rttUs / 1000 + reo;
     const why = this.xmitRetrans ? RX_RACK_AFTER_RETRANS : reason;
     let timeout = 0;
     const n = sb.count;
@@ -310,7 +383,7 @@ export class RackTlp {
       }
       const remaining = x + wait - nowMs;
       if (remaining <= 0) {
-        this.newlyLostBytes += sb.length(i);
+        NEWLY_LOST[0] += sb.length(i);
         sb.markLost(i, why);
       } else if (remaining > timeout) {
         timeout = remaining;

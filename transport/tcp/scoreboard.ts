@@ -30,6 +30,7 @@
  */
 
 import type { DeliveryRate } from "./delivery_rate.ts";
+import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { RetransLog, RX_NONE, RX_RACK, RX_RACK_AFTER_RETRANS, RX_RTO } from "./retrans_log.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 
@@ -74,14 +75,17 @@ export class AckResults {
   /** See {@link Scoreboard.ackSacked}. */
   ackSacked = 0;
   /** See {@link Scoreboard.ackRttOldestMs}. */
-  ackRttOldestMs = -1;
+  ackRttOldestMs = DOUBLE_ZERO;
   /** See {@link Scoreboard.ackRttNewestMs}. */
-  ackRttNewestMs = -1;
+  ackRttNewestMs = DOUBLE_ZERO;
   /** See {@link Scoreboard.ackRackValid}. */
   ackRackValid = false;
   /** See {@link Scoreboard.ackRackXmitMs}. */
-  ackRackXmitMs = 0;
-  /** See {@link Scoreboard.ackRackEndSeq}. */
+  ackRackXmitMs = DOUBLE_ZERO;
+  /**
+   * See {@link Scoreboard.ackRackEndSeq}; kept as an int32 (`| 0`, as `fack`): a uint32 end
+   * at or above 2^31 turned this field, and RACK's copy of it, into doubles mid-run.
+   */
   ackRackEndSeq = 0;
   /** That record had been retransmitted (its delivery may be the original's). */
   ackRackRetrans = false;
@@ -90,9 +94,9 @@ export class AckResults {
   /** See {@link Scoreboard.ackRetransDelivered}. */
   ackRetransDelivered = 0;
   /** When the ACK arrived. */
-  now = 0;
+  now = DOUBLE_ZERO;
   /** The connection's min RTT then. */
-  minRtt = 0;
+  minRtt = DOUBLE_ZERO;
   /**
    * TSval now less the ACK's TSecr (ms ticks), -1 without one: the age of the transmission
    * the ACK echoes (RFC 7323 §4.3).
@@ -104,7 +108,22 @@ export class AckResults {
    * The newest RTT sample of never-retransmitted data before this ACK (ms; 0: none): the
    * queue a retransmission sent lately joined. Set by the loss control after `beginAck`.
    */
-  queueRttMs = 0;
+  queueRttMs = DOUBLE_ZERO;
+
+  /**
+   * The times start as doubles (DOUBLE_ZERO) and are set here: one record for the process,
+   * whose fields took their first fractional values in a sender's first ACKs — a new map
+   * for the code that had read it (bench/README.md, `deopt11l`). The RTTs are -1 (none) as
+   * doubles.
+   */
+  constructor() {
+    this.ackRttOldestMs = this.ackRttNewestMs = -1;
+    this.ackRackXmitMs =
+      this.now =
+      this.minRtt =
+      this.queueRttMs =
+        0;
+  }
 }
 
 /** The edges {@link Scoreboard.sack} hands to {@link Scoreboard.sackBlock} (one thread). */
@@ -197,10 +216,19 @@ export class Scoreboard {
    */
   retransLog: RetransLog | null = null;
   /**
-   * RACK's reordering window (ms) at its last loss detection (set by `rack.ts`), logged with
-   * each retransmission.
+   * RACK's reordering window at its last loss detection (set by `rack.ts`), logged with each
+   * retransmission: whole µs, an int32 always (at most SRTT). In ms it turned into a double at
+   * the first loss detection of a run — a new map for every scoreboard, mid-run, and the
+   * per-ACK code that had read one lost its code (bench/README.md, `deopt11l`).
    */
-  reoWndMs = 0;
+  reoWndUs = 0;
+  /** {@link Scoreboard.reoWndUs} in ms. */
+  get reoWndMs(): number {
+    return this.reoWndUs / 1000;
+  }
+  set reoWndMs(ms: number) {
+    this.reoWndUs = (ms * 1000 + 0.5) | 0; // ≤ SRTT: an int32
+  }
 
   // ---- what the current ACK delivered (reset by beginAck) ------------------------------
   // Kept in one record shared by every scoreboard (an ACK is processed whole before the
@@ -235,7 +263,7 @@ export class Scoreboard {
   }
   /** Its end sequence number. */
   get ackRackEndSeq(): number {
-    return ACK.ackRackEndSeq;
+    return ACK.ackRackEndSeq >>> 0;
   }
   /** A never-retransmitted record was delivered below `fack`: reordering (RFC 8985 §6.2). */
   get ackReordered(): boolean {
@@ -402,7 +430,7 @@ export class Scoreboard {
     if (reason >= 0) this.#c.why[p] = reason;
     this.#snap(p);
     if (this.retransLog === null) this.retransLog = new RetransLog();
-    this.retransLog.windowMs = this.reoWndMs;
+    this.retransLog.windowMs = this.reoWndUs / 1000;
     this.#c.logSerial[p] = this.retransLog.add(
       this.#c.start,
       this.#c.end,
@@ -719,7 +747,7 @@ export class Scoreboard {
       ) {
         ACK.ackRackValid = true;
         ACK.ackRackXmitMs = x;
-        ACK.ackRackEndSeq = end;
+        ACK.ackRackEndSeq = end | 0; // int32: the field stays a small integer past 2^31
         ACK.ackRackRetrans = retrans;
       }
     }

@@ -61,7 +61,7 @@ export const DEFAULT_SEND_MSS = 536;
  */
 export class AckSample {
   /** When the ACK arrived (ms). */
-  nowMs = 0;
+  nowMs = DOUBLE_ZERO;
   /** Bytes SND.UNA advanced. */
   ackedBytes = 0;
   /** Bytes newly delivered: cumulatively ACKed (not SACKed before) plus newly SACKed. */
@@ -71,11 +71,11 @@ export class AckSample {
   /** RFC 6675 pipe after the ACK (losses it revealed removed). */
   inflight = 0;
   /** RTT measured by this ACK (ms, the most recently sent delivered segment); -1: none. */
-  rttMs = -1;
+  rttMs = DOUBLE_ZERO;
   /** The connection's minimum RTT (ms); 0 before the first sample. */
-  minRttMs = 0;
+  minRttMs = DOUBLE_ZERO;
   /** Smoothed RTT (ms); 0 before the first sample. */
-  srttMs = 0;
+  srttMs = DOUBLE_ZERO;
   /** Bytes newly deemed lost while processing the ACK. */
   lostBytes = 0;
   /**
@@ -84,17 +84,31 @@ export class AckSample {
    */
   delivered: number = DOUBLE_ZERO;
   /** `delivered` when the newest segment this ACK delivered was sent; -1: no sample. */
-  priorDelivered = -1;
+  priorDelivered = DOUBLE_ZERO;
   /** Delivery rate of the sample (bytes/ms); -1 when the ACK gave no valid sample. */
-  deliveryRate = -1;
+  deliveryRate = DOUBLE_ZERO;
   /** The sample's interval (ms). */
-  intervalMs = 0;
+  intervalMs = DOUBLE_ZERO;
   /** The sample was taken while the application limited the sender. */
   isAppLimited = false;
   /** cwnd limited the sender in the window this ACK covers (RFC 7661; Linux is_cwnd_limited). */
   cwndLimited = false;
   /** The sender is in a window reduction (recovery, ECN/TLP response, after an RTO). */
   inRecovery = false;
+
+  /**
+   * The times, RTTs and rate start as doubles (DOUBLE_ZERO) and are set here: the loss
+   * control's one sample took its first fractional values in a sender's first ACKs, a new map
+   * for the congestion controls' code that had read it (bench/README.md, `deopt11l`).
+   */
+  constructor() {
+    this.rttMs = this.priorDelivered = this.deliveryRate = -1;
+    this.nowMs =
+      this.minRttMs =
+      this.srttMs =
+      this.intervalMs =
+        0;
+  }
 }
 
 /**
