@@ -56,6 +56,24 @@ import { FLOW_CONNECTION, type TcpFlow, type TimeWaitTable } from "./time_wait.t
 /** The cell this module's per-segment clock reads go through ({@link readClockMs}). */
 const NOW = new Float64Array(1);
 
+/**
+ * The last connection of the process that reached CLOSED, kept alive for its objects' maps.
+ * V8's optimised code holds the maps it checks weakly: when no object of a class's final map is
+ * left — every connection closed, the warm-up's stacks gone — the next full GC frees those maps
+ * and throws away every function compiled against them ("embedded weak objects cleared": ~170
+ * functions of the connection path at once), and the next connection runs and recompiles cold
+ * code (bench/README.md, "End of the thirtieth session"). One closed endpoint (its sender,
+ * receiver, scoreboard, RACK, pacer, congestion control, buffers' holders) keeps the maps; it is
+ * replaced at every close, so at most one is held — with its stack, until a connection of
+ * another stack closes.
+ */
+let lastClosed: object | null = null;
+
+/** @internal The connection {@link lastClosed} holds (for tests). */
+export function connectionHeldForMaps(): object | null {
+  return lastClosed;
+}
+
 // Bits of TcpEndpoint's facts.
 const B_ACTIVE_OPEN = 1;
 const B_WS = 2;
@@ -756,6 +774,7 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     this.snd.sndBuf.clear();
     if (this.appClosed) this.rcv.rcvBuf.clear();
     this.layer.unregister(this);
+    lastClosed = this;
     if (this.listener !== null) {
       this.listener.forget(this);
       this.listener = null;
