@@ -293,15 +293,9 @@ export async function runPingpongWarmUp(
   // driver would be new to its per-frame code), nor the server (its ready line came 80–290 ms
   // later with it).
   const pacedHere = paced && warmUpLink(config).wire === "sim";
-  const pacedPart = !pacedHere ? NO_WARM_UP : await warmUpConnections({
-    connections: PINGPONG_WARM_UP_PACED,
-    concurrency: 1,
-    timeLimitMs: PINGPONG_WARM_UP_PACED_MS,
-    graceMs: IDLE_WARM_UP_GRACE_MS,
-    ...warmUpRun(config, serve, client),
-    wireDelayUs: PINGPONG_WARM_UP_PACED_DELAY_US,
-    loop: PINGPONG_WARM_UP_PACED_LOOP,
-  });
+  const pacedPart = !pacedHere
+    ? NO_WARM_UP
+    : await runPacedPart(config, serve, client, PINGPONG_WARM_UP_PACED, PINGPONG_WARM_UP_PACED_MS);
   // The real stack's loop, idle since the warm-up began, is parked: an application's call
   // wakes it now, as the first real connection will. The warm-up's loops busy-poll and are
   // never woken from a park, so V8 compiled the loop's wake-up without that path and threw the
@@ -329,6 +323,33 @@ export async function runPingpongWarmUp(
 
 /** A warm-up part not run. */
 const NO_WARM_UP: ConnectionWarmUpReport = { connections: 0, failed: 0, ms: 0 };
+
+/**
+ * A paced warm-up part (`pingpong --connect`'s and `serve --discard`'s): up to `connections`
+ * one at a time for at most `timeLimitMs`, on the simulated wire with
+ * {@link PINGPONG_WARM_UP_PACED_DELAY_US} of delay, the loops run as
+ * {@link PINGPONG_WARM_UP_PACED_LOOP} — so that they wait for each frame, busy-poll after every
+ * kick and are driven without their async function, which no other part makes them do.
+ */
+async function runPacedPart(
+  config: WarmUpConfig,
+  serve: ConnectionWarmUpOptions["serve"],
+  client: ConnectionWarmUpOptions["client"],
+  connections: number,
+  timeLimitMs: number,
+  signal?: AbortSignal,
+): Promise<ConnectionWarmUpReport> {
+  return await warmUpConnections({
+    connections,
+    concurrency: 1,
+    timeLimitMs,
+    graceMs: IDLE_WARM_UP_GRACE_MS,
+    signal,
+    ...warmUpRun({ ...config, warmUpWire: "sim" }, serve, client),
+    wireDelayUs: PINGPONG_WARM_UP_PACED_DELAY_US,
+    loop: PINGPONG_WARM_UP_PACED_LOOP,
+  });
+}
 
 /** Longest {@link wakeParked} waits for the loop to park (ms). */
 const WAKE_PARKED_WAIT_MS = 20;
@@ -528,16 +549,14 @@ export async function runIdleWarmUp(
   // A wait that fails ends the warm-up too (the caller sees the failure on its own await).
   idle.then(onIdle, onIdle);
   try {
-    const paced = opts.paced !== true ? NO_WARM_UP : await warmUpConnections({
-      connections: IDLE_WARM_UP_CONNECTIONS,
-      concurrency: 1,
-      timeLimitMs: IDLE_WARM_UP_PACED_MS,
-      graceMs: IDLE_WARM_UP_GRACE_MS,
-      signal: stop.signal,
-      ...warmUpRun({ ...config, warmUpWire: "sim" }, serve, client),
-      wireDelayUs: PINGPONG_WARM_UP_PACED_DELAY_US,
-      loop: PINGPONG_WARM_UP_PACED_LOOP,
-    });
+    const paced = opts.paced !== true ? NO_WARM_UP : await runPacedPart(
+      config,
+      serve,
+      client,
+      IDLE_WARM_UP_CONNECTIONS,
+      IDLE_WARM_UP_PACED_MS,
+      stop.signal,
+    );
     const main = await ringThenSim(config, opts.ringPart === true, serve, client, {
       connections: IDLE_WARM_UP_CONNECTIONS,
       concurrency,

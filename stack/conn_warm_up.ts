@@ -151,6 +151,8 @@ export interface ConnectionWarmUpOptions {
    * SYN-ACK moves that entry to DELAY, past the neighbour it sent to last. A warm-up whose
    * stacks keep their one neighbour runs that path once per pair of stacks, before V8 keeps type
    * feedback, and the real stack took it first after its ready line (bench/README.md, "jit13l").
+   * For a `client` that starts connections one by one (a function); a crowd client's share
+   * their neighbours.
    */
   freshNeighbours?: boolean;
   /**
