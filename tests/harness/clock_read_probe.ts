@@ -10,16 +10,11 @@
 
 import { MonotonicClock } from "../../core/clock.ts";
 import { Stack } from "../../stack/stack.ts";
+import { neverOptimize, optimizeNext, prepare } from "./v8_natives.ts";
 
 const stack = new Stack();
 const clocks = { stackDefault: stack.clock, performanceNow: new MonotonicClock() };
 stack.close();
-
-/** A V8 native call, through `new Function` (the TypeScript parser does not take `%`). */
-const natives = (body: string) => new Function("f", body) as (f: unknown) => void;
-const neverOptimize = natives("%NeverOptimizeFunction(f)");
-const prepare = natives("%PrepareFunctionForOptimization(f)");
-const optimizeNext = natives("%OptimizeFunctionOnNextCall(f)");
 
 /** Where the reads go: a double field, stored in place as the event loop's `#nowMs` is. */
 class Reader {

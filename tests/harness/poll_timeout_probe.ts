@@ -18,12 +18,7 @@ import {
 } from "../../ffi/syscalls.ts";
 import { POLLIN } from "../../ffi/constants.ts";
 import { pollfds, setPollfd } from "../../ffi/structs.ts";
-
-/** A V8 native call, through `new Function` (the TypeScript parser does not take `%`). */
-const natives = (body: string) => new Function("f", body) as (f: unknown) => void;
-const neverOptimize = natives("%NeverOptimizeFunction(f)");
-const prepare = natives("%PrepareFunctionForOptimization(f)");
-const optimizeNext = natives("%OptimizeFunctionOnNextCall(f)");
+import { neverOptimize, optimizeNext, prepare } from "./v8_natives.ts";
 
 /** The loop's shape: times in double fields, the timeout computed per slice. */
 class Slicer {

@@ -43,18 +43,10 @@ import { StackStats } from "../../stack/stats.ts";
 import { WindowSampler } from "../../cli/uperf_window.ts";
 import type { TcpConn } from "../../mod.ts";
 import { SenderStub } from "./sender_stub.ts";
+import { type Fn, isOptimized, natives, optimizeNext, prepare } from "./v8_natives.ts";
 
-type Fn = (...args: never[]) => unknown;
-const natives = (body: string, ...params: string[]) =>
-  new Function(...params, body) as (...a: unknown[]) => unknown;
-const prepare = natives("%PrepareFunctionForOptimization(f)", "f");
-const optimizeNext = natives("%OptimizeFunctionOnNextCall(f)", "f");
-const status = natives("return %GetOptimizationStatus(f)", "f");
 const hasObjectElements = natives("return %HasObjectElements(a)", "a");
 const haveSameMap = natives("return %HaveSameMap(a, b)", "a", "b");
-
-/** V8's (12.x–14.x) OptimizationStatus bits for optimised code: Maglev (16), TurboFan (32). */
-const OPTIMIZED_BITS = 16 | 32;
 
 /**
  * Optimise `call` on `used` (after 50 calls), then call it once on `fresh`: true when the
@@ -66,9 +58,9 @@ function survives<T>(call: (o: T) => void, used: T, fresh: T): boolean {
   optimizeNext(call as Fn);
   call(used);
   // Not optimised at all: report failure rather than pass without testing anything.
-  if (((status(call as Fn) as number) & OPTIMIZED_BITS) === 0) return false;
+  if (!isOptimized(call as Fn)) return false;
   call(fresh);
-  return ((status(call as Fn) as number) & OPTIMIZED_BITS) !== 0;
+  return isOptimized(call as Fn);
 }
 
 function denseSet(): boolean {

@@ -15,18 +15,12 @@
 import { Runtime } from "../../stack/runtime.ts";
 import { primeNodeWorkerStart } from "../../drivers/node_worker_prime.ts";
 import { TxKicker } from "../../drivers/tx_kicker.ts";
-
-type Fn = (...args: never[]) => unknown;
-const natives = (body: string, ...params: string[]) =>
-  new Function(...params, body) as (...a: unknown[]) => unknown;
-const prepare = natives("%PrepareFunctionForOptimization(f)", "f");
-const optimizeNext = natives("%OptimizeMaglevOnNextCall(f)", "f");
-const status = natives("return %GetOptimizationStatus(f)", "f");
-
-/** V8's (12.x–14.x) OptimizationStatus bits for optimised code: Maglev (16), TurboFan (32). */
-const OPTIMIZED_BITS = 16 | 32;
-
-const optimized = (f: Fn) => ((status(f) as number) & OPTIMIZED_BITS) !== 0;
+import {
+  type Fn,
+  isOptimized as optimized,
+  optimizeMaglevNext as optimizeNext,
+  prepare,
+} from "./v8_natives.ts";
 
 /** Optimise `f` on `arg` (50 calls, then an optimised one); true when it is optimised. */
 function optimize<T>(f: (a: T) => unknown, arg: T): boolean {

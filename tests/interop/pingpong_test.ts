@@ -243,11 +243,11 @@ interopTest(
       // trip, counted apart. Nothing else goes unsplit. (With the two processes' clocks placed
       // µs apart, a run of ~100-µs round trips lost 1 % of them: bench/README.md, flake13l.)
       assert.equal(unplaced.unexplained, 0, JSON.stringify(unplaced));
-      assert.equal(
-        splits.length + unplaced.requestBehindEarlierFrame + unplaced.answerBehindEarlierFrame,
-        client.transactions,
-        JSON.stringify(unplaced),
-      );
+      const excused = unplaced.requestBehindEarlierFrame + unplaced.answerBehindEarlierFrame;
+      assert.equal(splits.length + excused, client.transactions, JSON.stringify(unplaced));
+      // And few (one in ~70 traces had any; a loaded machine batches more, so the bound is
+      // loose): a splitter that excused every round trip would not pass.
+      assert.ok(excused <= client.transactions * 0.1, JSON.stringify(unplaced));
       for (const x of splits) {
         // The five parts add up to the round trip (each rounded to 0.1 µs).
         const sum = x.aUs + x.bUs + x.cUs + x.dUs + x.eUs;
