@@ -1,15 +1,16 @@
 // bench/lossy_tick.ts: the lossy CUBIC sender's tick in isolation on the af_packet rings in
 // memory, against the bench's own lossy peer. The figures it reports are only worth reading
 // when the run is the pattern it claims: a sender in congestion avoidance under ~1 % loss whose
-// every loss is repaired through SACK, and whose every ACK the peer wrote arrived. No times here; no pacing (its release times are
-// real time's, so how much a tick may send would depend on the machine).
+// every loss is repaired through SACK, and whose every ACK the peer wrote arrived. No times
+// here; no pacing (its release times are real time's: what a tick may send would depend on the
+// machine).
 
 import assert from "node:assert/strict";
 import { lossyTick } from "../../bench/lossy_tick.ts";
 
 const MSS = 1448;
 
-Deno.test("lossy_tick: a CUBIC sender under 1 % loss, every loss repaired, every ACK in", async () => {
+Deno.test("lossy_tick: CUBIC under 1 % loss, every loss repaired, every ACK in", async () => {
   const { report: r } = await lossyTick({
     ticks: 6000,
     warm: 3000,
