@@ -528,6 +528,10 @@ export async function lossyTick(opts: LossyTickOptions): Promise<LossyTickResult
     sackAcks: peer.sackAcks - sack0,
     srttUs: Math.round(info1.srttMs * 1000),
     sendLimit: info1.sendLimit,
+    // A run that sent nothing measured a stall (an RTO of ≥ 200 ms is longer than most runs).
+    caState: info1.caState,
+    rtoMs: info1.rtoMs,
+    backoff: info1.backoff,
     pacingRateGbps: Math.round(info1.pacingRate * 8 / 1e9 * 100) / 100,
     meanCwnd: Math.round(cwndSum / Math.max(1, cwndN) * 10) / 10,
     segmentsPerTick: Math.round(segs / ticks * 100) / 100,
