@@ -455,6 +455,9 @@ export async function lossyTick(opts: LossyTickOptions): Promise<LossyTickResult
   let acksIn = 0;
   let cwndSum = 0;
   let cwndN = 0;
+  // Ticks (with the peer's pass) over 1 ms: the process held up (a preemption, a GC).
+  let slowTicks = 0;
+  let maxTickMs = 0;
   const run = (n: number, timed: boolean): void => {
     for (let i = 0; i < n; i++) {
       const t0 = now();
@@ -475,6 +478,8 @@ export async function lossyTick(opts: LossyTickOptions): Promise<LossyTickResult
         ph.output += t3 - t2;
         ph.flush += t4 - t3;
         ph.peer += t5 - t4;
+        if (t5 - t0 > 1) slowTicks++;
+        if (t5 - t0 > maxTickMs) maxTickMs = t5 - t0;
         if ((i & 1023) === 0) {
           cwndSum += c.info().cwnd / 1448;
           cwndN++;
@@ -484,6 +489,7 @@ export async function lossyTick(opts: LossyTickOptions): Promise<LossyTickResult
   };
   run(warm, false);
   const info0 = c.info();
+  s.tcp.rttNs.reset();
   const seg0 = peer.segments;
   const drop0 = peer.dropped;
   const acks0 = peer.acks;
@@ -527,6 +533,15 @@ export async function lossyTick(opts: LossyTickOptions): Promise<LossyTickResult
     acksSent: acks,
     sackAcks: peer.sackAcks - sack0,
     srttUs: Math.round(info1.srttMs * 1000),
+    ticksOver1ms: slowTicks,
+    maxTickUs: Math.round(maxTickMs * 1000),
+    // The RTT samples the estimator took in the measured ticks (µs).
+    rttSampleUs: {
+      p10: Math.round(s.tcp.rttNs.valueAtPercentile(10) / 1000),
+      p50: Math.round(s.tcp.rttNs.valueAtPercentile(50) / 1000),
+      p90: Math.round(s.tcp.rttNs.valueAtPercentile(90) / 1000),
+      p99: Math.round(s.tcp.rttNs.valueAtPercentile(99) / 1000),
+    },
     sendLimit: info1.sendLimit,
     // A run that sent nothing measured a stall (an RTO of ≥ 200 ms is longer than most runs).
     caState: info1.caState,
