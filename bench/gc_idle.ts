@@ -140,19 +140,21 @@ async function runOne(
     bounds.push(performance.now() - t0);
     await sleep(idleS * 1000);
     await burst();
-  } finally {
-    const f = await srv.stop(10_000);
-    const r = gcAfterReady(f.stdout);
-    return {
-      what,
-      cli,
-      figures,
-      boundsMs: bounds.map(Math.round),
-      parts: splitGcs(f.stdout, bounds),
-      weakCleared: r.weakCleared,
-      fullGcs: r.fullGcs,
-    };
+  } catch (e) {
+    await srv.stop(10_000);
+    throw e;
   }
+  const f = await srv.stop(10_000);
+  const r = gcAfterReady(f.stdout);
+  return {
+    what,
+    cli,
+    figures,
+    boundsMs: bounds.map(Math.round),
+    parts: splitGcs(f.stdout, bounds),
+    weakCleared: r.weakCleared,
+    fullGcs: r.fullGcs,
+  };
 }
 
 if (import.meta.main) {
