@@ -1,18 +1,21 @@
 /**
  * `deno run --allow-all bench/gc_idle.ts [--mtu N] [--idle S] [--rounds N] [--only http|rr]
- * [--base-cli PATH] [--out FILE]`: what a quiet spell costs a long-lived stack server — a
- * burst of clients, S seconds (45) of nothing, the same burst again — and which garbage
- * collections V8 ran in each part. Two servers on the stack end of one veth pair, each in its
- * own run: `ustack serve --http` under `ab` (2,000 requests, a connection each, 32 at a time,
- * from the kernel peer), and `ustack pingpong server` under the kernel's
- * `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up transactions). Each
- * burst's figure (`ab`'s requests/s; the client's p50, p99 and max in µs) is given for the
- * first and the second burst, with the server's collections (V8's `--trace-gc-nvp`, which
- * this passes to the server, plus `--trace-opt,--trace-deopt`) by part: the warm-up (to the
- * ready line), ready to the first burst, the first burst, the idle spell, the second burst. A part's bounds are taken from
- * this process's clock since the server was spawned, so a collection within ~50 ms of a
- * bound may be counted in the part beside it. With `--base-cli` each round runs that
- * checkout's CLI too, in turn with this one's (same round, order alternating).
+ * [--base-cli PATH] [--variant NAME=V8FLAGS] [--out FILE]`: what a quiet spell costs a
+ * long-lived stack server — a burst of clients, S seconds (45) of nothing, the same burst
+ * again — and which garbage collections V8 ran in each part. Two servers on the stack end of
+ * one veth pair, each in its own run: `ustack serve --http` under `ab` (2,000 requests, a
+ * connection each, 32 at a time, from the kernel peer), and `ustack pingpong server` under the
+ * kernel's `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up transactions).
+ * Each burst's figure (`ab`'s requests/s; the client's p50, p99 and max in µs) is given for
+ * the first and the second burst, the server's resident set before and after the idle spell,
+ * and its collections (V8's `--trace-gc-nvp`, which this passes to the server, plus
+ * `--trace-opt,--trace-deopt`) by part: the warm-up (to the ready line), ready to the first
+ * burst, the first burst, the idle spell, the second burst. A part's bounds are taken from
+ * this process's clock since the server was spawned, so a collection within ~50 ms of a bound
+ * may be counted in the part beside it. With `--base-cli` each round runs that checkout's CLI
+ * too, in turn with this one's (same round, order alternating); each
+ * `--variant NAME=V8FLAGS` (comma-separated, e.g. `nomr=--no-memory-reducer`) runs this
+ * checkout's server with those V8 flags too, in the same rotation.
  *
  * Needs root, `ip`, `ab`. The namespaces are deleted at the end and on errors.
  *
@@ -76,6 +79,16 @@ export function splitGcs(stdout: string, bounds: number[]): Record<typeof PARTS[
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process's resident set (`VmRSS`, KiB), or null when it cannot be read. */
+async function rss(pid: number): Promise<number | null> {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${pid}/status`));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
 const TRACE = "--v8-flags=--trace-gc-nvp,--trace-opt,--trace-deopt";
 
 /** One run of one server under one build: the bursts' figures and the server's collections. */
@@ -85,15 +98,17 @@ async function runOne(
   cli: string,
   idleS: number,
   port: number,
+  v8Flags: string,
 ): Promise<Record<string, unknown>> {
   const stackOpts = link.stackOptions("stack", "af_packet");
   const args = what === "http"
     ? ["serve", "--http", String(port), ...stackOpts, "--json"]
     : ["pingpong", "server", "-p", String(port), "-l", "64", ...stackOpts, "--json"];
   const t0 = performance.now();
-  const srv = link.start("stack", ustackCommand(args, cli, [TRACE]));
+  const srv = link.start("stack", ustackCommand(args, cli, [TRACE + v8Flags]));
   const bounds: number[] = [];
   const figures: Record<string, unknown>[] = [];
+  const rssKiB: (number | null)[] = [];
   try {
     await srv.waitForLine(/"event":"ready"/, 60_000);
     bounds.push(performance.now() - t0);
@@ -138,7 +153,9 @@ async function runOne(
     };
     await burst();
     bounds.push(performance.now() - t0);
+    rssKiB.push(await rss(srv.pid));
     await sleep(idleS * 1000);
+    rssKiB.push(await rss(srv.pid));
     await burst();
   } catch (e) {
     await srv.stop(10_000);
@@ -151,6 +168,7 @@ async function runOne(
     cli,
     figures,
     boundsMs: bounds.map(Math.round),
+    rssKiB,
     parts: splitGcs(f.stdout, bounds),
     weakCleared: r.weakCleared,
     fullGcs: r.fullGcs,
@@ -166,6 +184,7 @@ if (import.meta.main) {
       rounds: { type: "string" },
       only: { type: "string" },
       "base-cli": { type: "string" },
+      variant: { type: "string", multiple: true },
       out: { type: "string" },
     },
   });
@@ -174,8 +193,12 @@ if (import.meta.main) {
   const whats = values.only === undefined
     ? ["http", "rr"] as const
     : [values.only as "http" | "rr"];
-  const clis: [string, string][] = [["branch", USTACK_CLI]];
-  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"]]);
+  const clis: [string, string, string][] = [["branch", USTACK_CLI, ""]];
+  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], ""]);
+  for (const v of values.variant ?? []) {
+    const eq = v.indexOf("=");
+    clis.push([v.slice(0, eq), USTACK_CLI, "," + v.slice(eq + 1)]);
+  }
   const link = await BenchLink.create(Number(values.mtu ?? 1500));
   const runs: Record<string, unknown>[] = [];
   let port = 17000;
@@ -185,12 +208,13 @@ if (import.meta.main) {
     for (let round = 0; round < rounds; round++) {
       for (const what of whats) {
         const order = round % 2 === 0 ? clis : [...clis].reverse();
-        for (const [name, cli] of order) {
-          const r = await runOne(link, what, cli, idle, port++);
+        for (const [name, cli, v8] of order) {
+          const r = await runOne(link, what, cli, idle, port++, v8);
           runs.push({ round, build: name, ...r });
           const parts = r.parts as Record<string, PartGcs>;
           console.log(
-            `round ${round} ${what} ${name}: ${JSON.stringify(r.figures)}\n  ` +
+            `round ${round} ${what} ${name}: ${JSON.stringify(r.figures)} RSS KiB before and ` +
+              `after the idle spell ${JSON.stringify(r.rssKiB)}\n  ` +
               PARTS.map((p) =>
                 `${p}: ${parts[p].scavenges} s, ${parts[p].full.length} full` +
                 (parts[p].full.length > 0 ? ` [${parts[p].full.join("; ")}]` : "")
