@@ -14,11 +14,12 @@ const weak = (fn: string) =>
   `[marking dependent code 0x17 <Code TURBOFAN_JS> (0x36 <SharedFunctionInfo ${fn}>) (opt id 3)` +
   ` for deoptimization, reason: embedded weak objects cleared]`;
 const deopt = (kind: string) =>
-  `[bailout (kind: deopt-${kind}, reason: wrong map): begin. deoptimizing 0x0e <JSFunction f (sfi = 0x3)>, opt id 9]`;
-const compiled =
-  "[completed compiling 0x3f <JSFunction onAck (sfi = 0x2d)> (target TURBOFAN_JS) - took 0.1, 2, 0.1 ms]";
+  `[bailout (kind: deopt-${kind}, reason: wrong map): begin. deoptimizing 0x0e ` +
+  `<JSFunction f (sfi = 0x3)>, opt id 9]`;
+const compiled = "[completed compiling 0x3f <JSFunction onAck (sfi = 0x2d)> " +
+  "(target TURBOFAN_JS) - took 0.1, 2, 0.1 ms]";
 
-Deno.test("gc_after_ready: counts from the ready line to the counters, full GCs with what followed", () => {
+Deno.test("gc_after_ready: ready line to counters, each full GC and what followed it", () => {
   const text = [
     gc(100, "mc", "allocation failure"), // the warm-up's: not counted
     weak("warm"),
@@ -69,7 +70,7 @@ Deno.test("gc_after_ready: counts from the ready line to the counters, full GCs 
   assert.equal(b.toEnd, true);
 });
 
-Deno.test("gc_after_ready: a client's start event opens the window; none reads the whole output", () => {
+Deno.test("gc_after_ready: a client's start event opens the window; none: all", () => {
   const client = [
     gc(10, "mc", "allocation failure"),
     '{"event":"warm_up","connections":100}',
