@@ -451,6 +451,10 @@ async function runClient(
       for (let i = 0; i < msg.length; i++) msg[i] = i & 0xff;
       const reply = new Uint8Array(o.len);
       for (let i = 0; i < o.warmup && !stopped; i++) await roundTrip(conn, msg, reply);
+      // With --json, where the measured round trips begin (a trace tool's window starts here).
+      if (o.json) {
+        emitJson("start", { role: "client", stack, to: `${o.host}:${o.port}`, len: o.len });
+      }
       const hist = latencyHistogram();
       // --trace: start and end of each round trip (the first TRACE_ROUND_TRIPS), and the loop's.
       const rts = o.trace === null ? null : new Float64Array(2 * TRACE_ROUND_TRIPS);

@@ -376,6 +376,10 @@ export async function runConnect(o: ConnClientOptions, opener: Opener): Promise<
           `one ${o.len}-byte round trip each, over ${opener.stack}`,
       );
     }
+    // With --json, where the measured connections begin (a trace tool's window starts here).
+    if (o.json) {
+      emitJson("start", { role: "client", mode: "connect", to: `${o.host}:${o.port}` });
+    }
     // A connection per source address alone first: neighbours resolved before the crowd.
     const first = Math.min(opener.warmup, o.total);
     if (crowd !== null) await crowd.run(first, 1, Infinity);

@@ -62,10 +62,20 @@ interopTest("pingpong client on the stack against pingpong server --kernel", asy
     ]);
     assert.equal(json.code, 0, json.stdout + json.stderr);
     const lines = json.stdout.trim().split("\n");
-    // The default warm-up's event (cli/pingpong_rr_warm_up.ts), then the summary.
-    assert.equal(lines.length, 2, "--json prints the warm-up's event and one summary object");
+    // The default warm-up's event (cli/pingpong_rr_warm_up.ts), the start of the measured
+    // round trips (where bench/gc_after_ready.ts and bench/jit_after_ready.ts begin to count),
+    // then the summary.
+    assert.equal(lines.length, 3, "--json prints the warm-up's event, a start and a summary");
     assert.equal(JSON.parse(lines[0]).event, "warm_up");
-    const s = JSON.parse(lines[1]);
+    const start = JSON.parse(lines[1]);
+    assert.deepEqual(start, {
+      event: "start",
+      role: "client",
+      stack: "ustack",
+      to: `${pair.peerAddr}:5300`,
+      len: 100,
+    });
+    const s = JSON.parse(lines[2]);
     assert.equal(s.event, "summary");
     assert.equal(s.stack, "ustack");
     assert.equal(s.len, 100);

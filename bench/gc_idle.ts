@@ -1,0 +1,232 @@
+/**
+ * `deno run --allow-all bench/gc_idle.ts [--mtu N] [--idle S] [--rounds N] [--only http|rr]
+ * [--base-cli PATH] [--variant NAME=V8FLAGS] [--out FILE]`: what a quiet spell costs a
+ * long-lived stack server — a burst of clients, S seconds (45) of nothing, the same burst
+ * again — and which garbage collections V8 ran in each part. Two servers on the stack end of
+ * one veth pair, each in its own run: `ustack serve --http` under `ab` (2,000 requests, a
+ * connection each, 32 at a time, from the kernel peer), and `ustack pingpong server` under the
+ * kernel's `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up transactions).
+ * Each burst's figure (`ab`'s requests/s; the client's p50, p99 and max in µs) is given for
+ * the first and the second burst, the server's resident set before and after the idle spell,
+ * and its collections (V8's `--trace-gc-nvp`, which this passes to the server, plus
+ * `--trace-opt,--trace-deopt`) by part: the warm-up (to the ready line), ready to the first
+ * burst, the first burst, the idle spell, the second burst. A part's bounds are taken from
+ * this process's clock since the server was spawned, so a collection within ~50 ms of a bound
+ * may be counted in the part beside it. With `--base-cli` each round runs that checkout's CLI
+ * too, in turn with this one's (same round, order alternating); each
+ * `--variant NAME=V8FLAGS` (comma-separated, e.g. `nomr=--no-memory-reducer`) runs this
+ * checkout's server with those V8 flags too, in the same rotation.
+ *
+ * Needs root, `ip`, `ab`. The namespaces are deleted at the end and on errors.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { BenchLink, USTACK_CLI, ustackCommand } from "./netns.ts";
+import { gcRecords } from "./gc_nvp.ts";
+import { lastJson } from "./proc_output.ts";
+import { gcAfterReady } from "./gc_after_ready.ts";
+
+/** The parts of a run, in order. */
+export const PARTS = ["warmUp", "ready", "burst1", "idle", "burst2"] as const;
+
+/** Collections of one part: scavenges, full GCs and their reasons, their longest pause. */
+export interface PartGcs {
+  /** Scavenges. */
+  scavenges: number;
+  /** Full collections, each `reason (collector reason)` with ", reduce" when memory-reducing. */
+  full: string[];
+  /** The longest full pause, ms (0: none). */
+  fullMaxPauseMs: number;
+}
+
+/**
+ * The collections in `stdout` (V8's `--trace-gc-nvp` lines) sorted into parts by their
+ * time `ms` against `bounds` (the ms at which the ready line came and burst1, idle and burst2
+ * began).
+ *
+ * @example
+ * ```ts
+ * const line = (ms: number, gc: string) => `[1:0x1:0] ${ms} ms: GC: {"gc":"${gc}","pause":1}`;
+ * splitGcs([line(5, "s"), line(50, "mc")].join("\n"), [1, 10, 40, 60]).idle.full.length; // 1
+ * ```
+ */
+export function splitGcs(stdout: string, bounds: number[]): Record<typeof PARTS[number], PartGcs> {
+  const out = {} as Record<typeof PARTS[number], PartGcs>;
+  for (const p of PARTS) out[p] = { scavenges: 0, full: [], fullMaxPauseMs: 0 };
+  for (const line of stdout.split("\n")) {
+    const m = /\s(\d+(?:\.\d+)?) ms: GC: \{/.exec(line);
+    if (m === null) continue;
+    const rec = gcRecords(line)[0];
+    if (rec === undefined) continue;
+    const ms = Number(m[1]);
+    let k = 0;
+    while (k < bounds.length && ms >= bounds[k]) k++;
+    const part = out[PARTS[k]];
+    if (rec.gc === "s") {
+      part.scavenges++;
+      continue;
+    }
+    part.full.push(
+      `${rec.reason} (${rec.collector_reason})${
+        String(rec.reduce_memory) === "true" ? ", reduce" : ""
+      }`,
+    );
+    part.fullMaxPauseMs = Math.max(part.fullMaxPauseMs, Number(rec.pause));
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process's resident set (`VmRSS`, KiB), or null when it cannot be read. */
+async function rss(pid: number): Promise<number | null> {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${pid}/status`));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+const TRACE = "--v8-flags=--trace-gc-nvp,--trace-opt,--trace-deopt";
+
+/** One run of one server under one build: the bursts' figures and the server's collections. */
+async function runOne(
+  link: BenchLink,
+  what: "http" | "rr",
+  cli: string,
+  idleS: number,
+  port: number,
+  v8Flags: string,
+): Promise<Record<string, unknown>> {
+  const stackOpts = link.stackOptions("stack", "af_packet");
+  const args = what === "http"
+    ? ["serve", "--http", String(port), ...stackOpts, "--json"]
+    : ["pingpong", "server", "-p", String(port), "-l", "64", ...stackOpts, "--json"];
+  const t0 = performance.now();
+  const srv = link.start("stack", ustackCommand(args, cli, [TRACE + v8Flags]));
+  const bounds: number[] = [];
+  const figures: Record<string, unknown>[] = [];
+  const rssKiB: (number | null)[] = [];
+  try {
+    await srv.waitForLine(/"event":"ready"/, 60_000);
+    bounds.push(performance.now() - t0);
+    const burst = async () => {
+      bounds.push(performance.now() - t0);
+      if (what === "http") {
+        const url = `http://${link.addr("stack")}:${port}/bytes/64`;
+        const r = await link.run(
+          "peer",
+          ["ab", "-r", "-q", "-s", "10", "-n", "2000", "-c", "32", url],
+          120_000,
+        );
+        const rps = /Requests per second:\s+([0-9.]+)/.exec(r.stdout);
+        const failed = /Failed requests:\s+(\d+)/.exec(r.stdout);
+        figures.push({
+          rps: rps ? Number(rps[1]) : null,
+          failed: failed ? Number(failed[1]) : null,
+        });
+      } else {
+        const r = await link.run(
+          "peer",
+          ustackCommand([
+            "pingpong",
+            "client",
+            link.addr("stack"),
+            "-p",
+            String(port),
+            "-l",
+            "64",
+            "-t",
+            "2",
+            "-w",
+            "100",
+            "--kernel",
+            "--json",
+          ]),
+          60_000,
+        );
+        const j = lastJson(r.stdout, "summary");
+        figures.push({ p50Us: j.p50Us, p99Us: j.p99Us, p999Us: j.p999Us, maxUs: j.maxUs });
+      }
+    };
+    await burst();
+    bounds.push(performance.now() - t0);
+    rssKiB.push(await rss(srv.pid));
+    await sleep(idleS * 1000);
+    rssKiB.push(await rss(srv.pid));
+    await burst();
+  } catch (e) {
+    await srv.stop(10_000);
+    throw e;
+  }
+  const f = await srv.stop(10_000);
+  const r = gcAfterReady(f.stdout);
+  return {
+    what,
+    cli,
+    figures,
+    boundsMs: bounds.map(Math.round),
+    rssKiB,
+    parts: splitGcs(f.stdout, bounds),
+    weakCleared: r.weakCleared,
+    fullGcs: r.fullGcs,
+  };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      mtu: { type: "string" },
+      idle: { type: "string" },
+      rounds: { type: "string" },
+      only: { type: "string" },
+      "base-cli": { type: "string" },
+      variant: { type: "string", multiple: true },
+      out: { type: "string" },
+    },
+  });
+  const idle = Number(values.idle ?? 45);
+  const rounds = Number(values.rounds ?? 1);
+  const whats = values.only === undefined
+    ? ["http", "rr"] as const
+    : [values.only as "http" | "rr"];
+  const clis: [string, string, string][] = [["branch", USTACK_CLI, ""]];
+  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], ""]);
+  for (const v of values.variant ?? []) {
+    const eq = v.indexOf("=");
+    clis.push([v.slice(0, eq), USTACK_CLI, "," + v.slice(eq + 1)]);
+  }
+  const link = await BenchLink.create(Number(values.mtu ?? 1500));
+  const runs: Record<string, unknown>[] = [];
+  let port = 17000;
+  try {
+    await link.setKernelAddress("stack", false);
+    await link.setKernelAddress("peer", true);
+    for (let round = 0; round < rounds; round++) {
+      for (const what of whats) {
+        const order = round % 2 === 0 ? clis : [...clis].reverse();
+        for (const [name, cli, v8] of order) {
+          const r = await runOne(link, what, cli, idle, port++, v8);
+          runs.push({ round, build: name, ...r });
+          const parts = r.parts as Record<string, PartGcs>;
+          console.log(
+            `round ${round} ${what} ${name}: ${JSON.stringify(r.figures)} RSS KiB before and ` +
+              `after the idle spell ${JSON.stringify(r.rssKiB)}\n  ` +
+              PARTS.map((p) =>
+                `${p}: ${parts[p].scavenges} s, ${parts[p].full.length} full` +
+                (parts[p].full.length > 0 ? ` [${parts[p].full.join("; ")}]` : "")
+              ).join(" | ") + `\n  weak cleared after ready ${r.weakCleared}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await link.destroy();
+  }
+  if (values.out !== undefined) {
+    await Deno.writeTextFile(values.out, JSON.stringify({ idle, rounds, runs }, null, 1) + "\n");
+  }
+}
