@@ -8,6 +8,12 @@
  * against other checkouts (a bisection: `git worktree add --detach DIR COMMIT`, then
  * `--base-cli DIR/cli/ustack.ts`).
  *
+ * With `--pair uu` each stack configuration sends into a stack instead: `uperf server` of the
+ * same checkout (and flags) on the peer end, the kernel's address taken off both ends, as
+ * `bench:e2e`'s ustack↔ustack TCP row; kernel→kernel still runs in every round for the ratio.
+ * The sink's bytes are then the server's summary's, its CPU `sink deno`, and there is no kernel
+ * receiver to sample with `ss` (`receiver` is empty); the server's summary is kept too.
+ *
  * Over the middle half of every run it takes the CPU of each sender thread (the stack's, its
  * TX kicker's, or the Python sender's) and of the sink, the whole machine's CPU by `/proc/stat`
  * column (`nice` is other sessions' niced test runs, `steal` the host's), and how often the busy
@@ -23,6 +29,7 @@
  * deno run --allow-all bench/tx_ab.ts [--mtu 9000] [--rounds 3] [--seconds 4]
  *                                     [--base-cli /other/checkout/cli/ustack.ts]... [--out FILE]
  *                                     [--variant "sync=--tx-kick sync"]... [--no-kernel]
+ *                                     [--pair uk|uu]
  * ```
  *
  * Prints one line per round, then per configuration the median Gbit/s (bytes the sink read
@@ -37,6 +44,7 @@ import { missingRequirements } from "../tests/harness/interop.ts";
 import { AB_OPTIONS, abSummary, abUsage, median, writeAbRecord } from "./ab_rounds.ts";
 import { lastJson, mustSucceed } from "./e2e.ts";
 import { flatEvents } from "./proc_output.ts";
+import { uperfSplit } from "./e2e_warmup.ts";
 import { BenchLink, type Finished, parseVariant, USTACK_CLI, ustackCommand } from "./netns.ts";
 import { PY_TCP_SENDER, PY_TCP_SINK } from "./py_tcp.ts";
 import { machineCpu, machineTicks, threadCpu, threadCpus, threadTicks } from "./run_contention.ts";
@@ -67,6 +75,13 @@ export interface TxRun {
   sender?: SsView;
   /** uperf's JSON summary (stack runs). */
   uperf?: Record<string, unknown>;
+  /** The receiving `uperf server`'s JSON summary (`--pair uu` stack runs). */
+  server?: Record<string, unknown>;
+  /**
+   * Goodput after the sender's first second (stack runs: from uperf's interval lines, as
+   * `bench:e2e` leaves a fresh sender's first second out).
+   */
+  gbpsAfterFirst?: number;
   /**
    * CPU of the sender's threads (% of one CPU, by thread name: `deno` is the stack's thread,
    * `worker-1` its TX kicker, `python3` the kernel sender) and of the sink, over the middle
@@ -146,6 +161,11 @@ export interface TxAbOptions {
   variants?: [string, string[]][];
   /** Leave kernel→kernel out. */
   noKernel: boolean;
+  /**
+   * What the stack configurations send into: `uk` (default) the Python sink on the peer's
+   * kernel, `uu` a `uperf server` of the same checkout on the peer end (ustack↔ustack).
+   */
+  pair?: "uk" | "uu";
   /** Extra `deno run` flags for this checkout's runs (e.g. `--v8-flags=--prof,…` to profile). */
   denoFlags?: string[];
   /**
@@ -168,17 +188,22 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
     }).output();
     return parseSs(new TextDecoder().decode(r.stdout));
   };
-  /** Start the sink on the peer, run `send`, sample half-way; the sink's byte count. */
+  /**
+   * Start the sink on the peer (the Python sink, or with `server` a stack's `uperf server`
+   * from that CLI with those flags), run `send`, sample half-way; the sink's byte count.
+   */
   const withSink = async <T>(
     p: number,
     cmd: string[],
     parse: (f: Finished) => T,
     sampleSender: boolean,
     perfFile?: string,
+    server?: { cli: string; flags: string[] },
   ): Promise<
     {
       got: number;
       result: T;
+      sinkSummary?: Record<string, unknown>;
       receiver: SsView;
       sender?: SsView;
       cpu: Record<string, number>;
@@ -187,9 +212,20 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
       copies?: CopySecond[];
     }
   > => {
-    const sink = link.start("peer", ["python3", "-c", PY_TCP_SINK, String(p)]);
+    const sink = link.start(
+      "peer",
+      server === undefined ? ["python3", "-c", PY_TCP_SINK, String(p)] : ustackCommand(
+        [
+          ...["uperf", "server", "-p", String(p), "-t", String(o.seconds + 30)],
+          ...link.stackOptions("peer", "af_packet"),
+          ...server.flags,
+          "--json",
+        ],
+        server.cli,
+      ),
+    );
     try {
-      await sink.waitForLine(/^ready/);
+      await sink.waitForLine(server === undefined ? /^ready/ : /"event":"ready"/);
       const proc = link.start("stack", cmd);
       const perf = perfFile === undefined
         ? Promise.resolve(false)
@@ -203,7 +239,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
         const m0 = await machineTicks();
         const together = new Map<string, number>();
         let samples = 0;
-        const busy = ["deno", "worker-1", "python3", "sink python3"];
+        const busy = ["deno", "worker-1", "python3", "sink python3", "sink deno"];
         const timer = setInterval(async () => {
           const cpus = new Map([
             ...await threadCpus(proc.pid),
@@ -220,7 +256,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           }
         }, PLACEMENT_MS);
         await sleep(o.seconds * 250);
-        const receiver = await ss("peer", `sport = :${p}`);
+        const receiver = server === undefined ? await ss("peer", `sport = :${p}`) : {};
         const sender = sampleSender ? await ss("stack", `dport = :${p}`) : undefined;
         await sleep(o.seconds * 250);
         const sec = (performance.now() - t0) / 1000;
@@ -236,9 +272,16 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
       })();
       const result = parse(await proc.finish(o.seconds * 1000 + 40_000));
       const f = await sink.finish(30_000);
-      mustSucceed("python sink", f);
+      mustSucceed(server === undefined ? "python sink" : "uperf server", f);
       const copies = (await perf) ? await copySeconds(perfFile!) : undefined;
-      return { got: lastJson(f.stdout).bytes, result, ...await sample, copies };
+      const sunk = server === undefined ? lastJson(f.stdout) : lastJson(f.stdout, "summary");
+      return {
+        got: sunk.bytes,
+        result,
+        sinkSummary: server === undefined ? undefined : sunk,
+        ...await sample,
+        copies,
+      };
     } finally {
       await sink.stop();
     }
@@ -247,10 +290,12 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
     [name, flags],
   ) => [name, USTACK_CLI, flags]);
   o.baseClis.forEach((c, i) => clis.push([`base${i + 1}`, c, []]));
+  const uu = o.pair === "uu";
   try {
     for (let round = 0; round < o.rounds; round++) {
       if (!o.noKernel) {
         await link.setKernelAddress("stack", true);
+        if (uu) await link.setKernelAddress("peer", true);
         const p = port++;
         const r = await withSink(
           p,
@@ -273,6 +318,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
         });
         await link.setKernelAddress("stack", false);
       }
+      if (uu) await link.setKernelAddress("peer", false);
       // The stack configurations' order rotates round by round: none always runs first.
       for (let k = 0; k < clis.length; k++) {
         const [config, cli, flags] = clis[(k + round) % clis.length];
@@ -306,12 +352,15 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
             const intervals = intervalRates(f.stdout);
             const summary = lastJson(f.stdout, "summary");
             summary.intervals = intervals;
+            const s = summary as { bytes: number; seconds: number };
+            summary.afterFirst = uperfSplit(s, f.stdout, 1).gbps ?? undefined;
             return summary;
           },
           false,
           o.perfCopies !== undefined && cli === USTACK_CLI
             ? `${o.perfCopies}/r${round}-${config}.data`
             : undefined,
+          uu ? { cli, flags } : undefined,
         );
         if (r.got !== r.result.bytes) {
           throw new Error(`${config}: the sink got ${r.got} bytes, uperf says ${r.result.bytes}`);
@@ -322,6 +371,8 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
           gbps: (r.got * 8) / r.result.seconds / 1e9,
           receiver: r.receiver,
           uperf: r.result,
+          server: r.sinkSummary,
+          gbpsAfterFirst: r.result.afterFirst as number | undefined,
           cpu: r.cpu,
           machine: r.machine,
           placement: r.placement,
@@ -359,6 +410,7 @@ if (import.meta.main) {
       rounds: { type: "string", default: "3" },
       "deno-flags": { type: "string" },
       "perf-copies": { type: "string" },
+      pair: { type: "string", default: "uk" },
     },
   });
   if (values.help) {
@@ -367,8 +419,14 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
   --deno-flags=F    extra deno run flags (blank-separated) for this checkout's stack runs, e.g.
                     "--deno-flags=--v8-flags=--prof,--logfile=/tmp/tx.log,--no-logfile-per-isolate"
   --perf-copies=DIR perf-record this checkout's stack threads into DIR and print, second by
-                    second, ms per GB of the TX copy and of the application copy`);
+                    second, ms per GB of the TX copy and of the application copy
+  --pair uk|uu      the stack runs send into the peer's kernel (uk, a Python sink) or into a
+                    uperf server of the same checkout on the peer end (uu: ustack↔ustack)`);
     Deno.exit(0);
+  }
+  if (values.pair !== "uk" && values.pair !== "uu") {
+    console.error(`tx_ab: --pair ${values.pair}: say uk or uu`);
+    Deno.exit(2);
   }
   const missing = missingRequirements(["python3", "ss"]);
   if (missing.length > 0) {
@@ -384,6 +442,7 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
     noKernel: values["no-kernel"],
     denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
     perfCopies: values["perf-copies"],
+    pair: values.pair,
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));
@@ -402,6 +461,22 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
       console.log(
         `  ${main} thread CPU-s per GB: median ${median(perGb).toFixed(3)} (` +
           perGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+    // The receiving stack's thread (`--pair uu`), the same way.
+    const sinkGb = mine.filter((r) => r.cpu?.["sink deno"] !== undefined && r.gbps > 0)
+      .map((r) => (r.cpu!["sink deno"] / 100) / (r.gbps / 8));
+    if (sinkGb.length > 0) {
+      console.log(
+        `  receiver (sink deno) thread CPU-s per GB: median ${median(sinkGb).toFixed(3)} (` +
+          sinkGb.map((x) => x.toFixed(3)).join(" ") + ")",
+      );
+    }
+    const after = mine.flatMap((r) => r.gbpsAfterFirst === undefined ? [] : [r.gbpsAfterFirst]);
+    if (after.length > 0) {
+      console.log(
+        `  after the first second: median ${median(after).toFixed(2)} Gbit/s (` +
+          after.map((x) => x.toFixed(2)).join(" ") + ")",
       );
     }
   }

@@ -324,6 +324,12 @@ const sharedSamples = {
   pacerRate: keepsMap(() => new Pacer(), (p) => {
     p.rateBytesPerMs = 1250.5;
   }),
+  // Its release time: fractional from its first paced send (rate 1250.5 B/ms, 2,896 B at
+  // 100.25 ms).
+  pacerRelease: keepsMap(() => new Pacer(), (p) => {
+    p.rateBytesPerMs = 1250.5;
+    p.onSent(2896, 100.25);
+  }),
   ackSampleTimes: keepsMap(() => new AckSample(), (a) => {
     a.nowMs = 1000.25;
     a.rttMs = a.minRttMs = a.srttMs = 0.137;

@@ -48,7 +48,7 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   // the start and its RACK end an int32; RACK's send time a double, its RTT whole µs and its
   // end an int32; the scoreboard's reordering window whole µs; the delivery-rate record's
   // times and reported rate doubles; the shared rate sample and congestion sample doubles; a
-  // pacer's rate a double.
+  // pacer's rate and release time doubles (the release time: branch uu31).
   assert.equal(r.seqPast2p31, true, "AckResults/RackTlp with sequence numbers past 2^31");
   assert.equal(r.ackResultsTimes, true, "AckResults now/minRtt/ackRtt*/ackRackXmitMs/queueRtt");
   assert.equal(r.rackTimes, true, "RackTlp xmitMs/rttMs");
@@ -57,6 +57,7 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.rateSampleTimes, true, "RateSample times and totals");
   assert.equal(r.ackSampleTimes, true, "AckSample times, RTTs and rate");
   assert.equal(r.pacerRate, true, "Pacer rateBytesPerMs");
+  assert.equal(r.pacerRelease, true, "Pacer releaseMs at the first paced send");
   // The loss control's times are doubles from the first object: a real run's fractional clock
   // gives it no new map that code optimised on it has not seen.
   assert.equal(r.lossControlTimes, true, "LossControl eventMs/RTO deadline/queue RTT");

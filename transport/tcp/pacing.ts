@@ -63,17 +63,25 @@ export class Pacer {
    * send path's code met mid-run (bench/README.md, `deopt11l`).
    */
   rateBytesPerMs: number = DOUBLE_ZERO;
-  /** Earliest time the next transmission may leave (ms). */
-  releaseMs = 0;
+  /**
+   * Earliest time the next transmission may leave (ms). A double from the first object, as the
+   * rate: the first paced send makes it fractional (`releaseMs + bytes / rate`), which gave
+   * every connection's pacer a new map in its first ACKs (bench/README.md, `uu31`).
+   */
+  releaseMs: number = DOUBLE_ZERO;
   /**
    * The sender's last output pass stopped on this pacer alone, with data the windows would
    * let go: until the next pass, lateness is credited up to {@link PACING_HELD_CREDIT_MS}.
    */
   held = false;
 
-  /** The rate starts as a double holding -0 and is set to +0 here (mutable from the first). */
+  /**
+   * The rate and release time start as doubles holding -0 and are set to +0 here (mutable
+   * from the first).
+   */
   constructor() {
     this.rateBytesPerMs = 0;
+    this.releaseMs = 0;
   }
 
   /** True when a transmission may leave at `nowMs`. */
