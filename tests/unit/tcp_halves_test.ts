@@ -294,9 +294,9 @@ Deno.test("tcp sender: ACK processing moves SND.UNA, frees the ring, reports the
   snd.output();
   assert.deepEqual(conn.sent, [[1001, TCP_FLAG_ACK | TCP_FLAG_FIN | 0x08, 100]]);
   assert.equal(snd.sndNxt, 1102);
-  assert.equal(snd.checkAck(1103), ACK_TOO_NEW);
-  assert.equal(snd.checkAck(seqSub(1001, 70000)), ACK_TOO_OLD);
-  assert.equal(snd.checkAck(1101), ACK_OK);
+  assert.equal(snd.checkAck({ ack: 1103 }), ACK_TOO_NEW);
+  assert.equal(snd.checkAck({ ack: seqSub(1001, 70000) }), ACK_TOO_OLD);
+  assert.equal(snd.checkAck({ ack: 1101 }), ACK_OK);
   assert(snd.onAck(segment(7001, TCP_FLAG_ACK, 0, 1101)));
   assert.deepEqual([snd.sndUna, snd.sndBuf.length, snd.bytesAcked], [1101, 0, 100]);
   assert.deepEqual(conn.events, []);

@@ -36,7 +36,7 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
   const isRst = (seg.flags & TCP_FLAG_RST) !== 0;
   const ts = ep.tsOk && seg.opts.hasTimestamps;
   // RFC 7323 §5.3 PAWS: a segment with an older timestamp is a duplicate from the past.
-  if (ts && !isRst && rcv.isOldTimestamp(seg.opts.tsVal)) {
+  if (ts && !isRst && rcv.isOldTimestamp(seg)) {
     stats.PAWSEstab++;
     ep.sendAck();
     return;
@@ -72,7 +72,7 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
   // Fifth check: the ACK field.
   if ((seg.flags & TCP_FLAG_ACK) === 0) return;
   if (ep.state === TcpState.SYN_RECEIVED && !synReceivedAck(ep, seg)) return;
-  switch (ep.snd.checkAck(seg.ack)) {
+  switch (ep.snd.checkAck(seg)) {
     case ACK_TOO_NEW:
       ep.sendAck();
       return;

@@ -300,9 +300,13 @@ export class TcpReceiver {
     return true;
   }
 
-  /** RFC 7323 §5.3 PAWS: `tsVal` is older than TS.Recent (a duplicate from the past). */
-  isOldTimestamp(tsVal: number): boolean {
-    return seqLt(tsVal, this.tsRecent);
+  /**
+   * RFC 7323 §5.3 PAWS: the segment's TSval is older than TS.Recent (a duplicate from the
+   * past). Takes the segment, not the TSval: a uint32 at or above 2**30 passed to a call V8
+   * does not inline is a new heap number per segment (bench/README.md, "flake31").
+   */
+  isOldTimestamp(seg: RxSegment): boolean {
+    return seqLt(seg.opts.tsVal, this.tsRecent);
   }
 
   /** RFC 7323 §4.3: remember the timestamp to echo, from a segment covering Last.ACK.sent. */

@@ -485,9 +485,12 @@ export class TcpSender implements LossSender {
 
   /**
    * RFC 5961 §5.2: an ACK outside [SND.UNA − MAX.SND.WND, SND.MAX] is not processed; a too
-   * new one is answered with an ACK, a too old one with a challenge ACK.
+   * new one is answered with an ACK, a too old one with a challenge ACK. Takes the segment,
+   * not its ACK field: a uint32 at or above 2**30 passed to a call V8 does not inline is a new
+   * heap number per segment (bench/README.md, "flake31").
    */
-  checkAck(ack: number): AckVerdict {
+  checkAck(seg: Pick<RxSegment, "ack">): AckVerdict {
+    const ack = seg.ack;
     if (seqGt(ack, this.sndMax)) return ACK_TOO_NEW;
     const maxWnd = this.maxSndWnd > 0 ? this.maxSndWnd : DEFAULT_MAX_SND_WND;
     return seqLt(ack, seqSub(this.sndUna, maxWnd)) ? ACK_TOO_OLD : ACK_OK;
