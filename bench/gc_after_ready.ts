@@ -30,6 +30,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseGcLine } from "./gc_nvp.ts";
+import { afterReadyWindow } from "./jit_after_ready.ts";
 
 /** One full (non-scavenge) collection in the window and what followed it. */
 export interface FullGc {
@@ -79,9 +81,6 @@ export interface GcAfterReady {
   spanMs: [number, number] | null;
 }
 
-const READY = /^ready |"event":"ready"|"event":"start","role":"client"/;
-const END = /^ {2}tcp: |"event":"summary"/;
-const GC_LINE = /\s(\d+(?:\.\d+)?) ms: GC: (\{.*\})\s*$/;
 const WEAK = "embedded weak objects cleared";
 const AFTER_MS = 100;
 
@@ -106,29 +105,19 @@ interface Parsed {
  */
 export function gcAfterReady(text: string): GcAfterReady {
   const lines = text.split("\n");
-  const at = lines.findIndex((l) => READY.test(l));
-  let end = lines.length;
-  for (let i = at + 1; i < lines.length; i++) {
-    if (END.test(lines[i])) {
-      end = i;
-      break;
-    }
-  }
-  const from = at + 1; // 0 without a ready line: the whole output
+  const w = afterReadyWindow(lines);
+  const from = w.ready ? w.from : 0; // without a ready line: the whole output
+  const end = w.end;
   const p: Parsed = { gcAt: [], gcMs: [], gcRec: [] };
   for (let i = from; i < end; i++) {
-    const m = GC_LINE.exec(lines[i]);
-    if (m === null) continue;
-    try {
-      p.gcRec.push(JSON.parse(m[2]));
-      p.gcAt.push(i);
-      p.gcMs.push(Number(m[1]));
-    } catch {
-      // A line cut by other output.
-    }
+    const g = parseGcLine(lines[i]);
+    if (g === null) continue;
+    p.gcRec.push(g.rec);
+    p.gcAt.push(i);
+    p.gcMs.push(g.ms);
   }
   const out: GcAfterReady = {
-    ready: at >= 0,
+    ready: w.ready,
     scavenges: 0,
     scavengePauseMs: 0,
     scavengeMaxPauseMs: 0,

@@ -24,7 +24,7 @@
 
 import { parseArgs } from "node:util";
 import { BenchLink, USTACK_CLI, ustackCommand } from "./netns.ts";
-import { gcRecords } from "./gc_nvp.ts";
+import { parseGcLine } from "./gc_nvp.ts";
 import { lastJson } from "./proc_output.ts";
 import { gcAfterReady } from "./gc_after_ready.ts";
 
@@ -56,11 +56,9 @@ export function splitGcs(stdout: string, bounds: number[]): Record<typeof PARTS[
   const out = {} as Record<typeof PARTS[number], PartGcs>;
   for (const p of PARTS) out[p] = { scavenges: 0, full: [], fullMaxPauseMs: 0 };
   for (const line of stdout.split("\n")) {
-    const m = /\s(\d+(?:\.\d+)?) ms: GC: \{/.exec(line);
-    if (m === null) continue;
-    const rec = gcRecords(line)[0];
-    if (rec === undefined) continue;
-    const ms = Number(m[1]);
+    const g = parseGcLine(line);
+    if (g === null) continue;
+    const { ms, rec } = g;
     let k = 0;
     while (k < bounds.length && ms >= bounds[k]) k++;
     const part = out[PARTS[k]];

@@ -21,6 +21,8 @@
  * @module
  */
 
+import { parseGcLine } from "./gc_nvp.ts";
+
 /** One collection: when (ms since the process started), its kind and bytes allocated before it. */
 export interface GcLine {
   /** Milliseconds since V8 started. */
@@ -35,13 +37,9 @@ export interface GcLine {
 export function gcLines(text: string): GcLine[] {
   const out: GcLine[] = [];
   for (const line of text.split("\n")) {
-    const m = /\s(\d+(?:\.\d+)?) ms: GC: (\{.*\})\s*$/.exec(line);
-    if (m === null) continue;
-    try {
-      const o = JSON.parse(m[2]);
-      out.push({ ms: Number(m[1]), gc: String(o.gc), allocated: Number(o.allocated) });
-    } catch {
-      // A line cut by other output.
+    const g = parseGcLine(line);
+    if (g !== null) {
+      out.push({ ms: g.ms, gc: String(g.rec.gc), allocated: Number(g.rec.allocated) });
     }
   }
   return out;

@@ -40,6 +40,24 @@ export interface JitAfterReady {
 
 const READY = /^ready |"event":"ready"|"event":"start","role":"client"/;
 const END = /^ {2}tcp: |"event":"summary"/;
+
+/**
+ * The lines of a benchmark process's output after its ready line (a line starting `ready `, a
+ * JSON `ready` event, or a client's JSON `start` event) up to the stack's counters (`  tcp: `)
+ * or a JSON `summary` event: `[from, end)` line indexes, `ready` false (and `from` -1) when
+ * there is no ready line.
+ */
+export function afterReadyWindow(lines: string[]): { ready: boolean; from: number; end: number } {
+  const at = lines.findIndex((l) => READY.test(l));
+  let end = lines.length;
+  for (let i = at + 1; at >= 0 && i < lines.length; i++) {
+    if (END.test(lines[i])) {
+      end = i;
+      break;
+    }
+  }
+  return { ready: at >= 0, from: at < 0 ? -1 : at + 1, end };
+}
 const COMPILED =
   /completed compiling 0x[0-9a-f]+ <JSFunction (?:(\S+) )?\(sfi = 0x[0-9a-f]+\)> \(target (\w+)\) - took ([0-9.]+), ([0-9.]+), ([0-9.]+) ms/;
 const DEOPT = /bailout \(kind: deopt-eager, reason: ([^)]*)\)/;
@@ -57,20 +75,19 @@ const DEOPT = /bailout \(kind: deopt-eager, reason: ([^)]*)\)/;
  */
 export function jitAfterReady(text: string): JitAfterReady {
   const lines = text.split("\n");
-  const start = lines.findIndex((l) => READY.test(l));
+  const w = afterReadyWindow(lines);
   const out: JitAfterReady = {
-    ready: start >= 0,
+    ready: w.ready,
     compiles: 0,
     compileMs: 0,
     deoptsByReason: {},
     dependentDeopts: 0,
     compileMsByFunction: [],
   };
-  if (start < 0) return out;
+  if (!w.ready) return out;
   const byFn = new Map<string, number>();
-  for (let i = start + 1; i < lines.length; i++) {
+  for (let i = w.from; i < w.end; i++) {
     const l = lines[i];
-    if (END.test(l)) break;
     const c = COMPILED.exec(l);
     if (c !== null) {
       const ms = Number(c[3]) + Number(c[4]) + Number(c[5]);
