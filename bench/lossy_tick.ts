@@ -34,11 +34,23 @@ import { Session } from "node:inspector";
 import { AfPacketRingDriver } from "../drivers/af_packet_ring.ts";
 import { RxBatch } from "../link/driver.ts";
 import { IpAddress } from "../net/ip_address.ts";
-import { internetChecksum, pseudoHeaderSumV4 } from "../net/checksum.ts";
 import { Stack } from "../stack/stack.ts";
 import type { TcpEndpoint } from "../transport/tcp/endpoint.ts";
 import { TcpState } from "../transport/tcp/state.ts";
 import { type CpuProfile, type CpuProfileNode, frameWhere, inspectorPost } from "./inspector.ts";
+import {
+  ETH,
+  ETHERTYPE_IPV4,
+  get16,
+  get32,
+  type Ipv4Fields,
+  put16,
+  put32,
+  type TcpFields,
+  transportChecksum,
+  writeIpv4,
+  writeTcp,
+} from "../tests/fuzz/frames.ts";
 
 /** The sender's address. */
 const ADDR_S = "198.18.0.1";
@@ -60,6 +72,24 @@ class LossyPeer {
   readonly #driver: AfPacketRingDriver;
   readonly #batch = new RxBatch(64);
   readonly #frame = new Uint8Array(14 + 20 + 60);
+  /** The ACK's IPv4 and TCP header fields, set per ACK (one record each, reused). */
+  readonly #ipFields: Ipv4Fields = {
+    src: 0,
+    dst: 0,
+    protocol: 6,
+    payloadLen: 0,
+    id: 0,
+    dontFragment: true,
+  };
+  readonly #tcpFields: TcpFields = {
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0x10,
+    window: 0xffff,
+    dataOffset: 5,
+  };
   readonly #lossPerMille: number;
   #seed = 12345;
   #started = false;
@@ -251,57 +281,32 @@ class LossyPeer {
     const sacks = Math.min(this.#ooo, MAX_SACK);
     const optLen = (this.#hasTs ? 12 : 0) + (sacks > 0 ? 4 + 8 * sacks : 0);
     const thl = 20 + optLen;
-    const total = 20 + thl;
     f.set(src.subarray(off + 6, off + 12), 0);
     f.set(src.subarray(off, off + 6), 6);
-    f[12] = 0x08;
-    f[13] = 0x00;
-    const ip = 14;
-    const sip = off + 14;
-    f[ip] = 0x45;
-    f[ip + 1] = 0;
-    f[ip + 2] = total >>> 8;
-    f[ip + 3] = total & 255;
-    f[ip + 4] = (this.acks >>> 8) & 255;
-    f[ip + 5] = this.acks & 255;
-    f[ip + 6] = 0x40;
-    f[ip + 7] = 0;
-    f[ip + 8] = 64;
-    f[ip + 9] = 6;
-    f[ip + 10] = 0;
-    f[ip + 11] = 0;
-    f.set(src.subarray(sip + 16, sip + 20), ip + 12);
-    f.set(src.subarray(sip + 12, sip + 16), ip + 16);
-    const c = internetChecksum(f, ip, 20);
-    f[ip + 10] = c >>> 8;
-    f[ip + 11] = c & 255;
-    const t = ip + 20;
+    put16(f, 12, ETHERTYPE_IPV4);
+    const sip = off + ETH;
+    const ipf = this.#ipFields;
+    ipf.src = get32(src, sip + 16);
+    ipf.dst = get32(src, sip + 12);
+    ipf.payloadLen = thl;
+    ipf.id = this.acks & 0xffff;
+    const t = ETH + writeIpv4(f, ETH, ipf);
     const st = sip + (src[sip] & 15) * 4;
-    f[t] = src[st + 2];
-    f[t + 1] = src[st + 3];
-    f[t + 2] = src[st];
-    f[t + 3] = src[st + 1];
-    f[t + 4] = src[st + 8];
-    f[t + 5] = src[st + 9];
-    f[t + 6] = src[st + 10];
-    f[t + 7] = src[st + 11];
-    this.#put32(t + 8, (this.#isn + this.#rcvNxt) >>> 0);
-    f[t + 12] = (thl / 4) << 4;
-    f[t + 13] = 0x10;
-    f[t + 14] = 0xff;
-    f[t + 15] = 0xff;
-    f[t + 16] = 0;
-    f[t + 17] = 0;
-    f[t + 18] = 0;
-    f[t + 19] = 0;
+    const tf = this.#tcpFields;
+    tf.srcPort = get16(src, st + 2);
+    tf.dstPort = get16(src, st);
+    tf.seq = get32(src, st + 8);
+    tf.ack = this.#isn + this.#rcvNxt;
+    tf.dataOffset = thl >>> 2; // options written below, in place
+    writeTcp(f, t, tf);
     let o = t + 20;
     if (this.#hasTs) {
       f[o++] = 1;
       f[o++] = 1;
       f[o++] = 8;
       f[o++] = 10;
-      this.#put32(o, (this.#tsBase + Math.floor(performance.now())) >>> 0);
-      this.#put32(o + 4, this.#tsRecent);
+      put32(f, o, this.#tsBase + Math.floor(performance.now()));
+      put32(f, o + 4, this.#tsRecent);
       o += 8;
     }
     if (sacks > 0) {
@@ -310,31 +315,15 @@ class LossyPeer {
       f[o++] = 5;
       f[o++] = 2 + 8 * sacks;
       for (let i = 0; i < sacks; i++) {
-        this.#put32(o, (this.#isn + this.#oooStart[i]) >>> 0);
-        this.#put32(o + 4, (this.#isn + this.#oooEnd[i]) >>> 0);
+        put32(f, o, this.#isn + this.#oooStart[i]);
+        put32(f, o + 4, this.#isn + this.#oooEnd[i]);
         o += 8;
       }
       this.sackAcks++;
     }
-    const ps = pseudoHeaderSumV4(this.#get32(ip + 12), this.#get32(ip + 16), 6, thl);
-    const tc = internetChecksum(f, t, thl, ps);
-    f[t + 16] = tc >>> 8;
-    f[t + 17] = tc & 255;
-    this.#driver.transmit(f, 0, 14 + total, null);
+    transportChecksum(f, t, thl, 6, ipf.src, ipf.dst);
+    this.#driver.transmit(f, 0, ETH + 20 + thl, null);
     this.acks++;
-  }
-
-  #put32(o: number, v: number): void {
-    const f = this.#frame;
-    f[o] = v >>> 24;
-    f[o + 1] = (v >>> 16) & 255;
-    f[o + 2] = (v >>> 8) & 255;
-    f[o + 3] = v & 255;
-  }
-
-  #get32(o: number): number {
-    const f = this.#frame;
-    return ((f[o] << 24) | (f[o + 1] << 16) | (f[o + 2] << 8) | f[o + 3]) >>> 0;
   }
 }
 
