@@ -541,6 +541,15 @@ export class EventLoop {
   #woken = 0;
   /** Traced: when the current microtask turns began (ms; a field: it outlives awaits). */
   #waitFromMs = 0;
+  /**
+   * The trace attached when the current microtask turns began (null: none), recorded into only
+   * if it is still the one attached when they end. A trace attached during the turns — by the
+   * application they run, as `uperf client --trace` does after its `await connect` — saw no
+   * start: recorded from `#waitFromMs`'s 0, the turns spanned the process's life so far, the
+   * connect included (~0.3–0.4 s: 3.9–8.8 µs of "microtasks" per tick of a 4-s lossy run in
+   * `tx_trace`; bench/README.md, "write32").
+   */
+  #waitTrace: LoopTrace | null = null;
   /** The timeout of the park to come (ms). */
   #parkTimeoutMs = 0;
   /** Ticks run from {@link EventLoop.#drive}, not from the async function. */
@@ -789,15 +798,19 @@ export class EventLoop {
           const muxer = stack.mux;
           const woken = this.#woken;
           const all = woken > 1 || muxer.calledWaiters;
-          this.#waitFromMs = this.trace === null ? 0 : stack.clock.nowMs();
+          const waitTrace = this.trace;
+          this.#waitTrace = waitTrace;
+          this.#waitFromMs = waitTrace === null ? 0 : stack.clock.nowMs();
           let turns = 0;
           for (; turns < MICROTASK_TURNS && (all || !stack.tickRequested); turns++) {
             if (muxer.reactionsDone) break;
             await SETTLED;
           }
-          if (this.trace !== null) {
-            this.trace.record(TRACE_MICROTASKS, this.#waitFromMs, stack.clock.nowMs(), turns);
+          const trace = this.#waitTrace;
+          if (trace !== null && trace === this.trace) {
+            trace.record(TRACE_MICROTASKS, this.#waitFromMs, stack.clock.nowMs(), turns);
           }
+          this.#waitTrace = null;
           this.#quietTicks = 0;
           step = STEP_TRANSMIT;
         }
