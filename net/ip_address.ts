@@ -186,14 +186,19 @@ export class IpAddressScratch implements IpAddr {
 
   /** Load the 16-byte IPv6 address at `buf[off..]`; returns `this`. */
   setFrom6(buf: Uint8Array, off: number): this {
-    const w0 = read32(buf, off);
-    const w1 = read32(buf, off + 4);
-    const w2 = read32(buf, off + 8);
+    // Each word read here, not through `read32`, and the family tested here, not by
+    // `familyOf`: a word ≥ 2**30 (fd00::/8's first) returned by or passed to a call V8 does
+    // not inline is a new heap number, on every IPv6 packet (bench/README.md, "box32").
+    const b = buf;
+    const w0 = ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+    const w1 = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
+    const w2 = ((b[off + 8] << 24) | (b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]) >>> 0;
     this.w0 = w0;
     this.w1 = w1;
     this.w2 = w2;
-    this.w3 = read32(buf, off + 12);
-    this.family = familyOf(w0, w1, w2);
+    this.w3 = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>>
+      0;
+    this.family = w0 === 0 && w1 === 0 && w2 === V4_MAPPED_W2 ? 4 : 6;
     return this;
   }
 
@@ -215,7 +220,9 @@ export class IpAddressScratch implements IpAddr {
     this.w0 = 0;
     this.w1 = 0;
     this.w2 = V4_MAPPED_W2;
-    this.w3 = read32(buf, off);
+    // Read here, not through `read32`: its uint32 return is a heap number whenever V8 does
+    // not inline it, and every received IPv4 packet comes here twice (bench/README.md, "box32").
+    this.w3 = ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
     this.family = 4;
     return this;
   }
