@@ -47,13 +47,6 @@ function read32(buf: Uint8Array, off: number): number {
   return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
 }
 
-function write32(buf: Uint8Array, off: number, w: number): void {
-  buf[off] = w >>> 24;
-  buf[off + 1] = w >>> 16;
-  buf[off + 2] = w >>> 8;
-  buf[off + 3] = w;
-}
-
 /**
  * An immutable address of either family, with an optional zone (the `%IF` of a scoped address;
  * it is not part of equality).
@@ -293,7 +286,7 @@ export function ipEqualsBytes(a: IpAddr, buf: Uint8Array, off: number): boolean 
  * ```
  */
 export function writeIp6(buf: Uint8Array, off: number, a: IpAddr): void {
-  // Each word written here, not passed to `write32`: a word ≥ 2**30 (fd00::/8's first) passed
+  // Each word written here, not passed to a helper: a word ≥ 2**30 (fd00::/8's first) passed
   // to a call V8 does not inline is a new heap number, twice per IPv6 packet ("box32").
   let w = a.w0;
   buf[off] = w >>> 24;
