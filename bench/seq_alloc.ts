@@ -11,6 +11,7 @@
  * deno run --allow-all bench/seq_alloc.ts --isn high --rr              # 64-byte request/response
  * deno run --allow-all bench/seq_alloc.ts --isn high --heap-used       # heapUsed windows instead
  * deno run --allow-all bench/seq_alloc.ts --isn high --addr low        # 10.0.0.x, not 198.18.0.x
+ * deno run --allow-all bench/seq_alloc.ts --isn high --addr v6         # over IPv6 (fd00:13::x)
  * deno run --allow-all bench/seq_alloc.ts --loss 0.01                  # the wire loses 1 %: SACK
  * deno run --allow-all bench/seq_alloc.ts --depth 4                     # 4 frames per site, not 2
  * ```

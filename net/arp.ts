@@ -91,10 +91,14 @@ export interface ArpAddressOwner {
 
 /** Slots of {@link ArpCache}'s recent neighbours (2**10: `recentSlot` takes the top 10 bits). */
 const RECENT_SLOTS = 1024;
+/** Multiplier of the recent-neighbour hash (Fibonacci hashing: 2**32 / φ). */
+const RECENT_HASH = 0x9e3779b1 | 0;
+/** The hash's shift: its top 10 bits index {@link RECENT_SLOTS}. */
+const RECENT_SHIFT = 22;
 
 /** The recent-neighbour slot of IPv4 address `ip` (integer arithmetic: no heap number). */
 function recentSlot(ip: number): number {
-  return Math.imul(ip | 0, 0x9e3779b1) >>> 22;
+  return Math.imul(ip | 0, RECENT_HASH) >>> RECENT_SHIFT;
 }
 
 /**
@@ -211,7 +215,10 @@ export class ArpCache {
    * in place instead.
    */
   sendVia(pb: PacketBuffer, route: RouteResult, etherType: number): boolean {
-    const e = this.#recent[recentSlot(route.nextHop)];
+    // The slot computed here (`recentSlot`'s hash), not by a call: the next hop, a uint32
+    // ≥ 2**30 for most addresses, is a new heap number when passed to a call V8 does not
+    // inline (bench/README.md, "box32").
+    const e = this.#recent[Math.imul(route.nextHop | 0, RECENT_HASH) >>> RECENT_SHIFT];
     if (e !== null && e.ip === route.nextHop && this.#table.isCurrent(e)) {
       return this.#table.sendResolved(pb, e, etherType);
     }

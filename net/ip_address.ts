@@ -47,13 +47,6 @@ function read32(buf: Uint8Array, off: number): number {
   return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
 }
 
-function write32(buf: Uint8Array, off: number, w: number): void {
-  buf[off] = w >>> 24;
-  buf[off + 1] = w >>> 16;
-  buf[off + 2] = w >>> 8;
-  buf[off + 3] = w;
-}
-
 /**
  * An immutable address of either family, with an optional zone (the `%IF` of a scoped address;
  * it is not part of equality).
@@ -186,14 +179,19 @@ export class IpAddressScratch implements IpAddr {
 
   /** Load the 16-byte IPv6 address at `buf[off..]`; returns `this`. */
   setFrom6(buf: Uint8Array, off: number): this {
-    const w0 = read32(buf, off);
-    const w1 = read32(buf, off + 4);
-    const w2 = read32(buf, off + 8);
+    // Each word read here, not through `read32`, and the family tested here, not by
+    // `familyOf`: a word ≥ 2**30 (fd00::/8's first) returned by or passed to a call V8 does
+    // not inline is a new heap number, on every IPv6 packet (bench/README.md, "box32").
+    const b = buf;
+    const w0 = ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+    const w1 = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
+    const w2 = ((b[off + 8] << 24) | (b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]) >>> 0;
     this.w0 = w0;
     this.w1 = w1;
     this.w2 = w2;
-    this.w3 = read32(buf, off + 12);
-    this.family = familyOf(w0, w1, w2);
+    this.w3 = ((b[off + 12] << 24) | (b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]) >>>
+      0;
+    this.family = w0 === 0 && w1 === 0 && w2 === V4_MAPPED_W2 ? 4 : 6;
     return this;
   }
 
@@ -215,7 +213,9 @@ export class IpAddressScratch implements IpAddr {
     this.w0 = 0;
     this.w1 = 0;
     this.w2 = V4_MAPPED_W2;
-    this.w3 = read32(buf, off);
+    // Read here, not through `read32`: its uint32 return is a heap number whenever V8 does
+    // not inline it, and every received IPv4 packet comes here twice (bench/README.md, "box32").
+    this.w3 = ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
     this.family = 4;
     return this;
   }
@@ -286,10 +286,28 @@ export function ipEqualsBytes(a: IpAddr, buf: Uint8Array, off: number): boolean 
  * ```
  */
 export function writeIp6(buf: Uint8Array, off: number, a: IpAddr): void {
-  write32(buf, off, a.w0);
-  write32(buf, off + 4, a.w1);
-  write32(buf, off + 8, a.w2);
-  write32(buf, off + 12, a.w3);
+  // Each word written here, not passed to a helper: a word ≥ 2**30 (fd00::/8's first) passed
+  // to a call V8 does not inline is a new heap number, twice per IPv6 packet ("box32").
+  let w = a.w0;
+  buf[off] = w >>> 24;
+  buf[off + 1] = w >>> 16;
+  buf[off + 2] = w >>> 8;
+  buf[off + 3] = w;
+  w = a.w1;
+  buf[off + 4] = w >>> 24;
+  buf[off + 5] = w >>> 16;
+  buf[off + 6] = w >>> 8;
+  buf[off + 7] = w;
+  w = a.w2;
+  buf[off + 8] = w >>> 24;
+  buf[off + 9] = w >>> 16;
+  buf[off + 10] = w >>> 8;
+  buf[off + 11] = w;
+  w = a.w3;
+  buf[off + 12] = w >>> 24;
+  buf[off + 13] = w >>> 16;
+  buf[off + 14] = w >>> 8;
+  buf[off + 15] = w;
 }
 
 /**

@@ -25,7 +25,7 @@ import { ArpCache, type ArpOptions } from "./arp.ts";
 import {
   formatIpv4,
   isIpv4LimitedBroadcast,
-  isIpv4Martian,
+  isIpv4MartianTop,
   isIpv4Multicast,
   prefixMask,
 } from "./ipv4_address.ts";
@@ -493,7 +493,7 @@ export class Ipv4Layer implements LocalReceiver {
     const dst = meta.dst.setV4At(buf, off + IPV4_DST_OFFSET);
     // RFC 1122 §3.2.1.3 / RFC 1812 §5.3.7: martian sources are dropped silently; so is our
     // own address arriving from the wire (only the local path may carry it).
-    if (isIpv4Martian(src.w3) || (!local && this.#isLocal(src))) {
+    if (isIpv4MartianTop(src.w3 >>> 24) || (!local && this.#isLocal(src))) {
       st.InMartianSrc++;
       return;
     }

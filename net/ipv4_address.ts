@@ -162,7 +162,21 @@ export function isIpv4LinkLocal(a: number): boolean {
  * ```
  */
 export function isIpv4Martian(a: number): boolean {
-  const top = a >>> 24;
+  return isIpv4MartianTop(a >>> 24);
+}
+
+/**
+ * {@link isIpv4Martian} by the address's first octet `top` (`a >>> 24`): the per-packet
+ * check's form, as a small integer crosses a call V8 does not inline without a heap number,
+ * while an address ≥ 64.0.0.0 would be boxed (bench/README.md, "box32").
+ *
+ * @example
+ * ```ts
+ * isIpv4MartianTop(127); // true
+ * isIpv4MartianTop(198); // false
+ * ```
+ */
+export function isIpv4MartianTop(top: number): boolean {
   // 0/8, 127/8, and everything from 224.0.0.0 up (224/4 multicast, 240/4 reserved).
   return top === 0 || top === 127 || top >= 224;
 }

@@ -84,7 +84,28 @@ export interface HeapRun {
 function medianWindow(g: number[]): number {
   assert.ok(g.length >= 3, `only ${g.length} windows ran without a scavenge`);
   g.sort((a, b) => a - b);
-  return g[g.length >> 1];
+  const m = g[g.length >> 1];
+  logMeasurement(m, g);
+  return m;
+}
+
+/**
+ * The environment variable naming a file that every measurement is appended to, one JSON line
+ * each (`median`, the sorted `windows`): the surveys' way to see each allocation test's value
+ * against its bound (bench/README.md, "box32"). Unset: nothing is written.
+ */
+export const HEAP_GROWTH_LOG_ENV = "USTACK_HEAP_GROWTH_LOG";
+
+function logMeasurement(median: number, windows: number[]): void {
+  let path: string | undefined;
+  try {
+    path = Deno.env.get(HEAP_GROWTH_LOG_ENV);
+  } catch {
+    return; // no --allow-env: no survey
+  }
+  if (path === undefined || path === "") return;
+  const line = JSON.stringify({ median, windows: windows.map((x) => Math.round(x * 10) / 10) });
+  Deno.writeTextFileSync(path, line + "\n", { append: true });
 }
 
 /**

@@ -31,6 +31,8 @@ export const ISN_PLACES: Record<string, { isn: number; tsOffset: number }> = {
 export const ADDR_PLACES: Record<string, [IpAddress, IpAddress]> = {
   high: [IpAddress.parse("198.18.0.1"), IpAddress.parse("198.18.0.2")],
   low: [IpAddress.parse("10.0.0.1"), IpAddress.parse("10.0.0.2")],
+  // IPv6 (fd00::/8: every address's first word is ≥ 2**31); the IPv4 ones stay "high"'s.
+  v6: [IpAddress.parse("fd00:13::1"), IpAddress.parse("fd00:13::2")],
 };
 
 /** A bulk flow (one or both ways) or a ping-pong over one connection of `net`. */
@@ -103,8 +105,9 @@ export class SeqWorkload {
 }
 
 /**
- * A simulated pair with sequence numbers and timestamps pinned at `place`, the IPv4 addresses
- * at `addrPlace` (a key of {@link ADDR_PLACES}) and the wire losing `lossRate` of the frames.
+ * A simulated pair with sequence numbers and timestamps pinned at `place`, the addresses at
+ * `addrPlace` (a key of {@link ADDR_PLACES}; "v6": connected over IPv6, the IPv4 addresses
+ * "high"'s) and the wire losing `lossRate` of the frames.
  */
 export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate = 0): SimNet {
   const p = ISN_PLACES[place];
@@ -113,11 +116,12 @@ export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate 
   if (addrs === undefined) {
     throw new Error(`seq_alloc: --addr is one of ${Object.keys(ADDR_PLACES)}`);
   }
-  return makeSimNet({
+  const v6 = addrs[0].family === 6;
+  const net = makeSimNet({
     mtu,
     wire: { seed: 1, lossRate },
-    addrA: addrs[0],
-    addrB: addrs[1],
+    addrA: v6 ? ADDR_PLACES.high[0] : addrs[0],
+    addrB: v6 ? ADDR_PLACES.high[1] : addrs[1],
     poolBuffers: 8192,
     tcp: {
       pinnedIsn: p.isn,
@@ -126,4 +130,9 @@ export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate 
       receiveBufferBytes: 1 << 20,
     },
   });
+  if (!v6) return net;
+  net.a.ipv6.addAddress(1, addrs[0], 64);
+  net.b.ipv6.addAddress(1, addrs[1], 64);
+  net.advance(2500); // duplicate address detection
+  return { ...net, addrA: addrs[0], addrB: addrs[1] };
 }

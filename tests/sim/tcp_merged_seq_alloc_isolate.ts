@@ -8,10 +8,11 @@ const ROUNDS = 12;
 
 /**
  * Median heap growth per data segment (bytes) of a bulk transfer at MTU 9000 with sequence
- * numbers ≥ 2**31, both stacks and the simulated wire, after a warm-up.
+ * numbers ≥ 2**31, both stacks and the simulated wire, after a warm-up; the addresses at
+ * `addrPlace` (a key of `ADDR_PLACES`: 198.18.0.x by default, "v6" for fd00:13::x).
  */
-export function measureMergedSeqAlloc(): number {
-  const net = seqNet("high", 9000);
+export function measureMergedSeqAlloc(addrPlace = "high"): number {
+  const net = seqNet("high", 9000, addrPlace);
   const w = new SeqWorkload(net, false);
   w.bulk(30e6); // warm: optimised code, full pools, grown buffers
   const run = { step: () => w.bulk(4e6), units: () => net.a.stats.tcp.OutSegs };
@@ -19,10 +20,21 @@ export function measureMergedSeqAlloc(): number {
   return b;
 }
 
-// As a worker: one question, one answer.
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
-if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
+const inWorker = typeof scope.WorkerGlobalScope !== "undefined" &&
+  scope instanceof scope.WorkerGlobalScope;
+
+// As a program (the test's run with V8's inlining off: flags are per process): one JSON line,
+// the measurement over IPv4 and then over IPv6. Not in a worker, whose module is its main too.
+if (import.meta.main && !inWorker) {
+  console.log(
+    JSON.stringify({ v4: measureMergedSeqAlloc("high"), v6: measureMergedSeqAlloc("v6") }),
+  );
+}
+
+// As a worker: one question, one answer.
+if (inWorker) {
   scope.onmessage = () => {
     scope.postMessage(measureMergedSeqAlloc());
   };

@@ -170,8 +170,14 @@ export class TcpHeader extends WireView {
    * while a store into a number field of a reused record writes in place.
    */
   loadSeqAck(into: { seq: number; ack: number }): void {
-    into.seq = this.get32(TCP_SEQ_OFFSET);
-    into.ack = this.get32(TCP_ACK_OFFSET);
+    // The bytes read here, not through `get32`: its uint32 return is a heap number whenever
+    // V8 does not inline it (small inlining budgets; bench/README.md, "box32").
+    const b = this.buf;
+    const o = this.off;
+    into.seq = ((b[o + TCP_SEQ_OFFSET] << 24) | (b[o + TCP_SEQ_OFFSET + 1] << 16) |
+      (b[o + TCP_SEQ_OFFSET + 2] << 8) | b[o + TCP_SEQ_OFFSET + 3]) >>> 0;
+    into.ack = ((b[o + TCP_ACK_OFFSET] << 24) | (b[o + TCP_ACK_OFFSET + 1] << 16) |
+      (b[o + TCP_ACK_OFFSET + 2] << 8) | b[o + TCP_ACK_OFFSET + 3]) >>> 0;
   }
 
   /** Data offset in 32-bit words (5..15). Setting it keeps the reserved bits. */

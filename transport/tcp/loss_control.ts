@@ -47,7 +47,6 @@ import {
 import { PENDING_RTT, type RttEstimator } from "./rtt_estimator.ts";
 import { isDsack, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
 import { TcpState } from "./state.ts";
 
 /** The cell this module's per-ACK clock read goes through ({@link readClockMs}). */
@@ -167,6 +166,10 @@ const NO_RECOVERY = new LossRecovery();
  * ```
  */
 export class LossControl implements RackTimes {
+  // Sequence arithmetic is written out in this class (`(a - b) | 0` for `seqDiff`, `… < 0` for
+  // `seqLt`, `(a + n) >>> 0` for `seqAdd`; see seq.ts), not called: V8's mid tier inlines a call
+  // only on a path at least 95 % of calls took when it compiled, and a helper it calls takes
+  // and returns sequence numbers ≥ 2**30 as new heap numbers (bench/README.md, "box32").
   /** The SACK scoreboard: every transmission in flight. */
   readonly sb: Scoreboard;
   /** Delivery-rate estimation. */
@@ -312,7 +315,7 @@ export class LossControl implements RackTimes {
 
   /** RFC 6675 pipe: bytes estimated in the network. */
   get pipe(): number {
-    return this.sb.pipe(seqDiff(this.#snd.sndMax, this.#snd.sndUna));
+    return this.sb.pipe((this.#snd.sndMax - this.#snd.sndUna) | 0);
   }
 
   /** Start over: data begins at `seq`. */
@@ -336,7 +339,7 @@ export class LossControl implements RackTimes {
    */
   afterOutput(): void {
     const f = this.#flags;
-    if ((f & F_CWND_LIMITED) !== 0 || !seqLt(this.#snd.sndUna, this.#cwndUsageSeq)) {
+    if ((f & F_CWND_LIMITED) !== 0 || ((this.#snd.sndUna - this.#cwndUsageSeq) | 0) >= 0) {
       // The window's mark takes the pass's.
       this.#flags = (f & F_CWND_LIMITED) !== 0
         ? f | F_WINDOW_CWND_LIMITED
@@ -383,7 +386,7 @@ export class LossControl implements RackTimes {
   /** SND.UNA moved: acknowledged transmissions leave the scoreboard. */
   ackTo(): void {
     const sb = this.sb;
-    sb.ackToFromFack(seqDiff(this.#snd.sndUna, sb.fack));
+    sb.ackToFromFack((this.#snd.sndUna - sb.fack) | 0);
     this.#retransProbes = 0;
   }
 
@@ -438,7 +441,7 @@ export class LossControl implements RackTimes {
     const est = this.rtt;
     const pending = PENDING_RTT;
     pending.ms = sb.ackResults.ackRttOldestMs; // a field: a getter not inlined boxes it
-    const synOnly = acked === 1 && snd.sndUna === ((snd.iss + 1) >>> 0);
+    const synOnly = acked === 1 && snd.sndUna === (snd.iss + 1) >>> 0;
     if (
       pending.ms < 0 && advanced && !synOnly && conn.tsOk && o.hasTimestamps && o.tsEcr !== 0
     ) {
@@ -453,7 +456,7 @@ export class LossControl implements RackTimes {
     // The last original delivered (RACK.fack at SND.MAX): no new data is left queued ahead of
     // a resend, so the queue's round trip lapses and RFC 8985 §6.2 step 2's rule alone applies
     // (at a transfer's tail resends cross a drained queue; a stale queue would hide their loss).
-    if (seqDiff(snd.sndMax, sb.fack) <= 0) this.#queueRttUs = 0;
+    if (((snd.sndMax - sb.fack) | 0) <= 0) this.#queueRttUs = 0;
     if (sb.ackReordered) stats.TCPSACKReorder++;
     // RFC 8985 §7.4: what the ACK says about an outstanding tail loss probe.
     if (rack.tlpActive && rack.tlpAck(seg.ack, dsackRight, news || sb.ackSacked > 0) === TLP_LOSS) {
@@ -466,7 +469,7 @@ export class LossControl implements RackTimes {
       this.#undo(now);
     }
     // The end of a reduction: SND.UNA reached `recover`.
-    if (rec.inReduction && seqGe(snd.sndUna, rec.recover)) this.#endReduction(now);
+    if (rec.inReduction && ((snd.sndUna - rec.recover) | 0) >= 0) this.#endReduction(now);
     // Loss detection: RACK with SACK, NewReno's rules without.
     let reoWait = 0;
     const lostBefore = sb.lostBytes;
@@ -551,7 +554,7 @@ export class LossControl implements RackTimes {
     } else {
       rec.recover = snd.sndMax;
     }
-    snd.cc.onRetransmitTimeout(seqDiff(snd.sndMax, snd.sndUna), now);
+    snd.cc.onRetransmitTimeout((snd.sndMax - snd.sndUna) | 0, now);
     this.#queueRttUs = 0; // everything goes again from SND.UNA: no queue of originals ahead
     const before = sb.lostBytes;
     sb.markAllLost();
@@ -593,7 +596,7 @@ export class LossControl implements RackTimes {
       first = 1;
       dsackRight = blocks[1];
       stats.TCPDSACKRecv++;
-      stats.TCPDSACKRecvSegs += Math.ceil(seqDiff(blocks[1], blocks[0]) / this.#snd.mss);
+      stats.TCPDSACKRecvSegs += Math.ceil(((blocks[1] - blocks[0]) | 0) / this.#snd.mss);
       // Which detector sent the data it reports (the newest logged retransmission of it).
       const log = this.sb.retransLog;
       const why = log === null ? RX_NONE : log.reasonOf(blocks, 0);
@@ -616,9 +619,9 @@ export class LossControl implements RackTimes {
       const r = blocks[2 * k + 1];
       // The three tests made before any branch on them: behind `||` V8's mid tier calls the
       // helpers rather than inlining them, and their sequence numbers are boxed.
-      const ordered = seqLt(l, r);
-      const beyond = seqGt(r, sndMax);
-      const acked = seqLe(r, ack);
+      const ordered = ((l - r) | 0) < 0;
+      const beyond = ((r - sndMax) | 0) > 0;
+      const acked = ((r - ack) | 0) <= 0;
       if (!ordered || beyond || acked) {
         if (!acked) stats.TCPSACKDiscard++;
         continue;
@@ -638,7 +641,7 @@ export class LossControl implements RackTimes {
     const sb = this.sb;
     const mss = this.#snd.mss;
     if (dup) {
-      const room = seqDiff(this.#snd.sndMax, this.#snd.sndUna) - sb.renoSackedBytes - mss;
+      const room = ((this.#snd.sndMax - this.#snd.sndUna) | 0) - sb.renoSackedBytes - mss;
       const add = room < mss ? (room > 0 ? room : 0) : mss;
       sb.renoSackedBytes += add;
       return add;
@@ -665,13 +668,15 @@ export class LossControl implements RackTimes {
     let mark = false;
     if (!rec.repairing) {
       mark = dup && rec.dupAcks === 3 &&
-        (seqGt(this.#snd.sndUna, rec.recover) || rec.recover === this.#snd.sndUna);
-    } else if (advanced && rec.state === CA_RECOVERY && seqLt(this.#snd.sndUna, rec.recover)) {
+        (((this.#snd.sndUna - rec.recover) | 0) > 0 || rec.recover === this.#snd.sndUna);
+    } else if (
+      advanced && rec.state === CA_RECOVERY && ((this.#snd.sndUna - rec.recover) | 0) < 0
+    ) {
       mark = true;
     }
     if (!mark || sb.count === 0) return;
     if (sb.length(0) > this.#snd.mss && sb.hasRoom()) {
-      sb.splitAt(0, seqAdd(sb.start(0), this.#snd.mss));
+      sb.splitAt(0, (sb.start(0) + this.#snd.mss) >>> 0);
     }
     sb.markLost(0, RX_RENO);
     this.#flags = rec.repairing ? this.#flags | F_PARTIAL_ACK : this.#flags & ~F_PARTIAL_ACK;
@@ -697,7 +702,7 @@ export class LossControl implements RackTimes {
     this.reductions++;
     const rec = this.ownRecovery();
     rec.enter(state, this.#snd.sndUna, this.#snd.sndMax, cc.cwnd);
-    cc.onCongestionEvent(seqDiff(this.#snd.sndMax, this.#snd.sndUna), now);
+    cc.onCongestionEvent((this.#snd.sndMax - this.#snd.sndUna) | 0, now);
     if (this.#conn.ecnOk) rec.cwrPending = true;
   }
 
@@ -754,7 +759,7 @@ export class LossControl implements RackTimes {
     s.isAppLimited = rs.isAppLimited;
     // The ACK covers data of a window that cwnd limited (see afterOutput).
     s.cwndLimited = (this.#flags & F_WINDOW_CWND_LIMITED) !== 0 &&
-      seqLt(this.#priorUna, this.#cwndUsageSeq);
+      (((this.#priorUna - this.#cwndUsageSeq) | 0) < 0);
     s.inRecovery = rec.state === CA_CWR || rec.state === CA_RECOVERY;
     if (s.inRecovery && !cc.ownsRecovery) {
       // RFC 6937: cwnd = pipe + sndcnt during the reduction; RFC 6582 §3.2 step 5: a
@@ -773,7 +778,7 @@ export class LossControl implements RackTimes {
         now,
         cc.cwnd,
         cc.ssthresh,
-        seqDiff(this.#snd.sndNxt, this.#snd.sndUna),
+        (this.#snd.sndNxt - this.#snd.sndUna) | 0,
         pipe,
         acked,
         s.deliveredBytes,
@@ -913,7 +918,7 @@ export class LossControl implements RackTimes {
     while (i >= 0 && (sb.flags(i) & SB_SACKED) !== 0) i--;
     if (i < 0) return false;
     const mss = this.#snd.segMss();
-    if (sb.length(i) > mss && sb.splitAt(i, seqSub(sb.end(i), mss))) i++;
+    if (sb.length(i) > mss && sb.splitAt(i, (sb.end(i) - mss) >>> 0)) i++;
     return this.#snd.retransmit(i, sb.length(i), now, reason) > 0;
   }
 
@@ -947,7 +952,7 @@ export class LossControl implements RackTimes {
     const pto = this.rack.ptoMs(
       rtt.hasSample,
       rtt.srttMs,
-      seqDiff(this.#snd.sndMax, this.#snd.sndUna),
+      (this.#snd.sndMax - this.#snd.sndUna) | 0,
       this.#snd.mss,
       Math.max(left, 0),
     );
@@ -1028,7 +1033,7 @@ export class LossControl implements RackTimes {
     let isRetrans = false;
     let unsent = this.#snd.unsentBytes;
     if (unsent > mss) unsent = mss;
-    const wndAvail = seqDiff(seqAdd(this.#snd.sndUna, this.#snd.sndWnd), this.#snd.sndNxt);
+    const wndAvail = (this.#snd.sndUna + this.#snd.sndWnd - this.#snd.sndNxt) | 0;
     if (unsent > 0 && wndAvail >= unsent) sent = this.#snd.sendNew(unsent, now);
     if (!sent && this.#tailProbe(now, RX_TLP)) {
       sent = true;

@@ -27,7 +27,7 @@ import { DEFAULT_PEER_MSS } from "./mss.ts";
 import type { TcpHeaderOptions } from "./options.ts";
 import type { RttEstimator } from "./rtt_estimator.ts";
 import type { RxSegment } from "./segment.ts";
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqSegmentAcceptable } from "./seq.ts";
+import { seqAdd, seqGt, seqLe, seqSegmentAcceptableAt } from "./seq.ts";
 import { canReceiveData, TcpEvent, TcpState } from "./state.ts";
 import { encodeWindow, MAX_WINDOW_FIELD, windowShiftFor } from "./window_scale.ts";
 
@@ -282,7 +282,9 @@ export class TcpReceiver {
 
   /** The receive window in bytes (RCV.WND: up to the right edge advertised). */
   get window(): number {
-    const w = seqDiff(this.#advRight, this.rcvNxt);
+    // `seqDiff` written out: its two uint32 arguments are heap numbers whenever V8 does not
+    // inline it (bench/README.md, "box32").
+    const w = (this.#advRight - this.rcvNxt) | 0;
     return w > 0 ? w : 0;
   }
 
@@ -292,7 +294,9 @@ export class TcpReceiver {
    */
   acceptable(seg: RxSegment): boolean {
     const wnd = this.window;
-    if (seqSegmentAcceptable(seg.seq, seg.segLen, this.rcvNxt, wnd)) return true;
+    // The distance, not the two sequence numbers, crosses the call: a small integer for
+    // any segment near the window (uint32s ≥ 2**30 would be heap numbers; "box32").
+    if (seqSegmentAcceptableAt((seg.seq - this.rcvNxt) | 0, seg.segLen, wnd)) return true;
     if (wnd !== 0 || seg.seq !== this.rcvNxt) return false;
     seg.dataLen = 0;
     seg.flags &= ~TCP_FLAG_FIN;
@@ -306,15 +310,18 @@ export class TcpReceiver {
    * does not inline is a new heap number per segment (bench/README.md, "flake31").
    */
   isOldTimestamp(seg: RxSegment): boolean {
-    return seqLt(seg.opts.tsVal, this.tsRecent);
+    // `seqLt` written out (as in the rest of this file's per-segment paths): V8's mid tier
+    // calls a helper on a path fewer than 95 % of calls took when it compiled, and the two
+    // uint32s would be heap numbers (bench/README.md, "box32").
+    return ((seg.opts.tsVal - this.tsRecent) | 0) < 0;
   }
 
   /** RFC 7323 §4.3: remember the timestamp to echo, from a segment covering Last.ACK.sent. */
   noteTimestamp(seg: RxSegment): void {
-    // Both comparisons on every path: behind `&&` V8's mid tier does not inline the second
-    // call, and its two timestamps (uint32, often ≥ 2**30) are boxed per segment.
-    const covers = seqLe(seg.seq, this.#lastAckSent);
-    const newer = seqGe(seg.opts.tsVal, this.tsRecent);
+    // `seqLe`/`seqGe` written out: a helper V8's mid tier did not inline (a call on a path
+    // below 95 % of calls when it compiled) takes its uint32s as heap numbers ("box32").
+    const covers = ((seg.seq - this.#lastAckSent) | 0) <= 0;
+    const newer = ((seg.opts.tsVal - this.tsRecent) | 0) >= 0;
     if (covers && newer) this.tsRecent = seg.opts.tsVal;
   }
 
@@ -342,7 +349,9 @@ export class TcpReceiver {
       // Math.min, not `len < advMss ? len : advMss`: a super-frame longer than the MSS was the
       // only way to the second arm, which the warm-up's connections did not take ("jit13l").
       if (len > this.rcvMss) this.rcvMss = Math.min(len, this.advMss);
-      const trim = seqDiff(this.rcvNxt, seq);
+      // Sequence arithmetic written out on this path (`seqDiff`, `seqAdd`): a helper V8's mid
+      // tier did not inline takes and returns uint32s as heap numbers ("box32").
+      const trim = (this.rcvNxt - seq) | 0;
       if (trim > 0) {
         this.#setDsack(seq, trim < len ? this.rcvNxt : seqAdd(seq, len));
         stats.TCPDSACKOldSent++;
@@ -355,7 +364,7 @@ export class TcpReceiver {
     let advanced = 0;
     if (len > 0) {
       const rx = this.rcvBuf;
-      const at = seqDiff(seq, this.rcvNxt);
+      const at = (seq - this.rcvNxt) | 0;
       if (at === 0) {
         let direct = 0;
         if (this.#postLen > this.#postDone && rx.length === 0 && this.asm.isEmpty) {
@@ -388,9 +397,9 @@ export class TcpReceiver {
         immediate = true; // out of order: a duplicate ACK with SACK blocks at once
       }
     }
-    // On every path (adding 0 changes nothing): V8's mid tier inlines seqAdd only on a path
-    // nearly every call takes; called, it would return RCV.NXT as a new heap number.
-    this.rcvNxt = seqAdd(this.rcvNxt, advanced);
+    // On every path (adding 0 changes nothing), and `seqAdd` written out: V8's mid tier
+    // inlines a call only on a path nearly every call takes, and even then not always.
+    this.rcvNxt = (this.rcvNxt + advanced) >>> 0;
     if (advanced > 0) {
       // The carry without a branch: a loop or `if` taken only once 2^29 bytes arrived was a
       // path no warm-up connection (a few MiB each) reached, and the optimised receive path
@@ -633,8 +642,9 @@ export class TcpReceiver {
     let win = free;
     if (free <= cur || free - cur < step) win = cur;
     const field = encodeWindow(win, shift);
-    const right = seqAdd(this.rcvNxt, field * (1 << shift));
-    if (seqGt(right, this.#advRight)) this.#advRight = right | 0;
+    // `seqAdd`/`seqGt` written out: uint32s cross no call ("box32").
+    const right = (this.rcvNxt + field * (1 << shift)) >>> 0;
+    if (((right - this.#advRight) | 0) > 0) this.#advRight = right | 0;
     return field;
   }
 

@@ -46,7 +46,7 @@ import { RX_MTU } from "./retrans_log.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
 import { SB_FIN, type Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
-import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt, seqSub } from "./seq.ts";
+import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
 
 /** Linux's TCP_CORK bound: a corked partial segment leaves after at most this long. */
@@ -490,10 +490,13 @@ export class TcpSender implements LossSender {
    * heap number per segment (bench/README.md, "flake31").
    */
   checkAck(seg: Pick<RxSegment, "ack">): AckVerdict {
+    // The comparisons written out (`seqGt`, `seqLt`, `seqSub`): a helper V8's mid tier did
+    // not inline — a call on a path fewer than 95 % of calls took when it compiled — takes
+    // and returns uint32s as heap numbers (bench/README.md, "box32").
     const ack = seg.ack;
-    if (seqGt(ack, this.sndMax)) return ACK_TOO_NEW;
+    if (((ack - this.sndMax) | 0) > 0) return ACK_TOO_NEW;
     const maxWnd = this.maxSndWnd > 0 ? this.maxSndWnd : DEFAULT_MAX_SND_WND;
-    return seqLt(ack, seqSub(this.sndUna, maxWnd)) ? ACK_TOO_OLD : ACK_OK;
+    return ((ack - this.sndUna + maxWnd) | 0) < 0 ? ACK_TOO_OLD : ACK_OK;
   }
 
   /**
@@ -508,17 +511,18 @@ export class TcpSender implements LossSender {
     const o = seg.opts;
     const scaledWnd = seg.window << this.sndShift;
     const priorUna = this.sndUna;
-    const priorOut = seqDiff(this.sndMax, priorUna);
-    // Every sequence comparison of this ACK made here, on the path every call takes: V8's mid
-    // tier inlines a call only on such a path, and seqDiff/seqLt called under a branch would
-    // take sequence numbers (at or above 2**30) as new heap numbers per segment.
-    const ackDist = seqDiff(ack, priorUna);
+    // Every sequence comparison of this ACK made here, on the path every call takes, and
+    // written out (`seqDiff`, `seqLt`, `seqLe`): V8's mid tier inlines a call only on a path
+    // at least 95 % of calls took when it compiled, and not always then; a helper called
+    // takes sequence numbers (at or above 2**30) as new heap numbers ("box32").
+    const priorOut = (this.sndMax - priorUna) | 0;
+    const ackDist = (ack - priorUna) | 0;
     const advanced = ackDist > 0; // seqGt(ack, priorUna)
-    const pastBuf = seqDiff(ack, this.sndBufSeq);
-    const nxtBefore = seqLt(this.sndNxt, ack);
-    const smlBefore = seqLt(this.sndSml, ack);
-    const wl1Before = seqLt(this.sndWl1, seg.seq);
-    const wl2NotAfter = seqLe(this.sndWl2, ack);
+    const pastBuf = (ack - this.sndBufSeq) | 0;
+    const nxtBefore = ((this.sndNxt - ack) | 0) < 0;
+    const smlBefore = ((this.sndSml - ack) | 0) < 0;
+    const wl1Before = ((this.sndWl1 - seg.seq) | 0) < 0;
+    const wl2NotAfter = ((this.sndWl2 - ack) | 0) <= 0;
     loss.beginAck(seg); // reads the ACK's time itself: no double passed
     // The cumulative part.
     let acked = 0;
@@ -590,6 +594,9 @@ export class TcpSender implements LossSender {
    * pacer, and keep the retransmission/persist timers armed as needed.
    */
   output(): void {
+    // Sequence arithmetic written out here and in `sendNew` (`seqAdd`, `seqDiff`, `seqGt`):
+    // V8's mid tier inlines a call only on a path ≥ 95 % of calls took when it compiled, and a
+    // helper called takes and returns uint32s as heap numbers (bench/README.md, "box32").
     const conn = this.#conn;
     const svc = this.#svc;
     const now = svc.ctx.clock.nowMs();
@@ -598,12 +605,12 @@ export class TcpSender implements LossSender {
     const sb = this.sb;
     const rec = this.rec;
     const pacer = this.pacer;
-    const dataEnd = seqAdd(this.sndBufSeq, this.sndBuf.length); // finSeq, not returned boxed
+    const dataEnd = (this.sndBufSeq + this.sndBuf.length) >>> 0; // finSeq, not returned boxed
     const force = this.forceSend;
     this.forceSend = false;
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
     if (this.sndUna === this.sndMax && this.#lastSendMs >= 0) {
-      if (now - this.#lastSendMs > this.rtt.rtoMs && seqGt(dataEnd, this.sndNxt)) {
+      if (now - this.#lastSendMs > this.rtt.rtoMs && ((dataEnd - this.sndNxt) | 0) > 0) {
         this.cc.onIdleRestart(now);
         this.#lastSendMs = now;
         this.loss.updatePacingRate();
@@ -619,7 +626,7 @@ export class TcpSender implements LossSender {
         held = this.#pacerHolds();
         break;
       }
-      const pipe = sb.pipe(seqDiff(this.sndMax, this.sndUna));
+      const pipe = sb.pipe((this.sndMax - this.sndUna) | 0);
       let budget = this.cc.cwnd - pipe;
       // Whole segments, as Linux counts packets: a part of a segment is a whole one — in this
       // pass, so the tick's data leaves as one super-segment, not k segments and then one.
@@ -643,7 +650,7 @@ export class TcpSender implements LossSender {
         continue;
       }
       // NextSeg rule 2: new data.
-      let unsent = seqDiff(dataEnd, this.sndNxt);
+      let unsent = (dataEnd - this.sndNxt) | 0;
       if (unsent < 0) unsent = 0;
       const finNow = this.finQueued && this.sndNxt === dataEnd;
       // (No RFC 6675 rescue retransmission, NextSeg rule 4: with SACK the loss detection is
@@ -670,7 +677,7 @@ export class TcpSender implements LossSender {
       }
       let len = unsent < burst ? unsent : burst;
       if (len > 0) {
-        const wndAvail = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+        const wndAvail = (this.sndUna + this.sndWnd - this.sndNxt) | 0;
         let allow = wndAvail < budget ? wndAvail : budget;
         if (force && allow <= 0 && wndAvail > 0) allow = wndAvail < mss ? wndAvail : mss;
         if (allow <= 0) {
@@ -687,7 +694,7 @@ export class TcpSender implements LossSender {
           // A window-limited super-segment ends on an MSS boundary (no runt segment).
           if (len > mss) len -= len % mss;
         }
-        const carriesFin = this.finQueued && seqAdd(this.sndNxt, len) === dataEnd;
+        const carriesFin = this.finQueued && ((this.sndNxt + len) >>> 0) === dataEnd;
         if (len < mss && !carriesFin && !force) {
           // RFC 1122 §4.2.3.4 sender SWS: a window-limited short segment waits unless it is
           // at least half the largest window the peer ever offered.
@@ -699,7 +706,9 @@ export class TcpSender implements LossSender {
             }
             // RFC 896 Nagle, Minshall's form (Linux): hold a short segment while an earlier
             // short one is unacknowledged.
-            if (!this.noDelay && this.sndUna !== this.sndMax && seqGt(this.sndSml, this.sndUna)) {
+            if (
+              !this.noDelay && this.sndUna !== this.sndMax && ((this.sndSml - this.sndUna) | 0) > 0
+            ) {
               break;
             }
           }
@@ -710,7 +719,7 @@ export class TcpSender implements LossSender {
       // the ring reuse views (`sndCopyViews`). One segment shorter than the MSS per lap (4 MiB
       // of data at the most); not a short segment for Nagle's rule.
       const run = len > 0 && svc.opts.segmentsEndAtWrap
-        ? this.sndBuf.runFrom(seqDiff(this.sndNxt, this.sndBufSeq))
+        ? this.sndBuf.runFrom((this.sndNxt - this.sndBufSeq) | 0)
         : len;
       if (run > 0 && run < len) {
         const sml = this.sndSml;
@@ -719,13 +728,13 @@ export class TcpSender implements LossSender {
       } else if (!this.sendNew(len, now)) break;
       sent = true;
       sentNew = true;
-      if (this.finQueued && this.sndNxt === seqAdd(dataEnd, 1)) break;
+      if (this.finQueued && this.sndNxt === ((dataEnd + 1) >>> 0)) break;
     }
     pacer.held = held;
     this.loss.afterOutput();
     if (this.sndUna !== this.sndMax) {
       if (sent) this.loss.afterSend(now, sentNew);
-    } else if (seqGt(dataEnd, this.sndNxt)) {
+    } else if (((dataEnd - this.sndNxt) | 0) > 0) {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
     }
@@ -744,9 +753,9 @@ export class TcpSender implements LossSender {
    */
   #pacerHolds(): boolean {
     const sb = this.sb;
-    if (this.cc.cwnd <= sb.pipe(seqDiff(this.sndMax, this.sndUna))) return false;
+    if (this.cc.cwnd <= sb.pipe((this.sndMax - this.sndUna) | 0)) return false;
     if (sb.nextLost() >= 0) return true;
-    return this.unsentBytes > 0 && seqGt(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    return this.unsentBytes > 0 && ((this.sndUna + this.sndWnd - this.sndNxt) | 0) > 0;
   }
 
   /**
@@ -756,9 +765,9 @@ export class TcpSender implements LossSender {
   sendNew(len: number, now: number): boolean {
     const conn = this.#conn;
     const mss = this.segMss();
-    const dataEnd = seqAdd(this.sndBufSeq, this.sndBuf.length); // finSeq, not returned boxed
+    const dataEnd = (this.sndBufSeq + this.sndBuf.length) >>> 0; // finSeq, not returned boxed
     const seq = this.sndNxt;
-    const fin = this.finQueued && seqAdd(seq, len) === dataEnd;
+    const fin = this.finQueued && ((seq + len) >>> 0) === dataEnd;
     if (len === 0 && !fin) return false;
     const sb = this.sb;
     if (!sb.hasRoom()) {
@@ -767,17 +776,17 @@ export class TcpSender implements LossSender {
     }
     let flags = TCP_FLAG_ACK;
     if (fin) flags |= TCP_FLAG_FIN;
-    if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_FLAG_PSH;
+    if (len > 0 && ((seq + len) >>> 0) === dataEnd) flags |= TCP_FLAG_PSH;
     const ect = conn.ecnOk && len > 0;
     if (ect && this.rec.cwrPending) flags |= TCP_FLAG_CWR;
-    if (!conn.emit(seqDiff(seq, this.sndUna), flags, len, len > mss ? mss : 0, ect)) return false;
+    if (!conn.emit((seq - this.sndUna) | 0, flags, len, len > mss ? mss : 0, ect)) return false;
     if ((flags & TCP_FLAG_CWR) !== 0) this.rec.cwrPending = false;
-    const end = seqAdd(seq, len + (fin ? 1 : 0));
-    sb.onSendFromFack(seqDiff(seq, sb.fack), len + (fin ? 1 : 0), now, fin ? SB_FIN : 0);
+    const end = (seq + (len + (fin ? 1 : 0))) >>> 0;
+    sb.onSendFromFack((seq - sb.fack) | 0, len + (fin ? 1 : 0), now, fin ? SB_FIN : 0);
     if (len < mss && len > 0) this.sndSml = end | 0;
     this.loss.lastTxRetrans = false;
     this.sndNxt = end;
-    if (seqGt(end, this.sndMax)) this.sndMax = end;
+    if (((end - this.sndMax) | 0) > 0) this.sndMax = end;
     this.#lastSendMs = now;
     this.pacer.onSent(len, now);
     if (this.rec.inReduction) this.rec.prr.onSent(len);

@@ -194,12 +194,25 @@ export function seqSegmentAcceptable(
   rcvNxt: number,
   rcvWnd: number,
 ): boolean {
+  return seqSegmentAcceptableAt((segSeq - rcvNxt) | 0, segLen, rcvWnd);
+}
+
+/**
+ * {@link seqSegmentAcceptable} by the segment's distance `dist = (SEG.SEQ - RCV.NXT) | 0`:
+ * the per-segment form, as a distance near the window is a small integer, where a sequence
+ * number ≥ 2**30 passed to a call V8 does not inline is a new heap number.
+ *
+ * @example
+ * ```ts
+ * seqSegmentAcceptableAt(-1, 10, 100); // true: its last byte is in the window
+ * ```
+ */
+export function seqSegmentAcceptableAt(dist: number, segLen: number, rcvWnd: number): boolean {
   if (segLen === 0) {
-    if (rcvWnd === 0) return ((segSeq - rcvNxt) | 0) === 0;
-    return ((segSeq - rcvNxt) >>> 0) < rcvWnd;
+    if (rcvWnd === 0) return dist === 0;
+    return (dist >>> 0) < rcvWnd;
   }
   if (rcvWnd === 0) return false;
   // First byte SEG.SEQ or last byte SEG.SEQ + SEG.LEN - 1 inside [RCV.NXT, RCV.NXT + RCV.WND).
-  return ((segSeq - rcvNxt) >>> 0) < rcvWnd ||
-    ((segSeq + segLen - 1 - rcvNxt) >>> 0) < rcvWnd;
+  return (dist >>> 0) < rcvWnd || ((dist + segLen - 1) >>> 0) < rcvWnd;
 }
