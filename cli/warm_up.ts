@@ -270,7 +270,10 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * `paced` (the `--connect` client) and on the simulated wire, a paced part of
  * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
  * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
- * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; the report counts every part. With `real`
+ * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time, and then, while V8 has a marking in
+ * progress (the warm-up's garbage, begun in the tail or its idle time), more idle time until
+ * its mark-compact has run, at most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} (`MarkingWatch`;
+ * the report's `markingWaitMs`); the report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
  * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
