@@ -97,11 +97,12 @@ async function runOne(
   idleS: number,
   port: number,
   v8Flags: string,
+  extraArgs: string[] = [],
 ): Promise<Record<string, unknown>> {
   const stackOpts = link.stackOptions("stack", "af_packet");
   const args = what === "http"
-    ? ["serve", "--http", String(port), ...stackOpts, "--json"]
-    : ["pingpong", "server", "-p", String(port), "-l", "64", ...stackOpts, "--json"];
+    ? ["serve", "--http", String(port), ...stackOpts, "--json", ...extraArgs]
+    : ["pingpong", "server", "-p", String(port), "-l", "64", ...stackOpts, "--json", ...extraArgs];
   const t0 = performance.now();
   const srv = link.start("stack", ustackCommand(args, cli, [TRACE + v8Flags]));
   const bounds: number[] = [];
@@ -183,6 +184,7 @@ if (import.meta.main) {
       only: { type: "string" },
       "base-cli": { type: "string" },
       variant: { type: "string", multiple: true },
+      v8: { type: "string" },
       out: { type: "string" },
     },
   });
@@ -191,11 +193,14 @@ if (import.meta.main) {
   const whats = values.only === undefined
     ? ["http", "rr"] as const
     : [values.only as "http" | "rr"];
-  const clis: [string, string, string][] = [["branch", USTACK_CLI, ""]];
-  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], ""]);
+  const clis: [string, string, string, string[]][] = [["branch", USTACK_CLI, "", []]];
+  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], "", []]);
   for (const v of values.variant ?? []) {
     const eq = v.indexOf("=");
-    clis.push([v.slice(0, eq), USTACK_CLI, "," + v.slice(eq + 1)]);
+    const bar = v.indexOf("|", eq);
+    const flags = bar < 0 ? v.slice(eq + 1) : v.slice(eq + 1, bar);
+    const extra = bar < 0 ? [] : v.slice(bar + 1).split(" ").filter((a) => a !== "");
+    clis.push([v.slice(0, eq), USTACK_CLI, flags === "" ? "" : "," + flags, extra]);
   }
   const link = await BenchLink.create(Number(values.mtu ?? 1500));
   const runs: Record<string, unknown>[] = [];
@@ -206,8 +211,9 @@ if (import.meta.main) {
     for (let round = 0; round < rounds; round++) {
       for (const what of whats) {
         const order = round % 2 === 0 ? clis : [...clis].reverse();
-        for (const [name, cli, v8] of order) {
-          const r = await runOne(link, what, cli, idle, port++, v8);
+        for (const [name, cli, v8, extra] of order) {
+          const all = values.v8 === undefined ? v8 : `,${values.v8}${v8}`;
+          const r = await runOne(link, what, cli, idle, port++, all, extra);
           runs.push({ round, build: name, ...r });
           const parts = r.parts as Record<string, PartGcs>;
           console.log(

@@ -447,6 +447,25 @@ export function warmUpDrivers(
   return [wire.endpoint("warm-up-server", mac(1)), wire.endpoint("warm-up-client", mac(2))];
 }
 
+/**
+ * The simulated-wire drivers of every warm-up pair of the process (closed), kept alive for
+ * their maps. The real stack's data path (`Nic.poll`, `Nic.output`, `Stack.transmitFlush`, the
+ * event loop's `#transmitHalf`, `#kickHandoffs`, `#framesSent`) is compiled in the warm-up
+ * against these drivers too, and V8's optimised code holds the maps it checks weakly: once
+ * nothing holds a warm-up driver a full GC that retains no maps — V8's memory reducer's, after
+ * a quiet spell — frees their maps and throws that code away, and the first requests after the
+ * quiet run cold (bench/README.md, branch `idle32`). Two per warm-up pair on the simulated wire
+ * (a process runs a few, at start-up), ~11 KiB of heap for a 3,000-connection warm-up's pair;
+ * not the af_packet rings' in-memory pairs, whose closed drivers still reference ~21 MB of ring
+ * memory (that class is the real driver's, which lives anyway).
+ */
+const warmUpDriversHeld: LinkDriver[] = [];
+
+/** @internal The warm-up drivers {@link warmUpDriversHeld} keeps (for tests). */
+export function warmUpDriversHeldForMaps(): readonly LinkDriver[] {
+  return warmUpDriversHeld;
+}
+
 /** The two private stacks of a warm-up ({@link withWarmUpPair}). */
 export interface WarmUpPair {
   /** The stack the application (`serve`) runs on, at {@link WARM_UP_SERVER_ADDR}. */
@@ -504,6 +523,7 @@ export async function withWarmUpPair<T>(
     if (client !== null) await client.stop();
     else if (!clientStarted) clientDriver.close();
     await server.stop();
+    if (serverDriver.kind === "sim") warmUpDriversHeld.push(serverDriver, clientDriver);
   }
 }
 

@@ -10,15 +10,18 @@ import assert from "node:assert/strict";
 
 /**
  * Run the probe `file` (a URL or path next to the caller) with `permissions` (read only by
- * default) and the probe's own `args`, and return its last JSON line.
+ * default), the probe's own `args` and V8 flags besides `--allow-natives-syntax` (`v8Flags`,
+ * e.g. `--expose-gc`), and return its last JSON line.
  */
 export async function runNativesProbe(
   file: URL,
   permissions: string[] = ["--allow-read"],
   args: string[] = [],
+  v8Flags: string[] = [],
 ): Promise<Record<string, unknown>> {
+  const v8 = ["--allow-natives-syntax", ...v8Flags].join(",");
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, "--v8-flags=--allow-natives-syntax", file.pathname, ...args],
+    args: ["run", ...permissions, `--v8-flags=${v8}`, file.pathname, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -68,6 +68,22 @@ export interface TimeWaitSource {
 }
 
 /**
+ * The last TIME_WAIT record made in the process, kept alive for its map. V8's optimised code
+ * holds the maps it checks weakly: a stack that never holds a record itself (a server whose
+ * peers close first) meets the class only in its warm-up, and once the warm-up's records are
+ * gone a full GC that retains no maps — V8's memory reducer's, after a quiet spell — frees the
+ * map and throws away the flow table's and the TCP layer's code compiled against it
+ * (`lookup`, `insertVacant`, `remove`, `receive`; bench/README.md, branch `idle32`). One record
+ * (~100 B and its two addresses), replaced at every record made.
+ */
+let lastMade: TimeWaitRecord | null = null;
+
+/** @internal The record {@link lastMade} holds (for tests). */
+export function timeWaitRecordHeldForMap(): TimeWaitRecord | null {
+  return lastMade;
+}
+
+/**
  * One connection in TIME_WAIT. A record is valid while {@link TimeWaitRecord.live}: once it
  * leaves the table it may be taken for another connection's TIME_WAIT (a bounded free list),
  * so a record kept after that describes whichever connection holds it then.
@@ -232,6 +248,7 @@ export class TimeWaitTable {
     let rec = this.#free.pop();
     if (rec === undefined) {
       rec = new TimeWaitRecord(src);
+      lastMade = rec;
       this.recordsMade++;
     } else rec.reuseFor(src);
     rec.sndNxt = sndNxt;
