@@ -457,13 +457,21 @@ export function warmUpDrivers(
  * quiet run cold (bench/README.md, branch `idle32`). Two per warm-up pair on the simulated wire
  * (a process runs a few, at start-up), ~11 KiB of heap for a 3,000-connection warm-up's pair;
  * not the af_packet rings' in-memory pairs, whose closed drivers still reference ~21 MB of ring
- * memory (that class is the real driver's, which lives anyway).
+ * memory (that class is the real driver's, which lives anyway). Bounded: the last
+ * {@link WARM_UP_DRIVERS_HELD} drivers, the oldest replaced (a `pingpong --connect` client's
+ * warm-up makes three pairs on the simulated wire).
  */
 const warmUpDriversHeld: LinkDriver[] = [];
 
-/** @internal The warm-up drivers {@link warmUpDriversHeld} keeps (for tests). */
-export function warmUpDriversHeldForMaps(): readonly LinkDriver[] {
-  return warmUpDriversHeld;
+/** Most warm-up drivers {@link warmUpDriversHeld} keeps (four pairs). */
+const WARM_UP_DRIVERS_HELD = 8;
+
+/** Keep a closed warm-up pair's drivers for their maps (bounded; {@link warmUpDriversHeld}). */
+function holdForMaps(server: LinkDriver, client: LinkDriver): void {
+  warmUpDriversHeld.push(server, client);
+  if (warmUpDriversHeld.length > WARM_UP_DRIVERS_HELD) {
+    warmUpDriversHeld.splice(0, warmUpDriversHeld.length - WARM_UP_DRIVERS_HELD);
+  }
 }
 
 /** The two private stacks of a warm-up ({@link withWarmUpPair}). */
@@ -523,7 +531,7 @@ export async function withWarmUpPair<T>(
     if (client !== null) await client.stop();
     else if (!clientStarted) clientDriver.close();
     await server.stop();
-    if (serverDriver.kind === "sim") warmUpDriversHeld.push(serverDriver, clientDriver);
+    if (serverDriver.kind === "sim") holdForMaps(serverDriver, clientDriver);
   }
 }
 

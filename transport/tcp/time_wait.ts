@@ -78,11 +78,6 @@ export interface TimeWaitSource {
  */
 let lastMade: TimeWaitRecord | null = null;
 
-/** @internal The record {@link lastMade} holds (for tests). */
-export function timeWaitRecordHeldForMap(): TimeWaitRecord | null {
-  return lastMade;
-}
-
 /**
  * One connection in TIME_WAIT. A record is valid while {@link TimeWaitRecord.live}: once it
  * leaves the table it may be taken for another connection's TIME_WAIT (a bounded free list),
