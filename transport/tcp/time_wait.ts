@@ -76,7 +76,7 @@ export interface TimeWaitSource {
  * (`lookup`, `insertVacant`, `remove`, `receive`; bench/README.md, branch `idle32`). One record
  * (~100 B and its two addresses), replaced at every record made.
  */
-let lastMade: TimeWaitRecord | null = null;
+const heldForMap: { record: TimeWaitRecord | null } = { record: null };
 
 /**
  * One connection in TIME_WAIT. A record is valid while {@link TimeWaitRecord.live}: once it
@@ -243,7 +243,7 @@ export class TimeWaitTable {
     let rec = this.#free.pop();
     if (rec === undefined) {
       rec = new TimeWaitRecord(src);
-      lastMade = rec;
+      heldForMap.record = rec;
       this.recordsMade++;
     } else rec.reuseFor(src);
     rec.sndNxt = sndNxt;
