@@ -21,7 +21,12 @@
 
 import { parseArgs } from "node:util";
 import { runCommand, withVethPair } from "../tests/harness/netns.ts";
-import { CLI_PATH, cliCommand, CliProcess } from "../tests/harness/ustack_cli.ts";
+import { CLI_PATH } from "../tests/harness/ustack_cli.ts";
+import {
+  crowdClientCommand,
+  peerPingpongServer,
+  peerWithoutKernelAddress,
+} from "../tests/harness/pingpong_pair.ts";
 
 /** One fresh client's run. */
 export interface WarmUpGcRun {
@@ -75,36 +80,11 @@ async function oneRun(
   keep?: string,
 ): Promise<WarmUpGcRun> {
   return await withVethPair({ ipv6: false }, async (pair) => {
-    for (
-      const cmd of [
-        ["ip", "-n", pair.peerNs, "addr", "flush", "dev", pair.peerIf],
-        ["ip", "-n", pair.stackNs, "neigh", "flush", "dev", pair.stackIf],
-      ]
-    ) await runCommand(cmd);
-    const server = new CliProcess(pair.spawn(
-      cliCommand(
-        [
-          ...["pingpong", "server", "--if", pair.peerIf],
-          ...["--addr", `${pair.peerAddr}/${pair.prefixLen}`, "--json"],
-        ],
-        [],
-        cli,
-      ),
-      { stdout: "piped", stderr: "piped" },
-    ));
+    await peerWithoutKernelAddress(pair);
+    const server = peerPingpongServer(pair, undefined, cli);
     try {
       await server.waitForLine(/"event":"ready"/);
-      const c = await runCommand([
-        ...["ip", "netns", "exec", pair.stackNs, "stdbuf", "-oL"],
-        ...cliCommand(
-          [
-            ...["pingpong", "client", pair.peerAddr, "--connect", "-C", "32", "-n", "1000"],
-            ...["--json", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`],
-          ],
-          [`--v8-flags=${v8}`],
-          cli,
-        ),
-      ], { timeoutMs: 120_000 });
+      const c = await runCommand(crowdClientCommand(pair, v8, cli), { timeoutMs: 120_000 });
       if (keep !== undefined) Deno.writeTextFileSync(keep, c.stdout);
       if (c.code !== 0) throw new Error(`client exited ${c.code}: ${c.stderr}`);
       return readRun(name, c.stdout.trim().split("\n"));

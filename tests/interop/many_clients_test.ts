@@ -8,7 +8,12 @@ import { PY_HOLD } from "../../bench/clients.ts";
 import { downloads, floodCommand, spoofedSources } from "../../bench/flood.ts";
 import { expectedPatternSha } from "../harness/byte_pattern.ts";
 import { interopTest } from "../harness/interop.ts";
-import { runCommand, type VethPair, withVethPair } from "../harness/netns.ts";
+import { runCommand, withVethPair } from "../harness/netns.ts";
+import {
+  crowdClientCommand,
+  peerPingpongServer,
+  peerWithoutKernelAddress,
+} from "../harness/pingpong_pair.ts";
 import { cliCommand, CliProcess, startServe } from "../harness/ustack_cli.ts";
 
 /** The last JSON line of `lines` whose event is `event`. */
@@ -87,40 +92,6 @@ interopTest(
   },
   { tools: ["python3"] },
 );
-
-/** The peer end without a kernel address (a second stack runs there). */
-async function peerWithoutKernelAddress(pair: VethPair): Promise<void> {
-  for (
-    const cmd of [
-      ["ip", "-n", pair.peerNs, "addr", "flush", "dev", pair.peerIf],
-      ["ip", "-n", pair.stackNs, "neigh", "flush", "dev", pair.stackIf],
-    ]
-  ) {
-    const r = await runCommand(cmd);
-    assert.equal(r.code, 0, r.stderr);
-  }
-}
-
-/**
- * `pingpong server --json` on the peer end (a second stack, see `peerWithoutKernelAddress`);
- * with `v8Flags`, run with them and line-buffered (V8's trace lines and the JSON events keep
- * their order).
- */
-function peerPingpongServer(pair: VethPair, v8Flags?: string): CliProcess {
-  const cmd = cliCommand(
-    [
-      ...["pingpong", "server", "--if", pair.peerIf],
-      ...["--addr", `${pair.peerAddr}/${pair.prefixLen}`, "--json"],
-    ],
-    v8Flags === undefined ? [] : [`--v8-flags=${v8Flags}`],
-  );
-  return new CliProcess(
-    pair.spawn(v8Flags === undefined ? cmd : ["stdbuf", "-oL", ...cmd], {
-      stdout: "piped",
-      stderr: "piped",
-    }),
-  );
-}
 
 interopTest(
   "pingpong --connect and --hold between two stacks, a few thousand connections",
@@ -232,16 +203,7 @@ async function pairTrace(
     const server = peerPingpongServer(pair, serverV8Flag);
     try {
       await server.waitForLine(/"event":"ready"/);
-      const c = await runCommand([
-        ...["ip", "netns", "exec", pair.stackNs, "stdbuf", "-oL"],
-        ...cliCommand(
-          [
-            ...["pingpong", "client", pair.peerAddr, "--connect", "-C", "32", "-n", "1000"],
-            ...["--json", "--if", pair.stackIf, "--addr", `${pair.stackAddr}/${pair.prefixLen}`],
-          ],
-          [`--v8-flags=${v8Flag}`],
-        ),
-      ], { timeoutMs: 120_000 });
+      const c = await runCommand(crowdClientCommand(pair, v8Flag), { timeoutMs: 120_000 });
       assert.equal(c.code, 0, c.stderr);
       const lines = c.stdout.trim().split("\n");
       const from = lines.findIndex((l) => l.startsWith('{"event":"warm_up"'));
