@@ -175,6 +175,12 @@ interface WarmUpReport extends ConnectionWarmUpReport {
    * none in progress; {@link runPingpongWarmUp} only).
    */
   markingWaitMs?: number;
+  /**
+   * Time spent making V8 begin a marking of the warm-up's garbage and waiting for its
+   * mark-compact, when none had run since the tail (ms; 0: not needed; {@link runPingpongWarmUp}
+   * only).
+   */
+  markingProvokedMs?: number;
 }
 
 function report(r: WarmUpReport, json: boolean): void {
@@ -186,6 +192,7 @@ function report(r: WarmUpReport, json: boolean): void {
       ringConnections: r.ringConnections ?? 0,
       arpReplies: r.arpReplies ?? 0,
       ...(r.markingWaitMs === undefined ? {} : { markingWaitMs: r.markingWaitMs }),
+      ...(r.markingProvokedMs === undefined ? {} : { markingProvokedMs: r.markingProvokedMs }),
     });
   } else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
 }
@@ -308,6 +315,15 @@ export async function runPingpongWarmUp(
  */
 export const PINGPONG_WARM_UP_MARKING_MAX_MS = 500;
 
+/**
+ * Most ballast {@link runPingpongWarmUp} holds to make V8 begin the marking of the warm-up's
+ * garbage when none ran since the tail (`MarkingWatch.provoke`; bytes of virtual memory, never
+ * touched): V8's global limit was 40–60 MB above the heap at the warm-up's end. Without it, a
+ * marking begun by the first real connections' allocation ended in the crowd
+ * (bench/README.md, "flake33").
+ */
+export const PINGPONG_WARM_UP_BALLAST_MAX_BYTES = 1024 << 20;
+
 /** {@link runPingpongWarmUp}'s parts, with `watch` begun at its start `t0`. */
 async function pingpongParts(
   config: WarmUpConfig,
@@ -348,16 +364,23 @@ async function pingpongParts(
     graceMs: IDLE_WARM_UP_GRACE_MS,
     ...warmUpRun(config, serve, client),
   });
+  const compactsAfterTail = watch.markCompacts;
   await new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
   // A marking of the warm-up's garbage V8 began meanwhile ends here, not in the first real
   // connections.
   const settled = await watch.settle(PINGPONG_WARM_UP_MARKING_MAX_MS);
+  // No mark-compact since the tail: the warm-up's garbage is still on the heap, near V8's limit,
+  // and the first real connections' allocation would begin its marking. Begin it now.
+  const provoked = settled.markCompacts > compactsAfterTail
+    ? null
+    : await watch.provoke(PINGPONG_WARM_UP_BALLAST_MAX_BYTES, PINGPONG_WARM_UP_MARKING_MAX_MS);
   const r: WarmUpReport = {
     connections: main.connections + pacedPart.connections + tail.connections,
     failed: main.failed + pacedPart.failed + tail.failed,
     ms: Math.round(performance.now() - t0),
     ringConnections: main.ringConnections,
     markingWaitMs: settled.wasMarking ? Math.round(settled.waitedMs) : 0,
+    markingProvokedMs: provoked === null ? 0 : Math.round(provoked.waitedMs),
   };
   report(r, json);
   return r;
