@@ -364,23 +364,23 @@ async function pingpongParts(
     graceMs: IDLE_WARM_UP_GRACE_MS,
     ...warmUpRun(config, serve, client),
   });
-  const compactsAfterTail = watch.markCompacts;
-  await new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
-  // A marking of the warm-up's garbage V8 began meanwhile ends here, not in the first real
-  // connections.
-  const settled = await watch.settle(PINGPONG_WARM_UP_MARKING_MAX_MS);
-  // No mark-compact since the tail: the warm-up's garbage is still on the heap, near V8's limit,
-  // and the first real connections' allocation would begin its marking. Begin it now.
-  const provoked = settled.markCompacts > compactsAfterTail
-    ? null
-    : await watch.provoke(PINGPONG_WARM_UP_BALLAST_MAX_BYTES, PINGPONG_WARM_UP_MARKING_MAX_MS);
+  const tailWait = new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
+  // The warm-up's garbage is collected here, not in the first real connections: a marking V8
+  // has in progress is waited for; else V8 is made to begin one (beside the heap near its limit
+  // the first real connections' own allocation began it, after the warm-up's line). Both
+  // overlap the tail's idle time.
+  const gc = await watch.provoke(
+    PINGPONG_WARM_UP_BALLAST_MAX_BYTES,
+    PINGPONG_WARM_UP_MARKING_MAX_MS,
+  );
+  await tailWait;
   const r: WarmUpReport = {
     connections: main.connections + pacedPart.connections + tail.connections,
     failed: main.failed + pacedPart.failed + tail.failed,
     ms: Math.round(performance.now() - t0),
     ringConnections: main.ringConnections,
-    markingWaitMs: settled.wasMarking ? Math.round(settled.waitedMs) : 0,
-    markingProvokedMs: provoked === null ? 0 : Math.round(provoked.waitedMs),
+    markingWaitMs: gc.ballastBytes === 0 && gc.wasMarking ? Math.round(gc.waitedMs) : 0,
+    markingProvokedMs: gc.ballastBytes > 0 ? Math.round(gc.waitedMs) : 0,
   };
   report(r, json);
   return r;
