@@ -277,10 +277,12 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * `paced` (the `--connect` client) and on the simulated wire, a paced part of
  * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
  * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
- * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time, and then, while V8 has a marking in
- * progress (the warm-up's garbage, begun in the tail or its idle time), more idle time until
- * its mark-compact has run, at most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} (`MarkingWatch`;
- * the report's `markingWaitMs`); the report counts every part. With `real`
+ * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; from the tail's end, the collection of
+ * the warm-up's garbage: while V8 has a marking in progress, idle time until its mark-compact
+ * has run (the report's `markingWaitMs`), else V8 is made to begin one with ballast and its
+ * mark-compact waited for (`MarkingWatch.provoke`, at most
+ * {@link PINGPONG_WARM_UP_BALLAST_MAX_BYTES}; the report's `markingProvokedMs`), at most
+ * {@link PINGPONG_WARM_UP_MARKING_MAX_MS} in all; the report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
  * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
@@ -308,8 +310,8 @@ export async function runPingpongWarmUp(
 }
 
 /**
- * Longest {@link runPingpongWarmUp} waits after its tail's idle time for a marking V8 has in
- * progress to reach its mark-compact (ms): beside two busy loops the marking of the warm-up's
+ * Longest {@link runPingpongWarmUp} takes after its tail to have V8 begin a marking and reach
+ * its mark-compact, or for a marking V8 has in progress to reach it (ms): beside two busy loops the marking of the warm-up's
  * garbage, begun in the tail's idle time, ended after the `warm_up` line in 1 run of 8, its
  * mark-compact in the first real connections (bench/README.md, "flake32").
  */
