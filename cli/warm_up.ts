@@ -311,9 +311,10 @@ export async function runPingpongWarmUp(
 
 /**
  * Longest {@link runPingpongWarmUp} takes after its tail to have V8 begin a marking and reach
- * its mark-compact, or for a marking V8 has in progress to reach it (ms): beside two busy loops the marking of the warm-up's
- * garbage, begun in the tail's idle time, ended after the `warm_up` line in 1 run of 8, its
- * mark-compact in the first real connections (bench/README.md, "flake32").
+ * its mark-compact, or for a marking V8 has in progress to reach it (ms): beside two busy loops
+ * the marking of the warm-up's garbage, begun in the tail's idle time, ended after the
+ * `warm_up` line in 1 run of 8, its mark-compact in the first real connections
+ * (bench/README.md, "flake32"); made to begin, it took 33–355 ms there (median ~70).
  */
 export const PINGPONG_WARM_UP_MARKING_MAX_MS = 500;
 
