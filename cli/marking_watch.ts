@@ -144,7 +144,11 @@ export class MarkingWatch {
       !this.#marking && this.#markCompacts === compacts && bytes < maxBytes &&
       performance.now() - t0 < maxMs
     ) {
-      ballast.push(new ArrayBuffer(BALLAST_BYTES));
+      try {
+        ballast.push(new ArrayBuffer(BALLAST_BYTES));
+      } catch {
+        break; // no memory to reserve: what is held so far is all
+      }
       bytes += BALLAST_BYTES;
       // V8 begins the marking in the allocation or with a task; a turn lets the task run.
       await new Promise((r) => setTimeout(r, 0));

@@ -29,7 +29,7 @@ import { emit, emitJson } from "./output.ts";
 import { withControlSocket } from "../drivers/interface_open.ts";
 import { withNetns } from "../ffi/netns.ts";
 import { interfaceMtu } from "../ffi/syscalls.ts";
-import { MarkingWatch } from "./marking_watch.ts";
+import { type MarkingProvoke, MarkingWatch } from "./marking_watch.ts";
 
 /** `parseArgs` spec of `--prewarm N` and `--prewarm-wire KIND`. */
 export const PREWARM_OPTIONS = {
@@ -277,12 +277,12 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * `paced` (the `--connect` client) and on the simulated wire, a paced part of
  * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
  * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
- * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; from the tail's end, the collection of
- * the warm-up's garbage: while V8 has a marking in progress, idle time until its mark-compact
- * has run (the report's `markingWaitMs`), else V8 is made to begin one with ballast and its
- * mark-compact waited for (`MarkingWatch.provoke`, at most
- * {@link PINGPONG_WARM_UP_BALLAST_MAX_BYTES}; the report's `markingProvokedMs`), at most
- * {@link PINGPONG_WARM_UP_MARKING_MAX_MS} in all; the report counts every part. With `real`
+ * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time, and then, while V8 has a marking in
+ * progress, more idle time until its mark-compact has run (the report's `markingWaitMs`); with
+ * `paced`, from the tail's end, else V8 is made to begin one with ballast and its mark-compact
+ * waited for (`MarkingWatch.provoke`, at most {@link PINGPONG_WARM_UP_BALLAST_MAX_BYTES}; the
+ * report's `markingProvokedMs`); at most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} in all; the
+ * report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
  * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
@@ -369,14 +369,21 @@ async function pingpongParts(
   });
   const tailWait = new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
   // The warm-up's garbage is collected here, not in the first real connections: a marking V8
-  // has in progress is waited for; else V8 is made to begin one (beside the heap near its limit
-  // the first real connections' own allocation began it, after the warm-up's line). Both
-  // overlap the tail's idle time.
-  const gc = await watch.provoke(
-    PINGPONG_WARM_UP_BALLAST_MAX_BYTES,
-    PINGPONG_WARM_UP_MARKING_MAX_MS,
-  );
-  await tailWait;
+  // has in progress is waited for; with `paced` (the --connect client), else V8 is made to
+  // begin one, overlapping the tail's idle time (beside the heap near its limit the first real
+  // connections' own allocation began it, after the warm-up's line).
+  let gc: MarkingProvoke;
+  if (paced) {
+    gc = await watch.provoke(PINGPONG_WARM_UP_BALLAST_MAX_BYTES, PINGPONG_WARM_UP_MARKING_MAX_MS);
+    await tailWait;
+  } else {
+    await tailWait;
+    gc = {
+      ...(await watch.settle(PINGPONG_WARM_UP_MARKING_MAX_MS)),
+      ballastBytes: 0,
+      began: false,
+    };
+  }
   const r: WarmUpReport = {
     connections: main.connections + pacedPart.connections + tail.connections,
     failed: main.failed + pacedPart.failed + tail.failed,
