@@ -42,6 +42,8 @@ export interface WarmUpGcRun {
   crowdMarkingStarts: number;
   /** The warm-up's wait for a marking in progress (ms; its event's, null where not reported). */
   markingWaitMs: number | null;
+  /** The warm-up's marking made to begin (ms; its event's `markingProvokedMs`, null where none). */
+  markingProvokedMs: number | null;
   /** The warm-up's ms (its event's). */
   warmUpMs: number;
   /** The crowd's connections per second. */
@@ -66,6 +68,7 @@ export function readRun(name: string, lines: string[]): WarmUpGcRun {
     crowdMarkingStarts:
       lines.slice(from + 1, to).filter((l) => l.includes("[IncrementalMarking] Start")).length,
     markingWaitMs: warmUp.markingWaitMs ?? null,
+    markingProvokedMs: warmUp.markingProvokedMs ?? null,
     beforeWarmUp: lines.slice(0, from).filter(gc).slice(-3),
     warmUpMs: warmUp.ms,
     connPerS: summary.conn_per_s,
@@ -121,9 +124,9 @@ if (import.meta.main) {
       console.log(
         `${r} ${name}: mark-compacts ${run.markCompacts}, markings begun ` +
           `${run.crowdMarkingStarts}, warm-up ${run.warmUpMs} ms (marking wait ` +
-          `${run.markingWaitMs ?? "-"}), ${Math.round(run.connPerS)}/s${
-            run.markCompacts > 0 ? `\n  ${run.crowdGc.join("\n  ")}` : ""
-          }`,
+          `${run.markingWaitMs ?? "-"}, provoked ${run.markingProvokedMs ?? "-"}), ${
+            Math.round(run.connPerS)
+          }/s${run.markCompacts > 0 ? `\n  ${run.crowdGc.join("\n  ")}` : ""}`,
       );
     }
   }

@@ -9,6 +9,11 @@
  * `MarkSweepCompact` one when a mark-compact (the marking's end, or an atomic one) ran. The
  * watch stops and restarts it to read the entries so far.
  *
+ * A marking V8 begins only after the warm-up, driven by the first real connections' own
+ * allocation with the heap left near its limit by the warm-up's garbage, cannot be waited for:
+ * {@link MarkingWatch.provoke} makes V8 begin it during the warm-up instead (bench/README.md,
+ * "flake33").
+ *
  * @module
  */
 
@@ -28,6 +33,13 @@ interface Profiler {
 /** Longest {@link MarkingWatch.settle} waits between two reads (ms). */
 const POLL_MS = 1;
 
+/**
+ * Bytes of each ballast buffer {@link MarkingWatch.provoke} allocates: an `ArrayBuffer` whose
+ * memory is never touched (calloc'd pages, no resident memory), which V8 counts towards its
+ * global allocation limit all the same.
+ */
+const BALLAST_BYTES = 32 << 20;
+
 /** What {@link MarkingWatch.settle} saw. */
 export interface MarkingSettle {
   /** A marking was in progress when the settle began. */
@@ -38,6 +50,14 @@ export interface MarkingSettle {
   waitedMs: number;
   /** False when the wait ended at its bound with the marking still in progress. */
   settled: boolean;
+}
+
+/** What {@link MarkingWatch.provoke} did. */
+export interface MarkingProvoke extends MarkingSettle {
+  /** Bytes of ballast buffers held (virtual memory, never touched). */
+  ballastBytes: number;
+  /** A marking began (or a mark-compact ran) while the ballast was held. */
+  began: boolean;
 }
 
 /**
@@ -95,6 +115,49 @@ export class MarkingWatch {
       waitedMs: performance.now() - t0,
       settled: !marking,
     };
+  }
+
+  /** Mark-compacts seen since the watch began (read now). */
+  get markCompacts(): number {
+    this.#read();
+    return this.#markCompacts;
+  }
+
+  /**
+   * Make V8 collect the garbage it holds now, with its own regular (not memory-reducing)
+   * incremental marking and mark-compact, and compute its next limits from what is left: hold
+   * untouched ballast buffers ({@link BALLAST_BYTES} each, at most `maxBytes`), a turn of the
+   * event loop after each, until V8 begins a marking (its heap plus the buffers reach its global
+   * allocation limit) or runs a mark-compact; then drop them and {@link settle} (the rest of
+   * `maxMs`). Start-up code only. A no-op where the runtime has no `GCProfiler`.
+   */
+  async provoke(maxBytes: number, maxMs: number): Promise<MarkingProvoke> {
+    const t0 = performance.now();
+    if (this.#profiler === null) {
+      return { ballastBytes: 0, began: false, ...(await this.settle(0)) };
+    }
+    this.#read();
+    const compacts = this.#markCompacts;
+    let ballast: ArrayBuffer[] | null = [];
+    let bytes = 0;
+    while (
+      !this.#marking && this.#markCompacts === compacts && bytes < maxBytes &&
+      performance.now() - t0 < maxMs
+    ) {
+      try {
+        ballast.push(new ArrayBuffer(BALLAST_BYTES));
+      } catch {
+        break; // no memory to reserve: what is held so far is all
+      }
+      bytes += BALLAST_BYTES;
+      // V8 begins the marking in the allocation or with a task; a turn lets the task run.
+      await new Promise((r) => setTimeout(r, 0));
+      this.#read();
+    }
+    const began = this.#marking || this.#markCompacts > compacts;
+    ballast = null;
+    const s = await this.settle(Math.max(0, maxMs - (performance.now() - t0)));
+    return { ...s, ballastBytes: bytes, began, waitedMs: performance.now() - t0 };
   }
 
   /** Stop watching (no collection is recorded after it). */

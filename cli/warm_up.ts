@@ -29,7 +29,7 @@ import { emit, emitJson } from "./output.ts";
 import { withControlSocket } from "../drivers/interface_open.ts";
 import { withNetns } from "../ffi/netns.ts";
 import { interfaceMtu } from "../ffi/syscalls.ts";
-import { MarkingWatch } from "./marking_watch.ts";
+import { type MarkingProvoke, MarkingWatch } from "./marking_watch.ts";
 
 /** `parseArgs` spec of `--prewarm N` and `--prewarm-wire KIND`. */
 export const PREWARM_OPTIONS = {
@@ -175,6 +175,12 @@ interface WarmUpReport extends ConnectionWarmUpReport {
    * none in progress; {@link runPingpongWarmUp} only).
    */
   markingWaitMs?: number;
+  /**
+   * Time spent making V8 begin a marking of the warm-up's garbage and waiting for its
+   * mark-compact, when none had run since the tail (ms; 0: not needed; {@link runPingpongWarmUp}
+   * only).
+   */
+  markingProvokedMs?: number;
 }
 
 function report(r: WarmUpReport, json: boolean): void {
@@ -186,6 +192,7 @@ function report(r: WarmUpReport, json: boolean): void {
       ringConnections: r.ringConnections ?? 0,
       arpReplies: r.arpReplies ?? 0,
       ...(r.markingWaitMs === undefined ? {} : { markingWaitMs: r.markingWaitMs }),
+      ...(r.markingProvokedMs === undefined ? {} : { markingProvokedMs: r.markingProvokedMs }),
     });
   } else emit(`warm-up: ${r.connections} connections (${r.failed} failed) in ${r.ms} ms`);
 }
@@ -271,9 +278,11 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
  * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
  * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time, and then, while V8 has a marking in
- * progress (the warm-up's garbage, begun in the tail or its idle time), more idle time until
- * its mark-compact has run, at most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} (`MarkingWatch`;
- * the report's `markingWaitMs`); the report counts every part. With `real`
+ * progress, more idle time until its mark-compact has run (the report's `markingWaitMs`); with
+ * `paced`, from the tail's end, else V8 is made to begin one with ballast and its mark-compact
+ * waited for (`MarkingWatch.provoke`, at most {@link PINGPONG_WARM_UP_BALLAST_MAX_BYTES}; the
+ * report's `markingProvokedMs`); at most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} in all; the
+ * report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
  * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
@@ -301,12 +310,22 @@ export async function runPingpongWarmUp(
 }
 
 /**
- * Longest {@link runPingpongWarmUp} waits after its tail's idle time for a marking V8 has in
- * progress to reach its mark-compact (ms): beside two busy loops the marking of the warm-up's
- * garbage, begun in the tail's idle time, ended after the `warm_up` line in 1 run of 8, its
- * mark-compact in the first real connections (bench/README.md, "flake32").
+ * Longest {@link runPingpongWarmUp} takes after its tail to have V8 begin a marking and reach
+ * its mark-compact, or for a marking V8 has in progress to reach it (ms): beside two busy loops
+ * the marking of the warm-up's garbage, begun in the tail's idle time, ended after the
+ * `warm_up` line in 1 run of 8, its mark-compact in the first real connections
+ * (bench/README.md, "flake32"); made to begin, it took 33–355 ms there (median ~70).
  */
 export const PINGPONG_WARM_UP_MARKING_MAX_MS = 500;
+
+/**
+ * Most ballast {@link runPingpongWarmUp} holds to make V8 begin the marking of the warm-up's
+ * garbage when none ran since the tail (`MarkingWatch.provoke`; bytes of virtual memory, never
+ * touched): V8's global limit was 40–60 MB above the heap at the warm-up's end. Without it, a
+ * marking begun by the first real connections' allocation ended in the crowd
+ * (bench/README.md, "flake33").
+ */
+export const PINGPONG_WARM_UP_BALLAST_MAX_BYTES = 1024 << 20;
 
 /** {@link runPingpongWarmUp}'s parts, with `watch` begun at its start `t0`. */
 async function pingpongParts(
@@ -348,16 +367,30 @@ async function pingpongParts(
     graceMs: IDLE_WARM_UP_GRACE_MS,
     ...warmUpRun(config, serve, client),
   });
-  await new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
-  // A marking of the warm-up's garbage V8 began meanwhile ends here, not in the first real
-  // connections.
-  const settled = await watch.settle(PINGPONG_WARM_UP_MARKING_MAX_MS);
+  const tailWait = new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
+  // The warm-up's garbage is collected here, not in the first real connections: a marking V8
+  // has in progress is waited for; with `paced` (the --connect client), else V8 is made to
+  // begin one, overlapping the tail's idle time (beside the heap near its limit the first real
+  // connections' own allocation began it, after the warm-up's line).
+  let gc: MarkingProvoke;
+  if (paced) {
+    gc = await watch.provoke(PINGPONG_WARM_UP_BALLAST_MAX_BYTES, PINGPONG_WARM_UP_MARKING_MAX_MS);
+    await tailWait;
+  } else {
+    await tailWait;
+    gc = {
+      ...(await watch.settle(PINGPONG_WARM_UP_MARKING_MAX_MS)),
+      ballastBytes: 0,
+      began: false,
+    };
+  }
   const r: WarmUpReport = {
     connections: main.connections + pacedPart.connections + tail.connections,
     failed: main.failed + pacedPart.failed + tail.failed,
     ms: Math.round(performance.now() - t0),
     ringConnections: main.ringConnections,
-    markingWaitMs: settled.wasMarking ? Math.round(settled.waitedMs) : 0,
+    markingWaitMs: gc.ballastBytes === 0 && gc.wasMarking ? Math.round(gc.waitedMs) : 0,
+    markingProvokedMs: gc.ballastBytes > 0 ? Math.round(gc.waitedMs) : 0,
   };
   report(r, json);
   return r;

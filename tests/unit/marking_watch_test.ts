@@ -41,3 +41,44 @@ Deno.test("MarkingWatch: settle with no marking in progress returns at once", as
     watch.stop();
   }
 });
+
+/** Where {@link oldGarbage}'s objects are kept until they are dropped. */
+const kept: { objects: number[][][] | null } = { objects: null };
+
+/**
+ * About `mb` MB of small arrays moved to V8's old generation (kept through scavenges by
+ * allocating more until two have run), then dropped once no marking is in progress (one begun
+ * while they were kept would keep them): garbage only a mark-compact frees.
+ */
+async function oldGarbage(watch: MarkingWatch, mb: number): Promise<void> {
+  const objects: number[][][] = [];
+  for (let m = 0; m < mb; m++) {
+    const chunk: number[][] = [];
+    for (let i = 0; i < 16_384; i++) chunk.push([i, m]);
+    objects.push(chunk);
+  }
+  kept.objects = objects;
+  // Scavenges promote what survives twice: churn short-lived arrays past two of them.
+  for (let i = 0; i < 4_000_000; i++) kept.objects[0][i & 1023] = [i];
+  await new Promise((r) => setTimeout(r, 0));
+  assert.ok((await watch.settle(60_000)).settled);
+  kept.objects = null;
+}
+
+Deno.test("MarkingWatch: provoke makes V8 mark and collect the old generation's garbage now", async () => {
+  const watch = new MarkingWatch();
+  try {
+    await oldGarbage(watch, 64);
+    const before = Deno.memoryUsage().heapUsed;
+    const r = await watch.provoke(1024 << 20, 60_000);
+    const after = Deno.memoryUsage().heapUsed;
+    assert.ok(r.began, `no marking began with ${r.ballastBytes >> 20} MB of ballast`);
+    assert.ok(r.settled, "the marking did not reach its mark-compact");
+    assert.ok(r.markCompacts >= 1, `${r.markCompacts} mark-compacts`);
+    assert.equal(watch.marking, false);
+    // ~64 MB of small arrays were garbage: most of it is gone.
+    assert.ok(before - after > 32 << 20, `heap ${before >> 20} -> ${after >> 20} MB`);
+  } finally {
+    watch.stop();
+  }
+});
