@@ -343,7 +343,13 @@ export const SPIN_FAST_YIELD_RATIO = 1.5;
  * ```
  */
 export function yieldWasAlone(ms: number, fastestMs: number): boolean {
-  return ms < SPIN_FAST_YIELD_MS && ms < SPIN_FAST_YIELD_RATIO * fastestMs;
+  // Both compares on every call (no `&&` between them): beside busy processes no yield is ever
+  // fast, and the second compare, reached only after a fast one, had no type feedback when V8
+  // compiled the busy poll; it threw the code away at the first yield that came straight back
+  // (bench/README.md, "ring33").
+  const fast = ms < SPIN_FAST_YIELD_MS;
+  const near = ms < SPIN_FAST_YIELD_RATIO * fastestMs;
+  return fast && near;
 }
 
 /**
@@ -1072,10 +1078,13 @@ export class EventLoop {
       const pollfds = this.#pollfds;
       const nfds = this.#nfds;
       // In whole microseconds: a fraction of a millisecond passed to the call was a heap
-      // number per slice (bench/README.md, "heap13q").
+      // number per slice (bench/README.md, "heap13q"). Without a branch: a slice that ends at
+      // a deadline less than 1 ms away is rare before a real loop's first connections, and V8
+      // threw `#transmitHalf` away at its first such slice in a loaded crowd (the multiply
+      // without type feedback; bench/README.md, "ring33").
       const ready = pollBlockingUs(
         pollfds,
-        timeout < 1 ? Math.ceil(timeout * 1000) | 0 : 1000,
+        Math.min(Math.ceil(timeout * 1000), 1000) | 0,
         nfds,
       );
       // The wake eventfd's revents read after every slice (0 after a timeout), not only after
