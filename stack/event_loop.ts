@@ -1078,13 +1078,10 @@ export class EventLoop {
       const pollfds = this.#pollfds;
       const nfds = this.#nfds;
       // In whole microseconds: a fraction of a millisecond passed to the call was a heap
-      // number per slice (bench/README.md, "heap13q"). Without a branch: a slice that ends at
-      // a deadline less than 1 ms away is rare before a real loop's first connections, and V8
-      // threw `#transmitHalf` away at its first such slice in a loaded crowd (the multiply
-      // without type feedback; bench/README.md, "ring33").
+      // number per slice (bench/README.md, "heap13q").
       const ready = pollBlockingUs(
         pollfds,
-        Math.min(Math.ceil(timeout * 1000), 1000) | 0,
+        timeout < 1 ? Math.ceil(timeout * 1000) | 0 : 1000,
         nfds,
       );
       // The wake eventfd's revents read after every slice (0 after a timeout), not only after
