@@ -3,8 +3,9 @@
  * busy-polling loop on the UDP rig whose clock says every `sched_yield` of the busy poll took
  * 20 µs — another task had the CPU, as beside busy processes — for `TRAIN_YIELDS` first
  * yields, enough for V8 to compile the busy poll; then that each took 1 µs (it came straight
- * back) for `ALONE_YIELDS`. Prints a `phase` JSON line at each change with the loop's yield counters; run it
- * with `--trace-deopt` to see what V8 threw away once the yields came back alone.
+ * back) for `ALONE_YIELDS`. Prints a `phase` JSON line at each change with the loop's yield
+ * counters; run it with `--trace-deopt` to see what V8 threw away once the yields came back
+ * alone.
  *
  * @module
  */

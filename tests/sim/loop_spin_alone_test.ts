@@ -28,7 +28,9 @@ function deopts(lines: string[]): string[] {
   return out;
 }
 
-Deno.test("sim loop: the busy poll is not deoptimised at its first yield that came back alone", async () => {
+const NAME = "sim loop: the busy poll is not deoptimised at its first yield that came back alone";
+
+Deno.test(NAME, async () => {
   const isolate = new URL("./loop_spin_alone_isolate.ts", import.meta.url).pathname;
   // Line-buffered: V8's trace lines and the phase lines keep their order.
   const r = await new Deno.Command("stdbuf", {
