@@ -123,6 +123,21 @@ export interface ConnectionWarmUpOptions {
   /** Then wait at most this long for the ones in flight (ms) [1000]. */
   graceMs?: number;
   /**
+   * Count `timeLimitMs` (and so the grace after it) from the moment both stacks are up and the
+   * application serves, not from the call [false]: a pair whose start-up is slow (the af_packet
+   * wire's ring memory, a cold process on a loaded machine) keeps its whole time bound for
+   * connections. The report's `ms` still counts from the call.
+   */
+  timeFromPair?: boolean;
+  /**
+   * While no connection has ended well, neither `timeLimitMs` nor the grace ends the warm-up:
+   * the ones in flight go on until the first ends well (then the rest get `graceMs`), for at
+   * most this many ms after the stacks are up — a hard bound, after which the ones in flight
+   * are cut and counted as failed, so a pair that carries nothing still ends and is reported
+   * (`connections` 0) [0: no hold]. `signal` still ends the warm-up as without it.
+   */
+  holdFirstMs?: number;
+  /**
    * Start no connection once this is aborted, as after `timeLimitMs` (the ones in flight get
    * `graceMs`): how a caller ends a warm-up that fills an idle wait of unknown length.
    */
@@ -547,9 +562,11 @@ function runCrowd(
   deadline: number,
   graceMs: number,
   signal: AbortSignal | undefined,
+  holdUntil: number,
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let over = false;
+    let aborted = false;
     const end = (): void => {
       if (over) return;
       over = true;
@@ -558,9 +575,18 @@ function runCrowd(
       signal?.removeEventListener("abort", onAbort);
       resolve(crowd.done);
     };
-    let grace = setTimeout(end, Math.max(0, deadline - performance.now()) + graceMs);
+    // The grace's end: held while none has ended well (see holdFirstMs), then `graceMs` more.
+    let held = false;
+    const graceOver = (): void => {
+      const wait = aborted ? -1 : holdWait(crowd.done, held, holdUntil, graceMs);
+      if (wait < 0) return end();
+      held = true;
+      grace = setTimeout(wait === 0 ? graceOver : end, wait === 0 ? HOLD_POLL_MS : wait);
+    };
+    let grace = setTimeout(graceOver, Math.max(0, deadline - performance.now()) + graceMs);
     const onAbort = (): void => {
       if (over) return;
+      aborted = true;
       crowd.stop();
       clearTimeout(grace);
       grace = setTimeout(end, graceMs);
@@ -571,6 +597,24 @@ function runCrowd(
     }
     crowd.run(total, conc, deadline).then(end);
   });
+}
+
+/** How often a held warm-up looks whether its first connection has ended well (ms). */
+const HOLD_POLL_MS = 2;
+
+/**
+ * What a warm-up whose grace ran out does ({@link ConnectionWarmUpOptions.holdFirstMs}), `done`
+ * connections having ended well: -1, end now (one had ended well when the grace ran out, the
+ * hold's bound `holdUntil` has passed, or there is no hold: 0); 0, none yet: look again in
+ * {@link HOLD_POLL_MS}; else, the first having ended well while `held`, the ms the rest in
+ * flight get before the end (`graceMs`, within the bound).
+ */
+function holdWait(done: number, held: boolean, holdUntil: number, graceMs: number): number {
+  const now = performance.now();
+  if (holdUntil <= 0 || now >= holdUntil) return -1;
+  if (done === 0) return 0;
+  if (!held) return -1;
+  return Math.max(1, Math.min(graceMs, holdUntil - now));
 }
 
 /**
@@ -628,9 +672,11 @@ export async function warmUpConnections(
   async function runConnections(server: Runtime, client: Runtime): Promise<void> {
     const makeClient = opts.client ?? requestClient(new Uint8Array(64), 64);
     const one = makeClient(client, SERVER_ADDR, WARM_UP_PORT);
-    const deadline = t0 + timeLimitMs;
+    const up = performance.now();
+    const deadline = (opts.timeFromPair === true ? up : t0) + timeLimitMs;
+    const holdUntil = (opts.holdFirstMs ?? 0) > 0 ? up + opts.holdFirstMs! : 0;
     if (typeof one !== "function") {
-      ok = await runCrowd(one, total, conc, deadline, graceMs, opts.signal);
+      ok = await runCrowd(one, total, conc, deadline, graceMs, opts.signal, holdUntil);
       failed = one.started - ok;
       return;
     }
@@ -638,6 +684,8 @@ export async function warmUpConnections(
     let inFlight = 0;
     let over = false;
     await new Promise<void>((resolve) => {
+      let aborted = false;
+      let held = false;
       const end = (): void => {
         if (over) return;
         over = true;
@@ -645,9 +693,17 @@ export async function warmUpConnections(
         opts.signal?.removeEventListener("abort", onAbort);
         resolve();
       };
-      let grace = setTimeout(end, timeLimitMs + graceMs);
+      // The grace's end: held while none has ended well (see holdFirstMs), then `graceMs` more.
+      const graceOver = (): void => {
+        const wait = aborted ? -1 : holdWait(ok, held, holdUntil, graceMs);
+        if (wait < 0) return end();
+        held = true;
+        grace = setTimeout(wait === 0 ? graceOver : end, wait === 0 ? HOLD_POLL_MS : wait);
+      };
+      let grace = setTimeout(graceOver, timeLimitMs + graceMs);
       const onAbort = (): void => {
         if (over) return;
+        aborted = true;
         clearTimeout(grace);
         grace = setTimeout(end, graceMs);
         if (inFlight === 0) end();

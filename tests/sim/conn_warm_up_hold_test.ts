@@ -1,0 +1,109 @@
+// A warm-up part that must run (`cli/warm_up.ts`'s part on the af_packet rings) counts its time
+// from the moment its pair of stacks is up (`timeFromPair`) and is held open until a connection
+// has ended well (`holdFirstMs`), within a hard bound. Slowness is made here by construction — a
+// server whose start blocks longer than the time bound, a wire whose delay is longer than the
+// time bound and its grace — not by load, so every assertion holds on any machine.
+
+import assert from "node:assert/strict";
+import {
+  type ConnectionWarmUpOptions,
+  requestClient,
+  type Runtime,
+  warmUpConnections,
+} from "../../mod.ts";
+import { warmUpServer } from "../../cli/pingpong_server.ts";
+import { connectCrowd } from "../../cli/pingpong_crowd.ts";
+import { PINGPONG_WARM_UP_PACED_LOOP } from "../../cli/warm_up.ts";
+
+/** Block the thread for `ms` (a pair's slow start-up: ring memory, a cold process's compiles). */
+function block(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* a start-up that takes this long */ }
+}
+
+/** A 64-byte echo server as `pingpong`'s warm-up runs it. */
+const serve = (rt: Runtime, port: number) => warmUpServer(rt, port, 64);
+
+/** The two kinds of warm-up client: one connection per call, and a crowd pacing its own. */
+const CLIENTS: [string, ConnectionWarmUpOptions["client"]][] = [
+  ["function", requestClient(new Uint8Array(64), 64)],
+  [
+    "crowd",
+    (rt, host, port) => connectCrowd(rt.stack, host, port, rt.addrs, new Uint8Array(64)),
+  ],
+];
+
+for (const [kind, client] of CLIENTS) {
+  Deno.test({
+    name: `warm-up (${kind} client): timeFromPair counts the time bound from the pair's start-up`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      // The server's start blocks for 4× the time bound: counted from the call, the bound has
+      // passed before the client stack exists, and no connection starts at all.
+      const r = await warmUpConnections({
+        connections: 8,
+        concurrency: 8,
+        timeLimitMs: 25,
+        graceMs: 5,
+        timeFromPair: true,
+        holdFirstMs: 10_000,
+        serve: (rt, port) => {
+          const s = serve(rt, port);
+          block(100);
+          return s;
+        },
+        client,
+      });
+      assert.ok(r.connections >= 1, `no connection on a slow-starting pair: ${JSON.stringify(r)}`);
+    },
+  });
+
+  Deno.test({
+    name: `warm-up (${kind} client): holdFirstMs keeps it open until a connection ended well`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      // A round trip of 80 ms on the wire, a time bound of 1 ms and a grace of 1 ms: without the
+      // hold every connection is cut in flight.
+      const r = await warmUpConnections({
+        connections: 4,
+        concurrency: 4,
+        timeLimitMs: 1,
+        graceMs: 1,
+        timeFromPair: true,
+        holdFirstMs: 20_000,
+        wireDelayUs: 40_000,
+        loop: PINGPONG_WARM_UP_PACED_LOOP,
+        serve,
+        client,
+      });
+      assert.ok(r.connections >= 1, `cut before its first connection: ${JSON.stringify(r)}`);
+    },
+  });
+
+  Deno.test({
+    name: `warm-up (${kind} client): holdFirstMs is a bound — a pair that carries nothing ends`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      // One-way delay 2 s (no connection can end in under 6 s) against a hold of 50 ms: the
+      // warm-up ends with its connections cut and reported failed, not when they would end.
+      const r = await warmUpConnections({
+        connections: 4,
+        concurrency: 4,
+        timeLimitMs: 1,
+        graceMs: 1,
+        timeFromPair: true,
+        holdFirstMs: 50,
+        wireDelayUs: 2_000_000,
+        loop: PINGPONG_WARM_UP_PACED_LOOP,
+        serve,
+        client,
+      });
+      // (1 to 4 were started within the 1-ms bound, as fast as the first connect ran.)
+      assert.equal(r.connections, 0);
+      assert.ok(r.failed >= 1, `the cut connections are reported failed: ${JSON.stringify(r)}`);
+    },
+  });
+}

@@ -1,0 +1,54 @@
+// The busy poll keeps its compiled code at the first `sched_yield` that comes straight back
+// after V8 compiled it on yields that all went to another task — a fresh client warmed up
+// beside busy processes, whose first connections then meet a yield alone. With that yield's
+// counters and compares reached only in its branch (and in `yieldWasAlone`'s second compare,
+// behind `&&`), V8 had no type feedback for them and threw the code away there:
+// `many_clients_test.ts`'s first-connections test failed so (bench/README.md, "ring33").
+// The yields' lengths are made by the loop's clock (`loop_spin_alone_isolate.ts`), not by load.
+
+import assert from "node:assert/strict";
+
+/** The deoptimisations in V8's `--trace-deopt-verbose` `lines`, as "function at position". */
+function deopts(lines: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /bailout \(kind: [^,]*, reason: ([^)]*)\).*deoptimizing \S+ <JSFunction ([^ >]*)/
+      .exec(lines[i]);
+    if (m === null) continue;
+    let at = "";
+    for (let j = i + 1; j < Math.min(lines.length, i + 6); j++) {
+      const p = /deoptimize at <([^>]+)>/.exec(lines[j]);
+      if (p !== null) {
+        at = p[1];
+        break;
+      }
+    }
+    out.push(`${m[2]} (${m[1]}) at ${at}`);
+  }
+  return out;
+}
+
+const NAME = "sim loop: the busy poll is not deoptimised at its first yield that came back alone";
+
+Deno.test(NAME, async () => {
+  const isolate = new URL("./loop_spin_alone_isolate.ts", import.meta.url).pathname;
+  // Line-buffered: V8's trace lines and the phase lines keep their order.
+  const r = await new Deno.Command("stdbuf", {
+    args: ["-oL", Deno.execPath(), "run", "-A", "--v8-flags=--trace-deopt-verbose", isolate],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(r.stdout);
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const lines = text.split("\n");
+  const from = lines.findIndex((l) => l.startsWith('{"phase":"alone"'));
+  const to = lines.findIndex((l) => l.startsWith('{"phase":"end"'));
+  assert.ok(from >= 0 && to > from, text.slice(-2000));
+  const trained = JSON.parse(lines[from]);
+  const end = JSON.parse(lines[to]);
+  // The first phase's yields all went to another task, the second's came back alone.
+  assert.equal(trained.spinFirstAlone, 0);
+  assert.ok(end.spinFirstAlone > 0, lines[to]);
+  const loop = deopts(lines.slice(from + 1, to)).filter((d) => d.includes("/stack/event_loop.ts:"));
+  assert.deepEqual(loop, [], "the loop deoptimised at its first yields alone");
+});
