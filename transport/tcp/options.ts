@@ -114,13 +114,6 @@ function loadTimestamps(out: TcpHeaderOptions, b: Uint8Array, o: number): void {
   out.tsEcr = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
 }
 
-function write32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
-
 /**
  * Decode the options at `buf[off, off + len)` into `out` (cleared first).
  *

@@ -32,7 +32,7 @@
 import type { DeliveryRate } from "./delivery_rate.ts";
 import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { RetransLog, RX_NONE, RX_RACK, RX_RACK_AFTER_RETRANS, RX_RTO } from "./retrans_log.ts";
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { seqDiff, seqLt } from "./seq.ts";
 
 /** Record flag: SACKed (delivered, not cumulatively acknowledged). */
 export const SB_SACKED = 1;
@@ -688,7 +688,7 @@ export class Scoreboard {
       if ((f & SB_SACKED) === 0) {
         // The back's length, not its end: a small integer (a sequence number held across the
         // call could be a new heap number in V8's mid tier).
-        const back = seqDiff(this.#c.end[q], right);
+        const back = (this.#c.end[q] - right) | 0; // seqDiff, written out ("sack33")
         // The front [start, right) as a split would leave it (no FIN: that is the back's),
         // SACKed with the same books; then it joins record i − 1 and the back keeps i.
         this.#c.end[q] = right;
@@ -698,7 +698,7 @@ export class Scoreboard {
         this.#c.end[q - 1] = right;
         this.#c.flags[q - 1] |= front & SB_EVER_RETRANS;
         this.#c.start[q] = right;
-        this.#c.end[q] = seqAdd(right, back);
+        this.#c.end[q] = (right + back) >>> 0; // seqAdd
         this.#c.flags[q] = f;
         if (i - first > 1) this.#mergeSacked(first, i - first);
         return;
