@@ -9,10 +9,11 @@ const ROUNDS = 12;
 /**
  * Median heap growth per data segment (bytes) of a bulk transfer at MTU 9000 with sequence
  * numbers ≥ 2**31, both stacks and the simulated wire, after a warm-up; the addresses at
- * `addrPlace` (a key of `ADDR_PLACES`: 198.18.0.x by default, "v6" for fd00:13::x).
+ * `addrPlace` (a key of `ADDR_PLACES`: 198.18.0.x by default, "v6" for fd00:13::x), the wire
+ * losing `lossRate` of the frames (seeded: the same frames in every run).
  */
-export function measureMergedSeqAlloc(addrPlace = "high"): number {
-  const net = seqNet("high", 9000, addrPlace);
+export function measureMergedSeqAlloc(addrPlace = "high", lossRate = 0): number {
+  const net = seqNet("high", 9000, addrPlace, lossRate);
   const w = new SeqWorkload(net, false);
   w.bulk(30e6); // warm: optimised code, full pools, grown buffers
   const run = { step: () => w.bulk(4e6), units: () => net.a.stats.tcp.OutSegs };
@@ -25,11 +26,19 @@ const scope = globalThis as any;
 const inWorker = typeof scope.WorkerGlobalScope !== "undefined" &&
   scope instanceof scope.WorkerGlobalScope;
 
-// As a program (the test's run with V8's inlining off: flags are per process): one JSON line,
-// the measurement over IPv4 and then over IPv6. Not in a worker, whose module is its main too.
+/** The lossy run's loss rate (`--loss`): SACK, RACK, TLP and recovery on every path. */
+export const LOSSY_RATE = 0.01;
+
+// As a program (the test's runs with V8's inlining off: flags are per process): one JSON line,
+// the measurement over IPv4 and then over IPv6 — with `--loss`, of a transfer losing 1 % of
+// its frames. Not in a worker, whose module is its main too.
 if (import.meta.main && !inWorker) {
+  const loss = Deno.args.includes("--loss") ? LOSSY_RATE : 0;
   console.log(
-    JSON.stringify({ v4: measureMergedSeqAlloc("high"), v6: measureMergedSeqAlloc("v6") }),
+    JSON.stringify({
+      v4: measureMergedSeqAlloc("high", loss),
+      v6: measureMergedSeqAlloc("v6", loss),
+    }),
   );
 }
 

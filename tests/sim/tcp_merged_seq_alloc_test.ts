@@ -63,26 +63,66 @@ Deno.test({
 /** V8's flags of the run without inlining: neither the mid tier (Maglev) nor TurboFan inlines. */
 const NO_INLINING = "--no-maglev-inlining,--max-inlined-bytecode-size=0";
 
+/** The isolate program's measurement over IPv4 and IPv6 in a process with inlining off. */
+async function measureWithoutInlining(...args: string[]): Promise<{ v4: number; v6: number }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      `--v8-flags=${NO_INLINING}`,
+      new URL("./tcp_merged_seq_alloc_isolate.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
 Deno.test({
   name:
     `sim tcp merged seq alloc: with V8's inlining off, bulk over IPv4 and IPv6 still grows the heap < ${MAX_BYTES_PER_SEGMENT} B per segment`,
   async fn() {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        `--v8-flags=${NO_INLINING}`,
-        new URL("./tcp_merged_seq_alloc_isolate.ts", import.meta.url).pathname,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const got: { v4: number; v6: number } = JSON.parse(text.split("\n").at(-1)!);
+    const got = await measureWithoutInlining();
     assert.ok(
       got.v4 < MAX_BYTES_PER_SEGMENT && got.v6 < MAX_BYTES_PER_SEGMENT,
       `${got.v4.toFixed(1)} B per segment over IPv4, ${got.v6.toFixed(1)} over IPv6 (inlining off)`,
     );
+  },
+});
+
+// The lossy path (1 % of the frames lost, seeded): SACK and D-SACK processing, RACK, TLP, the
+// receiver's out-of-order queue and the SACK blocks it sends. The time is fractional there
+// (timers fire between the milliseconds), so every time passed to or returned from a call, or
+// merged from two branches, is a heap number too — as on a real clock, always. Since "sack33"
+// no sequence number, SACK edge or time crosses a call on those paths; what is left is doubles
+// the code stores and the simulated wire's own (bench/README.md, "sack33").
+/**
+ * Most heap growth per data segment of the lossy transfer with inlining off: 10 runs beside
+ * two busy loops measured 146–157 B over IPv4 and 109–121 over IPv6 (about what inlining on
+ * measures), main's code 236–284 and 205–437 in the same rounds ("sack33"); the bound is ~1.5
+ * heap numbers per segment above the largest.
+ */
+const MAX_LOSSY_BYTES_PER_SEGMENT = 180;
+/** Processes asked at most (one measurement each) by the lossy run. */
+const LOSSY_PROCESSES = 3;
+
+Deno.test({
+  name:
+    `sim tcp merged seq alloc: with V8's inlining off, bulk losing 1 % over IPv4 and IPv6 grows the heap < ${MAX_LOSSY_BYTES_PER_SEGMENT} B per segment`,
+  async fn() {
+    // Another process only when one is above the bound: beside other sessions' work 3 of ~27
+    // processes measured more (185.6 and 417.9 over IPv4, 201.3 over IPv6 — that process's JIT
+    // state, not located; 0 of 10 beside two busy loops under the lock); a box the code always
+    // makes fails every one (main's code: 236–284 and 204–437 in 15 processes).
+    const got: string[] = [];
+    for (let i = 0; i < LOSSY_PROCESSES; i++) {
+      const b = await measureWithoutInlining("--loss");
+      got.push(`${b.v4.toFixed(1)} over IPv4, ${b.v6.toFixed(1)} over IPv6`);
+      if (b.v4 < MAX_LOSSY_BYTES_PER_SEGMENT && b.v6 < MAX_LOSSY_BYTES_PER_SEGMENT) return;
+    }
+    assert.fail(`${got.join("; ")} B per segment (1 % loss, inlining off; one process each)`);
   },
 });

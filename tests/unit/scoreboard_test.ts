@@ -406,3 +406,24 @@ Deno.test("scoreboard: a flight of 24 records sent 10 at a time stays in the ini
     assert.equal(sb.capacity, 0, "empty: the columns given back to the pool");
   }
 });
+
+Deno.test("scoreboard: a SACK split that makes room by moving the records splits the right one", () => {
+  // Full (16 records from physical 0), two acknowledged: the split's room comes from moving
+  // the 14 left down to 0, and the split must use the record's position after that move.
+  const sb = new Scoreboard(new DeliveryRate(), 16);
+  sb.reset(1000);
+  for (let i = 0; i < 16; i++) assert.ok(sb.onSend(1000 + 1000 * i, 2000 + 1000 * i, i, 0));
+  sb.beginAck(20, 0);
+  sb.ackTo(3000);
+  sb.sack(5500, 7000);
+  assert.equal(sb.refused, 0);
+  assert.deepEqual(records(sb).slice(0, 5), [
+    [3000, 4000, 0],
+    [4000, 5000, 0],
+    [5000, 5500, 0],
+    [5500, 7000, SB_SACKED],
+    [7000, 8000, 0],
+  ]);
+  assert.equal(sb.count, 14); // 14, one split, two SACKed merged
+  assert.equal(sb.sackedBytes, 1500);
+});

@@ -32,7 +32,14 @@ import { DeliveryRate } from "./delivery_rate.ts";
 import { TCP_FLAG_ECE } from "./header.ts";
 import type { TcpHeaderOptions } from "./options.ts";
 import { Pacer } from "./pacing.ts";
-import { type RackTimes, RackTlp, TLP_LOSS } from "./rack.ts";
+import {
+  type RackTimes,
+  RackTlp,
+  TLP_LOSS,
+  TLP_MIN_EXTRA_MS,
+  TLP_NO_RTT_PTO_MS,
+  TLP_WORST_CASE_DELACK_MS,
+} from "./rack.ts";
 import { CA_CWR, CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, LossRecovery } from "./recovery.ts";
 import {
   DSACK_COUNTER_BY_REASON,
@@ -45,7 +52,7 @@ import {
   RX_TLP,
 } from "./retrans_log.ts";
 import { PENDING_RTT, type RttEstimator } from "./rtt_estimator.ts";
-import { isDsack, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
+import { isDsackBy, SB_RETRANS, SB_SACKED, Scoreboard } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
 import { TcpState } from "./state.ts";
 
@@ -471,12 +478,14 @@ export class LossControl implements RackTimes {
     // The end of a reduction: SND.UNA reached `recover`.
     if (rec.inReduction && ((snd.sndUna - rec.recover) | 0) >= 0) this.#endReduction(now);
     // Loss detection: RACK with SACK, NewReno's rules without.
-    let reoWait = 0;
+    // RACK's wait read from `rack.reoWaitMs`, not returned into a local set under a branch:
+    // a fractional time returned from a call not inlined, or merged, is a heap number per ACK.
+    rack.reoWaitMs = 0;
     const lostBefore = sb.lostBytes;
     if (sb.count > 0) {
       if (conn.sackOk) {
         if (sb.sackedBytes > 0 || rec.repairing || dup || dsackRight >= 0) {
-          reoWait = rack.detectLoss(sb, this, rec.repairing, mss, RX_RACK);
+          rack.detectLoss(sb, this, rec.repairing, mss, RX_RACK);
         }
       } else {
         this.#renoMarkLost(dup, advanced);
@@ -511,8 +520,10 @@ export class LossControl implements RackTimes {
     if (snd.sndUna === snd.sndMax) {
       this.#svc.ctx.timers.cancel(this.timer);
       rack.tlpActive = false;
-    } else if (advanced || reoWait > 0 || this.#timerMode !== LT_RTO || !this.timer.armed) {
-      this.#armLossTimer(advanced, reoWait);
+    } else if (
+      advanced || rack.reoWaitMs > 0 || this.#timerMode !== LT_RTO || !this.timer.armed
+    ) {
+      this.#armLossTimer(advanced, true);
     }
     return advanced || sb.ackDelivered > 0 || dup || newlyLost > 0;
   }
@@ -592,7 +603,8 @@ export class LossControl implements RackTimes {
     const n = o.sackBlockCount;
     let first = 0;
     let dsackRight = -1;
-    if (isDsack(blocks, n, ack)) {
+    // The ACK as its distance past the first block (`isDsackBy`): not boxed in the call.
+    if (isDsackBy(blocks, n, (ack - blocks[1]) | 0)) {
       first = 1;
       dsackRight = blocks[1];
       stats.TCPDSACKRecv++;
@@ -821,18 +833,19 @@ export class LossControl implements RackTimes {
 
   /**
    * After an ACK (`restart`: it acknowledged new data, RFC 6298 §5.3) or a timer, at
-   * `eventMs`: the RACK reordering timer when a segment may soon be deemed lost
-   * (`reoWaitMs`), else a tail loss probe when allowed, else the RTO — never later than the
+   * `eventMs`: the RACK reordering timer when a segment may soon be deemed lost (with
+   * `reoWait`: RACK's last `reoWaitMs`, read here rather than passed — a fractional time
+   * passed to a call V8 does not inline is boxed), else a tail loss probe when allowed, else the RTO — never later than the
    * RTO would fire.
    */
-  #armLossTimer(restart: boolean, reoWaitMs: number): void {
+  #armLossTimer(restart: boolean, reoWait: boolean): void {
     const now = this.eventMs;
     if (restart || !this.timer.armed || this.#rtoDeadlineMs <= now) {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
     }
     const rtoAt = this.#rtoDeadlineMs;
-    if (reoWaitMs > 0) {
-      const at = now + reoWaitMs;
+    if (reoWait && this.rack.reoWaitMs > 0) {
+      const at = now + this.rack.reoWaitMs; // (read twice: a merge would be kept boxed)
       this.#timerMode = LT_REO;
       this.timer.armAtMs = Math.min(at, rtoAt); // not a merge, which V8 keeps boxed
       this.#svc.ctx.timers.arm(this.timer);
@@ -880,7 +893,7 @@ export class LossControl implements RackTimes {
     if (this.#nothingToDo()) return;
     this.eventMs = now;
     if (!this.#retransProbeAllowed()) {
-      this.#armLossTimer(false, 0);
+      this.#armLossTimer(false, false);
       return;
     }
     this.#retransProbes++;
@@ -905,7 +918,7 @@ export class LossControl implements RackTimes {
       this.#svc.stats.TCPLossProbes++;
       this.#svc.stats.TCPRetransProbes++;
     }
-    this.#armLossTimer(false, 0);
+    this.#armLossTimer(false, false);
   }
 
   /**
@@ -949,15 +962,15 @@ export class LossControl implements RackTimes {
     const now = this.eventMs;
     const rtt = this.rtt;
     const left = this.#rtoDeadlineMs - now;
-    const pto = this.rack.ptoMs(
-      rtt.hasSample,
-      rtt.srttMs,
-      (this.#snd.sndMax - this.#snd.sndUna) | 0,
-      this.#snd.mss,
-      Math.max(left, 0),
-    );
+    // `rack.ptoMs(…)` written out: SRTT and the RTO's time left passed, the PTO returned —
+    // fractions, each a heap number per send when V8 does not inline the call ("sack33").
+    // The choice by weights (0 or 1), not a merge, which V8's mid tier keeps boxed.
+    const flight = (this.#snd.sndMax - this.#snd.sndUna) | 0;
+    const extra = flight <= this.#snd.mss ? TLP_WORST_CASE_DELACK_MS : TLP_MIN_EXTRA_MS;
+    const has = rtt.hasSample ? 1 : 0;
+    const pto = has * (2 * rtt.srttMs + extra) + (1 - has) * TLP_NO_RTT_PTO_MS;
     this.#timerMode = LT_PTO;
-    this.timer.armAtMs = now + pto;
+    this.timer.armAtMs = now + Math.min(pto, Math.max(left, 0));
     this.#svc.ctx.timers.arm(this.timer);
   }
 
@@ -1007,7 +1020,7 @@ export class LossControl implements RackTimes {
     this.eventMs = now;
     const sb = this.sb;
     const before = sb.lostBytes;
-    const wait = this.rack.detectLoss(sb, this, this.#rec.repairing, this.#snd.mss, RX_RACK_TIMER);
+    this.rack.detectLoss(sb, this, this.#rec.repairing, this.#snd.mss, RX_RACK_TIMER);
     const lost = sb.lostBytes - before;
     if (lost > 0) {
       const segs = Math.ceil(lost / this.#snd.mss);
@@ -1017,7 +1030,7 @@ export class LossControl implements RackTimes {
       this.#prrCredit();
       conn.flushOutput();
     }
-    this.#armLossTimer(false, wait);
+    this.#armLossTimer(false, true);
   }
 
   /**

@@ -114,13 +114,6 @@ function loadTimestamps(out: TcpHeaderOptions, b: Uint8Array, o: number): void {
   out.tsEcr = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
 }
 
-function write32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
-
 /**
  * Decode the options at `buf[off, off + len)` into `out` (cleared first).
  *
@@ -312,9 +305,19 @@ export function writeTcpOptions(
       buf[o + 3] = TCP_OPT_SACK_BASE_BYTES + TCP_OPT_SACK_BLOCK_BYTES * n;
       o += TCP_OPT_WORD_BYTES;
       const blocks = opts.sackBlocks;
+      // Byte stores, as the timestamps': an edge (≥ 2**30) passed to write32() not inlined
+      // was a heap number per edge of every ACK a receiver holding a hole sends ("sack33").
       for (let k = 0; k < n; k++) {
-        write32(buf, o, blocks[2 * k]);
-        write32(buf, o + 4, blocks[2 * k + 1]);
+        const l = blocks[2 * k];
+        buf[o] = l >>> 24;
+        buf[o + 1] = l >>> 16;
+        buf[o + 2] = l >>> 8;
+        buf[o + 3] = l;
+        const r = blocks[2 * k + 1];
+        buf[o + 4] = r >>> 24;
+        buf[o + 5] = r >>> 16;
+        buf[o + 6] = r >>> 8;
+        buf[o + 7] = r;
         o += TCP_OPT_SACK_BLOCK_BYTES;
       }
     }

@@ -47,9 +47,9 @@ const MAX_REO_WND_MULT = 1 << 16;
 /** §7.2 WCDelAckT: worst-case delayed ACK of a lone segment. */
 export const TLP_WORST_CASE_DELACK_MS = 200;
 /** Linux TCP_TIMEOUT_MIN: added to 2·SRTT when more than one segment is in flight. */
-const TLP_MIN_EXTRA_MS = 2;
+export const TLP_MIN_EXTRA_MS = 2;
 /** §7.2: PTO before any RTT sample. */
-const TLP_NO_RTT_PTO_MS = 1000;
+export const TLP_NO_RTT_PTO_MS = 1000;
 /** Window of the min-RTT filter (ms). */
 const MIN_RTT_WINDOW_MS = 300_000;
 
@@ -146,6 +146,13 @@ export class RackTlp {
    * `seq.ts`, which gives the same for a uint32 and its int32): never a double past 2^31.
    */
   endSeq = 0;
+  /**
+   * What the last {@link RackTlp.detectLoss} returned: the time (ms) until the next segment
+   * may be deemed lost, or 0. The caller reads it here: a fractional time returned from a call
+   * V8 does not inline is a new heap number per ACK ("sack33"). A double from the first object
+   * (DOUBLE_ZERO, then +0 in the constructor), as `xmitMs`.
+   */
+  reoWaitMs: number = DOUBLE_ZERO;
   /** RACK.rtt in whole µs, an int32 (≤ ~35 min): never a new map, never a box. */
   #rttUs = 0;
   /** The booleans, RACK.reo_wnd_persist and RACK.reo_wnd_mult in one small integer (`B_*`). */
@@ -153,6 +160,7 @@ export class RackTlp {
   /** The send time starts as a double holding -0 and is set to +0 here (mutable from the first). */
   constructor() {
     this.xmitMs = 0;
+    this.reoWaitMs = 0;
   }
 
   /** RACK.rtt: its RTT (ms). */
@@ -360,9 +368,16 @@ export class RackTlp {
     reason: number = RX_NONE,
   ): number {
     NEWLY_LOST[0] = 0;
+    this.reoWaitMs = 0;
     if (!this.hasDelivery) return 0;
     const nowMs = t.eventMs;
-    const reo = this.reoWndMs(t.rtt.srttMs, inRecovery, sb.sackedBytes, mss);
+    // `reoWndMs(t.rtt.srttMs, …)` written out: SRTT passed and the window returned are
+    // fractional, a heap number each per ACK when V8 does not inline the call ("sack33").
+    const srttMs = t.rtt.srttMs;
+    let reo = 0;
+    if (this.reorderingSeen || (!inRecovery && sb.sackedBytes < DUP_THRESH * mss)) {
+      reo = Math.min((this.reoWndMult * this.#minRtt.best) / 4, srttMs);
+    }
     sb.reoWndUs = (reo * 1000 + 0.5) | 0; // ≤ SRTT: an int32
     const rackX = this.xmitMs;
     const rackEnd = this.endSeq;
@@ -370,12 +385,19 @@ export class RackTlp {
     const why = this.xmitRetrans ? RX_RACK_AFTER_RETRANS : reason;
     let timeout = 0;
     const n = sb.count;
+    // The records read in place: `sb.xmitMs(i)` returned a fractional time and `sb.end(i)` a
+    // sequence number, each a heap number per record scanned when not inlined ("sack33").
+    const c = sb.columns;
+    const head = sb.head;
     for (let i = 0; i < n; i++) {
-      const f = sb.flags(i);
+      const p = head + i;
+      const f = c.flags[p];
       if ((f & SB_SACKED) !== 0) continue;
       if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) continue; // lost, waiting to be resent
-      const x = sb.xmitMs(i);
-      const sentBefore = x < rackX || (x === rackX && seqGt(rackEnd, sb.end(i)));
+      const x = c.xmit[p];
+      // seqGt(rackEnd, end) written out and made on every path
+      const endBeforeRack = ((rackEnd - c.end[p]) | 0) > 0;
+      const sentBefore = x < rackX || (x === rackX && endBeforeRack);
       if (!sentBefore) {
         // First transmissions go out in sequence order: none after this one is older.
         if ((f & SB_EVER_RETRANS) === 0) break;
@@ -383,12 +405,13 @@ export class RackTlp {
       }
       const remaining = x + wait - nowMs;
       if (remaining <= 0) {
-        NEWLY_LOST[0] += sb.length(i);
+        NEWLY_LOST[0] += (c.end[p] - c.start[p]) | 0; // sb.length(i)
         sb.markLost(i, why);
       } else if (remaining > timeout) {
         timeout = remaining;
       }
     }
+    this.reoWaitMs = timeout;
     return timeout;
   }
 
@@ -397,7 +420,8 @@ export class RackTlp {
   /**
    * §7.2 PTO (ms from now): 2·SRTT, plus the worst-case delayed ACK when a single segment is
    * in flight (else Linux's 2 ms), 1 s without an RTT sample; never past the RTO
-   * (`rtoLeftMs`).
+   * (`rtoLeftMs`). (`LossControl`'s `#armPto` computes the same written out, with no number
+   * crossing a call: a change here goes there too.)
    */
   ptoMs(
     hasRtt: boolean,

@@ -19,6 +19,7 @@ import { ByteRing } from "../../core/byte_ring.ts";
 import { copyBytes } from "../../core/copy_bytes.ts";
 import { EV_READABLE } from "../../core/event_mux.ts";
 import { Timer } from "../../core/timer_wheel.ts";
+import { readClockMs } from "../../core/clock.ts";
 import { AckDeferProbe, PROBE_DECIDED_OFF, PROBE_DECIDED_ON } from "./ack_defer_probe.ts";
 import { Assembler } from "./assembler.ts";
 import type { TcpServices } from "./context.ts";
@@ -75,6 +76,9 @@ export interface ReceiverConnection {
  * `add` is never called; a receiver makes its own first).
  */
 const NO_RANGES = new Assembler(1);
+
+/** Where `#autotune` reads the clock (a cell: no time returned across a call). */
+const AUTOTUNE_CLOCK = new Float64Array(1);
 
 /**
  * The receive side of one connection, created with it.
@@ -333,7 +337,7 @@ export class TcpReceiver {
   receive(seg: RxSegment): void {
     const stats = this.#svc.stats;
     const conn = this.#conn;
-    let seq = seg.seq;
+    const seq = seg.seq;
     let off = seg.dataOff;
     let len = seg.dataLen;
     const hasFin = (seg.flags & TCP_FLAG_FIN) !== 0;
@@ -357,14 +361,17 @@ export class TcpReceiver {
         stats.TCPDSACKOldSent++;
         off += trim;
         len -= trim;
-        seq = this.rcvNxt;
         immediate = true; // a duplicate: ACK at once (RFC 5681 §4.2)
       }
     }
     let advanced = 0;
     if (len > 0) {
       const rx = this.rcvBuf;
-      const at = (seq - this.rcvNxt) | 0;
+      // The offset from RCV.NXT (0 after a trim), not SEG.SEQ moved to RCV.NXT: a sequence
+      // number set in one branch is a merge V8's mid tier keeps tagged, a heap number per
+      // segment that overlaps what arrived (retransmissions under loss, "sack33").
+      const dist = (seq - this.rcvNxt) | 0;
+      const at = dist < 0 ? 0 : dist;
       if (at === 0) {
         let direct = 0;
         if (this.#postLen > this.#postDone && rx.length === 0 && this.asm.isEmpty) {
@@ -410,7 +417,13 @@ export class TcpReceiver {
       this.#bytesReceivedLow = low & (BYTES_RECEIVED_UNIT - 1);
       if (conn.tsOk && seg.opts.hasTimestamps && seg.opts.tsEcr !== 0) {
         const r = conn.tsEchoAgeMs(seg.opts);
-        if (r < 0x7fffffff) this.rttMs = this.rttMs === 0 ? r : (7 * this.rttMs + r) / 8;
+        if (r < 0x7fffffff) {
+          // The first sample or the average by one formula, weights chosen (small integers):
+          // `rttMs === 0 ? r : (7 · rttMs + r) / 8` merged a fraction, which V8's mid tier keeps
+          // as a new heap number — per segment once a real (fractional) clock gave one ("sack33").
+          const g = this.rttMs === 0 ? 8 : 1;
+          this.rttMs = ((8 - g) * this.rttMs + g * r) / 8;
+        }
       }
     }
     if (hasFin && canReceiveData(conn.state) && !this.rcvFinPending) {
@@ -835,11 +848,18 @@ export class TcpReceiver {
   #autotune(n: number): void {
     this.spaceCopied += n;
     // The time and the sender's smoothed RTT read here, not passed in: no double crosses a call.
-    const now = this.#svc.ctx.clock.nowMs();
+    // The time through a cell (`readClockMs`), not returned by `nowMs()`; the period compared
+    // on the branch that chose it: an RTT merged from two branches (ours or the sender's)
+    // was a heap number per read once the clock was fractional ("sack33").
+    readClockMs(this.#svc.ctx.clock, AUTOTUNE_CLOCK);
+    const now = AUTOTUNE_CLOCK[0];
+    const elapsed = now - this.spaceStartMs;
     const s = this.#senderRtt;
-    const rtt = this.rttMs > 0 ? this.rttMs : s !== null && s.hasSample ? s.srttMs : 0;
-    const period = rtt > 1 ? rtt : 1;
-    if (now - this.spaceStartMs < period) return;
+    if (this.rttMs > 0) {
+      if (elapsed < Math.max(this.rttMs, 1)) return;
+    } else if (s !== null && s.hasSample) {
+      if (elapsed < Math.max(s.srttMs, 1)) return;
+    } else if (elapsed < 1) return;
     const want = 2 * this.spaceCopied;
     const cap = this.rcvBuf.capacity;
     const max = this.#svc.opts.maxReceiveBufferBytes;

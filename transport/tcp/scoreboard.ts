@@ -32,7 +32,7 @@
 import type { DeliveryRate } from "./delivery_rate.ts";
 import { DOUBLE_ZERO } from "../../core/v8_shapes.ts";
 import { RetransLog, RX_NONE, RX_RACK, RX_RACK_AFTER_RETRANS, RX_RTO } from "./retrans_log.ts";
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { seqDiff, seqLt } from "./seq.ts";
 
 /** Record flag: SACKed (delivered, not cumulatively acknowledged). */
 export const SB_SACKED = 1;
@@ -138,8 +138,23 @@ const QUEUE_RTT_FRACTION = 0.5;
 /** The one record of the ACK being processed (one ACK at a time on the one thread). */
 const ACK = new AckResults();
 
+/**
+ * A scoreboard's record arrays (struct of arrays), record `i` at physical index `head + i`
+ * ({@link Scoreboard.columns}, {@link Scoreboard.head}).
+ */
+export interface ScoreboardColumns {
+  /** First sequence number of each record. */
+  readonly start: Uint32Array<ArrayBuffer>;
+  /** End (exclusive) of each record. */
+  readonly end: Uint32Array<ArrayBuffer>;
+  /** Last send time of each record (ms). */
+  readonly xmit: Float64Array<ArrayBuffer>;
+  /** `SB_*` flags of each record. */
+  readonly flags: Uint8Array<ArrayBuffer>;
+}
+
 /** One scoreboard's columns at {@link INITIAL_RECORDS}, kept for reuse. */
-interface Columns {
+interface Columns extends ScoreboardColumns {
   start: Uint32Array<ArrayBuffer>;
   end: Uint32Array<ArrayBuffer>;
   xmit: Float64Array<ArrayBuffer>;
@@ -305,6 +320,21 @@ export class Scoreboard {
     return this.#cap;
   }
 
+  /**
+   * The record arrays, to read (never write) in a per-ACK scan: record `i` at `head + i`. A
+   * time or sequence number read there stays unboxed, where one returned from
+   * {@link Scoreboard.xmitMs} or {@link Scoreboard.end} is a heap number whenever V8 does not
+   * inline the call ("sack33"). Valid until the scoreboard next records or splits.
+   */
+  get columns(): ScoreboardColumns {
+    return this.#c;
+  }
+
+  /** Physical index of record 0 in {@link Scoreboard.columns}. */
+  get head(): number {
+    return this.#head;
+  }
+
   /** Start of record `i`. */
   start(i: number): number {
     return this.#c.start[this.#head + i];
@@ -419,7 +449,7 @@ export class Scoreboard {
   onRetransmit(i: number, len: number, nowMs: number, reason: number = -1): number {
     const recLen = this.length(i);
     if (len < recLen) {
-      if (!this.#split(i, seqAdd(this.start(i), len))) len = recLen;
+      if (!this.#split(i, len)) len = recLen;
     } else {
       len = recLen;
     }
@@ -450,17 +480,23 @@ export class Scoreboard {
    */
   nextLost(): number {
     if (this.lostBytes === 0 || this.#n === 0) return -1;
-    let i = this.#findAt(seqDiff(this.#lostHint, this.#c.start[this.#head]));
+    // Sequence numbers read from the arrays and `seqDiff` written out, here and on the rest of
+    // the SACK path (`sackBlock`, `#sackOne`, `#findAt`, `#split`): with a call not inlined
+    // (V8's mid tier, or inlining off) a uint32 ≥ 2**30 passed or returned is a heap number
+    // per ACK or per retransmission ("sack33").
+    const c = this.#c;
+    const head = this.#head;
+    let i = this.#findAt((this.#lostHint - c.start[head]) | 0);
     if (i < 0) i = 0;
-    const flags = this.#c.flags;
+    const flags = c.flags;
     for (; i < this.#n; i++) {
-      const f = flags[this.#head + i];
+      const f = flags[head + i];
       if ((f & (SB_LOST | SB_RETRANS)) === SB_LOST) {
-        this.#lostHint = this.start(i) | 0;
+        this.#lostHint = c.start[head + i] | 0;
         return i;
       }
     }
-    this.#lostHint = this.end(this.#n - 1) | 0;
+    this.#lostHint = c.end[head + this.#n - 1] | 0;
     return -1;
   }
 
@@ -622,17 +658,23 @@ export class Scoreboard {
     if (this.#n === 0) return;
     const left = blocks[2 * k];
     const right = blocks[2 * k + 1];
-    let i = this.#findAt(seqDiff(left, this.#c.start[this.#head]));
+    // Comparisons written out and the arrays read in place (see `nextLost`); `#split` takes
+    // the front's length, a small integer, not the edge.
+    const c = this.#c;
+    const head = this.#head;
+    let i = this.#findAt((left - c.start[head]) | 0);
     if (i < 0) i = 0;
     // Split the record the block starts in, unless the block starts at its start.
-    if (seqLt(this.#c.start[this.#head + i], left)) {
-      if (seqLe(this.end(i), left)) return; // nothing of it here (cannot happen after #find)
-      if (this.#split(i, left)) i++;
-      else if (seqGt(this.end(i), right)) return; // cannot mark a part: leave it
+    const intoFirst = (left - c.start[head + i]) | 0; // > 0: the block starts inside it
+    if (intoFirst > 0) {
+      // nothing of it here (cannot happen after #find)
+      if (((c.end[head + i] - left) | 0) <= 0) return;
+      if (this.#split(i, intoFirst)) i++;
+      else if (((this.#c.end[head + i] - right) | 0) > 0) return; // cannot mark a part
       else i++; // the first record is only partly covered: skip it
     }
     const first = i;
-    while (i < this.#n && seqLe(this.end(i), right)) {
+    while (i < this.#n && ((this.#c.end[this.#head + i] - right) | 0) <= 0) {
       this.#sackOne(i);
       i++;
     }
@@ -646,7 +688,7 @@ export class Scoreboard {
       if ((f & SB_SACKED) === 0) {
         // The back's length, not its end: a small integer (a sequence number held across the
         // call could be a new heap number in V8's mid tier).
-        const back = seqDiff(this.#c.end[q], right);
+        const back = (this.#c.end[q] - right) | 0; // seqDiff, written out ("sack33")
         // The front [start, right) as a split would leave it (no FIN: that is the back's),
         // SACKed with the same books; then it joins record i − 1 and the back keeps i.
         this.#c.end[q] = right;
@@ -656,7 +698,7 @@ export class Scoreboard {
         this.#c.end[q - 1] = right;
         this.#c.flags[q - 1] |= front & SB_EVER_RETRANS;
         this.#c.start[q] = right;
-        this.#c.end[q] = seqAdd(right, back);
+        this.#c.end[q] = (right + back) >>> 0; // seqAdd
         this.#c.flags[q] = f;
         if (i - first > 1) this.#mergeSacked(first, i - first);
         return;
@@ -664,9 +706,8 @@ export class Scoreboard {
     }
     // The block ends inside record i: split it and mark the front.
     // seqLt written out: called under the `i < n` branch, V8 would box both numbers.
-    if (
-      i < this.#n && ((this.#c.start[this.#head + i] - right) | 0) < 0 && this.#split(i, right)
-    ) {
+    const intoLast = i < this.#n ? (right - this.#c.start[this.#head + i]) | 0 : 0;
+    if (intoLast > 0 && this.#split(i, intoLast)) {
       this.#sackOne(i);
       i++;
     }
@@ -680,8 +721,8 @@ export class Scoreboard {
     const end = this.#c.end[p];
     // Before the early return, on every path: V8's mid tier inlines seqDiff/seqGt only there;
     // called under a branch they take the sequence numbers as new heap numbers.
-    const len = seqDiff(end, this.#c.start[p]);
-    const endAfterFack = seqGt(end, this.fack);
+    const len = (end - this.#c.start[p]) | 0; // seqDiff; seqGt below ("sack33": called even
+    const endAfterFack = ((end - this.fack) | 0) > 0; // there under inlining off, both boxed)
     if ((f & SB_SACKED) !== 0) return;
     if ((f & SB_LOST) !== 0) this.lostBytes -= len;
     if ((f & SB_RETRANS) !== 0) this.retransBytes -= len;
@@ -802,7 +843,7 @@ export class Scoreboard {
     const start = this.#c.start;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (seqDiff(start[head + mid], base) <= off) lo = mid;
+      if (((start[head + mid] - base) | 0) <= off) lo = mid; // seqDiff, not called: unboxed
       else hi = mid - 1;
     }
     return lo;
@@ -813,20 +854,26 @@ export class Scoreboard {
    * when the scoreboard is full (counted in `refused`) or `at` is not inside.
    */
   splitAt(i: number, at: number): boolean {
-    return this.#split(i, at);
+    return this.#split(i, seqDiff(at, this.start(i)));
   }
 
-  /** Split record `i` at `at` (strictly inside it); false when full. */
-  #split(i: number, at: number): boolean {
-    if (!seqLt(this.start(i), at) || !seqLt(at, this.end(i))) return false;
+  /**
+   * Split record `i` after its first `front` bytes (strictly inside it); false when full. The
+   * front's length, not the cut's sequence number: a small integer, which a call V8 does not
+   * inline takes unboxed (a SACK edge passed here was a heap number per SACK block, "sack33").
+   */
+  #split(i: number, front: number): boolean {
+    const q = this.#head + i;
+    if (front <= 0 || front >= ((this.#c.end[q] - this.#c.start[q]) | 0)) return false;
     if (!this.#room(1)) {
       this.refused++;
       return false;
     }
-    const p = this.#head + i;
+    const p = this.#head + i; // after #room, which may have moved the records
     const tail = this.#head + this.#n;
     this.#shift(p + 1, tail, 1);
     // The copy at p + 1 is the back half; p keeps the front.
+    const at = (this.#c.start[p] + front) >>> 0; // seqAdd
     this.#c.start[p + 1] = at;
     this.#c.end[p] = at;
     this.#c.flags[p] &= ~SB_FIN; // the FIN is the back half's last sequence number
@@ -974,15 +1021,32 @@ export class Scoreboard {
  * ```
  */
 export function isDsack(blocks: Uint32Array, count: number, ack: number): boolean {
+  return isDsackBy(blocks, count, seqDiff(ack, blocks[1]));
+}
+
+/**
+ * {@link isDsack} with the cumulative ACK given as its distance past the first block's right
+ * edge, `(ack − right0) | 0` (≥ 0: that block is acknowledged already): the per-ACK form. A
+ * small integer, where the ACK itself (≥ 2**30) passed to a call V8 does not inline is a new
+ * heap number per SACK-bearing ACK ("sack33").
+ *
+ * @example
+ * ```ts
+ * const b = new Uint32Array([500, 1000]);
+ * isDsackBy(b, 1, 1000 - 1000); // true: already acknowledged
+ * ```
+ */
+export function isDsackBy(blocks: Uint32Array, count: number, ackPastRight0: number): boolean {
   if (count === 0) return false;
   const l0 = blocks[0];
   const r0 = blocks[1];
-  // Every comparison made before the answer is put together: a helper called behind an early
-  // return or `&&` is not inlined by V8's mid tier, and its sequence numbers are boxed. (The
-  // second block's edges are read even when there is none: the answer then ignores them.)
-  const ordered = seqLt(l0, r0);
-  const acked = seqLe(r0, ack);
-  const leftInSecond = seqGe(l0, blocks[2]);
-  const rightInSecond = seqLe(r0, blocks[3]);
+  // Every comparison made before the answer is put together and written out: a helper called
+  // is not always inlined (V8's mid tier behind an early return or `&&`), and its sequence
+  // numbers are boxed. (The second block's edges are read even when there is none: the
+  // answer then ignores them.)
+  const ordered = ((l0 - r0) | 0) < 0; // seqLt(l0, r0)
+  const acked = ackPastRight0 >= 0; // seqLe(r0, ack)
+  const leftInSecond = ((l0 - blocks[2]) | 0) >= 0; // seqGe(l0, blocks[2])
+  const rightInSecond = ((r0 - blocks[3]) | 0) <= 0; // seqLe(r0, blocks[3])
   return ordered && (acked || (count > 1 && leftInSecond && rightInSecond));
 }

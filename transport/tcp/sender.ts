@@ -327,7 +327,8 @@ export class TcpSender implements LossSender {
    * inline is a new heap number at or above 2**30.
    */
   get unsentBytes(): number {
-    return seqDiff(seqAdd(this.sndBufSeq, this.sndBuf.length), this.sndNxt);
+    // seqDiff(seqAdd(…)) written out: a helper not inlined takes the uint32s boxed ("sack33").
+    return (this.sndBufSeq + this.sndBuf.length - this.sndNxt) | 0;
   }
 
   /** True while sent data is unacknowledged. */
