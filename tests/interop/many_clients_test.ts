@@ -8,7 +8,7 @@ import { PY_HOLD } from "../../bench/clients.ts";
 import { downloads, floodCommand, spoofedSources } from "../../bench/flood.ts";
 import { expectedPatternSha } from "../harness/byte_pattern.ts";
 import { interopTest } from "../harness/interop.ts";
-import { runCommand, withVethPair } from "../harness/netns.ts";
+import { type CommandRunner, runCommand, withVethPair } from "../harness/netns.ts";
 import {
   crowdClientCommand,
   peerPingpongServer,
@@ -312,6 +312,25 @@ interopTest(
   },
 );
 
+/** The kernel client's local port of the TIME_WAIT test. */
+const CLIENT_PORT = 41000;
+
+/**
+ * The peer kernel's TCP sockets on local port `port` (`ss` lines), polled every 20 ms for at
+ * most 5 s until there are none: "" once the port is free, else the last lines seen.
+ */
+async function portHeld(pair: CommandRunner, port: number): Promise<string> {
+  const deadline = performance.now() + 5_000;
+  let held = "";
+  for (let i = 0; i < 250 && performance.now() < deadline; i++) {
+    const r = await pair.run(["ss", "-Htan", `sport = :${port}`]);
+    held = r.code === 0 ? r.stdout.trim() : `ss failed: ${r.stderr}`;
+    if (held === "") return "";
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  return held;
+}
+
 interopTest(
   "over IPv6 the stack closes first and keeps a TIME_WAIT record; the client's next SYN on the same port reopens it",
   async () => {
@@ -328,13 +347,20 @@ interopTest(
         // `Connection: close`: the server sends its FIN first, so the four-tuple stays in
         // TIME_WAIT on the stack; the same client port connects again at once.
         for (let i = 0; i < 3; i++) {
+          // The client's previous socket on the port stays in LAST_ACK until the stack's ACK of
+          // its FIN arrives; a curl started before then cannot bind the port (under load, one
+          // suite run in many: an empty download).
+          if (i > 0) {
+            assert.equal(await portHeld(pair, CLIENT_PORT), "", `port ${CLIENT_PORT} freed`);
+          }
           const r = await pair.run([
             "sh",
             "-c",
-            `curl -sS --fail -g -m 20 -H 'Connection: close' --local-port 41000 ` +
-            `'http://[${pair.stackAddr6}]/bytes/100000' | sha256sum`,
+            `{ curl -sS --fail -g -m 20 -H 'Connection: close' --local-port ${CLIENT_PORT} ` +
+            `'http://[${pair.stackAddr6}]/bytes/100000'; echo "curl exit $?" >&2; } | sha256sum`,
           ], { timeoutMs: 30_000 });
           assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stderr, /curl exit 0\b/, `download ${i}: ${r.stderr}`);
           assert.equal(r.stdout.split(" ")[0], want, `download ${i} byte-exact`);
         }
       } finally {
