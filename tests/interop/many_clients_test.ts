@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { PY_HOLD } from "../../bench/clients.ts";
 import { downloads, floodCommand, spoofedSources } from "../../bench/flood.ts";
 import { expectedPatternSha } from "../harness/byte_pattern.ts";
+import { deoptsAt } from "../harness/deopt_trace.ts";
 import { interopTest } from "../harness/interop.ts";
 import { type CommandRunner, runCommand, withVethPair } from "../harness/netns.ts";
 import {
@@ -250,28 +251,6 @@ interopTest(
     assert.deepEqual(deopts, [], "the client's connection callbacks deoptimised");
   },
 );
-
-/**
- * The deoptimisations in `lines` (V8's `--trace-deopt-verbose` output) as "function at
- * file:line:col", the position being the first one V8 names (the innermost inlined function's).
- */
-function deoptsAt(lines: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = /deoptimizing \S+ <JSFunction ([^ >]*)/.exec(lines[i]);
-    if (m === null || !lines[i].includes("bailout")) continue;
-    let at = "";
-    for (let j = i + 1; j < Math.min(lines.length, i + 6); j++) {
-      const p = /deoptimize at <([^>]+)>/.exec(lines[j]);
-      if (p !== null) {
-        at = p[1];
-        break;
-      }
-    }
-    out.push(`${m[1]} at ${at}`);
-  }
-  return out;
-}
 
 interopTest(
   "a fresh pingpong --connect client's event loop is not deoptimised in its first connections",

@@ -7,26 +7,7 @@
 // The yields' lengths are made by the loop's clock (`loop_spin_alone_isolate.ts`), not by load.
 
 import assert from "node:assert/strict";
-
-/** The deoptimisations in V8's `--trace-deopt-verbose` `lines`, as "function at position". */
-function deopts(lines: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = /bailout \(kind: [^,]*, reason: ([^)]*)\).*deoptimizing \S+ <JSFunction ([^ >]*)/
-      .exec(lines[i]);
-    if (m === null) continue;
-    let at = "";
-    for (let j = i + 1; j < Math.min(lines.length, i + 6); j++) {
-      const p = /deoptimize at <([^>]+)>/.exec(lines[j]);
-      if (p !== null) {
-        at = p[1];
-        break;
-      }
-    }
-    out.push(`${m[2]} (${m[1]}) at ${at}`);
-  }
-  return out;
-}
+import { deoptsAt } from "../harness/deopt_trace.ts";
 
 const NAME = "sim loop: the busy poll is not deoptimised at its first yield that came back alone";
 
@@ -49,6 +30,8 @@ Deno.test(NAME, async () => {
   // The first phase's yields all went to another task, the second's came back alone.
   assert.equal(trained.spinFirstAlone, 0);
   assert.ok(end.spinFirstAlone > 0, lines[to]);
-  const loop = deopts(lines.slice(from + 1, to)).filter((d) => d.includes("/stack/event_loop.ts:"));
+  const loop = deoptsAt(lines.slice(from + 1, to)).filter((d) =>
+    d.includes("/stack/event_loop.ts:")
+  );
   assert.deepEqual(loop, [], "the loop deoptimised at its first yields alone");
 });

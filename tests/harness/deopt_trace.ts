@@ -1,0 +1,29 @@
+/**
+ * Reading V8's `--trace-deopt-verbose` output in tests.
+ *
+ * @module
+ */
+
+/**
+ * The deoptimisations in `lines` (V8's `--trace-deopt-verbose` output) as
+ * "function (reason) at file:line:col", the position being the first one V8 names after the
+ * bailout line (the innermost inlined function's).
+ */
+export function deoptsAt(lines: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /deoptimizing \S+ <JSFunction ([^ >]*)/.exec(lines[i]);
+    if (m === null || !lines[i].includes("bailout")) continue;
+    const reason = /reason: ([^)]*)\)/.exec(lines[i])?.[1] ?? "?";
+    let at = "";
+    for (let j = i + 1; j < Math.min(lines.length, i + 6); j++) {
+      const p = /deoptimize at <([^>]+)>/.exec(lines[j]);
+      if (p !== null) {
+        at = p[1];
+        break;
+      }
+    }
+    out.push(`${m[1]} (${reason}) at ${at}`);
+  }
+  return out;
+}
