@@ -100,28 +100,34 @@ Deno.test({
 // no sequence number, SACK edge or time crosses a call on those paths; what is left is doubles
 // the code stores and the simulated wire's own (bench/README.md, "sack33").
 /**
- * Most heap growth per data segment of the lossy transfer with inlining off: 10 runs beside
- * two busy loops measured 146–157 B over IPv4 and 109–121 over IPv6 (about what inlining on
- * measures), main's code 236–284 and 205–437 in the same rounds ("sack33"); the bound is ~1.5
- * heap numbers per segment above the largest.
+ * Most heap growth per data segment of the lossy transfer over IPv4 with inlining off: 10 runs
+ * beside two busy loops measured 146–157 B (about what inlining on measures), main's code 236–284
+ * in the same rounds ("sack33"); in processes beside other work 143–186 (and 418 once), in the
+ * suite 143–181. The bound sits between the two.
  */
-const MAX_LOSSY_BYTES_PER_SEGMENT = 180;
+const MAX_LOSSY_V4_BYTES_PER_SEGMENT = 215;
+/**
+ * The same over IPv6, a bound against a return of many boxes only: 109–121 B beside two busy
+ * loops, but 201–203 in some processes (in the suite 2 of 3, the session's first CI-style run),
+ * which main's code also measures at its lowest (205–437). What tells the builds apart is IPv4.
+ */
+const MAX_LOSSY_V6_BYTES_PER_SEGMENT = 260;
 /** Processes asked at most (one measurement each) by the lossy run. */
 const LOSSY_PROCESSES = 3;
 
 Deno.test({
   name:
-    `sim tcp merged seq alloc: with V8's inlining off, bulk losing 1 % over IPv4 and IPv6 grows the heap < ${MAX_LOSSY_BYTES_PER_SEGMENT} B per segment`,
+    `sim tcp merged seq alloc: with V8's inlining off, bulk losing 1 % grows the heap < ${MAX_LOSSY_V4_BYTES_PER_SEGMENT} B per segment over IPv4 (< ${MAX_LOSSY_V6_BYTES_PER_SEGMENT} over IPv6)`,
   async fn() {
-    // Another process only when one is above the bound: beside other sessions' work 3 of ~27
-    // processes measured more (185.6 and 417.9 over IPv4, 201.3 over IPv6 — that process's JIT
-    // state, not located; 0 of 10 beside two busy loops under the lock); a box the code always
-    // makes fails every one (main's code: 236–284 and 204–437 in 15 processes).
+    // Another process only when one is above a bound: how many numbers the lossy path boxes
+    // with inlining off depends on the process's JIT state, which some processes draw worse
+    // (not located); a box the code always makes fails every one (main's code over IPv4:
+    // 236–284 in 15 processes).
     const got: string[] = [];
     for (let i = 0; i < LOSSY_PROCESSES; i++) {
       const b = await measureWithoutInlining("--loss");
       got.push(`${b.v4.toFixed(1)} over IPv4, ${b.v6.toFixed(1)} over IPv6`);
-      if (b.v4 < MAX_LOSSY_BYTES_PER_SEGMENT && b.v6 < MAX_LOSSY_BYTES_PER_SEGMENT) return;
+      if (b.v4 < MAX_LOSSY_V4_BYTES_PER_SEGMENT && b.v6 < MAX_LOSSY_V6_BYTES_PER_SEGMENT) return;
     }
     assert.fail(`${got.join("; ")} B per segment (1 % loss, inlining off; one process each)`);
   },
