@@ -277,12 +277,13 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * `paced` (the `--connect` client) and on the simulated wire, a paced part of
  * {@link PINGPONG_WARM_UP_PACED} connections (the busy poll and the loop driven without its
  * async function), a tail of {@link PINGPONG_WARM_UP_TAIL} connections and
- * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time, and then, while V8 has a marking in
- * progress, more idle time until its mark-compact has run (the report's `markingWaitMs`); with
- * `paced`, from the tail's end, else V8 is made to begin one with ballast and its mark-compact
- * waited for (`MarkingWatch.provoke`, at most {@link PINGPONG_WARM_UP_BALLAST_MAX_BYTES}; the
- * report's `markingProvokedMs`); at most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} in all; the
- * report counts every part. With `real`
+ * {@link PINGPONG_WARM_UP_TAIL_WAIT_MS} of idle time; then the warm-up's garbage is collected
+ * before the report. With `paced`, from the tail's end, V8 is made to begin a marking with
+ * ballast unless one is in progress, and its mark-compact is waited for
+ * (`MarkingWatch.provoke`, at most {@link PINGPONG_WARM_UP_BALLAST_MAX_BYTES}; the report's
+ * `markingProvokedMs`); otherwise, after the idle time, a marking V8 has in progress is waited
+ * for (the report's `markingWaitMs`). At most {@link PINGPONG_WARM_UP_MARKING_MAX_MS} either
+ * way; the report counts every part. With `real`
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
  * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
@@ -368,10 +369,11 @@ async function pingpongParts(
     ...warmUpRun(config, serve, client),
   });
   const tailWait = new Promise((done) => setTimeout(done, PINGPONG_WARM_UP_TAIL_WAIT_MS));
-  // The warm-up's garbage is collected here, not in the first real connections: a marking V8
-  // has in progress is waited for; with `paced` (the --connect client), else V8 is made to
-  // begin one, overlapping the tail's idle time (beside the heap near its limit the first real
-  // connections' own allocation began it, after the warm-up's line).
+  // The warm-up's garbage is collected here, not in the first real connections. With `paced`
+  // (the --connect client) V8 is made to begin its marking unless one is in progress,
+  // overlapping the tail's idle time: with the heap left near its limit, the first real
+  // connections' own allocation began it after the warm-up's line ("flake33"). Otherwise a
+  // marking V8 has in progress is waited for.
   let gc: MarkingProvoke;
   if (paced) {
     gc = await watch.provoke(PINGPONG_WARM_UP_BALLAST_MAX_BYTES, PINGPONG_WARM_UP_MARKING_MAX_MS);
