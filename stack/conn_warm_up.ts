@@ -566,30 +566,20 @@ function runCrowd(
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let over = false;
-    let aborted = false;
     const end = (): void => {
       if (over) return;
       over = true;
       crowd.stop();
-      clearTimeout(grace);
+      grace.clear();
       signal?.removeEventListener("abort", onAbort);
       resolve(crowd.done);
     };
-    // The grace's end: held while none has ended well (see holdFirstMs), then `graceMs` more.
-    let held = false;
-    const graceOver = (): void => {
-      const wait = aborted ? -1 : holdWait(crowd.done, held, holdUntil, graceMs);
-      if (wait < 0) return end();
-      held = true;
-      grace = setTimeout(wait === 0 ? graceOver : end, wait === 0 ? HOLD_POLL_MS : wait);
-    };
-    let grace = setTimeout(graceOver, Math.max(0, deadline - performance.now()) + graceMs);
+    const firstMs = Math.max(0, deadline - performance.now()) + graceMs;
+    const grace = new GraceTimer(firstMs, () => crowd.done, holdUntil, graceMs, end);
     const onAbort = (): void => {
       if (over) return;
-      aborted = true;
       crowd.stop();
-      clearTimeout(grace);
-      grace = setTimeout(end, graceMs);
+      grace.abort();
     };
     if (signal !== undefined) {
       if (signal.aborted) crowd.stop();
@@ -601,6 +591,58 @@ function runCrowd(
 
 /** How often a held warm-up looks whether its first connection has ended well (ms). */
 const HOLD_POLL_MS = 2;
+
+/**
+ * The end of a warm-up crowd's time: `end` runs `firstMs` from now (its time bound and grace),
+ * unless {@link ConnectionWarmUpOptions.holdFirstMs} holds it while no connection has ended
+ * well (`done()` 0; until `holdUntil`, 0: no hold), then `graceMs` more for the rest in flight;
+ * after {@link GraceTimer.abort}, in `graceMs`.
+ */
+class GraceTimer {
+  #timer: ReturnType<typeof setTimeout>;
+  #held = false;
+  #aborted = false;
+  readonly #done: () => number;
+  readonly #holdUntil: number;
+  readonly #graceMs: number;
+  readonly #end: () => void;
+
+  constructor(
+    firstMs: number,
+    done: () => number,
+    holdUntil: number,
+    graceMs: number,
+    end: () => void,
+  ) {
+    this.#done = done;
+    this.#holdUntil = holdUntil;
+    this.#graceMs = graceMs;
+    this.#end = end;
+    this.#timer = setTimeout(this.#over, firstMs);
+  }
+
+  /** The time bound's grace ran out: end, or hold (see {@link holdWait}). */
+  #over = (): void => {
+    const wait = this.#aborted
+      ? -1
+      : holdWait(this.#done(), this.#held, this.#holdUntil, this.#graceMs);
+    if (wait < 0) return this.#end();
+    this.#held = true;
+    this.#timer = wait === 0 ? setTimeout(this.#over, HOLD_POLL_MS) : setTimeout(this.#end, wait);
+  };
+
+  /** The warm-up's signal fired: end in `graceMs`, held or not. */
+  abort(): void {
+    this.#aborted = true;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#end, this.#graceMs);
+  }
+
+  /** The warm-up ended: no timer left. */
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
 
 /**
  * What a warm-up whose grace ran out does ({@link ConnectionWarmUpOptions.holdFirstMs}), `done`
@@ -684,28 +726,17 @@ export async function warmUpConnections(
     let inFlight = 0;
     let over = false;
     await new Promise<void>((resolve) => {
-      let aborted = false;
-      let held = false;
       const end = (): void => {
         if (over) return;
         over = true;
-        clearTimeout(grace);
+        grace.clear();
         opts.signal?.removeEventListener("abort", onAbort);
         resolve();
       };
-      // The grace's end: held while none has ended well (see holdFirstMs), then `graceMs` more.
-      const graceOver = (): void => {
-        const wait = aborted ? -1 : holdWait(ok, held, holdUntil, graceMs);
-        if (wait < 0) return end();
-        held = true;
-        grace = setTimeout(wait === 0 ? graceOver : end, wait === 0 ? HOLD_POLL_MS : wait);
-      };
-      let grace = setTimeout(graceOver, timeLimitMs + graceMs);
+      const grace = new GraceTimer(timeLimitMs + graceMs, () => ok, holdUntil, graceMs, end);
       const onAbort = (): void => {
         if (over) return;
-        aborted = true;
-        clearTimeout(grace);
-        grace = setTimeout(end, graceMs);
+        grace.abort();
         if (inFlight === 0) end();
       };
       const signal = opts.signal;
