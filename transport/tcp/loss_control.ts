@@ -478,9 +478,9 @@ export class LossControl implements RackTimes {
     // The end of a reduction: SND.UNA reached `recover`.
     if (rec.inReduction && ((snd.sndUna - rec.recover) | 0) >= 0) this.#endReduction(now);
     // Loss detection: RACK with SACK, NewReno's rules without.
-    // RACK's wait read from `rack.reoWaitMs`, not returned into a local set under a branch:
+    // RACK's wait read from `rack.reoWaitUs`, not returned into a local set under a branch:
     // a fractional time returned from a call not inlined, or merged, is a heap number per ACK.
-    rack.reoWaitMs = 0;
+    rack.reoWaitUs = 0;
     const lostBefore = sb.lostBytes;
     if (sb.count > 0) {
       if (conn.sackOk) {
@@ -521,7 +521,7 @@ export class LossControl implements RackTimes {
       this.#svc.ctx.timers.cancel(this.timer);
       rack.tlpActive = false;
     } else if (
-      advanced || rack.reoWaitMs > 0 || this.#timerMode !== LT_RTO || !this.timer.armed
+      advanced || rack.reoWaitUs > 0 || this.#timerMode !== LT_RTO || !this.timer.armed
     ) {
       this.#armLossTimer(advanced, true);
     }
@@ -834,9 +834,9 @@ export class LossControl implements RackTimes {
   /**
    * After an ACK (`restart`: it acknowledged new data, RFC 6298 §5.3) or a timer, at
    * `eventMs`: the RACK reordering timer when a segment may soon be deemed lost (with
-   * `reoWait`: RACK's last `reoWaitMs`, read here rather than passed — a fractional time
-   * passed to a call V8 does not inline is boxed), else a tail loss probe when allowed, else the RTO — never later than the
-   * RTO would fire.
+   * `reoWait`: RACK's last `reoWaitUs`, read here rather than passed — a fractional time
+   * passed to a call V8 does not inline is boxed), else a tail loss probe when allowed, else
+   * the RTO — never later than the RTO would fire.
    */
   #armLossTimer(restart: boolean, reoWait: boolean): void {
     const now = this.eventMs;
@@ -844,8 +844,8 @@ export class LossControl implements RackTimes {
       this.#rtoDeadlineMs = now + this.rtt.rtoMs;
     }
     const rtoAt = this.#rtoDeadlineMs;
-    if (reoWait && this.rack.reoWaitMs > 0) {
-      const at = now + this.rack.reoWaitMs; // (read twice: a merge would be kept boxed)
+    if (reoWait && this.rack.reoWaitUs > 0) {
+      const at = now + this.rack.reoWaitUs / 1000;
       this.#timerMode = LT_REO;
       this.timer.armAtMs = Math.min(at, rtoAt); // not a merge, which V8 keeps boxed
       this.#svc.ctx.timers.arm(this.timer);

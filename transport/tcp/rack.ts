@@ -147,12 +147,12 @@ export class RackTlp {
    */
   endSeq = 0;
   /**
-   * What the last {@link RackTlp.detectLoss} returned: the time (ms) until the next segment
-   * may be deemed lost, or 0. The caller reads it here: a fractional time returned from a call
-   * V8 does not inline is a new heap number per ACK ("sack33"). A double from the first object
-   * (DOUBLE_ZERO, then +0 in the constructor), as `xmitMs`.
+   * What the last {@link RackTlp.detectLoss} returned, in whole µs rounded up (an int32, a
+   * small integer: no box per connection): the time until the next segment may be deemed lost,
+   * or 0. The caller reads it here: a fractional time returned from a call V8 does not inline
+   * is a new heap number per ACK ("sack33").
    */
-  reoWaitMs: number = DOUBLE_ZERO;
+  reoWaitUs = 0;
   /** RACK.rtt in whole µs, an int32 (≤ ~35 min): never a new map, never a box. */
   #rttUs = 0;
   /** The booleans, RACK.reo_wnd_persist and RACK.reo_wnd_mult in one small integer (`B_*`). */
@@ -160,7 +160,6 @@ export class RackTlp {
   /** The send time starts as a double holding -0 and is set to +0 here (mutable from the first). */
   constructor() {
     this.xmitMs = 0;
-    this.reoWaitMs = 0;
   }
 
   /** RACK.rtt: its RTT (ms). */
@@ -368,7 +367,7 @@ export class RackTlp {
     reason: number = RX_NONE,
   ): number {
     NEWLY_LOST[0] = 0;
-    this.reoWaitMs = 0;
+    this.reoWaitUs = 0;
     if (!this.hasDelivery) return 0;
     const nowMs = t.eventMs;
     // `reoWndMs(t.rtt.srttMs, …)` written out: SRTT passed and the window returned are
@@ -411,7 +410,8 @@ export class RackTlp {
         timeout = remaining;
       }
     }
-    this.reoWaitMs = timeout;
+    // Rounded up: the reordering timer fires at or after the wait, never a µs early.
+    this.reoWaitUs = Math.ceil(timeout * 1000) | 0;
     return timeout;
   }
 
