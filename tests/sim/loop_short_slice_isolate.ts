@@ -5,8 +5,9 @@
  * millisecond, as in a warm-up's rehearsal of the idle sequence — with no timer armed (the
  * stack has nothing to time: the wait is 1000 ms, a small integer), or with the argument `far`
  * one timer kept ~0.5 s ahead (a fractional wait of more than 1 ms) — `TRAIN_SLICES` of
- * them, enough for V8 to compile the transmit half; then a timer re-armed `SHORT_DEADLINE_MS` ahead at each firing makes every slice end at a
- * deadline less than 1 ms away, as a real connection's timers do. Prints a `phase` JSON line
+ * them, enough for V8 to compile the transmit half; then a timer re-armed
+ * `SHORT_DEADLINE_MS` ahead at each firing makes every slice end at a deadline less than 1 ms
+ * away, as a real connection's timers do. Prints a `phase` JSON line
  * at each change with the loop's slice count; run it with `--trace-deopt` to see what V8
  * threw away once the slices were short.
  *
