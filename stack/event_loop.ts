@@ -1264,16 +1264,23 @@ export class EventLoop {
         const took = this.#nowMs - last;
         if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
         const alone = yieldWasAlone(took, this.#fastestYieldMs);
-        if (alone) quietUntil = this.#nowMs + quietMs;
+        // What a yield alone changes is worked out at every yield and chosen by `alone`, not
+        // reached only in its branch: beside busy processes no yield comes straight back, so a
+        // warm-up's busy polls never ran that code, V8 compiled the poll without feedback for
+        // it and threw the code away at a fresh loop's first yield alone in its real
+        // connections (the private field's read, "generic keyed access"; bench/README.md,
+        // "box32", "ring33", "flake34").
+        const quietFrom = this.#nowMs + quietMs;
+        quietUntil = alone ? quietFrom : quietUntil;
         if (first) {
           stats.spinFirstYields++;
-          if (kicked) stats.spinKickYields++;
-          if (alone) {
-            stats.spinFirstAlone++;
-            // Held at SPIN_PROBE_ALONE: all "probe" asks of it, and a count that ran on past 2**30
-            // would turn this small-integer field into a double mid-run (the loop's map, its code).
-            if (this.#firstAloneRun < SPIN_PROBE_ALONE) this.#firstAloneRun++;
-          } else this.#firstAloneRun = 0;
+          stats.spinKickYields += kicked ? 1 : 0;
+          stats.spinFirstAlone += alone ? 1 : 0;
+          // Held at SPIN_PROBE_ALONE: all "probe" asks of it, and a count that ran on past 2**30
+          // would turn this small-integer field into a double mid-run (the loop's map, its code).
+          const run = this.#firstAloneRun;
+          const longer = run + (run < SPIN_PROBE_ALONE ? 1 : 0);
+          this.#firstAloneRun = alone ? longer : 0;
         }
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole
