@@ -449,6 +449,30 @@ async function wakeParked(rt: Runtime): Promise<void> {
   rt.loop.rehearseIdle();
 }
 
+/** Longest {@link rehearseRealLoop} waits for the loop to park again after its rehearsal (ms). */
+const REHEARSAL_PARK_WAIT_MS = 50;
+
+/**
+ * For a command that starts its own stack after its warm-up (`pingpong server`): once its loop
+ * has parked, wake it with an application's call and let it go through its idle sequence again
+ * (as {@link runPingpongWarmUp} does for a client's stack started before it), then wait for
+ * the park — before the ready line. The warm-up's loops on the simulated wire never block in a
+ * slice nor park, so a fresh server's loop first took those paths after its ready line, and V8
+ * threw away the code compiled without them there every time: `#transmitHalf` at the time to
+ * the next deadline, `#asyncLoop` at its park, the waker at its inline tick (bench/README.md,
+ * "flake34"). Now that happens before the line, and the paths have feedback when the loop's
+ * code is compiled again in the first connections.
+ */
+export async function rehearseRealLoop(rt: Runtime): Promise<void> {
+  await wakeParked(rt);
+  const until = performance.now() + REHEARSAL_PARK_WAIT_MS;
+  // The rehearsal's idle sequence: a busy poll, blocking slices (~5 ms), the park.
+  await new Promise((r) => setTimeout(r, 1));
+  while (!rt.loop.parked && rt.loop.running && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 /**
  * Connections of a default warm-up's first part (`serve --http`'s {@link runIdleWarmUp} and
  * {@link runPingpongWarmUp}) on the af_packet driver's own rings joined in memory, when the
