@@ -1224,8 +1224,13 @@ export class EventLoop {
     const kicked = this.#busySent;
     this.#busySent = false;
     if (quietStart !== QUIET_START_EVERY && yieldCpu) {
-      const probing = kicked && quietStart === QUIET_START_PROBE &&
-        this.#firstAloneRun >= SPIN_PROBE_ALONE;
+      // The three read at every such spin, then combined: behind `&&`, the run's read was
+      // reached only after a kick in "probe" mode, which a server's rehearsal of its idle
+      // sequence never has, and V8 threw the busy poll's code away at its first such spin in
+      // the real connections (bench/README.md, "flake34").
+      const probeMode = quietStart === QUIET_START_PROBE;
+      const aloneRun = this.#firstAloneRun >= SPIN_PROBE_ALONE;
+      const probing = kicked && probeMode && aloneRun;
       // The skip count is read and written at every such spin (+0 when not probing): counted
       // only while probing, it was a path a fresh receiver first took after its ready line
       // (its first yields alone 16 times in a row), and V8 threw the busy poll's code away
