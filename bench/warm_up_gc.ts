@@ -8,12 +8,14 @@
  *
  * ```
  * deno run --allow-all bench/warm_up_gc.ts [--runs N] [--base NAME=PATH]... [--v8=FLAGS]
- *     [--keep DIR] [--out FILE]
+ *     [--server-v8=FLAGS] [--keep DIR] [--out FILE]
  * ```
  *
  * `--base NAME=PATH` runs another checkout's `cli/ustack.ts` in the same rounds (the order
  * rotating); `--v8=FLAGS` the client's V8 flags [`--trace-gc`]; `--keep DIR` keeps each
- * client's stdout (`DIR/ROUND-NAME.txt`). Run it under the lock, beside load
+ * client's stdout (`DIR/ROUND-NAME.txt`); `--server-v8=FLAGS` runs the peer server with those
+ * V8 flags (line-buffered) and keeps its stdout too (`DIR/ROUND-NAME-server.txt`, with
+ * `--keep`). Run it under the lock, beside load
  * with `bench/with_hogs.sh`.
  *
  * @module
@@ -81,10 +83,11 @@ async function oneRun(
   cli: string,
   v8: string,
   keep?: string,
+  serverV8?: string,
 ): Promise<WarmUpGcRun> {
   return await withVethPair({ ipv6: false }, async (pair) => {
     await peerWithoutKernelAddress(pair);
-    const server = peerPingpongServer(pair, undefined, cli);
+    const server = peerPingpongServer(pair, serverV8, cli);
     try {
       await server.waitForLine(/"event":"ready"/);
       const c = await runCommand(crowdClientCommand(pair, v8, cli), { timeoutMs: 120_000 });
@@ -93,6 +96,9 @@ async function oneRun(
       return readRun(name, c.stdout.trim().split("\n"));
     } finally {
       await server.stop();
+      if (keep !== undefined && serverV8 !== undefined) {
+        Deno.writeTextFileSync(keep.replace(/\.txt$/, "-server.txt"), server.lines.join("\n"));
+      }
     }
   });
 }
@@ -106,6 +112,7 @@ if (import.meta.main) {
       v8: { type: "string", default: "--trace-gc" },
       out: { type: "string" },
       keep: { type: "string" },
+      "server-v8": { type: "string" },
     },
   });
   const builds: [string, string][] = [["head", CLI_PATH]];
@@ -119,7 +126,7 @@ if (import.meta.main) {
     for (let k = 0; k < builds.length; k++) {
       const [name, cli] = builds[(r + k) % builds.length];
       const keep = values.keep === undefined ? undefined : `${values.keep}/${r}-${name}.txt`;
-      const run = await oneRun(name, cli, values.v8, keep);
+      const run = await oneRun(name, cli, values.v8, keep, values["server-v8"]);
       runs.push(run);
       console.log(
         `${r} ${name}: mark-compacts ${run.markCompacts}, markings begun ` +

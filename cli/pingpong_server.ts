@@ -23,6 +23,7 @@ import {
 } from "../mod.ts";
 import { onStopSignal, StopLatch } from "./meter.ts";
 import {
+  rehearseRealLoop,
   runPingpongWarmUp,
   runWarmUp,
   type WarmUpConfig,
@@ -166,6 +167,9 @@ export async function runServer(o: ServerOptions, config: WarmUpConfig | null): 
       );
     }
     const rt = await Runtime.start(config);
+    // The real loop's idle paths (slice, park, wake-up) before the ready line, not in the
+    // first connections (see rehearseRealLoop).
+    if (o.prewarm === 0 && o.prewarmDefault === true) await rehearseRealLoop(rt);
     const u = new StackEchoServer(rt, o.port, o.len, o.count, o.once, stats, latch);
     const traceBase = o.trace ?? null;
     if (traceBase !== null) rt.loop.trace = new LoopTrace(TRACE_RECORDS);

@@ -462,6 +462,8 @@ export class EventLoop {
   readonly #wakeFd: number;
   #muxFd = -1;
   readonly #maxIdleWaitMs: number;
+  /** The longest blocking slice (µs, a small integer): 1 ms, or `maxIdleWaitMs` if shorter. */
+  readonly #maxSliceUs: number;
   // Lengths in ms start as doubles (DOUBLE_ZERO): the warm-up's loops busy-poll for a whole
   // 60 s (a small integer), a real loop for 0.2 ms, and a field first held as a small integer
   // sends the code compiled on it back to the interpreter at the real loop's first tick
@@ -584,6 +586,7 @@ export class EventLoop {
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
+    this.#maxSliceUs = Math.min(1000, Math.ceil(this.#maxIdleWaitMs * 1000)) | 0;
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.#blockPollMs = (opts.blockPollUs ?? 5000) / 1000;
     this.#denoTurnMs = (opts.denoTurnUs ?? 50) / 1000;
@@ -1067,9 +1070,14 @@ export class EventLoop {
       const turnEveryMs = this.#busyCadence() ? turnBusyMs : turnIdleMs;
       return turnPerIdleTick || now - lastDenoTurn >= turnEveryMs ? STEP_YIELD : STEP_TICK;
     }
-    const next = stack.nextDeadlineMs();
-    const timeout = Math.min(this.#maxIdleWaitMs, next - now);
-    if (timeout <= 0) return STEP_YIELD;
+    // The time to the next deadline is compared and scaled as it is, and bounded by
+    // `maxIdleWaitMs` only after (in whole µs for a slice): the bounded wait was 1000 (a small
+    // integer) at every slice of a stack with no timer armed — a warm-up's real stack — so V8
+    // compiled its compares and arithmetic for small integers and threw the code away ("not
+    // int32") at the first fractional wait, a real connection's timer (bench/README.md,
+    // "flake34"). A time with no timer armed (Infinity) is a double like any other.
+    const untilMs = stack.nextDeadlineMs() - now;
+    if (untilMs <= 0) return STEP_YIELD;
     if (this.#pollable && now - lastBusyMs < busyPollMs + this.#blockPollMs) {
       this.stats.blocks++;
       // A slice of at most 1 ms, ending at the next deadline to the microsecond: a pacing
@@ -1078,12 +1086,13 @@ export class EventLoop {
       const pollfds = this.#pollfds;
       const nfds = this.#nfds;
       // In whole microseconds: a fraction of a millisecond passed to the call was a heap
-      // number per slice (bench/README.md, "heap13q").
-      const ready = pollBlockingUs(
-        pollfds,
-        timeout < 1 ? Math.ceil(timeout * 1000) | 0 : 1000,
-        nfds,
-      );
+      // number per slice (bench/README.md, "heap13q"). Without a branch: a warm-up's slices
+      // all end at the whole millisecond (its real stack has no timer armed), so V8 had no
+      // feedback for a shorter slice's `Math.ceil` (in `timeout < 1 ? … : 1000`) and threw the
+      // loop's code away at the first deadline under 1 ms away in the real connections
+      // (bench/README.md, "ring33", "flake34").
+      const sliceUs = Math.min(Math.ceil(untilMs * 1000), this.#maxSliceUs) | 0;
+      const ready = pollBlockingUs(pollfds, sliceUs, nfds);
       // The wake eventfd's revents read after every slice (0 after a timeout), not only after
       // one that found an fd ready: no slice before a fresh process's ready line finds frames,
       // so V8 had no feedback for that read and threw the loop's code away at the first real
@@ -1099,7 +1108,7 @@ export class EventLoop {
       this.#turnFromMs = woke;
       return STEP_YIELD;
     }
-    this.#parkTimeoutMs = Math.ceil(timeout);
+    this.#parkTimeoutMs = Math.ceil(Math.min(this.#maxIdleWaitMs, untilMs));
     return STEP_PARK;
   }
 
@@ -1215,8 +1224,13 @@ export class EventLoop {
     const kicked = this.#busySent;
     this.#busySent = false;
     if (quietStart !== QUIET_START_EVERY && yieldCpu) {
-      const probing = kicked && quietStart === QUIET_START_PROBE &&
-        this.#firstAloneRun >= SPIN_PROBE_ALONE;
+      // The three read at every such spin, then combined: behind `&&`, the run's read was
+      // reached only after a kick in "probe" mode, which a server's rehearsal of its idle
+      // sequence never has, and V8 threw the busy poll's code away at its first such spin in
+      // the real connections (bench/README.md, "flake34").
+      const probeMode = quietStart === QUIET_START_PROBE;
+      const aloneRun = this.#firstAloneRun >= SPIN_PROBE_ALONE;
+      const probing = kicked && probeMode && aloneRun;
       // The skip count is read and written at every such spin (+0 when not probing): counted
       // only while probing, it was a path a fresh receiver first took after its ready line
       // (its first yields alone 16 times in a row), and V8 threw the busy poll's code away
@@ -1253,18 +1267,28 @@ export class EventLoop {
         stats.spinYields++;
         this.#readClock();
         const took = this.#nowMs - last;
-        if (took < this.#fastestYieldMs) this.#fastestYieldMs = took;
+        // Stored at every yield, not only at a new fastest (the first phase's isolate showed
+        // V8 throw the poll away at the first faster yield after many equal ones, 1 run in 4).
+        const fastest = this.#fastestYieldMs;
+        this.#fastestYieldMs = took < fastest ? took : fastest;
         const alone = yieldWasAlone(took, this.#fastestYieldMs);
-        if (alone) quietUntil = this.#nowMs + quietMs;
+        // What a yield alone changes is worked out at every yield and chosen by `alone`, not
+        // reached only in its branch: beside busy processes no yield comes straight back, so a
+        // warm-up's busy polls never ran that code, V8 compiled the poll without feedback for
+        // it and threw the code away at a fresh loop's first yield alone in its real
+        // connections (the private field's read, "generic keyed access"; bench/README.md,
+        // "box32", "ring33", "flake34").
+        const quietFrom = this.#nowMs + quietMs;
+        quietUntil = alone ? quietFrom : quietUntil;
         if (first) {
           stats.spinFirstYields++;
-          if (kicked) stats.spinKickYields++;
-          if (alone) {
-            stats.spinFirstAlone++;
-            // Held at SPIN_PROBE_ALONE: all "probe" asks of it, and a count that ran on past 2**30
-            // would turn this small-integer field into a double mid-run (the loop's map, its code).
-            if (this.#firstAloneRun < SPIN_PROBE_ALONE) this.#firstAloneRun++;
-          } else this.#firstAloneRun = 0;
+          stats.spinKickYields += kicked ? 1 : 0;
+          stats.spinFirstAlone += alone ? 1 : 0;
+          // Held at SPIN_PROBE_ALONE: all "probe" asks of it, and a count that ran on past 2**30
+          // would turn this small-integer field into a double mid-run (the loop's map, its code).
+          const run = this.#firstAloneRun;
+          const longer = run + (run < SPIN_PROBE_ALONE ? 1 : 0);
+          this.#firstAloneRun = alone ? longer : 0;
         }
         if (stallMs > 0 && this.#nowMs - before > stallMs) {
           // A CPU-bound task shares this CPU: every further yield would hand it a whole

@@ -27,3 +27,26 @@ export function deoptsAt(lines: string[]): string[] {
   }
   return out;
 }
+
+/**
+ * The deoptimisations in `lines` (as {@link deoptsAt}) whose code came from `file` at any
+ * depth: positioned in it, or at a function inlined into code of it (V8's
+ * "deoptimize at <a> inlined at <b>" chain) — a loop method thrown away at a helper it
+ * inlined (a histogram's `record`, say) is the loop's code thrown away too.
+ */
+export function deoptsFrom(lines: string[], file: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /deoptimizing \S+ <JSFunction ([^ >]*)/.exec(lines[i]);
+    if (m === null || !lines[i].includes("bailout")) continue;
+    const reason = /reason: ([^)]*)\)/.exec(lines[i])?.[1] ?? "?";
+    for (let j = i + 1; j < Math.min(lines.length, i + 6); j++) {
+      if (!lines[j].includes("deoptimize at <")) continue;
+      if (lines[j].includes(file)) {
+        out.push(`${m[1]} (${reason}) at ${lines[j].trim().replace(/^;;; deoptimize at /, "")}`);
+      }
+      break;
+    }
+  }
+  return out;
+}

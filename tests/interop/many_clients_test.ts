@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { PY_HOLD } from "../../bench/clients.ts";
 import { downloads, floodCommand, spoofedSources } from "../../bench/flood.ts";
 import { expectedPatternSha } from "../harness/byte_pattern.ts";
-import { deoptsAt } from "../harness/deopt_trace.ts";
+import { deoptsAt, deoptsFrom } from "../harness/deopt_trace.ts";
 import { interopTest } from "../harness/interop.ts";
 import { type CommandRunner, runCommand, withVethPair } from "../harness/netns.ts";
 import {
@@ -283,11 +283,23 @@ interopTest(
     // real stack's first IPv6 address after an IPv4-only warm-up (isLinkLocal). V8 compiled them
     // without feedback and threw the code away at the first real connections (bench/README.md,
     // "conn9q"): now read on every call.
-    const { server } = await pairTrace("--trace-deopt", "--trace-deopt");
+    // And the loop's idle paths — the time to the next deadline, the park, the waker's inline
+    // tick: the warm-up's loops on the simulated wire never take them, and the server's real
+    // loop first took them after its ready line, every time; now it rehearses them before the
+    // line (`rehearseRealLoop`; bench/README.md, "flake34"). Any of the loop's code, inlined
+    // helpers included.
+    const { server } = await pairTrace("--trace-deopt", "--trace-deopt-verbose");
     const deopts = server.filter((l) =>
       l.includes("deoptimizing") && /<JSFunction (#busyCadence|#receiveHalf|isLinkLocal)\b/.test(l)
     );
     assert.deepEqual(deopts, [], "the server's loop deoptimised after its ready line");
+    // `#drive` (and its turn callback) excepted: its hand-over to the async loop when a loop
+    // driven without it goes to park — seen once in 11 runs (a suite run), on main too (1 in
+    // ~30 probe runs), likely at the crowd's end; not fixed (bench/README.md, "flake34").
+    const loop = deoptsFrom(server, "/stack/event_loop.ts:").filter((d) =>
+      !/^(#drive|#onDriveTurn) /.test(d)
+    );
+    assert.deepEqual(loop, [], "the server's loop deoptimised after its ready line");
   },
 );
 

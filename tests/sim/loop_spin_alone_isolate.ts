@@ -30,10 +30,15 @@ const PHASE_MAX_MS = 8_000;
  * the busy poll (a read either side) appears to take `step`.
  */
 class SteppedSource implements MonotonicSource {
-  step = 0.02;
+  /**
+   * The step (ms), in a cell: a field written mid-run changed its constness, and V8 threw
+   * away every function compiled on it — the busy poll too, which then began again on fresh
+   * feedback before the first yield alone, hiding what this isolate is for.
+   */
+  readonly step = new Float64Array([0.02]);
   #t = performance.now();
   readMs(out: Float64Array): void {
-    this.#t += this.step;
+    this.#t += this.step[0];
     out[0] = this.#t;
   }
 }
@@ -63,7 +68,7 @@ async function until(field: "spinFirstYields" | "spinFirstAlone", n: number): Pr
 }
 await until("spinFirstYields", TRAIN_YIELDS);
 phase("alone");
-source.step = 0.001;
+source.step[0] = 0.001;
 await until("spinFirstAlone", ALONE_YIELDS);
 phase("end");
 await loop.close();
