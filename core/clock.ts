@@ -6,7 +6,6 @@
  */
 
 import process from "node:process";
-import { DOUBLE_ZERO } from "./v8_shapes.ts";
 
 /** A source of monotonic time in milliseconds (fractional allowed). */
 export interface Clock {
@@ -161,10 +160,7 @@ export class MonotonicClock implements Clock {
  * ```
  */
 export class VirtualClock implements Clock {
-  // A double from the first object (DOUBLE_ZERO, then the start): a field that began as a
-  // small integer (1,000,000 in the simulated network) was tagged in V8's code, and each
-  // fractional time `set` stored was a new heap number ("dbl34").
-  #now: number = DOUBLE_ZERO;
+  #now: number;
   /** What {@link VirtualClock.cpuMs} answers: the simulated CPU time, set by tests (ms). */
   cpuTimeMs = 0;
   /** Start at `startMs` (default 0). */
