@@ -13,6 +13,7 @@
  * deno run --allow-all bench/seq_alloc.ts --isn high --addr low        # 10.0.0.x, not 198.18.0.x
  * deno run --allow-all bench/seq_alloc.ts --isn high --addr v6         # over IPv6 (fd00:13::x)
  * deno run --allow-all bench/seq_alloc.ts --loss 0.01                  # the wire loses 1 %: SACK
+ * deno run --allow-all bench/seq_alloc.ts --delay 0.0125               # fractional clock, no loss
  * deno run --allow-all bench/seq_alloc.ts --depth 4                     # 4 frames per site, not 2
  * ```
  *
@@ -31,6 +32,7 @@ if (import.meta.main) {
       isn: { type: "string", default: "high" },
       addr: { type: "string", default: "high" },
       loss: { type: "string", default: "0" },
+      delay: { type: "string", default: "0" },
       mtu: { type: "string", default: "1500" },
       both: { type: "boolean", default: false },
       rr: { type: "boolean", default: false },
@@ -45,11 +47,12 @@ if (import.meta.main) {
   if (Number(o["pre-bulk"]) > 0) {
     // Another connection's bulk transfer first: the code optimised for it, as in a process
     // that serves both kinds of traffic.
-    new SeqWorkload(seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss)), false).bulk(
-      Number(o["pre-bulk"]) * 1e6,
-    );
+    new SeqWorkload(seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss), Number(o.delay)), false)
+      .bulk(
+        Number(o["pre-bulk"]) * 1e6,
+      );
   }
-  const net = seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss));
+  const net = seqNet(o.isn!, Number(o.mtu), o.addr!, Number(o.loss), Number(o.delay));
   const w = new SeqWorkload(net, o.both!, o.rr ? 64 : 0);
   const unit = o.rr ? "round trip" : "data segment";
   const run = (): void => o.rr ? w.roundTrips(Number(o.n)) : w.bulk(Number(o.mb) * 1e6);

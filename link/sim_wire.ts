@@ -152,14 +152,19 @@ export class SimWireStats {
 class SimSlot {
   buf: Uint8Array;
   len = 0;
-  /** When the frame reaches its receiver (ms, clock time). */
-  arrivalMs = 0;
+  /** When the frame reaches its receiver (ms, clock time; a double from the first slot). */
+  arrivalMs = -Infinity;
   /** Tie-break among equal arrival times: the order frames were filed. */
   seq = 0;
   constructor(buf: Uint8Array) {
     this.buf = buf;
   }
 }
+
+/** Index of a frame's departure time in `SimWire.#times`. */
+const DEPART = 0;
+/** Index of a frame's arrival time in `SimWire.#times`. */
+const ARRIVAL = 1;
 
 /**
  * Bytes of one block of slots: slots are carved out of shared blocks, each at its own offset,
@@ -274,6 +279,10 @@ export class SimWire {
   readonly #free: SimSlot[] = [];
   /** The four random draws of one frame and receiver (loss, duplicate, reorder, jitter). */
   readonly #draws = new Float64Array(4);
+  /** A frame's departure and arrival times ({@link DEPART}, {@link ARRIVAL}) in `_send`. */
+  readonly #times = new Float64Array(2);
+  /** {@link SimWire.nextEventMs}'s minimum. */
+  readonly #best = new Float64Array(1);
   #slotBytes = ETHERNET_HEADER_BYTES + DEFAULT_MTU;
   /** The block new slots are carved from, and where the next one starts in it. */
   #block: ArrayBuffer | null = null;
@@ -385,12 +394,18 @@ export class SimWire {
    * not yet flushed do not count: they wait for `flush()`, not for time.
    */
   nextEventMs(): number {
-    let best = Infinity;
-    for (const ep of this._endpoints) {
-      const t = ep._nextArrivalMs();
-      if (t < best) best = t;
+    // Indexed, the heads' times read in place: an iterator object and a fractional time
+    // returned from a call V8 does not inline are each an allocation per frame of a simulated
+    // run whose clock is fractional (bench/README.md, "dbl34").
+    // The minimum kept in a cell, not in a variable the loop assigns (a loop phi of doubles
+    // is tagged in V8's mid tier).
+    const best = this.#best;
+    best[0] = Infinity;
+    const eps = this._endpoints;
+    for (let i = 0; i < eps.length; i++) {
+      if (eps[i]._headArrivalMs < best[0]) best[0] = eps[i]._headArrivalMs;
     }
-    return best;
+    return best[0];
   }
 
   /** @internal A slot able to hold `len` bytes. */
@@ -450,9 +465,15 @@ export class SimWire {
       }
       // Serialization: frames leave one after another at the direction's rate, waiting in
       // the bottleneck queue meanwhile.
-      let departMs = now > from._busyUntilMs ? now : from._busyUntilMs;
+      // The frame's times live in a Float64Array, not in variables that branches assign: a
+      // fractional number merged from two branches is a new heap number in V8's mid tier
+      // (`dbl34`); here the times of a run whose clock is fractional, per frame.
+      const times = this.#times;
+      times[DEPART] = now;
+      if (from._busyUntilMs > now) times[DEPART] = from._busyUntilMs;
       if (f.rateBitsPerSec > 0) {
-        departMs += (slot.len * 8 * 1000) / f.rateBitsPerSec;
+        times[DEPART] += (slot.len * 8 * 1000) / f.rateBitsPerSec;
+        const departMs = times[DEPART];
         const q = from._bottleneck;
         if (f.ecnMarkFrames > 0 && q.frames(now) >= f.ecnMarkFrames) {
           if (markCe(slot.buf, slot.len)) stats.ecnMarks++;
@@ -463,7 +484,7 @@ export class SimWire {
           continue;
         }
       }
-      from._busyUntilMs = departMs;
+      from._busyUntilMs = times[DEPART];
       let lastReceiver = -1;
       for (let r = 0; r < endpoints.length; r++) if (endpoints[r] !== from) lastReceiver = r;
       if (lastReceiver < 0) {
@@ -497,17 +518,17 @@ export class SimWire {
           this._free(copy);
           continue;
         }
-        let arrivalMs = departMs + f.delayMs + jitterDraw * f.jitterMs;
+        times[ARRIVAL] = times[DEPART] + f.delayMs + jitterDraw * f.jitterMs;
         if (holdMs > 0) {
-          arrivalMs += holdMs; // held back by the frame hook: overtaken like a reordered frame
+          times[ARRIVAL] += holdMs; // held back by the frame hook: overtaken like a reordered frame
           stats.framesReordered++;
         } else if (reorderDraw < f.reorderRate) {
-          arrivalMs += f.reorderExtraMs;
+          times[ARRIVAL] += f.reorderExtraMs;
           stats.framesReordered++;
         } else {
           const last = from._lastArrivalMs[to._index];
-          if (arrivalMs < last) arrivalMs = last;
-          from._lastArrivalMs[to._index] = arrivalMs;
+          if (times[ARRIVAL] < last) times[ARRIVAL] = last;
+          from._lastArrivalMs[to._index] = times[ARRIVAL];
         }
         const duplicate = dupDraw < f.duplicateRate;
         let dup: SimSlot | null = null;
@@ -516,10 +537,14 @@ export class SimWire {
           copyInto(dup.buf, copy.buf, 0, copy.len);
           dup.len = copy.len;
         }
-        to._deliver(copy, arrivalMs, f.queueFrames);
+        // The arrival time goes in the slot, not as an argument: a fractional time passed to
+        // a call V8 does not inline is a new heap number ("dbl34").
+        copy.arrivalMs = times[ARRIVAL];
+        to._deliver(copy, f.queueFrames);
         if (dup !== null) {
           stats.framesDuplicated++;
-          to._deliver(dup, arrivalMs, f.queueFrames);
+          dup.arrivalMs = times[ARRIVAL];
+          to._deliver(dup, f.queueFrames);
         }
       }
     }
@@ -565,6 +590,11 @@ export class SimEndpoint implements LinkDriver {
   readonly #wire: SimWire;
   readonly #pending: SimSlot[] = [];
   #pendingCount = 0;
+  /**
+   * @internal The earliest arrival time queued here, or Infinity: kept at every change of the
+   * heap, read in place by {@link SimWire.nextEventMs}.
+   */
+  _headArrivalMs = Infinity;
   /** Min-heap of arriving frames by (arrivalMs, seq). */
   readonly #heap: SimSlot[] = [];
   #heapSize = 0;
@@ -703,6 +733,7 @@ export class SimEndpoint implements LinkDriver {
     this.#pendingCount = 0;
     for (let i = 0; i < this.#heapSize; i++) this.#wire._free(this.#heap[i]);
     this.#heapSize = 0;
+    this._headArrivalMs = Infinity;
     for (let i = 0; i < this.#lentCount; i++) this.#wire._free(this.#lent[i]);
     this.#lentCount = 0;
     this.#wire._detach(this);
@@ -714,7 +745,7 @@ export class SimEndpoint implements LinkDriver {
   }
 
   /** @internal File an arriving frame, or drop it (queue full, too big for this MTU). */
-  _deliver(slot: SimSlot, arrivalMs: number, queueFrames: number): void {
+  _deliver(slot: SimSlot, queueFrames: number): void {
     const wireStats = this.#wire.stats;
     if (slot.len > this.mtu + ETHERNET_HEADER_BYTES) {
       wireStats.oversizeDrops++;
@@ -727,14 +758,14 @@ export class SimEndpoint implements LinkDriver {
       this.#wire._free(slot);
       return;
     }
-    slot.arrivalMs = arrivalMs;
     slot.seq = this.#wire._seq++;
     this.#push(slot);
+    this._headArrivalMs = this.#heap[0].arrivalMs;
   }
 
   /** @internal Earliest arrival time queued here, or Infinity. */
   _nextArrivalMs(): number {
-    return this.#heapSize > 0 ? this.#heap[0].arrivalMs : Infinity;
+    return this._headArrivalMs;
   }
 
   /** @internal Drop frames not yet arrived at `nowMs` (a partition); returns how many. */
@@ -754,6 +785,7 @@ export class SimEndpoint implements LinkDriver {
     this.#heapSize = kept;
     // Re-heapify what is left (Floyd's bottom-up construction).
     for (let i = (kept >> 1) - 1; i >= 0; i--) this.#siftDown(i);
+    this.#syncHead();
     for (const other of this.#wire._endpoints) other._lastArrivalMs[this._index] = -Infinity;
     return dropped;
   }
@@ -783,7 +815,14 @@ export class SimEndpoint implements LinkDriver {
       heap[0] = last;
       this.#siftDown(0);
     }
+    this.#syncHead();
     return top;
+  }
+
+  /** Keep `_headArrivalMs` (each value stored on its own branch: no merged double). */
+  #syncHead(): void {
+    if (this.#heapSize > 0) this._headArrivalMs = this.#heap[0].arrivalMs;
+    else this._headArrivalMs = Infinity;
   }
 
   #siftDown(start: number): void {

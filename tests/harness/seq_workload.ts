@@ -107,9 +107,16 @@ export class SeqWorkload {
 /**
  * A simulated pair with sequence numbers and timestamps pinned at `place`, the addresses at
  * `addrPlace` (a key of {@link ADDR_PLACES}; "v6": connected over IPv6, the IPv4 addresses
- * "high"'s) and the wire losing `lossRate` of the frames.
+ * "high"'s), the wire losing `lossRate` of the frames and delaying each by `delayMs` (a
+ * fraction of a millisecond makes the clock fractional without loss, as a real one is).
  */
-export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate = 0): SimNet {
+export function seqNet(
+  place: string,
+  mtu: number,
+  addrPlace = "high",
+  lossRate = 0,
+  delayMs = 0,
+): SimNet {
   const p = ISN_PLACES[place];
   if (p === undefined) throw new Error(`seq_alloc: --isn is one of ${Object.keys(ISN_PLACES)}`);
   const addrs = ADDR_PLACES[addrPlace];
@@ -119,7 +126,7 @@ export function seqNet(place: string, mtu: number, addrPlace = "high", lossRate 
   const v6 = addrs[0].family === 6;
   const net = makeSimNet({
     mtu,
-    wire: { seed: 1, lossRate },
+    wire: { seed: 1, lossRate, delayMs },
     addrA: v6 ? ADDR_PLACES.high[0] : addrs[0],
     addrB: v6 ? ADDR_PLACES.high[1] : addrs[1],
     poolBuffers: 8192,

@@ -7,13 +7,19 @@ import { seqNet, SeqWorkload } from "../harness/seq_workload.ts";
 const ROUNDS = 12;
 
 /**
- * Median heap growth per data segment (bytes) of a bulk transfer at MTU 9000 with sequence
+ * Median heap growth per data segment (bytes) of a bulk transfer at MTU `mtu` with sequence
  * numbers ≥ 2**31, both stacks and the simulated wire, after a warm-up; the addresses at
  * `addrPlace` (a key of `ADDR_PLACES`: 198.18.0.x by default, "v6" for fd00:13::x), the wire
- * losing `lossRate` of the frames (seeded: the same frames in every run).
+ * losing `lossRate` of the frames (seeded: the same frames in every run) and delaying each by
+ * `delayMs`.
  */
-export function measureMergedSeqAlloc(addrPlace = "high", lossRate = 0): number {
-  const net = seqNet("high", 9000, addrPlace, lossRate);
+export function measureMergedSeqAlloc(
+  addrPlace = "high",
+  lossRate = 0,
+  mtu = 9000,
+  delayMs = 0,
+): number {
+  const net = seqNet("high", mtu, addrPlace, lossRate, delayMs);
   const w = new SeqWorkload(net, false);
   w.bulk(30e6); // warm: optimised code, full pools, grown buffers
   const run = { step: () => w.bulk(4e6), units: () => net.a.stats.tcp.OutSegs };
@@ -29,15 +35,23 @@ const inWorker = typeof scope.WorkerGlobalScope !== "undefined" &&
 /** The lossy run's loss rate (`--loss`): SACK, RACK, TLP and recovery on every path. */
 export const LOSSY_RATE = 0.01;
 
-// As a program (the test's runs with V8's inlining off: flags are per process): one JSON line,
-// the measurement over IPv4 and then over IPv6 — with `--loss`, of a transfer losing 1 % of
-// its frames. Not in a worker, whose module is its main too.
+/** The wire's delay with `--fractional` (ms): the clock fractional without loss. */
+export const FRACTIONAL_DELAY_MS = 0.0125;
+
+// As a program (the test's runs in processes of their own: V8's flags are per process, and a
+// lossy run's JIT state is the process's): one JSON line, the measurement over IPv4 and then
+// over IPv6 — with `--loss`, of a transfer losing 1 % of its frames; with `--fractional`, of
+// one whose frames take 12.5 µs (no loss, the clock fractional); `--mtu N` (9000 by default).
+// Not in a worker, whose module is its main too.
 if (import.meta.main && !inWorker) {
   const loss = Deno.args.includes("--loss") ? LOSSY_RATE : 0;
+  const delay = Deno.args.includes("--fractional") ? FRACTIONAL_DELAY_MS : 0;
+  const m = Deno.args.indexOf("--mtu");
+  const mtu = m >= 0 ? Number(Deno.args[m + 1]) : 9000;
   console.log(
     JSON.stringify({
-      v4: measureMergedSeqAlloc("high", loss),
-      v6: measureMergedSeqAlloc("v6", loss),
+      v4: measureMergedSeqAlloc("high", loss, mtu, delay),
+      v6: measureMergedSeqAlloc("v6", loss, mtu, delay),
     }),
   );
 }

@@ -301,7 +301,9 @@ export class DeliveryRate {
     const rs = SAMPLE;
     if (rs.priorDelivered < 0) return;
     rs.sampleDelivered = this.delivered - rs.priorDelivered;
-    const interval = rs.sendElapsedMs > rs.ackElapsedMs ? rs.sendElapsedMs : rs.ackElapsedMs;
+    // Math.max, not `?:`: the interval (fractional) merged from two branches was a new heap
+    // number per ACK in V8's mid tier ("dbl34").
+    const interval = Math.max(rs.sendElapsedMs, rs.ackElapsedMs);
     rs.intervalMs = interval;
     if (!(interval > 0) || interval < minRttMs) return;
     const rate = rs.sampleDelivered / interval;

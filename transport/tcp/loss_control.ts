@@ -806,17 +806,28 @@ export class LossControl implements RackTimes {
    * SRTT in slow start (below half of ssthresh), 1.2× after.
    */
   updatePacingRate(): void {
+    // Each rate stored on the branch that computed it, and the ratio chosen by a 0/1 weight:
+    // a fractional number merged from two branches (`rate = …` in an if, `c ? x : y`) is a new
+    // heap number in V8's mid tier — per ACK, and per output pass after an idle restart, once
+    // SRTT is fractional, as on every real clock (bench/README.md, "dbl34").
     const cc = this.#snd.cc;
-    let rate = cc.pacingRate;
-    if (rate <= 0 && this.#svc.opts.pacing && this.rtt.hasSample) {
-      const srtt = this.rtt.srttMs;
-      if (srtt > 0) {
-        const pipe = this.pipe;
-        const w = cc.cwnd > pipe ? cc.cwnd : pipe;
-        rate = (w / srtt) * (cc.cwnd < cc.ssthresh / 2 ? PACING_SS_RATIO : PACING_CA_RATIO);
-      }
+    const pacer = this.pacer;
+    const own = cc.pacingRate;
+    if (own > 0) {
+      pacer.rateBytesPerMs = own;
+      return;
     }
-    this.pacer.rateBytesPerMs = rate > 0 ? rate : 0;
+    const srtt = this.rtt.srttMs;
+    if (!this.#svc.opts.pacing || !this.rtt.hasSample || !(srtt > 0)) {
+      pacer.rateBytesPerMs = 0;
+      return;
+    }
+    const cwnd = cc.cwnd;
+    const pipe = this.pipe;
+    const w = cwnd > pipe ? cwnd : pipe; // bytes: small integers
+    const slowStart = cwnd < cc.ssthresh / 2 ? 1 : 0;
+    const ratio = PACING_CA_RATIO + slowStart * (PACING_SS_RATIO - PACING_CA_RATIO);
+    pacer.rateBytesPerMs = (w / srtt) * ratio;
   }
 
   /**
@@ -936,11 +947,13 @@ export class LossControl implements RackTimes {
   }
 
   /**
-   * After sending: start the RTO if it is not running (RFC 6298 §5.1); (re)start the PTO
-   * after new data, the retransmission probe after a retransmission.
+   * After sending at `eventMs` (the sender sets it): start the RTO if it is not running (RFC
+   * 6298 §5.1); (re)start the PTO after new data, the retransmission probe after a
+   * retransmission.
    */
-  afterSend(now: number, sentNew: boolean): void {
-    this.eventMs = now;
+  afterSend(sentNew: boolean): void {
+    // The time in `eventMs`, set by the sender: a fraction passed is a heap number ("dbl34").
+    const now = this.eventMs;
     // Not running: the RTO's deadline starts now, and the timer is armed once below — for
     // the probe that replaces it, or for the RTO (a short connection's every send found it
     // stopped, and armed it for the RTO only to move it to the PTO at once).

@@ -319,9 +319,10 @@ export class RttEstimator {
 
   /** Recompute the cached RTO: base × 2^backoffs, clamped (RFC 6298 §2.4, §2.5, §5.5). */
   #update(): void {
+    // Math.max and Math.min, not `?:`: the RTO (fractional after a sample) merged from two
+    // branches was a new heap number per RTT sample — per ACK — in V8's mid tier ("dbl34").
     const b = this.#bounds;
-    let rto = this.#baseRto < b.minRtoMs ? b.minRtoMs : this.#baseRto;
-    rto *= 2 ** this.#backoffs;
-    this.#rto = rto > b.maxRtoMs ? b.maxRtoMs : rto;
+    const rto = Math.max(this.#baseRto, b.minRtoMs) * 2 ** this.#backoffs;
+    this.#rto = Math.min(rto, b.maxRtoMs);
   }
 }

@@ -22,6 +22,7 @@
  */
 
 import { ByteRing } from "../../core/byte_ring.ts";
+import { readClockMs } from "../../core/clock.ts";
 import { Timer } from "../../core/timer_wheel.ts";
 import { type CongestionControl, createCongestionControl } from "./congestion/mod.ts";
 import type { TcpServices } from "./context.ts";
@@ -53,6 +54,13 @@ import { TcpEvent, TcpState } from "./state.ts";
 export const CORK_TIMEOUT_MS = 200;
 /** TSO deferral waits only while the last transmission is at most this recent (Linux: 1 ms). */
 const TSO_DEFER_MAX_MS = 1;
+/**
+ * The time of the transmission being made (ms): `output` reads the clock into it once a pass and
+ * `#sendNewNow` reads it there. A fractional time passed to a call V8 does not inline is a new
+ * heap number — per segment, once the clock is fractional, as a real one always is
+ * (bench/README.md, "dbl34").
+ */
+const TX_NOW = new Float64Array(1);
 /** TSO deferral: send anyway once a third of the window is free (Linux tcp_tso_win_divisor). */
 const TSO_WIN_DIVISOR = 3;
 /** Most doublings of the persist interval. */
@@ -600,8 +608,9 @@ export class TcpSender implements LossSender {
     // helper called takes and returns uint32s as heap numbers (bench/README.md, "box32").
     const conn = this.#conn;
     const svc = this.#svc;
-    const now = svc.ctx.clock.nowMs();
-    this.#syncMss(now);
+    readClockMs(svc.ctx.clock, TX_NOW);
+    const now = TX_NOW[0];
+    this.#syncMss();
     const mss = this.segMss();
     const sb = this.sb;
     const rec = this.rec;
@@ -622,7 +631,8 @@ export class TcpSender implements LossSender {
     let sent = false;
     let held = false;
     for (;;) {
-      if (!pacer.ready(now)) {
+      // `pacer.ready(now)` written out: the time not passed (TX_NOW).
+      if (!(pacer.rateBytesPerMs <= 0 || pacer.releaseMs <= now)) {
         this.#armPacing();
         held = this.#pacerHolds();
         break;
@@ -688,7 +698,7 @@ export class TcpSender implements LossSender {
           }
           break;
         }
-        if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst, now)) break;
+        if (len > allow && !force && this.#deferTso(allow, budget, unsent, burst)) break;
         const windowLimited = len > allow;
         if (windowLimited) {
           len = allow;
@@ -722,11 +732,12 @@ export class TcpSender implements LossSender {
       const run = len > 0 && svc.opts.segmentsEndAtWrap
         ? this.sndBuf.runFrom((this.sndNxt - this.sndBufSeq) | 0)
         : len;
+      TX_NOW[0] = now; // (again: a call in this pass may have read the clock into it)
       if (run > 0 && run < len) {
         const sml = this.sndSml;
-        if (!this.sendNew(run, now)) break;
+        if (!this.#sendNewNow(run)) break;
         this.sndSml = sml;
-      } else if (!this.sendNew(len, now)) break;
+      } else if (!this.#sendNewNow(len)) break;
       sent = true;
       sentNew = true;
       if (this.finQueued && this.sndNxt === ((dataEnd + 1) >>> 0)) break;
@@ -734,7 +745,10 @@ export class TcpSender implements LossSender {
     pacer.held = held;
     this.loss.afterOutput();
     if (this.sndUna !== this.sndMax) {
-      if (sent) this.loss.afterSend(now, sentNew);
+      if (sent) {
+        this.loss.eventMs = now; // a field, not an argument (TX_NOW)
+        this.loss.afterSend(sentNew);
+      }
     } else if (((dataEnd - this.sndNxt) | 0) > 0) {
       // Data waits for a window that is closed (or too small to use): probe it.
       this.#armPersist();
@@ -764,6 +778,13 @@ export class TcpSender implements LossSender {
    * FIN alone for `len` 0) and record the transmission. False when nothing could be sent.
    */
   sendNew(len: number, now: number): boolean {
+    TX_NOW[0] = now;
+    return this.#sendNewNow(len);
+  }
+
+  /** {@link Sender.sendNew} at the time in `TX_NOW` (output's form: no double passed). */
+  #sendNewNow(len: number): boolean {
+    const now = TX_NOW[0];
     const conn = this.#conn;
     const mss = this.segMss();
     const dataEnd = (this.sndBufSeq + this.sndBuf.length) >>> 0; // finSeq, not returned boxed
@@ -783,7 +804,8 @@ export class TcpSender implements LossSender {
     if (!conn.emit((seq - this.sndUna) | 0, flags, len, len > mss ? mss : 0, ect)) return false;
     if ((flags & TCP_FLAG_CWR) !== 0) this.rec.cwrPending = false;
     const end = (seq + (len + (fin ? 1 : 0))) >>> 0;
-    sb.onSendFromFack((seq - sb.fack) | 0, len + (fin ? 1 : 0), now, fin ? SB_FIN : 0);
+    sb.txMs = now; // a field, not an argument (TX_NOW)
+    sb.onSendAtTx((seq - sb.fack) | 0, len + (fin ? 1 : 0), fin ? SB_FIN : 0);
     if (len < mss && len > 0) this.sndSml = end | 0;
     this.loss.lastTxRetrans = false;
     this.sndNxt = end;
@@ -837,7 +859,8 @@ export class TcpSender implements LossSender {
    * too far off to hold the window for (Linux's test); older, the ACK is late (a wake-up is
    * set for then, where Linux waits for the next ACK or its loss-probe timer).
    */
-  #deferTso(allow: number, budget: number, unsent: number, burst: number, now: number): boolean {
+  #deferTso(allow: number, budget: number, unsent: number, burst: number): boolean {
+    const now = TX_NOW[0]; // the pass's time read, not passed: no heap number per pass
     if (burst <= this.mss || allow >= burst || unsent <= allow) return false;
     if (this.rec.inReduction || this.sndUna === this.sndMax || !this.rtt.hasSample) return false;
     if (now - this.#lastSendMs > TSO_DEFER_MAX_MS) return false;
@@ -921,7 +944,8 @@ export class TcpSender implements LossSender {
    * MSS follows the path at once (and the segments too big for it are resent now).
    */
   pathMtuChanged(): void {
-    this.#syncMss(this.#svc.ctx.clock.nowMs());
+    readClockMs(this.#svc.ctx.clock, TX_NOW);
+    this.#syncMss();
   }
 
   /**
@@ -929,7 +953,8 @@ export class TcpSender implements LossSender {
    * error about any connection to the peer, raised by its expiry) and the black-hole cap's
    * expiry. Called at every output pass, as Linux's `tcp_current_mss` checks its PMTU cookie.
    */
-  #syncMss(nowMs: number): void {
+  #syncMss(): void {
+    const nowMs = TX_NOW[0]; // the time read, not passed: no heap number per output pass
     const m = this.mssControl;
     const pathChanged = m.syncPath(this.#conn.pathMss());
     if (!m.expire(nowMs) && !pathChanged) return;

@@ -61,6 +61,15 @@ export class WindowedFilter {
 
   /** Start over with `value` at `time`. */
   reset(value: number, time: number): void {
+    this.#value = value;
+    this.#time = time;
+    this.#resetToSample();
+  }
+
+  /** {@link WindowedFilter.reset} to the sample being taken (`#value` at `#time`). */
+  #resetToSample(): void {
+    const value = this.#value;
+    const time = this.#time;
     this.best = this.#v1 = this.#v2 = value;
     this.#t0 = this.#t1 = this.#t2 = time;
     this.#empty = false;
@@ -106,7 +115,7 @@ export class WindowedFilter {
       this.#empty || (max ? value >= this.best : value <= this.best) ||
       time - this.#t2 > this.window
     ) {
-      this.reset(value, time);
+      this.#resetToSample(); // not `reset(value, time)`: two fractions passed, two heap numbers
       return;
     }
     if (max ? value >= this.#v1 : value <= this.#v1) {
