@@ -48,6 +48,23 @@ export type { HttpServerStats, ServeHandler, ServeHandlerInfo, ServeOptions };
 const LINGER_MS = 2000;
 
 /**
+ * The last connection the server finished, kept alive for its objects' maps (its `TcpConn`,
+ * `ConnReader`, `ConnWriter`, `ResponseWriter`, `BodyReader`, `HttpHead`, `Activity`). The
+ * request path's optimised code holds those maps weakly: a server whose clients all closed
+ * holds no object of them, and the memory-reducing full GCs after a quiet spell (V8's memory
+ * reducer, ~30 s) free the maps and throw away the code compiled against them — 30 of the 64
+ * functions `serve --http` lost after a 30-s quiet (bench/README.md, branch `idle34`). One
+ * finished connection is held (its buffers already given back: a few hundred bytes and its
+ * closed endpoint), replaced at every finish.
+ */
+let lastFinished: HttpConnection | null = null;
+
+/** @internal The connection {@link lastFinished} holds (for tests). */
+export function httpConnectionHeldForMaps(): object | null {
+  return lastFinished;
+}
+
+/**
  * An HTTP/1.1 server on a TCP listener (made by `rt.serve`).
  *
  * @example
@@ -249,6 +266,7 @@ export class HttpServer implements AsyncDisposable {
     giveScratch(c.reader.release());
     giveScratch(c.rw.release());
     this.#conns.delete(c);
+    lastFinished = c;
     this.#maybeFinished();
   }
 
