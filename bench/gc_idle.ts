@@ -1,22 +1,21 @@
 /**
  * `deno run --allow-all bench/gc_idle.ts [--mtu N] [--idle S] [--rounds N] [--only http|rr]
- * [--base-cli PATH] [--variant NAME=V8FLAGS] [--requests N] [--out FILE]`: what a quiet spell
- * costs a long-lived stack server — a burst of clients, S seconds (45) of nothing, the same
- * burst again — and which garbage collections V8 ran in each part. Two servers on the stack
- * end of one veth pair, each in its own run: `ustack serve --http` under `ab` (`--requests N`,
- * 2,000, a connection each, 32 at a time, from the kernel peer), and `ustack pingpong server`
- * under the kernel's `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up
- * transactions). Each burst's figures (`ab`'s requests/s and its 50/90/99/100 % request times
- * in whole ms; the client's p50, p99 and max in µs) are given for the first and the second
- * burst, the server's resident set before and after the idle spell, and its collections (V8's
- * `--trace-gc-nvp`, which this passes to the server, plus `--trace-opt,--trace-deopt`) by
- * part: the warm-up (to the ready line), ready to the first burst, the first burst, the idle
- * spell, the second burst. A part's bounds are taken from this process's clock since the
- * server was spawned, so a collection within ~50 ms of a bound may be counted in the part
- * beside it. With `--base-cli` each round runs that checkout's CLI too, in turn with this
- * one's (same round, order alternating); each `--variant NAME=V8FLAGS` (comma-separated, e.g.
- * `nomr=--no-memory-reducer`) runs this checkout's server with those V8 flags too, in the
- * same rotation.
+ * [--base-cli [NAME=]PATH] [--variant NAME=V8FLAGS] [--requests N] [--out FILE]`: what a quiet
+ * spell costs a long-lived stack server — a burst of clients, S seconds (45) of nothing, the same
+ * burst again — and which garbage collections V8 ran in each part. Two servers on the stack end of
+ * one veth pair, each in its own run: `ustack serve --http` under `ab` (`--requests N`, 2,000, a
+ * connection each, 32 at a time, from the kernel peer), and `ustack pingpong server` under the
+ * kernel's `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up transactions). Each
+ * burst's figures (`ab`'s requests/s and its 50/90/99/100 % request times in whole ms; the client's
+ * p50, p99 and max in µs) are given for the first and the second burst, the server's resident set
+ * before and after the idle spell, and its collections (V8's `--trace-gc-nvp`, which this passes to
+ * the server, plus `--trace-opt,--trace-deopt`) by part: the warm-up (to the ready line), ready to
+ * the first burst, the first burst, the idle spell, the second burst. A part's bounds are taken
+ * from this process's clock since the server was spawned, so a collection within ~50 ms of a bound
+ * may be counted in the part beside it. With `--base-cli [NAME=]PATH` (repeatable; NAME "base" when
+ * not given) each round runs that checkout's CLI too, in turn with this one's (same round, order
+ * alternating); each `--variant NAME=V8FLAGS` (comma-separated, e.g. `nomr=--no-memory-reducer`)
+ * runs this checkout's server with those V8 flags too, in the same rotation.
  *
  * Needs root, `ip`, `ab`. The namespaces are deleted at the end and on errors.
  *
@@ -203,7 +202,7 @@ if (import.meta.main) {
       idle: { type: "string" },
       rounds: { type: "string" },
       only: { type: "string" },
-      "base-cli": { type: "string" },
+      "base-cli": { type: "string", multiple: true },
       variant: { type: "string", multiple: true },
       v8: { type: "string" },
       requests: { type: "string" },
@@ -217,7 +216,18 @@ if (import.meta.main) {
     ? ["http", "rr"] as const
     : [values.only as "http" | "rr"];
   const clis: [string, string, string, string[]][] = [["branch", USTACK_CLI, "", []]];
-  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], "", []]);
+  for (const b of values["base-cli"] ?? []) {
+    // `NAME=PATH`, or a path (named "base").
+    const eq = b.indexOf("=");
+    clis.push(
+      eq > 0 && !b.slice(0, eq).includes("/") ? [b.slice(0, eq), b.slice(eq + 1), "", []] : [
+        "base",
+        b,
+        "",
+        [],
+      ],
+    );
+  }
   for (const v of values.variant ?? []) {
     const eq = v.indexOf("=");
     const bar = v.indexOf("|", eq);
