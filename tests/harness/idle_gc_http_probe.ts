@@ -27,6 +27,7 @@ import { parseRequestHead } from "../../stack/http/head_parser.ts";
 import { ResponseWriter } from "../../stack/http/response_writer.ts";
 import { Exchanges } from "../../stack/http/exchange.ts";
 import { TcpConn } from "../../stack/tcp_conn.ts";
+import { httpConnectionHeldForMaps } from "../../stack/http/server.ts";
 import { type Fn, isOptimized } from "./v8_natives.ts";
 
 const gc = (globalThis as unknown as { gc(o?: object): void }).gc;
@@ -55,10 +56,14 @@ const client = requestClient(REQUEST, null);
 
 await warmUpConnections({ serve: startWarmUpHttp, client, connections, wire: "sim" });
 
-const out: { before: string[]; lost: string[]; served: number } = {
-  before: [],
-  lost: [],
+const out = {
+  before: [] as string[],
+  lost: [] as string[],
   served: 0,
+  // The warm-up's server has finished: its last connection (and with it the warm-up's stopped
+  // stack) is let go.
+  heldAfterWarmUp: httpConnectionHeldForMaps() !== null,
+  heldWhileServing: false,
 };
 await withWarmUpPair(
   AfPacketRingDriver.memoryPair(),
@@ -89,6 +94,7 @@ await withWarmUpPair(
     }
     // The last connections close; both loops park, as a server's between bursts.
     await new Promise((r) => setTimeout(r, 300));
+    out.heldWhileServing = httpConnectionHeldForMaps() !== null;
     for (const [name, f] of Object.entries(WATCHED)) if (isOptimized(f)) out.before.push(name);
     gc({ type: "major", execution: "sync", flavor: "last-resort" });
     gc({ type: "major", execution: "sync", flavor: "last-resort" });
