@@ -1,21 +1,21 @@
 /**
  * `deno run --allow-all bench/gc_idle.ts [--mtu N] [--idle S] [--rounds N] [--only http|rr]
- * [--base-cli PATH] [--variant NAME=V8FLAGS] [--out FILE]`: what a quiet spell costs a
- * long-lived stack server — a burst of clients, S seconds (45) of nothing, the same burst
- * again — and which garbage collections V8 ran in each part. Two servers on the stack end of
- * one veth pair, each in its own run: `ustack serve --http` under `ab` (2,000 requests, a
+ * [--base-cli [NAME=]PATH] [--variant NAME=V8FLAGS] [--requests N] [--out FILE]`: what a quiet
+ * spell costs a long-lived stack server — a burst of clients, S seconds (45) of nothing, the same
+ * burst again — and which garbage collections V8 ran in each part. Two servers on the stack end of
+ * one veth pair, each in its own run: `ustack serve --http` under `ab` (`--requests N`, 2,000, a
  * connection each, 32 at a time, from the kernel peer), and `ustack pingpong server` under the
- * kernel's `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up transactions).
- * Each burst's figure (`ab`'s requests/s; the client's p50, p99 and max in µs) is given for
- * the first and the second burst, the server's resident set before and after the idle spell,
- * and its collections (V8's `--trace-gc-nvp`, which this passes to the server, plus
- * `--trace-opt,--trace-deopt`) by part: the warm-up (to the ready line), ready to the first
- * burst, the first burst, the idle spell, the second burst. A part's bounds are taken from
- * this process's clock since the server was spawned, so a collection within ~50 ms of a bound
- * may be counted in the part beside it. With `--base-cli` each round runs that checkout's CLI
- * too, in turn with this one's (same round, order alternating); each
- * `--variant NAME=V8FLAGS` (comma-separated, e.g. `nomr=--no-memory-reducer`) runs this
- * checkout's server with those V8 flags too, in the same rotation.
+ * kernel's `pingpong client --kernel` (64-B request/response, 2 s, 100 warm-up transactions). Each
+ * burst's figures (`ab`'s requests/s and its 50/90/99/100 % request times in whole ms; the client's
+ * p50, p99 and max in µs) are given for the first and the second burst, the server's resident set
+ * before and after the idle spell, and its collections (V8's `--trace-gc-nvp`, which this passes to
+ * the server, plus `--trace-opt,--trace-deopt`) by part: the warm-up (to the ready line), ready to
+ * the first burst, the first burst, the idle spell, the second burst. A part's bounds are taken
+ * from this process's clock since the server was spawned, so a collection within ~50 ms of a bound
+ * may be counted in the part beside it. With `--base-cli [NAME=]PATH` (repeatable; NAME "base" when
+ * not given) each round runs that checkout's CLI too, in turn with this one's (same round, order
+ * alternating); each `--variant NAME=V8FLAGS` (comma-separated, e.g. `nomr=--no-memory-reducer`)
+ * runs this checkout's server with those V8 flags too, in the same rotation.
  *
  * Needs root, `ip`, `ab`. The namespaces are deleted at the end and on errors.
  *
@@ -76,6 +76,30 @@ export function splitGcs(stdout: string, bounds: number[]): Record<typeof PARTS[
   return out;
 }
 
+/**
+ * `ab`'s figures from its output: requests/s, failed requests, and the percentiles of a
+ * request's total time (ms, whole: `ab`'s own rounding) — 50 %, 90 %, 99 % and the longest.
+ *
+ * @example
+ * ```ts
+ * abFigures("Requests per second:    100.5 [#/sec] (mean)\n  99%     12\n").p99Ms; // 12
+ * ```
+ */
+export function abFigures(stdout: string): Record<string, number | null> {
+  const num = (re: RegExp) => {
+    const m = re.exec(stdout);
+    return m === null ? null : Number(m[1]);
+  };
+  return {
+    rps: num(/Requests per second:\s+([0-9.]+)/),
+    failed: num(/Failed requests:\s+(\d+)/),
+    p50Ms: num(/^\s+50%\s+(\d+)/m),
+    p90Ms: num(/^\s+90%\s+(\d+)/m),
+    p99Ms: num(/^\s+99%\s+(\d+)/m),
+    maxMs: num(/^\s+100%\s+(\d+)/m),
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A process's resident set (`VmRSS`, KiB), or null when it cannot be read. */
@@ -98,6 +122,7 @@ async function runOne(
   port: number,
   v8Flags: string,
   extraArgs: string[] = [],
+  requests = 2000,
 ): Promise<Record<string, unknown>> {
   const stackOpts = link.stackOptions("stack", "af_packet");
   const args = what === "http"
@@ -117,15 +142,10 @@ async function runOne(
         const url = `http://${link.addr("stack")}:${port}/bytes/64`;
         const r = await link.run(
           "peer",
-          ["ab", "-r", "-q", "-s", "10", "-n", "2000", "-c", "32", url],
+          ["ab", "-r", "-q", "-s", "10", "-n", String(requests), "-c", "32", url],
           120_000,
         );
-        const rps = /Requests per second:\s+([0-9.]+)/.exec(r.stdout);
-        const failed = /Failed requests:\s+(\d+)/.exec(r.stdout);
-        figures.push({
-          rps: rps ? Number(rps[1]) : null,
-          failed: failed ? Number(failed[1]) : null,
-        });
+        figures.push(abFigures(r.stdout));
       } else {
         const r = await link.run(
           "peer",
@@ -182,19 +202,32 @@ if (import.meta.main) {
       idle: { type: "string" },
       rounds: { type: "string" },
       only: { type: "string" },
-      "base-cli": { type: "string" },
+      "base-cli": { type: "string", multiple: true },
       variant: { type: "string", multiple: true },
       v8: { type: "string" },
+      requests: { type: "string" },
       out: { type: "string" },
     },
   });
   const idle = Number(values.idle ?? 45);
   const rounds = Number(values.rounds ?? 1);
+  const requests = Number(values.requests ?? 2000);
   const whats = values.only === undefined
     ? ["http", "rr"] as const
     : [values.only as "http" | "rr"];
   const clis: [string, string, string, string[]][] = [["branch", USTACK_CLI, "", []]];
-  if (values["base-cli"] !== undefined) clis.push(["base", values["base-cli"], "", []]);
+  for (const b of values["base-cli"] ?? []) {
+    // `NAME=PATH`, or a path (named "base").
+    const eq = b.indexOf("=");
+    clis.push(
+      eq > 0 && !b.slice(0, eq).includes("/") ? [b.slice(0, eq), b.slice(eq + 1), "", []] : [
+        "base",
+        b,
+        "",
+        [],
+      ],
+    );
+  }
   for (const v of values.variant ?? []) {
     const eq = v.indexOf("=");
     const bar = v.indexOf("|", eq);
@@ -213,7 +246,7 @@ if (import.meta.main) {
         const order = round % 2 === 0 ? clis : [...clis].reverse();
         for (const [name, cli, v8, extra] of order) {
           const all = values.v8 === undefined ? v8 : `,${values.v8}${v8}`;
-          const r = await runOne(link, what, cli, idle, port++, all, extra);
+          const r = await runOne(link, what, cli, idle, port++, all, extra, requests);
           runs.push({ round, build: name, ...r });
           const parts = r.parts as Record<string, PartGcs>;
           console.log(

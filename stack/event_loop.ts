@@ -289,6 +289,22 @@ const SPIN_AFTER_IDLE_TICKS = 2;
  */
 const SYNC_AFTER_QUIET_TICKS = 8;
 
+/**
+ * The last `Immediate` the loop's turns made (Deno's `setImmediate` record), kept alive for its
+ * map. The loop's turn code (`setImmediate`, Deno's `queueImmediate`/`runImmediates`, and the
+ * loop's own callbacks that inline them) is compiled against the `Immediate` map and holds it
+ * weakly; while the loop sleeps no `Immediate` lives, and a memory-reducing full GC after a
+ * quiet spell (V8's memory reducer, ~30 s) frees the map and throws that code away, so the
+ * next burst's first turns run cold (bench/README.md, branch `idle34`). One fired record (a
+ * few dozen bytes) is held, replaced at every turn: a field store, no allocation.
+ */
+let lastImmediate: object | null = null;
+
+/** @internal The `Immediate` {@link lastImmediate} holds (for tests). */
+export function immediateHeldForMap(): object | null {
+  return lastImmediate;
+}
+
 /** The loop's steps (what comes next in an iteration): start a tick. */
 const STEP_TICK = 0;
 /** The receive half woke tasks whose reaction is to come: microtask turns, then transmit. */
@@ -888,7 +904,7 @@ export class EventLoop {
   #turnThenDrive(): void {
     this.stats.yields++;
     this.stats.directYields++;
-    setImmediate(this.#onDriveTurn);
+    lastImmediate = setImmediate(this.#onDriveTurn);
   }
 
   readonly #onDriveTurn = (): void => {
@@ -1397,7 +1413,7 @@ export class EventLoop {
 
   readonly #turnExecutor = (resolve: () => void): void => {
     this.#turnResolve = resolve;
-    setImmediate(this.#onTurn);
+    lastImmediate = setImmediate(this.#onTurn);
   };
 
   readonly #onTurn = (): void => {

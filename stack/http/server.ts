@@ -48,6 +48,27 @@ export type { HttpServerStats, ServeHandler, ServeHandlerInfo, ServeOptions };
 const LINGER_MS = 2000;
 
 /**
+ * The last connection the server finished, kept alive for its objects' maps (its `TcpConn`,
+ * `ConnReader`, `ConnWriter`, `ResponseWriter`, `BodyReader`, `HttpHead`, `Activity`). The
+ * request path's optimised code holds those maps weakly: a server whose clients all closed
+ * holds no object of them, and the memory-reducing full GCs after a quiet spell (V8's memory
+ * reducer, ~30 s) free the maps and throw away the code compiled against them — 30 of the 64
+ * functions `serve --http` lost after a 30-s quiet (bench/README.md, branch `idle34`). One
+ * finished connection is held (its buffers already given back: a few hundred bytes and its
+ * closed endpoint), replaced at every finish, and let go when its server has finished: a
+ * connection holds its stack, and a warm-up's stopped stack (its pools: +17 MB of external
+ * memory, +1.9 MB of heap after `serve --http`'s warm-up) is not worth the maps.
+ */
+let lastFinished: HttpConnection | null = null;
+/** The server {@link lastFinished} was finished by. */
+let lastFinishedBy: HttpServer | null = null;
+
+/** @internal The connection {@link lastFinished} holds (for tests). */
+export function httpConnectionHeldForMaps(): object | null {
+  return lastFinished;
+}
+
+/**
  * An HTTP/1.1 server on a TCP listener (made by `rt.serve`).
  *
  * @example
@@ -249,6 +270,8 @@ export class HttpServer implements AsyncDisposable {
     giveScratch(c.reader.release());
     giveScratch(c.rw.release());
     this.#conns.delete(c);
+    lastFinished = c;
+    lastFinishedBy = this;
     this.#maybeFinished();
   }
 
@@ -379,6 +402,7 @@ export class HttpServer implements AsyncDisposable {
   #maybeFinished(): void {
     if (this.#acceptDone && this.#conns.size === 0) {
       clearInterval(this.#sweepTimer);
+      if (lastFinishedBy === this) lastFinished = lastFinishedBy = null;
       this.#resolveFinished();
     }
   }

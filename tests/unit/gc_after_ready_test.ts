@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { gcAfterReady } from "../../bench/gc_after_ready.ts";
-import { splitGcs } from "../../bench/gc_idle.ts";
+import { abFigures, splitGcs } from "../../bench/gc_idle.ts";
 
 const gc = (ms: number, kind: string, reason: string, pause = 1, extra = "") =>
   `[77:0x55:0]     ${ms} ms: GC: {"pause":${pause},"mutator":3.1,"gc":"${kind}",` +
@@ -113,4 +113,27 @@ Deno.test("gc_idle: collections sorted into the run's parts by their time", () =
   assert.equal(p.idle.fullMaxPauseMs, 6);
   assert.equal(p.burst2.scavenges, 1);
   assert.equal(p.burst2.full.length, 0);
+});
+
+Deno.test("gc_idle: ab's rate and request-time percentiles", () => {
+  const out = [
+    "Failed requests:        0",
+    "Requests per second:    12345.67 [#/sec] (mean)",
+    "Percentage of the requests served within a certain time (ms)",
+    "  50%      2",
+    "  66%      2",
+    "  90%      3",
+    "  95%      4",
+    "  99%      9",
+    " 100%     41 (longest request)",
+  ].join("\n");
+  assert.deepEqual(abFigures(out), {
+    rps: 12345.67,
+    failed: 0,
+    p50Ms: 2,
+    p90Ms: 3,
+    p99Ms: 9,
+    maxMs: 41,
+  });
+  assert.equal(abFigures("").p99Ms, null);
 });
