@@ -50,3 +50,46 @@ export function deoptsFrom(lines: string[], file: string): string[] {
   }
   return out;
 }
+
+/** An isolate's run under `--trace-deopt-verbose`, cut at two of its phase lines. */
+export interface TracedPhases {
+  /** Its whole stdout, split in lines (V8's trace lines and its own, in order). */
+  lines: string[];
+  /** The index of the line `{"phase":"<from>"…` in {@link TracedPhases.lines}. */
+  from: number;
+  /** The index of the line `{"phase":"<to>"…`, after `from`. */
+  to: number;
+}
+
+/**
+ * Run `isolate` (a Deno program printing `{"phase":…}` JSON lines) with `args` under
+ * `--trace-deopt-verbose`, line-buffered so V8's trace lines and the phase lines keep their
+ * order; throw if it fails or the two phase lines are not there in order.
+ */
+export async function tracePhases(
+  isolate: string,
+  args: string[],
+  fromPhase: string,
+  toPhase = "end",
+): Promise<TracedPhases> {
+  const r = await new Deno.Command("stdbuf", {
+    args: [
+      "-oL",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--v8-flags=--trace-deopt-verbose",
+      isolate,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(r.stdout);
+  if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+  const lines = text.split("\n");
+  const from = lines.findIndex((l) => l.startsWith(`{"phase":"${fromPhase}"`));
+  const to = lines.findIndex((l) => l.startsWith(`{"phase":"${toPhase}"`));
+  if (from < 0 || to <= from) throw new Error(`phases not found: ${text.slice(-2000)}`);
+  return { lines, from, to };
+}

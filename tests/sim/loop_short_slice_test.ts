@@ -11,31 +11,12 @@
 // a stack timer (`loop_short_slice_isolate.ts`), not by load.
 
 import assert from "node:assert/strict";
-import { deoptsFrom } from "../harness/deopt_trace.ts";
+import { deoptsFrom, tracePhases } from "../harness/deopt_trace.ts";
 
 /** Run the isolate (`mode` its argument) and return the loop's deoptimisations in phase two. */
 async function shortSliceDeopts(mode: string): Promise<string[]> {
   const isolate = new URL("./loop_short_slice_isolate.ts", import.meta.url).pathname;
-  // Line-buffered: V8's trace lines and the phase lines keep their order.
-  const r = await new Deno.Command("stdbuf", {
-    args: [
-      "-oL",
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--v8-flags=--trace-deopt-verbose",
-      isolate,
-      mode,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(r.stdout);
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  const lines = text.split("\n");
-  const from = lines.findIndex((l) => l.startsWith('{"phase":"short"'));
-  const to = lines.findIndex((l) => l.startsWith('{"phase":"end"'));
-  assert.ok(from >= 0 && to > from, text.slice(-2000));
+  const { lines, from, to } = await tracePhases(isolate, [mode], "short");
   // Each phase made its slices (a slice is ~1 ms: thousands of them in seconds).
   const short = JSON.parse(lines[from]);
   const end = JSON.parse(lines[to]);

@@ -7,24 +7,13 @@
 // The yields' lengths are made by the loop's clock (`loop_spin_alone_isolate.ts`), not by load.
 
 import assert from "node:assert/strict";
-import { deoptsFrom } from "../harness/deopt_trace.ts";
+import { deoptsFrom, tracePhases } from "../harness/deopt_trace.ts";
 
 const NAME = "sim loop: the busy poll is not deoptimised at its first yield that came back alone";
 
 Deno.test(NAME, async () => {
   const isolate = new URL("./loop_spin_alone_isolate.ts", import.meta.url).pathname;
-  // Line-buffered: V8's trace lines and the phase lines keep their order.
-  const r = await new Deno.Command("stdbuf", {
-    args: ["-oL", Deno.execPath(), "run", "-A", "--v8-flags=--trace-deopt-verbose", isolate],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(r.stdout);
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  const lines = text.split("\n");
-  const from = lines.findIndex((l) => l.startsWith('{"phase":"alone"'));
-  const to = lines.findIndex((l) => l.startsWith('{"phase":"end"'));
-  assert.ok(from >= 0 && to > from, text.slice(-2000));
+  const { lines, from, to } = await tracePhases(isolate, [], "alone");
   const trained = JSON.parse(lines[from]);
   const end = JSON.parse(lines[to]);
   // The first phase's yields all went to another task, the second's came back alone.

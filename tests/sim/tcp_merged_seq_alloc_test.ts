@@ -64,21 +64,8 @@ Deno.test({
 const NO_INLINING = "--no-maglev-inlining,--max-inlined-bytecode-size=0";
 
 /** The isolate program's measurement over IPv4 and IPv6 in a process with inlining off. */
-async function measureWithoutInlining(...args: string[]): Promise<{ v4: number; v6: number }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      `--v8-flags=${NO_INLINING}`,
-      new URL("./tcp_merged_seq_alloc_isolate.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return JSON.parse(text.split("\n").at(-1)!);
+function measureWithoutInlining(...args: string[]): Promise<{ v4: number; v6: number }> {
+  return measureInProcess([`--v8-flags=${NO_INLINING}`], ...args);
 }
 
 Deno.test({
@@ -166,12 +153,19 @@ const MAX_FRACTIONAL_9000_V6_BYTES_PER_SEGMENT = 104;
  */
 const MAX_FRACTIONAL_9000_V4_BYTES_PER_SEGMENT = 132;
 
-/** The isolate program's measurement over IPv4 and IPv6 in a process of its own. */
-async function measureInProcess(...args: string[]): Promise<{ v4: number; v6: number }> {
+/**
+ * The isolate program's measurement over IPv4 and IPv6 in a process of its own, run with the
+ * Deno flags `denoFlags` (none: V8's defaults).
+ */
+async function measureInProcess(
+  denoFlags: string[],
+  ...args: string[]
+): Promise<{ v4: number; v6: number }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
+      ...denoFlags,
       new URL("./tcp_merged_seq_alloc_isolate.ts", import.meta.url).pathname,
       ...args,
     ],
@@ -195,7 +189,7 @@ async function belowInSomeProcess(
   // every one.
   const got: string[] = [];
   for (let i = 0; i < LOSSY_PROCESSES; i++) {
-    const b = await measureInProcess(...args);
+    const b = await measureInProcess([], ...args);
     got.push(`${b.v4.toFixed(1)} over IPv4, ${b.v6.toFixed(1)} over IPv6`);
     if (b.v4 < maxV4 && b.v6 < maxV6) return;
   }
