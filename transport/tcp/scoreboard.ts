@@ -126,6 +126,15 @@ export class AckResults {
   }
 }
 
+/**
+ * The time {@link Scoreboard.onSendAtTx} records (ms): the sender writes it here rather than
+ * passing it, as a fractional time passed to a call V8 does not inline (this one is too large
+ * for its mid tier) is a new heap number per segment (bench/README.md, "dbl34"). A cell of the
+ * module, not a field: a double field is a boxed number of its own in every connection's
+ * scoreboard (+16 B a connection, seen in `--hold` at the thirty-fourth session's end).
+ */
+export const SCOREBOARD_TX_MS = new Float64Array(1);
+
 /** The edges {@link Scoreboard.sack} hands to {@link Scoreboard.sackBlock} (one thread). */
 const SACK_BLOCK = new Uint32Array(2);
 
@@ -220,13 +229,6 @@ export class Scoreboard {
   fack = 0;
   /** Transmissions or SACK splits refused because the scoreboard was full. */
   refused = 0;
-  /**
-   * The time {@link Scoreboard.onSendAtTx} records (ms; a double from the first object): the
-   * sender sets it rather than passing it, as a fractional time passed to a call V8 does not
-   * inline (this one is too large for its mid tier) is a new heap number per segment
-   * (bench/README.md, "dbl34").
-   */
-  txMs: number = DOUBLE_ZERO;
   /**
    * Retransmissions deemed lost again (Linux TCPLostRetransmit) since the owner last took the
    * count (the loss control adds it to the stack's counters and zeroes it).
@@ -424,13 +426,13 @@ export class Scoreboard {
    * heap number per segment.
    */
   onSendFromFack(fromFack: number, len: number, nowMs: number, flags: number): boolean {
-    this.txMs = nowMs;
+    SCOREBOARD_TX_MS[0] = nowMs;
     return this.onSendAtTx(fromFack, len, flags);
   }
 
-  /** {@link Scoreboard.onSendFromFack} at {@link Scoreboard.txMs}: the sender's form. */
+  /** {@link Scoreboard.onSendFromFack} at {@link SCOREBOARD_TX_MS}: the sender's form. */
   onSendAtTx(fromFack: number, len: number, flags: number): boolean {
-    const nowMs = this.txMs;
+    const nowMs = SCOREBOARD_TX_MS[0];
     // `seqAdd` written out here and in `ackToFromFack` and `#delivered`: V8's mid tier calls
     // a helper on a path fewer than 95 % of calls took when it compiled, and its uint32s are
     // heap numbers then — here two per segment in some processes (bench/README.md, "box32").

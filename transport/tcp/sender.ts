@@ -45,7 +45,7 @@ import type { RackTlp } from "./rack.ts";
 import { CA_LOSS, type LossRecovery } from "./recovery.ts";
 import { RX_MTU } from "./retrans_log.ts";
 import { HANDSHAKE_RETRY_RTO_MS, RttEstimator } from "./rtt_estimator.ts";
-import { SB_FIN, type Scoreboard } from "./scoreboard.ts";
+import { SB_FIN, type Scoreboard, SCOREBOARD_TX_MS } from "./scoreboard.ts";
 import type { RxSegment } from "./segment.ts";
 import { seqAdd, seqBetween, seqDiff, seqGt, seqLe, seqLt } from "./seq.ts";
 import { TcpEvent, TcpState } from "./state.ts";
@@ -804,7 +804,7 @@ export class TcpSender implements LossSender {
     if (!conn.emit((seq - this.sndUna) | 0, flags, len, len > mss ? mss : 0, ect)) return false;
     if ((flags & TCP_FLAG_CWR) !== 0) this.rec.cwrPending = false;
     const end = (seq + (len + (fin ? 1 : 0))) >>> 0;
-    sb.txMs = now; // a field, not an argument (TX_NOW)
+    SCOREBOARD_TX_MS[0] = now; // a cell, not an argument (TX_NOW)
     sb.onSendAtTx((seq - sb.fack) | 0, len + (fin ? 1 : 0), fin ? SB_FIN : 0);
     if (len < mss && len > 0) this.sndSml = end | 0;
     this.loss.lastTxRetrans = false;
