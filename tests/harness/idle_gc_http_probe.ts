@@ -29,6 +29,7 @@ import { Exchanges } from "../../stack/http/exchange.ts";
 import { TcpConn } from "../../stack/tcp_conn.ts";
 import { httpConnectionHeldForMaps } from "../../stack/http/server.ts";
 import { type Fn, isOptimized } from "./v8_natives.ts";
+import { clientRounds } from "./client_rounds.ts";
 
 const gc = (globalThis as unknown as { gc(o?: object): void }).gc;
 const connections = Number(Deno.args[0] ?? 3000);
@@ -73,25 +74,9 @@ await withWarmUpPair(
   80,
   async ({ client: rt }) => {
     const one = client(rt, WARM_UP_SERVER_ADDR, 80);
-    for (let round = 0; round < 3; round++) {
-      let left = connections;
-      await new Promise<void>((resolve) => {
-        let inFlight = 0;
-        const next = (): void => {
-          while (inFlight < 16 && left > 0) {
-            left--;
-            inFlight++;
-            one(left, (error) => {
-              if (error === null) out.served++;
-              inFlight--;
-              if (left === 0 && inFlight === 0) resolve();
-              else next();
-            });
-          }
-        };
-        next();
-      });
-    }
+    await clientRounds(one, connections, (error) => {
+      if (error === null) out.served++;
+    });
     // The last connections close; both loops park, as a server's between bursts.
     await new Promise((r) => setTimeout(r, 300));
     out.heldWhileServing = httpConnectionHeldForMaps() !== null;

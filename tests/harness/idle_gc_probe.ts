@@ -20,6 +20,7 @@ import { TcpLayer } from "../../transport/tcp/tcp_layer.ts";
 import { Nic } from "../../stack/nic.ts";
 import { Stack } from "../../stack/stack.ts";
 import { type Fn, isOptimized } from "./v8_natives.ts";
+import { clientRounds } from "./client_rounds.ts";
 
 /** The data path's functions the check watches, by `Class.method`. */
 const WATCHED: Record<string, Fn> = {
@@ -53,24 +54,7 @@ await withWarmUpPair(
   7,
   async ({ server, client }) => {
     const one = requestClient(new Uint8Array(64), 64)(client, "198.19.255.1", 7);
-    for (let round = 0; round < 3; round++) {
-      let left = connections;
-      await new Promise<void>((resolve) => {
-        let inFlight = 0;
-        const next = (): void => {
-          while (inFlight < 16 && left > 0) {
-            left--;
-            inFlight++;
-            one(left, () => {
-              inFlight--;
-              if (left === 0 && inFlight === 0) resolve();
-              else next();
-            });
-          }
-        };
-        next();
-      });
-    }
+    await clientRounds(one, connections);
     for (const [name, f] of Object.entries(WATCHED)) if (isOptimized(f)) out.before.push(name);
     gc({ type: "major", execution: "sync", flavor: "last-resort" });
     gc({ type: "major", execution: "sync", flavor: "last-resort" });
