@@ -187,7 +187,11 @@ await withVethPair({ ipv6: v6, mtu }, async (pair) => {
     const readHits0 = tcp.RcvReadViewHits;
     const readMisses0 = tcp.RcvReadViewMisses;
     const viewNames = ["RcvCopyView", "SndCopyView", "RcvReadView"];
-    const views0 = viewNames.map((n) => [tcp[`${n}Hits`], tcp[`${n}Misses`]]);
+    const views0 = viewNames.map((n) => [
+      tcp[`${n}Hits`],
+      tcp[`${n}Misses`],
+      tcp[`${n}Replaced`],
+    ]);
     const turns0 = loopStats.yields;
     let bytes = 0;
     let steps = 0;
@@ -248,9 +252,11 @@ await withVethPair({ ipv6: v6, mtu }, async (pair) => {
       );
     }
     console.log(
-      "views (reused/made): " +
+      "views (reused/made, of those made how many replaced a view the table held): " +
         viewNames.map((n, i) =>
-          `${n} ${tcp[`${n}Hits`] - views0[i][0]}/${tcp[`${n}Misses`] - views0[i][1]}`
+          `${n} ${tcp[`${n}Hits`] - views0[i][0]}/${tcp[`${n}Misses`] - views0[i][1]} (${
+            tcp[`${n}Replaced`] - views0[i][2]
+          } replacing one held)`
         ).join(", "),
     );
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
