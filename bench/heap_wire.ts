@@ -3,7 +3,7 @@
  * veth pair (AF_PACKET, TX ring, TSO by default) sends bulk TCP into `socat` on the peer end;
  * after a warm-up it runs under V8's sampling heap profiler (objects collected by scavenges
  * included) and prints the bytes sampled per TCP segment (a TSO super-segment is one), per
- * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps), with
+ * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps, −72 over IPv6), with
  * the top sites by bytes, and per tick of the event loop (with its turns of Deno's event loop).
  * `--receive` measures the receive path instead: the kernel's `socat`
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
@@ -15,10 +15,11 @@
  * `node:net` `Socket` over the connection, its `data` events). `--deno-turn-us N` sets the
  * loop's `denoTurnUs` (how often the loop turns Deno's event loop while spinning, and while
  * busy with every reaction done), `--deno-turn-busy-us N` its `denoTurnBusyUs` (the same while
- * driven without its async function with frames coming).
+ * driven without its async function with frames coming). `--ipv6` runs it all over IPv6
+ * (fd00::2 and fd00::1) instead of IPv4.
  *
  * ```sh
- * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--seconds 5] [--warm 3]
+ * deno run --allow-all bench/heap_wire.ts [--mtu 1500] [--ipv6] [--seconds 5] [--warm 3]
  *     [--receive [--consume | --read-into | --readable | --node]] [--deno-turn-us 50]
  *     [--deno-turn-busy-us 50]
  * ```
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     "deno-turn-us": { type: "string" },
     "deno-turn-busy-us": { type: "string" },
     depth: { type: "string", default: "2" },
+    ipv6: { type: "boolean", default: false },
   },
 });
 /** Frames named per site: the allocating function and its callers (`--depth`). */
@@ -77,11 +79,16 @@ const readerName = consume
   ? "node:net"
   : "read";
 
-await withVethPair({ ipv6: false, mtu }, async (pair) => {
+/** `--ipv6`: the pair's IPv6 addresses, not its IPv4 ones. */
+const v6 = values.ipv6;
+
+await withVethPair({ ipv6: v6, mtu }, async (pair) => {
+  const stackAddr = v6 ? pair.stackAddr6 : pair.stackAddr;
+  const peerAddr = v6 ? pair.peerAddr6 : pair.peerAddr;
   await using rt = await Runtime.start({
     if: pair.stackIf,
     netns: pair.stackNs,
-    addr: `${pair.stackAddr}/24`,
+    addr: v6 ? `${stackAddr}/${pair.prefixLen6}` : `${stackAddr}/24`,
     loop: {
       denoTurnUs: values["deno-turn-us"] === undefined ? undefined : Number(values["deno-turn-us"]),
       denoTurnBusyUs: values["deno-turn-busy-us"] === undefined
@@ -90,12 +97,23 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     },
   });
   const listener = receive ? rt.listen({ port: 5201 }) : null;
+  if (v6) await rt.addressesReady(); // duplicate address detection before the peer connects
   const sink = receive
-    ? pair.spawn(["socat", "-u", "OPEN:/dev/zero", `TCP:${pair.stackAddr}:5201`], {
+    ? pair.spawn([
+      "socat",
+      "-u",
+      "OPEN:/dev/zero",
+      v6 ? `TCP6:[${stackAddr}]:5201` : `TCP:${stackAddr}:5201`,
+    ], {
       stdout: "null",
       stderr: "null",
     })
-    : pair.spawn(["socat", "-u", "TCP-LISTEN:5201,reuseaddr", "OPEN:/dev/null"], {
+    : pair.spawn([
+      "socat",
+      "-u",
+      v6 ? "TCP6-LISTEN:5201,reuseaddr" : "TCP-LISTEN:5201,reuseaddr",
+      "OPEN:/dev/null",
+    ], {
       stdout: "null",
       stderr: "null",
     });
@@ -105,7 +123,7 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       conn = await listener.accept();
     } else {
       await new Promise((r) => setTimeout(r, 300));
-      conn = await rt.connect({ hostname: pair.peerAddr, port: 5201 });
+      conn = await rt.connect({ hostname: peerAddr, port: 5201 });
     }
     const chunk = new Uint8Array(128 * 1024);
     // `--consume`: bytes and reads so far (a typed array: a double in a closure's variable
@@ -169,7 +187,11 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const readHits0 = tcp.RcvReadViewHits;
     const readMisses0 = tcp.RcvReadViewMisses;
     const viewNames = ["RcvCopyView", "SndCopyView", "RcvReadView"];
-    const views0 = viewNames.map((n) => [tcp[`${n}Hits`], tcp[`${n}Misses`]]);
+    const views0 = viewNames.map((n) => [
+      tcp[`${n}Hits`],
+      tcp[`${n}Misses`],
+      tcp[`${n}Replaced`],
+    ]);
     const turns0 = loopStats.yields;
     let bytes = 0;
     let steps = 0;
@@ -195,7 +217,7 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     const turns = loopStats.yields - turns0;
     const segs = (receive ? tcp.InSegs : tcp.OutSegs) - segs0;
     const frames = (receive ? drv.rxFrames : drv.txFrames) - frames0;
-    const wire = Math.round(bytes / (mtu - 52));
+    const wire = Math.round(bytes / (mtu - (v6 ? 72 : 52)));
     const by = new Map<string, number>();
     let total = 0;
     const path: HeapProfileNode[] = [];
@@ -213,7 +235,9 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
     console.log(
       `${
         receive ? (readerName === "read" ? "receive" : `receive (${readerName})`) : "send"
-      }, MTU ${mtu}: ${(bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s, ${segs} TCP segments, ` +
+      }, MTU ${mtu}${v6 ? ", IPv6" : ""}: ${
+        (bytes * 8 / seconds / 1e9).toFixed(2)
+      } Gbit/s, ${segs} TCP segments, ` +
         `${frames} frames, ~${wire} wire packets; sampled ${total} B: ` +
         `${(total / segs).toFixed(1)} B per segment, ${(total / frames).toFixed(1)} per frame, ` +
         `${(total / wire).toFixed(2)} per wire packet; ${steps} ${receive ? "reads" : "writes"}, ` +
@@ -228,9 +252,11 @@ await withVethPair({ ipv6: false, mtu }, async (pair) => {
       );
     }
     console.log(
-      "views (reused/made): " +
+      "views (reused/made, of those made how many replaced a view the table held): " +
         viewNames.map((n, i) =>
-          `${n} ${tcp[`${n}Hits`] - views0[i][0]}/${tcp[`${n}Misses`] - views0[i][1]}`
+          `${n} ${tcp[`${n}Hits`] - views0[i][0]}/${tcp[`${n}Misses`] - views0[i][1]} (${
+            tcp[`${n}Replaced`] - views0[i][2]
+          } replacing one held)`
         ).join(", "),
     );
     for (const [k, b] of [...by.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) {

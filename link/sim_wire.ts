@@ -173,6 +173,18 @@ const ARRIVAL = 1;
  */
 const SLOT_BLOCK_BYTES = 1 << 20;
 
+/**
+ * Bytes each block's first slot is moved on from the last block's (modulo
+ * {@link SLOT_BLOCK_SKEWS} blocks): a driver's ring is one buffer whose frames are at offsets
+ * of their own, but blocks carved alike would put a slot of every block at each offset — the
+ * receivers' copy views, keyed by that offset and with two places a key, then missed about
+ * every second segment at MTU 9000 with ~450 slots in 4 blocks (a view per segment: the rig's).
+ */
+const SLOT_BLOCK_SKEW_BYTES = 64;
+
+/** Blocks before the skew comes round again (at most 32 KiB of a block left unused). */
+const SLOT_BLOCK_SKEWS = 512;
+
 const DEFAULT_FAULTS: Readonly<SimFaults> = Object.freeze({
   lossRate: 0,
   duplicateRate: 0,
@@ -287,6 +299,8 @@ export class SimWire {
   /** The block new slots are carved from, and where the next one starts in it. */
   #block: ArrayBuffer | null = null;
   #blockNext = 0;
+  /** Blocks carved so far (each one's slots start {@link SLOT_BLOCK_SKEW_BYTES} further). */
+  #blocks = 0;
   #nextIndex = 0;
 
   /** Make a wire; fault options apply to every direction until changed by `setFaults`. */
@@ -414,8 +428,9 @@ export class SimWire {
     if (slot === undefined) {
       const bytes = this.#slotBytes;
       if (this.#block === null || this.#blockNext + bytes > this.#block.byteLength) {
-        this.#block = new ArrayBuffer(bytes > SLOT_BLOCK_BYTES ? bytes : SLOT_BLOCK_BYTES);
-        this.#blockNext = 0;
+        const skew = (this.#blocks++ % SLOT_BLOCK_SKEWS) * SLOT_BLOCK_SKEW_BYTES;
+        this.#block = new ArrayBuffer(skew + (bytes > SLOT_BLOCK_BYTES ? bytes : SLOT_BLOCK_BYTES));
+        this.#blockNext = skew;
       }
       slot = new SimSlot(new Uint8Array(this.#block, this.#blockNext, bytes));
       this.#blockNext += bytes;
