@@ -1069,11 +1069,17 @@ export class EventLoop {
     const idleTicks = this.#idleTicks;
     if (idleTicks === 0) {
       const sinceTurn = now - lastDenoTurn;
-      if (
-        sinceTurn < busyTurnMs ||
-        (sinceTurn < ACK_CLOCK_TURN_MS && sentNow !== sent && ackClock.cwndStops !== cwndStops &&
-          this.#kickHandoffs() === handoffs)
-      ) {
+      // Each read and compared at every busy tick, then combined: behind `&&`, the kick's
+      // hand-off count was read only by a tick that sent frames and stopped a sender on its
+      // window within ACK_CLOCK_TURN_MS of a turn — never in `serve --http`'s warm-up — and
+      // V8 threw the transmit half away at the first such tick after its ready line
+      // (bench/README.md, "drive35").
+      const turnedLately = sinceTurn < ACK_CLOCK_TURN_MS;
+      const sentSome = sentNow !== sent;
+      const stoppedOnWindow = ackClock.cwndStops !== cwndStops;
+      const kickedHere = this.#kickHandoffs() === handoffs;
+      const ackClocked = turnedLately && sentSome && stoppedOnWindow && kickedHere;
+      if (sinceTurn < busyTurnMs || ackClocked) {
         // Busy, and Deno's event loop had a turn lately: tick again at once (after the
         // transmit half's readiness got its microtask turns). So too while ACK-clocked: this
         // tick's kick sent frames on this thread (none handed to a kicker thread) and a sender
