@@ -351,6 +351,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     const linkMtu = { ...config, mtu: config.mtu ?? rt.nic.driver.mtu };
     await runIdleWarmUp(linkMtu, json, addressesReady, startWarmUpHttp, warmUpHttpClient(), {
       ringPart: true,
+      real: rt,
     });
   } else if (ports.discard.length > 0 && prewarmDefault(values)) {
     // The discard service's receive path, the same way: bulk streams, one at a time, the first

@@ -18,9 +18,12 @@
 import {
   type ConnectionWarmUpOptions,
   type ConnectionWarmUpReport,
+  EV_READABLE,
   type EventLoopOptions,
   type Runtime,
   type RuntimeConfig,
+  Timer,
+  WaitQueue,
   warmUpConnections,
   type WarmUpWire,
 } from "../mod.ts";
@@ -471,6 +474,60 @@ async function wakeParked(rt: Runtime): Promise<void> {
     await waitLoop(rt, () => loop.parked && loop.stats.parks > parks);
     if (loop.stats.blocks > blocks) break;
   }
+  await rehearseTurns(rt);
+}
+
+/** Deliveries {@link rehearseTurns} makes to its task. */
+const TURN_REHEARSALS = 3;
+
+/** How far ahead {@link rehearseTurns} arms each delivery's stack timer (ms). */
+const TURN_REHEARSAL_AHEAD_MS = 0.5;
+
+/**
+ * The loop's microtask turns between the halves of a tick, rehearsed on `rt`'s own loop: a
+ * task awaits a wait queue of its own (no socket), and a stack timer makes it readable inside
+ * the loop's tick (the timer fires in the receive half, and the delivery follows), so the tick
+ * woke a task whose reaction is still to come — a few `await`s, then it waits again (the last
+ * time it ends instead: the turns run to their bound). A service whose warm-up never woke a
+ * task on the real stack (`serve --http`'s: its warm-up's loops run on private stacks, and its
+ * real loop only idled) first took that block after its ready line, at a real download's
+ * first wait for send space, and V8 threw the loop's code away there, every time
+ * (bench/README.md, "drive35"). Made by the loop itself, not an inline tick: woken from its
+ * park, its slices end at the timer's deadline. Waits at most {@link WAKE_PARKED_WAIT_MS} per delivery.
+ */
+async function rehearseTurns(rt: Runtime): Promise<void> {
+  const stack = rt.stack;
+  const mux = stack.mux;
+  const wq = new WaitQueue();
+  let woken = 0;
+  const task = async (): Promise<void> => {
+    for (let i = 0; i < TURN_REHEARSALS; i++) {
+      await wq.wait(EV_READABLE);
+      wq.readiness = 0;
+      await null;
+      await null;
+      woken++;
+    }
+  };
+  const done = task();
+  const timer = new Timer(() => {
+    wq.readiness = EV_READABLE;
+    mux.notify(wq, EV_READABLE);
+  });
+  const loop = rt.loop;
+  for (let i = 0; i < TURN_REHEARSALS && loop.running; i++) {
+    const before = woken;
+    // A parked loop waits for the deadline it had: woken by the eventfd, it runs its idle
+    // sequence, whose slices end at the timer's deadline.
+    await waitLoop(rt, () => loop.parked);
+    stack.timers.schedule(timer, stack.clock.nowMs() + TURN_REHEARSAL_AHEAD_MS);
+    loop.rehearseIdle();
+    await waitLoop(rt, () => woken > before);
+    if (woken === before) break;
+  }
+  stack.timers.cancel(timer);
+  // A task left waiting (the loop stopped, or a delivery was late) is let go.
+  if (woken === TURN_REHEARSALS) await done;
 }
 
 /**

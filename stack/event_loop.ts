@@ -317,6 +317,22 @@ const STEP_TX_TURNS = 3;
 const STEP_YIELD = 4;
 /** Park until a frame, a wake-up or the next deadline, then a tick. */
 const STEP_PARK = 5;
+/**
+ * The loop's start: {@link EventLoop.#drive} hands over at once to the async function, which
+ * begins with a tick.
+ */
+const STEP_START = 6;
+/**
+ * A rehearsal of {@link EventLoop.#drive}'s hand-over at the loop's start: it hands over at
+ * once, and the async function returns at once.
+ */
+const STEP_REHEARSE = 7;
+/**
+ * Rehearsals of {@link EventLoop.#drive}'s hand-over a loop makes at its start: V8 allocates a
+ * function's feedback vector at its 8th call (`--invocation-count-for-feedback-allocation`), so
+ * calls before it leave no type feedback; ten, and the first loop of a process leaves it.
+ */
+const DRIVE_HAND_OVER_REHEARSALS = 10;
 
 /**
  * How long the loop waits in blocking slices instead of busy-polling (or busy-polls without
@@ -757,7 +773,9 @@ export class EventLoop {
       });
       try {
         this.#setUp();
-        void this.#asyncLoop(STEP_TICK);
+        // Through the hand-over, not straight to the async function: see #drive.
+        for (let i = 0; i < DRIVE_HAND_OVER_REHEARSALS; i++) this.#drive(STEP_REHEARSE);
+        this.#drive(STEP_START);
       } catch (e) {
         this.#finish(e);
       }
@@ -806,6 +824,7 @@ export class EventLoop {
    * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row went so.
    */
   async #asyncLoop(step: number): Promise<void> {
+    if (step === STEP_REHEARSE) return;
     try {
       while (!this.#stopped && !this.#stack.closed) {
         if (step === STEP_TICK) step = this.#receiveHalf();
@@ -880,24 +899,32 @@ export class EventLoop {
    * The loop without an async function: ticks from a `setImmediate` callback, one turn of
    * Deno's event loop after another, with no promise and no resumption per turn. It hands back
    * to {@link EventLoop.#asyncLoop} as soon as a tick needs microtask turns or the loop parks.
+   * `from` is {@link STEP_TICK}; from `run()`, {@link STEP_REHEARSE} (the hand-over at once, to
+   * an async function that returns at once: {@link DRIVE_HAND_OVER_REHEARSALS} times), then
+   * {@link STEP_START} (the hand-over at once, with a tick first in the async function). So the
+   * hand-over's store and call have V8's type feedback from every process's first loop on:
+   * reached only when a loop driven so went to park (or needed microtask turns), V8 compiled
+   * this function without them and threw its code away at a server's first such park after its
+   * ready line (bench/README.md, "flake34", "drive35").
    */
-  #drive(): void {
+  #drive(from: number): void {
     this.#direct = true;
-    let step = STEP_TICK;
-    while (!this.#stopped && !this.#stack.closed) {
-      if (step === STEP_TICK) step = this.#receiveHalf();
+    let step = from;
+    while (step === STEP_TICK && !this.#stopped && !this.#stack.closed) {
+      step = this.#receiveHalf();
       if (step === STEP_TRANSMIT) step = this.#transmitHalf();
-      if (step === STEP_TICK) continue;
-      if (step === STEP_YIELD) {
-        this.#turnThenDrive();
-        return;
-      }
-      this.#direct = false;
-      void this.#asyncLoop(step);
+    }
+    if (step === STEP_YIELD) {
+      this.#turnThenDrive();
       return;
     }
     this.#direct = false;
-    this.#finish(null);
+    // Stopped (or the stack closed) before a tick's end.
+    if (step === STEP_TICK) {
+      this.#finish(null);
+      return;
+    }
+    void this.#asyncLoop(step === STEP_START ? STEP_TICK : step);
   }
 
   /** A turn of Deno's event loop, then {@link EventLoop.#drive} (no promise). */
@@ -910,7 +937,7 @@ export class EventLoop {
   readonly #onDriveTurn = (): void => {
     this.#yielded();
     try {
-      this.#drive();
+      this.#drive(STEP_TICK);
     } catch (e) {
       this.#direct = false;
       this.#finish(e);
@@ -1042,11 +1069,17 @@ export class EventLoop {
     const idleTicks = this.#idleTicks;
     if (idleTicks === 0) {
       const sinceTurn = now - lastDenoTurn;
-      if (
-        sinceTurn < busyTurnMs ||
-        (sinceTurn < ACK_CLOCK_TURN_MS && sentNow !== sent && ackClock.cwndStops !== cwndStops &&
-          this.#kickHandoffs() === handoffs)
-      ) {
+      // Each read and compared at every busy tick, then combined: behind `&&`, the kick's
+      // hand-off count was read only by a tick that sent frames and stopped a sender on its
+      // window within ACK_CLOCK_TURN_MS of a turn — never in `serve --http`'s warm-up — and
+      // V8 threw the transmit half away at the first such tick after its ready line
+      // (bench/README.md, "drive35").
+      const turnedLately = sinceTurn < ACK_CLOCK_TURN_MS;
+      const sentSome = sentNow !== sent;
+      const stoppedOnWindow = ackClock.cwndStops !== cwndStops;
+      const kickedHere = this.#kickHandoffs() === handoffs;
+      const ackClocked = turnedLately && sentSome && stoppedOnWindow && kickedHere;
+      if (sinceTurn < busyTurnMs || ackClocked) {
         // Busy, and Deno's event loop had a turn lately: tick again at once (after the
         // transmit half's readiness got its microtask turns). So too while ACK-clocked: this
         // tick's kick sent frames on this thread (none handed to a kicker thread) and a sender
