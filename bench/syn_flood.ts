@@ -14,11 +14,12 @@
  *   --rate 200000 --seconds 10
  * ```
  *
- * Prints one JSON line at the end: `{"sent":N,"seconds":S,"rate":R,"dropped":D}`.
+ * Prints `{"event":"start","epochMs":T}` as its first SYN goes out (`Date.now()`), and one JSON
+ * line at the end: `{"sent":N,"seconds":S,"rate":R,"dropped":D}`.
  *
  * `--period-ms P` floods in the first half of every P ms only (at `--rate` then, so half the
- * SYNs in all) and first prints `{"event":"start","epochMs":T}`: the periods count from T
- * (`Date.now()`), so a benchmark can tell which half each of its requests ran in.
+ * SYNs in all): the periods count from the start line's T, so a benchmark can tell which half
+ * each of its requests ran in.
  *
  * @module
  */
@@ -258,9 +259,7 @@ if (import.meta.main) {
     rate: Number(values.rate ?? 100_000),
     seconds: Number(values.seconds ?? 5),
     periodMs: values["period-ms"] === undefined ? undefined : Number(values["period-ms"]),
-    onStart: values["period-ms"] === undefined
-      ? undefined
-      : (epochMs) => console.log(JSON.stringify({ event: "start", epochMs })),
+    onStart: (epochMs) => console.log(JSON.stringify({ event: "start", epochMs })),
   });
   console.log(JSON.stringify(r));
 }

@@ -39,12 +39,16 @@ interopTest(
         const flooder = new CliProcess(
           pair.spawn(floodCommand(pair, range, 100_000, 8), { stdout: "piped", stderr: "piped" }),
         );
-        await new Promise((r) => setTimeout(r, 1000)); // the flood is on
+        // The flood is on, and has filled the syncache: curl's SYNs meet it full. (A fixed
+        // second from the spawn was not enough on a loaded machine: the flooder's own start
+        // took longer, and a download's SYN took a syncache record, not a cookie.)
+        await flooder.waitForLine(/"event":"start"/, 30_000);
+        await new Promise((r) => setTimeout(r, 1000));
         // Downloads for 3 s, and at least 3 of them however slow a loaded machine makes each
         // (every curl is bounded by its --max-time): a count, not a rate, is what CI can check.
         const r = await downloads(pair, 1_000_000, 3, 3);
         assert.equal(await flooder.exited(), 0, flooder.errors.join("\n"));
-        const flood = JSON.parse(flooder.lines.find((l) => l.startsWith("{"))!);
+        const flood = JSON.parse(flooder.lines.find((l) => l.startsWith('{"sent"'))!);
         assert.ok(flood.sent > 200_000, `the flood sent ${flood.sent} SYNs`);
         assert.equal(r.bad, 0, "every download byte-exact");
         assert.ok(r.downloads >= 3, `${r.downloads} downloads completed during the flood`);
