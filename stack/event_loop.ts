@@ -1067,6 +1067,11 @@ export class EventLoop {
       this.#busyReacted = this.#reactedInTick();
     } else this.#idleTicks++;
     const idleTicks = this.#idleTicks;
+    // Compared at every tick, not only in the busy branch below that returns it: `serve
+    // --http`'s warm-up never took that return, and V8 threw the transmit half away at the
+    // first real download that did ("insufficient type feedback for compare operation", 1 run
+    // in ~9 of serve_loop_deopt_test at the merge of "drive35").
+    const deliveredHere = mux.deliveries !== beforeTransmit;
     if (idleTicks === 0) {
       const sinceTurn = now - lastDenoTurn;
       // Each read and compared at every busy tick, then combined: behind `&&`, the kick's
@@ -1088,7 +1093,7 @@ export class EventLoop {
         // turn of Deno's event loop first (~5 µs, after nearly every tick of CUBIC under loss)
         // only delays the next window (ACK_CLOCK_TURN_MS). A kick handed off returns before
         // the peer has the frames: its ACKs are not due yet.
-        return mux.deliveries !== beforeTransmit ? STEP_TX_TURNS : STEP_TICK;
+        return deliveredHere ? STEP_TX_TURNS : STEP_TICK;
       }
       // Every reaction to this tick's readiness is done (see #reactedInTick): nothing needs
       // Deno's event loop but its own timers and I/O, which get a turn every `denoTurnUs`, as
