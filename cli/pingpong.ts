@@ -63,6 +63,8 @@ import { connectCrowd } from "./pingpong_crowd.ts";
 import {
   RR_WARM_UP_MS,
   RR_WARM_UP_ROUND_TRIPS,
+  RR_WARM_UP_TAIL_MS,
+  RR_WARM_UP_TAIL_ROUND_TRIPS,
   rrWarmUpConfig,
   RrWarmUpCrowd,
 } from "./pingpong_rr_warm_up.ts";
@@ -366,6 +368,8 @@ export async function pingpongCommand(args: string[]): Promise<number> {
         (wrt: Runtime, host: string, port: number) => new RrWarmUpCrowd(wrt, host, port, len),
         rt,
         { connections: RR_WARM_UP_ROUND_TRIPS, timeLimitMs: RR_WARM_UP_MS },
+        false,
+        { connections: RR_WARM_UP_TAIL_ROUND_TRIPS, timeLimitMs: RR_WARM_UP_TAIL_MS },
       );
     }
     const code = await runClient(

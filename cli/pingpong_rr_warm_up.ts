@@ -35,6 +35,21 @@ export const RR_WARM_UP_ROUND_TRIPS = 40_000;
 export const RR_WARM_UP_MS = 2_500;
 
 /**
+ * Round trips of the warm-up's tail (on a new pair of stacks, after the main part), in place
+ * of `runPingpongWarmUp`'s 300. The main part's connection closing, and the tail's new pair
+ * (objects of new maps), throw away the TurboFan code of ~30 per-round-trip functions (V8's
+ * "insufficient type feedback" at the close's branches, "wrong map", dependent code of a
+ * changed field type); with a tail of 300 round trips (~10 ms) V8 had compiled them again
+ * only by Maglev at the `warm_up` line, and a fresh client compiled 40–80 functions by
+ * TurboFan (75–260 ms of compile work) in the first second of its real round trips, when its
+ * slowest 1 % fell (bench/README.md, `p99e35`). With 20,000 (5,000 were not enough) ~20.
+ */
+export const RR_WARM_UP_TAIL_ROUND_TRIPS = 20_000;
+
+/** Longest the warm-up's tail may make round trips (ms). */
+export const RR_WARM_UP_TAIL_MS = 600;
+
+/**
  * `config` for the round-trip warm-up: unless `--prewarm-wire` chose, the whole warm-up on
  * the af_packet driver's rings in memory where that applies (the real driver's receive walker,
  * TX ring and kick are per-round-trip code here, not per-connection code run a few hundred

@@ -290,7 +290,8 @@ export const PINGPONG_WARM_UP_PACED_LOOP: EventLoopOptions = {
  * (the command's own stack, started before the warm-up), its parked loop is woken once before
  * the tail, as the first real connection wakes it, and goes through its idle sequence once
  * (`EventLoop.rehearseIdle`). `bounds` replaces the main part's count and time (the round-trip
- * client's, `cli/pingpong_rr_warm_up.ts`, counts round trips).
+ * client's, `cli/pingpong_rr_warm_up.ts`, counts round trips), `tail` the tail's (the
+ * round-trip client's is longer: `RR_WARM_UP_TAIL_ROUND_TRIPS`).
  */
 export async function runPingpongWarmUp(
   config: WarmUpConfig,
@@ -303,11 +304,26 @@ export async function runPingpongWarmUp(
     timeLimitMs: PINGPONG_WARM_UP_MS,
   },
   paced = false,
+  tail: { connections: number; timeLimitMs: number } = {
+    connections: PINGPONG_WARM_UP_TAIL,
+    timeLimitMs: PINGPONG_WARM_UP_TAIL_MS,
+  },
 ): Promise<ConnectionWarmUpReport> {
   const t0 = performance.now();
   const watch = new MarkingWatch();
   try {
-    return await pingpongParts(config, json, serve, client, real, bounds, paced, t0, watch);
+    return await pingpongParts(
+      config,
+      json,
+      serve,
+      client,
+      real,
+      bounds,
+      paced,
+      tail,
+      t0,
+      watch,
+    );
   } finally {
     watch.stop();
   }
@@ -340,6 +356,7 @@ async function pingpongParts(
   real: Runtime | undefined,
   bounds: { connections: number; timeLimitMs: number },
   paced: boolean,
+  tailBounds: { connections: number; timeLimitMs: number },
   t0: number,
   watch: MarkingWatch,
 ): Promise<ConnectionWarmUpReport> {
@@ -364,10 +381,10 @@ async function pingpongParts(
   // compile it again with it.
   if (real !== undefined) await wakeParked(real);
   // The tail: the functions V8 marked for TurboFan in the last connections start compiling at
-  // their next call; these calls make it, and the wait lets the compiler threads finish.
+  // their next call; these calls make it, and the wait lets the compiler threads finish
+  // (`tailBounds`: a round-trip client's is longer, see RR_WARM_UP_TAIL_ROUND_TRIPS).
   const tail = await warmUpConnections({
-    connections: PINGPONG_WARM_UP_TAIL,
-    timeLimitMs: PINGPONG_WARM_UP_TAIL_MS,
+    ...tailBounds,
     graceMs: IDLE_WARM_UP_GRACE_MS,
     ...warmUpRun(config, serve, client),
   });
