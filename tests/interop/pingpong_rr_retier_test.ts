@@ -41,7 +41,7 @@ interopTest(
     await withVethPair({ ipv6: false }, async (pair) => {
       const server = new CliProcess(
         pair.spawn(
-          cliCommand(["pingpong", "server", "--kernel", "--once", "-l", "64", "--json"], [
+          cliCommand(["pingpong", "server", "--kernel", "-l", "64", "--json"], [
             "--allow-net",
           ]),
           { stdout: "piped", stderr: "piped" },
@@ -68,15 +68,24 @@ interopTest(
           ],
           ["--v8-flags=--trace-opt"],
         );
-        // V8's trace lines line-buffered, so they fall in order with the client's own lines.
-        const r = await pair.runInStackNs(["stdbuf", "-oL", ...client], { timeoutMs: 120_000 });
-        assert.equal(r.code, 0, r.stderr.slice(-2000));
-        const lines = r.stdout.split("\n");
-        assert.ok(lines.some((l) => l.includes('"event":"summary"')), r.stdout.slice(-2000));
-        const again = retieredAfterStart(lines);
-        // main's code (a tail of 300 round trips): 32 and 34 in 2 runs, this build 7–17 in 6
-        // (bench/README.md, `p99e35`).
-        assert.ok(again.length <= 20, `${again.length} compiled again: ${again.join(", ")}`);
+        // main's code (a tail of 300 round trips): 32 and 34 in 2 runs, 29–41 in 6 beside two
+        // busy loops; this build 7–17 in 6, 6–22 in 12 beside them (bench/README.md, `p99e35`,
+        // and the thirty-fifth session's end section). A second client when the first compiled
+        // more than 25 (a loaded machine's JIT timing): main's code fails both.
+        const counts: string[] = [];
+        for (let attempt = 0; attempt < 2; attempt++) {
+          // V8's trace lines line-buffered, so they fall in order with the client's own lines.
+          const r = await pair.runInStackNs(["stdbuf", "-oL", ...client], {
+            timeoutMs: 120_000,
+          });
+          assert.equal(r.code, 0, r.stderr.slice(-2000));
+          const lines = r.stdout.split("\n");
+          assert.ok(lines.some((l) => l.includes('"event":"summary"')), r.stdout.slice(-2000));
+          const again = retieredAfterStart(lines);
+          if (again.length <= 25) return;
+          counts.push(`${again.length} compiled again: ${again.join(", ")}`);
+        }
+        assert.fail(counts.join("\n"));
       } finally {
         await server.stop();
       }
