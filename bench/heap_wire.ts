@@ -3,8 +3,9 @@
  * veth pair (AF_PACKET, TX ring, TSO by default) sends bulk TCP into `socat` on the peer end;
  * after a warm-up it runs under V8's sampling heap profiler (objects collected by scavenges
  * included) and prints the bytes sampled per TCP segment (a TSO super-segment is one), per
- * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps, −72 over IPv6), with
- * the top sites by bytes, and per tick of the event loop (with its turns of Deno's event loop).
+ * driver frame and per wire packet (payload bytes ÷ MSS, MSS = MTU − 52 with timestamps, − 72
+ * over IPv6), with the top sites by bytes, and per tick of the event loop (with its turns of
+ * Deno's event loop).
  * `--receive` measures the receive path instead: the kernel's `socat`
  * sends bulk TCP to the `Runtime`, which reads it with `TcpConn.read` into one 128 KiB buffer
  * (segments and frames are then the received ones; a second line gives the receive ring's read

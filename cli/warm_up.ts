@@ -510,7 +510,8 @@ const TURN_REHEARSAL_AHEAD_MS = 0.5;
  * real loop only idled) first took that block after its ready line, at a real download's
  * first wait for send space, and V8 threw the loop's code away there, every time
  * (bench/README.md, "drive35"). Made by the loop itself, not an inline tick: woken from its
- * park, its slices end at the timer's deadline. Waits at most {@link WAKE_PARKED_WAIT_MS} per delivery.
+ * park, its slices end at the timer's deadline. Waits at most {@link WAKE_PARKED_WAIT_MS} per
+ * delivery.
  */
 async function rehearseTurns(rt: Runtime): Promise<void> {
   const stack = rt.stack;

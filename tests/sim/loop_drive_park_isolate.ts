@@ -3,10 +3,10 @@
  * the UDP rig whose driver has a pollable fd (an eventfd nobody signals), first busy with a
  * datagram per tick drained by a synchronous listener — the loop runs without its async
  * function (`#drive`, a turn of Deno's event loop every `denoTurnUs`) for `TRAIN_MS` (the
- * argument, ms), long enough for V8 to compile it — then with no frame at all: the loop's idle sequence (busy poll,
- * blocking slices) runs driven so, and its park hands it back to the async function. Prints a
- * `phase` JSON line at each change with the loop's counts; run it with `--trace-deopt` to see
- * what V8 threw away at the hand-over.
+ * argument, ms), long enough for V8 to compile it — then with no frame at all: the loop's idle
+ * sequence (busy poll, blocking slices) runs driven so, and its park hands it back to the async
+ * function. Prints a `phase` JSON line at each change with the loop's counts; run it with
+ * `--trace-deopt` to see what V8 threw away at the hand-over.
  *
  * @module
  */
