@@ -27,6 +27,9 @@ export function retieredAfterStart(lines: string[]): string[] {
     const m = TURBOFAN.exec(l);
     if (m !== null) before.add(m[2]);
   }
+  // The trace arrived: the warm-up compiles its hot path by TurboFan before `start` (an empty
+  // set would make every run pass).
+  assert.ok(before.size > 0, "no TurboFan compile traced before start");
   const again: string[] = [];
   for (const l of lines.slice(start)) {
     const m = TURBOFAN.exec(l);

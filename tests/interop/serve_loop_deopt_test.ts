@@ -50,6 +50,10 @@ async function serveDeopts(
       await new Promise((r) => setTimeout(r, IDLE_MS));
     }
     const ready = serve.lines.findIndex((l) => l.startsWith('{"event":"ready"'));
+    // The probe sees V8's trace at all: the warm-up's own deoptimisations come before the line
+    // (47–69 of them), so an empty list after it is not a trace that never arrived.
+    const traced = serve.lines.slice(0, ready).some((l) => l.includes("deoptimizing"));
+    assert.ok(traced, "no V8 deopt trace line before the ready line: the probe sees nothing");
     after = serve.lines.slice(ready + 1);
   } finally {
     await serve.stop();
