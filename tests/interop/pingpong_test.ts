@@ -146,10 +146,10 @@ interopTest(
           "--out",
           out,
         ],
-        // A bound against a hang only: 76–103 s on a quiet machine, past 180 s (killed, 137)
-        // at load 11 in CI's setting (bench/README.md, "flake36"), so the bound has room for a
-        // loaded 2-vCPU machine; the figures' sanity is what the test judges.
-        { timeoutMs: 480_000 },
+        // A bound against a hang only: 76–103 s on a quiet machine; past 180 s (killed, 137) at
+        // load 11 in CI's setting, 328 s beside two busy loops (bench/README.md, "flake36"). The
+        // figures' sanity is what the test judges, not the time.
+        { timeoutMs: 600_000 },
       );
       const s = ((performance.now() - t0) / 1000).toFixed(0);
       assert.equal(r.code, 0, `exit ${r.code} after ${s} s\n${r.stdout}\n${r.stderr}`);
