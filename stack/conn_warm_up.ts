@@ -134,7 +134,9 @@ export interface ConnectionWarmUpOptions {
    * the ones in flight go on until the first ends well (then the rest get `graceMs`), for at
    * most this many ms after the stacks are up — a hard bound, after which the ones in flight
    * are cut and counted as failed, so a pair that carries nothing still ends and is reported
-   * (`connections` 0) [0: no hold]. `signal` still ends the warm-up as without it.
+   * (`connections` 0) [0: no hold]. A held warm-up starts its first connections even when
+   * `timeLimitMs` has passed before it could (a stall after the stacks are up), so the hold has
+   * something to hold. `signal` still ends the warm-up as without it.
    */
   holdFirstMs?: number;
   /**
@@ -566,10 +568,12 @@ function runCrowd(
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let over = false;
+    let stopAt: ReturnType<typeof setTimeout> | undefined;
     const end = (): void => {
       if (over) return;
       over = true;
       crowd.stop();
+      clearTimeout(stopAt);
       grace.clear();
       signal?.removeEventListener("abort", onAbort);
       resolve(crowd.done);
@@ -585,7 +589,15 @@ function runCrowd(
       if (signal.aborted) crowd.stop();
       else signal.addEventListener("abort", onAbort, { once: true });
     }
-    crowd.run(total, conc, deadline).then(end);
+    if (holdUntil > 0) {
+      // Held: the crowd starts its first batch inside `run` whatever the clock says (a stall
+      // between the pair's start-up and this call must not leave the hold nothing to hold), and
+      // a timer at the deadline stops further starts — it cannot fire before that batch.
+      stopAt = setTimeout(() => crowd.stop(), Math.max(0, deadline - performance.now()));
+      crowd.run(total, conc, Infinity).then(end);
+    } else {
+      crowd.run(total, conc, deadline).then(end);
+    }
   });
 }
 
@@ -745,8 +757,12 @@ export async function warmUpConnections(
         else signal.addEventListener("abort", onAbort, { once: true });
       }
       const next = (): void => {
+        // A held warm-up's first connection starts whatever the clock says: a stall between the
+        // pair's start-up and this first look (a preempted thread on a loaded machine) must not
+        // leave the hold nothing to hold.
         while (
-          inFlight < conc && started < total && performance.now() < deadline &&
+          inFlight < conc && started < total &&
+          (performance.now() < deadline || (started === 0 && holdUntil > 0)) &&
           signal?.aborted !== true
         ) {
           started++;

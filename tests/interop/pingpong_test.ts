@@ -124,6 +124,7 @@ interopTest(
     const before = await netnsNames();
     try {
       const e2e = new URL("../../bench/e2e.ts", import.meta.url).pathname;
+      const t0 = performance.now();
       const r = await runCommand(
         // One round of the connection rows (the default, 5 with --quick, is a measurement's)
         // and of the bulk rows (3).
@@ -145,9 +146,13 @@ interopTest(
           "--out",
           out,
         ],
-        { timeoutMs: 180_000 },
+        // A bound against a hang only: 76–103 s on a quiet machine; past 180 s (killed, 137) at
+        // load 11 in CI's setting, 328 s beside two busy loops (bench/README.md, "flake36"). The
+        // figures' sanity is what the test judges, not the time.
+        { timeoutMs: 600_000 },
       );
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const s = ((performance.now() - t0) / 1000).toFixed(0);
+      assert.equal(r.code, 0, `exit ${r.code} after ${s} s\n${r.stdout}\n${r.stderr}`);
       for (const title of ["kernel↔kernel", "ustack→kernel", "kernel→ustack", "ustack↔ustack"]) {
         assert.ok(r.stdout.includes(title), `table column ${title}:\n${r.stdout}`);
       }
