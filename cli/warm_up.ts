@@ -711,9 +711,10 @@ export interface IdleWarmUpOptions {
    */
   paced?: boolean;
   /**
-   * The command's own stack: once the warm-up is over, its parked loop is woken by an
+   * The command's own stack: its loop's microtask turns are rehearsed before the warm-up
+   * (`rehearseTurns`), and once the warm-up is over its parked loop is woken by an
    * application's call and goes through its idle sequence once, as {@link runPingpongWarmUp}
-   * does with it (`serve --discard`'s) [none].
+   * does with it (`serve --http`'s and `serve --discard`'s) [none].
    */
   real?: Runtime;
 }
@@ -759,6 +760,12 @@ export async function runIdleWarmUp(
   // A wait that fails ends the warm-up too (the caller sees the failure on its own await).
   idle.then(onIdle, onIdle);
   try {
+    // The real loop's microtask turns first, before the warm-up's loops make its code hot: V8
+    // compiles the loop (Maglev, on a background thread) from the feedback there is when a job
+    // starts, and a job begun in the main part and finished after the rehearsal at its end
+    // ({@link wakeParked}) installed code without the turns' feedback — thrown away at the
+    // first real download after the ready line, 2 runs in 20 (bench/README.md, "probe36").
+    if (opts.real !== undefined) await rehearseTurns(opts.real);
     const paced = opts.paced !== true ? NO_WARM_UP : await runPacedPart(
       config,
       serve,

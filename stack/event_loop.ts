@@ -1059,12 +1059,14 @@ export class EventLoop {
     // Busy: frames came in, or went out since the last look (a pure sender, say a UDP
     // blast, never receives: else it would park and be woken between its bursts).
     const sentNow = this.#framesSent();
+    let reacted = false;
     if (this.#frames > 0 || stack.hasPendingWork || sentNow !== sent) {
       this.#busySent = sentNow !== sent;
       this.#sentFrames = sentNow;
       this.#lastBusyMs = now;
       this.#idleTicks = 0;
-      this.#busyReacted = this.#reactedInTick();
+      reacted = this.#reactedInTick();
+      this.#busyReacted = reacted;
     } else this.#idleTicks++;
     const idleTicks = this.#idleTicks;
     // Compared at every tick, not only in the busy branch below that returns it: `serve
@@ -1100,8 +1102,12 @@ export class EventLoop {
       // while spinning. (A turn is ~0.8 KB of Deno's garbage: after every tick of a bulk
       // stream, most of what the stream allocated — also for a reader that awaits `read()`,
       // whose every read was a tick and a turn.)
+      // (`reacted`: this busy tick's answer, worked out above at every busy tick. Called behind
+      // the `&&`, the call's brand check ran only for a tick within a turn's cadence, and V8
+      // threw the transmit half compiled without its feedback away at such a tick after `serve
+      // --http`'s ready line, 1 run in 10 beside two busy loops; bench/README.md, "probe36".)
       const turnEveryMs = this.#busyCadence() ? turnBusyMs : turnIdleMs;
-      if (sinceTurn < turnEveryMs && this.#reactedInTick()) return STEP_TICK;
+      if (sinceTurn < turnEveryMs && reacted) return STEP_TICK;
     }
     this.#turnFromMs = now;
     const busyPollMs = this.#busyPollNowMs;

@@ -183,10 +183,30 @@ interopTest(
 );
 
 /**
+ * A line each V8 trace flag the crowd's probes use prints: the warm-up before the client's
+ * `warm_up` event (and the server's before its ready line) prints some, so a probe that finds
+ * none there saw no trace at all — and an empty list after the line would prove nothing.
+ */
+const TRACE_LINE: Record<string, RegExp> = {
+  "--trace-gc": /: (Scavenge|Mark-Compact)\b/,
+  "--trace-deopt": /\bdeoptimizing\b/,
+  "--trace-deopt-verbose": /\bdeoptimizing\b/,
+};
+
+/** Assert that `before` (a process's lines before its warm-up's end) holds `flag`'s trace. */
+function assertTraced(before: string[], flag: string, who: string): void {
+  const line = TRACE_LINE[flag];
+  assert.ok(line !== undefined, `no trace line known for ${flag}`);
+  const n = before.filter((l) => line.test(l)).length;
+  assert.ok(n > 0, `no ${flag} line in the ${who}'s warm-up: the probe sees nothing`);
+}
+
+/**
  * Run a fresh `pingpong client --connect` (1,000 connections, 32 at once) from the stack's end
  * against a peer pingpong server, with V8 flag `v8Flag` and line-buffered output (V8's trace
  * lines and the JSON events keep their order); the lines it printed between its warm-up event
- * and its summary — what ran in the real crowd. Asserts that no connection failed.
+ * and its summary — what ran in the real crowd. Asserts that no connection failed, and that
+ * the trace arrived (its lines before the warm-up event: {@link assertTraced}).
  */
 async function crowdTrace(v8Flag: string): Promise<string[]> {
   return (await pairTrace(v8Flag)).client;
@@ -218,8 +238,13 @@ async function pairTrace(
       // The warm-up's first part ran on the af_packet driver's rings in memory, and its event
       // counts those connections.
       assert.ok(event(lines, "warm_up").ringConnections >= 1, lines[from]);
+      // The probe sees V8's trace: the warm-up's own lines come before its event.
+      assertTraced(lines.slice(0, from), v8Flag, "client");
       crowd = lines.slice(from + 1, to);
       const ready = server.lines.findIndex((l) => l.startsWith('{"event":"ready"'));
+      if (serverV8Flag !== undefined) {
+        assertTraced(server.lines.slice(0, ready), serverV8Flag, "server");
+      }
       served = server.lines.slice(ready + 1);
     } finally {
       await server.stop();
