@@ -33,6 +33,29 @@ const CLIENTS: [string, ConnectionWarmUpOptions["client"]][] = [
   ],
 ];
 
+/**
+ * Four connections held open until one has ended well (`holdFirstMs` 20 s), with a time bound of
+ * `timeLimitMs`, a grace of 1 ms and a one-way wire delay of `wireDelayUs`.
+ */
+function heldWarmUp(
+  client: ConnectionWarmUpOptions["client"],
+  timeLimitMs: number,
+  wireDelayUs: number,
+) {
+  return warmUpConnections({
+    connections: 4,
+    concurrency: 4,
+    timeLimitMs,
+    graceMs: 1,
+    timeFromPair: true,
+    holdFirstMs: 20_000,
+    wireDelayUs,
+    loop: PINGPONG_WARM_UP_PACED_LOOP,
+    serve,
+    client,
+  });
+}
+
 for (const [kind, client] of CLIENTS) {
   Deno.test({
     name: `warm-up (${kind} client): timeFromPair counts the time bound from the pair's start-up`,
@@ -66,18 +89,7 @@ for (const [kind, client] of CLIENTS) {
     async fn() {
       // A round trip of 80 ms on the wire, a time bound of 1 ms and a grace of 1 ms: without the
       // hold every connection is cut in flight.
-      const r = await warmUpConnections({
-        connections: 4,
-        concurrency: 4,
-        timeLimitMs: 1,
-        graceMs: 1,
-        timeFromPair: true,
-        holdFirstMs: 20_000,
-        wireDelayUs: 40_000,
-        loop: PINGPONG_WARM_UP_PACED_LOOP,
-        serve,
-        client,
-      });
+      const r = await heldWarmUp(client, 1, 40_000);
       assert.ok(r.connections >= 1, `cut before its first connection: ${JSON.stringify(r)}`);
     },
   });
@@ -91,17 +103,7 @@ for (const [kind, client] of CLIENTS) {
       // A time bound of 0 ms is what a stall between the pair's start-up and the first connect
       // makes of a short one (the test above, 1 ms, beside two busy loops: {"connections":0,
       // "failed":0} in 1 of 6 runs on main): the hold must still get its first connection.
-      const r = await warmUpConnections({
-        connections: 4,
-        concurrency: 4,
-        timeLimitMs: 0,
-        graceMs: 1,
-        timeFromPair: true,
-        holdFirstMs: 20_000,
-        loop: PINGPONG_WARM_UP_PACED_LOOP,
-        serve,
-        client,
-      });
+      const r = await heldWarmUp(client, 0, 0);
       assert.ok(r.connections >= 1, `no connection started: ${JSON.stringify(r)}`);
     },
   });
