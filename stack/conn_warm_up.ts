@@ -134,9 +134,10 @@ export interface ConnectionWarmUpOptions {
    * the ones in flight go on until the first ends well (then the rest get `graceMs`), for at
    * most this many ms after the stacks are up — a hard bound, after which the ones in flight
    * are cut and counted as failed, so a pair that carries nothing still ends and is reported
-   * (`connections` 0) [0: no hold]. A held warm-up starts its first connections even when
-   * `timeLimitMs` has passed before it could (a stall after the stacks are up), so the hold has
-   * something to hold. `signal` still ends the warm-up as without it.
+   * (`connections` 0) [0: no hold]. A held warm-up starts its first connection (a crowd client
+   * its first batch) even when `timeLimitMs` has passed before it could (a stall after the
+   * stacks are up), so the hold has something to hold. `signal` still ends the warm-up as
+   * without it.
    */
   holdFirstMs?: number;
   /**
