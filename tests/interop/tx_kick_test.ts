@@ -44,6 +44,18 @@ async function startThreadKicked(pair: VethPair): Promise<[Runtime, AfPacketRing
   const driver = rt.nic.driver as AfPacketRingDriver;
   assert.equal(driver.kind, "af_packet");
   assert.equal(driver.txKick, "thread");
+  // The kicker thread starts in the background and the driver kicks by itself meanwhile: beside
+  // two busy loops a whole 20-MB echo ran before it did (no handoff; bench/README.md, "wait37").
+  // What is proven is where the kicks go once it runs.
+  try {
+    await waitFor(() => driver.txKickerRunning, {
+      what: "the kicker thread to run",
+      timeoutMs: 30_000,
+    });
+  } catch (e) {
+    await rt[Symbol.asyncDispose]();
+    throw e;
+  }
   return [rt, driver];
 }
 
