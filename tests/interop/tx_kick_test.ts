@@ -155,6 +155,6 @@ for (const [mtu, len] of [[9000, 8900], [1500, 3000]]) {
         rt.sockets.close(fd);
       });
     },
-    { tools: ["python3"] },
+    { tools: ["python3", "ss"] },
   );
 }
