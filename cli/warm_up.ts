@@ -588,11 +588,15 @@ export const WARM_UP_RING_MS = 150;
  * Longest a default warm-up's part on the rings is held open while it has finished no
  * connection (ms after its pair is up; `ConnectionWarmUpOptions.holdFirstMs`): beside load its
  * first 32 handshakes on cold code may take longer than {@link WARM_UP_RING_MS} and the grace,
- * and the part's promise is that the code only the real driver reaches did run. A bound, so
- * that a ring pair that carries nothing ends the part all the same (its `ringConnections` 0,
- * its connections counted as failed).
+ * and the part's promise is that the code only the real driver reaches did run. The hold ends
+ * as soon as one connection has ended well (200–550 ms after the pair's start beside four busy
+ * loops), so its length costs nothing then; 1 s was too short for a process starved of CPU —
+ * its first batch took longer, and two `pingpong --connect` clients in a row reported
+ * `ringConnections` 0 (bench/README.md, "probe36", "wait37"). A bound all the same, so that a
+ * ring pair that carries nothing ends the part (its `ringConnections` 0, its connections
+ * counted as failed); `signal` (`serve`'s end of duplicate address detection) still ends it.
  */
-export const WARM_UP_RING_HOLD_MS = 1_000;
+export const WARM_UP_RING_HOLD_MS = 5_000;
 
 /**
  * Longest `serve --discard`'s warm-up may stream on the rings (ms; {@link IdleWarmUpOptions}

@@ -729,6 +729,15 @@ export class AfPacketRingDriver implements LinkDriver {
     return this.#tx.pending;
   }
 
+  /**
+   * True while a kicker thread serves the TX ring's kicks (`txKick` "thread", or "auto" once
+   * its kicker started). A kicker starts in the background: until it runs, the driver kicks
+   * by itself (on a loaded machine its start took longer than a 20-MB echo).
+   */
+  get txKickerRunning(): boolean {
+    return (this.#kicker ?? this.#tx.kicker)?.running === true;
+  }
+
   /** errno of the last failed kick other than EAGAIN/ENOBUFS, or 0. */
   get lastErrno(): number {
     return this.#tx.lastErrno;

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { KernelAddressWatch } from "../../drivers/kernel_address_watch.ts";
+import type { KernelAddressChange } from "../../ffi/rtnetlink.ts";
 import { interopTest } from "../harness/interop.ts";
 import { type VethPair, withVethPair } from "../harness/netns.ts";
 
@@ -18,14 +19,43 @@ async function sh(pair: VethPair, cmd: string): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-/** The kernel announces an IPv6 address from a work queue: a moment after `ip` returns. */
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/**
+ * Wait until `probe` — a second watch, opened before the watch under test — has read a change
+ * that `want` accepts (bounded by `timeoutMs`). The kernel announces an IPv6 address from a
+ * work queue, a moment after `ip` returns; it sends each notification to every listener in one
+ * pass, newest subscriber first, so once the older probe holds it the watch under test does too,
+ * and the test reads that watch once, whole. No fixed sleep: a loaded machine announces late.
+ */
+async function announced(
+  probe: KernelAddressWatch,
+  want: (c: KernelAddressChange) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const seen: KernelAddressChange[] = [];
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const news = probe.read();
+    if (news !== null) seen.push(...news.changes);
+    if (seen.some(want)) return;
+    if (performance.now() >= deadline) {
+      throw new Error(`no ${what} announced in ${timeoutMs} ms; seen ${JSON.stringify(seen)}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** fd00::9, IPv6 and as the change carries it. */
+const isFd009 = (c: KernelAddressChange) =>
+  c.family === 6 && c.v6 !== null && c.v6[0] === 0xfd000000 && c.v6[3] === 9;
 
 interopTest(
   "kernel_address_watch: the kernel's address additions and deletions of both families, with " +
     "their interface",
   async () => {
     await withVethPair({}, async (pair) => {
+      // Opened first: the kernel notifies it after the watch under test.
+      const probe = KernelAddressWatch.open({ netns: pair.stackNs });
       const watch = KernelAddressWatch.open({ netns: pair.stackNs });
       try {
         assert.equal(watch.read(), null, "nothing yet");
@@ -38,7 +68,7 @@ interopTest(
             `ip addr add 198.18.0.9/32 dev ${pair.stackIf} && ` +
             `ip -6 addr add fd00::9/128 dev ${pair.stackIf} nodad`,
         );
-        await settle();
+        await announced(probe, (c) => isFd009(c) && !c.deleted, "fd00::9 added");
         let news = watch.read();
         assert.ok(news !== null);
         assert.equal(news.resync, false);
@@ -62,7 +92,7 @@ interopTest(
           `ip addr del 198.18.0.9/32 dev ${pair.stackIf} && ` +
             `ip -6 addr del fd00::9/128 dev ${pair.stackIf}`,
         );
-        await settle();
+        await announced(probe, (c) => isFd009(c) && c.deleted, "fd00::9 deleted");
         news = watch.read();
         assert.ok(news !== null);
         const gone = news.changes.filter((c) => c.deleted).map((c) => c.family).sort();
@@ -71,6 +101,7 @@ interopTest(
         assert.ok(watch.messages >= 4);
       } finally {
         watch.close();
+        probe.close();
       }
       assert.equal(watch.read(), null, "closed");
       watch.close(); // idempotent

@@ -5,7 +5,8 @@
 // counters.
 
 import assert from "node:assert/strict";
-import { interopTest } from "../harness/interop.ts";
+import { queryControl } from "../../stack/control.ts";
+import { interopTest, waitFor } from "../harness/interop.ts";
 import { withVethPair } from "../harness/netns.ts";
 import { startServe } from "../harness/ustack_cli.ts";
 
@@ -21,7 +22,11 @@ interopTest(
   "serve --discard: a bulk warm-up before ready; the service counts only the real bytes",
   async () => {
     await withVethPair({ ipv6: false }, async (pair) => {
-      const serve = await startServe(pair, ["--discard", "9", "--json"]);
+      const dir = await Deno.makeTempDir();
+      const control = `${dir}/ustack.sock`;
+      const serve = await startServe(pair, ["--discard", "9", "--json", "--control", control], [
+        "--allow-net",
+      ]);
       const size = 3_000_000;
       try {
         const warm = serve.lines.find((l) => l.startsWith('{"event":"warm_up"'));
@@ -42,10 +47,20 @@ interopTest(
         );
         const sent = await pair.run(["python3", "-c", SEND, pair.stackAddr, "9", `${size}`]);
         assert.equal(sent.code, 0, sent.stderr);
-        // The kernel's close returns once its bytes are queued: give the stack time to read.
-        await new Promise((r) => setTimeout(r, 500));
+        // The kernel's close returns once its bytes are queued: wait until the service has
+        // read them all (its counter, through the control socket), or more — the exact count
+        // is judged below, in the final stats. No fixed sleep: a loaded machine reads late.
+        let read = 0;
+        await waitFor(async () => {
+          const { counters } = await queryControl(control, { cmd: "stats" });
+          read = counters.Discard9InBytes;
+          return read >= size;
+        }, { what: `the service to read ${size} bytes`, timeoutMs: 30_000 }).catch((e) => {
+          throw new Error(`${e.message} (it read ${read})`);
+        });
       } finally {
         assert.equal(await serve.stop(), 0);
+        await Deno.remove(dir, { recursive: true });
       }
       const stats = serve.statsEvent() as unknown as {
         services: Record<string, Record<string, number>>;

@@ -13,7 +13,7 @@ import {
 } from "../../mod.ts";
 import { warmUpServer } from "../../cli/pingpong_server.ts";
 import { connectCrowd } from "../../cli/pingpong_crowd.ts";
-import { PINGPONG_WARM_UP_PACED_LOOP } from "../../cli/warm_up.ts";
+import { PINGPONG_WARM_UP_PACED_LOOP, WARM_UP_RING_HOLD_MS } from "../../cli/warm_up.ts";
 
 /** Block the thread for `ms` (a pair's slow start-up: ring memory, a cold process's compiles). */
 function block(ms: number): void {
@@ -105,6 +105,32 @@ for (const [kind, client] of CLIENTS) {
       // "failed":0} in 1 of 6 runs on main): the hold must still get its first connection.
       const r = await heldWarmUp(client, 0, 0);
       assert.ok(r.connections >= 1, `no connection started: ${JSON.stringify(r)}`);
+    },
+  });
+
+  Deno.test({
+    name: `warm-up (${kind} client): the rings part's hold outlasts a first connection of 2 s`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      // A one-way delay of 0.25 s: no connection ends well in under ~2 s (ARP, handshake,
+      // request, answer, FINs: eight crossings) — longer than a starved process's cold first
+      // batch took beside load, where the 1-s hold ended the part with none (`ringConnections`
+      // 0 in two pingpong clients in a row; bench/README.md, "wait37"). `cli/warm_up.ts`'s hold
+      // must outlast it (with the 1-s hold: {"connections":0,"failed":4}).
+      const r = await warmUpConnections({
+        connections: 4,
+        concurrency: 4,
+        timeLimitMs: 1,
+        graceMs: 1,
+        timeFromPair: true,
+        holdFirstMs: WARM_UP_RING_HOLD_MS,
+        wireDelayUs: 250_000,
+        loop: PINGPONG_WARM_UP_PACED_LOOP,
+        serve,
+        client,
+      });
+      assert.ok(r.connections >= 1, `cut before its first connection: ${JSON.stringify(r)}`);
     },
   });
 
