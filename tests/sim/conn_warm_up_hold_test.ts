@@ -34,13 +34,14 @@ const CLIENTS: [string, ConnectionWarmUpOptions["client"]][] = [
 ];
 
 /**
- * Four connections held open until one has ended well (`holdFirstMs` 20 s), with a time bound of
- * `timeLimitMs`, a grace of 1 ms and a one-way wire delay of `wireDelayUs`.
+ * Four connections held open until one has ended well (`holdFirstMs`, 20 s unless given), with a
+ * time bound of `timeLimitMs`, a grace of 1 ms and a one-way wire delay of `wireDelayUs`.
  */
 function heldWarmUp(
   client: ConnectionWarmUpOptions["client"],
   timeLimitMs: number,
   wireDelayUs: number,
+  holdFirstMs = 20_000,
 ) {
   return warmUpConnections({
     connections: 4,
@@ -48,7 +49,7 @@ function heldWarmUp(
     timeLimitMs,
     graceMs: 1,
     timeFromPair: true,
-    holdFirstMs: 20_000,
+    holdFirstMs,
     wireDelayUs,
     loop: PINGPONG_WARM_UP_PACED_LOOP,
     serve,
@@ -118,18 +119,7 @@ for (const [kind, client] of CLIENTS) {
       // batch took beside load, where the 1-s hold ended the part with none (`ringConnections`
       // 0 in two pingpong clients in a row; bench/README.md, "wait37"). `cli/warm_up.ts`'s hold
       // must outlast it (with the 1-s hold: {"connections":0,"failed":4}).
-      const r = await warmUpConnections({
-        connections: 4,
-        concurrency: 4,
-        timeLimitMs: 1,
-        graceMs: 1,
-        timeFromPair: true,
-        holdFirstMs: WARM_UP_RING_HOLD_MS,
-        wireDelayUs: 250_000,
-        loop: PINGPONG_WARM_UP_PACED_LOOP,
-        serve,
-        client,
-      });
+      const r = await heldWarmUp(client, 1, 250_000, WARM_UP_RING_HOLD_MS);
       assert.ok(r.connections >= 1, `cut before its first connection: ${JSON.stringify(r)}`);
     },
   });
@@ -141,18 +131,7 @@ for (const [kind, client] of CLIENTS) {
     async fn() {
       // One-way delay 2 s (no connection can end in under 6 s) against a hold of 50 ms: the
       // warm-up ends with its connections cut and reported failed, not when they would end.
-      const r = await warmUpConnections({
-        connections: 4,
-        concurrency: 4,
-        timeLimitMs: 1,
-        graceMs: 1,
-        timeFromPair: true,
-        holdFirstMs: 50,
-        wireDelayUs: 2_000_000,
-        loop: PINGPONG_WARM_UP_PACED_LOOP,
-        serve,
-        client,
-      });
+      const r = await heldWarmUp(client, 1, 2_000_000, 50);
       // (1 to 4 were started within the 1-ms bound, as fast as the first connect ran.)
       assert.equal(r.connections, 0);
       assert.ok(r.failed >= 1, `the cut connections are reported failed: ${JSON.stringify(r)}`);
