@@ -11,7 +11,7 @@
  * ```
  *
  * Prints per build the runs, the median Gbit/s and same-round ratio to `kernel`, and the
- * sender's stack thread's CPU-seconds per GB sent (tx_ab's `cpu.deno` over its Gbit/s), then
+ * stack thread's CPU-seconds per GB (the record's `cpu.deno` over its Gbit/s), then
  * per `--pair A/B` the per-round ratios A ÷ B of the rate and of the CPU per GB: median, the
  * quartiles, the range, how many rounds came out below 1.0 and a two-sided sign test's p (the
  * chance of a split at least that uneven if neither build were faster). An A/B of a build
@@ -22,7 +22,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { median } from "./ab_rounds.ts";
+import { type AbRun, median } from "./ab_rounds.ts";
 
 /** One run of a pooled record, with the build its slot ran and the set it came from. */
 export interface PooledRun {
@@ -34,7 +34,10 @@ export interface PooledRun {
   round: number;
   /** Gbit/s. */
   gbps: number;
-  /** The sender's stack thread's CPU-seconds per GB sent, where the record has its CPU. */
+  /**
+   * The stack thread's CPU-seconds per GB (the `deno` thread: the sender in tx_ab's records, the
+   * receiver in rx_ab's; `python3` for `kernel`), where the record has its CPU; else NaN.
+   */
   cpuPerGb: number;
 }
 
@@ -70,7 +73,7 @@ export function signTestP(below: number, n: number): number {
  * ```
  */
 export function pooledRuns(
-  record: { runs: { config: string; round: number; gbps: number; cpu?: Record<string, number> }[] },
+  record: { runs: (AbRun & { cpu?: Record<string, number> })[] },
   slots: Record<string, string>,
   set: number,
 ): PooledRun[] {
