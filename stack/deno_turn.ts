@@ -57,8 +57,10 @@ interface CoreQueue {
  * callbacks that inline them) is compiled against that map and holds it weakly; were no record
  * alive while the loop sleeps, a memory-reducing full GC after a quiet spell (V8's memory
  * reducer, ~30 s) could free the map and throw that code away, so the next burst's first turns
- * would run cold (bench/README.md, branch `idle34`). Held past the `DenoTurn`'s own life (a
- * loop closed, the next one started), replaced at every turn: a store, no allocation.
+ * would run cold (bench/README.md, branch `idle34`). A `DenoTurn` holds its own records while it
+ * lives; this holds the last one past that (a loop closed, the next one not yet started) and,
+ * without the core's queue, the last `Immediate`, which nothing else holds. Replaced at every
+ * turn: a store, no allocation.
  */
 let lastRecord: object | null = null;
 
