@@ -10,9 +10,12 @@
  * which reads only the record's list links, `_onImmediate`, `_argv`, `_destroyed`, its async
  * ids and its ref flag), and a record of that shape may be queued again once it has run. So a
  * turn here re-arms one of two records and queues it: no object, no closure. Two, used in turn:
- * `runImmediates` follows a record's `_idleNext` after its callback — and after the microtasks
- * that callback resolved, which may request the next turn — so the record just run is never
- * the one queued next.
+ * after a record's callback `runImmediates` clears its `_onImmediate` and follows its
+ * `_idleNext`, and after the microtasks that ran next (where the loop's async function asks for
+ * its next turn) it may follow that record's `_idleNext` again to step over a cleared immediate;
+ * a record queued again from its own callback would lose the callback (tried: it threw), one
+ * queued again from those microtasks could cut the pass's list short. The record just run is
+ * never the one queued next.
  *
  * The core's queue is reached through `Deno[Deno.internal].core`, an internal of the runtime.
  * The constructor checks that `setImmediate` queues its records there, and that the records
