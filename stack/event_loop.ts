@@ -31,7 +31,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import { POLLIN } from "../ffi/constants.ts";
 import { pollfdRevents, pollfds, setPollfd } from "../ffi/structs.ts";
 import {
@@ -48,6 +47,7 @@ import { clockOffsetMs } from "../ffi/clock_offset.ts";
 import { Histogram } from "../core/histogram.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { Stack } from "./stack.ts";
+import { DenoTurn, lastTurnRecord } from "./deno_turn.ts";
 import {
   type LoopTrace,
   TRACE_BLOCK,
@@ -290,19 +290,11 @@ const SPIN_AFTER_IDLE_TICKS = 2;
 const SYNC_AFTER_QUIET_TICKS = 8;
 
 /**
- * The last `Immediate` the loop's turns made (Deno's `setImmediate` record), kept alive for its
- * map. The loop's turn code (`setImmediate`, Deno's `queueImmediate`/`runImmediates`, and the
- * loop's own callbacks that inline them) is compiled against the `Immediate` map and holds it
- * weakly; while the loop sleeps no `Immediate` lives, and a memory-reducing full GC after a
- * quiet spell (V8's memory reducer, ~30 s) frees the map and throws that code away, so the
- * next burst's first turns run cold (bench/README.md, branch `idle34`). One fired record (a
- * few dozen bytes) is held, replaced at every turn: a field store, no allocation.
+ * @internal The record the loop's last turn of Deno's event loop used, held for its map
+ * ({@link lastTurnRecord}; for tests).
  */
-let lastImmediate: object | null = null;
-
-/** @internal The `Immediate` {@link lastImmediate} holds (for tests). */
 export function immediateHeldForMap(): object | null {
-  return lastImmediate;
+  return lastTurnRecord();
 }
 
 /** The loop's steps (what comes next in an iteration): start a tick. */
@@ -600,6 +592,10 @@ export class EventLoop {
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
   #turnResolve: (() => void) | null = null;
+  /** The async function's turns of Deno's event loop (they resolve its promise: `#onTurn`). */
+  readonly #asyncTurn: DenoTurn;
+  /** {@link EventLoop.#drive}'s turns of Deno's event loop (`#onDriveTurn`). */
+  readonly #driveTurn: DenoTurn;
   /** The loop waits in a real poll() (not a JS timer). */
   #pollable = false;
   /** A tick is running (the loop's or an inline one). */
@@ -617,6 +613,9 @@ export class EventLoop {
   /** Attach to `stack` (creates the two eventfds). */
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
+    // Made here, after the fields: their callbacks are arrow-function fields declared below.
+    this.#asyncTurn = new DenoTurn(this.#onTurn);
+    this.#driveTurn = new DenoTurn(this.#onDriveTurn);
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
     this.#maxSliceUs = Math.min(1000, Math.ceil(this.#maxIdleWaitMs * 1000)) | 0;
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
@@ -931,7 +930,7 @@ export class EventLoop {
   #turnThenDrive(): void {
     this.stats.yields++;
     this.stats.directYields++;
-    lastImmediate = setImmediate(this.#onDriveTurn);
+    this.#driveTurn.request();
   }
 
   readonly #onDriveTurn = (): void => {
@@ -1457,7 +1456,7 @@ export class EventLoop {
 
   readonly #turnExecutor = (resolve: () => void): void => {
     this.#turnResolve = resolve;
-    lastImmediate = setImmediate(this.#onTurn);
+    this.#asyncTurn.request();
   };
 
   readonly #onTurn = (): void => {

@@ -12,7 +12,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import {
   requestClient,
   WARM_UP_SERVER_ADDR,
@@ -29,14 +28,11 @@ import { Exchanges } from "../../stack/http/exchange.ts";
 import { TcpConn } from "../../stack/tcp_conn.ts";
 import { httpConnectionHeldForMaps } from "../../stack/http/server.ts";
 import { type Fn, isOptimized } from "./v8_natives.ts";
+import { DenoTurn } from "../../stack/deno_turn.ts";
 import { clientRounds } from "./client_rounds.ts";
 
 const gc = (globalThis as unknown as { gc(o?: object): void }).gc;
 const connections = Number(Deno.args[0] ?? 3000);
-
-// Deno's `Immediate` class: the constructor of what `setImmediate` returns (the record
-// itself is not kept).
-const Immediate = setImmediate(() => {}).constructor as Fn;
 
 /** The functions the check watches, by name. */
 const WATCHED: Record<string, Fn> = {
@@ -48,8 +44,8 @@ const WATCHED: Record<string, Fn> = {
   "Exchanges.answerRaw": Exchanges.prototype.answerRaw as Fn,
   "TcpConn.setNoDelay": TcpConn.prototype.setNoDelay as Fn,
   "TcpConn.close": TcpConn.prototype.close as Fn,
-  "setImmediate": setImmediate as unknown as Fn,
-  "Immediate": Immediate,
+  // The loop's turns of Deno's event loop: compiled against the immediate records' map.
+  "DenoTurn.request": DenoTurn.prototype.request as Fn,
 };
 
 const REQUEST = new TextEncoder().encode("GET /bytes/64 HTTP/1.0\r\nHost: probe\r\n\r\n");
