@@ -11,8 +11,11 @@
  * without loss (ssthresh set: HyStart++), the `sendLimit` shares, the pacing rate. With
  * `--loss P` it reads that phase instead, and pairs `ALG` with `ALG@base` (before/after).
  *
+ * `--min-stack-share S` leaves out the rounds in which some stack sender's thread ran less than
+ * S of the run (e.g. 0.35; other work on the machine then took the CPU from every sender).
+ *
  * ```
- * deno run --allow-read bench/cc_pool.ts [--loss 0] [--seed 1] a.json b.json
+ * deno run --allow-read bench/cc_pool.ts [--loss 0] [--seed 1] [--min-stack-share S] a.json b.json
  * ```
  *
  * @module
@@ -32,6 +35,11 @@ export interface CcPooledRun {
   round: number;
   /** Goodput, Gbit/s. */
   gbps: number;
+  /**
+   * The share of the run the stack's thread spent on a CPU (its CPU-seconds ÷ the run's
+   * seconds); NaN for a kernel sender or without the figure.
+   */
+  stackShare: number;
   /** The run's details as the record has them (`client`, `sink`, …). */
   details: Record<string, any>;
 }
@@ -48,21 +56,48 @@ export interface CcPooledRun {
  * ```
  */
 export function ccPooledRuns(
-  record: { figures: { sender: string; lossPercent: number; details: Record<string, any> }[] },
+  record: {
+    options?: { seconds?: number };
+    figures: { sender: string; lossPercent: number; details: Record<string, any> }[];
+  },
   lossPercent: number,
   set: number,
 ): CcPooledRun[] {
   const out: CcPooledRun[] = [];
+  const seconds = record.options?.seconds ?? NaN;
   for (const f of record.figures) {
     if (f.lossPercent !== lossPercent) continue;
     const runs: Record<string, any>[] = f.details.runs ?? [f.details];
     runs.forEach((d, round) => {
       if (typeof d.gbps === "number") {
-        out.push({ sender: f.sender, set, round, gbps: d.gbps, details: d });
+        const main = d.client?.threadCpu?.mainSeconds;
+        const stackShare = typeof main === "number" ? main / seconds : NaN;
+        out.push({ sender: f.sender, set, round, gbps: d.gbps, stackShare, details: d });
       }
     });
   }
   return out;
+}
+
+/**
+ * `runs` without the rounds in which some stack sender's thread ran less than `minShare` of the
+ * run (a CPU taken by other work hits every sender of that round, whatever its algorithm).
+ *
+ * @example
+ * ```ts
+ * const d = {};
+ * const runs = [
+ *   { sender: "newreno", set: 0, round: 0, gbps: 9, stackShare: 0.5, details: d },
+ *   { sender: "cubic", set: 0, round: 1, gbps: 4, stackShare: 0.2, details: d },
+ * ];
+ * withoutStarvedRounds(runs, 0.35).length; // 1
+ * ```
+ */
+export function withoutStarvedRounds(runs: CcPooledRun[], minShare: number): CcPooledRun[] {
+  const starved = new Set(
+    runs.filter((r) => r.stackShare < minShare).map((r) => `${r.set}/${r.round}`),
+  );
+  return runs.filter((r) => !starved.has(`${r.set}/${r.round}`));
 }
 
 /**
@@ -179,19 +214,29 @@ if (import.meta.main) {
     options: {
       loss: { type: "string" },
       seed: { type: "string" },
+      "min-stack-share": { type: "string" },
       help: { type: "boolean" },
     },
     allowPositionals: true,
   });
   if (values.help || positionals.length === 0) {
-    console.log(`usage: deno run --allow-read bench/cc_pool.ts [--loss P] [--seed N] FILE...`);
+    console.log(
+      `usage: deno run --allow-read bench/cc_pool.ts [--loss P] [--seed N] ` +
+        `[--min-stack-share S] FILE...`,
+    );
     Deno.exit(values.help ? 0 : 2);
   }
   const loss = Number(values.loss ?? "0");
   const seed = Number(values.seed ?? "1");
-  const runs = positionals.flatMap((file, set) =>
+  const all = positionals.flatMap((file, set) =>
     ccPooledRuns(JSON.parse(Deno.readTextFileSync(file)), loss, set)
   );
+  const minShare = values["min-stack-share"];
+  const runs = minShare === undefined ? all : withoutStarvedRounds(all, Number(minShare));
+  if (minShare !== undefined) {
+    const rounds = (rs: CcPooledRun[]) => new Set(rs.map((r) => `${r.set}/${r.round}`)).size;
+    console.log(`rounds kept: ${rounds(runs)} of ${rounds(all)} (stack threads >= ${minShare})`);
+  }
   const senders = [...new Set(runs.map((r) => r.sender))];
   for (const s of senders) {
     console.log(`${s}: ${ccLimitsLine(runs.filter((r) => r.sender === s))}`);

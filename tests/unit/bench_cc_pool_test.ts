@@ -2,7 +2,13 @@
 // record and round, failed runs are left out, and the interval is a bootstrap of the median.
 
 import assert from "node:assert/strict";
-import { bootstrapMedian, ccPooledRuns, ccRatioLine, ccRatios } from "../../bench/cc_pool.ts";
+import {
+  bootstrapMedian,
+  ccPooledRuns,
+  ccRatioLine,
+  ccRatios,
+  withoutStarvedRounds,
+} from "../../bench/cc_pool.ts";
 
 /** A record of one phase: `gbps[sender]` is its runs in round order (null: failed). */
 function record(loss: number, gbps: Record<string, (number | null)[]>) {
@@ -42,4 +48,41 @@ Deno.test("bench cc_pool: the bootstrap interval holds the median and narrows wi
     "n 4, median 0.900 (95 % bootstrap 0.900–0.900), range 0.90–0.90; below 1.0: 4 of 4 " +
       "(p 0.125), below 0.95: 4 of 4 (p 0.125)",
   );
+});
+
+Deno.test("bench cc_pool: a starved stack thread leaves out its round for every sender", () => {
+  const run = (main: number | null) => ({
+    gbps: 5,
+    client: main === null ? undefined : { threadCpu: { mainSeconds: main } },
+  });
+  const rec = (runs: Record<string, ReturnType<typeof run>[]>) => ({
+    options: { seconds: 5 },
+    figures: Object.entries(runs).map(([sender, r]) => ({
+      sender,
+      lossPercent: 0,
+      details: { runs: r },
+    })),
+  });
+  // Set 0: BBR's thread got 1 s of 5 in round 1; the kernel sender has no thread figure.
+  const a = ccPooledRuns(
+    rec({
+      "kernel-cubic": [run(null), run(null)],
+      newreno: [run(2.5), run(2.4)],
+      bbr: [run(2.2), run(1)],
+    }),
+    0,
+    0,
+  );
+  const b = ccPooledRuns(rec({ newreno: [run(2.5), run(2.5)] }), 0, 1);
+  assert.equal(a[2].stackShare, 0.5);
+  assert.ok(Number.isNaN(a[0].stackShare));
+  const kept = withoutStarvedRounds([...a, ...b], 0.35);
+  // Set 0's round 1 goes for all three senders; set 1's round 1 stays.
+  assert.deepEqual(kept.map((r) => `${r.set}/${r.round}/${r.sender}`), [
+    "0/0/kernel-cubic",
+    "0/0/newreno",
+    "0/0/bbr",
+    "1/0/newreno",
+    "1/1/newreno",
+  ]);
 });
