@@ -50,3 +50,34 @@ export function microtaskTurns(trace: LoopTrace): MicrotaskTurns {
   }
   return { ticks, maxTurns, meanTurns: ticks === 0 ? 0 : sumTurns / ticks };
 }
+
+/** Bytes counted as a reader gets them, and a wait for the count to grow by a given amount. */
+export interface ByteTarget {
+  /** Count `n` bytes (a `consume` callback, or after each `read`); ends a reached wait. */
+  count(n: number): void;
+  /** Resolves once `bytes` more than counted so far have been counted; one wait at a time. */
+  until(bytes: number): Promise<void>;
+}
+
+/**
+ * A {@link ByteTarget}. The total lives in a `Float64Array`, so counting boxes no number and
+ * allocates nothing: a test that measures the loop's allocation may count inside its window.
+ */
+export function byteTarget(): ByteTarget {
+  const got = new Float64Array(1);
+  let reached: (() => void) | null = null;
+  let target = 0;
+  return {
+    count: (n: number): void => {
+      got[0] += n;
+      if (reached !== null && got[0] >= target) {
+        reached();
+        reached = null;
+      }
+    },
+    until: (bytes: number): Promise<void> => {
+      target = got[0] + bytes;
+      return new Promise((r) => reached = r);
+    },
+  };
+}

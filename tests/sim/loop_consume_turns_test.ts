@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import { LoopTrace } from "../../stack/loop_trace.ts";
-import { microtaskTurns, writeEveryTurn } from "../harness/loop_turns.ts";
+import { byteTarget, microtaskTurns, writeEveryTurn } from "../harness/loop_turns.ts";
 
 /** Bytes consumed while traced. */
 const TRACED_BYTES = 8_000_000;
@@ -28,20 +28,8 @@ Deno.test({
     const client = await rt.connect({ hostname: "198.18.9.1", port: 7002 });
     const server = await listener.accept();
     const chunk = new Uint8Array(1000);
-    const got = new Float64Array(1);
-    let reached: (() => void) | null = null;
-    let target = 0;
-    const consumed = server.consume(new Uint8Array(64 * 1024), (n) => {
-      got[0] += n;
-      if (reached !== null && got[0] >= target) {
-        reached();
-        reached = null;
-      }
-    });
-    const until = (bytes: number): Promise<void> => {
-      target = got[0] + bytes;
-      return new Promise((r) => reached = r);
-    };
+    const { count, until } = byteTarget();
+    const consumed = server.consume(new Uint8Array(64 * 1024), count);
     // The sender writes from a turn of Deno's event loop, never as a reaction to readiness.
     const stop = writeEveryTurn(client, chunk);
     try {

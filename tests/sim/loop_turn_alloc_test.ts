@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
 import { Runtime } from "../../mod.ts";
-import { writeEveryTurn } from "../harness/loop_turns.ts";
+import { byteTarget, writeEveryTurn } from "../harness/loop_turns.ts";
 import {
   type HeapProfileNode,
   startHeapSampling,
@@ -61,20 +61,7 @@ for (const reader of ["read", "consume"] as const) {
       const client = await rt.connect({ hostname: "198.18.9.1", port: 7003 });
       const server = await listener.accept();
       const buf = new Uint8Array(64 * 1024);
-      const got = new Float64Array(1);
-      let reached: (() => void) | null = null;
-      let target = 0;
-      const count = (n: number): void => {
-        got[0] += n;
-        if (reached !== null && got[0] >= target) {
-          reached();
-          reached = null;
-        }
-      };
-      const until = (bytes: number): Promise<void> => {
-        target = got[0] + bytes;
-        return new Promise((r) => reached = r);
-      };
+      const { count, until } = byteTarget();
       let reading = true;
       const consumed = reader === "consume" ? server.consume(buf, count) : null;
       const reads = reader === "read"
