@@ -20,9 +20,10 @@
  * The loop is an async function while ticks wake tasks that await readiness (it gives them
  * microtask turns within the tick) or it parks. Once {@link SYNC_AFTER_QUIET_TICKS} ticks in a
  * row woke no such task — their readiness went to synchronous listeners, say a stream read by
- * `TcpConn.consume` — it runs from `setImmediate` callbacks instead, with no promise or
- * resumption per turn, and while busy turns Deno's event loop every `denoTurnUs` rather than
- * after every tick; the first tick that wakes an awaiting task hands back to the async function.
+ * `TcpConn.consume` — it runs from the callbacks of its turns of Deno's event loop instead
+ * (`DenoTurn`: a record re-queued in Deno's immediate queue), with no promise or resumption per
+ * turn, and while busy turns Deno's event loop every `denoTurnUs` rather than after every
+ * tick; the first tick that wakes an awaiting task hands back to the async function.
  *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
  * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
@@ -91,15 +92,15 @@ export interface EventLoopOptions {
    * complete when its listener returns: a stream read by `TcpConn.consume`, say) and frames
    * keep coming (the last busy tick within `busyPollUs`), turn Deno's event loop at most this
    * often instead (µs) [50: as `denoTurnUs`]. Nothing awaits the stack then: a turn serves only
-   * Deno's timers (whose resolution is 1 ms) and I/O, and costs ~0.75 KB of garbage
-   * (`setImmediate`): 500 halves what a consumed stream allocates per read, but its longer
-   * spins (`sched_yield` between polls) were not shown harmless to throughput on a loaded
-   * machine (bench/README.md, "rd13h").
+   * Deno's timers (whose resolution is 1 ms) and I/O (it cost ~0.75 KB of garbage while a turn
+   * was a `setImmediate`; `DenoTurn` makes none): 500 halved what a consumed stream allocated per
+   * read, but its longer spins (`sched_yield` between polls) were not shown harmless to
+   * throughput on a loaded machine (bench/README.md, "rd13h").
    */
   denoTurnBusyUs?: number;
   /**
    * While ticks keep finding work, turn Deno's event loop at most this often (µs) [0: after
-   * every busy tick]. A turn costs ~5 µs (a promise, `setImmediate`, Deno's I/O poll), a
+   * every busy tick]. A turn costs ~5 µs (a promise, a queued `DenoTurn`, Deno's I/O poll), a
    * tenth of a bulk sender's tick; the application's reaction to readiness does not need it
    * (it runs in microtask turns within the tick), only Deno's timers and I/O do, and those
    * then wait at most this long behind a busy stack.
@@ -224,7 +225,7 @@ export interface EventLoopStats {
   /** Yields to Deno's event loop. */
   yields: number;
   /**
-   * Of those, the ones taken from a `setImmediate` callback with no promise or async function
+   * Of those, the ones taken from a turn's callback with no promise or async function
    * (after {@link SYNC_AFTER_QUIET_TICKS} ticks without microtask turns).
    */
   directYields: number;
@@ -282,7 +283,7 @@ const SPIN_AFTER_IDLE_TICKS = 2;
 
 /**
  * Ticks in a row without microtask turns after which the loop turns Deno's event loop
- * from a `setImmediate` callback instead of awaiting a promise in an async function: no
+ * from a turn's callback (`DenoTurn`) instead of awaiting a promise in an async function: no
  * promise, no resolving functions, no resumption per turn (a bulk stream read by
  * `TcpConn.consume`: ~1 KB per tick less). A request/response exchange, whose ticks wake
  * awaiting tasks, stays with the async function (switching costs an async call).
@@ -895,7 +896,7 @@ export class EventLoop {
   }
 
   /**
-   * The loop without an async function: ticks from a `setImmediate` callback, one turn of
+   * The loop without an async function: ticks from a `DenoTurn` callback, one turn of
    * Deno's event loop after another, with no promise and no resumption per turn. It hands back
    * to {@link EventLoop.#asyncLoop} as soon as a tick needs microtask turns or the loop parks.
    * `from` is {@link STEP_TICK}; from `run()`, {@link STEP_REHEARSE} (the hand-over at once, to
@@ -1444,10 +1445,11 @@ export class EventLoop {
 
   /**
    * A promise that settles after a turn of Deno's event loop (application code woken by timers
-   * and I/O runs). The executor and the `setImmediate` callback are bound once: a turn costs
-   * the promise and Deno's immediate record, nothing else (it used to be an async method, a
-   * promise and two closures more — on a request/response exchange two turns per round trip
-   * and side, most of what a round trip allocated).
+   * and I/O runs). The executor and the turn's callback are bound once: a turn costs the
+   * promise and its resolving functions, nothing else — the `DenoTurn` re-queues a record made
+   * once, where a `setImmediate` made ~500 B (bench/README.md, "heap38"); it used to be an async
+   * method, a promise and two closures more — on a request/response exchange two turns per
+   * round trip and side, most of what a round trip allocated.
    */
   #yieldToDeno(): Promise<void> {
     this.stats.yields++;

@@ -21,7 +21,7 @@ import { realtimeOriginMs } from "../ffi/realtime_origin.ts";
 export const TRACE_TICK = 1;
 /** The synchronous busy poll: `aux` = polls made. */
 export const TRACE_SPIN = 2;
-/** A turn of Deno's event loop (`setImmediate`). */
+/** A turn of Deno's event loop (`DenoTurn`, `stack/deno_turn.ts`). */
 export const TRACE_YIELD = 3;
 /** Microtask turns given to the application after a delivery: `aux` = turns. */
 export const TRACE_MICROTASKS = 4;
