@@ -128,10 +128,14 @@ export class DenoTurn {
   readonly #records: ImmediateRecord[] = [];
   #next = 0;
 
-  /** Turns that will call `callback`; {@link DenoTurn.request} asks for each one. */
-  constructor(callback: () => void) {
+  /**
+   * Turns that will call `callback`; {@link DenoTurn.request} asks for each one.
+   * `opts.coreQueue` false makes each turn a `setImmediate` (what a Deno without the core's
+   * queue gets; for tests of that path).
+   */
+  constructor(callback: () => void, opts: { coreQueue?: boolean } = {}) {
     this.#callback = callback;
-    this.#queue = findCoreQueue();
+    this.#queue = opts.coreQueue === false ? null : findCoreQueue();
     const q = this.#queue;
     if (q !== null) {
       for (let i = 0; i < 2; i++) {
@@ -156,17 +160,21 @@ export class DenoTurn {
 
   /**
    * Run the callback once in Deno's next check phase (after its timers and I/O poll), as
-   * `setImmediate(callback)` would; the pending turn keeps the process alive. At most one turn
-   * pending at a time: ask again from the callback, or later. The callback is called with no
-   * `this` of its own (an arrow function or a bound one).
+   * `setImmediate(callback)` would; the pending turn keeps the process alive. Each request is
+   * one call, as each `setImmediate` is. The two records serve one turn pending at a time (ask
+   * again from the callback, or later); a request while the next record is still queued or
+   * running is made with a `setImmediate` — queueing that record again would corrupt Deno's list.
+   * The callback is called with no `this` of its own (an arrow function or a bound one).
    */
   request(): void {
     const q = this.#queue;
-    if (q === null) {
+    const r = q === null ? null : this.#records[this.#next];
+    // `runImmediates` clears `_onImmediate` only after the call returns: set means the record is
+    // queued or running, and queueing it again would corrupt the list or lose this turn.
+    if (q === null || r === null || r._onImmediate !== null) {
       lastRecord = setImmediate(this.#callback);
       return;
     }
-    const r = this.#records[this.#next];
     this.#next ^= 1;
     r._idleNext = null;
     r._idlePrev = null;

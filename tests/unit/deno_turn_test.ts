@@ -103,3 +103,49 @@ Deno.test("deno turn: the async loop's form — a promise resolved from each tur
   for (let i = 0; i < 500; i++) await new Promise<void>(executor);
   assert.equal(resolveTurn, null);
 });
+
+Deno.test("deno turn: each request is one call, also with turns already pending", async () => {
+  // Three requests at once (both records queued, then one more) and two from inside the first
+  // callback (the other record still queued): five calls, none lost or repeated — queueing a
+  // record that is queued or running again would cut Deno's list or null its callback. Then the
+  // records are free again: a chain of turns runs on them.
+  const before = activeImmediates();
+  let calls = 0;
+  let chainTo = 0;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const turn = new DenoTurn(() => {
+    calls++;
+    if (calls === 1) {
+      turn.request();
+      turn.request();
+    }
+    if (chainTo > 0) {
+      if (calls < chainTo) turn.request();
+      else resolve();
+    }
+  });
+  turn.request();
+  turn.request();
+  turn.request();
+  for (let i = 0; i < 200 && calls < 5; i++) await new Promise((r) => setTimeout(r, 1));
+  await new Promise((r) => setTimeout(r, 10)); // a repeated call would come by now
+  assert.equal(calls, 5);
+  assert.equal(activeImmediates(), before, "no turn left pending");
+  chainTo = calls + 50;
+  turn.request();
+  await promise;
+  assert.equal(calls, chainTo);
+  assert.ok(turn.reused);
+});
+
+Deno.test("deno turn: without the core's queue each turn is a setImmediate and still runs", async () => {
+  let n = 0;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const turn = new DenoTurn(() => (++n < 100 ? turn.request() : resolve()), {
+    coreQueue: false,
+  });
+  assert.equal(turn.reused, false);
+  turn.request();
+  await promise;
+  assert.equal(n, 100);
+});
