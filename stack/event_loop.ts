@@ -48,7 +48,7 @@ import { clockOffsetMs } from "../ffi/clock_offset.ts";
 import { Histogram } from "../core/histogram.ts";
 import { DOUBLE_ZERO } from "../core/v8_shapes.ts";
 import type { Stack } from "./stack.ts";
-import { DenoTurn, lastTurnRecord } from "./deno_turn.ts";
+import { DenoTurn } from "./deno_turn.ts";
 import {
   type LoopTrace,
   TRACE_BLOCK,
@@ -289,14 +289,6 @@ const SPIN_AFTER_IDLE_TICKS = 2;
  * awaiting tasks, stays with the async function (switching costs an async call).
  */
 const SYNC_AFTER_QUIET_TICKS = 8;
-
-/**
- * @internal The record the loop's last turn of Deno's event loop used, held for its map
- * ({@link lastTurnRecord}; for tests).
- */
-export function immediateHeldForMap(): object | null {
-  return lastTurnRecord();
-}
 
 /** The loop's steps (what comes next in an iteration): start a tick. */
 const STEP_TICK = 0;
