@@ -19,7 +19,7 @@
  * goodput, our CUBIC and BBR ÷ kernel CUBIC under loss, kernel BBR ÷ kernel CUBIC, each
  * algorithm ÷ NewReno without loss, the ceiling (the round's best no-loss goodput ÷ BBR's target
  * of twice kernel CUBIC under loss), our BBR under loss ÷ without, and our lossy CUBIC's window
- * against the kernel's (cwnd, cwnd ÷ SRTT, the flight's round trip); then the median and range
+ * against the kernel's (cwnd, cwnd ÷ SRTT, cwnd × MSS ÷ goodput); then the median and range
  * of each ratio over the rounds.
  *
  * ```
@@ -226,10 +226,18 @@ export interface CcLossyWindow {
   cwndSegs: number;
   /** Mean SRTT over the samples (ms). */
   srttMs: number;
-  /** Mean flight (segments). */
+  /**
+   * Mean flight (segments): `ss`'s `unacked` for a kernel sender (SACKed segments included),
+   * the RFC 6675 pipe for the stack (SACKed segments left out) — not the same quantity.
+   */
   inflightSegs: number;
   /** The flight's round trip at the run's goodput (Little's law, µs; `bench:cc`'s figure). */
   windowRoundTripUs: number;
+  /**
+   * The round trip of one cwnd at the run's goodput (µs): cwnd × MSS ÷ goodput, the same
+   * quantity for both senders (a cwnd-limited sender delivers a window a round).
+   */
+  cwndRoundTripUs: number;
 }
 
 /** One round of a `bench:cc` record read against issue 11's three targets. */
@@ -267,7 +275,7 @@ export interface CcTargetRound {
   cubicCwndRatio: number;
   /** Our CUBIC ÷ kernel CUBIC under loss: cwnd ÷ SRTT (the rate a window per SRTT makes). */
   cubicCwndPerSrttRatio: number;
-  /** Kernel CUBIC ÷ our CUBIC under loss: the flight's round trip (Little's law). */
+  /** Kernel CUBIC ÷ our CUBIC under loss: the round trip of one cwnd (cwnd × MSS ÷ goodput). */
   cubicRoundTripRatio: number;
 }
 
@@ -292,12 +300,14 @@ export interface CcTargetRound {
  */
 export function ccTargetRounds(
   record: {
-    options?: { seconds?: number; lossPercent?: number };
+    options?: { seconds?: number; lossPercent?: number; mtu?: number };
     figures: { sender: string; lossPercent: number; details: Record<string, any> }[];
   },
   set: number,
 ): CcTargetRound[] {
   const loss = record.options?.lossPercent ?? 1;
+  // IPv4 and TCP headers with the timestamp option.
+  const mssBytes = (record.options?.mtu ?? 1500) - 52;
   const quiet = ccPooledRuns(record, 0, set);
   const lossyRuns = ccPooledRuns(record, loss, set);
   const rounds = new Set([...quiet, ...lossyRuns].map((r) => r.round));
@@ -318,6 +328,7 @@ export function ccTargetRounds(
         srttMs: num(w.srttMs),
         inflightSegs: num(w.inflightSegs),
         windowRoundTripUs: num(r.details.windowRoundTripUs),
+        cwndRoundTripUs: (num(w.cwndSegs) * mssBytes * 8) / (r.gbps * 1e3),
       };
     }
     const ratio = (a: number | undefined, b: number | undefined) =>
@@ -353,7 +364,7 @@ export function ccTargetRounds(
         ours === undefined ? undefined : ours.cwndSegs / ours.srttMs,
         theirs === undefined ? undefined : theirs.cwndSegs / theirs.srttMs,
       ),
-      cubicRoundTripRatio: ratio(theirs?.windowRoundTripUs, ours?.windowRoundTripUs),
+      cubicRoundTripRatio: ratio(theirs?.cwndRoundTripUs, ours?.cwndRoundTripUs),
     });
   }
   return out;
@@ -365,9 +376,7 @@ export function ccTargetLine(t: CcTargetRound): string {
   const g = (m: Record<string, number>) =>
     Object.entries(m).map(([k, v]) => `${k} ${f(v)}`).join(", ");
   const w = Object.entries(t.windows).map(([k, v]) =>
-    `${k} cwnd ${f(v.cwndSegs, 1)} SRTT ${f(v.srttMs, 3)} ms flight RT ${
-      f(v.windowRoundTripUs, 0)
-    } µs`
+    `${k} cwnd ${f(v.cwndSegs, 1)} SRTT ${f(v.srttMs, 3)} ms cwnd RT ${f(v.cwndRoundTripUs, 0)} µs`
   ).join("; ");
   return `set ${t.set} round ${t.round}: no loss [${g(t.noLoss)}]; loss [${g(t.lossy)}]; ` +
     `CUBIC÷kCUBIC ${f(t.cubicOverKernel)} BBR÷kCUBIC ${f(t.bbrOverKernel)} ` +
@@ -376,7 +385,7 @@ export function ccTargetLine(t: CcTargetRound): string {
     `BBR target ${f(t.bbrTargetGbps)} vs best no-loss ${f(t.maxNoLossGbps)} ` +
     `(${f(t.ceilingOverTarget)}); BBR loss÷no-loss ${f(t.bbrLossOverNoLoss)}; ` +
     `CUBIC cwnd ratio ${f(t.cubicCwndRatio)}, cwnd/SRTT ratio ${f(t.cubicCwndPerSrttRatio)}, ` +
-    `kernel÷ours flight RT ${f(t.cubicRoundTripRatio)}; windows: ${w}`;
+    `kernel÷ours cwnd RT ${f(t.cubicRoundTripRatio)}; windows: ${w}`;
 }
 
 if (import.meta.main) {
@@ -424,7 +433,7 @@ if (import.meta.main) {
       "our CUBIC ÷ kernel CUBIC under loss: cwnd/SRTT",
       rows.map((t) => t.cubicCwndPerSrttRatio),
     );
-    line("kernel ÷ our CUBIC's flight round trip", rows.map((t) => t.cubicRoundTripRatio));
+    line("kernel ÷ our CUBIC's cwnd round trip", rows.map((t) => t.cubicRoundTripRatio));
     Deno.exit(0);
   }
   const loss = Number(values.loss ?? "0");

@@ -130,7 +130,9 @@ Deno.test("bench cc_pool: the targets pair each round's phases and read the ceil
   assert.equal(a.bbrLossOverNoLoss, 0.75);
   assert.equal(a.cubicCwndRatio, 1.1);
   assert.ok(Math.abs(a.cubicCwndPerSrttRatio - 0.55) < 1e-12);
-  assert.equal(a.cubicRoundTripRatio, 30 / 90);
+  // The round trip of one cwnd (cwnd × 1448 B ÷ goodput), not the records' flight figures.
+  assert.ok(Math.abs(a.windows.cubic.cwndRoundTripUs - (22 * 1448 * 8) / 2.5e3) < 1e-9);
+  assert.ok(Math.abs(a.cubicRoundTripRatio - (20 / 5) / (22 / 2.5)) < 1e-12);
   // Round 1 pairs with round 1 of both phases; its failed CUBIC run gives NaN, not round 0's.
   assert.ok(Number.isNaN(b.cubicOverKernel));
   assert.equal(b.bbrOverKernel, 1.1);
