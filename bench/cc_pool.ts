@@ -238,6 +238,10 @@ export interface CcLossyWindow {
    * quantity for both senders (a cwnd-limited sender delivers a window a round).
    */
   cwndRoundTripUs: number;
+  /** The machine's busy share of its CPUs over the run (`bench:cc`'s `machineCpu`; NaN without). */
+  machineBusyShare: number;
+  /** The machine's busy CPU-seconds per GB the sink received (NaN without). */
+  machineCpuSecondsPerGB: number;
 }
 
 /** One round of a `bench:cc` record read against issue 11's three targets. */
@@ -329,6 +333,8 @@ export function ccTargetRounds(
         inflightSegs: num(w.inflightSegs),
         windowRoundTripUs: num(r.details.windowRoundTripUs),
         cwndRoundTripUs: (num(w.cwndSegs) * mssBytes * 8) / (r.gbps * 1e3),
+        machineBusyShare: num(r.details.machineCpu?.busyShare),
+        machineCpuSecondsPerGB: num(r.details.machineCpuSecondsPerGB),
       };
     }
     const ratio = (a: number | undefined, b: number | undefined) =>
@@ -376,7 +382,10 @@ export function ccTargetLine(t: CcTargetRound): string {
   const g = (m: Record<string, number>) =>
     Object.entries(m).map(([k, v]) => `${k} ${f(v)}`).join(", ");
   const w = Object.entries(t.windows).map(([k, v]) =>
-    `${k} cwnd ${f(v.cwndSegs, 1)} SRTT ${f(v.srttMs, 3)} ms cwnd RT ${f(v.cwndRoundTripUs, 0)} µs`
+    `${k} cwnd ${f(v.cwndSegs, 1)} SRTT ${f(v.srttMs, 3)} ms cwnd RT ${
+      f(v.cwndRoundTripUs, 0)
+    } µs, machine busy ` +
+    `${f(v.machineBusyShare)} ${f(v.machineCpuSecondsPerGB)} CPU-s/GB`
   ).join("; ");
   return `set ${t.set} round ${t.round}: no loss [${g(t.noLoss)}]; loss [${g(t.lossy)}]; ` +
     `CUBIC÷kCUBIC ${f(t.cubicOverKernel)} BBR÷kCUBIC ${f(t.bbrOverKernel)} ` +
@@ -412,8 +421,10 @@ if (import.meta.main) {
       ccTargetRounds(JSON.parse(Deno.readTextFileSync(file)), set)
     );
     for (const t of rows) console.log(ccTargetLine(t));
-    const line = (name: string, xs: number[]) => {
-      const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    const line = (name: string, xs: (number | undefined)[]) => {
+      const v = xs.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) =>
+        a - b
+      );
       if (v.length === 0) return;
       console.log(
         `${name}: median ${median(v).toFixed(3)}, range ${v[0].toFixed(3)}–` +
@@ -434,6 +445,13 @@ if (import.meta.main) {
       rows.map((t) => t.cubicCwndPerSrttRatio),
     );
     line("kernel ÷ our CUBIC's cwnd round trip", rows.map((t) => t.cubicRoundTripRatio));
+    for (const s of ["kernel-cubic", "cubic", "kernel-bbr", "bbr"]) {
+      line(`machine busy share, ${s} under loss`, rows.map((t) => t.windows[s]?.machineBusyShare));
+      line(
+        `machine CPU-s per GB, ${s} under loss`,
+        rows.map((t) => t.windows[s]?.machineCpuSecondsPerGB),
+      );
+    }
     Deno.exit(0);
   }
   const loss = Number(values.loss ?? "0");

@@ -99,6 +99,8 @@ Deno.test("bench cc_pool: the targets pair each round's phases and read the ceil
     gbps,
     window: { cwndSegs, srttMs, inflightSegs: cwndSegs },
     windowRoundTripUs: rtUs,
+    machineCpu: { busyShare: 0.97 },
+    machineCpuSecondsPerGB: 3.5,
   });
   const rec = {
     options: { lossPercent: 1 },
@@ -129,6 +131,9 @@ Deno.test("bench cc_pool: the targets pair each round's phases and read the ceil
   assert.equal(a.ceilingOverTarget, 0.8);
   assert.equal(a.bbrLossOverNoLoss, 0.75);
   assert.equal(a.cubicCwndRatio, 1.1);
+  assert.equal(a.windows["kernel-cubic"].machineBusyShare, 0.97);
+  assert.equal(a.windows["kernel-cubic"].machineCpuSecondsPerGB, 3.5);
+  assert.ok(Number.isNaN(a.windows.cubic.machineBusyShare));
   assert.ok(Math.abs(a.cubicCwndPerSrttRatio - 0.55) < 1e-12);
   // The round trip of one cwnd (cwnd × 1448 B ÷ goodput), not the records' flight figures.
   assert.ok(Math.abs(a.windows.cubic.cwndRoundTripUs - (22 * 1448 * 8) / 2.5e3) < 1e-9);
