@@ -193,6 +193,59 @@ export function backlogDrops(text?: string): number | null {
   return n;
 }
 
+/** The machine's CPU time over a run (`/proc/stat`'s `cpu` line; every CPU, every namespace). */
+export interface MachineCpu {
+  /** CPU-seconds busy (all but idle and iowait), summed over the CPUs. */
+  busySeconds: number;
+  /** Of which in softirq (the kernel's packet receive and transmit work outside a process). */
+  softirqSeconds: number;
+  /** Busy share of all the CPUs' time (1 = every CPU busy the whole run). */
+  busyShare: number;
+}
+
+/**
+ * The machine's CPU time between two readings of `/proc/stat` (its `cpu` line, in USER_HZ
+ * ticks of 10 ms): what every sender, sink and kernel path — and anything else on the machine
+ * — used over a run. Null when either text has no `cpu` line or no time passed.
+ *
+ * @example
+ * ```ts
+ * const a = "cpu  100 0 50 800 0 0 10 0 0 0\n";
+ * const b = "cpu  200 0 150 850 0 0 60 0 0 0\n";
+ * machineCpuDelta(a, b); // { busySeconds: 2.5, softirqSeconds: 0.5, busyShare: 0.83 }
+ * ```
+ */
+export function machineCpuDelta(before: string, after: string): MachineCpu | null {
+  const read = (t: string) => {
+    const line = t.split("\n").find((l) => l.startsWith("cpu "));
+    if (line === undefined) return null;
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((x, y) => x + y, 0);
+    return { total, idle: v[3] + v[4], softirq: v[6] };
+  };
+  const a = read(before);
+  const b = read(after);
+  if (a === null || b === null || !(b.total > a.total)) return null;
+  const total = b.total - a.total;
+  const busy = total - (b.idle - a.idle);
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return {
+    busySeconds: r(busy / 100),
+    softirqSeconds: r((b.softirq - a.softirq) / 100),
+    busyShare: r(busy / total),
+  };
+}
+
+/** `/proc/stat`'s text, or "" when it cannot be read. */
+function procStat(): string {
+  try {
+    return Deno.readTextFileSync("/proc/stat");
+  } catch {
+    return "";
+  }
+}
+
 /** `cmd` under `taskset -c cpus`, or `cmd` itself without a CPU list. */
 function pinned(cpus: string | undefined, cmd: string[]): string[] {
   return cpus === undefined ? cmd : ["taskset", "-c", cpus, ...cmd];
@@ -660,6 +713,7 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
           progress(`loss ${loss} %: ${sender}${o.repeat > 1 ? ` (${r + 1}/${o.repeat})` : ""}`);
           const before = await droppedPackets(link);
           const backlogBefore = backlogDrops();
+          const statBefore = procStat();
           const acksBefore = await peerOutSegs(link);
           // The kernel sender's skbs as its TCP built them (before GSO cuts them for the wire).
           const skbsBefore = await snmpCounter(link, "stack", "Ip", "OutRequests");
@@ -671,6 +725,9 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
               : await ustackRun(link, o, port++, sender);
             d.droppedPackets = (await droppedPackets(link)) - before;
             const backlogAfter = backlogDrops();
+            // Machine-wide (other work on the machine counts too): with both CPUs busy the run
+            // was bound by the CPU time its sender, sink and kernel paths took per byte.
+            d.machineCpu = machineCpuDelta(statBefore, procStat());
             d.backlogDrops = backlogBefore !== null && backlogAfter !== null
               ? backlogAfter - backlogBefore
               : null;
@@ -707,6 +764,10 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
             const w = d.window ?? d.client?.window;
             // MSS with timestamps (both senders use them): the MTU less 52 bytes of headers.
             d.windowRoundTripUs = windowRoundTripUs(w?.inflightSegs, o.mtu - 52, d.gbps);
+            const m = d.machineCpu as MachineCpu | null;
+            d.machineCpuSecondsPerGB = m !== null && d.sink?.bytes > 0
+              ? Math.round((m.busySeconds / (d.sink.bytes / 1e9)) * 1000) / 1000
+              : null;
             runs.get(sender)!.push(d);
             progress(
               `  ${d.gbps.toFixed(3)} Gbit/s` +
@@ -735,6 +796,10 @@ export async function runCcBench(o: CcBenchOptions): Promise<CcFigure[]> {
                 `${per(d.peerReceive.TCPRcvCoalesce)}, into its backlog ` +
                 `${per(d.peerReceive.TCPBacklogCoalesce)}` +
                 `; dropped by the rule ${d.droppedPackets}, at a backlog ${d.backlogDrops}` +
+                (m !== null
+                  ? `; machine CPU busy ${m.busyShare} (softirq ${m.softirqSeconds} s), ` +
+                    `${d.machineCpuSecondsPerGB} CPU-s/GB`
+                  : "") +
                 (typeof d.client?.retransmits === "number"
                   ? `, resent ${d.client.retransmits}`
                   : "") +

@@ -14,8 +14,17 @@
  * `--min-stack-share S` leaves out the rounds in which some stack sender's thread ran less than
  * S of the run (e.g. 0.35; other work on the machine then took the CPU from every sender).
  *
+ * `--targets` reads every record's two phases against issue 11's three targets instead, round by
+ * round (the i-th no-loss run and the i-th lossy run of each sender are round i): each sender's
+ * goodput, our CUBIC and BBR ÷ kernel CUBIC under loss, kernel BBR ÷ kernel CUBIC, each
+ * algorithm ÷ NewReno without loss, the ceiling (the round's best no-loss goodput ÷ BBR's target
+ * of twice kernel CUBIC under loss), our BBR under loss ÷ without, and our lossy CUBIC's window
+ * against the kernel's (cwnd, cwnd ÷ SRTT, cwnd × MSS ÷ goodput); then the median and range
+ * of each ratio over the rounds.
+ *
  * ```
  * deno run --allow-read bench/cc_pool.ts [--loss 0] [--seed 1] [--min-stack-share S] a.json b.json
+ * deno run --allow-read bench/cc_pool.ts --targets a.json b.json
  * ```
  *
  * @module
@@ -209,12 +218,192 @@ export function ccLimitsLine(runs: CcPooledRun[]): string {
     `due ${share("due")}; kicker busy (> 0.5 s) in ${kicker}`;
 }
 
+/** One sender's window under loss (segments, ms, µs), as its record has it. */
+export interface CcLossyWindow {
+  /** Goodput, Gbit/s. */
+  gbps: number;
+  /** Mean cwnd over the 20-ms samples (segments). */
+  cwndSegs: number;
+  /** Mean SRTT over the samples (ms). */
+  srttMs: number;
+  /**
+   * Mean flight (segments): `ss`'s `unacked` for a kernel sender (SACKed segments included),
+   * the RFC 6675 pipe for the stack (SACKed segments left out) — not the same quantity.
+   */
+  inflightSegs: number;
+  /** The flight's round trip at the run's goodput (Little's law, µs; `bench:cc`'s figure). */
+  windowRoundTripUs: number;
+  /**
+   * The round trip of one cwnd at the run's goodput (µs): cwnd × MSS ÷ goodput, the same
+   * quantity for both senders (a cwnd-limited sender delivers a window a round).
+   */
+  cwndRoundTripUs: number;
+  /** The machine's busy share of its CPUs over the run (`bench:cc`'s `machineCpu`; NaN without). */
+  machineBusyShare: number;
+  /** The machine's busy CPU-seconds per GB the sink received (NaN without). */
+  machineCpuSecondsPerGB: number;
+}
+
+/** One round of a `bench:cc` record read against issue 11's three targets. */
+export interface CcTargetRound {
+  /** Record (set) index, from 0. */
+  set: number;
+  /** Round within its record (the no-loss and the lossy phase's round of that number). */
+  round: number;
+  /** Goodput per sender without loss (Gbit/s). */
+  noLoss: Record<string, number>;
+  /** Goodput per sender under loss (Gbit/s). */
+  lossy: Record<string, number>;
+  /** Under loss: our CUBIC ÷ kernel CUBIC (target ≥ 1.0). */
+  cubicOverKernel: number;
+  /** Under loss: our BBR ÷ kernel CUBIC (target ≥ 2.0). */
+  bbrOverKernel: number;
+  /** Under loss: kernel BBR ÷ kernel CUBIC. */
+  kernelBbrOverKernel: number;
+  /** Without loss: each of our algorithms ÷ our NewReno (target ≥ 0.95). */
+  overNewReno: Record<string, number>;
+  /** BBR's target under loss: 2 × kernel CUBIC's lossy goodput (Gbit/s). */
+  bbrTargetGbps: number;
+  /** The highest goodput any sender reached without loss in this round (Gbit/s). */
+  maxNoLossGbps: number;
+  /**
+   * {@link maxNoLossGbps} ÷ {@link bbrTargetGbps}: below 1, no sender reached BBR's target in
+   * this round even without loss.
+   */
+  ceilingOverTarget: number;
+  /** Our BBR under loss ÷ our BBR without loss. */
+  bbrLossOverNoLoss: number;
+  /** Each sender's window under loss. */
+  windows: Record<string, CcLossyWindow>;
+  /** Our CUBIC ÷ kernel CUBIC under loss: mean cwnd. */
+  cubicCwndRatio: number;
+  /** Our CUBIC ÷ kernel CUBIC under loss: cwnd ÷ SRTT (the rate a window per SRTT makes). */
+  cubicCwndPerSrttRatio: number;
+  /** Kernel CUBIC ÷ our CUBIC under loss: the round trip of one cwnd (cwnd × MSS ÷ goodput). */
+  cubicRoundTripRatio: number;
+}
+
+/**
+ * Issue 11's targets per round of one `bench:cc` record (run with both phases): the goodputs,
+ * the three target ratios, the ceiling (the round's best no-loss goodput against BBR's target
+ * of twice kernel CUBIC under loss), and the lossy senders' windows. The i-th run of each
+ * sender in each phase is round i; a ratio whose two runs are not both there is NaN.
+ *
+ * @example
+ * ```ts
+ * const fig = (sender: string, lossPercent: number, gbps: number) =>
+ *   ({ sender, lossPercent, details: { runs: [{ gbps }] } });
+ * const [r] = ccTargetRounds({
+ *   options: { lossPercent: 1 },
+ *   figures: [fig("kernel-cubic", 0, 8), fig("newreno", 0, 7), fig("kernel-cubic", 1, 5),
+ *     fig("cubic", 1, 2.5)],
+ * }, 0);
+ * r.cubicOverKernel; // 0.5
+ * r.ceilingOverTarget; // 0.8 (8 Gbit/s at best against a target of 10)
+ * ```
+ */
+export function ccTargetRounds(
+  record: {
+    options?: { seconds?: number; lossPercent?: number; mtu?: number };
+    figures: { sender: string; lossPercent: number; details: Record<string, any> }[];
+  },
+  set: number,
+): CcTargetRound[] {
+  const loss = record.options?.lossPercent ?? 1;
+  // IPv4 and TCP headers with the timestamp option.
+  const mssBytes = (record.options?.mtu ?? 1500) - 52;
+  const quiet = ccPooledRuns(record, 0, set);
+  const lossyRuns = ccPooledRuns(record, loss, set);
+  const rounds = new Set([...quiet, ...lossyRuns].map((r) => r.round));
+  const out: CcTargetRound[] = [];
+  const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : NaN);
+  for (const round of [...rounds].sort((a, b) => a - b)) {
+    const noLoss: Record<string, number> = {};
+    const lossy: Record<string, number> = {};
+    const windows: Record<string, CcLossyWindow> = {};
+    for (const r of quiet) if (r.round === round) noLoss[r.sender] = r.gbps;
+    for (const r of lossyRuns) {
+      if (r.round !== round) continue;
+      lossy[r.sender] = r.gbps;
+      const w = r.details.window ?? r.details.client?.window ?? {};
+      windows[r.sender] = {
+        gbps: r.gbps,
+        cwndSegs: num(w.cwndSegs),
+        srttMs: num(w.srttMs),
+        inflightSegs: num(w.inflightSegs),
+        windowRoundTripUs: num(r.details.windowRoundTripUs),
+        cwndRoundTripUs: (num(w.cwndSegs) * mssBytes * 8) / (r.gbps * 1e3),
+        machineBusyShare: num(r.details.machineCpu?.busyShare),
+        machineCpuSecondsPerGB: num(r.details.machineCpuSecondsPerGB),
+      };
+    }
+    const ratio = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined || !(b > 0) ? NaN : a / b;
+    const overNewReno: Record<string, number> = {};
+    for (const s of Object.keys(noLoss)) {
+      if (s !== "newreno" && !s.startsWith("kernel-") && !s.includes("@")) {
+        overNewReno[s] = ratio(noLoss[s], noLoss.newreno);
+      }
+    }
+    const kernel = lossy["kernel-cubic"];
+    const bbrTargetGbps = kernel === undefined ? NaN : 2 * kernel;
+    const noLossValues = Object.values(noLoss);
+    const maxNoLossGbps = noLossValues.length === 0 ? NaN : Math.max(...noLossValues);
+    const ours = windows.cubic;
+    const theirs = windows["kernel-cubic"];
+    out.push({
+      set,
+      round,
+      noLoss,
+      lossy,
+      cubicOverKernel: ratio(lossy.cubic, kernel),
+      bbrOverKernel: ratio(lossy.bbr, kernel),
+      kernelBbrOverKernel: ratio(lossy["kernel-bbr"], kernel),
+      overNewReno,
+      bbrTargetGbps,
+      maxNoLossGbps,
+      ceilingOverTarget: ratio(maxNoLossGbps, bbrTargetGbps),
+      bbrLossOverNoLoss: ratio(lossy.bbr, noLoss.bbr),
+      windows,
+      cubicCwndRatio: ratio(ours?.cwndSegs, theirs?.cwndSegs),
+      cubicCwndPerSrttRatio: ratio(
+        ours === undefined ? undefined : ours.cwndSegs / ours.srttMs,
+        theirs === undefined ? undefined : theirs.cwndSegs / theirs.srttMs,
+      ),
+      cubicRoundTripRatio: ratio(theirs?.cwndRoundTripUs, ours?.cwndRoundTripUs),
+    });
+  }
+  return out;
+}
+
+/** One line of a {@link CcTargetRound} (the figures `--targets` prints per round). */
+export function ccTargetLine(t: CcTargetRound): string {
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+  const g = (m: Record<string, number>) =>
+    Object.entries(m).map(([k, v]) => `${k} ${f(v)}`).join(", ");
+  const w = Object.entries(t.windows).map(([k, v]) =>
+    `${k} cwnd ${f(v.cwndSegs, 1)} SRTT ${f(v.srttMs, 3)} ms cwnd RT ${
+      f(v.cwndRoundTripUs, 0)
+    } µs, machine busy ` +
+    `${f(v.machineBusyShare)} ${f(v.machineCpuSecondsPerGB)} CPU-s/GB`
+  ).join("; ");
+  return `set ${t.set} round ${t.round}: no loss [${g(t.noLoss)}]; loss [${g(t.lossy)}]; ` +
+    `CUBIC÷kCUBIC ${f(t.cubicOverKernel)} BBR÷kCUBIC ${f(t.bbrOverKernel)} ` +
+    `kBBR÷kCUBIC ${f(t.kernelBbrOverKernel)}; ÷NewReno ` +
+    `${Object.entries(t.overNewReno).map(([k, v]) => `${k} ${f(v)}`).join(" ")}; ` +
+    `BBR target ${f(t.bbrTargetGbps)} vs best no-loss ${f(t.maxNoLossGbps)} ` +
+    `(${f(t.ceilingOverTarget)}); BBR loss÷no-loss ${f(t.bbrLossOverNoLoss)}; ` +
+    `CUBIC cwnd ratio ${f(t.cubicCwndRatio)}, cwnd/SRTT ratio ${f(t.cubicCwndPerSrttRatio)}, ` +
+    `kernel÷ours cwnd RT ${f(t.cubicRoundTripRatio)}; windows: ${w}`;
+}
+
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     options: {
       loss: { type: "string" },
       seed: { type: "string" },
       "min-stack-share": { type: "string" },
+      targets: { type: "boolean" },
       help: { type: "boolean" },
     },
     allowPositionals: true,
@@ -222,12 +411,50 @@ if (import.meta.main) {
   if (values.help || positionals.length === 0) {
     console.log(
       `usage: deno run --allow-read bench/cc_pool.ts [--loss P] [--seed N] ` +
-        `[--min-stack-share S] FILE...`,
+        `[--min-stack-share S] [--targets] FILE...`,
     );
     Deno.exit(values.help ? 0 : 2);
   }
-  const loss = Number(values.loss ?? "0");
   const seed = Number(values.seed ?? "1");
+  if (values.targets) {
+    const rows = positionals.flatMap((file, set) =>
+      ccTargetRounds(JSON.parse(Deno.readTextFileSync(file)), set)
+    );
+    for (const t of rows) console.log(ccTargetLine(t));
+    const line = (name: string, xs: (number | undefined)[]) => {
+      const v = xs.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) =>
+        a - b
+      );
+      if (v.length === 0) return;
+      console.log(
+        `${name}: median ${median(v).toFixed(3)}, range ${v[0].toFixed(3)}–` +
+          `${v[v.length - 1].toFixed(3)}, ${v.length} rounds`,
+      );
+    };
+    line("CUBIC ÷ kernel CUBIC under loss (target ≥ 1)", rows.map((t) => t.cubicOverKernel));
+    line("BBR ÷ kernel CUBIC under loss (target ≥ 2)", rows.map((t) => t.bbrOverKernel));
+    line("kernel BBR ÷ kernel CUBIC under loss", rows.map((t) => t.kernelBbrOverKernel));
+    for (const alg of new Set(rows.flatMap((t) => Object.keys(t.overNewReno)))) {
+      line(`${alg} ÷ NewReno without loss (target ≥ 0.95)`, rows.map((t) => t.overNewReno[alg]));
+    }
+    line("best no-loss goodput ÷ BBR's target", rows.map((t) => t.ceilingOverTarget));
+    line("our BBR under loss ÷ without", rows.map((t) => t.bbrLossOverNoLoss));
+    line("our CUBIC ÷ kernel CUBIC under loss: cwnd", rows.map((t) => t.cubicCwndRatio));
+    line(
+      "our CUBIC ÷ kernel CUBIC under loss: cwnd/SRTT",
+      rows.map((t) => t.cubicCwndPerSrttRatio),
+    );
+    line("kernel ÷ our CUBIC's cwnd round trip", rows.map((t) => t.cubicRoundTripRatio));
+    for (const s of ["kernel-cubic", "cubic", "kernel-bbr", "bbr"]) {
+      line(`machine busy share, ${s} under loss`, rows.map((t) => t.windows[s]?.machineBusyShare));
+      line(
+        `machine CPU-s per GB, ${s} under loss`,
+        rows.map((t) => t.windows[s]?.machineCpuSecondsPerGB),
+      );
+    }
+    Deno.exit(0);
+  }
+  const loss = Number(values.loss ?? "0");
   const all = positionals.flatMap((file, set) =>
     ccPooledRuns(JSON.parse(Deno.readTextFileSync(file)), loss, set)
   );

@@ -7,6 +7,8 @@ import {
   ccPooledRuns,
   ccRatioLine,
   ccRatios,
+  ccTargetLine,
+  ccTargetRounds,
   withoutStarvedRounds,
 } from "../../bench/cc_pool.ts";
 
@@ -85,4 +87,62 @@ Deno.test("bench cc_pool: a starved stack thread leaves out its round for every 
     "1/0/newreno",
     "1/1/newreno",
   ]);
+});
+
+Deno.test("bench cc_pool: the targets pair each round's phases and read the ceiling", () => {
+  const fig = (sender: string, loss: number, runs: Record<string, unknown>[]) => ({
+    sender,
+    lossPercent: loss,
+    details: { runs },
+  });
+  const w = (gbps: number, cwndSegs: number, srttMs: number, rtUs: number) => ({
+    gbps,
+    window: { cwndSegs, srttMs, inflightSegs: cwndSegs },
+    windowRoundTripUs: rtUs,
+    machineCpu: { busyShare: 0.97 },
+    machineCpuSecondsPerGB: 3.5,
+  });
+  const rec = {
+    options: { lossPercent: 1 },
+    figures: [
+      fig("kernel-cubic", 0, [{ gbps: 7 }, { gbps: 6 }]),
+      fig("newreno", 0, [{ gbps: 8 }, { gbps: 5 }]),
+      fig("cubic", 0, [{ gbps: 8 }, { gbps: 6 }]),
+      fig("bbr", 0, [{ gbps: 6 }, { gbps: 5.5 }]),
+      fig("kernel-cubic", 1, [w(5, 20, 0.2, 30), w(4, 20, 0.2, 40)]),
+      fig("kernel-bbr", 1, [{ gbps: 3 }, { gbps: 2 }]),
+      // The stack's window sits in its client summary.
+      fig("cubic", 1, [
+        { gbps: 2.5, client: { window: { cwndSegs: 22, srttMs: 0.4 } }, windowRoundTripUs: 90 },
+        { gbps: null },
+      ]),
+      fig("bbr", 1, [{ gbps: 4.5 }, { gbps: 4.4 }]),
+    ],
+  };
+  const [a, b] = ccTargetRounds(rec, 3);
+  assert.equal(a.set, 3);
+  assert.equal(a.cubicOverKernel, 0.5);
+  assert.equal(a.bbrOverKernel, 0.9);
+  assert.equal(a.kernelBbrOverKernel, 0.6);
+  assert.deepEqual(a.overNewReno, { cubic: 1, bbr: 0.75 });
+  // BBR's target is twice kernel CUBIC under loss; the ceiling is the round's best no-loss run.
+  assert.equal(a.bbrTargetGbps, 10);
+  assert.equal(a.maxNoLossGbps, 8);
+  assert.equal(a.ceilingOverTarget, 0.8);
+  assert.equal(a.bbrLossOverNoLoss, 0.75);
+  assert.equal(a.cubicCwndRatio, 1.1);
+  assert.equal(a.windows["kernel-cubic"].machineBusyShare, 0.97);
+  assert.equal(a.windows["kernel-cubic"].machineCpuSecondsPerGB, 3.5);
+  assert.ok(Number.isNaN(a.windows.cubic.machineBusyShare));
+  assert.ok(Math.abs(a.cubicCwndPerSrttRatio - 0.55) < 1e-12);
+  // The round trip of one cwnd (cwnd × 1448 B ÷ goodput), not the records' flight figures.
+  assert.ok(Math.abs(a.windows.cubic.cwndRoundTripUs - (22 * 1448 * 8) / 2.5e3) < 1e-9);
+  assert.ok(Math.abs(a.cubicRoundTripRatio - (20 / 5) / (22 / 2.5)) < 1e-12);
+  // Round 1 pairs with round 1 of both phases; its failed CUBIC run gives NaN, not round 0's.
+  assert.ok(Number.isNaN(b.cubicOverKernel));
+  assert.equal(b.bbrOverKernel, 1.1);
+  assert.equal(b.maxNoLossGbps, 6);
+  assert.equal(b.ceilingOverTarget, 0.75);
+  assert.equal(b.bbrLossOverNoLoss, 0.8);
+  assert.match(ccTargetLine(a), /CUBIC÷kCUBIC 0\.50 BBR÷kCUBIC 0\.90/);
 });

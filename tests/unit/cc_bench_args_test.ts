@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   backlogDrops,
   type CcFigure,
+  machineCpuDelta,
   pairedRatios,
   parseCcBenchArgs,
   ratioSpread,
@@ -118,6 +119,20 @@ Deno.test("cc bench: drops at the CPUs' input backlogs summed from softnet_stat'
     "00000001 0000000a 00000000 00000000\n";
   assert.equal(backlogDrops(text), 0x241d0 + 10);
   assert.equal(backlogDrops(""), 0);
+});
+
+Deno.test("cc bench: the machine's busy CPU time is all but idle and iowait, over every CPU", () => {
+  // user nice system idle iowait irq softirq steal guest guest_nice; per-CPU lines ignored.
+  const a = "cpu  1000 10 500 8000 40 5 200 0 300 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n";
+  const b = "cpu  1600 10 800 8300 140 15 500 0 350 0\ncpu0 9 9 9 9 9 9 9 9 0 0\n";
+  // 1,610 ticks in all, 400 idle or waiting: 1,210 busy (guest time is already in user).
+  assert.deepEqual(machineCpuDelta(a, b), {
+    busySeconds: 12.1,
+    softirqSeconds: 3,
+    busyShare: 0.75,
+  });
+  assert.equal(machineCpuDelta("", b), null);
+  assert.equal(machineCpuDelta(b, a), null);
 });
 
 Deno.test("bench:cc: --peer-sysctl is repeatable and must say KEY=VALUE", () => {
