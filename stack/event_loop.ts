@@ -186,6 +186,13 @@ export interface EventLoopOptions {
    * "warm13j").
    */
   syncAfterQuietTicks?: number;
+  /**
+   * Turn Deno's event loop through its core immediate queue, and take microtask turns from a
+   * turn's callback (`DenoTurn`) where this Deno has both [true]. false: each turn is a
+   * `setImmediate`, and the async function awaits the microtask turns and every turn taken while
+   * tasks await readiness — what a Deno whose internals differ gets (for tests of that path).
+   */
+  coreTurns?: boolean;
 }
 
 /** Counters of the loop. */
@@ -225,10 +232,21 @@ export interface EventLoopStats {
   /** Yields to Deno's event loop. */
   yields: number;
   /**
-   * Of those, the ones taken from a turn's callback with no promise or async function
-   * (after {@link SYNC_AFTER_QUIET_TICKS} ticks without microtask turns).
+   * Of those, the ones taken while the readiness goes to synchronous listeners (after
+   * {@link SYNC_AFTER_QUIET_TICKS} ticks without microtask turns).
    */
   directYields: number;
+  /**
+   * Of the yields, those the async function awaited (a promise resolved by the turn): after a
+   * park, and on a Deno where the loop cannot run microtask turns from a turn's callback
+   * (`DenoTurn.microtasks`); the rest come from a turn's callback with no promise.
+   */
+  promiseYields: number;
+  /**
+   * Ticks whose microtask turns ran from a turn's callback (`DenoTurn.runMicrotasks`, the
+   * microtask queue run dry at once) rather than as `await`s of the async function.
+   */
+  inlineTurns: number;
   /** Ticks that threw (a stack bug, reported and survived). */
   tickErrors: number;
   /** Busy polls cut short by a `sched_yield` longer than `yieldStallUs`. */
@@ -458,6 +476,8 @@ export class EventLoop {
     inlineTicks: 0,
     yields: 0,
     directYields: 0,
+    promiseYields: 0,
+    inlineTurns: 0,
     tickErrors: 0,
     yieldStalls: 0,
     yieldStallsPreempted: 0,
@@ -607,8 +627,9 @@ export class EventLoop {
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
     // Made here, after the fields: their callbacks are arrow-function fields declared below.
-    this.#asyncTurn = new DenoTurn(this.#onTurn);
-    this.#driveTurn = new DenoTurn(this.#onDriveTurn);
+    const turnOpts = { coreQueue: opts.coreTurns ?? true };
+    this.#asyncTurn = new DenoTurn(this.#onTurn, turnOpts);
+    this.#driveTurn = new DenoTurn(this.#onDriveTurn, turnOpts);
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
     this.#maxSliceUs = Math.min(1000, Math.ceil(this.#maxIdleWaitMs * 1000)) | 0;
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
@@ -869,7 +890,10 @@ export class EventLoop {
           continue;
         }
         if (step === STEP_YIELD) {
-          if (this.#quietTicks >= this.#syncAfterQuietTicks) {
+          // To the synchronous driver, which takes the microtask turns too where this Deno lets
+          // it (`DenoTurn.microtasks`); else once the readiness goes to synchronous listeners.
+          const quiet = this.#quietTicks >= this.#syncAfterQuietTicks;
+          if (quiet || this.#driveTurn.microtasks) {
             this.#turnThenDrive();
             return;
           }
@@ -900,11 +924,22 @@ export class EventLoop {
    * ready line (bench/README.md, "flake34", "drive35").
    */
   #drive(from: number): void {
-    this.#direct = true;
     let step = from;
     while (step === STEP_TICK && !this.#stopped && !this.#stack.closed) {
       step = this.#receiveHalf();
+      if (step === STEP_TURNS) {
+        // The readiness's microtask turns, here and now when called from a turn's callback;
+        // else (or on a Deno without the core's `runNextTicks`) the async function awaits them.
+        if (!this.#turnsInline(true)) break;
+        step = STEP_TRANSMIT;
+      }
       if (step === STEP_TRANSMIT) step = this.#transmitHalf();
+      if (step === STEP_TX_TURNS) {
+        if (!this.#turnsInline(false)) break;
+        // The turns took time: the next tick starts now.
+        this.#readClock();
+        step = STEP_TICK;
+      }
     }
     if (step === STEP_YIELD) {
       this.#turnThenDrive();
@@ -919,10 +954,47 @@ export class EventLoop {
     void this.#asyncLoop(step === STEP_START ? STEP_TICK : step);
   }
 
-  /** A turn of Deno's event loop, then {@link EventLoop.#drive} (no promise). */
+  /**
+   * The microtask turns of a tick driven from {@link EventLoop.#drive}: the receive half's
+   * (`received`) or the transmit half's readiness. Taken when the async function takes them (the
+   * same conditions: none once every woken task waits again), but in one call of Deno's
+   * `runNextTicks` from the turn's callback (`DenoTurn.runMicrotasks`): the microtask queue run
+   * dry — every turn, not up to {@link MICROTASK_TURNS}: there is no promise of ours to stop
+   * at — then the nextTicks. False when that cannot run here (not called from the turn's
+   * callback, or no `runNextTicks`): nothing ran, and the async function takes over.
+   */
+  #turnsInline(received: boolean): boolean {
+    const stack = this.#stack;
+    const muxer = stack.mux;
+    // Every operand read on every call (see #busyCadence).
+    const many = this.#woken > 1 || muxer.calledWaiters;
+    const all = received && many;
+    const requested = stack.tickRequested;
+    const done = muxer.reactionsDone;
+    const trace = this.trace;
+    const from = trace === null ? 0 : stack.clock.nowMs();
+    const wanted = (all || !requested) && !done;
+    if (wanted && !this.#driveTurn.runMicrotasks()) return false;
+    this.stats.inlineTurns += wanted ? 1 : 0;
+    if (trace !== null && received) {
+      trace.record(TRACE_MICROTASKS, from, stack.clock.nowMs(), wanted ? 1 : 0);
+    }
+    this.#quietTicks = 0;
+    this.#direct = false;
+    return true;
+  }
+
+  /**
+   * A turn of Deno's event loop, then {@link EventLoop.#drive} (no promise). The loop counts as
+   * driven without its async function ({@link EventLoop.#direct}: readiness goes to synchronous
+   * listeners) from {@link SYNC_AFTER_QUIET_TICKS} ticks in a row without microtask turns on.
+   */
   #turnThenDrive(): void {
-    this.stats.yields++;
-    this.stats.directYields++;
+    const direct = this.#direct || this.#quietTicks >= this.#syncAfterQuietTicks;
+    this.#direct = direct;
+    const stats = this.stats;
+    stats.yields++;
+    stats.directYields += direct ? 1 : 0;
     this.#driveTurn.request();
   }
 
@@ -1445,6 +1517,7 @@ export class EventLoop {
    */
   #yieldToDeno(): Promise<void> {
     this.stats.yields++;
+    this.stats.promiseYields++;
     return new Promise(this.#turnExecutor);
   }
 
