@@ -17,13 +17,26 @@
  * 3. **park**: a `nonblocking: true` `poll()` on Deno's helper thread with the next timer as
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
- * The loop is an async function while ticks wake tasks that await readiness (it gives them
- * microtask turns within the tick) or it parks. Once {@link SYNC_AFTER_QUIET_TICKS} ticks in a
- * row woke no such task — their readiness went to synchronous listeners, say a stream read by
- * `TcpConn.consume` — it runs from the callbacks of its turns of Deno's event loop instead
- * (`DenoTurn`: a record re-queued in Deno's immediate queue), with no promise or resumption per
- * turn, and while busy turns Deno's event loop every `denoTurnUs` rather than after every
- * tick; the first tick that wakes an awaiting task hands back to the async function.
+ * The loop runs from the callbacks of its turns of Deno's event loop (`DenoTurn`: a record
+ * re-queued in Deno's immediate queue), with no promise or resumption per turn. A tick that wakes
+ * tasks awaiting readiness gives them their microtask turns between its halves from there too:
+ * Deno's `runNextTicks`, which its immediate pass runs between two immediates, called from the
+ * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`). Only a park — idle time —
+ * is awaited, in an async function, which hands back at its first turn of Deno's event loop; on
+ * a Deno without those internals the async function takes every tick that wakes an awaiting task
+ * and the turns that follow (awaiting a promise each turn resolves). Once
+ * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row woke no such task — their readiness went to
+ * synchronous listeners, say a stream read by `TcpConn.consume` — the loop is in its *stream
+ * mode*: while busy it turns Deno's event loop every `denoTurnUs` rather than after every tick,
+ * and its spins may go without yields for a while (`spinQuietStart`); the first tick that wakes
+ * an awaiting task ends it.
+ *
+ * How long Deno's timers and I/O may wait: the microtask turns are no turn of Deno's event loop
+ * (the same as the `await`s they replace), and the rules of when one comes are the loop's, as
+ * before — after every busy tick (`busyTurnUs` 0) unless ACK-clocked ({@link ACK_CLOCK_TURN_MS}
+ * since the last) or every reaction is done (then every `denoTurnUs`), at least every
+ * `denoTurnUs` while spinning, after every blocking slice. Each such turn is a record queued for
+ * Deno's next pass, after its timers and I/O poll, never one chained into the running pass.
  *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
  * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
@@ -88,8 +101,8 @@ export interface EventLoopOptions {
    */
   denoTurnUs?: number;
   /**
-   * While the loop is driven without its async function (every reaction to readiness is
-   * complete when its listener returns: a stream read by `TcpConn.consume`, say) and frames
+   * While the loop is in its stream mode (every reaction to readiness is complete when its
+   * listener returns: a stream read by `TcpConn.consume`, say) and frames
    * keep coming (the last busy tick within `busyPollUs`), turn Deno's event loop at most this
    * often instead (µs) [50: as `denoTurnUs`]. Nothing awaits the stack then: a turn serves only
    * Deno's timers (whose resolution is 1 ms) and I/O (it cost ~0.75 KB of garbage while a turn
@@ -100,7 +113,7 @@ export interface EventLoopOptions {
   denoTurnBusyUs?: number;
   /**
    * While ticks keep finding work, turn Deno's event loop at most this often (µs) [0: after
-   * every busy tick]. A turn costs ~5 µs (a promise, a queued `DenoTurn`, Deno's I/O poll), a
+   * every busy tick]. A turn costs ~5 µs (a queued `DenoTurn`, Deno's I/O poll), a
    * tenth of a bulk sender's tick; the application's reaction to readiness does not need it
    * (it runs in microtask turns within the tick), only Deno's timers and I/O do, and those
    * then wait at most this long behind a busy stack.
@@ -156,8 +169,8 @@ export interface EventLoopOptions {
    * too once {@link SPIN_PROBE_ALONE} first yields in a row came straight back, yielding first in
    * one spin of {@link SPIN_PROBE_EVERY} to look again (a first yield that gave the CPU away, or a
    * late poll, starts the count over). `"stream"`: `"probe"` and the quiet window itself only
-   * while the loop is driven without its async function (the readiness goes to synchronous
-   * listeners: a stream consumer such as `serve --discard`); otherwise a yield before every
+   * while the loop is in its stream mode (the readiness goes to synchronous listeners: a
+   * stream consumer such as `serve --discard`); otherwise a yield before every
    * poll, as with `spinQuietUs` 0 — a request/response exchange (which awaits) keeps main's
    * spin: its ustack↔ustack p99 rose with the window and the quiet starts (bench/README.md,
    * "sys13g").
@@ -179,10 +192,10 @@ export interface EventLoopOptions {
    */
   yieldStallMode?: "block" | "spin";
   /**
-   * Ticks in a row without microtask turns after which the loop runs without its async function
+   * Ticks in a row without microtask turns after which the loop is in its stream mode
    * [{@link SYNC_AFTER_QUIET_TICKS}]. 0: from the first turn of Deno's event loop that follows a
    * tick without them — the paced part of `pingpong`'s warm-up, whose loops thereby run the paths
-   * a real loop takes only driven that way (its spins' quiet window and probe; bench/README.md,
+   * a real loop takes only in that mode (its spins' quiet window and probe; bench/README.md,
    * "warm13j").
    */
   syncAfterQuietTicks?: number;
@@ -300,11 +313,12 @@ const CLOCK_OFFSET_BRACKETS = 50;
 const SPIN_AFTER_IDLE_TICKS = 2;
 
 /**
- * Ticks in a row without microtask turns after which the loop turns Deno's event loop
- * from a turn's callback (`DenoTurn`) instead of awaiting a promise in an async function: no
- * promise, no resolving functions, no resumption per turn (a bulk stream read by
- * `TcpConn.consume`: ~1 KB per tick less). A request/response exchange, whose ticks wake
- * awaiting tasks, stays with the async function (switching costs an async call).
+ * Ticks in a row without microtask turns after which the loop is in its stream mode: the
+ * readiness goes to synchronous listeners (a bulk stream read by `TcpConn.consume`), so while
+ * busy Deno's event loop turns every `denoTurnBusyUs` rather than after every tick, and the
+ * spins may go quiet (`spinQuietStart: "stream"`). A request/response exchange, whose ticks wake
+ * awaiting tasks, stays out of it. (Until the thirty-ninth session the mode was also the only
+ * one run from a turn's callback; the rest was the async function's, ~265 B a turn.)
  */
 const SYNC_AFTER_QUIET_TICKS = 8;
 
@@ -573,7 +587,7 @@ export class EventLoop {
   #idleTicks = 0;
   /**
    * Ticks in a row that needed no microtask turns: from {@link SYNC_AFTER_QUIET_TICKS} on, the
-   * loop turns Deno's event loop without an async function.
+   * loop is in its stream mode ({@link EventLoop.#direct}).
    */
   #quietTicks = 0;
   /** Every reaction to the last busy tick's readiness was done when it ended. */
@@ -597,7 +611,10 @@ export class EventLoop {
   #waitTrace: LoopTrace | null = null;
   /** The timeout of the park to come (ms). */
   #parkTimeoutMs = 0;
-  /** Ticks run from {@link EventLoop.#drive}, not from the async function. */
+  /**
+   * The loop's stream mode: since {@link SYNC_AFTER_QUIET_TICKS} ticks in a row without
+   * microtask turns (set at a turn of Deno's event loop), until a tick that needs them or a park.
+   */
   #direct = false;
   /** `syncAfterQuietTicks`. */
   readonly #syncAfterQuietTicks: number;
@@ -605,7 +622,10 @@ export class EventLoop {
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
   #turnResolve: (() => void) | null = null;
-  /** The async function's turns of Deno's event loop (they resolve its promise: `#onTurn`). */
+  /**
+   * The async function's turns of Deno's event loop (they resolve its promise: `#onTurn`), taken
+   * only where {@link EventLoop.#driveTurn} cannot run microtask turns.
+   */
   readonly #asyncTurn: DenoTurn;
   /** {@link EventLoop.#drive}'s turns of Deno's event loop (`#onDriveTurn`). */
   readonly #driveTurn: DenoTurn;
@@ -831,10 +851,11 @@ export class EventLoop {
   }
 
   /**
-   * The loop as an async function, from `step` on: the one that waits in microtask turns and
-   * parks. Where a tick needs neither — a bulk stream read by a consumer, whose every tick
-   * ends in a turn of Deno's event loop — it hands over to {@link EventLoop.#drive} once
-   * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row went so.
+   * The loop as an async function, from `step` on: the one that parks, and that awaits the
+   * microtask turns of the ticks that follow a park (they run in a microtask, where V8 runs no
+   * nested checkpoint). It hands over to {@link EventLoop.#drive} at its first turn of Deno's
+   * event loop. On a Deno where `DenoTurn` cannot run microtask turns it keeps every tick that
+   * needs them, and hands over only once {@link SYNC_AFTER_QUIET_TICKS} ticks in a row did not.
    */
   async #asyncLoop(step: number): Promise<void> {
     if (step === STEP_REHEARSE) return;
@@ -913,8 +934,10 @@ export class EventLoop {
 
   /**
    * The loop without an async function: ticks from a `DenoTurn` callback, one turn of
-   * Deno's event loop after another, with no promise and no resumption per turn. It hands back
-   * to {@link EventLoop.#asyncLoop} as soon as a tick needs microtask turns or the loop parks.
+   * Deno's event loop after another, with no promise and no resumption per turn; a tick's
+   * microtask turns run from the callback too ({@link EventLoop.#turnsInline}). It hands back
+   * to {@link EventLoop.#asyncLoop} when the loop parks, or when microtask turns cannot run
+   * here (called from `run()`, or on a Deno without `runNextTicks`).
    * `from` is {@link STEP_TICK}; from `run()`, {@link STEP_REHEARSE} (the hand-over at once, to
    * an async function that returns at once: {@link DRIVE_HAND_OVER_REHEARSALS} times), then
    * {@link STEP_START} (the hand-over at once, with a tick first in the async function). So the
