@@ -616,6 +616,13 @@ export class EventLoop {
    * microtask turns (set at a turn of Deno's event loop), until a tick that needs them or a park.
    */
   #direct = false;
+  /**
+   * The last tick that woke tasks woke a writer (a task waiting for writable space): the loop
+   * stays in its async function, whose turns it awaits, until a tick wakes only others — main's
+   * path for a bulk sender, with no hand-over (an async call) per tick ({@link
+   * EventLoop.#turnsInline}).
+   */
+  #writing = false;
   /** `syncAfterQuietTicks`. */
   readonly #syncAfterQuietTicks: number;
   #closed = false;
@@ -890,6 +897,7 @@ export class EventLoop {
           }
           this.#waitTrace = null;
           this.#quietTicks = 0;
+          this.#writing = muxer.wokeWriters;
           step = STEP_TRANSMIT;
         }
         if (step === STEP_TRANSMIT) step = this.#transmitHalf();
@@ -905,6 +913,7 @@ export class EventLoop {
             await SETTLED;
           }
           this.#quietTicks = 0;
+          this.#writing = muxer.wokeWriters;
           // The turns took time: the next tick starts now.
           this.#readClock();
           step = STEP_TICK;
@@ -912,9 +921,11 @@ export class EventLoop {
         }
         if (step === STEP_YIELD) {
           // To the synchronous driver, which takes the microtask turns too where this Deno lets
-          // it (`DenoTurn.microtasks`); else once the readiness goes to synchronous listeners.
+          // it (`DenoTurn.microtasks`) and the tick woke no writer (see #turnsInline); else once
+          // the readiness goes to synchronous listeners.
           const quiet = this.#quietTicks >= this.#syncAfterQuietTicks;
-          if (quiet || this.#driveTurn.microtasks) {
+          const inline = this.#driveTurn.microtasks && !this.#writing;
+          if (quiet || inline) {
             this.#turnThenDrive();
             return;
           }
@@ -985,6 +996,12 @@ export class EventLoop {
    * dry — every turn, not up to {@link MICROTASK_TURNS}: there is no promise of ours to stop
    * at — then the nextTicks. False when that cannot run here (not called from the turn's
    * callback, or no `runNextTicks`): nothing ran, and the async function takes over.
+   *
+   * Also false — main's path, the async function's awaited turns — when the tick woke a task
+   * waiting for writable space (`EventMux.wokeWriters`): a bulk sender whose refill ran in one
+   * drain lost ~10 % at MTU 9000 (`tx_ab`, bench/README.md, "heap39"), and awaiting its turns
+   * as main does kept main's rate ("vare"). A tick that woke only readers, acceptors or others
+   * takes the drain (bench/README.md, "heap39b").
    */
   #turnsInline(received: boolean): boolean {
     const stack = this.#stack;
@@ -994,10 +1011,12 @@ export class EventLoop {
     const all = received && many;
     const requested = stack.tickRequested;
     const done = muxer.reactionsDone;
+    const writer = muxer.wokeWriters;
+    this.#writing = writer;
     const trace = this.trace;
     const from = trace === null ? 0 : stack.clock.nowMs();
     const wanted = (all || !requested) && !done;
-    if (wanted && !this.#driveTurn.runMicrotasks()) return false;
+    if (wanted && (writer || !this.#driveTurn.runMicrotasks())) return false;
     this.stats.inlineTurns += wanted ? 1 : 0;
     if (trace !== null && received) {
       trace.record(TRACE_MICROTASKS, from, stack.clock.nowMs(), wanted ? 1 : 0);
