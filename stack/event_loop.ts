@@ -21,8 +21,11 @@
  * re-queued in Deno's immediate queue), with no promise or resumption per turn. A tick that wakes
  * tasks awaiting readiness gives them their microtask turns between its halves from there too:
  * Deno's `runNextTicks`, which its immediate pass runs between two immediates, called from the
- * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`). Only a park — idle time —
- * is awaited, in an async function, which hands back at its first turn of Deno's event loop; on
+ * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`) — unless the tick woke a
+ * writer (a task waiting for send space: `EventMux.wokeWriters`), whose turns the async function
+ * awaits as it always did (a bulk sender lost ~10 % with its refill drained; bench/README.md,
+ * "heap39b"); it keeps those ticks until one with wake-ups wakes no writer. A park — idle time
+ * — is awaited there too, and the async function hands back at its first turn of Deno's loop; on
  * a Deno without those internals the async function takes every tick that wakes an awaiting task
  * and the turns that follow (awaiting a promise each turn resolves). Once
  * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row woke no such task — their readiness went to
