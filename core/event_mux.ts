@@ -128,6 +128,12 @@ export class WaitQueue {
    * same isolate.
    */
   calls = 0;
+  /**
+   * Waiters for writable space ({@link EV_WRITABLE} in their mask) this queue's deliveries woke,
+   * over its life: the mux tells the event loop that a tick woke a writer (see
+   * {@link EventMux.wokeWriters}).
+   */
+  writerWakes = 0;
 
   /** Add a one-shot waiter. */
   #add(wake: Wake, mask: number): void {
@@ -165,6 +171,7 @@ export class WaitQueue {
           const hit = (events | this.readiness) & masks[i] & ~CALL_WAITER;
           if (hit !== 0) {
             if ((masks[i] & CALL_WAITER) !== 0) this.calls++;
+            if ((masks[i] & EV_WRITABLE) !== 0) this.writerWakes++;
             ws[i]!(hit);
           } else {
             ws[keep] = ws[i];
@@ -274,6 +281,7 @@ export class EventMux {
    */
   beginReactions(): void {
     this.#callsBefore = this.#calls;
+    this.#writerWakesBefore = this.#writerWakes;
     const w = this.#woken;
     for (let i = 0; i < this.#nWoken; i++) w[i] = null;
     this.#nWoken = 0;
@@ -309,6 +317,18 @@ export class EventMux {
   #calls = 0;
   #callsBefore = 0;
 
+  /**
+   * True when a delivery since {@link EventMux.beginReactions} woke a task waiting for writable
+   * space (a writer whose send buffer was full): the event loop gives such a tick its microtask
+   * turns as awaits, not in one drain (bench/README.md, "heap39b").
+   */
+  get wokeWriters(): boolean {
+    return this.#writerWakes !== this.#writerWakesBefore;
+  }
+  /** Writers this mux's deliveries woke (its queues' `writerWakes`, summed). */
+  #writerWakes = 0;
+  #writerWakesBefore = 0;
+
   /** Record that `wq` gained readiness `events` during this tick. */
   notify(wq: WaitQueue, events: number): void {
     this.stats.notifies++;
@@ -341,9 +361,11 @@ export class EventMux {
       wq.queued = false;
       this.stats.deliveries++;
       const callsBefore = wq.calls;
+      const writersBefore = wq.writerWakes;
       try {
         const woke = wq.deliver(ev);
         this.#calls += wq.calls - callsBefore;
+        this.#writerWakes += wq.writerWakes - writersBefore;
         if (
           (wq.listener !== null && !wq.listenerSync) ||
           (woke > 0 && this.#nWoken === REACTION_SLOTS)
@@ -363,6 +385,7 @@ export class EventMux {
         }
       } catch (e) {
         this.#calls += wq.calls - callsBefore;
+        this.#writerWakes += wq.writerWakes - writersBefore;
         this.#untracked = true;
         this.stats.listenerErrors++;
         this.onListenerError(e);

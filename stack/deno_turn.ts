@@ -22,6 +22,14 @@
  * carry the ref flag this code sets; when anything is missing, each turn is a `setImmediate`
  * (the old way) and {@link DenoTurn.reused} is false.
  *
+ * Microtask turns without a promise ({@link DenoTurn.runMicrotasks}): between two immediates of
+ * one pass `runImmediates` calls the core's `runNextTicks` — V8's microtask queue run dry
+ * (`op_run_microtasks`), then Node's nextTicks — so the callback may call it too, and the tasks
+ * its tick woke react before the callback goes on, as they would between two records (nothing in
+ * the immediate list, its count or its ref count is touched). Only from the callback: from inside
+ * a microtask V8 runs no checkpoint (the call returns having run nothing), and the callback is
+ * the one place the caller knows it is not in one.
+ *
  * @module
  */
 
@@ -30,6 +38,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 /** The part of Deno's core a turn uses. */
 interface ImmediateCore {
   queueImmediate(record: object): void;
+  runNextTicks?: () => void;
   immediateRefCount(increase: boolean): void;
   immediateQueue: { tail: object | null };
 }
@@ -49,6 +58,8 @@ interface ImmediateRecord {
 /** The core and the ref flag's symbol, or null when this Deno does not queue immediates so. */
 interface CoreQueue {
   core: ImmediateCore;
+  /** The core's `runNextTicks`, or null when this Deno has none. */
+  runNextTicks: (() => void) | null;
   refed: symbol;
   asyncId: number;
   triggerAsyncId: number;
@@ -102,7 +113,8 @@ function findCoreQueue(): CoreQueue | null {
     const triggerAsyncId = probe.triggerAsyncId;
     clearImmediate(probe as unknown as ReturnType<typeof setImmediate>);
     if (!ok || refed === undefined) return null;
-    coreQueue = { core, refed, asyncId, triggerAsyncId };
+    const runNextTicks = typeof core.runNextTicks === "function" ? core.runNextTicks : null;
+    coreQueue = { core, runNextTicks, refed, asyncId, triggerAsyncId };
   } catch {
     coreQueue = null;
   }
@@ -127,16 +139,30 @@ export class DenoTurn {
   readonly #queue: CoreQueue | null;
   readonly #records: ImmediateRecord[] = [];
   #next = 0;
+  /** The core's `runNextTicks` when this turn may call it, else null. */
+  readonly #runNextTicks: (() => void) | null;
+  /** The callback is running (called by `#call`). */
+  #calling = false;
+  /** What a turn calls: the callback, marked as running for {@link DenoTurn.runMicrotasks}. */
+  readonly #call = (): void => {
+    this.#calling = true;
+    try {
+      this.#callback();
+    } finally {
+      this.#calling = false;
+    }
+  };
 
   /**
    * Turns that will call `callback`; {@link DenoTurn.request} asks for each one.
    * `opts.coreQueue` false makes each turn a `setImmediate` (what a Deno without the core's
-   * queue gets; for tests of that path).
+   * queue gets; for tests of that path), and {@link DenoTurn.runMicrotasks} run nothing.
    */
   constructor(callback: () => void, opts: { coreQueue?: boolean } = {}) {
     this.#callback = callback;
     this.#queue = opts.coreQueue === false ? null : findCoreQueue();
     const q = this.#queue;
+    this.#runNextTicks = q === null ? null : q.runNextTicks;
     if (q !== null) {
       for (let i = 0; i < 2; i++) {
         this.#records.push({
@@ -158,6 +184,26 @@ export class DenoTurn {
     return this.#queue !== null;
   }
 
+  /** True when {@link DenoTurn.runMicrotasks} can run microtasks (from the callback). */
+  get microtasks(): boolean {
+    return this.#runNextTicks !== null;
+  }
+
+  /**
+   * Called from within this turn's callback: run the microtask queue dry now, with Deno's
+   * nextTicks, as Deno does between two immediates (the core's `runNextTicks`), and return true.
+   * Every task the callback woke runs until it waits on something else — all of its microtask
+   * turns, in one call, with no promise of the caller's. Anywhere else (outside the callback,
+   * where this may be a microtask, which V8 does not nest), or on a Deno without the core's
+   * queue or `runNextTicks`, it runs nothing and returns false: the caller awaits instead.
+   */
+  runMicrotasks(): boolean {
+    const run = this.#runNextTicks;
+    if (run === null || !this.#calling) return false;
+    run();
+    return true;
+  }
+
   /**
    * Run the callback once in Deno's next check phase (after its timers and I/O poll), as
    * `setImmediate(callback)` would; the pending turn keeps the process alive. Each request is
@@ -172,13 +218,13 @@ export class DenoTurn {
     // `runImmediates` clears `_onImmediate` only after the call returns: set means the record is
     // queued or running, and queueing it again would corrupt the list or lose this turn.
     if (q === null || r === null || r._onImmediate !== null) {
-      lastRecord = setImmediate(this.#callback);
+      lastRecord = setImmediate(this.#call);
       return;
     }
     this.#next ^= 1;
     r._idleNext = null;
     r._idlePrev = null;
-    r._onImmediate = this.#callback;
+    r._onImmediate = this.#call;
     r._destroyed = false;
     r[q.refed] = true;
     lastRecord = r;

@@ -17,13 +17,29 @@
  * 3. **park**: a `nonblocking: true` `poll()` on Deno's helper thread with the next timer as
  *    the timeout, so an idle stack costs nothing and Deno's event loop runs freely.
  *
- * The loop is an async function while ticks wake tasks that await readiness (it gives them
- * microtask turns within the tick) or it parks. Once {@link SYNC_AFTER_QUIET_TICKS} ticks in a
- * row woke no such task — their readiness went to synchronous listeners, say a stream read by
- * `TcpConn.consume` — it runs from the callbacks of its turns of Deno's event loop instead
- * (`DenoTurn`: a record re-queued in Deno's immediate queue), with no promise or resumption per
- * turn, and while busy turns Deno's event loop every `denoTurnUs` rather than after every
- * tick; the first tick that wakes an awaiting task hands back to the async function.
+ * The loop runs from the callbacks of its turns of Deno's event loop (`DenoTurn`: a record
+ * re-queued in Deno's immediate queue), with no promise or resumption per turn. A tick that wakes
+ * tasks awaiting readiness gives them their microtask turns between its halves from there too:
+ * Deno's `runNextTicks`, which its immediate pass runs between two immediates, called from the
+ * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`) — unless the tick woke a
+ * writer (a task waiting for send space: `EventMux.wokeWriters`), whose turns the async function
+ * awaits as it always did (a bulk sender lost ~10 % with its refill drained; bench/README.md,
+ * "heap39b"); it keeps those ticks until one with wake-ups wakes no writer. A park — idle time
+ * — is awaited there too, and the async function hands back at its first turn of Deno's loop; on
+ * a Deno without those internals the async function takes every tick that wakes an awaiting task
+ * and the turns that follow (awaiting a promise each turn resolves). Once
+ * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row woke no such task — their readiness went to
+ * synchronous listeners, say a stream read by `TcpConn.consume` — the loop is in its *stream
+ * mode*: while busy it turns Deno's event loop every `denoTurnUs` rather than after every tick,
+ * and its spins may go without yields for a while (`spinQuietStart`); the first tick that wakes
+ * an awaiting task ends it.
+ *
+ * How long Deno's timers and I/O may wait: the microtask turns are no turn of Deno's event loop
+ * (the same as the `await`s they replace), and the rules of when one comes are the loop's, as
+ * before — after every busy tick (`busyTurnUs` 0) unless ACK-clocked ({@link ACK_CLOCK_TURN_MS}
+ * since the last) or every reaction is done (then every `denoTurnUs`), at least every
+ * `denoTurnUs` while spinning, after every blocking slice. Each such turn is a record queued for
+ * Deno's next pass, after its timers and I/O poll, never one chained into the running pass.
  *
  * Two eventfds: `wakeFd` is ours (API calls made while the loop is parked write it so their
  * packets go out now), `muxFd` is for the outside world (once asked for, the mux writes it once
@@ -88,8 +104,8 @@ export interface EventLoopOptions {
    */
   denoTurnUs?: number;
   /**
-   * While the loop is driven without its async function (every reaction to readiness is
-   * complete when its listener returns: a stream read by `TcpConn.consume`, say) and frames
+   * While the loop is in its stream mode (every reaction to readiness is complete when its
+   * listener returns: a stream read by `TcpConn.consume`, say) and frames
    * keep coming (the last busy tick within `busyPollUs`), turn Deno's event loop at most this
    * often instead (µs) [50: as `denoTurnUs`]. Nothing awaits the stack then: a turn serves only
    * Deno's timers (whose resolution is 1 ms) and I/O (it cost ~0.75 KB of garbage while a turn
@@ -100,7 +116,7 @@ export interface EventLoopOptions {
   denoTurnBusyUs?: number;
   /**
    * While ticks keep finding work, turn Deno's event loop at most this often (µs) [0: after
-   * every busy tick]. A turn costs ~5 µs (a promise, a queued `DenoTurn`, Deno's I/O poll), a
+   * every busy tick]. A turn costs ~5 µs (a queued `DenoTurn`, Deno's I/O poll), a
    * tenth of a bulk sender's tick; the application's reaction to readiness does not need it
    * (it runs in microtask turns within the tick), only Deno's timers and I/O do, and those
    * then wait at most this long behind a busy stack.
@@ -156,8 +172,8 @@ export interface EventLoopOptions {
    * too once {@link SPIN_PROBE_ALONE} first yields in a row came straight back, yielding first in
    * one spin of {@link SPIN_PROBE_EVERY} to look again (a first yield that gave the CPU away, or a
    * late poll, starts the count over). `"stream"`: `"probe"` and the quiet window itself only
-   * while the loop is driven without its async function (the readiness goes to synchronous
-   * listeners: a stream consumer such as `serve --discard`); otherwise a yield before every
+   * while the loop is in its stream mode (the readiness goes to synchronous listeners: a
+   * stream consumer such as `serve --discard`); otherwise a yield before every
    * poll, as with `spinQuietUs` 0 — a request/response exchange (which awaits) keeps main's
    * spin: its ustack↔ustack p99 rose with the window and the quiet starts (bench/README.md,
    * "sys13g").
@@ -179,13 +195,20 @@ export interface EventLoopOptions {
    */
   yieldStallMode?: "block" | "spin";
   /**
-   * Ticks in a row without microtask turns after which the loop runs without its async function
+   * Ticks in a row without microtask turns after which the loop is in its stream mode
    * [{@link SYNC_AFTER_QUIET_TICKS}]. 0: from the first turn of Deno's event loop that follows a
    * tick without them — the paced part of `pingpong`'s warm-up, whose loops thereby run the paths
-   * a real loop takes only driven that way (its spins' quiet window and probe; bench/README.md,
+   * a real loop takes only in that mode (its spins' quiet window and probe; bench/README.md,
    * "warm13j").
    */
   syncAfterQuietTicks?: number;
+  /**
+   * Turn Deno's event loop through its core immediate queue, and take microtask turns from a
+   * turn's callback (`DenoTurn`) where this Deno has both [true]. false: each turn is a
+   * `setImmediate`, and the async function awaits the microtask turns and every turn taken while
+   * tasks await readiness — what a Deno whose internals differ gets (for tests of that path).
+   */
+  coreTurns?: boolean;
 }
 
 /** Counters of the loop. */
@@ -225,10 +248,21 @@ export interface EventLoopStats {
   /** Yields to Deno's event loop. */
   yields: number;
   /**
-   * Of those, the ones taken from a turn's callback with no promise or async function
-   * (after {@link SYNC_AFTER_QUIET_TICKS} ticks without microtask turns).
+   * Of those, the ones taken while the readiness goes to synchronous listeners (after
+   * {@link SYNC_AFTER_QUIET_TICKS} ticks without microtask turns).
    */
   directYields: number;
+  /**
+   * Of the yields, those the async function awaited (a promise resolved by the turn): after a
+   * park, and on a Deno where the loop cannot run microtask turns from a turn's callback
+   * (`DenoTurn.microtasks`); the rest come from a turn's callback with no promise.
+   */
+  promiseYields: number;
+  /**
+   * Ticks whose microtask turns ran from a turn's callback (`DenoTurn.runMicrotasks`, the
+   * microtask queue run dry at once) rather than as `await`s of the async function.
+   */
+  inlineTurns: number;
   /** Ticks that threw (a stack bug, reported and survived). */
   tickErrors: number;
   /** Busy polls cut short by a `sched_yield` longer than `yieldStallUs`. */
@@ -282,11 +316,12 @@ const CLOCK_OFFSET_BRACKETS = 50;
 const SPIN_AFTER_IDLE_TICKS = 2;
 
 /**
- * Ticks in a row without microtask turns after which the loop turns Deno's event loop
- * from a turn's callback (`DenoTurn`) instead of awaiting a promise in an async function: no
- * promise, no resolving functions, no resumption per turn (a bulk stream read by
- * `TcpConn.consume`: ~1 KB per tick less). A request/response exchange, whose ticks wake
- * awaiting tasks, stays with the async function (switching costs an async call).
+ * Ticks in a row without microtask turns after which the loop is in its stream mode: the
+ * readiness goes to synchronous listeners (a bulk stream read by `TcpConn.consume`), so while
+ * busy Deno's event loop turns every `denoTurnBusyUs` rather than after every tick, and the
+ * spins may go quiet (`spinQuietStart: "stream"`). A request/response exchange, whose ticks wake
+ * awaiting tasks, stays out of it. (Until the thirty-ninth session the mode was also the only
+ * one run from a turn's callback; the rest was the async function's, ~265 B a turn.)
  */
 const SYNC_AFTER_QUIET_TICKS = 8;
 
@@ -458,6 +493,8 @@ export class EventLoop {
     inlineTicks: 0,
     yields: 0,
     directYields: 0,
+    promiseYields: 0,
+    inlineTurns: 0,
     tickErrors: 0,
     yieldStalls: 0,
     yieldStallsPreempted: 0,
@@ -553,7 +590,7 @@ export class EventLoop {
   #idleTicks = 0;
   /**
    * Ticks in a row that needed no microtask turns: from {@link SYNC_AFTER_QUIET_TICKS} on, the
-   * loop turns Deno's event loop without an async function.
+   * loop is in its stream mode ({@link EventLoop.#direct}).
    */
   #quietTicks = 0;
   /** Every reaction to the last busy tick's readiness was done when it ended. */
@@ -577,15 +614,28 @@ export class EventLoop {
   #waitTrace: LoopTrace | null = null;
   /** The timeout of the park to come (ms). */
   #parkTimeoutMs = 0;
-  /** Ticks run from {@link EventLoop.#drive}, not from the async function. */
+  /**
+   * The loop's stream mode: since {@link SYNC_AFTER_QUIET_TICKS} ticks in a row without
+   * microtask turns (set at a turn of Deno's event loop), until a tick that needs them or a park.
+   */
   #direct = false;
+  /**
+   * The last tick that woke tasks woke a writer (a task waiting for writable space): the loop
+   * stays in its async function, whose turns it awaits, until a tick wakes only others — main's
+   * path for a bulk sender, with no hand-over (an async call) per tick ({@link
+   * EventLoop.#turnsInline}).
+   */
+  #writing = false;
   /** `syncAfterQuietTicks`. */
   readonly #syncAfterQuietTicks: number;
   #closed = false;
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
   #turnResolve: (() => void) | null = null;
-  /** The async function's turns of Deno's event loop (they resolve its promise: `#onTurn`). */
+  /**
+   * The async function's turns of Deno's event loop (they resolve its promise: `#onTurn`), taken
+   * only where {@link EventLoop.#driveTurn} cannot run microtask turns.
+   */
   readonly #asyncTurn: DenoTurn;
   /** {@link EventLoop.#drive}'s turns of Deno's event loop (`#onDriveTurn`). */
   readonly #driveTurn: DenoTurn;
@@ -607,8 +657,9 @@ export class EventLoop {
   constructor(stack: Stack, opts: EventLoopOptions = {}) {
     this.#stack = stack;
     // Made here, after the fields: their callbacks are arrow-function fields declared below.
-    this.#asyncTurn = new DenoTurn(this.#onTurn);
-    this.#driveTurn = new DenoTurn(this.#onDriveTurn);
+    const turnOpts = { coreQueue: opts.coreTurns ?? true };
+    this.#asyncTurn = new DenoTurn(this.#onTurn, turnOpts);
+    this.#driveTurn = new DenoTurn(this.#onDriveTurn, turnOpts);
     this.#maxIdleWaitMs = opts.maxIdleWaitMs ?? 1000;
     this.#maxSliceUs = Math.min(1000, Math.ceil(this.#maxIdleWaitMs * 1000)) | 0;
     this.#busyPollMs = (opts.busyPollUs ?? 200) / 1000;
@@ -810,10 +861,11 @@ export class EventLoop {
   }
 
   /**
-   * The loop as an async function, from `step` on: the one that waits in microtask turns and
-   * parks. Where a tick needs neither — a bulk stream read by a consumer, whose every tick
-   * ends in a turn of Deno's event loop — it hands over to {@link EventLoop.#drive} once
-   * {@link SYNC_AFTER_QUIET_TICKS} ticks in a row went so.
+   * The loop as an async function, from `step` on: the one that parks, and that awaits the
+   * microtask turns of the ticks that follow a park (they run in a microtask, where V8 runs no
+   * nested checkpoint). It hands over to {@link EventLoop.#drive} at its first turn of Deno's
+   * event loop. On a Deno where `DenoTurn` cannot run microtask turns it keeps every tick that
+   * needs them, and hands over only once {@link SYNC_AFTER_QUIET_TICKS} ticks in a row did not.
    */
   async #asyncLoop(step: number): Promise<void> {
     if (step === STEP_REHEARSE) return;
@@ -848,6 +900,7 @@ export class EventLoop {
           }
           this.#waitTrace = null;
           this.#quietTicks = 0;
+          this.#writing = muxer.wokeWriters;
           step = STEP_TRANSMIT;
         }
         if (step === STEP_TRANSMIT) step = this.#transmitHalf();
@@ -863,13 +916,19 @@ export class EventLoop {
             await SETTLED;
           }
           this.#quietTicks = 0;
+          this.#writing = muxer.wokeWriters;
           // The turns took time: the next tick starts now.
           this.#readClock();
           step = STEP_TICK;
           continue;
         }
         if (step === STEP_YIELD) {
-          if (this.#quietTicks >= this.#syncAfterQuietTicks) {
+          // To the synchronous driver, which takes the microtask turns too where this Deno lets
+          // it (`DenoTurn.microtasks`) and the tick woke no writer (see #turnsInline); else once
+          // the readiness goes to synchronous listeners.
+          const quiet = this.#quietTicks >= this.#syncAfterQuietTicks;
+          const inline = this.#driveTurn.microtasks && !this.#writing;
+          if (quiet || inline) {
             this.#turnThenDrive();
             return;
           }
@@ -889,8 +948,10 @@ export class EventLoop {
 
   /**
    * The loop without an async function: ticks from a `DenoTurn` callback, one turn of
-   * Deno's event loop after another, with no promise and no resumption per turn. It hands back
-   * to {@link EventLoop.#asyncLoop} as soon as a tick needs microtask turns or the loop parks.
+   * Deno's event loop after another, with no promise and no resumption per turn; a tick's
+   * microtask turns run from the callback too ({@link EventLoop.#turnsInline}). It hands back
+   * to {@link EventLoop.#asyncLoop} when the loop parks, or when microtask turns cannot run
+   * here (called from `run()`, or on a Deno without `runNextTicks`).
    * `from` is {@link STEP_TICK}; from `run()`, {@link STEP_REHEARSE} (the hand-over at once, to
    * an async function that returns at once: {@link DRIVE_HAND_OVER_REHEARSALS} times), then
    * {@link STEP_START} (the hand-over at once, with a tick first in the async function). So the
@@ -900,11 +961,22 @@ export class EventLoop {
    * ready line (bench/README.md, "flake34", "drive35").
    */
   #drive(from: number): void {
-    this.#direct = true;
     let step = from;
     while (step === STEP_TICK && !this.#stopped && !this.#stack.closed) {
       step = this.#receiveHalf();
+      if (step === STEP_TURNS) {
+        // The readiness's microtask turns, here and now when called from a turn's callback;
+        // else (or on a Deno without the core's `runNextTicks`) the async function awaits them.
+        if (!this.#turnsInline(true)) break;
+        step = STEP_TRANSMIT;
+      }
       if (step === STEP_TRANSMIT) step = this.#transmitHalf();
+      if (step === STEP_TX_TURNS) {
+        if (!this.#turnsInline(false)) break;
+        // The turns took time: the next tick starts now.
+        this.#readClock();
+        step = STEP_TICK;
+      }
     }
     if (step === STEP_YIELD) {
       this.#turnThenDrive();
@@ -919,10 +991,55 @@ export class EventLoop {
     void this.#asyncLoop(step === STEP_START ? STEP_TICK : step);
   }
 
-  /** A turn of Deno's event loop, then {@link EventLoop.#drive} (no promise). */
+  /**
+   * The microtask turns of a tick driven from {@link EventLoop.#drive}: the receive half's
+   * (`received`) or the transmit half's readiness. Taken when the async function takes them (the
+   * same conditions: none once every woken task waits again), but in one call of Deno's
+   * `runNextTicks` from the turn's callback (`DenoTurn.runMicrotasks`): the microtask queue run
+   * dry — every turn, not up to {@link MICROTASK_TURNS}: there is no promise of ours to stop
+   * at — then the nextTicks. False when that cannot run here (not called from the turn's
+   * callback, or no `runNextTicks`): nothing ran, and the async function takes over.
+   *
+   * Also false — main's path, the async function's awaited turns — when the tick woke a task
+   * waiting for writable space (`EventMux.wokeWriters`): a bulk sender whose refill ran in one
+   * drain lost ~10 % at MTU 9000 (`tx_ab`, bench/README.md, "heap39"), and awaiting its turns
+   * as main does kept main's rate ("vare"). A tick that woke only readers, acceptors or others
+   * takes the drain (bench/README.md, "heap39b").
+   */
+  #turnsInline(received: boolean): boolean {
+    const stack = this.#stack;
+    const muxer = stack.mux;
+    // Every operand read on every call (see #busyCadence).
+    const many = this.#woken > 1 || muxer.calledWaiters;
+    const all = received && many;
+    const requested = stack.tickRequested;
+    const done = muxer.reactionsDone;
+    const writer = muxer.wokeWriters;
+    this.#writing = writer;
+    const trace = this.trace;
+    const from = trace === null ? 0 : stack.clock.nowMs();
+    const wanted = (all || !requested) && !done;
+    if (wanted && (writer || !this.#driveTurn.runMicrotasks())) return false;
+    this.stats.inlineTurns += wanted ? 1 : 0;
+    if (trace !== null && received) {
+      trace.record(TRACE_MICROTASKS, from, stack.clock.nowMs(), wanted ? 1 : 0);
+    }
+    this.#quietTicks = 0;
+    this.#direct = false;
+    return true;
+  }
+
+  /**
+   * A turn of Deno's event loop, then {@link EventLoop.#drive} (no promise). The loop counts as
+   * driven without its async function ({@link EventLoop.#direct}: readiness goes to synchronous
+   * listeners) from {@link SYNC_AFTER_QUIET_TICKS} ticks in a row without microtask turns on.
+   */
   #turnThenDrive(): void {
-    this.stats.yields++;
-    this.stats.directYields++;
+    const direct = this.#direct || this.#quietTicks >= this.#syncAfterQuietTicks;
+    this.#direct = direct;
+    const stats = this.stats;
+    stats.yields++;
+    stats.directYields += direct ? 1 : 0;
     this.#driveTurn.request();
   }
 
@@ -1445,6 +1562,7 @@ export class EventLoop {
    */
   #yieldToDeno(): Promise<void> {
     this.stats.yields++;
+    this.stats.promiseYields++;
     return new Promise(this.#turnExecutor);
   }
 

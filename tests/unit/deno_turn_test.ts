@@ -6,6 +6,7 @@
 // turns, the process is kept alive while one is pending, and nothing stays referenced after.
 
 import assert from "node:assert/strict";
+import process from "node:process";
 import { setImmediate } from "node:timers";
 import { DenoTurn, lastTurnRecord } from "../../stack/deno_turn.ts";
 import { medianHeapGrowthPerUnitAsync } from "../harness/heap_growth.ts";
@@ -15,11 +16,15 @@ const WINDOW = 1_000;
 /** Most heap growth per turn (a `setImmediate` turn: ~500 B). */
 const MAX_BYTES_PER_TURN = 16;
 
-/** `count` turns of `turn`'s kind, chained: each callback asks for the next. */
-function chain(count: number): Promise<void> {
+/**
+ * `count` turns of `turn`'s kind, chained: each callback asks for the next (after running the
+ * microtask queue, empty then, with `microtasks`).
+ */
+function chain(count: number, microtasks = false): Promise<void> {
   const { promise, resolve } = Promise.withResolvers<void>();
   let left = count;
   const turn = new DenoTurn(() => {
+    if (microtasks) turn.runMicrotasks();
     if (--left > 0) turn.request();
     else resolve();
   });
@@ -48,6 +53,85 @@ Deno.test(`deno turn: a turn of Deno's event loop allocates < ${MAX_BYTES_PER_TU
   for (let i = 0; i < 20; i++) await step(); // optimised code
   const [perTurn] = await medianHeapGrowthPerUnitAsync([{ step, units: () => turns }], 9);
   assert.ok(perTurn < MAX_BYTES_PER_TURN, `${perTurn.toFixed(1)} B per turn`);
+});
+
+Deno.test(
+  `deno turn: a turn that runs the microtask queue allocates < ${MAX_BYTES_PER_TURN} B`,
+  async () => {
+    let turns = 0;
+    const step = async (): Promise<void> => {
+      await chain(WINDOW, true);
+      turns += WINDOW;
+    };
+    for (let i = 0; i < 20; i++) await step(); // optimised code
+    const [perTurn] = await medianHeapGrowthPerUnitAsync([{ step, units: () => turns }], 9);
+    assert.ok(perTurn < MAX_BYTES_PER_TURN, `${perTurn.toFixed(1)} B per turn`);
+  },
+);
+
+Deno.test("deno turn: runMicrotasks in the callback runs the microtasks and nextTicks dry", async () => {
+  // What Deno's immediate pass does between two immediates: every microtask, those they queue
+  // too, and the nextTicks, before the call returns — a task's whole chain of awaits.
+  const log: string[] = [];
+  const { promise, resolve } = Promise.withResolvers<void>();
+  let ran: boolean | null = null;
+  const turn = new DenoTurn(() => {
+    const task = async (): Promise<void> => {
+      log.push("task");
+      await null;
+      log.push("await 1");
+      await null;
+      log.push("await 2");
+    };
+    void task();
+    queueMicrotask(() => log.push("microtask"));
+    process.nextTick(() => log.push("nextTick"));
+    ran = turn.runMicrotasks();
+    log.push("returned");
+    resolve();
+  });
+  assert.ok(turn.microtasks);
+  turn.request();
+  await promise;
+  assert.equal(ran, true);
+  // Node's order: the nextTicks first, then the microtasks.
+  assert.deepEqual(log, ["task", "nextTick", "await 1", "microtask", "await 2", "returned"]);
+});
+
+Deno.test("deno turn: runMicrotasks outside the callback runs nothing", async () => {
+  // From a microtask V8 runs no checkpoint: the call must say so (false), not claim turns.
+  const turn = new DenoTurn(() => {});
+  await null; // now in a microtask
+  const log: string[] = [];
+  queueMicrotask(() => log.push("microtask"));
+  assert.equal(turn.runMicrotasks(), false);
+  assert.deepEqual(log, []);
+  await null;
+  assert.deepEqual(log, ["microtask"]);
+});
+
+Deno.test("deno turn: a timer fires while turns with microtask turns keep coming", async () => {
+  // The microtask turns run inside the turn; the next turn is a record queued for Deno's next
+  // pass, after its timers and I/O.
+  let fired = false;
+  const t = setTimeout(() => fired = true, 5);
+  let turns = 0;
+  let reactions = 0;
+  let within = 0;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const turn = new DenoTurn(() => {
+    turns++;
+    Promise.resolve().then(() => reactions++);
+    turn.runMicrotasks();
+    if (reactions === turns) within++;
+    if (!fired) turn.request();
+    else resolve();
+  });
+  turn.request();
+  await promise;
+  clearTimeout(t);
+  assert.ok(fired && turns > 1, `${turns} turns`);
+  assert.equal(within, turns, "each turn's microtask ran within it");
 });
 
 Deno.test("deno turn: immediates queued beside the turns run, the refed count comes back", async () => {
@@ -145,7 +229,18 @@ Deno.test("deno turn: without the core's queue each turn is a setImmediate and s
     coreQueue: false,
   });
   assert.equal(turn.reused, false);
+  assert.equal(turn.microtasks, false);
   turn.request();
   await promise;
   assert.equal(n, 100);
+  // Nor does it run microtasks from the callback: the caller awaits instead.
+  const log: string[] = [];
+  const { promise: done, resolve: finish } = Promise.withResolvers<boolean>();
+  const other = new DenoTurn(() => {
+    queueMicrotask(() => log.push("microtask"));
+    finish(other.runMicrotasks());
+  }, { coreQueue: false });
+  other.request();
+  assert.equal(await done, false);
+  assert.deepEqual(log, ["microtask"]);
 });

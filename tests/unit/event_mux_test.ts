@@ -372,6 +372,31 @@ Deno.test("mux: calledWaiters follows its own queues' waitCall deliveries, not a
   assert.equal(a.calledWaiters, false);
 });
 
+Deno.test("mux: wokeWriters tells a tick that woke a writer from one that woke only readers", () => {
+  // The event loop drains a tick's microtask turns from a turn's callback unless the tick woke a
+  // task waiting for send space (bench/README.md, "heap39b").
+  const mux = new EventMux();
+  const wq = new WaitQueue();
+  mux.beginReactions();
+  void wq.wait(EV_READABLE | EV_ERROR | EV_HANGUP);
+  wq.readiness = EV_READABLE | EV_WRITABLE;
+  mux.notify(wq, EV_READABLE | EV_WRITABLE);
+  mux.fire();
+  assert.equal(mux.wokeWriters, false, "a reader, though the queue is writable too");
+  wq.waitCall(EV_WRITABLE | EV_ERROR | EV_HANGUP, () => {});
+  mux.notify(wq, EV_WRITABLE);
+  mux.fire();
+  assert.equal(mux.wokeWriters, true, "a waitCall writer");
+  mux.beginReactions();
+  assert.equal(mux.wokeWriters, false, "a new tick");
+  wq.readiness = 0;
+  void wq.wait(EV_WRITABLE);
+  mux.notify(wq, EV_WRITABLE);
+  wq.readiness = EV_WRITABLE;
+  mux.fire();
+  assert.equal(mux.wokeWriters, true, "a promise writer");
+});
+
 Deno.test("mux: a waitCall function that waits again inside its delivery has not reacted yet", async () => {
   // A writer woken through `waitCall` that writes inside the delivery, settles a promise (its
   // reaction, an answer, is queued) and waits for more room: main's mux took the wait made inside
