@@ -59,6 +59,23 @@ function loopAsyncBytes(head: HeapProfileNode): { bytes: number; sites: string }
   return { bytes, sites };
 }
 
+/**
+ * A loopback `Runtime` whose loop never parks (a busy poll longer than any test), with a
+ * connection through it on `port`; `coreTurns` as the loop's option. Disposing it stops the
+ * runtime.
+ */
+async function openPair(port: number, coreTurns: boolean) {
+  const rt = await Runtime.start({
+    driver: "loopback",
+    addr: "198.18.9.1/24",
+    loop: { busyPollUs: 60_000_000, coreTurns },
+  });
+  const listener = rt.listen({ port });
+  const client = await rt.connect({ hostname: "198.18.9.1", port });
+  const server = await listener.accept();
+  return { rt, listener, client, server, [Symbol.asyncDispose]: () => rt.stop() };
+}
+
 for (const side of ["reader", "writer"] as const) {
   Deno.test({
     name: side === "reader"
@@ -70,14 +87,8 @@ for (const side of ["reader", "writer"] as const) {
     async fn() {
       // A busy poll longer than the test: the loop never parks (a park is idle time, and it
       // awaits its poll in the async function).
-      await using rt = await Runtime.start({
-        driver: "loopback",
-        addr: "198.18.9.1/24",
-        loop: { busyPollUs: 60_000_000 },
-      });
-      const listener = rt.listen({ port: 7004 });
-      const client = await rt.connect({ hostname: "198.18.9.1", port: 7004 });
-      const server = await listener.accept();
+      await using pair = await openPair(7004, true);
+      const { rt, listener, client, server } = pair;
       const buf = new Uint8Array(64 * 1024);
       const { count, until } = byteTarget();
       let going = true;
@@ -152,14 +163,8 @@ Deno.test({
     // What a Deno without the core's immediate queue or its `runNextTicks` gets: each turn a
     // `setImmediate`, awaited by the async function with the microtask turns. A request and its
     // answer, then a stream to an awaiting reader, go through as before.
-    await using rt = await Runtime.start({
-      driver: "loopback",
-      addr: "198.18.9.1/24",
-      loop: { busyPollUs: 60_000_000, coreTurns: false },
-    });
-    const listener = rt.listen({ port: 7005 });
-    const client = await rt.connect({ hostname: "198.18.9.1", port: 7005 });
-    const server = await listener.accept();
+    await using pair = await openPair(7005, false);
+    const { rt, listener, client, server } = pair;
     const buf = new Uint8Array(64 * 1024);
     const stats = rt.loop.stats;
     const promise0 = stats.promiseYields;
