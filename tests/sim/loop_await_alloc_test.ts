@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
-import { Runtime } from "../../mod.ts";
+import { Runtime, type TcpConn } from "../../mod.ts";
 import { byteTarget, writeEveryTurn } from "../harness/loop_turns.ts";
 import {
   type HeapProfileNode,
@@ -76,6 +76,22 @@ async function openPair(port: number, coreTurns: boolean) {
   return { rt, listener, client, server, [Symbol.asyncDispose]: () => rt.stop() };
 }
 
+/** Read `conn` with awaited `read()`s into `buf`, counting the bytes, while `going()`. */
+function readAwaited(
+  conn: TcpConn,
+  buf: Uint8Array,
+  count: (n: number) => void,
+  going: () => boolean,
+): Promise<void> {
+  return (async () => {
+    while (going()) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      count(n);
+    }
+  })().catch(() => {});
+}
+
 for (const side of ["reader", "writer"] as const) {
   Deno.test({
     name: side === "reader"
@@ -96,13 +112,7 @@ for (const side of ["reader", "writer"] as const) {
       let stop = (): void => {};
       if (side === "reader") {
         // Reads awaited; the sender writes from turns of Deno's event loop of its own.
-        task = (async () => {
-          while (going) {
-            const n = await server.read(buf);
-            if (n === null) break;
-            count(n);
-          }
-        })().catch(() => {});
+        task = readAwaited(server, buf, count, () => going);
         stop = writeEveryTurn(client, new Uint8Array(16 * 1024));
       } else {
         // Writes awaited (each waits for send space); the receiver consumes.
@@ -174,13 +184,7 @@ Deno.test({
     assert.equal(await client.read(buf), 3);
     const { count, until } = byteTarget();
     let going = true;
-    const task = (async () => {
-      while (going) {
-        const n = await server.read(buf);
-        if (n === null) break;
-        count(n);
-      }
-    })().catch(() => {});
+    const task = readAwaited(server, buf, count, () => going);
     const stop = writeEveryTurn(client, new Uint8Array(16 * 1024));
     try {
       await until(4_000_000);
