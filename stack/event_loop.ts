@@ -209,6 +209,16 @@ export interface EventLoopOptions {
    * tasks await readiness — what a Deno whose internals differ gets (for tests of that path).
    */
   coreTurns?: boolean;
+  /**
+   * While a tick's microtask turns run dry from a turn's callback, send the output queued so far
+   * at once each time the application has written this many bytes (a TX flush inside the turns:
+   * `Stack.written`) [{@link DRAIN_FLUSH_BYTES}]. A bulk writer's refill then reaches the wire in
+   * slices while it copies the rest, and the ticks that wake it take the drain too. 0: no such
+   * flush, and a tick that wakes a writer (a task waiting for send space) awaits its turns in
+   * the async function instead — the rule before, since the whole refill before the tick's one
+   * flush cost the sender ~10 % (bench/README.md, "heap39b", "loop40").
+   */
+  drainFlushBytes?: number;
 }
 
 /** Counters of the loop. */
@@ -303,6 +313,14 @@ function loopHistogram(): Histogram {
  * application asks for a tick (it wrote).
  */
 const MICROTASK_TURNS = 16;
+
+/**
+ * `drainFlushBytes`' default: 512 KiB. At MTU 9000 against the kernel (`tx_ab`) a bulk
+ * sender's drained refill (~3 MB: the 4-MB send buffer empties between refills, the ACKs of a
+ * whole kick coming back together) made 0.87× main's rate in one flush; flushed every 1 MiB it
+ * made main's, every 512 KiB 1.10× (6 rounds each; bench/README.md, "loop40").
+ */
+export const DRAIN_FLUSH_BYTES = 512 * 1024;
 
 /** Brackets {@link EventLoop.clockOffsetMs} reads; the closest wins. */
 const CLOCK_OFFSET_BRACKETS = 50;
@@ -628,6 +646,8 @@ export class EventLoop {
   #writing = false;
   /** `syncAfterQuietTicks`. */
   readonly #syncAfterQuietTicks: number;
+  /** `drainFlushBytes`. */
+  readonly #drainFlushBytes: number;
   #closed = false;
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
@@ -682,6 +702,7 @@ export class EventLoop {
       ? QUIET_START_PROBE
       : QUIET_START_STREAM;
     this.#syncAfterQuietTicks = Math.max(0, opts.syncAfterQuietTicks ?? SYNC_AFTER_QUIET_TICKS);
+    this.#drainFlushBytes = Math.max(0, Math.floor(opts.drainFlushBytes ?? DRAIN_FLUSH_BYTES));
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -900,7 +921,7 @@ export class EventLoop {
           }
           this.#waitTrace = null;
           this.#quietTicks = 0;
-          this.#writing = muxer.wokeWriters;
+          this.#writing = this.#writerTick(muxer.wokeWriters);
           step = STEP_TRANSMIT;
         }
         if (step === STEP_TRANSMIT) step = this.#transmitHalf();
@@ -916,7 +937,7 @@ export class EventLoop {
             await SETTLED;
           }
           this.#quietTicks = 0;
-          this.#writing = muxer.wokeWriters;
+          this.#writing = this.#writerTick(muxer.wokeWriters);
           // The turns took time: the next tick starts now.
           this.#readClock();
           step = STEP_TICK;
@@ -1014,12 +1035,22 @@ export class EventLoop {
     const all = received && many;
     const requested = stack.tickRequested;
     const done = muxer.reactionsDone;
-    const writer = muxer.wokeWriters;
+    const writer = this.#writerTick(muxer.wokeWriters);
     this.#writing = writer;
     const trace = this.trace;
     const from = trace === null ? 0 : stack.clock.nowMs();
     const wanted = (all || !requested) && !done;
-    if (wanted && (writer || !this.#driveTurn.runMicrotasks())) return false;
+    if (wanted && writer) return false;
+    // The application's writes in the turns go out every `drainFlushBytes` (Stack.written).
+    const every = this.#drainFlushBytes;
+    stack.flushWrites(wanted ? every : 0);
+    let ran = false;
+    try {
+      ran = wanted && this.#driveTurn.runMicrotasks();
+    } finally {
+      stack.flushWrites(0);
+    }
+    if (wanted && !ran) return false;
     this.stats.inlineTurns += wanted ? 1 : 0;
     if (trace !== null && received) {
       trace.record(TRACE_MICROTASKS, from, stack.clock.nowMs(), wanted ? 1 : 0);
@@ -1027,6 +1058,15 @@ export class EventLoop {
     this.#quietTicks = 0;
     this.#direct = false;
     return true;
+  }
+
+  /**
+   * A tick that woke a writer (`woke`) awaits its turns in the async function — only without
+   * flushes inside a drain (`drainFlushBytes` 0). Both read on every call (see #busyCadence).
+   */
+  #writerTick(woke: boolean): boolean {
+    const every = this.#drainFlushBytes;
+    return woke && every === 0;
   }
 
   /**
