@@ -1065,8 +1065,11 @@ export class EventLoop {
    * flushes inside a drain (`drainFlushBytes` 0). Both read on every call (see #busyCadence).
    */
   #writerTick(woke: boolean): boolean {
-    const every = this.#drainFlushBytes;
-    return woke && every === 0;
+    // The compare made at every call, not behind `woke &&`: no tick of `serve --http`'s warm-up
+    // woke a writer, and V8 threw this code away at the first real one ("insufficient type
+    // feedback for compare operation", serve_loop_deopt_test).
+    const awaited = this.#drainFlushBytes === 0;
+    return woke && awaited;
   }
 
   /**
