@@ -21,10 +21,12 @@
  * re-queued in Deno's immediate queue), with no promise or resumption per turn. A tick that wakes
  * tasks awaiting readiness gives them their microtask turns between its halves from there too:
  * Deno's `runNextTicks`, which its immediate pass runs between two immediates, called from the
- * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`) — unless the tick woke a
- * writer (a task waiting for send space: `EventMux.wokeWriters`), whose turns the async function
- * awaits as it always did (a bulk sender lost ~10 % with its refill drained; bench/README.md,
- * "heap39b"); it keeps those ticks until one with wake-ups wakes no writer. A park — idle time
+ * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`), and what the application
+ * writes meanwhile goes out every `drainFlushBytes` (`Stack.written`: a bulk writer's refill
+ * reaches the wire in slices while it copies the rest; in the tick's one flush it cost the sender
+ * ~10 %: bench/README.md, "heap39b", "loop40"). With `drainFlushBytes` 0 a tick that woke a
+ * writer (`EventMux.wokeWriters`) has its turns awaited by the async function instead, which keeps
+ * the ticks until one with wake-ups wakes no writer. A park — idle time
  * — is awaited there too, and the async function hands back at its first turn of Deno's loop; on
  * a Deno without those internals the async function takes every tick that wakes an awaiting task
  * and the turns that follow (awaiting a promise each turn resolves). Once
@@ -638,10 +640,10 @@ export class EventLoop {
    */
   #direct = false;
   /**
-   * The last tick that woke tasks woke a writer (a task waiting for writable space): the loop
-   * stays in its async function, whose turns it awaits, until a tick wakes only others — main's
-   * path for a bulk sender, with no hand-over (an async call) per tick ({@link
-   * EventLoop.#turnsInline}).
+   * With `drainFlushBytes` 0, the last tick that woke tasks woke a writer (a task waiting for
+   * writable space): the loop stays in its async function, whose turns it awaits, until a tick
+   * wakes only others — the path before "loop40" for a bulk sender, with no hand-over (an async
+   * call) per tick ({@link EventLoop.#turnsInline}).
    */
   #writing = false;
   /** `syncAfterQuietTicks`. */
@@ -1021,11 +1023,12 @@ export class EventLoop {
    * at — then the nextTicks. False when that cannot run here (not called from the turn's
    * callback, or no `runNextTicks`): nothing ran, and the async function takes over.
    *
-   * Also false — main's path, the async function's awaited turns — when the tick woke a task
-   * waiting for writable space (`EventMux.wokeWriters`): a bulk sender whose refill ran in one
-   * drain lost ~10 % at MTU 9000 (`tx_ab`, bench/README.md, "heap39"), and awaiting its turns
-   * as main does kept main's rate ("vare"). A tick that woke only readers, acceptors or others
-   * takes the drain (bench/README.md, "heap39b").
+   * While they run, the stack sends its output every `drainFlushBytes` the application writes
+   * (`Stack.flushWrites`): a bulk sender's whole refill before the tick's one flush lost ~10 % at
+   * MTU 9000 (`tx_ab`, bench/README.md, "heap39"), the copy of the refill no longer overlapping
+   * the kick of its start ("loop40"). With `drainFlushBytes` 0, also false — the async
+   * function's awaited turns — when the tick woke a task waiting for writable space
+   * (`EventMux.wokeWriters`; bench/README.md, "heap39b").
    */
   #turnsInline(received: boolean): boolean {
     const stack = this.#stack;
