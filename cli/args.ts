@@ -60,6 +60,8 @@ export const LINK_OPTIONS = {
   cpu: { type: "string" },
   "yield-stall": { type: "string" },
   "yield-stall-mode": { type: "string" },
+  "no-core-turns": { type: "boolean" },
+  "drain-flush": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -207,6 +209,12 @@ export const LINK_USAGE = `link options:
                        this, wait in blocking poll() slices for 50 ms instead (default: off)
   --yield-stall-mode M after such a yield: block (the above) or spin (busy-poll without
                        sched_yield() for 50 ms) (block)
+  --no-core-turns      turn Deno's event loop with setImmediate and await every microtask
+                       turn in the loop's async function (what a Deno whose internals
+                       differ gets)
+  --drain-flush BYTES  while a tick's microtask turns run from a turn's callback, send the
+                       output each time the application wrote this much (524288; 0: none,
+                       and a tick that woke a writer awaits its turns instead)
   --json               machine-readable output, one JSON object per line`;
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
@@ -318,7 +326,7 @@ export function linkConfig(v: Record<string, unknown>): RuntimeConfig {
  * `--deno-turn-busy` / `--busy-turn` /
  * `--no-spin-yield` / `--spin-quiet` / `--spin-quiet-start` / `--sched-slice` / `--cpu` /
  * `--yield-stall` /
- * `--yield-stall-mode`, or
+ * `--yield-stall-mode` / `--no-core-turns` / `--drain-flush`, or
  * undefined for the defaults.
  */
 function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
@@ -335,6 +343,8 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
     "cpu",
     "yield-stall",
     "yield-stall-mode",
+    "no-core-turns",
+    "drain-flush",
   ];
   if (names.every((n) => v[n] === undefined)) return undefined;
   const us = (name: string) =>
@@ -358,6 +368,10 @@ function loopConfig(v: Record<string, unknown>): RuntimeConfig["loop"] {
       ? undefined
       : numberFlag("yield-stall", v["yield-stall"], 0, { min: 1, max: 1_000_000 }),
     yieldStallMode: yieldStallMode(v["yield-stall-mode"], v["yield-stall"]),
+    coreTurns: v["no-core-turns"] === true ? false : undefined,
+    drainFlushBytes: v["drain-flush"] === undefined
+      ? undefined
+      : numberFlag("drain-flush", v["drain-flush"], 0, { integer: true, min: 0, max: 2 ** 40 }),
   };
 }
 

@@ -241,6 +241,12 @@ export interface LoopTimeTotals {
   parks: number;
   /** Time parked, ms. */
   parkMs: number;
+  /** Of the turns of Deno's event loop, those the async function awaited (a promise each). */
+  promiseYields: number;
+  /** Ticks whose microtask turns ran from a turn's callback (no `await`). */
+  inlineTurns: number;
+  /** Output flushes inside those turns (`Stack.writeFlushes`). */
+  writeFlushes: number;
 }
 
 /** The loop time totals of `rt` now. */
@@ -255,6 +261,9 @@ export function loopTimeTotals(rt: Runtime): LoopTimeTotals {
     blockMs: t.blockUs.sum / 1000,
     parks: t.parkUs.count,
     parkMs: t.parkUs.sum / 1000,
+    promiseYields: rt.loop.stats.promiseYields,
+    inlineTurns: rt.loop.stats.inlineTurns,
+    writeFlushes: rt.stack.writeFlushes,
   };
 }
 

@@ -21,10 +21,12 @@
  * re-queued in Deno's immediate queue), with no promise or resumption per turn. A tick that wakes
  * tasks awaiting readiness gives them their microtask turns between its halves from there too:
  * Deno's `runNextTicks`, which its immediate pass runs between two immediates, called from the
- * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`) — unless the tick woke a
- * writer (a task waiting for send space: `EventMux.wokeWriters`), whose turns the async function
- * awaits as it always did (a bulk sender lost ~10 % with its refill drained; bench/README.md,
- * "heap39b"); it keeps those ticks until one with wake-ups wakes no writer. A park — idle time
+ * callback runs the microtask queue dry (`DenoTurn.runMicrotasks`), and what the application
+ * writes meanwhile goes out every `drainFlushBytes` (`Stack.written`: a bulk writer's refill
+ * reaches the wire in slices while it copies the rest; in the tick's one flush it cost the sender
+ * ~10 %: bench/README.md, "heap39b", "loop40"). With `drainFlushBytes` 0 a tick that woke a
+ * writer (`EventMux.wokeWriters`) has its turns awaited by the async function instead, which keeps
+ * the ticks until one with wake-ups wakes no writer. A park — idle time
  * — is awaited there too, and the async function hands back at its first turn of Deno's loop; on
  * a Deno without those internals the async function takes every tick that wakes an awaiting task
  * and the turns that follow (awaiting a promise each turn resolves). Once
@@ -209,6 +211,16 @@ export interface EventLoopOptions {
    * tasks await readiness — what a Deno whose internals differ gets (for tests of that path).
    */
   coreTurns?: boolean;
+  /**
+   * While a tick's microtask turns run dry from a turn's callback, send the output queued so far
+   * at once each time the application has written this many bytes (a TX flush inside the turns:
+   * `Stack.written`) [{@link DRAIN_FLUSH_BYTES}]. A bulk writer's refill then reaches the wire in
+   * slices while it copies the rest, and the ticks that wake it take the drain too. 0: no such
+   * flush, and a tick that wakes a writer (a task waiting for send space) awaits its turns in
+   * the async function instead — the rule before, since the whole refill before the tick's one
+   * flush cost the sender ~10 % (bench/README.md, "heap39b", "loop40").
+   */
+  drainFlushBytes?: number;
 }
 
 /** Counters of the loop. */
@@ -303,6 +315,14 @@ function loopHistogram(): Histogram {
  * application asks for a tick (it wrote).
  */
 const MICROTASK_TURNS = 16;
+
+/**
+ * `drainFlushBytes`' default: 512 KiB. At MTU 9000 against the kernel (`tx_ab`) a bulk
+ * sender's drained refill (~3 MB: the 4-MB send buffer empties between refills, the ACKs of a
+ * whole kick coming back together) made 0.87× main's rate in one flush; flushed every 1 MiB it
+ * made main's, every 512 KiB 1.10× (6 rounds each; bench/README.md, "loop40").
+ */
+export const DRAIN_FLUSH_BYTES = 512 * 1024;
 
 /** Brackets {@link EventLoop.clockOffsetMs} reads; the closest wins. */
 const CLOCK_OFFSET_BRACKETS = 50;
@@ -620,14 +640,16 @@ export class EventLoop {
    */
   #direct = false;
   /**
-   * The last tick that woke tasks woke a writer (a task waiting for writable space): the loop
-   * stays in its async function, whose turns it awaits, until a tick wakes only others — main's
-   * path for a bulk sender, with no hand-over (an async call) per tick ({@link
-   * EventLoop.#turnsInline}).
+   * With `drainFlushBytes` 0, the last tick that woke tasks woke a writer (a task waiting for
+   * writable space): the loop stays in its async function, whose turns it awaits, until a tick
+   * wakes only others — the path before "loop40" for a bulk sender, with no hand-over (an async
+   * call) per tick ({@link EventLoop.#turnsInline}).
    */
   #writing = false;
   /** `syncAfterQuietTicks`. */
   readonly #syncAfterQuietTicks: number;
+  /** `drainFlushBytes`. */
+  readonly #drainFlushBytes: number;
   #closed = false;
   #jsWake: (() => void) | null = null;
   /** Resolves the pending turn of Deno's event loop. */
@@ -682,6 +704,7 @@ export class EventLoop {
       ? QUIET_START_PROBE
       : QUIET_START_STREAM;
     this.#syncAfterQuietTicks = Math.max(0, opts.syncAfterQuietTicks ?? SYNC_AFTER_QUIET_TICKS);
+    this.#drainFlushBytes = Math.max(0, Math.floor(opts.drainFlushBytes ?? DRAIN_FLUSH_BYTES));
     this.#wakeFd = eventfdCreate();
     stack.setWaker(() => this.#wake());
   }
@@ -900,7 +923,7 @@ export class EventLoop {
           }
           this.#waitTrace = null;
           this.#quietTicks = 0;
-          this.#writing = muxer.wokeWriters;
+          this.#writing = this.#writerTick(muxer.wokeWriters);
           step = STEP_TRANSMIT;
         }
         if (step === STEP_TRANSMIT) step = this.#transmitHalf();
@@ -916,7 +939,7 @@ export class EventLoop {
             await SETTLED;
           }
           this.#quietTicks = 0;
-          this.#writing = muxer.wokeWriters;
+          this.#writing = this.#writerTick(muxer.wokeWriters);
           // The turns took time: the next tick starts now.
           this.#readClock();
           step = STEP_TICK;
@@ -1000,11 +1023,12 @@ export class EventLoop {
    * at — then the nextTicks. False when that cannot run here (not called from the turn's
    * callback, or no `runNextTicks`): nothing ran, and the async function takes over.
    *
-   * Also false — main's path, the async function's awaited turns — when the tick woke a task
-   * waiting for writable space (`EventMux.wokeWriters`): a bulk sender whose refill ran in one
-   * drain lost ~10 % at MTU 9000 (`tx_ab`, bench/README.md, "heap39"), and awaiting its turns
-   * as main does kept main's rate ("vare"). A tick that woke only readers, acceptors or others
-   * takes the drain (bench/README.md, "heap39b").
+   * While they run, the stack sends its output every `drainFlushBytes` the application writes
+   * (`Stack.flushWrites`): a bulk sender's whole refill before the tick's one flush lost ~10 % at
+   * MTU 9000 (`tx_ab`, bench/README.md, "heap39"), the copy of the refill no longer overlapping
+   * the kick of its start ("loop40"). With `drainFlushBytes` 0, also false — the async
+   * function's awaited turns — when the tick woke a task waiting for writable space
+   * (`EventMux.wokeWriters`; bench/README.md, "heap39b").
    */
   #turnsInline(received: boolean): boolean {
     const stack = this.#stack;
@@ -1014,12 +1038,22 @@ export class EventLoop {
     const all = received && many;
     const requested = stack.tickRequested;
     const done = muxer.reactionsDone;
-    const writer = muxer.wokeWriters;
+    const writer = this.#writerTick(muxer.wokeWriters);
     this.#writing = writer;
     const trace = this.trace;
     const from = trace === null ? 0 : stack.clock.nowMs();
     const wanted = (all || !requested) && !done;
-    if (wanted && (writer || !this.#driveTurn.runMicrotasks())) return false;
+    if (wanted && writer) return false;
+    // The application's writes in the turns go out every `drainFlushBytes` (Stack.written).
+    const every = this.#drainFlushBytes;
+    stack.flushWrites(wanted ? every : 0);
+    let ran = false;
+    try {
+      ran = wanted && this.#driveTurn.runMicrotasks();
+    } finally {
+      stack.flushWrites(0);
+    }
+    if (wanted && !ran) return false;
     this.stats.inlineTurns += wanted ? 1 : 0;
     if (trace !== null && received) {
       trace.record(TRACE_MICROTASKS, from, stack.clock.nowMs(), wanted ? 1 : 0);
@@ -1027,6 +1061,18 @@ export class EventLoop {
     this.#quietTicks = 0;
     this.#direct = false;
     return true;
+  }
+
+  /**
+   * A tick that woke a writer (`woke`) awaits its turns in the async function — only without
+   * flushes inside a drain (`drainFlushBytes` 0). Both read on every call (see #busyCadence).
+   */
+  #writerTick(woke: boolean): boolean {
+    // The compare made at every call, not behind `woke &&`: no tick of `serve --http`'s warm-up
+    // woke a writer, and V8 threw this code away at the first real one ("insufficient type
+    // feedback for compare operation", serve_loop_deopt_test).
+    const awaited = this.#drainFlushBytes === 0;
+    return woke && awaited;
   }
 
   /**

@@ -394,6 +394,7 @@ export class SocketTable {
       const t = this.#tcp("write", fd);
       const n = t.ep.write(data, 0, data.length);
       if (n === 0 && data.length > 0) throw new StackError("EAGAIN", "write: send buffer full");
+      this.#stack.written(n);
       this.#stack.requestTick();
       return n;
     }

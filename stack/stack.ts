@@ -153,6 +153,19 @@ export class Stack {
   readonly nics: Nic[] = [];
   /** Ticks run. */
   ticks = 0;
+  /**
+   * Flushes of output made inside a tick's microtask turns ({@link Stack.written}): each time
+   * the application had written `flushAfterBytes` since the last.
+   */
+  writeFlushes = 0;
+  /**
+   * While above 0, {@link Stack.written} sends the output queued so far at once (a TX flush)
+   * each time the application has written this many bytes: set by the event loop around the
+   * microtask turns it runs dry from a turn's callback, 0 everywhere else.
+   */
+  flushAfterBytes = 0;
+  /** Bytes written since {@link Stack.flushAfterBytes} was set or since the last such flush. */
+  #writtenSinceFlush = 0;
   readonly #rxBatch: number;
   readonly #outputBatch: number;
   readonly #output: OutputQueue = new OutputQueue();
@@ -262,6 +275,40 @@ export class Stack {
   scheduleOutput(src: OutputSource): void {
     this.#output.add(src);
     this.requestTick();
+  }
+
+  /**
+   * The application put `bytes` into a send buffer (`TcpConn.write`). While
+   * {@link Stack.flushAfterBytes} is set — a tick's microtask turns run dry from the event
+   * loop's turn callback, between the tick's halves — every `flushAfterBytes` of them the output
+   * queued so far is produced and the drivers flushed (the TX kick, handed to a kicker thread
+   * where the driver has one), so the wire gets the start of a bulk writer's refill while the
+   * writer copies the rest, as it did when the loop awaited the turns and stopped after
+   * sixteen (bench/README.md, "loop40"). Readiness it raises waits for the tick's transmit half.
+   */
+  written(bytes: number): void {
+    // Every operand read and compared on every call (V8's type feedback: see EventLoop).
+    const every = this.flushAfterBytes;
+    const since = this.#writtenSinceFlush + bytes;
+    const on = every > 0;
+    const due = since >= every;
+    const closed = this.#closed;
+    const flush = on && due && !closed;
+    this.#writtenSinceFlush = flush ? 0 : since;
+    if (!flush) return;
+    this.writeFlushes++;
+    this.transmitOutput();
+    const nics = this.nics;
+    for (let i = 0; i < nics.length; i++) nics[i].driver.flush();
+  }
+
+  /**
+   * Set {@link Stack.flushAfterBytes} (0: off) and start its count afresh: the event loop's
+   * call around the microtask turns it runs from a turn's callback.
+   */
+  flushWrites(bytes: number): void {
+    this.flushAfterBytes = bytes;
+    this.#writtenSinceFlush = 0;
   }
 
   /** Ask the event loop for a tick soon (wakes it if parked). */

@@ -338,6 +338,7 @@ export class TcpConn {
    */
   writeFrom(buf: Uint8Array, off: number, len: number): number {
     const n = this.endpoint.write(buf, off, len);
+    this.#stack.written(n);
     if (n > 0) this.#stack.requestTick();
     return n;
   }
@@ -381,6 +382,7 @@ export class TcpConn {
       } catch (e) {
         return Promise.reject(e);
       }
+      this.#stack.written(n);
       if (n < len) return this.#writeWaiting(data, n);
     }
     this.#stack.requestTick();
@@ -452,7 +454,9 @@ export class TcpConn {
     const ep = this.endpoint;
     let off = this.#waitOff;
     try {
-      off += ep.write(data, off, data.length - off);
+      const n = ep.write(data, off, data.length - off);
+      off += n;
+      this.#stack.written(n);
     } catch (e) {
       const reject = this.#waitReject;
       this.#settleWrite();

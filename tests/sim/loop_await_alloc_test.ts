@@ -9,9 +9,10 @@
 // streams data to an awaiting reader under V8's sampling heap profiler; the bytes sampled in the
 // loop's own functions (the allocating frame is in `stack/event_loop.ts`) must stay under a few
 // bytes per tick. On main that run sampled ~45 B per tick there. A tick that wakes a writer (a
-// task waiting for send space) keeps main's path: its turns awaited by the async function, which
-// stays (a bulk sender whose refill ran in one drain lost ~10 %: bench/README.md, "heap39b");
-// the writer's run checks that no tick of it ran its turns from a turn's callback.
+// task waiting for send space) is drained too, its writes going out every `drainFlushBytes`
+// inside the drain (a bulk sender whose whole refill went out in the tick's one flush lost ~10 %:
+// bench/README.md, "heap39b", "loop40"); before, it kept main's path — its turns awaited by the
+// async function, ~448 B per tick sampled there — which `drainFlushBytes: 0` still selects.
 
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
@@ -64,11 +65,11 @@ function loopAsyncBytes(head: HeapProfileNode): { bytes: number; sites: string }
  * connection through it on `port`; `coreTurns` as the loop's option. Disposing it stops the
  * runtime.
  */
-async function openPair(port: number, coreTurns: boolean) {
+async function openPair(port: number, coreTurns: boolean, drainFlushBytes?: number) {
   const rt = await Runtime.start({
     driver: "loopback",
     addr: "198.18.9.1/24",
-    loop: { busyPollUs: 60_000_000, coreTurns },
+    loop: { busyPollUs: 60_000_000, coreTurns, drainFlushBytes },
   });
   const listener = rt.listen({ port });
   const client = await rt.connect({ hostname: "198.18.9.1", port });
@@ -92,18 +93,19 @@ function readAwaited(
   })().catch(() => {});
 }
 
-for (const side of ["reader", "writer"] as const) {
+for (const side of ["reader", "writer", "awaited writer"] as const) {
   Deno.test({
-    name: side === "reader"
-      ? `sim loop await alloc: an awaiting reader's ticks allocate < ${MAX_BYTES_PER_TICK} B ` +
-        "in the loop"
-      : "sim loop await alloc: an awaiting writer's ticks take main's path (turns awaited)",
+    name: side === "awaited writer"
+      ? "sim loop await alloc: with drainFlushBytes 0 an awaiting writer's ticks take the " +
+        "async function's path (turns awaited)"
+      : `sim loop await alloc: an awaiting ${side}'s ticks allocate < ${MAX_BYTES_PER_TICK} B ` +
+        "in the loop",
     sanitizeOps: false,
     sanitizeResources: false,
     async fn() {
       // A busy poll longer than the test: the loop never parks (a park is idle time, and it
       // awaits its poll in the async function).
-      await using pair = await openPair(7004, true);
+      await using pair = await openPair(7004, true, side === "awaited writer" ? 0 : undefined);
       const { rt, listener, client, server } = pair;
       const buf = new Uint8Array(64 * 1024);
       const { count, until } = byteTarget();
@@ -131,26 +133,37 @@ for (const side of ["reader", "writer"] as const) {
         const ticks0 = stats.ticks;
         const promise0 = stats.promiseYields;
         const inline0 = stats.inlineTurns;
+        const flushes0 = rt.stack.writeFlushes;
         await startHeapSampling(s, 64);
-        await until(SAMPLED_BYTES[side]);
+        await until(SAMPLED_BYTES[side === "reader" ? "reader" : "writer"]);
         const head = await stopHeapSampling(s);
         const ticks = stats.ticks - ticks0;
         const promised = stats.promiseYields - promise0;
         const inline = stats.inlineTurns - inline0;
+        const flushes = rt.stack.writeFlushes - flushes0;
         assert.ok(ticks >= 100, `${ticks} ticks`);
         const { bytes, sites } = loopAsyncBytes(head);
-        if (side === "writer") {
-          // Main's path: every tick's turns awaited, every turn of Deno's loop a promise.
+        if (side === "awaited writer") {
+          // The async function's path: every tick's turns awaited, every turn of Deno's loop a
+          // promise, no flush inside the turns.
           assert.equal(inline, 0, `${inline} ticks drained from a turn's callback`);
           assert.ok(promised >= ticks / 2, `${promised} turns awaited in ${ticks} ticks`);
+          assert.equal(flushes, 0, `${flushes} flushes inside the turns`);
           return;
+        }
+        if (side === "writer") {
+          // The writer's ~2 MB refills (64 KiB writes) go out in 512-KiB flushes inside the
+          // drain, before the tick's own.
+          assert.ok(inline >= ticks / 4, `${inline} of ${ticks} ticks drained`);
+          assert.ok(flushes >= inline, `${flushes} flushes inside ${inline} drained ticks`);
         }
         assert.ok(
           bytes / ticks < MAX_BYTES_PER_TICK,
           `${bytes} B sampled in the loop, ${
             (bytes / ticks).toFixed(1)
           } per tick (${ticks} ticks, ` +
-            `${promised} turns awaited, ${inline} microtask turns inline): ${sites}`,
+            `${promised} turns awaited, ${inline} microtask turns inline, ${flushes} flushes): ` +
+            sites,
         );
       } finally {
         s.disconnect();

@@ -53,6 +53,9 @@ Deno.test("uperf: loop time totals between snapshots; the rest of the wall time 
     blockMs: 0,
     parks: 0,
     parkMs: 0,
+    promiseYields: 0,
+    inlineTurns: 0,
+    writeFlushes: 0,
   };
   const later: LoopTimeTotals = {
     ticks: 10,
@@ -63,6 +66,9 @@ Deno.test("uperf: loop time totals between snapshots; the rest of the wall time 
     blockMs: 50,
     parks: 1,
     parkMs: 49.96,
+    promiseYields: 3,
+    inlineTurns: 4,
+    writeFlushes: 5,
   };
   assert.deepEqual(loopTimeDelta(zero, later, 1000), {
     ticks: 10,
@@ -73,6 +79,9 @@ Deno.test("uperf: loop time totals between snapshots; the rest of the wall time 
     blockMs: 50,
     parks: 1,
     parkMs: 50,
+    promiseYields: 3,
+    inlineTurns: 4,
+    writeFlushes: 5,
     spinMs: 200,
   });
   // Never a negative spin when the clocks disagree by a little.

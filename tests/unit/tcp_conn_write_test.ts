@@ -50,16 +50,29 @@ class StubEndpoint {
   }
 }
 
-/** A connection over `ep` and a stack that counts the ticks asked for. */
-function conn(ep: StubEndpoint): { c: TcpConn; ticks: () => number } {
+/**
+ * A connection over `ep` and a stack that counts the ticks asked for and the bytes it was told
+ * went into the send buffer (`Stack.written`).
+ */
+function conn(ep: StubEndpoint): { c: TcpConn; ticks: () => number; written: () => number } {
   let ticks = 0;
+  let written = 0;
   const stack = {
     registry: { addTcp: () => {} },
     requestTick: () => {
       ticks++;
     },
+    written: (n: number) => {
+      // Kept a small integer (a sum past 2**30 would be a heap number per write, which the heap
+      // tests below would count as the write's).
+      written = (written + n) & 0x3fffffff;
+    },
   } as unknown as Stack;
-  return { c: new TcpConn(stack, ep as unknown as TcpEndpoint), ticks: () => ticks };
+  return {
+    c: new TcpConn(stack, ep as unknown as TcpEndpoint),
+    ticks: () => ticks,
+    written: () => written,
+  };
 }
 
 /** Let every queued reaction run. */
@@ -67,7 +80,7 @@ const settle = () => new Promise((r) => setTimeout(r, 0));
 
 Deno.test("TcpConn.write: a whole write resolves to its length and asks for a tick", async () => {
   const ep = new StubEndpoint(1 << 20);
-  const { c, ticks } = conn(ep);
+  const { c, ticks, written } = conn(ep);
   assert.equal(await c.write(new Uint8Array(1000)), 1000);
   assert.equal(await c.write(new Uint8Array(1000)), 1000);
   assert.equal(await c.write(new Uint8Array(7)), 7);
@@ -75,11 +88,12 @@ Deno.test("TcpConn.write: a whole write resolves to its length and asks for a ti
   assert.equal(await c.write(new Uint8Array(1000)), 1000);
   assert.equal(ep.taken, 3007);
   assert.equal(ticks(), 5);
+  assert.equal(written(), 3007);
 });
 
 Deno.test("TcpConn.write: a write the buffer cannot take settles once its last byte is in", async () => {
   const ep = new StubEndpoint(600);
-  const { c, ticks } = conn(ep);
+  const { c, ticks, written } = conn(ep);
   let done = -1;
   const p = c.write(new Uint8Array(1000)).then((n) => done = n);
   await settle();
@@ -95,6 +109,8 @@ Deno.test("TcpConn.write: a write the buffer cannot take settles once its last b
   assert.equal(done, 1000);
   assert.equal(ep.taken, 1000);
   assert.equal(ticks(), 1);
+  // Every part the buffer took was told to the stack (its flushes inside a drain count them).
+  assert.equal(written(), 1000);
 });
 
 Deno.test("TcpConn.write: the endpoint's error rejects the write (first part and later)", async () => {
