@@ -35,6 +35,8 @@ import { AckSample, RoundCounter } from "../../transport/tcp/congestion/congesti
 import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
 import { TcpSender } from "../../transport/tcp/sender.ts";
+import { type ReceiverConnection, TcpReceiver } from "../../transport/tcp/receiver.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
 import { SynEntry } from "../../transport/tcp/syncache.ts";
 import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
 import { VirtualClock } from "../../core/clock.ts";
@@ -157,6 +159,55 @@ function bulkSender(startMs = 1000): TcpSender {
   snd.established(0);
   snd.setNoDelay(true);
   return snd;
+}
+
+/** A receiver past the handshake with the peer's ISN `irs` (a stub connection, no timestamps). */
+function receiverAt(irs: number): TcpReceiver {
+  const clock = new VirtualClock(1000);
+  const timers = new TimerWheel({ startMs: clock.nowMs() });
+  const ctx = { clock, timers } as unknown as TransportContext;
+  const svc = {
+    ctx,
+    opts: resolveTcpOptions({}),
+    stats: new StackStats().tcp,
+    rttNs: latencyHistogram(),
+  };
+  const conn: ReceiverConnection = {
+    state: TcpState.ESTABLISHED,
+    tsOk: false,
+    tsNow: () => 0,
+    tsEchoAgeMs: () => 0,
+    sendAck() {},
+    scheduleOutput() {},
+    transition() {},
+    updateReadiness() {},
+  };
+  const rcv = new TcpReceiver(conn, svc, 8960);
+  rcv.init(irs);
+  return rcv;
+}
+
+/**
+ * Whether a receiver whose sequence numbers are above 2^31 (doubles in both compared) keeps its
+ * map through its first D-SACK, of an old duplicate there: a real receive run's first
+ * duplicate (a kernel sender's tail loss probe, a spurious retransmission) changed it, and ~30
+ * receive-path functions lost their code in the middle of the run (branch `box40`).
+ */
+function receiverDsack(): boolean {
+  const early = receiverAt(HIGH_ISS);
+  const rcv = receiverAt(HIGH_ISS);
+  const data = new Uint8Array(4096);
+  const seg = new RxSegment();
+  seg.flags = TCP_FLAG_ACK;
+  seg.window = 65535;
+  seg.buf = data;
+  seg.dataOff = 0;
+  seg.dataLen = seg.segLen = 1000;
+  seg.seq = (HIGH_ISS + 1) >>> 0;
+  rcv.receive(seg); // [ISS + 1, + 1000) in order
+  seg.dataLen = seg.segLen = 500;
+  rcv.noteOldDuplicate(seg); // received again: the D-SACK block
+  return rcv.dsackPending && haveSameMap(early, rcv) === true;
 }
 
 /**
@@ -432,6 +483,7 @@ const sender = {
   senderBytesAcked: senderBytesAcked(),
   lossControlTimes,
   timerRecordsOneMap: timerRecordsOneMap(),
+  receiverDsack: receiverDsack(),
 };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();
