@@ -595,13 +595,14 @@ function rearmOnce(t: Timer): void {
 function rehearsePaths(): void {
   rehearsed = true;
   // 4 slots of 1 ms: a block is 4 ms, a super-block 16 ms.
-  const w = new TimerWheel({ slots: 4, startMs: 0 });
+  const w = new TimerWheel({ slots: 4, startMs: 0.25 });
   rehearsalWheel = w;
   const near = new Timer(noop);
   const block = new Timer(noop);
   const far = new Timer(noop);
   const again = new Timer(rearmOnce);
-  let now = 0;
+  // Fractional times, as a real clock's: the wheel's time fields are doubles from the first.
+  let now = 0.5;
   for (let i = 0; i < REHEARSALS; i++) {
     w.schedule(near, now + 2.5); // level 0
     w.schedule(near, now + 1.5); // re-armed: moved within level 0

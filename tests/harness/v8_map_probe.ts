@@ -161,8 +161,11 @@ function bulkSender(startMs = 1000): TcpSender {
   return snd;
 }
 
-/** A receiver past the handshake with the peer's ISN `irs` (a stub connection, no timestamps). */
-function receiverAt(irs: number): TcpReceiver {
+/**
+ * A receiver past the handshake with the peer's ISN `irs` (a stub connection); with `ages`,
+ * timestamps are on and each timestamp RTT sample is the next of them (ms).
+ */
+function receiverAt(irs: number, ages: number[] | null = null): TcpReceiver {
   const clock = new VirtualClock(1000);
   const timers = new TimerWheel({ startMs: clock.nowMs() });
   const ctx = { clock, timers } as unknown as TransportContext;
@@ -174,9 +177,9 @@ function receiverAt(irs: number): TcpReceiver {
   };
   const conn: ReceiverConnection = {
     state: TcpState.ESTABLISHED,
-    tsOk: false,
+    tsOk: ages !== null,
     tsNow: () => 0,
-    tsEchoAgeMs: () => 0,
+    tsEchoAgeMs: () => ages?.shift() ?? 0,
     sendAck() {},
     scheduleOutput() {},
     transition() {},
@@ -208,6 +211,30 @@ function receiverDsack(): boolean {
   seg.dataLen = seg.segLen = 500;
   rcv.noteOldDuplicate(seg); // received again: the D-SACK block
   return rcv.dsackPending && haveSameMap(early, rcv) === true;
+}
+
+/**
+ * Whether a receiver whose timestamp RTT average turned fractional (whole-ms samples 1, then 0:
+ * 0.875 ms) keeps the map of one made first: in ms the field turned double at a process's
+ * first such pair, mid-transfer on the real path, and ~25 receive-path functions lost their
+ * code (branch `box40`).
+ */
+function receiverRtt(): boolean {
+  const early = receiverAt(HIGH_ISS, []);
+  const rcv = receiverAt(HIGH_ISS, [1, 0, 0]);
+  const seg = new RxSegment();
+  seg.flags = TCP_FLAG_ACK;
+  seg.window = 65535;
+  seg.buf = new Uint8Array(4096);
+  seg.dataOff = 0;
+  seg.opts.hasTimestamps = true;
+  seg.opts.tsEcr = 5;
+  for (let i = 0; i < 3; i++) {
+    seg.dataLen = seg.segLen = 1000;
+    seg.seq = rcv.rcvNxt;
+    rcv.receive(seg);
+  }
+  return rcv.rttMs > 0 && rcv.rttMs < 1 && haveSameMap(early, rcv) === true;
 }
 
 /**
@@ -484,6 +511,7 @@ const sender = {
   lossControlTimes,
   timerRecordsOneMap: timerRecordsOneMap(),
   receiverDsack: receiverDsack(),
+  receiverRtt: receiverRtt(),
 };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();

@@ -77,6 +77,9 @@ export interface ReceiverConnection {
  */
 const NO_RANGES = new Assembler(1);
 
+/** The largest timestamp RTT sample the receiver's average takes (ms; larger ones count as it). */
+const RCV_RTT_MAX_MS = 1_000_000;
+
 /** Where `#autotune` reads the clock (a cell: no time returned across a call). */
 const AUTOTUNE_CLOCK = new Float64Array(1);
 /**
@@ -172,7 +175,16 @@ export class TcpReceiver {
   /** Auto-tuning: start of the measurement. */
   spaceStartMs = 0;
   /** Receiver RTT estimate from timestamps (ms), 0 when unknown. */
-  rttMs = 0;
+  get rttMs(): number {
+    return this.#rttUs / 1000;
+  }
+  /**
+   * {@link TcpReceiver.rttMs} in whole µs: a small integer field always. In ms the average of
+   * whole-ms samples turned fractional at a process's first sample of 1 ms or more after
+   * smaller ones, mid-transfer, and the field's change to a double changed every receiver's
+   * map (~25 receive-path functions thrown away: bench/README.md, "box40").
+   */
+  #rttUs = 0;
   /**
    * Bytes of the peer's data received in order, below {@link BYTES_RECEIVED_UNIT}; the rest
    * counts in whole units (`#bytesReceivedUnits`). Two small integers, never a double: a total
@@ -431,8 +443,10 @@ export class TcpReceiver {
           // The first sample or the average by one formula, weights chosen (small integers):
           // `rttMs === 0 ? r : (7 · rttMs + r) / 8` merged a fraction, which V8's mid tier keeps
           // as a new heap number — per segment once a real (fractional) clock gave one ("sack33").
-          const g = this.rttMs === 0 ? 8 : 1;
-          this.rttMs = ((8 - g) * this.rttMs + g * r) / 8;
+          // In whole µs, samples capped at 1,000 s: the average stays an int32.
+          const rUs = (r < RCV_RTT_MAX_MS ? r : RCV_RTT_MAX_MS) * 1000;
+          const g = this.#rttUs === 0 ? 8 : 1;
+          this.#rttUs = (((8 - g) * this.#rttUs + g * rUs) / 8) | 0;
         }
       }
     }
@@ -868,8 +882,9 @@ export class TcpReceiver {
     const now = AUTOTUNE_CLOCK[0];
     const elapsed = now - this.spaceStartMs;
     const s = this.#senderRtt;
-    if (this.rttMs > 0) {
-      if (elapsed < Math.max(this.rttMs, 1)) return;
+    const rttUs = this.#rttUs;
+    if (rttUs > 0) {
+      if (elapsed * 1000 < (rttUs > 1000 ? rttUs : 1000)) return; // max(rttMs, 1)
     } else if (s !== null && s.hasSample) {
       if (elapsed < Math.max(s.srttMs, 1)) return;
     } else if (elapsed < 1) return;
