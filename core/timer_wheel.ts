@@ -187,6 +187,7 @@ export class TimerWheel {
       this.#level0[i] = new Timer(noop);
       this.#level1[i] = new Timer(noop);
     }
+    if (!rehearsed) rehearsePaths();
   }
 
   /** Number of armed timers. */
@@ -564,6 +565,61 @@ export class TimerWheel {
     const i = nextSetBit(this.#bits1, from & this.#mask, this.#n);
     return i < 0 ? -1 : from + (i - (from & this.#mask));
   }
+}
+
+/** Rounds of {@link rehearsePaths}: past V8's 8 calls before it keeps type feedback, and more. */
+const REHEARSALS = 16;
+/** Set when the first wheel of the process is made, before it rehearses (see rehearsePaths). */
+let rehearsed = false;
+/** The rehearsal's wheel, for its re-arming callback. */
+let rehearsalWheel: TimerWheel | null = null;
+
+/** A rehearsal timer's callback: re-arm itself for a time already reached (the deferred path). */
+function rearmOnce(t: Timer): void {
+  if (t.armAtMs < 0) return;
+  t.armAtMs = -1;
+  rehearsalWheel!.arm(t);
+}
+
+/**
+ * Take every path of the wheel's code on a wheel of its own, once per process, when the first
+ * wheel is made: level 0, level 1 and the overflow list, re-arming, cancelling, the cascades
+ * of a block and a super-block, firing, and a callback's re-arming for a time reached. V8
+ * keeps no type feedback for a path code has not taken, and optimised code that meets one
+ * throws itself away ("insufficient type feedback"): a real stack's first timer beyond the
+ * wheel's current 4.1-s block (an RTO armed near the block's end), its first cascade, took
+ * `arm`, `cancel`, `#place`, `#unlink`, `#fireSlot` and the receive path that inlined them back
+ * to V8's lower tiers in the middle of a transfer, where every fractional time is a new heap
+ * number (bench/README.md, "box40").
+ */
+function rehearsePaths(): void {
+  rehearsed = true;
+  // 4 slots of 1 ms: a block is 4 ms, a super-block 16 ms.
+  const w = new TimerWheel({ slots: 4, startMs: 0.25 });
+  rehearsalWheel = w;
+  const near = new Timer(noop);
+  const block = new Timer(noop);
+  const far = new Timer(noop);
+  const again = new Timer(rearmOnce);
+  // Fractional times, as a real clock's: the wheel's time fields are doubles from the first.
+  let now = 0.5;
+  for (let i = 0; i < REHEARSALS; i++) {
+    w.schedule(near, now + 2.5); // level 0
+    w.schedule(near, now + 1.5); // re-armed: moved within level 0
+    w.schedule(block, now + 6.5); // level 1
+    w.schedule(far, now + 40.5); // overflow
+    w.nextDeadlineMs();
+    w.cancel(block);
+    w.schedule(block, now + 9.5);
+    again.armAtMs = now + 1.25;
+    w.arm(again);
+    now += 12;
+    w.advance(now); // fires near, again (re-armed: deferred), block (cascaded from level 1)
+    w.nextDeadlineMs();
+    now += 40;
+    w.advance(now); // far: re-bucketed from the overflow list, fired; again, deferred
+  }
+  rehearsalWheel = null;
 }
 
 /** The first set bit at or after `from` (below `n`), or -1. */

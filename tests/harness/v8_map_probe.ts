@@ -35,6 +35,8 @@ import { AckSample, RoundCounter } from "../../transport/tcp/congestion/congesti
 import { HyStartPP } from "../../transport/tcp/congestion/hystart.ts";
 import { TCP_FLAG_ACK } from "../../transport/tcp/header.ts";
 import { TcpSender } from "../../transport/tcp/sender.ts";
+import { type ReceiverConnection, TcpReceiver } from "../../transport/tcp/receiver.ts";
+import { TcpState } from "../../transport/tcp/state.ts";
 import { SynEntry } from "../../transport/tcp/syncache.ts";
 import { resolveTcpOptions, type TransportContext } from "../../transport/tcp/context.ts";
 import { VirtualClock } from "../../core/clock.ts";
@@ -157,6 +159,82 @@ function bulkSender(startMs = 1000): TcpSender {
   snd.established(0);
   snd.setNoDelay(true);
   return snd;
+}
+
+/**
+ * A receiver past the handshake with the peer's ISN `irs` (a stub connection); with `ages`,
+ * timestamps are on and each timestamp RTT sample is the next of them (ms).
+ */
+function receiverAt(irs: number, ages: number[] | null = null): TcpReceiver {
+  const clock = new VirtualClock(1000);
+  const timers = new TimerWheel({ startMs: clock.nowMs() });
+  const ctx = { clock, timers } as unknown as TransportContext;
+  const svc = {
+    ctx,
+    opts: resolveTcpOptions({}),
+    stats: new StackStats().tcp,
+    rttNs: latencyHistogram(),
+  };
+  const conn: ReceiverConnection = {
+    state: TcpState.ESTABLISHED,
+    tsOk: ages !== null,
+    tsNow: () => 0,
+    tsEchoAgeMs: () => ages?.shift() ?? 0,
+    sendAck() {},
+    scheduleOutput() {},
+    transition() {},
+    updateReadiness() {},
+  };
+  const rcv = new TcpReceiver(conn, svc, 8960);
+  rcv.init(irs);
+  return rcv;
+}
+
+/**
+ * Whether a receiver whose sequence numbers are above 2^31 (doubles in both compared) keeps its
+ * map through its first D-SACK, of an old duplicate there: a real receive run's first
+ * duplicate (a kernel sender's tail loss probe, a spurious retransmission) changed it, and ~30
+ * receive-path functions lost their code in the middle of the run (branch `box40`).
+ */
+function receiverDsack(): boolean {
+  const early = receiverAt(HIGH_ISS);
+  const rcv = receiverAt(HIGH_ISS);
+  const data = new Uint8Array(4096);
+  const seg = new RxSegment();
+  seg.flags = TCP_FLAG_ACK;
+  seg.window = 65535;
+  seg.buf = data;
+  seg.dataOff = 0;
+  seg.dataLen = seg.segLen = 1000;
+  seg.seq = (HIGH_ISS + 1) >>> 0;
+  rcv.receive(seg); // [ISS + 1, + 1000) in order
+  seg.dataLen = seg.segLen = 500;
+  rcv.noteOldDuplicate(seg); // received again: the D-SACK block
+  return rcv.dsackPending && haveSameMap(early, rcv) === true;
+}
+
+/**
+ * Whether a receiver whose timestamp RTT average turned fractional (whole-ms samples 1, then 0:
+ * 0.875 ms) keeps the map of one made first: in ms the field turned double at a process's
+ * first such pair, mid-transfer on the real path, and ~25 receive-path functions lost their
+ * code (branch `box40`).
+ */
+function receiverRtt(): boolean {
+  const early = receiverAt(HIGH_ISS, []);
+  const rcv = receiverAt(HIGH_ISS, [1, 0, 0]);
+  const seg = new RxSegment();
+  seg.flags = TCP_FLAG_ACK;
+  seg.window = 65535;
+  seg.buf = new Uint8Array(4096);
+  seg.dataOff = 0;
+  seg.opts.hasTimestamps = true;
+  seg.opts.tsEcr = 5;
+  for (let i = 0; i < 3; i++) {
+    seg.dataLen = seg.segLen = 1000;
+    seg.seq = rcv.rcvNxt;
+    rcv.receive(seg);
+  }
+  return rcv.rttMs > 0 && rcv.rttMs < 1 && haveSameMap(early, rcv) === true;
 }
 
 /**
@@ -432,6 +510,8 @@ const sender = {
   senderBytesAcked: senderBytesAcked(),
   lossControlTimes,
   timerRecordsOneMap: timerRecordsOneMap(),
+  receiverDsack: receiverDsack(),
+  receiverRtt: receiverRtt(),
 };
 const survival = { denseSet: denseSet(), outputQueue: outputQueue(), eventMux: eventMux() };
 const rack = rackSharedMinRtt();

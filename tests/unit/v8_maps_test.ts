@@ -58,6 +58,11 @@ Deno.test("v8 maps: long-lived objects built before the warm-up keep the warm-up
   assert.equal(r.ackSampleTimes, true, "AckSample times, RTTs and rate");
   assert.equal(r.pacerRate, true, "Pacer rateBytesPerMs");
   assert.equal(r.pacerRelease, true, "Pacer releaseMs at the first paced send");
+  // A receiver's first D-SACK with sequence numbers past 2^31 changes no map (branch box40):
+  // its edges are int32s.
+  assert.equal(r.receiverDsack, true, "TcpReceiver D-SACK edges past 2^31");
+  // Nor does its timestamp RTT average turning fractional (kept in whole µs).
+  assert.equal(r.receiverRtt, true, "TcpReceiver RTT average fractional");
   // The loss control's times are doubles from the first object: a real run's fractional clock
   // gives it no new map that code optimised on it has not seen.
   assert.equal(r.lossControlTimes, true, "LossControl eventMs/RTO deadline/queue RTT");

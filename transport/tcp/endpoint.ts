@@ -951,6 +951,17 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
     if (this.keepalive !== null) this.keepalive.segmentArrived();
   }
 
+  /**
+   * @internal {@link TcpEndpoint.segmentArrived} now, the clock read through a cell: the
+   * per-segment form (`nowMs()`'s fractional result passed on was a new heap number per
+   * segment where V8 did not inline the calls: bench/README.md, "box40").
+   */
+  segmentArrivedNow(): void {
+    readClockMs(this.layer.ctx.clock, NOW);
+    this.lastRecvMs = Math.floor(NOW[0]);
+    if (this.keepalive !== null) this.keepalive.segmentArrived();
+  }
+
   /** @internal TSval now: the ms clock plus the per-connection offset (RFC 7323 §5.4). */
   tsNow(): number {
     readClockMs(this.layer.ctx.clock, NOW);
@@ -963,7 +974,8 @@ export class TcpEndpoint implements OutputSource, TcpFlow {
    * from a call is a new heap number per segment, the difference is a small integer.
    */
   tsEchoAgeMs(opts: TcpHeaderOptions): number {
-    return (Math.floor(this.layer.ctx.clock.nowMs()) + this.tsOffset - opts.tsEcr) >>> 0;
+    readClockMs(this.layer.ctx.clock, NOW); // a cell, not `nowMs()`'s result ("box40")
+    return (Math.floor(NOW[0]) + this.tsOffset - opts.tsEcr) >>> 0;
   }
 
   /** @internal Largest TSO payload for `mss` on this route (0: the NIC does not segment). */

@@ -54,7 +54,7 @@ export function endpointInput(ep: TcpEndpoint, seg: RxSegment): void {
     }
     return;
   }
-  ep.segmentArrived(ep.layer.ctx.clock.nowMs());
+  ep.segmentArrivedNow(); // reads the clock itself: no time passed
   // RFC 7323 §4.3: remember the timestamp to echo.
   if (ts) rcv.noteTimestamp(seg);
   // Second check: RST (RFC 5961 §3.2: exact match resets, in-window draws a challenge ACK).

@@ -76,12 +76,13 @@ export class Pacer {
   held = false;
 
   /**
-   * The rate and release time start as doubles holding -0 and are set to +0 here (mutable
-   * from the first).
+   * The rate, release time and send time start as doubles holding -0 and are set to +0 here
+   * (mutable from the first).
    */
   constructor() {
     this.rateBytesPerMs = 0;
     this.releaseMs = 0;
+    this.sentAtMs = 0;
   }
 
   /** True when a transmission may leave at `nowMs`. */
@@ -89,11 +90,35 @@ export class Pacer {
     return this.rateBytesPerMs <= 0 || this.releaseMs <= nowMs;
   }
 
+  /**
+   * The time {@link Pacer.onSentAt} takes as the send's (ms). A field the sender sets, not an
+   * argument: a fractional time passed to a call V8 does not inline is a new heap number per
+   * segment, one stored into this (double) field is not (bench/README.md, "box40").
+   */
+  sentAtMs: number = DOUBLE_ZERO;
+
   /** `bytes` left at `nowMs`: move the release time on. */
   onSent(bytes: number, nowMs: number): void {
+    this.sentAtMs = nowMs;
+    this.onSentAt(bytes);
+  }
+
+  /**
+   * {@link Pacer.onSent} at {@link Pacer.sentAtMs}: the per-segment form.
+   *
+   * @example
+   * ```ts
+   * const p = new Pacer();
+   * p.rateBytesPerMs = 1448;
+   * p.sentAtMs = 100.5;
+   * p.onSentAt(2896);
+   * p.releaseMs; // 101.5: 1 ms of credit taken, 2 ms of data
+   * ```
+   */
+  onSentAt(bytes: number): void {
     const rate = this.rateBytesPerMs;
     if (rate <= 0) return;
-    const floor = nowMs - (this.held ? PACING_HELD_CREDIT_MS : PACING_BURST_MS);
+    const floor = this.sentAtMs - (this.held ? PACING_HELD_CREDIT_MS : PACING_BURST_MS);
     // Math.max, not a ternary: V8's mid tier keeps a value merged from two branches tagged, a
     // new heap number per paced send.
     this.releaseMs = Math.max(this.releaseMs, floor) + bytes / rate;

@@ -77,8 +77,16 @@ export interface ReceiverConnection {
  */
 const NO_RANGES = new Assembler(1);
 
+/** The largest timestamp RTT sample the receiver's average takes (ms; larger ones count as it). */
+const RCV_RTT_MAX_MS = 1_000_000;
+
 /** Where `#autotune` reads the clock (a cell: no time returned across a call). */
 const AUTOTUNE_CLOCK = new Float64Array(1);
+/**
+ * The cell the ACK decisions' clock reads go through (the delayed-ACK timer's arming, ACK
+ * deferral: per segment received): {@link readClockMs}, for the reason of `AUTOTUNE_CLOCK`.
+ */
+const ACK_CLOCK = new Float64Array(1);
 
 /**
  * The receive side of one connection, created with it.
@@ -167,7 +175,16 @@ export class TcpReceiver {
   /** Auto-tuning: start of the measurement. */
   spaceStartMs = 0;
   /** Receiver RTT estimate from timestamps (ms), 0 when unknown. */
-  rttMs = 0;
+  get rttMs(): number {
+    return this.#rttUs / 1000;
+  }
+  /**
+   * {@link TcpReceiver.rttMs} in whole µs: a small integer field always. In ms the average of
+   * whole-ms samples turned fractional at a process's first sample of 1 ms or more after
+   * smaller ones, mid-transfer, and the field's change to a double changed every receiver's
+   * map (~25 receive-path functions thrown away: bench/README.md, "box40").
+   */
+  #rttUs = 0;
   /**
    * Bytes of the peer's data received in order, below {@link BYTES_RECEIVED_UNIT}; the rest
    * counts in whole units (`#bytesReceivedUnits`). Two small integers, never a double: a total
@@ -179,9 +196,14 @@ export class TcpReceiver {
   #bytesReceivedUnits = 0;
   /** A D-SACK block (RFC 2883) goes first in the next ACK: `[dsackStart, dsackEnd)`. */
   dsackPending = false;
-  /** Left edge of the pending D-SACK block. */
+  /**
+   * Left edge of the pending D-SACK block, as an int32 (the uint32's bits; the SACK block
+   * array takes it back): a uint32 at or above 2**31 stored here turned the field double at a
+   * process's first such D-SACK — every receiver's map changed mid-run and ~30 receive-path
+   * functions lost their code ("wrong map", bench/README.md, "box40").
+   */
   dsackStart = 0;
-  /** Right edge of the pending D-SACK block. */
+  /** Right edge of the pending D-SACK block, an int32 as {@link TcpReceiver.dsackStart}. */
   dsackEnd = 0;
   /** RFC 3168 §6.1.3: a CE mark arrived and no CWR since: our ACKs carry ECE. */
   ecnEcho = false;
@@ -421,8 +443,10 @@ export class TcpReceiver {
           // The first sample or the average by one formula, weights chosen (small integers):
           // `rttMs === 0 ? r : (7 · rttMs + r) / 8` merged a fraction, which V8's mid tier keeps
           // as a new heap number — per segment once a real (fractional) clock gave one ("sack33").
-          const g = this.rttMs === 0 ? 8 : 1;
-          this.rttMs = ((8 - g) * this.rttMs + g * r) / 8;
+          // In whole µs, samples capped at 1,000 s: the average stays an int32.
+          const rUs = (r < RCV_RTT_MAX_MS ? r : RCV_RTT_MAX_MS) * 1000;
+          const g = this.#rttUs === 0 ? 8 : 1;
+          this.#rttUs = (((8 - g) * this.#rttUs + g * rUs) / 8) | 0;
         }
       }
     }
@@ -454,8 +478,8 @@ export class TcpReceiver {
   /** The next ACK reports `[start, end)` as received twice. */
   #setDsack(start: number, end: number): void {
     this.dsackPending = true;
-    this.dsackStart = start;
-    this.dsackEnd = end;
+    this.dsackStart = start | 0; // int32s: a small integer field always
+    this.dsackEnd = end | 0;
   }
 
   /**
@@ -522,8 +546,10 @@ export class TcpReceiver {
     if (this.#delackT === null || !this.#delackT.armed) {
       const ctx = this.#svc.ctx;
       const t = this.delackTimer;
-      // A field, not an argument: no heap number (TimerWheel.arm).
-      t.armAtMs = ctx.clock.nowMs() + this.#svc.opts.delayedAckMs;
+      // A field, not an argument: no heap number (TimerWheel.arm); the time through a cell,
+      // not returned by `nowMs()` (a heap number where V8 did not inline it: "box40").
+      readClockMs(ctx.clock, ACK_CLOCK);
+      t.armAtMs = ACK_CLOCK[0] + this.#svc.opts.delayedAckMs;
       ctx.timers.arm(t);
     }
   }
@@ -566,7 +592,8 @@ export class TcpReceiver {
       !this.asm.isEmpty || this.rcvFinPending
     ) return false;
     const ctx = this.#svc.ctx;
-    const now = ctx.clock.nowMs();
+    readClockMs(ctx.clock, ACK_CLOCK); // a cell, not `nowMs()`'s result (as `#ackData`)
+    const now = ACK_CLOCK[0];
     if (auto) {
       // Adaptive: only while deferring is found to cost this sender no rate (AckDeferProbe).
       const p = this.#probe ??= new AckDeferProbe(now);
@@ -688,7 +715,7 @@ export class TcpReceiver {
     const max = o.hasTimestamps ? SACK_BLOCKS_WITH_TS : SACK_BLOCKS_NO_TS;
     let first = 0;
     if (this.dsackPending) {
-      o.sackBlocks[0] = this.dsackStart;
+      o.sackBlocks[0] = this.dsackStart; // a Uint32Array: the int32 back to its uint32
       o.sackBlocks[1] = this.dsackEnd;
       first = 1;
     }
@@ -855,8 +882,9 @@ export class TcpReceiver {
     const now = AUTOTUNE_CLOCK[0];
     const elapsed = now - this.spaceStartMs;
     const s = this.#senderRtt;
-    if (this.rttMs > 0) {
-      if (elapsed < Math.max(this.rttMs, 1)) return;
+    const rttUs = this.#rttUs;
+    if (rttUs > 0) {
+      if (elapsed * 1000 < (rttUs > 1000 ? rttUs : 1000)) return; // max(rttMs, 1)
     } else if (s !== null && s.hasSample) {
       if (elapsed < Math.max(s.srttMs, 1)) return;
     } else if (elapsed < 1) return;

@@ -438,7 +438,14 @@ export class Scoreboard {
     // heap numbers then — here two per segment in some processes (bench/README.md, "box32").
     const start = (this.fack + fromFack) >>> 0;
     const end = (start + len) >>> 0;
-    this.#rate.onSend(nowMs, this.#n === 0);
+    // `rate.onSend(nowMs, …)` written out: a fractional time passed to a call V8 does not
+    // inline is a new heap number per segment (16 B: bench/README.md, "box40"); a store into
+    // the record's double fields is not.
+    if (this.#n === 0) {
+      const rate = this.#rate;
+      rate.firstSentMs = nowMs; // §3.2: a new flight starts its sampling interval now
+      rate.deliveredTimeMs = nowMs;
+    }
     if (this.#n > 0 && this.#c.end[this.#head + this.#n - 1] !== start) return false;
     if (!this.#room(1)) {
       this.refused++;
@@ -469,7 +476,7 @@ export class Scoreboard {
     } else {
       len = recLen;
     }
-    this.#rate.onSend(nowMs, false);
+    // (`#rate.onSend(nowMs, false)` changes nothing: not called, no time passed.)
     const p = this.#head + i;
     const f = this.#c.flags[p];
     if ((f & SB_RETRANS) === 0) this.retransBytes += len;

@@ -61,6 +61,8 @@ const TSO_DEFER_MAX_MS = 1;
  * (bench/README.md, "dbl34").
  */
 const TX_NOW = new Float64Array(1);
+/** The time a timer's arming reads (`#armPersist`): a cell, for the reason of {@link TX_NOW}. */
+const ARM_NOW = new Float64Array(1);
 /** TSO deferral: send anyway once a third of the window is free (Linux tcp_tso_win_divisor). */
 const TSO_WIN_DIVISOR = 3;
 /** Most doublings of the persist interval. */
@@ -811,7 +813,9 @@ export class TcpSender implements LossSender {
     this.sndNxt = end;
     if (((end - this.sndMax) | 0) > 0) this.sndMax = end;
     this.#lastSendMs = now;
-    this.pacer.onSent(len, now);
+    const pacer = this.pacer;
+    pacer.sentAtMs = now; // a field, not an argument: no heap number per segment
+    pacer.onSentAt(len);
     if (this.rec.inReduction) this.rec.prr.onSent(len);
     return true;
   }
@@ -844,7 +848,9 @@ export class TcpSender implements LossSender {
     this.retransmits += segs;
     this.loss.ownRecovery().onRetransmit(got, mss, this.#conn.tsNow());
     if (this.rec.inReduction) this.rec.prr.onSent(got);
-    this.pacer.onSent(dataLen, now);
+    const pacer = this.pacer;
+    pacer.sentAtMs = now; // a field, not an argument (`#sendNewNow`)
+    pacer.onSentAt(dataLen);
     this.#lastSendMs = now;
     return got;
   }
@@ -870,7 +876,10 @@ export class TcpSender implements LossSender {
     // more than half an RTT away — too long to hold what the window allows: send. Older, an
     // ACK is due soon: wait for it, but not past a whole RTT, when it is late (a lost
     // super-segment must have followers, or only a timer could find the loss).
-    const sentAt = this.sb.xmitMs(0);
+    // The oldest record's send time read in place: returned by `sb.xmitMs(0)`, a call V8 does
+    // not always inline, it was a new heap number per deferral test ("box40").
+    const sb = this.sb;
+    const sentAt = sb.columns.xmit[sb.head];
     const srtt = this.rtt.srttMs;
     if (now < sentAt + srtt / 2) return false;
     const lateAt = sentAt + srtt;
@@ -957,7 +966,10 @@ export class TcpSender implements LossSender {
     const nowMs = TX_NOW[0]; // the time read, not passed: no heap number per output pass
     const m = this.mssControl;
     const pathChanged = m.syncPath(this.#conn.pathMss());
-    if (!m.expire(nowMs) && !pathChanged) return;
+    // `expire` called only with a black hole to expire: the time passed to it (fractional) was
+    // a new heap number per output pass where V8 did not inline the call ("box40").
+    const expired = m.blackhole !== 0 && m.expire(nowMs);
+    if (!expired && !pathChanged) return;
     const mss = m.effective();
     if (mss === this.mss) return;
     if (mss < this.mss) {
@@ -1011,7 +1023,13 @@ export class TcpSender implements LossSender {
     const svc = this.#svc;
     const base = this.rtt.rtoMs * 2 ** this.persistBackoff;
     const max = svc.opts.maxRtoMs;
-    svc.ctx.timers.schedule(this.persistTimer, svc.ctx.clock.nowMs() + (base < max ? base : max));
+    // The time through a cell and the deadline through the timer's field: `nowMs()` returned
+    // and `schedule` took a fractional time, a heap number each where V8 did not inline them
+    // — per output pass of a sender waiting for a window ("box40").
+    readClockMs(svc.ctx.clock, ARM_NOW);
+    const t = this.persistTimer;
+    t.armAtMs = ARM_NOW[0] + (base < max ? base : max);
+    svc.ctx.timers.arm(t);
   }
 
   /** Arm the cork timer if a short segment is being held by TCP_CORK. */
