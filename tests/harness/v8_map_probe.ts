@@ -134,17 +134,22 @@ function rackSharedMinRtt(): { keepsMap: boolean; survives: boolean } {
 /** The bulk senders' initial sequence number. */
 const HIGH_ISS = 0xc612_0000;
 
-/** A sender past the handshake (MSS 8960, window scale 7, TSO of 64 KiB) on a stub link. */
-function bulkSender(startMs = 1000): TcpSender {
+/** A TCP service of defaults on a virtual clock starting at `startMs`, with its own timers. */
+function stubService(startMs: number) {
   const clock = new VirtualClock(startMs);
   const timers = new TimerWheel({ startMs: clock.nowMs() });
   const ctx = { clock, timers } as unknown as TransportContext;
-  const svc = {
+  return {
     ctx,
     opts: resolveTcpOptions({}),
     stats: new StackStats().tcp,
     rttNs: latencyHistogram(),
   };
+}
+
+/** A sender past the handshake (MSS 8960, window scale 7, TSO of 64 KiB) on a stub link. */
+function bulkSender(startMs = 1000): TcpSender {
+  const svc = stubService(startMs);
   const conn = new SenderStub(65536);
   const snd = new TcpSender(conn, svc);
   conn.una = () => snd.sndUna;
@@ -166,15 +171,7 @@ function bulkSender(startMs = 1000): TcpSender {
  * timestamps are on and each timestamp RTT sample is the next of them (ms).
  */
 function receiverAt(irs: number, ages: number[] | null = null): TcpReceiver {
-  const clock = new VirtualClock(1000);
-  const timers = new TimerWheel({ startMs: clock.nowMs() });
-  const ctx = { clock, timers } as unknown as TransportContext;
-  const svc = {
-    ctx,
-    opts: resolveTcpOptions({}),
-    stats: new StackStats().tcp,
-    rttNs: latencyHistogram(),
-  };
+  const svc = stubService(1000);
   const conn: ReceiverConnection = {
     state: TcpState.ESTABLISHED,
     tsOk: ages !== null,
