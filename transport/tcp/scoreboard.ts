@@ -438,14 +438,10 @@ export class Scoreboard {
     // heap numbers then — here two per segment in some processes (bench/README.md, "box32").
     const start = (this.fack + fromFack) >>> 0;
     const end = (start + len) >>> 0;
-    // `rate.onSend(nowMs, …)` written out: a fractional time passed to a call V8 does not
-    // inline is a new heap number per segment (16 B: bench/README.md, "box40"); a store into
-    // the record's double fields is not.
-    if (this.#n === 0) {
-      const rate = this.#rate;
-      rate.firstSentMs = nowMs; // §3.2: a new flight starts its sampling interval now
-      rate.deliveredTimeMs = nowMs;
-    }
+    // The delivery-rate record hears only of a flight's first segment: a fractional time passed
+    // per segment to a call V8 does not inline was a new heap number each (16 B:
+    // bench/README.md, "box40"), and for any later segment `onSend` changes nothing.
+    if (this.#n === 0) this.#rate.onSend(nowMs, true);
     if (this.#n > 0 && this.#c.end[this.#head + this.#n - 1] !== start) return false;
     if (!this.#room(1)) {
       this.refused++;
@@ -476,7 +472,6 @@ export class Scoreboard {
     } else {
       len = recLen;
     }
-    // (`#rate.onSend(nowMs, false)` changes nothing: not called, no time passed.)
     const p = this.#head + i;
     const f = this.#c.flags[p];
     if ((f & SB_RETRANS) === 0) this.retransBytes += len;
