@@ -21,12 +21,46 @@ export function measureMergedSeqAlloc(
   delayMs = 0,
   warmBytes = 30e6,
 ): number {
+  return warmMergedSeq(addrPlace, lossRate, mtu, delayMs, warmBytes)();
+}
+
+/**
+ * {@link measureMergedSeqAlloc} in two steps: the warm-up now, the measurement when the
+ * returned function is called — so that a caller can yield to the event loop in between
+ * ({@link settleTierUps}).
+ */
+export function warmMergedSeq(
+  addrPlace = "high",
+  lossRate = 0,
+  mtu = 9000,
+  delayMs = 0,
+  warmBytes = 30e6,
+): () => number {
   const net = seqNet("high", mtu, addrPlace, lossRate, delayMs);
   const w = new SeqWorkload(net, false);
   w.bulk(warmBytes);
-  const run = { step: () => w.bulk(4e6), units: () => net.a.stats.tcp.OutSegs };
-  const [b] = medianHeapGrowthPerUnit([run], ROUNDS);
-  return b;
+  return () => {
+    const run = { step: () => w.bulk(4e6), units: () => net.a.stats.tcp.OutSegs };
+    const [b] = medianHeapGrowthPerUnit([run], ROUNDS);
+    return b;
+  };
+}
+
+/** How long {@link settleTierUps} leaves the event loop to V8 (ms). */
+export const SETTLE_MS = 50;
+
+/**
+ * Yield to the event loop for {@link SETTLE_MS} between the warm-up and the measurement, as the
+ * stack's own loop yields between ticks. The simulated transfer runs synchronously for seconds,
+ * and at MTU 1500 with loss its per-segment functions were still asking for V8's top tier at the
+ * end of the 30-MB warm-up (marked again and again, their compiles queued behind others): in
+ * about half of the processes on an idle machine the first 4–6 of the 12 windows ran in the mid
+ * tier at 360–400 B per segment, the median with them (130–370 B), while one 10-ms yield after
+ * the warm-up put every window's code in the top tier from the first (the first window 31–47 B,
+ * 28 of 28 processes low; bench/README.md, "The lossy MTU 1500 allocation test's flake").
+ */
+export function settleTierUps(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 }
 
 // deno-lint-ignore no-explicit-any
@@ -53,7 +87,8 @@ export const STEADY_WARM_BYTES = 600e6;
 // lossy run's JIT state is the process's): one JSON line, the measurement over IPv4 and then
 // over IPv6 — with `--loss`, of a transfer losing 1 % of its frames; with `--fractional`, of
 // one whose frames take 12.5 µs (no loss, the clock fractional); `--mtu N` (9000 by default);
-// `--steady`: after a warm-up of STEADY_WARM_BYTES, not 30 MB.
+// `--steady`: after a warm-up of STEADY_WARM_BYTES, not 30 MB. Each measurement's warm-up is
+// followed by a yield to the event loop (`settleTierUps`).
 // Not in a worker, whose module is its main too.
 if (import.meta.main && !inWorker) {
   const loss = Deno.args.includes("--loss") ? LOSSY_RATE : 0;
@@ -61,12 +96,13 @@ if (import.meta.main && !inWorker) {
   const m = Deno.args.indexOf("--mtu");
   const mtu = m >= 0 ? Number(Deno.args[m + 1]) : 9000;
   const warm = Deno.args.includes("--steady") ? STEADY_WARM_BYTES : 30e6;
-  console.log(
-    JSON.stringify({
-      v4: measureMergedSeqAlloc("high", loss, mtu, delay, warm),
-      v6: measureMergedSeqAlloc("v6", loss, mtu, delay, warm),
-    }),
-  );
+  const v4 = warmMergedSeq("high", loss, mtu, delay, warm);
+  await settleTierUps();
+  const v4Bytes = v4();
+  const v6 = warmMergedSeq("v6", loss, mtu, delay, warm);
+  await settleTierUps();
+  const v6Bytes = v6();
+  console.log(JSON.stringify({ v4: v4Bytes, v6: v6Bytes }));
 }
 
 // As a worker: one question, one answer.
