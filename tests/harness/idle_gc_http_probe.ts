@@ -3,8 +3,7 @@
  * --expose-gc`: what the memory-reducing full GCs after a quiet spell throw away of an HTTP
  * server's request path and of the event loop's turns. The `serve --http` kind of warm-up on the
  * simulated wire, then "the real stacks" — a pair on the af_packet driver's rings in memory —
- * serve connection-per-request HTTP/1.0 requests (more rounds, bounded, until every watched
- * function has optimised code again) until every connection has closed; then both
+ * serve connection-per-request HTTP/1.0 requests until every connection has closed; then both
  * stacks stop (their loops sleep: no `Immediate` is pending, no HTTP connection is open), as a
  * server between bursts; V8's last-resort GC (`gc({flavor: "last-resort"})`: memory-reducing
  * full GCs that retain no maps, as the memory reducer's) runs twice, and the probe prints, as
@@ -49,17 +48,6 @@ const WATCHED: Record<string, Fn> = {
   "DenoTurn.request": DenoTurn.prototype.request as Fn,
 };
 
-const WATCHED_COUNT = Object.keys(WATCHED).length;
-/** Most rounds of `connections` served after the first three (each ~0.4 s here). */
-const MAX_EXTRA_ROUNDS = 20;
-
-/** How many of the watched functions have optimised code now. */
-function optimisedCount(): number {
-  let n = 0;
-  for (const f of Object.values(WATCHED)) if (isOptimized(f)) n++;
-  return n;
-}
-
 const REQUEST = new TextEncoder().encode("GET /bytes/64 HTTP/1.0\r\nHost: probe\r\n\r\n");
 const client = requestClient(REQUEST, null);
 
@@ -73,8 +61,6 @@ const out = {
   // stack) is let go.
   heldAfterWarmUp: httpConnectionHeldForMaps() !== null,
   heldWhileServing: false,
-  /** Rounds served beyond the first three until every watched function was optimised. */
-  extraRounds: 0,
 };
 await withWarmUpPair(
   AfPacketRingDriver.memoryPair(),
@@ -84,20 +70,9 @@ await withWarmUpPair(
   80,
   async ({ client: rt }) => {
     const one = client(rt, WARM_UP_SERVER_ADDR, 80);
-    const served = (error: string | null) => {
+    await clientRounds(one, connections, (error) => {
       if (error === null) out.served++;
-    };
-    await clientRounds(one, connections, served);
-    // The warm-up's optimised code of some watched functions is thrown away at a GC after the
-    // warm-up ("embedded weak objects cleared": an object only the warm-up had), at a point
-    // that varies; if that comes late in the rounds above the functions are not optimised
-    // again by their end (1 file run of 10 here; with the pre-GC state checked below that was
-    // the test failing, not the GC under test: bench/README.md, "probe41"). Serve on, bounded,
-    // until the real stacks' traffic has them optimised.
-    while (out.extraRounds < MAX_EXTRA_ROUNDS && optimisedCount() < WATCHED_COUNT) {
-      out.extraRounds++;
-      await clientRounds(one, connections, served, 1);
-    }
+    });
     // The last connections close; both loops park, as a server's between bursts.
     await new Promise((r) => setTimeout(r, 300));
     out.heldWhileServing = httpConnectionHeldForMaps() !== null;
