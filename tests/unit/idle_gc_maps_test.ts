@@ -42,10 +42,10 @@ const HTTP_PROBE = new URL("../harness/idle_gc_http_probe.ts", import.meta.url);
 // warm-up's code of `ResponseWriter.writeRaw`, `Exchanges.answerRaw`, `TcpConn.setNoDelay` and
 // `TcpConn.close` ("embedded weak objects cleared": an object only the warm-up had), and the
 // rounds then compile them no code of their own (inlined into their callers; setNoDelay and
-// close got none in 69,000 more connections). Main's probe: 5 of 9 optimised in 4 of 120 runs
-// here, the test failing before the GC under test ran (bench/README.md, "probe41"). So the
-// probe runs again, in a fresh process, while that precondition is not met (at most 3 runs);
-// what the GC lost is judged on the run that met it.
+// close got none in 69,000 more connections). Main's probe missed the precondition below in 7
+// of 220 runs here (5 or 7 of 9 optimised), the test failing before the GC under test ran
+// (bench/README.md, "probe41"). So the probe runs again, in a fresh process, while that
+// precondition is not met (at most 3 runs); what the GC lost is judged on the run that met it.
 const HTTP_PROBE_RUNS = 3;
 
 /** The probe's check proves something: the watched functions were optimised before the GC. */
