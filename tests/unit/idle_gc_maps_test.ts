@@ -39,13 +39,14 @@ const HTTP_PROBE = new URL("../harness/idle_gc_http_probe.ts", import.meta.url);
 // and runs the last-resort GC twice while the server lives.
 // Which watched functions have optimised code of their own when the GC comes is a property of
 // the probe's process: a GC between the warm-up and the real stacks' rounds may throw away the
-// warm-up's code of `ResponseWriter.writeRaw`, `Exchanges.answerRaw`, `TcpConn.setNoDelay` and
-// `TcpConn.close` ("embedded weak objects cleared": an object only the warm-up had), and the
-// rounds then compile them no code of their own (inlined into their callers; setNoDelay and
-// close got none in 69,000 more connections). Main's probe missed the precondition below in 7
-// of 220 runs here (5 or 7 of 9 optimised), the test failing before the GC under test ran
-// (bench/README.md, "probe41"). So the probe runs again, in a fresh process, while that
-// precondition is not met (at most 3 runs); what the GC lost is judged on the run that met it.
+// warm-up's code of the request path ("embedded weak objects cleared": an object only the
+// warm-up had); the rounds then optimise `ConnReader`'s, `parseRequestHead` and `setPhase`
+// again, but not always `ResponseWriter.writeRaw`, `Exchanges.answerRaw`, `TcpConn.setNoDelay`
+// and `TcpConn.close` (inlined into their callers; setNoDelay and close got no code of their
+// own in 69,000 more connections). Main's probe missed the precondition below in 7 of 220 runs
+// here (5 or 7 of 9 optimised), the test failing before the GC under test ran (bench/README.md,
+// "probe41"). So the probe runs again, in a fresh process, while that precondition is not met
+// (at most 3 runs); what the GC lost is judged on the run that met it.
 const HTTP_PROBE_RUNS = 3;
 
 /** The probe's check proves something: the watched functions were optimised before the GC. */
