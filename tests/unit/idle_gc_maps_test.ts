@@ -37,8 +37,28 @@ const HTTP_PROBE = new URL("../harness/idle_gc_http_probe.ts", import.meta.url);
 // (bench/README.md, branch `idle34`).
 // The probe serves connection-per-request requests on a "real" pair, lets both loops park,
 // and runs the last-resort GC twice while the server lives.
+// Which watched functions have optimised code of their own when the GC comes is a property of
+// the probe's process: a GC between the warm-up and the real stacks' rounds may throw away the
+// warm-up's code of the request path ("embedded weak objects cleared": an object only the
+// warm-up had); the rounds then optimise `ConnReader`'s, `parseRequestHead` and `setPhase`
+// again, but not always `ResponseWriter.writeRaw`, `Exchanges.answerRaw`, `TcpConn.setNoDelay`
+// and `TcpConn.close` (inlined into their callers; setNoDelay and close got no code of their
+// own in 69,000 more connections). Main's probe missed the precondition below in 7 of 220 runs
+// here (5 or 7 of 9 optimised), the test failing before the GC under test ran (bench/README.md,
+// "probe41"). So the probe runs again, in a fresh process, while that precondition is not met
+// (at most 3 runs); what the GC lost is judged on the run that met it.
+const HTTP_PROBE_RUNS = 3;
+
+/** The probe's check proves something: the watched functions were optimised before the GC. */
+function httpProbePrimed(r: Record<string, unknown>): boolean {
+  const before = r.before as string[];
+  return before.length >= 8 && before.includes("DenoTurn.request");
+}
+
 Deno.test("idle gc: a memory-reducing GC keeps the HTTP request path's code", async () => {
-  const r = await runNativesProbe(HTTP_PROBE, ["--allow-all"], ["3000"], ["--expose-gc"]);
+  const probe = () => runNativesProbe(HTTP_PROBE, ["--allow-all"], ["3000"], ["--expose-gc"]);
+  let r = await probe();
+  for (let run = 1; run < HTTP_PROBE_RUNS && !httpProbePrimed(r); run++) r = await probe();
   const before = r.before as string[];
   assert.ok(before.length >= 8, `optimised before the GC: ${before.join(", ")}`);
   assert.ok(before.includes("DenoTurn.request"), `optimised before the GC: ${before.join(", ")}`);
