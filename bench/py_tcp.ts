@@ -40,21 +40,25 @@ print(json.dumps({"bytes": sent, "seconds": now - start, "cc": cc_used}), flush=
 `;
 
 /**
- * Python TCP sink: `PORT`. Prints `ready` once listening, accepts one connection, reads it to
- * the end, closes, and prints `{"bytes":…,"seconds":…,"reads":…,"nvcsw":…,"nivcsw":…,
- * "cpuSeconds":…}` (first to last byte; its `recv` calls that returned data, its voluntary and
- * involuntary context switches and its CPU time over the whole run: how often it slept waiting
- * for data, and how busy it was — softirq work that ran in its context included).
+ * Python TCP sink: `PORT [STREAMS]`. Prints `ready` once listening, accepts STREAMS connections
+ * (default 1), reads each to its end, closes them, and prints `{"bytes":…,"seconds":…,
+ * "reads":…,"nvcsw":…,"nivcsw":…,"cpuSeconds":…}` — bytes summed over the connections, seconds
+ * from the first accept to the last byte; its `recv` calls that returned data, its voluntary
+ * and involuntary context switches and its CPU time over the whole run: how often it slept
+ * waiting for data, and how busy it was — softirq work that ran in its context included. One
+ * connection is read with blocking `recv_into` calls; several, once all are accepted, from one
+ * thread through a `selectors` loop (a connection that sends nothing for 60 s ends the run).
  */
 export const PY_TCP_SINK = `
-import json, resource, socket, sys, time
+import json, resource, selectors, socket, sys, time
 port = int(sys.argv[1])
+streams = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 buf = bytearray(1 << 20)
 total = 0
 ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("0.0.0.0", port))
-ls.listen(1)
+ls.listen(streams)
 print("ready", flush=True)
 ls.settimeout(60)
 c, _ = ls.accept()
@@ -62,14 +66,39 @@ c.settimeout(60)
 first = time.monotonic()
 last = first
 reads = 0
-while True:
-    n = c.recv_into(buf)
-    if n == 0:
-        break
-    total += n
-    reads += 1
-    last = time.monotonic()
-c.close()
+if streams == 1:
+    while True:
+        n = c.recv_into(buf)
+        if n == 0:
+            break
+        total += n
+        reads += 1
+        last = time.monotonic()
+    c.close()
+else:
+    sel = selectors.DefaultSelector()
+    conns = [c] + [ls.accept()[0] for _ in range(streams - 1)]
+    for c in conns:
+        c.setblocking(False)
+        sel.register(c, selectors.EVENT_READ)
+    left = streams
+    while left > 0:
+        ready = sel.select(60)
+        if not ready:
+            sys.exit("sink: no data for 60 s")
+        for key, _ in ready:
+            try:
+                n = key.fileobj.recv_into(buf)
+            except BlockingIOError:
+                continue
+            if n == 0:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                left -= 1
+                continue
+            total += n
+            reads += 1
+            last = time.monotonic()
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"bytes": total, "seconds": last - first, "reads": reads,
                   "nvcsw": ru.ru_nvcsw, "nivcsw": ru.ru_nivcsw,

@@ -8,6 +8,12 @@
  * against other checkouts (a bisection: `git worktree add --detach DIR COMMIT`, then
  * `--base-cli DIR/cli/ustack.ts`).
  *
+ * With `--streams N` every stack run writes on N connections at once (`uperf client -P N`, each
+ * connection its own writer task, all on the one stack thread) and the sink reads all N (the
+ * Python sink from one thread, `uperf server` as it always does); the rate is their sum.
+ * kernel→kernel stays one connection — the ratio to it is then of N stack streams to one
+ * kernel stream, so compare stack configurations with each other there.
+ *
  * With `--pair uu` each stack configuration sends into a stack instead: `uperf server` of the
  * same checkout (and flags) on the peer end, the kernel's address taken off both ends, as
  * `bench:e2e`'s ustack↔ustack TCP row; kernel→kernel still runs in every round for the ratio.
@@ -29,7 +35,7 @@
  * deno run --allow-all bench/tx_ab.ts [--mtu 9000] [--rounds 3] [--seconds 4]
  *                                     [--base-cli /other/checkout/cli/ustack.ts]... [--out FILE]
  *                                     [--variant "sync=--tx-kick sync"]... [--no-kernel]
- *                                     [--pair uk|uu]
+ *                                     [--pair uk|uu] [--streams N]
  * ```
  *
  * Prints one line per round, then per configuration the median Gbit/s (bytes the sink read
@@ -173,6 +179,44 @@ export interface TxAbOptions {
    * and split it by second into the two copies ({@link TxRun.copies}); adds V8's perf map.
    */
   perfCopies?: string;
+  /** Connections each stack run writes on at once (`uperf client -P`); default 1. */
+  streams?: number;
+}
+
+/** Most connections `--streams` takes. */
+export const MAX_STREAMS = 64;
+
+/**
+ * `--streams`' value: a whole number of connections from 1 to {@link MAX_STREAMS}; 1 when not
+ * given. Throws on anything else.
+ *
+ * @example
+ * ```ts
+ * streamsOption("16"); // 16
+ * streamsOption(undefined); // 1
+ * ```
+ */
+export function streamsOption(v: string | undefined): number {
+  if (v === undefined) return 1;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_STREAMS) {
+    throw new Error(`--streams ${v}: say a whole number of connections, 1 to ${MAX_STREAMS}`);
+  }
+  return n;
+}
+
+/**
+ * The `uperf client` flags of {@link TxAbOptions.streams} connections: none for one (the
+ * client's default, so other checkouts' command lines stay as they were), else `-P N`.
+ *
+ * @example
+ * ```ts
+ * streamFlags(4); // ["-P", "4"]
+ * streamFlags(1); // []
+ * ```
+ */
+export function streamFlags(streams: number): string[] {
+  return streams > 1 ? ["-P", String(streams)] : [];
 }
 
 /** Run the rounds; returns every run. */
@@ -199,6 +243,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
     sampleSender: boolean,
     perfFile?: string,
     server?: { cli: string; flags: string[] },
+    streams = 1,
   ): Promise<
     {
       got: number;
@@ -214,15 +259,17 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
   > => {
     const sink = link.start(
       "peer",
-      server === undefined ? ["python3", "-c", PY_TCP_SINK, String(p)] : ustackCommand(
-        [
-          ...["uperf", "server", "-p", String(p), "-t", String(o.seconds + 30)],
-          ...link.stackOptions("peer", "af_packet"),
-          ...server.flags,
-          "--json",
-        ],
-        server.cli,
-      ),
+      server === undefined
+        ? ["python3", "-c", PY_TCP_SINK, String(p), String(streams)]
+        : ustackCommand(
+          [
+            ...["uperf", "server", "-p", String(p), "-t", String(o.seconds + 30)],
+            ...link.stackOptions("peer", "af_packet"),
+            ...server.flags,
+            "--json",
+          ],
+          server.cli,
+        ),
     );
     try {
       await sink.waitForLine(server === undefined ? /^ready/ : /"event":"ready"/);
@@ -335,6 +382,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
               "-t",
               String(o.seconds),
               ...link.stackOptions("stack", "af_packet"),
+              ...streamFlags(o.streams ?? 1),
               ...flags,
               "--json",
             ],
@@ -361,6 +409,7 @@ export async function runTxAb(o: TxAbOptions): Promise<TxRun[]> {
             ? `${o.perfCopies}/r${round}-${config}.data`
             : undefined,
           uu ? { cli, flags } : undefined,
+          o.streams ?? 1,
         );
         if (r.got !== r.result.bytes) {
           throw new Error(`${config}: the sink got ${r.got} bytes, uperf says ${r.result.bytes}`);
@@ -411,6 +460,7 @@ if (import.meta.main) {
       "deno-flags": { type: "string" },
       "perf-copies": { type: "string" },
       pair: { type: "string", default: "uk" },
+      streams: { type: "string" },
     },
   });
   if (values.help) {
@@ -421,11 +471,21 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
   --perf-copies=DIR perf-record this checkout's stack threads into DIR and print, second by
                     second, ms per GB of the TX copy and of the application copy
   --pair uk|uu      the stack runs send into the peer's kernel (uk, a Python sink) or into a
-                    uperf server of the same checkout on the peer end (uu: ustack↔ustack)`);
+                    uperf server of the same checkout on the peer end (uu: ustack↔ustack)
+  --streams N       every stack run writes on N connections at once (uperf client -P N), the
+                    sink reads them all; the rate is their sum (1; up to ${MAX_STREAMS}).
+                    kernel→kernel stays one connection`);
     Deno.exit(0);
   }
   if (values.pair !== "uk" && values.pair !== "uu") {
     console.error(`tx_ab: --pair ${values.pair}: say uk or uu`);
+    Deno.exit(2);
+  }
+  let streams = 1;
+  try {
+    streams = streamsOption(values.streams);
+  } catch (e) {
+    console.error(`tx_ab: ${(e as Error).message}`);
     Deno.exit(2);
   }
   const missing = missingRequirements(["python3", "ss"]);
@@ -443,6 +503,7 @@ ${abUsage(3, "uperf", "sync=--tx-kick sync")}
     denoFlags: values["deno-flags"]?.split(/\s+/).filter((f) => f !== ""),
     perfCopies: values["perf-copies"],
     pair: values.pair,
+    streams,
   });
   for (const c of [...new Set(runs.map((r) => r.config))]) {
     console.log(abSummary(runs, c));

@@ -318,9 +318,13 @@ const MICROTASK_TURNS = 16;
 
 /**
  * `drainFlushBytes`' default: 512 KiB. At MTU 9000 against the kernel (`tx_ab`) a bulk
- * sender's drained refill (~3 MB: the 4-MB send buffer empties between refills, the ACKs of a
+ * sender's drained refill (~3–4 MB: the 4-MB send buffer empties between refills, the ACKs of a
  * whole kick coming back together) made 0.87× main's rate in one flush; flushed every 1 MiB it
- * made main's, every 512 KiB 1.10× (6 rounds each; bench/README.md, "loop40").
+ * made main's, every 512 KiB 1.10× (6 rounds each; bench/README.md, "loop40"). An A/B of values
+ * over 46 one-stream rounds at 9000 and 1500 and 4 or 16 writers ("flush41") found the rate flat
+ * from 512 KiB to 2 MiB, no value there shown better, and its edges worse: 4 MiB (the refill
+ * copied before its first flush) 0.91×, 256 KiB 0.98×, and with 16 writers 0 (no flush inside
+ * the turns) 0.86×. 512 KiB stays: the range's smallest value, a refill's first bytes soonest out.
  */
 export const DRAIN_FLUSH_BYTES = 512 * 1024;
 
