@@ -9,8 +9,9 @@
  * The same (buffer, offset, length) comes back again and again there: an AF_PACKET ring keeps
  * every frame of a slot at the same offset, a stream of same-sized datagrams fills its slots
  * with same-length fragments, a reassembly buffer puts every datagram at the same place. So
- * the views are kept in a direct-mapped table keyed by offset and length; a hit costs a few
- * compares and no allocation, a miss makes the view and keeps it in place of the entry there.
+ * the views are kept in a table keyed by offset and length, two buckets of four places per key;
+ * a hit costs a few compares and no allocation, a miss makes the view and keeps it in place of
+ * the least recently used of those eight.
  * The table holds at most `entries` views (and, through them, the buffers they view: owners
  * keep it for buffers that live as long as they do, or {@link SubarrayCache.forget} one).
  *
@@ -21,6 +22,10 @@ import { SMALL_COPY_BYTES } from "./copy_bytes.ts";
 import { type Counters, makeCounters } from "./counters.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Places per bucket: a key may sit in any place of its two buckets. */
+const BUCKET = 4;
+/** Clears a place index down to its bucket's first place. */
+const BUCKET_MASK = ~(BUCKET - 1);
 
 /**
  * A bounded table of views of `src[off, off + len)`, and the copy that uses it.
@@ -88,7 +93,7 @@ export class SubarrayCache {
 
   /**
    * Misses that put their view in place of one still held: the table at its bound for that key
-   * (both of its places taken), the older view dropped. Misses minus these filled empty places.
+   * (all eight of its places taken), the least recently used view dropped. Misses minus these filled empty places.
    */
   get replaced(): number {
     return this.#counts[this.#replacedName];
@@ -119,34 +124,47 @@ export class SubarrayCache {
     // The source's place in its buffer counts too: buffers carved from one ArrayBuffer (a
     // packet pool, a simulated wire's slots) hold frames at the same offset of each.
     const key = src.byteOffset + off + Math.imul(len, 0x85ebca6b);
-    // Two places per key. The first by Fibonacci hashing: offsets a fixed stride apart with one
-    // length (one block of a ring's slots) stay an arithmetic progression under the addition,
-    // and the golden-ratio multiple spreads it almost evenly. The second by a full mix, for
-    // the collisions of several such progressions (a ring's blocks) in the first.
-    const i = Math.imul(key, 0x9e3779b1) >>> this.#shift;
-    if (this.#src[i] === src && this.#off[i] === off && this.#len[i] === len) {
-      this.#counts[this.#hitsName]++;
-      this.#used[i] = this.#tick();
-      return this.#view[i];
+    // Two buckets of BUCKET places per key, a place anywhere in either. The first by Fibonacci
+    // hashing: offsets a fixed stride apart with one length (one block of a ring's slots) stay
+    // an arithmetic progression under the addition, and the golden-ratio multiple spreads it
+    // almost evenly. The second by a full mix, for the collisions of several such progressions
+    // (a ring's blocks) in the first. Two single places per key (the table before) missed
+    // 5–7 % of a 1500-byte receive whose ~21,000 keys (one per slot of the ring of MTU-sized
+    // slots, each visited once a lap) took two thirds of its 32,768 places: a key whose two
+    // places were both taken dropped a live one, which missed on its next lap and dropped
+    // another. Eight places per key hold such a lap (bench/README.md, "view41").
+    const i = (Math.imul(key, 0x9e3779b1) >>> this.#shift) & BUCKET_MASK;
+    const srcs = this.#src, offs = this.#off, lens = this.#len;
+    for (let k = i; k < i + BUCKET; k++) {
+      if (offs[k] === off && lens[k] === len && srcs[k] === src) {
+        this.#counts[this.#hitsName]++;
+        this.#used[k] = this.#tick();
+        return this.#view[k];
+      }
     }
     let h = Math.imul(key ^ (key >>> 16), 0x7feb352d);
     h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-    const j = (h ^ (h >>> 16)) >>> this.#shift;
-    if (this.#src[j] === src && this.#off[j] === off && this.#len[j] === len) {
-      this.#counts[this.#hitsName]++;
-      this.#used[j] = this.#tick();
-      return this.#view[j];
+    const j = ((h ^ (h >>> 16)) >>> this.#shift) & BUCKET_MASK;
+    for (let k = j; k < j + BUCKET; k++) {
+      if (offs[k] === off && lens[k] === len && srcs[k] === src) {
+        this.#counts[this.#hitsName]++;
+        this.#used[k] = this.#tick();
+        return this.#view[k];
+      }
     }
     this.#counts[this.#missesName]++;
     const v = src.subarray(off, off + len);
-    // Replace the one of the two used longer ago.
-    const k = this.#used[i] <= this.#used[j] ? i : j;
-    if (this.#len[k] !== -1) this.#counts[this.#replacedName]++;
-    this.#src[k] = src;
-    this.#view[k] = v;
-    this.#off[k] = off;
-    this.#len[k] = len;
-    this.#used[k] = this.#tick();
+    // Replace the place of the two buckets used longest ago (an empty one first: its use is 0).
+    const used = this.#used;
+    let r = i;
+    for (let k = i + 1; k < i + BUCKET; k++) if (used[k] < used[r]) r = k;
+    for (let k = j; k < j + BUCKET; k++) if (used[k] < used[r]) r = k;
+    if (lens[r] !== -1) this.#counts[this.#replacedName]++;
+    srcs[r] = src;
+    this.#view[r] = v;
+    offs[r] = off;
+    lens[r] = len;
+    used[r] = this.#tick();
     return v;
   }
 
@@ -177,7 +195,8 @@ export class SubarrayCache {
   }
 
   #tick(): number {
-    return this.#clock = (this.#clock + 1) & 0x3fffffff;
+    // From 1 (an empty place's use stays 0, below every used one).
+    return this.#clock = (this.#clock & 0x3fffffff) + 1;
   }
 
   #init(): void {
