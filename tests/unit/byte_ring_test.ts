@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ByteRing, type ByteSpan, VIEW_GRID_BYTES } from "../../core/byte_ring.ts";
+import { ByteRing, type ByteSpan } from "../../core/byte_ring.ts";
 import { RingStoragePool } from "../../core/ring_storage.ts";
 import { SubarrayCache } from "../../core/subarray_cache.ts";
 
@@ -406,24 +406,6 @@ Deno.test("ByteRing readViews: long copies out take their source views from the 
   assert.deepEqual(wrapOut.subarray(0, 96), src.subarray(4000, 4096));
   assert.deepEqual(wrapOut.subarray(96), src.subarray(0, 1000));
   assert.equal(views.misses, 3); // [3000, 4000), then [0, 1000): the 96-byte piece is a loop
-});
-
-Deno.test("ByteRing readViews: copies out are cut at the storage's grid, views keyed by one end", () => {
-  const views = new SubarrayCache(64);
-  const g = VIEW_GRID_BYTES;
-  const ring = new ByteRing(4 * g, null, views);
-  const src = new Uint8Array(4 * g).map((_, i) => (i * 7) & 0xff);
-  ring.write(src, 0, 4 * g);
-  const out = new Uint8Array(2 * g);
-  // Segments from one start with different lengths, and to one end from different starts.
-  const segs = [[1000, g], [1000, g + 5000], [3000, g + 3000], [1000, 2 * g - 1000]];
-  for (const [from, len] of segs) {
-    assert.equal(ring.peek(out, 0, from, len), len);
-    assert.deepEqual(out.subarray(0, len), src.subarray(from, from + len));
-  }
-  // [1000, g) once for the first two and the last; [g, g + 6000) for the second and third.
-  assert.equal(views.hits, 3);
-  assert.equal(views.misses, 5);
 });
 
 Deno.test("RingStoragePool.forgetDroppedIn: a dropped chunk's views leave the table", () => {
