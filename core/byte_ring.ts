@@ -58,12 +58,6 @@ function clipToArray(arr: Uint8Array, off: number, len: number): number {
   return len < avail ? len : avail > 0 ? avail : 0;
 }
 
-/**
- * The grid the copies out of a ring with read views are cut at (a power of two; bytes of
- * storage): a 64 KB TSO segment is copied in at most three pieces.
- */
-export const VIEW_GRID_BYTES = 32768;
-
 /** The storage of a ring that holds none. */
 const NO_STORAGE = new Uint8Array(0);
 
@@ -223,38 +217,16 @@ export class ByteRing {
     const first = this.#size - at;
     if (views !== null) {
       if (n <= first) {
-        this.#copyOutCut(at, dst, off, n, views);
+        views.copy(this.#buf, at, dst, off, n);
       } else {
-        this.#copyOutCut(at, dst, off, first, views);
-        this.#copyOutCut(0, dst, off + first, n - first, views);
+        views.copy(this.#buf, at, dst, off, first);
+        views.copy(this.#buf, 0, dst, off + first, n - first);
       }
     } else if (n <= first) {
       copyBytes(this.#buf, at, dst, off, n);
     } else {
       copyBytes(this.#buf, at, dst, off, first);
       copyBytes(this.#buf, 0, dst, off + first, n - first);
-    }
-  }
-
-  /**
-   * Copy storage `[at, at + n)` (no wrap) into `dst[off..]` in pieces cut where the storage
-   * crosses a multiple of {@link VIEW_GRID_BYTES}, each piece's view from `views`. A piece's
-   * view is then keyed by where it starts alone (a head up to the next grid line), by where it
-   * ends alone (a tail from the last one) or by neither (a whole grid cell), not by the pair of
-   * both: a sender's segments start and end at whole MSS from the lap's start, but their
-   * lengths (cut by cwnd, pacing, the peer's window) pair those places in ever new ways, and the
-   * table of views missed for 13–22 % of a bulk sender's segments at MTU 1500 (bench/README.md,
-   * "view41"). Only a segment that lies inside one cell is still keyed by the pair.
-   */
-  #copyOutCut(at: number, dst: Uint8Array, off: number, n: number, views: SubarrayCache): void {
-    const buf = this.#buf;
-    while (n > 0) {
-      let k = (at | (VIEW_GRID_BYTES - 1)) + 1 - at; // to the next grid line
-      if (k > n) k = n;
-      views.copy(buf, at, dst, off, k);
-      at += k;
-      off += k;
-      n -= k;
     }
   }
 
