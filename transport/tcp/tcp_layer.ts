@@ -89,7 +89,9 @@ const NO_CONNECT_OPTIONS: TcpConnectOptions = Object.freeze({});
 
 /**
  * Payload views kept for the copy into receive buffers: about one per receive-ring slot (as
- * UDP's; ~100 bytes each once made).
+ * UDP's; ~100 bytes each once made). At MTU 1500 the split receive's ring of MTU-sized slots
+ * has 20,960, one lap of a kernel sender's small frames: the table's buckets hold it
+ * (`core/subarray_cache.ts`).
  */
 const TCP_RCV_COPY_VIEWS = 32768;
 
