@@ -9,8 +9,9 @@
  * The same (buffer, offset, length) comes back again and again there: an AF_PACKET ring keeps
  * every frame of a slot at the same offset, a stream of same-sized datagrams fills its slots
  * with same-length fragments, a reassembly buffer puts every datagram at the same place. So
- * the views are kept in a direct-mapped table keyed by offset and length; a hit costs a few
- * compares and no allocation, a miss makes the view and keeps it in place of the entry there.
+ * the views are kept in a table keyed by offset and length, two buckets of places per key; a
+ * hit costs a few compares and no allocation, a miss makes the view and keeps it in place of the
+ * least recently used of those places.
  * The table holds at most `entries` views (and, through them, the buffers they view: owners
  * keep it for buffers that live as long as they do, or {@link SubarrayCache.forget} one).
  *
@@ -37,6 +38,8 @@ const EMPTY = new Uint8Array(0);
  */
 export class SubarrayCache {
   readonly #entries: number;
+  /** Places per bucket (a power of two): a key may sit in any place of its two buckets. */
+  readonly #bucket: number;
   readonly #counts: Counters;
   readonly #hitsName: string;
   readonly #missesName: string;
@@ -52,12 +55,26 @@ export class SubarrayCache {
 
   /**
    * A table of `entries` views (rounded up to a power of two, at least 16); its arrays are made
-   * at the first lookup, so an owner that never copies long pays nothing. With `counters`, the
+   * at the first lookup, so an owner that never copies long pays nothing. A key may sit in any
+   * of `bucket` places (1, 2, 4 or 8; default 1) at each of its two hashes; the least recently
+   * used of them is replaced. More places per key hold a set of keys up to nearly the table's size
+   * (one lap of a ring's slots); with more keys than places in a cycle, single places (1) keep
+   * more of them, as least-recently-used replacement over many places drops each key just
+   * before its next use. With `counters`, the
    * hits, misses and replacements are counted there as `${prefix}Hits`, `${prefix}Misses` and
    * `${prefix}Replaced` (the group must have them: a RangeError otherwise); without, in a
    * group of the table's own.
    */
-  constructor(entries: number, counters: Counters | null = null, prefix = "") {
+  constructor(
+    entries: number,
+    counters: Counters | null = null,
+    prefix = "",
+    bucket = 1,
+  ) {
+    if (bucket !== 1 && bucket !== 2 && bucket !== 4 && bucket !== 8) {
+      throw new RangeError(`SubarrayCache: bucket must be 1, 2, 4 or 8, got ${bucket}`);
+    }
+    this.#bucket = bucket;
     let n = 16;
     while (n < entries) n *= 2;
     this.#entries = n;
@@ -88,7 +105,7 @@ export class SubarrayCache {
 
   /**
    * Misses that put their view in place of one still held: the table at its bound for that key
-   * (both of its places taken), the older view dropped. Misses minus these filled empty places.
+   * (all of its places taken), the least recently used view dropped. Misses minus these filled empty places.
    */
   get replaced(): number {
     return this.#counts[this.#replacedName];
@@ -119,34 +136,49 @@ export class SubarrayCache {
     // The source's place in its buffer counts too: buffers carved from one ArrayBuffer (a
     // packet pool, a simulated wire's slots) hold frames at the same offset of each.
     const key = src.byteOffset + off + Math.imul(len, 0x85ebca6b);
-    // Two places per key. The first by Fibonacci hashing: offsets a fixed stride apart with one
-    // length (one block of a ring's slots) stay an arithmetic progression under the addition,
-    // and the golden-ratio multiple spreads it almost evenly. The second by a full mix, for
-    // the collisions of several such progressions (a ring's blocks) in the first.
-    const i = Math.imul(key, 0x9e3779b1) >>> this.#shift;
-    if (this.#src[i] === src && this.#off[i] === off && this.#len[i] === len) {
-      this.#counts[this.#hitsName]++;
-      this.#used[i] = this.#tick();
-      return this.#view[i];
+    // Two buckets of `bucket` places per key, a place anywhere in either. The first by Fibonacci
+    // hashing: offsets a fixed stride apart with one length (one block of a ring's slots) stay
+    // an arithmetic progression under the addition, and the golden-ratio multiple spreads it
+    // almost evenly. The second by a full mix, for the collisions of several such progressions
+    // (a ring's blocks) in the first. Two single places per key (the table before) missed
+    // 5–7 % of a 1500-byte receive whose ~21,000 keys (one per slot of the ring of MTU-sized
+    // slots, each visited once a lap) took two thirds of its 32,768 places: a key whose two
+    // places were both taken dropped a live one, which missed on its next lap and dropped
+    // another. Eight places per key hold such a lap (bench/README.md, "view41"); a bulk
+    // sender's ~20,000 (start, length) keys in 16,384 places missed more so (single places).
+    const b = this.#bucket;
+    const i = (Math.imul(key, 0x9e3779b1) >>> this.#shift) & -b;
+    const srcs = this.#src, offs = this.#off, lens = this.#len;
+    for (let k = i; k < i + b; k++) {
+      if (offs[k] === off && lens[k] === len && srcs[k] === src) {
+        this.#counts[this.#hitsName]++;
+        this.#used[k] = this.#tick();
+        return this.#view[k];
+      }
     }
     let h = Math.imul(key ^ (key >>> 16), 0x7feb352d);
     h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-    const j = (h ^ (h >>> 16)) >>> this.#shift;
-    if (this.#src[j] === src && this.#off[j] === off && this.#len[j] === len) {
-      this.#counts[this.#hitsName]++;
-      this.#used[j] = this.#tick();
-      return this.#view[j];
+    const j = ((h ^ (h >>> 16)) >>> this.#shift) & -b;
+    for (let k = j; k < j + b; k++) {
+      if (offs[k] === off && lens[k] === len && srcs[k] === src) {
+        this.#counts[this.#hitsName]++;
+        this.#used[k] = this.#tick();
+        return this.#view[k];
+      }
     }
     this.#counts[this.#missesName]++;
     const v = src.subarray(off, off + len);
-    // Replace the one of the two used longer ago.
-    const k = this.#used[i] <= this.#used[j] ? i : j;
-    if (this.#len[k] !== -1) this.#counts[this.#replacedName]++;
-    this.#src[k] = src;
-    this.#view[k] = v;
-    this.#off[k] = off;
-    this.#len[k] = len;
-    this.#used[k] = this.#tick();
+    // Replace the place of the two buckets used longest ago (an empty one first: its use is 0).
+    const used = this.#used;
+    let r = i;
+    for (let k = i + 1; k < i + b; k++) if (used[k] < used[r]) r = k;
+    for (let k = j; k < j + b; k++) if (used[k] < used[r]) r = k;
+    if (lens[r] !== -1) this.#counts[this.#replacedName]++;
+    srcs[r] = src;
+    this.#view[r] = v;
+    offs[r] = off;
+    lens[r] = len;
+    used[r] = this.#tick();
     return v;
   }
 
@@ -177,7 +209,8 @@ export class SubarrayCache {
   }
 
   #tick(): number {
-    return this.#clock = (this.#clock + 1) & 0x3fffffff;
+    // From 1 (an empty place's use stays 0, below every used one).
+    return this.#clock = (this.#clock & 0x3fffffff) + 1;
   }
 
   #init(): void {

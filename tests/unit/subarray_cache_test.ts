@@ -117,3 +117,22 @@ Deno.test("SubarrayCache: prepare() makes the table before the first lookup, onc
   c.copy(src, 100, dst, 0, 1480);
   assert.deepEqual([c.misses, c.hits], [1, 1]);
 });
+
+Deno.test("SubarrayCache: buckets of four hold a lap of keys two thirds the table's size", () => {
+  // The split receive's ring of MTU-sized slots at MTU 1500 in small: 1,600-byte slots in
+  // blocks of 655, one lap of them two thirds of the places, each key met once a lap.
+  const ring = new Uint8Array(8 << 20);
+  const offs: number[] = [];
+  for (let i = 0; i < 2730; i++) offs.push(Math.floor(i / 655) * (1 << 20) + (i % 655) * 1600 + 82);
+  const missedAfterFirstLap = (bucket: number) => {
+    const c = new SubarrayCache(4096, null, "", bucket);
+    for (const o of offs) c.view(ring, o, 952);
+    const first = c.misses;
+    for (let lap = 0; lap < 4; lap++) for (const o of offs) c.view(ring, o, 952);
+    return c.misses - first;
+  };
+  const four = missedAfterFirstLap(4), single = missedAfterFirstLap(1);
+  assert.ok(four < 4 * 2730 * 0.01, `buckets of 4: ${four} of ${4 * 2730} missed`);
+  assert.ok(single > four, `single places ${single}, buckets of 4 ${four}`);
+  assert.throws(() => new SubarrayCache(64, null, "", 3), RangeError);
+});

@@ -89,7 +89,9 @@ const NO_CONNECT_OPTIONS: TcpConnectOptions = Object.freeze({});
 
 /**
  * Payload views kept for the copy into receive buffers: about one per receive-ring slot (as
- * UDP's; ~100 bytes each once made).
+ * UDP's; ~100 bytes each once made). At MTU 1500 the split receive's ring of MTU-sized slots
+ * has 20,960, one lap of a kernel sender's small frames: the table's buckets hold it
+ * (`core/subarray_cache.ts`).
  */
 const TCP_RCV_COPY_VIEWS = 32768;
 
@@ -236,7 +238,10 @@ export class TcpLayer implements NetProtocolHandler {
       );
     }
     this.stats = ctx.stats.tcp;
-    this.rcvCopyViews = new SubarrayCache(TCP_RCV_COPY_VIEWS, this.stats, "RcvCopyView");
+    // Two buckets of four places per key: one lap of the MTU 1500 ring's slots (bench/README.md,
+    // "view41"). The send table keeps single places: a bulk sender's keys outnumber its places,
+    // where replacing the least recently used of eight drops each just before its next use.
+    this.rcvCopyViews = new SubarrayCache(TCP_RCV_COPY_VIEWS, this.stats, "RcvCopyView", 4);
     this.sndCopyViews = new SubarrayCache(TCP_SND_COPY_VIEWS, this.stats, "SndCopyView");
     ctx.rings?.forgetDroppedIn(this.sndCopyViews);
     this.rcvReadViews = new SubarrayCache(TCP_RCV_READ_VIEWS, this.stats, "RcvReadView");
