@@ -60,10 +60,9 @@ export class SubarrayCache {
    * used of them is replaced. More places per key hold a set of keys up to nearly the table's size
    * (one lap of a ring's slots); with more keys than places in a cycle, single places (1) keep
    * more of them, as least-recently-used replacement over many places drops each key just
-   * before its next use. With `counters`, the
-   * hits, misses and replacements are counted there as `${prefix}Hits`, `${prefix}Misses` and
-   * `${prefix}Replaced` (the group must have them: a RangeError otherwise); without, in a
-   * group of the table's own.
+   * before its next use. With `counters`, the hits, misses and replacements are counted there as
+   * `${prefix}Hits`, `${prefix}Misses` and `${prefix}Replaced` (the group must have them: a
+   * RangeError otherwise); without, in a group of the table's own.
    */
   constructor(
     entries: number,
@@ -105,7 +104,8 @@ export class SubarrayCache {
 
   /**
    * Misses that put their view in place of one still held: the table at its bound for that key
-   * (all of its places taken), the least recently used view dropped. Misses minus these filled empty places.
+   * (all of its places taken), the least recently used view dropped. Misses minus these filled
+   * empty places.
    */
   get replaced(): number {
     return this.#counts[this.#replacedName];
