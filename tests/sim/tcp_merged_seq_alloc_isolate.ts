@@ -8,26 +8,21 @@ const ROUNDS = 12;
 
 /**
  * Median heap growth per data segment (bytes) of a bulk transfer at MTU `mtu` with sequence
- * numbers ≥ 2**31, both stacks and the simulated wire, after a warm-up; the addresses at
- * `addrPlace` (a key of `ADDR_PLACES`: 198.18.0.x by default, "v6" for fd00:13::x), the wire
- * losing `lossRate` of the frames (seeded: the same frames in every run) and delaying each by
- * `delayMs`, after a warm-up of `warmBytes` (30 MB: pools full, buffers grown, the per-segment
- * code optimised — not yet all the per-ACK code, see {@link STEADY_WARM_BYTES}).
+ * numbers ≥ 2**31, both stacks and the simulated wire, after a warm-up ({@link warmMergedSeq}
+ * gives the parameters).
  */
-export function measureMergedSeqAlloc(
-  addrPlace = "high",
-  lossRate = 0,
-  mtu = 9000,
-  delayMs = 0,
-  warmBytes = 30e6,
-): number {
-  return warmMergedSeq(addrPlace, lossRate, mtu, delayMs, warmBytes)();
+export function measureMergedSeqAlloc(...args: Parameters<typeof warmMergedSeq>): number {
+  return warmMergedSeq(...args)();
 }
 
 /**
  * {@link measureMergedSeqAlloc} in two steps: the warm-up now, the measurement when the
  * returned function is called — so that a caller can yield to the event loop in between
- * ({@link settleTierUps}).
+ * ({@link settleTierUps}). The addresses at `addrPlace` (a key of `ADDR_PLACES`: 198.18.0.x by
+ * default, "v6" for fd00:13::x), the wire losing `lossRate` of the frames (seeded: the same
+ * frames in every run) and delaying each by `delayMs`, after a warm-up of `warmBytes` (30 MB:
+ * pools full, buffers grown, the per-segment code optimised — not yet all the per-ACK code, see
+ * {@link STEADY_WARM_BYTES}).
  */
 export function warmMergedSeq(
   addrPlace = "high",
