@@ -72,6 +72,12 @@ export const WARM_UP_LOOP: EventLoopOptions = { busyPollUs: 60_000_000 };
 const WARM_UP_PORT = 80;
 
 /**
+ * Most time a warm-up waits, once its client is done, for the server to accept every
+ * connection the client established (ms): see {@link serverCaughtUp}.
+ */
+const ACCEPT_SETTLE_MS = 200;
+
+/**
  * What joins the warm-up's two stacks: `"af_packet"`, two af_packet ring drivers joined in
  * memory (the real driver's code; for a stack that will run on it), or `"sim"`, the simulated
  * wire.
@@ -719,6 +725,7 @@ export async function warmUpConnections(
     WARM_UP_PORT,
     async ({ server, client }) => {
       await runConnections(server, client);
+      await serverCaughtUp(server);
       arpReplies = server.stack.stats.arp.OutReplies;
     },
   );
@@ -783,5 +790,24 @@ export async function warmUpConnections(
       next();
     });
     failed = started - ok;
+  }
+}
+
+/**
+ * Wait, at most {@link ACCEPT_SETTLE_MS}, until the server's listener holds no connection its
+ * application has not accepted (none queued, none half-open). A client counts a connection that
+ * sends nothing done once it is established, before its last ACK reached the server: when such a
+ * connection ended the crowd, the application was closed before it ever met it (with one
+ * connection at a time and the last one unused, every time: a warm-up's first-met paths left
+ * unrun, and its counts one short).
+ */
+async function serverCaughtUp(server: Runtime): Promise<void> {
+  const at = IpAddress.parse(SERVER_ADDR);
+  const deadline = performance.now() + ACCEPT_SETTLE_MS;
+  for (;;) {
+    const l = server.stack.tcp.listeners.lookupBound(at, WARM_UP_PORT);
+    if (l === undefined || (l.pending === 0 && l.halfOpen === 0)) return;
+    if (performance.now() >= deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }

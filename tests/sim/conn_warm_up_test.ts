@@ -275,6 +275,39 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "warm-up: the server accepts a last connection that its client never used",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // One connection at a time, the last one unused: its client is done once established, and
+    // the warm-up used to close the application before the server met the connection's last
+    // ACK (49 of 50 accepted, every run; once in a suite run the 3,000-connection test above).
+    let http: HttpService | null = null;
+    const r = await warmUpConnections({
+      timeLimitMs: COUNT_TIME_LIMIT_MS,
+      connections: 50,
+      concurrency: 1,
+      serve: (rt, port) => {
+        http = startHttp(rt, port);
+        return http;
+      },
+      client: requestClient(enc.encode("GET /bytes/64 HTTP/1.0\r\n\r\n"), null, {
+        unusedEvery: 50,
+      }),
+    });
+    assert.deepEqual({ connections: r.connections, failed: r.failed }, {
+      connections: 50,
+      failed: 0,
+    });
+    const st = (http as HttpService | null)!.stats;
+    assert.deepEqual({ connections: st.Connections, requests: st.Requests }, {
+      connections: 50,
+      requests: 49,
+    });
+  },
+});
+
 /**
  * A server for the late-request tests: counts the connections that had nothing to read when
  * accepted; with `closeEmpty` it closes those at once, and the others once it has echoed
