@@ -204,6 +204,7 @@ export class SubarrayCache {
         s[i] = EMPTY;
         this.#view[i] = EMPTY;
         this.#len[i] = -1;
+        this.#used[i] = 0; // empty again: the first place a miss takes, before any live view
       }
     }
   }

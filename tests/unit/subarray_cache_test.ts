@@ -136,3 +136,19 @@ Deno.test("SubarrayCache: buckets of four hold a lap of keys two thirds the tabl
   assert.ok(single > four, `single places ${single}, buckets of 4 ${four}`);
   assert.throws(() => new SubarrayCache(64, null, "", 3), RangeError);
 });
+
+Deno.test("SubarrayCache: places emptied by forget() are taken before live views", () => {
+  // A full table of two buckets of eight: B's views, then A's (newer) at the same keys; A's
+  // buffer forgotten. The next misses go to A's emptied places, not to B's older live ones.
+  const a = new Uint8Array(4096), b = new Uint8Array(4096), other = new Uint8Array(4096);
+  const c = new SubarrayCache(16, null, "", 8);
+  for (let k = 0; k < 8; k++) c.view(b, k * 16, 8);
+  for (let k = 0; k < 8; k++) c.view(a, k * 16, 8);
+  assert.deepEqual([c.misses, c.replaced], [16, 0]);
+  c.forget(a);
+  for (let k = 0; k < 8; k++) c.view(other, 1000 + k * 16, 8);
+  assert.equal(c.replaced, 0, "a live view was dropped while emptied places were free");
+  const hits = c.hits;
+  for (let k = 0; k < 8; k++) c.view(b, k * 16, 8);
+  assert.equal(c.hits - hits, 8);
+});
